@@ -1,0 +1,39 @@
+# meshcheck: `make verify` and `make test` are the two commands a fresh clone needs.
+# Both create .venv and install the project into it first (once, and again when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: verify test lint bench mutants java clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# One line and exit 2 when Java 11+ or tla2tools.jar is missing.
+java: $(STAMP)
+	@$(BIN)/python -m specs.tlc.java >/dev/null
+
+verify: java
+	@$(BIN)/meshcheck verify $(VERIFY_FLAGS)
+
+test: java
+	@$(BIN)/python -m pytest $(PYTEST_FLAGS)
+
+lint: $(STAMP)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+bench: java
+	@$(BIN)/python -m bench $(BENCH_FLAGS)
+
+mutants: java
+	@$(BIN)/meshcheck mutants
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports

@@ -1,0 +1,1 @@
+"""The reference implementation: sans-IO protocol cores and the deterministic simulator."""

@@ -1,0 +1,72 @@
+"""Errors the user can act on.
+
+Every error that comes from bad input or a missing tool derives from `MeshcheckError`. The command line
+prints its message (one or a few lines, no traceback) and exits 2. Anything else is a bug in meshcheck and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_HOLDS = 0
+EXIT_VIOLATED = 1
+EXIT_USAGE = 2
+
+
+class MeshcheckError(Exception):
+    """Bad input or a tool problem: reported as its message, exit code 2."""
+
+
+class JavaError(MeshcheckError):
+    """Java is missing, too old, or the JVM cannot start."""
+
+
+class JarError(MeshcheckError):
+    """tla2tools.jar cannot be found or opened."""
+
+
+class SpecError(MeshcheckError):
+    """A TLA+ module that does not parse or does not make sense (SANY or TLC said so).
+
+    `file`, `line` and `column` locate the problem when the tool reported a location.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.file is None:
+            return self.message
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class ConfigError(MeshcheckError):
+    """A TLC model configuration (.cfg) that is missing, unreadable or names what the spec lacks."""
+
+
+class TraceFormatError(MeshcheckError):
+    """A trace file that is not valid ITF, or not a trace of what it claims to be.
+
+    `where` is a path into the document, e.g. ``states[3].log`` or ``vars``.
+    """
+
+    def __init__(self, path: str, where: str, problem: str) -> None:
+        self.path = path
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{path}: {where}: {problem}" if where else f"{path}: {problem}")

@@ -1,0 +1,1 @@
+"""Hypothesis stateful tests of the implementation against the specs."""

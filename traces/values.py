@@ -1,0 +1,63 @@
+"""The Python side of a TLA+ value.
+
+One mapping, used by the TLC bridge, the ITF reader and writer, the implementation's refinement maps and
+the tests, so that a model state and an implementation state compare with `==`:
+
+    TLA+ / TLC                      Python
+    BOOLEAN                         bool
+    integer                         int
+    string, model value             str
+    set                             frozenset
+    sequence, tuple                 tuple
+    record, function                FrozenDict (a hashable, read-only dict)
+
+Records and functions are both FrozenDicts (a record is a function from strings), so that sets of
+records (message bags) are hashable and a function over strings equals the record with the same fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn, TypeAlias
+
+Value: TypeAlias = Any  # bool | int | str | frozenset[Value] | tuple[Value, ...] | FrozenDict
+
+
+class FrozenDict(dict[Any, Any]):
+    """A dict that cannot change and can be hashed (a TLA+ function or record)."""
+
+    __slots__ = ("_hash",)
+
+    def __init__(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /) -> None:
+        super().__init__(items)
+        self._hash: int | None = None
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        if self._hash is None:
+            self._hash = hash(frozenset(self.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("FrozenDict is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+
+def freeze(value: Any) -> Value:
+    """Turn JSON-like Python data (lists, dicts, sets) into the value domain above."""
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict((freeze(k), freeze(v)) for k, v in value.items())
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    raise TypeError(f"not a TLA+ value: {value!r} ({type(value).__name__})")
