@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from meshcheck import table
+
 
 @attrs.frozen
 class Row:
@@ -40,16 +42,18 @@ def timed(fn: Callable[[], object]) -> float:
 
 def format_table(rows: Sequence[Row]) -> str:
     header = ("group", "benchmark", "median", "unit", "runs", "vs baseline")
-    body = []
-    for r in rows:
-        vs = f"{r.ratio:.2f}x vs {r.baseline}" if r.ratio is not None else ""
-        body.append((r.group, r.name, _num(r.median), r.unit, str(r.runs), vs))
-    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=False)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]
-    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in body:
-        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-    return "\n".join(lines)
+    body = [
+        (
+            r.group,
+            r.name,
+            _num(r.median),
+            r.unit,
+            str(r.runs),
+            f"{r.ratio:.2f}x vs {r.baseline}" if r.ratio is not None else "",
+        )
+        for r in rows
+    ]
+    return table.format_table(header, body, right=(2, 4))
 
 
 def _num(x: float) -> str:

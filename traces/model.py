@@ -32,7 +32,9 @@ class Step:
     state: FrozenDict = attrs.field(converter=_frozen)  # variable -> Value
     action: str = INIT
     params: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen)  # name -> Value
-    meta: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen)  # e.g. faults, events, node
+    meta: FrozenDict = attrs.field(
+        factory=FrozenDict, converter=_frozen
+    )  # e.g. faults, events, node
 
     def label(self) -> str:
         """`Action(p=v, q=w)`: the step as people write it."""
@@ -51,7 +53,9 @@ class Trace:
     vars: tuple[str, ...]
     steps: tuple[Step, ...]
     loop: int | None = None
-    meta: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen)  # source, spec, violation, seed
+    meta: FrozenDict = attrs.field(
+        factory=FrozenDict, converter=_frozen
+    )  # source, spec, violation, seed
 
     def __attrs_post_init__(self) -> None:
         if self.loop is not None and not 0 <= self.loop < len(self.steps):

@@ -1,0 +1,3 @@
+from meshcheck.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Which TLC models exist, and which of them a verification profile runs.
+
+A model is a `.cfg` file in `specs/`. Its spec is the `.tla` file with the same name before the profile
+suffix: `Raft_quick.cfg` checks `Raft.tla`, `MCRaft.cfg` checks `MCRaft.tla`. The suffix says which
+profile runs it:
+
+    Name.cfg            default   (what `make verify` runs)
+    Name_quick.cfg      quick     (seconds; what the test suite runs)
+    Name_deep.cfg       deep      (long runs)
+    Name_liveness.cfg   every profile (small configs for temporal properties)
+
+A spec without a model for the profile falls back to the next smaller one (deep -> default -> quick).
+
+TLC 2.15 takes no CHECK_DEADLOCK in a .cfg, and a model's expected size should be recorded with it, so a
+`.cfg` may carry meshcheck directives in a TLA+ comment, which TLC ignores:
+
+    \\* meshcheck: deadlock=false expect-distinct=1234 workers=2
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+
+from meshcheck.errors import ConfigError
+
+PROFILES = ("quick", "default", "deep")
+_SUFFIXES = {"_quick": "quick", "_deep": "deep", "_liveness": "liveness"}
+_DIRECTIVE = re.compile(r"\\\*\s*meshcheck:\s*(.*)$")
+
+
+@attrs.frozen
+class Model:
+    spec: Path
+    config: Path
+    kind: str  # "quick" | "default" | "deep" | "liveness"
+    deadlock: bool = True
+    workers: int | None = None
+    expect_distinct: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.stem
+
+
+def _kind_and_stem(cfg: Path) -> tuple[str, str]:
+    for suffix, kind in _SUFFIXES.items():
+        if cfg.stem.endswith(suffix):
+            return kind, cfg.stem[: -len(suffix)]
+    return "default", cfg.stem
+
+
+def read_directives(cfg: Path) -> dict[str, str]:
+    """The `\\* meshcheck: key=value` settings of a .cfg file."""
+    found: dict[str, str] = {}
+    try:
+        text = cfg.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {cfg}: {exc.strerror}") from None
+    for line in text.splitlines():
+        m = _DIRECTIVE.search(line)
+        if m is None:
+            continue
+        for word in m.group(1).split():
+            key, sep, value = word.partition("=")
+            if not sep:
+                raise ConfigError(f"{cfg}: meshcheck directive {word!r} is not key=value")
+            found[key] = value
+    return found
+
+
+def load_model(cfg: Path, spec: Path | None = None) -> Model:
+    """The model `cfg` (its spec found by name unless given), with its meshcheck directives."""
+    kind, stem = _kind_and_stem(cfg)
+    if spec is None:
+        spec = cfg.with_name(stem + ".tla")
+        if not spec.exists():
+            spec = cfg.with_suffix(".tla")
+        if not spec.exists():
+            raise ConfigError(f"{cfg}: no spec {stem}.tla beside it")
+    d = read_directives(cfg)
+    known = {"deadlock", "workers", "expect-distinct"}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(
+            f"{cfg}: unknown meshcheck directive {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    try:
+        return Model(
+            spec=spec,
+            config=cfg,
+            kind=kind,
+            deadlock=_bool(d.get("deadlock", "true"), cfg),
+            workers=int(d["workers"]) if "workers" in d else None,
+            expect_distinct=int(d["expect-distinct"]) if "expect-distinct" in d else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{cfg}: bad meshcheck directive value: {exc}") from None
+
+
+def _bool(text: str, cfg: Path) -> bool:
+    if text.lower() in ("true", "yes", "on"):
+        return True
+    if text.lower() in ("false", "no", "off"):
+        return False
+    raise ConfigError(f"{cfg}: expected true or false, got {text!r}")
+
+
+def models(spec_dir: Path, profile: str) -> list[Model]:
+    """The models `profile` runs, in a stable order (by spec, then liveness last)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
+    by_spec: dict[Path, dict[str, Model]] = {}
+    for cfg in sorted(spec_dir.glob("*.cfg")):
+        model = load_model(cfg)
+        by_spec.setdefault(model.spec, {}).setdefault(model.kind, model)
+        if model.kind == "liveness":
+            by_spec[model.spec][f"liveness:{cfg.name}"] = model
+    chosen: list[Model] = []
+    order = {
+        "quick": ("quick", "default"),
+        "default": ("default", "quick"),
+        "deep": ("deep", "default", "quick"),
+    }
+    for spec in sorted(by_spec):
+        kinds = by_spec[spec]
+        main = next((kinds[k] for k in order[profile] if k in kinds), None)
+        if main is not None:
+            chosen.append(main)
+        chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("liveness:"))
+    return chosen

@@ -1,0 +1,151 @@
+"""The `meshcheck` command line.
+
+Exit codes, for every command: 0 everything holds, 1 a property is violated (or a proof failed, a mutant
+survived), 2 bad input or a tool problem (the message says which and where; no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from meshcheck import __version__
+from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, MeshcheckError
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="meshcheck",
+        description="Check consensus protocols three ways: TLC on the TLA+ specs, Z3 on the models, "
+        "and the implementation against both.",
+    )
+    p.add_argument("--version", action="version", version=f"meshcheck {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="model-check a TLA+ spec with TLC")
+    c.add_argument(
+        "spec", metavar="SPEC", help="the .tla file (or a model's .cfg, which names its spec)"
+    )
+    c.add_argument(
+        "--config", metavar="CFG", help="the model (.cfg); default: SPEC's name with .cfg"
+    )
+    c.add_argument("--workers", type=_positive, metavar="N", help="TLC worker threads (default 1)")
+    dl = c.add_mutually_exclusive_group()
+    dl.add_argument(
+        "--deadlock",
+        dest="deadlock",
+        action="store_true",
+        default=None,
+        help="report deadlocks (TLC's default, unless the .cfg says deadlock=false)",
+    )
+    dl.add_argument(
+        "--no-deadlock",
+        dest="deadlock",
+        action="store_false",
+        help="do not report states without successors",
+    )
+    c.add_argument(
+        "--out",
+        metavar="FILE",
+        help="where to write the counterexample (ITF); default "
+        "traces/counterexamples/<model>-<property>.itf.json",
+    )
+    c.add_argument("--verbose", "-v", action="store_true", help="show TLC's own output")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+    t = sub.add_parser("trace", help="inspect a trace (ITF)")
+    tsub = t.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
+    ts = tsub.add_parser("show", help="print a trace step by step, the changed variables marked")
+    ts.add_argument("file", metavar="FILE")
+    ts.add_argument("--vars", metavar="A,B", help="only these variables")
+    ts.add_argument("--full", action="store_true", help="print unchanged variables too")
+    ts.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    pr = sub.add_parser("prove", help="run the Z3 proofs")
+    pr.add_argument("names", nargs="*", metavar="NAME", help="proof sets (default: all)")
+
+    v = sub.add_parser("verify", help="run every check the project has and print one summary table")
+    v.add_argument(
+        "--profile",
+        choices=("quick", "default", "deep"),
+        default=os.environ.get("MESHCHECK_PROFILE", "default"),
+    )
+    v.add_argument(
+        "--only",
+        action="append",
+        choices=("tlc", "z3", "tests", "traces"),
+        help="run only this kind of check (repeatable)",
+    )
+    v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
+    v.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)  # tests point it elsewhere
+
+    sub.add_parser("doctor", help="show the Java and TLC that meshcheck uses")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except MeshcheckError as exc:
+        print(f"meshcheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("meshcheck: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        from meshcheck.check_cmd import run_check
+
+        return run_check(args)
+    if args.command == "trace":
+        return _trace_show(args)
+    if args.command == "prove":
+        from meshcheck.prove_cmd import run_prove
+
+        return run_prove(args.names)
+    if args.command == "verify":
+        from meshcheck.verify import run_verify
+
+        return run_verify(args)
+    if args.command == "doctor":
+        return _doctor()
+    raise AssertionError(args.command)
+
+
+def _trace_show(args: argparse.Namespace) -> int:
+    from traces import itf, show
+
+    trace = itf.read(args.file)
+    names = [v.strip() for v in args.vars.split(",") if v.strip()] if args.vars else None
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    print(show.render(trace, vars=names, color=color, full=args.full))
+    return EXIT_HOLDS
+
+
+def _doctor() -> int:
+    from specs.tlc.java import find_jar, find_java
+
+    java = find_java()
+    print(f"Java {java.version} at {java.home}")
+    print(f"TLC  {find_jar()}")
+    return EXIT_HOLDS
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
