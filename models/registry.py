@@ -1,0 +1,80 @@
+"""The proof sets `meshcheck prove NAME` runs, and the table it prints.
+
+A protocol adds its proofs by adding one entry: a function with no arguments that runs every obligation
+and returns the results in a stable order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+
+from . import raft
+from .proof import ProofResult
+
+PROOF_SETS: dict[str, Callable[[], list[ProofResult]]] = {
+    "raft": raft.prove,
+}
+
+
+class UnknownProofSet(MeshcheckError):
+    """`meshcheck prove NAME` with a NAME no protocol registered."""
+
+
+def run(name: str) -> list[ProofResult]:
+    """The results of proof set `name`; UnknownProofSet (exit 2) if there is none."""
+    try:
+        proofs = PROOF_SETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROOF_SETS))
+        raise UnknownProofSet(f"no proof set {name!r} (known: {known})") from None
+    return proofs()
+
+
+def exit_code(results: Sequence[ProofResult]) -> int:
+    """0 when everything is proved, 1 when a proof failed, 2 when Z3 gave up (a tool problem)."""
+    if any(r.status == "failed" for r in results):
+        return EXIT_VIOLATED
+    if any(r.status == "unknown" for r in results):
+        return EXIT_USAGE
+    return EXIT_HOLDS
+
+
+_HEADER = ("obligation", "invariant", "transition", "result", "seconds")
+
+
+def render(results: Sequence[ProofResult]) -> str:
+    """A table (obligation, invariant, transition, result, seconds), then why each failure failed."""
+    rows = [_HEADER] + [
+        (
+            r.name,
+            r.invariant or "-",
+            r.transition or "-",
+            r.status,
+            f"{r.seconds:.3f}",
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1].rjust(widths[-1])]))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    proved = sum(r.proved for r in results)
+    total = sum(r.seconds for r in results)
+    lines.append(f"{proved}/{len(results)} proved in {total:.3f} s")
+    for r in results:
+        if r.proved:
+            continue
+        joiner = " in " if r.kind == "bounded" else " under "
+        what = joiner.join(x for x in (r.invariant, r.transition) if x)
+        lines.append("")
+        lines.append(f"{r.status.upper()}: {r.name}: {what}")
+        if r.detail:
+            lines.append(r.detail)
+        if r.counterexample is not None:
+            lines.append(r.counterexample.render())
+    return "\n".join(lines)
