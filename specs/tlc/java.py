@@ -19,7 +19,9 @@ import attrs
 from meshcheck.errors import JarError, JavaError
 
 MIN_JAVA = 11
-INSTALL_HINT = "install it with: apt-get install default-jre-headless (or set JAVA_HOME to a Java 11+)"
+INSTALL_HINT = (
+    "install it with: apt-get install default-jre-headless (or set JAVA_HOME to a Java 11+)"
+)
 JAR_ENV = "MESHCHECK_TLA2TOOLS"
 
 
@@ -75,7 +77,9 @@ def find_java() -> Java:
     if version is None:
         raise JavaError(f"cannot tell the version of {java}: {INSTALL_HINT}")
     if version < MIN_JAVA:
-        raise JavaError(f"Java {version} at {home} is too old, TLC needs {MIN_JAVA}+: {INSTALL_HINT}")
+        raise JavaError(
+            f"Java {version} at {home} is too old, TLC needs {MIN_JAVA}+: {INSTALL_HINT}"
+        )
     return Java(home=home, libjvm=libjvm, version=version)
 
 
