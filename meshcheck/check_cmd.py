@@ -44,7 +44,6 @@ def counterexample_path(model: Model, prop: str | None, out: str | None) -> Path
 
 def run_check(args: argparse.Namespace) -> int:
     from specs.tlc.check import Outcome, check
-
     from traces import itf
 
     model = resolve_model(args.spec, args.config)

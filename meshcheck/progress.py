@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING
 
-
-class ProgressLike(Protocol):
-    generated: int
-    distinct: int
-    queue: int
-    seconds: float
+if TYPE_CHECKING:
+    from specs.tlc.check import Progress
 
 
 class ProgressPrinter:
@@ -27,7 +23,7 @@ class ProgressPrinter:
         self._last = time.monotonic()
         self._shown = False
 
-    def __call__(self, p: ProgressLike) -> None:
+    def __call__(self, p: Progress) -> None:
         text = (
             f"{self.label}: {p.distinct:,} distinct states, {p.generated:,} generated, "
             f"queue {p.queue:,}, {p.seconds:.0f}s"

@@ -172,32 +172,20 @@ def _first(element: ET.Element, *tags: str) -> ET.Element | None:
 
 
 def trace_rows(root: Path) -> Iterator[Row]:
+    for path in sorted((root / "traces").rglob("*.itf.json")):
+        name = str(path.relative_to(root))
+        yield _timed("traces", name, lambda path=path, name=name: _replay_row(path, name, root))  # type: ignore[misc]
+
+
+def _replay_row(path: Path, name: str, root: Path) -> Row:
     from traces.replay import replay_stored
 
-    corpus = sorted((root / "traces").rglob("*.itf.json"))
-    for path in corpus:
-        rel = path.relative_to(root)
-        yield _timed(
-            "traces",
-            str(rel),
-            lambda path=path, rel=rel: _replay_row(replay_stored, path, rel, root),
-        )
-
-
-def _replay_row(replay_stored: Callable[..., object], path: Path, rel: Path, root: Path) -> Row:
     start = time.perf_counter()
     outcome = replay_stored(path, root=root)
-    ok = bool(getattr(outcome, "ok", False))
-    steps = getattr(outcome, "steps", None)
-    return Row(
-        "traces",
-        str(rel),
-        "pass" if ok else "FAIL",
-        steps,
-        "steps",
-        time.perf_counter() - start,
-        "" if ok else str(getattr(outcome, "problem", "")),
-    )
+    seconds = time.perf_counter() - start
+    if outcome.ok:
+        return Row("traces", name, "pass", outcome.steps, "steps", seconds)
+    return Row("traces", name, "FAIL", outcome.steps, "steps", seconds, outcome.problem)
 
 
 def summarize(rows: list[Row]) -> str:

@@ -16,7 +16,16 @@ def _touch(d: Path, *names: str, text: str = "INIT Init\nNEXT Next\n") -> None:
 
 
 def test_profiles_pick_their_models_and_fall_back(tmp_path: Path) -> None:
-    _touch(tmp_path, "A.tla", "A.cfg", "A_quick.cfg", "A_deep.cfg", "A_liveness.cfg", "B.tla", "B_quick.cfg")
+    _touch(
+        tmp_path,
+        "A.tla",
+        "A.cfg",
+        "A_quick.cfg",
+        "A_deep.cfg",
+        "A_liveness.cfg",
+        "B.tla",
+        "B_quick.cfg",
+    )
     names = {p: [m.name for m in models(tmp_path, p)] for p in ("quick", "default", "deep")}
     assert names["quick"] == ["A_quick", "A_liveness", "B_quick"]
     assert names["default"] == ["A", "A_liveness", "B_quick"]
@@ -27,7 +36,9 @@ def test_profiles_pick_their_models_and_fall_back(tmp_path: Path) -> None:
 def test_directives(tmp_path: Path) -> None:
     _touch(tmp_path, "A.tla")
     cfg = tmp_path / "A.cfg"
-    cfg.write_text("\\* meshcheck: deadlock=false expect-distinct=1234 workers=2\nINIT Init\nNEXT Next\n")
+    cfg.write_text(
+        "\\* meshcheck: deadlock=false expect-distinct=1234 workers=2\nINIT Init\nNEXT Next\n"
+    )
     m = load_model(cfg)
     assert (m.deadlock, m.expect_distinct, m.workers, m.kind) == (False, 1234, 2, "default")
 

@@ -61,7 +61,9 @@ def test_old_java_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_missing_java_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_java_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import jpype
 
     def nowhere() -> str:

@@ -1,0 +1,157 @@
+"""The `meshcheck` command end to end, in a subprocess, as a user runs it: exit codes, messages, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COUNTER = """---- MODULE Counter ----
+EXTENDS Naturals
+VARIABLES x, y
+Init == x = 0 /\\ y = 0
+Incr == x < 10 /\\ x' = x + 1 /\\ UNCHANGED y
+Bump(n) == y < 2 /\\ y' = y + n /\\ UNCHANGED x
+Next == Incr \\/ \\E n \\in {1} : Bump(n)
+Small == x < 4
+Spec == Init /\\ [][Next]_<<x, y>>
+====
+"""
+
+
+def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "meshcheck", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def counter(tmp_path: Path) -> Path:
+    (tmp_path / "Counter.tla").write_text(COUNTER)
+    (tmp_path / "Counter.cfg").write_text("INIT Init\nNEXT Next\nINVARIANT Small\n")
+    return tmp_path / "Counter.tla"
+
+
+def test_violation_exits_1_writes_itf_that_trace_show_prints(counter: Path, tmp_path: Path) -> None:
+    proc = meshcheck("check", str(counter), "--quiet", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "violated: Small" in proc.stdout
+    written = tmp_path / "traces" / "counterexamples" / "Counter-Small.itf.json"
+    assert f"written to {Path('traces/counterexamples/Counter-Small.itf.json')}" in proc.stdout
+    doc = json.loads(written.read_text())
+    assert [s["x"] for s in doc["states"]] == [0, 1, 2, 3, 4]
+    assert [s["#meta"]["action"] for s in doc["states"]] == ["Init"] + ["Incr"] * 4
+
+    show = meshcheck("trace", "show", str(written), cwd=tmp_path)
+    assert show.returncode == 0, show.stderr
+    lines = show.stdout.splitlines()
+    assert any(line.startswith("Step 4") and "Incr" in line for line in lines)
+    assert "  * x: 3 -> 4" in lines
+    # y never changes after the first state, so it is printed once only
+    assert sum("y:" in line for line in lines) == 1
+
+
+def test_holds_exits_0_and_prints_the_summary(counter: Path, tmp_path: Path) -> None:
+    (tmp_path / "Ok.cfg").write_text("INIT Init\nNEXT Next\n")
+    proc = meshcheck(
+        "check", str(counter), "--config", "Ok.cfg", "--no-deadlock", "-q", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| Counter.tla"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "holds"
+    assert cells[4] == "33"  # 11 values of x times 3 of y
+    assert not (tmp_path / "traces").exists()
+    assert not (tmp_path / "states").exists()  # TLC's scratch never lands in the user's tree
+
+
+def test_out_and_verbose(counter: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cx" / "small.json"
+    proc = meshcheck("check", str(counter), "--out", str(out), "-v", "-q", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert out.exists()
+    assert "distinct states found" in proc.stdout  # TLC's own output, shown only with -v
+    quiet = meshcheck("check", str(counter), "--out", str(out), "-q", cwd=tmp_path)
+    assert "distinct states found" not in quiet.stdout
+    assert "Invariant Small is violated" in quiet.stdout  # the one-line reason is always shown
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "expected"),
+    [
+        ({}, ["Missing.tla"], "Missing.tla: spec not found"),
+        ({"Counter.tla": COUNTER}, ["Counter.tla"], "Counter.cfg: model configuration not found"),
+        ({"Counter.tla": COUNTER}, ["Counter.tla", "--config", "Nope.cfg"], "Nope.cfg"),
+        (
+            {"Counter.tla": COUNTER, "Counter.cfg": "INIT Init\nNEXT Next\nINVARIANT Tiny\n"},
+            ["Counter.tla"],
+            "Tiny",
+        ),
+        (
+            {"Counter.tla": COUNTER, "Counter.cfg": "INIT Init\nNEXT Next\n"},
+            ["Counter.tla", "--workers", "0"],
+            "at least 1",
+        ),
+        ({"Counter.txt": "x"}, ["Counter.txt"], "expected a .tla spec or a .cfg model"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_message(
+    tmp_path: Path, files: dict[str, str], args: list[str], expected: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    proc = meshcheck("check", *args, "-q", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_invariant_lists_the_defined_ones(counter: Path, tmp_path: Path) -> None:
+    (tmp_path / "Counter.cfg").write_text("INIT Init\nNEXT Next\nINVARIANT Tiny\n")
+    proc = meshcheck("check", str(counter), "-q", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Tiny" in proc.stderr and "Small" in proc.stderr
+
+
+def test_syntax_error_shows_file_line_column(tmp_path: Path) -> None:
+    (tmp_path / "Bad.tla").write_text(
+        "---- MODULE Bad ----\nVARIABLE x\nInit == x = \nNext == x' = x\n====\n"
+    )
+    (tmp_path / "Bad.cfg").write_text("INIT Init\nNEXT Next\n")
+    proc = meshcheck("check", "Bad.tla", "-q", cwd=tmp_path)
+    assert proc.returncode == 2
+    first = proc.stderr.strip().splitlines()[0]
+    assert "Bad.tla:" in first
+    assert ":4:" in first or ":3:" in first  # SANY reports where the expression broke off
+
+
+def test_corrupt_trace_file_says_where(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.itf.json"
+    bad.write_text('{"vars": ["x"], "states": [{"x": 1}, {"x": 1.5}]}')
+    proc = meshcheck("trace", "show", str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "states[1].x" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    truncated = tmp_path / "cut.itf.json"
+    truncated.write_text('{"vars": ["x"], "states": [{"x": 1}')
+    proc = meshcheck("trace", "show", str(truncated), cwd=tmp_path)
+    assert proc.returncode == 2 and "cut.itf.json" in proc.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert meshcheck("frobnicate", cwd=tmp_path).returncode == 2
+    assert meshcheck("prove", "nosuchproof", cwd=tmp_path).returncode == 2
+    assert meshcheck("trace", "show", "nothing-here.json", cwd=tmp_path).returncode == 2
