@@ -46,6 +46,7 @@ from typing import Any
 import attrs
 
 from meshcheck.errors import ConfigError, MeshcheckError, SpecError
+from traces.model import Step
 from traces.values import FrozenDict, Value
 
 from .diagnostics import load_error
@@ -84,27 +85,7 @@ class ActionInstance:
 
     def label(self) -> str:
         """`HandleRequestVote(i=s1, j=s2)`, or just the name when there are no parameters."""
-        if not self.params:
-            return self.name
-        args = ", ".join(f"{k}={_show(v)}" for k, v in self.params.items())
-        return f"{self.name}({args})"
-
-
-def _show(v: Value) -> str:
-    """A parameter value as TLA+ text (bare model values, as TLC prints them)."""
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, int | str):
-        return str(v)
-    if isinstance(v, tuple):
-        return "<<" + ", ".join(_show(x) for x in v) + ">>"
-    if isinstance(v, frozenset):
-        return "{" + ", ".join(sorted(_show(x) for x in v)) + "}"
-    if isinstance(v, Mapping):
-        if all(isinstance(k, str) for k in v):
-            return "[" + ", ".join(f"{k} |-> {_show(x)}" for k, x in v.items()) + "]"
-        return "(" + " @@ ".join(f"{_show(k)} :> {_show(x)}" for k, x in v.items()) + ")"
-    return repr(v)
+        return Step(FrozenDict(), self.name, self.params).label()
 
 
 class _Vars:
