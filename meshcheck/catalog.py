@@ -8,13 +8,16 @@ profile runs it:
     Name_quick.cfg      quick     (seconds; what the test suite runs)
     Name_deep.cfg       deep      (long runs)
     Name_liveness.cfg   every profile (small configs for temporal properties)
+    Other.cfg with `spec=Name.tla` (below): every profile
 
 A spec without a model for the profile falls back to the next smaller one (deep -> default -> quick).
 
 TLC 2.15 takes no CHECK_DEADLOCK in a .cfg, and a model's expected size should be recorded with it, so a
 `.cfg` may carry meshcheck directives in a TLA+ comment, which TLC ignores:
 
-    \\* meshcheck: deadlock=false expect-distinct=1234 workers=2
+    \\* meshcheck: deadlock=false expect-distinct=1234 workers=2 spec=Raft.tla
+
+`spec=` names the spec of a model whose name does not say it (`Raft_figure8.cfg`, `spec=Raft.tla`).
 """
 
 from __future__ import annotations
@@ -74,14 +77,20 @@ def read_directives(cfg: Path) -> dict[str, str]:
 def load_model(cfg: Path, spec: Path | None = None) -> Model:
     """The model `cfg` (its spec found by name unless given), with its meshcheck directives."""
     kind, stem = _kind_and_stem(cfg)
+    d = read_directives(cfg)
+    if spec is None and "spec" in d:
+        spec = cfg.with_name(d["spec"])
+        if not spec.is_file():
+            raise ConfigError(f"{cfg}: its directive spec={d['spec']} names no file beside it")
     if spec is None:
         spec = cfg.with_name(stem + ".tla")
         if not spec.exists():
             spec = cfg.with_suffix(".tla")
         if not spec.exists():
-            raise ConfigError(f"{cfg}: no spec {stem}.tla beside it")
-    d = read_directives(cfg)
-    known = {"deadlock", "workers", "expect-distinct"}
+            raise ConfigError(
+                f"{cfg}: no spec {stem}.tla beside it (name it with '\\* meshcheck: spec=NAME.tla')"
+            )
+    known = {"deadlock", "workers", "expect-distinct", "spec"}
     unknown = sorted(set(d) - known)
     if unknown:
         raise ConfigError(
@@ -109,15 +118,30 @@ def _bool(text: str, cfg: Path) -> bool:
 
 
 def models(spec_dir: Path, profile: str) -> list[Model]:
-    """The models `profile` runs, in a stable order (by spec, then liveness last)."""
+    """The models `profile` runs, in a stable order; ConfigError on the first bad .cfg."""
+    found, problems = scan(spec_dir, profile)
+    if problems:
+        raise problems[0]
+    return found
+
+
+def scan(spec_dir: Path, profile: str) -> tuple[list[Model], list[ConfigError]]:
+    """The models `profile` runs (by spec, liveness last), and the .cfg files that are not models."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
     by_spec: dict[Path, dict[str, Model]] = {}
+    problems: list[ConfigError] = []
     for cfg in sorted(spec_dir.glob("*.cfg")):
-        model = load_model(cfg)
-        by_spec.setdefault(model.spec, {}).setdefault(model.kind, model)
-        if model.kind == "liveness":
-            by_spec[model.spec][f"liveness:{cfg.name}"] = model
+        try:
+            model = load_model(cfg)
+        except ConfigError as exc:
+            problems.append(exc)
+            continue
+        kinds = by_spec.setdefault(model.spec, {})
+        if model.kind == "liveness" or model.spec.stem != _kind_and_stem(cfg)[1]:
+            kinds[f"extra:{cfg.name}"] = model  # liveness and named models run in every profile
+        else:
+            kinds.setdefault(model.kind, model)
     chosen: list[Model] = []
     order = {
         "quick": ("quick", "default"),
@@ -129,5 +153,5 @@ def models(spec_dir: Path, profile: str) -> list[Model]:
         main = next((kinds[k] for k in order[profile] if k in kinds), None)
         if main is not None:
             chosen.append(main)
-        chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("liveness:"))
-    return chosen
+        chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("extra:"))
+    return chosen, problems

@@ -26,7 +26,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck import table
-from meshcheck.catalog import Model, models
+from meshcheck.catalog import Model, scan
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.progress import ProgressPrinter
 
@@ -63,7 +63,18 @@ def _timed(kind: str, name: str, fn: Callable[[], Row]) -> Row:
 def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
     from specs.tlc.check import Outcome, check
 
-    for model in models(root / "specs", profile):
+    found, problems = scan(root / "specs", profile)
+    for problem in problems:
+        yield Row(
+            "tlc",
+            str(problem).split(":", 1)[0].rsplit("/", 1)[-1],
+            "error",
+            None,
+            "",
+            0.0,
+            str(problem),
+        )
+    for model in found:
 
         def run(model: Model = model) -> Row:
             printer = ProgressPrinter(f"TLC {model.name}")

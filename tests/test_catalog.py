@@ -66,3 +66,21 @@ def test_model_without_spec_and_unknown_profile(tmp_path: Path) -> None:
         load_model(tmp_path / "Lonely_quick.cfg")
     with pytest.raises(ConfigError, match="unknown profile 'fast'"):
         models(tmp_path, "fast")
+
+
+def test_named_models_run_in_every_profile_and_bad_ones_are_reported(tmp_path: Path) -> None:
+    from meshcheck.catalog import scan
+
+    _touch(tmp_path, "A.tla", "A.cfg")
+    (tmp_path / "A_figure8.cfg").write_text("\\* meshcheck: spec=A.tla\nINIT Init\n")
+    (tmp_path / "Stray.cfg").write_text("INIT Init\n")
+    (tmp_path / "Typo.cfg").write_text("\\* meshcheck: spec=Nope.tla\nINIT Init\n")
+    for profile in ("quick", "default", "deep"):
+        found, problems = scan(tmp_path, profile)
+        assert [(m.name, m.spec.name) for m in found] == [("A", "A.tla"), ("A_figure8", "A.tla")]
+        assert sorted(str(p).split(":")[0].rsplit("/", 1)[-1] for p in problems) == [
+            "Stray.cfg",
+            "Typo.cfg",
+        ]
+    with pytest.raises(ConfigError, match=r"spec=Nope\.tla names no file"):
+        load_model(tmp_path / "Typo.cfg")

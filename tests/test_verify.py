@@ -1,0 +1,150 @@
+"""`meshcheck verify` over a small project of its own (tmp_path): the table, the reports, the exit code,
+and stored traces replayed against their spec."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from meshcheck.cli import main
+from specs.tlc.check import check
+from traces import itf
+from traces.replay import replay_stored
+
+COUNTER = """---- MODULE Counter ----
+EXTENDS Naturals
+VARIABLE x
+Init == x = 0
+Incr == x < LIMIT /\\ x' = x + 1
+Reset == x = LIMIT /\\ x' = 0
+Next == Incr \\/ Reset
+Small == x < 4
+TypeOK == x \\in 0..LIMIT
+====
+"""
+
+
+def _project(root: Path, limit: int = 6) -> Path:
+    specs = root / "specs"
+    specs.mkdir(parents=True)
+    (specs / "Counter.tla").write_text(COUNTER.replace("LIMIT", str(limit)))
+    (specs / "Counter.cfg").write_text(
+        f"\\* meshcheck: expect-distinct={limit + 1}\nINIT Init\nNEXT Next\nINVARIANT TypeOK\n"
+    )
+    (specs / "Counter_small.cfg").write_text(
+        "\\* meshcheck: spec=Counter.tla\nINIT Init\nNEXT Next\nINVARIANT Small\n"
+    )
+    (root / "traces").mkdir()
+    return root
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("| ") and not line.startswith("| check"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[1]] = cells
+    return rows
+
+
+def _verify(root: Path, *extra: str) -> int:
+    return main(["verify", "--root", str(root), "--only", "tlc", "--only", "traces", *extra])
+
+
+def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p")
+    report, junit = tmp_path / "r.json", tmp_path / "r.xml"
+    code = _verify(root, "--json", str(report), "--junit", str(junit))
+    rows = _rows(capsys.readouterr().out)
+    assert rows["Counter"][2] == "pass" and rows["Counter"][3] == "7 states"
+    assert rows["Counter_small"][2] == "FAIL" and "violated: Small" in rows["Counter_small"][5]
+    assert code == 1
+    doc = json.loads(report.read_text())
+    assert doc["exit"] == 1
+    assert [(c["name"], c["result"]) for c in doc["checks"]] == [
+        ("Counter", "pass"),
+        ("Counter_small", "FAIL"),
+    ]
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == ("tlc", "2", "1")
+
+
+def test_a_changed_state_count_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _project(tmp_path / "p")
+    (root / "specs" / "Counter_small.cfg").unlink()
+    assert _verify(root) == 0
+    cfg = root / "specs" / "Counter.cfg"
+    cfg.write_text(cfg.read_text().replace("expect-distinct=7", "expect-distinct=8"))
+    capsys.readouterr()
+    assert _verify(root) == 1
+    assert "recorded 8 distinct states, found 7" in capsys.readouterr().out
+
+
+def test_bad_model_is_an_error_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path / "p")
+    (root / "specs" / "Counter_small.cfg").write_text(
+        "\\* meshcheck: spec=Counter.tla\nINIT Init\nNEXT Next\nINVARIANT Tiny\n"
+    )
+    assert _verify(root) == 2
+    rows = _rows(capsys.readouterr().out)
+    assert rows["Counter_small"][2] == "error" and "Tiny" in rows["Counter_small"][5]
+
+
+def _stored_counterexample(root: Path) -> Path:
+    """Check Counter_small and store its counterexample as the corpus would, paths relative to root."""
+    specs = root / "specs"
+    result = check(specs / "Counter.tla", specs / "Counter_small.cfg")
+    assert result.trace is not None
+    meta = dict(result.trace.meta, spec="specs/Counter.tla", config="specs/Counter_small.cfg")
+    path = root / "traces" / "counterexamples" / "Counter-Small.itf.json"
+    itf.write(
+        type(result.trace)(result.trace.vars, result.trace.steps, result.trace.loop, meta), path
+    )
+    return path
+
+
+def test_stored_trace_replays_until_the_spec_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path / "p")
+    path = _stored_counterexample(root)
+    outcome = replay_stored(path, root=root)
+    assert outcome.ok and outcome.steps == 4
+
+    # The fix: Small now holds, so the trace is a behaviour whose last state no longer violates it.
+    spec = root / "specs" / "Counter.tla"
+    spec.write_text(spec.read_text().replace("Small == x < 4", "Small == x < 10"))
+    outcome = replay_stored(path, root=root)
+    assert not outcome.ok and "no longer violates Small" in outcome.problem
+
+    # A spec whose Incr adds 2: the stored step x=0 -> x=1 is no step of it any more.
+    spec.write_text(COUNTER.replace("LIMIT", "6").replace("x' = x + 1", "x' = x + 2"))
+    outcome = replay_stored(path, root=root)
+    assert not outcome.ok and outcome.index == 1
+    assert "Incr does not lead from state 0 to state 1" in outcome.problem
+
+    assert main(["verify", "--root", str(root), "--only", "traces"]) == 1
+    rows = _rows(capsys.readouterr().out)
+    assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
+
+
+def test_trace_without_its_spec_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path / "p")
+    path = _stored_counterexample(root)
+    doc = json.loads(path.read_text())
+    doc["#meta"]["spec"] = "specs/Gone.tla"
+    path.write_text(json.dumps(doc))
+    assert main(["verify", "--root", str(root), "--only", "traces"]) == 2
+    rows = _rows(capsys.readouterr().out)
+    assert (
+        "#meta.spec: specs/Gone.tla not found"
+        in rows["traces/counterexamples/Counter-Small.itf.json"][5]
+    )
