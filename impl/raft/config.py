@@ -1,0 +1,71 @@
+"""A Raft node's configuration: the cluster, its timing, its limits, and the mutants switched on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from impl.errors import ImplError
+
+from .mutants import BUGS
+
+
+def _sorted(servers: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(servers))
+
+
+def _bugs(bugs: Iterable[str]) -> frozenset[str]:
+    if isinstance(bugs, str):
+        raise ImplError(f"bugs must be a set of mutant names, not the string {bugs!r}")
+    return frozenset(bugs)
+
+
+@attrs.frozen
+class RaftConfig:
+    """`servers` holds every member, this node included (section 5.1: a fixed configuration)."""
+
+    id: str
+    servers: tuple[str, ...] = attrs.field(converter=_sorted)
+    election_timeout: tuple[int, int] = (
+        150,
+        300,
+    )  # ticks, drawn afresh at every reset (section 5.2)
+    heartbeat_interval: int = 50  # ticks; well below the election timeout (section 5.6)
+    snapshot_interval: int = 10_000  # compact once this many entries are applied past the snapshot
+    # Entries per AppendEntriesRequest. None (all from nextIndex) is what the spec's AppendEntries
+    # sends; a limit is faster for long logs, but its messages are no longer spec steps.
+    max_entries: int | None = None
+    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
+
+    def __attrs_post_init__(self) -> None:
+        if self.id not in self.servers:
+            raise ImplError(f"node {self.id} is not one of the servers {list(self.servers)}")
+        if len(set(self.servers)) != len(self.servers):
+            raise ImplError(f"servers must be distinct: {list(self.servers)}")
+        lo, hi = self.election_timeout
+        if not 1 <= lo <= hi:
+            raise ImplError(
+                f"election_timeout must be a range 1 <= lo <= hi, not {self.election_timeout}"
+            )
+        if not 1 <= self.heartbeat_interval < lo:
+            raise ImplError(
+                f"heartbeat_interval ({self.heartbeat_interval}) must be at least 1 and below the "
+                f"election timeout ({lo}), or followers start elections against a live leader"
+            )
+        if self.snapshot_interval < 1 or (self.max_entries is not None and self.max_entries < 1):
+            raise ImplError("snapshot_interval and max_entries must be at least 1")
+        unknown = self.bugs - BUGS.keys()
+        if unknown:
+            raise ImplError(
+                f"unknown Raft mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
+            )
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return tuple(s for s in self.servers if s != self.id)
+
+    @property
+    def quorum(self) -> int:
+        """A majority (section 5.2): any two quorums share a server."""
+        return len(self.servers) // 2 + 1

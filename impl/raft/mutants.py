@@ -1,0 +1,52 @@
+"""Known Raft bugs, each switchable without editing the core: `RaftConfig(bugs=frozenset({...}))`.
+
+A verification toolkit is as good as the bugs it catches (DESIGN.md "Measuring the toolkit itself").
+Each switch below turns on one real, published or often-made mistake inside `impl/raft/node.py`, at the
+one place the correct rule lives (search the node for the constant's name). The tests that must kill
+each of them (lockstep against the spec, trace validation, fault schedules) are the property tests';
+a mutant that no test kills is a hole in the toolkit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+COMMIT_PREVIOUS_TERM = "commit_previous_term"
+VOTE_WITHOUT_LOG_CHECK = "vote_without_log_check"
+FORGET_VOTED_FOR = "forget_voted_for"
+TRUNCATE_ON_STALE_APPEND = "truncate_on_stale_append"
+LEADER_IGNORES_HIGHER_TERM = "leader_ignores_higher_term"
+READ_WITHOUT_QUORUM = "read_without_quorum"
+
+BUGS: Mapping[str, str] = {
+    COMMIT_PREVIOUS_TERM: (
+        "The leader commits an entry of an earlier term once a majority stores it (Raft paper section "
+        "5.4.2, Figure 8): a later leader that never had the entry may overwrite it after it was "
+        "applied. The right rule counts replicas only for entries of the leader's own term."
+    ),
+    VOTE_WITHOUT_LOG_CHECK: (
+        "A server grants its vote without checking that the candidate's log is at least as up to date "
+        "as its own (section 5.4.1): a leader may be elected without a committed entry and overwrite "
+        "it (Leader Completeness fails)."
+    ),
+    FORGET_VOTED_FOR: (
+        "votedFor is not written to stable storage (Figure 2 lists it as persistent): after a restart "
+        "the server may vote a second time in the same term, and two leaders can win one term "
+        "(Election Safety fails)."
+    ),
+    TRUNCATE_ON_STALE_APPEND: (
+        "A follower truncates its log after the last entry of every successful AppendEntries, even "
+        "when all of them matched (Figure 2 says: delete only on a conflict). A delayed, reordered "
+        "AppendEntries then deletes entries the follower already acknowledged, possibly committed ones."
+    ),
+    LEADER_IGNORES_HIGHER_TERM: (
+        "A leader that sees a higher term adopts the term but does not step down (Figure 2, 'all "
+        "servers': convert to follower). It is then a leader of a term it never won, next to the "
+        "real leader of that term (Election Safety fails)."
+    ),
+    READ_WITHOUT_QUORUM: (
+        "A ReadIndex read is served without a heartbeat round confirming that the leader still leads "
+        "(Raft thesis section 6.4, step 3): a deposed leader answers from a stale state, so a read "
+        "misses a write that completed before it began (not linearizable)."
+    ),
+}

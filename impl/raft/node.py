@@ -1,0 +1,630 @@
+"""The sans-IO Raft node: `step(event) -> list[Effect]`, and nothing else touches the world.
+
+Theory of operation (etcd-io/raft's raft.go shape). One event at a time: a delivered message, a timer
+(`Tick("election")`, `Tick("heartbeat")`, and the zero-delay timers the node sets for itself,
+`Tick("read")`, `Tick("read-next")` and `Tick("snapshot")`), a client write or read,
+`Replicate(peer)` (send one AppendEntries now), or `Restart(persisted)`. Messages first pass the term rule (Figure 2, "all
+servers"), then the handler of the current role (`self._step` is `_step_follower`, `_step_candidate`
+or `_step_leader`); role changes go through `become_follower/candidate/leader`, checked against the
+table in `roles.py`.
+
+Each event is at most one action of the spec's vocabulary (specs/Raft.tla), plus sends that are
+AppendEntries(i, j) / InstallSnapshot(i, j) actions of their own and change nothing in the node. That
+is why serving confirmed reads (CompleteRead), starting the next read round (ClientRead) and compacting
+the log (TakeSnapshot) are not done in the handler that makes them possible: the handler sets a
+zero-delay timer, and the next event does them. Timer names and spec actions map one to one
+(`impl/raft/simulation.py`), so a lockstep driver forces an action by firing its timer.
+
+Durability (Figure 2's persistent state: currentTerm, votedFor, log; section 7: the snapshot). A step
+collects its durable writes and returns them as one `Persist`, first, before any `Send`: a vote or an
+acknowledgement never leaves before what it vouches for is on disk. Everything else (role, votes,
+nextIndex, matchIndex, commitIndex, the state machine) is volatile and rebuilt on `Restart`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from impl.rsm.machine import StateMachine
+from impl.rsm.ops import NOOP
+from impl.sim.effects import (
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+    Splice,
+    Write,
+)
+from impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+
+from . import mutants
+from .config import RaftConfig
+from .log import RaftLog
+from .messages import (
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
+    Message,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Snapshot,
+)
+from .readindex import ClientReadRequest, ReadIndex
+from .roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
+
+ELECTION = "election"  # Timeout(i)
+HEARTBEAT = "heartbeat"  # AppendEntries(i, j) to every peer
+READ = "read"  # CompleteRead(i): serve the confirmed read round
+READ_NEXT = "read-next"  # ClientRead(i): start a round for the client reads that waited
+SNAPSHOT = "snapshot"  # TakeSnapshot(i)
+
+# keys of the durable store
+HARD = "hard"  # (currentTerm, votedFor)
+LOG = "log"  # the entries after the snapshot
+SNAP = "snapshot"  # a Snapshot, or absent
+
+NOT_LEADER = "not leader"
+
+
+@attrs.frozen
+class Replicate:
+    """Leader: send one AppendEntries (or InstallSnapshot) to `peer` now (the spec's
+    AppendEntries(i, j)); what the heartbeat timer does for every peer."""
+
+    peer: str
+
+
+class RaftNode:
+    """One Raft server. Read its state through the attributes; change it only through `step`."""
+
+    def __init__(
+        self,
+        config: RaftConfig,
+        rng: random.Random,
+        machine: Callable[[], StateMachine] = StateMachine,
+    ) -> None:
+        self.config = config
+        self.id = config.id
+        self._rng = rng
+        self._machine_factory = machine
+        self._bugs = config.bugs
+        # persistent state (Figure 2), loaded by Restart
+        self.term = 0
+        self.voted_for: str | None = None
+        self.log = RaftLog()
+        # volatile state
+        self.role: Role = FOLLOWER
+        self.commit_index = 0
+        self.votes_granted: frozenset[str] = frozenset()
+        self.next_index: dict[str, int] = dict.fromkeys(config.servers, 1)
+        self.match_index: dict[str, int] = dict.fromkeys(config.servers, 0)
+        self.leader: str | None = None  # who this node believes leads its term (a hint for clients)
+        self.machine = machine()
+        self.snapshot_data = self.machine.snapshot()
+        self.reads = ReadIndex(self.id)
+        self._writes_pending: dict[int, int] = {}  # leader: log index -> client request id
+        # leader: the last index of the latest batch sent to each peer. Not in the spec: it only
+        # decides *when* to send (one batch in flight per peer, plus heartbeats), never what.
+        self._sent_up_to: dict[str, int] = dict.fromkeys(config.peers, 0)
+        self._step: Callable[[Message], None] = self._step_follower
+        self.started = False
+        # the current step's output
+        self._out: list[Effect] = []
+        self._hard_dirty = False
+        self._log_dirty_from: int | None = None  # first changed position in the persisted log
+        self._snapshot_dirty = False
+
+    def __repr__(self) -> str:
+        return f"<RaftNode {self.id} {self.role} term={self.term} last={self.log.last_index} commit={self.commit_index}>"
+
+    # -- the one entry point --------------------------------------------------------------------------
+
+    def step(self, event: Any) -> list[Effect]:
+        """Handle one event; the effects to carry out, in order (one Persist first, if any)."""
+        self._out = []
+        if isinstance(event, Restart):
+            self._restart(event.persisted)
+        elif not self.started:
+            raise RuntimeError(f"{self.id}: step({event!r}) before Restart: start the node first")
+        elif isinstance(event, Deliver):
+            self._receive(event.message)
+        elif isinstance(event, Tick):
+            self._tick(event.timer)
+        elif isinstance(event, ClientRequest):
+            self._client_request(event)
+        elif isinstance(event, ClientRead):
+            self._client_read(event)
+        elif isinstance(event, Replicate):
+            if self.role == LEADER and event.peer in self.next_index and event.peer != self.id:
+                self._send_append(event.peer)
+        else:
+            raise TypeError(f"{self.id}: not a Raft event: {event!r}")
+        out, self._out = self._out, []
+        persist = self._flush()
+        return [persist, *out] if persist is not None else out
+
+    # -- roles ----------------------------------------------------------------------------------------
+
+    def become_follower(self, term: int, leader: str | None) -> None:
+        check_transition(self.id, self.role, FOLLOWER)
+        if term != self.term:
+            self.term, self.voted_for = term, None
+            self._hard_dirty = True
+        was_leader = self.role == LEADER
+        self.role = FOLLOWER
+        self.leader = leader
+        self._step = self._step_follower
+        if was_leader:
+            self._out.append(CancelTimer(HEARTBEAT))
+            self._abandon_clients()
+        self._reset_election_timer()
+
+    def become_candidate(self) -> None:
+        """Section 5.2: increment the term, vote for itself, ask every other server for its vote."""
+        check_transition(self.id, self.role, CANDIDATE)
+        self.role = CANDIDATE
+        self.term += 1
+        self.voted_for = self.id
+        self._hard_dirty = True
+        self.votes_granted = frozenset({self.id})
+        self.leader = None
+        self._step = self._step_candidate
+        self._reset_election_timer()
+
+    def become_leader(self) -> None:
+        """Section 5.2/5.3: nextIndex just past the log, matchIndex 0; then (section 8) a no-op entry
+        of the new term, so that committing it commits everything before it, and ReadIndex reads
+        (thesis 6.4) can start once it is committed."""
+        check_transition(self.id, self.role, LEADER)
+        self.role = LEADER
+        self.leader = self.id
+        self._step = self._step_leader
+        self.next_index = dict.fromkeys(self.config.servers, self.log.last_index + 1)
+        self.match_index = dict.fromkeys(self.config.servers, 0)
+        self._sent_up_to = dict.fromkeys(self.config.peers, 0)
+        self.reads = ReadIndex(self.id)
+        self._append(Entry(self.term, NOOP))
+        self._out.append(CancelTimer(ELECTION))
+        self._out.append(SetTimer(HEARTBEAT, self.config.heartbeat_interval))
+        if len(self.config.servers) == 1:
+            self._advance_commit()
+        for peer in self.config.peers:
+            self._send_append(peer)
+
+    # -- restart ---------------------------------------------------------------------------------------
+
+    def _restart(self, persisted: Mapping[str, Any]) -> None:
+        """Start from what was persisted: term, vote, snapshot and log; everything else starts over
+        (commitIndex from the snapshot: section 7, a snapshot holds only committed entries)."""
+        self.term, self.voted_for = persisted.get(HARD, (0, None))
+        snapshot: Snapshot | None = persisted.get(SNAP)
+        entries = persisted.get(LOG, ())
+        if snapshot is None:
+            self.log = RaftLog(0, 0, entries)
+            self.machine = self._machine_factory()
+            self.snapshot_data = self.machine.snapshot()
+        else:
+            self.log = RaftLog(snapshot.index, snapshot.term, entries)
+            self.machine = self._machine_factory()
+            self.machine.restore(snapshot.data)
+            self.snapshot_data = snapshot.data
+        self.role = FOLLOWER
+        self._step = self._step_follower
+        self.commit_index = self.log.snapshot_index
+        self.votes_granted = frozenset()
+        self.next_index = dict.fromkeys(self.config.servers, 1)
+        self.match_index = dict.fromkeys(self.config.servers, 0)
+        self.leader = None
+        self.reads = ReadIndex(self.id)
+        self._writes_pending = {}
+        self.started = True
+        self._reset_election_timer()
+
+    # -- timers ---------------------------------------------------------------------------------------
+
+    def _tick(self, timer: str) -> None:
+        if timer == ELECTION:
+            # Section 5.2: a follower (or a candidate whose election went nowhere) that hears from
+            # no leader for an election timeout starts an election. A leader has no election timer.
+            if self.role == LEADER:
+                return
+            self.become_candidate()
+            if len(self.votes_granted) >= self.config.quorum:  # a cluster of one
+                self.become_leader()
+                return
+            request = RequestVoteRequest(
+                self.id, "", self.term, self.log.last_term, self.log.last_index
+            )
+            for peer in self.config.peers:
+                self._send(attrs.evolve(request, dest=peer))
+        elif timer == HEARTBEAT:
+            # Section 5.2: leaders send periodic heartbeats (AppendEntries, with entries when a
+            # follower lags) to keep their authority; one AppendEntries(i, j) per peer.
+            if self.role != LEADER:
+                return
+            self._out.append(SetTimer(HEARTBEAT, self.config.heartbeat_interval))
+            for peer in self.config.peers:
+                self._send_append(peer)
+        elif timer == READ:
+            self._complete_read()
+        elif timer == READ_NEXT:
+            if self.role == LEADER and not self.reads.pending and self.reads.waiting:
+                self._register_read()
+        elif timer == SNAPSHOT:
+            self._take_snapshot()
+
+    def _reset_election_timer(self) -> None:
+        lo, hi = self.config.election_timeout
+        self._out.append(SetTimer(ELECTION, self._rng.randint(lo, hi)))
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    def _receive(self, m: Message) -> None:
+        """The term rule first (Figure 2, 'all servers'): a higher term makes this node a follower in
+        that term; then the handler of the current role."""
+        if m.term > self.term:
+            if self.role == LEADER and mutants.LEADER_IGNORES_HIGHER_TERM in self._bugs:
+                self.term, self.voted_for = m.term, None  # the bug: adopt the term, stay leader
+                self._hard_dirty = True
+            else:
+                leader = (
+                    m.source
+                    if isinstance(m, AppendEntriesRequest | InstallSnapshotRequest)
+                    else None
+                )
+                self.become_follower(m.term, leader)
+        self._step(m)
+
+    def _step_follower(self, m: Message) -> None:
+        self._step_common(m)
+
+    def _step_candidate(self, m: Message) -> None:
+        if isinstance(m, RequestVoteResponse):
+            self._handle_vote_response(m)
+        else:
+            self._step_common(m)
+
+    def _step_leader(self, m: Message) -> None:
+        if isinstance(m, AppendEntriesResponse):
+            self._handle_append_response(m)
+        elif isinstance(m, InstallSnapshotResponse):
+            self._handle_snapshot_response(m)
+        else:
+            self._step_common(m)
+
+    def _step_common(self, m: Message) -> None:
+        """Messages every role answers alike; responses meant for another role are stale: dropped."""
+        if isinstance(m, RequestVoteRequest):
+            self._handle_vote_request(m)
+        elif isinstance(m, AppendEntriesRequest):
+            self._handle_append_request(m)
+        elif isinstance(m, InstallSnapshotRequest):
+            self._handle_snapshot_request(m)
+
+    # -- election (section 5.2, 5.4.1) ----------------------------------------------------------------
+
+    def _handle_vote_request(self, m: RequestVoteRequest) -> None:
+        granted = False
+        if m.term == self.term:
+            # Section 5.4.1: vote only for a candidate whose log is at least as up to date as ours
+            # (a later last term, or the same last term and at least as long).
+            log_ok = m.last_log_term > self.log.last_term or (
+                m.last_log_term == self.log.last_term and m.last_log_index >= self.log.last_index
+            )
+            if mutants.VOTE_WITHOUT_LOG_CHECK in self._bugs:
+                log_ok = True
+            granted = log_ok and self.voted_for in (None, m.source)
+            if granted:
+                self.voted_for = m.source
+                self._hard_dirty = True
+                self._reset_election_timer()  # section 5.2: granting a vote resets the timer
+        self._send(RequestVoteResponse(self.id, m.source, self.term, granted))
+
+    def _handle_vote_response(self, m: RequestVoteResponse) -> None:
+        if m.term < self.term or not m.vote_granted:
+            return  # stale, or a vote denied
+        self.votes_granted |= {m.source}
+        if len(self.votes_granted) >= self.config.quorum:
+            self.become_leader()
+
+    # -- replication (section 5.3, 5.4) ---------------------------------------------------------------
+
+    def _send_append(self, peer: str) -> None:
+        """One AppendEntries to `peer`: the entries from nextIndex on (all of them, as the spec's
+        AppendEntries, unless max_entries), or, when they were compacted away, the snapshot
+        (section 7)."""
+        # Past the log's end only under a mutant (a leader of a term it did not win hears of the
+        # real leader's entries): send from the end rather than fail.
+        next_index = min(self.next_index[peer], self.log.last_index + 1)
+        if next_index <= self.log.snapshot_index:
+            self._send(
+                InstallSnapshotRequest(
+                    self.id,
+                    peer,
+                    self.term,
+                    self.log.snapshot_index,
+                    self.log.snapshot_term,
+                    self.snapshot_data,
+                )
+            )
+            self._sent_up_to[peer] = self.log.snapshot_index
+            return
+        prev = next_index - 1
+        prev_term = self.log.term_at(prev)
+        assert prev_term is not None  # snapshot_index <= prev <= last_index
+        stop = self.log.last_index + 1
+        if self.config.max_entries is not None:
+            stop = min(stop, next_index + self.config.max_entries)
+        entries = self.log.slice(next_index, stop)
+        self._sent_up_to[peer] = prev + len(entries)
+        self._send(
+            AppendEntriesRequest(
+                self.id,
+                peer,
+                self.term,
+                prev,
+                prev_term,
+                entries,
+                self.commit_index,
+                self.reads.tag,
+            )
+        )
+
+    def _handle_append_request(self, m: AppendEntriesRequest) -> None:
+        if m.term < self.term:
+            # Figure 2: reply false if term < currentTerm (the stale leader learns the new term).
+            self._send(AppendEntriesResponse(self.id, m.source, self.term, False, 0, m.read_round))
+            return
+        if self.role != FOLLOWER:
+            # Section 5.2: a leader of our term exists, so a candidate steps down. (A leader of the
+            # same term is impossible in Raft, possible under a mutant; it steps down too, as in
+            # the spec.)
+            self.become_follower(m.term, m.source)
+        else:
+            self.leader = m.source
+            self._reset_election_timer()
+        prev, si = m.prev_log_index, self.log.snapshot_index
+        # Figure 2: reply false if the log has no entry at prevLogIndex with prevLogTerm. An entry
+        # inside our snapshot is committed, so it matches the leader's (Log Matching).
+        if prev > self.log.last_index or (prev >= si and self.log.term_at(prev) != m.prev_log_term):
+            self._send(AppendEntriesResponse(self.id, m.source, self.term, False, 0, m.read_round))
+            return
+        for index in range(max(prev, si) + 1, prev + len(m.entries) + 1):
+            entry = m.entries[index - prev - 1]
+            if index <= self.log.last_index:
+                if self.log.term_at(index) == entry.term:
+                    continue  # already there (a duplicate or reordered request): keep it
+                # Figure 2: an existing entry conflicts with a new one: delete it and all after it.
+                self._truncate_from(index)
+            self._append(*m.entries[index - prev - 1 :])
+            break
+        last_new = m.prev_log_index + len(m.entries)
+        if mutants.TRUNCATE_ON_STALE_APPEND in self._bugs and self.log.last_index > last_new:
+            self._truncate_from(max(last_new + 1, self.log.snapshot_index + 1))
+        if m.commit_index > self.commit_index:
+            # Figure 2: commitIndex = min(leaderCommit, index of last new entry).
+            self._commit_to(min(m.commit_index, last_new))
+        self._send(
+            AppendEntriesResponse(self.id, m.source, self.term, True, last_new, m.read_round)
+        )
+
+    def _handle_append_response(self, m: AppendEntriesResponse) -> None:
+        if m.term < self.term:
+            return  # stale
+        was_confirmed = self.reads.confirmed(self.config.quorum)
+        self.reads.ack(m.source, m.read_round)
+        if self.reads.confirmed(self.config.quorum) and not was_confirmed:
+            self._out.append(SetTimer(READ, 0))  # the read round is confirmed: CompleteRead next
+        if m.success:
+            # Monotonic: a reordered, older success must not move matchIndex back.
+            self.match_index[m.source] = max(self.match_index[m.source], m.match_index)
+            self.next_index[m.source] = max(self.next_index[m.source], m.match_index + 1)
+            self._advance_commit()
+        else:
+            # Section 5.3: after a rejection, decrement nextIndex and retry; never below what the
+            # peer is known to hold.
+            self.next_index[m.source] = max(
+                self.next_index[m.source] - 1, self.match_index[m.source] + 1
+            )
+        if not m.success or (
+            self._idle(m.source) and self.next_index[m.source] <= self.log.last_index
+        ):
+            self._send_append(m.source)  # the next batch, or a probe further back
+
+    def _idle(self, peer: str) -> bool:
+        """Nothing sent to `peer` is unacknowledged. Sending the next batch only then keeps one batch
+        in flight per peer; were every response answered with a send, each heartbeat would add a
+        batch that circulates for ever (a lost batch is made good by the next heartbeat)."""
+        return self.match_index[peer] >= self._sent_up_to[peer]
+
+    def _advance_commit(self) -> None:
+        """Section 5.3 and 5.4.2: the highest index stored on a quorum (the leader counts itself)
+        is committed, but only if it is an entry of the leader's own term (Figure 8); committing it
+        commits every entry before it."""
+        ranked = sorted(
+            [self.log.last_index, *(self.match_index[p] for p in self.config.peers)], reverse=True
+        )
+        n = ranked[self.config.quorum - 1]
+        if n <= self.commit_index:
+            return
+        if self.log.term_at(n) == self.term or mutants.COMMIT_PREVIOUS_TERM in self._bugs:
+            self._commit_to(n)
+
+    def _commit_to(self, index: int) -> None:
+        """Advance commitIndex and apply the newly committed entries (section 5.3: apply in order)."""
+        index = min(index, self.log.last_index)
+        for i in range(self.commit_index + 1, index + 1):
+            if i <= self.log.snapshot_index:
+                continue
+            value = self.log.entry(i).value
+            result = self.machine.apply_entry(value)
+            self._out.append(Apply(i, value, result))
+            request = self._writes_pending.pop(i, None)
+            if request is not None:
+                self._out.append(Reply(request, result, leader=self.id))
+        if index > self.commit_index:
+            self.commit_index = index
+            if self.commit_index - self.log.snapshot_index >= self.config.snapshot_interval:
+                self._out.append(SetTimer(SNAPSHOT, 0))
+
+    # -- snapshots (section 7) ------------------------------------------------------------------------
+
+    def _take_snapshot(self) -> None:
+        """Fold the committed prefix into a snapshot of the state machine (which has applied it)."""
+        index = self.commit_index
+        term = self.log.term_at(index)
+        if index <= self.log.snapshot_index or term is None:
+            return
+        self.snapshot_data = self.machine.snapshot()
+        self.log.compact(index, term)
+        self._snapshot_dirty = True
+
+    def _handle_snapshot_request(self, m: InstallSnapshotRequest) -> None:
+        if m.term < self.term:
+            self._send(InstallSnapshotResponse(self.id, m.source, self.term, 0))
+            return
+        if self.role != FOLLOWER:
+            self.become_follower(m.term, m.source)
+        else:
+            self.leader = m.source
+            self._reset_election_timer()
+        if m.last_included_index > self.commit_index:
+            # Section 7: keep the entries after the snapshot if the log has its last entry;
+            # otherwise the whole log is superseded. The state machine becomes the snapshot's.
+            self.log.compact(m.last_included_index, m.last_included_term)
+            self.machine = self._machine_factory()
+            self.machine.restore(m.data)
+            self.snapshot_data = m.data
+            self.commit_index = m.last_included_index
+            self._snapshot_dirty = True
+        self._send(InstallSnapshotResponse(self.id, m.source, self.term, m.last_included_index))
+
+    def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
+        if m.term < self.term or m.match_index == 0:
+            return
+        # Only progress: the entries the snapshot holds are committed already, so nothing new commits.
+        self.match_index[m.source] = max(self.match_index[m.source], m.match_index)
+        self.next_index[m.source] = max(self.next_index[m.source], m.match_index + 1)
+        if self._idle(m.source) and self.next_index[m.source] <= self.log.last_index:
+            self._send_append(m.source)
+
+    # -- clients --------------------------------------------------------------------------------------
+
+    def _client_request(self, event: ClientRequest) -> None:
+        if self.role != LEADER:
+            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=self.leader))
+            return
+        self._append(Entry(self.term, event.value))
+        index = self.log.last_index
+        self._writes_pending[index] = event.request_id
+        for peer in self.config.peers:
+            # An idle peer gets the new entry now; one with a batch in flight gets it with the
+            # next batch, once that one is acknowledged.
+            if self._idle(peer) and self.next_index[peer] <= index:
+                self._send_append(peer)
+        if len(self.config.servers) == 1:
+            self._advance_commit()
+
+    def _client_read(self, event: ClientRead) -> None:
+        """ReadIndex (thesis 6.4): the read joins the next round; if none is pending, that round
+        starts now (ClientRead), else when the pending one is served (Tick(READ_NEXT))."""
+        if self.role != LEADER:
+            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=self.leader))
+            return
+        if self.log.term_at(self.commit_index) != self.term:
+            # Step 1 needs an entry of this term committed: until the no-op is, the commit index
+            # may lag behind what an earlier leader committed.
+            self._out.append(
+                Reply(event.request_id, error="no entry of this term committed yet", leader=self.id)
+            )
+            return
+        self.reads.waiting.append(ClientReadRequest(event.request_id, event.query))
+        if not self.reads.pending:
+            self._register_read()
+
+    def _register_read(self) -> None:
+        self.reads.register(self.commit_index)
+        if mutants.READ_WITHOUT_QUORUM in self._bugs or self.reads.confirmed(self.config.quorum):
+            self._out.append(SetTimer(READ, 0))
+            return
+        for peer in self.config.peers:
+            self._send_append(peer)  # step 3: heartbeats that carry the new round's seq
+
+    def _complete_read(self) -> None:
+        """Serve the read round once a quorum confirmed it (CompleteRead), from the applied state
+        (commitIndex >= read index always holds for a leader, and it applies as it commits)."""
+        if self.role != LEADER or not self.reads.pending:
+            return
+        if (
+            not self.reads.confirmed(self.config.quorum)
+            and mutants.READ_WITHOUT_QUORUM not in self._bugs
+        ):
+            return
+        for read in self.reads.serve():
+            self._out.append(Reply(read.request_id, self.machine.read(read.query), leader=self.id))
+        if self.reads.waiting:
+            self._out.append(SetTimer(READ_NEXT, 0))
+
+    def _abandon_clients(self) -> None:
+        """A deposed leader answers what it still held: reads fail; writes may yet commit or not."""
+        for read in self.reads.abandon():
+            self._out.append(Reply(read.request_id, error="leadership lost", leader=self.leader))
+        for request in self._writes_pending.values():
+            self._out.append(
+                Reply(request, error="leadership lost: outcome unknown", leader=self.leader)
+            )
+        self._writes_pending = {}
+        self.reads = ReadIndex(self.id)
+
+    # -- the log and its persistence -----------------------------------------------------------------
+
+    def _append(self, *entries: Entry) -> None:
+        if not entries:
+            return
+        self._mark_log(self.log.last_index + 1)
+        self.log.append(entries)
+
+    def _truncate_from(self, index: int) -> None:
+        self._mark_log(index)
+        self.log.truncate_from(index)
+
+    def _mark_log(self, index: int) -> None:
+        position = max(0, self.log.position(index))
+        if self._log_dirty_from is None or position < self._log_dirty_from:
+            self._log_dirty_from = position
+
+    def _send(self, message: Message) -> None:
+        self._out.append(Send(message.dest, message))
+
+    def _flush(self) -> Persist | None:
+        """This step's durable writes as one batch (None when nothing durable changed)."""
+        writes: list[Write] = []
+        if self._hard_dirty:
+            voted_for = None if mutants.FORGET_VOTED_FOR in self._bugs else self.voted_for
+            writes.append(Put(HARD, (self.term, voted_for)))
+        if self._snapshot_dirty:
+            # The snapshot and the log after it change together: a crash between the two writes
+            # would pair a log with the wrong offset, so they go in one batch.
+            writes.append(
+                Put(
+                    SNAP,
+                    Snapshot(self.log.snapshot_index, self.log.snapshot_term, self.snapshot_data),
+                )
+            )
+            writes.append(Put(LOG, tuple(self.log.entries)))
+        elif self._log_dirty_from is not None:
+            start = self._log_dirty_from
+            writes.append(Splice(LOG, start, tuple(self.log.entries[start:])))
+        self._hard_dirty = self._snapshot_dirty = False
+        self._log_dirty_from = None
+        return Persist(tuple(writes)) if writes else None

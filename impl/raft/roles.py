@@ -1,0 +1,37 @@
+"""Raft's roles and the role changes the protocol has, as data (h11's `_state.py` style).
+
+    Follower  --election timeout-->            Candidate        (section 5.2)
+    Candidate --election timeout-->            Candidate        (a new election, next term)
+    Candidate --votes from a quorum-->         Leader
+    Candidate --AppendEntries of its term,
+                or a higher term-->            Follower
+    Leader    --higher term-->                 Follower         (Figure 2, "all servers")
+    Follower  --higher term-->                 Follower         (adopts the term)
+
+Anything else (a follower that becomes leader without an election, a leader that campaigns) is a bug
+in the core: `check_transition` raises `IllegalTransition` naming both roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final, Literal, TypeAlias
+
+from impl.errors import IllegalTransition
+
+Role: TypeAlias = Literal["Follower", "Candidate", "Leader"]
+
+FOLLOWER: Final = "Follower"
+CANDIDATE: Final = "Candidate"
+LEADER: Final = "Leader"
+
+TRANSITIONS: Mapping[Role, frozenset[Role]] = {
+    FOLLOWER: frozenset({FOLLOWER, CANDIDATE}),
+    CANDIDATE: frozenset({FOLLOWER, CANDIDATE, LEADER}),
+    LEADER: frozenset({FOLLOWER}),
+}
+
+
+def check_transition(node: str, current: Role, wanted: Role) -> None:
+    if wanted not in TRANSITIONS[current]:
+        raise IllegalTransition(node, current, wanted)

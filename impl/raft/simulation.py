@@ -1,0 +1,150 @@
+"""Raft in the simulator: the plugin that names each step in the spec's vocabulary, and a cluster
+builder.
+
+How one processed event becomes spec actions (`RaftPlugin.split`): the event gives the first action
+(a delivered message m from j to i is `Handle<m's type>(i, j, m)`, the election timer is `Timeout(i)`,
+a client write is `ClientRequest(i, v)`, ...; a heartbeat or `Replicate` has none of its own), and
+every AppendEntriesRequest or InstallSnapshotRequest the node sends is an `AppendEntries(i, j)` or
+`InstallSnapshot(i, j)` of its own, after it. Sends change nothing in the node (nextIndex moves only on
+responses), so the node's state after the event is right for every one of those steps.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from impl.sim.config import Faults, SimConfig, Workload
+from impl.sim.effects import Effect, Send
+from impl.sim.events import ClientRead, ClientRequest, Deliver, Tick
+from impl.sim.protocol import Segment
+from impl.sim.simulator import Simulator
+from traces.values import FrozenDict, Value
+
+from .config import RaftConfig
+from .messages import AppendEntriesRequest, InstallSnapshotRequest
+from .node import ELECTION, READ, READ_NEXT, SNAPSHOT, RaftNode
+from .refinement import VARIABLES, Budget, History, abstract_state, message_record
+
+TIMER_ACTIONS = {
+    ELECTION: "Timeout",
+    READ: "CompleteRead",
+    READ_NEXT: "ClientRead",
+    SNAPSHOT: "TakeSnapshot",
+}
+
+
+class RaftPlugin:
+    """The Raft side of `Simulator`: one per simulation (it keeps the run's history)."""
+
+    name = "raft"
+    variables = VARIABLES
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        election_timeout: tuple[int, int] = (150, 300),
+        heartbeat_interval: int = 50,
+        snapshot_interval: int = 10_000,
+        max_entries: int | None = None,
+        bugs: frozenset[str] = frozenset(),
+        budget: Budget | None = None,
+    ) -> None:
+        self.servers = tuple(sorted(servers))
+        self.budget = budget if budget is not None else Budget()
+        self._options: dict[str, Any] = {
+            "election_timeout": election_timeout,
+            "heartbeat_interval": heartbeat_interval,
+            "snapshot_interval": snapshot_interval,
+            "max_entries": max_entries,
+            "bugs": frozenset(bugs),
+        }
+        for server in self.servers:  # bad options fail here, once, not at the first restart
+            RaftConfig(server, self.servers, **self._options)
+        self.history = History()
+
+    def new_node(self, node_id: str, rng: random.Random) -> RaftNode:
+        return RaftNode(RaftConfig(node_id, self.servers, **self._options), rng)
+
+    def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
+        action, params = self._main_action(node_id, event)
+        segments: list[Segment] = []
+        current: list[Effect] = []
+        for effect in effects:
+            if isinstance(effect, Send) and isinstance(
+                effect.message, AppendEntriesRequest | InstallSnapshotRequest
+            ):
+                segments.append(Segment(action, params, tuple(current)))
+                kind = (
+                    "AppendEntries"
+                    if isinstance(effect.message, AppendEntriesRequest)
+                    else "InstallSnapshot"
+                )
+                action, params, current = kind, {"i": node_id, "j": effect.dest}, []
+            current.append(effect)
+        segments.append(Segment(action, params, tuple(current)))
+        return segments
+
+    @staticmethod
+    def _main_action(node_id: str, event: Any) -> tuple[str | None, dict[str, Value]]:
+        if isinstance(event, Deliver):
+            m = event.message
+            return f"Handle{type(m).__name__}", {
+                "i": node_id,
+                "j": event.source,
+                "m": message_record(m),
+            }
+        if isinstance(event, Tick):
+            return TIMER_ACTIONS.get(event.timer), {"i": node_id}
+        if isinstance(event, ClientRequest):
+            return "ClientRequest", {"i": node_id, "v": event.value}
+        if isinstance(event, ClientRead):
+            return "ClientRead", {"i": node_id}
+        return None, {}  # Replicate: its sends are the actions
+
+    def message_record(self, message: Any) -> Value:
+        return message_record(message)
+
+    def after_step(self, node_id: str, event: Any, nodes: Mapping[str, RaftNode]) -> None:
+        self.history.observe(nodes[node_id], event)
+
+    def abstract_state(
+        self, nodes: Mapping[str, RaftNode], messages: FrozenDict, faults: Mapping[str, int]
+    ) -> FrozenDict:
+        return abstract_state(nodes, messages, self.history, faults, self.budget)
+
+    def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
+        if kind == "restart":
+            return "Restart", FrozenDict({"i": subject})
+        return {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind], FrozenDict(
+            {"m": subject}
+        )
+
+
+def raft_cluster(
+    servers: int | Sequence[str] = 3,
+    *,
+    seed: int = 0,
+    faults: Faults | None = None,
+    workload: Workload | None = None,
+    latency: tuple[int, int] = (1, 10),
+    skew: tuple[int, int] = (100, 100),
+    record: bool = True,
+    **options: Any,
+) -> Simulator[RaftNode]:
+    """A simulated Raft cluster: `servers` ids (or a count: s1..sN), `options` as RaftPlugin's (the
+    node options of RaftConfig: election_timeout, heartbeat_interval, snapshot_interval,
+    max_entries, bugs; and `budget`, the model bounds the refinement mapping counts down from)."""
+    ids = [f"s{k}" for k in range(1, servers + 1)] if isinstance(servers, int) else list(servers)
+    plugin = RaftPlugin(ids, **options)
+    config = SimConfig(
+        seed=seed,
+        latency=latency,
+        skew=skew,
+        faults=faults if faults is not None else Faults(),
+        workload=workload,
+        record=record,
+    )
+    return Simulator(plugin, plugin.servers, config)

@@ -1,0 +1,29 @@
+"""The replicated state machine shared by every protocol: its operations and the machine itself."""
+
+from .machine import StateMachine
+from .ops import (
+    NOOP,
+    ApplyPolicy,
+    CreateCase,
+    Custom,
+    DeployOverlay,
+    Op,
+    UpdateCaseState,
+    freeze_json,
+    from_value,
+    to_value,
+)
+
+__all__ = [
+    "NOOP",
+    "ApplyPolicy",
+    "CreateCase",
+    "Custom",
+    "DeployOverlay",
+    "Op",
+    "StateMachine",
+    "UpdateCaseState",
+    "freeze_json",
+    "from_value",
+    "to_value",
+]
