@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=5, help="measurements per benchmark (median taken)")
     p.add_argument("--only", action="append", metavar="NAME", help="e.g. tlc, stepper, raft")
     args = p.parse_args(argv)
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
+    )
     if args.only:
         wanted = {f"bench_{n}" for n in args.only}
         unknown = wanted - set(names)

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 def format_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()
 ) -> str:
-    """A Markdown table; columns whose index is in `right` are right-aligned (numbers)."""
-    cells = [list(header), *[list(r) for r in rows]]
+    """A Markdown table; columns whose index is in `right` are right-aligned (numbers).
+
+    A `|` inside a cell (`|Q| > n/2`) is escaped, so it does not split the cell.
+    """
+    cells = [[c.replace("|", "\\|") for c in row] for row in (header, *rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
 
     def line(row: Sequence[str]) -> str:
@@ -26,7 +29,7 @@ def format_table(
         )
         + "|"
     )
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
 
 
 def count(n: int | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from meshcheck import table
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 
 from . import raft
@@ -45,24 +46,17 @@ _HEADER = ("obligation", "invariant", "transition", "result", "seconds")
 
 
 def render(results: Sequence[ProofResult]) -> str:
-    """A table (obligation, invariant, transition, result, seconds), then why each failure failed."""
-    rows = [_HEADER] + [
-        (
-            r.name,
-            r.invariant or "-",
-            r.transition or "-",
-            r.status,
-            f"{r.seconds:.3f}",
-        )
+    """A table (obligation, invariant, transition, result, seconds), then why each failure failed.
+
+    The table is `meshcheck.table`'s, the one look of every summary meshcheck prints. Seconds keep three
+    decimals: most obligations take a few milliseconds.
+    """
+    rows = [
+        (r.name, r.invariant or "-", r.transition or "-", r.status, f"{r.seconds:.3f}")
         for r in results
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    lines = []
-    for i, row in enumerate(rows):
-        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1].rjust(widths[-1])]))
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    # A blank line ends the table, so the lines after it stay text in Markdown too.
+    lines = [table.format_table(_HEADER, rows, right=(4,)), ""]
     proved = sum(r.proved for r in results)
     total = sum(r.seconds for r in results)
     lines.append(f"{proved}/{len(results)} proved in {total:.3f} s")

@@ -7,6 +7,7 @@ transition, with a counterexample that has two leaders in one term.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -287,15 +288,33 @@ def test_registry_runs_raft_and_rejects_unknown_names() -> None:
         registry.run("paxos")
 
 
+def _cells(line: str) -> list[str]:
+    """The cells of one Markdown table row, split at the pipes that are not escaped."""
+    assert line.startswith("| ") and line.endswith(" |")
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
+
+
 def test_render_lists_every_obligation_then_the_counterexamples(
     real: list[ProofResult], half_quorum: list[ProofResult]
 ) -> None:
     table = registry.render(real)
     lines = table.splitlines()
-    assert lines[0].split() == ["obligation", "invariant", "transition", "result", "seconds"]
-    assert len(lines) == 2 + len(real) + 1 and lines[-1].startswith(
-        f"{len(real)}/{len(real)} proved"
-    )
+    # meshcheck.table's Markdown table: header, rule (seconds right-aligned), one row per obligation,
+    # a blank line, then the total.
+    assert _cells(lines[0]) == ["obligation", "invariant", "transition", "result", "seconds"]
+    assert lines[1].startswith("|---") and lines[1].endswith(":|")
+    assert len(lines) == 2 + len(real) + 2 and lines[-2] == ""
+    assert lines[-1].startswith(f"{len(real)}/{len(real)} proved")
+    rows = [_cells(line) for line in lines[2 : 2 + len(real)]]
+    assert all(len(row) == 5 for row in rows)
+    assert [row[0] for row in rows] == [r.name for r in real]
+    assert [row[4] for row in rows] == [f"{r.seconds:.3f}" for r in real]
+    # A lemma's statement holds "|" (sizes): escaped, so its row keeps five cells.
+    statement = _lemma_statement("raft.quorum_intersection", real)
+    assert "|" in statement
+    assert [row[1] for row in rows if row[0] == "raft.quorum_intersection"] == [
+        statement.replace("|", "\\|")
+    ]
     assert "FAILED" not in table
 
     text = registry.render(half_quorum)
