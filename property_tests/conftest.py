@@ -1,8 +1,8 @@
 """Hypothesis profiles for the property tests, chosen by MESHCHECK_HYPOTHESIS (default: ci).
 
-    ci      what `make test` runs: enough examples to kill every mutant, fast on 2 cores
-    dev     what `make verify` runs: more examples and longer programs
-    deep    long runs before a release: many more examples, no deadline
+ci      what `make test` runs: enough examples to kill every mutant, fast on 2 cores
+dev     what `make verify` runs: more examples and longer programs
+deep    long runs before a release: many more examples, no deadline
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ class CheckResult:
 
 _lock = threading.Lock()
 
+
 def check(
     spec: str | Path,
     config: str | Path | None = None,
