@@ -16,8 +16,8 @@ registered). `History` computes them from the run, step by step, exactly as the 
 One more is the model's, not the protocol's: `budget`, what is left of the model's bounds on faults in
 all, restarts, drops, duplicates and snapshots (the spec counts down from its Max* constants). The mapping needs those
 constants (`Budget`, large by default, the validation model's values when a trace is checked against
-a bounded model) and counts as the spec does: a crash that loses nothing (a follower whose commitIndex
-is its snapshot's) is a stutter, not a Restart.
+a bounded model). A crash that loses nothing (a follower whose commitIndex is its snapshot's) maps to
+a stutter, which the spec always allows, rather than to a Restart step that would spend the budget.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class History:
     def observe(self, node: RaftNode, event: Any) -> None:
         role, commit, snapshot = self._last.get(node.id, (FOLLOWER, 0, 0))
         if isinstance(event, Restart):
-            if role != FOLLOWER or commit > snapshot:  # else the spec sees a stutter
+            if role != FOLLOWER or commit > snapshot:  # else it maps to a stutter
                 self.restarts += 1
         elif (
             isinstance(event, Tick)
