@@ -205,19 +205,39 @@ ClientRequest(i, v) ==
     /\ UNCHANGED <<messages, serverVars, snapshotIndex, snapshotTerm, volatileVars,
                    historyVars, budget>>
 
-\* Leader i sends j one AppendEntriesRequest with all its entries from nextIndex[i][j]
-\* (none: a heartbeat). Needs the entry before them, so not once it is compacted.
-AppendEntries(i, j) ==
+\* The AppendEntriesRequest leader i sends j with its entries from nextIndex[i][j]
+\* up to index last (last = nextIndex[i][j] - 1: none, a heartbeat).
+AppendRequest(i, j, last) ==
+    LET prev == nextIndex[i][j] - 1
+    IN [mtype |-> AppendEntriesRequest, mterm |-> currentTerm[i],
+        mprevLogIndex |-> prev, mprevLogTerm |-> TermAt(i, prev),
+        mentries |-> SubSeq(log[i], prev - snapshotIndex[i] + 1, last - snapshotIndex[i]),
+        mcommitIndex |-> commitIndex[i], mreadSeq |-> ReadTag(i),
+        msource |-> i, mdest |-> j]
+
+\* Needs the entry before nextIndex[i][j], so not once it is compacted.
+CanAppend(i, j) ==
     /\ role[i] = Leader
     /\ i # j
     /\ nextIndex[i][j] > snapshotIndex[i]
     /\ InFlight < MaxInFlight
-    /\ LET prev == nextIndex[i][j] - 1
-       IN Send([mtype |-> AppendEntriesRequest, mterm |-> currentTerm[i],
-                mprevLogIndex |-> prev, mprevLogTerm |-> TermAt(i, prev),
-                mentries |-> SubSeq(log[i], prev - snapshotIndex[i] + 1, Len(log[i])),
-                mcommitIndex |-> commitIndex[i], mreadSeq |-> ReadTag(i),
-                msource |-> i, mdest |-> j])
+
+\* Leader i sends j one AppendEntriesRequest with a non-empty prefix of the entries
+\* from nextIndex[i][j] (none when j lacks none: a heartbeat). Implementations bound a batch
+\* (etcd's MaxSizePerMsg, impl/raft's max_entries). A batch that stops short of the
+\* leader's no-op is what lets a follower's match index rest on an entry of an
+\* earlier term: the situation of the paper's Figure 8 (section 5.4.2).
+AppendEntries(i, j) ==
+    /\ CanAppend(i, j)
+    /\ \E last \in Min(nextIndex[i][j], LastIndex(i))..LastIndex(i) :
+          Send(AppendRequest(i, j, last))
+    /\ UNCHANGED <<serverVars, logVars, volatileVars, historyVars, budget>>
+
+\* The whole suffix: what fairness asks of a leader (Fairness, below), lest it send
+\* only heartbeats for ever.
+AppendEntriesAll(i, j) ==
+    /\ CanAppend(i, j)
+    /\ Send(AppendRequest(i, j, LastIndex(i)))
     /\ UNCHANGED <<serverVars, logVars, volatileVars, historyVars, budget>>
 
 \* Leader i sends j its snapshot, because the entry j needs next is compacted (section 7).
@@ -506,15 +526,15 @@ Receive(i, j) ==
     \/ HandleInstallSnapshotRequest(i, j)
     \/ HandleInstallSnapshotResponse(i, j)
 
-\* Liveness model: each channel keeps delivering, a leader keeps replicating to each
-\* server, and an uncontested election eventually happens (faults are bounded, so
-\* they stop). Fairness is per channel, not per message type: with one message in
+\* Liveness model: each channel keeps delivering, a leader keeps sending each server
+\* everything it lacks, and an uncontested election eventually happens (faults are
+\* bounded, so they stop). Fairness is per channel, not per message type: with one message in
 \* flight (Raft_liveness.cfg) that is fairness to every message, and TLC checks 13
 \* conditions instead of 49 (2 s instead of 150 s on the liveness model).
 Fairness ==
     /\ \A i \in Server : \A j \in Peers(i) :
           /\ WF_vars(Receive(i, j))
-          /\ SF_vars(AppendEntries(i, j) \/ InstallSnapshot(i, j))
+          /\ SF_vars(AppendEntriesAll(i, j) \/ InstallSnapshot(i, j))
     /\ WF_vars(\E i \in Server : QuietElection(i) /\ Timeout(i))
 
 LiveSpec == Spec /\ Fairness
