@@ -79,9 +79,11 @@ NOT_LEADER = "not leader"
 @attrs.frozen
 class Replicate:
     """Leader: send one AppendEntries (or InstallSnapshot) to `peer` now (the spec's
-    AppendEntries(i, j)); what the heartbeat timer does for every peer."""
+    AppendEntries(i, j)); what the heartbeat timer does for every peer. `entries` bounds this one
+    batch (None: the configured max_entries), so a driver can send the prefix the spec chose."""
 
     peer: str
+    entries: int | None = None
 
 
 class RaftNode:
@@ -146,7 +148,7 @@ class RaftNode:
             self._client_read(event)
         elif isinstance(event, Replicate):
             if self.role == LEADER and event.peer in self.next_index and event.peer != self.id:
-                self._send_append(event.peer)
+                self._send_append(event.peer, event.entries)
         else:
             raise TypeError(f"{self.id}: not a Raft event: {event!r}")
         out, self._out = self._out, []
@@ -339,10 +341,10 @@ class RaftNode:
 
     # -- replication (section 5.3, 5.4) ---------------------------------------------------------------
 
-    def _send_append(self, peer: str) -> None:
-        """One AppendEntries to `peer`: the entries from nextIndex on (all of them, as the spec's
-        AppendEntries, unless max_entries), or, when they were compacted away, the snapshot
-        (section 7)."""
+    def _send_append(self, peer: str, limit: int | None = None) -> None:
+        """One AppendEntries to `peer`: the entries from nextIndex on (at most `limit`, else
+        max_entries, else all of them; the spec's AppendEntries allows any non-empty prefix), or,
+        when they were compacted away, the snapshot (section 7)."""
         # Past the log's end only under a mutant (a leader of a term it did not win hears of the
         # real leader's entries): send from the end rather than fail.
         next_index = min(self.next_index[peer], self.log.last_index + 1)
@@ -363,8 +365,10 @@ class RaftNode:
         prev_term = self.log.term_at(prev)
         assert prev_term is not None  # snapshot_index <= prev <= last_index
         stop = self.log.last_index + 1
-        if self.config.max_entries is not None:
-            stop = min(stop, next_index + self.config.max_entries)
+        if limit is None:
+            limit = self.config.max_entries
+        if limit is not None:
+            stop = min(stop, next_index + limit)
         entries = self.log.slice(next_index, stop)
         self._sent_up_to[peer] = prev + len(entries)
         self._send(

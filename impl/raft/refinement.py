@@ -115,7 +115,8 @@ class History:
     """What the spec remembers and no server holds, updated after every step (`observe` the node
     that stepped, with its event)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lossless_restart_is_step: bool = False) -> None:
+        self.lossless_restart_is_step = lossless_restart_is_step
         self.committed: list[FrozenDict] = []  # [entry |-> e, term |-> t], index order
         self.restarts = 0  # Restart steps: crashes that lost volatile state
         self.snapshots = 0  # TakeSnapshot steps
@@ -147,7 +148,7 @@ class History:
     def observe(self, node: RaftNode, event: Any) -> None:
         role, commit, snapshot = self._last.get(node.id, (FOLLOWER, 0, 0))
         if isinstance(event, Restart):
-            if role != FOLLOWER or commit > snapshot:  # else it maps to a stutter
+            if self.lossless_restart_is_step or role != FOLLOWER or commit > snapshot:
                 self.restarts += 1
         elif (
             isinstance(event, Tick)

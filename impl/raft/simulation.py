@@ -51,6 +51,7 @@ class RaftPlugin:
         max_entries: int | None = None,
         bugs: frozenset[str] = frozenset(),
         budget: Budget | None = None,
+        lossless_restart_is_step: bool = False,
     ) -> None:
         self.servers = tuple(sorted(servers))
         self.budget = budget if budget is not None else Budget()
@@ -63,7 +64,7 @@ class RaftPlugin:
         }
         for server in self.servers:  # bad options fail here, once, not at the first restart
             RaftConfig(server, self.servers, **self._options)
-        self.history = History()
+        self.history = History(lossless_restart_is_step=lossless_restart_is_step)
 
     def new_node(self, node_id: str, rng: random.Random) -> RaftNode:
         return RaftNode(RaftConfig(node_id, self.servers, **self._options), rng)

@@ -56,16 +56,28 @@ class Faults:
     max_down: int | None = (
         None  # nodes down at once (default: a minority, so the rest can progress)
     )
+    # When faults stop (None: never). From this time no message is lost, duplicated or delayed, and
+    # the first chaos round at or after it (rounds fall on multiples of chaos_every) ends the chaos
+    # for good: the network heals, every crashed node comes back up, a crash armed but not yet
+    # struck is called off, and no round follows. Liveness checks need it: Raft promises progress
+    # only once faults stop. Messages delayed earlier still arrive late.
+    until: int | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.chaos_every < 1:
             raise ImplError(f"chaos_every must be at least 1 tick, not {self.chaos_every}")
         if self.max_down is not None and self.max_down < 0:
             raise ImplError(f"max_down must not be negative, not {self.max_down}")
+        if self.until is not None and self.until < 0:
+            raise ImplError(f"until must not be negative, not {self.until}")
 
     @property
     def any_chaos(self) -> bool:
         return self.crash > 0 or self.partition > 0
+
+    def active(self, now: int) -> bool:
+        """Whether faults may still strike at time `now` (see `until`)."""
+        return self.until is None or now < self.until
 
 
 def _default_value(n: int) -> Any:

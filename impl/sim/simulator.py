@@ -82,6 +82,10 @@ class Simulator(Generic[N]):
         self.replies: list[tuple[str, Reply]] = []
         self.fault_log: list[str] = []
         self.fault_counts: dict[str, int] = {"drop": 0, "duplicate": 0, "restart": 0}
+        # A lockstep driver sends only what the spec's step sends: a send this refuses (node,
+        # message) never reaches the network, and is not a fault (`withheld` counts them).
+        self.send_filter: Callable[[str, Any], bool] | None = None
+        self.withheld = 0
 
         self._queue: list[tuple[int, int, int, Any, Any]] = []
         self._seq = 0
@@ -165,14 +169,15 @@ class Simulator(Generic[N]):
     def _due(self, envelope: Envelope) -> None:
         """A message's delivery time came: the network faults strike here, or it is delivered."""
         faults = self.config.faults
+        active = faults.active(self.now)
         if not self.up[envelope.dest]:
             self._drop(envelope, "dest down")
         elif not self.network.reachable(envelope.source, envelope.dest):
             self._drop(envelope, "partition")
-        elif faults.drop and self.rng.random() < faults.drop:
+        elif active and faults.drop and self.rng.random() < faults.drop:
             self._drop(envelope, "drop")
         else:
-            if faults.duplicate and self.rng.random() < faults.duplicate:
+            if active and faults.duplicate and self.rng.random() < faults.duplicate:
                 self._duplicate(envelope)
             self._deliver(envelope)
 
@@ -314,7 +319,9 @@ class Simulator(Generic[N]):
         for segment in segments:
             for effect in segment.effects:
                 lost = crash_at is not None and k >= crash_at
-                if isinstance(effect, Send):
+                if isinstance(effect, Send) and self._withhold(node_id, effect):
+                    pass
+                elif isinstance(effect, Send):
                     sent = self._send(node_id, effect)
                     if lost:
                         unsent.append(sent)
@@ -332,9 +339,16 @@ class Simulator(Generic[N]):
         check_effects(node_id, effects)
         for effect in effects:
             if isinstance(effect, Send):
-                self._send(node_id, effect)
+                if not self._withhold(node_id, effect):
+                    self._send(node_id, effect)
             else:
                 self._apply_one(node_id, effect)
+
+    def _withhold(self, node_id: str, send: Send) -> bool:
+        if self.send_filter is None or self.send_filter(node_id, send.message):
+            return False
+        self.withheld += 1
+        return True
 
     def _apply_one(self, node_id: str, effect: Effect) -> None:
         if isinstance(effect, Persist):
@@ -365,7 +379,7 @@ class Simulator(Generic[N]):
         latency = self.rng.randint(*self.config.latency)
         faults = self.config.faults
         delayed = 0
-        if faults.delay and self.rng.random() < faults.delay:
+        if faults.delay and faults.active(self.now) and self.rng.random() < faults.delay:
             delayed = self.rng.randint(*faults.delay_ticks)
         self._envelope_ids += 1
         envelope = Envelope(
@@ -459,6 +473,17 @@ class Simulator(Generic[N]):
 
     def _chaos_round(self) -> None:
         faults = self.config.faults
+        if not faults.active(self.now):
+            # Faults.until has come: end every fault still in force, and schedule no more rounds.
+            for node in list(self._down_for):  # chaos crashes armed that have not struck yet
+                self._armed.pop(node, None)
+            self._down_for.clear()
+            self.network.heal()
+            self._partitioned = False
+            self._note("faults end")
+            for node in self.node_ids:
+                self.recover(node)  # nothing for a node that is up
+            return
         self._schedule(faults.chaos_every, _CHAOS)
         up = [i for i in self.node_ids if self.up[i] and i not in self._armed]
         down = len(self.node_ids) - len(up)
