@@ -31,8 +31,8 @@ from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckErr
 from meshcheck.progress import ProgressPrinter
 
 KINDS = ("tlc", "z3", "tests", "traces")
-# verify profile -> Hypothesis profile (registered in property_tests/conftest.py)
-HYPOTHESIS_PROFILE = {"quick": "ci", "default": "dev", "deep": "deep"}
+# verify profile -> Hypothesis profile (property_tests/profiles.py)
+HYPOTHESIS_PROFILE = {"quick": "ci", "default": "dev", "deep": "deep"}  # = profiles.HYPOTHESIS
 
 
 @attrs.frozen

@@ -1,0 +1,68 @@
+"""Every property check of the Raft implementation, in the order `meshcheck mutants raft` tries them.
+
+A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
+the implementation with `bugs` (impl/raft/mutants.py) switched on. The test files under
+property_tests/raft/ run each with no bugs; the mutants command runs each with one bug at a time and
+reports which check killed it. The order puts the checks that kill fastest first: lockstep kills most
+mutants in seconds, the stored corpus costs nothing, trace validation needs free runs long enough
+for faults to matter, and the pure safety and liveness runs come last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import attrs
+from hypothesis import settings as Settings
+
+from ..failure import CheckFailed
+from .free_runs import free_run_safety, liveness_after_heal
+from .lockstep import lockstep
+from .minimize import minimize
+from .stored import stored_traces
+from .validation import trace_validation
+
+CheckFn = Callable[[frozenset[str], Settings], None]
+
+
+@attrs.frozen
+class Check:
+    """`minimize`, when a check has one, makes its counterexample 1-minimal on its own: faster and
+    shorter than Hypothesis's shrinking of a stateful program, which `meshcheck mutants` then skips."""
+
+    name: str
+    run: CheckFn
+    what: str
+    minimize: Callable[[CheckFailed, frozenset[str]], CheckFailed] | None = None
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "lockstep",
+        lockstep,
+        "TLC picks each step, the implementation takes it, states compared after every step",
+        minimize,
+    ),
+    Check("stored traces", stored_traces, "the traces/raft/ corpus replayed on the implementation"),
+    Check(
+        "trace validation",
+        partial(trace_validation, nodes=3),
+        "free runs under faults, every step checked to be a spec step",
+    ),
+    Check(
+        "free runs (3 nodes)",
+        partial(free_run_safety, nodes=3),
+        "random fault schedules, the safety invariants after every step",
+    ),
+    Check(
+        "free runs (5 nodes)",
+        partial(free_run_safety, nodes=5),
+        "random fault schedules, the safety invariants after every step",
+    ),
+    Check(
+        "liveness after healing",
+        partial(liveness_after_heal, nodes=3),
+        "faults then healing: a leader and every write applied within bounds",
+    ),
+)

@@ -1,0 +1,376 @@
+"""Free runs of a simulated Raft cluster under random faults: safety at every step, liveness after.
+
+Lockstep replay (the spec picks every step) reaches only what the model's small bounds allow; a free
+run lets the simulator's seeded fault injector (impl/sim) drop, duplicate and delay messages, crash
+and restart nodes and cut the network (both ways or one way) for thousands of ticks, while a client
+writes and reads. Hypothesis draws the fault schedule (`schedules`) and shrinks a failing one.
+
+Two checks, each a Hypothesis test run under the `settings` given (the `meshcheck mutants` command
+calls them with a mutant switched on; property_tests/raft/test_free_runs.py with none):
+
+- `free_run_safety`: after every step of the run's trace (the refinement mapping, in the spec's
+  vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), and no two nodes
+  applied different values at one index (`Simulator.divergences`).
+- `liveness_after_heal`: faults for a while, then they stop for good (`Faults.until`: the network
+  heals and every node is up); then within `LEADER_BOUND` ticks exactly one node leads in the highest
+  term, and within `converge_bound(backlog)` ticks every entry of its log, and every write a client
+  was told succeeded, is applied on every node.
+
+A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl.raft import LEADER, RaftNode, raft_cluster
+from impl.rsm import Custom, to_value
+from impl.sim import Faults, Simulator, Workload
+from traces.model import Trace
+
+from ..failure import CheckFailed
+from .safety import violated
+
+CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
+
+
+@attrs.frozen
+class Schedule:
+    """One free run: the simulator's seed, how often each fault strikes, the client load and the
+    node options that change what a run can do. Its repr is the Python that rebuilds it."""
+
+    seed: int
+    ticks: int  # how long faults (and the client) run; a multiple of CHAOS_EVERY
+    drop: float = 0.0  # per message
+    duplicate: float = 0.0
+    delay: float = 0.0
+    crash: float = 0.0  # per chaos round
+    partition: float = 0.0
+    one_way: float = 0.5  # share of partitions that cut one direction only
+    every: int = 20  # ticks between client requests
+    reads: float = 0.0  # share of client requests that are reads
+    snapshot_interval: int = 5
+    max_entries: int | None = None
+    down: tuple[int, int] = (200, 2000)  # ticks a crashed node stays down
+    timeout: tuple[int, int] = (150, 300)  # the nodes' election timeout range
+
+    def cluster(
+        self,
+        nodes: int,
+        bugs: frozenset[str],
+        *,
+        heal: bool = False,
+        make: Callable[[int], Any] | None = None,
+        **options: Any,
+    ) -> Simulator[RaftNode]:
+        """The simulated cluster of this schedule; with heal=True every fault stops at `ticks`."""
+        faults = Faults(
+            drop=self.drop,
+            duplicate=self.duplicate,
+            delay=self.delay,
+            crash=self.crash,
+            partition=self.partition,
+            one_way=self.one_way,
+            down_ticks=self.down,
+            chaos_every=CHAOS_EVERY,
+            until=self.ticks if heal else None,
+        )
+        workload = Workload(
+            every=self.every, reads=self.reads, make=make or unique_write, until=self.ticks
+        )
+        return raft_cluster(
+            nodes,
+            seed=self.seed,
+            faults=faults,
+            workload=workload,
+            snapshot_interval=self.snapshot_interval,
+            max_entries=self.max_entries,
+            election_timeout=self.timeout,
+            bugs=bugs,
+            **options,
+        )
+
+
+def unique_write(n: int) -> Any:
+    """The n-th client write: its own key, so that an acknowledged write can be found on every node
+    (the state machine's reply names the key it set)."""
+    return to_value(Custom(f"w{n}", n))
+
+
+def schedules(
+    min_ticks: int,
+    max_ticks: int,
+    *,
+    timeouts: tuple[tuple[int, int], ...] = ((150, 300), (150, 160)),
+) -> st.SearchStrategy[Schedule]:
+    """Fault schedules whose faults run between min_ticks and max_ticks. Every choice shrinks towards
+    the first value listed: no fault, a short run, whole batches, default timing.
+
+    Two choices make the rarer interleavings common: nodes that come back within 100 ticks of a
+    crash (a vote forgotten in a crash is asked for again while the election still runs), and
+    election timeouts of 150..160 ticks, so that candidates often run in one term (split votes)."""
+    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1, 0.2))
+    chaos = st.sampled_from((0.0, 0.1, 0.3, 0.6))
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**32 - 1),
+        ticks=st.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY).map(
+            lambda rounds: rounds * CHAOS_EVERY
+        ),
+        drop=rates,
+        duplicate=rates,
+        delay=rates,
+        crash=chaos,
+        partition=chaos,
+        one_way=st.sampled_from((0.0, 0.5, 1.0)),
+        every=st.sampled_from((20, 10, 50, 100)),
+        reads=st.sampled_from((0.0, 0.2, 0.5)),
+        snapshot_interval=st.integers(2, 10),
+        max_entries=st.sampled_from((None, 1, 2)),
+        down=st.sampled_from(((200, 2000), (1, 100))),
+        timeout=st.sampled_from(timeouts),
+    )
+
+
+def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
+    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
+    end = len(trace.steps) - 1 if at is None else at
+    step = trace.steps[end]
+    where = (
+        f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
+    )
+    return CheckFailed(
+        f"{schedule!r}: {where}: {message}",
+        steps=end,
+        trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
+    )
+
+
+# A correct cluster's traffic stays small: one batch in flight per peer, heartbeats, and what delay
+# faults hold back. Measured over 800 random schedules each: at most 64 messages in flight (3 nodes)
+# and 95 (5 nodes); at most 0.24 node events per node and tick under faults, 0.32 in the first 1000
+# ticks after healing (catching up one entry per round trip). A mutant can set off a storm
+# (truncate_on_stale_append, measured: ten times the messages in flight every 100 ticks, gigabytes
+# within a second of simulated time, or tens of thousands of steps without growing), so past these
+# bounds (about 2.5 and 3 times the measured) a run stops, and that is a failure too, reported
+# after the property's own verdict on what ran.
+IN_FLIGHT_PER_NODE = 50
+EVENTS_PER_NODE_TICK = 1
+
+
+def run(
+    sim: Simulator[RaftNode],
+    schedule: Schedule,
+    until: int,
+    stop: Callable[[Simulator[RaftNode]], bool] | None = None,
+) -> str | None:
+    """Run the simulation until `until` or `stop`; the implementation failing (an exception) is a
+    bug found (CheckFailed). Returns what cut the run short if it ran out of bounds, else None."""
+    nodes = len(sim.node_ids)
+    in_flight = IN_FLIGHT_PER_NODE * nodes
+    events = sim.events + EVENTS_PER_NODE_TICK * nodes * max(until - sim.now, 1000)
+
+    def halt(s: Simulator[RaftNode]) -> bool:
+        return len(s.network) > in_flight or s.events > events or (stop is not None and stop(s))
+
+    try:
+        sim.run(until=until, stop=halt)
+    except Exception as exc:  # a node or the simulator's contract checks gave up: report it
+        raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
+    if len(sim.network) > in_flight:
+        return f"{len(sim.network)} messages in flight (a correct cluster keeps under {in_flight})"
+    if sim.events > events:
+        return f"{sim.events} node events by t={sim.now} (a correct cluster takes under {events})"
+    return None
+
+
+# -- safety ---------------------------------------------------------------------------------------
+
+SAFETY_TICKS = (500, 3000)
+
+
+class Watch:
+    """A run's stop condition: a step that breaks an invariant, or a divergence. Looking at the trace
+    every CHECK_EVERY queue entries (each look copies it) ends a failing run soon after the failure,
+    which makes failing examples, the ones shrinking runs by the hundred, cheap."""
+
+    CHECK_EVERY = 200
+
+    def __init__(self) -> None:
+        self.checked = 0  # steps of the trace found safe
+        self.unsafe: tuple[int, list[str]] | None = None  # (step, invariants it breaks)
+        self._calls = 0
+
+    def __call__(self, sim: Simulator[RaftNode]) -> bool:
+        self._calls += 1
+        if self._calls % self.CHECK_EVERY == 0:
+            self.look(sim.trace())
+        return self.unsafe is not None or bool(sim.divergences)
+
+    def look(self, trace: Trace) -> None:
+        steps = trace.steps
+        for k in range(self.checked, len(steps)):
+            names = violated(steps[k].state, steps[k - 1].state if k else None)
+            if names:
+                self.unsafe = (k, names)
+                return
+        self.checked = len(steps)
+
+
+def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
+    """One free run: every state of its trace satisfies the safety invariants, and no node applied a
+    different value where another applied one."""
+    sim = schedule.cluster(nodes, bugs)
+    watch = Watch()
+    overload = run(sim, schedule, schedule.ticks, stop=watch)
+    trace = sim.trace()
+    watch.look(trace)
+    if watch.unsafe is not None:
+        k, names = watch.unsafe
+        raise failure(f"violates {', '.join(names)}", schedule, trace, k)
+    if sim.divergences:
+        node, index, first, value = sim.divergences[0]
+        raise failure(
+            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            schedule,
+            trace,
+        )
+    if overload is not None:
+        raise failure(overload, schedule, trace)
+
+
+def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
+    """Hypothesis: free runs of `nodes` nodes (with the mutants `bugs`) never break Raft's safety."""
+
+    @settings
+    @given(schedules(*SAFETY_TICKS))
+    def free_run_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, nodes, bugs)
+
+    free_run_is_safe()
+
+
+# -- liveness after healing -----------------------------------------------------------------------
+
+LIVENESS_TICKS = (300, 3000)
+
+# Bounds, in ticks after faults stop, from the node's timing: election timeouts drawn from 150..300,
+# heartbeats every 50, one-way latency 1..10 (raft_cluster's defaults; no clock skew).
+ELECTION_TIMEOUT = 300
+DEFAULT_TIMEOUT = (150, ELECTION_TIMEOUT)
+HEARTBEAT = 50
+ROUND_TRIP = 2 * 10
+# One election round takes at most an election timeout and a round trip, but a round can fail: split
+# votes, or (measured: the usual cause) a node whose log is behind keeps timing out first, and each
+# of its elections, which it cannot win, moves everyone to its higher term (Raft without PreVote,
+# thesis section 9.6). Randomised timeouts (section 5.2) make k failed rounds in a row ever less
+# likely, never impossible, so the bound is measured: over 2000 random schedules each of 3 and of 5
+# nodes the latest leader came 1486 ticks after healing (5 failed rounds in a row, 3 nodes); 16
+# election timeouts is more than three times that.
+LEADER_BOUND = 16 * ELECTION_TIMEOUT
+# Then every node has to apply the leader's log: the leader's commit index reaches a follower with the
+# next heartbeat; a follower that lags gets one batch per round trip (max_entries=1: one entry), one
+# that diverged first needs one probe back per round trip (section 5.3) unless a snapshot cuts it
+# short (section 7). So at most two round trips per entry of the backlog (entries past the lowest
+# commit index when faults stop), plus heartbeats. Measured over the same schedules: at most 3222
+# ticks after healing (3 nodes, max_entries=1, a backlog of about 250 entries), against a bound of
+# 15,000 for that backlog; at most 46 ticks per entry after the leader came (bound: 2 * 20 = 40,
+# plus the heartbeats and LEADER_BOUND's slack).
+
+
+def converge_bound(backlog: int) -> int:
+    """Ticks after healing by which every node has applied the whole log (see above)."""
+    return LEADER_BOUND + 4 * HEARTBEAT + 2 * backlog * ROUND_TRIP
+
+
+def backlog(sim: Simulator[RaftNode]) -> int:
+    """Entries some node holds past the lowest commit index: what may still have to be shipped."""
+    nodes = sim.nodes.values()
+    return max(n.log.last_index for n in nodes) - min(n.commit_index for n in nodes)
+
+
+def sole_leader(sim: Simulator[RaftNode]) -> RaftNode | None:
+    """The one up node that leads in the highest term any node has, if there is exactly one."""
+    top = max(node.term for node in sim.nodes.values())
+    leaders = [n for i, n in sim.nodes.items() if sim.up[i] and n.role == LEADER and n.term == top]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def acknowledged_keys(sim: Simulator[RaftNode]) -> list[str]:
+    """The keys of the writes some node told the client had succeeded (unique_write's keys)."""
+    return [
+        reply.result["key"]
+        for _, reply in sim.replies
+        if reply.ok and isinstance(reply.result, Mapping) and "key" in reply.result
+    ]
+
+
+def lagging(sim: Simulator[RaftNode]) -> str | None:
+    """What keeps the cluster from having applied everything (None: nothing)."""
+    leader = sole_leader(sim)
+    if leader is None:
+        return "no single leader of the highest term"
+    last = leader.log.last_index
+    for i, node in sim.nodes.items():
+        if node.commit_index < last:
+            return f"{i} applied up to {node.commit_index}, the leader {leader.id}'s log ends at {last}"
+    for key in acknowledged_keys(sim):
+        for i, node in sim.nodes.items():
+            if key not in node.machine.custom:
+                return f"the acknowledged write {key} is not in {i}'s state machine"
+    return None
+
+
+@attrs.frozen
+class Healing:
+    """When, after faults stopped, the cluster had one leader and when it had applied everything."""
+
+    leader: int
+    converged: int
+
+
+def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Healing:
+    """One run whose faults stop at schedule.ticks: it heals within the bounds."""
+    sim = schedule.cluster(nodes, bugs, heal=True)
+    healed = schedule.ticks
+    overload = run(sim, schedule, healed)
+    if overload is None and not all(sim.up.values()):  # Faults.until brings every node up
+        raise AssertionError(f"{schedule!r}: a node is still down after the faults ended")
+    bound = converge_bound(backlog(sim))
+    if overload is None:
+        overload = run(
+            sim, schedule, healed + LEADER_BOUND, stop=lambda s: sole_leader(s) is not None
+        )
+    if overload is None and sole_leader(sim) is None:
+        raise failure(
+            f"no single leader of the highest term {LEADER_BOUND} ticks after the faults ended",
+            schedule,
+            sim.trace(),
+        )
+    leader_at = sim.now - healed
+    if overload is None:
+        overload = run(sim, schedule, healed + bound, stop=lambda s: lagging(s) is None)
+    if overload is not None:
+        raise failure(overload, schedule, sim.trace())
+    problem = lagging(sim)
+    if problem is not None:
+        raise failure(f"{problem}, {bound} ticks after the faults ended", schedule, sim.trace())
+    return Healing(leader_at, sim.now - healed)
+
+
+def liveness_after_heal(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
+    """Hypothesis: once faults stop, a `nodes`-node cluster (with the mutants `bugs`) elects one
+    leader and applies everything on every node, within the bounds."""
+
+    @settings
+    @given(schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,)))
+    def heals(schedule: Schedule) -> None:
+        check_liveness(schedule, nodes, bugs)
+
+    heals()

@@ -1,0 +1,146 @@
+"""The free-run checks under pytest: the correct node passes each with the loaded Hypothesis profile
+(MESHCHECK_HYPOTHESIS), and each check fails on a mutant it kills (so it can fail).
+
+The mutant tests run a few fixed examples (derandomize) and do not shrink: how short a shrunk
+counterexample gets, and how fast each check kills each mutant, is `meshcheck mutants`' business.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import Phase, settings
+
+from impl.raft import mutants, raft_cluster
+from impl.sim import Faults, Workload
+
+from ..failure import CheckFailed
+from .free_runs import Schedule, check_liveness, free_run_safety, liveness_after_heal
+from .validation import (
+    first_step_not_in_spec,
+    trace_validation,
+    validation_model,
+    validation_stepper,
+)
+
+# A handful of fixed examples, no shrinking: enough for a mutant each check kills in one run of
+# three (measured kill rates per run: truncate_on_stale_append 35% in safety runs,
+# vote_without_log_check 27% in liveness runs, forget_voted_for 40% in trace validation).
+FEW = settings(
+    max_examples=12,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    report_multiple_bugs=False,
+    phases=(Phase.generate,),
+)
+
+
+def assert_counterexample(failed: CheckFailed) -> None:
+    """The failure carries its counterexample: the trace up to the failing step."""
+    assert failed.trace is not None and failed.steps > 0
+    assert len(failed.trace.steps) == failed.steps + 1
+    assert failed.message.startswith("Schedule(")  # the schedule that reproduces it
+
+
+# -- the correct node passes ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nodes", [3, 5])
+def test_free_runs_keep_raft_safe(nodes: int) -> None:
+    free_run_safety(frozenset(), settings(), nodes=nodes)
+
+
+@pytest.mark.parametrize("nodes", [3, 5])
+def test_clusters_heal_once_faults_stop(nodes: int) -> None:
+    liveness_after_heal(frozenset(), settings(), nodes=nodes)
+
+
+def test_free_runs_are_behaviours_of_the_spec() -> None:
+    trace_validation(frozenset(), settings())
+
+
+# -- each check can fail --------------------------------------------------------------------------
+
+
+def test_free_run_safety_fails_on_a_mutant() -> None:
+    with pytest.raises(CheckFailed) as failed:
+        free_run_safety(frozenset({mutants.TRUNCATE_ON_STALE_APPEND}), FEW, nodes=3)
+    assert "violates" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+def test_liveness_fails_on_a_mutant() -> None:
+    """A vote that ignores the logs elects a leader without a committed write: the write, though
+    acknowledged, never reaches every state machine."""
+    with pytest.raises(CheckFailed) as failed:
+        liveness_after_heal(frozenset({mutants.VOTE_WITHOUT_LOG_CHECK}), FEW, nodes=3)
+    assert "after the faults ended" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+def test_trace_validation_fails_on_a_mutant() -> None:
+    """A restart that forgot votedFor is no Restart of the spec (which keeps it)."""
+    with pytest.raises(CheckFailed) as failed:
+        trace_validation(frozenset({mutants.FORGET_VOTED_FOR}), FEW)
+    assert "not a step of the spec" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+def test_a_tampered_step_is_named() -> None:
+    """first_step_not_in_spec names the first step the spec does not allow: here a correct run whose
+    step 10 gives s1 a term it never had."""
+    schedule = Schedule(seed=3, ticks=400)
+    budget = validation_model()[2]
+    sim = schedule.cluster(3, frozenset(), make=lambda n: "v1", budget=budget)
+    sim.run(until=schedule.ticks)
+    trace = sim.trace()
+    stepper = validation_stepper()
+    assert len(trace.steps) > 10 and first_step_not_in_spec(trace, stepper) is None
+    steps = list(trace.steps)
+    state = steps[10].state
+    terms = {**state["currentTerm"], "s1": state["currentTerm"]["s1"] + 7}
+    steps[10] = attrs.evolve(steps[10], state={**state, "currentTerm": terms})
+    problem = first_step_not_in_spec(attrs.evolve(trace, steps=tuple(steps)), stepper)
+    assert problem is not None and problem.startswith(f"step 10 {steps[10].label()}")
+
+
+def test_trace_validation_runs_the_models_servers() -> None:
+    with pytest.raises(ValueError, match="3 nodes"):
+        trace_validation(frozenset(), FEW, nodes=5)
+
+
+# -- the simulator's faults stop (Faults.until) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("until", [None, 1000])
+def test_faults_stop_at_until(until: int | None) -> None:
+    """From `until` on nothing is lost, duplicated or crashed, every node is up and no link is cut;
+    without it the same run goes on failing."""
+    sim = raft_cluster(
+        3,
+        seed=4,
+        faults=Faults(drop=0.2, duplicate=0.2, delay=0.2, crash=0.6, partition=0.6, until=until),
+        workload=Workload(every=20),
+    )
+    sim.run(until=1000)
+    before = dict(sim.fault_counts)
+    assert before["drop"] and before["restart"]  # there were faults
+    sim.run(until=4000)
+    if until is None:
+        assert sim.fault_counts["drop"] > before["drop"]
+        return
+    assert all(sim.up.values()) and not sim.network.cut_links
+    assert sim.fault_counts == before
+    assert any(line.endswith("faults end") for line in sim.fault_log)
+
+
+def test_liveness_measures_when_the_cluster_healed() -> None:
+    """check_liveness reports when, after the faults ended, there was one leader and when everything
+    was applied; both within the bounds."""
+    healing = check_liveness(
+        Schedule(seed=9, ticks=1500, drop=0.1, crash=0.6, partition=0.6, max_entries=1),
+        3,
+        frozenset(),
+    )
+    assert 0 <= healing.leader <= healing.converged

@@ -1,0 +1,163 @@
+"""The Python safety invariants (safety.py) on hand-made states: each one breaks where Raft.tla's
+does and holds where it holds, and TLC, evaluating Raft.tla itself on the same states, agrees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from traces.values import FrozenDict, Value
+
+from .safety import INVARIANTS, violated
+from .validation import validation_stepper
+
+SERVERS = ("s1", "s2", "s3")
+NOOP = "NoOp"
+INIT_READ = FrozenDict({"seq": 0, "index": 0, "acks": frozenset(), "served": False})
+
+
+def entry(term: int, value: str = "v1") -> FrozenDict:
+    return FrozenDict({"term": term, "value": value})
+
+
+def log(*entries: tuple[int, str]) -> tuple[FrozenDict, ...]:
+    return tuple(entry(t, v) for t, v in entries)
+
+
+def committed(*entries: tuple[int, str, int]) -> tuple[FrozenDict, ...]:
+    """(entry term, value, term it was committed in) for indices 1, 2, ..."""
+    return tuple(FrozenDict({"entry": entry(t, v), "term": c}) for t, v, c in entries)
+
+
+def state(**changes: Any) -> FrozenDict:
+    """The spec's initial state for s1..s3, with per-server values (a dict) or whole values changed."""
+
+    def each(value: Value) -> dict[str, Value]:
+        return dict.fromkeys(SERVERS, value)
+
+    values: dict[str, Any] = {
+        "messages": (),
+        "currentTerm": each(0),
+        "votedFor": each("None"),
+        "log": each(()),
+        "snapshotIndex": each(0),
+        "snapshotTerm": each(0),
+        "role": each("Follower"),
+        "commitIndex": each(0),
+        "votesGranted": each(frozenset()),
+        "nextIndex": each(FrozenDict(dict.fromkeys(SERVERS, 1))),
+        "matchIndex": each(FrozenDict(dict.fromkeys(SERVERS, 0))),
+        "reads": each(INIT_READ),
+        "committed": (),
+        "readFloor": each(0),
+        "budget": FrozenDict({"fault": 9, "restart": 9, "drop": 9, "duplicate": 9, "snapshot": 9}),
+    }
+    for var, value in changes.items():
+        values[var] = {**values[var], **value} if isinstance(value, Mapping) else value
+    return FrozenDict({k: FrozenDict(v) if isinstance(v, dict) else v for k, v in values.items()})
+
+
+A_LEADER = {"role": {"s1": "Leader"}, "currentTerm": {"s1": 2, "s2": 2}}
+# s1 committed (1, v1) in term 1 and compacted it; s2 holds it in its log.
+COMPACTED = {
+    "log": {"s1": log((2, "v2")), "s2": log((1, "v1"), (2, "v2"))},
+    "snapshotIndex": {"s1": 1},
+    "snapshotTerm": {"s1": 1},
+    "commitIndex": {"s1": 1},
+    "committed": committed((1, "v1", 1)),
+}
+
+CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "initial": ({}, []),
+    "two leaders, two terms": (
+        {"role": {"s1": "Leader", "s2": "Leader"}, "currentTerm": {"s1": 2, "s2": 3}},
+        [],
+    ),
+    "two leaders of one term": (
+        {"role": {"s1": "Leader", "s2": "Leader"}, "currentTerm": {"s1": 2, "s2": 2}},
+        ["ElectionSafety"],
+    ),
+    "logs that agree up to the last common term": (
+        {"log": {"s1": log((1, "v1"), (2, "v2")), "s2": log((1, "v1"), (3, "v1"))}},
+        [],
+    ),
+    "same index and term, different prefix": (
+        {"log": {"s1": log((1, "v1"), (2, "v2")), "s2": log((1, "v2"), (2, "v2"))}},
+        ["LogMatching"],
+    ),
+    "logs compared after a snapshot": (COMPACTED, []),
+    "after a snapshot, same term and different entry": (
+        {**COMPACTED, "log": {"s1": log((2, "v2")), "s2": log((1, "v1"), (2, "v1"))}},
+        ["LogMatching"],
+    ),
+    "a leader holding what was committed": (
+        {
+            **A_LEADER,
+            "log": {"s1": log((1, "v1"), (2, NOOP))},
+            "committed": committed((1, "v1", 1)),
+        },
+        [],
+    ),
+    "a leader holding it in its snapshot": ({**COMPACTED, **A_LEADER}, []),
+    "a leader lacking an entry committed in an earlier term": (
+        {**A_LEADER, "log": {"s1": log((2, NOOP))}, "committed": committed((1, "v1", 1))},
+        ["LeaderCompleteness"],
+    ),
+    "a leader whose log is too short": (
+        {**A_LEADER, "committed": committed((1, "v1", 1))},
+        ["LeaderCompleteness"],
+    ),
+    "a leader lacking an entry committed in its own term (not its concern)": (
+        {**A_LEADER, "committed": committed((2, "v1", 2))},
+        [],
+    ),
+    "a commit index past what was ever committed": (
+        {"log": {"s2": log((1, "v1"))}, "commitIndex": {"s2": 1}},
+        ["StateMachineSafety"],
+    ),
+    "a committed entry that differs from the one committed": (
+        {
+            "log": {"s1": log((1, "v1")), "s2": log((2, "v1"))},
+            "commitIndex": {"s1": 1, "s2": 1},
+            "committed": committed((1, "v1", 1)),
+        },
+        ["StateMachineSafety"],
+    ),
+    "a snapshot of another term than the committed entry": (
+        {**COMPACTED, "snapshotTerm": {"s1": 2}},
+        ["StateMachineSafety"],
+    ),
+    "a served read at the floor": (
+        {
+            **A_LEADER,
+            "reads": {"s1": FrozenDict({**INIT_READ, "seq": 1, "index": 2, "served": True})},
+            "readFloor": {"s1": 2},
+        },
+        [],
+    ),
+    "a served read below the floor": (
+        {
+            **A_LEADER,
+            "reads": {"s1": FrozenDict({**INIT_READ, "seq": 1, "index": 1, "served": True})},
+            "readFloor": {"s1": 2},
+        },
+        ["ReadLinearizable"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_python_invariants_break_where_the_spec_says(case: str) -> None:
+    changes, expected = CASES[case]
+    assert violated(state(**changes)) == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tlc_agrees_on_the_same_state(case: str) -> None:
+    """Raft.tla's own invariants, evaluated by TLC on the same state, break exactly where these do."""
+    stepper = validation_stepper()
+    values = state(**CASES[case][0])
+    by_tlc = [name for name in stepper.violated(stepper.state(values)) if name in INVARIANTS]
+    assert by_tlc == violated(values)
