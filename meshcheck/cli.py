@@ -92,6 +92,34 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
     v.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)  # tests point it elsewhere
 
+    mu = sub.add_parser(
+        "mutants", help="switch on each known bug of a protocol and show which check kills it"
+    )
+    mu.add_argument("protocol", metavar="PROTOCOL", help="raft")
+    mu.add_argument(
+        "--profile",
+        choices=("quick", "default", "deep"),
+        default=os.environ.get("MESHCHECK_PROFILE", "default"),
+        help="Hypothesis budget: quick = ci, default = dev, deep = deep",
+    )
+    mu.add_argument(
+        "--mutant", action="append", metavar="NAME", help="only this mutant (repeatable)"
+    )
+    mu.add_argument(
+        "--all", action="store_true", help="run every check on every mutant (the kill matrix)"
+    )
+    mu.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="stop at the first failing example (faster; counterexamples are not minimal)",
+    )
+    mu.add_argument(
+        "--save",
+        metavar="DIR",
+        help="write each lockstep counterexample to DIR/PROTOCOL/MUTANT.itf.json (e.g. traces)",
+    )
+    mu.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
     sub.add_parser("doctor", help="show the Java and TLC that meshcheck uses")
     return p
 
@@ -123,6 +151,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.verify import run_verify
 
         return run_verify(args)
+    if args.command == "mutants":
+        from meshcheck.mutants_cmd import run_mutants_cmd
+
+        return run_mutants_cmd(args)
     if args.command == "doctor":
         return _doctor()
     raise AssertionError(args.command)

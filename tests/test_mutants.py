@@ -1,0 +1,107 @@
+"""`meshcheck mutants`: every known bug is killed, and the command reports what killed it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meshcheck import mutants_cmd
+from meshcheck.cli import main
+from meshcheck.mutants_cmd import Attempt, Outcome, render, run_mutants
+from meshcheck.verify import HYPOTHESIS_PROFILE
+from property_tests.failure import CheckFailed
+from property_tests.profiles import HYPOTHESIS
+from property_tests.raft.checks import CHECKS, Check
+
+
+def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
+    """The measure of the toolkit (DESIGN.md): each bug in impl/raft/mutants.py, switched on alone,
+    fails some property check under `make verify`'s budget. No shrinking here: whether a check
+    kills does not depend on it (`make mutants` shrinks and reports the lengths)."""
+    outcomes = run_mutants("raft", profile="default", shrink=False)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    from impl.raft.mutants import BUGS
+
+    assert [o.mutant for o in outcomes] == list(BUGS)
+    assert len(BUGS) >= 6
+
+
+def test_the_mutants_profiles_are_the_verify_profiles() -> None:
+    assert HYPOTHESIS == HYPOTHESIS_PROFILE
+
+
+def _fake(monkeypatch: pytest.MonkeyPatch, checks: list[Check]) -> None:
+    bugs = {"harmless": "does nothing", "caught": "fails the first check"}
+
+    def catalogue(protocol: str) -> tuple[Mapping[str, str], list[Check]]:
+        assert protocol == "raft"
+        return bugs, checks
+
+    monkeypatch.setattr(mutants_cmd, "catalogue", catalogue)
+
+
+def _first(bugs: frozenset[str], settings: Any) -> None:
+    if "caught" in bugs:
+        raise CheckFailed("caught it", steps=3)
+
+
+def test_a_survivor_exits_1_and_the_table_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake(monkeypatch, [Check("first", _first, ""), Check("second", lambda b, s: None, "")])
+    assert main(["mutants", "raft", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "| harmless | SURVIVED" in out.replace("  ", " ").replace("  ", " ")
+    assert "caught" in out and "3 steps" in out
+    assert "1 of 2 mutants survived: harmless" in out
+
+
+def test_all_runs_every_check_and_prints_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake(monkeypatch, [Check("first", _first, ""), Check("second", _first, "")])
+    outcomes = run_mutants("raft", every_check=True)
+    assert [len(o.attempts) for o in outcomes] == [2, 2]
+    matrix = render(outcomes, every_check=True)
+    assert [c.strip() for c in matrix.splitlines()[0].split("|")[1:4]] == [
+        "mutant",
+        "first",
+        "second",
+    ]
+    assert "killed" in matrix and "survived" in matrix
+
+
+def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(bugs: frozenset[str], settings: Any) -> None:
+        raise RuntimeError("the check itself is wrong\nsecond line")
+
+    _fake(monkeypatch, [Check("broken", broken, "")])
+    outcomes = run_mutants("raft")
+    assert all(o.killer is None for o in outcomes)
+    assert outcomes[0].attempts[0].error == "RuntimeError: the check itself is wrong"
+
+
+def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mutants", "paxos"]) == 2
+    assert "no mutant catalogue for 'paxos' (protocols: raft)" in capsys.readouterr().err
+    assert main(["mutants", "raft", "--mutant", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no raft mutant nope" in err and "forget_voted_for" in err
+
+
+def test_save_writes_the_lockstep_counterexample(tmp_path: Path) -> None:
+    outcomes = run_mutants("raft", profile="quick", only=["forget_voted_for"], save=tmp_path)
+    (killer,) = [a for a in outcomes[0].attempts if a.killed]
+    assert killer.check == CHECKS[0].name == "lockstep"
+    assert killer.steps == 2  # Timeout(s1), Restart(s1): minimal
+    saved = tmp_path / "raft" / "forget_voted_for.itf.json"
+    assert saved.is_file() and killer.saved == str(saved)
+
+
+def test_render_of_a_kill() -> None:
+    table = render([Outcome("m", (Attempt("lockstep", True, 1.25, 4),))])
+    assert "| m      | lockstep  |     1.2 | 4 steps" in table
