@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from impl.raft import mutants
 from traces.values import FrozenDict, Value
 
+from .free_runs import Schedule
 from .safety import INVARIANTS, violated
 from .validation import validation_stepper
 
@@ -161,3 +163,19 @@ def test_tlc_agrees_on_the_same_state(case: str) -> None:
     values = state(**CASES[case][0])
     by_tlc = [name for name in stepper.violated(stepper.state(values)) if name in INVARIANTS]
     assert by_tlc == violated(values)
+
+
+def test_tlc_agrees_along_a_run_that_breaks_them() -> None:
+    """The same comparison on the states of a real run: vote_without_log_check in the schedule
+    free_run_safety shrank it to (3 nodes), whose leader loses a committed entry. The client writes
+    the model's value v1 (TLC cannot even evaluate TypeOK on a log that mixes records and "NoOp")."""
+    schedule = Schedule(seed=6, ticks=600, partition=0.1, one_way=0.0, snapshot_interval=2)
+    sim = schedule.cluster(3, frozenset({mutants.VOTE_WITHOUT_LOG_CHECK}), make=lambda n: "v1")
+    sim.run(until=schedule.ticks)
+    states = [step.state for step in sim.trace().steps]
+    broken = [k for k, values in enumerate(states) if violated(values)]
+    assert broken, "the run no longer breaks an invariant: pick another schedule"
+    stepper = validation_stepper()
+    for k in sorted({*range(0, len(states), 10), broken[0] - 1, *broken[:5]}):
+        by_tlc = stepper.violated(stepper.state(states[k]))
+        assert [n for n in by_tlc if n in INVARIANTS] == violated(states[k]), k
