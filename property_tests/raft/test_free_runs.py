@@ -24,7 +24,7 @@ from .validation import (
 )
 
 # A handful of fixed examples, no shrinking: enough for a mutant each check kills in one run of
-# three (measured kill rates per run: truncate_on_stale_append 35% in safety runs,
+# three or four (measured kill rates per run: truncate_on_stale_append 35% in safety runs,
 # vote_without_log_check 27% in liveness runs, forget_voted_for 40% in trace validation).
 FEW = settings(
     max_examples=12,
