@@ -32,7 +32,7 @@ SETTINGS = settings(
 
 
 def _lockstep() -> float:
-    ls._SUCCESSORS.clear()
+    ls.clear_successors()
     fired: Counter[str] = Counter()
     start = time.perf_counter()
     ls.lockstep(frozenset(), SETTINGS, fired=fired)

@@ -29,10 +29,11 @@ from meshcheck import table
 from meshcheck.catalog import Model, scan
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.progress import ProgressPrinter
+from property_tests.profiles import HYPOTHESIS
 
 KINDS = ("tlc", "z3", "tests", "traces")
-# verify profile -> Hypothesis profile (property_tests/profiles.py)
-HYPOTHESIS_PROFILE = {"quick": "ci", "default": "dev", "deep": "deep"}  # = profiles.HYPOTHESIS
+# verify profile -> Hypothesis profile
+HYPOTHESIS_PROFILE = HYPOTHESIS
 
 
 @attrs.frozen

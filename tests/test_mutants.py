@@ -11,9 +11,7 @@ import pytest
 from meshcheck import mutants_cmd
 from meshcheck.cli import main
 from meshcheck.mutants_cmd import Attempt, Outcome, render, run_mutants
-from meshcheck.verify import HYPOTHESIS_PROFILE
 from property_tests.failure import CheckFailed
-from property_tests.profiles import HYPOTHESIS
 from property_tests.raft.checks import CHECKS, Check
 
 
@@ -28,10 +26,6 @@ def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
 
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 6
-
-
-def test_the_mutants_profiles_are_the_verify_profiles() -> None:
-    assert HYPOTHESIS == HYPOTHESIS_PROFILE
 
 
 def _fake(monkeypatch: pytest.MonkeyPatch, checks: list[Check]) -> None:

@@ -8,7 +8,6 @@ and shows it misbehave: that proves the test can fail, and that the switch does 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,6 @@ from impl.raft import (
     SNAPSHOT,
     AppendEntriesRequest,
     AppendEntriesResponse,
-    Budget,
     Entry,
     InstallSnapshotRequest,
     RaftConfig,
@@ -55,7 +53,7 @@ from impl.sim import (
     check_effects,
 )
 from impl.sim.storage import Durable
-from traces.model import Trace
+from property_tests.raft.validation import first_step_not_in_spec, validation_model
 from traces.values import FrozenDict
 
 if TYPE_CHECKING:
@@ -533,59 +531,13 @@ def test_bad_node_configuration_is_one_line() -> None:
 
 mutants_ids = ["read_without_quorum", "forget_voted_for"]
 
-VALIDATION_MODEL = """\
-CONSTANTS
-  Server = {s1, s2, s3}
-  Value = {v1, v2}
-  MaxTerm = 1000
-  MaxLogLen = 1000
-  MaxInFlight = 1000
-  MaxFaults = 3000
-  MaxRestarts = 1000
-  MaxDrops = 1000
-  MaxDuplicates = 1000
-  MaxSnapshots = 1000
-  MaxReads = 1000
-INIT Init
-NEXT Next
-INVARIANTS TypeOK VolatileNormalForm ElectionSafety LogMatching LeaderCompleteness StateMachineSafety ReadLinearizable
-"""
-
 
 @pytest.fixture(scope="module")
-def spec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stepper]:
-    from specs.tlc.stepper import Stepper
+def spec() -> Stepper:
+    """Raft.tla under the trace-validation model (property_tests/raft/models/Validate.cfg)."""
+    from property_tests.raft.validation import validation_stepper
 
-    config = tmp_path_factory.mktemp("raft-validate") / "MCValidate.cfg"
-    config.write_text(VALIDATION_MODEL)
-    with Stepper(ROOT / "specs" / "Raft.tla", config) as stepper:
-        yield stepper
-
-
-def first_step_not_in_spec(trace: Trace, spec: Stepper) -> str | None:
-    """Trace validation: None if the first state is initial, every step is the spec action the
-    trace names (for message handlers, whose message TLC does not bind: some step TLC finds), and no
-    invariant breaks on the way; else what went wrong where."""
-    from specs.tlc.stepper import ActionInstance
-
-    states = [spec.state(step.state) for step in trace.steps]
-    if states[0] not in spec.init_states():
-        return "the first state is not an initial state"
-    for k in range(1, len(states)):
-        step, before, after = trace.steps[k], states[k - 1], states[k]
-        instance = ActionInstance(step.action, step.params)
-        if instance in spec.actions:
-            ok = after in spec.successors_of(before, instance)
-        else:
-            found = spec.find_step(before, after)
-            ok = found is not None and found.action.name in (step.action, "Next")
-        if not ok:
-            return f"step {k} {step.action} at {dict(step.meta)} is not a step of the spec"
-        if k % 25 == 0 or k == len(states) - 1:
-            violated = spec.violated(after)
-            if violated:
-                return f"step {k} {step.action} violates {violated}"
-    return None
+    return validation_stepper()
 
 
 @pytest.mark.parametrize(
@@ -605,7 +557,7 @@ def test_every_step_of_a_faulty_run_is_a_step_of_the_spec(
         faults=Faults(drop=0.05, duplicate=0.05, delay=0.05, crash=0.3, partition=0.2),
         workload=Workload(every=30, reads=0.3, until=1200, make=lambda n: f"v{1 + n % 2}"),
         snapshot_interval=5,
-        budget=Budget(fault=3000, restart=1000, drop=1000, duplicate=1000, snapshot=1000),  # Max*
+        budget=validation_model()[2],  # the model's Max* constants
         bugs=frozenset(bugs),
     )
     sim.run(until=1500)
@@ -622,4 +574,4 @@ def test_every_step_of_a_faulty_run_is_a_step_of_the_spec(
     if not bugs:
         assert problem is None, problem
     else:
-        assert problem is not None and "is not a step of the spec" in problem
+        assert problem is not None and "not a step of the spec" in problem

@@ -75,23 +75,6 @@ def the_one(records: list[Value], what: str, label: str) -> FrozenDict:
     return records[0]
 
 
-def budget_of(constants: Mapping[str, Value]) -> Budget:
-    """The refinement mapping's bounds from a model's constants (MaxFaults, ...)."""
-
-    def num(name: str) -> int:
-        value = constants[name]
-        assert isinstance(value, int), f"{name} = {value!r}"
-        return value
-
-    return Budget(
-        fault=num("MaxFaults"),
-        restart=num("MaxRestarts"),
-        drop=num("MaxDrops"),
-        duplicate=num("MaxDuplicates"),
-        snapshot=num("MaxSnapshots"),
-    )
-
-
 class Driver:
     """A simulated cluster that takes the spec's steps. Nothing in it runs on its own: no clock
     advances, no timer fires, no message moves unless a step says so."""

@@ -60,6 +60,11 @@ _SUCCESSORS: dict[int, list[Transition]] = {}
 _SUCCESSORS_MAX = 20_000
 
 
+def clear_successors() -> None:
+    """Forget the cached successors (a benchmark measures a cold cache)."""
+    _SUCCESSORS.clear()
+
+
 def successors(state: State) -> list[Transition]:
     found = _SUCCESSORS.get(state.fingerprint)
     if found is None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from hypothesis import settings as Settings
 
 from meshcheck.errors import TraceFormatError
-from property_tests.failure import CheckFailed
 from specs.tlc.stepper import ActionInstance, Transition
 from traces import itf
 from traces.model import Trace
@@ -65,6 +64,3 @@ def expected_kill(path: Path) -> frozenset[str]:
     """The mutant a stored trace was written for (its `#meta.bugs`)."""
     bugs = itf.read(path).meta.get("bugs", ())
     return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple) else frozenset()
-
-
-__all__ = ["CORPUS", "CheckFailed", "corpus", "expected_kill", "replay_on_impl", "stored_traces"]
