@@ -6,7 +6,7 @@ one-line message and not a crash deep inside a run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -27,6 +27,10 @@ def _tick_range(
         raise ImplError(
             f"{attribute.name} must be a range (lo, hi) with 0 <= lo <= hi, not {value}"
         )
+
+
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
 
 
 @attrs.frozen
@@ -56,6 +60,9 @@ class Faults:
     max_down: int | None = (
         None  # nodes down at once (default: a minority, so the rest can progress)
     )
+    # Nodes chaos never crashes: a PBFT client is a node of the simulation, and its crash is not
+    # a replica fault (a test may still crash it by hand).
+    spare: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
     # When faults stop (None: never). From this time no message is lost, duplicated or delayed, and
     # the first chaos round at or after it (rounds fall on multiples of chaos_every) ends the chaos
     # for good: the network heals, every crashed node comes back up, a crash armed but not yet

@@ -109,7 +109,7 @@ class Simulator(Generic[N]):
         for i in self.node_ids:
             node = plugin.new_node(i, self._node_rng(i))
             self.nodes[i] = node
-            self._apply_plain(i, node.step(Restart({})))
+            self._apply_plain(i, self._step(i, node, Restart({})))
         if self._record:
             self._state = self._abstract()
             self._steps.append(Step(self._state, INIT, FrozenDict(), FrozenDict({"time": 0})))
@@ -286,9 +286,20 @@ class Simulator(Generic[N]):
             raise ImplError(f"no message {envelope_id} in flight")
         return envelope
 
+    def local_time(self, node_id: str) -> int:
+        """`node_id`'s clock now: ticks at its own rate (a skewed clock runs slow or fast)."""
+        return self.now * 100 // self.rate[node_id]
+
+    def _step(self, node_id: str, node: N, event: Any) -> list[Effect]:
+        # A core that keeps a `clock` attribute is told its clock's reading before each step
+        # (for logs such as PBFT's audit records; time comes in as a value, never read).
+        if hasattr(node, "clock"):
+            setattr(node, "clock", self.local_time(node_id))  # noqa: B010 - N does not declare it
+        return node.step(event)
+
     def _process(self, node_id: str, event: Any, envelope: Envelope | None = None) -> None:
         node = self.nodes[node_id]
-        effects = node.step(event)
+        effects = self._step(node_id, node, event)
         self.events += 1
         persist_at = check_effects(node_id, effects)
         crash_at: int | None = None
@@ -458,7 +469,7 @@ class Simulator(Generic[N]):
         node = self.plugin.new_node(node_id, self._node_rng(node_id))
         self.nodes[node_id] = node
         restart = Restart(self.durable[node_id].view())
-        self._pending_boot[node_id] = node.step(restart)
+        self._pending_boot[node_id] = self._step(node_id, node, restart)
         self.fault_counts["restart"] += 1
         self.plugin.after_step(node_id, restart, self.nodes)
         self._note(f"{why} {node_id}" + (f" during {event}" if event else ""))
@@ -487,8 +498,9 @@ class Simulator(Generic[N]):
         self._schedule(faults.chaos_every, _CHAOS)
         up = [i for i in self.node_ids if self.up[i] and i not in self._armed]
         down = len(self.node_ids) - len(up)
-        if faults.crash and self.rng.random() < faults.crash and down < self.max_down and up:
-            victim = self.rng.choice(up)
+        crashable = [i for i in up if i not in faults.spare]
+        if faults.crash and self.rng.random() < faults.crash and down < self.max_down and crashable:
+            victim = self.rng.choice(crashable)
             self._armed[victim] = None
             self._down_for[victim] = self.rng.randint(*faults.down_ticks)
         if faults.partition and not self._partitioned and self.rng.random() < faults.partition:
@@ -571,7 +583,9 @@ def _describe(event: Any, envelope: Envelope | None) -> str:
     """A short label of an event for a trace step's meta."""
     if isinstance(event, Deliver):
         number = f" #{envelope.id}" if envelope is not None else ""
-        return f"Deliver({type(event.message).__name__} {event.source}->{envelope.dest if envelope else '?'}{number})"
+        # a signed envelope (PBFT's) is named by what it carries
+        message = getattr(event.message, "body", event.message)
+        return f"Deliver({type(message).__name__} {event.source}->{envelope.dest if envelope else '?'}{number})"
     if isinstance(event, Tick):
         return f"Tick({event.timer})"
     if isinstance(event, ClientRequest | ClientRead):

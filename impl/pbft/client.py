@@ -1,0 +1,211 @@
+"""The sans-IO PBFT client (Castro and Liskov, OSDI 1999, section 4.1): `step(event) -> effects`.
+
+It signs each request (operation, timestamp, its id) and sends it to the replica it believes is the
+primary; if no result comes within a timeout it sends every outstanding request to all replicas
+(backups that have not seen it start their timers, and suspect the primary if it does not order
+it). It accepts a result once f+1 distinct replicas replied with the same sequence number, request
+and result: at least one of them is correct.
+
+Requests come from a workload (`Tick("next")` every `workload.every` ticks; the spec's Request(r))
+or from a driver (`ClientRequest(value)`). The spec names a request by its operation, so a run
+checked against the spec uses distinct operations. What the client sent and accepted is persisted,
+so a restarted client neither reuses a timestamp nor forgets an accepted result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from impl.errors import ImplError
+from impl.sim.config import Workload
+from impl.sim.effects import Effect, Persist, Put, Send, SetTimer, Splice, Write
+from impl.sim.events import ClientRequest, Deliver, Restart, Tick
+from traces.values import FrozenDict, Value
+
+from . import actions
+from .crypto import KeyRing
+from .messages import Reply, Request, Signed, request_name, signing_bytes
+
+NEXT: Final = "next"  # the workload's next request
+RETRY: Final = "retry"  # send what is outstanding to every replica
+
+# keys of the durable store
+CLOCK: Final = "clock"  # (last timestamp, workload requests issued)
+REQUESTS: Final = "requests"  # every signed request sent
+ACCEPTED: Final = "accepted"  # (sequence number, request name, timestamp) accepted
+
+
+def _ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(ids)
+
+
+@attrs.frozen
+class ClientConfig:
+    id: str
+    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    workload: Workload | None = None
+    timeout: int = 600  # ticks before outstanding requests go to every replica
+    max_outstanding: int | None = None  # a closed loop: no new workload request beyond this
+
+    def __attrs_post_init__(self) -> None:
+        if self.id in self.replicas:
+            raise ImplError(f"client {self.id} may not also be a replica")
+        if self.timeout < 1 or (self.max_outstanding is not None and self.max_outstanding < 1):
+            raise ImplError("timeout and max_outstanding must be at least 1")
+
+    @property
+    def f(self) -> int:
+        return (len(self.replicas) - 1) // 3
+
+
+class Client:
+    def __init__(self, config: ClientConfig, keys: KeyRing) -> None:
+        self.config = config
+        self.id = config.id
+        self.keys = keys
+        self._signer = keys.signer(self.id)
+        self.clock = 0  # the host's reading of this client's clock (the workload's `until`)
+        self.timestamp = 0
+        self.issued = 0  # workload requests so far
+        self.requested: list[Value] = []  # the spec's `requested`, in order
+        self.accepted: list[tuple[int, Value]] = []  # the spec's `accepted`: (seq, request)
+        self.outstanding: dict[int, Signed[Request]] = {}  # by timestamp
+        self.started = False
+        self.last_actions: tuple[actions.ActionMark, ...] = ()
+        self._sent: dict[int, Signed[Request]] = {}
+        self._accepted: set[tuple[int, Value]] = set()
+        self._votes: dict[tuple[int, int, Value], set[str]] = {}
+        self._views: dict[str, int] = {}
+        self._retry_pending = False
+        self._out: list[Effect] = []
+        self._marks: list[tuple[str, dict[str, Value], int]] = []
+        self._writes: list[Write] = []
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} sent={self.timestamp} accepted={len(self.accepted)}>"
+
+    @property
+    def primary(self) -> str:
+        """The primary of the view that f+1 replicas have reached (one of them is correct)."""
+        views = sorted(self._views.values(), reverse=True)
+        view = views[self.config.f] if len(views) > self.config.f else 0
+        return self.config.replicas[view % len(self.config.replicas)]
+
+    def step(self, event: Any) -> list[Effect]:
+        self._out, self._marks, self._writes = [], [], []
+        if isinstance(event, Restart):
+            self._restart(event.persisted)
+        elif not self.started:
+            raise RuntimeError(f"{self.id}: step({event!r}) before Restart")
+        elif isinstance(event, ClientRequest):
+            self._request(event.value)
+        elif isinstance(event, Tick) and event.timer == NEXT:
+            self._next()
+        elif isinstance(event, Tick) and event.timer == RETRY:
+            self._retry()
+        elif isinstance(event, Deliver):
+            self._on_reply(event.message)
+        elif not isinstance(event, Tick):
+            raise TypeError(f"{self.id}: not a PBFT client event: {event!r}")
+        shift = 1 if self._writes else 0
+        self.last_actions = tuple(
+            actions.ActionMark(name, FrozenDict(params), start + shift)
+            for name, params, start in self._marks
+        )
+        out = self._out
+        return [Persist(tuple(self._writes)), *out] if self._writes else out
+
+    def _restart(self, persisted: Mapping[str, Any]) -> None:
+        self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))
+        requests: tuple[Signed[Request], ...] = persisted.get(REQUESTS, ())
+        self._sent = {r.body.timestamp: r for r in requests}
+        self.requested = []
+        for r in requests:
+            name = request_name(r.body)
+            if name not in self.requested:
+                self.requested.append(name)
+        done = persisted.get(ACCEPTED, ())
+        self.accepted = [(seq, name) for seq, name, _ in done]
+        self._accepted = set(self.accepted)
+        finished = {timestamp for _, _, timestamp in done}
+        self.outstanding = {t: r for t, r in self._sent.items() if t not in finished}
+        self.started = True
+        if self.config.workload is not None:
+            self._out.append(SetTimer(NEXT, self.config.workload.every))
+        if self.outstanding:
+            self._retry_pending = True
+            self._out.append(SetTimer(RETRY, self.config.timeout))
+
+    def _next(self) -> None:
+        workload = self.config.workload
+        if workload is None or (workload.until is not None and self.clock > workload.until):
+            return
+        self._out.append(SetTimer(NEXT, workload.every))
+        limit = self.config.max_outstanding
+        if limit is not None and len(self.outstanding) >= limit:
+            return
+        self.issued += 1
+        self._request(workload.make(self.issued))
+
+    def _request(self, operation: Value) -> None:
+        """Request(r): sign the request and send it to the primary."""
+        self.timestamp += 1
+        body = Request(self.id, self.timestamp, operation)
+        request = Signed(body, self.id, self._signer.sign(signing_bytes(body)))
+        name = request_name(body)
+        self._writes.append(Put(CLOCK, (self.timestamp, self.issued)))
+        self._writes.append(Splice(REQUESTS, len(self._sent), (request,)))
+        self._mark(actions.REQUEST, r=name)
+        self._sent[self.timestamp] = request
+        self.outstanding[self.timestamp] = request
+        if name not in self.requested:
+            self.requested.append(name)
+        self._out.append(Send(self.primary, request))
+        if not self._retry_pending:
+            self._retry_pending = True
+            self._out.append(SetTimer(RETRY, self.config.timeout))
+
+    def _retry(self) -> None:
+        self._retry_pending = False
+        for timestamp in sorted(self.outstanding):
+            for replica in self.config.replicas:
+                self._out.append(Send(replica, self.outstanding[timestamp]))
+        if self.outstanding:
+            self._retry_pending = True
+            self._out.append(SetTimer(RETRY, self.config.timeout))
+
+    def _on_reply(self, m: Any) -> None:
+        """Accept(n, r) once f+1 distinct replicas sent the same (n, request, result)."""
+        if not (
+            isinstance(m, Signed)
+            and isinstance(m.body, Reply)
+            and m.signer in self.config.replicas
+            and m.body.src == m.signer
+            and self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
+        ):
+            return
+        reply: Reply = m.body
+        sent = self._sent.get(reply.request.timestamp)
+        if sent is None or sent.body != reply.request:
+            return
+        self._views[m.signer] = max(self._views.get(m.signer, 0), reply.view)
+        key = (reply.seq, reply.request.timestamp, reply.result)
+        voters = self._votes.setdefault(key, set())
+        voters.add(m.signer)
+        name = request_name(reply.request)
+        if len(voters) < self.config.f + 1 or (reply.seq, name) in self._accepted:
+            return
+        self._mark(actions.ACCEPT, n=reply.seq, r=name)
+        self._writes.append(
+            Splice(ACCEPTED, len(self.accepted), ((reply.seq, name, reply.request.timestamp),))
+        )
+        self.accepted.append((reply.seq, name))
+        self._accepted.add((reply.seq, name))
+        self.outstanding.pop(reply.request.timestamp, None)
+        del self._votes[key]
+
+    def _mark(self, name: str, **params: Value) -> None:
+        self._marks.append((name, params, len(self._out)))

@@ -1,0 +1,57 @@
+"""Known PBFT bugs, each switchable without editing the core: `PbftConfig(bugs=frozenset({...}))`.
+
+As for Raft (impl/raft/mutants.py): each switch turns on one real or often-made mistake at the one
+place the correct rule lives (search impl/pbft for the constant's name). The spec (specs/PBFT.tla)
+has textual mutants of the same names, so a mutant that the spec's checks kill and the
+implementation's checks miss is a hole in the toolkit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+PREPARE_QUORUM_2F = "prepare_quorum_2f"
+NEW_VIEW_IGNORES_PREPARED = "new_view_ignores_prepared"
+COMMIT_WITHOUT_COMMIT_PHASE = "commit_without_commit_phase"
+PREPREPARE_FROM_NON_PRIMARY = "preprepare_from_non_primary"
+SIGNATURES_NOT_CHECKED = "signatures_not_checked"
+CHECKPOINT_STABLE_ON_F_PLUS_1 = "checkpoint_stable_on_f_plus_1"
+
+BUGS: Mapping[str, str] = {
+    PREPARE_QUORUM_2F: (
+        "A replica counts itself prepared on 2f replicas (the pre-prepare and 2f-1 prepares) instead "
+        "of 2f+1 (OSDI 1999 section 4.2: the pre-prepare and 2f prepares). Two quorums of 2f need "
+        "not share a correct replica, so an equivocating primary gets two requests prepared at one "
+        "sequence number in one view (and the view change may carry either)."
+    ),
+    NEW_VIEW_IGNORES_PREPARED: (
+        "The new primary builds O without the prepared certificates of the view-change messages "
+        "(section 4.4): it re-proposes other requests (or none) at sequence numbers where a request "
+        "was prepared, maybe committed, in the old view. Backups recompute O with the same rule, so "
+        "they accept it, and two replicas execute different requests at one sequence number."
+    ),
+    COMMIT_WITHOUT_COMMIT_PHASE: (
+        "A replica executes as soon as it is prepared, without waiting for 2f+1 commits (section "
+        "4.2: committed-local needs them). Prepared at one replica does not survive a view change "
+        "(fewer than f+1 correct replicas may know it), so the next view may put another request "
+        "at that sequence number."
+    ),
+    PREPREPARE_FROM_NON_PRIMARY: (
+        "A backup accepts a pre-prepare signed by a replica that is not the primary of its view "
+        "(section 4.2: 'it is signed by the primary'), and records no evidence of it. Any faulty "
+        "replica can then assign sequence numbers, and two of them assign one number twice."
+    ),
+    SIGNATURES_NOT_CHECKED: (
+        "Signatures are not verified on receipt (section 2: the adversary cannot forge "
+        "signatures, but only if they are checked): a faulty replica can send messages in a "
+        "correct replica's name, and a single one makes a whole quorum."
+    ),
+    CHECKPOINT_STABLE_ON_F_PLUS_1: (
+        "A checkpoint becomes stable on f+1 matching checkpoint messages instead of 2f+1 (section "
+        "4.3). One correct replica among them still vouches for the state, but the proof no longer "
+        "shows that f+1 correct replicas hold it: a replica garbage-collects the log (its prepared "
+        "certificates, the messages laggards need) on a checkpoint that a single correct replica "
+        "reached, a view change's min-s can rest on it, and should that replica fail the state is "
+        "gone. With one faulty replica more than f, a forged state becomes stable."
+    ),
+}

@@ -1,0 +1,184 @@
+"""PBFT in the simulator: the plugin that names each step in the spec's vocabulary, and a group
+builder.
+
+The nodes are the replicas r1..rN and the client (c1), a node like the others: its requests come
+from a workload and the replies go to it. Each core says which spec actions a step was and where
+their effects begin (`last_actions`, actions.py); `PbftPlugin.split` cuts the effects there and
+notes what each action sent, which `after_step` adds to the spec's msgs. A step without an action
+(a stored message, a status exchange, a retransmission, a Byzantine replica's step) is a stutter.
+Network faults and crashes are stutters too: msgs is what was sent, and a replica persists what it
+vouched for before it sends.
+
+Byzantine replicas: `byzantine` maps a replica id to a factory that wraps the honest core built for
+it (and may use its keys to sign whatever it likes in its own name); a wrapper with an `rng`
+attribute gets the node's seeded generator, so that its choices are the run's seed's too. Their
+state is not mapped and their messages are not in msgs; the spec has them as ByzMsgs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from impl.sim.config import Faults, SimConfig, Workload
+from impl.sim.effects import Effect, Send
+from impl.sim.protocol import Node, Segment
+from impl.sim.simulator import Simulator
+from traces.values import FrozenDict, Value
+
+from .actions import ActionMark
+from .client import Client, ClientConfig
+from .config import PbftConfig
+from .crypto import KeyRing
+from .refinement import VARIABLES, History, abstract_state, message_record, sent_records
+from .replica import Replica
+
+Wrapper = Callable[[Replica], Node]
+
+
+class PbftPlugin:
+    """The PBFT side of `Simulator`: one per simulation (it keeps the run's history)."""
+
+    name = "pbft"
+    variables = VARIABLES
+
+    def __init__(
+        self,
+        replicas: Sequence[str],
+        clients: Sequence[str] = ("c1",),
+        *,
+        seed: int = 0,
+        byzantine: Mapping[str, Wrapper] | None = None,
+        workload: Workload | None = None,
+        client_timeout: int = 600,
+        max_outstanding: int | None = None,
+        **options: Any,
+    ) -> None:
+        self.replicas = tuple(replicas)
+        self.clients = tuple(clients)
+        self.byzantine = dict(byzantine or {})
+        unknown = set(self.byzantine) - set(self.replicas)
+        if unknown:
+            raise ValueError(f"byzantine names non-replicas: {sorted(unknown)}")
+        self.honest = frozenset(r for r in self.replicas if r not in self.byzantine)
+        self.keys = KeyRing(seed, (*self.replicas, *self.clients))
+        self._options = options
+        for replica in self.replicas:  # bad options fail here, once, not at the first restart
+            self._config(replica)
+        self._client_configs = {
+            c: ClientConfig(
+                c,
+                self.replicas,
+                workload=workload if c == self.clients[0] else None,
+                timeout=client_timeout,
+                max_outstanding=max_outstanding,
+            )
+            for c in self.clients
+        }
+        self.history = History()
+        self.nodes: dict[str, Any] = {}  # the object the simulator runs for each id now
+        self._sent: dict[str, deque[tuple[Value, ...]]] = {}
+
+    def _config(self, replica: str) -> PbftConfig:
+        return PbftConfig(replica, self.replicas, self.clients, **self._options)
+
+    def new_node(self, node_id: str, rng: random.Random) -> Any:
+        node: Any
+        if node_id in self._client_configs:
+            node = Client(self._client_configs[node_id], self.keys)
+        else:
+            node = Replica(self._config(node_id), self.keys)
+            if node_id in self.byzantine:
+                node = self.byzantine[node_id](node)
+                if hasattr(node, "rng"):  # the node's seeded generator: a run is its seed's
+                    node.rng = rng
+                if hasattr(node, "rng"):  # its random choices come from the node's generator
+                    node.rng = rng
+        self.nodes[node_id] = node
+        return node
+
+    def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
+        node = self.nodes.get(node_id)
+        marks: tuple[ActionMark, ...] = ()
+        if node_id not in self.byzantine and isinstance(node, Replica | Client):
+            marks = node.last_actions
+        if not marks:
+            self._sent.setdefault(node_id, deque()).append(())
+            return [Segment(None, FrozenDict(), tuple(effects))]
+        bounds = [0, *(m.start for m in marks[1:]), len(effects)]
+        segments = []
+        for k, mark in enumerate(marks):
+            part = tuple(effects[bounds[k] : bounds[k + 1]])
+            records = tuple(
+                r for e in part if isinstance(e, Send) for r in sent_records(e.message, node_id)
+            )
+            self._sent.setdefault(node_id, deque()).append(records)
+            segments.append(Segment(mark.name, mark.params, part))
+        return segments
+
+    def message_record(self, message: Any) -> Value:
+        return message_record(message)
+
+    def after_step(self, node_id: str, event: Any, nodes: Mapping[str, Any]) -> None:
+        queue = self._sent.get(node_id)
+        if queue:
+            self.history.add(queue.popleft())
+
+    def abstract_state(
+        self, nodes: Mapping[str, Any], messages: FrozenDict, faults: Mapping[str, int]
+    ) -> FrozenDict:
+        client = self.clients[0] if self.clients else None
+        return abstract_state(nodes, self.replicas, self.honest, client, self.history)
+
+    def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
+        # Stutters in this spec (the simulator records nothing when the state does not change).
+        if kind == "restart":
+            return "Restart", FrozenDict({"i": subject})
+        name = {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind]
+        return name, FrozenDict({"m": subject})
+
+
+def pbft_cluster(
+    n: int = 4,
+    *,
+    seed: int = 0,
+    faults: Faults | None = None,
+    workload: Workload | None = None,
+    bugs: frozenset[str] = frozenset(),
+    batch_size: int = 1,
+    byzantine: Mapping[str, Wrapper] | None = None,
+    clients: Sequence[str] = ("c1",),
+    crash_client: bool = False,
+    latency: tuple[int, int] = (1, 10),
+    skew: tuple[int, int] = (100, 100),
+    record: bool = True,
+    **options: Any,
+) -> Simulator[Any]:
+    """A simulated PBFT group: replicas r1..rn and the client(s). `options` are PbftConfig's
+    (batch_delay, checkpoint_every, window, view_change_timeout, ...) and the client's
+    (client_timeout, max_outstanding). Chaos crashes spare the client unless `crash_client`, and at
+    most f replicas are down at once unless `faults.max_down` says otherwise."""
+    replicas = [f"r{k}" for k in range(1, n + 1)]
+    plugin = PbftPlugin(
+        replicas,
+        clients,
+        seed=seed,
+        byzantine=byzantine,
+        workload=workload,
+        bugs=frozenset(bugs),
+        batch_size=batch_size,
+        **options,
+    )
+    faults = faults if faults is not None else Faults()
+    if faults.max_down is None:
+        faults = attrs.evolve(faults, max_down=(n - 1) // 3)
+    if not crash_client:
+        faults = attrs.evolve(faults, spare=faults.spare | frozenset(clients))
+    config = SimConfig(
+        seed=seed, latency=latency, skew=skew, faults=faults, workload=None, record=record
+    )
+    return Simulator(plugin, (*replicas, *clients), config)

@@ -1,0 +1,161 @@
+"""The view change's pure parts (OSDI 1999 section 4.4): checking a view-change message, computing
+the new view's pre-prepares O from 2f+1 of them, and checking a new-view message by recomputing O.
+
+The new primary and every backup run the same `plan_new_view`, so a backup accepts a new-view
+message exactly when its O is what the view-change messages it carries imply (the backups "verify
+the correctness of O by performing a computation similar to the one the primary used"). Nothing
+here reads or changes a replica: signatures are checked through the `verify` function a replica
+passes in (the one place where `signatures_not_checked` lives), so the checks are the replica's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from . import mutants
+from .config import PbftConfig
+from .log import prepares_needed, stable_quorum
+from .messages import (
+    GENESIS,
+    Batch,
+    Checkpoint,
+    NewView,
+    PreparedProof,
+    Signed,
+    ViewChange,
+    batch_digest,
+)
+
+Verify = Callable[[Signed[Any]], bool]
+
+
+@attrs.frozen
+class Plan:
+    """What a set of view-change messages implies for the new view: min-s (the latest stable
+    checkpoint among them, with its digest and proof: every replica of the new view adopts it),
+    and O as (sequence number, batch) for min-s+1 .. max-s (the empty batch is the null
+    request)."""
+
+    min_s: int
+    pre_prepares: tuple[tuple[int, Batch], ...]
+    ckpt_digest: bytes = GENESIS
+    ckpt_proof: tuple[Signed[Checkpoint], ...] = ()
+
+    @property
+    def max_s(self) -> int:
+        return self.pre_prepares[-1][0] if self.pre_prepares else self.min_s
+
+
+def check_prepared(proof: PreparedProof, config: PbftConfig, verify: Verify) -> str | None:
+    """Why `proof` is not a prepared certificate (None: it is one)."""
+    pp = proof.pre_prepare
+    if not verify(pp) or pp.signer != pp.body.src:
+        return "a pre-prepare's signature is bad"
+    if (
+        pp.signer != config.primary(pp.body.view)
+        and mutants.PREPREPARE_FROM_NON_PRIMARY not in config.bugs
+    ):
+        return f"a pre-prepare of view {pp.body.view} is not from its primary"
+    if batch_digest(pp.body.batch) != pp.body.digest:
+        return "a pre-prepare's batch does not match its digest"
+    if not all(verify(r) and r.signer == r.body.client for r in pp.body.batch):
+        return "a pre-prepare holds a request its client did not sign"
+    signers = set()
+    for p in proof.prepares:
+        if not verify(p) or p.signer != p.body.src:
+            return "a prepare's signature is bad"
+        if (p.body.view, p.body.seq, p.body.digest) != (pp.body.view, pp.body.seq, pp.body.digest):
+            return "a prepare does not match its pre-prepare"
+        if p.signer != pp.signer:
+            signers.add(p.signer)
+    if len(signers) < prepares_needed(config):
+        return "too few prepares from distinct backups"
+    return None
+
+
+def check_view_change(m: Signed[ViewChange], config: PbftConfig, verify: Verify) -> str | None:
+    """Why the (signed, checked) view-change message `m` is not valid (None: it is)."""
+    vc = m.body
+    if vc.ckpt == 0:
+        if vc.ckpt_digest != GENESIS:
+            return "the initial checkpoint has the wrong digest"
+    else:
+        signers = set()
+        for c in vc.ckpt_proof:
+            if not verify(c) or c.signer != c.body.src:
+                return "a checkpoint's signature is bad"
+            if (c.body.seq, c.body.digest) != (vc.ckpt, vc.ckpt_digest):
+                return "a checkpoint does not match the claimed stable checkpoint"
+            signers.add(c.signer)
+        if len(signers) < stable_quorum(config):
+            return "the stable checkpoint has too few proofs"
+    seqs = set()
+    for proof in vc.prepared:
+        # Claims lie in the sender's window above its checkpoint, one per sequence number, and
+        # in views before the new one.
+        if (
+            not vc.ckpt < proof.seq <= vc.ckpt + config.window
+            or proof.seq in seqs
+            or proof.view >= vc.view
+        ):
+            return f"a prepared claim for {proof.seq} in view {proof.view} is out of place"
+        seqs.add(proof.seq)
+        why = check_prepared(proof, config, verify)
+        if why is not None:
+            return why
+    return None
+
+
+def plan_new_view(view_changes: Sequence[ViewChange], config: PbftConfig) -> Plan:
+    """O from (valid) view-change messages: min-s is the highest stable checkpoint among them;
+    for each n from min-s+1 to max-s, the highest claimed, the batch of the claim of the highest
+    view (ties: the first message's), else the null request."""
+    start = max(view_changes, key=lambda vc: vc.ckpt, default=None)  # the first of the highest
+    min_s = start.ckpt if start is not None else 0
+    best: dict[int, PreparedProof] = {}
+    if mutants.NEW_VIEW_IGNORES_PREPARED not in config.bugs:
+        for vc in view_changes:
+            for proof in vc.prepared:
+                held = best.get(proof.seq)
+                if proof.seq > min_s and (held is None or proof.view > held.view):
+                    best[proof.seq] = proof
+    max_s = max(best, default=min_s)
+    pre_prepares = tuple(
+        (n, best[n].pre_prepare.body.batch if n in best else ())
+        for n in range(min_s + 1, max_s + 1)
+    )
+    if start is None or min_s == 0:
+        return Plan(0, pre_prepares)
+    return Plan(min_s, pre_prepares, start.ckpt_digest, start.ckpt_proof)
+
+
+def check_new_view(m: Signed[NewView], config: PbftConfig, verify: Verify) -> str | Plan:
+    """Why the (signed, checked) new-view message `m` is not valid, or the plan it follows."""
+    nv = m.body
+    signers = set()
+    for vc in nv.view_changes:
+        if not verify(vc) or vc.signer != vc.body.src:
+            return "a view-change message's signature is bad"
+        if vc.body.view != nv.view:
+            return f"a view-change message is for view {vc.body.view}, not {nv.view}"
+        why = check_view_change(vc, config, verify)
+        if why is not None:
+            return f"a view-change message from {vc.signer} is not valid: {why}"
+        signers.add(vc.signer)
+    if len(signers) < config.quorum or len(signers) != len(nv.view_changes):
+        return "it does not carry view-change messages from 2f+1 distinct replicas"
+    plan = plan_new_view([vc.body for vc in nv.view_changes], config)
+    got = []
+    for pp in nv.pre_prepares:
+        if not verify(pp) or pp.signer != m.signer or pp.body.src != m.signer:
+            return "one of its pre-prepares is not signed by the new primary"
+        if pp.body.view != nv.view or batch_digest(pp.body.batch) != pp.body.digest:
+            return "one of its pre-prepares has the wrong view or digest"
+        got.append((pp.body.seq, pp.body.digest))
+    wanted = [(n, batch_digest(batch)) for n, batch in plan.pre_prepares]
+    if got != wanted:
+        return "its pre-prepares are not the O its view-change messages imply"
+    return plan

@@ -1,0 +1,606 @@
+"""The PBFT replica and client, section by section of Castro and Liskov (OSDI 1999), one core at a
+time with hand-signed messages from its peers.
+
+Where a mutant (impl/pbft/mutants.py) breaks a rule, the test that shows the rule also runs the
+mutant and shows it misbehave: the test can fail, and the switch does what it says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from impl.errors import ImplError
+from impl.pbft import (
+    BATCH,
+    CHANGING,
+    NORMAL,
+    PROGRESS,
+    VIEW_CHANGE,
+    Checkpoint,
+    Client,
+    ClientConfig,
+    Commit,
+    KeyRing,
+    NewView,
+    PbftConfig,
+    Prepare,
+    PreparedProof,
+    PrePrepare,
+    Replica,
+    Reply,
+    Request,
+    Signed,
+    ViewChange,
+    batch_digest,
+    history_digest,
+    mutants,
+    proves,
+)
+from impl.pbft.client import RETRY
+from impl.pbft.messages import GENESIS, Batch, signing_bytes
+from impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
+from impl.sim import (
+    Apply,
+    CancelTimer,
+    ClientRequest,
+    Deliver,
+    Effect,
+    Persist,
+    Restart,
+    Send,
+    SetTimer,
+    Tick,
+    check_effects,
+)
+from impl.sim.storage import Durable
+
+REPLICAS = ("r1", "r2", "r3", "r4")
+KEYS = KeyRing(0, (*REPLICAS, "c1"))
+
+
+def signed(holder: str, body: Any) -> Signed[Any]:
+    return Signed(body, holder, KEYS.signer(holder).sign(signing_bytes(body)))
+
+
+def request(op: str, timestamp: int = 1) -> Signed[Request]:
+    return signed("c1", Request("c1", timestamp, op))
+
+
+def primary(view: int) -> str:
+    return REPLICAS[view % 4]
+
+
+def pre_prepare(
+    seq: int, *requests: Signed[Request], view: int = 0, src: str | None = None
+) -> Signed[PrePrepare]:
+    src = src or primary(view)
+    batch: Batch = tuple(requests)
+    return signed(src, PrePrepare(view, seq, batch_digest(batch), src, batch))
+
+
+def prepare(pp: Signed[PrePrepare], src: str) -> Signed[Prepare]:
+    return signed(src, Prepare(pp.body.view, pp.body.seq, pp.body.digest, src))
+
+
+def commit(pp: Signed[PrePrepare], src: str) -> Signed[Commit]:
+    return signed(src, Commit(pp.body.view, pp.body.seq, pp.body.digest, src))
+
+
+def checkpoint(history: tuple[Batch, ...], src: str) -> Signed[Checkpoint]:
+    return signed(src, Checkpoint(len(history), history_digest(history), src, history))
+
+
+def certificate(pp: Signed[PrePrepare]) -> PreparedProof:
+    backups = [r for r in REPLICAS if r != pp.signer][:2]
+    return PreparedProof(pp, tuple(prepare(pp, b) for b in backups))
+
+
+def view_change(
+    view: int, src: str, *claims: PreparedProof, ckpt: tuple[Batch, ...] = ()
+) -> Signed[ViewChange]:
+    proof = tuple(checkpoint(ckpt, r) for r in REPLICAS[1:]) if ckpt else ()
+    digest = history_digest(ckpt) if ckpt else GENESIS
+    return signed(src, ViewChange(view, len(ckpt), digest, proof, claims, src))
+
+
+def forged(m: Signed[Any]) -> Signed[Any]:
+    """The same message with one bit of its signature flipped."""
+    sig = bytes([m.signature[0] ^ 1]) + m.signature[1:]
+    return attrs.evolve(m, signature=sig)
+
+
+class Box:
+    """One replica outside any simulator, with its durable store: step it, restart it from disk."""
+
+    def __init__(self, node_id: str = "r2", *, bugs: tuple[str, ...] = (), **options: Any) -> None:
+        self.config = PbftConfig(node_id, REPLICAS, bugs=frozenset(bugs), **options)
+        self.disk = Durable()
+        self.restart()
+
+    def restart(self) -> list[Effect]:
+        self.node = Replica(self.config, KEYS)
+        return self.step(Restart(self.disk.view()))
+
+    def step(self, event: Any) -> list[Effect]:
+        effects = self.node.step(event)
+        check_effects(self.node.id, effects)  # at most one Persist, before every Send
+        for e in effects:
+            if isinstance(e, Persist):
+                self.disk.apply(e.writes)
+        return effects
+
+    def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
+        return self.step(Deliver(source or m.signer, m))
+
+    def actions(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(a.name, dict(a.params)) for a in self.node.last_actions]
+
+    def agree(self, pp: Signed[PrePrepare]) -> list[Effect]:
+        """The pre-prepare, then prepares and commits of two peers: it executes (if it is next)."""
+        self.deliver(pp)
+        peers = [r for r in REPLICAS if r not in (self.node.id, pp.signer)]
+        for peer in peers[:2]:
+            self.deliver(prepare(pp, peer))
+        effects: list[Effect] = []
+        for peer in [pp.signer, *peers][:2]:
+            effects = self.deliver(commit(pp, peer))
+        return effects
+
+
+def sent(effects: list[Effect]) -> list[Any]:
+    """The bodies sent, once per message (a broadcast is one)."""
+    out: list[Any] = []
+    for e in effects:
+        if isinstance(e, Send) and (not out or out[-1] is not e.message.body):
+            out.append(e.message.body)
+    return out
+
+
+def timers(effects: list[Effect]) -> dict[str, int]:
+    return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
+
+
+# -- section 4.2: the normal case ------------------------------------------------------------------
+
+
+def test_a_backup_prepares_commits_executes_and_replies() -> None:
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    effects = box.deliver(pp)
+    assert box.actions() == [("Prepare", {"i": "r2", "v": 0, "n": 1})]
+    assert sent(effects) == [Prepare(0, 1, pp.body.digest, "r2")]
+    assert [e.dest for e in effects if isinstance(e, Send)] == ["r1", "r3", "r4"]
+    assert isinstance(effects[0], Persist)  # its prepare is on disk before it leaves
+    assert timers(effects) == {"request c1 1": 300}  # it now waits for the request
+    effects = box.deliver(prepare(pp, "r3"))  # with its own: 2f prepares from backups
+    assert box.actions() == [("Commit", {"i": "r2", "v": 0, "n": 1})]
+    assert sent(effects) == [Commit(0, 1, pp.body.digest, "r2")]
+    assert box.deliver(commit(pp, "r1")) == [] and box.node.executed == []  # 2 commits of 3
+    effects = box.deliver(commit(pp, "r3"))
+    assert box.actions() == [("Execute", {"i": "r2"})]
+    result = box.node.machine.apply_entry("a")
+    assert sent(effects) == [Reply(0, 1, Request("c1", 1, "a"), result, "r2")]
+    assert Apply(1, "a", (result,)) in effects and CancelTimer("request c1 1") in effects
+    assert box.node.executed == [pp.body.batch] and box.disk.get(EXECUTED) == (pp.body.batch,)
+
+
+def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
+    box = Box("r1")
+    a, b = request("a"), request("b", 2)
+    effects = box.deliver(a)
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": "a"})]
+    assert sent(effects) == [pre_prepare(1, a).body]
+    assert box.deliver(a) == [] and not box.actions()  # pre-prepared already in this view
+    box.deliver(b)
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": "b"})]
+    pp = box.node.log.pre_prepares[(0, 1)]
+    for peer in ("r2", "r3"):
+        box.deliver(prepare(pp, peer))
+    box.deliver(commit(pp, "r2"))
+    assert box.node.executed == []
+    box.deliver(commit(pp, "r3"))
+    assert box.node.executed == [(a,)]
+    again = box.deliver(a)  # the client retransmits: the reply again, nothing ordered
+    assert not box.actions() and [type(m).__name__ for m in sent(again)] == ["Reply"]
+
+
+def test_a_request_the_client_did_not_sign_is_not_ordered() -> None:
+    box = Box("r1")
+    assert box.deliver(forged(request("a")), "c1") == []
+    assert box.node.queue == [] and box.node.pending == {} and box.node.log.pre_prepares == {}
+
+
+# -- section 4.3: checkpoints, garbage collection and watermarks ------------------------------------
+
+
+def test_checkpoint_becomes_stable_collects_the_log_and_moves_the_watermarks() -> None:
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    effects = box.agree(b)
+    history = (a.body.batch, b.body.batch)
+    assert Checkpoint(2, history_digest(history), "r2") in sent(effects)
+    far = pre_prepare(5, request("e", 5))  # above H = h + L = 4: stored, not prepared
+    box.deliver(far)
+    assert (0, 5) not in box.node.log.accepted
+    box.deliver(checkpoint(history, "r3"))
+    assert box.node.stable == 0  # two proofs of the 2f+1
+    effects = box.deliver(checkpoint(history, "r4"))
+    assert box.actions() == [
+        ("StableCheckpoint", {"i": "r2", "n": 2}),
+        ("Prepare", {"i": "r2", "v": 0, "n": 5}),  # the window moved: h = 2, H = 6
+    ]
+    assert box.node.stable == 2 and all(n > 2 for _, n in box.node.log.pre_prepares)
+    assert all(m.body.seq > 2 or isinstance(m.body, Checkpoint) for m in box.disk.get(LOG))
+    box.deliver(pre_prepare(7, request("g", 7)))
+    assert (0, 7) not in box.node.log.accepted  # 7 > H
+    box.deliver(pre_prepare(2, request("x", 9)))
+    assert box.node.log.pre_prepares.get((0, 2)) is None  # at or below h: old news
+
+
+def test_the_primary_waits_for_a_stable_checkpoint_when_its_window_is_full() -> None:
+    box = Box("r1", checkpoint_every=2, window=2)
+    reqs = [request(op, t) for t, op in enumerate("abc", 1)]
+    for r in reqs:
+        box.deliver(r)
+    assert sorted(box.node.log.pre_prepares) == [(0, 1), (0, 2)] and len(box.node.queue) == 1
+    for seq in (1, 2):
+        pp = box.node.log.pre_prepares[(0, seq)]
+        for peer in ("r2", "r3"):
+            box.deliver(prepare(pp, peer))
+        for peer in ("r2", "r3"):
+            box.deliver(commit(pp, peer))
+    history = tuple(tuple(reqs[k : k + 1]) for k in range(2))
+    box.deliver(checkpoint(history, "r2"))
+    box.deliver(checkpoint(history, "r3"))
+    assert box.actions() == [
+        ("StableCheckpoint", {"i": "r1", "n": 2}),
+        ("PrePrepare", {"i": "r1", "r": "c"}),
+    ]
+    assert (0, 3) in box.node.log.pre_prepares
+
+
+def test_a_replica_behind_takes_the_state_a_stable_checkpoint_certifies() -> None:
+    box = Box("r4", checkpoint_every=2)
+    a, b = request("a"), request("b", 2)
+    history: tuple[Batch, ...] = ((a,), (b,))
+    box.deliver(checkpoint(history, "r1"))
+    box.deliver(checkpoint(history, "r2"))
+    assert box.node.executed == [] and box.node.stable == 0
+    box.deliver(checkpoint(history, "r3"))
+    assert box.actions() == [("StableCheckpoint", {"i": "r4", "n": 2})]
+    assert box.node.executed == list(history) and box.node.state_digest == history_digest(history)
+    assert box.node.results[("c1", 2)][0] == 2  # the reply cache came with the state
+    assert [type(m).__name__ for m in sent(box.deliver(b))] == ["Reply"]
+    box.restart()
+    assert (box.node.executed, box.node.stable) == (list(history), 2)
+
+
+def test_a_checkpoint_whose_state_does_not_match_its_digest_is_evidence() -> None:
+    box = Box("r4", checkpoint_every=2)
+    history: tuple[Batch, ...] = ((request("a"),), (request("b", 2),))
+    body = Checkpoint(2, history_digest(history), "r1", ((request("z", 9),), ()))
+    box.deliver(signed("r1", body))
+    assert [(r.accused, r.kind) for r in box.node.audit.records] == [("r1", "bad_state")]
+
+
+# -- section 4.4 and 4.5.2: view changes and their timeouts -----------------------------------------
+
+
+def test_timeouts_start_view_changes_and_double_until_execution() -> None:
+    box = Box("r4", view_change_timeout=100, view_change_timeout_cap=350)
+    effects = box.deliver(request("a"))
+    assert timers(effects) == {"request c1 1": 100}
+    effects = box.step(Tick("request c1 1"))
+    assert box.actions() == [("StartViewChange", {"i": "r4"})]
+    assert (box.node.view, box.node.status) == (1, CHANGING)
+    assert [type(m).__name__ for m in sent(effects)] == ["ViewChange"]
+    assert VIEW_CHANGE not in timers(effects)  # alone, it waits for others before a deadline
+    waits = []
+    for view in (1, 2):  # 2f+1 want view v but its new view never comes: on to v+1
+        box.deliver(view_change(view, "r2"))
+        waits.append(timers(box.deliver(view_change(view, "r3")))[VIEW_CHANGE])
+        box.step(Tick(VIEW_CHANGE))
+        assert box.actions() == [("StartViewChange", {"i": "r4"})]
+    assert waits == [100, 200] and box.node.view == 3
+    assert box.disk.get(VIEW) == (3, CHANGING)
+    # view 4's primary (r1) gets going: the request waits 100 << 3, capped at 350; once one
+    # executes (progress) the next wait starts from the base again
+    vcs = tuple(view_change(4, r) for r in ("r1", "r2", "r3"))
+    effects = box.deliver(signed("r1", NewView(4, vcs, (), "r1")))
+    assert box.actions() == [("AcceptNewView", {"i": "r4", "v": 4})]
+    assert timers(effects) == {"request c1 1": 350}
+    box.agree(pre_prepare(1, request("a"), view=4))
+    assert len(box.node.executed) == 1
+    assert timers(box.deliver(request("b", 2))) == {"request c1 2": 100}
+
+
+def test_the_new_primary_carries_a_prepared_request_into_its_view() -> None:
+    a = request("a")
+    old = pre_prepare(1, a)
+    box = Box("r2")
+    box.step(Tick(VIEW_CHANGE))  # view 1, whose primary is r2
+    box.deliver(view_change(1, "r3", certificate(old)))
+    assert box.node.status == CHANGING  # two of the 2f+1
+    effects = box.deliver(view_change(1, "r4"))
+    assert box.actions() == [("NewView", {"i": "r2"})]
+    (nv,) = sent(effects)
+    assert isinstance(nv, NewView) and box.node.status == NORMAL
+    assert [(pp.body.view, pp.body.seq, pp.body.batch) for pp in nv.pre_prepares] == [(1, 1, (a,))]
+    box.deliver(request("b", 2))
+    assert box.actions() == [("PrePrepare", {"i": "r2", "r": "b"})]
+    assert (1, 2) in box.node.log.pre_prepares  # above O
+
+
+def test_a_backup_recomputes_o_and_refuses_a_new_view_that_drops_a_prepared_request() -> None:
+    a = request("a")
+    claim = certificate(pre_prepare(1, a))
+    vcs = (view_change(1, "r2"), view_change(1, "r3", claim), view_change(1, "r4"))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    bad = signed("r2", NewView(1, vcs, (), "r2"))  # O should hold a at 1
+    box.deliver(bad)
+    assert box.node.status == CHANGING
+    (record,) = box.node.audit.records
+    assert (record.accused, record.kind) == ("r2", "bad_new_view")
+    assert proves(record, box.config, box.node.verify)
+    good_box = Box("r3")
+    good_box.step(Tick(VIEW_CHANGE))
+    o = signed("r2", PrePrepare(1, 1, batch_digest((a,)), "r2", (a,)))
+    effects = good_box.deliver(signed("r2", NewView(1, vcs, (o,), "r2")))
+    assert good_box.actions() == [("AcceptNewView", {"i": "r3", "v": 1})]
+    assert sent(effects) == [Prepare(1, 1, batch_digest((a,)), "r3")]
+    assert (good_box.node.view, good_box.node.status) == (1, NORMAL)
+
+
+def test_f_plus_1_view_changes_for_a_later_view_make_a_replica_join() -> None:
+    box = Box("r4")
+    box.deliver(view_change(1, "r2"))
+    assert box.node.view == 0
+    box.deliver(view_change(1, "r3"))
+    assert box.actions() == [("StartViewChange", {"i": "r4"})] and box.node.view == 1
+
+
+def test_restart_keeps_what_the_replica_vouched_for() -> None:
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)
+    box.deliver(prepare(pp, "r3"))  # prepared: it sent its commit
+    box.restart()
+    node = box.node
+    assert node.log.accepted[(0, 1)] == pp.body.digest and (0, 1) in node.log.commit_sent
+    assert node.log.certificates[1].pre_prepare == pp  # the certificate survived too
+    box.deliver(pre_prepare(1, request("z", 2), src="r1"))  # equivocation, seen after the crash
+    assert node.log.accepted[(0, 1)] == pp.body.digest
+    effects = box.step(Tick(VIEW_CHANGE))
+    (vc,) = sent(effects)
+    assert [(c.view, c.seq, c.digest) for c in vc.prepared] == [(0, 1, pp.body.digest)]
+
+
+# -- section 5.1: batching ------------------------------------------------------------------------
+
+
+def test_the_primary_batches_by_size_and_by_delay() -> None:
+    box = Box("r1", batch_size=3, batch_delay=50)
+    a, b, c, d = (request(op, t) for t, op in enumerate("abcd", 1))
+    assert timers(box.deliver(a)) == {BATCH: 50}
+    assert box.deliver(b) == [] and box.node.log.pre_prepares == {}
+    box.deliver(c)  # the batch is full
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": ("a", "b", "c")})]
+    assert box.node.log.pre_prepares[(0, 1)].body.batch == (a, b, c)
+    box.deliver(d)
+    assert box.node.log.pre_prepares.get((0, 2)) is None
+    box.step(Tick(BATCH))  # the delay ran out: what there is
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": "d"})]
+    assert box.node.log.pre_prepares[(0, 2)].body.batch == (d,)
+
+
+def test_without_a_delay_the_primary_sends_what_it_has() -> None:
+    box = Box("r1", batch_size=3, batch_delay=0)
+    box.deliver(request("a"))
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": "a"})]
+
+
+# -- signatures, evidence, reputation and quarantine ------------------------------------------------
+
+
+def test_a_bad_or_missing_signature_is_rejected_and_costs_the_sender_reputation() -> None:
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(forged(pp))
+    assert not box.actions() and box.node.log.pre_prepares == {}
+    (record,) = box.node.audit.records
+    assert (record.reporter, record.accused, record.kind, record.messages) == (
+        "r2",
+        "r1",
+        "bad_signature",
+        (forged(pp),),
+    )
+    assert box.node.audit.scores["r1"] == 75 and not box.node.audit.is_quarantined("r1")
+    box.deliver(pp.body, "r3")  # no envelope at all: blamed on the link's sender
+    misattributed = Signed(prepare(pp, "r4").body, "r3", prepare(pp, "r3").signature)
+    box.deliver(misattributed, "r3")
+    assert [r.kind for r in box.node.audit.records].count("bad_signature") == 3
+    assert box.node.audit.scores["r3"] == 50 and not box.node.audit.is_quarantined("r3")
+    box.deliver(forged(prepare(pp, "r3")))
+    assert box.node.audit.is_quarantined("r3")  # 25 < 50
+    box.deliver(pp)
+    box.deliver(prepare(pp, "r3"))  # valid, but r3 is not listened to any more
+    assert "r3" not in box.node.log.prepares.get((0, 1, pp.body.digest), {})
+    assert box.disk.get(AUDIT) == tuple(box.node.audit.records)  # the audit log is durable
+
+
+def test_equivocation_is_self_proving_evidence_and_quarantines_the_primary() -> None:
+    box = Box("r2")
+    first, second = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
+    box.deliver(first)
+    box.deliver(second)
+    (record,) = box.node.audit.records
+    assert (record.accused, record.kind, record.messages) == ("r1", "equivocation", (first, second))
+    assert record.self_proving and proves(record, box.config, box.node.verify)
+    assert box.node.audit.is_quarantined("r1") and box.node.audit.scores["r1"] == 0
+    assert box.node.log.accepted[(0, 1)] == first.body.digest  # the first one stands
+    box.deliver(prepare(first, "r3"))
+    box.deliver(commit(first, "r1"))  # ignored: r1 is quarantined
+    box.deliver(commit(first, "r3"))
+    assert box.node.executed == []
+    box.restart()
+    assert box.node.audit.is_quarantined("r1")  # the evidence outlives a crash
+
+
+def test_a_pre_prepare_from_a_replica_that_is_not_the_primary_is_evidence() -> None:
+    box = Box("r2")
+    rogue = pre_prepare(1, request("a"), src="r3")
+    box.deliver(rogue)
+    assert not box.actions()
+    (record,) = box.node.audit.records
+    assert (record.accused, record.kind) == ("r3", "wrong_primary")
+    assert proves(record, box.config, box.node.verify)
+    assert box.node.audit.is_quarantined("r3")
+
+
+def test_a_pre_prepare_of_a_forged_request_is_evidence_against_the_primary() -> None:
+    box = Box("r2")
+    fake = forged(request("a"))
+    pp = signed("r1", PrePrepare(0, 1, batch_digest((fake,)), "r1", (fake,)))
+    box.deliver(pp)
+    (record,) = box.node.audit.records
+    assert (record.accused, record.kind) == ("r1", "forged_request")
+    assert proves(record, box.config, box.node.verify) and not box.actions()
+
+
+def test_evidence_that_proves_nothing_is_not_believed() -> None:
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)
+    box.deliver(pre_prepare(1, request("a"), src="r3"))
+    (record,) = box.node.audit.records
+    wrong = attrs.evolve(record, kind="equivocation", messages=(pp, pp))
+    assert not proves(wrong, box.config, box.node.verify)
+    framed = attrs.evolve(record, accused="r4")  # r4 signed none of it
+    assert not proves(framed, box.config, box.node.verify)
+
+
+# -- the client (section 4.1) -----------------------------------------------------------------------
+
+
+def client_box() -> Client:
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    client.step(Restart({}))
+    return client
+
+
+def test_the_client_accepts_on_f_plus_1_matching_replies() -> None:
+    client = client_box()
+    effects = client.step(ClientRequest("a"))
+    assert [a.name for a in client.last_actions] == ["Request"]
+    assert [(e.dest, e.message.body) for e in effects if isinstance(e, Send)] == [
+        ("r1", Request("c1", 1, "a"))
+    ]
+    body = Request("c1", 1, "a")
+
+    def reply(src: str, result: Any, seq: int = 1, view: int = 0) -> Signed[Reply]:
+        return signed(src, Reply(view, seq, body, result, src))
+
+    client.step(Deliver("r1", reply("r1", "ok")))
+    client.step(Deliver("r3", reply("r3", "lie")))  # a different result does not match
+    client.step(Deliver("r4", forged(reply("r4", "ok"))))  # nor a forged one
+    assert client.accepted == []
+    client.step(Deliver("r2", reply("r2", "ok")))
+    assert [(a.name, dict(a.params)) for a in client.last_actions] == [
+        ("Accept", {"n": 1, "r": "a"})
+    ]
+    assert client.accepted == [(1, "a")] and client.outstanding == {}
+    client.step(Deliver("r3", reply("r3", "ok")))
+    assert client.accepted == [(1, "a")]  # once
+
+
+def test_the_client_retransmits_to_every_replica_and_follows_the_view() -> None:
+    client = client_box()
+    client.step(ClientRequest("a"))
+    effects = client.step(Tick(RETRY))
+    assert sorted(e.dest for e in effects if isinstance(e, Send)) == list(REPLICAS)
+    for src in ("r3", "r4"):
+        body = Reply(5, 1, Request("c1", 1, "a"), "ok", src)
+        client.step(Deliver(src, signed(src, body)))
+    assert client.primary == "r2"  # view 5, reported by f+1 replicas
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+
+def test_bad_configuration_is_one_line() -> None:
+    with pytest.raises(ImplError, match="unknown PBFT mutant nope"):
+        PbftConfig("r1", REPLICAS, bugs=frozenset({"nope"}))
+    with pytest.raises(ImplError, match="window"):
+        PbftConfig("r1", REPLICAS, checkpoint_every=10, window=5)
+    with pytest.raises(ImplError, match="not one of the replicas"):
+        PbftConfig("r9", REPLICAS)
+
+
+# -- the mutants: each one's scenario, where the correct core refuses and the mutant does not --------
+
+
+@pytest.mark.parametrize("bugs", [(), (mutants.PREPARE_QUORUM_2F,)], ids=["pbft", "mutant"])
+def test_prepared_needs_2f_prepares_from_backups(bugs: tuple[str, ...]) -> None:
+    box = Box("r2", bugs=bugs)
+    box.deliver(pre_prepare(1, request("a")))  # the pre-prepare and its own prepare: 2 of 3
+    names = [name for name, _ in box.actions()]
+    assert names == (["Prepare"] if not bugs else ["Prepare", "Commit"])
+
+
+@pytest.mark.parametrize(
+    "bugs", [(), (mutants.COMMIT_WITHOUT_COMMIT_PHASE,)], ids=["pbft", "mutant"]
+)
+def test_execution_waits_for_2f_plus_1_commits(bugs: tuple[str, ...]) -> None:
+    box = Box("r2", bugs=bugs)
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)
+    box.deliver(prepare(pp, "r3"))  # prepared; no commit from anyone else
+    box.step(Tick(PROGRESS))
+    assert (0, 1) in box.node.log.commit_sent
+    assert box.node.executed == ([] if not bugs else [pp.body.batch])
+
+
+@pytest.mark.parametrize(
+    "bugs", [(), (mutants.PREPREPARE_FROM_NON_PRIMARY,)], ids=["pbft", "mutant"]
+)
+def test_only_the_primary_may_pre_prepare(bugs: tuple[str, ...]) -> None:
+    box = Box("r2", bugs=bugs)
+    box.deliver(pre_prepare(1, request("a"), src="r3"))
+    assert box.actions() == ([] if not bugs else [("Prepare", {"i": "r2", "v": 0, "n": 1})])
+    assert [r.kind for r in box.node.audit.records] == (["wrong_primary"] if not bugs else [])
+
+
+@pytest.mark.parametrize("bugs", [(), (mutants.SIGNATURES_NOT_CHECKED,)], ids=["pbft", "mutant"])
+def test_a_message_with_a_bad_signature_is_not_acted_on(bugs: tuple[str, ...]) -> None:
+    box = Box("r2", bugs=bugs)
+    box.deliver(forged(pre_prepare(1, request("a"))))
+    assert box.actions() == ([] if not bugs else [("Prepare", {"i": "r2", "v": 0, "n": 1})])
+
+
+@pytest.mark.parametrize(
+    "bugs", [(), (mutants.CHECKPOINT_STABLE_ON_F_PLUS_1,)], ids=["pbft", "mutant"]
+)
+def test_a_checkpoint_needs_2f_plus_1_proofs(bugs: tuple[str, ...]) -> None:
+    box = Box("r2", bugs=bugs, checkpoint_every=1)
+    history: tuple[Batch, ...] = ((request("a"),),)
+    box.deliver(checkpoint(history, "r3"))
+    box.deliver(checkpoint(history, "r4"))  # f+1 = 2 proofs
+    assert box.node.stable == (0 if not bugs else 1)
+    assert box.node.executed == ([] if not bugs else list(history))
+
+
+@pytest.mark.parametrize("bugs", [(), (mutants.NEW_VIEW_IGNORES_PREPARED,)], ids=["pbft", "mutant"])
+def test_the_new_view_keeps_what_was_prepared(bugs: tuple[str, ...]) -> None:
+    a, b = request("a"), request("b", 2)
+    box = Box("r2", bugs=bugs)
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(view_change(1, "r3", certificate(pre_prepare(1, a))))
+    box.deliver(view_change(1, "r4"))
+    box.deliver(b)
+    at_1 = box.node.log.pre_prepares[(1, 1)].body.batch
+    assert at_1 == ((a,) if not bugs else (b,))  # the mutant re-proposes b where a was prepared
