@@ -29,7 +29,10 @@ from meshcheck import table
 from meshcheck.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 # protocol -> (module with BUGS, module with CHECKS)
-PROTOCOLS = {"raft": ("impl.raft.mutants", "property_tests.raft.checks")}
+PROTOCOLS = {
+    "pbft": ("impl.pbft.mutants", "property_tests.pbft.checks"),
+    "raft": ("impl.raft.mutants", "property_tests.raft.checks"),
+}
 ROOT = Path(__file__).resolve().parents[1]
 
 

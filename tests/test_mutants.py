@@ -28,6 +28,19 @@ def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
     assert len(BUGS) >= 6
 
 
+def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
+    """The same measure for PBFT (impl/pbft/mutants.py): each of the issue's six bugs is killed,
+    the first check to do so being lockstep against specs/PBFT.tla."""
+    outcomes = run_mutants("pbft", profile="default", shrink=False)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    from impl.pbft.mutants import BUGS
+
+    assert [o.mutant for o in outcomes] == list(BUGS)
+    assert len(BUGS) >= 6
+    assert {o.killer.check for o in outcomes if o.killer is not None} == {"lockstep"}
+
+
 def _fake(monkeypatch: pytest.MonkeyPatch, checks: list[Check]) -> None:
     bugs = {"harmless": "does nothing", "caught": "fails the first check"}
 
@@ -81,7 +94,7 @@ def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
 
 def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "paxos"]) == 2
-    assert "no mutant catalogue for 'paxos' (protocols: raft)" in capsys.readouterr().err
+    assert "no mutant catalogue for 'paxos' (protocols: pbft, raft)" in capsys.readouterr().err
     assert main(["mutants", "raft", "--mutant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no raft mutant nope" in err and "forget_voted_for" in err
@@ -94,6 +107,17 @@ def test_save_writes_the_lockstep_counterexample(tmp_path: Path) -> None:
     assert killer.steps == 2  # Timeout(s1), Restart(s1): minimal
     saved = tmp_path / "raft" / "forget_voted_for.itf.json"
     assert saved.is_file() and killer.saved == str(saved)
+
+
+def test_save_writes_a_pbft_counterexample_that_replays_on_the_spec(tmp_path: Path) -> None:
+    outcomes = run_mutants("pbft", profile="quick", only=["prepare_quorum_2f"], save=tmp_path)
+    (killer,) = [a for a in outcomes[0].attempts if a.killed]
+    assert killer.check == "lockstep" and killer.steps == 2  # Request(a), Prepare(r2, 0, 1)
+    saved = tmp_path / "pbft" / "prepare_quorum_2f.itf.json"
+    assert killer.saved == str(saved)
+    from traces.replay import replay_stored
+
+    assert replay_stored(saved, root=Path(__file__).resolve().parent.parent).ok
 
 
 def test_render_of_a_kill() -> None:

@@ -10,32 +10,16 @@ for faults to matter, and the pure safety and liveness runs come last.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
-import attrs
-from hypothesis import settings as Settings
-
-from ..failure import CheckFailed
+from ..checks import Check, CheckFn
 from .free_runs import free_run_safety, liveness_after_heal
 from .lockstep import lockstep
 from .minimize import minimize
 from .stored import stored_traces
 from .validation import trace_validation
 
-CheckFn = Callable[[frozenset[str], Settings], None]
-
-
-@attrs.frozen
-class Check:
-    """`minimize`, when a check has one, makes its counterexample 1-minimal on its own: faster and
-    shorter than Hypothesis's shrinking of a stateful program, which `meshcheck mutants` then skips."""
-
-    name: str
-    run: CheckFn
-    what: str
-    minimize: Callable[[CheckFailed, frozenset[str]], CheckFailed] | None = None
-
+__all__ = ["CHECKS", "Check", "CheckFn"]
 
 CHECKS: tuple[Check, ...] = (
     Check(

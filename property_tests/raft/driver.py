@@ -45,6 +45,7 @@ from impl.raft.simulation import raft_cluster
 from impl.sim.effects import Reply
 from impl.sim.events import ClientRead, ClientRequest, Tick
 from impl.sim.simulator import Simulator
+from property_tests.lockstep import differences as shared_differences
 from traces.show import format_value
 from traces.values import FrozenDict, Value
 
@@ -169,26 +170,6 @@ class Driver:
 
 def differences(spec: Mapping[str, Value], impl: Mapping[str, Value]) -> list[str]:
     """Where the implementation's abstract state differs from the spec's, one line per variable
-    (for functions over servers, only the servers that differ)."""
-    lines = []
-    for var, want in spec.items():
-        got = impl.get(var)
-        if got == want:
-            continue
-        if isinstance(want, Mapping) and isinstance(got, Mapping) and var != "messages":
-            keys = sorted({*want, *got}, key=str)
-            parts = [
-                f"[{format_value(k)}] spec {format_value(want.get(k))}, impl {format_value(got.get(k))}"
-                for k in keys
-                if want.get(k) != got.get(k)
-            ]
-            lines.append(f"{var}: " + "; ".join(parts))
-        elif var == "messages":
-            extra = bag(got) - bag(want)
-            missing = bag(want) - bag(got)
-            parts = [f"only in impl {format_value(m)}" for m in extra.elements()]
-            parts += [f"only in spec {format_value(m)}" for m in missing.elements()]
-            lines.append("messages: " + "; ".join(parts))
-        else:
-            lines.append(f"{var}: spec {format_value(want)}, impl {format_value(got)}")
-    return lines
+    (for functions over servers, only the servers that differ; for the bag of messages, the
+    copies only one side has)."""
+    return shared_differences(spec, impl, bags=("messages",))

@@ -18,22 +18,14 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import NoReturn
 
-from hypothesis import HealthCheck, note
 from hypothesis import settings as Settings
-from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
 
 from impl.raft.refinement import Budget
 from property_tests.failure import CheckFailed
+from property_tests.lockstep import LockstepBase, SuccessorCache, build_machine, run_machine
 from specs.tlc.stepper import State, Stepper, Transition
 from traces.model import Step, Trace
 from traces.show import format_value
@@ -52,26 +44,13 @@ def lockstep_stepper() -> Stepper:
     return Stepper(RAFT, LOCKSTEP_MODEL)
 
 
-# Successors by state fingerprint. Every example starts from the one initial state and shrinking
-# replays prefix after prefix of a failing program, so the same states come back again and again;
-# keeping their successors (and, inside each State, the Python values already converted) makes a
-# replayed step cost what the implementation costs, not what TLC and the conversion cost.
-_SUCCESSORS: dict[int, list[Transition]] = {}
-_SUCCESSORS_MAX = 20_000
+# Successors by state fingerprint (property_tests/lockstep.py says why they are kept).
+successors = SuccessorCache(lockstep_stepper)
 
 
 def clear_successors() -> None:
     """Forget the cached successors (a benchmark measures a cold cache)."""
-    _SUCCESSORS.clear()
-
-
-def successors(state: State) -> list[Transition]:
-    found = _SUCCESSORS.get(state.fingerprint)
-    if found is None:
-        if len(_SUCCESSORS) >= _SUCCESSORS_MAX:
-            _SUCCESSORS.clear()
-        found = _SUCCESSORS[state.fingerprint] = lockstep_stepper().successors(state)
-    return found
+    successors.clear()
 
 
 def brief(record: Value) -> str:
@@ -181,71 +160,36 @@ class Follower:
         return label
 
 
-class RaftLockstepBase(RuleBasedStateMachine):
+class RaftLockstepBase(LockstepBase):
     """The machine; `lockstep_machine` adds one rule per spec action."""
 
-    bugs: ClassVar[frozenset[str]] = frozenset()
-    fired: ClassVar[Counter[str]] = Counter()
-
-    def __init__(self) -> None:
-        super().__init__()
+    def start(self) -> State:
         (init,) = lockstep_stepper().init_states()
         self.follower = Follower(init, self.bugs)
-        self.enabled = self._group(successors(init))
+        return init
 
-    @staticmethod
-    def _group(transitions: list[Transition]) -> dict[str, list[Transition]]:
-        groups: dict[str, list[Transition]] = {}
-        for t in transitions:
-            groups.setdefault(t.action.name, []).append(t)
-        return groups
+    def successors(self, state: State) -> list[Transition]:
+        return successors(state)
 
-    def take(self, name: str, data: Any) -> None:
-        choices = self.enabled[name]
-        t = choices[data.draw(st.integers(0, len(choices) - 1)) if len(choices) > 1 else 0]
-        note(describe(t, self.follower.spec))
-        enabled_after = successors(t.state)
-        self.follower.take(t, enabled_after)
-        type(self).fired[name] += 1
-        self.enabled = self._group(enabled_after)
+    def describe(self, t: Transition) -> str:
+        return describe(t, self.follower.spec)
 
-    @precondition(lambda self: not self.enabled)
-    @rule()
-    def Stutter(self) -> None:  # the spec's vocabulary: stuttering
-        """The spec is stuck (its bounds are spent): nothing to do but stutter."""
-
-
-def _action_rule(name: str) -> Callable[..., None]:
-    def step(self: RaftLockstepBase, data: Any) -> None:
-        self.take(name, data)
-
-    step.__name__ = step.__qualname__ = name
-    step.__doc__ = f"The spec's {name}: one of its enabled instances, drawn."
-    return precondition(lambda self: name in self.enabled)(rule(data=st.data())(step))
+    def follow(self, t: Transition) -> State:
+        self.follower.take(t, successors(t.state))
+        return t.state
 
 
 def lockstep_machine(
     bugs: frozenset[str] = frozenset(), fired: Counter[str] | None = None
-) -> type[RaftLockstepBase]:
+) -> type[LockstepBase]:
     """The lockstep machine for an implementation with `bugs` (impl/raft/mutants.py) switched on;
     `fired` counts the spec actions it took, across every example."""
-    attributes: dict[str, Any] = {
-        "bugs": frozenset(bugs),
-        "fired": fired if fired is not None else Counter(),
-    }
-    for name in lockstep_stepper().action_names:
-        attributes[name] = _action_rule(name)
-    return type("RaftLockstep", (RaftLockstepBase,), attributes)
+    actions = tuple(lockstep_stepper().action_names)
+    return build_machine("RaftLockstep", RaftLockstepBase, actions, bugs, fired)
 
 
 def lockstep(
     bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
 ) -> None:
     """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    # Most rules are disabled in most states (their precondition is TLC's enabledness), which
-    # Hypothesis counts as filtering: expected here, not a sign of a weak strategy.
-    quiet = (*settings.suppress_health_check, HealthCheck.filter_too_much, HealthCheck.too_slow)
-    run_state_machine_as_test(
-        lockstep_machine(bugs, fired),
-        settings=Settings(settings, suppress_health_check=quiet),
-    )
+    run_machine(lockstep_machine(bugs, fired), settings)

@@ -1,0 +1,53 @@
+"""Byzantine replicas in the PBFT simulation: behaviours, the node that applies them, twins,
+Hypothesis strategies that choose them, and the safety checks their runs are held to.
+
+A Byzantine replica is an honest core (it holds the replica's real key) whose effects a list of
+behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
+MissingSignature, Replay, HidePrepared, Twins). `pbft_cluster(byzantine=byzantine_wrappers(...))`
+runs them; `byzantine_strategy(n, f)` draws them; `SafetyMonitor` checks Agreement and Validity
+after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
+Byzantine replicas the checks never fail, and with f + 1 they can.
+"""
+
+from .behaviours import (
+    BEHAVIOURS,
+    FORGERIES,
+    AnyBehaviour,
+    Equivocate,
+    ForgeSignature,
+    HidePrepared,
+    MissingSignature,
+    Replay,
+    Silent,
+    TamperDigest,
+    Twins,
+)
+from .checks import SafetyMonitor, Violation
+from .context import Context
+from .node import ByzantineReplica, Wrapper, byzantine_wrappers, corrupt
+from .strategies import Assignment, behaviour_strategy, byzantine_strategy, replica_ids
+
+__all__ = [
+    "BEHAVIOURS",
+    "FORGERIES",
+    "AnyBehaviour",
+    "Assignment",
+    "ByzantineReplica",
+    "Context",
+    "Equivocate",
+    "ForgeSignature",
+    "HidePrepared",
+    "MissingSignature",
+    "Replay",
+    "SafetyMonitor",
+    "Silent",
+    "TamperDigest",
+    "Twins",
+    "Violation",
+    "Wrapper",
+    "behaviour_strategy",
+    "byzantine_strategy",
+    "byzantine_wrappers",
+    "corrupt",
+    "replica_ids",
+]

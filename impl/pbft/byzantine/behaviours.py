@@ -1,0 +1,337 @@
+"""What a Byzantine replica does to the effects of the honest core it wraps: one frozen value each.
+
+A behaviour is a pure description (an attrs-frozen value, so Hypothesis can draw, print and shrink
+it); its `act(ctx, effects)` rewrites the effects one step of the honest core produced. Whatever it
+sends in the replica's name it signs with the replica's own key (`Context.sign`): a Byzantine
+replica can say anything as itself and nothing as anyone else (Castro and Liskov, OSDI 1999,
+section 2). Every random choice comes from `Context.rng`, the generator the simulator gave the node,
+so a run stays a function of its seed. What a behaviour must remember between steps it keeps in
+`Context.memory` under its own value (context.py).
+
+Twins is a behaviour too, but it changes the shape of the node (two cores), so node.py handles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal, Protocol
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from impl.errors import ImplError
+from impl.sim.effects import Effect, Send
+from impl.sim.events import Tick
+
+from ..crypto import SIGNATURE_BYTES, sha256
+from ..messages import (
+    Batch,
+    Checkpoint,
+    Commit,
+    Prepare,
+    PrePrepare,
+    Signed,
+    ViewChange,
+    batch_digest,
+    signing_bytes,
+)
+from .context import Context, Slot
+
+
+def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
+
+
+def _names(names: Iterable[str] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(names)
+
+
+def _ids(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
+
+
+class Behaviour(Protocol):
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]: ...
+
+
+def _rewrite(
+    effects: list[Effect], change: Callable[[Send], Send | None], ctx: Context
+) -> list[Effect]:
+    """Apply `change` to every send of a message this replica signed (None: the send is dropped)."""
+    out: list[Effect] = []
+    for e in effects:
+        if isinstance(e, Send) and ctx.mine(e.message):
+            changed = change(e)
+            if changed is not None:
+                out.append(changed)
+        else:
+            out.append(e)
+    return out
+
+
+@attrs.frozen
+class Silent:
+    """Sends nothing: every send of the core is dropped (with `share` < 1, each with that
+    probability: a replica that talks now and then). The core still runs, so a silent primary is
+    a primary that never pre-prepares, which the backups must replace (section 4.4)."""
+
+    share: float = attrs.field(default=1.0, validator=_share)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        return [e for e in effects if not (isinstance(e, Send) and ctx.chance(self.share))]
+
+
+@attrs.frozen
+class Equivocate:
+    """Signs conflicting messages for one sequence number (section 4.2's reason for the prepare
+    phase). As the primary: for each pre-prepare of one request, the peers in `group` (None: a
+    random non-empty proper subset of the peers, drawn per sequence number) get a pre-prepare of
+    another client request it has heard at the same view and sequence number (a batch of several
+    gets its requests in reverse order; with no other request known it tells the truth), and its
+    commits for that slot reach them translated to their version; pre-prepares re-sent later are
+    translated the same way. As a backup: it sends a prepare and a commit for every version of a
+    slot it hears from the primary of that view, whatever its core accepted, to every peer
+    (which lets two colluding equivocators reach two quorums)."""
+
+    group: frozenset[str] | None = attrs.field(default=None, converter=_names)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        plans: dict[Slot, tuple[Signed[PrePrepare], frozenset[str]] | None] = ctx.memory.setdefault(
+            self, {}
+        )
+        out: list[Effect] = []
+        for e in effects:
+            body = e.message.body if isinstance(e, Send) and ctx.mine(e.message) else None
+            if isinstance(e, Send) and isinstance(body, PrePrepare | Commit):
+                slot = (body.view, body.seq)
+                if isinstance(body, PrePrepare) and body.batch and slot not in plans:
+                    plans[slot] = self._plan(ctx, body)
+                plan = plans.get(slot)
+                if plan is not None and e.dest in plan[1]:
+                    other = plan[0]
+                    if isinstance(body, PrePrepare):
+                        e = Send(e.dest, other)
+                    elif body.digest != other.body.digest:
+                        e = Send(e.dest, ctx.sign(attrs.evolve(body, digest=other.body.digest)))
+            out.append(e)
+        out.extend(self._vote_for_every_version(ctx))
+        for slot in [s for s in plans if s[1] <= ctx.core.stable]:
+            del plans[slot]
+        return out
+
+    def _plan(
+        self, ctx: Context, pp: PrePrepare
+    ) -> tuple[Signed[PrePrepare], frozenset[str]] | None:
+        other: Batch
+        if len(pp.batch) > 1:
+            other = tuple(reversed(pp.batch))
+        else:
+            held = {r.body for r in pp.batch}
+            known = [ctx.requests[k] for k in sorted(ctx.requests)]
+            choices = [r for r in known if r.body not in held]
+            if not choices:
+                return None
+            other = (ctx.rng.choice(choices),)
+        group = self.group
+        if group is None:
+            peers = list(ctx.peers)
+            ctx.rng.shuffle(peers)
+            group = frozenset(peers[: ctx.rng.randint(1, len(peers) - 1)])
+        lie = ctx.sign(attrs.evolve(pp, batch=other, digest=batch_digest(other)))
+        return lie, group
+
+    def _vote_for_every_version(self, ctx: Context) -> list[Effect]:
+        voted: set[tuple[int, int, bytes]] = ctx.memory.setdefault((self, "voted"), set())
+        ctx.forget_below(ctx.core.stable)
+        out: list[Effect] = []
+        for (view, seq), versions in ctx.stories.items():
+            if view < ctx.core.view or ctx.core.config.primary(view) == ctx.id:
+                continue
+            for digest, pp in versions.items():
+                if (view, seq, digest) in voted or pp.signer != ctx.core.config.primary(view):
+                    continue
+                voted.add((view, seq, digest))
+                for body in (Prepare(view, seq, digest, ctx.id), Commit(view, seq, digest, ctx.id)):
+                    m = ctx.sign(body)
+                    out.extend(Send(peer, m) for peer in ctx.peers)
+        return out
+
+
+def tampered(digest: bytes) -> bytes:
+    return sha256(b"meshcheck-pbft tampered" + digest)
+
+
+@attrs.frozen
+class TamperDigest:
+    """Changes the digest in its pre-prepares, prepares, commits and checkpoints (each with
+    probability `share`) and signs the result: a validly signed message about a batch or state no
+    one has. A backup drops a pre-prepare whose batch does not match its digest (section 4.2), a vote
+    for an unknown digest joins no quorum, and a checkpoint's state that does not match its digest
+    is evidence (`bad_state`) when a replica needs it for a state transfer."""
+
+    share: float = attrs.field(default=1.0, validator=_share)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        def change(e: Send) -> Send:
+            body = e.message.body
+            if isinstance(body, PrePrepare | Prepare | Commit | Checkpoint) and ctx.chance(
+                self.share
+            ):
+                return Send(e.dest, ctx.sign(attrs.evolve(body, digest=tampered(body.digest))))
+            return e
+
+        return _rewrite(effects, change, ctx)
+
+
+FORGERIES: Final = ("garbage", "wrong_key", "impersonate")
+
+
+@attrs.frozen
+class ForgeSignature:
+    """Sends its messages (each with probability `share`) with a signature that does not check:
+    `garbage` (64 random bytes), `wrong_key` (a real Ed25519 signature by a key that is no one's),
+    or `impersonate` (the message rewritten to come from another replica, signed with its own key:
+    all it can do, since it does not hold the other's key). An honest replica rejects the message and
+    records `bad_signature` evidence against the sender of the link, which costs it reputation
+    until it is quarantined (evidence.py)."""
+
+    how: Literal["garbage", "wrong_key", "impersonate"] = "garbage"
+    share: float = attrs.field(default=1.0, validator=_share)
+
+    def __attrs_post_init__(self) -> None:
+        if self.how not in FORGERIES:
+            raise ImplError(f"ForgeSignature.how must be one of {FORGERIES}, not {self.how!r}")
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        def change(e: Send) -> Send:
+            if not ctx.chance(self.share):
+                return e
+            body = e.message.body
+            if self.how == "garbage":
+                return Send(e.dest, Signed(body, ctx.id, ctx.rng.randbytes(SIGNATURE_BYTES)))
+            if self.how == "wrong_key":
+                key = Ed25519PrivateKey.from_private_bytes(ctx.rng.randbytes(32))
+                return Send(e.dest, Signed(body, ctx.id, key.sign(signing_bytes(body))))
+            victims = [r for r in ctx.replicas if r != ctx.id]
+            victim = ctx.rng.choice(victims)
+            if attrs.has(type(body)) and "src" in attrs.fields_dict(type(body)):
+                body = attrs.evolve(body, src=victim)
+            return Send(e.dest, Signed(body, victim, ctx.core.sign(body).signature))
+
+        return _rewrite(effects, change, ctx)
+
+
+@attrs.frozen
+class MissingSignature:
+    """Sends its messages (each with probability `share`) without a signature: an empty one, or
+    with `bare` the body with no signed envelope at all. Rejected and recorded as `bad_signature`
+    evidence against the sender, like a forged one."""
+
+    bare: bool = False
+    share: float = attrs.field(default=1.0, validator=_share)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        def change(e: Send) -> Send:
+            if not ctx.chance(self.share):
+                return e
+            body = e.message.body
+            return Send(e.dest, body if self.bare else Signed(body, ctx.id, b""))
+
+        return _rewrite(effects, change, ctx)
+
+
+@attrs.frozen
+class Replay:
+    """When one of its timers fires, with probability `share`, sends `burst` messages it received
+    or sent earlier (validly signed by whoever signed them: a replay needs no key) to random nodes.
+    Old pre-prepares, votes, checkpoints, view changes, status messages and replies: an honest
+    replica must see that they are stale or already counted (one vote per replica and slot,
+    section 4.2) and change nothing. Replays follow its clock, not what it hears: replaying on every
+    message would feed on the answers the replays provoke (an old status message draws a batch of
+    them) and flood the simulation without end."""
+
+    share: float = attrs.field(default=0.3, validator=_share)
+    burst: int = 2
+
+    def __attrs_post_init__(self) -> None:
+        if self.burst < 1:
+            raise ImplError(f"Replay.burst must be at least 1, not {self.burst}")
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        if not isinstance(ctx.event, Tick) or not ctx.heard or not ctx.chance(self.share):
+            return effects
+        others = [r for r in (*ctx.replicas, *ctx.clients) if r != ctx.id]
+        out = list(effects)
+        for _ in range(self.burst):
+            m = ctx.heard[ctx.rng.randrange(len(ctx.heard))]
+            out.append(Send(ctx.rng.choice(others), m))
+        return out
+
+
+@attrs.frozen
+class HidePrepared:
+    """Its view-change messages leave out prepared certificates (each kept with probability
+    `keep`; 0: all hidden) and are signed again: the view change must not lose a request that
+    committed, because any 2f+1 view-change messages include one from an honest replica that
+    prepared it (section 4.4). A subset of true claims is indistinguishable from the truth, so no
+    evidence results."""
+
+    keep: float = attrs.field(default=0.0, validator=_share)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        lies: dict[Signed[Any], Signed[Any]] = ctx.memory.setdefault(self, {})
+
+        def change(e: Send) -> Send:
+            m = e.message
+            if not isinstance(m.body, ViewChange):
+                return e
+            if m not in lies:
+                kept = tuple(p for p in m.body.prepared if ctx.chance(self.keep))
+                lies[m] = ctx.sign(attrs.evolve(m.body, prepared=kept))
+            return Send(e.dest, lies[m])
+
+        return _rewrite(effects, change, ctx)
+
+
+@attrs.frozen
+class Twins:
+    """Two honest cores hold this replica's id and key; twin A talks to the replicas in `a`, twin B
+    to the other replicas, both to those in `shared` and to every client. A message from a replica
+    in `a` reaches twin A only, one from a replica outside `a` and `shared` twin B only, one from
+    `shared` or a client both; each twin's sends reach its own side. Each twin alone is correct:
+    together they are one replica signing two histories (Bano et al., "Twins: BFT Systems Made
+    Robust", OPODIS 2021). The node (node.py) builds the second core and routes; the other
+    behaviours of the replica apply to each twin."""
+
+    a: frozenset[str] = attrs.field(converter=_ids)
+    shared: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
+
+    def __attrs_post_init__(self) -> None:
+        if self.a & self.shared:
+            raise ImplError(f"Twins: {sorted(self.a & self.shared)} are both in a and shared")
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        return effects  # the routing is the node's (node.py)
+
+
+BEHAVIOURS: Final = (
+    Silent,
+    Equivocate,
+    TamperDigest,
+    ForgeSignature,
+    MissingSignature,
+    Replay,
+    HidePrepared,
+    Twins,
+)
+AnyBehaviour = (
+    Silent
+    | Equivocate
+    | TamperDigest
+    | ForgeSignature
+    | MissingSignature
+    | Replay
+    | HidePrepared
+    | Twins
+)

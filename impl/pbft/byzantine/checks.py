@@ -1,0 +1,96 @@
+"""Agreement and Validity on a running simulation, cheap enough to run after every event.
+
+`SafetyMonitor.check()` reads the honest replicas' executed histories (the concrete `executed`
+lists, so a history installed by a state transfer is checked too, not only what `Apply` effects
+showed) and returns the first violation it finds:
+
+- Agreement: every two honest replicas' histories are prefixes of one another (no two execute
+  different batches at one sequence number);
+- Validity: every request an honest replica executed is one the client sent (the null batch
+  aside).
+
+It is incremental: a history is re-read only from where it last ended, or whole when it was replaced
+(`Replica.history_epoch`), against the batch digest first seen at each sequence number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from impl.sim.simulator import Simulator
+
+from ..client import Client
+from ..messages import batch_digest, batch_name, request_name
+from ..replica import Replica
+
+
+@attrs.frozen
+class Violation:
+    """What broke, where: `seq` is the sequence number, `replicas` the two that disagree (or the one
+    that executed a request never sent)."""
+
+    invariant: str
+    seq: int
+    replicas: tuple[str, ...]
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.invariant} at sequence number {self.seq} ({', '.join(self.replicas)}): {self.detail}"
+
+
+class SafetyMonitor:
+    def __init__(self, sim: Simulator[Any], honest: Iterable[str], client: str = "c1") -> None:
+        self.sim = sim
+        self.honest = tuple(sorted(honest))
+        self.client = client
+        self._first: dict[int, tuple[bytes, str, Any]] = {}  # seq -> (digest, replica, name)
+        self._seen: dict[str, tuple[int, int, int]] = {}  # replica -> (node id, epoch, length)
+        self.violation: Violation | None = None
+
+    def __call__(self, sim: Simulator[Any]) -> bool:
+        """As a `Simulator.run(stop=...)` callback: stop at the first violation."""
+        return self.check() is not None
+
+    def check(self) -> Violation | None:
+        if self.violation is not None:
+            return self.violation
+        requested: set[Any] | None = None
+        for r in self.honest:
+            node = self.sim.nodes[r]
+            assert isinstance(node, Replica), f"{r} is not an honest replica"
+            length, epoch = len(node.executed), node.history_epoch
+            seen = self._seen.get(r)
+            if seen is not None and seen == (id(node), epoch, length):
+                continue
+            start = seen[2] if seen is not None and seen[:2] == (id(node), epoch) else 0
+            start = min(start, length)
+            self._seen[r] = (id(node), epoch, length)
+            for seq in range(start + 1, length + 1):
+                batch = node.executed[seq - 1]
+                digest = batch_digest(batch)
+                held = self._first.setdefault(seq, (digest, r, batch_name(batch)))
+                if held[0] != digest:
+                    self.violation = Violation(
+                        "Agreement",
+                        seq,
+                        (held[1], r),
+                        f"{held[1]} executed {held[2]!r}, {r} executed {batch_name(batch)!r}",
+                    )
+                    return self.violation
+                if batch:
+                    if requested is None:
+                        requested = self._requested()
+                    for req in batch:
+                        if request_name(req.body) not in requested:
+                            self.violation = Violation(
+                                "Validity", seq, (r,), f"{request_name(req.body)!r} was never sent"
+                            )
+                            return self.violation
+        return None
+
+    def _requested(self) -> set[Any]:
+        client = self.sim.nodes.get(self.client)
+        return set(client.requested) if isinstance(client, Client) else set()

@@ -1,0 +1,49 @@
+"""Every property check of the PBFT implementation, in the order `meshcheck mutants pbft` tries them.
+
+A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
+the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
+property_tests/pbft/ run each with no bugs. Lockstep first (it kills every known mutant within
+seconds, with a counterexample a few steps long), then the stored corpus (it costs little), then
+trace validation of free runs, and the free runs' safety and liveness last.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ..checks import Check
+from .free_runs import free_run_safety, liveness_after_stabilisation
+from .lockstep import lockstep
+from .minimize import minimize
+from .stored import stored_traces
+from .validation import trace_validation
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "lockstep",
+        lockstep,
+        "TLC picks each step, the implementation takes it, states compared after every step",
+        minimize,
+    ),
+    Check("stored traces", stored_traces, "the traces/pbft/ corpus replayed on the implementation"),
+    Check(
+        "trace validation",
+        trace_validation,
+        "free runs under faults (one Byzantine replica at most), every step checked to be a spec step",
+    ),
+    Check(
+        "free runs (4 replicas)",
+        partial(free_run_safety, n=4),
+        "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+    ),
+    Check(
+        "free runs (7 replicas)",
+        partial(free_run_safety, n=7),
+        "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+    ),
+    Check(
+        "liveness after stabilisation",
+        partial(liveness_after_stabilisation, n=4),
+        "faults, then none: a new request accepted by the client within the bound",
+    ),
+)

@@ -1,0 +1,313 @@
+"""Free runs of a simulated PBFT group under faults and Byzantine replicas: safety at every step,
+liveness after stabilisation.
+
+Lockstep (the spec picks every step) reaches what its small model allows; a free run lets the
+simulator's seeded fault injector (impl/sim) drop, duplicate and delay messages, crash and restart
+replicas and cut the network, while up to f replicas are Byzantine (impl/pbft/byzantine: silent,
+equivocating, tampering with digests, forging or dropping signatures, replaying old messages,
+hiding prepared certificates, twins) and the client sends a request every few ticks. Hypothesis
+draws the schedule (`schedules`, with `byzantine_strategy` for the Byzantine replicas) and shrinks
+a failing one.
+
+Two checks, each a Hypothesis test run under the `settings` given (`meshcheck mutants pbft` calls
+them with a mutant switched on; test_free_runs.py with none):
+
+- `free_run_safety`: after every event, Agreement (the honest replicas' executed histories are
+  prefixes of one another) and Validity (every request they executed was sent by the client),
+  checked in Python on the concrete histories (`SafetyMonitor`, incremental, so every step is
+  checked at little cost).
+- `liveness_after_stabilisation`: faults for a while, then they stop for good (`Faults.until`: the
+  network heals, every replica is up; the Byzantine replicas stay Byzantine); then a new client
+  request is accepted by the client (f+1 matching replies) within `COMMIT_BOUND` ticks.
+
+A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl.pbft import Client, Replica, pbft_cluster
+from impl.pbft.byzantine import Assignment, SafetyMonitor, byzantine_strategy, byzantine_wrappers
+from impl.sim import ClientRequest, Faults, Simulator, Workload
+from traces.model import Trace
+
+from ..failure import CheckFailed
+
+CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
+
+# Timing of every free run: short enough that a run with several view changes fits in a few
+# thousand ticks (latency is 1..10 ticks), long enough that a correct group is not forever changing
+# views under the network's delays. Section 4.5.2: the view-change timeout doubles with each view
+# change that executes nothing, up to the cap.
+TIMING: Mapping[str, int] = {
+    "view_change_timeout": 150,
+    "view_change_timeout_cap": 1200,
+    "client_timeout": 300,
+    "retransmit_every": 50,
+}
+
+
+def op(n: int) -> str:
+    """The n-th client operation: its own name, so that the spec's `requested` tells them apart."""
+    return f"op{n}"
+
+
+@attrs.frozen
+class Schedule:
+    """One free run: the seed, how often each fault strikes, the client load, the Byzantine
+    replicas and their behaviours, and the group's checkpoint interval. Its repr is the Python that
+    rebuilds it."""
+
+    seed: int
+    ticks: int  # how long faults (and the client) run; a multiple of CHAOS_EVERY
+    drop: float = 0.0  # per message
+    duplicate: float = 0.0
+    delay: float = 0.0
+    crash: float = 0.0  # per chaos round
+    partition: float = 0.0
+    every: int = 25  # ticks between client requests
+    byzantine: Assignment = attrs.field(factory=dict)
+    checkpoint_every: int = 5  # K; the window is 2K
+
+    def cluster(
+        self,
+        n: int,
+        bugs: frozenset[str],
+        *,
+        heal: bool = False,
+        batch_size: int = 1,
+        record: bool = True,
+        **options: Any,
+    ) -> Simulator[Any]:
+        """The simulated group of this schedule; with heal=True every fault stops at `ticks`."""
+        faults = Faults(
+            drop=self.drop,
+            duplicate=self.duplicate,
+            delay=self.delay,
+            crash=self.crash,
+            partition=self.partition,
+            partition_ticks=(100, 1000),
+            down_ticks=(100, 800),
+            chaos_every=CHAOS_EVERY,
+            until=self.ticks if heal else None,
+        )
+        byzantine = {r: bs for r, bs in self.byzantine.items() if int(r[1:]) <= n}
+        return pbft_cluster(
+            n,
+            seed=self.seed,
+            faults=faults,
+            workload=Workload(every=self.every, until=self.ticks, make=op),
+            bugs=bugs,
+            byzantine=byzantine_wrappers(byzantine),
+            batch_size=batch_size,
+            checkpoint_every=self.checkpoint_every,
+            window=2 * self.checkpoint_every,
+            record=record,
+            **{**TIMING, **options},
+        )
+
+
+def schedules(
+    n: int, min_ticks: int, max_ticks: int, *, byzantine: bool = True
+) -> st.SearchStrategy[Schedule]:
+    """Schedules of an n-replica group whose faults run between min_ticks and max_ticks, with up to
+    f Byzantine replicas. Every choice shrinks towards the first value listed: no fault, a short
+    run, no Byzantine replica."""
+    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1, 0.2))
+    chaos = st.sampled_from((0.0, 0.1, 0.3, 0.6))
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**32 - 1),
+        ticks=st.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY).map(
+            lambda rounds: rounds * CHAOS_EVERY
+        ),
+        drop=rates,
+        duplicate=rates,
+        delay=rates,
+        crash=chaos,
+        partition=chaos,
+        every=st.sampled_from((25, 10, 50)),
+        byzantine=byzantine_strategy(n) if byzantine else st.just({}),
+        checkpoint_every=st.sampled_from((5, 2, 10)),
+    )
+
+
+def share(settings: hypothesis.settings, fraction: float) -> hypothesis.settings:
+    """`settings` with a `fraction` of its examples (at least 3). A free run costs tens to hundreds
+    of lockstep steps (every message is signed and checked with Ed25519, n^2 of them per request),
+    so each free-run check takes its share of the profile's budget rather than all of it."""
+    return hypothesis.settings(
+        settings, max_examples=max(3, round(settings.max_examples * fraction))
+    )
+
+
+def honest(sim: Simulator[Any]) -> list[str]:
+    return [r for r in sim.node_ids if isinstance(sim.nodes[r], Replica)]
+
+
+def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
+    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
+    end = len(trace.steps) - 1 if at is None else at
+    step = trace.steps[end]
+    where = (
+        f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
+    )
+    return CheckFailed(
+        f"{schedule!r}: {where}: {message}",
+        steps=end,
+        trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
+    )
+
+
+# A correct group's traffic stays bounded: a mutant can set off a storm (messages in flight that
+# grow without end, or events that never let the clock move), so past these bounds a run stops and
+# that is a failure too. Measured with the correct replicas over 400 random schedules of 4 and 7
+# replicas (with Byzantine ones): at most 0.8 events per replica and tick and 310 messages in
+# flight per replica (a Replay behaviour in bursts); the bounds are about three times that.
+IN_FLIGHT_PER_NODE = 1000
+EVENTS_PER_NODE_TICK = 3
+
+
+def run(
+    sim: Simulator[Any],
+    schedule: Schedule,
+    until: int,
+    stop: Callable[[Simulator[Any]], bool] | None = None,
+) -> str | None:
+    """Run until `until` or `stop`; the implementation raising is a bug found (CheckFailed).
+    Returns what cut the run short if it ran out of bounds, else None."""
+    nodes = len(sim.node_ids)
+    in_flight = IN_FLIGHT_PER_NODE * nodes
+    events = sim.events + EVENTS_PER_NODE_TICK * nodes * max(until - sim.now, 1000)
+
+    def halt(s: Simulator[Any]) -> bool:
+        return len(s.network) > in_flight or s.events > events or (stop is not None and stop(s))
+
+    try:
+        sim.run(until=until, stop=halt)
+    except Exception as exc:  # a node or the simulator's contract checks gave up: report it
+        raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
+    if len(sim.network) > in_flight:
+        return f"{len(sim.network)} messages in flight (a correct group keeps under {in_flight})"
+    if sim.events > events:
+        return f"{sim.events} node events by t={sim.now} (a correct group takes under {events})"
+    return None
+
+
+# -- safety ---------------------------------------------------------------------------------------
+
+SAFETY_TICKS = (500, 3000)
+# The profile's examples each size gets (measured, one run: about 0.6 s with 4 replicas, 2.5 s with 7).
+SAFETY_SHARE = {4: 1 / 4, 7: 1 / 20}
+
+
+def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+    """One free run: Agreement and Validity hold after every event. The run is not recorded (the
+    refinement mapping after every action is a quarter of its cost); a failing one is run again,
+    recorded, for its counterexample (the same seed gives the same run)."""
+
+    def once(record: bool) -> tuple[Simulator[Any], str | None]:
+        sim = schedule.cluster(n, bugs, record=record)
+        monitor = SafetyMonitor(sim, honest(sim))
+        overload = run(sim, schedule, schedule.ticks, stop=monitor)
+        violation = monitor.check()
+        return sim, f"violates {violation}" if violation is not None else overload
+
+    _, problem = once(record=False)
+    if problem is not None:
+        sim, problem = once(record=True)
+        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+
+
+def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
+    """Hypothesis: free runs of n replicas (up to f Byzantine; the others with the mutants `bugs`)
+    never break Agreement or Validity."""
+
+    @share(settings, SAFETY_SHARE.get(n, 1 / 20))
+    @given(schedules(n, *SAFETY_TICKS))
+    def free_run_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, n, bugs)
+
+    free_run_is_safe()
+
+
+# -- liveness after stabilisation -----------------------------------------------------------------
+
+LIVENESS_TICKS = (300, 2500)
+
+# After faults stop, a new request must be accepted within this many ticks. What it may have to
+# wait for (TIMING; latency 1..10): the group may be in the middle of view changes whose timeout
+# has doubled up to its cap (1200) with every view change that executed nothing, and with a
+# Byzantine primary (silent, equivocating, twins) one more view change is needed once the backups'
+# request timers expire; each view change is a timeout plus a few round trips; lagging replicas
+# catch up through the status exchange (every 50 ticks) and checkpoints. Measured over 843 random
+# schedules (696 of 4 replicas, 147 of 7, up to f Byzantine, faults for 300..2500 ticks): the
+# request was accepted at most 1526 ticks after the faults stopped with 4 replicas (median 45) and
+# 3643 with 7 (median 86, two Byzantine replicas with twins among them). The bound is over twice
+# the latest. The 7 runs of the 850 that never committed (0.8%) are not slow: they are stuck, a
+# liveness bug of impl/pbft that this check found (see test_free_runs.py's known gap).
+COMMIT_BOUND = 8000
+PROBE = "live"
+
+
+def accepted(sim: Simulator[Any], op: str) -> bool:
+    client = sim.nodes["c1"]
+    assert isinstance(client, Client)
+    return any(r == op for _, r in client.accepted)
+
+
+def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
+    """One run whose faults stop at schedule.ticks: a request sent then is accepted within
+    COMMIT_BOUND ticks, and Agreement and Validity hold throughout. Returns how long it took. As
+    check_safety, a failing run is run again, recorded, for its counterexample."""
+
+    def once(record: bool) -> tuple[Simulator[Any], str | None]:
+        sim = schedule.cluster(n, bugs, heal=True, record=record)
+        monitor = SafetyMonitor(sim, honest(sim))
+        healed = schedule.ticks
+        overload = run(sim, schedule, healed, stop=monitor)
+        if overload is None and monitor.check() is None:
+            sim.inject("c1", ClientRequest(PROBE))
+            overload = run(
+                sim,
+                schedule,
+                healed + COMMIT_BOUND,
+                stop=lambda s: monitor(s) or accepted(s, PROBE),
+            )
+        violation = monitor.check()
+        if violation is not None:
+            return sim, f"violates {violation}"
+        if overload is not None:
+            return sim, overload
+        if not accepted(sim, PROBE):
+            return sim, (
+                f"the request {PROBE!r}, sent when the faults ended at t={healed}, is not "
+                f"accepted {COMMIT_BOUND} ticks later"
+            )
+        return sim, None
+
+    sim, problem = once(record=False)
+    if problem is not None:
+        sim, problem = once(record=True)
+        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    return sim.now - schedule.ticks
+
+
+def liveness_after_stabilisation(
+    bugs: frozenset[str], settings: hypothesis.settings, *, n: int
+) -> None:
+    """Hypothesis: once faults stop, a request of the client commits within COMMIT_BOUND ticks."""
+
+    @share(settings, 1 / 6 if n == 4 else 1 / 20)
+    @given(schedules(n, *LIVENESS_TICKS))
+    def stabilises(schedule: Schedule) -> None:
+        check_liveness(schedule, n, bugs)
+
+    stabilises()
