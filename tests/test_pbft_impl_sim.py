@@ -29,6 +29,7 @@ from impl.pbft import (
 )
 from impl.pbft.messages import NOOP
 from impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
+from property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
 from traces import itf
 from traces.model import Trace
 from traces.values import FrozenDict, Value
@@ -338,75 +339,15 @@ def test_a_crash_is_a_stutter() -> None:
 
 # -- trace validation against specs/PBFT.tla ---------------------------------------------------------
 
-SPEC = ROOT / "specs" / "PBFT.tla"
-# The model a free run is checked against: the run's replicas, requests, checkpoint interval and
-# window, and bounds beyond the run's.
-VALIDATE_CFG = """\
-CONSTANTS
-    N = 4
-    Byzantine = {%s}
-    Requests = {%s}
-    MaxView = 30
-    MaxSeq = 60
-    CheckpointEvery = 5
-    Window = 10
-SPECIFICATION Spec
-INVARIANTS
-    TypeOK
-    Agreement
-    Validity
-    ReplyCorrect
-"""
 
-
-def first_step_not_in_spec(trace: Trace, stepper: Any) -> str | None:
-    """None if every step is the named action's successor in TLC, else the first that is not."""
-    from specs.tlc.stepper import ActionInstance
-
-    before = stepper.state(trace.steps[0].state)
-    if before not in stepper.init_states():
-        return "step 0: not an initial state"
-    for k, step in enumerate(trace.steps[1:], 1):
-        action = ActionInstance(step.action, step.params)
-        if action not in stepper.actions:
-            return f"step {k} {step.label()}: no such action in the spec"
-        # compare what the step changed first, converting TLC's values only as far as needed
-        order = sorted(trace.changed(k)) + sorted(set(VARIABLES) - trace.changed(k))
-        after = next(
-            (
-                s
-                for s in stepper.successors_of(before, action)
-                if all(s[v] == step.state[v] for v in order)
-            ),
-            None,
-        )
-        if after is None:
-            return f"step {k} {step.label()} at {dict(step.meta)}: not a step of the spec"
-        if stepper.violated(after):
-            return f"step {k} {step.label()}: violates {stepper.violated(after)}"
-        before = after
-    return None
-
-
-def validation_stepper(folder: Path, byzantine: tuple[str, ...]) -> Any:
-    if not SPEC.exists():
-        pytest.skip("specs/PBFT.tla is not there yet")
-    from specs.tlc.stepper import Stepper
-
-    cfg = folder / "Validate.cfg"
-    requests = ", ".join(f'"{ops(n)}"' for n in range(1, 21))
-    cfg.write_text(VALIDATE_CFG % (", ".join(f'"{b}"' for b in byzantine), requests))
-    return Stepper(SPEC, cfg)
+@pytest.fixture(scope="module")
+def pbft_spec() -> Any:
+    return validation_stepper()
 
 
 @pytest.fixture(scope="module")
-def pbft_spec(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return validation_stepper(tmp_path_factory.mktemp("pbft"), ())
-
-
-@pytest.fixture(scope="module")
-def pbft_spec_r1_byzantine(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return validation_stepper(tmp_path_factory.mktemp("pbft_byz"), ("r1",))
+def pbft_spec_r1_byzantine() -> Any:
+    return validation_stepper(frozenset({"r1"}))
 
 
 def validation_run(
