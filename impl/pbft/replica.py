@@ -157,6 +157,10 @@ class Replica:
         self.audit = AuditLog(config)
         self.own_checkpoints: dict[int, Signed[Checkpoint]] = {}
         self.view_changes: dict[int, dict[str, Signed[ViewChange]]] = {}
+        # This replica's own view-change message of every view it moved to (volatile): a peer
+        # still changing to an earlier view may have lost it, and without it may never gather
+        # 2f+1 (see _on_status).
+        self.own_view_changes: dict[int, Signed[ViewChange]] = {}
         self.new_views: dict[int, Signed[NewView]] = {}
         # volatile
         self.machine = machine()
@@ -401,6 +405,14 @@ class Replica:
             answer.append(self.new_views[self.view])
         elif behind and self.status == CHANGING and self.id in self.view_changes.get(self.view, {}):
             answer.append(self.view_changes[self.view][self.id])
+        if st.changing and st.view < self.view and st.view in self.own_view_changes:
+            # The peer waits for view st.view, which this replica left when its timer ran out.
+            # If this replica's message for that view was lost, the peer may hold 2f of the 2f+1
+            # it needs, start no timer, and see fewer than f+1 replicas ahead to follow: the
+            # group would wait forever. The message is still true (a signed statement this
+            # replica made), so sending it again is safe, and it lets the peer complete the view
+            # change or time out of it.
+            answer.append(self.own_view_changes[st.view])
         if st.view == self.view and not st.changing and self.status == NORMAL:
             for v, n in self.log.slots():
                 if v != self.view or n <= st.executed:
@@ -726,6 +738,7 @@ class Replica:
         )
         self.view_changes = {v: h for v, h in self.view_changes.items() if v >= self.view}
         self.view_changes.setdefault(self.view, {})[self.id] = vc
+        self.own_view_changes[self.view] = vc
         self.store.add(vc)
         self._broadcast(vc)
         self._view_timer = False  # set once 2f+1 view-change messages for the view are in

@@ -251,8 +251,9 @@ LIVENESS_TICKS = (300, 2500)
 # schedules (696 of 4 replicas, 147 of 7, up to f Byzantine, faults for 300..2500 ticks): the
 # request was accepted at most 1526 ticks after the faults stopped with 4 replicas (median 45) and
 # 3643 with 7 (median 86, two Byzantine replicas with twins among them). The bound is over twice
-# the latest. The 7 runs of the 850 that never committed (0.8%) are not slow: they are stuck, a
-# liveness bug of impl/pbft that this check found (see test_free_runs.py's known gap).
+# the latest. The 7 runs of the 850 that never committed (0.8%) were not slow but stuck: a liveness
+# bug of impl/pbft this check found, since fixed (test_free_runs.py, a view change split across
+# two views).
 COMMIT_BOUND = 8000
 PROBE = "live"
 
