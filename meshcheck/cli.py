@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     mu = sub.add_parser(
         "mutants", help="switch on each known bug of a protocol and show which check kills it"
     )
-    mu.add_argument("protocol", metavar="PROTOCOL", help="raft")
+    mu.add_argument("protocol", metavar="PROTOCOL", help="raft or pbft")
     mu.add_argument(
         "--profile",
         choices=("quick", "default", "deep"),
