@@ -1,0 +1,492 @@
+"""specs/PBFT.tla: its models hold with the recorded state counts, every action fires, and every
+invariant and liveness property has teeth.
+
+The state counts and trace lengths below are recorded in specs/PBFT.md (and the models' own counts in
+their `.cfg` directives); a change to the spec that changes them shows here first. Each mutant is a
+small textual change of the spec (a known PBFT bug; the six the implementation also carries have the
+same names as impl/pbft's switches), checked on the smallest model that exhibits it with the one
+property it must break, on one worker so that the counts are reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import pytest
+
+from specs.tlc.check import CheckResult, Outcome, Violation, check
+from specs.tlc.stepper import State, Stepper
+from traces.values import FrozenDict, Value
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+PBFT = SPECS / "PBFT.tla"
+QUICK_CFG = SPECS / "PBFT_quick.cfg"
+
+# The shared vocabulary (specs/PBFT.md, "Vocabulary"). The variables, in declaration order, are
+# exactly those the implementation's refinement mapping produces (impl.pbft.refinement.VARIABLES).
+VARIABLES = ("requested", "msgs", "view", "status", "executed", "stable", "accepted")
+# Every action of Next with its parameters, in this order (what the Stepper reports and the
+# implementation's trace events carry). Anything else an action chooses is chosen inside it.
+ACTIONS = {
+    "Request": ("r",),
+    "PrePrepare": ("i", "r"),
+    "Prepare": ("i", "v", "n"),
+    "Commit": ("i", "v", "n"),
+    "Execute": ("i",),
+    "StableCheckpoint": ("i", "n"),
+    "StartViewChange": ("i",),
+    "NewView": ("i",),
+    "AcceptNewView": ("i", "v"),
+    "Accept": ("n", "r"),
+}
+SAFETY = ("TypeOK", "Agreement", "Validity", "ReplyCorrect")
+
+# (distinct states, depth) as recorded in specs/PBFT.md.
+QUICK = (35925, 25)
+DEFAULT = (226237, 26)
+LIVENESS = (0, 0)
+DEEP = (0, 0)
+
+
+def rec(**fields: Value) -> FrozenDict:
+    """A TLA+ record as the Stepper gives it."""
+    return FrozenDict(fields)
+
+
+def run(spec: Path, cfg: Path, workers: int = 2) -> CheckResult:
+    return check(spec, cfg, workers=workers, deadlock=False)
+
+
+# ------------------------------------------------------------------------------------ the spec itself
+
+
+def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
+    with Stepper(PBFT, QUICK_CFG) as st:
+        assert st.vars == VARIABLES
+        found: dict[str, set[tuple[str, ...]]] = {}
+        for a in st.actions:
+            found.setdefault(a.name, set()).add(tuple(a.params))
+        assert found == {name: {params} for name, params in ACTIONS.items()}
+        assert st.action_names == tuple(ACTIONS)
+        # only honest replicas act: r1 is Byzantine in the quick model
+        replicas = {a.params["i"] for a in st.actions if "i" in a.params}
+        assert replicas == {"r2", "r3", "r4"}
+        # Prepare(i, v, n): 3 honest replicas x views 0..1 x sequence number 1
+        assert sum(a.name == "Prepare" for a in st.actions) == 6
+
+
+def test_initial_state_is_the_idle_cluster() -> None:
+    with Stepper(PBFT, QUICK_CFG) as st:
+        (init,) = st.init_states()
+        v = init.values
+        assert v["requested"] == frozenset() and v["msgs"] == frozenset()
+        assert v["view"] == {f"r{k}": 0 for k in range(1, 5)}
+        assert set(v["status"].values()) == {"normal"}
+        assert set(v["executed"].values()) == {()}
+        assert set(v["stable"].values()) == {0}
+        assert v["accepted"] == frozenset()
+        assert st.violated(init) == []
+
+
+class Walk:
+    """Drives a Stepper through a scripted behaviour, one named action instance at a time."""
+
+    def __init__(self, st: Stepper) -> None:
+        self.st = st
+        (self.state,) = st.init_states()
+        self.taken: list[str] = []
+
+    def __call__(self, name: str, **params: Value) -> State:
+        matches = [
+            t
+            for t in self.st.successors(self.state)
+            if t.action.name == name and t.action.params == FrozenDict(params)
+        ]
+        assert matches, f"{name}{params} is not enabled after {self.taken}"
+        assert len({t.state for t in matches}) == 1, f"{name}{params} has several successors"
+        self.state = matches[0].state
+        self.taken.append(name)
+        assert self.st.violated(self.state) == [], self.taken
+        return self.state
+
+    def msgs(self, kind: str) -> set[FrozenDict]:
+        return {m for m in self.state["msgs"] if m["type"] == kind}  # type: ignore[union-attr,index]
+
+
+def test_every_action_fires_in_the_quick_model() -> None:
+    """A view change away from the silent Byzantine primary r1, the request ordered in view 1 by
+    r2, executed and answered, a checkpoint made stable, and r4 brought up to date by state
+    transfer: every action of Next fires, each step checked against every invariant."""
+    with Stepper(PBFT, QUICK_CFG) as st:
+        w = Walk(st)
+        w("Request", r="a")
+        for i in ("r2", "r3", "r4"):
+            w("StartViewChange", i=i)
+        assert {m["src"]: m["ckpt"] for m in w.msgs("ViewChange")} == {
+            "r2": 0,
+            "r3": 0,
+            "r4": 0,
+        }
+        s = w("NewView", i="r2")
+        (nv,) = w.msgs("NewView")
+        assert (nv["view"], nv["ckpt"], nv["pre"], nv["src"]) == (1, 0, frozenset(), "r2")
+        assert s["status"]["r2"] == "normal"
+        w("AcceptNewView", i="r3", v=1)
+        w("AcceptNewView", i="r4", v=1)
+        w("PrePrepare", i="r2", r="a")
+        w("Prepare", i="r3", v=1, n=1)
+        w("Prepare", i="r4", v=1, n=1)
+        w("Commit", i="r2", v=1, n=1)
+        w("Commit", i="r3", v=1, n=1)
+        s = w("Execute", i="r2")  # Commits of r2, r3 and (Byzantine, any) r1: 2F+1
+        assert s["executed"]["r2"] == ("a",)
+        w("Execute", i="r3")
+        assert {(m["seq"], m["req"], m["src"]) for m in w.msgs("Reply")} == {
+            (1, "a", "r2"),
+            (1, "a", "r3"),
+        }
+        assert {(m["seq"], m["digest"]) for m in w.msgs("Checkpoint")} == {(1, ("a",))}
+        s = w("Accept", n=1, r="a")
+        assert s["accepted"] == {rec(seq=1, req="a")}
+        w("StableCheckpoint", i="r2", n=1)
+        s = w("StableCheckpoint", i="r4", n=1)  # r4 never executed: state transfer
+        assert s["executed"]["r4"] == ("a",) and s["stable"]["r4"] == 1
+        assert set(w.taken) == set(ACTIONS)
+
+
+def test_new_primary_re_proposes_what_a_replica_prepared() -> None:
+    """r2 prepared "a" at 1 in view 0 (the Byzantine primary's PrePrepare and Prepares of r2 and
+    r3); whatever 2F+1 view changes the new primary r2 uses (its own among them), O puts "a" at 1
+    (section 4.4), and a backup accepting the NEW-VIEW prepares it."""
+    with Stepper(PBFT, QUICK_CFG) as st:
+        w = Walk(st)
+        w("Request", r="a")
+        w("Prepare", i="r2", v=0, n=1)
+        w("Prepare", i="r3", v=0, n=1)
+        w("Commit", i="r2", v=0, n=1)
+        for i in ("r2", "r3", "r4"):
+            w("StartViewChange", i=i)
+        (vc,) = [m for m in w.msgs("ViewChange") if m["src"] == "r2"]
+        assert vc["prepared"] == {rec(view=0, seq=1, req="a")}
+        news = [t.state for t in st.successors(w.state) if t.action.name == "NewView"]
+        assert news
+        for s in news:
+            (nv,) = [m for m in s["msgs"] if m["type"] == "NewView"]  # type: ignore[union-attr,index]
+            assert nv["pre"] == {rec(seq=1, req="a")}
+        w.state = news[0]
+        w("AcceptNewView", i="r4", v=1)
+        assert rec(type="Prepare", view=1, seq=1, req="a", src="r4") in w.state["msgs"]
+
+
+def test_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = run(PBFT, QUICK_CFG)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK
+
+
+@pytest.mark.slow
+def test_default_model_holds_with_its_recorded_state_count() -> None:
+    r = run(PBFT, SPECS / "PBFT.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == DEFAULT
+
+
+@pytest.mark.slow
+def test_liveness_model_holds_with_its_recorded_state_count() -> None:
+    r = run(PBFT, SPECS / "PBFT_liveness.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == LIVENESS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
+def test_deep_model_holds_with_its_recorded_state_count() -> None:
+    r = run(PBFT, SPECS / "PBFT_deep.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == DEEP
+
+
+# ------------------------------------------------------------------------------------ mutants
+
+# Model constants of the mutant runs: the quick model's, with overrides per mutant.
+BASE: dict[str, str] = {
+    "N": "4",
+    "Byzantine": '{"r1"}',
+    "Requests": '{"a"}',
+    "MaxView": "1",
+    "MaxSeq": "1",
+    "CheckpointEvery": "1",
+    "Window": "1",
+}
+TWO = {"Requests": '{"a", "b"}'}
+
+
+@attrs.frozen
+class Mutant:
+    """A known bug as a textual change of PBFT.tla, the model that shows it, and what must catch it."""
+
+    name: str
+    changes: tuple[tuple[str, str], ...]  # (text of PBFT.tla, its replacement), each found once
+    model: Mapping[str, str]  # constants over BASE
+    catches: str  # the invariant (or temporal property) that must fail
+    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
+    # PBFT.md; None for a liveness lasso, whose shape depends on when TLC checks the properties
+    found: tuple[int, int] | None
+    liveness: bool = False
+
+
+MUTANTS = (
+    Mutant(
+        "prepare_quorum_2f",
+        (
+            (
+                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= 2 * F",
+                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= 2 * F - 1",
+            ),
+        ),
+        TWO,
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "new_view_ignores_prepared",
+        (("req |-> IF at(n) # {} THEN best(n).req ELSE Noop]", "req |-> Noop]"),),
+        {},
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "commit_without_commit_phase",
+        (
+            (
+                "    /\\ CommitMsg(v, n, r, i) \\in msgs\n"
+                "    /\\ Cardinality({j \\in Replicas : Sent(CommitMsg(v, n, r, j))}) >= Quorum\n",
+                "    /\\ CommitMsg(v, n, r, i) \\in msgs\n",
+            ),
+        ),
+        TWO,
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "preprepare_from_non_primary",
+        (
+            (
+                "PrePrepared(v, n, r) == Sent(PrePrepareMsg(v, n, r, Primary(v)))",
+                "PrePrepared(v, n, r) == \\E j \\in Replicas : Sent(PrePrepareMsg(v, n, r, j))",
+            ),
+        ),
+        # r2, the primary of view 1, is the Byzantine one: with r1 Byzantine, a second
+        # "primary" in view 1 needs a third view to do harm (see PBFT.md)
+        {**TWO, "Byzantine": '{"r2"}'},
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "signatures_not_checked",
+        (("    LET from == ByzSenders\n", "    LET from == Replicas\n"),),
+        TWO,
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "backups_ignore_new_view_checkpoint",
+        (
+            (
+                "          IN /\\ AdoptCheckpoint(i, nv.ckpt)\n",
+                "          IN /\\ AdoptCheckpoint(i, 0)\n",
+            ),
+        ),
+        {**TWO, "Byzantine": '{"r2"}'},
+        "Agreement",
+        (0, 0),
+    ),
+    Mutant(
+        "request_not_checked",
+        (
+            (
+                "    /\\ \\E r \\in requested :\n          /\\ PrePrepared(v, n, r)",
+                "    /\\ \\E r \\in Requests :\n          /\\ PrePrepared(v, n, r)",
+            ),
+        ),
+        TWO,
+        "Validity",
+        (0, 0),
+    ),
+    Mutant(
+        "client_accepts_f_replies",
+        ((">= F + 1\n    /\\ accepted'", ">= F\n    /\\ accepted'"),),
+        {},
+        "ReplyCorrect",
+        (0, 0),
+    ),
+    Mutant(
+        "reply_for_noop",
+        (("(IF r = Noop THEN {} ELSE {ReplyMsg(n, r, i)})", "{ReplyMsg(n, r, i)}"),),
+        # a gap in O needs a claim above an empty sequence number
+        {"MaxSeq": "2", "Window": "2", "CheckpointEvery": "2"},
+        "TypeOK",
+        (0, 0),
+    ),
+    Mutant(
+        "new_view_waits_for_all",
+        (
+            (
+                "    /\\ i = Primary(view[i])\n    /\\ \\E j \\in Justifications(view[i], {i}) :",
+                "    /\\ i = Primary(view[i])\n"
+                "    /\\ \\A k \\in Replicas :\n"
+                '          \\E m \\in msgs : m.type = "ViewChange" /\\ m.view = view[i] /\\ m.src = k\n'
+                "    /\\ \\E j \\in Justifications(view[i], {i}) :",
+            ),
+        ),
+        {},
+        "EventuallyHonestPrimary",
+        None,
+        liveness=True,
+    ),
+    Mutant(
+        "commit_waits_for_all",
+        (
+            (
+                "Cardinality({j \\in Replicas : Sent(CommitMsg(v, n, r, j))}) >= Quorum",
+                "Cardinality({j \\in Replicas : Sent(CommitMsg(v, n, r, j))}) = N",
+            ),
+        ),
+        {},
+        "EventuallyExecuted",
+        None,
+        liveness=True,
+    ),
+)
+
+# The liveness model's constants (PBFT_liveness.cfg), over which the liveness mutants run.
+LIVE: dict[str, str] = {**BASE, "Requests": '{"a", "b"}', "MaxSeq": "2"}
+
+
+def mutate(folder: Path, mutant: Mutant) -> Path:
+    """PBFT.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
+    text = PBFT.read_text()
+    for old, new in mutant.changes:
+        assert text.count(old) == 1, f"{mutant.name}: the spec no longer reads {old!r}"
+        text = text.replace(old, new)
+    (folder / "PBFT.tla").write_text(text)
+    constants = {**(LIVE if mutant.liveness else BASE), **mutant.model}
+    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
+    if mutant.liveness:
+        lines += ["    ByzSenders <- Silent", "SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
+    else:
+        lines += ["SPECIFICATION Spec", f"INVARIANTS TypeOK {mutant.catches}"]
+    cfg = folder / "Mutant.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+SLOW_MUTANTS = {"prepare_quorum_2f", "commit_without_commit_phase", "preprepare_from_non_primary"}
+
+
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
+        for m in MUTANTS
+    ],
+)
+def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
+    cfg = mutate(tmp_path, mutant)
+    r = run(tmp_path / "PBFT.tla", cfg, workers=1)
+    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
+    kind = "property" if mutant.liveness else "invariant"
+    assert r.violation == Violation(kind, mutant.catches)
+    assert r.trace is not None
+    if mutant.found is None:
+        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
+    else:
+        assert (r.distinct, len(r.trace)) == mutant.found
+
+
+@pytest.mark.slow
+def test_checkpoint_stable_on_f_plus_1_is_equivalent_in_the_spec(tmp_path: Path) -> None:
+    """A checkpoint stable on F+1 proofs breaks nothing the spec can see (PBFT.md says why): F+1
+    proofs include an honest replica's, whose digest is the history every honest replica executes
+    while Agreement holds. The mutant holds on the default model's constants."""
+    mutant = Mutant(
+        "checkpoint_stable_on_f_plus_1",
+        (
+            (
+                "CheckpointProof(n, d) == Cardinality({j \\in Replicas : Sent(CheckpointMsg(n, d, j))}) >= Quorum",
+                "CheckpointProof(n, d) == Cardinality({j \\in Replicas : Sent(CheckpointMsg(n, d, j))}) >= F + 1",
+            ),
+        ),
+        TWO,
+        " ".join(SAFETY[1:]),
+        None,
+    )
+    r = run(tmp_path / "PBFT.tla", mutate(tmp_path, mutant))
+    assert r.outcome is Outcome.HOLDS, r.message
+    # the mutant is live: more states than the spec's own default model (checkpoints become
+    # stable earlier), none of them bad
+    assert r.distinct > DEFAULT[0]
+
+
+def test_f_plus_1_byzantine_replicas_break_agreement(tmp_path: Path) -> None:
+    """With F+1 = 2 Byzantine replicas out of 4, a quorum of 2F+1 = 3 holds one honest replica,
+    which is not enough: two honest replicas execute different requests at sequence number 1."""
+    unchanged = Mutant("two Byzantine replicas", (), {**TWO, "Byzantine": '{"r1", "r2"}'}, "Agreement", None)
+    r = run(tmp_path / "PBFT.tla", mutate(tmp_path, unchanged), workers=1)
+    assert r.outcome is Outcome.VIOLATED, r.message
+    assert r.violation == Violation("invariant", "Agreement")
+    assert r.trace is not None
+    last = r.trace.steps[-1].state["executed"]
+    assert {last["r3"], last["r4"]} == {("a",), ("b",)}
+
+
+@pytest.mark.slow
+def test_unmutated_spec_holds_on_every_mutant_model(tmp_path: Path) -> None:
+    """The mutants' models are not broken themselves: the spec as written holds on each of them
+    (the quick model's constants are checked by the quick model itself)."""
+    models = {tuple(sorted(m.model.items())) for m in MUTANTS if not m.liveness and m.model}
+    for n, model in enumerate(sorted(models)):
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        probe = Mutant("unmutated", (), dict(model), " ".join(SAFETY[1:]), None)
+        r = run(folder / "PBFT.tla", mutate(folder, probe))
+        assert r.outcome is Outcome.HOLDS, f"{dict(model)}: {r.message}"
+
+
+# ------------------------------------------------------------------------------------ two specs
+
+
+def test_raft_and_pbft_steppers_in_one_process() -> None:
+    """Each Stepper loads TLC in its own class loader (TLC keeps the spec's variables in static
+    fields), so a Raft Stepper and a PBFT Stepper, open one after the other or at once, each
+    give their own spec's states."""
+    raft_cfg = SPECS / "Raft_quick.cfg"
+
+    def raft_first_step(st: Stepper) -> tuple[str, ...]:
+        (init,) = st.init_states()
+        assert set(init["role"].values()) == {"Follower"}  # type: ignore[union-attr]
+        return tuple(sorted({t.action.name for t in st.successors(init)}))
+
+    def pbft_first_step(st: Stepper) -> tuple[str, ...]:
+        (init,) = st.init_states()
+        assert set(init["status"].values()) == {"normal"}  # type: ignore[union-attr]
+        return tuple(sorted({t.action.name for t in st.successors(init)}))
+
+    with Stepper(SPECS / "Raft.tla", raft_cfg) as raft:
+        raft_alone = raft_first_step(raft)
+    with Stepper(PBFT, QUICK_CFG) as pbft:
+        pbft_alone = pbft_first_step(pbft)
+        assert pbft.vars == VARIABLES
+    assert "Timeout" in raft_alone
+    assert pbft_alone == ("Request",)
+    with Stepper(SPECS / "Raft.tla", raft_cfg) as raft, Stepper(PBFT, QUICK_CFG) as pbft:
+        assert pbft_first_step(pbft) == pbft_alone
+        assert raft_first_step(raft) == raft_alone
+        assert pbft.vars == VARIABLES and "currentTerm" in raft.vars
+        # values convert through each Stepper's own runtime
+        (init,) = pbft.init_states()
+        succ = {t.action.label(): t.state for t in pbft.successors(init)}
+        assert succ["Request(r=a)"]["requested"] == frozenset({"a"})
