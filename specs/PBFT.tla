@@ -52,7 +52,7 @@ PrimaryOf == [v \in Views |-> "r" \o ToString((v % N) + 1)]
 Primary(v) == PrimaryOf[v]
 Backups(v) == Replicas \ {Primary(v)}
 
-ASSUME /\ N \in Nat \ {0} /\ N <= 9
+ASSUME /\ N \in Nat \ {0}
        /\ Byzantine \subseteq Replicas
        \* 2F+1 proofs always include an honest replica's (StableCheckpoint relies on it)
        /\ Cardinality(Byzantine) < Quorum
@@ -366,7 +366,6 @@ Next ==
     \/ \E n \in Seqs, r \in Requests : Accept(n, r)
 
 Spec == Init /\ [][Next]_vars
-
 
 \* Liveness (PBFT_liveness.cfg, Byzantine replicas silent): the client eventually sends its
 \* requests, every honest replica keeps taking the protocol's steps, and a replica whose
