@@ -1,0 +1,76 @@
+"""A hybrid node's configuration: the cluster, the threat thresholds, both protocols' timing, the
+detectors' bounds, and the mutants switched on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from impl.errors import ImplError
+
+from .levels import Thresholds
+from .mutants import BUGS
+
+
+def _ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(ids)
+
+
+def _bugs(bugs: Iterable[str]) -> frozenset[str]:
+    if isinstance(bugs, str):
+        raise ImplError(f"bugs must be a set of mutant names, not the string {bugs!r}")
+    return frozenset(bugs)
+
+
+@attrs.frozen
+class HybridConfig:
+    """`nodes` holds every member ("n1".."nN"), this node included; f = (n - 1) // 3, what the BFT
+    epochs tolerate (and what the replicated clock and the thresholds are built for)."""
+
+    id: str
+    nodes: tuple[str, ...] = attrs.field(converter=_ids)
+    thresholds: Thresholds | None = None  # None: Thresholds.for_f(f)
+    # Raft epochs
+    election_timeout: tuple[int, int] = (150, 300)
+    heartbeat_interval: int = 50
+    # PBFT epochs
+    batch_size: int = 4
+    checkpoint_every: int = 10
+    window: int = 40
+    view_change_timeout: int = 400
+    retransmit_every: int = 150
+    # the hybrid layer
+    clock_every: int = 25  # ticks between this node's clock entries
+    retry_every: int = 100  # ticks between re-proposals of what is not committed yet
+    evidence_timeout: int = 600  # Raft epoch: own evidence uncommitted this long -> campaign
+    timing_bound: int = 200  # a leader's heartbeats further apart than this are an anomaly
+    report_every: int = 100  # at most one non-self-proving report per (kind, accused) this often
+    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
+
+    def __attrs_post_init__(self) -> None:
+        if self.id not in self.nodes or len(set(self.nodes)) != len(self.nodes):
+            raise ImplError(f"{self.id} must be one of distinct nodes {list(self.nodes)}")
+        if len(self.nodes) < 4:
+            raise ImplError(
+                f"a hybrid cluster needs n >= 4 (3f + 1 with f >= 1), not {len(self.nodes)}"
+            )
+        unknown = self.bugs - BUGS.keys()
+        if unknown:
+            raise ImplError(
+                f"unknown hybrid mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
+            )
+        if min(self.clock_every, self.retry_every, self.evidence_timeout, self.timing_bound) < 1:
+            raise ImplError("clock_every, retry_every, evidence_timeout, timing_bound must be >= 1")
+
+    @property
+    def f(self) -> int:
+        return (len(self.nodes) - 1) // 3
+
+    @property
+    def th(self) -> Thresholds:
+        return self.thresholds if self.thresholds is not None else Thresholds.for_f(self.f)
+
+    @property
+    def peers(self) -> tuple[str, ...]:
+        return tuple(n for n in self.nodes if n != self.id)

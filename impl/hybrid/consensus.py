@@ -1,0 +1,228 @@
+"""`HybridConsensus`: the issue's facade over a simulated hybrid cluster.
+
+`propose(op)` signs the op as the client, hands it to every node that is up, and runs the simulator
+until f + 1 nodes gave the same answer (at least one of them honest, as a PBFT client accepts a
+result: Castro and Liskov, section 4.1): committed, with its result, epoch and position in the
+history, or rejected, with the reason (an op left beyond the switch entry of its epoch; the client
+may submit it again, `propose(op, seq=decision.seq)`, and gets the first result if it was in fact
+committed). A request that gets no answer within `resend_every` ticks is sent again.
+
+Also: `current_protocol()`, `threat_level()`, `metrics()`, and the test's levers: Byzantine
+behaviour switched on and off mid-stream (`make_byzantine`, `make_honest`), crashes, and running
+the clock (`run`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from impl.errors import ImplError
+from impl.pbft.replica import Replica
+from impl.rsm.ops import Op, to_value
+from impl.sim.config import Faults
+from impl.sim.events import ClientRequest
+from impl.sim.protocol import Node
+from impl.sim.simulator import Simulator
+from traces.values import FrozenDict, Value
+
+from .entries import ClientOp
+from .machine import COMMITTED, REJECTED
+from .node import HybridNode
+from .simulation import HybridPlugin, hybrid_cluster
+
+
+@attrs.frozen
+class Decision:
+    """What `propose` learned about the op (client, seq)."""
+
+    client: str
+    seq: int
+    status: str  # COMMITTED or REJECTED
+    result: Value = None
+    epoch: int | None = None
+    position: int | None = None
+    reason: str = ""
+    time: int = 0
+
+    @property
+    def committed(self) -> bool:
+        return self.status == COMMITTED
+
+
+class HybridConsensus:
+    """A simulated hybrid cluster with a client in front of it."""
+
+    def __init__(
+        self,
+        n: int = 4,
+        *,
+        seed: int = 0,
+        client: str = "c1",
+        faults: Faults | None = None,
+        resend_every: int = 400,
+        give_up_after: int = 20_000,
+        **options: Any,
+    ) -> None:
+        self.sim: Simulator[HybridNode] = hybrid_cluster(
+            n, seed=seed, clients=(client,), faults=faults, **options
+        )
+        plugin = self.sim.plugin
+        assert isinstance(plugin, HybridPlugin)
+        self.plugin = plugin
+        self.keys = plugin.keys
+        self.client = client
+        self.f = (n - 1) // 3
+        self.resend_every = resend_every
+        self.give_up_after = give_up_after
+        self.byzantine: set[str] = set()  # nodes that were ever Byzantine
+        self.decisions: list[Decision] = []
+        self.submitted = 0
+        self._seq = 0
+        self._request_ids = 0
+
+    @property
+    def nodes(self) -> dict[str, HybridNode]:
+        return self.sim.nodes
+
+    @property
+    def honest(self) -> list[str]:
+        return [i for i in self.sim.node_ids if i not in self.byzantine]
+
+    # -- proposing ---------------------------------------------------------------------------------
+
+    def propose(self, op: Op | Value, *, seq: int | None = None) -> Decision:
+        """Propose `op` (an impl.rsm operation or its encoded value); the decision (see the module
+        doc). `seq` resubmits an earlier op under its sequence number."""
+        if seq is None:
+            self._seq += 1
+            seq = self._seq
+        value = to_value(op) if not isinstance(op, FrozenDict | str | int | tuple) else op
+        signed = self.keys.sign_op(ClientOp(self.client, seq, value))
+        self.submitted += 1
+        self._first_reply = len(self.sim.replies)
+        start = self.sim.now
+        decided: list[Decision] = []
+        ids: dict[int, str] = {}
+
+        def done(_sim: Simulator[HybridNode]) -> bool:
+            return self._decide(ids, signed, decided)
+
+        while self.sim.now - start < self.give_up_after:
+            ids.update(self._send(signed))
+            self.sim.run(until=self.sim.now + self.resend_every, stop=done)
+            if decided:
+                self.decisions.append(decided[0])
+                return decided[0]
+        raise ImplError(f"no decision on {self.client}/{seq} in {self.give_up_after} ticks")
+
+    def _send(self, op: ClientOp) -> dict[int, str]:
+        ids: dict[int, str] = {}
+        for node in self.sim.node_ids:
+            if self.sim.up[node]:
+                self._request_ids += 1
+                ids[self._request_ids] = node
+                self.sim.inject(node, ClientRequest(op, self._request_ids))
+        return ids
+
+    def _decide(self, ids: dict[int, str], op: ClientOp, out: list[Decision]) -> bool:
+        votes: dict[tuple[str, Value], set[str]] = {}
+        for node, reply in self.sim.replies[self._first_reply :]:
+            if ids.get(reply.request_id) == node:
+                votes.setdefault((reply.error, reply.result), set()).add(node)
+        for (error, result), voters in votes.items():
+            if len(voters) > self.f:
+                out.append(self._decision(op, error, result))
+                return True
+        return False
+
+    def _decision(self, op: ClientOp, error: str, result: Value) -> Decision:
+        record = result if isinstance(result, FrozenDict) else FrozenDict()
+        if not error and record.get("status") == COMMITTED:
+            return Decision(
+                op.client,
+                op.seq,
+                COMMITTED,
+                record.get("result"),
+                record.get("epoch"),
+                record.get("position"),
+                time=self.sim.now,
+            )
+        reason = str(record.get("reason", error))
+        return Decision(op.client, op.seq, REJECTED, reason=reason, time=self.sim.now)
+
+    # -- reading the cluster ------------------------------------------------------------------------
+
+    def _lead(self) -> HybridNode:
+        """The honest node furthest along the committed history (the cluster's present)."""
+        up = [self.nodes[i] for i in self.honest if self.sim.up[i]] or [
+            self.nodes[i] for i in self.honest
+        ]
+        return max(up, key=lambda n: (n.epoch, n.machine.entries, n.id))
+
+    def raft_leader(self) -> str | None:
+        """The node an honest majority follows in the current Raft epoch (None in a BFT epoch)."""
+        lead = self._lead()
+        leader = getattr(lead.current.core, "leader", None)
+        return leader if isinstance(leader, str) else None
+
+    def current_protocol(self) -> str:
+        return self._lead().current_protocol()
+
+    def threat_level(self) -> str:
+        return self._lead().level.title
+
+    def metrics(self) -> dict[str, Any]:
+        lead = self._lead()
+        decided = Counter(d.status for d in self.decisions)
+        return {
+            "submitted": self.submitted,
+            "committed": decided[COMMITTED],
+            "rejected": decided[REJECTED],
+            "switches": lead.epoch - 1,
+            "epochs": dict(sorted(lead.protocols.items())),
+            "evidence": lead.threat.evidence_by_kind(),
+            "evidence_refused": lead.threat.refused,
+            "level_history": [(t, level.title) for t, level in lead.threat.history],
+            "time": self.sim.now,
+            "events": self.sim.events,
+        }
+
+    # -- levers for tests ---------------------------------------------------------------------------
+
+    def run(self, ticks: int) -> None:
+        self.sim.run(until=self.sim.now + ticks)
+
+    def make_byzantine(
+        self,
+        node: str,
+        *behaviours: Any,
+        pbft: Callable[[Replica], Node] | None = None,
+    ) -> None:
+        """From now on `node` misbehaves: `behaviours` (impl/hybrid/byzantine.py) on its output,
+        and `pbft` (e.g. impl.pbft.byzantine.corrupt(Equivocate())) around its PBFT cores."""
+        target = self.nodes[node]
+        self.byzantine.add(node)
+        self.plugin.honest.discard(node)
+        target.tainted = True
+        target.behaviours = list(behaviours)
+        target.pbft_wrapper = pbft
+        for instance in target.instances.values():
+            if isinstance(instance.core, Replica):
+                instance.runner = pbft(instance.core) if pbft is not None else instance.core
+
+    def make_honest(self, node: str) -> None:
+        """Take the behaviours away (the node stays out of `honest`: its past is not the service's)."""
+        target = self.nodes[node]
+        target.behaviours = []
+        target.pbft_wrapper = None
+        for instance in target.instances.values():
+            instance.runner = instance.core
+
+    def histories(
+        self, nodes: Iterable[str] | None = None
+    ) -> dict[str, tuple[tuple[str, int], ...]]:
+        return {i: self.nodes[i].history for i in (nodes if nodes is not None else self.honest)}

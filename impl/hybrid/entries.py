@@ -1,0 +1,197 @@
+"""What the hybrid layer replicates and sends, and who signs what.
+
+Entries (the values each epoch's protocol orders; `HybridMachine` applies them):
+
+- `OpEntry`: a client's signed operation (`ClientOp`: client, sequence number, operation) tagged
+  with the epoch the proposer was in. Applied only in that epoch, at most once per (client, seq).
+- `EvidenceEntry`: an evidence record (threat.Evidence) signed by its reporter.
+- `ClockEntry`: a node's clock reading, signed by the node (the replicated clock is built from these).
+- Raft's leader no-op (impl.rsm.NOOP).
+
+Messages between hybrid nodes carry their epoch. Raft messages and proposals forwarded to a Raft
+leader are sealed: `Signed(RaftPayload | Proposal)` by the sending node, so that a leader's
+AppendEntries is a signed statement (two conflicting ones are an equivocation, one carrying an entry
+whose own signature fails is tampering) and a message whose seal does not verify is a bad signature
+against the link's sender. PBFT messages are signed by the PBFT replica already (`PbftWire`).
+
+Keys: `Keys` derives every holder's Ed25519 key from the seed as impl/pbft/crypto does, per epoch
+for the epoch-bound signatures (a PBFT message of epoch 2 says nothing about epoch 4, where view 0
+and sequence number 1 mean something else), and once for the client and node keys of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import attrs
+
+from impl.pbft.crypto import KeyRing
+from impl.pbft.messages import Signed, signing_bytes
+from traces.values import Value
+
+from .threat import Evidence
+
+OpKey: TypeAlias = tuple[str, int]  # (client, sequence number)
+
+
+@attrs.frozen
+class ClientOp:
+    """A client's operation (an encoded impl.rsm op), signed by the client."""
+
+    client: str
+    seq: int
+    op: Value
+    signature: bytes = attrs.field(default=b"", repr=False, metadata={"unsigned": True})
+
+    @property
+    def key(self) -> OpKey:
+        return (self.client, self.seq)
+
+
+@attrs.frozen
+class OpEntry:
+    op: ClientOp
+    epoch: int
+
+
+@attrs.frozen
+class EvidenceEntry:
+    record: Evidence
+
+
+@attrs.frozen
+class ClockEntry:
+    node: str
+    time: int
+    signature: bytes = attrs.field(default=b"", repr=False, metadata={"unsigned": True})
+
+
+Entry: TypeAlias = OpEntry | EvidenceEntry | ClockEntry
+
+
+@attrs.frozen
+class RaftPayload:
+    """A Raft message of `epoch`'s instance, sealed by `src`."""
+
+    epoch: int
+    src: str
+    message: Any
+
+
+@attrs.frozen
+class Proposal:
+    """An entry `src` asks the Raft leader of `epoch` to append."""
+
+    epoch: int
+    src: str
+    entry: Any
+
+
+@attrs.frozen
+class PbftWire:
+    """A PBFT message (already signed by its replica or client) of `epoch`'s instance."""
+
+    epoch: int
+    message: Signed[Any]
+
+
+def epoch_of(message: Any) -> int | None:
+    body = message.body if isinstance(message, Signed) else message
+    epoch = getattr(body, "epoch", None)
+    return epoch if isinstance(epoch, int) else None
+
+
+def client_id(node: str) -> str:
+    """The PBFT client identity a node submits its proposals under."""
+    return f"{node}.c"
+
+
+class Keys:
+    """Every key of one run: node and client keys (entries), and per epoch the keys of that epoch's
+    instance (seals and PBFT messages)."""
+
+    def __init__(self, seed: int, nodes: Sequence[str], clients: Sequence[str]) -> None:
+        self.seed = seed
+        self.nodes = tuple(nodes)
+        self.clients = tuple(clients)
+        self.base = KeyRing(seed, (*self.nodes, *self.clients))
+        self._epochs: dict[int, KeyRing] = {}
+        # Verification is a pure function of (keys, holder, signature, bytes): remembered, since
+        # every node checks every entry and a Raft leader re-sends entries until acknowledged.
+        self._checked: dict[tuple[int, str, bytes, bytes], bool] = {}
+
+    def _verify(self, epoch: int, holder: str, signature: bytes, data: bytes) -> bool:
+        key = (epoch, holder, signature, data)
+        known = self._checked.get(key)
+        if known is None:
+            ring = self.base if epoch == 0 else self.epoch(epoch)
+            known = ring.verify(holder, signature, data)
+            if len(self._checked) >= 100_000:
+                self._checked.clear()
+            self._checked[key] = known
+        return known
+
+    def verify_in(self, epoch: int, holder: str, signature: bytes, data: bytes) -> bool:
+        """A signature by `holder` with the keys of `epoch`."""
+        return self._verify(epoch, holder, signature, data)
+
+    def epoch(self, epoch: int) -> KeyRing:
+        ring = self._epochs.get(epoch)
+        if ring is None:
+            holders = (*self.nodes, *(client_id(n) for n in self.nodes))
+            ring = self._epochs[epoch] = KeyRing(self.seed * 1_000_003 + epoch, holders)
+        return ring
+
+    # -- signing -----------------------------------------------------------------------------------
+
+    def sign_op(self, op: ClientOp) -> ClientOp:
+        return attrs.evolve(op, signature=self.base.signer(op.client).sign(signing_bytes(op)))
+
+    def sign_clock(self, entry: ClockEntry) -> ClockEntry:
+        sig = self.base.signer(entry.node).sign(signing_bytes(entry))
+        return attrs.evolve(entry, signature=sig)
+
+    def sign_evidence(self, record: Evidence) -> Evidence:
+        sig = self.base.signer(record.reporter).sign(signing_bytes(record))
+        return attrs.evolve(record, signature=sig)
+
+    def seal(self, epoch: int, signer: str, body: Any) -> Signed[Any]:
+        return Signed(body, signer, self.epoch(epoch).signer(signer).sign(signing_bytes(body)))
+
+    # -- checking ----------------------------------------------------------------------------------
+
+    def op_ok(self, op: ClientOp) -> bool:
+        return self._verify(0, op.client, op.signature, signing_bytes(op))
+
+    def clock_ok(self, entry: ClockEntry) -> bool:
+        return entry.node in self.nodes and self._verify(
+            0, entry.node, entry.signature, signing_bytes(entry)
+        )
+
+    def evidence_signed(self, record: Evidence) -> bool:
+        return record.reporter in self.nodes and self._verify(
+            0, record.reporter, record.signature, signing_bytes(record)
+        )
+
+    def sealed_ok(self, epoch: int, m: Any) -> bool:
+        """Whether `m` is a seal of `epoch` by its claimed sender over a payload of that epoch."""
+        if not (isinstance(m, Signed) and isinstance(m.body, RaftPayload | Proposal)):
+            return False
+        if m.body.epoch != epoch or m.body.src != m.signer or m.signer not in self.nodes:
+            return False
+        try:
+            data = signing_bytes(m.body)
+        except TypeError:
+            return False
+        return self._verify(epoch, m.signer, m.signature, data)
+
+    def entry_ok(self, entry: Any) -> bool:
+        """Whether an entry's own signature checks out (the leader's no-op has none to check)."""
+        if isinstance(entry, OpEntry):
+            return self.op_ok(entry.op)
+        if isinstance(entry, ClockEntry):
+            return self.clock_ok(entry)
+        if isinstance(entry, EvidenceEntry):
+            return self.evidence_signed(entry.record)
+        return isinstance(entry, str)  # NOOP

@@ -1,0 +1,140 @@
+"""One epoch's protocol instance inside a hybrid node: a RaftNode or a PBFT Replica, run under the
+epoch's name.
+
+The node hosts one instance per epoch it entered (the current one, and the earlier ones, which
+still answer catch-up for lagging nodes). The instance's effects are renamed so that instances never
+meet: its timers and durable keys carry the prefix "e<epoch>/", its Raft messages leave sealed by
+the node (entries.RaftPayload) and its PBFT messages wrapped with the epoch (entries.PbftWire).
+Its `Apply` and `Reply` effects stay inside: the node answers clients from the replicated state.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from impl.pbft.config import PbftConfig
+from impl.pbft.replica import Replica
+from impl.raft.config import RaftConfig
+from impl.raft.node import RaftNode
+from impl.sim.effects import (
+    CancelTimer,
+    Effect,
+    Persist,
+    Put,
+    Send,
+    SetTimer,
+    Splice,
+    Write,
+)
+from impl.sim.protocol import Node
+
+from .config import HybridConfig
+from .entries import Keys, PbftWire, RaftPayload, client_id
+from .levels import RAFT
+from .machine import HybridMachine, HybridState
+from .threat import Verify
+
+
+def prefix(epoch: int) -> str:
+    return f"e{epoch}/"
+
+
+class Instance:
+    """The protocol core of one epoch, and what the node needs to run it."""
+
+    def __init__(
+        self,
+        config: HybridConfig,
+        keys: Keys,
+        verify: Verify,
+        start: HybridState,
+        rng: random.Random,
+    ) -> None:
+        self.epoch = start.epoch
+        self.protocol = start.protocol
+        self.start = start
+        self.node = config.id
+        self.keys = keys
+        self.prefix = prefix(self.epoch)
+
+        def machine() -> HybridMachine:
+            return HybridMachine(start, keys, verify, config.bugs)
+
+        self.core: RaftNode | Replica
+        if self.protocol == RAFT:
+            raft = RaftConfig(
+                config.id,
+                config.nodes,
+                election_timeout=config.election_timeout,
+                heartbeat_interval=config.heartbeat_interval,
+                snapshot_interval=1 << 40,  # never compact: see HybridMachine.snapshot
+            )
+            self.core = RaftNode(raft, rng, machine)
+        else:
+            pbft = PbftConfig(
+                config.id,
+                config.nodes,
+                tuple(client_id(n) for n in config.nodes),
+                batch_size=config.batch_size,
+                checkpoint_every=config.checkpoint_every,
+                window=config.window,
+                view_change_timeout=config.view_change_timeout,
+                retransmit_every=config.retransmit_every,
+            )
+            self.core = Replica(pbft, keys.epoch(self.epoch), machine)
+        # what actually steps: the core, or a Byzantine wrapper around it
+        self.runner: Node = self.core
+        self.audit_seen = 0  # PBFT audit records already turned into hybrid evidence
+
+    @property
+    def machine(self) -> HybridMachine:
+        machine = self.core.machine
+        assert isinstance(machine, HybridMachine)
+        return machine
+
+    @property
+    def is_raft(self) -> bool:
+        return self.protocol == RAFT
+
+    def step(self, event: Any, clock: int) -> tuple[list[Write], list[Effect]]:
+        """Step the core; its durable writes (renamed) and its other effects (renamed, wrapped)."""
+        if isinstance(self.core, Replica):
+            self.core.clock = clock
+        if hasattr(self.runner, "clock"):
+            setattr(self.runner, "clock", clock)  # noqa: B010 - a Byzantine wrapper's clock
+        writes: list[Write] = []
+        out: list[Effect] = []
+        for e in self.runner.step(event):
+            if isinstance(e, Persist):
+                writes.extend(self._rekey(w) for w in e.writes)
+            elif isinstance(e, SetTimer):
+                out.append(SetTimer(self.prefix + e.timer, e.after))
+            elif isinstance(e, CancelTimer):
+                out.append(CancelTimer(self.prefix + e.timer))
+            elif isinstance(e, Send):
+                wrapped = self._wrap(e)
+                if wrapped is not None:
+                    out.append(wrapped)
+            # Apply and Reply stay inside: the node answers from the replicated state
+        return writes, out
+
+    def _wrap(self, send: Send) -> Send | None:
+        if self.is_raft:
+            sealed = self.keys.seal(
+                self.epoch, self.node, RaftPayload(self.epoch, self.node, send.message)
+            )
+            return Send(send.dest, sealed)
+        if send.dest not in self.keys.nodes:
+            return None  # a PBFT reply to a node's client identity: the node reads its own state
+        return Send(send.dest, PbftWire(self.epoch, send.message))
+
+    def _rekey(self, w: Write) -> Write:
+        if isinstance(w, Put):
+            return Put(self.prefix + w.key, w.value)
+        return Splice(self.prefix + w.key, w.start, w.items)
+
+    def persisted(self, store: Mapping[str, Any]) -> dict[str, Any]:
+        """This instance's part of the node's durable store, under the core's own key names."""
+        return {k[len(self.prefix) :]: v for k, v in store.items() if k.startswith(self.prefix)}

@@ -1,0 +1,175 @@
+"""The replicated state of a hybrid cluster: the application, the threat state, and the switch.
+
+`HybridMachine` is the state machine each epoch's protocol instance (a RaftNode or a PBFT Replica)
+drives: both take a `machine` factory, so the instance of epoch e+1 is simply built with a factory
+that starts from `HybridState`, the state after the switch entry of epoch e (Raft: its index 0,
+PBFT: its checkpoint 0; both replay from the factory after a restart or a state transfer, which is
+why the machine is a pure function of the start state and the entries applied).
+
+Applying one committed entry (`apply_entry`):
+
+- an `OpEntry` is applied only in its own epoch, at most once per (client, seq): a retried op that
+  was committed gets its first result; an op of another epoch or with a bad client signature is
+  not applied;
+- an `EvidenceEntry` or a `ClockEntry` goes to the ThreatModel (verified there, or here for the
+  clock's signature);
+- when the level's protocol differs from the epoch's, the epoch ends at that entry: `closed` holds
+  the state the next epoch starts from, and nothing after it is applied (hybrid contract, "Epochs").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import attrs
+
+from impl.errors import ImplError
+from impl.rsm.machine import StateMachine
+from impl.rsm.ops import NOOP
+from traces.values import FrozenDict, Value
+
+from . import mutants
+from .entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
+from .levels import RAFT, protocol
+from .threat import ThreatModel, Verify
+
+COMMITTED = "committed"
+REJECTED = "rejected"
+BEYOND_SWITCH = "beyond the switch entry of its epoch"
+
+
+@attrs.frozen
+class HybridState:
+    """The replicated state at one point of the committed history: what an epoch starts from."""
+
+    epoch: int
+    protocol: str
+    app: bytes = attrs.field(repr=False)  # the application's StateMachine snapshot
+    threat: ThreatModel
+    history: tuple[OpKey, ...] = ()  # committed client ops, in order
+    results: FrozenDict = attrs.field(factory=FrozenDict)  # OpKey -> its first result
+    entries: int = 0  # entries applied over every epoch
+
+    @classmethod
+    def initial(cls, threat: ThreatModel) -> HybridState:
+        return cls(1, RAFT, StateMachine().snapshot(), threat)
+
+
+def _rejected(reason: str) -> FrozenDict:
+    return FrozenDict({"ok": False, "status": REJECTED, "reason": reason})
+
+
+class HybridMachine(StateMachine):
+    """The application (this StateMachine's own tables) plus the hybrid layer's replicated state."""
+
+    def __init__(
+        self,
+        start: HybridState,
+        keys: Keys,
+        verify: Verify,
+        bugs: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__()
+        StateMachine.restore(self, start.app)
+        self.start = start
+        self.keys = keys
+        self.verify = verify
+        self.bugs = bugs
+        self.epoch = start.epoch
+        self.protocol = start.protocol
+        self.threat = start.threat
+        self.history: list[OpKey] = list(start.history)
+        self.results: dict[OpKey, FrozenDict] = dict(start.results)
+        self.entries = start.entries
+        self.log: list[Any] = []  # the entries applied in this epoch, in order
+        self.evidence_seen: set[tuple[Any, ...]] = set()  # keys of evidence applied, any outcome
+        self.closed: HybridState | None = None  # the next epoch's start, once the switch entry came
+        self._term_start: HybridState | None = None  # the mutant's: the state at the last no-op
+
+    # -- the state, as a value -------------------------------------------------------------------
+
+    def state(self) -> HybridState:
+        return HybridState(
+            self.epoch,
+            self.protocol,
+            StateMachine.snapshot(self),
+            self.threat,
+            tuple(self.history),
+            FrozenDict(self.results),
+            self.entries,
+        )
+
+    def snapshot(self) -> bytes:
+        """A digest of the state (Raft asks for one at start). The hybrid layer never compacts a
+        Raft log (an epoch's log is short), so no snapshot is ever shipped or restored."""
+        return hashlib.sha256(repr(self.state()).encode()).digest()
+
+    def restore(self, data: bytes) -> None:
+        raise ImplError("a hybrid machine is rebuilt from its epoch's start state, not restored")
+
+    # -- applying ---------------------------------------------------------------------------------
+
+    def apply_entry(self, value: Value) -> FrozenDict:
+        if self.closed is not None:
+            if isinstance(value, OpEntry):
+                return _rejected(BEYOND_SWITCH)
+            return FrozenDict({"ok": False, "ignored": BEYOND_SWITCH})
+        self.entries += 1
+        self.log.append(value)
+        if value == NOOP:
+            if mutants.SWITCH_DROPS_LAST_RAFT_TERM in self.bugs and self.protocol == RAFT:
+                self._term_start = self.state()  # a leader's no-op opens every Raft term
+            return FrozenDict({"ok": True, "noop": True})
+        if isinstance(value, OpEntry):
+            return self._apply_op(value)
+        if isinstance(value, EvidenceEntry):
+            self.threat, outcome = self.threat.intake(value.record, self.verify)
+            self.evidence_seen.add(value.record.key())
+            self._maybe_switch()
+            return FrozenDict({"ok": True, "evidence": outcome})
+        if isinstance(value, ClockEntry):
+            if not self.keys.clock_ok(value):
+                return FrozenDict({"ok": False, "error": "bad clock signature"})
+            self.threat = self.threat.clock(value.node, value.time)
+            self._maybe_switch()
+            return FrozenDict({"ok": True, "now": self.threat.now})
+        return FrozenDict({"ok": False, "error": "not a hybrid entry"})
+
+    def _apply_op(self, entry: OpEntry) -> FrozenDict:
+        if entry.epoch != self.epoch:
+            return _rejected(f"proposed in epoch {entry.epoch}, applied in {self.epoch}")
+        if not self.keys.op_ok(entry.op):
+            return _rejected("bad client signature")
+        key = entry.op.key
+        first = self.results.get(key)
+        if first is not None:
+            return first  # committed before: not applied twice, the first result again
+        result = super().apply_entry(entry.op.op)
+        self.history.append(key)
+        record = FrozenDict(
+            {
+                "ok": True,
+                "status": COMMITTED,
+                "epoch": self.epoch,
+                "position": len(self.history),
+                "result": result,
+            }
+        )
+        self.results[key] = record
+        return record
+
+    def _maybe_switch(self) -> None:
+        """The Switch: the level now calls for the other protocol, so the epoch ends here."""
+        wanted = protocol(self.threat.level)
+        if wanted == self.protocol:
+            return
+        after = self.state()
+        if mutants.SWITCH_DROPS_LAST_RAFT_TERM in self.bugs and self._term_start is not None:
+            # the bug: the application and its history as they were when the last term began
+            begun = self._term_start
+            after = attrs.evolve(after, app=begun.app, history=begun.history, results=begun.results)
+        self.closed = attrs.evolve(after, epoch=self.epoch + 1, protocol=wanted)
+
+    def outcome(self, key: OpKey) -> FrozenDict | None:
+        return self.results.get(key)

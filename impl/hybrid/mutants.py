@@ -1,0 +1,40 @@
+"""Known mistakes of the hybrid layer, each switchable without editing the code:
+`HybridConfig(bugs=frozenset({...}))` (as impl/raft/mutants.py and impl/pbft/mutants.py do it).
+
+The names are the contract's (the TLA+ spec and the Z3 model carry textual mutants of the same
+names), so one kill matrix covers the spec, the proofs and this implementation. Search impl/hybrid
+for a constant's name to find the one place the correct rule lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+SWITCH_DROPS_LAST_RAFT_TERM = "switch_drops_last_raft_term"
+DEESCALATE_CRITICAL_TO_NONE = "deescalate_critical_to_none"
+SWITCH_ON_OWN_EVIDENCE = "switch_on_own_evidence"
+EQUIVOCATION_IS_LOW = "equivocation_is_low"
+
+BUGS: Mapping[str, str] = {
+    SWITCH_DROPS_LAST_RAFT_TERM: (
+        "The new epoch starts from the state machine as it was when the last Raft term of the old "
+        "epoch began, not from the state after the switch entry: operations committed in that term "
+        "are missing after the switch (NoCommittedOpLost fails)."
+    ),
+    DEESCALATE_CRITICAL_TO_NONE: (
+        "Once the quiet period and the dwell have passed, Critical drops straight to None instead of "
+        "one level at a time (the action property 'one level at a time' fails, and a cluster that "
+        "saw an equivocation returns to Raft with no time at High to catch a second attack)."
+    ),
+    SWITCH_ON_OWN_EVIDENCE: (
+        "A node switches to the next epoch as soon as its own detector sees evidence that its own "
+        "view of the threat state would raise to a BFT level, at a position of its own, not at the "
+        "committed switch entry every honest node applies: it records a protocol for an epoch the "
+        "committed history does not give it (AgreedProtocolPerEpoch fails), and the others never "
+        "follow it there."
+    ),
+    EQUIVOCATION_IS_LOW: (
+        "An equivocation counts as a timing anomaly (level Low) instead of demanding Critical: a "
+        "primary or leader caught signing two conflicting messages leaves the cluster on Raft."
+    ),
+}

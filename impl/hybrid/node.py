@@ -1,0 +1,456 @@
+"""The sans-IO hybrid node: `step(event) -> list[Effect]`, one protocol instance per epoch.
+
+Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla also follows).
+
+- Epoch e runs one instance (instance.py): Raft in epoch 1, then whatever `protocol(level)` says.
+  Every message carries its epoch and goes to that epoch's instance; a message of an epoch this
+  node does not keep (a later one: it lags and will get there by catching up in its own) is dropped.
+- The instance's state machine is the replicated state (machine.py). When applying a committed
+  entry makes the level call for the other protocol, that machine closes at the entry (`Switch`):
+  the node starts epoch e+1 with the other protocol, from the state after that entry, keeps the old
+  instances running for laggards (a node that was down across several switches catches up epoch
+  by epoch, each from the instance that ordered it), and answers every client op still waiting
+  for epoch e as rejected (nothing beyond the switch entry is ever applied, so it can never commit
+  there).
+- Proposals. A client's op is proposed tagged with this node's epoch: in a Raft epoch the leader
+  appends it and a follower forwards it (a sealed `Proposal`); in a PBFT epoch the node submits it
+  as a PBFT request under its client identity, to every replica. Evidence and clock entries go the
+  same way. What is not committed is proposed again every `retry_every` ticks.
+- Detectors. PBFT's audit log (impl/pbft/evidence.py) and, in Raft epochs, the node's own checks of
+  what it receives: a seal that does not verify (bad_signature against the link's sender), a sealed
+  message carrying an entry whose signature fails (tampering, self-proving), two sealed
+  AppendEntries of one leader and term that disagree at an index (equivocation, self-proving), a
+  leader's heartbeats further apart than `timing_bound` (timing). A record becomes an evidence
+  entry, signed by this node, and changes nothing until it is committed and applied.
+- In a Raft epoch, evidence of this node's that stays uncommitted for `evidence_timeout` (a leader
+  that censors it) makes the node stop following that leader and campaign.
+
+Durability: the start state and the protocol of every epoch entered ("hybrid/..."), each
+instance's own keys under "e<epoch>/", the PBFT request counter. Everything else is rebuilt: the
+instances replay what they committed into fresh machines from their epochs' start states.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from impl.pbft.messages import Request, Signed, signing_bytes
+from impl.pbft.replica import Replica
+from impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
+from impl.raft.node import ELECTION, RaftNode
+from impl.raft.roles import LEADER
+from impl.sim.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
+from impl.sim.events import ClientRequest, Deliver, Restart, Tick
+from traces.values import FrozenDict
+
+from . import mutants
+from .config import HybridConfig
+from .entries import (
+    ClientOp,
+    ClockEntry,
+    EvidenceEntry,
+    Keys,
+    OpEntry,
+    OpKey,
+    PbftWire,
+    Proposal,
+    RaftPayload,
+    client_id,
+    epoch_of,
+)
+from .instance import Instance
+from .levels import BAD_SIGNATURE, EQUIVOCATION, SELF_PROVING, TAMPERING, TIMING, Level, protocol
+from .machine import BEYOND_SWITCH, REJECTED, HybridMachine, HybridState
+from .proofs import PBFT_KINDS, PBFT_PREFIX, RAFT_EQUIVOCATION, RAFT_TAMPERING, appended, carried
+from .threat import Evidence, ThreatModel, Verify
+
+CLOCK: Final = "h/clock"
+RETRY: Final = "h/retry"
+EPOCHS: Final = "hybrid/epochs"  # ((epoch, start state), ...) of every epoch entered
+PROTOCOLS: Final = "hybrid/protocols"  # ((epoch, protocol), ...) of every epoch entered
+TIMESTAMP: Final = "hybrid/ts"  # per epoch: the last PBFT request timestamp used
+
+NOT_SIGNED: Final = "bad client signature"
+
+
+@attrs.frozen
+class Waiting:
+    op: ClientOp
+    epoch: int
+    requests: tuple[int, ...]
+
+
+class HybridNode:
+    """One hybrid node. Read its state through the attributes; change it only through `step`."""
+
+    def __init__(
+        self, config: HybridConfig, keys: Keys, verify: Verify, rng: random.Random
+    ) -> None:
+        self.config = config
+        self.id = config.id
+        self.keys = keys
+        self.verify = verify
+        self.rng = rng
+        self.clock = 0  # the simulator's reading of this node's clock, set before each step
+        self.started = False
+        self.epoch = 0
+        self.protocols: dict[int, str] = {}
+        self.instances: dict[int, Instance] = {}
+        self.behaviours: list[Any] = []  # Byzantine behaviours on this node's output (byzantine.py)
+        # Once Byzantine, its state is not the service's, even after the behaviours are taken away:
+        # its Apply effects no longer reach the simulator's State Machine Safety record.
+        self.tainted = False
+        self.pbft_wrapper: Any = None  # wraps this node's PBFT cores (impl/pbft/byzantine)
+        self.reported: list[Evidence] = []  # every record this node's detectors produced
+        self._reset_volatile()
+        self._out: list[Effect] = []
+        self._writes: list[Write] = []
+
+    def _reset_volatile(self) -> None:
+        self.waiting: dict[OpKey, Waiting] = {}
+        self.pending: dict[tuple[Any, ...], tuple[Evidence, int]] = {}  # key -> (record, since)
+        self._timestamps: dict[int, int] = {}
+        self._last_report: dict[tuple[str, str], int] = {}
+        self._reported_keys: set[tuple[Any, ...]] = set()
+        self._seen: dict[tuple[int, str, int], dict[int, tuple[Any, Signed[Any]]]] = {}
+        self._beats: dict[tuple[int, str, int], int] = {}
+        self._appended: set[tuple[int, int, Any]] = set()
+        self._submitted: dict[tuple[int, Any], Signed[Request]] = {}  # PBFT requests made
+        self._history_out = 0  # committed ops already announced as Apply effects
+
+    def __repr__(self) -> str:
+        proto = self.protocols.get(self.epoch, "?")
+        return f"<HybridNode {self.id} epoch={self.epoch} {proto} level={self.level.title}>"
+
+    # -- reading the replicated state ----------------------------------------------------------------
+
+    @property
+    def current(self) -> Instance:
+        return self.instances[self.epoch]
+
+    @property
+    def machine(self) -> HybridMachine:
+        return self.current.machine
+
+    @property
+    def threat(self) -> ThreatModel:
+        return self.machine.threat
+
+    @property
+    def level(self) -> Level:
+        return self.machine.threat.level if self.instances else Level.NONE
+
+    @property
+    def history(self) -> tuple[OpKey, ...]:
+        return tuple(self.machine.history)
+
+    def current_protocol(self) -> str:
+        return self.protocols[self.epoch]
+
+    # -- the one entry point ---------------------------------------------------------------------------
+
+    def step(self, event: Any) -> list[Effect]:
+        self._out, self._writes = [], []
+        if self.started:
+            for behaviour in self.behaviours:  # a Byzantine node's own doings (byzantine.py)
+                before = getattr(behaviour, "before", None)
+                if before is not None and not before(self, event):
+                    return []  # the behaviour swallowed the event
+        if isinstance(event, Restart):
+            self._restart(event.persisted)
+        elif not self.started:
+            raise RuntimeError(f"{self.id}: step({event!r}) before Restart: start the node first")
+        elif isinstance(event, Deliver):
+            self._receive(event.source, event.message)
+        elif isinstance(event, Tick):
+            self._tick(event.timer)
+        elif isinstance(event, ClientRequest):
+            self._client_request(event)
+        else:
+            raise TypeError(f"{self.id}: not a hybrid event: {event!r}")
+        self._settle()
+        out, writes = self._out, self._writes
+        self._out, self._writes = [], []
+        effects: list[Effect] = [Persist(tuple(writes)), *out] if writes else out
+        for behaviour in self.behaviours:
+            effects = behaviour.act(self, effects)
+        if self.tainted or self.behaviours:
+            effects = [e for e in effects if not isinstance(e, Apply)]
+        return effects
+
+    # -- start and restart -----------------------------------------------------------------------------
+
+    def _restart(self, persisted: Mapping[str, Any]) -> None:
+        self._reset_volatile()
+        threat = ThreatModel(self.config.f, self.config.th, self.config.bugs)
+        kept: tuple[tuple[int, HybridState], ...] = persisted.get(
+            EPOCHS, ((1, HybridState.initial(threat)),)
+        )
+        self.protocols = dict(persisted.get(PROTOCOLS, ((1, kept[0][1].protocol),)))
+        self._timestamps = dict(persisted.get(TIMESTAMP, ()))
+        self.instances = {}
+        for epoch, start in kept:
+            instance = self._instance(start)
+            self.instances[epoch] = instance
+            self._run(instance, Restart(instance.persisted(persisted)))
+        self.epoch = max(self.instances)
+        self.started = True
+        self._out.append(SetTimer(CLOCK, self.config.clock_every))
+        self._out.append(SetTimer(RETRY, self.config.retry_every))
+
+    def _instance(self, start: HybridState) -> Instance:
+        instance = Instance(self.config, self.keys, self.verify, start, self.rng)
+        if self.pbft_wrapper is not None and not instance.is_raft:
+            instance.runner = self.pbft_wrapper(instance.core)
+        return instance
+
+    # -- running an instance ---------------------------------------------------------------------------
+
+    def _run(self, instance: Instance, event: Any) -> None:
+        writes, out = instance.step(event, self.clock)
+        self._writes.extend(writes)
+        self._out.extend(out)
+        if not instance.is_raft:
+            self._read_audit(instance)
+
+    # -- messages ----------------------------------------------------------------------------------------
+
+    def _receive(self, source: str, message: Any) -> None:
+        epoch = epoch_of(message)
+        instance = self.instances.get(epoch) if epoch is not None else None
+        if instance is None:
+            if epoch is None:  # not even a hybrid message: nobody honest sends that
+                self._report(BAD_SIGNATURE, source, (), "", self.epoch)
+            return
+        if isinstance(message, PbftWire):
+            if not instance.is_raft and isinstance(message.message, Signed):
+                self._run(instance, Deliver(source, message.message))
+            return
+        assert epoch is not None
+        if message.signer != source or not self.keys.sealed_ok(epoch, message):
+            self._report(BAD_SIGNATURE, source, (), "a seal that does not verify", epoch)
+            return
+        body = message.body
+        if isinstance(body, Proposal):
+            self._on_proposal(instance, message)
+        elif isinstance(body, RaftPayload) and instance.is_raft:
+            inner = body.message
+            if getattr(inner, "source", None) != source or isinstance(
+                inner, InstallSnapshotRequest
+            ):
+                return  # hybrid Raft never compacts, so never ships a snapshot
+            if isinstance(inner, AppendEntriesRequest):
+                self._inspect_append(epoch, message, inner)
+            self._run(instance, Deliver(source, inner))
+
+    def _inspect_append(self, epoch: int, sealed: Signed[Any], m: AppendEntriesRequest) -> None:
+        """The Raft-side detectors on a leader's sealed AppendEntries."""
+        leader = sealed.signer
+        if any(not self.keys.entry_ok(v) for v in carried(sealed)):
+            self._report(TAMPERING, leader, (sealed,), RAFT_TAMPERING, epoch)
+        # Leader Append-Only (Raft paper, Figure 3): one leader, one term, one entry per index.
+        seen = self._seen.setdefault((epoch, leader, m.term), {})
+        for index, entry in appended(sealed).items():
+            first = seen.setdefault(index, (entry, sealed))
+            if first[0] != entry:
+                self._report(EQUIVOCATION, leader, (first[1], sealed), RAFT_EQUIVOCATION, epoch)
+        # a leader whose heartbeats come late (section 5.2: it must send them periodically)
+        beat = (epoch, leader, m.term)
+        last = self._beats.get(beat)
+        if last is not None and self.clock - last > self.config.timing_bound:
+            self._report(TIMING, leader, (), f"{self.clock - last} ticks between heartbeats", epoch)
+        self._beats[beat] = self.clock
+
+    def _on_proposal(self, instance: Instance, sealed: Signed[Any]) -> None:
+        entry = sealed.body.entry
+        if not self.keys.entry_ok(entry):
+            self._report(TAMPERING, sealed.signer, (sealed,), RAFT_TAMPERING, instance.epoch)
+            return
+        if instance.is_raft and instance.epoch == self.epoch:
+            self._append(instance, entry)
+
+    # -- timers --------------------------------------------------------------------------------------------
+
+    def _tick(self, timer: str) -> None:
+        if timer == CLOCK:
+            self._out.append(SetTimer(CLOCK, self.config.clock_every))
+            self._propose(self.keys.sign_clock(ClockEntry(self.id, self.clock)))
+        elif timer == RETRY:
+            self._out.append(SetTimer(RETRY, self.config.retry_every))
+            self._retry()
+        else:
+            name, _, inner = timer.partition("/")
+            epoch = int(name[1:]) if name.startswith("e") and name[1:].isdigit() else None
+            instance = self.instances.get(epoch) if epoch is not None else None
+            if instance is not None:
+                self._run(instance, Tick(inner))
+
+    def _retry(self) -> None:
+        for waiting in list(self.waiting.values()):
+            if waiting.epoch == self.epoch:
+                self._propose(OpEntry(waiting.op, self.epoch))
+        stuck = False
+        for record, since in list(self.pending.values()):
+            self._propose(EvidenceEntry(record))
+            stuck = stuck or self.clock - since >= self.config.evidence_timeout
+        core = self.current.core
+        if stuck and isinstance(core, RaftNode) and core.role != LEADER and core.leader is not None:
+            # The leader has not committed our evidence for evidence_timeout: stop following it
+            # and stand for election (the contract: f Byzantine nodes cannot block a switch).
+            # Once per timeout, and only against a leader: a node that campaigned at every retry
+            # would itself keep the cluster without one.
+            self.pending = {k: (r, self.clock) for k, (r, _) in self.pending.items()}
+            self._run(self.current, Tick(ELECTION))
+
+    # -- proposing ------------------------------------------------------------------------------------------
+
+    def _client_request(self, event: ClientRequest) -> None:
+        op = event.value
+        if not isinstance(op, ClientOp) or not self.keys.op_ok(op):
+            self._out.append(Reply(event.request_id, error=NOT_SIGNED))
+            return
+        done = self.machine.outcome(op.key)
+        if done is not None:
+            self._out.append(Reply(event.request_id, done))
+            return
+        held = self.waiting.get(op.key)
+        requests = (*held.requests, event.request_id) if held else (event.request_id,)
+        self.waiting[op.key] = Waiting(op, self.epoch, requests)
+        self._propose(OpEntry(op, self.epoch))
+
+    def _propose(self, entry: Any) -> None:
+        instance = self.current
+        core = instance.core
+        if isinstance(core, RaftNode):
+            if core.role == LEADER:
+                self._append(instance, entry)
+            elif core.leader is not None and core.leader != self.id:
+                body = Proposal(instance.epoch, self.id, entry)
+                self._out.append(Send(core.leader, self.keys.seal(instance.epoch, self.id, body)))
+            return
+        epoch = instance.epoch
+        me = client_id(self.id)
+        request = self._submitted.get((epoch, entry))
+        if request is None:
+            # a new request; a retry sends the same one again (PBFT dedups by client, timestamp)
+            ts = self._timestamps.get(epoch, 0) + 1
+            self._timestamps[epoch] = ts
+            self._writes.append(Put(TIMESTAMP, tuple(sorted(self._timestamps.items()))))
+            req = Request(me, ts, entry)
+            request = Signed(req, me, self.keys.epoch(epoch).signer(me).sign(signing_bytes(req)))
+            self._submitted[(epoch, entry)] = request
+        self._run(instance, Deliver(me, request))
+        for peer in self.config.peers:
+            self._out.append(Send(peer, PbftWire(epoch, request)))
+
+    def _append(self, instance: Instance, entry: Any) -> None:
+        """Leader: append `entry` once per term (proposals arrive again with every retry)."""
+        core = instance.core
+        assert isinstance(core, RaftNode)
+        mark = (instance.epoch, core.term, entry)
+        if mark in self._appended:
+            return
+        if isinstance(entry, OpEntry) and instance.machine.outcome(entry.op.key) is not None:
+            return
+        self._appended.add(mark)
+        self._run(instance, ClientRequest(entry, 0))
+
+    # -- evidence -------------------------------------------------------------------------------------------
+
+    def _report(
+        self, kind: str, accused: str, messages: tuple[Any, ...], detail: str, epoch: int
+    ) -> None:
+        if accused == self.id or accused not in self.config.nodes:
+            return
+        if kind not in SELF_PROVING:
+            last = self._last_report.get((kind, accused))
+            if last is not None and self.clock - last < self.config.report_every:
+                return
+            self._last_report[(kind, accused)] = self.clock
+        record = Evidence(kind, self.id, accused, messages, self.clock, epoch, detail)
+        key = record.key()
+        if key in self._reported_keys:
+            return
+        self._reported_keys.add(key)
+        record = self.keys.sign_evidence(record)
+        self.reported.append(record)
+        self.pending[key] = (record, self.clock)
+        if mutants.SWITCH_ON_OWN_EVIDENCE in self.config.bugs:
+            self._switch_on_own(record)
+        self._propose(EvidenceEntry(record))
+
+    def _read_audit(self, instance: Instance) -> None:
+        """PBFT's detector: new audit-log records become hybrid evidence."""
+        core = instance.core
+        assert isinstance(core, Replica)
+        records = core.audit.records
+        for r in records[instance.audit_seen :]:
+            kind = PBFT_KINDS.get(r.kind)
+            if kind is None:
+                continue
+            messages = r.messages if kind in SELF_PROVING else ()
+            self._report(kind, r.accused, messages, PBFT_PREFIX + r.kind, instance.epoch)
+        instance.audit_seen = len(records)
+
+    def _switch_on_own(self, record: Evidence) -> None:
+        """The mutant: the node's own view of the threat, with its own record, decides; if it
+        calls for the other protocol the node switches now, at a position of its own, not at the
+        committed switch entry every honest node applies."""
+        machine = self.machine
+        threat, _ = machine.threat.intake(record, self.verify)
+        wanted = protocol(threat.level)
+        if wanted == self.protocols[self.epoch]:
+            return
+        self._switch(
+            attrs.evolve(machine.state(), epoch=self.epoch + 1, protocol=wanted, threat=threat)
+        )
+
+    # -- after every event: switch, answers, pending evidence -----------------------------------------
+
+    def _settle(self) -> None:
+        while True:
+            closed = self.machine.closed
+            if closed is None or closed.epoch in self.instances:
+                break
+            self._switch(closed)
+        machine = self.machine
+        for key, waiting in list(self.waiting.items()):
+            done = machine.outcome(key)
+            if done is not None:
+                for request in waiting.requests:
+                    self._out.append(Reply(request, done))
+                del self.waiting[key]
+        for key in list(self.pending):
+            if key in machine.evidence_seen or key in machine.threat.keys:
+                del self.pending[key]
+        history = machine.history
+        if self._history_out > len(history):
+            self._history_out = len(history)  # restarted from an epoch's start
+        for position in range(self._history_out, len(history)):
+            self._out.append(Apply(position + 1, history[position], None))
+        self._history_out = len(history)
+
+    def _switch(self, start: HybridState) -> None:
+        """Switch(i): the epoch ended at the entry just applied; enter the next one."""
+        self.epoch = start.epoch
+        self.protocols[start.epoch] = start.protocol
+        instance = self._instance(start)
+        self.instances[start.epoch] = instance
+        kept = tuple((e, i.start) for e, i in sorted(self.instances.items()))
+        self._writes.append(Put(EPOCHS, kept))
+        self._writes.append(Put(PROTOCOLS, tuple(sorted(self.protocols.items()))))
+        self._run(instance, Restart({}))
+        machine = instance.machine
+        for key, waiting in list(self.waiting.items()):
+            if machine.outcome(key) is None and waiting.epoch < start.epoch:
+                reason = f"{BEYOND_SWITCH} {waiting.epoch}"
+                result = FrozenDict({"ok": False, "status": REJECTED, "reason": reason})
+                for request in waiting.requests:
+                    self._out.append(Reply(request, result, error=f"{REJECTED}: {reason}"))
+                del self.waiting[key]
+        for record, _since in list(self.pending.values()):
+            self._propose(EvidenceEntry(record))

@@ -1,0 +1,201 @@
+"""The hybrid layer's parts one at a time: evidence proofs (what intake believes), the replicated
+machine (ops once, only in their epoch, nothing beyond the switch entry), and one node's detectors."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from impl.hybrid import mutants
+from impl.hybrid.entries import (
+    ClientOp,
+    ClockEntry,
+    EvidenceEntry,
+    Keys,
+    OpEntry,
+    Proposal,
+    RaftPayload,
+    client_id,
+)
+from impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT, TAMPERING, Level
+from impl.hybrid.machine import BEYOND_SWITCH, COMMITTED, REJECTED, HybridMachine, HybridState
+from impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
+from impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
+from impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
+from impl.raft.messages import AppendEntriesRequest, Entry
+from impl.rsm.ops import NOOP, Custom, to_value
+
+NODES = ("n1", "n2", "n3", "n4")
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys(7, NODES, ("c1",))
+
+
+def op(keys: Keys, seq: int, value: int = 0) -> ClientOp:
+    return keys.sign_op(ClientOp("c1", seq, to_value(Custom(f"k{seq}", value))))
+
+
+def append(
+    keys: Keys, leader: str, term: int, entries: tuple[object, ...], epoch: int = 1
+) -> Signed[RaftPayload]:
+    m = AppendEntriesRequest(leader, "n1", term, 0, 0, tuple(Entry(term, v) for v in entries), 0)
+    return keys.seal(epoch, leader, RaftPayload(epoch, leader, m))
+
+
+def report(
+    keys: Keys,
+    kind: str,
+    accused: str,
+    messages: tuple[object, ...],
+    detail: str,
+    epoch: int = 1,
+    reporter: str = "n1",
+) -> Evidence:
+    return keys.sign_evidence(Evidence(kind, reporter, accused, messages, 0, epoch, detail))
+
+
+# -- proofs ---------------------------------------------------------------------------------------------
+
+
+def test_raft_equivocation_proof(keys: Keys) -> None:
+    check = EvidenceChecker(keys)
+    a = append(keys, "n4", 2, (op(keys, 1),))
+    b = append(keys, "n4", 2, (NOOP,))
+    assert check(report(keys, EQUIVOCATION, "n4", (a, b), RAFT_EQUIVOCATION))
+    # the same entry twice proves nothing; nor do two terms (a new leader may overwrite)
+    assert not check(report(keys, EQUIVOCATION, "n4", (a, a), RAFT_EQUIVOCATION))
+    c = append(keys, "n4", 3, (NOOP,))
+    assert not check(report(keys, EQUIVOCATION, "n4", (a, c), RAFT_EQUIVOCATION))
+    # messages of another signer cannot accuse n4, and a forged reporter signature is no report
+    d = append(keys, "n3", 2, (NOOP,))
+    assert not check(report(keys, EQUIVOCATION, "n4", (a, d), RAFT_EQUIVOCATION))
+    good = report(keys, EQUIVOCATION, "n4", (a, b), RAFT_EQUIVOCATION)
+    assert not check(attrs.evolve(good, reporter="n2"))
+    # a seal is bound to its epoch: the same two messages, claimed for epoch 2
+    assert not check(report(keys, EQUIVOCATION, "n4", (a, b), RAFT_EQUIVOCATION, epoch=2))
+
+
+def test_raft_tampering_proof(keys: Keys) -> None:
+    check = EvidenceChecker(keys)
+    real = op(keys, 1)
+    forged = attrs.evolve(real, op=to_value(Custom("k1", 666)))  # the client did not sign this
+    bad = keys.seal(1, "n2", Proposal(1, "n2", OpEntry(forged, 1)))
+    good = keys.seal(1, "n2", Proposal(1, "n2", OpEntry(real, 1)))
+    assert check(report(keys, TAMPERING, "n2", (bad,), RAFT_TAMPERING))
+    assert not check(report(keys, TAMPERING, "n2", (good,), RAFT_TAMPERING))
+    assert check(
+        report(
+            keys, TAMPERING, "n4", (append(keys, "n4", 1, (OpEntry(forged, 1),)),), RAFT_TAMPERING
+        )
+    )
+
+
+def test_pbft_equivocation_proof_is_checked_with_its_epochs_keys(keys: Keys) -> None:
+    check = EvidenceChecker(keys)
+    ring = keys.epoch(2)
+    requests = []
+    for k in (1, 2):
+        body = Request(client_id("n2"), k, ClockEntry("n2", k))
+        requests.append(
+            Signed(body, body.client, ring.signer(body.client).sign(signing_bytes(body)))
+        )
+    pps = []
+    for r in requests:
+        pp = PrePrepare(0, 1, batch_digest((r,)), "n1", (r,))
+        pps.append(Signed(pp, "n1", ring.signer("n1").sign(signing_bytes(pp))))
+    proof = tuple(pps)
+    assert check(report(keys, EQUIVOCATION, "n1", proof, "pbft:equivocation", epoch=2))
+    assert not check(report(keys, EQUIVOCATION, "n1", proof, "pbft:equivocation", epoch=4))
+    assert not check(
+        report(keys, EQUIVOCATION, "n1", (pps[0], pps[0]), "pbft:equivocation", epoch=2)
+    )
+    # a PBFT kind must map to the level kind it claims
+    assert not check(report(keys, TAMPERING, "n1", proof, "pbft:equivocation", epoch=2))
+
+
+def test_unprovable_kinds_need_only_the_reporters_signature(keys: Keys) -> None:
+    check = EvidenceChecker(keys)
+    assert check(report(keys, BAD_SIGNATURE, "n3", (), "x"))
+    assert not check(report(keys, BAD_SIGNATURE, "n9", (), "x"))  # a stranger is no one to accuse
+
+
+# -- the replicated machine -----------------------------------------------------------------------------
+
+
+def machine(keys: Keys, bugs: frozenset[str] = frozenset()) -> HybridMachine:
+    threat = ThreatModel.for_f(1, bugs=bugs)
+    return HybridMachine(HybridState.initial(threat), keys, EvidenceChecker(keys), bugs)
+
+
+def test_ops_apply_once_and_only_in_their_epoch(keys: Keys) -> None:
+    m = machine(keys)
+    first = m.apply_entry(OpEntry(op(keys, 1, 10), 1))
+    assert first["status"] == COMMITTED and first["position"] == 1
+    again = m.apply_entry(OpEntry(op(keys, 1, 10), 1))
+    assert again == first and m.history == [("c1", 1)] and m.custom["k1"] == 10
+    late = m.apply_entry(OpEntry(op(keys, 2), 2))
+    assert late["status"] == REJECTED and m.history == [("c1", 1)]
+    forged = attrs.evolve(op(keys, 3), op=to_value(Custom("k3", 5)))
+    assert m.apply_entry(OpEntry(forged, 1))["status"] == REJECTED and "k3" not in m.custom
+
+
+def _equivocation(keys: Keys) -> EvidenceEntry:
+    a = append(keys, "n4", 2, (op(keys, 1),))
+    b = append(keys, "n4", 2, (NOOP,))
+    return EvidenceEntry(report(keys, EQUIVOCATION, "n4", (a, b), RAFT_EQUIVOCATION))
+
+
+def test_switch_entry_closes_the_epoch(keys: Keys) -> None:
+    m = machine(keys)
+    m.apply_entry(NOOP)
+    m.apply_entry(OpEntry(op(keys, 1), 1))
+    result = m.apply_entry(_equivocation(keys))
+    assert result["evidence"] == ACCEPTED and m.threat.level == Level.CRITICAL
+    assert m.closed is not None
+    assert (m.closed.epoch, m.closed.protocol, m.closed.history) == (2, BFT, (("c1", 1),))
+    beyond = m.apply_entry(OpEntry(op(keys, 2), 1))
+    assert beyond == {"ok": False, "status": REJECTED, "reason": BEYOND_SWITCH}
+    assert m.history == [("c1", 1)]
+    # the next epoch starts from the closed state: the op is there, and applies once
+    nxt = HybridMachine(m.closed, keys, EvidenceChecker(keys))
+    assert nxt.protocol == BFT and nxt.apply_entry(OpEntry(op(keys, 1), 2))["epoch"] == 1
+
+
+def test_refused_evidence_does_not_switch(keys: Keys) -> None:
+    m = machine(keys)
+    a = append(keys, "n4", 2, (NOOP,))
+    lie = EvidenceEntry(report(keys, EQUIVOCATION, "n4", (a, a), RAFT_EQUIVOCATION))
+    assert m.apply_entry(lie)["evidence"] == REFUSED
+    assert m.closed is None and m.threat.refused == 1
+
+
+def test_clock_entries_need_the_nodes_signature(keys: Keys) -> None:
+    m = machine(keys)
+    for node in ("n1", "n2"):
+        m.apply_entry(keys.sign_clock(ClockEntry(node, 40)))
+    assert m.threat.now == 40
+    forged = attrs.evolve(keys.sign_clock(ClockEntry("n3", 40)), time=900)
+    assert not m.apply_entry(forged)["ok"] and m.threat.now == 40
+
+
+def test_mutant_switch_drops_last_raft_term(keys: Keys) -> None:
+    """The new epoch must start with every op committed before the switch entry; the mutant
+    starts it from the state at the last term's no-op."""
+    for bugs, kept in (
+        (frozenset(), (("c1", 1), ("c1", 2))),
+        (frozenset({mutants.SWITCH_DROPS_LAST_RAFT_TERM}), (("c1", 1),)),
+    ):
+        m = machine(keys, bugs)
+        m.apply_entry(NOOP)  # term 1
+        m.apply_entry(OpEntry(op(keys, 1), 1))
+        m.apply_entry(NOOP)  # term 2
+        m.apply_entry(OpEntry(op(keys, 2), 1))
+        m.apply_entry(_equivocation(keys))
+        assert m.closed is not None and m.closed.history == kept
+
+
+def test_protocol_follows_level(keys: Keys) -> None:
+    m = machine(keys)
+    assert m.protocol == RAFT and HybridState.initial(m.threat).epoch == 1
