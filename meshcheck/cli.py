@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from meshcheck import __version__
-from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, MeshcheckError
+from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 
 
 def _positive(text: str) -> int:
@@ -72,6 +72,46 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--vars", metavar="A,B", help="only these variables")
     ts.add_argument("--full", action="store_true", help="print unchanged variables too")
     ts.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    ts.add_argument("--node", metavar="N", help="one node's view: its keys, messages from or to it")
+    ts.add_argument(
+        "--compact",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one line per node (role, term, log, commit); default: on for cluster traces",
+    )
+
+    td = tsub.add_parser(
+        "diff", help="the first step at which an implementation trace leaves the model's"
+    )
+    td.add_argument("model", metavar="MODEL")
+    td.add_argument("impl", metavar="IMPL")
+    td.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    tt = tsub.add_parser(
+        "timeline", help="draw a trace as a message-sequence chart (SVG or HTML, self-contained)"
+    )
+    tt.add_argument("file", metavar="FILE")
+    tt.add_argument("--out", metavar="OUT.svg|OUT.html", required=True)
+
+    tr = tsub.add_parser(
+        "replay",
+        help="replay a trace: an implementation trace against the implementation "
+        "(#meta.protocol), a TLC counterexample against its spec",
+    )
+    tr.add_argument("file", metavar="FILE")
+    tr.add_argument(
+        "--bugs", metavar="A,B", help="switch these mutants on (impl/<protocol>/mutants.py)"
+    )
+    tr.add_argument(
+        "--recorded-bugs",
+        action="store_true",
+        help="switch on the mutants the trace was recorded with (#meta.bugs)",
+    )
+    tr.add_argument(
+        "--impl-out",
+        metavar="FILE",
+        help="write the implementation's own trace of the replay (ITF), for `trace diff`",
+    )
 
     pr = sub.add_parser("prove", help="run the Z3 proofs")
     pr.add_argument("names", nargs="*", metavar="NAME", help="proof sets (default: all)")
@@ -142,7 +182,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_check(args)
     if args.command == "trace":
-        return _trace_show(args)
+        return _trace(args)
     if args.command == "prove":
         from meshcheck.prove_cmd import run_prove
 
@@ -160,14 +200,88 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _trace(args: argparse.Namespace) -> int:
+    if args.trace_command == "show":
+        return _trace_show(args)
+    if args.trace_command == "diff":
+        return _trace_diff(args)
+    if args.trace_command == "timeline":
+        return _trace_timeline(args)
+    if args.trace_command == "replay":
+        return _trace_replay(args)
+    raise AssertionError(args.trace_command)
+
+
+def _color(choice: str) -> bool:
+    return choice == "always" or (choice == "auto" and sys.stdout.isatty())
+
+
 def _trace_show(args: argparse.Namespace) -> int:
-    from traces import itf, show
+    from traces import cluster, itf, show
 
     trace = itf.read(args.file)
     names = [v.strip() for v in args.vars.split(",") if v.strip()] if args.vars else None
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    print(show.render(trace, vars=names, color=color, full=args.full))
+    compact = args.compact if args.compact is not None else bool(cluster.nodes(trace))
+    text = show.render(
+        trace, vars=names, color=_color(args.color), full=args.full, compact=compact, node=args.node
+    )
+    print(text, end="")
     return EXIT_HOLDS
+
+
+def _trace_diff(args: argparse.Namespace) -> int:
+    from traces import diff, itf
+
+    model, impl = itf.read(args.model), itf.read(args.impl)
+    text, agree = diff.render(
+        model, impl, model_name=args.model, impl_name=args.impl, color=_color(args.color)
+    )
+    print(text, end="")
+    return EXIT_HOLDS if agree else EXIT_VIOLATED
+
+
+def _trace_timeline(args: argparse.Namespace) -> int:
+    from traces import itf, timeline
+
+    trace = itf.read(args.file)
+    out = timeline.write(trace, args.out, source=args.file)
+    print(f"timeline of {args.file} ({len(trace)} states) written to {out}")
+    return EXIT_HOLDS
+
+
+def _trace_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from traces import itf, replay
+
+    trace = itf.read(args.file)
+    if "protocol" not in trace.meta:  # a model trace (TLC's): replay it on its spec
+        if args.bugs or args.recorded_bugs or args.impl_out:
+            raise MeshcheckError(
+                f"{args.file}: a model trace (no #meta.protocol) replays on its spec: "
+                "--bugs, --recorded-bugs and --impl-out are for implementation traces"
+            )
+        outcome = replay.replay_stored(Path(args.file), root=Path.cwd())
+        what = f"the spec {trace.meta.get('spec')}"
+    else:
+        bugs = {b.strip() for b in (args.bugs or "").split(",") if b.strip()}
+        if args.recorded_bugs:
+            bugs |= replay.recorded_bugs(trace)
+        result = replay.replay_on_implementation(trace, where=args.file, bugs=frozenset(bugs))
+        outcome = result.outcome
+        mutants = f" with {', '.join(sorted(bugs))}" if bugs else ""
+        what = f"the {result.protocol} implementation{mutants}"
+        if args.impl_out and result.impl_trace is not None:
+            written = itf.write(result.impl_trace, args.impl_out)
+            print(f"the implementation's trace written to {written}")
+    if outcome.ok:
+        print(f"holds: all {outcome.steps} steps of {args.file} replay on {what}")
+        return EXIT_HOLDS
+    at = f" at step {outcome.index}" if outcome.index is not None else ""
+    replayed = f"{outcome.steps} step{'' if outcome.steps == 1 else 's'} replayed"
+    print(f"diverges{at}: {args.file} on {what} ({replayed})")
+    print(f"  {outcome.problem}".replace("\n", "\n  "))
+    return EXIT_VIOLATED
 
 
 def _doctor() -> int:

@@ -7,18 +7,30 @@ before under the action the trace names (with its parameters); for a lasso, whet
 steps back to the state the loop names; and for an invariant violation, whether the last state still
 violates that invariant. A trace that replays is still a real behaviour of the spec, so the bug it shows
 is still there (for a spec that has the bug) or the trace must be renewed.
+
+An implementation counterexample (a lockstep path, `#meta.protocol` naming raft or pbft) replays
+against the implementation instead: property_tests/<protocol>/stored.py drives the simulated
+cluster along it (with the mutants asked for switched on) and reports the first step at which the
+implementation's refinement leaves the spec's state. The simulator records that run as a trace of
+its own (the implementation's abstract states, step by step), which `trace diff` sets beside the
+stored one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.errors import MeshcheckError, TraceFormatError
 
 from .model import INIT, Trace
+from .values import FrozenDict
 
 if TYPE_CHECKING:
     from specs.tlc.stepper import Stepper
@@ -121,3 +133,115 @@ def replay_stored(path: Path, *, root: Path) -> ReplayOutcome:
     config = _locate(trace.meta.get("config"), "config", path, root)
     with Stepper(spec, config) as stepper:
         return replay_on_spec(trace, stepper)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Against the implementation
+
+PROTOCOLS = ("raft", "pbft")
+
+
+def protocol_of(trace: Trace, where: str) -> str:
+    """The protocol a trace's `#meta.protocol` names; TraceFormatError if none or not one we have."""
+    protocol = trace.meta.get("protocol")
+    if protocol is None:
+        raise TraceFormatError(
+            where, "#meta.protocol", "missing: cannot tell which implementation to replay on"
+        )
+    if protocol not in PROTOCOLS:
+        raise TraceFormatError(
+            where,
+            "#meta.protocol",
+            f"{format_protocol(protocol)} is not a protocol meshcheck implements "
+            f"({', '.join(PROTOCOLS)})",
+        )
+    return str(protocol)
+
+
+def format_protocol(value: object) -> str:
+    from .show import format_value
+
+    return format_value(value, width=40)
+
+
+def known_bugs(protocol: str) -> tuple[str, ...]:
+    """The mutant switches of impl/<protocol>/mutants.py."""
+    module = importlib.import_module(f"impl.{protocol}.mutants")
+    return tuple(sorted(module.BUGS))
+
+
+def recorded_bugs(trace: Trace) -> frozenset[str]:
+    """The mutants a stored trace was written for (its `#meta.bugs`)."""
+    bugs = trace.meta.get("bugs", ())
+    return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple | frozenset) else frozenset()
+
+
+@contextlib.contextmanager
+def _watching(stored: ModuleType) -> Iterator[list[Any]]:
+    """The `Follower`s that `stored.replay_on_impl` builds while this lasts (to read the run the
+    simulator recorded; stored.py keeps its follower to itself)."""
+    made: list[Any] = []
+    base = getattr(stored, "Follower")  # noqa: B009 - a module's attribute, swapped below
+
+    class Watched(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    setattr(stored, "Follower", Watched)  # noqa: B010
+    try:
+        yield made
+    finally:
+        setattr(stored, "Follower", base)  # noqa: B010
+
+
+@attrs.frozen
+class ImplReplay:
+    outcome: ReplayOutcome
+    protocol: str
+    bugs: frozenset[str]
+    impl_trace: Trace | None  # what the simulator recorded (None if it never started)
+
+
+def replay_on_implementation(
+    trace: Trace, *, where: str, bugs: frozenset[str] = frozenset()
+) -> ImplReplay:
+    """Drive the implementation of the trace's protocol (with `bugs`) along the trace.
+
+    TraceFormatError when the trace is not one of that protocol's spec paths (wrong protocol,
+    wrong variables, a step the spec does not take); an unknown mutant is a TraceFormatError too."""
+    from property_tests.failure import CheckFailed
+
+    protocol = protocol_of(trace, where)
+    if trace.meta.get("source") == "impl":
+        raise TraceFormatError(
+            where,
+            "#meta.source",
+            "impl: a run the simulator recorded, not a spec path to drive the implementation "
+            f"along (those are lockstep's, traces/{protocol}/); trace validation checks such runs",
+        )
+    unknown = sorted(bugs - set(known_bugs(protocol)))
+    if unknown:
+        raise TraceFormatError(
+            where,
+            "",
+            f"no {protocol} mutant {', '.join(unknown)} (known: {', '.join(known_bugs(protocol))})",
+        )
+    stored = importlib.import_module(f"property_tests.{protocol}.stored")
+    with _watching(stored) as followers:
+        try:
+            steps = stored.replay_on_impl(trace, bugs, where=where)
+            outcome = ReplayOutcome(True, steps)
+        except CheckFailed as failed:
+            outcome = ReplayOutcome(False, failed.steps, failed.message, failed.steps)
+        except TraceFormatError:
+            raise
+        except MeshcheckError as exc:  # the Stepper refused a step: say which file
+            raise TraceFormatError(where, "", f"not a path of the {protocol} spec: {exc}") from None
+    impl_trace = None
+    driver = getattr(followers[-1], "driver", None) if followers else None
+    if driver is not None:
+        run = driver.sim.trace()
+        meta = {**run.meta, "replay_of": where, "bugs": tuple(sorted(bugs))}
+        impl_trace = attrs.evolve(run, meta=FrozenDict(meta))
+    return ImplReplay(outcome, protocol, bugs, impl_trace)

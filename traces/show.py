@@ -8,6 +8,12 @@ bag) is shown as what was added and removed, a long sequence that grew as what w
 
 Steps are numbered from 0 (the initial state), as ITF's `states[i]`, `Trace.loop` and the `where` of a
 `TraceFormatError` number them, so an error about `states[7]` points at "Step 7".
+
+Two views for cluster traces (traces/cluster.py finds the nodes): `compact`, one aligned line per
+node (role, term or view, vote, log or executed, commit index or stable checkpoint) for the nodes a
+step changed, and the messages it sent or took as `+`/`-` lines; and `node`, one server's view (its
+keys of the per-node functions, the messages from or to it), in which a run of steps that changed
+nothing it holds is folded into one line.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from collections.abc import Iterator, Sequence
 
 from meshcheck.errors import MeshcheckError
 
+from . import cluster
 from .itf import Unserializable, ordered, sort_key
-from .model import INIT, Trace
+from .model import INIT, Step, Trace
 from .values import FrozenDict, Value
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
@@ -79,6 +86,11 @@ def format_value(v: Value, *, width: int | None = None) -> str:
 # Changes
 
 
+def _is_bag(v: Value) -> bool:
+    found = cluster.bag(v)
+    return found is not None and (bool(found) or v == () or v == FrozenDict())
+
+
 def _changes(name: str, old: Value, new: Value) -> Iterator[tuple[str, str]]:
     """(what, how) lines for one changed variable, narrowed to the keys of functions that changed."""
     if (
@@ -90,6 +102,12 @@ def _changes(name: str, old: Value, new: Value) -> Iterator[tuple[str, str]]:
         for key in ordered(new):
             if old[key] != new[key]:
                 yield from _changes(f"{name}[{_fmt(key)}]", old[key], new[key])
+        return
+    if not isinstance(new, frozenset) and _is_bag(old) and _is_bag(new):
+        # a bag of messages (record -> copies): the copies that came and went
+        gone, added = cluster.change(old, new)
+        parts = [f"added {_fmt(m)}" for m in added] + [f"removed {_fmt(m)}" for m in gone]
+        yield name, ", ".join(parts) if parts else f"{_fmt(old)} -> {_fmt(new)}"
         return
     before = _fmt(old)
     if len(before) <= SHORT:
@@ -123,7 +141,7 @@ def _meta_text(v: Value) -> str:
     return _fmt(v)
 
 
-def _header(trace: Trace) -> list[str]:
+def _header(trace: Trace, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
     meta = trace.meta
     keys = [k for k in _HEADER if k in meta]
     keys += sorted((k for k in meta if k not in _HEADER and k != "format"), key=sort_key)
@@ -133,22 +151,12 @@ def _header(trace: Trace) -> list[str]:
     if trace.loop is not None:
         states += f" (a lasso: step {n - 1} goes back to step {trace.loop}, forever)"
     rows.append(("states", states))
+    rows += extra
     width = max(len(k) for k, _ in rows) + 1
     return [f"{k + ':':<{width}} {v}" for k, v in rows]
 
 
-def render(
-    trace: Trace,
-    *,
-    vars: Sequence[str] | None = None,
-    color: bool = False,
-    full: bool = False,
-) -> str:
-    """The trace as text: a header, then each step's label and what it changed.
-
-    `vars` keeps only those variables (MeshcheckError for a name the trace lacks); `full` also lists
-    the variables a step left unchanged; `color` adds ANSI colors.
-    """
+def _check_vars(trace: Trace, vars: Sequence[str] | None) -> list[str]:
     if isinstance(vars, str):
         vars = [vars]  # one name, not its letters
     if vars is not None:
@@ -158,22 +166,82 @@ def render(
                 f"unknown variable{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
                 f"the trace has {', '.join(trace.vars)}"
             )
-    shown = [v for v in trace.vars if vars is None or v in vars]
+    return [v for v in trace.vars if vars is None or v in vars]
 
-    def paint(code: str, text: str) -> str:
-        return f"{code}{text}{_RESET}" if color else text
 
-    lines = [*_header(trace), ""]
+def _step_head(trace: Trace, i: int, paint: _Paint) -> str:
+    step = trace.steps[i]
+    label = step.label() if i == 0 or step.action != INIT else "(unlabelled step)"
+    head = paint(_BOLD, f"Step {i}  {label}")
+    if i == trace.loop:
+        head += "  " + paint(_LOOP, "<- loop starts here")
+    return head
+
+
+def _notes(step: Step) -> str | None:
+    if not step.meta:
+        return None
+    return (
+        "  ("
+        + ", ".join(f"{k}={_fmt(step.meta[k])}" for k in sorted(step.meta, key=sort_key))
+        + ")"
+    )
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+
+def render(
+    trace: Trace,
+    *,
+    vars: Sequence[str] | None = None,
+    color: bool = False,
+    full: bool = False,
+    compact: bool = False,
+    node: str | None = None,
+) -> str:
+    """The trace as text: a header, then each step's label and what it changed.
+
+    `vars` keeps only those variables (MeshcheckError for a name the trace lacks); `full` also lists
+    the variables a step left unchanged (in the compact view: every node's line at every step);
+    `color` adds ANSI colors; `compact` shows a cluster trace one line per node; `node` shows only
+    what that node holds (MeshcheckError for a node the trace lacks).
+    """
+    shown = _check_vars(trace, vars)
+    paint = _Paint(color)
+    view = trace
+    extra = []
+    if node is not None:
+        view = cluster.restrict(trace, node)
+        extra.append(("node", f"{node} (its keys of per-node variables, messages from or to it)"))
+    lines = [*_header(trace, extra), ""]
+    if compact:
+        lines += _compact(view, shown, vars is not None, paint, full=full, fold=node is not None)
+    else:
+        lines += _plain(view, shown, paint, full=full, fold=node is not None)
+    if trace.loop is not None:
+        lines.append(paint(_LOOP, f"back to step {trace.loop}"))
+    return "\n".join(lines) + "\n"
+
+
+def _plain(trace: Trace, shown: list[str], paint: _Paint, *, full: bool, fold: bool) -> list[str]:
+    lines: list[str] = []
+    folded = _Folder(trace, lines, paint)
     for i, step in enumerate(trace.steps):
-        label = step.label() if i == 0 or step.action != INIT else "(unlabelled step)"
-        head = paint(_BOLD, f"Step {i}  {label}")
-        if i == trace.loop:
-            head += "  " + paint(_LOOP, "<- loop starts here")
-        lines.append(head)
-        if step.meta:
-            notes = ", ".join(f"{k}={_fmt(step.meta[k])}" for k in sorted(step.meta, key=sort_key))
-            lines.append(f"  ({notes})")
         changed = trace.changed(i)
+        if fold and i > 0 and not (changed & set(shown)) and not full and i != trace.loop:
+            folded.add(i)
+            continue
+        folded.flush()
+        lines.append(_step_head(trace, i, paint))
+        notes = _notes(step)
+        if notes:
+            lines.append(notes)
         if i > 0 and not changed:
             lines.append("  (no change)")
         for name in shown:
@@ -186,6 +254,94 @@ def render(
             else:
                 for what, how in _changes(name, trace.steps[i - 1].state[name], new):
                     lines.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
-    if trace.loop is not None:
-        lines.append(paint(_LOOP, f"back to step {trace.loop}"))
-    return "\n".join(lines) + "\n"
+    folded.flush()
+    return lines
+
+
+class _Folder:
+    """Folds a run of steps that changed nothing shown into one line: `Steps 4-9: ...`."""
+
+    def __init__(self, trace: Trace, lines: list[str], paint: _Paint) -> None:
+        self.trace, self.lines, self.paint = trace, lines, paint
+        self.run: list[int] = []
+
+    def add(self, i: int) -> None:
+        self.run.append(i)
+
+    def flush(self) -> None:
+        if not self.run:
+            return
+        first, last = self.run[0], self.run[-1]
+        labels = [self.trace.steps[k].label() for k in self.run]
+        names = ", ".join(labels[:3]) + (f", ... {len(labels) - 3} more" if len(labels) > 3 else "")
+        where = f"Step {first}" if first == last else f"Steps {first}-{last}"
+        self.lines.append(self.paint(_DIM, f"{where}  (nothing shown changed: {names})"))
+        self.run = []
+
+
+def _compact(
+    trace: Trace, shown: list[str], filtered: bool, paint: _Paint, *, full: bool, fold: bool
+) -> list[str]:
+    ids = cluster.nodes(trace)
+    per_node = set(cluster.per_node_vars(trace, ids))
+    cols = cluster.columns([v for v in shown if v in per_node])
+    boxes = [v for v in cluster.message_vars(trace) if v in shown]
+    # Per-node variables outside the line are left out unless asked for by name (--vars).
+    rest = [
+        v
+        for v in shown
+        if v not in cols.used() and v not in boxes and (filtered or v not in per_node)
+    ]
+    rows = [[cluster.node_fields(s.state, n, cols) for n in ids] for s in trace.steps]
+    widths = [0] * max((len(f) for r in rows for f in r), default=0)
+    for r in rows:
+        for fields in r:
+            for k, f in enumerate(fields):
+                widths[k] = max(widths[k], len(f))
+    name_width = max((len(n) for n in ids), default=0)
+
+    def line(i: int, n: int, mark: bool) -> str:
+        fields = rows[i][n]
+        before = rows[i - 1][n] if i > 0 else fields
+        cells = []
+        for k, f in enumerate(fields):
+            cell = f.ljust(widths[k])
+            cells.append(paint(_CHANGED, cell) if mark and i > 0 and f != before[k] else cell)
+        star = paint(_CHANGED, "*") if mark else " "
+        return f"  {star} {ids[n]:<{name_width}}  " + "  ".join(cells).rstrip()
+
+    lines: list[str] = []
+    folded = _Folder(trace, lines, paint)
+    for i, step in enumerate(trace.steps):
+        body: list[str] = []
+        for n in range(len(ids)):
+            moved = i == 0 or rows[i][n] != rows[i - 1][n]
+            if moved or full:
+                body.append(line(i, n, moved and i > 0))
+        for v in boxes:
+            gone, added = cluster.change(trace.steps[i - 1].state[v] if i else (), step.state[v])
+            marks = [("+", m) for m in added] + [("-", m) for m in gone]
+            for k, (sign, m) in enumerate(marks):
+                lead = f"{v}:" if k == 0 else ""
+                body.append(f"    {lead:<{len(v) + 1}} {paint(_CHANGED, sign)} {cluster.brief(m)}")
+        changed = trace.changed(i)
+        for name in rest:
+            new = step.state[name]
+            if i == 0:
+                body.append(f"    {name}: {_fmt(new)}")
+            elif name in changed:
+                for what, how in _changes(name, trace.steps[i - 1].state[name], new):
+                    body.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
+            elif full:
+                body.append(f"    {name}: {_fmt(new)}")
+        if fold and i > 0 and not body and i != trace.loop:
+            folded.add(i)
+            continue
+        folded.flush()
+        lines.append(_step_head(trace, i, paint))
+        notes = _notes(step)
+        if notes:
+            lines.append(notes)
+        lines += body
+    folded.flush()
+    return lines
