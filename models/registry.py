@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from meshcheck import table
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 
-from . import pbft, raft
+from . import pbft, raft, threat
 from .proof import ProofResult
 
 PROOF_SETS: dict[str, Callable[[], list[ProofResult]]] = {
     "raft": raft.prove,
     "pbft": pbft.prove,
+    "threat": threat.prove,
 }
 
 
