@@ -262,6 +262,13 @@ def test_f_byzantine_reporters_cannot_force_bft(f: int, level: Level, data: st.D
     assert levels.protocol(levels.step(level, c, quiet, dwell, th)) == levels.BFT
 
 
+@pytest.mark.parametrize("f", [1, 2, 3])
+def test_thresholds_refuse_a_sig_high_that_f_reporters_reach(f: int) -> None:
+    with pytest.raises(LevelError, match="sig_high must be above f"):
+        Thresholds.for_f(f, sig_medium=1, sig_high=f)
+    assert Thresholds.for_f(f, sig_high=f + 2).sig_high == f + 2
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from(list(Level)), thresholds())
 def test_without_evidence_every_level_reaches_none_in_four_steps(

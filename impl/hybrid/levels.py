@@ -105,7 +105,11 @@ class Thresholds:
         if f < 0:
             raise LevelError(f"f must not be negative, got {f}")
         base = {"sig_medium": min(2, f + 1), "sig_high": f + 1}
-        return cls(**{**base, **overrides})
+        th = cls(**{**base, **overrides})
+        if th.sig_high <= f:
+            # f Byzantine reporters alone would reach High: a switch to BFT without evidence
+            raise LevelError(f"sig_high must be above f = {f}, got {th.sig_high}")
+        return th
 
 
 @attrs.frozen
