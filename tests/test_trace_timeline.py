@@ -197,3 +197,16 @@ def test_cli_writes_the_file_or_says_why_not(
     assert main(["trace", "timeline", str(PBFT), "--out", str(tmp_path / "raft.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "written as .svg or .html, not .png" in err
+
+
+def test_the_readme_picture_is_what_the_command_draws(tmp_path: Path) -> None:
+    """docs/timeline-raft.svg (shown in the README) is regenerated, not drawn by hand: the README
+    says which command makes it; after a change to the drawing, run it again."""
+    out = tmp_path / "timeline-raft.svg"
+    assert (
+        main(["trace", "timeline", "traces/raft/commit_previous_term.itf.json", "--out", str(out)])
+        == 0
+    )
+    assert out.read_text(encoding="utf-8") == (ROOT / "docs" / "timeline-raft.svg").read_text(
+        encoding="utf-8"
+    ), "docs/timeline-raft.svg is stale: run the command the README gives"
