@@ -41,7 +41,7 @@ bench: java
 # Each known bug of each protocol switched on in turn: which check kills it (MUTANTS_FLAGS=--all for
 # the whole matrix, --save traces to refresh the regression corpus). Every protocol runs; the exit
 # status is the last non-zero one.
-MUTANT_PROTOCOLS := raft pbft
+MUTANT_PROTOCOLS := raft pbft threat
 
 mutants: java
 	@rc=0; for p in $(MUTANT_PROTOCOLS); do $(BIN)/meshcheck mutants $$p $(MUTANTS_FLAGS) || rc=$$?; done; exit $$rc

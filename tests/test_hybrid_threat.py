@@ -86,10 +86,10 @@ def test_deescalation_one_level_after_quiet_window_and_dwell() -> None:
     tm = tick_all(tm, 10)
     tm, _ = tm.intake(rec(TAMPERING, "n1"), ok)
     assert tm.level == Level.HIGH and tm.entered_at == 10
-    # inside the window the evidence still demands High
-    tm = tick_all(tm, 10 + th.window - 1)
-    assert tm.level == Level.HIGH
+    # inside the window (at most `window` old) the evidence still demands High
     tm = tick_all(tm, 10 + th.window)
+    assert tm.level == Level.HIGH
+    tm = tick_all(tm, 10 + th.window + 1)
     assert tm.level == Level.MEDIUM  # one level, and only one per input
     entered = tm.entered_at
     tm = tick_all(tm, entered + th.dwell - 1)

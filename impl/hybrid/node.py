@@ -452,5 +452,7 @@ class HybridNode:
                 for request in waiting.requests:
                     self._out.append(Reply(request, result, error=f"{REJECTED}: {reason}"))
                 del self.waiting[key]
+        # the new epoch's leader gets a whole evidence_timeout before this node gives up on it
+        self.pending = {k: (r, self.clock) for k, (r, _) in self.pending.items()}
         for record, _since in list(self.pending.values()):
             self._propose(EvidenceEntry(record))

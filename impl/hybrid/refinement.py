@@ -1,29 +1,55 @@
-"""The refinement mapping: a hybrid cluster as a state of the contract's Hybrid.tla.
+"""The refinement mapping: a hybrid cluster as a state of specs/Hybrid.tla.
 
-One small module on purpose: the spec's variable names and entry records may still change (the spec
-is written at the same time), and this is the one place to align them.
+One small module on purpose: the one place the spec's variables and entry records meet the code.
 
 - per honest node i: `epoch[i]`, `protocol[i]` (epoch -> "raft"/"bft"/"none", over 1..the highest
-  epoch any node entered), `level[i]` (the level's title), `applied[i]` (entries of its current
-  epoch's chain it applied), `history[i]` (the client ops it applied, in order, by name);
-- shared: `chain[e]`, the entries epoch e's protocol committed, as the longest prefix any honest node
-  applied (ghost: `Ghost.chain` remembers epochs the nodes no longer keep); `submitted`, the
-  [op, epoch] proposals clients made; `outcome`, what each client learned.
+  epoch any node entered), `level[i]` (the level's title), `applied[i]` (how many entries of its
+  current epoch's `chain` it applied), `history[i]` (the client ops it applied, in order, by name);
+- shared: `chain[e]`, the entries epoch e's protocol committed, as the spec sees them, from the
+  longest prefix any honest node applied (ghost: `Ghost` remembers epochs the nodes no longer keep);
+  `submitted`, the [op, epoch] proposals the client made; `outcome`, what the client learned.
 
-Entries as records: `[type |-> "op", op |-> o, epoch |-> e]`, `[type |-> "evidence", kind |-> k]`,
-`[type |-> "clock"]` (the spec abstracts clock entries to `quiet` ones: one quiet entry stands for the
-clock entries that complete a quiet period), `[type |-> "noop"]` (Raft's no-op; the spec has none).
+What the spec sees of the committed entries (`Ghost` replays each epoch's longest log once, on a
+shadow `HybridMachine` from the epoch's start state, to know what each entry did):
+
+- an `OpEntry` of the epoch's own tag with the client's signature, of an op not committed before:
+  `[type |-> "op", op |-> o, epoch |-> e]` (a retried copy of a committed op, an op tagged with
+  another epoch and a tampered op change nothing and are left out);
+- an `EvidenceEntry` the threat state accepted: `[type |-> "evidence", kind |-> k]`, where k is the
+  kind whose one piece demands the level the evidence raised the state to (Hybrid.tla's
+  `DemandedOne`: equivocation Critical, tampering High, bad_signature or timing Low; the record's own
+  kind when the level stayed), since the spec weighs each record alone and the implementation counts
+  reporters in the window (two reporters of bad signatures are High, as one tampering record is);
+  refused and duplicate records are left out;
+- a `ClockEntry` that lowered the level: `[type |-> "quiet"]` (the spec's quiet entry: the window,
+  the quiet period and the dwell have passed); other clock entries, and Raft's no-op, are left out.
+
+`submitted` holds a proposal as the node that took the client's request tagged it (the node's
+epoch), unless an honest node has already left that epoch (such a proposal lands beyond the
+epoch's switch entry and is never applied: the spec's client proposes in the current epoch only),
+or the op is committed already; a proposal tagged with an epoch no honest node has reached yet (a
+Byzantine node ahead of them) counts from when one reaches it.
+`outcome[o]` is "committed" once an honest node answered that o committed, "pending" after a
+proposal, "none" before, and "rejected" once f + 1 honest nodes answered that it was not (what the
+client needs to believe it) and every proposal of o is dead (beyond its epoch's switch entry, as
+Hybrid.tla's Reject asks). f + 1 rejections while a proposal of o may still commit (a node in the
+new epoch took the client's request while the nodes still in the old one reject theirs at their
+switch) leave o pending and are noted in `Ghost.premature`: the client was told "rejected" of an
+op that may yet commit.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from impl.rsm.ops import NOOP
 from traces.values import FrozenDict, Value
 
-from .entries import ClockEntry, EvidenceEntry, OpEntry, OpKey
+from .entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
+from .levels import EQUIVOCATION, TAMPERING, Level
+from .machine import HybridMachine
+from .threat import ACCEPTED, Verify
 
 VARIABLES: Final = (
     "epoch",
@@ -36,46 +62,153 @@ VARIABLES: Final = (
     "outcome",
 )
 
+# the kind of evidence whose one piece demands a level (Hybrid.tla's DemandedOne, f >= 1)
+KIND_FOR: Final = {Level.CRITICAL: EQUIVOCATION, Level.HIGH: TAMPERING}
+
 
 def op_name(key: OpKey) -> str:
     client, seq = key
     return f"{client}/{seq}"
 
 
-def entry_record(value: Any) -> Value:
-    if isinstance(value, OpEntry):
-        return FrozenDict({"type": "op", "op": op_name(value.op.key), "epoch": value.epoch})
-    if isinstance(value, EvidenceEntry):
-        return FrozenDict({"type": "evidence", "kind": value.record.kind})
-    if isinstance(value, ClockEntry):
-        return FrozenDict({"type": "clock"})
-    if value == NOOP:
-        return FrozenDict({"type": "noop"})
-    return FrozenDict({"type": "other"})
+class EpochChain:
+    """Epoch e's committed entries as the spec sees them, from the longest log any honest node
+    applied: the records, and for each the position of its entry in that log."""
+
+    def __init__(self, epoch: int, machine: HybridMachine) -> None:
+        self.epoch = epoch
+        self.shadow = machine  # replays the log once, to know what each entry did
+        self.records: list[FrozenDict] = []
+        self.positions: list[int] = []  # records[k] is entry positions[k] of the log (0-based)
+        self.levels: list[Level] = []  # the level right after records[k]
+        self.seen = 0  # log entries replayed
+        self.ops: set[str] = set()
+
+    def extend(self, log: list[Any]) -> None:
+        for position in range(self.seen, len(log)):
+            record = self._record(log[position])
+            if record is not None:
+                self.records.append(record)
+                self.positions.append(position)
+                self.levels.append(self.shadow.threat.level)
+        self.seen = max(self.seen, len(log))
+
+    def _record(self, value: Any) -> FrozenDict | None:
+        shadow = self.shadow
+        before = shadow.threat.level
+        known = isinstance(value, OpEntry) and shadow.outcome(value.op.key) is not None
+        result = shadow.apply_entry(value)
+        after = shadow.threat.level
+        if isinstance(value, OpEntry):
+            name = op_name(value.op.key)
+            if value.epoch != self.epoch or known or not shadow.keys.op_ok(value.op):
+                return None
+            self.ops.add(name)
+            return FrozenDict({"type": "op", "op": name, "epoch": value.epoch})
+        if isinstance(value, EvidenceEntry):
+            if result.get("evidence") != ACCEPTED:
+                return None
+            kind = value.record.kind if after == before else KIND_FOR.get(after, value.record.kind)
+            return FrozenDict({"type": "evidence", "kind": kind})
+        if isinstance(value, ClockEntry) and after < before:
+            return FrozenDict({"type": "quiet"})
+        return None
+
+    def applied(self, length: int) -> int:
+        """How many records lie within the first `length` entries of the log."""
+        return bisect.bisect_left(self.positions, length)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the epoch's switch entry is committed (its last record, then)."""
+        return self.shadow.closed is not None
 
 
 class Ghost:
-    """What no node holds: every epoch's longest applied chain, the proposals, the outcomes."""
+    """What no node holds: every epoch's chain, the proposals, the outcomes."""
 
-    def __init__(self) -> None:
-        self.chain: dict[int, tuple[Value, ...]] = {}
+    def __init__(self, keys: Keys | None = None, verify: Verify | None = None, f: int = 1) -> None:
+        self.keys = keys
+        self.verify = verify
+        self.f = f
+        self.chains: dict[int, EpochChain] = {}
         self.submitted: set[tuple[str, int]] = set()
         self.outcome: dict[str, str] = {}
+        self._rejections: dict[str, set[str]] = {}  # op -> honest nodes that answered "rejected"
+        # ops f + 1 honest nodes answered "rejected" while a proposal of them could still commit
+        self.premature: list[str] = []
+        self._future: set[tuple[str, int]] = set()  # proposals tagged ahead of the honest nodes
+
+    def catch_up(self, current: int) -> None:
+        """The honest nodes reached `current`: proposals tagged with it count now."""
+        for name, epoch in sorted(self._future):
+            if epoch <= current:
+                self._future.discard((name, epoch))
+                if epoch == current:
+                    self.submit((name.split("/")[0], int(name.split("/")[1])), epoch, current)
+
+    @property
+    def chain(self) -> dict[int, tuple[Value, ...]]:
+        return {e: tuple(c.records) for e, c in sorted(self.chains.items())}
 
     def observe(self, nodes: Iterable[Any]) -> None:
         for node in nodes:
             for epoch, instance in getattr(node, "instances", {}).items():
-                log = instance.machine.log
-                if len(log) > len(self.chain.get(epoch, ())):
-                    self.chain[epoch] = tuple(entry_record(v) for v in log)
+                machine = instance.machine
+                chain = self.chains.get(epoch)
+                if chain is None:
+                    if not machine.log:
+                        continue
+                    shadow = HybridMachine(
+                        instance.start,
+                        self.keys if self.keys is not None else machine.keys,
+                        self.verify if self.verify is not None else machine.verify,
+                        machine.bugs,
+                    )
+                    chain = self.chains[epoch] = EpochChain(epoch, shadow)
+                if len(machine.log) > chain.seen:
+                    chain.extend(machine.log)
 
-    def submit(self, key: OpKey, epoch: int) -> None:
-        self.submitted.add((op_name(key), epoch))
-        self.outcome.setdefault(op_name(key), "pending")
+    def submit(self, key: OpKey, epoch: int, current: int) -> None:
+        """A proposal of `key` tagged `epoch`, while the honest nodes' highest epoch is `current`."""
+        name = op_name(key)
+        if epoch > current:  # a node ahead of every honest one: the proposal counts from there
+            self._future.add((name, epoch))
+            return
+        if epoch < current or (name, epoch) in self.submitted:
+            return  # beyond a switch entry already: never applied (see the module doc)
+        if self.outcome.get(name) == "committed":
+            return  # a copy of a committed op changes nothing (and is left out of the chain)
+        self.submitted.add((name, epoch))
+        if self.outcome.get(name) != "committed":
+            self.outcome[name] = "pending"
+            self._rejections.pop(name, None)
 
-    def decide(self, key: OpKey, outcome: str) -> None:
-        if self.outcome.get(op_name(key)) != "committed":
-            self.outcome[op_name(key)] = outcome
+    def decide(self, key: OpKey, outcome: str, node: str) -> None:
+        name = op_name(key)
+        if self.outcome.get(name) == "committed":
+            return
+        if outcome == "committed":
+            self.outcome[name] = "committed"
+            return
+        voters = self._rejections.setdefault(name, set())
+        voters.add(node)
+        if len(voters) > self.f and self.outcome.get(name) == "pending":
+            if all(self.dead(o, e) for o, e in self.submitted if o == name):
+                self.outcome[name] = "rejected"
+            elif name not in self.premature:
+                self.premature.append(name)
+
+    def dead(self, name: str, epoch: int) -> bool:
+        """Whether the proposal of op `name` in `epoch` will never be applied: the epoch's switch
+        entry is committed (an honest machine closed there) and the op is not before it."""
+        chain = self.chains.get(epoch)
+        return chain is not None and chain.shadow.closed is not None and name not in chain.ops
+
+
+def applied_entries(ghost: Ghost, node: Any) -> int:
+    chain = ghost.chains.get(node.epoch)
+    return chain.applied(len(node.machine.log)) if chain is not None else 0
 
 
 def abstract_state(nodes: Mapping[str, Any], honest: Iterable[str], ghost: Ghost) -> FrozenDict:
@@ -92,7 +225,7 @@ def abstract_state(nodes: Mapping[str, Any], honest: Iterable[str], ghost: Ghost
                 }
             ),
             "level": FrozenDict({i: n.level.title for i, n in good.items()}),
-            "applied": FrozenDict({i: len(n.machine.log) for i, n in good.items()}),
+            "applied": FrozenDict({i: applied_entries(ghost, n) for i, n in good.items()}),
             "history": FrozenDict(
                 {i: tuple(op_name(k) for k in n.machine.history) for i, n in good.items()}
             ),
@@ -101,3 +234,107 @@ def abstract_state(nodes: Mapping[str, Any], honest: Iterable[str], ghost: Ghost
             "outcome": FrozenDict(ghost.outcome),
         }
     )
+
+
+# -- one processed event as the spec's steps ------------------------------------------------------
+
+Step = tuple[str, FrozenDict, FrozenDict]  # (action, parameters, the state after it)
+
+
+def _with(state: FrozenDict, var: str, key: Any, value: Value) -> FrozenDict:
+    inner = state[var]
+    assert isinstance(inner, FrozenDict)
+    return FrozenDict({**state, var: FrozenDict({**inner, key: value})})
+
+
+def spec_steps(before: FrozenDict, after: FrozenDict, ghost: Ghost) -> list[Step]:
+    """The spec steps that take the mapped state `before` to `after` (one processed event), in the
+    order the implementation took them, with the states in between; the last state is `after`
+    itself, so a step the implementation got wrong shows there. Per node whose position moved: the
+    chain growing by the entry it applies next (OrderOp / OrderEvidence / OrderQuiet), Apply(i)
+    with the level the entry left and the op it added, Switch(i) after its epoch's switch entry;
+    then the client's proposals (Submit) and answers (Reply, Reject). Empty when nothing the spec
+    sees changed; None-free: a change these steps cannot explain (a node going back) is one step
+    "Step" to `after`, which no spec allows."""
+    if before == after:
+        return []
+    out: list[Step] = []
+    state = before
+    epochs, applied = after["epoch"], after["applied"]
+    assert isinstance(epochs, FrozenDict) and isinstance(applied, FrozenDict)
+    for i in sorted(epochs):
+        if i not in state["epoch"]:
+            return [("Step", FrozenDict({"i": i}), after)]
+        target = (epochs[i], applied[i])
+        while True:
+            e = state["epoch"][i]
+            a = state["applied"][i]
+            if (e, a) >= target:
+                if (e, a) > target:
+                    return [("Step", FrozenDict({"i": i}), after)]
+                break
+            chain = ghost.chains.get(e)
+            if chain is None:
+                return [("Step", FrozenDict({"i": i}), after)]
+            if a == len(chain.records):  # all of the epoch applied: only a switch moves on
+                if not (e < target[0] and chain.closed):
+                    return [("Step", FrozenDict({"i": i}), after)]
+                state = _switch(state, i, e, after)
+                out.append(("Switch", FrozenDict({"i": i}), state))
+                continue
+            have = state["chain"].get(e, ())
+            if len(have) <= a:
+                record = chain.records[a]
+                state = FrozenDict(
+                    {**state, "chain": FrozenDict({**state["chain"], e: (*have, record)})}
+                )
+                out.append((*_order(e, record), state))
+            state = _apply(state, i, chain, a)
+            out.append(("Apply", FrozenDict({"i": i}), state))
+    new = after["submitted"] - state["submitted"]
+    for p in sorted(new, key=repr):
+        state = FrozenDict(
+            {
+                **state,
+                "submitted": state["submitted"] | {p},
+                "outcome": FrozenDict({**state["outcome"], p["op"]: "pending"}),
+            }
+        )
+        out.append(("Submit", FrozenDict({"o": p["op"]}), state))
+    for o, now in sorted(after["outcome"].items()):
+        was = state["outcome"].get(o, "none")
+        if was == "pending" and now in ("committed", "rejected"):
+            state = _with(state, "outcome", o, now)
+            out.append(("Reply" if now == "committed" else "Reject", FrozenDict({"o": o}), state))
+    if not out:
+        return [("Step", FrozenDict(), after)]
+    action, params, _ = out[-1]
+    out[-1] = (action, params, after)
+    return out
+
+
+def _order(e: int, record: FrozenDict) -> tuple[str, FrozenDict]:
+    if record["type"] == "op":
+        return "OrderOp", FrozenDict({"e": e, "o": record["op"]})
+    if record["type"] == "evidence":
+        return "OrderEvidence", FrozenDict({"e": e, "k": record["kind"]})
+    return "OrderQuiet", FrozenDict({"e": e})
+
+
+def _apply(state: FrozenDict, i: str, chain: EpochChain, a: int) -> FrozenDict:
+    record = chain.records[a]
+    state = _with(state, "applied", i, a + 1)
+    state = _with(state, "level", i, chain.levels[a].title)
+    history = state["history"][i]
+    if record["type"] == "op" and record["op"] not in history:
+        state = _with(state, "history", i, (*history, record["op"]))
+    return state
+
+
+def _switch(state: FrozenDict, i: str, e: int, after: FrozenDict) -> FrozenDict:
+    protocols = after["protocol"][i]
+    mine = dict(state["protocol"][i])
+    mine[e + 1] = protocols.get(e + 1, "none")
+    state = _with(state, "protocol", i, FrozenDict(mine))
+    state = _with(state, "epoch", i, e + 1)
+    return _with(state, "applied", i, 0)

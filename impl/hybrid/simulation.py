@@ -1,15 +1,22 @@
 """The hybrid layer in the simulator: the plugin and a cluster builder (like raft_cluster and
 pbft_cluster), so free runs get every fault the simulator has.
 
-The trace is coarse for now: one spec step per processed event (`Step(i)`), the refinement mapping
-(refinement.py) after it. Splitting a step into the spec's actions (Apply, Switch, Order...) waits
-for Hybrid.tla's final vocabulary.
+The trace is in Hybrid.tla's vocabulary: one processed event may be several spec steps (a node
+that learns of three committed entries applies them at once, the first node to apply an entry also
+makes the chain grow, a switch follows the switch entry, the client hears back), so `split` names
+each (refinement.spec_steps: Order..., Apply(i), Switch(i), Submit(o), Reply(o), Reject(o)) and
+the plugin hands the simulator the state after each in turn (the simulator asks for the abstract
+state once per segment; the last is the mapping of the cluster after the event). The effects all
+go with the first segment. A change the steps cannot explain is one step named "Step", which no
+spec has: trace validation (property_tests/hybrid/validation.py) reports it.
+
+`watchers` are called after every step (a free run's monitor checks the invariants there).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -26,7 +33,7 @@ from .entries import ClientOp, Keys
 from .machine import COMMITTED
 from .node import HybridNode
 from .proofs import EvidenceChecker
-from .refinement import VARIABLES, Ghost, abstract_state
+from .refinement import VARIABLES, Ghost, abstract_state, spec_steps
 
 
 class HybridPlugin:
@@ -50,9 +57,13 @@ class HybridPlugin:
         for node in self.node_ids:  # bad options fail here, once
             HybridConfig(node, self.node_ids, **options)
         self.honest: set[str] = set(self.node_ids)
-        self.ghost = Ghost()
+        self.ghost = Ghost(self.keys, self.checker, (len(self.node_ids) - 1) // 3)
         self.nodes: dict[str, HybridNode] = {}
+        # called after every step (a free run's monitor checks the invariants there)
+        self.watchers: list[Callable[[str, Any, Mapping[str, HybridNode]], None]] = []
         self._requests: dict[int, tuple[str, int]] = {}  # request id -> op key
+        self._last: FrozenDict | None = None  # the mapping the trace last recorded
+        self._pending: list[FrozenDict] = []  # states of the spec steps split() found
 
     def new_node(self, node_id: str, rng: random.Random) -> HybridNode:
         old = self.nodes.get(node_id)
@@ -66,27 +77,49 @@ class HybridPlugin:
         return node
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
+        node = self.nodes[node_id]
+        self.ghost.catch_up(self._current())
         if isinstance(event, ClientRequest) and isinstance(event.value, ClientOp):
-            node = self.nodes[node_id]
             self._requests[event.request_id] = event.value.key
-            self.ghost.submit(event.value.key, node.epoch)
+            if node.started and self.keys.op_ok(event.value):
+                self.ghost.submit(event.value.key, node.epoch, self._current())
         for e in effects:
-            if isinstance(e, Reply) and e.request_id in self._requests:
+            if isinstance(e, Reply) and e.request_id in self._requests and node_id in self.honest:
                 status = e.result.get("status") if isinstance(e.result, Mapping) else None
                 key = self._requests[e.request_id]
-                self.ghost.decide(key, "committed" if status == COMMITTED else "rejected")
-        return [Segment("Step", FrozenDict({"i": node_id}), tuple(effects))]
+                outcome = "committed" if status == COMMITTED else "rejected"
+                self.ghost.decide(key, outcome, node_id)
+        before = self._last
+        after = abstract_state(self.nodes, self.honest, self.ghost)
+        steps = spec_steps(before, after, self.ghost) if before is not None else []
+        if not steps:
+            return [Segment(None, FrozenDict(), tuple(effects))]
+        # the simulator asks for the abstract state after each segment: the states in between
+        self._pending = [state for _, _, state in steps]
+        return [
+            Segment(action, params, tuple(effects) if k == 0 else ())
+            for k, (action, params, _) in enumerate(steps)
+        ]
+
+    def _current(self) -> int:
+        """The highest epoch an honest node is in (Hybrid.tla's Current)."""
+        return max((self.nodes[i].epoch for i in self.honest if i in self.nodes), default=1)
 
     def message_record(self, message: Any) -> Value:
         return type(getattr(message, "body", message)).__name__
 
     def after_step(self, node_id: str, event: Any, nodes: Mapping[str, HybridNode]) -> None:
-        return None
+        for watch in self.watchers:
+            watch(node_id, event, nodes)
 
     def abstract_state(
         self, nodes: Mapping[str, HybridNode], messages: FrozenDict, faults: Mapping[str, int]
     ) -> FrozenDict:
-        return abstract_state(nodes, self.honest, self.ghost)
+        if self._pending:
+            self._last = self._pending.pop(0)
+        else:
+            self._last = abstract_state(nodes, self.honest, self.ghost)
+        return self._last
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
         if kind == "restart":

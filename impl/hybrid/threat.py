@@ -155,7 +155,8 @@ class ThreatModel:
     # -- what the level is computed from -------------------------------------------------------------
 
     def in_window(self) -> tuple[Evidence, ...]:
-        return tuple(a.record for a in self.records if self.now - a.at < self.th.window)
+        # a record counts while it is at most `window` old (ThreatLevel.tla: now - at <= Window)
+        return tuple(a.record for a in self.records if self.now - a.at <= self.th.window)
 
     def counts(self) -> Counts:
         """Distinct pieces per kind inside the window (bad signatures and timing: distinct

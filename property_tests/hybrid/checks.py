@@ -1,0 +1,46 @@
+"""Every property check of the hybrid layer, in the order `meshcheck mutants threat` tries them.
+
+A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
+the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test files under
+property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
+ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
+second or two, with counterexamples a few steps long), then the stored corpus, then trace
+validation of free runs, and the free runs' invariants and liveness bounds last.
+"""
+
+from __future__ import annotations
+
+from ..checks import Check
+from .free_runs import free_runs
+from .lockstep import hybrid_lockstep, threat_lockstep
+from .minimize import minimize
+from .stored import stored_traces
+from .validation import trace_validation
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "lockstep (ThreatLevel.tla)",
+        threat_lockstep,
+        "TLC picks each evidence report and tick, the ThreatModel takes it, states compared",
+        minimize,
+    ),
+    Check(
+        "lockstep (Hybrid.tla)",
+        hybrid_lockstep,
+        "TLC picks each order, apply, switch and answer, the honest nodes take it, states compared",
+        minimize,
+    ),
+    Check(
+        "stored traces", stored_traces, "the traces/hybrid/ corpus replayed on the implementation"
+    ),
+    Check(
+        "trace validation",
+        trace_validation,
+        "free runs with a Byzantine node, every step of the trace checked to be a Hybrid.tla step",
+    ),
+    Check(
+        "free runs",
+        free_runs,
+        "faults and Byzantine behaviour on and off, invariants after every step, liveness bounds",
+    ),
+)

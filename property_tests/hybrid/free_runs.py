@@ -1,0 +1,296 @@
+"""Free runs of a simulated hybrid cluster: Byzantine behaviour switched on and off mid-stream while
+the client keeps proposing, under message loss, duplication, crashes and partitions; Hybrid.tla's
+invariants after every step, its liveness as bounds once the evidence and the faults stop.
+
+Lockstep walks the specs' small models; a free run is the whole stack (Raft and PBFT instances,
+the detectors, signed evidence, the replicated clock) under the simulator's seeded faults.
+Hypothesis draws the `Schedule`: the seed, the faults, the Byzantine node (a given node, faulty from
+the start and honest-acting until its behaviour starts, or the Raft leader at that moment) and its
+behaviours (impl/hybrid/byzantine.py, and PBFT's equivocating primary), the op before which they
+start and the op before which they stop. A run:
+
+1. faults for `ticks` ticks (`Faults.until`) while the client proposes op after op
+   (`HybridConsensus.propose`: f+1 matching answers, an op rejected at a switch proposed again
+   under its sequence number); the Byzantine behaviour is on from op `start` to op `stop` (None:
+   to the end of the phase);
+2. then the evidence stops (the behaviour is taken away; the node stays out of the honest set: its
+   past is not the service's) and, at the first chaos round from `ticks` on, the faults; from the
+   later of the two (`quiet_from`), every honest node must be back in a Raft epoch within
+   `RAFT_BOUND` ticks and stay there (EventuallyBackToRaft);
+3. `CALM_OPS` more ops, switches included: every proposal answered, committed or rejected, within
+   `OP_BOUND` ticks (InFlightResolved).
+
+The bounds, from the thresholds of levels.Thresholds.for_f(1) (window 100, quiet 50, dwell 30) and
+HybridConfig's timing: after the last evidence the replicated time must pass the window before the
+evidence stops demanding anything, then one dwell per level down to Medium (Critical -> High ->
+Medium: 100 + 30 ticks of replicated time), which trails the nodes' clocks by a clock period (25)
+and a commit; evidence reported before the calm may still wait for an election or a PBFT view
+change (400) to be committed. Measured over 54 runs (drawn as `schedules` draws them): back in
+Raft at most 191 ticks after `quiet_from`; every calm proposal answered within 431 ticks (95% within
+224; one after a switch waits for the new epoch's election or view and a retry). RAFT_BOUND =
+OP_BOUND = 1500 ticks leaves room for a view change that doubles its timeout once.
+
+`Monitor` (monitor.py) checks the invariants after every step; a violation, or a missed bound,
+raises `CheckFailed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl.errors import ImplError
+from impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals, TamperEnvelopes
+from impl.hybrid.consensus import Decision, HybridConsensus
+from impl.hybrid.levels import RAFT
+from impl.pbft.byzantine.behaviours import Equivocate
+from impl.pbft.byzantine.node import corrupt
+from impl.rsm.ops import Custom
+from impl.sim.config import Faults
+
+from ..failure import CheckFailed
+from .monitor import Monitor
+
+CHAOS_EVERY = 100  # Faults' default: the faults end at the first chaos round from `until` on
+RAFT_BOUND = 1500
+OP_BOUND = 1500
+GIVE_UP = 5000  # ticks without an answer before the client gives up on an op (under faults)
+CALM_OPS = 4
+RETRIES = 4  # an op rejected at a switch is proposed again, under its sequence number
+
+# what a Byzantine node may do, by name (the schedule's repr stays readable)
+BEHAVIOURS: dict[str, Callable[[], Any]] = {
+    "equivocate": EquivocateRaft,
+    "forge_seals": ForgeSeals,
+    "tamper": TamperEnvelopes,
+    "false_reports": FalseReports,
+    "censor": Censor,
+}
+PBFT_EQUIVOCATE = "pbft_equivocate"  # the node's PBFT cores equivocate as primary
+
+
+@attrs.frozen
+class Schedule:
+    """One free run (its repr is the Python that rebuilds it)."""
+
+    seed: int
+    ticks: int  # how long faults last
+    drop: float = 0.0
+    duplicate: float = 0.0
+    crash: float = 0.0
+    partition: float = 0.0
+    behaviours: tuple[str, ...] = ()
+    target: str = "leader"  # the Byzantine node: the Raft leader when it starts, or a node id
+    start: int = 1  # the op before which the behaviour starts
+    stop: int | None = None  # the op before which it stops (None: at the calm)
+
+    def faults(self) -> Faults:
+        return Faults(
+            drop=self.drop,
+            duplicate=self.duplicate,
+            crash=self.crash,
+            partition=self.partition,
+            down_ticks=(100, 600),
+            partition_ticks=(100, 600),
+            until=self.ticks,
+        )
+
+
+def schedules() -> st.SearchStrategy[Schedule]:
+    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**16),
+        ticks=st.sampled_from([600, 1000, 1500]),
+        drop=st.sampled_from([0.0, 0.02, 0.05]),
+        duplicate=st.sampled_from([0.0, 0.02]),
+        crash=st.sampled_from([0.0, 0.1]),
+        partition=st.sampled_from([0.0, 0.05]),
+        behaviours=st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True).map(tuple),
+        target=st.sampled_from(["leader", "n1", "n4"]),
+        start=st.integers(1, 4),
+        stop=st.one_of(st.none(), st.integers(3, 10)),
+    )
+
+
+@attrs.define
+class Run:
+    """What a run did: its cluster, monitor, decisions, and the measured times."""
+
+    hc: HybridConsensus
+    monitor: Monitor
+    decisions: list[Decision] = attrs.field(factory=list)
+    byzantine: str | None = None
+    quiet_from: int = 0  # when the evidence and the faults had both stopped
+    calm_at: int = 0
+    back_to_raft: int | None = None  # ticks from quiet_from to every honest node in Raft
+    op_latency: list[int] = attrs.field(factory=list)  # calm proposals: submission to answer
+    switches: int = 0
+
+
+def _propose(hc: HybridConsensus, k: int) -> Decision:
+    d = hc.propose(Custom(f"k{k}", k))
+    for _ in range(RETRIES):
+        if d.committed:
+            break
+        d = hc.propose(Custom(f"k{k}", k), seq=d.seq)
+    return d
+
+
+def _turn_on(hc: HybridConsensus, schedule: Schedule) -> str:
+    node = schedule.target
+    if node == "leader":
+        for _ in range(20):  # the first election may not be over yet
+            if hc.raft_leader() is not None:
+                break
+            hc.run(25)
+        node = hc.raft_leader() or "n1"
+    behaviours = [BEHAVIOURS[b]() for b in schedule.behaviours if b in BEHAVIOURS]
+    pbft = corrupt(Equivocate()) if PBFT_EQUIVOCATE in schedule.behaviours else None
+    hc.make_byzantine(node, *behaviours, pbft=pbft)
+    return node
+
+
+def all_raft(hc: HybridConsensus) -> bool:
+    return all(hc.nodes[i].current_protocol() == RAFT for i in hc.honest if hc.sim.up[i])
+
+
+def prepare(
+    schedule: Schedule,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    record: bool = False,
+    monitor: bool = True,
+    **options: Any,
+) -> Run:
+    """The cluster of a free run, its monitor (without `monitor` it counts steps only: trace
+    validation judges the run instead); `options` are HybridConfig's."""
+    hc = HybridConsensus(
+        4,
+        seed=schedule.seed,
+        faults=schedule.faults(),
+        bugs=bugs,
+        record=record,
+        give_up_after=GIVE_UP,
+        **options,
+    )
+    out = Run(hc, Monitor(hc, active=monitor))
+    if schedule.target != "leader":  # the run's faulty node, known from the start; honest for now
+        hc.make_byzantine(schedule.target)
+        out.byzantine = schedule.target
+    return out
+
+
+def run(
+    schedule: Schedule,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    max_ops: int = 10_000,
+    **options: Any,
+) -> Run:
+    """One free run (see the module doc); CheckFailed on a violation or a missed bound."""
+    out = prepare(schedule, bugs, **options)
+    play(out, schedule, max_ops=max_ops)
+    return out
+
+
+def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
+    """The run's phases (see the module doc), at most `max_ops` ops before the calm."""
+    hc = out.hc
+    k = 0
+    while hc.sim.now < schedule.ticks and k < max_ops:
+        k += 1
+        if k == schedule.start:
+            out.byzantine = _turn_on(hc, schedule)
+        if k == schedule.stop and out.byzantine is not None:
+            hc.make_honest(out.byzantine)
+        try:
+            out.decisions.append(_propose(hc, k))
+        except ImplError:
+            break  # no answer under the faults: the calm below must bring one
+    if out.byzantine is not None:
+        hc.make_honest(out.byzantine)
+    # the evidence stops now, the faults at the first chaos round from `ticks` on: the bound on
+    # the return to Raft counts from the later of the two
+    out.quiet_from = max(hc.sim.now, -(-schedule.ticks // CHAOS_EVERY) * CHAOS_EVERY)
+
+    def back(_node: str, _event: Any, _nodes: Any) -> None:
+        if out.back_to_raft is None and hc.sim.now >= out.quiet_from and all_raft(hc):
+            out.back_to_raft = hc.sim.now - out.quiet_from
+
+    hc.plugin.watchers.append(back)
+    hc.run(max(0, out.quiet_from - hc.sim.now))
+    back("", None, None)
+    out.calm_at = hc.sim.now
+    for _ in range(CALM_OPS):
+        k += 1
+        seq: int | None = None
+        d: Decision | None = None
+        for _attempt in range(RETRIES + 1):  # each answer, rejected or committed, within the bound
+            submitted = hc.sim.now
+            try:
+                d = hc.propose(Custom(f"k{k}", k), seq=seq)
+            except ImplError:
+                d = None
+            if d is None or d.time - submitted > OP_BOUND:
+                raise CheckFailed(
+                    f"op k{k}, submitted at t={submitted} after the calm (t={out.calm_at}), was "
+                    f"not answered within {OP_BOUND} ticks (InFlightResolved)",
+                    steps=out.monitor.steps,
+                )
+            out.op_latency.append(d.time - submitted)
+            seq = d.seq
+            if d.committed:
+                break
+        if d is not None:
+            out.decisions.append(d)
+    while out.back_to_raft is None and hc.sim.now - out.quiet_from <= RAFT_BOUND:
+        hc.run(25)
+    hc.run(RAFT_BOUND // 2)  # and it stays there: no evidence, no switch
+    if out.back_to_raft is None or out.back_to_raft > RAFT_BOUND or not all_raft(hc):
+        where = {i: hc.nodes[i].current_protocol() for i in hc.honest}
+        raise CheckFailed(
+            f"not back to Raft {RAFT_BOUND} ticks after the evidence and the faults stopped "
+            f"(t={out.quiet_from}): {where} (EventuallyBackToRaft)",
+            steps=out.monitor.steps,
+        )
+    out.switches = hc.metrics()["switches"]
+    _final(out)
+
+
+def _final(out: Run) -> None:
+    """At the end: one order of committed ops (every honest history a prefix of the longest)."""
+    histories = out.hc.histories()
+    longest = max(histories.values(), key=len)
+    for node, history in histories.items():
+        if history != longest[: len(history)]:
+            raise CheckFailed(
+                f"{node}'s history is not a prefix of the longest honest history "
+                "(NoCommittedOpLost)",
+                steps=out.monitor.steps,
+            )
+
+
+def share(settings: hypothesis.settings, fraction: float) -> hypothesis.settings:
+    """`settings` with a `fraction` of its examples (at least 2): a free run costs one to three
+    seconds where a lockstep example costs tens of milliseconds."""
+    return hypothesis.settings(
+        settings, max_examples=max(2, round(settings.max_examples * fraction))
+    )
+
+
+def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """The check: free runs under a fifteenth of `settings`' examples (ci 4, dev 13, deep 133);
+    CheckFailed on the first violation."""
+
+    @share(settings, 1 / 15)
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        run(schedule, bugs)
+
+    check()

@@ -1,0 +1,62 @@
+"""Make a hybrid lockstep counterexample shorter (property_tests/minimize.py: delta debugging on the
+spec path), for either spec: the failure's trace names it (`#meta.spec_name`). A step's signature
+is its action instance and what it changed: the members it added to a set and the new values of
+the other variables (Apply(i) names no entry, OrderEvidence(e, k) no record: the step's effect
+tells the candidates apart when a removed step changes what comes next).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from property_tests.failure import CheckFailed
+from property_tests.minimize import minimize_path
+from specs.tlc.stepper import ActionInstance, State, Transition
+
+from .lockstep import Follower
+from .spec import SPECS, Spec
+
+Signature = tuple[ActionInstance, tuple[str, ...]]
+
+
+def _signature(action: ActionInstance, before: State, after: State) -> Signature:
+    old, new = before.values, after.values
+    changes: list[str] = []
+    for var, value in new.items():
+        if value == old[var]:
+            continue
+        if isinstance(value, frozenset) and isinstance(old[var], frozenset):
+            changes.extend(f"{var} + {m!r}" for m in value - old[var])
+        else:
+            changes.append(f"{var} = {value!r}")
+    return action, tuple(sorted(changes))
+
+
+def replay(
+    spec: Spec, init: State, path: Sequence[Transition], bugs: frozenset[str]
+) -> CheckFailed | None:
+    """The failure of the implementation with `bugs` following `path` (None: it follows it)."""
+    try:
+        follower = Follower(spec, init, bugs)
+        for t in path:
+            follower.take(t)
+    except CheckFailed as failure:
+        return failure
+    return None
+
+
+def minimize(failure: CheckFailed, bugs: frozenset[str], *, budget: int = 400) -> CheckFailed:
+    """A 1-minimal version of a lockstep failure (at most `budget` replays); `failure` itself when
+    it has no trace or nothing can go."""
+    trace = failure.trace
+    spec = SPECS.get(str(trace.meta.get("spec_name"))) if trace is not None else None
+    if spec is None:
+        return failure
+    return minimize_path(
+        failure,
+        stepper=spec.stepper(),
+        successors=spec.successors,
+        signature=_signature,
+        replay=lambda init, path: replay(spec, init, path, bugs),
+        budget=budget,
+    )

@@ -1,0 +1,67 @@
+"""Stored traces replayed against the implementation: the regression corpus under traces/hybrid/.
+
+Each file is a spec path that once showed a bug: the 1-minimal counterexample of a lockstep run
+against a mutant (`meshcheck mutants threat --save traces` writes them), a path of
+specs/ThreatLevel.tla or of specs/Hybrid.tla (`#meta.spec_name`; `meshcheck verify` replays it on
+that spec). The correct implementation must follow it to the end, and the mutant named in its
+`#meta.bugs` must still diverge on it: a replay that stops catching its mutant means the
+implementation or the spec moved, and the trace must be renewed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import settings as Settings
+
+from meshcheck.errors import TraceFormatError
+from specs.tlc.stepper import ActionInstance, Transition
+from traces import itf
+from traces.model import Trace
+
+from .lockstep import Follower
+from .spec import ROOT, SPECS
+
+CORPUS = ROOT / "traces" / "hybrid"
+
+
+def corpus() -> list[Path]:
+    """The stored hybrid traces, in a stable order."""
+    return sorted(CORPUS.glob("*.itf.json"))
+
+
+def replay_on_impl(trace: Trace, bugs: frozenset[str], *, where: str = "trace") -> int:
+    """Make the implementation (with `bugs`) follow `trace`; the number of steps it followed.
+    CheckFailed when it diverges; TraceFormatError when the trace is not a path of its spec."""
+    spec = SPECS.get(str(trace.meta.get("spec_name")))
+    if spec is None:
+        raise TraceFormatError(where, "#meta.spec_name", f"not one of {', '.join(SPECS)}")
+    stepper = spec.stepper()
+    if tuple(trace.vars) != stepper.vars:
+        raise TraceFormatError(where, "vars", f"not the variables of {spec.name}.tla: {trace.vars}")
+    states = [stepper.state(step.state) for step in trace.steps]
+    if not states or states[0] not in stepper.init_states():
+        raise TraceFormatError(where, "states[0]", f"not the initial state of {spec.name}.tla")
+    follower = Follower(spec, states[0], bugs, source=f"replay of {Path(where).name}")
+    for k in range(1, len(states)):
+        step = trace.steps[k]
+        action = ActionInstance(step.action, step.params)
+        if states[k] not in stepper.successors_of(states[k - 1], action):
+            raise TraceFormatError(
+                where, f"states[{k}]", f"{action.label()} does not lead here from states[{k - 1}]"
+            )
+        follower.take(Transition(action, states[k]))
+    return len(states) - 1
+
+
+def stored_traces(bugs: frozenset[str], settings: Settings | None = None) -> None:
+    """The check: every stored trace, followed by the implementation with `bugs` (settings unused:
+    the corpus is fixed). CheckFailed on the first divergence."""
+    for path in corpus():
+        replay_on_impl(itf.read(path), bugs, where=str(path))
+
+
+def expected_kill(path: Path) -> frozenset[str]:
+    """The mutant a stored trace was written for (its `#meta.bugs`)."""
+    bugs = itf.read(path).meta.get("bugs", ())
+    return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple) else frozenset()

@@ -1,0 +1,79 @@
+"""Lockstep of impl/hybrid against specs/ThreatLevel.tla and specs/Hybrid.tla (lockstep.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import Phase, settings
+
+from impl.hybrid import mutants
+from property_tests.failure import CheckFailed
+
+from .lockstep import hybrid_lockstep, threat_lockstep
+from .minimize import minimize
+from .spec import HYBRID, THREAT
+
+
+def _budget() -> settings:
+    """The profile's budget; under ci a third of its examples (each walk is 40 steps of two
+    specs, and the mutants below show in a few steps)."""
+    current = settings()
+    if current.derandomize and current.max_examples <= 60:
+        return settings(current, max_examples=20)
+    return current
+
+
+def test_the_threat_model_follows_threat_level_and_every_action_fires() -> None:
+    fired: Counter[str] = Counter()
+    threat_lockstep(frozenset(), _budget(), fired=fired)
+    never = [a for a in THREAT.stepper().action_names if not fired[a]]
+    assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
+
+
+def test_the_nodes_follow_hybrid_and_every_action_fires() -> None:
+    fired: Counter[str] = Counter()
+    hybrid_lockstep(frozenset(), _budget(), fired=fired)
+    never = [a for a in HYBRID.stepper().action_names if not fired[a]]
+    assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
+
+
+FAST = settings(
+    max_examples=60,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    report_multiple_bugs=False,
+    phases=[Phase.generate],
+)
+
+# Which lockstep shows each mutant, and how: the variable that differs after the step that shows it.
+SYMPTOMS = {
+    mutants.DEESCALATE_CRITICAL_TO_NONE: (threat_lockstep, "level: spec High, impl None"),
+    mutants.EQUIVOCATION_IS_LOW: (threat_lockstep, "level: spec Critical, impl "),
+    mutants.SWITCH_DROPS_LAST_RAFT_TERM: (hybrid_lockstep, "after Switch("),
+    mutants.SWITCH_ON_OWN_EVIDENCE: (hybrid_lockstep, "after OrderEvidence("),
+}
+
+
+@pytest.mark.parametrize("bug", list(SYMPTOMS))
+def test_lockstep_fails_on_every_mutant_with_a_short_counterexample(bug: str) -> None:
+    check, symptom = SYMPTOMS[bug]
+    with pytest.raises(CheckFailed) as failed:
+        check(frozenset({bug}), FAST)
+    assert symptom in failed.value.message
+    short = minimize(failed.value, frozenset({bug}))
+    trace = short.trace
+    assert trace is not None and trace.meta["bugs"] == (bug,)
+    assert len(trace.steps) == short.steps + 1 <= failed.value.steps + 1
+    assert short.steps <= 10, short.message
+
+
+@pytest.mark.parametrize(
+    "bug", [mutants.SWITCH_DROPS_LAST_RAFT_TERM, mutants.SWITCH_ON_OWN_EVIDENCE]
+)
+def test_the_threat_lockstep_alone_misses_the_switch_mutants(bug: str) -> None:
+    """They live in the switch, which ThreatLevel.tla does not have: Hybrid.tla's lockstep is the
+    one that must catch them (and does, above)."""
+    threat_lockstep(frozenset({bug}), settings(FAST, max_examples=10))

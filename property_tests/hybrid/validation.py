@@ -1,0 +1,168 @@
+"""Trace validation: every step of a free run of impl/hybrid is a step of specs/Hybrid.tla.
+
+A free run (free_runs.py, without crashes: Hybrid.tla has none, and a restarted node replays its
+epoch from the epoch's start) records its trace in the spec's vocabulary: the simulator plugin
+(impl/hybrid/simulation.py) splits each event into Hybrid.tla's actions (a node that learns of
+three committed entries: three Apply(i), each after the Order that made the chain grow if it was
+the first to apply it; then Switch(i), Submit(o), Reply(o), Reject(o)), with the refinement mapping
+(impl/hybrid/refinement.py) after each. TLC (the Stepper, in this process) is the judge: the first
+state must be the initial state, each next state a successor of the one before by the action
+instance the trace names, and no invariant of the model may fail in any state.
+
+The model is models/HybridValidate.cfg: n1 is the run's Byzantine node (the mapping's functions
+are restricted to n2..n4, the spec's honest nodes), the client's ops c1/1..c1/60, and bounds no run
+reaches. The runs use thresholds with which no evidence demands Medium (timing_medium 5 > n):
+Hybrid.tla's DemandedOne has no kind for Medium (with f = 1, one bad signature is Low and two are
+High), which only a quiet period reaches.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl.hybrid.levels import Thresholds
+from specs.tlc.cfg import read_cfg
+from specs.tlc.stepper import ActionInstance, Stepper
+from traces.model import Trace
+from traces.values import FrozenDict, Value
+
+from ..failure import CheckFailed
+from .free_runs import BEHAVIOURS, PBFT_EQUIVOCATE, Schedule, play, prepare, share
+from .spec import MODELS, ROOT
+
+SPEC = ROOT / "specs" / "Hybrid.tla"
+MODEL = MODELS / "HybridValidate.cfg"
+THRESHOLDS = Thresholds.for_f(1, timing_medium=5)
+MAX_OPS = 40  # before the calm (four more after it): within the model's 60
+
+
+@functools.cache
+def validation_stepper() -> Stepper:
+    return Stepper(SPEC, MODEL)
+
+
+@functools.cache
+def constants() -> dict[str, Any]:
+    return dict(read_cfg(MODEL).values())
+
+
+def normalize(mapped: Mapping[str, Value]) -> FrozenDict:
+    """The mapping's values as the model's: functions over the honest nodes, over 1..MaxEpoch,
+    over Ops."""
+    c = constants()
+    honest = sorted(set(c["Nodes"]) - set(c["Byzantine"]))
+    epochs = range(1, c["MaxEpoch"] + 1)
+
+    def nodes(var: str) -> FrozenDict:
+        value = mapped[var]
+        assert isinstance(value, Mapping)
+        return FrozenDict({i: value[i] for i in honest if i in value})
+
+    protocol = nodes("protocol")
+    chain = mapped["chain"]
+    outcome = mapped["outcome"]
+    assert isinstance(chain, Mapping) and isinstance(outcome, Mapping)
+    return FrozenDict(
+        {
+            "epoch": nodes("epoch"),
+            "protocol": FrozenDict(
+                {i: tuple(p.get(e, "none") for e in epochs) for i, p in protocol.items()}
+            ),
+            "level": nodes("level"),
+            "applied": nodes("applied"),
+            "history": nodes("history"),
+            "chain": tuple(chain.get(e, ()) for e in epochs),
+            "submitted": mapped["submitted"],
+            "outcome": FrozenDict({o: outcome.get(o, "none") for o in sorted(c["Ops"])}),
+        }
+    )
+
+
+def validate(trace: Trace) -> int:
+    """Check every step of `trace`; the number of spec steps checked. CheckFailed on the first
+    step the spec does not allow (its `steps`: the trace steps up to it)."""
+    from property_tests.lockstep import differences
+
+    stepper = validation_stepper()
+    (state,) = stepper.init_states()
+    checked = 0
+    for k, step in enumerate(trace.steps):
+        want = normalize(step.state)
+        where = f"step {k} ({step.label()}, at {step.meta.get('node')}: {step.meta.get('event')})"
+        if k == 0:
+            if state.values != want:
+                first = "; ".join(differences(state.values, want))
+                raise CheckFailed(f"{where}: not Hybrid.tla's initial state: {first}", steps=0)
+            continue
+        if want == state.values:
+            continue  # a change the spec does not see (a node outside its honest set)
+        action = ActionInstance(step.action, step.params)
+        if action not in stepper.actions:
+            found = stepper.find_step(state, stepper.state(want))
+            hint = f" ({found.action.label()} would do)" if found is not None else ""
+            raise CheckFailed(
+                f"{where}: no step of Hybrid.tla{hint}; the implementation went to:\n  "
+                + "\n  ".join(differences(state.values, want)),
+                steps=k,
+                trace=trace,
+            )
+        nexts = {s.values: s for s in stepper.successors_of(state, action)}
+        if want not in nexts:
+            shown = next(iter(nexts), None)
+            lines = ["the spec does not allow it here"]
+            if shown is not None:
+                lines = ["where the spec's step goes, the implementation is not:"]
+                lines += differences(shown, want)
+            raise CheckFailed(f"{where}: " + "\n  ".join(lines), steps=k, trace=trace)
+        state = nexts[want]
+        bad = stepper.violated(state)
+        if bad:
+            raise CheckFailed(f"{where}: {', '.join(bad)} violated", steps=k, trace=trace)
+        checked += 1
+    return checked
+
+
+def validation_schedules() -> st.SearchStrategy[Schedule]:
+    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**16),
+        ticks=st.sampled_from([400, 600, 800]),
+        drop=st.sampled_from([0.0, 0.02, 0.05]),
+        duplicate=st.sampled_from([0.0, 0.02]),
+        partition=st.sampled_from([0.0, 0.05]),
+        behaviours=st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True).map(tuple),
+        target=st.just("n1"),
+        start=st.integers(1, 4),
+        stop=st.one_of(st.none(), st.integers(3, 10)),
+    )
+
+
+def validate_run(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> int:
+    """One recorded free run, validated; the number of spec steps. A run that misses a liveness
+    bound has its trace validated first (a step the spec does not allow is the better report)."""
+    out = prepare(schedule, bugs, record=True, monitor=False, thresholds=THRESHOLDS)
+    try:
+        play(out, schedule, max_ops=MAX_OPS)
+    except CheckFailed:
+        validate(out.hc.sim.trace())
+        raise
+    return validate(out.hc.sim.trace())
+
+
+def trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """The check: recorded free runs under a thirtieth of `settings`' examples (ci 2, dev 7, deep
+    67: a run and its validation take 3 to 10 s), each validated against Hybrid.tla."""
+
+    @share(settings, 1 / 30)
+    @given(schedule=validation_schedules())
+    def check(schedule: Schedule) -> None:
+        validate_run(schedule, bugs)
+
+    check()
