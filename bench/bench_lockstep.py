@@ -1,12 +1,12 @@
-"""Lockstep of the Raft implementation against specs/Raft.tla, and TLC on the Raft default model.
+"""Lockstep of the Raft and PBFT implementations against their specs, and TLC on the Raft default model.
 
-Rows:
-- lockstep steps/s: the lockstep property test (property_tests/raft/lockstep.py) with no bug,
+Rows, per protocol:
+- lockstep steps/s: the lockstep property test (property_tests/<protocol>/lockstep.py) with no bug,
   20 derandomized examples of up to 40 steps, the successor cache emptied before each run; a step
   is one spec action taken by TLC and by the implementation, both states compared, plus the
   enabledness check. Baseline: a seeded random walk of the same model through the Stepper alone
   (successors and the chosen state converted to Python): what the TLC side costs without the
-  implementation and Hypothesis.
+  implementation and Hypothesis. PBFT's implementation signs and verifies every message (Ed25519).
 - TLC distinct states/s on specs/Raft.cfg (the model `make verify` checks), 2 workers, at most 3
   runs (each takes about a minute).
 """
@@ -17,21 +17,27 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
+from types import ModuleType
 
 from hypothesis import settings
 
 from bench.common import Row
-from property_tests.raft import lockstep as ls
+from property_tests.pbft import lockstep as pbft_ls
+from property_tests.raft import lockstep as raft_ls
 from specs.tlc.check import Outcome, check
 
-GROUP = "Raft lockstep"
+# group name, lockstep module, what a lockstep run is
+PROTOCOLS: tuple[tuple[str, ModuleType, str], ...] = (
+    ("Raft lockstep", raft_ls, "3 servers"),
+    ("PBFT lockstep", pbft_ls, "n = 4, r1 Byzantine"),
+)
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SETTINGS = settings(
     max_examples=20, stateful_step_count=40, deadline=None, derandomize=True, database=None
 )
 
 
-def _lockstep() -> float:
+def _lockstep(ls: ModuleType) -> float:
     ls.clear_successors()
     fired: Counter[str] = Counter()
     start = time.perf_counter()
@@ -39,7 +45,7 @@ def _lockstep() -> float:
     return sum(fired.values()) / (time.perf_counter() - start)
 
 
-def _walk(steps: int = 1_000) -> float:
+def _walk(ls: ModuleType, steps: int = 1_000) -> float:
     stepper = ls.lockstep_stepper()
     rng = random.Random(7)
     (init,) = stepper.init_states()
@@ -62,25 +68,31 @@ def _tlc_default() -> tuple[float, int]:
     return r.distinct / r.seconds, r.distinct
 
 
-def bench(runs: int = 5) -> list[Row]:
-    _lockstep()  # warm: JVM, TLC parse, imports
-    walk = sorted(_walk() for _ in range(runs))[runs // 2]
-    steps = sorted(_lockstep() for _ in range(runs))[runs // 2]
-    tlc_runs = min(runs, 3)
-    tlc, distinct = sorted(_tlc_default() for _ in range(tlc_runs))[tlc_runs // 2]
+def _protocol_rows(group: str, ls: ModuleType, what: str, runs: int) -> list[Row]:
+    _lockstep(ls)  # warm: JVM, TLC parse, imports
+    walk = sorted(_walk(ls) for _ in range(runs))[runs // 2]
+    steps = sorted(_lockstep(ls) for _ in range(runs))[runs // 2]
     walk_name = "Stepper walk of the lockstep model, steps/s"
     return [
-        Row(GROUP, walk_name, walk, "steps/s", runs, note="TLC side only"),
+        Row(group, walk_name, walk, "steps/s", runs, note="TLC side only"),
         Row(
-            GROUP,
+            group,
             "lockstep steps/s (TLC + implementation + Hypothesis)",
             steps,
             "steps/s",
             runs,
             baseline=walk_name,
             ratio=steps / walk,
-            note="3 servers, 20 examples x 40 steps",
+            note=f"{what}, 20 examples x 40 steps",
         ),
+    ]
+
+
+def bench(runs: int = 5) -> list[Row]:
+    rows = [r for group, ls, what in PROTOCOLS for r in _protocol_rows(group, ls, what, runs)]
+    tlc_runs = min(runs, 3)
+    tlc, distinct = sorted(_tlc_default() for _ in range(tlc_runs))[tlc_runs // 2]
+    rows.append(
         Row(
             "TLC",
             "Raft default model (Raft.cfg), distinct states/s",
@@ -88,5 +100,6 @@ def bench(runs: int = 5) -> list[Row]:
             "states/s",
             tlc_runs,
             note=f"2 workers, {distinct:,} distinct states",
-        ),
-    ]
+        )
+    )
+    return rows
