@@ -1,29 +1,37 @@
 """The hybrid layer's parts one at a time: evidence proofs (what intake believes), the replicated
-machine (ops once, only in their epoch, nothing beyond the switch entry), and one node's detectors."""
+machine (ops once, only in their epoch, nothing beyond the switch entry), one node's detectors, and
+the epoch a node proposes a client op in (its tag's, nothing else)."""
 
 from __future__ import annotations
+
+import random
 
 import attrs
 import pytest
 
 from impl.hybrid import mutants
+from impl.hybrid.config import HybridConfig
 from impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
     Keys,
     OpEntry,
+    PbftWire,
     Proposal,
     RaftPayload,
     client_id,
 )
 from impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT, TAMPERING, Level
 from impl.hybrid.machine import BEYOND_SWITCH, COMMITTED, REJECTED, HybridMachine, HybridState
+from impl.hybrid.node import RETRY, HybridNode
 from impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
 from impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
 from impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
 from impl.raft.messages import AppendEntriesRequest, Entry
 from impl.rsm.ops import NOOP, Custom, to_value
+from impl.sim.effects import Effect, Reply, Send
+from impl.sim.events import ClientRequest, Restart, Tick
 
 NODES = ("n1", "n2", "n3", "n4")
 
@@ -139,6 +147,11 @@ def test_ops_apply_once_and_only_in_their_epoch(keys: Keys) -> None:
     assert late["status"] == REJECTED and m.history == [("c1", 1)]
     forged = attrs.evolve(op(keys, 3), op=to_value(Custom("k3", 5)))
     assert m.apply_entry(OpEntry(forged, 1))["status"] == REJECTED and "k3" not in m.custom
+    # a node cannot re-tag an op the client signed for epoch 2 into epoch 1
+    retagged = OpEntry(keys.sign_op(ClientOp("c1", 4, to_value(Custom("k4", 1)), 2)), 1)
+    refused = m.apply_entry(retagged)
+    assert refused["status"] == REJECTED and "tagged for epoch 2" in refused["reason"]
+    assert "k4" not in m.custom
 
 
 def _equivocation(keys: Keys) -> EvidenceEntry:
@@ -199,3 +212,52 @@ def test_mutant_switch_drops_last_raft_term(keys: Keys) -> None:
 def test_protocol_follows_level(keys: Keys) -> None:
     m = machine(keys)
     assert m.protocol == RAFT and HybridState.initial(m.threat).epoch == 1
+
+
+# -- one node: a client op goes only to the epoch its client tagged it with --------------------------
+
+
+def tagged(keys: Keys, seq: int, epoch: int) -> ClientOp:
+    return keys.sign_op(ClientOp("c1", seq, to_value(Custom(f"k{seq}", 0)), epoch))
+
+
+def proposed(effects: list[Effect]) -> set[tuple[int, int]]:
+    """(seq, epoch tag) of the client ops the node sent to its peers as PBFT requests."""
+    out = set()
+    for e in effects:
+        if isinstance(e, Send) and isinstance(e.message, PbftWire):
+            body = e.message.message.body
+            if isinstance(body, Request) and isinstance(body.operation, OpEntry):
+                out.add((body.operation.op.seq, body.operation.epoch))
+    return out
+
+
+def rejections(effects: list[Effect]) -> dict[int, object]:
+    return {
+        e.request_id: e.result.get("ended")
+        for e in effects
+        if isinstance(e, Reply) and e.result.get("status") == REJECTED
+    }
+
+
+def test_a_node_proposes_an_op_only_in_the_epoch_of_its_tag(keys: Keys) -> None:
+    node = HybridNode(HybridConfig("n1", NODES), keys, EvidenceChecker(keys), random.Random(0))
+    node.step(Restart({}))
+    # in epoch 1: an op tagged 1 waits for commitment, one tagged 2 waits for epoch 2
+    assert node.step(ClientRequest(tagged(keys, 1, 1), 1)) == []  # no leader yet to forward to
+    assert node.step(ClientRequest(tagged(keys, 2, 2), 2)) == []
+    assert set(node.waiting) == {(("c1", 1), 1), (("c1", 2), 2)}
+    # epoch 1's switch entry is applied without op 1: op 1 is rejected, op 2 proposed in epoch 2
+    node.machine.apply_entry(NOOP)
+    node.machine.apply_entry(_equivocation(keys))
+    effects = node.step(Tick(RETRY))
+    assert (node.epoch, node.current_protocol()) == (2, BFT)
+    assert rejections(effects) == {1: 1}
+    assert proposed(effects) == {(2, 2)}
+    assert set(node.waiting) == {(("c1", 2), 2)}
+    # in epoch 2: an op tagged 1 is rejected at once (epoch 1 ended without it), never proposed
+    effects = node.step(ClientRequest(tagged(keys, 3, 1), 3))
+    assert rejections(effects) == {3: 1} and proposed(effects) == set()
+    # ... and proposed again with the next epoch's tag, it goes there
+    effects = node.step(ClientRequest(tagged(keys, 3, 2), 4))
+    assert rejections(effects) == {} and proposed(effects) == {(3, 2)}

@@ -1,11 +1,15 @@
 """`HybridConsensus`: the issue's facade over a simulated hybrid cluster.
 
-`propose(op)` signs the op as the client, hands it to every node that is up, and runs the simulator
-until f + 1 nodes gave the same answer (at least one of them honest, as a PBFT client accepts a
-result: Castro and Liskov, section 4.1): committed, with its result, epoch and position in the
-history, or rejected, with the reason (an op left beyond the switch entry of its epoch; the client
-may submit it again, `propose(op, seq=decision.seq)`, and gets the first result if it was in fact
-committed). A request that gets no answer within `resend_every` ticks is sent again.
+`propose(op)` signs the op as the client, tagged with the epoch the client believes current (`epoch`:
+1 at first, then what the answers taught it), hands it to every node that is up, and runs the
+simulator until f + 1 nodes gave the same answer (at least one of them honest, as a PBFT client
+accepts a result: Castro and Liskov, section 4.1): committed, with its result, epoch and position in
+the history, or rejected: "epoch e ended", the op's epoch ended without it (its switch entry left
+the op out; a node proposes an op only in the epoch of its tag, so that proposal never commits).
+After a rejection the client's epoch is e + 1 (an honest node left epoch e, so e + 1 exists), and it
+may propose the op again there, `propose(op, seq=decision.seq)`; the state machine applies each
+(client, seq) once, so a retry of an op that did commit gets its first result. A request that gets
+no answer within `resend_every` ticks is sent again.
 
 Also: `current_protocol()`, `threat_level()`, `metrics()`, and the test's levers: Byzantine
 behaviour switched on and off mid-stream (`make_byzantine`, `make_honest`), crashes, and running
@@ -47,10 +51,24 @@ class Decision:
     position: int | None = None
     reason: str = ""
     time: int = 0
+    tag: int = 1  # the epoch the client proposed it in
+    ended: int | None = None  # rejected: the epoch that ended without it
 
     @property
     def committed(self) -> bool:
         return self.status == COMMITTED
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.client, self.seq)
+
+    @property
+    def learned(self) -> int:
+        """The epoch this answer shows the cluster reached: the one the op committed in, or the one
+        after the epoch that ended without it."""
+        if self.committed:
+            return self.epoch if self.epoch is not None else self.tag
+        return self.ended + 1 if self.ended is not None else self.tag
 
 
 class HybridConsensus:
@@ -81,6 +99,7 @@ class HybridConsensus:
         self.byzantine: set[str] = set()  # nodes that were ever Byzantine
         self.decisions: list[Decision] = []
         self.submitted = 0
+        self.epoch = 1  # the epoch the client tags its ops with: the latest it heard of
         self._seq = 0
         self._request_ids = 0
 
@@ -95,13 +114,13 @@ class HybridConsensus:
     # -- proposing ---------------------------------------------------------------------------------
 
     def propose(self, op: Op | Value, *, seq: int | None = None) -> Decision:
-        """Propose `op` (an impl.rsm operation or its encoded value); the decision (see the module
-        doc). `seq` resubmits an earlier op under its sequence number."""
+        """Propose `op` (an impl.rsm operation or its encoded value) in the client's epoch; the
+        decision (see the module doc). `seq` resubmits an earlier op under its sequence number."""
         if seq is None:
             self._seq += 1
             seq = self._seq
         value = to_value(op) if not isinstance(op, FrozenDict | str | int | tuple) else op
-        signed = self.keys.sign_op(ClientOp(self.client, seq, value))
+        signed = self.keys.sign_op(ClientOp(self.client, seq, value, self.epoch))
         self.submitted += 1
         self._first_reply = len(self.sim.replies)
         start = self.sim.now
@@ -115,8 +134,10 @@ class HybridConsensus:
             ids.update(self._send(signed))
             self.sim.run(until=self.sim.now + self.resend_every, stop=done)
             if decided:
-                self.decisions.append(decided[0])
-                return decided[0]
+                decision = decided[0]
+                self.decisions.append(decision)
+                self.epoch = max(self.epoch, decision.learned)
+                return decision
         raise ImplError(f"no decision on {self.client}/{seq} in {self.give_up_after} ticks")
 
     def _send(self, op: ClientOp) -> dict[int, str]:
@@ -150,9 +171,19 @@ class HybridConsensus:
                 record.get("epoch"),
                 record.get("position"),
                 time=self.sim.now,
+                tag=op.epoch,
             )
         reason = str(record.get("reason", error))
-        return Decision(op.client, op.seq, REJECTED, reason=reason, time=self.sim.now)
+        ended = record.get("ended")
+        return Decision(
+            op.client,
+            op.seq,
+            REJECTED,
+            reason=reason,
+            time=self.sim.now,
+            tag=op.epoch,
+            ended=ended if isinstance(ended, int) else None,
+        )
 
     # -- reading the cluster ------------------------------------------------------------------------
 

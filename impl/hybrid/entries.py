@@ -2,8 +2,10 @@
 
 Entries (the values each epoch's protocol orders; `HybridMachine` applies them):
 
-- `OpEntry`: a client's signed operation (`ClientOp`: client, sequence number, operation) tagged
-  with the epoch the proposer was in. Applied only in that epoch, at most once per (client, seq).
+- `OpEntry`: a client's signed operation (`ClientOp`: client, sequence number, operation, and the
+  epoch the client proposes it in) tagged with that epoch: the client's tag, which an honest node
+  copies (it proposes an op only in the epoch of its tag). Applied only in that epoch, at most
+  once per (client, seq): a client may propose (client, seq) again, tagged with a later epoch.
 - `EvidenceEntry`: an evidence record (threat.Evidence) signed by its reporter.
 - `ClockEntry`: a node's clock reading, signed by the node (the replicated clock is built from these).
 - Raft's leader no-op (impl.rsm.NOOP).
@@ -37,11 +39,13 @@ OpKey: TypeAlias = tuple[str, int]  # (client, sequence number)
 
 @attrs.frozen
 class ClientOp:
-    """A client's operation (an encoded impl.rsm op), signed by the client."""
+    """A client's operation (an encoded impl.rsm op) for `epoch`, signed by the client. The key is
+    (client, seq) only: the same op proposed again in a later epoch is the same op."""
 
     client: str
     seq: int
     op: Value
+    epoch: int = 1  # the epoch the client proposes it in (what it last heard; epochs start at 1)
     signature: bytes = attrs.field(default=b"", repr=False, metadata={"unsigned": True})
 
     @property

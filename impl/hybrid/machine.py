@@ -8,9 +8,9 @@ why the machine is a pure function of the start state and the entries applied).
 
 Applying one committed entry (`apply_entry`):
 
-- an `OpEntry` is applied only in its own epoch, at most once per (client, seq): a retried op that
-  was committed gets its first result; an op of another epoch or with a bad client signature is
-  not applied;
+- an `OpEntry` is applied only in its own epoch, which must be the epoch its client tagged it
+  with (signed), at most once per (client, seq): a retried op that was committed gets its first
+  result; an op of another epoch, re-tagged, or with a bad client signature is not applied;
 - an `EvidenceEntry` or a `ClockEntry` goes to the ThreatModel (verified there, or here for the
   clock's signature);
 - when the level's protocol differs from the epoch's, the epoch ends at that entry: `closed` holds
@@ -145,6 +145,10 @@ class HybridMachine(StateMachine):
         first = self.results.get(key)
         if first is not None:
             return first  # committed before: not applied twice, the first result again
+        if entry.op.epoch != entry.epoch:
+            # the tag is the client's and signed: an op re-tagged by a node (to commit it in an
+            # epoch whose nodes already answered "rejected" for it) is refused
+            return _rejected(f"tagged for epoch {entry.op.epoch} by its client")
         result = super().apply_entry(entry.op.op)
         self.history.append(key)
         record = FrozenDict(

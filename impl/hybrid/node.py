@@ -11,11 +11,18 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   instances running for laggards (a node that was down across several switches catches up epoch
   by epoch, each from the instance that ordered it), and answers every client op still waiting
   for epoch e as rejected (nothing beyond the switch entry is ever applied, so it can never commit
-  there).
-- Proposals. A client's op is proposed tagged with this node's epoch: in a Raft epoch the leader
-  appends it and a follower forwards it (a sealed `Proposal`); in a PBFT epoch the node submits it
-  as a PBFT request under its client identity, to every replica. Evidence and clock entries go the
-  same way. What is not committed is proposed again every `retry_every` ticks.
+  there), and proposes the ops it held for epoch e+1.
+- Proposals. A client's op carries the epoch the client believes current (`ClientOp.epoch`, signed
+  by the client; it learns epochs from the answers it gets) and is proposed in that epoch only: a
+  node in it proposes it there (in a Raft epoch the leader appends it and a follower forwards it, a
+  sealed `Proposal`; in a PBFT epoch the node submits it as a PBFT request under its client
+  identity, to every replica); a node in a later epoch answers "rejected: epoch e ended" at once
+  (it applied epoch e's switch entry without the op before it, and an entry is applied only in
+  its own epoch, so that proposal can never commit); a node in an earlier epoch holds it until it
+  gets there. So every "rejected" answer is final for its (op, epoch) proposal (Hybrid.tla's
+  Reject), and the client proposes the op again tagged with the next epoch. Evidence and clock
+  entries go to the current epoch. What is not committed is proposed again every `retry_every`
+  ticks.
 - Detectors. PBFT's audit log (impl/pbft/evidence.py) and, in Raft epochs, the node's own checks of
   what it receives: a seal that does not verify (bad_signature against the link's sender), a sealed
   message carrying an entry whose signature fails (tampering, self-proving), two sealed
@@ -64,7 +71,7 @@ from .entries import (
 )
 from .instance import Instance
 from .levels import BAD_SIGNATURE, EQUIVOCATION, SELF_PROVING, TAMPERING, TIMING, Level, protocol
-from .machine import BEYOND_SWITCH, REJECTED, HybridMachine, HybridState
+from .machine import REJECTED, HybridMachine, HybridState
 from .proofs import PBFT_KINDS, PBFT_PREFIX, RAFT_EQUIVOCATION, RAFT_TAMPERING, appended, carried
 from .threat import Evidence, ThreatModel, Verify
 
@@ -77,11 +84,24 @@ TIMESTAMP: Final = "hybrid/ts"  # per epoch: the last PBFT request timestamp use
 NOT_SIGNED: Final = "bad client signature"
 
 
+def ended(epoch: int) -> tuple[str, FrozenDict]:
+    """The answer to an op proposed in `epoch` that epoch's switch entry left out: the error and
+    the result (the epoch that ended, for the client to propose the op again in the next)."""
+    reason = f"epoch {epoch} ended"
+    result = FrozenDict({"ok": False, "status": REJECTED, "reason": reason, "ended": epoch})
+    return f"{REJECTED}: {reason}", result
+
+
 @attrs.frozen
 class Waiting:
+    """A client op this node holds for the epoch it is tagged with, and the requests to answer."""
+
     op: ClientOp
-    epoch: int
     requests: tuple[int, ...]
+
+    @property
+    def epoch(self) -> int:
+        return self.op.epoch
 
 
 class HybridNode:
@@ -111,7 +131,7 @@ class HybridNode:
         self._writes: list[Write] = []
 
     def _reset_volatile(self) -> None:
-        self.waiting: dict[OpKey, Waiting] = {}
+        self.waiting: dict[tuple[OpKey, int], Waiting] = {}  # (op, its epoch tag) -> the op
         self.pending: dict[tuple[Any, ...], tuple[Evidence, int]] = {}  # key -> (record, since)
         self._timestamps: dict[int, int] = {}
         self._last_report: dict[tuple[str, str], int] = {}
@@ -292,7 +312,7 @@ class HybridNode:
     def _retry(self) -> None:
         for waiting in list(self.waiting.values()):
             if waiting.epoch == self.epoch:
-                self._propose(OpEntry(waiting.op, self.epoch))
+                self._propose(OpEntry(waiting.op, waiting.epoch))
         stuck = False
         for record, since in list(self.pending.values()):
             self._propose(EvidenceEntry(record))
@@ -317,10 +337,17 @@ class HybridNode:
         if done is not None:
             self._out.append(Reply(event.request_id, done))
             return
-        held = self.waiting.get(op.key)
+        if op.epoch < self.epoch:
+            # This node applied epoch op.epoch's switch entry and the op was not before it (it has
+            # no result): that proposal can never commit, and a proposal goes only to its epoch.
+            error, result = ended(op.epoch)
+            self._out.append(Reply(event.request_id, result, error=error))
+            return
+        held = self.waiting.get((op.key, op.epoch))
         requests = (*held.requests, event.request_id) if held else (event.request_id,)
-        self.waiting[op.key] = Waiting(op, self.epoch, requests)
-        self._propose(OpEntry(op, self.epoch))
+        self.waiting[(op.key, op.epoch)] = Waiting(op, requests)
+        if op.epoch == self.epoch:  # a later tag waits until this node gets to that epoch
+            self._propose(OpEntry(op, op.epoch))
 
     def _propose(self, entry: Any) -> None:
         instance = self.current
@@ -354,8 +381,12 @@ class HybridNode:
         mark = (instance.epoch, core.term, entry)
         if mark in self._appended:
             return
-        if isinstance(entry, OpEntry) and instance.machine.outcome(entry.op.key) is not None:
-            return
+        if isinstance(entry, OpEntry) and (
+            entry.epoch != instance.epoch
+            or entry.op.epoch != instance.epoch
+            or instance.machine.outcome(entry.op.key) is not None
+        ):
+            return  # an op goes only to the epoch its client tagged it with
         self._appended.add(mark)
         self._run(instance, ClientRequest(entry, 0))
 
@@ -418,12 +449,12 @@ class HybridNode:
                 break
             self._switch(closed)
         machine = self.machine
-        for key, waiting in list(self.waiting.items()):
-            done = machine.outcome(key)
+        for held, waiting in list(self.waiting.items()):
+            done = machine.outcome(waiting.op.key)
             if done is not None:
                 for request in waiting.requests:
                     self._out.append(Reply(request, done))
-                del self.waiting[key]
+                del self.waiting[held]
         for key in list(self.pending):
             if key in machine.evidence_seen or key in machine.threat.keys:
                 del self.pending[key]
@@ -445,13 +476,16 @@ class HybridNode:
         self._writes.append(Put(PROTOCOLS, tuple(sorted(self.protocols.items()))))
         self._run(instance, Restart({}))
         machine = instance.machine
-        for key, waiting in list(self.waiting.items()):
-            if machine.outcome(key) is None and waiting.epoch < start.epoch:
-                reason = f"{BEYOND_SWITCH} {waiting.epoch}"
-                result = FrozenDict({"ok": False, "status": REJECTED, "reason": reason})
+        for held, waiting in list(self.waiting.items()):
+            if machine.outcome(waiting.op.key) is not None:
+                continue  # committed before the switch entry: _settle answers it
+            if waiting.epoch < start.epoch:  # left beyond the switch entry: never applied
+                error, result = ended(waiting.epoch)
                 for request in waiting.requests:
-                    self._out.append(Reply(request, result, error=f"{REJECTED}: {reason}"))
-                del self.waiting[key]
+                    self._out.append(Reply(request, result, error=error))
+                del self.waiting[held]
+            elif waiting.epoch == start.epoch:  # held for this epoch: its proposal goes now
+                self._propose(OpEntry(waiting.op, waiting.epoch))
         # the new epoch's leader gets a whole evidence_timeout before this node gives up on it
         self.pending = {k: (r, self.clock) for k, (r, _) in self.pending.items()}
         for record, _since in list(self.pending.values()):

@@ -24,18 +24,18 @@ shadow `HybridMachine` from the epoch's start state, to know what each entry did
 - a `ClockEntry` that lowered the level: `[type |-> "quiet"]` (the spec's quiet entry: the window,
   the quiet period and the dwell have passed); other clock entries, and Raft's no-op, are left out.
 
-`submitted` holds a proposal as the node that took the client's request tagged it (the node's
-epoch), unless an honest node has already left that epoch (such a proposal lands beyond the
-epoch's switch entry and is never applied: the spec's client proposes in the current epoch only),
-or the op is committed already; a proposal tagged with an epoch no honest node has reached yet (a
-Byzantine node ahead of them) counts from when one reaches it.
+`submitted` holds a proposal as the client tagged it (`ClientOp.epoch`: the epoch the client
+believes current; a node proposes an op only in the epoch of its tag), counted when a node takes the
+client's request, unless an honest node has already left that epoch (such a proposal is never
+applied: the spec's client proposes in the current epoch only) or the op is committed already; a
+proposal tagged with an epoch no honest node has reached yet counts from when one reaches it.
 `outcome[o]` is "committed" once an honest node answered that o committed, "pending" after a
-proposal, "none" before, and "rejected" once f + 1 honest nodes answered that it was not (what the
-client needs to believe it) and every proposal of o is dead (beyond its epoch's switch entry, as
-Hybrid.tla's Reject asks). f + 1 rejections while a proposal of o may still commit (a node in the
-new epoch took the client's request while the nodes still in the old one reject theirs at their
-switch) leave o pending and are noted in `Ghost.premature`: the client was told "rejected" of an
-op that may yet commit.
+proposal, "none" before, and "rejected" once f + 1 honest nodes answered "rejected" to o's latest
+proposal (what the client needs to believe it). An honest node answers so only for a proposal whose
+epoch ended without it (node.py), which can never commit: the spec's Reject guard (every proposal of
+o dead) is then left to the spec to check, not assumed here. Where the caller does not say which
+proposal an answer was for (`decide` without its epoch), o is taken as rejected only once every
+proposal of o is dead. The simulation plugin passes `submit` and `decide` the client's tag.
 """
 
 from __future__ import annotations
@@ -134,9 +134,9 @@ class Ghost:
         self.chains: dict[int, EpochChain] = {}
         self.submitted: set[tuple[str, int]] = set()
         self.outcome: dict[str, str] = {}
-        self._rejections: dict[str, set[str]] = {}  # op -> honest nodes that answered "rejected"
-        # ops f + 1 honest nodes answered "rejected" while a proposal of them could still commit
-        self.premature: list[str] = []
+        # (op, the epoch of the proposal answered, None: not said) -> honest nodes that rejected it
+        self._rejections: dict[tuple[str, int | None], set[str]] = {}
+        self._latest: dict[str, int] = {}  # op -> the epoch of its latest proposal
         self._future: set[tuple[str, int]] = set()  # proposals tagged ahead of the honest nodes
 
     def catch_up(self, current: int) -> None:
@@ -170,7 +170,8 @@ class Ghost:
                     chain.extend(machine.log)
 
     def submit(self, key: OpKey, epoch: int, current: int) -> None:
-        """A proposal of `key` tagged `epoch`, while the honest nodes' highest epoch is `current`."""
+        """A proposal of `key` tagged `epoch` (the client's tag), while the honest nodes' highest
+        epoch is `current`."""
         name = op_name(key)
         if epoch > current:  # a node ahead of every honest one: the proposal counts from there
             self._future.add((name, epoch))
@@ -180,24 +181,30 @@ class Ghost:
         if self.outcome.get(name) == "committed":
             return  # a copy of a committed op changes nothing (and is left out of the chain)
         self.submitted.add((name, epoch))
-        if self.outcome.get(name) != "committed":
-            self.outcome[name] = "pending"
-            self._rejections.pop(name, None)
+        self._latest[name] = max(epoch, self._latest.get(name, epoch))
+        self.outcome[name] = "pending"
+        self._rejections.pop((name, None), None)
 
-    def decide(self, key: OpKey, outcome: str, node: str) -> None:
+    def decide(self, key: OpKey, outcome: str, node: str, epoch: int | None = None) -> None:
+        """Honest `node` answered `outcome` to the client's proposal of `key` tagged `epoch` (None:
+        not said which; see the module doc)."""
         name = op_name(key)
         if self.outcome.get(name) == "committed":
             return
         if outcome == "committed":
             self.outcome[name] = "committed"
             return
-        voters = self._rejections.setdefault(name, set())
+        voters = self._rejections.setdefault((name, epoch), set())
         voters.add(node)
-        if len(voters) > self.f and self.outcome.get(name) == "pending":
+        if len(voters) <= self.f or self.outcome.get(name) != "pending":
+            return
+        if epoch is None:
             if all(self.dead(o, e) for o, e in self.submitted if o == name):
                 self.outcome[name] = "rejected"
-            elif name not in self.premature:
-                self.premature.append(name)
+        elif epoch == self._latest.get(name):
+            # final for that proposal (node.py); an answer to an earlier one the client has
+            # already acted on by proposing again
+            self.outcome[name] = "rejected"
 
     def dead(self, name: str, epoch: int) -> bool:
         """Whether the proposal of op `name` in `epoch` will never be applied: the epoch's switch

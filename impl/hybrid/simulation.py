@@ -61,7 +61,7 @@ class HybridPlugin:
         self.nodes: dict[str, HybridNode] = {}
         # called after every step (a free run's monitor checks the invariants there)
         self.watchers: list[Callable[[str, Any, Mapping[str, HybridNode]], None]] = []
-        self._requests: dict[int, tuple[str, int]] = {}  # request id -> op key
+        self._requests: dict[int, tuple[tuple[str, int], int]] = {}  # request id -> (op key, tag)
         self._last: FrozenDict | None = None  # the mapping the trace last recorded
         self._pending: list[FrozenDict] = []  # states of the spec steps split() found
 
@@ -80,15 +80,16 @@ class HybridPlugin:
         node = self.nodes[node_id]
         self.ghost.catch_up(self._current())
         if isinstance(event, ClientRequest) and isinstance(event.value, ClientOp):
-            self._requests[event.request_id] = event.value.key
-            if node.started and self.keys.op_ok(event.value):
-                self.ghost.submit(event.value.key, node.epoch, self._current())
+            op = event.value
+            self._requests[event.request_id] = (op.key, op.epoch)
+            if node.started and self.keys.op_ok(op):
+                self.ghost.submit(op.key, op.epoch, self._current())  # the client's tag
         for e in effects:
             if isinstance(e, Reply) and e.request_id in self._requests and node_id in self.honest:
                 status = e.result.get("status") if isinstance(e.result, Mapping) else None
-                key = self._requests[e.request_id]
+                key, tag = self._requests[e.request_id]
                 outcome = "committed" if status == COMMITTED else "rejected"
-                self.ghost.decide(key, outcome, node_id)
+                self.ghost.decide(key, outcome, node_id, tag)
         before = self._last
         after = abstract_state(self.nodes, self.honest, self.ghost)
         steps = spec_steps(before, after, self.ghost) if before is not None else []

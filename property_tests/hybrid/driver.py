@@ -153,7 +153,7 @@ class HybridDriver:
             self.outcome[o] = "pending"
         elif action == "OrderOp":
             e, o = int(params["e"]), str(params["o"])
-            self._order(e, (OpEntry(self.op(o), e),))
+            self._order(e, (OpEntry(self.op(o, e), e),))
         elif action == "OrderEvidence":
             e = int(params["e"])
             self._order(e, (EvidenceEntry(self._report(str(params["k"]), e)),))
@@ -173,8 +173,9 @@ class HybridDriver:
             raise DriverError(f"Hybrid.tla has no action {action}")
         self._noops()
 
-    def op(self, o: str) -> ClientOp:
-        return self.keys.sign_op(ClientOp(CLIENT, int(o[1:]), to_value(Custom(o, 1))))
+    def op(self, o: str, epoch: int) -> ClientOp:
+        """o as the client signs it for epoch `epoch` (its tag)."""
+        return self.keys.sign_op(ClientOp(CLIENT, int(o[1:]), to_value(Custom(o, 1)), epoch))
 
     def _order(self, e: int, entries: tuple[Any, ...]) -> None:
         self.chain[e].append((entry_record(entries[0]), entries))
@@ -257,7 +258,7 @@ class HybridDriver:
         for _record, values in self.chain[e]:
             for value in values:
                 machine.apply_entry(value)
-        return machine.closed is not None and OpEntry(self.op(o), e) not in machine.log
+        return machine.closed is not None and OpEntry(self.op(o, e), e) not in machine.log
 
     # -- the refinement mapping ---------------------------------------------------------------------
 
