@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from meshcheck import __version__
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 
+# meshcheck.verify.KINDS (not imported here: it pulls in Hypothesis; tests/test_cli.py checks they agree)
+VERIFY_KINDS = ("tlc", "z3", "tests", "traces", "mutants")
+
 
 def _positive(text: str) -> int:
     try:
@@ -125,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--only",
         action="append",
-        choices=("tlc", "z3", "tests", "traces"),
+        choices=VERIFY_KINDS,
         help="run only this kind of check (repeatable)",
     )
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     mu = sub.add_parser(
         "mutants", help="switch on each known bug of a protocol and show which check kills it"
     )
-    mu.add_argument("protocol", metavar="PROTOCOL", help="raft or pbft")
+    mu.add_argument("protocol", metavar="PROTOCOL", help="raft, pbft or threat (the hybrid layer)")
     mu.add_argument(
         "--profile",
         choices=("quick", "default", "deep"),

@@ -10,8 +10,16 @@ Hypothesis shrank it, or, for a check with its own `minimize` (lockstep), after 
 1-minimal (every step left is needed), which is faster than shrinking a stateful program. `--all` runs every check on every mutant (the kill matrix). A mutant that
 survives every check is a hole in the toolkit: exit 1.
 
+The matrix's first column (`--all` only: `make mutants` stays fast) is TLC on the spec mutant of the
+same bug (specs/mutants/: Raft's by its `impl` switch, PBFT's by name), on that mutant's model with
+one worker: killed when the property it must break fails, with TLC's time and the counterexample's
+steps; "-" where the bug is not in the spec. It says whether the spec's properties catch the bug;
+the implementation's checks must catch it on their own, so TLC's kill does not count as the
+implementation's (a spec mutant that TLC does not kill exits 1 too).
+
 `--save` writes each lockstep counterexample (a path of the spec, so it replays on the spec and on the
-implementation) to traces/<protocol>/<mutant>.itf.json, the regression corpus.
+implementation) to traces/<protocol>/<mutant>.itf.json (threat: traces/hybrid/), the regression
+corpus.
 """
 
 from __future__ import annotations
@@ -32,7 +40,11 @@ from meshcheck.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 PROTOCOLS = {
     "pbft": ("impl.pbft.mutants", "property_tests.pbft.checks"),
     "raft": ("impl.raft.mutants", "property_tests.raft.checks"),
+    "threat": ("impl.hybrid.mutants", "property_tests.hybrid.checks"),
 }
+# where --save writes a protocol's counterexamples, when not under its own name: the hybrid layer's
+# mutants are `meshcheck mutants threat`, its corpus traces/hybrid/
+CORPUS = {"threat": "hybrid"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +60,8 @@ class Attempt:
     steps: int | None = None  # length of the (shrunk) counterexample
     error: str = ""  # the check could not run (not a kill)
     saved: str = ""  # where the counterexample was written
+    spec: bool = False  # TLC on the mutated spec, not a check of the implementation
+    absent: str = ""  # why TLC did not run: the mutant is not in the spec
 
 
 @attrs.frozen
@@ -57,7 +71,19 @@ class Outcome:
 
     @property
     def killer(self) -> Attempt | None:
-        return next((a for a in self.attempts if a.killed), None)
+        """The first check of the implementation that killed it (TLC on the spec does not count:
+        the implementation's bug must be caught in the implementation)."""
+        return next((a for a in self.attempts if a.killed and not a.spec), None)
+
+    @property
+    def tlc(self) -> Attempt | None:
+        return next((a for a in self.attempts if a.spec), None)
+
+    @property
+    def spec_survived(self) -> bool:
+        """TLC ran on the mutated spec and the property the mutant must break held."""
+        tlc = self.tlc
+        return tlc is not None and not tlc.absent and not tlc.killed
 
 
 def catalogue(protocol: str) -> tuple[Mapping[str, str], Sequence[Any]]:
@@ -98,8 +124,10 @@ def run_mutants(
     shrink: bool = True,
     save: Path | None = None,
     say: Callable[[str], None] = lambda line: None,
+    tlc: bool | None = None,
 ) -> list[Outcome]:
-    """Run the checks against each mutant; one Outcome per mutant, in catalogue order."""
+    """Run the checks against each mutant; one Outcome per mutant, in catalogue order. `tlc`
+    (default: with `every_check`) first runs TLC on the spec mutant of the same bug."""
     from property_tests.failure import CheckFailed
 
     bugs, checks = catalogue(protocol)
@@ -114,6 +142,8 @@ def run_mutants(
     outcomes = []
     for mutant in chosen:
         attempts: list[Attempt] = []
+        if every_check if tlc is None else tlc:
+            attempts.append(tlc_attempt(protocol, mutant, say))
         for check in checks:
             say(f"{protocol}: {mutant}: {check.name} ...")
             start = time.perf_counter()
@@ -130,7 +160,9 @@ def run_mutants(
                     and trace is not None
                     and trace.meta.get("source") == "lockstep"
                 ):
-                    saved = _save(trace, save / protocol / f"{mutant}.itf.json")
+                    saved = _save(
+                        trace, save / CORPUS.get(protocol, protocol) / f"{mutant}.itf.json"
+                    )
                 attempts.append(Attempt(check.name, True, seconds, failure.steps, saved=saved))
                 say(
                     f"{protocol}: {mutant}: killed by {check.name} in {seconds:.1f} s, "
@@ -151,6 +183,31 @@ def run_mutants(
                 say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s)")
         outcomes.append(Outcome(mutant, tuple(attempts)))
     return outcomes
+
+
+TLC_CHECK = "TLC on the spec"
+
+
+def tlc_attempt(protocol: str, mutant: str, say: Callable[[str], None]) -> Attempt:
+    """TLC on the spec mutant of the same bug (specs/mutants/), on its model with one worker:
+    killed when the property it must break fails; `absent` when the spec has no such mutant."""
+    from specs import mutants as spec_mutants
+
+    spec = spec_mutants.for_bug(protocol, mutant)
+    if spec is None:
+        why = spec_mutants.equivalent(protocol, mutant) or "not in the spec"
+        return Attempt(TLC_CHECK, False, 0.0, spec=True, absent=why)
+    say(f"{protocol}: {mutant}: {TLC_CHECK} ...")
+    try:
+        kill = spec_mutants.run_tlc(protocol, spec)
+    except Exception as exc:  # TLC or the mutation could not run: report it, not a kill
+        problem = f"could not run: {type(exc).__name__}: {exc}"
+        return Attempt(TLC_CHECK, False, 0.0, error=problem, spec=True)
+    say(
+        f"{protocol}: {mutant}: {TLC_CHECK}: {'killed' if kill.killed else 'SURVIVED'} in "
+        f"{kill.seconds:.1f} s ({spec.catches})"
+    )
+    return Attempt(TLC_CHECK, kill.killed, kill.seconds, kill.steps, error=kill.detail, spec=True)
 
 
 def _save(trace: Any, path: Path) -> str:
@@ -174,26 +231,38 @@ def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
             cells = {a.check: _cell(a) for a in o.attempts}
             rows.append([o.mutant, *(cells.get(n, "") for n in names)])
         return table.format_table(header, rows)
+    with_tlc = any(o.tlc is not None for o in outcomes)
     header = ["mutant", "killed by", "seconds", "counterexample", "checks that missed it"]
+    if with_tlc:
+        header.insert(1, TLC_CHECK)
     rows = []
     for o in outcomes:
         k = o.killer
         missed = ", ".join(
             f"{a.check} ({a.seconds:.0f} s{', ' + a.error if a.error else ''})"
             for a in o.attempts
-            if not a.killed
+            if not a.killed and not a.spec
         )
         if k is None:
-            spent = f"{sum(a.seconds for a in o.attempts):.1f}"
-            rows.append([o.mutant, "SURVIVED", spent, "", missed])
+            spent = f"{sum(a.seconds for a in o.attempts if not a.spec):.1f}"
+            row = [o.mutant, "SURVIVED", spent, "", missed]
         else:
-            rows.append([o.mutant, k.check, f"{k.seconds:.1f}", f"{k.steps} steps", missed])
-    return table.format_table(header, rows, right=(2,))
+            row = [o.mutant, k.check, f"{k.seconds:.1f}", f"{k.steps} steps", missed]
+        tlc = o.tlc
+        if with_tlc:
+            row.insert(1, _cell(tlc) if tlc is not None else "")
+        rows.append(row)
+    return table.format_table(header, rows, right=(3,) if with_tlc else (2,))
 
 
 def _cell(a: Attempt) -> str:
+    if a.absent:
+        # "-": the bug is not in the spec; an equivalent mutant says so
+        return "-" if a.absent == "not in the spec" else f"- ({a.absent.split(':')[0]})"
     if a.killed:
         return f"killed, {a.seconds:.1f} s, {a.steps} steps"
+    if a.error and a.spec and not a.error.startswith("could not run"):
+        return f"SURVIVED ({a.error})"
     if a.error:
         return f"error: {a.error}"
     return f"survived, {a.seconds:.0f} s"
@@ -208,11 +277,20 @@ def run_mutants_cmd(args: Any) -> int:
         shrink=not args.no_shrink,
         save=(Path(args.save) if args.save else None),
         say=(lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr)),
+        tlc=getattr(args, "tlc", None),
     )
     print(render(outcomes, every_check=args.all))
     survivors = [o.mutant for o in outcomes if o.killer is None]
+    spec_survivors = [o.mutant for o in outcomes if o.spec_survived]
+    if spec_survivors:
+        print(
+            f"\nTLC did not kill the spec mutant of {', '.join(spec_survivors)}: "
+            "the spec's property no longer catches it"
+        )
     if survivors:
         print(f"\n{len(survivors)} of {len(outcomes)} mutants survived: {', '.join(survivors)}")
+        return EXIT_VIOLATED
+    if spec_survivors:
         return EXIT_VIOLATED
     print(f"\nall {len(outcomes)} mutants killed")
     return EXIT_HOLDS

@@ -1,27 +1,41 @@
 """`meshcheck verify`: every check the project has, one summary table, non-zero exit on any failure.
 
-Four kinds of check, in this order:
+Five kinds of check, in this order:
 
-    tlc     every TLC model of `specs/` that the profile selects (see meshcheck.catalog)
-    z3      every proof set of `models/` (models.registry)
-    tests   the Hypothesis property tests of `property_tests/`, under the profile's Hypothesis settings
-    traces  every stored trace under `traces/` replayed against its spec (each step a spec step)
+    tlc      every TLC model of `specs/` that the profile selects (see meshcheck.catalog): states,
+             seconds
+    z3       every proof set of `models/` (models.registry): obligations proved, seconds
+    tests    the Hypothesis property tests of `property_tests/`, under the profile's Hypothesis
+             settings: the examples each ran (Hypothesis's own statistics, from the JUnit report)
+    traces   every stored trace under `traces/` replayed against its spec (each step a spec step),
+             and every implementation counterexample of the regression corpus
+             (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
+             with the mutant it was written for
+    mutants  per protocol of `meshcheck mutants`, the mutants killed out of the total (the profile's
+             Hypothesis budget, first killer only, no shrinking: whether a check kills does not
+             depend on it)
+
+The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
+JUnit XML (default reports/verify.xml) under the project root.
 
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
-replays), 2 if a check could not run (bad input, tool problem), else 0.
+replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -31,7 +45,7 @@ from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckErr
 from meshcheck.progress import ProgressPrinter
 from property_tests.profiles import HYPOTHESIS
 
-KINDS = ("tlc", "z3", "tests", "traces")
+KINDS = ("tlc", "z3", "tests", "traces", "mutants")
 # verify profile -> Hypothesis profile
 HYPOTHESIS_PROFILE = HYPOTHESIS
 
@@ -42,7 +56,7 @@ class Row:
     name: str
     result: str  # "pass" | "FAIL" | "error" | "skip"
     count: int | None
-    unit: str  # what count counts: "states", "obligations", "tests", "traces"
+    unit: str  # what count counts: "states", "obligations", "examples", "tests", "steps", ...
     seconds: float
     detail: str = ""
 
@@ -164,15 +178,55 @@ def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         yield Row("tests", "property_tests", "error", None, "tests", seconds, " / ".join(tail))
         return
-    for case in ET.parse(report).getroot().iter("testcase"):
+    document = ET.parse(report).getroot()
+    examples = hypothesis_examples(document)
+    for case in document.iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name', '')}"
+        ran = examples.get(_nodeid(case))
+        count, unit = (ran, "examples") if ran is not None else (1, "tests")
         problem = _first(case, "failure", "error")
+        seconds = float(case.get("time", "0"))
         if problem is not None:
             message = (problem.get("message") or "failed").splitlines()[0][:160]
-            yield Row("tests", name, "FAIL", 1, "tests", float(case.get("time", "0")), message)
+            yield Row("tests", name, "FAIL", count, unit, seconds, message)
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
-            yield Row("tests", name, result, 1, "tests", float(case.get("time", "0")))
+            yield Row("tests", name, result, count, unit, seconds)
+
+
+_PHASE = re.compile(r"during (\w+) phase.*?(\d+) passing, (\d+) failing", re.DOTALL)
+
+
+def hypothesis_examples(document: ET.Element) -> dict[str, int]:
+    """Examples each Hypothesis test ran (passing and failing, every phase but shrinking), by
+    pytest node id. property_tests/conftest.py counts them for every test (a check's Hypothesis
+    run inside a test too) as the test case's property `hypothesis-examples`; a test without it
+    falls back on the statistics Hypothesis's own plugin puts in the report's properties."""
+    found: dict[str, int] = {}
+    prefix = "hypothesis-statistics-"
+    for prop in document.iter("property"):
+        name = prop.get("name", "")
+        if not name.startswith(prefix):
+            continue
+        text = base64.b64decode(prop.get("value", "")).decode("utf-8", "replace")
+        found[name[len(prefix) :]] = sum(
+            int(p) + int(f) for phase, p, f in _PHASE.findall(text) if phase != "shrink"
+        )
+    for case in document.iter("testcase"):
+        for prop in case.iter("property"):
+            if prop.get("name") == "hypothesis-examples":
+                found[_nodeid(case)] = int(prop.get("value", "0"))
+    return found
+
+
+def _nodeid(case: ET.Element) -> str:
+    """The pytest node id of a JUnit test case (property_tests/raft/test_x.py::test_y[a])."""
+    classname = case.get("classname", "")
+    parts = classname.split(".")
+    # classname is the dotted module path, with a class name after it when the test is a method
+    path = "/".join(p for p in parts if not p[:1].isupper())
+    classes = [p for p in parts if p[:1].isupper()]
+    return "::".join([f"{path}.py", *classes, case.get("name", "")])
 
 
 def _first(element: ET.Element, *tags: str) -> ET.Element | None:
@@ -184,9 +238,88 @@ def _first(element: ET.Element, *tags: str) -> ET.Element | None:
 
 
 def trace_rows(root: Path) -> Iterator[Row]:
+    """Each stored trace on its spec (a model trace, or a lockstep path: `#meta.spec`), then each
+    corpus entry on the implementation."""
+    from traces import itf
+
     for path in sorted((root / "traces").rglob("*.itf.json")):
         name = str(path.relative_to(root))
-        yield _timed("traces", name, lambda path=path, name=name: _replay_row(path, name, root))  # type: ignore[misc]
+        try:
+            meta = itf.read(path).meta
+        except MeshcheckError as exc:
+            yield Row("traces", name, "error", None, "", 0.0, str(exc))
+            continue
+        # a free run of the implementation is no spec path: only the implementation replays it
+        if "spec" in meta or "protocol" not in meta:
+            yield _timed("traces", name, lambda path=path, name=name: _replay_row(path, name, root))  # type: ignore[misc]
+    for entry in _corpus(root):
+        name = f"{entry.name} on the implementation"
+        yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
+
+
+def _corpus(root: Path) -> list[Any]:
+    """The regression corpus of the project at `root` (none when it has no property tests)."""
+    from property_tests import corpus
+
+    return corpus.entries(root) if (root / "property_tests").is_dir() else []
+
+
+def _impl_row(entry: Any, name: str) -> Row:
+    """A corpus entry must hold on the implementation, and fail with its mutant."""
+    from property_tests.corpus import replay
+
+    start = time.perf_counter()
+    fixed = replay(entry, frozenset())
+    if not fixed.holds:
+        seconds = time.perf_counter() - start
+        return Row("traces", name, "FAIL", fixed.steps, "steps", seconds, fixed.problem[:160])
+    detail = ""
+    if entry.bugs:
+        mutated = replay(entry, entry.bugs)
+        if mutated.holds:
+            seconds = time.perf_counter() - start
+            lost = f"no longer fails with {', '.join(sorted(entry.bugs))}: renew it"
+            return Row("traces", name, "FAIL", fixed.steps, "steps", seconds, lost)
+        detail = f"fails with {', '.join(sorted(entry.bugs))} at step {mutated.steps}"
+    seconds = time.perf_counter() - start
+    return Row("traces", name, "pass", fixed.steps, "steps", seconds, detail)
+
+
+def mutant_rows(profile: str) -> Iterator[Row]:
+    """Per protocol: how many of its mutants the property checks kill, first killer only."""
+    from meshcheck import mutants_cmd
+
+    for protocol in sorted(mutants_cmd.PROTOCOLS):
+
+        def run(protocol: str = protocol) -> Row:
+            start = time.perf_counter()
+            outcomes = mutants_cmd.run_mutants(protocol, profile=profile, shrink=False, tlc=False)
+            seconds = time.perf_counter() - start
+            killed = [o for o in outcomes if o.killer is not None]
+            unit = f"of {len(outcomes)} killed"
+            survivors = [o.mutant for o in outcomes if o.killer is None]
+            if survivors:
+                detail = f"survived: {', '.join(survivors)}"
+                return Row("mutants", protocol, "FAIL", len(killed), unit, seconds, detail)
+            by: dict[str, int] = {}
+            for o in killed:
+                assert o.killer is not None
+                by[o.killer.check] = by.get(o.killer.check, 0) + 1
+            detail = "killed by " + ", ".join(f"{check} {n}" for check, n in by.items())
+            return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail)
+
+        yield _timed_any("mutants", protocol, run)
+
+
+def _timed_any(kind: str, name: str, fn: Callable[[], Row]) -> Row:
+    """As `_timed`, and a catalogue that cannot even load (an import error) is an error row."""
+    start = time.perf_counter()
+    try:
+        return fn()
+    except MeshcheckError as exc:
+        return Row(kind, name, "error", None, "", time.perf_counter() - start, str(exc))
+    except ImportError as exc:
+        return Row(kind, name, "error", None, "", time.perf_counter() - start, f"{exc}")
 
 
 def _replay_row(path: Path, name: str, root: Path) -> Row:
@@ -278,6 +411,7 @@ def run_verify(args: argparse.Namespace) -> int:
             ("z3", z3_rows),
             ("tests", lambda: test_rows(root, args.profile, Path(scratch))),
             ("traces", lambda: trace_rows(root)),
+            ("mutants", lambda: mutant_rows(args.profile)),
         ]
         for kind, stage in stages:
             if kind not in kinds:
@@ -297,8 +431,31 @@ def run_verify(args: argparse.Namespace) -> int:
         f"\n{len(rows) - failed} of {len(rows)} checks passed in {time.perf_counter() - start:.1f}s "
         f"(profile {args.profile})"
     )
-    if args.json:
-        write_json(rows, Path(args.json), args.profile)
-    if args.junit:
-        write_junit(rows, Path(args.junit))
+    totals = totals_line(rows)
+    if totals:
+        print(totals)
+    reports = root / "reports"
+    json_path = Path(args.json) if args.json else reports / "verify.json"
+    junit_path = Path(args.junit) if args.junit else reports / "verify.xml"
+    write_json(rows, json_path, args.profile)
+    write_junit(rows, junit_path)
+    print(f"report: {json_path}, {junit_path}")
     return exit_code(rows)
+
+
+def totals_line(rows: list[Row]) -> str:
+    """One line of totals: examples the property tests ran, traces replayed, mutants killed."""
+    parts = []
+    examples = sum(r.count or 0 for r in rows if r.kind == "tests" and r.unit == "examples")
+    if examples:
+        parts.append(f"{examples:,} property-test examples")
+    traces = [r for r in rows if r.kind == "traces"]
+    if traces:
+        held = sum(r.result == "pass" for r in traces)
+        parts.append(f"{held} of {len(traces)} trace replays held")
+    mutants = [r for r in rows if r.kind == "mutants" and r.count is not None]
+    if mutants:
+        killed = sum(r.count or 0 for r in mutants)
+        total = sum(int(r.unit.split()[1]) for r in mutants)
+        parts.append(f"{killed} of {total} mutants killed")
+    return "; ".join(parts)

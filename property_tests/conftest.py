@@ -1,7 +1,65 @@
-"""pytest loads the Hypothesis profile MESHCHECK_HYPOTHESIS names (property_tests/profiles.py)."""
+"""pytest loads the Hypothesis profile MESHCHECK_HYPOTHESIS names (property_tests/profiles.py);
+writes every failing check's counterexample to reports/failures/ (property_tests/record.py), so
+that the failure ends with the command that replays it; and records how many examples each test
+ran (`meshcheck verify` reports them).
+
+Counting: most property tests run their Hypothesis test inside a check (`free_run_safety` builds
+one, lockstep runs a state machine), where Hypothesis's pytest plugin records no statistics. So
+every test listens to Hypothesis's statistics itself (`hypothesis.statistics.collector`, the hook
+the plugin uses, passed on to the plugin when it listens too) and adds the examples run (the test
+cases of every phase but shrinking, passing or failing) to the JUnit report as the test case's
+property `hypothesis-examples`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+import pytest
+from hypothesis.statistics import collector
+
 from property_tests.profiles import load_from_env
+from property_tests.record import find_failure, write_failure
 
 load_from_env()
+
+EXAMPLES = "hypothesis-examples"
+
+
+def examples_in(stats: Mapping[str, Any]) -> int:
+    """Test cases run in one Hypothesis run's statistics (every phase but shrinking; invalid
+    draws, which Hypothesis discards, are not examples)."""
+    return sum(
+        case.get("status") in ("valid", "interesting")
+        for phase, found in stats.items()
+        if phase.endswith("-phase") and phase != "shrink-phase" and isinstance(found, Mapping)
+        for case in found.get("test-cases", ())
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    ran: list[int] = []
+    statistics: Any = collector  # typed as holding None only: it holds a callback when set
+    outer: Callable[[Any], None] | None = statistics.value
+
+    def count(stats: Any) -> None:
+        ran.append(examples_in(stats))
+        if outer is not None:
+            outer(stats)
+
+    try:
+        with statistics.with_value(count):
+            return (yield)
+    except Exception as exc:
+        failed = find_failure(exc)
+        if failed is not None and failed.replay is None:
+            try:
+                write_failure(failed, item.nodeid)
+            except OSError as problem:  # the failure itself matters more than its file
+                failed.add_note(f"(its counterexample could not be written: {problem})")
+        raise
+    finally:
+        if ran:
+            item.user_properties.append((EXAMPLES, sum(ran)))

@@ -5,7 +5,8 @@ Every check of the property tests (lockstep, free runs, trace validation, stored
 shrinks it) that also says how many steps the counterexample has. Hypothesis re-raises the failure
 of the minimal example it shrank to, so after a run `steps` is the shrunk length: the number
 `meshcheck mutants` reports. `trace`, when the check has one, is the counterexample in the spec's
-vocabulary, ready to be written as ITF.
+vocabulary, ready to be written as ITF; once it is written (property_tests/record.py), `replay` is
+the one command that replays it, and the failure's last line says it.
 """
 
 from __future__ import annotations
@@ -21,3 +22,10 @@ class CheckFailed(AssertionError):
         self.message = message
         self.steps = steps
         self.trace = trace
+        self.replay: str | None = None
+
+    def add_replay(self, command: str) -> None:
+        """Say how to replay the written counterexample: a note, printed after the message (and
+        after Hypothesis's own notes, the falsifying example), so the failure ends with it."""
+        self.replay = command
+        self.add_note(f"replay: {command}")

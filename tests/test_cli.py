@@ -155,3 +155,9 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert meshcheck("frobnicate", cwd=tmp_path).returncode == 2
     assert meshcheck("prove", "nosuchproof", cwd=tmp_path).returncode == 2
     assert meshcheck("trace", "show", "nothing-here.json", cwd=tmp_path).returncode == 2
+
+
+def test_verify_only_offers_every_kind_of_check() -> None:
+    from meshcheck import cli, verify
+
+    assert cli.VERIFY_KINDS == verify.KINDS

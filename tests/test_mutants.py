@@ -70,13 +70,16 @@ def test_a_survivor_exits_1_and_the_table_says_so(
 def test_all_runs_every_check_and_prints_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake(monkeypatch, [Check("first", _first, ""), Check("second", _first, "")])
     outcomes = run_mutants("raft", every_check=True)
-    assert [len(o.attempts) for o in outcomes] == [2, 2]
+    # TLC on the spec first: neither fake mutant is in the spec ("-")
+    assert [len(o.attempts) for o in outcomes] == [3, 3]
     matrix = render(outcomes, every_check=True)
-    assert [c.strip() for c in matrix.splitlines()[0].split("|")[1:4]] == [
+    assert [c.strip() for c in matrix.splitlines()[0].split("|")[1:5]] == [
         "mutant",
+        "TLC on the spec",
         "first",
         "second",
     ]
+    assert [c.strip() for c in matrix.splitlines()[2].split("|")[1:3]] == ["harmless", "-"]
     assert "killed" in matrix and "survived" in matrix
 
 
@@ -94,7 +97,9 @@ def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
 
 def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "paxos"]) == 2
-    assert "no mutant catalogue for 'paxos' (protocols: pbft, raft)" in capsys.readouterr().err
+    known = ", ".join(sorted(mutants_cmd.PROTOCOLS))
+    assert f"no mutant catalogue for 'paxos' (protocols: {known})" in capsys.readouterr().err
+    assert {"pbft", "raft"} <= set(mutants_cmd.PROTOCOLS)
     assert main(["mutants", "raft", "--mutant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no raft mutant nope" in err and "forget_voted_for" in err

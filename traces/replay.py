@@ -14,6 +14,11 @@ cluster along it (with the mutants asked for switched on) and reports the first 
 implementation's refinement leaves the spec's state. The simulator records that run as a trace of
 its own (the implementation's abstract states, step by step), which `trace diff` sets beside the
 stored one.
+
+A free run of the implementation (the simulator's trace, `#meta.source` "impl") is no spec path to
+drive the implementation along; when its `#meta.rerun` says which check ran it on which fault
+schedule (property_tests/record.py writes it for every failing free run), replaying it runs that
+check again from the schedule's seed (`rerun_free_run`): the same seed gives the same run.
 """
 
 from __future__ import annotations
@@ -213,6 +218,8 @@ def replay_on_implementation(
     from property_tests.failure import CheckFailed
 
     protocol = protocol_of(trace, where)
+    if trace.meta.get("source") == "impl" and "rerun" in trace.meta:
+        return rerun_free_run(trace, where=where, bugs=bugs)
     if trace.meta.get("source") == "impl":
         raise TraceFormatError(
             where,
@@ -245,3 +252,31 @@ def replay_on_implementation(
         meta = {**run.meta, "replay_of": where, "bugs": tuple(sorted(bugs))}
         impl_trace = attrs.evolve(run, meta=FrozenDict(meta))
     return ImplReplay(outcome, protocol, bugs, impl_trace)
+
+
+def rerun_free_run(trace: Trace, *, where: str, bugs: frozenset[str] = frozenset()) -> ImplReplay:
+    """A free run of the implementation (the simulator's trace, `#meta.rerun` saying which check
+    on which schedule: property_tests/record.py) is no spec path to drive the implementation
+    along: it is run again from its seed, by the check that ran it, with the mutants it ran with
+    and `bugs`. It holds when the check passes; the re-run's own trace is the implementation trace.
+    """
+    from property_tests.record import Rerun, rerun
+
+    meta = trace.meta["rerun"]
+    if not isinstance(meta, FrozenDict):
+        raise TraceFormatError(where, "#meta.rerun", "not a record")
+    spec = Rerun.from_meta(meta, where)
+    unknown = sorted(bugs - set(known_bugs(spec.protocol)))
+    if unknown:
+        raise TraceFormatError(where, "", f"no {spec.protocol} mutant {', '.join(unknown)}")
+    spec = attrs.evolve(spec, bugs=tuple(sorted({*spec.bugs, *bugs})))
+    try:
+        failed = rerun(spec)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise TraceFormatError(where, "#meta.rerun.schedule", f"not a schedule: {exc}") from None
+    ran = frozenset(spec.bugs)
+    if failed is None:
+        steps = len(trace.steps) - 1
+        return ImplReplay(ReplayOutcome(True, steps), spec.protocol, ran, None)
+    outcome = ReplayOutcome(False, failed.steps, failed.message, failed.steps)
+    return ImplReplay(outcome, spec.protocol, ran, failed.trace)

@@ -1,0 +1,202 @@
+"""Failures as replayable artefacts: the ITF trace of a failing check, and what re-runs it.
+
+When a property check fails under pytest (property_tests/conftest.py), its counterexample is written
+to reports/failures/<test>.itf.json and the failure message ends with the one command that replays
+it: `meshcheck trace replay FILE` (MESHCHECK_FAILURES names another folder). Two kinds of counterexample, two kinds of replay:
+
+- a spec path (lockstep, stored-trace replay: `#meta.source` "lockstep"): the implementation is
+  driven along it again, step by step (traces/replay.py), with the mutants of `#meta.bugs`;
+- a free run (the simulator's trace, `#meta.source` "impl"): the run is not a spec path, so it is
+  re-run from its seed. `#meta.rerun` names the check (free-run safety, liveness after healing,
+  trace validation), the cluster size, the fault schedule (its repr, which rebuilds it: the same
+  seed gives the same run) and the mutants; `rerun` runs that check once more.
+
+The check and its arguments are read from the failing call itself (`rerun_of`: the frame of the
+protocol's `check_safety`, `check_liveness` or `check_validation` in the exception's traceback),
+so the checks need not know they are recorded.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from traces import itf
+from traces.model import Trace
+from traces.values import FrozenDict
+
+from .failure import CheckFailed
+
+ROOT = Path(__file__).resolve().parents[1]
+# where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)
+FAILURES = Path(os.environ.get("MESHCHECK_FAILURES") or ROOT / "reports" / "failures")
+
+# (protocol, check) -> (module, function): the one-run checks a free-run failure comes from
+CHECKS: Mapping[tuple[str, str], tuple[str, str]] = {
+    (protocol, check): (f"property_tests.{protocol}.{module}", f"check_{check}")
+    for protocol in ("raft", "pbft")
+    for check, module in (
+        ("safety", "free_runs"),
+        ("liveness", "free_runs"),
+        ("validation", "validation"),
+    )
+}
+# the names a schedule's repr may call: the protocol's Schedule and the Byzantine behaviours
+SCHEDULE_NAMES: Mapping[str, tuple[str, ...]] = {
+    "raft": ("property_tests.raft.free_runs",),
+    "pbft": ("property_tests.pbft.free_runs", "impl.pbft.byzantine"),
+}
+
+
+@attrs.frozen
+class Rerun:
+    """What re-runs a free run: the check, the cluster size, the schedule's repr, the mutants."""
+
+    protocol: str
+    check: str  # "safety", "liveness" or "validation"
+    nodes: int | None  # None for trace validation (its model fixes the size)
+    schedule: str
+    bugs: tuple[str, ...] = ()
+
+    def as_meta(self) -> FrozenDict:
+        return FrozenDict(
+            {
+                "protocol": self.protocol,
+                "check": self.check,
+                **({"nodes": self.nodes} if self.nodes is not None else {}),
+                "schedule": self.schedule,
+                "bugs": self.bugs,
+            }
+        )
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any], where: str) -> Rerun:
+        from meshcheck.errors import TraceFormatError
+
+        try:
+            protocol, check, schedule = (str(meta[k]) for k in ("protocol", "check", "schedule"))
+            nodes = meta.get("nodes")
+            bugs = tuple(str(b) for b in meta.get("bugs", ()))
+        except (KeyError, TypeError) as exc:
+            raise TraceFormatError(where, "#meta.rerun", f"incomplete: {exc}") from None
+        if (protocol, check) not in CHECKS:
+            raise TraceFormatError(where, "#meta.rerun", f"no {protocol} check {check!r}")
+        if nodes is not None and not isinstance(nodes, int):
+            raise TraceFormatError(where, "#meta.rerun.nodes", f"not a number: {nodes!r}")
+        return cls(protocol, check, nodes, schedule, bugs)
+
+
+def rerun_of(exc: BaseException) -> Rerun | None:
+    """The free-run check call that raised `exc`, from its traceback; None if it came from
+    elsewhere (lockstep, a test's own assertion)."""
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        module = frame.f_globals.get("__name__", "")
+        for (protocol, check), (where, function) in CHECKS.items():
+            if frame.f_code.co_name == function and module == where:
+                local = frame.f_locals
+                nodes = local.get("n", local.get("nodes"))
+                bugs = tuple(sorted(local.get("bugs", ())))
+                return Rerun(protocol, check, nodes, repr(local["schedule"]), bugs)
+        tb = tb.tb_next
+    return None
+
+
+def parse_schedule(protocol: str, text: str) -> Any:
+    """The schedule a repr describes, built without `eval`: only calls of the protocol's Schedule
+    and Byzantine behaviours, with literal arguments, are allowed (a trace file is data)."""
+    names: dict[str, Any] = {}
+    for module in SCHEDULE_NAMES.get(protocol, ()):
+        for name, value in vars(importlib.import_module(module)).items():
+            if isinstance(value, type) and attrs.has(value):
+                names[name] = value
+
+    def build(node: ast.expr) -> Any:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id not in names:
+                raise ValueError(f"{node.func.id} is not a schedule or a behaviour")
+            args = [build(a) for a in node.args]
+            kwargs = {k.arg: build(k.value) for k in node.keywords if k.arg is not None}
+            return names[node.func.id](*args, **kwargs)
+        if isinstance(node, ast.Tuple):
+            return tuple(build(e) for e in node.elts)
+        if isinstance(node, ast.List):
+            return [build(e) for e in node.elts]
+        if isinstance(node, ast.Dict):
+            return {build(k): build(v) for k, v in zip(node.keys, node.values, strict=True) if k}
+        if isinstance(node, ast.Constant | ast.UnaryOp):
+            return ast.literal_eval(node)
+        raise ValueError(f"unexpected {type(node).__name__} in a schedule")
+
+    return build(ast.parse(text, mode="eval").body)
+
+
+def rerun(spec: Rerun) -> CheckFailed | None:
+    """Run the check once more on the schedule: the CheckFailed it raises, or None if it holds."""
+    module, function = CHECKS[(spec.protocol, spec.check)]
+    check: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    schedule = parse_schedule(spec.protocol, spec.schedule)
+    args = (schedule, spec.nodes) if spec.nodes is not None else (schedule,)
+    try:
+        check(*args, frozenset(spec.bugs))
+    except CheckFailed as failed:
+        return failed
+    return None
+
+
+def with_rerun(trace: Trace, spec: Rerun) -> Trace:
+    """The run's trace with what re-runs it in its `#meta`."""
+    return attrs.evolve(trace, meta=FrozenDict({**trace.meta, "rerun": spec.as_meta()}))
+
+
+def replay_command(path: Path, trace: Trace) -> str:
+    """The one line that replays a written counterexample."""
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    bugs = " --recorded-bugs" if trace.meta.get("bugs") and "rerun" not in trace.meta else ""
+    return f"meshcheck trace replay {shown}{bugs}"
+
+
+def file_name(test: str) -> str:
+    """A file name for a test's failure: its node id made safe, without the folder of the property
+    tests (`pbft/test_lockstep.py::test_x[4]` -> `pbft.test_lockstep.test_x-4.itf.json`: Raft's
+    and PBFT's tests share names)."""
+    test = test.removeprefix("property_tests/").replace(".py::", "::")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", test.replace("/", ".").replace("::", ".")).strip("-.")
+    return f"{name or 'failure'}.itf.json"
+
+
+def write_failure(failed: CheckFailed, test: str, *, folder: Path = FAILURES) -> Path | None:
+    """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
+    `folder`; give the failure the command that replays it. None if it has no trace."""
+    trace = failed.trace
+    if trace is None:
+        return None
+    spec = rerun_of(failed)
+    if spec is not None:
+        trace = with_rerun(trace, spec)
+    trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))
+    path = itf.write(trace, folder / file_name(test))
+    failed.add_replay(replay_command(path, trace))
+    return path
+
+
+def find_failure(exc: BaseException) -> CheckFailed | None:
+    """The CheckFailed in `exc`: itself, one of a group's, or the one it was raised from."""
+    if isinstance(exc, CheckFailed):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = find_failure(inner)
+            if found is not None:
+                return found
+    cause = exc.__cause__ or exc.__context__
+    return find_failure(cause) if cause is not None else None

@@ -1,0 +1,155 @@
+"""A failing property check is written as an ITF trace that `meshcheck trace replay` replays
+(property_tests/record.py, the pytest hook in property_tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
+from meshcheck.cli import main
+from property_tests.failure import CheckFailed
+from property_tests.pbft.free_runs import Schedule, check_safety
+from property_tests.raft.stored import corpus, replay_on_impl
+from property_tests.record import Rerun, find_failure, parse_schedule, rerun_of, write_failure
+from traces import itf
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a free run that breaks Agreement with the mutant on (property_tests/pbft/test_free_runs.py)
+SAFETY_KILL = Schedule(
+    seed=37463741, ticks=900, drop=0.2, duplicate=0.1, delay=0.1, crash=0.3, every=10
+)
+
+
+def _free_run_failure() -> CheckFailed:
+    with pytest.raises(CheckFailed) as failed:
+        check_safety(SAFETY_KILL, 4, frozenset({NEW_VIEW_IGNORES_PREPARED}))
+    return failed.value
+
+
+def test_a_free_run_failure_is_written_with_what_re_runs_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = _free_run_failure()
+    assert rerun_of(failed) == Rerun(
+        "pbft", "safety", 4, repr(SAFETY_KILL), (NEW_VIEW_IGNORES_PREPARED,)
+    )
+    path = write_failure(failed, "property_tests/pbft/x.py::test_safe[4]", folder=tmp_path)
+    assert path == tmp_path / "pbft.x.test_safe-4.itf.json"
+    trace = itf.read(path)
+    assert trace.meta["seed"] == SAFETY_KILL.seed and trace.meta["source"] == "impl"
+    assert len(trace.steps) == failed.steps + 1
+    assert trace.meta["rerun"]["schedule"] == repr(SAFETY_KILL)
+    assert failed.__notes__[-1] == f"replay: meshcheck trace replay {path}"
+    assert failed.replay == f"meshcheck trace replay {path}"
+
+    # the replay re-runs the check from the seed: it fails again, at the same step
+    monkeypatch.chdir(ROOT)
+    assert main(["trace", "replay", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"diverges at step {failed.steps}" in out and "violates Agreement" in out
+
+    # the same run without the mutant holds: the replay ran the check, not the stored file
+    doc = json.loads(path.read_text())
+    doc["#meta"]["rerun"]["bugs"] = []
+    path.write_text(json.dumps(doc))
+    assert main(["trace", "replay", str(path)]) == 0
+    assert "holds" in capsys.readouterr().out
+
+
+def test_a_lockstep_failure_replays_with_its_recorded_mutant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = next(p for p in corpus() if p.name == "forget_voted_for.itf.json")
+    with pytest.raises(CheckFailed) as failed:
+        replay_on_impl(itf.read(stored), frozenset({"forget_voted_for"}), where=str(stored))
+    assert rerun_of(failed.value) is None  # a spec path: replayed, not re-run
+    path = write_failure(failed.value, "test_lockstep", folder=tmp_path)
+    assert path is not None
+    assert failed.value.replay == f"meshcheck trace replay {path} --recorded-bugs"
+    monkeypatch.chdir(ROOT)
+    assert main(["trace", "replay", str(path), "--recorded-bugs"]) == 1
+    assert main(["trace", "replay", str(path)]) == 0
+    capsys.readouterr()
+
+
+def test_a_schedule_is_parsed_not_evaluated() -> None:
+    assert parse_schedule("pbft", repr(SAFETY_KILL)) == SAFETY_KILL
+    silent = "Schedule(seed=1, ticks=300, byzantine={'r3': (Silent(share=1.0),)})"
+    assert repr(parse_schedule("pbft", silent)).startswith("Schedule(seed=1, ticks=300")
+    with pytest.raises(ValueError, match="system is not a schedule"):
+        parse_schedule("pbft", "Schedule(seed=system('true'), ticks=1)")
+    with pytest.raises(ValueError, match="unexpected Call"):
+        parse_schedule("pbft", "os.system('true')")
+
+
+def test_find_failure_looks_inside_groups_and_causes() -> None:
+    inner = CheckFailed("x", steps=1)
+    group = ExceptionGroup("two", [ValueError(), inner])
+    assert find_failure(group) is inner
+    try:
+        try:
+            raise inner
+        except CheckFailed as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as outer:
+        assert find_failure(outer) is inner
+    assert find_failure(ValueError()) is None
+
+
+FAILING_TEST = textwrap.dedent(
+    """
+    from hypothesis import given, settings, strategies as st
+    from property_tests.failure import CheckFailed
+    from traces.model import Step, Trace
+
+    @settings(max_examples=5, database=None)
+    @given(st.integers(0, 3))
+    def test_breaks(k):
+        if k >= 1:
+            steps = (Step({"x": 0}), Step({"x": k}, "Incr"))
+            trace = Trace(("x",), steps, meta={"source": "lockstep", "protocol": "raft"})
+            raise CheckFailed(f"x reached {k}", steps=1, trace=trace)
+
+    def test_passes():
+        pass
+    """
+)
+
+
+def test_pytest_writes_the_failure_and_ends_with_the_replay_command(tmp_path: Path) -> None:
+    (tmp_path / "test_failing.py").write_text(FAILING_TEST)
+    folder = tmp_path / "failures"
+    plugins = ["-p", "property_tests.conftest", "-p", "no:cacheprovider"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *plugins,
+            "-q",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_failing.py"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, MESHCHECK_FAILURES=str(folder)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    written = folder / "test_failing.test_breaks.itf.json"
+    assert sorted(folder.iterdir()) == [written]  # the passing test writes nothing
+    assert itf.read(written).steps[1].state["x"] == 1  # the shrunk example's
+    # the failure's last line, after Hypothesis's failing example, is the command
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("E ")]
+    assert "x reached 1" in lines[0] and "test_breaks(" in proc.stdout
+    assert lines[-1].split(maxsplit=1)[1] == f"replay: meshcheck trace replay {written}"

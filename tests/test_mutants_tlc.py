@@ -1,0 +1,103 @@
+"""`meshcheck mutants`: the kill matrix's TLC column, TLC on the spec mutant of the same bug
+(specs/mutants/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pytest
+
+from meshcheck import mutants_cmd
+from meshcheck.cli import main
+from meshcheck.mutants_cmd import TLC_CHECK, render, run_mutants
+from property_tests.checks import Check
+from property_tests.failure import CheckFailed
+from specs import mutants as spec_mutants
+from specs.mutants import raft as raft_mutants
+
+
+def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
+    from impl.pbft.mutants import BUGS as PBFT
+    from impl.raft.mutants import BUGS as RAFT
+
+    raft = {b: spec_mutants.for_bug("raft", b) for b in RAFT}
+    assert {b for b, m in raft.items() if m is None} == {"leader_ignores_higher_term"}
+    forget = raft["forget_voted_for"]
+    assert forget is not None and forget.catches == "ElectionSafety"
+    pbft = {b: spec_mutants.for_bug("pbft", b) for b in PBFT}
+    assert {b for b, m in pbft.items() if m is None} == {"checkpoint_stable_on_f_plus_1"}
+    assert spec_mutants.equivalent("pbft", "checkpoint_stable_on_f_plus_1")
+    assert spec_mutants.for_bug("threat", "anything") is None  # no spec mutants: no TLC column
+
+
+def test_tlc_kills_the_spec_mutant_and_the_table_shows_it() -> None:
+    outcomes = run_mutants(
+        "raft",
+        profile="quick",
+        only=["forget_voted_for"],
+        tlc=True,
+        shrink=False,
+    )
+    (forget,) = outcomes
+    assert forget.tlc is not None and forget.tlc.killed and forget.tlc.spec
+    assert forget.tlc.steps == 7  # 8 states, as specs/Raft.md records
+    # the implementation's own checks still decide whether a mutant survives
+    assert forget.killer is not None and forget.killer.check == "lockstep"
+    table = render(outcomes)
+    assert table.splitlines()[0].split("|")[2].strip() == TLC_CHECK
+    assert "killed, " in table and "7 steps" in table
+
+
+def _caught(bugs: frozenset[str], settings: Any) -> None:
+    raise CheckFailed("caught it", steps=2)
+
+
+def test_a_spec_mutant_tlc_does_not_kill_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The spec unchanged, on a small model: ElectionSafety holds, so TLC "survives". A bug
+    the spec does not have gets "-" and does not count."""
+
+    def catalogue(protocol: str) -> tuple[Mapping[str, str], list[Check]]:
+        bugs = {"forget_voted_for": "x", "leader_ignores_higher_term": "y"}
+        return bugs, [Check("first", _caught, "")]
+
+    real = spec_mutants.for_bug
+    mutant = real("raft", "forget_voted_for")
+    assert mutant is not None
+    small = {**raft_mutants.NO_EXTRAS, "MaxLogLen": 1}
+    unchanged = attrs.evolve(mutant, changes=(), model=small)
+    monkeypatch.setattr(mutants_cmd, "catalogue", catalogue)
+    monkeypatch.setattr(
+        spec_mutants,
+        "for_bug",
+        lambda protocol, bug: unchanged if bug == "forget_voted_for" else real(protocol, bug),
+    )
+    assert main(["mutants", "raft", "--all", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "SURVIVED (holds" in out
+    rows = {r.split("|")[1].strip(): r.split("|")[2].strip() for r in out.splitlines()[2:4]}
+    assert rows["leader_ignores_higher_term"] == "-"
+    assert "TLC did not kill the spec mutant of forget_voted_for" in out
+    assert [c.strip() for c in out.splitlines()[0].split("|")[1:4]] == [
+        "mutant",
+        TLC_CHECK,
+        "first",
+    ]
+
+
+def test_without_all_no_tlc_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def catalogue(protocol: str) -> tuple[Mapping[str, str], list[Check]]:
+        return {"forget_voted_for": "x"}, [Check("first", _caught, "")]
+
+    def no_tlc(protocol: str, mutant: Any) -> Any:
+        raise AssertionError("TLC ran")
+
+    monkeypatch.setattr(mutants_cmd, "catalogue", catalogue)
+    monkeypatch.setattr(spec_mutants, "run_tlc", no_tlc)
+    (outcome,) = run_mutants("raft")
+    assert outcome.tlc is None and outcome.killer is not None
+    assert TLC_CHECK not in render([outcome])
+    assert raft_mutants.MUTANTS  # the table the spec tests share

@@ -1,0 +1,147 @@
+"""`meshcheck verify`'s report: examples the property tests ran, corpus traces replayed on the
+implementation, mutants killed out of the total, and the JSON and JUnit files written by default."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from meshcheck import mutants_cmd, verify
+from meshcheck.cli import main
+from property_tests import corpus
+from property_tests.checks import Check
+from property_tests.failure import CheckFailed
+
+TINY = textwrap.dedent(
+    """
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=7, database=None)
+    @given(st.integers())
+    def test_drawn(n):
+        pass
+
+    @settings(max_examples=5, database=None)
+    @given(st.integers(0, 10))
+    def test_fails_above_five(n):
+        assert n <= 5
+
+    def test_plain():
+        pass
+
+    def test_a_check_runs_hypothesis_inside():
+        @settings(max_examples=9, database=None)
+        @given(st.integers())
+        def inner(n):
+            pass
+
+        inner()
+        inner()
+    """
+)
+
+
+def test_property_test_rows_count_the_examples_hypothesis_ran(tmp_path: Path) -> None:
+    tests = tmp_path / "property_tests"
+    tests.mkdir()
+    (tests / "test_tiny.py").write_text(TINY)
+    rows = {r.name: r for r in verify.test_rows(tmp_path, "quick", tmp_path)}
+    assert (rows["test_tiny::test_drawn"].count, rows["test_tiny::test_drawn"].unit) == (
+        7,
+        "examples",
+    )
+    failing = rows["test_tiny::test_fails_above_five"]
+    assert failing.result == "FAIL" and failing.unit == "examples" and failing.count
+    assert (rows["test_tiny::test_plain"].count, rows["test_tiny::test_plain"].unit) == (1, "tests")
+    assert "7 property-test examples" in verify.totals_line([rows["test_tiny::test_drawn"]])
+    # Hypothesis's plugin sees no test of its own in a check's inner run: only the hook counts it
+    inner = rows["test_tiny::test_a_check_runs_hypothesis_inside"]
+    assert (inner.count, inner.unit) == (1, "tests")
+
+
+def test_the_project_hook_counts_the_examples_of_a_check_inside_a_test(tmp_path: Path) -> None:
+    """property_tests/conftest.py, loaded as the property tests load it, counts every Hypothesis
+    run inside a test and puts the total in the JUnit report, where verify reads it."""
+    (tmp_path / "test_tiny.py").write_text(TINY)
+    report = tmp_path / "report.xml"
+    plugins = ["-p", "property_tests.conftest", "-p", "no:cacheprovider"]
+    where = ["--rootdir", str(tmp_path), f"--junitxml={report}", str(tmp_path)]
+    subprocess.run(
+        [sys.executable, "-m", "pytest", *plugins, "-q", *where],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        check=False,
+    )
+    examples = verify.hypothesis_examples(ET.parse(report).getroot())
+    assert examples["test_tiny.py::test_a_check_runs_hypothesis_inside"] == 18  # two runs of 9
+    assert examples["test_tiny.py::test_drawn"] == 7
+    assert examples["test_tiny.py::test_fails_above_five"] >= 1
+    assert "test_tiny.py::test_plain" not in examples
+
+
+def _entry(name: str) -> Any:
+    root = Path(__file__).resolve().parents[1]
+    return corpus._entry(root, root / "traces" / "raft" / name, "raft", fixed=False)
+
+
+def test_a_corpus_trace_holds_on_the_implementation_and_fails_with_its_mutant() -> None:
+    row = verify._impl_row(_entry("forget_voted_for.itf.json"), "x")
+    assert (row.result, row.count, row.unit) == ("pass", 2, "steps")
+    assert row.detail == "fails with forget_voted_for at step 2"
+    # a trace that does not catch the mutant named any more must be renewed
+    stale = attrs.evolve(
+        _entry("forget_voted_for.itf.json"), bugs=frozenset({"read_without_quorum"})
+    )
+    row = verify._impl_row(stale, "x")
+    assert row.result == "FAIL" and "no longer fails with read_without_quorum" in row.detail
+
+
+def _caught(bugs: frozenset[str], settings: Any) -> None:
+    if "caught" in bugs:
+        raise CheckFailed("caught", steps=1)
+
+
+@pytest.mark.parametrize(
+    "bugs,result", [({"caught": "x"}, "pass"), ({"caught": "x", "missed": "y"}, "FAIL")]
+)
+def test_mutant_rows_count_the_killed(
+    monkeypatch: pytest.MonkeyPatch, bugs: Mapping[str, str], result: str
+) -> None:
+    monkeypatch.setattr(mutants_cmd, "PROTOCOLS", {"raft": ("a", "b")})
+    monkeypatch.setattr(
+        mutants_cmd, "catalogue", lambda protocol: (bugs, [Check("first", _caught, "")])
+    )
+    (row,) = verify.mutant_rows("quick")
+    assert (row.kind, row.name, row.result, row.count) == ("mutants", "raft", result, 1)
+    assert row.unit == f"of {len(bugs)} killed"
+    assert row.detail == ("killed by first 1" if result == "pass" else "survived: missed")
+    assert verify.totals_line([row]) == f"1 of {len(bugs)} mutants killed"
+
+
+def test_the_report_is_written_as_json_and_junit_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "Tick.tla").write_text(
+        "---- MODULE Tick ----\nEXTENDS Naturals\nVARIABLE x\nInit == x = 0\n"
+        "Next == x' = (x + 1) % 3\n====\n"
+    )
+    (specs / "Tick.cfg").write_text("INIT Init\nNEXT Next\n")
+    assert main(["verify", "--root", str(tmp_path), "--only", "tlc"]) == 0
+    assert f"report: {tmp_path / 'reports' / 'verify.json'}" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "reports" / "verify.json").read_text())
+    assert [(c["kind"], c["name"], c["result"], c["count"]) for c in doc["checks"]] == [
+        ("tlc", "Tick", "pass", 3)
+    ]
+    suite = ET.parse(tmp_path / "reports" / "verify.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("name"), suite.get("tests")) == ("tlc", "1")
