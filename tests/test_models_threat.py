@@ -127,12 +127,6 @@ def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
     assert registry.exit_code(real) == 0
 
 
-def test_each_obligation_takes_a_few_seconds_at_most(real: list[ProofResult]) -> None:
-    slow = [(r.name, r.invariant, r.transition, r.seconds) for r in real if r.seconds > 5]
-    assert slow == []
-    assert sum(r.seconds for r in real) < 30
-
-
 @pytest.mark.parametrize("lemma", threat.lemmas(), ids=lambda lemma: lemma.name)
 def test_lemma_hypotheses_admit_large_values(lemma: proof.Lemma) -> None:
     """The hypotheses are satisfiable with large thresholds and counts (not vacuous), and the claim
