@@ -411,3 +411,23 @@ def test_normalize_ignores_layout_but_not_strings() -> None:
     printed = '/\\ x = [a |-> 1,\n       b |-> "p q"]\n/\\ y = {1, 2}'
     assert normalize(printed) == normalize('/\\ x = [a |-> 1, b |-> "p q"]\n/\\ y = {1, 2}')
     assert normalize(printed) != normalize('/\\ x = [a |-> 1, b |-> "pq"]\n/\\ y = {1, 2}')
+
+
+def test_sigterm_ends_a_check_without_a_jvm_crash(tmp_path: Path) -> None:
+    """A CI timeout or `kill` sends SIGTERM. Without -Xrs the JVM caught it and called into Python
+    from its signal thread: a segfault and an hs_err_pid*.log in the working directory."""
+    import signal
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshcheck", "check", str(root / "specs" / "Raft.cfg")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    proc.stderr.readline()  # the first progress line: TLC is running in the JVM
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert list(tmp_path.glob("hs_err_pid*.log")) == []

@@ -64,6 +64,9 @@ def ensure_jvm() -> None:
                 f"-Djava.io.tmpdir={tmp}",
                 "-XX:+UseParallelGC",
                 "-Xss16m",  # TLC recurses deeply when it evaluates large values
+                # signals are Python's: without -Xrs the JVM catches SIGTERM and, through JPype,
+                # calls into Python from its signal thread, which crashed the process (hs_err_pid*.log)
+                "-Xrs",
                 convertStrings=False,
                 # Ctrl-C must reach Python (a check stops TLC and cleans up), not end the JVM at once.
                 interrupt=False,
