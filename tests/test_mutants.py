@@ -41,6 +41,22 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     assert {o.killer.check for o in outcomes if o.killer is not None} == {"lockstep"}
 
 
+def test_every_threat_mutant_is_killed_in_the_default_profile() -> None:
+    """The hybrid layer's four bugs (impl/hybrid/mutants.py), each killed by lockstep against
+    ThreatLevel.tla or Hybrid.tla."""
+    outcomes = run_mutants("threat", profile="default", shrink=False)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    from impl.hybrid.mutants import BUGS
+
+    assert [o.mutant for o in outcomes] == list(BUGS)
+    assert len(BUGS) >= 4
+    assert {o.killer.check for o in outcomes if o.killer is not None} <= {
+        "lockstep (ThreatLevel.tla)",
+        "lockstep (Hybrid.tla)",
+    }, render(outcomes)
+
+
 def _fake(monkeypatch: pytest.MonkeyPatch, checks: list[Check]) -> None:
     bugs = {"harmless": "does nothing", "caught": "fails the first check"}
 
