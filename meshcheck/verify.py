@@ -181,7 +181,10 @@ def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
     document = ET.parse(report).getroot()
     examples = hypothesis_examples(document)
     for case in document.iter("testcase"):
-        name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name', '')}"
+        # "pbft/test_lockstep::test_...": the protocol's folder too, so rows of different
+        # protocols' tests of one name stay apart
+        module = case.get("classname", "").removeprefix("property_tests.").replace(".", "/")
+        name = f"{module}::{case.get('name', '')}"
         ran = examples.get(_nodeid(case))
         count, unit = (ran, "examples") if ran is not None else (1, "tests")
         problem = _first(case, "failure", "error")
