@@ -177,6 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("meshcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`meshcheck trace show F | head`): stop quietly, as cat does; point
+        # stdout at /dev/null so that Python's own flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 def _dispatch(args: argparse.Namespace) -> int:

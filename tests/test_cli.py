@@ -161,3 +161,24 @@ def test_verify_only_offers_every_kind_of_check() -> None:
     from meshcheck import cli, verify
 
     assert cli.VERIFY_KINDS == verify.KINDS
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    """`meshcheck trace show F | head -1`: the reader closes the pipe before the command is done
+    writing; it stops quietly (exit 141, as for SIGPIPE), with no traceback on stderr."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    trace = root / "traces" / "raft" / "commit_previous_term.itf.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshcheck", "trace", "show", str(trace)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # gone before the first write: every write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from tests.test_raft_spec import MUTANTS, mutate
+from specs.mutants.raft import MUTANTS, mutate
 from traces import itf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,3 +186,16 @@ def test_bad_input_exits_2_with_one_line_saying_what_and_where(
         assert "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith(f"meshcheck: {path}: ") and why in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["deescalate_critical_to_none", "switch_on_own_evidence"])
+def test_a_hybrid_lockstep_trace_replays_on_the_implementation(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """traces/hybrid/ (paths of ThreatLevel.tla and Hybrid.tla): hold on the implementation,
+    diverge with the mutant they were recorded with."""
+    path = str(ROOT / "traces" / "hybrid" / f"{name}.itf.json")
+    assert main(["trace", "replay", path]) == 0
+    assert "holds" in capsys.readouterr().out
+    assert main(["trace", "replay", "--recorded-bugs", path]) == 1
+    assert f"on the hybrid implementation with {name}" in capsys.readouterr().out

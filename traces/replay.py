@@ -143,7 +143,7 @@ def replay_stored(path: Path, *, root: Path) -> ReplayOutcome:
 # ---------------------------------------------------------------------------------------------------
 # Against the implementation
 
-PROTOCOLS = ("raft", "pbft")
+PROTOCOLS = ("raft", "pbft", "hybrid")
 
 
 def protocol_of(trace: Trace, where: str) -> str:
@@ -247,8 +247,10 @@ def replay_on_implementation(
             raise TraceFormatError(where, "", f"not a path of the {protocol} spec: {exc}") from None
     impl_trace = None
     driver = getattr(followers[-1], "driver", None) if followers else None
-    if driver is not None:
-        run = driver.sim.trace()
+    # the hybrid lockstep drives nodes without a simulator: there is no run of its own to write
+    sim = getattr(driver, "sim", None)
+    if sim is not None:
+        run = sim.trace()
         meta = {**run.meta, "replay_of": where, "bugs": tuple(sorted(bugs))}
         impl_trace = attrs.evolve(run, meta=FrozenDict(meta))
     return ImplReplay(outcome, protocol, bugs, impl_trace)
