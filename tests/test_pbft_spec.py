@@ -18,7 +18,8 @@ import pytest
 
 from specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
 from specs.tlc.check import CheckResult, Outcome, Violation, check
-from specs.tlc.stepper import State, Stepper
+from specs.tlc.stepper import Stepper
+from tests import spec_walk
 from traces.values import FrozenDict, Value
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
@@ -91,27 +92,7 @@ def test_initial_state_is_the_idle_cluster() -> None:
         assert st.violated(init) == []
 
 
-class Walk:
-    """Drives a Stepper through a scripted behaviour, one named action instance at a time."""
-
-    def __init__(self, st: Stepper) -> None:
-        self.st = st
-        (self.state,) = st.init_states()
-        self.taken: list[str] = []
-
-    def __call__(self, name: str, **params: Value) -> State:
-        matches = [
-            t
-            for t in self.st.successors(self.state)
-            if t.action.name == name and t.action.params == FrozenDict(params)
-        ]
-        assert matches, f"{name}{params} is not enabled after {self.taken}"
-        assert len({t.state for t in matches}) == 1, f"{name}{params} has several successors"
-        self.state = matches[0].state
-        self.taken.append(name)
-        assert self.st.violated(self.state) == [], self.taken
-        return self.state
-
+class Walk(spec_walk.Walk):
     def msgs(self, kind: str) -> set[FrozenDict]:
         return {m for m in self.state["msgs"] if m["type"] == kind}
 

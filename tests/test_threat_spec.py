@@ -20,8 +20,9 @@ import pytest
 
 from impl.hybrid import levels
 from specs.tlc.check import CheckResult, Outcome, Violation, check
-from specs.tlc.stepper import State, Stepper
-from traces.values import FrozenDict, Value
+from specs.tlc.stepper import Stepper
+from tests.spec_walk import Walk
+from traces.values import FrozenDict
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 SPEC = SPECS / "ThreatLevel.tla"
@@ -82,28 +83,6 @@ def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
         # ReportEvidence(i, k): 3 reporters x 4 kinds
         assert sum(a.name == "ReportEvidence" for a in st.actions) == 12
         assert st.invariants == INVARIANTS
-
-
-class Walk:
-    """Drives a Stepper through a scripted behaviour, one named action instance at a time."""
-
-    def __init__(self, st: Stepper) -> None:
-        self.st = st
-        (self.state,) = st.init_states()
-        self.taken: list[str] = []
-
-    def __call__(self, name: str, **params: Value) -> State:
-        matches = [
-            t
-            for t in self.st.successors(self.state)
-            if t.action.name == name and t.action.params == FrozenDict(params)
-        ]
-        assert matches, f"{name}{params} is not enabled after {self.taken}"
-        assert len({t.state for t in matches}) == 1, f"{name}{params} has several successors"
-        self.state = matches[0].state
-        self.taken.append(name)
-        assert self.st.violated(self.state) == [], self.taken
-        return self.state
 
 
 def test_every_action_fires_in_the_quick_model() -> None:
