@@ -27,6 +27,25 @@ Signer = Callable[[ActionInstance, State, State], Signature]
 Replay = Callable[[State, Sequence[Transition]], CheckFailed | None]
 
 
+def effect_signature(
+    action: ActionInstance, before: State, after: State
+) -> tuple[ActionInstance, tuple[str, ...]]:
+    """A step's signature by what it did: its action instance, the members it added to set-valued
+    variables, and the new values of the other variables it changed. For specs whose action
+    parameters do not say everything (PBFT's Execute(i) names no request, Hybrid's Apply(i) no
+    entry), so that the candidates of a removed step are told apart by their effect."""
+    old, new = before.values, after.values
+    changes: list[str] = []
+    for var, value in new.items():
+        if value == old[var]:
+            continue
+        if isinstance(value, frozenset) and isinstance(old[var], frozenset):
+            changes.extend(f"{var} + {m!r}" for m in value - old[var])
+        else:
+            changes.append(f"{var} = {value!r}")
+    return action, tuple(sorted(changes))
+
+
 def _rederive(
     init: State,
     wanted: Sequence[Signature],

@@ -10,26 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from property_tests.failure import CheckFailed
-from property_tests.minimize import minimize_path
-from specs.tlc.stepper import ActionInstance, State, Transition
+from property_tests.minimize import effect_signature, minimize_path
+from specs.tlc.stepper import State, Transition
 
 from .lockstep import Follower
 from .spec import SPECS, Spec
-
-Signature = tuple[ActionInstance, tuple[str, ...]]
-
-
-def _signature(action: ActionInstance, before: State, after: State) -> Signature:
-    old, new = before.values, after.values
-    changes: list[str] = []
-    for var, value in new.items():
-        if value == old[var]:
-            continue
-        if isinstance(value, frozenset) and isinstance(old[var], frozenset):
-            changes.extend(f"{var} + {m!r}" for m in value - old[var])
-        else:
-            changes.append(f"{var} = {value!r}")
-    return action, tuple(sorted(changes))
 
 
 def replay(
@@ -56,7 +41,7 @@ def minimize(failure: CheckFailed, bugs: frozenset[str], *, budget: int = 400) -
         failure,
         stepper=spec.stepper(),
         successors=spec.successors,
-        signature=_signature,
+        signature=effect_signature,
         replay=lambda init, path: replay(spec, init, path, bugs),
         budget=budget,
     )
