@@ -391,7 +391,8 @@ def test_without_dedup_on_apply_a_retried_op_is_applied_twice(
     r = _one(results, ("bounded", "NoOpTwice", BOUNDED))
     assert r.counterexample is not None
     steps = r.counterexample.steps
-    assert [s.action for s in steps[1:]] == ["order_op", "order_op", "apply", "apply"]
+    # the op ordered twice (a retry) and applied twice; Z3 may interleave the four steps either way
+    assert sorted(s.action for s in steps[1:]) == ["apply", "apply", "order_op", "order_op"]
     node = steps[-1].params["i"]
     assert steps[-1].state["history"][node] == ("o1", "o1")
 
