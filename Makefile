@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 # One line and exit 2 when Java 11+ or tla2tools.jar is missing.
 java: $(STAMP)
-	@$(BIN)/python -m specs.tlc.java >/dev/null
+	@$(BIN)/python -m meshcheck.specs.tlc.java >/dev/null
 
 verify: java
 	@$(BIN)/meshcheck verify $(VERIFY_FLAGS)

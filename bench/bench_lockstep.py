@@ -22,9 +22,9 @@ from types import ModuleType
 from hypothesis import settings
 
 from bench.common import Row
-from property_tests.pbft import lockstep as pbft_ls
-from property_tests.raft import lockstep as raft_ls
-from specs.tlc.check import Outcome, check
+from meshcheck.property_tests.pbft import lockstep as pbft_ls
+from meshcheck.property_tests.raft import lockstep as raft_ls
+from meshcheck.specs.tlc.check import Outcome, check
 
 # group name, lockstep module, what a lockstep run is
 PROTOCOLS: tuple[tuple[str, ModuleType, str], ...] = (

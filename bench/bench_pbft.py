@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 
 from bench.common import Row
-from impl.pbft import crypto
-from impl.pbft.simulation import pbft_cluster
-from impl.sim import Workload
+from meshcheck.impl.pbft import crypto
+from meshcheck.impl.pbft.simulation import pbft_cluster
+from meshcheck.impl.sim import Workload
 
 GROUP = "PBFT sim"
 REQUESTS = 600  # one request per tick, then time for the last ones to commit

@@ -13,9 +13,9 @@ import time
 import attrs
 
 from bench.common import Row
-from impl.raft import raft_cluster
-from impl.rsm import Custom, to_value
-from impl.sim import Faults, Workload
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.sim import Faults, Workload
 
 GROUP = "Raft sim"
 TICKS = 8_000  # simulated time per run; a client write every 2 ticks until the end

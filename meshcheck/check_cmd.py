@@ -43,8 +43,8 @@ def counterexample_path(model: Model, prop: str | None, out: str | None) -> Path
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from specs.tlc.check import Outcome, check
-    from traces import itf
+    from meshcheck.specs.tlc.check import Outcome, check
+    from meshcheck.traces import itf
 
     model = resolve_model(args.spec, args.config)
     workers = args.workers or model.workers or 1

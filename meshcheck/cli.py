@@ -225,7 +225,7 @@ def _color(choice: str) -> bool:
 
 
 def _trace_show(args: argparse.Namespace) -> int:
-    from traces import cluster, itf, show
+    from meshcheck.traces import cluster, itf, show
 
     trace = itf.read(args.file)
     names = [v.strip() for v in args.vars.split(",") if v.strip()] if args.vars else None
@@ -238,7 +238,7 @@ def _trace_show(args: argparse.Namespace) -> int:
 
 
 def _trace_diff(args: argparse.Namespace) -> int:
-    from traces import diff, itf
+    from meshcheck.traces import diff, itf
 
     model, impl = itf.read(args.model), itf.read(args.impl)
     text, agree = diff.render(
@@ -249,7 +249,7 @@ def _trace_diff(args: argparse.Namespace) -> int:
 
 
 def _trace_timeline(args: argparse.Namespace) -> int:
-    from traces import itf, timeline
+    from meshcheck.traces import itf, timeline
 
     trace = itf.read(args.file)
     out = timeline.write(trace, args.out, source=args.file)
@@ -260,7 +260,7 @@ def _trace_timeline(args: argparse.Namespace) -> int:
 def _trace_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from traces import itf, replay
+    from meshcheck.traces import itf, replay
 
     trace = itf.read(args.file)
     if "protocol" not in trace.meta:  # a model trace (TLC's): replay it on its spec
@@ -293,7 +293,7 @@ def _trace_replay(args: argparse.Namespace) -> int:
 
 
 def _doctor() -> int:
-    from specs.tlc.java import find_jar, find_java
+    from meshcheck.specs.tlc.java import find_jar, find_java
 
     java = find_java()
     print(f"Java {java.version} at {java.home}")

@@ -38,9 +38,9 @@ from meshcheck.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 # protocol -> (module with BUGS, module with CHECKS)
 PROTOCOLS = {
-    "pbft": ("impl.pbft.mutants", "property_tests.pbft.checks"),
-    "raft": ("impl.raft.mutants", "property_tests.raft.checks"),
-    "threat": ("impl.hybrid.mutants", "property_tests.hybrid.checks"),
+    "pbft": ("meshcheck.impl.pbft.mutants", "meshcheck.property_tests.pbft.checks"),
+    "raft": ("meshcheck.impl.raft.mutants", "meshcheck.property_tests.raft.checks"),
+    "threat": ("meshcheck.impl.hybrid.mutants", "meshcheck.property_tests.hybrid.checks"),
 }
 # where --save writes a protocol's counterexamples, when not under its own name: the hybrid layer's
 # mutants are `meshcheck mutants threat`, its corpus traces/hybrid/
@@ -102,7 +102,7 @@ def mutant_settings(profile: str, *, shrink: bool = True) -> Any:
     """The profile's Hypothesis settings, reproducible: derandomized, no database, one bug reported."""
     from hypothesis import Phase, settings
 
-    from property_tests.profiles import HYPOTHESIS
+    from meshcheck.property_tests.profiles import HYPOTHESIS
 
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
     return settings(
@@ -128,7 +128,7 @@ def run_mutants(
 ) -> list[Outcome]:
     """Run the checks against each mutant; one Outcome per mutant, in catalogue order. `tlc`
     (default: with `every_check`) first runs TLC on the spec mutant of the same bug."""
-    from property_tests.failure import CheckFailed
+    from meshcheck.property_tests.failure import CheckFailed
 
     bugs, checks = catalogue(protocol)
     unknown = [m for m in only if m not in bugs]
@@ -191,7 +191,7 @@ TLC_CHECK = "TLC on the spec"
 def tlc_attempt(protocol: str, mutant: str, say: Callable[[str], None]) -> Attempt:
     """TLC on the spec mutant of the same bug (specs/mutants/), on its model with one worker:
     killed when the property it must break fails; `absent` when the spec has no such mutant."""
-    from specs import mutants as spec_mutants
+    from meshcheck.specs import mutants as spec_mutants
 
     spec = spec_mutants.for_bug(protocol, mutant)
     if spec is None:
@@ -211,7 +211,7 @@ def tlc_attempt(protocol: str, mutant: str, say: Callable[[str], None]) -> Attem
 
 
 def _save(trace: Any, path: Path) -> str:
-    from traces import itf
+    from meshcheck.traces import itf
 
     path.parent.mkdir(parents=True, exist_ok=True)
     itf.write(trace, path)

@@ -11,7 +11,7 @@ import time
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from specs.tlc.check import Progress
+    from meshcheck.specs.tlc.check import Progress
 
 
 class ProgressPrinter:

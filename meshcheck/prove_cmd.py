@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 
 def run_prove(names: Sequence[str]) -> int:
-    from models import registry
+    from meshcheck.models import registry
 
     results = [r for name in (names or sorted(registry.PROOF_SETS)) for r in registry.run(name)]
     print(registry.render(results))

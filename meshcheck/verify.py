@@ -43,7 +43,7 @@ from meshcheck import table
 from meshcheck.catalog import Model, scan
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.progress import ProgressPrinter
-from property_tests.profiles import HYPOTHESIS
+from meshcheck.property_tests.profiles import HYPOTHESIS
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")
 # verify profile -> Hypothesis profile
@@ -62,7 +62,7 @@ class Row:
 
 
 def project_root() -> Path:
-    from specs import SPEC_DIR
+    from meshcheck.specs import SPEC_DIR
 
     return SPEC_DIR.parent
 
@@ -76,7 +76,7 @@ def _timed(kind: str, name: str, fn: Callable[[], Row]) -> Row:
 
 
 def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
-    from specs.tlc.check import Outcome, check
+    from meshcheck.specs.tlc.check import Outcome, check
 
     found, problems = scan(root / "specs", profile)
     for problem in problems:
@@ -126,7 +126,7 @@ def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
 
 
 def z3_rows() -> Iterator[Row]:
-    from models.registry import PROOF_SETS
+    from meshcheck.models.registry import PROOF_SETS
 
     for name, prove in sorted(PROOF_SETS.items()):
 
@@ -243,7 +243,7 @@ def _first(element: ET.Element, *tags: str) -> ET.Element | None:
 def trace_rows(root: Path) -> Iterator[Row]:
     """Each stored trace on its spec (a model trace, or a lockstep path: `#meta.spec`), then each
     corpus entry on the implementation."""
-    from traces import itf
+    from meshcheck.traces import itf
 
     for path in sorted((root / "traces").rglob("*.itf.json")):
         name = str(path.relative_to(root))
@@ -262,14 +262,14 @@ def trace_rows(root: Path) -> Iterator[Row]:
 
 def _corpus(root: Path) -> list[Any]:
     """The regression corpus of the project at `root` (none when it has no property tests)."""
-    from property_tests import corpus
+    from meshcheck.property_tests import corpus
 
     return corpus.entries(root) if (root / "property_tests").is_dir() else []
 
 
 def _impl_row(entry: Any, name: str) -> Row:
     """A corpus entry must hold on the implementation, and fail with its mutant."""
-    from property_tests.corpus import replay
+    from meshcheck.property_tests.corpus import replay
 
     start = time.perf_counter()
     fixed = replay(entry, frozenset())
@@ -326,7 +326,7 @@ def _timed_any(kind: str, name: str, fn: Callable[[], Row]) -> Row:
 
 
 def _replay_row(path: Path, name: str, root: Path) -> Row:
-    from traces.replay import replay_stored
+    from meshcheck.traces.replay import replay_stored
 
     start = time.perf_counter()
     outcome = replay_stored(path, root=root)

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import attrs
 import z3
 
-from .proof import (
+from meshcheck.models.proof import (
     DEFAULT_DEPTH,
     DEFAULT_TIMEOUT_MS,
     Axiom,

@@ -10,9 +10,8 @@ from collections.abc import Callable, Sequence
 
 from meshcheck import table
 from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-
-from . import pbft, raft, threat
-from .proof import ProofResult
+from meshcheck.models import pbft, raft, threat
+from meshcheck.models.proof import ProofResult
 
 PROOF_SETS: dict[str, Callable[[], list[ProofResult]]] = {
     "raft": raft.prove,

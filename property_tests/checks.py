@@ -12,7 +12,7 @@ from collections.abc import Callable
 import attrs
 from hypothesis import settings as Settings
 
-from .failure import CheckFailed
+from meshcheck.property_tests.failure import CheckFailed
 
 CheckFn = Callable[[frozenset[str], Settings], None]
 

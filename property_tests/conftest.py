@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from hypothesis.statistics import collector
 
-from property_tests.profiles import load_from_env
-from property_tests.record import find_failure, write_failure
+from meshcheck.property_tests.profiles import load_from_env
+from meshcheck.property_tests.record import find_failure, write_failure
 
 load_from_env()
 

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import attrs
 
-from traces import itf
-from traces.model import Trace
-
-from .failure import CheckFailed
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.traces import itf
+from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "traces"
@@ -79,7 +78,7 @@ class Replayed:
 def replay(entry: Entry, bugs: frozenset[str]) -> Replayed:
     """Replay an entry on the implementation with `bugs` switched on (a free run: re-run from
     its seed, with the mutants it ran with and `bugs`)."""
-    from . import record
+    from meshcheck.property_tests import record
 
     trace = itf.read(entry.path)
     where = str(entry.path)
@@ -95,7 +94,7 @@ def replay(entry: Entry, bugs: frozenset[str]) -> Replayed:
         if failed is None:
             return Replayed(True, len(trace.steps) - 1)
         return Replayed(False, failed.steps, failed.message)
-    stored = importlib.import_module(f"property_tests.{entry.package}.stored")
+    stored = importlib.import_module(f"meshcheck.property_tests.{entry.package}.stored")
     try:
         return Replayed(True, stored.replay_on_impl(trace, bugs, where=where))
     except CheckFailed as failed:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 
-from property_tests.failure import CheckFailed
-from specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
 Signature = tuple[ActionInstance, Hashable]
 Signer = Callable[[ActionInstance, State, State], Signature]

@@ -29,11 +29,10 @@ from typing import Any
 
 import attrs
 
-from traces import itf
-from traces.model import Trace
-from traces.values import FrozenDict
-
-from .failure import CheckFailed
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.traces import itf
+from meshcheck.traces.model import Trace
+from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parents[1]
 # where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)
@@ -41,7 +40,7 @@ FAILURES = Path(os.environ.get("MESHCHECK_FAILURES") or ROOT / "reports" / "fail
 
 # (protocol, check) -> (module, function): the one-run checks a free-run failure comes from
 CHECKS: Mapping[tuple[str, str], tuple[str, str]] = {
-    (protocol, check): (f"property_tests.{protocol}.{module}", f"check_{check}")
+    (protocol, check): (f"meshcheck.property_tests.{protocol}.{module}", f"check_{check}")
     for protocol in ("raft", "pbft")
     for check, module in (
         ("safety", "free_runs"),
@@ -51,8 +50,8 @@ CHECKS: Mapping[tuple[str, str], tuple[str, str]] = {
 }
 # the names a schedule's repr may call: the protocol's Schedule and the Byzantine behaviours
 SCHEDULE_NAMES: Mapping[str, tuple[str, ...]] = {
-    "raft": ("property_tests.raft.free_runs",),
-    "pbft": ("property_tests.pbft.free_runs", "impl.pbft.byzantine"),
+    "raft": ("meshcheck.property_tests.raft.free_runs",),
+    "pbft": ("meshcheck.property_tests.pbft.free_runs", "meshcheck.impl.pbft.byzantine"),
 }
 
 

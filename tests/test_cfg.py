@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshcheck.errors import ConfigError
-from specs.tlc.cfg import Assignment, Substitution, parse_cfg, read_cfg
+from meshcheck.specs.tlc.cfg import Assignment, Substitution, parse_cfg, read_cfg
 
 
 def test_every_keyword_and_both_kinds_of_constant() -> None:
@@ -113,7 +113,7 @@ def test_read_cfg_missing_and_unreadable(tmp_path: Path) -> None:
 
 def test_agrees_with_tlcs_own_reader(tmp_path: Path) -> None:
     """The same file through TLC 2.15's ModelConfig: the same names and values."""
-    from specs.tlc.runtime import TLCRuntime
+    from meshcheck.specs.tlc.runtime import TLCRuntime
 
     text = (
         'CONSTANTS N = 3 S = {a, b} Name = "x" Q <- MCQ\n'

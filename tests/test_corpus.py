@@ -9,8 +9,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from property_tests.corpus import FIXED, Entry, entries, replay
-from traces import itf
+from meshcheck.property_tests.corpus import FIXED, Entry, entries, replay
+from meshcheck.traces import itf
 
 ENTRIES = entries()
 IDS = [e.name for e in ENTRIES]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.errors import ConfigError, SpecError
-from specs.tlc import diagnostics
-from specs.tlc.messages import EC, parse, printed_trace, stats
+from meshcheck.specs.tlc import diagnostics
+from meshcheck.specs.tlc.messages import EC, parse, printed_trace, stats
 
 
 def framed(code: int, severity: int, text: str) -> str:

@@ -12,13 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
 from meshcheck.cli import main
-from property_tests.failure import CheckFailed
-from property_tests.pbft.free_runs import Schedule, check_safety
-from property_tests.raft.stored import corpus, replay_on_impl
-from property_tests.record import Rerun, find_failure, parse_schedule, rerun_of, write_failure
-from traces import itf
+from meshcheck.impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.pbft.free_runs import Schedule, check_safety
+from meshcheck.property_tests.raft.stored import corpus, replay_on_impl
+from meshcheck.property_tests.record import (
+    Rerun,
+    find_failure,
+    parse_schedule,
+    rerun_of,
+    write_failure,
+)
+from meshcheck.traces import itf
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,8 +113,8 @@ def test_find_failure_looks_inside_groups_and_causes() -> None:
 FAILING_TEST = textwrap.dedent(
     """
     from hypothesis import given, settings, strategies as st
-    from property_tests.failure import CheckFailed
-    from traces.model import Step, Trace
+    from meshcheck.property_tests.failure import CheckFailed
+    from meshcheck.traces.model import Step, Trace
 
     @settings(max_examples=5, database=None)
     @given(st.integers(0, 3))
@@ -127,7 +133,7 @@ FAILING_TEST = textwrap.dedent(
 def test_pytest_writes_the_failure_and_ends_with_the_replay_command(tmp_path: Path) -> None:
     (tmp_path / "test_failing.py").write_text(FAILING_TEST)
     folder = tmp_path / "failures"
-    plugins = ["-p", "property_tests.conftest", "-p", "no:cacheprovider"]
+    plugins = ["-p", "meshcheck.property_tests.conftest", "-p", "no:cacheprovider"]
     proc = subprocess.run(
         [
             sys.executable,

@@ -9,9 +9,9 @@ import random
 import attrs
 import pytest
 
-from impl.hybrid import mutants
-from impl.hybrid.config import HybridConfig
-from impl.hybrid.entries import (
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
@@ -22,16 +22,22 @@ from impl.hybrid.entries import (
     RaftPayload,
     client_id,
 )
-from impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT, TAMPERING, Level
-from impl.hybrid.machine import BEYOND_SWITCH, COMMITTED, REJECTED, HybridMachine, HybridState
-from impl.hybrid.node import RETRY, HybridNode
-from impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
-from impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
-from impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
-from impl.raft.messages import AppendEntriesRequest, Entry
-from impl.rsm.ops import NOOP, Custom, to_value
-from impl.sim.effects import Effect, Reply, Send
-from impl.sim.events import ClientRequest, Restart, Tick
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT, TAMPERING, Level
+from meshcheck.impl.hybrid.machine import (
+    BEYOND_SWITCH,
+    COMMITTED,
+    REJECTED,
+    HybridMachine,
+    HybridState,
+)
+from meshcheck.impl.hybrid.node import RETRY, HybridNode
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
+from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
+from meshcheck.impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.sim.effects import Effect, Reply, Send
+from meshcheck.impl.sim.events import ClientRequest, Restart, Tick
 
 NODES = ("n1", "n2", "n3", "n4")
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from impl.hybrid import levels
-from impl.hybrid.levels import Counts, Level, LevelError, Thresholds
-from models import threat
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid.levels import Counts, Level, LevelError, Thresholds
+from meshcheck.models import threat
 
 StepFn = Callable[[Level, Counts, int, int, Thresholds], Level]
 DemandedFn = Callable[[Counts, Thresholds], Level]

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from impl.hybrid import mutants
-from impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals
-from impl.hybrid.consensus import Decision, HybridConsensus
-from impl.hybrid.levels import BFT, RAFT
-from impl.hybrid.refinement import VARIABLES, op_name
-from impl.pbft.byzantine import Equivocate, corrupt
-from impl.rsm.ops import Custom
-from impl.sim.config import Faults
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals
+from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.impl.hybrid.refinement import VARIABLES, op_name
+from meshcheck.impl.pbft.byzantine import Equivocate, corrupt
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.sim.config import Faults
 
 Step = Callable[[HybridConsensus, int], None]
 

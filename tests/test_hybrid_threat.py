@@ -7,9 +7,16 @@ import itertools
 
 import pytest
 
-from impl.hybrid import mutants
-from impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, TAMPERING, TIMING, Level, Thresholds
-from impl.hybrid.threat import ACCEPTED, DUPLICATE, REFUSED, Evidence, ThreatModel
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.levels import (
+    BAD_SIGNATURE,
+    EQUIVOCATION,
+    TAMPERING,
+    TIMING,
+    Level,
+    Thresholds,
+)
+from meshcheck.impl.hybrid.threat import ACCEPTED, DUPLICATE, REFUSED, Evidence, ThreatModel
 
 
 def ok(_record: Evidence) -> bool:

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshcheck.errors import MeshcheckError, TraceFormatError
-from traces import itf
-from traces.itf import Unserializable, decode_value, encode_value
-from traces.model import INIT, Step, Trace
-from traces.values import FrozenDict, Value, freeze
+from meshcheck.traces import itf
+from meshcheck.traces.itf import Unserializable, decode_value, encode_value
+from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.traces.values import FrozenDict, Value, freeze
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,7 +271,7 @@ def test_the_same_trace_gives_the_same_bytes_whatever_the_construction_order() -
 _HASH_SCRIPT = """
 import pickle, sys
 sys.path.insert(0, sys.argv[1])
-from traces import itf
+from meshcheck.traces import itf
 sys.stdout.write(itf.dumps(pickle.loads(sys.stdin.buffer.read())))
 """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.errors import JarError
-from specs.tlc import java
+from meshcheck.specs.tlc import java
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def _fake_java_home(tmp_path: Path, version_line: str) -> Path:
 
 def _run_java_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "specs.tlc.java"],
+        [sys.executable, "-m", "meshcheck.specs.tlc.java"],
         capture_output=True,
         text=True,
         env=env,

@@ -21,16 +21,16 @@ import attrs
 import pytest
 import z3
 
-from models import pbft, proof, registry
-from models.pbft import PbftVariant
-from models.proof import ASSUMED, ProofResult, ProtocolModel, Vocabulary, prove_lemma
-from models.proof.encode import (
+from meshcheck.models import pbft, proof, registry
+from meshcheck.models.pbft import PbftVariant
+from meshcheck.models.proof import ASSUMED, ProofResult, ProtocolModel, Vocabulary, prove_lemma
+from meshcheck.models.proof.encode import (
     axioms,
     init,
     invariant,
     step,
 )  # internals: the replay below needs them
-from traces.values import FrozenDict
+from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parent.parent
 

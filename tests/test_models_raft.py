@@ -16,10 +16,10 @@ import pytest
 import z3
 
 from meshcheck.errors import MeshcheckError
-from models import proof, raft, registry
-from models.proof import ASSUMED, Lemma, ModelError, ProofResult, ProtocolModel
-from traces.model import INIT
-from traces.values import FrozenDict
+from meshcheck.models import proof, raft, registry
+from meshcheck.models.proof import ASSUMED, Lemma, ModelError, ProofResult, ProtocolModel
+from meshcheck.traces.model import INIT
+from meshcheck.traces.values import FrozenDict
 
 Key = tuple[str, str | None, str | None]  # kind, invariant, transition
 

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 import pytest
 import z3
 
-from impl.hybrid import levels
-from impl.hybrid.levels import Counts, Level, Thresholds
 from meshcheck import cli, verify
-from models import proof, registry, threat
-from models.proof import ProofResult, prove_lemma
-from models.threat import formula, switch, switch_proof
-from models.threat import obligations as threat_lemmas
-from traces.values import FrozenDict
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
+from meshcheck.models import proof, registry, threat
+from meshcheck.models.proof import ProofResult, prove_lemma
+from meshcheck.models.threat import formula, switch, switch_proof
+from meshcheck.models.threat import obligations as threat_lemmas
+from meshcheck.traces.values import FrozenDict
 
 LEMMAS = (
     "threat.step_in_range",
@@ -406,7 +406,7 @@ def test_switch_counterexamples_render_in_the_table(own_evidence: list[ProofResu
 
 def test_mutant_names_are_the_implementations() -> None:
     """One vocabulary: the proofs' mutants are impl/hybrid's, name for name."""
-    from impl.hybrid import mutants
+    from meshcheck.impl.hybrid import mutants
 
     assert set(threat.BUGS) == set(mutants.BUGS)
 

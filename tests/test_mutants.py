@@ -11,8 +11,8 @@ import pytest
 from meshcheck import mutants_cmd
 from meshcheck.cli import main
 from meshcheck.mutants_cmd import Attempt, Outcome, render, run_mutants
-from property_tests.failure import CheckFailed
-from property_tests.raft.checks import CHECKS, Check
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.raft.checks import CHECKS, Check
 
 
 def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
@@ -22,7 +22,7 @@ def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
     outcomes = run_mutants("raft", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]
     assert not survivors, render(outcomes)
-    from impl.raft.mutants import BUGS
+    from meshcheck.impl.raft.mutants import BUGS
 
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 6
@@ -34,7 +34,7 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     outcomes = run_mutants("pbft", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]
     assert not survivors, render(outcomes)
-    from impl.pbft.mutants import BUGS
+    from meshcheck.impl.pbft.mutants import BUGS
 
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 6
@@ -47,7 +47,7 @@ def test_every_threat_mutant_is_killed_in_the_default_profile() -> None:
     outcomes = run_mutants("threat", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]
     assert not survivors, render(outcomes)
-    from impl.hybrid.mutants import BUGS
+    from meshcheck.impl.hybrid.mutants import BUGS
 
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 4
@@ -136,7 +136,7 @@ def test_save_writes_a_pbft_counterexample_that_replays_on_the_spec(tmp_path: Pa
     assert killer.check == "lockstep" and killer.steps == 2  # Request(a), Prepare(r2, 0, 1)
     saved = tmp_path / "pbft" / "prepare_quorum_2f.itf.json"
     assert killer.saved == str(saved)
-    from traces.replay import replay_stored
+    from meshcheck.traces.replay import replay_stored
 
     assert replay_stored(saved, root=Path(__file__).resolve().parent.parent).ok
 

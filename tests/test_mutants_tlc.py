@@ -12,15 +12,15 @@ import pytest
 from meshcheck import mutants_cmd
 from meshcheck.cli import main
 from meshcheck.mutants_cmd import TLC_CHECK, render, run_mutants
-from property_tests.checks import Check
-from property_tests.failure import CheckFailed
-from specs import mutants as spec_mutants
-from specs.mutants import raft as raft_mutants
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.specs import mutants as spec_mutants
+from meshcheck.specs.mutants import raft as raft_mutants
 
 
 def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
-    from impl.pbft.mutants import BUGS as PBFT
-    from impl.raft.mutants import BUGS as RAFT
+    from meshcheck.impl.pbft.mutants import BUGS as PBFT
+    from meshcheck.impl.raft.mutants import BUGS as RAFT
 
     raft = {b: spec_mutants.for_bug("raft", b) for b in RAFT}
     assert {b for b, m in raft.items() if m is None} == {"leader_ignores_higher_term"}

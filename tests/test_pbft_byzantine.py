@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
-from impl.errors import ImplError
-from impl.pbft import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft import (
     CHANGING,
     VIEW_CHANGE,
     KeyRing,
@@ -37,7 +37,7 @@ from impl.pbft import (
     pbft_cluster,
     proves,
 )
-from impl.pbft.byzantine import (
+from meshcheck.impl.pbft.byzantine import (
     BEHAVIOURS,
     AnyBehaviour,
     ByzantineReplica,
@@ -55,8 +55,8 @@ from impl.pbft.byzantine import (
     corrupt,
     replica_ids,
 )
-from impl.pbft.messages import Commit, signing_bytes
-from impl.sim import (
+from meshcheck.impl.pbft.messages import Commit, signing_bytes
+from meshcheck.impl.sim import (
     ClientRequest,
     Deliver,
     Faults,
@@ -67,7 +67,7 @@ from impl.sim import (
     Simulator,
     Workload,
 )
-from impl.sim.storage import Durable
+from meshcheck.impl.sim.storage import Durable
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLICAS = ("r1", "r2", "r3", "r4")

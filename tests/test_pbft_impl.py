@@ -12,8 +12,8 @@ from typing import Any
 import attrs
 import pytest
 
-from impl.errors import ImplError
-from impl.pbft import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft import (
     BATCH,
     CHANGING,
     NORMAL,
@@ -39,10 +39,10 @@ from impl.pbft import (
     mutants,
     proves,
 )
-from impl.pbft.client import RETRY
-from impl.pbft.messages import GENESIS, Batch, signing_bytes
-from impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
-from impl.sim import (
+from meshcheck.impl.pbft.client import RETRY
+from meshcheck.impl.pbft.messages import GENESIS, Batch, signing_bytes
+from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
+from meshcheck.impl.sim import (
     Apply,
     CancelTimer,
     ClientRequest,
@@ -55,7 +55,7 @@ from impl.sim import (
     Tick,
     check_effects,
 )
-from impl.sim.storage import Durable
+from meshcheck.impl.sim.storage import Durable
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(0, (*REPLICAS, "c1"))

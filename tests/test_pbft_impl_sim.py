@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import pytest
 
-from impl.pbft import (
+from meshcheck.impl.pbft import (
     VARIABLES,
     Commit,
     PrePrepare,
@@ -27,12 +27,12 @@ from impl.pbft import (
     pbft_cluster,
     proves,
 )
-from impl.pbft.messages import NOOP
-from impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
-from property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
-from traces import itf
-from traces.model import Trace
-from traces.values import FrozenDict, Value
+from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
+from meshcheck.property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
+from meshcheck.traces import itf
+from meshcheck.traces.model import Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parent.parent
 HONEST = ("r1", "r2", "r3", "r4")

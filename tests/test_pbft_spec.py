@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
-from specs.tlc.check import CheckResult, Outcome, Violation, check
-from specs.tlc.stepper import Stepper
+from meshcheck.specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.traces.values import FrozenDict, Value
 from tests import spec_walk
-from traces.values import FrozenDict, Value
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 PBFT = SPECS / "PBFT.tla"

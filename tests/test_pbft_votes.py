@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from impl.errors import ImplError
-from impl.pbft.votes import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft.votes import (
     Ballot,
     Decision,
     Equivocation,
@@ -26,7 +26,7 @@ from impl.pbft.votes import (
     VoteRule,
     tally,
 )
-from models import pbft
+from meshcheck.models import pbft
 
 R4 = ("r1", "r2", "r3", "r4")
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from impl.errors import IllegalTransition, ImplError
-from impl.raft import (
+from meshcheck.impl.errors import IllegalTransition, ImplError
+from meshcheck.impl.raft import (
     CANDIDATE,
     ELECTION,
     FOLLOWER,
@@ -32,9 +32,9 @@ from impl.raft import (
     mutants,
     raft_cluster,
 )
-from impl.raft.node import HARD, LOG
-from impl.rsm import NOOP, Custom, StateMachine, to_value
-from impl.sim import (
+from meshcheck.impl.raft.node import HARD, LOG
+from meshcheck.impl.rsm import NOOP, Custom, StateMachine, to_value
+from meshcheck.impl.sim import (
     Apply,
     ClientRead,
     ClientRequest,
@@ -52,12 +52,12 @@ from impl.sim import (
     Workload,
     check_effects,
 )
-from impl.sim.storage import Durable
-from property_tests.raft.validation import first_step_not_in_spec, validation_model
-from traces.values import FrozenDict
+from meshcheck.impl.sim.storage import Durable
+from meshcheck.property_tests.raft.validation import first_step_not_in_spec, validation_model
+from meshcheck.traces.values import FrozenDict
 
 if TYPE_CHECKING:
-    from specs.tlc.stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
 SERVERS = ("s1", "s2", "s3")
 ROOT = Path(__file__).resolve().parent.parent
@@ -535,7 +535,7 @@ mutants_ids = ["read_without_quorum", "forget_voted_for"]
 @pytest.fixture(scope="module")
 def spec() -> Stepper:
     """Raft.tla under the trace-validation model (property_tests/raft/models/Validate.cfg)."""
-    from property_tests.raft.validation import validation_stepper
+    from meshcheck.property_tests.raft.validation import validation_stepper
 
     return validation_stepper()
 

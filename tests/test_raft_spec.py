@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from impl.raft.refinement import VARIABLES
-from specs.mutants.raft import MUTANTS, Mutant, mutate
-from specs.tlc.check import CheckResult, Outcome, Violation, check
-from specs.tlc.stepper import Stepper
+from meshcheck.impl.raft.refinement import VARIABLES
+from meshcheck.specs.mutants.raft import MUTANTS, Mutant, mutate
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.stepper import Stepper
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 RAFT = SPECS / "Raft.tla"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impl.errors import ImplError
-from impl.rsm import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.rsm import (
     NOOP,
     ApplyPolicy,
     CreateCase,
@@ -20,7 +20,7 @@ from impl.rsm import (
     from_value,
     to_value,
 )
-from traces.values import FrozenDict
+from meshcheck.traces.values import FrozenDict
 
 
 def run(ops: list[Op]) -> tuple[StateMachine, list[FrozenDict]]:

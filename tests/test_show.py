@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from meshcheck.errors import MeshcheckError
-from traces import itf
-from traces.itf import Unserializable
-from traces.model import Step, Trace
-from traces.show import format_value, render
-from traces.values import FrozenDict, Value
+from meshcheck.traces import itf
+from meshcheck.traces.itf import Unserializable
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import format_value, render
+from meshcheck.traces.values import FrozenDict, Value
 
 S = ("s1", "s2")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from impl.errors import ContractViolation, ImplError
-from impl.raft import raft_cluster
-from impl.sim import (
+from meshcheck.impl.errors import ContractViolation, ImplError
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.sim import (
     Deliver,
     Effect,
     Faults,
@@ -37,9 +37,9 @@ from impl.sim import (
     Tick,
     Workload,
 )
-from impl.sim.storage import Durable
-from traces import itf
-from traces.values import FrozenDict, Value
+from meshcheck.impl.sim.storage import Durable
+from meshcheck.traces import itf
+from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from meshcheck.errors import ConfigError, SpecError
-from specs.tlc.java import find_jar, find_java
-from specs.tlc.runtime import TLCRuntime
-from specs.tlc.stepper import ActionInstance, State, Stepper, StepperError, Transition
-from traces.values import FrozenDict
+from meshcheck.specs.tlc.java import find_jar, find_java
+from meshcheck.specs.tlc.runtime import TLCRuntime
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, StepperError, Transition
+from meshcheck.traces.values import FrozenDict
 
 SPECS = Path(__file__).resolve().parent / "specs"
 BAG = SPECS / "stepper_bag.tla"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from impl.hybrid.levels import Level, Thresholds
 from meshcheck import diagram
+from meshcheck.impl.hybrid.levels import Level, Thresholds
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import attrs
 import pytest
 
-from impl.hybrid import levels
-from specs.tlc.check import CheckResult, Outcome, Violation, check
-from specs.tlc.stepper import Stepper
+from meshcheck.impl.hybrid import levels
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.traces.values import FrozenDict
 from tests.spec_walk import Walk
-from traces.values import FrozenDict
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 SPEC = SPECS / "ThreatLevel.tla"

@@ -12,9 +12,9 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.errors import MeshcheckError
-from traces import diff, itf, replay
-from traces.model import Trace
-from traces.values import FrozenDict
+from meshcheck.traces import diff, itf, replay
+from meshcheck.traces.model import Trace
+from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from specs.mutants.raft import MUTANTS, mutate
-from traces import itf
+from meshcheck.specs.mutants.raft import MUTANTS, mutate
+from meshcheck.traces import itf
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"

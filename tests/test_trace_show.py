@@ -10,10 +10,10 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.errors import MeshcheckError
-from traces import cluster, itf
-from traces.model import Step, Trace
-from traces.show import render
-from traces.values import FrozenDict, Value
+from meshcheck.traces import cluster, itf
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import render
+from meshcheck.traces.values import FrozenDict, Value
 
 
 def fd(**kw: Value) -> FrozenDict:
@@ -160,7 +160,7 @@ def test_hundreds_of_steps_stay_short() -> None:
     """A free run of hundreds of steps: a head line per step, its notes (the implementation's
     event, node and time), and beneath them only what changed: about four lines a step, where
     the whole state is seventeen."""
-    from property_tests.raft.free_runs import Schedule, run
+    from meshcheck.property_tests.raft.free_runs import Schedule, run
 
     schedule = Schedule(seed=11, ticks=3000, drop=0.05, crash=0.3, partition=0.3, every=20)
     sim = schedule.cluster(3, frozenset())

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from traces import itf, timeline
-from traces.model import Trace
+from meshcheck.traces import itf, timeline
+from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft"
@@ -47,7 +47,7 @@ def arrows(root: ET.Element, cls: str = "arrow") -> Counter[tuple[str, str, int]
 @functools.cache
 def free_run() -> Trace:
     """A free run of three Raft nodes with drops, a partition and a crash (seeded)."""
-    from property_tests.raft.free_runs import Schedule, run
+    from meshcheck.property_tests.raft.free_runs import Schedule, run
 
     schedule = Schedule(seed=7, ticks=1000, drop=0.05, duplicate=0.05, crash=0.3, partition=0.3)
     sim = schedule.cluster(3, frozenset())

@@ -17,9 +17,9 @@ import pytest
 
 from meshcheck import mutants_cmd, verify
 from meshcheck.cli import main
-from property_tests import corpus
-from property_tests.checks import Check
-from property_tests.failure import CheckFailed
+from meshcheck.property_tests import corpus
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.failure import CheckFailed
 
 TINY = textwrap.dedent(
     """
@@ -73,7 +73,7 @@ def test_the_project_hook_counts_the_examples_of_a_check_inside_a_test(tmp_path:
     run inside a test and puts the total in the JUnit report, where verify reads it."""
     (tmp_path / "test_tiny.py").write_text(TINY)
     report = tmp_path / "report.xml"
-    plugins = ["-p", "property_tests.conftest", "-p", "no:cacheprovider"]
+    plugins = ["-p", "meshcheck.property_tests.conftest", "-p", "no:cacheprovider"]
     where = ["--rootdir", str(tmp_path), f"--junitxml={report}", str(tmp_path)]
     subprocess.run(
         [sys.executable, "-m", "pytest", *plugins, "-q", *where],

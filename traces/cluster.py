@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from .itf import ordered
-from .model import Step, Trace
-from .values import FrozenDict, Value
+from meshcheck.traces.itf import ordered
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 SOURCE_FIELDS = ("msource", "src", "source")
 DEST_FIELDS = ("mdest", "dest")
@@ -134,7 +134,7 @@ def involves(record: FrozenDict, node: str) -> bool:
 
 def brief(record: FrozenDict, *, width: int = 100) -> str:
     """`RequestVoteRequest s1->s2 (term=1, lastLogIndex=0, lastLogTerm=0)`: a message in a line."""
-    from .show import format_value
+    from meshcheck.traces.show import format_value
 
     skip = {*SOURCE_FIELDS, *DEST_FIELDS, *KIND_FIELDS}
     rest = [k for k in record if k not in skip]
@@ -161,7 +161,7 @@ def change(before: Value, after: Value) -> tuple[list[Value], list[Value]]:
 
 
 def _key(v: Value) -> tuple[object, ...]:
-    from .itf import sort_key
+    from meshcheck.traces.itf import sort_key
 
     return sort_key(v)
 
@@ -209,7 +209,7 @@ def columns(node_vars: Sequence[str]) -> Columns:
 
 
 def _entry(e: Value) -> str:
-    from .show import format_value
+    from meshcheck.traces.show import format_value
 
     if isinstance(e, FrozenDict) and "term" in e:
         value = e.get("value", e.get("entry", ""))
@@ -225,7 +225,7 @@ def short_log(entries: Value, offset: int = 0) -> str:
     """`[1:NoOp 1:v1]`, the last LOG_SHOWN entries of a longer one after `...`, and a snapshot's
     offset as `3+[...]` (the entries after index 3)."""
     if not isinstance(entries, tuple):
-        from .show import format_value
+        from meshcheck.traces.show import format_value
 
         return format_value(entries, width=30)
     shown = [_entry(e) for e in entries[-LOG_SHOWN:]]
@@ -236,7 +236,7 @@ def short_log(entries: Value, offset: int = 0) -> str:
 
 def node_fields(state: Mapping[str, Value], node: str, cols: Columns) -> list[str]:
     """The compact line of one node, as its fields: role, `term 2`, `vote s1`, `log [...]`, ..."""
-    from .show import format_value
+    from meshcheck.traces.show import format_value
 
     out = []
     if cols.role is not None:

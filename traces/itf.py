@@ -51,9 +51,8 @@ from typing import Any
 import attrs
 
 from meshcheck.errors import TraceFormatError
-
-from .model import INIT, Step, Trace
-from .values import FrozenDict, Value
+from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 FORMAT = "ITF"
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"

@@ -33,12 +33,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from meshcheck.errors import MeshcheckError, TraceFormatError
-
-from .model import INIT, Trace
-from .values import FrozenDict
+from meshcheck.traces.model import INIT, Trace
+from meshcheck.traces.values import FrozenDict
 
 if TYPE_CHECKING:
-    from specs.tlc.stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
 
 @attrs.frozen
@@ -51,7 +50,7 @@ class ReplayOutcome:
 
 def replay_on_spec(trace: Trace, stepper: Stepper) -> ReplayOutcome:
     """Check every step of `trace` against the spec behind `stepper`."""
-    from specs.tlc.stepper import ActionInstance
+    from meshcheck.specs.tlc.stepper import ActionInstance
 
     missing = [v for v in stepper.vars if v not in trace.vars]
     extra = [v for v in trace.vars if v not in stepper.vars]
@@ -129,9 +128,8 @@ def _locate(value: object, field: str, trace_path: Path, root: Path) -> Path:
 
 def replay_stored(path: Path, *, root: Path) -> ReplayOutcome:
     """Read a stored model trace and replay it on the spec its `#meta` names."""
-    from specs.tlc.stepper import Stepper
-
-    from . import itf
+    from meshcheck.specs.tlc.stepper import Stepper
+    from meshcheck.traces import itf
 
     trace = itf.read(path)
     spec = _locate(trace.meta.get("spec"), "spec", path, root)
@@ -164,14 +162,14 @@ def protocol_of(trace: Trace, where: str) -> str:
 
 
 def format_protocol(value: object) -> str:
-    from .show import format_value
+    from meshcheck.traces.show import format_value
 
     return format_value(value, width=40)
 
 
 def known_bugs(protocol: str) -> tuple[str, ...]:
     """The mutant switches of impl/<protocol>/mutants.py."""
-    module = importlib.import_module(f"impl.{protocol}.mutants")
+    module = importlib.import_module(f"meshcheck.impl.{protocol}.mutants")
     return tuple(sorted(module.BUGS))
 
 
@@ -215,7 +213,7 @@ def replay_on_implementation(
 
     TraceFormatError when the trace is not one of that protocol's spec paths (wrong protocol,
     wrong variables, a step the spec does not take); an unknown mutant is a TraceFormatError too."""
-    from property_tests.failure import CheckFailed
+    from meshcheck.property_tests.failure import CheckFailed
 
     protocol = protocol_of(trace, where)
     if trace.meta.get("source") == "impl" and "rerun" in trace.meta:
@@ -234,7 +232,7 @@ def replay_on_implementation(
             "",
             f"no {protocol} mutant {', '.join(unknown)} (known: {', '.join(known_bugs(protocol))})",
         )
-    stored = importlib.import_module(f"property_tests.{protocol}.stored")
+    stored = importlib.import_module(f"meshcheck.property_tests.{protocol}.stored")
     with _watching(stored) as followers:
         try:
             steps = stored.replay_on_impl(trace, bugs, where=where)
@@ -262,7 +260,7 @@ def rerun_free_run(trace: Trace, *, where: str, bugs: frozenset[str] = frozenset
     along: it is run again from its seed, by the check that ran it, with the mutants it ran with
     and `bugs`. It holds when the check passes; the re-run's own trace is the implementation trace.
     """
-    from property_tests.record import Rerun, rerun
+    from meshcheck.property_tests.record import Rerun, rerun
 
     meta = trace.meta["rerun"]
     if not isinstance(meta, FrozenDict):

@@ -11,14 +11,14 @@ PBFT at epoch boundaries without losing a committed operation.
   `metrics`); byzantine.py: Byzantine behaviours; mutants.py: the four bug switches.
 """
 
-from .config import HybridConfig
-from .consensus import Decision, HybridConsensus
-from .levels import BFT, RAFT, Counts, Level, Thresholds
-from .machine import HybridMachine, HybridState
-from .mutants import BUGS
-from .node import HybridNode
-from .simulation import HybridPlugin, hybrid_cluster
-from .threat import Evidence, ThreatModel
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.levels import BFT, RAFT, Counts, Level, Thresholds
+from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
+from meshcheck.impl.hybrid.mutants import BUGS
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
+from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
 
 __all__ = [
     "BFT",

@@ -25,18 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from impl.pbft.messages import Signed
-from impl.raft.messages import AppendEntriesRequest, Entry
-from impl.raft.node import RaftNode
-from impl.raft.roles import LEADER
-from impl.sim.effects import Effect, Send
-from impl.sim.events import Deliver, Tick
-
-from .entries import ClientOp, ClockEntry, EvidenceEntry, OpEntry, Proposal, RaftPayload
-from .levels import BAD_SIGNATURE, EQUIVOCATION, TIMING
+from meshcheck.impl.hybrid.entries import (
+    ClientOp,
+    ClockEntry,
+    EvidenceEntry,
+    OpEntry,
+    Proposal,
+    RaftPayload,
+)
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, TIMING
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.raft.roles import LEADER
+from meshcheck.impl.sim.effects import Effect, Send
+from meshcheck.impl.sim.events import Deliver, Tick
 
 if TYPE_CHECKING:
-    from .node import HybridNode
+    from meshcheck.impl.hybrid.node import HybridNode
 
 
 def _sealed(e: Effect) -> Signed[Any] | None:

@@ -7,10 +7,9 @@ from collections.abc import Iterable
 
 import attrs
 
-from impl.errors import ImplError
-
-from .levels import Thresholds
-from .mutants import BUGS
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.mutants import BUGS
 
 
 def _ids(ids: Iterable[str]) -> tuple[str, ...]:

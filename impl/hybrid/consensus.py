@@ -24,19 +24,18 @@ from typing import Any
 
 import attrs
 
-from impl.errors import ImplError
-from impl.pbft.replica import Replica
-from impl.rsm.ops import Op, to_value
-from impl.sim.config import Faults
-from impl.sim.events import ClientRequest
-from impl.sim.protocol import Node
-from impl.sim.simulator import Simulator
-from traces.values import FrozenDict, Value
-
-from .entries import ClientOp
-from .machine import COMMITTED, REJECTED
-from .node import HybridNode
-from .simulation import HybridPlugin, hybrid_cluster
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.rsm.ops import Op, to_value
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.events import ClientRequest
+from meshcheck.impl.sim.protocol import Node
+from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.traces.values import FrozenDict, Value
 
 
 @attrs.frozen

@@ -14,11 +14,16 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from impl.pbft.config import PbftConfig
-from impl.pbft.replica import Replica
-from impl.raft.config import RaftConfig
-from impl.raft.node import RaftNode
-from impl.sim.effects import (
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, client_id
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
+from meshcheck.impl.hybrid.threat import Verify
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.sim.effects import (
     CancelTimer,
     Effect,
     Persist,
@@ -28,13 +33,7 @@ from impl.sim.effects import (
     Splice,
     Write,
 )
-from impl.sim.protocol import Node
-
-from .config import HybridConfig
-from .entries import Keys, PbftWire, RaftPayload, client_id
-from .levels import RAFT
-from .machine import HybridMachine, HybridState
-from .threat import Verify
+from meshcheck.impl.sim.protocol import Node
 
 
 def prefix(epoch: int) -> str:

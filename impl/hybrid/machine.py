@@ -24,15 +24,14 @@ from typing import Any
 
 import attrs
 
-from impl.errors import ImplError
-from impl.rsm.machine import StateMachine
-from impl.rsm.ops import NOOP
-from traces.values import FrozenDict, Value
-
-from . import mutants
-from .entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
-from .levels import RAFT, protocol
-from .threat import ThreatModel, Verify
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
+from meshcheck.impl.hybrid.levels import RAFT, protocol
+from meshcheck.impl.hybrid.threat import ThreatModel, Verify
+from meshcheck.impl.rsm.machine import StateMachine
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.traces.values import FrozenDict, Value
 
 COMMITTED = "committed"
 REJECTED = "rejected"

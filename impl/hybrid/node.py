@@ -45,18 +45,9 @@ from typing import Any, Final
 
 import attrs
 
-from impl.pbft.messages import Request, Signed, signing_bytes
-from impl.pbft.replica import Replica
-from impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
-from impl.raft.node import ELECTION, RaftNode
-from impl.raft.roles import LEADER
-from impl.sim.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
-from impl.sim.events import ClientRequest, Deliver, Restart, Tick
-from traces.values import FrozenDict
-
-from . import mutants
-from .config import HybridConfig
-from .entries import (
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
@@ -69,11 +60,34 @@ from .entries import (
     client_id,
     epoch_of,
 )
-from .instance import Instance
-from .levels import BAD_SIGNATURE, EQUIVOCATION, SELF_PROVING, TAMPERING, TIMING, Level, protocol
-from .machine import REJECTED, HybridMachine, HybridState
-from .proofs import PBFT_KINDS, PBFT_PREFIX, RAFT_EQUIVOCATION, RAFT_TAMPERING, appended, carried
-from .threat import Evidence, ThreatModel, Verify
+from meshcheck.impl.hybrid.instance import Instance
+from meshcheck.impl.hybrid.levels import (
+    BAD_SIGNATURE,
+    EQUIVOCATION,
+    SELF_PROVING,
+    TAMPERING,
+    TIMING,
+    Level,
+    protocol,
+)
+from meshcheck.impl.hybrid.machine import REJECTED, HybridMachine, HybridState
+from meshcheck.impl.hybrid.proofs import (
+    PBFT_KINDS,
+    PBFT_PREFIX,
+    RAFT_EQUIVOCATION,
+    RAFT_TAMPERING,
+    appended,
+    carried,
+)
+from meshcheck.impl.hybrid.threat import Evidence, ThreatModel, Verify
+from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
+from meshcheck.impl.raft.node import ELECTION, RaftNode
+from meshcheck.impl.raft.roles import LEADER
+from meshcheck.impl.sim.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
+from meshcheck.impl.sim.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.traces.values import FrozenDict
 
 CLOCK: Final = "h/clock"
 RETRY: Final = "h/retry"

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from impl.pbft import evidence as pbft_evidence
-from impl.pbft.config import PbftConfig
-from impl.pbft.messages import Signed, signing_bytes
-from impl.raft.messages import AppendEntriesRequest
-
-from .entries import Keys, Proposal, RaftPayload, client_id
-from .levels import EQUIVOCATION, SELF_PROVING, TAMPERING
-from .threat import Evidence
+from meshcheck.impl.hybrid.entries import Keys, Proposal, RaftPayload, client_id
+from meshcheck.impl.hybrid.levels import EQUIVOCATION, SELF_PROVING, TAMPERING
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.pbft import evidence as pbft_evidence
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
 
 PBFT_PREFIX: Final = "pbft:"
 RAFT_EQUIVOCATION: Final = "raft:equivocation"

@@ -21,19 +21,18 @@ from typing import Any
 
 import attrs
 
-from impl.sim.config import Faults, SimConfig
-from impl.sim.effects import Effect, Reply
-from impl.sim.events import ClientRequest
-from impl.sim.protocol import Segment
-from impl.sim.simulator import Simulator
-from traces.values import FrozenDict, Value
-
-from .config import HybridConfig
-from .entries import ClientOp, Keys
-from .machine import COMMITTED
-from .node import HybridNode
-from .proofs import EvidenceChecker
-from .refinement import VARIABLES, Ghost, abstract_state, spec_steps
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import ClientOp, Keys
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, spec_steps
+from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.effects import Effect, Reply
+from meshcheck.impl.sim.events import ClientRequest
+from meshcheck.impl.sim.protocol import Segment
+from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.traces.values import FrozenDict, Value
 
 
 class HybridPlugin:

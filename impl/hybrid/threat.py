@@ -28,10 +28,8 @@ from typing import Any, Final
 
 import attrs
 
-from traces.values import FrozenDict
-
-from . import mutants
-from .levels import (
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.levels import (
     BAD_SIGNATURE,
     EQUIVOCATION,
     KINDS,
@@ -44,6 +42,7 @@ from .levels import (
     Thresholds,
     step,
 )
+from meshcheck.traces.values import FrozenDict
 
 ACCEPTED: Final = "accepted"
 REFUSED: Final = "refused"

@@ -1,13 +1,13 @@
 """PBFT (Castro and Liskov, OSDI 1999): a sans-IO replica and client with Ed25519-signed messages,
 its refinement mapping onto specs/PBFT.tla, its mutants, and its plug-in for the simulator."""
 
-from .actions import ACTIONS, ActionMark
-from .client import Client, ClientConfig
-from .config import PbftConfig
-from .crypto import KeyRing
-from .evidence import AuditLog, Evidence, proves
-from .log import MessageLog
-from .messages import (
+from meshcheck.impl.pbft.actions import ACTIONS, ActionMark
+from meshcheck.impl.pbft.client import Client, ClientConfig
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.crypto import KeyRing
+from meshcheck.impl.pbft.evidence import AuditLog, Evidence, proves
+from meshcheck.impl.pbft.log import MessageLog
+from meshcheck.impl.pbft.messages import (
     NOOP,
     Batch,
     Checkpoint,
@@ -24,10 +24,18 @@ from .messages import (
     batch_digest,
     history_digest,
 )
-from .mutants import BUGS
-from .refinement import VARIABLES, History, abstract_state, message_record
-from .replica import BATCH, CHANGING, NORMAL, PROGRESS, STATUS, VIEW_CHANGE, Replica
-from .simulation import PbftPlugin, pbft_cluster
+from meshcheck.impl.pbft.mutants import BUGS
+from meshcheck.impl.pbft.refinement import VARIABLES, History, abstract_state, message_record
+from meshcheck.impl.pbft.replica import (
+    BATCH,
+    CHANGING,
+    NORMAL,
+    PROGRESS,
+    STATUS,
+    VIEW_CHANGE,
+    Replica,
+)
+from meshcheck.impl.pbft.simulation import PbftPlugin, pbft_cluster
 
 __all__ = [
     "ACTIONS",

@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from traces.values import FrozenDict
+from meshcheck.traces.values import FrozenDict
 
 REQUEST: Final = "Request"  # Request(r): the client sends r
 PRE_PREPARE: Final = "PrePrepare"  # PrePrepare(i, r)

@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 import attrs
 
-from impl.errors import ImplError
-
-from .mutants import BUGS
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft.mutants import BUGS
 
 
 def _ids(ids: Iterable[str]) -> tuple[str, ...]:

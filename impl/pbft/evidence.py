@@ -24,9 +24,9 @@ from typing import Any, Final
 
 import attrs
 
-from .config import PbftConfig
-from .messages import NewView, PrePrepare, Signed, ViewChange, batch_digest
-from .viewchange import check_new_view, check_view_change
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.messages import NewView, PrePrepare, Signed, ViewChange, batch_digest
+from meshcheck.impl.pbft.viewchange import check_new_view, check_view_change
 
 BAD_SIGNATURE: Final = "bad_signature"
 EQUIVOCATION: Final = "equivocation"

@@ -10,9 +10,16 @@ with the mutant that breaks it.
 
 from __future__ import annotations
 
-from . import mutants
-from .config import PbftConfig
-from .messages import Checkpoint, Commit, Prepare, PreparedProof, PrePrepare, Signed
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.messages import (
+    Checkpoint,
+    Commit,
+    Prepare,
+    PreparedProof,
+    PrePrepare,
+    Signed,
+)
 
 Slot = tuple[int, int]  # (view, sequence number)
 Vote = tuple[int, int, bytes]  # (view, sequence number, digest)

@@ -26,10 +26,8 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from traces.values import FrozenDict, Value
-
-from .client import Client
-from .messages import (
+from meshcheck.impl.pbft.client import Client
+from meshcheck.impl.pbft.messages import (
     Checkpoint,
     Commit,
     NewView,
@@ -45,7 +43,8 @@ from .messages import (
     batches_for_state,
     request_name,
 )
-from .replica import NORMAL, Replica
+from meshcheck.impl.pbft.replica import NORMAL, Replica
+from meshcheck.traces.values import FrozenDict, Value
 
 VARIABLES: tuple[str, ...] = (
     "requested",

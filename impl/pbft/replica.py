@@ -49,22 +49,10 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
-from impl.rsm.machine import StateMachine
-from impl.sim.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Send,
-    SetTimer,
-)
-from impl.sim.events import Deliver, Restart, Tick
-from traces.values import FrozenDict, Value
-
-from . import actions, mutants
-from .config import PbftConfig
-from .crypto import KeyRing
-from .evidence import (
+from meshcheck.impl.pbft import actions, mutants
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.crypto import KeyRing
+from meshcheck.impl.pbft.evidence import (
     BAD_NEW_VIEW,
     BAD_SIGNATURE,
     BAD_STATE,
@@ -74,8 +62,8 @@ from .evidence import (
     WRONG_PRIMARY,
     AuditLog,
 )
-from .log import MessageLog
-from .messages import (
+from meshcheck.impl.pbft.log import MessageLog
+from meshcheck.impl.pbft.messages import (
     GENESIS,
     Batch,
     Checkpoint,
@@ -95,8 +83,19 @@ from .messages import (
     next_state_digest,
     signing_bytes,
 )
-from .storage import AUDIT, EXECUTED, STABLE, VIEW, Store
-from .viewchange import Plan, check_new_view, check_view_change, plan_new_view
+from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
+from meshcheck.impl.pbft.viewchange import Plan, check_new_view, check_view_change, plan_new_view
+from meshcheck.impl.rsm.machine import StateMachine
+from meshcheck.impl.sim.effects import (
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Send,
+    SetTimer,
+)
+from meshcheck.impl.sim.events import Deliver, Restart, Tick
+from meshcheck.traces.values import FrozenDict, Value
 
 NORMAL: Final = "normal"
 CHANGING: Final = "changing"

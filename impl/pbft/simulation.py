@@ -24,18 +24,23 @@ from typing import Any
 
 import attrs
 
-from impl.sim.config import Faults, SimConfig, Workload
-from impl.sim.effects import Effect, Send
-from impl.sim.protocol import Node, Segment
-from impl.sim.simulator import Simulator
-from traces.values import FrozenDict, Value
-
-from .actions import ActionMark
-from .client import Client, ClientConfig
-from .config import PbftConfig
-from .crypto import KeyRing
-from .refinement import VARIABLES, History, abstract_state, message_record, sent_records
-from .replica import Replica
+from meshcheck.impl.pbft.actions import ActionMark
+from meshcheck.impl.pbft.client import Client, ClientConfig
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.crypto import KeyRing
+from meshcheck.impl.pbft.refinement import (
+    VARIABLES,
+    History,
+    abstract_state,
+    message_record,
+    sent_records,
+)
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.sim.config import Faults, SimConfig, Workload
+from meshcheck.impl.sim.effects import Effect, Send
+from meshcheck.impl.sim.protocol import Node, Segment
+from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.traces.values import FrozenDict, Value
 
 Wrapper = Callable[[Replica], Node]
 

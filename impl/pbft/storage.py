@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from impl.sim.effects import Persist, Put, Splice, Write
-
-from .evidence import Evidence
-from .messages import Batch, Checkpoint, Signed
+from meshcheck.impl.pbft.evidence import Evidence
+from meshcheck.impl.pbft.messages import Batch, Checkpoint, Signed
+from meshcheck.impl.sim.effects import Persist, Put, Splice, Write
 
 VIEW: Final = "view"  # (view, status)
 EXECUTED: Final = "executed"  # the batches executed, in sequence-number order

@@ -15,10 +15,10 @@ from typing import Any
 
 import attrs
 
-from . import mutants
-from .config import PbftConfig
-from .log import prepares_needed, stable_quorum
-from .messages import (
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
+from meshcheck.impl.pbft.messages import (
     GENESIS,
     Batch,
     Checkpoint,

@@ -1,9 +1,9 @@
 """The sans-IO Raft node (Raft paper and Ongaro's thesis), its refinement mapping onto specs/Raft.tla,
 its mutants, and its plug-in for the simulator."""
 
-from .config import RaftConfig
-from .log import RaftLog
-from .messages import (
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.log import RaftLog
+from meshcheck.impl.raft.messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
@@ -14,11 +14,25 @@ from .messages import (
     RequestVoteResponse,
     Snapshot,
 )
-from .mutants import BUGS
-from .node import ELECTION, HEARTBEAT, READ, READ_NEXT, SNAPSHOT, RaftNode, Replicate
-from .refinement import VARIABLES, Budget, History, abstract_state, message_record
-from .roles import CANDIDATE, FOLLOWER, LEADER, TRANSITIONS, Role
-from .simulation import RaftPlugin, raft_cluster
+from meshcheck.impl.raft.mutants import BUGS
+from meshcheck.impl.raft.node import (
+    ELECTION,
+    HEARTBEAT,
+    READ,
+    READ_NEXT,
+    SNAPSHOT,
+    RaftNode,
+    Replicate,
+)
+from meshcheck.impl.raft.refinement import (
+    VARIABLES,
+    Budget,
+    History,
+    abstract_state,
+    message_record,
+)
+from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, TRANSITIONS, Role
+from meshcheck.impl.raft.simulation import RaftPlugin, raft_cluster
 
 __all__ = [
     "BUGS",

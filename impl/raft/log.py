@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from .messages import Entry
+from meshcheck.impl.raft.messages import Entry
 
 _stamps = itertools.count(1)  # versions unique across every log of the process
 

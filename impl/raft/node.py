@@ -29,9 +29,25 @@ from typing import Any
 
 import attrs
 
-from impl.rsm.machine import StateMachine
-from impl.rsm.ops import NOOP
-from impl.sim.effects import (
+from meshcheck.impl.raft import mutants
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.log import RaftLog
+from meshcheck.impl.raft.messages import (
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
+    Message,
+    RequestVoteRequest,
+    RequestVoteResponse,
+    Snapshot,
+)
+from meshcheck.impl.raft.readindex import ClientReadRequest, ReadIndex
+from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
+from meshcheck.impl.rsm.machine import StateMachine
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.sim.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -43,24 +59,7 @@ from impl.sim.effects import (
     Splice,
     Write,
 )
-from impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-
-from . import mutants
-from .config import RaftConfig
-from .log import RaftLog
-from .messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    InstallSnapshotResponse,
-    Message,
-    RequestVoteRequest,
-    RequestVoteResponse,
-    Snapshot,
-)
-from .readindex import ClientReadRequest, ReadIndex
-from .roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
+from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 
 ELECTION = "election"  # Timeout(i)
 HEARTBEAT = "heartbeat"  # AppendEntries(i, j) to every peer

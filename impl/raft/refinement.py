@@ -28,10 +28,7 @@ from typing import Any
 
 import attrs
 
-from impl.sim.events import Restart, Tick
-from traces.values import FrozenDict, Value
-
-from .messages import (
+from meshcheck.impl.raft.messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
@@ -41,8 +38,10 @@ from .messages import (
     RequestVoteRequest,
     RequestVoteResponse,
 )
-from .node import SNAPSHOT, RaftNode
-from .roles import CANDIDATE, FOLLOWER, LEADER, Role
+from meshcheck.impl.raft.node import SNAPSHOT, RaftNode
+from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role
+from meshcheck.impl.sim.events import Restart, Tick
+from meshcheck.traces.values import FrozenDict, Value
 
 VARIABLES: tuple[str, ...] = (
     "messages",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal, TypeAlias
 
-from impl.errors import IllegalTransition
+from meshcheck.impl.errors import IllegalTransition
 
 Role: TypeAlias = Literal["Follower", "Candidate", "Leader"]
 

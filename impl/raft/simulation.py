@@ -15,17 +15,22 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from impl.sim.config import Faults, SimConfig, Workload
-from impl.sim.effects import Effect, Send
-from impl.sim.events import ClientRead, ClientRequest, Deliver, Tick
-from impl.sim.protocol import Segment
-from impl.sim.simulator import Simulator
-from traces.values import FrozenDict, Value
-
-from .config import RaftConfig
-from .messages import AppendEntriesRequest, InstallSnapshotRequest
-from .node import ELECTION, READ, READ_NEXT, SNAPSHOT, RaftNode
-from .refinement import VARIABLES, Budget, History, abstract_state, message_record
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
+from meshcheck.impl.raft.node import ELECTION, READ, READ_NEXT, SNAPSHOT, RaftNode
+from meshcheck.impl.raft.refinement import (
+    VARIABLES,
+    Budget,
+    History,
+    abstract_state,
+    message_record,
+)
+from meshcheck.impl.sim.config import Faults, SimConfig, Workload
+from meshcheck.impl.sim.effects import Effect, Send
+from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Tick
+from meshcheck.impl.sim.protocol import Segment
+from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.traces.values import FrozenDict, Value
 
 TIMER_ACTIONS = {
     ELECTION: "Timeout",

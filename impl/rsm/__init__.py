@@ -1,7 +1,7 @@
 """The replicated state machine shared by every protocol: its operations and the machine itself."""
 
-from .machine import StateMachine
-from .ops import (
+from meshcheck.impl.rsm.machine import StateMachine
+from meshcheck.impl.rsm.ops import (
     NOOP,
     ApplyPolicy,
     CreateCase,

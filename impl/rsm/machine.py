@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from impl.errors import ImplError
-from traces.values import FrozenDict, Value, freeze
-
-from .ops import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.rsm.ops import (
     NOOP,
     ApplyPolicy,
     CreateCase,
@@ -26,6 +24,7 @@ from .ops import (
     UpdateCaseState,
     from_value,
 )
+from meshcheck.traces.values import FrozenDict, Value, freeze
 
 FORMAT = "meshcheck-rsm/1"
 CLOSED = "closed"  # the final state of a case

@@ -18,8 +18,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from impl.errors import ImplError
-from traces.values import FrozenDict, Value
+from meshcheck.impl.errors import ImplError
+from meshcheck.traces.values import FrozenDict, Value
 
 
 def freeze_json(value: Any, where: str = "value") -> Value:

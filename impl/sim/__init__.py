@@ -4,8 +4,8 @@ A protocol plugs in through `Plugin` (impl/sim/protocol.py); its nodes are sans-
 events of `impl.sim.events` and return the effects of `impl.sim.effects`.
 """
 
-from .config import Faults, SimConfig, Workload
-from .effects import (
+from meshcheck.impl.sim.config import Faults, SimConfig, Workload
+from meshcheck.impl.sim.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -18,11 +18,11 @@ from .effects import (
     Write,
     check_effects,
 )
-from .events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from .network import Envelope, Network
-from .protocol import Node, Plugin, Segment
-from .simulator import Simulator
-from .storage import Durable
+from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.sim.network import Envelope, Network
+from meshcheck.impl.sim.protocol import Node, Plugin, Segment
+from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.impl.sim.storage import Durable
 
 __all__ = [
     "Apply",

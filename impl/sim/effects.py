@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from impl.errors import ContractViolation
+from meshcheck.impl.errors import ContractViolation
 
 
 @attrs.frozen

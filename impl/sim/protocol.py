@@ -16,9 +16,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from traces.values import FrozenDict, Value
-
-from .effects import Effect
+from meshcheck.impl.sim.effects import Effect
+from meshcheck.traces.values import FrozenDict, Value
 
 
 class Node(Protocol):

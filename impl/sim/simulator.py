@@ -31,17 +31,25 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
-from impl.errors import ContractViolation, ImplError
-from traces.model import INIT, Step, Trace
-from traces.values import FrozenDict, Value
-
-from .client import Client
-from .config import SimConfig
-from .effects import Apply, CancelTimer, Effect, Persist, Reply, Send, SetTimer, check_effects
-from .events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from .network import Envelope, Network
-from .protocol import N, Plugin, Segment
-from .storage import Durable
+from meshcheck.impl.errors import ContractViolation, ImplError
+from meshcheck.impl.sim.client import Client
+from meshcheck.impl.sim.config import SimConfig
+from meshcheck.impl.sim.effects import (
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Reply,
+    Send,
+    SetTimer,
+    check_effects,
+)
+from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.sim.network import Envelope, Network
+from meshcheck.impl.sim.protocol import N, Plugin, Segment
+from meshcheck.impl.sim.storage import Durable
+from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 # kinds of queue entries
 _DELIVER, _TIMER, _CLIENT, _CHAOS, _HEAL, _RECOVER = range(6)

@@ -33,9 +33,15 @@ frame per claim, with a timeout), `counterexample` (reading, shrinking and rende
 
 from __future__ import annotations
 
-from .checks import DEFAULT_DEPTH, check_bounded, check_inductive, check_model, check_nonvacuous
-from .counterexample import ASSUMED, Counterexample
-from .decl import (
+from meshcheck.models.proof.checks import (
+    DEFAULT_DEPTH,
+    check_bounded,
+    check_inductive,
+    check_model,
+    check_nonvacuous,
+)
+from meshcheck.models.proof.counterexample import ASSUMED, Counterexample
+from meshcheck.models.proof.decl import (
     Axiom,
     Formula,
     Invariant,
@@ -48,10 +54,10 @@ from .decl import (
     function,
     relation,
 )
-from .lemma import Lemma, prove_lemma
-from .results import Kind, ProofResult, Status
-from .solver import DEFAULT_TIMEOUT_MS
-from .vocab import State, Vocabulary, assigned, inserted
+from meshcheck.models.proof.lemma import Lemma, prove_lemma
+from meshcheck.models.proof.results import Kind, ProofResult, Status
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof.vocab import State, Vocabulary, assigned, inserted
 
 __all__ = [
     "ASSUMED",

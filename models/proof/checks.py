@@ -8,14 +8,13 @@ from __future__ import annotations
 import attrs
 import z3
 
-from traces.model import Step
-
-from . import encode
-from .counterexample import ASSUMED, Counterexample, Reader, shrink
-from .decl import ModelError, ProtocolModel
-from .results import Kind, ProofResult
-from .solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
-from .vocab import Vocabulary
+from meshcheck.models.proof import encode
+from meshcheck.models.proof.counterexample import ASSUMED, Counterexample, Reader, shrink
+from meshcheck.models.proof.decl import ModelError, ProtocolModel
+from meshcheck.models.proof.results import Kind, ProofResult
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
+from meshcheck.models.proof.vocab import Vocabulary
+from meshcheck.traces.model import Step
 
 DEFAULT_DEPTH = 4
 

@@ -14,11 +14,10 @@ from typing import Any
 import attrs
 import z3
 
-from traces.model import INIT, Step
-from traces.values import FrozenDict, Value
-
-from .decl import Symbol, Transition
-from .vocab import State, Vocabulary
+from meshcheck.models.proof.decl import Symbol, Transition
+from meshcheck.models.proof.vocab import State, Vocabulary
+from meshcheck.traces.model import INIT, Step
+from meshcheck.traces.values import FrozenDict, Value
 
 # The action of the first state of a consecution counterexample: any state where every invariant holds,
 # not necessarily a reachable one.

@@ -15,7 +15,7 @@ import attrs
 from meshcheck.errors import MeshcheckError
 
 if TYPE_CHECKING:
-    from .vocab import State
+    from meshcheck.models.proof.vocab import State
 
 Formula = Callable[["State"], Any]  # State -> z3.BoolRef
 

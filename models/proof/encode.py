@@ -12,8 +12,8 @@ from typing import Any
 
 import z3
 
-from .decl import Invariant, ModelError, Symbol, Transition
-from .vocab import State, Vocabulary, written_by
+from meshcheck.models.proof.decl import Invariant, ModelError, Symbol, Transition
+from meshcheck.models.proof.vocab import State, Vocabulary, written_by
 
 
 def formula(what: str, value: Any) -> Any:

@@ -7,10 +7,10 @@ from typing import Any
 import attrs
 import z3
 
-from .counterexample import Counterexample, smallest
-from .encode import formula
-from .results import ProofResult
-from .solver import DEFAULT_TIMEOUT_MS, check_in_frame, new_solver
+from meshcheck.models.proof.counterexample import Counterexample, smallest
+from meshcheck.models.proof.encode import formula
+from meshcheck.models.proof.results import ProofResult
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, check_in_frame, new_solver
 
 
 @attrs.frozen(eq=False)

@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from .counterexample import Counterexample
+from meshcheck.models.proof.counterexample import Counterexample
 
 Status = Literal["proved", "failed", "unknown"]
 Kind = Literal["lemma", "non-vacuity", "initiation", "consecution", "bounded"]

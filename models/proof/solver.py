@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import z3
 
-from .results import Status
+from meshcheck.models.proof.results import Status
 
 DEFAULT_TIMEOUT_MS = 30_000
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import z3
 
-from .decl import ModelError, ProtocolModel, Symbol, Transition
+from meshcheck.models.proof.decl import ModelError, ProtocolModel, Symbol, Transition
 
 
 class Vocabulary:

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..proof import ProofResult, prove_lemma
-from . import switch_proof
-from .bugs import (
+from meshcheck.models.proof import ProofResult, prove_lemma
+from meshcheck.models.threat import switch_proof
+from meshcheck.models.threat.bugs import (
     BUGS,
     DEESCALATE_CRITICAL_TO_NONE,
     EQUIVOCATION_IS_LOW,
@@ -38,9 +38,9 @@ from .bugs import (
     UnknownBug,
     check_bugs,
 )
-from .formula import demanded_of, step_of
-from .obligations import lemmas
-from .switch import DEPTH, MODEL
+from meshcheck.models.threat.formula import demanded_of, step_of
+from meshcheck.models.threat.obligations import lemmas
+from meshcheck.models.threat.switch import DEPTH, MODEL
 
 __all__ = [
     "BUGS",

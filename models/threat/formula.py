@@ -18,10 +18,13 @@ from typing import Any
 import attrs
 import z3
 
-from impl.hybrid import levels
-from impl.hybrid.levels import Counts, Level, Thresholds
-
-from .bugs import DEESCALATE_CRITICAL_TO_NONE, EQUIVOCATION_IS_LOW, check_bugs
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
+from meshcheck.models.threat.bugs import (
+    DEESCALATE_CRITICAL_TO_NONE,
+    EQUIVOCATION_IS_LOW,
+    check_bugs,
+)
 
 NONE, LOW, MEDIUM, HIGH, CRITICAL = (z3.IntVal(int(v)) for v in Level)
 

@@ -12,12 +12,11 @@ from typing import Any, Literal
 
 import z3
 
-from impl.hybrid import levels
-from impl.hybrid.levels import Level
-
-from ..proof import Lemma
-from .bugs import check_bugs
-from .formula import (
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.models.proof import Lemma
+from meshcheck.models.threat.bugs import check_bugs
+from meshcheck.models.threat.formula import (
     BFT,
     CRITICAL,
     HIGH,

@@ -41,7 +41,11 @@ from typing import Any
 import attrs
 import z3
 
-from .bugs import SWITCH_DROPS_LAST_RAFT_TERM, SWITCH_ON_OWN_EVIDENCE, check_bugs
+from meshcheck.models.threat.bugs import (
+    SWITCH_DROPS_LAST_RAFT_TERM,
+    SWITCH_ON_OWN_EVIDENCE,
+    check_bugs,
+)
 
 MODEL = "threat.switch"
 SWITCH = 0  # the entry that ends an epoch; ops are >= 1

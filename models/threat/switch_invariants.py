@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import z3
 
-from .switch import SWITCH, S, within
+from meshcheck.models.threat.switch import SWITCH, S, within
 
 
 def _prefix(a: Any, la: Any, b: Any, lb: Any) -> Any:

@@ -10,12 +10,12 @@ validation of free runs, and the free runs' invariants and liveness bounds last.
 
 from __future__ import annotations
 
-from ..checks import Check
-from .free_runs import free_runs
-from .lockstep import hybrid_lockstep, threat_lockstep
-from .minimize import minimize
-from .stored import stored_traces
-from .validation import trace_validation
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.hybrid.free_runs import free_runs
+from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.minimize import minimize
+from meshcheck.property_tests.hybrid.stored import stored_traces
+from meshcheck.property_tests.hybrid.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
     Check(

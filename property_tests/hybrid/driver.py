@@ -47,8 +47,8 @@ from typing import Any
 
 import attrs
 
-from impl.hybrid.config import HybridConfig
-from impl.hybrid.entries import (
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
@@ -58,17 +58,16 @@ from impl.hybrid.entries import (
     Proposal,
     RaftPayload,
 )
-from impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING
-from impl.hybrid.machine import COMMITTED, HybridMachine
-from impl.hybrid.node import RETRY, HybridNode
-from impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
-from impl.raft.messages import AppendEntriesRequest, Entry
-from impl.rsm.ops import NOOP, Custom, to_value
-from impl.sim.events import Restart, Tick
-from specs.tlc.cfg import read_cfg
-from traces.values import FrozenDict, Value
-
-from .model import DriverError
+from meshcheck.impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING
+from meshcheck.impl.hybrid.machine import COMMITTED, HybridMachine
+from meshcheck.impl.hybrid.node import RETRY, HybridNode
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.sim.events import Restart, Tick
+from meshcheck.property_tests.hybrid.model import DriverError
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.traces.values import FrozenDict, Value
 
 CLIENT = "c1"
 

@@ -44,17 +44,22 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.errors import ImplError
-from impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals, TamperEnvelopes
-from impl.hybrid.consensus import Decision, HybridConsensus
-from impl.hybrid.levels import RAFT
-from impl.pbft.byzantine.behaviours import Equivocate
-from impl.pbft.byzantine.node import corrupt
-from impl.rsm.ops import Custom
-from impl.sim.config import Faults
-
-from ..failure import CheckFailed
-from .monitor import Monitor
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.hybrid.byzantine import (
+    Censor,
+    EquivocateRaft,
+    FalseReports,
+    ForgeSeals,
+    TamperEnvelopes,
+)
+from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
+from meshcheck.impl.pbft.byzantine.node import corrupt
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.sim.config import Faults
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.monitor import Monitor
 
 CHAOS_EVERY = 100  # Faults' default: the faults end at the first chaos round from `until` on
 RAFT_BOUND = 1500

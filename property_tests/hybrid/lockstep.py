@@ -23,14 +23,13 @@ from typing import Any, NoReturn
 
 from hypothesis import settings as Settings
 
-from property_tests.failure import CheckFailed
-from property_tests.lockstep import LockstepBase, build_machine, differences, run_machine
-from specs.tlc.stepper import State, Transition
-from traces.model import Step
-
-from .driver import HybridDriver, Model
-from .spec import HYBRID, THREAT, Spec
-from .threat_driver import ThreatDriver
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.driver import HybridDriver, Model
+from meshcheck.property_tests.hybrid.spec import HYBRID, THREAT, Spec
+from meshcheck.property_tests.hybrid.threat_driver import ThreatDriver
+from meshcheck.property_tests.lockstep import LockstepBase, build_machine, differences, run_machine
+from meshcheck.specs.tlc.stepper import State, Transition
+from meshcheck.traces.model import Step
 
 DriverFactory = Callable[[frozenset[str]], Any]
 

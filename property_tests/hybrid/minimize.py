@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from property_tests.failure import CheckFailed
-from property_tests.minimize import effect_signature, minimize_path
-from specs.tlc.stepper import State, Transition
-
-from .lockstep import Follower
-from .spec import SPECS, Spec
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.lockstep import Follower
+from meshcheck.property_tests.hybrid.spec import SPECS, Spec
+from meshcheck.property_tests.minimize import effect_signature, minimize_path
+from meshcheck.specs.tlc.stepper import State, Transition
 
 
 def replay(

@@ -31,8 +31,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from impl.hybrid.consensus import HybridConsensus
-from impl.hybrid.levels import (
+from meshcheck.impl.hybrid.consensus import HybridConsensus
+from meshcheck.impl.hybrid.levels import (
     BAD_SIGNATURE,
     EQUIVOCATION,
     RAFT,
@@ -45,12 +45,11 @@ from impl.hybrid.levels import (
     demanded,
     protocol,
 )
-from impl.hybrid.machine import COMMITTED
-from impl.hybrid.node import HybridNode
-from impl.hybrid.refinement import op_name
-from impl.hybrid.threat import Evidence
-
-from ..failure import CheckFailed
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.refinement import op_name
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.property_tests.failure import CheckFailed
 
 
 def demanded_by(records: Sequence[Evidence], th: Thresholds) -> Level:

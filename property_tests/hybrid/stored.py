@@ -15,12 +15,11 @@ from pathlib import Path
 from hypothesis import settings as Settings
 
 from meshcheck.errors import TraceFormatError
-from specs.tlc.stepper import ActionInstance, Transition
-from traces import itf
-from traces.model import Trace
-
-from .lockstep import Follower
-from .spec import ROOT, SPECS
+from meshcheck.property_tests.hybrid.lockstep import Follower
+from meshcheck.property_tests.hybrid.spec import ROOT, SPECS
+from meshcheck.specs.tlc.stepper import ActionInstance, Transition
+from meshcheck.traces import itf
+from meshcheck.traces.model import Trace
 
 CORPUS = ROOT / "traces" / "hybrid"
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from impl.hybrid import mutants
-from impl.hybrid.levels import BFT, RAFT
-from property_tests.failure import CheckFailed
-
-from .free_runs import OP_BOUND, RAFT_BOUND, Schedule, free_runs, run
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, Schedule, free_runs, run
 
 
 def test_free_runs_hold() -> None:

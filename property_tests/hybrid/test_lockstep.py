@@ -7,12 +7,11 @@ from collections import Counter
 import pytest
 from hypothesis import Phase, settings
 
-from impl.hybrid import mutants
-from property_tests.failure import CheckFailed
-
-from .lockstep import hybrid_lockstep, threat_lockstep
-from .minimize import minimize
-from .spec import HYBRID, THREAT
+from meshcheck.impl.hybrid import mutants
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.minimize import minimize
+from meshcheck.property_tests.hybrid.spec import HYBRID, THREAT
 
 
 def _budget() -> settings:

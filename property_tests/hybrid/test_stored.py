@@ -7,12 +7,16 @@ from pathlib import Path
 import attrs
 import pytest
 
-from impl.hybrid.mutants import BUGS
 from meshcheck.errors import TraceFormatError
-from property_tests.failure import CheckFailed
-from traces import itf
-
-from .stored import corpus, expected_kill, replay_on_impl, stored_traces
+from meshcheck.impl.hybrid.mutants import BUGS
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.stored import (
+    corpus,
+    expected_kill,
+    replay_on_impl,
+    stored_traces,
+)
+from meshcheck.traces import itf
 
 TRACES = corpus()
 

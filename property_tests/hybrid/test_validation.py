@@ -8,14 +8,12 @@ import attrs
 import pytest
 from hypothesis import settings
 
-from impl.hybrid import mutants
-from impl.hybrid.byzantine import TamperEnvelopes
-from impl.rsm.ops import Custom
-from property_tests.failure import CheckFailed
-from traces.values import FrozenDict
-
-from .free_runs import Run, Schedule, play, prepare
-from .validation import (
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.free_runs import Run, Schedule, play, prepare
+from meshcheck.property_tests.hybrid.validation import (
     MAX_OPS,
     THRESHOLDS,
     normalize,
@@ -23,6 +21,7 @@ from .validation import (
     validate,
     validate_run,
 )
+from meshcheck.traces.values import FrozenDict
 
 
 def test_free_runs_are_spec_behaviours() -> None:

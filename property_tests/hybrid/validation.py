@@ -26,15 +26,21 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.hybrid.levels import Thresholds
-from specs.tlc.cfg import read_cfg
-from specs.tlc.stepper import ActionInstance, Stepper
-from traces.model import Trace
-from traces.values import FrozenDict, Value
-
-from ..failure import CheckFailed
-from .free_runs import BEHAVIOURS, PBFT_EQUIVOCATE, Schedule, play, prepare, share
-from .spec import MODELS, ROOT
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.hybrid.free_runs import (
+    BEHAVIOURS,
+    PBFT_EQUIVOCATE,
+    Schedule,
+    play,
+    prepare,
+    share,
+)
+from meshcheck.property_tests.hybrid.spec import MODELS, ROOT
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
+from meshcheck.traces.model import Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 SPEC = ROOT / "specs" / "Hybrid.tla"
 MODEL = MODELS / "HybridValidate.cfg"
@@ -87,7 +93,7 @@ def normalize(mapped: Mapping[str, Value]) -> FrozenDict:
 def validate(trace: Trace) -> int:
     """Check every step of `trace`; the number of spec steps checked. CheckFailed on the first
     step the spec does not allow (its `steps`: the trace steps up to it)."""
-    from property_tests.lockstep import differences
+    from meshcheck.property_tests.lockstep import differences
 
     stepper = validation_stepper()
     (state,) = stepper.init_states()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checks import Check
-from .free_runs import free_run_safety, liveness_after_stabilisation
-from .lockstep import lockstep
-from .minimize import minimize
-from .stored import stored_traces
-from .validation import trace_validation
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
+from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.minimize import minimize
+from meshcheck.property_tests.pbft.stored import stored_traces
+from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
     Check(

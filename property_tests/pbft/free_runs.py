@@ -33,12 +33,16 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.pbft import Client, Replica, pbft_cluster
-from impl.pbft.byzantine import Assignment, SafetyMonitor, byzantine_strategy, byzantine_wrappers
-from impl.sim import ClientRequest, Faults, Simulator, Workload
-from traces.model import Trace
-
-from ..failure import CheckFailed
+from meshcheck.impl.pbft import Client, Replica, pbft_cluster
+from meshcheck.impl.pbft.byzantine import (
+    Assignment,
+    SafetyMonitor,
+    byzantine_strategy,
+    byzantine_wrappers,
+)
+from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.traces.model import Trace
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
 

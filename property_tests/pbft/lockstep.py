@@ -31,21 +31,20 @@ from typing import NoReturn
 from hypothesis import reject
 from hypothesis import settings as Settings
 
-from property_tests.failure import CheckFailed
-from property_tests.lockstep import (
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.lockstep import (
     LockstepBase,
     SuccessorCache,
     build_machine,
     differences,
     run_machine,
 )
-from specs.tlc.stepper import ActionInstance, State, Stepper, Transition
-from traces.model import Step, Trace
-from traces.show import format_value
-from traces.values import FrozenDict, Value
-
-from .driver import Driver
-from .model import Model
+from meshcheck.property_tests.pbft.driver import Driver
+from meshcheck.property_tests.pbft.model import Model
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import format_value
+from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parents[2]
 PBFT = ROOT / "specs" / "PBFT.tla"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from property_tests.failure import CheckFailed
-from property_tests.minimize import effect_signature, minimize_path
-from specs.tlc.stepper import State, Transition
-
-from .lockstep import Follower, PathMismatch, lockstep_stepper, successors
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.minimize import effect_signature, minimize_path
+from meshcheck.property_tests.pbft.lockstep import (
+    Follower,
+    PathMismatch,
+    lockstep_stepper,
+    successors,
+)
+from meshcheck.specs.tlc.stepper import State, Transition
 
 
 def replay(init: State, path: Sequence[Transition], bugs: frozenset[str]) -> CheckFailed | None:

@@ -17,14 +17,13 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from impl.pbft.messages import GENESIS, NOOP, PreparedProof, Signed, ViewChange
-from traces.show import format_value
-from traces.values import FrozenDict, Value
-
-from .model import DriverError, Puppet, record
+from meshcheck.impl.pbft.messages import GENESIS, NOOP, PreparedProof, Signed, ViewChange
+from meshcheck.property_tests.pbft.model import DriverError, Puppet, record
+from meshcheck.traces.show import format_value
+from meshcheck.traces.values import FrozenDict, Value
 
 if TYPE_CHECKING:
-    from .driver import Driver
+    from meshcheck.property_tests.pbft.driver import Driver
 
 
 def select(ckpt: int, claims: Sequence[Mapping[str, Value]]) -> tuple[int, frozenset[Value]]:

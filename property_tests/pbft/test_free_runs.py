@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from impl.pbft import mutants
-from impl.pbft.byzantine import Assignment, Silent
-
-from ..failure import CheckFailed
-from .free_runs import (
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft.byzantine import Assignment, Silent
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.pbft.free_runs import (
     COMMIT_BOUND,
     Schedule,
     check_liveness,
@@ -22,7 +21,7 @@ from .free_runs import (
     free_run_safety,
     liveness_after_stabilisation,
 )
-from .validation import check_validation, trace_validation
+from meshcheck.property_tests.pbft.validation import check_validation, trace_validation
 
 
 def assert_counterexample(failed: CheckFailed) -> None:

@@ -7,14 +7,18 @@ from collections import Counter
 import pytest
 from hypothesis import Phase, settings
 
-from impl.pbft import NewView, mutants
-from property_tests.failure import CheckFailed
-from property_tests.lockstep import differences
-from specs.tlc.stepper import Transition
-from traces.values import FrozenDict
-
-from .driver import Driver
-from .lockstep import lockstep, lockstep_model, lockstep_stepper, successors
+from meshcheck.impl.pbft import NewView, mutants
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.lockstep import differences
+from meshcheck.property_tests.pbft.driver import Driver
+from meshcheck.property_tests.pbft.lockstep import (
+    lockstep,
+    lockstep_model,
+    lockstep_stepper,
+    successors,
+)
+from meshcheck.specs.tlc.stepper import Transition
+from meshcheck.traces.values import FrozenDict
 
 
 def test_the_implementation_follows_the_spec_and_every_action_fires() -> None:

@@ -28,14 +28,13 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.pbft.byzantine import byzantine_strategy
-from specs.tlc.cfg import read_cfg
-from traces.model import Trace
-
-from .free_runs import Schedule, failure, run, schedules, share
+from meshcheck.impl.pbft.byzantine import byzantine_strategy
+from meshcheck.property_tests.pbft.free_runs import Schedule, failure, run, schedules, share
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.traces.model import Trace
 
 if TYPE_CHECKING:
-    from specs.tlc.stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "PBFT.tla"
@@ -64,7 +63,7 @@ def _folder() -> Path:
 def validation_stepper(byzantine: frozenset[str] = frozenset()) -> Stepper:
     """The Stepper over PBFT.tla with models/Validate.cfg and these Byzantine replicas (loading TLC
     costs seconds: one per set, for the life of the process)."""
-    from specs.tlc.stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
     if not byzantine:
         return Stepper(SPEC, MODEL)
@@ -107,7 +106,7 @@ TLC_INVARIANTS_EVERY = 25
 def first_bad_step(trace: Trace, stepper: Stepper) -> tuple[int, str] | None:
     """(k, what is wrong) for the first step k that is not a spec step or breaks an invariant;
     None if the trace (up to the first state outside the model's bounds) is a behaviour of it."""
-    from specs.tlc.stepper import ActionInstance
+    from meshcheck.specs.tlc.stepper import ActionInstance
 
     actions = _instances(stepper)
     steps = trace.steps

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..checks import Check, CheckFn
-from .free_runs import free_run_safety, liveness_after_heal
-from .lockstep import lockstep
-from .minimize import minimize
-from .stored import stored_traces
-from .validation import trace_validation
+from meshcheck.property_tests.checks import Check, CheckFn
+from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
+from meshcheck.property_tests.raft.lockstep import lockstep
+from meshcheck.property_tests.raft.minimize import minimize
+from meshcheck.property_tests.raft.stored import stored_traces
+from meshcheck.property_tests.raft.validation import trace_validation
 
 __all__ = ["CHECKS", "Check", "CheckFn"]
 

@@ -29,13 +29,12 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.raft import LEADER, RaftNode, raft_cluster
-from impl.rsm import Custom, to_value
-from impl.sim import Faults, Simulator, Workload
-from traces.model import Trace
-
-from ..failure import CheckFailed
-from .safety import violated
+from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
+from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.sim import Faults, Simulator, Workload
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.raft.safety import violated
+from meshcheck.traces.model import Trace
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
 

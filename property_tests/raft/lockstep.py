@@ -23,15 +23,19 @@ from typing import NoReturn
 
 from hypothesis import settings as Settings
 
-from impl.raft.refinement import Budget
-from property_tests.failure import CheckFailed
-from property_tests.lockstep import LockstepBase, SuccessorCache, build_machine, run_machine
-from specs.tlc.stepper import State, Stepper, Transition
-from traces.model import Step, Trace
-from traces.show import format_value
-from traces.values import FrozenDict, Value
-
-from .driver import Driver, bag_change, differences
+from meshcheck.impl.raft.refinement import Budget
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.lockstep import (
+    LockstepBase,
+    SuccessorCache,
+    build_machine,
+    run_machine,
+)
+from meshcheck.property_tests.raft.driver import Driver, bag_change, differences
+from meshcheck.specs.tlc.stepper import State, Stepper, Transition
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import format_value
+from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parents[2]
 RAFT = ROOT / "specs" / "Raft.tla"

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from property_tests.failure import CheckFailed
-from property_tests.minimize import minimize_path
-from specs.tlc.stepper import ActionInstance, State, Transition
-
-from .driver import bag_change
-from .lockstep import Follower, lockstep_stepper, successors
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.minimize import minimize_path
+from meshcheck.property_tests.raft.driver import bag_change
+from meshcheck.property_tests.raft.lockstep import Follower, lockstep_stepper, successors
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Transition
 
 Signature = tuple[ActionInstance, tuple[tuple[str, ...], tuple[str, ...]]]
 

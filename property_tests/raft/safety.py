@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from traces.values import Value
+from meshcheck.traces.values import Value
 
 LEADER = "Leader"
 

@@ -18,11 +18,10 @@ from pathlib import Path
 from hypothesis import settings as Settings
 
 from meshcheck.errors import TraceFormatError
-from specs.tlc.stepper import ActionInstance, Transition
-from traces import itf
-from traces.model import Trace
-
-from .lockstep import ROOT, Follower, lockstep_stepper, successors
+from meshcheck.property_tests.raft.lockstep import ROOT, Follower, lockstep_stepper, successors
+from meshcheck.specs.tlc.stepper import ActionInstance, Transition
+from meshcheck.traces import itf
+from meshcheck.traces.model import Trace
 
 CORPUS = ROOT / "traces" / "raft"
 

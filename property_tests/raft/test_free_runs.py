@@ -11,12 +11,16 @@ import attrs
 import pytest
 from hypothesis import Phase, settings
 
-from impl.raft import mutants, raft_cluster
-from impl.sim import Faults, Workload
-
-from ..failure import CheckFailed
-from .free_runs import Schedule, check_liveness, free_run_safety, liveness_after_heal
-from .validation import (
+from meshcheck.impl.raft import mutants, raft_cluster
+from meshcheck.impl.sim import Faults, Workload
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.raft.free_runs import (
+    Schedule,
+    check_liveness,
+    free_run_safety,
+    liveness_after_heal,
+)
+from meshcheck.property_tests.raft.validation import (
     first_step_not_in_spec,
     trace_validation,
     validation_model,

@@ -7,13 +7,12 @@ from collections import Counter
 import pytest
 from hypothesis import Phase, settings
 
-from impl.raft import mutants
-from impl.raft.refinement import Budget
-from property_tests.failure import CheckFailed
-from specs.tlc.stepper import Transition
-
-from .driver import Driver, bag_change, differences
-from .lockstep import describe, lockstep, lockstep_stepper, successors
+from meshcheck.impl.raft import mutants
+from meshcheck.impl.raft.refinement import Budget
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.raft.driver import Driver, bag_change, differences
+from meshcheck.property_tests.raft.lockstep import describe, lockstep, lockstep_stepper, successors
+from meshcheck.specs.tlc.stepper import Transition
 
 
 def test_the_implementation_follows_the_spec_and_every_action_fires() -> None:

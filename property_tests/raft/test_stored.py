@@ -8,10 +8,14 @@ import attrs
 import pytest
 
 from meshcheck.errors import TraceFormatError
-from property_tests.failure import CheckFailed
-from traces import itf
-
-from .stored import corpus, expected_kill, replay_on_impl, stored_traces
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.raft.stored import (
+    corpus,
+    expected_kill,
+    replay_on_impl,
+    stored_traces,
+)
+from meshcheck.traces import itf
 
 TRACES = corpus()
 

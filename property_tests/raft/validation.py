@@ -28,16 +28,15 @@ from typing import TYPE_CHECKING
 import hypothesis
 from hypothesis import given
 
-from impl.raft import Budget
-from specs.tlc.cfg import read_cfg
-from traces.model import Trace
-from traces.values import Value
-
-from .free_runs import Schedule, failure, run, schedules
-from .safety import violated
+from meshcheck.impl.raft import Budget
+from meshcheck.property_tests.raft.free_runs import Schedule, failure, run, schedules
+from meshcheck.property_tests.raft.safety import violated
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.traces.model import Trace
+from meshcheck.traces.values import Value
 
 if TYPE_CHECKING:
-    from specs.tlc.stepper import State, Stepper
+    from meshcheck.specs.tlc.stepper import State, Stepper
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "Raft.tla"
@@ -53,7 +52,7 @@ VALIDATION_TICKS = (200, 3000)
 def validation_stepper() -> Stepper:
     """The process's one Stepper over Raft.tla with models/Validate.cfg (loading TLC costs seconds).
     Not thread-safe, as no Stepper is; it lives until the process ends."""
-    from specs.tlc.stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
     return Stepper(SPEC, MODEL)
 
@@ -94,7 +93,7 @@ TLC_INVARIANTS_EVERY = 25
 
 def _first_bad_step(trace: Trace, stepper: Stepper) -> tuple[int, str] | None:
     """(k, what is wrong) for the first step k that is not a spec step or breaks an invariant."""
-    from specs.tlc.stepper import ActionInstance
+    from meshcheck.specs.tlc.stepper import ActionInstance
 
     actions = frozenset(stepper.actions)
     steps = trace.steps

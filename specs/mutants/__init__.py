@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 # protocol (as `meshcheck mutants` names it) -> the module with its spec mutants
-MODULES = {"raft": "specs.mutants.raft", "pbft": "specs.mutants.pbft"}
+MODULES = {"raft": "meshcheck.specs.mutants.raft", "pbft": "meshcheck.specs.mutants.pbft"}
 
 
 @attrs.frozen
@@ -59,7 +59,7 @@ def equivalent(protocol: str, bug: str) -> str | None:
 def run_tlc(protocol: str, mutant: Any) -> SpecKill:
     """TLC on the spec with `mutant`'s changes, on its model, one worker (as the spec tests run
     it): killed when the property it must break fails."""
-    from specs.tlc.check import Outcome, Violation, check
+    from meshcheck.specs.tlc.check import Outcome, Violation, check
 
     module = _module(protocol)
     assert module is not None

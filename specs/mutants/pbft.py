@@ -14,7 +14,7 @@ from pathlib import Path
 
 import attrs
 
-from specs import SPEC_DIR
+from meshcheck.specs import SPEC_DIR
 
 PBFT = SPEC_DIR / "PBFT.tla"
 

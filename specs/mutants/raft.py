@@ -13,7 +13,7 @@ from pathlib import Path
 
 import attrs
 
-from specs import SPEC_DIR
+from meshcheck.specs import SPEC_DIR
 
 RAFT = SPEC_DIR / "Raft.tla"
 

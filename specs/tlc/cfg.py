@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.errors import ConfigError
-from traces.values import Value
+from meshcheck.traces.values import Value
 
 __all__ = ["Assignment", "ModelConfig", "Substitution", "parse_cfg", "read_cfg"]
 

@@ -45,12 +45,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from meshcheck.errors import ConfigError, MeshcheckError
-from traces.model import Step, Trace
-from traces.values import FrozenDict, Value
-
-from . import diagnostics
-from .cfg import ModelConfig, read_cfg
-from .messages import (
+from meshcheck.specs.tlc import diagnostics
+from meshcheck.specs.tlc.cfg import ModelConfig, read_cfg
+from meshcheck.specs.tlc.messages import (
     EC,
     PrintedState,
     PrintedTrace,
@@ -60,10 +57,12 @@ from .messages import (
     printed_trace,
     stats,
 )
-from .runtime import TLCRuntime
+from meshcheck.specs.tlc.runtime import TLCRuntime
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.values import FrozenDict, Value
 
 if TYPE_CHECKING:
-    from .stepper import ActionInstance, State, Stepper
+    from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
 
 __all__ = ["CheckResult", "Outcome", "Progress", "Violation", "check"]
 
@@ -470,7 +469,7 @@ def _rebuild(
     Returns (trace, "") or (None, why). With partial=True (an evaluation error, whose last printed state
     may be half-built) the states matched before the first mismatch make the trace.
     """
-    from .stepper import Stepper
+    from meshcheck.specs.tlc.stepper import Stepper
 
     rt = TLCRuntime(runtime_jar)
     try:

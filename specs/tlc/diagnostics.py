@@ -23,8 +23,15 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from meshcheck.errors import ConfigError, MeshcheckError, SpecError
-
-from .messages import EC, ERROR, TRACE_CODES, Message, ToolOutput, one_line, parse
+from meshcheck.specs.tlc.messages import (
+    EC,
+    ERROR,
+    TRACE_CODES,
+    Message,
+    ToolOutput,
+    one_line,
+    parse,
+)
 
 __all__ = [
     "config_error",
@@ -390,7 +397,7 @@ def spec_operators(spec: Path, *, runtime_jar: Path | None = None) -> list[str]:
     that lists what the user may have meant). Modules count as the user's when their file lies in the
     spec's folder; LOCAL definitions are left out. Empty if SANY cannot parse the spec.
     """
-    from .runtime import TLCRuntime
+    from meshcheck.specs.tlc.runtime import TLCRuntime
 
     rt = TLCRuntime(runtime_jar)
     try:

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck.errors import JavaError
-
-from .java import find_jar, find_java
+from meshcheck.specs.tlc.java import find_jar, find_java
 
 _lock = threading.Lock()
 _scratch: Path | None = None

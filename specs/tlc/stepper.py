@@ -46,12 +46,11 @@ from typing import Any
 import attrs
 
 from meshcheck.errors import ConfigError, MeshcheckError, SpecError
-from traces.model import Step
-from traces.values import FrozenDict, Value
-
-from .diagnostics import load_error
-from .runtime import TLCRuntime
-from .values import Converter, TLCValueError, ValueBuilder, to_python
+from meshcheck.specs.tlc.diagnostics import load_error
+from meshcheck.specs.tlc.runtime import TLCRuntime
+from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
+from meshcheck.traces.model import Step
+from meshcheck.traces.values import FrozenDict, Value
 
 __all__ = ["ActionInstance", "State", "Stepper", "StepperError", "Transition"]
 

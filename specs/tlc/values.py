@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from meshcheck.errors import MeshcheckError
-from traces.values import FrozenDict, Value
+from meshcheck.traces.values import FrozenDict, Value
 
 if TYPE_CHECKING:
-    from .runtime import TLCRuntime
+    from meshcheck.specs.tlc.runtime import TLCRuntime
 
 __all__ = ["Converter", "TLCValueError", "ValueBuilder", "to_python"]
 

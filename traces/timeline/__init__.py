@@ -11,11 +11,10 @@ import os
 from pathlib import Path
 
 from meshcheck.errors import MeshcheckError
-from traces.model import Trace
-from traces.values import FrozenDict
-
-from .events import Mark, Message, Timeline, byzantine_of, derive
-from .svg import html, render
+from meshcheck.traces.model import Trace
+from meshcheck.traces.timeline.events import Mark, Message, Timeline, byzantine_of, derive
+from meshcheck.traces.timeline.svg import html, render
+from meshcheck.traces.values import FrozenDict
 
 __all__ = ["Mark", "Message", "Timeline", "derive", "render_file", "timeline_of", "write"]
 

@@ -26,13 +26,12 @@ from pathlib import Path
 
 import attrs
 
-from traces import cluster
-from traces.model import Step, Trace
-from traces.show import format_value
-from traces.values import FrozenDict, Value
-
-from .quorums import actor as actor_of
-from .quorums import needs
+from meshcheck.traces import cluster
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import format_value
+from meshcheck.traces.timeline.quorums import actor as actor_of
+from meshcheck.traces.timeline.quorums import needs
+from meshcheck.traces.values import FrozenDict, Value
 
 CLIENT = "client"
 
@@ -122,7 +121,7 @@ def byzantine_of(trace: Trace, trace_path: Path | None = None) -> frozenset[str]
             return frozenset(str(v) for v in value)
     config = trace.meta.get("config")
     if isinstance(config, str):
-        from specs.tlc.cfg import read_cfg
+        from meshcheck.specs.tlc.cfg import read_cfg
 
         root = Path(__file__).resolve().parents[2]
         for candidate in (

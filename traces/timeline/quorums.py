@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from traces import cluster
-from traces.model import Step, Trace
-from traces.show import format_value
-from traces.values import FrozenDict, Value
+from meshcheck.traces import cluster
+from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.show import format_value
+from meshcheck.traces.values import FrozenDict, Value
 
 
 def actor(step: Step) -> str | None:

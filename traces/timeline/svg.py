@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from xml.sax.saxutils import escape, quoteattr
 
-from traces.show import format_value
-
-from .events import Message, Timeline
+from meshcheck.traces.show import format_value
+from meshcheck.traces.timeline.events import Message, Timeline
 
 ROW = 30  # pixels per step
 LANE = 190  # pixels between lanes

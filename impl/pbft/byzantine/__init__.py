@@ -9,7 +9,7 @@ after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: wi
 Byzantine replicas the checks never fail, and with f + 1 they can.
 """
 
-from .behaviours import (
+from meshcheck.impl.pbft.byzantine.behaviours import (
     BEHAVIOURS,
     FORGERIES,
     AnyBehaviour,
@@ -22,10 +22,20 @@ from .behaviours import (
     TamperDigest,
     Twins,
 )
-from .checks import SafetyMonitor, Violation
-from .context import Context
-from .node import ByzantineReplica, Wrapper, byzantine_wrappers, corrupt
-from .strategies import Assignment, behaviour_strategy, byzantine_strategy, replica_ids
+from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor, Violation
+from meshcheck.impl.pbft.byzantine.context import Context
+from meshcheck.impl.pbft.byzantine.node import (
+    ByzantineReplica,
+    Wrapper,
+    byzantine_wrappers,
+    corrupt,
+)
+from meshcheck.impl.pbft.byzantine.strategies import (
+    Assignment,
+    behaviour_strategy,
+    byzantine_strategy,
+    replica_ids,
+)
 
 __all__ = [
     "BEHAVIOURS",

@@ -19,12 +19,10 @@ from typing import Any, Final, Literal, Protocol
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from impl.errors import ImplError
-from impl.sim.effects import Effect, Send
-from impl.sim.events import Tick
-
-from ..crypto import SIGNATURE_BYTES, sha256
-from ..messages import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft.byzantine.context import Context, Slot
+from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
+from meshcheck.impl.pbft.messages import (
     Batch,
     Checkpoint,
     Commit,
@@ -35,7 +33,8 @@ from ..messages import (
     batch_digest,
     signing_bytes,
 )
-from .context import Context, Slot
+from meshcheck.impl.sim.effects import Effect, Send
+from meshcheck.impl.sim.events import Tick
 
 
 def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

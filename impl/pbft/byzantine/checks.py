@@ -20,11 +20,10 @@ from typing import Any
 
 import attrs
 
-from impl.sim.simulator import Simulator
-
-from ..client import Client
-from ..messages import batch_digest, batch_name, request_name
-from ..replica import Replica
+from meshcheck.impl.pbft.client import Client
+from meshcheck.impl.pbft.messages import batch_digest, batch_name, request_name
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.sim.simulator import Simulator
 
 
 @attrs.frozen

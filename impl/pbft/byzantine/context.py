@@ -11,8 +11,8 @@ import random
 from collections.abc import Callable
 from typing import Any, Final
 
-from ..messages import PrePrepare, Request, Signed, batch_digest
-from ..replica import Replica
+from meshcheck.impl.pbft.messages import PrePrepare, Request, Signed, batch_digest
+from meshcheck.impl.pbft.replica import Replica
 
 Slot = tuple[int, int]  # (view, sequence number)
 

@@ -25,8 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from impl.errors import ImplError
-from impl.sim.effects import (
+from meshcheck.impl.errors import ImplError
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Twins
+from meshcheck.impl.pbft.byzantine.context import Context
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.sim.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -37,11 +40,7 @@ from impl.sim.effects import (
     Splice,
     Write,
 )
-from impl.sim.events import Deliver, Restart, Tick
-
-from ..replica import Replica
-from .behaviours import AnyBehaviour, Twins
-from .context import Context
+from meshcheck.impl.sim.events import Deliver, Restart, Tick
 
 SINGLE = ""  # the lane of a replica without twins
 LANES = ("A", "B")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from .behaviours import (
+from meshcheck.impl.pbft.byzantine.behaviours import (
     FORGERIES,
     AnyBehaviour,
     Equivocate,
