@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.common import Row
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc.stepper import State, Stepper
 from meshcheck.specs.tlc.values import ValueBuilder, to_python
-from meshcheck.traces.values import FrozenDict
 
 SPEC = Path(__file__).resolve().parent.parent / "tests" / "specs" / "stepper_raft.tla"
 WALKS = 20

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.errors import ConfigError
+from meshcheck.impl.base.errors import ConfigError
 
 PROFILES = ("quick", "default", "deep")
 _SUFFIXES = {"_quick": "quick", "_deep": "deep", "_liveness": "liveness"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from meshcheck import table
 from meshcheck.catalog import Model, load_model
-from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, ConfigError
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, ConfigError
 from meshcheck.progress import ProgressPrinter
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from meshcheck import __version__
-from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 
 # meshcheck.verify.KINDS (not imported here: it pulls in Hypothesis; tests/test_cli.py checks they agree)
 VERIFY_KINDS = ("tlc", "z3", "tests", "traces", "mutants")

@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 
 from meshcheck import table
-from meshcheck.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 # protocol -> (module with BUGS, module with CHECKS)
 PROTOCOLS = {

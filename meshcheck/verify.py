@@ -41,7 +41,7 @@ import attrs
 
 from meshcheck import table
 from meshcheck.catalog import Model, scan
-from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from meshcheck import table
-from meshcheck.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.models import pbft, raft, threat
 from meshcheck.models.proof import ProofResult
 

@@ -83,7 +83,7 @@ def replay(entry: Entry, bugs: frozenset[str]) -> Replayed:
     trace = itf.read(entry.path)
     where = str(entry.path)
     if trace.meta.get("source") == "impl":
-        from meshcheck.errors import TraceFormatError
+        from meshcheck.impl.base.errors import TraceFormatError
 
         meta = trace.meta.get("rerun")
         if meta is None:

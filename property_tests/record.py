@@ -29,10 +29,10 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.traces.model import Trace
-from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parents[1]
 # where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)
@@ -78,7 +78,7 @@ class Rerun:
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any], where: str) -> Rerun:
-        from meshcheck.errors import TraceFormatError
+        from meshcheck.impl.base.errors import TraceFormatError
 
         try:
             protocol, check, schedule = (str(meta[k]) for k in ("protocol", "check", "schedule"))

@@ -7,8 +7,8 @@ after each step.
 
 from __future__ import annotations
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc.stepper import State, Stepper
-from meshcheck.traces.values import FrozenDict, Value
 
 
 class Walk:

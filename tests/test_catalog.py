@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.catalog import load_model, models
-from meshcheck.errors import ConfigError
+from meshcheck.impl.base.errors import ConfigError
 
 
 def _touch(d: Path, *names: str, text: str = "INIT Init\nNEXT Next\n") -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from meshcheck.errors import ConfigError
+from meshcheck.impl.base.errors import ConfigError
 from meshcheck.specs.tlc.cfg import Assignment, Substitution, parse_cfg, read_cfg
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError, SpecError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc import check as check_module
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.check import CheckResult, Outcome, Progress, Violation, check, normalize
 from meshcheck.specs.tlc.java import find_jar, find_java
 from meshcheck.specs.tlc.messages import parse
-from meshcheck.traces.values import FrozenDict
 
 
 def write(folder: Path, name: str, tla: str, cfg: str) -> Path:

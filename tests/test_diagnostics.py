@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError, SpecError
 from meshcheck.specs.tlc import diagnostics
 from meshcheck.specs.tlc.messages import EC, parse, printed_trace, stats
 

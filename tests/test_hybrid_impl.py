@@ -9,6 +9,8 @@ import random
 import attrs
 import pytest
 
+from meshcheck.impl.base.effects import Effect, Reply, Send
+from meshcheck.impl.base.events import ClientRequest, Restart, Tick
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
@@ -36,8 +38,6 @@ from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatMode
 from meshcheck.impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
-from meshcheck.impl.sim.effects import Effect, Reply, Send
-from meshcheck.impl.sim.events import ClientRequest, Restart, Tick
 
 NODES = ("n1", "n2", "n3", "n4")
 

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshcheck.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.values import FrozenDict, Value, freeze
 from meshcheck.traces import itf
 from meshcheck.traces.itf import Unserializable, decode_value, encode_value
 from meshcheck.traces.model import INIT, Step, Trace
-from meshcheck.traces.values import FrozenDict, Value, freeze
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

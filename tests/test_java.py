@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.errors import JarError
+from meshcheck.impl.base.errors import JarError
 from meshcheck.specs.tlc import java
 
 

@@ -21,6 +21,7 @@ import attrs
 import pytest
 import z3
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import pbft, proof, registry
 from meshcheck.models.pbft import PbftVariant
 from meshcheck.models.proof import ASSUMED, ProofResult, ProtocolModel, Vocabulary, prove_lemma
@@ -30,7 +31,6 @@ from meshcheck.models.proof.encode import (
     invariant,
     step,
 )  # internals: the replay below needs them
-from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parent.parent
 

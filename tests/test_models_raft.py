@@ -15,11 +15,11 @@ import attrs
 import pytest
 import z3
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import proof, raft, registry
 from meshcheck.models.proof import ASSUMED, Lemma, ModelError, ProofResult, ProtocolModel
 from meshcheck.traces.model import INIT
-from meshcheck.traces.values import FrozenDict
 
 Key = tuple[str, str | None, str | None]  # kind, invariant, transition
 

@@ -16,13 +16,13 @@ import pytest
 import z3
 
 from meshcheck import cli, verify
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import levels
 from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
 from meshcheck.models import proof, registry, threat
 from meshcheck.models.proof import ProofResult, prove_lemma
 from meshcheck.models.threat import formula, switch, switch_proof
 from meshcheck.models.threat import obligations as threat_lemmas
-from meshcheck.traces.values import FrozenDict
 
 LEMMAS = (
     "threat.step_in_range",

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings, target
 from hypothesis import strategies as st
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft import (
     CHANGING,
     VIEW_CHANGE,

@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft import (
     BATCH,
     CHANGING,

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
 from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
 from meshcheck.specs.tlc.stepper import Stepper
-from meshcheck.traces.values import FrozenDict, Value
 from tests import spec_walk
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from meshcheck.impl.errors import IllegalTransition, ImplError
+from meshcheck.impl.base.errors import IllegalTransition, ImplError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import (
     CANDIDATE,
     ELECTION,
@@ -54,7 +55,6 @@ from meshcheck.impl.sim import (
 )
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.property_tests.raft.validation import first_step_not_in_spec, validation_model
-from meshcheck.traces.values import FrozenDict
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.rsm import (
     NOOP,
     ApplyPolicy,
@@ -20,7 +21,6 @@ from meshcheck.impl.rsm import (
     from_value,
     to_value,
 )
-from meshcheck.traces.values import FrozenDict
 
 
 def run(ops: list[Op]) -> tuple[StateMachine, list[FrozenDict]]:

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import itf
 from meshcheck.traces.itf import Unserializable
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value, render
-from meshcheck.traces.values import FrozenDict, Value
 
 S = ("s1", "s2")
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.errors import ContractViolation, ImplError
+from meshcheck.impl.base.errors import ContractViolation, ImplError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.sim import (
     Deliver,
@@ -39,7 +40,6 @@ from meshcheck.impl.sim import (
 )
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.traces import itf
-from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError, SpecError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc.java import find_jar, find_java
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, StepperError, Transition
-from meshcheck.traces.values import FrozenDict
 
 SPECS = Path(__file__).resolve().parent / "specs"
 BAG = SPECS / "stepper_bag.tla"

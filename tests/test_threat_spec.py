@@ -18,10 +18,10 @@ from pathlib import Path
 import attrs
 import pytest
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import levels
 from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
 from meshcheck.specs.tlc.stepper import Stepper
-from meshcheck.traces.values import FrozenDict
 from tests.spec_walk import Walk
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -11,10 +11,10 @@ import attrs
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.traces import diff, itf, replay
 from meshcheck.traces.model import Trace
-from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster, itf
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import render
-from meshcheck.traces.values import FrozenDict, Value
 
 
 def fd(**kw: Value) -> FrozenDict:

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.specs.tlc.stepper import State, Stepper
 from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
-from meshcheck.traces.values import FrozenDict, Value
 
 SPECS = Path(__file__).resolve().parent / "specs"
 

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces.itf import ordered
 from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 SOURCE_FIELDS = ("msource", "src", "source")
 DEST_FIELDS = ("mdest", "dest")
@@ -265,7 +265,7 @@ def restrict(trace: Trace, node: str) -> Trace:
     only the messages from or to it; other variables stay as they are."""
     ids = nodes(trace)
     if node not in ids:
-        from meshcheck.errors import MeshcheckError
+        from meshcheck.impl.base.errors import MeshcheckError
 
         known = ", ".join(ids) if ids else "none: the trace has no per-node variables"
         raise MeshcheckError(f"unknown node {node}: the trace's nodes are {known}")

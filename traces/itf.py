@@ -4,7 +4,7 @@ The document is a JSON object: `#meta` (optional object), `params` (optional lis
 `vars` (list of variable names), `states` (list of objects mapping every variable to a value, each with
 an optional `#meta`) and `loop` (optional index of the state a lasso returns to).
 
-Values, Python side as in `traces.values`:
+Values, Python side as in `impl.base.values`:
 
     ITF                                  Python
     true / false                         bool
@@ -50,9 +50,9 @@ from typing import Any
 
 import attrs
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces.model import INIT, Step, Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 FORMAT = "ITF"
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -105,7 +105,7 @@ def sort_key(v: Value) -> tuple[Any, ...]:
 def _not_a_value(v: object) -> str:
     return (
         f"not a TLA+ value: {v!r} ({type(v).__name__}); "
-        "use bool, int, str, tuple, frozenset or FrozenDict (traces.values.freeze converts)"
+        "use bool, int, str, tuple, frozenset or FrozenDict (impl.base.values.freeze converts)"
     )
 
 

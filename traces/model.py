@@ -1,6 +1,6 @@
 """A trace: the one shape every trace in meshcheck has, from TLC or from the implementation.
 
-A trace is a sequence of states (variable name to value, see `traces.values`); each state but the first
+A trace is a sequence of states (variable name to value, see `impl.base.values`); each state but the first
 was reached by a step with an action name and its parameter bindings. `Step.action` of the first state
 is "Init". A liveness counterexample is a lasso: `loop` is the index of the state the last state steps
 back to (the behaviour repeats states[loop:] forever); None for a finite trace.
@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.traces.values import FrozenDict
+from meshcheck.impl.base.values import FrozenDict
 
 INIT = "Init"
 

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from meshcheck.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.traces.model import INIT, Trace
-from meshcheck.traces.values import FrozenDict
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

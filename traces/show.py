@@ -22,11 +22,11 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster
 from meshcheck.traces.itf import Unserializable, ordered, sort_key
 from meshcheck.traces.model import INIT, Step, Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

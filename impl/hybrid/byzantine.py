@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.events import Deliver, Tick
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
@@ -38,8 +40,6 @@ from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.roles import LEADER
-from meshcheck.impl.sim.effects import Effect, Send
-from meshcheck.impl.sim.events import Deliver, Tick
 
 if TYPE_CHECKING:
     from meshcheck.impl.hybrid.node import HybridNode

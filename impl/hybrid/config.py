@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.mutants import BUGS
 

@@ -24,7 +24,9 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.entries import ClientOp
 from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
 from meshcheck.impl.hybrid.node import HybridNode
@@ -32,10 +34,8 @@ from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.rsm.ops import Op, to_value
 from meshcheck.impl.sim.config import Faults
-from meshcheck.impl.sim.events import ClientRequest
 from meshcheck.impl.sim.protocol import Node
 from meshcheck.impl.sim.simulator import Simulator
-from meshcheck.traces.values import FrozenDict, Value
 
 
 @attrs.frozen

@@ -28,10 +28,10 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Signed, signing_bytes
-from meshcheck.traces.values import Value
 
 OpKey: TypeAlias = tuple[str, int]  # (client, sequence number)
 

@@ -14,16 +14,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, client_id
-from meshcheck.impl.hybrid.levels import RAFT
-from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
-from meshcheck.impl.hybrid.threat import Verify
-from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.raft.config import RaftConfig
-from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.sim.effects import (
+from meshcheck.impl.base.effects import (
     CancelTimer,
     Effect,
     Persist,
@@ -33,6 +24,15 @@ from meshcheck.impl.sim.effects import (
     Splice,
     Write,
 )
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, client_id
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
+from meshcheck.impl.hybrid.threat import Verify
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.sim.protocol import Node
 
 

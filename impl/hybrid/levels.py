@@ -36,7 +36,7 @@ from typing import Final
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 
 
 class Level(enum.IntEnum):

@@ -24,14 +24,14 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
 from meshcheck.impl.hybrid.levels import RAFT, protocol
 from meshcheck.impl.hybrid.threat import ThreatModel, Verify
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
-from meshcheck.traces.values import FrozenDict, Value
 
 COMMITTED = "committed"
 REJECTED = "rejected"

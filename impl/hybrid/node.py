@@ -45,6 +45,9 @@ from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
@@ -85,9 +88,6 @@ from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
 from meshcheck.impl.raft.node import ELECTION, RaftNode
 from meshcheck.impl.raft.roles import LEADER
-from meshcheck.impl.sim.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
-from meshcheck.impl.sim.events import ClientRequest, Deliver, Restart, Tick
-from meshcheck.traces.values import FrozenDict
 
 CLOCK: Final = "h/clock"
 RETRY: Final = "h/retry"

@@ -44,11 +44,11 @@ import bisect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
 from meshcheck.impl.hybrid.levels import EQUIVOCATION, TAMPERING, Level
 from meshcheck.impl.hybrid.machine import HybridMachine
 from meshcheck.impl.hybrid.threat import ACCEPTED, Verify
-from meshcheck.traces.values import FrozenDict, Value
 
 VARIABLES: Final = (
     "epoch",

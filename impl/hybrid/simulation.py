@@ -21,6 +21,9 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.effects import Effect, Reply
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import ClientOp, Keys
 from meshcheck.impl.hybrid.machine import COMMITTED
@@ -28,11 +31,8 @@ from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, spec_steps
 from meshcheck.impl.sim.config import Faults, SimConfig
-from meshcheck.impl.sim.effects import Effect, Reply
-from meshcheck.impl.sim.events import ClientRequest
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
-from meshcheck.traces.values import FrozenDict, Value
 
 
 class HybridPlugin:

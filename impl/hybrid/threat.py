@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.levels import (
     BAD_SIGNATURE,
@@ -42,7 +43,6 @@ from meshcheck.impl.hybrid.levels import (
     Thresholds,
     step,
 )
-from meshcheck.traces.values import FrozenDict
 
 ACCEPTED: Final = "accepted"
 REFUSED: Final = "refused"

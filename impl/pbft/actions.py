@@ -17,7 +17,7 @@ from typing import Final
 
 import attrs
 
-from meshcheck.traces.values import FrozenDict
+from meshcheck.impl.base.values import FrozenDict
 
 REQUEST: Final = "Request"  # Request(r): the client sends r
 PRE_PREPARE: Final = "PrePrepare"  # PrePrepare(i, r)

@@ -19,14 +19,14 @@ from typing import Any, Final
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.effects import Effect, Persist, Put, Send, SetTimer, Splice, Write
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import actions
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Reply, Request, Signed, request_name, signing_bytes
 from meshcheck.impl.sim.config import Workload
-from meshcheck.impl.sim.effects import Effect, Persist, Put, Send, SetTimer, Splice, Write
-from meshcheck.impl.sim.events import ClientRequest, Deliver, Restart, Tick
-from meshcheck.traces.values import FrozenDict, Value
 
 NEXT: Final = "next"  # the workload's next request
 RETRY: Final = "retry"  # send what is outstanding to every replica

@@ -28,8 +28,8 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft.crypto import sha256
-from meshcheck.traces.values import Value
 
 UNSIGNED: Final = {"unsigned": True}  # field metadata: not part of the signed bytes
 

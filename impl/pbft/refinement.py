@@ -2,7 +2,7 @@
 
 `abstract_state` says what the implementation's state means in the spec's terms; lockstep replay and
 trace validation compare it with TLC's states using `==`, so it gives exactly the values of
-traces/values.py for the spec's variables (`VARIABLES`, in the spec's order):
+impl/base/values.py for the spec's variables (`VARIABLES`, in the spec's order):
 
 - `requested`: the operations the client sent; `accepted`: [seq |-> n, req |-> r] it accepted.
 - `msgs`: the record of every message an honest replica ever sent (`History`, kept by the plugin
@@ -26,6 +26,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.client import Client
 from meshcheck.impl.pbft.messages import (
     Checkpoint,
@@ -44,7 +45,6 @@ from meshcheck.impl.pbft.messages import (
     request_name,
 )
 from meshcheck.impl.pbft.replica import NORMAL, Replica
-from meshcheck.traces.values import FrozenDict, Value
 
 VARIABLES: tuple[str, ...] = (
     "requested",

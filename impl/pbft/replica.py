@@ -49,6 +49,16 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
+from meshcheck.impl.base.effects import (
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Send,
+    SetTimer,
+)
+from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import actions, mutants
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
@@ -86,16 +96,6 @@ from meshcheck.impl.pbft.messages import (
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
 from meshcheck.impl.pbft.viewchange import Plan, check_new_view, check_view_change, plan_new_view
 from meshcheck.impl.rsm.machine import StateMachine
-from meshcheck.impl.sim.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Send,
-    SetTimer,
-)
-from meshcheck.impl.sim.events import Deliver, Restart, Tick
-from meshcheck.traces.values import FrozenDict, Value
 
 NORMAL: Final = "normal"
 CHANGING: Final = "changing"

@@ -24,6 +24,8 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.actions import ActionMark
 from meshcheck.impl.pbft.client import Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
@@ -37,10 +39,8 @@ from meshcheck.impl.pbft.refinement import (
 )
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.sim.config import Faults, SimConfig, Workload
-from meshcheck.impl.sim.effects import Effect, Send
 from meshcheck.impl.sim.protocol import Node, Segment
 from meshcheck.impl.sim.simulator import Simulator
-from meshcheck.traces.values import FrozenDict, Value
 
 Wrapper = Callable[[Replica], Node]
 

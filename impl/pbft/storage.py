@@ -1,7 +1,7 @@
 """What a PBFT replica keeps on disk, and how one step's changes become one `Persist`.
 
 The spec has no crash, so a restart must be a stutter: everything a replica vouched for is durable
-before the step's sends leave (impl/sim/effects.py, persist before send). That is its view and
+before the step's sends leave (impl/base/effects.py, persist before send). That is its view and
 status, the history it executed, its stable checkpoint with the proof, the messages it sent and the
 certificates its commits rest on (`LOG`), and its audit log. The replica marks what changed during a
 step (`view_changed`, `executed_from`, ...); `flush` turns the marks into one batch of writes,
@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from meshcheck.impl.base.effects import Persist, Put, Splice, Write
 from meshcheck.impl.pbft.evidence import Evidence
 from meshcheck.impl.pbft.messages import Batch, Checkpoint, Signed
-from meshcheck.impl.sim.effects import Persist, Put, Splice, Write
 
 VIEW: Final = "view"  # (view, status)
 EXECUTED: Final = "executed"  # the batches executed, in sequence-number order

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 
 
 class Vote(enum.Enum):

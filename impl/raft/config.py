@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.mutants import BUGS
 
 

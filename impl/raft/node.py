@@ -29,6 +29,19 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.effects import (
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+    Splice,
+    Write,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.log import RaftLog
@@ -47,19 +60,6 @@ from meshcheck.impl.raft.readindex import ClientReadRequest, ReadIndex
 from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
-from meshcheck.impl.sim.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
-from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 
 ELECTION = "election"  # Timeout(i)
 HEARTBEAT = "heartbeat"  # AppendEntries(i, j) to every peer

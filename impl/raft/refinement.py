@@ -2,7 +2,7 @@
 
 `abstract_state` is the one function that says what the implementation's state *means* in the spec's
 terms; lockstep replay and trace validation compare its result with TLC's states using `==`, so it
-produces exactly the Python values of traces/values.py, and the spec's normal forms:
+produces exactly the Python values of impl/base/values.py, and the spec's normal forms:
 
 - volatile state outside its role is at its initial value (the spec's VolatileNormalForm): votes only
   for a candidate; nextIndex, matchIndex, the read record and readFloor only for a leader;
@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.events import Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
@@ -40,8 +42,6 @@ from meshcheck.impl.raft.messages import (
 )
 from meshcheck.impl.raft.node import SNAPSHOT, RaftNode
 from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role
-from meshcheck.impl.sim.events import Restart, Tick
-from meshcheck.traces.values import FrozenDict, Value
 
 VARIABLES: tuple[str, ...] = (
     "messages",

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal, TypeAlias
 
-from meshcheck.impl.errors import IllegalTransition
+from meshcheck.impl.base.errors import IllegalTransition
 
 Role: TypeAlias = Literal["Follower", "Candidate", "Leader"]
 

@@ -15,6 +15,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
 from meshcheck.impl.raft.node import ELECTION, READ, READ_NEXT, SNAPSHOT, RaftNode
@@ -26,11 +29,8 @@ from meshcheck.impl.raft.refinement import (
     message_record,
 )
 from meshcheck.impl.sim.config import Faults, SimConfig, Workload
-from meshcheck.impl.sim.effects import Effect, Send
-from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Tick
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
-from meshcheck.traces.values import FrozenDict, Value
 
 TIMER_ACTIONS = {
     ELECTION: "Timeout",

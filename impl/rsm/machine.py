@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.values import FrozenDict, Value, freeze
 from meshcheck.impl.rsm.ops import (
     NOOP,
     ApplyPolicy,
@@ -24,7 +25,6 @@ from meshcheck.impl.rsm.ops import (
     UpdateCaseState,
     from_value,
 )
-from meshcheck.traces.values import FrozenDict, Value, freeze
 
 FORMAT = "meshcheck-rsm/1"
 CLOSED = "closed"  # the final state of a case

@@ -3,7 +3,7 @@
 Every protocol replicates the same operations: cases (an incident or work item with an id, a state and
 JSON-like data), policies (named rule sets with a version), overlays (a policy deployed, at a pinned
 version, onto a set of cases) and a custom key/value space. A log entry holds an operation as a plain
-value (`to_value`: a record with an "op" field), so the entry is also a TLA+ value (traces/values.py) and
+value (`to_value`: a record with an "op" field), so the entry is also a TLA+ value (impl/base/values.py) and
 the refinement mapping can put it in the spec's `log` unchanged.
 
 Payloads are JSON-like without null and floats (strings, integers, booleans, lists, objects with
@@ -18,8 +18,8 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
-from meshcheck.traces.values import FrozenDict, Value
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.values import FrozenDict, Value
 
 
 def freeze_json(value: Any, where: str = "value") -> Value:

@@ -1,11 +1,10 @@
 """The deterministic, fault-injecting simulator shared by every protocol (Raft now, PBFT later).
 
 A protocol plugs in through `Plugin` (impl/sim/protocol.py); its nodes are sans-IO cores that take the
-events of `impl.sim.events` and return the effects of `impl.sim.effects`.
+events of `impl.base.events` and return the effects of `impl.base.effects`.
 """
 
-from meshcheck.impl.sim.config import Faults, SimConfig, Workload
-from meshcheck.impl.sim.effects import (
+from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -18,7 +17,8 @@ from meshcheck.impl.sim.effects import (
     Write,
     check_effects,
 )
-from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.sim.config import Faults, SimConfig, Workload
 from meshcheck.impl.sim.network import Envelope, Network
 from meshcheck.impl.sim.protocol import Node, Plugin, Segment
 from meshcheck.impl.sim.simulator import Simulator

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.events import ClientRead, ClientRequest
 from meshcheck.impl.sim.config import Workload
-from meshcheck.impl.sim.effects import Reply
-from meshcheck.impl.sim.events import ClientRead, ClientRequest
 
 
 class Client:

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 
 
 def _probability(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

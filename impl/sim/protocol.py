@@ -16,8 +16,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from meshcheck.impl.sim.effects import Effect
-from meshcheck.traces.values import FrozenDict, Value
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.values import FrozenDict, Value
 
 
 class Node(Protocol):

@@ -31,10 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
-from meshcheck.impl.errors import ContractViolation, ImplError
-from meshcheck.impl.sim.client import Client
-from meshcheck.impl.sim.config import SimConfig
-from meshcheck.impl.sim.effects import (
+from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -44,12 +41,15 @@ from meshcheck.impl.sim.effects import (
     SetTimer,
     check_effects,
 )
-from meshcheck.impl.sim.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.errors import ContractViolation, ImplError
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.sim.client import Client
+from meshcheck.impl.sim.config import SimConfig
 from meshcheck.impl.sim.network import Envelope, Network
 from meshcheck.impl.sim.protocol import N, Plugin, Segment
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.traces.model import INIT, Step, Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 # kinds of queue entries
 _DELIVER, _TIMER, _CLIENT, _CHAOS, _HEAL, _RECOVER = range(6)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from meshcheck.impl.sim.effects import Put, Splice, Write
+from meshcheck.impl.base.effects import Put, Splice, Write
 
 
 class Durable:

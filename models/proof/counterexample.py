@@ -1,4 +1,4 @@
-"""Counterexamples: read out of a Z3 model as `traces.values` Python values, kept small, and rendered.
+"""Counterexamples: read out of a Z3 model as `impl.base.values` Python values, kept small, and rendered.
 
 A satisfying Z3 model names its elements by internal ids and may hold more elements than the failure
 needs; `shrink` and `smallest` ask Z3 for the smallest one first, and `Reader` names the elements of each
@@ -14,10 +14,10 @@ from typing import Any
 import attrs
 import z3
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.models.proof.decl import Symbol, Transition
 from meshcheck.models.proof.vocab import State, Vocabulary
 from meshcheck.traces.model import INIT, Step
-from meshcheck.traces.values import FrozenDict, Value
 
 # The action of the first state of a consecution counterexample: any state where every invariant holds,
 # not necessarily a reachable one.
@@ -52,7 +52,7 @@ def _line(values: Mapping[str, Value]) -> str:
 
 @attrs.frozen
 class Counterexample:
-    """Why an obligation failed, in the Python values of `traces.values`.
+    """Why an obligation failed, in the Python values of `impl.base.values`.
 
     A model counterexample: the universe of each sort (element names), the immutable symbols, and a
     sequence of states over the mutable symbols (relations as sets of tuples, functions as FrozenDicts),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
 
 if TYPE_CHECKING:
     from meshcheck.models.proof.vocab import State

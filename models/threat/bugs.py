@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
 
 SWITCH_DROPS_LAST_RAFT_TERM = "switch_drops_last_raft_term"
 DEESCALATE_CRITICAL_TO_NONE = "deescalate_critical_to_none"

@@ -47,6 +47,8 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.events import Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
@@ -64,10 +66,8 @@ from meshcheck.impl.hybrid.node import RETRY, HybridNode
 from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
-from meshcheck.impl.sim.events import Restart, Tick
 from meshcheck.property_tests.hybrid.model import DriverError
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.traces.values import FrozenDict, Value
 
 CLIENT = "c1"
 

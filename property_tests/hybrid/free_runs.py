@@ -44,7 +44,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.byzantine import (
     Censor,
     EquivocateRaft,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.lockstep import SuccessorCache
 from meshcheck.specs.tlc.stepper import Stepper
 from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.values import FrozenDict
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(__file__).resolve().parent / "models"

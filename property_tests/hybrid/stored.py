@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import settings as Settings
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.hybrid.lockstep import Follower
 from meshcheck.property_tests.hybrid.spec import ROOT, SPECS
 from meshcheck.specs.tlc.stepper import ActionInstance, Transition

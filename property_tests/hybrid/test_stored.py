@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.impl.hybrid.mutants import BUGS
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid.stored import (

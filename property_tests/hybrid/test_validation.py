@@ -8,6 +8,7 @@ import attrs
 import pytest
 from hypothesis import settings
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
 from meshcheck.impl.rsm.ops import Custom
@@ -21,7 +22,6 @@ from meshcheck.property_tests.hybrid.validation import (
     validate,
     validate_run,
 )
-from meshcheck.traces.values import FrozenDict
 
 
 def test_free_runs_are_spec_behaviours() -> None:

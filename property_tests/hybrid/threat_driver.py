@@ -28,11 +28,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid.levels import SELF_PROVING, Level, Thresholds, demanded
 from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
 from meshcheck.property_tests.hybrid.model import DriverError
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.traces.values import FrozenDict
 
 CLOCK = "clock"  # the one clock source of the driver's model
 

@@ -26,6 +26,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid.free_runs import (
@@ -40,7 +41,6 @@ from meshcheck.property_tests.hybrid.spec import MODELS, ROOT
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
 from meshcheck.traces.model import Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 SPEC = ROOT / "specs" / "Hybrid.tla"
 MODEL = MODELS / "HybridValidate.cfg"

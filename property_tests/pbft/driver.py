@@ -45,6 +45,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.messages import (
     NOOP,
     Batch,
@@ -62,12 +64,10 @@ from meshcheck.impl.pbft.messages import (
 from meshcheck.impl.pbft.refinement import message_record
 from meshcheck.impl.pbft.replica import PROGRESS, VIEW_CHANGE, Replica
 from meshcheck.impl.pbft.simulation import pbft_cluster
-from meshcheck.impl.sim.events import ClientRequest, Deliver
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.pbft.model import DriverError, Model, Puppet, record, with_fields
 from meshcheck.property_tests.pbft.newview import view_change_quorum
 from meshcheck.traces.show import format_value
-from meshcheck.traces.values import FrozenDict, Value
 
 CLIENT = "c1"
 

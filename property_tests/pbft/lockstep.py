@@ -31,6 +31,7 @@ from typing import NoReturn
 from hypothesis import reject
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import (
     LockstepBase,
@@ -44,7 +45,6 @@ from meshcheck.property_tests.pbft.model import Model
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
-from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parents[2]
 PBFT = ROOT / "specs" / "PBFT.tla"

@@ -9,11 +9,11 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.effects import Effect
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.traces.values import FrozenDict, Value
 
 
 class DriverError(Exception):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hypothesis import settings as Settings
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.pbft.lockstep import ROOT, Follower, PathMismatch, lockstep_stepper
 from meshcheck.specs.tlc.stepper import ActionInstance, Transition
 from meshcheck.traces import itf

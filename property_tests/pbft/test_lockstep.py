@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from hypothesis import Phase, settings
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.pbft import NewView, mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import differences
@@ -18,7 +19,6 @@ from meshcheck.property_tests.pbft.lockstep import (
     successors,
 )
 from meshcheck.specs.tlc.stepper import Transition
-from meshcheck.traces.values import FrozenDict
 
 
 def test_the_implementation_follows_the_spec_and_every_action_fires() -> None:

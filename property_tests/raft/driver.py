@@ -38,16 +38,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
 from meshcheck.impl.raft.node import ELECTION, READ, SNAPSHOT, RaftNode, Replicate
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.impl.raft.simulation import raft_cluster
-from meshcheck.impl.sim.effects import Reply
-from meshcheck.impl.sim.events import ClientRead, ClientRequest, Tick
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.lockstep import differences as shared_differences
 from meshcheck.traces.show import format_value
-from meshcheck.traces.values import FrozenDict, Value
 
 TIMERS = {"Timeout": ELECTION, "CompleteRead": READ, "TakeSnapshot": SNAPSHOT}
 SENDS = ("AppendEntries", "InstallSnapshot")

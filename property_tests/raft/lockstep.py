@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import (
@@ -35,7 +36,6 @@ from meshcheck.property_tests.raft.driver import Driver, bag_change, differences
 from meshcheck.specs.tlc.stepper import State, Stepper, Transition
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
-from meshcheck.traces.values import FrozenDict, Value
 
 ROOT = Path(__file__).resolve().parents[2]
 RAFT = ROOT / "specs" / "Raft.tla"

@@ -3,7 +3,7 @@
 A free run records thousands of states; asking TLC about each one costs a JVM round trip per state, so
 the free-run checks evaluate the invariants here instead. Each function means exactly what the
 invariant of the same name in Raft.tla means, over the state the refinement mapping gives
-(impl/raft/refinement.py: keys `VARIABLES`, values as traces/values.py), with the spec's log indexing:
+(impl/raft/refinement.py: keys `VARIABLES`, values as impl/base/values.py), with the spec's log indexing:
 `log[i]` holds only the entries AFTER i's snapshot, so the entry at absolute index k is
 `log[i][k - snapshotIndex[i] - 1]` here (Python counts from 0).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from meshcheck.traces.values import Value
+from meshcheck.impl.base.values import Value
 
 LEADER = "Leader"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hypothesis import settings as Settings
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.raft.lockstep import ROOT, Follower, lockstep_stepper, successors
 from meshcheck.specs.tlc.stepper import ActionInstance, Transition
 from meshcheck.traces import itf

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.raft.free_runs import Schedule
 from meshcheck.property_tests.raft.safety import INVARIANTS, violated
 from meshcheck.property_tests.raft.validation import validation_stepper
-from meshcheck.traces.values import FrozenDict, Value
 
 SERVERS = ("s1", "s2", "s3")
 NOOP = "NoOp"

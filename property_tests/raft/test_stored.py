@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck.errors import TraceFormatError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.raft.stored import (
     corpus,

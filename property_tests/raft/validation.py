@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 import hypothesis
 from hypothesis import given
 
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests.raft.free_runs import Schedule, failure, run, schedules
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.traces.model import Trace
-from meshcheck.traces.values import Value
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import State, Stepper

@@ -17,7 +17,7 @@ Faithful to `tlc2.tool.impl.ModelConfig` of TLC 2.15 (measured against it):
   TLC 2.15 rejects negative numbers and tuples in a .cfg, so they are errors here, with the workaround.
 - `\\*` comments to the end of the line, `(* ... *)` comments that nest.
 
-Python values follow traces/values.py: a model value is the str of its name (`model_values` lists them).
+Python values follow impl/base/values.py: a model value is the str of its name (`model_values` lists them).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.errors import ConfigError
-from meshcheck.traces.values import Value
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.values import Value
 
 __all__ = ["Assignment", "ModelConfig", "Substitution", "parse_cfg", "read_cfg"]
 

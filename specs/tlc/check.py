@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from meshcheck.errors import ConfigError, MeshcheckError
+from meshcheck.impl.base.errors import ConfigError, MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import diagnostics
 from meshcheck.specs.tlc.cfg import ModelConfig, read_cfg
 from meshcheck.specs.tlc.messages import (
@@ -59,7 +60,6 @@ from meshcheck.specs.tlc.messages import (
 )
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.values import FrozenDict, Value
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from meshcheck.errors import ConfigError, MeshcheckError, SpecError
+from meshcheck.impl.base.errors import ConfigError, MeshcheckError, SpecError
 from meshcheck.specs.tlc.messages import (
     EC,
     ERROR,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.errors import JarError, JavaError
+from meshcheck.impl.base.errors import JarError, JavaError
 
 MIN_JAVA = 11
 INSTALL_HINT = (

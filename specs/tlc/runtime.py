@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from meshcheck.errors import JavaError
+from meshcheck.impl.base.errors import JavaError
 from meshcheck.specs.tlc.java import find_jar, find_java
 
 _lock = threading.Lock()

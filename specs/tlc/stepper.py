@@ -45,12 +45,12 @@ from typing import Any
 
 import attrs
 
-from meshcheck.errors import ConfigError, MeshcheckError, SpecError
+from meshcheck.impl.base.errors import ConfigError, MeshcheckError, SpecError
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc.diagnostics import load_error
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
 from meshcheck.traces.model import Step
-from meshcheck.traces.values import FrozenDict, Value
 
 __all__ = ["ActionInstance", "State", "Stepper", "StepperError", "Transition"]
 

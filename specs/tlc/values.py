@@ -1,4 +1,4 @@
-"""TLC's values to Python and back, following `traces.values` exactly.
+"""TLC's values to Python and back, following `impl.base.values` exactly.
 
 One rule per TLA+ value, so that equal TLA+ values give equal Python values whatever TLC's internal
 representation (TLC holds one TLA+ value in several classes: a sequence may be a `TupleValue` or a
@@ -31,8 +31,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from meshcheck.errors import MeshcheckError
-from meshcheck.traces.values import FrozenDict, Value
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.runtime import TLCRuntime

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from meshcheck.errors import MeshcheckError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.traces.model import Trace
 from meshcheck.traces.timeline.events import Mark, Message, Timeline, byzantine_of, derive
 from meshcheck.traces.timeline.svg import html, render
-from meshcheck.traces.values import FrozenDict
 
 __all__ = ["Mark", "Message", "Timeline", "derive", "render_file", "timeline_of", "write"]
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
 from meshcheck.traces.timeline.quorums import actor as actor_of
 from meshcheck.traces.timeline.quorums import needs
-from meshcheck.traces.values import FrozenDict, Value
 
 CLIENT = "client"
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
-from meshcheck.traces.values import FrozenDict, Value
 
 
 def actor(step: Step) -> str | None:

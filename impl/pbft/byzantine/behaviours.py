@@ -19,7 +19,9 @@ from typing import Any, Final, Literal, Protocol
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from meshcheck.impl.errors import ImplError
+from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
 from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
 from meshcheck.impl.pbft.messages import (
@@ -33,8 +35,6 @@ from meshcheck.impl.pbft.messages import (
     batch_digest,
     signing_bytes,
 )
-from meshcheck.impl.sim.effects import Effect, Send
-from meshcheck.impl.sim.events import Tick
 
 
 def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -25,11 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from meshcheck.impl.errors import ImplError
-from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Twins
-from meshcheck.impl.pbft.byzantine.context import Context
-from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.effects import (
+from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
     Effect,
@@ -40,7 +36,11 @@ from meshcheck.impl.sim.effects import (
     Splice,
     Write,
 )
-from meshcheck.impl.sim.events import Deliver, Restart, Tick
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Twins
+from meshcheck.impl.pbft.byzantine.context import Context
+from meshcheck.impl.pbft.replica import Replica
 
 SINGLE = ""  # the lane of a replica without twins
 LANES = ("A", "B")

@@ -2,7 +2,7 @@
 
 A core never reads a clock, a socket or a global random generator: everything that happens to it arrives
 as one of these values through `step(event)`, and everything it wants done leaves as effects
-(`impl.sim.effects`). Timers are events too (etcd's `MsgHup`/`MsgBeat`): the host fires `Tick(timer)`
+(`impl.base.effects`). Timers are events too (etcd's `MsgHup`/`MsgBeat`): the host fires `Tick(timer)`
 when a timer the core set with `SetTimer` runs out, or whenever a test wants that timer to fire.
 
 Why named timers set by effects rather than etcd's tick-per-time-unit: the simulator jumps from one

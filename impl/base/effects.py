@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from meshcheck.impl.errors import ContractViolation
+from meshcheck.impl.base.errors import ContractViolation
 
 
 @attrs.frozen
