@@ -1,0 +1,123 @@
+"""What meshcheck knows about one protocol, in one place: the `Protocol` descriptor.
+
+Every command reads protocols from one registry (meshcheck/registry.py): `check` and `verify` find a
+protocol's spec and models through it, `prove` its Z3 proof set, `mutants` its mutant catalogues and
+checks, `trace replay` the implementation a trace's `#meta.protocol` names, the failure recorder how
+to re-run a failed check, and the views how to lay a trace out. A protocol is named once, in its
+descriptor, and the same name is used by every command, in `#meta.protocol`, and for its corpus folder.
+
+The descriptor holds references, not imports: each `Ref` is an entry-point style string
+("package.module:attribute") resolved on first use, so listing the protocols imports none of them,
+and a protocol whose implementation needs a heavy dependency costs nothing until it is used.
+
+The action vocabulary is one table (`actions`), as h11 keeps its state transitions as data: the spec's
+action names, which the cores report as `Action` effects, the lockstep driver takes, the Hypothesis
+rules are named after and the views print. A name appears once here and nowhere else is invented.
+
+A package installed beside meshcheck adds a protocol (or an implementation of an existing spec) by
+declaring an entry point in the group `meshcheck.protocols` whose object is a `Protocol`; meshcheck's own
+protocols are declared the same way, in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+ActionKind = Literal["protocol", "client", "fault", "byzantine", "environment"]
+
+
+@attrs.frozen
+class Action:
+    """One row of a protocol's vocabulary: a spec action (`Timeout(i)`) and what kind of step it is.
+
+    `kind` lets tools treat steps alike across protocols: `fault` steps are the network's or the
+    environment's (drop, duplicate, crash), `client` steps are requests from outside, `byzantine`
+    steps are a faulty node's, `protocol` steps are the nodes' own rules.
+    """
+
+    name: str
+    params: tuple[str, ...] = ()
+    kind: ActionKind = "protocol"
+    what: str = ""  # one line: what the step does, for listings and docs
+
+
+Ref = str  # "package.module:attribute" (or "package.module" for a module), resolved on first use
+
+
+def resolve(ref: Ref) -> Any:
+    """The object a `Ref` names: `pkg.mod:attr.sub` imports `pkg.mod` and follows the attributes."""
+    module, _, attribute = ref.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split(".") if attribute else ():
+        target = getattr(target, part)
+    return target
+
+
+@attrs.frozen
+class Models:
+    """A spec and its TLC models, by profile: `quick` (seconds, the test suite), `default`
+    (`make verify`), `deep` (`--profile deep`), `liveness` (every profile). Each is the stem of a
+    `.cfg` beside the spec; `package` is the Python package whose folder holds them (read through
+    importlib.resources, so they are found in an installed copy too)."""
+
+    spec: str  # the module name: "Raft" for Raft.tla
+    package: str = "meshcheck.specs"
+    quick: str | None = None
+    default: str | None = None
+    deep: str | None = None
+    liveness: str | None = None
+
+    def by_profile(self) -> Mapping[str, str]:
+        """profile -> model stem, for the profiles this spec has a model in."""
+        found = {
+            "quick": self.quick,
+            "default": self.default,
+            "deep": self.deep,
+            "liveness": self.liveness,
+        }
+        return {profile: stem for profile, stem in found.items() if stem is not None}
+
+
+@attrs.frozen
+class Protocol:
+    """One protocol (or one implementation of a spec): everything the commands need to find.
+
+    Only `name`, `title` and `models` are required: a spec with no implementation yet has models to
+    check and nothing else. Every other field is optional, and a command that needs a missing one
+    says so in one line (exit 2) rather than guessing.
+    """
+
+    name: str  # one name everywhere: the CLI's argument, #meta.protocol, the corpus folder
+    title: str  # one line, for listings
+    models: Models
+    actions: tuple[Action, ...] = ()
+    # the implementation's mutant catalogue: Mapping[str, str], mutant -> what the bug is
+    bugs: Ref | None = None
+    # the ordered property checks `meshcheck mutants` runs: Sequence[property_tests.checks.Check]
+    checks: Ref | None = None
+    # the spec mutants: a module with MUTANTS, mutate(folder, mutant) and EQUIVALENT (specs/mutants/)
+    spec_mutants: Ref | None = None
+    # the Z3 proof set: Callable[[], list[ProofResult]] (models/)
+    proofs: Ref | None = None
+    # the harness pieces of this protocol (property_tests/harness.py: how lockstep, stored-trace
+    # replay, trace validation and free runs reach this implementation)
+    harness: Ref | None = None
+    # how the views lay out its traces: traces.hints.DisplayHints
+    hints: Ref | None = None
+    # the folder (under meshcheck.traces) with its mutants' shortest counterexamples, and with the
+    # bugs found and fixed under counterexamples/<corpus>/
+    corpus: str | None = None
+    # the pytest paths of its property tests, relative to the repository (verify's "tests" rows)
+    property_tests: tuple[str, ...] = ()
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def load(self, field: str) -> Any:
+        """The object behind a `Ref` field; None when the protocol has none."""
+        ref = getattr(self, field)
+        return None if ref is None else resolve(ref)
