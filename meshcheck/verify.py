@@ -16,7 +16,7 @@ Five kinds of check, in this order:
              depend on it)
 
 The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
-JUnit XML (default reports/verify.xml) under the project root.
+JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
 replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
@@ -437,7 +437,7 @@ def run_verify(args: argparse.Namespace) -> int:
     totals = totals_line(rows)
     if totals:
         print(totals)
-    reports = root / "reports"
+    reports = Path.cwd() / "reports"
     json_path = Path(args.json) if args.json else reports / "verify.json"
     junit_path = Path(args.junit) if args.junit else reports / "verify.xml"
     write_json(rows, json_path, args.profile)
