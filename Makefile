@@ -25,6 +25,7 @@ verify: java
 # `slow` that run TLC on models of a minute or more (`make verify` checks the same models' state
 # counts). `make test-all` runs both tiers.
 test: java
+	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_FLAGS)
 
 test-all: java
@@ -34,6 +35,7 @@ lint: $(STAMP)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
+	@$(BIN)/lint-imports --no-cache
 
 bench: java
 	@$(BIN)/python -m bench $(BENCH_FLAGS)
