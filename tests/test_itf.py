@@ -239,9 +239,12 @@ def reversed_copy(v: Value) -> Value:
         return tuple(reversed_copy(x) for x in v)
     if isinstance(v, frozenset):
         items = [reversed_copy(x) for x in v][::-1]
-        s = set(range(1000, 1100))  # a table grown then emptied iterates in a different order
+        # a table grown then emptied iterates in a different order; the padding is objects no
+        # value equals (integers 1000.. were once used, and removed a 1000 that was a value)
+        pads = [object() for _ in range(100)]
+        s: set[object] = set(pads)
         s.update(items)
-        s.difference_update(range(1000, 1100))
+        s.difference_update(pads)
         return frozenset(s)
     if isinstance(v, FrozenDict):
         return FrozenDict([(reversed_copy(k), reversed_copy(x)) for k, x in v.items()][::-1])
