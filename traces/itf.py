@@ -16,9 +16,10 @@ Values, Python side as in `traces.values`:
     {"#map": [[k, v], ...]}              FrozenDict (any other keys)
     {"#unserializable": "Nat"}           Unserializable("Nat") (a value no tool could write out)
 
-A value read from `{"#tup": [...]}` is a `Tup` and one read from `{"#map": [...]}` a `Map` (a tuple
-and a FrozenDict that compare, hash and display as any other): writing a trace that was read keeps
-the encodings its writer chose (Quint writes every map as `#map`, the unit value as `#tup`).
+A value read from `{"#tup": [...]}` is a `Tup`, one read from `{"#map": [...]}` a `Map` and one from
+`{"#bigint": "..."}` a `BigInt` (a tuple, a FrozenDict and an int that compare, hash and display as
+any other): writing a trace that was read keeps the encodings its writer chose (Quint writes every
+map as `#map`, every integer as `#bigint`, the unit value as `#tup`).
 
 `#meta`, at the top and in each state, may hold any JSON (ADR-015 leaves it to the writer: Quint
 writes a timestamp, Apalache a description, other tools durations in seconds, null, objects). A
@@ -73,6 +74,12 @@ CONSTANTS = "constants"  # the key of Trace.meta that ITF's `params` maps to
 _TAGS = ("#bigint", "#map", "#set", "#tup", "#unserializable")
 _TOP_KEYS = ("#meta", "params", "vars", "states", "loop")
 _BIGINT = re.compile(r"-?[0-9]+")
+
+
+class BigInt(int):
+    """An integer read from ITF's `{"#bigint": "..."}`: written back so, whatever its size."""
+
+    __slots__ = ()
 
 
 class Tup(tuple):  # type: ignore[type-arg]
@@ -177,6 +184,8 @@ def encode_value(v: Value) -> Any:
         return {"#map": [[encode_value(k), encode_value(v[k])] for k in ordered(v)]}
     if t is Tup:
         return {"#tup": [encode_value(x) for x in v]}
+    if t is BigInt:
+        return {"#bigint": str(int(v))}
     if isinstance(v, bool | str):
         return v
     if isinstance(v, int):
@@ -326,7 +335,7 @@ def _decode_object(j: dict[str, Any], where: _Where) -> Value:
                 inner, f"must be a string of decimal digits with an optional '-', found {shown}"
             )
         try:
-            return int(payload)
+            return BigInt(payload)
         except ValueError:  # beyond Python's limit on digits converted (sys.set_int_max_str_digits)
             raise _Bad(inner, f"integer of {len(payload)} digits is too long to read") from None
     if tag == "#unserializable":
