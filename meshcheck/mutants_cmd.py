@@ -1,6 +1,6 @@
 """`meshcheck mutants PROTOCOL`: switch on each known bug in turn and see which check kills it.
 
-A verification toolkit is as good as the bugs it catches (DESIGN.md, "Measuring the toolkit itself").
+A verification toolkit is as good as the bugs it catches (each protocol's catalogue of known bugs; docs/architecture.md).
 Each protocol keeps a catalogue of mutants (impl/<protocol>/mutants.py: BUGS, name -> what the bug is)
 and an ordered list of property checks (property_tests/<protocol>/checks.py: CHECKS). For each
 mutant the command runs the checks in order with that one bug switched on, under the profile's
