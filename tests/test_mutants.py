@@ -16,8 +16,8 @@ from meshcheck.property_tests.raft.checks import CHECKS, Check
 
 
 def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
-    """The measure of the toolkit (DESIGN.md): each bug in impl/raft/mutants.py, switched on alone,
-    fails some property check under `make verify`'s budget. No shrinking here: whether a check
+    """The measure of the toolkit is the bugs it catches: each bug in impl/raft/mutants.py,
+    switched on alone, fails some property check under `make verify`'s budget. No shrinking here: whether a check
     kills does not depend on it (`make mutants` shrinks and reports the lengths)."""
     outcomes = run_mutants("raft", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]

@@ -174,3 +174,18 @@ def test_a_broken_plug_in_is_one_line_and_exit_2(tmp_path: Path, entry: str, say
     name = entry.split(" = ")[0]
     assert line.startswith(f"meshcheck: meshcheck.protocols: entry point {name} = ")
     assert "(from toy)" in line and says in line
+
+
+def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make mutants` is `meshcheck mutants` with no name: each registered protocol with mutants
+    (here the toy alone, to stay fast), one table each, the worst exit status."""
+    with registry.registered(TOY):
+        assert mutants_cmd.with_catalogue() == ("hybrid", "pbft", "raft", "toy")
+        monkeypatch.setattr(mutants_cmd, "with_catalogue", lambda: ("toy",))
+        assert main(["mutants", "--profile", "quick", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("== toy\n") and "1 of 2 mutants survived: harmless" in out
+    assert main(["mutants", "--mutant", "stuck"]) == 2
+    assert "--mutant names one protocol's mutants" in capsys.readouterr().err

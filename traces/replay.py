@@ -163,6 +163,12 @@ def protocol_of(trace: Trace, where: str) -> str:
     return str(protocol)
 
 
+def _corpus(protocol: str) -> str:
+    from meshcheck import registry
+
+    return registry.get(protocol).corpus or protocol
+
+
 def _stored(protocol: str) -> ModuleType:
     """The stored-trace replayer of a registered protocol (its descriptor's `stored`)."""
     from meshcheck import registry
@@ -235,7 +241,8 @@ def replay_on_implementation(
             where,
             "#meta.source",
             "impl: a run the simulator recorded, not a spec path to drive the implementation "
-            f"along (those are lockstep's, traces/{protocol}/); trace validation checks such runs",
+            f"along (those are lockstep's, traces/{_corpus(protocol)}/); trace validation checks "
+            "such runs",
         )
     unknown = sorted(bugs - set(known_bugs(protocol)))
     if unknown:
