@@ -78,6 +78,9 @@ class LockstepSpec:
     follower: type[Follower]
     signature: Signer = effect_signature
     named: bool = False
+    # the lockstep machine's class name (default: the spec's name and "Lockstep"): Hypothesis
+    # derives a derandomized run's seed from it, so it fixes which programs a profile tries
+    machine: str | None = None
     successors: SuccessorCache = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -215,7 +218,7 @@ def lockstep_machine(
 
     Base.__name__ = Base.__qualname__ = f"{spec.name}LockstepBase"
     actions = tuple(spec.stepper().action_names)
-    return build_machine(f"{spec.name}Lockstep", Base, actions, bugs, fired)
+    return build_machine(spec.machine or f"{spec.name}Lockstep", Base, actions, bugs, fired)
 
 
 def lockstep(

@@ -148,7 +148,7 @@ class Follower(harness.Follower):
         return label
 
 
-PBFT = harness.LockstepSpec("pbft", "PBFT", "Lockstep.cfg", Follower)
+PBFT = harness.LockstepSpec("pbft", "PBFT", "Lockstep.cfg", Follower, machine="PbftLockstep")
 successors = PBFT.successors
 
 
