@@ -16,7 +16,8 @@ from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.pbft.free_runs import Schedule, check_safety
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.pbft.free_runs import check_safety
 from meshcheck.property_tests.raft.stored import corpus, replay_on_impl
 from meshcheck.property_tests.record import (
     Rerun,

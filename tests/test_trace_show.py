@@ -161,10 +161,11 @@ def test_hundreds_of_steps_stay_short() -> None:
     """A free run of hundreds of steps: a head line per step, its notes (the implementation's
     event, node and time), and beneath them only what changed: about four lines a step, where
     the whole state is seventeen."""
-    from meshcheck.property_tests.raft.free_runs import Schedule, run
+    from meshcheck.property_tests.free_runs import Schedule
+    from meshcheck.property_tests.raft.free_runs import cluster, run
 
     schedule = Schedule(seed=11, ticks=3000, drop=0.05, crash=0.3, partition=0.3, every=20)
-    sim = schedule.cluster(3, frozenset())
+    sim = cluster(schedule, 3, frozenset())
     run(sim, schedule, 3000)
     trace = sim.trace()
     assert len(trace) > 250

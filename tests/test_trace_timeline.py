@@ -47,10 +47,11 @@ def arrows(root: ET.Element, cls: str = "arrow") -> Counter[tuple[str, str, int]
 @functools.cache
 def free_run() -> Trace:
     """A free run of three Raft nodes with drops, a partition and a crash (seeded)."""
-    from meshcheck.property_tests.raft.free_runs import Schedule, run
+    from meshcheck.property_tests.free_runs import Schedule
+    from meshcheck.property_tests.raft.free_runs import cluster, run
 
     schedule = Schedule(seed=7, ticks=1000, drop=0.05, duplicate=0.05, crash=0.3, partition=0.3)
-    sim = schedule.cluster(3, frozenset())
+    sim = cluster(schedule, 3, frozenset())
     run(sim, schedule, 1000)
     return sim.trace()
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.free_runs import free_runs
+from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
-from meshcheck.property_tests.hybrid.minimize import minimize
 from meshcheck.property_tests.hybrid.stored import stored_traces
 from meshcheck.property_tests.hybrid.validation import trace_validation
 
@@ -22,13 +22,13 @@ CHECKS: tuple[Check, ...] = (
         "lockstep (ThreatLevel.tla)",
         threat_lockstep,
         "TLC picks each evidence report and tick, the ThreatModel takes it, states compared",
-        minimize,
+        HARNESS.minimize,
     ),
     Check(
         "lockstep (Hybrid.tla)",
         hybrid_lockstep,
         "TLC picks each order, apply, switch and answer, the honest nodes take it, states compared",
-        minimize,
+        HARNESS.minimize,
     ),
     Check(
         "stored traces", stored_traces, "the traces/hybrid/ corpus replayed on the implementation"

@@ -36,7 +36,7 @@ raises `CheckFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -59,9 +59,9 @@ from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
 from meshcheck.property_tests.hybrid.monitor import Monitor
 
-CHAOS_EVERY = 100  # Faults' default: the faults end at the first chaos round from `until` on
 RAFT_BOUND = 1500
 OP_BOUND = 1500
 GIVE_UP = 5000  # ticks without an answer before the client gives up on an op (under faults)
@@ -79,31 +79,29 @@ BEHAVIOURS: dict[str, Callable[[], Any]] = {
 PBFT_EQUIVOCATE = "pbft_equivocate"  # the node's PBFT cores equivocate as primary
 
 
-@attrs.frozen
-class Schedule:
-    """One free run (its repr is the Python that rebuilds it)."""
+# the hybrid layer's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
+KNOBS: Mapping[str, Any] = {
+    "behaviours": (),  # names of BEHAVIOURS (and PBFT_EQUIVOCATE)
+    "target": "leader",  # the Byzantine node: the Raft leader when it starts, or a node id
+    "start": 1,  # the op before which the behaviour starts
+    "stop": None,  # the op before which it stops (None: at the calm)
+}
 
-    seed: int
-    ticks: int  # how long faults last
-    drop: float = 0.0
-    duplicate: float = 0.0
-    crash: float = 0.0
-    partition: float = 0.0
-    behaviours: tuple[str, ...] = ()
-    target: str = "leader"  # the Byzantine node: the Raft leader when it starts, or a node id
-    start: int = 1  # the op before which the behaviour starts
-    stop: int | None = None  # the op before which it stops (None: at the calm)
 
-    def faults(self) -> Faults:
-        return Faults(
-            drop=self.drop,
-            duplicate=self.duplicate,
-            crash=self.crash,
-            partition=self.partition,
-            down_ticks=(100, 600),
-            partition_ticks=(100, 600),
-            until=self.ticks,
-        )
+def knob(schedule: Schedule, name: str) -> Any:
+    return schedule.knob(name, KNOBS[name])
+
+
+def faults(schedule: Schedule) -> Faults:
+    return Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        down_ticks=(100, 600),
+        partition_ticks=(100, 600),
+        until=schedule.ticks,
+    )
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
@@ -148,15 +146,15 @@ def _propose(hc: HybridConsensus, k: int) -> Decision:
 
 
 def _turn_on(hc: HybridConsensus, schedule: Schedule) -> str:
-    node = schedule.target
+    node = str(knob(schedule, "target"))
     if node == "leader":
         for _ in range(20):  # the first election may not be over yet
             if hc.raft_leader() is not None:
                 break
             hc.run(25)
         node = hc.raft_leader() or "n1"
-    behaviours = [BEHAVIOURS[b]() for b in schedule.behaviours if b in BEHAVIOURS]
-    pbft = corrupt(Equivocate()) if PBFT_EQUIVOCATE in schedule.behaviours else None
+    behaviours = [BEHAVIOURS[b]() for b in knob(schedule, "behaviours") if b in BEHAVIOURS]
+    pbft = corrupt(Equivocate()) if PBFT_EQUIVOCATE in knob(schedule, "behaviours") else None
     hc.make_byzantine(node, *behaviours, pbft=pbft)
     return node
 
@@ -178,16 +176,17 @@ def prepare(
     hc = HybridConsensus(
         4,
         seed=schedule.seed,
-        faults=schedule.faults(),
+        faults=faults(schedule),
         bugs=bugs,
         record=record,
         give_up_after=GIVE_UP,
         **options,
     )
     out = Run(hc, Monitor(hc, active=monitor))
-    if schedule.target != "leader":  # the run's faulty node, known from the start; honest for now
-        hc.make_byzantine(schedule.target)
-        out.byzantine = schedule.target
+    target = knob(schedule, "target")
+    if target != "leader":  # the run's faulty node, known from the start; honest for now
+        hc.make_byzantine(target)
+        out.byzantine = target
     return out
 
 
@@ -210,9 +209,9 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
     k = 0
     while hc.sim.now < schedule.ticks and k < max_ops:
         k += 1
-        if k == schedule.start:
+        if k == knob(schedule, "start"):
             out.byzantine = _turn_on(hc, schedule)
-        if k == schedule.stop and out.byzantine is not None:
+        if k == knob(schedule, "stop") and out.byzantine is not None:
             hc.make_honest(out.byzantine)
         try:
             out.decisions.append(_propose(hc, k))
@@ -281,19 +280,11 @@ def _final(out: Run) -> None:
             )
 
 
-def share(settings: hypothesis.settings, fraction: float) -> hypothesis.settings:
-    """`settings` with a `fraction` of its examples (at least 2): a free run costs one to three
-    seconds where a lockstep example costs tens of milliseconds."""
-    return hypothesis.settings(
-        settings, max_examples=max(2, round(settings.max_examples * fraction))
-    )
-
-
 def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     """The check: free runs under a fifteenth of `settings`' examples (ci 4, dev 13, deep 133);
     CheckFailed on the first violation."""
 
-    @share(settings, 1 / 15)
+    @share(settings, 1 / 15, least=2)
     @given(schedule=schedules())
     def check(schedule: Schedule) -> None:
         run(schedule, bugs)

@@ -9,7 +9,8 @@ from hypothesis import settings
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.levels import BFT, RAFT
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, Schedule, free_runs, run
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, free_runs, run
 
 
 def test_free_runs_hold() -> None:

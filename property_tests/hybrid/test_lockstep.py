@@ -9,9 +9,13 @@ from hypothesis import Phase, settings
 
 from meshcheck.impl.hybrid import mutants
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
-from meshcheck.property_tests.hybrid.minimize import minimize
-from meshcheck.property_tests.hybrid.spec import HYBRID, THREAT
+from meshcheck.property_tests.hybrid.harness import HARNESS
+from meshcheck.property_tests.hybrid.lockstep import (
+    HYBRID,
+    THREAT,
+    hybrid_lockstep,
+    threat_lockstep,
+)
 
 
 def _budget() -> settings:
@@ -62,7 +66,7 @@ def test_lockstep_fails_on_every_mutant_with_a_short_counterexample(bug: str) ->
     with pytest.raises(CheckFailed) as failed:
         check(frozenset({bug}), FAST)
     assert symptom in failed.value.message
-    short = minimize(failed.value, frozenset({bug}))
+    short = HARNESS.minimize(failed.value, frozenset({bug}))
     trace = short.trace
     assert trace is not None and trace.meta["bugs"] == (bug,)
     assert len(trace.steps) == short.steps + 1 <= failed.value.steps + 1

@@ -13,7 +13,8 @@ from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.hybrid.free_runs import Run, Schedule, play, prepare
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hybrid.free_runs import Run, play, prepare
 from meshcheck.property_tests.hybrid.validation import (
     MAX_OPS,
     THRESHOLDS,
@@ -88,12 +89,12 @@ def test_a_rejected_op_never_commits(tampered: Run) -> None:
     k = 0
     while hc.sim.now < TAMPER.ticks:
         k += 1
-        if k == TAMPER.start:
-            hc.make_byzantine(TAMPER.target, TamperEnvelopes())
+        if k == TAMPER.knobs["start"]:
+            hc.make_byzantine(TAMPER.knobs["target"], TamperEnvelopes())
         d = hc.propose(Custom(f"k{k}", k))
         if not d.committed:
             rejected.append(d)
-    hc.make_honest(TAMPER.target)
+    hc.make_honest(TAMPER.knobs["target"])
     hc.run(3000)
     assert hc.metrics()["switches"] >= 2 and len(rejected) >= 2
     assert all(d.reason == f"epoch {d.tag} ended" and d.ended == d.tag for d in rejected)

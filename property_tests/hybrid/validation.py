@@ -29,21 +29,20 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule, share
+from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hybrid.free_runs import (
     BEHAVIOURS,
     PBFT_EQUIVOCATE,
-    Schedule,
     play,
     prepare,
-    share,
 )
-from meshcheck.property_tests.hybrid.spec import MODELS, ROOT
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
 from meshcheck.traces.model import Trace
 
-SPEC = ROOT / "specs" / "Hybrid.tla"
-MODEL = MODELS / "HybridValidate.cfg"
+SPEC = resource("meshcheck.specs", "Hybrid.tla")
+MODEL = resource("meshcheck.property_tests.hybrid", "models", "HybridValidate.cfg")
 THRESHOLDS = Thresholds.for_f(1, timing_medium=5)
 MAX_OPS = 40  # before the calm (four more after it): within the model's 60
 
@@ -166,7 +165,7 @@ def trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> Non
     """The check: recorded free runs under a thirtieth of `settings`' examples (ci 2, dev 7, deep
     67: a run and its validation take 3 to 10 s), each validated against Hybrid.tla."""
 
-    @share(settings, 1 / 30)
+    @share(settings, 1 / 30, least=2)
     @given(schedule=validation_schedules())
     def check(schedule: Schedule) -> None:
         validate_run(schedule, bugs)

@@ -13,8 +13,8 @@ from functools import partial
 
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
+from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
-from meshcheck.property_tests.pbft.minimize import minimize
 from meshcheck.property_tests.pbft.stored import stored_traces
 from meshcheck.property_tests.pbft.validation import trace_validation
 
@@ -23,7 +23,7 @@ CHECKS: tuple[Check, ...] = (
         "lockstep",
         lockstep,
         "TLC picks each step, the implementation takes it, states compared after every step",
-        minimize,
+        HARNESS.minimize,
     ),
     Check("stored traces", stored_traces, "the traces/pbft/ corpus replayed on the implementation"),
     Check(

@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
@@ -41,10 +40,15 @@ from meshcheck.impl.pbft.byzantine import (
     byzantine_wrappers,
 )
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
-from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.traces.model import Trace
-
-CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.free_runs import (
+    CHAOS_EVERY,
+    Schedule,
+    Storm,
+    failure,
+    share,
+    ticks,
+)
 
 # Timing of every free run: short enough that a run with several view changes fits in a few
 # thousand ticks (latency is 1..10 ticks), long enough that a correct group is not forever changing
@@ -63,59 +67,56 @@ def op(n: int) -> str:
     return f"op{n}"
 
 
-@attrs.frozen
-class Schedule:
-    """One free run: the seed, how often each fault strikes, the client load, the Byzantine
-    replicas and their behaviours, and the group's checkpoint interval. Its repr is the Python that
-    rebuilds it."""
+# PBFT's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
+KNOBS: Mapping[str, Any] = {
+    "every": 25,  # ticks between client requests
+    "byzantine": {},  # replica -> its behaviours (impl/pbft/byzantine)
+    "checkpoint_every": 5,  # K; the window is 2K
+}
 
-    seed: int
-    ticks: int  # how long faults (and the client) run; a multiple of CHAOS_EVERY
-    drop: float = 0.0  # per message
-    duplicate: float = 0.0
-    delay: float = 0.0
-    crash: float = 0.0  # per chaos round
-    partition: float = 0.0
-    every: int = 25  # ticks between client requests
-    byzantine: Assignment = attrs.field(factory=dict)
-    checkpoint_every: int = 5  # K; the window is 2K
 
-    def cluster(
-        self,
-        n: int,
-        bugs: frozenset[str],
-        *,
-        heal: bool = False,
-        batch_size: int = 1,
-        record: bool = True,
-        **options: Any,
-    ) -> Simulator[Any]:
-        """The simulated group of this schedule; with heal=True every fault stops at `ticks`."""
-        faults = Faults(
-            drop=self.drop,
-            duplicate=self.duplicate,
-            delay=self.delay,
-            crash=self.crash,
-            partition=self.partition,
-            partition_ticks=(100, 1000),
-            down_ticks=(100, 800),
-            chaos_every=CHAOS_EVERY,
-            until=self.ticks if heal else None,
-        )
-        byzantine = {r: bs for r, bs in self.byzantine.items() if int(r[1:]) <= n}
-        return pbft_cluster(
-            n,
-            seed=self.seed,
-            faults=faults,
-            workload=Workload(every=self.every, until=self.ticks, make=op),
-            bugs=bugs,
-            byzantine=byzantine_wrappers(byzantine),
-            batch_size=batch_size,
-            checkpoint_every=self.checkpoint_every,
-            window=2 * self.checkpoint_every,
-            record=record,
-            **{**TIMING, **options},
-        )
+def knob(schedule: Schedule, name: str) -> Any:
+    return schedule.knob(name, KNOBS[name])
+
+
+def cluster(
+    schedule: Schedule,
+    n: int,
+    bugs: frozenset[str],
+    *,
+    heal: bool = False,
+    batch_size: int = 1,
+    record: bool = True,
+    **options: Any,
+) -> Simulator[Any]:
+    """The simulated group of a schedule; with heal=True every fault stops at `ticks`."""
+    faults = Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        partition_ticks=(100, 1000),
+        down_ticks=(100, 800),
+        chaos_every=CHAOS_EVERY,
+        until=schedule.ticks if heal else None,
+    )
+    assignment: Assignment = knob(schedule, "byzantine")
+    byzantine = {r: bs for r, bs in assignment.items() if int(r[1:]) <= n}
+    checkpoint_every = knob(schedule, "checkpoint_every")
+    return pbft_cluster(
+        n,
+        seed=schedule.seed,
+        faults=faults,
+        workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=op),
+        bugs=bugs,
+        byzantine=byzantine_wrappers(byzantine),
+        batch_size=batch_size,
+        checkpoint_every=checkpoint_every,
+        window=2 * checkpoint_every,
+        record=record,
+        **{**TIMING, **options},
+    )
 
 
 def schedules(
@@ -129,9 +130,7 @@ def schedules(
     return st.builds(
         Schedule,
         seed=st.integers(0, 2**32 - 1),
-        ticks=st.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY).map(
-            lambda rounds: rounds * CHAOS_EVERY
-        ),
+        ticks=ticks(min_ticks, max_ticks),
         drop=rates,
         duplicate=rates,
         delay=rates,
@@ -143,40 +142,15 @@ def schedules(
     )
 
 
-def share(settings: hypothesis.settings, fraction: float) -> hypothesis.settings:
-    """`settings` with a `fraction` of its examples (at least 3). A free run costs tens to hundreds
-    of lockstep steps (every message is signed and checked with Ed25519, n^2 of them per request),
-    so each free-run check takes its share of the profile's budget rather than all of it."""
-    return hypothesis.settings(
-        settings, max_examples=max(3, round(settings.max_examples * fraction))
-    )
-
-
 def honest(sim: Simulator[Any]) -> list[str]:
     return [r for r in sim.node_ids if isinstance(sim.nodes[r], Replica)]
 
 
-def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
-    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
-    end = len(trace.steps) - 1 if at is None else at
-    step = trace.steps[end]
-    where = (
-        f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
-    )
-    return CheckFailed(
-        f"{schedule!r}: {where}: {message}",
-        steps=end,
-        trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
-    )
-
-
-# A correct group's traffic stays bounded: a mutant can set off a storm (messages in flight that
-# grow without end, or events that never let the clock move), so past these bounds a run stops and
-# that is a failure too. Measured with the correct replicas over 400 random schedules of 4 and 7
-# replicas (with Byzantine ones): at most 0.8 events per replica and tick and 310 messages in
-# flight per replica (a Replay behaviour in bursts); the bounds are about three times that.
-IN_FLIGHT_PER_NODE = 1000
-EVENTS_PER_NODE_TICK = 3
+# A correct group's traffic stays bounded (the storm rule: property_tests/free_runs.py). Measured
+# with the correct replicas over 400 random schedules of 4 and 7 replicas (with Byzantine ones): at
+# most 0.8 events per replica and tick and 310 messages in flight per replica (a Replay behaviour in
+# bursts); the bounds are about three times that.
+STORM = Storm(in_flight_per_node=1000, events_per_node_tick=3)
 
 
 def run(
@@ -185,24 +159,8 @@ def run(
     until: int,
     stop: Callable[[Simulator[Any]], bool] | None = None,
 ) -> str | None:
-    """Run until `until` or `stop`; the implementation raising is a bug found (CheckFailed).
-    Returns what cut the run short if it ran out of bounds, else None."""
-    nodes = len(sim.node_ids)
-    in_flight = IN_FLIGHT_PER_NODE * nodes
-    events = sim.events + EVENTS_PER_NODE_TICK * nodes * max(until - sim.now, 1000)
-
-    def halt(s: Simulator[Any]) -> bool:
-        return len(s.network) > in_flight or s.events > events or (stop is not None and stop(s))
-
-    try:
-        sim.run(until=until, stop=halt)
-    except Exception as exc:  # a node or the simulator's contract checks gave up: report it
-        raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
-    if len(sim.network) > in_flight:
-        return f"{len(sim.network)} messages in flight (a correct group keeps under {in_flight})"
-    if sim.events > events:
-        return f"{sim.events} node events by t={sim.now} (a correct group takes under {events})"
-    return None
+    """property_tests/free_runs.py's `run` under PBFT's storm bound."""
+    return free_runs.run(sim, schedule, until, STORM, stop)
 
 
 # -- safety ---------------------------------------------------------------------------------------
@@ -218,7 +176,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
     recorded, for its counterexample (the same seed gives the same run)."""
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
-        sim = schedule.cluster(n, bugs, record=record)
+        sim = cluster(schedule, n, bugs, record=record)
         monitor = SafetyMonitor(sim, honest(sim))
         overload = run(sim, schedule, schedule.ticks, stop=monitor)
         violation = monitor.check()
@@ -274,7 +232,7 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
     check_safety, a failing run is run again, recorded, for its counterexample."""
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
-        sim = schedule.cluster(n, bugs, heal=True, record=record)
+        sim = cluster(schedule, n, bugs, heal=True, record=record)
         monitor = SafetyMonitor(sim, honest(sim))
         healed = schedule.ticks
         overload = run(sim, schedule, healed, stop=monitor)

@@ -18,56 +18,34 @@ shows). The spec path then continues from where the implementation got to.
 A mismatch, the implementation acting before the spec's guard holds, or failing to take the step,
 raises `CheckFailed` with the variables that differ and the spec path that led there (an ITF
 trace: every step of it is a spec step, so it replays on the spec, and against the implementation
-as a regression test).
+as a regression test). The machine, the failure's trace, stored-trace replay and shrinking are
+property_tests/harness.py; the `Follower` here is PBFT's own.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import Counter, deque
-from pathlib import Path
-from typing import NoReturn
 
 from hypothesis import reject
 from hypothesis import settings as Settings
 
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.lockstep import (
-    LockstepBase,
-    SuccessorCache,
-    build_machine,
-    differences,
-    run_machine,
-)
+from meshcheck.property_tests import harness
+from meshcheck.property_tests.harness import PathMismatch
+from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
 from meshcheck.property_tests.pbft.model import Model
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
-from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.model import Step
 from meshcheck.traces.show import format_value
 
-ROOT = Path(__file__).resolve().parents[2]
-PBFT = ROOT / "specs" / "PBFT.tla"
-LOCKSTEP_MODEL = Path(__file__).resolve().parent / "models" / "Lockstep.cfg"
-
-
-@functools.cache
-def lockstep_stepper() -> Stepper:
-    """One Stepper over PBFT.tla and the lockstep model per process (building one takes seconds)."""
-    return Stepper(PBFT, LOCKSTEP_MODEL)
+__all__ = ["PBFT", "Follower", "PathMismatch", "lockstep", "lockstep_stepper", "successors"]
 
 
 @functools.cache
 def lockstep_model() -> Model:
-    return Model.from_cfg(LOCKSTEP_MODEL)
-
-
-successors = SuccessorCache(lockstep_stepper)
-
-
-def clear_successors() -> None:
-    """Forget the cached successors (a benchmark measures a cold cache)."""
-    successors.clear()
+    return Model.from_cfg(PBFT.config_path)
 
 
 def brief(rec: Value) -> str:
@@ -92,22 +70,6 @@ def describe(t: Transition, before: State) -> str:
     return f"{t.action.label()} {brief(added[0])}{more}"
 
 
-def path_trace(
-    path: list[Step], bugs: frozenset[str], problem: tuple[str, ...], source: str
-) -> Trace:
-    """A spec path as an ITF-ready trace: it replays on the spec (`meshcheck verify`'s traces row)
-    and against the implementation (`stored.py`)."""
-    meta = {
-        "source": source,
-        "protocol": "pbft",
-        "spec": "specs/PBFT.tla",
-        "config": str(LOCKSTEP_MODEL.relative_to(ROOT)),
-        "bugs": tuple(sorted(bugs)),
-        "divergence": problem,
-    }
-    return Trace(vars=lockstep_stepper().vars, steps=tuple(path), meta=FrozenDict(meta))
-
-
 def beyond_max_seq(before: FrozenDict, after: FrozenDict) -> bool:
     """Whether `after` holds a message `before` did not, at a sequence number past MaxSeq."""
     limit = lockstep_model().max_seq
@@ -115,45 +77,22 @@ def beyond_max_seq(before: FrozenDict, after: FrozenDict) -> bool:
     return any(isinstance(m, FrozenDict) and int(m.get("seq", 0)) > limit for m in new)
 
 
-class PathMismatch(Exception):
-    """A given path (a stored trace, a minimizer's candidate) that the implementation cannot be
-    made to follow: it took a spec step of its own that the path does not take next. Not a bug of
-    the implementation: the path is one it need not follow."""
-
-
-class Follower:
+class Follower(harness.Follower):
     """The implementation following a spec path, checked after every step.
 
-    `replay`: the path is given in advance (a stored trace, a minimizer's candidate), and the
-    spec steps the implementation takes on its own within one event are expected next in it."""
+    With `replay` (the path is given in advance) the spec steps the implementation takes on its own
+    within one event are expected next in it."""
 
-    def __init__(
-        self, init: State, bugs: frozenset[str], source: str = "lockstep", *, replay: bool = False
-    ) -> None:
-        self.bugs = bugs
-        self.source = source
-        self.spec = init
-        self.path: list[Step] = [Step(init.values)]
-        self.driver = Driver(lockstep_model(), bugs=bugs)
-        self.replay = replay
+    def start(self, init: State) -> Driver:
         self.ahead: deque[Transition] = deque()
-        got = self.driver.state()
-        if got != init.values:
-            self.fail(["the initial state differs:", *differences(init.values, got)])
+        return Driver(lockstep_model(), bugs=self.bugs)
 
-    def fail(self, problem: list[str]) -> NoReturn:
-        steps = [s.label() for s in self.path[1:]]
-        shown = ", ".join(steps[-6:])
-        message = (
-            f"{self.source} diverged after {len(steps)} steps ({'... ' if len(steps) > 6 else ''}"
-            f"{shown}):\n  " + "\n  ".join(problem)
-        )
-        trace = path_trace(self.path, self.bugs, tuple(problem), self.source)
-        raise CheckFailed(message, steps=len(steps), trace=trace)
+    def describe(self, t: Transition) -> str:
+        return describe(t, self.state)
 
     def take(self, t: Transition) -> str:
         """Take the spec's step `t` from the current spec state; its one-line description. After
-        it, `spec` is where the implementation got to (t.state, or further: see the module)."""
+        it, `state` is where the implementation got to (t.state, or further: see the module)."""
         if self.ahead:
             early = self.ahead.popleft()
             if early.action == t.action and early.state == t.state:
@@ -162,11 +101,11 @@ class Follower:
                 f"the implementation took {early.action.label()} on its own; the path takes "
                 f"{t.action.label()} next"
             )
-        label = describe(t, self.spec)
+        label = self.describe(t)
         self.path.append(Step(t.state.values, t.action.name, t.action.params))
         start = len(self.driver.sim.trace().steps)
         try:
-            self.driver.take(t.action.name, t.action.params, self.spec.values, t.state.values)
+            self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
         except Exception as exc:  # the implementation could not take a spec step: a bug too
             self.fail([f"the implementation failed to take {label}: {type(exc).__name__}: {exc}"])
         taken = self.driver.sim.trace().steps[start:]
@@ -181,15 +120,9 @@ class Follower:
                     *differences(want, first.state),
                 ]
             )
-        if first.state != want:
-            self.fail(
-                [
-                    f"after {label} the implementation is not in the spec's state:",
-                    *differences(want, first.state),
-                ]
-            )
+        self.compare(label, want, first.state)
         state = t.state
-        stepper = lockstep_stepper()
+        stepper = self.target.stepper()
         for step in taken[1:]:
             action = ActionInstance(step.action, step.params)
             found = [s for s in stepper.successors_of(state, action) if s.values == step.state]
@@ -211,40 +144,26 @@ class Follower:
             self.path.append(Step(state.values, action.name, action.params))
             if self.replay:
                 self.ahead.append(Transition(action, state))
-        self.spec = state
+        self.state = state
         return label
 
 
-class PbftLockstepBase(LockstepBase):
-    """The machine; `lockstep_machine` adds one rule per spec action."""
-
-    def start(self) -> State:
-        (init,) = lockstep_stepper().init_states()
-        self.follower = Follower(init, self.bugs)
-        return init
-
-    def successors(self, state: State) -> list[Transition]:
-        return successors(state)
-
-    def describe(self, t: Transition) -> str:
-        return describe(t, self.follower.spec)
-
-    def follow(self, t: Transition) -> State:
-        self.follower.take(t)
-        return self.follower.spec
+PBFT = harness.LockstepSpec("pbft", "PBFT", "Lockstep.cfg", Follower, machine="PbftLockstep")
+successors = PBFT.successors
 
 
-def lockstep_machine(
-    bugs: frozenset[str] = frozenset(), fired: Counter[str] | None = None
-) -> type[LockstepBase]:
-    """The lockstep machine for an implementation with `bugs` (impl/pbft/mutants.py) switched on;
-    `fired` counts the spec actions it chose, across every example."""
-    actions = tuple(lockstep_stepper().action_names)
-    return build_machine("PbftLockstep", PbftLockstepBase, actions, bugs, fired)
+def lockstep_stepper() -> Stepper:
+    """One Stepper over PBFT.tla and the lockstep model per process (building one takes seconds)."""
+    return PBFT.stepper()
+
+
+def clear_successors() -> None:
+    """Forget the cached successors (a benchmark measures a cold cache)."""
+    successors.clear()
 
 
 def lockstep(
     bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
 ) -> None:
     """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    run_machine(lockstep_machine(bugs, fired), settings)
+    harness.lockstep(PBFT, bugs, settings, fired=fired)

@@ -13,9 +13,9 @@ from hypothesis import settings
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.byzantine import Assignment, Silent
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft.free_runs import (
     COMMIT_BOUND,
-    Schedule,
     check_liveness,
     check_safety,
     free_run_safety,

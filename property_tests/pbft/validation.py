@@ -29,16 +29,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.pbft.byzantine import byzantine_strategy
-from meshcheck.property_tests.pbft.free_runs import Schedule, failure, run, schedules, share
+from meshcheck.property_tests import validation
+from meshcheck.property_tests.free_runs import Schedule, failure, share
+from meshcheck.property_tests.harness import resource
+from meshcheck.property_tests.pbft.free_runs import (
+    cluster,
+    knob,
+    run,
+    schedules,
+)
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.traces.model import Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "specs" / "PBFT.tla"
-MODEL = Path(__file__).resolve().parent / "models" / "Validate.cfg"
+SPEC = resource("meshcheck.specs", "PBFT.tla")
+MODEL = resource("meshcheck.property_tests.pbft", "models", "Validate.cfg")
 
 # TLC judges each step: several milliseconds each (the spec's Execute and Accept quantify over the
 # model's views, sequence numbers and requests, and msgs, hundreds of records, is converted to
@@ -87,73 +94,19 @@ def in_bounds(state: Any) -> bool:
     return bool(top_view <= model["MaxView"] and top_seq <= model["MaxSeq"])
 
 
-_INSTANCES: dict[int, frozenset[Any]] = {}
-
-
-def _instances(stepper: Stepper) -> frozenset[Any]:
-    """The stepper's action instances as a set (thousands of them: a tuple is slow to search)."""
-    found = _INSTANCES.get(id(stepper))
-    if found is None:
-        found = _INSTANCES[id(stepper)] = frozenset(stepper.actions)
-    return found
-
-
-# TLC evaluates the model's invariants every this many steps and on the last state, and on every
-# state between when one breaks, to name the first (as Raft's validation does).
-TLC_INVARIANTS_EVERY = 25
+VALIDATION = validation.Validation(in_bounds=in_bounds)
 
 
 def first_bad_step(trace: Trace, stepper: Stepper) -> tuple[int, str] | None:
     """(k, what is wrong) for the first step k that is not a spec step or breaks an invariant;
     None if the trace (up to the first state outside the model's bounds) is a behaviour of it."""
-    from meshcheck.specs.tlc.stepper import ActionInstance
-
-    actions = _instances(stepper)
-    steps = trace.steps
-    before = stepper.state(steps[0].state)
-    if before not in stepper.init_states():
-        return 0, "not an initial state"
-    states = [before]
-    checked = -1
-    for k in range(1, len(steps)):
-        step = steps[k]
-        if not in_bounds(step.state):
-            break  # the rest of the run is beyond the model: what was checked stands
-        action = ActionInstance(step.action, step.params)
-        if action not in actions:
-            return k, f"{step.label()} is no action of the spec"
-        changed = trace.changed(k)
-        order = [*sorted(changed), *sorted(set(step.state) - changed)]
-        after = next(
-            (
-                s
-                for s in stepper.successors_of(before, action)
-                if all(s[v] == step.state[v] for v in order)
-            ),
-            None,
-        )
-        if after is None:
-            return k, "not a step of the spec"
-        states.append(after)
-        before = after
-        last = k == len(steps) - 1 or not in_bounds(steps[k + 1].state)
-        if k % TLC_INVARIANTS_EVERY == 0 or last:
-            if stepper.violated(after):
-                first = next(j for j in range(checked + 1, k + 1) if stepper.violated(states[j]))
-                return first, f"violates {', '.join(stepper.violated(states[first]))}"
-            checked = k
-    return None
+    return validation.first_bad_step(trace, stepper, VALIDATION)
 
 
 def first_step_not_in_spec(trace: Trace, stepper: Stepper) -> str | None:
     """None if the trace is a behaviour of the stepper's spec and model; else what went wrong, and
     where (for tests that check a hand-made run)."""
-    found = first_bad_step(trace, stepper)
-    if found is None:
-        return None
-    k, problem = found
-    step = trace.steps[k]
-    return f"step {k} {step.label()} at {dict(step.meta)}: {problem}"
+    return validation.first_step_not_in_spec(trace, stepper, VALIDATION)
 
 
 def validation_schedules() -> st.SearchStrategy[Schedule]:
@@ -161,17 +114,8 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
     model's checkpoint interval, a request every 50 ticks or more."""
     model = validation_model()
     return st.builds(
-        lambda s, byzantine, every: Schedule(
-            s.seed,
-            s.ticks,
-            s.drop,
-            s.duplicate,
-            s.delay,
-            s.crash,
-            s.partition,
-            every,
-            byzantine,
-            model["CheckpointEvery"],
+        lambda s, byzantine, every: s.with_knobs(
+            every=every, byzantine=byzantine, checkpoint_every=model["CheckpointEvery"]
         ),
         schedules(model["N"], *VALIDATION_TICKS, byzantine=False),
         byzantine_strategy(model["N"], max_faulty=1),
@@ -182,12 +126,12 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
 def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     """One free run of the model's replicas: its trace is a behaviour of the spec."""
     model = validation_model()
-    if 2 * schedule.checkpoint_every != model["Window"]:
+    if 2 * knob(schedule, "checkpoint_every") != model["Window"]:
         raise ValueError("the run's window must be the model's")
-    sim = schedule.cluster(model["N"], bugs)
+    sim = cluster(schedule, model["N"], bugs)
     overload = run(sim, schedule, schedule.ticks)
     trace = sim.trace()
-    found = first_bad_step(trace, validation_stepper(frozenset(schedule.byzantine)))
+    found = first_bad_step(trace, validation_stepper(frozenset(knob(schedule, "byzantine"))))
     if found is not None:
         at, message = found
         raise failure(message, schedule, trace, at)

@@ -14,8 +14,8 @@ from functools import partial
 
 from meshcheck.property_tests.checks import Check, CheckFn
 from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
+from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.lockstep import lockstep
-from meshcheck.property_tests.raft.minimize import minimize
 from meshcheck.property_tests.raft.stored import stored_traces
 from meshcheck.property_tests.raft.validation import trace_validation
 
@@ -26,7 +26,7 @@ CHECKS: tuple[Check, ...] = (
         "lockstep",
         lockstep,
         "TLC picks each step, the implementation takes it, states compared after every step",
-        minimize,
+        HARNESS.minimize,
     ),
     Check("stored traces", stored_traces, "the traces/raft/ corpus replayed on the implementation"),
     Check(

@@ -32,68 +32,65 @@ from hypothesis import strategies as st
 from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, Simulator, Workload
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.traces.model import Trace
 
-CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
+# Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
+KNOBS: Mapping[str, Any] = {
+    "one_way": 0.5,  # share of partitions that cut one direction only
+    "every": 20,  # ticks between client requests
+    "reads": 0.0,  # share of client requests that are reads
+    "snapshot_interval": 5,
+    "max_entries": None,
+    "down": (200, 2000),  # ticks a crashed node stays down
+    "timeout": (150, 300),  # the nodes' election timeout range
+}
 
 
-@attrs.frozen
-class Schedule:
-    """One free run: the simulator's seed, how often each fault strikes, the client load and the
-    node options that change what a run can do. Its repr is the Python that rebuilds it."""
+def knob(schedule: Schedule, name: str) -> Any:
+    return schedule.knob(name, KNOBS[name])
 
-    seed: int
-    ticks: int  # how long faults (and the client) run; a multiple of CHAOS_EVERY
-    drop: float = 0.0  # per message
-    duplicate: float = 0.0
-    delay: float = 0.0
-    crash: float = 0.0  # per chaos round
-    partition: float = 0.0
-    one_way: float = 0.5  # share of partitions that cut one direction only
-    every: int = 20  # ticks between client requests
-    reads: float = 0.0  # share of client requests that are reads
-    snapshot_interval: int = 5
-    max_entries: int | None = None
-    down: tuple[int, int] = (200, 2000)  # ticks a crashed node stays down
-    timeout: tuple[int, int] = (150, 300)  # the nodes' election timeout range
 
-    def cluster(
-        self,
-        nodes: int,
-        bugs: frozenset[str],
-        *,
-        heal: bool = False,
-        make: Callable[[int], Any] | None = None,
-        **options: Any,
-    ) -> Simulator[RaftNode]:
-        """The simulated cluster of this schedule; with heal=True every fault stops at `ticks`."""
-        faults = Faults(
-            drop=self.drop,
-            duplicate=self.duplicate,
-            delay=self.delay,
-            crash=self.crash,
-            partition=self.partition,
-            one_way=self.one_way,
-            down_ticks=self.down,
-            chaos_every=CHAOS_EVERY,
-            until=self.ticks if heal else None,
-        )
-        workload = Workload(
-            every=self.every, reads=self.reads, make=make or unique_write, until=self.ticks
-        )
-        return raft_cluster(
-            nodes,
-            seed=self.seed,
-            faults=faults,
-            workload=workload,
-            snapshot_interval=self.snapshot_interval,
-            max_entries=self.max_entries,
-            election_timeout=self.timeout,
-            bugs=bugs,
-            **options,
-        )
+def cluster(
+    schedule: Schedule,
+    nodes: int,
+    bugs: frozenset[str],
+    *,
+    heal: bool = False,
+    make: Callable[[int], Any] | None = None,
+    **options: Any,
+) -> Simulator[RaftNode]:
+    """The simulated cluster of a schedule; with heal=True every fault stops at `ticks`."""
+    faults = Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        one_way=knob(schedule, "one_way"),
+        down_ticks=knob(schedule, "down"),
+        chaos_every=CHAOS_EVERY,
+        until=schedule.ticks if heal else None,
+    )
+    workload = Workload(
+        every=knob(schedule, "every"),
+        reads=knob(schedule, "reads"),
+        make=make or unique_write,
+        until=schedule.ticks,
+    )
+    return raft_cluster(
+        nodes,
+        seed=schedule.seed,
+        faults=faults,
+        workload=workload,
+        snapshot_interval=knob(schedule, "snapshot_interval"),
+        max_entries=knob(schedule, "max_entries"),
+        election_timeout=knob(schedule, "timeout"),
+        bugs=bugs,
+        **options,
+    )
 
 
 def unique_write(n: int) -> Any:
@@ -119,9 +116,7 @@ def schedules(
     return st.builds(
         Schedule,
         seed=st.integers(0, 2**32 - 1),
-        ticks=st.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY).map(
-            lambda rounds: rounds * CHAOS_EVERY
-        ),
+        ticks=ticks(min_ticks, max_ticks),
         drop=rates,
         duplicate=rates,
         delay=rates,
@@ -137,56 +132,24 @@ def schedules(
     )
 
 
-def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
-    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
-    end = len(trace.steps) - 1 if at is None else at
-    step = trace.steps[end]
-    where = (
-        f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
-    )
-    return CheckFailed(
-        f"{schedule!r}: {where}: {message}",
-        steps=end,
-        trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
-    )
-
-
 # A correct cluster's traffic stays small: one batch in flight per peer, heartbeats, and what delay
 # faults hold back. Measured over 800 random schedules each: at most 64 messages in flight (3 nodes)
 # and 95 (5 nodes); at most 0.24 node events per node and tick under faults, 0.32 in the first 1000
 # ticks after healing (catching up one entry per round trip). A mutant can set off a storm
 # (truncate_on_stale_append, measured: ten times the messages in flight every 100 ticks, gigabytes
 # within a second of simulated time, or tens of thousands of steps without growing), so past these
-# bounds (about 2.5 and 3 times the measured) a run stops, and that is a failure too, reported
-# after the property's own verdict on what ran.
-IN_FLIGHT_PER_NODE = 50
-EVENTS_PER_NODE_TICK = 1
+# bounds (about 2.5 and 3 times the measured) a run stops (property_tests/free_runs.py).
+STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
 
 
 def run(
     sim: Simulator[RaftNode],
     schedule: Schedule,
     until: int,
-    stop: Callable[[Simulator[RaftNode]], bool] | None = None,
+    stop: Callable[[Simulator[Any]], bool] | None = None,
 ) -> str | None:
-    """Run the simulation until `until` or `stop`; the implementation failing (an exception) is a
-    bug found (CheckFailed). Returns what cut the run short if it ran out of bounds, else None."""
-    nodes = len(sim.node_ids)
-    in_flight = IN_FLIGHT_PER_NODE * nodes
-    events = sim.events + EVENTS_PER_NODE_TICK * nodes * max(until - sim.now, 1000)
-
-    def halt(s: Simulator[RaftNode]) -> bool:
-        return len(s.network) > in_flight or s.events > events or (stop is not None and stop(s))
-
-    try:
-        sim.run(until=until, stop=halt)
-    except Exception as exc:  # a node or the simulator's contract checks gave up: report it
-        raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
-    if len(sim.network) > in_flight:
-        return f"{len(sim.network)} messages in flight (a correct cluster keeps under {in_flight})"
-    if sim.events > events:
-        return f"{sim.events} node events by t={sim.now} (a correct cluster takes under {events})"
-    return None
+    """property_tests/free_runs.py's `run` under Raft's storm bound."""
+    return free_runs.run(sim, schedule, until, STORM, stop)
 
 
 # -- safety ---------------------------------------------------------------------------------------
@@ -225,7 +188,7 @@ class Watch:
 def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
     """One free run: every state of its trace satisfies the safety invariants, and no node applied a
     different value where another applied one."""
-    sim = schedule.cluster(nodes, bugs)
+    sim = cluster(schedule, nodes, bugs)
     watch = Watch()
     overload = run(sim, schedule, schedule.ticks, stop=watch)
     trace = sim.trace()
@@ -336,7 +299,7 @@ class Healing:
 
 def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Healing:
     """One run whose faults stop at schedule.ticks: it heals within the bounds."""
-    sim = schedule.cluster(nodes, bugs, heal=True)
+    sim = cluster(schedule, nodes, bugs, heal=True)
     healed = schedule.ticks
     overload = run(sim, schedule, healed)
     if overload is None and not all(sim.up.values()):  # Faults.until brings every node up

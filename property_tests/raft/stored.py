@@ -6,9 +6,7 @@ specs/Raft.tla (`meshcheck verify` replays it on the spec), so the correct imple
 it to the end, and the mutant named in its `#meta.bugs` must still diverge on it: a replay that
 stops catching its mutant means the implementation or the spec moved, and the trace must be renewed.
 
-Replaying goes through the same `Follower` as lockstep: TLC confirms each step (the named action
-leads from the trace's state to the next one), the driver makes the implementation take it, and
-the refinement and enabledness checks run after it.
+The replay is property_tests/harness.py's, through this protocol's `Follower`.
 """
 
 from __future__ import annotations
@@ -17,49 +15,26 @@ from pathlib import Path
 
 from hypothesis import settings as Settings
 
-from meshcheck.impl.base.errors import TraceFormatError
-from meshcheck.property_tests.raft.lockstep import ROOT, Follower, lockstep_stepper, successors
-from meshcheck.specs.tlc.stepper import ActionInstance, Transition
-from meshcheck.traces import itf
+from meshcheck.property_tests.harness import expected_kill
+from meshcheck.property_tests.raft.harness import HARNESS
+from meshcheck.property_tests.raft.lockstep import Follower
 from meshcheck.traces.model import Trace
 
-CORPUS = ROOT / "traces" / "raft"
+__all__ = ["Follower", "corpus", "expected_kill", "replay_on_impl", "stored_traces"]
 
 
 def corpus() -> list[Path]:
-    """The stored Raft traces, in a stable order."""
-    return sorted(CORPUS.glob("*.itf.json"))
+    """The Raft stored traces, in a stable order."""
+    return HARNESS.corpus()
 
 
 def replay_on_impl(trace: Trace, bugs: frozenset[str], *, where: str = "trace") -> int:
     """Make the implementation (with `bugs`) follow `trace`; the number of steps it followed.
-    CheckFailed when it diverges; TraceFormatError when the trace is not a path of the spec."""
-    stepper = lockstep_stepper()
-    if tuple(trace.vars) != stepper.vars:
-        raise TraceFormatError(where, "vars", f"not the variables of Raft.tla: {trace.vars}")
-    states = [stepper.state(step.state) for step in trace.steps]
-    if not states or states[0] not in stepper.init_states():
-        raise TraceFormatError(where, "states[0]", "not the initial state of Raft.tla")
-    follower = Follower(states[0], bugs, source=f"replay of {Path(where).name}")
-    for k in range(1, len(states)):
-        step = trace.steps[k]
-        action = ActionInstance(step.action, step.params)
-        if states[k] not in stepper.successors_of(states[k - 1], action):
-            raise TraceFormatError(
-                where, f"states[{k}]", f"{action.label()} does not lead here from states[{k - 1}]"
-            )
-        follower.take(Transition(action, states[k]), successors(states[k]))
-    return len(states) - 1
+    CheckFailed when it diverges; TraceFormatError when the trace is not a path of the spec.
+    (`Follower` is read from this module when called: traces/replay.py swaps it to watch.)"""
+    return HARNESS.replay_on_impl(trace, bugs, where=where, follower=Follower)
 
 
 def stored_traces(bugs: frozenset[str], settings: Settings | None = None) -> None:
-    """The check: every stored trace, followed by the implementation with `bugs` (settings unused:
-    the corpus is fixed). CheckFailed on the first divergence."""
-    for path in corpus():
-        replay_on_impl(itf.read(path), bugs, where=str(path))
-
-
-def expected_kill(path: Path) -> frozenset[str]:
-    """The mutant a stored trace was written for (its `#meta.bugs`)."""
-    bugs = itf.read(path).meta.get("bugs", ())
-    return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple) else frozenset()
+    """The check: every stored trace, followed by the implementation with `bugs`."""
+    HARNESS.stored_traces(bugs, settings)

@@ -14,9 +14,10 @@ from hypothesis import Phase, settings
 from meshcheck.impl.raft import mutants, raft_cluster
 from meshcheck.impl.sim import Faults, Workload
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import (
-    Schedule,
     check_liveness,
+    cluster,
     free_run_safety,
     liveness_after_heal,
 )
@@ -96,7 +97,7 @@ def test_a_tampered_step_is_named() -> None:
     step 10 gives s1 a term it never had."""
     schedule = Schedule(seed=3, ticks=400)
     budget = validation_model()[2]
-    sim = schedule.cluster(3, frozenset(), make=lambda n: "v1", budget=budget)
+    sim = cluster(schedule, 3, frozenset(), make=lambda n: "v1", budget=budget)
     sim.run(until=schedule.ticks)
     trace = sim.trace()
     stepper = validation_stepper()

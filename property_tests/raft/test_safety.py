@@ -10,7 +10,8 @@ import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import mutants
-from meshcheck.property_tests.raft.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.safety import INVARIANTS, violated
 from meshcheck.property_tests.raft.validation import validation_stepper
 
@@ -169,7 +170,7 @@ def test_tlc_agrees_along_a_run_that_breaks_them() -> None:
     free_run_safety shrank it to (3 nodes), whose leader loses a committed entry. The client writes
     the model's value v1 (TLC cannot even evaluate TypeOK on a log that mixes records and "NoOp")."""
     schedule = Schedule(seed=6, ticks=600, partition=0.1, one_way=0.0, snapshot_interval=2)
-    sim = schedule.cluster(3, frozenset({mutants.VOTE_WITHOUT_LOG_CHECK}), make=lambda n: "v1")
+    sim = cluster(schedule, 3, frozenset({mutants.VOTE_WITHOUT_LOG_CHECK}), make=lambda n: "v1")
     sim.run(until=schedule.ticks)
     states = [step.state for step in sim.trace().steps]
     broken = [k for k, values in enumerate(states) if violated(values)]

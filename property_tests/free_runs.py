@@ -1,0 +1,142 @@
+"""What every protocol's free runs share: the `Schedule` of a run, the storm bound, the failure.
+
+A free run lets the simulator's seeded fault injector (impl/sim) drop, duplicate and delay messages,
+crash and restart nodes and cut the network while a client sends requests; Hypothesis draws the
+run's `Schedule` and shrinks a failing one. The protocol's free_runs.py says which knobs its runs
+have besides the faults (Raft's snapshot interval and election timeouts, PBFT's Byzantine replicas
+and checkpoint interval, the hybrid layer's Byzantine behaviours and when they start and stop), how
+a schedule becomes a cluster, and what must hold.
+
+One storm rule for every protocol (`run`): a mutant can set off a storm (messages in flight that
+grow without end, or events that never let the clock move), so a run stops once it has more
+messages in flight, or has taken more node events, than a correct cluster ever does (the protocol's
+`Storm`, measured), and that is a failure too, reported after the property's own verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import hypothesis
+
+from meshcheck.impl.sim import Simulator
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.traces.model import Trace
+
+CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
+
+T = TypeVar("T")
+
+
+@attrs.frozen(init=False, repr=False)
+class Schedule:
+    """One free run: the simulator's seed, how long faults run and how often each strikes, and the
+    protocol's own knobs (`knobs`: client load, node options, Byzantine behaviour). Its repr is the
+    Python that rebuilds it, with the knobs as keyword arguments
+    (`Schedule(seed=7, ticks=700, drop=0.2, ..., every=50, checkpoint_every=5)`): a failing run's
+    `#meta.rerun` keeps it (property_tests/record.py)."""
+
+    seed: int
+    ticks: int  # how long faults (and the client) run; a multiple of CHAOS_EVERY
+    drop: float = 0.0  # per message
+    duplicate: float = 0.0
+    delay: float = 0.0
+    crash: float = 0.0  # per chaos round
+    partition: float = 0.0
+    knobs: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    def __init__(
+        self,
+        seed: int,
+        ticks: int,
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+        delay: float = 0.0,
+        crash: float = 0.0,
+        partition: float = 0.0,
+        **knobs: Any,
+    ) -> None:
+        self.__attrs_init__(seed, ticks, drop, duplicate, delay, crash, partition, dict(knobs))
+
+    def knob(self, name: str, default: T) -> T:
+        """The protocol's knob `name`, or its default when the schedule does not set it."""
+        value: T = self.knobs.get(name, default)
+        return value
+
+    def with_knobs(self, **knobs: Any) -> Schedule:
+        """This schedule with some knobs set (the faults and the seed as they are)."""
+        fields = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "knobs")
+        return Schedule(**fields, **{**self.knobs, **knobs})
+
+    def __repr__(self) -> str:
+        fields = attrs.asdict(self, recurse=False, filter=lambda a, _: a.name != "knobs")
+        shown = [f"{k}={v!r}" for k, v in (*fields.items(), *self.knobs.items())]
+        return f"Schedule({', '.join(shown)})"
+
+
+def ticks(min_ticks: int, max_ticks: int) -> hypothesis.strategies.SearchStrategy[int]:
+    """How long faults run: whole chaos rounds between min_ticks and max_ticks (shrinks short)."""
+    rounds = hypothesis.strategies.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY)
+    return rounds.map(lambda n: n * CHAOS_EVERY)
+
+
+def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hypothesis.settings:
+    """`settings` with a `fraction` of its examples (at least `least`): a free run costs what tens
+    to hundreds of lockstep steps cost, so a free-run check takes its share of the profile's budget
+    rather than all of it."""
+    return hypothesis.settings(
+        settings, max_examples=max(least, round(settings.max_examples * fraction))
+    )
+
+
+def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
+    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
+    end = len(trace.steps) - 1 if at is None else at
+    step = trace.steps[end]
+    where = (
+        f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
+    )
+    return CheckFailed(
+        f"{schedule!r}: {where}: {message}",
+        steps=end,
+        trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
+    )
+
+
+@attrs.frozen
+class Storm:
+    """What a correct cluster of the protocol never exceeds (measured, with a margin): messages in
+    flight per node, node events per node and tick."""
+
+    in_flight_per_node: int
+    events_per_node_tick: int
+
+
+def run(
+    sim: Simulator[Any],
+    schedule: Schedule,
+    until: int,
+    storm: Storm,
+    stop: Callable[[Simulator[Any]], bool] | None = None,
+) -> str | None:
+    """Run the simulation until `until` or `stop`; the implementation failing (an exception) is a
+    bug found (CheckFailed). Returns what cut the run short if it went past the storm bound (the
+    events bound counts from now, over at least 1000 ticks), else None."""
+    nodes = len(sim.node_ids)
+    in_flight = storm.in_flight_per_node * nodes
+    events = sim.events + storm.events_per_node_tick * nodes * max(until - sim.now, 1000)
+
+    def halt(s: Simulator[Any]) -> bool:
+        return len(s.network) > in_flight or s.events > events or (stop is not None and stop(s))
+
+    try:
+        sim.run(until=until, stop=halt)
+    except Exception as exc:  # a node or the simulator's contract checks gave up: report it
+        raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
+    if len(sim.network) > in_flight:
+        return f"{len(sim.network)} messages in flight (a correct cluster keeps under {in_flight})"
+    if sim.events > events:
+        return f"{sim.events} node events by t={sim.now} (a correct cluster takes under {events})"
+    return None

@@ -1,0 +1,374 @@
+"""The harness of every protocol, written once: lockstep, stored-trace replay and shrinking of a
+lockstep counterexample, parameterised by what is the protocol's own.
+
+A protocol says what is its own in two objects:
+
+- `LockstepSpec`, one per spec the implementation is walked along (Raft: Raft.tla; the hybrid layer:
+  ThreatLevel.tla and Hybrid.tla): the spec, its lockstep model (a `.cfg` in the protocol's
+  `models/` folder), the `Follower` that makes the implementation take a spec step and compares the
+  refinement mapping, and the signature by which shrinking tells a step's candidates apart;
+- `Harness`, one per protocol (the object `Protocol.harness` names, meshcheck/protocol.py): its
+  specs, its corpus folder, the storm bound of its free runs (property_tests/free_runs.py) and what
+  its trace validation needs (property_tests/validation.py).
+
+Everything else is here: the `Follower`'s bookkeeping (the spec path so far, a failure as an ITF
+trace of that path), the lockstep machine on property_tests/lockstep.py, the replay of a stored
+trace, and the delta-debugging pass of property_tests/minimize.py. Data files are found through
+importlib.resources, so an installed copy finds them too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Sequence
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+from hypothesis import settings as Settings
+
+from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.lockstep import (
+    LockstepBase,
+    SuccessorCache,
+    build_machine,
+    differences,
+    run_machine,
+)
+from meshcheck.property_tests.minimize import Signer, effect_signature, minimize_path
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.traces import itf
+from meshcheck.traces.model import Step, Trace
+
+
+def resource(package: str, *parts: str) -> Path:
+    """A data file of a package (`resource("meshcheck.specs", "Raft.tla")`), wherever it is
+    installed (the Stepper and TLC read files by path)."""
+    return Path(str(files(package).joinpath(*parts)))
+
+
+@functools.cache
+def _stepper(spec: Path, config: Path) -> Stepper:
+    """One Stepper per spec and model per process (building one takes seconds)."""
+    return Stepper(spec, config)
+
+
+class PathMismatch(Exception):
+    """A given path (a stored trace, a minimizer's candidate) that the implementation cannot be
+    made to follow: it took a spec step of its own that the path does not take next. Not a bug of
+    the implementation: the path is one it need not follow."""
+
+
+@attrs.frozen(eq=False)
+class LockstepSpec:
+    """One spec under one lockstep model, as the harness reaches it.
+
+    `follower` makes the implementation follow a path of it (`Follower`'s subclass); `signature`
+    tells the candidates of a re-derived step apart when shrinking (property_tests/minimize.py);
+    `named`: the protocol has several specs, so messages and traces name this one
+    (`#meta.spec_name`)."""
+
+    protocol: str  # the property_tests package and the corpus folder: "raft"
+    name: str  # the spec's module: "Raft" for specs/Raft.tla
+    config: str  # the lockstep model, a file of property_tests/<protocol>/models/
+    follower: type[Follower]
+    signature: Signer = effect_signature
+    named: bool = False
+    # the lockstep machine's class name (default: the spec's name and "Lockstep"): Hypothesis
+    # derives a derandomized run's seed from it, so it fixes which programs a profile tries
+    machine: str | None = None
+    successors: SuccessorCache = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        # successors by state fingerprint (property_tests/lockstep.py says why they are kept)
+        object.__setattr__(self, "successors", SuccessorCache(self.stepper))
+
+    @property
+    def spec_path(self) -> Path:
+        return resource("meshcheck.specs", f"{self.name}.tla")
+
+    @property
+    def config_path(self) -> Path:
+        return resource(f"meshcheck.property_tests.{self.protocol}", "models", self.config)
+
+    def stepper(self) -> Stepper:
+        return _stepper(self.spec_path, self.config_path)
+
+    def trace(
+        self, path: Sequence[Step], bugs: frozenset[str], problem: tuple[str, ...], source: str
+    ) -> Trace:
+        """A spec path as an ITF-ready trace: it replays on the spec (`meshcheck verify`'s traces
+        row; `#meta.spec` and `#meta.config` are relative to the repository) and against the
+        implementation (`replay_on_impl`)."""
+        meta: dict[str, Any] = {
+            "source": source,
+            "protocol": self.protocol,
+            **({"spec_name": self.name} if self.named else {}),
+            "spec": f"specs/{self.name}.tla",
+            "config": f"property_tests/{self.protocol}/models/{self.config}",
+            "bugs": tuple(sorted(bugs)),
+            "divergence": problem,
+        }
+        return Trace(vars=self.stepper().vars, steps=tuple(path), meta=FrozenDict(meta))
+
+
+class Follower:
+    """The implementation following a path of `spec`, checked after every step. The protocol's
+    subclass says how to build the implementation (`start`: its driver, in the initial state) and
+    how to make it take a step (`drive`), and may check more after each (`after`) or take steps its
+    own way (`take`, as PBFT's replicas take several spec steps in one event).
+
+    `state` is the spec state the implementation is in; `path` the spec path so far. `replay`: the
+    path is given in advance (a stored trace, a shrinking candidate), not chosen as it goes."""
+
+    def __init__(
+        self,
+        spec: LockstepSpec,
+        init: State,
+        bugs: frozenset[str],
+        source: str = "lockstep",
+        *,
+        replay: bool = False,
+    ) -> None:
+        self.target = spec
+        self.bugs = bugs
+        self.source = source
+        self.replay = replay
+        self.state = init
+        self.path: list[Step] = [Step(init.values)]
+        self.driver = self.start(init)
+        got = self.driver.state()
+        if got != init.values:
+            self.fail(["the initial state differs:", *differences(init.values, got)])
+
+    def start(self, init: State) -> Any:
+        """The implementation's driver, in the spec's initial state `init`."""
+        raise NotImplementedError
+
+    def drive(self, t: Transition) -> None:
+        """Make the implementation take `t` from `self.state`."""
+        raise NotImplementedError
+
+    def after(self, t: Transition, label: str) -> None:
+        """More checks once the implementation is in `t.state` (default: none)."""
+
+    def describe(self, t: Transition) -> str:
+        """The step as one line (default: the action instance)."""
+        return t.action.label()
+
+    def fail(self, problem: list[str]) -> NoReturn:
+        steps = [s.label() for s in self.path[1:]]
+        shown = ", ".join(steps[-6:])
+        spec = f" of {self.target.name}.tla" if self.target.named else ""
+        message = (
+            f"{self.source}{spec} diverged after {len(steps)} steps "
+            f"({'... ' if len(steps) > 6 else ''}{shown}):\n  " + "\n  ".join(problem)
+        )
+        trace = self.target.trace(self.path, self.bugs, tuple(problem), self.source)
+        raise CheckFailed(message, steps=len(steps), trace=trace)
+
+    def compare(self, label: str, want: FrozenDict, got: FrozenDict) -> None:
+        """The refinement check: the implementation's abstract state is the spec's."""
+        if got != want:
+            problem = f"after {label} the implementation is not in the spec's state:"
+            self.fail([problem, *differences(want, got)])
+
+    def take(self, t: Transition) -> str:
+        """Take the spec's step `t` from `self.state`; its one-line description."""
+        label = self.describe(t)
+        self.path.append(Step(t.state.values, t.action.name, t.action.params))
+        try:
+            self.drive(t)
+        except Exception as exc:  # the implementation could not take a spec step: a bug too
+            self.fail([f"the implementation failed to take {label}: {type(exc).__name__}: {exc}"])
+        self.compare(label, t.state.values, self.driver.state())
+        self.state = t.state
+        self.after(t, label)
+        return label
+
+
+# -- lockstep ---------------------------------------------------------------------------------------
+
+
+def lockstep_machine(
+    spec: LockstepSpec, bugs: frozenset[str] = frozenset(), fired: Counter[str] | None = None
+) -> type[LockstepBase]:
+    """The lockstep machine of `spec` for an implementation with `bugs` switched on: one rule per
+    spec action (property_tests/lockstep.py); `fired` counts the actions it took, across examples."""
+
+    class Base(LockstepBase):
+        def start(self) -> State:
+            (init,) = spec.stepper().init_states()
+            self.follower = spec.follower(spec, init, self.bugs)
+            return init
+
+        def successors(self, state: State) -> list[Transition]:
+            return spec.successors(state)
+
+        def describe(self, t: Transition) -> str:
+            return self.follower.describe(t)
+
+        def follow(self, t: Transition) -> State:
+            self.follower.take(t)
+            return self.follower.state
+
+    Base.__name__ = Base.__qualname__ = f"{spec.name}LockstepBase"
+    actions = tuple(spec.stepper().action_names)
+    return build_machine(spec.machine or f"{spec.name}Lockstep", Base, actions, bugs, fired)
+
+
+def lockstep(
+    spec: LockstepSpec,
+    bugs: frozenset[str],
+    settings: Settings,
+    *,
+    fired: Counter[str] | None = None,
+) -> None:
+    """The check: run the lockstep machine of `spec` under `settings`; CheckFailed on a divergence."""
+    run_machine(lockstep_machine(spec, bugs, fired), settings)
+
+
+# -- stored traces ----------------------------------------------------------------------------------
+
+
+def which(specs: Sequence[LockstepSpec], trace: Trace, where: str) -> LockstepSpec:
+    """The spec a trace is a path of: the only one, or the one its `#meta.spec_name` names."""
+    if len(specs) == 1:
+        return specs[0]
+    name = str(trace.meta.get("spec_name"))
+    found = next((s for s in specs if s.name == name), None)
+    if found is None:
+        names = ", ".join(s.name for s in specs)
+        raise TraceFormatError(where, "#meta.spec_name", f"not one of {names}")
+    return found
+
+
+def replay_on_impl(
+    specs: Sequence[LockstepSpec],
+    trace: Trace,
+    bugs: frozenset[str],
+    *,
+    where: str = "trace",
+    follower: type[Follower] | None = None,
+) -> int:
+    """Make the implementation (with `bugs`) follow `trace`; the number of steps it followed.
+    TLC confirms each step first (the named action leads from the trace's state to the next one).
+    CheckFailed when the implementation diverges; TraceFormatError when the trace is not a path of
+    its spec, or not one the implementation can be driven along."""
+    spec = which(specs, trace, where)
+    stepper = spec.stepper()
+    if tuple(trace.vars) != stepper.vars:
+        raise TraceFormatError(where, "vars", f"not the variables of {spec.name}.tla: {trace.vars}")
+    states = [stepper.state(step.state) for step in trace.steps]
+    if not states or states[0] not in stepper.init_states():
+        raise TraceFormatError(where, "states[0]", f"not the initial state of {spec.name}.tla")
+    make = follower or spec.follower
+    following = make(spec, states[0], bugs, f"replay of {Path(where).name}", replay=True)
+    for k in range(1, len(states)):
+        step = trace.steps[k]
+        action = ActionInstance(step.action, step.params)
+        if states[k] not in stepper.successors_of(states[k - 1], action):
+            raise TraceFormatError(
+                where, f"states[{k}]", f"{action.label()} does not lead here from states[{k - 1}]"
+            )
+        try:
+            following.take(Transition(action, states[k]))
+        except PathMismatch as exc:
+            raise TraceFormatError(where, f"states[{k}]", str(exc)) from exc
+    return len(states) - 1
+
+
+def corpus(protocol: str) -> list[Path]:
+    """A protocol's stored traces (traces/<protocol>/), in a stable order."""
+    return sorted(resource("meshcheck.traces", protocol).glob("*.itf.json"))
+
+
+def expected_kill(path: Path) -> frozenset[str]:
+    """The mutant a stored trace was written for (its `#meta.bugs`)."""
+    bugs = itf.read(path).meta.get("bugs", ())
+    return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple) else frozenset()
+
+
+# -- shrinking --------------------------------------------------------------------------------------
+
+
+def minimize(
+    specs: Sequence[LockstepSpec], failure: CheckFailed, bugs: frozenset[str], *, budget: int = 400
+) -> CheckFailed:
+    """A 1-minimal version of a lockstep failure (property_tests/minimize.py, at most `budget`
+    replays); `failure` itself when it has no trace or nothing can go."""
+    trace = failure.trace
+    if trace is None:
+        return failure
+    try:
+        spec = which(specs, trace, "the failure")
+    except TraceFormatError:
+        return failure
+
+    def replay(init: State, path: Sequence[Transition]) -> CheckFailed | None:
+        try:
+            following = spec.follower(spec, init, bugs, replay=True)
+            for t in path:
+                following.take(t)
+        except CheckFailed as found:
+            return found
+        except PathMismatch:
+            return None
+        return None
+
+    return minimize_path(
+        failure,
+        stepper=spec.stepper(),
+        successors=spec.successors,
+        signature=spec.signature,
+        replay=replay,
+        budget=budget,
+    )
+
+
+# -- the protocol's harness -------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Harness:
+    """What the shared harness needs of one protocol: its lockstep specs (lockstep, stored traces,
+    shrinking), and the bounds its free runs stop a storm at (property_tests/free_runs.py)."""
+
+    protocol: str  # the corpus folder traces/<protocol>/, #meta.protocol
+    specs: tuple[LockstepSpec, ...]
+    storm: Any = None  # property_tests.free_runs.Storm, for protocols whose runs are simulator runs
+
+    def spec(self, name: str | None = None) -> LockstepSpec:
+        if name is None:
+            return self.specs[0]
+        return next(s for s in self.specs if s.name == name)
+
+    def lockstep(self, name: str | None = None) -> Callable[..., None]:
+        """The lockstep check of one spec: `(bugs, settings, *, fired=None)`."""
+        return functools.partial(lockstep, self.spec(name))
+
+    def corpus(self) -> list[Path]:
+        return corpus(self.protocol)
+
+    def replay_on_impl(
+        self,
+        trace: Trace,
+        bugs: frozenset[str],
+        *,
+        where: str = "trace",
+        follower: type[Follower] | None = None,
+    ) -> int:
+        return replay_on_impl(self.specs, trace, bugs, where=where, follower=follower)
+
+    def stored_traces(self, bugs: frozenset[str], settings: Settings | None = None) -> None:
+        """The check: every stored trace, followed by the implementation with `bugs` (settings
+        unused: the corpus is fixed). CheckFailed on the first divergence."""
+        for path in self.corpus():
+            self.replay_on_impl(itf.read(path), bugs, where=str(path))
+
+    def minimize(self, failure: CheckFailed, bugs: frozenset[str]) -> CheckFailed:
+        return minimize(self.specs, failure, bugs)

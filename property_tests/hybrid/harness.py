@@ -1,0 +1,9 @@
+"""The hybrid harness: what the shared harness (property_tests/harness.py) takes as its parameter for
+this protocol (the object its `Protocol.harness` names)."""
+
+from __future__ import annotations
+
+from meshcheck.property_tests.harness import Harness
+from meshcheck.property_tests.hybrid.lockstep import SPECS
+
+HARNESS = Harness("hybrid", SPECS)

@@ -1,0 +1,72 @@
+"""Every protocol's regression corpus (traces/<protocol>/) replayed against its implementation
+through the shared harness (property_tests/harness.py): the correct implementation follows every
+stored trace to its end, and the mutant each was written for still diverges at its last step."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.harness import Harness, expected_kill
+from meshcheck.traces import itf
+
+PROTOCOLS = ("raft", "pbft", "hybrid")
+
+
+def harness(protocol: str) -> Harness:
+    found: Harness = import_module(f"meshcheck.property_tests.{protocol}.harness").HARNESS
+    return found
+
+
+def bugs(protocol: str) -> Any:
+    return import_module(f"meshcheck.impl.{protocol}.mutants").BUGS
+
+
+TRACES = [(p, path) for p in PROTOCOLS for path in harness(p).corpus()]
+IDS = [f"{p}/{path.name}" for p, path in TRACES]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_corpus_has_a_trace_for_every_mutant(protocol: str) -> None:
+    traces = harness(protocol).corpus()
+    assert traces, f"traces/{protocol}/ is empty: meshcheck mutants {protocol} --save traces"
+    assert sorted(next(iter(expected_kill(p))) for p in traces) == sorted(bugs(protocol))
+
+
+@pytest.mark.parametrize(("protocol", "path"), TRACES, ids=IDS)
+def test_the_implementation_follows_every_stored_trace(protocol: str, path: Path) -> None:
+    trace = itf.read(path)
+    assert harness(protocol).replay_on_impl(trace, frozenset(), where=str(path)) == (
+        len(trace.steps) - 1
+    )
+
+
+@pytest.mark.parametrize(("protocol", "path"), TRACES, ids=IDS)
+def test_each_stored_trace_still_catches_its_mutant(protocol: str, path: Path) -> None:
+    """A trace that stops catching its bug no longer guards against it: renew it."""
+    trace = itf.read(path)
+    with pytest.raises(CheckFailed) as failed:
+        harness(protocol).replay_on_impl(trace, expected_kill(path), where=str(path))
+    assert failed.value.steps == len(trace.steps) - 1  # at its last step, as recorded
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_check_replays_the_whole_corpus(protocol: str) -> None:
+    harness(protocol).stored_traces(frozenset())
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_trace_that_is_not_a_spec_path_is_a_format_error(protocol: str) -> None:
+    path = max(harness(protocol).corpus(), key=lambda p: len(itf.read(p).steps))
+    trace = itf.read(path)
+    steps = list(trace.steps)
+    steps[1], steps[-1] = steps[-1], steps[1]  # the last step first: not a step from Init
+    broken = attrs.evolve(trace, steps=tuple(steps))
+    with pytest.raises(TraceFormatError, match=r"states\[1\].*does not lead here"):
+        harness(protocol).replay_on_impl(broken, frozenset(), where=str(path))
