@@ -171,7 +171,7 @@ class Cluster(Generic[N]):
         for segment in segments:
             for effect in segment.effects:
                 lost = crash_at is not None and k >= crash_at
-                if isinstance(effect, Send) and self.lockstep.withhold(node_id, effect.message):
+                if isinstance(effect, Send) and self._withhold(node_id, effect.message):
                     pass
                 elif isinstance(effect, Send):
                     sent = self._send(node_id, effect)
@@ -191,10 +191,14 @@ class Cluster(Generic[N]):
         check_effects(node_id, effects)
         for effect in effects:
             if isinstance(effect, Send):
-                if not self.lockstep.withhold(node_id, effect.message):
+                if not self._withhold(node_id, effect.message):
                     self._send(node_id, effect)
             else:
                 self._apply_one(node_id, effect)
+
+    def _withhold(self, node_id: str, message: Any) -> bool:
+        hooks = self.lockstep
+        return hooks.send_filter is not None and hooks.withhold(node_id, message)
 
     def _apply_one(self, node_id: str, effect: Effect) -> None:
         if isinstance(effect, Persist):
@@ -222,16 +226,17 @@ class Cluster(Generic[N]):
     def _send(self, node_id: str, send: Send) -> Envelope:
         if send.dest not in self.up:
             raise ContractViolation(f"{node_id} sent to unknown node {send.dest!r}")
+        now = self.scheduler.now
         latency = self.rng.randint(*self._config.latency)
-        delayed = self.faults.delay(node_id, send.dest, send.message, self.now)
+        delayed = self.faults.delay(node_id, send.dest, send.message, now)
         self._envelope_ids += 1
         envelope = Envelope(
             self._envelope_ids,
             node_id,
             send.dest,
             send.message,
-            self.now,
-            self.now + latency + delayed,
+            now,
+            now + latency + delayed,
             delayed,
         )
         self._put(envelope)
@@ -275,11 +280,13 @@ class Cluster(Generic[N]):
     def _put(self, envelope: Envelope) -> None:
         self.network.put(envelope)
         self.scheduler.schedule_at(envelope.deliver_at, Kind.DELIVER, envelope.id)
-        self.recorder.put(envelope)
+        if self.recorder.enabled:
+            self.recorder.put(envelope)
 
     def _take(self, envelope: Envelope) -> None:
         self.network.take(envelope.id)
-        self.recorder.take(envelope)
+        if self.recorder.enabled:
+            self.recorder.take(envelope)
 
     def _crash(self, node_id: str, why: str, *, event: str = "") -> None:
         """The node loses its memory: a new node object is built from its durable store at once (so
@@ -306,7 +313,7 @@ class Cluster(Generic[N]):
 
     # -- queue and trace -------------------------------------------------------------------------------
 
-    def _schedule(self, after: int, kind: Kind, a: Any = None) -> None:
+    def _schedule(self, after: int, kind: int, a: Any = None) -> None:
         self.scheduler.schedule(after, kind, a)
 
     def _note(self, text: str) -> None:

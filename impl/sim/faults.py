@@ -64,29 +64,30 @@ class FaultInjector:
     def _rules(self, source: str, dest: str, message: Any) -> list[MessageFaults]:
         return [r for r in self.faults.messages if r.matches(source, dest, message)]
 
-    def _strikes(self, rate: str, source: str, dest: str, message: Any, now: int) -> bool:
-        """Whether the `rate` ("drop" or "duplicate") strikes this message: the global rate first,
-        then each matching rule's (see `MessageFaults`)."""
-        faults = self.faults
-        if not faults.active(now):
-            return False
-        p: float = getattr(faults, rate)
-        if p and self._rng.random() < p:
-            return True
-        if faults.messages:
-            for rule in self._rules(source, dest, message):
-                q: float = getattr(rule, rate)
-                if q and self._rng.random() < q:
-                    return True
+    def _rule_strikes(self, rate: str, source: str, dest: str, message: Any) -> bool:
+        for rule in self._rules(source, dest, message):
+            p: float = getattr(rule, rate)
+            if p and self._rng.random() < p:
+                return True
         return False
 
     def drops(self, source: str, dest: str, message: Any, now: int) -> bool:
-        """A message is due: is it lost?"""
-        return self._strikes("drop", source, dest, message, now)
+        """A message is due: is it lost? The global rate first, then each matching rule's."""
+        faults = self.faults
+        if not faults.active(now):
+            return False
+        if faults.drop and self._rng.random() < faults.drop:
+            return True
+        return bool(faults.messages) and self._rule_strikes("drop", source, dest, message)
 
     def duplicates(self, source: str, dest: str, message: Any, now: int) -> bool:
-        """A message is due and not lost: is it delivered twice?"""
-        return self._strikes("duplicate", source, dest, message, now)
+        """A message is due and not lost: is it delivered twice? (as `drops`)"""
+        faults = self.faults
+        if not faults.active(now):
+            return False
+        if faults.duplicate and self._rng.random() < faults.duplicate:
+            return True
+        return bool(faults.messages) and self._rule_strikes("duplicate", source, dest, message)
 
     def delay(self, source: str, dest: str, message: Any, now: int) -> int:
         """A message is sent: the extra ticks it is held back (0: none)."""

@@ -109,19 +109,16 @@ class Simulator(Cluster[N]):
         nothing is left. Returns the number of entries processed."""
         done = 0
         while max_events is None or done < max_events:
-            at = self.scheduler.next_time()
-            if at is None or (until is not None and at > until):
-                if until is not None:
-                    self.scheduler.advance(until)
+            entry = self.scheduler.pop_due(until)
+            if entry is None:
                 break
-            kind, a, b = self.scheduler.pop()
-            self._dispatch(kind, a, b)
+            self._dispatch(*entry)
             done += 1
             if stop is not None and stop(self):
                 break
         return done
 
-    def _dispatch(self, kind: Kind, a: Any, b: Any) -> None:
+    def _dispatch(self, kind: int, a: Any, b: Any) -> None:
         if kind == Kind.DELIVER:
             envelope = self.network.get(a)
             if envelope is not None:
@@ -148,14 +145,15 @@ class Simulator(Cluster[N]):
     def _due(self, envelope: Envelope) -> None:
         """A message's delivery time came: the network faults strike here, or it is delivered."""
         source, dest, message = envelope.source, envelope.dest, envelope.message
+        now = self.scheduler.now
         if not self.up[dest]:
             self._drop(envelope, "dest down")
         elif not self.network.reachable(source, dest):
             self._drop(envelope, "partition")
-        elif self.faults.drops(source, dest, message, self.now):
+        elif self.faults.drops(source, dest, message, now):
             self._drop(envelope, "drop")
         else:
-            if self.faults.duplicates(source, dest, message, self.now):
+            if self.faults.duplicates(source, dest, message, now):
                 self._duplicate(envelope)
             self._deliver(envelope)
 
