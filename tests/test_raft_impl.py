@@ -391,7 +391,11 @@ def test_writes_replicate_commit_and_apply_in_order_everywhere() -> None:
     assert all(reply(sim, 100 + k) is not None and reply(sim, 100 + k).ok for k in range(10))  # type: ignore[union-attr]
     snapshots = {n.machine.snapshot() for n in sim.nodes.values()}
     assert len(snapshots) == 1 and sim.nodes["s1"].machine.custom == {"k0": 9, "k1": 7, "k2": 8}
-    assert sim.applied["s1"] == sim.applied["s2"] == sim.applied["s3"] and not sim.divergences
+    # every node applied the same entries, in index order, each once (no crash: one incarnation)
+    orders = {n: [(e.index, e.value) for e in sim.applied[n]] for n in sim.node_ids}
+    assert orders["s1"] == orders["s2"] == orders["s3"] and not sim.divergences
+    assert [index for index, _ in orders["s1"]] == list(range(1, len(orders["s1"]) + 1))
+    assert sim.applied_by_index["s1"] == dict(orders["s1"])
 
 
 def test_leader_crash_and_reelection_keep_committed_writes() -> None:

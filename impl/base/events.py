@@ -3,8 +3,10 @@
 A core never reads a clock, a socket or a global random generator: everything that happens to it arrives
 as one of these values through `step(event)`, and everything it wants done leaves as effects
 (`impl.base.effects`). Time is a value the events carry: `now`, the node's clock reading when the
-event happens (the simulator fills it in; a driver that does not care leaves it 0). Timers are events too (etcd's `MsgHup`/`MsgBeat`): the host fires `Tick(timer)`
-when a timer the core set with `SetTimer` runs out, or whenever a test wants that timer to fire.
+event happens (the simulator fills it in; a driver that does not care leaves it 0). It is left out of
+an event's repr: it is the host's reading, not what happened, so recorded traces and shrunk programs
+read the same whatever time the event came at. Timers are events too (etcd's `MsgHup`/`MsgBeat`): the
+host fires `Tick(timer)` when a timer the core set with `SetTimer` runs out, or whenever a test wants that timer to fire.
 
 Why named timers set by effects rather than etcd's tick-per-time-unit: the simulator jumps from one
 due event to the next instead of waking every node 150 to 300 times per election timeout (most of a
@@ -29,7 +31,7 @@ class Deliver:
 
     source: str
     message: Any
-    now: int = 0
+    now: int = attrs.field(default=0, repr=False)
 
 
 @attrs.frozen
@@ -37,7 +39,7 @@ class Tick:
     """The timer named `timer` (set earlier with `SetTimer`, or forced by a driver) ran out."""
 
     timer: str
-    now: int = 0
+    now: int = attrs.field(default=0, repr=False)
 
 
 @attrs.frozen
@@ -46,7 +48,7 @@ class ClientRequest:
 
     value: Any
     request_id: int = 0
-    now: int = 0
+    now: int = attrs.field(default=0, repr=False)
 
 
 @attrs.frozen
@@ -55,7 +57,7 @@ class ClientRead:
 
     query: Any = ""
     request_id: int = 0
-    now: int = 0
+    now: int = attrs.field(default=0, repr=False)
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -67,7 +69,7 @@ class Restart:
     """
 
     persisted: Mapping[str, Any] = attrs.field(factory=dict)
-    now: int = 0
+    now: int = attrs.field(default=0, repr=False)
 
     def __repr__(self) -> str:
         return f"Restart(persisted=<{', '.join(sorted(self.persisted))}>)"

@@ -1,4 +1,4 @@
-"""The deterministic, fault-injecting simulator shared by every protocol (Raft now, PBFT later).
+"""The deterministic, fault-injecting simulator shared by every protocol (Raft, PBFT, the hybrid).
 
 A protocol plugs in through `Plugin` (impl/sim/protocol.py); its nodes are sans-IO cores that take the
 events of `impl.base.events` and return the effects of `impl.base.effects`.
@@ -18,13 +18,24 @@ from meshcheck.impl.base.effects import (
     check_effects,
 )
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.sim.config import Faults, SimConfig, Workload
+from meshcheck.impl.sim.checker import AppliedEntry
+from meshcheck.impl.sim.config import (
+    CALM,
+    Faults,
+    MessageFaults,
+    Phase,
+    Phases,
+    SimConfig,
+    Workload,
+)
 from meshcheck.impl.sim.network import Envelope, Network
 from meshcheck.impl.sim.protocol import Node, Plugin, Segment
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.impl.sim.storage import Durable
 
 __all__ = [
+    "CALM",
+    "AppliedEntry",
     "Apply",
     "CancelTimer",
     "ClientRead",
@@ -34,9 +45,12 @@ __all__ = [
     "Effect",
     "Envelope",
     "Faults",
+    "MessageFaults",
     "Network",
     "Node",
     "Persist",
+    "Phase",
+    "Phases",
     "Plugin",
     "Put",
     "Reply",

@@ -1,4 +1,4 @@
-"""The simulated client: an open-loop load that follows the leader hints it gets back.
+"""The workload: the simulated client, an open-loop load that follows the leader hints it gets back.
 
 Protocol-agnostic: it only knows the shared `ClientRequest`/`ClientRead` events and `Reply` effects.
 It sends each request to the node it believes leads (the last hint), or to a random live node when it
@@ -28,6 +28,10 @@ class Client:
         self.writes_ok = 0
         self.reads_ok = 0
         self.errors = 0
+
+    def due(self, now: int) -> bool:
+        """Whether the workload still sends at time `now` (see `Workload.until`)."""
+        return self.workload.until is None or now <= self.workload.until
 
     def next_request(self, up: Sequence[str]) -> tuple[str, ClientRequest | ClientRead] | None:
         """The next request and the node it goes to (None when no node is up)."""
