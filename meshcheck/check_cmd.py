@@ -57,6 +57,8 @@ def run_check(args: argparse.Namespace) -> int:
     finally:
         if printer is not None:
             printer.done()
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
     if args.verbose:
         print(result.output.rstrip())
         print()

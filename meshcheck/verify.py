@@ -149,7 +149,7 @@ def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
                         r.seconds,
                         f"recorded {model.expect_distinct:,} distinct states, found {r.distinct:,}",
                     )
-                return Row("tlc", model.name, "pass", r.distinct, "states", r.seconds)
+                return Row("tlc", model.name, "pass", r.distinct, "states", r.seconds, r.note)
             if r.outcome is Outcome.VIOLATED and r.violation is not None:
                 what = r.violation.name or r.violation.kind
                 return Row(

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.specs.tlc.cfg import Assignment, Substitution, parse_cfg, read_cfg
+from meshcheck.specs.tlc.cfg import (
+    ONE_WORKER_NOTE,
+    Assignment,
+    Substitution,
+    checked_workers,
+    parse_cfg,
+    read_cfg,
+    unsound_reduction,
+)
 
 
 def test_every_keyword_and_both_kinds_of_constant() -> None:
@@ -149,3 +157,30 @@ def test_agrees_with_tlcs_own_reader(tmp_path: Path) -> None:
 def _names(vect: Any) -> tuple[str, ...]:
     """A tlc2.util.Vect of names as a tuple of str."""
     return tuple(str(vect.elementAt(i)) for i in range(vect.size()))
+
+
+# ------------------------------------------------------------------------------------------- soundness
+
+
+@pytest.mark.parametrize(
+    ("text", "asked", "workers", "note"),
+    [
+        ("SPECIFICATION Spec\nPROPERTY Live\n", 4, 1, ONE_WORKER_NOTE),
+        ("SPECIFICATION Spec\nPROPERTY Live\n", 1, 1, ""),
+        ("SPECIFICATION Spec\nINVARIANT Inv\n", 4, 4, ""),
+        ("SPECIFICATION Spec\nINVARIANT Inv\nVIEW V\n", 2, 2, ""),
+    ],
+)
+def test_a_property_means_one_worker(text: str, asked: int, workers: int, note: str) -> None:
+    assert checked_workers(parse_cfg(text), asked) == (workers, note)
+
+
+def test_a_property_under_symmetry_or_view_is_unsound_in_one_line(tmp_path: Path) -> None:
+    assert unsound_reduction(parse_cfg("SPECIFICATION S\nPROPERTY P\n")) is None
+    assert unsound_reduction(parse_cfg("SPECIFICATION S\nINVARIANT I\nVIEW V SYMMETRY Y\n")) is None
+    path = tmp_path / "M.cfg"
+    path.write_text("SPECIFICATION S\nVIEW V\nSYMMETRY Y\nPROPERTIES P Q\n")
+    why = unsound_reduction(read_cfg(path))
+    assert why is not None and "\n" not in why
+    assert why.startswith(f"{path}: PROPERTIES P Q with SYMMETRY Y and VIEW V: ")
+    assert "tlaplus/tlaplus#59" in why

@@ -18,6 +18,19 @@ Faithful to `tlc2.tool.impl.ModelConfig` of TLC 2.15 (measured against it):
 - `\\*` comments to the end of the line, `(* ... *)` comments that nest.
 
 Python values follow impl/base/values.py: a model value is the str of its name (`model_values` lists them).
+
+Soundness rules the model runner (specs/tlc/check.py) applies to every model, read from the .cfg here:
+
+- A model that checks a PROPERTY runs on one TLC worker (`checked_workers`). TLC 2.15 can miss a
+  violation of a temporal property when several workers build the behaviour graph at once
+  (tlaplus/tlaplus#971: present since 2011, fixed upstream in 2024, after 2.15). Every PROPERTY counts,
+  action properties `[][A]_v` too: TLC 2.15 may hand them to the same liveness machinery, and one
+  worker is always sound.
+- A PROPERTY together with SYMMETRY or VIEW is refused (`unsound_reduction`): TLC explores one state of
+  each symmetry class or view, and a behaviour graph built over those representatives can miss a
+  violation of a temporal property (tlaplus/tlaplus#59, which extends the warning to VIEW) or report
+  one that does not exist (tlaplus/tlaplus#644). A model checks its invariants under the reduction and
+  its properties in a second model without it (specs/Hybrid.cfg and specs/Hybrid_deescalation.cfg).
 """
 
 from __future__ import annotations
@@ -31,7 +44,16 @@ import attrs
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.values import Value
 
-__all__ = ["Assignment", "ModelConfig", "Substitution", "parse_cfg", "read_cfg"]
+__all__ = [
+    "ONE_WORKER_NOTE",
+    "Assignment",
+    "ModelConfig",
+    "Substitution",
+    "checked_workers",
+    "parse_cfg",
+    "read_cfg",
+    "unsound_reduction",
+]
 
 
 @attrs.frozen
@@ -434,3 +456,40 @@ def read_cfg(path: str | Path) -> ModelConfig:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot read {p}: {reason}") from None
     return parse_cfg(text, p)
+
+
+# ------------------------------------------------------------------------------------------- soundness
+
+ONE_WORKER_NOTE = (
+    "1 worker: temporal properties are checked on one worker (TLC 2.15, tlaplus/tlaplus#971)"
+)
+
+
+def checked_workers(model: ModelConfig, requested: int) -> tuple[int, str]:
+    """The TLC workers a check of `model` runs on, and a note when that is fewer than `requested`.
+
+    One worker whenever the model lists a PROPERTY (the module docstring says why), whatever was asked.
+    """
+    if model.properties and requested > 1:
+        return 1, ONE_WORKER_NOTE
+    return requested, ""
+
+
+def unsound_reduction(model: ModelConfig) -> str | None:
+    """Why TLC cannot check `model` soundly (a PROPERTY under SYMMETRY or VIEW), in one line, or None."""
+    if not model.properties:
+        return None
+    reductions = [
+        f"{keyword} {name}"
+        for keyword, name in (("SYMMETRY", model.symmetry), ("VIEW", model.view))
+        if name is not None
+    ]
+    if not reductions:
+        return None
+    where = f"{model.path}: " if model.path is not None else ""
+    keyword = "PROPERTY" if len(model.properties) == 1 else "PROPERTIES"
+    return (
+        f"{where}{keyword} {' '.join(model.properties)} with {' and '.join(reductions)}: TLC checks "
+        "temporal properties unsoundly under SYMMETRY or VIEW (tlaplus/tlaplus#59); check the "
+        "invariants under the reduction and the properties in a model without it"
+    )
