@@ -275,7 +275,8 @@ def _trace_timeline(args: argparse.Namespace) -> int:
 def _trace_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from meshcheck.traces import itf, replay
+    from meshcheck.property_tests import replay
+    from meshcheck.traces import itf
 
     trace = itf.read(args.file)
     if "protocol" not in trace.meta:  # a model trace (TLC's): replay it on its spec

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def run_prove(names: Sequence[str]) -> int:
-    from meshcheck.models import registry
+    from meshcheck import proofs as registry
 
     proof_sets = [registry.proof_set(name) for name in (names or registry.names())]
     results = [r for prove in proof_sets for r in prove()]

@@ -5,7 +5,7 @@ Five kinds of check, in this order:
     tlc      every TLC model of the registered protocols' specs (meshcheck/registry.py: each
              descriptor's models) that the profile selects, then those of `specs/` no descriptor
              claims (see meshcheck.catalog): states, seconds
-    z3       every registered protocol's proof set (models.registry): obligations proved, seconds
+    z3       every registered protocol's proof set (meshcheck/proofs.py): obligations proved, seconds
     tests    the registered protocols' Hypothesis property tests (`property_tests/<protocol>`),
              under the profile's Hypothesis settings: the examples each ran (Hypothesis's own
              statistics, from the JUnit report)
@@ -162,7 +162,7 @@ def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
 
 def z3_rows() -> Iterator[Row]:
     """Each registered protocol's proof set (its descriptor's `proofs`), by protocol name."""
-    from meshcheck.models import registry
+    from meshcheck import proofs as registry
 
     for name in registry.names():
 
@@ -373,7 +373,7 @@ def _timed_any(kind: str, name: str, fn: Callable[[], Row]) -> Row:
 
 
 def _replay_row(path: Path, name: str, root: Path) -> Row:
-    from meshcheck.traces.replay import replay_stored
+    from meshcheck.property_tests.replay import replay_stored
 
     start = time.perf_counter()
     outcome = replay_stored(path, root=root)

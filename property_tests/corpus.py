@@ -22,9 +22,9 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
-from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "traces"

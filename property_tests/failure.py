@@ -11,7 +11,7 @@ the one command that replays it, and the failure's last line says it.
 
 from __future__ import annotations
 
-from meshcheck.traces.model import Trace
+from meshcheck.impl.base.trace import Trace
 
 
 class CheckFailed(AssertionError):

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import attrs
 import hypothesis
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.traces.model import Trace
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
 

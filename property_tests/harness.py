@@ -30,6 +30,7 @@ import attrs
 from hypothesis import settings as Settings
 
 from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import (
@@ -42,7 +43,6 @@ from meshcheck.property_tests.lockstep import (
 from meshcheck.property_tests.minimize import Signer, effect_signature, minimize_path
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 from meshcheck.traces import itf
-from meshcheck.traces.model import Step, Trace
 
 
 def resource(package: str, *parts: str) -> Path:

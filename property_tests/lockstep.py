@@ -30,9 +30,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc.stepper import State, Stepper, Transition
-from meshcheck.traces.show import format_value
 
 
 class SuccessorCache:

@@ -5,7 +5,7 @@ to reports/failures/<test>.itf.json and the failure message ends with the one co
 it: `meshcheck trace replay FILE` (MESHCHECK_FAILURES names another folder). Two kinds of counterexample, two kinds of replay:
 
 - a spec path (lockstep, stored-trace replay: `#meta.source` "lockstep"): the implementation is
-  driven along it again, step by step (traces/replay.py), with the mutants of `#meta.bugs`;
+  driven along it again, step by step (property_tests/replay.py), with the mutants of `#meta.bugs`;
 - a free run (the simulator's trace, `#meta.source` "impl"): the run is not a spec path, so it is
   re-run from its seed. `#meta.rerun` names the check (free-run safety, liveness after healing,
   trace validation), the cluster size, the fault schedule (its repr, which rebuilds it: the same
@@ -30,10 +30,10 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
-from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 # where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc.stepper import ActionInstance
-from meshcheck.traces.model import Step, Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import State, Stepper

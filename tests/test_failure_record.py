@@ -116,7 +116,7 @@ FAILING_TEST = textwrap.dedent(
     """
     from hypothesis import given, settings, strategies as st
     from meshcheck.property_tests.failure import CheckFailed
-    from meshcheck.traces.model import Step, Trace
+    from meshcheck.impl.base.trace import Step, Trace
 
     @settings(max_examples=5, database=None)
     @given(st.integers(0, 3))

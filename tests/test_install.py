@@ -24,6 +24,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_SPEC = ROOT / "tests" / "specs" / "stepper_counter.tla"
+_NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".hypothesis",
+    "reports",
+)
+_NOT_SOURCE += (".pytest_cache", ".mypy_cache", ".ruff_cache")
 
 
 def _run(
@@ -64,9 +75,13 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     base = tmp_path_factory.mktemp("install")
+    # Build from a copy: setuptools writes build/ and *.egg-info beside the sources, and a stale
+    # build/ in the checkout would leak into later wheels.
+    source = base / "src"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
     dist = base / "dist"
     build = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         base,
     )
     assert build.returncode == 0, build.stderr[-2000:]

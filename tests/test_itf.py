@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
-from meshcheck.impl.base.values import FrozenDict, Value, freeze
+from meshcheck.impl.base.trace import INIT, Step, Trace
+from meshcheck.impl.base.values import FrozenDict, Unserializable, Value, freeze
 from meshcheck.traces import itf
-from meshcheck.traces.itf import Unserializable, decode_value, encode_value
-from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.traces.itf import decode_value, encode_value
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

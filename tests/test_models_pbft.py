@@ -21,8 +21,9 @@ import attrs
 import pytest
 import z3
 
+from meshcheck import proofs
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.models import pbft, proof, registry
+from meshcheck.models import pbft, proof
 from meshcheck.models.pbft import PbftVariant
 from meshcheck.models.proof import ASSUMED, ProofResult, ProtocolModel, Vocabulary, prove_lemma
 from meshcheck.models.proof.encode import (
@@ -120,7 +121,7 @@ def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
     assert {_key(r) for r in real} == expected and len(real) == len(expected)
     assert [r.name for r in real[: len(LEMMAS)]] == list(LEMMAS)
     assert all(r.counterexample is None for r in real)
-    assert registry.exit_code(real) == 0
+    assert proofs.exit_code(real) == 0
 
 
 @pytest.mark.parametrize("lemma", pbft.lemmas(), ids=lambda lemma: lemma.name)
@@ -192,10 +193,10 @@ def test_quorum_2f_breaks_agreement_where_two_quorums_meet(quorum_2f: list[Proof
     )
     new_q = after.params["q"]
     assert not {i for i, q in members if q == old_q} & {i for i, q in members if q == new_q}
-    text = registry.render(quorum_2f)
+    text = proofs.render(quorum_2f)
     assert "FAILED: pbft.agreement consecution: CommitsAgree under commit" in text
     assert cex.render() in text
-    assert registry.exit_code(quorum_2f) == 1
+    assert proofs.exit_code(quorum_2f) == 1
 
 
 def test_every_quorum_size_up_to_2f_is_too_small(real: list[ProofResult]) -> None:
@@ -438,7 +439,7 @@ def test_a_new_view_that_ignores_the_highest_certificate_loses_a_commit() -> Non
 
 
 def test_registry_runs_pbft() -> None:
-    assert registry.proof_set("pbft") is pbft.prove
+    assert proofs.proof_set("pbft") is pbft.prove
 
 
 def _meshcheck(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,4 @@
-"""The Raft proofs (models/raft.py) on the Z3 framework (models/proof.py), and their table (models/registry.py).
+"""The Raft proofs (models/raft.py) on the Z3 framework (models/proof.py), and their table (meshcheck/proofs.py).
 
 Every proof is shown able to fail: a vote without the at-most-once check and a quorum of n/2 instead of
 more than n/2 must each fail the obligation that guards against it, naming the invariant and the
@@ -15,11 +15,12 @@ import attrs
 import pytest
 import z3
 
+from meshcheck import proofs
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.trace import INIT
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.models import proof, raft, registry
+from meshcheck.models import proof, raft
 from meshcheck.models.proof import ASSUMED, Lemma, ModelError, ProofResult, ProtocolModel
-from meshcheck.traces.model import INIT
 
 Key = tuple[str, str | None, str | None]  # kind, invariant, transition
 
@@ -88,7 +89,7 @@ def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
     assert {_key(r) for r in real} == expected
     assert len(real) == len(expected)
     assert all(r.counterexample is None and r.seconds >= 0 for r in real)
-    assert registry.exit_code(real) == 0
+    assert proofs.exit_code(real) == 0
 
 
 # --- a quorum of n/2 -----------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ def test_timeout_gives_unknown_not_proved() -> None:
     )  # fmt: skip
     result = proof.prove_lemma(cubes, timeout_ms=100)
     assert result.status == "unknown" and "Z3 gave up" in result.detail
-    assert registry.exit_code([result]) == 2
+    assert proofs.exit_code([result]) == 2
 
 
 def _model(**changes: Any) -> ProtocolModel:
@@ -283,9 +284,9 @@ def test_formulas_must_use_the_symbols_they_may() -> None:
 
 
 def test_registry_runs_raft_and_rejects_unknown_names() -> None:
-    assert registry.names() == ["hybrid", "pbft", "raft"]
+    assert proofs.names() == ["hybrid", "pbft", "raft"]
     with pytest.raises(MeshcheckError, match="no proof set 'paxos'"):
-        registry.run("paxos")
+        proofs.run("paxos")
 
 
 def _cells(line: str) -> list[str]:
@@ -297,7 +298,7 @@ def _cells(line: str) -> list[str]:
 def test_render_lists_every_obligation_then_the_counterexamples(
     real: list[ProofResult], half_quorum: list[ProofResult]
 ) -> None:
-    table = registry.render(real)
+    table = proofs.render(real)
     lines = table.splitlines()
     # meshcheck.table's Markdown table: header, rule (seconds right-aligned), one row per obligation,
     # a blank line, then the total.
@@ -317,10 +318,10 @@ def test_render_lists_every_obligation_then_the_counterexamples(
     ]
     assert "FAILED" not in table
 
-    text = registry.render(half_quorum)
+    text = proofs.render(half_quorum)
     assert "FAILED: raft.election consecution: ElectionSafety under become_leader" in text
     assert "FAILED: raft.election bounded: ElectionSafety in " + BOUNDED in text
     assert "n = 2; |Q1 only| = 1; |Q2 only| = 1; |Q1 & Q2| = 0; |neither| = 0" in text
     cex = _one(half_quorum, "consecution", "ElectionSafety", "become_leader").counterexample
     assert cex is not None and cex.render() in text
-    assert registry.exit_code(half_quorum) == 1
+    assert proofs.exit_code(half_quorum) == 1

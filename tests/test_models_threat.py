@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import pytest
 import z3
 
-from meshcheck import cli, verify
+from meshcheck import cli, proofs, verify
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import levels
 from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
-from meshcheck.models import proof, registry, threat
+from meshcheck.models import proof, threat
 from meshcheck.models.proof import ProofResult, prove_lemma
 from meshcheck.models.threat import formula, switch, switch_proof
 from meshcheck.models.threat import obligations as threat_lemmas
@@ -124,7 +124,7 @@ def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
     assert {_key(r) for r in real} == expected and len(real) == len(expected)
     assert [r.name for r in real[: len(LEMMAS)]] == list(LEMMAS)
     assert all(r.counterexample is None for r in real)
-    assert registry.exit_code(real) == 0
+    assert proofs.exit_code(real) == 0
 
 
 @pytest.mark.parametrize("lemma", threat.lemmas(), ids=lambda lemma: lemma.name)
@@ -398,10 +398,10 @@ def test_without_dedup_on_apply_a_retried_op_is_applied_twice(
 
 
 def test_switch_counterexamples_render_in_the_table(own_evidence: list[ProofResult]) -> None:
-    text = registry.render(own_evidence)
+    text = proofs.render(own_evidence)
     assert "FAILED: threat.switch bounded: Agreement in runs <= 5 steps" in text
     assert "violates Agreement in state" in text
-    assert registry.exit_code(own_evidence) == 1
+    assert proofs.exit_code(own_evidence) == 1
 
 
 def test_mutant_names_are_the_implementations() -> None:
@@ -420,14 +420,14 @@ def test_unknown_mutants_are_refused() -> None:
 
 
 def test_registry_runs_threat_as_hybrids_proof_set() -> None:
-    assert registry.proof_set("hybrid") is threat.prove
+    assert proofs.proof_set("hybrid") is threat.prove
 
 
 def test_verify_reports_the_threat_proofs(
     real: list[ProofResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "names", lambda: ["hybrid"])
-    monkeypatch.setattr(registry, "proof_set", lambda name: lambda: real)
+    monkeypatch.setattr(proofs, "names", lambda: ["hybrid"])
+    monkeypatch.setattr(proofs, "proof_set", lambda name: lambda: real)
     rows = list(verify.z3_rows())
     assert [(r.kind, r.name, r.result, r.count) for r in rows] == [
         ("z3", "hybrid", "pass", len(real))
@@ -438,9 +438,9 @@ def test_meshcheck_prove_hybrid_prints_the_table_and_exits_0(
     real: list[ProofResult], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`meshcheck prove hybrid` as the CLI runs it, on the results computed once above."""
-    real_set = registry.proof_set
+    real_set = proofs.proof_set
     monkeypatch.setattr(
-        registry, "proof_set", lambda name: (lambda: real) if name == "hybrid" else real_set(name)
+        proofs, "proof_set", lambda name: (lambda: real) if name == "hybrid" else real_set(name)
     )
     assert cli.main(["prove", "hybrid"]) == 0
     lines = capsys.readouterr().out.splitlines()

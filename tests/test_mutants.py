@@ -137,7 +137,7 @@ def test_save_writes_a_pbft_counterexample_that_replays_on_the_spec(tmp_path: Pa
     assert killer.check == "lockstep" and killer.steps == 2  # Request(a), Prepare(r2, 0, 1)
     saved = tmp_path / "pbft" / "prepare_quorum_2f.itf.json"
     assert killer.saved == str(saved)
-    from meshcheck.traces.replay import replay_stored
+    from meshcheck.property_tests.replay import replay_stored
 
     assert replay_stored(saved, root=Path(__file__).resolve().parent.parent).ok
 

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import pytest
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import (
     VARIABLES,
@@ -32,7 +33,6 @@ from meshcheck.impl.pbft.messages import NOOP
 from meshcheck.impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
 from meshcheck.property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
 from meshcheck.traces import itf
-from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 HONEST = ("r1", "r2", "r3", "r4")

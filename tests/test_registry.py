@@ -12,10 +12,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck import mutants_cmd, registry, verify
+from meshcheck import mutants_cmd, proofs, registry, verify
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
-from meshcheck.models import registry as proofs
 from meshcheck.protocol import Action, Models, Protocol, resolve
 
 TOY = Protocol(

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.values import FrozenDict, Unserializable, Value
 from meshcheck.traces import itf
-from meshcheck.traces.itf import Unserializable
-from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.show import format_value, render
+from meshcheck.traces.show import render
 
 S = ("s1", "s2")
 

@@ -14,9 +14,10 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces import diff, itf, replay
-from meshcheck.traces.model import Trace
+from meshcheck.property_tests import replay
+from meshcheck.traces import diff, itf
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"

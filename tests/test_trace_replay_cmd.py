@@ -1,4 +1,4 @@
-"""`meshcheck trace replay` (traces/replay.py), and bad input for every `trace` command: a clear
+"""`meshcheck trace replay` (property_tests/replay.py), and bad input for every `trace` command: a clear
 one-line error and exit 2, never a traceback.
 
 A stored implementation counterexample (traces/raft, traces/pbft) replays against the

@@ -11,9 +11,9 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster, hints, itf
-from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import render
 
 

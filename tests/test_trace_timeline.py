@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
+from meshcheck.impl.base.trace import Trace
 from meshcheck.traces import itf, timeline
-from meshcheck.traces.model import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
+from meshcheck.property_tests.replay import replay_stored
 from meshcheck.specs.tlc.check import check
 from meshcheck.traces import itf
-from meshcheck.traces.replay import replay_stored
 
 COUNTER = """---- MODULE Counter ----
 EXTENDS Naturals

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from meshcheck.impl.base.text import ordered
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces.hints import DisplayHints, hints_for, over, shared_domain
-from meshcheck.traces.itf import ordered
-from meshcheck.traces.model import Trace
 
 LOG_SHOWN = 6  # entries of a log shown in a compact line; a longer one shows its last ones
 
@@ -123,7 +123,7 @@ def involves(record: FrozenDict, node: Value, hints: DisplayHints) -> bool:
 
 def brief(record: FrozenDict, hints: DisplayHints, *, width: int = 100) -> str:
     """`RequestVoteRequest s1->s2 (term=1, lastLogIndex=0, lastLogTerm=0)`: a message in a line."""
-    from meshcheck.traces.show import format_value
+    from meshcheck.impl.base.text import format_value
 
     skip = {*hints.source_fields, *hints.dest_fields, *hints.kind_fields}
     rest = [k for k in record if k not in skip]
@@ -150,7 +150,7 @@ def change(before: Value, after: Value, hints: DisplayHints) -> tuple[list[Value
 
 
 def _key(v: Value) -> tuple[object, ...]:
-    from meshcheck.traces.itf import sort_key
+    from meshcheck.impl.base.text import sort_key
 
     return sort_key(v)
 
@@ -199,7 +199,7 @@ def columns(node_vars: Sequence[str], hints: DisplayHints) -> Columns:
 
 
 def _entry(e: Value) -> str:
-    from meshcheck.traces.show import format_value
+    from meshcheck.impl.base.text import format_value
 
     if isinstance(e, FrozenDict) and "term" in e:
         value = e.get("value", e.get("entry", ""))
@@ -215,7 +215,7 @@ def short_log(entries: Value, offset: int = 0) -> str:
     """`[1:NoOp 1:v1]`, the last LOG_SHOWN entries of a longer one after `...`, and a snapshot's
     offset as `3+[...]` (the entries after index 3)."""
     if not isinstance(entries, tuple):
-        from meshcheck.traces.show import format_value
+        from meshcheck.impl.base.text import format_value
 
         return format_value(entries, width=30)
     shown = [_entry(e) for e in entries[-LOG_SHOWN:]]
@@ -226,7 +226,7 @@ def short_log(entries: Value, offset: int = 0) -> str:
 
 def node_fields(state: Mapping[str, Value], node: Value, cols: Columns) -> list[str]:
     """The compact line of one node, as its fields: role, `term 2`, `vote s1`, `log [...]`, ..."""
-    from meshcheck.traces.show import format_value
+    from meshcheck.impl.base.text import format_value
 
     out = []
     if cols.role is not None:
@@ -252,7 +252,7 @@ def node_fields(state: Mapping[str, Value], node: Value, cols: Columns) -> list[
 
 def node_named(trace: Trace, name: str, hints: DisplayHints) -> Value:
     """The node `name` stands for (as the views print it); MeshcheckError naming the trace's nodes."""
-    from meshcheck.traces.show import format_value
+    from meshcheck.impl.base.text import format_value
 
     ids = nodes(trace, hints)
     for n in ids:

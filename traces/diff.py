@@ -20,12 +20,12 @@ from collections.abc import Iterator
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.text import format_value, ordered
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster, labels
 from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
-from meshcheck.traces.itf import ordered
-from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.show import _BOLD, _CHANGED, _DIM, _RESET, format_value
+from meshcheck.traces.show import _BOLD, _CHANGED, _DIM, _RESET
 
 SIDE_BY_SIDE = 36  # values up to this long go in columns; longer ones one above the other
 

@@ -30,7 +30,7 @@ import attrs
 from meshcheck.impl.base.values import FrozenDict, Value
 
 if TYPE_CHECKING:
-    from meshcheck.traces.model import Step, Trace
+    from meshcheck.impl.base.trace import Step, Trace
 
 # (record, sender) pairs a step needed to receive: see traces/timeline/quorums.py
 Needs = Callable[
@@ -237,7 +237,7 @@ def shared_domain(trace: Trace, candidates: Iterable[str] | None = None) -> froz
         if isinstance(constants, FrozenDict)
         else set()
     )
-    from meshcheck.traces.itf import sort_key
+    from meshcheck.impl.base.text import sort_key
 
     ranked = sorted(
         counts.items(),

@@ -55,15 +55,16 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import TraceFormatError
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.impl.base.text import not_a_value, ordered, sort_key
+from meshcheck.impl.base.trace import INIT, Step, Trace
+from meshcheck.impl.base.values import FrozenDict, Json, Unserializable, Value
 
 FORMAT = "ITF"
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
@@ -97,74 +98,8 @@ class Map(FrozenDict):
         return (Map, (dict(self),))
 
 
-@attrs.frozen
-class Json:
-    """A `#meta` value that is not an ITF value (a fraction, null, an object with keys ITF does
-    not define): its JSON text, canonical (sorted keys), written back as that JSON."""
-
-    text: str
-
-    def value(self) -> Any:
-        return json.loads(self.text)
-
-
-@attrs.frozen
-class Unserializable:
-    """A value its writer could not express in ITF (Apalache writes `Nat` or an infinite set so).
-
-    It compares equal only to itself, so a state holding one never matches a real state by accident.
-    """
-
-    text: str
-
-
-# ---------------------------------------------------------------------------------------------------
-# One canonical order over values
-
-
-def sort_key(v: Value) -> tuple[Any, ...]:
-    """A total order over values, independent of hashing: how sets, maps and records are written.
-
-    Kinds first (booleans, integers, strings, tuples, sets, functions), then by content, so that
-    integers sort as numbers ({1, 2, 10}, not {1, 10, 2}).
-    """
-    if isinstance(v, bool):
-        return (0, int(v))
-    if isinstance(v, int):
-        return (1, v)
-    if isinstance(v, str):
-        return (2, v)
-    if isinstance(v, tuple):
-        return (3, tuple(sort_key(x) for x in v))
-    if isinstance(v, frozenset):
-        return (4, tuple(sorted(sort_key(x) for x in v)))
-    if isinstance(v, FrozenDict):
-        return (5, tuple(sorted((sort_key(k), sort_key(x)) for k, x in v.items())))
-    if isinstance(v, Unserializable):
-        return (6, v.text)
-    if isinstance(v, Json):
-        return (7, v.text)
-    raise TypeError(_not_a_value(v))
-
-
-def _not_a_value(v: object) -> str:
-    return (
-        f"not a TLA+ value: {v!r} ({type(v).__name__}); "
-        "use bool, int, str, tuple, frozenset or FrozenDict (impl.base.values.freeze converts)"
-    )
-
-
 # ---------------------------------------------------------------------------------------------------
 # Values
-
-
-def ordered(values: Iterable[Value]) -> list[Value]:
-    """`values` in the canonical order of `sort_key` (plain `sorted` when all are str or all int)."""
-    items = list(values)
-    kinds = {type(x) for x in items}
-    if kinds == {str} or kinds == {int}:
-        return sorted(items)  # the same order, without building keys (sets of servers, of indexes)
-    return sorted(items, key=sort_key)
 
 
 def encode_value(v: Value) -> Any:
@@ -200,7 +135,7 @@ def encode_value(v: Value) -> Any:
         return {"#unserializable": v.text}
     if isinstance(v, Json):
         return v.value()
-    raise TypeError(_not_a_value(v))
+    raise TypeError(not_a_value(v))
 
 
 def _encode_function(v: FrozenDict) -> Any:

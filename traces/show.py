@@ -20,20 +20,16 @@ folded into one line. A step is labelled by traces/labels.py, as in `trace diff`
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator, Sequence
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.text import format_value, ordered, sort_key
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster, labels
 from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
-from meshcheck.traces.itf import Json, Unserializable, ordered, sort_key
-from meshcheck.traces.model import Step, Trace
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEYWORDS = frozenset({"TRUE", "FALSE"})  # a string spelled so would read as a boolean
 _HEADER = ("source", "spec", "config", "violation", "description", "seed")
 
 _BOLD, _DIM, _CHANGED, _LOOP, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[33m", "\x1b[35m", "\x1b[0m"
@@ -41,49 +37,6 @@ _BOLD, _DIM, _CHANGED, _LOOP, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[33m", "\x1b[3
 
 # ---------------------------------------------------------------------------------------------------
 # Values
-
-
-def _is_ident(s: object) -> bool:
-    return isinstance(s, str) and _IDENT.fullmatch(s) is not None and s not in _KEYWORDS
-
-
-def _fmt(v: Value) -> str:
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        # Model values (s1, Follower) and strings are both str: bare when it reads as a name.
-        return v if _is_ident(v) else json.dumps(v, ensure_ascii=False)
-    if isinstance(v, tuple):
-        return "<<" + ", ".join(_fmt(x) for x in v) + ">>"
-    if isinstance(v, frozenset):
-        return "{" + ", ".join(_fmt(x) for x in ordered(v)) + "}"
-    if isinstance(v, FrozenDict):
-        if not v:
-            return "<<>>"  # the empty function is the empty sequence, as TLC prints it
-        if all(_is_ident(k) for k in v):
-            return "[" + ", ".join(f"{k} |-> {_fmt(v[k])}" for k in sorted(v)) + "]"
-        return "(" + " @@ ".join(f"{_fmt(k)} :> {_fmt(v[k])}" for k in ordered(v)) + ")"
-    if isinstance(v, Unserializable):
-        return f"(unserializable: {v.text})"
-    if isinstance(v, Json):
-        return v.text  # a #meta value that is not a TLA+ value: its JSON
-    return repr(v)  # display only: a trace viewer shows what it is given
-
-
-def format_value(v: Value, *, width: int | None = None) -> str:
-    """A value as TLA+ writes it, on one line: {1, 2}, <<a, b>>, [f |-> 1], (k :> v @@ ...).
-
-    Sets, functions and records in one canonical order. With `width`, a longer text is cut to `width`
-    characters ending in "...".
-    """
-    if width is not None and width < 4:
-        raise ValueError(f"width must be at least 4, got {width}")
-    text = _fmt(v)
-    if width is not None and len(text) > width:
-        return text[: width - 3] + "..."
-    return text
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -107,28 +60,30 @@ def _changes(
     ):
         for key in ordered(new):
             if old[key] != new[key]:
-                yield from _changes(f"{name}[{_fmt(key)}]", old[key], new[key], hints)
+                yield from _changes(f"{name}[{format_value(key)}]", old[key], new[key], hints)
         return
     if not isinstance(new, frozenset) and _is_bag(old, hints) and _is_bag(new, hints):
         # a bag of messages (record -> copies): the copies that came and went
         gone, added = cluster.change(old, new, hints)
-        parts = [f"added {_fmt(m)}" for m in added] + [f"removed {_fmt(m)}" for m in gone]
-        yield name, ", ".join(parts) if parts else f"{_fmt(old)} -> {_fmt(new)}"
+        parts = [f"added {format_value(m)}" for m in added] + [
+            f"removed {format_value(m)}" for m in gone
+        ]
+        yield name, ", ".join(parts) if parts else f"{format_value(old)} -> {format_value(new)}"
         return
-    before = _fmt(old)
+    before = format_value(old)
     if len(before) <= SHORT:
-        yield name, f"{before} -> {_fmt(new)}"
+        yield name, f"{before} -> {format_value(new)}"
     elif isinstance(old, frozenset) and isinstance(new, frozenset):
         parts = []
         if new - old:
-            parts.append(f"added {_fmt(new - old)}")
+            parts.append(f"added {format_value(new - old)}")
         if old - new:
-            parts.append(f"removed {_fmt(old - new)}")
+            parts.append(f"removed {format_value(old - new)}")
         yield name, ", ".join(parts)
     elif isinstance(old, tuple) and isinstance(new, tuple) and new[: len(old)] == old:
-        yield name, f"appended {_fmt(new[len(old) :])}"
+        yield name, f"appended {format_value(new[len(old) :])}"
     else:
-        yield name, f"{_fmt(new)}  (was {format_value(old, width=SHORT)})"
+        yield name, f"{format_value(new)}  (was {format_value(old, width=SHORT)})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -144,7 +99,7 @@ def _meta_text(v: Value) -> str:
         and isinstance(v.get("name"), str)
     ):
         return f"{v['kind']} {v['name']}"  # a violation: {kind: invariant, name: TypeOK}
-    return _fmt(v)
+    return format_value(v)
 
 
 def _header(trace: Trace, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
@@ -187,7 +142,7 @@ def _notes(step: Step) -> str | None:
         return None
     return (
         "  ("
-        + ", ".join(f"{k}={_fmt(step.meta[k])}" for k in sorted(step.meta, key=sort_key))
+        + ", ".join(f"{k}={format_value(step.meta[k])}" for k in sorted(step.meta, key=sort_key))
         + ")"
     )
 
@@ -268,9 +223,9 @@ def _plain(
             new = step.state[name]
             if name not in changed:
                 if full:
-                    lines.append(f"    {name}: {_fmt(new)}")
+                    lines.append(f"    {name}: {format_value(new)}")
             elif i == 0:
-                lines.append(f"  {paint(_CHANGED, '*')} {name}: {_fmt(new)}")
+                lines.append(f"  {paint(_CHANGED, '*')} {name}: {format_value(new)}")
             else:
                 for what, how in _changes(name, trace.steps[i - 1].state[name], new, hints):
                     lines.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
@@ -344,7 +299,7 @@ def _compact(
         for fields in r:
             for k, f in enumerate(fields):
                 widths[k] = max(widths[k], len(f))
-    names = [_fmt(n) for n in ids]
+    names = [format_value(n) for n in ids]
     name_width = max((len(n) for n in names), default=0)
 
     def line(i: int, n: int, mark: bool) -> str:
@@ -377,12 +332,12 @@ def _compact(
         for name in rest:
             new = step.state[name]
             if i == 0:
-                body.append(f"    {name}: {_fmt(new)}")
+                body.append(f"    {name}: {format_value(new)}")
             elif name in changed:
                 for what, how in _changes(name, trace.steps[i - 1].state[name], new, h):
                     body.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
             elif full:
-                body.append(f"    {name}: {_fmt(new)}")
+                body.append(f"    {name}: {format_value(new)}")
         if fold and i > 0 and not body and i != trace.loop:
             folded.add(i)
             continue

@@ -17,8 +17,11 @@ records (message bags) are hashable and a function over strings equals the recor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, TypeAlias
+
+import attrs
 
 Value: TypeAlias = Any  # bool | int | str | frozenset[Value] | tuple[Value, ...] | FrozenDict
 
@@ -61,3 +64,28 @@ def freeze(value: Any) -> Value:
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     raise TypeError(f"not a TLA+ value: {value!r} ({type(value).__name__})")
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a trace may hold besides TLA+ values (traces/itf.py reads and writes them)
+
+
+@attrs.frozen
+class Json:
+    """A `#meta` value that is not an ITF value (a fraction, null, an object with keys ITF does
+    not define): its JSON text, canonical (sorted keys), written back as that JSON."""
+
+    text: str
+
+    def value(self) -> Any:
+        return json.loads(self.text)
+
+
+@attrs.frozen
+class Unserializable:
+    """A value its writer could not express in ITF (Apalache writes `Nat` or an infinite set so).
+
+    It compares equal only to itself, so a state holding one never matches a real state by accident.
+    """
+
+    text: str

@@ -1,4 +1,4 @@
-"""The trace recorder: the run in the spec's vocabulary, as an ITF trace (traces/model.py).
+"""The trace recorder: the run in the spec's vocabulary, as an ITF trace (impl/base/trace.py).
 
 After each spec action (a `Segment` of a step, a dropped or duplicated message, a restart) the
 plugin's refinement mapping gives the abstract state; a step that leaves it unchanged is a stutter
@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from meshcheck.impl.base.errors import ContractViolation
+from meshcheck.impl.base.trace import INIT, Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.network import Envelope, Network
-from meshcheck.traces.model import INIT, Step, Trace
 
 
 class TraceRecorder:

@@ -28,6 +28,7 @@ from typing import Any
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.checker import AppliedEntry
 from meshcheck.impl.sim.cluster import Cluster
@@ -36,7 +37,6 @@ from meshcheck.impl.sim.lockstep import SendFilter
 from meshcheck.impl.sim.network import Envelope
 from meshcheck.impl.sim.protocol import N, Plugin
 from meshcheck.impl.sim.scheduler import Kind
-from meshcheck.traces.model import Trace
 
 
 class Simulator(Cluster[N]):

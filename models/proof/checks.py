@@ -8,13 +8,13 @@ from __future__ import annotations
 import attrs
 import z3
 
+from meshcheck.impl.base.trace import Step
 from meshcheck.models.proof import encode
 from meshcheck.models.proof.counterexample import ASSUMED, Counterexample, Reader, shrink
 from meshcheck.models.proof.decl import ModelError, ProtocolModel
 from meshcheck.models.proof.results import Kind, ProofResult
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
 from meshcheck.models.proof.vocab import Vocabulary
-from meshcheck.traces.model import Step
 
 DEFAULT_DEPTH = 4
 

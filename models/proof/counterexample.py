@@ -14,10 +14,10 @@ from typing import Any
 import attrs
 import z3
 
+from meshcheck.impl.base.trace import INIT, Step
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.models.proof.decl import Symbol, Transition
 from meshcheck.models.proof.vocab import State, Vocabulary
-from meshcheck.traces.model import INIT, Step
 
 # The action of the first state of a consecution counterexample: any state where every invariant holds,
 # not necessarily a reachable one.

@@ -19,13 +19,13 @@ from typing import Any
 import attrs
 import z3
 
+from meshcheck.impl.base.trace import INIT, Step
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.models.proof import ASSUMED, Counterexample, Kind, ProofResult
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
 from meshcheck.models.threat import switch
 from meshcheck.models.threat.switch import MODEL, NODES, SWITCH, S, Transition
 from meshcheck.models.threat.switch_invariants import INVARIANTS
-from meshcheck.traces.model import INIT, Step
 
 _SHOW_MAX = 12  # entries shown per sequence in a counterexample
 

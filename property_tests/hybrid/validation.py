@@ -26,6 +26,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.property_tests.failure import CheckFailed
@@ -39,7 +40,6 @@ from meshcheck.property_tests.hybrid.free_runs import (
 )
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
-from meshcheck.traces.model import Trace
 
 SPEC = resource("meshcheck.specs", "Hybrid.tla")
 MODEL = resource("meshcheck.property_tests.hybrid", "models", "HybridValidate.cfg")

@@ -46,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.messages import (
     NOOP,
@@ -67,7 +68,6 @@ from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.pbft.model import DriverError, Model, Puppet, record, with_fields
 from meshcheck.property_tests.pbft.newview import view_change_quorum
-from meshcheck.traces.show import format_value
 
 CLIENT = "c1"
 

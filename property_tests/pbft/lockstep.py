@@ -30,6 +30,8 @@ from collections import Counter, deque
 from hypothesis import reject
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.harness import PathMismatch
@@ -37,8 +39,6 @@ from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
 from meshcheck.property_tests.pbft.model import Model
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
-from meshcheck.traces.model import Step
-from meshcheck.traces.show import format_value
 
 __all__ = ["PBFT", "Follower", "PathMismatch", "lockstep", "lockstep_stepper", "successors"]
 

@@ -17,10 +17,10 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.messages import GENESIS, NOOP, PreparedProof, Signed, ViewChange
 from meshcheck.property_tests.pbft.model import DriverError, Puppet, record
-from meshcheck.traces.show import format_value
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.pbft.driver import Driver

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests.harness import expected_kill
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import Follower
-from meshcheck.traces.model import Trace
 
 __all__ = ["Follower", "corpus", "expected_kill", "replay_on_impl", "stored_traces"]
 
@@ -31,7 +31,7 @@ def corpus() -> list[Path]:
 def replay_on_impl(trace: Trace, bugs: frozenset[str], *, where: str = "trace") -> int:
     """Make the implementation (with `bugs`) follow `trace`; the number of steps it followed.
     CheckFailed when it diverges; TraceFormatError when the trace is not a path of the spec.
-    (`Follower` is read from this module when called: traces/replay.py swaps it to watch.)"""
+    (`Follower` is read from this module when called: property_tests/replay.py swaps it to watch.)"""
     return HARNESS.replay_on_impl(trace, bugs, where=where, follower=Follower)
 
 

@@ -28,6 +28,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.pbft.byzantine import byzantine_strategy
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule, failure, share
@@ -39,7 +40,6 @@ from meshcheck.property_tests.pbft.free_runs import (
     schedules,
 )
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.traces.model import Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

@@ -40,6 +40,7 @@ from typing import Any
 
 from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Tick
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
 from meshcheck.impl.raft.node import ELECTION, READ, SNAPSHOT, RaftNode, Replicate
@@ -47,7 +48,6 @@ from meshcheck.impl.raft.refinement import Budget
 from meshcheck.impl.raft.simulation import raft_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.lockstep import differences as shared_differences
-from meshcheck.traces.show import format_value
 
 TIMERS = {"Timeout": ELECTION, "CompleteRead": READ, "TakeSnapshot": SNAPSHOT}
 SENDS = ("AppendEntries", "InstallSnapshot")

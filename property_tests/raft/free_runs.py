@@ -29,13 +29,13 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
 from meshcheck.property_tests.raft.safety import violated
-from meshcheck.traces.model import Trace
 
 # Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
 KNOBS: Mapping[str, Any] = {

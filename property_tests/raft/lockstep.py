@@ -23,12 +23,12 @@ from collections import Counter
 
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.raft.driver import Driver, bag_change
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
-from meshcheck.traces.show import format_value
 
 
 def brief(record: Value) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import hypothesis
 from hypothesis import given
 
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule, failure
@@ -30,7 +31,6 @@ from meshcheck.property_tests.raft.free_runs import cluster, run, schedules
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
-from meshcheck.traces.model import Step, Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

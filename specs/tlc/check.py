@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError, MeshcheckError
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import diagnostics
 from meshcheck.specs.tlc.cfg import ModelConfig, checked_workers, read_cfg, unsound_reduction
@@ -67,7 +68,6 @@ from meshcheck.specs.tlc.messages import (
     stats,
 )
 from meshcheck.specs.tlc.runtime import TLCRuntime
-from meshcheck.traces.model import Step, Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper

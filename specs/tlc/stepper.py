@@ -46,11 +46,11 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError, MeshcheckError, SpecError
+from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc.diagnostics import load_error
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
-from meshcheck.traces.model import Step
 
 __all__ = ["ActionInstance", "State", "Stepper", "StepperError", "Transition"]
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces.model import Trace
 from meshcheck.traces.timeline.events import Mark, Message, Timeline, byzantine_of, derive
 from meshcheck.traces.timeline.svg import html, render
 

@@ -33,11 +33,11 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster, labels
 from meshcheck.traces.hints import DisplayHints, hints_for
-from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.show import format_value
 
 CLIENT = "client"
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster
 from meshcheck.traces.hints import DisplayHints, hints_for
-from meshcheck.traces.model import Step, Trace
-from meshcheck.traces.show import format_value
 
 
 def actor(step: Step, hints: DisplayHints) -> str | None:

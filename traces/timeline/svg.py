@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from xml.sax.saxutils import escape, quoteattr
 
-from meshcheck.traces.show import format_value
+from meshcheck.impl.base.text import format_value
 from meshcheck.traces.timeline.events import Message, Timeline
 
 ROW = 30  # pixels per step

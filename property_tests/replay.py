@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.trace import INIT, Trace
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces.model import INIT, Trace
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -178,7 +178,7 @@ def _stored(protocol: str) -> ModuleType:
 
 
 def format_protocol(value: object) -> str:
-    from meshcheck.traces.show import format_value
+    from meshcheck.impl.base.text import format_value
 
     return format_value(value, width=40)
 

@@ -1,4 +1,4 @@
-"""The proof sets `meshcheck prove NAME` runs, and the table it prints.
+"""The proof sets `meshcheck prove NAME` runs (each protocol's descriptor names its own, in models/), and the table it prints.
 
 A protocol's proof set is its descriptor's `proofs` (meshcheck/protocol.py): a function with no
 arguments that runs every obligation and returns the results in a stable order. The set is named

@@ -40,7 +40,7 @@ class Step:
         """`Action(p=v, q=w)`: the step as people write it."""
         if not self.params:
             return self.action
-        from meshcheck.traces.show import format_value  # local: show imports model
+        from meshcheck.impl.base.text import format_value
 
         args = ", ".join(f"{k}={format_value(v)}" for k, v in self.params.items())
         return f"{self.action}({args})"
