@@ -22,12 +22,14 @@ TLC 2.15 takes no CHECK_DEADLOCK in a .cfg, and a model's expected size should b
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from pathlib import Path
 
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.protocol import Models
 
 PROFILES = ("quick", "default", "deep")
 _SUFFIXES = {"_quick": "quick", "_deep": "deep", "_liveness": "liveness"}
@@ -155,3 +157,36 @@ def scan(spec_dir: Path, profile: str) -> tuple[list[Model], list[ConfigError]]:
             chosen.append(main)
         chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("extra:"))
     return chosen, problems
+
+
+def folder_of(models: Models) -> Path:
+    """The folder that holds a spec and its models (`models.package`'s, through importlib.resources,
+    so an installed copy finds its own)."""
+    try:
+        return Path(str(importlib.resources.files(models.package)))
+    except ModuleNotFoundError:
+        raise ConfigError(f"{models.spec}: no package {models.package} holds its models") from None
+
+
+def protocol_models(models: Models, profile: str) -> list[Model]:
+    """The models of a descriptor's spec that `profile` runs: the profile's own (or the next smaller
+    one's, as `scan` falls back), then its liveness model; ConfigError when a named .cfg is missing."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
+    folder = folder_of(models)
+    spec = folder / f"{models.spec}.tla"
+    by_profile = models.by_profile()
+    order = {
+        "quick": ("quick", "default"),
+        "default": ("default", "quick"),
+        "deep": ("deep", "default", "quick"),
+    }
+    main = next((by_profile[k] for k in order[profile] if k in by_profile), None)
+    stems = [s for s in (main, by_profile.get("liveness")) if s is not None]
+    chosen = []
+    for stem in stems:
+        cfg = folder / f"{stem}.cfg"
+        if not cfg.is_file():
+            raise ConfigError(f"{cfg}: the model {stem} of {models.spec} is not there")
+        chosen.append(load_model(cfg, spec))
+    return chosen

@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     pr = sub.add_parser("prove", help="run the Z3 proofs")
-    pr.add_argument("names", nargs="*", metavar="NAME", help="proof sets (default: all)")
+    pr.add_argument(
+        "names", nargs="*", metavar="NAME", help="protocols whose proof sets to run (default: all)"
+    )
 
     v = sub.add_parser("verify", help="run every check the project has and print one summary table")
     v.add_argument(
@@ -138,7 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     mu = sub.add_parser(
         "mutants", help="switch on each known bug of a protocol and show which check kills it"
     )
-    mu.add_argument("protocol", metavar="PROTOCOL", help="raft, pbft or threat (the hybrid layer)")
+    mu.add_argument(
+        "protocol",
+        metavar="PROTOCOL",
+        nargs="?",
+        help="a protocol of `meshcheck protocols` (raft, pbft, hybrid); default: every one with "
+        "a mutant catalogue",
+    )
     mu.add_argument(
         "--profile",
         choices=("quick", "default", "deep"),
@@ -162,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write each lockstep counterexample to DIR/PROTOCOL/MUTANT.itf.json (e.g. traces)",
     )
     mu.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+    sub.add_parser(
+        "protocols",
+        help="list the registered protocols: spec, models, mutants, proofs, corpus",
+    )
 
     sub.add_parser("doctor", help="show the Java and TLC that meshcheck uses")
     return p
@@ -203,6 +216,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.mutants_cmd import run_mutants_cmd
 
         return run_mutants_cmd(args)
+    if args.command == "protocols":
+        return _protocols()
     if args.command == "doctor":
         return _doctor()
     raise AssertionError(args.command)
@@ -290,6 +305,24 @@ def _trace_replay(args: argparse.Namespace) -> int:
     print(f"diverges{at}: {args.file} on {what} ({replayed})")
     print(f"  {outcome.problem}".replace("\n", "\n  "))
     return EXIT_VIOLATED
+
+
+def _protocols() -> int:
+    """The registry as a table: one row per protocol, what each command finds in its descriptor
+    (read from the descriptors alone: listing imports no implementation)."""
+    from meshcheck import registry, table
+
+    header = ("name", "title", "spec", "models", "mutants", "proofs", "corpus")
+    rows = []
+    for name, p in registry.protocols().items():
+        specs = ", ".join(f"{m.spec}.tla" for m in p.all_models())
+        models = str(sum(len(m.by_profile()) for m in p.all_models()))
+        mutants = ", ".join(k for k, ref in (("impl", p.bugs), ("spec", p.spec_mutants)) if ref)
+        proofs = "z3" if p.proofs else "-"
+        corpus = f"traces/{p.corpus}/" if p.corpus else "-"
+        rows.append((name, p.title, specs, models, mutants or "-", proofs, corpus))
+    print(table.format_table(header, rows))
+    return EXIT_HOLDS
 
 
 def _doctor() -> int:

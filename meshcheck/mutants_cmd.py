@@ -1,7 +1,8 @@
 """`meshcheck mutants PROTOCOL`: switch on each known bug in turn and see which check kills it.
 
-A verification toolkit is as good as the bugs it catches (DESIGN.md, "Measuring the toolkit itself").
-Each protocol keeps a catalogue of mutants (impl/<protocol>/mutants.py: BUGS, name -> what the bug is)
+A verification toolkit is as good as the bugs it catches: a mutant no check kills is a bug the checks
+would miss (mutation analysis, DeMillo, Lipton and Sayward 1978). Each protocol keeps a catalogue of
+mutants (impl/<protocol>/mutants.py: BUGS, name -> what the bug is)
 and an ordered list of property checks (property_tests/<protocol>/checks.py: CHECKS). For each
 mutant the command runs the checks in order with that one bug switched on, under the profile's
 Hypothesis settings made reproducible (derandomized, no example database), and stops at the first
@@ -18,13 +19,16 @@ the implementation's checks must catch it on their own, so TLC's kill does not c
 implementation's (a spec mutant that TLC does not kill exits 1 too).
 
 `--save` writes each lockstep counterexample (a path of the spec, so it replays on the spec and on the
-implementation) to traces/<protocol>/<mutant>.itf.json (threat: traces/hybrid/), the regression
-corpus.
+implementation) to traces/<corpus>/<mutant>.itf.json, the regression corpus (`corpus` of the
+protocol's descriptor: its name).
+
+The protocols, their catalogues and checks come from the registry (meshcheck/registry.py): each
+protocol's descriptor names its `bugs` and `checks`. Without a PROTOCOL, every registered protocol
+that has both runs in turn.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,18 +37,9 @@ from typing import Any
 
 import attrs
 
-from meshcheck import table
+from meshcheck import registry, table
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
-# protocol -> (module with BUGS, module with CHECKS)
-PROTOCOLS = {
-    "pbft": ("meshcheck.impl.pbft.mutants", "meshcheck.property_tests.pbft.checks"),
-    "raft": ("meshcheck.impl.raft.mutants", "meshcheck.property_tests.raft.checks"),
-    "threat": ("meshcheck.impl.hybrid.mutants", "meshcheck.property_tests.hybrid.checks"),
-}
-# where --save writes a protocol's counterexamples, when not under its own name: the hybrid layer's
-# mutants are `meshcheck mutants threat`, its corpus traces/hybrid/
-CORPUS = {"threat": "hybrid"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,15 +81,26 @@ class Outcome:
         return tlc is not None and not tlc.absent and not tlc.killed
 
 
+def with_catalogue() -> tuple[str, ...]:
+    """The registered protocols that have a mutant catalogue and checks to run on it."""
+    return tuple(
+        name
+        for name, p in registry.protocols().items()
+        if p.bugs is not None and p.checks is not None
+    )
+
+
 def catalogue(protocol: str) -> tuple[Mapping[str, str], Sequence[Any]]:
-    """(BUGS, CHECKS) of a protocol."""
-    if protocol not in PROTOCOLS:
+    """(its mutants, its ordered checks) of a registered protocol (its descriptor's `bugs` and
+    `checks`); UnknownProtocol or UnknownMutant (exit 2) when it has none."""
+    p = registry.get(protocol)
+    if p.bugs is None or p.checks is None:
+        has = ", ".join(with_catalogue()) or "none"
         raise UnknownMutant(
-            f"no mutant catalogue for {protocol!r} (protocols: {', '.join(sorted(PROTOCOLS))})"
+            f"the protocol {protocol!r} has no mutant catalogue and checks (protocols with: {has})"
         )
-    bugs_module, checks_module = PROTOCOLS[protocol]
-    bugs: Mapping[str, str] = importlib.import_module(bugs_module).BUGS
-    checks: Sequence[Any] = importlib.import_module(checks_module).CHECKS
+    bugs: Mapping[str, str] = p.load("bugs")
+    checks: Sequence[Any] = p.load("checks")
     return bugs, checks
 
 
@@ -160,9 +166,7 @@ def run_mutants(
                     and trace is not None
                     and trace.meta.get("source") == "lockstep"
                 ):
-                    saved = _save(
-                        trace, save / CORPUS.get(protocol, protocol) / f"{mutant}.itf.json"
-                    )
+                    saved = _save(trace, save / corpus_folder(protocol) / f"{mutant}.itf.json")
                 attempts.append(Attempt(check.name, True, seconds, failure.steps, saved=saved))
                 say(
                     f"{protocol}: {mutant}: killed by {check.name} in {seconds:.1f} s, "
@@ -183,6 +187,11 @@ def run_mutants(
                 say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s)")
         outcomes.append(Outcome(mutant, tuple(attempts)))
     return outcomes
+
+
+def corpus_folder(protocol: str) -> str:
+    """The folder (under traces/) of a protocol's counterexamples: its descriptor's `corpus`."""
+    return registry.get(protocol).corpus or protocol
 
 
 TLC_CHECK = "TLC on the spec"
@@ -269,8 +278,24 @@ def _cell(a: Attempt) -> str:
 
 
 def run_mutants_cmd(args: Any) -> int:
+    """`meshcheck mutants NAME`, or every registered protocol with a catalogue (no NAME): one
+    table per protocol, exit 1 when any mutant survived."""
+    if args.protocol is not None:
+        return _one_protocol(args, args.protocol)
+    if args.mutant:
+        raise UnknownMutant("--mutant names one protocol's mutants: give its PROTOCOL too")
+    worst = EXIT_HOLDS
+    for i, protocol in enumerate(with_catalogue()):
+        if i:
+            print()
+        print(f"== {protocol}")
+        worst = max(worst, _one_protocol(args, protocol))
+    return worst
+
+
+def _one_protocol(args: Any, protocol: str) -> int:
     outcomes = run_mutants(
-        args.protocol,
+        protocol,
         profile=args.profile,
         only=args.mutant or (),
         every_check=args.all,

@@ -94,6 +94,9 @@ class Protocol:
     name: str  # one name everywhere: the CLI's argument, #meta.protocol, the corpus folder
     title: str  # one line, for listings
     models: Models
+    # further specs the protocol is checked against, each with its models (the hybrid layer's
+    # ThreatLevel.tla beside Hybrid.tla)
+    extra_models: tuple[Models, ...] = ()
     actions: tuple[Action, ...] = ()
     # the implementation's mutant catalogue: Mapping[str, str], mutant -> what the bug is
     bugs: Ref | None = None
@@ -106,6 +109,16 @@ class Protocol:
     # the harness pieces of this protocol (property_tests/harness.py: how lockstep, stored-trace
     # replay, trace validation and free runs reach this implementation)
     harness: Ref | None = None
+    # the stored-trace replayer: a module with `replay_on_impl(trace, bugs, *, where) -> int` (the
+    # steps followed; CheckFailed where the implementation leaves the spec) and its lockstep
+    # `Follower` class (trace replay reads the run it drove)
+    stored: Ref | None = None
+    # the one-run checks a recorded free run re-runs (property_tests/record.py): (check name,
+    # function called as f(schedule, nodes, bugs), or f(schedule, bugs) for a check without a
+    # cluster size), the function's frame being what the recorder finds in a failure's traceback
+    reruns: tuple[tuple[str, Ref], ...] = ()
+    # modules whose attrs classes a recorded schedule's repr may call (its Schedule, behaviours)
+    schedule_names: tuple[Ref, ...] = ()
     # how the views lay out its traces: traces.hints.DisplayHints
     hints: Ref | None = None
     # the folder (under meshcheck.traces) with its mutants' shortest counterexamples, and with the
@@ -113,6 +126,14 @@ class Protocol:
     corpus: str | None = None
     # the pytest paths of its property tests, relative to the repository (verify's "tests" rows)
     property_tests: tuple[str, ...] = ()
+
+    def all_models(self) -> tuple[Models, ...]:
+        """Its spec's models, then the further specs'."""
+        return (self.models, *self.extra_models)
+
+    def rerun(self, check: str) -> Ref | None:
+        """The function that re-runs its check `check`; None if it has no such check."""
+        return dict(self.reruns).get(check)
 
     def action(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)

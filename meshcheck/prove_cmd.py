@@ -1,4 +1,5 @@
-"""`meshcheck prove [NAME ...]`: run the Z3 proof sets of `models/` and print their table."""
+"""`meshcheck prove [NAME ...]`: run the Z3 proof sets of the registered protocols (each
+descriptor's `proofs`) and print their table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 def run_prove(names: Sequence[str]) -> int:
     from meshcheck.models import registry
 
-    results = [r for name in (names or sorted(registry.PROOF_SETS)) for r in registry.run(name)]
+    proof_sets = [registry.proof_set(name) for name in (names or registry.names())]
+    results = [r for prove in proof_sets for r in prove()]
     print(registry.render(results))
     return registry.exit_code(results)

@@ -2,21 +2,23 @@
 
 Five kinds of check, in this order:
 
-    tlc      every TLC model of `specs/` that the profile selects (see meshcheck.catalog): states,
-             seconds
-    z3       every proof set of `models/` (models.registry): obligations proved, seconds
-    tests    the Hypothesis property tests of `property_tests/`, under the profile's Hypothesis
-             settings: the examples each ran (Hypothesis's own statistics, from the JUnit report)
+    tlc      every TLC model of the registered protocols' specs (meshcheck/registry.py: each
+             descriptor's models) that the profile selects, then those of `specs/` no descriptor
+             claims (see meshcheck.catalog): states, seconds
+    z3       every registered protocol's proof set (models.registry): obligations proved, seconds
+    tests    the registered protocols' Hypothesis property tests (`property_tests/<protocol>`),
+             under the profile's Hypothesis settings: the examples each ran (Hypothesis's own
+             statistics, from the JUnit report)
     traces   every stored trace under `traces/` replayed against its spec (each step a spec step),
              and every implementation counterexample of the regression corpus
              (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
              with the mutant it was written for
-    mutants  per protocol of `meshcheck mutants`, the mutants killed out of the total (the profile's
+    mutants  per registered protocol with a mutant catalogue, the mutants killed out of the total (the profile's
              Hypothesis budget, first killer only, no shrinking: whether a check kills does not
              depend on it)
 
 The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
-JUnit XML (default reports/verify.xml) under the project root.
+JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
 replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
@@ -75,10 +77,43 @@ def _timed(kind: str, name: str, fn: Callable[[], Row]) -> Row:
         return Row(kind, name, "error", None, "", time.perf_counter() - start, str(exc))
 
 
+def own_project(root: Path) -> bool:
+    """Whether `root` is meshcheck's own project (the registered protocols' checks run), not a
+    folder of specs (`--root`) of which only what is in it runs."""
+    return root.resolve() == project_root().resolve()
+
+
+def select_models(root: Path, profile: str) -> tuple[list[Model], list[MeshcheckError]]:
+    """The models `profile` runs: each registered protocol's (its descriptor's models, in the
+    order of the registry), then those of root/specs that no descriptor claims; for another
+    project (`--root`), the models of its specs/ folder."""
+    from meshcheck import registry
+    from meshcheck.catalog import protocol_models
+
+    if not own_project(root):
+        found, problems = scan(root / "specs", profile)
+        return found, list(problems)
+    chosen: list[Model] = []
+    errors: list[MeshcheckError] = []
+    claimed: set[Path] = set()
+    for protocol in registry.protocols().values():
+        for models in protocol.all_models():
+            try:
+                mine = protocol_models(models, profile)
+            except MeshcheckError as exc:
+                errors.append(exc)
+                continue
+            chosen.extend(mine)
+            claimed.update(m.spec.resolve() for m in mine)
+    others, problems = scan(root / "specs", profile)
+    chosen.extend(m for m in others if m.spec.resolve() not in claimed)
+    return chosen, [*errors, *problems]
+
+
 def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
     from meshcheck.specs.tlc.check import Outcome, check
 
-    found, problems = scan(root / "specs", profile)
+    found, problems = select_models(root, profile)
     for problem in problems:
         yield Row(
             "tlc",
@@ -126,13 +161,14 @@ def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
 
 
 def z3_rows() -> Iterator[Row]:
-    from meshcheck.models.registry import PROOF_SETS
+    """Each registered protocol's proof set (its descriptor's `proofs`), by protocol name."""
+    from meshcheck.models import registry
 
-    for name, prove in sorted(PROOF_SETS.items()):
+    for name in registry.names():
 
-        def run(name: str = name, prove: Callable[[], list] = prove) -> Row:  # type: ignore[type-arg]
+        def run(name: str = name) -> Row:
             start = time.perf_counter()
-            results = prove()
+            results = registry.run(name)
             bad = [r for r in results if r.status != "proved"]
             seconds = time.perf_counter() - start
             if not bad:
@@ -144,8 +180,19 @@ def z3_rows() -> Iterator[Row]:
         yield _timed("z3", name, run)
 
 
+def test_paths(root: Path) -> list[str]:
+    """What pytest runs: the registered protocols' property tests (each descriptor's
+    `property_tests`, relative to the project), or another project's property_tests/ folder."""
+    from meshcheck import registry
+
+    if not own_project(root):
+        return [str(root / "property_tests")]
+    paths = [root / t for p in registry.protocols().values() for t in p.property_tests]
+    return [str(p) for p in paths if p.exists()]
+
+
 def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
-    tests = root / "property_tests"
+    tests = test_paths(root)
     report = scratch / "property-tests.xml"
     env = dict(os.environ, MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile])
     start = time.perf_counter()
@@ -154,7 +201,7 @@ def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
             sys.executable,
             "-m",
             "pytest",
-            str(tests),
+            *tests,
             "-q",
             "-p",
             "no:cacheprovider",
@@ -169,7 +216,7 @@ def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
         check=False,
     )
     seconds = time.perf_counter() - start
-    if proc.returncode == 5:  # pytest: no tests collected
+    if proc.returncode == 5 or not tests:  # pytest: no tests collected
         yield Row(
             "tests", "property_tests", "skip", 0, "tests", seconds, "no property tests collected"
         )
@@ -292,7 +339,7 @@ def mutant_rows(profile: str) -> Iterator[Row]:
     """Per protocol: how many of its mutants the property checks kill, first killer only."""
     from meshcheck import mutants_cmd
 
-    for protocol in sorted(mutants_cmd.PROTOCOLS):
+    for protocol in mutants_cmd.with_catalogue():
 
         def run(protocol: str = protocol) -> Row:
             start = time.perf_counter()
@@ -437,7 +484,7 @@ def run_verify(args: argparse.Namespace) -> int:
     totals = totals_line(rows)
     if totals:
         print(totals)
-    reports = root / "reports"
+    reports = Path.cwd() / "reports"
     json_path = Path(args.json) if args.json else reports / "verify.json"
     junit_path = Path(args.junit) if args.junit else reports / "verify.xml"
     write_json(rows, json_path, args.profile)

@@ -9,7 +9,7 @@ checks n = 4 and n = 7; here f is a symbolic integer, never a loop.
 1. Quorum lemmas. k subsets of n replicas cut them into 2^k Venn regions; any non-negative region sizes
    that sum to n are realised by some subsets, so a claim over the sizes, with f symbolic, covers every
    choice of quorums and Byzantine replicas for every f (linear integer arithmetic: milliseconds; one
-   Bool per replica blows up at f = 5, TLC-NOTES.md). 2f+1 is the only right quorum size among 3f+1:
+   Bool per replica blows up at f = 5, docs/architecture.md). 2f+1 is the only right quorum size among 3f+1:
    two quorums share f+1 replicas, so an honest one; any size up to 2f has two quorums that share no
    honest replica (a witness for every f); the honest replicas alone still make a quorum, which 2f+2
    would not. f+1 replies hold an honest one; a stable checkpoint on f+1 proofs is not enough for what

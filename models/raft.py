@@ -68,7 +68,7 @@ def quorum_intersection(strict_majority: bool = True) -> Lemma:
     neither); any non-negative region sizes that sum to n are realised by some pair of subsets, and every
     pair gives such sizes. So a claim over the four sizes, with n symbolic, covers every pair of subsets of
     every cluster: linear integer arithmetic, decided in a millisecond. (One Bool per server instead
-    blows up around 11 servers: TLC-NOTES.md.)
+    blows up around 11 servers: docs/architecture.md.)
     """
     n, q1_only, q2_only, both, neither = z3.Ints("n q1_only q2_only both neither")
     regions = (q1_only, q2_only, both, neither)

@@ -1,7 +1,8 @@
 """The proof sets `meshcheck prove NAME` runs, and the table it prints.
 
-A protocol adds its proofs by adding one entry: a function with no arguments that runs every obligation
-and returns the results in a stable order.
+A protocol's proof set is its descriptor's `proofs` (meshcheck/protocol.py): a function with no
+arguments that runs every obligation and returns the results in a stable order. The set is named
+after the protocol, as every command names it.
 """
 
 from __future__ import annotations
@@ -10,28 +11,34 @@ from collections.abc import Callable, Sequence
 
 from meshcheck import table
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-from meshcheck.models import pbft, raft, threat
 from meshcheck.models.proof import ProofResult
-
-PROOF_SETS: dict[str, Callable[[], list[ProofResult]]] = {
-    "raft": raft.prove,
-    "pbft": pbft.prove,
-    "threat": threat.prove,
-}
 
 
 class UnknownProofSet(MeshcheckError):
     """`meshcheck prove NAME` with a NAME no protocol registered."""
 
 
+def names() -> list[str]:
+    """The registered protocols that have a proof set, sorted."""
+    from meshcheck import registry
+
+    return [name for name, p in registry.protocols().items() if p.proofs is not None]
+
+
+def proof_set(name: str) -> Callable[[], list[ProofResult]]:
+    """The proof set of protocol `name`; UnknownProofSet (exit 2) listing the known ones."""
+    from meshcheck import registry
+
+    protocol = registry.protocols().get(name)
+    if protocol is None or protocol.proofs is None:
+        raise UnknownProofSet(f"no proof set {name!r} (known: {', '.join(names())})")
+    prove: Callable[[], list[ProofResult]] = protocol.load("proofs")
+    return prove
+
+
 def run(name: str) -> list[ProofResult]:
     """The results of proof set `name`; UnknownProofSet (exit 2) if there is none."""
-    try:
-        proofs = PROOF_SETS[name]
-    except KeyError:
-        known = ", ".join(sorted(PROOF_SETS))
-        raise UnknownProofSet(f"no proof set {name!r} (known: {known})") from None
-    return proofs()
+    return proof_set(name)()
 
 
 def exit_code(results: Sequence[ProofResult]) -> int:

@@ -2,11 +2,11 @@
 
 Two kinds of entry (traces/counterexamples/README.md says why each is kept):
 
-- each mutant's shortest counterexample, a lockstep path of the spec, in traces/<package>/ (raft,
-  pbft, hybrid: the folder of the property_tests package whose stored.py replays it; `meshcheck
-  mutants PROTOCOL --save traces` writes them). The fixed implementation must follow it to the end;
+- each mutant's shortest counterexample, a lockstep path of the spec, in traces/<corpus>/ (the
+  folder a registered protocol's descriptor names as its `corpus`: raft, pbft, hybrid; its `stored`
+  replays them; `meshcheck mutants PROTOCOL --save traces` writes them). The fixed implementation must follow it to the end;
   with its mutant (`#meta.bugs`) switched on, it must diverge.
-- each bug found and fixed, in traces/counterexamples/<package>/: the run that showed it, with
+- each bug found and fixed, in traces/counterexamples/<corpus>/: the run that showed it, with
   `#meta.fixed` saying what the bug was. A free run (`#meta.source` "impl") is re-run from its seed
   by the check that found it (`#meta.rerun`, property_tests/record.py); a lockstep path is
   followed as above. It must hold on today's implementation; when a mutant switch reproduces the
@@ -18,7 +18,6 @@ implementation (its "traces" rows) as well as on the spec.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import attrs
@@ -35,15 +34,22 @@ FIXED = TRACES / "counterexamples"
 @attrs.frozen
 class Entry:
     path: Path
-    package: str  # property_tests.<package>: whose stored.py (or record.py rerun) replays it
+    package: str  # the protocol whose stored-trace replayer (or record.py rerun) replays it
     bugs: frozenset[str]  # the mutants it must fail with (none for a bug without a switch)
     fixed: bool  # a bug found and fixed (traces/counterexamples/), not a mutant's
     name: str  # the path from the project root
 
 
-def _packages(root: Path) -> list[str]:
-    """The protocols with a stored-trace replayer (property_tests/<package>/stored.py)."""
-    return sorted(p.parent.name for p in (root / "property_tests").glob("*/stored.py"))
+def _folders() -> list[tuple[str, str]]:
+    """(protocol, corpus folder) of the registered protocols with a corpus and a stored-trace
+    replayer (their descriptors' `corpus` and `stored`), by protocol name."""
+    from meshcheck import registry
+
+    return [
+        (name, p.corpus)
+        for name, p in registry.protocols().items()
+        if p.corpus is not None and p.stored is not None
+    ]
 
 
 def _bugs(trace: Trace) -> frozenset[str]:
@@ -59,12 +65,13 @@ def _entry(root: Path, path: Path, package: str, *, fixed: bool) -> Entry:
 def entries(root: Path = ROOT) -> list[Entry]:
     """Every corpus trace, mutants' first (by package, then name), then the fixed bugs'."""
     found = []
-    for package in _packages(root):
-        for path in sorted((root / "traces" / package).glob("*.itf.json")):
-            found.append(_entry(root, path, package, fixed=False))
-    for package in _packages(root):
-        for path in sorted((root / "traces" / "counterexamples" / package).glob("*.itf.json")):
-            found.append(_entry(root, path, package, fixed=True))
+    folders = _folders()
+    for protocol, folder in folders:
+        for path in sorted((root / "traces" / folder).glob("*.itf.json")):
+            found.append(_entry(root, path, protocol, fixed=False))
+    for protocol, folder in folders:
+        for path in sorted((root / "traces" / "counterexamples" / folder).glob("*.itf.json")):
+            found.append(_entry(root, path, protocol, fixed=True))
     return found
 
 
@@ -94,7 +101,9 @@ def replay(entry: Entry, bugs: frozenset[str]) -> Replayed:
         if failed is None:
             return Replayed(True, len(trace.steps) - 1)
         return Replayed(False, failed.steps, failed.message)
-    stored = importlib.import_module(f"meshcheck.property_tests.{entry.package}.stored")
+    from meshcheck import registry
+
+    stored = registry.get(entry.package).load("stored")
     try:
         return Replayed(True, stored.replay_on_impl(trace, bugs, where=where))
     except CheckFailed as failed:

@@ -11,9 +11,10 @@ it: `meshcheck trace replay FILE` (MESHCHECK_FAILURES names another folder). Two
   trace validation), the cluster size, the fault schedule (its repr, which rebuilds it: the same
   seed gives the same run) and the mutants; `rerun` runs that check once more.
 
-The check and its arguments are read from the failing call itself (`rerun_of`: the frame of the
-protocol's `check_safety`, `check_liveness` or `check_validation` in the exception's traceback),
-so the checks need not know they are recorded.
+The check and its arguments are read from the failing call itself (`rerun_of`: the frame of one of
+the functions the protocol's descriptor lists as its `reruns`, e.g. Raft's `check_safety`,
+`check_liveness` and `check_validation`, in the exception's traceback), so the checks need not know
+they are recorded.
 """
 
 from __future__ import annotations
@@ -38,21 +39,26 @@ ROOT = Path(__file__).resolve().parents[1]
 # where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)
 FAILURES = Path(os.environ.get("MESHCHECK_FAILURES") or ROOT / "reports" / "failures")
 
-# (protocol, check) -> (module, function): the one-run checks a free-run failure comes from
-CHECKS: Mapping[tuple[str, str], tuple[str, str]] = {
-    (protocol, check): (f"meshcheck.property_tests.{protocol}.{module}", f"check_{check}")
-    for protocol in ("raft", "pbft")
-    for check, module in (
-        ("safety", "free_runs"),
-        ("liveness", "free_runs"),
-        ("validation", "validation"),
-    )
-}
-# the names a schedule's repr may call: the protocol's Schedule and the Byzantine behaviours
-SCHEDULE_NAMES: Mapping[str, tuple[str, ...]] = {
-    "raft": ("meshcheck.property_tests.raft.free_runs",),
-    "pbft": ("meshcheck.property_tests.pbft.free_runs", "meshcheck.impl.pbft.byzantine"),
-}
+
+def checks() -> dict[tuple[str, str], tuple[str, str]]:
+    """(protocol, check) -> (module, function): the one-run checks a free-run failure comes from,
+    as the registered protocols' descriptors name them (`reruns`)."""
+    from meshcheck import registry
+
+    found = {}
+    for name, protocol in registry.protocols().items():
+        for check, ref in protocol.reruns:
+            module, _, function = ref.partition(":")
+            found[(name, check)] = (module, function)
+    return found
+
+
+def schedule_names(protocol: str) -> tuple[str, ...]:
+    """The modules whose attrs classes a schedule's repr may call: the protocol's Schedule and
+    Byzantine behaviours (its descriptor's `schedule_names`)."""
+    from meshcheck import registry
+
+    return registry.get(protocol).schedule_names
 
 
 @attrs.frozen
@@ -60,7 +66,7 @@ class Rerun:
     """What re-runs a free run: the check, the cluster size, the schedule's repr, the mutants."""
 
     protocol: str
-    check: str  # "safety", "liveness" or "validation"
+    check: str  # a name of the protocol's `reruns`: "safety", "liveness", "validation", ...
     nodes: int | None  # None for trace validation (its model fixes the size)
     schedule: str
     bugs: tuple[str, ...] = ()
@@ -86,7 +92,7 @@ class Rerun:
             bugs = tuple(str(b) for b in meta.get("bugs", ()))
         except (KeyError, TypeError) as exc:
             raise TraceFormatError(where, "#meta.rerun", f"incomplete: {exc}") from None
-        if (protocol, check) not in CHECKS:
+        if (protocol, check) not in checks():
             raise TraceFormatError(where, "#meta.rerun", f"no {protocol} check {check!r}")
         if nodes is not None and not isinstance(nodes, int):
             raise TraceFormatError(where, "#meta.rerun.nodes", f"not a number: {nodes!r}")
@@ -97,10 +103,11 @@ def rerun_of(exc: BaseException) -> Rerun | None:
     """The free-run check call that raised `exc`, from its traceback; None if it came from
     elsewhere (lockstep, a test's own assertion)."""
     tb: TracebackType | None = exc.__traceback__
+    known = checks()
     while tb is not None:
         frame = tb.tb_frame
         module = frame.f_globals.get("__name__", "")
-        for (protocol, check), (where, function) in CHECKS.items():
+        for (protocol, check), (where, function) in known.items():
             if frame.f_code.co_name == function and module == where:
                 local = frame.f_locals
                 nodes = local.get("n", local.get("nodes"))
@@ -114,7 +121,7 @@ def parse_schedule(protocol: str, text: str) -> Any:
     """The schedule a repr describes, built without `eval`: only calls of the protocol's Schedule
     and Byzantine behaviours, with literal arguments, are allowed (a trace file is data)."""
     names: dict[str, Any] = {}
-    for module in SCHEDULE_NAMES.get(protocol, ()):
+    for module in schedule_names(protocol):
         for name, value in vars(importlib.import_module(module)).items():
             if isinstance(value, type) and attrs.has(value):
                 names[name] = value
@@ -141,7 +148,7 @@ def parse_schedule(protocol: str, text: str) -> Any:
 
 def rerun(spec: Rerun) -> CheckFailed | None:
     """Run the check once more on the schedule: the CheckFailed it raises, or None if it holds."""
-    module, function = CHECKS[(spec.protocol, spec.check)]
+    module, function = checks()[(spec.protocol, spec.check)]
     check: Callable[..., Any] = getattr(importlib.import_module(module), function)
     schedule = parse_schedule(spec.protocol, spec.schedule)
     args = (schedule, spec.nodes) if spec.nodes is not None else (schedule,)

@@ -275,7 +275,7 @@ Reject(o) ==
     /\ outcome' = [outcome EXCEPT ![o] = "rejected"]
     /\ UNCHANGED <<nodeVars, chain, submitted>>
 
-\* A plain disjunction of named actions under \E over constant sets (TLC-NOTES.md).
+\* A plain disjunction of named actions under \E over constant sets (docs/architecture.md, "TLC inside the Python process").
 Next ==
     \/ \E o \in Ops : Submit(o)
     \/ \E e \in Epochs, o \in Ops : OrderOp(e, o)

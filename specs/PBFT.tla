@@ -352,7 +352,7 @@ Accept(n, r) ==
 -----------------------------------------------------------------------------
 \* A plain disjunction of named actions, each under its own \E over constant sets, so that
 \* TLC's getActions() yields one labelled action per instantiation with exactly the
-\* vocabulary's parameters (TLC-NOTES.md). Only honest replicas act.
+\* vocabulary's parameters (docs/architecture.md, "TLC inside the Python process"). Only honest replicas act.
 Next ==
     \/ \E r \in Requests : Request(r)
     \/ \E i \in Honest, r \in Requests : PrePrepare(i, r)

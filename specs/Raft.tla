@@ -495,7 +495,7 @@ DuplicateMessage ==
 -----------------------------------------------------------------------------
 \* A plain disjunction of named actions, each under its own \E over constant sets,
 \* so that TLC's getActions() yields one action per instantiation, labelled with the
-\* action's name and its i, j, v (TLC-NOTES.md). A handler's message m and the
+\* action's name and its i, j, v (docs/architecture.md, "TLC inside the Python process"). A handler's message m and the
 \* message of DropMessage / DuplicateMessage are chosen inside the action.
 Next ==
     \/ \E i \in Server : Timeout(i)

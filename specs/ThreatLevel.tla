@@ -135,7 +135,7 @@ Tick ==
     /\ Apply(reports, now')
     /\ UNCHANGED reports
 
-\* A plain disjunction of named actions under \E over constant sets (TLC-NOTES.md).
+\* A plain disjunction of named actions under \E over constant sets (docs/architecture.md, "TLC inside the Python process").
 Next ==
     \/ \E i \in Reporters, k \in Kinds : ReportEvidence(i, k)
     \/ Tick

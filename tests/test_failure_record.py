@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -160,3 +161,22 @@ def test_pytest_writes_the_failure_and_ends_with_the_replay_command(tmp_path: Pa
     lines = [line for line in proc.stdout.splitlines() if line.startswith("E ")]
     assert "x reached 1" in lines[0] and "test_breaks(" in proc.stdout
     assert lines[-1].split(maxsplit=1)[1] == f"replay: meshcheck trace replay {written}"
+
+
+def test_a_hybrid_free_run_is_re_run_from_what_its_descriptor_names() -> None:
+    """The hybrid layer's one-run checks come from its descriptor (`reruns`): a recorded
+    validation run is parsed back (its Schedule, no eval) and re-run from its seed."""
+    from meshcheck.property_tests.hybrid.free_runs import Schedule as HybridSchedule
+    from meshcheck.property_tests.record import checks, rerun
+
+    assert checks()[("hybrid", "validation")] == (
+        "meshcheck.property_tests.hybrid.validation",
+        "validate_run",
+    )
+    schedule = HybridSchedule(seed=7, ticks=400, behaviours=("censor",), target="n1")
+    assert parse_schedule("hybrid", repr(schedule)) == schedule
+    meta = Rerun("hybrid", "validation", None, repr(schedule)).as_meta()
+    spec = Rerun.from_meta(meta, "t.itf.json")
+    assert rerun(spec) is None  # today's implementation holds on it
+    with pytest.raises(MeshcheckError, match="no hybrid check 'safety'"):
+        Rerun.from_meta(Rerun("hybrid", "safety", None, repr(schedule)).as_meta(), "t")

@@ -239,9 +239,12 @@ def reversed_copy(v: Value) -> Value:
         return tuple(reversed_copy(x) for x in v)
     if isinstance(v, frozenset):
         items = [reversed_copy(x) for x in v][::-1]
-        s = set(range(1000, 1100))  # a table grown then emptied iterates in a different order
+        # a table grown then emptied iterates in a different order; the padding is objects no
+        # value equals (integers 1000.. were once used, and removed a 1000 that was a value)
+        pads = [object() for _ in range(100)]
+        s: set[object] = set(pads)
         s.update(items)
-        s.difference_update(range(1000, 1100))
+        s.difference_update(pads)
         return frozenset(s)
     if isinstance(v, FrozenDict):
         return FrozenDict([(reversed_copy(k), reversed_copy(x)) for k, x in v.items()][::-1])
@@ -616,3 +619,81 @@ def test_freeze_and_decode_agree_on_plain_json() -> None:
     """A record in ITF is what `freeze` makes of the same JSON object (one value domain)."""
     j = {"a": [1, 2], "b": {"c": "d"}}
     assert decode_value(copy.deepcopy(j)) == freeze(j)
+
+
+# ---------------------------------------------------------------------------------------------------
+# What other tools write: any JSON in #meta, #tup and #map kept (Quint's traces, tests/data/quint/)
+
+QUINT = DATA / "quint"
+
+
+def test_meta_may_hold_any_json_and_it_is_written_back_as_it_was() -> None:
+    """ADR-015 leaves `#meta` to the writer: fractions, null, objects of any keys are read."""
+    doc = base_doc()
+    doc["#meta"] = {
+        "duration": 1.5,
+        "description": None,
+        "tool": {"name": "apalache", "version": "0.44", "flags": ["--length=4"], "ratio": 0.5},
+        "odd": {"#weird": 1},
+        "index": 3,
+    }
+    doc["states"][1]["#meta"].update(duration=0.25, note=None, sizes=[1, 2.5])
+    trace = itf.loads(json.dumps(doc))
+    assert trace.meta["duration"] == itf.Json("1.5")
+    assert trace.meta["description"] == itf.Json("null")
+    assert trace.meta["index"] == 3  # an ITF value stays one
+    assert trace.meta["tool"] == itf.Json(json.dumps(doc["#meta"]["tool"], sort_keys=True))
+    assert trace.steps[1].meta["note"] == itf.Json("null")
+    assert trace.steps[1].action == "Incr"
+    back = json.loads(itf.dumps(trace))
+    for key, value in doc["#meta"].items():
+        assert back["#meta"][key] == value
+    assert back["states"][1]["#meta"]["sizes"] == [1, 2.5]
+    assert itf.loads(itf.dumps(trace)) == trace
+    from meshcheck.traces.show import render
+
+    text = render(trace)
+    assert "duration:    1.5" in text and "description: null" in text
+
+
+def test_meta_that_is_not_json_is_still_refused() -> None:
+    err = error_of('{"#meta": {"x": NaN}, "vars": ["x"], "states": [{"x": 1}]}')
+    assert (err.where, err.problem) == ("#meta.x", "NaN is not a JSON number")
+    err = error_of('{"#meta": {"t": {"a": 1, "a": 2}}, "vars": ["x"], "states": [{"x": 1}]}')
+    assert err.problem == "key 'a' appears twice"
+
+
+@pytest.mark.parametrize("name", ["counter", "handshake"])
+def test_a_quint_trace_round_trips_keeping_its_encodings(name: str, tmp_path: Path) -> None:
+    """Quint writes every map as #map (string keys too), every integer as #bigint and the unit
+    value as #tup: a trace read and written again keeps them, state for state."""
+    path = QUINT / f"{name}.itf.json"
+    original = json.loads(path.read_text())
+    trace = itf.read(path)
+    written = itf.write(trace, tmp_path / "again.itf.json")
+    again = json.loads(written.read_text())
+    for before, after in zip(original["states"], again["states"], strict=True):
+        assert {k: v for k, v in after.items() if k != "#meta"} == {
+            k: v for k, v in before.items() if k != "#meta"
+        }
+    assert {k: again["#meta"][k] for k in original["#meta"]} == original["#meta"]
+    assert itf.read(written) == trace
+    if name == "handshake":
+        assert again["states"][0]["phase"] == {"#map": [["a", "idle"], ["b", "idle"]]}
+    else:
+        assert again["states"][0]["mbt::nondetPicks"]["k"]["value"] == {"#tup": []}
+
+
+def test_tup_and_map_values_equal_plain_ones() -> None:
+    tup, plain = decode_value({"#tup": [1, "a"]}), decode_value([1, "a"])
+    assert tup == plain and hash(tup) == hash(plain) and type(plain) is tuple
+    m = decode_value({"#map": [["a", 1]]})
+    assert m == FrozenDict({"a": 1}) and hash(m) == hash(FrozenDict({"a": 1}))
+    assert encode_value(m) == {"#map": [["a", 1]]} and encode_value(FrozenDict({"a": 1})) == {
+        "a": 1
+    }
+    big = decode_value({"#bigint": "7"})
+    assert big == 7 and hash(big) == hash(7) and encode_value(big) == {"#bigint": "7"}
+    assert encode_value(7) == 7
+    assert encode_value(tup) == {"#tup": [1, "a"]} and encode_value(plain) == [1, "a"]
+    assert pickle.loads(pickle.dumps(m)) == m and type(pickle.loads(pickle.dumps(m))) is itf.Map

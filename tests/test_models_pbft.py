@@ -438,7 +438,7 @@ def test_a_new_view_that_ignores_the_highest_certificate_loses_a_commit() -> Non
 
 
 def test_registry_runs_pbft() -> None:
-    assert registry.PROOF_SETS["pbft"] is pbft.prove
+    assert registry.proof_set("pbft") is pbft.prove
 
 
 def _meshcheck(*args: str) -> subprocess.CompletedProcess[str]:

@@ -419,26 +419,30 @@ def test_unknown_mutants_are_refused() -> None:
 # --- the registry, the command line and meshcheck verify ------------------------------------------------
 
 
-def test_registry_runs_threat() -> None:
-    assert registry.PROOF_SETS["threat"] is threat.prove
+def test_registry_runs_threat_as_hybrids_proof_set() -> None:
+    assert registry.proof_set("hybrid") is threat.prove
 
 
 def test_verify_reports_the_threat_proofs(
     real: list[ProofResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(registry, "PROOF_SETS", {"threat": lambda: real})
+    monkeypatch.setattr(registry, "names", lambda: ["hybrid"])
+    monkeypatch.setattr(registry, "proof_set", lambda name: lambda: real)
     rows = list(verify.z3_rows())
     assert [(r.kind, r.name, r.result, r.count) for r in rows] == [
-        ("z3", "threat", "pass", len(real))
+        ("z3", "hybrid", "pass", len(real))
     ]
 
 
-def test_meshcheck_prove_threat_prints_the_table_and_exits_0(
+def test_meshcheck_prove_hybrid_prints_the_table_and_exits_0(
     real: list[ProofResult], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`meshcheck prove threat` as the CLI runs it, on the results computed once above."""
-    monkeypatch.setitem(registry.PROOF_SETS, "threat", lambda: real)
-    assert cli.main(["prove", "threat"]) == 0
+    """`meshcheck prove hybrid` as the CLI runs it, on the results computed once above."""
+    real_set = registry.proof_set
+    monkeypatch.setattr(
+        registry, "proof_set", lambda name: (lambda: real) if name == "hybrid" else real_set(name)
+    )
+    assert cli.main(["prove", "hybrid"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| obligation")
     assert lines[-1].startswith(f"{len(real)}/{len(real)} proved in ")

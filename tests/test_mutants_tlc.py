@@ -29,7 +29,7 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
     pbft = {b: spec_mutants.for_bug("pbft", b) for b in PBFT}
     assert {b for b, m in pbft.items() if m is None} == {"checkpoint_stable_on_f_plus_1"}
     assert spec_mutants.equivalent("pbft", "checkpoint_stable_on_f_plus_1")
-    assert spec_mutants.for_bug("threat", "anything") is None  # no spec mutants: no TLC column
+    assert spec_mutants.for_bug("hybrid", "anything") is None  # no spec mutants: no TLC column
 
 
 def test_tlc_kills_the_spec_mutant_and_the_table_shows_it() -> None:

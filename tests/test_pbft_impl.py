@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 
+from meshcheck.impl.base.effects import Action, without_actions
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft import (
     BATCH,
@@ -125,8 +126,9 @@ class Box:
         return self.step(Restart(self.disk.view()))
 
     def step(self, event: Any) -> list[Effect]:
-        effects = self.node.step(event)
-        check_effects(self.node.id, effects)  # at most one Persist, before every Send
+        self.last = self.node.step(event)  # with the `Action` reports
+        check_effects(self.node.id, self.last)  # at most one Persist, before every Send
+        effects = without_actions(self.last)
         for e in effects:
             if isinstance(e, Persist):
                 self.disk.apply(e.writes)
@@ -136,7 +138,8 @@ class Box:
         return self.step(Deliver(source or m.signer, m))
 
     def actions(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(a.name, dict(a.params)) for a in self.node.last_actions]
+        """The spec actions the last step reported (its `Action` effects)."""
+        return [(a.name, dict(a.params)) for a in self.last if isinstance(a, Action)]
 
     def agree(self, pp: Signed[PrePrepare]) -> list[Effect]:
         """The pre-prepare, then prepares and commits of two peers: it executes (if it is next)."""
@@ -496,7 +499,7 @@ def client_box() -> Client:
 def test_the_client_accepts_on_f_plus_1_matching_replies() -> None:
     client = client_box()
     effects = client.step(ClientRequest("a"))
-    assert [a.name for a in client.last_actions] == ["Request"]
+    assert [a.name for a in effects if isinstance(a, Action)] == ["Request"]
     assert [(e.dest, e.message.body) for e in effects if isinstance(e, Send)] == [
         ("r1", Request("c1", 1, "a"))
     ]
@@ -509,8 +512,8 @@ def test_the_client_accepts_on_f_plus_1_matching_replies() -> None:
     client.step(Deliver("r3", reply("r3", "lie")))  # a different result does not match
     client.step(Deliver("r4", forged(reply("r4", "ok"))))  # nor a forged one
     assert client.accepted == []
-    client.step(Deliver("r2", reply("r2", "ok")))
-    assert [(a.name, dict(a.params)) for a in client.last_actions] == [
+    effects = client.step(Deliver("r2", reply("r2", "ok")))
+    assert [(a.name, dict(a.params)) for a in effects if isinstance(a, Action)] == [
         ("Accept", {"n": 1, "r": "a"})
     ]
     assert client.accepted == [(1, "a")] and client.outstanding == {}

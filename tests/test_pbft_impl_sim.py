@@ -204,10 +204,8 @@ class Equivocator:
 
     def __init__(self, replica: Replica) -> None:
         self.replica = replica
-        self.clock = 0
 
     def step(self, event: Any) -> list[Effect]:
-        self.replica.clock = self.clock
         out: list[Effect] = []
         for e in self.replica.step(event):
             if isinstance(e, Send) and e.dest in ("r2", "r4"):
@@ -403,10 +401,8 @@ class Forger:
 
     def __init__(self, replica: Replica) -> None:
         self.replica = replica
-        self.clock = 0
 
     def step(self, event: Any) -> list[Effect]:
-        self.replica.clock = self.clock
         out: list[Effect] = []
         for e in self.replica.step(event):
             out.append(e)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from meshcheck.impl.base.effects import Action, without_actions
 from meshcheck.impl.base.errors import IllegalTransition, ImplError
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import (
@@ -85,8 +86,10 @@ class Box:
         return self.step(Restart(self.disk.view()))
 
     def step(self, event: Any) -> list[Effect]:
-        effects = self.node.step(event)
-        check_effects(self.node.id, effects)  # at most one Persist, before every Send
+        """The effects to carry out; the step's `Action` reports are kept in `reported`."""
+        self.reported = self.node.step(event)
+        check_effects(self.node.id, self.reported)  # at most one Persist, before every Send
+        effects = without_actions(self.reported)
         for e in effects:
             if isinstance(e, Persist):
                 self.disk.apply(e.writes)
@@ -119,6 +122,8 @@ def test_timeout_starts_an_election_and_persists_the_vote_before_asking() -> Non
     box = Box(disk={HARD: (4, None), LOG: log_of(1, 2)})
     effects = box.step(Tick(ELECTION))
     assert (box.node.role, box.node.term, box.node.voted_for) == (CANDIDATE, 5, "s1")
+    # the spec action is reported where it happens, first; then the vote is made durable
+    assert box.reported[0] == Action("Timeout", FrozenDict({"i": "s1"}))
     assert isinstance(effects[0], Persist) and Put(HARD, (5, "s1")) in effects[0].writes
     assert sent(effects) == [
         RequestVoteRequest("s1", "s2", 5, 2, 2),

@@ -112,7 +112,7 @@ Step 3  BecomeLeader(i=s1)  <- loop starts here
   * log: <<>> -> <<{ENTRIES}>>
   * msgs: removed {{{RV1}}}
   * note: "" -> "a note with spaces"
-Step 4  (unlabelled step)
+Step 4  step 4
   * log: appended <<[term |-> 1, value |-> v3]>>
   * note: "a note with spaces" -> {LONG}
 Step 5  Stutter
@@ -144,7 +144,7 @@ def test_vars_filters_and_full_shows_unchanged_ones() -> None:
         "    role: [s1 |-> Candidate, s2 |-> Follower]",
         "Step 3  BecomeLeader(i=s1)  <- loop starts here",
         "  * role[s1]: Candidate -> Leader",
-        "Step 4  (unlabelled step)",
+        "Step 4  step 4",
         "    role: [s1 |-> Leader, s2 |-> Follower]",
         "Step 5  Stutter",
         "  (no change)",

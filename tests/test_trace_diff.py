@@ -5,6 +5,8 @@ implementation's own trace of replaying it against its mutant) and on made-up on
 from __future__ import annotations
 
 import functools
+import json
+import re
 from pathlib import Path
 
 import attrs
@@ -119,3 +121,57 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["trace", "diff", str(RAFT), str(PBFT)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "traces of different variables" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# Traces of other tools (Quint's, tests/data/quint/) and one label for a step in every view
+
+QUINT = ROOT / "tests" / "data" / "quint"
+
+
+@pytest.mark.parametrize("name", ["counter", "handshake"])
+def test_a_quint_trace_agrees_with_itself(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(QUINT / f"{name}.itf.json")
+    assert main(["trace", "diff", path, path]) == 0
+    out = capsys.readouterr().out
+    assert "The traces agree on all 7 states." in out
+    assert "  0  init" in out.splitlines()
+
+
+def test_a_hand_edited_quint_trace_differs_at_the_edited_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """states[4] edited as a person would: b's phase and acked left as they were before Finish."""
+    path = QUINT / "handshake.itf.json"
+    doc = json.loads(path.read_text())
+    for state in doc["states"][4:]:
+        state["phase"]["#map"][1][1] = "waiting" if state is doc["states"][4] else "stuck"
+    edited = tmp_path / "edited.itf.json"
+    edited.write_text(json.dumps(doc))
+    assert main(["trace", "diff", str(path), str(edited)]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "Steps 0-3 agree:" in lines and "Step 4 differs" in lines
+    assert "  3  Answer(p=a, q=b)" in lines
+    assert "  model took Finish(p=b, q=a)" in lines
+    assert re.search(r"^  phase\[b\]\s+done\s+waiting$", out, re.M)
+
+
+def test_an_unlabelled_step_has_one_label_in_show_diff_and_timeline() -> None:
+    """Steps without `#meta.action` (Apalache's traces): "Init" for the first, "step N" after."""
+    from meshcheck.traces import labels, show, timeline
+
+    trace = itf.read(ROOT / "tests" / "data" / "apalache_style.itf.json")
+    assert [s.action for s in trace.steps] == ["Init"] * 3  # no labels in the file
+    expected = ["Init", "step 1", "step 2"]
+    assert [labels.label(trace, k) for k in range(len(trace))] == expected
+    heads = re.findall(r"^Step (\d+)  (.*?)(?:  <- loop starts here)?$", show.render(trace), re.M)
+    assert [h for _, h in heads] == expected
+    text, agree = diff.render(trace, trace)
+    assert agree
+    assert re.findall(r"^  +\d  (.*)$", text, re.M) == expected
+    assert list(timeline.timeline_of(trace).labels) == expected
+    # and with a state changed at step 2, diff names the step as show does
+    changed = with_state(trace, 2, clock=0)
+    text, _ = diff.render(trace, changed)
+    assert "  model took step 2" in text.splitlines()

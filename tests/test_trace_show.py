@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster, itf
+from meshcheck.traces import cluster, hints, itf
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import render
 
@@ -192,3 +193,143 @@ def test_cli_unknown_node_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trace", "show", str(RAFT), "--node", "s9"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown node s9" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# Specs no descriptor names: Peterson's counterexample and Quint's traces (traces/hints.py)
+
+DATA = ROOT / "tests" / "data"
+PETERSON = DATA / "peterson.itf.json"
+QUINT = DATA / "quint"
+
+
+def test_the_default_view_of_a_spec_of_ones_own_shows_every_variable(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Peterson's `pc` and `flag` are functions over `Procs`: the default (compact) view shows
+    each change of them key by key, beside `turn`, at the step that made it."""
+    assert main(["trace", "show", str(PETERSON), "--color", "never"]) == 0
+    steps = steps_of(capsys.readouterr().out)
+    assert steps[1] == [
+        "Step 1  Request(p=p1)",
+        "  * pc[p1]: idle -> want",
+        "  * flag[p1]: FALSE -> TRUE",
+    ]
+    assert steps[2][1:] == ["  * pc[p1]: want -> wait", "  * turn: p1 -> p2"]
+    assert steps[6][1:] == ["  * pc[p2]: wait -> cs"]  # the step that breaks mutual exclusion
+    assert "    pc: [p1 |-> idle, p2 |-> idle]" in steps[0]
+    assert "    flag: [p1 |-> FALSE, p2 |-> FALSE]" in steps[0]
+    # every change of every variable is in the compact view, as in the plain one
+    compact = render(itf.read(PETERSON), compact=True)
+    plain = render(itf.read(PETERSON))
+    changes = {line for line in plain.splitlines() if line.startswith("  * ") and " -> " in line}
+    assert changes and changes <= set(compact.splitlines())
+
+
+def test_hints_come_from_the_protocol_the_spec_or_the_trace() -> None:
+    raft, pbft, peterson = itf.read(RAFT), itf.read(PBFT), itf.read(PETERSON)
+    assert hints.hints_for(raft) is hints.registered()["raft"]
+    assert hints.hints_for(pbft).protocol == "pbft"
+    # a TLC counterexample names its spec file, not a protocol
+    tlc = attrs.evolve(raft, meta=fd(source="tlc", spec="/somewhere/specs/Raft.tla"))
+    assert hints.hints_for(tlc).protocol == "raft"
+    assert hints.hints_for(attrs.evolve(raft, meta=fd(spec="MyRaft.tla"))).protocol is None
+    # Peterson: per-process variables, nothing guessed about roles, terms or messages
+    derived = hints.hints_for(peterson)
+    assert derived == hints.DisplayHints(per_node=("pc", "flag"))
+    assert cluster.nodes(peterson) == ("p1", "p2")
+    # a Raft trace read without its hints has no roles or messages either
+    bare = attrs.evolve(raft, meta=FrozenDict())
+    assert hints.hints_for(bare).role is None and hints.hints_for(bare).messages == ()
+    assert cluster.message_vars(bare) == () and cluster.message_vars(raft) == ("messages",)
+
+
+def test_a_protocol_registers_its_own_hints() -> None:
+    mine = hints.DisplayHints(per_node=("pc", "flag"), role="pc", specs=("Peterson.tla",))
+    trace = itf.read(PETERSON)
+    try:
+        hints.register_hints("peterson", mine)
+        assert hints.hints_for(trace).protocol == "peterson"  # found by its spec's name
+        lines = node_lines_of(render(trace, compact=True), 3)
+        assert lines == {"p1": "cs"}  # the role column, for the process that moved
+    finally:
+        hints._REGISTRY.pop("peterson", None)
+    assert hints.hints_for(trace).protocol is None
+    with pytest.raises(ValueError, match="must not be empty"):
+        hints.register_hints("", mine)
+
+
+def node_lines_of(text: str, step: int) -> dict[str, str]:
+    found = {}
+    for line in steps_of(text)[step]:
+        m = re.match(r"  [* ] (p\d)  (.*)", line)
+        if m:
+            found[m.group(1)] = m.group(2)
+    return found
+
+
+def test_processes_may_be_numbers_and_a_lone_function_over_a_constant_set_is_per_process() -> None:
+    """Procs = {0, 1} (as in many textbook Peterson specs): one per-process variable, over a set
+    the trace's constants name."""
+
+    def st(pc0: str, pc1: str, turn: int) -> FrozenDict:
+        return fd(pc=FrozenDict({0: pc0, 1: pc1}), turn=turn)
+
+    trace = Trace(
+        vars=("pc", "turn"),
+        steps=(Step(st("a", "a", 0)), Step(st("b", "a", 1), "Go", fd(p=0))),
+        meta=fd(constants=fd(Procs=frozenset({0, 1}))),
+    )
+    assert cluster.nodes(trace) == (0, 1)
+    text = render(trace, compact=True)
+    assert "  * pc[0]: a -> b" in text and "  * turn: 0 -> 1" in text
+    assert "p=0" in render(trace, node="0")
+    alone = attrs.evolve(trace, meta=FrozenDict())
+    assert cluster.nodes(alone) == ()  # one function, no constant: not taken for processes
+
+
+def test_quint_traces_show_with_the_actions_quint_took(capsys: pytest.CaptureFixture[str]) -> None:
+    """`quint run --mbt` records the action taken and its nondeterministic picks as state
+    variables: they label the steps, and are not shown again as variables."""
+    assert main(["trace", "show", str(QUINT / "handshake.itf.json"), "--color", "never"]) == 0
+    text = capsys.readouterr().out
+    heads = re.findall(r"^Step \d+  (.*)$", text, re.M)
+    assert heads == [
+        "init",
+        "Hello(p=a, q=b)",
+        "Hello(p=b, q=a)",
+        "Answer(p=a, q=b)",
+        "Finish(p=b, q=a)",
+        "Answer(p=b, q=a)",
+        "Finish(p=a, q=b)",
+    ]
+    assert "mbt::" not in text
+    assert "  * phase[a]: idle -> waiting" in steps_of(text)[1]
+    assert main(["trace", "show", str(QUINT / "counter.itf.json"), "--color", "never"]) == 0
+    text = capsys.readouterr().out
+    assert re.findall(r"^Step \d+  (.*)$", text, re.M)[:4] == [
+        "init",
+        "Add(k=1)",
+        "Add(k=1)",
+        "Incr",
+    ]
+    assert "  * n: 0 -> 1" in text and "mbt::" not in text
+    # asked for by name, the labelling variables are shown
+    assert (
+        main(["trace", "show", str(QUINT / "counter.itf.json"), "--vars", "mbt::actionTaken"]) == 0
+    )
+    assert "mbt::actionTaken: Add -> Incr" in capsys.readouterr().out
+
+
+def test_the_committed_peterson_counterexample_is_what_tlc_finds() -> None:
+    """tests/data/peterson.itf.json is TLC's counterexample for tests/specs/Peterson.tla (its
+    `#meta` paths made relative to the repository): the spec's broken guard lets both in."""
+    from meshcheck.specs.tlc.check import check
+
+    result = check(ROOT / "tests" / "specs" / "Peterson.tla")
+    assert result.trace is not None and result.violation is not None
+    assert result.violation.name == "MutualExclusion"
+    stored = itf.read(PETERSON)
+    assert result.trace.steps == stored.steps
+    last = stored.steps[-1].state["pc"]
+    assert last == fd(p1="cs", p2="cs")

@@ -211,3 +211,47 @@ def test_the_readme_picture_is_what_the_command_draws(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8") == (ROOT / "docs" / "timeline-raft.svg").read_text(
         encoding="utf-8"
     ), "docs/timeline-raft.svg is stale: run the command the README gives"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Specs no descriptor names (traces/hints.py): lanes of their processes, no guessed client
+
+PETERSON = ROOT / "tests" / "data" / "peterson.itf.json"
+QUINT = ROOT / "tests" / "data" / "quint"
+
+
+def test_peterson_has_a_lane_per_process_and_no_client_lane(tmp_path: Path) -> None:
+    """Its first action is named `Request`, as PBFT's client request is: that alone draws no
+    client lane; each step is marked on the lane of the process it moved."""
+    trace = itf.read(PETERSON)
+    root = chart(trace, tmp_path, PETERSON)
+    assert [g.get("data-node") for g in groups(root, "lane")] == ["p1", "p2"]
+    assert marks(root, "request") == set()
+    moved = {(str(s.params["p"]), k) for k, s in enumerate(trace.steps) if k}
+    assert marks(root, "act") == moved
+    texts = {
+        (g.get("data-node"), g.get("data-step")): "".join(g.itertext())
+        for g in groups(root, "mark act")
+    }
+    assert "pc=cs" in texts[("p2", "6")]  # the step that breaks mutual exclusion
+    assert not groups(root, "arrow") and not groups(root, "send")
+    steps = {
+        int(t.get("data-step", "-1")): "".join(t.itertext())
+        for t in root.iter(f"{SVG}text")
+        if t.get("class") == "step"
+    }
+    assert steps[0].endswith("0  Init") and steps[1].endswith("1  Request(p=p1)")
+
+
+def test_quint_traces_draw_with_their_labels_and_lanes(tmp_path: Path) -> None:
+    handshake = itf.read(QUINT / "handshake.itf.json")
+    t = timeline.timeline_of(handshake)
+    assert t.lanes == ("a", "b")
+    assert t.labels[:3] == ("init", "Hello(p=a, q=b)", "Hello(p=b, q=a)")
+    root = chart(handshake, tmp_path)
+    assert [g.get("data-node") for g in groups(root, "lane")] == ["a", "b"]
+    # Answer changes no per-process variable: marked on the lane its parameter names
+    assert ("a", 3) in marks(root, "act") and ("b", 5) in marks(root, "act")
+    counter = timeline.timeline_of(itf.read(QUINT / "counter.itf.json"))
+    assert counter.lanes == () and counter.labels[1] == "Add(k=1)"
+    assert timeline.render_file(itf.read(QUINT / "counter.itf.json"), tmp_path / "c.svg")

@@ -116,7 +116,7 @@ def _caught(bugs: frozenset[str], settings: Any) -> None:
 def test_mutant_rows_count_the_killed(
     monkeypatch: pytest.MonkeyPatch, bugs: Mapping[str, str], result: str
 ) -> None:
-    monkeypatch.setattr(mutants_cmd, "PROTOCOLS", {"raft": ("a", "b")})
+    monkeypatch.setattr(mutants_cmd, "with_catalogue", lambda: ("raft",))
     monkeypatch.setattr(
         mutants_cmd, "catalogue", lambda protocol: (bugs, [Check("first", _caught, "")])
     )

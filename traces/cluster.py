@@ -1,15 +1,18 @@
 """A trace seen as a cluster: its nodes, each node's compact line, and its messages.
 
 Protocol traces hold per-node functions (`currentTerm[s1]`, `view[r2]`) and a collection of messages
-(Raft's `messages`, a bag: record -> copies; PBFT's `msgs`, the set of messages sent). The
-inspector, the timeline and the differ read them the same way for every protocol:
+(Raft's `messages`, a bag: record -> copies; PBFT's `msgs`, the set of messages sent). Which
+variables those are, and which fields of a message record name its sender, receiver and kind, is
+what the protocol's display hints say (traces/hints.py); every function here takes them, and
+without them uses `hints_for(trace)`. So the inspector, the timeline and the differ read every
+protocol the same way, and a spec no descriptor names is shown as its variables are:
 
-- the nodes are the domain that most per-node functions share (no protocol names them in the trace
-  itself; a spec's `Server` constant is not in an implementation trace),
-- a node's compact line is its role or status, term or view, vote, log or executed history, and
-  commit index or stable checkpoint, the fields a reader checks first (Raft paper, Figure 2),
-- a message record's sender and receiver are its `msource`/`mdest` (Raft) or `src`/`dest` fields
-  (PBFT, whose messages are multicast: no `dest`, so every other node is a receiver).
+- the nodes are the domain the hinted per-node functions share (no protocol names them in the
+  trace itself; a spec's `Server` constant is not in an implementation trace),
+- a node's compact line is the columns the hints name (Raft: role, term, vote, log, commit index,
+  the fields a reader checks first, Raft paper Figure 2),
+- a message record's sender and receiver are the fields the hints name (Raft's `msource`/`mdest`;
+  PBFT's `src`, and no receiver: its messages are multicast, every other node receives them).
 """
 
 from __future__ import annotations
@@ -20,12 +23,10 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.traces.hints import DisplayHints, hints_for, over, shared_domain
 from meshcheck.traces.itf import ordered
-from meshcheck.traces.model import Step, Trace
+from meshcheck.traces.model import Trace
 
-SOURCE_FIELDS = ("msource", "src", "source")
-DEST_FIELDS = ("mdest", "dest")
-KIND_FIELDS = ("mtype", "type")
 LOG_SHOWN = 6  # entries of a log shown in a compact line; a longer one shows its last ones
 
 
@@ -33,59 +34,44 @@ LOG_SHOWN = 6  # entries of a log shown in a compact line; a longer one shows it
 # Nodes and per-node variables
 
 
-def nodes(trace: Trace) -> tuple[str, ...]:
-    """The trace's node ids (sorted), or () when it holds no per-node functions.
+def nodes(trace: Trace, hints: DisplayHints | None = None) -> tuple[Value, ...]:
+    """The trace's node ids (in the canonical order), or () when it holds no per-node functions.
 
-    The domain shared by the most variables of the first state whose values are functions over
-    strings; at least two variables must share it, so a lone record (`budget`) is not a cluster.
+    The domain the hinted per-node variables share in the first state (see `hints.shared_domain`).
     """
-    if not trace.steps:
-        return ()
-    counts: Counter[frozenset[str]] = Counter()
-    for name in trace.vars:
-        value = trace.steps[0].state[name]
-        if isinstance(value, FrozenDict) and value and all(isinstance(k, str) for k in value):
-            counts[frozenset(value)] += 1
-    if not counts:
-        return ()
-    domain, count = max(counts.items(), key=lambda kv: (kv[1], len(kv[0]), sorted(kv[0])))
-    return tuple(ordered(domain)) if count >= 2 else ()
+    h = hints_for(trace) if hints is None else hints
+    return tuple(ordered(shared_domain(trace, h.per_node))) if h.per_node else ()
 
 
-def per_node_vars(trace: Trace, ids: Sequence[str]) -> tuple[str, ...]:
-    """The variables that are functions over exactly the nodes in every state."""
-    domain = set(ids)
-    return tuple(
-        v
-        for v in trace.vars
-        if domain
-        and all(
-            isinstance(s.state[v], FrozenDict) and s.state[v].keys() == domain for s in trace.steps
-        )
-    )
+def per_node_vars(
+    trace: Trace, ids: Sequence[Value], hints: DisplayHints | None = None
+) -> tuple[str, ...]:
+    """The hinted per-node variables that are functions over exactly the nodes in every state."""
+    h = hints_for(trace) if hints is None else hints
+    return over(trace, frozenset(ids), h.per_node)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Messages
 
 
-def is_message(record: Value) -> bool:
-    return isinstance(record, FrozenDict) and any(k in record for k in KIND_FIELDS)
+def is_message(record: Value, hints: DisplayHints) -> bool:
+    return isinstance(record, FrozenDict) and any(k in record for k in hints.kind_fields)
 
 
-def bag(value: Value) -> Counter[Value] | None:
+def bag(value: Value, hints: DisplayHints) -> Counter[Value] | None:
     """A message collection as record -> copies (a set: one copy each); None if `value` is not one.
 
     Raft's bag is a function from records to counts, written `<<>>` (the empty function) when
     empty; PBFT's `msgs` is a set of records."""
     if isinstance(value, frozenset):
-        if all(is_message(m) for m in value):
+        if all(is_message(m, hints) for m in value):
             return Counter(dict.fromkeys(value, 1))
         return None
     if isinstance(value, FrozenDict):
         if not value:
             return Counter()
-        if all(is_message(m) and isinstance(c, int) for m, c in value.items()):
+        if all(is_message(m, hints) and isinstance(c, int) for m, c in value.items()):
             return Counter(dict(value))
         return None
     if value == ():
@@ -93,11 +79,14 @@ def bag(value: Value) -> Counter[Value] | None:
     return None
 
 
-def message_vars(trace: Trace) -> tuple[str, ...]:
-    """The variables that hold messages (in every state), and at least one message in some state."""
+def message_vars(trace: Trace, hints: DisplayHints | None = None) -> tuple[str, ...]:
+    """The hinted message variables that hold messages in every state, and one in some state."""
+    h = hints_for(trace) if hints is None else hints
     out = []
-    for v in trace.vars:
-        bags = [bag(s.state[v]) for s in trace.steps]
+    for v in h.messages:
+        if v not in trace.vars:
+            continue
+        bags = [bag(s.state[v], h) for s in trace.steps]
         if all(b is not None for b in bags) and any(bags):
             out.append(v)
     return tuple(out)
@@ -110,33 +99,33 @@ def _field(record: FrozenDict, names: Iterable[str]) -> Value:
     return None
 
 
-def source(record: FrozenDict) -> str | None:
-    s = _field(record, SOURCE_FIELDS)
+def source(record: FrozenDict, hints: DisplayHints) -> str | None:
+    s = _field(record, hints.source_fields)
     return s if isinstance(s, str) else None
 
 
-def dest(record: FrozenDict) -> str | None:
+def dest(record: FrozenDict, hints: DisplayHints) -> str | None:
     """The receiver; None for a multicast (a PBFT message goes to every other replica)."""
-    d = _field(record, DEST_FIELDS)
+    d = _field(record, hints.dest_fields)
     return d if isinstance(d, str) else None
 
 
-def kind(record: FrozenDict) -> str:
-    k = _field(record, KIND_FIELDS)
+def kind(record: FrozenDict, hints: DisplayHints) -> str:
+    k = _field(record, hints.kind_fields)
     return k if isinstance(k, str) else "message"
 
 
-def involves(record: FrozenDict, node: str) -> bool:
+def involves(record: FrozenDict, node: Value, hints: DisplayHints) -> bool:
     """Whether the message is from or to `node` (a multicast is to everyone)."""
-    d = dest(record)
-    return source(record) == node or d == node or (d is None and source(record) is not None)
+    d, s = dest(record, hints), source(record, hints)
+    return s == node or d == node or (d is None and s is not None)
 
 
-def brief(record: FrozenDict, *, width: int = 100) -> str:
+def brief(record: FrozenDict, hints: DisplayHints, *, width: int = 100) -> str:
     """`RequestVoteRequest s1->s2 (term=1, lastLogIndex=0, lastLogTerm=0)`: a message in a line."""
     from meshcheck.traces.show import format_value
 
-    skip = {*SOURCE_FIELDS, *DEST_FIELDS, *KIND_FIELDS}
+    skip = {*hints.source_fields, *hints.dest_fields, *hints.kind_fields}
     rest = [k for k in record if k not in skip]
     strip = bool(rest) and all(k.startswith("m") and len(k) > 1 for k in rest)
     fields = []
@@ -148,15 +137,15 @@ def brief(record: FrozenDict, *, width: int = 100) -> str:
             fields.append(f"{name}={len(value)} entr{'y' if len(value) == 1 else 'ies'}")
         else:
             fields.append(f"{name}={format_value(value, width=24)}")
-    s, d = source(record), dest(record)
+    s, d = source(record, hints), dest(record, hints)
     route = f" {s}->{d}" if s and d else f" {s}->*" if s else ""
-    text = f"{kind(record)}{route}" + (f" ({', '.join(fields)})" if fields else "")
+    text = f"{kind(record, hints)}{route}" + (f" ({', '.join(fields)})" if fields else "")
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def change(before: Value, after: Value) -> tuple[list[Value], list[Value]]:
+def change(before: Value, after: Value, hints: DisplayHints) -> tuple[list[Value], list[Value]]:
     """(records that left, records added) between two message collections, one per copy."""
-    old, new = bag(before) or Counter(), bag(after) or Counter()
+    old, new = bag(before, hints) or Counter(), bag(after, hints) or Counter()
     return sorted((old - new).elements(), key=_key), sorted((new - old).elements(), key=_key)
 
 
@@ -169,12 +158,6 @@ def _key(v: Value) -> tuple[object, ...]:
 # ---------------------------------------------------------------------------------------------------
 # One node's compact line
 
-ROLE_VARS = ("role", "status", "state")
-TERM_VARS = (("currentTerm", "term"), ("view", "view"), ("term", "term"))
-VOTE_VARS = (("votedFor", "vote"),)
-LOG_VARS = (("log", "log"), ("executed", "exec"))
-COMMIT_VARS = (("commitIndex", "commit"), ("stable", "stable"))
-
 
 @attrs.frozen
 class Columns:
@@ -185,6 +168,7 @@ class Columns:
     vote: tuple[str, str] | None
     log: tuple[str, str] | None
     commit: tuple[str, str] | None
+    log_offset: str | None = None
 
     def used(self) -> frozenset[str]:
         names = [self.role] + [
@@ -192,19 +176,25 @@ class Columns:
         ]
         return frozenset(n for n in names if n is not None)
 
+    def empty(self) -> bool:
+        return not self.used()
 
-def columns(node_vars: Sequence[str]) -> Columns:
+
+def columns(node_vars: Sequence[str], hints: DisplayHints) -> Columns:
+    """The hinted columns of the variables in `node_vars` (a column whose variable is absent, or
+    not a function over the nodes, is left out)."""
     have = set(node_vars)
 
-    def pick(options: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
-        return next((o for o in options if o[0] in have), None)
+    def pick(col: tuple[str, str] | None) -> tuple[str, str] | None:
+        return col if col is not None and col[0] in have else None
 
     return Columns(
-        role=next((r for r in ROLE_VARS if r in have), None),
-        term=pick(TERM_VARS),
-        vote=pick(VOTE_VARS),
-        log=pick(LOG_VARS),
-        commit=pick(COMMIT_VARS),
+        role=hints.role if hints.role in have else None,
+        term=pick(hints.term),
+        vote=pick(hints.vote),
+        log=pick(hints.log),
+        commit=pick(hints.commit),
+        log_offset=hints.log_offset if hints.log_offset in have else None,
     )
 
 
@@ -234,7 +224,7 @@ def short_log(entries: Value, offset: int = 0) -> str:
     return f"{head}[{more}{' '.join(shown)}]"
 
 
-def node_fields(state: Mapping[str, Value], node: str, cols: Columns) -> list[str]:
+def node_fields(state: Mapping[str, Value], node: Value, cols: Columns) -> list[str]:
     """The compact line of one node, as its fields: role, `term 2`, `vote s1`, `log [...]`, ..."""
     from meshcheck.traces.show import format_value
 
@@ -246,7 +236,7 @@ def node_fields(state: Mapping[str, Value], node: str, cols: Columns) -> list[st
             value = state[col[0]][node]
             out.append(f"{col[1]} {'-' if value == 'None' else format_value(value, width=12)}")
     if cols.log is not None:
-        snap = state.get("snapshotIndex")
+        snap = state.get(cols.log_offset) if cols.log_offset is not None else None
         offset = (
             snap[node] if isinstance(snap, FrozenDict) and isinstance(snap.get(node), int) else 0
         )
@@ -260,17 +250,31 @@ def node_fields(state: Mapping[str, Value], node: str, cols: Columns) -> list[st
 # One node's view of a trace
 
 
-def restrict(trace: Trace, node: str) -> Trace:
+def node_named(trace: Trace, name: str, hints: DisplayHints) -> Value:
+    """The node `name` stands for (as the views print it); MeshcheckError naming the trace's nodes."""
+    from meshcheck.traces.show import format_value
+
+    ids = nodes(trace, hints)
+    for n in ids:
+        if n == name or format_value(n) == name:
+            return n
+    from meshcheck.impl.base.errors import MeshcheckError
+
+    known = (
+        ", ".join(format_value(n) for n in ids)
+        if ids
+        else "none: the trace has no per-node variables"
+    )
+    raise MeshcheckError(f"unknown node {name}: the trace's nodes are {known}")
+
+
+def restrict(trace: Trace, node: Value, hints: DisplayHints | None = None) -> Trace:
     """The trace as `node` sees it: per-node functions keep only `node`'s key, message collections
     only the messages from or to it; other variables stay as they are."""
-    ids = nodes(trace)
-    if node not in ids:
-        from meshcheck.impl.base.errors import MeshcheckError
-
-        known = ", ".join(ids) if ids else "none: the trace has no per-node variables"
-        raise MeshcheckError(f"unknown node {node}: the trace's nodes are {known}")
-    mine = set(per_node_vars(trace, ids))
-    boxes = set(message_vars(trace))
+    h = hints_for(trace) if hints is None else hints
+    ids = nodes(trace, h)
+    mine = set(per_node_vars(trace, ids, h))
+    boxes = set(message_vars(trace, h))
 
     def project(state: FrozenDict) -> FrozenDict:
         out: dict[str, Value] = {}
@@ -278,18 +282,13 @@ def restrict(trace: Trace, node: str) -> Trace:
             if v in mine:
                 out[v] = FrozenDict({node: value[node]})
             elif v in boxes and isinstance(value, frozenset):
-                out[v] = frozenset(m for m in value if involves(m, node))
+                out[v] = frozenset(m for m in value if involves(m, node, h))
             elif v in boxes:  # a bag (the empty one written <<>>): a function, empty or not
-                copies = bag(value) or Counter()
-                out[v] = FrozenDict((m, c) for m, c in copies.items() if involves(m, node))
+                copies = bag(value, h) or Counter()
+                out[v] = FrozenDict((m, c) for m, c in copies.items() if involves(m, node, h))
             else:
                 out[v] = value
         return FrozenDict(out)
 
     steps = tuple(attrs.evolve(s, state=project(s.state)) for s in trace.steps)
     return attrs.evolve(trace, steps=steps)
-
-
-def acts(step: Step, node: str) -> bool:
-    """Whether `node` is the one acting in `step` (its `i` parameter, or the implementation's node)."""
-    return step.params.get("i") == node or step.meta.get("node") == node

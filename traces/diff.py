@@ -4,8 +4,10 @@ Both traces are sequences of abstract states over the same variables (the implem
 its refinement mapping), step i of one against step i of the other. What a reader needs is the first
 step at which they differ, and only what differs there: a function over servers narrowed to the
 servers that differ (`commitIndex[s1]`), a message collection to the messages only one side has.
-Steps before it agree and are summarised one line each (the action and its parameters; both when
-the two traces name different actions). Short values are set side by side, long ones one above the
+Steps before it agree and are summarised one line each (the action and its parameters, labelled as
+`trace show` and the timeline label them, traces/labels.py; both when the two traces name different
+actions). Which variables hold messages is what the model trace's display hints say
+(traces/hints.py). Short values are set side by side, long ones one above the
 other so that nothing that differs is cut off.
 
 Traces over different variables are not two runs of one protocol: a MeshcheckError (exit 2).
@@ -19,7 +21,8 @@ import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster
+from meshcheck.traces import cluster, labels
+from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
 from meshcheck.traces.itf import ordered
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import _BOLD, _CHANGED, _DIM, _RESET, format_value
@@ -57,22 +60,24 @@ def check_comparable(model: Trace, impl: Trace, model_name: str, impl_name: str)
         )
 
 
-def differences(name: str, a: Value, b: Value) -> Iterator[tuple[str, str, str]]:
+def differences(
+    name: str, a: Value, b: Value, hints: DisplayHints = NOTHING
+) -> Iterator[tuple[str, str, str]]:
     """(what, a, b) rows for where two values of variable `name` differ, narrowed to the keys of
     functions that differ and to the messages only one side has."""
     if a == b:
         return
     same_domain = isinstance(a, FrozenDict) and isinstance(b, FrozenDict) and a.keys() == b.keys()
-    if same_domain and a and cluster.bag(a) is None:  # a function: the keys that differ
+    if same_domain and a and cluster.bag(a, hints) is None:  # a function: the keys that differ
         for key in ordered(a):
-            yield from differences(f"{name}[{format_value(key)}]", a[key], b[key])
+            yield from differences(f"{name}[{format_value(key)}]", a[key], b[key], hints)
         return
-    ba, bb = cluster.bag(a), cluster.bag(b)
+    ba, bb = cluster.bag(a, hints), cluster.bag(b, hints)
     if ba is not None and bb is not None and (ba or bb):
         for m in ordered((ba - bb).elements()):
-            yield f"{name} (only in model)", cluster.brief(m), ""
+            yield f"{name} (only in model)", cluster.brief(m, hints), ""
         for m in ordered((bb - ba).elements()):
-            yield f"{name} (only in impl)", "", cluster.brief(m)
+            yield f"{name} (only in impl)", "", cluster.brief(m, hints)
         return
     if isinstance(a, frozenset) and isinstance(b, frozenset):
         if a - b:
@@ -83,13 +88,14 @@ def differences(name: str, a: Value, b: Value) -> Iterator[tuple[str, str, str]]
     yield name, format_value(a), format_value(b)
 
 
-def compare(model: Trace, impl: Trace) -> Divergence:
+def compare(model: Trace, impl: Trace, hints: DisplayHints | None = None) -> Divergence:
     """The first step at which `impl`'s state differs from `model`'s (same variables assumed)."""
+    h = hints_for(model) if hints is None else hints
     common = min(len(model), len(impl))
     for i in range(common):
         m, p = model.steps[i].state, impl.steps[i].state
         if m != p:
-            rows = [r for v in model.vars for r in differences(v, m[v], p[v])]
+            rows = [r for v in model.vars for r in differences(v, m[v], p[v], h)]
             return Divergence(i, tuple(rows), len(model), len(impl))
     return Divergence(None, (), len(model), len(impl))
 
@@ -101,14 +107,17 @@ def render(
     model_name: str = "model",
     impl_name: str = "impl",
     color: bool = False,
+    hints: DisplayHints | None = None,
 ) -> tuple[str, bool]:
-    """(the report, whether the traces agree). MeshcheckError for traces of different variables."""
+    """(the report, whether the traces agree). MeshcheckError for traces of different variables.
+    `hints`: the display hints (default: the model trace's, `hints_for(model)`)."""
     check_comparable(model, impl, model_name, impl_name)
+    h = hints_for(model) if hints is None else hints
 
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
-    found = compare(model, impl)
+    found = compare(model, impl, h)
     lines = [
         f"model: {model_name} ({_source(model)}, {len(model)} states)",
         f"impl:  {impl_name} ({_source(impl)}, {len(impl)} states)",
@@ -119,10 +128,10 @@ def render(
         lines.append(f"Steps 0-{end - 1} agree:" if end > 1 else "Step 0 agrees:")
         width = len(str(end - 1))
         for i in range(end):
-            ms, ps = model.steps[i], impl.steps[i]
+            ms, ps = labels.labelled(model, i), labels.labelled(impl, i)
             text = ms.label()
             if not same_step(ms, ps):
-                text += paint(_DIM, f"   (impl: {_cut(_label(ps))})")
+                text += paint(_DIM, f"   (impl: {_cut(_label(ps, h))})")
             lines.append(f"  {i:>{width}}  {text}")
         lines.append("")
     if found.index is None:
@@ -137,10 +146,10 @@ def render(
             )
         return "\n".join(lines) + "\n", found.agree
     i = found.index
-    ms, ps = model.steps[i], impl.steps[i]
+    ms, ps = labels.labelled(model, i), labels.labelled(impl, i)
     lines.append(paint(_BOLD, f"Step {i} differs"))
     lines.append(f"  model took {ms.label()}")
-    lines.append(f"  impl  took {_cut(_label(ps))}")
+    lines.append(f"  impl  took {_cut(_label(ps, h))}")
     if ps.meta:
         notes = ", ".join(f"{k}={format_value(ps.meta[k])}" for k in sorted(ps.meta))
         lines.append(paint(_DIM, _cut(f"  (impl: {notes})")))
@@ -166,18 +175,19 @@ def render(
 
 def same_step(a: Step, b: Step) -> bool:
     """The same action with the same parameters, where both name them (the implementation's
-    trace also names the message a handler took, which the model's action leaves implicit)."""
+    trace also names the message a handler took, which the model's action leaves implicit).
+    Pass steps labelled by `labels.labelled`, so that unlabelled steps compare by their labels."""
     shared = a.params.keys() & b.params.keys()
     return a.action == b.action and all(a.params[k] == b.params[k] for k in shared)
 
 
-def _label(step: Step) -> str:
+def _label(step: Step, hints: DisplayHints) -> str:
     """The step's label, a message it names (the implementation's handlers and faults do) in
     brief: `HandleAppendEntriesResponse(i=s1, j=s2) taking AppendEntriesResponse s2->s1 (...)`."""
-    plain = {k: v for k, v in step.params.items() if not cluster.is_message(v)}
+    plain = {k: v for k, v in step.params.items() if not cluster.is_message(v, hints)}
     text = attrs.evolve(step, params=FrozenDict(plain)).label()
-    taken = [v for v in step.params.values() if cluster.is_message(v)]
-    return text + "".join(f" taking {cluster.brief(m, width=80)}" for m in taken)
+    taken = [v for v in step.params.values() if cluster.is_message(v, hints)]
+    return text + "".join(f" taking {cluster.brief(m, hints, width=80)}" for m in taken)
 
 
 def _cut(text: str, width: int = 120) -> str:

@@ -16,13 +16,24 @@ Values, Python side as in `impl.base.values`:
     {"#map": [[k, v], ...]}              FrozenDict (any other keys)
     {"#unserializable": "Nat"}           Unserializable("Nat") (a value no tool could write out)
 
+A value read from `{"#tup": [...]}` is a `Tup`, one read from `{"#map": [...]}` a `Map` and one from
+`{"#bigint": "..."}` a `BigInt` (a tuple, a FrozenDict and an int that compare, hash and display as
+any other): writing a trace that was read keeps the encodings its writer chose (Quint writes every
+map as `#map`, every integer as `#bigint`, the unit value as `#tup`).
+
+`#meta`, at the top and in each state, may hold any JSON (ADR-015 leaves it to the writer: Quint
+writes a timestamp, Apalache a description, other tools durations in seconds, null, objects). A
+value there that is not an ITF value (1.5, null, an object with keys ITF does not define) is kept
+as `Json`, its JSON text, shown and written back as it was.
+
 What meshcheck keeps where:
 
 - the action that led to a state, in that state's `#meta`: {"action": "Incr", "params": {...}, plus every
   other `Step.meta` key (faults, event, node)}. The first state is labelled "Init". A later state without
   an action (traces from Apalache or Quint) reads as `action == "Init"`, meshcheck's mark for an
-  unlabelled step (the replayer then looks for any action of the spec that leads there), and is written
-  back without one.
+  unlabelled step (the replayer then looks for any action of the spec that leads there; the views
+  label it by traces/labels.py), and is written back without one. `action` must be a name and
+  `params` an object when present: meshcheck reads them.
 - `Trace.meta` in the top-level `#meta`, after "format": "ITF" and "format-description" (which reading
   drops again when they have those standard values: they describe the file, not the trace).
 - `Trace.meta["constants"]` (a FrozenDict of name to value) as ITF's `params`: the names in `params`,
@@ -65,6 +76,38 @@ _TOP_KEYS = ("#meta", "params", "vars", "states", "loop")
 _BIGINT = re.compile(r"-?[0-9]+")
 
 
+class BigInt(int):
+    """An integer read from ITF's `{"#bigint": "..."}`: written back so, whatever its size."""
+
+    __slots__ = ()
+
+
+class Tup(tuple):  # type: ignore[type-arg]
+    """A tuple read from ITF's `{"#tup": [...]}`: written back so."""
+
+    __slots__ = ()
+
+
+class Map(FrozenDict):
+    """A function read from ITF's `{"#map": [...]}`: written back so, whatever its keys."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Map, (dict(self),))
+
+
+@attrs.frozen
+class Json:
+    """A `#meta` value that is not an ITF value (a fraction, null, an object with keys ITF does
+    not define): its JSON text, canonical (sorted keys), written back as that JSON."""
+
+    text: str
+
+    def value(self) -> Any:
+        return json.loads(self.text)
+
+
 @attrs.frozen
 class Unserializable:
     """A value its writer could not express in ITF (Apalache writes `Nat` or an infinite set so).
@@ -99,6 +142,8 @@ def sort_key(v: Value) -> tuple[Any, ...]:
         return (5, tuple(sorted((sort_key(k), sort_key(x)) for k, x in v.items())))
     if isinstance(v, Unserializable):
         return (6, v.text)
+    if isinstance(v, Json):
+        return (7, v.text)
     raise TypeError(_not_a_value(v))
 
 
@@ -135,6 +180,12 @@ def encode_value(v: Value) -> Any:
         return {"#set": [encode_value(x) for x in ordered(v)]}
     if t is tuple:
         return [encode_value(x) for x in v]
+    if t is Map:
+        return {"#map": [[encode_value(k), encode_value(v[k])] for k in ordered(v)]}
+    if t is Tup:
+        return {"#tup": [encode_value(x) for x in v]}
+    if t is BigInt:
+        return {"#bigint": str(int(v))}
     if isinstance(v, bool | str):
         return v
     if isinstance(v, int):
@@ -147,6 +198,8 @@ def encode_value(v: Value) -> Any:
         return _encode_function(v)
     if isinstance(v, Unserializable):
         return {"#unserializable": v.text}
+    if isinstance(v, Json):
+        return v.value()
     raise TypeError(_not_a_value(v))
 
 
@@ -282,7 +335,7 @@ def _decode_object(j: dict[str, Any], where: _Where) -> Value:
                 inner, f"must be a string of decimal digits with an optional '-', found {shown}"
             )
         try:
-            return int(payload)
+            return BigInt(payload)
         except ValueError:  # beyond Python's limit on digits converted (sys.set_int_max_str_digits)
             raise _Bad(inner, f"integer of {len(payload)} digits is too long to read") from None
     if tag == "#unserializable":
@@ -292,7 +345,7 @@ def _decode_object(j: dict[str, Any], where: _Where) -> Value:
     if type(payload) is not list:
         raise _Bad(inner, f"must be an array, found {_kind(payload)}")
     if tag == "#tup":
-        return tuple([_decode(x, (inner, i)) for i, x in enumerate(payload)])
+        return Tup([_decode(x, (inner, i)) for i, x in enumerate(payload)])
     if tag == "#set":
         return frozenset([_decode(x, (inner, i)) for i, x in enumerate(payload)])
     items: dict[Value, Value] = {}  # "#map"
@@ -305,7 +358,7 @@ def _decode_object(j: dict[str, Any], where: _Where) -> Value:
         if key in items:
             raise _Bad(at, "the same key appears twice in this map")
         items[key] = _decode(pair[1], (at, 1))
-    return FrozenDict(items)
+    return Map(items)
 
 
 def decode_value(j: Any, *, where: str = "") -> Value:
@@ -452,7 +505,29 @@ def _meta_object(j: Any, where: _Where) -> dict[str, Value]:
     if not isinstance(j, dict):
         raise _Bad(where, f"must be an object, found {_kind(j)}")
     _check_object(j, where)
-    return {k: _decode(v, _at(where, k)) for k, v in j.items()}
+    return {k: _meta_value(v, _at(where, k)) for k, v in j.items()}
+
+
+def _meta_value(j: Any, where: _Where) -> Value:
+    """A `#meta` entry: its ITF value when it is one, else its JSON kept as `Json`."""
+    try:
+        return _decode(j, where)
+    except _Bad:
+        _check_json(j, where)
+        return Json(json.dumps(j, sort_keys=True, ensure_ascii=True, allow_nan=False))
+
+
+def _check_json(j: Any, where: _Where) -> None:
+    """Only JSON: no NaN or Infinity, no key twice (Python's json reads both)."""
+    if isinstance(j, _NonFinite):
+        raise _Bad(where, f"{j.name} is not a JSON number")
+    if isinstance(j, dict):
+        _check_object(j, where)
+        for k, v in j.items():
+            _check_json(v, _at(where, k))
+    elif isinstance(j, list):
+        for i, v in enumerate(j):
+            _check_json(v, _at(where, i))
 
 
 def _step(

@@ -8,8 +8,9 @@ steps back to the state the loop names; and for an invariant violation, whether 
 violates that invariant. A trace that replays is still a real behaviour of the spec, so the bug it shows
 is still there (for a spec that has the bug) or the trace must be renewed.
 
-An implementation counterexample (a lockstep path, `#meta.protocol` naming raft or pbft) replays
-against the implementation instead: property_tests/<protocol>/stored.py drives the simulated
+An implementation counterexample (a lockstep path, `#meta.protocol` naming a registered protocol:
+meshcheck/registry.py) replays against the implementation instead: the stored-trace replayer its
+descriptor names (`stored`: property_tests/<protocol>/stored.py) drives the simulated
 cluster along it (with the mutants asked for switched on) and reports the first step at which the
 implementation's refinement leaves the spec's state. The simulator records that run as a trace of
 its own (the implementation's abstract states, step by step), which `trace diff` sets beside the
@@ -24,7 +25,6 @@ check again from the schedule's seed (`rerun_free_run`): the same seed gives the
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -141,24 +141,40 @@ def replay_stored(path: Path, *, root: Path) -> ReplayOutcome:
 # ---------------------------------------------------------------------------------------------------
 # Against the implementation
 
-PROTOCOLS = ("raft", "pbft", "hybrid")
-
 
 def protocol_of(trace: Trace, where: str) -> str:
-    """The protocol a trace's `#meta.protocol` names; TraceFormatError if none or not one we have."""
+    """The protocol a trace's `#meta.protocol` names; TraceFormatError if none, or if no registered
+    protocol (meshcheck/registry.py) has an implementation to replay it on."""
+    from meshcheck import registry
+
     protocol = trace.meta.get("protocol")
     if protocol is None:
         raise TraceFormatError(
             where, "#meta.protocol", "missing: cannot tell which implementation to replay on"
         )
-    if protocol not in PROTOCOLS:
+    known = [name for name, p in registry.protocols().items() if p.stored is not None]
+    if protocol not in known:
         raise TraceFormatError(
             where,
             "#meta.protocol",
             f"{format_protocol(protocol)} is not a protocol meshcheck implements "
-            f"({', '.join(PROTOCOLS)})",
+            f"({', '.join(known)})",
         )
     return str(protocol)
+
+
+def _corpus(protocol: str) -> str:
+    from meshcheck import registry
+
+    return registry.get(protocol).corpus or protocol
+
+
+def _stored(protocol: str) -> ModuleType:
+    """The stored-trace replayer of a registered protocol (its descriptor's `stored`)."""
+    from meshcheck import registry
+
+    module: ModuleType = registry.get(protocol).load("stored")
+    return module
 
 
 def format_protocol(value: object) -> str:
@@ -168,9 +184,11 @@ def format_protocol(value: object) -> str:
 
 
 def known_bugs(protocol: str) -> tuple[str, ...]:
-    """The mutant switches of impl/<protocol>/mutants.py."""
-    module = importlib.import_module(f"meshcheck.impl.{protocol}.mutants")
-    return tuple(sorted(module.BUGS))
+    """The mutant switches of a registered protocol (its descriptor's `bugs`; none without)."""
+    from meshcheck import registry
+
+    bugs = registry.get(protocol).load("bugs")
+    return tuple(sorted(bugs)) if bugs is not None else ()
 
 
 def recorded_bugs(trace: Trace) -> frozenset[str]:
@@ -223,7 +241,8 @@ def replay_on_implementation(
             where,
             "#meta.source",
             "impl: a run the simulator recorded, not a spec path to drive the implementation "
-            f"along (those are lockstep's, traces/{protocol}/); trace validation checks such runs",
+            f"along (those are lockstep's, traces/{_corpus(protocol)}/); trace validation checks "
+            "such runs",
         )
     unknown = sorted(bugs - set(known_bugs(protocol)))
     if unknown:
@@ -232,7 +251,7 @@ def replay_on_implementation(
             "",
             f"no {protocol} mutant {', '.join(unknown)} (known: {', '.join(known_bugs(protocol))})",
         )
-    stored = importlib.import_module(f"meshcheck.property_tests.{protocol}.stored")
+    stored = _stored(protocol)
     with _watching(stored) as followers:
         try:
             steps = stored.replay_on_impl(trace, bugs, where=where)

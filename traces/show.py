@@ -9,11 +9,13 @@ bag) is shown as what was added and removed, a long sequence that grew as what w
 Steps are numbered from 0 (the initial state), as ITF's `states[i]`, `Trace.loop` and the `where` of a
 `TraceFormatError` number them, so an error about `states[7]` points at "Step 7".
 
-Two views for cluster traces (traces/cluster.py finds the nodes): `compact`, one aligned line per
-node (role, term or view, vote, log or executed, commit index or stable checkpoint) for the nodes a
-step changed, and the messages it sent or took as `+`/`-` lines; and `node`, one server's view (its
-keys of the per-node functions, the messages from or to it), in which a run of steps that changed
-nothing it holds is folded into one line.
+Two views for cluster traces (traces/cluster.py finds the nodes, by the protocol's display hints,
+traces/hints.py): `compact`, one aligned line per node with the columns the hints name (Raft: role,
+term, vote, log, commit index; PBFT: status, view, executed, stable checkpoint) for the nodes a step
+changed, the messages it sent or took as `+`/`-` lines, and every other variable as what changed
+(`pc[p1]: idle -> want`, `turn: p1 -> p2`); and `node`, one server's view (its keys of the per-node
+functions, the messages from or to it), in which a run of steps that changed nothing it holds is
+folded into one line. A step is labelled by traces/labels.py, as in `trace diff` and the timeline.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from collections.abc import Iterator, Sequence
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster
-from meshcheck.traces.itf import Unserializable, ordered, sort_key
-from meshcheck.traces.model import INIT, Step, Trace
+from meshcheck.traces import cluster, labels
+from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
+from meshcheck.traces.itf import Json, Unserializable, ordered, sort_key
+from meshcheck.traces.model import Step, Trace
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,6 +67,8 @@ def _fmt(v: Value) -> str:
         return "(" + " @@ ".join(f"{_fmt(k)} :> {_fmt(v[k])}" for k in ordered(v)) + ")"
     if isinstance(v, Unserializable):
         return f"(unserializable: {v.text})"
+    if isinstance(v, Json):
+        return v.text  # a #meta value that is not a TLA+ value: its JSON
     return repr(v)  # display only: a trace viewer shows what it is given
 
 
@@ -85,12 +90,14 @@ def format_value(v: Value, *, width: int | None = None) -> str:
 # Changes
 
 
-def _is_bag(v: Value) -> bool:
-    found = cluster.bag(v)
+def _is_bag(v: Value, hints: DisplayHints) -> bool:
+    found = cluster.bag(v, hints)
     return found is not None and (bool(found) or v == () or v == FrozenDict())
 
 
-def _changes(name: str, old: Value, new: Value) -> Iterator[tuple[str, str]]:
+def _changes(
+    name: str, old: Value, new: Value, hints: DisplayHints = NOTHING
+) -> Iterator[tuple[str, str]]:
     """(what, how) lines for one changed variable, narrowed to the keys of functions that changed."""
     if (
         isinstance(old, FrozenDict)
@@ -100,11 +107,11 @@ def _changes(name: str, old: Value, new: Value) -> Iterator[tuple[str, str]]:
     ):
         for key in ordered(new):
             if old[key] != new[key]:
-                yield from _changes(f"{name}[{_fmt(key)}]", old[key], new[key])
+                yield from _changes(f"{name}[{_fmt(key)}]", old[key], new[key], hints)
         return
-    if not isinstance(new, frozenset) and _is_bag(old) and _is_bag(new):
+    if not isinstance(new, frozenset) and _is_bag(old, hints) and _is_bag(new, hints):
         # a bag of messages (record -> copies): the copies that came and went
-        gone, added = cluster.change(old, new)
+        gone, added = cluster.change(old, new, hints)
         parts = [f"added {_fmt(m)}" for m in added] + [f"removed {_fmt(m)}" for m in gone]
         yield name, ", ".join(parts) if parts else f"{_fmt(old)} -> {_fmt(new)}"
         return
@@ -169,9 +176,7 @@ def _check_vars(trace: Trace, vars: Sequence[str] | None) -> list[str]:
 
 
 def _step_head(trace: Trace, i: int, paint: _Paint) -> str:
-    step = trace.steps[i]
-    label = step.label() if i == 0 or step.action != INIT else "(unlabelled step)"
-    head = paint(_BOLD, f"Step {i}  {label}")
+    head = paint(_BOLD, f"Step {i}  {labels.label(trace, i)}")
     if i == trace.loop:
         head += "  " + paint(_LOOP, "<- loop starts here")
     return head
@@ -203,32 +208,48 @@ def render(
     full: bool = False,
     compact: bool = False,
     node: str | None = None,
+    hints: DisplayHints | None = None,
 ) -> str:
     """The trace as text: a header, then each step's label and what it changed.
 
     `vars` keeps only those variables (MeshcheckError for a name the trace lacks); `full` also lists
     the variables a step left unchanged (in the compact view: every node's line at every step);
     `color` adds ANSI colors; `compact` shows a cluster trace one line per node; `node` shows only
-    what that node holds (MeshcheckError for a node the trace lacks).
+    what that node holds (MeshcheckError for a node the trace lacks). `hints`: the protocol's
+    display hints (default: `hints_for(trace)`).
     """
     shown = _check_vars(trace, vars)
+    h = hints_for(trace) if hints is None else hints
     paint = _Paint(color)
     view = trace
+    ids = cluster.nodes(trace, h)
     extra = []
     if node is not None:
-        view = cluster.restrict(trace, node)
+        mine = cluster.node_named(trace, node, h)
+        view = cluster.restrict(trace, mine, h)
+        per_node = cluster.per_node_vars(trace, ids, h)
+        ids = (mine,)
         extra.append(("node", f"{node} (its keys of per-node variables, messages from or to it)"))
+    else:
+        per_node = cluster.per_node_vars(trace, ids, h)
     lines = [*_header(trace, extra), ""]
     if compact:
-        lines += _compact(view, shown, vars is not None, paint, full=full, fold=node is not None)
+        layout = _Layout(ids, per_node, cluster.message_vars(trace, h), h)
+        lines += _compact(
+            view, shown, vars is not None, paint, layout, full=full, fold=node is not None
+        )
     else:
-        lines += _plain(view, shown, paint, full=full, fold=node is not None)
+        # Quint's labelling variables are in each step's label already (traces/labels.py)
+        plain = shown if vars is not None else [v for v in shown if v not in labels.LABEL_VARS]
+        lines += _plain(view, plain, paint, h, full=full, fold=node is not None)
     if trace.loop is not None:
         lines.append(paint(_LOOP, f"back to step {trace.loop}"))
     return "\n".join(lines) + "\n"
 
 
-def _plain(trace: Trace, shown: list[str], paint: _Paint, *, full: bool, fold: bool) -> list[str]:
+def _plain(
+    trace: Trace, shown: list[str], paint: _Paint, hints: DisplayHints, *, full: bool, fold: bool
+) -> list[str]:
     lines: list[str] = []
     folded = _Folder(trace, lines, paint)
     for i, step in enumerate(trace.steps):
@@ -251,7 +272,7 @@ def _plain(trace: Trace, shown: list[str], paint: _Paint, *, full: bool, fold: b
             elif i == 0:
                 lines.append(f"  {paint(_CHANGED, '*')} {name}: {_fmt(new)}")
             else:
-                for what, how in _changes(name, trace.steps[i - 1].state[name], new):
+                for what, how in _changes(name, trace.steps[i - 1].state[name], new, hints):
                     lines.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
     folded.flush()
     return lines
@@ -271,33 +292,60 @@ class _Folder:
         if not self.run:
             return
         first, last = self.run[0], self.run[-1]
-        labels = [self.trace.steps[k].label() for k in self.run]
-        names = ", ".join(labels[:3]) + (f", ... {len(labels) - 3} more" if len(labels) > 3 else "")
+        said = [labels.label(self.trace, k) for k in self.run]
+        names = ", ".join(said[:3]) + (f", ... {len(said) - 3} more" if len(said) > 3 else "")
         where = f"Step {first}" if first == last else f"Steps {first}-{last}"
         self.lines.append(self.paint(_DIM, f"{where}  (nothing shown changed: {names})"))
         self.run = []
 
 
+class _Layout:
+    """What the compact view draws how: the nodes, the per-node variables, the message variables."""
+
+    def __init__(
+        self,
+        ids: Sequence[Value],
+        per_node: Sequence[str],
+        boxes: Sequence[str],
+        hints: DisplayHints,
+    ) -> None:
+        self.ids, self.per_node, self.boxes, self.hints = tuple(ids), set(per_node), boxes, hints
+
+
 def _compact(
-    trace: Trace, shown: list[str], filtered: bool, paint: _Paint, *, full: bool, fold: bool
+    trace: Trace,
+    shown: list[str],
+    filtered: bool,
+    paint: _Paint,
+    layout: _Layout,
+    *,
+    full: bool,
+    fold: bool,
 ) -> list[str]:
-    ids = cluster.nodes(trace)
-    per_node = set(cluster.per_node_vars(trace, ids))
-    cols = cluster.columns([v for v in shown if v in per_node])
-    boxes = [v for v in cluster.message_vars(trace) if v in shown]
-    # Per-node variables outside the line are left out unless asked for by name (--vars).
+    ids, per_node, h = layout.ids, layout.per_node, layout.hints
+    cols = cluster.columns([v for v in shown if v in per_node], h)
+    boxes = [v for v in layout.boxes if v in shown]
+    # Every other variable is shown as what changed, but for the per-node ones the protocol's
+    # layout leaves out on purpose (its hints' `hidden`, unless asked for by name with --vars)
+    # and Quint's labelling variables, which the step's label already says (traces/labels.py).
+    left_out = set(labels.LABEL_VARS) | (set(h.hidden) & per_node)
     rest = [
         v
         for v in shown
-        if v not in cols.used() and v not in boxes and (filtered or v not in per_node)
+        if v not in cols.used() and v not in boxes and (filtered or v not in left_out)
     ]
-    rows = [[cluster.node_fields(s.state, n, cols) for n in ids] for s in trace.steps]
+    rows = (
+        [[cluster.node_fields(s.state, n, cols) for n in ids] for s in trace.steps]
+        if not cols.empty()
+        else [[[] for _ in ids] for _ in trace.steps]
+    )
     widths = [0] * max((len(f) for r in rows for f in r), default=0)
     for r in rows:
         for fields in r:
             for k, f in enumerate(fields):
                 widths[k] = max(widths[k], len(f))
-    name_width = max((len(n) for n in ids), default=0)
+    names = [_fmt(n) for n in ids]
+    name_width = max((len(n) for n in names), default=0)
 
     def line(i: int, n: int, mark: bool) -> str:
         fields = rows[i][n]
@@ -307,29 +355,31 @@ def _compact(
             cell = f.ljust(widths[k])
             cells.append(paint(_CHANGED, cell) if mark and i > 0 and f != before[k] else cell)
         star = paint(_CHANGED, "*") if mark else " "
-        return f"  {star} {ids[n]:<{name_width}}  " + "  ".join(cells).rstrip()
+        return f"  {star} {names[n]:<{name_width}}  " + "  ".join(cells).rstrip()
 
     lines: list[str] = []
     folded = _Folder(trace, lines, paint)
     for i, step in enumerate(trace.steps):
         body: list[str] = []
-        for n in range(len(ids)):
+        for n in range(len(ids) if not cols.empty() else 0):
             moved = i == 0 or rows[i][n] != rows[i - 1][n]
             if moved or full:
                 body.append(line(i, n, moved and i > 0))
         for v in boxes:
-            gone, added = cluster.change(trace.steps[i - 1].state[v] if i else (), step.state[v])
+            gone, added = cluster.change(trace.steps[i - 1].state[v] if i else (), step.state[v], h)
             marks = [("+", m) for m in added] + [("-", m) for m in gone]
             for k, (sign, m) in enumerate(marks):
                 lead = f"{v}:" if k == 0 else ""
-                body.append(f"    {lead:<{len(v) + 1}} {paint(_CHANGED, sign)} {cluster.brief(m)}")
+                body.append(
+                    f"    {lead:<{len(v) + 1}} {paint(_CHANGED, sign)} {cluster.brief(m, h)}"
+                )
         changed = trace.changed(i)
         for name in rest:
             new = step.state[name]
             if i == 0:
                 body.append(f"    {name}: {_fmt(new)}")
             elif name in changed:
-                for what, how in _changes(name, trace.steps[i - 1].state[name], new):
+                for what, how in _changes(name, trace.steps[i - 1].state[name], new, h):
                     body.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
             elif full:
                 body.append(f"    {name}: {_fmt(new)}")

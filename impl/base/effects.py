@@ -6,16 +6,25 @@ matters for safety is persist-before-send (etcd's `Ready` contract, Raft paper s
 acknowledgement may only leave the node once the state it vouches for is durable. A core therefore
 returns at most one `Persist` per step, before any `Send`; the simulator checks this
 (`check_effects`) and, when it crashes a node between two effects, keeps only what was applied.
+
+`Action` is a report, not a request: the spec action the core takes, returned where the transition
+happens (etcd-io/raft's state_trace.go emits its trace events the same way, from inside the state
+machine). A host carries out every other effect and reads the `Action`s only to name the step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 import attrs
 
 from meshcheck.impl.base.errors import ContractViolation
+from meshcheck.impl.base.values import FrozenDict
+
+
+def _frozen(params: Mapping[str, Any]) -> FrozenDict:
+    return params if isinstance(params, FrozenDict) else FrozenDict(params)
 
 
 @attrs.frozen
@@ -95,7 +104,40 @@ class CancelTimer:
     timer: str
 
 
-Effect: TypeAlias = Send | Persist | Apply | Reply | SetTimer | CancelTimer
+@attrs.frozen
+class Action:
+    """The core takes spec action `name` with `params` (the spec's names: Timeout(i) is
+    `Action("Timeout", {"i": "s1"})`). The effects after it, up to the next `Action`, are that
+    action's; the ones before a step's first `Action` belong to no action of their own."""
+
+    name: str
+    params: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen)
+
+
+Effect: TypeAlias = Send | Persist | Apply | Reply | SetTimer | CancelTimer | Action
+
+
+def without_actions(effects: Sequence[Effect]) -> list[Effect]:
+    """The effects a host carries out: all but the `Action` reports."""
+    return [e for e in effects if not isinstance(e, Action)]
+
+
+def split_actions(effects: Sequence[Effect]) -> list[tuple[Action | None, tuple[Effect, ...]]]:
+    """The step cut at its `Action`s: (action, its effects) in order. Effects before the first
+    `Action` come first under None (left out when there are none and an action follows), so a step
+    without actions is one (None, effects)."""
+    segments: list[tuple[Action | None, tuple[Effect, ...]]] = []
+    action: Action | None = None
+    current: list[Effect] = []
+    for effect in effects:
+        if isinstance(effect, Action):
+            if action is not None or current:
+                segments.append((action, tuple(current)))
+            action, current = effect, []
+        else:
+            current.append(effect)
+    segments.append((action, tuple(current)))
+    return segments
 
 
 def check_effects(node: str, effects: Sequence[Effect]) -> int | None:

@@ -61,6 +61,10 @@ class ConfigError(MeshcheckError):
     """A TLC model configuration (.cfg) that is missing, unreadable or names what the spec lacks."""
 
 
+class UnknownProtocol(MeshcheckError):
+    """A protocol name that no installed `meshcheck.protocols` entry point (or test) declares."""
+
+
 class TraceFormatError(MeshcheckError):
     """A trace file that is not valid ITF, or not a trace of what it claims to be.
 

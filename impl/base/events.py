@@ -1,8 +1,9 @@
-"""What a protocol core is told: the events of the sans-IO contract (DESIGN.md "Implementation shape").
+"""What a protocol core is told: the events of the sans-IO contract.
 
 A core never reads a clock, a socket or a global random generator: everything that happens to it arrives
 as one of these values through `step(event)`, and everything it wants done leaves as effects
-(`impl.base.effects`). Timers are events too (etcd's `MsgHup`/`MsgBeat`): the host fires `Tick(timer)`
+(`impl.base.effects`). Time is a value the events carry: `now`, the node's clock reading when the
+event happens (the simulator fills it in; a driver that does not care leaves it 0). Timers are events too (etcd's `MsgHup`/`MsgBeat`): the host fires `Tick(timer)`
 when a timer the core set with `SetTimer` runs out, or whenever a test wants that timer to fire.
 
 Why named timers set by effects rather than etcd's tick-per-time-unit: the simulator jumps from one
@@ -28,6 +29,7 @@ class Deliver:
 
     source: str
     message: Any
+    now: int = 0
 
 
 @attrs.frozen
@@ -35,6 +37,7 @@ class Tick:
     """The timer named `timer` (set earlier with `SetTimer`, or forced by a driver) ran out."""
 
     timer: str
+    now: int = 0
 
 
 @attrs.frozen
@@ -43,6 +46,7 @@ class ClientRequest:
 
     value: Any
     request_id: int = 0
+    now: int = 0
 
 
 @attrs.frozen
@@ -51,6 +55,7 @@ class ClientRead:
 
     query: Any = ""
     request_id: int = 0
+    now: int = 0
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -62,6 +67,7 @@ class Restart:
     """
 
     persisted: Mapping[str, Any] = attrs.field(factory=dict)
+    now: int = 0
 
     def __repr__(self) -> str:
         return f"Restart(persisted=<{', '.join(sorted(self.persisted))}>)"

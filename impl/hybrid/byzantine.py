@@ -170,8 +170,8 @@ class FalseReports:
         for victim in node.config.peers:
             node._report(BAD_SIGNATURE, victim, (), "made up", node.epoch)
             node._report(TIMING, victim, (), "made up", node.epoch)
-        victim = node.config.peers[node.clock // node.config.clock_every % len(node.config.peers)]
-        fake = (f"not a message {node.clock}", f"nor this {node.clock}")
+        victim = node.config.peers[node.now // node.config.clock_every % len(node.config.peers)]
+        fake = (f"not a message {node.now}", f"nor this {node.now}")
         node._report(EQUIVOCATION, victim, fake, "raft:equivocation", node.epoch)
         return True
 

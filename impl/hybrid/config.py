@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.mutants import BUGS
@@ -64,7 +65,7 @@ class HybridConfig:
 
     @property
     def f(self) -> int:
-        return (len(self.nodes) - 1) // 3
+        return quorum.max_faulty(len(self.nodes))
 
     @property
     def th(self) -> Thresholds:

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -154,7 +155,7 @@ class HybridConsensus:
             if ids.get(reply.request_id) == node:
                 votes.setdefault((reply.error, reply.result), set()).add(node)
         for (error, result), voters in votes.items():
-            if len(voters) > self.f:
+            if quorum.reaches(voters, quorum.one_correct(self.f)):
                 out.append(self._decision(op, error, result))
                 return True
         return False

@@ -97,12 +97,9 @@ class Instance:
     def is_raft(self) -> bool:
         return self.protocol == RAFT
 
-    def step(self, event: Any, clock: int) -> tuple[list[Write], list[Effect]]:
-        """Step the core; its durable writes (renamed) and its other effects (renamed, wrapped)."""
-        if isinstance(self.core, Replica):
-            self.core.clock = clock
-        if hasattr(self.runner, "clock"):
-            setattr(self.runner, "clock", clock)  # noqa: B010 - a Byzantine wrapper's clock
+    def step(self, event: Any) -> tuple[list[Write], list[Effect]]:
+        """Step the core (the event carries the node's time); its durable writes (renamed) and its
+        other effects (renamed, wrapped)."""
         writes: list[Write] = []
         out: list[Effect] = []
         for e in self.runner.step(event):

@@ -129,7 +129,7 @@ class HybridNode:
         self.keys = keys
         self.verify = verify
         self.rng = rng
-        self.clock = 0  # the simulator's reading of this node's clock, set before each step
+        self.now = 0  # the `now` of the event being handled: time reaches the node only in events
         self.started = False
         self.epoch = 0
         self.protocols: dict[int, str] = {}
@@ -189,6 +189,7 @@ class HybridNode:
 
     def step(self, event: Any) -> list[Effect]:
         self._out, self._writes = [], []
+        self.now = getattr(event, "now", self.now)
         if self.started:
             for behaviour in self.behaviours:  # a Byzantine node's own doings (byzantine.py)
                 before = getattr(behaviour, "before", None)
@@ -245,7 +246,7 @@ class HybridNode:
     # -- running an instance ---------------------------------------------------------------------------
 
     def _run(self, instance: Instance, event: Any) -> None:
-        writes, out = instance.step(event, self.clock)
+        writes, out = instance.step(attrs.evolve(event, now=self.now))
         self._writes.extend(writes)
         self._out.extend(out)
         if not instance.is_raft:
@@ -295,9 +296,9 @@ class HybridNode:
         # a leader whose heartbeats come late (section 5.2: it must send them periodically)
         beat = (epoch, leader, m.term)
         last = self._beats.get(beat)
-        if last is not None and self.clock - last > self.config.timing_bound:
-            self._report(TIMING, leader, (), f"{self.clock - last} ticks between heartbeats", epoch)
-        self._beats[beat] = self.clock
+        if last is not None and self.now - last > self.config.timing_bound:
+            self._report(TIMING, leader, (), f"{self.now - last} ticks between heartbeats", epoch)
+        self._beats[beat] = self.now
 
     def _on_proposal(self, instance: Instance, sealed: Signed[Any]) -> None:
         entry = sealed.body.entry
@@ -312,7 +313,7 @@ class HybridNode:
     def _tick(self, timer: str) -> None:
         if timer == CLOCK:
             self._out.append(SetTimer(CLOCK, self.config.clock_every))
-            self._propose(self.keys.sign_clock(ClockEntry(self.id, self.clock)))
+            self._propose(self.keys.sign_clock(ClockEntry(self.id, self.now)))
         elif timer == RETRY:
             self._out.append(SetTimer(RETRY, self.config.retry_every))
             self._retry()
@@ -330,14 +331,14 @@ class HybridNode:
         stuck = False
         for record, since in list(self.pending.values()):
             self._propose(EvidenceEntry(record))
-            stuck = stuck or self.clock - since >= self.config.evidence_timeout
+            stuck = stuck or self.now - since >= self.config.evidence_timeout
         core = self.current.core
         if stuck and isinstance(core, RaftNode) and core.role != LEADER and core.leader is not None:
             # The leader has not committed our evidence for evidence_timeout: stop following it
             # and stand for election (the contract: f Byzantine nodes cannot block a switch).
             # Once per timeout, and only against a leader: a node that campaigned at every retry
             # would itself keep the cluster without one.
-            self.pending = {k: (r, self.clock) for k, (r, _) in self.pending.items()}
+            self.pending = {k: (r, self.now) for k, (r, _) in self.pending.items()}
             self._run(self.current, Tick(ELECTION))
 
     # -- proposing ------------------------------------------------------------------------------------------
@@ -413,17 +414,17 @@ class HybridNode:
             return
         if kind not in SELF_PROVING:
             last = self._last_report.get((kind, accused))
-            if last is not None and self.clock - last < self.config.report_every:
+            if last is not None and self.now - last < self.config.report_every:
                 return
-            self._last_report[(kind, accused)] = self.clock
-        record = Evidence(kind, self.id, accused, messages, self.clock, epoch, detail)
+            self._last_report[(kind, accused)] = self.now
+        record = Evidence(kind, self.id, accused, messages, self.now, epoch, detail)
         key = record.key()
         if key in self._reported_keys:
             return
         self._reported_keys.add(key)
         record = self.keys.sign_evidence(record)
         self.reported.append(record)
-        self.pending[key] = (record, self.clock)
+        self.pending[key] = (record, self.now)
         if mutants.SWITCH_ON_OWN_EVIDENCE in self.config.bugs:
             self._switch_on_own(record)
         self._propose(EvidenceEntry(record))
@@ -501,6 +502,6 @@ class HybridNode:
             elif waiting.epoch == start.epoch:  # held for this epoch: its proposal goes now
                 self._propose(OpEntry(waiting.op, waiting.epoch))
         # the new epoch's leader gets a whole evidence_timeout before this node gives up on it
-        self.pending = {k: (r, self.clock) for k, (r, _) in self.pending.items()}
+        self.pending = {k: (r, self.now) for k, (r, _) in self.pending.items()}
         for record, _since in list(self.pending.values()):
             self._propose(EvidenceEntry(record))

@@ -44,6 +44,7 @@ import bisect
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
 from meshcheck.impl.hybrid.levels import EQUIVOCATION, TAMPERING, Level
@@ -195,7 +196,10 @@ class Ghost:
             return
         voters = self._rejections.setdefault((name, epoch), set())
         voters.add(node)
-        if len(voters) <= self.f or self.outcome.get(name) != "pending":
+        if (
+            not quorum.reaches(voters, quorum.one_correct(self.f))
+            or self.outcome.get(name) != "pending"
+        ):
             return
         if epoch is None:
             if all(self.dead(o, e) for o, e in self.submitted if o == name):

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Effect, Reply
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -56,7 +57,7 @@ class HybridPlugin:
         for node in self.node_ids:  # bad options fail here, once
             HybridConfig(node, self.node_ids, **options)
         self.honest: set[str] = set(self.node_ids)
-        self.ghost = Ghost(self.keys, self.checker, (len(self.node_ids) - 1) // 3)
+        self.ghost = Ghost(self.keys, self.checker, quorum.max_faulty(len(self.node_ids)))
         self.nodes: dict[str, HybridNode] = {}
         # called after every step (a free run's monitor checks the invariants there)
         self.watchers: list[Callable[[str, Any, Mapping[str, HybridNode]], None]] = []

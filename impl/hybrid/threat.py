@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.levels import (
@@ -145,10 +146,9 @@ class ThreatModel:
         if t <= self.clocks.get(node, -1):
             return self._settle()
         clocks = FrozenDict({**self.clocks, node: t})
-        latest = sorted(clocks.values(), reverse=True)
-        now = self.now
-        if len(latest) > self.f:
-            now = max(now, latest[self.f])  # the (f+1)-th highest: at least one honest clock
+        # the (f+1)-th highest: a time at least one honest clock has reached
+        vouched = quorum.quorum_value(clocks.values(), quorum.one_correct(self.f))
+        now = self.now if vouched is None else max(self.now, vouched)
         return attrs.evolve(self, clocks=clocks, now=now)._settle()
 
     # -- what the level is computed from -------------------------------------------------------------
@@ -162,7 +162,7 @@ class ThreatModel:
         reporters; tampering and equivocation: distinct proofs, deduplicated on intake)."""
         recent = self.in_window()
         reporters = {
-            kind: len({r.reporter for r in recent if r.kind == kind})
+            kind: quorum.votes(r.reporter for r in recent if r.kind == kind)
             for kind in (BAD_SIGNATURE, TIMING)
         }
         tampering = sum(1 for r in recent if r.kind == TAMPERING)

@@ -1,7 +1,7 @@
 """PBFT (Castro and Liskov, OSDI 1999): a sans-IO replica and client with Ed25519-signed messages,
 its refinement mapping onto specs/PBFT.tla, its mutants, and its plug-in for the simulator."""
 
-from meshcheck.impl.pbft.actions import ACTIONS, ActionMark
+from meshcheck.impl.pbft.actions import ACTIONS
 from meshcheck.impl.pbft.client import Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
@@ -48,7 +48,6 @@ __all__ = [
     "STATUS",
     "VARIABLES",
     "VIEW_CHANGE",
-    "ActionMark",
     "AuditLog",
     "Batch",
     "Checkpoint",

@@ -1,10 +1,12 @@
-"""The spec's action names, and how a core marks which of its effects each action produced.
+"""The spec's action names, and how a core reports which of its effects each action produced.
 
-One vocabulary (DESIGN.md): the actions of specs/PBFT.tla are the names the replica and the client
-give their own steps, like etcd's trace events. A core knows which spec action it is taking when it
-takes it (receiving the last commit of a quorum *is* Execute(i)), so rather than have the simulator
-plugin guess from the effects, each core lists `last_actions`: the action, its parameters, and the
-index of the first effect that belongs to it. The plugin cuts the step's effects there.
+One vocabulary: the actions of specs/PBFT.tla are the names the replica and the client give their
+own steps, like etcd-io/raft's trace events (state_trace.go). A core knows which spec action it is
+taking when it takes it (receiving the last commit of a quorum *is* Execute(i)), so rather than have
+the simulator plugin guess from the effects, each core returns an `Action` effect (impl/base/effects.py)
+there: the action and its parameters, followed by the effects that belong to it. `lead` puts a
+step's first action at the front, so that what the step did before it (a Persist, a stored message's
+timer) is that action's too.
 
 A step holds at most one action that changes the replica's own state (view, status, executed,
 stable), and it comes first; actions that only send (PrePrepare, Prepare, Commit) may follow it.
@@ -15,9 +17,7 @@ from __future__ import annotations
 
 from typing import Final
 
-import attrs
-
-from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.effects import Action, Effect
 
 REQUEST: Final = "Request"  # Request(r): the client sends r
 PRE_PREPARE: Final = "PrePrepare"  # PrePrepare(i, r)
@@ -49,11 +49,9 @@ STATE_CHANGING: Final = frozenset(
 )
 
 
-@attrs.frozen
-class ActionMark:
-    """Spec action `name(params)` produced the step's effects from index `start` on (up to the next
-    mark's start)."""
-
-    name: str
-    params: FrozenDict
-    start: int
+def lead(effects: list[Effect]) -> list[Effect]:
+    """`effects` with the first `Action` moved to the front (unchanged without one)."""
+    for k, effect in enumerate(effects):
+        if isinstance(effect, Action):
+            return [effect, *effects[:k], *effects[k + 1 :]] if k else effects
+    return effects

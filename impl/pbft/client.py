@@ -19,7 +19,8 @@ from typing import Any, Final
 
 import attrs
 
-from meshcheck.impl.base.effects import Effect, Persist, Put, Send, SetTimer, Splice, Write
+from meshcheck.impl.base import quorum
+from meshcheck.impl.base.effects import Action, Effect, Persist, Put, Send, SetTimer, Splice, Write
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -66,21 +67,19 @@ class Client:
         self.id = config.id
         self.keys = keys
         self._signer = keys.signer(self.id)
-        self.clock = 0  # the host's reading of this client's clock (the workload's `until`)
+        self.now = 0  # the `now` of the event being handled (the workload's `until`)
         self.timestamp = 0
         self.issued = 0  # workload requests so far
         self.requested: list[Value] = []  # the spec's `requested`, in order
         self.accepted: list[tuple[int, Value]] = []  # the spec's `accepted`: (seq, request)
         self.outstanding: dict[int, Signed[Request]] = {}  # by timestamp
         self.started = False
-        self.last_actions: tuple[actions.ActionMark, ...] = ()
         self._sent: dict[int, Signed[Request]] = {}
         self._accepted: set[tuple[int, Value]] = set()
         self._votes: dict[tuple[int, int, Value], set[str]] = {}
         self._views: dict[str, int] = {}
         self._retry_pending = False
         self._out: list[Effect] = []
-        self._marks: list[tuple[str, dict[str, Value], int]] = []
         self._writes: list[Write] = []
 
     def __repr__(self) -> str:
@@ -89,12 +88,12 @@ class Client:
     @property
     def primary(self) -> str:
         """The primary of the view that f+1 replicas have reached (one of them is correct)."""
-        views = sorted(self._views.values(), reverse=True)
-        view = views[self.config.f] if len(views) > self.config.f else 0
+        view = quorum.quorum_value(self._views.values(), quorum.one_correct(self.config.f)) or 0
         return self.config.replicas[view % len(self.config.replicas)]
 
     def step(self, event: Any) -> list[Effect]:
-        self._out, self._marks, self._writes = [], [], []
+        self._out, self._writes = [], []
+        self.now = getattr(event, "now", self.now)
         if isinstance(event, Restart):
             self._restart(event.persisted)
         elif not self.started:
@@ -109,13 +108,8 @@ class Client:
             self._on_reply(event.message)
         elif not isinstance(event, Tick):
             raise TypeError(f"{self.id}: not a PBFT client event: {event!r}")
-        shift = 1 if self._writes else 0
-        self.last_actions = tuple(
-            actions.ActionMark(name, FrozenDict(params), start + shift)
-            for name, params, start in self._marks
-        )
         out = self._out
-        return [Persist(tuple(self._writes)), *out] if self._writes else out
+        return actions.lead([Persist(tuple(self._writes)), *out] if self._writes else out)
 
     def _restart(self, persisted: Mapping[str, Any]) -> None:
         self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))
@@ -140,7 +134,7 @@ class Client:
 
     def _next(self) -> None:
         workload = self.config.workload
-        if workload is None or (workload.until is not None and self.clock > workload.until):
+        if workload is None or (workload.until is not None and self.now > workload.until):
             return
         self._out.append(SetTimer(NEXT, workload.every))
         limit = self.config.max_outstanding
@@ -195,7 +189,10 @@ class Client:
         voters = self._votes.setdefault(key, set())
         voters.add(m.signer)
         name = request_name(reply.request)
-        if len(voters) < self.config.f + 1 or (reply.seq, name) in self._accepted:
+        if (
+            not quorum.reaches(voters, quorum.one_correct(self.config.f))
+            or (reply.seq, name) in self._accepted
+        ):
             return
         self._mark(actions.ACCEPT, n=reply.seq, r=name)
         self._writes.append(
@@ -207,4 +204,4 @@ class Client:
         del self._votes[key]
 
     def _mark(self, name: str, **params: Value) -> None:
-        self._marks.append((name, params, len(self._out)))
+        self._out.append(Action(name, FrozenDict(params)))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft.mutants import BUGS
 
@@ -78,7 +79,7 @@ class PbftConfig:
     @property
     def quorum(self) -> int:
         """2f+1: any two quorums share f+1 replicas, at least one of them correct."""
-        return 2 * self.f + 1
+        return quorum.byzantine_quorum(self.f)
 
     def primary(self, view: int) -> str:
         return self.replicas[view % self.n]

@@ -10,6 +10,7 @@ with the mutant that breaks it.
 
 from __future__ import annotations
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.messages import (
@@ -29,14 +30,14 @@ def prepares_needed(config: PbftConfig) -> int:
     """Prepares from distinct backups that, with the pre-prepare, make a request prepared: 2f, so
     that 2f+1 replicas agree (section 4.2). The mutant stops one short: 2f replicas in all."""
     if mutants.PREPARE_QUORUM_2F in config.bugs:
-        return max(2 * config.f - 1, 0)
-    return 2 * config.f
+        return max(quorum.byzantine_quorum(config.f) - 2, 0)
+    return quorum.byzantine_quorum(config.f) - 1  # the pre-prepare is the primary's vote
 
 
 def stable_quorum(config: PbftConfig) -> int:
     """Matching checkpoint messages that make a checkpoint stable (section 4.3): 2f+1."""
     if mutants.CHECKPOINT_STABLE_ON_F_PLUS_1 in config.bugs:
-        return config.f + 1
+        return quorum.one_correct(config.f)
     return config.quorum
 
 
@@ -122,7 +123,7 @@ class MessageLog:
             return None
         digest = self.accepted[(view, seq)]
         votes = self.commits.get((view, seq, digest), {})
-        return digest if len(votes) >= self.config.quorum else None
+        return digest if quorum.reaches(votes, self.config.quorum) else None
 
     def stable_candidate(
         self, low: int
@@ -135,7 +136,7 @@ class MessageLog:
                 break
             for digest in sorted(self.checkpoints[seq]):
                 votes = self.checkpoints[seq][digest]
-                if len(votes) >= needed:
+                if quorum.reaches(votes, needed):
                     return seq, digest, tuple(votes[s] for s in sorted(votes))[:needed]
         return None
 

@@ -14,7 +14,7 @@ step (`_follow_up`), from the state alone:
 - then any number of actions that only send: Prepare(i, v, n) for an acceptable pre-prepare,
   Commit(i, v, n) once prepared, and the primary's PrePrepare(i, r) for a batch.
 Anything else that became possible waits for the zero-delay `progress` timer, so each step is at
-most one spec action that changes state (actions.py). The step lists what it did in `last_actions`.
+most one spec action that changes state (actions.py). The step returns what it did as `Action` effects.
 
 Timers: one per request a backup waits for (`request <client> <timestamp>`; its expiry starts a
 view change), `view-change` (the wait for the new view, started once 2f+1 replicas asked for it, so
@@ -49,7 +49,9 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import (
+    Action,
     Apply,
     CancelTimer,
     Effect,
@@ -143,7 +145,7 @@ class Replica:
         self._signer = keys.signer(self.id)
         self._machine_factory = machine
         self._bugs = config.bugs
-        self.clock = 0  # the host's reading of this replica's clock (audit records only)
+        self.now = 0  # the `now` of the event being handled (audit records only)
         # the spec's variables
         self.view = 0
         self.status = NORMAL
@@ -172,7 +174,6 @@ class Replica:
         self.vc_attempts = 0  # view changes since the last execution (the timeout doubles)
         self.history_epoch = next(_epochs)  # new when `executed` is replaced (readers cache on it)
         self.started = False
-        self.last_actions: tuple[actions.ActionMark, ...] = ()
         self._request_timers: set[RequestKey] = set()
         self._view_timer = False
         self._batch_timer = False
@@ -181,7 +182,6 @@ class Replica:
         self._verified: dict[Signed[Any], bool] = {}
         # this step's output
         self._out: list[Effect] = []
-        self._marks: list[tuple[str, dict[str, Value], int]] = []
         self.store = Store()  # what is durable, and what this step changed of it
 
     def __repr__(self) -> str:
@@ -198,7 +198,8 @@ class Replica:
 
     def step(self, event: Any) -> list[Effect]:
         """Handle one event; the effects to carry out, in order (one Persist first, if any)."""
-        self._out, self._marks = [], []
+        self._out = []
+        self.now = getattr(event, "now", self.now)
         if isinstance(event, Restart):
             self._restart(event.persisted)
         elif not self.started:
@@ -215,13 +216,8 @@ class Replica:
             self._follow_up()
         out = self._out
         persist = self._flush()
-        shift = 1 if persist is not None else 0
-        self.last_actions = tuple(
-            actions.ActionMark(name, FrozenDict(params), start + shift)
-            for name, params, start in self._marks
-        )
-        self._out, self._marks = [], []
-        return [persist, *out] if persist is not None else out
+        self._out = []
+        return actions.lead([persist, *out] if persist is not None else out)
 
     # -- signatures ------------------------------------------------------------------------------------
 
@@ -477,7 +473,7 @@ class Replica:
     # -- what follows from the state: one state-changing action, then sends ---------------------------
 
     def _follow_up(self) -> None:
-        if not self._marks:
+        if not any(isinstance(e, Action) for e in self._out):
             action = self._due()
             if action is not None:
                 action()
@@ -487,7 +483,7 @@ class Replica:
         if (
             self.status == CHANGING
             and not self._view_timer
-            and len(self._view_changes_heard(self.view)) >= self.config.quorum
+            and quorum.reaches(self._view_changes_heard(self.view), self.config.quorum)
         ):
             # Section 4.5.2: the wait for the new view starts once 2f+1 replicas want it, so a
             # replica that timed out alone does not run ahead through the views on its own.
@@ -518,7 +514,7 @@ class Replica:
             for s in held
             if s != self.id and not self.audit.is_quarantined(s)
         }
-        if len(beyond) >= self.config.f + 1:
+        if quorum.reaches(beyond, quorum.one_correct(self.config.f)):
             return self._start_view_change  # section 4.5.2: f+1 others moved on, so do we
         return None
 
@@ -529,7 +525,7 @@ class Replica:
     def _new_view_quorum(self) -> tuple[Signed[ViewChange], ...] | None:
         """The new primary's own view-change message and 2f others (None: not yet)."""
         held = self._view_changes_heard(self.view)
-        if self.id not in held or len(held) < self.config.quorum:
+        if self.id not in held or not quorum.reaches(held, self.config.quorum):
             return None
         others = [held[s] for s in held if s != self.id][: self.config.quorum - 1]
         return (held[self.id], *others)
@@ -799,14 +795,14 @@ class Replica:
     # -- evidence --------------------------------------------------------------------------------------
 
     def _report(self, accused: str, kind: str, messages: tuple[Any, ...], detail: str) -> None:
-        record = self.audit.report(accused, kind, messages, self.clock, detail)
+        record = self.audit.report(accused, kind, messages, self.now, detail)
         if record is not None:
             self.store.audit_new.append(record)
 
     # -- sending and persisting ------------------------------------------------------------------------
 
     def _mark(self, name: str, **params: Value) -> None:
-        self._marks.append((name, params, len(self._out)))
+        self._out.append(Action(name, FrozenDict(params)))
 
     def _broadcast(self, m: Signed[Any]) -> None:
         for peer in self.config.peers:

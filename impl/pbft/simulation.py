@@ -2,8 +2,8 @@
 builder.
 
 The nodes are the replicas r1..rN and the client (c1), a node like the others: its requests come
-from a workload and the replies go to it. Each core says which spec actions a step was and where
-their effects begin (`last_actions`, actions.py); `PbftPlugin.split` cuts the effects there and
+from a workload and the replies go to it. Each core returns the spec actions a step was as `Action`
+effects, each before its own effects (actions.py); `PbftPlugin.split` cuts the effects there and
 notes what each action sent, which `after_step` adds to the spec's msgs. A step without an action
 (a stored message, a status exchange, a retransmission, a Byzantine replica's step) is a stutter.
 Network faults and crashes are stutters too: msgs is what was sent, and a replica persists what it
@@ -24,9 +24,8 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect, Send, split_actions
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft.actions import ActionMark
 from meshcheck.impl.pbft.client import Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
@@ -107,22 +106,22 @@ class PbftPlugin:
         return node
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
-        node = self.nodes.get(node_id)
-        marks: tuple[ActionMark, ...] = ()
-        if node_id not in self.byzantine and isinstance(node, Replica | Client):
-            marks = node.last_actions
-        if not marks:
-            self._sent.setdefault(node_id, deque()).append(())
-            return [Segment(None, FrozenDict(), tuple(effects))]
-        bounds = [0, *(m.start for m in marks[1:]), len(effects)]
+        # the cores report their spec actions as `Action` effects (actions.py); a Byzantine
+        # replica's steps are not the spec's
+        honest = node_id not in self.byzantine
         segments = []
-        for k, mark in enumerate(marks):
-            part = tuple(effects[bounds[k] : bounds[k + 1]])
+        for action, part in split_actions(effects):
+            if action is None or not honest:
+                segments.append(Segment(None, FrozenDict(), part))
+                continue
             records = tuple(
                 r for e in part if isinstance(e, Send) for r in sent_records(e.message, node_id)
             )
             self._sent.setdefault(node_id, deque()).append(records)
-            segments.append(Segment(mark.name, mark.params, part))
+            segments.append(Segment(action.name, action.params, part))
+        if all(s.action is None for s in segments):
+            self._sent.setdefault(node_id, deque()).append(())
+            return [Segment(None, FrozenDict(), tuple(e for s in segments for e in s.effects))]
         return segments
 
     def message_record(self, message: Any) -> Value:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
@@ -90,7 +91,7 @@ def check_view_change(m: Signed[ViewChange], config: PbftConfig, verify: Verify)
             if (c.body.seq, c.body.digest) != (vc.ckpt, vc.ckpt_digest):
                 return "a checkpoint does not match the claimed stable checkpoint"
             signers.add(c.signer)
-        if len(signers) < stable_quorum(config):
+        if not quorum.reaches(signers, stable_quorum(config)):
             return "the stable checkpoint has too few proofs"
     seqs = set()
     for proof in vc.prepared:
@@ -145,7 +146,7 @@ def check_new_view(m: Signed[NewView], config: PbftConfig, verify: Verify) -> st
         if why is not None:
             return f"a view-change message from {vc.signer} is not valid: {why}"
         signers.add(vc.signer)
-    if len(signers) < config.quorum or len(signers) != len(nv.view_changes):
+    if not quorum.reaches(signers, config.quorum) or len(signers) != len(nv.view_changes):
         return "it does not carry view-change messages from 2f+1 distinct replicas"
     plan = plan_new_view([vc.body for vc in nv.view_changes], config)
     got = []

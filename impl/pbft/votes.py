@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 
 
@@ -87,7 +88,7 @@ class VoteRule:
     def __attrs_post_init__(self) -> None:
         if self.f < 0:
             raise ImplError(f"f must be at least 0, not {self.f}")
-        if self.n < 3 * self.f + 1:
+        if not quorum.tolerates(self.n, self.f):
             raise ImplError(
                 f"{self.n} replicas cannot tolerate f = {self.f} Byzantine ones: n must be >= 3f+1"
             )
@@ -98,11 +99,11 @@ class VoteRule:
 
     @property
     def approve_at(self) -> int:
-        return 2 * self.f + 1
+        return quorum.byzantine_quorum(self.f)
 
     @property
     def reject_at(self) -> int:
-        return self.n - 2 * self.f
+        return quorum.blocking(self.n, self.f)
 
     def decide(self, approvals: int, rejections: int) -> Decision:
         """The decision on these counts; each replica votes at most once, so they sum to at most n."""

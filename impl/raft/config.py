@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.mutants import BUGS
 
@@ -67,4 +68,4 @@ class RaftConfig:
     @property
     def quorum(self) -> int:
         """A majority (section 5.2): any two quorums share a server."""
-        return len(self.servers) // 2 + 1
+        return quorum.majority(len(self.servers))

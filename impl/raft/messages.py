@@ -7,9 +7,12 @@ spec does not have (the snapshot's bytes, the read round) are the implementation
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 import attrs
+
+from meshcheck.impl.base.values import FrozenDict
 
 
 @attrs.frozen
@@ -94,3 +97,41 @@ Message: TypeAlias = (
     | InstallSnapshotRequest
     | InstallSnapshotResponse
 )
+
+
+# -- the spec's records of entries and messages (specs/Raft.tla), for the Action effects and the
+# refinement mapping
+
+
+@lru_cache(maxsize=65536)
+def entry_record(entry: Entry) -> FrozenDict:
+    """[term |-> t, value |-> v]"""
+    return FrozenDict({"term": entry.term, "value": entry.value})
+
+
+def message_record(m: Message) -> FrozenDict:
+    """The message as the spec's record: its fields with the `m` prefix, and `mtype`."""
+    fields: dict[str, object] = {"mtype": type(m).__name__, "mterm": m.term}
+    if isinstance(m, RequestVoteRequest):
+        fields |= {"mlastLogTerm": m.last_log_term, "mlastLogIndex": m.last_log_index}
+    elif isinstance(m, RequestVoteResponse):
+        fields |= {"mvoteGranted": m.vote_granted}
+    elif isinstance(m, AppendEntriesRequest):
+        fields |= {
+            "mprevLogIndex": m.prev_log_index,
+            "mprevLogTerm": m.prev_log_term,
+            "mentries": tuple(entry_record(e) for e in m.entries),
+            "mcommitIndex": m.commit_index,
+            "mreadSeq": m.read_round,
+        }
+    elif isinstance(m, AppendEntriesResponse):
+        fields |= {"msuccess": m.success, "mmatchIndex": m.match_index, "mreadSeq": m.read_round}
+    elif isinstance(m, InstallSnapshotRequest):
+        fields |= {
+            "mlastIncludedIndex": m.last_included_index,
+            "mlastIncludedTerm": m.last_included_term,
+        }
+    elif isinstance(m, InstallSnapshotResponse):
+        fields |= {"mmatchIndex": m.match_index}
+    fields |= {"msource": m.source, "mdest": m.dest}
+    return FrozenDict(fields)

@@ -1,6 +1,6 @@
 """Known Raft bugs, each switchable without editing the core: `RaftConfig(bugs=frozenset({...}))`.
 
-A verification toolkit is as good as the bugs it catches (DESIGN.md "Measuring the toolkit itself").
+A verification toolkit is as good as the bugs it catches (docs/architecture.md: every mutant in the catalogue must be killed).
 Each switch below turns on one real, published or often-made mistake inside `impl/raft/node.py`, at the
 one place the correct rule lives (search the node for the constant's name). The tests that must kill
 each of them (lockstep against the spec, trace validation, fault schedules) are the property tests';

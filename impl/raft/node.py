@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import (
+    Action,
     Apply,
     CancelTimer,
     Effect,
@@ -42,6 +44,7 @@ from meshcheck.impl.base.effects import (
     Write,
 )
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.log import RaftLog
@@ -55,6 +58,7 @@ from meshcheck.impl.raft.messages import (
     RequestVoteRequest,
     RequestVoteResponse,
     Snapshot,
+    message_record,
 )
 from meshcheck.impl.raft.readindex import ClientReadRequest, ReadIndex
 from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
@@ -66,6 +70,16 @@ HEARTBEAT = "heartbeat"  # AppendEntries(i, j) to every peer
 READ = "read"  # CompleteRead(i): serve the confirmed read round
 READ_NEXT = "read-next"  # ClientRead(i): start a round for the client reads that waited
 SNAPSHOT = "snapshot"  # TakeSnapshot(i)
+
+# the spec action each timer's Tick is (HEARTBEAT has none: its AppendEntries sends are the actions)
+TIMER_ACTIONS: Final = {
+    ELECTION: "Timeout",
+    READ: "CompleteRead",
+    READ_NEXT: "ClientRead",
+    SNAPSHOT: "TakeSnapshot",
+}
+# the spec actions that are one send each, after the event's own action
+SEND_ACTIONS: Final = frozenset({"AppendEntries", "InstallSnapshot"})
 
 # keys of the durable store
 HARD = "hard"  # (currentTerm, votedFor)
@@ -138,12 +152,18 @@ class RaftNode:
         elif not self.started:
             raise RuntimeError(f"{self.id}: step({event!r}) before Restart: start the node first")
         elif isinstance(event, Deliver):
-            self._receive(event.message)
+            m = event.message
+            self._action(f"Handle{type(m).__name__}", j=event.source, m=message_record(m))
+            self._receive(m)
         elif isinstance(event, Tick):
+            if event.timer in TIMER_ACTIONS:
+                self._action(TIMER_ACTIONS[event.timer])
             self._tick(event.timer)
         elif isinstance(event, ClientRequest):
+            self._action("ClientRequest", v=event.value)
             self._client_request(event)
         elif isinstance(event, ClientRead):
+            self._action("ClientRead")
             self._client_read(event)
         elif isinstance(event, Replicate):
             if self.role == LEADER and event.peer in self.next_index and event.peer != self.id:
@@ -152,7 +172,16 @@ class RaftNode:
             raise TypeError(f"{self.id}: not a Raft event: {event!r}")
         out, self._out = self._out, []
         persist = self._flush()
-        return [persist, *out] if persist is not None else out
+        if persist is None:
+            return out
+        # the event's own action (Timeout, Handle..., ClientRequest, ...) comes first and owns the
+        # Persist; without one, the Persist belongs to no action (persist before any send either way)
+        lead = 1 if out and isinstance(out[0], Action) and out[0].name not in SEND_ACTIONS else 0
+        return [*out[:lead], persist, *out[lead:]]
+
+    def _action(self, name: str, **params: Value) -> None:
+        """Report spec action `name(i, params)` (specs/Raft.tla): the effects that follow are its."""
+        self._out.append(Action(name, FrozenDict({"i": self.id, **params})))
 
     # -- roles ----------------------------------------------------------------------------------------
 
@@ -240,7 +269,7 @@ class RaftNode:
             if self.role == LEADER:
                 return
             self.become_candidate()
-            if len(self.votes_granted) >= self.config.quorum:  # a cluster of one
+            if quorum.reaches(self.votes_granted, self.config.quorum):  # a cluster of one
                 self.become_leader()
                 return
             request = RequestVoteRequest(
@@ -335,7 +364,7 @@ class RaftNode:
         if m.term < self.term or not m.vote_granted:
             return  # stale, or a vote denied
         self.votes_granted |= {m.source}
-        if len(self.votes_granted) >= self.config.quorum:
+        if quorum.reaches(self.votes_granted, self.config.quorum):
             self.become_leader()
 
     # -- replication (section 5.3, 5.4) ---------------------------------------------------------------
@@ -348,6 +377,7 @@ class RaftNode:
         # real leader's entries): send from the end rather than fail.
         next_index = min(self.next_index[peer], self.log.last_index + 1)
         if next_index <= self.log.snapshot_index:
+            self._action("InstallSnapshot", j=peer)
             self._send(
                 InstallSnapshotRequest(
                     self.id,
@@ -370,6 +400,7 @@ class RaftNode:
             stop = min(stop, next_index + limit)
         entries = self.log.slice(next_index, stop)
         self._sent_up_to[peer] = prev + len(entries)
+        self._action("AppendEntries", j=peer)
         self._send(
             AppendEntriesRequest(
                 self.id,
@@ -454,11 +485,11 @@ class RaftNode:
         """Section 5.3 and 5.4.2: the highest index stored on a quorum (the leader counts itself)
         is committed, but only if it is an entry of the leader's own term (Figure 8); committing it
         commits every entry before it."""
-        ranked = sorted(
-            [self.log.last_index, *(self.match_index[p] for p in self.config.peers)], reverse=True
+        n = quorum.quorum_value(
+            [self.log.last_index, *(self.match_index[p] for p in self.config.peers)],
+            self.config.quorum,
         )
-        n = ranked[self.config.quorum - 1]
-        if n <= self.commit_index:
+        if n is None or n <= self.commit_index:
             return
         if self.log.term_at(n) == self.term or mutants.COMMIT_PREVIOUS_TERM in self._bugs:
             self._commit_to(n)

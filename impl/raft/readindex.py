@@ -20,6 +20,8 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.quorum import reaches
+
 
 @attrs.frozen
 class ClientReadRequest:
@@ -63,7 +65,7 @@ class ReadIndex:
             self.acks |= {peer}
 
     def confirmed(self, quorum: int) -> bool:
-        return self.pending and len(self.acks) >= quorum
+        return self.pending and reaches(self.acks, quorum)
 
     def serve(self) -> list[ClientReadRequest]:
         """Mark the round served and hand back its client reads (step 4)."""

@@ -23,7 +23,6 @@ a stutter, which the spec always allows, rather than to a Restart step that woul
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import attrs
@@ -31,15 +30,9 @@ import attrs
 from meshcheck.impl.base.events import Restart, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    InstallSnapshotResponse,
-    Message,
-    RequestVoteRequest,
-    RequestVoteResponse,
+    entry_record,
 )
+from meshcheck.impl.raft.messages import message_record as message_record  # re-exported
 from meshcheck.impl.raft.node import SNAPSHOT, RaftNode
 from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role
 
@@ -63,40 +56,6 @@ VARIABLES: tuple[str, ...] = (
 
 NONE = "None"  # the spec's "no vote"
 INIT_READ = FrozenDict({"seq": 0, "index": 0, "acks": frozenset(), "served": False})
-
-
-@lru_cache(maxsize=65536)
-def entry_record(entry: Entry) -> FrozenDict:
-    """[term |-> t, value |-> v]"""
-    return FrozenDict({"term": entry.term, "value": entry.value})
-
-
-def message_record(m: Message) -> FrozenDict:
-    """The message as the spec's record: its fields with the `m` prefix, and `mtype`."""
-    fields: dict[str, object] = {"mtype": type(m).__name__, "mterm": m.term}
-    if isinstance(m, RequestVoteRequest):
-        fields |= {"mlastLogTerm": m.last_log_term, "mlastLogIndex": m.last_log_index}
-    elif isinstance(m, RequestVoteResponse):
-        fields |= {"mvoteGranted": m.vote_granted}
-    elif isinstance(m, AppendEntriesRequest):
-        fields |= {
-            "mprevLogIndex": m.prev_log_index,
-            "mprevLogTerm": m.prev_log_term,
-            "mentries": tuple(entry_record(e) for e in m.entries),
-            "mcommitIndex": m.commit_index,
-            "mreadSeq": m.read_round,
-        }
-    elif isinstance(m, AppendEntriesResponse):
-        fields |= {"msuccess": m.success, "mmatchIndex": m.match_index, "mreadSeq": m.read_round}
-    elif isinstance(m, InstallSnapshotRequest):
-        fields |= {
-            "mlastIncludedIndex": m.last_included_index,
-            "mlastIncludedTerm": m.last_included_term,
-        }
-    elif isinstance(m, InstallSnapshotResponse):
-        fields |= {"mmatchIndex": m.match_index}
-    fields |= {"msource": m.source, "mdest": m.dest}
-    return FrozenDict(fields)
 
 
 @attrs.frozen

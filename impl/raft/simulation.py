@@ -1,7 +1,8 @@
 """Raft in the simulator: the plugin that names each step in the spec's vocabulary, and a cluster
 builder.
 
-How one processed event becomes spec actions (`RaftPlugin.split`): the event gives the first action
+How one processed event becomes spec actions (`RaftPlugin.split`): the node reports them as `Action`
+effects where it takes them (node.py). The event gives the first action
 (a delivered message m from j to i is `Handle<m's type>(i, j, m)`, the election timer is `Timeout(i)`,
 a client write is `ClientRequest(i, v)`, ...; a heartbeat or `Replicate` has none of its own), and
 every AppendEntriesRequest or InstallSnapshotRequest the node sends is an `AppendEntries(i, j)` or
@@ -15,12 +16,10 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
+from meshcheck.impl.base.effects import Effect, split_actions
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.config import RaftConfig
-from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
-from meshcheck.impl.raft.node import ELECTION, READ, READ_NEXT, SNAPSHOT, RaftNode
+from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.refinement import (
     VARIABLES,
     Budget,
@@ -31,13 +30,6 @@ from meshcheck.impl.raft.refinement import (
 from meshcheck.impl.sim.config import Faults, SimConfig, Workload
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
-
-TIMER_ACTIONS = {
-    ELECTION: "Timeout",
-    READ: "CompleteRead",
-    READ_NEXT: "ClientRead",
-    SNAPSHOT: "TakeSnapshot",
-}
 
 
 class RaftPlugin:
@@ -75,40 +67,14 @@ class RaftPlugin:
         return RaftNode(RaftConfig(node_id, self.servers, **self._options), rng)
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
-        action, params = self._main_action(node_id, event)
-        segments: list[Segment] = []
-        current: list[Effect] = []
-        for effect in effects:
-            if isinstance(effect, Send) and isinstance(
-                effect.message, AppendEntriesRequest | InstallSnapshotRequest
-            ):
-                segments.append(Segment(action, params, tuple(current)))
-                kind = (
-                    "AppendEntries"
-                    if isinstance(effect.message, AppendEntriesRequest)
-                    else "InstallSnapshot"
-                )
-                action, params, current = kind, {"i": node_id, "j": effect.dest}, []
-            current.append(effect)
-        segments.append(Segment(action, params, tuple(current)))
-        return segments
-
-    @staticmethod
-    def _main_action(node_id: str, event: Any) -> tuple[str | None, dict[str, Value]]:
-        if isinstance(event, Deliver):
-            m = event.message
-            return f"Handle{type(m).__name__}", {
-                "i": node_id,
-                "j": event.source,
-                "m": message_record(m),
-            }
-        if isinstance(event, Tick):
-            return TIMER_ACTIONS.get(event.timer), {"i": node_id}
-        if isinstance(event, ClientRequest):
-            return "ClientRequest", {"i": node_id, "v": event.value}
-        if isinstance(event, ClientRead):
-            return "ClientRead", {"i": node_id}
-        return None, {}  # Replicate: its sends are the actions
+        # the node reports its spec actions as `Action` effects (node.py): the event's own first,
+        # then one AppendEntries(i, j) or InstallSnapshot(i, j) per request it sends
+        return [
+            Segment(None, FrozenDict(), part)
+            if action is None
+            else Segment(action.name, action.params, part)
+            for action, part in split_actions(effects)
+        ]
 
     def message_record(self, message: Any) -> Value:
         return message_record(message)

@@ -31,6 +31,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic
 
+import attrs
+
 from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
@@ -40,6 +42,7 @@ from meshcheck.impl.base.effects import (
     Send,
     SetTimer,
     check_effects,
+    without_actions,
 )
 from meshcheck.impl.base.errors import ContractViolation, ImplError
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
@@ -299,15 +302,16 @@ class Simulator(Generic[N]):
         return self.now * 100 // self.rate[node_id]
 
     def _step(self, node_id: str, node: N, event: Any) -> list[Effect]:
-        # A core that keeps a `clock` attribute is told its clock's reading before each step
-        # (for logs such as PBFT's audit records; time comes in as a value, never read).
-        if hasattr(node, "clock"):
-            setattr(node, "clock", self.local_time(node_id))  # noqa: B010 - N does not declare it
+        # Time reaches a core only inside its events: an event with a `now` field carries the
+        # node's clock reading (for logs such as PBFT's audit records; a core never reads a clock).
+        if attrs.has(type(event)) and hasattr(event, "now"):
+            event = attrs.evolve(event, now=self.local_time(node_id))
         return node.step(event)
 
     def _process(self, node_id: str, event: Any, envelope: Envelope | None = None) -> None:
         node = self.nodes[node_id]
-        effects = self._step(node_id, node, event)
+        reported = self._step(node_id, node, event)
+        effects = without_actions(reported)  # `Action`s name the step (split); nothing to carry out
         self.events += 1
         persist_at = check_effects(node_id, effects)
         crash_at: int | None = None
@@ -325,7 +329,7 @@ class Simulator(Generic[N]):
             self._take(envelope)
         # Without a trace nobody looks at the spec actions: one segment, and no records to build.
         segments = (
-            self.plugin.split(node_id, event, effects)
+            self.plugin.split(node_id, event, reported)
             if self._record
             else [Segment(None, FrozenDict(), tuple(effects))]
         )

@@ -183,7 +183,7 @@ class HybridDriver:
         """The reporter's detector reports evidence of `kind` in `epoch`: the record it signs."""
         node = self.nodes[self.reporter]
         # a later reading of its clock: past its rate limit, and another record than the last
-        node.clock += node.config.report_every
+        node.now += node.config.report_every
         self.proofs += 1
         messages: tuple[Any, ...] = ()
         detail = ""

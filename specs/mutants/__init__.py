@@ -1,5 +1,6 @@
 """The spec mutants: known bugs as small textual changes of a TLA+ spec (specs/mutants/raft.py,
-specs/mutants/pbft.py), and TLC run on one of them.
+specs/mutants/pbft.py), and TLC run on one of them. A protocol names its module in its descriptor's
+`spec_mutants` (meshcheck/protocol.py).
 
 Two users: tests/test_raft_spec.py and tests/test_pbft_spec.py check that every mutant breaks the
 one property it must (the spec's invariants have teeth), and `meshcheck mutants PROTOCOL --all`
@@ -9,16 +10,12 @@ for every implementation mutant that has a spec mutant of the same bug (`for_bug
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import attrs
-
-# protocol (as `meshcheck mutants` names it) -> the module with its spec mutants
-MODULES = {"raft": "meshcheck.specs.mutants.raft", "pbft": "meshcheck.specs.mutants.pbft"}
 
 
 @attrs.frozen
@@ -32,8 +29,10 @@ class SpecKill:
 
 
 def _module(protocol: str) -> Any | None:
-    name = MODULES.get(protocol)
-    return importlib.import_module(name) if name is not None else None
+    """The module of a registered protocol's spec mutants (its descriptor's `spec_mutants`)."""
+    from meshcheck import registry
+
+    return registry.get(protocol).load("spec_mutants")
 
 
 def for_bug(protocol: str, bug: str) -> Any | None:

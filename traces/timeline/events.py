@@ -1,37 +1,43 @@
 """What a timeline draws, read off a trace: lanes, messages sent and delivered, drops, faults.
 
-Nothing here is told by the protocol what happened; it is all derived from the states and the
-labels of the steps, so model traces (TLC's, lockstep paths) and implementation traces draw alike:
+Nothing here is told by the protocol what happened; it is derived from the states and the labels of
+the steps (traces/labels.py), read through the protocol's display hints (traces/hints.py: which
+variables are per-node, which hold messages, which is the role and the term, which actions are a
+client's), so model traces (TLC's, lockstep paths) and implementation traces draw alike:
 
-- A message is sent at the step that adds it to a message collection (traces/cluster.py finds
-  them): Raft's `messages` bag gains a copy, PBFT's `msgs` set gains a record.
-- Raft consumes what it receives: a copy that leaves the bag is delivered to its `mdest` at a step
-  of that node (`Handle...(i, j)`, or the implementation's step at `#meta.node`), and dropped
-  otherwise (DropMessage, a message lost in a crash). Copies of one record are matched first sent,
-  first taken.
+- The lanes are the nodes (the domain of the per-node variables), and a client's lane only when
+  the hints name client actions.
+- A message is sent at the step that adds it to a message variable: Raft's `messages` bag gains a
+  copy, PBFT's `msgs` set gains a record.
+- Raft consumes what it receives: a copy that leaves the bag is delivered to its receiver at a step
+  of that node (the hints' actor parameter, `Handle...(i, j)`, or the implementation's step at
+  `#meta.node`), and dropped otherwise (DropMessage, a message lost in a crash). Copies of one
+  record are matched first sent, first taken.
 - PBFT's `msgs` is what was ever sent (nothing leaves it): a delivery is read from the step that
-  needed the message (quorums.py); a message it needed that no honest replica sent is a Byzantine
-  replica's (the spec's ByzMsgs): a Byzantine act on that replica's lane.
-- Crashes, restarts, recoveries and partitions come from `Restart(i)` steps and the
+  needed the message (the hints' `needs`, quorums.py); a message it needed that no honest replica
+  sent is a Byzantine replica's (the spec's ByzMsgs): a Byzantine act on that replica's lane.
+- Crashes, restarts, recoveries and partitions come from the hints' restart actions and the
   implementation's fault notes in `#meta`; role and term (status and view) changes from the
-  per-node variables; commits and executions as small tags on the node's lane; and where a
+  hinted per-node variables; commits and executions as small tags on the node's lane; and where a
   lockstep counterexample's implementation left the spec (its `#meta.divergence`), its last step.
+- A spec no descriptor names (hints derived from the trace: per-process variables only) has one
+  lane per process, and a mark at each step of that process: a step with a parameter equal to the
+  process, or one that changed its variables, tagged with what it changed (`pc=cs`).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster
+from meshcheck.traces import cluster, labels
+from meshcheck.traces.hints import DisplayHints, hints_for
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
-from meshcheck.traces.timeline.quorums import actor as actor_of
-from meshcheck.traces.timeline.quorums import needs
 
 CLIENT = "client"
 
@@ -49,10 +55,7 @@ class Message:
     dropped: bool = False
     byzantine: bool = False  # sent by a Byzantine replica (not in the trace's messages)
     duplicate: bool = False  # a copy the network made
-
-    @property
-    def label(self) -> str:
-        return short_label(self.record)
+    label: str = ""  # the message in a few characters (`short_label`)
 
 
 @attrs.frozen
@@ -60,7 +63,8 @@ class Mark:
     """Something that happened at one lane (or the whole cluster: lane None) at a step."""
 
     kind: str  # crash, restart, recover, partition, heal, byzantine, role, commit, request,
-    # divergence (where a lockstep counterexample's implementation left the spec)
+    # divergence (where a lockstep counterexample's implementation left the spec), act (a step
+    # of a process of a spec no descriptor names)
     step: int
     lane: str | None
     text: str
@@ -89,9 +93,9 @@ _ABBREV = {
 }
 
 
-def short_label(record: FrozenDict) -> str:
+def short_label(record: FrozenDict, hints: DisplayHints) -> str:
     """A message in a few characters for the chart: `AE t3 1e`, `RV resp t1 yes`, `Prepare v0 n1 a`."""
-    kind = cluster.kind(record)
+    kind = cluster.kind(record, hints)
     parts = [_ABBREV.get(kind, kind)]
     if "mterm" in record:
         parts.append(f"t{record['mterm']}")
@@ -145,15 +149,24 @@ def _constant(trace: Trace, name: str) -> Value:
     return constants.get(name) if isinstance(constants, FrozenDict) else None
 
 
-def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozenset()) -> Timeline:
+def derive(
+    trace: Trace,
+    *,
+    title: str = "",
+    byzantine: frozenset[str] = frozenset(),
+    hints: DisplayHints | None = None,
+) -> Timeline:
     """The timeline of a trace (see the module docstring for what is read from where)."""
-    ids = list(cluster.nodes(trace))
-    actions = {s.action for s in trace.steps}
-    client = bool(actions & {"Request", "Accept"})
-    lanes = tuple(ids + ([CLIENT] if client else []))
-    boxes = cluster.message_vars(trace)
-    per_node = cluster.per_node_vars(trace, ids)
-    cols = cluster.columns(per_node)
+    h = hints_for(trace) if hints is None else hints
+    ids = list(cluster.nodes(trace, h))
+    names = [n if isinstance(n, str) else format_value(n) for n in ids]
+    said = [labels.labelled(trace, k) for k in range(len(trace))]  # each step as labelled
+    actions = {s.action for s in said}
+    client = bool(actions & {*h.client_requests, *h.client_accepts})
+    lanes = tuple(names + ([CLIENT] if client else []))
+    boxes = cluster.message_vars(trace, h)
+    per_node = cluster.per_node_vars(trace, ids, h)
+    cols = cluster.columns(per_node, h)
     messages: list[Message] = []
     marks: list[Mark] = []
     pending: dict[Value, deque[int]] = defaultdict(deque)  # Raft: record -> indexes in `messages`
@@ -161,8 +174,17 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
     delivered: set[tuple[Value, str]] = set()
 
     def send(record: FrozenDict, k: int | None, duplicate: bool = False) -> int:
-        src = cluster.source(record) or "?"
-        messages.append(Message(src, cluster.dest(record), record, k, duplicate=duplicate))
+        src = cluster.source(record, h) or "?"
+        messages.append(
+            Message(
+                src,
+                cluster.dest(record, h),
+                record,
+                k,
+                duplicate=duplicate,
+                label=short_label(record, h),
+            )
+        )
         return len(messages) - 1
 
     def finish(index: int, k: int, dest: str, dropped: bool = False) -> None:
@@ -171,7 +193,7 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
     # What was in flight before the first step was sent before the trace began.
     for v in boxes:
         for record in sorted(
-            (cluster.bag(trace.steps[0].state[v]) or Counter()).elements(), key=format_value
+            (cluster.bag(trace.steps[0].state[v], h) or Counter()).elements(), key=format_value
         ):
             i = send(record, None)
             if _consumed(trace, v):
@@ -180,16 +202,16 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
                 sent_at[record] = i
 
     for k in range(1, len(trace.steps)):
-        step, before = trace.steps[k], trace.steps[k - 1]
-        actor = actor_of(step)
+        step, before = said[k], trace.steps[k - 1]
+        actor = actor_of(step, h)
         for v in boxes:
-            gone, added = cluster.change(before.state[v], step.state[v])
+            gone, added = cluster.change(before.state[v], step.state[v], h)
             for record in gone:  # Raft: taken by its receiver, or lost
                 queue = pending.get(record)
                 if not queue:
                     continue
                 index = queue.popleft()
-                dest = cluster.dest(record) or actor or "?"
+                dest = cluster.dest(record, h) or actor or "?"
                 taken = (
                     dest == actor
                     and not step.action.startswith("Drop")
@@ -205,9 +227,9 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
                     pending[record].append(i)
                 else:
                     sent_at.setdefault(record, i)
-        if boxes and not _consumed(trace, boxes[0]):
-            for record, src in needs(step, before, trace, ids, byzantine):
-                receiver = CLIENT if step.action == "Accept" else actor
+        if boxes and not _consumed(trace, boxes[0]) and h.needs is not None:
+            for record, src in h.needs(step, before, trace, [str(n) for n in ids], byzantine):
+                receiver = CLIENT if step.action in h.client_accepts else actor
                 if receiver is None or (record, receiver) in delivered:
                     continue
                 delivered.add((record, receiver))
@@ -215,21 +237,26 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
                     s = messages[sent_at[record]]
                     messages.append(attrs.evolve(s, dest=receiver, at=k))
                 else:  # no honest replica sent it: a Byzantine replica's message
-                    messages.append(Message(src, receiver, record, k, at=k, byzantine=True))
-                    marks.append(Mark("byzantine", k, src, f"byz {short_label(record)}"))
-        marks += _fault_marks(step, k, ids)
+                    label = short_label(record, h)
+                    messages.append(
+                        Message(src, receiver, record, k, at=k, byzantine=True, label=label)
+                    )
+                    marks.append(Mark("byzantine", k, src, f"byz {label}"))
+        marks += _fault_marks(step, k, names, h)
         marks += _state_marks(before, step, k, ids, cols)
-        if step.action == "Request" and client:
-            marks.append(
-                Mark("request", k, CLIENT, f"request {format_value(step.params.get('r'))}")
-            )
-        if step.action == "Accept" and client:
-            marks.append(Mark("commit", k, CLIENT, f"accept {format_value(step.params.get('r'))}"))
+        if h.protocol is None:  # a spec no descriptor names: its processes' steps
+            marks += _act_marks(before, step, k, ids, names, per_node)
+        param = step.params.get(h.client_param) if h.client_param else None
+        if step.action in h.client_requests and client:
+            marks.append(Mark("request", k, CLIENT, f"request {format_value(param)}"))
+        if step.action in h.client_accepts and client:
+            marks.append(Mark("commit", k, CLIENT, f"accept {format_value(param)}"))
 
     roles: dict[str, tuple[str, ...]] = {}
     for lane in lanes:
-        if lane in ids and cols.role is not None:
-            roles[lane] = tuple(str(s.state[cols.role][lane]) for s in trace.steps)
+        node = ids[names.index(lane)] if lane in names else None
+        if node is not None and cols.role is not None:
+            roles[lane] = tuple(str(s.state[cols.role][node]) for s in trace.steps)
         else:
             roles[lane] = tuple("" for _ in trace.steps)
     divergence = trace.meta.get("divergence")
@@ -237,10 +264,9 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
         # a lockstep counterexample: the implementation left the spec at its last step
         detail = [str(d) for d in divergence[1:]] or [str(divergence[0])]
         marks.append(Mark("divergence", len(trace.steps) - 1, None, "; ".join(detail)))
-    labels = tuple(step_label(s) for s in trace.steps)
     return Timeline(
         lanes,
-        labels,
+        tuple(step_label(s, h) for s in said),
         tuple(messages),
         tuple(marks),
         roles,
@@ -251,15 +277,29 @@ def derive(trace: Trace, *, title: str = "", byzantine: frozenset[str] = frozens
     )
 
 
-def step_label(step: Step) -> str:
-    """The step's label, a message parameter (the implementation names the message a handler
-    took or the network dropped) shortened to the chart's words: `DropMessage(RV t1 s2->s1)`."""
-    plain = {k: v for k, v in step.params.items() if not cluster.is_message(v)}
-    records = [v for v in step.params.values() if cluster.is_message(v)]
+def actor_of(step: Step, hints: DisplayHints) -> str | None:
+    """The node taking the step: its actor parameter (`i`), or the implementation's `#meta.node`."""
+    for value in (
+        step.params.get(hints.actor_param) if hints.actor_param else None,
+        step.meta.get("node"),
+    ):
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def step_label(step: Step, hints: DisplayHints) -> str:
+    """The step's label (pass it labelled by `labels.labelled`), a message parameter (the
+    implementation names the message a handler took or the network dropped) shortened to the
+    chart's words: `DropMessage(RV t1 s2->s1)`."""
+    plain = {k: v for k, v in step.params.items() if not cluster.is_message(v, hints)}
+    records = [v for v in step.params.values() if cluster.is_message(v, hints)]
     label = Step(step.state, step.action, FrozenDict(plain)).label()
     if records and step.action.startswith(("Drop", "Duplicate")):
         m = records[0]
-        label += f" {short_label(m)} {cluster.source(m)}->{cluster.dest(m) or '*'}"
+        label += (
+            f" {short_label(m, hints)} {cluster.source(m, hints)}->{cluster.dest(m, hints) or '*'}"
+        )
     return label
 
 
@@ -290,15 +330,12 @@ def _consumed(trace: Trace, var: str) -> bool:
 # Faults and state changes
 
 
-def _fault_marks(step: Step, k: int, ids: list[str]) -> list[Mark]:
+def _fault_marks(step: Step, k: int, ids: Sequence[str], hints: DisplayHints) -> list[Mark]:
     marks: list[Mark] = []
     # The implementation notes its crash (and recovery) in `faults`; a spec's Restart(i) is both.
-    if (
-        step.action == "Restart"
-        and isinstance(step.params.get("i"), str)
-        and "fault" not in step.meta
-    ):
-        marks.append(Mark("restart", k, step.params["i"], "restart"))
+    who = step.params.get(hints.actor_param) if hints.actor_param else None
+    if step.action in hints.restart_actions and isinstance(who, str) and "fault" not in step.meta:
+        marks.append(Mark("restart", k, who, "restart"))
     notes = step.meta.get("faults", ())
     for note in notes if isinstance(notes, tuple) else ():
         text = str(note)
@@ -314,11 +351,33 @@ def _fault_marks(step: Step, k: int, ids: list[str]) -> list[Mark]:
     return marks
 
 
+def _act_marks(
+    before: Step,
+    step: Step,
+    k: int,
+    ids: Sequence[Value],
+    names: Sequence[str],
+    per_node: Sequence[str],
+) -> list[Mark]:
+    """The steps of each process of a spec no descriptor names: a parameter equal to the process,
+    or a change of its per-process variables (`pc=cs flag=TRUE`, else the action's name)."""
+    marks: list[Mark] = []
+    params = set(step.params.values())
+    for node, name in zip(ids, names, strict=True):
+        changed = [v for v in per_node if before.state[v][node] != step.state[v][node]]
+        if node not in params and name not in params and not changed:
+            continue
+        text = " ".join(f"{v}={format_value(step.state[v][node], width=12)}" for v in changed)
+        marks.append(Mark("act", k, name, text or step.action))
+    return marks
+
+
 def _state_marks(
-    before: Step, step: Step, k: int, ids: list[str], cols: cluster.Columns
+    before: Step, step: Step, k: int, ids: Sequence[Value], cols: cluster.Columns
 ) -> list[Mark]:
     marks: list[Mark] = []
     for node in ids:
+        lane = node if isinstance(node, str) else format_value(node)
         parts = []
         if cols.role is not None and before.state[cols.role][node] != step.state[cols.role][node]:
             parts.append(format_value(step.state[cols.role][node]))
@@ -329,7 +388,7 @@ def _state_marks(
             prefix = "t" if cols.term[1] == "term" else "v"
             parts.append(f"{prefix}{format_value(step.state[cols.term[0]][node])}")
         if parts:
-            marks.append(Mark("role", k, node, " ".join(parts)))
+            marks.append(Mark("role", k, lane, " ".join(parts)))
         if cols.commit is not None:
             name = cols.commit[0]
             if before.state[name][node] != step.state[name][node]:
@@ -337,12 +396,12 @@ def _state_marks(
                     Mark(
                         "commit",
                         k,
-                        node,
+                        lane,
                         f"{cols.commit[1]} {format_value(step.state[name][node])}",
                     )
                 )
-        if cols.log is not None and cols.log[0] == "executed":
-            old, new = before.state["executed"][node], step.state["executed"][node]
+        if cols.log is not None and cols.log[1] == "exec":
+            old, new = before.state[cols.log[0]][node], step.state[cols.log[0]][node]
             if isinstance(new, tuple) and isinstance(old, tuple) and len(new) > len(old):
-                marks.append(Mark("commit", k, node, f"exec {format_value(new[-1], width=12)}"))
+                marks.append(Mark("commit", k, lane, f"exec {format_value(new[-1], width=12)}"))
     return marks

@@ -15,13 +15,15 @@ from collections.abc import Iterable
 
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.traces import cluster
+from meshcheck.traces.hints import DisplayHints, hints_for
 from meshcheck.traces.model import Step, Trace
 from meshcheck.traces.show import format_value
 
 
-def actor(step: Step) -> str | None:
-    """The node taking the step: its `i` parameter, or the implementation's `#meta.node`."""
-    for value in (step.params.get("i"), step.meta.get("node")):
+def actor(step: Step, hints: DisplayHints) -> str | None:
+    """The node taking the step: its actor parameter (`i`), or the implementation's `#meta.node`."""
+    param = step.params.get(hints.actor_param) if hints.actor_param else None
+    for value in (param, step.meta.get("node")):
         if isinstance(value, str):
             return value
     return None
@@ -32,11 +34,16 @@ def needs(
 ) -> Iterable[tuple[FrozenDict, str]]:
     """(record, sender) for each message the step needed; a quorum that the honest replicas'
     messages do not make up is made up by the Byzantine replicas' (in the order of their names)."""
-    msgs: Value = next((before.state[v] for v in cluster.message_vars(trace)), frozenset())
+    h = hints_for(trace)
+    msgs: Value = next((before.state[v] for v in cluster.message_vars(trace, h)), frozenset())
     if not isinstance(msgs, frozenset):
         return []
     p, a = step.params, step.action
-    i = actor(step)
+    i = actor(step, h)
+
+    def source(m: FrozenDict) -> str | None:
+        return cluster.source(m, h)
+
     n = len(ids)
     f = (n - 1) // 3
 
@@ -50,7 +57,7 @@ def needs(
         )
 
     out: list[tuple[FrozenDict, str]] = []
-    mine = [m for m in _added(before, step, trace) if cluster.source(m) == i]
+    mine = [m for m in _added(before, step, trace, h) if source(m) == i]
     if a == "Prepare" and isinstance(p.get("v"), int):
         req = next((m.get("req") for m in mine), None)
         found = having(type="PrePrepare", view=p["v"], seq=p.get("n"), req=req)
@@ -85,9 +92,9 @@ def needs(
             fields["req"] = next((m.get("req") for m in mine), None)
         if a == "Execute":
             fields["req"] = _executed_req(step, i)
-        found = [m for m in having(type=kind, **fields) if cluster.source(m) != i]
-        out += [(m, cluster.source(m) or "?") for m in found]
-        senders = {cluster.source(m) for m in found} | ({i} if a != "Accept" else set())
+        found = [m for m in having(type=kind, **fields) if source(m) != i]
+        out += [(m, source(m) or "?") for m in found]
+        senders = {source(m) for m in found} | ({i} if a != "Accept" else set())
         if a == "Commit" and i == primary(int(p.get("v", 0))):
             need += 1  # 2f backups' Prepares; the primary (counted in `senders`) sends none
         for b in sorted(byzantine - senders):
@@ -101,10 +108,10 @@ def needs(
             if isinstance(step.state.get("view"), FrozenDict)
             else None
         )
-        found = [m for m in having(type="ViewChange", view=view) if cluster.source(m) != i]
-        out += [(m, cluster.source(m) or "?") for m in found]
+        found = [m for m in having(type="ViewChange", view=view) if source(m) != i]
+        out += [(m, source(m) or "?") for m in found]
         if len(found) + 1 < 2 * f + 1:
-            for b in sorted(byzantine - {cluster.source(m) for m in found})[: 2 * f - len(found)]:
+            for b in sorted(byzantine - {source(m) for m in found})[: 2 * f - len(found)]:
                 out.append((FrozenDict({"type": "ViewChange", "view": view, "src": b}), b))
     elif a == "AcceptNewView" and isinstance(p.get("v"), int):
         found = having(type="NewView", view=p["v"])
@@ -120,10 +127,10 @@ def needs(
     return out
 
 
-def _added(before: Step, step: Step, trace: Trace) -> list[FrozenDict]:
+def _added(before: Step, step: Step, trace: Trace, hints: DisplayHints) -> list[FrozenDict]:
     out: list[FrozenDict] = []
-    for v in cluster.message_vars(trace):
-        out += cluster.change(before.state[v], step.state[v])[1]
+    for v in cluster.message_vars(trace, hints):
+        out += cluster.change(before.state[v], step.state[v], hints)[1]
     return out
 
 

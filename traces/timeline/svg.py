@@ -36,6 +36,7 @@ MARK_COLOUR = {
     "role": "#1565c0",
     "commit": "#2e7d32",
     "request": "#6a1b9a",
+    "act": "#1565c0",
 }
 
 STYLE = """
@@ -322,6 +323,8 @@ def _marks(t: Timeline, lanes: dict[str, float], width: float) -> list[str]:
             )
         elif mark.kind == "recover":
             shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="none" stroke="{colour}" stroke-width="2.5"/>'
+        elif mark.kind == "act":  # a step of this process (a spec no descriptor names)
+            shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{colour}"/>'
         elif mark.kind == "byzantine":
             shape = (
                 f'<path d="M{x:.1f},{y - 8:.1f} L{x + 8:.1f},{y:.1f} L{x:.1f},{y + 8:.1f} '

@@ -16,14 +16,16 @@ It is incremental: a history is re-read only from where it last ended, or whole 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from meshcheck.impl.pbft.client import Client
 from meshcheck.impl.pbft.messages import batch_digest, batch_name, request_name
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.simulator import Simulator
+
+if TYPE_CHECKING:  # annotations only: the monitor watches a simulator, it does not need one
+    from meshcheck.impl.sim.simulator import Simulator
 
 
 @attrs.frozen

@@ -60,7 +60,6 @@ class ByzantineReplica:
         self.id = core.id
         self.behaviours = tuple(b for b in behaviours if not isinstance(b, Twins))
         self.twins = twins[0] if twins else None
-        self.clock = 0  # the simulator sets it before each step; the cores get it
         # replaced by the simulator's generator for the node (PbftPlugin.new_node)
         self.rng = random.Random(f"{core.keys.seed}:{core.id}:byzantine")
         self.cores: dict[str, Replica] = {SINGLE: core}
@@ -127,7 +126,6 @@ class ByzantineReplica:
         rest: list[Effect] = []
         for lane, ev in runs:
             core, ctx = self.cores[lane], self.contexts[lane]
-            core.clock = self.clock
             ctx.event = ev
             effects = core.step(ev)
             for e in effects:

@@ -1,0 +1,48 @@
+"""PBFT as meshcheck knows it: specs/PBFT.tla, impl/pbft, its mutants, checks, proofs and corpus.
+
+Declared in pyproject.toml as the entry point `pbft` of the group `meshcheck.protocols`; the
+commands find it through meshcheck/registry.py. The action table is PBFT.tla's `Next` (the
+Byzantine replicas' messages are in the spec's `ByzMsgs`, sent from the start, not steps).
+"""
+
+from __future__ import annotations
+
+from meshcheck.protocol import Action, Models, Protocol
+
+PBFT = Protocol(
+    name="pbft",
+    title="PBFT: three-phase agreement, checkpoints, view changes",
+    models=Models(
+        spec="PBFT", quick="PBFT_quick", default="PBFT", deep="PBFT_deep", liveness="PBFT_liveness"
+    ),
+    actions=(
+        Action("Request", ("r",), "client", "the client sends request r"),
+        Action("PrePrepare", ("i", "r"), "protocol", "primary i assigns r a sequence number"),
+        Action("Prepare", ("i", "v", "n"), "protocol", "backup i prepares (v, n)"),
+        Action("Commit", ("i", "v", "n"), "protocol", "i commits (v, n) on a prepared certificate"),
+        Action("Execute", ("i",), "protocol", "i executes its next committed request"),
+        Action("StableCheckpoint", ("i", "n"), "protocol", "i takes the checkpoint at n as stable"),
+        Action(
+            "StartViewChange", ("i",), "protocol", "i gives up on the view and asks for the next"
+        ),
+        Action("NewView", ("i",), "protocol", "the new primary i sends its new-view message"),
+        Action("AcceptNewView", ("i", "v"), "protocol", "i enters view v"),
+        Action("Accept", ("n", "r"), "client", "the client accepts r at n on F+1 matching replies"),
+    ),
+    bugs="meshcheck.impl.pbft.mutants:BUGS",
+    checks="meshcheck.property_tests.pbft.checks:CHECKS",
+    spec_mutants="meshcheck.specs.mutants.pbft",
+    proofs="meshcheck.models.pbft:prove",
+    stored="meshcheck.property_tests.pbft.stored",
+    reruns=(
+        ("safety", "meshcheck.property_tests.pbft.free_runs:check_safety"),
+        ("liveness", "meshcheck.property_tests.pbft.free_runs:check_liveness"),
+        ("validation", "meshcheck.property_tests.pbft.validation:check_validation"),
+    ),
+    schedule_names=(
+        "meshcheck.property_tests.pbft.free_runs",
+        "meshcheck.impl.pbft.byzantine",
+    ),
+    corpus="pbft",
+    property_tests=("property_tests/pbft",),
+)

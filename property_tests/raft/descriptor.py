@@ -1,0 +1,51 @@
+"""Raft as meshcheck knows it: specs/Raft.tla, impl/raft, its mutants, checks, proofs and corpus.
+
+Declared in pyproject.toml as the entry point `raft` of the group `meshcheck.protocols`; the
+commands find it through meshcheck/registry.py. The action table is Raft.tla's `Next`.
+"""
+
+from __future__ import annotations
+
+from meshcheck.protocol import Action, Models, Protocol
+
+_SERVER = ("i",)
+_PAIR = ("i", "j")
+
+RAFT = Protocol(
+    name="raft",
+    title="Raft: elections, log replication, snapshots, ReadIndex reads",
+    models=Models(
+        spec="Raft", quick="Raft_quick", default="Raft", deep="Raft_deep", liveness="Raft_liveness"
+    ),
+    actions=(
+        Action("Timeout", _SERVER, "protocol", "server i times out and starts an election"),
+        Action("ClientRequest", ("i", "v"), "client", "a client sends value v to leader i"),
+        Action("AppendEntries", _PAIR, "protocol", "leader i sends j entries or a heartbeat"),
+        Action("InstallSnapshot", _PAIR, "protocol", "leader i sends j its snapshot"),
+        Action("TakeSnapshot", _SERVER, "protocol", "i folds its committed prefix into a snapshot"),
+        Action("Restart", _SERVER, "fault", "i crashes and restarts with what was on disk"),
+        Action("ClientRead", _SERVER, "client", "leader i registers a ReadIndex read"),
+        Action("CompleteRead", _SERVER, "protocol", "leader i serves a read a quorum confirmed"),
+        Action("HandleRequestVoteRequest", _PAIR, "protocol", "i answers j's vote request"),
+        Action("HandleRequestVoteResponse", _PAIR, "protocol", "i counts j's vote"),
+        Action("HandleAppendEntriesRequest", _PAIR, "protocol", "i takes j's entries"),
+        Action("HandleAppendEntriesResponse", _PAIR, "protocol", "leader i reads j's answer"),
+        Action("HandleInstallSnapshotRequest", _PAIR, "protocol", "i installs j's snapshot"),
+        Action("HandleInstallSnapshotResponse", _PAIR, "protocol", "leader i reads j's answer"),
+        Action("DropMessage", (), "fault", "the network loses a message"),
+        Action("DuplicateMessage", (), "fault", "the network delivers a message twice"),
+    ),
+    bugs="meshcheck.impl.raft.mutants:BUGS",
+    checks="meshcheck.property_tests.raft.checks:CHECKS",
+    spec_mutants="meshcheck.specs.mutants.raft",
+    proofs="meshcheck.models.raft:prove",
+    stored="meshcheck.property_tests.raft.stored",
+    reruns=(
+        ("safety", "meshcheck.property_tests.raft.free_runs:check_safety"),
+        ("liveness", "meshcheck.property_tests.raft.free_runs:check_liveness"),
+        ("validation", "meshcheck.property_tests.raft.validation:check_validation"),
+    ),
+    schedule_names=("meshcheck.property_tests.raft.free_runs",),
+    corpus="raft",
+    property_tests=("property_tests/raft",),
+)

@@ -1,0 +1,131 @@
+"""meshcheck as a user installs it: the wheel, not the source tree.
+
+The wheel is built from this checkout and installed, not editable, into a fresh virtual environment;
+every command then runs from an empty folder outside the repository, so nothing can be found through
+the checkout by accident (no `Path(__file__).parents[N]` into the source tree, no data that only the
+checkout has). What the distribution must hold: one top-level package, `meshcheck` (the folders specs/,
+impl/, models/, traces/ and property_tests/ under it), its data files, and the console script.
+
+Building and installing takes 20 to 40 s; `verify --profile quick` over every protocol takes minutes,
+so that one is in the slow tier (`make test-all`), and `make test` runs it for one protocol.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_SPEC = ROOT / "tests" / "specs" / "stepper_counter.tla"
+
+
+def _run(
+    argv: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+class Installed:
+    def __init__(self, prefix: Path, workdir: Path) -> None:
+        self.prefix = prefix
+        self.workdir = workdir
+        self.python = prefix / "bin" / "python"
+        self.meshcheck = prefix / "bin" / "meshcheck"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        self.env = env
+
+    def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return _run([str(self.meshcheck), *args], self.workdir, timeout, self.env)
+
+    def site_packages(self) -> Path:
+        out = _run(
+            [str(self.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            self.workdir,
+            env=self.env,
+        )
+        return Path(out.stdout.strip())
+
+    def resource(self, package: str, name: str) -> Path:
+        code = f"import importlib.resources as r; print(r.files({package!r}) / {name!r})"
+        out = _run([str(self.python), "-c", code], self.workdir, env=self.env)
+        assert out.returncode == 0, out.stderr
+        return Path(out.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    base = tmp_path_factory.mktemp("install")
+    dist = base / "dist"
+    build = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        base,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = dist.glob("meshcheck_verify-*.whl")
+    prefix = base / "venv"
+    venv.create(prefix, with_pip=True)
+    install = _run([str(prefix / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], base)
+    assert install.returncode == 0, install.stderr[-2000:]
+    workdir = base / "empty"
+    workdir.mkdir()
+    yield Installed(prefix, workdir)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_wheel_installs_one_top_level_package(installed: Installed) -> None:
+    site = installed.site_packages()
+    ours = {"impl", "models", "specs", "traces", "property_tests"}
+    assert not ours & {p.name for p in site.iterdir()}, "a top-level package besides meshcheck"
+    for sub in sorted(ours):
+        assert (site / "meshcheck" / sub / "__init__.py").is_file(), sub
+    assert (site / "meshcheck" / "specs" / "Raft.tla").is_file()
+    assert list((site / "meshcheck" / "traces" / "raft").glob("*.itf.json"))
+
+
+def test_check_a_small_spec_from_an_empty_folder(installed: Installed) -> None:
+    for suffix in (".tla", ".cfg"):
+        shutil.copy(SMALL_SPEC.with_suffix(suffix), installed.workdir)
+    out = installed.run("check", SMALL_SPEC.name)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "holds" in out.stdout
+
+
+def test_prove_raft(installed: Installed) -> None:
+    out = installed.run("prove", "raft")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "proved" in out.stdout.splitlines()[-1]
+
+
+def test_replay_a_stored_trace_on_the_installed_implementation(installed: Installed) -> None:
+    trace = installed.resource("meshcheck.traces", "raft/forget_voted_for.itf.json")
+    assert trace.is_file()
+    out = installed.run("trace", "replay", str(trace))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("holds:")
+    broken = installed.run("trace", "replay", str(trace), "--recorded-bugs")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "diverges" in broken.stdout
+
+
+def _verify(installed: Installed, *extra: str) -> subprocess.CompletedProcess[str]:
+    out = installed.run("verify", "--profile", "quick", *extra, timeout=1800)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    # the report goes to the folder the user stands in, never into site-packages
+    assert (installed.workdir / "reports" / "verify.json").is_file()
+    assert not (installed.site_packages() / "meshcheck" / "reports").exists()
+    return out
+
+
+@pytest.mark.slow
+def test_verify_quick_from_an_empty_folder(installed: Installed) -> None:
+    out = _verify(installed)
+    assert "mutants killed" in out.stdout
