@@ -81,6 +81,9 @@ class LockstepSpec:
     # the lockstep machine's class name (default: the spec's name and "Lockstep"): Hypothesis
     # derives a derandomized run's seed from it, so it fixes which programs a profile tries
     machine: str | None = None
+    # a protocol outside meshcheck: the package whose folder holds the spec and the `models/`
+    # folder of its lockstep model (tests/toy/); None: meshcheck.specs and property_tests/<protocol>
+    package: str | None = None
     successors: SuccessorCache = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -89,11 +92,12 @@ class LockstepSpec:
 
     @property
     def spec_path(self) -> Path:
-        return resource("meshcheck.specs", f"{self.name}.tla")
+        return resource(self.package or "meshcheck.specs", f"{self.name}.tla")
 
     @property
     def config_path(self) -> Path:
-        return resource(f"meshcheck.property_tests.{self.protocol}", "models", self.config)
+        models = self.package or f"meshcheck.property_tests.{self.protocol}"
+        return resource(models, "models", self.config)
 
     def stepper(self) -> Stepper:
         return _stepper(self.spec_path, self.config_path)
@@ -104,12 +108,13 @@ class LockstepSpec:
         """A spec path as an ITF-ready trace: it replays on the spec (`meshcheck verify`'s traces
         row; `#meta.spec` and `#meta.config` are relative to the repository) and against the
         implementation (`replay_on_impl`)."""
+        folder = self.package.replace(".", "/") if self.package else None
         meta: dict[str, Any] = {
             "source": source,
             "protocol": self.protocol,
             **({"spec_name": self.name} if self.named else {}),
-            "spec": f"specs/{self.name}.tla",
-            "config": f"property_tests/{self.protocol}/models/{self.config}",
+            "spec": f"{folder or 'specs'}/{self.name}.tla",
+            "config": f"{folder or f'property_tests/{self.protocol}'}/models/{self.config}",
             "bugs": tuple(sorted(bugs)),
             "divergence": problem,
         }
@@ -282,9 +287,10 @@ def replay_on_impl(
     return len(states) - 1
 
 
-def corpus(protocol: str) -> list[Path]:
-    """A protocol's stored traces (traces/<protocol>/), in a stable order."""
-    return sorted(resource("meshcheck.traces", protocol).glob("*.itf.json"))
+def corpus(protocol: str, package: str = "meshcheck.traces") -> list[Path]:
+    """A protocol's stored traces (traces/<protocol>/, or <protocol>/ in another `package`'s
+    folder), in a stable order."""
+    return sorted(resource(package, protocol).glob("*.itf.json"))
 
 
 def expected_kill(path: Path) -> frozenset[str]:
@@ -341,6 +347,7 @@ class Harness:
     protocol: str  # the corpus folder traces/<protocol>/, #meta.protocol
     specs: tuple[LockstepSpec, ...]
     storm: Any = None  # property_tests.free_runs.Storm, for protocols whose runs are simulator runs
+    traces: str = "meshcheck.traces"  # the package whose folder <protocol>/ holds its stored traces
 
     def spec(self, name: str | None = None) -> LockstepSpec:
         if name is None:
@@ -352,7 +359,7 @@ class Harness:
         return functools.partial(lockstep, self.spec(name))
 
     def corpus(self) -> list[Path]:
-        return corpus(self.protocol)
+        return corpus(self.protocol, self.traces)
 
     def replay_on_impl(
         self,

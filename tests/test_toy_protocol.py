@@ -1,0 +1,161 @@
+"""A toy protocol from the test suite (tests/toy/: two-phase commit, a sans-IO coordinator and
+participants, two mutants) registered through the registry, and run by `meshcheck mutants`,
+`trace replay` and `verify` through the same code as Raft: the shared harness
+(property_tests/harness.py), the registry (meshcheck/registry.py), the commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+import pytest
+
+from meshcheck import registry, verify
+from meshcheck.cli import main
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.traces import itf
+from tests.toy.core import BUGS
+from tests.toy.descriptor import PROTOCOL
+from tests.toy.harness import HARNESS, TWOPHASE
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACES = ROOT / "tests" / "toy" / "traces" / "twophase"
+
+# the catalogue and a third 'mutant' that changes nothing observable (no core reads the switch):
+# a mutants run must say it survived and exit 1
+WITH_HARMLESS: Mapping[str, str] = {**BUGS, "harmless": "a switch no core reads"}
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in out.splitlines()]
+    return {row[0]: row for row in cells[2:] if row and row[0] and not row[0].startswith("-")}
+
+
+@pytest.fixture
+def plugin(tmp_path: Path) -> Path:
+    """A folder for PYTHONPATH holding a distribution whose entry point is the toy's descriptor,
+    as pip leaves an installed plug-in in site-packages."""
+    info = tmp_path / "meshcheck_toy-0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: meshcheck-toy\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text(
+        "[meshcheck.protocols]\ntwophase = tests.toy.descriptor:PROTOCOL\n"
+    )
+    return tmp_path
+
+
+def _meshcheck(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m meshcheck ARGS` from the repository root (which puts `tests` on the path)."""
+    path = os.pathsep.join(p for p in (str(plugin), os.environ.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "meshcheck", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "twophase" not in registry.protocols()
+    with registry.registered(PROTOCOL):
+        assert registry.get("twophase") is PROTOCOL
+        assert main(["protocols"]) == 0
+        row = _rows(capsys.readouterr().out)["twophase"]
+        assert row[2:] == ["TwoPhase.tla", "2", "impl", "-", "traces/twophase/"]
+        # the action table is the spec's Next, and what lockstep's rules are named after
+        assert {a.name for a in PROTOCOL.actions} == set(TWOPHASE.stepper().action_names)
+        assert PROTOCOL.load("harness") is HARNESS
+    assert "twophase" not in registry.protocols()
+
+
+def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
+    done = _meshcheck(plugin, "protocols")
+    assert done.returncode == 0, done.stderr
+    assert list(_rows(done.stdout)) == ["hybrid", "pbft", "raft", "twophase"]
+
+
+def test_mutants_kills_both_through_the_entry_point(plugin: Path) -> None:
+    done = _meshcheck(plugin, "mutants", "twophase", "--profile", "quick", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _rows(done.stdout)
+    assert rows["commit_without_all_prepared"][1] == "lockstep"
+    assert rows["prepared_rm_aborts"][1] == "lockstep"
+    assert "all 2 mutants killed" in done.stdout
+
+
+def test_a_mutant_no_check_kills_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    weak = attrs.evolve(PROTOCOL, bugs="tests.test_toy_protocol:WITH_HARMLESS")
+    with registry.registered(weak):
+        assert main(["mutants", "twophase", "--profile", "quick", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 3 mutants survived: harmless" in out
+    assert _rows(out)["prepared_rm_aborts"][1] == "lockstep"
+
+
+def test_the_stored_traces_are_what_mutants_save_writes(tmp_path: Path) -> None:
+    """tests/toy/traces/twophase/ is `meshcheck mutants twophase --save tests/toy/traces`'s output
+    (derandomized: the same counterexamples every run)."""
+    with registry.registered(PROTOCOL):
+        assert (
+            main(["mutants", "twophase", "--profile", "quick", "--quiet", "--save", str(tmp_path)])
+            == 0
+        )
+    written = sorted(p.name for p in (tmp_path / "twophase").iterdir())
+    assert (
+        written
+        == sorted(p.name for p in TRACES.iterdir())
+        == [f"{m}.itf.json" for m in sorted(BUGS)]
+    )
+    for name in written:
+        assert itf.read(tmp_path / "twophase" / name) == itf.read(TRACES / name)
+
+
+@pytest.mark.parametrize("mutant", sorted(BUGS))
+def test_trace_replay_holds_and_diverges_with_its_mutant(plugin: Path, mutant: str) -> None:
+    trace = f"tests/toy/traces/twophase/{mutant}.itf.json"
+    held = _meshcheck(plugin, "trace", "replay", trace)
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert held.stdout.startswith(f"holds: all {len(itf.read(ROOT / trace).steps) - 1} steps")
+    assert "the twophase implementation" in held.stdout
+    broke = _meshcheck(plugin, "trace", "replay", trace, "--recorded-bugs")
+    assert broke.returncode == 1, broke.stdout + broke.stderr
+    assert f"on the twophase implementation with {mutant}" in broke.stdout
+    assert "which the spec does not allow here" in broke.stdout
+
+
+def test_the_stored_traces_check_kills_each_mutant_alone() -> None:
+    """The corpus check (the shared harness's stored-trace replay) holds on the correct cores and
+    catches each mutant on its own trace."""
+    HARNESS.stored_traces(frozenset())
+    for mutant in BUGS:
+        with pytest.raises(CheckFailed, match="diverged"):
+            HARNESS.stored_traces(frozenset({mutant}))
+
+
+def test_verify_runs_the_toys_model_tests_and_mutants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`meshcheck verify` with the toy the only protocol: verify has no protocol filter, so the
+    registry is narrowed to the toy and the models of specs/ that no descriptor claims (the other
+    protocols') are left out; everything else is verify's own code."""
+    monkeypatch.setattr(registry, "protocols", lambda: {"twophase": PROTOCOL})
+    monkeypatch.setattr(verify, "scan", lambda folder, profile: ([], []))
+    report = tmp_path / "verify.json"
+    only = ("--only", "tlc", "--only", "tests", "--only", "mutants")
+    args = ["verify", "--profile", "quick", *only, "--json", str(report)]
+    assert main([*args, "--junit", str(tmp_path / "verify.xml")]) == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(report.read_text())["checks"]}
+    tlc = [r for (kind, _), r in rows.items() if kind == "tlc"]
+    assert [(r["result"], r["count"]) for r in tlc] == [("pass", 56)]
+    tests = [r for (kind, _), r in rows.items() if kind == "tests"]
+    assert len(tests) == 2 and all(r["result"] == "pass" for r in tests)
+    assert rows[("mutants", "twophase")]["result"] == "pass"
+    assert rows[("mutants", "twophase")]["count"] == 2

@@ -1,0 +1,30 @@
+"""The toy's checks on the correct implementation (`meshcheck verify`'s tests row for twophase)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, settings
+
+from tests.toy.descriptor import PROTOCOL
+from tests.toy.harness import CHECKS, TWOPHASE, lockstep
+
+
+def test_lockstep_takes_every_action_and_holds() -> None:
+    fired: Counter[str] = Counter()
+    lockstep(
+        frozenset(),
+        settings(
+            max_examples=100,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+        fired=fired,
+    )
+    assert set(fired) == {a.name for a in PROTOCOL.actions} == set(TWOPHASE.stepper().action_names)
+
+
+def test_every_check_holds_on_the_correct_implementation() -> None:
+    for check in CHECKS:
+        check.run(frozenset(), settings(max_examples=10, derandomize=True, database=None))
