@@ -20,13 +20,13 @@ from hypothesis import settings as Settings
 
 from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.events import Deliver, Tick
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.checks import Check
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Transition
 from meshcheck.traces import itf
-from meshcheck.traces.model import Trace
 from tests.toy.core import ABORT, COMMIT, PREPARE, TM, Abort, Commit, Coordinator, Prepared
 from tests.toy.simulation import Node, cluster
 
