@@ -128,20 +128,27 @@ def test_mutant_rows_count_the_killed(
 
 
 def test_the_report_is_written_as_json_and_junit_by_default(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    specs = tmp_path / "specs"
-    specs.mkdir()
+    """Into reports/ of the folder the user stands in, whatever --root names (an installed copy's
+    root is inside site-packages)."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    project = tmp_path / "project"
+    specs = project / "specs"
+    specs.mkdir(parents=True)
     (specs / "Tick.tla").write_text(
         "---- MODULE Tick ----\nEXTENDS Naturals\nVARIABLE x\nInit == x = 0\n"
         "Next == x' = (x + 1) % 3\n====\n"
     )
     (specs / "Tick.cfg").write_text("INIT Init\nNEXT Next\n")
-    assert main(["verify", "--root", str(tmp_path), "--only", "tlc"]) == 0
-    assert f"report: {tmp_path / 'reports' / 'verify.json'}" in capsys.readouterr().out
-    doc = json.loads((tmp_path / "reports" / "verify.json").read_text())
+    assert main(["verify", "--root", str(project), "--only", "tlc"]) == 0
+    assert f"report: {here / 'reports' / 'verify.json'}" in capsys.readouterr().out
+    assert not (project / "reports").exists()
+    doc = json.loads((here / "reports" / "verify.json").read_text())
     assert [(c["kind"], c["name"], c["result"], c["count"]) for c in doc["checks"]] == [
         ("tlc", "Tick", "pass", 3)
     ]
-    suite = ET.parse(tmp_path / "reports" / "verify.xml").getroot().find("testsuite")
+    suite = ET.parse(here / "reports" / "verify.xml").getroot().find("testsuite")
     assert suite is not None and (suite.get("name"), suite.get("tests")) == ("tlc", "1")
