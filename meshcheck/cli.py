@@ -133,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=VERIFY_KINDS,
         help="run only this kind of check (repeatable)",
     )
+    v.add_argument(
+        "--protocol",
+        action="append",
+        metavar="NAME",
+        help="check only this registered protocol (repeatable): its models, proofs, property "
+        "tests, traces and mutants",
+    )
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
     v.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)  # tests point it elsewhere

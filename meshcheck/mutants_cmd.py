@@ -40,8 +40,6 @@ import attrs
 from meshcheck import registry, table
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 class UnknownMutant(MeshcheckError):
     pass
@@ -224,10 +222,8 @@ def _save(trace: Any, path: Path) -> str:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     itf.write(trace, path)
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    here = Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:

@@ -106,19 +106,10 @@ class Protocol:
     spec_mutants: Ref | None = None
     # the Z3 proof set: Callable[[], list[ProofResult]] (models/)
     proofs: Ref | None = None
-    # the harness pieces of this protocol (property_tests/harness.py: how lockstep, stored-trace
-    # replay, trace validation and free runs reach this implementation)
+    # its harness: a property_tests.harness.Harness (property_tests/harness.py), through which
+    # lockstep, stored-trace replay (`trace replay`, the corpus), trace validation, free runs and
+    # the re-run of a recorded free run (property_tests/record.py) reach this implementation
     harness: Ref | None = None
-    # the stored-trace replayer: a module with `replay_on_impl(trace, bugs, *, where) -> int` (the
-    # steps followed; CheckFailed where the implementation leaves the spec) and its lockstep
-    # `Follower` class (trace replay reads the run it drove)
-    stored: Ref | None = None
-    # the one-run checks a recorded free run re-runs (property_tests/record.py): (check name,
-    # function called as f(schedule, nodes, bugs), or f(schedule, bugs) for a check without a
-    # cluster size), the function's frame being what the recorder finds in a failure's traceback
-    reruns: tuple[tuple[str, Ref], ...] = ()
-    # modules whose attrs classes a recorded schedule's repr may call (its Schedule, behaviours)
-    schedule_names: tuple[Ref, ...] = ()
     # how the views lay out its traces: traces.hints.DisplayHints
     hints: Ref | None = None
     # the folder (under meshcheck.traces) with its mutants' shortest counterexamples, and with the
@@ -130,10 +121,6 @@ class Protocol:
     def all_models(self) -> tuple[Models, ...]:
         """Its spec's models, then the further specs'."""
         return (self.models, *self.extra_models)
-
-    def rerun(self, check: str) -> Ref | None:
-        """The function that re-runs its check `check`; None if it has no such check."""
-        return dict(self.reruns).get(check)
 
     def action(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)

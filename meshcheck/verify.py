@@ -17,7 +17,9 @@ Five kinds of check, in this order:
              Hypothesis budget, first killer only, no shrinking: whether a check kills does not
              depend on it)
 
-The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
+`--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
+proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
+out). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
 JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
@@ -35,7 +37,8 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +67,26 @@ class Row:
 
 
 def project_root() -> Path:
-    from meshcheck.specs import SPEC_DIR
+    """The folder that holds specs/, traces/ and property_tests/: the repository, or the installed
+    package `meshcheck` (importlib.resources finds it either way)."""
+    return Path(str(files("meshcheck.specs"))).resolve().parent
 
-    return SPEC_DIR.parent
+
+Chosen = Collection[str] | None  # the protocols `--protocol` names; None: every one
+
+
+def chosen_protocols(names: list[str] | None) -> Chosen:
+    """The protocols `--protocol` names, each checked against the registry (UnknownProtocol,
+    exit 2, lists the known ones); None when it names none (every protocol)."""
+    from meshcheck import registry
+
+    if not names:
+        return None
+    return tuple(dict.fromkeys(registry.get(name).name for name in names))
+
+
+def _mine(name: str, chosen: Chosen) -> bool:
+    return chosen is None or name in chosen
 
 
 def _timed(kind: str, name: str, fn: Callable[[], Row]) -> Row:
@@ -83,37 +103,43 @@ def own_project(root: Path) -> bool:
     return root.resolve() == project_root().resolve()
 
 
-def select_models(root: Path, profile: str) -> tuple[list[Model], list[MeshcheckError]]:
+def select_models(
+    root: Path, profile: str, chosen: Chosen = None
+) -> tuple[list[Model], list[MeshcheckError]]:
     """The models `profile` runs: each registered protocol's (its descriptor's models, in the
-    order of the registry), then those of root/specs that no descriptor claims; for another
-    project (`--root`), the models of its specs/ folder."""
+    order of the registry), then those of root/specs that no descriptor claims (none when
+    `chosen` names protocols); for another project (`--root`), the models of its specs/ folder."""
     from meshcheck import registry
     from meshcheck.catalog import protocol_models
 
     if not own_project(root):
         found, problems = scan(root / "specs", profile)
         return found, list(problems)
-    chosen: list[Model] = []
+    models_run: list[Model] = []
     errors: list[MeshcheckError] = []
     claimed: set[Path] = set()
-    for protocol in registry.protocols().values():
+    for name, protocol in registry.protocols().items():
+        if not _mine(name, chosen):
+            continue
         for models in protocol.all_models():
             try:
                 mine = protocol_models(models, profile)
             except MeshcheckError as exc:
                 errors.append(exc)
                 continue
-            chosen.extend(mine)
+            models_run.extend(mine)
             claimed.update(m.spec.resolve() for m in mine)
+    if chosen is not None:
+        return models_run, errors
     others, problems = scan(root / "specs", profile)
-    chosen.extend(m for m in others if m.spec.resolve() not in claimed)
-    return chosen, [*errors, *problems]
+    models_run.extend(m for m in others if m.spec.resolve() not in claimed)
+    return models_run, [*errors, *problems]
 
 
-def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
+def tlc_rows(root: Path, profile: str, chosen: Chosen = None) -> Iterator[Row]:
     from meshcheck.specs.tlc.check import Outcome, check
 
-    found, problems = select_models(root, profile)
+    found, problems = select_models(root, profile, chosen)
     for problem in problems:
         yield Row(
             "tlc",
@@ -160,11 +186,13 @@ def tlc_rows(root: Path, profile: str) -> Iterator[Row]:
         yield _timed("tlc", model.name, run)
 
 
-def z3_rows() -> Iterator[Row]:
+def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
     """Each registered protocol's proof set (its descriptor's `proofs`), by protocol name."""
     from meshcheck import proofs as registry
 
     for name in registry.names():
+        if not _mine(name, chosen):
+            continue
 
         def run(name: str = name) -> Row:
             start = time.perf_counter()
@@ -180,19 +208,24 @@ def z3_rows() -> Iterator[Row]:
         yield _timed("z3", name, run)
 
 
-def test_paths(root: Path) -> list[str]:
+def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
     """What pytest runs: the registered protocols' property tests (each descriptor's
     `property_tests`, relative to the project), or another project's property_tests/ folder."""
     from meshcheck import registry
 
     if not own_project(root):
         return [str(root / "property_tests")]
-    paths = [root / t for p in registry.protocols().values() for t in p.property_tests]
+    paths = [
+        root / t
+        for name, p in registry.protocols().items()
+        if _mine(name, chosen)
+        for t in p.property_tests
+    ]
     return [str(p) for p in paths if p.exists()]
 
 
-def test_rows(root: Path, profile: str, scratch: Path) -> Iterator[Row]:
-    tests = test_paths(root)
+def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) -> Iterator[Row]:
+    tests = test_paths(root, chosen)
     report = scratch / "property-tests.xml"
     env = dict(os.environ, MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile])
     start = time.perf_counter()
@@ -287,31 +320,38 @@ def _first(element: ET.Element, *tags: str) -> ET.Element | None:
     return None
 
 
-def trace_rows(root: Path) -> Iterator[Row]:
+def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
     """Each stored trace on its spec (a model trace, or a lockstep path: `#meta.spec`), then each
-    corpus entry on the implementation."""
+    corpus entry on the implementation. The stored traces are those under root/traces/ and the
+    registered protocols' corpora (a plug-in's are in its own package); with `chosen`, only the
+    traces whose `#meta.protocol` is one of them."""
     from meshcheck.traces import itf
 
-    for path in sorted((root / "traces").rglob("*.itf.json")):
-        name = str(path.relative_to(root))
+    corpus = _corpus(root, chosen)
+    named = {entry.path.resolve(): entry.name for entry in corpus}
+    found = {p.resolve(): str(p.relative_to(root)) for p in (root / "traces").rglob("*.itf.json")}
+    for path, name in sorted({**named, **found}.items(), key=lambda item: item[1]):
         try:
             meta = itf.read(path).meta
         except MeshcheckError as exc:
             yield Row("traces", name, "error", None, "", 0.0, str(exc))
             continue
+        if chosen is not None and meta.get("protocol") not in chosen:
+            continue
         # a free run of the implementation is no spec path: only the implementation replays it
         if "spec" in meta or "protocol" not in meta:
             yield _timed("traces", name, lambda path=path, name=name: _replay_row(path, name, root))  # type: ignore[misc]
-    for entry in _corpus(root):
+    for entry in corpus:
         name = f"{entry.name} on the implementation"
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
 
 
-def _corpus(root: Path) -> list[Any]:
-    """The regression corpus of the project at `root` (none when it has no property tests)."""
+def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
+    """The regression corpus of the registered protocols (those chosen), read through their
+    harnesses; none for another project (`--root`)."""
     from meshcheck.property_tests import corpus
 
-    return corpus.entries(root) if (root / "property_tests").is_dir() else []
+    return corpus.entries(chosen) if own_project(root) else []
 
 
 def _impl_row(entry: Any, name: str) -> Row:
@@ -335,11 +375,13 @@ def _impl_row(entry: Any, name: str) -> Row:
     return Row("traces", name, "pass", fixed.steps, "steps", seconds, detail)
 
 
-def mutant_rows(profile: str) -> Iterator[Row]:
+def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
     """Per protocol: how many of its mutants the property checks kill, first killer only."""
     from meshcheck import mutants_cmd
 
     for protocol in mutants_cmd.with_catalogue():
+        if not _mine(protocol, chosen):
+            continue
 
         def run(protocol: str = protocol) -> Row:
             start = time.perf_counter()
@@ -453,15 +495,20 @@ def run_verify(args: argparse.Namespace) -> int:
 
     root = Path(args.root).resolve() if args.root else project_root()
     kinds = tuple(args.only) if args.only else KINDS
+    chosen = chosen_protocols(getattr(args, "protocol", None))
+    if chosen is not None and not own_project(root):
+        raise MeshcheckError(
+            "--protocol picks meshcheck's registered protocols, not --root's specs"
+        )
     rows: list[Row] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="meshcheck-verify-") as scratch:
         stages: list[tuple[str, Callable[[], Iterator[Row]]]] = [
-            ("tlc", lambda: tlc_rows(root, args.profile)),
-            ("z3", z3_rows),
-            ("tests", lambda: test_rows(root, args.profile, Path(scratch))),
-            ("traces", lambda: trace_rows(root)),
-            ("mutants", lambda: mutant_rows(args.profile)),
+            ("tlc", lambda: tlc_rows(root, args.profile, chosen)),
+            ("z3", lambda: z3_rows(chosen)),
+            ("tests", lambda: test_rows(root, args.profile, Path(scratch), chosen)),
+            ("traces", lambda: trace_rows(root, chosen)),
+            ("mutants", lambda: mutant_rows(args.profile, chosen)),
         ]
         for kind, stage in stages:
             if kind not in kinds:

@@ -3,7 +3,7 @@
 Two kinds of entry (traces/counterexamples/README.md says why each is kept):
 
 - each mutant's shortest counterexample, a lockstep path of the spec, in traces/<corpus>/ (the
-  folder a registered protocol's descriptor names as its `corpus`: raft, pbft, hybrid; its `stored`
+  folder a registered protocol's harness names: raft, pbft, hybrid; `Harness.replay_on_impl`
   replays them; `meshcheck mutants PROTOCOL --save traces` writes them). The fixed implementation must follow it to the end;
   with its mutant (`#meta.bugs`) switched on, it must diverge.
 - each bug found and fixed, in traces/counterexamples/<corpus>/: the run that showed it, with
@@ -18,7 +18,10 @@ implementation (its "traces" rows) as well as on the spec.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -26,30 +29,30 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACES = ROOT / "traces"
-FIXED = TRACES / "counterexamples"
+if TYPE_CHECKING:
+    from meshcheck.property_tests.harness import Harness
+
+# meshcheck's own bugs found and fixed, and their index (README.md), wherever it is installed
+FIXED = Path(str(files("meshcheck.traces").joinpath("counterexamples")))
 
 
 @attrs.frozen
 class Entry:
     path: Path
-    package: str  # the protocol whose stored-trace replayer (or record.py rerun) replays it
+    package: str  # the protocol whose harness (or record.py's rerun) replays it
     bugs: frozenset[str]  # the mutants it must fail with (none for a bug without a switch)
     fixed: bool  # a bug found and fixed (traces/counterexamples/), not a mutant's
-    name: str  # the path from the project root
+    name: str  # the path in the repository: traces/raft/x.itf.json
 
 
-def _folders() -> list[tuple[str, str]]:
-    """(protocol, corpus folder) of the registered protocols with a corpus and a stored-trace
-    replayer (their descriptors' `corpus` and `stored`), by protocol name."""
+def _harnesses(protocols: Iterable[str] | None) -> list[tuple[str, Harness]]:
+    """(protocol, harness) of the registered protocols with a harness (all, or those named), by
+    protocol name."""
     from meshcheck import registry
 
-    return [
-        (name, p.corpus)
-        for name, p in registry.protocols().items()
-        if p.corpus is not None and p.stored is not None
-    ]
+    chosen = registry.names() if protocols is None else tuple(protocols)
+    found = [(name, registry.get(name).load("harness")) for name in chosen]
+    return [(name, harness) for name, harness in found if harness is not None]
 
 
 def _bugs(trace: Trace) -> frozenset[str]:
@@ -57,21 +60,29 @@ def _bugs(trace: Trace) -> frozenset[str]:
     return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple) else frozenset()
 
 
-def _entry(root: Path, path: Path, package: str, *, fixed: bool) -> Entry:
-    name = str(path.relative_to(root))
-    return Entry(path, package, _bugs(itf.read(path)), fixed, name)
+def _entry(harness: Harness, path: Path, protocol: str, *, fixed: bool) -> Entry:
+    # the path in the repository: the traces package's folder (meshcheck.traces: traces/)
+    folder = harness.traces.removeprefix("meshcheck.").replace(".", "/")
+    inner = ("counterexamples",) if fixed else ()
+    name = "/".join((folder, *inner, harness.protocol, path.name))
+    return Entry(path, protocol, _bugs(itf.read(path)), fixed, name)
 
 
-def entries(root: Path = ROOT) -> list[Entry]:
-    """Every corpus trace, mutants' first (by package, then name), then the fixed bugs'."""
-    found = []
-    folders = _folders()
-    for protocol, folder in folders:
-        for path in sorted((root / "traces" / folder).glob("*.itf.json")):
-            found.append(_entry(root, path, protocol, fixed=False))
-    for protocol, folder in folders:
-        for path in sorted((root / "traces" / "counterexamples" / folder).glob("*.itf.json")):
-            found.append(_entry(root, path, protocol, fixed=True))
+def entries(protocols: Iterable[str] | None = None) -> list[Entry]:
+    """Every corpus trace of the registered protocols (or of those named), read through their
+    harnesses (importlib.resources: an installed copy has them too): mutants' first (by protocol,
+    then name), then the fixed bugs'."""
+    harnesses = _harnesses(protocols)
+    found = [
+        _entry(harness, path, protocol, fixed=False)
+        for protocol, harness in harnesses
+        for path in harness.corpus()
+    ]
+    found += [
+        _entry(harness, path, protocol, fixed=True)
+        for protocol, harness in harnesses
+        for path in harness.fixed()
+    ]
     return found
 
 
@@ -103,8 +114,8 @@ def replay(entry: Entry, bugs: frozenset[str]) -> Replayed:
         return Replayed(False, failed.steps, failed.message)
     from meshcheck import registry
 
-    stored = registry.get(entry.package).load("stored")
+    harness: Harness = registry.get(entry.package).load("harness")
     try:
-        return Replayed(True, stored.replay_on_impl(trace, bugs, where=where))
+        return Replayed(True, harness.replay_on_impl(trace, bugs, where=where))
     except CheckFailed as failed:
         return Replayed(False, failed.steps, failed.message)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib.resources import files
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import attrs
@@ -48,7 +49,10 @@ from meshcheck.traces import itf
 def resource(package: str, *parts: str) -> Path:
     """A data file of a package (`resource("meshcheck.specs", "Raft.tla")`), wherever it is
     installed (the Stepper and TLC read files by path)."""
-    return Path(str(files(package).joinpath(*parts)))
+    found = files(package)
+    for part in parts:  # one at a time: a namespace package's path takes one (Python 3.11)
+        found = found.joinpath(part)
+    return Path(str(found))
 
 
 @functools.cache
@@ -258,12 +262,16 @@ def replay_on_impl(
     bugs: frozenset[str],
     *,
     where: str = "trace",
-    follower: type[Follower] | None = None,
+    observe: Callable[[Follower], object] | None = None,
 ) -> int:
     """Make the implementation (with `bugs`) follow `trace`; the number of steps it followed.
     TLC confirms each step first (the named action leads from the trace's state to the next one).
     CheckFailed when the implementation diverges; TraceFormatError when the trace is not a path of
-    its spec, or not one the implementation can be driven along."""
+    its spec, or not one the implementation can be driven along.
+
+    `observe` is called with the `Follower` once it stands in the initial state, before the first
+    step: it can read the run afterwards, whether the replay held or not (`trace replay` writes
+    what the simulator recorded, property_tests/replay.py)."""
     spec = which(specs, trace, where)
     stepper = spec.stepper()
     if tuple(trace.vars) != stepper.vars:
@@ -271,8 +279,9 @@ def replay_on_impl(
     states = [stepper.state(step.state) for step in trace.steps]
     if not states or states[0] not in stepper.init_states():
         raise TraceFormatError(where, "states[0]", f"not the initial state of {spec.name}.tla")
-    make = follower or spec.follower
-    following = make(spec, states[0], bugs, f"replay of {Path(where).name}", replay=True)
+    following = spec.follower(spec, states[0], bugs, f"replay of {Path(where).name}", replay=True)
+    if observe is not None:
+        observe(following)
     for k in range(1, len(states)):
         step = trace.steps[k]
         action = ActionInstance(step.action, step.params)
@@ -342,12 +351,21 @@ def minimize(
 @attrs.frozen
 class Harness:
     """What the shared harness needs of one protocol: its lockstep specs (lockstep, stored traces,
-    shrinking), and the bounds its free runs stop a storm at (property_tests/free_runs.py)."""
+    shrinking), the bounds its free runs stop a storm at (property_tests/free_runs.py), and what
+    re-runs a recorded free run (property_tests/record.py): the one-run checks by name, and the
+    modules whose attrs classes a recorded schedule's repr may call."""
 
     protocol: str  # the corpus folder traces/<protocol>/, #meta.protocol
     specs: tuple[LockstepSpec, ...]
     storm: Any = None  # property_tests.free_runs.Storm, for protocols whose runs are simulator runs
     traces: str = "meshcheck.traces"  # the package whose folder <protocol>/ holds its stored traces
+    # check name -> the one-run check a failing free run is re-run by, called as
+    # f(schedule, nodes, bugs), or f(schedule, bugs) for a check without a cluster size; the
+    # recorder finds a failure's check by this function's frame in the traceback
+    reruns: Mapping[str, Callable[..., object]] = attrs.field(factory=dict)
+    # the modules whose attrs classes a recorded schedule's repr may call (its Schedule, the
+    # Byzantine behaviours), and nothing else: a trace file is data, never evaluated
+    schedules: tuple[ModuleType, ...] = ()
 
     def spec(self, name: str | None = None) -> LockstepSpec:
         if name is None:
@@ -361,15 +379,30 @@ class Harness:
     def corpus(self) -> list[Path]:
         return corpus(self.protocol, self.traces)
 
+    def fixed(self) -> list[Path]:
+        """Its bugs found and fixed: the runs that showed them (traces/counterexamples/<protocol>/,
+        traces/counterexamples/README.md), in a stable order."""
+        return sorted(resource(self.traces, "counterexamples", self.protocol).glob("*.itf.json"))
+
     def replay_on_impl(
         self,
         trace: Trace,
         bugs: frozenset[str],
         *,
         where: str = "trace",
-        follower: type[Follower] | None = None,
+        observe: Callable[[Follower], object] | None = None,
     ) -> int:
-        return replay_on_impl(self.specs, trace, bugs, where=where, follower=follower)
+        """property_tests/harness.py's `replay_on_impl` on this protocol's specs."""
+        return replay_on_impl(self.specs, trace, bugs, where=where, observe=observe)
+
+    def schedule_names(self) -> dict[str, type]:
+        """The classes a recorded schedule's repr may call, by name (property_tests/record.py)."""
+        return {
+            name: value
+            for module in self.schedules
+            for name, value in vars(module).items()
+            if isinstance(value, type) and attrs.has(value)
+        }
 
     def stored_traces(self, bugs: frozenset[str], settings: Settings | None = None) -> None:
         """The check: every stored trace, followed by the implementation with `bugs` (settings

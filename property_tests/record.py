@@ -1,8 +1,9 @@
 """Failures as replayable artefacts: the ITF trace of a failing check, and what re-runs it.
 
 When a property check fails under pytest (property_tests/conftest.py), its counterexample is written
-to reports/failures/<test>.itf.json and the failure message ends with the one command that replays
-it: `meshcheck trace replay FILE` (MESHCHECK_FAILURES names another folder). Two kinds of counterexample, two kinds of replay:
+to reports/failures/<test>.itf.json under the current folder (never into the installed package;
+MESHCHECK_FAILURES names another folder) and the failure message ends with the one command that
+replays it: `meshcheck trace replay FILE`. Two kinds of counterexample, two kinds of replay:
 
 - a spec path (lockstep, stored-trace replay: `#meta.source` "lockstep"): the implementation is
   driven along it again, step by step (property_tests/replay.py), with the mutants of `#meta.bugs`;
@@ -12,7 +13,7 @@ it: `meshcheck trace replay FILE` (MESHCHECK_FAILURES names another folder). Two
   seed gives the same run) and the mutants; `rerun` runs that check once more.
 
 The check and its arguments are read from the failing call itself (`rerun_of`: the frame of one of
-the functions the protocol's descriptor lists as its `reruns`, e.g. Raft's `check_safety`,
+the functions the protocol's harness lists as its `reruns`, e.g. Raft's `check_safety`,
 `check_liveness` and `check_validation`, in the exception's traceback), so the checks need not know
 they are recorded.
 """
@@ -20,13 +21,12 @@ they are recorded.
 from __future__ import annotations
 
 import ast
-import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -35,30 +35,40 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 
-ROOT = Path(__file__).resolve().parents[1]
-# where pytest writes failures; MESHCHECK_FAILURES moves it (tests of this module use their own)
-FAILURES = Path(os.environ.get("MESHCHECK_FAILURES") or ROOT / "reports" / "failures")
+if TYPE_CHECKING:
+    from meshcheck.property_tests.harness import Harness
 
 
-def checks() -> dict[tuple[str, str], tuple[str, str]]:
-    """(protocol, check) -> (module, function): the one-run checks a free-run failure comes from,
-    as the registered protocols' descriptors name them (`reruns`)."""
+def failures() -> Path:
+    """Where pytest writes failures: reports/failures/ under the current folder, or the folder
+    MESHCHECK_FAILURES names (tests of this module use their own)."""
+    return Path(os.environ.get("MESHCHECK_FAILURES") or Path.cwd() / "reports" / "failures")
+
+
+def _registered() -> tuple[str, ...]:
     from meshcheck import registry
 
-    found = {}
-    for name, protocol in registry.protocols().items():
-        for check, ref in protocol.reruns:
-            module, _, function = ref.partition(":")
-            found[(name, check)] = (module, function)
+    return registry.names()
+
+
+def _harness(protocol: str) -> Harness | None:
+    from meshcheck import registry
+
+    found: Harness | None = registry.get(protocol).load("harness")
     return found
 
 
-def schedule_names(protocol: str) -> tuple[str, ...]:
-    """The modules whose attrs classes a schedule's repr may call: the protocol's Schedule and
-    Byzantine behaviours (its descriptor's `schedule_names`)."""
+def checks() -> dict[tuple[str, str], Callable[..., object]]:
+    """(protocol, check) -> the one-run check a free-run failure comes from, as the registered
+    protocols' harnesses name them (`Harness.reruns`)."""
     from meshcheck import registry
 
-    return registry.get(protocol).schedule_names
+    found = {}
+    for name in registry.names():
+        harness = _harness(name)
+        for check, function in harness.reruns.items() if harness is not None else ():
+            found[(name, check)] = function
+    return found
 
 
 @attrs.frozen
@@ -66,7 +76,7 @@ class Rerun:
     """What re-runs a free run: the check, the cluster size, the schedule's repr, the mutants."""
 
     protocol: str
-    check: str  # a name of the protocol's `reruns`: "safety", "liveness", "validation", ...
+    check: str  # a name of the protocol's `Harness.reruns`: "safety", "liveness", "validation", ...
     nodes: int | None  # None for trace validation (its model fixes the size)
     schedule: str
     bugs: tuple[str, ...] = ()
@@ -92,7 +102,8 @@ class Rerun:
             bugs = tuple(str(b) for b in meta.get("bugs", ()))
         except (KeyError, TypeError) as exc:
             raise TraceFormatError(where, "#meta.rerun", f"incomplete: {exc}") from None
-        if (protocol, check) not in checks():
+        harness = _harness(protocol) if protocol in _registered() else None
+        if harness is None or check not in harness.reruns:
             raise TraceFormatError(where, "#meta.rerun", f"no {protocol} check {check!r}")
         if nodes is not None and not isinstance(nodes, int):
             raise TraceFormatError(where, "#meta.rerun.nodes", f"not a number: {nodes!r}")
@@ -107,8 +118,8 @@ def rerun_of(exc: BaseException) -> Rerun | None:
     while tb is not None:
         frame = tb.tb_frame
         module = frame.f_globals.get("__name__", "")
-        for (protocol, check), (where, function) in known.items():
-            if frame.f_code.co_name == function and module == where:
+        for (protocol, check), function in known.items():
+            if frame.f_code.co_name == function.__name__ and module == function.__module__:
                 local = frame.f_locals
                 nodes = local.get("n", local.get("nodes"))
                 bugs = tuple(sorted(local.get("bugs", ())))
@@ -120,11 +131,8 @@ def rerun_of(exc: BaseException) -> Rerun | None:
 def parse_schedule(protocol: str, text: str) -> Any:
     """The schedule a repr describes, built without `eval`: only calls of the protocol's Schedule
     and Byzantine behaviours, with literal arguments, are allowed (a trace file is data)."""
-    names: dict[str, Any] = {}
-    for module in schedule_names(protocol):
-        for name, value in vars(importlib.import_module(module)).items():
-            if isinstance(value, type) and attrs.has(value):
-                names[name] = value
+    harness = _harness(protocol)
+    names = harness.schedule_names() if harness is not None else {}
 
     def build(node: ast.expr) -> Any:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -148,8 +156,7 @@ def parse_schedule(protocol: str, text: str) -> Any:
 
 def rerun(spec: Rerun) -> CheckFailed | None:
     """Run the check once more on the schedule: the CheckFailed it raises, or None if it holds."""
-    module, function = checks()[(spec.protocol, spec.check)]
-    check: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    check = checks()[(spec.protocol, spec.check)]
     schedule = parse_schedule(spec.protocol, spec.schedule)
     args = (schedule, spec.nodes) if spec.nodes is not None else (schedule,)
     try:
@@ -166,7 +173,8 @@ def with_rerun(trace: Trace, spec: Rerun) -> Trace:
 
 def replay_command(path: Path, trace: Trace) -> str:
     """The one line that replays a written counterexample."""
-    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    here = Path.cwd()
+    shown = path.relative_to(here) if path.is_relative_to(here) else path
     bugs = " --recorded-bugs" if trace.meta.get("bugs") and "rerun" not in trace.meta else ""
     return f"meshcheck trace replay {shown}{bugs}"
 
@@ -180,9 +188,10 @@ def file_name(test: str) -> str:
     return f"{name or 'failure'}.itf.json"
 
 
-def write_failure(failed: CheckFailed, test: str, *, folder: Path = FAILURES) -> Path | None:
+def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None) -> Path | None:
     """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
-    `folder`; give the failure the command that replays it. None if it has no trace."""
+    `folder` (default: `failures()`); give the failure the command that replays it. None if it has
+    no trace."""
     trace = failed.trace
     if trace is None:
         return None
@@ -190,7 +199,7 @@ def write_failure(failed: CheckFailed, test: str, *, folder: Path = FAILURES) ->
     if spec is not None:
         trace = with_rerun(trace, spec)
     trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))
-    path = itf.write(trace, folder / file_name(test))
+    path = itf.write(trace, (folder or failures()) / file_name(test))
     failed.add_replay(replay_command(path, trace))
     return path
 

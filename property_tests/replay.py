@@ -9,12 +9,12 @@ violates that invariant. A trace that replays is still a real behaviour of the s
 is still there (for a spec that has the bug) or the trace must be renewed.
 
 An implementation counterexample (a lockstep path, `#meta.protocol` naming a registered protocol:
-meshcheck/registry.py) replays against the implementation instead: the stored-trace replayer its
-descriptor names (`stored`: property_tests/<protocol>/stored.py) drives the simulated
-cluster along it (with the mutants asked for switched on) and reports the first step at which the
-implementation's refinement leaves the spec's state. The simulator records that run as a trace of
-its own (the implementation's abstract states, step by step), which `trace diff` sets beside the
-stored one.
+meshcheck/registry.py) replays against the implementation instead: the harness its descriptor
+names (`Harness.replay_on_impl`, property_tests/harness.py) drives the simulated cluster along it
+(with the mutants asked for switched on) and reports the first step at which the implementation's
+refinement leaves the spec's state. The simulator records that run as a trace of its own (the
+implementation's abstract states, step by step), which `trace diff` sets beside the stored one; the
+replay hands over the follower it drove (`observe`), so that run can be read.
 
 A free run of the implementation (the simulator's trace, `#meta.source` "impl") is no spec path to
 drive the implementation along; when its `#meta.rerun` says which check ran it on which fault
@@ -24,10 +24,8 @@ check again from the schedule's seed (`rerun_free_run`): the same seed gives the
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -37,6 +35,7 @@ from meshcheck.impl.base.trace import INIT, Trace
 from meshcheck.impl.base.values import FrozenDict
 
 if TYPE_CHECKING:
+    from meshcheck.property_tests.harness import Harness
     from meshcheck.specs.tlc.stepper import Stepper
 
 
@@ -120,7 +119,10 @@ def _locate(value: object, field: str, trace_path: Path, root: Path) -> Path:
             str(trace_path), f"#meta.{field}", "missing: cannot tell which spec to replay on"
         )
     p = Path(value)
-    for candidate in (p, root / p, trace_path.parent / p):
+    # relative to the project, beside the trace, or in meshcheck's own installed data (a path of
+    # the repository, `specs/Raft.tla`, is a path of the package too)
+    installed = Path(str(files("meshcheck").joinpath(value)))
+    for candidate in (p, root / p, trace_path.parent / p, installed):
         if candidate.is_file():
             return candidate
     raise TraceFormatError(str(trace_path), f"#meta.{field}", f"{value} not found")
@@ -152,7 +154,7 @@ def protocol_of(trace: Trace, where: str) -> str:
         raise TraceFormatError(
             where, "#meta.protocol", "missing: cannot tell which implementation to replay on"
         )
-    known = [name for name, p in registry.protocols().items() if p.stored is not None]
+    known = [name for name, p in registry.protocols().items() if p.harness is not None]
     if protocol not in known:
         raise TraceFormatError(
             where,
@@ -169,12 +171,12 @@ def _corpus(protocol: str) -> str:
     return registry.get(protocol).corpus or protocol
 
 
-def _stored(protocol: str) -> ModuleType:
-    """The stored-trace replayer of a registered protocol (its descriptor's `stored`)."""
+def _harness(protocol: str) -> Harness:
+    """The harness of a registered protocol (its descriptor's `harness`)."""
     from meshcheck import registry
 
-    module: ModuleType = registry.get(protocol).load("stored")
-    return module
+    found: Harness = registry.get(protocol).load("harness")
+    return found
 
 
 def format_protocol(value: object) -> str:
@@ -195,25 +197,6 @@ def recorded_bugs(trace: Trace) -> frozenset[str]:
     """The mutants a stored trace was written for (its `#meta.bugs`)."""
     bugs = trace.meta.get("bugs", ())
     return frozenset(str(b) for b in bugs) if isinstance(bugs, tuple | frozenset) else frozenset()
-
-
-@contextlib.contextmanager
-def _watching(stored: ModuleType) -> Iterator[list[Any]]:
-    """The `Follower`s that `stored.replay_on_impl` builds while this lasts (to read the run the
-    simulator recorded; stored.py keeps its follower to itself)."""
-    made: list[Any] = []
-    base = getattr(stored, "Follower")  # noqa: B009 - a module's attribute, swapped below
-
-    class Watched(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            made.append(self)
-            super().__init__(*args, **kwargs)
-
-    setattr(stored, "Follower", Watched)  # noqa: B010
-    try:
-        yield made
-    finally:
-        setattr(stored, "Follower", base)  # noqa: B010
 
 
 @attrs.frozen
@@ -251,17 +234,18 @@ def replay_on_implementation(
             "",
             f"no {protocol} mutant {', '.join(unknown)} (known: {', '.join(known_bugs(protocol))})",
         )
-    stored = _stored(protocol)
-    with _watching(stored) as followers:
-        try:
-            steps = stored.replay_on_impl(trace, bugs, where=where)
-            outcome = ReplayOutcome(True, steps)
-        except CheckFailed as failed:
-            outcome = ReplayOutcome(False, failed.steps, failed.message, failed.steps)
-        except TraceFormatError:
-            raise
-        except MeshcheckError as exc:  # the Stepper refused a step: say which file
-            raise TraceFormatError(where, "", f"not a path of the {protocol} spec: {exc}") from None
+    followers: list[Any] = []  # the follower the replay drove, to read the run it recorded
+    try:
+        steps = _harness(protocol).replay_on_impl(
+            trace, bugs, where=where, observe=followers.append
+        )
+        outcome = ReplayOutcome(True, steps)
+    except CheckFailed as failed:
+        outcome = ReplayOutcome(False, failed.steps, failed.message, failed.steps)
+    except TraceFormatError:
+        raise
+    except MeshcheckError as exc:  # the Stepper refused a step: say which file
+        raise TraceFormatError(where, "", f"not a path of the {protocol} spec: {exc}") from None
     impl_trace = None
     driver = getattr(followers[-1], "driver", None) if followers else None
     # the hybrid lockstep drives nodes without a simulator: there is no run of its own to write

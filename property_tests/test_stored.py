@@ -1,31 +1,33 @@
 """Every protocol's regression corpus (traces/<protocol>/) replayed against its implementation
-through the shared harness (property_tests/harness.py): the correct implementation follows every
+through the shared harness (property_tests/harness.py), reached through each registered protocol's
+descriptor: the correct implementation follows every
 stored trace to its end, and the mutant each was written for still diverges at its last step."""
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
+from meshcheck import registry
 from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Harness, expected_kill
 from meshcheck.traces import itf
 
-PROTOCOLS = ("raft", "pbft", "hybrid")
+PROTOCOLS = tuple(name for name, p in registry.protocols().items() if p.harness is not None)
 
 
 def harness(protocol: str) -> Harness:
-    found: Harness = import_module(f"meshcheck.property_tests.{protocol}.harness").HARNESS
+    """The protocol's harness, as every command reaches it: through its descriptor."""
+    found: Harness = registry.get(protocol).load("harness")
     return found
 
 
 def bugs(protocol: str) -> Any:
-    return import_module(f"meshcheck.impl.{protocol}.mutants").BUGS
+    return registry.get(protocol).load("bugs")
 
 
 TRACES = [(p, path) for p in PROTOCOLS for path in harness(p).corpus()]

@@ -18,7 +18,7 @@ from meshcheck.impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft.free_runs import check_safety
-from meshcheck.property_tests.raft.stored import corpus, replay_on_impl
+from meshcheck.property_tests.raft.harness import HARNESS as RAFT
 from meshcheck.property_tests.record import (
     Rerun,
     find_failure,
@@ -75,9 +75,9 @@ def test_a_free_run_failure_is_written_with_what_re_runs_it(
 def test_a_lockstep_failure_replays_with_its_recorded_mutant(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stored = next(p for p in corpus() if p.name == "forget_voted_for.itf.json")
+    stored = next(p for p in RAFT.corpus() if p.name == "forget_voted_for.itf.json")
     with pytest.raises(CheckFailed) as failed:
-        replay_on_impl(itf.read(stored), frozenset({"forget_voted_for"}), where=str(stored))
+        RAFT.replay_on_impl(itf.read(stored), frozenset({"forget_voted_for"}), where=str(stored))
     assert rerun_of(failed.value) is None  # a spec path: replayed, not re-run
     path = write_failure(failed.value, "test_lockstep", folder=tmp_path)
     assert path is not None
@@ -164,15 +164,13 @@ def test_pytest_writes_the_failure_and_ends_with_the_replay_command(tmp_path: Pa
 
 
 def test_a_hybrid_free_run_is_re_run_from_what_its_descriptor_names() -> None:
-    """The hybrid layer's one-run checks come from its descriptor (`reruns`): a recorded
+    """The hybrid layer's one-run checks come from its harness (`reruns`): a recorded
     validation run is parsed back (its Schedule, no eval) and re-run from its seed."""
     from meshcheck.property_tests.hybrid.free_runs import Schedule as HybridSchedule
+    from meshcheck.property_tests.hybrid.validation import validate_run
     from meshcheck.property_tests.record import checks, rerun
 
-    assert checks()[("hybrid", "validation")] == (
-        "meshcheck.property_tests.hybrid.validation",
-        "validate_run",
-    )
+    assert checks()[("hybrid", "validation")] is validate_run
     schedule = HybridSchedule(seed=7, ticks=400, behaviours=("censor",), target="n1")
     assert parse_schedule("hybrid", repr(schedule)) == schedule
     meta = Rerun("hybrid", "validation", None, repr(schedule)).as_meta()

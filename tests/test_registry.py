@@ -15,7 +15,8 @@ import pytest
 from meshcheck import mutants_cmd, proofs, registry, verify
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
-from meshcheck.protocol import Action, Models, Protocol, resolve
+from meshcheck.property_tests.harness import Harness
+from meshcheck.protocol import Action, Models, Protocol
 
 TOY = Protocol(
     name="toy",
@@ -48,13 +49,14 @@ def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture
     assert rows["raft"][2:] == ["Raft.tla", "4", "impl, spec", "z3", "traces/raft/"]
     # every Ref of every descriptor resolves
     for protocol in registry.protocols().values():
-        for field in ("bugs", "checks", "spec_mutants", "proofs", "stored"):
+        for field in ("bugs", "checks", "spec_mutants", "proofs", "harness"):
             ref = getattr(protocol, field)
             assert ref is None or protocol.load(field) is not None, (protocol.name, field)
-        for _check, ref in protocol.reruns:
-            assert callable(resolve(ref)), ref
-        for ref in protocol.schedule_names:
-            assert hasattr(resolve(ref), "__name__"), ref
+        # every protocol of meshcheck's own has its harness, which knows how to re-run its runs
+        harness = protocol.load("harness")
+        assert isinstance(harness, Harness) and harness.protocol == protocol.corpus
+        assert harness.reruns and all(callable(f) for f in harness.reruns.values())
+        assert "Schedule" in harness.schedule_names(), protocol.name
 
 
 def test_the_action_tables_are_the_specs_next() -> None:

@@ -11,11 +11,12 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
-from meshcheck import registry, verify
+from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
@@ -140,22 +141,29 @@ def test_the_stored_traces_check_kills_each_mutant_alone() -> None:
             HARNESS.stored_traces(frozenset({mutant}))
 
 
-def test_verify_runs_the_toys_model_tests_and_mutants(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`meshcheck verify` with the toy the only protocol: verify has no protocol filter, so the
-    registry is narrowed to the toy and the models of specs/ that no descriptor claims (the other
-    protocols') are left out; everything else is verify's own code."""
-    monkeypatch.setattr(registry, "protocols", lambda: {"twophase": PROTOCOL})
-    monkeypatch.setattr(verify, "scan", lambda folder, profile: ([], []))
+def test_verify_runs_the_toys_models_tests_traces_and_mutants(tmp_path: Path) -> None:
+    """`meshcheck verify --protocol twophase`: every kind of row, and only the toy's (no other
+    protocol's models, proofs, tests, traces or mutants, nor the specs no descriptor claims)."""
     report = tmp_path / "verify.json"
-    only = ("--only", "tlc", "--only", "tests", "--only", "mutants")
-    args = ["verify", "--profile", "quick", *only, "--json", str(report)]
-    assert main([*args, "--junit", str(tmp_path / "verify.xml")]) == 0
-    rows = {(r["kind"], r["name"]): r for r in json.loads(report.read_text())["checks"]}
-    tlc = [r for (kind, _), r in rows.items() if kind == "tlc"]
-    assert [(r["result"], r["count"]) for r in tlc] == [("pass", 56)]
-    tests = [r for (kind, _), r in rows.items() if kind == "tests"]
-    assert len(tests) == 2 and all(r["result"] == "pass" for r in tests)
-    assert rows[("mutants", "twophase")]["result"] == "pass"
-    assert rows[("mutants", "twophase")]["count"] == 2
+    args = ["verify", "--profile", "quick", "--protocol", "twophase", "--json", str(report)]
+    with registry.registered(PROTOCOL):
+        assert main([*args, "--junit", str(tmp_path / "verify.xml")]) == 0
+    rows = json.loads(report.read_text())["checks"]
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    assert all(r["result"] == "pass" for r in rows), rows
+    assert [(r["name"], r["count"]) for r in by_kind["tlc"]] == [("TwoPhase_quick", 56)]
+    assert "z3" not in by_kind  # the toy has no proof set, and no other protocol's ran
+    assert len(by_kind["tests"]) == 2
+    # each stored trace on the spec, then on the implementation (where its mutant must fail)
+    traces = sorted(r["name"] for r in by_kind["traces"])
+    on_spec = [f"tests/toy/traces/twophase/{m}.itf.json" for m in sorted(BUGS)]
+    assert traces == sorted([*on_spec, *(f"{t} on the implementation" for t in on_spec)])
+    assert [(r["name"], r["count"]) for r in by_kind["mutants"]] == [("twophase", 2)]
+
+
+def test_verify_refuses_an_unknown_protocol(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--profile", "quick", "--protocol", "paxos"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["meshcheck: no protocol 'paxos' (protocols: hybrid, pbft, raft)"]

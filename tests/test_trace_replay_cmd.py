@@ -2,7 +2,7 @@
 one-line error and exit 2, never a traceback.
 
 A stored implementation counterexample (traces/raft, traces/pbft) replays against the
-implementation its `#meta.protocol` names, through property_tests/<protocol>/stored.py; a TLC
+implementation its `#meta.protocol` names, through its harness (property_tests/harness.py); a TLC
 counterexample (made here by `meshcheck check` on a spec mutant of tests/test_raft_spec.py) replays
 against its spec."""
 

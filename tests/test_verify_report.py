@@ -89,8 +89,8 @@ def test_the_project_hook_counts_the_examples_of_a_check_inside_a_test(tmp_path:
 
 
 def _entry(name: str) -> Any:
-    root = Path(__file__).resolve().parents[1]
-    return corpus._entry(root, root / "traces" / "raft" / name, "raft", fixed=False)
+    (entry,) = (e for e in corpus.entries(["raft"]) if e.path.name == name)
+    return entry
 
 
 def test_a_corpus_trace_holds_on_the_implementation_and_fails_with_its_mutant() -> None:

@@ -14,7 +14,6 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
-from meshcheck.property_tests.hybrid.stored import stored_traces
 from meshcheck.property_tests.hybrid.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
@@ -31,7 +30,9 @@ CHECKS: tuple[Check, ...] = (
         HARNESS.minimize,
     ),
     Check(
-        "stored traces", stored_traces, "the traces/hybrid/ corpus replayed on the implementation"
+        "stored traces",
+        HARNESS.stored_traces,
+        "the traces/hybrid/ corpus replayed on the implementation",
     ),
     Check(
         "trace validation",

@@ -53,12 +53,7 @@ HYBRID = Protocol(
     bugs="meshcheck.impl.hybrid.mutants:BUGS",
     checks="meshcheck.property_tests.hybrid.checks:CHECKS",
     proofs="meshcheck.models.threat:prove",
-    stored="meshcheck.property_tests.hybrid.stored",
-    reruns=(
-        ("free_run", "meshcheck.property_tests.hybrid.free_runs:run"),
-        ("validation", "meshcheck.property_tests.hybrid.validation:validate_run"),
-    ),
-    schedule_names=("meshcheck.property_tests.hybrid.free_runs",),
+    harness="meshcheck.property_tests.hybrid.harness:HARNESS",
     corpus="hybrid",
     property_tests=("property_tests/hybrid",),
 )

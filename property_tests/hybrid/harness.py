@@ -4,6 +4,13 @@ this protocol (the object its `Protocol.harness` names)."""
 from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
+from meshcheck.property_tests.hybrid import free_runs
 from meshcheck.property_tests.hybrid.lockstep import SPECS
+from meshcheck.property_tests.hybrid.validation import validate_run
 
-HARNESS = Harness("hybrid", SPECS)
+HARNESS = Harness(
+    "hybrid",
+    SPECS,
+    reruns={"free_run": free_runs.run, "validation": validate_run},
+    schedules=(free_runs,),
+)

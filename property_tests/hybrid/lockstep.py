@@ -11,7 +11,7 @@ Stepper finds a successor by it; the driver makes the implementation take the sa
 refinement mapping must then equal TLC's successor state, variable for variable. Each spec step is
 one driver step here (no implementation event holds several). A mismatch, or the implementation
 refusing a step, raises `CheckFailed` with the variables that differ and the spec path that led
-there, as an ITF trace (it replays on the spec, and against the implementation: stored.py). The
+there, as an ITF trace (it replays on the spec, and against the implementation: the harness's replay_on_impl). The
 machine, the failure's trace, stored-trace replay and shrinking are property_tests/harness.py; the
 two specs (`THREAT`, `HYBRID`) and their drivers are what is the hybrid layer's own.
 """

@@ -15,7 +15,6 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
-from meshcheck.property_tests.pbft.stored import stored_traces
 from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
@@ -25,7 +24,11 @@ CHECKS: tuple[Check, ...] = (
         "TLC picks each step, the implementation takes it, states compared after every step",
         HARNESS.minimize,
     ),
-    Check("stored traces", stored_traces, "the traces/pbft/ corpus replayed on the implementation"),
+    Check(
+        "stored traces",
+        HARNESS.stored_traces,
+        "the traces/pbft/ corpus replayed on the implementation",
+    ),
     Check(
         "trace validation",
         trace_validation,

@@ -33,16 +33,7 @@ PBFT = Protocol(
     checks="meshcheck.property_tests.pbft.checks:CHECKS",
     spec_mutants="meshcheck.specs.mutants.pbft",
     proofs="meshcheck.models.pbft:prove",
-    stored="meshcheck.property_tests.pbft.stored",
-    reruns=(
-        ("safety", "meshcheck.property_tests.pbft.free_runs:check_safety"),
-        ("liveness", "meshcheck.property_tests.pbft.free_runs:check_liveness"),
-        ("validation", "meshcheck.property_tests.pbft.validation:check_validation"),
-    ),
-    schedule_names=(
-        "meshcheck.property_tests.pbft.free_runs",
-        "meshcheck.impl.pbft.byzantine",
-    ),
+    harness="meshcheck.property_tests.pbft.harness:HARNESS",
     corpus="pbft",
     property_tests=("property_tests/pbft",),
 )

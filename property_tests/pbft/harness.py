@@ -3,8 +3,20 @@ this protocol (the object its `Protocol.harness` names)."""
 
 from __future__ import annotations
 
+from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pbft.free_runs import STORM
+from meshcheck.property_tests.pbft import free_runs
 from meshcheck.property_tests.pbft.lockstep import PBFT
+from meshcheck.property_tests.pbft.validation import check_validation
 
-HARNESS = Harness("pbft", (PBFT,), storm=STORM)
+HARNESS = Harness(
+    "pbft",
+    (PBFT,),
+    storm=free_runs.STORM,
+    reruns={
+        "safety": free_runs.check_safety,
+        "liveness": free_runs.check_liveness,
+        "validation": check_validation,
+    },
+    schedules=(free_runs, byzantine),
+)

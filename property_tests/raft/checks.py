@@ -16,7 +16,6 @@ from meshcheck.property_tests.checks import Check, CheckFn
 from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.lockstep import lockstep
-from meshcheck.property_tests.raft.stored import stored_traces
 from meshcheck.property_tests.raft.validation import trace_validation
 
 __all__ = ["CHECKS", "Check", "CheckFn"]
@@ -28,7 +27,11 @@ CHECKS: tuple[Check, ...] = (
         "TLC picks each step, the implementation takes it, states compared after every step",
         HARNESS.minimize,
     ),
-    Check("stored traces", stored_traces, "the traces/raft/ corpus replayed on the implementation"),
+    Check(
+        "stored traces",
+        HARNESS.stored_traces,
+        "the traces/raft/ corpus replayed on the implementation",
+    ),
     Check(
         "trace validation",
         partial(trace_validation, nodes=3),

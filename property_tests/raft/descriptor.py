@@ -39,13 +39,7 @@ RAFT = Protocol(
     checks="meshcheck.property_tests.raft.checks:CHECKS",
     spec_mutants="meshcheck.specs.mutants.raft",
     proofs="meshcheck.models.raft:prove",
-    stored="meshcheck.property_tests.raft.stored",
-    reruns=(
-        ("safety", "meshcheck.property_tests.raft.free_runs:check_safety"),
-        ("liveness", "meshcheck.property_tests.raft.free_runs:check_liveness"),
-        ("validation", "meshcheck.property_tests.raft.validation:check_validation"),
-    ),
-    schedule_names=("meshcheck.property_tests.raft.free_runs",),
+    harness="meshcheck.property_tests.raft.harness:HARNESS",
     corpus="raft",
     property_tests=("property_tests/raft",),
 )

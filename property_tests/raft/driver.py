@@ -3,7 +3,7 @@
 A spec step (an action instance, the state before and the state after) becomes one event at one node
 of a simulated cluster, and the refinement mapping of the cluster after it must be the state after.
 Lockstep (`lockstep.py`: Hypothesis picks the step among TLC's successors) and stored-trace replay
-(`stored.py`: the steps come from an ITF file) both go through `Driver.take`.
+(stored traces, property_tests/harness.py: the steps come from an ITF file) both go through `Driver.take`.
 
 How each action of specs/Raft.tla is forced (the node's timers are named for the actions they are,
 impl/raft/node.py):

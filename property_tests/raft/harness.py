@@ -4,7 +4,18 @@ this protocol (the object its `Protocol.harness` names)."""
 from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.raft.free_runs import STORM
+from meshcheck.property_tests.raft import free_runs
 from meshcheck.property_tests.raft.lockstep import RAFT
+from meshcheck.property_tests.raft.validation import check_validation
 
-HARNESS = Harness("raft", (RAFT,), storm=STORM)
+HARNESS = Harness(
+    "raft",
+    (RAFT,),
+    storm=free_runs.STORM,
+    reruns={
+        "safety": free_runs.check_safety,
+        "liveness": free_runs.check_liveness,
+        "validation": check_validation,
+    },
+    schedules=(free_runs,),
+)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.specs import SPEC_DIR
+from meshcheck.specs import spec_file
 
-PBFT = SPEC_DIR / "PBFT.tla"
+PBFT = spec_file("PBFT.tla")
 
 # Model constants of the mutant runs: the quick model's, with overrides per mutant.
 BASE: dict[str, str] = {

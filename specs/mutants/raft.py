@@ -13,9 +13,9 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.specs import SPEC_DIR
+from meshcheck.specs import spec_file
 
-RAFT = SPEC_DIR / "Raft.tla"
+RAFT = spec_file("Raft.tla")
 
 # Model constants of the mutant runs: the quick model's, with overrides per mutant.
 BASE: dict[str, int] = {

@@ -24,7 +24,6 @@ PROTOCOL = Protocol(
     bugs="tests.toy.core:BUGS",
     checks="tests.toy.harness:CHECKS",
     harness="tests.toy.harness:HARNESS",
-    stored="tests.toy.harness",
     corpus="twophase",
     property_tests=("tests/toy/test_checks.py",),
 )

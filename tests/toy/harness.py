@@ -20,13 +20,11 @@ from hypothesis import settings as Settings
 
 from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.events import Deliver, Tick
-from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.checks import Check
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Transition
-from meshcheck.traces import itf
 from tests.toy.core import ABORT, COMMIT, PREPARE, TM, Abort, Commit, Coordinator, Prepared
 from tests.toy.simulation import Node, cluster
 
@@ -113,17 +111,6 @@ def lockstep(
     harness.lockstep(TWOPHASE, bugs, settings, fired=fired)
 
 
-def replay_on_impl(trace: Trace, bugs: frozenset[str], *, where: str = "trace") -> int:
-    """The descriptor's `stored`: `Follower` is read from this module when called (trace replay
-    swaps it to read the run the simulator recorded)."""
-    return HARNESS.replay_on_impl(trace, bugs, where=where, follower=Follower)
-
-
-def stored_traces(bugs: frozenset[str], settings: Settings | None = None) -> None:
-    for path in HARNESS.corpus():
-        replay_on_impl(itf.read(path), bugs, where=str(path))
-
-
 CHECKS: tuple[Check, ...] = (
     Check(
         "lockstep",
@@ -131,5 +118,7 @@ CHECKS: tuple[Check, ...] = (
         "TLC picks each step, the toy takes it, both ways checked",
         HARNESS.minimize,
     ),
-    Check("stored traces", stored_traces, "the tests/toy/traces/twophase/ corpus on the toy"),
+    Check(
+        "stored traces", HARNESS.stored_traces, "the tests/toy/traces/twophase/ corpus on the toy"
+    ),
 )

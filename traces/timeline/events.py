@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
 from collections.abc import Mapping, Sequence
+from importlib.resources import files
 from pathlib import Path
 
 import attrs
@@ -127,10 +128,11 @@ def byzantine_of(trace: Trace, trace_path: Path | None = None) -> frozenset[str]
     if isinstance(config, str):
         from meshcheck.specs.tlc.cfg import read_cfg
 
-        root = Path(__file__).resolve().parents[2]
+        # a path of the repository (`specs/PBFT.cfg`) is a path of the installed package too
+        installed = Path(str(files("meshcheck").joinpath(config)))
         for candidate in (
             Path(config),
-            root / config,
+            installed,
             *([trace_path.parent / config] if trace_path else []),
         ):
             if candidate.is_file():
