@@ -59,6 +59,7 @@ HYBRID = Protocol(
         ("validation", "meshcheck.property_tests.hybrid.validation:validate_run"),
     ),
     schedule_names=("meshcheck.property_tests.hybrid.free_runs",),
+    hints="meshcheck.traces.hints:HYBRID",
     corpus="hybrid",
     property_tests=("property_tests/hybrid",),
 )

@@ -43,6 +43,7 @@ PBFT = Protocol(
         "meshcheck.property_tests.pbft.free_runs",
         "meshcheck.impl.pbft.byzantine",
     ),
+    hints="meshcheck.traces.hints:PBFT",
     corpus="pbft",
     property_tests=("property_tests/pbft",),
 )

@@ -46,6 +46,7 @@ RAFT = Protocol(
         ("validation", "meshcheck.property_tests.raft.validation:check_validation"),
     ),
     schedule_names=("meshcheck.property_tests.raft.free_runs",),
+    hints="meshcheck.traces.hints:RAFT",
     corpus="raft",
     property_tests=("property_tests/raft",),
 )
