@@ -149,7 +149,11 @@ def test_a_rejected_op_never_commits(tampered: Run) -> None:
 @pytest.mark.parametrize(
     ("bug", "schedule", "symptom"),
     [
-        (mutants.SWITCH_ON_OWN_EVIDENCE, TAMPER, "no step of Hybrid.tla"),
+        (
+            mutants.SWITCH_ON_OWN_EVIDENCE,
+            TAMPER,
+            r"reported Switch\(i=n\d\) before epoch \d.s switch entry",
+        ),
         (mutants.DEESCALATE_CRITICAL_TO_NONE, BOTH, "spec High, impl None"),
     ],
 )
