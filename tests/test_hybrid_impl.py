@@ -9,7 +9,7 @@ import random
 import attrs
 import pytest
 
-from meshcheck.impl.base.effects import Effect, Reply, Send
+from meshcheck.impl.base.effects import Action, Effect, Reply, Send
 from meshcheck.impl.base.events import ClientRequest, Restart, Tick
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.config import HybridConfig
@@ -250,8 +250,9 @@ def test_a_node_proposes_an_op_only_in_the_epoch_of_its_tag(keys: Keys) -> None:
     node = HybridNode(HybridConfig("n1", NODES), keys, EvidenceChecker(keys), random.Random(0))
     node.step(Restart({}))
     # in epoch 1: an op tagged 1 waits for commitment, one tagged 2 waits for epoch 2
-    assert node.step(ClientRequest(tagged(keys, 1, 1), 1)) == []  # no leader yet to forward to
-    assert node.step(ClientRequest(tagged(keys, 2, 2), 2)) == []
+    # nothing to carry out (no leader yet to forward to); the client's Submit is reported
+    assert node.step(ClientRequest(tagged(keys, 1, 1), 1)) == [Action("Submit", {"o": "c1/1"})]
+    assert node.step(ClientRequest(tagged(keys, 2, 2), 2)) == [Action("Submit", {"o": "c1/2"})]
     assert set(node.waiting) == {(("c1", 1), 1), (("c1", 2), 2)}
     # epoch 1's switch entry is applied without op 1: op 1 is rejected, op 2 proposed in epoch 2
     node.machine.apply_entry(NOOP)
@@ -259,6 +260,9 @@ def test_a_node_proposes_an_op_only_in_the_epoch_of_its_tag(keys: Keys) -> None:
     effects = node.step(Tick(RETRY))
     assert (node.epoch, node.current_protocol()) == (2, BFT)
     assert rejections(effects) == {1: 1}
+    # Hybrid.tla's steps, where they happen: the switch, then the answer to op 1
+    actions = [e for e in effects if isinstance(e, Action)]
+    assert actions == [Action("Switch", {"i": "n1"}), Action("Reject", {"o": "c1/1"})]
     assert proposed(effects) == {(2, 2)}
     assert set(node.waiting) == {(("c1", 2), 2)}
     # in epoch 2: an op tagged 1 is rejected at once (epoch 1 ended without it), never proposed

@@ -16,7 +16,8 @@ from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals
 from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
 from meshcheck.impl.hybrid.levels import BFT, RAFT
-from meshcheck.impl.hybrid.refinement import VARIABLES, op_name
+from meshcheck.impl.hybrid.machine import op_name
+from meshcheck.impl.hybrid.refinement import VARIABLES
 from meshcheck.impl.pbft.byzantine import Equivocate, corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults

@@ -9,10 +9,12 @@ from pathlib import Path
 import attrs
 import pytest
 
+from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.protocol import Models, Protocol
 from meshcheck.traces import cluster, hints, itf
 from meshcheck.traces.show import render
 
@@ -244,19 +246,46 @@ def test_hints_come_from_the_protocol_the_spec_or_the_trace() -> None:
     assert cluster.message_vars(bare) == () and cluster.message_vars(raft) == ("messages",)
 
 
-def test_a_protocol_registers_its_own_hints() -> None:
-    mine = hints.DisplayHints(per_node=("pc", "flag"), role="pc", specs=("Peterson.tla",))
+# A protocol registered from the test suite names these as its descriptor's display hints.
+PETERSON_HINTS = hints.DisplayHints(per_node=("pc", "flag"), role="pc", specs=("Peterson.tla",))
+NOT_HINTS = "a string, not DisplayHints"
+
+
+def test_a_registered_protocol_is_shown_with_its_descriptors_hints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No call but the registry's: `trace show` finds the hints through the descriptor, by the
+    trace's #meta.protocol and by its spec's file name."""
+    peterson = Protocol(
+        name="peterson",
+        title="Peterson's mutual exclusion",
+        models=Models(spec="Peterson", package="tests.specs"),
+        hints="tests.test_trace_show:PETERSON_HINTS",
+    )
     trace = itf.read(PETERSON)
-    try:
-        hints.register_hints("peterson", mine)
-        assert hints.hints_for(trace).protocol == "peterson"  # found by its spec's name
-        lines = node_lines_of(render(trace, compact=True), 3)
-        assert lines == {"p1": "cs"}  # the role column, for the process that moved
-    finally:
-        hints._REGISTRY.pop("peterson", None)
-    assert hints.hints_for(trace).protocol is None
-    with pytest.raises(ValueError, match="must not be empty"):
-        hints.register_hints("", mine)
+    named = itf.write(
+        attrs.evolve(trace, meta=FrozenDict({**trace.meta, "protocol": "peterson"})),
+        tmp_path / "named.itf.json",
+    )
+    assert hints.hints_for(trace).protocol is None  # unknown before it is registered
+    with registry.registered(peterson):
+        assert hints.hints_for(trace) == attrs.evolve(PETERSON_HINTS, protocol="peterson")
+        assert main(["trace", "show", str(named), "--color", "never"]) == 0
+        assert node_lines_of(capsys.readouterr().out, 3) == {"p1": "cs"}  # the role column
+        assert main(["trace", "show", str(PETERSON), "--color", "never"]) == 0  # by spec name
+        assert node_lines_of(capsys.readouterr().out, 3) == {"p1": "cs"}
+    assert hints.hints_for(itf.read(named)).protocol is None  # and gone with it
+    assert main(["trace", "show", str(named), "--color", "never"]) == 0
+    assert "  * pc[p1]: wait -> cs" in capsys.readouterr().out  # derived: every variable as is
+    # a descriptor whose hints are not DisplayHints: one line, exit 2
+    broken = attrs.evolve(peterson, hints="tests.test_trace_show:NOT_HINTS")
+    with registry.registered(broken):
+        assert main(["trace", "show", str(named)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "meshcheck: protocol peterson: its hints tests.test_trace_show:NOT_HINTS are a str, "
+        "not a DisplayHints"
+    ]
 
 
 def node_lines_of(text: str, step: int) -> dict[str, str]:

@@ -14,8 +14,9 @@ shown as what it is and the timeline draws one lane per process.
 
 `hints_for(trace)` picks: a trace's `#meta.protocol` (the implementation's and lockstep traces
 name it), else its `#meta.spec` file name (`Raft.tla`: TLC's counterexamples name the spec they
-came from), else derived hints. A protocol added beside meshcheck registers its own with
-`register_hints(name, hints)`.
+came from), else derived hints. A protocol's hints are its descriptor's `hints` field
+(meshcheck/protocol.py), read through the registry (meshcheck/registry.py), so a protocol added
+beside meshcheck is shown with its own hints as soon as it is registered.
 """
 
 from __future__ import annotations
@@ -167,35 +168,36 @@ HYBRID = DisplayHints(
     node_set="Nodes",
 )
 
-_REGISTRY: dict[str, DisplayHints] = {}
-
-
-def register_hints(protocol: str, hints: DisplayHints) -> None:
-    """Make `hints` the display hints of traces whose `#meta.protocol` is `protocol` (and of
-    traces whose `#meta.spec` is one of `hints.specs`). A later registration replaces an earlier."""
-    if not protocol:
-        raise ValueError("a protocol's name must not be empty")
-    _REGISTRY[protocol] = attrs.evolve(hints, protocol=protocol)
-
-
-for _hints in (RAFT, PBFT, HYBRID):
-    assert _hints.protocol is not None
-    register_hints(_hints.protocol, _hints)
-
 
 def registered() -> dict[str, DisplayHints]:
-    return dict(_REGISTRY)
+    """The display hints of every registered protocol whose descriptor has them, by protocol name
+    (each with `protocol` set to that name)."""
+    from meshcheck import registry  # the registry imports only the base: no cycle
+
+    found: dict[str, DisplayHints] = {}
+    for name, descriptor in registry.protocols().items():
+        hints = descriptor.load("hints")
+        if hints is None:
+            continue
+        if not isinstance(hints, DisplayHints):
+            raise registry.BrokenProtocol(
+                f"protocol {name}: its hints {descriptor.hints} are a {type(hints).__name__}, "
+                "not a DisplayHints"
+            )
+        found[name] = hints if hints.protocol == name else attrs.evolve(hints, protocol=name)
+    return found
 
 
 def hints_for(trace: Trace) -> DisplayHints:
     """The hints of the protocol the trace names, else derived from the trace (see the module)."""
+    known = registered()
     protocol = trace.meta.get("protocol")
-    if isinstance(protocol, str) and protocol in _REGISTRY:
-        return _REGISTRY[protocol]
+    if isinstance(protocol, str) and protocol in known:
+        return known[protocol]
     spec = trace.meta.get("spec")
     if isinstance(spec, str) and spec:
         name = PurePath(spec.replace("\\", "/")).name
-        for hints in _REGISTRY.values():
+        for hints in known.values():
             if name in hints.specs:
                 return hints
     return derive(trace)

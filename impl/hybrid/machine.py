@@ -20,7 +20,7 @@ Applying one committed entry (`apply_entry`):
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -28,8 +28,8 @@ from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
-from meshcheck.impl.hybrid.levels import RAFT, protocol
-from meshcheck.impl.hybrid.threat import ThreatModel, Verify
+from meshcheck.impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING, Level, protocol
+from meshcheck.impl.hybrid.threat import ACCEPTED, ThreatModel, Verify
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
 
@@ -59,6 +59,16 @@ def _rejected(reason: str) -> FrozenDict:
     return FrozenDict({"ok": False, "status": REJECTED, "reason": reason})
 
 
+# the kind of evidence whose one piece demands a level (Hybrid.tla's DemandedOne, f >= 1)
+KIND_FOR: Final = {Level.CRITICAL: EQUIVOCATION, Level.HIGH: TAMPERING}
+
+
+def op_name(key: OpKey) -> str:
+    """An op as Hybrid.tla names it: "client/sequence"."""
+    client, seq = key
+    return f"{client}/{seq}"
+
+
 class HybridMachine(StateMachine):
     """The application (this StateMachine's own tables) plus the hybrid layer's replicated state."""
 
@@ -82,6 +92,9 @@ class HybridMachine(StateMachine):
         self.results: dict[OpKey, FrozenDict] = dict(start.results)
         self.entries = start.entries
         self.log: list[Any] = []  # the entries applied in this epoch, in order
+        # per entry of `log`: the entry of Hybrid.tla's chain it is, None for one the spec does not
+        # see (`spec_entry`); what the node reports as the spec's Order and Apply actions
+        self.spec_entries: list[FrozenDict | None] = []
         self.evidence_seen: set[tuple[Any, ...]] = set()  # keys of evidence applied, any outcome
         self.closed: HybridState | None = None  # the next epoch's start, once the switch entry came
         self._term_start: HybridState | None = None  # the mutant's: the state at the last no-op
@@ -114,6 +127,41 @@ class HybridMachine(StateMachine):
             if isinstance(value, OpEntry):
                 return _rejected(BEYOND_SWITCH)
             return FrozenDict({"ok": False, "ignored": BEYOND_SWITCH})
+        before = self.threat.level
+        known = isinstance(value, OpEntry) and self.outcome(value.op.key) is not None
+        result = self._apply(value)
+        self.spec_entries.append(self.spec_entry(value, result, before, known))
+        return result
+
+    def spec_entry(
+        self, value: Value, result: FrozenDict, before: Level, known: bool
+    ) -> FrozenDict | None:
+        """What Hybrid.tla's chain holds for entry `value` just applied (`result`; the level was
+        `before`, `known`: its op had a result already), None if nothing (impl/hybrid/refinement.py
+        says why each is so):
+
+        - an `OpEntry` of this epoch's own tag, signed by its client, of an op not committed
+          before: `[type |-> "op", op |-> o, epoch |-> e]`;
+        - an `EvidenceEntry` the threat state accepted: `[type |-> "evidence", kind |-> k]`, k the
+          kind whose one piece demands the level the evidence raised the state to (the record's
+          own kind when the level stayed);
+        - a `ClockEntry` that lowered the level: `[type |-> "quiet"]`.
+        """
+        after = self.threat.level
+        if isinstance(value, OpEntry):
+            if value.epoch != self.epoch or known or not self.keys.op_ok(value.op):
+                return None
+            return FrozenDict({"type": "op", "op": op_name(value.op.key), "epoch": value.epoch})
+        if isinstance(value, EvidenceEntry):
+            if result.get("evidence") != ACCEPTED:
+                return None
+            kind = value.record.kind if after == before else KIND_FOR.get(after, value.record.kind)
+            return FrozenDict({"type": "evidence", "kind": kind})
+        if isinstance(value, ClockEntry) and after < before:
+            return FrozenDict({"type": "quiet"})
+        return None
+
+    def _apply(self, value: Value) -> FrozenDict:
         self.entries += 1
         self.log.append(value)
         if value == NOOP:

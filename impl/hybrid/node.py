@@ -45,7 +45,17 @@ from typing import Any, Final
 
 import attrs
 
-from meshcheck.impl.base.effects import Apply, Effect, Persist, Put, Reply, Send, SetTimer, Write
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    Effect,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+    Write,
+)
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
@@ -73,7 +83,7 @@ from meshcheck.impl.hybrid.levels import (
     Level,
     protocol,
 )
-from meshcheck.impl.hybrid.machine import REJECTED, HybridMachine, HybridState
+from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED, HybridMachine, HybridState, op_name
 from meshcheck.impl.hybrid.proofs import (
     PBFT_KINDS,
     PBFT_PREFIX,
@@ -246,11 +256,45 @@ class HybridNode:
     # -- running an instance ---------------------------------------------------------------------------
 
     def _run(self, instance: Instance, event: Any) -> None:
+        machine, seen = instance.machine, len(instance.machine.spec_entries)
         writes, out = instance.step(attrs.evolve(event, now=self.now))
         self._writes.extend(writes)
         self._out.extend(out)
+        if instance.machine is not machine:  # the core rebuilt its machine (restart): all is new
+            seen = 0
+        self._report_applied(instance, instance.machine.spec_entries[seen:])
         if not instance.is_raft:
             self._read_audit(instance)
+
+    def _report_applied(self, instance: Instance, entries: list[FrozenDict | None]) -> None:
+        """Hybrid.tla's steps of the entries the instance's machine just applied, where they
+        happen: for each entry the spec sees, the order that put it in the epoch's chain
+        (OrderOp, OrderEvidence, OrderQuiet: this node applying it is what commits it to the spec's
+        chain; the first honest node to do so takes the spec's step, the others find it there),
+        then Apply(i) when the instance is this node's current epoch's."""
+        e = instance.epoch
+        for entry in entries:
+            if entry is None:
+                continue
+            if entry["type"] == "op":
+                self._out.append(Action("OrderOp", {"e": e, "o": entry["op"]}))
+            elif entry["type"] == "evidence":
+                self._out.append(Action("OrderEvidence", {"e": e, "k": entry["kind"]}))
+            else:
+                self._out.append(Action("OrderQuiet", {"e": e}))
+            if e == self.epoch:
+                self._out.append(Action("Apply", {"i": self.id}))
+
+    def _answer(self, op: ClientOp, request: int, result: Any, error: str = "") -> None:
+        """Answer the client's request for `op`: Hybrid.tla's Reply(o) when it committed, Reject(o)
+        when rejected (the answer is one client learning it; the spec's step is taken when the
+        client knows, see impl/hybrid/refinement.py)."""
+        status = result.get("status") if isinstance(result, Mapping) else None
+        if status == COMMITTED:
+            self._out.append(Action("Reply", {"o": op_name(op.key)}))
+        elif status == REJECTED:
+            self._out.append(Action("Reject", {"o": op_name(op.key)}))
+        self._out.append(Reply(request, result, error=error))
 
     # -- messages ----------------------------------------------------------------------------------------
 
@@ -348,15 +392,18 @@ class HybridNode:
         if not isinstance(op, ClientOp) or not self.keys.op_ok(op):
             self._out.append(Reply(event.request_id, error=NOT_SIGNED))
             return
+        # Submit(o): the client proposes o as it tagged it (refinement.py: counted unless the tag's
+        # epoch ended or o committed already)
+        self._out.append(Action("Submit", {"o": op_name(op.key)}))
         done = self.machine.outcome(op.key)
         if done is not None:
-            self._out.append(Reply(event.request_id, done))
+            self._answer(op, event.request_id, done)
             return
         if op.epoch < self.epoch:
             # This node applied epoch op.epoch's switch entry and the op was not before it (it has
             # no result): that proposal can never commit, and a proposal goes only to its epoch.
             error, result = ended(op.epoch)
-            self._out.append(Reply(event.request_id, result, error=error))
+            self._answer(op, event.request_id, result, error)
             return
         held = self.waiting.get((op.key, op.epoch))
         requests = (*held.requests, event.request_id) if held else (event.request_id,)
@@ -468,7 +515,7 @@ class HybridNode:
             done = machine.outcome(waiting.op.key)
             if done is not None:
                 for request in waiting.requests:
-                    self._out.append(Reply(request, done))
+                    self._answer(waiting.op, request, done)
                 del self.waiting[held]
         for key in list(self.pending):
             if key in machine.evidence_seen or key in machine.threat.keys:
@@ -482,6 +529,7 @@ class HybridNode:
 
     def _switch(self, start: HybridState) -> None:
         """Switch(i): the epoch ended at the entry just applied; enter the next one."""
+        self._out.append(Action("Switch", {"i": self.id}))
         self.epoch = start.epoch
         self.protocols[start.epoch] = start.protocol
         instance = self._instance(start)
@@ -497,7 +545,7 @@ class HybridNode:
             if waiting.epoch < start.epoch:  # left beyond the switch entry: never applied
                 error, result = ended(waiting.epoch)
                 for request in waiting.requests:
-                    self._out.append(Reply(request, result, error=error))
+                    self._answer(waiting.op, request, result, error)
                 del self.waiting[held]
             elif waiting.epoch == start.epoch:  # held for this epoch: its proposal goes now
                 self._propose(OpEntry(waiting.op, waiting.epoch))

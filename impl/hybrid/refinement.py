@@ -41,15 +41,16 @@ proposal of o is dead. The simulation plugin passes `submit` and `decide` the cl
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.effects import Action, Effect
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
-from meshcheck.impl.hybrid.levels import EQUIVOCATION, TAMPERING, Level
-from meshcheck.impl.hybrid.machine import HybridMachine
-from meshcheck.impl.hybrid.threat import ACCEPTED, Verify
+from meshcheck.impl.hybrid.entries import Keys, OpKey
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.machine import HybridMachine, op_name
+from meshcheck.impl.hybrid.threat import Verify
 
 VARIABLES: Final = (
     "epoch",
@@ -61,14 +62,6 @@ VARIABLES: Final = (
     "submitted",
     "outcome",
 )
-
-# the kind of evidence whose one piece demands a level (Hybrid.tla's DemandedOne, f >= 1)
-KIND_FOR: Final = {Level.CRITICAL: EQUIVOCATION, Level.HIGH: TAMPERING}
-
-
-def op_name(key: OpKey) -> str:
-    client, seq = key
-    return f"{client}/{seq}"
 
 
 class EpochChain:
@@ -94,25 +87,15 @@ class EpochChain:
         self.seen = max(self.seen, len(log))
 
     def _record(self, value: Any) -> FrozenDict | None:
+        """The spec's entry for `value`: what the shadow machine says of it, as every honest
+        machine does when it applies the entry (HybridMachine.spec_entry)."""
         shadow = self.shadow
-        before = shadow.threat.level
-        known = isinstance(value, OpEntry) and shadow.outcome(value.op.key) is not None
-        result = shadow.apply_entry(value)
-        after = shadow.threat.level
-        if isinstance(value, OpEntry):
-            name = op_name(value.op.key)
-            if value.epoch != self.epoch or known or not shadow.keys.op_ok(value.op):
-                return None
-            self.ops.add(name)
-            return FrozenDict({"type": "op", "op": name, "epoch": value.epoch})
-        if isinstance(value, EvidenceEntry):
-            if result.get("evidence") != ACCEPTED:
-                return None
-            kind = value.record.kind if after == before else KIND_FOR.get(after, value.record.kind)
-            return FrozenDict({"type": "evidence", "kind": kind})
-        if isinstance(value, ClockEntry) and after < before:
-            return FrozenDict({"type": "quiet"})
-        return None
+        seen = len(shadow.spec_entries)
+        shadow.apply_entry(value)
+        record = shadow.spec_entries[-1] if len(shadow.spec_entries) > seen else None
+        if record is not None and record["type"] == "op":
+            self.ops.add(str(record["op"]))
+        return record
 
     def applied(self, length: int) -> int:
         """How many records lie within the first `length` entries of the log."""
@@ -248,79 +231,140 @@ def abstract_state(nodes: Mapping[str, Any], honest: Iterable[str], ghost: Ghost
 
 # -- one processed event as the spec's steps ------------------------------------------------------
 
-Step = tuple[str, FrozenDict, FrozenDict]  # (action, parameters, the state after it)
+# Not an action of any spec: the step where the actions a node reported and the change of the
+# mapped state disagree (trace validation fails on it and says why).
+UNEXPLAINED: Final = "Unexplained"
+
+# (action or None for no spec step, its parameters, the effects, the mapped state after it)
+ReportedStep = tuple[str | None, FrozenDict, tuple[Effect, ...], FrozenDict]
+
+
+class Disagreement(Exception):
+    """A reported action the mapped state does not bear out."""
+
+
+def reported_steps(
+    before: FrozenDict,
+    after: FrozenDict,
+    ghost: Ghost,
+    node: str,
+    honest: bool,
+    segments: Sequence[tuple[Action | None, tuple[Effect, ...]]],
+    ordered: dict[tuple[str, int], int],
+) -> list[ReportedStep]:
+    """The spec steps `node` reported for one processed event (`segments`: its effects cut at its
+    `Action` reports), each with the mapped state after it, starting from `before`.
+
+    The reports name the steps; the states only check them. A report is a spec step when it
+    changes what the spec sees (the first honest node to apply an entry orders it; the f + 1-th
+    "rejected" answer rejects), no step when the spec's state already holds it (a later node
+    applying the same entry, a second answer), and a disagreement when the state does not bear
+    it out (an Apply with no entry to apply, a Switch before the switch entry, an order at a
+    position the chain does not have). The walk must end in `after`, the mapping of the cluster;
+    if it does not, or on a disagreement, a last step named `UNEXPLAINED` goes to `after`.
+    `ordered` counts each (node, epoch)'s order reports so far (the position of the next)."""
+    out: list[ReportedStep] = []
+    state = before
+    why = ""
+    for action, part in segments:
+        nxt: FrozenDict | None = None
+        if action is not None and not why:
+            try:
+                nxt = _take(state, after, ghost, node, honest, action, ordered)
+            except Disagreement as exc:
+                why = str(exc)
+        if nxt is None or action is None:
+            out.append((None, FrozenDict(), part, state))
+        else:
+            state = nxt
+            out.append((action.name, action.params, part, state))
+    if state != after or why:
+        changed = sorted(v for v in after if after[v] != state.get(v))
+        why = why or f"the reported actions leave {', '.join(changed)} as they were"
+        out.append((UNEXPLAINED, FrozenDict({"i": node, "why": why}), (), after))
+    return out
+
+
+def _take(
+    state: FrozenDict,
+    after: FrozenDict,
+    ghost: Ghost,
+    node: str,
+    honest: bool,
+    action: Action,
+    ordered: dict[tuple[str, int], int],
+) -> FrozenDict | None:
+    """The state after `action` reported by `node` (None: no spec step; see reported_steps)."""
+    name, params = action.name, action.params
+    said = action_label(name, params)
+    if name in ("OrderOp", "OrderEvidence", "OrderQuiet"):
+        if not honest:
+            return None
+        e = params["e"]
+        assert isinstance(e, int)
+        k = ordered.get((node, e), 0)
+        ordered[(node, e)] = k + 1
+        chain = ghost.chains.get(e)
+        if chain is None or k >= len(chain.records):
+            raise Disagreement(
+                f"{node} reported {said}, but epoch {e}'s chain has no entry {k + 1}"
+            )
+        record = chain.records[k]
+        if _order(e, record) != (name, params):
+            raise Disagreement(
+                f"{node} reported {said}, but entry {k + 1} of epoch {e} is {record}"
+            )
+        have = state["chain"].get(e, ())
+        if len(have) > k:
+            return None  # ordered already: another node applied it first
+        if len(have) < k:
+            raise Disagreement(f"{node} reported {said} at {k + 1}, the chain is {len(have)} long")
+        return FrozenDict({**state, "chain": FrozenDict({**state["chain"], e: (*have, record)})})
+    if name in ("Apply", "Switch"):
+        if not honest:
+            return None
+        i = params.get("i")
+        if i != node or i not in state["epoch"]:
+            raise Disagreement(f"{node} reported {said}")
+        e, a = state["epoch"][i], state["applied"][i]
+        chain = ghost.chains.get(e)
+        have = state["chain"].get(e, ())
+        if name == "Apply":
+            if chain is None or a >= len(have):
+                raise Disagreement(f"{node} reported {said} with no entry {a + 1} in epoch {e}")
+            return _apply(state, i, chain, a)
+        if chain is None or not chain.closed or a != len(chain.records):
+            raise Disagreement(f"{node} reported {said} before epoch {e}'s switch entry")
+        return _switch(state, i, e, after)
+    if name == "Submit":
+        o = params.get("o")
+        new = sorted((p for p in after["submitted"] - state["submitted"] if p["op"] == o), key=repr)
+        if not new:
+            return None  # not a new proposal (its epoch ended, o committed, or proposed already)
+        return FrozenDict(
+            {
+                **state,
+                "submitted": state["submitted"] | {new[0]},
+                "outcome": FrozenDict({**state["outcome"], o: "pending"}),
+            }
+        )
+    if name in ("Reply", "Reject"):
+        o = params.get("o")
+        outcome = "committed" if name == "Reply" else "rejected"
+        if state["outcome"].get(o) != "pending" or after["outcome"].get(o) != outcome:
+            return None  # the client knew already, or does not know yet (f + 1 rejections)
+        return _with(state, "outcome", o, outcome)
+    raise Disagreement(f"{node} reported {said}, which is no action of Hybrid.tla")
+
+
+def action_label(name: str, params: Mapping[str, Value]) -> str:
+    return f"{name}({', '.join(f'{k}={v}' for k, v in params.items())})"
 
 
 def _with(state: FrozenDict, var: str, key: Any, value: Value) -> FrozenDict:
     inner = state[var]
     assert isinstance(inner, FrozenDict)
     return FrozenDict({**state, var: FrozenDict({**inner, key: value})})
-
-
-def spec_steps(before: FrozenDict, after: FrozenDict, ghost: Ghost) -> list[Step]:
-    """The spec steps that take the mapped state `before` to `after` (one processed event), in the
-    order the implementation took them, with the states in between; the last state is `after`
-    itself, so a step the implementation got wrong shows there. Per node whose position moved: the
-    chain growing by the entry it applies next (OrderOp / OrderEvidence / OrderQuiet), Apply(i)
-    with the level the entry left and the op it added, Switch(i) after its epoch's switch entry;
-    then the client's proposals (Submit) and answers (Reply, Reject). Empty when nothing the spec
-    sees changed; None-free: a change these steps cannot explain (a node going back) is one step
-    "Step" to `after`, which no spec allows."""
-    if before == after:
-        return []
-    out: list[Step] = []
-    state = before
-    epochs, applied = after["epoch"], after["applied"]
-    assert isinstance(epochs, FrozenDict) and isinstance(applied, FrozenDict)
-    for i in sorted(epochs):
-        if i not in state["epoch"]:
-            return [("Step", FrozenDict({"i": i}), after)]
-        target = (epochs[i], applied[i])
-        while True:
-            e = state["epoch"][i]
-            a = state["applied"][i]
-            if (e, a) >= target:
-                if (e, a) > target:
-                    return [("Step", FrozenDict({"i": i}), after)]
-                break
-            chain = ghost.chains.get(e)
-            if chain is None:
-                return [("Step", FrozenDict({"i": i}), after)]
-            if a == len(chain.records):  # all of the epoch applied: only a switch moves on
-                if not (e < target[0] and chain.closed):
-                    return [("Step", FrozenDict({"i": i}), after)]
-                state = _switch(state, i, e, after)
-                out.append(("Switch", FrozenDict({"i": i}), state))
-                continue
-            have = state["chain"].get(e, ())
-            if len(have) <= a:
-                record = chain.records[a]
-                state = FrozenDict(
-                    {**state, "chain": FrozenDict({**state["chain"], e: (*have, record)})}
-                )
-                out.append((*_order(e, record), state))
-            state = _apply(state, i, chain, a)
-            out.append(("Apply", FrozenDict({"i": i}), state))
-    new = after["submitted"] - state["submitted"]
-    for p in sorted(new, key=repr):
-        state = FrozenDict(
-            {
-                **state,
-                "submitted": state["submitted"] | {p},
-                "outcome": FrozenDict({**state["outcome"], p["op"]: "pending"}),
-            }
-        )
-        out.append(("Submit", FrozenDict({"o": p["op"]}), state))
-    for o, now in sorted(after["outcome"].items()):
-        was = state["outcome"].get(o, "none")
-        if was == "pending" and now in ("committed", "rejected"):
-            state = _with(state, "outcome", o, now)
-            out.append(("Reply" if now == "committed" else "Reject", FrozenDict({"o": o}), state))
-    if not out:
-        return [("Step", FrozenDict(), after)]
-    action, params, _ = out[-1]
-    out[-1] = (action, params, after)
-    return out
 
 
 def _order(e: int, record: FrozenDict) -> tuple[str, FrozenDict]:

@@ -1,14 +1,15 @@
 """The hybrid layer in the simulator: the plugin and a cluster builder (like raft_cluster and
 pbft_cluster), so free runs get every fault the simulator has.
 
-The trace is in Hybrid.tla's vocabulary: one processed event may be several spec steps (a node
-that learns of three committed entries applies them at once, the first node to apply an entry also
-makes the chain grow, a switch follows the switch entry, the client hears back), so `split` names
-each (refinement.spec_steps: Order..., Apply(i), Switch(i), Submit(o), Reply(o), Reject(o)) and
-the plugin hands the simulator the state after each in turn (the simulator asks for the abstract
-state once per segment; the last is the mapping of the cluster after the event). The effects all
-go with the first segment. A change the steps cannot explain is one step named "Step", which no
-spec has: trace validation (property_tests/hybrid/validation.py) reports it.
+The trace is in Hybrid.tla's vocabulary, as the nodes report it: a node returns each spec action
+it takes as an `Action` effect where it takes it (impl/hybrid/node.py: Order... and Apply(i) for
+each entry the spec sees as its machine applies it, Switch(i) where it enters the next epoch,
+Submit(o) where it takes a client's op, Reply(o) and Reject(o) where it answers), and `split` cuts
+the event's effects there. The refinement mapping only checks the reports
+(refinement.reported_steps): a report is a spec step when it changes what the spec sees (the first
+honest node to apply an entry orders it), none when the spec's state already holds it, and a step
+named UNEXPLAINED (no spec has it; trace validation fails on it) when the reports and the mapped
+state disagree. The plugin hands the simulator the state after each segment in turn.
 
 `watchers` are called after every step (a free run's monitor checks the invariants there).
 """
@@ -22,15 +23,15 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Effect, Reply
+from meshcheck.impl.base.effects import Effect, Reply, split_actions
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import ClientOp, Keys
-from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
-from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, spec_steps
+from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, reported_steps
 from meshcheck.impl.sim.config import Faults, SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
@@ -64,12 +65,15 @@ class HybridPlugin:
         self._requests: dict[int, tuple[tuple[str, int], int]] = {}  # request id -> (op key, tag)
         self._last: FrozenDict | None = None  # the mapping the trace last recorded
         self._pending: list[FrozenDict] = []  # states of the spec steps split() found
+        self._ordered: dict[tuple[str, int], int] = {}  # (node, epoch) -> Order reports so far
 
     def new_node(self, node_id: str, rng: random.Random) -> HybridNode:
         old = self.nodes.get(node_id)
         node = HybridNode(
             HybridConfig(node_id, self.node_ids, **self.options), self.keys, self.checker, rng
         )
+        for held in [k for k in self._ordered if k[0] == node_id]:
+            del self._ordered[held]  # a restarted node applies its epochs again from their start
         if old is not None:  # a restart keeps what the test made of the node (Byzantine or not)
             node.behaviours, node.pbft_wrapper = old.behaviours, old.pbft_wrapper
             node.tainted = old.tainted
@@ -77,30 +81,35 @@ class HybridPlugin:
         return node
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
-        node = self.nodes[node_id]
         self.ghost.catch_up(self._current())
-        if isinstance(event, ClientRequest) and isinstance(event.value, ClientOp):
-            op = event.value
-            self._requests[event.request_id] = (op.key, op.epoch)
-            if node.started and self.keys.op_ok(op):
-                self.ghost.submit(op.key, op.epoch, self._current())  # the client's tag
-        for e in effects:
-            if isinstance(e, Reply) and e.request_id in self._requests and node_id in self.honest:
-                status = e.result.get("status") if isinstance(e.result, Mapping) else None
-                key, tag = self._requests[e.request_id]
-                outcome = "committed" if status == COMMITTED else "rejected"
-                self.ghost.decide(key, outcome, node_id, tag)
+        segments = split_actions(effects)
+        request = event if isinstance(event, ClientRequest) else None
+        if request is not None and isinstance(request.value, ClientOp):
+            self._requests[request.request_id] = (request.value.key, request.value.epoch)
+        # what the reports tell the ghost (the client's side of the mapping): a proposal, answers
+        for action, part in segments:
+            if action is None:
+                continue
+            if action.name == "Submit" and request is not None:
+                op = request.value
+                if isinstance(op, ClientOp) and action.params.get("o") == op_name(op.key):
+                    self.ghost.submit(op.key, op.epoch, self._current())  # the client's tag
+            elif action.name in ("Reply", "Reject") and node_id in self.honest:
+                for e in part:
+                    if isinstance(e, Reply) and e.request_id in self._requests:
+                        key, tag = self._requests[e.request_id]
+                        outcome = "committed" if action.name == "Reply" else "rejected"
+                        self.ghost.decide(key, outcome, node_id, tag)
         before = self._last
         after = abstract_state(self.nodes, self.honest, self.ghost)
-        steps = spec_steps(before, after, self.ghost) if before is not None else []
-        if not steps:
+        if before is None:
             return [Segment(None, FrozenDict(), tuple(effects))]
+        steps = reported_steps(
+            before, after, self.ghost, node_id, node_id in self.honest, segments, self._ordered
+        )
         # the simulator asks for the abstract state after each segment: the states in between
-        self._pending = [state for _, _, state in steps]
-        return [
-            Segment(action, params, tuple(effects) if k == 0 else ())
-            for k, (action, params, _) in enumerate(steps)
-        ]
+        self._pending = [state for _, _, _, state in steps]
+        return [Segment(name, params, part) for name, params, part, _ in steps]
 
     def _current(self) -> int:
         """The highest epoch an honest node is in (Hybrid.tla's Current)."""

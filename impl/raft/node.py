@@ -78,6 +78,16 @@ TIMER_ACTIONS: Final = {
     READ_NEXT: "ClientRead",
     SNAPSHOT: "TakeSnapshot",
 }
+# the spec action that takes each kind of message (Raft.tla's handlers), named here, not made from
+# the class's name: a message class renamed or added must say which action takes it
+HANDLERS: Final[Mapping[type[Message], str]] = {
+    RequestVoteRequest: "HandleRequestVoteRequest",
+    RequestVoteResponse: "HandleRequestVoteResponse",
+    AppendEntriesRequest: "HandleAppendEntriesRequest",
+    AppendEntriesResponse: "HandleAppendEntriesResponse",
+    InstallSnapshotRequest: "HandleInstallSnapshotRequest",
+    InstallSnapshotResponse: "HandleInstallSnapshotResponse",
+}
 # the spec actions that are one send each, after the event's own action
 SEND_ACTIONS: Final = frozenset({"AppendEntries", "InstallSnapshot"})
 
@@ -153,7 +163,10 @@ class RaftNode:
             raise RuntimeError(f"{self.id}: step({event!r}) before Restart: start the node first")
         elif isinstance(event, Deliver):
             m = event.message
-            self._action(f"Handle{type(m).__name__}", j=event.source, m=message_record(m))
+            handler = HANDLERS.get(type(m))
+            if handler is None:
+                raise TypeError(f"{self.id}: not a Raft message: {m!r}")
+            self._action(handler, j=event.source, m=message_record(m))
             self._receive(m)
         elif isinstance(event, Tick):
             if event.timer in TIMER_ACTIONS:

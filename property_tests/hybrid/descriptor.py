@@ -54,6 +54,7 @@ HYBRID = Protocol(
     checks="meshcheck.property_tests.hybrid.checks:CHECKS",
     proofs="meshcheck.models.threat:prove",
     harness="meshcheck.property_tests.hybrid.harness:HARNESS",
+    hints="meshcheck.traces.hints:HYBRID",
     corpus="hybrid",
     property_tests=("property_tests/hybrid",),
 )

@@ -45,9 +45,8 @@ from meshcheck.impl.hybrid.levels import (
     demanded,
     protocol,
 )
-from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import COMMITTED, op_name
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.refinement import op_name
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.property_tests.failure import CheckFailed
 

@@ -8,9 +8,12 @@ import attrs
 import pytest
 from hypothesis import settings
 
+from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
+from meshcheck.impl.hybrid.refinement import UNEXPLAINED, reported_steps
+from meshcheck.impl.hybrid.simulation import HybridPlugin
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -51,13 +54,46 @@ def test_a_run_with_switches_is_a_path_of_the_spec(tampered: Run) -> None:
     actions = {s.action for s in trace.steps}
     assert {"Submit", "OrderOp", "OrderEvidence", "OrderQuiet", "Apply", "Switch"} <= actions
     assert "Reply" in actions
-    # "Step" (no spec action) only where the spec sees nothing: n1 leaving the honest set
+    # an unexplained change (no reported action) only where the spec sees nothing: n1 leaving
+    # the honest set
     for before, after in itertools.pairwise(trace.steps):
-        if after.action == "Step":
+        if after.action == UNEXPLAINED:
             assert normalize(before.state) == normalize(after.state)
     # the plugin split events into several spec steps (same node, time and event)
     events = [(s.meta.get("node"), s.meta.get("time"), s.meta.get("event")) for s in trace.steps]
     assert any(a == b for a, b in itertools.pairwise(events))
+
+
+def test_the_reported_actions_are_checked_against_the_state(tampered: Run) -> None:
+    """The steps are what the nodes reported (Action effects); the mapped state only checks them.
+    A report the state does not bear out, or a change nobody reported, is a step named
+    UNEXPLAINED, and validation fails on it with the reason."""
+    trace = tampered.hc.sim.trace()
+    plugin = tampered.hc.sim.plugin
+    assert isinstance(plugin, HybridPlugin)
+    ghost = plugin.ghost
+    k = next(k for k, s in enumerate(trace.steps) if s.action == "Apply" and k > 10)
+    before, after = trace.steps[k - 1].state, trace.steps[k].state
+    i = str(trace.steps[k].params["i"])
+
+    def walk(*reports: Action) -> list[tuple[str | None, FrozenDict]]:
+        segments = [(r, ()) for r in reports]
+        steps = reported_steps(before, after, ghost, i, True, segments, {})
+        assert steps[-1][3] == after
+        return [(name, params) for name, params, _, _ in steps]
+
+    assert walk(Action("Apply", {"i": i})) == [("Apply", FrozenDict({"i": i}))]
+    # a reported Submit that changes nothing the spec sees is no step; the Apply still is
+    assert walk(Action("Submit", {"o": "c1/999"}), Action("Apply", {"i": i}))[1][0] == "Apply"
+    (silent,) = walk()  # the state changed, nobody reported it
+    assert silent[0] == UNEXPLAINED and "leave applied" in str(silent[1]["why"])
+    *_, wrong = walk(Action("Switch", {"i": i}))  # a switch before the switch entry
+    assert wrong[0] == UNEXPLAINED and "before epoch" in str(wrong[1]["why"])
+    # ... and trace validation fails there, saying why
+    steps = list(trace.steps)
+    steps[k] = attrs.evolve(steps[k], action=UNEXPLAINED, params=wrong[1])
+    with pytest.raises(CheckFailed, match=f"step {k} .*before epoch"):
+        validate(attrs.evolve(trace, steps=tuple(steps)))
 
 
 def test_a_state_the_spec_cannot_reach_fails(tampered: Run) -> None:
@@ -113,7 +149,11 @@ def test_a_rejected_op_never_commits(tampered: Run) -> None:
 @pytest.mark.parametrize(
     ("bug", "schedule", "symptom"),
     [
-        (mutants.SWITCH_ON_OWN_EVIDENCE, TAMPER, "no step of Hybrid.tla"),
+        (
+            mutants.SWITCH_ON_OWN_EVIDENCE,
+            TAMPER,
+            r"reported Switch\(i=n\d\) before epoch \d.s switch entry",
+        ),
         (mutants.DEESCALATE_CRITICAL_TO_NONE, BOTH, "spec High, impl None"),
     ],
 )

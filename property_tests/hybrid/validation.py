@@ -2,10 +2,13 @@
 
 A free run (free_runs.py, without crashes: Hybrid.tla has none, and a restarted node replays its
 epoch from the epoch's start) records its trace in the spec's vocabulary: the simulator plugin
-(impl/hybrid/simulation.py) splits each event into Hybrid.tla's actions (a node that learns of
-three committed entries: three Apply(i), each after the Order that made the chain grow if it was
-the first to apply it; then Switch(i), Submit(o), Reply(o), Reject(o)), with the refinement mapping
-(impl/hybrid/refinement.py) after each. TLC (the Stepper, in this process) is the judge: the first
+(impl/hybrid/simulation.py) cuts each event at the Hybrid.tla actions the node reported as `Action`
+effects where it took them (impl/hybrid/node.py: a node that applies three committed entries
+reports three Apply(i), each after the Order that puts the entry in the chain, which is a step only
+for the first honest node to apply it; then Switch(i), Submit(o), Reply(o), Reject(o)), with the
+refinement mapping (impl/hybrid/refinement.py) after each. The mapping only checks the reports: a
+change they do not explain, or a report it does not bear out, is a step named UNEXPLAINED, and
+fails here. TLC (the Stepper, in this process) is the judge: the first
 state must be the initial state, each next state a successor of the one before by the action
 instance the trace names, and no invariant of the model may fail in any state.
 
@@ -29,6 +32,7 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.refinement import UNEXPLAINED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, share
 from meshcheck.property_tests.harness import resource
@@ -107,6 +111,14 @@ def validate(trace: Trace) -> int:
             continue
         if want == state.values:
             continue  # a change the spec does not see (a node outside its honest set)
+        if step.action == UNEXPLAINED:  # the nodes' reports and the state change disagree
+            raise CheckFailed(
+                f"{where}: the actions the nodes reported do not explain the step: "
+                f"{step.params.get('why')}; the implementation went to:\n  "
+                + "\n  ".join(differences(state.values, want)),
+                steps=k,
+                trace=trace,
+            )
         action = ActionInstance(step.action, step.params)
         if action not in stepper.actions:
             found = stepper.find_step(state, stepper.state(want))

@@ -34,6 +34,7 @@ PBFT = Protocol(
     spec_mutants="meshcheck.specs.mutants.pbft",
     proofs="meshcheck.models.pbft:prove",
     harness="meshcheck.property_tests.pbft.harness:HARNESS",
+    hints="meshcheck.traces.hints:PBFT",
     corpus="pbft",
     property_tests=("property_tests/pbft",),
 )

@@ -40,6 +40,7 @@ RAFT = Protocol(
     spec_mutants="meshcheck.specs.mutants.raft",
     proofs="meshcheck.models.raft:prove",
     harness="meshcheck.property_tests.raft.harness:HARNESS",
+    hints="meshcheck.traces.hints:RAFT",
     corpus="raft",
     property_tests=("property_tests/raft",),
 )
