@@ -21,11 +21,11 @@ from meshcheck.protocol import Action, Models, Protocol
 TOY = Protocol(
     name="toy",
     title="a flag a client sets and a server clears",
-    models=Models(spec="Toy", package="tests.toy", quick="Toy_quick"),
+    models=Models(spec="Toy", package="tests.stub_protocol", quick="Toy_quick"),
     actions=(Action("Set", kind="client"), Action("Clear")),
-    bugs="tests.toy:BUGS",
-    checks="tests.toy:CHECKS",
-    proofs="tests.toy:prove",
+    bugs="tests.stub_protocol:BUGS",
+    checks="tests.stub_protocol:CHECKS",
+    proofs="tests.stub_protocol:prove",
     corpus="toy",
 )
 
