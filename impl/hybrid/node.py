@@ -28,7 +28,9 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   message carrying an entry whose signature fails (tampering, self-proving), two sealed
   AppendEntries of one leader and term that disagree at an index (equivocation, self-proving), a
   leader's heartbeats further apart than `timing_bound` (timing). A record becomes an evidence
-  entry, signed by this node, and changes nothing until it is committed and applied.
+  entry, signed by this node, and changes nothing until it is committed and applied. An
+  AppendEntries caught tampering or equivocating is not followed: taking it would give this
+  follower a log the other honest nodes do not share (Hybrid.tla's one chain per epoch).
 - In a Raft epoch, evidence of this node's that stays uncommitted for `evidence_timeout` (a leader
   that censors it) makes the node stop following that leader and campaign.
 
