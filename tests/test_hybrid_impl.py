@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from meshcheck.impl.base.effects import Action, Effect, Reply, Send
-from meshcheck.impl.base.events import ClientRequest, Restart, Tick
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
@@ -271,3 +271,57 @@ def test_a_node_proposes_an_op_only_in_the_epoch_of_its_tag(keys: Keys) -> None:
     # ... and proposed again with the next epoch's tag, it goes there
     effects = node.step(ClientRequest(tagged(keys, 3, 2), 4))
     assert rejections(effects) == {} and proposed(effects) == {(3, 2)}
+
+
+# -- what a Raft follower takes from its leader -------------------------------------------------------
+
+
+def follower(keys: Keys, bugs: frozenset[str] = frozenset()) -> HybridNode:
+    node = HybridNode(
+        HybridConfig("n1", NODES, bugs=bugs), keys, EvidenceChecker(keys), random.Random(0)
+    )
+    node.step(Restart({}))
+    return node
+
+
+def committing(keys: Keys, leader: str, term: int, value: object) -> Signed[RaftPayload]:
+    """`leader`'s AppendEntries to n1 that puts `value` at index 1 and commits it."""
+    m = AppendEntriesRequest(leader, "n1", term, 0, 0, (Entry(term, value),), 1)
+    return keys.seal(1, leader, RaftPayload(1, leader, m))
+
+
+def test_a_follower_does_not_take_an_entry_it_caught_tampered(keys: Keys) -> None:
+    """The regression of traces/counterexamples/hybrid/tampered_op_skipped_by_one_follower: a
+    Byzantine leader sent one follower an op its client did not sign, at the index where the
+    others got the real one, and committed it; that follower reported tampering but took the
+    entry into its log, skipped it on apply, and closed the epoch without an op the others
+    applied. The follower now reports it and leaves it out of its log."""
+    real = op(keys, 3)
+    forged = attrs.evolve(real, op=to_value(Custom("k3", 666)))  # the client did not sign this
+    node = follower(keys)
+    node.step(Deliver("n4", committing(keys, "n4", 1, OpEntry(forged, 1))))
+    assert node.current.core.log.last_index == 0 and node.history == ()
+    assert [r.kind for r in node.reported] == [TAMPERING]
+    # the same message from an honest leader (a later term) with the real op: followed, applied
+    node.step(Deliver("n3", committing(keys, "n3", 2, OpEntry(real, 1))))
+    assert node.current.core.log.last_index == 1 and node.history == (("c1", 3),)
+    # the mutant takes the tampered entry: committed at index 1, applied as nothing
+    node = follower(keys, frozenset({mutants.FOLLOW_CAUGHT_APPEND}))
+    node.step(Deliver("n4", committing(keys, "n4", 1, OpEntry(forged, 1))))
+    assert node.current.core.log.last_index == 1 and node.history == ()
+
+
+def test_a_follower_does_not_follow_a_second_entry_for_an_index(keys: Keys) -> None:
+    """Two AppendEntries of one leader and term with different entries at one index: the second
+    is evidence (equivocation), and the follower does not follow it (not even its commit)."""
+    first = AppendEntriesRequest("n4", "n1", 1, 0, 0, (Entry(1, OpEntry(op(keys, 1), 1)),), 0)
+    commits: dict[frozenset[str], int] = {}
+    for bugs in (frozenset(), frozenset({mutants.FOLLOW_CAUGHT_APPEND})):
+        node = follower(keys, bugs)
+        node.step(Deliver("n4", keys.seal(1, "n4", RaftPayload(1, "n4", first))))
+        assert node.current.core.log.last_index == 1 and node.history == ()
+        node.step(Deliver("n4", committing(keys, "n4", 1, NOOP)))
+        assert [r.kind for r in node.reported] == [EQUIVOCATION]
+        commits[bugs] = node.current.core.commit_index
+    # the mutant follows the liar's commit index
+    assert list(commits.values()) == [0, 1]

@@ -14,6 +14,7 @@ SWITCH_DROPS_LAST_RAFT_TERM = "switch_drops_last_raft_term"
 DEESCALATE_CRITICAL_TO_NONE = "deescalate_critical_to_none"
 SWITCH_ON_OWN_EVIDENCE = "switch_on_own_evidence"
 EQUIVOCATION_IS_LOW = "equivocation_is_low"
+FOLLOW_CAUGHT_APPEND = "follow_caught_append"
 
 BUGS: Mapping[str, str] = {
     SWITCH_DROPS_LAST_RAFT_TERM: (
@@ -36,5 +37,13 @@ BUGS: Mapping[str, str] = {
     EQUIVOCATION_IS_LOW: (
         "An equivocation counts as a timing anomaly (level Low) instead of demanding Critical: a "
         "primary or leader caught signing two conflicting messages leaves the cluster on Raft."
+    ),
+    FOLLOW_CAUGHT_APPEND: (
+        "A Raft follower reports a leader's AppendEntries that carries a tampered entry (or a second "
+        "entry for an index and term) but still takes it into its log: a Byzantine leader that "
+        "tampers with an op on its way to one follower only makes that follower skip the op at an "
+        "index where the others applied it, and two honest nodes close the epoch with different "
+        "histories (NoCommittedOpLost fails). An implementation mutant: Hybrid.tla has one agreed "
+        "chain per epoch, which this rule is what keeps true under a Byzantine Raft leader."
     ),
 }

@@ -28,7 +28,9 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   message carrying an entry whose signature fails (tampering, self-proving), two sealed
   AppendEntries of one leader and term that disagree at an index (equivocation, self-proving), a
   leader's heartbeats further apart than `timing_bound` (timing). A record becomes an evidence
-  entry, signed by this node, and changes nothing until it is committed and applied.
+  entry, signed by this node, and changes nothing until it is committed and applied. An
+  AppendEntries caught tampering or equivocating is not followed: taking it would give this
+  follower a log the other honest nodes do not share (Hybrid.tla's one chain per epoch).
 - In a Raft epoch, evidence of this node's that stays uncommitted for `evidence_timeout` (a leader
   that censors it) makes the node stop following that leader and campaign.
 
@@ -323,26 +325,41 @@ class HybridNode:
             ):
                 return  # hybrid Raft never compacts, so never ships a snapshot
             if isinstance(inner, AppendEntriesRequest):
-                self._inspect_append(epoch, message, inner)
+                followed = self._inspect_append(epoch, message, inner)
+                if not followed and mutants.FOLLOW_CAUGHT_APPEND not in self.config.bugs:
+                    return  # a lie the detectors caught never reaches this node's log
             self._run(instance, Deliver(source, inner))
 
-    def _inspect_append(self, epoch: int, sealed: Signed[Any], m: AppendEntriesRequest) -> None:
-        """The Raft-side detectors on a leader's sealed AppendEntries."""
+    def _inspect_append(self, epoch: int, sealed: Signed[Any], m: AppendEntriesRequest) -> bool:
+        """The Raft-side detectors on a leader's sealed AppendEntries; whether to follow it.
+
+        Raft's Log Matching (Raft paper, Figure 3) holds only while every follower takes each
+        index and term from one leader's one statement. A Byzantine leader breaks it if a follower
+        takes what the detectors just caught: an entry whose own signature fails (the machine
+        skips it on apply, so that follower's history lacks an op the others applied at the same
+        index: the epoch's committed chain is no longer one), or a second, different entry for an
+        index and term. Such a message is evidence, and the follower does not follow it (neither
+        its entries nor its commit index, nor as a heartbeat: the leader's election timeout runs
+        on). The detectors only ever flag what an honest leader never sends."""
         leader = sealed.signer
+        followed = True
         if any(not self.keys.entry_ok(v) for v in carried(sealed)):
             self._report(TAMPERING, leader, (sealed,), RAFT_TAMPERING, epoch)
+            followed = False
         # Leader Append-Only (Raft paper, Figure 3): one leader, one term, one entry per index.
         seen = self._seen.setdefault((epoch, leader, m.term), {})
         for index, entry in appended(sealed).items():
             first = seen.setdefault(index, (entry, sealed))
             if first[0] != entry:
                 self._report(EQUIVOCATION, leader, (first[1], sealed), RAFT_EQUIVOCATION, epoch)
+                followed = False
         # a leader whose heartbeats come late (section 5.2: it must send them periodically)
         beat = (epoch, leader, m.term)
         last = self._beats.get(beat)
         if last is not None and self.now - last > self.config.timing_bound:
             self._report(TIMING, leader, (), f"{self.now - last} ticks between heartbeats", epoch)
         self._beats[beat] = self.now
+        return followed
 
     def _on_proposal(self, instance: Instance, sealed: Signed[Any]) -> None:
         entry = sealed.body.entry

@@ -72,3 +72,27 @@ def test_a_new_epochs_leader_gets_a_whole_evidence_timeout() -> None:
     at the switch."""
     out = run(Schedule(seed=1, ticks=600, drop=0.02, behaviours=("forge_seals",), start=1))
     assert out.switches >= 2 and max(out.op_latency) <= OP_BOUND
+
+
+# Found by these free runs (traces/counterexamples/hybrid/tampered_op_skipped_by_one_follower):
+# the Raft leader turns Byzantine right after c1/3 is committed and tampers with it on its way to
+# the one follower that had not got it yet.
+TAMPERED_TO_ONE = Schedule(
+    seed=32056,
+    ticks=600,
+    partition=0.05,
+    behaviours=("censor", "equivocate", "tamper"),
+    target="leader",
+    start=4,
+)
+
+
+def test_a_follower_skips_no_op_a_byzantine_leader_tampered() -> None:
+    """The follower that got c1/3 only in a tampered form reported it and yet took it into its Raft
+    log, skipped it on apply, and closed epoch 1 without it while the others held it. With the
+    follower leaving out what its detectors caught (impl/hybrid/node.py) the run holds; the
+    mutant that follows it anyway fails it."""
+    out = run(TAMPERED_TO_ONE)
+    assert out.switches >= 2 and out.monitor.steps > 2388  # past the step that failed
+    with pytest.raises(CheckFailed, match="NoCommittedOpLost violated at n2"):
+        run(TAMPERED_TO_ONE, frozenset({mutants.FOLLOW_CAUGHT_APPEND}))
