@@ -170,7 +170,8 @@ def folder_of(models: Models) -> Path:
 
 def protocol_models(models: Models, profile: str) -> list[Model]:
     """The models of a descriptor's spec that `profile` runs: the profile's own (or the next smaller
-    one's, as `scan` falls back), then its liveness model; ConfigError when a named .cfg is missing."""
+    one's, as `scan` falls back), then its liveness model and the models every profile runs
+    (`Models.every`); ConfigError when a named .cfg is missing."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
     folder = folder_of(models)
@@ -182,7 +183,7 @@ def protocol_models(models: Models, profile: str) -> list[Model]:
         "deep": ("deep", "default", "quick"),
     }
     main = next((by_profile[k] for k in order[profile] if k in by_profile), None)
-    stems = [s for s in (main, by_profile.get("liveness")) if s is not None]
+    stems = [s for s in (main, by_profile.get("liveness"), *models.every) if s is not None]
     chosen = []
     for stem in stems:
         cfg = folder / f"{stem}.cfg"

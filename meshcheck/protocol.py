@@ -70,6 +70,9 @@ class Models:
     default: str | None = None
     deep: str | None = None
     liveness: str | None = None
+    # models every profile runs besides these: e.g. a model that checks the temporal properties of
+    # a spec whose main models run under SYMMETRY or VIEW (specs/tlc/cfg.py refuses the two together)
+    every: tuple[str, ...] = ()
 
     def by_profile(self) -> Mapping[str, str]:
         """profile -> model stem, for the profiles this spec has a model in."""

@@ -21,6 +21,9 @@ HYBRID = Protocol(
         default="Hybrid",
         deep="Hybrid_deep",
         liveness="Hybrid_liveness",
+        # DeescalationOneLevel, without the VIEW its main models reduce by (temporal properties
+        # are unsound under a VIEW: specs/Hybrid.md)
+        every=("Hybrid_deescalation",),
     ),
     extra_models=(
         Models(
