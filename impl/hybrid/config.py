@@ -34,6 +34,9 @@ class HybridConfig:
     # Raft epochs
     election_timeout: tuple[int, int] = (150, 300)
     heartbeat_interval: int = 50
+    # entries per AppendEntries (Raft.tla's AppendEntries sends any non-empty prefix): a probe for
+    # a lagging follower, and so an equivocation proof made of it, never carries the whole log
+    max_entries: int | None = 32
     # PBFT epochs
     batch_size: int = 4
     checkpoint_every: int = 10

@@ -23,6 +23,7 @@ and sequence number 1 mean something else), and once for the client and node key
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -125,7 +126,7 @@ class Keys:
         self._checked: dict[tuple[int, str, bytes, bytes], bool] = {}
 
     def _verify(self, epoch: int, holder: str, signature: bytes, data: bytes) -> bool:
-        key = (epoch, holder, signature, data)
+        key = (epoch, holder, signature, hashlib.blake2b(data).digest())
         known = self._checked.get(key)
         if known is None:
             ring = self.base if epoch == 0 else self.epoch(epoch)

@@ -68,6 +68,7 @@ class Instance:
                 config.nodes,
                 election_timeout=config.election_timeout,
                 heartbeat_interval=config.heartbeat_interval,
+                max_entries=config.max_entries,
                 snapshot_interval=1 << 40,  # never compact: see HybridMachine.snapshot
             )
             self.core = RaftNode(raft, rng, machine)

@@ -32,7 +32,11 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   AppendEntries caught tampering or equivocating is not followed: taking it would give this
   follower a log the other honest nodes do not share (Hybrid.tla's one chain per epoch).
 - In a Raft epoch, evidence of this node's that stays uncommitted for `evidence_timeout` (a leader
-  that censors it) makes the node stop following that leader and campaign.
+  that censors it) makes the node stop following that leader and campaign. The timeout counts
+  from when the node began following its current leader (as this node's retries see it), so each
+  leader gets a whole one: a laggard that campaigned against every new leader at once deposed each
+  before it could catch the laggard up (one probe per round trip, Raft paper section 5.3), and
+  nothing committed again.
 
 Durability: the start state and the protocol of every epoch entered ("hybrid/..."), each
 instance's own keys under "e<epoch>/", the PBFT request counter. Everything else is rebuilt: the
@@ -167,6 +171,10 @@ class HybridNode:
         self._appended: set[tuple[int, int, Any]] = set()
         self._submitted: dict[tuple[int, Any], Signed[Request]] = {}  # PBFT requests made
         self._history_out = 0  # committed ops already announced as Apply effects
+        # the Raft leader this node follows, (epoch, term, leader), and since when (the evidence
+        # timeout counts from then: each leader gets a whole one)
+        self._following: tuple[int, int, str] | None = None
+        self._following_since = 0
 
     def __repr__(self) -> str:
         proto = self.protocols.get(self.epoch, "?")
@@ -389,11 +397,18 @@ class HybridNode:
         for waiting in list(self.waiting.values()):
             if waiting.epoch == self.epoch:
                 self._propose(OpEntry(waiting.op, waiting.epoch))
+        core = self.current.core
+        leader = getattr(core, "leader", None)
+        following = (
+            (self.epoch, core.term, leader) if isinstance(core, RaftNode) and leader else None
+        )
+        if following != self._following:
+            self._following, self._following_since = following, self.now
         stuck = False
         for record, since in list(self.pending.values()):
             self._propose(EvidenceEntry(record))
-            stuck = stuck or self.now - since >= self.config.evidence_timeout
-        core = self.current.core
+            start = max(since, self._following_since)
+            stuck = stuck or self.now - start >= self.config.evidence_timeout
         if stuck and isinstance(core, RaftNode) and core.role != LEADER and core.leader is not None:
             # The leader has not committed our evidence for evidence_timeout: stop following it
             # and stand for election (the contract: f Byzantine nodes cannot block a switch).

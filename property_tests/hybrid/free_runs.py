@@ -136,12 +136,16 @@ class Run:
     switches: int = 0
 
 
-def _propose(hc: HybridConsensus, k: int) -> Decision:
-    d = hc.propose(Custom(f"k{k}", k))
-    for _ in range(RETRIES):
+def _propose(hc: HybridConsensus, k: int, deadline: int) -> Decision:
+    """Op k, proposed again after a rejection; each proposal gives up after GIVE_UP ticks, and at
+    `deadline` at the latest (ImplError)."""
+    seq: int | None = None
+    for _ in range(RETRIES + 1):
+        hc.give_up_after = max(1, min(GIVE_UP, deadline - hc.sim.now))
+        d = hc.propose(Custom(f"k{k}", k), seq=seq)
         if d.committed:
             break
-        d = hc.propose(Custom(f"k{k}", k), seq=d.seq)
+        seq = d.seq
     return d
 
 
@@ -207,6 +211,11 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
     """The run's phases (see the module doc), at most `max_ops` ops before the calm."""
     hc = out.hc
     k = 0
+    # The faults stop at the first chaos round from `ticks` on; an op still in flight then is
+    # answered within OP_BOUND (InFlightResolved), so no proposal runs past `deadline`: a run
+    # that never ends (a livelock: its logs, and its messages, grow with every tick) fails here.
+    faults_end = -(-schedule.ticks // CHAOS_EVERY) * CHAOS_EVERY
+    deadline = faults_end + OP_BOUND
     while hc.sim.now < schedule.ticks and k < max_ops:
         k += 1
         if k == knob(schedule, "start"):
@@ -214,14 +223,20 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
         if k == knob(schedule, "stop") and out.byzantine is not None:
             hc.make_honest(out.byzantine)
         try:
-            out.decisions.append(_propose(hc, k))
+            out.decisions.append(_propose(hc, k, deadline))
         except ImplError:
+            if hc.sim.now >= deadline:
+                raise CheckFailed(
+                    f"op k{k}, in flight when the faults stopped (t={faults_end}), was not "
+                    f"answered within {OP_BOUND} ticks (InFlightResolved)",
+                    steps=out.monitor.steps,
+                ) from None
             break  # no answer under the faults: the calm below must bring one
     if out.byzantine is not None:
         hc.make_honest(out.byzantine)
     # the evidence stops now, the faults at the first chaos round from `ticks` on: the bound on
     # the return to Raft counts from the later of the two
-    out.quiet_from = max(hc.sim.now, -(-schedule.ticks // CHAOS_EVERY) * CHAOS_EVERY)
+    out.quiet_from = max(hc.sim.now, faults_end)
 
     def back(_node: str, _event: Any, _nodes: Any) -> None:
         if out.back_to_raft is None and hc.sim.now >= out.quiet_from and all_raft(hc):
@@ -237,6 +252,7 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
         d: Decision | None = None
         for _attempt in range(RETRIES + 1):  # each answer, rejected or committed, within the bound
             submitted = hc.sim.now
+            hc.give_up_after = OP_BOUND + 1  # an answer later than the bound is a failure anyway
             try:
                 d = hc.propose(Custom(f"k{k}", k), seq=seq)
             except ImplError:

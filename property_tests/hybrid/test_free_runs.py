@@ -96,3 +96,37 @@ def test_a_follower_skips_no_op_a_byzantine_leader_tampered() -> None:
     assert out.switches >= 2 and out.monitor.steps > 2388  # past the step that failed
     with pytest.raises(CheckFailed, match="NoCommittedOpLost violated at n2"):
         run(TAMPERED_TO_ONE, frozenset({mutants.FOLLOW_CAUGHT_APPEND}))
+
+
+# Found by `meshcheck mutants hybrid --all`: the Raft leader equivocates and makes up reports;
+# a partition leaves two followers far behind before anything commits.
+LAGGARDS = Schedule(
+    seed=2193,
+    ticks=1000,
+    drop=0.05,
+    duplicate=0.02,
+    crash=0.1,
+    partition=0.05,
+    behaviours=("equivocate", "false_reports"),
+    target="leader",
+    start=1,
+)
+
+
+def test_each_raft_leader_gets_a_whole_evidence_timeout() -> None:
+    """A lagging follower campaigned against each new Raft leader as soon as its own evidence was
+    evidence_timeout old, however briefly that leader had led: no leader lasted the one probe per
+    round trip it takes to catch a laggard up, nothing committed, the log grew with every term and
+    every AppendEntries carried all of it (memory ran out). impl/hybrid/node.py now restarts the
+    timeout for each leader it follows, and bounds an AppendEntries' entries (max_entries)."""
+    out = run(LAGGARDS)
+    assert out.back_to_raft is not None and max(out.op_latency) <= OP_BOUND
+    assert out.hc.sim.now < 5000 and out.monitor.steps < 20_000
+
+
+def test_a_run_that_never_ends_fails_at_the_bound() -> None:
+    """The same livelock, brought back by a deposing rule too eager for Raft's catch-up (a leader
+    deposed every 100 ticks): the op in flight when the faults stop is never answered, and the
+    run fails with InFlightResolved OP_BOUND ticks after the faults stopped, not out of memory."""
+    with pytest.raises(CheckFailed, match=r"op k1, in flight .* \(InFlightResolved\)"):
+        run(LAGGARDS, evidence_timeout=100)
