@@ -27,6 +27,7 @@ import attrs
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid.entries import ClientOp
 from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
@@ -35,7 +36,6 @@ from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.rsm.ops import Op, to_value
 from meshcheck.impl.sim.config import Faults
-from meshcheck.impl.sim.protocol import Node
 from meshcheck.impl.sim.simulator import Simulator
 
 

@@ -24,6 +24,7 @@ from meshcheck.impl.base.effects import (
     Splice,
     Write,
 )
+from meshcheck.impl.base.node import Node
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, client_id
 from meshcheck.impl.hybrid.levels import RAFT
@@ -33,7 +34,6 @@ from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.sim.protocol import Node
 
 
 def prefix(epoch: int) -> str:

@@ -23,11 +23,11 @@ from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Action, Effect, Persist, Put, Send, SetTimer, Splice, Write
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import actions
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Reply, Request, Signed, request_name, signing_bytes
-from meshcheck.impl.sim.config import Workload
 
 NEXT: Final = "next"  # the workload's next request
 RETRY: Final = "retry"  # send what is outstanding to every replica

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.effects import Effect, Send, split_actions
+from meshcheck.impl.base.node import Node, Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.client import Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
@@ -37,8 +38,8 @@ from meshcheck.impl.pbft.refinement import (
     sent_records,
 )
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.config import Faults, SimConfig, Workload
-from meshcheck.impl.sim.protocol import Node, Segment
+from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
 Wrapper = Callable[[Replica], Node]

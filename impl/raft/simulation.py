@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshcheck.impl.base.effects import Effect, split_actions
+from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.node import RaftNode
@@ -27,7 +28,7 @@ from meshcheck.impl.raft.refinement import (
     abstract_state,
     message_record,
 )
-from meshcheck.impl.sim.config import Faults, SimConfig, Workload
+from meshcheck.impl.sim.config import Faults, SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 

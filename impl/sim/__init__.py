@@ -18,6 +18,7 @@ from meshcheck.impl.base.effects import (
     check_effects,
 )
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.node import Node, Workload
 from meshcheck.impl.sim.checker import AppliedEntry
 from meshcheck.impl.sim.config import (
     CALM,
@@ -26,10 +27,9 @@ from meshcheck.impl.sim.config import (
     Phase,
     Phases,
     SimConfig,
-    Workload,
 )
 from meshcheck.impl.sim.network import Envelope, Network
-from meshcheck.impl.sim.protocol import Node, Plugin, Segment
+from meshcheck.impl.sim.protocol import Plugin, Segment
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.impl.sim.storage import Durable
 

@@ -12,11 +12,7 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
-
-
-def _probability(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
+from meshcheck.impl.base.node import Workload, probability
 
 
 def _tick_range(
@@ -68,9 +64,9 @@ class MessageFaults:
     dest: frozenset[str] | None = attrs.field(default=None, converter=_optional_names)
     kind: frozenset[str] | None = attrs.field(default=None, converter=_optional_names)
     where: Callable[[str, str, Any], bool] | None = None
-    drop: float = attrs.field(default=0.0, validator=_probability)
-    duplicate: float = attrs.field(default=0.0, validator=_probability)
-    delay: float = attrs.field(default=0.0, validator=_probability)
+    drop: float = attrs.field(default=0.0, validator=probability)
+    duplicate: float = attrs.field(default=0.0, validator=probability)
+    delay: float = attrs.field(default=0.0, validator=probability)
     delay_ticks: tuple[int, int] = attrs.field(default=(100, 1000), validator=_tick_range)
 
     def matches(self, source: str, dest: str, message: Any) -> bool:
@@ -86,24 +82,22 @@ class MessageFaults:
 class Faults:
     """Fault injection. Message faults are decided per message; the others once per chaos round."""
 
-    drop: float = attrs.field(default=0.0, validator=_probability)  # a due message is lost
+    drop: float = attrs.field(default=0.0, validator=probability)  # a due message is lost
     duplicate: float = attrs.field(
-        default=0.0, validator=_probability
+        default=0.0, validator=probability
     )  # a due message is delivered twice
-    delay: float = attrs.field(
-        default=0.0, validator=_probability
-    )  # a sent message is held back...
+    delay: float = attrs.field(default=0.0, validator=probability)  # a sent message is held back...
     delay_ticks: tuple[int, int] = attrs.field(
         default=(100, 1000), validator=_tick_range
     )  # ...this long
     crash: float = attrs.field(
-        default=0.0, validator=_probability
+        default=0.0, validator=probability
     )  # per round: a node crashes mid-step
     down_ticks: tuple[int, int] = attrs.field(
         default=(200, 2000), validator=_tick_range
     )  # then restarts
-    partition: float = attrs.field(default=0.0, validator=_probability)  # per round: links are cut
-    one_way: float = attrs.field(default=0.5, validator=_probability)  # share of one-way partitions
+    partition: float = attrs.field(default=0.0, validator=probability)  # per round: links are cut
+    one_way: float = attrs.field(default=0.5, validator=probability)  # share of one-way partitions
     partition_ticks: tuple[int, int] = attrs.field(default=(300, 3000), validator=_tick_range)
     chaos_every: int = 100  # ticks between chaos rounds
     max_down: int | None = (
@@ -204,24 +198,6 @@ class Phases:
         if max_down == faults.max_down and spare == faults.spare:
             return faults
         return attrs.evolve(faults, max_down=max_down, spare=spare)
-
-
-def _default_value(n: int) -> Any:
-    return f"v{n}"
-
-
-@attrs.frozen
-class Workload:
-    """An open-loop client: one request every `every` ticks, a share `reads` of them reads."""
-
-    every: int = 20
-    reads: float = attrs.field(default=0.0, validator=_probability)
-    make: Callable[[int], Any] = _default_value  # the n-th write's value (n from 1)
-    until: int | None = None  # no requests after this time
-
-    def __attrs_post_init__(self) -> None:
-        if self.every < 1:
-            raise ImplError(f"the workload needs every >= 1 tick, not {self.every}")
 
 
 @attrs.frozen

@@ -17,14 +17,8 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict, Value
-
-
-class Node(Protocol):
-    """A sans-IO protocol core."""
-
-    def step(self, event: Any) -> list[Effect]: ...
-
 
 N = TypeVar("N", bound=Node)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.events import ClientRead, ClientRequest
-from meshcheck.impl.sim.config import Workload
+from meshcheck.impl.base.node import Workload
 
 
 class Client:
