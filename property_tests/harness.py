@@ -406,9 +406,31 @@ class Harness:
 
     def stored_traces(self, bugs: frozenset[str], settings: Settings | None = None) -> None:
         """The check: every stored trace, followed by the implementation with `bugs` (settings
-        unused: the corpus is fixed). CheckFailed on the first divergence."""
+        unused: the corpus is fixed). CheckFailed on the first divergence.
+
+        A bug that lockstep cannot reach has no spec path in the corpus; the free run that found it
+        is kept among the fixed bugs (traces/counterexamples/<protocol>/) with the mutant that brings
+        it back in `#meta.bugs`. Those runs are re-run from their seeds too when one of their
+        mutants is switched on, so a bug found once stays caught in every profile, as a stored spec
+        path keeps a lockstep kill."""
         for path in self.corpus():
             self.replay_on_impl(itf.read(path), bugs, where=str(path))
+        for path in self.fixed():
+            trace = itf.read(path)
+            if bugs & expected_kill(path) and trace.meta.get("source") == "impl":
+                self._rerun(trace, bugs, str(path))
+
+    def _rerun(self, trace: Trace, bugs: frozenset[str], where: str) -> None:
+        """Re-run a stored free run with `bugs` switched on; its CheckFailed if it fails."""
+        from meshcheck.property_tests import record
+
+        meta = trace.meta.get("rerun")
+        if meta is None:
+            raise TraceFormatError(where, "#meta.rerun", "missing: a free run needs it to re-run")
+        spec = record.Rerun.from_meta(meta, where)
+        failed = record.rerun(attrs.evolve(spec, bugs=tuple(sorted({*spec.bugs, *bugs}))))
+        if failed is not None:
+            raise failed
 
     def minimize(self, failure: CheckFailed, bugs: frozenset[str]) -> CheckFailed:
         return minimize(self.specs, failure, bugs)

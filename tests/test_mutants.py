@@ -44,9 +44,9 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
 def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     """The hybrid layer's bugs (impl/hybrid/mutants.py), each killed: the spec-level four by
     lockstep against ThreatLevel.tla or Hybrid.tla; `follow_caught_append` (a Raft follower takes
-    a Byzantine leader's caught lie) by trace validation of free runs (the free runs' invariants
-    kill it too), never by lockstep: both specs take each epoch's agreed order as given and
-    lockstep drives honest nodes along it."""
+    a Byzantine leader's caught lie) by the stored free run that found it (re-run from its seed;
+    trace validation and the free runs kill it too), never by lockstep: both specs take each
+    epoch's agreed order as given and lockstep drives honest nodes along it."""
     from meshcheck.impl.hybrid.mutants import BUGS, FOLLOW_CAUGHT_APPEND
 
     outcomes = run_mutants("hybrid", profile="default", shrink=False)
@@ -55,7 +55,7 @@ def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 5
     killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
-    assert killers.pop(FOLLOW_CAUGHT_APPEND) == "trace validation", render(outcomes)
+    assert killers.pop(FOLLOW_CAUGHT_APPEND) == "stored traces", render(outcomes)
     assert set(killers.values()) <= {
         "lockstep (ThreatLevel.tla)",
         "lockstep (Hybrid.tla)",
