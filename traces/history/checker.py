@@ -1,0 +1,221 @@
+"""Is a history linearizable? A search in the Wing and Gong line with Lowe's cache, split by key.
+
+The search (as anishathalye/porcupine's checker.go): a configuration is the set of operations
+linearized so far (a bit set) and the model state they lead to. From a configuration, an operation
+may be linearized next when no other operation still to be linearized completed before it was
+invoked (a minimal operation: its invocation is no later than the earliest return among those left).
+Every configuration reached is cached, so a configuration reached again by another order is not
+searched again (Lowe, "Testing for linearizability", 2017). The history is linearizable when the
+configuration with every operation is reached.
+
+`fail` operations took no effect and are dropped; `info` operations have no return time, so they
+stay minimal to the end and may be linearized anywhere after their invocation; linearized after
+everything else they change nothing that is checked, which is the same as never having happened.
+A pending operation that cannot change the state (a read) is dropped.
+
+P-compositionality (Horn and Kroening, "Faster linearizability checking via P-compositionality",
+FORTE 2015): the model's `partition` splits the history into independent parts (the kv model: by
+key); the history is linearizable when every part is.
+
+When the history is not linearizable, the report is the smallest failing window: the part that
+fails and its shortest prefix (by invocation time, operations still running at the cut pending)
+that has no linearization, found by bisection (a prefix of a linearizable history is linearizable).
+When the budget runs out the verdict is `unknown`, with the longest prefix proved linearizable;
+never "holds".
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Hashable, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from meshcheck.traces.history.history import Op, prefix
+from meshcheck.traces.history.models import Model
+
+Verdict = Literal["linearizable", "not linearizable", "unknown"]
+
+# share of the budget for the search of the whole history; the rest finds the failing window or
+# the longest linearizable prefix
+_SEARCH_SHARE = 0.8
+
+
+@attrs.frozen
+class Result:
+    """The checker's answer.
+
+    `linearizable`: every part has a linearization (`linearization` is one, for the whole history,
+    part after part). `not linearizable`: `partition` names the failing part (its key; None for
+    a model that does not split), `window` is that part's shortest failing prefix, `cut` the time
+    before which it was taken. `unknown`: the budget ran out; `prefix_ops` operations of the
+    history (those invoked before `cut`) are proved linearizable, no more is claimed.
+    """
+
+    verdict: Verdict
+    ops: int
+    seconds: float
+    partition: Hashable = None
+    window: tuple[Op, ...] = ()
+    cut: float = 0.0
+    prefix_ops: int = 0
+    linearization: tuple[Op, ...] = ()
+    configurations: int = 0
+
+    @property
+    def linearizable(self) -> bool:
+        return self.verdict == "linearizable"
+
+
+class _Timeout(Exception):
+    pass
+
+
+def check(history: Sequence[Op], model: Model, budget_seconds: float = 10.0) -> Result:
+    """Check `history` against `model` within about `budget_seconds` of wall-clock time."""
+    start = time.monotonic()
+    deadline = start + budget_seconds * _SEARCH_SHARE
+    final = start + budget_seconds
+    counter = [0]
+    parts = model.partition(history)
+    # smaller parts first: a failure in a small part is found, and reported, fastest
+    parts.sort(key=lambda kv: len(kv[1]))
+    order: list[Op] = []
+    unknown: list[list[Op]] = []
+    for key, ops in parts:
+        try:
+            found = _search(ops, model, deadline, counter)
+        except _Timeout:
+            unknown.append(ops)
+            continue
+        if found is None:
+            cut, window = _smallest_failing(ops, model, final, counter)
+            return Result(
+                "not linearizable",
+                len(history),
+                time.monotonic() - start,
+                partition=key,
+                window=window,
+                cut=cut,
+                configurations=counter[0],
+            )
+        order.extend(found)
+    if not unknown:
+        return Result(
+            "linearizable",
+            len(history),
+            time.monotonic() - start,
+            prefix_ops=len(history),
+            cut=float("inf"),
+            linearization=tuple(order),
+            configurations=counter[0],
+        )
+    cut = min(_longest_linearizable(ops, model, final, counter) for ops in unknown)
+    return Result(
+        "unknown",
+        len(history),
+        time.monotonic() - start,
+        cut=cut,
+        prefix_ops=sum(1 for o in history if o.call < cut),
+        configurations=counter[0],
+    )
+
+
+def _cuts(ops: Sequence[Op]) -> list[float]:
+    """Cut points just after each distinct invocation time, the whole history last."""
+    calls = sorted({o.call for o in ops})
+    return [*calls[1:], float("inf")]
+
+
+def _smallest_failing(
+    ops: Sequence[Op], model: Model, deadline: float, counter: list[int]
+) -> tuple[float, tuple[Op, ...]]:
+    cuts = _cuts(ops)
+    lo, hi = -1, len(cuts) - 1  # cuts[hi] fails (proved); cuts[lo] not proved to fail
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            fails = _search(prefix(ops, cuts[mid]), model, deadline, counter) is None
+        except _Timeout:
+            fails = False  # not proved: keep the window proved so far
+        if fails:
+            hi = mid
+        else:
+            lo = mid
+    return cuts[hi], prefix(ops, cuts[hi])
+
+
+def _longest_linearizable(
+    ops: Sequence[Op], model: Model, deadline: float, counter: list[int]
+) -> float:
+    """The latest cut before which this part is proved linearizable (its first invocation: none)."""
+    cuts = [min((o.call for o in ops), default=0.0), *_cuts(ops)]
+    lo, hi = 0, len(cuts) - 1  # cuts[lo] proved linearizable (empty prefix); cuts[hi] not proved
+    while hi - lo > 1 and time.monotonic() < deadline:
+        mid = (lo + hi) // 2
+        try:
+            ok = _search(prefix(ops, cuts[mid]), model, deadline, counter) is not None
+        except _Timeout:
+            ok = False
+        if ok:
+            lo = mid
+        else:
+            hi = mid
+    return cuts[lo]
+
+
+def _search(
+    history: Sequence[Op], model: Model, deadline: float, counter: list[int]
+) -> list[Op] | None:
+    """One linearization of `history` (a list of its operations in order), or None if there is none.
+    Raises `_Timeout` past `deadline`."""
+    ops = [o for o in history if o.status != "fail" and not (o.pending and model.read_only(o))]
+    n = len(ops)
+    if n == 0:
+        return []
+    by_call = sorted(range(n), key=lambda i: ops[i].call)
+    by_ret = sorted(range(n), key=lambda i: ops[i].ret)
+    calls = [ops[i].call for i in by_call]
+    full = (1 << n) - 1
+    init = model.init()
+    seen: set[tuple[int, Hashable]] = {(0, init)}
+    # a frame: linearized set, state, first unlinearized positions in by_call and by_ret (the set
+    # only grows along a path, so a child starts where its parent stopped), and the path for the
+    # linearization, a linked list of (op, parent)
+    stack: list[tuple[int, Hashable, int, int, Any]] = [(0, init, 0, 0, None)]
+    steps = 0
+    while stack:
+        mask, state, lo_call, lo_ret, path = stack.pop()
+        if mask == full:
+            out: list[Op] = []
+            node = path
+            while node is not None:
+                i, node = node
+                out.append(ops[i])
+            out.reverse()
+            return out
+        steps += 1
+        if steps & 1023 == 0:
+            counter[0] += 1024
+            if time.monotonic() > deadline:
+                raise _Timeout
+        while (mask >> by_ret[lo_ret]) & 1:
+            lo_ret += 1
+        while (mask >> by_call[lo_call]) & 1:
+            lo_call += 1
+        min_ret = ops[by_ret[lo_ret]].ret
+        # minimal operations: not linearized, invoked no later than the earliest pending return
+        end = bisect.bisect_right(calls, min_ret)
+        for pos in range(lo_call, end):
+            i = by_call[pos]
+            if (mask >> i) & 1:
+                continue
+            bit = mask | (1 << i)
+            for nxt in model.step(state, ops[i]):
+                if (bit, nxt) not in seen:
+                    seen.add((bit, nxt))
+                    stack.append((bit, nxt, lo_call, lo_ret, (i, path)))
+    counter[0] += steps % 1024
+    return None
