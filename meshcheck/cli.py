@@ -116,6 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the implementation's own trace of the replay (ITF), for `trace diff`",
     )
 
+    hi = sub.add_parser(
+        "history", help="check a client history (Jepsen's shape) for linearizability"
+    )
+    hsub = hi.add_subparsers(dest="history_command", required=True, metavar="ACTION")
+    hc = hsub.add_parser(
+        "check", help="is the history linearizable against the model? (one JSON event a line)"
+    )
+    hc.add_argument("file", metavar="FILE")
+    hc.add_argument("--model", choices=("register", "cas-register", "kv"), required=True)
+    hc.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up after this long: the answer is then unknown (exit 2), with the longest "
+        "prefix proved linearizable (default 60)",
+    )
+
     pr = sub.add_parser("prove", help="run the Z3 proofs")
     pr.add_argument(
         "names", nargs="*", metavar="NAME", help="protocols whose proof sets to run (default: all)"
@@ -211,6 +229,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_check(args)
     if args.command == "trace":
         return _trace(args)
+    if args.command == "history":
+        return _history_check(args)
     if args.command == "prove":
         from meshcheck.prove_cmd import run_prove
 
@@ -240,6 +260,17 @@ def _trace(args: argparse.Namespace) -> int:
     if args.trace_command == "replay":
         return _trace_replay(args)
     raise AssertionError(args.trace_command)
+
+
+def _history_check(args: argparse.Namespace) -> int:
+    from meshcheck.traces.history import checker, jepsen, models
+
+    model = models.MODELS[args.model]
+    result = checker.check(jepsen.read(args.file, model), model, args.budget)
+    print(jepsen.render(result, model, args.file), end="")
+    if result.verdict == "linearizable":
+        return EXIT_HOLDS
+    return EXIT_VIOLATED if result.verdict == "not linearizable" else EXIT_USAGE
 
 
 def _color(choice: str) -> bool:

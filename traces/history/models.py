@@ -24,6 +24,7 @@ class Model:
 
     name = "register"
     fs: frozenset[str] = frozenset({"read", "write"})
+    keyed = False  # True: operations name a key and `partition` splits by it
 
     def init(self) -> Hashable:
         return None
@@ -73,6 +74,7 @@ class KeyValue(CasRegister):
     """A map of independent cas-registers: a history is checked key by key."""
 
     name = "kv"
+    keyed = True
 
     def partition(self, ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
         parts: dict[Hashable, list[Op]] = defaultdict(list)

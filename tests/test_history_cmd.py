@@ -1,0 +1,132 @@
+"""`meshcheck history check` end to end, in a subprocess: one test per exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshcheck", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def write(tmp_path: Path, events: list[dict[str, Any]], name: str = "h.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def ev(process: int | str, type: str, f: str, value: Any) -> dict[str, Any]:
+    return {"process": process, "type": type, "f": f, "value": value}
+
+
+def test_linearizable_history_exits_0(tmp_path: Path) -> None:
+    h = write(
+        tmp_path,
+        [
+            ev(0, "invoke", "write", 1),
+            ev(1, "invoke", "write", 2),
+            ev(0, "ok", "write", 1),
+            ev(1, "ok", "write", 2),
+            ev("nemesis", "info", "start", None),
+            ev(2, "invoke", "read", None),
+            ev(2, "ok", "read", 1),  # either write may be last
+            ev(0, "invoke", "cas", [1, 3]),
+            ev(0, "info", "cas", [1, 3]),  # may or may not have happened
+            ev(1, "invoke", "read", None),
+            ev(1, "ok", "read", 3),
+        ],
+    )
+    done = meshcheck("history", "check", str(h), "--model", "cas-register", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "linearizable (cas-register model, 5 operations" in done.stdout
+
+
+def test_stale_read_exits_1_and_prints_the_window(tmp_path: Path) -> None:
+    h = write(
+        tmp_path,
+        [
+            ev(0, "invoke", "write", 1),
+            ev(0, "ok", "write", 1),
+            ev(0, "invoke", "write", 2),
+            ev(0, "ok", "write", 2),
+            ev(1, "invoke", "read", None),
+            ev(1, "ok", "read", 1),  # stale: write 2 completed on line 4
+            ev(2, "invoke", "read", None),
+            ev(2, "ok", "read", 2),
+        ],
+    )
+    done = meshcheck("history", "check", str(h), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "not linearizable" in out
+    assert "its 3 operations invoked before line 7" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("  ")][1:]
+    assert rows == [
+        ["0", "write", "1", "line", "1", "line", "2", "ok"],
+        ["0", "write", "2", "line", "3", "line", "4", "ok"],
+        ["1", "read", "1", "line", "5", "line", "6", "ok"],
+    ]
+
+
+def test_kv_with_jepsen_tuples_names_the_failing_key(tmp_path: Path) -> None:
+    h = write(
+        tmp_path,
+        [
+            ev(0, "invoke", "write", ["x", 1]),
+            ev(0, "ok", "write", ["x", 1]),
+            ev(1, "invoke", "write", ["y", 5]),
+            ev(1, "ok", "write", ["y", 5]),
+            ev(0, "invoke", "read", ["x", None]),
+            ev(0, "ok", "read", ["x", 1]),
+            {"process": 1, "type": "invoke", "f": "read", "key": "y", "value": None},
+            {"process": 1, "type": "ok", "f": "read", "key": "y", "value": 4},
+        ],
+    )
+    done = meshcheck("history", "check", str(h), "--model", "kv", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'key "y"' in done.stdout
+
+
+def test_malformed_input_exits_2_naming_line_and_field(tmp_path: Path) -> None:
+    h = write(tmp_path, [ev(0, "invoke", "write", 1), ev(0, "done", "write", 1)])
+    done = meshcheck("history", "check", str(h), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (f'meshcheck: {h}:2: field "type": expected invoke, ok, fail or info\n')
+    assert done.stdout == ""
+    bad_f = write(tmp_path, [ev(0, "invoke", "cas", [1, 2])], "f.jsonl")
+    done = meshcheck("history", "check", str(bad_f), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f'meshcheck: {bad_f}:1: field "f": expected read or write for the register model\n'
+    )
+    not_json = tmp_path / "n.jsonl"
+    not_json.write_text('{"process": 0}\n{oops\n')
+    done = meshcheck("history", "check", str(not_json), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f'meshcheck: {not_json}:1: field "type"')
+    assert "Traceback" not in done.stderr
+
+
+def test_out_of_budget_exits_2_with_the_proved_prefix(tmp_path: Path) -> None:
+    n = 40
+    events = [ev(p, "invoke", "write", p) for p in range(n)]
+    for i in range(n):
+        events += [ev(n + i, "invoke", "read", None), ev(n + i, "ok", "read", i)]
+    h = write(tmp_path, events)
+    done = meshcheck(
+        "history", "check", str(h), "--model", "register", "--budget", "0.3", cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "unknown" in done.stdout
+    assert "nothing is claimed about the rest" in done.stdout

@@ -1,0 +1,158 @@
+"""Histories in Jepsen's shape, one JSON object per line, and the checker's report on them.
+
+Each line is an event: `{"process": 0, "type": "invoke", "f": "write", "value": 3}`, then the
+same process's completion, `"type"` one of `ok`, `fail` or `info` (jepsen.history; Knossos reads
+the same). A process has at most one operation running. A read's value is on its completion; a
+write's and a cas's (`[old, new]`) on the invocation. For the kv model an event names its key in a
+`"key"` field, or its value is Jepsen's `[key, value]` tuple (jepsen.independent). Events of the
+`"nemesis"` process are not client operations and are skipped. An invocation that never completes
+is pending, as an `info` completion. An operation's times are the line numbers of its invocation
+and completion.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history.checker import Result
+from meshcheck.traces.history.history import Op, Status
+from meshcheck.traces.history.models import Model
+
+TYPES = ("invoke", "ok", "fail", "info")
+
+
+def read(path: str | Path, model: Model) -> list[Op]:
+    """The operations of the history in `path`, in invocation order. Raises `MeshcheckError` naming
+    the line and the field of the first malformed event."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MeshcheckError(f"{path}: cannot read: {exc}") from None
+    return parse(text.splitlines(), model, str(path))
+
+
+def parse(lines: Sequence[str], model: Model, name: str = "<history>") -> list[Op]:
+    running: dict[Hashable, tuple[int, str, Hashable, Hashable]] = {}  # process -> invocation
+    done: list[Op] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        bad = functools.partial(_bad, name, number)
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
+        if not isinstance(event, dict):
+            raise MeshcheckError(f"{name}:{number}: expected a JSON object")
+        if "process" not in event:
+            raise bad("process", "missing")
+        process = _hashable(event["process"])
+        if process == "nemesis":
+            continue
+        if not isinstance(process, int | str) or isinstance(process, bool):
+            raise bad("process", "expected a number or a name")
+        kind = event.get("type")
+        if kind not in TYPES:
+            raise bad("type", "expected invoke, ok, fail or info")
+        f = event.get("f")
+        if f not in model.fs:
+            raise bad("f", f"expected {_alternatives(sorted(model.fs))} for the {model.name} model")
+        key, value = _key_value(event, model, bad)
+        if kind == "invoke":
+            if process in running:
+                raise bad("type", f"invoke while process {process} has an operation running")
+            if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
+                raise bad("value", "expected [old, new] for a cas")
+            running[process] = (number, f, key, value)
+            continue
+        if process not in running:
+            raise bad("type", f"{kind} without an invocation by process {process}")
+        call, f0, key0, value0 = running.pop(process)
+        if f != f0:
+            raise bad("f", f"expected {f0}, as the invocation on line {call}")
+        if model.keyed and key != key0 and key is not None:
+            raise bad("key", f"expected {key0!r}, as the invocation on line {call}")
+        status: Status = "ok" if kind == "ok" else "fail" if kind == "fail" else "info"
+        output = value if (f == "read" and status == "ok") else None
+        inp = None if f == "read" else value0
+        ret = math.inf if status == "info" else float(number)
+        done.append(Op(process, f, inp, output, float(call), ret, status, key0, len(done)))
+    for process, (call, f, key, value) in running.items():
+        inp = None if f == "read" else value
+        done.append(Op(process, f, inp, None, float(call), math.inf, "info", key, len(done)))
+    done.sort(key=lambda o: o.call)
+    return done
+
+
+def _bad(name: str, number: int, field: str, expected: str) -> MeshcheckError:
+    return MeshcheckError(f"{name}:{number}: field {json.dumps(field)}: {expected}")
+
+
+def _key_value(
+    event: dict[str, Any], model: Model, bad: Callable[[str, str], MeshcheckError]
+) -> tuple[Hashable, Hashable]:
+    value = _hashable(event.get("value"))
+    if not model.keyed:  # a single object: no key
+        return None, value
+    if "key" in event:
+        return _hashable(event["key"]), value
+    if isinstance(value, tuple) and len(value) == 2:
+        return value[0], value[1]
+    raise bad("value", f'expected [key, value] (or a "key" field) for the {model.name} model')
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    return value  # type: ignore[no-any-return]
+
+
+def _alternatives(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _time(t: float) -> str:
+    return "-" if t == math.inf else f"line {int(t)}"
+
+
+def _show(value: Hashable) -> str:
+    return json.dumps(value, default=str)
+
+
+def render(result: Result, model: Model, source: str) -> str:
+    """The report: one line for a linearizable history; for one that is not, the failing window as
+    a table (process, f, value, invoked, completed, status)."""
+    head = f"{source}: {result.verdict} ({model.name} model, {result.ops} operations, "
+    head += f"{result.seconds:.2f} s)"
+    if result.verdict == "linearizable":
+        return head + "\n"
+    if result.verdict == "unknown":
+        cut = "the end" if result.cut == math.inf else _time(result.cut)
+        return (
+            head
+            + f"\nthe budget ran out; the first {result.prefix_ops} operations (invoked before "
+            + f"{cut}) are linearizable, nothing is claimed about the rest\n"
+        )
+    part = "" if result.partition is None else f"key {_show(result.partition)}: "
+    cut = "the end" if result.cut == math.inf else _time(result.cut)
+    lines = [
+        head,
+        f"smallest non-linearizable window: {part}its {len(result.window)} operations invoked "
+        f"before {cut} (those still running then pending) have no linearization",
+    ]
+    rows = [("process", "f", "value", "invoked", "completed", "status")]
+    for o in result.window:
+        value = o.output if o.f == "read" else o.input
+        rows.append((str(o.process), o.f, _show(value), _time(o.call), _time(o.ret), o.status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines) + "\n"
