@@ -189,6 +189,7 @@ def _search(
     while stack:
         mask, state, lo_call, lo_ret, path = stack.pop()
         if mask == full:
+            counter[0] += steps % 1024
             out: list[Op] = []
             node = path
             while node is not None:
