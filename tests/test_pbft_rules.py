@@ -1,0 +1,561 @@
+"""One scenario test per receiver rule of PBFT, in the manner of etcd-io/raft's raft_paper_test.go.
+
+Each test names its rule (Castro and Liskov, "Practical Byzantine Fault Tolerance", OSDI 1999,
+sections 4.1 to 4.4; their TOCS 2002 paper, "Practical Byzantine Fault Tolerance and Proactive
+Recovery", where it states a rule more plainly), drives one replica (or the client) by hand with
+messages signed by hand for its peers, and asserts the exact effects and state. Four replicas
+r1..r4, f = 1: the primary of view v is r(v mod 4 + 1). A rule broken in one line fails its test in
+milliseconds: tests/test_rule_mutations.py breaks each rule in one line of the core and checks that
+the test of that rule fails, and that every catalogue mutant (impl/pbft/mutants.py) fails at least
+one of these tests.
+
+The replicas are built with the mutants in `BUGS_UNDER_TEST` (none here), which is how the mutation
+check switches a catalogue mutant on without touching the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    Effect,
+    Persist,
+    Send,
+    SetTimer,
+    without_actions,
+)
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.pbft import (
+    CHANGING,
+    NORMAL,
+    PROGRESS,
+    VIEW_CHANGE,
+    Checkpoint,
+    Client,
+    ClientConfig,
+    Commit,
+    KeyRing,
+    NewView,
+    PbftConfig,
+    Prepare,
+    PreparedProof,
+    PrePrepare,
+    Replica,
+    Reply,
+    Request,
+    Signed,
+    ViewChange,
+    batch_digest,
+    history_digest,
+)
+from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, signing_bytes
+from meshcheck.impl.pbft.storage import LOG
+from meshcheck.impl.sim import check_effects
+from meshcheck.impl.sim.storage import Durable
+
+REPLICAS = ("r1", "r2", "r3", "r4")
+KEYS = KeyRing(0, (*REPLICAS, "c1"))
+BUGS_UNDER_TEST: frozenset[str] = (
+    frozenset()
+)  # the mutation check switches catalogue mutants on here
+
+
+def signed(holder: str, body: Any) -> Signed[Any]:
+    return Signed(body, holder, KEYS.signer(holder).sign(signing_bytes(body)))
+
+
+def forged(m: Signed[Any]) -> Signed[Any]:
+    """The same message with one bit of its signature flipped."""
+    return attrs.evolve(m, signature=bytes([m.signature[0] ^ 1]) + m.signature[1:])
+
+
+def request(op: str, timestamp: int = 1) -> Signed[Request]:
+    return signed("c1", Request("c1", timestamp, op))
+
+
+def primary(view: int) -> str:
+    return REPLICAS[view % 4]
+
+
+def pre_prepare(
+    seq: int, *requests: Signed[Request], view: int = 0, src: str | None = None
+) -> Signed[PrePrepare]:
+    src = src or primary(view)
+    batch: Batch = tuple(requests)
+    return signed(src, PrePrepare(view, seq, batch_digest(batch), src, batch))
+
+
+def prepare(pp: Signed[PrePrepare], src: str, digest: bytes | None = None) -> Signed[Prepare]:
+    return signed(src, Prepare(pp.body.view, pp.body.seq, digest or pp.body.digest, src))
+
+
+def commit(pp: Signed[PrePrepare], src: str, view: int | None = None) -> Signed[Commit]:
+    v = pp.body.view if view is None else view
+    return signed(src, Commit(v, pp.body.seq, pp.body.digest, src))
+
+
+def checkpoint(history: tuple[Batch, ...], src: str) -> Signed[Checkpoint]:
+    return signed(src, Checkpoint(len(history), history_digest(history), src, history))
+
+
+def certificate(pp: Signed[PrePrepare]) -> PreparedProof:
+    """A prepared certificate: the pre-prepare and 2f prepares of backups."""
+    backups = [r for r in REPLICAS if r != pp.signer][:2]
+    return PreparedProof(pp, tuple(prepare(pp, b) for b in backups))
+
+
+def view_change(view: int, src: str, *claims: PreparedProof) -> Signed[ViewChange]:
+    return signed(src, ViewChange(view, 0, GENESIS, (), claims, src))
+
+
+class Box:
+    """One replica with its durable store, stepped by hand."""
+
+    def __init__(self, node_id: str = "r2", **options: Any) -> None:
+        self.config = PbftConfig(node_id, REPLICAS, bugs=BUGS_UNDER_TEST, **options)
+        self.disk = Durable()
+        self.node = Replica(self.config, KEYS)
+        self.step(Restart({}))
+
+    def step(self, event: Any) -> list[Effect]:
+        self.last = self.node.step(event)
+        check_effects(self.node.id, self.last)  # one Persist at most, before every Send
+        effects = without_actions(self.last)
+        for e in effects:
+            if isinstance(e, Persist):
+                self.disk.apply(e.writes)
+        return effects
+
+    def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
+        return self.step(Deliver(source or m.signer, m))
+
+    def actions(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(a.name, dict(a.params)) for a in self.last if isinstance(a, Action)]
+
+    def evidence(self) -> list[tuple[str, str]]:
+        return [(r.accused, r.kind) for r in self.node.audit.records]
+
+    def agree(self, pp: Signed[PrePrepare]) -> list[Effect]:
+        """The pre-prepare, a prepare and two commits of peers: committed-local at this replica."""
+        self.deliver(pp)
+        others = [r for r in REPLICAS if r not in (self.node.id, pp.signer)]
+        self.deliver(prepare(pp, others[0]))
+        self.deliver(commit(pp, pp.signer))
+        return self.deliver(commit(pp, others[0]))
+
+
+def sent(effects: list[Effect]) -> list[Any]:
+    """The bodies sent, once per message (a broadcast is one)."""
+    out: list[Any] = []
+    for e in effects:
+        if isinstance(e, Send) and (not out or out[-1] is not e.message.body):
+            out.append(e.message.body)
+    return out
+
+
+def timers(effects: list[Effect]) -> dict[str, int]:
+    return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
+
+
+# == Section 4.1: the client ==========================================================================
+
+
+def test_4_1_the_primary_orders_a_request_and_a_backup_starts_its_timer() -> None:
+    """Section 4.1 and 4.2: the primary assigns the next sequence number to a client's request and
+    multicasts a pre-prepare; a backup that gets the request keeps it and starts a timer (section
+    4.4: the primary must order it before the timer runs out)."""
+    a = request("a")
+    box = Box("r1")
+    effects = box.deliver(a)
+    assert box.actions() == [("PrePrepare", {"i": "r1", "r": "a"})]
+    assert sent(effects) == [PrePrepare(0, 1, batch_digest((a,)), "r1", (a,))]
+    assert [e.dest for e in effects if isinstance(e, Send)] == ["r2", "r3", "r4"]
+    backup = Box("r2")
+    effects = backup.deliver(a)
+    assert sent(effects) == [] and timers(effects) == {"request c1 1": 300}
+    assert backup.node.pending == {("c1", 1): a}
+
+
+def test_4_1_a_retransmitted_executed_request_gets_the_last_reply_again() -> None:
+    """Section 4.1 (TOCS 2002 section 4.1): a replica keeps the last reply to each client; a
+    request it executed already gets that reply again, and is not ordered or executed again."""
+    a = request("a")
+    box = Box("r1")
+    box.deliver(a)
+    pp = box.node.log.pre_prepares[(0, 1)]
+    for peer in ("r2", "r3"):
+        box.deliver(prepare(pp, peer))
+    box.deliver(commit(pp, "r2"))
+    first = sent(box.deliver(commit(pp, "r3")))
+    (reply,) = [m for m in first if isinstance(m, Reply)]
+    again = box.deliver(a)
+    assert sent(again) == [reply] and box.actions() == []
+    assert (box.node.executed, box.node.next_seq, box.node.machine.applied) == ([(a,)], 2, 1)
+
+
+def test_4_1_a_request_the_client_did_not_sign_is_ignored() -> None:
+    """Section 4.1 and section 2: requests are signed by their client; a forged one is dropped."""
+    box = Box("r1")
+    assert box.deliver(forged(request("a")), "c1") == []
+    assert (box.node.pending, box.node.log.pre_prepares) == ({}, {})
+
+
+def test_4_1_the_client_accepts_on_f_plus_1_matching_replies() -> None:
+    """Section 4.1: the client waits for f+1 replies with valid signatures from different
+    replicas, with the same timestamp and result."""
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    client.step(Restart({}))
+    client.step(ClientRequest("a"))
+    body = Request("c1", 1, "a")
+
+    def reply(src: str, result: str) -> Signed[Reply]:
+        return signed(src, Reply(0, 1, body, result, src))
+
+    client.step(Deliver("r1", reply("r1", "ok")))
+    client.step(Deliver("r1", reply("r1", "ok")))  # the same replica twice counts once
+    client.step(Deliver("r3", reply("r3", "lie")))
+    client.step(Deliver("r4", forged(reply("r4", "ok"))))
+    assert client.accepted == []
+    client.step(Deliver("r2", reply("r2", "ok")))
+    assert client.accepted == [(1, "a")] and client.outstanding == {}
+
+
+# == Section 4.2: pre-prepare =========================================================================
+
+
+def test_4_2_a_backup_accepts_a_pre_prepare_and_multicasts_a_prepare() -> None:
+    """Section 4.2: a backup accepts a pre-prepare if it is signed by the primary of the view, it
+    is in view v, n is between the watermarks and there is no other; it then enters the pre-prepare
+    and a prepare in its log and multicasts the prepare (durable first)."""
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    effects = box.deliver(pp)
+    assert box.actions() == [("Prepare", {"i": "r2", "v": 0, "n": 1})]
+    assert sent(effects) == [Prepare(0, 1, pp.body.digest, "r2")]
+    assert [e.dest for e in effects if isinstance(e, Send)] == ["r1", "r3", "r4"]
+    assert isinstance(effects[0], Persist)
+    assert box.node.log.pre_prepares[(0, 1)] == pp
+
+
+def test_4_2_a_pre_prepare_with_a_bad_signature_is_refused() -> None:
+    """Section 4.2, accept only if the signatures in the request and the pre-prepare are correct."""
+    box = Box("r2")
+    effects = box.deliver(forged(pre_prepare(1, request("a"))))
+    assert sent(effects) == [] and box.node.log.pre_prepares == {}
+    assert box.evidence() == [("r1", "bad_signature")]
+
+
+def test_4_2_a_pre_prepare_not_from_the_primary_is_refused() -> None:
+    """Section 4.2: the pre-prepare is signed by the primary of its view (r1 in view 0)."""
+    box = Box("r2")
+    effects = box.deliver(pre_prepare(1, request("a"), src="r3"))
+    assert sent(effects) == [] and box.node.log.pre_prepares == {}
+    assert box.evidence() == [("r3", "wrong_primary")]
+
+
+def test_4_2_a_pre_prepare_whose_batch_does_not_match_its_digest_is_refused() -> None:
+    """Section 4.2: d is the request's digest; the request travels beside the signed pre-prepare,
+    so a batch altered on the way is caught by its digest."""
+    good = pre_prepare(1, request("a"))
+    altered = attrs.evolve(good, body=attrs.evolve(good.body, batch=(request("b", 2),)))
+    box = Box("r2")
+    assert sent(box.deliver(altered)) == [] and box.node.log.pre_prepares == {}
+
+
+def test_4_2_a_pre_prepare_of_another_view_is_not_prepared() -> None:
+    """Section 4.2: the backup is in view v. A pre-prepare of a later view (r2 is its primary) is
+    kept, but not prepared while the backup is in view 0."""
+    box = Box("r3")
+    pp = pre_prepare(1, request("a"), view=1)
+    assert sent(box.deliver(pp)) == [] and box.actions() == []
+    assert (1, 1) not in box.node.log.accepted
+
+
+def test_4_2_a_pre_prepare_outside_the_watermarks_is_not_prepared() -> None:
+    """Section 4.2: the sequence number is between the low water mark h and the high water mark
+    H = h + L (here L = 4): a pre-prepare at 5 is not prepared, at 4 it is."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    assert sent(box.deliver(pre_prepare(5, request("e", 5)))) == []
+    assert (0, 5) not in box.node.log.accepted
+    assert sent(box.deliver(pre_prepare(4, request("d", 4)))) == [
+        Prepare(0, 4, batch_digest((request("d", 4),)), "r2")
+    ]
+
+
+def test_4_2_a_second_pre_prepare_for_the_same_view_and_number_is_refused() -> None:
+    """Section 4.2: a backup accepts no pre-prepare for view v and sequence number n containing a
+    different digest once it accepted one; the primary signed both, which proves equivocation."""
+    box = Box("r2")
+    first = pre_prepare(1, request("a"))
+    box.deliver(first)
+    effects = box.deliver(pre_prepare(1, request("b", 2)))
+    assert sent(effects) == [] and box.actions() == []
+    assert box.node.log.pre_prepares[(0, 1)] == first
+    assert box.node.log.accepted[(0, 1)] == first.body.digest
+    assert box.evidence() == [("r1", "equivocation")]
+
+
+# == Section 4.2: prepare and the predicate prepared =================================================
+
+
+def test_4_2_prepared_needs_the_pre_prepare_and_2f_matching_prepares_of_backups() -> None:
+    """Section 4.2: prepared(m, v, n, i) is true iff replica i logged the request, its pre-prepare
+    and 2f prepares from different backups that match it (its own counts; the primary's does not,
+    nor one for another digest). Once prepared, i multicasts a commit."""
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)  # its own prepare: one of the 2f
+    assert sent(box.deliver(prepare(pp, "r1"))) == []  # from the primary: not a backup's
+    assert sent(box.deliver(prepare(pp, "r4", digest=NULL_DIGEST))) == []  # another digest
+    assert box.node.log.prepared(0, 1) is None
+    effects = box.deliver(prepare(pp, "r3"))
+    assert box.actions() == [("Commit", {"i": "r2", "v": 0, "n": 1})]
+    assert sent(effects) == [Commit(0, 1, pp.body.digest, "r2")]
+    proof = box.node.log.prepared(0, 1)
+    assert proof is not None and {p.signer for p in proof.prepares} == {"r2", "r3"}
+
+
+def test_4_2_a_prepare_outside_the_watermarks_is_not_logged() -> None:
+    """Section 4.2: replicas accept prepare messages whose sequence number is between h and H."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    pp = pre_prepare(5, request("e", 5))
+    box.deliver(prepare(pp, "r3"))
+    box.deliver(prepare(pp, "r4"))
+    assert box.node.log.prepares == {}
+
+
+# == Section 4.2: commit and committed-local; execution ==============================================
+
+
+def test_4_2_committed_local_needs_2f_plus_1_matching_commits() -> None:
+    """Section 4.2: committed-local(m, v, n, i) is true iff prepared is true and i accepted 2f+1
+    matching commits from different replicas (its own included); then it executes and replies."""
+    box = Box("r2")
+    a = request("a")
+    pp = pre_prepare(1, a)
+    box.deliver(pp)
+    box.deliver(prepare(pp, "r3"))  # prepared; its own commit sent
+    box.deliver(commit(pp, "r1"))
+    box.deliver(commit(pp, "r4", view=1))  # another view: does not match
+    assert box.node.executed == [] and box.node.log.committed_local(0, 1) is None
+    effects = box.deliver(commit(pp, "r3"))
+    assert box.actions() == [("Execute", {"i": "r2"})]
+    assert box.node.executed == [(a,)]
+    result = box.node.results[("c1", 1)][1]
+    assert sent(effects) == [Reply(0, 1, a.body, result, "r2")]
+    assert Apply(1, "a", (result,)) in effects
+
+
+def test_4_2_requests_execute_in_sequence_number_order() -> None:
+    """Section 4.2: a replica executes the operation of m after committed-local and after it
+    executed every request with a lower sequence number; one execution per step, the next on the
+    progress timer."""
+    box = Box("r2")
+    a, b = request("a"), request("b", 2)
+    effects = box.agree(pre_prepare(2, b))
+    assert box.node.executed == [] and not [e for e in effects if isinstance(e, Apply)]
+    effects = box.agree(pre_prepare(1, a))
+    assert box.node.executed == [(a,)] and PROGRESS in timers(effects)
+    effects = box.step(Tick(PROGRESS))
+    assert box.node.executed == [(a,), (b,)]
+    assert [e.index for e in effects if isinstance(e, Apply)] == [2]
+
+
+# == Section 4.3: checkpoints, garbage collection, watermarks ========================================
+
+
+def test_4_3_a_checkpoint_is_taken_every_k_requests() -> None:
+    """Section 4.3: after executing a request whose sequence number is divisible by K, a replica
+    multicasts <CHECKPOINT, n, d, i> with d the digest of its state (here K = 2)."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    assert not [m for m in sent(box.agree(a)) if isinstance(m, Checkpoint)]
+    effects = box.agree(b)
+    history = (a.body.batch, b.body.batch)
+    assert [m for m in sent(effects) if isinstance(m, Checkpoint)] == [
+        Checkpoint(2, history_digest(history), "r2")
+    ]
+
+
+def test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs() -> None:
+    """Section 4.3: a checkpoint with a proof of 2f+1 checkpoint messages with the same sequence
+    number and digest from different replicas (its own included) is stable; f+1 are not enough,
+    nor ones for another state."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    box.agree(b)
+    history = (a.body.batch, b.body.batch)
+    box.deliver(checkpoint(((request("z", 9),), ()), "r4"))  # another state
+    box.deliver(checkpoint(history, "r3"))
+    assert box.node.stable == 0
+    box.deliver(checkpoint(history, "r1"))
+    assert box.actions()[0] == ("StableCheckpoint", {"i": "r2", "n": 2})
+    assert (box.node.stable, box.node.stable_digest) == (2, history_digest(history))
+    assert {c.signer for c in box.node.stable_proof} == {"r1", "r2", "r3"}
+
+
+def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() -> None:
+    """Section 4.3: a stable checkpoint at n discards every pre-prepare, prepare, commit and
+    checkpoint at or below n (from memory and from disk), sets h = n, and H = n + L: a pre-prepare
+    above the old H is now prepared, one at or below h is ignored."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    box.agree(b)
+    far = pre_prepare(5, request("e", 5))
+    box.deliver(far)
+    assert (0, 5) not in box.node.log.accepted
+    history = (a.body.batch, b.body.batch)
+    box.deliver(checkpoint(history, "r3"))
+    box.deliver(checkpoint(history, "r4"))
+    assert box.actions() == [
+        ("StableCheckpoint", {"i": "r2", "n": 2}),
+        ("Prepare", {"i": "r2", "v": 0, "n": 5}),
+    ]
+    log = box.node.log
+    assert sorted(log.pre_prepares) == [(0, 5)] and sorted(log.checkpoints) == []
+    assert all(k[1] > 2 for k in (*log.prepares, *log.commits))
+    assert all(
+        m.body.seq > 2 or (isinstance(m.body, Checkpoint) and m.body.seq == 2)
+        for m in box.disk.get(LOG)
+    )
+    assert sent(box.deliver(pre_prepare(2, request("x", 9)))) == []
+    assert (0, 2) not in box.node.log.pre_prepares
+
+
+# == Section 4.4: view changes ========================================================================
+
+
+def prepared_backup() -> tuple[Box, Signed[PrePrepare]]:
+    """r2 with request a prepared (and its commit sent) at sequence number 1 in view 0."""
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)
+    box.deliver(prepare(pp, "r3"))
+    return box, pp
+
+
+def test_4_4_a_view_change_message_carries_the_checkpoint_and_the_prepared_set() -> None:
+    """Section 4.4: when its timer expires a backup moves to view v+1 and multicasts
+    <VIEW-CHANGE, v+1, n, C, P, i>: n its stable checkpoint, C its proof, P a prepared certificate
+    (the pre-prepare and 2f prepares) for every request prepared above n."""
+    box, pp = prepared_backup()
+    effects = box.step(Tick("request c1 1"))
+    assert box.actions() == [("StartViewChange", {"i": "r2"})]
+    assert (box.node.view, box.node.status) == (1, CHANGING)
+    (vc,) = sent(effects)
+    assert isinstance(vc, ViewChange)
+    assert (vc.view, vc.ckpt, vc.ckpt_digest, vc.ckpt_proof, vc.src) == (1, 0, GENESIS, (), "r2")
+    (claim,) = vc.prepared
+    assert claim.pre_prepare == pp
+    assert {p.signer for p in claim.prepares} == {"r2", "r3"}
+
+
+def test_4_4_a_replica_changing_views_accepts_no_pre_prepare_of_the_new_view_yet() -> None:
+    """Section 4.4: a replica in a view change accepts only checkpoint, view-change and new-view
+    messages; the new view's pre-prepares count once the new-view message is accepted."""
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))  # view 1, waiting for the new view
+    assert sent(box.deliver(pre_prepare(1, request("a"), view=1))) == []
+    assert box.node.status == CHANGING and (1, 1) not in box.node.log.accepted
+
+
+def test_4_4_the_new_primary_computes_o_from_v_with_null_requests_for_gaps() -> None:
+    """Section 4.4: the primary of v+1, with 2f+1 valid view-change messages (its own included),
+    computes min-s (the latest stable checkpoint in V) and max-s (the highest prepared sequence
+    number), and O: for each n in between a pre-prepare in v+1 of the request prepared there in
+    the highest view, else of the null request. It multicasts <NEW-VIEW, v+1, V, O> and enters v+1."""
+    a, b, c = request("a"), request("b", 2), request("c", 3)
+    older = certificate(pre_prepare(1, a))
+    box = Box("r3")  # the primary of view 2
+    box.step(Tick(VIEW_CHANGE))
+    box.step(Tick(VIEW_CHANGE))  # view 2
+    newer = certificate(pre_prepare(1, b, view=1))  # seq 1 prepared again in view 1, with b
+    box.deliver(view_change(2, "r1", older, certificate(pre_prepare(3, c))))
+    effects = box.deliver(view_change(2, "r2", newer))
+    assert box.actions() == [("NewView", {"i": "r3"})]
+    (nv,) = sent(effects)
+    assert isinstance(nv, NewView) and nv.view == 2
+    assert [(p.body.view, p.body.seq, p.body.batch) for p in nv.pre_prepares] == [
+        (2, 1, (b,)),
+        (2, 2, ()),
+        (2, 3, (c,)),
+    ]
+    assert {vc.signer for vc in nv.view_changes} == {"r1", "r2", "r3"}
+    assert (box.node.view, box.node.status, box.node.next_seq) == (2, NORMAL, 4)
+
+
+def test_4_4_a_backup_accepts_a_new_view_whose_o_it_recomputes() -> None:
+    """Section 4.4: a backup accepts a new-view message for v+1 if it is signed by the primary of
+    v+1, its view-change messages are valid and for v+1, and O is correct (it recomputes O the way
+    the primary did); then it enters v+1 and prepares every pre-prepare of O."""
+    a = request("a")
+    vcs = (view_change(1, "r2"), view_change(1, "r3", certificate(pre_prepare(1, a))))
+    vcs += (view_change(1, "r4"),)
+    o = signed("r2", PrePrepare(1, 1, batch_digest((a,)), "r2", (a,)))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    effects = box.deliver(signed("r2", NewView(1, vcs, (o,), "r2")))
+    assert box.actions() == [("AcceptNewView", {"i": "r3", "v": 1})]
+    assert sent(effects) == [Prepare(1, 1, batch_digest((a,)), "r3")]
+    assert (box.node.view, box.node.status) == (1, NORMAL)
+
+
+def test_4_4_a_backup_refuses_a_new_view_whose_o_is_not_what_v_implies() -> None:
+    """Section 4.4: a new-view message whose O leaves out a request prepared in V (or puts another
+    at its number) is refused: the backup stays in the view change and keeps it as evidence."""
+    a = request("a")
+    vcs = (view_change(1, "r2"), view_change(1, "r3", certificate(pre_prepare(1, a))))
+    vcs += (view_change(1, "r4"),)
+    other = signed(
+        "r2", PrePrepare(1, 1, batch_digest((request("z", 9),)), "r2", (request("z", 9),))
+    )
+    for o in ((), (other,)):
+        box = Box("r3")
+        box.step(Tick(VIEW_CHANGE))
+        assert sent(box.deliver(signed("r2", NewView(1, vcs, o, "r2")))) == []
+        assert (box.node.view, box.node.status) == (1, CHANGING)
+        assert box.evidence() == [("r2", "bad_new_view")]
+
+
+def test_4_4_a_new_view_needs_2f_plus_1_view_changes_and_the_new_primary() -> None:
+    """Section 4.4: the new-view message holds 2f+1 view-change messages from different replicas,
+    and is signed by the primary of v+1."""
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    short = (view_change(1, "r2"), view_change(1, "r4"))
+    assert sent(box.deliver(signed("r2", NewView(1, short, (), "r2")))) == []
+    assert box.evidence() == [("r2", "bad_new_view")]
+    vcs = (*short, view_change(1, "r1"))
+    assert sent(box.deliver(signed("r4", NewView(1, vcs, (), "r4")))) == []
+    assert box.evidence()[-1] == ("r4", "wrong_primary")
+    assert box.node.status == CHANGING
+
+
+def test_4_4_a_view_change_message_with_a_bad_prepared_certificate_is_refused() -> None:
+    """Section 4.4: a view-change message is valid only if each entry of P is a prepared
+    certificate: a pre-prepare of its view's primary and 2f matching prepares of backups. One
+    prepare is not a certificate; the message is refused and kept as evidence."""
+    pp = pre_prepare(1, request("a"))
+    thin = PreparedProof(pp, (prepare(pp, "r2"),))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(view_change(1, "r4", thin))
+    assert "r4" not in box.node.view_changes.get(1, {})
+    assert box.evidence() == [("r4", "bad_view_change")]
+
+
+def test_4_4_f_plus_1_view_changes_for_a_later_view_make_a_replica_follow() -> None:
+    """TOCS 2002 section 4.5.2 (liveness): a replica that receives view-change messages for views
+    above its own from f+1 replicas moves to the next view even before its timer expires."""
+    box = Box("r4")
+    box.deliver(view_change(1, "r2"))
+    assert box.node.view == 0
+    box.deliver(view_change(1, "r3"))
+    assert box.actions() == [("StartViewChange", {"i": "r4"})]
+    assert (box.node.view, box.node.status) == (1, CHANGING)

@@ -1,0 +1,601 @@
+"""One scenario test per receiver rule of Raft, in the manner of etcd-io/raft's raft_paper_test.go.
+
+Each test names its rule (Ongaro and Ousterhout, "In Search of an Understandable Consensus
+Algorithm", USENIX ATC 2014: Figure 2 and section 7's InstallSnapshot, Figure 13 of the extended
+version; Ongaro's thesis, section 6.4, for ReadIndex), drives one node by hand (a leader gets its
+peers' responses by hand too) and asserts the exact effects and state. A rule broken in one line
+fails its test in milliseconds: tests/test_rule_mutations.py breaks each rule in one line of the
+core and checks that the test of that rule fails, and that every catalogue mutant
+(impl/raft/mutants.py) fails at least one of these tests.
+
+The tests build their nodes with the mutants in `BUGS_UNDER_TEST` (none here), which is how the
+mutation check switches a catalogue mutant on without touching the tests.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from meshcheck.impl.base.effects import (
+    Apply,
+    Effect,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+    Splice,
+    without_actions,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.raft import (
+    CANDIDATE,
+    ELECTION,
+    FOLLOWER,
+    HEARTBEAT,
+    LEADER,
+    READ,
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
+    RaftConfig,
+    RaftNode,
+    RequestVoteRequest,
+    RequestVoteResponse,
+)
+from meshcheck.impl.raft.node import HARD, LOG, NOT_LEADER
+from meshcheck.impl.rsm import NOOP, Custom, StateMachine
+from meshcheck.impl.sim import check_effects
+from meshcheck.impl.sim.storage import Durable
+
+SERVERS = ("s1", "s2", "s3")
+BUGS_UNDER_TEST: frozenset[str] = (
+    frozenset()
+)  # the mutation check switches catalogue mutants on here
+
+
+class Box:
+    """One node with its durable store: step it by hand, restart it from what it persisted."""
+
+    def __init__(self, node_id: str = "s1", term: int = 0, log: tuple[Entry, ...] = ()) -> None:
+        self.config = RaftConfig(node_id, SERVERS, bugs=BUGS_UNDER_TEST)
+        self.disk = Durable()
+        self.disk.apply([Put(HARD, (term, None)), Put(LOG, log)])
+        self.restart()
+
+    def restart(self) -> list[Effect]:
+        self.node = RaftNode(self.config, random.Random(0))
+        return self.step(Restart(self.disk.view()))
+
+    def step(self, event: Any) -> list[Effect]:
+        reported = self.node.step(event)
+        check_effects(self.node.id, reported)  # one Persist at most, before every Send
+        effects = without_actions(reported)
+        for e in effects:
+            if isinstance(e, Persist):
+                self.disk.apply(e.writes)
+        return effects
+
+    def deliver(self, message: Any) -> list[Effect]:
+        return self.step(Deliver(message.source, message))
+
+    def elect(self) -> list[Effect]:
+        """Time out and win with s2's vote (the leader appends its no-op, section 8)."""
+        self.step(Tick(ELECTION))
+        return self.deliver(RequestVoteResponse("s2", self.node.id, self.node.term, True))
+
+
+def sent(effects: list[Effect]) -> list[Any]:
+    return [e.message for e in effects if isinstance(e, Send)]
+
+
+def timers(effects: list[Effect]) -> list[str]:
+    return [e.timer for e in effects if isinstance(e, SetTimer)]
+
+
+def applied(effects: list[Effect]) -> list[tuple[int, Any]]:
+    return [(e.index, e.value) for e in effects if isinstance(e, Apply)]
+
+
+def log_of(*terms: int) -> tuple[Entry, ...]:
+    """Entries of these terms, values x1, x2, ... by index."""
+    return tuple(Entry(t, f"x{k}") for k, t in enumerate(terms, 1))
+
+
+def hard_writes(effects: list[Effect]) -> list[Any]:
+    return [
+        w.value
+        for e in effects
+        if isinstance(e, Persist)
+        for w in e.writes
+        if isinstance(w, Put) and w.key == HARD
+    ]
+
+
+# == Figure 2, Rules for Servers: all servers ==========================================================
+
+
+def test_all_servers_apply_committed_entries_in_order() -> None:
+    """Figure 2, all servers: if commitIndex > lastApplied, increment lastApplied and apply
+    log[lastApplied] to the state machine, in index order, each entry once."""
+    box = Box("s2", term=1)
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1, 1), 2, 0))
+    assert applied(effects) == [(1, "x1"), (2, "x2")]
+    assert (box.node.commit_index, box.node.machine.applied) == (2, 2)
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 3, 1, (), 3, 0))
+    assert applied(effects) == [(3, "x3")]  # only the newly committed one
+    assert box.node.machine.applied == 3
+
+
+@pytest.mark.parametrize("role", [FOLLOWER, CANDIDATE, LEADER])
+def test_all_servers_adopt_a_higher_term_and_become_followers(role: str) -> None:
+    """Figure 2, all servers: if an RPC request or response contains term T > currentTerm, set
+    currentTerm = T and convert to follower (section 5.1); the new term is persisted, with no vote."""
+    box = Box(term=1)
+    if role != FOLLOWER:
+        box.step(Tick(ELECTION))  # candidate of term 2
+    if role == LEADER:
+        box.deliver(RequestVoteResponse("s2", "s1", 2, True))
+    assert box.node.role == role
+    effects = box.deliver(RequestVoteResponse("s3", "s1", 7, False))
+    assert (box.node.role, box.node.term, box.node.voted_for) == (FOLLOWER, 7, None)
+    assert hard_writes(effects) == [(7, None)]
+    assert box.disk.get(HARD) == (7, None)
+
+
+# == Figure 2, followers =============================================================================
+
+
+def test_followers_hearing_from_the_leader_stay_followers() -> None:
+    """Figure 2, followers: respond to RPCs from candidates and leaders (section 5.2: a server
+    remains a follower as long as it receives valid RPCs from a leader): every AppendEntries of the
+    current term restarts the election timer and is answered."""
+    box = Box("s2", term=2)
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 2, 0, 0, (), 0, 0))
+    assert timers(effects) == [ELECTION]
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 2, True, 0, 0)]
+    assert (box.node.role, box.node.leader) == (FOLLOWER, "s1")
+
+
+def test_followers_time_out_and_become_candidates() -> None:
+    """Figure 2, followers: if the election timeout elapses without AppendEntries from the current
+    leader or a vote granted, convert to candidate."""
+    box = Box(term=3)
+    box.step(Tick(ELECTION))
+    assert (box.node.role, box.node.term) == (CANDIDATE, 4)
+
+
+# == Figure 2, candidates ============================================================================
+
+
+def test_candidates_increment_term_vote_for_self_reset_timer_and_request_votes() -> None:
+    """Figure 2, candidates: on conversion to candidate, start an election: increment currentTerm,
+    vote for self, reset the election timer, send RequestVote RPCs to all other servers (carrying
+    the last log index and term, section 5.4.1); the term and vote are durable before the sends."""
+    box = Box(term=4, log=log_of(1, 3))
+    effects = box.step(Tick(ELECTION))
+    assert (box.node.term, box.node.voted_for, box.node.votes_granted) == (5, "s1", {"s1"})
+    assert isinstance(effects[0], Persist) and effects[0].writes[0] == Put(HARD, (5, "s1"))
+    assert timers(effects) == [ELECTION]
+    assert sent(effects) == [
+        RequestVoteRequest("s1", "s2", 5, 3, 2),
+        RequestVoteRequest("s1", "s3", 5, 3, 2),
+    ]
+
+
+def test_candidates_win_with_votes_from_a_majority() -> None:
+    """Figure 2, candidates: if votes are received from a majority of servers, become leader. A
+    denied vote and a vote of an earlier term do not count; its own vote does."""
+    box = Box(term=1)
+    box.step(Tick(ELECTION))  # term 2
+    box.deliver(RequestVoteResponse("s2", "s1", 2, False))
+    assert box.node.role == CANDIDATE
+    box.step(Tick(ELECTION))  # term 3
+    box.deliver(RequestVoteResponse("s2", "s1", 2, True))  # granted, but in term 2
+    assert (box.node.role, box.node.votes_granted) == (CANDIDATE, {"s1"})
+    box.deliver(RequestVoteResponse("s3", "s1", 3, True))
+    assert box.node.role == LEADER
+
+
+def test_candidates_step_down_on_append_entries_from_a_leader_of_their_term() -> None:
+    """Figure 2, candidates: if AppendEntries RPC received from new leader, convert to follower
+    (section 5.2: if the leader's term is at least the candidate's current term)."""
+    box = Box("s2", term=1)
+    box.step(Tick(ELECTION))  # candidate of term 2
+    effects = box.deliver(AppendEntriesRequest("s3", "s2", 2, 0, 0, (), 0, 0))
+    assert (box.node.role, box.node.term, box.node.leader) == (FOLLOWER, 2, "s3")
+    assert box.node.voted_for == "s2"  # the vote of its own election stands
+    assert sent(effects) == [AppendEntriesResponse("s2", "s3", 2, True, 0, 0)]
+
+
+def test_candidates_start_a_new_election_on_timeout() -> None:
+    """Figure 2, candidates: if the election timeout elapses, start a new election (next term)."""
+    box = Box(term=1)
+    box.step(Tick(ELECTION))
+    effects = box.step(Tick(ELECTION))
+    assert (box.node.role, box.node.term, box.node.voted_for) == (CANDIDATE, 3, "s1")
+    assert [m.term for m in sent(effects)] == [3, 3]
+
+
+# == Figure 2, leaders ===============================================================================
+
+
+def test_leaders_send_heartbeats_on_election_and_when_idle() -> None:
+    """Figure 2, leaders: upon election send initial AppendEntries to each server; repeat during
+    idle periods to prevent election timeouts (the heartbeat timer, re-armed each time)."""
+    box = Box(term=1)
+    effects = box.elect()
+    assert [(m.dest, m.term, m.prev_log_index) for m in sent(effects)] == [
+        ("s2", 2, 0),
+        ("s3", 2, 0),
+    ]
+    assert HEARTBEAT in timers(effects)
+    effects = box.step(Tick(HEARTBEAT))
+    assert timers(effects) == [HEARTBEAT]
+    assert [type(m).__name__ + m.dest for m in sent(effects)] == [
+        "AppendEntriesRequests2",
+        "AppendEntriesRequests3",
+    ]
+
+
+def test_leaders_append_client_commands_and_answer_once_applied() -> None:
+    """Figure 2, leaders: if command received from client, append entry to local log, respond
+    after entry applied to state machine. A follower refuses and names the leader it knows."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))  # the no-op commits
+    effects = box.step(ClientRequest("w", 9))
+    assert box.node.log.entries[-1] == Entry(2, "w")
+    assert [w for e in effects if isinstance(e, Persist) for w in e.writes] == [
+        Splice(LOG, 1, (Entry(2, "w"),))
+    ]
+    assert not [e for e in effects if isinstance(e, Reply)]  # not applied yet
+    effects = box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 2, 0))
+    assert applied(effects) == [(2, "w")]
+    assert [e for e in effects if isinstance(e, Reply)] == [
+        Reply(9, FrozenDict({"ok": True, "opaque": True}), leader="s1")
+    ]
+    follower = Box("s2", term=2)
+    follower.deliver(AppendEntriesRequest("s1", "s2", 2, 0, 0, (), 0, 0))
+    assert follower.step(ClientRequest("w", 3)) == [Reply(3, error=NOT_LEADER, leader="s1")]
+
+
+def test_leaders_replicate_from_next_index() -> None:
+    """Figure 2, leaders: if last log index >= nextIndex for a follower, send AppendEntries with
+    log entries starting at nextIndex, prevLogIndex = nextIndex - 1 and its term."""
+    box = Box(term=2, log=log_of(1, 2, 2))
+    box.elect()  # term 3, no-op at 4, nextIndex 4
+    box.node.next_index["s2"] = 2  # as after two rejections
+    effects = box.step(Tick(HEARTBEAT))
+    assert sent(effects)[0] == AppendEntriesRequest(
+        "s1", "s2", 3, 1, 1, (Entry(2, "x2"), Entry(2, "x3"), Entry(3, NOOP)), 0, 0
+    )
+
+
+def test_leaders_update_next_and_match_index_on_success() -> None:
+    """Figure 2, leaders: if successful, update nextIndex and matchIndex for the follower (never
+    backwards: a reordered older success leaves them)."""
+    box = Box(term=1, log=log_of(1, 1))
+    box.elect()  # term 2, no-op at 3
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 3, 0))
+    assert (box.node.match_index["s2"], box.node.next_index["s2"]) == (3, 4)
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))  # older, reordered
+    assert (box.node.match_index["s2"], box.node.next_index["s2"]) == (3, 4)
+
+
+def test_leaders_decrement_next_index_and_retry_on_failure() -> None:
+    """Figure 2, leaders: if AppendEntries fails because of log inconsistency, decrement nextIndex
+    and retry (section 5.3)."""
+    box = Box(term=1, log=log_of(1, 1))
+    box.elect()  # term 2, no-op at 3, nextIndex 3
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, False, 0, 0))
+    assert box.node.next_index["s2"] == 2
+    assert sent(effects) == [
+        AppendEntriesRequest("s1", "s2", 2, 1, 1, (Entry(1, "x2"), Entry(2, NOOP)), 0, 0)
+    ]
+
+
+def test_leaders_commit_an_entry_of_their_term_stored_on_a_majority() -> None:
+    """Figure 2, leaders: if there exists an N > commitIndex such that a majority of matchIndex[i]
+    >= N and log[N].term == currentTerm, set commitIndex = N. The leader's own copy is not a
+    majority of three; one follower's makes one."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.step(ClientRequest("w", 1))
+    assert box.node.commit_index == 0
+    box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 0))
+    assert box.node.commit_index == 1
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 2, 0))
+    assert box.node.commit_index == 2
+    assert applied(effects) == [(2, "w")]
+
+
+def test_leaders_commit_only_entries_of_their_term_by_counting() -> None:
+    """Figure 2, leaders (log[N].term == currentTerm), and section 5.4.2, Figure 8: an entry of an
+    earlier term is not committed by counting replicas, only with an entry of the leader's term
+    after it."""
+    box = Box(term=2, log=log_of(1, 2))
+    box.elect()  # term 3, no-op at 3
+    box.deliver(AppendEntriesResponse("s2", "s1", 3, True, 2, 0))  # a majority holds index 2
+    assert box.node.commit_index == 0
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 3, True, 3, 0))
+    assert box.node.commit_index == 3
+    assert applied(effects) == [(1, "x1"), (2, "x2"), (3, NOOP)]
+
+
+# == Figure 2, RequestVote RPC, receiver implementation ==============================================
+
+
+def test_request_vote_rule_1_reply_false_if_term_is_stale() -> None:
+    """Figure 2, RequestVote receiver 1: reply false if term < currentTerm (with currentTerm, so the
+    candidate learns it)."""
+    box = Box("s2", term=5)
+    effects = box.deliver(RequestVoteRequest("s1", "s2", 4, 9, 9))
+    assert sent(effects) == [RequestVoteResponse("s2", "s1", 5, False)]
+    assert (box.node.term, box.node.voted_for) == (5, None)
+    assert not [e for e in effects if isinstance(e, Persist)]
+
+
+def test_request_vote_rule_2_one_vote_per_term() -> None:
+    """Figure 2, RequestVote receiver 2: if votedFor is null or candidateId (and the log is up to
+    date), grant the vote: the first candidate gets it, a second one in the same term does not, the
+    first one asking again does. Granting resets the election timer (followers' rule)."""
+    box = Box("s2", term=1)
+    effects = box.deliver(RequestVoteRequest("s1", "s2", 1, 0, 0))
+    assert sent(effects) == [RequestVoteResponse("s2", "s1", 1, True)]
+    assert timers(effects) == [ELECTION]
+    assert box.node.voted_for == "s1"
+    assert sent(box.deliver(RequestVoteRequest("s3", "s2", 1, 0, 0))) == [
+        RequestVoteResponse("s2", "s3", 1, False)
+    ]
+    assert sent(box.deliver(RequestVoteRequest("s1", "s2", 1, 0, 0))) == [
+        RequestVoteResponse("s2", "s1", 1, True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("last_term", "last_index", "granted"),
+    [
+        (1, 9, False),  # an earlier last term, however long
+        (2, 2, False),  # the same last term, shorter
+        (2, 3, True),  # the same last term, as long
+        (2, 4, True),  # the same last term, longer
+        (3, 1, True),  # a later last term, however short
+    ],
+)
+def test_request_vote_rule_2_candidate_log_at_least_as_up_to_date(
+    last_term: int, last_index: int, granted: bool
+) -> None:
+    """Figure 2, RequestVote receiver 2 and section 5.4.1: grant only if the candidate's log is at
+    least as up-to-date as the receiver's: a later last term, or the same last term and at least as
+    long."""
+    box = Box("s2", term=2, log=log_of(1, 2, 2))
+    effects = box.deliver(RequestVoteRequest("s1", "s2", 3, last_term, last_index))
+    assert sent(effects) == [RequestVoteResponse("s2", "s1", 3, granted)]
+    assert box.node.voted_for == ("s1" if granted else None)
+
+
+def test_request_vote_voted_for_is_persistent() -> None:
+    """Figure 2, persistent state: votedFor is on stable storage before the response leaves, so a
+    restarted server does not vote twice in one term."""
+    box = Box("s2", term=1)
+    effects = box.deliver(RequestVoteRequest("s1", "s2", 2, 0, 0))
+    assert hard_writes(effects) == [(2, "s1")]
+    assert effects.index(next(e for e in effects if isinstance(e, Persist))) < effects.index(
+        next(e for e in effects if isinstance(e, Send))
+    )
+    box.restart()
+    assert (box.node.term, box.node.voted_for) == (2, "s1")
+    assert sent(box.deliver(RequestVoteRequest("s3", "s2", 2, 0, 0))) == [
+        RequestVoteResponse("s2", "s3", 2, False)
+    ]
+
+
+# == Figure 2, AppendEntries RPC, receiver implementation ============================================
+
+
+def test_append_entries_rule_1_reply_false_if_term_is_stale() -> None:
+    """Figure 2, AppendEntries receiver 1: reply false if term < currentTerm; nothing changes (the
+    log, the leader hint, the election timer)."""
+    box = Box("s2", term=3, log=log_of(1))
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 2, 1, 1, log_of(1, 2)[1:], 2, 0))
+    assert effects == [Send("s1", AppendEntriesResponse("s2", "s1", 3, False, 0, 0))]
+    assert (box.node.log.entries, box.node.commit_index, box.node.leader) == (
+        list(log_of(1)),
+        0,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("prev_index", "prev_term"),
+    [(3, 1), (2, 2)],  # no entry at prevLogIndex; an entry there of another term
+)
+def test_append_entries_rule_2_reply_false_without_a_matching_prev_entry(
+    prev_index: int, prev_term: int
+) -> None:
+    """Figure 2, AppendEntries receiver 2: reply false if the log does not contain an entry at
+    prevLogIndex whose term matches prevLogTerm; the log is left as it is."""
+    box = Box("s2", term=2, log=log_of(1, 1))
+    effects = box.deliver(
+        AppendEntriesRequest("s1", "s2", 2, prev_index, prev_term, (Entry(2, "n"),), 0, 0)
+    )
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 2, False, 0, 0)]
+    assert box.node.log.entries == list(log_of(1, 1))
+
+
+def test_append_entries_rule_3_delete_a_conflicting_entry_and_all_after_it() -> None:
+    """Figure 2, AppendEntries receiver 3: if an existing entry conflicts with a new one (same
+    index, different terms), delete the existing entry and all that follow it (then append)."""
+    box = Box("s2", term=3, log=log_of(1, 1, 2, 2))
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 3, 1, 1, (Entry(1, "x2"),), 0, 0))
+    assert box.node.log.entries == list(log_of(1, 1, 2, 2))  # index 2 matches: nothing conflicts
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 3, 2, 1, (Entry(3, "a"),), 0, 0))
+    assert box.node.log.entries == [*log_of(1, 1), Entry(3, "a")]
+    assert box.disk.get(LOG) == (*log_of(1, 1), Entry(3, "a"))
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 3, True, 3, 0)]
+
+
+def test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix() -> None:
+    """Figure 2, AppendEntries receiver 4: append any new entries not already in the log. Entries
+    already there stay; a delayed request carrying a prefix of the log deletes nothing."""
+    box = Box("s2", term=1, log=log_of(1, 1))
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1, 1), 0, 0))
+    assert box.node.log.entries == list(log_of(1, 1, 1))
+    assert [w for e in effects if isinstance(e, Persist) for w in e.writes] == [
+        Splice(LOG, 2, (Entry(1, "x3"),))
+    ]
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 1, True, 3, 0)]
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1), 0, 0))
+    assert box.node.log.entries == list(log_of(1, 1, 1))
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 1, True, 1, 0)]
+
+
+def test_append_entries_rule_5_commit_up_to_min_of_leader_commit_and_last_new_entry() -> None:
+    """Figure 2, AppendEntries receiver 5: if leaderCommit > commitIndex, set commitIndex =
+    min(leaderCommit, index of last new entry): entries beyond what this request vouches for may
+    still be replaced."""
+    box = Box("s2", term=1, log=log_of(1, 1, 1))
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 1, 1, (), 3, 0))
+    assert box.node.commit_index == 1
+    assert applied(effects) == [(1, "x1")]
+    box.deliver(AppendEntriesRequest("s1", "s2", 1, 1, 1, (Entry(1, "x2"),), 3, 0))
+    assert box.node.commit_index == 2
+    box.deliver(AppendEntriesRequest("s1", "s2", 1, 3, 1, (), 2, 0))  # leaderCommit is lower
+    assert box.node.commit_index == 2
+
+
+# == Section 7 (Figure 13 of the extended paper): InstallSnapshot RPC, receiver implementation =======
+
+
+def snapshot_of(value: int) -> bytes:
+    machine = StateMachine()
+    machine.apply(Custom("k", value))
+    return machine.snapshot()
+
+
+def test_install_snapshot_rule_1_reply_immediately_if_term_is_stale() -> None:
+    """Section 7, InstallSnapshot receiver 1: reply immediately if term < currentTerm (with
+    currentTerm); nothing is installed."""
+    box = Box("s2", term=4, log=log_of(1, 1))
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 3, 5, 3, snapshot_of(1)))
+    assert effects == [Send("s1", InstallSnapshotResponse("s2", "s1", 4, 0))]
+    assert (box.node.log.snapshot_index, len(box.node.log.entries)) == (0, 2)
+
+
+def test_install_snapshot_discards_a_snapshot_older_than_the_commit_index() -> None:
+    """Section 7: a snapshot that covers no more than the receiver has committed (a delayed or
+    duplicated one) is acknowledged and discarded; state machine, log and commitIndex stay."""
+    box = Box("s2", term=1)
+    box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1, 1, 1), 3, 0))
+    before = box.node.machine.snapshot()
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, 2, 1, snapshot_of(1)))
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, 2)]
+    assert (box.node.commit_index, box.node.log.snapshot_index, len(box.node.log.entries)) == (
+        3,
+        0,
+        4,
+    )
+    assert box.node.machine.snapshot() == before
+    assert not [e for e in effects if isinstance(e, Persist)]
+
+
+def test_install_snapshot_keeps_the_entries_after_a_matching_last_included_entry() -> None:
+    """Section 7, InstallSnapshot receiver 6: if an existing entry has the same index and term as
+    the snapshot's last included entry, retain the log entries following it."""
+    box = Box("s2", term=1, log=log_of(1, 1, 1, 1))
+    box.deliver(InstallSnapshotRequest("s1", "s2", 1, 2, 1, snapshot_of(1)))
+    log = box.node.log
+    assert (log.snapshot_index, log.snapshot_term, log.entries) == (
+        2,
+        1,
+        list(log_of(1, 1, 1, 1)[2:]),
+    )
+
+
+def test_install_snapshot_otherwise_discards_the_whole_log() -> None:
+    """Section 7, InstallSnapshot receiver 7: otherwise discard the entire log (the snapshot's last
+    entry is beyond the log, or the entry there has another term)."""
+    box = Box("s2", term=2, log=log_of(1, 1, 1, 1))
+    box.deliver(InstallSnapshotRequest("s1", "s2", 2, 3, 2, snapshot_of(1)))
+    log = box.node.log
+    assert (log.snapshot_index, log.snapshot_term, log.entries) == (3, 2, [])
+
+
+def test_install_snapshot_resets_the_state_machine_and_persists_it() -> None:
+    """Section 7, InstallSnapshot receiver 8: reset the state machine using the snapshot contents;
+    the snapshot's entries are committed (commitIndex = lastIncludedIndex), and the snapshot is
+    durable with the log after it before the response leaves."""
+    data = snapshot_of(7)
+    box = Box("s2", term=1, log=log_of(1))
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, 5, 1, data))
+    assert box.node.machine.snapshot() == data
+    assert box.node.commit_index == 5
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, 5)]
+    box.restart()
+    assert (box.node.machine.snapshot(), box.node.commit_index) == (data, 5)
+
+
+# == Ongaro's thesis, section 6.4: ReadIndex ========================================================
+
+
+def test_read_index_step_1_waits_for_an_entry_of_the_leaders_term_to_commit() -> None:
+    """Thesis 6.4, step 1: the leader needs an entry of its own term committed (its no-op) before
+    its commitIndex can be a read index; until then a read is refused. A follower refuses too."""
+    box = Box(term=1)
+    box.elect()
+    assert box.step(ClientRead("", 1)) == [
+        Reply(1, error="no entry of this term committed yet", leader="s1")
+    ]
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))
+    assert box.node.commit_index == 1
+    assert [e for e in box.step(ClientRead("", 2)) if isinstance(e, Reply)] == []
+    follower = Box("s2", term=1)
+    assert follower.step(ClientRead("", 3)) == [Reply(3, error=NOT_LEADER, leader=None)]
+
+
+def test_read_index_step_2_records_the_commit_index_and_sends_a_heartbeat_round() -> None:
+    """Thesis 6.4, steps 2 and 3: the leader records its commitIndex as the read index and sends a
+    round of heartbeats that carry the round's number, to every peer."""
+    box = Box(term=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))
+    effects = box.step(ClientRead("", 2))
+    assert (box.node.reads.index, box.node.reads.seq) == (1, 1)
+    assert [(m.dest, m.read_round) for m in sent(effects)] == [("s2", 1), ("s3", 1)]
+
+
+def test_read_index_step_3_needs_a_majority_acknowledging_this_round() -> None:
+    """Thesis 6.4, step 3: only a heartbeat round acknowledged by a majority confirms leadership,
+    and only acknowledgements of heartbeats sent after the read arrived count."""
+    box = Box(term=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))
+    box.step(ClientRead("", 2))
+    effects = box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 0))  # an older round
+    assert READ not in timers(effects)
+    assert [e for e in box.step(Tick(READ)) if isinstance(e, Reply)] == []
+    effects = box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 1))
+    assert READ in timers(effects)
+
+
+def test_read_index_step_4_serves_the_read_from_the_applied_state() -> None:
+    """Thesis 6.4, step 4: once confirmed, the read is answered from the state machine, which has
+    applied at least up to the read index (here: the write committed before the read began)."""
+    box = Box(term=1)
+    box.elect()
+    box.step(ClientRequest("w", 1))
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 2, 0))
+    box.step(ClientRead("", 2))
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 2, 1))
+    effects = box.step(Tick(READ))
+    assert [e for e in effects if isinstance(e, Reply)] == [
+        Reply(2, FrozenDict({"ok": True, "value": 2}), leader="s1")
+    ]
+    assert not box.node.reads.pending
