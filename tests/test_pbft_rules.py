@@ -15,7 +15,8 @@ check switches a catalogue mutant on without touching the tests.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -59,9 +60,9 @@ from meshcheck.impl.sim.storage import Durable
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(0, (*REPLICAS, "c1"))
-BUGS_UNDER_TEST: frozenset[str] = (
-    frozenset()
-)  # the mutation check switches catalogue mutants on here
+# the mutation check (tests/test_rule_mutations.py) switches catalogue mutants on here
+BUGS_UNDER_TEST: frozenset[str] = frozenset()
+T = TypeVar("T")
 
 
 def signed(holder: str, body: Any) -> Signed[Any]:
@@ -157,6 +158,12 @@ def sent(effects: list[Effect]) -> list[Any]:
     return out
 
 
+def only(items: Sequence[T]) -> T:
+    """The one item of `items` (an assertion, so that a core that sends two, or none, fails it)."""
+    assert len(items) == 1, f"expected exactly one, got {list(items)}"
+    return items[0]
+
+
 def timers(effects: list[Effect]) -> dict[str, int]:
     return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
 
@@ -191,7 +198,7 @@ def test_4_1_a_retransmitted_executed_request_gets_the_last_reply_again() -> Non
         box.deliver(prepare(pp, peer))
     box.deliver(commit(pp, "r2"))
     first = sent(box.deliver(commit(pp, "r3")))
-    (reply,) = [m for m in first if isinstance(m, Reply)]
+    reply = only([m for m in first if isinstance(m, Reply)])
     again = box.deliver(a)
     assert sent(again) == [reply] and box.actions() == []
     assert (box.node.executed, box.node.next_seq, box.node.machine.applied) == ([(a,)], 2, 1)
@@ -448,10 +455,10 @@ def test_4_4_a_view_change_message_carries_the_checkpoint_and_the_prepared_set()
     effects = box.step(Tick("request c1 1"))
     assert box.actions() == [("StartViewChange", {"i": "r2"})]
     assert (box.node.view, box.node.status) == (1, CHANGING)
-    (vc,) = sent(effects)
+    vc = only(sent(effects))
     assert isinstance(vc, ViewChange)
     assert (vc.view, vc.ckpt, vc.ckpt_digest, vc.ckpt_proof, vc.src) == (1, 0, GENESIS, (), "r2")
-    (claim,) = vc.prepared
+    claim = only(vc.prepared)
     assert claim.pre_prepare == pp
     assert {p.signer for p in claim.prepares} == {"r2", "r3"}
 
@@ -479,7 +486,7 @@ def test_4_4_the_new_primary_computes_o_from_v_with_null_requests_for_gaps() -> 
     box.deliver(view_change(2, "r1", older, certificate(pre_prepare(3, c))))
     effects = box.deliver(view_change(2, "r2", newer))
     assert box.actions() == [("NewView", {"i": "r3"})]
-    (nv,) = sent(effects)
+    nv = only(sent(effects))
     assert isinstance(nv, NewView) and nv.view == 2
     assert [(p.body.view, p.body.seq, p.body.batch) for p in nv.pre_prepares] == [
         (2, 1, (b,)),
@@ -495,7 +502,10 @@ def test_4_4_a_backup_accepts_a_new_view_whose_o_it_recomputes() -> None:
     v+1, its view-change messages are valid and for v+1, and O is correct (it recomputes O the way
     the primary did); then it enters v+1 and prepares every pre-prepare of O."""
     a = request("a")
-    vcs = (view_change(1, "r2"), view_change(1, "r3", certificate(pre_prepare(1, a))))
+    vcs: tuple[Signed[ViewChange], ...] = (
+        view_change(1, "r2"),
+        view_change(1, "r3", certificate(pre_prepare(1, a))),
+    )
     vcs += (view_change(1, "r4"),)
     o = signed("r2", PrePrepare(1, 1, batch_digest((a,)), "r2", (a,)))
     box = Box("r3")
@@ -510,7 +520,10 @@ def test_4_4_a_backup_refuses_a_new_view_whose_o_is_not_what_v_implies() -> None
     """Section 4.4: a new-view message whose O leaves out a request prepared in V (or puts another
     at its number) is refused: the backup stays in the view change and keeps it as evidence."""
     a = request("a")
-    vcs = (view_change(1, "r2"), view_change(1, "r3", certificate(pre_prepare(1, a))))
+    vcs: tuple[Signed[ViewChange], ...] = (
+        view_change(1, "r2"),
+        view_change(1, "r3", certificate(pre_prepare(1, a))),
+    )
     vcs += (view_change(1, "r4"),)
     other = signed(
         "r2", PrePrepare(1, 1, batch_digest((request("z", 9),)), "r2", (request("z", 9),))
