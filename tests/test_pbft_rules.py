@@ -516,6 +516,30 @@ def test_4_4_a_backup_accepts_a_new_view_whose_o_it_recomputes() -> None:
     assert (box.node.view, box.node.status) == (1, NORMAL)
 
 
+def test_4_4_o_prevails_over_a_pre_prepare_of_the_new_view_that_came_before_it() -> None:
+    """Section 4.4: a backup prepares the pre-prepares of O once it accepts the new-view message;
+    before that it accepts no pre-prepare of the new view. One that a (faulty) new primary sent
+    early, for a sequence number where O holds a request prepared in the old view, must not be
+    prepared in O's place: that request may have committed, and 2f+1 prepares of the early one
+    would commit another request at its number. The early one is evidence of equivocation."""
+    a, x = request("a"), request("x", 5)
+    vcs: tuple[Signed[ViewChange], ...] = (
+        view_change(1, "r2"),
+        view_change(1, "r3", certificate(pre_prepare(1, a))),
+        view_change(1, "r4"),
+    )
+    box = Box("r4")
+    box.step(Tick(VIEW_CHANGE))
+    early = signed("r2", PrePrepare(1, 1, batch_digest((x,)), "r2", (x,)))
+    assert sent(box.deliver(early)) == []
+    o = signed("r2", PrePrepare(1, 1, batch_digest((a,)), "r2", (a,)))
+    effects = box.deliver(signed("r2", NewView(1, vcs, (o,), "r2")))
+    assert box.actions() == [("AcceptNewView", {"i": "r4", "v": 1})]
+    assert sent(effects) == [Prepare(1, 1, o.body.digest, "r4")]
+    assert box.node.log.pre_prepares[(1, 1)] == o
+    assert box.evidence() == [("r2", "equivocation")]
+
+
 def test_4_4_a_backup_refuses_a_new_view_whose_o_is_not_what_v_implies() -> None:
     """Section 4.4: a new-view message whose O leaves out a request prepared in V (or puts another
     at its number) is refused: the backup stays in the view change and keeps it as evidence."""

@@ -605,6 +605,12 @@ BREAKS: tuple[Break, ...] = (
         "if False:",
     ),
     Break(
+        P + "test_4_4_o_prevails_over_a_pre_prepare_of_the_new_view_that_came_before_it",
+        f"{REPLICA}._accept_new_view",
+        "self.log.pre_prepares[slot] = pp",
+        "pass",
+    ),
+    Break(
         P + "test_4_4_a_backup_refuses_a_new_view_whose_o_is_not_what_v_implies",
         f"{VIEWCHANGE}:check_new_view",
         "if got != wanted:",

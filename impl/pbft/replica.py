@@ -772,11 +772,15 @@ class Replica:
         self.new_views = {nv.view: m}
         for pp in nv.pre_prepares:
             held = self.log.add_pre_prepare(pp)
+            slot = (nv.view, pp.body.seq)
             if held is not None:
                 if held.signer == pp.signer:
                     self._report(pp.signer, EQUIVOCATION, (held, pp), "a new-view pre-prepare")
-                continue
-            slot = (nv.view, pp.body.seq)
+                # O is what the view-change messages certify (recomputed in check_new_view): a
+                # pre-prepare of this view that came before the new-view message does not stand
+                # against it, or a primary that sent one early would have it prepared in place
+                # of a request that may have committed in an earlier view.
+                self.log.pre_prepares[slot] = pp
             if slot not in self.log.accepted and self._in_window(pp.body.seq):
                 self._send_prepare(pp)
             for r in pp.body.batch:
