@@ -4,6 +4,7 @@ it; a Hypothesis property that every window fails on its own and is 1-minimal; t
 
 from __future__ import annotations
 
+import itertools
 import math
 import xml.etree.ElementTree as ET
 
@@ -248,3 +249,22 @@ def test_svg_has_one_bar_per_operation_and_marks_the_window() -> None:
 
     assert bar("2")[1] < bar("3")[0]
     assert bar("1")[1] > bar("4")[1]  # the open bar reaches past everything that completed
+
+
+def test_bench_histories_are_what_the_benchmark_says() -> None:
+    """bench/bench_history.py's generator gives linearizable histories with overlapping operations,
+    the same for the same seed, and its stale variant is not linearizable."""
+    from bench.bench_history import generate, make_stale
+
+    h = generate(300, 5, 1, seed=3)
+    assert h == generate(300, 5, 1, seed=3)
+    assert len(h) == 300 and check(h, CAS).linearizable
+    assert any(a.ret > b.call for a, b in itertools.pairwise(h))  # concurrency
+    assert any(o.pending for o in generate(2000, 5, 1, seed=1))
+    stale = make_stale(generate(300, 5, 1, seed=3, pending=0.0), 150)
+    result = check(stale, CAS)
+    assert result.verdict == "not linearizable"
+    w = window.smallest(window.part_of(result, stale, CAS), CAS)
+    assert w.minimal and any(o.f == "read" for o in w.ops)
+    kv = generate(500, 10, 10, seed=4)
+    assert len({o.key for o in kv}) == 10 and check(kv, KV).linearizable

@@ -24,9 +24,9 @@ leaves them out: failed ones (no effect) and pending reads (nothing observed).
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 
 import attrs
@@ -163,31 +163,62 @@ def _writes(o: Op) -> tuple[bool, Hashable]:
 
 
 def _closer(ops: Sequence[Op], model: Model) -> Callable[[list[Op]], list[Op]]:
-    """A function that removes from a candidate every operation observing a value that `ops` wrote
-    (or the initial state holds) but the candidate no longer writes, until none is left."""
+    """A function that removes from a candidate every operation that lost where its value may have
+    come from, until none is left.
+
+    An operation observing value v (a read of v, a completed cas from v) may have read from a
+    write of v invoked before it returned (a `source`); of those, the ones not surely overwritten
+    before it was invoked (no write or cas completed between the source's return and its call) are
+    its `possible` sources. It stays in a candidate while the candidate keeps one source and every
+    possible one: dropping the write it read from drops it, even when another write of the same
+    value (earlier, long overwritten) remains. An observation with no source in `ops` (a value
+    nobody wrote, or the initial state) is not constrained."""
     if not model.fs <= REGISTER_FS:
         return lambda candidate: candidate
     init = model.init()
-    written = {v for o in ops for w, v in [_writes(o)] if w}
-    written.add(init)
+    writers: dict[Hashable, list[Op]] = {}
+    for o in ops:
+        wrote, value = _writes(o)
+        if wrote:
+            writers.setdefault(value, []).append(o)
+    # surely took effect: ok writes and ok cas; by return time, with the latest invocation so far
+    effects = sorted(
+        (o for o in ops if o.status == "ok" and o.f in ("write", "cas")), key=lambda o: o.ret
+    )
+    rets = [o.ret for o in effects]
+    latest_call: list[float] = []
+    for o in effects:
+        latest_call.append(max(o.call, latest_call[-1] if latest_call else -math.inf))
+    needs: dict[int, tuple[list[Op], list[Op]]] = {}  # id(observer) -> (sources, possible)
+    for o in ops:
+        seen, value = _observes(o)
+        if not seen or value == init:
+            continue
+        sources = [w for w in writers.get(value, ()) if w is not o and w.call < o.ret]
+        if not sources:
+            continue
+        k = bisect.bisect_left(rets, o.call)  # effects completed before o was invoked
+        overwritten_after = latest_call[k - 1] if k else -math.inf
+        possible = [w for w in sources if not w.ret < overwritten_after]
+        needs[id(o)] = (sources, possible)
 
     def close(candidate: list[Op]) -> list[Op]:
-        have: Counter[Hashable] = Counter(v for o in candidate for w, v in [_writes(o)] if w)
         keep = list(candidate)
         while True:
-            drop = []
+            present = {id(o) for o in keep}
+            drop = set()
             for o in keep:
-                seen, value = _observes(o)
-                if seen and value in written and value != init and have[value] == 0:
-                    drop.append(o)
+                need = needs.get(id(o))
+                if need is None:
+                    continue
+                sources, possible = need
+                if not any(id(w) in present for w in sources) or not all(
+                    id(w) in present for w in possible
+                ):
+                    drop.add(id(o))
             if not drop:
                 return keep
-            gone = {id(o) for o in drop}
-            for o in drop:
-                wrote, value = _writes(o)
-                if wrote:
-                    have[value] -= 1
-            keep = [o for o in keep if id(o) not in gone]
+            keep = [o for o in keep if id(o) not in drop]
 
     return close
 
