@@ -29,6 +29,8 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from meshcheck.traces.history import models as history_models  # light: attrs only
+
     p = argparse.ArgumentParser(
         prog="meshcheck",
         description="Check consensus protocols three ways: TLC on the TLA+ specs, Z3 on the models, "
@@ -124,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="is the history linearizable against the model? (one JSON event a line)"
     )
     hc.add_argument("file", metavar="FILE")
-    hc.add_argument("--model", choices=("register", "cas-register", "kv"), required=True)
+    hc.add_argument("--model", choices=sorted(history_models.MODELS), required=True)
     hc.add_argument(
         "--budget",
         type=float,
@@ -132,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="give up after this long: the answer is then unknown (exit 2), with the longest "
         "prefix proved linearizable (default 60)",
+    )
+    hc.add_argument(
+        "--out",
+        metavar="F.svg",
+        help="draw the history (not linearizable: the smallest failing window, marked) as SVG",
     )
 
     pr = sub.add_parser("prove", help="run the Z3 proofs")
@@ -263,14 +270,9 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _history_check(args: argparse.Namespace) -> int:
-    from meshcheck.traces.history import checker, jepsen, models
+    from meshcheck.history_cmd import run_history_check
 
-    model = models.MODELS[args.model]
-    result = checker.check(jepsen.read(args.file, model), model, args.budget)
-    print(jepsen.render(result, model, args.file), end="")
-    if result.verdict == "linearizable":
-        return EXIT_HOLDS
-    return EXIT_VIOLATED if result.verdict == "not linearizable" else EXIT_USAGE
+    return run_history_check(args)
 
 
 def _color(choice: str) -> bool:

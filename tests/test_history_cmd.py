@@ -70,12 +70,12 @@ def test_stale_read_exits_1_and_prints_the_window(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "not linearizable" in out
-    assert "its 3 operations invoked before line 7" in out
+    assert "smallest non-linearizable window: 3 operations (of 3 invoked before line 7)" in out
     rows = [line.split() for line in out.splitlines() if line.startswith("  ")][1:]
     assert rows == [
-        ["0", "write", "1", "line", "1", "line", "2", "ok"],
-        ["0", "write", "2", "line", "3", "line", "4", "ok"],
-        ["1", "read", "1", "line", "5", "line", "6", "ok"],
+        ["0", "write(1)", "1..2", "ok"],
+        ["0", "write(2)", "3..4", "ok"],
+        ["1", "read()->1", "5..6", "ok"],
     ]
 
 

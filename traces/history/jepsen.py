@@ -15,41 +15,108 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Hashable, Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history import edn
 from meshcheck.traces.history.checker import Result
 from meshcheck.traces.history.history import Op, Status
 from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.window import Window, label, span
 
 TYPES = ("invoke", "ok", "fail", "info")
 
 
 def read(path: str | Path, model: Model) -> list[Op]:
-    """The operations of the history in `path`, in invocation order. Raises `MeshcheckError` naming
-    the line and the field of the first malformed event."""
+    """The operations of the history in `path`, in invocation order: JSON lines, or Jepsen's own
+    history.edn (by the extension `.edn`, or by content: a first form that opens an EDN map or a
+    vector of them). Raises `MeshcheckError` naming the line and the field of the first malformed
+    event."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise MeshcheckError(f"{path}: cannot read: {exc}") from None
+    if is_edn(str(path), text):
+        return parse_edn(text, model, str(path))
     return parse(text.splitlines(), model, str(path))
 
 
+_EDN_START = re.compile(r"\A(?:\s|;[^\n]*\n)*(?:[\[(]\s*)?(?:#\S+\s*)?\{\s*[:}]")
+
+
+def is_edn(name: str, text: str) -> bool:
+    if name.endswith(".edn"):
+        return True
+    if name.endswith((".json", ".jsonl")):
+        return False
+    return _EDN_START.match(text) is not None
+
+
 def parse(lines: Sequence[str], model: Model, name: str = "<history>") -> list[Op]:
-    running: dict[Hashable, tuple[int, str, Hashable, Hashable]] = {}  # process -> invocation
-    done: list[Op] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        bad = functools.partial(_bad, name, number)
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
+    """Operations from JSON lines, one event a line; times are line numbers."""
+
+    def events() -> Iterator[tuple[int, Any]]:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
+            if not isinstance(event, dict):
+                raise MeshcheckError(f"{name}:{number}: expected a JSON object")
+            yield number, event
+
+    return _operations(events(), model, name)
+
+
+def parse_edn(text: str, model: Model, name: str = "<history>") -> list[Op]:
+    """Operations from Jepsen's history.edn: maps one after another, or one vector (or list) of
+    them. Times are the lines the events start on (Jepsen writes one a line); when several share a
+    line, their order in the file."""
+    top = edn.elements(text, name)
+    for line, event in top:
         if not isinstance(event, dict):
-            raise MeshcheckError(f"{name}:{number}: expected a JSON object")
+            raise MeshcheckError(
+                f"{name}:{line}: expected an EDN map (one event), not {_kind(event)}"
+            )
+    return _operations(_spread(top), model, name)
+
+
+def _spread(events: list[tuple[int, Any]]) -> Iterator[tuple[float, Any]]:
+    """Events with distinct times: their lines, and when several share a line, fractions of it
+    in their order (line 3's two events at 3.33 and 3.67)."""
+    per_line = Counter(line for line, _ in events)
+    seen: Counter[int] = Counter()
+    for line, event in events:
+        if per_line[line] == 1:
+            yield line, event
+        else:
+            seen[line] += 1
+            yield line + seen[line] / (per_line[line] + 1), event
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, list):
+        return "a vector"
+    if isinstance(value, frozenset):
+        return "a set"
+    if isinstance(value, str):
+        return "a keyword or string"
+    return f"a {type(value).__name__}"
+
+
+def _operations(events: Iterator[tuple[float, Any]], model: Model, name: str) -> list[Op]:
+    running: dict[Hashable, tuple[float, str, Hashable, Hashable]] = {}  # process -> invocation
+    done: list[Op] = []
+    for number, event in events:
+        bad = functools.partial(_bad, name, number)
         if "process" not in event:
             raise bad("process", "missing")
         process = _hashable(event["process"])
@@ -75,9 +142,9 @@ def parse(lines: Sequence[str], model: Model, name: str = "<history>") -> list[O
             raise bad("type", f"{kind} without an invocation by process {process}")
         call, f0, key0, value0 = running.pop(process)
         if f != f0:
-            raise bad("f", f"expected {f0}, as the invocation on line {call}")
+            raise bad("f", f"expected {f0}, as the invocation on line {int(call)}")
         if model.keyed and key != key0 and key is not None:
-            raise bad("key", f"expected {key0!r}, as the invocation on line {call}")
+            raise bad("key", f"expected {key0!r}, as the invocation on line {int(call)}")
         status: Status = "ok" if kind == "ok" else "fail" if kind == "fail" else "info"
         output = value if (f == "read" and status == "ok") else None
         inp = None if f == "read" else value0
@@ -90,8 +157,8 @@ def parse(lines: Sequence[str], model: Model, name: str = "<history>") -> list[O
     return done
 
 
-def _bad(name: str, number: int, field: str, expected: str) -> MeshcheckError:
-    return MeshcheckError(f"{name}:{number}: field {json.dumps(field)}: {expected}")
+def _bad(name: str, number: float, field: str, expected: str) -> MeshcheckError:
+    return MeshcheckError(f"{name}:{int(number)}: field {json.dumps(field)}: {expected}")
 
 
 def _key_value(
@@ -127,9 +194,11 @@ def _show(value: Hashable) -> str:
     return json.dumps(value, default=str)
 
 
-def render(result: Result, model: Model, source: str) -> str:
-    """The report: one line for a linearizable history; for one that is not, the failing window as
-    a table (process, f, value, invoked, completed, status)."""
+def render(result: Result, model: Model, source: str, window: Window | None = None) -> str:
+    """The report: one line for a linearizable history; for one that is not, the smallest
+    failing window (`window.smallest`; without it, the failing prefix), one operation a line:
+    process, f(input)->output, call..ret (lines of the file; an info operation's return is open),
+    status."""
     head = f"{source}: {result.verdict} ({model.name} model, {result.ops} operations, "
     head += f"{result.seconds:.2f} s)"
     if result.verdict == "linearizable":
@@ -141,17 +210,28 @@ def render(result: Result, model: Model, source: str) -> str:
             + f"\nthe budget ran out; the first {result.prefix_ops} operations (invoked before "
             + f"{cut}) are linearizable, nothing is claimed about the rest\n"
         )
-    part = "" if result.partition is None else f"key {_show(result.partition)}: "
+    part = "" if result.partition is None else f" of key {_show(result.partition)}"
     cut = "the end" if result.cut == math.inf else _time(result.cut)
-    lines = [
-        head,
-        f"smallest non-linearizable window: {part}its {len(result.window)} operations invoked "
-        f"before {cut} (those still running then pending) have no linearization",
-    ]
-    rows = [("process", "f", "value", "invoked", "completed", "status")]
-    for o in result.window:
-        value = o.output if o.f == "read" else o.input
-        rows.append((str(o.process), o.f, _show(value), _time(o.call), _time(o.ret), o.status))
+    lines = [head]
+    if window is None:
+        ops: Sequence[Op] = result.window
+        lines.append(
+            f"non-linearizable window{part}: its {len(ops)} operations invoked before {cut} "
+            "(those still running then pending) have no linearization"
+        )
+    else:
+        ops = window.ops
+        if window.minimal:
+            why = "without any one of them (and what read from it) the rest is linearizable"
+        else:
+            why = "the budget ran out before it was shrunk to a minimal one"
+        lines.append(
+            f"smallest non-linearizable window{part}: {len(ops)} operations "
+            f"(of {len(result.window)} invoked before {cut}); {why}"
+        )
+    rows = [("process", "operation", "lines", "status")]
+    for o in ops:
+        rows.append((str(o.process), label(o), span(o), o.status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
