@@ -126,6 +126,19 @@ def test_out_of_budget_is_unknown_with_a_proved_prefix_never_holds() -> None:
     assert check(claimed, REG, budget_seconds=30).linearizable
 
 
+def test_pending_writes_nobody_observed_do_not_blow_up_a_refutation() -> None:
+    # 30 timed-out writes of values no one read: each may or may not have happened, 2**30 subsets
+    # for a search that tries them; none can explain the stale read, so they are pruned
+    h = [op(0, "write", 0, 1, input="a"), op(0, "write", 2, 3, input="b")]
+    h += [op(10 + p, "write", 1 + p / 100, None, input=f"lost{p}") for p in range(30)]
+    h.append(op(1, "read", 4, 5, output="a"))
+    result = check(h, REG, budget_seconds=5)
+    assert result.verdict == "not linearizable"
+    # a pending write whose value was read is kept: it explains the read
+    observed = [*h[:2], op(9, "write", 1.5, None, input="c"), op(1, "read", 4, 5, output="c")]
+    assert check(observed, REG).linearizable
+
+
 # --- against a brute-force checker ----------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ configuration with every operation is reached.
 `fail` operations took no effect and are dropped; `info` operations have no return time, so they
 stay minimal to the end and may be linearized anywhere after their invocation; linearized after
 everything else they change nothing that is checked, which is the same as never having happened.
-A pending operation that cannot change the state (a read) is dropped.
+A pending operation that cannot change the state (a read) is dropped, and so is one whose effect
+no other operation could have observed (the model's `prune`).
 
 P-compositionality (Horn and Kroening, "Faster linearizability checking via P-compositionality",
 FORTE 2015): the model's `partition` splits the history into independent parts (the kv model: by
@@ -171,7 +172,9 @@ def _search(
 ) -> list[Op] | None:
     """One linearization of `history` (a list of its operations in order), or None if there is none.
     Raises `_Timeout` past `deadline`."""
-    ops = [o for o in history if o.status != "fail" and not (o.pending and model.read_only(o))]
+    ops = model.prune(
+        [o for o in history if o.status != "fail" and not (o.pending and model.read_only(o))]
+    )
     n = len(ops)
     if n == 0:
         return []

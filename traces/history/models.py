@@ -49,6 +49,21 @@ class Model:
         """Independent parts of a history (P-compositionality): here one part, the whole history."""
         return [(None, list(ops))]
 
+    def prune(self, ops: Sequence[Op]) -> list[Op]:
+        """The operations of one part without the pending ones that cannot matter to the verdict.
+
+        A pending write (or cas) whose value no operation observes (no read returned it, no cas
+        expected it) may be taken as never having happened: in any linearization that has it, the
+        operations up to the next write see its value, so none of them is a read or an ok cas (they
+        would have observed it), and removing it leaves a linearization. Every pending operation
+        doubles the search when the history is not linearizable (it may or may not have taken
+        effect), so this is what keeps histories with timeouts cheap to refute."""
+        observed = {o.output for o in ops if o.f == "read" and o.status == "ok"}
+        observed.update(_pair(o.input)[0] for o in ops if o.f == "cas" and o.status != "fail")
+        return [
+            o for o in ops if not (o.pending and o.f in _WRITES and _written(o) not in observed)
+        ]
+
     def describe_state(self, state: Hashable) -> str:
         return "nil" if state is None else repr(state)
 
@@ -81,6 +96,14 @@ class KeyValue(CasRegister):
         for o in ops:
             parts[o.key].append(o)
         return list(parts.items())
+
+
+_WRITES = frozenset({"write", "cas"})
+
+
+def _written(op: Op) -> Hashable:
+    """The value a write or cas stores."""
+    return op.input if op.f == "write" else _pair(op.input)[1]
 
 
 def _pair(value: Hashable) -> tuple[Hashable, Hashable]:
