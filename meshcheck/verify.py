@@ -12,7 +12,8 @@ Five kinds of check, in this order:
     traces   every stored trace under `traces/` replayed against its spec (each step a spec step),
              and every implementation counterexample of the regression corpus
              (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
-             with the mutant it was written for
+             with the mutant it was written for; and every stored client history
+             (traces/histories/index.toml) checked for linearizability, with the verdict expected
     mutants  per registered protocol with a mutant catalogue, the mutants killed out of the total (the profile's
              Hypothesis budget, first killer only, no shrinking: whether a check kills does not
              depend on it)
@@ -344,6 +345,31 @@ def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
     for entry in corpus:
         name = f"{entry.name} on the implementation"
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
+    if chosen is None:
+        yield from history_rows(root)
+
+
+def history_rows(root: Path) -> Iterator[Row]:
+    """Each stored client history (traces/histories/) must get the verdict its index expects from
+    the linearizability checker `meshcheck history check` runs."""
+    from meshcheck.traces.history import stored
+
+    try:
+        histories = stored.entries(stored.folder(root))
+    except MeshcheckError as exc:
+        yield Row("traces", "histories", "error", None, "", 0.0, str(exc))
+        return
+    for entry in histories:
+
+        def run(entry: stored.Stored = entry) -> Row:
+            outcome = stored.check(entry)
+            result = "pass" if outcome.ok else "FAIL"
+            detail = outcome.verdict
+            if not outcome.ok:
+                detail = f"{outcome.verdict}, expected {entry.expect}"
+            return Row("traces", entry.name, result, outcome.ops, "ops", outcome.seconds, detail)
+
+        yield _timed("traces", entry.name, run)
 
 
 def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
