@@ -108,6 +108,12 @@ TermAt(i, k) == IF k = snapshotIndex[i] THEN snapshotTerm[i]
                 ELSE log[i][k - snapshotIndex[i]].term
 \* The entry at index k, for snapshotIndex[i] < k <= LastIndex(i).
 EntryAt(i, k) == log[i][k - snapshotIndex[i]]
+\* The first index from i's snapshot on up to k whose entry has term t (terms never decrease
+\* along a log, so these indices are one run ending at k when TermAt(i, k) = t).
+FirstIndexOfTerm(i, t, k) ==
+    CHOOSE x \in snapshotIndex[i]..k :
+        /\ TermAt(i, x) = t
+        /\ \A y \in snapshotIndex[i]..k : TermAt(i, y) = t => x <= y
 
 \* Total number of messages in the bag, duplicates counted (TLC evaluates it in Java).
 InFlight == BagCardinality(messages)
@@ -378,6 +384,14 @@ HandleAppendEntriesRequest(i, j) ==
                    ELSE log[i] \o SubSeq(m.mentries, LastIndex(i) - prev + 1, Len(m.mentries))
                newCommit == Max(commitIndex[i], Min(m.mcommitIndex, last))
                accept == m.mterm = term /\ logOk
+               \* Fast backup (end of section 5.3): a rejection of the current leader tells it the
+               \* term of i's entry at prev and the first index i stores for that term, or, when i
+               \* has no entry at prev, term 0 and the index just past i's log. Otherwise both 0.
+               hint == m.mterm = term /\ ~logOk
+               conflictTerm == IF hint /\ prev <= LastIndex(i) THEN TermAt(i, prev) ELSE 0
+               conflictIndex == IF ~hint THEN 0
+                                ELSE IF prev > LastIndex(i) THEN LastIndex(i) + 1
+                                ELSE FirstIndexOfTerm(i, conflictTerm, prev)
            IN /\ currentTerm' = [currentTerm EXCEPT ![i] = term]
               /\ votedFor' = [votedFor EXCEPT ![i] = IF newer THEN None ELSE @]
               \* a current-term request comes from the leader: a candidate steps down
@@ -390,11 +404,15 @@ HandleAppendEntriesRequest(i, j) ==
                  ELSE UNCHANGED <<log, commitIndex, committed>>
               /\ Reply([mtype |-> AppendEntriesResponse, mterm |-> term, msuccess |-> accept,
                         mmatchIndex |-> IF accept THEN last ELSE 0, mreadSeq |-> m.mreadSeq,
+                        mconflictTerm |-> conflictTerm, mconflictIndex |-> conflictIndex,
                         msource |-> i, mdest |-> j], m)
         /\ UNCHANGED <<snapshotIndex, snapshotTerm, budget>>
 
 \* Leader i learns j's progress, counts j's ack for a pending read, and commits the
-\* highest index of ITS OWN term that a quorum holds (section 5.4.2, Figure 8).
+\* highest index of ITS OWN term that a quorum holds (section 5.4.2, Figure 8). On a
+\* rejection it moves nextIndex back to the hint's index, skipping j's whole conflicting
+\* term in one round trip (or straight to j's log end), never forward (the rejection may
+\* be of an older request) and never to or below what j is known to hold.
 HandleAppendEntriesResponse(i, j) ==
     \E m \in DOMAIN messages :
         /\ m.mtype = AppendEntriesResponse /\ m.mdest = i /\ m.msource = j
@@ -408,7 +426,7 @@ HandleAppendEntriesResponse(i, j) ==
               LET match == [matchIndex[i] EXCEPT
                                 ![j] = IF m.msuccess THEN Max(@, m.mmatchIndex) ELSE @]
                   next == IF m.msuccess THEN Max(nextIndex[i][j], m.mmatchIndex + 1)
-                          ELSE Max(nextIndex[i][j] - 1, match[j] + 1)
+                          ELSE Max(Min(nextIndex[i][j] - 1, m.mconflictIndex), match[j] + 1)
                   Agree(n) == {i} \cup {k \in Server : match[k] >= n}
                   commitable == {n \in (commitIndex[i] + 1)..LastIndex(i) :
                                     /\ Quorum(Agree(n))
@@ -558,7 +576,8 @@ Message ==
           mentries : Seq(Entry), mcommitIndex : Nat, mreadSeq : Nat,
           msource : Server, mdest : Server]
     \cup [mtype : {AppendEntriesResponse}, mterm : Nat, msuccess : BOOLEAN, mmatchIndex : Nat,
-          mreadSeq : Nat, msource : Server, mdest : Server]
+          mreadSeq : Nat, mconflictTerm : Nat, mconflictIndex : Nat,
+          msource : Server, mdest : Server]
     \cup [mtype : {InstallSnapshotRequest}, mterm : Nat, mlastIncludedIndex : Nat,
           mlastIncludedTerm : Nat, msource : Server, mdest : Server]
     \cup [mtype : {InstallSnapshotResponse}, mterm : Nat, mmatchIndex : Nat,

@@ -248,13 +248,51 @@ def test_a_stale_append_does_not_cut_a_matching_suffix(bugs: tuple[str, ...]) ->
 def test_a_rejected_append_makes_the_leader_back_off_and_retry() -> None:
     box = Box(disk={HARD: (1, None), LOG: log_of(1, 1)})
     box.elect()  # no-op at index 3; nextIndex 3
-    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, False, 0, 0))
+    # s2 holds one entry: no entry at prevLogIndex 2, so the hint is the index just past its log
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, False, 0, 0, 0, 2))
     assert box.node.next_index["s2"] == 2
     assert sent(effects) == [
         AppendEntriesRequest("s1", "s2", 2, 1, 1, (Entry(1, "x2"), Entry(2, NOOP)), 0, 0)
     ]
     rejected = box.deliver(AppendEntriesRequest("s3", "s1", 1, 0, 0, (), 0, 0))  # stale leader
     assert sent(rejected) == [AppendEntriesResponse("s1", "s3", 2, False, 0, 0)]
+
+
+# -- end of section 5.3: fast backup ------------------------------------------------------------------
+
+
+def test_a_follower_without_the_entry_at_prev_hints_at_its_log_end() -> None:
+    box = Box("s2", disk={HARD: (3, None), LOG: log_of(1, 1)})
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 3, 9, 3, (), 0, 0))
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 3, False, 0, 0, 0, 3)]
+
+
+def test_a_follower_with_a_conflicting_entry_hints_at_its_term_and_first_index() -> None:
+    box = Box("s2", disk={HARD: (4, None), LOG: log_of(1, 2, 2, 2, 2)})
+    effects = box.deliver(AppendEntriesRequest("s1", "s2", 4, 4, 3, (), 0, 0))
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 4, False, 0, 0, 2, 2)]
+
+
+@pytest.mark.parametrize(
+    "bugs", [(), (mutants.BACKUP_ONE_AT_A_TIME,), (mutants.BACKUP_PAST_CONFLICT,)]
+)
+def test_the_leader_skips_the_whole_conflicting_term(bugs: tuple[str, ...]) -> None:
+    """One round trip per conflicting term, not per entry; never forward on a stale rejection."""
+    box = Box(disk={HARD: (3, None), LOG: log_of(1, 3, 3, 3, 3, 3)}, bugs=bugs)
+    box.elect()  # term 4, no-op at index 7; nextIndex 7
+    # s2 holds 1, 2, 2, 2, 2, 2: its entry at 6 has term 2, first stored at index 2
+    box.deliver(AppendEntriesResponse("s2", "s1", 4, False, 0, 0, 2, 2))
+    expected = {(): 2, (mutants.BACKUP_ONE_AT_A_TIME,): 6, (mutants.BACKUP_PAST_CONFLICT,): 3}
+    assert box.node.next_index["s2"] == expected[bugs]
+    if bugs:
+        return
+    # a delayed rejection of an older probe from further on must not move nextIndex forward
+    box.deliver(AppendEntriesResponse("s2", "s1", 4, False, 0, 0, 0, 5))
+    assert box.node.next_index["s2"] == 1
+    # and never to or below what the follower is known to hold
+    box.deliver(AppendEntriesResponse("s3", "s1", 4, True, 3, 0))
+    box.deliver(AppendEntriesResponse("s3", "s1", 4, False, 0, 0, 1, 1))
+    assert box.node.next_index["s3"] == 4
 
 
 # -- section 5.4.2: committing entries from previous terms (Figure 8) ------------------------------------
@@ -428,7 +466,9 @@ def test_partition_and_heal_replace_an_isolated_leaders_uncommitted_writes() -> 
     sim.heal()
     sim.run(until=sim.now + 500)
     assert sim.nodes[old].role == FOLLOWER
-    assert reply(sim, 1) == Reply(1, error="leadership lost: outcome unknown", leader=None)
+    lost = reply(sim, 1)
+    assert lost is not None and lost.error == "leadership lost: outcome unknown"
+    assert lost.leader in (None, new)  # deposed by a vote request, or by the new leader itself
     assert {n.machine.snapshot() for n in sim.nodes.values()} == {sim.nodes[new].machine.snapshot()}
     assert sim.nodes[old].machine.custom == {"kept": 2} and not sim.divergences
 
@@ -584,3 +624,21 @@ def test_every_step_of_a_faulty_run_is_a_step_of_the_spec(
         assert problem is None, problem
     else:
         assert problem is not None and "not a step of the spec" in problem
+
+
+def test_only_a_leader_or_a_granted_vote_resets_the_election_timer() -> None:
+    """Figure 2, followers: a higher term alone does not reset the timer. A candidate whose log is
+    behind (it cannot win) must not keep the node that can win from timing out first."""
+    box = Box("s2", disk={HARD: (3, None), LOG: log_of(1, 3)})
+    refused = box.deliver(RequestVoteRequest("s3", "s2", 4, 1, 1))  # a stale log, a higher term
+    assert sent(refused) == [RequestVoteResponse("s2", "s3", 4, False)]
+    assert not [e for e in refused if isinstance(e, SetTimer) and e.timer == ELECTION]
+    granted = box.deliver(RequestVoteRequest("s1", "s2", 5, 3, 2))
+    assert sent(granted) == [RequestVoteResponse("s2", "s1", 5, True)]
+    assert [e for e in granted if isinstance(e, SetTimer) and e.timer == ELECTION]
+    # a leader that steps down has no election timer running: it gets one
+    leader = Box(disk={HARD: (1, None), LOG: log_of(1)})
+    leader.elect()
+    deposed = leader.deliver(RequestVoteRequest("s3", "s1", 9, 0, 0))
+    assert leader.node.role == FOLLOWER
+    assert [e for e in deposed if isinstance(e, SetTimer) and e.timer == ELECTION]

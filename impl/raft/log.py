@@ -43,6 +43,15 @@ class RaftLog:
             return self.entries[index - self.snapshot_index - 1].term
         return None
 
+    def first_index_of_term(self, term: int, upto: int) -> int:
+        """The first index from the snapshot's on up to `upto` whose entry has term `term`, when
+        entry `upto` has it (terms never decrease along a log, so those entries are one run ending
+        at `upto`): the fast-backup hint of a rejection (Raft paper, end of section 5.3)."""
+        index = upto
+        while index > self.snapshot_index and self.term_at(index - 1) == term:
+            index -= 1
+        return index
+
     def entry(self, index: int) -> Entry:
         return self.entries[index - self.snapshot_index - 1]
 

@@ -69,6 +69,11 @@ class AppendEntriesResponse:
     success: bool
     match_index: int
     read_round: int = 0  # echoes the request's: acknowledges leadership for reads of that round
+    # Fast backup (Raft paper, end of section 5.3): a rejection of the current leader carries the
+    # term of the follower's entry at prev_log_index and the first index it stores for that term,
+    # or, when it has no entry there, term 0 and the index just past its log. Otherwise both 0.
+    conflict_term: int = 0
+    conflict_index: int = 0
 
 
 @attrs.frozen
@@ -125,7 +130,13 @@ def message_record(m: Message) -> FrozenDict:
             "mreadSeq": m.read_round,
         }
     elif isinstance(m, AppendEntriesResponse):
-        fields |= {"msuccess": m.success, "mmatchIndex": m.match_index, "mreadSeq": m.read_round}
+        fields |= {
+            "msuccess": m.success,
+            "mmatchIndex": m.match_index,
+            "mreadSeq": m.read_round,
+            "mconflictTerm": m.conflict_term,
+            "mconflictIndex": m.conflict_index,
+        }
     elif isinstance(m, InstallSnapshotRequest):
         fields |= {
             "mlastIncludedIndex": m.last_included_index,

@@ -17,6 +17,8 @@ FORGET_VOTED_FOR = "forget_voted_for"
 TRUNCATE_ON_STALE_APPEND = "truncate_on_stale_append"
 LEADER_IGNORES_HIGHER_TERM = "leader_ignores_higher_term"
 READ_WITHOUT_QUORUM = "read_without_quorum"
+BACKUP_ONE_AT_A_TIME = "backup_one_at_a_time"
+BACKUP_PAST_CONFLICT = "backup_past_conflict"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -48,5 +50,18 @@ BUGS: Mapping[str, str] = {
         "A ReadIndex read is served without a heartbeat round confirming that the leader still leads "
         "(Raft thesis section 6.4, step 3): a deposed leader answers from a stale state, so a read "
         "misses a write that completed before it began (not linearizable)."
+    ),
+    BACKUP_ONE_AT_A_TIME: (
+        "The leader ignores the rejection's hint and moves nextIndex back one entry per rejected "
+        "AppendEntries (the paper's basic rule, section 5.3, without the fast backup at its end): "
+        "safe, but a follower hundreds of entries behind, or holding a long conflicting suffix, "
+        "needs a round trip per entry, so recovery misses its bound (the liveness targets fail)."
+    ),
+    BACKUP_PAST_CONFLICT: (
+        "The leader reads the hint off by one: it moves nextIndex to just past the first index of "
+        "the follower's conflicting term, and sets it there even when that is forward of where it "
+        "was. The next probe asks about that first conflicting entry itself, which the follower "
+        "does not match; it is rejected with the same hint, and the leader asks again for ever "
+        "(the follower never catches up)."
     ),
 }

@@ -198,7 +198,8 @@ class RaftNode:
 
     # -- roles ----------------------------------------------------------------------------------------
 
-    def become_follower(self, term: int, leader: str | None) -> None:
+    def become_follower(self, term: int, leader: str | None, *, reset_timer: bool = True) -> None:
+        """`reset_timer=False`: keep a running election timer (a follower's or a candidate's)."""
         check_transition(self.id, self.role, FOLLOWER)
         if term != self.term:
             self.term, self.voted_for = term, None
@@ -210,7 +211,8 @@ class RaftNode:
         if was_leader:
             self._out.append(CancelTimer(HEARTBEAT))
             self._abandon_clients()
-        self._reset_election_timer()
+        if reset_timer or was_leader:  # a leader has no election timer running: it needs one
+            self._reset_election_timer()
 
     def become_candidate(self) -> None:
         """Section 5.2: increment the term, vote for itself, ask every other server for its vote."""
@@ -320,12 +322,14 @@ class RaftNode:
                 self.term, self.voted_for = m.term, None  # the bug: adopt the term, stay leader
                 self._hard_dirty = True
             else:
-                leader = (
-                    m.source
-                    if isinstance(m, AppendEntriesRequest | InstallSnapshotRequest)
-                    else None
+                from_leader = isinstance(m, AppendEntriesRequest | InstallSnapshotRequest)
+                # Only a leader's message (or a vote granted, below) resets the election timer
+                # (Figure 2, "followers"): were a higher term alone to reset it, candidates whose
+                # logs are behind, which cannot win, would keep the one that can from ever timing
+                # out first (thesis section 9.6 describes such disruptions).
+                self.become_follower(
+                    m.term, m.source if from_leader else None, reset_timer=from_leader
                 )
-                self.become_follower(m.term, leader)
         self._step(m)
 
     def _step_follower(self, m: Message) -> None:
@@ -444,7 +448,26 @@ class RaftNode:
         # Figure 2: reply false if the log has no entry at prevLogIndex with prevLogTerm. An entry
         # inside our snapshot is committed, so it matches the leader's (Log Matching).
         if prev > self.log.last_index or (prev >= si and self.log.term_at(prev) != m.prev_log_term):
-            self._send(AppendEntriesResponse(self.id, m.source, self.term, False, 0, m.read_round))
+            # Fast backup (end of section 5.3): tell the leader where this log can diverge from
+            # its own: the term of our entry at prev and the first index we store for that term,
+            # or, with no entry at prev, term 0 and the index just past our log.
+            if prev > self.log.last_index:
+                conflict_term, conflict_index = 0, self.log.last_index + 1
+            else:
+                conflict_term = self.log.term_at(prev) or 0
+                conflict_index = self.log.first_index_of_term(conflict_term, prev)
+            self._send(
+                AppendEntriesResponse(
+                    self.id,
+                    m.source,
+                    self.term,
+                    False,
+                    0,
+                    m.read_round,
+                    conflict_term,
+                    conflict_index,
+                )
+            )
             return
         for index in range(max(prev, si) + 1, prev + len(m.entries) + 1):
             entry = m.entries[index - prev - 1]
@@ -478,15 +501,26 @@ class RaftNode:
             self.next_index[m.source] = max(self.next_index[m.source], m.match_index + 1)
             self._advance_commit()
         else:
-            # Section 5.3: after a rejection, decrement nextIndex and retry; never below what the
-            # peer is known to hold.
-            self.next_index[m.source] = max(
-                self.next_index[m.source] - 1, self.match_index[m.source] + 1
-            )
+            self.next_index[m.source] = self._backed_up(m)
         if not m.success or (
             self._idle(m.source) and self.next_index[m.source] <= self.log.last_index
         ):
             self._send_append(m.source)  # the next batch, or a probe further back
+
+    def _backed_up(self, m: AppendEntriesResponse) -> int:
+        """nextIndex for the peer after its rejection `m`. Fast backup (end of section 5.3): back
+        to the hint's index, which skips the peer's whole conflicting term in one round trip (or
+        goes straight to the end of a shorter log), where one entry a round trip would take a
+        round trip per entry. Never forward (`m` may answer an older request, sent from further
+        on) and never to or below what the peer is known to hold."""
+        peer = m.source
+        floor = self.match_index[peer] + 1
+        if mutants.BACKUP_ONE_AT_A_TIME in self._bugs:  # the bug: ignore the hint
+            return max(self.next_index[peer] - 1, floor)
+        if mutants.BACKUP_PAST_CONFLICT in self._bugs and m.conflict_term > 0:
+            # the bug: past the conflicting term's first entry, and not capped
+            return max(m.conflict_index + 1, floor)
+        return max(min(self.next_index[peer] - 1, m.conflict_index), floor)
 
     def _idle(self, peer: str) -> bool:
         """Nothing sent to `peer` is unacknowledged. Sending the next batch only then keeps one batch

@@ -12,9 +12,10 @@ calls them with a mutant switched on; property_tests/raft/test_free_runs.py with
   vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), and no two nodes
   applied different values at one index (`Simulator.divergences`).
 - `liveness_after_heal`: faults for a while, then they stop for good (`Faults.until`: the network
-  heals and every node is up); then within `LEADER_BOUND` ticks exactly one node leads in the highest
-  term, and within `converge_bound(backlog)` ticks every entry of its log, and every write a client
-  was told succeeded, is applied on every node.
+  heals and every node is up); then within `leader_bound` ticks exactly one node leads in the highest
+  term, and within `converge_bound` ticks every entry of its log, and every write a client was told
+  succeeded, is applied on every node. The bounds are the stated targets (2 s to a leader, 5 s to
+  recovery) at the cluster's configured timing (property_tests/raft/targets.py), not measurements.
 
 A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
 """
@@ -36,6 +37,7 @@ from meshcheck.impl.sim import Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
 from meshcheck.property_tests.raft.safety import violated
+from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
 
 # Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
 KNOBS: Mapping[str, Any] = {
@@ -222,33 +224,30 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, node
 
 LIVENESS_TICKS = (300, 3000)
 
-# Bounds, in ticks after faults stop, from the node's timing: election timeouts drawn from 150..300,
-# heartbeats every 50, one-way latency 1..10 (raft_cluster's defaults; no clock skew).
-ELECTION_TIMEOUT = 300
-DEFAULT_TIMEOUT = (150, ELECTION_TIMEOUT)
+# Bounds, in ticks (milliseconds: property_tests/raft/targets.py) after faults stop, from the stated
+# targets at the node's timing: election timeouts drawn from 150..300, heartbeats every 50, one-way
+# latency 1..10 (raft_cluster's defaults; no clock skew). Not measured: a slower implementation must
+# not move them (`backup_one_at_a_time` fails them, tests/test_raft_unreliable.py).
+DEFAULT_TIMEOUT = (150, 300)
 HEARTBEAT = 50
-ROUND_TRIP = 2 * 10
-# One election round takes at most an election timeout and a round trip, but a round can fail: split
-# votes, or (measured: the usual cause) a node whose log is behind keeps timing out first, and each
-# of its elections, which it cannot win, moves everyone to its higher term (Raft without PreVote,
-# thesis section 9.6). Randomised timeouts (section 5.2) make k failed rounds in a row ever less
-# likely, never impossible, so the bound is measured: over 9100 random schedules (5000 of 3 nodes,
-# 4100 of 5) the latest leader came 1892 ticks after healing (5 nodes, about six failed rounds in a
-# row); 20 election timeouts is over three times that.
-LEADER_BOUND = 20 * ELECTION_TIMEOUT
-# Then every node has to apply the leader's log: the leader's commit index reaches a follower with the
-# next heartbeat; a follower that lags gets one batch per round trip (max_entries=1: one entry), one
-# that diverged first needs one probe back per round trip (section 5.3) unless a snapshot cuts it
-# short (section 7). So at most two round trips per entry of the backlog (entries past the lowest
-# commit index when faults stop), plus heartbeats, after the leader. Measured over the same
-# schedules: everything applied at most 3222 ticks after healing (3 nodes, max_entries=1, a backlog
-# of about 250 entries), and never later than 36% of the bound below (at that bound's earlier
-# LEADER_BOUND of 16 election timeouts).
+LATENCY = (1, 10)
 
 
-def converge_bound(backlog: int) -> int:
-    """Ticks after healing by which every node has applied the whole log (see above)."""
-    return LEADER_BOUND + 4 * HEARTBEAT + 2 * backlog * ROUND_TRIP
+def timing(schedule: Schedule) -> Timing:
+    """The configured timing of a schedule's cluster, which its bounds derive from."""
+    return Timing(knob(schedule, "timeout"), HEARTBEAT, LATENCY, knob(schedule, "max_entries"))
+
+
+def leader_bound(schedule: Schedule) -> int:
+    """Ticks after healing by which one node leads: the election target (2 s) at this timing."""
+    return election_bound(timing(schedule))
+
+
+def converge_bound(schedule: Schedule, backlog: int) -> int:
+    """Ticks after healing by which every node has applied the whole log: the recovery target (5 s)
+    at this timing; a batch limit adds the round trips it forces for the backlog (entries past the
+    lowest commit index when faults stop)."""
+    return recovery_bound(timing(schedule), backlog)
 
 
 def backlog(sim: Simulator[RaftNode]) -> int:
@@ -304,14 +303,13 @@ def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Heal
     overload = run(sim, schedule, healed)
     if overload is None and not all(sim.up.values()):  # Faults.until brings every node up
         raise AssertionError(f"{schedule!r}: a node is still down after the faults ended")
-    bound = converge_bound(backlog(sim))
+    bound = converge_bound(schedule, backlog(sim))
+    leader_by = leader_bound(schedule)
     if overload is None:
-        overload = run(
-            sim, schedule, healed + LEADER_BOUND, stop=lambda s: sole_leader(s) is not None
-        )
+        overload = run(sim, schedule, healed + leader_by, stop=lambda s: sole_leader(s) is not None)
     if overload is None and sole_leader(sim) is None:
         raise failure(
-            f"no single leader of the highest term {LEADER_BOUND} ticks after the faults ended",
+            f"no single leader of the highest term {leader_by} ticks after the faults ended",
             schedule,
             sim.trace(),
         )
