@@ -299,14 +299,40 @@ def test_leaders_update_next_and_match_index_on_success() -> None:
 
 def test_leaders_decrement_next_index_and_retry_on_failure() -> None:
     """Figure 2, leaders: if AppendEntries fails because of log inconsistency, decrement nextIndex
-    and retry (section 5.3)."""
+    and retry (section 5.3). The follower lacks index 2: its hint names index 2."""
     box = Box(term=1, log=log_of(1, 1))
     box.elect()  # term 2, no-op at 3, nextIndex 3
-    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, False, 0, 0))
+    rejection = AppendEntriesResponse("s2", "s1", 2, False, 0, 0, conflict_term=0, conflict_index=2)
+    effects = box.deliver(rejection)
     assert box.node.next_index["s2"] == 2
     assert sent(effects) == [
         AppendEntriesRequest("s1", "s2", 2, 1, 1, (Entry(1, "x2"), Entry(2, NOOP)), 0, 0)
     ]
+
+
+def test_leaders_skip_back_to_the_followers_hint_in_one_round_trip() -> None:
+    """Section 5.3, last paragraphs (fast backup): a rejection carries the follower's conflicting
+    term and the first index it stores for it (or its log's end); the leader moves nextIndex there
+    at once instead of one entry per round trip, never below matchIndex + 1."""
+    box = Box(term=1, log=log_of(1, 1, 1, 1, 1))
+    box.elect()  # term 2, no-op at 6, nextIndex 6
+    rejection = AppendEntriesResponse("s2", "s1", 2, False, 0, 0, conflict_term=0, conflict_index=3)
+    effects = box.deliver(rejection)
+    assert box.node.next_index["s2"] == 3
+    (request,) = sent(effects)
+    assert isinstance(request, AppendEntriesRequest)
+    assert (request.prev_log_index, request.prev_log_term) == (2, 1)
+    # a stale rejection naming an index below what the follower is known to hold moves nothing back
+    # the follower holds index 2 of another term, first at 2: back to 2, not past it
+    box.node.next_index["s2"] = 6
+    other = AppendEntriesResponse("s2", "s1", 2, False, 0, 0, conflict_term=1, conflict_index=2)
+    box.deliver(other)
+    assert box.node.next_index["s2"] == 2
+    box.node.match_index["s2"] = 4
+    box.node.next_index["s2"] = 5
+    stale = AppendEntriesResponse("s2", "s1", 2, False, 0, 0, conflict_term=1, conflict_index=1)
+    box.deliver(stale)
+    assert box.node.next_index["s2"] == 5
 
 
 def test_leaders_commit_an_entry_of_their_term_stored_on_a_majority() -> None:
@@ -423,11 +449,13 @@ def test_append_entries_rule_1_reply_false_if_term_is_stale() -> None:
 
 
 @pytest.mark.parametrize(
-    ("prev_index", "prev_term"),
-    [(3, 1), (2, 2)],  # no entry at prevLogIndex; an entry there of another term
+    ("prev_index", "prev_term", "hint"),
+    # no entry at prevLogIndex: term 0 and the index past the log; an entry there of another
+    # term: that term and the first index holding it (the fast-backup hint, end of section 5.3)
+    [(3, 1, (0, 3)), (2, 2, (1, 1))],
 )
 def test_append_entries_rule_2_reply_false_without_a_matching_prev_entry(
-    prev_index: int, prev_term: int
+    prev_index: int, prev_term: int, hint: tuple[int, int]
 ) -> None:
     """Figure 2, AppendEntries receiver 2: reply false if the log does not contain an entry at
     prevLogIndex whose term matches prevLogTerm; the log is left as it is."""
@@ -435,7 +463,7 @@ def test_append_entries_rule_2_reply_false_without_a_matching_prev_entry(
     effects = box.deliver(
         AppendEntriesRequest("s1", "s2", 2, prev_index, prev_term, (Entry(2, "n"),), 0, 0)
     )
-    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 2, False, 0, 0)]
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 2, False, 0, 0, *hint)]
     assert box.node.log.entries == list(log_of(1, 1))
 
 

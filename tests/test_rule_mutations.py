@@ -194,9 +194,15 @@ BREAKS: tuple[Break, ...] = (
     ),
     Break(
         R + "test_leaders_decrement_next_index_and_retry_on_failure",
-        f"{RAFT_NODE}._handle_append_response",
-        "self.next_index[m.source] - 1, self.match_index[m.source] + 1",
-        "self.next_index[m.source], self.match_index[m.source] + 1",
+        f"{RAFT_NODE}._backed_up",
+        "return max(min(self.next_index[peer] - 1, m.conflict_index), floor)",
+        "return max(min(self.next_index[peer], m.conflict_index + 1), floor)",
+    ),
+    Break(
+        R + "test_leaders_skip_back_to_the_followers_hint_in_one_round_trip",
+        f"{RAFT_NODE}._backed_up",
+        "return max(min(self.next_index[peer] - 1, m.conflict_index), floor)",
+        "return max(self.next_index[peer] - 1, floor)",
     ),
     Break(
         R + "test_leaders_commit_an_entry_of_their_term_stored_on_a_majority",
@@ -661,6 +667,12 @@ CATALOGUE: dict[str, str] = {
     ),
     raft_mutants.LEADER_IGNORES_HIGHER_TERM: (
         R + "test_all_servers_adopt_a_higher_term_and_become_followers"
+    ),
+    raft_mutants.BACKUP_ONE_AT_A_TIME: (
+        R + "test_leaders_skip_back_to_the_followers_hint_in_one_round_trip"
+    ),
+    raft_mutants.BACKUP_PAST_CONFLICT: (
+        R + "test_leaders_skip_back_to_the_followers_hint_in_one_round_trip"
     ),
     raft_mutants.READ_WITHOUT_QUORUM: (
         R + "test_read_index_step_3_needs_a_majority_acknowledging_this_round"
