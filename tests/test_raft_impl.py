@@ -206,7 +206,7 @@ def test_a_leader_steps_down_when_it_sees_a_higher_term(bugs: tuple[str, ...]) -
     assert box.node.term == 5 and box.disk.get(HARD) == (5, None)
     if not bugs:
         assert box.node.role == FOLLOWER
-        assert Reply(77, error="leadership lost: outcome unknown") in effects
+        assert Reply(77, error="leadership lost: outcome unknown", unknown=True) in effects
     else:
         assert box.node.role == LEADER  # a leader of a term it never won
 
@@ -428,7 +428,9 @@ def test_partition_and_heal_replace_an_isolated_leaders_uncommitted_writes() -> 
     sim.heal()
     sim.run(until=sim.now + 500)
     assert sim.nodes[old].role == FOLLOWER
-    assert reply(sim, 1) == Reply(1, error="leadership lost: outcome unknown", leader=None)
+    assert reply(sim, 1) == Reply(
+        1, error="leadership lost: outcome unknown", leader=None, unknown=True
+    )
     assert {n.machine.snapshot() for n in sim.nodes.values()} == {sim.nodes[new].machine.snapshot()}
     assert sim.nodes[old].machine.custom == {"kept": 2} and not sim.divergences
 
