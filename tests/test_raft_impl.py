@@ -206,7 +206,7 @@ def test_a_leader_steps_down_when_it_sees_a_higher_term(bugs: tuple[str, ...]) -
     assert box.node.term == 5 and box.disk.get(HARD) == (5, None)
     if not bugs:
         assert box.node.role == FOLLOWER
-        assert Reply(77, error="leadership lost: outcome unknown") in effects
+        assert Reply(77, error="leadership lost: outcome unknown", unknown=True) in effects
     else:
         assert box.node.role == LEADER  # a leader of a term it never won
 
@@ -467,7 +467,7 @@ def test_partition_and_heal_replace_an_isolated_leaders_uncommitted_writes() -> 
     sim.run(until=sim.now + 500)
     assert sim.nodes[old].role == FOLLOWER
     lost = reply(sim, 1)
-    assert lost is not None and lost.error == "leadership lost: outcome unknown"
+    assert lost is not None and lost.error == "leadership lost: outcome unknown" and lost.unknown
     assert lost.leader in (None, new)  # deposed by a vote request, or by the new leader itself
     assert {n.machine.snapshot() for n in sim.nodes.values()} == {sim.nodes[new].machine.snapshot()}
     assert sim.nodes[old].machine.custom == {"kept": 2} and not sim.divergences

@@ -274,6 +274,20 @@ def test_leaders_append_client_commands_and_answer_once_applied() -> None:
     assert follower.step(ClientRequest("w", 3)) == [Reply(3, error=NOT_LEADER, leader="s1")]
 
 
+def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
+    """Section 8 (client interaction) with section 5.4.2: a leader that steps down with writes it
+    appended but has not applied cannot say they failed: each is in its log, may be on a majority,
+    and a later leader may commit it. It answers "outcome unknown" (the client must treat the write
+    as maybe applied), never "not leader", which a client reads as "not applied"."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.step(ClientRequest("w", 9))
+    effects = box.deliver(RequestVoteResponse("s3", "s1", 5, False))  # a higher term: deposed
+    assert box.node.role == FOLLOWER
+    (answer,) = [e for e in effects if isinstance(e, Reply)]
+    assert answer.request_id == 9 and answer.unknown and answer.error != NOT_LEADER
+
+
 def test_leaders_replicate_from_next_index() -> None:
     """Figure 2, leaders: if last log index >= nextIndex for a follower, send AppendEntries with
     log entries starting at nextIndex, prevLogIndex = nextIndex - 1 and its term."""

@@ -193,6 +193,12 @@ BREAKS: tuple[Break, ...] = (
         "self.next_index[m.source] = max(self.next_index[m.source], m.match_index)",
     ),
     Break(
+        R + "test_a_deposed_leader_answers_its_pending_writes_outcome_unknown",
+        f"{RAFT_NODE}._abandon_clients",
+        "unknown=True,",
+        "unknown=False,",
+    ),
+    Break(
         R + "test_leaders_decrement_next_index_and_retry_on_failure",
         f"{RAFT_NODE}._backed_up",
         "return max(min(self.next_index[peer] - 1, m.conflict_index), floor)",
@@ -674,6 +680,13 @@ CATALOGUE: dict[str, str] = {
     raft_mutants.BACKUP_PAST_CONFLICT: (
         R + "test_leaders_skip_back_to_the_followers_hint_in_one_round_trip"
     ),
+    raft_mutants.ABANDON_AS_REJECTED: (
+        R + "test_a_deposed_leader_answers_its_pending_writes_outcome_unknown"
+    ),
+    raft_mutants.INSTALL_STALE_SNAPSHOT: (
+        R + "test_install_snapshot_discards_a_snapshot_older_than_the_commit_index"
+    ),
+    raft_mutants.REPROPOSE_UNCOMMITTED: R + "test_leaders_replicate_from_next_index",
     raft_mutants.READ_WITHOUT_QUORUM: (
         R + "test_read_index_step_3_needs_a_majority_acknowledging_this_round"
     ),

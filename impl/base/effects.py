@@ -77,16 +77,32 @@ class Apply:
 
 @attrs.frozen
 class Reply:
-    """Answer client request `request_id`: `result` when `error` is empty; `leader` is a hint."""
+    """Answer client request `request_id`: `result` when `error` is empty; `leader` is a hint.
+
+    An error answer says the request took no effect and never will (a client history records it
+    as `fail`), unless `unknown`: then it may or may not take effect (`info`; Raft's deposed leader
+    cannot know whether the entry it appended will commit)."""
 
     request_id: int
     result: Any = None
     error: str = ""
     leader: str | None = None
+    unknown: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.error
+
+
+@attrs.frozen
+class Invoke:
+    """A client core (one that is a node, as PBFT's) sent its request `request_id` asking for
+    `value`: the invocation of a client operation, for the run's client history. Its completion
+    is the `Reply` the same core returns when it accepts a result. A host that keeps no history
+    ignores it."""
+
+    request_id: int
+    value: Any
 
 
 @attrs.frozen
@@ -114,7 +130,7 @@ class Action:
     params: FrozenDict = attrs.field(factory=FrozenDict, converter=_frozen)
 
 
-Effect: TypeAlias = Send | Persist | Apply | Reply | SetTimer | CancelTimer | Action
+Effect: TypeAlias = Send | Persist | Apply | Reply | Invoke | SetTimer | CancelTimer | Action
 
 
 def without_actions(effects: Sequence[Effect]) -> list[Effect]:

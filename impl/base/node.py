@@ -9,7 +9,7 @@ generates requests on its own (PBFT's client) is told how by a `Workload`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -21,6 +21,18 @@ class Node(Protocol):
     """A sans-IO protocol core."""
 
     def step(self, event: Any) -> list[Effect]: ...
+
+
+@runtime_checkable
+class AppliedState(Protocol):
+    """An optional hook of a core that drives a replicated state machine (impl/rsm): what its
+    machine holds now, for checks that compare replicas' states rather than their logs (an
+    operation applied twice leaves the logs equal and the states different). A host reads it
+    after an `Apply` effect; a core without it is simply not compared."""
+
+    def applied_state(self) -> tuple[int, bytes]:
+        """(how many entries the machine applied, a digest of its whole state)."""
+        ...
 
 
 def probability(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

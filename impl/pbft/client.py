@@ -20,7 +20,18 @@ from typing import Any, Final
 import attrs
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Action, Effect, Persist, Put, Send, SetTimer, Splice, Write
+from meshcheck.impl.base.effects import (
+    Action,
+    Effect,
+    Invoke,
+    Persist,
+    Put,
+    Send,
+    SetTimer,
+    Splice,
+    Write,
+)
+from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.node import Workload
@@ -152,6 +163,7 @@ class Client:
         self._writes.append(Put(CLOCK, (self.timestamp, self.issued)))
         self._writes.append(Splice(REQUESTS, len(self._sent), (request,)))
         self._mark(actions.REQUEST, r=name)
+        self._out.append(Invoke(self.timestamp, operation))  # the client history's invocation
         self._sent[self.timestamp] = request
         self.outstanding[self.timestamp] = request
         if name not in self.requested:
@@ -202,6 +214,7 @@ class Client:
         self._accepted.add((reply.seq, name))
         self.outstanding.pop(reply.request.timestamp, None)
         del self._votes[key]
+        self._out.append(Answer(reply.request.timestamp, reply.result))  # its completion
 
     def _mark(self, name: str, **params: Value) -> None:
         self._out.append(Action(name, FrozenDict(params)))

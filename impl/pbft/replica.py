@@ -196,6 +196,11 @@ class Replica:
 
     # -- the one entry point --------------------------------------------------------------------------
 
+    def applied_state(self) -> tuple[int, bytes]:
+        """The `AppliedState` hook (impl/base/node.py): requests the state machine applied, and the
+        digest of its state."""
+        return self.machine.applied, self.machine.digest()
+
     def step(self, event: Any) -> list[Effect]:
         """Handle one event; the effects to carry out, in order (one Persist first, if any)."""
         self._out = []

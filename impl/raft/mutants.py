@@ -19,6 +19,9 @@ LEADER_IGNORES_HIGHER_TERM = "leader_ignores_higher_term"
 READ_WITHOUT_QUORUM = "read_without_quorum"
 BACKUP_ONE_AT_A_TIME = "backup_one_at_a_time"
 BACKUP_PAST_CONFLICT = "backup_past_conflict"
+ABANDON_AS_REJECTED = "abandon_as_rejected"
+INSTALL_STALE_SNAPSHOT = "install_stale_snapshot"
+REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -63,5 +66,25 @@ BUGS: Mapping[str, str] = {
         "was. The next probe asks about that first conflicting entry itself, which the follower "
         "does not match; it is rejected with the same hint, and the leader asks again for ever "
         "(the follower never catches up)."
+    ),
+    ABANDON_AS_REJECTED: (
+        "A leader that loses its leadership answers the writes it still held 'not leader', which "
+        "tells the client they took no effect, though each may still commit: the entry is in the "
+        "deposed leader's log and may be on a majority, and the next leader commits it (section "
+        "5.4.2). The client, told 'rejected', sees its write take effect (an answer withdrawn); the "
+        "honest answer is 'outcome unknown'."
+    ),
+    INSTALL_STALE_SNAPSHOT: (
+        "A follower that receives an InstallSnapshot older than what it has committed (a delayed, "
+        "reordered one: section 7 says to ignore the snapshot's prefix it already has) still "
+        "restores its state machine from it, keeping its log and commit index: its applied state "
+        "goes backwards, and later entries apply on top of the old state."
+    ),
+    REPROPOSE_UNCOMMITTED: (
+        "A new leader proposes again, in its own term, the client writes of earlier terms that it "
+        "does not know to be committed, so that none is lost. They are still in its log, and "
+        "committing its term's entries commits them too (section 5.4.2): each is applied twice, at "
+        "two indexes. Raft keeps the old entries and lets the no-op commit them (section 8); a "
+        "client's retry needs a session table to be applied once."
     ),
 }

@@ -152,6 +152,11 @@ class RaftNode:
     def __repr__(self) -> str:
         return f"<RaftNode {self.id} {self.role} term={self.term} last={self.log.last_index} commit={self.commit_index}>"
 
+    def applied_state(self) -> tuple[int, bytes]:
+        """The `AppliedState` hook (impl/base/node.py): entries the state machine applied, and the
+        digest of its state."""
+        return self.machine.applied, self.machine.digest()
+
     # -- the one entry point --------------------------------------------------------------------------
 
     def step(self, event: Any) -> list[Effect]:
@@ -239,6 +244,15 @@ class RaftNode:
         self._sent_up_to = dict.fromkeys(self.config.peers, 0)
         self.reads = ReadIndex(self.id)
         self._append(Entry(self.term, NOOP))
+        if mutants.REPROPOSE_UNCOMMITTED in self._bugs:
+            # "re-propose" the client writes of earlier terms not known committed, in this term
+            start = max(self.commit_index, self.log.snapshot_index) + 1
+            again = [
+                self.log.entry(i).value
+                for i in range(start, self.log.last_index)
+                if self.log.entry(i).value != NOOP and self.log.entry(i).term < self.term
+            ]
+            self._append(*(Entry(self.term, v) for v in again))
         self._out.append(CancelTimer(ELECTION))
         self._out.append(SetTimer(HEARTBEAT, self.config.heartbeat_interval))
         if len(self.config.servers) == 1:
@@ -588,6 +602,11 @@ class RaftNode:
             self.snapshot_data = m.data
             self.commit_index = m.last_included_index
             self._snapshot_dirty = True
+        elif mutants.INSTALL_STALE_SNAPSHOT in self._bugs and m.last_included_index > 0:
+            # the state machine takes the older snapshot's state; the log and commit index stay
+            older = self._machine_factory()
+            older.restore(m.data)
+            self.machine = older
         self._send(InstallSnapshotResponse(self.id, m.source, self.term, m.last_included_index))
 
     def _handle_snapshot_response(self, m: InstallSnapshotResponse) -> None:
@@ -661,8 +680,17 @@ class RaftNode:
         for read in self.reads.abandon():
             self._out.append(Reply(read.request_id, error="leadership lost", leader=self.leader))
         for request in self._writes_pending.values():
+            if mutants.ABANDON_AS_REJECTED in self._bugs:
+                self._out.append(Reply(request, error=NOT_LEADER, leader=self.leader))
+                continue
+            # the entry may still commit under the next leader, or be overwritten: unknown
             self._out.append(
-                Reply(request, error="leadership lost: outcome unknown", leader=self.leader)
+                Reply(
+                    request,
+                    error="leadership lost: outcome unknown",
+                    leader=self.leader,
+                    unknown=True,
+                )
             )
         self._writes_pending = {}
         self.reads = ReadIndex(self.id)

@@ -10,6 +10,7 @@ the same bytes on every replica, which is what InstallSnapshot ships and what th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -169,6 +170,10 @@ class StateMachine:
             "custom": self.custom,
         }
         return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def digest(self) -> bytes:
+        """A digest of the whole state (SHA-256 of `snapshot()`): equal states, equal digests."""
+        return hashlib.sha256(self.snapshot()).digest()
 
     def restore(self, data: bytes) -> None:
         """Replace the state with a snapshot's; ImplError (and the state unchanged) if it is not one."""

@@ -8,6 +8,7 @@ from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
     Effect,
+    Invoke,
     Persist,
     Put,
     Reply,
@@ -28,6 +29,7 @@ from meshcheck.impl.sim.config import (
     Phases,
     SimConfig,
 )
+from meshcheck.impl.sim.history import WORKLOAD, Anomaly, ClientOp, HistoryRecorder
 from meshcheck.impl.sim.network import Envelope, Network
 from meshcheck.impl.sim.protocol import Plugin, Segment
 from meshcheck.impl.sim.simulator import Simulator
@@ -35,9 +37,12 @@ from meshcheck.impl.sim.storage import Durable
 
 __all__ = [
     "CALM",
+    "WORKLOAD",
+    "Anomaly",
     "AppliedEntry",
     "Apply",
     "CancelTimer",
+    "ClientOp",
     "ClientRead",
     "ClientRequest",
     "Deliver",
@@ -45,6 +50,8 @@ __all__ = [
     "Effect",
     "Envelope",
     "Faults",
+    "HistoryRecorder",
+    "Invoke",
     "MessageFaults",
     "Network",
     "Node",

@@ -28,6 +28,9 @@ class AppliedEntry:
     value: Any
     incarnation: int
     time: int
+    # the node's `applied_state()` right after it (impl/base/node.py's AppliedState hook): how many
+    # entries its state machine applied and the digest of its state; None without the hook
+    state: tuple[int, bytes] | None = None
 
 
 class SafetyChecker:
@@ -40,9 +43,23 @@ class SafetyChecker:
         # (node, index, the value first applied there, this node's value)
         self.divergences: list[tuple[str, int, Any, Any]] = []
 
-    def on_apply(self, node: str, index: int, value: Any, *, incarnation: int, time: int) -> None:
-        self.applied[node].append(AppliedEntry(index, value, incarnation, time))
+    def on_apply(
+        self,
+        node: str,
+        index: int,
+        value: Any,
+        *,
+        incarnation: int,
+        time: int,
+        state: tuple[int, bytes] | None = None,
+    ) -> None:
+        self.applied[node].append(AppliedEntry(index, value, incarnation, time, state))
         self.applied_by_index[node][index] = value
         first = self.first_applied.setdefault(index, value)
         if first != value:
             self.divergences.append((node, index, first, value))
+
+    def note_state(self, node: str, state: tuple[int, bytes]) -> None:
+        """The node's applied state after its latest applied entry (see `AppliedEntry.state`)."""
+        entries = self.applied[node]
+        entries[-1] = attrs.evolve(entries[-1], state=state)

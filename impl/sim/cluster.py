@@ -29,6 +29,7 @@ from meshcheck.impl.base.effects import (
     Apply,
     CancelTimer,
     Effect,
+    Invoke,
     Persist,
     Reply,
     Send,
@@ -38,10 +39,12 @@ from meshcheck.impl.base.effects import (
 )
 from meshcheck.impl.base.errors import ContractViolation, ImplError
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.node import AppliedState
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.checker import SafetyChecker
 from meshcheck.impl.sim.config import SimConfig, message_kind
 from meshcheck.impl.sim.faults import FaultInjector
+from meshcheck.impl.sim.history import WORKLOAD, HistoryRecorder
 from meshcheck.impl.sim.lockstep import LockstepHooks
 from meshcheck.impl.sim.network import Envelope, Network
 from meshcheck.impl.sim.protocol import N, Plugin, Segment
@@ -80,6 +83,8 @@ class Cluster(Generic[N]):
         self.sent = 0
         self.checker = SafetyChecker(self.node_ids)
         self.replies: list[tuple[str, Reply]] = []
+        # the client history (history.py): None when the config turns it off
+        self.history: HistoryRecorder | None = HistoryRecorder() if config.history else None
         self.fault_log: list[str] = []
         self.fault_counts: dict[str, int] = {"drop": 0, "duplicate": 0, "restart": 0}
         self.lockstep = LockstepHooks()
@@ -145,6 +150,12 @@ class Cluster(Generic[N]):
         node = self.nodes[node_id]
         reported = self._step(node_id, node, event)
         effects = without_actions(reported)  # `Action`s name the step (split); nothing to carry out
+        if (
+            self.history is not None
+            and isinstance(event, ClientRequest | ClientRead)
+            and not any(isinstance(e, Invoke) for e in effects)  # not a client core's own request
+        ):
+            self._invoked(node_id, event)
         self.events += 1
         persist_at = check_effects(node_id, effects)
         crash_at: int | None = None
@@ -171,6 +182,7 @@ class Cluster(Generic[N]):
                 f"{self.plugin.name}: split() lost or invented effects of {label}"
             )
         k = 0
+        applied = 0
         unsent: list[Envelope] = []
         for segment in segments:
             for effect in segment.effects:
@@ -183,9 +195,19 @@ class Cluster(Generic[N]):
                         unsent.append(sent)
                 elif not lost:
                     self._apply_one(node_id, effect)
+                    applied += isinstance(effect, Apply)
                 k += 1
             self.plugin.after_step(node_id, event, self.nodes)
             self._record_step(segment.action, segment.params, node_id, label)
+        core: object = node  # a core may offer the optional AppliedState hook
+        if (
+            applied
+            and crash_at is None
+            and self.history is not None
+            and isinstance(core, AppliedState)
+        ):
+            # the core applied the step's entries before returning: its state is the last one's
+            self.checker.note_state(node_id, core.applied_state())
         if crash_at is not None:
             for sent in unsent:
                 self._drop(sent, "crash before send")
@@ -224,6 +246,15 @@ class Cluster(Generic[N]):
             self.replies.append((node_id, effect))
             if self.client is not None:
                 self.client.on_reply(node_id, effect)
+            if self.history is not None:
+                # a client core answers its own request; any other node the workload's client
+                own = self.history.is_open(node_id, effect.request_id)
+                self.history.complete(node_id if own else WORKLOAD, effect, self.now)
+        elif isinstance(effect, Invoke):
+            if self.history is not None:
+                self.history.invoke(
+                    node_id, effect.request_id, "write", effect.value, None, self.now
+                )
         elif isinstance(effect, Send):  # pragma: no cover - sends go through _send
             self._send(node_id, effect)
 
@@ -311,6 +342,14 @@ class Cluster(Generic[N]):
         if self.recorder.enabled:
             action, params = self.plugin.fault_step("restart", node_id)
             self._record_step(action, params, node_id, "crash", fault=why)
+
+    def _invoked(self, node_id: str | None, event: ClientRequest | ClientRead) -> None:
+        """The workload's client (or a driver) sent `event` to `node_id` (None: to no node)."""
+        assert self.history is not None
+        if isinstance(event, ClientRequest):
+            self.history.invoke(WORKLOAD, event.request_id, "write", event.value, node_id, self.now)
+        else:
+            self.history.invoke(WORKLOAD, event.request_id, "read", event.query, node_id, self.now)
 
     def _node_rng(self, node_id: str) -> random.Random:
         return random.Random(f"{self._config.seed}:{node_id}:{self.incarnation[node_id]}")

@@ -212,6 +212,9 @@ class SimConfig:
     faults: Faults | Phases = CALM  # one setting for the whole run, or phases
     workload: Workload | None = None
     record: bool = True  # keep a trace: the refinement mapping after every step (costs time)
+    # keep the client history (history.py) and, after each Apply, the applied state of a node
+    # that offers it (impl/base/node.py's `AppliedState`): what the client-history checks read
+    history: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.skew[0] < 1:

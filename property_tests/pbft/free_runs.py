@@ -49,6 +49,7 @@ from meshcheck.property_tests.free_runs import (
     share,
     ticks,
 )
+from meshcheck.property_tests.histories import check_history
 
 # Timing of every free run: short enough that a run with several view changes fits in a few
 # thousand ticks (latency is 1..10 ticks), long enough that a correct group is not forever changing
@@ -142,6 +143,11 @@ def schedules(
     )
 
 
+def request_key(operation: Any) -> Any:
+    """How an executed batch names a client's operation (impl/pbft/messages.py's request_name)."""
+    return operation if isinstance(operation, str) else repr(operation)
+
+
 def honest(sim: Simulator[Any]) -> list[str]:
     return [r for r in sim.node_ids if isinstance(sim.nodes[r], Replica)]
 
@@ -180,6 +186,8 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         monitor = SafetyMonitor(sim, honest(sim))
         overload = run(sim, schedule, schedule.ticks, stop=monitor)
         violation = monitor.check()
+        if violation is None and overload is None:  # the client-history checks (histories.py)
+            return sim, check_history(sim, honest=honest(sim), dedup=True, identity=request_key)
         return sim, f"violates {violation}" if violation is not None else overload
 
     _, problem = once(record=False)

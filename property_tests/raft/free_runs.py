@@ -9,8 +9,10 @@ Two checks, each a Hypothesis test run under the `settings` given (the `meshchec
 calls them with a mutant switched on; property_tests/raft/test_free_runs.py with none):
 
 - `free_run_safety`: after every step of the run's trace (the refinement mapping, in the spec's
-  vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), and no two nodes
-  applied different values at one index (`Simulator.divergences`).
+  vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), no two nodes
+  applied different values at one index (`Simulator.divergences`), and at the end the client
+  history passes the checks of property_tests/histories.py (linearizable against the rsm model,
+  applied at most once, no answer withdrawn, applied index monotone, same state at same index).
 - `liveness_after_heal`: faults for a while, then they stop for good (`Faults.until`: the network
   heals and every node is up); then within `leader_bound` ticks exactly one node leads in the highest
   term, and within `converge_bound` ticks every entry of its log, and every write a client was told
@@ -36,6 +38,7 @@ from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
+from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
 
@@ -207,6 +210,9 @@ def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
         )
     if overload is not None:
         raise failure(overload, schedule, trace)
+    problem = check_history(sim)  # the client-history checks (property_tests/histories.py)
+    if problem is not None:
+        raise failure(problem, schedule, trace)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
