@@ -17,6 +17,7 @@ FORGET_VOTED_FOR = "forget_voted_for"
 TRUNCATE_ON_STALE_APPEND = "truncate_on_stale_append"
 LEADER_IGNORES_HIGHER_TERM = "leader_ignores_higher_term"
 READ_WITHOUT_QUORUM = "read_without_quorum"
+DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -48,5 +49,13 @@ BUGS: Mapping[str, str] = {
         "A ReadIndex read is served without a heartbeat round confirming that the leader still leads "
         "(Raft thesis section 6.4, step 3): a deposed leader answers from a stale state, so a read "
         "misses a write that completed before it began (not linearizable)."
+    ),
+    DEPOSED_LEADER_KEEPS_SUFFIX: (
+        "A leader that learns of a newer term from the new leader's AppendEntries itself steps "
+        "down but keeps its own uncommitted entries where the new leader's conflict with them, and "
+        "acknowledges the batch (Figure 2, receiver rule 3: delete the conflicting entry and all "
+        "that follow). Reached only with two leaders at once whose logs took different suffixes, "
+        "the new one's AppendEntries reaching the old one first: the new leader then counts a copy "
+        "the follower does not hold, and may commit an entry a majority does not store."
     ),
 }
