@@ -45,16 +45,17 @@ def as_steps(init: State, path: list[Transition]) -> list[Step]:
 
 COMPETING = list(PREFIXES["competing_leaders"])
 # then: the deposed s1 starts a read; s2's batch reaches s1 and deletes s1's v1, v2
-TAIL = ["ClientRead(i=s1)", "AppendEntries(i=s2, j=s1)", "HandleAppendEntriesRequest(i=s1, j=s2)"]
+TAIL = ["ClientRead(i=s1)", "HandleAppendEntriesRequest(i=s1, j=s2)"]
 
 
 def test_a_hand_made_run_hits_exactly_the_conditions_it_has() -> None:
-    """Two leaders from the prefix's last step (s2 wins term 2) through the read and the send
-    (3 states), one stale leader's read, one conflicting suffix deleted; no stale snapshot."""
+    """Two leaders from s2's win of term 2 through its send and s1's read (3 states), one stale
+    leader's read, one conflicting suffix deleted; no stale snapshot."""
     (init,) = RAFT.stepper().init_states()
     seen = coverage.steps("raft", as_steps(init, walk(COMPETING + TAIL)))
     assert seen.rare == Counter(two_leaders=3, stale_leader_read=1, conflict_truncated=1)
     assert seen.actions["HandleAppendEntriesRequest"] == 2 and sum(seen.actions.values()) == 15
+    assert seen.actions["AppendEntries"] == 2 and seen.actions["ClientRead"] == 1
     # the same path without the conflict: s1 takes s2's batch before writing anything of its own
     calm = [label for label in COMPETING if not label.startswith("ClientRequest")]
     quiet = coverage.steps("raft", as_steps(init, walk(calm + TAIL[1:])))
@@ -236,8 +237,9 @@ def test_verify_has_a_coverage_row_per_protocol(tmp_path: Path) -> None:
 
 def test_the_prefix_sets_up_competing_leaders_with_conflicting_suffixes() -> None:
     """The prefix's last state: s1 leads term 1 with [1:NoOp, 1:v1, 1:v2], s2 term 2 with
-    [1:NoOp, 2:NoOp]; two steps on, the deposed leader's bug shows (deposed_leader_keeps_suffix:
-    the ci profile missed it before the prefix existed, see meshcheck/coverage.py's users)."""
+    [1:NoOp, 2:NoOp], its batch to s1 in flight; one step on, the deposed leader's bug shows
+    (deposed_leader_keeps_suffix, which the ci profile missed without the prefix: README,
+    "Coverage")."""
     path = walk(COMPETING)
     last = path[-1].state.values
     assert last["role"] == {"s1": "Leader", "s2": "Leader", "s3": "Follower"}

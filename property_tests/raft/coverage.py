@@ -95,10 +95,11 @@ COVERAGE = CoverageSpec(CONDITIONS, detect, score)
 # Lockstep's prefixes (property_tests/lockstep.py): spec paths of Raft.tla under the lockstep model
 # (property_tests/raft/models/Lockstep.cfg) that set up a rare condition, from which an example's
 # random program continues. competing_leaders: s1 leads term 1 and appends v1 and v2 that nobody
-# else has; s2, holding only the no-op s1 replicated to it, wins term 2 with s3's vote. Two leaders
-# at once, in terms 1 and 2, whose logs differ after index 1: the next AppendEntries from s2 to s1
-# makes s1 delete a conflicting suffix (Figure 2, receiver rule 3), and a read s1 starts now is a
-# stale leader's. The drops free room in the bag (MaxInFlight) for s2's election.
+# else has; s2, holding only the no-op s1 replicated to it, wins term 2 with s3's vote and sends s1
+# its no-op of term 2. Two leaders at once, in terms 1 and 2, whose logs differ after index 1: when
+# s2's AppendEntries reaches s1, s1 deletes a conflicting suffix (Figure 2, receiver rule 3), and a
+# read s1 starts before is a stale leader's. The drops free room in the bag (MaxInFlight) for s2's
+# election.
 PREFIXES: dict[str, tuple[str, ...]] = {
     "competing_leaders": (
         "Timeout(i=s1)",
@@ -113,5 +114,6 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "Timeout(i=s2)",
         "HandleRequestVoteRequest(i=s3, j=s2)",
         "HandleRequestVoteResponse(i=s2, j=s3)",
+        "AppendEntries(i=s2, j=s1)",
     ),
 }
