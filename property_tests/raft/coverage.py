@@ -99,7 +99,10 @@ COVERAGE = CoverageSpec(CONDITIONS, detect, score)
 # its no-op of term 2. Two leaders at once, in terms 1 and 2, whose logs differ after index 1: when
 # s2's AppendEntries reaches s1, s1 deletes a conflicting suffix (Figure 2, receiver rule 3), and a
 # read s1 starts before is a stale leader's. The drops free room in the bag (MaxInFlight) for s2's
-# election.
+# election. delayed_snapshot: s1 leads term 1, commits its no-op with s2, folds it into a snapshot
+# and sends s3 an InstallSnapshot that the network duplicates: the second copy to arrive is older
+# than what s3 then holds (section 7: a stale snapshot, nothing to install), and on the way s3 and
+# s1 take every snapshot action.
 PREFIXES: dict[str, tuple[str, ...]] = {
     "competing_leaders": (
         "Timeout(i=s1)",
@@ -115,5 +118,17 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "HandleRequestVoteRequest(i=s3, j=s2)",
         "HandleRequestVoteResponse(i=s2, j=s3)",
         "AppendEntries(i=s2, j=s1)",
+    ),
+    "delayed_snapshot": (
+        "Timeout(i=s1)",
+        "HandleRequestVoteRequest(i=s2, j=s1)",
+        "HandleRequestVoteResponse(i=s1, j=s2)",
+        "DropMessage",
+        "AppendEntries(i=s1, j=s2)",
+        "HandleAppendEntriesRequest(i=s2, j=s1)",
+        "HandleAppendEntriesResponse(i=s1, j=s2)",
+        "TakeSnapshot(i=s1)",
+        "InstallSnapshot(i=s1, j=s3)",
+        "DuplicateMessage",
     ),
 }
