@@ -10,9 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from meshcheck import __version__
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+
+if TYPE_CHECKING:
+    from meshcheck.coverage import Coverage
 
 # meshcheck.verify.KINDS (not imported here: it pulls in Hypothesis; tests/test_cli.py checks they agree)
 VERIFY_KINDS = ("tlc", "z3", "tests", "traces", "mutants")
@@ -203,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mu.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
+    co = sub.add_parser(
+        "coverage",
+        help="what the property tests reached: actions, states, rare conditions (merged)",
+    )
+    co.add_argument(
+        "folder",
+        nargs="?",
+        help="the per-test coverage files (default: reports/coverage, MESHCHECK_COVERAGE_DIR)",
+    )
+    co.add_argument("--protocol", action="append", help="only this registered protocol")
+
     sub.add_parser(
         "protocols",
         help="list the registered protocols: spec, models, mutants, proofs, corpus",
@@ -250,11 +265,66 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.mutants_cmd import run_mutants_cmd
 
         return run_mutants_cmd(args)
+    if args.command == "coverage":
+        return _coverage(args)
     if args.command == "protocols":
         return _protocols()
     if args.command == "doctor":
         return _doctor()
     raise AssertionError(args.command)
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from meshcheck import coverage, registry
+
+    folder = Path(args.folder) if args.folder else coverage.folder()
+    if not folder.is_dir() or not any(folder.glob("*.json")):
+        raise MeshcheckError(
+            f"{folder}: no coverage files (run the property tests first: make test)"
+        )
+    chosen = [registry.get(name).name for name in args.protocol] if args.protocol else None
+    print(coverage_report(coverage.merge_dir(folder), chosen))
+    return EXIT_HOLDS
+
+
+def coverage_report(coverage: Coverage, chosen: Sequence[str] | None = None) -> str:
+    """`meshcheck coverage`: a row per protocol, then a row per rare condition ("never" when the
+    tests never hit it)."""
+    from meshcheck import registry
+    from meshcheck.coverage import CoverageSpec, summaries
+    from meshcheck.table import format_table
+
+    found = summaries(coverage, chosen)
+    head = format_table(
+        ("protocol", "actions fired", "states", "lockstep", "free runs", "rare conditions hit"),
+        [
+            (
+                s.protocol,
+                f"{s.actions_fired}/{s.actions_total}",
+                f"{s.states:,}",
+                f"{s.lockstep_states:,}",
+                f"{s.free_states:,}",
+                f"{s.rare_hit}/{len(s.rare)}",
+            )
+            for s in found
+        ],
+        right=(1, 2, 3, 4, 5),
+    )
+    rows = []
+    for s in found:
+        spec: CoverageSpec | None = registry.get(s.protocol).load("coverage")
+        what = {c.name: c for c in spec.conditions} if spec is not None else {}
+        for name, hits in s.rare:
+            how = what[name].how if name in what else ""
+            rows.append((s.protocol, name, f"{hits:,}" if hits else "never", how, what[name].what))
+    conditions = format_table(
+        ("protocol", "rare condition", "hits", "seen by", "what"), rows, right=(2,)
+    )
+    never = [f"{s.protocol}: {', '.join(s.never_fired)}" for s in found if s.never_fired]
+    tail = "\nactions never fired: " + "; ".join(never) if never else ""
+    return f"{head}\n\n{conditions}{tail}"
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -120,6 +120,9 @@ class Protocol:
     corpus: str | None = None
     # the pytest paths of its property tests, relative to the repository (verify's "tests" rows)
     property_tests: tuple[str, ...] = ()
+    # its coverage: a meshcheck.coverage.CoverageSpec, the named rare conditions the coverage report
+    # counts (how a step shows each, how rare a state is); None: actions and states only
+    coverage: Ref | None = None
 
     def all_models(self) -> tuple[Models, ...]:
         """Its spec's models, then the further specs'."""

@@ -8,7 +8,9 @@ Five kinds of check, in this order:
     z3       every registered protocol's proof set (meshcheck/proofs.py): obligations proved, seconds
     tests    the registered protocols' Hypothesis property tests (`property_tests/<protocol>`),
              under the profile's Hypothesis settings: the examples each ran (Hypothesis's own
-             statistics, from the JUnit report)
+             statistics, from the JUnit report); then a "coverage" row per protocol, what the
+             tests reached (meshcheck/coverage.py): distinct states, spec actions fired of the
+             descriptor's table, named rare conditions hit of its list, those never hit named
     traces   every stored trace under `traces/` replayed against its spec (each step a spec step),
              and every implementation counterexample of the regression corpus
              (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
@@ -51,7 +53,7 @@ from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, Me
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS
 
-KINDS = ("tlc", "z3", "tests", "traces", "mutants")
+KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
 # verify profile -> Hypothesis profile
 HYPOTHESIS_PROFILE = HYPOTHESIS
 
@@ -228,7 +230,13 @@ def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
 def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) -> Iterator[Row]:
     tests = test_paths(root, chosen)
     report = scratch / "property-tests.xml"
-    env = dict(os.environ, MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile])
+    covered = scratch / "coverage"
+    env = dict(
+        os.environ,
+        MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile],
+        MESHCHECK_COVERAGE="1",
+        MESHCHECK_COVERAGE_DIR=str(covered),
+    )
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -276,6 +284,29 @@ def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) ->
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
             yield Row("tests", name, result, count, unit, seconds)
+    if own_project(root):
+        yield from coverage_rows(covered, chosen)
+
+
+def coverage_rows(folder: Path, chosen: Chosen = None) -> Iterator[Row]:
+    """A row per registered protocol: what its property tests reached (meshcheck/coverage.py,
+    merged from the per-test files the run wrote): the distinct states as the count, and in the
+    detail the actions fired of its table and the rare conditions hit of its list, naming those
+    never hit. A measure, not a check: a condition never hit is shown, and fails nothing."""
+    from meshcheck import coverage
+
+    start = time.perf_counter()
+    merged = coverage.merge_dir(folder) if folder.is_dir() else {}
+    for summary in coverage.summaries(merged, None if chosen is None else list(chosen)):
+        yield Row(
+            "coverage",
+            summary.protocol,
+            "pass",
+            summary.states,
+            "states",
+            time.perf_counter() - start,
+            summary.line(),
+        )
 
 
 _PHASE = re.compile(r"during (\w+) phase.*?(\d+) passing, (\d+) failing", re.DOTALL)
@@ -485,7 +516,7 @@ def write_json(rows: list[Row], path: Path, profile: str) -> None:
 def write_junit(rows: list[Row], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     suites = ET.Element("testsuites", name="meshcheck verify")
-    for kind in KINDS:
+    for kind in (*KINDS, "coverage"):
         mine = [r for r in rows if r.kind == kind]
         if not mine:
             continue

@@ -9,6 +9,11 @@ every test listens to Hypothesis's statistics itself (`hypothesis.statistics.col
 the plugin uses, passed on to the plugin when it listens too) and adds the examples run (the test
 cases of every phase but shrinking, passing or failing) to the JUnit report as the test case's
 property `hypothesis-examples`.
+
+Coverage (meshcheck/coverage.py): every test is recorded, and a test that reached anything writes
+it as one JSON file into `reports/coverage/` (or MESHCHECK_COVERAGE_DIR), cleared when a session
+starts; `meshcheck coverage` and `meshcheck verify` merge the files. MESHCHECK_COVERAGE=0 turns
+recording off (to measure what it costs).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 import pytest
 from hypothesis.statistics import collector
 
+from meshcheck import coverage
 from meshcheck.property_tests.profiles import load_from_env
 from meshcheck.property_tests.record import find_failure, write_failure
 
@@ -38,6 +44,14 @@ def examples_in(stats: Mapping[str, Any]) -> int:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A fresh coverage folder per session (not in an xdist worker: the controller cleared it)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for old in coverage.folder().glob("*.json"):
+        old.unlink()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     ran: list[int] = []
@@ -49,6 +63,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         if outer is not None:
             outer(stats)
 
+    if coverage.enabled():
+        coverage.start()
     try:
         with statistics.with_value(count):
             return (yield)
@@ -63,3 +79,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     finally:
         if ran:
             item.user_properties.append((EXAMPLES, sum(ran)))
+        seen = coverage.stop()
+        if seen:
+            try:
+                coverage.write(seen, coverage.folder(), item.nodeid)
+            except OSError as problem:  # coverage is a measure: never fail a test for it
+                item.user_properties.append(("coverage-error", str(problem)))

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import attrs
 import hypothesis
 
+from meshcheck import coverage
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
@@ -135,6 +136,8 @@ def run(
         sim.run(until=until, stop=halt)
     except Exception as exc:  # a node or the simulator's contract checks gave up: report it
         raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
+    finally:
+        coverage.free_run(sim)  # what the run reached (meshcheck/coverage.py), when recording
     if len(sim.network) > in_flight:
         return f"{len(sim.network)} messages in flight (a correct cluster keeps under {in_flight})"
     if sim.events > events:

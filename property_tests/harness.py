@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 import attrs
 from hypothesis import settings as Settings
 
+from meshcheck import coverage
 from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict
@@ -88,6 +89,10 @@ class LockstepSpec:
     # a protocol outside meshcheck: the package whose folder holds the spec and the `models/`
     # folder of its lockstep model (tests/toy/); None: meshcheck.specs and property_tests/<protocol>
     package: str | None = None
+    # steering (property_tests/lockstep.py): a state's rarity for Hypothesis's target(), and
+    # named spec paths (action labels) an example may start with
+    rarity: Callable[[Mapping[str, Any]], float] | None = None
+    prefixes: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     successors: SuccessorCache = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -222,12 +227,31 @@ def lockstep_machine(
             return self.follower.describe(t)
 
         def follow(self, t: Transition) -> State:
+            before = self.follower.state
             self.follower.take(t)
-            return self.follower.state
+            after: State = self.follower.state
+            if coverage.recording():  # what lockstep reached (meshcheck/coverage.py)
+                coverage.lockstep_step(
+                    spec.protocol,
+                    before.values,
+                    t.action.name,
+                    t.action.params,
+                    after.values,
+                    after.fingerprint,
+                )
+            return after
 
     Base.__name__ = Base.__qualname__ = f"{spec.name}LockstepBase"
     actions = tuple(spec.stepper().action_names)
-    return build_machine(spec.machine or f"{spec.name}Lockstep", Base, actions, bugs, fired)
+    return build_machine(
+        spec.machine or f"{spec.name}Lockstep",
+        Base,
+        actions,
+        bugs,
+        fired,
+        rarity=spec.rarity,
+        prefixes=spec.prefixes,
+    )
 
 
 def lockstep(

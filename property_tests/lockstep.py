@@ -9,6 +9,13 @@ and compares the refinement mapping with TLC's state. Choosing the action first 
 second gives rare actions (a snapshot, a view change) the same chance as a common one whenever they
 are enabled.
 
+Steering toward rare states (meshcheck/coverage.py measures what is reached): a spec may give
+`prefixes`, short spec paths that set up a rare condition (two leaders with conflicting suffixes),
+one of which an example may start with (an `initialize` rule, `Prefix`, draws none or one) before
+its random program continues; and a `rarity` score of a state, whose highest value over an example
+is handed to Hypothesis's `target()`, which then mutates the examples that scored highest (the
+profile's second half). A spec with neither has the plain machine, its examples as before.
+
 What lives here: the successor cache, the machine's skeleton (`LockstepBase`: the protocol's
 subclass says how to start and how to follow a step), the builder that adds one rule per action,
 the runner, and `differences`, which says variable by variable where two states differ.
@@ -20,11 +27,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from hypothesis import HealthCheck, note
+from hypothesis import HealthCheck, note, target
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -75,10 +83,15 @@ class LockstepBase(RuleBasedStateMachine):
 
     bugs: ClassVar[frozenset[str]] = frozenset()
     fired: ClassVar[Counter[str]] = Counter()
+    # steering (see the module doc): a state's rarity, and named prefixes (spec paths as labels)
+    rarity: ClassVar[Callable[[Mapping[str, Any]], float] | None] = None
+    prefixes: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
-        self.enabled = group(self.successors(self.start()))
+        self.state = self.start()
+        self.enabled = group(self.successors(self.state))
+        self.rarest = 0.0
 
     def start(self) -> State:
         raise NotImplementedError
@@ -96,9 +109,30 @@ class LockstepBase(RuleBasedStateMachine):
         choices = self.enabled[name]
         t = choices[data.draw(st.integers(0, len(choices) - 1)) if len(choices) > 1 else 0]
         note(self.describe(t))
-        state = self.follow(t)
-        type(self).fired[name] += 1
-        self.enabled = group(self.successors(state))
+        self.advance(t)
+
+    def advance(self, t: Transition) -> None:
+        self.state = self.follow(t)
+        type(self).fired[t.action.name] += 1
+        self.enabled = group(self.successors(self.state))
+        score = type(self).rarity
+        if score is not None:
+            self.rarest = max(self.rarest, score(self.state.values))
+
+    def run_prefix(self, name: str) -> None:
+        """Take the prefix's steps: each the first successor with its label (a prefix that does
+        not apply any more, after a change of the spec, is a bug of the prefix: it says so)."""
+        for label in self.prefixes[name]:
+            found = [t for group_ in self.enabled.values() for t in group_]
+            t = next((t for t in found if t.action.label() == label), None)
+            if t is None:
+                raise AssertionError(f"prefix {name}: {label} is not enabled here")
+            note(f"prefix {name}: {self.describe(t)}")
+            self.advance(t)
+
+    def teardown(self) -> None:
+        if type(self).rarity is not None:
+            target(self.rarest, label="rarity")
 
     @precondition(lambda self: not self.enabled)
     @rule()
@@ -115,21 +149,40 @@ def _action_rule(name: str) -> Callable[..., None]:
     return precondition(lambda self: name in self.enabled)(rule(data=st.data())(step))
 
 
+def _prefix_rule(names: tuple[str, ...]) -> Callable[..., None]:
+    def Prefix(self: LockstepBase, prefix: str | None) -> None:
+        if prefix is not None:
+            self.run_prefix(prefix)
+
+    Prefix.__doc__ = (
+        "Start with none of the spec's prefixes, or one (steering: see the module doc)."
+    )
+    return initialize(prefix=st.sampled_from((None, *names)))(Prefix)
+
+
 def build_machine(
     name: str,
     base: type[LockstepBase],
     actions: tuple[str, ...],
     bugs: frozenset[str],
     fired: Counter[str] | None,
+    *,
+    rarity: Callable[[Mapping[str, Any]], float] | None = None,
+    prefixes: Mapping[str, tuple[str, ...]] | None = None,
 ) -> type[LockstepBase]:
     """`base` with one rule per action in `actions`, for an implementation with `bugs` switched on;
-    `fired` counts the spec actions it took, across every example."""
+    `fired` counts the spec actions it took, across every example; `rarity` and `prefixes` steer
+    (see the module doc)."""
     attributes: dict[str, Any] = {
         "bugs": frozenset(bugs),
         "fired": fired if fired is not None else Counter(),
+        "rarity": staticmethod(rarity) if rarity is not None else None,
+        "prefixes": dict(prefixes or {}),
     }
     for action in actions:
         attributes[action] = _action_rule(action)
+    if prefixes:
+        attributes["Prefix"] = _prefix_rule(tuple(prefixes))
     return type(name, (base,), attributes)
 
 

@@ -493,6 +493,22 @@ def test_append_entries_rule_3_delete_a_conflicting_entry_and_all_after_it() -> 
     assert sent(effects) == [AppendEntriesResponse("s2", "s1", 3, True, 3, 0)]
 
 
+def test_append_entries_rule_3_holds_for_a_leader_that_append_deposes() -> None:
+    """Figure 2, AppendEntries receiver 3, on a leader the same AppendEntries deposes (a newer
+    term's leader whose log took another suffix: two leaders at once, section 5.4.2): it steps down
+    and then deletes its own conflicting entries like any follower, before acknowledging."""
+    box = Box(term=1, log=log_of(1))
+    box.elect()  # s1 leads term 2: its no-op at 2
+    box.step(ClientRequest("w", 1))  # and a write at 3, on no one else
+    assert [e.term for e in box.node.log.entries] == [1, 2, 2]
+    effects = box.deliver(AppendEntriesRequest("s2", "s1", 3, 1, 1, (Entry(3, "b"),), 0, 0))
+    assert box.node.role == FOLLOWER
+    assert box.node.log.entries == [Entry(1, "x1"), Entry(3, "b")]
+    assert [m for m in sent(effects) if isinstance(m, AppendEntriesResponse)] == [
+        AppendEntriesResponse("s1", "s2", 3, True, 2, 0)
+    ]
+
+
 def test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix() -> None:
     """Figure 2, AppendEntries receiver 4: append any new entries not already in the log. Entries
     already there stay; a delayed request carrying a prefix of the log deletes nothing."""

@@ -297,6 +297,12 @@ BREAKS: tuple[Break, ...] = (
         "if self.log.term_at(index) <= entry.term:",
     ),
     Break(
+        R + "test_append_entries_rule_3_holds_for_a_leader_that_append_deposes",
+        f"{RAFT_NODE}._handle_append_request",
+        "self._truncate_from(index)",
+        "pass",
+    ),
+    Break(
         R + "test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix",
         f"{RAFT_NODE}._handle_append_request",
         "continue  # already there (a duplicate or reordered request): keep it",
@@ -687,6 +693,9 @@ CATALOGUE: dict[str, str] = {
         R + "test_install_snapshot_discards_a_snapshot_older_than_the_commit_index"
     ),
     raft_mutants.REPROPOSE_UNCOMMITTED: R + "test_leaders_replicate_from_next_index",
+    raft_mutants.DEPOSED_LEADER_KEEPS_SUFFIX: (
+        R + "test_append_entries_rule_3_holds_for_a_leader_that_append_deposes"
+    ),
     raft_mutants.READ_WITHOUT_QUORUM: (
         R + "test_read_index_step_3_needs_a_majority_acknowledging_this_round"
     ),

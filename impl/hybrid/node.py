@@ -51,6 +51,7 @@ from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base import probes
 from meshcheck.impl.base.effects import (
     Action,
     Apply,
@@ -571,6 +572,8 @@ class HybridNode:
         self._writes.append(Put(PROTOCOLS, tuple(sorted(self.protocols.items()))))
         self._run(instance, Restart({}))
         machine = instance.machine
+        if any(machine.outcome(w.op.key) is None for w in self.waiting.values()):
+            probes.hit("hybrid", "switch_with_op_in_flight")
         for held, waiting in list(self.waiting.items()):
             if machine.outcome(waiting.op.key) is not None:
                 continue  # committed before the switch entry: _settle answers it

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import attrs
 
-from meshcheck.impl.base import quorum
+from meshcheck.impl.base import probes, quorum
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.levels import (
@@ -198,6 +198,8 @@ class ThreatModel:
             level = Level.NONE  # the bug: all the way down at once
         if level == self.level:
             return self
+        if level < self.level:
+            probes.hit("hybrid", "deescalation")
         return attrs.evolve(
             self,
             level=level,

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
-from meshcheck.impl.base import quorum
+from meshcheck.impl.base import probes, quorum
 from meshcheck.impl.base.effects import (
     Action,
     Apply,
@@ -292,6 +292,7 @@ class Replica:
             return
         key = (m.body.client, m.body.timestamp)
         if key in self.results:
+            probes.hit("pbft", "retry_of_executed")
             seq, result = self.results[key]
             self._send_reply(m.body, seq, result)
             return
@@ -637,6 +638,8 @@ class Replica:
         self._out.append(Apply(seq, batch_name(pp.body.batch), tuple(results)))
         self.vc_attempts = 0  # progress: the view-change timeout starts from its base again
         if seq % self.config.checkpoint_every == 0:
+            if seq == self.stable + self.config.window:
+                probes.hit("pbft", "checkpoint_at_window_edge")
             checkpoint = self.sign(
                 Checkpoint(seq, self.state_digest, self.id, tuple(self.executed))
             )

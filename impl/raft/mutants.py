@@ -22,6 +22,7 @@ BACKUP_PAST_CONFLICT = "backup_past_conflict"
 ABANDON_AS_REJECTED = "abandon_as_rejected"
 INSTALL_STALE_SNAPSHOT = "install_stale_snapshot"
 REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
+DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -86,5 +87,13 @@ BUGS: Mapping[str, str] = {
         "committing its term's entries commits them too (section 5.4.2): each is applied twice, at "
         "two indexes. Raft keeps the old entries and lets the no-op commit them (section 8); a "
         "client's retry needs a session table to be applied once."
+    ),
+    DEPOSED_LEADER_KEEPS_SUFFIX: (
+        "A leader that learns of a newer term from the new leader's AppendEntries itself steps "
+        "down but keeps its own uncommitted entries where the new leader's conflict with them, and "
+        "acknowledges the batch (Figure 2, receiver rule 3: delete the conflicting entry and all "
+        "that follow). Reached only with two leaders at once whose logs took different suffixes, "
+        "the new one's AppendEntries reaching the old one first: the new leader then counts a copy "
+        "the follower does not hold, and may commit an entry a majority does not store."
     ),
 }

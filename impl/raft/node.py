@@ -123,6 +123,7 @@ class RaftNode:
         self._rng = rng
         self._machine_factory = machine
         self._bugs = config.bugs
+        self._deposed = False  # the message being received deposed this leader (one mutant)
         # persistent state (Figure 2), loaded by Restart
         self.term = 0
         self.voted_for: str | None = None
@@ -331,6 +332,7 @@ class RaftNode:
     def _receive(self, m: Message) -> None:
         """The term rule first (Figure 2, 'all servers'): a higher term makes this node a follower in
         that term; then the handler of the current role."""
+        self._deposed = self.role == LEADER and m.term > self.term  # for one mutant only
         if m.term > self.term:
             if self.role == LEADER and mutants.LEADER_IGNORES_HIGHER_TERM in self._bugs:
                 self.term, self.voted_for = m.term, None  # the bug: adopt the term, stay leader
@@ -488,6 +490,8 @@ class RaftNode:
             if index <= self.log.last_index:
                 if self.log.term_at(index) == entry.term:
                     continue  # already there (a duplicate or reordered request): keep it
+                if mutants.DEPOSED_LEADER_KEEPS_SUFFIX in self._bugs and self._deposed:
+                    break  # the bug: the deposed leader's own entries stay
                 # Figure 2: an existing entry conflicts with a new one: delete it and all after it.
                 self._truncate_from(index)
             self._append(*m.entries[index - prev - 1 :])

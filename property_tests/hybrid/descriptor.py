@@ -60,4 +60,5 @@ HYBRID = Protocol(
     hints="meshcheck.traces.hints:HYBRID",
     corpus="hybrid",
     property_tests=("property_tests/hybrid",),
+    coverage="meshcheck.property_tests.hybrid.coverage:COVERAGE",
 )

@@ -37,4 +37,5 @@ PBFT = Protocol(
     hints="meshcheck.traces.hints:PBFT",
     corpus="pbft",
     property_tests=("property_tests/pbft",),
+    coverage="meshcheck.property_tests.pbft.coverage:COVERAGE",
 )

@@ -43,4 +43,5 @@ RAFT = Protocol(
     hints="meshcheck.traces.hints:RAFT",
     corpus="raft",
     property_tests=("property_tests/raft",),
+    coverage="meshcheck.property_tests.raft.coverage:COVERAGE",
 )

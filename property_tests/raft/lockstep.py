@@ -27,6 +27,7 @@ from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
+from meshcheck.property_tests.raft import coverage
 from meshcheck.property_tests.raft.driver import Driver, bag_change
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
@@ -100,7 +101,15 @@ class Follower(harness.Follower):
                 )
 
 
-RAFT = harness.LockstepSpec("raft", "Raft", "Lockstep.cfg", Follower, signature)
+RAFT = harness.LockstepSpec(
+    "raft",
+    "Raft",
+    "Lockstep.cfg",
+    Follower,
+    signature,
+    rarity=coverage.score,
+    prefixes=coverage.PREFIXES,
+)
 successors = RAFT.successors
 
 

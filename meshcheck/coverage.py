@@ -1,0 +1,420 @@
+"""Coverage of the property tests: what lockstep and free runs reached, merged across tests and
+processes, and what they never reached.
+
+Three measures per protocol:
+
+- spec actions fired: the names of the descriptor's action table (meshcheck/protocol.py) that a
+  lockstep step or a step of a free run's trace took;
+- distinct abstract states: in lockstep the spec states walked (TLC's fingerprints), in free runs
+  the refinement's abstract states of the recorded traces (a 64-bit digest of a canonical form,
+  the same in every process);
+- named rare conditions: the protocol's own list (`Protocol.coverage`, a `CoverageSpec`), each
+  detected on a step of the abstract state (`CoverageSpec.detect`, the same function for a lockstep
+  step and a free-run step) or reported by a core through a probe (impl/base/probes.py) where the
+  abstract state cannot see it.
+
+How it is collected: `start()` makes a process-wide recorder; the harness reports every lockstep
+step (`lockstep_step`, property_tests/harness.py) and every free run once it ran
+(`free_run`, property_tests/free_runs.py); `stop()` hands back what was seen. Under pytest,
+property_tests/conftest.py records each test and writes it as one JSON file into
+`reports/coverage/` (or `MESHCHECK_COVERAGE_DIR`), so any number of processes write side by side;
+`merge_dir` adds them up (`merge`: counts add, state sets unite) for `meshcheck coverage` and the
+coverage rows of `meshcheck verify`.
+
+A condition never hit is listed as never hit: the report is where a gap in the tests shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import weakref
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from meshcheck.impl.base import probes
+
+VERSION = 1
+DIR_ENV = "MESHCHECK_COVERAGE_DIR"
+DEFAULT_DIR = Path("reports") / "coverage"
+
+
+# -- what a protocol declares -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Rare:
+    """A named rare condition: `how` it is seen (on the abstract state, or by a probe in a core)."""
+
+    name: str
+    what: str  # one line, for the report
+    how: Literal["state", "probe"] = "state"
+
+
+# detect(before, action, params, after): the rare conditions a step shows, from the spec-level
+# abstract states (variable -> value) before and after it and its action instance
+Detect = Callable[[Mapping[str, Any], str, Mapping[str, Any], Mapping[str, Any]], Iterable[str]]
+
+
+@attrs.frozen
+class CoverageSpec:
+    """What `Protocol.coverage` names: the protocol's rare conditions, how a step shows them, and
+    how rare a state is (`score`: larger is rarer; lockstep steers toward it with Hypothesis's
+    `target()`, property_tests/lockstep.py)."""
+
+    conditions: tuple[Rare, ...]
+    detect: Detect | None = None
+    score: Callable[[Mapping[str, Any]], float] | None = None
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.conditions)
+
+
+# -- what was seen ----------------------------------------------------------------------------------
+
+
+@attrs.define
+class Seen:
+    """One protocol's coverage: mergeable (counts add, sets unite)."""
+
+    actions: Counter[str] = attrs.field(factory=Counter)
+    rare: Counter[str] = attrs.field(factory=Counter)
+    lockstep_states: set[int] = attrs.field(factory=set)
+    free_states: set[int] = attrs.field(factory=set)
+    lockstep_steps: int = 0
+    free_steps: int = 0
+    free_runs: int = 0
+
+    def merge(self, other: Seen) -> None:
+        self.actions.update(other.actions)
+        self.rare.update(other.rare)
+        self.lockstep_states |= other.lockstep_states
+        self.free_states |= other.free_states
+        self.lockstep_steps += other.lockstep_steps
+        self.free_steps += other.free_steps
+        self.free_runs += other.free_runs
+
+    @property
+    def states(self) -> int:
+        return len(self.lockstep_states) + len(self.free_states)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actions": dict(sorted(self.actions.items())),
+            "rare": dict(sorted(self.rare.items())),
+            "lockstep_states": _pack(self.lockstep_states),
+            "free_states": _pack(self.free_states),
+            "lockstep_steps": self.lockstep_steps,
+            "free_steps": self.free_steps,
+            "free_runs": self.free_runs,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Seen:
+        return cls(
+            Counter({str(k): int(v) for k, v in data.get("actions", {}).items()}),
+            Counter({str(k): int(v) for k, v in data.get("rare", {}).items()}),
+            _unpack(data.get("lockstep_states", "")),
+            _unpack(data.get("free_states", "")),
+            int(data.get("lockstep_steps", 0)),
+            int(data.get("free_steps", 0)),
+            int(data.get("free_runs", 0)),
+        )
+
+
+Coverage = dict[str, Seen]  # protocol -> what was seen
+
+
+def merge(parts: Iterable[Coverage]) -> Coverage:
+    total: Coverage = {}
+    for part in parts:
+        for protocol, seen in part.items():
+            total.setdefault(protocol, Seen()).merge(seen)
+    return total
+
+
+def _pack(states: set[int]) -> str:
+    return base64.b64encode(array("Q", sorted(states)).tobytes()).decode("ascii")
+
+
+def _unpack(text: str) -> set[int]:
+    found = array("Q")
+    found.frombytes(base64.b64decode(text))
+    return set(found)
+
+
+def dumps(coverage: Coverage) -> str:
+    body = {name: seen.to_json() for name, seen in sorted(coverage.items())}
+    return json.dumps({"version": VERSION, "protocols": body})
+
+
+def loads(text: str, where: str = "coverage") -> Coverage:
+    from meshcheck.impl.base.errors import MeshcheckError
+
+    try:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ValueError(f"version {data.get('version')!r}, not {VERSION}")
+        return {str(k): Seen.from_json(v) for k, v in data["protocols"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MeshcheckError(f"{where}: not a coverage file: {exc}") from exc
+
+
+def write(coverage: Coverage, folder: Path, name: str) -> Path:
+    """One test's coverage as `folder/<name>.json` (name made file-safe)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:180] or "run"
+    path = folder / f"{safe}.json"
+    path.write_text(dumps(coverage))
+    return path
+
+
+def merge_dir(folder: Path) -> Coverage:
+    """Every coverage file in `folder`, merged (MeshcheckError, exit 2, on one that is not)."""
+    return merge(loads(p.read_text(), str(p)) for p in sorted(folder.glob("*.json")))
+
+
+def enabled() -> bool:
+    """Whether the tests record coverage (MESHCHECK_COVERAGE=0 turns it off)."""
+    return os.environ.get("MESHCHECK_COVERAGE", "1") != "0"
+
+
+def folder() -> Path:
+    """Where the tests write their coverage: MESHCHECK_COVERAGE_DIR, else reports/coverage."""
+    return Path(os.environ.get(DIR_ENV) or DEFAULT_DIR)
+
+
+# -- the recorder -----------------------------------------------------------------------------------
+
+_current: Coverage | None = None
+_observed: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_specs: dict[str, CoverageSpec | None] = {}
+
+
+def start() -> None:
+    """Record from now on (what was recorded and not stopped is dropped)."""
+    global _current
+    _current = {}
+    probes.listen()
+    probes.drain()
+
+
+def recording() -> bool:
+    return _current is not None
+
+
+def stop() -> Coverage:
+    """Stop recording; what was seen since `start()` (probes included)."""
+    global _current
+    found = _current or {}
+    for (protocol, condition), n in probes.drain().items():
+        found.setdefault(protocol, Seen()).rare[condition] += n
+    _current = None
+    probes.stop()
+    return found
+
+
+def spec_of(protocol: str) -> CoverageSpec | None:
+    """The protocol's CoverageSpec from the registry (None: it declares none, or is unknown)."""
+    if protocol not in _specs:
+        from meshcheck import registry
+
+        try:
+            found = registry.protocols().get(protocol)
+        except Exception:  # a plug-in that does not load: no coverage spec, never a test failure
+            found = None
+        _specs[protocol] = found.load("coverage") if found is not None else None
+    return _specs[protocol]
+
+
+def _seen(protocol: str) -> Seen | None:
+    if _current is None:
+        return None
+    return _current.setdefault(protocol, Seen())
+
+
+def lockstep_step(
+    protocol: str,
+    before: Mapping[str, Any],
+    action: str,
+    params: Mapping[str, Any],
+    after: Mapping[str, Any],
+    fingerprint: int,
+) -> None:
+    """A lockstep step taken (the spec states before and after; TLC's fingerprint of after)."""
+    seen = _seen(protocol)
+    if seen is None:
+        return
+    seen.lockstep_steps += 1
+    seen.actions[action] += 1
+    seen.lockstep_states.add(fingerprint & 0xFFFFFFFFFFFFFFFF)
+    spec = spec_of(protocol)
+    if spec is not None and spec.detect is not None:
+        seen.rare.update(spec.detect(before, action, params, after))
+
+
+def free_run(sim: Any) -> None:
+    """A free run's simulator, after (part of) its run: the steps of its recorded trace not looked
+    at before (a run continued in phases is reported once per phase)."""
+    if _current is None:
+        return
+    protocol = str(sim.plugin.name)
+    seen = _seen(protocol)
+    assert seen is not None
+    steps = sim.trace().steps
+    done = _observed.get(sim, 0)
+    if done == 0:
+        seen.free_runs += 1
+        if steps:
+            seen.free_states.add(digest(steps[0].state))
+    _observed[sim] = len(steps)
+    if len(steps) <= max(done, 1):
+        return
+    spec = spec_of(protocol)
+    detect = spec.detect if spec is not None else None
+    for k in range(max(done, 1), len(steps)):
+        step = steps[k]
+        seen.free_steps += 1
+        seen.actions[step.action] += 1
+        seen.free_states.add(digest(step.state))
+        if detect is not None:
+            seen.rare.update(detect(steps[k - 1].state, step.action, step.params, step.state))
+
+
+def steps(protocol: str, trace: Sequence[Any]) -> Seen:
+    """The coverage of a trace's steps alone, outside any recorder (a hand-made run in a test)."""
+    spec = spec_of(protocol)
+    seen = Seen()
+    for k in range(1, len(trace)):
+        step = trace[k]
+        seen.actions[step.action] += 1
+        if spec is not None and spec.detect is not None:
+            seen.rare.update(spec.detect(trace[k - 1].state, step.action, step.params, step.state))
+    return seen
+
+
+# -- a canonical digest of an abstract state --------------------------------------------------------
+
+
+def digest(value: Any) -> int:
+    """A 64-bit digest of a value that is the same in every process: sets and mappings are taken
+    in a sorted order (Python's own hash of a string changes from process to process). Digests of
+    parts are kept by value (`_parts`), so consecutive states, which share most of their parts,
+    cost what changed."""
+    return int.from_bytes(_canon(value)[:8], "little")
+
+
+_parts: dict[Any, bytes] = {}
+_PARTS_LIMIT = 200_000
+
+
+def _canon(value: Any) -> bytes:
+    try:
+        return _parts[value]
+    except KeyError:
+        pass
+    except TypeError:  # not hashable: never in a TLA+ value, but digest what there is
+        return hashlib.blake2b(b"r" + repr(value).encode(), digest_size=12).digest()
+    if isinstance(value, str):
+        out = hashlib.blake2b(b"s" + value.encode(), digest_size=12).digest()
+    elif isinstance(value, bool | int | None):
+        out = hashlib.blake2b(b"v" + repr(value).encode(), digest_size=12).digest()
+    else:
+        h = hashlib.blake2b(digest_size=12)
+        if isinstance(value, Mapping):
+            h.update(b"m")
+            for part in sorted(_canon(k) + _canon(v) for k, v in value.items()):
+                h.update(part)
+        elif isinstance(value, frozenset):
+            h.update(b"e")
+            for part in sorted(_canon(v) for v in value):
+                h.update(part)
+        elif isinstance(value, tuple):
+            h.update(b"t")
+            for v in value:
+                h.update(_canon(v))
+        else:
+            h.update(b"r" + repr(value).encode())
+        out = h.digest()
+    if len(_parts) >= _PARTS_LIMIT:
+        _parts.clear()
+    _parts[value] = out
+    return out
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Summary:
+    """One protocol's line: actions fired of its table, states, rare conditions hit of its list."""
+
+    protocol: str
+    actions_fired: int
+    actions_total: int
+    never_fired: tuple[str, ...]
+    states: int
+    lockstep_states: int
+    free_states: int
+    rare: tuple[tuple[str, int], ...]  # every declared condition, with its hits (0: never)
+
+    @property
+    def rare_hit(self) -> int:
+        return sum(n > 0 for _, n in self.rare)
+
+    @property
+    def never_hit(self) -> tuple[str, ...]:
+        return tuple(name for name, n in self.rare if n == 0)
+
+    def line(self) -> str:
+        parts = [
+            f"actions {self.actions_fired}/{self.actions_total}",
+            f"states {self.states:,} (lockstep {self.lockstep_states:,}, "
+            f"free runs {self.free_states:,})",
+            f"rare conditions {self.rare_hit}/{len(self.rare)}",
+        ]
+        if self.never_hit:
+            parts.append("never hit: " + ", ".join(self.never_hit))
+        if self.never_fired:
+            parts.append("never fired: " + ", ".join(self.never_fired))
+        return "; ".join(parts)
+
+
+def summarize(protocol: Any, seen: Seen | None) -> Summary:
+    """The summary of a registered protocol (its `Protocol`) from what was seen (None: nothing)."""
+    seen = seen or Seen()
+    table = [a.name for a in protocol.actions]
+    spec: CoverageSpec | None = protocol.load("coverage")
+    conditions = spec.names() if spec is not None else ()
+    return Summary(
+        protocol.name,
+        sum(seen.actions[a] > 0 for a in table),
+        len(table),
+        tuple(a for a in table if not seen.actions[a]),
+        seen.states,
+        len(seen.lockstep_states),
+        len(seen.free_states),
+        tuple((c, seen.rare[c]) for c in conditions),
+    )
+
+
+def summaries(coverage: Coverage, chosen: Sequence[str] | None = None) -> list[Summary]:
+    """A summary per registered protocol (every one, or those `chosen`) that declares actions or
+    a coverage spec, in the registry's order: a protocol the tests never reached shows zeros."""
+    from meshcheck import registry
+
+    found = []
+    for name, protocol in registry.protocols().items():
+        if chosen is not None and name not in chosen:
+            continue
+        if protocol.actions or protocol.coverage is not None:
+            found.append(summarize(protocol, coverage.get(name)))
+    return found

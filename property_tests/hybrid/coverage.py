@@ -1,0 +1,20 @@
+"""The hybrid layer's rare conditions (meshcheck/coverage.py), reported by the cores (probes,
+impl/base/probes.py): the hybrid free runs do not record a trace (the monitor checks the nodes
+themselves), so both are seen where they happen, in lockstep and in free runs alike.
+
+- switch_with_op_in_flight: a node switches protocol while a client's op it holds is neither
+  committed nor answered: the op must be answered "not committed" or proposed in the new epoch,
+  never lost or applied twice;
+- deescalation: the threat level drops (one level, after a quiet period and a dwell).
+"""
+
+from __future__ import annotations
+
+from meshcheck.coverage import CoverageSpec, Rare
+
+CONDITIONS = (
+    Rare("switch_with_op_in_flight", "a switch while an op is in flight", "probe"),
+    Rare("deescalation", "the threat level drops a level", "probe"),
+)
+
+COVERAGE = CoverageSpec(CONDITIONS)
