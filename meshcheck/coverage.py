@@ -92,6 +92,9 @@ class Seen:
     lockstep_steps: int = 0
     free_steps: int = 0
     free_runs: int = 0
+    # named counts of other checks' work (`tally`): client histories checked and their operations,
+    # messages a Byzantine fuzzer sent and honest nodes rejected
+    tallies: Counter[str] = attrs.field(factory=Counter)
 
     def merge(self, other: Seen) -> None:
         self.actions.update(other.actions)
@@ -101,6 +104,7 @@ class Seen:
         self.lockstep_steps += other.lockstep_steps
         self.free_steps += other.free_steps
         self.free_runs += other.free_runs
+        self.tallies.update(other.tallies)
 
     @property
     def states(self) -> int:
@@ -115,6 +119,7 @@ class Seen:
             "lockstep_steps": self.lockstep_steps,
             "free_steps": self.free_steps,
             "free_runs": self.free_runs,
+            "tallies": dict(sorted(self.tallies.items())),
         }
 
     @classmethod
@@ -127,6 +132,7 @@ class Seen:
             int(data.get("lockstep_steps", 0)),
             int(data.get("free_steps", 0)),
             int(data.get("free_runs", 0)),
+            Counter({str(k): int(v) for k, v in data.get("tallies", {}).items()}),
         )
 
 
@@ -239,6 +245,13 @@ def _seen(protocol: str) -> Seen | None:
     if _current is None:
         return None
     return _current.setdefault(protocol, Seen())
+
+
+def tally(protocol: str, name: str, n: int = 1) -> None:
+    """Count `n` of something a check did (see `Seen.tallies`); nothing when not recording."""
+    seen = _seen(protocol)
+    if seen is not None:
+        seen.tallies[name] += n
 
 
 def lockstep_step(
@@ -404,6 +417,31 @@ def summarize(protocol: Any, seen: Seen | None) -> Summary:
         len(seen.free_states),
         tuple((c, seen.rare[c]) for c in conditions),
     )
+
+
+# tallies that `meshcheck verify` shows as rows of their own, beside each protocol's coverage row:
+# (the tally counted, the row's name, its unit, the tally for the detail, what the detail says)
+TALLY_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "histories",
+        "client histories",
+        "runs",
+        "history operations",
+        "{:,} client operations, each run checked: linearizable, applied at most once, no answer "
+        "withdrawn, applied index monotone, same state at same index",
+    ),
+)
+
+
+def tally_rows(seen: Seen | None) -> list[tuple[str, str, int, str]]:
+    """The rows `TALLY_ROWS` names that `seen` has counts for: (name, unit, count, detail)."""
+    if seen is None:
+        return []
+    return [
+        (name, unit, seen.tallies[key], what.format(seen.tallies[detail]))
+        for key, name, unit, detail, what in TALLY_ROWS
+        if seen.tallies[key]
+    ]
 
 
 def summaries(coverage: Coverage, chosen: Sequence[str] | None = None) -> list[Summary]:

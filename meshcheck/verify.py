@@ -307,6 +307,10 @@ def coverage_rows(folder: Path, chosen: Chosen = None) -> Iterator[Row]:
             time.perf_counter() - start,
             summary.line(),
         )
+        seen = merged.get(summary.protocol)
+        for name, unit, count, detail in coverage.tally_rows(seen):
+            row = f"{summary.protocol} {name}"
+            yield Row("coverage", row, "pass", count, unit, time.perf_counter() - start, detail)
 
 
 _PHASE = re.compile(r"during (\w+) phase.*?(\d+) passing, (\d+) failing", re.DOTALL)

@@ -33,6 +33,7 @@ import math
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+from meshcheck import coverage
 from meshcheck.impl.pbft.messages import NOOP as PBFT_NOOP
 from meshcheck.impl.rsm import NOOP
 from meshcheck.impl.sim import ClientOp, Simulator
@@ -93,6 +94,9 @@ def check_history(
     `honest`: the nodes whose states are compared (default: all). `dedup`: the protocol may apply
     a request's copy as nothing (PBFT). `identity`: how an applied operation names the client
     operation (default: its value)."""
+    if sim.history is not None:  # counted for the coverage report's "client histories" row
+        coverage.tally(str(sim.plugin.name), "histories")
+        coverage.tally(str(sim.plugin.name), "history operations", len(sim.history.history()))
     nodes = list(honest) if honest is not None else list(sim.node_ids)
     name = identity or (lambda v: v)
     first: dict[int, Any] = {}  # index -> the value honest nodes applied there

@@ -128,6 +128,9 @@ def test_a_free_run_is_recorded_once_with_every_step_of_its_trace() -> None:
     assert Counter(s.action for s in trace[1:]) == seen.actions
     assert len(seen.free_states) == len({coverage.digest(s.state) for s in trace})
     assert not coverage.recording()
+    # the client-history checks at the run's end are counted, one history and its operations
+    assert seen.tallies["histories"] == 1
+    assert seen.tallies["history operations"] == len(sim.history.history()) > 0
 
 
 def test_a_probe_counts_only_while_recorded() -> None:
@@ -230,6 +233,18 @@ def test_verify_has_a_coverage_row_per_protocol(tmp_path: Path) -> None:
     assert "never hit: conflict_truncated, stale_snapshot, stale_leader_read" in raft.detail
     table = summarize([Row("tests", "x", "pass", 1, "examples", 0.1), raft])
     assert "| coverage | raft" in table and "rare conditions 1/4" in table
+
+
+def test_verify_shows_the_client_histories_checked_as_a_row(tmp_path: Path) -> None:
+    seen = coverage.Seen()
+    seen.tallies.update({"histories": 3, "history operations": 1234})
+    coverage.write({"raft": seen}, tmp_path, "a")
+    coverage.write({"raft": coverage.Seen(tallies=Counter({"histories": 1}))}, tmp_path, "b")
+    rows = {r.name: r for r in coverage_rows(tmp_path)}
+    row = rows["raft client histories"]
+    assert (row.kind, row.result, row.count, row.unit) == ("coverage", "pass", 4, "runs")
+    assert "1,234 client operations" in row.detail and "linearizable" in row.detail
+    assert "pbft client histories" not in rows  # none counted: no row that claims a check ran
 
 
 # -- steering ------------------------------------------------------------------------------------------
