@@ -151,6 +151,7 @@ class HybridNode:
         self.protocols: dict[int, str] = {}
         self.instances: dict[int, Instance] = {}
         self.behaviours: list[Any] = []  # Byzantine behaviours on this node's output (byzantine.py)
+        self.memory: dict[object, Any] = {}  # what those behaviours remember between steps
         # Once Byzantine, its state is not the service's, even after the behaviours are taken away:
         # its Apply effects no longer reach the simulator's State Machine Safety record.
         self.tainted = False

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
+import attrs
+
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import (
     Action,
@@ -94,6 +96,7 @@ from meshcheck.impl.pbft.messages import (
     history_digest,
     next_state_digest,
     signing_bytes,
+    state_matches,
 )
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
 from meshcheck.impl.pbft.viewchange import Plan, check_new_view, check_view_change, plan_new_view
@@ -272,7 +275,7 @@ class Replica:
         elif isinstance(body, Commit):
             self._on_commit(m)
         elif isinstance(body, Checkpoint):
-            self._on_checkpoint(m)
+            self._on_checkpoint(m, source)
         elif isinstance(body, ViewChange):
             self._on_view_change(m)
         elif isinstance(body, NewView):
@@ -319,7 +322,10 @@ class Replica:
         ):
             self._report(m.signer, WRONG_PRIMARY, (m,), f"not the primary of view {pp.view}")
             return
-        if batch_digest(pp.batch) != pp.digest:
+        if (
+            batch_digest(pp.batch) != pp.digest
+            and mutants.RELAYED_BATCH_NOT_CHECKED not in self._bugs
+        ):
             return  # the batch is not signed, only its digest: whoever relayed it changed it
         if not all(self._valid_request(r) for r in pp.batch):
             self._report(m.signer, FORGED_REQUEST, (m,), "a request its client did not sign")
@@ -346,18 +352,30 @@ class Replica:
     def _in_log_range(self, seq: int) -> bool:
         return self.stable < seq <= self.stable + self.config.window
 
-    def _on_checkpoint(self, m: Signed[Checkpoint]) -> None:
+    def _on_checkpoint(self, m: Signed[Checkpoint], source: str) -> None:
         """Section 4.3. A checkpoint past what this replica executed also carries the state, which
-        is checked against the digest once, here, for a state transfer later."""
+        is checked against the digest once, here, for a state transfer later.
+
+        The state is not signed (messages.py), so whoever relayed the message may have changed
+        it: a state that does not match proves nothing against the signer, only against the
+        link's sender, and the signed vote still counts (with the state left out). The check
+        comes before the vote is counted, so that a changed copy that arrives first does not
+        keep the true one's state out."""
         c = m.body
-        if c.seq <= self.stable or not self.log.add_checkpoint(m):
+        if c.seq <= self.stable:
             return
         key = (c.seq, c.digest)
         if c.seq > len(self.executed) and key not in self._states and c.history is not None:
-            if len(c.history) == c.seq and history_digest(c.history) == c.digest:
+            if state_matches(c.history, c.seq, c.digest):
                 self._states[key] = c.history
             else:
-                self._report(m.signer, BAD_STATE, (m,), "its state does not match its digest")
+                if mutants.CHECKPOINT_STATE_BLAMES_SIGNER in self._bugs:
+                    self._report(m.signer, BAD_STATE, (m,), "its state does not match its digest")
+                    self.log.add_checkpoint(m)
+                    return
+                self._report(source, BAD_STATE, (m,), "the state it relayed does not match")
+                m = attrs.evolve(m, body=attrs.evolve(c, history=None))
+        self.log.add_checkpoint(m)
 
     def _on_view_change(self, m: Signed[ViewChange]) -> None:
         vc = m.body
@@ -667,7 +685,7 @@ class Replica:
             return True
         for c in proof:
             history = c.body.history
-            if history is not None and len(history) == seq and history_digest(history) == digest:
+            if history is not None and state_matches(history, seq, digest):
                 self._states[(seq, digest)] = history
                 return True
         return False

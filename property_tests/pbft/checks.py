@@ -3,8 +3,9 @@
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
 property_tests/pbft/ run each with no bugs. Lockstep first (it kills every known mutant within
-seconds, with a counterexample a few steps long), then the stored corpus (it costs little), then
-trace validation of free runs, and the free runs' safety and liveness last.
+seconds, with a counterexample a few steps long), then the signed-fields property (under a second),
+then the stored corpus (it costs little), then
+trace validation of free runs, the free runs' safety, the message fuzzer's runs, and liveness last.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from __future__ import annotations
 from functools import partial
 
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
+from meshcheck.property_tests.pbft.free_runs import (
+    free_run_safety,
+    fuzz_safety,
+    liveness_after_stabilisation,
+)
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
@@ -23,6 +29,12 @@ CHECKS: tuple[Check, ...] = (
         lockstep,
         "TLC picks each step, the implementation takes it, states compared after every step",
         HARNESS.minimize,
+    ),
+    Check(
+        "signed fields",
+        signed_fields,
+        "every field of every signed message changed: the signature fails, or the field is "
+        "declared unsigned and the receiver checks it as its reason says",
     ),
     Check(
         "stored traces",
@@ -43,6 +55,12 @@ CHECKS: tuple[Check, ...] = (
         "free runs (7 replicas)",
         partial(free_run_safety, n=7),
         "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+    ),
+    Check(
+        "fuzzer",
+        fuzz_safety,
+        "one to f Byzantine replicas send mutations of what they hold: safety, and honest "
+        "replicas reject what its signers did not sign",
     ),
     Check(
         "liveness after stabilisation",
