@@ -111,6 +111,9 @@ class Claims:
     def signed_part(self, message: Any) -> mutation.Path:
         return ("body",)
 
+    def unsigned(self, value: Any) -> frozenset[str]:
+        return frozenset({"final"}) if isinstance(value, Cert) else frozenset()
+
     def claim(self, message: Any) -> Any | None:
         return Env(message.body, self.me, b"by r9")
 
@@ -127,6 +130,12 @@ def test_fuzz_keeps_or_replaces_the_signature_as_the_protocol_says() -> None:
         else:  # sent under the signature it had: a relayed message, maybe altered
             assert fuzzed.message.signature != b"by r9"
     assert seen[True] > 50 and seen[False] > 50
+    # relayed under its signatures, it is changed where no signature reaches, half of the time
+    relayed = [
+        mutation.fuzz([MESSAGE], ["r2"], rng, donors(), Claims(), resign=0.0, aim=1.0)
+        for _ in range(50)
+    ]
+    assert all(f is not None and f.message.body.final is True for f in relayed)
     assert mutation.fuzz([], ["r2"], rng, donors(), Claims()) is None
 
 

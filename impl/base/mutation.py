@@ -91,7 +91,7 @@ class Donors:
         stack = [(message, 0)]
         while stack:
             value, level = stack.pop()
-            for key in {type(value), shape(value)}:
+            for key in dict.fromkeys((type(value), shape(value))):  # in this order, once each
                 kept = self.by_type.setdefault(key, [])
                 if len(kept) < _PER_TYPE:
                     kept.append(value)
@@ -100,7 +100,7 @@ class Donors:
             if level < depth:
                 stack.extend((child, level + 1) for _, child in children(value))
                 if isinstance(value, frozenset):
-                    stack.extend((child, level + 1) for child in value)
+                    stack.extend((child, level + 1) for child in _ordered(value))
 
     def like(self, value: Any) -> Any | None:
         """Another value of `value`'s shape (mostly) or type (None: none seen that differs)."""
@@ -118,6 +118,12 @@ def shape(value: Any) -> tuple[type, ...]:
     if attrs.has(type(value)) and not isinstance(value, type):
         return (type(value), *(type(child) for _, child in children(value)))
     return (type(value),)
+
+
+def _ordered(items: frozenset[Any]) -> list[Any]:
+    """A set's items in an order that does not depend on the process's hash seed (a run must be
+    a function of its seed alone)."""
+    return sorted(items, key=repr)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -159,7 +165,7 @@ def _mutate_bytes(value: bytes, rng: random.Random) -> tuple[bytes, str]:
 def _mutate_collection(
     value: tuple[Any, ...] | frozenset[Any], rng: random.Random, donors: Donors
 ) -> tuple[Any, str] | None:
-    items = list(value)
+    items = _ordered(value) if isinstance(value, frozenset) else list(value)
     ops = ["grow"]
     if items:
         ops += ["shrink", "repeat", "empty"]
@@ -261,6 +267,11 @@ class Signing(Protocol):
         it, to the signature or the signer's name, are lost when the node signs again)."""
         ...
 
+    def unsigned(self, value: Any) -> frozenset[str]:
+        """The fields of `value` its signer's signature does not cover (declared by the protocol
+        with a reason): where a relayed message can be changed without breaking a signature."""
+        ...
+
     def claim(self, message: Any) -> Any | None:
         """`message` in the Byzantine node's own name, signed with its key (None: it cannot be,
         e.g. a client's request)."""
@@ -278,6 +289,22 @@ class Fuzzed:
     resigned: bool
 
 
+def unsigned_positions(value: Any, signing: Signing, *, limit: int = 64) -> list[Path]:
+    """The positions of fields no signature covers inside `value` (not looking inside them), at
+    most `limit` of them."""
+    found: list[Path] = []
+    stack: list[tuple[Path, Any]] = [((), value)]
+    while stack and len(found) < limit:
+        path, here = stack.pop()
+        skip = signing.unsigned(here) if attrs.has(type(here)) else frozenset()
+        for step, child in children(here):
+            if isinstance(step, str) and step in skip:
+                found.append((*path, step))
+            elif _composite(child):
+                stack.append(((*path, step), child))
+    return found
+
+
 def fuzz(
     held: Sequence[Any],
     dests: Sequence[str],
@@ -287,10 +314,13 @@ def fuzz(
     *,
     max_mutations: int = 2,
     resign: float = 0.5,
+    aim: float = 0.5,
 ) -> Fuzzed | None:
     """One fuzzed send: a held message, changed at one to `max_mutations` positions (or not at
     all: a replay to another peer), then with probability `resign` claimed as the node's own (always
-    when it was already its own), sent to a random destination."""
+    when it was already its own), sent to a random destination. A message relayed under the
+    signatures it had is changed, with probability `aim`, inside a field no signature covers (if
+    it has one): a change anywhere else only gets the relayer caught for a bad signature."""
     if not held or not dests:
         return None
     origin = held[rng.randrange(len(held))]
@@ -298,10 +328,19 @@ def fuzz(
     claiming = signer is not None and (signer == signing.me or rng.random() < resign)
     # a message to be signed again is changed inside its signed body only
     prefix: Path = signing.signed_part(origin) if claiming else ()
+    aiming = not claiming and rng.random() < aim
+    if aiming:
+        spots = unsigned_positions(origin, signing)
+        prefix = rng.choice(spots) if spots else ()
     target = get(origin, prefix)
     hows = []
-    for _ in range(rng.randint(0, max_mutations)):
-        changed = mutate(target, rng, donors)
+    count = 0 if aiming and not prefix else rng.randint(1 if prefix else 0, max_mutations)
+    for k in range(count):
+        whole = k == 0 and prefix and (not children(target) or rng.random() < 0.3)
+        changed = None if whole else mutate(target, rng, donors)
+        if changed is None and k == 0 and prefix:  # the field itself changed as a whole
+            found = mutate_value(target, rng, donors)
+            changed = Mutation(found[0], (), found[1]) if found is not None else None
         if changed is None:
             break
         target = changed.value

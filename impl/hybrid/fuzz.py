@@ -80,6 +80,9 @@ class HybridSigning:
             return self.signer(message.message)
         return message.signer if isinstance(message, Signed) else None
 
+    def unsigned(self, value: Any) -> frozenset[str]:
+        return frozenset(f for (cls, f) in UNSIGNED_FIELDS if isinstance(value, cls))
+
     def signed_part(self, message: Any) -> mutation.Path:
         if isinstance(message, PbftWire) and isinstance(message.message, Signed):
             return ("message", "body")
@@ -125,6 +128,7 @@ class Fuzz:
     share: float = attrs.field(default=0.3, validator=_share)
     burst: int = 1
     resign: float = attrs.field(default=0.5, validator=_share)
+    aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
 
     def _memory(self, node: HybridNode) -> tuple[list[Any], mutation.Donors]:
         held: list[Any] = node.memory.setdefault((self, "held"), [])
@@ -172,7 +176,7 @@ class Fuzz:
             out.append(e)
         for _ in range(self.burst):
             fuzzed = mutation.fuzz(
-                held, node.config.peers, node.rng, donors, signing, resign=self.resign
+                held, node.config.peers, node.rng, donors, signing, resign=self.resign, aim=self.aim
             )
             if fuzzed is not None:
                 log.append(fuzzed)

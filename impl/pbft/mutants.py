@@ -18,7 +18,7 @@ SIGNATURES_NOT_CHECKED = "signatures_not_checked"
 CHECKPOINT_STABLE_ON_F_PLUS_1 = "checkpoint_stable_on_f_plus_1"
 CHECKPOINT_STATE_BLAMES_SIGNER = "checkpoint_state_blames_signer"
 RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
-NEW_VIEW_TRUSTS_VIEW_CHANGES = "new_view_trusts_view_changes"
+VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 
 BUGS: Mapping[str, str] = {
     PREPARE_QUORUM_2F: (
@@ -72,11 +72,14 @@ BUGS: Mapping[str, str] = {
         "digest but execute the batch it was given, or blame the primary for a forged request it "
         "never sent."
     ),
-    NEW_VIEW_TRUSTS_VIEW_CHANGES: (
-        "A backup checks a new-view message without verifying the signatures of the view-change "
-        "messages it carries (section 4.4: V is a set of signed view-change messages, each checked "
-        "as if received directly). A Byzantine new primary can then alter an honest replica's "
-        "view-change message inside (leave out a prepared certificate) and the new view loses a "
-        "request that committed."
+    VIEW_CHANGE_BLAMES_SIGNER: (
+        "A view-change or new-view message whose prepared certificates (or O) hold a pre-prepare "
+        "whose batch is not the one its digest names is evidence against its signer "
+        "(bad_view_change, bad_new_view: self-proving, quarantine at once). No signature covers "
+        "those batches (a batch travels beside its signed digest, section 4.2, inside a "
+        "view-change message too), so a Byzantine replica that relays an honest replica's "
+        "view-change message with another batch gets the honest one quarantined by every "
+        "replica it reaches, and the record 'proves' it to anyone. Found by the message "
+        "fuzzer; fixed in replica._intact and evidence.proves (viewchange.relayed_intact)."
     ),
 }

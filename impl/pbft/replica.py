@@ -99,7 +99,13 @@ from meshcheck.impl.pbft.messages import (
     state_matches,
 )
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
-from meshcheck.impl.pbft.viewchange import Plan, check_new_view, check_view_change, plan_new_view
+from meshcheck.impl.pbft.viewchange import (
+    Plan,
+    check_new_view,
+    check_view_change,
+    plan_new_view,
+    relayed_intact,
+)
 from meshcheck.impl.rsm.machine import StateMachine
 
 NORMAL: Final = "normal"
@@ -277,9 +283,9 @@ class Replica:
         elif isinstance(body, Checkpoint):
             self._on_checkpoint(m, source)
         elif isinstance(body, ViewChange):
-            self._on_view_change(m)
+            self._on_view_change(m, source)
         elif isinstance(body, NewView):
-            self._on_new_view(m)
+            self._on_new_view(m, source)
         elif isinstance(body, Status):
             self._on_status(m)
 
@@ -377,9 +383,11 @@ class Replica:
                 m = attrs.evolve(m, body=attrs.evolve(c, history=None))
         self.log.add_checkpoint(m)
 
-    def _on_view_change(self, m: Signed[ViewChange]) -> None:
+    def _on_view_change(self, m: Signed[ViewChange], source: str) -> None:
         vc = m.body
         if vc.view < self.view or (vc.view == self.view and self.status == NORMAL):
+            return
+        if not self._intact(m, source):
             return
         why = check_view_change(m, self.config, self.verify)
         if why is not None:
@@ -387,7 +395,16 @@ class Replica:
             return
         self.view_changes.setdefault(vc.view, {}).setdefault(m.signer, m)
 
-    def _on_new_view(self, m: Signed[NewView]) -> None:
+    def _intact(self, m: Signed[Any], source: str) -> bool:
+        """A view-change or new-view message carries pre-prepares whose batches no signature
+        covers: changed on the way, the message is not what its signer signed, and that is
+        evidence against the link's sender (as a bad signature is), never against the signer."""
+        if relayed_intact(m) or mutants.VIEW_CHANGE_BLAMES_SIGNER in self._bugs:
+            return True
+        self._report(source, BAD_SIGNATURE, (m,), "a batch inside changed on its way")
+        return False
+
+    def _on_new_view(self, m: Signed[NewView], source: str) -> None:
         """Section 4.4: a backup accepts a new-view message for a later view (or for its view while
         it waits for one) from that view's primary once it has recomputed O itself."""
         nv = m.body
@@ -398,6 +415,8 @@ class Replica:
             return
         if m.signer == self.id:
             return  # its own, sent back by a peer
+        if not self._intact(m, source):
+            return
         plan = check_new_view(m, self.config, self.verify)
         if isinstance(plan, str):
             self._report(m.signer, BAD_NEW_VIEW, (m,), plan)

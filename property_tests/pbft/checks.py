@@ -2,10 +2,12 @@
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
-property_tests/pbft/ run each with no bugs. Lockstep first (it kills every known mutant within
-seconds, with a counterexample a few steps long), then the signed-fields property (under a second),
-then the stored corpus (it costs little), then
-trace validation of free runs, the free runs' safety, the message fuzzer's runs, and liveness last.
+property_tests/pbft/ run each with no bugs. The signed-fields property first (under a second: it
+kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
+spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
+other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
+costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
+and liveness last.
 """
 
 from __future__ import annotations
@@ -25,16 +27,16 @@ from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
     Check(
-        "lockstep",
-        lockstep,
-        "TLC picks each step, the implementation takes it, states compared after every step",
-        HARNESS.minimize,
-    ),
-    Check(
         "signed fields",
         signed_fields,
         "every field of every signed message changed: the signature fails, or the field is "
         "declared unsigned and the receiver checks it as its reason says",
+    ),
+    Check(
+        "lockstep",
+        lockstep,
+        "TLC picks each step, the implementation takes it, states compared after every step",
+        HARNESS.minimize,
     ),
     Check(
         "stored traces",

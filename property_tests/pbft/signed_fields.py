@@ -239,6 +239,40 @@ def relayed_state(bugs: frozenset[str]) -> None:
         )
 
 
+def relayed_batch_inside(bugs: frozenset[str]) -> None:
+    """PrePrepare.batch inside a view-change message (a prepared certificate) and inside a
+    new-view message (O): r4 relays r2's view-change message and r2's new-view message with a
+    batch changed under the signed digests. The receiver must not take them and must blame no
+    honest replica (the outer signatures do not cover the batches either)."""
+    nv = GALLERY.new_view
+    vc = next(v for v in nv.body.view_changes if v.signer == "r2")
+    other = GALLERY.other_batch
+    proof = vc.body.prepared[0]
+    changed_pp = attrs.evolve(
+        proof.pre_prepare, body=attrs.evolve(proof.pre_prepare.body, batch=other)
+    )
+    changed_vc = attrs.evolve(
+        vc, body=attrs.evolve(vc.body, prepared=(attrs.evolve(proof, pre_prepare=changed_pp),))
+    )
+    o = nv.body.pre_prepares
+    changed_o = (attrs.evolve(o[0], body=attrs.evolve(o[0].body, batch=other)), *o[1:])
+    cases: dict[str, tuple[Signed[Any], Callable[[Replica], bool]]] = {
+        "a view-change message": (changed_vc, lambda r: "r2" in r.view_changes.get(1, {})),
+        "a new-view message": (
+            attrs.evolve(nv, body=attrs.evolve(nv.body, pre_prepares=changed_o)),
+            lambda r: 1 in r.new_views,
+        ),
+    }
+    for what, (message, taken) in cases.items():
+        replica = receiver(bugs)
+        replica.step(Deliver("r4", message))
+        if taken(replica):
+            raise _fail(f"PrePrepare.batch changed inside {what} relayed by r4: {RECEIVER} took it")
+        blamed = _accused_honest(replica, "r4")
+        if blamed is not None:
+            raise _fail(f"PrePrepare.batch changed inside {what} relayed by r4: {blamed}")
+
+
 @attrs.frozen
 class Part:
     """One field that carries signed messages: the outer message, its Byzantine signer, the
@@ -355,6 +389,7 @@ def signed_fields(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     for kind in SIGNED_TYPES:
         check_signer_field(kind, bugs)
     relayed_batch(bugs)
+    relayed_batch_inside(bugs)
     relayed_state(bugs)
     check_true_parts_taken(bugs)
     for where in PARTS:

@@ -136,6 +136,9 @@ class PbftSigning:
     def signer(self, message: Any) -> str | None:
         return message.signer if isinstance(message, Signed) else None
 
+    def unsigned(self, value: Any) -> frozenset[str]:
+        return frozenset(f for (cls, f) in UNSIGNED_FIELDS if isinstance(value, cls))
+
     def signed_part(self, message: Any) -> mutation.Path:
         return ("body",) if isinstance(message, Signed) else ()
 
@@ -167,6 +170,7 @@ class Fuzz:
     share: float = attrs.field(default=0.3, validator=_share)
     burst: int = 1
     resign: float = attrs.field(default=0.5, validator=_share)
+    aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
 
     def __attrs_post_init__(self) -> None:
         if self.burst < 0:
@@ -201,7 +205,9 @@ class Fuzz:
             out.append(e)
         others = [r for r in (*ctx.replicas, *ctx.clients) if r != ctx.id]
         for _ in range(self.burst):
-            fuzzed = mutation.fuzz(ctx.heard, others, ctx.rng, donors, signing, resign=self.resign)
+            fuzzed = mutation.fuzz(
+                ctx.heard, others, ctx.rng, donors, signing, resign=self.resign, aim=self.aim
+            )
             if fuzzed is not None:
                 log.append(fuzzed)
                 out.append(Send(fuzzed.dest, fuzzed.message))
