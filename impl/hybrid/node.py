@@ -507,7 +507,10 @@ class HybridNode:
         self.pending[key] = (record, self.now)
         if mutants.SWITCH_ON_OWN_EVIDENCE in self.config.bugs:
             self._switch_on_own(record)
-        self._propose(EvidenceEntry(record))
+        if self.started:
+            self._propose(EvidenceEntry(record))
+        # else: restarting, a PBFT instance replays its audit log before this node knows its
+        # current epoch (nowhere to propose yet); the retry timer proposes what is pending
 
     def _read_audit(self, instance: Instance) -> None:
         """PBFT's detector: new audit-log records become hybrid evidence."""

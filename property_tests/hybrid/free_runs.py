@@ -202,6 +202,9 @@ def prepare(
     )
     out = Run(hc, Monitor(hc, active=monitor))
     if monitor:
+        # after every step, beside the monitor: what honest nodes do with what Byzantine ones
+        # send (property_tests/hybrid/oracle.py); further per-step checks of a run (client
+        # histories) are watchers of hc.plugin too, added here
         out.oracle = watch(hc)
     target = knob(schedule, "target")
     if target != "leader":  # the run's faulty node, known from the start; honest for now

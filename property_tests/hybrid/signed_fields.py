@@ -213,7 +213,8 @@ def signed_fields(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     paths = {name: list(positions(GALLERY[name][0])) for name in SIGNED_TYPES}
 
     @given(st.data(), st.randoms(use_true_random=False))
-    @hypothesis.settings(settings, max_examples=max(10, settings.max_examples))
+    # a quarter of the profile's examples (ci 20, dev 50): each costs a few signature checks
+    @hypothesis.settings(settings, max_examples=max(20, settings.max_examples // 4))
     def every_field(data: st.DataObject, rng: random.Random) -> None:
         name = data.draw(st.sampled_from(SIGNED_TYPES), label="type")
         check_coverage(name, data.draw(st.sampled_from(paths[name]), label="position"), rng)

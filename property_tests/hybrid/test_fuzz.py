@@ -76,3 +76,21 @@ def test_the_oracle_catches_a_follower_that_takes_a_tampered_entry() -> None:
                 oracle("n2", Deliver("n1", message), {"n2": node})
         else:
             oracle("n2", Deliver("n1", message), {"n2": node})
+
+
+def test_a_node_restarted_in_a_pbft_epoch_with_evidence_does_not_crash() -> None:
+    """Found by these runs (traces/counterexamples/hybrid/restart_in_pbft_epoch_with_evidence):
+    an honest node that crashed in a PBFT epoch whose audit log held records raised KeyError on
+    restart (its PBFT instance replayed the records before the node knew its current epoch, and
+    the node proposed them to it). impl/hybrid/node.py now leaves them to the retry timer."""
+    schedule = Schedule(
+        seed=0,
+        ticks=1500,
+        drop=0.02,
+        crash=0.1,
+        behaviours=("pbft_fuzz", "equivocate"),
+        target="leader",
+        start=3,
+    )
+    out = run(schedule)
+    assert out.switches >= 2 and out.hc.sim.events > 0

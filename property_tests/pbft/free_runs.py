@@ -174,14 +174,27 @@ def stopper(monitor: SafetyMonitor, oracle: RejectionOracle) -> Callable[[Simula
     return lambda s: monitor(s) or oracle.violation is not None
 
 
-def verdict(monitor: SafetyMonitor, oracle: RejectionOracle) -> str | None:
-    """What the run broke: Agreement or Validity, else a rule of the rejection oracle. A hook for
-    further checks of the run (client histories) belongs here too."""
+# Further checks of a whole free run, each `(sim) -> what broke | None`, consulted after the safety
+# monitor and the rejection oracle, at the end of the run and whenever the run stops: the hook for
+# the client-history checks (linearizability, at-most-once, no answer withdrawn) to plug in.
+RUN_CHECKS: list[Callable[[Simulator[Any]], str | None]] = []
+
+
+def verdict(
+    monitor: SafetyMonitor, oracle: RejectionOracle, sim: Simulator[Any] | None = None
+) -> str | None:
+    """What the run broke: Agreement or Validity, else a rule of the rejection oracle, else one of
+    RUN_CHECKS (given the simulator)."""
     violation = monitor.check()
     if violation is not None:
         return f"violates {violation}"
     if oracle.violation is not None:
         return f"violates honest rejection: {oracle.violation}"
+    if sim is not None:
+        for check in RUN_CHECKS:
+            broken = check(sim)
+            if broken is not None:
+                return f"violates {broken}"
     return None
 
 
@@ -218,7 +231,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         sim = cluster(schedule, n, bugs, record=record)
         monitor, oracle = watch(sim)
         overload = run(sim, schedule, schedule.ticks, stop=stopper(monitor, oracle))
-        return sim, verdict(monitor, oracle) or overload
+        return sim, verdict(monitor, oracle, sim) or overload
 
     try:
         _, problem = once(record=False)
@@ -312,7 +325,7 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
         stop = stopper(monitor, oracle)
         healed = schedule.ticks
         overload = run(sim, schedule, healed, stop=stop)
-        if overload is None and verdict(monitor, oracle) is None:
+        if overload is None and verdict(monitor, oracle, sim) is None:
             sim.inject("c1", ClientRequest(PROBE))
             overload = run(
                 sim,
@@ -320,7 +333,7 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
                 healed + COMMIT_BOUND,
                 stop=lambda s: stop(s) or accepted(s, PROBE),
             )
-        violation = verdict(monitor, oracle)
+        violation = verdict(monitor, oracle, sim)
         if violation is not None:
             return sim, violation
         if overload is not None:

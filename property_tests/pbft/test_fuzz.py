@@ -163,7 +163,7 @@ def test_a_field_left_out_of_the_signature_is_found(monkeypatch: pytest.MonkeyPa
     with pytest.raises(CheckFailed, match=r"Prepare\.digest changed .* still checks"):
         sf.check_coverage(messages.Prepare, ("digest",), random.Random(0), frozenset())
     with pytest.raises(CheckFailed, match=r"Prepare\.digest changed"):
-        sf.signed_fields(frozenset(), settings(max_examples=300, phases=[Phase.generate]))
+        sf.signed_fields(frozenset(), settings(max_examples=1200, phases=[Phase.generate]))
 
 
 @pytest.mark.parametrize(
@@ -224,9 +224,9 @@ def test_fuzzed_runs_do_not_depend_on_the_hash_seed() -> None:
         "from meshcheck.impl.pbft.byzantine import Fuzz; "
         "from meshcheck.property_tests.free_runs import Schedule; "
         "from meshcheck.property_tests.pbft.free_runs import cluster, run; "
-        "s = Schedule(seed=1, ticks=600, every=10, drop=0.05, partition=0.6, "
+        "s = Schedule(seed=1, ticks=300, every=10, drop=0.05, partition=0.6, "
         "byzantine={'r4': (Fuzz(share=1.0, burst=4, resign=0.5, aim=0.5),)}, checkpoint_every=2); "
-        "sim = cluster(s, 4, frozenset(), record=False); run(sim, s, 600); "
+        "sim = cluster(s, 4, frozenset(), record=False); run(sim, s, 300); "
         "sent = Fuzz.sent(sim.nodes['r4'].contexts['']); "
         "print(sim.events, [f.how for f in sent][-20:], [len(sim.nodes[r].executed) for r in "
         "('r1', 'r2', 'r3')])"
@@ -238,3 +238,13 @@ def test_fuzzed_runs_do_not_depend_on_the_hash_seed() -> None:
         assert out.returncode == 0, out.stderr
         outputs.add(out.stdout)
     assert len(outputs) == 1
+
+
+def test_a_check_of_the_whole_run_plugs_into_the_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RUN_CHECKS is where further checks of a free run (the client-history checks) plug in: one
+    that fails fails the run, with its words."""
+    from meshcheck.property_tests.pbft import free_runs
+
+    monkeypatch.setattr(free_runs, "RUN_CHECKS", [lambda sim: f"a history check at t={sim.now}"])
+    with pytest.raises(CheckFailed, match=r"violates a history check at t=300"):
+        check_safety(Schedule(seed=1, ticks=300, every=25), 4, frozenset())
