@@ -94,6 +94,8 @@ def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hyp
 
 def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
     """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
+    if not trace.steps:  # an unrecorded run: the caller runs it again, recorded
+        return CheckFailed(f"{schedule!r}: {message}", steps=0)
     end = len(trace.steps) - 1 if at is None else at
     step = trace.steps[end]
     where = (

@@ -27,7 +27,14 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
     forget = raft["forget_voted_for"]
     assert forget is not None and forget.catches == "ElectionSafety"
     pbft = {b: spec_mutants.for_bug("pbft", b) for b in PBFT}
-    assert {b for b, m in pbft.items() if m is None} == {"checkpoint_stable_on_f_plus_1"}
+    # the spec has no unsigned fields and no relaying: the receiver mutants of a message changed
+    # on its way (impl/pbft/byzantine/fuzz.py) have no spec mutant
+    assert {b for b, m in pbft.items() if m is None} == {
+        "checkpoint_stable_on_f_plus_1",
+        "checkpoint_state_blames_signer",
+        "relayed_batch_not_checked",
+        "view_change_blames_signer",
+    }
     assert spec_mutants.equivalent("pbft", "checkpoint_stable_on_f_plus_1")
     assert spec_mutants.for_bug("hybrid", "anything") is None  # no spec mutants: no TLC column
 

@@ -406,6 +406,25 @@ def test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs() -> None:
     assert {c.signer for c in box.node.stable_proof} == {"r1", "r2", "r3"}
 
 
+def test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relayer() -> None:
+    """Section 4.3: a checkpoint message signs the state's digest, not the state a lagging replica
+    fetches with it (messages.py). A copy relayed by r4 with another state is evidence against r4,
+    the link's sender, never against r3 who signed it; r3's vote still counts, and the true state,
+    relayed by r3 itself afterwards, is kept for the state transfer."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    history = (a.body.batch, b.body.batch)
+    honest = checkpoint(history, "r3")
+    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, history=((request("z", 9),), ())))
+    box.deliver(changed, source="r4")
+    assert box.evidence() == [("r4", "bad_state")]
+    box.deliver(honest, source="r3")
+    assert box.node._states.get((2, history_digest(history))) == history
+    box.deliver(checkpoint(history, "r1"))
+    box.deliver(checkpoint(history, "r4"))
+    assert box.node.stable == 2  # r3's signed vote counted among the 2f+1
+
+
 def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() -> None:
     """Section 4.3: a stable checkpoint at n discards every pre-prepare, prepare, commit and
     checkpoint at or below n (from memory and from disk), sets h = n, and H = n + L: a pre-prepare
@@ -585,6 +604,25 @@ def test_4_4_a_view_change_message_with_a_bad_prepared_certificate_is_refused() 
     box.deliver(view_change(1, "r4", thin))
     assert "r4" not in box.node.view_changes.get(1, {})
     assert box.evidence() == [("r4", "bad_view_change")]
+
+
+def test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer() -> None:
+    """Section 4.4 with 4.2: a batch travels beside the signed digest that names it, inside a
+    view-change message too, so no signature covers it. A view-change message whose certificate
+    holds a pre-prepare with another batch than its digest names is not what its signer signed:
+    refused, and evidence against the replica that relayed it, not against its signer."""
+    pp = pre_prepare(1, request("a"))
+    honest = view_change(1, "r4", certificate(pp))
+    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
+    proof = attrs.evolve(certificate(pp), pre_prepare=other)
+    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(changed, source="r1")
+    assert "r4" not in box.node.view_changes.get(1, {})
+    assert box.evidence() == [("r1", "bad_signature")]
+    box.deliver(honest, source="r4")
+    assert "r4" in box.node.view_changes.get(1, {})
 
 
 def test_4_4_f_plus_1_view_changes_for_a_later_view_make_a_replica_follow() -> None:

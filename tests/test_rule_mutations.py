@@ -68,6 +68,18 @@ R = "raft:"
 P = "pbft:"
 
 BREAKS: tuple[Break, ...] = (
+    Break(
+        P + "test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relayer",
+        f"{REPLICA}._on_checkpoint",
+        'self._report(source, BAD_STATE, (m,), "the state it relayed does not match")',
+        'self._report(m.signer, BAD_STATE, (m,), "the state it relayed does not match")',
+    ),
+    Break(
+        P + "test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer",
+        f"{REPLICA}._intact",
+        'self._report(source, BAD_SIGNATURE, (m,), "a batch inside changed on its way")',
+        'self._report(m.signer, BAD_SIGNATURE, (m,), "a batch inside changed on its way")',
+    ),
     # -- Raft, Figure 2: all servers
     Break(
         R + "test_all_servers_apply_committed_entries_in_order",
@@ -453,8 +465,8 @@ BREAKS: tuple[Break, ...] = (
     Break(
         P + "test_4_2_a_pre_prepare_whose_batch_does_not_match_its_digest_is_refused",
         f"{REPLICA}._on_pre_prepare",
-        "if batch_digest(pp.batch) != pp.digest:",
-        "if False:",
+        "batch_digest(pp.batch) != pp.digest",
+        "False",
     ),
     Break(
         P + "test_4_2_a_pre_prepare_of_another_view_is_not_prepared",
@@ -698,6 +710,15 @@ CATALOGUE: dict[str, str] = {
     ),
     raft_mutants.READ_WITHOUT_QUORUM: (
         R + "test_read_index_step_3_needs_a_majority_acknowledging_this_round"
+    ),
+    pbft_mutants.CHECKPOINT_STATE_BLAMES_SIGNER: (
+        P + "test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relayer"
+    ),
+    pbft_mutants.VIEW_CHANGE_BLAMES_SIGNER: (
+        P + "test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer"
+    ),
+    pbft_mutants.RELAYED_BATCH_NOT_CHECKED: (
+        P + "test_4_2_a_pre_prepare_whose_batch_does_not_match_its_digest_is_refused"
     ),
     pbft_mutants.PREPARE_QUORUM_2F: (
         P + "test_4_2_prepared_needs_the_pre_prepare_and_2f_matching_prepares_of_backups"

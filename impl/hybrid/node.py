@@ -152,6 +152,7 @@ class HybridNode:
         self.protocols: dict[int, str] = {}
         self.instances: dict[int, Instance] = {}
         self.behaviours: list[Any] = []  # Byzantine behaviours on this node's output (byzantine.py)
+        self.memory: dict[object, Any] = {}  # what those behaviours remember between steps
         # Once Byzantine, its state is not the service's, even after the behaviours are taken away:
         # its Apply effects no longer reach the simulator's State Machine Safety record.
         self.tainted = False
@@ -507,7 +508,10 @@ class HybridNode:
         self.pending[key] = (record, self.now)
         if mutants.SWITCH_ON_OWN_EVIDENCE in self.config.bugs:
             self._switch_on_own(record)
-        self._propose(EvidenceEntry(record))
+        if self.started:
+            self._propose(EvidenceEntry(record))
+        # else: restarting, a PBFT instance replays its audit log before this node knows its
+        # current epoch (nowhere to propose yet); the retry timer proposes what is pending
 
     def _read_audit(self, instance: Instance) -> None:
         """PBFT's detector: new audit-log records become hybrid evidence."""

@@ -26,7 +26,7 @@ import attrs
 
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.messages import NewView, PrePrepare, Signed, ViewChange, batch_digest
-from meshcheck.impl.pbft.viewchange import check_new_view, check_view_change
+from meshcheck.impl.pbft.viewchange import check_new_view, check_view_change, relayed_intact
 
 BAD_SIGNATURE: Final = "bad_signature"
 EQUIVOCATION: Final = "equivocation"
@@ -137,6 +137,8 @@ def proves(record: Evidence, config: PbftConfig, verify: Callable[[Signed[Any]],
             and not all(verify(r) and r.signer == r.body.client for r in body.batch)
         )
     if record.kind in (BAD_VIEW_CHANGE, BAD_NEW_VIEW) and len(msgs) == 1:
+        if not relayed_intact(msgs[0]):
+            return False  # a batch inside is not the one its signer's digest names: not signed
         body = msgs[0].body
         if isinstance(body, ViewChange):
             return check_view_change(msgs[0], config, verify) is not None

@@ -280,6 +280,17 @@ def history_digest(history: tuple[Batch, ...]) -> bytes:
     return digest
 
 
+def state_matches(history: Any, seq: int, digest: bytes) -> bool:
+    """Whether `history`, as a message carried it (unsigned: whatever its relayer put there), is a
+    state of `seq` batches of signed requests whose digest is `digest`."""
+    well_formed = isinstance(history, tuple) and all(
+        isinstance(batch, tuple)
+        and all(isinstance(r, Signed) and isinstance(r.body, Request) for r in batch)
+        for batch in history
+    )
+    return well_formed and len(history) == seq and history_digest(history) == digest
+
+
 def batch_for_digest(digest: bytes) -> Batch | None:
     """The batch this process hashed to `digest` (None: never seen)."""
     return _BATCHES.get(digest)

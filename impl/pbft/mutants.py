@@ -16,6 +16,9 @@ COMMIT_WITHOUT_COMMIT_PHASE = "commit_without_commit_phase"
 PREPREPARE_FROM_NON_PRIMARY = "preprepare_from_non_primary"
 SIGNATURES_NOT_CHECKED = "signatures_not_checked"
 CHECKPOINT_STABLE_ON_F_PLUS_1 = "checkpoint_stable_on_f_plus_1"
+CHECKPOINT_STATE_BLAMES_SIGNER = "checkpoint_state_blames_signer"
+RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
+VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 
 BUGS: Mapping[str, str] = {
     PREPARE_QUORUM_2F: (
@@ -53,5 +56,30 @@ BUGS: Mapping[str, str] = {
         "certificates, the messages laggards need) on a checkpoint that a single correct replica "
         "reached, a view change's min-s can rest on it, and should that replica fail the state is "
         "gone. With one faulty replica more than f, a forged state becomes stable."
+    ),
+    CHECKPOINT_STATE_BLAMES_SIGNER: (
+        "A checkpoint whose state does not match its signed digest is held against its signer, "
+        "and the changed copy's vote keeps the true copy (and its state) out. The state is not "
+        "signed (section 4.3: only the digest is), so a Byzantine replica that relays an honest "
+        "replica's checkpoint with another state gets the honest one blamed (enough such "
+        "reports quarantine it) and keeps a lagging replica from its state transfer. Found by "
+        "the message fuzzer; fixed in replica._on_checkpoint."
+    ),
+    RELAYED_BATCH_NOT_CHECKED: (
+        "A backup takes a pre-prepare without checking that its batch hashes to the signed digest "
+        "(section 4.2: the requests travel beside the signed pre-prepare). A Byzantine replica "
+        "that relays the primary's pre-prepare with another batch makes the backup prepare the "
+        "digest but execute the batch it was given, or blame the primary for a forged request it "
+        "never sent."
+    ),
+    VIEW_CHANGE_BLAMES_SIGNER: (
+        "A view-change or new-view message whose prepared certificates (or O) hold a pre-prepare "
+        "whose batch is not the one its digest names is evidence against its signer "
+        "(bad_view_change, bad_new_view: self-proving, quarantine at once). No signature covers "
+        "those batches (a batch travels beside its signed digest, section 4.2, inside a "
+        "view-change message too), so a Byzantine replica that relays an honest replica's "
+        "view-change message with another batch gets the honest one quarantined by every "
+        "replica it reaches, and the record 'proves' it to anyone. Found by the message "
+        "fuzzer; fixed in replica._intact and evidence.proves (viewchange.relayed_intact)."
     ),
 }

@@ -49,6 +49,8 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
+import attrs
+
 from meshcheck.impl.base import probes, quorum
 from meshcheck.impl.base.effects import (
     Action,
@@ -94,9 +96,16 @@ from meshcheck.impl.pbft.messages import (
     history_digest,
     next_state_digest,
     signing_bytes,
+    state_matches,
 )
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
-from meshcheck.impl.pbft.viewchange import Plan, check_new_view, check_view_change, plan_new_view
+from meshcheck.impl.pbft.viewchange import (
+    Plan,
+    check_new_view,
+    check_view_change,
+    plan_new_view,
+    relayed_intact,
+)
 from meshcheck.impl.rsm.machine import StateMachine
 
 NORMAL: Final = "normal"
@@ -277,11 +286,11 @@ class Replica:
         elif isinstance(body, Commit):
             self._on_commit(m)
         elif isinstance(body, Checkpoint):
-            self._on_checkpoint(m)
+            self._on_checkpoint(m, source)
         elif isinstance(body, ViewChange):
-            self._on_view_change(m)
+            self._on_view_change(m, source)
         elif isinstance(body, NewView):
-            self._on_new_view(m)
+            self._on_new_view(m, source)
         elif isinstance(body, Status):
             self._on_status(m)
 
@@ -325,7 +334,10 @@ class Replica:
         ):
             self._report(m.signer, WRONG_PRIMARY, (m,), f"not the primary of view {pp.view}")
             return
-        if batch_digest(pp.batch) != pp.digest:
+        if (
+            batch_digest(pp.batch) != pp.digest
+            and mutants.RELAYED_BATCH_NOT_CHECKED not in self._bugs
+        ):
             return  # the batch is not signed, only its digest: whoever relayed it changed it
         if not all(self._valid_request(r) for r in pp.batch):
             self._report(m.signer, FORGED_REQUEST, (m,), "a request its client did not sign")
@@ -352,22 +364,36 @@ class Replica:
     def _in_log_range(self, seq: int) -> bool:
         return self.stable < seq <= self.stable + self.config.window
 
-    def _on_checkpoint(self, m: Signed[Checkpoint]) -> None:
+    def _on_checkpoint(self, m: Signed[Checkpoint], source: str) -> None:
         """Section 4.3. A checkpoint past what this replica executed also carries the state, which
-        is checked against the digest once, here, for a state transfer later."""
+        is checked against the digest once, here, for a state transfer later.
+
+        The state is not signed (messages.py), so whoever relayed the message may have changed
+        it: a state that does not match proves nothing against the signer, only against the
+        link's sender, and the signed vote still counts (with the state left out). The check
+        comes before the vote is counted, so that a changed copy that arrives first does not
+        keep the true one's state out."""
         c = m.body
-        if c.seq <= self.stable or not self.log.add_checkpoint(m):
+        if c.seq <= self.stable:
             return
         key = (c.seq, c.digest)
         if c.seq > len(self.executed) and key not in self._states and c.history is not None:
-            if len(c.history) == c.seq and history_digest(c.history) == c.digest:
+            if state_matches(c.history, c.seq, c.digest):
                 self._states[key] = c.history
             else:
-                self._report(m.signer, BAD_STATE, (m,), "its state does not match its digest")
+                if mutants.CHECKPOINT_STATE_BLAMES_SIGNER in self._bugs:
+                    self._report(m.signer, BAD_STATE, (m,), "its state does not match its digest")
+                    self.log.add_checkpoint(m)
+                    return
+                self._report(source, BAD_STATE, (m,), "the state it relayed does not match")
+                m = attrs.evolve(m, body=attrs.evolve(c, history=None))
+        self.log.add_checkpoint(m)
 
-    def _on_view_change(self, m: Signed[ViewChange]) -> None:
+    def _on_view_change(self, m: Signed[ViewChange], source: str) -> None:
         vc = m.body
         if vc.view < self.view or (vc.view == self.view and self.status == NORMAL):
+            return
+        if not self._intact(m, source):
             return
         why = check_view_change(m, self.config, self.verify)
         if why is not None:
@@ -375,7 +401,16 @@ class Replica:
             return
         self.view_changes.setdefault(vc.view, {}).setdefault(m.signer, m)
 
-    def _on_new_view(self, m: Signed[NewView]) -> None:
+    def _intact(self, m: Signed[Any], source: str) -> bool:
+        """A view-change or new-view message carries pre-prepares whose batches no signature
+        covers: changed on the way, the message is not what its signer signed, and that is
+        evidence against the link's sender (as a bad signature is), never against the signer."""
+        if relayed_intact(m) or mutants.VIEW_CHANGE_BLAMES_SIGNER in self._bugs:
+            return True
+        self._report(source, BAD_SIGNATURE, (m,), "a batch inside changed on its way")
+        return False
+
+    def _on_new_view(self, m: Signed[NewView], source: str) -> None:
         """Section 4.4: a backup accepts a new-view message for a later view (or for its view while
         it waits for one) from that view's primary once it has recomputed O itself."""
         nv = m.body
@@ -386,6 +421,8 @@ class Replica:
             return
         if m.signer == self.id:
             return  # its own, sent back by a peer
+        if not self._intact(m, source):
+            return
         plan = check_new_view(m, self.config, self.verify)
         if isinstance(plan, str):
             self._report(m.signer, BAD_NEW_VIEW, (m,), plan)
@@ -675,7 +712,7 @@ class Replica:
             return True
         for c in proof:
             history = c.body.history
-            if history is not None and len(history) == seq and history_digest(history) == digest:
+            if history is not None and state_matches(history, seq, digest):
                 self._states[(seq, digest)] = history
                 return True
         return False

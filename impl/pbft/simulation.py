@@ -86,6 +86,8 @@ class PbftPlugin:
         }
         self.history = History()
         self.nodes: dict[str, Any] = {}  # the object the simulator runs for each id now
+        # called after every step with (node, event, nodes): a free run's oracles look there
+        self.watchers: list[Callable[[str, Any, Mapping[str, Any]], None]] = []
         self._sent: dict[str, deque[tuple[Value, ...]]] = {}
 
     def _config(self, replica: str) -> PbftConfig:
@@ -132,6 +134,8 @@ class PbftPlugin:
         queue = self._sent.get(node_id)
         if queue:
             self.history.add(queue.popleft())
+        for watch in self.watchers:
+            watch(node_id, event, nodes)
 
     def abstract_state(
         self, nodes: Mapping[str, Any], messages: FrozenDict, faults: Mapping[str, int]

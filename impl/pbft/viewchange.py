@@ -24,7 +24,9 @@ from meshcheck.impl.pbft.messages import (
     Batch,
     Checkpoint,
     NewView,
+    Prepare,
     PreparedProof,
+    PrePrepare,
     Signed,
     ViewChange,
     batch_digest,
@@ -50,10 +52,41 @@ class Plan:
         return self.pre_prepares[-1][0] if self.pre_prepares else self.min_s
 
 
+def _signed(m: Any, kind: type) -> bool:
+    """Whether `m` is a signed message of the body type `kind`: what a message carries inside is
+    whatever its sender put there (a Byzantine one may put a request where a checkpoint goes)."""
+    return isinstance(m, Signed) and isinstance(m.body, kind)
+
+
+def relayed_intact(m: Any) -> bool:
+    """Whether the parts of a view-change or new-view message that no signature covers are the
+    ones their signed digests name: the batches of the pre-prepares inside (messages.py leaves a
+    batch out of the signed bytes, and so out of the bytes of any message that carries the
+    pre-prepare). A message whose batches were changed on the way is not what its signer signed:
+    it proves nothing against the signer, only against whoever relayed it."""
+    body = m.body if isinstance(m, Signed) else None
+    inside: list[Any] = []
+    if isinstance(body, NewView):
+        inside.extend(body.pre_prepares)
+        for vc in body.view_changes:
+            if isinstance(vc, Signed) and isinstance(vc.body, ViewChange):
+                inside.extend(getattr(p, "pre_prepare", None) for p in vc.body.prepared)
+    elif isinstance(body, ViewChange):
+        inside.extend(getattr(p, "pre_prepare", None) for p in body.prepared)
+    for pp in inside:
+        if isinstance(pp, Signed) and isinstance(pp.body, PrePrepare):
+            try:
+                if batch_digest(pp.body.batch) != pp.body.digest:
+                    return False
+            except TypeError:  # a batch nothing can even hash
+                return False
+    return True
+
+
 def check_prepared(proof: PreparedProof, config: PbftConfig, verify: Verify) -> str | None:
     """Why `proof` is not a prepared certificate (None: it is one)."""
     pp = proof.pre_prepare
-    if not verify(pp) or pp.signer != pp.body.src:
+    if not _signed(pp, PrePrepare) or not verify(pp) or pp.signer != pp.body.src:
         return "a pre-prepare's signature is bad"
     if (
         pp.signer != config.primary(pp.body.view)
@@ -66,7 +99,7 @@ def check_prepared(proof: PreparedProof, config: PbftConfig, verify: Verify) -> 
         return "a pre-prepare holds a request its client did not sign"
     signers = set()
     for p in proof.prepares:
-        if not verify(p) or p.signer != p.body.src:
+        if not _signed(p, Prepare) or not verify(p) or p.signer != p.body.src:
             return "a prepare's signature is bad"
         if (p.body.view, p.body.seq, p.body.digest) != (pp.body.view, pp.body.seq, pp.body.digest):
             return "a prepare does not match its pre-prepare"
@@ -86,7 +119,7 @@ def check_view_change(m: Signed[ViewChange], config: PbftConfig, verify: Verify)
     else:
         signers = set()
         for c in vc.ckpt_proof:
-            if not verify(c) or c.signer != c.body.src:
+            if not _signed(c, Checkpoint) or not verify(c) or c.signer != c.body.src:
                 return "a checkpoint's signature is bad"
             if (c.body.seq, c.body.digest) != (vc.ckpt, vc.ckpt_digest):
                 return "a checkpoint does not match the claimed stable checkpoint"
@@ -94,7 +127,10 @@ def check_view_change(m: Signed[ViewChange], config: PbftConfig, verify: Verify)
         if not quorum.reaches(signers, stable_quorum(config)):
             return "the stable checkpoint has too few proofs"
     seqs = set()
-    for proof in vc.prepared:
+    claims: tuple[Any, ...] = vc.prepared  # whatever the sender put there
+    for proof in claims:
+        if not isinstance(proof, PreparedProof):
+            return "a prepared claim is not a certificate"
         # Claims lie in the sender's window above its checkpoint, one per sequence number, and
         # in views before the new one.
         if (
@@ -138,6 +174,8 @@ def check_new_view(m: Signed[NewView], config: PbftConfig, verify: Verify) -> st
     nv = m.body
     signers = set()
     for vc in nv.view_changes:
+        if not _signed(vc, ViewChange):
+            return "it carries something else than view-change messages"
         if not verify(vc) or vc.signer != vc.body.src:
             return "a view-change message's signature is bad"
         if vc.body.view != nv.view:
@@ -151,6 +189,8 @@ def check_new_view(m: Signed[NewView], config: PbftConfig, verify: Verify) -> st
     plan = plan_new_view([vc.body for vc in nv.view_changes], config)
     got = []
     for pp in nv.pre_prepares:
+        if not _signed(pp, PrePrepare):
+            return "it carries something else than pre-prepares"
         if not verify(pp) or pp.signer != m.signer or pp.body.src != m.signer:
             return "one of its pre-prepares is not signed by the new primary"
         if pp.body.view != nv.view or batch_digest(pp.body.batch) != pp.body.digest:

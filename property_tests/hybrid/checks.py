@@ -4,7 +4,7 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test files under
 property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
-second or two, with counterexamples a few steps long), then the stored corpus, then trace
+second or two, with counterexamples a few steps long), then the stored corpus, then the signed-fields property, then trace
 validation of free runs, and the free runs' invariants and liveness bounds last.
 """
 
@@ -14,6 +14,7 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
@@ -33,6 +34,12 @@ CHECKS: tuple[Check, ...] = (
         "stored traces",
         HARNESS.stored_traces,
         "the traces/hybrid/ corpus replayed on the implementation",
+    ),
+    Check(
+        "signed fields",
+        signed_fields,
+        "every field of every signed entry and seal changed: the signature fails, or the field is "
+        "declared unsigned and the receiver checks it as its reason says",
     ),
     Check(
         "trace validation",

@@ -53,14 +53,17 @@ from meshcheck.impl.hybrid.byzantine import (
     TamperEnvelopes,
 )
 from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.fuzz import Fuzz as HybridFuzz
 from meshcheck.impl.hybrid.levels import RAFT
-from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
+from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
 from meshcheck.property_tests.hybrid.monitor import Monitor
+from meshcheck.property_tests.hybrid.oracle import HybridOracle, watch
 
 RAFT_BOUND = 1500
 OP_BOUND = 1500
@@ -75,8 +78,12 @@ BEHAVIOURS: dict[str, Callable[[], Any]] = {
     "tamper": TamperEnvelopes,
     "false_reports": FalseReports,
     "censor": Censor,
+    # the message fuzzer (impl/hybrid/fuzz.py): mutations of the sealed messages and PBFT wires it
+    # holds, sent on a third of its steps
+    "fuzz": HybridFuzz,
 }
 PBFT_EQUIVOCATE = "pbft_equivocate"  # the node's PBFT cores equivocate as primary
+PBFT_FUZZ = "pbft_fuzz"  # the node's PBFT cores fuzz (impl/pbft/byzantine/fuzz.py)
 
 
 # the hybrid layer's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -105,7 +112,7 @@ def faults(schedule: Schedule) -> Faults:
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
-    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
+    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE, PBFT_FUZZ])
     return st.builds(
         Schedule,
         seed=st.integers(0, 2**16),
@@ -134,6 +141,7 @@ class Run:
     back_to_raft: int | None = None  # ticks from quiet_from to every honest node in Raft
     op_latency: list[int] = attrs.field(factory=list)  # calm proposals: submission to answer
     switches: int = 0
+    oracle: HybridOracle | None = None  # what honest nodes did with what Byzantine ones sent
 
 
 def _propose(hc: HybridConsensus, k: int, deadline: int) -> Decision:
@@ -158,7 +166,13 @@ def _turn_on(hc: HybridConsensus, schedule: Schedule) -> str:
             hc.run(25)
         node = hc.raft_leader() or "n1"
     behaviours = [BEHAVIOURS[b]() for b in knob(schedule, "behaviours") if b in BEHAVIOURS]
-    pbft = corrupt(Equivocate()) if PBFT_EQUIVOCATE in knob(schedule, "behaviours") else None
+    chosen = knob(schedule, "behaviours")
+    pbft_behaviours: list[AnyBehaviour] = []
+    if PBFT_EQUIVOCATE in chosen:
+        pbft_behaviours.append(Equivocate())
+    if PBFT_FUZZ in chosen:
+        pbft_behaviours.append(Fuzz())
+    pbft = corrupt(*pbft_behaviours) if pbft_behaviours else None
     hc.make_byzantine(node, *behaviours, pbft=pbft)
     return node
 
@@ -187,6 +201,11 @@ def prepare(
         **options,
     )
     out = Run(hc, Monitor(hc, active=monitor))
+    if monitor:
+        # after every step, beside the monitor: what honest nodes do with what Byzantine ones
+        # send (property_tests/hybrid/oracle.py); further per-step checks of a run (client
+        # histories) are watchers of hc.plugin too, added here
+        out.oracle = watch(hc)
     target = knob(schedule, "target")
     if target != "leader":  # the run's faulty node, known from the start; honest for now
         hc.make_byzantine(target)

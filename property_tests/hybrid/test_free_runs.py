@@ -8,6 +8,7 @@ from hypothesis import settings
 
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, free_runs, run
@@ -94,7 +95,10 @@ def test_a_follower_skips_no_op_a_byzantine_leader_tampered() -> None:
     mutant that follows it anyway fails it."""
     out = run(TAMPERED_TO_ONE)
     assert out.switches >= 2 and out.monitor.steps > 2388  # past the step that failed
-    with pytest.raises(CheckFailed, match="NoCommittedOpLost violated at n2"):
+    # the rejection oracle sees n2 take the tampered entry before the monitor sees the history
+    with pytest.raises(
+        CheckFailed, match=r"NoCommittedOpLost violated at n2|n2: holds n3's tampered"
+    ):
         run(TAMPERED_TO_ONE, frozenset({mutants.FOLLOW_CAUGHT_APPEND}))
 
 
@@ -124,9 +128,12 @@ def test_each_raft_leader_gets_a_whole_evidence_timeout() -> None:
     assert out.hc.sim.now < 5000 and out.monitor.steps < 20_000
 
 
-def test_a_run_that_never_ends_fails_at_the_bound() -> None:
-    """The same livelock, brought back by a deposing rule too eager for Raft's catch-up (a leader
-    deposed every 100 ticks): the op in flight when the faults stop is never answered, and the
-    run fails with InFlightResolved OP_BOUND ticks after the faults stopped, not out of memory."""
+def test_a_run_that_never_ends_fails_at_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An op that is never answered (here every node drops client requests; the livelock above
+    did the same before its fix) fails the run with InFlightResolved OP_BOUND ticks after the
+    faults stopped, not out of memory. (The livelock itself no longer comes back with an eager
+    evidence_timeout: since a Raft follower resets its election timer only for the leader or a
+    granted vote, Figure 2, the laggards catch up between depositions.)"""
+    monkeypatch.setattr(HybridNode, "_client_request", lambda self, event: None)
     with pytest.raises(CheckFailed, match=r"op k1, in flight .* \(InFlightResolved\)"):
-        run(LAGGARDS, evidence_timeout=100)
+        run(LAGGARDS)

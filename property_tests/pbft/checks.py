@@ -2,9 +2,12 @@
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
-property_tests/pbft/ run each with no bugs. Lockstep first (it kills every known mutant within
-seconds, with a counterexample a few steps long), then the stored corpus (it costs little), then
-trace validation of free runs, and the free runs' safety and liveness last.
+property_tests/pbft/ run each with no bugs. The signed-fields property first (under a second: it
+kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
+spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
+other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
+costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
+and liveness last.
 """
 
 from __future__ import annotations
@@ -12,12 +15,23 @@ from __future__ import annotations
 from functools import partial
 
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
+from meshcheck.property_tests.pbft.free_runs import (
+    free_run_safety,
+    fuzz_safety,
+    liveness_after_stabilisation,
+)
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
+    Check(
+        "signed fields",
+        signed_fields,
+        "every field of every signed message changed: the signature fails, or the field is "
+        "declared unsigned and the receiver checks it as its reason says",
+    ),
     Check(
         "lockstep",
         lockstep,
@@ -43,6 +57,12 @@ CHECKS: tuple[Check, ...] = (
         "free runs (7 replicas)",
         partial(free_run_safety, n=7),
         "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+    ),
+    Check(
+        "fuzzer",
+        fuzz_safety,
+        "one to f Byzantine replicas send mutations of what they hold: safety, and honest "
+        "replicas reject what its signers did not sign",
     ),
     Check(
         "liveness after stabilisation",

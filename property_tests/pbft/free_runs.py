@@ -35,12 +35,14 @@ from hypothesis import strategies as st
 from meshcheck.impl.pbft import Client, Replica, pbft_cluster
 from meshcheck.impl.pbft.byzantine import (
     Assignment,
+    Fuzz,
     SafetyMonitor,
     byzantine_strategy,
     byzantine_wrappers,
 )
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import (
     CHAOS_EVERY,
     Schedule,
@@ -50,6 +52,7 @@ from meshcheck.property_tests.free_runs import (
     ticks,
 )
 from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.pbft.oracle import RejectionOracle
 
 # Timing of every free run: short enough that a run with several view changes fits in a few
 # thousand ticks (latency is 1..10 ticks), long enough that a correct group is not forever changing
@@ -73,6 +76,9 @@ KNOBS: Mapping[str, Any] = {
     "every": 25,  # ticks between client requests
     "byzantine": {},  # replica -> its behaviours (impl/pbft/byzantine)
     "checkpoint_every": 5,  # K; the window is 2K
+    # share of a Byzantine replica's steps on which it also fuzzes (impl/pbft/byzantine/fuzz.py:
+    # sends mutations of what it holds); 0: only its named behaviours
+    "fuzz": 0.0,
 }
 
 
@@ -102,8 +108,7 @@ def cluster(
         chaos_every=CHAOS_EVERY,
         until=schedule.ticks if heal else None,
     )
-    assignment: Assignment = knob(schedule, "byzantine")
-    byzantine = {r: bs for r, bs in assignment.items() if int(r[1:]) <= n}
+    byzantine = byzantine_of(schedule, n)
     checkpoint_every = knob(schedule, "checkpoint_every")
     return pbft_cluster(
         n,
@@ -118,6 +123,15 @@ def cluster(
         record=record,
         **{**TIMING, **options},
     )
+
+
+def byzantine_of(schedule: Schedule, n: int) -> Assignment:
+    """The schedule's Byzantine replicas among r1..rn, each with a `Fuzz` behaviour added when the
+    schedule's `fuzz` knob is on."""
+    assignment: Assignment = knob(schedule, "byzantine")
+    share = knob(schedule, "fuzz")
+    extra = (Fuzz(share=share),) if share > 0 else ()
+    return {r: (*bs, *extra) for r, bs in assignment.items() if int(r[1:]) <= n}
 
 
 def schedules(
@@ -140,6 +154,7 @@ def schedules(
         every=st.sampled_from((25, 10, 50)),
         byzantine=byzantine_strategy(n) if byzantine else st.just({}),
         checkpoint_every=st.sampled_from((5, 2, 10)),
+        fuzz=st.sampled_from((0.0, 0.3, 1.0)) if byzantine else st.just(0.0),
     )
 
 
@@ -150,6 +165,48 @@ def request_key(operation: Any) -> Any:
 
 def honest(sim: Simulator[Any]) -> list[str]:
     return [r for r in sim.node_ids if isinstance(sim.nodes[r], Replica)]
+
+
+def watch(sim: Simulator[Any]) -> tuple[SafetyMonitor, RejectionOracle]:
+    """The run's safety monitor and, after every step, the oracle of what honest replicas do with
+    what Byzantine ones send (property_tests/pbft/oracle.py)."""
+    plugin: Any = sim.plugin
+    oracle = RejectionOracle(plugin.keys, plugin.byzantine)
+    plugin.watchers.append(oracle)
+    return SafetyMonitor(sim, honest(sim)), oracle
+
+
+def stopper(monitor: SafetyMonitor, oracle: RejectionOracle) -> Callable[[Simulator[Any]], bool]:
+    return lambda s: monitor(s) or oracle.violation is not None
+
+
+# Further checks of a whole free run, each `(sim) -> what broke | None`, consulted after the safety
+# monitor and the rejection oracle, at the end of the run and whenever the run stops: the hook for
+# the client-history checks (linearizability, at-most-once, no answer withdrawn, ...).
+def client_history(sim: Simulator[Any]) -> str | None:
+    """The client-history checks (property_tests/histories.py) on the honest replicas."""
+    return check_history(sim, honest=honest(sim), dedup=True, identity=request_key)
+
+
+RUN_CHECKS: list[Callable[[Simulator[Any]], str | None]] = [client_history]
+
+
+def verdict(
+    monitor: SafetyMonitor, oracle: RejectionOracle, sim: Simulator[Any] | None = None
+) -> str | None:
+    """What the run broke: Agreement or Validity, else a rule of the rejection oracle, else one of
+    RUN_CHECKS (given the simulator)."""
+    violation = monitor.check()
+    if violation is not None:
+        return f"violates {violation}"
+    if oracle.violation is not None:
+        return f"violates honest rejection: {oracle.violation}"
+    if sim is not None:
+        for check in RUN_CHECKS:
+            broken = check(sim)
+            if broken is not None:
+                return f"violates {broken}"
+    return None
 
 
 # A correct group's traffic stays bounded (the storm rule: property_tests/free_runs.py). Measured
@@ -183,14 +240,14 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
         sim = cluster(schedule, n, bugs, record=record)
-        monitor = SafetyMonitor(sim, honest(sim))
-        overload = run(sim, schedule, schedule.ticks, stop=monitor)
-        violation = monitor.check()
-        if violation is None and overload is None:  # the client-history checks (histories.py)
-            return sim, check_history(sim, honest=honest(sim), dedup=True, identity=request_key)
-        return sim, f"violates {violation}" if violation is not None else overload
+        monitor, oracle = watch(sim)
+        overload = run(sim, schedule, schedule.ticks, stop=stopper(monitor, oracle))
+        return sim, verdict(monitor, oracle, sim) or overload
 
-    _, problem = once(record=False)
+    try:
+        _, problem = once(record=False)
+    except CheckFailed as raised:  # the implementation raised: run it again, recorded
+        problem = raised.message
     if problem is not None:
         sim, problem = once(record=True)
         raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
@@ -206,6 +263,40 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
         check_safety(schedule, n, bugs)
 
     free_run_is_safe()
+
+
+# The profile's examples the fuzzer's check gets (ci 3, dev 10): a fuzzed run of 4 replicas takes
+# about 1 to 4 s (the mutations and the oracle's signature checks double a run's cost).
+FUZZ_SHARE = 1 / 20
+
+
+def fuzz_schedules(n: int) -> st.SearchStrategy[Schedule]:
+    """Schedules whose Byzantine replicas (one to f) all fuzz: the message fuzzer's own check."""
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**32 - 1),
+        ticks=ticks(300, 900),
+        drop=st.sampled_from((0.0, 0.05)),
+        crash=st.sampled_from((0.0, 0.3)),
+        partition=st.sampled_from((0.0, 0.3)),
+        every=st.sampled_from((25, 10)),
+        byzantine=byzantine_strategy(n, min_faulty=1),
+        checkpoint_every=st.sampled_from((2, 5)),
+        fuzz=st.sampled_from((1.0, 0.3)),
+    )
+
+
+def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int = 4) -> None:
+    """Hypothesis: with one to f Byzantine replicas that send mutations of whatever they hold
+    (impl/pbft/byzantine/fuzz.py), Agreement and Validity hold and the honest replicas reject
+    every message that is not what its signers signed (property_tests/pbft/oracle.py)."""
+
+    @share(settings, FUZZ_SHARE)
+    @given(fuzz_schedules(n))
+    def fuzzed_run_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, n, bugs)
+
+    fuzzed_run_is_safe()
 
 
 # -- liveness after stabilisation -----------------------------------------------------------------
@@ -241,20 +332,21 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
         sim = cluster(schedule, n, bugs, heal=True, record=record)
-        monitor = SafetyMonitor(sim, honest(sim))
+        monitor, oracle = watch(sim)
+        stop = stopper(monitor, oracle)
         healed = schedule.ticks
-        overload = run(sim, schedule, healed, stop=monitor)
-        if overload is None and monitor.check() is None:
+        overload = run(sim, schedule, healed, stop=stop)
+        if overload is None and verdict(monitor, oracle, sim) is None:
             sim.inject("c1", ClientRequest(PROBE))
             overload = run(
                 sim,
                 schedule,
                 healed + COMMIT_BOUND,
-                stop=lambda s: monitor(s) or accepted(s, PROBE),
+                stop=lambda s: stop(s) or accepted(s, PROBE),
             )
-        violation = monitor.check()
+        violation = verdict(monitor, oracle, sim)
         if violation is not None:
-            return sim, f"violates {violation}"
+            return sim, violation
         if overload is not None:
             return sim, overload
         if not accepted(sim, PROBE):
@@ -264,7 +356,10 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
             )
         return sim, None
 
-    sim, problem = once(record=False)
+    try:
+        sim, problem = once(record=False)
+    except CheckFailed as raised:  # the implementation raised: run it again, recorded
+        problem = raised.message
     if problem is not None:
         sim, problem = once(record=True)
         raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())

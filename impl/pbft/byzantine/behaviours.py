@@ -23,6 +23,7 @@ from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
+from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
 from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
 from meshcheck.impl.pbft.messages import (
     Batch,
@@ -325,7 +326,8 @@ BEHAVIOURS: Final = (
     Twins,
 )
 AnyBehaviour = (
-    Silent
+    Fuzz
+    | Silent
     | Equivocate
     | TamperDigest
     | ForgeSignature

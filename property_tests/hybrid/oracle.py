@@ -1,0 +1,124 @@
+"""What honest hybrid nodes must do with what Byzantine ones send them, after every step of a free
+run (`HybridPlugin.watchers`), as property_tests/pbft/oracle.py does for PBFT replicas:
+
+- a sealed message (Raft message or proposal) whose seal is not its sender's for its epoch is not
+  taken, and the node reports `bad_signature` against the link's sender (within its rate limit,
+  `report_every`), when it keeps the epoch the message names;
+- a sealed message that checks but carries an entry whose own signature fails (a client's op, a
+  clock reading, an evidence record changed) is not taken into the node's Raft log at that index,
+  and the node reports `tampering` against the sealer;
+- a PBFT message on the wire: property_tests/pbft/oracle.py's rules, on the instance of its epoch,
+  with that epoch's keys;
+- no honest node reports an honest one for anything but a timing anomaly (which an honest leader
+  cut off by the network may well show).
+
+A broken rule raises `CheckFailed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.hybrid.entries import Keys, PbftWire, epoch_of
+from meshcheck.impl.hybrid.fuzz import seal_ok, sealed
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, TAMPERING, TIMING
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import appended, carried
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.raft.node import RaftNode
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.pbft.oracle import RejectionOracle
+
+
+class HybridOracle:
+    """The rules of the module doc; `byzantine` is the set of nodes ever Byzantine (read live)."""
+
+    def __init__(self, keys: Keys, byzantine: set[str], *, report_every: int = 100) -> None:
+        self.keys = keys
+        self.byzantine = byzantine
+        self.report_every = report_every
+        self.steps = 0
+        self.checked = 0
+        self._pbft: dict[int, RejectionOracle] = {}
+        self._read: dict[str, tuple[int, int]] = {}
+
+    def fail(self, node: str, problem: str) -> None:
+        raise CheckFailed(f"{node}: {problem} (honest rejection)", steps=self.steps)
+
+    def __call__(self, node_id: str, event: Any, nodes: Mapping[str, HybridNode]) -> None:
+        self.steps += 1
+        node = nodes.get(node_id)
+        if node is None or node_id in self.byzantine or not node.started:
+            return
+        self._accusations(node)
+        if isinstance(event, Deliver) and event.source in self.byzantine:
+            self._delivered(node, event.source, event.message)
+
+    def _accusations(self, node: HybridNode) -> None:
+        mark, read = self._read.get(node.id, (id(node), 0))
+        if mark != id(node):
+            read = 0
+        for record in node.reported[read:]:
+            if record.kind != TIMING and record.accused not in self.byzantine:
+                self.fail(node.id, f"reports honest {record.accused} for {record.kind}")
+        self._read[node.id] = (id(node), len(node.reported))
+
+    def _delivered(self, node: HybridNode, source: str, m: Any) -> None:
+        epoch = epoch_of(m)
+        instance = node.instances.get(epoch) if isinstance(epoch, int) else None
+        if instance is None:
+            return  # an epoch it does not keep: dropped unread
+        if isinstance(m, PbftWire):
+            core = instance.core
+            if isinstance(core, Replica) and isinstance(epoch, int):
+                oracle = self._pbft.get(epoch)
+                if oracle is None:
+                    oracle = self._pbft[epoch] = RejectionOracle(
+                        self.keys.epoch(epoch), self.byzantine
+                    )
+                oracle.byzantine = frozenset(self.byzantine)
+                oracle(node.id, Deliver(source, m.message), {node.id: core})
+                if oracle.violation is not None:
+                    self.fail(node.id, f"epoch {epoch}: {oracle.violation}")
+            return
+        if not sealed(m):
+            return
+        if m.signer != source or not seal_ok(self.keys, m):
+            self.checked += 1
+            if not self._reported(node, BAD_SIGNATURE, source):
+                self.fail(node.id, f"took a seal from {source} that does not verify, unreported")
+            return
+        bad = [v for v in carried(m) if not self.keys.entry_ok(v)]
+        if not bad:
+            return
+        self.checked += 1
+        if not self._reported(node, TAMPERING, source):
+            self.fail(node.id, f"took an entry whose signature fails from {source}, unreported")
+        core = instance.core
+        if isinstance(core, RaftNode):
+            for index, entry in appended(m).items():
+                if entry.value in bad and _log_entry(core, index) == entry:
+                    self.fail(node.id, f"holds {source}'s tampered entry at index {index}")
+
+    def _reported(self, node: HybridNode, kind: str, accused: str) -> bool:
+        return any(
+            r.kind == kind and r.accused == accused and node.now - r.time <= self.report_every
+            for r in reversed(node.reported)
+        )
+
+
+def _log_entry(core: RaftNode, index: int) -> Any:
+    try:
+        return core.log.entry(index)
+    except (IndexError, KeyError, ValueError, AttributeError):
+        return None
+
+
+def watch(hc: Any, byzantine: Iterable[str] | None = None) -> HybridOracle:
+    """Add the oracle to a HybridConsensus's simulator (the nodes ever Byzantine: `hc.byzantine`)."""
+    plugin = hc.plugin
+    oracle = HybridOracle(plugin.keys, hc.byzantine if byzantine is None else set(byzantine))
+    plugin.watchers.append(oracle)
+    return oracle

@@ -1,0 +1,141 @@
+"""What honest replicas must do with what Byzantine ones send them, checked after every step of a
+free run (the simulator plug-in's `watchers`).
+
+- Rejection: a message that is not a valid message of its signers (impl/pbft/byzantine/fuzz.py
+  `forged_part`: a signature inside that does not check, a body naming another signer, a batch
+  that is not the one its digest names) is not taken: after the step, no part of it that is
+  forged is held by the replica (its log, certificates, view-change and new-view messages,
+  pending requests, stable proof).
+- Evidence where the protocol says so (impl/pbft/evidence.py): a message whose own signature does
+  not check, or that is no signed message at all, is recorded as `bad_signature` against the
+  link's sender (unless the replica already ignores that sender).
+- No false accusation: an honest replica's audit log accuses Byzantine replicas only (a relayer
+  that alters what a signature does not cover must not get an honest signer blamed).
+
+The oracle keeps its own signature checks (the replica's may be a mutant's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer, forged_part, signed_parts
+from meshcheck.impl.pbft.crypto import KeyRing
+from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
+from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.pbft.replica import Replica
+
+
+def held(replica: Replica) -> Iterator[Any]:
+    """Everything a replica keeps that came in a message (nested parts are inside these)."""
+    log = replica.log
+    yield from log.pre_prepares.values()
+    for votes in (log.prepares, log.commits):
+        for voters in votes.values():
+            yield from voters.values()
+    for digests in log.checkpoints.values():
+        for signers in digests.values():
+            yield from signers.values()
+    yield from log.certificates.values()
+    for senders in replica.view_changes.values():
+        yield from senders.values()
+    yield from replica.new_views.values()
+    yield from replica.pending.values()
+    yield from replica.stable_proof
+
+
+class RejectionOracle:
+    """After every step of an honest replica: the three rules of the module doc. `violation` is the
+    first one broken (None: none so far)."""
+
+    def __init__(self, keys: KeyRing, byzantine: Iterable[str]) -> None:
+        self.keys = keys
+        self.byzantine = frozenset(byzantine)
+        self.violation: str | None = None
+        self._verified: dict[Signed[Any], bool] = {}
+        self._audited: dict[
+            str, tuple[int, int]
+        ] = {}  # replica -> (id of the object, records read)
+        self.checked = 0  # forged messages delivered to honest replicas and checked
+
+    def verify(self, m: Signed[Any]) -> bool:
+        known = self._verified.get(m)
+        if known is None:
+            try:
+                known = self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
+            except TypeError:
+                known = False
+            if len(self._verified) > 100_000:
+                self._verified.clear()
+            self._verified[m] = known
+        return known
+
+    def __call__(self, node_id: str, event: Any, nodes: Mapping[str, Any]) -> None:
+        node = nodes.get(node_id)
+        if self.violation is not None or not isinstance(node, Replica):
+            return  # Byzantine replicas (wrapped) and clients are not judged here
+        self._accusations(node)
+        if isinstance(event, Deliver) and event.source in self.byzantine:
+            self._delivered(node, event.source, event.message)
+
+    def _accusations(self, node: Replica) -> None:
+        mark, read = self._audited.get(node.id, (id(node), 0))
+        if mark != id(node):
+            read = 0  # restarted: a new object, its records restored from its store
+        records = node.audit.records
+        for record in records[read:]:
+            if record.accused not in self.byzantine:
+                self.violation = (
+                    f"{node.id} accuses honest {record.accused} of {record.kind} ({record.detail})"
+                )
+                return
+        self._audited[node.id] = (id(node), len(records))
+
+    def _delivered(self, node: Replica, source: str, m: Any) -> None:
+        try:
+            why = forged_part(m, self.verify)
+        except Exception:  # unhashable or otherwise broken: forged through and through
+            why = "a message no one can have signed"
+        if why is None:
+            return
+        self.checked += 1
+        ignored = node.audit.is_quarantined(source)
+        outer_bad = not isinstance(m, Signed) or not (
+            claimed_signer(m.body) == m.signer and self._outer_ok(m)
+        )
+        if outer_bad and not ignored:
+            recorded = any(
+                r.accused == source and r.kind == BAD_SIGNATURE and _same(r.messages, (m,))
+                for r in node.audit.records
+            )
+            if not recorded:
+                self.violation = (
+                    f"{node.id} took {why} from {source} without recording it as {BAD_SIGNATURE}"
+                )
+                return
+        if not isinstance(m, Signed):
+            return
+        forged = {id(p) for p in signed_parts(m) if forged_part(p, self.verify) is not None}
+        for kept in held(node):
+            for part in signed_parts(kept):
+                if id(part) in forged:
+                    self.violation = (
+                        f"{node.id} holds {type(part.body).__name__} from {part.signer} that "
+                        f"{source} sent it: {why}"
+                    )
+                    return
+
+    def _outer_ok(self, m: Signed[Any]) -> bool:
+        try:
+            return self.verify(m)
+        except TypeError:
+            return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return repr(a) == repr(b)
