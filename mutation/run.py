@@ -5,7 +5,7 @@ core file's mutants run against that file's tests only, and a score table per fi
     python mutation/run.py report [GROUP ...]                         the table from the last run
     python mutation/run.py survivors [GROUP ...]                      each unexplained survivor's diff
 
-GROUP is rsm, raft, pbft or hybrid (default: all four). `make mutation` runs `run`. Results are kept
+GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make mutation` runs `run`. Results are kept
 in mutants/ (mutmut's own cache, keyed by a hash of each function): a second `run` tests only the
 mutants of functions that changed; --rerun survivors tests the survivors again (after adding tests),
 --rerun all every selected mutant.
@@ -48,7 +48,7 @@ GROUPS = ("rsm", "raft", "pbft", "hybrid")
 
 # The tests each core's files run against (paths as mutmut's test ids start). mutmut keeps, of these,
 # the tests that reach the mutated function.
-_RAFT = ["tests/test_raft_impl.py", "property_tests/raft/"]
+_RAFT = ["tests/test_raft_impl.py", "tests/test_raft_log.py", "property_tests/raft/"]
 _PBFT = [
     "tests/test_pbft_impl.py",
     "tests/test_pbft_impl_sim.py",
@@ -77,6 +77,11 @@ def group_of(mutant_or_function: str) -> str | None:
     if len(parts) > 3 and parts[0] == "meshcheck" and parts[1] == "impl" and parts[2] in GROUPS:
         return parts[2]
     return None
+
+
+def _prefix(selection: str) -> str:
+    """The mutant-name prefix of a core ("raft") or of one of its files ("raft/log")."""
+    return "meshcheck.impl." + selection.replace("/", ".") + "."
 
 
 def allowed(group: str, test_id: str) -> bool:
@@ -170,16 +175,16 @@ def _function_of(mutant_name: str) -> str:
 
 
 def collect(groups: Iterable[str], with_diffs: bool) -> dict[str, list[Mutant]]:
-    """Every mutant of the selected groups, by repository file (impl/<core>/<file>.py)."""
+    """Every mutant of the selected cores or files, by repository file (impl/<core>/<file>.py)."""
     from mutmut.mutation.data import SourceFileMutationData
     from mutmut.mutation.diff_apply import get_diff_for_mutant
     from mutmut.stats import status_by_exit_code
 
-    wanted = set(groups)
+    wanted = tuple(f"{g}/" if "/" not in g else f"{g}.py" for g in groups)
     by_file: dict[str, list[Mutant]] = {}
     for meta in sorted((ROOT / "mutants" / "meshcheck" / "impl").rglob("*.py.meta")):
         source = meta.relative_to(ROOT / "mutants").with_suffix("")  # meshcheck/impl/raft/node.py
-        if source.parts[2] not in wanted:
+        if not "/".join(source.parts[2:]).startswith(wanted):
             continue
         data = SourceFileMutationData(path=source)
         data.load()
@@ -315,7 +320,7 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
     from mutmut.state import state
 
     mm: Any = importlib.import_module("mutmut.__main__")
-    selected = set(groups)
+    selected = tuple(_prefix(g) for g in groups)
 
     orig_stats: Callable[..., None] = mm.collect_or_load_stats
 
@@ -341,7 +346,7 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
         mutants = [
             (m, name, None if again(result) else result)
             for m, name, result in mutants
-            if group_of(name) in selected
+            if name.startswith(selected)
         ]
         return mutants, by_path
 
@@ -350,7 +355,7 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
         return {
             t
             for function, tests in state().tests_by_mangled_function_name.items()
-            if group_of(function) in selected
+            if function.startswith(selected)
             for t in tests
         }
 
@@ -384,7 +389,8 @@ def run_mutmut(groups: list[str], workers: int, rerun: str | None) -> float:
     # selection for a change of every verdict and test everything again; the verdicts of the
     # cores left out stay valid (their tests are theirs alone), so the selection is left out of
     # the fingerprint that decides it.
-    config().pytest_add_cli_args_test_selection = sorted({t for g in groups for t in TESTS[g]})
+    cores = {g.split("/")[0] for g in groups}
+    config().pytest_add_cli_args_test_selection = sorted({t for g in cores for t in TESTS[g]})
     fingerprint = Config.config_fingerprint
 
     def without_selection(self: Config) -> dict[str, str]:
@@ -443,9 +449,12 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     try:
         groups = args.groups or list(GROUPS)
-        unknown = [g for g in groups if g not in GROUPS]
-        if unknown:
-            raise BadInput(f"unknown core {unknown[0]!r} (one of {', '.join(GROUPS)})")
+        for g in groups:
+            core, _, file = g.partition("/")
+            if core not in GROUPS:
+                raise BadInput(f"unknown core {core!r} (one of {', '.join(GROUPS)})")
+            if file and not (ROOT / "impl" / core / f"{file}.py").is_file():
+                raise BadInput(f"no file impl/{core}/{file}.py")
         if args.workers < 1:
             raise BadInput("--workers must be at least 1")
         load_equivalents()  # a malformed list fails before an hour of testing, not after
