@@ -48,7 +48,12 @@ GROUPS = ("rsm", "raft", "pbft", "hybrid")
 
 # The tests each core's files run against (paths as mutmut's test ids start). mutmut keeps, of these,
 # the tests that reach the mutated function.
-_RAFT = ["tests/test_raft_impl.py", "tests/test_raft_log.py", "property_tests/raft/"]
+_RAFT = [
+    "tests/test_raft_impl.py",
+    "tests/test_raft_log.py",
+    "tests/test_raft_config.py",
+    "property_tests/raft/",
+]
 _PBFT = [
     "tests/test_pbft_impl.py",
     "tests/test_pbft_impl_sim.py",
