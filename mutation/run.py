@@ -52,6 +52,7 @@ _RAFT = [
     "tests/test_raft_impl.py",
     "tests/test_raft_log.py",
     "tests/test_raft_config.py",
+    "tests/test_raft_snapshot_response.py",
     "property_tests/raft/",
 ]
 _PBFT = [
