@@ -199,7 +199,10 @@ def collect(groups: Iterable[str], with_diffs: bool) -> dict[str, list[Mutant]]:
         for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _natural(kv[0])):
             m = Mutant(name, file, _function_of(name), status_by_exit_code[code])
             if with_diffs or m.status in ("survived", "no tests"):
-                m.diff = get_diff_for_mutant(name, path=source)
+                try:
+                    m.diff = get_diff_for_mutant(name, path=source)
+                except (OSError, ValueError) as exc:  # mutmut is writing mutants/ right now
+                    raise BadInput(f"cannot read {name} from mutants/ ({exc}); try again") from None
                 m.removed, m.added = changed_lines(m.diff)
             mutants.append(m)
     return by_file

@@ -4,9 +4,9 @@ the follower's matchIndex and nextIndex forward only."""
 
 from __future__ import annotations
 
-from meshcheck.impl.raft import InstallSnapshotResponse
+from meshcheck.impl.raft import InstallSnapshotRequest, InstallSnapshotResponse
 from meshcheck.impl.raft.node import HARD, LOG
-from tests.test_raft_impl import Box, log_of
+from tests.test_raft_impl import Box, log_of, sent
 
 
 def leader() -> Box:
@@ -33,3 +33,12 @@ def test_a_current_response_moves_match_and_next_forward_only() -> None:
     assert box.node.match_index["s2"] == 4 and box.node.next_index["s2"] == 5
     assert box.deliver(InstallSnapshotResponse("s3", "s1", 2, 0)) == []  # matches nothing
     assert box.node.match_index["s3"] == 0
+
+
+def test_a_stale_snapshot_is_refused_with_the_current_term_and_no_match() -> None:
+    """Figure 13: reply immediately if term < currentTerm; the reply names its sender, carries the
+    term that deposes the old leader, and matches nothing (0)."""
+    box = Box("s2", disk={HARD: (3, None), LOG: log_of(1, 2)})
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 2, 5, 2, b"{}"))
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 3, 0)]
+    assert box.node.log.snapshot_index == 0 and box.node.log.last_index == 2
