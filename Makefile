@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants java clean
+.PHONY: verify test test-all lint bench mutants mutation java clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,5 +46,17 @@ bench: java
 mutants: java
 	$(BIN)/meshcheck mutants $(MUTANTS_FLAGS)
 
+# Mutation testing of the protocol cores (impl/rsm, raft, pbft, hybrid) with mutmut, each file's
+# mutants against that file's tests, the property tests in the `ci` profile: a score table per file
+# (mutation/run.py; README "Mutation testing"). A campaign of hours, outside `make test`; results
+# are kept in mutants/, so a second run tests only what changed. MUTATION_FLAGS: the cores to run
+# (rsm raft pbft hybrid), --workers N (default: every core), --rerun survivors|all.
+$(VENV)/.mutation: pyproject.toml $(STAMP)
+	@$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	@touch $@
+
+mutation: java $(VENV)/.mutation
+	@$(BIN)/python mutation/run.py run $(MUTATION_FLAGS)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,3 +240,157 @@ def test_replicas_agree_whenever_one_restarts_from_a_snapshot(history: list[Op],
     results_b += [b.apply(op) for op in history[cut:]]
     assert results_a == results_b
     assert a.snapshot() == b.snapshot()
+
+
+# -- against a dumb twin: every result and every table, field by field -------------------------------
+
+
+def twin(history: list[Op]) -> tuple[list[dict[str, object]], dict[str, Any]]:
+    """The operations' semantics written out again as plainly as possible (the docstrings of
+    impl/rsm/ops.py), without the machine's code: each result as a whole, and the tables after."""
+    cases: dict[str, dict[str, object]] = {}
+    policies: dict[str, dict[str, object]] = {}
+    overlays: dict[str, dict[str, object]] = {}
+    custom: dict[str, object] = {}
+    results: list[dict[str, object]] = []
+    for op in history:
+        if isinstance(op, CreateCase):
+            if op.case_id in cases:
+                results.append({"ok": False, "error": f"case {op.case_id} exists"})
+            else:
+                cases[op.case_id] = {"state": op.state, "data": op.data, "version": 1}
+                results.append({"ok": True, "case": op.case_id, "version": 1})
+        elif isinstance(op, UpdateCaseState):
+            case = cases.get(op.case_id)
+            if case is None:
+                results.append({"ok": False, "error": f"no case {op.case_id}"})
+            elif case["state"] == "closed":
+                results.append({"ok": False, "error": f"case {op.case_id} is closed"})
+            elif op.expected is not None and op.expected != case["state"]:
+                error = f"case {op.case_id} is {case['state']}, not {op.expected}"
+                results.append({"ok": False, "error": error})
+            else:
+                version = int(case["version"]) + 1  # type: ignore[call-overload]
+                cases[op.case_id] = {"state": op.state, "data": case["data"], "version": version}
+                results.append(
+                    {"ok": True, "case": op.case_id, "state": op.state, "version": version}
+                )
+        elif isinstance(op, ApplyPolicy):
+            version = int(policies[op.name]["version"]) + 1 if op.name in policies else 1  # type: ignore[call-overload]
+            policies[op.name] = {"rules": op.rules, "version": version}
+            results.append({"ok": True, "policy": op.name, "version": version})
+        elif isinstance(op, DeployOverlay):
+            absent = [c for c in sorted(op.cases) if c not in cases]
+            if op.policy not in policies:
+                results.append({"ok": False, "error": f"no policy {op.policy}"})
+            elif absent:
+                results.append({"ok": False, "error": f"no case {absent[0]}"})
+            else:
+                version = int(overlays[op.name]["version"]) + 1 if op.name in overlays else 1  # type: ignore[call-overload]
+                overlays[op.name] = {
+                    "policy": op.policy,
+                    "policy_version": policies[op.policy]["version"],
+                    "cases": tuple(sorted(op.cases)),
+                    "version": version,
+                }
+                results.append({"ok": True, "overlay": op.name, "version": version})
+        else:
+            results.append({"ok": True, "key": op.key, "existed": op.key in custom})
+            if op.value is None:
+                custom.pop(op.key, None)
+            else:
+                custom[op.key] = op.value
+    tables = {"case": cases, "policy": policies, "overlay": overlays, "custom": custom}
+    return results, tables
+
+
+states = st.sampled_from(["open", "triage", "closed"])
+twin_ops = st.one_of(
+    st.builds(CreateCase, names, states, json_data.map(lambda d: {"d": d})),
+    st.builds(UpdateCaseState, names, states, st.none() | states),
+    st.builds(ApplyPolicy, names, json_data.map(lambda d: {"r": d})),
+    st.builds(DeployOverlay, names, names, st.lists(names, max_size=2)),
+    st.builds(Custom, names, st.none() | json_data),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(twin_ops, max_size=16))
+def test_every_result_and_table_is_the_twins(history: list[Op]) -> None:
+    """Each operation's whole result (every field, not only "ok"), the tables, what a read returns
+    and what the snapshot holds, against the dumb twin."""
+    m = StateMachine()
+    results = [dict(m.apply(op)) for op in history]
+    expected, tables = twin(history)
+    assert results == expected
+    assert m.applied == len(history)
+    assert m.read("") == FrozenDict({"ok": True, "value": len(history)})
+    snapshot = json.loads(m.snapshot())
+    assert snapshot["format"] == "meshcheck-rsm/1" and snapshot["applied"] == len(history)
+    for kind, table in tables.items():
+        for name in ("a", "b", "c"):
+            answer = m.read((kind, name))
+            if name in table:
+                value = table[name]
+                want = FrozenDict(value) if isinstance(value, dict) else value
+                assert answer == FrozenDict({"ok": True, "value": want})
+            else:
+                assert answer == FrozenDict({"ok": False, "error": f"no {kind} {name}"})
+    plural = {"case": "cases", "policy": "policies", "overlay": "overlays", "custom": "custom"}
+    for kind, table in tables.items():
+        assert set(snapshot[plural[kind]]) == set(table)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: freeze_json(1.5), "value: float is not JSON-like data"),
+        (lambda: ApplyPolicy("p", {"x": [1, 1.5]}), r"rules\.x\[1\]: float is not JSON-like"),
+        (lambda: Custom("k", [True, None]), r"value\[1\]: NoneType is not JSON-like"),
+        (lambda: DeployOverlay("o", "p", ["c1", ""]), "cases must be a list of case ids"),
+        (
+            lambda: from_value(FrozenDict({"op": "Nope"})),
+            r"\(known: CreateCase, UpdateCaseState, ApplyPolicy, DeployOverlay, Custom\)$",
+        ),
+    ],
+)
+def test_a_rejection_names_the_part_that_is_wrong(make: object, message: str) -> None:
+    """The path to the bad part of a payload (rules.x[1]), and the operations known, in full."""
+    with pytest.raises(ImplError, match=message):
+        make()  # type: ignore[operator]
+
+
+def test_the_snapshot_is_canonical_json_byte_for_byte() -> None:
+    """Sorted keys at every level, no whitespace, UTF-8 rather than escapes: one text per state, so a
+    replica restored from a snapshot (its tables in sorted order) writes the bytes of one that
+    applied the operations in another order."""
+    m, _ = run([CreateCase("c2", data={"z": 1, "a": 2}), CreateCase("c1"), Custom("é", "ü")])
+    assert (
+        m.snapshot()
+        == (
+            '{"applied":3,"cases":{"c1":{"data":{},"state":"open","version":1},'
+            '"c2":{"data":{"a":2,"z":1},"state":"open","version":1}},"custom":{"é":"ü"},'
+            '"format":"meshcheck-rsm/1","overlays":{},"policies":{}}'
+        ).encode()
+    )
+
+
+def test_entries_that_are_not_operations_are_counted_and_answered_exactly() -> None:
+    m = StateMachine()
+    assert m.apply_entry(NOOP) == FrozenDict({"ok": True, "noop": True})
+    assert m.apply_entry(NOOP) == FrozenDict({"ok": True, "noop": True})
+    # an opaque value that happens to contain "op" is still opaque, not a malformed operation
+    assert m.apply_entry("loop") == FrozenDict({"ok": True, "opaque": True})
+    assert m.applied == 3
+    assert m.read(("case",)) == FrozenDict(
+        {
+            "ok": False,
+            "error": "bad query ('case',): use '' or (kind, name) with kind in "
+            "['case', 'custom', 'overlay', 'policy']",
+        }
+    )
+    with pytest.raises(ImplError) as caught:
+        m.restore(b'{"format": "meshcheck-rsm/1", "applied": 1}')
+    assert str(caught.value) == (
+        "state machine snapshot is missing 'applied' or one of cases, policies, overlays, custom"
+    )

@@ -1,0 +1,485 @@
+"""Mutation testing of the protocol cores: mutmut 3 (`[tool.mutmut]` in pyproject.toml) with each
+core file's mutants run against that file's tests only, and a score table per file.
+
+    python mutation/run.py run [--workers N] [--rerun all|survivors] [GROUP ...]   test, then the table
+    python mutation/run.py report [GROUP ...]                         the table from the last run
+    python mutation/run.py survivors [GROUP ...]                      each unexplained survivor's diff
+
+GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make mutation` runs `run`. Results are kept
+in mutants/ (mutmut's own cache, keyed by a hash of each function): a second `run` tests only the
+mutants of functions that changed; --rerun survivors tests the survivors again (after adding tests),
+--rerun all every selected mutant.
+
+Per-file test selection. mutmut runs the whole test selection once with every function
+instrumented, records which tests reach which function, and runs a mutant against those tests only.
+The hybrid layer drives Raft and PBFT instances, so without a second filter a Raft mutant would also
+run every hybrid test; TESTS below narrows each core file's tests to its protocol's (the state
+machine's to its own, tests/test_rsm.py: the protocols' runs reach it too, but check only that
+replicas agree, so an rsm survivor would otherwise run every Raft test for nothing), and the tests of
+a mutant run fastest first, so a kill comes from the quickest test that sees it.
+
+Hypothesis runs the `ci` profile (MESHCHECK_HYPOTHESIS=ci) without shrinking (mutation/hypothesis_ci.py).
+
+Equivalent mutants are listed in mutation/equivalent.toml, each with the reason it cannot be told
+apart from the original, keyed by file, function and the changed lines (not by mutmut's mutant
+number or a line number, so the list survives edits elsewhere in the file). The score of a file is
+killed / (mutants - equivalent); the target is 90% per file. Exit 0 when every file selected meets
+it, 1 when one does not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+TARGET = 0.90
+
+GROUPS = ("rsm", "raft", "pbft", "hybrid")
+
+# The tests each core's files run against (paths as mutmut's test ids start). mutmut keeps, of these,
+# the tests that reach the mutated function.
+_RAFT = [
+    "tests/test_raft_impl.py",
+    "tests/test_raft_log.py",
+    "tests/test_raft_config.py",
+    "tests/test_raft_snapshot_response.py",
+    "property_tests/raft/",
+]
+_PBFT = [
+    "tests/test_pbft_impl.py",
+    "tests/test_pbft_impl_sim.py",
+    "tests/test_pbft_votes.py",
+    "tests/test_pbft_byzantine.py",
+    "property_tests/pbft/",
+]
+_HYBRID = [
+    "tests/test_hybrid_impl.py",
+    "tests/test_hybrid_sim.py",
+    "tests/test_hybrid_levels.py",
+    "tests/test_hybrid_threat.py",
+    "property_tests/hybrid/",
+]
+TESTS: dict[str, list[str]] = {
+    "rsm": ["tests/test_rsm.py"],
+    "raft": _RAFT,
+    "pbft": _PBFT,
+    "hybrid": _HYBRID,
+}
+
+
+def group_of(mutant_or_function: str) -> str | None:
+    """The core a mutant name or mangled function name belongs to (meshcheck.impl.<core>...)."""
+    parts = mutant_or_function.split(".")
+    if len(parts) > 3 and parts[0] == "meshcheck" and parts[1] == "impl" and parts[2] in GROUPS:
+        return parts[2]
+    return None
+
+
+def _prefix(selection: str) -> str:
+    """The mutant-name prefix of a core ("raft") or of one of its files ("raft/log")."""
+    return "meshcheck.impl." + selection.replace("/", ".") + "."
+
+
+def allowed(group: str, test_id: str) -> bool:
+    return any(test_id.startswith(prefix) for prefix in TESTS[group])
+
+
+class BadInput(Exception):
+    pass
+
+
+# --- the equivalent-mutant list ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    file: str
+    function: str
+    removed: tuple[str, ...]
+    added: tuple[str, ...]
+    why: str
+
+
+def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{path.name}: {exc}") from None
+    found: list[Equivalent] = []
+    for n, entry in enumerate(data.get("equivalent", []), 1):
+        try:
+            why = str(entry["why"]).strip()
+            found.append(
+                Equivalent(
+                    file=str(entry["file"]),
+                    function=str(entry["function"]),
+                    removed=tuple(_norm(line) for line in entry["removed"].strip("\n").split("\n")),
+                    added=tuple(_norm(line) for line in entry["added"].strip("\n").split("\n")),
+                    why=why,
+                )
+            )
+        except (KeyError, AttributeError) as exc:
+            raise BadInput(f"{path.name}: entry {n} lacks {exc}") from None
+        if not why:
+            raise BadInput(f"{path.name}: entry {n} ({entry['function']}) gives no reason")
+    return found
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.split())
+
+
+@dataclass
+class Mutant:
+    name: str  # mutmut's: meshcheck.impl.raft.node.xǁRaftNodeǁstep__mutmut_12
+    file: str  # impl/raft/node.py
+    function: str  # RaftNode.step
+    status: str
+    diff: str = ""
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+
+    def key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+        return (self.file, self.function, self.removed, self.added)
+
+
+def changed_lines(diff: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The lines a mutant removes and adds, whitespace-normalised, the headers left out."""
+    removed = tuple(
+        _norm(line[1:])
+        for line in diff.splitlines()
+        if line.startswith("-") and not line.startswith("---")
+    )
+    added = tuple(
+        _norm(line[1:])
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    )
+    return removed, added
+
+
+# --- reading mutmut's results -------------------------------------------------------------------
+
+
+def _function_of(mutant_name: str) -> str:
+    from mutmut.utils.format_utils import orig_function_and_class_names_from_key
+
+    name, cls = orig_function_and_class_names_from_key(mutant_name)
+    return f"{cls}.{name}" if cls else name
+
+
+def collect(groups: Iterable[str], with_diffs: bool) -> dict[str, list[Mutant]]:
+    """Every mutant of the selected cores or files, by repository file (impl/<core>/<file>.py)."""
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+
+    wanted = tuple(f"{g}/" if "/" not in g else f"{g}.py" for g in groups)
+    by_file: dict[str, list[Mutant]] = {}
+    for meta in sorted((ROOT / "mutants" / "meshcheck" / "impl").rglob("*.py.meta")):
+        source = meta.relative_to(ROOT / "mutants").with_suffix("")  # meshcheck/impl/raft/node.py
+        if not "/".join(source.parts[2:]).startswith(wanted):
+            continue
+        data = SourceFileMutationData(path=source)
+        data.load()
+        file = str(Path(*source.parts[1:]))
+        mutants = by_file.setdefault(file, [])
+        for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _natural(kv[0])):
+            m = Mutant(name, file, _function_of(name), status_by_exit_code[code])
+            if with_diffs or m.status in ("survived", "no tests"):
+                try:
+                    m.diff = get_diff_for_mutant(name, path=source)
+                except (OSError, ValueError) as exc:  # mutmut is writing mutants/ right now
+                    raise BadInput(f"cannot read {name} from mutants/ ({exc}); try again") from None
+                m.removed, m.added = changed_lines(m.diff)
+            mutants.append(m)
+    return by_file
+
+
+def _natural(name: str) -> tuple[str, int]:
+    base, _, n = name.rpartition("__mutmut_")
+    return base, int(n) if n.isdigit() else 0
+
+
+@dataclass
+class Row:
+    file: str
+    mutants: int = 0
+    killed: int = 0
+    survived: int = 0  # survivors not listed as equivalent: gaps
+    equivalent: int = 0
+    timeout: int = 0
+    no_tests: int = 0
+    other: int = 0  # not run yet (an interrupted campaign), or mutmut's "suspicious"
+    gaps: list[Mutant] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        judged = self.mutants - self.equivalent
+        return self.killed / judged if judged else 1.0
+
+
+def tabulate(
+    by_file: dict[str, list[Mutant]], equivalents: list[Equivalent]
+) -> tuple[list[Row], list[Equivalent]]:
+    """The rows, and the equivalents that matched no surviving mutant (stale entries)."""
+    known = {(e.file, e.function, e.removed, e.added): e for e in equivalents}
+    used: set[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = set()
+    rows = []
+    for file, mutants in by_file.items():
+        row = Row(file, mutants=len(mutants))
+        for m in mutants:
+            if m.status == "killed":
+                row.killed += 1
+            elif m.status == "timeout":
+                row.timeout += 1
+            elif m.status in ("survived", "no tests"):
+                if m.key() in known:
+                    row.equivalent += 1
+                    used.add(m.key())
+                else:
+                    row.gaps.append(m)
+                    if m.status == "survived":
+                        row.survived += 1
+                    else:
+                        row.no_tests += 1
+            else:
+                row.other += 1
+        rows.append(row)
+    files = set(by_file)
+    stale = [
+        e
+        for e in equivalents
+        if e.file in files and (e.file, e.function, e.removed, e.added) not in used
+    ]
+    return rows, stale
+
+
+def print_table(rows: list[Row]) -> None:
+    head = (
+        "file",
+        "mutants",
+        "killed",
+        "survived",
+        "equivalent",
+        "timeout",
+        "no tests",
+        "not run",
+        "score",
+    )
+    lines: list[tuple[str, ...]] = [head]
+    total = Row("total")
+    for r in rows:
+        if r.mutants == 0:  # an __init__.py of imports only
+            continue
+        lines.append(_cells(r))
+        for attr in ("mutants", "killed", "survived", "equivalent", "timeout", "no_tests", "other"):
+            setattr(total, attr, getattr(total, attr) + getattr(r, attr))
+    lines.append(_cells(total))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
+
+    print(fmt(lines[0]))
+    print("|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|")
+    for line in lines[1:]:
+        print(fmt(line))
+
+
+def _cells(r: Row) -> tuple[str, ...]:
+    return (
+        f"`{r.file}`" if r.file != "total" else "total",
+        str(r.mutants),
+        str(r.killed),
+        str(r.survived),
+        str(r.equivalent),
+        str(r.timeout),
+        str(r.no_tests),
+        str(r.other),
+        f"{100 * r.score:.1f}%",
+    )
+
+
+# --- running mutmut -----------------------------------------------------------------------------
+
+
+def _install_hooks(groups: list[str], rerun: str | None) -> None:
+    """Narrow mutmut's run to the selected groups and each file's own tests (mutmut 3.8 internals:
+    pinned in pyproject.toml's `mutation` extra)."""
+    from mutmut.state import state
+
+    mm: Any = importlib.import_module("mutmut.__main__")
+    selected = tuple(_prefix(g) for g in groups)
+
+    orig_stats: Callable[..., None] = mm.collect_or_load_stats
+
+    def collect_or_load_stats(*args: Any, **kwargs: Any) -> None:
+        orig_stats(*args, **kwargs)
+        tests_by_function = state().tests_by_mangled_function_name
+        for function, tests in list(tests_by_function.items()):
+            group = group_of(function)
+            if group is not None:
+                tests_by_function[function] = {t for t in tests if allowed(group, t)}
+
+    orig_collect: Callable[..., Any] = mm.collect_source_file_mutation_data
+
+    def collect_source_file_mutation_data(*, mutant_names: Any) -> Any:
+        mutants, by_path = orig_collect(mutant_names=mutant_names)
+        from mutmut.stats import status_by_exit_code
+
+        def again(result: int | None) -> bool:
+            if rerun == "all":
+                return True
+            return rerun == "survivors" and status_by_exit_code[result] in ("survived", "no tests")
+
+        mutants = [
+            (m, name, None if again(result) else result)
+            for m, name, result in mutants
+            if name.startswith(selected)
+        ]
+        return mutants, by_path
+
+    def tests_for_mutant_names(_names: Any) -> set[str]:
+        # the clean run before the mutants: every test a selected mutant will run
+        return {
+            t
+            for function, tests in state().tests_by_mangled_function_name.items()
+            if function.startswith(selected)
+            for t in tests
+        }
+
+    orig_runner: Callable[..., Any] = mm.get_mutant_runner
+
+    def get_mutant_runner(*args: Any, **kwargs: Any) -> Any:
+        runner = orig_runner(*args, **kwargs)
+        submit = runner.submit
+
+        def fastest_first(name: str, tests: list[str], *rest: Any) -> None:
+            durations = state().duration_by_test
+            submit(name, sorted(tests, key=lambda t: (durations.get(t, 0.0), t)), *rest)
+
+        runner.submit = fastest_first
+        return runner
+
+    mm.collect_or_load_stats = collect_or_load_stats
+    mm.collect_source_file_mutation_data = collect_source_file_mutation_data
+    mm.tests_for_mutant_names = tests_for_mutant_names
+    mm.get_mutant_runner = get_mutant_runner
+
+
+def run_mutmut(groups: list[str], workers: int, rerun: str | None) -> float:
+    """Run the campaign; its wall-clock seconds."""
+    os.environ["MESHCHECK_HYPOTHESIS"] = "ci"
+    _install_hooks(groups, rerun)
+    mm: Any = importlib.import_module("mutmut.__main__")
+    from mutmut.configuration import Config, config
+
+    # Collect and run only the selected cores' tests. mutmut would take a change of the test
+    # selection for a change of every verdict and test everything again; the verdicts of the
+    # cores left out stay valid (their tests are theirs alone), so the selection is left out of
+    # the fingerprint that decides it.
+    cores = {g.split("/")[0] for g in groups}
+    config().pytest_add_cli_args_test_selection = sorted({t for g in cores for t in TESTS[g]})
+    fingerprint = Config.config_fingerprint
+
+    def without_selection(self: Config) -> dict[str, str]:
+        found = fingerprint(self)
+        found.pop("test_selection", None)
+        return found
+
+    Config.config_fingerprint = without_selection  # type: ignore[method-assign]
+
+    start = time.monotonic()
+    mm._run([], workers)
+    return time.monotonic() - start
+
+
+def report(groups: list[str]) -> int:
+    equivalents = load_equivalents()
+    rows, stale = tabulate(collect(groups, with_diffs=False), equivalents)
+    if not rows:
+        raise BadInput("no results in mutants/: run `python mutation/run.py run` first")
+    print_table(rows)
+    for e in stale:
+        print(
+            f"note: equivalent entry matches no survivor: {e.file} {e.function}: {' / '.join(e.added)}"
+        )
+    below = [r for r in rows if r.score < TARGET]
+    gaps = sum(len(r.gaps) for r in rows)
+    if gaps:
+        print(f"{gaps} survivor(s) not classified: python mutation/run.py survivors")
+    for r in below:
+        print(f"below {TARGET:.0%}: {r.file} {100 * r.score:.1f}%")
+    return 1 if below else 0
+
+
+def survivors(groups: list[str]) -> int:
+    equivalents = load_equivalents()
+    rows, _ = tabulate(collect(groups, with_diffs=False), equivalents)
+    for r in rows:
+        for m in r.gaps:
+            print(f"## {m.file} {m.function} [{m.status}] {m.name}")
+            print(m.diff)
+            print()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mutation/run.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("run", "report", "survivors"))
+    parser.add_argument("groups", nargs="*", metavar="GROUP")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--rerun",
+        choices=("all", "survivors"),
+        help="test again every selected mutant, or those that survived (after adding tests)",
+    )
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    try:
+        groups = args.groups or list(GROUPS)
+        for g in groups:
+            core, _, file = g.partition("/")
+            if core not in GROUPS:
+                raise BadInput(f"unknown core {core!r} (one of {', '.join(GROUPS)})")
+            if file and not (ROOT / "impl" / core / f"{file}.py").is_file():
+                raise BadInput(f"no file impl/{core}/{file}.py")
+        if args.workers < 1:
+            raise BadInput("--workers must be at least 1")
+        load_equivalents()  # a malformed list fails before an hour of testing, not after
+        if args.command == "run":
+            seconds = run_mutmut(groups, args.workers, args.rerun)
+            print(
+                f"\nmutation campaign ({', '.join(groups)}): {seconds:.0f} s on {args.workers} worker(s)"
+            )
+            return report(groups)
+        if args.command == "report":
+            return report(groups)
+        return survivors(groups)
+    except BadInput as exc:
+        print(f"meshcheck: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
