@@ -430,6 +430,14 @@ TALLY_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
         "{:,} client operations, each run checked: linearizable, applied at most once, no answer "
         "withdrawn, applied index monotone, same state at same index",
     ),
+    (
+        "fuzzed runs",
+        "Byzantine fuzzer",
+        "runs",
+        "fuzzed messages",
+        "{:,} mutated messages delivered to honest nodes, each checked: not taken, recorded as "
+        "evidence where due, no honest signer blamed; safety and client histories held",
+    ),
 )
 
 

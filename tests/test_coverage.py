@@ -17,6 +17,7 @@ from meshcheck.impl.raft import mutants
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.pbft import free_runs as pbft_free_runs
 from meshcheck.property_tests.raft import free_runs
 from meshcheck.property_tests.raft.coverage import PREFIXES
 from meshcheck.property_tests.raft.lockstep import RAFT, Follower
@@ -245,6 +246,23 @@ def test_verify_shows_the_client_histories_checked_as_a_row(tmp_path: Path) -> N
     assert (row.kind, row.result, row.count, row.unit) == ("coverage", "pass", 4, "runs")
     assert "1,234 client operations" in row.detail and "linearizable" in row.detail
     assert "pbft client histories" not in rows  # none counted: no row that claims a check ran
+    assert "raft Byzantine fuzzer" not in rows
+
+
+def test_a_fuzzed_pbft_run_is_counted_for_the_fuzzer_row(tmp_path: Path) -> None:
+    schedule = Schedule(seed=5, ticks=800, every=25, byzantine={"r3": ()}, fuzz=1.0)
+    coverage.start()
+    try:
+        pbft_free_runs.check_safety(schedule, 4, frozenset())
+        pbft_free_runs.check_safety(schedule.with_knobs(fuzz=0.0), 4, frozenset())  # not fuzzed
+    finally:
+        seen = coverage.stop()["pbft"]
+    assert seen.tallies["fuzzed runs"] == 1 and seen.tallies["fuzzed messages"] > 0
+    assert seen.tallies["histories"] == 2  # both runs' client histories were checked
+    coverage.write({"pbft": seen}, tmp_path, "a")
+    row = {r.name: r for r in coverage_rows(tmp_path)}["pbft Byzantine fuzzer"]
+    assert (row.count, row.unit) == (1, "runs")
+    assert f"{seen.tallies['fuzzed messages']:,} mutated messages" in row.detail
 
 
 # -- steering ------------------------------------------------------------------------------------------

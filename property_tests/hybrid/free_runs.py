@@ -44,6 +44,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck import coverage
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.byzantine import (
     Censor,
@@ -223,6 +224,10 @@ def run(
     """One free run (see the module doc); CheckFailed on a violation or a missed bound."""
     out = prepare(schedule, bugs, **options)
     play(out, schedule, max_ops=max_ops)
+    fuzzing = {"fuzz", PBFT_FUZZ} & set(knob(schedule, "behaviours"))
+    if fuzzing and out.oracle is not None and out.oracle.checked:  # verify's fuzzer row
+        coverage.tally("hybrid", "fuzzed runs")
+        coverage.tally("hybrid", "fuzzed messages", out.oracle.checked)
     return out
 
 

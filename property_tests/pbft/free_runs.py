@@ -32,6 +32,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck import coverage
 from meshcheck.impl.pbft import Client, Replica, pbft_cluster
 from meshcheck.impl.pbft.byzantine import (
     Assignment,
@@ -242,6 +243,9 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         sim = cluster(schedule, n, bugs, record=record)
         monitor, oracle = watch(sim)
         overload = run(sim, schedule, schedule.ticks, stop=stopper(monitor, oracle))
+        if not record and knob(schedule, "fuzz") and oracle.checked:  # verify's fuzzer row
+            coverage.tally("pbft", "fuzzed runs")
+            coverage.tally("pbft", "fuzzed messages", oracle.checked)
         return sim, verdict(monitor, oracle, sim) or overload
 
     try:
