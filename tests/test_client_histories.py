@@ -5,10 +5,12 @@ model ("rsm", traces/history/models.py), and the five checks every free run ends
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import attrs
 import pytest
 
+from meshcheck.cli import main
 from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.rsm import (
@@ -25,6 +27,7 @@ from meshcheck.property_tests import histories
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft import free_runs as pbft_runs
 from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.checker import check
 from meshcheck.traces.history.history import op
 from meshcheck.traces.history.models import MODELS
@@ -255,3 +258,31 @@ def test_monotone_check_catches_an_index_applied_again() -> None:
     entries = sim.applied["s1"]
     entries.append(attrs.evolve(entries[-1], time=entries[-1].time + 1))
     assert "applied index" in (histories._monotone(sim, ["s1"]) or "")
+
+
+# -- a run's history as a file `meshcheck history check` reads -----------------------------------------
+
+
+def test_a_runs_history_written_as_json_lines_reads_back_to_the_same_verdict(
+    tmp_path: Path,
+) -> None:
+    sim = raft_run(1)
+    ops = histories.to_ops(sim.history.history())
+    rsm = MODELS["rsm"]
+    path = tmp_path / "run.jsonl"
+    path.write_text(jepsen.dumps(ops, rsm))
+    back = jepsen.read(path, rsm)
+    key = lambda o: (o.f, repr(o.input), repr(o.output), o.status)  # noqa: E731
+    assert sorted(map(key, back)) == sorted(map(key, ops))  # every operation, its input and answer
+    assert check(back, rsm).linearizable and check(ops, rsm).linearizable
+    assert main(["history", "check", str(path), "--model", "rsm"]) == 0
+
+
+def test_an_rsm_history_with_a_value_that_is_no_json_data_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"process": 0, "type": "invoke", "f": "write", "value": 1.5}\n')
+    assert main(["history", "check", str(path), "--model", "rsm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.jsonl:1" in err[0] and '"value"' in err[0]

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.rsm import Custom, StateMachine, to_value
 from meshcheck.traces.history.checker import check
 from meshcheck.traces.history.history import Op, numbered, op
-from meshcheck.traces.history.models import CasRegister, KeyValue, Model
+from meshcheck.traces.history.models import CasRegister, KeyValue, Model, Rsm
 
 REG = Model()
 CAS = CasRegister()
@@ -221,3 +223,66 @@ def test_random_histories_reach_both_verdicts() -> None:
 
     collect()
     assert verdicts.count(True) > 20 and verdicts.count(False) > 20
+
+
+# --- the rsm model's pruning of pending sets, against the search without it ------------------------
+
+
+class UnprunedRsm(Rsm):
+    def prune(self, ops: Sequence[Op]) -> list[Op]:
+        return list(ops)
+
+
+RSM, UNPRUNED = Rsm(), UnprunedRsm()
+
+
+@st.composite
+def custom_histories(draw: st.DrawFn) -> list[Op]:
+    """Sets of two keys (distinct values, a delete now and then) and reads of them, some pending:
+    the shape of the free runs' client histories, small enough for the unpruned search."""
+    ops = []
+    for p in range(draw(st.integers(1, 8))):
+        key = draw(st.sampled_from(["a", "b"]))
+        call = draw(st.integers(0, 12)) + p / 100
+        ret = call + draw(st.integers(1, 6))
+        status = draw(st.sampled_from(["ok", "ok", "info", "info", "fail"]))
+        if draw(st.integers(0, 2)) > 0:
+            value = None if draw(st.integers(0, 5)) == 0 else p
+            inp = to_value(Custom(key, value))
+            out: object = StateMachine().apply(Custom(key, value))
+            if draw(st.booleans()):  # it existed
+                out = FrozenDict({**out, "existed": True})  # type: ignore[dict-item]
+            o = Op(p, "write", inp, out, call, ret, "ok")
+        else:
+            seen = draw(st.sampled_from([None, *range(p)]))
+            answer = (
+                StateMachine().read(("custom", key))
+                if seen is None
+                else FrozenDict({"ok": True, "value": seen})
+            )
+            o = Op(p, "read", ("custom", key), answer, call, ret, "ok")
+        if status == "info":
+            o = Op(p, o.f, o.input, None, call, math.inf, "info")
+        elif status == "fail":
+            o = Op(p, o.f, o.input, None, call, ret, "fail")
+        ops.append(o)
+    return ops
+
+
+@settings(max_examples=500, deadline=None)
+@given(custom_histories())
+def test_rsm_pruning_never_changes_the_verdict(h: list[Op]) -> None:
+    assert check(h, RSM).verdict == check(h, UNPRUNED).verdict
+
+
+def test_rsm_pruning_drops_unobserved_pending_sets_after_the_key_exists() -> None:
+    made = [
+        Op("w", "write", to_value(Custom("k", 0)), None, 0, 1, "ok"),
+        *(
+            Op(f"p{i}", "write", to_value(Custom("k", i)), None, 2 + i, math.inf, "info")
+            for i in range(1, 30)
+        ),
+        Op("r", "read", ("custom", "k"), FrozenDict({"ok": True, "value": 7}), 40, 41, "ok"),
+    ]
+    kept = RSM.prune(made)
+    assert [o.process for o in kept] == ["w", "p7", "r"]  # the write the read saw stays

@@ -45,6 +45,10 @@ def _default_value(n: int) -> Any:
     return f"v{n}"
 
 
+def _default_query(_n: int) -> Any:
+    return ""
+
+
 @attrs.frozen
 class Workload:
     """An open-loop client: one request every `every` ticks, a share `reads` of them reads."""
@@ -52,6 +56,7 @@ class Workload:
     every: int = 20
     reads: float = attrs.field(default=0.0, validator=probability)
     make: Callable[[int], Any] = _default_value  # the n-th write's value (n from 1)
+    query: Callable[[int], Any] = _default_query  # the n-th read's query (n from 1)
     until: int | None = None  # no requests after this time
 
     def __attrs_post_init__(self) -> None:

@@ -23,6 +23,7 @@ class Client:
         self._leader: str | None = None
         self._next_id = 0
         self._writes = 0
+        self._reads = 0
         self._is_read: dict[int, bool] = {}  # outstanding request id -> is it a read
         self.sent = 0
         self.writes_ok = 0
@@ -45,7 +46,8 @@ class Client:
         read = self._rng.random() < self.workload.reads
         self._is_read[self._next_id] = read
         if read:
-            return target, ClientRead("", self._next_id)
+            self._reads += 1
+            return target, ClientRead(self.workload.query(self._reads), self._next_id)
         self._writes += 1
         return target, ClientRequest(self.workload.make(self._writes), self._next_id)
 

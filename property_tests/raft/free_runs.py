@@ -83,6 +83,7 @@ def cluster(
         every=knob(schedule, "every"),
         reads=knob(schedule, "reads"),
         make=make or unique_write,
+        query=read_query,
         until=schedule.ticks,
     )
     return raft_cluster(
@@ -98,10 +99,22 @@ def cluster(
     )
 
 
+# The client's writes and reads share a few keys, so that the client-history check's
+# linearizability has something to decide (writes to keys of their own, read by nobody, are
+# linearizable whatever the cluster does); every write's value is its own, so an operation
+# applied twice is still one value at two indexes.
+KEYS = 3
+
+
 def unique_write(n: int) -> Any:
-    """The n-th client write: its own key, so that an acknowledged write can be found on every node
-    (the state machine's reply names the key it set)."""
-    return to_value(Custom(f"w{n}", n))
+    """The n-th client write: value n to one of KEYS keys (the state machine's reply names the
+    key it set, so an acknowledged write can be found on every node)."""
+    return to_value(Custom(f"k{n % KEYS}", n))
+
+
+def read_query(n: int) -> Any:
+    """The n-th client read: one of the keys, or every fourth the applied count ("")."""
+    return "" if n % 4 == 0 else ("custom", f"k{n % KEYS}")
 
 
 def schedules(

@@ -146,12 +146,15 @@ def _operations(events: Iterator[tuple[float, Any]], model: Model, name: str) ->
         if model.keyed and key != key0 and key is not None:
             raise bad("key", f"expected {key0!r}, as the invocation on line {int(call)}")
         status: Status = "ok" if kind == "ok" else "fail" if kind == "fail" else "info"
-        output = value if (f == "read" and status == "ok") else None
-        inp = None if f == "read" else value0
+        if model.both_values:  # the input on the invocation, the output on the completion
+            inp, output = value0, value if status == "ok" else None
+        else:
+            output = value if (f == "read" and status == "ok") else None
+            inp = None if f == "read" else value0
         ret = math.inf if status == "info" else float(number)
         done.append(Op(process, f, inp, output, float(call), ret, status, key0, len(done)))
     for process, (call, f, key, value) in running.items():
-        inp = None if f == "read" else value
+        inp = value if model.both_values or f != "read" else None
         done.append(Op(process, f, inp, None, float(call), math.inf, "info", key, len(done)))
     done.sort(key=lambda o: o.call)
     return done
@@ -164,7 +167,10 @@ def _bad(name: str, number: float, field: str, expected: str) -> MeshcheckError:
 def _key_value(
     event: dict[str, Any], model: Model, bad: Callable[[str, str], MeshcheckError]
 ) -> tuple[Hashable, Hashable]:
-    value = _hashable(event.get("value"))
+    try:
+        value = model.decode(event.get("value"))
+    except ValueError as exc:
+        raise bad("value", f"{exc} for the {model.name} model") from None
     if not model.keyed:  # a single object: no key
         return None, value
     if "key" in event:
@@ -221,7 +227,9 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
         )
     else:
         ops = window.ops
-        if window.minimal:
+        if window.minimal and model.both_values:
+            why = "no read can go, and the part's writes before it stay (each answers from the state the writes before it made)"
+        elif window.minimal:
             why = "without any one of them (and what read from it) the rest is linearizable"
         else:
             why = "the budget ran out before it was shrunk to a minimal one"
@@ -236,3 +244,40 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return "\n".join(lines) + "\n"
+
+
+def dumps(ops: Sequence[Op], model: Model) -> str:
+    """The history as JSON lines in the shape `parse` reads (and Jepsen writes): each operation's
+    invocation, then its completion (`ok`, `fail`, `info`; none for one still pending), in time
+    order, an invocation before a completion at the same time (so the two stay concurrent).
+
+    A process runs one operation at a time in this shape; a client that keeps several running at
+    once (the simulator's open-loop clients do) is written as several processes, "c1", "c1.1",
+    "c1.2", ..., each operation on the first of them free at its invocation."""
+    lanes: dict[Hashable, list[float]] = {}  # process -> when each of its lanes is free again
+    events: list[tuple[float, int, dict[str, Any]]] = []
+    for o in sorted(ops, key=lambda o: o.call):
+        free = lanes.setdefault(o.process, [])
+        lane = next((k for k, until in enumerate(free) if until < o.call), len(free))
+        if lane == len(free):
+            free.append(o.ret)
+        else:
+            free[lane] = o.ret
+        process = o.process if lane == 0 else f"{o.process}.{lane}"
+        both = model.both_values
+        invoked = o.input if (both or o.f != "read") else None
+        base: dict[str, Any] = {"process": process, "f": o.f}
+        if model.keyed:
+            base["key"] = o.key
+        events.append((o.call, 0, {**base, "type": "invoke", "value": invoked}))
+        if o.ret != math.inf:
+            value = o.output if (both or o.f == "read") else o.input
+            events.append((o.ret, 1, {**base, "type": o.status, "value": value}))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return "".join(json.dumps(event, default=_json_default) + "\n" for _, _, event in events)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"{type(value).__name__} is not JSON data")

@@ -15,11 +15,16 @@ state), and `kv`, a cas-register per key, whose histories are checked key by key
 
 from __future__ import annotations
 
+import functools
+import math
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from typing import Any
+
+import attrs
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import FrozenDict, freeze
 from meshcheck.impl.rsm import (
     ApplyPolicy,
     CreateCase,
@@ -38,6 +43,16 @@ class Model:
     name = "register"
     fs: frozenset[str] = frozenset({"read", "write"})
     keyed = False  # True: operations name a key and `partition` splits by it
+    # how a history file carries an operation (traces/history/jepsen.py): Jepsen's registers put a
+    # write's value on its invocation and a read's on its completion; a model whose every
+    # operation has both an input and an output (a query and its answer) takes the input from
+    # the invocation and the output from the completion, for reads and writes alike
+    both_values = False
+
+    def decode(self, value: Any) -> Hashable:
+        """A value read from a history file (JSON or EDN data: lists, dicts) as the model's own:
+        here lists become tuples and maps sorted pairs, all hashable."""
+        return _hashable(value)
 
     def init(self) -> Hashable:
         return None
@@ -119,6 +134,14 @@ def _written(op: Op) -> Hashable:
     return op.input if op.f == "write" else _pair(op.input)[1]
 
 
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    return value  # type: ignore[no-any-return]
+
+
 def _pair(value: Hashable) -> tuple[Hashable, Hashable]:
     if isinstance(value, tuple) and len(value) == 2:
         return value[0], value[1]
@@ -156,6 +179,32 @@ def rsm_objects(op: Op) -> tuple[Obj, ...]:
     return (("custom", decoded.key),)
 
 
+def _custom_set(op: Op) -> tuple[str, Hashable] | None:
+    """(key, value) of a write that is a `Custom` operation (value None: a delete), else None."""
+    value = op.input
+    if op.f == "write" and isinstance(value, FrozenDict) and value.get("op") == "Custom":
+        key = value.get("key")
+        if isinstance(key, str):
+            return key, value.get("value")
+    return None
+
+
+def _unseen(seen: set[Hashable]) -> str:
+    """A value no read returned (the same one for every call with the same reads)."""
+    value = "(unobserved)"
+    while value in seen:
+        value += "'"
+    return value
+
+
+def _custom_read(op: Op) -> str | None:
+    """The key a read of a custom key reads, else None."""
+    query = op.input
+    if isinstance(query, tuple) and len(query) == 2 and query[0] == "custom":
+        return str(query[1])
+    return None
+
+
 class Rsm(Model):
     """The case store of impl/rsm as a sequential object: `write` applies a log entry value
     (`input`: an operation encoded by impl/rsm's `to_value`, or any other value, which changes
@@ -183,6 +232,15 @@ class Rsm(Model):
 
     name = "rsm"
     fs = frozenset({"read", "write"})
+    both_values = True  # a write's answer and a read's query are part of the history
+
+    def decode(self, value: Any) -> Hashable:
+        """JSON data as impl/rsm's values: objects become FrozenDicts (an operation record, a
+        result), arrays tuples (a query (kind, name))."""
+        try:
+            return freeze(value) if value is not None else None
+        except TypeError as exc:
+            raise ValueError(f"not JSON-like data: {exc}") from None
 
     def init(self) -> Hashable:
         return FrozenDict()
@@ -191,48 +249,57 @@ class Rsm(Model):
         return op.f == "read"
 
     def prune(self, ops: Sequence[Op]) -> list[Op]:
-        """Nothing is pruned: unlike a register's, an rsm write's effect shows in the results of
-        later writes too (a CreateCase answers "exists", a Custom says whether the key existed),
-        so no pending write is known to be unobservable."""
-        return list(ops)
+        """A pending `Custom` set of key k to a value no read of k returned, once k certainly
+        exists (an ok set of k completed before it was invoked, and nothing in the history
+        deletes k), is taken as never having happened. As for a register (`Model.prune`): in a
+        linearization that has it, no read of k comes before the next set of k (it would have
+        returned the value), and every set of k answers "existed" whether it happened or not.
+        Before k certainly exists, such sets differ only in when they may make k exist, so only the
+        earliest invoked is kept: any linearization placing another at some point may place the
+        earliest there instead (it was invoked no later) and drop the rest.
+        Other pending operations are kept: a case's or policy's effects show in the results of
+        later writes (a CreateCase answers "exists", versions count up)."""
+        seen: dict[str, set[Hashable]] = defaultdict(set)  # key -> values reads returned
+        created: dict[str, float] = {}  # key -> the earliest return of an ok set of it
+        deleted: set[str] = set()
+        for o in ops:
+            read = _custom_read(o) if o.f == "read" and o.status == "ok" else None
+            if read is not None:
+                answer = o.output
+                seen[read].add(answer.get("value") if isinstance(answer, FrozenDict) else answer)
+            custom = _custom_set(o)
+            if custom is not None:
+                key, value = custom
+                if value is None:
+                    deleted.add(key)
+                elif o.status == "ok":
+                    created[key] = min(created.get(key, math.inf), o.ret)
+        kept: list[Op] = []
+        first_unseen: set[str] = set()  # keys whose earliest unobserved pending set is kept
+        for o in sorted(ops, key=lambda o: o.call):
+            custom = _custom_set(o)
+            if custom is not None:
+                key, value = custom
+                if value is not None and value not in seen[key]:
+                    if o.pending and key not in deleted:
+                        if created.get(key, math.inf) < o.call or key in first_unseen:
+                            continue
+                        first_unseen.add(key)
+                    # One value for every value of k no read returned: such values are told
+                    # apart by nothing (a set's answer does not name its value), and with them
+                    # alike the orders of sets no read separates reach one state, which the
+                    # search's cache then meets once (Lowe's memoization).
+                    record = dict(o.input) if isinstance(o.input, FrozenDict) else {}
+                    record["value"] = _unseen(seen[key])
+                    o = attrs.evolve(o, input=FrozenDict(record))
+            kept.append(o)
+        return kept
 
     def step(self, state: Hashable, op: Op) -> tuple[Hashable, ...]:
         if op.f not in self.fs:
             raise ValueError(f"{self.name}: no operation {op.f!r}")
-        if op.f == "read" and op.input == "":
-            count = state.get(COUNTER, 0) if isinstance(state, FrozenDict) else 0
-            if op.pending or op.output is None:
-                return (state,)
-            value = op.output.get("value") if isinstance(op.output, FrozenDict) else None
-            if not isinstance(value, int) or value < count:
-                return ()
-            assert isinstance(state, FrozenDict)
-            return (FrozenDict({**state, COUNTER: value}),)
-        assert isinstance(state, FrozenDict)
-        machine = StateMachine()
-        tables = {
-            "case": machine.cases,
-            "policy": machine.policies,
-            "overlay": machine.overlays,
-            "custom": machine.custom,
-        }
-        for (kind, name), value in state.items():
-            if kind in tables:
-                tables[kind][name] = value
-        write = op.f == "write"
-        result = machine.apply_entry(op.input) if write else machine.read(op.input)
-        if not op.pending and op.output is not None and result != op.output:
-            return ()
-        after = dict(state)
-        for kind, name in rsm_objects(op):
-            table = tables.get(kind)
-            if table is None:
-                continue
-            if name in table:
-                after[(kind, name)] = table[name]
-            else:
-                after.pop((kind, name), None)
-        return (FrozenDict(after),)
+        # a pure function of the two: the search meets the same pair from many configurations
+        return _rsm_step(state, op)
 
     def partition(self, ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
         parent: dict[Obj, Obj] = {}
@@ -254,6 +321,45 @@ class Rsm(Model):
 
     def describe_state(self, state: Hashable) -> str:
         return repr(state)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _rsm_step(state: Hashable, op: Op) -> tuple[Hashable, ...]:
+    """`Rsm.step`, cached."""
+    if op.f == "read" and op.input == "":
+        count = state.get(COUNTER, 0) if isinstance(state, FrozenDict) else 0
+        if op.pending or op.output is None:
+            return (state,)
+        value = op.output.get("value") if isinstance(op.output, FrozenDict) else None
+        if not isinstance(value, int) or value < count:
+            return ()
+        assert isinstance(state, FrozenDict)
+        return (FrozenDict({**state, COUNTER: value}),)
+    assert isinstance(state, FrozenDict)
+    machine = StateMachine()
+    tables = {
+        "case": machine.cases,
+        "policy": machine.policies,
+        "overlay": machine.overlays,
+        "custom": machine.custom,
+    }
+    for (kind, name), value in state.items():
+        if kind in tables:
+            tables[kind][name] = value
+    write = op.f == "write"
+    result = machine.apply_entry(op.input) if write else machine.read(op.input)
+    if not op.pending and op.output is not None and result != op.output:
+        return ()
+    after = dict(state)
+    for kind, name in rsm_objects(op):
+        table = tables.get(kind)
+        if table is None:
+            continue
+        if name in table:
+            after[(kind, name)] = table[name]
+        else:
+            after.pop((kind, name), None)
+    return (FrozenDict(after),)
 
 
 MODELS: dict[str, Model] = {m.name: m for m in (Model(), CasRegister(), KeyValue(), Rsm())}

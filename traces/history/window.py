@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import attrs
 
@@ -85,8 +85,33 @@ def smallest(
         if undecided[0]:  # no time left even to confirm it: the whole of it, not proved minimal
             return Window(tuple(items), False, tests[0])
         raise ValueError("the history is linearizable: there is no failing window")
-    found, done = _ddmin(items, fails, close, deadline)
+    if model.both_values:
+        found, done = _reads_only(items, model, fails, deadline)
+    else:
+        found, done = _ddmin(items, fails, close, deadline)
     return Window(tuple(found), done and not undecided[0], tests[0])
+
+
+def _reads_only(
+    items: list[Op], model: Model, fails: Callable[[list[Op]], bool], deadline: float
+) -> tuple[list[Op], bool]:
+    """The window of a model whose writes answer from the state (impl/rsm's: a set says whether its
+    key existed, a create whether the case did): a write cannot go without changing what the
+    writes after it may answer, so only reads are dropped (1-minimal among the reads), then the
+    writes invoked after the last read kept returned, which no kept operation can depend on."""
+    writes = [o for o in items if not model.read_only(o)]
+    reads = [o for o in items if model.read_only(o)]
+
+    def with_writes(candidate: list[Op]) -> list[Op]:
+        return sorted([*writes, *candidate], key=lambda o: o.call)
+
+    kept, done = _ddmin(reads, lambda c: fails(with_writes(c)), lambda c: c, deadline)
+    window = with_writes(kept)
+    end = max((o.ret for o in kept), default=-math.inf)
+    earlier = [o for o in window if model.read_only(o) or o.call < end]
+    if len(earlier) < len(window) and fails(earlier):
+        window = earlier
+    return window, done
 
 
 def without(window: Sequence[Op], drop: Op, model: Model) -> list[Op]:
@@ -233,6 +258,8 @@ def show_value(value: Hashable) -> str:
         return "[" + " ".join(show_value(v) for v in value) + "]"
     if isinstance(value, str):
         return value
+    if isinstance(value, Mapping):  # an rsm operation or result: {op: Custom, key: k1, value: 3}
+        return "{" + ", ".join(f"{k}: {show_value(v)}" for k, v in value.items()) + "}"
     return repr(value)
 
 
