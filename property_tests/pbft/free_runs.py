@@ -39,6 +39,9 @@ from meshcheck.impl.pbft.byzantine import (
     byzantine_strategy,
     byzantine_wrappers,
 )
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import (
@@ -64,8 +67,36 @@ TIMING: Mapping[str, int] = {
 
 
 def op(n: int) -> str:
-    """The n-th client operation: its own name, so that the spec's `requested` tells them apart."""
+    """The n-th client operation of a run checked against the spec (trace validation): its own
+    name, so that the spec's `requested` tells them apart."""
     return f"op{n}"
+
+
+def rsm_op(n: int) -> FrozenDict:
+    """The n-th client operation of a free run: an impl/rsm operation, so that the results the
+    client accepts say something the client-history check can test (linearizable against the
+    `rsm` model). Every value is unique (PBFT names a request by its operation: the history's
+    "applied at most once" tells requests apart by name). Over two cases (c0 for ops 0..3, c1 for 4..7,
+    and so on) and three custom keys, in turn:
+
+    - a Custom write of the value n (its answer says whether the key existed);
+    - a CreateCase (answered "exists" after the first of its case);
+    - a compare-and-set UpdateCaseState from the state the update eight ops earlier (of the same
+      case) set (it holds
+      only if that one took effect and nothing came between);
+    - a read, ordered as any request (the PBFT client has no read-only requests, section 5.1.3 of
+      Castro and Liskov's paper is not implemented): a compare-and-set that never holds, whose
+      answer names the case's state ("case c0 is s7, not ...") or says it does not exist.
+    """
+    case = f"c{n // 4 % 2}"
+    kind = n % 4
+    if kind == 1:
+        return to_value(Custom(f"k{n % 3}", n))
+    if kind == 2:
+        return to_value(CreateCase(case, data={"n": n}))
+    if kind == 3:
+        return to_value(UpdateCaseState(case, f"s{n}", expected="open" if n < 8 else f"s{n - 8}"))
+    return to_value(UpdateCaseState(case, f"r{n}", expected=f"read{n}"))
 
 
 # PBFT's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -88,9 +119,11 @@ def cluster(
     heal: bool = False,
     batch_size: int = 1,
     record: bool = True,
+    make: Callable[[int], Any] = rsm_op,
     **options: Any,
 ) -> Simulator[Any]:
-    """The simulated group of a schedule; with heal=True every fault stops at `ticks`."""
+    """The simulated group of a schedule; with heal=True every fault stops at `ticks`. `make`: the
+    n-th client operation (`op` for a run the spec judges: its model names the operations)."""
     faults = Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
@@ -109,7 +142,7 @@ def cluster(
         n,
         seed=schedule.seed,
         faults=faults,
-        workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=op),
+        workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=make),
         bugs=bugs,
         byzantine=byzantine_wrappers(byzantine),
         batch_size=batch_size,
