@@ -32,6 +32,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.pbft import Client, Replica, pbft_cluster
 from meshcheck.impl.pbft.byzantine import (
     Assignment,
@@ -39,7 +40,6 @@ from meshcheck.impl.pbft.byzantine import (
     byzantine_strategy,
     byzantine_wrappers,
 )
-from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
