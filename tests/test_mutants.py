@@ -29,7 +29,7 @@ def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
 
 
 def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
-    """The same measure for PBFT (impl/pbft/mutants.py): each of the issue's six bugs is killed,
+    """The same measure for PBFT (impl/pbft/mutants.py): each of its bugs is killed,
     the first check to do so being lockstep against specs/PBFT.tla."""
     outcomes = run_mutants("pbft", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]

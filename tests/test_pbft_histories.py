@@ -73,3 +73,27 @@ def test_linearizable_fails_when_every_replica_ignores_the_compare(
 
     monkeypatch.setattr(Replica.__init__, "__defaults__", (NoCompare,))
     assert (check(pbft_run()) or "").startswith("linearizable: not linearizable")
+
+
+def test_the_retry_scenario_kills_execute_again() -> None:
+    """The corpus run (traces/counterexamples/pbft/execute_again.itf.json): the correct replicas
+    pass; with the mutant, the history is not linearizable (X's retry answered with its second
+    execution's result) and a replica's state machine applied one operation too many."""
+    import pytest
+
+    from meshcheck.property_tests.failure import CheckFailed
+    from meshcheck.property_tests.pbft import retry
+
+    schedule = Schedule(seed=1, ticks=100, every=100)
+    retry.check_retry(schedule, 4, frozenset())
+    with pytest.raises(CheckFailed, match="linearizable: not linearizable"):
+        retry.check_retry(schedule, 4, frozenset({"execute_again"}))
+    sim = retry.cluster(schedule, frozenset({"execute_again"}), record=False)
+    assert retry.prefix(sim) is None
+    sim.run(until=retry.PREFIX + schedule.ticks)
+    first: dict[int, Any] = {}
+    for r in pbft_runs.honest(sim):
+        for index, value in sim.applied_by_index[r].items():
+            first.setdefault(index, value)
+    problem = histories._at_most_once(sim, first, pbft_runs.honest(sim), True, histories._rsm_op)
+    assert (problem or "").startswith("applied at most once:"), problem

@@ -16,6 +16,7 @@ COMMIT_WITHOUT_COMMIT_PHASE = "commit_without_commit_phase"
 PREPREPARE_FROM_NON_PRIMARY = "preprepare_from_non_primary"
 SIGNATURES_NOT_CHECKED = "signatures_not_checked"
 CHECKPOINT_STABLE_ON_F_PLUS_1 = "checkpoint_stable_on_f_plus_1"
+EXECUTE_AGAIN = "execute_again"
 
 BUGS: Mapping[str, str] = {
     PREPARE_QUORUM_2F: (
@@ -53,5 +54,15 @@ BUGS: Mapping[str, str] = {
         "certificates, the messages laggards need) on a checkpoint that a single correct replica "
         "reached, a view change's min-s can rest on it, and should that replica fail the state is "
         "gone. With one faulty replica more than f, a forged state becomes stable."
+    ),
+    EXECUTE_AGAIN: (
+        "A replica executes a request again when it is ordered again at a second sequence "
+        "number: the table of executed requests (section 4.1: the last reply sent to each client, "
+        "by timestamp) is skipped at execution. A faulty primary may put any request its client "
+        "signed into a batch (a client's retry, after a view change), and the spec executes a "
+        "re-proposed request at its new number; only the table keeps its operation from taking "
+        "effect twice. The spec has no state machine, so no spec mutant: the client-history "
+        "checks kill it, at the end of a lockstep path where the model's Byzantine primary "
+        "orders a request twice, and in the free runs of property_tests/pbft/retry.py."
     ),
 }

@@ -4,7 +4,8 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
 property_tests/pbft/ run each with no bugs. Lockstep first (it kills every known mutant within
 seconds, with a counterexample a few steps long), then the stored corpus (it costs little), then
-trace validation of free runs, and the free runs' safety and liveness last.
+trace validation of free runs, the free runs' safety, the retry scenario's free runs
+(property_tests/pbft/retry.py), and liveness last.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pbft.free_runs import free_run_safety, liveness_after_stabilisation
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.validation import trace_validation
 
 CHECKS: tuple[Check, ...] = (
@@ -43,6 +45,12 @@ CHECKS: tuple[Check, ...] = (
         "free runs (7 replicas)",
         partial(free_run_safety, n=7),
         "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+    ),
+    Check(
+        "retry across a view change",
+        retry_runs,
+        "free runs from a prefix where a new primary orders a client's retry again: safety and "
+        "the client-history checks",
     ),
     Check(
         "liveness after stabilisation",
