@@ -154,6 +154,7 @@ class Follower:
         self.replay = replay
         self.state = init
         self.path: list[Step] = [Step(init.values)]
+        self.failed = False
         self.driver = self.start(init)
         got = self.driver.state()
         if got != init.values:
@@ -174,7 +175,22 @@ class Follower:
         """The step as one line (default: the action instance)."""
         return t.action.label()
 
+    def history_problem(self) -> str | None:
+        """The client-history checks (property_tests/histories.py) on the run so far, when the
+        driver records a client history (default: it does not, None)."""
+        return None
+
+    def finish(self) -> None:
+        """The end of the path: the client-history checks, once (they read the whole run); a
+        path that already failed is left as it failed."""
+        if self.failed:
+            return
+        problem = self.history_problem()
+        if problem is not None:
+            self.fail([f"at the end of the path, the client history fails {problem}"])
+
     def fail(self, problem: list[str]) -> NoReturn:
+        self.failed = True
         steps = [s.label() for s in self.path[1:]]
         shown = ", ".join(steps[-6:])
         spec = f" of {self.target.name}.tla" if self.target.named else ""
@@ -240,6 +256,12 @@ def lockstep_machine(
                     after.fingerprint,
                 )
             return after
+
+        def teardown(self) -> None:
+            # after the last step (Hypothesis calls it whether the run passed or failed)
+            follower: Follower | None = getattr(self, "follower", None)
+            if follower is not None:
+                follower.finish()
 
     Base.__name__ = Base.__qualname__ = f"{spec.name}LockstepBase"
     actions = tuple(spec.stepper().action_names)
@@ -317,6 +339,7 @@ def replay_on_impl(
             following.take(Transition(action, states[k]))
         except PathMismatch as exc:
             raise TraceFormatError(where, f"states[{k}]", str(exc)) from exc
+    following.finish()
     return len(states) - 1
 
 
@@ -353,6 +376,7 @@ def minimize(
             following = spec.follower(spec, init, bugs, replay=True)
             for t in path:
                 following.take(t)
+            following.finish()
         except CheckFailed as found:
             return found
         except PathMismatch:

@@ -21,6 +21,7 @@ from meshcheck.impl.hybrid.refinement import VARIABLES
 from meshcheck.impl.pbft.byzantine import Equivocate, corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
+from meshcheck.property_tests.hybrid.free_runs import history_problem
 
 Step = Callable[[HybridConsensus, int], None]
 
@@ -135,6 +136,7 @@ def test_escalates_on_equivocation_and_returns_to_raft(
     assert lost_or_repeated(hc, decisions) == []
     assert disagreements(hc) == []
     assert hc.sim.divergences == []
+    assert history_problem(hc) is None  # the client history (property_tests/histories.py)
 
 
 def test_refinement_mapping_of_the_run(escalated: tuple[HybridConsensus, list[Decision]]) -> None:
@@ -211,7 +213,11 @@ def test_switch_on_own_evidence_splits_the_honest_nodes(bugs: frozenset[str]) ->
     if bugs:
         assert disagreements(hc) != []
     else:
-        assert disagreements(hc) == [] and hc.metrics()["epochs"][2] == BFT
+        assert (
+            disagreements(hc) == []
+            and hc.metrics()["epochs"][2] == BFT
+            and history_problem(hc) is None
+        )
 
 
 @pytest.mark.parametrize("liars", [1, 2])
@@ -225,6 +231,7 @@ def test_false_reporters_cannot_force_bft(liars: int) -> None:
     decisions = drive(hc, 12 if liars == 1 else 4)
     m = hc.metrics()
     assert m["evidence_refused"] > 0
+    assert history_problem(hc) is None
     if liars == 1:
         assert m["epochs"] == {1: RAFT} and all(d.committed and d.epoch == 1 for d in decisions)
     else:
@@ -244,6 +251,7 @@ def test_censoring_leader_is_voted_out(timeout: int) -> None:
     hc.make_byzantine(leader, EquivocateRaft(victims={victim}), Censor())
     drive(hc, 6)
     hc.run(1500)
+    assert history_problem(hc) is None
     if timeout < 10**6:
         assert hc.metrics()["epochs"].get(2) == BFT and disagreements(hc) == []
     else:
@@ -268,6 +276,7 @@ def test_pbft_detector_evidence_is_committed() -> None:
     hc.run(800)
     m = hc.metrics()
     assert m["evidence"]["bad_signature"] >= 2 and m["evidence"]["equivocation"] >= 1
+    assert history_problem(hc) is None
     records = [a.record for a in hc._lead().threat.records]
     assert any(r.detail == "pbft:equivocation" and r.accused == byz for r in records)
     assert lost_or_repeated(hc, decisions) == [] and disagreements(hc) == []

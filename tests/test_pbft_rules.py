@@ -204,6 +204,21 @@ def test_4_1_a_retransmitted_executed_request_gets_the_last_reply_again() -> Non
     assert (box.node.executed, box.node.next_seq, box.node.machine.applied) == ([(a,)], 2, 1)
 
 
+def test_4_1_a_request_ordered_again_is_not_executed_again() -> None:
+    """Section 4.1 (TOCS 2002 section 4.1): a request a primary orders again at a second sequence
+    number (a faulty primary may; the spec's re-proposal does) is executed there as nothing: the
+    replica replies with the result of its first execution and its state machine does not apply
+    the operation twice."""
+    a = request("a")
+    box = Box("r2")
+    box.agree(pre_prepare(1, a))
+    first = box.node.results[("c1", 1)]
+    again = box.agree(pre_prepare(2, a))
+    assert box.node.executed == [(a,), (a,)] and box.node.machine.applied == 1
+    assert box.node.results[("c1", 1)] == first
+    assert sent(again) == [Reply(0, 2, a.body, first[1], "r2")]
+
+
 def test_4_1_a_request_the_client_did_not_sign_is_ignored() -> None:
     """Section 4.1 and section 2: requests are signed by their client; a forged one is dropped."""
     box = Box("r1")

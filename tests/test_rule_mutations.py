@@ -414,6 +414,12 @@ BREAKS: tuple[Break, ...] = (
         "if key in self.pending:",
     ),
     Break(
+        P + "test_4_1_a_request_ordered_again_is_not_executed_again",
+        f"{REPLICA}._execute",
+        "if key in self.results and mutants.EXECUTE_AGAIN not in self._bugs:",
+        "if False:",
+    ),
+    Break(
         P + "test_4_1_a_request_the_client_did_not_sign_is_ignored",
         f"{REPLICA}.verify",
         "known = self.keys.verify(m.signer, m.signature, signing_bytes(m.body))",
@@ -737,6 +743,7 @@ CATALOGUE: dict[str, str] = {
     pbft_mutants.CHECKPOINT_STABLE_ON_F_PLUS_1: (
         P + "test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs"
     ),
+    pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
 }
 
 

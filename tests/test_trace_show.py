@@ -166,7 +166,7 @@ def test_hundreds_of_steps_stay_short() -> None:
     from meshcheck.property_tests.free_runs import Schedule
     from meshcheck.property_tests.raft.free_runs import cluster, run
 
-    schedule = Schedule(seed=11, ticks=3000, drop=0.05, crash=0.3, partition=0.3, every=20)
+    schedule = Schedule(seed=14, ticks=3000, drop=0.05, crash=0.3, partition=0.3, every=20)
     sim = cluster(schedule, 3, frozenset())
     run(sim, schedule, 3000)
     trace = sim.trace()

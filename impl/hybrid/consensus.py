@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Node
@@ -88,6 +89,14 @@ class HybridConsensus:
         self.sim: Simulator[HybridNode] = hybrid_cluster(
             n, seed=seed, clients=(client,), faults=faults, **options
         )
+        # The client history (impl/sim/history.py) holds one operation per proposal, not one per
+        # node asked: its invocation when `propose` starts, its completion the decision (ok with
+        # the op's result; fail when rejected, which the hybrid design makes final for that
+        # (op, epoch) proposal; none when the client gave up: info).
+        self.sim.requests_are_ops = False
+        # the history's request id -> (client, seq, epoch) of that proposal: its tag, or once it
+        # is answered committed the epoch it committed in (how the node's `Apply` names it)
+        self.proposals: dict[int, tuple[str, int, int]] = {}
         plugin = self.sim.plugin
         assert isinstance(plugin, HybridPlugin)
         self.plugin = plugin
@@ -122,6 +131,10 @@ class HybridConsensus:
         value = to_value(op) if not isinstance(op, FrozenDict | str | int | tuple) else op
         signed = self.keys.sign_op(ClientOp(self.client, seq, value, self.epoch))
         self.submitted += 1
+        proposal = len(self.proposals) + 1
+        self.proposals[proposal] = (self.client, seq, self.epoch)
+        if self.sim.history is not None:
+            self.sim.history.invoke(self.client, proposal, "write", value, None, self.sim.now)
         self._first_reply = len(self.sim.replies)
         start = self.sim.now
         decided: list[Decision] = []
@@ -136,6 +149,16 @@ class HybridConsensus:
             if decided:
                 decision = decided[0]
                 self.decisions.append(decision)
+                if decision.committed and decision.epoch is not None:
+                    # where it took effect: a retry of an op committed before gets that epoch
+                    self.proposals[proposal] = (self.client, seq, decision.epoch)
+                if self.sim.history is not None:
+                    answer = (
+                        Reply(proposal, decision.result)
+                        if decision.committed
+                        else Reply(proposal, error=f"{REJECTED}: {decision.reason or '?'}")
+                    )
+                    self.sim.history.complete(self.client, answer, self.sim.now)
                 self.epoch = max(self.epoch, decision.learned)
                 return decision
         raise ImplError(f"no decision on {self.client}/{seq} in {self.give_up_after} ticks")

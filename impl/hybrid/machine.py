@@ -117,6 +117,14 @@ class HybridMachine(StateMachine):
         Raft log (an epoch's log is short), so no snapshot is ever shipped or restored."""
         return hashlib.sha256(repr(self.state()).encode()).digest()
 
+    def digest(self) -> bytes:
+        """A digest of the replicated client state: the application's tables, the committed ops in
+        order and their first results (what the client history sees). Unlike `snapshot`, it leaves
+        out the threat state and the entry count: evidence and clock entries change those between
+        two client ops, so two honest nodes at the same op would differ by when they stepped."""
+        doc = (StateMachine.snapshot(self), tuple(self.history), sorted(self.results.items()))
+        return hashlib.sha256(repr(doc).encode()).digest()
+
     def restore(self, data: bytes) -> None:
         raise ImplError("a hybrid machine is rebuilt from its epoch's start state, not restored")
 

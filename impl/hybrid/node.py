@@ -209,6 +209,11 @@ class HybridNode:
 
     # -- the one entry point ---------------------------------------------------------------------------
 
+    def applied_state(self) -> tuple[int, bytes]:
+        """The `AppliedState` hook (impl/base/node.py): the client ops the replicated state holds
+        (the position of the last `Apply`) and its digest (HybridMachine.digest)."""
+        return len(self.machine.history), self.machine.digest()
+
     def step(self, event: Any) -> list[Effect]:
         self._out, self._writes = [], []
         self.now = getattr(event, "now", self.now)
@@ -561,7 +566,12 @@ class HybridNode:
         if self._history_out > len(history):
             self._history_out = len(history)  # restarted from an epoch's start
         for position in range(self._history_out, len(history)):
-            self._out.append(Apply(position + 1, history[position], None))
+            # the op and the epoch it committed in (its client's tag: a client's rejection
+            # answers one (op, epoch) proposal, and the history checks tell them apart)
+            key = history[position]
+            record = machine.results.get(key)
+            epoch = record.get("epoch") if record is not None else None
+            self._out.append(Apply(position + 1, (*key, epoch), record))
         self._history_out = len(history)
 
     def _switch(self, start: HybridState) -> None:

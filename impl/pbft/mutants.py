@@ -19,6 +19,7 @@ CHECKPOINT_STABLE_ON_F_PLUS_1 = "checkpoint_stable_on_f_plus_1"
 CHECKPOINT_STATE_BLAMES_SIGNER = "checkpoint_state_blames_signer"
 RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
 VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
+EXECUTE_AGAIN = "execute_again"
 
 BUGS: Mapping[str, str] = {
     PREPARE_QUORUM_2F: (
@@ -81,5 +82,15 @@ BUGS: Mapping[str, str] = {
         "view-change message with another batch gets the honest one quarantined by every "
         "replica it reaches, and the record 'proves' it to anyone. Found by the message "
         "fuzzer; fixed in replica._intact and evidence.proves (viewchange.relayed_intact)."
+    ),
+    EXECUTE_AGAIN: (
+        "A replica executes a request again when it is ordered again at a second sequence "
+        "number: the table of executed requests (section 4.1: the last reply sent to each client, "
+        "by timestamp) is skipped at execution. A faulty primary may put any request its client "
+        "signed into a batch (a client's retry, after a view change), and the spec executes a "
+        "re-proposed request at its new number; only the table keeps its operation from taking "
+        "effect twice. The spec has no state machine, so no spec mutant: the client-history "
+        "checks kill it, at the end of a lockstep path where the model's Byzantine primary "
+        "orders a request twice, and in the free runs of property_tests/pbft/retry.py."
     ),
 }

@@ -662,7 +662,7 @@ class Replica:
         results: list[Value] = []
         for r in pp.body.batch:
             key = (r.body.client, r.body.timestamp)
-            if key in self.results:
+            if key in self.results and mutants.EXECUTE_AGAIN not in self._bugs:
                 result = self.results[key][1]  # executed before: the operation is not re-applied
             else:
                 result = self.machine.apply_entry(r.body.operation)

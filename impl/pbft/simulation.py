@@ -38,7 +38,7 @@ from meshcheck.impl.pbft.refinement import (
     sent_records,
 )
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.config import Faults, Phases, SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -155,7 +155,7 @@ def pbft_cluster(
     n: int = 4,
     *,
     seed: int = 0,
-    faults: Faults | None = None,
+    faults: Faults | Phases | None = None,
     workload: Workload | None = None,
     bugs: frozenset[str] = frozenset(),
     batch_size: int = 1,

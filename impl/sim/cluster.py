@@ -85,6 +85,11 @@ class Cluster(Generic[N]):
         self.replies: list[tuple[str, Reply]] = []
         # the client history (history.py): None when the config turns it off
         self.history: HistoryRecorder | None = HistoryRecorder() if config.history else None
+        # each request handed to a node is one client operation of the history, its reply the
+        # completion; a client that sends one operation to several nodes and decides from their
+        # answers (the hybrid layer's, impl/hybrid/consensus.py) turns this off and records its
+        # operations in `history` itself
+        self.requests_are_ops = True
         self.fault_log: list[str] = []
         self.fault_counts: dict[str, int] = {"drop": 0, "duplicate": 0, "restart": 0}
         self.lockstep = LockstepHooks()
@@ -152,6 +157,7 @@ class Cluster(Generic[N]):
         effects = without_actions(reported)  # `Action`s name the step (split); nothing to carry out
         if (
             self.history is not None
+            and self.requests_are_ops
             and isinstance(event, ClientRequest | ClientRead)
             and not any(isinstance(e, Invoke) for e in effects)  # not a client core's own request
         ):
@@ -246,7 +252,7 @@ class Cluster(Generic[N]):
             self.replies.append((node_id, effect))
             if self.client is not None:
                 self.client.on_reply(node_id, effect)
-            if self.history is not None:
+            if self.history is not None and self.requests_are_ops:
                 # a client core answers its own request; any other node the workload's client
                 own = self.history.is_open(node_id, effect.request_id)
                 self.history.complete(node_id if own else WORKLOAD, effect, self.now)

@@ -313,5 +313,7 @@ class Simulator(Cluster[N]):
             node, event = request
             if self.up[node]:
                 self._process(node, event)
-            elif self.history is not None:  # lost on its way: it may never be answered
+            elif (
+                self.history is not None and self.requests_are_ops
+            ):  # lost on its way: it may never be answered
                 self._invoked(node, event)

@@ -63,6 +63,7 @@ from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
+from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import HybridOracle, watch
 
@@ -71,6 +72,9 @@ OP_BOUND = 1500
 GIVE_UP = 5000  # ticks without an answer before the client gives up on an op (under faults)
 CALM_OPS = 4
 RETRIES = 4  # an op rejected at a switch is proposed again, under its sequence number
+# op k writes Custom key k % KEYS: ops share keys, so each result ("existed") depends on the order
+# the ops took effect in, and the client history's linearizability check has something to check
+KEYS = 3
 
 # what a Byzantine node may do, by name (the schedule's repr stays readable)
 BEHAVIOURS: dict[str, Callable[[], Any]] = {
@@ -151,7 +155,7 @@ def _propose(hc: HybridConsensus, k: int, deadline: int) -> Decision:
     seq: int | None = None
     for _ in range(RETRIES + 1):
         hc.give_up_after = max(1, min(GIVE_UP, deadline - hc.sim.now))
-        d = hc.propose(Custom(f"k{k}", k), seq=seq)
+        d = hc.propose(Custom(f"k{k % KEYS}", k), seq=seq)
         if d.committed:
             break
         seq = d.seq
@@ -278,7 +282,7 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
             submitted = hc.sim.now
             hc.give_up_after = OP_BOUND + 1  # an answer later than the bound is a failure anyway
             try:
-                d = hc.propose(Custom(f"k{k}", k), seq=seq)
+                d = hc.propose(Custom(f"k{k % KEYS}", k), seq=seq)
             except ImplError:
                 d = None
             if d is None or d.time - submitted > OP_BOUND:
@@ -308,7 +312,8 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
 
 
 def _final(out: Run) -> None:
-    """At the end: one order of committed ops (every honest history a prefix of the longest)."""
+    """At the end: one order of committed ops (every honest history a prefix of the longest),
+    and the client-history checks (`history_problem`)."""
     histories = out.hc.histories()
     longest = max(histories.values(), key=len)
     for node, history in histories.items():
@@ -318,6 +323,26 @@ def _final(out: Run) -> None:
                 "(NoCommittedOpLost)",
                 steps=out.monitor.steps,
             )
+    problem = history_problem(out.hc)
+    if problem is not None:
+        raise CheckFailed(problem, steps=out.monitor.steps)
+
+
+def history_problem(hc: HybridConsensus) -> str | None:
+    """The client-history checks of property_tests/histories.py on a HybridConsensus run, else
+    None. The history holds one operation per proposal (impl/hybrid/consensus.py): an rsm op
+    (the `rsm` model checks it, the HybridMachine applying it as the case store does), answered
+    ok with its result or fail when rejected. A node's `Apply` names the proposal that took
+    effect, (client, seq, epoch): a rejection of (op, epoch e) is final exactly when no honest
+    node ever applies (op, e) ("no answer withdrawn"), and (client, seq) is applied at most once
+    whatever the epoch. The nodes ever Byzantine are left out of the per-node checks."""
+    return check_history(
+        hc.sim,
+        honest=hc.honest,
+        entry_ops=lambda value: (value,),
+        once=lambda value: tuple(value[:2]),
+        op_key=lambda o: hc.proposals.get(o.request_id),
+    )
 
 
 def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:

@@ -7,7 +7,7 @@ kills the receivers that trust what no signature covers, which lockstep cannot r
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
 costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
-and liveness last.
+the retry scenario's free runs (property_tests/pbft/retry.py), and liveness last.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
 
@@ -63,6 +64,12 @@ CHECKS: tuple[Check, ...] = (
         fuzz_safety,
         "one to f Byzantine replicas send mutations of what they hold: safety, and honest "
         "replicas reject what its signers did not sign",
+    ),
+    Check(
+        "retry across a view change",
+        retry_runs,
+        "free runs from a prefix where a new primary orders a client's retry again: safety and "
+        "the client-history checks",
     ),
     Check(
         "liveness after stabilisation",

@@ -33,6 +33,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck import coverage
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.pbft import Client, Replica, pbft_cluster
 from meshcheck.impl.pbft.byzantine import (
     Assignment,
@@ -41,6 +42,8 @@ from meshcheck.impl.pbft.byzantine import (
     byzantine_strategy,
     byzantine_wrappers,
 )
+from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.failure import CheckFailed
@@ -68,8 +71,40 @@ TIMING: Mapping[str, int] = {
 
 
 def op(n: int) -> str:
-    """The n-th client operation: its own name, so that the spec's `requested` tells them apart."""
+    """The n-th client operation of a run checked against the spec (trace validation): its own
+    name, so that the spec's `requested` tells them apart."""
     return f"op{n}"
+
+
+def rsm_op(n: int) -> FrozenDict:
+    """The n-th client operation of a free run: an impl/rsm operation, so that the results the
+    client accepts say something the client-history check can test (linearizable against the
+    `rsm` model). Every value is unique (PBFT names a request by its operation: the history's
+    "applied at most once" tells requests apart by name). In turn:
+
+    - a Custom write of the value n, to key k(n // 12) (its answer says whether the key existed);
+    - a CreateCase of case c(n // 16) (answered "exists" after the first of its case);
+    - a compare-and-set UpdateCaseState of that case from the state the update four ops earlier
+      set ("open" for its first): it holds only if that one took effect and nothing came between;
+    - a read, ordered as any request (the PBFT client has no read-only requests, section 5.1.3 of
+      Castro and Liskov's paper is not implemented): a compare-and-set that never holds, whose
+      answer names the case's state ("case c0 is s7, not ...") or says it does not exist.
+
+    Each key and case is used by a dozen or so ops in a row, then left: a request the client never
+    hears of again (under crashes and partitions) stays pending only among its neighbours, which
+    keeps the linearizability search of each object small (property_tests/histories.py splits
+    the history by object).
+    """
+    case = f"c{n // 16}"
+    kind = n % 4
+    if kind == 1:
+        return to_value(Custom(f"k{n // 12}", n))
+    if kind == 2:
+        return to_value(CreateCase(case, data={"n": n}))
+    if kind == 3:
+        first = n - 4 < 16 * (n // 16)
+        return to_value(UpdateCaseState(case, f"s{n}", expected="open" if first else f"s{n - 4}"))
+    return to_value(UpdateCaseState(case, f"r{n}", expected=f"read{n}"))
 
 
 # PBFT's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -95,9 +130,11 @@ def cluster(
     heal: bool = False,
     batch_size: int = 1,
     record: bool = True,
+    make: Callable[[int], Any] = rsm_op,
     **options: Any,
 ) -> Simulator[Any]:
-    """The simulated group of a schedule; with heal=True every fault stops at `ticks`."""
+    """The simulated group of a schedule; with heal=True every fault stops at `ticks`. `make`: the
+    n-th client operation (`op` for a run the spec judges: its model names the operations)."""
     faults = Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
@@ -115,7 +152,7 @@ def cluster(
         n,
         seed=schedule.seed,
         faults=faults,
-        workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=op),
+        workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=make),
         bugs=bugs,
         byzantine=byzantine_wrappers(byzantine),
         batch_size=batch_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pbft import free_runs
+from meshcheck.property_tests.pbft import free_runs, retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
 from meshcheck.property_tests.pbft.validation import check_validation
 
@@ -17,6 +17,7 @@ HARNESS = Harness(
         "safety": free_runs.check_safety,
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
+        "retry": retry.check_retry,
     },
     schedules=(free_runs, byzantine),
 )

@@ -35,8 +35,10 @@ from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.harness import PathMismatch
+from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
+from meshcheck.property_tests.pbft.free_runs import honest, request_key
 from meshcheck.property_tests.pbft.model import Model
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
@@ -89,6 +91,13 @@ class Follower(harness.Follower):
 
     def describe(self, t: Transition) -> str:
         return describe(t, self.state)
+
+    def history_problem(self) -> str | None:
+        """The client core's history (the spec's opaque requests "a", "b", ...: each named once)."""
+        sim = self.driver.sim
+        return check_history(
+            sim, honest=honest(sim), dedup=True, identity=request_key, budget=LOCKSTEP_BUDGET
+        )
 
     def take(self, t: Transition) -> str:
         """Take the spec's step `t` from the current spec state; its one-line description. After

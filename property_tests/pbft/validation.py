@@ -36,6 +36,7 @@ from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.pbft.free_runs import (
     cluster,
     knob,
+    op,
     run,
     schedules,
 )
@@ -128,7 +129,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     model = validation_model()
     if 2 * knob(schedule, "checkpoint_every") != model["Window"]:
         raise ValueError("the run's window must be the model's")
-    sim = cluster(schedule, model["N"], bugs)
+    sim = cluster(schedule, model["N"], bugs, make=op)
     overload = run(sim, schedule, schedule.ticks)
     trace = sim.trace()
     found = first_bad_step(trace, validation_stepper(frozenset(knob(schedule, "byzantine"))))

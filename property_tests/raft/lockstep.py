@@ -27,6 +27,7 @@ from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
+from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
 from meshcheck.property_tests.raft import coverage
 from meshcheck.property_tests.raft.driver import Driver, bag_change
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
@@ -86,6 +87,11 @@ class Follower(harness.Follower):
 
     def drive(self, t: Transition) -> None:
         self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
+
+    def history_problem(self) -> str | None:
+        """The spec's client writes and reads, as the simulator recorded them: opaque values (the
+        model's v1, v2, ...) and reads of the applied count."""
+        return check_history(self.driver.sim, budget=LOCKSTEP_BUDGET)
 
     def after(self, t: Transition, label: str) -> None:
         enabled = self.target.successors(t.state)
