@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants java clean
+.PHONY: verify test test-all lint bench mutants heldout java clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: java
 # a mutant catalogue runs (`meshcheck protocols` lists them); the exit status is the worst.
 mutants: java
 	$(BIN)/meshcheck mutants $(MUTANTS_FLAGS)
+
+# The held-out bugs (mutation/heldout.toml), each applied in turn to a copy of HEAD with the suite
+# run on it as `make test` runs it: killed or survived (HELDOUT_FLAGS=--profile dev, --bug ID).
+heldout: java
+	nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports
