@@ -481,11 +481,10 @@ def _main(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.bug) - {b.id for b in bugs})
     if unknown:
         raise BadInput(f"no held-out bug {', '.join(unknown)}")
-    chosen = [
-        b
-        for b in bugs
-        if (not args.bug or b.id in args.bug) and (not args.protocol or b.protocol in args.protocol)
-    ]
+    chosen = [b for b in bugs if not args.protocol or b.protocol in args.protocol]
+    if args.bug:  # in the order asked
+        by_id = {b.id: b for b in chosen}
+        chosen = [by_id[i] for i in dict.fromkeys(args.bug) if i in by_id]
     if args.list:
         for b in chosen:
             print(f"{b.id:36} {b.protocol:7} {b.cls:20} {b.what}")
@@ -502,7 +501,8 @@ def _main(args: argparse.Namespace) -> int:
                 paths += [p for p in select_tests(ws.copy, protocol)[0] if p not in paths]
             print(f"baseline: {len(paths)} test paths, unmutated ...", file=note, flush=True)
             base = ws.pytest(paths, args.profile, "", "", args.timeout)
-            print(f"baseline: {base.status} in {base.seconds:.0f} s", file=note, flush=True)
+            verdict = "green" if base.status == SURVIVED else f"{base.status} {base.detail}"
+            print(f"baseline: {verdict} in {base.seconds:.0f} s", file=note, flush=True)
             if base.status != SURVIVED:
                 raise BadInput(
                     f"the unmutated suite is not green ({base.status} {base.detail}): "
