@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation java clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ $(VENV)/.mutation: pyproject.toml $(STAMP)
 
 mutation: java $(VENV)/.mutation
 	@$(BIN)/python mutation/run.py run $(MUTATION_FLAGS)
+
+# The held-out bugs (mutation/heldout.toml), each applied in turn to a copy of HEAD with the suite
+# run on it as `make test` runs it: killed or survived (HELDOUT_FLAGS=--profile dev, --bug ID).
+heldout: java
+	nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

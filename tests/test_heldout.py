@@ -1,0 +1,134 @@
+"""The held-out bug runner (mutation/heldout.py): its text lookup, its verdicts, and one whole run
+on a tiny fake repository (a module, one test, three bugs), never on the suite itself."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mutation.heldout import (
+    ERROR,
+    KILLED,
+    SURVIVED,
+    TIMEOUT,
+    BadInput,
+    Bug,
+    Workspace,
+    apply_bug,
+    classify,
+    load_bugs,
+    main,
+    occurrences,
+    run_bug,
+    select_tests,
+)
+
+CALC = """\
+def add(a, b):
+    return a + b
+
+
+def unused(a):
+    return a * 2
+"""
+
+TEST_CALC = """\
+from pkg.calc import add
+
+
+def test_add():
+    assert add(2, 3) == 5
+"""
+
+
+def _bug(original: str, replacement: str, bug_id: str = "fake") -> Bug:
+    return Bug(bug_id, "raft", "pkg/calc.py", "off-by-one", "a fake", original, replacement)
+
+
+@pytest.fixture
+def fake_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "fake"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "__init__.py").write_text("")
+    (repo / "pkg" / "calc.py").write_text(CALC)
+    (repo / "test_calc.py").write_text(TEST_CALC)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "fake"], check=True)
+    return repo
+
+
+def test_lookup_needs_the_original_exactly_once() -> None:
+    assert occurrences(CALC, "return a + b\n") == 1
+    assert occurrences(CALC, "return a") == 2
+    assert occurrences("aaa", "aa") == 2  # overlapping: ambiguous too
+    assert apply_bug(CALC, _bug("return a + b\n", "return a - b\n")).count("a - b") == 1
+    with pytest.raises(ValueError, match="not found"):
+        apply_bug(CALC, _bug("return a / b\n", "return a - b\n"))
+    with pytest.raises(ValueError, match="found 2 times"):
+        apply_bug(CALC, _bug("return a", "return b"))
+
+
+def test_verdicts() -> None:
+    failed = "....F\nFAILED test_calc.py::test_add - assert -1 == 5\n1 failed"
+    assert (classify(1, failed).status, classify(1, failed).detail) == (
+        KILLED,
+        "test_calc.py::test_add",
+    )
+    broken = "ERROR test_calc.py - SyntaxError\nInterrupted: 1 error during collection"
+    assert classify(2, broken).status == KILLED
+    assert classify(0, "1 passed").status == SURVIVED
+    assert classify(5, "no tests ran").status == ERROR  # nothing ran: no verdict
+    assert classify(2, "Interrupted: keyboard").status == ERROR
+    assert classify(4, "usage error").status == ERROR
+    assert classify(None, "").status == TIMEOUT
+
+
+def test_the_bug_set_is_well_formed() -> None:
+    bugs = load_bugs()
+    assert len(bugs) >= 16
+    assert all(1 <= b.changed_lines <= 6 and not b.file.endswith("mutants.py") for b in bugs)
+    for cls in ("client-visible", "byzantine-relay", "deep-state"):
+        assert sum(b.cls == cls for b in bugs) >= 3, cls
+
+
+def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bugs.toml"
+    bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')
+    assert main(["--bugs-file", str(bad), "--list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("meshcheck: ") and len(err.strip().splitlines()) == 1
+    bad.write_text("[[bug]\n")
+    with pytest.raises(BadInput):
+        load_bugs(bad)
+
+
+def test_selection_runs_the_protocol_and_its_users() -> None:
+    root = Path(__file__).resolve().parent.parent
+    raft, _ = select_tests(root, "raft")
+    assert "property_tests/raft" in raft and "property_tests/hybrid" in raft
+    assert "property_tests/pbft" not in raft and "tests/test_raft_spec.py" not in raft
+
+
+def test_a_fake_bug_is_killed_or_survives(fake_repo: Path) -> None:
+    ws = Workspace(fake_repo, "HEAD")
+    try:
+        killed = run_bug(ws, _bug("return a + b\n", "return a - b\n"), ["test_calc.py"], "ci", 120)
+        assert (killed.status, killed.detail) == (KILLED, "test_calc.py::test_add")
+        survived = run_bug(
+            ws, _bug("return a * 2\n", "return a * 3\n"), ["test_calc.py"], "ci", 120
+        )
+        assert survived.status == SURVIVED, survived.extra.get("output")
+        gone = run_bug(ws, _bug("return a / b\n", "return 0\n"), ["test_calc.py"], "ci", 120)
+        assert gone.status == ERROR and "not found" in gone.detail
+        # the copy is put back after every bug
+        assert (ws.copy / "pkg" / "calc.py").read_text() == CALC
+        # a module that is not the copy's is refused by the guard: no verdict
+        alien = ws.pytest(["test_calc.py"], "ci", "json", "x", 120)
+        assert alien.status == ERROR
+    finally:
+        ws.close()
+    assert not ws.tmp.exists()
