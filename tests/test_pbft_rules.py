@@ -134,6 +134,11 @@ class Box:
     def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
         return self.step(Deliver(source or m.signer, m))
 
+    def restart(self) -> list[Effect]:
+        """A crash: a new replica from what the old one persisted."""
+        self.node = Replica(self.config, KEYS)
+        return self.step(Restart(self.disk.view()))
+
     def actions(self) -> list[tuple[str, dict[str, Any]]]:
         return [(a.name, dict(a.params)) for a in self.last if isinstance(a, Action)]
 
@@ -219,6 +224,28 @@ def test_4_1_a_request_ordered_again_is_not_executed_again() -> None:
     assert sent(again) == [Reply(0, 2, a.body, first[1], "r2")]
 
 
+def test_4_1_a_request_ordered_twice_is_applied_once_when_the_state_is_rebuilt() -> None:
+    """Section 4.1 with 4.3 (TOCS 2002 sections 4.1 and 5.3.2): the state machine a replica
+    rebuilds from its executed history, after a restart or by a state transfer, is the one it had:
+    a request ordered at two sequence numbers is applied once, and its result is the one of its
+    first execution (at 1), as in the reply cache of a replica that never restarted."""
+    a = request("a")
+    box = Box("r2", checkpoint_every=2, window=4)
+    box.agree(pre_prepare(1, a))
+    box.agree(pre_prepare(2, a))
+    state = (box.node.machine.applied, box.node.machine.digest(), box.node.results)
+    assert state[0] == 1
+    box.restart()
+    assert box.node.executed == [(a,), (a,)]
+    assert (box.node.machine.applied, box.node.machine.digest(), box.node.results) == state
+    lagging = Box("r4", checkpoint_every=2, window=4)  # executed nothing: takes the state
+    for peer in ("r1", "r2", "r3"):
+        lagging.deliver(checkpoint(((a,), (a,)), peer))
+    assert (lagging.node.stable, lagging.node.executed) == (2, [(a,), (a,)])
+    assert (lagging.node.machine.applied, lagging.node.machine.digest()) == state[:2]
+    assert lagging.node.results == state[2]
+
+
 def test_4_1_a_request_the_client_did_not_sign_is_ignored() -> None:
     """Section 4.1 and section 2: requests are signed by their client; a forged one is dropped."""
     box = Box("r1")
@@ -269,6 +296,23 @@ def test_4_2_a_pre_prepare_with_a_bad_signature_is_refused() -> None:
     effects = box.deliver(forged(pre_prepare(1, request("a"))))
     assert sent(effects) == [] and box.node.log.pre_prepares == {}
     assert box.evidence() == [("r1", "bad_signature")]
+
+
+def test_4_2_a_signature_vouches_for_its_own_message_only() -> None:
+    """Section 2 (system model) and 4.2: a replica accepts a message only if its signature is its
+    signer's over that message. A signature already checked on one message (r3's prepare) proves
+    nothing for another body it is put under: r4 relays r3's signature on a prepare for another
+    digest; that is a bad signature, evidence against r4, and the prepare is not logged."""
+    box = Box("r2")
+    pp = pre_prepare(1, request("a"))
+    box.deliver(pp)
+    honest = prepare(pp, "r3")
+    box.deliver(honest)
+    other = attrs.evolve(honest, body=attrs.evolve(honest.body, digest=NULL_DIGEST))
+    assert sent(box.deliver(other, source="r4")) == []
+    assert box.evidence() == [("r4", "bad_signature")]
+    assert (0, 1, NULL_DIGEST) not in box.node.log.prepares
+    assert box.node.log.prepares[(0, 1, pp.body.digest)]["r3"] == honest
 
 
 def test_4_2_a_pre_prepare_not_from_the_primary_is_refused() -> None:
@@ -610,15 +654,20 @@ def test_4_4_a_new_view_needs_2f_plus_1_view_changes_and_the_new_primary() -> No
 
 def test_4_4_a_view_change_message_with_a_bad_prepared_certificate_is_refused() -> None:
     """Section 4.4: a view-change message is valid only if each entry of P is a prepared
-    certificate: a pre-prepare of its view's primary and 2f matching prepares of backups. One
-    prepare is not a certificate; the message is refused and kept as evidence."""
+    certificate: a pre-prepare of its view's primary and 2f matching prepares of backups, each
+    signed by its sender. One prepare is not a certificate, nor are two of which one is not
+    signed by its sender; the message is refused and kept as evidence."""
     pp = pre_prepare(1, request("a"))
     thin = PreparedProof(pp, (prepare(pp, "r2"),))
-    box = Box("r3")
-    box.step(Tick(VIEW_CHANGE))
-    box.deliver(view_change(1, "r4", thin))
-    assert "r4" not in box.node.view_changes.get(1, {})
-    assert box.evidence() == [("r4", "bad_view_change")]
+    # two prepares, r3's signature on its own one not r3's: r4 made it up (each prepare of a
+    # certificate is checked, not only the view-change message that carries them)
+    made_up = PreparedProof(pp, (prepare(pp, "r2"), forged(prepare(pp, "r3"))))
+    for claim in (thin, made_up):
+        box = Box("r3")
+        box.step(Tick(VIEW_CHANGE))
+        box.deliver(view_change(1, "r4", claim))
+        assert "r4" not in box.node.view_changes.get(1, {})
+        assert box.evidence() == [("r4", "bad_view_change")]
 
 
 def test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer() -> None:
@@ -649,3 +698,73 @@ def test_4_4_f_plus_1_view_changes_for_a_later_view_make_a_replica_follow() -> N
     box.deliver(view_change(1, "r3"))
     assert box.actions() == [("StartViewChange", {"i": "r4"})]
     assert (box.node.view, box.node.status) == (1, CHANGING)
+
+
+def stable_at_2() -> tuple[Box, Signed[PrePrepare], Signed[PrePrepare]]:
+    """r3 with a and b executed at 1 and 2 and its checkpoint at 2 stable (K = 2, L = 4)."""
+    box = Box("r3", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    box.agree(b)
+    for peer in ("r1", "r4"):
+        box.deliver(checkpoint((a.body.batch, b.body.batch), peer))
+    assert box.node.stable == 2
+    return box, a, b
+
+
+def test_4_4_a_new_view_never_moves_the_stable_checkpoint_back() -> None:
+    """Section 4.3 with 4.4: a stable checkpoint is certain, so the low water mark h only goes up.
+    A new view whose min-s is below this replica's stable checkpoint (its view-change messages
+    come from replicas that had not yet collected the proof) leaves h where it is: the stable
+    checkpoint, its digest and proof stay, and the new view's pre-prepares at or below h are
+    not prepared again."""
+    box, a, b = stable_at_2()
+    before = (box.node.stable, box.node.stable_digest, box.node.stable_proof)
+    box.step(Tick(VIEW_CHANGE))
+    vcs = (
+        view_change(1, "r1", certificate(a), certificate(b)),
+        view_change(1, "r2"),
+        view_change(1, "r4"),
+    )
+    o = tuple(
+        signed("r2", PrePrepare(1, pp.body.seq, pp.body.digest, "r2", pp.body.batch))
+        for pp in (a, b)
+    )
+    effects = box.deliver(signed("r2", NewView(1, vcs, o, "r2")))
+    assert box.actions() == [("AcceptNewView", {"i": "r3", "v": 1})]
+    assert (box.node.view, box.node.status) == (1, NORMAL)
+    assert (box.node.stable, box.node.stable_digest, box.node.stable_proof) == before
+    assert sent(effects) == []
+
+
+def test_4_4_a_state_transfer_takes_only_the_state_the_signed_digest_names() -> None:
+    """Section 4.3 with 4.4 (TOCS 2002 section 5.3.2): a replica that adopts a new view's checkpoint
+    min-s above what it executed fetches that state, and checks it against the digest the
+    checkpoint messages sign. The state itself is not signed (messages.py): a new-view message
+    whose checkpoint proofs carry another state of the same length is not taken; the same
+    new-view message with the true state, relayed by another replica, is."""
+    a, b = request("a"), request("b", 2)
+    history = ((a,), (b,))
+    proof = tuple(checkpoint(history, r) for r in ("r1", "r2", "r3"))
+    vcs = tuple(
+        signed(r, ViewChange(1, 2, history_digest(history), proof, (), r))
+        for r in ("r1", "r2", "r3")
+    )
+    fake = ((request("z", 9),), (request("y", 8),))
+
+    def relayed(history: tuple[Batch, ...]) -> Signed[NewView]:
+        def vc(m: Signed[ViewChange]) -> Signed[ViewChange]:
+            claimed = tuple(
+                attrs.evolve(c, body=attrs.evolve(c.body, history=history)) for c in proof
+            )
+            return attrs.evolve(m, body=attrs.evolve(m.body, ckpt_proof=claimed))
+
+        return signed("r2", NewView(1, tuple(vc(m) for m in vcs), (), "r2"))
+
+    box = Box("r4", checkpoint_every=2, window=4)
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(relayed(fake), source="r2")
+    assert (box.node.status, box.node.stable, box.node.executed) == (CHANGING, 0, [])
+    box.deliver(relayed(history), source="r3")
+    assert (box.node.view, box.node.status, box.node.stable) == (1, NORMAL, 2)
+    assert box.node.executed == [(a,), (b,)] and box.node.machine.applied == 2

@@ -465,20 +465,23 @@ def test_append_entries_rule_1_reply_false_if_term_is_stale() -> None:
 @pytest.mark.parametrize(
     ("prev_index", "prev_term", "hint"),
     # no entry at prevLogIndex: term 0 and the index past the log; an entry there of another
-    # term: that term and the first index holding it (the fast-backup hint, end of section 5.3)
-    [(3, 1, (0, 3)), (2, 2, (1, 1))],
+    # term, older or newer than prevLogTerm: that term and the first index holding it (the
+    # fast-backup hint, end of section 5.3)
+    [(3, 1, (0, 3)), (2, 3, (2, 2)), (2, 1, (2, 2))],
 )
 def test_append_entries_rule_2_reply_false_without_a_matching_prev_entry(
     prev_index: int, prev_term: int, hint: tuple[int, int]
 ) -> None:
     """Figure 2, AppendEntries receiver 2: reply false if the log does not contain an entry at
-    prevLogIndex whose term matches prevLogTerm; the log is left as it is."""
-    box = Box("s2", term=2, log=log_of(1, 1))
+    prevLogIndex whose term matches prevLogTerm; the log is left as it is. "Matches" is equality:
+    an entry there of a newer term than prevLogTerm (left by a deposed leader of term 2, where
+    the leader of term 3 holds a term-1 entry) conflicts as much as an older one."""
+    box = Box("s2", term=3, log=log_of(1, 2))
     effects = box.deliver(
-        AppendEntriesRequest("s1", "s2", 2, prev_index, prev_term, (Entry(2, "n"),), 0, 0)
+        AppendEntriesRequest("s1", "s2", 3, prev_index, prev_term, (Entry(3, "n"),), 0, 0)
     )
-    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 2, False, 0, 0, *hint)]
-    assert box.node.log.entries == list(log_of(1, 1))
+    assert sent(effects) == [AppendEntriesResponse("s2", "s1", 3, False, 0, 0, *hint)]
+    assert box.node.log.entries == list(log_of(1, 2))
 
 
 def test_append_entries_rule_3_delete_a_conflicting_entry_and_all_after_it() -> None:
