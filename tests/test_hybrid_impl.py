@@ -9,7 +9,7 @@ import random
 import attrs
 import pytest
 
-from meshcheck.impl.base.effects import Action, Effect, Reply, Send
+from meshcheck.impl.base.effects import Action, Effect, Persist, Reply, Send
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.config import HybridConfig
@@ -38,6 +38,7 @@ from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatMode
 from meshcheck.impl.pbft.messages import PrePrepare, Request, Signed, batch_digest, signing_bytes
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.sim.storage import Durable
 
 NODES = ("n1", "n2", "n3", "n4")
 
@@ -325,3 +326,55 @@ def test_a_follower_does_not_follow_a_second_entry_for_an_index(keys: Keys) -> N
         commits[bugs] = node.current.core.commit_index
     # the mutant follows the liar's commit index
     assert list(commits.values()) == [0, 1]
+
+
+# -- what a node keeps over a restart -----------------------------------------------------------------
+
+
+def requests_sent(effects: list[Effect]) -> list[Request]:
+    """The PBFT requests the node sent its peers, each once."""
+    return list(
+        dict.fromkeys(
+            e.message.message.body
+            for e in effects
+            if isinstance(e, Send)
+            and isinstance(e.message, PbftWire)
+            and isinstance(e.message.message.body, Request)
+        )
+    )
+
+
+def only_one(items: list[Request]) -> Request:
+    assert len(items) == 1, f"expected one request, got {items}"
+    return items[0]
+
+
+def test_a_restarted_node_never_reuses_a_pbft_request_timestamp(keys: Keys) -> None:
+    """A node proposes to a PBFT epoch as a PBFT client: a request is (client, timestamp), and
+    replicas answer a known one from their reply cache without ordering it (Castro and Liskov,
+    OSDI 1999, section 4.1: timestamps of a client increase). So the last timestamp a node used is
+    persisted before the request is sent: after a restart its next proposal gets a new timestamp,
+    and is not taken for the one before it."""
+    disk = Durable()
+    node = HybridNode(HybridConfig("n1", NODES), keys, EvidenceChecker(keys), random.Random(0))
+
+    def step(event: object) -> list[Effect]:
+        effects = node.step(event)
+        for e in effects:
+            if isinstance(e, Persist):
+                disk.apply(e.writes)
+        return effects
+
+    step(Restart({}))
+    node.machine.apply_entry(NOOP)
+    node.machine.apply_entry(_equivocation(keys))
+    step(Tick(RETRY))  # epoch 1's switch entry applied: epoch 2 runs PBFT
+    assert (node.epoch, node.current_protocol()) == (2, BFT)
+    first = only_one(requests_sent(step(ClientRequest(tagged(keys, 1, 2), 1))))
+    node = HybridNode(HybridConfig("n1", NODES), keys, EvidenceChecker(keys), random.Random(0))
+    step(Restart(disk.view()))
+    assert (node.epoch, node.current_protocol()) == (2, BFT)
+    second = only_one(requests_sent(step(ClientRequest(tagged(keys, 2, 2), 2))))
+    assert first.client == second.client == client_id("n1")
+    assert second.timestamp > first.timestamp
+    assert isinstance(second.operation, OpEntry) and second.operation.op.seq == 2
