@@ -297,6 +297,12 @@ BREAKS: tuple[Break, ...] = (
         "if prev > self.log.last_index + 1 or (prev >= si and self.log.term_at(prev) not in (None, m.prev_log_term)):",
     ),
     Break(
+        R + "test_append_entries_rule_2_reply_false_without_a_matching_prev_entry",
+        f"{RAFT_NODE}._handle_append_request",
+        "if prev > self.log.last_index or (prev >= si and self.log.term_at(prev) != m.prev_log_term):",
+        "if prev > self.log.last_index or (prev >= si and self.log.term_at(prev) < m.prev_log_term):",
+    ),
+    Break(
         R + "test_append_entries_rule_3_delete_a_conflicting_entry_and_all_after_it",
         f"{RAFT_NODE}._handle_append_request",
         "self._truncate_from(index)",
@@ -418,6 +424,12 @@ BREAKS: tuple[Break, ...] = (
         f"{REPLICA}._execute",
         "if key in self.results and mutants.EXECUTE_AGAIN not in self._bugs:",
         "if False:",
+    ),
+    Break(
+        P + "test_4_1_a_request_ordered_twice_is_applied_once_when_the_state_is_rebuilt",
+        f"{REPLICA}._replay",
+        "if key not in self.results:",
+        "if True:",
     ),
     Break(
         P + "test_4_1_a_request_the_client_did_not_sign_is_ignored",
@@ -554,6 +566,12 @@ BREAKS: tuple[Break, ...] = (
         "self._out.append(SetTimer(PROGRESS, 0))",
         "pass",
     ),
+    Break(
+        P + "test_4_2_a_signature_vouches_for_its_own_message_only",
+        f"{REPLICA}.verify",
+        "known = self._verified.get(m)",
+        "known = next((k for s, k in self._verified.items() if s.signature == m.signature), None)",
+    ),
     # -- PBFT, section 4.3: checkpoints
     Break(
         P + "test_4_3_a_checkpoint_is_taken_every_k_requests",
@@ -675,6 +693,24 @@ BREAKS: tuple[Break, ...] = (
         f"{VIEWCHANGE}:check_prepared",
         "if len(signers) < prepares_needed(config):",
         "if not signers:",
+    ),
+    Break(
+        P + "test_4_4_a_view_change_message_with_a_bad_prepared_certificate_is_refused",
+        f"{VIEWCHANGE}:check_prepared",
+        "if not _signed(p, Prepare) or not verify(p) or p.signer != p.body.src:",
+        "if not _signed(p, Prepare) or p.signer != p.body.src:",
+    ),
+    Break(
+        P + "test_4_4_a_new_view_never_moves_the_stable_checkpoint_back",
+        f"{REPLICA}._adopt",
+        "if seq <= self.stable:",
+        "if seq < 0:",
+    ),
+    Break(
+        P + "test_4_4_a_state_transfer_takes_only_the_state_the_signed_digest_names",
+        f"{REPLICA}._can_adopt",
+        "if history is not None and state_matches(history, seq, digest):",
+        "if history is not None and len(history) == seq:",
     ),
     Break(
         P + "test_4_4_f_plus_1_view_changes_for_a_later_view_make_a_replica_follow",
