@@ -288,6 +288,23 @@ def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
     assert answer.request_id == 9 and answer.unknown and answer.error != NOT_LEADER
 
 
+def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -> None:
+    """Section 8: a server that is not the leader redirects clients to the leader it knows. Deposed
+    by the new leader's AppendEntries, the old leader knows it: the answers to its pending write
+    and read carry it, so the clients retry there."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1))  # the no-op commits: reads may start
+    box.step(ClientRequest("w", 9))
+    box.step(ClientRead("r", 10))
+    effects = box.deliver(AppendEntriesRequest("s3", "s1", 5, 2, 2, (), 0, 0))
+    assert box.node.role == FOLLOWER and box.node.leader == "s3"
+    answers = {e.request_id: e for e in effects if isinstance(e, Reply)}
+    assert set(answers) == {9, 10}
+    assert answers[9].unknown and answers[9].leader == "s3"
+    assert answers[10].error is not None and answers[10].leader == "s3"
+
+
 def test_leaders_replicate_from_next_index() -> None:
     """Figure 2, leaders: if last log index >= nextIndex for a follower, send AppendEntries with
     log entries starting at nextIndex, prevLogIndex = nextIndex - 1 and its term."""
