@@ -39,6 +39,7 @@ from meshcheck.impl.raft import (
     HEARTBEAT,
     LEADER,
     READ,
+    READ_NEXT,
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
@@ -683,3 +684,36 @@ def test_read_index_step_4_serves_the_read_from_the_applied_state() -> None:
         Reply(2, FrozenDict({"ok": True, "value": 2}), leader="s1")
     ]
     assert not box.node.reads.pending
+
+
+def test_read_index_reads_arriving_during_a_round_ride_on_the_next_one_at_once() -> None:
+    """Thesis 6.4 with one round at a time (readindex.py): reads that arrive while a round is pending
+    wait; the moment that round is served, the next one starts for all of them (a timer of no
+    delay, READ_NEXT), with its own heartbeat round and its own acknowledgements."""
+    box = Box(term=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))  # the no-op commits
+    box.step(ClientRead("", 2))  # round 1
+    assert sent(box.step(ClientRead("", 3))) == []  # waits for round 2
+    assert READ in timers(box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 1)))
+    effects = box.step(Tick(READ))
+    assert [e.request_id for e in effects if isinstance(e, Reply)] == [2]
+    assert SetTimer(READ_NEXT, 0) in effects
+    effects = box.step(Tick(READ_NEXT))
+    assert box.node.reads.seq == 2
+    assert [(m.dest, m.read_round) for m in sent(effects)] == [("s2", 2), ("s3", 2)]
+    box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 2))
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [3]
+
+
+def test_read_index_a_cluster_of_one_confirms_its_round_at_once() -> None:
+    """Thesis 6.4, step 3, with no peers: the leader alone is a majority, so the round is confirmed
+    when it starts and served at once (a READ timer of no delay), with no heartbeat sent."""
+    box = Box()
+    box.config = RaftConfig("s1", ("s1",), bugs=BUGS_UNDER_TEST)
+    box.restart()
+    box.step(Tick(ELECTION))  # a cluster of one elects itself and commits its no-op
+    assert role_of(box) == LEADER and box.node.commit_index == 1
+    effects = box.step(ClientRead("", 5))
+    assert sent(effects) == [] and SetTimer(READ, 0) in effects
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [5]
