@@ -565,6 +565,21 @@ def snapshot_of(value: int) -> bytes:
     return machine.snapshot()
 
 
+def test_install_snapshot_comes_from_the_leader_of_its_term() -> None:
+    """Section 7: the leader sends InstallSnapshot; like its AppendEntries (Figure 2, candidates and
+    followers) it makes a candidate of its term a follower, and the receiver knows the leader (to
+    redirect clients, section 8)."""
+    follower = Box("s2", term=2)
+    follower.deliver(InstallSnapshotRequest("s1", "s2", 2, 2, 1, snapshot_of(1)))
+    assert (role_of(follower), follower.node.leader) == (FOLLOWER, "s1")
+    candidate = Box("s2", term=1)
+    candidate.step(Tick(ELECTION))  # candidate of term 2
+    effects = candidate.deliver(InstallSnapshotRequest("s3", "s2", 2, 2, 1, snapshot_of(1)))
+    assert (role_of(candidate), candidate.node.term, candidate.node.leader) == (FOLLOWER, 2, "s3")
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s3", 2, 2)]
+    assert candidate.node.log.snapshot_index == 2
+
+
 def test_install_snapshot_rule_1_reply_immediately_if_term_is_stale() -> None:
     """Section 7, InstallSnapshot receiver 1: reply immediately if term < currentTerm (with
     currentTerm); nothing is installed."""
@@ -574,14 +589,16 @@ def test_install_snapshot_rule_1_reply_immediately_if_term_is_stale() -> None:
     assert (box.node.log.snapshot_index, len(box.node.log.entries)) == (0, 2)
 
 
-def test_install_snapshot_discards_a_snapshot_older_than_the_commit_index() -> None:
+@pytest.mark.parametrize("covered", [2, 3])
+def test_install_snapshot_discards_a_snapshot_older_than_the_commit_index(covered: int) -> None:
     """Section 7: a snapshot that covers no more than the receiver has committed (a delayed or
-    duplicated one) is acknowledged and discarded; state machine, log and commitIndex stay."""
+    duplicated one; up to the commit index itself) is acknowledged and discarded; state machine,
+    log and commitIndex stay."""
     box = Box("s2", term=1)
     box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1, 1, 1), 3, 0))
     before = box.node.machine.snapshot()
-    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, 2, 1, snapshot_of(1)))
-    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, 2)]
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, covered, 1, snapshot_of(1)))
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, covered)]
     assert (box.node.commit_index, box.node.log.snapshot_index, len(box.node.log.entries)) == (
         3,
         0,
