@@ -261,10 +261,11 @@ class Row:
         return self.killed / judged if judged else 1.0
 
     @property
-    def score_of_run(self) -> float:
-        """The score over the mutants tested so far: what an interrupted campaign has measured."""
+    def score_of_run(self) -> float | None:
+        """The score over the mutants tested so far (None before any): what an interrupted
+        campaign has measured."""
         judged = self.mutants - self.equivalent - self.other
-        return self.killed / judged if judged else 1.0
+        return self.killed / judged if judged else None
 
 
 def tabulate(
@@ -297,11 +298,11 @@ def tabulate(
             else:
                 row.other += 1
         rows.append(row)
-    files = set(by_file)
+    done = {r.file for r in rows if r.mutants and not r.other}  # files tested to the end
     stale = [
         e
         for e in equivalents
-        if e.file in files and (e.file, e.function, e.removed, e.added) not in used
+        if e.file in done and (e.file, e.function, e.removed, e.added) not in used
     ]
     return rows, stale
 
@@ -368,7 +369,7 @@ def _cells(r: Row) -> tuple[str, ...]:
         str(r.no_tests),
         str(r.other),
         f"{100 * r.score:.1f}%",
-        f"{100 * r.score_of_run:.1f}%",
+        "-" if r.score_of_run is None else f"{100 * r.score_of_run:.1f}%",
         f"{r.seconds / 60:.0f} min, {r.seconds / r.timed:.1f} s/mutant ({r.timed})"
         if r.timed
         else "",
