@@ -275,6 +275,18 @@ def test_leaders_append_client_commands_and_answer_once_applied() -> None:
     assert follower.step(ClientRequest("w", 3)) == [Reply(3, error=NOT_LEADER, leader="s1")]
 
 
+def test_leaders_of_a_cluster_of_one_commit_a_client_command_at_once() -> None:
+    """Figure 2, leaders: append the command, respond after it is applied; with no peers the
+    leader alone is a majority (section 5.3), so the entry commits and applies in the same step."""
+    box = Box()
+    box.config = RaftConfig("s1", ("s1",), bugs=BUGS_UNDER_TEST)
+    box.restart()
+    box.step(Tick(ELECTION))  # elected alone; its no-op commits
+    effects = box.step(ClientRequest("w", 4))
+    assert box.node.commit_index == 2 and applied(effects) == [(2, "w")]
+    assert [e.request_id for e in effects if isinstance(e, Reply)] == [4]
+
+
 def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
     """Section 8 (client interaction) with section 5.4.2: a leader that steps down with writes it
     appended but has not applied cannot say they failed: each is in its log, may be on a majority,
