@@ -21,6 +21,7 @@ import pytest
 
 from meshcheck.impl.base.effects import (
     Apply,
+    CancelTimer,
     Effect,
     Persist,
     Put,
@@ -312,6 +313,7 @@ def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -
     box.step(ClientRead("r", 10))
     effects = box.deliver(AppendEntriesRequest("s3", "s1", 5, 2, 2, (), 0, 0))
     assert box.node.role == FOLLOWER and box.node.leader == "s3"
+    assert CancelTimer(HEARTBEAT) in effects  # a follower sends no heartbeats
     answers = {e.request_id: e for e in effects if isinstance(e, Reply)}
     assert set(answers) == {9, 10}
     assert answers[9].unknown and answers[9].leader == "s3"
