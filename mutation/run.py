@@ -1,29 +1,38 @@
 """Mutation testing of the protocol cores: mutmut 3 (`[tool.mutmut]` in pyproject.toml) with each
 core file's mutants run against that file's tests only, and a score table per file.
 
-    python mutation/run.py run [--workers N] [--rerun all|survivors] [GROUP ...]   test, then the table
-    python mutation/run.py report [GROUP ...]                         the table from the last run
-    python mutation/run.py survivors [GROUP ...]                      each unexplained survivor's diff
+    python mutation/run.py run [--workers N] [--rerun all|survivors|gaps] [--sample N] [GROUP ...]
+    python mutation/run.py report [GROUP ...]          the table from the last run
+    python mutation/run.py survivors [GROUP ...]       each unexplained survivor's diff
 
-GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make mutation` runs `run`. Results are kept
-in mutants/ (mutmut's own cache, keyed by a hash of each function): a second `run` tests only the
-mutants of functions that changed; --rerun survivors tests the survivors again (after adding tests),
---rerun all every selected mutant.
+GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make
+mutation` runs `run`. Results are kept in mutants/ (mutmut's own cache, keyed by a hash of each
+function): a second `run` tests only the mutants not tested yet or of functions that changed;
+--rerun gaps tests again the survivors not listed as equivalent (after adding tests), --rerun
+survivors every survivor, --rerun all every selected mutant. --sample N tests N mutants of each
+file spread evenly over it, to time a campaign; mutants/seconds.json keeps each mutant's wall time
+and the table sums it per file.
 
 Per-file test selection. mutmut runs the whole test selection once with every function
 instrumented, records which tests reach which function, and runs a mutant against those tests only.
 The hybrid layer drives Raft and PBFT instances, so without a second filter a Raft mutant would also
 run every hybrid test; TESTS below narrows each core file's tests to its protocol's (the state
 machine's to its own, tests/test_rsm.py: the protocols' runs reach it too, but check only that
-replicas agree, so an rsm survivor would otherwise run every Raft test for nothing), and the tests of
-a mutant run fastest first, so a kill comes from the quickest test that sees it.
+replicas agree, so an rsm survivor would otherwise run every Raft test for nothing).
+
+Two stages. A mutant's tests run in one pytest run with -x: first its core's fast tests (FAST: the
+rule tests, unit and scenario tests, each fastest first), then its core's property tests (PROPERTY:
+lockstep against TLC, free runs). The first failure ends the run, so a mutant a fast test kills
+costs well under a second and only a mutant that survives stage 1 pays for stage 2; the verdict is
+still "killed by some test of the suite" or "survived all of them".
 
 Hypothesis runs the `ci` profile (MESHCHECK_HYPOTHESIS=ci) without shrinking (mutation/hypothesis_ci.py).
 
 Equivalent mutants are listed in mutation/equivalent.toml, each with the reason it cannot be told
 apart from the original, keyed by file, function and the changed lines (not by mutmut's mutant
 number or a line number, so the list survives edits elsewhere in the file). The score of a file is
-killed / (mutants - equivalent); the target is 90% per file. Exit 0 when every file selected meets
+killed / (mutants - equivalent); the target is 90% per file. "of run" is the same over the mutants
+tested so far, what an interrupted campaign has measured. Exit 0 when every file selected meets
 it, 1 when one does not, 2 on bad input.
 """
 
@@ -31,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import time
@@ -46,35 +56,51 @@ TARGET = 0.90
 
 GROUPS = ("rsm", "raft", "pbft", "hybrid")
 
-# The tests each core's files run against (paths as mutmut's test ids start). mutmut keeps, of these,
-# the tests that reach the mutated function.
-_RAFT = [
+# The tests each core's files run against (paths as mutmut's test ids start), in two stages: a
+# mutant runs its core's fast tests first (rule tests, unit and scenario tests: seconds for all) and
+# its core's property tests (lockstep with TLC, free runs: minutes) only if it survives them. pytest
+# runs with -x, so the first failing test ends the run and the property tests of a mutant killed in
+# stage 1 never start. mutmut keeps, of these, the tests that reach the mutated function.
+_RAFT_FAST = [
+    "tests/test_raft_rules.py",
     "tests/test_raft_impl.py",
     "tests/test_raft_log.py",
     "tests/test_raft_config.py",
     "tests/test_raft_snapshot_response.py",
-    "property_tests/raft/",
+    "tests/test_raft_unreliable.py",
 ]
-_PBFT = [
+_PBFT_FAST = [
+    "tests/test_pbft_rules.py",
     "tests/test_pbft_impl.py",
     "tests/test_pbft_impl_sim.py",
     "tests/test_pbft_votes.py",
     "tests/test_pbft_byzantine.py",
-    "property_tests/pbft/",
 ]
-_HYBRID = [
+_HYBRID_FAST = [
     "tests/test_hybrid_impl.py",
     "tests/test_hybrid_sim.py",
     "tests/test_hybrid_levels.py",
     "tests/test_hybrid_threat.py",
-    "property_tests/hybrid/",
 ]
-TESTS: dict[str, list[str]] = {
+FAST: dict[str, list[str]] = {
     "rsm": ["tests/test_rsm.py"],
-    "raft": _RAFT,
-    "pbft": _PBFT,
-    "hybrid": _HYBRID,
+    "raft": _RAFT_FAST,
+    "pbft": _PBFT_FAST,
+    "hybrid": _HYBRID_FAST,
 }
+PROPERTY: dict[str, list[str]] = {
+    "rsm": [],
+    "raft": ["property_tests/raft/"],
+    "pbft": ["property_tests/pbft/"],
+    "hybrid": ["property_tests/hybrid/"],
+}
+TESTS: dict[str, list[str]] = {g: FAST[g] + PROPERTY[g] for g in GROUPS}
+FAST_PREFIXES = tuple(t for g in GROUPS for t in FAST[g])
+
+
+def stage(test_id: str) -> int:
+    """1 for a fast test, 2 for a property test: the order a mutant's tests run in."""
+    return 1 if test_id.startswith(FAST_PREFIXES) else 2
 
 
 def group_of(mutant_or_function: str) -> str | None:
@@ -147,6 +173,7 @@ class Mutant:
     file: str  # impl/raft/node.py
     function: str  # RaftNode.step
     status: str
+    seconds: float | None = None  # wall time of its last test run (mutants/seconds.json)
     diff: str = ""
     removed: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
@@ -187,6 +214,7 @@ def collect(groups: Iterable[str], with_diffs: bool) -> dict[str, list[Mutant]]:
     from mutmut.stats import status_by_exit_code
 
     wanted = tuple(f"{g}/" if "/" not in g else f"{g}.py" for g in groups)
+    times = load_times()
     by_file: dict[str, list[Mutant]] = {}
     for meta in sorted((ROOT / "mutants" / "meshcheck" / "impl").rglob("*.py.meta")):
         source = meta.relative_to(ROOT / "mutants").with_suffix("")  # meshcheck/impl/raft/node.py
@@ -197,7 +225,7 @@ def collect(groups: Iterable[str], with_diffs: bool) -> dict[str, list[Mutant]]:
         file = str(Path(*source.parts[1:]))
         mutants = by_file.setdefault(file, [])
         for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _natural(kv[0])):
-            m = Mutant(name, file, _function_of(name), status_by_exit_code[code])
+            m = Mutant(name, file, _function_of(name), status_by_exit_code[code], times.get(name))
             if with_diffs or m.status in ("survived", "no tests"):
                 try:
                     m.diff = get_diff_for_mutant(name, path=source)
@@ -223,12 +251,21 @@ class Row:
     timeout: int = 0
     no_tests: int = 0
     other: int = 0  # not run yet (an interrupted campaign), or mutmut's "suspicious"
+    timed: int = 0  # mutants with a recorded run time
+    seconds: float = 0.0  # their wall seconds together
     gaps: list[Mutant] = field(default_factory=list)
 
     @property
     def score(self) -> float:
         judged = self.mutants - self.equivalent
         return self.killed / judged if judged else 1.0
+
+    @property
+    def score_of_run(self) -> float | None:
+        """The score over the mutants tested so far (None before any): what an interrupted
+        campaign has measured."""
+        judged = self.mutants - self.equivalent - self.other
+        return self.killed / judged if judged else None
 
 
 def tabulate(
@@ -241,6 +278,9 @@ def tabulate(
     for file, mutants in by_file.items():
         row = Row(file, mutants=len(mutants))
         for m in mutants:
+            if m.seconds is not None and m.status not in ("not checked", "no tests"):
+                row.timed += 1
+                row.seconds += m.seconds
             if m.status == "killed":
                 row.killed += 1
             elif m.status == "timeout":
@@ -258,11 +298,11 @@ def tabulate(
             else:
                 row.other += 1
         rows.append(row)
-    files = set(by_file)
+    done = {r.file for r in rows if r.mutants and not r.other}  # files tested to the end
     stale = [
         e
         for e in equivalents
-        if e.file in files and (e.file, e.function, e.removed, e.added) not in used
+        if e.file in done and (e.file, e.function, e.removed, e.added) not in used
     ]
     return rows, stale
 
@@ -278,6 +318,8 @@ def print_table(rows: list[Row]) -> None:
         "no tests",
         "not run",
         "score",
+        "of run",
+        "time",
     )
     lines: list[tuple[str, ...]] = [head]
     total = Row("total")
@@ -285,7 +327,17 @@ def print_table(rows: list[Row]) -> None:
         if r.mutants == 0:  # an __init__.py of imports only
             continue
         lines.append(_cells(r))
-        for attr in ("mutants", "killed", "survived", "equivalent", "timeout", "no_tests", "other"):
+        for attr in (
+            "mutants",
+            "killed",
+            "survived",
+            "equivalent",
+            "timeout",
+            "no_tests",
+            "other",
+            "timed",
+            "seconds",
+        ):
             setattr(total, attr, getattr(total, attr) + getattr(r, attr))
     lines.append(_cells(total))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -317,13 +369,43 @@ def _cells(r: Row) -> tuple[str, ...]:
         str(r.no_tests),
         str(r.other),
         f"{100 * r.score:.1f}%",
+        "-" if r.score_of_run is None else f"{100 * r.score_of_run:.1f}%",
+        f"{r.seconds / 60:.0f} min, {r.seconds / r.timed:.1f} s/mutant ({r.timed})"
+        if r.timed
+        else "",
     )
 
 
 # --- running mutmut -----------------------------------------------------------------------------
 
 
-def _install_hooks(groups: list[str], rerun: str | None) -> None:
+TIMES = ROOT / "mutants" / "seconds.json"  # the wall seconds of each mutant's last test run
+
+
+def load_times() -> dict[str, float]:
+    try:
+        found = json.loads(TIMES.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def record_time(mutant: str, seconds: float) -> None:
+    times = load_times()
+    times[mutant] = round(seconds, 2)
+    TIMES.write_text(json.dumps(times, indent=0, sort_keys=True))
+
+
+def sample_of(names: list[str], n: int) -> set[str]:
+    """n of a file's mutants spread evenly over it (the first, then every len/n-th in mutmut's
+    numbering): a fixed sample to time the campaign on."""
+    ordered = sorted(names, key=_natural)
+    if n >= len(ordered):
+        return set(ordered)
+    return {ordered[i * len(ordered) // n] for i in range(n)}
+
+
+def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = None) -> None:
     """Narrow mutmut's run to the selected groups and each file's own tests (mutmut 3.8 internals:
     pinned in pyproject.toml's `mutation` extra)."""
     from mutmut.state import state
@@ -347,16 +429,29 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
         mutants, by_path = orig_collect(mutant_names=mutant_names)
         from mutmut.stats import status_by_exit_code
 
-        def again(result: int | None) -> bool:
+        gaps: set[str] = set()
+        if rerun == "gaps":
+            rows, _ = tabulate(collect(groups, with_diffs=False), load_equivalents())
+            gaps = {m.name for r in rows for m in r.gaps}
+
+        def again(name: str, result: int | None) -> bool:
             if rerun == "all":
                 return True
+            if rerun == "gaps":
+                return name in gaps
             return rerun == "survivors" and status_by_exit_code[result] in ("survived", "no tests")
 
         mutants = [
-            (m, name, None if again(result) else result)
+            (m, name, None if again(name, result) else result)
             for m, name, result in mutants
             if name.startswith(selected)
         ]
+        if sample is not None:
+            by_source: dict[str, list[str]] = {}
+            for _, name, _ in mutants:
+                by_source.setdefault(name.split("__mutmut_")[0].rsplit(".", 1)[0], []).append(name)
+            kept = set().union(*(sample_of(names, sample) for names in by_source.values()))
+            mutants = [entry for entry in mutants if entry[1] in kept]
         return mutants, by_path
 
     def tests_for_mutant_names(_names: Any) -> set[str]:
@@ -373,12 +468,23 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
     def get_mutant_runner(*args: Any, **kwargs: Any) -> Any:
         runner = orig_runner(*args, **kwargs)
         submit = runner.submit
+        wait_for_result = runner.wait_for_result
+        started: dict[str, float] = {}
 
-        def fastest_first(name: str, tests: list[str], *rest: Any) -> None:
+        def in_stages(name: str, tests: list[str], *rest: Any) -> None:
             durations = state().duration_by_test
-            submit(name, sorted(tests, key=lambda t: (durations.get(t, 0.0), t)), *rest)
+            started[name] = time.monotonic()
+            submit(name, sorted(tests, key=lambda t: (stage(t), durations.get(t, 0.0), t)), *rest)
 
-        runner.submit = fastest_first
+        def timed(*a: Any, **kw: Any) -> Any:
+            # mutmut's fork server records no duration (0.0): the wall time from submit to result
+            result = wait_for_result(*a, **kw)
+            if result.mutant_name in started:
+                record_time(result.mutant_name, time.monotonic() - started.pop(result.mutant_name))
+            return result
+
+        runner.submit = in_stages
+        runner.wait_for_result = timed
         return runner
 
     mm.collect_or_load_stats = collect_or_load_stats
@@ -387,10 +493,12 @@ def _install_hooks(groups: list[str], rerun: str | None) -> None:
     mm.get_mutant_runner = get_mutant_runner
 
 
-def run_mutmut(groups: list[str], workers: int, rerun: str | None) -> float:
+def run_mutmut(
+    groups: list[str], workers: int, rerun: str | None, sample: int | None = None
+) -> float:
     """Run the campaign; its wall-clock seconds."""
     os.environ["MESHCHECK_HYPOTHESIS"] = "ci"
-    _install_hooks(groups, rerun)
+    _install_hooks(groups, rerun, sample)
     mm: Any = importlib.import_module("mutmut.__main__")
     from mutmut.configuration import Config, config
 
@@ -451,8 +559,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--rerun",
-        choices=("all", "survivors"),
-        help="test again every selected mutant, or those that survived (after adding tests)",
+        choices=("all", "survivors", "gaps"),
+        help="test again every selected mutant, those that survived, or the survivors not listed"
+        " as equivalent (after adding tests)",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="test only N mutants of each file, spread evenly over it (to time a campaign)",
     )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
@@ -466,11 +581,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise BadInput(f"no file impl/{core}/{file}.py")
         if args.workers < 1:
             raise BadInput("--workers must be at least 1")
+        if args.sample is not None and args.sample < 1:
+            raise BadInput("--sample must be at least 1")
         load_equivalents()  # a malformed list fails before an hour of testing, not after
         if args.command == "run":
-            seconds = run_mutmut(groups, args.workers, args.rerun)
+            seconds = run_mutmut(groups, args.workers, args.rerun, args.sample)
             print(
                 f"\nmutation campaign ({', '.join(groups)}): {seconds:.0f} s on {args.workers} worker(s)"
+                + (f", a sample of {args.sample} mutant(s) per file" if args.sample else "")
             )
             return report(groups)
         if args.command == "report":

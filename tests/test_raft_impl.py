@@ -354,6 +354,21 @@ def test_snapshot_is_taken_after_the_interval_in_its_own_step() -> None:
     )
 
 
+def test_a_snapshot_is_taken_only_of_a_prefix_not_yet_snapshotted() -> None:
+    """TakeSnapshot folds what is committed beyond the current snapshot; with nothing beyond it (a
+    second timer, or a node restarted from its snapshot) it writes nothing."""
+    box = Box(snapshot_interval=2)
+    box.elect()
+    box.step(ClientRequest("a", 1))
+    box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 2, 0))
+    assert any(isinstance(e, Persist) for e in box.step(Tick(SNAPSHOT)))
+    assert box.node.log.snapshot_index == box.node.commit_index == 2
+    assert box.step(Tick(SNAPSHOT)) == []  # nothing new committed: no write
+    box.restart()
+    assert box.node.commit_index == box.node.log.snapshot_index == 2
+    assert box.step(Tick(SNAPSHOT)) == []
+
+
 # -- thesis section 6.4: ReadIndex --------------------------------------------------------------------
 
 

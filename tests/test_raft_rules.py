@@ -21,6 +21,7 @@ import pytest
 
 from meshcheck.impl.base.effects import (
     Apply,
+    CancelTimer,
     Effect,
     Persist,
     Put,
@@ -39,6 +40,7 @@ from meshcheck.impl.raft import (
     HEARTBEAT,
     LEADER,
     READ,
+    READ_NEXT,
     AppendEntriesRequest,
     AppendEntriesResponse,
     Entry,
@@ -274,6 +276,18 @@ def test_leaders_append_client_commands_and_answer_once_applied() -> None:
     assert follower.step(ClientRequest("w", 3)) == [Reply(3, error=NOT_LEADER, leader="s1")]
 
 
+def test_leaders_of_a_cluster_of_one_commit_a_client_command_at_once() -> None:
+    """Figure 2, leaders: append the command, respond after it is applied; with no peers the
+    leader alone is a majority (section 5.3), so the entry commits and applies in the same step."""
+    box = Box()
+    box.config = RaftConfig("s1", ("s1",), bugs=BUGS_UNDER_TEST)
+    box.restart()
+    box.step(Tick(ELECTION))  # elected alone; its no-op commits
+    effects = box.step(ClientRequest("w", 4))
+    assert box.node.commit_index == 2 and applied(effects) == [(2, "w")]
+    assert [e.request_id for e in effects if isinstance(e, Reply)] == [4]
+
+
 def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
     """Section 8 (client interaction) with section 5.4.2: a leader that steps down with writes it
     appended but has not applied cannot say they failed: each is in its log, may be on a majority,
@@ -286,6 +300,24 @@ def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
     assert box.node.role == FOLLOWER
     (answer,) = [e for e in effects if isinstance(e, Reply)]
     assert answer.request_id == 9 and answer.unknown and answer.error != NOT_LEADER
+
+
+def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -> None:
+    """Section 8: a server that is not the leader redirects clients to the leader it knows. Deposed
+    by the new leader's AppendEntries, the old leader knows it: the answers to its pending write
+    and read carry it, so the clients retry there."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1))  # the no-op commits: reads may start
+    box.step(ClientRequest("w", 9))
+    box.step(ClientRead("r", 10))
+    effects = box.deliver(AppendEntriesRequest("s3", "s1", 5, 2, 2, (), 0, 0))
+    assert box.node.role == FOLLOWER and box.node.leader == "s3"
+    assert CancelTimer(HEARTBEAT) in effects  # a follower sends no heartbeats
+    answers = {e.request_id: e for e in effects if isinstance(e, Reply)}
+    assert set(answers) == {9, 10}
+    assert answers[9].unknown and answers[9].leader == "s3"
+    assert answers[10].error is not None and answers[10].leader == "s3"
 
 
 def test_leaders_replicate_from_next_index() -> None:
@@ -550,6 +582,21 @@ def snapshot_of(value: int) -> bytes:
     return machine.snapshot()
 
 
+def test_install_snapshot_comes_from_the_leader_of_its_term() -> None:
+    """Section 7: the leader sends InstallSnapshot; like its AppendEntries (Figure 2, candidates and
+    followers) it makes a candidate of its term a follower, and the receiver knows the leader (to
+    redirect clients, section 8)."""
+    follower = Box("s2", term=2)
+    follower.deliver(InstallSnapshotRequest("s1", "s2", 2, 2, 1, snapshot_of(1)))
+    assert (role_of(follower), follower.node.leader) == (FOLLOWER, "s1")
+    candidate = Box("s2", term=1)
+    candidate.step(Tick(ELECTION))  # candidate of term 2
+    effects = candidate.deliver(InstallSnapshotRequest("s3", "s2", 2, 2, 1, snapshot_of(1)))
+    assert (role_of(candidate), candidate.node.term, candidate.node.leader) == (FOLLOWER, 2, "s3")
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s3", 2, 2)]
+    assert candidate.node.log.snapshot_index == 2
+
+
 def test_install_snapshot_rule_1_reply_immediately_if_term_is_stale() -> None:
     """Section 7, InstallSnapshot receiver 1: reply immediately if term < currentTerm (with
     currentTerm); nothing is installed."""
@@ -559,14 +606,16 @@ def test_install_snapshot_rule_1_reply_immediately_if_term_is_stale() -> None:
     assert (box.node.log.snapshot_index, len(box.node.log.entries)) == (0, 2)
 
 
-def test_install_snapshot_discards_a_snapshot_older_than_the_commit_index() -> None:
+@pytest.mark.parametrize("covered", [2, 3])
+def test_install_snapshot_discards_a_snapshot_older_than_the_commit_index(covered: int) -> None:
     """Section 7: a snapshot that covers no more than the receiver has committed (a delayed or
-    duplicated one) is acknowledged and discarded; state machine, log and commitIndex stay."""
+    duplicated one; up to the commit index itself) is acknowledged and discarded; state machine,
+    log and commitIndex stay."""
     box = Box("s2", term=1)
     box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1, 1, 1), 3, 0))
     before = box.node.machine.snapshot()
-    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, 2, 1, snapshot_of(1)))
-    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, 2)]
+    effects = box.deliver(InstallSnapshotRequest("s1", "s2", 1, covered, 1, snapshot_of(1)))
+    assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 1, covered)]
     assert (box.node.commit_index, box.node.log.snapshot_index, len(box.node.log.entries)) == (
         3,
         0,
@@ -669,3 +718,36 @@ def test_read_index_step_4_serves_the_read_from_the_applied_state() -> None:
         Reply(2, FrozenDict({"ok": True, "value": 2}), leader="s1")
     ]
     assert not box.node.reads.pending
+
+
+def test_read_index_reads_arriving_during_a_round_ride_on_the_next_one_at_once() -> None:
+    """Thesis 6.4 with one round at a time (readindex.py): reads that arrive while a round is pending
+    wait; the moment that round is served, the next one starts for all of them (a timer of no
+    delay, READ_NEXT), with its own heartbeat round and its own acknowledgements."""
+    box = Box(term=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))  # the no-op commits
+    box.step(ClientRead("", 2))  # round 1
+    assert sent(box.step(ClientRead("", 3))) == []  # waits for round 2
+    assert READ in timers(box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 1)))
+    effects = box.step(Tick(READ))
+    assert [e.request_id for e in effects if isinstance(e, Reply)] == [2]
+    assert SetTimer(READ_NEXT, 0) in effects
+    effects = box.step(Tick(READ_NEXT))
+    assert box.node.reads.seq == 2
+    assert [(m.dest, m.read_round) for m in sent(effects)] == [("s2", 2), ("s3", 2)]
+    box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 2))
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [3]
+
+
+def test_read_index_a_cluster_of_one_confirms_its_round_at_once() -> None:
+    """Thesis 6.4, step 3, with no peers: the leader alone is a majority, so the round is confirmed
+    when it starts and served at once (a READ timer of no delay), with no heartbeat sent."""
+    box = Box()
+    box.config = RaftConfig("s1", ("s1",), bugs=BUGS_UNDER_TEST)
+    box.restart()
+    box.step(Tick(ELECTION))  # a cluster of one elects itself and commits its no-op
+    assert role_of(box) == LEADER and box.node.commit_index == 1
+    effects = box.step(ClientRead("", 5))
+    assert sent(effects) == [] and SetTimer(READ, 0) in effects
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [5]

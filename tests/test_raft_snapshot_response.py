@@ -4,7 +4,12 @@ the follower's matchIndex and nextIndex forward only."""
 
 from __future__ import annotations
 
-from meshcheck.impl.raft import InstallSnapshotRequest, InstallSnapshotResponse
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.raft import (
+    AppendEntriesRequest,
+    InstallSnapshotRequest,
+    InstallSnapshotResponse,
+)
 from meshcheck.impl.raft.node import HARD, LOG
 from tests.test_raft_impl import Box, log_of, sent
 
@@ -42,3 +47,25 @@ def test_a_stale_snapshot_is_refused_with_the_current_term_and_no_match() -> Non
     effects = box.deliver(InstallSnapshotRequest("s1", "s2", 2, 5, 2, b"{}"))
     assert sent(effects) == [InstallSnapshotResponse("s2", "s1", 3, 0)]
     assert box.node.log.snapshot_index == 0 and box.node.log.last_index == 2
+
+
+def test_a_current_response_sends_what_follows_the_snapshot_when_nothing_is_in_flight() -> None:
+    """Section 7: once the follower holds the snapshot, the leader goes on with AppendEntries from
+    nextIndex, if it has entries past it and nothing unacknowledged is in flight to that follower
+    (one batch at a time: impl/raft/node.py `_idle`)."""
+    box = leader()  # the no-op (index 4) is in flight to s2 and s3
+    box.step(ClientRequest("w", 7))  # index 5: held back, a batch is in flight to both
+    assert box.node.log.last_index == 5
+    # s3 is still waiting on its batch (up to 4): a snapshot response of match 3 sends nothing
+    assert sent(box.deliver(InstallSnapshotResponse("s3", "s1", 2, 3))) == []
+    # s2 acknowledges up to 4 by snapshot: idle, and entry 5 follows
+    (follow_up,) = sent(box.deliver(InstallSnapshotResponse("s2", "s1", 2, 4)))
+    assert isinstance(follow_up, AppendEntriesRequest) and follow_up.dest == "s2"
+    assert (follow_up.prev_log_index, [e.value for e in follow_up.entries]) == (4, ["w"])
+
+
+def test_a_current_response_sends_nothing_when_the_follower_has_everything() -> None:
+    box = leader()
+    # s2 holds up to the last index (4) by snapshot: nothing to send, not even an empty AppendEntries
+    assert sent(box.deliver(InstallSnapshotResponse("s2", "s1", 2, 4))) == []
+    assert box.node.next_index["s2"] == 5
