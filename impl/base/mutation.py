@@ -30,7 +30,7 @@ nothing here keeps state between calls but the donor pool the caller owns.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import attrs
@@ -56,6 +56,27 @@ def children(value: Any) -> list[tuple[Step, Any]]:
     if isinstance(value, tuple):
         return list(enumerate(value))
     return []  # a frozenset is mutated as a whole; scalars and mappings have no positions below
+
+
+def positions(value: Any, path: Path = ()) -> Iterator[Path]:
+    """Every position below `value` (its fields, their items, at any depth), depth first."""
+    for step, child in children(value):
+        here = (*path, step)
+        yield here
+        yield from positions(child, here)
+
+
+def unsigned_field(
+    root: Any, path: Path, unsigned: Collection[tuple[type, str]]
+) -> tuple[type, str] | None:
+    """The field of `unsigned` (a table of (message type, field name)) that the position `path`
+    lies in, walking down from `root`; None when every field on the way is signed."""
+    here = root
+    for step in path:
+        if isinstance(step, str) and (type(here), step) in unsigned:
+            return (type(here), step)
+        here = here[step] if isinstance(step, int) else getattr(here, step)
+    return None
 
 
 def get(value: Any, path: Path) -> Any:

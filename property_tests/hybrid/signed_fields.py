@@ -17,7 +17,7 @@ checked:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -79,20 +79,9 @@ GALLERY = gallery()
 SIGNED_TYPES = tuple(GALLERY)
 
 
-def positions(value: Any, path: mutation.Path = ()) -> Iterator[mutation.Path]:
-    for step, child in mutation.children(value):
-        here = (*path, step)
-        yield here
-        yield from positions(child, here)
-
-
 def unsigned_on(root: Any, path: mutation.Path) -> tuple[type, str] | None:
-    here = root
-    for step in path:
-        if isinstance(step, str) and (type(here), step) in UNSIGNED_FIELDS:
-            return (type(here), step)
-        here = here[step] if isinstance(step, int) else getattr(here, step)
-    return None
+    """The declared-unsigned field the position lies in (None: every field on the way is signed)."""
+    return mutation.unsigned_field(root, path, UNSIGNED_FIELDS)
 
 
 def _donors() -> mutation.Donors:
@@ -210,7 +199,7 @@ def signed_fields(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     for which in (0, 1):
         entry_signature_inside_a_seal(bugs, which, rng)
     wire_epoch(bugs)
-    paths = {name: list(positions(GALLERY[name][0])) for name in SIGNED_TYPES}
+    paths = {name: list(mutation.positions(GALLERY[name][0])) for name in SIGNED_TYPES}
 
     @given(st.data(), st.randoms(use_true_random=False))
     # a quarter of the profile's examples (ci 20, dev 50): each costs a few signature checks

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -125,22 +125,9 @@ def donors() -> mutation.Donors:
     return found
 
 
-def positions(value: Any, path: mutation.Path = ()) -> Iterator[mutation.Path]:
-    """Every position below `value` (its fields, their items, at any depth)."""
-    for step, child in mutation.children(value):
-        here = (*path, step)
-        yield here
-        yield from positions(child, here)
-
-
 def unsigned_on(root: Any, path: mutation.Path) -> tuple[type, str] | None:
     """The declared-unsigned field the position lies in (None: every field on the way is signed)."""
-    here = root
-    for step in path:
-        if isinstance(step, str) and (type(here), step) in UNSIGNED_FIELDS:
-            return (type(here), step)
-        here = here[step] if isinstance(step, int) else getattr(here, step)
-    return None
+    return mutation.unsigned_field(root, path, UNSIGNED_FIELDS)
 
 
 def receiver(bugs: frozenset[str]) -> Replica:
@@ -313,7 +300,7 @@ def inner_paths(outer: Any, where: tuple[type, str]) -> list[mutation.Path]:
     """The positions of `outer`'s body inside a field `where` names that lie inside a signed
     message of that field (a change there breaks an inner signature, not only the outer one)."""
     found = []
-    for path in positions(outer.body):
+    for path in mutation.positions(outer.body):
         if unsigned_on(outer.body, path) not in (None, where):
             continue
         here, inside, seen_signed = outer.body, False, False
@@ -395,7 +382,7 @@ def signed_fields(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     for where in PARTS:
         check_part(where, None, random.Random(0), bugs)
 
-    paths = {kind: list(positions(GALLERY.messages[kind].body)) for kind in SIGNED_TYPES}
+    paths = {kind: list(mutation.positions(GALLERY.messages[kind].body)) for kind in SIGNED_TYPES}
     inner = {where: inner_paths(PARTS[where].outer, where) for where in PARTS}
 
     @given(st.data(), st.randoms(use_true_random=False))
