@@ -122,6 +122,21 @@ def knob(schedule: Schedule, name: str) -> Any:
     return schedule.knob(name, KNOBS[name])
 
 
+def faults_of(schedule: Schedule, *, heal: bool = False) -> Faults:
+    """The schedule's faults; with heal=True every fault stops at `ticks`."""
+    return Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        partition_ticks=(100, 1000),
+        down_ticks=(100, 800),
+        chaos_every=CHAOS_EVERY,
+        until=schedule.ticks if heal else None,
+    )
+
+
 def cluster(
     schedule: Schedule,
     n: int,
@@ -135,23 +150,12 @@ def cluster(
 ) -> Simulator[Any]:
     """The simulated group of a schedule; with heal=True every fault stops at `ticks`. `make`: the
     n-th client operation (`op` for a run the spec judges: its model names the operations)."""
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
-        partition_ticks=(100, 1000),
-        down_ticks=(100, 800),
-        chaos_every=CHAOS_EVERY,
-        until=schedule.ticks if heal else None,
-    )
     byzantine = byzantine_of(schedule, n)
     checkpoint_every = knob(schedule, "checkpoint_every")
     return pbft_cluster(
         n,
         seed=schedule.seed,
-        faults=faults,
+        faults=faults_of(schedule, heal=heal),
         workload=Workload(every=knob(schedule, "every"), until=schedule.ticks, make=make),
         bugs=bugs,
         byzantine=byzantine_wrappers(byzantine),

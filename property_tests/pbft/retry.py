@@ -42,11 +42,12 @@ from meshcheck.impl.pbft.byzantine import SafetyMonitor
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Commit, PrePrepare, Request, Signed, batch_digest
-from meshcheck.impl.sim import CALM, Faults, Phases, Simulator, Workload
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, failure, share, ticks
+from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
+from meshcheck.property_tests.free_runs import Schedule, failure, share, ticks
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pbft.free_runs import (
     TIMING,
+    faults_of,
     honest,
     knob,
     request_key,
@@ -123,16 +124,7 @@ def executed_again(sim: Simulator[Any]) -> bool:
 def cluster(schedule: Schedule, bugs: frozenset[str], *, record: bool = True) -> Simulator[Any]:
     """Four replicas, r2 Byzantine with `OrderAgain`; calm for the prefix, then the schedule's
     faults for `schedule.ticks` (the client's requests too)."""
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
-        partition_ticks=(100, 1000),
-        down_ticks=(100, 800),
-        chaos_every=CHAOS_EVERY,
-    )
+    faults = faults_of(schedule)
     checkpoint_every = knob(schedule, "checkpoint_every")
     return pbft_cluster(
         4,
