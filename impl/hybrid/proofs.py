@@ -26,7 +26,7 @@ from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft import evidence as pbft_evidence
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.messages import Signed, signing_bytes
-from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 
 PBFT_PREFIX: Final = "pbft:"
 RAFT_EQUIVOCATION: Final = "raft:equivocation"
@@ -58,10 +58,13 @@ def appended(m: Any) -> dict[int, Any]:
 
 
 def carried(m: Any) -> tuple[Any, ...]:
-    """The entry values a sealed message carries (AppendEntries entries or a proposal's entry)."""
+    """The entry values a sealed message carries (AppendEntries entries or a proposal's entry). An
+    element of `entries` that is not a Raft `Entry` (a Byzantine leader sealed a malformed
+    AppendEntries) stands as None, a value whose signature never checks: the message is tampering,
+    and proves it to anyone (`_raft_tampering`)."""
     if isinstance(m, Signed) and isinstance(m.body, Proposal):
         return (m.body.entry,)
-    return tuple(e.value for e in appended(m).values())
+    return tuple(e.value if isinstance(e, Entry) else None for e in appended(m).values())
 
 
 class EvidenceChecker:

@@ -5,8 +5,10 @@ run (`HybridPlugin.watchers`), as property_tests/pbft/oracle.py does for PBFT re
   taken, and the node reports `bad_signature` against the link's sender (within its rate limit,
   `report_every`), when it keeps the epoch the message names;
 - a sealed message that checks but carries an entry whose own signature fails (a client's op, a
-  clock reading, an evidence record changed) is not taken into the node's Raft log at that index,
-  and the node reports `tampering` against the sealer;
+  clock reading, an evidence record changed, or not an entry at all) is not taken into the node's
+  Raft log at that index, and the node reports `tampering` against the sealer: a proposal in any
+  epoch it keeps, an AppendEntries in a Raft epoch whose `source` is its sender (the node reads no
+  other Raft message: impl/hybrid/node.py);
 - a PBFT message on the wire: property_tests/pbft/oracle.py's rules, on the instance of its epoch,
   with that epoch's keys;
 - no honest node reports an honest one for anything but a timing anomaly (which an honest leader
@@ -21,12 +23,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.hybrid.entries import Keys, PbftWire, epoch_of
+from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, epoch_of
 from meshcheck.impl.hybrid.fuzz import seal_ok, sealed
 from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, TAMPERING, TIMING
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import appended, carried
 from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
@@ -90,21 +93,34 @@ class HybridOracle:
             if not self._reported(node, BAD_SIGNATURE, source):
                 self.fail(node.id, f"took a seal from {source} that does not verify, unreported")
             return
+        inner = getattr(m.body, "message", None)
+        if isinstance(m.body, RaftPayload) and not (
+            instance.is_raft and isinstance(inner, AppendEntriesRequest) and inner.source == source
+        ):
+            return  # not read (node.py): a Raft message in a BFT epoch, or not its sender's
         bad = [v for v in carried(m) if not self.keys.entry_ok(v)]
         if not bad:
             return
         self.checked += 1
-        if not self._reported(node, TAMPERING, source):
+        if not self._reported(node, TAMPERING, source, proof=m):
             self.fail(node.id, f"took an entry whose signature fails from {source}, unreported")
         core = instance.core
         if isinstance(core, RaftNode):
             for index, entry in appended(m).items():
-                if entry.value in bad and _log_entry(core, index) == entry:
+                value = entry.value if isinstance(entry, Entry) else None  # None: malformed
+                if value in bad and _log_entry(core, index) == entry:
                     self.fail(node.id, f"holds {source}'s tampered entry at index {index}")
 
-    def _reported(self, node: HybridNode, kind: str, accused: str) -> bool:
+    def _reported(self, node: HybridNode, kind: str, accused: str, *, proof: Any = None) -> bool:
+        """Reported lately; or, for a self-proving kind, ever with `proof` among its messages (a
+        node reports one proof once: the same tampered message delivered again is not news)."""
         return any(
-            r.kind == kind and r.accused == accused and node.now - r.time <= self.report_every
+            r.kind == kind
+            and r.accused == accused
+            and (
+                node.now - r.time <= self.report_every
+                or (proof is not None and proof in r.messages)
+            )
             for r in reversed(node.reported)
         )
 

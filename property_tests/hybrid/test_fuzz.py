@@ -4,14 +4,17 @@ nodes take, every signed type is enumerated and covered, and each check is shown
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 from hypothesis import settings
 
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.hybrid import entries, mutants, threat
+from meshcheck.impl.hybrid import entries, levels, mutants, threat
 from meshcheck.impl.hybrid.entries import RaftPayload
 from meshcheck.impl.hybrid.fuzz import SEALED, SELF_SIGNED, UNSIGNED_FIELDS, Fuzz
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid import signed_fields as sf
@@ -94,3 +97,21 @@ def test_a_node_restarted_in_a_pbft_epoch_with_evidence_does_not_crash() -> None
     )
     out = run(schedule)
     assert out.switches >= 2 and out.hc.sim.events > 0
+
+
+def test_a_malformed_append_from_a_byzantine_leader_is_tampering_not_a_crash() -> None:
+    """Found by two colluding fuzzers: a Byzantine leader sealed an AppendEntries whose `entries`
+    held a PBFT message in place of an entry (a donor swapped in), and the honest follower's
+    tampering detector raised AttributeError reading its value. It is tampering, reported, proved to
+    a third node, and not followed."""
+    sealed, _ = sf.GALLERY["RaftPayload"]
+    append = sealed.body.message
+    wire, _ = sf.GALLERY["Proposal"]
+    lie = attrs.evolve(append, entries=(append.entries[0], wire))
+    message = sf.KEYS.seal(sf.EPOCH, "n1", RaftPayload(sf.EPOCH, "n1", lie))
+    node = sf.follower(frozenset())
+    node.step(Deliver("n1", message))
+    core: Any = node.instances[sf.EPOCH].core
+    assert core.log.last_index == 0
+    [record] = [r for r in node.reported if r.kind == levels.TAMPERING]
+    assert record.accused == "n1" and EvidenceChecker(sf.KEYS)(record)
