@@ -1,6 +1,7 @@
 """pytest loads the Hypothesis profile MESHCHECK_HYPOTHESIS names (property_tests/profiles.py);
 writes every failing check's counterexample to reports/failures/ (property_tests/record.py), so
-that the failure ends with the command that replays it; and records how many examples each test
+that the failure ends with the command that replays it (a failed client-history check's history
+too, with the `meshcheck history check` command that re-checks it); and records how many examples each test
 ran (`meshcheck verify` reports them).
 
 Counting: most property tests run their Hypothesis test inside a check (`free_run_safety` builds
@@ -25,8 +26,9 @@ import pytest
 from hypothesis.statistics import collector
 
 from meshcheck import coverage
+from meshcheck.property_tests import histories
 from meshcheck.property_tests.profiles import load_from_env
-from meshcheck.property_tests.record import find_failure, write_failure
+from meshcheck.property_tests.record import find_failure, write_failure, write_history
 
 load_from_env()
 
@@ -63,6 +65,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         if outer is not None:
             outer(stats)
 
+    histories.forget()  # a client-history failure is matched to this test's failure only
     if coverage.enabled():
         coverage.start()
     try:
@@ -75,6 +78,11 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
                 write_failure(failed, item.nodeid)
             except OSError as problem:  # the failure itself matters more than its file
                 failed.add_note(f"(its counterexample could not be written: {problem})")
+        if failed is not None and failed.recheck is None:
+            try:
+                write_history(failed, item.nodeid)
+            except OSError as problem:
+                failed.add_note(f"(its client history could not be written: {problem})")
         raise
     finally:
         if ran:

@@ -23,9 +23,16 @@ class CheckFailed(AssertionError):
         self.steps = steps
         self.trace = trace
         self.replay: str | None = None
+        self.recheck: str | None = None
 
     def add_replay(self, command: str) -> None:
         """Say how to replay the written counterexample: a note, printed after the message (and
         after Hypothesis's own notes, the falsifying example), so the failure ends with it."""
         self.replay = command
         self.add_note(f"replay: {command}")
+
+    def add_recheck(self, command: str) -> None:
+        """Say how to re-check the client history a failed client-history check wrote
+        (property_tests/histories.py, record.write_history): a note, as `add_replay`'s."""
+        self.recheck = command
+        self.add_note(f"re-check the client history: {command}")

@@ -25,6 +25,10 @@ failure names its check:
   one by one, and a restarted node's state at each index is held to the others' by the next check.
 - `same state at same index`: honest nodes that applied up to the same index hold equal state
   digests there (the digest covers the state machine's whole state, the applied count included).
+
+A failing check leaves the run's history behind (`last_failure`): under pytest,
+property_tests/record.py writes it to reports/failures/ as JSON lines, the shape `meshcheck
+history check FILE --model rsm` reads, and the failure ends with that command.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from meshcheck import coverage
 from meshcheck.impl.pbft.messages import NOOP as PBFT_NOOP
@@ -51,6 +57,29 @@ CHECKS = (
 )
 BUDGET = 5.0  # seconds for the linearizability search of one run's history
 LOCKSTEP_BUDGET = 1.0  # a lockstep path's history: a handful of operations
+COUNTER_READS = "linearizable: not linearizable (object the applied count):"
+
+
+@attrs.frozen
+class Failed:
+    """A client-history check that failed: its message, and the history it read (as the
+    linearizability checker's operations: the ones `meshcheck history check` re-checks)."""
+
+    problem: str
+    ops: tuple[Op, ...]
+
+
+_last: list[Failed] = []
+
+
+def last_failure() -> Failed | None:
+    """The last client-history check that failed in this process (since `forget`), or None."""
+    return _last[-1] if _last else None
+
+
+def forget() -> None:
+    """Forget the last failure (a test starts)."""
+    _last.clear()
 
 
 def to_ops(history: Iterable[ClientOp]) -> list[Op]:
@@ -117,13 +146,25 @@ def check_history(
     for node in nodes:
         for index, value in sim.applied_by_index[node].items():
             first.setdefault(index, value)
-    return (
+    problem = (
         _linearizable(sim, budget)
         or _at_most_once(sim, first, nodes, dedup, once or _rsm_op)
         or _not_withdrawn(sim, first, key_of, entry_ops)
         or _monotone(sim, nodes)
         or _same_state(sim, nodes)
     )
+    if problem is not None:
+        _last[:] = [Failed(problem, _checked_ops(sim, problem))]
+    return problem
+
+
+def _checked_ops(sim: Simulator[Any], problem: str) -> tuple[Op, ...]:
+    """The operations the linearizability check reads: the reads of the applied count when they
+    are what failed, else the rest (`_linearizable` checks the two apart)."""
+    assert sim.history is not None
+    ops = to_ops(sim.history.history())
+    counter = problem.startswith(COUNTER_READS)
+    return tuple(o for o in ops if (o.f == "read" and o.input == "") == counter)
 
 
 def _linearizable(sim: Simulator[Any], budget: float) -> str | None:
@@ -164,8 +205,7 @@ def _counter_reads(reads: Sequence[Op]) -> str | None:
             k += 1
         if best is not None and _count(best) > _count(o):
             return (
-                f"linearizable: not linearizable (object the applied count): a read of '' "
-                f"returned {_count(best)} (op {best.index}) before op {o.index} was invoked, "
+                f"{COUNTER_READS} a read of '' returned {_count(best)} (op {best.index}) before op {o.index} was invoked, "
                 f"which returned {_count(o)}"
             )
     return None

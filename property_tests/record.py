@@ -3,7 +3,9 @@
 When a property check fails under pytest (property_tests/conftest.py), its counterexample is written
 to reports/failures/<test>.itf.json under the current folder (never into the installed package;
 MESHCHECK_FAILURES names another folder) and the failure message ends with the one command that
-replays it: `meshcheck trace replay FILE`. Two kinds of counterexample, two kinds of replay:
+replays it: `meshcheck trace replay FILE`; a failed client-history check's history is written
+beside it as JSON lines (`write_history`), with the `meshcheck history check` command that
+re-checks it. Two kinds of counterexample, two kinds of replay:
 
 - a spec path (lockstep, stored-trace replay: `#meta.source` "lockstep"): the implementation is
   driven along it again, step by step (property_tests/replay.py), with the mutants of `#meta.bugs`;
@@ -201,6 +203,32 @@ def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None)
     trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))
     path = itf.write(trace, (folder or failures()) / file_name(test))
     failed.add_replay(replay_command(path, trace))
+    return path
+
+
+def history_name(test: str) -> str:
+    """The file name of a test's failing client history (`file_name`'s, as JSON lines)."""
+    return file_name(test).removesuffix(".itf.json") + ".history.jsonl"
+
+
+def write_history(failed: CheckFailed, test: str, *, folder: Path | None = None) -> Path | None:
+    """When `failed` is a client-history check's failure (property_tests/histories.py keeps the
+    last one), write the history it read under `folder` (default: `failures()`) as JSON lines in
+    the shape `meshcheck history check` reads, and give the failure the command that re-checks it.
+    None if the failure is not a client-history check's."""
+    from meshcheck.property_tests import histories
+    from meshcheck.traces.history import jepsen
+    from meshcheck.traces.history.models import MODELS
+
+    found = histories.last_failure()
+    if found is None or found.problem not in failed.message:
+        return None
+    path = (folder or failures()) / history_name(test)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(jepsen.dumps(found.ops, MODELS["rsm"]), encoding="utf-8")
+    here = Path.cwd()
+    shown = path.relative_to(here) if path.is_relative_to(here) else path
+    failed.add_recheck(f"meshcheck history check {shown} --model rsm")
     return path
 
 

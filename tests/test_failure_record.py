@@ -178,3 +178,76 @@ def test_a_hybrid_free_run_is_re_run_from_what_its_descriptor_names() -> None:
     assert rerun(spec) is None  # today's implementation holds on it
     with pytest.raises(MeshcheckError, match="no hybrid check 'safety'"):
         Rerun.from_meta(Rerun("hybrid", "safety", None, repr(schedule)).as_meta(), "t")
+
+
+# -- a failed client-history check leaves its history, and the command that re-checks it ----------
+
+FAILING_HISTORY_TEST = textwrap.dedent(
+    """
+    import attrs
+    from meshcheck.impl.base.values import FrozenDict
+    from meshcheck.property_tests import histories
+    from meshcheck.property_tests.failure import CheckFailed
+    from meshcheck.property_tests.free_runs import Schedule
+    from meshcheck.property_tests.raft.free_runs import cluster
+
+    def test_doctored_answer():
+        schedule = Schedule(seed=13, ticks=1500, drop=0.1, every=10)
+        sim = cluster(schedule, 3, frozenset())
+        sim.run(until=1500)
+        recorder = sim.history
+        key = next(
+            k for k in recorder._order
+            if recorder._ops[k].kind == "write" and recorder._ops[k].status == "ok"
+        )
+        # one answer doctored: the write reports another key than the one it wrote
+        recorder._ops[key] = attrs.evolve(
+            recorder._ops[key], result=FrozenDict({"ok": True, "key": "elsewhere", "existed": False})
+        )
+        problem = histories.check_history(sim)
+        if problem is not None:
+            raise CheckFailed(f"violates {problem}", steps=1)
+    """
+)
+
+
+def test_a_failed_history_check_writes_the_history_that_re_checks_as_not_linearizable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under pytest (property_tests/conftest.py): the history a failed client-history check read
+    is written beside the failures as JSON lines, the failure's last note is the command, and that
+    command finds it not linearizable (exit 1)."""
+    (tmp_path / "test_history.py").write_text(FAILING_HISTORY_TEST)
+    folder = tmp_path / "failures"
+    plugins = ["-p", "meshcheck.property_tests.conftest", "-p", "no:cacheprovider"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *plugins, "-q", "--rootdir", str(tmp_path),
+         str(tmp_path / "test_history.py")],
+        cwd=ROOT,
+        env=dict(os.environ, MESHCHECK_FAILURES=str(folder)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    written = folder / "test_history.test_doctored_answer.history.jsonl"
+    assert sorted(folder.iterdir()) == [written]  # no trace: the failure carried none
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("E ")]
+    assert "violates linearizable: not linearizable" in lines[0]
+    command = f"meshcheck history check {written} --model rsm"
+    assert lines[-1].split(maxsplit=1)[1] == f"re-check the client history: {command}"
+    assert main(command.split()[1:]) == 1
+    out = capsys.readouterr().out
+    assert "not linearizable" in out and "elsewhere" in out
+
+
+def test_a_passing_check_or_another_failure_writes_no_history(tmp_path: Path) -> None:
+    from meshcheck.property_tests import histories
+    from meshcheck.property_tests.record import write_history
+
+    histories.forget()
+    assert write_history(CheckFailed("x", steps=1), "t", folder=tmp_path) is None
+    histories._last[:] = [histories.Failed("linearizable: not linearizable ...", ())]
+    assert write_history(CheckFailed("a safety violation", steps=1), "t", folder=tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    histories.forget()
