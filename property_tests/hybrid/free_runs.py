@@ -97,6 +97,13 @@ KNOBS: Mapping[str, Any] = {
     "target": "leader",  # the Byzantine node: the Raft leader when it starts, or a node id
     "start": 1,  # the op before which the behaviour starts
     "stop": None,  # the op before which it stops (None: at the calm)
+    # a second Byzantine node with the same behaviours, from the start to the calm: f + 1 of
+    # them, which the checks must see break safety (property_tests/hybrid/test_fuzz.py); never
+    # drawn by `schedules`
+    "colluder": None,
+    # the peers the target's equivocating PBFT cores lie to as primary (None: drawn per sequence
+    # number); never drawn by `schedules`
+    "group": None,
 }
 
 
@@ -162,8 +169,9 @@ def _propose(hc: HybridConsensus, k: int, deadline: int) -> Decision:
     return d
 
 
-def _turn_on(hc: HybridConsensus, schedule: Schedule) -> str:
-    node = str(knob(schedule, "target"))
+def _turn_on(hc: HybridConsensus, schedule: Schedule, node: str | None = None) -> str:
+    """Make `node` (default: the schedule's target) Byzantine with the schedule's behaviours."""
+    node = node or str(knob(schedule, "target"))
     if node == "leader":
         for _ in range(20):  # the first election may not be over yet
             if hc.raft_leader() is not None:
@@ -174,7 +182,8 @@ def _turn_on(hc: HybridConsensus, schedule: Schedule) -> str:
     chosen = knob(schedule, "behaviours")
     pbft_behaviours: list[AnyBehaviour] = []
     if PBFT_EQUIVOCATE in chosen:
-        pbft_behaviours.append(Equivocate())
+        group = knob(schedule, "group") if node == knob(schedule, "target") else None
+        pbft_behaviours.append(Equivocate(group=group))
     if PBFT_FUZZ in chosen:
         pbft_behaviours.append(Fuzz())
     pbft = corrupt(*pbft_behaviours) if pbft_behaviours else None
@@ -215,6 +224,9 @@ def prepare(
     if target != "leader":  # the run's faulty node, known from the start; honest for now
         hc.make_byzantine(target)
         out.byzantine = target
+    colluder = knob(schedule, "colluder")
+    if colluder is not None:
+        _turn_on(hc, schedule, colluder)
     return out
 
 
@@ -260,8 +272,8 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
                     steps=out.monitor.steps,
                 ) from None
             break  # no answer under the faults: the calm below must bring one
-    if out.byzantine is not None:
-        hc.make_honest(out.byzantine)
+    for node in {out.byzantine, knob(schedule, "colluder")} - {None}:
+        hc.make_honest(node)
     # the evidence stops now, the faults at the first chaos round from `ticks` on: the bound on
     # the return to Raft counts from the later of the two
     out.quiet_from = max(hc.sim.now, faults_end)

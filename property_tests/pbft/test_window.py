@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import settings
 
 from meshcheck import coverage
 from meshcheck.impl.base import probes
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft.window import at_edge, cluster, prefix, window_runs
 
@@ -37,7 +39,7 @@ def test_the_prefix_takes_a_checkpoint_at_the_window_edge() -> None:
                             checkpoint_every=(2, 5, 10)[seed % 3])  # fmt: skip
         sim = cluster(schedule, frozenset(), record=False)
 
-        def set_up() -> None:
+        def set_up(sim: Simulator[Any] = sim) -> None:
             assert prefix(sim) is None and at_edge(sim)
 
         # the replica's own probe sees it (what the coverage report counts)
