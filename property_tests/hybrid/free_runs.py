@@ -320,10 +320,10 @@ def play(out: Run, schedule: Schedule, *, max_ops: int = 10_000) -> None:
             steps=out.monitor.steps,
         )
     out.switches = hc.metrics()["switches"]
-    _final(out)
+    final(out)
 
 
-def _final(out: Run) -> None:
+def final(out: Run) -> None:
     """At the end: one order of committed ops (every honest history a prefix of the longest),
     and the client-history checks (`history_problem`)."""
     histories = out.hc.histories()

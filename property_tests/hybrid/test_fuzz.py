@@ -12,13 +12,16 @@ from hypothesis import settings
 
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hybrid import entries, levels, mutants, threat
+from meshcheck.impl.hybrid.byzantine import EquivocateRaft, TamperEnvelopes
 from meshcheck.impl.hybrid.entries import RaftPayload
 from meshcheck.impl.hybrid.fuzz import SEALED, SELF_SIGNED, UNSIGNED_FIELDS, Fuzz
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
+from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid import signed_fields as sf
-from meshcheck.property_tests.hybrid.free_runs import run
+from meshcheck.property_tests.hybrid.free_runs import Run, final, play, prepare, run
 from meshcheck.property_tests.hybrid.oracle import HybridOracle
 
 
@@ -115,3 +118,38 @@ def test_a_malformed_append_from_a_byzantine_leader_is_tampering_not_a_crash() -
     assert core.log.last_index == 0
     [record] = [r for r in node.reported if r.kind == levels.TAMPERING]
     assert record.accused == "n1" and EvidenceChecker(sf.KEYS)(record)
+
+
+# -- f + 1 break it, and the check says so -------------------------------------------------------
+
+
+def _colluding(seed: int, nodes: tuple[str, ...]) -> Run:
+    """A free run (no faults) whose `nodes` equivocate and tamper from the start to the end, on
+    the Raft side and in their PBFT cores (n1, the PBFT primary of view 0, lies to n4): the
+    colluders are never made honest, so the evidence never stops and the run is held to its
+    safety checks, not to its liveness bounds."""
+    schedule = Schedule(seed=seed, ticks=600, start=0)  # (start 0: no other node turned)
+    out = prepare(schedule)
+    lies = {"n1": Equivocate(group={"n4"}), "n2": Equivocate()}
+    for node in nodes:
+        out.hc.make_byzantine(node, EquivocateRaft(), TamperEnvelopes(), pbft=corrupt(lies[node]))
+    try:
+        play(out, schedule, max_ops=8)
+    except CheckFailed as failed:
+        if "(EventuallyBackToRaft)" not in failed.message:
+            raise
+        final(out)  # the evidence never stopped: the run ends there, its safety checks hold
+    return out
+
+
+def test_f_plus_1_colluding_equivocators_break_agreement() -> None:
+    """n1 (the PBFT primary of view 0) and n2 equivocate and tamper: two of four nodes, one more
+    than f. Their evidence switches the cluster to PBFT, where n1 pre-prepares one op to n3 and
+    another to n4 and n2 votes for both: n3 and n4 close epoch 2 with different histories, and the
+    hybrid monitor's NoCommittedOpLost reports it. n1 alone (f of them) cannot."""
+    with pytest.raises(
+        CheckFailed, match=r"NoCommittedOpLost violated at n4 .*: epoch 2 closed with history"
+    ):
+        _colluding(8, ("n1", "n2"))
+    alone = _colluding(8, ("n1",))
+    assert alone.hc.metrics()["switches"] >= 1  # it did switch to PBFT, and stayed safe there
