@@ -36,7 +36,7 @@ from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.rsm.ops import Op, to_value
-from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Faults, Phases
 from meshcheck.impl.sim.simulator import Simulator
 
 
@@ -81,7 +81,7 @@ class HybridConsensus:
         *,
         seed: int = 0,
         client: str = "c1",
-        faults: Faults | None = None,
+        faults: Faults | Phases | None = None,
         resend_every: int = 400,
         give_up_after: int = 20_000,
         **options: Any,

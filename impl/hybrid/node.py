@@ -83,7 +83,9 @@ from meshcheck.impl.hybrid.entries import (
 from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.levels import (
     BAD_SIGNATURE,
+    BFT,
     EQUIVOCATION,
+    RAFT,
     SELF_PROVING,
     TAMPERING,
     TIMING,
@@ -577,6 +579,7 @@ class HybridNode:
     def _switch(self, start: HybridState) -> None:
         """Switch(i): the epoch ended at the entry just applied; enter the next one."""
         self._out.append(Action("Switch", {"i": self.id}))
+        was = self.protocols.get(self.epoch)
         self.epoch = start.epoch
         self.protocols[start.epoch] = start.protocol
         instance = self._instance(start)
@@ -588,6 +591,8 @@ class HybridNode:
         machine = instance.machine
         if any(machine.outcome(w.op.key) is None for w in self.waiting.values()):
             probes.hit("hybrid", "switch_with_op_in_flight")
+            if was == RAFT and start.protocol == BFT:
+                probes.hit("hybrid", "escalation_with_op_in_flight")
         for held, waiting in list(self.waiting.items()):
             if machine.outcome(waiting.op.key) is not None:
                 continue  # committed before the switch entry: _settle answers it

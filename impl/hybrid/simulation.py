@@ -32,7 +32,7 @@ from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, reported_steps
-from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.config import Faults, Phases, SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -143,7 +143,7 @@ def hybrid_cluster(
     *,
     seed: int = 0,
     clients: Sequence[str] = ("c1",),
-    faults: Faults | None = None,
+    faults: Faults | Phases | None = None,
     latency: tuple[int, int] = (1, 10),
     skew: tuple[int, int] = (100, 100),
     record: bool = False,

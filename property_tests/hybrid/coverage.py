@@ -5,6 +5,10 @@ themselves), so both are seen where they happen, in lockstep and in free runs al
 - switch_with_op_in_flight: a node switches protocol while a client's op it holds is neither
   committed nor answered: the op must be answered "not committed" or proposed in the new epoch,
   never lost or applied twice;
+- escalation_with_op_in_flight: of those, a switch from a Raft epoch to a BFT one (the threat level
+  raised by Byzantine evidence) while a client's op submitted in Raft is not yet committed: the
+  op must be carried into the BFT epoch or answered "not committed", and never applied twice
+  (property_tests/hybrid/escalation.py sets it up);
 - deescalation: the threat level drops (one level, after a quiet period and a dwell).
 """
 
@@ -14,6 +18,11 @@ from meshcheck.coverage import CoverageSpec, Rare
 
 CONDITIONS = (
     Rare("switch_with_op_in_flight", "a switch while an op is in flight", "probe"),
+    Rare(
+        "escalation_with_op_in_flight",
+        "a switch from Raft to BFT while an op is in flight",
+        "probe",
+    ),
     Rare("deescalation", "the threat level drops a level", "probe"),
 )
 
