@@ -328,6 +328,33 @@ def test_a_follower_does_not_follow_a_second_entry_for_an_index(keys: Keys) -> N
     assert list(commits.values()) == [0, 1]
 
 
+def test_a_follower_does_not_follow_an_append_addressed_to_another(keys: Keys) -> None:
+    """The regression of traces/counterexamples/hybrid/append_to_another_follower_replayed: a
+    Byzantine leader (EquivocateRaft) told follower n3 a second entry for an index n3 held, and
+    its message fuzzer replayed that AppendEntries, sealed by the leader and addressed to n3, to
+    n2, which did not hold the index yet. It was the first entry n2 saw there, so no detector
+    flagged it: n2 took it, the leader committed the index with the real op on the others, and n2
+    applied the lie in its place (NoCommittedOpLost). A Raft message is followed only by the node
+    it is addressed to; the detectors still read it (it is the leader's sealed statement)."""
+    real = OpEntry(op(keys, 3), 1)
+    lie = keys.sign_clock(ClockEntry("n4", -1))  # signed by the leader: its own entry checks
+    to_n2 = AppendEntriesRequest("n4", "n2", 1, 0, 0, (Entry(1, lie),), 1)
+    node = follower(keys)
+    node.step(Deliver("n4", keys.seal(1, "n4", RaftPayload(1, "n4", to_n2))))
+    core = node.current.core
+    assert (core.log.last_index, core.commit_index, node.history) == (0, 0, ())
+    assert node.reported == []
+    # what n1 is told itself for that index and term is another entry: two sealed statements of
+    # the leader, an equivocation that proves itself; not followed either
+    node.step(Deliver("n4", committing(keys, "n4", 1, real)))
+    assert [r.kind for r in node.reported] == [EQUIVOCATION]
+    assert EvidenceChecker(keys)(node.reported[0])
+    assert (core.log.last_index, node.history) == (0, ())
+    # an AppendEntries addressed to n1 that nothing contradicts is followed, and applied
+    node.step(Deliver("n3", committing(keys, "n3", 2, real)))
+    assert node.current.core.log.last_index == 1 and node.history == (("c1", 3),)
+
+
 # -- what a node keeps over a restart -----------------------------------------------------------------
 
 

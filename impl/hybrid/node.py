@@ -345,6 +345,13 @@ class HybridNode:
                 followed = self._inspect_append(epoch, message, inner)
                 if not followed and mutants.FOLLOW_CAUGHT_APPEND not in self.config.bugs:
                     return  # a lie the detectors caught never reaches this node's log
+            if getattr(inner, "dest", None) != self.id:
+                # A Raft message is its sender's statement to one node. A leader's AppendEntries
+                # to another follower, replayed here, may put at an index this node does not hold
+                # yet what only that follower was told: the first entry this node sees there, so
+                # no detector flags it, and its log leaves the others'. Read by the detectors
+                # above (a sealed statement proves as much whoever it was sent to), never followed.
+                return
             self._run(instance, Deliver(source, inner))
 
     def _inspect_append(self, epoch: int, sealed: Signed[Any], m: AppendEntriesRequest) -> bool:
