@@ -367,6 +367,43 @@ class Stepper:
                 return Transition(inst, State(java, target, self._vars))
         return None
 
+    def successors_where(
+        self, state: State, action: ActionInstance, keep: Any, java_actions: list[Any] | None = None
+    ) -> list[State]:
+        """The successors of `state` by `action` (or by `java_actions`, TLC actions made outside
+        the Stepper, labelled `action`) for which `keep(TLCState)` holds, tested before the
+        successor is fingerprinted (a fingerprint costs as much as the whole state is large)."""
+        self._check_open()
+        acts = java_actions if java_actions is not None else self._java_actions.get(action)
+        if acts is None:
+            raise StepperError(f"no action instance {action.label()} in the spec's Next")
+        out: list[State] = []
+        seen: set[int] = set()
+        for act in acts:
+            vec = self._next(act, action, state)
+            for k in range(vec.size()):
+                java = vec.elementAt(k)
+                self._check_assigned(java, action)
+                if not keep(java):
+                    continue
+                fp = int(java.fingerPrint())
+                if fp not in seen:
+                    seen.add(fp)
+                    out.append(State(java, fp, self._vars))
+        return out
+
+    def java_actions(self, action: ActionInstance) -> list[Any]:
+        """TLC's `tlc2.tool.Action`s of one instance (its `pred`, the action's body, and `con`, the
+        parameter bindings): for tools that evaluate parts of an action (traces/logs/guards.py)."""
+        self._check_open()
+        return list(self._java_actions.get(action, ()))
+
+    @property
+    def tool(self) -> Any:
+        """TLC's `FastTool` for this spec and model (for `eval` of a part of an action)."""
+        self._check_open()
+        return self._tool
+
     def state(self, values: Mapping[str, Value]) -> State:
         """The TLC state with these variable values (every variable, nothing else)."""
         self._check_open()
