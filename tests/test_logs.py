@@ -213,7 +213,7 @@ BAD = [
     ),
     (
         json.dumps(line("n9", 1, "Timeout", {"i": "n9"})),
-        "x.ndjson:1: node: 'n9' is not a server of the model Validate.cfg (s1, s2, s3)",
+        "x.ndjson:1: node: 'n9' is not a server of the model Logs.cfg (s1, s2, s3)",
     ),
     (
         json.dumps(

@@ -28,6 +28,7 @@ spec's), or, when the instance has no successor at all, its first false guard by
 from __future__ import annotations
 
 import functools
+import itertools
 import time
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -52,16 +53,22 @@ MAX_NESTED = 4
 # candidates looked at for the diagnosis
 DIAGNOSE = 32
 
-# spec name -> (package, .tla) and its default model for validation (package, path): bounds far
-# beyond a run's (property_tests/raft/models/Validate.cfg)
+# spec name -> (package, .tla) and its default model for validation (package, path): bounds and
+# budgets far beyond a log's (property_tests/raft/models/Logs.cfg)
 SPECS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "Raft": (
         ("meshcheck.specs", "Raft.tla"),
-        ("meshcheck.property_tests.raft", "models/Validate.cfg"),
+        ("meshcheck.property_tests.raft", "models/Logs.cfg"),
     ),
 }
 HIDDEN = ("DuplicateMessage", "DropMessage")
 BAG = "messages"
+DROP = "DropMessage"
+BUDGET = "budget"
+# fault budget a hidden drop leaves untouched beyond the log's own later restarts: more than any
+# search for a failing record's explanation spends (max_hidden network steps, MAX_NESTED + 1
+# duplications)
+RESERVE = 32
 _MISSING: Any = object()
 
 
@@ -93,6 +100,7 @@ class Verdict:
     frontier: int  # the largest frontier
     hidden: int  # network steps inserted
     cut: int  # times the frontier was cut to max_frontier
+    dropped: int = 0  # messages dropped as no later record receives them
     diagnosis: Diagnosis | None = None
     reason: str = ""
 
@@ -106,6 +114,7 @@ class Verdict:
             f"{self.verdict}: {self.steps} of {self.records} steps explained in "
             f"{self.seconds:.2f} s ({rate:,.0f} steps/s; largest frontier {self.frontier}, "
             f"{self.hidden} network steps inferred"
+            + (f", {self.dropped} messages never received dropped" if self.dropped else "")
             + (f", frontier cut {self.cut} times" if self.cut else "")
             + ")"
         )
@@ -122,6 +131,23 @@ class _Prepared:
     instance: ActionInstance
     message: Any  # TLC value of params["m"], or None
     known: tuple[tuple[str, str | None, Value], ...]  # (variable, node or None, logged value)
+
+
+@attrs.frozen
+class _Plan:
+    """What the records ahead say of the bag (the read-ahead): after record k, a message in flight
+    is dead, and dropped, when no record after k receives it."""
+
+    last_receipt: dict[int, int]  # message fingerprint -> the last record that receives it
+    last_blind: dict[tuple[Value, Value], int]  # (i, j) -> the last receive by i from j without m
+    restarts_after: list[int]  # k -> Restart records after record k
+
+    def dead(self, fp: int, key: tuple[Value, Value] | None, k: int) -> bool:
+        if self.last_receipt.get(fp, -1) > k:
+            return False
+        if key is None:  # a message without mdest and msource: any blind receive may take it
+            return all(last <= k for last in self.last_blind.values())
+        return self.last_blind.get(key, -1) <= k
 
 
 @functools.cache
@@ -174,13 +200,16 @@ class Validator:
         self._inserted = 0
         rt = stepper.rt
         self._action_class = rt.jclass("tlc2.tool.Action")
-        self._fcn_class = rt.jclass("tlc2.value.impl.FcnRcdValue").class_
+        self._fcn_type = rt.jclass("tlc2.value.impl.FcnRcdValue")
         self._as_list = rt.jclass("java.util.Arrays").asList
-        self._bag_key = (
-            stepper.rt.jclass("util.UniqueString").uniqueStringOf(BAG)
-            if BAG in stepper.vars
-            else None
-        )
+        unique = stepper.rt.jclass("util.UniqueString").uniqueStringOf
+        self._bag_key = unique(BAG) if BAG in stepper.vars else None
+        self._drop = next((a for a in stepper.actions if a.name == DROP and not a.params), None)
+        self._budget_key = unique(BUDGET) if BUDGET in stepper.vars else None
+        # bag fingerprint -> its messages: (fingerprint, TLC value, count, (mdest, msource) or None)
+        self._bags: dict[int, tuple[tuple[int, Any, int, Any], ...]] = {}
+        self._plan: _Plan | None = None
+        self._dropped: set[int] = set()
 
     # ------------------------------------------------------------------ input
 
@@ -248,7 +277,7 @@ class Validator:
         """How many copies of `message` the bag of a TLC state holds: one search in Java over the
         function's domain (`select` throws on a missing argument, `getDomain` copies the domain)."""
         bag = java.lookup(self._bag_key)
-        if bag.getClass() == self._fcn_class:
+        if isinstance(bag, self._fcn_type):
             index = int(self._as_list(bag.domain).indexOf(message))
             return 0 if index < 0 else int(bag.values[index].val)
         if not bool(bag.getDomain().member(message)):
@@ -261,10 +290,21 @@ class Validator:
         bag. None when the instance's action is not of that shape or the record gives no m."""
         if p.message is None:
             return None
-        found = self._shapes.get(p.instance, _MISSING)
+        found = self._shape(p.instance)
+        if found is None:
+            return None
+        action = self._action_class
+        return [
+            action(body, act.con.cons(sym, p.message), act.getOpDef()) for body, sym, act in found
+        ]
+
+    def _shape(self, instance: ActionInstance) -> list[tuple[Any, Any, Any]] | None:
+        r"""(body, m, TLC action) of each TLC action of an instance of the shape `\E m \in S :
+        body` (a receive: it takes a message m from the bag), or None."""
+        found = self._shapes.get(instance, _MISSING)
         if found is _MISSING:
             found = []
-            for act in self.stepper.java_actions(p.instance):
+            for act in self.stepper.java_actions(instance):
                 pred = act.pred
                 if str(pred.getClass().getSimpleName()) != "OpApplNode":
                     found = None
@@ -283,18 +323,13 @@ class Validator:
                     found = None
                     break
                 found.append((pred.getArgs()[0], symbols[0][0], act))
-            self._shapes[p.instance] = found
-        if found is None:
-            return None
-        action = self._action_class
-        return [
-            action(body, act.con.cons(sym, p.message), act.getOpDef()) for body, sym, act in found
-        ]
+            self._shapes[instance] = found
+        return found  # type: ignore[no-any-return]
 
     def _successors(self, c: State, p: _Prepared) -> list[State]:
         """The successors of c by p's instance that agree with p's message, if it gives one."""
         if p.message is None or self._bag_key is None:
-            return self.stepper.successors_of(c, p.instance)
+            return self.stepper.successors_where(c, p.instance, _always)
         bound = self._bound(p)
         before = self._count(c, p.message)
         if bound is None:
@@ -322,14 +357,8 @@ class Validator:
         return True
 
     def _advance(self, frontier: Sequence[State], p: _Prepared) -> list[State]:
-        out: dict[int, State] = {}
-        for c in frontier:
-            for s in self._successors(c, p):
-                if s.fingerprint in out:
-                    continue
-                if self._agrees(s, p.known):
-                    out[s.fingerprint] = s
-        return list(out.values())
+        found = [s for c in frontier for s in self._successors(c, p) if self._agrees(s, p.known)]
+        return _distinct(found)
 
     def _hidden(self, frontier: Sequence[State], message: Any = None) -> list[State]:
         """The states one network step away (DuplicateMessage, DropMessage); with `message`, only
@@ -352,9 +381,130 @@ class Validator:
                         return list(out.values())
         return list(out.values())
 
+    def _make_plan(self, prepared: Sequence[_Prepared]) -> _Plan | None:
+        """The read-ahead (see the module), or None when hidden drops are off: no bag, no DropMessage
+        or budget in the spec, or a record that logs a variable that is no node's (the bag or the
+        budget may be among them, and a drop changes both)."""
+        if self._bag_key is None or self._drop is None or self._budget_key is None:
+            return None
+        if any(node is None for p in prepared for _var, node, _value in p.known):
+            return None
+        fingerprint = self.stepper.values.fingerprint
+        last_receipt: dict[int, int] = {}
+        last_blind: dict[tuple[Value, Value], int] = {}
+        restarts_after = [0] * len(prepared)
+        restarts = 0
+        for k in range(len(prepared) - 1, -1, -1):
+            restarts_after[k] = restarts
+            p = prepared[k]
+            if p.instance.name == "Restart":
+                restarts += 1
+            if self._shape(p.instance) is None:
+                continue  # no receive: a message it names is one it sends
+            if p.message is not None:
+                last_receipt.setdefault(fingerprint(p.message), k)
+            else:
+                key = (p.instance.params.get("i"), p.instance.params.get("j"))
+                last_blind.setdefault(key, k)
+        return _Plan(last_receipt, last_blind, restarts_after)
+
+    def _messages(self, java: Any) -> tuple[tuple[int, Any, int, Any], ...]:
+        """The bag of a TLC state: (fingerprint, TLC value, count, (mdest, msource) or None) for
+        each message, memoized by the bag's fingerprint."""
+        bag = java.lookup(self._bag_key)
+        if not isinstance(bag, self._fcn_type):
+            if bool(bag.getDomain().isEmpty()):
+                return ()
+            bag = bag.toFcnRcd()
+        values = self.stepper.values
+        bfp = values.fingerprint(bag)
+        found = self._bags.get(bfp)
+        if found is None:
+            convert = self.stepper.to_python
+            entries = []
+            domain, counts = bag.domain, bag.values
+            for i in range(len(domain)):
+                m = domain[i]
+                py = convert(m)
+                key = (
+                    (py["mdest"], py["msource"])
+                    if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py
+                    else None
+                )
+                entries.append((values.fingerprint(m), m, int(counts[i].val), key))
+            found = tuple(entries)
+            if len(self._bags) > 100_000:
+                self._bags.clear()
+            self._bags[bfp] = found
+        return found
+
+    def _settle(self, states: list[State], k: int) -> list[State]:
+        """After record k: each state with the messages no later record receives dropped (hidden
+        DropMessage steps), while the fault budget keeps RESERVE beyond the later restarts."""
+        plan = self._plan
+        if plan is None or not states:
+            return states
+        reserve = plan.restarts_after[k] + RESERVE
+        out: list[State] = []
+        for s in states:
+            gone = 0  # messages dropped before this one, which sat earlier in the bag
+            for index, (fp, m, count, key) in enumerate(self._messages(s.java)):
+                if not plan.dead(fp, key, k):
+                    continue
+                budget = s[BUDGET]
+                assert isinstance(budget, FrozenDict)
+                left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
+                for copy in range(1, min(count, left) + 1):
+                    s = self._drop_one(s, m, index - gone)
+                    if copy == count:
+                        gone += 1
+                if count <= left:
+                    self._dropped.add(fp)
+            out.append(s)
+        return _distinct(out)
+
+    def _drop_one(self, s: State, m: Any, index: int) -> State:
+        r"""s after DropMessage of one copy of m, the index-th message of the bag: TLC's own
+        successor. TLC enumerates `\E m \in DOMAIN messages` in the domain's order, so the
+        index-th successor is tried first (and checked); the others only if it is not m's."""
+        assert self._drop is not None
+        n = self._jcount(s.java, m)
+        position = itertools.count()
+
+        def guess(java: Any) -> bool:
+            return next(position) == index and self._jcount(java, m) < n
+
+        found = self.stepper.successors_where(s, self._drop, guess)
+        if len(found) != 1:
+            found = self.stepper.successors_where(
+                s, self._drop, lambda java: self._jcount(java, m) < n
+            )
+        assert len(found) == 1, "DropMessage of a message in the bag has one successor"
+        return found[0]
+
+    def _step(
+        self, frontier: Sequence[State], prepared: Sequence[_Prepared], k: int
+    ) -> list[State]:
+        return self._settle(self._advance(frontier, prepared[k]), k)
+
+    def _starved(self, frontier: Sequence[State], k: int) -> bool:
+        """Whether the hidden drops may have spent budget that explaining record k needs."""
+        plan = self._plan
+        if plan is None or not self._dropped:
+            return False
+        reserve = plan.restarts_after[k] + RESERVE
+        for s in frontier:
+            budget = s[BUDGET]
+            assert isinstance(budget, FrozenDict)
+            if budget["fault"] <= reserve + 1 or budget["drop"] <= RESERVE + 1:
+                return True
+        return False
+
     def run(self, records: Sequence[LogRecord], *, deadline: float | None = None) -> Verdict:
         start = time.monotonic()
         prepared = [self.prepare(r) for r in records]
+        self._plan = self._make_plan(prepared)
+        self._dropped = set()
         history: list[list[State]] = []
         frontier: list[State] = list(self.init)
         largest = len(frontier)
@@ -363,7 +513,15 @@ class Validator:
 
         def verdict(kind: Literal["valid", "invalid", "unknown"], steps: int, **kw: Any) -> Verdict:
             return Verdict(
-                kind, len(records), steps, time.monotonic() - start, largest, hidden, cut, **kw
+                kind,
+                len(records),
+                steps,
+                time.monotonic() - start,
+                largest,
+                hidden,
+                cut,
+                dropped=len(self._dropped),
+                **kw,
             )
 
         k = 0
@@ -373,7 +531,7 @@ class Validator:
                 return verdict("unknown", k, reason=f"out of time at {p.record.source}")
             del history[k:]
             history.append(frontier)
-            nxt = self._advance(frontier, p)
+            nxt = self._step(frontier, prepared, k)
             if not nxt:
                 self._inserted = 0
                 redone = self._rewalk(prepared, history, k, 0)
@@ -384,7 +542,7 @@ class Validator:
                 layer: list[State] = frontier
                 for depth in range(1, self.max_hidden + 1):
                     layer = self._hidden(layer)
-                    nxt = self._advance(layer, p)
+                    nxt = self._step(layer, prepared, k)
                     if nxt:
                         hidden += depth
                         break
@@ -395,6 +553,14 @@ class Validator:
                         k,
                         reason=f"no candidate explains {p.record.source}, but the frontier was cut "
                         f"to {self.max_frontier} states at {prepared[cut_at].record.source}",
+                    )
+                if self._starved(frontier, k):
+                    return verdict(
+                        "unknown",
+                        k,
+                        reason=f"no candidate explains {p.record.source}, but the messages dropped "
+                        "as never received spent the fault budget it may need (a model with "
+                        "larger MaxFaults and MaxDrops decides it)",
                     )
                 return verdict("invalid", k, diagnosis=self.diagnose(frontier, p))
             if len(nxt) > self.max_frontier:
@@ -428,7 +594,7 @@ class Validator:
             inserted = self._inserted
             for t in range(back, k + 1):
                 history[t] = frontier
-                nxt = self._advance(frontier, prepared[t])
+                nxt = self._step(frontier, prepared, t)
                 if not nxt and depth < MAX_NESTED:
                     nxt = self._rewalk(prepared, history, t, depth + 1) or []
                 frontier = nxt
@@ -479,6 +645,20 @@ class Validator:
             else "no successor (no guard found false: the successor leaves the model)"
         )
         return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason)
+
+
+def _always(java: Any) -> bool:
+    return True
+
+
+def _distinct(states: list[State]) -> list[State]:
+    """The states, each once (a single one is not fingerprinted)."""
+    if len(states) <= 1:
+        return states
+    out: dict[int, State] = {}
+    for s in states:
+        out.setdefault(s.fingerprint, s)
+    return list(out.values())
 
 
 def validate(
