@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from meshcheck.traces.logs import (
     reference,
     validate,
 )
+from meshcheck.traces.logs.validate import RESERVE, Validator, stepper_for
 
 REQ = "RequestVoteRequest"
 
@@ -308,16 +310,17 @@ def test_full_and_partial_agree_with_full_state_validation_on_a_mutant() -> None
         assert verdict.diagnosis.record.startswith(trace.steps[bad[0]].action)
 
 
-def test_a_broken_free_run_log_names_the_line(tmp_path: Path) -> None:
-    """A term going backwards in the middle of a real run's log."""
-    trace = free_run(FAULTY)
+def term_backwards(trace: Any) -> tuple[list[LogRecord], LogRecord]:
+    """The run's partial log with s1's term set back to 1 at its first record past its 20th whose
+    term is above 1; and that record as it was."""
     per_node = reference.records(trace, "seed-5", variables=reference.PARTIAL)
     s1 = per_node["s1"]
-    k = next(
+    candidates = [
         i
         for i, r in enumerate(s1)
         if i > 20 and isinstance(r.state["currentTerm"], int) and r.state["currentTerm"] > 1
-    )
+    ]
+    k = candidates[0]
     broken = s1[k]
     s1[k] = LogRecord(
         broken.node,
@@ -328,9 +331,52 @@ def test_a_broken_free_run_log_names_the_line(tmp_path: Path) -> None:
         broken.run,
         broken.source,
     )
-    verdict = validate([r for rs in per_node.values() for r in rs])
+    return merge(list(per_node.values())), broken
+
+
+def test_a_broken_free_run_log_names_the_line(tmp_path: Path) -> None:
+    """A term going backwards in the middle of a real run's log."""
+    trace = free_run(FAULTY)
+    records, broken = term_backwards(trace)
+    verdict = validate(records)
     assert verdict.verdict == "invalid"
     assert verdict.diagnosis is not None and verdict.diagnosis.source == broken.source
     assert (
         f"currentTerm[s1]: logged 1, spec {broken.state['currentTerm']}" in verdict.diagnosis.reason
     )
+
+
+# -- hidden drops: the messages no later record receives -------------------------------------------
+
+
+def test_messages_no_record_receives_are_dropped_and_change_no_verdict() -> None:
+    """The read-ahead drops them (TLC's DropMessage steps); without it the walk agrees."""
+    trace = free_run(FAULTY)
+    records = merge([logged(trace, reference.PARTIAL)])
+    stepper = stepper_for("Raft")
+    with_drops = Validator(stepper).run(records)
+    without = Validator(stepper, read_ahead=False).run(records)
+    assert with_drops.verdict == without.verdict == "valid"
+    assert with_drops.dropped > 0 and without.dropped == 0
+    # the broken log: the same first record no action explains, with or without the drops
+    broken, _ = term_backwards(trace)
+    a, b = Validator(stepper).run(broken), Validator(stepper, read_ahead=False).run(broken)
+    assert a.verdict == b.verdict == "invalid"
+    assert a.diagnosis is not None and b.diagnosis is not None
+    assert a.diagnosis.source == b.diagnosis.source
+
+
+def test_a_failure_after_drops_spent_the_budget_is_unknown(tmp_path: Path) -> None:
+    """Drops cost faults: with a drop budget barely above the reserve, a record nothing explains
+    might have needed what they spent, so the verdict is unknown, not invalid."""
+    cfg = Path(str(resources.files("meshcheck.property_tests.raft").joinpath("models/Logs.cfg")))
+    small = tmp_path / "Small.cfg"
+    small.write_text(cfg.read_text().replace("MaxDrops = 1000000", f"MaxDrops = {RESERVE + 4}"))
+    trace = free_run(FAULTY)
+    broken, _ = term_backwards(trace)
+    assert validate(broken).verdict == "invalid"
+    verdict = validate(broken, model=small)
+    assert verdict.verdict == "unknown", verdict.render()
+    assert "fault budget" in verdict.reason and verdict.diagnosis is None
+    # and a run that needs no more than the budget still validates under it
+    assert validate(logged(trace, reference.PARTIAL), model=small).verdict == "valid"

@@ -177,8 +177,10 @@ class Validator:
         *,
         max_frontier: int = MAX_FRONTIER,
         max_hidden: int = MAX_HIDDEN,
+        read_ahead: bool = True,
     ) -> None:
         self.stepper = stepper
+        self.read_ahead = read_ahead
         self.max_frontier = max_frontier
         self.max_hidden = max_hidden
         self.init = stepper.init_states()
@@ -209,7 +211,8 @@ class Validator:
         # bag fingerprint -> its messages: (fingerprint, TLC value, count, (mdest, msource) or None)
         self._bags: dict[int, tuple[tuple[int, Any, int, Any], ...]] = {}
         self._plan: _Plan | None = None
-        self._dropped: set[int] = set()
+        self._dropped: set[int] = set()  # messages dropped (every copy) on the walk
+        self._spent = False  # whether any hidden drop was made
 
     # ------------------------------------------------------------------ input
 
@@ -385,7 +388,12 @@ class Validator:
         """The read-ahead (see the module), or None when hidden drops are off: no bag, no DropMessage
         or budget in the spec, or a record that logs a variable that is no node's (the bag or the
         budget may be among them, and a drop changes both)."""
-        if self._bag_key is None or self._drop is None or self._budget_key is None:
+        if (
+            not self.read_ahead
+            or self._bag_key is None
+            or self._drop is None
+            or self._budget_key is None
+        ):
             return None
         if any(node is None for p in prepared for _var, node, _value in p.known):
             return None
@@ -456,6 +464,7 @@ class Validator:
                 left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
                 for copy in range(1, min(count, left) + 1):
                     s = self._drop_one(s, m, index - gone)
+                    self._spent = True
                     if copy == count:
                         gone += 1
                 if count <= left:
@@ -490,7 +499,7 @@ class Validator:
     def _starved(self, frontier: Sequence[State], k: int) -> bool:
         """Whether the hidden drops may have spent budget that explaining record k needs."""
         plan = self._plan
-        if plan is None or not self._dropped:
+        if plan is None or not self._spent:
             return False
         reserve = plan.restarts_after[k] + RESERVE
         for s in frontier:
@@ -505,6 +514,7 @@ class Validator:
         prepared = [self.prepare(r) for r in records]
         self._plan = self._make_plan(prepared)
         self._dropped = set()
+        self._spent = False
         history: list[list[State]] = []
         frontier: list[State] = list(self.init)
         largest = len(frontier)
