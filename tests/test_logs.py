@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from meshcheck import validate_cmd
 from meshcheck.cli import main
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests import validation
@@ -30,6 +31,7 @@ from meshcheck.traces.logs import (
     validate,
 )
 from meshcheck.traces.logs.validate import RESERVE, Validator, stepper_for
+from meshcheck.verify import log_row
 
 REQ = "RequestVoteRequest"
 
@@ -380,3 +382,24 @@ def test_a_failure_after_drops_spent_the_budget_is_unknown(tmp_path: Path) -> No
     assert "fault budget" in verdict.reason and verdict.diagnosis is None
     # and a run that needs no more than the budget still validates under it
     assert validate(logged(trace, reference.PARTIAL), model=small).verdict == "valid"
+
+
+# -- the row of `meshcheck verify` -----------------------------------------------------------------
+
+
+def test_the_verify_row_validates_the_reference_logs() -> None:
+    row = log_row("quick")
+    assert row.result == "pass", row.detail
+    assert row.count is not None and row.count > 500 and "each broken one caught" in row.detail
+
+
+def test_the_verify_row_fails_when_a_broken_log_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row's own check: with the 'broken' logs left intact, it must fail."""
+    monkeypatch.setitem(validate_cmd.REFERENCE_RUNS, "quick", (1, 1500))
+
+    def intact(per_node: dict[str, list[LogRecord]]) -> tuple[list[LogRecord], str]:
+        return merge(list(per_node.values())), "s1.ndjson:12"
+
+    monkeypatch.setattr(validate_cmd, "_term_backwards", intact)
+    row = log_row("quick")
+    assert row.result == "FAIL" and "is not caught there (valid)" in row.detail
