@@ -9,15 +9,31 @@ record in merged order it takes every candidate's successors under the record's 
 record gives it, only successors that took that message from the bag, or put it there, are kept)
 and keeps those that agree with every variable the record gives at its node.
 
-The network's own steps (DuplicateMessage, DropMessage) are no node's to log. When no candidate
-explains a record, the walk tries up to `max_hidden` of them before it; and a message received a
-second time (no longer in the bag) is explained by a duplication before its first receipt: the walk
-goes back to the earlier record that received the same message, inserts DuplicateMessage there and
-walks forward again.
+The network's own steps (DuplicateMessage, DropMessage) are no node's to log. They are inferred:
+
+- Drops, by reading ahead. After each record the walk drops, as hidden DropMessage steps (TLC's
+  own successors), every message in flight that no later record receives: a later record that
+  gives its message `m` keeps that message; one that gives none keeps every message from its `j`
+  to its `i` (the message's `msource` and `mdest`). Without this the bag of every candidate keeps
+  each message the run lost, and copying and fingerprinting it makes each step dearer than the
+  last. Dropping early changes no verdict: a message nobody receives enables nothing later, and an
+  empty or smaller bag only enables more (QuietElection, MaxInFlight), so a record explained
+  without the drops is explained with them, and the path found with them is a behaviour of the
+  spec. What the drops do take is budget (a fault and a drop each): they keep RESERVE faults
+  beyond the log's later restarts, stop when they would go below it, and a record nothing
+  explains once a candidate is that low is "unknown" (the budget the drops spent might have
+  explained it), never "invalid". models/Logs.cfg's budgets make that a bound no log reaches.
+- Duplications, when needed: a message received a second time (no longer in the bag) is
+  explained by a duplication before its first receipt (the walk goes back to the earlier record
+  that received the same message, inserts DuplicateMessage there and walks forward again); and
+  when nothing else explains a record, the walk tries up to `max_hidden` network steps before it.
 
 The frontier is bounded (`max_frontier`): past the bound it is cut to its first candidates. A run
-explained with a cut frontier is still valid (the path found is a behaviour of the spec); a record
-no candidate explains after a cut is "unknown", never "invalid".
+explained after a cut is "valid", and rightly so: every state kept is one the spec reaches by the
+records so far, so the path that explains the last record is a behaviour of the spec, whatever
+the candidates cut off would have done. A cut can only lose explanations, never make one up, so
+it is a record no candidate explains after a cut that is in doubt: that is "unknown", never
+"invalid". The same holds for the deadline: out of time is "unknown".
 
 On a record nothing explains: its file and line, the action instance that came closest (the
 successor that disagrees on the fewest logged variables, with each logged value against the
