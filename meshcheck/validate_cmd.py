@@ -3,7 +3,8 @@ the spec? (traces/logs/: the format, the merge, the walk with partial state; doc
 
 Exit 0 valid (the steps and the time printed), 1 not (the first record no action explains, the
 closest action instance and what was false of it), 2 bad input (one line naming the file, the line
-and the field) or unknown (the frontier was cut and then no candidate was left).
+and the field) or unknown (the frontier was cut, or the inferred drops spent the model's fault
+budget, and then a record had no explanation).
 """
 
 from __future__ import annotations

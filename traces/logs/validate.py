@@ -107,7 +107,8 @@ class Diagnosis:
 @attrs.frozen
 class Verdict:
     """The outcome: "valid" (a behaviour of the spec explains every record), "invalid" (record
-    `diagnosis.source` has no explanation), "unknown" (the frontier was cut and then emptied)."""
+    `diagnosis.source` has no explanation), "unknown" (no explanation after the frontier was cut
+    or the drops neared the fault reserve, or out of time: `reason` says which)."""
 
     verdict: Literal["valid", "invalid", "unknown"]
     records: int
