@@ -220,6 +220,9 @@ class Validator:
         rt = stepper.rt
         self._action_class = rt.jclass("tlc2.tool.Action")
         self._fcn_type = rt.jclass("tlc2.value.impl.FcnRcdValue")
+        fp64 = rt.jclass("tlc2.util.FP64")
+        fp64.Init()  # idempotent (the Stepper did it); without it every fingerprint is 0
+        self._seed = int(fp64.New())  # the start of every fingerprint TLC computes
         self._as_list = rt.jclass("java.util.Arrays").asList
         unique = stepper.rt.jclass("util.UniqueString").uniqueStringOf
         self._bag_key = unique(BAG) if BAG in stepper.vars else None
@@ -414,7 +417,7 @@ class Validator:
             return None
         if any(node is None for p in prepared for _var, node, _value in p.known):
             return None
-        fingerprint = self.stepper.values.fingerprint
+        seed = self._seed
         last_receipt: dict[int, int] = {}
         last_blind: dict[tuple[Value, Value], int] = {}
         restarts_after = [0] * len(prepared)
@@ -427,7 +430,7 @@ class Validator:
             if self._shape(p.instance) is None:
                 continue  # no receive: a message it names is one it sends
             if p.message is not None:
-                last_receipt.setdefault(fingerprint(p.message), k)
+                last_receipt.setdefault(int(p.message.fingerPrint(seed)), k)
             else:
                 key = (p.instance.params.get("i"), p.instance.params.get("j"))
                 last_blind.setdefault(key, k)
@@ -435,28 +438,29 @@ class Validator:
 
     def _messages(self, java: Any) -> tuple[tuple[int, Any, int, Any], ...]:
         """The bag of a TLC state: (fingerprint, TLC value, count, (mdest, msource) or None) for
-        each message, memoized by the bag's fingerprint."""
+        each message, memoized by the bag's fingerprint. The key is read only when some record
+        receives without naming its message (else no drop depends on it)."""
         bag = java.lookup(self._bag_key)
         if not isinstance(bag, self._fcn_type):
             if bool(bag.getDomain().isEmpty()):
                 return ()
             bag = bag.toFcnRcd()
-        values = self.stepper.values
-        bfp = values.fingerprint(bag)
+        seed = self._seed
+        bfp = int(bag.fingerPrint(seed))
         found = self._bags.get(bfp)
         if found is None:
+            blind = self._plan is not None and bool(self._plan.last_blind)
             convert = self.stepper.to_python
             entries = []
             domain, counts = bag.domain, bag.values
             for i in range(len(domain)):
                 m = domain[i]
-                py = convert(m)
-                key = (
-                    (py["mdest"], py["msource"])
-                    if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py
-                    else None
-                )
-                entries.append((values.fingerprint(m), m, int(counts[i].val), key))
+                key = None
+                if blind:
+                    py = convert(m)
+                    if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py:
+                        key = (py["mdest"], py["msource"])
+                entries.append((int(m.fingerPrint(seed)), m, int(counts[i].val), key))
             found = tuple(entries)
             if len(self._bags) > 100_000:
                 self._bags.clear()
@@ -473,28 +477,30 @@ class Validator:
         out: list[State] = []
         for s in states:
             gone = 0  # messages dropped before this one, which sat earlier in the bag
+            left: int | None = None  # drops the budget allows
             for index, (fp, m, count, key) in enumerate(self._messages(s.java)):
                 if not plan.dead(fp, key, k):
                     continue
-                budget = s[BUDGET]
-                assert isinstance(budget, FrozenDict)
-                left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
-                for copy in range(1, min(count, left) + 1):
-                    s = self._drop_one(s, m, index - gone)
-                    self._spent = True
-                    if copy == count:
-                        gone += 1
-                if count <= left:
+                if left is None:
+                    budget = s[BUDGET]
+                    assert isinstance(budget, FrozenDict)
+                    left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
+                copies = max(0, min(count, left))
+                for copy in range(copies):
+                    s = self._drop_one(s, m, index - gone, count - copy)
+                self._spent = self._spent or copies > 0
+                left -= copies
+                if copies == count:
+                    gone += 1
                     self._dropped.add(fp)
             out.append(s)
         return _distinct(out)
 
-    def _drop_one(self, s: State, m: Any, index: int) -> State:
-        r"""s after DropMessage of one copy of m, the index-th message of the bag: TLC's own
-        successor. TLC enumerates `\E m \in DOMAIN messages` in the domain's order, so the
+    def _drop_one(self, s: State, m: Any, index: int, n: int) -> State:
+        r"""s after DropMessage of one of the n copies of m, the index-th message of the bag: TLC's
+        own successor. TLC enumerates `\E m \in DOMAIN messages` in the domain's order, so the
         index-th successor is tried first (and checked); the others only if it is not m's."""
         assert self._drop is not None
-        n = self._jcount(s.java, m)
         position = itertools.count()
 
         def guess(java: Any) -> bool:
