@@ -145,6 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="draw the history (not linearizable: the smallest failing window, marked) as SVG",
     )
 
+    va = sub.add_parser(
+        "validate", help="are these NDJSON logs of a run a behaviour of the spec? (docs/logs.md)"
+    )
+    va.add_argument("logs", nargs="+", metavar="LOG", help="one or more logs of one run")
+    va.add_argument("--spec", default="Raft", help="the spec (Raft, or a .tla file; default Raft)")
+    va.add_argument(
+        "--model", metavar="CFG", help="the TLC model (default: the spec's validation model)"
+    )
+    va.add_argument(
+        "--max-frontier",
+        type=_positive,
+        default=512,
+        metavar="N",
+        help="candidate spec states kept at most (past it: cut, and a failure is unknown)",
+    )
+
     pr = sub.add_parser("prove", help="run the Z3 proofs")
     pr.add_argument(
         "names", nargs="*", metavar="NAME", help="protocols whose proof sets to run (default: all)"
@@ -253,6 +269,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _trace(args)
     if args.command == "history":
         return _history_check(args)
+    if args.command == "validate":
+        from meshcheck.validate_cmd import run_validate
+
+        return run_validate(args)
     if args.command == "prove":
         from meshcheck.prove_cmd import run_prove
 

@@ -15,7 +15,9 @@ Five kinds of check, in this order:
              and every implementation counterexample of the regression corpus
              (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
              with the mutant it was written for; and every stored client history
-             (traces/histories/index.toml) checked for linearizability, with the verdict expected
+             (traces/histories/index.toml) checked for linearizability, with the verdict expected;
+             and the reference Raft's NDJSON logs validated (full and partial state), broken
+             ones caught (docs/logs.md)
     mutants  per registered protocol with a mutant catalogue, the mutants killed out of the total (the profile's
              Hypothesis budget, first killer only, no shrinking: whether a check kills does not
              depend on it)
@@ -356,7 +358,7 @@ def _first(element: ET.Element, *tags: str) -> ET.Element | None:
     return None
 
 
-def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
+def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Iterator[Row]:
     """Each stored trace on its spec (a model trace, or a lockstep path: `#meta.spec`), then each
     corpus entry on the implementation. The stored traces are those under root/traces/ and the
     registered protocols' corpora (a plug-in's are in its own package); with `chosen`, only the
@@ -382,6 +384,21 @@ def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
     if chosen is None:
         yield from history_rows(root)
+    if own_project(root) and (chosen is None or "raft" in chosen):
+        yield _timed("traces", LOG_ROW, lambda: log_row(profile))
+
+
+LOG_ROW = "NDJSON validation of the reference implementation's logs"
+
+
+def log_row(profile: str) -> Row:
+    """The reference Raft's logs in the NDJSON format (docs/logs.md), validated against the spec
+    with full and with partial state, and broken ones caught (meshcheck/validate_cmd.py)."""
+    from meshcheck.validate_cmd import check_reference_logs
+
+    outcome = check_reference_logs(profile)
+    result = "pass" if outcome.ok else "FAIL"
+    return Row("traces", LOG_ROW, result, outcome.steps, "steps", outcome.seconds, outcome.detail)
 
 
 def history_rows(root: Path) -> Iterator[Row]:
@@ -568,7 +585,7 @@ def run_verify(args: argparse.Namespace) -> int:
             ("tlc", lambda: tlc_rows(root, args.profile, chosen)),
             ("z3", lambda: z3_rows(chosen)),
             ("tests", lambda: test_rows(root, args.profile, Path(scratch), chosen)),
-            ("traces", lambda: trace_rows(root, chosen)),
+            ("traces", lambda: trace_rows(root, chosen, args.profile)),
             ("mutants", lambda: mutant_rows(args.profile, chosen)),
         ]
         for kind, stage in stages:

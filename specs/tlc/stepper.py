@@ -103,16 +103,26 @@ class State:
     """A TLC state: cheap to keep, converted to Python one variable at a time and only when asked.
 
     Equal (and hashed) by fingerprint: two States are equal when TLC holds them for the same state.
+    The fingerprint may be computed on first use (`fingerprint=None`): it costs as much as the whole
+    state is large, and a walk that finds one successor at each step need not compare states.
     """
 
-    __slots__ = ("_cache", "_values", "_vars", "fingerprint", "java")
+    __slots__ = ("_cache", "_fp", "_values", "_vars", "java")
 
-    def __init__(self, java: Any, fingerprint: int, variables: _Vars) -> None:
+    def __init__(self, java: Any, fingerprint: int | None, variables: _Vars) -> None:
         self.java = java
-        self.fingerprint = fingerprint
+        self._fp = fingerprint
         self._vars = variables
         self._cache: dict[str, Value] = {}
         self._values: FrozenDict | None = None
+
+    @property
+    def fingerprint(self) -> int:
+        """TLC's 64-bit fingerprint of the state (without SYMMETRY or VIEW)."""
+        fp = self._fp
+        if fp is None:
+            fp = self._fp = int(self.java.fingerPrint())
+        return fp
 
     def __getitem__(self, var: str) -> Value:
         value = self._cache.get(var, _MISSING)
@@ -366,6 +376,52 @@ class Stepper:
             if int(java.fingerPrint()) == target:
                 return Transition(inst, State(java, target, self._vars))
         return None
+
+    def successors_where(
+        self, state: State, action: ActionInstance, keep: Any, java_actions: list[Any] | None = None
+    ) -> list[State]:
+        """The successors of `state` by `action` (or by `java_actions`, TLC actions made outside
+        the Stepper, labelled `action`) for which `keep(TLCState)` holds, tested before the
+        successor is fingerprinted (a fingerprint costs as much as the whole state is large)."""
+        self._check_open()
+        acts = java_actions if java_actions is not None else self._java_actions.get(action)
+        if acts is None:
+            raise StepperError(f"no action instance {action.label()} in the spec's Next")
+        kept: list[Any] = []
+        for act in acts:
+            vec = self._next(act, action, state)
+            for k in range(vec.size()):
+                java = vec.elementAt(k)
+                self._check_assigned(java, action)
+                if keep(java):
+                    kept.append(java)
+        if len(kept) == 1:  # nothing to tell apart: the fingerprint waits until it is asked for
+            return [State(kept[0], None, self._vars)]
+        out: list[State] = []
+        seen: set[int] = set()
+        for java in kept:
+            fp = int(java.fingerPrint())
+            if fp not in seen:
+                seen.add(fp)
+                out.append(State(java, fp, self._vars))
+        return out
+
+    def java_actions(self, action: ActionInstance) -> list[Any]:
+        """TLC's `tlc2.tool.Action`s of one instance (its `pred`, the action's body, and `con`, the
+        parameter bindings): for tools that evaluate parts of an action (traces/logs/guards.py)."""
+        self._check_open()
+        return list(self._java_actions.get(action, ()))
+
+    def to_python(self, value: Any) -> Value:
+        """The Python value of a TLC value of this Stepper's runtime, through the memo (by
+        fingerprint) the states' variables share."""
+        return self._vars.convert(value)
+
+    @property
+    def tool(self) -> Any:
+        """TLC's `FastTool` for this spec and model (for `eval` of a part of an action)."""
+        self._check_open()
+        return self._tool
 
     def state(self, values: Mapping[str, Value]) -> State:
         """The TLC state with these variable values (every variable, nothing else)."""

@@ -1,0 +1,128 @@
+"""`meshcheck validate --spec Raft [--model CFG] LOG.ndjson [LOG ...]`: are these logs a behaviour of
+the spec? (traces/logs/: the format, the merge, the walk with partial state; docs/logs.md.)
+
+Exit 0 valid (the steps and the time printed), 1 not (the first record no action explains, the
+closest action instance and what was false of it), 2 bad input (one line naming the file, the line
+and the field) or unknown (the frontier was cut, or the inferred drops spent the model's fault
+budget, and then a record had no explanation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import attrs
+
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.traces.logs import format as logformat
+from meshcheck.traces.logs.validate import SPECS, Validator, stepper_for
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    spec = args.spec
+    if spec not in SPECS and not str(spec).endswith(".tla"):
+        raise MeshcheckError(
+            f"--spec {spec}: not a spec meshcheck validates logs of ({', '.join(SPECS)}) "
+            "nor a .tla file"
+        )
+    logs = [logformat.read(path) for path in args.logs]
+    merged = logformat.merge(logs)
+    if not merged:
+        raise MeshcheckError(f"{', '.join(args.logs)}: no records")
+    stepper = stepper_for(spec, args.model)
+    verdict = Validator(stepper, max_frontier=args.max_frontier).run(merged)
+    print(verdict.render())
+    if verdict.verdict == "valid":
+        return EXIT_HOLDS
+    return EXIT_VIOLATED if verdict.verdict == "invalid" else EXIT_USAGE
+
+
+# the reference implementation's logs (`meshcheck verify`): runs per profile, ticks per run
+REFERENCE_RUNS = {"quick": (3, 1500), "default": (6, 3000), "deep": (20, 6000)}
+
+
+@attrs.frozen
+class ReferenceOutcome:
+    """`meshcheck verify`'s check of the NDJSON path: each run's logs (full and partial state) must
+    validate, and each run's logs with one term set back must not."""
+
+    ok: bool
+    steps: int  # records validated, over every log
+    seconds: float
+    detail: str
+
+
+def check_reference_logs(profile: str = "quick") -> ReferenceOutcome:
+    """Free runs of impl/raft under every fault, their logs written as another implementation
+    would write them (traces/logs/reference.py), validated with full and with partial state; and
+    each partial log broken (a term going backwards) must be invalid at the broken record."""
+    from meshcheck.property_tests.free_runs import Schedule
+    from meshcheck.property_tests.raft.free_runs import cluster, run
+    from meshcheck.property_tests.raft.validation import validation_model
+    from meshcheck.traces.logs import reference
+
+    start = time.perf_counter()
+    runs, ticks = REFERENCE_RUNS[profile]
+    nodes, values, budget = validation_model()
+    stepper = stepper_for("Raft")
+    steps = 0
+    for seed in range(1, runs + 1):
+        schedule = Schedule(
+            seed=seed, ticks=ticks, drop=0.05, duplicate=0.1, delay=0.1, crash=0.3, partition=0.3
+        )
+        sim = cluster(
+            schedule,
+            nodes,
+            frozenset(),
+            make=lambda n: values[(n - 1) % len(values)],
+            budget=budget,
+        )
+        run(sim, schedule, ticks)
+        trace = sim.trace()
+        for name, variables in (("full", reference.FULL), ("partial", reference.PARTIAL)):
+            per_node = reference.records(trace, f"seed-{seed}", variables=variables)
+            merged = logformat.merge(list(per_node.values()))
+            verdict = Validator(stepper).run(merged)
+            steps += verdict.steps
+            if not verdict.ok:
+                return ReferenceOutcome(
+                    False,
+                    steps,
+                    time.perf_counter() - start,
+                    f"seed {seed}, {name} state: {verdict.render().splitlines()[0]}",
+                )
+        broken, source = _term_backwards(per_node)
+        if broken is None:
+            continue
+        verdict = Validator(stepper).run(broken)
+        if verdict.verdict != "invalid" or (
+            verdict.diagnosis is not None and verdict.diagnosis.source != source
+        ):
+            return ReferenceOutcome(
+                False,
+                steps,
+                time.perf_counter() - start,
+                f"seed {seed}: a term set back at {source} is not caught there ({verdict.verdict})",
+            )
+    seconds = time.perf_counter() - start
+    return ReferenceOutcome(
+        True,
+        steps,
+        seconds,
+        f"{runs} runs, full and partial state valid, each broken one caught",
+    )
+
+
+def _term_backwards(
+    per_node: dict[str, list[logformat.LogRecord]],
+) -> tuple[list[logformat.LogRecord] | None, str]:
+    """The logs with the first record (in merged order) past the tenth whose term is above 1 set
+    back to term 1; None if there is none."""
+    merged = logformat.merge(list(per_node.values()))
+    for k, r in enumerate(merged):
+        term = r.state.get("currentTerm")
+        if k > 10 and isinstance(term, int) and term > 1:
+            broken = attrs.evolve(r, state={**r.state, "currentTerm": 1})
+            return [*merged[:k], broken, *merged[k + 1 :]], r.source
+    return None, ""

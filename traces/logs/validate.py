@@ -1,0 +1,710 @@
+"""Validation of merged logs against a spec, with what each node logged of its state only.
+
+A log names, for each step, the node, the action and its parameters, and any subset of that node's
+variables after it (format.py). What it leaves out (the message bag, the ghost variables, the other
+nodes' slices, the variables the implementation does not expose) stays unknown, so the walk keeps a
+*frontier*: every spec state (TLC's, through the Stepper) that the records so far allow. For each
+record in merged order it takes every candidate's successors under the record's action instance
+(the message `m` is no parameter of TLC's instance, as in property_tests/raft/validation.py; when the
+record gives it, only successors that took that message from the bag, or put it there, are kept)
+and keeps those that agree with every variable the record gives at its node.
+
+The network's own steps (DuplicateMessage, DropMessage) are no node's to log. They are inferred:
+
+- Drops, by reading ahead. After each record the walk drops, as hidden DropMessage steps (TLC's
+  own successors), every message in flight that no later record receives: a later record that
+  gives its message `m` keeps that message; one that gives none keeps every message from its `j`
+  to its `i` (the message's `msource` and `mdest`). Without this the bag of every candidate keeps
+  each message the run lost, and copying and fingerprinting it makes each step dearer than the
+  last. Dropping early changes no verdict: a message nobody receives enables nothing later, and an
+  empty or smaller bag only enables more (QuietElection, MaxInFlight), so a record explained
+  without the drops is explained with them, and the path found with them is a behaviour of the
+  spec. What the drops do take is budget (a fault and a drop each): they keep RESERVE faults
+  beyond the log's later restarts, stop when they would go below it, and a record nothing
+  explains once a candidate is that low is "unknown" (the budget the drops spent might have
+  explained it), never "invalid". models/Logs.cfg's budgets make that a bound no log reaches.
+- Duplications, when needed: a message received a second time (no longer in the bag) is
+  explained by a duplication before its first receipt (the walk goes back to the earlier record
+  that received the same message, inserts DuplicateMessage there and walks forward again); and
+  when nothing else explains a record, the walk tries up to `max_hidden` network steps before it.
+
+The frontier is bounded (`max_frontier`): past the bound it is cut to its first candidates. A run
+explained after a cut is "valid", and rightly so: every state kept is one the spec reaches by the
+records so far, so the path that explains the last record is a behaviour of the spec, whatever
+the candidates cut off would have done. A cut can only lose explanations, never make one up, so
+it is a record no candidate explains after a cut that is in doubt: that is "unknown", never
+"invalid". The same holds for the deadline: out of time is "unknown".
+
+On a record nothing explains: its file and line, the action instance that came closest (the
+successor that disagrees on the fewest logged variables, with each logged value against the
+spec's), or, when the instance has no successor at all, its first false guard by its TLA+ text
+(guards.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
+from meshcheck.traces.logs.guards import first_false
+
+MAX_FRONTIER = 512
+MAX_HIDDEN = 2
+# how far back (records) a duplicated message's first receipt is looked for
+BACKTRACK = 5000
+# duplications inside the walk back for another (a message duplicated while a duplicate of another
+# was in flight)
+MAX_NESTED = 4
+# candidates looked at for the diagnosis
+DIAGNOSE = 32
+
+# spec name -> (package, .tla) and its default model for validation (package, path): bounds and
+# budgets far beyond a log's (property_tests/raft/models/Logs.cfg)
+SPECS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "Raft": (
+        ("meshcheck.specs", "Raft.tla"),
+        ("meshcheck.property_tests.raft", "models/Logs.cfg"),
+    ),
+}
+HIDDEN = ("DuplicateMessage", "DropMessage")
+BAG = "messages"
+DROP = "DropMessage"
+BUDGET = "budget"
+# fault budget a hidden drop leaves untouched beyond the log's own later restarts: more than any
+# search for a failing record's explanation spends (max_hidden network steps, MAX_NESTED + 1
+# duplications)
+RESERVE = 32
+_MISSING: Any = object()
+
+
+@attrs.frozen
+class Diagnosis:
+    """Why a record is no step of the spec."""
+
+    source: str  # file:line of the record
+    record: str  # its action instance as logged
+    closest: str  # the instance that came closest
+    reason: str  # what was wrong with it
+
+    def render(self) -> str:
+        return (
+            f"{self.source}: {self.record} is no step of the spec\n"
+            f"  closest: {self.closest}\n  {self.reason}"
+        )
+
+
+@attrs.frozen
+class Verdict:
+    """The outcome: "valid" (a behaviour of the spec explains every record), "invalid" (record
+    `diagnosis.source` has no explanation), "unknown" (no explanation after the frontier was cut
+    or the drops neared the fault reserve, or out of time: `reason` says which)."""
+
+    verdict: Literal["valid", "invalid", "unknown"]
+    records: int
+    steps: int  # records explained
+    seconds: float
+    frontier: int  # the largest frontier
+    hidden: int  # network steps inserted
+    cut: int  # times the frontier was cut to max_frontier
+    dropped: int = 0  # messages dropped as no later record receives them
+    diagnosis: Diagnosis | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "valid"
+
+    def render(self) -> str:
+        rate = self.steps / self.seconds if self.seconds > 0 else 0.0
+        head = (
+            f"{self.verdict}: {self.steps} of {self.records} steps explained in "
+            f"{self.seconds:.2f} s ({rate:,.0f} steps/s; largest frontier {self.frontier}, "
+            f"{self.hidden} network steps inferred"
+            + (f", {self.dropped} messages never received dropped" if self.dropped else "")
+            + (f", frontier cut {self.cut} times" if self.cut else "")
+            + ")"
+        )
+        if self.reason:
+            head += f"\n{self.reason}"
+        if self.diagnosis is not None:
+            head += "\n" + self.diagnosis.render()
+        return head
+
+
+@attrs.frozen
+class _Prepared:
+    record: LogRecord
+    instance: ActionInstance
+    message: Any  # TLC value of params["m"], or None
+    known: tuple[tuple[str, str | None, Value], ...]  # (variable, node or None, logged value)
+
+
+@attrs.frozen
+class _Plan:
+    """What the records ahead say of the bag (the read-ahead): after record k, a message in flight
+    is dead, and dropped, when no record after k receives it."""
+
+    last_receipt: dict[int, int]  # message fingerprint -> the last record that receives it
+    last_blind: dict[tuple[Value, Value], int]  # (i, j) -> the last receive by i from j without m
+    restarts_after: list[int]  # k -> Restart records after record k
+
+    def dead(self, fp: int, key: tuple[Value, Value] | None, k: int) -> bool:
+        if self.last_receipt.get(fp, -1) > k:
+            return False
+        if key is None:  # a message without mdest and msource: any blind receive may take it
+            return all(last <= k for last in self.last_blind.values())
+        return self.last_blind.get(key, -1) <= k
+
+
+@functools.cache
+def stepper_for(spec: str, model: str | None = None) -> Stepper:
+    """The process's Stepper for a spec (a name of SPECS or a .tla path) and a model (default: the
+    spec's validation model). Loading TLC costs a second or more, so each is made once."""
+    if spec in SPECS:
+        (spec_pkg, spec_file), (model_pkg, model_file) = SPECS[spec]
+        spec_path = Path(str(resources.files(spec_pkg).joinpath(spec_file)))
+        model_path = (
+            Path(model) if model else Path(str(resources.files(model_pkg).joinpath(model_file)))
+        )
+    else:
+        spec_path = Path(spec)
+        if model is None:
+            raise LogFormatError(spec, "", "a spec outside meshcheck needs --model")
+        model_path = Path(model)
+    return Stepper(spec_path, model_path)
+
+
+class Validator:
+    """The walk of one spec and model (see the module)."""
+
+    def __init__(
+        self,
+        stepper: Stepper,
+        *,
+        max_frontier: int = MAX_FRONTIER,
+        max_hidden: int = MAX_HIDDEN,
+        read_ahead: bool = True,
+    ) -> None:
+        self.stepper = stepper
+        self.read_ahead = read_ahead
+        self.max_frontier = max_frontier
+        self.max_hidden = max_hidden
+        self.init = stepper.init_states()
+        first = self.init[0].values
+        names = stepper.model_values
+        # variables that are functions of the model's servers: logged as their value at the node
+        self.per_node = frozenset(
+            v
+            for v, value in first.items()
+            if isinstance(value, FrozenDict) and value and all(k in names for k in value)
+        )
+        self.nodes = frozenset(k for v in self.per_node for k in first[v] if isinstance(k, str))
+        self.instances = frozenset(stepper.actions)
+        self.params: dict[str, tuple[str, ...]] = {}
+        for inst in stepper.actions:
+            self.params.setdefault(inst.name, tuple(inst.params))
+        self.hidden = tuple(a for a in stepper.actions if a.name in HIDDEN)
+        self._shapes: dict[ActionInstance, Any] = {}
+        self._inserted = 0
+        rt = stepper.rt
+        self._action_class = rt.jclass("tlc2.tool.Action")
+        self._fcn_type = rt.jclass("tlc2.value.impl.FcnRcdValue")
+        fp64 = rt.jclass("tlc2.util.FP64")
+        fp64.Init()  # idempotent (the Stepper did it); without it every fingerprint is 0
+        self._seed = int(fp64.New())  # the start of every fingerprint TLC computes
+        self._as_list = rt.jclass("java.util.Arrays").asList
+        unique = stepper.rt.jclass("util.UniqueString").uniqueStringOf
+        self._bag_key = unique(BAG) if BAG in stepper.vars else None
+        self._drop = next((a for a in stepper.actions if a.name == DROP and not a.params), None)
+        self._budget_key = unique(BUDGET) if BUDGET in stepper.vars else None
+        # bag fingerprint -> its messages: (fingerprint, TLC value, count, (mdest, msource) or None)
+        self._bags: dict[int, tuple[tuple[int, Any, int, Any], ...]] = {}
+        self._plan: _Plan | None = None
+        self._dropped: set[int] = set()  # messages dropped (every copy) on the walk
+        self._spent = False  # whether any hidden drop was made
+
+    # ------------------------------------------------------------------ input
+
+    def prepare(self, record: LogRecord) -> _Prepared:
+        """The record checked against the spec: LogFormatError for an action, a variable, a node or
+        a parameter the spec does not have."""
+        st = self.stepper
+        src = record.source
+        if record.action not in self.params:
+            raise LogFormatError(
+                src,
+                "action",
+                f"{record.action!r} is not an action of {st.spec.stem} "
+                f"(its actions: {', '.join(st.action_names)})",
+            )
+        if record.node not in self.nodes:
+            raise LogFormatError(
+                src,
+                "node",
+                f"{record.node!r} is not a server of the model {st.config.name} "
+                f"({', '.join(sorted(self.nodes))})",
+            )
+        known: list[tuple[str, str | None, Value]] = []
+        for var, value in record.state.items():
+            if var not in st.vars:
+                raise LogFormatError(
+                    src,
+                    f"state.{var}",
+                    f"{st.spec.stem} has no variable {var!r} (it has {', '.join(st.vars)})",
+                )
+            known.append((var, record.node if var in self.per_node else None, value))
+        params = {k: v for k, v in record.params.items() if k != "m"}
+        formals = self.params[record.action]
+        if set(params) != set(formals):
+            takes = ", ".join(formals) if formals else "no parameters"
+            raise LogFormatError(
+                src,
+                "params",
+                f"{record.action} takes {takes} (and m, the message), found "
+                f"{', '.join(sorted(record.params)) or 'none'}",
+            )
+        if "i" in params and params["i"] != record.node:
+            raise LogFormatError(
+                src, "params.i", f"{format_value(params['i'])} but the node is {record.node!r}"
+            )
+        instance = ActionInstance(record.action, {f: params[f] for f in formals})
+        if instance not in self.instances:
+            raise LogFormatError(
+                src, "params", f"{instance.label()} is no action instance of the spec's Next"
+            )
+        message = None
+        if "m" in record.params:
+            try:
+                message = st.values.to_tlc(record.params["m"])
+            except Exception as exc:
+                raise LogFormatError(src, "params.m", f"not a value of the spec: {exc}") from None
+        return _Prepared(record, instance, message, tuple(known))
+
+    # ------------------------------------------------------------------ the walk
+
+    def _count(self, state: State, message: Any) -> int:
+        return self._jcount(state.java, message)
+
+    def _jcount(self, java: Any, message: Any) -> int:
+        """How many copies of `message` the bag of a TLC state holds: one search in Java over the
+        function's domain (`select` throws on a missing argument, `getDomain` copies the domain)."""
+        bag = java.lookup(self._bag_key)
+        if isinstance(bag, self._fcn_type):
+            index = int(self._as_list(bag.domain).indexOf(message))
+            return 0 if index < 0 else int(bag.values[index].val)
+        if not bool(bag.getDomain().member(message)):
+            return 0
+        return int(bag.select(message).val)
+
+    def _bound(self, p: _Prepared) -> list[Any] | None:
+        r"""TLC actions for `p`'s instance with its message `m` bound: the body of `\E m \in S :
+        body` in the instance's context plus m, which TLC steps without trying every message of the
+        bag. None when the instance's action is not of that shape or the record gives no m."""
+        if p.message is None:
+            return None
+        found = self._shape(p.instance)
+        if found is None:
+            return None
+        action = self._action_class
+        return [
+            action(body, act.con.cons(sym, p.message), act.getOpDef()) for body, sym, act in found
+        ]
+
+    def _shape(self, instance: ActionInstance) -> list[tuple[Any, Any, Any]] | None:
+        r"""(body, m, TLC action) of each TLC action of an instance of the shape `\E m \in S :
+        body` (a receive: it takes a message m from the bag), or None."""
+        found = self._shapes.get(instance, _MISSING)
+        if found is _MISSING:
+            found = []
+            for act in self.stepper.java_actions(instance):
+                pred = act.pred
+                if str(pred.getClass().getSimpleName()) != "OpApplNode":
+                    found = None
+                    break
+                symbols = (
+                    pred.getBdedQuantSymbolLists()
+                    if str(pred.getOperator().getName()) == "$BoundedExists"
+                    else None
+                )
+                if (
+                    symbols is None
+                    or len(symbols) != 1
+                    or len(symbols[0]) != 1
+                    or str(symbols[0][0].getName()) != "m"
+                ):
+                    found = None
+                    break
+                found.append((pred.getArgs()[0], symbols[0][0], act))
+            self._shapes[instance] = found
+        return found  # type: ignore[no-any-return]
+
+    def _successors(self, c: State, p: _Prepared) -> list[State]:
+        """The successors of c by p's instance that agree with p's message, if it gives one."""
+        if p.message is None or self._bag_key is None:
+            return self.stepper.successors_where(c, p.instance, _always)
+        bound = self._bound(p)
+        before = self._count(c, p.message)
+        if bound is None:
+            m = p.message
+            return self.stepper.successors_where(
+                c, p.instance, lambda java: self._jcount(java, m) != before
+            )
+        if before == 0:
+            return []
+        return self.stepper.successors_where(c, p.instance, lambda java: True, bound)
+
+    def _took(self, before: State, after: State, message: Any) -> bool:
+        if self._bag_key is None:
+            return True
+        return self._count(before, message) != self._count(after, message)
+
+    def _agrees(self, state: State, known: tuple[tuple[str, str | None, Value], ...]) -> bool:
+        for var, node, value in known:
+            v = state[var]
+            if node is not None:
+                assert isinstance(v, FrozenDict)
+                v = v.get(node)
+            if v != value:
+                return False
+        return True
+
+    def _advance(self, frontier: Sequence[State], p: _Prepared) -> list[State]:
+        found = [s for c in frontier for s in self._successors(c, p) if self._agrees(s, p.known)]
+        return _distinct(found)
+
+    def _hidden(self, frontier: Sequence[State], message: Any = None) -> list[State]:
+        """The states one network step away (DuplicateMessage, DropMessage); with `message`, only
+        duplications of it."""
+        out: dict[int, State] = {}
+        for c in frontier:
+            for inst in self.hidden:
+                if message is not None and inst.name != "DuplicateMessage":
+                    continue
+                if message is None:
+                    found = self.stepper.successors_of(c, inst)
+                else:
+                    n = self._count(c, message)
+                    found = self.stepper.successors_where(
+                        c, inst, lambda java, n=n: self._jcount(java, message) > n
+                    )
+                for s in found:
+                    out.setdefault(s.fingerprint, s)
+                    if len(out) >= self.max_frontier:
+                        return list(out.values())
+        return list(out.values())
+
+    def _make_plan(self, prepared: Sequence[_Prepared]) -> _Plan | None:
+        """The read-ahead (see the module), or None when hidden drops are off: no bag, no DropMessage
+        or budget in the spec, or a record that logs a variable that is no node's (the bag or the
+        budget may be among them, and a drop changes both)."""
+        if (
+            not self.read_ahead
+            or self._bag_key is None
+            or self._drop is None
+            or self._budget_key is None
+        ):
+            return None
+        if any(node is None for p in prepared for _var, node, _value in p.known):
+            return None
+        seed = self._seed
+        last_receipt: dict[int, int] = {}
+        last_blind: dict[tuple[Value, Value], int] = {}
+        restarts_after = [0] * len(prepared)
+        restarts = 0
+        for k in range(len(prepared) - 1, -1, -1):
+            restarts_after[k] = restarts
+            p = prepared[k]
+            if p.instance.name == "Restart":
+                restarts += 1
+            if self._shape(p.instance) is None:
+                continue  # no receive: a message it names is one it sends
+            if p.message is not None:
+                last_receipt.setdefault(int(p.message.fingerPrint(seed)), k)
+            else:
+                key = (p.instance.params.get("i"), p.instance.params.get("j"))
+                last_blind.setdefault(key, k)
+        return _Plan(last_receipt, last_blind, restarts_after)
+
+    def _messages(self, java: Any) -> tuple[tuple[int, Any, int, Any], ...]:
+        """The bag of a TLC state: (fingerprint, TLC value, count, (mdest, msource) or None) for
+        each message, memoized by the bag's fingerprint. The key is read only when some record
+        receives without naming its message (else no drop depends on it)."""
+        bag = java.lookup(self._bag_key)
+        if not isinstance(bag, self._fcn_type):
+            if bool(bag.getDomain().isEmpty()):
+                return ()
+            bag = bag.toFcnRcd()
+        seed = self._seed
+        bfp = int(bag.fingerPrint(seed))
+        found = self._bags.get(bfp)
+        if found is None:
+            blind = self._plan is not None and bool(self._plan.last_blind)
+            convert = self.stepper.to_python
+            entries = []
+            domain, counts = bag.domain, bag.values
+            for i in range(len(domain)):
+                m = domain[i]
+                key = None
+                if blind:
+                    py = convert(m)
+                    if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py:
+                        key = (py["mdest"], py["msource"])
+                entries.append((int(m.fingerPrint(seed)), m, int(counts[i].val), key))
+            found = tuple(entries)
+            if len(self._bags) > 100_000:
+                self._bags.clear()
+            self._bags[bfp] = found
+        return found
+
+    def _settle(self, states: list[State], k: int) -> list[State]:
+        """After record k: each state with the messages no later record receives dropped (hidden
+        DropMessage steps), while the fault budget keeps RESERVE beyond the later restarts."""
+        plan = self._plan
+        if plan is None or not states:
+            return states
+        reserve = plan.restarts_after[k] + RESERVE
+        out: list[State] = []
+        for s in states:
+            gone = 0  # messages dropped before this one, which sat earlier in the bag
+            left: int | None = None  # drops the budget allows
+            for index, (fp, m, count, key) in enumerate(self._messages(s.java)):
+                if not plan.dead(fp, key, k):
+                    continue
+                if left is None:
+                    budget = s[BUDGET]
+                    assert isinstance(budget, FrozenDict)
+                    left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
+                copies = max(0, min(count, left))
+                for copy in range(copies):
+                    s = self._drop_one(s, m, index - gone, count - copy)
+                self._spent = self._spent or copies > 0
+                left -= copies
+                if copies == count:
+                    gone += 1
+                    self._dropped.add(fp)
+            out.append(s)
+        return _distinct(out)
+
+    def _drop_one(self, s: State, m: Any, index: int, n: int) -> State:
+        r"""s after DropMessage of one of the n copies of m, the index-th message of the bag: TLC's
+        own successor. TLC enumerates `\E m \in DOMAIN messages` in the domain's order, so the
+        index-th successor is tried first (and checked); the others only if it is not m's."""
+        assert self._drop is not None
+        position = itertools.count()
+
+        def guess(java: Any) -> bool:
+            return next(position) == index and self._jcount(java, m) < n
+
+        found = self.stepper.successors_where(s, self._drop, guess)
+        if len(found) != 1:
+            found = self.stepper.successors_where(
+                s, self._drop, lambda java: self._jcount(java, m) < n
+            )
+        assert len(found) == 1, "DropMessage of a message in the bag has one successor"
+        return found[0]
+
+    def _step(
+        self, frontier: Sequence[State], prepared: Sequence[_Prepared], k: int
+    ) -> list[State]:
+        return self._settle(self._advance(frontier, prepared[k]), k)
+
+    def _starved(self, frontier: Sequence[State], k: int) -> bool:
+        """Whether the hidden drops may have spent budget that explaining record k needs."""
+        plan = self._plan
+        if plan is None or not self._spent:
+            return False
+        reserve = plan.restarts_after[k] + RESERVE
+        for s in frontier:
+            budget = s[BUDGET]
+            assert isinstance(budget, FrozenDict)
+            if budget["fault"] <= reserve + 1 or budget["drop"] <= RESERVE + 1:
+                return True
+        return False
+
+    def run(self, records: Sequence[LogRecord], *, deadline: float | None = None) -> Verdict:
+        start = time.monotonic()
+        prepared = [self.prepare(r) for r in records]
+        self._plan = self._make_plan(prepared)
+        self._dropped = set()
+        self._spent = False
+        history: list[list[State]] = []
+        frontier: list[State] = list(self.init)
+        largest = len(frontier)
+        hidden = cut = 0
+        cut_at: int | None = None
+
+        def verdict(kind: Literal["valid", "invalid", "unknown"], steps: int, **kw: Any) -> Verdict:
+            return Verdict(
+                kind,
+                len(records),
+                steps,
+                time.monotonic() - start,
+                largest,
+                hidden,
+                cut,
+                dropped=len(self._dropped),
+                **kw,
+            )
+
+        k = 0
+        while k < len(prepared):
+            p = prepared[k]
+            if deadline is not None and time.monotonic() > deadline:
+                return verdict("unknown", k, reason=f"out of time at {p.record.source}")
+            del history[k:]
+            history.append(frontier)
+            nxt = self._step(frontier, prepared, k)
+            if not nxt:
+                self._inserted = 0
+                redone = self._rewalk(prepared, history, k, 0)
+                if redone is not None:
+                    nxt = redone
+                    hidden += self._inserted
+            if not nxt and self.hidden:
+                layer: list[State] = frontier
+                for depth in range(1, self.max_hidden + 1):
+                    layer = self._hidden(layer)
+                    nxt = self._step(layer, prepared, k)
+                    if nxt:
+                        hidden += depth
+                        break
+            if not nxt:
+                if cut_at is not None:
+                    return verdict(
+                        "unknown",
+                        k,
+                        reason=f"no candidate explains {p.record.source}, but the frontier was cut "
+                        f"to {self.max_frontier} states at {prepared[cut_at].record.source}",
+                    )
+                if self._starved(frontier, k):
+                    return verdict(
+                        "unknown",
+                        k,
+                        reason=f"no candidate explains {p.record.source}, but the messages dropped "
+                        "as never received spent the fault budget it may need (a model with "
+                        "larger MaxFaults and MaxDrops decides it)",
+                    )
+                return verdict("invalid", k, diagnosis=self.diagnose(frontier, p))
+            if len(nxt) > self.max_frontier:
+                nxt = nxt[: self.max_frontier]
+                cut += 1
+                cut_at = k if cut_at is None else cut_at
+            largest = max(largest, len(nxt))
+            frontier = nxt
+            k += 1
+        return verdict("valid", len(prepared))
+
+    def _rewalk(
+        self, prepared: Sequence[_Prepared], history: list[list[State]], k: int, depth: int
+    ) -> list[State] | None:
+        """Record k receives a message no candidate has in flight: duplicate it just before the
+        latest earlier record that received it, walk forward again; the new frontier after k, or
+        None (history is then left as it was)."""
+        p = prepared[k]
+        r = p.record
+        j = p.instance.params.get("j")
+        if self._bag_key is None or j is None:
+            return None
+        for back in range(k - 1, max(-1, k - BACKTRACK), -1):
+            q = prepared[back]
+            if q.record.node != r.node or q.instance != p.instance:
+                continue
+            if p.message is not None and q.record.params.get("m") != r.params.get("m"):
+                continue
+            frontier = self._hidden(history[back], p.message)
+            saved = history[back : k + 1]
+            inserted = self._inserted
+            for t in range(back, k + 1):
+                history[t] = frontier
+                nxt = self._step(frontier, prepared, t)
+                if not nxt and depth < MAX_NESTED:
+                    nxt = self._rewalk(prepared, history, t, depth + 1) or []
+                frontier = nxt
+                if not frontier:
+                    break
+            if frontier:
+                self._inserted += 1
+                return frontier
+            history[back : k + 1] = saved
+            self._inserted = inserted
+            if p.message is not None:
+                return None  # the latest receipt of that very message: no other place helps
+        return None
+
+    # ------------------------------------------------------------------ diagnosis
+
+    def diagnose(self, frontier: Sequence[State], p: _Prepared) -> Diagnosis:
+        r = p.record
+        best: tuple[int, list[str]] | None = None
+        for c in frontier[:DIAGNOSE]:
+            for s in self._successors(c, p):
+                diffs = []
+                for var, node, value in p.known:
+                    v = s[var]
+                    if node is not None:
+                        assert isinstance(v, FrozenDict)
+                        v = v.get(node)
+                    if v != value:
+                        where = f"{var}[{node}]" if node is not None else var
+                        diffs.append(
+                            f"{where}: logged {format_value(value)}, spec {format_value(v)}"
+                        )
+                if best is None or len(diffs) < best[0]:
+                    best = (len(diffs), diffs)
+        label = p.instance.label()
+        if best is not None:
+            return Diagnosis(
+                r.source,
+                r.label(),
+                f"{label}, whose successor disagrees on {best[0]} logged "
+                f"variable{'s' if best[0] != 1 else ''}",
+                "\n  ".join(best[1]),
+            )
+        guard = first_false(self.stepper, p.instance, frontier[0], p.message)
+        reason = (
+            f"false: {guard.render()}"
+            if guard is not None
+            else "no successor (no guard found false: the successor leaves the model)"
+        )
+        return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason)
+
+
+def _always(java: Any) -> bool:
+    return True
+
+
+def _distinct(states: list[State]) -> list[State]:
+    """The states, each once (a single one is not fingerprinted)."""
+    if len(states) <= 1:
+        return states
+    out: dict[int, State] = {}
+    for s in states:
+        out.setdefault(s.fingerprint, s)
+    return list(out.values())
+
+
+def validate(
+    records: Iterable[LogRecord],
+    spec: str = "Raft",
+    model: str | Path | None = None,
+    *,
+    max_frontier: int = MAX_FRONTIER,
+    deadline: float | None = None,
+) -> Verdict:
+    """Whether the records (of one run, any number of nodes, in each node's order) are a behaviour
+    of `spec` ("Raft", or a .tla path with `model`) under `model` (default: the spec's validation
+    model). LogFormatError for records that are not of one run or not in the spec's vocabulary."""
+    merged = merge([list(records)])
+    stepper = stepper_for(spec, str(model) if model is not None else None)
+    return Validator(stepper, max_frontier=max_frontier).run(merged, deadline=deadline)
