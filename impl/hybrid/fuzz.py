@@ -37,6 +37,7 @@ with `Fuzz(fresh_equivocation=True)` the checks report NoCommittedOpLost.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -138,6 +139,13 @@ def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> No
         raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
 
 
+def _kind(message: Any) -> str:
+    """The name of what a sealed message or PBFT wire carries (its Raft or PBFT message)."""
+    inner = message.message if isinstance(message, PbftWire) else message
+    body = inner.body if isinstance(inner, Signed) else inner
+    return type(body.message if isinstance(body, RaftPayload) else body).__name__
+
+
 _HELD: Final = 400  # messages a fuzzing node keeps to draw from
 
 
@@ -182,36 +190,44 @@ class Ledger:
         log = core.log
         return log.entry(index) if log.snapshot_index < index <= log.last_index else None
 
-    def fresh_equivocation(self, node: HybridNode, message: Any, dest: str) -> bool:
-        """Whether `message`, sent to `dest`, is an AppendEntries sealed in the node's name that
-        puts at some index an entry other than the one its term's log holds there, where `dest`
-        cannot catch it: `dest` did not acknowledge that index to the node in that term, or the
-        entry's term differs from the held one's (which a follower restarted since, its detector's
-        memory empty, would take in place of the held entry). A message any receiver catches as
-        tampering (an entry whose own signature fails, or no entry at all) is not one."""
+    def changed(self, node: HybridNode, message: Any) -> list[tuple[int, Any, Any | None]]:
+        """(index, entry, the entry the term's log holds there or None) for every index at which
+        `message`, an AppendEntries sealed in the node's name, puts another entry than its term's
+        log; empty for any other message, and for one any receiver catches as tampering (an entry
+        whose own signature fails, or no entry at all), which no receiver follows."""
         if not (sealed(message) and isinstance(message.body, RaftPayload)):
-            return False
+            return []
         m = message.body.message
         if not isinstance(m, AppendEntriesRequest) or message.signer != node.id:
-            return False
+            return []
         if any(not node.keys.entry_ok(v) for v in carried(message)):
-            return False  # tampering: every receiver catches it and none follows it
+            return []
         epoch = message.body.epoch
+        found = []
         for index, entry in appended(message).items():
             if index < 1:
                 continue  # before the first index: no log holds anything there
             truth = self.entry(node, epoch, m.term, index)
-            if truth == entry:
-                continue
-            caught = (
-                truth is not None
-                and self.acked.get((epoch, m.term, dest), 0) >= index
-                and isinstance(entry, Entry)
-                and entry.term == truth.term
-            )
-            if not caught:
-                return True
-        return False
+            if truth != entry:
+                found.append((index, entry, truth))
+        return found
+
+    def fresh_equivocation(self, node: HybridNode, message: Any, dest: str) -> bool:
+        """Whether `message`, sent to `dest`, puts another entry than its term's log at an index
+        (`changed`) where `dest` cannot catch it: `dest` did not acknowledge that index to the
+        node in that term, or the entry's term differs from the held one's (which a follower
+        restarted since, its detector's memory empty, would take in place of the held entry)."""
+        if not self.changed(node, message):
+            return False
+        epoch, term = message.body.epoch, message.body.message.term
+        acked = self.acked.get((epoch, term, dest), 0)
+        return not all(
+            truth is not None
+            and index <= acked
+            and isinstance(entry, Entry)
+            and entry.term == truth.term
+            for index, entry, truth in self.changed(node, message)
+        )
 
 
 @attrs.frozen
@@ -266,14 +282,33 @@ class Fuzz:
         found: list[mutation.Fuzzed] = node.memory.setdefault("fuzz withheld", [])
         return found
 
+    @staticmethod
+    def counts(node: HybridNode) -> Counter[str]:
+        """Per kind of mutation, how many the node sent or withheld (not trimmed): "sent X" for
+        a changed message of inner type X (a PBFT wire's message, a seal's Raft message or
+        proposal), "sent replay" for one unchanged, "sent equivocation" for an AppendEntries sent
+        with an entry its term's log does not hold there (to a follower that catches it),
+        "withheld" for the left-out case."""
+        found: Counter[str] = node.memory.setdefault("fuzz counts", Counter())
+        return found
+
     def _allowed(self, node: HybridNode, fuzzed: mutation.Fuzzed) -> bool:
-        if self.fresh_equivocation:
-            return True
-        if self.ledger(node).fresh_equivocation(node, fuzzed.message, fuzzed.dest):
+        ledger = self.ledger(node)
+        counts = self.counts(node)
+        if not self.fresh_equivocation and ledger.fresh_equivocation(
+            node, fuzzed.message, fuzzed.dest
+        ):
             withheld = self.withheld(node)
             withheld.append(fuzzed)
             del withheld[:-200]
+            counts["withheld"] += 1
             return False
+        if fuzzed.how == "replayed":
+            counts["sent replay"] += 1
+            return True
+        counts[f"sent {_kind(fuzzed.message)}"] += 1
+        if ledger.changed(node, fuzzed.message):
+            counts["sent equivocation"] += 1
         return True
 
     def act(self, node: HybridNode, effects: list[Effect]) -> list[Effect]:
