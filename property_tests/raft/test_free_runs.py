@@ -13,6 +13,7 @@ from hypothesis import Phase, settings
 
 from meshcheck.impl.raft import mutants, raft_cluster
 from meshcheck.impl.sim import Faults, Workload
+from meshcheck.property_tests import validation
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import (
@@ -22,6 +23,7 @@ from meshcheck.property_tests.raft.free_runs import (
     liveness_after_heal,
 )
 from meshcheck.property_tests.raft.validation import (
+    VALIDATION,
     first_step_not_in_spec,
     trace_validation,
     validation_model,
@@ -107,6 +109,28 @@ def test_a_tampered_step_is_named() -> None:
     terms = {**state["currentTerm"], "s1": state["currentTerm"]["s1"] + 7}
     steps[10] = attrs.evolve(steps[10], state={**state, "currentTerm": terms})
     problem = first_step_not_in_spec(attrs.evolve(trace, steps=tuple(steps)), stepper)
+    assert problem is not None and problem.startswith(f"step 10 {steps[10].label()}")
+
+
+def test_the_walk_stops_where_a_run_spends_more_than_the_models_budget() -> None:
+    """A run that drops more messages than the model's MaxDrops maps to a budget below zero: the
+    walk checks up to there and stops (the rest is beyond the model), where without the bound it
+    would call the first such step no step of the spec."""
+    schedule = Schedule(seed=3, ticks=400)
+    budget = validation_model()[2]
+    sim = cluster(schedule, 3, frozenset(), make=lambda n: "v1", budget=budget)
+    sim.run(until=schedule.ticks)
+    trace = sim.trace()
+    steps = list(trace.steps)
+    for k in range(10, len(steps)):  # from step 10 on, the run has spent more drops than allowed
+        state = steps[k].state
+        spent = {**state["budget"], "drop": -1}
+        steps[k] = attrs.evolve(steps[k], state={**state, "budget": spent})
+    beyond = attrs.evolve(trace, steps=tuple(steps))
+    stepper = validation_stepper()
+    assert first_step_not_in_spec(beyond, stepper) is None
+    unbounded = attrs.evolve(VALIDATION, in_bounds=lambda state: True)
+    problem = validation.first_step_not_in_spec(beyond, stepper, unbounded)
     assert problem is not None and problem.startswith(f"step 10 {steps[10].label()}")
 
 

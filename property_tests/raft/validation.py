@@ -17,7 +17,8 @@ run's refinement mapping counts its budgets down from the same Max* constants (`
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import hypothesis
 from hypothesis import given
@@ -72,7 +73,17 @@ def instance(step: Step) -> ActionInstance:
     return ActionInstance(step.action, {p: v for p, v in step.params.items() if p != "m"})
 
 
-VALIDATION = validation.Validation(instance=instance, find_step=True, invariants=violated)
+def in_bounds(state: Mapping[str, Any]) -> bool:
+    """Whether a state lies inside the model: the refinement mapping counts the model's budgets
+    down and goes on below zero once a run spends more (a run of more drops than MaxDrops); the
+    walk stops there, as at PBFT's bounds, rather than calling the next step no step of the spec."""
+    budget = state.get("budget")
+    return budget is None or all(left >= 0 for left in budget.values())
+
+
+VALIDATION = validation.Validation(
+    instance=instance, find_step=True, invariants=violated, in_bounds=in_bounds
+)
 
 
 def first_step_not_in_spec(trace: Trace, stepper: Stepper) -> str | None:
