@@ -380,6 +380,9 @@ def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
     for entry in corpus:
         name = f"{entry.name} on the implementation"
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
+    for entry in _findings(root, chosen):
+        name = f"{entry.name} (finding)"
+        yield _timed("traces", name, lambda entry=entry, name=name: _finding_row(entry, name))  # type: ignore[misc]
     if chosen is None:
         yield from history_rows(root)
 
@@ -413,6 +416,28 @@ def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
     from meshcheck.property_tests import corpus
 
     return corpus.entries(chosen) if own_project(root) else []
+
+
+def _findings(root: Path, chosen: Chosen = None) -> list[Any]:
+    """The discrepancies found in third-party implementations (traces/<protocol>/findings/)."""
+    from meshcheck.property_tests import corpus
+
+    return corpus.findings(chosen) if own_project(root) else []
+
+
+def _finding_row(entry: Any, name: str) -> Row:
+    """A finding in a third-party implementation must still reproduce on the release it was
+    found in: it passes when the run fails as stored, and fails when the run now holds."""
+    from meshcheck.property_tests.corpus import replay
+
+    start = time.perf_counter()
+    found = replay(entry, frozenset())
+    seconds = time.perf_counter() - start
+    if found.holds:
+        detail = "no longer reproduces: renew or retire it"
+        return Row("traces", name, "FAIL", found.steps, "steps", seconds, detail)
+    what = found.problem.split(": ", 2)[-1]
+    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {what[:120]}")
 
 
 def _impl_row(entry: Any, name: str) -> Row:

@@ -137,9 +137,15 @@ class NdjsonLog:
         self.run = run
         self.out = out
         self.records: list[dict[str, Any]] = []
+        self._memo: dict[int, tuple[Any, Any]] = {}  # id -> (a log entry record, its JSON)
 
     def write(
-        self, node: str, clock: int, action: str, params: Mapping[str, Any], state: Mapping[str, Any]
+        self,
+        node: str,
+        clock: int,
+        action: str,
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
     ) -> None:
         record = {
             "run": self.run,
@@ -147,12 +153,28 @@ class NdjsonLog:
             "clock": clock,
             "action": action,
             "params": to_json(params),
-            "state": to_json(state),
+            "state": {k: self._json(v) for k, v in state.items()},
         }
         if self.out is not None:
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
         else:
             self.records.append(record)
+
+    def _json(self, value: Any) -> Any:
+        """`to_json`, with the records inside a tuple (a log's entries, the same objects from one
+        step to the next) converted once."""
+        if not isinstance(value, tuple):
+            return to_json(value)
+        out = []
+        memo = self._memo
+        for item in value:
+            found = memo.get(id(item))
+            if found is None or found[0] is not item:
+                if len(memo) > 200_000:
+                    memo.clear()
+                found = memo[id(item)] = (item, to_json(item))
+            out.append(found[1])
+        return out
 
 
 def to_json(value: Any) -> Any:

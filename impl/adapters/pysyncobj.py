@@ -293,11 +293,11 @@ class Store(SyncObj):  # type: ignore[misc]
         self._driver = driver
         super().__init__(*args, **kwargs)
 
-    @replicated  # type: ignore[misc]
+    @replicated  # type: ignore[untyped-decorator]
     def write(self, value: Any) -> Any:
         return self._driver.applying(value, None)
 
-    @replicated  # type: ignore[misc]
+    @replicated  # type: ignore[untyped-decorator]
     def read(self, tag: int, query: Any) -> Any:
         return self._driver.applying(FrozenDict({"read": query, "tag": tag}), query)
 
@@ -319,8 +319,8 @@ def entry_value(command: bytes) -> Value:
         value = NOOP
     elif kind == _REGULAR:
         call = pickle.loads(command[1:])
-        args = call[1] if isinstance(call, tuple) else ()
-        value = args[0] if len(args) == 1 else FrozenDict({"read": args[1], "tag": args[0]})
+        args: tuple[Any, ...] = tuple(call[1]) if isinstance(call, tuple) else ()
+        value = args[0] if len(args) == 1 else FrozenDict({"read": args[-1], "tag": args[0]})
     else:
         value = f"command type {kind}"
     if len(_DECODED) > 100_000:
@@ -329,16 +329,30 @@ def entry_value(command: bytes) -> Value:
     return value
 
 
+_RECORDS: dict[tuple[bytes, int, int], FrozenDict] = {}
+
+
 def entry_record(entry: tuple[bytes, int, int]) -> FrozenDict:
-    return FrozenDict({"term": entry[2], "value": entry_value(entry[0])})
+    """A journal entry as the spec's log record {term, value}: one object per entry, so that
+    equal logs share their records (comparing states and writing logs stay cheap)."""
+    found = _RECORDS.get(entry)
+    if found is None:
+        if len(_RECORDS) > 100_000:
+            _RECORDS.clear()
+        found = _RECORDS[entry] = FrozenDict({"term": entry[2], "value": entry_value(entry[0])})
+    return found
 
 
 def message_record(message: Any) -> Value:
-    """A PySyncObj message as a spec-like record (its fields, entries as {term, value})."""
+    """A PySyncObj message as a record of its fields, for traces (the spec's message records are
+    not what PySyncObj sends: `messages` is shown, not checked). Entries are named by index and
+    term only, and a command by its type, which keeps a long trace small."""
     fields: dict[str, Value] = {}
     for k, v in message.items():
         if k == "entries":
-            fields[k] = tuple(entry_record(e) for e in v)
+            fields[k] = tuple(FrozenDict({"index": e[1], "term": e[2]}) for e in v)
+        elif k == "command":
+            fields[k] = repr(entry_value(v))
         elif isinstance(v, bool | int | str):
             fields[k] = v
         elif v is None:
@@ -577,7 +591,7 @@ def ids(n: int) -> tuple[str, ...]:
 
 # How a client must read LEADER_CHANGED: PySyncObj documents it as "leader has changed without
 # command commit" (a failure), but a command forwarded to the old leader may already be in its log
-# and commit later (traces/counterexamples/pysyncobj/, README "PySyncObj"). "documented" holds
+# and commit later (traces/pysyncobj/findings/, README "PySyncObj"). "documented" holds
 # PySyncObj to its documentation; "unknown" reads it as an unknown outcome, what a client can
 # safely assume, so that free runs look past this finding for others.
 ANSWERS = {
@@ -627,6 +641,7 @@ def pysyncobj_cluster(
         workload=workload,
         record=record,
     )
-    sim: Simulator[Any] = Simulator(plugin(nodes, log=log, answers=answers, tcp=tcp), ids(nodes), config)
+    sim: Simulator[Any] = Simulator(
+        plugin(nodes, log=log, answers=answers, tcp=tcp), ids(nodes), config
+    )
     return sim
-

@@ -22,14 +22,11 @@ BUGS: Mapping[str, str] = {
     "(section 5.4.1: the request's last log term and index read as the highest possible)",
     "vote_twice": "a node forgets whom it voted for before each vote request, so it can vote "
     "twice in one term (section 5.2, Figure 2: votedFor)",
-    "term_not_persisted": "currentTerm and votedFor are changed in memory only, never written to "
-    "the journal (Figure 2: persistent state)",
     "keep_conflicting_suffix": "a follower never deletes the entries after a conflict, appending "
     "the leader's entries after them (Figure 2, AppendEntries receiver rule 3)",
 }
 
 _RECEIVE = "_SyncObj__onMessageReceived"
-_SET_TERM = "_SyncObj__setCurrentTerm"
 _DELETE_FROM = "_SyncObj__deleteEntriesFrom"
 
 
@@ -51,14 +48,6 @@ def _vote_twice(original: Callable[..., Any]) -> Callable[..., Any]:
     return receive
 
 
-def _term_not_persisted(_original: Callable[..., Any]) -> Callable[..., Any]:
-    def set_term(self: Any, term: int, voted_for: Any) -> None:
-        self._SyncObj__raftCurrentTerm = term
-        self._SyncObj__votedForNodeId = voted_for
-
-    return set_term
-
-
 def _keep_suffix(_original: Callable[..., Any]) -> Callable[..., Any]:
     def delete_from(self: Any, from_index: int) -> None:
         return None
@@ -69,7 +58,6 @@ def _keep_suffix(_original: Callable[..., Any]) -> Callable[..., Any]:
 _PATCHES: Mapping[str, tuple[str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = {
     "vote_ignores_log": (_RECEIVE, _vote_ignores_log),
     "vote_twice": (_RECEIVE, _vote_twice),
-    "term_not_persisted": (_SET_TERM, _term_not_persisted),
     "keep_conflicting_suffix": (_DELETE_FROM, _keep_suffix),
 }
 

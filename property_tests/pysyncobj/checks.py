@@ -11,12 +11,12 @@ from meshcheck.property_tests.pysyncobj.free_runs import free_run_safety
 CHECKS: tuple[Check, ...] = (
     Check(
         "free runs (3 nodes)",
-        partial(free_run_safety, nodes=3),
-        "PySyncObj under random faults: Raft's invariants and the client-history checks",
+        partial(free_run_safety, nodes=3, fifo=True),
+        "PySyncObj under random faults on FIFO links (its TCP): Raft's invariants and the client-history checks",
     ),
     Check(
         "free runs (5 nodes)",
-        partial(free_run_safety, nodes=5),
-        "PySyncObj under random faults: Raft's invariants and the client-history checks",
+        partial(free_run_safety, nodes=5, fifo=True),
+        "PySyncObj under random faults on FIFO links (its TCP): Raft's invariants and the client-history checks",
     ),
 )

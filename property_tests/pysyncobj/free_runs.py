@@ -54,6 +54,9 @@ KNOBS: Mapping[str, Any] = {
     "answers": "unknown",
     # forwarded commands delivered as TCP delivers them (impl/adapters/pysyncobj.py, `tcp`)
     "tcp": True,
+    # every link first in, first out, as PySyncObj's one TCP connection per pair of nodes is: no
+    # delay faults, no duplicates (a late copy is a reordering) and one latency for every message
+    "fifo": False,
 }
 
 # The invariants of Raft.tla the adapter's variables can decide (ReadLinearizable needs the
@@ -83,7 +86,7 @@ def knob(schedule: Schedule, name: str) -> Any:
     return schedule.knob(name, KNOBS[name])
 
 
-def schedules(min_ticks: int, max_ticks: int) -> st.SearchStrategy[Schedule]:
+def schedules(min_ticks: int, max_ticks: int, *, fifo: bool = False) -> st.SearchStrategy[Schedule]:
     """Fault schedules; every choice shrinks toward no fault and a short run."""
     rates = st.sampled_from((0.0, 0.02, 0.05, 0.1, 0.2))
     chaos = st.sampled_from((0.0, 0.1, 0.3, 0.6))
@@ -100,16 +103,18 @@ def schedules(min_ticks: int, max_ticks: int) -> st.SearchStrategy[Schedule]:
         every=st.sampled_from((20, 50)),
         reads=st.sampled_from((0.0, 0.2, 0.5)),
         down=st.sampled_from(((200, 2000), (1, 100))),
+        fifo=st.just(fifo),
     )
 
 
 def cluster(
     schedule: Schedule, nodes: int, *, log: NdjsonLog | None = None, record: bool = True
 ) -> Simulator[Any]:
+    fifo = knob(schedule, "fifo")
     faults = Faults(
         drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
+        duplicate=0.0 if fifo else schedule.duplicate,
+        delay=0.0 if fifo else schedule.delay,
         crash=schedule.crash,
         partition=schedule.partition,
         one_way=knob(schedule, "one_way"),
@@ -132,6 +137,7 @@ def cluster(
         record=record,
         answers=knob(schedule, "answers"),
         tcp=knob(schedule, "tcp"),
+        latency=(5, 5) if fifo else (1, 10),
     )
 
 
@@ -182,13 +188,15 @@ def check_safety(
     return sim
 
 
-def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
-    """Hypothesis: free runs of `nodes` PySyncObj nodes (with `bugs` injected) stay safe."""
+def free_run_safety(
+    bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int, fifo: bool = False
+) -> None:
+    """Hypothesis: free runs of `nodes` PySyncObj nodes (with `bugs` injected) stay safe; `fifo`:
+    on first-in first-out links only (PySyncObj's TCP)."""
 
     @settings
-    @given(schedules(*SAFETY_TICKS))
+    @given(schedules(*SAFETY_TICKS, fifo=fifo))
     def pysyncobj_run_is_safe(schedule: Schedule) -> None:
         check_safety(schedule, nodes, bugs)
 
     pysyncobj_run_is_safe()
-
