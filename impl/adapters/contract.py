@@ -258,7 +258,8 @@ class AdaptedNode:
                 shown = {k: v for k, v in state.items() if k not in spec.hide}
                 if spec.log_upto is not None and "log" in shown:
                     shown["log"] = shown["log"][: spec.log_upto]
-                log.write(self.id, clock - len(done.steps) + n + 1, spec.name, spec.params, shown)
+                record = (clock - len(done.steps) + n + 1, spec.name, spec.params, shown)
+                self._plugin.pending.setdefault(self.id, []).append(record)
         return effects
 
 
@@ -296,6 +297,9 @@ class AdapterPlugin:
         self.ghost_values: dict[str, Value] = {g.name: g.init for g in ghosts}
         self.log = log
         self.clocks: dict[str, int] = {}  # node -> Lamport clock, kept across its crashes
+        # node -> the log records of its step in progress, written once the simulator has
+        # carried the step out (`after_step`); a crash before its durable writes drops them
+        self.pending: dict[str, list[tuple[int, str, FrozenDict, dict[str, Any]]]] = {}
 
     def new_node(self, node_id: str, rng: random.Random) -> AdaptedNode:
         return AdaptedNode(node_id, self._make(node_id), self, rng)
@@ -310,10 +314,17 @@ class AdapterPlugin:
         return self._record(message.body if isinstance(message, Stamped) else message)
 
     def after_step(self, node_id: str, event: Any, nodes: Mapping[str, AdaptedNode]) -> None:
-        if isinstance(event, Restart) and self.log is not None:
-            self.clocks[node_id] = self.clocks.get(node_id, 0) + 1
-            state = nodes[node_id].state()
-            self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
+        if self.log is not None:
+            pending = self.pending.pop(node_id, [])
+            if isinstance(event, Restart):
+                # a crash before the step's durable writes: the step never happened, its records
+                # go (the simulator writes it as Restart, then the message dropped)
+                self.clocks[node_id] = self.clocks.get(node_id, 0) + 1
+                state = nodes[node_id].state()
+                self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
+            else:
+                for clock, name, params, state in pending:
+                    self.log.write(node_id, clock, name, params, state)
         if self.ghosts:
             states = {i: n.state() for i, n in nodes.items()}
             for g in self.ghosts:
