@@ -50,8 +50,9 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
 - each append_entries message a leader sends is AppendEntries(i, j) (PySyncObj batches entries
   and sends several messages per tick when the batch is cut by size);
 - the leader advances its commit index in its tick, not when an answer arrives; the spec does it
-  in HandleAppendEntriesResponse. The tick's commit step has no spec action of its own: the next
-  step's state shows the new commitIndex;
+  in HandleAppendEntriesResponse. A tick is named Tick in traces (not a spec action: left out of
+  the NDJSON log), or, when it appended entries, ClientRequest; a leader's records leave its
+  commitIndex out (unknown to the validator), a follower's carry it;
 - a follower answers with `next_node_idx` (no term in the answer, unlike Figure 2's
   AppendEntries response), and a rejection moves the leader's nextIndex to what the follower
   names (its last index + 1, or the conflicting index), not one back;
@@ -549,7 +550,7 @@ class PySyncObjDriver:
     def _spec_steps(self, event: Any, sends: tuple[tuple[str, Any], ...]) -> tuple[SpecStep, ...]:
         me = self.id
         steps: list[SpecStep] = []
-        term0, _role0, len0 = self._before
+        term0, role0, len0 = self._before
         if isinstance(event, Deliver):
             message = event.message
             body = getattr(message, "body", message)
@@ -570,15 +571,27 @@ class PySyncObjDriver:
         if self.role == 2 and steps:
             log = self.log()
             new = max(len(self.journal.entries) - len0, 0)
-            if new:
+            # A leader's commit index moves in its tick (no spec action): left out of the records
+            # of the steps its tick is written as, so the log never shows it change under a step
+            # the spec would not change it in. A tick that appended entries is written as those
+            # ClientRequests (the first carries the tick's other changes), not as a Tick.
+            ticked = steps[0].name in ("Tick", "Submit")
+            hide = ("commitIndex",) if ticked or role0 == 2 else ()
+            if new and ticked:
+                steps.pop(0)
+            elif new:
                 steps[0] = attrs.evolve(steps[0], log_upto=len(log) - new)
             for k in range(max(len(log) - new, 0), len(log)):
                 v = log[k]["value"]
-                steps.append(SpecStep("ClientRequest", {"i": me, "v": v}, log_upto=k + 1))
+                steps.append(
+                    SpecStep("ClientRequest", {"i": me, "v": v}, log_upto=k + 1, hide=hide)
+                )
             for peer in self.peers:
                 for k, (dest, m) in enumerate(sends):
                     if dest == peer and m.get("type") == "append_entries":
-                        steps.append(SpecStep("AppendEntries", {"i": me, "j": peer}, (k,)))
+                        steps.append(
+                            SpecStep("AppendEntries", {"i": me, "j": peer}, (k,), hide=hide)
+                        )
         return tuple(steps)
 
 
