@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pysyncobj import free_runs
+from meshcheck.property_tests.pysyncobj import free_runs, scenarios
 
 HARNESS = Harness(
     "pysyncobj",
     (),
     storm=free_runs.STORM,
-    reruns={"safety": free_runs.check_safety},
+    reruns={"safety": free_runs.check_safety, "stale_append": scenarios.check_stale_append},
     schedules=(shared,),
 )

@@ -14,6 +14,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pysyncobj.bugs import BUGS
 from meshcheck.property_tests.pysyncobj.free_runs import check_safety, free_run_safety
+from meshcheck.property_tests.pysyncobj.scenarios import check_stale_append
 from meshcheck.property_tests.raft.safety import election_safety
 
 FEW = settings(
@@ -140,6 +141,13 @@ def test_finding_reproduces_from_its_seed(finding: str) -> None:
     with pytest.raises(CheckFailed) as failed:
         check_safety(schedule, nodes, frozenset())
     assert what in failed.value.message
+
+
+def test_stale_append_scenario_loses_a_committed_entry() -> None:
+    with pytest.raises(CheckFailed) as failed:
+        check_stale_append(Schedule(seed=1, ticks=0), 3, frozenset())
+    assert "violates LeaderCompleteness" in failed.value.message
+    assert failed.value.steps < 80
 
 
 def test_fifo_links_hide_the_stale_append() -> None:
