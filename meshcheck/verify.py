@@ -381,7 +381,7 @@ def trace_rows(root: Path, chosen: Chosen = None) -> Iterator[Row]:
         name = f"{entry.name} on the implementation"
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
     for entry in _findings(root, chosen):
-        name = f"{entry.name} (finding)"
+        name = f"{entry.name}{FINDING}"
         yield _timed("traces", name, lambda entry=entry, name=name: _finding_row(entry, name))  # type: ignore[misc]
     if chosen is None:
         yield from history_rows(root)
@@ -416,6 +416,9 @@ def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
     from meshcheck.property_tests import corpus
 
     return corpus.entries(chosen) if own_project(root) else []
+
+
+FINDING = " (finding)"  # the name suffix of a finding's row
 
 
 def _findings(root: Path, chosen: Chosen = None) -> list[Any]:
@@ -632,10 +635,14 @@ def totals_line(rows: list[Row]) -> str:
     examples = sum(r.count or 0 for r in rows if r.kind == "tests" and r.unit == "examples")
     if examples:
         parts.append(f"{examples:,} property-test examples")
-    traces = [r for r in rows if r.kind == "traces"]
+    traces = [r for r in rows if r.kind == "traces" and not r.name.endswith(FINDING)]
     if traces:
         held = sum(r.result == "pass" for r in traces)
         parts.append(f"{held} of {len(traces)} trace replays held")
+    findings = [r for r in rows if r.kind == "traces" and r.name.endswith(FINDING)]
+    if findings:
+        found = sum(r.result == "pass" for r in findings)
+        parts.append(f"{found} of {len(findings)} findings in third-party code reproduced")
     mutants = [r for r in rows if r.kind == "mutants" and r.count is not None]
     if mutants:
         killed = sum(r.count or 0 for r in mutants)
