@@ -382,6 +382,9 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
     for entry in corpus:
         name = f"{entry.name} on the implementation"
         yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
+    for entry in _findings(root, chosen):
+        name = f"{entry.name}{FINDING}"
+        yield _timed("traces", name, lambda entry=entry, name=name: _finding_row(entry, name))  # type: ignore[misc]
     if chosen is None:
         yield from history_rows(root)
     if own_project(root) and (chosen is None or "raft" in chosen):
@@ -430,6 +433,31 @@ def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
     from meshcheck.property_tests import corpus
 
     return corpus.entries(chosen) if own_project(root) else []
+
+
+FINDING = " (finding)"  # the name suffix of a finding's row
+
+
+def _findings(root: Path, chosen: Chosen = None) -> list[Any]:
+    """The discrepancies found in third-party implementations (traces/<protocol>/findings/)."""
+    from meshcheck.property_tests import corpus
+
+    return corpus.findings(chosen) if own_project(root) else []
+
+
+def _finding_row(entry: Any, name: str) -> Row:
+    """A finding in a third-party implementation must still reproduce on the release it was
+    found in: it passes when the run fails as stored, and fails when the run now holds."""
+    from meshcheck.property_tests.corpus import replay
+
+    start = time.perf_counter()
+    found = replay(entry, frozenset())
+    seconds = time.perf_counter() - start
+    if found.holds:
+        detail = "no longer reproduces: renew or retire it"
+        return Row("traces", name, "FAIL", found.steps, "steps", seconds, detail)
+    what = found.problem.split(": ", 2)[-1]
+    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {what[:120]}")
 
 
 def _impl_row(entry: Any, name: str) -> Row:
@@ -624,10 +652,14 @@ def totals_line(rows: list[Row]) -> str:
     examples = sum(r.count or 0 for r in rows if r.kind == "tests" and r.unit == "examples")
     if examples:
         parts.append(f"{examples:,} property-test examples")
-    traces = [r for r in rows if r.kind == "traces"]
+    traces = [r for r in rows if r.kind == "traces" and not r.name.endswith(FINDING)]
     if traces:
         held = sum(r.result == "pass" for r in traces)
         parts.append(f"{held} of {len(traces)} trace replays held")
+    findings = [r for r in rows if r.kind == "traces" and r.name.endswith(FINDING)]
+    if findings:
+        found = sum(r.result == "pass" for r in findings)
+        parts.append(f"{found} of {len(findings)} findings in third-party code reproduced")
     mutants = [r for r in rows if r.kind == "mutants" and r.count is not None]
     if mutants:
         killed = sum(r.count or 0 for r in mutants)

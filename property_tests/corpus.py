@@ -12,6 +12,11 @@ Two kinds of entry (traces/counterexamples/README.md says why each is kept):
   followed as above. It must hold on today's implementation; when a mutant switch reproduces the
   bug (`#meta.bugs`), it must fail with it.
 
+A third kind, for an implementation meshcheck did not write (impl/adapters/): each discrepancy
+found in it and not fixed here, in traces/<corpus>/findings/ (`findings`): the free run that shows
+it, which must still fail on the implementation as released (a finding that no longer reproduces
+has been fixed upstream, or the adapter changed: renew or retire it).
+
 tests/test_corpus.py replays every entry both ways; `meshcheck verify` replays them on the
 implementation (its "traces" rows) as well as on the spec.
 """
@@ -83,6 +88,21 @@ def entries(protocols: Iterable[str] | None = None) -> list[Entry]:
         for protocol, harness in harnesses
         for path in harness.fixed()
     ]
+    return found
+
+
+def findings(protocols: Iterable[str] | None = None) -> list[Entry]:
+    """The discrepancies found in third-party implementations (traces/<corpus>/findings/), by
+    protocol, then name."""
+    from meshcheck.property_tests.harness import resource
+
+    found: list[Entry] = []
+    for protocol, harness in _harnesses(protocols):
+        folder = resource(harness.traces, harness.protocol, "findings")
+        for path in sorted(folder.glob("*.itf.json")) if folder.is_dir() else ():
+            base = harness.traces.removeprefix("meshcheck.").replace(".", "/")
+            name = f"{base}/{harness.protocol}/findings/{path.name}"
+            found.append(Entry(path, protocol, frozenset(), False, name))
     return found
 
 

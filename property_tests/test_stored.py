@@ -17,13 +17,20 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Harness, expected_kill
 from meshcheck.traces import itf
 
-PROTOCOLS = tuple(name for name, p in registry.protocols().items() if p.harness is not None)
-
 
 def harness(protocol: str) -> Harness:
     """The protocol's harness, as every command reaches it: through its descriptor."""
     found: Harness = registry.get(protocol).load("harness")
     return found
+
+
+# the protocols with a lockstep spec: an implementation driven only through an adapter
+# (impl/adapters/, PySyncObj) cannot follow a spec path, and keeps no lockstep corpus
+PROTOCOLS = tuple(
+    name
+    for name, p in registry.protocols().items()
+    if p.harness is not None and harness(name).specs
+)
 
 
 def bugs(protocol: str) -> Any:

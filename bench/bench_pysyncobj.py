@@ -1,0 +1,63 @@
+"""PySyncObj under the simulator, through the adapter (impl/adapters/pysyncobj.py): simulated node
+events per CPU-second of a 5-node cluster with a client writing every 5 ticks, plain (no trace, no
+log), with the ITF trace recorded (the refinement mapping after every step), and with the NDJSON
+log of trace validation written (to memory). The plain run is the baseline of the other two.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from bench.common import Row
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
+from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.sim import Faults, Workload
+
+GROUP = "PySyncObj sim"
+TICKS = 4_000
+FAULTS = Faults(drop=0.02, duplicate=0.02, delay=0.02, crash=0.2, partition=0.1)
+
+
+def _op(n: int) -> object:
+    return to_value(Custom(f"k{n % 64}", n))
+
+
+def one_run(*, seed: int, record: bool = False, log: bool = False) -> float:
+    sim = pysyncobj_cluster(
+        5,
+        seed=seed,
+        faults=FAULTS,
+        workload=Workload(every=5, make=_op, until=TICKS),
+        record=record,
+        log=NdjsonLog(f"seed-{seed}") if log else None,
+    )
+    start = time.process_time()
+    sim.run(until=TICKS)
+    cpu = time.process_time() - start
+    return sim.events / cpu
+
+
+def bench(runs: int = 5) -> list[Row]:
+    plain = statistics.median(one_run(seed=k) for k in range(runs))
+    rows = [
+        Row(GROUP, "events/s, 5 nodes", plain, "events/s", runs, note="faults; no trace, no log")
+    ]
+    for label, kwargs in (
+        ("with ITF trace", {"record": True}),
+        ("with NDJSON log", {"log": True}),
+    ):
+        rate = statistics.median(one_run(seed=k, **kwargs) for k in range(runs))
+        rows.append(
+            Row(
+                GROUP,
+                f"events/s, 5 nodes, {label}",
+                rate,
+                "events/s",
+                runs,
+                baseline="events/s, 5 nodes",
+                ratio=rate / plain,
+            )
+        )
+    return rows

@@ -1,0 +1,377 @@
+"""The adapter contract: how meshcheck drives an implementation it did not write.
+
+An adapter makes one node of a third-party implementation answer six questions, and nothing else
+(`Driver`): start it from what it persisted (`boot`: empty on first boot, else exactly the durable
+content at the crash), hand it a message (`deliver`), fire its timer (`fire`), hand it a client
+operation (`submit`), say what it did since it was last asked (`collect`: what it made durable,
+sent, applied and answered, the timers it wants and the spec actions that was), and read its state
+as the spec's variables (`state`: any subset; a variable it does not expose is simply absent,
+unknown to every check). Time is the simulator's: every call carries the node's clock in ticks
+(milliseconds), and the adapter makes the implementation read that clock and a seeded random
+generator (`boot`'s `rng`) instead of its own, so a run is a pure function of its seed.
+
+`AdaptedNode` turns a driver into a sans-IO core of impl/base/node.py (`step(event) ->
+effects`), and `AdapterPlugin` into a simulator plug-in (impl/sim/protocol.py), so that
+everything written for meshcheck's own cores works unchanged on the adapted implementation: the
+deterministic simulator and its faults (drops, duplicates, delays, partitions, crashes between two
+effects), the client-history recorder (impl/sim/history.py) and its checks, the safety checker of
+applied entries, trace recording (ITF) and coverage. Persist-before-send holds by construction:
+an adapter reports a step's durable writes as one batch, placed before the step's sends (the
+implementation wrote them synchronously before it sent, or the adapter must say otherwise).
+
+A run can also be written as a log for trace validation: one JSON object per line, per spec step
+of a node (`NdjsonLog`; the format is the one `meshcheck validate` reads):
+`{"run", "node", "clock" (a Lamport clock), "action", "params", "state"}`, the state being the
+node's own slice of the spec's variables after the step, as far as the adapter exposes them.
+
+A second implementation is one more adapter file beside pysyncobj.py: a `Driver` class, a
+`message_record` and an `AdapterPlugin` built from them (README, "Adding an implementation").
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import attrs
+
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    Effect,
+    Persist,
+    Reply,
+    Send,
+    SetTimer,
+    Write,
+    split_actions,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.sim.protocol import Segment
+
+
+@attrs.frozen
+class SpecStep:
+    """One spec action an implementation step amounts to (`Timeout(i)`: name "Timeout", params
+    {"i": "s1"}), with the indexes into the step's sends that belong to it (a leader's tick is one
+    `AppendEntries(i, j)` per peer: each owns its sends to j)."""
+
+    name: str
+    params: FrozenDict = attrs.field(converter=FrozenDict)
+    sends: tuple[int, ...] = ()
+    # What the NDJSON log shows of the node's state after this step: its state after the whole
+    # event, without the variables in `hide` (changed by what is no spec action of this step), and
+    # the log cut to its first `log_upto` entries (entries a later step of the event appends).
+    hide: tuple[str, ...] = ()
+    log_upto: int | None = None
+    # False: an implementation step the spec has no action for (PySyncObj's tick that advances
+    # the commit index); it is named in the trace and left out of the NDJSON log, where the next
+    # step's state shows what it changed
+    in_spec: bool = True
+
+
+@attrs.frozen
+class Collected:
+    """What a node did since the last `collect`: its durable writes (one batch, made before any
+    send), sends (dest, message), applied entries (index, value, result), client answers, the
+    timers it wants, its applied state (count, digest) if it has a state machine, and the spec
+    actions it took."""
+
+    writes: tuple[Write, ...] = ()
+    sends: tuple[tuple[str, Any], ...] = ()
+    applied: tuple[tuple[int, Any, Any], ...] = ()
+    replies: tuple[Reply, ...] = ()
+    timers: tuple[SetTimer, ...] = ()
+    steps: tuple[SpecStep, ...] = ()
+
+
+class Driver(Protocol):
+    """One node of the implementation under test, as the harness drives it."""
+
+    def boot(self, persisted: Mapping[str, Any], now: int, rng: random.Random) -> None:
+        """Create (or re-create after a crash) the node from `persisted`, the durable content its
+        earlier writes left (empty on first boot); `rng` is its only source of randomness."""
+        ...
+
+    def deliver(self, source: str, message: Any, now: int) -> None: ...
+
+    def fire(self, timer: str, now: int) -> None: ...
+
+    def submit(self, request_id: int, value: Any, read: bool, now: int) -> None:
+        """A client operation (a write of `value`, or a read of query `value`); its answer is a
+        `Reply` with `request_id` in a later (or this) `collect`."""
+        ...
+
+    def collect(self, event: Any) -> Collected:
+        """What the node did while handling `event`."""
+        ...
+
+    def state(self) -> Mapping[str, Value]:
+        """The spec's variables of this node, as far as the implementation exposes them."""
+        ...
+
+    def applied_state(self) -> tuple[int, bytes]:
+        """(entries its state machine applied, a digest of its state): impl/base/node.py's
+        `AppliedState` hook."""
+        ...
+
+
+@attrs.frozen
+class Stamped:
+    """A message on the simulated network with its sender's Lamport clock (`body`: the
+    implementation's own message; impl/sim/config.py's `message_kind` names it by the body)."""
+
+    clock: int
+    body: Any
+
+
+class NdjsonLog:
+    """A run's spec steps as NDJSON, one line per step of a node (the format of trace validation).
+    `write` to a file, or keep the records in memory (`records`) when no file is given."""
+
+    def __init__(self, run: str, out: IO[str] | None = None) -> None:
+        self.run = run
+        self.out = out
+        self.records: list[dict[str, Any]] = []
+        self._memo: dict[int, tuple[Any, Any]] = {}  # id -> (a log entry record, its JSON)
+
+    def write(
+        self,
+        node: str,
+        clock: int,
+        action: str,
+        params: Mapping[str, Any],
+        state: Mapping[str, Any],
+    ) -> None:
+        record = {
+            "run": self.run,
+            "node": node,
+            "clock": clock,
+            "action": action,
+            "params": to_json(params),
+            "state": {k: self._json(v) for k, v in state.items()},
+        }
+        if self.out is not None:
+            self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        else:
+            self.records.append(record)
+
+    def _json(self, value: Any) -> Any:
+        """`to_json`, with the records inside a tuple (a log's entries, the same objects from one
+        step to the next) converted once."""
+        if not isinstance(value, tuple):
+            return to_json(value)
+        out = []
+        memo = self._memo
+        for item in value:
+            found = memo.get(id(item))
+            if found is None or found[0] is not item:
+                if len(memo) > 200_000:
+                    memo.clear()
+                found = memo[id(item)] = (item, to_json(item))
+            out.append(found[1])
+        return out
+
+
+def to_json(value: Any) -> Any:
+    """A spec value as JSON, with ITF's tags for what JSON lacks (sets, tuples stay arrays)."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return {"#set": [to_json(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, tuple | list):
+        return [to_json(v) for v in value]
+    return repr(value)
+
+
+class AdaptedNode:
+    """A `Driver` as a sans-IO core: `step(event)` calls the driver, then turns what it collected
+    into effects in the contract's order: the spec actions' markers, the durable writes (one
+    `Persist`, before any send), applied entries, answers, timers, then each action's sends."""
+
+    def __init__(self, node_id: str, driver: Driver, plugin: AdapterPlugin, rng: random.Random):
+        self.id = node_id
+        self.driver = driver
+        self._plugin = plugin
+        self._rng = rng
+
+    def applied_state(self) -> tuple[int, bytes]:
+        return self.driver.applied_state()
+
+    def state(self) -> Mapping[str, Value]:
+        return self.driver.state()
+
+    def step(self, event: Any) -> list[Effect]:
+        clocks = self._plugin.clocks
+        if isinstance(event, Restart):
+            self.driver.boot(event.persisted, event.now, self._rng)
+        elif isinstance(event, Deliver):
+            message = event.message
+            if isinstance(message, Stamped):
+                clocks[self.id] = max(clocks.get(self.id, 0), message.clock)
+                message = message.body
+            self.driver.deliver(event.source, message, event.now)
+        elif isinstance(event, Tick):
+            self.driver.fire(event.timer, event.now)
+        elif isinstance(event, ClientRequest):
+            self.driver.submit(event.request_id, event.value, False, event.now)
+        elif isinstance(event, ClientRead):
+            self.driver.submit(event.request_id, event.query, True, event.now)
+        done = self.driver.collect(event)
+        return self._effects(done)
+
+    def _effects(self, done: Collected) -> list[Effect]:
+        clocks = self._plugin.clocks
+        log = self._plugin.log
+        first: list[Effect] = []
+        if done.writes:
+            first.append(Persist(done.writes))
+        first.extend(Apply(i, v, r) for i, v, r in done.applied)
+        first.extend(done.replies)
+        first.extend(done.timers)
+        owned = {k for s in done.steps for k in s.sends}
+        clock = clocks.get(self.id, 0)
+        state = self.driver.state() if log is not None and done.steps else None
+
+        def sends(indexes: Sequence[int]) -> list[Effect]:
+            return [Send(done.sends[k][0], Stamped(clock, done.sends[k][1])) for k in indexes]
+
+        clock += max(len(done.steps), 1)  # every spec step, or the step itself, ticks the clock
+        clocks[self.id] = clock
+        free = [k for k in range(len(done.sends)) if k not in owned]
+        if not done.steps:
+            return first + sends(free)
+        effects: list[Effect] = []
+        for n, spec in enumerate(done.steps):
+            effects.append(Action(spec.name, spec.params))
+            if n == 0:
+                effects.extend(first)
+                effects.extend(sends(free))
+            effects.extend(sends(spec.sends))
+            if log is not None and state is not None and spec.in_spec:
+                shown = {k: v for k, v in state.items() if k not in spec.hide}
+                if spec.log_upto is not None and "log" in shown:
+                    shown["log"] = shown["log"][: spec.log_upto]
+                record = (clock - len(done.steps) + n + 1, spec.name, spec.params, shown)
+                self._plugin.pending.setdefault(self.id, []).append(record)
+        return effects
+
+
+@attrs.frozen
+class Ghost:
+    """A spec variable no node holds (Raft.tla's `committed`), kept by the plugin from the nodes'
+    states after every step: `update(history, node_id, states)` returns the new value."""
+
+    name: str
+    init: Value
+    update: Callable[[Value, str, Mapping[str, Mapping[str, Value]]], Value]
+
+
+class AdapterPlugin:
+    """The simulator plug-in of an adapted implementation: nodes are `AdaptedNode`s over the
+    adapter's `Driver`s; the refinement mapping is the drivers' `state()` per variable (a variable
+    no driver exposes is left out: unknown), plus the ghosts; fault steps are named as Raft.tla
+    names them (DropMessage, DuplicateMessage, Restart)."""
+
+    def __init__(
+        self,
+        name: str,
+        make_driver: Callable[[str], Driver],
+        message_record: Callable[[Any], Value],
+        *,
+        variables: tuple[str, ...],
+        ghosts: tuple[Ghost, ...] = (),
+        log: NdjsonLog | None = None,
+    ) -> None:
+        self.name = name
+        self.variables = variables
+        self._make = make_driver
+        self._record = message_record
+        self.ghosts = ghosts
+        self.ghost_values: dict[str, Value] = {g.name: g.init for g in ghosts}
+        self.log = log
+        self.clocks: dict[str, int] = {}  # node -> Lamport clock, kept across its crashes
+        # node -> the log records of its step in progress, written once the simulator has
+        # carried the step out (`after_step`); a crash before its durable writes drops them
+        self.pending: dict[str, list[tuple[int, str, FrozenDict, dict[str, Any]]]] = {}
+
+    def new_node(self, node_id: str, rng: random.Random) -> AdaptedNode:
+        return AdaptedNode(node_id, self._make(node_id), self, rng)
+
+    def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
+        return [
+            Segment(a.name if a else None, a.params if a else FrozenDict(), tuple(e))
+            for a, e in split_actions(effects)
+        ]
+
+    def message_record(self, message: Any) -> Value:
+        return self._record(message.body if isinstance(message, Stamped) else message)
+
+    def after_step(self, node_id: str, event: Any, nodes: Mapping[str, AdaptedNode]) -> None:
+        if self.log is not None:
+            pending = self.pending.pop(node_id, [])
+            if isinstance(event, Restart):
+                # a crash before the step's durable writes: the step never happened, its records
+                # go (the simulator writes it as Restart, then the message dropped)
+                self.clocks[node_id] = self.clocks.get(node_id, 0) + 1
+                state = nodes[node_id].state()
+                self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
+            else:
+                for clock, name, params, state in pending:
+                    self.log.write(node_id, clock, name, params, state)
+        if self.ghosts:
+            states = {i: n.state() for i, n in nodes.items()}
+            for g in self.ghosts:
+                self.ghost_values[g.name] = g.update(self.ghost_values[g.name], node_id, states)
+
+    def abstract_state(
+        self, nodes: Mapping[str, AdaptedNode], messages: FrozenDict, faults: Mapping[str, int]
+    ) -> FrozenDict:
+        servers = sorted(nodes)
+        states = {i: nodes[i].state() for i in servers}
+        out: dict[str, Value] = {"messages": messages if messages else ()}
+        for v in self.variables:
+            if v in self.ghost_values or v == "messages":
+                continue
+            if all(v in states[i] for i in servers):
+                out[v] = FrozenDict({i: states[i][v] for i in servers})
+        out.update(self.ghost_values)
+        return FrozenDict(out)
+
+    def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
+        if kind == "restart":
+            return "Restart", FrozenDict({"i": subject})
+        name = {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind]
+        return name, FrozenDict({"m": subject})
+
+
+def raft_committed(
+    history: Value, node_id: str, states: Mapping[str, Mapping[str, Value]]
+) -> Value:
+    """Raft.tla's `committed` (every entry ever committed, with the term it was committed in),
+    extended as the spec's ExtendCommitted does from the node that stepped: its log up to its
+    commitIndex, past what is already recorded. Needs `log`, `commitIndex`, `currentTerm`."""
+    s = states[node_id]
+    log, commit = s.get("log"), s.get("commitIndex")
+    if log is None or not isinstance(commit, int):
+        return history
+    have = len(history)
+    upto = min(commit, len(log))
+    if upto <= have:
+        return history
+    term = s.get("currentTerm", 0)
+    extra = tuple(FrozenDict({"entry": log[k], "term": term}) for k in range(have, upto))
+    return (*history, *extra)
+
+
+def open_log(folder: Path, run: str) -> tuple[NdjsonLog, IO[str]]:
+    """A log of run `run` written to folder/<run>.ndjson (the caller closes the file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = (folder / f"{run}.ndjson").open("w", encoding="utf-8")
+    return NdjsonLog(run, out), out
