@@ -14,7 +14,7 @@ import pytest
 from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.node import RaftNode
-from mutation.run import equivalent_by_rule, wilson
+from mutation.run import Mutant, equivalent_by_rule, score_cell, tabulate, wilson
 
 
 def _source(function: Callable[..., Any]) -> str:
@@ -120,3 +120,25 @@ def test_wilson_interval() -> None:
     low, high = wilson(34, 40)
     assert low == pytest.approx(0.7091, abs=1e-3) and high == pytest.approx(0.9294, abs=1e-3)
     assert wilson(0, 0) == (0.0, 1.0)
+
+
+def _mutant(n: int, status: str, set_aside: tuple[str, str] | None = None) -> Mutant:
+    m = Mutant(f"meshcheck.impl.raft.log.x__mutmut_{n}", "impl/raft/log.py", "f", status, 1.0)
+    m.set_aside = set_aside
+    return m
+
+
+def test_the_table_counts_the_set_aside_as_equivalent_and_marks_a_sample_as_an_estimate() -> None:
+    rule = ("rule", "runs only with catalogue bug X on")
+    mutants = (
+        [_mutant(i, "killed") for i in range(18)]
+        + [_mutant(18, "survived"), _mutant(19, "skipped", rule), _mutant(20, "skipped", rule)]
+        + [_mutant(21 + i, "not checked") for i in range(9)]
+    )
+    (row,), stale = tabulate({"impl/raft/log.py": mutants}, [])
+    assert (row.mutants, row.by_rule, row.equivalent, row.run, row.killed) == (30, 2, 2, 19, 18)
+    assert (row.survived, row.other, row.judged_of_run) == (1, 9, 19) and not stale
+    # 18 of 19: an estimate with its interval, not a score
+    assert score_cell(row) == "~95% [75-99%] n=19"
+    (done,), _ = tabulate({"impl/raft/log.py": mutants[:21]}, [])
+    assert score_cell(done) == "94.7%"  # 18 / (21 - 2)
