@@ -87,6 +87,7 @@ _PBFT_FAST = [
     "tests/test_pbft_impl_sim.py",
     "tests/test_pbft_votes.py",
     "tests/test_pbft_byzantine.py",
+    "tests/test_pbft_evidence.py",
 ]
 _HYBRID_FAST = [
     "tests/test_hybrid_impl.py",
