@@ -10,7 +10,15 @@ from meshcheck.impl.pbft import VIEW_CHANGE, PreparedProof, ViewChange, proves
 from meshcheck.impl.pbft.messages import GENESIS
 from meshcheck.impl.pbft.viewchange import check_view_change
 from meshcheck.impl.sim import Tick
-from tests.test_pbft_impl import Box, pre_prepare, prepare, request, signed, view_change
+from tests.test_pbft_impl import (
+    Box,
+    certificate,
+    pre_prepare,
+    prepare,
+    request,
+    signed,
+    view_change,
+)
 
 
 def test_a_bad_view_change_proves_its_signer_wrong_and_a_valid_one_proves_nothing() -> None:
@@ -52,3 +60,17 @@ def test_a_message_prints_its_signature_short_or_unsigned() -> None:
     m = request("a")
     assert f"signature=<{m.signature[:4].hex()}…>" in repr(m)
     assert "signature=<unsigned>" in repr(attrs.evolve(m, signature=b""))
+
+
+def test_a_view_change_changed_on_its_way_is_noted_against_the_relayer() -> None:
+    pp = pre_prepare(1, request("a"))
+    honest = view_change(1, "r4", certificate(pp))
+    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
+    proof = attrs.evolve(certificate(pp), pre_prepare=other)
+    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(changed, source="r1")
+    (record,) = box.node.audit.records
+    assert (record.accused, record.kind) == ("r1", "bad_signature")
+    assert record.detail == "a batch inside changed on its way"
