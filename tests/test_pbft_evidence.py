@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import attrs
 
-from meshcheck.impl.pbft import VIEW_CHANGE, PreparedProof, ViewChange, proves
-from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft import VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
+from meshcheck.impl.pbft.messages import GENESIS, encode, signing_bytes
 from meshcheck.impl.pbft.viewchange import check_view_change
 from meshcheck.impl.sim import Tick
 from tests.test_pbft_impl import (
@@ -74,3 +74,19 @@ def test_a_view_change_changed_on_its_way_is_noted_against_the_relayer() -> None
     (record,) = box.node.audit.records
     assert (record.accused, record.kind) == ("r1", "bad_signature")
     assert record.detail == "a batch inside changed on its way"
+
+
+def test_the_encoding_signed_covers_every_item_of_a_sequence() -> None:
+    # signing_bytes is injective: were a tuple's items left out, a relay could swap the requests
+    # of a batch or the certificates of a view change under an unchanged signature
+    assert encode((1, 2)) != encode((1, 3)) != encode((None, None))
+    assert encode(("a",)) != encode((b"a",))
+    a, b = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
+    one, other = view_change(1, "r4", certificate(a)), view_change(1, "r4", certificate(b))
+    assert signing_bytes(one.body) != signing_bytes(other.body)
+
+
+def test_the_key_ring_keeps_its_seed() -> None:
+    # the Byzantine replicas draw from it (impl/pbft/byzantine/node.py): a run's seed, not None
+    ring = KeyRing(7, ("r1", "c1"))
+    assert ring.seed == 7 and KeyRing(8, ("r1",)).seed == 8
