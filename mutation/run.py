@@ -718,6 +718,8 @@ def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = No
             (m, name, None if again(name, result) else result)
             for m, name, result in mutants
             if name.startswith(selected)
+            # a rerun of gaps or survivors tests those only, not the mutants a sample left out
+            and (rerun not in ("gaps", "survivors") or result is not None or again(name, result))
         ]
         mutants = set_aside(mutants, sample)
         return mutants, by_path
