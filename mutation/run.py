@@ -94,6 +94,7 @@ _HYBRID_FAST = [
     "tests/test_hybrid_sim.py",
     "tests/test_hybrid_levels.py",
     "tests/test_hybrid_threat.py",
+    "tests/test_hybrid_units.py",
 ]
 FAST: dict[str, list[str]] = {
     "rsm": ["tests/test_rsm.py"],
