@@ -49,8 +49,9 @@ mutants: java
 # Mutation testing of the protocol cores (impl/rsm, raft, pbft, hybrid) with mutmut, each file's
 # mutants against that file's tests, the property tests in the `ci` profile: a score table per file
 # (mutation/run.py; README "Mutation testing"). A campaign of hours, outside `make test`; results
-# are kept in mutants/, so a second run tests only what changed. MUTATION_FLAGS: the cores to run
-# (rsm raft pbft hybrid), --workers N (default: every core), --rerun survivors|all.
+# are kept in mutants/, so a second run tests only what changed. MUTATION_FLAGS: the cores or files
+# to run (rsm raft/log pbft ...), --workers N (default: every core), --sample N (an estimate),
+# --rerun gaps|survivors|all.
 $(VENV)/.mutation: pyproject.toml $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	@touch $@

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -76,6 +77,22 @@ def test_overlays_pin_the_policy_version_and_need_their_cases() -> None:
     assert m.overlays["o1"] == FrozenDict(
         {"policy": "p1", "policy_version": 1, "cases": ("c1",), "version": 1}
     )
+
+
+def test_redeploying_an_overlay_counts_its_versions_per_name() -> None:
+    m, results = run(
+        [
+            ApplyPolicy("p1", {"allow": ["a"]}),
+            DeployOverlay("o1", "p1"),
+            DeployOverlay("o2", "p1"),
+            DeployOverlay("o1", "p1"),
+            ApplyPolicy("p1", {"allow": ["b"]}),
+            DeployOverlay("o1", "p1"),
+        ]
+    )
+    assert [r.get("version") for r in results] == [1, 1, 1, 2, 2, 3]
+    assert m.overlays["o1"]["version"] == 3 and m.overlays["o1"]["policy_version"] == 2
+    assert m.overlays["o2"]["version"] == 1
 
 
 def test_custom_keys_set_and_delete() -> None:
@@ -176,6 +193,15 @@ def test_same_operations_same_bytes_and_order_matters() -> None:
     assert a.snapshot() == b.snapshot()
     c, _ = run(OPS[1:] + OPS[:1])  # the overlay now fails: no policy yet
     assert c.snapshot() != a.snapshot()
+
+
+def test_the_digest_is_the_sha256_of_the_snapshot() -> None:
+    # what the client-history check compares replicas by: equal states, equal digests
+    a, _ = run(OPS)
+    b, _ = run(list(OPS))
+    c, _ = run(OPS[1:] + OPS[:1])
+    assert a.digest() == b.digest() == hashlib.sha256(a.snapshot()).digest()
+    assert c.digest() != a.digest()
 
 
 def test_snapshot_restore_round_trip_and_continue() -> None:
