@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 import hypothesis
+from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base.trace import Trace
@@ -77,10 +78,54 @@ class Schedule:
         return f"Schedule({', '.join(shown)})"
 
 
-def ticks(min_ticks: int, max_ticks: int) -> hypothesis.strategies.SearchStrategy[int]:
+def ticks(min_ticks: int, max_ticks: int) -> st.SearchStrategy[int]:
     """How long faults run: whole chaos rounds between min_ticks and max_ticks (shrinks short)."""
-    rounds = hypothesis.strategies.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY)
+    rounds = st.integers(min_ticks // CHAOS_EVERY, max_ticks // CHAOS_EVERY)
     return rounds.map(lambda n: n * CHAOS_EVERY)
+
+
+# The fault rates a free run draws from, each list starting with no fault (Hypothesis shrinks
+# towards the first value): per message (drop, duplicate, delay) and per chaos round (crash,
+# partition). The scenarios that start from a prefix take the gentler part, without the last value.
+RATES = (0.0, 0.02, 0.05, 0.1, 0.2)
+CHAOS = (0.0, 0.1, 0.3, 0.6)
+
+
+def fault_schedules(
+    min_ticks: int,
+    max_ticks: int,
+    *,
+    rates: tuple[float, ...] = RATES,
+    chaos: tuple[float, ...] = CHAOS,
+    one_way: tuple[float, ...] | None = None,
+    every: tuple[int, ...],
+    **knobs: st.SearchStrategy[Any],
+) -> st.SearchStrategy[Schedule]:
+    """Schedules whose faults run for whole chaos rounds between min_ticks and max_ticks: a seed,
+    drop, duplicate and delay drawn from `rates`, crash and partition from `chaos`, the share of
+    one-way partitions from `one_way` (when the protocol's faults have them), the ticks between
+    client requests from `every`, then the protocol's own `knobs`, in the order given. Every
+    choice shrinks towards the first value listed (the order of the draws is the order here: a
+    derandomized profile draws the same schedules as long as it stays so)."""
+    rate = st.sampled_from(rates)
+    rounds = st.sampled_from(chaos)
+    faults: dict[str, st.SearchStrategy[Any]] = {
+        "drop": rate,
+        "duplicate": rate,
+        "delay": rate,
+        "crash": rounds,
+        "partition": rounds,
+    }
+    if one_way is not None:
+        faults["one_way"] = st.sampled_from(one_way)
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**32 - 1),
+        ticks=ticks(min_ticks, max_ticks),
+        **faults,
+        every=st.sampled_from(every),
+        **knobs,
+    )
 
 
 def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hypothesis.settings:

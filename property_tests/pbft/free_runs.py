@@ -52,6 +52,7 @@ from meshcheck.property_tests.free_runs import (
     Schedule,
     Storm,
     failure,
+    fault_schedules,
     share,
     ticks,
 )
@@ -182,18 +183,10 @@ def schedules(
     """Schedules of an n-replica group whose faults run between min_ticks and max_ticks, with up to
     f Byzantine replicas. Every choice shrinks towards the first value listed: no fault, a short
     run, no Byzantine replica."""
-    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1, 0.2))
-    chaos = st.sampled_from((0.0, 0.1, 0.3, 0.6))
-    return st.builds(
-        Schedule,
-        seed=st.integers(0, 2**32 - 1),
-        ticks=ticks(min_ticks, max_ticks),
-        drop=rates,
-        duplicate=rates,
-        delay=rates,
-        crash=chaos,
-        partition=chaos,
-        every=st.sampled_from((25, 10, 50)),
+    return fault_schedules(
+        min_ticks,
+        max_ticks,
+        every=(25, 10, 50),
         byzantine=byzantine_strategy(n) if byzantine else st.just({}),
         checkpoint_every=st.sampled_from((5, 2, 10)),
         fuzz=st.sampled_from((0.0, 0.3, 1.0)) if byzantine else st.just(0.0),

@@ -43,7 +43,14 @@ from meshcheck.impl.pbft import Replica, pbft_cluster
 from meshcheck.impl.pbft.replica import NORMAL
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, failure, share, ticks
+from meshcheck.property_tests.free_runs import (
+    CHAOS,
+    RATES,
+    Schedule,
+    failure,
+    fault_schedules,
+    share,
+)
 from meshcheck.property_tests.pbft.free_runs import (
     TIMING,
     faults_of,
@@ -143,18 +150,12 @@ def check_reproposal(schedule: Schedule, n: int, bugs: frozenset[str]) -> Simula
 
 def schedules() -> st.SearchStrategy[Schedule]:
     """The free runs' faults, without Byzantine replicas (the prefix needs a correct group)."""
-    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1))
-    chaos = st.sampled_from((0.0, 0.1, 0.3))
-    return st.builds(
-        Schedule,
-        seed=st.integers(0, 2**32 - 1),
-        ticks=ticks(300, 900),
-        drop=rates,
-        duplicate=rates,
-        delay=rates,
-        crash=chaos,
-        partition=chaos,
-        every=st.sampled_from((10, 25)),
+    return fault_schedules(
+        300,
+        900,
+        rates=RATES[:-1],
+        chaos=CHAOS[:-1],
+        every=(10, 25),
         checkpoint_every=st.sampled_from((5, 2, 10)),
     )
 

@@ -43,7 +43,14 @@ from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Commit, PrePrepare, Request, Signed, batch_digest
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
-from meshcheck.property_tests.free_runs import Schedule, failure, share, ticks
+from meshcheck.property_tests.free_runs import (
+    CHAOS,
+    RATES,
+    Schedule,
+    failure,
+    fault_schedules,
+    share,
+)
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pbft.free_runs import (
     TIMING,
@@ -194,18 +201,12 @@ def check_retry(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
 
 def schedules() -> st.SearchStrategy[Schedule]:
     """The free runs' faults (no Byzantine replica of their own: r2 is this scenario's)."""
-    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1))
-    chaos = st.sampled_from((0.0, 0.1, 0.3))
-    return st.builds(
-        Schedule,
-        seed=st.integers(0, 2**32 - 1),
-        ticks=ticks(300, 1500),
-        drop=rates,
-        duplicate=rates,
-        delay=rates,
-        crash=chaos,
-        partition=chaos,
-        every=st.sampled_from((25, 50)),
+    return fault_schedules(
+        300,
+        1500,
+        rates=RATES[:-1],
+        chaos=CHAOS[:-1],
+        every=(25, 50),
     )
 
 

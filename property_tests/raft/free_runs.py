@@ -37,7 +37,13 @@ from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
+from meshcheck.property_tests.free_runs import (
+    CHAOS_EVERY,
+    Schedule,
+    Storm,
+    failure,
+    fault_schedules,
+)
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
@@ -129,19 +135,11 @@ def schedules(
     Two choices make the rarer interleavings common: nodes that come back within 100 ticks of a
     crash (a vote forgotten in a crash is asked for again while the election still runs), and
     election timeouts of 150..160 ticks, so that candidates often run in one term (split votes)."""
-    rates = st.sampled_from((0.0, 0.02, 0.05, 0.1, 0.2))
-    chaos = st.sampled_from((0.0, 0.1, 0.3, 0.6))
-    return st.builds(
-        Schedule,
-        seed=st.integers(0, 2**32 - 1),
-        ticks=ticks(min_ticks, max_ticks),
-        drop=rates,
-        duplicate=rates,
-        delay=rates,
-        crash=chaos,
-        partition=chaos,
-        one_way=st.sampled_from((0.0, 0.5, 1.0)),
-        every=st.sampled_from((20, 10, 50, 100)),
+    return fault_schedules(
+        min_ticks,
+        max_ticks,
+        one_way=(0.0, 0.5, 1.0),
+        every=(20, 10, 50, 100),
         reads=st.sampled_from((0.0, 0.2, 0.5)),
         snapshot_interval=st.integers(2, 10),
         max_entries=st.sampled_from((None, 1, 2)),
