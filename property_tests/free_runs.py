@@ -153,6 +153,24 @@ def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = Non
     )
 
 
+def unrecorded_first(
+    schedule: Schedule, once: Callable[[bool], tuple[Simulator[Any], str | None]]
+) -> Simulator[Any]:
+    """Check one run, given as `once(record) -> (simulator, what broke | None)`: unrecorded first
+    (recording the trace, with the refinement mapping after every action, is much of a run's
+    cost); a run that broke something, or whose implementation raised, is run again, recorded,
+    for its counterexample (the same seed gives the same run), raised as CheckFailed. Returns the
+    simulator of a run that held."""
+    try:
+        sim, problem = once(False)
+    except CheckFailed as raised:  # the implementation raised: run it again, recorded
+        problem = raised.message
+    if problem is not None:
+        sim, problem = once(True)
+        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    return sim
+
+
 @attrs.frozen
 class Storm:
     """What a correct cluster of the protocol never exceeds (measured, with a margin): messages in

@@ -46,15 +46,14 @@ from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import (
     CHAOS_EVERY,
     Schedule,
     Storm,
-    failure,
     fault_schedules,
     share,
     ticks,
+    unrecorded_first,
 )
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
@@ -282,13 +281,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             coverage.tally("pbft", "fuzzed messages", oracle.checked)
         return sim, verdict(monitor, oracle, sim) or overload
 
-    try:
-        _, problem = once(record=False)
-    except CheckFailed as raised:  # the implementation raised: run it again, recorded
-        problem = raised.message
-    if problem is not None:
-        sim, problem = once(record=True)
-        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    unrecorded_first(schedule, once)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
@@ -394,14 +387,7 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
             )
         return sim, None
 
-    try:
-        sim, problem = once(record=False)
-    except CheckFailed as raised:  # the implementation raised: run it again, recorded
-        problem = raised.message
-    if problem is not None:
-        sim, problem = once(record=True)
-        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
-    return sim.now - schedule.ticks
+    return unrecorded_first(schedule, once).now - schedule.ticks
 
 
 def liveness_after_stabilisation(

@@ -36,14 +36,13 @@ from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Checkpoint
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import (
     CHAOS,
     RATES,
     Schedule,
-    failure,
     fault_schedules,
     share,
+    unrecorded_first,
 )
 from meshcheck.property_tests.pbft.free_runs import (
     TIMING,
@@ -147,13 +146,7 @@ def check_window(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         overload = run(sim, schedule, PREFIX + schedule.ticks, stop=stopper(monitor, oracle))
         return sim, verdict(monitor, oracle, sim) or overload
 
-    try:
-        _, problem = once(record=False)
-    except CheckFailed as raised:  # the implementation raised: run it again, recorded
-        problem = raised.message
-    if problem is not None:
-        sim, problem = once(record=True)
-        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    unrecorded_first(schedule, once)
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
