@@ -47,9 +47,9 @@ from meshcheck.property_tests.free_runs import (
     CHAOS,
     RATES,
     Schedule,
-    failure,
     fault_schedules,
     share,
+    unrecorded_first,
 )
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pbft.free_runs import (
@@ -193,10 +193,7 @@ def check_retry(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             return sim, overload
         return sim, check_history(sim, honest=honest(sim), dedup=True, identity=request_key)
 
-    _, problem = once(record=False)
-    if problem is not None:
-        sim, problem = once(record=True)
-        raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    unrecorded_first(schedule, once)
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
