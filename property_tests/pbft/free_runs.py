@@ -47,7 +47,9 @@ from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import (
+    CHAOS,
     CHAOS_EVERY,
+    RATES,
     Schedule,
     Storm,
     fault_schedules,
@@ -189,6 +191,23 @@ def schedules(
         byzantine=byzantine_strategy(n) if byzantine else st.just({}),
         checkpoint_every=st.sampled_from((5, 2, 10)),
         fuzz=st.sampled_from((0.0, 0.3, 1.0)) if byzantine else st.just(0.0),
+    )
+
+
+def prefix_schedules(
+    max_ticks: int, *, every: tuple[int, ...], **knobs: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Schedule]:
+    """Schedules of a scenario that starts from a short deterministic prefix (reproposal.py,
+    window.py, retry.py): the free runs' faults without their harshest rates, for 300 to
+    max_ticks ticks after the prefix, and no Byzantine replica drawn (a scenario's own is fixed)."""
+    return fault_schedules(
+        300,
+        max_ticks,
+        rates=RATES[:-1],
+        chaos=CHAOS[:-1],
+        one_way=None,  # PBFT's faults cut both directions
+        every=every,
+        **knobs,
     )
 
 

@@ -44,11 +44,8 @@ from meshcheck.impl.pbft.replica import NORMAL
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import (
-    CHAOS,
-    RATES,
     Schedule,
     failure,
-    fault_schedules,
     share,
 )
 from meshcheck.property_tests.pbft.free_runs import (
@@ -56,6 +53,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     faults_of,
     honest,
     knob,
+    prefix_schedules,
     rsm_op,
     run,
     stopper,
@@ -150,14 +148,7 @@ def check_reproposal(schedule: Schedule, n: int, bugs: frozenset[str]) -> Simula
 
 def schedules() -> st.SearchStrategy[Schedule]:
     """The free runs' faults, without Byzantine replicas (the prefix needs a correct group)."""
-    return fault_schedules(
-        300,
-        900,
-        rates=RATES[:-1],
-        chaos=CHAOS[:-1],
-        every=(10, 25),
-        checkpoint_every=st.sampled_from((5, 2, 10)),
-    )
+    return prefix_schedules(900, every=(10, 25), checkpoint_every=st.sampled_from((5, 2, 10)))
 
 
 def reproposal_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:

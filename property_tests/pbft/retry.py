@@ -44,10 +44,7 @@ from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Commit, PrePrepare, Request, Signed, batch_digest
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
 from meshcheck.property_tests.free_runs import (
-    CHAOS,
-    RATES,
     Schedule,
-    fault_schedules,
     share,
     unrecorded_first,
 )
@@ -57,6 +54,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     faults_of,
     honest,
     knob,
+    prefix_schedules,
     request_key,
     rsm_op,
     run,
@@ -198,13 +196,7 @@ def check_retry(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
 
 def schedules() -> st.SearchStrategy[Schedule]:
     """The free runs' faults (no Byzantine replica of their own: r2 is this scenario's)."""
-    return fault_schedules(
-        300,
-        1500,
-        rates=RATES[:-1],
-        chaos=CHAOS[:-1],
-        every=(25, 50),
-    )
+    return prefix_schedules(1500, every=(25, 50))
 
 
 def retry_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:

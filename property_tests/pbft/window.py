@@ -37,10 +37,7 @@ from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Checkpoint
 from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
 from meshcheck.property_tests.free_runs import (
-    CHAOS,
-    RATES,
     Schedule,
-    fault_schedules,
     share,
     unrecorded_first,
 )
@@ -49,6 +46,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     faults_of,
     honest,
     knob,
+    prefix_schedules,
     rsm_op,
     run,
     stopper,
@@ -151,14 +149,7 @@ def check_window(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
 
 def schedules() -> st.SearchStrategy[Schedule]:
     """The free runs' faults (no Byzantine replica of their own: r4 is this scenario's)."""
-    return fault_schedules(
-        300,
-        1500,
-        rates=RATES[:-1],
-        chaos=CHAOS[:-1],
-        every=(10, 25),
-        checkpoint_every=st.sampled_from((5, 2, 10)),
-    )
+    return prefix_schedules(1500, every=(10, 25), checkpoint_every=st.sampled_from((5, 2, 10)))
 
 
 def window_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
