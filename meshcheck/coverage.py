@@ -228,6 +228,22 @@ def stop() -> Coverage:
     return found
 
 
+def probe_hits(run: Callable[[], object]) -> Counter[tuple[str, str]]:
+    """The probes `run` hit, counted without taking them from the recorder (under pytest it
+    listens: what was counted before and during `run` is counted again for it)."""
+    listening = recording()
+    probes.listen()
+    before = probes.drain()
+    run()
+    hits = probes.drain()
+    for (protocol, condition), n in (before + hits).items():
+        for _ in range(n):
+            probes.hit(protocol, condition)
+    if not listening:
+        probes.stop()
+    return hits
+
+
 def spec_of(protocol: str) -> CoverageSpec | None:
     """The protocol's CoverageSpec from the registry (None: it declares none, or is unknown)."""
     if protocol not in _specs:

@@ -5,14 +5,10 @@ and kill a switch that loses the last Raft term's ops."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
-
 import pytest
 from hypothesis import settings
 
 from meshcheck import coverage
-from meshcheck.impl.base import probes
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.byzantine import EquivocateRaft
 from meshcheck.impl.hybrid.consensus import HybridConsensus
@@ -32,22 +28,6 @@ from meshcheck.property_tests.hybrid.free_runs import Run
 ESCALATION = ("hybrid", "escalation_with_op_in_flight")
 
 
-def probe_hits(run: Callable[[], object]) -> Counter[tuple[str, str]]:
-    """The probes `run` hit, counted without taking them from the coverage recorder (under
-    pytest it listens: what was counted before and during `run` is counted again for it)."""
-    listening = coverage.recording()
-    probes.listen()
-    before = probes.drain()
-    run()
-    hits = probes.drain()
-    for (protocol, condition), n in (before + hits).items():
-        for _ in range(n):
-            probes.hit(protocol, condition)
-    if not listening:
-        probes.stop()
-    return hits
-
-
 def test_the_prefix_switches_to_bft_with_an_op_in_flight() -> None:
     for seed in range(6):
         out = prepare(Schedule(seed=seed, ticks=600), frozenset())
@@ -56,7 +36,7 @@ def test_the_prefix_switches_to_bft_with_an_op_in_flight() -> None:
             assert prefix(out) is None
 
         # the nodes' own probe sees it (what the coverage report counts)
-        assert probe_hits(set_up)[ESCALATION] >= 1, seed
+        assert coverage.probe_hits(set_up)[ESCALATION] >= 1, seed
 
 
 def test_a_switch_to_bft_with_nothing_in_flight_is_not_counted() -> None:
@@ -72,7 +52,7 @@ def test_a_switch_to_bft_with_nothing_in_flight_is_not_counted() -> None:
         hc.run(600)
         assert BFT in hc.metrics()["epochs"].values()
 
-    assert probe_hits(escalate)[ESCALATION] == 0
+    assert coverage.probe_hits(escalate)[ESCALATION] == 0
 
 
 def test_escalation_runs_hold_and_check_client_histories(monkeypatch: pytest.MonkeyPatch) -> None:
