@@ -60,6 +60,14 @@ def line(
     }
 
 
+def s2_hears(clock: int, candidate: str, **state: Any) -> dict[str, Any]:
+    """s2 handles `candidate`'s RequestVoteRequest of term 1; `state`: s2's, as logged after."""
+    m = rvreq(candidate, "s2")
+    return line(
+        "s2", clock, "HandleRequestVoteRequest", {"i": "s2", "j": candidate, "m": m}, **state
+    )
+
+
 def write(folder: Path, name: str, records: list[dict[str, Any]] | list[str]) -> str:
     path = folder / name
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
@@ -71,25 +79,8 @@ def election(folder: Path, s2_second: dict[str, Any] | None = None) -> list[str]
     s1 = [line("s1", 1, "Timeout", {"i": "s1"}, currentTerm=1, votedFor="s1", role="Candidate")]
     s3 = [line("s3", 1, "Timeout", {"i": "s3"}, currentTerm=1, votedFor="s3", role="Candidate")]
     s2 = [
-        line(
-            "s2",
-            2,
-            "HandleRequestVoteRequest",
-            {"i": "s2", "j": "s1", "m": rvreq("s1", "s2")},
-            currentTerm=1,
-            votedFor="s1",
-            role="Follower",
-        ),
-        s2_second
-        or line(
-            "s2",
-            3,
-            "HandleRequestVoteRequest",
-            {"i": "s2", "j": "s3", "m": rvreq("s3", "s2")},
-            currentTerm=1,
-            votedFor="s1",
-            role="Follower",
-        ),
+        s2_hears(2, "s1", currentTerm=1, votedFor="s1", role="Follower"),
+        s2_second or s2_hears(3, "s3", currentTerm=1, votedFor="s1", role="Follower"),
     ]
     return [
         write(folder, "s1.ndjson", s1),
@@ -135,15 +126,7 @@ def test_a_valid_election_validates(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_a_vote_in_a_term_already_voted_in(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    second = line(
-        "s2",
-        3,
-        "HandleRequestVoteRequest",
-        {"i": "s2", "j": "s3", "m": rvreq("s3", "s2")},
-        currentTerm=1,
-        votedFor="s3",
-        role="Follower",
-    )
+    second = s2_hears(3, "s3", currentTerm=1, votedFor="s3", role="Follower")
     assert main(["validate", *election(tmp_path, second)]) == 1
     out = capsys.readouterr().out
     assert "s2.ndjson:2: HandleRequestVoteRequest(i=s2, j=s3) is no step of the spec" in out
@@ -151,15 +134,7 @@ def test_a_vote_in_a_term_already_voted_in(
 
 
 def test_a_term_going_backwards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    second = line(
-        "s2",
-        3,
-        "HandleRequestVoteRequest",
-        {"i": "s2", "j": "s3", "m": rvreq("s3", "s2")},
-        currentTerm=0,
-        votedFor="s1",
-        role="Follower",
-    )
+    second = s2_hears(3, "s3", currentTerm=0, votedFor="s1", role="Follower")
     assert main(["validate", *election(tmp_path, second)]) == 1
     out = capsys.readouterr().out
     assert "s2.ndjson:2:" in out
@@ -169,15 +144,7 @@ def test_a_term_going_backwards(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_a_step_out_of_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """s2 logs its answer to s1 before s1 asked: the message is not in flight."""
     s1 = [line("s1", 5, "Timeout", {"i": "s1"}, currentTerm=1)]
-    s2 = [
-        line(
-            "s2",
-            1,
-            "HandleRequestVoteRequest",
-            {"i": "s2", "j": "s1", "m": rvreq("s1", "s2")},
-            votedFor="s1",
-        )
-    ]
+    s2 = [s2_hears(1, "s1", votedFor="s1")]
     assert (
         main(["validate", write(tmp_path, "s1.ndjson", s1), write(tmp_path, "s2.ndjson", s2)]) == 1
     )
