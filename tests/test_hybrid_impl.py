@@ -5,6 +5,7 @@ the epoch a node proposes a client op in (its tag's, nothing else)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import attrs
 import pytest
@@ -28,6 +29,7 @@ from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT,
 from meshcheck.impl.hybrid.machine import (
     BEYOND_SWITCH,
     COMMITTED,
+    KIND_FOR,
     REJECTED,
     HybridMachine,
     HybridState,
@@ -189,6 +191,41 @@ def test_refused_evidence_does_not_switch(keys: Keys) -> None:
     lie = EvidenceEntry(report(keys, EQUIVOCATION, "n4", (a, a), RAFT_EQUIVOCATION))
     assert m.apply_entry(lie)["evidence"] == REFUSED
     assert m.closed is None and m.threat.refused == 1
+
+
+def _tampering(keys: Keys) -> EvidenceEntry:
+    forged = attrs.evolve(op(keys, 1), op=to_value(Custom("k1", 666)))  # not what c1 signed
+    bad = keys.seal(1, "n2", Proposal(1, "n2", OpEntry(forged, 1)))
+    return EvidenceEntry(report(keys, TAMPERING, "n2", (bad,), RAFT_TAMPERING))
+
+
+@pytest.mark.parametrize(
+    ("switch", "level", "kept"),
+    [(_equivocation, Level.CRITICAL, TAMPERING), (_tampering, Level.HIGH, BAD_SIGNATURE)],
+)
+def test_evidence_that_leaves_the_level_is_the_spec_entry_of_its_own_kind(
+    keys: Keys, switch: Callable[[Keys], EvidenceEntry], level: Level, kept: str
+) -> None:
+    """Hybrid.tla's OrderEvidence has no guard on the level, and Apply's Bump(l, x) =
+    Higher(l, DemandedOne(x.kind)) keeps l for a record that demands no more: a BFT epoch at
+    Critical (High) applies a tampering (bad-signature) record and stays there. Its chain entry is
+    the record's own kind. Named by the level instead (equivocation, tampering) it would be a legal
+    spec step too, the level staying, so no lockstep run tells them apart; but the chain would hold
+    an equivocation nobody committed, and LevelJustifiedByEvidence ("Critical only with a committed
+    equivocation") would check the projection against evidence the projection made up."""
+    m = machine(keys)
+    assert m.apply_entry(switch(keys))["evidence"] == ACCEPTED and m.closed is not None
+    assert m.spec_entries[-1] == {"type": "evidence", "kind": KIND_FOR[level]}  # it raised
+    bft = HybridMachine(m.closed, keys, EvidenceChecker(keys))
+    assert (bft.protocol, bft.threat.level) == (BFT, level)
+    record = (
+        _tampering(keys)
+        if kept == TAMPERING
+        else EvidenceEntry(report(keys, BAD_SIGNATURE, "n3", (), "x"))
+    )
+    assert bft.apply_entry(record)["evidence"] == ACCEPTED
+    assert bft.threat.level == level and bft.closed is None
+    assert bft.spec_entries == [{"type": "evidence", "kind": kept}]
 
 
 def test_clock_entries_need_the_nodes_signature(keys: Keys) -> None:

@@ -3,12 +3,21 @@ test fails on a one-line change that no other fast test saw."""
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 import pytest
 
-from meshcheck.impl.base.effects import Put, Splice
+from meshcheck.impl.base.effects import Put, SetTimer, Splice
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.impl.hybrid.instance import Instance
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+
+NODES = ("n1", "n2", "n3", "n4")
 
 
 def test_a_string_of_bugs_is_refused_with_its_reason() -> None:
@@ -49,3 +58,28 @@ def test_a_bad_membership_is_refused_with_its_reason(
     with pytest.raises(ImplError) as caught:
         HybridConfig(node_id, nodes)
     assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize("name", ["clock_every", "retry_every", "evidence_timeout", "timing_bound"])
+def test_each_hybrid_bound_must_be_positive(name: str) -> None:
+    # at 0: the clock or retry timer re-armed at once, forever; a node's own evidence "stuck" the
+    # moment it is proposed, so it stops following its leader; every heartbeat gap an anomaly
+    zero: dict[str, Any] = {name: 0}
+    with pytest.raises(ImplError) as caught:
+        HybridConfig("n1", NODES, **zero)
+    assert str(caught.value) == (
+        "clock_every, retry_every, evidence_timeout, timing_bound must be >= 1"
+    )
+    one: dict[str, Any] = {name: 1}
+    assert getattr(HybridConfig("n1", NODES, **one), name) == 1
+
+
+def test_a_raft_epoch_draws_its_election_timeout_from_the_hybrid_config() -> None:
+    # Raft's own default (150, 300) is also the hybrid default: a range outside it shows which
+    # one the epoch's instance was built with (a dropped argument falls back to Raft's)
+    keys = Keys(7, NODES, ("c1",))
+    config = HybridConfig("n1", NODES, election_timeout=(400, 420))
+    node = HybridNode(config, keys, EvidenceChecker(keys), random.Random(0))
+    effects = node.step(Restart())
+    election = [e.after for e in effects if isinstance(e, SetTimer) and e.timer == "e1/election"]
+    assert len(election) == 1 and 400 <= election[0] <= 420
