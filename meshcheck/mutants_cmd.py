@@ -172,6 +172,8 @@ def run_mutants(
                 )
                 if not every_check:
                     break
+            except MeshcheckError:  # bad input (an adapter naming what the spec lacks): exit 2
+                raise
             except Exception as exc:  # the check itself broke: report it, it is not a kill
                 seconds = time.perf_counter() - start
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -23,6 +23,7 @@ import hypothesis
 from hypothesis import strategies as st
 
 from meshcheck import coverage
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
@@ -199,6 +200,8 @@ def run(
 
     try:
         sim.run(until=until, stop=halt)
+    except MeshcheckError:  # bad input (an adapter naming what the spec lacks): not a bug found
+        raise
     except Exception as exc:  # a node or the simulator's contract checks gave up: report it
         raise failure(f"the run raised {type(exc).__name__}: {exc}", schedule, sim.trace()) from exc
     finally:

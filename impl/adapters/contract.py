@@ -49,9 +49,19 @@ from meshcheck.impl.base.effects import (
     Write,
     split_actions,
 )
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim.protocol import Segment
+
+
+class AdapterError(MeshcheckError):
+    """An adapter that says what the spec does not have: a variable, an action or its parameter, a
+    node the cluster lacks, a message it cannot map. Raised at the first such step, one line naming
+    the adapter, the node and the field (the command line: `meshcheck: ...`, exit 2)."""
+
+    def __init__(self, adapter: str, node: str, field: str, problem: str) -> None:
+        super().__init__(f"adapter {adapter}: node {node}: {field}: {problem}")
 
 
 @attrs.frozen
@@ -205,12 +215,15 @@ class AdaptedNode:
         return self.driver.applied_state()
 
     def state(self) -> Mapping[str, Value]:
-        return self.driver.state()
+        state = self.driver.state()
+        self._plugin.check_state(self.id, state)
+        return state
 
     def step(self, event: Any) -> list[Effect]:
         clocks = self._plugin.clocks
         if isinstance(event, Restart):
             self.driver.boot(event.persisted, event.now, self._rng)
+            self.state()  # a variable the spec does not have: said at the node's boot
         elif isinstance(event, Deliver):
             message = event.message
             if isinstance(message, Stamped):
@@ -229,6 +242,7 @@ class AdaptedNode:
     def _effects(self, done: Collected) -> list[Effect]:
         clocks = self._plugin.clocks
         log = self._plugin.log
+        self._plugin.check_step(self.id, done)
         first: list[Effect] = []
         if done.writes:
             first.append(Persist(done.writes))
@@ -288,9 +302,22 @@ class AdapterPlugin:
         variables: tuple[str, ...],
         ghosts: tuple[Ghost, ...] = (),
         log: NdjsonLog | None = None,
+        actions: Mapping[str, Sequence[str]] | None = None,
+        spec: str = "the spec",
+        node_params: tuple[str, ...] = ("i", "j"),
     ) -> None:
+        """`variables`: the spec's variables the refinement maps (a `state()` naming another is
+        an AdapterError); `actions`: the spec's actions and their parameters (the descriptor's
+        action table), against which every SpecStep is checked when given; `node_params`: the
+        parameters whose value is a node; `spec` names the spec in messages."""
         self.name = name
         self.variables = variables
+        self.actions = actions
+        self.spec = spec
+        self.node_params = node_params
+        self.nodes: set[str] = set()
+        self._known = frozenset(variables)
+        self._recording: str = "?"  # the node whose step is being recorded (message_record)
         self._make = make_driver
         self._record = message_record
         self.ghosts = ghosts
@@ -302,7 +329,60 @@ class AdapterPlugin:
         self.pending: dict[str, list[tuple[int, str, FrozenDict, dict[str, Any]]]] = {}
 
     def new_node(self, node_id: str, rng: random.Random) -> AdaptedNode:
+        self.nodes.add(node_id)
         return AdaptedNode(node_id, self._make(node_id), self, rng)
+
+    # the adapter's input checked against the spec's vocabulary (AdapterError at the first step)
+
+    def check_state(self, node: str, state: Mapping[str, Value]) -> None:
+        if state.keys() <= self._known:
+            return
+        bad = sorted(k for k in state if k not in self._known)[0]
+        raise AdapterError(
+            self.name,
+            node,
+            f"state().{bad}",
+            f"{self.spec} has no variable {bad!r} (its variables: {', '.join(self.variables)})",
+        )
+
+    def check_step(self, node: str, done: Collected) -> None:
+        for k, (dest, _) in enumerate(done.sends):
+            if dest not in self.nodes:
+                raise AdapterError(
+                    self.name, node, f"sends[{k}]", f"to {dest!r}, {self._not_a_node()}"
+                )
+        actions = self.actions
+        for spec in done.steps:
+            if not spec.in_spec:
+                continue
+            if actions is not None and spec.name not in actions:
+                raise AdapterError(
+                    self.name,
+                    node,
+                    "SpecStep.name",
+                    f"{spec.name!r} is not an action of {self.spec} "
+                    f"(its actions: {', '.join(actions)})",
+                )
+            formals = actions[spec.name] if actions is not None else ()
+            for param, value in spec.params.items():
+                if actions is not None and param != "m" and param not in formals:
+                    takes = ", ".join(formals) or "no parameters"
+                    raise AdapterError(
+                        self.name,
+                        node,
+                        f"{spec.name}.params.{param}",
+                        f"{spec.name} of {self.spec} takes {takes} (and m, the message)",
+                    )
+                if param in self.node_params and value not in self.nodes:
+                    raise AdapterError(
+                        self.name,
+                        node,
+                        f"{spec.name}.params.{param}",
+                        f"{value!r}, {self._not_a_node()}",
+                    )
+
+    def _not_a_node(self) -> str:
+        return f"which is not a node of the model ({', '.join(sorted(self.nodes))})"
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
         return [
@@ -311,9 +391,21 @@ class AdapterPlugin:
         ]
 
     def message_record(self, message: Any) -> Value:
-        return self._record(message.body if isinstance(message, Stamped) else message)
+        body = message.body if isinstance(message, Stamped) else message
+        try:
+            return self._record(body)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            shown = repr(body)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise AdapterError(
+                self.name,
+                self._recording,
+                "message_record",
+                f"cannot map the message {shown} ({type(exc).__name__}: {exc})",
+            ) from None
 
     def after_step(self, node_id: str, event: Any, nodes: Mapping[str, AdaptedNode]) -> None:
+        self._recording = node_id
         if self.log is not None:
             pending = self.pending.pop(node_id, [])
             if isinstance(event, Restart):

@@ -1,0 +1,347 @@
+"""The worked example of the README's "Adding an implementation": a second implementation of
+specs/Raft.tla put under meshcheck by one adapter file, this one.
+
+The implementation is meshcheck's own sans-IO Raft core (impl/raft/node.py), treated as a third
+party would treat a library it did not write: it is created, stepped and read only through the
+adapter contract (impl/adapters/contract.py's `Driver`: boot, deliver, fire, submit, collect,
+state), never through impl/raft's simulator plug-in or refinement mapping. Everything else is the
+shared machinery: `AdapterPlugin` makes the driver a simulator plug-in, the simulator brings the
+faults (drops, duplicates, delays, partitions, crashes and restarts), property_tests/histories.py
+checks the client history, property_tests/raft/safety.py the spec's invariants on what `state()`
+exposes, and traces/logs validates the run's NDJSON log (`NdjsonLog`) against Raft.tla with
+partial state. The descriptor at the end is registered at run time
+(`meshcheck.registry.registered(EXAMPLE)`, tests/test_adapter_example.py), after which
+`meshcheck mutants raft-adapter` measures the checks against impl/raft's catalogue mutants.
+
+Differences between the core and the contract, which the adapter absorbs (what a third party's
+adapter documents here):
+
+- the core cancels timers (`CancelTimer`); the contract only sets them (`Collected.timers`). The
+  driver keeps the set of timers the core has armed and ignores a firing of one it cancelled;
+- the core names its spec actions itself (`Action` effects, with the message as `m`); the driver
+  turns each into a `SpecStep` owning the sends that follow it;
+- the core reports a client operation it turns away (not the leader) as ClientRequest or
+  ClientRead, a step that changes nothing; the spec's actions need a leader, so the driver marks
+  it as no spec step (`in_spec=False`: named in traces, left out of the NDJSON log);
+- `state()` exposes what a library typically can: currentTerm, votedFor, role, log, commitIndex,
+  snapshotIndex and snapshotTerm. votesGranted, nextIndex, matchIndex and the read records are
+  left out: unknown to every check (a partial refinement). The ghost `committed` is the plugin's
+  (`raft_committed`); log compaction is off (snapshot interval beyond any run here), which that
+  ghost assumes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import hypothesis
+from hypothesis import given
+
+from meshcheck.impl.adapters.contract import (
+    AdapterPlugin,
+    Collected,
+    Driver,
+    Ghost,
+    NdjsonLog,
+    SpecStep,
+    raft_committed,
+)
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    CancelTimer,
+    Effect,
+    Persist,
+    Reply,
+    Send,
+    SetTimer,
+    Write,
+    split_actions,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.raft import BUGS as RAFT_BUGS
+from meshcheck.impl.raft import RaftConfig, RaftNode, message_record
+from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
+from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.raft.descriptor import RAFT
+from meshcheck.property_tests.raft.free_runs import read_query, schedules, unique_write
+from meshcheck.property_tests.raft.safety import (
+    election_safety,
+    leader_completeness,
+    log_matching,
+    state_machine_safety,
+)
+from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.protocol import Models, Protocol
+from meshcheck.traces.logs import Verdict, loads, validate
+
+NAME = "raft-adapter"
+# Raft.tla's variables the refinement maps: what state() exposes, and the ghost the plugin keeps
+VARIABLES = (
+    "messages",
+    "currentTerm",
+    "votedFor",
+    "log",
+    "snapshotIndex",
+    "snapshotTerm",
+    "role",
+    "commitIndex",
+    "committed",
+)
+BUGS = RAFT_BUGS  # the implementation's known bugs: the mutants `meshcheck mutants` switches on
+
+
+class CoreDriver:
+    """One impl/raft node behind the contract (a `Driver`)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        servers: tuple[str, ...],
+        bugs: frozenset[str],
+        timeout: tuple[int, int] = (150, 300),
+    ) -> None:
+        self.id = node_id
+        self.config = RaftConfig(
+            node_id, servers, election_timeout=timeout, snapshot_interval=10**9, bugs=bugs
+        )
+        self.node: RaftNode | None = None
+        self.out: list[Effect] = []
+        self.armed: set[str] = set()  # the timers the core has set and not cancelled
+
+    def _step(self, event: Any) -> None:
+        assert self.node is not None
+        self.out.extend(self.node.step(event))
+
+    def boot(self, persisted: Mapping[str, Any], now: int, rng: random.Random) -> None:
+        self.node, self.out, self.armed = RaftNode(self.config, rng), [], set()
+        self._step(Restart(persisted, now))
+
+    def deliver(self, source: str, message: Any, now: int) -> None:
+        self._step(Deliver(source, message, now))
+
+    def fire(self, timer: str, now: int) -> None:
+        if timer in self.armed:  # a timer the core cancelled fires here as nothing
+            self.armed.discard(timer)
+            self._step(Tick(timer, now))
+
+    def submit(self, request_id: int, value: Any, read: bool, now: int) -> None:
+        if read:
+            self._step(ClientRead(value, request_id, now))
+        else:
+            self._step(ClientRequest(value, request_id, now))
+
+    def collect(self, event: Any) -> Collected:
+        writes: list[Write] = []
+        sends: list[tuple[str, Any]] = []
+        applied: list[tuple[int, Any, Any]] = []
+        replies: list[Reply] = []
+        timers: list[SetTimer] = []
+        steps: list[SpecStep] = []
+        for action, part in split_actions(self.out):
+            owned: list[int] = []
+            for e in part:
+                if isinstance(e, Persist):
+                    writes.extend(e.writes)
+                elif isinstance(e, Send):
+                    owned.append(len(sends))
+                    sends.append((e.dest, e.message))
+                elif isinstance(e, Apply):
+                    applied.append((e.index, e.value, e.result))
+                elif isinstance(e, Reply):
+                    replies.append(e)
+                elif isinstance(e, SetTimer):
+                    self.armed.add(e.timer)
+                    timers.append(e)
+                elif isinstance(e, CancelTimer):
+                    self.armed.discard(e.timer)
+            if isinstance(action, Action):
+                # a client operation the node turned away (not the leader) changes nothing: the
+                # spec has no such step (its ClientRequest needs a leader), so it is not logged
+                refused = action.name in ("ClientRequest", "ClientRead") and any(
+                    isinstance(e, Reply) and not e.ok for e in part
+                )
+                steps.append(
+                    SpecStep(action.name, action.params, tuple(owned), in_spec=not refused)
+                )
+        self.out = []
+        return Collected(
+            tuple(writes), tuple(sends), tuple(applied), tuple(replies), tuple(timers), tuple(steps)
+        )
+
+    def state(self) -> Mapping[str, Value]:
+        n = self.node
+        assert n is not None
+        return {
+            "currentTerm": n.term,
+            "votedFor": "None" if n.voted_for is None else n.voted_for,
+            "role": n.role,
+            "log": tuple(FrozenDict({"term": e.term, "value": e.value}) for e in n.log.entries),
+            "commitIndex": n.commit_index,
+            "snapshotIndex": n.log.snapshot_index,
+            "snapshotTerm": n.log.snapshot_term,
+        }
+
+    def applied_state(self) -> tuple[int, bytes]:
+        assert self.node is not None
+        return self.node.applied_state()
+
+
+def plugin(
+    servers: tuple[str, ...],
+    bugs: frozenset[str] = frozenset(),
+    *,
+    log: NdjsonLog | None = None,
+    driver: type[CoreDriver] = CoreDriver,
+    timeout: tuple[int, int] = (150, 300),
+) -> AdapterPlugin:
+    def make(i: str) -> Driver:
+        return driver(i, servers, bugs, timeout)
+
+    return AdapterPlugin(
+        NAME,
+        make,
+        message_record,
+        variables=VARIABLES,
+        ghosts=(Ghost("committed", (), raft_committed),),
+        log=log,
+        actions={a.name: a.params for a in RAFT.actions},
+        spec="Raft",
+    )
+
+
+def cluster(
+    schedule: Schedule,
+    nodes: int,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    log: NdjsonLog | None = None,
+    make: Any = unique_write,
+    driver: type[CoreDriver] = CoreDriver,
+    record: bool = True,
+) -> Simulator[Any]:
+    servers = tuple(f"s{k}" for k in range(1, nodes + 1))
+    faults = Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        one_way=schedule.knob("one_way", 0.5),
+        down_ticks=schedule.knob("down", (200, 2000)),
+        chaos_every=CHAOS_EVERY,
+    )
+    workload = Workload(
+        every=schedule.knob("every", 20),
+        reads=schedule.knob("reads", 0.0),
+        make=make,
+        query=read_query,
+        until=schedule.ticks,
+    )
+    config = SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
+    timeout = schedule.knob("timeout", (150, 300))
+    return Simulator(
+        plugin(servers, bugs, log=log, driver=driver, timeout=timeout), servers, config
+    )
+
+
+STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
+INVARIANTS = {
+    "ElectionSafety": election_safety,
+    "LogMatching": log_matching,
+    "LeaderCompleteness": leader_completeness,
+    "StateMachineSafety": state_machine_safety,
+}
+
+
+def check_run(
+    schedule: Schedule,
+    nodes: int,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    driver: type[CoreDriver] = CoreDriver,
+) -> Simulator[Any]:
+    """One free run: Raft.tla's invariants after every step (on what the adapter exposes), no two
+    nodes applying different values at one index, then the client-history checks."""
+    sim = cluster(schedule, nodes, bugs, driver=driver)
+    overload = free_runs.run(sim, schedule, schedule.ticks + 500, STORM)
+    trace = sim.trace()
+    for k in range(1, len(trace.steps)):
+        broken = [n for n, holds in INVARIANTS.items() if not holds(trace.steps[k].state)]
+        if broken:
+            raise failure(f"violates {', '.join(broken)}", schedule, trace, k)
+    if sim.divergences:
+        raise failure(f"divergence {sim.divergences[0]!r}", schedule, trace)
+    problem = overload or check_history(sim)
+    if problem is not None:
+        raise failure(problem, schedule, trace)
+    return sim
+
+
+def logged_run(
+    schedule: Schedule, bugs: frozenset[str] = frozenset(), *, driver: type[CoreDriver] = CoreDriver
+) -> Verdict:
+    """One free run of the validation model's servers, writing the model's values, its NDJSON log
+    (what each node logged) read back as a log file is, and validated against Raft.tla."""
+    nodes, values, _ = validation_model()
+    log = NdjsonLog(f"seed-{schedule.seed}")
+    sim = cluster(
+        schedule,
+        nodes,
+        bugs,
+        log=log,
+        make=lambda n: values[(n - 1) % len(values)],
+        driver=driver,
+        record=False,
+    )
+    free_runs.run(sim, schedule, schedule.ticks + 500, STORM)
+    records = [loads(json.dumps(r), f"{log.run}:{n}") for n, r in enumerate(log.records, 1)]
+    return validate(records, spec="Raft")
+
+
+def free_run_check(
+    bugs: frozenset[str],
+    settings: hypothesis.settings,
+    *,
+    nodes: int,
+    driver: type[CoreDriver] = CoreDriver,
+) -> None:
+    """Hypothesis: free runs of `nodes` adapted nodes (with `bugs` switched on) stay safe."""
+
+    @settings
+    @given(schedules(500, 2000))
+    def adapted_run_is_safe(schedule: Schedule) -> None:
+        check_run(schedule, nodes, bugs, driver=driver)
+
+    adapted_run_is_safe()
+
+
+def checks_with(driver: type[CoreDriver] = CoreDriver) -> tuple[Check, ...]:
+    """The checks `meshcheck mutants` runs, on nodes made by `driver`."""
+    return (
+        Check(
+            "free runs (3 nodes)",
+            partial(free_run_check, nodes=3, driver=driver),
+            "the adapted core under random faults: Raft's invariants and the client histories",
+        ),
+    )
+
+
+CHECKS = checks_with()
+
+EXAMPLE = Protocol(
+    name=NAME,
+    title="impl/raft driven only through the adapter contract (README: Adding an implementation)",
+    models=Models(spec="Raft"),
+    actions=RAFT.actions,
+    bugs="tests.adapter_example:BUGS",
+    checks="tests.adapter_example:CHECKS",
+)

@@ -1,0 +1,184 @@
+"""A second implementation through the adapter contract (tests/adapter_example.py: impl/raft driven
+only as a `Driver`), registered at run time and checked through the generic adapter path: free runs
+under faults with the spec's invariants and the client-history checks, their NDJSON logs validated
+against Raft.tla with partial state; a catalogue mutant makes the same path fail. Then bad input
+from an adapter (impl/adapters/contract.py's `AdapterError`): a variable, an action or a node the
+spec does not have, a message the adapter cannot map, each one line at the first such step, and
+`meshcheck mutants` on such an adapter says it as `meshcheck: ...`, exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from meshcheck import registry
+from meshcheck.cli import main
+from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from tests import adapter_example
+from tests.adapter_example import EXAMPLE, CoreDriver, check_run, logged_run
+
+MUTANT = "vote_without_log_check"
+
+
+def schedule(seed: int, **knobs: Any) -> Schedule:
+    return Schedule(
+        seed=seed, ticks=1500, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3,
+        **knobs,
+    )  # fmt: skip
+
+
+# -- the second implementation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("nodes", "seeds"), [(3, range(12)), (5, range(4))])
+def test_free_runs_of_the_adapted_core_hold(nodes: int, seeds: range) -> None:
+    faults = {"Restart", "DropMessage", "DuplicateMessage"}
+    seen: set[str] = set()
+    for seed in seeds:
+        sim = check_run(schedule(seed), nodes)
+        seen |= {s.action for s in sim.trace().steps}
+        assert sim.history is not None and sim.history.history()  # the history check had work
+    assert faults <= seen
+    assert {"Timeout", "HandleAppendEntriesRequest", "ClientRequest"} <= seen
+
+
+def test_the_catalogue_mutant_fails_the_free_runs() -> None:
+    # seed 26 holds on the correct core and breaks LeaderCompleteness with the vote mutant
+    knobs = {"timeout": (150, 160)}
+    check_run(schedule(26, **knobs), 3)
+    with pytest.raises(CheckFailed, match="violates LeaderCompleteness"):
+        check_run(schedule(26, **knobs), 3, frozenset({MUTANT}))
+
+
+@pytest.mark.parametrize("seed", [5, 11])
+def test_the_ndjson_logs_validate_with_partial_state(seed: int) -> None:
+    verdict = logged_run(schedule(seed, timeout=(150, 160)))
+    assert verdict.verdict == "valid", verdict.render()
+
+
+def test_the_catalogue_mutant_fails_log_validation() -> None:
+    verdict = logged_run(schedule(11, timeout=(150, 160)), frozenset({MUTANT}))
+    assert verdict.verdict == "invalid"
+    assert verdict.diagnosis is not None
+    assert "HandleRequestVoteRequest" in verdict.render()
+
+
+def test_registered_at_run_time_and_killed_by_meshcheck_mutants(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert EXAMPLE.name not in registry.protocols()
+    with registry.registered(EXAMPLE):
+        assert main(["protocols"]) == 0
+        assert EXAMPLE.name in capsys.readouterr().out
+        code = main(["mutants", EXAMPLE.name, "--mutant", MUTANT, "--profile", "quick"])
+        out = capsys.readouterr().out
+    assert code == 0, out
+    assert MUTANT in out and "free runs (3 nodes)" in out
+
+
+# -- bad input from an adapter --------------------------------------------------------------------
+
+
+class ExtraVariable(CoreDriver):
+    def state(self) -> Mapping[str, Value]:
+        return {**super().state(), "term": 1}
+
+
+def _evolve_steps(done: Collected, f: Any) -> Collected:
+    return Collected(
+        done.writes, done.sends, done.applied, done.replies, done.timers,
+        tuple(f(s) for s in done.steps),
+    )  # fmt: skip
+
+
+class UnknownAction(CoreDriver):
+    def collect(self, event: Any) -> Collected:
+        rename = {"HandleRequestVoteRequest": "Vote"}
+        return _evolve_steps(
+            super().collect(event),
+            lambda s: SpecStep(rename.get(s.name, s.name), s.params, s.sends, in_spec=s.in_spec),
+        )
+
+
+class UnknownNode(CoreDriver):
+    def collect(self, event: Any) -> Collected:
+        def move(s: SpecStep) -> SpecStep:
+            if "j" not in s.params:
+                return s
+            return SpecStep(s.name, {**s.params, "j": "s9"}, s.sends, in_spec=s.in_spec)
+
+        return _evolve_steps(super().collect(event), move)
+
+
+def unmappable(message: Any) -> Value:
+    return FrozenDict({"type": message["type"]})  # the core's messages are no mappings
+
+
+CASES = {
+    "variable": (
+        ExtraVariable,
+        "adapter raft-adapter: node s1: state().term: Raft has no variable 'term' (its variables: "
+        "messages, currentTerm,",
+    ),
+    "action": (
+        UnknownAction,
+        ": SpecStep.name: 'Vote' is not an action of Raft (its actions: Timeout, ClientRequest,",
+    ),
+    "node": (
+        UnknownNode,
+        ".params.j: 's9', which is not a node of the model (s1, s2, s3)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_adapter_input_is_one_error_at_the_first_step(case: str) -> None:
+    driver, expected = CASES[case]
+    with pytest.raises(AdapterError) as raised:
+        check_run(schedule(1), 3, driver=driver)
+    text = str(raised.value)
+    assert expected in text and "\n" not in text
+    if case != "variable":  # the first record of the node that took the step
+        assert text.startswith("adapter raft-adapter: node s")
+
+
+def test_a_message_the_adapter_cannot_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(adapter_example, "message_record", unmappable)
+    with pytest.raises(AdapterError) as raised:
+        check_run(schedule(1), 3)
+    text = str(raised.value)
+    assert text.startswith("adapter raft-adapter: node s")
+    assert ": message_record: cannot map the message" in text and "TypeError" in text
+
+
+def test_a_correct_adapter_passes_the_same_checks() -> None:
+    check_run(schedule(1), 3)  # the cases above fail because of their one change alone
+
+
+BAD_VARIABLE_CHECKS = adapter_example.checks_with(ExtraVariable)
+BAD_ACTION_CHECKS = adapter_example.checks_with(UnknownAction)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("tests.test_adapter_example:BAD_VARIABLE_CHECKS", "state().term: Raft has no variable"),
+        ("tests.test_adapter_example:BAD_ACTION_CHECKS", "'Vote' is not an action of Raft"),
+    ],
+)
+def test_meshcheck_mutants_says_it_in_one_line_exit_2(
+    ref: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import attrs
+
+    broken = attrs.evolve(EXAMPLE, checks=ref)
+    with registry.registered(broken):
+        code = main(["mutants", EXAMPLE.name, "--mutant", MUTANT, "--profile", "quick"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("meshcheck: adapter raft-adapter: node s") and expected in err[-1]
