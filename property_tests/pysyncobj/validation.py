@@ -70,3 +70,25 @@ def calm_runs_validate(settings: hypothesis.settings) -> None:
         assert verdict.ok, verdict.render()
 
     pysyncobj_log_validates()
+
+
+def check_logs(runs: int) -> tuple[bool, int, float, str]:
+    """`runs` calm free runs (seeds 1..runs) validated, and the vote_twice run rejected at its
+    double vote: (all as expected, records validated, validation seconds, a one-line detail)."""
+    records = 0
+    seconds = 0.0
+    for seed in range(1, runs + 1):
+        verdict, held = validate_run(calm(seed))
+        records += verdict.records
+        seconds += verdict.seconds
+        if not (held and verdict.ok):
+            return False, records, seconds, f"seed {seed}: {verdict.render().splitlines()[-1]}"
+    bad, _ = validate_run(calm(4, 600), frozenset({"vote_twice"}))
+    caught = bad.diagnosis is not None and bad.diagnosis.record.startswith(
+        "HandleRequestVoteRequest"
+    )
+    rate = records / seconds if seconds > 0 else 0.0
+    detail = f"{runs} calm runs valid, {rate:,.0f} steps/s; vote_twice " + (
+        "rejected at its double vote" if caught else f"NOT caught: {bad.verdict}"
+    )
+    return caught, records, seconds, detail
