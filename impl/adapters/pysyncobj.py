@@ -67,6 +67,26 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
   result of another node's earlier read). Both are the `tcp` option (default on);
 - a follower persists the commit index with its log (FileJournal does); a restarted node applies
   again, from index 1, what it had committed (impl/sim checks each incarnation by itself).
+
+The NDJSON log (trace validation, property_tests/pysyncobj/validation.py) is the refinement above
+with what made the validator reject every run until the mapping said it:
+
+- the vote that makes a candidate leader is written with the no-op already in its log (Raft.tla's
+  HandleRequestVoteResponse appends it in that step), not as a ClientRequest after it;
+- client values: Raft.tla's Value is the validation model's finite set (v1, v2), PySyncObj's
+  commands are unbounded: `spec_value` maps each onto one of them (the no-op onto NoOp);
+- AppendEntries and HandleAppendEntriesRequest carry the spec's message `m` built from PySyncObj's
+  (`append_request`), so the validator need not guess the batch nor the leader's nextIndex;
+- a leader's commitIndex is left out (it moves in its tick), and so is a restarted node's until a
+  leader's AppendEntries brings the spec's (reset to 0 by Restart) up to the one PySyncObj
+  restored (`log_hidden`).
+
+What the mapping does not absorb, found by validating runs with loss, crashes or partitions: a
+leader moves nextIndex past what it sent when it sends (pipelining; Raft.tla moves it on the
+answer), so its next AppendEntries to a follower that has not answered starts beyond the spec's
+nextIndex, a message the spec's leader cannot send. A difference of modelling, not a bug: the
+follower rejects what it cannot attach and the leader backs up to the index it names. Validation
+therefore covers runs without loss (README, "PySyncObj").
 """
 
 from __future__ import annotations
