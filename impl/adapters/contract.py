@@ -82,6 +82,9 @@ class SpecStep:
     # the commit index); it is named in the trace and left out of the NDJSON log, where the next
     # step's state shows what it changed
     in_spec: bool = True
+    # The spec's message the step sent or received, when the adapter can say it: written to the
+    # NDJSON log as the parameter `m` (not to the trace), which spares the validator a guess
+    message: Value | None = None
 
 
 @attrs.frozen
@@ -269,12 +272,23 @@ class AdaptedNode:
                 effects.extend(sends(free))
             effects.extend(sends(spec.sends))
             if log is not None and state is not None and spec.in_spec:
-                shown = {k: v for k, v in state.items() if k not in spec.hide}
+                hidden = (*spec.hide, *_log_hidden(self.driver))
+                shown = {k: v for k, v in state.items() if k not in hidden}
                 if spec.log_upto is not None and "log" in shown:
                     shown["log"] = shown["log"][: spec.log_upto]
-                record = (clock - len(done.steps) + n + 1, spec.name, spec.params, shown)
+                params = spec.params
+                if spec.message is not None:
+                    params = FrozenDict({**params, "m": spec.message})
+                record = (clock - len(done.steps) + n + 1, spec.name, params, shown)
                 self._plugin.pending.setdefault(self.id, []).append(record)
         return effects
+
+
+def _log_hidden(driver: Driver) -> tuple[str, ...]:
+    """The variables a driver leaves out of its node's NDJSON records for now (its optional
+    `log_hidden()`: a variable it holds but the spec's does not match at this point of the run)."""
+    hidden = getattr(driver, "log_hidden", None)
+    return tuple(hidden()) if hidden is not None else ()
 
 
 @attrs.frozen
@@ -305,12 +319,17 @@ class AdapterPlugin:
         actions: Mapping[str, Sequence[str]] | None = None,
         spec: str = "the spec",
         node_params: tuple[str, ...] = ("i", "j"),
+        log_view: Callable[[str, Value], Value] | None = None,
     ) -> None:
         """`variables`: the spec's variables the refinement maps (a `state()` naming another is
         an AdapterError); `actions`: the spec's actions and their parameters (the descriptor's
         action table), against which every SpecStep is checked when given; `node_params`: the
         parameters whose value is a node; `spec` names the spec in messages."""
         self.name = name
+        # How a parameter or a variable is written to the NDJSON log, by its name: the identity, or
+        # the adapter's map of the implementation's values into the validation model's (PySyncObj's
+        # client commands into Raft.tla's finite Value set)
+        self.log_view = log_view
         self.variables = variables
         self.actions = actions
         self.spec = spec
@@ -412,15 +431,23 @@ class AdapterPlugin:
                 # a crash before the step's durable writes: the step never happened, its records
                 # go (the simulator writes it as Restart, then the message dropped)
                 self.clocks[node_id] = self.clocks.get(node_id, 0) + 1
-                state = nodes[node_id].state()
+                driver = nodes[node_id].driver
+                hidden = _log_hidden(driver)
+                state = self._view({k: v for k, v in driver.state().items() if k not in hidden})
                 self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
             else:
                 for clock, name, params, state in pending:
-                    self.log.write(node_id, clock, name, params, state)
+                    self.log.write(node_id, clock, name, self._view(params), self._view(state))
         if self.ghosts:
             states = {i: n.state() for i, n in nodes.items()}
             for g in self.ghosts:
                 self.ghost_values[g.name] = g.update(self.ghost_values[g.name], node_id, states)
+
+    def _view(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
+        view = self.log_view
+        if view is None:
+            return values
+        return {k: view(k, v) for k, v in values.items()}
 
     def abstract_state(
         self, nodes: Mapping[str, AdaptedNode], messages: FrozenDict, faults: Mapping[str, int]

@@ -67,13 +67,35 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
   result of another node's earlier read). Both are the `tcp` option (default on);
 - a follower persists the commit index with its log (FileJournal does); a restarted node applies
   again, from index 1, what it had committed (impl/sim checks each incarnation by itself).
+
+The NDJSON log (trace validation, property_tests/pysyncobj/validation.py) is the refinement above
+with what made the validator reject every run until the mapping said it:
+
+- the vote that makes a candidate leader is written with the no-op already in its log (Raft.tla's
+  HandleRequestVoteResponse appends it in that step), not as a ClientRequest after it;
+- client values: Raft.tla's Value is the validation model's finite set (v1, v2), PySyncObj's
+  commands are unbounded: `spec_value` maps each onto one of them (the no-op onto NoOp);
+- AppendEntries and HandleAppendEntriesRequest carry the spec's message `m` built from PySyncObj's
+  (`append_request`), so the validator need not guess the batch nor the leader's nextIndex;
+- a leader's commitIndex is left out (it moves in its tick), and so is a restarted node's until a
+  leader's AppendEntries brings the spec's (reset to 0 by Restart) up to the one PySyncObj
+  restored (`log_hidden`).
+
+What the mapping does not absorb, found by validating runs with loss, crashes or partitions: a
+leader moves nextIndex past what it sent when it sends (pipelining; Raft.tla moves it on the
+answer), so its next AppendEntries to a follower that has not answered starts beyond the spec's
+nextIndex, a message the spec's leader cannot send. A difference of modelling, not a bug: the
+follower rejects what it cannot attach and the leader backs up to the index it names. Validation
+therefore covers runs without loss (README, "PySyncObj").
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import random as _random
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -93,6 +115,7 @@ from meshcheck.impl.adapters.contract import (
     NdjsonLog,
     SpecStep,
     raft_committed,
+    to_json,
 )
 from meshcheck.impl.base.effects import Put, Reply, SetTimer, Splice, Write
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
@@ -363,6 +386,69 @@ def message_record(message: Any) -> Value:
     return FrozenDict(fields)
 
 
+# -- the NDJSON log's values ---------------------------------------------------------------------------
+
+# The validation model's client values (property_tests/raft/models/Logs.cfg: Value = {v1, v2})
+SPEC_VALUES = ("v1", "v2")
+_VIEWED: dict[FrozenDict, FrozenDict] = {}
+
+
+def spec_value(value: Value) -> Value:
+    """A command as one of the validation model's values: the no-op as the spec's NoOp, any other
+    (a write, a read through the log) as SPEC_VALUES[crc32 of its JSON mod 2]. Raft.tla's Value is
+    a finite set of model values; PySyncObj's commands are unbounded, so the log's refinement maps
+    them onto two (an entry replaced by another of the same term is seen when they map apart)."""
+    if value == NOOP:
+        return NOOP
+    text = json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
+    return SPEC_VALUES[zlib.crc32(text.encode()) % len(SPEC_VALUES)]
+
+
+def _viewed(entry: FrozenDict) -> FrozenDict:
+    found = _VIEWED.get(entry)
+    if found is None:
+        if len(_VIEWED) > 100_000:
+            _VIEWED.clear()
+        found = _VIEWED[entry] = FrozenDict(
+            {"term": entry["term"], "value": spec_value(entry["value"])}
+        )
+    return found
+
+
+def log_view(name: str, value: Value) -> Value:
+    """What the NDJSON log writes for a parameter or variable (AdapterPlugin's `log_view`): a
+    client value `v`, each log entry's value and each entry an AppendEntries message `m` carries
+    through `spec_value`, the rest as it is."""
+    if name == "v":
+        return spec_value(value)
+    if name == "log" and isinstance(value, tuple):
+        return tuple(_viewed(e) if isinstance(e, FrozenDict) else e for e in value)
+    if name == "m" and isinstance(value, FrozenDict) and "mentries" in value:
+        return FrozenDict({**value, "mentries": log_view("log", value["mentries"])})
+    return value
+
+
+def append_request(message: Mapping[str, Any], source: str, dest: str) -> FrozenDict | None:
+    """PySyncObj's append_entries as Raft.tla's AppendEntriesRequest (indexes one below
+    PySyncObj's, whose index 1 is its sentinel; no ReadIndex reads: mreadSeq 0); None for what the
+    spec has no message for (a snapshot's transmission, an entry split into parts)."""
+    if "prevLogIdx" not in message or "transmission" in message:
+        return None
+    return FrozenDict(
+        {
+            "mtype": "AppendEntriesRequest",
+            "mterm": message["term"],
+            "mprevLogIndex": max(message["prevLogIdx"] - 1, 0),
+            "mprevLogTerm": message["prevLogTerm"],
+            "mentries": tuple(entry_record(tuple(e)) for e in message.get("entries", ())),
+            "mcommitIndex": max(message["commit_index"] - 1, 0),
+            "mreadSeq": 0,
+            "msource": source,
+            "mdest": dest,
+        }
+    )
+
+
 # -- the driver --------------------------------------------------------------------------------------
 
 _REASONS = {
@@ -403,6 +489,7 @@ class PySyncObjDriver:
         self._timers: list[SetTimer] = []
         self._before: tuple[int, int, int] = (0, 0, 0)  # (term, role, log length) before a step
         self._log_cache: tuple[Any, tuple[FrozenDict, ...]] = (None, ())
+        self._commit_unknown = False
 
     # the contract --------------------------------------------------------------------------------
 
@@ -432,6 +519,14 @@ class PySyncObjDriver:
                 self.obj._SyncObj__commandsLocalCounter = now * 1000
         self._timers.append(SetTimer("tick", self.tick))
         self._before = self._snapshot()
+        # PySyncObj restores the commit index it persisted; Raft.tla's Restart falls back to the
+        # snapshot's (0 here): unknown in the log until a leader's AppendEntries brings the spec's
+        # up to it (`_spec_steps`)
+        self._commit_unknown = self.journal.commit > 1
+
+    def log_hidden(self) -> tuple[str, ...]:
+        """What this node's NDJSON records leave out for now (the contract's `log_hidden`)."""
+        return ("commitIndex",) if self._commit_unknown else ()
 
     def deliver(self, source: str, message: Any, now: int) -> None:
         self._before = self._snapshot()
@@ -557,7 +652,13 @@ class PySyncObjDriver:
             kind = str(body.get("type")) if isinstance(body, Mapping) else ""
             action = _KIND_ACTION.get(kind)
             if action is not None:
-                steps.append(SpecStep(action, {"i": me, "j": event.source}))
+                m = append_request(body, event.source, me) if kind == "append_entries" else None
+                if m is not None and self._commit_unknown:
+                    # the spec's commitIndex after this step: min(mcommitIndex, last new entry)
+                    last = m["mprevLogIndex"] + len(m["mentries"])
+                    spec = min(m["mcommitIndex"], last)
+                    self._commit_unknown = spec < self.state()["commitIndex"]
+                steps.append(SpecStep(action, {"i": me, "j": event.source}, message=m))
             else:  # a command forwarded to the leader, or its answer: no spec action
                 steps.append(SpecStep("Forward", {"i": me, "j": event.source}, in_spec=False))
         elif isinstance(event, Tick) and self.role == 1 and self.term > term0:
@@ -577,11 +678,16 @@ class PySyncObjDriver:
             # ClientRequests (the first carries the tick's other changes), not as a Tick.
             ticked = steps[0].name in ("Tick", "Submit")
             hide = ("commitIndex",) if ticked or role0 == 2 else ()
+            # the vote that makes a candidate leader appends its no-op in the same step, as
+            # Raft.tla's HandleRequestVoteResponse does (PySyncObj's __onBecomeLeader)
+            noop = role0 != 2 and new > 0 and log[len(log) - new]["value"] == NOOP
+            if role0 == 2 and not ticked:  # a leader's receive: its commitIndex is its tick's
+                steps[0] = attrs.evolve(steps[0], hide=hide)
             if new and ticked:
                 steps.pop(0)
             elif new:
-                steps[0] = attrs.evolve(steps[0], log_upto=len(log) - new)
-            for k in range(max(len(log) - new, 0), len(log)):
+                steps[0] = attrs.evolve(steps[0], log_upto=len(log) - new + (1 if noop else 0))
+            for k in range(max(len(log) - new, 0) + (1 if noop else 0), len(log)):
                 v = log[k]["value"]
                 steps.append(
                     SpecStep("ClientRequest", {"i": me, "v": v}, log_upto=k + 1, hide=hide)
@@ -590,7 +696,13 @@ class PySyncObjDriver:
                 for k, (dest, m) in enumerate(sends):
                     if dest == peer and m.get("type") == "append_entries":
                         steps.append(
-                            SpecStep("AppendEntries", {"i": me, "j": peer}, (k,), hide=hide)
+                            SpecStep(
+                                "AppendEntries",
+                                {"i": me, "j": peer},
+                                (k,),
+                                hide=hide,
+                                message=append_request(m, me, peer),
+                            )
                         )
         return tuple(steps)
 
@@ -631,6 +743,7 @@ def plugin(
         variables=VARIABLES,
         ghosts=(Ghost("committed", (), raft_committed),),
         log=log,
+        log_view=log_view,
     )
 
 
