@@ -96,7 +96,7 @@ import json
 import pickle
 import random as _random
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -732,8 +732,10 @@ def plugin(
     tick: int = TICK,
     answers: str = "unknown",
     tcp: bool = True,
+    actions: Mapping[str, Sequence[str]] | None = None,
 ) -> AdapterPlugin:
-    """The simulator plug-in of a PySyncObj cluster of `nodes` nodes (s1..sN)."""
+    """The simulator plug-in of a PySyncObj cluster of `nodes` nodes (s1..sN); `actions`, the
+    spec's action table (name -> parameters), checks every step the adapter names against it."""
     names = ids(nodes)
     unknown = ANSWERS[answers]
     return AdapterPlugin(
@@ -744,6 +746,8 @@ def plugin(
         ghosts=(Ghost("committed", (), raft_committed),),
         log=log,
         log_view=log_view,
+        actions=actions,
+        spec="Raft.tla",
     )
 
 
@@ -758,6 +762,7 @@ def pysyncobj_cluster(
     record: bool = True,
     answers: str = "unknown",
     tcp: bool = True,
+    actions: Mapping[str, Sequence[str]] | None = None,
 ) -> Simulator[Any]:
     """A simulated PySyncObj cluster: s1..sN under `faults`, with `workload`'s client."""
     config = SimConfig(
@@ -768,6 +773,6 @@ def pysyncobj_cluster(
         record=record,
     )
     sim: Simulator[Any] = Simulator(
-        plugin(nodes, log=log, answers=answers, tcp=tcp), ids(nodes), config
+        plugin(nodes, log=log, answers=answers, tcp=tcp, actions=actions), ids(nodes), config
     )
     return sim

@@ -37,6 +37,7 @@ from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pysyncobj.bugs import injected
+from meshcheck.property_tests.raft.descriptor import RAFT
 from meshcheck.property_tests.raft.safety import (
     election_safety,
     leader_completeness,
@@ -83,6 +84,8 @@ READS = {
 # to a leader that went away, and each pending write of a key multiplies the orders the
 # linearizability search must try for that key; split by key, more keys keep it within budget)
 KEYS = 8
+# every step the adapter names is checked against Raft.tla's vocabulary (AdapterError otherwise)
+RAFT_ACTIONS = {a.name: a.params for a in RAFT.actions}
 
 
 def unique_write(n: int) -> Any:
@@ -155,6 +158,7 @@ def cluster(
         answers=knob(schedule, "answers"),
         tcp=knob(schedule, "tcp"),
         latency=(5, 5) if fifo else (1, 10),
+        actions=RAFT_ACTIONS,
     )
 
 

@@ -25,7 +25,7 @@ from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule, failure
 from meshcheck.property_tests.pysyncobj.bugs import injected
-from meshcheck.property_tests.pysyncobj.free_runs import violated
+from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS, violated
 
 
 def _leader(sim: Simulator[Any]) -> str | None:
@@ -62,7 +62,7 @@ def _sent(sim: Simulator[Any], dest: str, index: int) -> int:
 def run_stale_append(seed: int = 1, bugs: frozenset[str] = frozenset()) -> Simulator[Any]:
     """The scenario above on a fresh cluster of three (the seed picks the first leader)."""
     with injected(bugs):
-        sim = pysyncobj_cluster(3, seed=seed)
+        sim = pysyncobj_cluster(3, seed=seed, actions=RAFT_ACTIONS)
         sim.run(until=1000, stop=lambda s: _leader(s) is not None)
         sim.run(until=sim.now + 200)  # the followers take the leader's no-op
         leader = _leader(sim)
