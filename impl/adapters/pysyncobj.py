@@ -47,8 +47,10 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
 - a new leader appends a no-op of its term at once (Raft paper section 8, as PySyncObj's
   `__onBecomeLeader`): written as ClientRequest(i, "NoOp") after the vote that made it leader;
   every entry a leader appends in a tick is ClientRequest(i, v);
-- each append_entries message a leader sends is AppendEntries(i, j) (PySyncObj batches entries
-  and sends several messages per tick when the batch is cut by size);
+- each append_entries message a leader sends is PipelineAppendEntries(i, j) when it carries
+  entries, AppendEntries(i, j) when it is a heartbeat (specs/RaftPipelined.tla; see "Pipelining"
+  below; PySyncObj batches entries and sends several messages per tick when the batch is cut by
+  size);
 - the leader advances its commit index in its tick, not when an answer arrives; the spec does it
   in HandleAppendEntriesResponse. A tick is named Tick in traces (not a spec action: left out of
   the NDJSON log), or, when it appended entries, ClientRequest; a leader's records leave its
@@ -81,12 +83,20 @@ with what made the validator reject every run until the mapping said it:
   leader's AppendEntries brings the spec's (reset to 0 by Restart) up to the one PySyncObj
   restored (`log_hidden`).
 
-What the mapping does not absorb, found by validating runs with loss, crashes or partitions: a
-leader moves nextIndex past what it sent when it sends (pipelining; Raft.tla moves it on the
-answer), so its next AppendEntries to a follower that has not answered starts beyond the spec's
-nextIndex, a message the spec's leader cannot send. A difference of modelling, not a bug: the
-follower rejects what it cannot attach and the leader backs up to the index it names. Validation
-therefore covers runs without loss (README, "PySyncObj").
+Pipelining (found by validating runs with loss, crashes or partitions against Raft.tla, where
+every such run stopped at a leader's AppendEntries the spec's leader could not send): PySyncObj
+moves nextIndex past the entries of each request when it sends it (`__sendAppendEntries`:
+"nextIndex[node] = entries[-1][1] + 1"), so its next request to a follower that has not answered
+starts past them; Raft.tla's leader moves nextIndex only on the answer (Figure 2). The dissertation
+allows it (Ongaro 2014, section 10.2.1, "Pipelining": the leader sends the next entries before the
+previous ones are acknowledged, advancing nextIndex optimistically, and backs up on a rejection).
+specs/RaftPipelined.tla adds that action, PipelineAppendEntries(i, j): Raft.tla's request, with
+nextIndex[i][j] set past its last entry. The mapping: every append_entries message that carries
+entries is PipelineAppendEntries(i, j) (the leader's own bookkeeping, its nextIndex, moved past
+them as it sent them: whether the follower answers before the next send is not known when this
+one is sent, and a send answered first leaves the spec where AppendEntries would, the success
+moving nextIndex to the same index); one without entries (a heartbeat, nextIndex unmoved) is
+AppendEntries(i, j). The logs are validated against RaftPipelined (`--spec RaftPipelined`).
 """
 
 from __future__ import annotations
@@ -695,9 +705,12 @@ class PySyncObjDriver:
             for peer in self.peers:
                 for k, (dest, m) in enumerate(sends):
                     if dest == peer and m.get("type") == "append_entries":
+                        # PySyncObj advances nextIndex past the entries it sends (pipelining):
+                        # RaftPipelined.tla's PipelineAppendEntries; a heartbeat moves nothing
+                        sent = "PipelineAppendEntries" if m.get("entries") else "AppendEntries"
                         steps.append(
                             SpecStep(
-                                "AppendEntries",
+                                sent,
                                 {"i": me, "j": peer},
                                 (k,),
                                 hide=hide,
@@ -747,7 +760,7 @@ def plugin(
         log=log,
         log_view=log_view,
         actions=actions,
-        spec="Raft.tla",
+        spec="RaftPipelined.tla",
     )
 
 

@@ -1,7 +1,10 @@
 """PySyncObj (PyPI `pysyncobj`) as meshcheck knows it: a third-party implementation of Raft.tla
 driven through the adapter (impl/adapters/pysyncobj.py), its injected bugs and free-run checks.
 
-No TLC models of its own (Raft's are the `raft` protocol's); the action table is Raft.tla's Next.
+Its spec is specs/RaftPipelined.tla: Raft.tla's Next and a pipelined AppendEntries
+(PipelineAppendEntries: nextIndex advanced when the entries are sent, as PySyncObj's
+`__sendAppendEntries` does; Ongaro's thesis, section 10.2.1), with a quick model of its own (Raft's
+models are the `raft` protocol's). The action table is RaftPipelined.tla's PipelinedNext.
 The adapter's traces also name three steps of PySyncObj's that the spec has no action for (Tick:
 its doTick, which advances the commit index; Submit: a client command queued; Forward: a command
 forwarded to the leader, or its answer); the NDJSON log leaves them out."""
@@ -9,13 +12,21 @@ forwarded to the leader, or its answer); the NDJSON log leaves them out."""
 from __future__ import annotations
 
 from meshcheck.property_tests.raft.descriptor import RAFT
-from meshcheck.protocol import Models, Protocol
+from meshcheck.protocol import Action, Models, Protocol
 
 PYSYNCOBJ = Protocol(
     name="pysyncobj",
     title="PySyncObj 0.3.17 (third-party Raft) under the simulator, through the adapter",
-    models=Models(spec="Raft"),
-    actions=RAFT.actions,
+    models=Models(spec="RaftPipelined", quick="RaftPipelined_quick"),
+    actions=(
+        *RAFT.actions,
+        Action(
+            "PipelineAppendEntries",
+            ("i", "j"),
+            "protocol",
+            "leader i sends j entries before j answered, advancing nextIndex past them",
+        ),
+    ),
     bugs="meshcheck.property_tests.pysyncobj.bugs:BUGS",
     checks="meshcheck.property_tests.pysyncobj.checks:CHECKS",
     harness="meshcheck.property_tests.pysyncobj.harness:HARNESS",

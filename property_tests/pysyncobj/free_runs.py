@@ -37,7 +37,7 @@ from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pysyncobj.bugs import injected
-from meshcheck.property_tests.raft.descriptor import RAFT
+from meshcheck.property_tests.pysyncobj.descriptor import PYSYNCOBJ
 from meshcheck.property_tests.raft.safety import (
     election_safety,
     leader_completeness,
@@ -84,8 +84,9 @@ READS = {
 # to a leader that went away, and each pending write of a key multiplies the orders the
 # linearizability search must try for that key; split by key, more keys keep it within budget)
 KEYS = 8
-# every step the adapter names is checked against Raft.tla's vocabulary (AdapterError otherwise)
-RAFT_ACTIONS = {a.name: a.params for a in RAFT.actions}
+# every step the adapter names is checked against RaftPipelined.tla's vocabulary (Raft.tla's and
+# PipelineAppendEntries; AdapterError otherwise)
+RAFT_ACTIONS = {a.name: a.params for a in PYSYNCOBJ.actions}
 
 
 def unique_write(n: int) -> Any:

@@ -29,13 +29,42 @@ from meshcheck.property_tests.pysyncobj.free_runs import check_safety
 from meshcheck.traces.logs.format import read
 from meshcheck.traces.logs.validate import Verdict, validate
 
-# the validation model's servers (property_tests/raft/models/Logs.cfg: s1, s2, s3)
+# the validation model's servers (property_tests/pysyncobj/models/Logs.cfg: s1, s2, s3)
 NODES = 3
+# Raft.tla with pipelined AppendEntries (impl/adapters/pysyncobj.py, "Pipelining")
+SPEC = "RaftPipelined"
 
 
 def calm(seed: int, ticks: int = 1000, *, every: int = 20, reads: float = 0.2) -> Schedule:
     """A run the spec's AppendEntries can follow: FIFO links, no loss, crash or partition."""
     return Schedule(seed=seed, ticks=ticks, every=every, reads=reads, fifo=True)
+
+
+def faulty(
+    seed: int,
+    ticks: int = 1500,
+    *,
+    fifo: bool = True,
+    drop: float = 0.05,
+    duplicate: float = 0.0,
+    delay: float = 0.0,
+    crash: float = 0.3,
+    partition: float = 0.3,
+    every: int = 20,
+) -> Schedule:
+    """A run with faults: drops, crashes and partitions on FIFO links; off FIFO (`fifo=False`)
+    duplicates and delays (reordering) as well when asked."""
+    return Schedule(
+        seed=seed,
+        ticks=ticks,
+        drop=drop,
+        duplicate=duplicate,
+        delay=delay,
+        crash=crash,
+        partition=partition,
+        every=every,
+        fifo=fifo,
+    )
 
 
 def validate_run(
@@ -51,7 +80,7 @@ def validate_run(
         except CheckFailed:
             held = False
         records = read(out / f"seed-{schedule.seed}.ndjson")
-        return validate(records, deadline=time.monotonic() + 120), held
+        return validate(records, SPEC, deadline=time.monotonic() + 120), held
 
 
 def calm_runs_validate(settings: hypothesis.settings) -> None:

@@ -76,6 +76,11 @@ SPECS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("meshcheck.specs", "Raft.tla"),
         ("meshcheck.property_tests.raft", "models/Logs.cfg"),
     ),
+    # Raft with pipelined AppendEntries (PySyncObj's logs, property_tests/pysyncobj/validation.py)
+    "RaftPipelined": (
+        ("meshcheck.specs", "RaftPipelined.tla"),
+        ("meshcheck.property_tests.pysyncobj", "models/Logs.cfg"),
+    ),
 }
 HIDDEN = ("DuplicateMessage", "DropMessage")
 BAG = "messages"
@@ -703,7 +708,7 @@ def validate(
     deadline: float | None = None,
 ) -> Verdict:
     """Whether the records (of one run, any number of nodes, in each node's order) are a behaviour
-    of `spec` ("Raft", or a .tla path with `model`) under `model` (default: the spec's validation
+    of `spec` (a name of SPECS, or a .tla path with `model`) under `model` (default: the spec's validation
     model). LogFormatError for records that are not of one run or not in the spec's vocabulary."""
     merged = merge([list(records)])
     stepper = stepper_for(spec, str(model) if model is not None else None)

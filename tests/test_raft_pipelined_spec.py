@@ -1,0 +1,76 @@
+"""specs/RaftPipelined.tla: Raft.tla with pipelined AppendEntries (Ongaro's thesis, section 10.2.1).
+Its quick model holds every invariant of Raft's quick model with its recorded state count, the new
+action is one labelled action per channel, and a mutant of it that advances matchIndex instead of
+nextIndex when it sends (the leader counts entries the follower never got) is caught by TLC."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from meshcheck.specs.tlc.check import Outcome, check
+from meshcheck.specs.tlc.stepper import Stepper
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+PIPELINED = SPECS / "RaftPipelined.tla"
+QUICK = SPECS / "RaftPipelined_quick.cfg"
+
+# (distinct states, depth) of the quick model (Raft_quick's: 41,150 and 31)
+QUICK_COUNT = (64148, 31)
+
+# Two terms, one drop, entries up to index 2, nothing else: the smallest model where an optimistic
+# matchIndex commits an entry only the leader holds and a later leader lacks it.
+SMALL = """CONSTANTS
+    Server = {s1, s2, s3}
+    Value = {v1}
+    MaxTerm = 2
+    MaxLogLen = 2
+    MaxInFlight = 1
+    MaxFaults = 1
+    MaxRestarts = 0
+    MaxDrops = 1
+    MaxDuplicates = 0
+    MaxSnapshots = 0
+    MaxReads = 0
+SPECIFICATION PipelinedSpec
+SYMMETRY Symmetry
+CONSTRAINT TermBound
+INVARIANTS TypeOK VolatileNormalForm ElectionSafety LogMatching LeaderCompleteness
+    StateMachineSafety ReadLinearizable
+"""
+ADVANCE = "/\\ nextIndex' = [nextIndex EXCEPT ![i][j] = last + 1]"
+UNCHANGED = "votesGranted, matchIndex, reads,"
+
+
+def _copy(folder: Path, text: str) -> Path:
+    shutil.copy(SPECS / "Raft.tla", folder / "Raft.tla")
+    (folder / "RaftPipelined.tla").write_text(text)
+    (folder / "Small.cfg").write_text(SMALL)
+    return folder / "RaftPipelined.tla"
+
+
+def test_pipelined_send_is_one_labelled_action_per_channel() -> None:
+    with Stepper(PIPELINED, QUICK) as st:
+        pipelined = [a for a in st.actions if a.name == "PipelineAppendEntries"]
+        assert len(pipelined) == 6 and all(a.params.keys() == {"i", "j"} for a in pipelined)
+        assert sum(a.name == "AppendEntries" for a in st.actions) == 6
+
+
+def test_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = check(PIPELINED, QUICK, workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK_COUNT
+
+
+def test_optimistic_match_index_is_caught(tmp_path: Path) -> None:
+    text = PIPELINED.read_text()
+    assert text.count(ADVANCE) == 1 and text.count(UNCHANGED) == 1
+    good = _copy(tmp_path, text)
+    r = check(good, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    mutant = text.replace(ADVANCE, "/\\ matchIndex' = [matchIndex EXCEPT ![i][j] = last]")
+    mutant = mutant.replace(UNCHANGED, "votesGranted, nextIndex, reads,")
+    _copy(tmp_path, mutant)
+    r = check(good, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.VIOLATED
+    assert r.violation is not None and r.violation.name == "LeaderCompleteness"
