@@ -665,9 +665,16 @@ class PySyncObjDriver:
                 m = append_request(body, event.source, me) if kind == "append_entries" else None
                 if m is not None and self._commit_unknown:
                     # the spec's commitIndex after this step: min(mcommitIndex, last new entry)
-                    last = m["mprevLogIndex"] + len(m["mentries"])
+                    # when the spec's follower accepts it (a rejection leaves the spec's at 0):
+                    # it holds the entry before the new ones, of the request's term
+                    prev = int(m["mprevLogIndex"])
+                    log = self.log()
+                    accepted = prev == 0 or (
+                        prev <= len(log) and log[prev - 1]["term"] == m["mprevLogTerm"]
+                    )
+                    last = prev + len(m["mentries"])
                     spec = min(m["mcommitIndex"], last)
-                    self._commit_unknown = spec < self.state()["commitIndex"]
+                    self._commit_unknown = not accepted or spec < self.state()["commitIndex"]
                 steps.append(SpecStep(action, {"i": me, "j": event.source}, message=m))
             else:  # a command forwarded to the leader, or its answer: no spec action
                 steps.append(SpecStep("Forward", {"i": me, "j": event.source}, in_spec=False))
@@ -697,26 +704,32 @@ class PySyncObjDriver:
                 steps.pop(0)
             elif new:
                 steps[0] = attrs.evolve(steps[0], log_upto=len(log) - new + (1 if noop else 0))
+            # A tick may send before it appends (a heartbeat sent at log length p, then the queued
+            # commands appended): each send is written before the ClientRequest of the first entry
+            # past the last it carries, with the log as it was then, so that the spec's leader,
+            # which sends every entry from nextIndex on, can send it.
+            sent: list[tuple[int, SpecStep]] = []
+            for peer in self.peers:
+                for k, (dest, m) in enumerate(sends):
+                    if dest == peer and m.get("type") == "append_entries":
+                        request = append_request(m, me, peer)
+                        # PySyncObj advances nextIndex past the entries it sends (pipelining):
+                        # RaftPipelined.tla's PipelineAppendEntries; a heartbeat moves nothing
+                        name = "PipelineAppendEntries" if m.get("entries") else "AppendEntries"
+                        last = int(request["mprevLogIndex"]) + len(request["mentries"])
+                        step = SpecStep(
+                            name, {"i": me, "j": peer}, (k,), hide=hide, message=request
+                        )
+                        sent.append((last, step))
+            sent.sort(key=lambda s: s[0])  # stable: each peer's sends keep their order
             for k in range(max(len(log) - new, 0) + (1 if noop else 0), len(log)):
+                while sent and sent[0][0] <= k:
+                    steps.append(attrs.evolve(sent.pop(0)[1], log_upto=k))
                 v = log[k]["value"]
                 steps.append(
                     SpecStep("ClientRequest", {"i": me, "v": v}, log_upto=k + 1, hide=hide)
                 )
-            for peer in self.peers:
-                for k, (dest, m) in enumerate(sends):
-                    if dest == peer and m.get("type") == "append_entries":
-                        # PySyncObj advances nextIndex past the entries it sends (pipelining):
-                        # RaftPipelined.tla's PipelineAppendEntries; a heartbeat moves nothing
-                        sent = "PipelineAppendEntries" if m.get("entries") else "AppendEntries"
-                        steps.append(
-                            SpecStep(
-                                sent,
-                                {"i": me, "j": peer},
-                                (k,),
-                                hide=hide,
-                                message=append_request(m, me, peer),
-                            )
-                        )
+            steps.extend(step for _, step in sent)
         return tuple(steps)
 
 
