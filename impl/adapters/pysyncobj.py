@@ -716,7 +716,11 @@ class PySyncObjDriver:
                         # PySyncObj advances nextIndex past the entries it sends (pipelining):
                         # RaftPipelined.tla's PipelineAppendEntries; a heartbeat moves nothing
                         name = "PipelineAppendEntries" if m.get("entries") else "AppendEntries"
-                        last = int(request["mprevLogIndex"]) + len(request["mentries"])
+                        last = (
+                            len(log)  # no spec message: after the tick's entries
+                            if request is None
+                            else int(request["mprevLogIndex"]) + len(request["mentries"])
+                        )
                         step = SpecStep(
                             name, {"i": me, "j": peer}, (k,), hide=hide, message=request
                         )
