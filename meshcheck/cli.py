@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="are these NDJSON logs of a run a behaviour of the spec? (docs/logs.md)"
     )
     va.add_argument("logs", nargs="+", metavar="LOG", help="one or more logs of one run")
-    va.add_argument("--spec", default="Raft", help="the spec (Raft, or a .tla file; default Raft)")
+    va.add_argument(
+        "--spec",
+        default="Raft",
+        help="the spec (Raft, RaftPipelined, or a .tla file; default Raft)",
+    )
     va.add_argument(
         "--model", metavar="CFG", help="the TLC model (default: the spec's validation model)"
     )

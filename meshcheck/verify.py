@@ -411,9 +411,10 @@ PYSYNCOBJ_LOG_ROW = "NDJSON validation of PySyncObj's logs"
 
 def pysyncobj_log_row(profile: str) -> Row:
     """PySyncObj's free runs written as NDJSON logs (impl/adapters/pysyncobj.py) and validated
-    against Raft.tla; an injected double vote must be rejected (property_tests/pysyncobj/
-    validation.py). Calm runs only: under loss the first step no action explains is PySyncObj's
-    pipelined AppendEntries, a difference of modelling (README, "PySyncObj")."""
+    against RaftPipelined.tla (Raft.tla with pipelined AppendEntries, as PySyncObj sends); an
+    injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs; runs
+    with faults validate too unless a leader steps down after leaderFallbackTimeout (README,
+    "PySyncObj"), and are checked by property_tests/pysyncobj/test_validation.py."""
     from meshcheck.property_tests.pysyncobj.validation import check_logs
 
     ok, records, seconds, detail = check_logs(5 if profile == "ci" else 20)

@@ -4,13 +4,14 @@ commitIndex after each spec step, AppendEntries with their message) and the part
 validator of traces/logs/validate.py checks it, searching the spec's successors that agree with
 what each record gives, and reports the first record no action explains.
 
-What validates: runs on first-in first-out links without message loss, crashes or partitions
-(`CALM`). Under those faults the first record no action explains is, in every run looked at, a
-leader's AppendEntries whose prevLogIndex is past what the follower acknowledged: PySyncObj moves
-nextIndex past the entries it sent when it sends them (`__sendAppendEntries`: "nextIndex[node] =
-entries[-1][1] + 1"), pipelining, where Raft.tla's leader moves nextIndex only on the follower's
-answer (Figure 2). A difference of modelling, not a bug (the follower rejects what it cannot
-attach, and the leader backs up to what it names); the adapter's docstring lists it.
+Validated against specs/RaftPipelined.tla (Raft.tla and PipelineAppendEntries: PySyncObj moves
+nextIndex past the entries it sends, Ongaro's thesis section 10.2.1). Calm runs validate, and so do
+most runs with drops, crashes and partitions on FIFO links (8 of seeds 1..10). What remains, each
+the first record no action explains: a leader that steps down after leaderFallbackTimeout in its
+tick (no spec action; its next Timeout is not enabled in the spec, where it is still Leader), a
+difference of modelling; and off FIFO (delays, duplicates) a follower whose log a late
+AppendEntries truncated (the spec keeps the entries): PySyncObj's bug `stale_append_truncates`
+(README, "PySyncObj").
 """
 
 from __future__ import annotations
