@@ -103,6 +103,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import pickle
 import random as _random
 import zlib
@@ -132,6 +133,12 @@ from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.rsm import NOOP, StateMachine
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
+
+# PySyncObj logs its own warnings (a stale AppendEntries "truncating already-applied log entries")
+# through the logger of its module; they would interleave with meshcheck's progress and tables, so
+# they stay in that logger: a test or a user that wants them attaches a handler to it.
+logging.getLogger(pysyncobj.syncobj.__name__).propagate = False
+logging.getLogger(pysyncobj.syncobj.__name__).addHandler(logging.NullHandler())
 
 TICK = 10  # ms between two doTick() calls
 # PySyncObj's timing in simulated seconds: elections 150..300 ms as impl/raft's, heartbeats 40 ms (its
