@@ -411,10 +411,10 @@ PYSYNCOBJ_LOG_ROW = "NDJSON validation of PySyncObj's logs"
 
 def pysyncobj_log_row(profile: str) -> Row:
     """PySyncObj's free runs written as NDJSON logs (impl/adapters/pysyncobj.py) and validated
-    against RaftPipelined.tla (Raft.tla with pipelined AppendEntries, as PySyncObj sends); an
-    injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs; runs
-    with faults validate too unless a leader steps down after leaderFallbackTimeout (README,
-    "PySyncObj"), and are checked by property_tests/pysyncobj/test_validation.py."""
+    against RaftPipelined.tla (Raft with pipelined AppendEntries and CheckQuorum, as PySyncObj); an
+    injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs and
+    runs with drops, crashes and partitions on FIFO links (a leader's step-down after
+    leaderFallbackTimeout is RaftPipelined.tla's CheckQuorumStepDown; README, "PySyncObj")."""
     from meshcheck.property_tests.pysyncobj.validation import check_logs
 
     ok, records, seconds, detail = check_logs(5 if profile == "ci" else 20)

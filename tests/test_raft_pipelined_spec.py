@@ -1,7 +1,9 @@
-"""specs/RaftPipelined.tla: Raft.tla with pipelined AppendEntries (Ongaro's thesis, section 10.2.1).
-Its quick model holds every invariant of Raft's quick model with its recorded state count, the new
-action is one labelled action per channel, and a mutant of it that advances matchIndex instead of
-nextIndex when it sends (the leader counts entries the follower never got) is caught by TLC."""
+"""specs/RaftPipelined.tla: Raft.tla with pipelined AppendEntries (Ongaro's thesis, section 10.2.1)
+and a leader's step-down without a majority (CheckQuorumStepDown, section 6.2). Its quick model
+holds every invariant of Raft's quick model with its recorded state count, the pipelined send is
+one labelled action per channel and the step-down one per server, a mutant of the send that
+advances matchIndex instead of nextIndex (the leader counts entries the follower never got) is
+caught by TLC, and so is a step-down that keeps the leader's nextIndex and matchIndex."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ PIPELINED = SPECS / "RaftPipelined.tla"
 QUICK = SPECS / "RaftPipelined_quick.cfg"
 
 # (distinct states, depth) of the quick model (Raft_quick's: 41,150 and 31)
-QUICK_COUNT = (64148, 31)
+QUICK_COUNT = (72467, 31)
 
 # Two terms, one drop, entries up to index 2, nothing else: the smallest model where an optimistic
 # matchIndex commits an entry only the leader holds and a later leader lacks it.
@@ -54,6 +56,8 @@ def test_pipelined_send_is_one_labelled_action_per_channel() -> None:
         pipelined = [a for a in st.actions if a.name == "PipelineAppendEntries"]
         assert len(pipelined) == 6 and all(a.params.keys() == {"i", "j"} for a in pipelined)
         assert sum(a.name == "AppendEntries" for a in st.actions) == 6
+        down = [a for a in st.actions if a.name == "CheckQuorumStepDown"]
+        assert len(down) == 3 and all(a.params.keys() == {"i"} for a in down)
 
 
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
@@ -74,3 +78,20 @@ def test_optimistic_match_index_is_caught(tmp_path: Path) -> None:
     r = check(good, tmp_path / "Small.cfg", workers=2, deadlock=False)
     assert r.outcome is Outcome.VIOLATED
     assert r.violation is not None and r.violation.name == "LeaderCompleteness"
+
+
+def test_step_down_that_keeps_leader_state_is_caught(tmp_path: Path) -> None:
+    # the step-down is reachable and checked: without LeaveRole the former leader keeps its
+    # nextIndex and matchIndex, which VolatileNormalForm forbids a follower
+    text = PIPELINED.read_text()
+    leave = "    /\\ role' = [role EXCEPT ![i] = Follower]\n    /\\ LeaveRole(i, TRUE)\n"
+    assert text.count(leave) == 1
+    mutant = text.replace(
+        leave,
+        "    /\\ role' = [role EXCEPT ![i] = Follower]\n"
+        "    /\\ UNCHANGED <<votesGranted, nextIndex, matchIndex, reads, readFloor>>\n",
+    )
+    _copy(tmp_path, mutant)
+    r = check(tmp_path / "RaftPipelined.tla", tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.VIOLATED
+    assert r.violation is not None and r.violation.name == "VolatileNormalForm"

@@ -97,6 +97,18 @@ them as it sent them: whether the follower answers before the next send is not k
 one is sent, and a send answered first leaves the spec where AppendEntries would, the success
 moving nextIndex to the same index); one without entries (a heartbeat, nextIndex unmoved) is
 AppendEntries(i, j). The logs are validated against RaftPipelined (`--spec RaftPipelined`).
+
+Leader fallback (found next, by the same runs: a leader's later Timeout the spec could not take,
+its node still Leader there): a leader whose last answer from a majority of its peers is older
+than `leaderFallbackTimeout` becomes follower in its tick (doTick: "count <= (len(otherNodes) +
+1) / 2" then `__setState(FOLLOWER)`), keeping its term and vote. Raft.tla's leader never steps down
+in its own term; the dissertation describes this step (Ongaro 2014, section 6.2: a leader that
+cannot reach a majority within an election timeout steps down; etcd-io/raft's CheckQuorum), and
+specs/RaftPipelined.tla has it as CheckQuorumStepDown(i), enabled for any leader (time is
+abstracted, as in Timeout). The mapping: a tick after which a node that was leader is follower in
+the same term is CheckQuorumStepDown(i) (the driver compares role and term before and after the
+tick); its record carries the node's commitIndex, which its tick may have advanced before the
+step-down, as a leader's tick does.
 """
 
 from __future__ import annotations
@@ -688,9 +700,13 @@ class PySyncObjDriver:
         elif isinstance(event, Tick) and self.role == 1 and self.term > term0:
             votes = tuple(k for k, (_, m) in enumerate(sends) if m.get("type") == "request_vote")
             steps.append(SpecStep("Timeout", {"i": me}, votes))
+        elif isinstance(event, Tick) and role0 == 2 and self.role == 0 and self.term == term0:
+            # a leader that heard from no majority within leaderFallbackTimeout steps down in its
+            # tick, keeping its term: RaftPipelined.tla's CheckQuorumStepDown (thesis 6.2)
+            steps.append(SpecStep("CheckQuorumStepDown", {"i": me}))
         elif isinstance(event, Tick | ClientRequest | ClientRead):
-            # doTick: commit advance, applying, the queued commands, a leader stepping down after
-            # leaderFallbackTimeout without answers; a request queued for the next tick
+            # doTick: commit advance, applying, the queued commands; a request queued for the
+            # next tick
             name = "Tick" if isinstance(event, Tick) else "Submit"
             steps.append(SpecStep(name, {"i": me}, in_spec=False))
         if self.role == 2 and steps:

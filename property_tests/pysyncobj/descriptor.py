@@ -1,9 +1,11 @@
 """PySyncObj (PyPI `pysyncobj`) as meshcheck knows it: a third-party implementation of Raft.tla
 driven through the adapter (impl/adapters/pysyncobj.py), its injected bugs and free-run checks.
 
-Its spec is specs/RaftPipelined.tla: Raft.tla's Next and a pipelined AppendEntries
-(PipelineAppendEntries: nextIndex advanced when the entries are sent, as PySyncObj's
-`__sendAppendEntries` does; Ongaro's thesis, section 10.2.1), with a quick model of its own (Raft's
+Its spec is specs/RaftPipelined.tla, Raft with the two optimisations PySyncObj uses: Raft.tla's
+Next, a pipelined AppendEntries (PipelineAppendEntries: nextIndex advanced when the entries are
+sent, as PySyncObj's `__sendAppendEntries` does; Ongaro's thesis, section 10.2.1) and a leader's
+step-down without a majority's answers (CheckQuorumStepDown: PySyncObj's `leaderFallbackTimeout`;
+thesis section 6.2), with a quick model of its own (Raft's
 models are the `raft` protocol's). The action table is RaftPipelined.tla's PipelinedNext.
 The adapter's traces also name three steps of PySyncObj's that the spec has no action for (Tick:
 its doTick, which advances the commit index; Submit: a client command queued; Forward: a command
@@ -25,6 +27,12 @@ PYSYNCOBJ = Protocol(
             ("i", "j"),
             "protocol",
             "leader i sends j entries before j answered, advancing nextIndex past them",
+        ),
+        Action(
+            "CheckQuorumStepDown",
+            ("i",),
+            "protocol",
+            "leader i, not heard from a majority, steps down to follower in its term",
         ),
     ),
     bugs="meshcheck.property_tests.pysyncobj.bugs:BUGS",

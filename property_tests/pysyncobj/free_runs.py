@@ -84,8 +84,8 @@ READS = {
 # to a leader that went away, and each pending write of a key multiplies the orders the
 # linearizability search must try for that key; split by key, more keys keep it within budget)
 KEYS = 8
-# every step the adapter names is checked against RaftPipelined.tla's vocabulary (Raft.tla's and
-# PipelineAppendEntries; AdapterError otherwise)
+# every step the adapter names is checked against RaftPipelined.tla's vocabulary (Raft.tla's,
+# PipelineAppendEntries and CheckQuorumStepDown; AdapterError otherwise)
 RAFT_ACTIONS = {a.name: a.params for a in PYSYNCOBJ.actions}
 
 
