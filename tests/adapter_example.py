@@ -66,6 +66,15 @@ from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Resta
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import BUGS as RAFT_BUGS
 from meshcheck.impl.raft import RaftConfig, RaftNode, message_record
+from meshcheck.impl.raft.messages import (
+    AppendEntriesRequest,
+    AppendEntriesResponse,
+    Entry,
+    Message,
+    RequestVoteRequest,
+    RequestVoteResponse,
+)
+from meshcheck.impl.raft.node import ELECTION, Replicate
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.checks import Check
@@ -116,6 +125,7 @@ class CoreDriver:
         self.node: RaftNode | None = None
         self.out: list[Effect] = []
         self.armed: set[str] = set()  # the timers the core has set and not cancelled
+        self.requests = 0  # client requests made by `take`
 
     def _step(self, event: Any) -> None:
         assert self.node is not None
@@ -138,6 +148,31 @@ class CoreDriver:
             self._step(ClientRead(value, request_id, now))
         else:
             self._step(ClientRequest(value, request_id, now))
+
+    def take(self, action: str, params: Mapping[str, Value], now: int) -> bool:
+        """The spec action `action(params)` alone (a `StepDriver`, for adapted lockstep): the
+        core's election timer for Timeout, a client write, `Replicate(j, entries=n)` for an
+        AppendEntries of n entries (the core sends to one peer on request), and the spec's
+        message `m` made the core's own and delivered for a HandleX. InstallSnapshot,
+        TakeSnapshot, the reads and Restart are not taken here (False): the example runs without
+        compaction and keeps no durable store of its own to restart from."""
+        m = params.get("m")
+        if params.get("i") != self.id:
+            return False
+        if action == "Timeout":
+            self._step(Tick(ELECTION, now))
+        elif action == "ClientRequest":
+            self.requests += 1
+            self._step(ClientRequest(params["v"], self.requests, now))
+        elif action == "AppendEntries" and isinstance(m, Mapping):
+            entries = m["mentries"]
+            count = len(entries) if isinstance(entries, tuple) else None
+            self._step(Replicate(str(params["j"]), entries=count))
+        elif action in HANDLED and isinstance(m, Mapping) and m.get("mtype") == HANDLED[action]:
+            self._step(Deliver(str(params["j"]), core_message(m), now))
+        else:
+            return False
+        return any(isinstance(e, Action) and e.name == action for e in self.out)
 
     def collect(self, event: Any) -> Collected:
         writes: list[Write] = []
@@ -193,6 +228,51 @@ class CoreDriver:
     def applied_state(self) -> tuple[int, bytes]:
         assert self.node is not None
         return self.node.applied_state()
+
+
+# The spec's handlers `take` delivers their message to, by the message's type
+HANDLED = {
+    "HandleRequestVoteRequest": "RequestVoteRequest",
+    "HandleRequestVoteResponse": "RequestVoteResponse",
+    "HandleAppendEntriesRequest": "AppendEntriesRequest",
+    "HandleAppendEntriesResponse": "AppendEntriesResponse",
+}
+# The actions `take` takes (adapted lockstep offers only these) besides the network's faults
+TAKES = ("Timeout", "ClientRequest", "AppendEntries", *HANDLED, "DropMessage", "DuplicateMessage")
+
+
+def core_message(m: Mapping[str, Value]) -> Message:
+    """The spec's record of a message (`message_record`'s image) as the core's message."""
+    kind, src, dst, term = m["mtype"], str(m["msource"]), str(m["mdest"]), int(m["mterm"])
+    if kind == "RequestVoteRequest":
+        return RequestVoteRequest(src, dst, term, int(m["mlastLogTerm"]), int(m["mlastLogIndex"]))
+    if kind == "RequestVoteResponse":
+        return RequestVoteResponse(src, dst, term, bool(m["mvoteGranted"]))
+    if kind == "AppendEntriesRequest":
+        entries = m["mentries"]
+        assert isinstance(entries, tuple)
+        return AppendEntriesRequest(
+            src,
+            dst,
+            term,
+            int(m["mprevLogIndex"]),
+            int(m["mprevLogTerm"]),
+            tuple(Entry(int(e["term"]), e["value"]) for e in entries),
+            int(m["mcommitIndex"]),
+            int(m["mreadSeq"]),
+        )
+    if kind == "AppendEntriesResponse":
+        return AppendEntriesResponse(
+            src,
+            dst,
+            term,
+            bool(m["msuccess"]),
+            int(m["mmatchIndex"]),
+            int(m["mreadSeq"]),
+            int(m["mconflictTerm"]),
+            int(m["mconflictIndex"]),
+        )
+    raise ValueError(f"no core message for the spec's {kind}")
 
 
 def plugin(

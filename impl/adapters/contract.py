@@ -24,6 +24,18 @@ of a node (`NdjsonLog`; the format is the one `meshcheck validate` reads):
 `{"run", "node", "clock" (a Lamport clock), "action", "params", "state"}`, the state being the
 node's own slice of the spec's variables after the step, as far as the adapter exposes them.
 
+Lockstep needs more than these six calls: the spec's checker chooses each step (TLC's enabled
+action instances, one drawn by Hypothesis), and the implementation must take exactly that step, no
+more. An adapter that can do so is a `StepDriver`, one more call, `take(action, params, now)`:
+make the implementation take that spec action (the message it handles or sends given as the spec's
+record `m`), or say False when it cannot in its state. property_tests/adapted_lockstep.py then
+walks TLC's successors with it and compares what `state()` exposes after every step. The capability
+is optional because not every implementation can be driven so: PySyncObj (impl/adapters/pysyncobj.py)
+has no StepDriver, since its one entry point, `doTick()`, fires its timers, sends to every peer and
+advances its commit index in one call, choosing internally which of them happen; no call makes it
+take one spec action alone. It gets free runs and trace validation instead, which need only the
+six calls.
+
 A second implementation is one more adapter file beside pysyncobj.py: a `Driver` class, a
 `message_record` and an `AdapterPlugin` built from them (README, "Adding an implementation").
 """
@@ -130,6 +142,20 @@ class Driver(Protocol):
     def applied_state(self) -> tuple[int, bytes]:
         """(entries its state machine applied, a digest of its state): impl/base/node.py's
         `AppliedState` hook."""
+        ...
+
+
+class StepDriver(Driver, Protocol):
+    """A `Driver` that can also be made to take one given spec action: the optional capability
+    lockstep needs (property_tests/adapted_lockstep.py)."""
+
+    def take(self, action: str, params: Mapping[str, Value], now: int) -> bool:
+        """Make the implementation take exactly the spec action `action(params)` and nothing else
+        (no timer of its own, no other message), from its present state; `params` are the action
+        instance's and, when the step takes or sends one message, that message as the spec's
+        record under `m` (a HandleX delivers it, an AppendEntries sends that batch). False when it
+        cannot take that action in its state (then it must have changed nothing). What it did is
+        read as always, by `collect` and `state`."""
         ...
 
 
