@@ -218,7 +218,7 @@ class _Run:
             if record is not None:
                 sent = [record(message) for _, message in done.sends]
         note(f"step {len(self.path)}: {shown}")
-        self.path.append(shown)
+        self.path.append(label)
         self.walk.taken[name] += 1
         self.check(shown, [(s, t.state) for s, t in ways], sent)
         return True
