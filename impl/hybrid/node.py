@@ -125,6 +125,19 @@ def ended(epoch: int) -> tuple[str, FrozenDict]:
     return f"{REJECTED}: {reason}", result
 
 
+def _replayed(reported: list[FrozenDict | None], rebuilt: list[FrozenDict | None]) -> int:
+    """How many of `rebuilt`'s entries the node has reported already, when an instance's core
+    rebuilt its machine from the factory and replayed its history into it: a restart (the fresh
+    instance had reported nothing) or a PBFT state transfer (impl/pbft/replica.py `_install`, which
+    replays every batch up to the adopted checkpoint, the ones this machine applied and reported
+    included). A replay that starts with what was reported repeats it: only the rest is new. One
+    that does not is reported whole, for the refinement to flag as reports at positions the epoch's
+    chain already holds (Hybrid.tla has no step that takes an applied entry back)."""
+    if rebuilt[: len(reported)] == reported:
+        return len(reported)
+    return 0
+
+
 @attrs.frozen
 class Waiting:
     """A client op this node holds for the epoch it is tagged with, and the requests to answer."""
@@ -279,8 +292,8 @@ class HybridNode:
         writes, out = instance.step(attrs.evolve(event, now=self.now))
         self._writes.extend(writes)
         self._out.extend(out)
-        if instance.machine is not machine:  # the core rebuilt its machine (restart): all is new
-            seen = 0
+        if instance.machine is not machine:
+            seen = _replayed(machine.spec_entries, instance.machine.spec_entries)
         self._report_applied(instance, instance.machine.spec_entries[seen:])
         if not instance.is_raft:
             self._read_audit(instance)
