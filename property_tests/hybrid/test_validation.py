@@ -146,6 +146,25 @@ def test_a_rejected_op_never_commits(tampered: Run) -> None:
         assert d.committed or done is None or int(done["epoch"]) > d.tag
 
 
+def test_a_replica_that_catches_up_by_state_transfer_reports_each_entry_once() -> None:
+    """A run that once failed validation (a free run of the default profile): n2, behind in a
+    PBFT epoch, adopts a stable checkpoint and replays the epoch's entries into a rebuilt
+    machine; it reported OrderOp and Apply again for the op it had applied, and the refinement
+    found no such entry at the next position (impl/hybrid/node.py `_replayed`; the unit test is
+    tests/test_hybrid_impl.py::test_a_state_transfer_reports_only_the_entries_it_adds)."""
+    schedule = Schedule(
+        seed=0,
+        ticks=400,
+        drop=0.02,
+        duplicate=0.02,
+        partition=0.05,
+        behaviours=("tamper",),
+        target="n1",
+        start=1,
+    )
+    assert validate_run(schedule) > 90
+
+
 @pytest.mark.parametrize(
     ("bug", "schedule", "symptom"),
     [
