@@ -55,7 +55,11 @@ CHECKS = (
     "applied index monotone",
     "same state at same index",
 )
-BUDGET = 5.0  # seconds for the linearizability search of one run's history
+# seconds for the linearizability search of one run's history: most take well under a second, but
+# the dev profile drew a five-node Raft run (191 operations, 48 writes never answered, some read)
+# whose history is linearizable and took 18 s to show it; "unknown" fails the run, so the budget
+# is set above what such histories cost rather than at what most do
+BUDGET = 30.0
 LOCKSTEP_BUDGET = 1.0  # a lockstep path's history: a handful of operations
 COUNTER_READS = "linearizable: not linearizable (object the applied count):"
 

@@ -22,7 +22,7 @@ Status = Literal["ok", "fail", "info"]
 STATUSES: tuple[Status, ...] = ("ok", "fail", "info")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Op:
     """One operation of a history.
 
