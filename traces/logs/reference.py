@@ -19,23 +19,14 @@ from pathlib import Path
 
 from meshcheck.impl.base.trace import INIT, Trace
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.raft.refinement import VARIABLES as RAFT_VARIABLES
 from meshcheck.traces.logs.format import LogRecord, write
 
-# Raft's per-server variables a node knows (specs/Raft.tla), and the subset most implementations
+# Raft's per-server variables a node knows: the refinement mapping's variables (specs/Raft.tla)
+# but the network and the spec's ghosts, which no node holds; and the subset most implementations
 # expose (etcd-io/raft's state_trace.go logs about these).
-FULL = (
-    "currentTerm",
-    "votedFor",
-    "log",
-    "snapshotIndex",
-    "snapshotTerm",
-    "role",
-    "commitIndex",
-    "votesGranted",
-    "nextIndex",
-    "matchIndex",
-    "reads",
-)
+GLOBAL = frozenset({"messages", "committed", "readFloor", "budget"})
+FULL = tuple(v for v in RAFT_VARIABLES if v not in GLOBAL)
 PARTIAL = ("currentTerm", "votedFor", "role", "log", "commitIndex")
 HIDDEN = frozenset({"DropMessage", "DuplicateMessage"})
 SENDS = frozenset({"AppendEntries", "InstallSnapshot"})
