@@ -276,12 +276,17 @@ def test_a_window_with_a_negative_mean_leaves_phi_high_after_a_heartbeat() -> No
     assert (phi(0.0, mean, std) < threshold) == (cdf > 10**-threshold)
 
 
-def test_phi_lemmas_rest_on_their_axioms() -> None:
-    """Drop the axiom instances from phi_monotone's hypotheses: it is no longer provable (so the proof
-    used them, and the named axioms are what it assumes)."""
+def test_phi_monotone_rests_on_both_monotonicity_axioms() -> None:
+    """Drop the instance of "erfc is decreasing", or of "log10 is increasing", from phi_monotone's
+    hypotheses: it fails, so the proof used each (and the named axioms are what it assumes)."""
     lemma = gossip.phi_monotone()
-    bare = Lemma(lemma.name, lemma.statement, lemma.hypotheses[-1:], lemma.conclusion, ())
-    assert prove_lemma(bare).status != "proved"
+    _, _, decreasing, _, _, increasing, _ = lemma.hypotheses
+    assert prove_lemma(lemma).proved
+    for dropped in (decreasing, increasing):
+        kept = tuple(h for h in lemma.hypotheses if h is not dropped)
+        assert len(kept) == len(lemma.hypotheses) - 1
+        bare = Lemma(lemma.name, lemma.statement, kept, lemma.conclusion, lemma.shown)
+        assert prove_lemma(bare).status == "failed"
     assert len(gossip.PHI_AXIOMS) == 7
 
 
