@@ -68,8 +68,8 @@ the Python functions and through Z3 evaluating this module's formulas, and must 
      raises a small std). Measured on the real `phi` (intervals Normal(1000, 100), 2026-11-22): with the
      true mean and std, 10^7 intervals gave 10,137 suspicions at threshold 3 (1.014e-3 against 1e-3,
      binomial sd 0.032e-3) and 972 at threshold 4 (9.72e-5 against 1e-4, sd 0.31e-5); with the detector
-     as it runs (`Arrivals`, window 100, min_std 1), 1.40e-3 at threshold 3 (1,402 in 999,900) and 1.79e-4 at 4 (179): the estimates cost 1.4x and 1.8x; with
-     exponential intervals of the same mean, 1.97e-2 (1,971 in 99,900): twenty times the nominal rate;
+     as it runs (`Arrivals`, window 100, min_std 1), 1.40e-3 at threshold 3 (1,402 in 999,900) and
+     1.79e-4 at 4 (179): the estimates cost 1.4x and 1.8x; with exponential intervals of the same mean, 1.97e-2 (1,971 in 99,900): twenty times the nominal rate;
      with the default min_std 100 and a true std of 20, none in 99,900. tests/test_models_gossip.py
      re-measures smaller runs of each.
    The floating-point function is a different object: it clamps with max(0, .), returns inf once
