@@ -1,15 +1,16 @@
 """HotStuff in Z3: conflicting QCs in one view for every f; the three-chain commit rule as an inductive invariant.
 
 Yin, Malkhi, Reiter, Golan Gueta and Abraham, "HotStuff: BFT Consensus with Linearity and
-Responsiveness" (PODC 2019; technical report arXiv:1803.05069, cited for its proofs): n = 3f+1 replicas
-of which at most f are Byzantine, quorum certificates (QCs) of n - f = 2f+1 votes (section 4.1), a
-lockedQC per replica and the safe-node predicate (4.2: vote for node m.node if it extends
-lockedQC.node, the safety rule, or if m.justify.viewNumber > lockedQC.viewNumber, the liveness rule),
-and in chained HotStuff (section 5) a node b is committed when it heads a Three-Chain b <- b' <- b''
-(each node's QC for its direct parent) whose last node b'' has a QC. Lemma 1 of the report: two QCs of
-the same type in one view cannot be for conflicting nodes. Theorem 2: conflicting nodes are never both
-committed. TLC checks n = 4 (specs/HotStuff.tla); here f is a symbolic integer and the model's views,
-blocks and replicas are unbounded.
+Responsiveness" (PODC 2019; its technical report, "HotStuff: BFT Consensus in the Lens of Blockchain",
+arXiv:1803.05069, is cited for the proofs): n = 3f+1 replicas of which at most f are Byzantine, quorum
+certificates (QCs) of n - f = 2f+1 votes, a lockedQC per replica and the safe-node predicate (sections
+4.2-4.3: vote for node m.node if it extends lockedQC.node, the safety rule, or if
+m.justify.viewNumber > lockedQC.viewNumber, the liveness rule), and in chained HotStuff (section 5) a
+node b is committed when it heads a Three-Chain b <- b' <- b'' (each node's QC for its direct parent)
+whose last node b'' has a QC. Section 4.4: Lemma 1, two QCs of the same type in one view cannot be for
+conflicting nodes; Theorem 2, conflicting nodes are never both committed. TLC checks n = 4
+(specs/HotStuff.tla); here f is a symbolic integer and the model's views, blocks and replicas are
+unbounded.
 
 1. Quorum lemmas. k subsets of n replicas cut them into 2^k Venn regions; any non-negative region sizes
    that sum to n are realised by some subsets, so a claim over the sizes, with f symbolic, covers every
@@ -26,25 +27,33 @@ blocks and replicas are unbounded.
    votes fails the model's proofs instead of resting on a false fact. The block tree is fixed: every
    block that could ever be made exists from the start, with its view (its height: section 5 fills
    views without a QC with dummy nodes, so a direct parent is one view lower, and the event-driven
-   Algorithm 4 compares heights) and the QC it carries (justify). Which of them a leader proposes is
-   free, so a Byzantine leader proposes anything; an honest replica's vote is guarded by the protocol's
-   checks. The safety proof is the paper's Lemma, strengthened until it is inductive: if b heads a
-   Three-Chain whose b'' has a QC, every QC in a view at or above b's extends b (`ThreeChainLemma`).
-   Before b'' has its QC the statement need not hold (another QC may take b''s view); what holds is
-   that a QC above b that conflicts with b "kills" b'': some quorum has moved past b''s view without
-   voting for it, so b'' never gets a QC (`ConflictKillsTop`, after the choosable values of Padon et
-   al., "Paxos made EPR", OOPSLA 2017).
+   Algorithm 4 of section 6 compares heights) and the QC it carries (justify). Which of them a leader
+   proposes is free, so a Byzantine leader proposes anything; an honest replica's vote is guarded by
+   the protocol's checks. The safety proof is the paper's Lemma, strengthened until it is inductive:
+   if b heads a Three-Chain whose b'' has a QC, every QC in a view at or above b's extends b
+   (`ThreeChainLemma`). Before b'' has its QC the statement need not hold (another QC may take b''s
+   view); what holds is that a QC above b that conflicts with b "kills" b'': some quorum has moved past
+   b''s view without voting for it, so b'' never gets a QC (`ConflictKillsTop`, after the choosable
+   values of Padon et al., "Paxos made EPR", OOPSLA 2017).
 3. The liveness clause (`LivenessClauseSafe`): a replica locked at or above a committed block's view,
    as every voter of the commit's b'' is and at least one honest member of every quorum is
    (`CommitLocksAQuorum`), is never let by justify.view > lockedQC.view vote for a block that does not
    extend the committed one: a justify QC above its lock is above the committed block, so extends it.
+   A replica locked below the committed block (one that missed the chain) may be let vote for a
+   conflicting block, by either clause; that vote never joins a QC, since every quorum holds a replica
+   that refuses it (the tests replay such a run).
+
+What the model assumes of an honest replica beyond the safe-node rule, and an implementation must
+check: a proposal extends the block its justify QC certifies (axiom Justify; Algorithm 2 checks it in
+its prepare phase), and a block's view is its height, so the Three-Chain's direct parents are in
+consecutive views.
 
 Each proof is shown able to fail (tests/test_models_hotstuff.py): QCs of 2f votes, an honest replica
 voting twice in a view, commit on a Two-Chain, a lock that is not updated, and a vote that ignores the
 lock. Two variants the issue lists are proved safe, and the tests say why: the liveness clause with >=
 (QCs are unique per view, so a justify QC in the lock's view is the lock itself and the safety clause
 already admits the block), and safeNode with one clause only (a smaller vote guard; losing a clause
-costs liveness, which TLC's liveness model and the implementation's tests check).
+costs liveness, for TLC's liveness model and the implementation's tests to check).
 """
 
 from __future__ import annotations
@@ -87,11 +96,11 @@ SafeNode = Literal["both", "safety-only", "liveness-only", "ignored"]
 class HotStuffVariant:
     """Switches that break the proofs on purpose, to show that each one can fail.
 
-    quorum: the votes in a QC (section 4.1: n - f = 2f+1). vote_once: an honest replica votes at most
+    quorum: the votes in a QC (section 4.2: n - f = 2f+1). vote_once: an honest replica votes at most
     once per view, in increasing views (Algorithm 4's vheight). commit_rule: "three-chain" (section 5)
     or "two-chain" (b committed once b' carries its QC and has one). lock_update: a replica that sees a
     Two-Chain b' <- b'' (b'' carrying b''s QC) locks on b' (Algorithm 4, update). liveness_compare: the
-    liveness clause's test, justify.view > lockedQC.view (4.2) or >=. safe_node: both clauses (4.2),
+    liveness clause's test, justify.view > lockedQC.view (4.3) or >=. safe_node: both clauses (4.3),
     one of them, or "ignored" (a vote that never consults the lock).
     """
 

@@ -503,6 +503,34 @@ def test_a_two_chain_commit_commits_two_conflicting_blocks() -> None:
     assert _replay(hotstuff.safety_model(), universe, fixed, run) == Replay(True, 4, False)
 
 
+# x in view 1 conflicts with b; w extends x and carries x's QC.
+STALE = {
+    "x": ("g", "v1"),
+    "b": ("g", "v2"),
+    "b1": ("b", "v3"),
+    "b2": ("b1", "v4"),
+    "w": ("x", "v5"),
+}
+
+
+def test_the_liveness_clause_lets_a_lagging_replica_vote_but_no_qc_forms() -> None:
+    """What LivenessClauseSafe does not claim, and why it need not: r1, which missed the b chain and is
+    still locked on genesis, is let vote for w (conflicting with the committed b) by the liveness
+    clause alone (its lock is not b, so the safety clause is out), since w's justify, x's QC in view 1,
+    is above genesis's view. r0, locked on b, refuses w, so w's QC never forms."""
+    universe, fixed = _tree(STALE, ONE, 2)
+    prefix = [_vote("r0", "x", "g", "g"), _qc("x"), *_chain("r0", "q0", "b", "b1", "b2")]
+    lagging = _vote("r1", "w", "x", "g", lk="b")  # lk = b: only the liveness clause can admit it
+    model = hotstuff.safety_model()
+    n = len(prefix) + 1
+    assert _replay(model, universe, fixed, [*prefix, lagging]) == Replay(True, n, False)
+    for refused in (_vote("r0", "w", "x", "g", lk="b"), _qc("w")):
+        assert _replay(model, universe, fixed, [*prefix, lagging, refused]).fired == n
+    # Without the liveness clause r1 could not vote for w this way.
+    liveless = hotstuff.safety_model(HotStuffVariant(safe_node="safety-only"))
+    assert _replay(liveless, universe, fixed, [*prefix, lagging]).fired == n - 1
+
+
 # Two branches in the same views 1-3.
 TWINS = {
     "b": ("g", "v1"),
