@@ -21,8 +21,10 @@ One run per seed and loss rate (`measure_seed`), on a fresh 14-node cluster:
    leader's `Reply` (sent when the entry commits: impl/raft/node.py `_commit_to`); then until every
    write is answered or `drain` ms pass. A write answered with an error (its leader deposed) is
    counted apart, not timed;
-3. the leader crashes (and stays down) at a time drawn uniformly within one heartbeat interval, and
-   the run goes on until a new leader, of a later term, is known to a majority of the 14.
+3. the leader known to a majority crashes (and stays down) at a time drawn uniformly within one
+   heartbeat interval (should the cluster be between leaders then, as under heavy loss it can be,
+   the wait starts over once a leader is known again), and the run goes on until a new leader, of
+   a later term, is known to a majority of the 14.
 
 Messages take a latency drawn uniformly from `latency` (1-10 ms by default: the project's default,
 a LAN; the same figure the property tests' timing targets assume) and each message is lost, when it
@@ -139,6 +141,21 @@ def _election(
     )
 
 
+def _stable_leader(sim: Simulator[RaftNode], d: Deployment, rng: random.Random) -> str | None:
+    """Run on until a leader is known to a quorum, then for a time drawn uniformly within one
+    heartbeat interval; the leader known to a quorum then (None if none within `cap`). Under loss a
+    leader may be deposed meanwhile: the wait starts over."""
+    deadline = sim.now + d.cap
+    while sim.now < deadline:
+        if leader_known(sim, d.quorum) is None:
+            sim.run(until=deadline, stop=lambda s: leader_known(s, d.quorum) is not None)
+        sim.run(until=min(deadline, sim.now + rng.randrange(d.heartbeat)))
+        victim = leader_known(sim, d.quorum)
+        if victim is not None:
+            return victim
+    return None
+
+
 def cluster(seed: int, loss: float, d: Deployment = DEPLOYMENT) -> Simulator[RaftNode]:
     """The deployment's cluster under `loss`, no trace and no client history (speed)."""
     ids = [f"s{k:02d}" for k in range(1, d.nodes + 1)]
@@ -205,14 +222,11 @@ def measure_seed(seed: int, loss: float, d: Deployment = DEPLOYMENT) -> SeedResu
     unanswered = len(submitted)
 
     crash_elected = crash_known = None
-    lead = current_leader(sim)
-    if lead is not None:
-        sim.run(until=sim.now + rng.randrange(d.heartbeat))
-        lead = current_leader(sim)
-        if lead is not None:
-            term = lead.term
-            sim.crash(lead.id)
-            crash_elected, crash_known = _election(sim, d, term)
+    victim = _stable_leader(sim, d, rng)
+    if victim is not None:
+        term = sim.nodes[victim].term
+        sim.crash(victim)
+        crash_elected, crash_known = _election(sim, d, term)
     return SeedResult(
         seed=seed,
         loss=loss,
