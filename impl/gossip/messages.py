@@ -44,6 +44,7 @@ class Pull:
     digest: tuple[tuple[str, Rank], ...]
     boot: int
     beat: int
+    back: bool = False  # a pull back (node.py): answered, never pulled back again
 
 
 @attrs.frozen

@@ -21,7 +21,10 @@ Receiving. Every message is a heartbeat from its sender when its (boot, beat) is
 last counted (impl/gossip/messages.py); a suspected sender is trusted again: `Trust(i, j)`.
   HandlePush(i, j)  merge: per key the entry of higher rank (entries.py); what changed joins the
                     next round's delta
-  HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty
+  HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty;
+                    when the digest shows the puller holds what this node lacks, also
+  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses, a joiner whose
+                    seed crashed before it passed the join on, still spreads what only it has)
 Client requests: a write `ClientRequest((key, value))` is `Update(i, k, v)` (version one above the
 highest known for the key), persisted before it is acknowledged; a read `ClientRead(key)` answers
 the value held (None when none): a status read, eventually consistent.
@@ -79,6 +82,7 @@ from meshcheck.impl.gossip.messages import (
 from meshcheck.impl.gossip.phi import Arrivals
 
 GOSSIP = "gossip"  # the round's timer
+JOIN = "join"  # a joiner asks its seed again when no welcome came
 MEMBER = "@member/"  # membership entries: MEMBER + node -> UP | LEFT
 UP, LEFT = "up", "left"
 OWN = "own/"  # durable keys of own writes: OWN + key -> Entry
@@ -177,6 +181,8 @@ class GossipNode:
                 return []
             case Tick(timer=timer) if timer == GOSSIP and self.status == IN:
                 return self._round(event.now)
+            case Tick(timer=timer) if timer == JOIN:
+                return self._join_again()
             case ClientRequest(value=(str() as key, str() as value), request_id=rid):
                 return self._write(key, value, rid)
             case ClientRead(query=key, request_id=rid):
@@ -228,10 +234,24 @@ class GossipNode:
         if self.status == IN or seed == self.id:
             return []
         entry = self._own_write(member_key(self.id), UP)
+        self.changed[member_key(self.id)] = entry
         self._joining = seed
         return [
             Persist((Put(OWN + member_key(self.id), entry),)),
             Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
+            SetTimer(JOIN, self.config.interval),
+        ]
+
+    def _join_again(self) -> list[Effect]:
+        """No welcome within a round (the request or the answer was lost, the seed is down): ask
+        the seed again."""
+        seed = self._joining
+        if seed is None or self.status == IN:
+            return []
+        entry = self.own[member_key(self.id)]
+        return [
+            Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
+            SetTimer(JOIN, self.config.interval),
         ]
 
     def _leave(self) -> list[Effect]:
@@ -311,12 +331,10 @@ class GossipNode:
         out.append(SetTimer(GOSSIP, self.config.interval))
         return out
 
-    def _pull(self, j: str) -> list[Effect]:
+    def _pull(self, j: str, *, back: bool = False) -> list[Effect]:
         digest = tuple((k, e.rank()) for k, e in self.entries.items())
-        return [
-            _act("Pull", i=self.id, j=j),
-            Send(j, Pull(self.id, j, digest, self.boot, self.beat)),
-        ]
+        pull = Pull(self.id, j, digest, self.boot, self.beat, back)
+        return [_act("Pull", i=self.id, j=j), Send(j, pull)]
 
     # -- receiving ----------------------------------------------------------------------------------
 
@@ -337,6 +355,8 @@ class GossipNode:
             else:
                 push = None
             out.append(Send(source, push or Beat(self.id, source, self.boot, self.beat)))
+            if not message.back and self._behind(message.digest):
+                out += self._pull(source, back=True)  # the puller holds what this node lacks
         elif isinstance(message, JoinRequest):
             # the seed merges the joiner's membership entry as it would a push's
             out = [_act("HandlePush", i=self.id, j=source)]
@@ -351,7 +371,11 @@ class GossipNode:
             self.base = message.members
             self.added.discard(self.id)
             self._eligible = None
-            out = [_act("Join", i=self.id), Persist((Put(BASE, message.members),))]
+            out = [
+                _act("Join", i=self.id),
+                Persist((Put(BASE, message.members),)),
+                CancelTimer(JOIN),
+            ]
             out += self._pull(source)
             out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
         else:
@@ -417,6 +441,15 @@ class GossipNode:
         if mutants.DELTA_SKIPS_MISSING in self.bugs:
             return {k: e for k, e in self.entries.items() if k in theirs and e.rank() > theirs[k]}
         return delta(self.entries, theirs)
+
+    def _behind(self, digest: tuple[tuple[str, Rank], ...]) -> bool:
+        """Whether a digest names a key this node lacks or holds at a lower rank."""
+        entries = self.entries
+        for key, rank in digest:
+            held = entries.get(key)
+            if held is None or held.rank() < rank:
+                return True
+        return False
 
     def _membership(self, node: str, value: str) -> None:
         if node == self.id:
