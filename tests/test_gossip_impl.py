@@ -98,7 +98,9 @@ def test_a_round_pushes_the_delta_to_fanout_peers_and_pulls_one() -> None:
     # the delta was sent: the next round has nothing to push, only heartbeats
     again = a.step(Tick(GOSSIP))
     assert not [s for s in sends(again) if isinstance(s.message, Push)]
-    assert len([s for s in sends(again) if isinstance(s.message, Beat)]) == 3
+    beats = {s.dest for s in sends(again) if isinstance(s.message, Beat)}
+    targets = {s.dest for s in sends(again) if isinstance(s.message, Pull)}
+    assert targets <= beats and {"b", "c", "d"} <= beats  # and those watching it, every round
 
 
 def test_a_pull_is_answered_with_what_the_puller_lacks() -> None:
@@ -144,21 +146,25 @@ def test_a_silent_node_after_restart_sets_no_timer() -> None:
 
 
 def test_the_detector_suspects_a_silent_peer_and_trusts_it_when_heard() -> None:
+    # a watches the three before it in the ring (e, d, c): not b, whose messages are no heartbeats
+    a = node()
+    a.step(Deliver("b", Beat("b", "a", 1, 1), now=0))
+    assert a.ring() == (frozenset({"e", "d", "c"}), ("b", "c", "d")) and not a.detector.watches
     a = node(phi=PhiConfig(min_std=50))
     for t in range(0, 5001, 1000):
-        a.step(Deliver("b", Beat("b", "a", 1, t // 1000 + 1), now=t))
-    assert a.step(Tick(GOSSIP, now=5800)).count(Action("Suspect", {"i": "a", "j": "b"})) == 0
+        a.step(Deliver("e", Beat("e", "a", 1, t // 1000 + 1), now=t))
+    assert a.step(Tick(GOSSIP, now=5800)).count(Action("Suspect", {"i": "a", "j": "e"})) == 0
     out = a.step(Tick(GOSSIP, now=7000))
-    assert "Suspect(a, b)" in actions(out)
-    assert not a.step(Deliver("b", Beat("b", "a", 1, 6), now=7100))  # an old heartbeat: nothing
-    assert actions(a.step(Deliver("b", Beat("b", "a", 1, 8), now=7200))) == ["Trust(a, b)"]
-    assert not a.detector.suspected("b")
+    assert "Suspect(a, e)" in actions(out)
+    assert not a.step(Deliver("e", Beat("e", "a", 1, 6), now=7100))  # an old heartbeat: nothing
+    assert actions(a.step(Deliver("e", Beat("e", "a", 1, 8), now=7200))) == ["Trust(a, e)"]
+    assert not a.detector.suspected("e")
     stuck = node("a", mutants.SUSPICION_NEVER_CLEARED, phi=PhiConfig(min_std=50))
     for t in range(0, 5001, 1000):
-        stuck.step(Deliver("b", Beat("b", "a", 1, t // 1000 + 1), now=t))
+        stuck.step(Deliver("e", Beat("e", "a", 1, t // 1000 + 1), now=t))
     stuck.step(Tick(GOSSIP, now=7000))
-    assert not actions(stuck.step(Deliver("b", Beat("b", "a", 1, 8), now=7200)))
-    assert stuck.detector.suspected("b")
+    assert not actions(stuck.step(Deliver("e", Beat("e", "a", 1, 8), now=7200)))
+    assert stuck.detector.suspected("e")
 
 
 def test_the_window_slides_and_the_wrong_window_does_not() -> None:
@@ -171,8 +177,8 @@ def test_the_window_slides_and_the_wrong_window_does_not() -> None:
         t = 0
         for k, gap in enumerate((0, 1000, 2000, 3000, 4000, 5000)):
             t += gap
-            a.step(Deliver("b", Beat("b", "a", 1, k + 1), now=t))
-        assert a.detector.watches["b"].arrivals == Arrivals(t, expected)
+            a.step(Deliver("e", Beat("e", "a", 1, k + 1), now=t))
+        assert a.detector.watches["e"].arrivals == Arrivals(t, expected)
 
 
 def test_join_and_leave_spread_through_the_cluster() -> None:
@@ -194,12 +200,16 @@ def test_suspected_peers_leave_the_fanout_choice_and_come_back() -> None:
     sim.run(until=10000)
     sim.crash("n5")
     sim.run(until=30000)
-    assert all(sim.nodes[i].detector.suspected("n5") for i in sim.node_ids if i != "n5")
-    assert all("n5" not in sim.nodes[i].eligible() for i in sim.node_ids if i != "n5")
+    watchers = ("n1", "n2", "n3")  # the three after n5 in the ring watch it; n4 does not
+    assert all(sim.nodes[i].detector.suspected("n5") for i in watchers)
+    assert "n5" not in sim.nodes["n4"].detector.watches
+    assert all("n5" not in sim.nodes[i].eligible() for i in watchers)
+    assert "n5" in sim.nodes["n4"].eligible()
     assert all("n5" in sim.nodes[i].members() for i in sim.node_ids if i != "n5")
     sim.recover("n5")
     sim.run(until=45000)
-    assert not any(sim.nodes[i].detector.suspected("n5") for i in sim.node_ids if i != "n5")
+    assert not any(sim.nodes[i].detector.suspected("n5") for i in watchers)
+    assert all("n5" in sim.nodes[i].eligible() for i in watchers)
 
 
 def test_the_refinement_map_has_the_specs_variables() -> None:

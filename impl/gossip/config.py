@@ -15,7 +15,7 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
 
 @attrs.frozen
 class GossipConfig:
-    """`initial`: the members at the start (shared by every node's config: one tuple, not a copy
+    """`initial`: the members at the start, sorted by name (shared by every node's config: one tuple, not a copy
     per node); a node not in it starts outside and joins through a seed (`JoinVia`).
 
     Times are ticks of the node's clock (1 tick = 1 ms in the simulator): a round every `interval`
@@ -31,4 +31,5 @@ class GossipConfig:
     pulls: int = attrs.field(default=1, validator=_positive)
     phi: PhiConfig = attrs.field(factory=PhiConfig)
     evict_after: int = attrs.field(default=5000, validator=_positive)
+    watchers: int = attrs.field(default=3, validator=_positive)  # peers each node watches
     bugs: frozenset[str] = frozenset()

@@ -17,8 +17,16 @@ interval so rounds spread):
 and, with probability suspected / (eligible + 1) (Cassandra's rule for unreachable endpoints), a
 pull to one suspected peer, the probe that brings a peer back after a partition heals.
 
-Receiving. Every message is a heartbeat from its sender when its (boot, beat) is newer than the
-last counted (impl/gossip/messages.py); a suspected sender is trusted again: `Trust(i, j)`.
+Heartbeats and who watches whom. A node watches the `watchers` members before it in its sorted
+view (a ring, 3 by default), and sends the `watchers` after it, which watch it, a message every
+round (its push, or a bare `Beat`): their arrivals come once a round, so phi's normal model of the
+inter-arrival times fits. Every message from a watched peer is a heartbeat from it when its
+(boot, beat) is newer than the last counted (impl/gossip/messages.py); a suspected sender is
+trusted again: `Trust(i, j)`. Messages from peers it does not watch are not heartbeats: with
+random fanout a node hears from most peers once in many rounds, too seldom and too irregularly for
+the model (a first arrival alone would have every such peer suspected about 2.4 s later), and a
+watch per peer heard would make the detector's state grow with the cluster. Detector state is
+O(watchers) per node; a crashed node is suspected by the live nodes that watched it.
   HandlePush(i, j)  merge: per key the entry of higher rank (entries.py); what changed joins the
                     next round's delta
   HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty;
@@ -50,6 +58,7 @@ partition cannot leave two halves that never choose each other.
 
 from __future__ import annotations
 
+import bisect
 import random
 from typing import Any
 
@@ -93,6 +102,28 @@ BASE = "base"  # the view a joiner was welcomed with
 OUTSIDE, IN, GONE = "outside", "in", "left"
 
 
+_SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def shared_set(members: tuple[str, ...]) -> frozenset[str]:
+    """`members` as a frozenset, one per tuple object: nodes that share a view tuple (the initial
+    members, a seed's welcome) share its set too, so a view costs one set, not one per node."""
+    found = _SETS.get(id(members))
+    if found is None or found[0] is not members:
+        found = (members, frozenset(members))
+        _SETS[id(members)] = found
+    return found[1]
+
+
+def _next(names: tuple[str, ...], name: str, forward: bool) -> tuple[str, bool]:
+    """The name after (before) `name` in the sorted `names`, cyclically, and whether it wrapped."""
+    if forward:
+        at = bisect.bisect_right(names, name)
+        return (names[at], False) if at < len(names) else (names[0], True)
+    at = bisect.bisect_left(names, name) - 1
+    return (names[at], False) if at >= 0 else (names[-1], True)
+
+
 def member_key(node: str) -> str:
     return MEMBER + node
 
@@ -106,11 +137,13 @@ class GossipNode:
 
     __slots__ = (
         "_catching_up",
-        "_eligible",
         "_evicted",
+        "_extra",
         "_joining",
+        "_ring",
         "added",
         "base",
+        "base_set",
         "beat",
         "boot",
         "bugs",
@@ -138,10 +171,13 @@ class GossipNode:
         self.beat = 0
         self.status = OUTSIDE
         self.base: tuple[str, ...] = ()  # shared, never mutated
+        self.base_set: frozenset[str] = frozenset()  # the same, as a set (shared too)
         self.added: set[str] = set()  # members learned from "up" entries not in base
         self.removed: set[str] = set()  # members learned to have left
         self.detector = Detector(config.phi)
-        self._eligible: list[str] | None = None  # the fanout choice, rebuilt when it changes
+        self._extra: tuple[str, ...] | None = None  # `added`, sorted (rebuilt when it changes)
+        # the peers it watches (its ring predecessors) and those watching it (its successors)
+        self._ring: tuple[frozenset[str], tuple[str, ...]] | None = None
         self._evicted: set[str] = set()
         self._joining: str | None = None
         self._catching_up: set[str] = set()  # peers pulled from at a restart, not answered yet
@@ -153,23 +189,74 @@ class GossipNode:
         """The membership view (empty for a node outside the cluster or gone)."""
         if self.status != IN:
             return frozenset()
-        return (frozenset(self.base) | self.added) - self.removed
+        if not self.added and not self.removed:
+            return self.base_set  # shared: no copy of the view per node
+        return (self.base_set | self.added) - self.removed
 
     def is_member(self, node: str) -> bool:
-        return (node in self.added or node in self.base) and node not in self.removed
+        return (node in self.added or node in self.base_set) and node not in self.removed
+
+    def ring(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(the `watchers` members before it in the sorted view: the peers it watches, the
+        `watchers` after it: the peers that watch it), found again when the view changes by
+        walking the sorted view from the node's own name (O(watchers log n), no copy of the view)."""
+        if self._ring is None:
+            if self._extra is None:
+                self._extra = tuple(sorted(self.added))
+            before = frozenset(self._walk(forward=False))
+            self._ring = (before, tuple(self._walk(forward=True)))
+            for j in [j for j in self.detector.watches if j not in before]:
+                self.detector.forget(j)
+                self._evicted.discard(j)
+        return self._ring
+
+    def _walk(self, *, forward: bool) -> list[str]:
+        """Up to `watchers` members after (or before) the node in the cyclic order of names."""
+        seqs = [q for q in (self.base, self._extra or ()) if q]
+        found: list[str] = []
+        cur = self.id
+        while len(found) < self.config.watchers and seqs:
+            steps = [_next(q, cur, forward) for q in seqs]
+            ahead = [name for name, wrapped in steps if not wrapped]
+            pool = ahead or [name for name, _ in steps]
+            cur = min(pool) if forward else max(pool)
+            if cur == self.id or cur in found:
+                break
+            if cur not in self.removed:
+                found.append(cur)
+        return found
 
     def eligible(self) -> list[str]:
         """The peers a round may choose: members but itself, left out those evicted."""
-        if self._eligible is None:
-            seen = set()
-            found = []
-            for j in (*self.base, *sorted(self.added)):
-                if j != self.id and j not in seen and j not in self.removed:
-                    seen.add(j)
-                    if j not in self._evicted:
-                        found.append(j)
-            self._eligible = found
-        return self._eligible
+        return [
+            j
+            for j in (*self.base, *sorted(self.added))
+            if j != self.id and j not in self.removed and j not in self._evicted
+        ]
+
+    def _choose(self, k: int) -> list[str]:
+        """`k` distinct eligible peers drawn with the node's generator (all of them, shuffled, when
+        there are no more). A large view is sampled by rejection, without building the list of
+        eligible peers: one list per node per round would make a round O(n)."""
+        if self._extra is None:
+            self._extra = tuple(sorted(self.added))
+        base, extra = self.base, self._extra
+        total = len(base) + len(extra)
+        if total > 4 * k + 8:
+            chosen: list[str] = []
+            for _ in range(16 * k):
+                at = self.rng.randrange(total)
+                j = base[at] if at < len(base) else extra[at - len(base)]
+                if j == self.id or j in self.removed or j in self._evicted or j in chosen:
+                    continue
+                chosen.append(j)
+                if len(chosen) == k:
+                    return chosen
+        peers = self.eligible()
+        if len(peers) > k:
+            return self.rng.sample(peers, k)
+        self.rng.shuffle(peers)
+        return peers
 
     # -- the step -----------------------------------------------------------------------------------
 
@@ -213,6 +300,7 @@ class GossipNode:
         else:
             self.status = IN if self.id in self.config.initial else OUTSIDE
         self.base = persisted.get(BASE, self.config.initial)
+        self.base_set = shared_set(self.base)
         for key, entry in self.own.items():
             if key.startswith(MEMBER):
                 self._membership(key[len(MEMBER) :], entry.value)
@@ -223,8 +311,7 @@ class GossipNode:
             out.append(_act("Restart", i=self.id))
             if mutants.SILENT_AFTER_RESTART in self.bugs:
                 return out
-            peers = self.eligible()
-            for j in self.rng.sample(peers, min(self.config.fanout, len(peers))):
+            for j in self._choose(self.config.fanout):
                 self._catching_up.add(j)
                 out += self._pull(j)
         out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
@@ -261,9 +348,8 @@ class GossipNode:
         entry = self._own_write(key, LEFT)
         self.changed[key] = entry
         out: list[Effect] = [_act("Leave", i=self.id), Persist((Put(OWN + key, entry),))]
-        peers = self.eligible()
         push = tuple(self.changed.items())
-        for j in self.rng.sample(peers, min(self.config.fanout, len(peers))):
+        for j in self._choose(self.config.fanout):
             out += [
                 _act("Push", i=self.id, j=j),
                 Send(j, Push(self.id, j, push, self.boot, self.beat)),
@@ -305,14 +391,9 @@ class GossipNode:
         evict = self.config.evict_after
         for j, w in detector.watches.items():
             since = w.suspected_since
-            if since is not None and now - since >= evict and j not in self._evicted:
+            if since is not None and now - since >= evict:
                 self._evicted.add(j)
-                self._eligible = None
-        peers = self.eligible()
-        fanout = self.config.fanout
-        targets = self.rng.sample(peers, fanout) if len(peers) > fanout else list(peers)
-        if len(peers) <= fanout:
-            self.rng.shuffle(targets)
+        targets = self._choose(self.config.fanout)
         if self.changed:
             delta = tuple(self.changed.items())
             for j in targets:
@@ -323,10 +404,14 @@ class GossipNode:
             self.changed = {}
         else:
             out += [Send(j, Beat(self.id, j, self.boot, self.beat)) for j in targets]
+        for j in self.ring()[1]:  # those watching it hear from it every round
+            if j not in targets and j not in self._evicted:
+                out.append(Send(j, Beat(self.id, j, self.boot, self.beat)))
         for j in targets[: self.config.pulls]:
             out += self._pull(j)
         suspected = [j for j in self._evicted if self.is_member(j)]
-        if suspected and self.rng.random() < len(suspected) / (len(peers) + 1):
+        view = len(self.base) + len(self._extra or ())  # about the eligible peers' number
+        if suspected and self.rng.random() < len(suspected) / max(1, view - len(suspected)):
             out += self._pull(self.rng.choice(sorted(suspected)))
         out.append(SetTimer(GOSSIP, self.config.interval))
         return out
@@ -369,8 +454,10 @@ class GossipNode:
             self._joining = None
             self.status = IN
             self.base = message.members
+            self.base_set = shared_set(message.members)
+            self._ring = None
+            self._extra = None
             self.added.discard(self.id)
-            self._eligible = None
             out = [
                 _act("Join", i=self.id),
                 Persist((Put(BASE, message.members),)),
@@ -386,7 +473,7 @@ class GossipNode:
 
     def _heard(self, j: str, boot: int, beat: int, now: int) -> list[Effect]:
         """A message from j: a heartbeat arrival when its counter is new (see messages.py)."""
-        if j == self.id or not self.is_member(j):
+        if j not in self.ring()[0]:
             return []
         detector = self.detector
         w: Watch | None = detector.watches.get(j)
@@ -405,9 +492,7 @@ class GossipNode:
         if w.suspected_since is None or mutants.SUSPICION_NEVER_CLEARED in self.bugs:
             return []
         w.suspected_since = None
-        if j in self._evicted:
-            self._evicted.discard(j)
-            self._eligible = None
+        self._evicted.discard(j)
         probes.hit("gossip", "suspicion_cleared")
         return [_act("Trust", i=self.id, j=j)]
 
@@ -456,11 +541,12 @@ class GossipNode:
             return
         if value == UP:
             self.removed.discard(node)
-            if node not in self.base:
+            if node not in self.base_set:
                 self.added.add(node)
         else:
             self.removed.add(node)
             self.added.discard(node)
             self.detector.forget(node)
             self._evicted.discard(node)
-        self._eligible = None
+        self._extra = None
+        self._ring = None

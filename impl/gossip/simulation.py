@@ -74,7 +74,7 @@ class GossipPlugin:
         evict_after: int = 5000,
         bugs: frozenset[str] = frozenset(),
     ) -> None:
-        self.initial = tuple(initial)
+        self.initial = tuple(sorted(initial))  # sorted: the ring is the order of names
         self.keys = tuple(keys)
         self.interval = interval
         self.fanout = fanout

@@ -14,8 +14,8 @@ Checked after every step, by a monitor on the plug-in's observers (`Monitor`):
 - versions never go backwards: within one incarnation, the rank a node holds for a key never
   drops; across a restart, a node's own writes are never lost (its rank for a key it wrote is at
   least the highest it wrote);
-- the detector is phi.py's (an oracle keeps the true arrivals of every pair, as the receiver's
-  clock saw them, with the same rule for what counts as a heartbeat): the receiver's window is
+- the detector is phi.py's (an oracle keeps the true arrivals of every watched pair, as the
+  receiver's clock saw them, with the same rule for what counts as a heartbeat): the window is
   the last `window` inter-arrival times, a suspicion is raised only when phi of that window is at
   or past the threshold, and a heartbeat clears a suspicion at once (Trust). With heartbeats
   arriving, no live node is suspected past its next heartbeat: "not suspected forever".
@@ -77,8 +77,10 @@ class Monitor:
         self.written: set[tuple[str, Entry]] = set()
         self.ranks: dict[str, dict[str, Rank]] = {i: {} for i in sim.node_ids}
         self.own_max: dict[str, dict[str, Rank]] = {i: {} for i in sim.node_ids}
-        # the oracle: receiver -> sender -> (arrivals, boot, beat)
-        self.ref: dict[str, dict[str, tuple[Arrivals, int, int]]] = {i: {} for i in sim.node_ids}
+        # the oracle: receiver -> sender -> (arrivals, boot, beat, the receiver's watch it mirrors)
+        self.ref: dict[str, dict[str, tuple[Arrivals, int, int, object]]] = {
+            i: {} for i in sim.node_ids
+        }
         sim.plugin.observers.append(self.observe)  # type: ignore[attr-defined]
 
     def fail(self, text: str) -> None:
@@ -143,13 +145,13 @@ class Monitor:
             return
         boot, beat = message.boot, message.beat
         ref = self.ref[i].get(j)
-        if ref is None:
-            arrivals = Arrivals(last=now)
+        if ref is None or ref[3] is not watch:  # a watch starts (again): the first arrival
+            arrivals, ref = Arrivals(last=now), None
         elif (boot, beat) > (ref[1], ref[2]):
             arrivals = ref[0].heard(now, self.phi)
         else:
             return
-        self.ref[i][j] = (arrivals, boot, beat)
+        self.ref[i][j] = (arrivals, boot, beat, watch)
         if watch.arrivals != arrivals:
             self.fail(
                 f"{i}'s window for {j} is {watch.arrivals}, not the last {self.phi.window} "
@@ -306,8 +308,9 @@ def suspected_crashed(sim: Simulator[GossipNode], monitor: Monitor) -> str | Non
     for i in live_members(sim):
         node = sim.nodes[i]
         now = sim.local_time(i) - INTERVAL
-        for j, (arrivals, _, _) in monitor.ref[i].items():
-            if sim.up[j] or not node.is_member(j) or arrivals.last > now:
+        watched = node.ring()[0]
+        for j, (arrivals, *_) in monitor.ref[i].items():
+            if sim.up[j] or j not in watched or arrivals.last > now:
                 continue
             if arrivals.phi(now, monitor.phi) >= monitor.phi.threshold and not (
                 node.detector.suspected(j)

@@ -12,6 +12,7 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.property_tests import record
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import (
     Monitor,
@@ -20,6 +21,8 @@ from meshcheck.property_tests.gossip.free_runs import (
     reads_written,
     suspected_crashed,
 )
+from meshcheck.property_tests.harness import resource
+from meshcheck.traces import itf
 
 
 @pytest.mark.parametrize("n", [5, 50])
@@ -27,35 +30,35 @@ def test_free_runs_hold(n: int) -> None:
     free_run_check(frozenset(), settings(), n=n, max_ticks=8000)
 
 
-def _schedule(seed: int, ticks: int, **faults: float) -> Schedule:
-    return Schedule(seed=seed, ticks=ticks, **faults, every=200, window=4, kill=1, tail=10)
-
-
-# each mutant's scenario (the schedule of its stored run in traces/gossip/) and what must catch it
-SCENARIOS = {
-    mutants.MERGE_NOT_IDEMPOTENT: (3, _schedule(0, 1000, drop=0.1), "which nobody wrote"),
-    mutants.OLDER_OVERWRITES_NEWER: (3, _schedule(1, 1000, crash=0.6), "went back from"),
-    mutants.DELTA_SKIPS_MISSING: (
-        4,
-        _schedule(1, 1000, drop=0.1, duplicate=0.1, crash=0.3, partition=0.3),
-        "not converged",
-    ),
-    mutants.SILENT_AFTER_RESTART: (3, _schedule(2, 2000, crash=0.6), "not converged"),
-    mutants.PHI_WRONG_WINDOW: (3, _schedule(0, 1000, partition=0.6), "not the last 4"),
-    mutants.SUSPICION_NEVER_CLEARED: (3, _schedule(2, 3000, partition=0.6), "(no Trust)"),
+# what must catch each mutant on its scenario: the schedule of its stored run (traces/gossip/,
+# written by property_tests/gossip/save.py), re-run here without recording
+CAUGHT_BY = {
+    mutants.MERGE_NOT_IDEMPOTENT: "which nobody wrote",
+    mutants.OLDER_OVERWRITES_NEWER: "went back from",
+    mutants.DELTA_SKIPS_MISSING: "not converged",
+    mutants.SILENT_AFTER_RESTART: "not converged",
+    mutants.PHI_WRONG_WINDOW: "inter-arrival times",
+    mutants.SUSPICION_NEVER_CLEARED: "(no Trust)",
 }
 
 
+def scenario(mutant: str) -> tuple[int, Schedule]:
+    trace = itf.read(resource("meshcheck.traces", "gossip", f"{mutant}.itf.json"))
+    rerun = trace.meta["rerun"]
+    schedule = record.parse_schedule("gossip", str(rerun["schedule"]))
+    return int(rerun["nodes"]), schedule
+
+
 def test_every_mutant_has_a_scenario() -> None:
-    assert set(SCENARIOS) == set(mutants.BUGS)
+    assert set(CAUGHT_BY) == set(mutants.BUGS)
 
 
-@pytest.mark.parametrize("mutant", sorted(SCENARIOS))
+@pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
 def test_each_mutant_fails_its_scenario(mutant: str) -> None:
-    n, schedule, caught_by = SCENARIOS[mutant]
+    n, schedule = scenario(mutant)
     assert once(schedule, n, frozenset(), record=False).problem is None
     problem = once(schedule, n, frozenset({mutant}), record=False).problem
-    assert problem is not None and caught_by in problem, problem
+    assert problem is not None and CAUGHT_BY[mutant] in problem, problem
 
 
 def test_a_read_of_a_value_nobody_wrote_fails_the_history_check() -> None:
