@@ -90,7 +90,7 @@ def test_unknown_names_list_the_known_ones(capsys: pytest.CaptureFixture[str]) -
     ):
         registry.get("threat")
     assert main(["prove", "threat"]) == 2
-    assert "no proof set 'threat' (known: hybrid, pbft, raft)" in capsys.readouterr().err
+    assert "no proof set 'threat' (known: gossip, hybrid, pbft, raft)" in capsys.readouterr().err
 
 
 def test_a_registered_protocol_is_seen_by_the_commands(
