@@ -189,11 +189,16 @@ def converged(sim: Simulator[GossipNode]) -> bool:
 
 
 def reads_written(sim: Simulator[GossipNode]) -> str | None:
-    """Every status read returned a value a client wrote to that key, or nothing."""
+    """Every status read returned a value a client wrote to that key (a write not refused), or
+    nothing."""
     if sim.history is None:
         return None
     ops = sim.history.history()
-    wrote = {tuple(op.value) for op in ops if op.kind == "write" and isinstance(op.value, tuple)}
+    wrote = {  # a write answered `fail` (the node was not a member) took no effect
+        tuple(op.value)
+        for op in ops
+        if op.kind == "write" and op.status != "fail" and isinstance(op.value, tuple)
+    }
     for op in ops:
         result = op.result
         if (
