@@ -411,7 +411,8 @@ PYSYNCOBJ_LOG_ROW = "NDJSON validation of PySyncObj's logs"
 
 def pysyncobj_log_row(profile: str) -> Row:
     """PySyncObj's free runs written as NDJSON logs (impl/adapters/pysyncobj.py) and validated
-    against RaftPipelined.tla (Raft with pipelined AppendEntries and CheckQuorum, as PySyncObj); an
+    against RaftPipelined.tla (Raft with pipelined AppendEntries, a rejection's step back and
+    CheckQuorum, as PySyncObj); an
     injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs and
     runs with drops, crashes and partitions on FIFO links (a leader's step-down after
     leaderFallbackTimeout is RaftPipelined.tla's CheckQuorumStepDown; README, "PySyncObj")."""

@@ -1,9 +1,11 @@
-"""specs/RaftPipelined.tla: Raft.tla with pipelined AppendEntries (Ongaro's thesis, section 10.2.1)
-and a leader's step-down without a majority (CheckQuorumStepDown, section 6.2). Its quick model
-holds every invariant of Raft's quick model with its recorded state count, the pipelined send is
-one labelled action per channel and the step-down one per server, a mutant of the send that
-advances matchIndex instead of nextIndex (the leader counts entries the follower never got) is
-caught by TLC, and so is a step-down that keeps the leader's nextIndex and matchIndex."""
+"""specs/RaftPipelined.tla: Raft.tla with pipelined AppendEntries (Ongaro's thesis, section 10.2.1),
+a rejection that steps nextIndex back less far than the hint
+(HandleAppendEntriesResponseStepBack, the paper's Figure 2) and a leader's step-down without a
+majority (CheckQuorumStepDown, section 6.2). Its quick model holds every invariant of Raft's
+quick model with its recorded state count, the pipelined send and the step back are one labelled
+action per channel and the step-down one per server, a mutant of the send that advances
+matchIndex instead of nextIndex (the leader counts entries the follower never got) is caught by
+TLC, and so is a step-down that keeps the leader's nextIndex and matchIndex."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ SPECS = Path(__file__).resolve().parents[1] / "specs"
 PIPELINED = SPECS / "RaftPipelined.tla"
 QUICK = SPECS / "RaftPipelined_quick.cfg"
 
-# (distinct states, depth) of the quick model (Raft_quick's: 41,150 and 31)
-QUICK_COUNT = (72467, 31)
+# (distinct states, depth) of the quick model (Raft_quick's: 41,150 and 31; 72,467 without the
+# step back)
+QUICK_COUNT = (72839, 31)
 
 # Two terms, one drop, entries up to index 2, nothing else: the smallest model where an optimistic
 # matchIndex commits an entry only the leader holds and a later leader lacks it.
@@ -56,6 +59,8 @@ def test_pipelined_send_is_one_labelled_action_per_channel() -> None:
         pipelined = [a for a in st.actions if a.name == "PipelineAppendEntries"]
         assert len(pipelined) == 6 and all(a.params.keys() == {"i", "j"} for a in pipelined)
         assert sum(a.name == "AppendEntries" for a in st.actions) == 6
+        back = [a for a in st.actions if a.name == "HandleAppendEntriesResponseStepBack"]
+        assert len(back) == 6 and all(a.params.keys() == {"i", "j"} for a in back)
         down = [a for a in st.actions if a.name == "CheckQuorumStepDown"]
         assert len(down) == 3 and all(a.params.keys() == {"i"} for a in down)
 

@@ -57,7 +57,10 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
   commitIndex out (unknown to the validator), a follower's carry it;
 - a follower answers with `next_node_idx` (no term in the answer, unlike Figure 2's
   AppendEntries response), and a rejection moves the leader's nextIndex to what the follower
-  names (its last index + 1, or the conflicting index), not one back;
+  names: its last index + 1 when it lacks the entry at prevLogIndex, prevLogIndex (one back from
+  the request, Figure 2) when that entry has another term. A rejection is
+  HandleAppendEntriesResponseStepBack(i, j) ("Stepping back" below), any other answer
+  HandleAppendEntriesResponse(i, j);
 - commands sent to a follower are forwarded to the leader (apply_command): no spec action. They
   ride on TCP, which never delivers one twice, and PySyncObj has no client serial numbers (Raft
   paper section 8) to drop a copy: a leader given the same apply_command twice appends and applies
@@ -140,6 +143,21 @@ specs/RaftPipelined.tla has it as CheckQuorumStepDown(i), enabled for any leader
 abstracted, as in Timeout). The mapping: a tick after which a node that was leader is follower in
 the same term is CheckQuorumStepDown(i) (the driver compares role and term before and after the
 tick); its record carries the node's commitIndex, the spec's (which no tick moves).
+
+Stepping back (found last, by the dev profile's schedule: seeds 79, 242 and 354 of 400, each a
+leader's retry the spec's leader could not send). A follower whose entry at prevLogIndex has an
+older term rejects; PySyncObj's leader then sets nextIndex to that prevLogIndex
+(`__onMessageReceived` on `next_node_idx` with `reset`: one entry back from the rejected request,
+the paper's Figure 2, "decrement nextIndex and retry"), while Raft.tla's HandleAppendEntriesResponse moves it to the
+follower's hint, the first index it holds of that older term (the optimisation at the end of
+section 5.3), so that the next request starts there. Both are safe: the follower's consistency
+check guards every nextIndex in between, and nextIndex decides what is sent, never what is
+committed. specs/RaftPipelined.tla has HandleAppendEntriesResponseStepBack(i, j): Raft.tla's
+rejection with nextIndex anywhere from the hint's index up to nextIndex - 1, never below
+matchIndex + 1 (Raft.tla's answer does not carry the request's prevLogIndex, and with pipelining
+the leader's nextIndex may be past it). The mapping: a `next_node_idx` with `reset` and without
+`success` handled by a node leader before and after, in one term, is that action; the follower's
+other rejection (no entry at prevLogIndex: its last index + 1, Raft.tla's hint) is in its range.
 """
 
 from __future__ import annotations
@@ -529,6 +547,12 @@ _KIND_ACTION = {
 }
 
 
+def _steps_back(body: Mapping[str, Any]) -> bool:
+    """Whether a message is a follower's rejection of an AppendEntries (`next_node_idx` with
+    `reset` and without `success`: its entry at prevLogIdx has another term, or it has none)."""
+    return body.get("type") == "next_node_idx" and bool(body.get("reset")) and not body["success"]
+
+
 class PySyncObjDriver:
     """One PySyncObj node behind the adapter contract (impl/adapters/contract.py's `Driver`)."""
 
@@ -781,6 +805,11 @@ class PySyncObjDriver:
             body = getattr(message, "body", message)
             kind = str(body.get("type")) if isinstance(body, Mapping) else ""
             action = _KIND_ACTION.get(kind)
+            if action is not None and _steps_back(body) and role0 == 2 and self.role == 2:
+                # a rejection moves nextIndex to where the follower says, one entry back from the
+                # request on a conflicting term: RaftPipelined.tla's step back (docstring,
+                # "Stepping back")
+                action = "HandleAppendEntriesResponseStepBack"
             if action is not None:
                 m = append_request(body, event.source, me) if kind == "append_entries" else None
                 steps.append(SpecStep(action, {"i": me, "j": event.source}, message=m))

@@ -1,11 +1,14 @@
 """PySyncObj (PyPI `pysyncobj`) as meshcheck knows it: a third-party implementation of Raft.tla
 driven through the adapter (impl/adapters/pysyncobj.py), its injected bugs and free-run checks.
 
-Its spec is specs/RaftPipelined.tla, Raft with the two optimisations PySyncObj uses: Raft.tla's
-Next, a pipelined AppendEntries (PipelineAppendEntries: nextIndex advanced when the entries are
-sent, as PySyncObj's `__sendAppendEntries` does; Ongaro's thesis, section 10.2.1) and a leader's
-step-down without a majority's answers (CheckQuorumStepDown: PySyncObj's `leaderFallbackTimeout`;
-thesis section 6.2), with a quick model of its own (Raft's
+Its spec is specs/RaftPipelined.tla, Raft with the three choices PySyncObj makes that Raft.tla
+does not: Raft.tla's Next, a pipelined AppendEntries (PipelineAppendEntries: nextIndex advanced
+when the entries are sent, as PySyncObj's `__sendAppendEntries` does; Ongaro's thesis, section
+10.2.1), a rejection that moves nextIndex back less far than the follower's hint
+(HandleAppendEntriesResponseStepBack: PySyncObj's leader retries one entry back from the rejected
+request, the paper's Figure 2) and a leader's step-down without a majority's answers
+(CheckQuorumStepDown: PySyncObj's `leaderFallbackTimeout`; thesis section 6.2), with a quick model
+of its own (Raft's
 models are the `raft` protocol's). The action table is RaftPipelined.tla's PipelinedNext.
 The adapter's traces also name three steps of PySyncObj's that the spec has no action for (Tick:
 its doTick, which advances the commit index; Submit: a client command queued; Forward: a command
@@ -27,6 +30,12 @@ PYSYNCOBJ = Protocol(
             ("i", "j"),
             "protocol",
             "leader i sends j entries before j answered, advancing nextIndex past them",
+        ),
+        Action(
+            "HandleAppendEntriesResponseStepBack",
+            ("i", "j"),
+            "protocol",
+            "leader i, rejected by j, moves nextIndex back anywhere from j's hint to one back",
         ),
         Action(
             "CheckQuorumStepDown",

@@ -2,13 +2,18 @@
 free runs and runs with drops, crashes and partitions on FIFO links validate, a leader's step-down
 after leaderFallbackTimeout is CheckQuorumStepDown (and the log without it is rejected), and an
 injected double vote is rejected at the step that casts it; a restarted leader's persisted commit
-index is mapped to the spec's (and the log without that mapping is rejected)."""
+index is mapped to the spec's (and the log without that mapping is rejected); a rejected leader's
+retry one entry back is HandleAppendEntriesResponseStepBack (and a retry outside what that action
+allows is rejected)."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import settings
 
@@ -22,7 +27,7 @@ from meshcheck.property_tests.pysyncobj.validation import (
     faulty_runs_validate,
     validate_run,
 )
-from meshcheck.traces.logs.format import read
+from meshcheck.traces.logs.format import LogRecord, read
 from meshcheck.traces.logs.validate import validate
 
 
@@ -124,3 +129,100 @@ def test_a_leader_behind_the_specs_commit_index_sends_the_specs(tmp_path: Path) 
         r for r in records if r.action == "PipelineAppendEntries" and r.params["m"]["mterm"] == 3
     )
     assert sent.params["i"] == "s1" and sent.params["m"]["mcommitIndex"] == 74
+
+
+STEP_BACK = "HandleAppendEntriesResponseStepBack"
+
+
+def _retry(records: list[LogRecord]) -> LogRecord:
+    """Leader s1's next request to s2 after its step back."""
+    k = next(k for k, r in enumerate(records) if r.action == STEP_BACK)
+    return next(
+        r
+        for r in records[k + 1 :]
+        if r.action in ("AppendEntries", "PipelineAppendEntries") and r.params["j"] == "s2"
+    )
+
+
+def _edit_retry(records: list[LogRecord], prev: int, name: str) -> list[LogRecord]:
+    """The log with that request (and its receipt, if s2 got it) carrying s1's entries from
+    prevLogIndex `prev` on, sent as `name`."""
+    retry = _retry(records)
+    log, m = retry.state["log"], retry.params["m"]
+    term = log[prev - 1]["term"] if prev > 0 else 0
+    edited = {**m, "mprevLogIndex": prev, "mprevLogTerm": term, "mentries": tuple(log[prev:])}
+    out = []
+    for r in records:
+        if r is retry:
+            r = attrs.evolve(r, action=name, params={**r.params, "m": edited})
+        elif r.action == "HandleAppendEntriesRequest" and r.params.get("m") == m:
+            r = attrs.evolve(r, params={**r.params, "m": edited})
+        out.append(r)
+    return out
+
+
+def test_a_retry_one_entry_back_is_the_step_back(tmp_path: Path) -> None:
+    """Seed 354 of the short schedule: s2 holds 58 entries of term 1, leader s1 of term 2 holds 55,
+    the last of term 2. s2 rejects s1's heartbeat (prevLogIndex 55, term 2: s2's entry 55 is of
+    term 1) and s1 retries from prevLogIndex 54, one entry back (Figure 2), where Raft.tla's leader
+    would jump to s2's hint, the first index of term 1 (section 5.3). RaftPipelined.tla's
+    HandleAppendEntriesResponseStepBack allows it; with the step written as Raft.tla's
+    HandleAppendEntriesResponse the retry is rejected (before the action, this seed's verdict)."""
+    verdict, held = validate_run(short(354), folder=tmp_path)
+    assert held and verdict.ok, verdict.render()
+    records = read(tmp_path / "seed-354.ndjson")
+    back = [r for r in records if r.action == STEP_BACK]
+    assert [r.label() for r in back] == [f"{STEP_BACK}(i=s1, j=s2)"]
+    m = _retry(records).params["m"]
+    assert (m["mprevLogIndex"], len(m["mentries"])) == (54, 1)
+    assert _edit_retry(records, 54, "PipelineAppendEntries") == records  # what _edit_retry edits
+    as_raft = [
+        attrs.evolve(r, action="HandleAppendEntriesResponse") if r is back[0] else r
+        for r in records
+    ]
+    bad = validate(as_raft, SPEC)
+    assert bad.verdict == "invalid" and bad.diagnosis is not None
+    assert bad.diagnosis.record == "PipelineAppendEntries(i=s1, j=s2)"
+    assert bad.diagnosis.source.endswith("seed-354.ndjson:109")
+
+
+def _loose_spec(folder: Path) -> tuple[Path, Path]:
+    """RaftPipelined.tla with the step back's bounds removed: nextIndex anywhere from 1 up to where
+    it was (a copy in `folder`, with Raft.tla and the validation model)."""
+    specs = resources.files("meshcheck.specs")
+    shutil.copy(str(specs.joinpath("Raft.tla")), folder / "Raft.tla")
+    text = specs.joinpath("RaftPipelined.tla").read_text()
+    low = "hint == Max(Min(nextIndex[i][j] - 1, m.mconflictIndex), floor)"
+    high = "back == Max(nextIndex[i][j] - 1, floor)"
+    assert text.count(low) == 1 and text.count(high) == 1
+    text = text.replace(low, "hint == 1").replace(high, "back == nextIndex[i][j]")
+    (folder / "RaftPipelined.tla").write_text(text)
+    model = resources.files("meshcheck.property_tests.pysyncobj").joinpath("models/Logs.cfg")
+    shutil.copy(str(model), folder / "Logs.cfg")
+    return folder / "RaftPipelined.tla", folder / "Logs.cfg"
+
+
+def test_a_step_back_outside_its_bounds_is_rejected(tmp_path: Path) -> None:
+    """The step back's bounds, each shown to be what rejects a hand-edited log: a retry that keeps
+    nextIndex where it was (seed 354: the heartbeat from prevLogIndex 55 again; never forward, at
+    least one back) and one below matchIndex + 1 (seed 40: s2 acknowledged up to 70, lost s1's
+    entries 71..76 in a drop and rejects the heartbeat after them with its hint 71; s1 retries from
+    70, and the edit from 69). Both validate against RaftPipelined.tla with those bounds removed."""
+    logs = {}
+    for seed in (354, 40):
+        verdict, held = validate_run(short(seed), folder=tmp_path)
+        assert held and verdict.ok, verdict.render()
+        logs[seed] = read(tmp_path / f"seed-{seed}.ndjson")
+    m = _retry(logs[40]).params["m"]
+    assert (m["mprevLogIndex"], len(m["mentries"])) == (70, 6)  # the retry as logged
+    kept = _edit_retry(logs[354], 55, "AppendEntries")
+    below = _edit_retry(logs[40], 69, "PipelineAppendEntries")
+    for records, where in ((kept, "seed-354.ndjson:109"), (below, "seed-40.ndjson:102")):
+        bad = validate(records, SPEC)
+        assert bad.verdict == "invalid" and bad.diagnosis is not None
+        assert bad.diagnosis.source.endswith(where), bad.render()
+        assert bad.diagnosis.record.endswith("AppendEntries(i=s1, j=s2)")
+    spec, model = _loose_spec(tmp_path)
+    for records in (kept, below):
+        loose = validate(records, str(spec), model)
+        assert loose.ok, loose.render()

@@ -4,18 +4,17 @@ commitIndex after each spec step, AppendEntries with their message) and the part
 validator of traces/logs/validate.py checks it, searching the spec's successors that agree with
 what each record gives, and reports the first record no action explains.
 
-Validated against specs/RaftPipelined.tla, Raft with the two optimisations PySyncObj uses:
-PipelineAppendEntries (PySyncObj moves nextIndex past the entries it sends, Ongaro's thesis section
-10.2.1) and CheckQuorumStepDown (a leader that heard from no majority within
-leaderFallbackTimeout steps down in its term, section 6.2). Calm runs validate, and so do runs with
-drops, crashes and partitions on FIFO links (20 of seeds 1..20 of `faulty`). What remains off FIFO
-(delays, duplicates), the first record no action explains: a follower whose log a late
-AppendEntries truncated (the spec keeps the entries): PySyncObj's bug `stale_append_truncates`
-(README, "PySyncObj"). What remains on FIFO links, rarely (3 of seeds 1..400 of the short schedule
-of test_validation.py's `short`, none of 1..40): a leader's retry after a follower rejected
-on an entry of an older term at prevLogIndex. PySyncObj backs up one entry (Figure 2), Raft.tla's
-leader jumps to the follower's hint (section 5.3's optimisation); both safe, not mapped (the spec
-would have to allow any nextIndex between the two), so a Hypothesis-drawn run can stop there.
+Validated against specs/RaftPipelined.tla, Raft with the three choices PySyncObj makes that
+Raft.tla does not: PipelineAppendEntries (PySyncObj moves nextIndex past the entries it sends,
+Ongaro's thesis section 10.2.1), HandleAppendEntriesResponseStepBack (rejected on a conflicting
+term at prevLogIndex, PySyncObj's leader retries one entry back, the paper's Figure 2, where
+Raft.tla's jumps to the follower's hint, section 5.3) and CheckQuorumStepDown (a leader that heard
+from no majority within leaderFallbackTimeout steps down in its term, section 6.2). Calm runs
+validate, and so do runs with drops, crashes and partitions on FIFO links (20 of seeds 1..20 of
+`faulty`; 400 of seeds 1..400 of test_validation.py's `short`, the schedule of the dev profile).
+What remains off FIFO (delays, duplicates), the first record no action explains: a follower whose
+log a late AppendEntries truncated (the spec keeps the entries): PySyncObj's bug
+`stale_append_truncates` (README, "PySyncObj").
 """
 
 from __future__ import annotations
