@@ -36,7 +36,7 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 
 def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture[str]) -> None:
-    assert list(registry.protocols()) == ["hybrid", "pbft", "pysyncobj", "raft"]
+    assert list(registry.protocols()) == ["hybrid", "pbft", "pysyncobj", "raft", "routing"]
     assert main(["protocols"]) == 0
     rows = _rows(capsys.readouterr().out)
     assert rows["hybrid"][2:] == [
@@ -47,6 +47,7 @@ def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture
         "traces/hybrid/",
     ]
     assert rows["raft"][2:] == ["Raft.tla", "4", "impl, spec", "z3", "traces/raft/"]
+    assert rows["routing"][2:] == ["Routing.tla", "3", "impl, spec", "-", "traces/routing/"]
     # every Ref of every descriptor resolves
     for protocol in registry.protocols().values():
         for field in ("bugs", "checks", "spec_mutants", "proofs", "harness"):
@@ -165,7 +166,7 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
     done = _protocols(tmp_path)
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
-    assert list(rows) == ["hybrid", "pbft", "pysyncobj", "raft", "toy"]
+    assert list(rows) == ["hybrid", "pbft", "pysyncobj", "raft", "routing", "toy"]
     assert rows["toy"][:3] == ["toy", "a plug-in's protocol", "Toy.tla"]
 
 
@@ -194,7 +195,14 @@ def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
     """`make mutants` is `meshcheck mutants` with no name: each registered protocol with mutants
     (here the toy alone, to stay fast), one table each, the worst exit status."""
     with registry.registered(TOY):
-        assert mutants_cmd.with_catalogue() == ("hybrid", "pbft", "pysyncobj", "raft", "toy")
+        assert mutants_cmd.with_catalogue() == (
+            "hybrid",
+            "pbft",
+            "pysyncobj",
+            "raft",
+            "routing",
+            "toy",
+        )
         monkeypatch.setattr(mutants_cmd, "with_catalogue", lambda: ("toy",))
         assert main(["mutants", "--profile", "quick", "--quiet"]) == 1
     out = capsys.readouterr().out

@@ -80,7 +80,14 @@ def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str])
 def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     done = _meshcheck(plugin, "protocols")
     assert done.returncode == 0, done.stderr
-    assert list(_rows(done.stdout)) == ["hybrid", "pbft", "pysyncobj", "raft", "twophase"]
+    assert list(_rows(done.stdout)) == [
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+        "twophase",
+    ]
 
 
 def test_mutants_kills_both_through_the_entry_point(plugin: Path) -> None:
