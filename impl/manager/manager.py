@@ -154,6 +154,9 @@ class Manager:
         # operations a layer has not answered within the bound: (id, type, layer, where)
         self.pending: list[tuple[int, OpType, Layer, tuple[Value, ...]]] = []
         self.submitted: dict[int, tuple[OpType, Value]] = {}
+        # what the manager did, as Routing.tla's actions (name, parameters), in order
+        self.steps: list[tuple[str, FrozenDict]] = []
+        self._level = "None"
         self._ids = 0
 
     # -- the entry point ----------------------------------------------------------------------------
@@ -168,11 +171,18 @@ class Manager:
             kind = op_type(given, self.bugs)
         except ImplError:
             self.refused.append(Refused(op_id, given, data, self.now))
+            self._step("Submit", o=op_id, t="unknown")
+            self._step("Refuse", o=op_id)
             raise
         value = _value(data)
         self.submitted[op_id] = (kind, value)
         level = self.hybrid.threat_level()
+        if level != self._level:
+            self._level = level
+            self._step("LevelChange", l=level)
+        self._step("Submit", o=op_id, t=kind.value)
         layer = route(kind, level, self.bugs)
+        self._step("Route", o=op_id)
         if layer is Layer.PBFT:
             answer = self._pbft(op_id, kind, value, level)
         elif layer is Layer.HYBRID:
@@ -180,7 +190,15 @@ class Manager:
         else:
             answer = self._gossip(op_id, kind, value, level)
         self.answers.append(answer)
+        decided = {How.BFT_QUORUM: "DecideBFT", How.RAFT_MAJORITY: "DecideRaft"}
+        self._step(
+            decided.get(answer.how, "GossipWrite" if answer.how is How.GOSSIPED else "Reject"),
+            o=op_id,
+        )
         return answer
+
+    def _step(self, name: str, **params: Value) -> None:
+        self.steps.append((name, FrozenDict(params)))
 
     # -- the layers -----------------------------------------------------------------------------------
 

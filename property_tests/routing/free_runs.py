@@ -31,6 +31,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck import coverage
 from meshcheck.impl.manager import Manager, OpType
 from meshcheck.impl.pbft import Client
 from meshcheck.impl.pbft.byzantine import Assignment, byzantine_strategy, byzantine_wrappers
@@ -210,6 +211,7 @@ def play(run: Run, schedule: Schedule) -> None:
             "(nothing lost: an op a layer holds is decided once the faults stop)",
             steps=run.hybrid.steps,
         )
+    coverage.actions("routing", (name for name, _ in m.steps))
     problem = routing_problem(m, run.submit.seen) or layer_problem(run)
     if problem is not None:
         raise CheckFailed(problem, steps=run.hybrid.steps)
@@ -255,6 +257,7 @@ def scenario(bugs: frozenset[str], settings: hypothesis.settings | None = None) 
         sub("coordination", data("coordination", k))
         sub(OpType.CRITICAL, data("critical", 100 + k))
     m.hybrid.make_honest(run.byzantine)
+    coverage.actions("routing", (name for name, _ in m.steps))
     levels = {a.level for a in m.answers}
     if not {"None", "Critical"} <= levels:  # the scenario must take both routes of coordination
         raise AssertionError(f"the scenario did not escalate: levels at routing {sorted(levels)}")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import hypothesis
 import pytest
 
+from meshcheck.impl.manager import How, Layer
 from meshcheck.impl.manager.mutants import BUGS, CRITICAL_TO_RAFT_AT_NONE
+from meshcheck.impl.pbft.byzantine import Silent
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.routing.free_runs import free_runs, scenario
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.routing.free_runs import CALM_OPS, free_runs, run_once, scenario
 
 # a mutant's failing run, not shrunk (shrinking a free run costs minutes; `meshcheck mutants` does it)
 NO_SHRINK = hypothesis.settings(
@@ -39,3 +42,27 @@ def test_free_runs_hold() -> None:
 def test_free_runs_kill_a_critical_op_routed_to_raft() -> None:
     with pytest.raises(CheckFailed, match="CriticalOnlyByBFT"):
         free_runs(frozenset({CRITICAL_TO_RAFT_AT_NONE}), NO_SHRINK)
+
+
+@pytest.mark.parametrize("byzantine", [False, True], ids=["honest", "byzantine"])
+def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
+    """One fixed run of each kind: every type, loss and crashes; with Byzantine behaviour, a
+    silent PBFT replica and the hybrid leader equivocating from the second op to the sixth."""
+    knobs: dict[str, object] = {
+        "ops": ("critical", "coordination", "unknown", "coordination", "critical", "coordination"),
+    }
+    if byzantine:
+        knobs |= {
+            "pbft_byzantine": {"r2": (Silent(),)},
+            "behaviours": ("equivocate",),
+            "start": 2,
+            "stop": 6,
+        }
+    schedule = Schedule(seed=7, ticks=600, drop=0.05, crash=0.1, **knobs)
+    run = run_once(schedule)
+    seen = run.submit.seen
+    assert len(seen) == 6 + 2 * CALM_OPS
+    assert sum(s.error is not None for s in seen) >= 1  # the unknown type, refused
+    if byzantine:
+        assert run.byzantine is not None and "Critical" in {a.level for a in run.m.answers}
+        assert any(a.how is How.BFT_QUORUM and a.layer is Layer.HYBRID for a in run.m.answers)
