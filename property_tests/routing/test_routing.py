@@ -3,6 +3,8 @@ kill in `make test`: the scenario, and the free runs on the one mutant they kill
 
 from __future__ import annotations
 
+from typing import Any
+
 import hypothesis
 import pytest
 
@@ -48,7 +50,7 @@ def test_free_runs_kill_a_critical_op_routed_to_raft() -> None:
 def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
     """One fixed run of each kind: every type, loss and crashes; with Byzantine behaviour, a
     silent PBFT replica and the hybrid leader equivocating from the second op to the sixth."""
-    knobs: dict[str, object] = {
+    knobs: dict[str, Any] = {
         "ops": ("critical", "coordination", "unknown", "coordination", "critical", "coordination"),
     }
     if byzantine:
