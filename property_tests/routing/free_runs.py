@@ -19,6 +19,9 @@ Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py
   type must each be answered within `CALM_BOUND` ticks, and a critical op left unanswered under
   the faults must have been accepted by then (nothing lost); then the routing invariants on every
   observed operation and the layers' client-history checks (property_tests/histories.py).
+
+A failure's `steps` is the number of operations submitted up to it (the run's length in the
+spec's Submit steps; each layer's own steps are its simulator's).
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ def play(run: Run, schedule: Schedule) -> None:
                 raise CheckFailed(
                     f"{kind} op {k}, submitted after the faults stopped (t={start}), was not "
                     f"answered within {CALM_BOUND} ticks",
-                    steps=run.hybrid.steps,
+                    steps=len(run.submit.seen),
                 )
     client = m.pbft.nodes["c1"]
     assert isinstance(client, Client)
@@ -209,12 +212,12 @@ def play(run: Run, schedule: Schedule) -> None:
         raise CheckFailed(
             f"critical ops {[op[0] for op in lost]} not accepted by t={m.now}, after the calm "
             "(nothing lost: an op a layer holds is decided once the faults stop)",
-            steps=run.hybrid.steps,
+            steps=len(run.submit.seen),
         )
     coverage.actions("routing", (name for name, _ in m.steps))
     problem = routing_problem(m, run.submit.seen) or layer_problem(run)
     if problem is not None:
-        raise CheckFailed(problem, steps=run.hybrid.steps)
+        raise CheckFailed(problem, steps=len(run.submit.seen))
 
 
 def run_once(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
@@ -263,4 +266,4 @@ def scenario(bugs: frozenset[str], settings: hypothesis.settings | None = None) 
         raise AssertionError(f"the scenario did not escalate: levels at routing {sorted(levels)}")
     problem = routing_problem(m, sub.seen) or layer_problem(run)
     if problem is not None:
-        raise CheckFailed(problem, steps=run.hybrid.steps)
+        raise CheckFailed(problem, steps=len(run.submit.seen))
