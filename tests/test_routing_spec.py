@@ -145,9 +145,22 @@ def test_one_mutant_per_invariant_and_property() -> None:
     assert caught == (set(INVARIANTS) - {"TypeOK"}) | {"EveryOpAnswered"}
 
 
+# The implementation's mutant names run in the fast suite; the others are marked slow (as
+# tests/test_hybrid_spec.py does).
+FAST_MUTANTS = {
+    "critical_to_raft_at_none",
+    "status_counted_committed",
+    "unknown_to_gossip",
+    "rejected_counted_as_agreed",
+}
+
+
 @pytest.mark.parametrize(
     "mutant",
-    [pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.liveness else []) for m in MUTANTS],
+    [
+        pytest.param(m, id=m.name, marks=[] if m.name in FAST_MUTANTS else [pytest.mark.slow])
+        for m in MUTANTS
+    ],
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
