@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("doctor", help="show the Java and TLC that meshcheck uses")
+
+    from meshcheck.claims.command import add_parser as add_claims  # light: argparse only
+
+    add_claims(sub)
     return p
 
 
@@ -295,6 +299,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _protocols()
     if args.command == "doctor":
         return _doctor()
+    if args.command == "claims":
+        from meshcheck.claims.command import run_claims
+
+        return run_claims(args)
     raise AssertionError(args.command)
 
 

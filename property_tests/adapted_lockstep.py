@@ -48,7 +48,7 @@ from meshcheck.impl.adapters.contract import StepDriver
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import _stepper, resource
+from meshcheck.property_tests.harness import cached_stepper, resource
 from meshcheck.property_tests.lockstep import SuccessorCache
 from meshcheck.protocol import Protocol
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
@@ -84,7 +84,7 @@ class Lockstep:
         return resource(self.protocol.models.package, f"{self.protocol.models.spec}.tla")
 
     def stepper(self) -> Stepper:
-        return _stepper(self.spec_path, self.model)
+        return cached_stepper(self.spec_path, self.model)
 
     def offered(self) -> frozenset[str]:
         if self.actions is not None:

@@ -57,7 +57,7 @@ def resource(package: str, *parts: str) -> Path:
 
 
 @functools.cache
-def _stepper(spec: Path, config: Path) -> Stepper:
+def cached_stepper(spec: Path, config: Path) -> Stepper:
     """One Stepper per spec and model per process (building one takes seconds)."""
     return Stepper(spec, config)
 
@@ -109,7 +109,7 @@ class LockstepSpec:
         return resource(models, "models", self.config)
 
     def stepper(self) -> Stepper:
-        return _stepper(self.spec_path, self.config_path)
+        return cached_stepper(self.spec_path, self.config_path)
 
     def trace(
         self, path: Sequence[Step], bugs: frozenset[str], problem: tuple[str, ...], source: str

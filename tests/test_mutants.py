@@ -53,6 +53,20 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     assert set(killers.values()) == {"lockstep"}, render(outcomes)
 
 
+def test_every_gossip_mutant_is_killed_in_the_default_profile() -> None:
+    """The gossip layer's bugs (impl/gossip/mutants.py), each killed first by its own stored run
+    (traces/gossip/, a free run re-run from its seed: gossip has no lockstep yet); the free runs
+    kill each on its own too (property_tests/gossip/test_free_runs.py)."""
+    outcomes = run_mutants("gossip", profile="default", shrink=False)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    from meshcheck.impl.gossip.mutants import BUGS
+
+    assert [o.mutant for o in outcomes] == list(BUGS)
+    assert len(BUGS) >= 6
+    assert {o.killer.check for o in outcomes if o.killer is not None} == {"stored runs"}
+
+
 def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     """The hybrid layer's bugs (impl/hybrid/mutants.py), each killed: the spec-level four by
     lockstep against ThreatLevel.tla or Hybrid.tla; `follow_caught_append` (a Raft follower takes
@@ -131,15 +145,22 @@ def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
 def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "paxos"]) == 2
     assert (
-        "no protocol 'paxos' (protocols: hybrid, pbft, pysyncobj, raft, routing)"
+        "no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
         in capsys.readouterr().err
     )
     assert main(["mutants", "threat"]) == 2  # the hybrid layer has one name, everywhere
     assert (
-        "no protocol 'threat' (protocols: hybrid, pbft, pysyncobj, raft, routing)"
+        "no protocol 'threat' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
         in capsys.readouterr().err
     )
-    assert mutants_cmd.with_catalogue() == ("hybrid", "pbft", "pysyncobj", "raft", "routing")
+    assert mutants_cmd.with_catalogue() == (
+        "gossip",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+    )
     assert main(["mutants", "raft", "--mutant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no raft mutant nope" in err and "forget_voted_for" in err

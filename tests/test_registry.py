@@ -36,7 +36,14 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 
 def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture[str]) -> None:
-    assert list(registry.protocols()) == ["hybrid", "pbft", "pysyncobj", "raft", "routing"]
+    assert list(registry.protocols()) == [
+        "gossip",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+    ]
     assert main(["protocols"]) == 0
     rows = _rows(capsys.readouterr().out)
     assert rows["hybrid"][2:] == [
@@ -86,10 +93,12 @@ def test_the_action_tables_are_the_specs_next() -> None:
 
 
 def test_unknown_names_list_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(UnknownProtocol, match=r"no protocol 'threat' \(protocols: hybrid, pbft"):
+    with pytest.raises(
+        UnknownProtocol, match=r"no protocol 'threat' \(protocols: gossip, hybrid, pbft"
+    ):
         registry.get("threat")
     assert main(["prove", "threat"]) == 2
-    assert "no proof set 'threat' (known: hybrid, pbft, raft)" in capsys.readouterr().err
+    assert "no proof set 'threat' (known: gossip, hybrid, pbft, raft)" in capsys.readouterr().err
 
 
 def test_a_registered_protocol_is_seen_by_the_commands(
@@ -166,7 +175,7 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
     done = _protocols(tmp_path)
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
-    assert list(rows) == ["hybrid", "pbft", "pysyncobj", "raft", "routing", "toy"]
+    assert list(rows) == ["gossip", "hybrid", "pbft", "pysyncobj", "raft", "routing", "toy"]
     assert rows["toy"][:3] == ["toy", "a plug-in's protocol", "Toy.tla"]
 
 
@@ -196,6 +205,7 @@ def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
     (here the toy alone, to stay fast), one table each, the worst exit status."""
     with registry.registered(TOY):
         assert mutants_cmd.with_catalogue() == (
+            "gossip",
             "hybrid",
             "pbft",
             "pysyncobj",

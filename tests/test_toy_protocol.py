@@ -173,4 +173,6 @@ def test_verify_runs_the_toys_models_tests_traces_and_mutants(tmp_path: Path) ->
 def test_verify_refuses_an_unknown_protocol(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--profile", "quick", "--protocol", "paxos"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["meshcheck: no protocol 'paxos' (protocols: hybrid, pbft, pysyncobj, raft, routing)"]
+    assert err == [
+        "meshcheck: no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+    ]

@@ -280,7 +280,7 @@ class AdaptedNode:
         first.extend(done.timers)
         owned = {k for s in done.steps for k in s.sends}
         clock = clocks.get(self.id, 0)
-        state = self.driver.state() if log is not None and done.steps else None
+        state = _log_state(self.driver) if log is not None and done.steps else None
 
         def sends(indexes: Sequence[int]) -> list[Effect]:
             return [Send(done.sends[k][0], Stamped(clock, done.sends[k][1])) for k in indexes]
@@ -308,6 +308,14 @@ class AdaptedNode:
                 record = (clock - len(done.steps) + n + 1, spec.name, params, shown)
                 self._plugin.pending.setdefault(self.id, []).append(record)
         return effects
+
+
+def _log_state(driver: Driver) -> Mapping[str, Value]:
+    """The variables a driver's NDJSON records show: its optional `log_state()` (a spec variable
+    whose value the spec's refinement needs from a ghost the driver keeps, where the implementation
+    holds a value of its own that the checks read through `state()`), else `state()`."""
+    shown = getattr(driver, "log_state", None)
+    return shown() if shown is not None else driver.state()
 
 
 def _log_hidden(driver: Driver) -> tuple[str, ...]:
@@ -459,7 +467,8 @@ class AdapterPlugin:
                 self.clocks[node_id] = self.clocks.get(node_id, 0) + 1
                 driver = nodes[node_id].driver
                 hidden = _log_hidden(driver)
-                state = self._view({k: v for k, v in driver.state().items() if k not in hidden})
+                shown = _log_state(driver)
+                state = self._view({k: v for k, v in shown.items() if k not in hidden})
                 self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
             else:
                 for clock, name, params, state in pending:

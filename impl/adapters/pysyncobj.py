@@ -67,8 +67,9 @@ Steps as spec actions (specs/Raft.tla's Next), and where PySyncObj's Raft differ
   an answer meant for its earlier incarnation (which TCP would have lost with the connection)
   matches none of its requests (without this, found by the free runs: a write answered with the
   result of another node's earlier read). Both are the `tcp` option (default on);
-- a follower persists the commit index with its log (FileJournal does); a restarted node applies
-  again, from index 1, what it had committed (impl/sim checks each incarnation by itself).
+- a node persists the commit index with its log (FileJournal does); a restarted node applies
+  again, from index 1, what it had committed (impl/sim checks each incarnation by itself), and
+  its commitIndex in the NDJSON log is the spec's, reset by Restart ("Commit index" below).
 
 The NDJSON log (trace validation, property_tests/pysyncobj/validation.py) is the refinement above
 with what made the validator reject every run until the mapping said it:
@@ -79,9 +80,40 @@ with what made the validator reject every run until the mapping said it:
   commands are unbounded: `spec_value` maps each onto one of them (the no-op onto NoOp);
 - AppendEntries and HandleAppendEntriesRequest carry the spec's message `m` built from PySyncObj's
   (`append_request`), so the validator need not guess the batch nor the leader's nextIndex;
-- a leader's commitIndex is left out (it moves in its tick), and so is a restarted node's until a
-  leader's AppendEntries brings the spec's (reset to 0 by Restart) up to the one PySyncObj
-  restored (`log_hidden`).
+- a leader's commitIndex is left out of the records of its receives and ticks; every node's
+  commitIndex in the records, and each AppendEntries' mcommitIndex, is the spec's, a ghost the
+  adapter keeps ("Commit index" below).
+
+Commit index (found by `make verify`'s dev profile: a node restarted with the commit index
+PySyncObj keeps in its journal won an election before it learned the commit index again, and its
+first AppendEntries carried a leaderCommit of 80 where Raft.tla's leader, whose Restart reset
+commitIndex to 0, sends 0). In Raft commitIndex is volatile state, initialised to 0 and increasing
+monotonically (Ongaro and Ousterhout 2014, Figure 2), and losing it on a restart is safe: it lags
+until the leader commits an entry of its term and tells the followers (Ongaro 2014, section 3.8,
+persisted state and server restarts). PySyncObj persisting it is safe too (what was committed stays
+committed): a difference of modelling. The adapter keeps the spec's commit index of each node as a
+ghost, `spec_commit`: 0 at boot and at each restart, advanced as Raft.tla advances it and by
+nothing else: on an AppendEntries the spec's follower accepts (of its term or newer, the entry
+before the new ones held) to max(itself, min(mcommitIndex, prevLogIndex + the entries it
+carries)) (Figure 2, AppendEntries rule 5; HandleAppendEntriesRequest), and as leader on an answer
+to the highest index of its current term that a majority's matchIndex reaches (Figure 2, rules for
+leaders; section 5.4.2; HandleAppendEntriesResponse; PySyncObj's matchIndex, which an answer moves
+as the spec's does). The NDJSON records show it as the node's commitIndex (`log_state`), and each
+append_entries message carries it as the spec's mcommitIndex (`SPEC_COMMIT`, beside PySyncObj's
+own commit_index, which stays as sent: what PySyncObj does is unchanged).
+
+Exactly the ghost, not min(PySyncObj's, the ghost): the spec's AppendRequest copies the leader's
+commitIndex into mcommitIndex, and the records already show the ghost as that commitIndex, so a
+message carrying anything else contradicts the sender's own record. PySyncObj's value at a send
+differs from the spec's both ways, each a difference of modelling: above it after a restart (the
+persisted index, seed 2412 of the dev profile's schedule), and below it when a leader steps down
+before the tick in which it would have committed what the spec's leader committed on the answer,
+then wins a later term (PySyncObj's leader commits only entries of its term, so its index stays
+until its new no-op commits; seed 273 of the same schedule, which the min rejects). What PySyncObj
+itself believes committed is checked elsewhere: `state()` keeps its own commitIndex, so the
+invariants (LeaderCompleteness and StateMachineSafety over the ghost `committed`) hold of it after
+every step, and the entries it applies are checked for divergence and against the clients'
+histories. `map_leader_commit` (a test's switch) turns the messages' mapping off.
 
 Pipelining (found by validating runs with loss, crashes or partitions against Raft.tla, where
 every such run stopped at a leader's AppendEntries the spec's leader could not send): PySyncObj
@@ -107,8 +139,7 @@ cannot reach a majority within an election timeout steps down; etcd-io/raft's Ch
 specs/RaftPipelined.tla has it as CheckQuorumStepDown(i), enabled for any leader (time is
 abstracted, as in Timeout). The mapping: a tick after which a node that was leader is follower in
 the same term is CheckQuorumStepDown(i) (the driver compares role and term before and after the
-tick); its record carries the node's commitIndex, which its tick may have advanced before the
-step-down, as a leader's tick does.
+tick); its record carries the node's commitIndex, the spec's (which no tick moves).
 """
 
 from __future__ import annotations
@@ -176,6 +207,10 @@ VARIABLES = (
 ROLES = ("Follower", "Candidate", "Leader")  # PySyncObj's _RAFT_STATE 0, 1, 2
 NONE = "None"  # the spec's "no vote"
 _REGULAR, _NO_OP = 0, 1  # PySyncObj's _COMMAND_TYPE of a log entry's first byte
+# The key under which an append_entries message carries its sender's commitIndex as the adapter
+# maps it (the spec's mcommitIndex, "Commit index" in the module's docstring); PySyncObj reads the
+# keys it knows and ignores this one
+SPEC_COMMIT = "meshcheck_commit_index"
 
 
 # -- time, randomness and the journal, as the stepping node's ---------------------------------------
@@ -402,6 +437,8 @@ def message_record(message: Any) -> Value:
     term only, and a command by its type, which keeps a long trace small."""
     fields: dict[str, Value] = {}
     for k, v in message.items():
+        if k == SPEC_COMMIT:  # the adapter's, not PySyncObj's: not shown
+            continue
         if k == "entries":
             fields[k] = tuple(FrozenDict({"index": e[1], "term": e[2]}) for e in v)
         elif k == "command":
@@ -459,8 +496,9 @@ def log_view(name: str, value: Value) -> Value:
 
 def append_request(message: Mapping[str, Any], source: str, dest: str) -> FrozenDict | None:
     """PySyncObj's append_entries as Raft.tla's AppendEntriesRequest (indexes one below
-    PySyncObj's, whose index 1 is its sentinel; no ReadIndex reads: mreadSeq 0); None for what the
-    spec has no message for (a snapshot's transmission, an entry split into parts)."""
+    PySyncObj's, whose index 1 is its sentinel; no ReadIndex reads: mreadSeq 0; mcommitIndex the
+    sender's commitIndex as the adapter maps it, `SPEC_COMMIT`, when the sender wrote it); None for
+    what the spec has no message for (a snapshot's transmission, an entry split into parts)."""
     if "prevLogIdx" not in message or "transmission" in message:
         return None
     return FrozenDict(
@@ -470,7 +508,7 @@ def append_request(message: Mapping[str, Any], source: str, dest: str) -> Frozen
             "mprevLogIndex": max(message["prevLogIdx"] - 1, 0),
             "mprevLogTerm": message["prevLogTerm"],
             "mentries": tuple(entry_record(tuple(e)) for e in message.get("entries", ())),
-            "mcommitIndex": max(message["commit_index"] - 1, 0),
+            "mcommitIndex": message.get(SPEC_COMMIT, max(message["commit_index"] - 1, 0)),
             "mreadSeq": 0,
             "msource": source,
             "mdest": dest,
@@ -493,6 +531,12 @@ _KIND_ACTION = {
 
 class PySyncObjDriver:
     """One PySyncObj node behind the adapter contract (impl/adapters/contract.py's `Driver`)."""
+
+    # Whether each append_entries message carries its sender's commitIndex as the spec's
+    # (`SPEC_COMMIT`). Off, the spec's message carries PySyncObj's leaderCommit, which a restarted
+    # leader's persisted commit index can put above what the spec's leader can send: the switch
+    # exists so that a test shows the mapping matters.
+    map_leader_commit: bool = True
 
     def __init__(
         self,
@@ -518,7 +562,8 @@ class PySyncObjDriver:
         self._timers: list[SetTimer] = []
         self._before: tuple[int, int, int] = (0, 0, 0)  # (term, role, log length) before a step
         self._log_cache: tuple[Any, tuple[FrozenDict, ...]] = (None, ())
-        self._commit_unknown = False
+        # the spec's commitIndex of this node (a ghost: "Commit index" in the module's docstring)
+        self.spec_commit = 0
 
     # the contract --------------------------------------------------------------------------------
 
@@ -549,13 +594,8 @@ class PySyncObjDriver:
         self._timers.append(SetTimer("tick", self.tick))
         self._before = self._snapshot()
         # PySyncObj restores the commit index it persisted; Raft.tla's Restart falls back to the
-        # snapshot's (0 here): unknown in the log until a leader's AppendEntries brings the spec's
-        # up to it (`_spec_steps`)
-        self._commit_unknown = self.journal.commit > 1
-
-    def log_hidden(self) -> tuple[str, ...]:
-        """What this node's NDJSON records leave out for now (the contract's `log_hidden`)."""
-        return ("commitIndex",) if self._commit_unknown else ()
+        # snapshot's, 0 here (commitIndex is volatile, Figure 2)
+        self.spec_commit = 0
 
     def deliver(self, source: str, message: Any, now: int) -> None:
         self._before = self._snapshot()
@@ -599,6 +639,9 @@ class PySyncObjDriver:
         # sends, and the simulator's draws for them, are the same in every process
         sends = tuple(sorted(self.transport.outbox, key=lambda s: s[0]))
         self.transport.outbox.clear()
+        self._advance_commit(event)
+        if self.map_leader_commit:
+            sends = tuple((dest, self._with_commit(m)) for dest, m in sends)
         done = Collected(
             writes=self.journal.writes(),
             sends=sends,
@@ -622,6 +665,11 @@ class PySyncObjDriver:
             "role": ROLES[self.role],
             "commitIndex": max(self.obj.raftCommitIndex - 1, 0) if self.obj is not None else 0,
         }
+
+    def log_state(self) -> Mapping[str, Value]:
+        """What this node's NDJSON records show (the contract's `log_state`): `state()` with the
+        spec's commitIndex, the ghost `spec_commit` ("Commit index" in the module's docstring)."""
+        return {**self.state(), "commitIndex": self.spec_commit}
 
     def applied_state(self) -> tuple[int, bytes]:
         return self.machine.applied, hashlib.sha256(self.machine.snapshot()).digest()
@@ -671,6 +719,59 @@ class PySyncObjDriver:
     def _snapshot(self) -> tuple[int, int, int]:
         return (self.term, self.role, len(self.journal.entries))
 
+    # the spec's commit index (the ghost `spec_commit`) ---------------------------------------------
+
+    def _advance_commit(self, event: Any) -> None:
+        """Advance `spec_commit` after a step as Raft.tla advances commitIndex: a follower on an
+        AppendEntries it accepts (HandleAppendEntriesRequest), a leader on an answer
+        (HandleAppendEntriesResponse); no other step moves it."""
+        if not isinstance(event, Deliver):
+            return
+        message = event.message
+        body = getattr(message, "body", message)
+        if not isinstance(body, Mapping):
+            return
+        term0, role0, _ = self._before
+        kind = body.get("type")
+        if kind == "append_entries":
+            m = append_request(body, event.source, self.id)
+            if m is None or int(m["mterm"]) < term0:
+                return  # no spec message, or a stale term: rejected
+            # the spec's follower accepts when its log holds the entry before the new ones with
+            # the request's term (PySyncObj keeps its log up to there when it accepts, and leaves
+            # it unchanged when it rejects, so the log after the step says it)
+            prev = int(m["mprevLogIndex"])
+            log = self.log()
+            if prev == 0 or (prev <= len(log) and log[prev - 1]["term"] == m["mprevLogTerm"]):
+                last = prev + len(m["mentries"])
+                self.spec_commit = max(self.spec_commit, min(int(m["mcommitIndex"]), last))
+        elif kind == "next_node_idx" and role0 == 2 and self.role == 2 and self.term == term0:
+            self._leader_commit()
+
+    def _leader_commit(self) -> None:
+        """Raft.tla's leader commit rule (HandleAppendEntriesResponse; the paper's Figure 2, rules
+        for leaders): the highest index of the leader's current term that a majority holds, by
+        PySyncObj's matchIndex (updated by the answer as the spec's: the follower's last index
+        on a success, never back)."""
+        assert self.obj is not None
+        matched = getattr(self.obj, "_SyncObj__raftMatchIndex", {})
+        match = [max(int(k) - 1, 0) for k in matched.values()]
+        log = self.log()
+        cluster = len(self.peers) + 1
+        for n in range(len(log), self.spec_commit, -1):
+            if log[n - 1]["term"] != self.term:
+                break  # the entries below are of earlier terms: none commits by counting
+            if 2 * (1 + sum(k >= n for k in match)) > cluster:
+                self.spec_commit = n
+                return
+
+    def _with_commit(self, message: Any) -> Any:
+        """An append_entries message with its sender's commitIndex as the spec's, `spec_commit`
+        (SPEC_COMMIT); PySyncObj's own commit_index stays as it sent it."""
+        if not isinstance(message, Mapping) or message.get("type") != "append_entries":
+            return message
+        return FrozenDict({**message, SPEC_COMMIT: self.spec_commit})
+
     def _spec_steps(self, event: Any, sends: tuple[tuple[str, Any], ...]) -> tuple[SpecStep, ...]:
         me = self.id
         steps: list[SpecStep] = []
@@ -682,18 +783,6 @@ class PySyncObjDriver:
             action = _KIND_ACTION.get(kind)
             if action is not None:
                 m = append_request(body, event.source, me) if kind == "append_entries" else None
-                if m is not None and self._commit_unknown:
-                    # the spec's commitIndex after this step: min(mcommitIndex, last new entry)
-                    # when the spec's follower accepts it (a rejection leaves the spec's at 0):
-                    # it holds the entry before the new ones, of the request's term
-                    prev = int(m["mprevLogIndex"])
-                    log = self.log()
-                    accepted = prev == 0 or (
-                        prev <= len(log) and log[prev - 1]["term"] == m["mprevLogTerm"]
-                    )
-                    last = prev + len(m["mentries"])
-                    spec = min(m["mcommitIndex"], last)
-                    self._commit_unknown = not accepted or spec < self.state()["commitIndex"]
                 steps.append(SpecStep(action, {"i": me, "j": event.source}, message=m))
             else:  # a command forwarded to the leader, or its answer: no spec action
                 steps.append(SpecStep("Forward", {"i": me, "j": event.source}, in_spec=False))

@@ -1,0 +1,50 @@
+"""Known gossip bugs, each switchable without editing the core: `GossipConfig(bugs=frozenset({...}))`.
+
+As for Raft and PBFT (impl/raft/mutants.py, impl/pbft/mutants.py): each switch turns on one
+often-made mistake at the one place the correct rule lives (search impl/gossip for the constant's
+name). property_tests/gossip/checks.py lists the checks that kill them; each one's shortest
+counterexample is a stored free run in traces/gossip/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+MERGE_NOT_IDEMPOTENT = "merge_not_idempotent"
+OLDER_OVERWRITES_NEWER = "older_overwrites_newer"
+DELTA_SKIPS_MISSING = "delta_skips_missing"
+SILENT_AFTER_RESTART = "silent_after_restart"
+PHI_WRONG_WINDOW = "phi_wrong_window"
+SUSPICION_NEVER_CLEARED = "suspicion_never_cleared"
+
+BUGS: Mapping[str, str] = {
+    MERGE_NOT_IDEMPOTENT: (
+        "Merging an entry equal to the one held counts it as a new write and re-stamps it one "
+        "version up: a duplicate push, or the same entry arriving by two paths, changes the state "
+        "(merge(s, s) != s), and the node then holds a version nobody wrote."
+    ),
+    OLDER_OVERWRITES_NEWER: (
+        "The merge takes the incoming entry whenever it differs from the one held, not only when "
+        "its rank is higher: a late or duplicated push of an older version overwrites a newer one, "
+        "and a node's version of a key goes backwards."
+    ),
+    DELTA_SKIPS_MISSING: (
+        "The answer to a pull sends only the keys the digest names at a lower rank and skips the "
+        "keys the puller does not hold at all (delta without its 'key not in digest' half): a node "
+        "that missed an entry's push (loss, a crash, a partition) never gets it."
+    ),
+    SILENT_AFTER_RESTART: (
+        "A restarted node does not start its gossip timer again (nor pull to catch up): it still "
+        "merges what it receives, but never pushes, pulls or heartbeats, so it never catches up on "
+        "what it missed while down."
+    ),
+    PHI_WRONG_WINDOW: (
+        "The detector's window keeps the first `window` inter-arrival times and never slides: once "
+        "it is full, phi is computed from stale arrivals, not the last `window` (Hayashibara et al. "
+        "section 4: a sliding window), and the node suspects (or trusts) on the wrong model."
+    ),
+    SUSPICION_NEVER_CLEARED: (
+        "A heartbeat from a suspected peer does not clear the suspicion (no Trust): a peer once "
+        "suspected, falsely or while it was down, stays suspected while it is up and heartbeating."
+    ),
+}

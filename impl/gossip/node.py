@@ -1,0 +1,552 @@
+"""A gossip node as a sans-IO core: `step(event) -> effects` (impl/base), built on entries.py and phi.py.
+
+State. `entries` (key -> Entry, impl/gossip/entries.py), `own` (the entries this node wrote: the
+only state it persists, so a writer never reuses a version: Gossip.tla's persisted part), `changed`
+(the entries that changed since its last round: the delta it pushes), its heartbeat `(boot, beat)`,
+its membership view, and the detector (impl/gossip/detector.py). Everything but `own`, the boot
+count and the view it was welcomed with is volatile: a restart loses the entries learned from
+others, the view's later changes and every watch.
+
+A round (`Tick("gossip")`, every `interval` ticks; the first at a random point of the first
+interval so rounds spread):
+  Heartbeat(i)      the round counter `beat` goes up (every message carries (boot, beat))
+  Suspect(i, j)     each watched peer whose phi reached the threshold (phi.py)
+  Push(i, j)        to `fanout` peers drawn with the node's generator from the eligible members:
+                    the entries changed since the last round (a non-empty set), or a bare `Beat`
+  Pull(i, j)        to the first `pulls` of them: the node's digest (anti-entropy)
+and, with probability suspected / (eligible + 1) (Cassandra's rule for unreachable endpoints), a
+pull to one suspected peer, the probe that brings a peer back after a partition heals.
+
+Heartbeats and who watches whom. A node watches the `watchers` members before it in its sorted
+view (a ring, 3 by default), and sends the `watchers` after it, which watch it, a message every
+round (its push, or a bare `Beat`): their arrivals come once a round, so phi's normal model of the
+inter-arrival times fits. Every message from a watched peer is a heartbeat from it when its
+(boot, beat) is newer than the last counted (impl/gossip/messages.py); a suspected sender is
+trusted again: `Trust(i, j)`. Messages from peers it does not watch are not heartbeats: with
+random fanout a node hears from most peers once in many rounds, too seldom and too irregularly for
+the model (a first arrival alone would have every such peer suspected about 2.4 s later), and a
+watch per peer heard would make the detector's state grow with the cluster. Detector state is
+O(watchers) per node; a crashed node is suspected by the live nodes that watched it.
+  HandlePush(i, j)  merge: per key the entry of higher rank (entries.py); what changed joins the
+                    next round's delta
+  HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty;
+                    when the digest shows the puller holds what this node lacks, also
+  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses, a joiner whose
+                    seed crashed before it passed the join on, still spreads what only it has)
+Client requests: a write `ClientRequest((key, value))` is `Update(i, k, v)` (version one above the
+highest known for the key), persisted before it is acknowledged; a read `ClientRead(key)` answers
+the value held (None when none): a status read, eventually consistent.
+
+Restart. The node reloads its own writes and its boot count (one more, persisted), and, when it
+had been up before (`Restart(i)`), pulls from `fanout` peers at once to catch up on what it missed
+while down (anti-entropy for a node that was away), besides its rounds.
+
+Membership. The view is the members a node started with (`initial`, or the seed's view in its
+`Welcome`) changed by membership entries `@member/<node>` -> "up" | "left", gossiped and merged like
+any entry (so joins and leaves spread by the same delta and anti-entropy and converge the same way).
+`Join(i)`: a node outside writes its "up" entry and sends it to a seed (`JoinVia`: no spec step,
+the node is not a member yet); the seed merges it as it would a push (`HandlePush(seed, i)`) and
+answers with its view; the joiner takes that view as its own (the step `Join(i)`) and pulls from
+the seed. `Leave(i)`: the node writes
+"left", pushes it to a round's fanout, and goes quiet (answers nothing). A node that left is
+dropped from every view that learns it, and its watch is forgotten. The rule for suspected peers:
+a peer suspected continuously for `evict_after` ticks (5 rounds by default) is left out of the
+fanout choice (it stays in the view, and is still probed, above); heard again, it is trusted and
+back in the choice at once. Nothing is ever removed from a view by suspicion alone, so a healed
+partition cannot leave two halves that never choose each other.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from typing import Any
+
+from meshcheck.impl.base import probes
+from meshcheck.impl.base.effects import (
+    Action,
+    CancelTimer,
+    Effect,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.gossip import mutants
+from meshcheck.impl.gossip.config import GossipConfig
+from meshcheck.impl.gossip.detector import Detector, Watch
+from meshcheck.impl.gossip.entries import Entry, Rank, delta, newer, update
+from meshcheck.impl.gossip.messages import (
+    Beat,
+    JoinRequest,
+    JoinVia,
+    LeaveCluster,
+    Message,
+    Pull,
+    Push,
+    Welcome,
+)
+from meshcheck.impl.gossip.phi import Arrivals
+
+GOSSIP = "gossip"  # the round's timer
+JOIN = "join"  # a joiner asks its seed again when no welcome came
+MEMBER = "@member/"  # membership entries: MEMBER + node -> UP | LEFT
+UP, LEFT = "up", "left"
+OWN = "own/"  # durable keys of own writes: OWN + key -> Entry
+BOOT = "boot"
+BASE = "base"  # the view a joiner was welcomed with
+
+# what the node is to the cluster
+OUTSIDE, IN, GONE = "outside", "in", "left"
+
+
+_SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+
+
+def shared_set(members: tuple[str, ...]) -> frozenset[str]:
+    """`members` as a frozenset, one per tuple object: nodes that share a view tuple (the initial
+    members, a seed's welcome) share its set too, so a view costs one set, not one per node."""
+    found = _SETS.get(id(members))
+    if found is None or found[0] is not members:
+        found = (members, frozenset(members))
+        _SETS[id(members)] = found
+    return found[1]
+
+
+def _next(names: tuple[str, ...], name: str, forward: bool) -> tuple[str, bool]:
+    """The name after (before) `name` in the sorted `names`, cyclically, and whether it wrapped."""
+    if forward:
+        at = bisect.bisect_right(names, name)
+        return (names[at], False) if at < len(names) else (names[0], True)
+    at = bisect.bisect_left(names, name) - 1
+    return (names[at], False) if at >= 0 else (names[-1], True)
+
+
+def member_key(node: str) -> str:
+    return MEMBER + node
+
+
+def _act(name: str, **params: str) -> Action:
+    return Action(name, params)
+
+
+class GossipNode:
+    """One gossip node (see the module's docstring)."""
+
+    __slots__ = (
+        "_catching_up",
+        "_evicted",
+        "_extra",
+        "_joining",
+        "_ring",
+        "added",
+        "base",
+        "base_set",
+        "beat",
+        "boot",
+        "bugs",
+        "changed",
+        "config",
+        "detector",
+        "entries",
+        "id",
+        "own",
+        "rebooted",
+        "removed",
+        "rng",
+        "status",
+    )
+
+    def __init__(self, config: GossipConfig, rng: random.Random) -> None:
+        self.id = config.node_id
+        self.config = config
+        self.rng = rng
+        self.bugs = config.bugs
+        self.entries: dict[str, Entry] = {}
+        self.own: dict[str, Entry] = {}
+        self.changed: dict[str, Entry] = {}
+        self.boot = 0
+        self.beat = 0
+        self.status = OUTSIDE
+        self.base: tuple[str, ...] = ()  # shared, never mutated
+        self.base_set: frozenset[str] = frozenset()  # the same, as a set (shared too)
+        self.added: set[str] = set()  # members learned from "up" entries not in base
+        self.removed: set[str] = set()  # members learned to have left
+        self.detector = Detector(config.phi)
+        self._extra: tuple[str, ...] | None = None  # `added`, sorted (rebuilt when it changes)
+        # the peers it watches (its ring predecessors) and those watching it (its successors)
+        self._ring: tuple[frozenset[str], tuple[str, ...]] | None = None
+        self._evicted: set[str] = set()
+        self._joining: str | None = None
+        self._catching_up: set[str] = set()  # peers pulled from at a restart, not answered yet
+        self.rebooted = False  # this incarnation restarted after an earlier one
+
+    # -- views --------------------------------------------------------------------------------------
+
+    def members(self) -> frozenset[str]:
+        """The membership view (empty for a node outside the cluster or gone)."""
+        if self.status != IN:
+            return frozenset()
+        if not self.added and not self.removed:
+            return self.base_set  # shared: no copy of the view per node
+        return (self.base_set | self.added) - self.removed
+
+    def is_member(self, node: str) -> bool:
+        return (node in self.added or node in self.base_set) and node not in self.removed
+
+    def ring(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(the `watchers` members before it in the sorted view: the peers it watches, the
+        `watchers` after it: the peers that watch it), found again when the view changes by
+        walking the sorted view from the node's own name (O(watchers log n), no copy of the view)."""
+        if self._ring is None:
+            if self._extra is None:
+                self._extra = tuple(sorted(self.added))
+            before = frozenset(self._walk(forward=False))
+            self._ring = (before, tuple(self._walk(forward=True)))
+            for j in [j for j in self.detector.watches if j not in before]:
+                self.detector.forget(j)
+                self._evicted.discard(j)
+        return self._ring
+
+    def _walk(self, *, forward: bool) -> list[str]:
+        """Up to `watchers` members after (or before) the node in the cyclic order of names."""
+        seqs = [q for q in (self.base, self._extra or ()) if q]
+        found: list[str] = []
+        cur = self.id
+        while len(found) < self.config.watchers and seqs:
+            steps = [_next(q, cur, forward) for q in seqs]
+            ahead = [name for name, wrapped in steps if not wrapped]
+            pool = ahead or [name for name, _ in steps]
+            cur = min(pool) if forward else max(pool)
+            if cur == self.id or cur in found:
+                break
+            if cur not in self.removed:
+                found.append(cur)
+        return found
+
+    def eligible(self) -> list[str]:
+        """The peers a round may choose: members but itself, left out those evicted."""
+        return [
+            j
+            for j in (*self.base, *sorted(self.added))
+            if j != self.id and j not in self.removed and j not in self._evicted
+        ]
+
+    def _choose(self, k: int) -> list[str]:
+        """`k` distinct eligible peers drawn with the node's generator (all of them, shuffled, when
+        there are no more). A large view is sampled by rejection, without building the list of
+        eligible peers: one list per node per round would make a round O(n)."""
+        if self._extra is None:
+            self._extra = tuple(sorted(self.added))
+        base, extra = self.base, self._extra
+        total = len(base) + len(extra)
+        if total > 4 * k + 8:
+            chosen: list[str] = []
+            for _ in range(16 * k):
+                at = self.rng.randrange(total)
+                j = base[at] if at < len(base) else extra[at - len(base)]
+                if j == self.id or j in self.removed or j in self._evicted or j in chosen:
+                    continue
+                chosen.append(j)
+                if len(chosen) == k:
+                    return chosen
+        peers = self.eligible()
+        if len(peers) > k:
+            return self.rng.sample(peers, k)
+        self.rng.shuffle(peers)
+        return peers
+
+    # -- the step -----------------------------------------------------------------------------------
+
+    def step(self, event: Any) -> list[Effect]:
+        match event:
+            case Deliver(source=source, message=message):
+                if self.status == IN or isinstance(message, Welcome):
+                    return self._receive(source, message, event.now)
+                return []
+            case Tick(timer=timer) if timer == GOSSIP and self.status == IN:
+                return self._round(event.now)
+            case Tick(timer=timer) if timer == JOIN:
+                return self._join_again()
+            case ClientRequest(value=(str() as key, str() as value), request_id=rid):
+                return self._write(key, value, rid)
+            case ClientRead(query=key, request_id=rid):
+                held = self.entries.get(key) if self.status == IN else None
+                return [Reply(rid, None if held is None else held.value)]
+            case ClientRequest(request_id=rid):
+                return [Reply(rid, error=f"not a status write (key, value): {event.value!r}")]
+            case Restart(persisted=persisted):
+                return self._restart(persisted, event.now)
+            case JoinVia(seed=seed):
+                return self._join(seed)
+            case LeaveCluster():
+                return self._leave()
+        return []
+
+    # -- restart, join, leave -----------------------------------------------------------------------
+
+    def _restart(self, persisted: Any, now: int) -> list[Effect]:
+        self.boot = int(persisted.get(BOOT, 0)) + 1
+        self.rebooted = BOOT in persisted
+        for k, v in persisted.items():
+            if k.startswith(OWN):
+                self.own[k[len(OWN) :]] = v
+        self.entries = dict(self.own)
+        mine = self.own.get(member_key(self.id))
+        if mine is not None:
+            self.status = IN if mine.value == UP else GONE
+        else:
+            self.status = IN if self.id in self.config.initial else OUTSIDE
+        self.base = persisted.get(BASE, self.config.initial)
+        self.base_set = shared_set(self.base)
+        for key, entry in self.own.items():
+            if key.startswith(MEMBER):
+                self._membership(key[len(MEMBER) :], entry.value)
+        out: list[Effect] = [Persist((Put(BOOT, self.boot),))]
+        if self.status != IN:
+            return out
+        if self.rebooted:
+            out.append(_act("Restart", i=self.id))
+            if mutants.SILENT_AFTER_RESTART in self.bugs:
+                return out
+            for j in self._choose(self.config.fanout):
+                self._catching_up.add(j)
+                out += self._pull(j)
+        out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
+        return out
+
+    def _join(self, seed: str) -> list[Effect]:
+        if self.status == IN or seed == self.id:
+            return []
+        entry = self._own_write(member_key(self.id), UP)
+        self.changed[member_key(self.id)] = entry
+        self._joining = seed
+        return [
+            Persist((Put(OWN + member_key(self.id), entry),)),
+            Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
+            SetTimer(JOIN, self.config.interval),
+        ]
+
+    def _join_again(self) -> list[Effect]:
+        """No welcome within a round (the request or the answer was lost, the seed is down): ask
+        the seed again."""
+        seed = self._joining
+        if seed is None or self.status == IN:
+            return []
+        entry = self.own[member_key(self.id)]
+        return [
+            Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
+            SetTimer(JOIN, self.config.interval),
+        ]
+
+    def _leave(self) -> list[Effect]:
+        if self.status != IN:
+            return []
+        key = member_key(self.id)
+        entry = self._own_write(key, LEFT)
+        self.changed[key] = entry
+        out: list[Effect] = [_act("Leave", i=self.id), Persist((Put(OWN + key, entry),))]
+        push = tuple(self.changed.items())
+        for j in self._choose(self.config.fanout):
+            out += [
+                _act("Push", i=self.id, j=j),
+                Send(j, Push(self.id, j, push, self.boot, self.beat)),
+            ]
+        self.status = GONE
+        self.changed = {}
+        self.detector = Detector(self.config.phi)
+        out.append(CancelTimer(GOSSIP))
+        return out
+
+    def _own_write(self, key: str, value: str) -> Entry:
+        entry = update(self.entries, key, value, self.id)
+        self.entries[key] = entry
+        self.own[key] = entry
+        return entry
+
+    def _write(self, key: str, value: str, rid: int) -> list[Effect]:
+        if self.status != IN:
+            return [Reply(rid, error=f"{self.id} is not a member")]
+        if key.startswith(MEMBER):
+            return [Reply(rid, error=f"{key!r} is a membership key")]
+        entry = self._own_write(key, value)
+        self.changed[key] = entry
+        return [
+            _act("Update", i=self.id, k=key, v=value),
+            Persist((Put(OWN + key, entry),)),
+            Reply(rid, value),
+        ]
+
+    # -- a round ------------------------------------------------------------------------------------
+
+    def _round(self, now: int) -> list[Effect]:
+        self.beat += 1
+        out: list[Effect] = [_act("Heartbeat", i=self.id)]
+        detector = self.detector
+        for j in detector.due(now):
+            detector.watches[j].suspected_since = now
+            out.append(_act("Suspect", i=self.id, j=j))
+        evict = self.config.evict_after
+        for j, w in detector.watches.items():
+            since = w.suspected_since
+            if since is not None and now - since >= evict:
+                self._evicted.add(j)
+        targets = self._choose(self.config.fanout)
+        if self.changed:
+            delta = tuple(self.changed.items())
+            for j in targets:
+                out += [
+                    _act("Push", i=self.id, j=j),
+                    Send(j, Push(self.id, j, delta, self.boot, self.beat)),
+                ]
+            self.changed = {}
+        else:
+            out += [Send(j, Beat(self.id, j, self.boot, self.beat)) for j in targets]
+        for j in self.ring()[1]:  # those watching it hear from it every round
+            if j not in targets and j not in self._evicted:
+                out.append(Send(j, Beat(self.id, j, self.boot, self.beat)))
+        for j in targets[: self.config.pulls]:
+            out += self._pull(j)
+        suspected = [j for j in self._evicted if self.is_member(j)]
+        view = len(self.base) + len(self._extra or ())  # about the eligible peers' number
+        if suspected and self.rng.random() < len(suspected) / max(1, view - len(suspected)):
+            out += self._pull(self.rng.choice(sorted(suspected)))
+        out.append(SetTimer(GOSSIP, self.config.interval))
+        return out
+
+    def _pull(self, j: str, *, back: bool = False) -> list[Effect]:
+        digest = tuple((k, e.rank()) for k, e in self.entries.items())
+        pull = Pull(self.id, j, digest, self.boot, self.beat, back)
+        return [_act("Pull", i=self.id, j=j), Send(j, pull)]
+
+    # -- receiving ----------------------------------------------------------------------------------
+
+    def _receive(self, source: str, message: Message, now: int) -> list[Effect]:
+        out: list[Effect]
+        if isinstance(message, Push):
+            out = [_act("HandlePush", i=self.id, j=source)]
+            took = self._merge(message.entries)
+            if source in self._catching_up:
+                self._catching_up.discard(source)
+                if took:
+                    probes.hit("gossip", "caught_up_after_restart")
+        elif isinstance(message, Pull):
+            out = [_act("HandlePull", i=self.id, j=source)]
+            lacking = self._delta(message.digest)
+            if lacking:
+                push = Push(self.id, source, tuple(lacking.items()), self.boot, self.beat)
+            else:
+                push = None
+            out.append(Send(source, push or Beat(self.id, source, self.boot, self.beat)))
+            if not message.back and self._behind(message.digest):
+                out += self._pull(source, back=True)  # the puller holds what this node lacks
+        elif isinstance(message, JoinRequest):
+            # the seed merges the joiner's membership entry as it would a push's
+            out = [_act("HandlePush", i=self.id, j=source)]
+            self._merge(((member_key(source), message.entry),))
+            view = tuple(sorted(self.members()))
+            out.append(Send(source, Welcome(self.id, source, view, self.boot, self.beat)))
+        elif isinstance(message, Welcome):
+            if self._joining != source:
+                return []
+            self._joining = None
+            self.status = IN
+            self.base = message.members
+            self.base_set = shared_set(message.members)
+            self._ring = None
+            self._extra = None
+            self.added.discard(self.id)
+            out = [
+                _act("Join", i=self.id),
+                Persist((Put(BASE, message.members),)),
+                CancelTimer(JOIN),
+            ]
+            out += self._pull(source)
+            out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
+        else:
+            out = []
+        if self.status == IN:
+            out += self._heard(source, message.boot, message.beat, now)
+        return out
+
+    def _heard(self, j: str, boot: int, beat: int, now: int) -> list[Effect]:
+        """A message from j: a heartbeat arrival when its counter is new (see messages.py)."""
+        if j not in self.ring()[0]:
+            return []
+        detector = self.detector
+        w: Watch | None = detector.watches.get(j)
+        if w is None:
+            detector.watch(j, now, boot, beat)
+            return []
+        if (boot, beat) <= (w.boot, w.beat):
+            return []
+        w.boot, w.beat = boot, beat
+        a = w.arrivals
+        if mutants.PHI_WRONG_WINDOW in self.bugs:
+            w.arrivals = Arrivals(now, (*a.intervals, now - a.last)[: self.config.phi.window])
+        else:
+            w.arrivals = a.heard(now, self.config.phi)
+        w.deadline = detector._deadline(w.arrivals)
+        if w.suspected_since is None or mutants.SUSPICION_NEVER_CLEARED in self.bugs:
+            return []
+        w.suspected_since = None
+        self._evicted.discard(j)
+        probes.hit("gossip", "suspicion_cleared")
+        return [_act("Trust", i=self.id, j=j)]
+
+    def _merge(self, incoming: tuple[tuple[str, Entry], ...]) -> int:
+        """Merge entries in; how many changed the state."""
+        entries, changed = self.entries, self.changed
+        took = 0
+        for key, entry in incoming:
+            held = entries.get(key)
+            if held is None:
+                take = True
+            elif mutants.OLDER_OVERWRITES_NEWER in self.bugs:
+                take = entry.rank() != held.rank()
+            else:
+                take = newer(entry, held)
+            if not take and held is not None and entry.rank() == held.rank():
+                probes.hit("gossip", "duplicate_merged")
+                if mutants.MERGE_NOT_IDEMPOTENT in self.bugs:
+                    entry = Entry(held.version + 1, held.origin, held.value)
+                    take = True
+            if take:
+                took += 1
+                entries[key] = entry
+                changed[key] = entry
+                if key.startswith(MEMBER):
+                    self._membership(key[len(MEMBER) :], entry.value)
+        return took
+
+    def _delta(self, digest: tuple[tuple[str, Rank], ...]) -> dict[str, Entry]:
+        theirs = dict(digest)
+        if mutants.DELTA_SKIPS_MISSING in self.bugs:
+            return {k: e for k, e in self.entries.items() if k in theirs and e.rank() > theirs[k]}
+        return delta(self.entries, theirs)
+
+    def _behind(self, digest: tuple[tuple[str, Rank], ...]) -> bool:
+        """Whether a digest names a key this node lacks or holds at a lower rank."""
+        entries = self.entries
+        for key, rank in digest:
+            held = entries.get(key)
+            if held is None or held.rank() < rank:
+                return True
+        return False
+
+    def _membership(self, node: str, value: str) -> None:
+        if node == self.id:
+            return
+        if value == UP:
+            self.removed.discard(node)
+            if node not in self.base_set:
+                self.added.add(node)
+        else:
+            self.removed.add(node)
+            self.added.discard(node)
+            self.detector.forget(node)
+            self._evicted.discard(node)
+        self._extra = None
+        self._ring = None

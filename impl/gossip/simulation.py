@@ -1,0 +1,188 @@
+"""Gossip in the simulator (meshcheck.impl.sim): the plug-in and a cluster builder.
+
+The cluster is `initial` nodes in the cluster from the start and `spares` outside it, which a test
+or a free run brings in with `JoinVia(seed)` and out with `LeaveCluster()` (`sim.inject`). A status
+write is the workload's `ClientRequest((key, value))`, a status read its `ClientRead(key)`
+(`status_workload`).
+
+The plug-in keeps what the refinement mapping (impl/gossip/refinement.py) needs beyond the nodes:
+every write (`written`, for Gossip.tla's history variable and the checks' "no invented values"),
+and which nodes are up (the simulator's own table, bound by `attach`). Observers (the free runs'
+monitor, property_tests/gossip/) see each processed event once, after it, with the node's clock.
+
+Spec actions of faults: a lost message is `LoseMessage(m)`, a duplicate `DuplicateMessage(m)`, a
+crash `Crash(i)` (the simulator records a crash as one step; the node's recovery and the network's
+partitions and heals are noted in the trace's meta, not steps).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from meshcheck.impl.base.effects import Effect, split_actions
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.node import Workload
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.gossip import refinement
+from meshcheck.impl.gossip.config import GossipConfig
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.sim.config import Faults, Phases, SimConfig
+from meshcheck.impl.sim.protocol import Segment
+from meshcheck.impl.sim.simulator import Simulator
+
+Observer = Callable[[str, Any, Mapping[str, GossipNode], int], None]
+
+
+def node_names(n: int, prefix: str = "n") -> tuple[str, ...]:
+    width = len(str(n))
+    return tuple(f"{prefix}{k:0{width}d}" for k in range(1, n + 1))
+
+
+def status_workload(
+    keys: Sequence[str], *, every: int = 50, reads: float = 0.2, until: int | None = None
+) -> Workload:
+    """Status writes `(key, "v<n>")` to the keys in turn, and reads of them."""
+    ks = tuple(keys)
+
+    def make(n: int) -> tuple[str, str]:
+        return (ks[n % len(ks)], f"v{n}")
+
+    def query(n: int) -> str:
+        return ks[n % len(ks)]
+
+    return Workload(every=every, reads=reads, make=make, query=query, until=until)
+
+
+class GossipPlugin:
+    """The gossip side of `Simulator`."""
+
+    name = "gossip"
+    variables: tuple[str, ...] = refinement.VARIABLES
+
+    def __init__(
+        self,
+        initial: Sequence[str],
+        *,
+        keys: Sequence[str] = ("k1", "k2"),
+        interval: int = 1000,
+        fanout: int = 3,
+        phi: PhiConfig | None = None,
+        evict_after: int = 5000,
+        bugs: frozenset[str] = frozenset(),
+    ) -> None:
+        self.initial = tuple(sorted(initial))  # sorted: the ring is the order of names
+        self.keys = tuple(keys)
+        self.interval = interval
+        self.fanout = fanout
+        self.phi = phi or PhiConfig()
+        self.evict_after = evict_after
+        self.bugs = bugs
+        self.written: list[tuple[str, Entry]] = []  # every status write (key, entry), in order
+        self.observers: list[Observer] = []
+        self.up: Mapping[str, bool] = {}
+        self._sim: Simulator[GossipNode] | None = None
+        self._last: object = None
+
+    def attach(self, sim: Simulator[GossipNode]) -> None:
+        """Bind the simulator whose nodes this plug-in maps (its table of nodes up, its clocks)."""
+        self._sim = sim
+        self.up = sim.up
+
+    def new_node(self, node_id: str, rng: random.Random) -> GossipNode:
+        config = GossipConfig(
+            node_id,
+            self.initial,
+            interval=self.interval,
+            fanout=self.fanout,
+            phi=self.phi,
+            evict_after=self.evict_after,
+            bugs=self.bugs,
+        )
+        return GossipNode(config, rng)
+
+    def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
+        return [
+            Segment(None if a is None else a.name, FrozenDict() if a is None else a.params, part)
+            for a, part in split_actions(effects)
+        ]
+
+    def message_record(self, message: Any) -> Value:
+        return refinement.message_record(message)
+
+    def after_step(self, node_id: str, event: Any, nodes: Mapping[str, GossipNode]) -> None:
+        if event is self._last:  # called once per spec action of the event: act once
+            return
+        self._last = event
+        node = nodes[node_id]
+        if isinstance(event, ClientRequest) and node.status == IN:
+            value = event.value
+            if isinstance(value, tuple) and len(value) == 2:
+                held = node.own.get(value[0])
+                if held is not None and held.value == value[1] and held.origin == node_id:
+                    self.written.append((value[0], held))
+        if self.observers:
+            now = self._sim.local_time(node_id) if self._sim is not None else 0
+            for observe in self.observers:
+                observe(node_id, event, nodes, now)
+
+    def abstract_state(
+        self, nodes: Mapping[str, GossipNode], messages: FrozenDict, faults: Mapping[str, int]
+    ) -> FrozenDict:
+        # before `attach` (the simulator's initial state), every node is up
+        up = self.up if self._sim is not None else dict.fromkeys(nodes, True)
+        return refinement.abstract_state(nodes, up, messages, self.keys, self.written)
+
+    def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
+        if kind == "restart":
+            return "Crash", FrozenDict({"i": subject})
+        action = {"drop": "LoseMessage", "duplicate": "DuplicateMessage"}[kind]
+        return action, FrozenDict({"m": subject})
+
+
+def gossip_cluster(
+    nodes: int | Sequence[str] = 5,
+    *,
+    spares: int | Sequence[str] = 0,
+    seed: int = 0,
+    faults: Faults | Phases | None = None,
+    workload: Workload | None = None,
+    keys: Sequence[str] = ("k1", "k2"),
+    latency: tuple[int, int] = (1, 10),
+    skew: tuple[int, int] = (100, 100),
+    interval: int = 1000,
+    fanout: int = 3,
+    phi: PhiConfig | None = None,
+    evict_after: int = 5000,
+    bugs: frozenset[str] = frozenset(),
+    record: bool = True,
+    history: bool = True,
+) -> Simulator[GossipNode]:
+    """A simulated gossip cluster: `nodes` members from the start (a count: n01, n02, ...) and
+    `spares` outside it (a count: s1, s2, ...)."""
+    initial = node_names(nodes) if isinstance(nodes, int) else tuple(nodes)
+    outside = node_names(spares, "s") if isinstance(spares, int) else tuple(spares)
+    plugin = GossipPlugin(
+        initial,
+        keys=keys,
+        interval=interval,
+        fanout=fanout,
+        phi=phi,
+        evict_after=evict_after,
+        bugs=bugs,
+    )
+    config = SimConfig(
+        seed=seed,
+        latency=latency,
+        skew=skew,
+        faults=faults if faults is not None else Faults(),
+        workload=workload,
+        record=record,
+        history=history,
+    )
+    sim: Simulator[GossipNode] = Simulator(plugin, (*initial, *outside), config)
+    plugin.attach(sim)
+    return sim

@@ -1,0 +1,46 @@
+"""Every property check of the gossip implementation, in the order `meshcheck mutants gossip` tries
+them.
+
+A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
+the implementation with `bugs` (impl/gossip/mutants.py) switched on. The stored runs first (each
+mutant's shortest counterexample, re-run from its seed: under a second), then the free runs of 5
+nodes (each a fraction of a second) and of 50 nodes (about a second each). Lockstep and trace
+validation against specs/Gossip.tla join this list once the spec is in.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from hypothesis import settings as Settings
+
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.gossip.free_runs import free_run_check
+from meshcheck.property_tests.gossip.harness import HARNESS
+
+
+def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
+    """Every stored run of traces/gossip/ re-run with `bugs` (settings unused: the corpus is fixed);
+    CheckFailed on the first that fails."""
+    HARNESS.stored_runs(bugs)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "stored runs",
+        stored_runs,
+        "the traces/gossip/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "free runs (5 nodes)",
+        partial(free_run_check, n=5, max_ticks=8000),
+        "churn, partitions, loss and crashes, then calm: no invented values, versions never "
+        "back, the detector is phi of the last window, convergence within the bound, crashed "
+        "nodes suspected, reads return written values",
+    ),
+    Check(
+        "free runs (50 nodes)",
+        partial(free_run_check, n=50, max_ticks=8000),
+        "the same at 50 nodes",
+    ),
+)

@@ -1,0 +1,46 @@
+"""Gossip as meshcheck knows it: specs/Gossip.tla, impl/gossip, its mutants, checks, proofs and corpus.
+
+Declared in pyproject.toml as the entry point `gossip` of the group `meshcheck.protocols`. The
+action table is Gossip.tla's `Next`; the failure detector's actions (Heartbeat, Suspect, Trust),
+which the node reports too, are FailureDetector.tla's.
+"""
+
+from __future__ import annotations
+
+from meshcheck.protocol import Action, Models, Protocol
+
+_IJ = ("i", "j")
+
+GOSSIP = Protocol(
+    name="gossip",
+    title="gossip: delta push, pull anti-entropy, phi-accrual failure detection, churn",
+    models=Models(
+        spec="Gossip",
+        quick="Gossip_quick",
+        default="Gossip",
+        deep="Gossip_deep",
+        liveness="Gossip_liveness",
+    ),
+    actions=(
+        Action("Update", ("i", "k", "v"), "client", "i writes v to key k, one version up"),
+        Action("Push", _IJ, "protocol", "i sends j a push of its entries"),
+        Action("Pull", _IJ, "protocol", "i sends j its digest"),
+        Action("HandlePush", _IJ, "protocol", "i merges a push from j"),
+        Action("HandlePull", _IJ, "protocol", "i answers j's digest with the delta"),
+        Action("LoseMessage", ("m",), "fault", "the network loses m"),
+        Action("DuplicateMessage", ("m",), "fault", "the network delivers m twice"),
+        Action("Crash", ("i",), "fault", "i crashes, keeping only its own writes"),
+        Action("Restart", ("i",), "fault", "i comes back and pulls to catch up"),
+        Action("Partition", (), "fault", "the network splits"),
+        Action("Heal", (), "fault", "the network heals"),
+        Action("Join", ("i",), "environment", "i joins through a seed"),
+        Action("Leave", ("i",), "environment", "i announces it leaves"),
+    ),
+    bugs="meshcheck.impl.gossip.mutants:BUGS",
+    checks="meshcheck.property_tests.gossip.checks:CHECKS",
+    proofs="meshcheck.models.gossip:prove",
+    harness="meshcheck.property_tests.gossip.harness:HARNESS",
+    corpus="gossip",
+    property_tests=("property_tests/gossip",),
+    coverage="meshcheck.property_tests.gossip.coverage:COVERAGE",
+)

@@ -1,0 +1,37 @@
+"""The gossip harness: what the shared harness (property_tests/harness.py) takes for this protocol.
+
+No lockstep spec yet (specs/Gossip.tla lands separately): the corpus is stored free runs, each
+re-run from its seed by the check that found it (`reruns`), with the mutant it was written for.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from meshcheck.property_tests import corpus, free_runs
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.gossip import free_runs as gossip_runs
+from meshcheck.property_tests.harness import Harness
+
+
+@attrs.frozen
+class GossipHarness(Harness):
+    """A `Harness` whose stored traces are free runs (`#meta.source` "impl"), not spec paths."""
+
+    def stored_runs(self, bugs: frozenset[str]) -> None:
+        """Re-run every stored run with `bugs` switched on besides its own: the first that fails
+        raises its CheckFailed."""
+        entries = corpus.entries([self.protocol])  # the runs written for these bugs first
+        for entry in sorted(entries, key=lambda e: not (e.bugs & bugs)):
+            replayed = corpus.replay(entry, bugs)
+            if not replayed.holds:
+                raise CheckFailed(f"{entry.name}: {replayed.problem}", steps=replayed.steps)
+
+
+HARNESS = GossipHarness(
+    "gossip",
+    (),
+    storm=gossip_runs.STORM,
+    reruns={"free run": gossip_runs.check_run},
+    schedules=(free_runs,),
+)

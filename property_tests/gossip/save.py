@@ -1,0 +1,93 @@
+"""Write each gossip mutant's shortest stored run into traces/gossip/ (the regression corpus).
+
+`meshcheck mutants --save` writes lockstep counterexamples (spec paths); gossip has no lockstep yet,
+so its corpus is free runs: for each mutant, the shortest failing run (fewest recorded steps)
+among small schedules (3 to 5 nodes, a few seconds of faults, a calm tail as long as the
+convergence bound), kept with what re-runs it (`#meta.rerun`) and the mutant (`#meta.bugs`).
+tests/test_corpus.py re-runs each: it holds with no mutant and fails with its own.
+
+    python -m meshcheck.property_tests.gossip.save [MUTANT ...]
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.gossip.mutants import BUGS
+from meshcheck.property_tests import record
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, check_run
+from meshcheck.property_tests.harness import resource
+from meshcheck.traces import itf
+
+FAULTS = (
+    {"drop": 0.1},
+    {"crash": 0.6},
+    {"partition": 0.6},
+    {"drop": 0.1, "duplicate": 0.1, "crash": 0.3, "partition": 0.3},
+)
+
+
+def candidates(seeds: int = 3) -> Iterator[tuple[int, Schedule]]:
+    for n, ticks, faults, window, seed in itertools.product(
+        (3, 4, 5), (1000, 2000, 3000), FAULTS, (4, 100), range(seeds)
+    ):
+        yield (
+            n,
+            Schedule(
+                seed=seed,
+                ticks=ticks,
+                **faults,
+                every=200,
+                window=window,
+                kill=1,
+                tail=CONVERGENCE_ROUNDS,
+            ),
+        )
+
+
+def shortest(mutant: str, budget: int = 144) -> tuple[Trace, record.Rerun]:
+    """The failing run with the fewest recorded steps among the first `budget` candidates."""
+    best: tuple[Trace, record.Rerun] | None = None
+    bugs = frozenset({mutant})
+    for n, schedule in itertools.islice(candidates(), budget):
+        try:
+            check_run(schedule, n, bugs)
+        except CheckFailed as failed:
+            trace = failed.trace
+            if trace is not None and (best is None or len(trace.steps) < len(best[0].steps)):
+                best = (trace, record.Rerun("gossip", "free run", n, repr(schedule)))
+    if best is None:
+        raise SystemExit(f"meshcheck: no candidate run kills {mutant}")
+    return best
+
+
+def save(mutant: str, folder: Path) -> Path:
+    trace, rerun = shortest(mutant)
+    trace = record.with_rerun(trace, rerun)
+    trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
+    return itf.write(trace, folder / f"{mutant}.itf.json")
+
+
+def main(argv: Sequence[str]) -> int:
+    folder = resource("meshcheck.traces", "gossip")
+    unknown = [m for m in argv if m not in BUGS]
+    if unknown:
+        print(f"meshcheck: no gossip mutant {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    for mutant in argv or list(BUGS):
+        path = save(mutant, folder)
+        print(f"{mutant}: {len(itf.read(path).steps) - 1} steps -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

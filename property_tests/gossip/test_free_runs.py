@@ -1,0 +1,85 @@
+"""The gossip free runs under pytest: the correct nodes pass with the loaded Hypothesis profile
+(MESHCHECK_HYPOTHESIS), each mutant fails its scenario with the check that must catch it, and each
+end-of-run check fails on a run broken on purpose (so it can fail)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+
+from meshcheck.impl.base.events import ClientRead, ClientRequest
+from meshcheck.impl.gossip import mutants
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.property_tests import record
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.gossip.free_runs import (
+    Monitor,
+    free_run_check,
+    once,
+    reads_written,
+    suspected_crashed,
+)
+from meshcheck.property_tests.harness import resource
+from meshcheck.traces import itf
+
+
+@pytest.mark.parametrize("n", [5, 50])
+def test_free_runs_hold(n: int) -> None:
+    free_run_check(frozenset(), settings(), n=n, max_ticks=8000)
+
+
+# what must catch each mutant on its scenario: the schedule of its stored run (traces/gossip/,
+# written by property_tests/gossip/save.py), re-run here without recording
+CAUGHT_BY = {
+    mutants.MERGE_NOT_IDEMPOTENT: "which nobody wrote",
+    mutants.OLDER_OVERWRITES_NEWER: "went back from",
+    mutants.DELTA_SKIPS_MISSING: "not converged",
+    mutants.SILENT_AFTER_RESTART: "not converged",
+    mutants.PHI_WRONG_WINDOW: "inter-arrival times",
+    mutants.SUSPICION_NEVER_CLEARED: "(no Trust)",
+}
+
+
+def scenario(mutant: str) -> tuple[int, Schedule]:
+    trace = itf.read(resource("meshcheck.traces", "gossip", f"{mutant}.itf.json"))
+    rerun = trace.meta["rerun"]
+    schedule = record.parse_schedule("gossip", str(rerun["schedule"]))
+    return int(rerun["nodes"]), schedule
+
+
+def test_every_mutant_has_a_scenario() -> None:
+    assert set(CAUGHT_BY) == set(mutants.BUGS)
+
+
+@pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
+def test_each_mutant_fails_its_scenario(mutant: str) -> None:
+    n, schedule = scenario(mutant)
+    assert once(schedule, n, frozenset(), record=False).problem is None
+    problem = once(schedule, n, frozenset({mutant}), record=False).problem
+    assert problem is not None and CAUGHT_BY[mutant] in problem, problem
+
+
+def test_a_read_of_a_value_nobody_wrote_fails_the_history_check() -> None:
+    sim = gossip_cluster(3, seed=1, workload=status_workload(("k1",), every=10_000), record=False)
+    sim.inject("n1", ClientRequest(("k1", "v1"), request_id=1))
+    sim.inject("n1", ClientRead("k1", request_id=2))
+    assert reads_written(sim) is None
+    sim.nodes["n1"].entries["k1"] = Entry(9, "n9", "forged")
+    sim.inject("n1", ClientRead("k1", request_id=3))
+    assert "returned 'forged', never written" in (reads_written(sim) or "")
+
+
+def test_a_crashed_node_nobody_suspects_fails_the_detector_check() -> None:
+    phi = PhiConfig()
+    sim = gossip_cluster(4, seed=2, phi=phi, record=False)
+    monitor = Monitor(sim, phi)
+    sim.run(until=10_000)
+    sim.crash("n4")
+    sim.run(until=30_000)
+    assert suspected_crashed(sim, monitor) is None
+    assert monitor.problem is None
+    for i in ("n1", "n2", "n3"):  # forget the suspicions: the check must see it
+        sim.nodes[i].detector.watches["n4"].suspected_since = None
+    assert "does not suspect n4" in (suspected_crashed(sim, monitor) or "")
