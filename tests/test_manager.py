@@ -72,9 +72,20 @@ def test_an_unknown_type_is_refused_with_nothing_lost() -> None:
     assert routing_problem(m, submit.seen) is None
 
 
-def test_status_is_not_routed_until_the_gossip_layer_is_wired() -> None:
-    with pytest.raises(ImplError, match="status path needs impl/gossip"):
-        Manager(seed=3).submit("status", {"cpu": 3})
+def test_a_status_write_is_gossiped_at_once_and_not_agreed() -> None:
+    m = Manager(seed=3)
+    m.submit("critical", Custom("a", 1))
+    before = counters(m)
+    status = m.submit("status", ("cpu", "71%"))
+    after = counters(m)
+    assert (status.layer, status.how, status.agreed) == (Layer.GOSSIP, How.GOSSIPED, False)
+    assert after[:4] == before[:4] and after[4] == before[4] + 1  # only gossip moved
+    node, key, version = status.where
+    assert (key, version, status.result) == ("cpu", 1, "71%")
+    assert m.gossip.nodes[node].entries["cpu"].value == "71%"
+    assert m.submit("status", {"cpu": 72}).where == (node, "cpu", 2)
+    with pytest.raises(ImplError, match="a status write is"):
+        m.submit("status", Custom("x", 1))
 
 
 def test_one_seed_gives_the_same_run_in_every_layer() -> None:

@@ -38,6 +38,8 @@ import attrs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
 from meshcheck.impl.hybrid.levels import BFT
 from meshcheck.impl.hybrid.machine import COMMITTED
@@ -79,6 +81,21 @@ PBFT_TIMING: dict[str, Any] = {
 }
 
 
+def _status(op_id: int, value: Value) -> tuple[str, str]:
+    """A status write's (key, value): a pair, or a record of one key; the value as text."""
+    pair: tuple[Value, ...] | None = None
+    if isinstance(value, tuple) and len(value) == 2:
+        pair = value
+    elif isinstance(value, FrozenDict) and len(value) == 1:
+        pair = next(iter(value.items()))
+    if pair is None or not isinstance(pair[0], str) or not isinstance(pair[1], str | int | bool):
+        raise ImplError(
+            f"op {op_id}: a status write is (key, value) or {{key: value}} with a text or number "
+            f"value, not {value!r}"
+        )
+    return pair[0], str(pair[1])
+
+
 @attrs.frozen
 class Refused:
     """An operation of an unknown type, as it was submitted: kept, not lost."""
@@ -112,6 +129,8 @@ class Manager:
         bugs: frozenset[str] = frozenset(),
         pbft_bugs: frozenset[str] = frozenset(),
         hybrid_bugs: frozenset[str] = frozenset(),
+        gossip_bugs: frozenset[str] = frozenset(),
+        gossip_n: int = 5,
         pbft_byzantine: Mapping[str, Wrapper] | None = None,
         give_up_after: int = 20_000,
         retries: int = 4,
@@ -146,6 +165,14 @@ class Manager:
             record=record,
             give_up_after=give_up_after,
         )
+        self.gossip: Simulator[GossipNode] = gossip_cluster(
+            gossip_n,
+            seed=self.seeds[Layer.GOSSIP],
+            faults=faults,
+            bugs=gossip_bugs,
+            record=record,
+        )
+        self._gossip_requests = 0
         self.give_up_after = give_up_after
         self.retries = retries
         self.now = 0
@@ -309,9 +336,37 @@ class Manager:
         return "?"
 
     def _gossip(self, op_id: int, kind: OpType, value: Value, level: str) -> Answer:
-        raise ImplError(
-            f"op {op_id}: the status path needs impl/gossip's node and simulator, not wired yet: "
-            "status operations are not routed"
+        """A status write: a gossip node in the cluster takes it at once (Update(i, k, v): one
+        version above what it holds for the key) and spreads it in its rounds. Nothing waits on
+        consensus: the consensus layers are not run, and the answer is "gossiped, not agreed"."""
+        key, text = _status(op_id, value)
+        sim = self.gossip
+        self._catch_up(sim)  # the gossip layer's own rounds up to the manager's clock
+        node = next(
+            (i for i in sim.node_ids if sim.up[i] and sim.nodes[i].status == IN),
+            None,
+        )
+        if node is None:
+            raise NoAnswer(f"op {op_id}: no gossip node is up to take the status write")
+        self._gossip_requests += 1
+        rid = self._gossip_requests
+        start = len(sim.replies)
+        sim.inject(node, ClientRequest((key, text), rid))
+        reply = next(r for i, r in sim.replies[start:] if i == node and r.request_id == rid)
+        if reply.error:
+            raise ImplError(f"op {op_id}: gossip node {node}: {reply.error}")
+        entry = sim.nodes[node].own[key]
+        return Answer(
+            op_id,
+            kind,
+            Layer.GOSSIP,
+            How.GOSSIPED,
+            mutants.STATUS_COUNTED_COMMITTED in self.bugs,  # agreed: never, but for the mutant
+            text,
+            level=level,
+            time=self.now,
+            detail=f"written at {node}, version {entry.version}",
+            where=(node, key, entry.version),
         )
 
     # -- reading -----------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ BUGS: Mapping[str, str] = {
         "update or security decision is decided by a Raft majority, which one Byzantine node can "
         "subvert, instead of a BFT quorum (CriticalOnlyByBFT fails)."
     ),
+    STATUS_COUNTED_COMMITTED: (
+        "A status write is answered as agreed and counted as committed: the gossip node took it "
+        "locally, nothing agreed on it, and a reader elsewhere may not see it for a while "
+        "(StatusNeverAgreed fails)."
+    ),
     UNKNOWN_TO_GOSSIP: (
         "An operation of a type the manager does not know is not refused but sent to gossip, the "
         "'cheapest' layer: the submitter is told it was written, though no layer was meant to "
@@ -35,16 +40,5 @@ BUGS: Mapping[str, str] = {
         "switch (it took effect nowhere) is reported as decided, by the protocol of that epoch "
         "(AgreedMeansDecided fails). An engineer's mistake the other three do not cover: it "
         "needs a switch while an operation is in flight."
-    ),
-}
-
-# A mutant whose place in the code does not exist yet: the status path (Manager._gossip) waits for
-# impl/gossip's node and simulator. It joins BUGS with that path; the spec mutant of the same name
-# (specs/mutants/routing.py) is killed by TLC already.
-PENDING: Mapping[str, str] = {
-    STATUS_COUNTED_COMMITTED: (
-        "A status write is answered as agreed and counted as committed: the gossip node took it "
-        "locally, nothing agreed on it, and a reader elsewhere may not see it for a while "
-        "(StatusNeverAgreed fails)."
     ),
 }

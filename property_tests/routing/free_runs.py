@@ -4,10 +4,10 @@ switched on and off, checked on what its submitter observes and by each layer's 
 Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py with no bug):
 
 - `scenario`: one deterministic run that takes every route. At threat level None: a critical op, a
-  coordination op, an unknown type (and, spelled in capitals, a known one: types are case
+  coordination op, a status write, an unknown type (and, spelled in capitals, a known one: types are case
   sensitive); then the hybrid cluster's Raft leader equivocates, the level rises to Critical and
   coordination moves to BFT (an op in flight at the switch is rejected and proposed again), while
-  critical ops stay on PBFT; then the leader is honest again. Routing.tla's invariants on every
+  critical ops stay on PBFT and status writes on gossip; then the leader is honest again. Routing.tla's invariants on every
   answer (observe.py).
 - `free runs`: Hypothesis draws the `Schedule`: the seed (one for every layer), message loss,
   duplication, crashes and partitions until `ticks`, the sequence of operation types, up to f
@@ -35,7 +35,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck import coverage
-from meshcheck.impl.manager import Manager, OpType
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.manager import Layer, Manager, OpType
 from meshcheck.impl.pbft import Client
 from meshcheck.impl.pbft.byzantine import Assignment, byzantine_strategy, byzantine_wrappers
 from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
@@ -44,6 +45,8 @@ from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, converged, live_members
+from meshcheck.property_tests.gossip.free_runs import Monitor as GossipMonitor
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, PBFT_EQUIVOCATE
 from meshcheck.property_tests.hybrid.free_runs import history_problem as hybrid_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
@@ -58,7 +61,8 @@ UNKNOWN_NAMES = ("telemetry", "CRITICAL", "", "statu", "consensus")
 GIVE_UP = 3000  # ticks a layer has to answer an op under the faults
 CALM_OPS = 2  # of each consensus type, after the faults and the Byzantine behaviour stop
 CALM_BOUND = 3000  # ticks each calm op must be answered within
-TYPES = ("critical", "coordination", UNKNOWN)  # "status" joins when the gossip layer is wired
+TYPES = ("critical", "coordination", "status", UNKNOWN)
+GOSSIP_INTERVAL = 1000  # ticks between a gossip node's rounds (gossip_cluster's default)
 
 KNOBS: Mapping[str, Any] = {
     "ops": ("critical", "coordination"),  # the operation types, in order
@@ -111,6 +115,7 @@ class Run:
     pbft: Any  # the PBFT cluster's SafetyMonitor
     pbft_oracle: Any
     hybrid: Monitor
+    gossip: GossipMonitor
     byzantine: str | None = None
 
 
@@ -126,7 +131,7 @@ def prepare(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
     monitor, oracle = watch_pbft(m.pbft)
     hybrid = Monitor(m.hybrid)
     watch_hybrid(m.hybrid)
-    return Run(m, Submitter(m), monitor, oracle, hybrid)
+    return Run(m, Submitter(m), monitor, oracle, hybrid, GossipMonitor(m.gossip, PhiConfig()))
 
 
 def data(kind: str, k: int) -> Any:
@@ -136,6 +141,8 @@ def data(kind: str, k: int) -> Any:
         return Custom(f"a{k % 3}", k)
     if kind == "coordination":
         return Custom(f"b{k % 3}", k)
+    if kind == "status":
+        return (f"m{k % 3}", f"v{k}")
     return {"metric": f"m{k % 3}", "value": k}
 
 
@@ -173,7 +180,37 @@ def layer_problem(run: Run) -> str | None:
     if any(h != longest[: len(h)] for h in histories.values()):
         return "hybrid: honest histories are not prefixes of one order (NoCommittedOpLost)"
     problem = hybrid_history(run.m.hybrid)
-    return f"hybrid {problem}" if problem is not None else None
+    if problem is not None:
+        return f"hybrid {problem}"
+    if run.gossip.problem is not None:
+        return f"gossip: {run.gossip.problem}"
+    return None
+
+
+def gossip_settles(run: Run) -> str | None:
+    """Eventual consistency of the status writes: within CONVERGENCE_ROUNDS gossip rounds of the
+    calm every live member holds the same entries, and for each key status writes were answered
+    for, an entry at least as high as the highest of them (a later write may lose to an earlier
+    one of higher rank: last writer wins by rank, not by time)."""
+    sim = run.m.gossip
+    sim.run(until=max(sim.now, run.m.now) + CONVERGENCE_ROUNDS * GOSSIP_INTERVAL)
+    live = live_members(sim)
+    if not converged(sim):
+        return f"gossip: live members {live} hold different entries {CONVERGENCE_ROUNDS} rounds after the calm"
+    # per key, the highest entry an answered write made: (version, origin, value), the order
+    # every merge keeps (impl/gossip/entries.py)
+    best: dict[str, tuple[int, str, str]] = {}
+    for a in run.m.answers:
+        if a.layer is Layer.GOSSIP:
+            node, key, version = a.where
+            rank = (int(str(version)), str(node), str(a.result))
+            best[str(key)] = max(best.get(str(key), rank), rank)
+    for key, rank in best.items():
+        for i in live:
+            held = sim.nodes[i].entries.get(key)
+            if held is None or held.rank() < rank:
+                return f"gossip: {i} holds {held} for {key}, older than the answered write {rank}"
+    return None
 
 
 def play(run: Run, schedule: Schedule) -> None:
@@ -215,7 +252,7 @@ def play(run: Run, schedule: Schedule) -> None:
             steps=len(run.submit.seen),
         )
     coverage.actions("routing", (name for name, _ in m.steps))
-    problem = routing_problem(m, run.submit.seen) or layer_problem(run)
+    problem = routing_problem(m, run.submit.seen) or layer_problem(run) or gossip_settles(run)
     if problem is not None:
         raise CheckFailed(problem, steps=len(run.submit.seen))
 
@@ -253,12 +290,14 @@ def scenario(bugs: frozenset[str], settings: hypothesis.settings | None = None) 
     sub = run.submit
     sub("critical", data("critical", 1))
     sub("coordination", data("coordination", 2))
+    sub("status", data("status", 2))
     sub("telemetry", data(UNKNOWN, 3))
     sub("CRITICAL", data("critical", 4))
     run.byzantine = turn_on(run, ("equivocate",))
     for k in range(5, 13):
         sub("coordination", data("coordination", k))
         sub(OpType.CRITICAL, data("critical", 100 + k))
+        sub(OpType.STATUS, data("status", k))
     m.hybrid.make_honest(run.byzantine)
     coverage.actions("routing", (name for name, _ in m.steps))
     levels = {a.level for a in m.answers}

@@ -33,6 +33,8 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.simulation import GossipPlugin
 from meshcheck.impl.hybrid.levels import BFT, RAFT
 from meshcheck.impl.manager import (
     Answer,
@@ -65,10 +67,15 @@ def counters(m: Manager) -> tuple[int, ...]:
     return (m.pbft.now, m.hybrid.sim.now, client.timestamp, m.hybrid.submitted, gossip_writes(m))
 
 
+def gossip_written(m: Manager) -> list[tuple[str, Entry]]:
+    """Every status write the gossip layer took, (key, entry), in order."""
+    plugin = m.gossip.plugin
+    assert isinstance(plugin, GossipPlugin)
+    return plugin.written
+
+
 def gossip_writes(m: Manager) -> int:
-    gossip = getattr(m, "gossip", None)
-    written = getattr(getattr(gossip, "plugin", None), "written", None)
-    return len(written) if written is not None else 0
+    return len(gossip_written(m))
 
 
 class Submitter:
@@ -163,4 +170,8 @@ def routing_problem(m: Manager, seen: list[Seen]) -> str | None:
                     f"StatusNeverWaits: {what}: the consensus layers moved "
                     f"{s.before[:4]} -> {s.after[:4]}"
                 )
+            node, key, version = a.where
+            written = [e for k, e in gossip_written(m) if k == key and e.origin == node]
+            if not any(e.version == version and e.value == a.result for e in written):
+                return f"StatusNeverAgreed: {what}: gossip node {node} wrote no {key}@{version}"
     return None

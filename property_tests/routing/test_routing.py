@@ -32,6 +32,7 @@ def test_the_scenario_kills_each_mutant(bug: str) -> None:
     invariant = {
         "critical_to_raft_at_none": "CriticalOnlyByBFT",
         "unknown_to_gossip": "UnknownRefused",
+        "status_counted_committed": "StatusNeverAgreed",
         "rejected_counted_as_agreed": "AgreedMeansDecided",
     }[bug]
     assert str(failed.value).startswith(f"{invariant}: ")
@@ -51,7 +52,7 @@ def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
     """One fixed run of each kind: every type, loss and crashes; with Byzantine behaviour, a
     silent PBFT replica and the hybrid leader equivocating from the second op to the sixth."""
     knobs: dict[str, Any] = {
-        "ops": ("critical", "coordination", "unknown", "coordination", "critical", "coordination"),
+        "ops": ("critical", "coordination", "unknown", "status", "critical", "coordination"),
     }
     if byzantine:
         knobs |= {
