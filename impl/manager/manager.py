@@ -352,7 +352,10 @@ class Manager:
         rid = self._gossip_requests
         start = len(sim.replies)
         sim.inject(node, ClientRequest((key, text), rid))
-        reply = next(r for i, r in sim.replies[start:] if i == node and r.request_id == rid)
+        reply = next((r for i, r in sim.replies[start:] if i == node and r.request_id == rid), None)
+        if reply is None:  # the node crashed while it took the write (a fault armed before)
+            self.pending.append((op_id, kind, Layer.GOSSIP, (node, key)))
+            raise NoAnswer(f"op {op_id}: gossip node {node} crashed before it answered")
         if reply.error:
             raise ImplError(f"op {op_id}: gossip node {node}: {reply.error}")
         entry = sim.nodes[node].own[key]
