@@ -81,6 +81,7 @@ def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     done = _meshcheck(plugin, "protocols")
     assert done.returncode == 0, done.stderr
     assert list(_rows(done.stdout)) == [
+        "gossip",
         "hybrid",
         "pbft",
         "pysyncobj",
