@@ -270,6 +270,14 @@ def tally(protocol: str, name: str, n: int = 1) -> None:
         seen.tallies[name] += n
 
 
+def actions(protocol: str, names: Iterable[str]) -> None:
+    """Count spec actions a check saw taken outside a recorded trace (the routing manager's steps,
+    impl/manager); nothing when not recording."""
+    seen = _seen(protocol)
+    if seen is not None:
+        seen.actions.update(names)
+
+
 def lockstep_step(
     protocol: str,
     before: Mapping[str, Any],

@@ -145,13 +145,22 @@ def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
 def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "paxos"]) == 2
     assert (
-        "no protocol 'paxos' (protocols: hybrid, pbft, pysyncobj, raft)" in capsys.readouterr().err
+        "no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        in capsys.readouterr().err
     )
     assert main(["mutants", "threat"]) == 2  # the hybrid layer has one name, everywhere
     assert (
-        "no protocol 'threat' (protocols: hybrid, pbft, pysyncobj, raft)" in capsys.readouterr().err
+        "no protocol 'threat' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        in capsys.readouterr().err
     )
-    assert mutants_cmd.with_catalogue() == ("hybrid", "pbft", "pysyncobj", "raft")
+    assert mutants_cmd.with_catalogue() == (
+        "gossip",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+    )
     assert main(["mutants", "raft", "--mutant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no raft mutant nope" in err and "forget_voted_for" in err

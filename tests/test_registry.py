@@ -36,7 +36,14 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 
 def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture[str]) -> None:
-    assert list(registry.protocols()) == ["gossip", "hybrid", "pbft", "pysyncobj", "raft"]
+    assert list(registry.protocols()) == [
+        "gossip",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+    ]
     assert main(["protocols"]) == 0
     rows = _rows(capsys.readouterr().out)
     assert rows["hybrid"][2:] == [
@@ -47,6 +54,7 @@ def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture
         "traces/hybrid/",
     ]
     assert rows["raft"][2:] == ["Raft.tla", "4", "impl, spec", "z3", "traces/raft/"]
+    assert rows["routing"][2:] == ["Routing.tla", "3", "impl, spec", "-", "traces/routing/"]
     # every Ref of every descriptor resolves
     for protocol in registry.protocols().values():
         for field in ("bugs", "checks", "spec_mutants", "proofs", "harness"):
@@ -167,7 +175,7 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
     done = _protocols(tmp_path)
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
-    assert list(rows) == ["gossip", "hybrid", "pbft", "pysyncobj", "raft", "toy"]
+    assert list(rows) == ["gossip", "hybrid", "pbft", "pysyncobj", "raft", "routing", "toy"]
     assert rows["toy"][:3] == ["toy", "a plug-in's protocol", "Toy.tla"]
 
 
@@ -202,6 +210,7 @@ def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
             "pbft",
             "pysyncobj",
             "raft",
+            "routing",
             "toy",
         )
         monkeypatch.setattr(mutants_cmd, "with_catalogue", lambda: ("toy",))

@@ -80,7 +80,15 @@ def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str])
 def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     done = _meshcheck(plugin, "protocols")
     assert done.returncode == 0, done.stderr
-    assert list(_rows(done.stdout)) == ["hybrid", "pbft", "pysyncobj", "raft", "twophase"]
+    assert list(_rows(done.stdout)) == [
+        "gossip",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+        "twophase",
+    ]
 
 
 def test_mutants_kills_both_through_the_entry_point(plugin: Path) -> None:
@@ -166,4 +174,6 @@ def test_verify_runs_the_toys_models_tests_traces_and_mutants(tmp_path: Path) ->
 def test_verify_refuses_an_unknown_protocol(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--profile", "quick", "--protocol", "paxos"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["meshcheck: no protocol 'paxos' (protocols: hybrid, pbft, pysyncobj, raft)"]
+    assert err == [
+        "meshcheck: no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+    ]

@@ -1,0 +1,40 @@
+"""Routing by operation type across the three layers: critical operations to PBFT, coordination to
+the hybrid dispatcher (so that it escalates from Raft to BFT with the threat level), status to
+gossip; an unknown type refused.
+
+- routing.py: `OpType`, the routing table `ROUTES`, `Answer`, `UnknownOperationType`;
+- manager.py: `Manager`, the entry point (`submit(op_type, data) -> Answer`) over the simulated
+  layers, one seed for all;
+- mutants.py: the routing mistakes as switches (BUGS).
+
+specs/Routing.tla is the routing as TLC checks it (specs/Routing.md).
+"""
+
+from meshcheck.impl.manager.manager import Manager, Refused
+from meshcheck.impl.manager.mutants import BUGS
+from meshcheck.impl.manager.routing import (
+    ROUTES,
+    Answer,
+    How,
+    Layer,
+    NoAnswer,
+    OpType,
+    UnknownOperationType,
+    op_type,
+    route,
+)
+
+__all__ = [
+    "BUGS",
+    "ROUTES",
+    "Answer",
+    "How",
+    "Layer",
+    "Manager",
+    "NoAnswer",
+    "OpType",
+    "Refused",
+    "UnknownOperationType",
+    "op_type",
+    "route",
+]

@@ -1,0 +1,308 @@
+"""The three layers together: a `Manager` under a mixed workload, faults, and Byzantine behaviour
+switched on and off, checked on what its submitter observes and by each layer's own checks.
+
+Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py with no bug):
+
+- `scenario`: one deterministic run that takes every route. At threat level None: a critical op, a
+  coordination op, a status write, an unknown type (and, spelled in capitals, a known one: types are case
+  sensitive); then the hybrid cluster's Raft leader equivocates, the level rises to Critical and
+  coordination moves to BFT (an op in flight at the switch is rejected and proposed again), while
+  critical ops stay on PBFT and status writes on gossip; then the leader is honest again. Routing.tla's invariants on every
+  answer (observe.py).
+- `free runs`: Hypothesis draws the `Schedule`: the seed (one for every layer), message loss,
+  duplication, crashes and partitions until `ticks`, the sequence of operation types, up to f
+  Byzantine PBFT replicas (impl/pbft/byzantine) or none, and the hybrid cluster's Byzantine
+  behaviours (impl/hybrid/byzantine.py, PBFT's equivocating primary inside its BFT epochs) from
+  op `start` to op `stop`, or none. After every step of each layer its own checks (PBFT's
+  Agreement and Validity and honest rejection oracle; the hybrid layer's invariants monitor and
+  oracle); after the ops the faults stop and the behaviour ends, `CALM_OPS` more of each consensus
+  type must each be answered within `CALM_BOUND` ticks, and a critical op left unanswered under
+  the faults must have been accepted by then (nothing lost); then the routing invariants on every
+  observed operation and the layers' client-history checks (property_tests/histories.py).
+
+A failure's `steps` is the number of operations submitted up to it (the run's length in the
+spec's Submit steps; each layer's own steps are its simulator's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meshcheck import coverage
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.manager import Layer, Manager, OpType
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft.byzantine import Assignment, byzantine_strategy, byzantine_wrappers
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
+from meshcheck.impl.pbft.byzantine.node import corrupt
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.sim.config import Faults
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, converged, live_members
+from meshcheck.property_tests.gossip.free_runs import Monitor as GossipMonitor
+from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, PBFT_EQUIVOCATE
+from meshcheck.property_tests.hybrid.free_runs import history_problem as hybrid_history
+from meshcheck.property_tests.hybrid.monitor import Monitor
+from meshcheck.property_tests.hybrid.oracle import watch as watch_hybrid
+from meshcheck.property_tests.pbft.free_runs import verdict
+from meshcheck.property_tests.pbft.free_runs import watch as watch_pbft
+from meshcheck.property_tests.routing.observe import Submitter, routing_problem
+
+UNKNOWN = "unknown"  # a schedule's name for "some type the manager does not know"
+# what an unknown type looks like in a run: misspelled, in capitals, empty, another system's name
+UNKNOWN_NAMES = ("telemetry", "CRITICAL", "", "statu", "consensus")
+GIVE_UP = 3000  # ticks a layer has to answer an op under the faults
+CALM_OPS = 2  # of each consensus type, after the faults and the Byzantine behaviour stop
+CALM_BOUND = 3000  # ticks each calm op must be answered within
+TYPES = ("critical", "coordination", "status", UNKNOWN)
+GOSSIP_INTERVAL = 1000  # ticks between a gossip node's rounds (gossip_cluster's default)
+
+KNOBS: Mapping[str, Any] = {
+    "ops": ("critical", "coordination"),  # the operation types, in order
+    "pbft_byzantine": {},  # PBFT replica -> its behaviours
+    "behaviours": (),  # the hybrid cluster's Byzantine behaviours (names of BEHAVIOURS)
+    "start": 1,  # the op before which they start (on the Raft leader of that moment)
+    "stop": None,  # the op before which they stop (None: after the ops)
+}
+
+
+def knob(schedule: Schedule, name: str) -> Any:
+    return schedule.knob(name, KNOBS[name])
+
+
+def faults(schedule: Schedule) -> Faults:
+    return Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        down_ticks=(100, 600),
+        partition_ticks=(100, 600),
+        until=schedule.ticks,
+    )
+
+
+def schedules(*, byzantine: bool = True) -> st.SearchStrategy[Schedule]:
+    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
+    behaviours = st.lists(st.sampled_from(names), max_size=2, unique=True).map(tuple)
+    return st.builds(
+        Schedule,
+        seed=st.integers(0, 2**16),
+        ticks=st.sampled_from([300, 600, 1000]),
+        drop=st.sampled_from([0.0, 0.02, 0.05]),
+        duplicate=st.sampled_from([0.0, 0.02]),
+        crash=st.sampled_from([0.0, 0.1]),
+        partition=st.sampled_from([0.0, 0.05]),
+        ops=st.lists(st.sampled_from(TYPES), min_size=3, max_size=10).map(tuple),
+        pbft_byzantine=byzantine_strategy(4) if byzantine else st.just({}),
+        behaviours=behaviours if byzantine else st.just(()),
+        start=st.integers(1, 4),
+        stop=st.one_of(st.none(), st.integers(3, 8)),
+    )
+
+
+@attrs.define
+class Run:
+    m: Manager
+    submit: Submitter
+    pbft: Any  # the PBFT cluster's SafetyMonitor
+    pbft_oracle: Any
+    hybrid: Monitor
+    gossip: GossipMonitor
+    byzantine: str | None = None
+
+
+def prepare(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
+    assignment: Assignment = knob(schedule, "pbft_byzantine")
+    m = Manager(
+        seed=schedule.seed,
+        faults=faults(schedule),
+        bugs=bugs,
+        pbft_byzantine=byzantine_wrappers(assignment),
+        give_up_after=GIVE_UP,
+    )
+    monitor, oracle = watch_pbft(m.pbft)
+    hybrid = Monitor(m.hybrid)
+    watch_hybrid(m.hybrid)
+    return Run(m, Submitter(m), monitor, oracle, hybrid, GossipMonitor(m.gossip, PhiConfig()))
+
+
+def data(kind: str, k: int) -> Any:
+    """Op k's data: unique values (PBFT names a request by its operation), on a few keys per type
+    so that results depend on the order (the client-history checks have something to check)."""
+    if kind == "critical":
+        return Custom(f"a{k % 3}", k)
+    if kind == "coordination":
+        return Custom(f"b{k % 3}", k)
+    if kind == "status":
+        return (f"m{k % 3}", f"v{k}")
+    return {"metric": f"m{k % 3}", "value": k}
+
+
+def given_type(kind: str, k: int) -> str:
+    return UNKNOWN_NAMES[k % len(UNKNOWN_NAMES)] if kind == UNKNOWN else kind
+
+
+def turn_on(run: Run, names: tuple[str, ...]) -> str:
+    """The hybrid cluster's Raft leader of this moment (n1 if there is none) gets `names`."""
+    hc = run.m.hybrid
+    for _ in range(20):  # the first election may not be over yet
+        if hc.raft_leader() is not None:
+            break
+        hc.run(25)
+    node = hc.raft_leader() or "n1"
+    pbft: list[AnyBehaviour] = [Equivocate()] if PBFT_EQUIVOCATE in names else []
+    hc.make_byzantine(
+        node,
+        *[BEHAVIOURS[b]() for b in names if b in BEHAVIOURS],
+        pbft=corrupt(*pbft) if pbft else None,
+    )
+    run.m.now = max(run.m.now, hc.sim.now)
+    return node
+
+
+def layer_problem(run: Run) -> str | None:
+    """The layers' own verdicts: PBFT's Agreement, Validity, honest rejection and client history;
+    the hybrid layer's honest histories (one order) and client history (its invariants are
+    checked after every step by its Monitor, which raises)."""
+    broken = verdict(run.pbft, run.pbft_oracle, run.m.pbft)
+    if broken is not None:
+        return f"PBFT {broken}"
+    histories = run.m.hybrid.histories()
+    longest = max(histories.values(), key=len)
+    if any(h != longest[: len(h)] for h in histories.values()):
+        return "hybrid: honest histories are not prefixes of one order (NoCommittedOpLost)"
+    problem = hybrid_history(run.m.hybrid)
+    if problem is not None:
+        return f"hybrid {problem}"
+    if run.gossip.problem is not None:
+        return f"gossip: {run.gossip.problem}"
+    return None
+
+
+def gossip_settles(run: Run) -> str | None:
+    """Eventual consistency of the status writes: within CONVERGENCE_ROUNDS gossip rounds of the
+    calm every live member holds the same entries, and for each key status writes were answered
+    for, an entry at least as high as the highest of them (a later write may lose to an earlier
+    one of higher rank: last writer wins by rank, not by time)."""
+    sim = run.m.gossip
+    sim.run(until=max(sim.now, run.m.now) + CONVERGENCE_ROUNDS * GOSSIP_INTERVAL)
+    live = live_members(sim)
+    if not converged(sim):
+        return f"gossip: live members {live} hold different entries {CONVERGENCE_ROUNDS} rounds after the calm"
+    # per key, the highest entry an answered write made: (version, origin, value), the order
+    # every merge keeps (impl/gossip/entries.py)
+    best: dict[str, tuple[int, str, str]] = {}
+    for a in run.m.answers:
+        if a.layer is Layer.GOSSIP:
+            node, key, version = a.where
+            rank = (int(str(version)), str(node), str(a.result))
+            best[str(key)] = max(best.get(str(key), rank), rank)
+    for key, rank in best.items():
+        for i in live:
+            held = sim.nodes[i].entries.get(key)
+            if held is None or held.rank() < rank:
+                return f"gossip: {i} holds {held} for {key}, older than the answered write {rank}"
+    return None
+
+
+def play(run: Run, schedule: Schedule) -> None:
+    """The ops under faults, then the calm, then every check (CheckFailed on the first broken)."""
+    m = run.m
+    names = tuple(knob(schedule, "behaviours"))
+    for k, kind in enumerate(knob(schedule, "ops"), start=1):
+        if names and k == knob(schedule, "start"):
+            run.byzantine = turn_on(run, names)
+        if k == knob(schedule, "stop") and run.byzantine is not None:
+            m.hybrid.make_honest(run.byzantine)
+        run.submit(given_type(kind, k), data(kind, k))
+        if run.pbft.check() is not None or run.pbft_oracle.violation is not None:
+            break
+    if run.byzantine is not None:
+        m.hybrid.make_honest(run.byzantine)
+    # the calm: faults end at the first chaos round from `ticks` on
+    calm = max(m.now, -(-schedule.ticks // CHAOS_EVERY) * CHAOS_EVERY)
+    m.now = calm
+    n = len(knob(schedule, "ops"))
+    for j in range(CALM_OPS):
+        for kind in ("critical", "coordination"):
+            k = n + 1 + 2 * j + (kind == "coordination")
+            start = m.now
+            answer = run.submit(kind, data(kind, k))
+            if answer is None or answer.time - start > CALM_BOUND:
+                raise CheckFailed(
+                    f"{kind} op {k}, submitted after the faults stopped (t={start}), was not "
+                    f"answered within {CALM_BOUND} ticks",
+                    steps=len(run.submit.seen),
+                )
+    client = m.pbft.nodes["c1"]
+    assert isinstance(client, Client)
+    lost = [op for op in m.pending if op[2].value == "pbft" and op[3][1] in client.outstanding]
+    if lost:
+        raise CheckFailed(
+            f"critical ops {[op[0] for op in lost]} not accepted by t={m.now}, after the calm "
+            "(nothing lost: an op a layer holds is decided once the faults stop)",
+            steps=len(run.submit.seen),
+        )
+    coverage.actions("routing", (name for name, _ in m.steps))
+    problem = routing_problem(m, run.submit.seen) or layer_problem(run) or gossip_settles(run)
+    if problem is not None:
+        raise CheckFailed(problem, steps=len(run.submit.seen))
+
+
+def run_once(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
+    out = prepare(schedule, bugs)
+    play(out, schedule)
+    return out
+
+
+def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """The check: free runs under a twentieth of `settings`' examples (ci 3, dev 10, deep 100)."""
+
+    @share(settings, 1 / 20, least=3)
+    @given(schedule=schedules())
+    def check(schedule: Schedule) -> None:
+        run_once(schedule, bugs)
+
+    check()
+
+
+# -- the scenario ---------------------------------------------------------------------------------
+
+SCENARIO = Schedule(
+    seed=5,
+    ticks=0,
+    ops=("critical", "coordination", UNKNOWN, UNKNOWN),
+)
+
+
+def scenario(bugs: frozenset[str], settings: hypothesis.settings | None = None) -> None:
+    """The deterministic run of the module doc; CheckFailed on the first broken invariant."""
+    run = prepare(SCENARIO, bugs)
+    m = run.m
+    sub = run.submit
+    sub("critical", data("critical", 1))
+    sub("coordination", data("coordination", 2))
+    sub("status", data("status", 2))
+    sub("telemetry", data(UNKNOWN, 3))
+    sub("CRITICAL", data("critical", 4))
+    run.byzantine = turn_on(run, ("equivocate",))
+    for k in range(5, 13):
+        sub("coordination", data("coordination", k))
+        sub(OpType.CRITICAL, data("critical", 100 + k))
+        sub(OpType.STATUS, data("status", k))
+    m.hybrid.make_honest(run.byzantine)
+    coverage.actions("routing", (name for name, _ in m.steps))
+    levels = {a.level for a in m.answers}
+    if not {"None", "Critical"} <= levels:  # the scenario must take both routes of coordination
+        raise AssertionError(f"the scenario did not escalate: levels at routing {sorted(levels)}")
+    problem = routing_problem(m, sub.seen) or layer_problem(run)
+    if problem is not None:
+        raise CheckFailed(problem, steps=len(run.submit.seen))

@@ -1,0 +1,71 @@
+"""The manager's routing checks hold on the correct manager and kill each of its mutants (the
+kill in `make test`: the scenario, and the free runs on the one mutant they kill fastest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis
+import pytest
+
+from meshcheck.impl.manager import How, Layer
+from meshcheck.impl.manager.mutants import BUGS, CRITICAL_TO_RAFT_AT_NONE
+from meshcheck.impl.pbft.byzantine import Silent
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.routing.free_runs import CALM_OPS, free_runs, run_once, scenario
+
+# a mutant's failing run, not shrunk (shrinking a free run costs minutes; `meshcheck mutants` does it)
+NO_SHRINK = hypothesis.settings(
+    database=None, phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate]
+)
+
+
+def test_the_scenario_holds() -> None:
+    scenario(frozenset())
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_the_scenario_kills_each_mutant(bug: str) -> None:
+    with pytest.raises(CheckFailed) as failed:
+        scenario(frozenset({bug}))
+    invariant = {
+        "critical_to_raft_at_none": "CriticalOnlyByBFT",
+        "unknown_to_gossip": "UnknownRefused",
+        "status_counted_committed": "StatusNeverAgreed",
+        "rejected_counted_as_agreed": "AgreedMeansDecided",
+    }[bug]
+    assert str(failed.value).startswith(f"{invariant}: ")
+
+
+def test_free_runs_hold() -> None:
+    free_runs(frozenset(), hypothesis.settings())
+
+
+def test_free_runs_kill_a_critical_op_routed_to_raft() -> None:
+    with pytest.raises(CheckFailed, match="CriticalOnlyByBFT"):
+        free_runs(frozenset({CRITICAL_TO_RAFT_AT_NONE}), NO_SHRINK)
+
+
+@pytest.mark.parametrize("byzantine", [False, True], ids=["honest", "byzantine"])
+def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
+    """One fixed run of each kind: every type, loss and crashes; with Byzantine behaviour, a
+    silent PBFT replica and the hybrid leader equivocating from the second op to the sixth."""
+    knobs: dict[str, Any] = {
+        "ops": ("critical", "coordination", "unknown", "status", "critical", "coordination"),
+    }
+    if byzantine:
+        knobs |= {
+            "pbft_byzantine": {"r2": (Silent(),)},
+            "behaviours": ("equivocate",),
+            "start": 2,
+            "stop": 6,
+        }
+    schedule = Schedule(seed=7, ticks=600, drop=0.05, crash=0.1, **knobs)
+    run = run_once(schedule)
+    seen = run.submit.seen
+    assert len(seen) == 6 + 2 * CALM_OPS
+    assert sum(s.error is not None for s in seen) >= 1  # the unknown type, refused
+    if byzantine:
+        assert run.byzantine is not None and "Critical" in {a.level for a in run.m.answers}
+        assert any(a.how is How.BFT_QUORUM and a.layer is Layer.HYBRID for a in run.m.answers)

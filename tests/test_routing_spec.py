@@ -1,0 +1,174 @@
+"""specs/Routing.tla: its models hold with the recorded state counts, every action fires, and every
+invariant and the liveness property have teeth (specs/mutants/routing.py; the counts are in
+specs/Routing.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshcheck.specs.mutants.routing import MUTANTS, Mutant, mutate
+from meshcheck.specs.tlc.check import Outcome, Violation, check
+from meshcheck.specs.tlc.stepper import Stepper
+from tests.spec_walk import Walk
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPEC = SPECS / "Routing.tla"
+QUICK_CFG = SPECS / "Routing_quick.cfg"
+
+VARIABLES = (
+    "level",
+    "epoch",
+    "mode",
+    "changes",
+    "type",
+    "state",
+    "layer",
+    "tag",
+    "levelAt",
+    "how",
+    "decisions",
+    "answer",
+)
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "Submit": ("o", "t"),
+    "Route": ("o",),
+    "DecideBFT": ("o",),
+    "DecideRaft": ("o",),
+    "GossipWrite": ("o",),
+    "Refuse": ("o",),
+    "Reject": ("o",),
+    "LevelChange": ("l",),
+}
+INVARIANTS = (
+    "TypeOK",
+    "ModeMatchesLevel",
+    "CriticalOnlyByBFT",
+    "CoordinationByLevelAtRouting",
+    "DecidedOnce",
+    "StatusNeverWaits",
+    "StatusNeverAgreed",
+    "UnknownRefused",
+    "AgreedMeansDecided",
+)
+
+# (distinct states, depth) as recorded in specs/Routing.md and the models' directives
+QUICK = (5500, 9)
+DEFAULT = (402745, 13)
+LIVENESS = 5500
+
+
+def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
+    with Stepper(SPEC, QUICK_CFG) as st:
+        assert st.vars == VARIABLES
+        found = {a.name: tuple(a.params) for a in st.actions}
+        assert found == ACTIONS
+        assert st.action_names == tuple(ACTIONS)
+        assert st.invariants == INVARIANTS
+
+
+def test_every_action_fires_in_the_quick_model() -> None:
+    """A critical op decided by PBFT at level None; a coordination op routed at None (Raft) and
+    left in flight while the level rises to High: its epoch ends, it is rejected, and a second
+    coordination op routed at High is decided by BFT; a status write gossiped, never agreed;
+    an unknown type refused, never routed. Every invariant after every step."""
+    with Stepper(SPEC, QUICK_CFG) as st:
+        w = Walk(st)
+        w("Submit", o="o1", t="critical")
+        s = w("Route", o="o1")
+        assert s["layer"]["o1"] == "pbft" and s["level"] == "None"
+        assert not w.enabled("DecideRaft", o="o1")
+        s = w("DecideBFT", o="o1")
+        assert (s["how"]["o1"], s["answer"]["o1"]) == ("bft", "agreed")
+        w("Submit", o="o2", t="coordination")
+        s = w("Route", o="o2")
+        assert (s["layer"]["o2"], s["tag"]["o2"]) == ("hybrid", 1)
+        assert w.enabled("DecideRaft", o="o2") and not w.enabled("DecideBFT", o="o2")
+        s = w("LevelChange", l="High")
+        assert (s["epoch"], s["mode"]) == (2, ("raft", "bft"))
+        assert not w.enabled("DecideRaft", o="o2") and not w.enabled("DecideBFT", o="o2")
+        s = w("Reject", o="o2")
+        assert s["answer"]["o2"] == "rejected" and s["how"]["o2"] == "none"
+        assert not w.enabled("Submit", o="o2", t="coordination")  # o2 is done: ids are not reused
+
+    with Stepper(SPEC, QUICK_CFG) as st:
+        v = Walk(st)
+        v("Submit", o="o1", t="unknown")
+        assert not v.enabled("Route", o="o1")
+        s = v("Refuse", o="o1")
+        assert (s["layer"]["o1"], s["answer"]["o1"]) == ("none", "refused")
+        v("Submit", o="o2", t="status")
+        v("Route", o="o2")
+        s = v("GossipWrite", o="o2")
+        assert (s["how"]["o2"], s["answer"]["o2"]) == ("gossip", "gossiped")
+        w2 = Walk(st)
+        w2("LevelChange", l="Critical")
+        w2("Submit", o="o1", t="coordination")
+        s = w2("Route", o="o1")
+        assert s["levelAt"]["o1"] == "Critical" and s["tag"]["o1"] == 2
+        s = w2("DecideBFT", o="o1")
+        assert s["how"]["o1"] == "bft"
+        w2("Submit", o="o2", t="coordination")
+        w2("LevelChange", l="High")  # one level down: still BFT, same epoch
+        w2("Route", o="o2")
+        assert not w2.enabled("LevelChange", l="Medium")  # MaxChanges = 2
+        w3 = Walk(st)
+        w3("Submit", o="o1", t="coordination")
+        w3("Route", o="o1")
+        s = w3("DecideRaft", o="o1")
+        assert s["how"]["o1"] == "raft"
+        assert set(w.taken) | set(v.taken) | set(w3.taken) == set(ACTIONS)
+
+
+def test_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = check(SPEC, QUICK_CFG, workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK
+
+
+def test_liveness_model_holds_with_its_recorded_state_count() -> None:
+    r = check(SPEC, SPECS / "Routing_liveness.cfg", workers=1, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert r.distinct == LIVENESS
+
+
+@pytest.mark.slow
+def test_default_model_holds_with_its_recorded_state_count() -> None:
+    r = check(SPEC, SPECS / "Routing.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == DEFAULT
+
+
+def test_one_mutant_per_invariant_and_property() -> None:
+    caught = {m.catches for m in MUTANTS}
+    assert caught == (set(INVARIANTS) - {"TypeOK"}) | {"EveryOpAnswered"}
+
+
+# The implementation's mutant names run in the fast suite; the others are marked slow (as
+# tests/test_hybrid_spec.py does).
+FAST_MUTANTS = {
+    "critical_to_raft_at_none",
+    "status_counted_committed",
+    "unknown_to_gossip",
+    "rejected_counted_as_agreed",
+}
+
+
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        pytest.param(m, id=m.name, marks=[] if m.name in FAST_MUTANTS else [pytest.mark.slow])
+        for m in MUTANTS
+    ],
+)
+def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
+    cfg = mutate(tmp_path, mutant)
+    r = check(tmp_path / "Routing.tla", cfg, workers=1, deadlock=False)
+    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
+    assert r.violation == Violation("property" if mutant.liveness else "invariant", mutant.catches)
+    assert r.trace is not None
+    if mutant.found is None:
+        assert r.trace.loop is not None
+    else:
+        assert (r.distinct, len(r.trace)) == mutant.found
