@@ -258,6 +258,29 @@ def test_every_detector_action_fires() -> None:
         assert set(w.taken) == set(DETECTOR_ACTIONS) - {"Trust"}
 
 
+def test_a_live_node_falsely_suspected_is_trusted_again() -> None:
+    """Timeout 2 <= Interval 1 + MaxDelay 1: n1's heartbeat one tick late makes n2 suspect the live
+    n1; the heartbeat heard, n2 trusts it again."""
+    with Stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg") as st:
+        w = spec_walk.Walk(st)
+        w("Heartbeat", i="n1")
+        w("HandleHeartbeat", i="n1", j="n2")
+        w("Heartbeat", i="n2")
+        w("HandleHeartbeat", i="n2", j="n1")
+        w("Tick")
+        w("Heartbeat", i="n1")
+        w("Heartbeat", i="n2")
+        w("HandleHeartbeat", i="n2", j="n1")
+        s = w("Tick")  # n1's heartbeat to n2 is now one tick old, and n2 heard n1 two ticks ago
+        assert s["heard"]["n2"]["n1"] == 2 and "n1" in s["alive"]
+        assert not w.enabled("Trust", i="n2", j="n1")
+        s = w("Suspect", i="n2", j="n1")
+        assert s["suspected"]["n2"] == {"n1"}
+        w("HandleHeartbeat", i="n1", j="n2")
+        s = w("Trust", i="n2", j="n1")
+        assert s["suspected"]["n2"] == frozenset()
+
+
 # ------------------------------------------------------------------------------------ the models
 
 
