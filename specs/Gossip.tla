@@ -142,8 +142,8 @@ Init ==
     /\ msgs = [m \in {} |-> 0]
     /\ cut = {}
     /\ written = {}
-    /\ budget = [fault |-> MaxFaults, loss |-> MaxLosses, duplicate |-> MaxDuplicates, crash |-> MaxCrashes,
-                  partition |-> MaxPartitions, churn |-> MaxChurn]
+    /\ budget = [fault |-> MaxFaults, loss |-> MaxLosses, duplicate |-> MaxDuplicates,
+                  crash |-> MaxCrashes, partition |-> MaxPartitions, churn |-> MaxChurn]
 
 -----------------------------------------------------------------------------
 \* Node i writes v under k: one version above the highest it holds for k (a Lamport clock
