@@ -292,6 +292,22 @@ OneChain ==
     \A i, j \in Honest :
         Extends(CommittedChain(i), CommittedChain(j)) \/ Extends(CommittedChain(j), CommittedChain(i))
 
+\* An honest replica votes for at most one block per view (Algorithm 4's vheight).
+OneVotePerView ==
+    \A m1, m2 \in msgs :
+        /\ m1.type = "Vote" /\ m2.type = "Vote" /\ m1.src = m2.src
+        /\ View(m1.block) = View(m2.block)
+        => m1 = m2
+
+\* No two distinct (so conflicting) blocks of one view have QCs (Lemma 1).
+NoConflictingQCs == \A a, b \in QCs : View(a) = View(b) => a = b
+
+\* An honest replica's lock covers the two-chain of every block it voted for: it is at least
+\* as high as the block's grandparent (update(b*) of Algorithm 4; the safety proof's lemma).
+LockCoversVotes ==
+    \A m \in msgs :
+        m.type = "Vote" => View(locked[m.src]) >= View(Parent(Parent(m.block)))
+
 \* An honest replica's lock only moves up (action property): its view never decreases.
 LockMonotonic == [][\A i \in Honest : View(locked'[i]) >= View(locked[i])]_vars
 
