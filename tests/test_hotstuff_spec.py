@@ -50,8 +50,9 @@ SAFETY = ("TypeOK", "NoConflictingCommits", "OneChain")
 # (distinct states, depth) as recorded in specs/HotStuff.md.
 QUICK = (3544, 17)
 DEFAULT = (189808, 20)
-LIVENESS = (0, 0)
-DEEP = (0, 0)
+LIVENESS = (2652, 24)
+# the deep model has not been run to the end (HotStuff.md, "Models"): more than 964,349 states
+DEEP: tuple[int, int] | None = None
 
 
 def block(*views: int) -> tuple[FrozenDict, ...]:
@@ -209,7 +210,8 @@ def test_liveness_model_holds_with_its_recorded_state_count() -> None:
 def test_deep_model_holds_with_its_recorded_state_count() -> None:
     r = run(SPECS / "HotStuff_deep.cfg")
     assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEEP
+    if DEEP is not None:
+        assert (r.distinct, r.depth) == DEEP
 
 
 # ------------------------------------------------------------------------------------ mutants
