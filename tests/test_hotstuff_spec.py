@@ -1,0 +1,288 @@
+"""specs/HotStuff.tla: its models hold with the recorded state counts, every action fires, the
+chained rules (lock, safe node, three-chain commit) do what the paper says, and every invariant
+and property has teeth.
+
+The counts below are recorded in specs/HotStuff.md (and the models' own counts in their `.cfg`
+directives). Each mutant (specs/mutants/hotstuff.py) is a small textual change of the spec, a known
+HotStuff bug, checked on the smallest model that exhibits it with the one property it must break,
+on one worker so that the counts are reproducible.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+import pytest
+
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.specs.mutants.hotstuff import (
+    BASE,
+    CONSEQUENCES,
+    MUTANTS,
+    SAFE_NODE_LIVENESS_CLAUSE_ONLY,
+    Mutant,
+    mutate,
+)
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.stepper import State, Stepper
+from tests import spec_walk
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+HOTSTUFF = SPECS / "HotStuff.tla"
+QUICK_CFG = SPECS / "HotStuff_quick.cfg"
+DEFAULT_CFG = SPECS / "HotStuff.cfg"
+
+# The shared vocabulary (specs/HotStuff.md, "Vocabulary"): the variables, in declaration order,
+# that an implementation's refinement map must produce, and every action of Next with its
+# parameters (what the Stepper reports and the implementation's Action effects carry).
+VARIABLES = ("msgs", "view", "lastVoted", "highQC", "locked", "committed")
+ACTIONS = {
+    "Propose": ("i", "v"),
+    "Vote": ("i", "b"),
+    "FormQC": ("i", "b"),
+    "Timeout": ("i",),
+    "NewView": ("i", "v"),
+}
+SAFETY = ("TypeOK", "NoConflictingCommits", "OneChain")
+
+# (distinct states, depth) as recorded in specs/HotStuff.md.
+QUICK = (3544, 17)
+DEFAULT = (189808, 20)
+LIVENESS = (2652, 24)
+# the deep model has not been run to the end (HotStuff.md, "Models"): more than 964,349 states
+DEEP: tuple[int, int] | None = None
+
+
+def block(*views: int) -> tuple[FrozenDict, ...]:
+    """A block as the Stepper gives it: its chain of [view, cmd] entries from genesis."""
+    return tuple(FrozenDict({"view": v, "cmd": "a"}) for v in views)
+
+
+def run(cfg: Path, workers: int = 2, spec: Path = HOTSTUFF) -> CheckResult:
+    return check(spec, cfg, workers=workers, deadlock=False)
+
+
+class Walk(spec_walk.Walk):
+    def msgs(self, kind: str) -> set[FrozenDict]:
+        return {m for m in self.state["msgs"] if m["type"] == kind}
+
+    def options(self, name: str, **params: Value) -> list[State]:
+        return [
+            t.state
+            for t in self.st.successors(self.state)
+            if t.action.name == name and t.action.params == FrozenDict(params)
+        ]
+
+
+# ------------------------------------------------------------------------------------ the spec itself
+
+
+def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
+    with Stepper(HOTSTUFF, QUICK_CFG) as st:
+        assert st.vars == VARIABLES
+        found: dict[str, set[tuple[str, ...]]] = {}
+        for a in st.actions:
+            found.setdefault(a.name, set()).add(tuple(a.params))
+        assert found == {name: {params} for name, params in ACTIONS.items()}
+        assert st.action_names == tuple(ACTIONS)
+        # only honest replicas act: r1 is Byzantine in the quick model
+        assert {a.params["i"] for a in st.actions} == {"r2", "r3", "r4"}
+        # Vote(i, b): 3 honest replicas x the 8 blocks of views 1..3 (genesis included)
+        assert sum(a.name == "Vote" for a in st.actions) == 3 * 8
+
+
+def test_initial_state_is_the_idle_cluster() -> None:
+    with Stepper(HOTSTUFF, QUICK_CFG) as st:
+        (init,) = st.init_states()
+        v = init.values
+        assert v["msgs"] == frozenset()
+        assert v["view"] == {f"r{k}": 1 for k in range(1, 5)}
+        assert set(v["lastVoted"].values()) == {0}
+        assert set(v["highQC"].values()) == {()} and set(v["locked"].values()) == {()}
+        assert set(v["committed"].values()) == {frozenset()}
+        assert st.violated(init) == []
+
+
+def test_every_action_fires_and_a_three_chain_commits() -> None:
+    """On the default model: r2 proposes b1 in view 1 and everyone votes; r3 forms its QC and
+    proposes b2, r4 b3 likewise; the Byzantine r1 (leader of view 4) proposes b4 on QC(b3), and
+    r4, voting for it, locks b2 and commits b1 (b1 <- b2 <- b3: consecutive views). r2, which
+    missed b2 and b3, times out of view 1. NewView fires in the next test. Every invariant holds
+    at every step."""
+    with Stepper(HOTSTUFF, DEFAULT_CFG) as st:
+        w = Walk(st)
+        w("Propose", i="r2", v=1)
+        (p,) = w.msgs("Proposal")
+        assert p["block"] == block(1) and p["src"] == "r2"
+        for i in ("r2", "r3", "r4"):
+            s = w("Vote", i=i, b=block(1))
+        assert s["lastVoted"]["r4"] == 1 and s["view"]["r4"] == 1
+        s = w("FormQC", i="r3", b=block(1))
+        assert s["highQC"]["r3"] == block(1) and s["view"]["r3"] == 2
+        w("Propose", i="r3", v=2)
+        for i in ("r3", "r4"):  # with the Byzantine r1's vote, a QC
+            w("Vote", i=i, b=block(1, 2))
+        w("FormQC", i="r4", b=block(1, 2))
+        w("Propose", i="r4", v=3)
+        for i in ("r3", "r4"):
+            s = w("Vote", i=i, b=block(1, 2, 3))
+        # voting for b3 (justify QC(b2)): highQC b2, the two-chain's head b1 locked
+        assert s["highQC"]["r4"] == block(1, 2) and s["locked"]["r4"] == block(1)
+        assert s["committed"]["r4"] == frozenset()
+        # r1 is Byzantine: its proposal of b4 on QC(b3) (votes of r3, r4 and itself) is sent
+        s = w("Vote", i="r4", b=block(1, 2, 3, 4))
+        assert s["locked"]["r4"] == block(1, 2)
+        assert s["committed"]["r4"] == {block(1)}
+        # r2 never voted for b2 or b3; it times out of view 1, then r3 of view 3 ...
+        w("Timeout", i="r2")
+        (nv,) = w.msgs("NewView")
+        assert (nv["view"], nv["qc"], nv["src"]) == (2, (), "r2")
+        assert set(w.taken) == set(ACTIONS) - {"NewView"}
+
+
+def test_new_leader_proposes_from_the_highest_qc_of_a_new_view_quorum() -> None:
+    """r2's proposal b1 in view 1 gets the votes of r2 and r4 (and may get the Byzantine r1's:
+    a QC), but nobody forms the QC; every honest replica times out of view 1, and their
+    NEW-VIEWs for view 2 carry genesis. The leader r3 proposes from the highest QC of the quorum
+    it uses: genesis from the three honest NEW-VIEWs, QC(b1) when r1's is one of them."""
+    with Stepper(HOTSTUFF, QUICK_CFG) as st:
+        w = Walk(st)
+        w("Propose", i="r2", v=1)
+        w("Vote", i="r2", b=block(1))
+        w("Vote", i="r4", b=block(1))
+        for i in ("r2", "r3", "r4"):
+            w("Timeout", i=i)
+        proposals = {
+            m["block"]
+            for s in w.options("NewView", i="r3", v=2)
+            for m in s["msgs"]
+            if m["type"] == "Proposal" and m["src"] == "r3"
+        }
+        # genesis from honest NEW-VIEWs alone; QC(b1) when r1's NEW-VIEW is one of the quorum
+        assert proposals == {block(2), block(1, 2)}
+
+
+def test_a_locked_replica_refuses_a_conflicting_block_with_an_old_justify() -> None:
+    """safeNode: r4, locked on b1, does not vote for the Byzantine r1's view-4 block on genesis
+    (neither extends the lock nor has a newer justify), but does vote for one on QC(b3)."""
+    with Stepper(HOTSTUFF, DEFAULT_CFG) as st:
+        w = Walk(st)
+        w("Propose", i="r2", v=1)
+        for i in ("r2", "r3", "r4"):
+            w("Vote", i=i, b=block(1))
+        w("FormQC", i="r3", b=block(1))
+        w("Propose", i="r3", v=2)
+        for i in ("r3", "r4"):
+            w("Vote", i=i, b=block(1, 2))
+        w("FormQC", i="r4", b=block(1, 2))
+        w("Propose", i="r4", v=3)
+        s = w("Vote", i="r4", b=block(1, 2, 3))
+        assert s["locked"]["r4"] == block(1)
+        assert not w.enabled("Vote", i="r4", b=block(4))
+        assert w.enabled("Vote", i="r2", b=block(4))  # r2 is not locked
+        assert w.enabled("Vote", i="r4", b=block(1, 2, 4))  # extends the lock
+
+
+def test_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = run(QUICK_CFG)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK
+
+
+@pytest.mark.slow
+def test_default_model_holds_with_its_recorded_state_count() -> None:
+    r = run(DEFAULT_CFG)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == DEFAULT
+
+
+@pytest.mark.slow
+def test_liveness_model_holds_with_its_recorded_state_count() -> None:
+    r = run(SPECS / "HotStuff_liveness.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == LIVENESS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
+def test_deep_model_holds_with_its_recorded_state_count() -> None:
+    r = run(SPECS / "HotStuff_deep.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    if DEEP is not None:
+        assert (r.distinct, r.depth) == DEEP
+
+
+# ------------------------------------------------------------------------------------ mutants
+
+SLOW_MUTANTS = {"commit_on_two_chain"}  # 75 to 140 s; the others take seconds
+
+
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
+        for m in MUTANTS
+    ],
+)
+def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
+    cfg = mutate(tmp_path, mutant)
+    r = run(cfg, workers=1, spec=tmp_path / "HotStuff.tla")
+    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
+    kind = "property" if mutant.liveness or mutant.action else "invariant"
+    assert r.violation == Violation(kind, mutant.catches)
+    assert r.trace is not None
+    if mutant.found is None:
+        assert r.trace.loop is not None or not mutant.liveness
+    else:
+        assert (r.distinct, len(r.trace)) == mutant.found
+    for other in mutant.also:  # the same bug breaks these too, each checked alone
+        folder = tmp_path / other
+        folder.mkdir()
+        cfg = mutate(folder, attrs.evolve(mutant, catches=other))
+        r = run(cfg, workers=1, spec=folder / "HotStuff.tla")
+        assert r.violation == Violation("invariant", other), f"{mutant.name}: {r.message}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
+@pytest.mark.parametrize("mutant", [pytest.param(m, id=m.name) for m in CONSEQUENCES])
+def test_mutant_leads_to_conflicting_commits(tmp_path: Path, mutant: Mutant) -> None:
+    """The lock not updated, QCs of 2F votes, two votes in one view: each lets two honest
+    replicas commit conflicting blocks, in 7 views (two disjoint three-chains)."""
+    cfg = mutate(tmp_path, mutant)
+    r = run(cfg, workers=1, spec=tmp_path / "HotStuff.tla")
+    assert r.violation == Violation("invariant", "NoConflictingCommits"), r.message
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
+def test_safe_node_with_its_liveness_clause_alone_is_safe(tmp_path: Path) -> None:
+    """Dropping safeNode's safety clause (extends the lock) breaks nothing the invariants see
+    (HotStuff.md says why: it is DiemBFT's voting rule): the mutant holds on the model where
+    commit_on_two_chain fails (BASE: views 1..6)."""
+    cfg = mutate(tmp_path, SAFE_NODE_LIVENESS_CLAUSE_ONLY)
+    r = run(cfg, spec=tmp_path / "HotStuff.tla")
+    assert r.outcome is Outcome.HOLDS, r.message
+
+
+def test_every_invariant_and_property_has_a_mutant() -> None:
+    caught = {m.catches for m in MUTANTS} | {c for m in MUTANTS for c in m.also}
+    # EventuallyCommitted: test_a_silent_byzantine_leader_every_fourth_view_stops_every_commit
+    assert caught >= set(SAFETY) | {"LockMonotonic"}
+    assert BASE["N"] == "4"
+
+
+def test_a_silent_byzantine_leader_every_fourth_view_stops_every_commit(tmp_path: Path) -> None:
+    """Chained HotStuff commits a block only after four consecutive views with honest leaders
+    (HotStuff.md, "Liveness"); with round-robin leaders and N = 4, the silent r1 leads every
+    fourth view, so nothing is ever committed although every fairness condition holds."""
+    silent = Mutant("silent r1", (), {"Byzantine": '{"r1"}'}, "EventuallyCommitted", None, True)
+    cfg = mutate(tmp_path, silent)
+    cfg.write_text(cfg.read_text().replace("CONSTANTS\n", "CONSTANTS\n    ByzSenders <- Silent\n"))
+    r = run(cfg, workers=1, spec=tmp_path / "HotStuff.tla")
+    assert r.outcome is Outcome.VIOLATED, r.message
+    assert r.violation == Violation("property", "EventuallyCommitted")
+    assert r.trace is not None
+    assert all(not any(c for c in s.state["committed"].values()) for s in r.trace.steps)
