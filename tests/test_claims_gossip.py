@@ -232,3 +232,21 @@ def test_the_command_prints_plots_and_replays(
     single = g.detector_seed(seed, g.PROFILES[3])
     assert f"{single.false:,} in {single.checks:,}" in again
     assert f"max at seed {seed}" in row
+
+
+def test_a_spread_claim_not_holding_names_the_run_that_replays_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(g, "SPREAD_BOUND", 500)  # below any run: every row a different constant
+    argv = ["claims", "gossip", "--sizes", "10", "--agents", "0", "--seeds", "3", "--first", "4"]
+    argv += ["--conditions", "loss10", "--detector-seeds", "0", "-q", "--out", str(tmp_path)]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| 99% of live nodes"))
+    (replay,) = [line for line in out.splitlines() if line.startswith("replay 99%")]
+    command = replay.split(": meshcheck ", 1)[1].split()
+    seed = int(command[command.index("--first") + 1])
+    assert f"max at seed {seed})" in row and command[command.index("--sizes") + 1] == "10"
+    assert command[command.index("--conditions") + 1] == "loss10"
+    r = g.measure_seed(10, seed, g.Condition(loss=0.1))
+    assert r.t99 is not None and f"| {r.t99:,} | holds with a different constant" in row

@@ -693,6 +693,13 @@ def median_curve(runs: Sequence[Run]) -> list[tuple[float, float]]:
     return out
 
 
+def _decades(sizes: Sequence[int]) -> tuple[float, float]:
+    """The powers of ten around the sizes (at least one decade: a single size of 10 is 10..100)."""
+    lo = 10.0 ** math.floor(math.log10(min(sizes)))
+    hi = 10.0 ** math.ceil(math.log10(max(sizes)))
+    return lo, max(hi, lo * 10)
+
+
 def figure(results: Mapping[int, Mapping[str, Sequence[Run]]]) -> str:
     """Propagation curves (the median over seeds, one per size; solid: no loss, dashed: the
     lossiest condition) and rounds to 100% against N (log scale) with the logarithmic fit."""
@@ -751,9 +758,7 @@ def figure(results: Mapping[int, Mapping[str, Sequence[Run]]]) -> str:
             "rounds (1 round = 1 s)",
             rounds,
             xlog=True,
-            xrange=(10 ** math.floor(math.log10(sizes[0])), 10 ** math.ceil(math.log10(sizes[-1])))
-            if sizes
-            else None,
+            xrange=_decades(sizes),
             yrange=(0, math.ceil(top + 1)),
         ),
     ]
