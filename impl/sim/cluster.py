@@ -147,8 +147,14 @@ class Cluster(Generic[N]):
     def _step(self, node_id: str, node: N, event: Any) -> list[Effect]:
         # Time reaches a core only inside its events: an event with a `now` field carries the
         # node's clock reading (for logs such as PBFT's audit records; a core never reads a clock).
-        if attrs.has(type(event)) and hasattr(event, "now"):
-            event = attrs.evolve(event, now=self.local_time(node_id))
+        kind = type(event)
+        timed = _TIMED.get(kind)
+        if timed is None:
+            timed = _TIMED[kind] = attrs.has(kind) and hasattr(event, "now")
+        if timed:
+            now = self.local_time(node_id)
+            if event.now != now:  # a delivery is built with it already (`_deliver`)
+                event = attrs.evolve(event, now=now)
         return node.step(event)
 
     def _process(self, node_id: str, event: Any, envelope: Envelope | None = None) -> None:
@@ -168,7 +174,9 @@ class Cluster(Generic[N]):
         if node_id in self._armed:
             arm = self._armed.pop(node_id)
             crash_at = arm if arm is not None else self.rng.randint(0, len(effects))
-        label = _describe(event, envelope)
+        recording = self.recorder.enabled
+        # the event's label is for the trace and the fault log only: built when one is written
+        label = _describe(event, envelope) if recording or crash_at is not None else ""
         if crash_at is not None and persist_at is not None and crash_at <= persist_at:
             # Nothing of the step became durable: the same as a crash just before the event.
             self._crash(node_id, "crash before persist", event=label)
@@ -178,15 +186,14 @@ class Cluster(Generic[N]):
         if envelope is not None:
             self._take(envelope)
         # Without a trace nobody looks at the spec actions: one segment, and no records to build.
-        segments = (
-            self.plugin.split(node_id, event, reported)
-            if self.recorder.enabled
-            else [Segment(None, FrozenDict(), tuple(effects))]
-        )
-        if sum(len(s.effects) for s in segments) != len(effects):
-            raise ContractViolation(
-                f"{self.plugin.name}: split() lost or invented effects of {label}"
-            )
+        if recording:
+            segments = self.plugin.split(node_id, event, reported)
+            if sum(len(s.effects) for s in segments) != len(effects):
+                raise ContractViolation(
+                    f"{self.plugin.name}: split() lost or invented effects of {label}"
+                )
+        else:
+            segments = [Segment(None, _NO_PARAMS, tuple(effects))]
         k = 0
         applied = 0
         unsent: list[Envelope] = []
@@ -204,7 +211,8 @@ class Cluster(Generic[N]):
                     applied += isinstance(effect, Apply)
                 k += 1
             self.plugin.after_step(node_id, event, self.nodes)
-            self._record_step(segment.action, segment.params, node_id, label)
+            if recording:
+                self._record_step(segment.action, segment.params, node_id, label)
         core: object = node  # a core may offer the optional AppliedState hook
         if (
             applied
@@ -285,7 +293,9 @@ class Cluster(Generic[N]):
         return envelope
 
     def _deliver(self, envelope: Envelope) -> None:
-        self._process(envelope.dest, Deliver(envelope.source, envelope.message), envelope)
+        dest = envelope.dest
+        event = Deliver(envelope.source, envelope.message, self.local_time(dest))
+        self._process(dest, event, envelope)
 
     def _drop(self, envelope: Envelope, why: str) -> None:
         if self.network.get(envelope.id) is None:
@@ -384,6 +394,10 @@ class Cluster(Generic[N]):
         self.recorder.step(
             self._abstract, action, params, node=node, event=event, now=self.now, fault=fault
         )
+
+
+_TIMED: dict[type, bool] = {}  # event type -> whether it has a `now` field (`Cluster._step`)
+_NO_PARAMS = FrozenDict()
 
 
 def _describe(event: Any, envelope: Envelope | None) -> str:

@@ -5,5 +5,7 @@
 - plot.py: small self-contained SVG plots (line plots, CDFs, percentile curves);
 - report.py: the progress line and the summary table every claims subcommand prints;
 - raft.py: the second design's Raft deployment (14 coordinators) on impl/raft;
+- gossip.py: the gossip layer at 10 to 10,000 nodes on impl/gossip (propagation, rounds, messages
+  and bytes, the phi-accrual detector, 593 agents), and the growth verdicts of verdict.py;
 - command.py: the subcommands.
 """

@@ -1,9 +1,12 @@
-"""`meshcheck claims raft-deployment`: the second design's Raft deployment, measured and judged.
+"""`meshcheck claims raft-deployment` and `meshcheck claims gossip`: stated numbers, measured and judged.
 
-Prints one table (claim, loss rate, samples, p50/p90/p99/max in ms, verdict with its witness seed)
+raft-deployment: the second design's Raft deployment. Prints one table (claim, loss rate, samples, p50/p90/p99/max in ms, verdict with its witness seed)
 after a progress line on stderr, writes the CDF plot to `--out`, and for each claim that does not
 hold as stated the command that replays its witness. Exit 0: every claim holds as stated; 1: some
 claim holds only with a different constant, or does not hold; 2: bad input (one line).
+
+gossip: the gossip layer's claims (meshcheck/claims/gossip.py), with the same tables, plot and exit
+codes.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -21,6 +25,12 @@ from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 DEFAULT_SEEDS = 1_000
 DEFAULT_LOSS = "0,1,10"
 DEFAULT_OUT = "reports/claims"
+DEFAULT_SIZES = "10,100,1000,10000"
+DEFAULT_AGENTS = 593
+DEFAULT_GOSSIP_SEEDS = 200
+DEFAULT_CONDITIONS = "loss0,loss1,loss10,churn1"
+DEFAULT_DETECTOR_SEEDS = 30
+PROFILE_NAMES = ("lan", "wan", "tail", "loss")  # meshcheck/claims/gossip.py PROFILES, in order
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +62,54 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--json", metavar="FILE", help="also write every run's numbers (per seed) as JSON"
     )
     rd.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+
+    gs = csub.add_parser(
+        "gossip",
+        help="gossip at 10 to 10,000 nodes: propagation, rounds, messages, bytes, the detector",
+    )
+    gs.add_argument(
+        "--sizes",
+        default=DEFAULT_SIZES,
+        metavar="N,N",
+        help=f"cluster sizes, comma-separated, or 'none' (default {DEFAULT_SIZES})",
+    )
+    gs.add_argument(
+        "--agents",
+        default=str(DEFAULT_AGENTS),
+        metavar="N",
+        help=f"also the second design's deployment of N agents; 0: not (default {DEFAULT_AGENTS})",
+    )
+    gs.add_argument(
+        "--seeds",
+        default=str(DEFAULT_GOSSIP_SEEDS),
+        metavar="S",
+        help="seeds per condition at N <= 100; larger N: max(min(S, 3), S x 100 / N) "
+        f"(default {DEFAULT_GOSSIP_SEEDS})",
+    )
+    gs.add_argument("--first", default="0", metavar="S", help="the first seed (default 0)")
+    gs.add_argument(
+        "--conditions",
+        default=DEFAULT_CONDITIONS,
+        metavar="C,C",
+        help="lossP (message loss P%%) and churnP (P%% of nodes crash per interval), "
+        f"comma-separated (default {DEFAULT_CONDITIONS})",
+    )
+    gs.add_argument(
+        "--detector-seeds",
+        default=str(DEFAULT_DETECTOR_SEEDS),
+        metavar="S",
+        help=f"seeds per delay profile for the detector; 0: skip it (default "
+        f"{DEFAULT_DETECTOR_SEEDS})",
+    )
+    gs.add_argument(
+        "--profiles",
+        default=",".join(PROFILE_NAMES),
+        metavar="P,P",
+        help=f"the detector's delay profiles (default {','.join(PROFILE_NAMES)})",
+    )
+    gs.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="where gossip.svg goes")
+    gs.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
+    gs.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
 
 def _whole(text: str, what: str, least: int) -> int:
@@ -96,6 +154,8 @@ def parse_latency(text: str | None) -> tuple[int, int] | None:
 
 
 def run_claims(args: argparse.Namespace) -> int:
+    if args.claims_command == "gossip":
+        return gossip(args)
     if args.claims_command != "raft-deployment":  # pragma: no cover - argparse allows no other
         raise MeshcheckError(f"unknown claims {args.claims_command!r}")
     return raft_deployment(args)
@@ -163,3 +223,297 @@ def raft_deployment(args: argparse.Namespace) -> int:
     print(f"{runs_total:,} runs in {elapsed:.0f} s; plot: {svg}")
     sys.stdout.flush()
     return EXIT_HOLDS if all(r.verdict.kind == HOLDS for r in rows) else EXIT_VIOLATED
+
+
+# -- gossip -------------------------------------------------------------------------------------------
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'10,100' -> [10, 100]; 'none' -> []: distinct sizes of 2 nodes or more."""
+    if text.strip() == "none":
+        return []
+    out: list[int] = []
+    for part in text.split(","):
+        n = _whole(part.strip(), "--sizes", 2)
+        if n in out:
+            raise MeshcheckError(f"size {n} given twice")
+        out.append(n)
+    return out
+
+
+def parse_conditions(text: str) -> list[Any]:
+    """'loss0,churn1' -> [Condition(0.0), Condition(churn=0.01)] ('churn1+loss1': both)."""
+    from meshcheck.claims.gossip import Condition
+
+    out: list[Condition] = []
+    for part in text.split(","):
+        loss = churn = 0.0
+        for piece in part.strip().split("+"):
+            for name in ("loss", "churn"):
+                if piece.startswith(name):
+                    try:
+                        pct = float(piece[len(name) :])
+                    except ValueError:
+                        pct = -1.0
+                    if not 0 <= pct < 100:
+                        raise MeshcheckError(
+                            f"--conditions: {piece!r}: {name} takes a percentage in [0, 100)"
+                        )
+                    if name == "loss":
+                        loss = pct / 100
+                    else:
+                        churn = pct / 100
+                    break
+            else:
+                raise MeshcheckError(
+                    f"--conditions takes lossP and churnP (loss0,loss1,loss10,churn1), "
+                    f"not {piece!r}"
+                )
+        c = Condition(loss, churn)
+        if c in out:
+            raise MeshcheckError(f"--conditions: {part!r} given twice")
+        out.append(c)
+    return out
+
+
+def parse_profiles(text: str) -> list[Any]:
+    from meshcheck.claims.gossip import PROFILES
+
+    table = dict(zip(PROFILE_NAMES, PROFILES, strict=True))
+    out = []
+    for part in text.split(","):
+        p = table.get(part.strip())
+        if p is None:
+            raise MeshcheckError(
+                f"--profiles takes {', '.join(PROFILE_NAMES)}, comma-separated, not {part!r}"
+            )
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def seeds_at(n: int, seeds: int, first: int) -> range:
+    """The seeds run at size `n`: `seeds` up to 100 nodes, fewer above (their cost grows with n)."""
+    count = seeds if n <= 100 else max(min(seeds, 3), seeds * 100 // n)
+    return range(first, first + count)
+
+
+def gossip(args: argparse.Namespace) -> int:
+    sizes = parse_sizes(args.sizes)
+    agents = _whole(args.agents, "--agents", 0)
+    if agents == 1:
+        raise MeshcheckError("--agents must be 0 (none) or at least 2")
+    if agents and agents not in sizes:
+        sizes.append(agents)
+    sizes.sort()
+    seeds = _whole(args.seeds, "--seeds", 1)
+    first = _whole(args.first, "--first", 0)
+    conditions = parse_conditions(args.conditions)
+    detector_seeds = _whole(args.detector_seeds, "--detector-seeds", 0)
+    profiles = parse_profiles(args.profiles)
+    if not sizes and not detector_seeds:
+        raise MeshcheckError("nothing to measure: --sizes none, --agents 0 and --detector-seeds 0")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise MeshcheckError(f"--out {out}: not a folder")
+
+    import resource
+
+    from meshcheck import table
+    from meshcheck.claims import gossip as g
+    from meshcheck.claims.report import Ticker, format_rows
+    from meshcheck.claims.verdict import HOLDS, percentile
+
+    ticker = Ticker("gossip")
+    start = time.monotonic()
+    cpu = time.process_time()
+
+    def progress(n: int, label: str, done: int, total: int) -> None:
+        if not args.quiet:
+            ticker(f"N = {n:,}, {label}, {done:,} of {total:,} runs")
+
+    def dprogress(name: str, done: int, total: int) -> None:
+        if not args.quiet:
+            ticker(f"detector, {name}, {done:,} of {total:,} runs")
+
+    results = g.measure(sizes, lambda n: seeds_at(n, seeds, first), conditions, progress=progress)
+    prop_wall = time.monotonic() - start
+    detector = (
+        g.measure_detector(range(first, first + detector_seeds), profiles, progress=dprogress)
+        if detector_seeds
+        else {}
+    )
+    elapsed = time.monotonic() - start
+    cpu = time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    ticker.done()
+    svg = out / "gossip.svg"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if results:
+            svg.write_text(g.figure(results))
+        if args.json:
+            Path(args.json).write_text(json.dumps(g.to_json(results, detector)) + "\n")
+    except OSError as exc:
+        raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+
+    s = g.SETTING
+    print(
+        f"Gossip: interval {s.interval} ms, fanout {s.fanout}, latency {s.latency[0]}-"
+        f"{s.latency[1]} ms uniform; one write at {s.warmup}-{s.warmup + s.interval} ms, runs "
+        f"until every live node holds it and {s.horizon // 1000} s passed (cap "
+        f"{s.cap // 1000} s); link {g.LINK * 8 // 10**9} Gbit/s per node"
+    )
+    rows = g.rows(results) + g.detector_rows(detector)
+    if rows:
+        print(format_rows(rows))
+    growth = g.growth(results)
+    if growth:
+        print()
+        print(
+            table.format_table(
+                ("claim", "condition", "fit", "verdict"),
+                [
+                    (claim, label, v.fit.text() if v.fit else "-", v.text())
+                    for claim, label, v in growth
+                ],
+            )
+        )
+    if results:
+        print()
+        body: list[tuple[str, ...]] = []
+
+        def q(v: list[Any], p: float, fmt: str = "{:,.0f}") -> str:
+            return fmt.format(percentile(v, p)) if v else "-"
+
+        for n, by in results.items():
+            for label, runs in by.items():
+                t99 = [r.t99 for r in runs if r.t99 is not None]
+                t100 = [r.t100 for r in runs if r.t100 is not None]
+                rounds = [r.rounds100 for r in runs if r.rounds100 is not None]
+                mpr = [r.messages_per_node_round for r in runs]
+                bpr = [r.bytes_per_node_round for r in runs]
+                events = sum(r.events for r in runs)
+                used = sum(r.cpu for r in runs)
+
+                body.append(
+                    (
+                        g.size_label(n),
+                        label,
+                        f"{len(runs):,}",
+                        q(t99, 50),
+                        q(t99, 99),
+                        q(t100, 50),
+                        q(t100, 99),
+                        str(len(runs) - len(t100)),
+                        q(rounds, 50, "{:.1f}"),
+                        q(rounds, 100, "{:.1f}"),
+                        q(mpr, 50, "{:.2f}"),
+                        q(bpr, 50),
+                        f"{used / len(runs):.2f}",
+                        f"{events / used:,.0f}" if used else "-",
+                    )
+                )
+        print(
+            table.format_table(
+                (
+                    "size",
+                    "condition",
+                    "runs",
+                    "99% p50",
+                    "99% p99",
+                    "100% p50",
+                    "100% p99",
+                    "never 100%",
+                    "rounds p50",
+                    "rounds max",
+                    "msgs/node/round",
+                    "bytes/node/round",
+                    "CPU s/run",
+                    "events/s",
+                ),
+                body,
+                right=tuple(range(2, 14)),
+            )
+        )
+    if detector:
+        print()
+        dbody: list[tuple[str, ...]] = []
+        for name, druns in detector.items():
+            found = [v for r in druns for v in r.detect if v is not None]
+            missed = sum(1 for r in druns for v in r.detect if v is None)
+            checks = sum(r.checks for r in druns)
+            false = sum(r.false for r in druns)
+
+            def dq(p: float, found: list[int] = found) -> str:
+                return f"{percentile(found, p):,.0f}" if found else "-"
+
+            dbody.append(
+                (
+                    name,
+                    f"{len(found) + missed:,}",
+                    dq(50),
+                    dq(90),
+                    dq(99),
+                    dq(100),
+                    str(missed),
+                    f"{false:,} in {checks:,}",
+                )
+            )
+        print(
+            table.format_table(
+                (
+                    "delay profile",
+                    "watchers",
+                    "suspect p50",
+                    "p90",
+                    "p99",
+                    "max",
+                    "never",
+                    "false suspicions",
+                ),
+                dbody,
+                right=(1, 2, 3, 4, 5, 6),
+            )
+        )
+    for row in rows:
+        if row.verdict.kind == HOLDS:
+            continue
+        if row.claim == g.FALSE:
+            name = PROFILE_NAMES[[p.name for p in g.PROFILES].index(row.condition)]
+            print(
+                f"replay {row.claim}, {row.condition}: meshcheck claims gossip --sizes none "
+                f"--agents 0 --first {row.verdict.witness} --detector-seeds 1 --profiles {name}"
+            )
+        else:
+            size, label = row.condition.split(", ", 1)
+            n = int(size.split()[-1 if size.startswith("N") else 0].replace(",", ""))
+            c = next(c for c in conditions if c.label == label)
+            print(
+                f"replay {row.claim}, {row.condition}: meshcheck claims gossip --sizes {n} "
+                f"--agents 0 --first {row.verdict.witness} --seeds 1 --conditions {c.option} "
+                "--detector-seeds 0"
+            )
+    for claim, label, v in growth:
+        if v.kind != HOLDS and v.at is not None:
+            c = next(c for c in conditions if c.label == label)
+            print(
+                f"replay {claim}, {label}: meshcheck claims gossip --sizes {v.at} --agents 0 "
+                f"--first {v.witness} --seeds 1 --conditions {c.option} --detector-seeds 0"
+            )
+    for n in sizes:
+        pull = g.digest_bytes(n, n)
+        print(
+            f"{g.size_label(n)}: with one status entry per node held, a pull's digest alone is "
+            f"{pull:,} bytes; one pull a round is {100 * pull / g.LINK:.3g}% of the link"
+        )
+    runs_total = sum(len(r) for by in results.values() for r in by.values())
+    druns_total = sum(len(r) for r in detector.values())
+    print(
+        f"{runs_total:,} propagation runs in {prop_wall:.0f} s, {druns_total:,} detector runs in "
+        f"{elapsed - prop_wall:.0f} s; {cpu:.0f} s of CPU; peak memory (max RSS) {peak:.0f} MiB"
+        + (f"; plot: {svg}" if results else "")
+    )
+    sys.stdout.flush()
+    kinds = [r.verdict.kind for r in rows] + [v.kind for _, _, v in growth]
+    return EXIT_HOLDS if all(k == HOLDS for k in kinds) else EXIT_VIOLATED
