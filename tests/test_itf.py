@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import INIT, Step, Trace
 from meshcheck.impl.base.values import FrozenDict, Unserializable, Value, freeze
 from meshcheck.traces import itf
@@ -119,7 +120,9 @@ EVERY_KIND: list[Value] = [
 ]
 
 
-@pytest.mark.parametrize("value", EVERY_KIND, ids=repr)
+# ids in TLA+ notation (sets sorted), not repr: a set's repr follows the process's hash seed, and
+# pytest-xdist's workers must collect the same test ids
+@pytest.mark.parametrize("value", EVERY_KIND, ids=format_value)
 def test_every_value_kind_round_trips_through_a_file(value: Value, tmp_path: Path) -> None:
     trace = one_var(value)
     path = itf.write(trace, tmp_path / "deep" / "er" / "t.itf.json")
