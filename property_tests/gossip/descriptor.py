@@ -21,6 +21,15 @@ GOSSIP = Protocol(
         deep="Gossip_deep",
         liveness="Gossip_liveness",
     ),
+    extra_models=(
+        Models(
+            spec="FailureDetector",
+            quick="FailureDetector_quick",
+            default="FailureDetector",
+            deep="FailureDetector_deep",
+            liveness="FailureDetector_liveness",
+        ),
+    ),
     actions=(
         Action("Update", ("i", "k", "v"), "client", "i writes v to key k, one version up"),
         Action("Push", _IJ, "protocol", "i sends j a push of its entries"),
@@ -37,6 +46,7 @@ GOSSIP = Protocol(
         Action("Leave", ("i",), "environment", "i leaves, telling nobody"),
     ),
     bugs="meshcheck.impl.gossip.mutants:BUGS",
+    spec_mutants="meshcheck.specs.mutants.gossip",
     checks="meshcheck.property_tests.gossip.checks:CHECKS",
     proofs="meshcheck.models.gossip:prove",
     harness="meshcheck.property_tests.gossip.harness:HARNESS",
