@@ -31,8 +31,8 @@ O(watchers) per node; a crashed node is suspected by the live nodes that watched
                     next round's delta
   HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty;
                     when the digest shows the puller holds what this node lacks, also
-  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses, a joiner whose
-                    seed crashed before it passed the join on, still spreads what only it has)
+  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses still spreads
+                    what only it has)
 Client requests: a write `ClientRequest((key, value))` is `Update(i, k, v)` (version one above the
 highest known for the key), persisted before it is acknowledged; a read `ClientRead(key)` answers
 the value held (None when none): a status read, eventually consistent.
@@ -109,7 +109,7 @@ _SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
 
 def shared_set(members: tuple[str, ...]) -> frozenset[str]:
     """`members` as a frozenset, one per tuple object: nodes that share a view tuple (the initial
-    members, a seed's welcome) share its set too, so a view costs one set, not one per node."""
+    seeds) share its set too, so a view costs one set, not one per node."""
     found = _SETS.get(id(members))
     if found is None or found[0] is not members:
         found = (members, frozenset(members))
