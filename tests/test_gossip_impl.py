@@ -14,9 +14,9 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.messages import Beat, JoinVia, LeaveCluster, Pull, Push
-from meshcheck.impl.gossip.node import GOSSIP, IN, GossipNode, member_key
+from meshcheck.impl.gossip.node import GONE, GOSSIP, IN, GossipNode
 from meshcheck.impl.gossip.phi import Arrivals, PhiConfig
-from meshcheck.impl.gossip.refinement import NIL, VARIABLES
+from meshcheck.impl.gossip.refinement import LARGE, NIL, VARIABLES
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Faults
 
@@ -181,18 +181,27 @@ def test_the_window_slides_and_the_wrong_window_does_not() -> None:
         assert a.detector.watches["e"].arrivals == Arrivals(t, expected)
 
 
-def test_join_and_leave_spread_through_the_cluster() -> None:
+def test_a_joiner_knows_the_seeds_and_is_learned_by_who_it_talks_to() -> None:
+    """Gossip.tla's membership: Join(i) knows the seeds; HandlePush/HandlePull make the receiver
+    learn of the sender; Leave(i) tells nobody; a restart knows the seeds again (volatile view)."""
     sim = gossip_cluster(5, spares=1, seed=4)
     sim.run(until=2000)
     sim.inject("s1", JoinVia("n3"))
-    sim.run(until=12000)
     assert sim.nodes["s1"].status == IN
-    assert all("s1" in sim.nodes[i].members() for i in sim.node_ids)
-    sim.inject("n2", LeaveCluster())
-    sim.run(until=22000)
-    assert sim.nodes["n2"].members() == frozenset()
-    assert all("n2" not in sim.nodes[i].members() for i in sim.node_ids if i != "n2")
-    assert sim.nodes["n1"].entries[member_key("n2")].value == "left"
+    assert sim.nodes["s1"].members() == frozenset(sim.node_ids[:5])
+    sim.run(until=12000)
+    assert "s1" in sim.nodes["n3"].members()  # it pulled from n3 at once
+    assert sum("s1" in sim.nodes[i].members() for i in sim.node_ids[:5]) >= 3
+    sim.inject("s1", LeaveCluster())
+    assert sim.nodes["s1"].members() == frozenset()
+    assert sim.nodes["s1"].entries == sim.nodes["s1"].own
+    assert "s1" in sim.nodes["n3"].members()  # nobody is told
+    sim.crash("n3")
+    sim.recover("n3")
+    assert sim.nodes["n3"].members() == frozenset(sim.node_ids[:5])  # the view was lost
+    sim.crash("s1")  # a node that left restarts out of the cluster
+    sim.recover("s1")
+    assert sim.nodes["s1"].status == GONE and sim.abstract_state()["alive"] == set(sim.node_ids[:5])
 
 
 def test_suspected_peers_leave_the_fanout_choice_and_come_back() -> None:
@@ -217,19 +226,39 @@ def test_the_refinement_map_has_the_specs_variables() -> None:
     sim.inject("n1", ClientRequest(("k1", "v")))
     sim.run(until=1500)
     state = sim.abstract_state()
-    assert tuple(state) == VARIABLES
+    assert (
+        tuple(state)
+        == VARIABLES
+        == (
+            "alive",
+            "crashed",
+            "entries",
+            "own",
+            "members",
+            "msgs",
+            "cut",
+            "written",
+            "budget",
+        )
+    )
     assert state["entries"]["n1"] == {
         "k1": {"version": 1, "origin": "n1", "value": "v"},
         "k2": NIL,
     }
     assert state["alive"] == {"n1", "n2", "n3"}
-    assert state["members"]["n2"] == {"n1", "n2", "n3"}
+    assert state["members"]["n2"] == {"n1", "n3"}
+    assert state["own"]["n1"] == state["entries"]["n1"] and state["own"]["n2"]["k1"] == NIL
+    assert state["cut"] == frozenset() and state["crashed"] == frozenset()
     assert [dict(w) for w in state["written"]] == [
         {"key": "k1", "value": "v", "version": 1, "origin": "n1"}
     ]
     assert all(m["type"] in ("push", "pull") for m in state["msgs"])
     sim.crash("n3")
-    assert sim.abstract_state()["alive"] == {"n1", "n2"}
+    after = sim.abstract_state()
+    assert after["alive"] == {"n1", "n2"} and after["crashed"] == {"n3"}
+    assert after["members"]["n3"] == frozenset() and after["budget"]["crash"] == LARGE - 1
+    sim.partition([["n1", "n2"], ["n3"]])
+    assert sim.abstract_state()["cut"] == {"n3"}
 
 
 def test_a_run_is_its_seed() -> None:

@@ -11,7 +11,7 @@ Middleware 1998: a heartbeat counter per node, newer counters are arrivals).
 Gossip.tla's messages are `Push` (a non-empty set of entries) and `Pull` (a digest). `Beat` is the
 failure detector's bare heartbeat (FailureDetector.tla's heartbeat message), sent to a round's
 fanout peers when the round has nothing to push and as the answer to a pull with nothing to send.
-`JoinRequest`/`Welcome` are the membership handshake with a seed.
+Membership has no messages of its own: a node learns of a member from its push or pull (node.py).
 
 Entries and digests travel as tuples of pairs (immutable, and the same tuple is shared by the copies
 of one round's push to its fanout peers).
@@ -57,35 +57,13 @@ class Beat:
     beat: int
 
 
-@attrs.frozen
-class JoinRequest:
-    """A node outside the cluster asks the seed `dest` to let it in; `entry` is its membership
-    entry (`member_key(source)` -> "up"), which the seed merges and spreads."""
-
-    source: str
-    dest: str
-    entry: Entry
-    boot: int
-    beat: int
-
-
-@attrs.frozen
-class Welcome:
-    """The seed's answer to a join: its membership view, the joiner's starting view."""
-
-    source: str
-    dest: str
-    members: tuple[str, ...]
-    boot: int
-    beat: int
-
-
-Message = Push | Pull | Beat | JoinRequest | Welcome
+Message = Push | Pull | Beat
 
 
 @attrs.frozen
 class JoinVia:
-    """Host event: the node (outside the cluster, or after it left) joins through `seed`."""
+    """Host event: the node (outside the cluster, or after it left) joins, knowing the seeds, and
+    pulls from `seed` first."""
 
     seed: str
     now: int = attrs.field(default=0, repr=False)
@@ -93,6 +71,15 @@ class JoinVia:
 
 @attrs.frozen
 class LeaveCluster:
-    """Host event: the node leaves the cluster, announcing it, and goes quiet."""
+    """Host event: the node leaves the cluster and goes quiet (it tells nobody)."""
 
+    now: int = attrs.field(default=0, repr=False)
+
+
+@attrs.frozen
+class Round:
+    """Host event: a gossip round now, toward `peers` (members of the node's view) instead of a
+    random fanout: how the lockstep driver makes a node take Push(i, j) and Pull(i, j)."""
+
+    peers: tuple[str, ...]
     now: int = attrs.field(default=0, repr=False)

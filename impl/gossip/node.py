@@ -4,8 +4,8 @@ State. `entries` (key -> Entry, impl/gossip/entries.py), `own` (the entries this
 only state it persists, so a writer never reuses a version: Gossip.tla's persisted part), `changed`
 (the entries that changed since its last round: the delta it pushes), its heartbeat `(boot, beat)`,
 its membership view, and the detector (impl/gossip/detector.py). Everything but `own`, the boot
-count and the view it was welcomed with is volatile: a restart loses the entries learned from
-others, the view's later changes and every watch.
+count and whether it is a member (`status`) is volatile: a restart loses the entries learned from
+others, the membership view (it knows the seeds again) and every watch (Gossip.tla's `Stop`).
 
 A round (`Tick("gossip")`, every `interval` ticks; the first at a random point of the first
 interval so rounds spread):
@@ -31,8 +31,8 @@ O(watchers) per node; a crashed node is suspected by the live nodes that watched
                     next round's delta
   HandlePull(i, j)  answer with delta(entries, digest) as a push, or a `Beat` when it is empty;
                     when the digest shows the puller holds what this node lacks, also
-  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses, a joiner whose
-                    seed crashed before it passed the join on, still spreads what only it has)
+  Pull(i, j)        pull back (push-pull anti-entropy: a node no one chooses still spreads
+                    what only it has)
 Client requests: a write `ClientRequest((key, value))` is `Update(i, k, v)` (version one above the
 highest known for the key), persisted before it is acknowledged; a read `ClientRead(key)` answers
 the value held (None when none): a status read, eventually consistent.
@@ -41,19 +41,25 @@ Restart. The node reloads its own writes and its boot count (one more, persisted
 had been up before (`Restart(i)`), pulls from `fanout` peers at once to catch up on what it missed
 while down (anti-entropy for a node that was away), besides its rounds.
 
-Membership. The view is the members a node started with (`initial`, or the seed's view in its
-`Welcome`) changed by membership entries `@member/<node>` -> "up" | "left", gossiped and merged like
-any entry (so joins and leaves spread by the same delta and anti-entropy and converge the same way).
-`Join(i)`: a node outside writes its "up" entry and sends it to a seed (`JoinVia`: no spec step,
-the node is not a member yet); the seed merges it as it would a push (`HandlePush(seed, i)`) and
-answers with its view; the joiner takes that view as its own (the step `Join(i)`) and pulls from
-the seed. `Leave(i)`: the node writes
-"left", pushes it to a round's fanout, and goes quiet (answers nothing). A node that left is
-dropped from every view that learns it, and its watch is forgotten. The rule for suspected peers:
-a peer suspected continuously for `evict_after` ticks (5 rounds by default) is left out of the
-fanout choice (it stays in the view, and is still probed, above); heard again, it is trusted and
-back in the choice at once. Nothing is ever removed from a view by suspicion alone, so a healed
-partition cannot leave two halves that never choose each other.
+Membership (Gossip.tla's, exactly). The seeds are `config.initial`, members from the start. A
+node's view is the seeds and every node that sent it a push or a pull since it (re)started
+(`HandlePush(i, j)` and `HandlePull(i, j)` make i learn of j); it never shrinks while the node is
+up, and it is volatile: a crash loses it, and `Restart(i)` knows the seeds again. `Join(i)`
+(`JoinVia(seed)`): a node outside becomes a member knowing the seeds, and pulls from the seed it
+was given (the seed learns of it from that pull, the others as it gossips). `Leave(i)`
+(`LeaveCluster()`): the node goes out, keeping only its own writes, and tells nobody: messages to
+it are lost. Whether a node is a member (`status`) is persisted, so a crashed member restarts as
+one and a node that left stays out until it joins again.
+
+Why not a membership gossiped as entries (a joiner taking a seed's view, a leave announced as a
+"left" entry): the view is then partly durable and spread by others, and the spec's refinement
+(every node's view is the seeds and who talked to it) no longer holds; the spec is the design.
+What the simpler rule costs: a node that left stays in the views of those it talked to, who keep
+choosing it until they suspect it (the watchers, `evict_after`) or restart. The rule for
+suspected peers: a peer suspected continuously for `evict_after` ticks (5 rounds by default) is
+left out of the fanout choice (it stays in the view, and is still probed, above); heard again, it
+is trusted and back in the choice at once. Nothing is ever removed from a view by suspicion alone,
+so a healed partition cannot leave two halves that never choose each other.
 """
 
 from __future__ import annotations
@@ -80,23 +86,19 @@ from meshcheck.impl.gossip.detector import Detector, Watch
 from meshcheck.impl.gossip.entries import Entry, Rank, delta, newer, update
 from meshcheck.impl.gossip.messages import (
     Beat,
-    JoinRequest,
     JoinVia,
     LeaveCluster,
     Message,
     Pull,
     Push,
-    Welcome,
+    Round,
 )
 from meshcheck.impl.gossip.phi import Arrivals
 
 GOSSIP = "gossip"  # the round's timer
-JOIN = "join"  # a joiner asks its seed again when no welcome came
-MEMBER = "@member/"  # membership entries: MEMBER + node -> UP | LEFT
-UP, LEFT = "up", "left"
 OWN = "own/"  # durable keys of own writes: OWN + key -> Entry
 BOOT = "boot"
-BASE = "base"  # the view a joiner was welcomed with
+STATUS = "status"  # durable: IN or GONE, once the node joined or left
 
 # what the node is to the cluster
 OUTSIDE, IN, GONE = "outside", "in", "left"
@@ -107,7 +109,7 @@ _SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
 
 def shared_set(members: tuple[str, ...]) -> frozenset[str]:
     """`members` as a frozenset, one per tuple object: nodes that share a view tuple (the initial
-    members, a seed's welcome) share its set too, so a view costs one set, not one per node."""
+    seeds) share its set too, so a view costs one set, not one per node."""
     found = _SETS.get(id(members))
     if found is None or found[0] is not members:
         found = (members, frozenset(members))
@@ -124,10 +126,6 @@ def _next(names: tuple[str, ...], name: str, forward: bool) -> tuple[str, bool]:
     return (names[at], False) if at >= 0 else (names[-1], True)
 
 
-def member_key(node: str) -> str:
-    return MEMBER + node
-
-
 def _act(name: str, **params: str) -> Action:
     return Action(name, params)
 
@@ -139,7 +137,6 @@ class GossipNode:
         "_catching_up",
         "_evicted",
         "_extra",
-        "_joining",
         "_ring",
         "added",
         "base",
@@ -154,7 +151,6 @@ class GossipNode:
         "id",
         "own",
         "rebooted",
-        "removed",
         "rng",
         "status",
     )
@@ -172,14 +168,12 @@ class GossipNode:
         self.status = OUTSIDE
         self.base: tuple[str, ...] = ()  # shared, never mutated
         self.base_set: frozenset[str] = frozenset()  # the same, as a set (shared too)
-        self.added: set[str] = set()  # members learned from "up" entries not in base
-        self.removed: set[str] = set()  # members learned to have left
+        self.added: set[str] = set()  # members learned (they sent a push or a pull) not in base
         self.detector = Detector(config.phi)
         self._extra: tuple[str, ...] | None = None  # `added`, sorted (rebuilt when it changes)
         # the peers it watches (its ring predecessors) and those watching it (its successors)
         self._ring: tuple[frozenset[str], tuple[str, ...]] | None = None
         self._evicted: set[str] = set()
-        self._joining: str | None = None
         self._catching_up: set[str] = set()  # peers pulled from at a restart, not answered yet
         self.rebooted = False  # this incarnation restarted after an earlier one
 
@@ -189,12 +183,12 @@ class GossipNode:
         """The membership view (empty for a node outside the cluster or gone)."""
         if self.status != IN:
             return frozenset()
-        if not self.added and not self.removed:
+        if not self.added:
             return self.base_set  # shared: no copy of the view per node
-        return (self.base_set | self.added) - self.removed
+        return self.base_set | self.added
 
     def is_member(self, node: str) -> bool:
-        return (node in self.added or node in self.base_set) and node not in self.removed
+        return node in self.added or node in self.base_set
 
     def ring(self) -> tuple[frozenset[str], tuple[str, ...]]:
         """(the `watchers` members before it in the sorted view: the peers it watches, the
@@ -222,16 +216,13 @@ class GossipNode:
             cur = min(pool) if forward else max(pool)
             if cur == self.id or cur in found:
                 break
-            if cur not in self.removed:
-                found.append(cur)
+            found.append(cur)
         return found
 
     def eligible(self) -> list[str]:
         """The peers a round may choose: members but itself, left out those evicted."""
         return [
-            j
-            for j in (*self.base, *sorted(self.added))
-            if j != self.id and j not in self.removed and j not in self._evicted
+            j for j in (*self.base, *sorted(self.added)) if j != self.id and j not in self._evicted
         ]
 
     def _choose(self, k: int) -> list[str]:
@@ -247,7 +238,7 @@ class GossipNode:
             for _ in range(16 * k):
                 at = self.rng.randrange(total)
                 j = base[at] if at < len(base) else extra[at - len(base)]
-                if j == self.id or j in self.removed or j in self._evicted or j in chosen:
+                if j == self.id or j in self._evicted or j in chosen:
                     continue
                 chosen.append(j)
                 if len(chosen) == k:
@@ -263,13 +254,13 @@ class GossipNode:
     def step(self, event: Any) -> list[Effect]:
         match event:
             case Deliver(source=source, message=message):
-                if self.status == IN or isinstance(message, Welcome):
+                if self.status == IN:
                     return self._receive(source, message, event.now)
-                return []
+                return []  # not a member: lost (the plug-in records LoseMessage)
             case Tick(timer=timer) if timer == GOSSIP and self.status == IN:
                 return self._round(event.now)
-            case Tick(timer=timer) if timer == JOIN:
-                return self._join_again()
+            case Round(peers=peers) if self.status == IN:
+                return self._round(event.now, peers)
             case ClientRequest(value=(str() as key, str() as value), request_id=rid):
                 return self._write(key, value, rid)
             case ClientRead(query=key, request_id=rid):
@@ -294,21 +285,17 @@ class GossipNode:
             if k.startswith(OWN):
                 self.own[k[len(OWN) :]] = v
         self.entries = dict(self.own)
-        mine = self.own.get(member_key(self.id))
-        if mine is not None:
-            self.status = IN if mine.value == UP else GONE
-        else:
-            self.status = IN if self.id in self.config.initial else OUTSIDE
-        self.base = persisted.get(BASE, self.config.initial)
+        status = persisted.get(STATUS)
+        self.status = (
+            status if status is not None else IN if self.id in self.config.initial else OUTSIDE
+        )
+        self.base = self.config.initial  # the seeds: the view is volatile
         self.base_set = shared_set(self.base)
-        for key, entry in self.own.items():
-            if key.startswith(MEMBER):
-                self._membership(key[len(MEMBER) :], entry.value)
         out: list[Effect] = [Persist((Put(BOOT, self.boot),))]
         if self.status != IN:
             return out
         if self.rebooted:
-            out.append(_act("Restart", i=self.id))
+            out.insert(0, _act("Restart", i=self.id))  # the step is the Restart (persist included)
             if mutants.SILENT_AFTER_RESTART in self.bugs:
                 return out
             for j in self._choose(self.config.fanout):
@@ -318,47 +305,46 @@ class GossipNode:
         return out
 
     def _join(self, seed: str) -> list[Effect]:
+        """`Join(i)`: in, knowing the seeds; then a pull from `seed` to catch up at once."""
         if self.status == IN or seed == self.id:
             return []
-        entry = self._own_write(member_key(self.id), UP)
-        self.changed[member_key(self.id)] = entry
-        self._joining = seed
-        return [
-            Persist((Put(OWN + member_key(self.id), entry),)),
-            Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
-            SetTimer(JOIN, self.config.interval),
+        self._reset_view()
+        self.status = IN
+        out: list[Effect] = [
+            _act("Join", i=self.id),
+            Persist((Put(STATUS, IN),)),
         ]
-
-    def _join_again(self) -> list[Effect]:
-        """No welcome within a round (the request or the answer was lost, the seed is down): ask
-        the seed again."""
-        seed = self._joining
-        if seed is None or self.status == IN:
-            return []
-        entry = self.own[member_key(self.id)]
-        return [
-            Send(seed, JoinRequest(self.id, seed, entry, self.boot, self.beat)),
-            SetTimer(JOIN, self.config.interval),
-        ]
+        first = [seed] if self.is_member(seed) else self._choose(1)
+        for j in first:
+            out += self._pull(j)
+        out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
+        return out
 
     def _leave(self) -> list[Effect]:
+        """`Leave(i)`: out, keeping only its own writes; nobody is told."""
         if self.status != IN:
             return []
-        key = member_key(self.id)
-        entry = self._own_write(key, LEFT)
-        self.changed[key] = entry
-        out: list[Effect] = [_act("Leave", i=self.id), Persist((Put(OWN + key, entry),))]
-        push = tuple(self.changed.items())
-        for j in self._choose(self.config.fanout):
-            out += [
-                _act("Push", i=self.id, j=j),
-                Send(j, Push(self.id, j, push, self.boot, self.beat)),
-            ]
         self.status = GONE
+        self.entries = dict(self.own)
         self.changed = {}
+        self._reset_view()
+        self._catching_up.clear()
+        return [_act("Leave", i=self.id), Persist((Put(STATUS, GONE),)), CancelTimer(GOSSIP)]
+
+    def _reset_view(self) -> None:
+        """The view back to the seeds, and every watch forgotten."""
+        self.added = set()
+        self._extra = None
+        self._ring = None
+        self._evicted.clear()
         self.detector = Detector(self.config.phi)
-        out.append(CancelTimer(GOSSIP))
-        return out
+
+    def _learn(self, j: str) -> None:
+        """j sent a push or a pull: it is a member of this node's view from now on."""
+        if j != self.id and j not in self.base_set and j not in self.added:
+            self.added.add(j)
+            self._extra = None
+            self._ring = None
 
     def _own_write(self, key: str, value: str) -> Entry:
         entry = update(self.entries, key, value, self.id)
@@ -369,8 +355,6 @@ class GossipNode:
     def _write(self, key: str, value: str, rid: int) -> list[Effect]:
         if self.status != IN:
             return [Reply(rid, error=f"{self.id} is not a member")]
-        if key.startswith(MEMBER):
-            return [Reply(rid, error=f"{key!r} is a membership key")]
         entry = self._own_write(key, value)
         self.changed[key] = entry
         return [
@@ -381,7 +365,9 @@ class GossipNode:
 
     # -- a round ------------------------------------------------------------------------------------
 
-    def _round(self, now: int) -> list[Effect]:
+    def _round(self, now: int, peers: tuple[str, ...] | None = None) -> list[Effect]:
+        """A round toward `fanout` peers of its choice, or toward `peers` (the lockstep driver's
+        forced choice: members of the view)."""
         self.beat += 1
         out: list[Effect] = [_act("Heartbeat", i=self.id)]
         detector = self.detector
@@ -393,7 +379,7 @@ class GossipNode:
             since = w.suspected_since
             if since is not None and now - since >= evict:
                 self._evicted.add(j)
-        targets = self._choose(self.config.fanout)
+        targets = self._choose(self.config.fanout) if peers is None else list(peers)
         if self.changed:
             delta = tuple(self.changed.items())
             for j in targets:
@@ -427,6 +413,7 @@ class GossipNode:
         out: list[Effect]
         if isinstance(message, Push):
             out = [_act("HandlePush", i=self.id, j=source)]
+            self._learn(source)
             took = self._merge(message.entries)
             if source in self._catching_up:
                 self._catching_up.discard(source)
@@ -434,6 +421,7 @@ class GossipNode:
                     probes.hit("gossip", "caught_up_after_restart")
         elif isinstance(message, Pull):
             out = [_act("HandlePull", i=self.id, j=source)]
+            self._learn(source)
             lacking = self._delta(message.digest)
             if lacking:
                 push = Push(self.id, source, tuple(lacking.items()), self.boot, self.beat)
@@ -442,29 +430,6 @@ class GossipNode:
             out.append(Send(source, push or Beat(self.id, source, self.boot, self.beat)))
             if not message.back and self._behind(message.digest):
                 out += self._pull(source, back=True)  # the puller holds what this node lacks
-        elif isinstance(message, JoinRequest):
-            # the seed merges the joiner's membership entry as it would a push's
-            out = [_act("HandlePush", i=self.id, j=source)]
-            self._merge(((member_key(source), message.entry),))
-            view = tuple(sorted(self.members()))
-            out.append(Send(source, Welcome(self.id, source, view, self.boot, self.beat)))
-        elif isinstance(message, Welcome):
-            if self._joining != source:
-                return []
-            self._joining = None
-            self.status = IN
-            self.base = message.members
-            self.base_set = shared_set(message.members)
-            self._ring = None
-            self._extra = None
-            self.added.discard(self.id)
-            out = [
-                _act("Join", i=self.id),
-                Persist((Put(BASE, message.members),)),
-                CancelTimer(JOIN),
-            ]
-            out += self._pull(source)
-            out.append(SetTimer(GOSSIP, self.rng.randint(1, self.config.interval)))
         else:
             out = []
         if self.status == IN:
@@ -517,8 +482,6 @@ class GossipNode:
                 took += 1
                 entries[key] = entry
                 changed[key] = entry
-                if key.startswith(MEMBER):
-                    self._membership(key[len(MEMBER) :], entry.value)
         return took
 
     def _delta(self, digest: tuple[tuple[str, Rank], ...]) -> dict[str, Entry]:
@@ -535,18 +498,3 @@ class GossipNode:
             if held is None or held.rank() < rank:
                 return True
         return False
-
-    def _membership(self, node: str, value: str) -> None:
-        if node == self.id:
-            return
-        if value == UP:
-            self.removed.discard(node)
-            if node not in self.base_set:
-                self.added.add(node)
-        else:
-            self.removed.add(node)
-            self.added.discard(node)
-            self.detector.forget(node)
-            self._evicted.discard(node)
-        self._extra = None
-        self._ring = None

@@ -1,20 +1,26 @@
 """The refinement mapping of a gossip cluster to Gossip.tla's variables, in one module.
 
-    entries   [Node -> [Key -> [version |-> v, origin |-> o, value |-> x] or Nil]]
-              per node, per key of the model's `keys`, the entry held (membership entries
-              `@member/<node>` are not keys of the spec: they are `members`)
-    alive     the set of nodes up (a crashed node is down until it recovers)
-    members   [Node -> SUBSET Node]: each node's membership view ({} outside the cluster or gone)
-    msgs      the bag of Push and Pull messages in flight, as records (below); the failure
-              detector's and the membership handshake's messages are not Gossip.tla's
-    written   the set of [key, value, version, origin] records every Update wrote (history)
+    alive     the members up: up in the simulator and in the cluster (`status` IN)
+    crashed   the members down (they restart as members: their status is persisted)
+    entries   [Node -> [Key -> [version |-> v, origin |-> o, value |-> x] or Nil]]: per node, per
+              key of the model's `keys`, the entry held (a node down holds what it restarts with:
+              its own writes)
+    own       the same shape: each node's own latest write per key (persisted)
+    members   [Node -> SUBSET Node]: each live member's view but itself; {} for a node not live
+    msgs      the bag (record -> count) of Push and Pull messages in flight, `()` when empty; the
+              failure detector's bare heartbeats (`Beat`) are not Gossip.tla's
+    cut       the side of a partition without the first seed ({} when healed)
+    written   the set of [key, version, origin, value] records every Update wrote (history)
+    budget    what is left of the model's bounds: a ghost no node holds, the model's constants
+              (`Budget`, large by default) less what the run spent (`Spent`, counted by the
+              simulator plug-in as the faults happen), as impl/raft/refinement.py does
 
 Messages:
     [type |-> "push", from |-> j, to |-> i, entries |-> [k |-> record]]
     [type |-> "pull", from |-> j, to |-> i, digest |-> [k |-> <<version, origin, value>>]]
 
-Each variable is one function below, so aligning with the spec's exact shapes (a set where this
-has a function, a sequence where this has a set, a string for Nil) is a change in one place.
+An empty function (an empty digest, an empty bag) is `()`, as TLC's values come to Python
+(specs/Gossip.md).
 """
 
 from __future__ import annotations
@@ -22,14 +28,66 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+import attrs
+
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, JoinRequest, Pull, Push, Welcome
-from meshcheck.impl.gossip.node import GossipNode
+from meshcheck.impl.gossip.messages import Beat, Pull, Push
+from meshcheck.impl.gossip.node import IN, GossipNode
 
-VARIABLES: tuple[str, ...] = ("entries", "alive", "members", "msgs", "written")
+VARIABLES: tuple[str, ...] = (
+    "alive",
+    "crashed",
+    "entries",
+    "own",
+    "members",
+    "msgs",
+    "cut",
+    "written",
+    "budget",
+)
 NIL = "Nil"
 SPEC_MESSAGES = frozenset({"push", "pull"})
+LARGE = 1_000_000
+
+
+@attrs.frozen
+class Budget:
+    """The model's bounds (Gossip.tla's MaxFaults, MaxLosses, MaxDuplicates, MaxCrashes,
+    MaxPartitions, MaxChurn): large by default, a model's when a run is checked against it."""
+
+    fault: int = LARGE
+    loss: int = LARGE
+    duplicate: int = LARGE
+    crash: int = LARGE
+    partition: int = LARGE
+    churn: int = LARGE
+
+
+@attrs.define
+class Spent:
+    """What a run spent of each budget: losses of deliverable messages (one the network could not
+    deliver is lost at no cost), duplicates, crashes of members, partitions, joins and leaves."""
+
+    loss: int = 0
+    duplicate: int = 0
+    crash: int = 0
+    partition: int = 0
+    churn: int = 0
+
+
+def budget_of(budget: Budget, spent: Spent) -> FrozenDict:
+    faults = spent.loss + spent.duplicate + spent.crash + spent.partition
+    return FrozenDict(
+        {
+            "fault": budget.fault - faults,
+            "loss": budget.loss - spent.loss,
+            "duplicate": budget.duplicate - spent.duplicate,
+            "crash": budget.crash - spent.crash,
+            "partition": budget.partition - spent.partition,
+            "churn": budget.churn - spent.churn,
+        }
+    )
 
 
 def entry_record(entry: Entry) -> FrozenDict:
@@ -38,49 +96,52 @@ def entry_record(entry: Entry) -> FrozenDict:
 
 def written_record(key: str, entry: Entry) -> FrozenDict:
     return FrozenDict(
-        {"key": key, "value": entry.value, "version": entry.version, "origin": entry.origin}
+        {"key": key, "version": entry.version, "origin": entry.origin, "value": entry.value}
     )
 
 
+def _function(pairs: dict[str, Value]) -> Value:
+    return FrozenDict(pairs) if pairs else ()
+
+
 def message_record(message: Any) -> Value:
-    """A message as the spec's record (the failure detector's and the handshake's too, with their
-    own `type`, so that the bag of every message in flight is well formed; `msgs` leaves them
-    out)."""
+    """A message as the spec's record (the bare heartbeat too, with its own `type`, so that the
+    bag of every message in flight is well formed; `msgs` leaves it out)."""
     if isinstance(message, Push):
-        entries = FrozenDict({k: entry_record(e) for k, e in message.entries})
+        entries = _function({k: entry_record(e) for k, e in message.entries})
         return FrozenDict(
             {"type": "push", "from": message.source, "to": message.dest, "entries": entries}
         )
     if isinstance(message, Pull):
-        digest = FrozenDict({k: tuple(rank) for k, rank in message.digest})
+        digest = _function({k: tuple(rank) for k, rank in message.digest})
         return FrozenDict(
             {"type": "pull", "from": message.source, "to": message.dest, "digest": digest}
         )
-    kinds = {Beat: "beat", JoinRequest: "join", Welcome: "welcome"}
-    return FrozenDict(
-        {"type": kinds.get(type(message), type(message).__name__), "from": message.source}
-        | {"to": message.dest}
-    )
+    kind = "beat" if isinstance(message, Beat) else type(message).__name__
+    return FrozenDict({"type": kind, "from": message.source, "to": message.dest})
 
 
-def entries_of(node: GossipNode, keys: Collection[str]) -> FrozenDict:
-    held = node.entries
+def is_spec_message(record: Value) -> bool:
+    return isinstance(record, FrozenDict) and record["type"] in SPEC_MESSAGES
+
+
+def state_of(held: Mapping[str, Entry], keys: Collection[str]) -> FrozenDict:
     return FrozenDict({k: entry_record(held[k]) if k in held else NIL for k in sorted(keys)})
 
 
-def alive_of(up: Mapping[str, bool]) -> frozenset[str]:
-    return frozenset(i for i, is_up in up.items() if is_up)
+def is_alive(node: GossipNode, up: bool) -> bool:
+    return up and node.status == IN
 
 
-def members_of(node: GossipNode) -> frozenset[str]:
-    return node.members()
+def members_of(node: GossipNode, up: bool) -> frozenset[str]:
+    if not is_alive(node, up):
+        return frozenset()
+    return node.members() - {node.id}
 
 
-def msgs_of(bag: Mapping[Value, int]) -> FrozenDict:
+def msgs_of(bag: Mapping[Value, int]) -> Value:
     """The bag (record -> copies) of Gossip.tla's messages in flight."""
-    return FrozenDict(
-        {m: n for m, n in bag.items() if isinstance(m, FrozenDict) and m["type"] in SPEC_MESSAGES}
-    )
+    return _function({m: n for m, n in bag.items() if is_spec_message(m)})
 
 
 def written_of(written: Iterable[tuple[str, Entry]]) -> frozenset[FrozenDict]:
@@ -93,15 +154,24 @@ def abstract_state(
     bag: Mapping[Value, int],
     keys: Collection[str],
     written: Iterable[tuple[str, Entry]],
+    *,
+    cut: frozenset[str] = frozenset(),
+    budget: Budget = Budget(),
+    spent: Spent | None = None,
 ) -> FrozenDict:
     """The spec's variables from the cluster: its nodes, which are up, the messages in flight, the
-    keys of the model and every write so far."""
+    keys of the model, every write so far, the partition, and the model's budget less what the run
+    spent."""
     return FrozenDict(
         {
-            "entries": FrozenDict({i: entries_of(n, keys) for i, n in nodes.items()}),
-            "alive": alive_of(up),
-            "members": FrozenDict({i: members_of(n) for i, n in nodes.items()}),
+            "alive": frozenset(i for i, n in nodes.items() if is_alive(n, up[i])),
+            "crashed": frozenset(i for i, n in nodes.items() if not up[i] and n.status == IN),
+            "entries": FrozenDict({i: state_of(n.entries, keys) for i, n in nodes.items()}),
+            "own": FrozenDict({i: state_of(n.own, keys) for i, n in nodes.items()}),
+            "members": FrozenDict({i: members_of(n, up[i]) for i, n in nodes.items()}),
             "msgs": msgs_of(bag),
+            "cut": cut,
             "written": written_of(written),
+            "budget": budget_of(budget, spent or Spent()),
         }
     )

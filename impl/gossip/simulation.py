@@ -10,9 +10,13 @@ every write (`written`, for Gossip.tla's history variable and the checks' "no in
 and which nodes are up (the simulator's own table, bound by `attach`). Observers (the free runs'
 monitor, property_tests/gossip/) see each processed event once, after it, with the node's clock.
 
-Spec actions of faults: a lost message is `LoseMessage(m)`, a duplicate `DuplicateMessage(m)`, a
-crash `Crash(i)` (the simulator records a crash as one step; the node's recovery and the network's
-partitions and heals are noted in the trace's meta, not steps).
+Spec actions of faults (Gossip.tla's, which take no parameter but the node): a lost message is
+`LoseMessage`, a duplicate `DuplicateMessage`, a crash of a member `Crash(i)`, its recovery
+`Restart(i)` (then the pulls it catches up with), a partition `Partition` and a heal `Heal` (the
+plug-in's `fault_steps`: impl/sim/cluster.py records them). A message delivered to a node that is
+not a member is lost (`LoseMessage`). What the run spent of the model's budgets (`Spent`: losses
+of deliverable messages, duplicates, crashes, partitions, joins and leaves) is counted here, for
+the refinement mapping's `budget`.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from meshcheck.impl.base.effects import Effect, split_actions
-from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import ClientRequest, Deliver
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.gossip import refinement
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.messages import Pull, Push
 from meshcheck.impl.gossip.node import IN, GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.sim.config import Faults, Phases, SimConfig
@@ -62,6 +69,7 @@ class GossipPlugin:
 
     name = "gossip"
     variables: tuple[str, ...] = refinement.VARIABLES
+    fault_steps = frozenset({"recover", "partition", "heal"})
 
     def __init__(
         self,
@@ -73,6 +81,7 @@ class GossipPlugin:
         phi: PhiConfig | None = None,
         evict_after: int = 5000,
         bugs: frozenset[str] = frozenset(),
+        budget: refinement.Budget | None = None,
     ) -> None:
         self.initial = tuple(sorted(initial))  # sorted: the ring is the order of names
         self.keys = tuple(keys)
@@ -81,6 +90,8 @@ class GossipPlugin:
         self.phi = phi or PhiConfig()
         self.evict_after = evict_after
         self.bugs = bugs
+        self.budget = budget or refinement.Budget()
+        self.spent = refinement.Spent()
         self.written: list[tuple[str, Entry]] = []  # every status write (key, entry), in order
         self.observers: list[Observer] = []
         self.up: Mapping[str, bool] = {}
@@ -105,10 +116,21 @@ class GossipPlugin:
         return GossipNode(config, rng)
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
-        return [
+        segments = [
             Segment(None if a is None else a.name, FrozenDict() if a is None else a.params, part)
             for a, part in split_actions(effects)
         ]
+        if (
+            isinstance(event, Deliver)
+            and isinstance(event.message, Push | Pull)
+            and segments[0].action is None
+        ):
+            # a push or pull the node does not take (it is not a member): the network lost it
+            segments[0] = attrs.evolve(segments[0], action="LoseMessage")
+        for segment in segments:
+            if segment.action in ("Join", "Leave"):
+                self.spent.churn += 1
+        return segments
 
     def message_record(self, message: Any) -> Value:
         return refinement.message_record(message)
@@ -134,13 +156,61 @@ class GossipPlugin:
     ) -> FrozenDict:
         # before `attach` (the simulator's initial state), every node is up
         up = self.up if self._sim is not None else dict.fromkeys(nodes, True)
-        return refinement.abstract_state(nodes, up, messages, self.keys, self.written)
+        return refinement.abstract_state(
+            nodes,
+            up,
+            messages,
+            self.keys,
+            self.written,
+            cut=self.cut(),
+            budget=self.budget,
+            spent=self.spent,
+        )
+
+    def cut(self) -> frozenset[str]:
+        """Gossip.tla's `cut`: the nodes the first seed cannot reach, or that cannot reach it."""
+        if self._sim is None or not self.initial:
+            return frozenset()
+        network, ref = self._sim.network, self.initial[0]
+        return frozenset(
+            j
+            for j in self._sim.node_ids
+            if j != ref and not (network.reachable(ref, j) and network.reachable(j, ref))
+        )
+
+    def deliverable(self, record: Value) -> bool:
+        """Gossip.tla's `Deliverable(m)`: its receiver is a live member on its sender's side."""
+        sim = self._sim
+        if sim is None or not refinement.is_spec_message(record):
+            return False
+        assert isinstance(record, FrozenDict)
+        source, dest = str(record["from"]), str(record["to"])
+        return (
+            refinement.is_alive(sim.nodes[dest], sim.up[dest])
+            and sim.network.reachable(source, dest)
+            and sim.network.reachable(dest, source)
+        )
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
         if kind == "restart":
+            node = self._sim.nodes[str(subject)] if self._sim is not None else None
+            if node is not None and node.status == IN:
+                self.spent.crash += 1
             return "Crash", FrozenDict({"i": subject})
-        action = {"drop": "LoseMessage", "duplicate": "DuplicateMessage"}[kind]
-        return action, FrozenDict({"m": subject})
+        if kind == "recover":
+            return "Restart", FrozenDict({"i": subject})
+        if kind == "partition":
+            self.spent.partition += 1
+            return "Partition", FrozenDict()
+        if kind == "heal":
+            return "Heal", FrozenDict()
+        if kind == "drop":
+            if self.deliverable(subject):
+                self.spent.loss += 1
+            return "LoseMessage", FrozenDict()
+        if refinement.is_spec_message(subject):
+            self.spent.duplicate += 1
+        return "DuplicateMessage", FrozenDict()
 
 
 def gossip_cluster(
@@ -160,6 +230,7 @@ def gossip_cluster(
     bugs: frozenset[str] = frozenset(),
     record: bool = True,
     history: bool = True,
+    budget: refinement.Budget | None = None,
 ) -> Simulator[GossipNode]:
     """A simulated gossip cluster: `nodes` members from the start (a count: n01, n02, ...) and
     `spares` outside it (a count: s1, s2, ...)."""
@@ -173,6 +244,7 @@ def gossip_cluster(
         phi=phi,
         evict_after=evict_after,
         bugs=bugs,
+        budget=budget,
     )
     config = SimConfig(
         seed=seed,

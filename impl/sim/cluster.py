@@ -11,7 +11,9 @@ node object (its volatile state) is replaced by a new one built from the durable
 Every spec action taken here goes to the trace recorder (recorder.py). A crash in the middle of a step
 is written as steps the spec has: if the step's `Persist` was lost, `Restart(i)` and then the
 delivered message dropped; otherwise the whole step, the sends the crash prevented dropped, then
-`Restart(i)`.
+`Restart(i)`. A plug-in whose spec has a crash and a restart as two steps, and partitions and heals
+as steps (gossip), says so in its `fault_steps`: the recovery is then recorded too (the node's boot
+actions, each a step), and so are the network's partitions and heals (`_network_step`).
 
 `Simulator` (simulator.py) is this plus what drives it: the run loop, fault phases and chaos rounds,
 the workload's rounds, and the operations tests and lockstep drivers call.
@@ -124,7 +126,36 @@ class Cluster(Generic[N]):
             return
         self.up[node] = True
         self._note(f"recover {node}")
-        self._apply_plain(node, self._pending_boot.pop(node, []))
+        boot = self._pending_boot.pop(node, [])
+        if not (self.recorder.enabled and "recover" in self._fault_steps):
+            self._apply_plain(node, boot)
+            return
+        # The plug-in records the recovery as a spec step (`fault_steps`): the boot's actions
+        # (its own first: a Restart, then what it sends), each recorded as the run goes
+        check_effects(node, boot)
+        for segment in self.plugin.split(node, Restart(self.durable[node].view()), boot):
+            for effect in segment.effects:
+                if isinstance(effect, Send):
+                    if not self._withhold(node, effect.message):
+                        self._send(node, effect)
+                else:
+                    self._apply_one(node, effect)
+            action, params = segment.action, segment.params
+            if action is None:
+                action, params = self.plugin.fault_step("recover", node)
+            self._record_step(action, params, node, "recover")
+
+    @property
+    def _fault_steps(self) -> frozenset[str]:
+        """The faults beyond drop, duplicate and crash that the plug-in names a spec step for
+        ("recover", "partition", "heal"): none unless it says (its `fault_steps`)."""
+        return frozenset(getattr(self.plugin, "fault_steps", ()))
+
+    def _network_step(self, kind: str) -> None:
+        """A partition or a heal ("partition", "heal") as the plug-in's spec step, if it names one."""
+        if self.recorder.enabled and kind in self._fault_steps:
+            action, params = self.plugin.fault_step(kind, None)
+            self._record_step(action, params, "", kind, fault=kind)
 
     def local_time(self, node_id: str) -> int:
         """`node_id`'s clock now: ticks at its own rate (a skewed clock runs slow or fast)."""

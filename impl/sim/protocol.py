@@ -74,5 +74,7 @@ class Plugin(Protocol[N]):
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
         """The spec action of a fault: kind "drop"/"duplicate" (subject: a message record) or
-        "restart" (subject: a node id)."""
+        "restart" (subject: a node id). A plug-in with a `fault_steps` attribute (a set of kinds)
+        is asked for those too: "recover" (subject: a node id), "partition" and "heal" (subject:
+        None); one without is never asked (cluster.py)."""
         ...

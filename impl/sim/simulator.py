@@ -137,6 +137,7 @@ class Simulator(Cluster[N]):
                 self.network.heal()
                 self._partitioned = False
                 self._note("heal")
+                self._network_step("heal")
         elif kind == Kind.RECOVER:
             self.recover(a)
         elif kind == Kind.PHASE:
@@ -220,6 +221,7 @@ class Simulator(Cluster[N]):
         groups = [sorted(g) for g in groups]
         self.network.partition(groups)
         self._note("partition " + " | ".join(",".join(g) for g in groups))
+        self._network_step("partition")
 
     def cut(self, source: str, dest: str) -> None:
         self.network.cut(source, dest)
@@ -228,6 +230,7 @@ class Simulator(Cluster[N]):
     def heal(self) -> None:
         self.network.heal()
         self._note("heal")
+        self._network_step("heal")
 
     def timer_pending(self, node: str, timer: str) -> bool:
         return self.scheduler.timer_pending(node, timer)
@@ -275,6 +278,7 @@ class Simulator(Cluster[N]):
         self.network.heal()
         self._partitioned = False
         self._note(why)
+        self._network_step("heal")
         for node in self.node_ids:
             self.recover(node)  # nothing for a node that is up
 

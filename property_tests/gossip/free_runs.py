@@ -44,8 +44,8 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.gossip.entries import Entry, Rank
-from meshcheck.impl.gossip.messages import JoinRequest, JoinVia, LeaveCluster, Push
-from meshcheck.impl.gossip.node import GOSSIP, IN, GossipNode, member_key
+from meshcheck.impl.gossip.messages import JoinVia, LeaveCluster, Push
+from meshcheck.impl.gossip.node import GOSSIP, IN, GossipNode
 from meshcheck.impl.gossip.phi import Arrivals, PhiConfig
 from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
 from meshcheck.impl.sim import Simulator
@@ -102,6 +102,7 @@ class Monitor:
                     self.own_max[i][key] = entry.rank()
             if isinstance(event, LeaveCluster):
                 self.ref[i] = {}
+                self.ranks[i] = {k: e.rank() for k, e in node.entries.items()}  # learned ones lost
             return
         if isinstance(event, Tick):
             if event.timer == GOSSIP:
@@ -113,8 +114,6 @@ class Monitor:
         if isinstance(message, Push):
             for key, _ in message.entries:
                 self._held(i, node, key)
-        elif isinstance(message, JoinRequest):
-            self._held(i, node, member_key(event.source))
         self._heard(i, node, event.source, message, now)
 
     def _restarted(self, i: str, node: GossipNode) -> None:

@@ -1,7 +1,8 @@
 """The gossip harness: what the shared harness (property_tests/harness.py) takes for this protocol.
 
-No lockstep spec yet (specs/Gossip.tla lands separately): the corpus is stored free runs, each
-re-run from its seed by the check that found it (`reruns`), with the mutant it was written for.
+Its lockstep spec is Gossip.tla under models/Lockstep.cfg (lockstep.py); the corpus is stored free
+runs, each re-run from its seed by the check that found it (`reruns`: the free runs' and trace
+validation's), with the mutant it was written for.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import attrs
 from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
+from meshcheck.property_tests.gossip.lockstep import GOSSIP
+from meshcheck.property_tests.gossip.validation import check_validation
 from meshcheck.property_tests.harness import Harness
 
 
@@ -30,8 +33,8 @@ class GossipHarness(Harness):
 
 HARNESS = GossipHarness(
     "gossip",
-    (),
+    (GOSSIP,),
     storm=gossip_runs.STORM,
-    reruns={"free run": gossip_runs.check_run},
+    reruns={"free run": gossip_runs.check_run, "validation": check_validation},
     schedules=(free_runs,),
 )
