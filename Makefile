@@ -24,9 +24,13 @@ verify: java
 # The suite CI runs (under 10 minutes on 2 cores): everything but the slow tier, the tests marked
 # `slow` that run TLC on models of a minute or more (`make verify` checks the same models' state
 # counts). `make test-all` runs both tiers.
+# The tests run on every core (pytest-xdist, one process per core, each test file kept on one
+# worker so that a file's module fixtures, a TLC run or a JVM, are built once); `TEST_WORKERS=0`
+# runs them in this process, one after another.
+TEST_WORKERS ?= auto
 test: java
 	@$(BIN)/lint-imports --no-cache
-	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_FLAGS)
+	@$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_FLAGS)
 
 test-all: java
 	@$(BIN)/python -m pytest $(PYTEST_FLAGS)

@@ -168,14 +168,17 @@ class GossipPlugin:
         )
 
     def cut(self) -> frozenset[str]:
-        """Gossip.tla's `cut`: the nodes the first seed cannot reach, or that cannot reach it."""
+        """Gossip.tla's `cut`: the nodes on the other side of a two-way partition from the first
+        seed. A one-way cut (the simulator's asymmetric partition) is no partition of the spec's:
+        the spec's network splits in two; what a one-way cut does to messages, losing those that
+        cross it in its direction, the trace records as LoseMessage steps."""
         if self._sim is None or not self.initial:
             return frozenset()
         network, ref = self._sim.network, self.initial[0]
         return frozenset(
             j
             for j in self._sim.node_ids
-            if j != ref and not (network.reachable(ref, j) and network.reachable(j, ref))
+            if j != ref and not network.reachable(ref, j) and not network.reachable(j, ref)
         )
 
     def deliverable(self, record: Value) -> bool:
@@ -185,10 +188,9 @@ class GossipPlugin:
             return False
         assert isinstance(record, FrozenDict)
         source, dest = str(record["from"]), str(record["to"])
-        return (
-            refinement.is_alive(sim.nodes[dest], sim.up[dest])
-            and sim.network.reachable(source, dest)
-            and sim.network.reachable(dest, source)
+        cut = self.cut()
+        return refinement.is_alive(sim.nodes[dest], sim.up[dest]) and (
+            (source in cut) == (dest in cut)
         )
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:

@@ -15,6 +15,7 @@ from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
 from meshcheck.property_tests import record
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import (
+    CONVERGENCE_ROUNDS,
     Monitor,
     free_run_check,
     once,
@@ -83,3 +84,27 @@ def test_a_crashed_node_nobody_suspects_fails_the_detector_check() -> None:
     for i in ("n1", "n2", "n3"):  # forget the suspicions: the check must see it
         sim.nodes[i].detector.watches["n4"].suspected_since = None
     assert "does not suspect n4" in (suspected_crashed(sim, monitor) or "")
+
+
+def test_a_one_way_cut_is_recorded_as_losses_not_as_a_partition() -> None:
+    """The simulator's one-way cut has no counterpart in Gossip.tla, whose network splits in two:
+    the recorded trace keeps `cut` empty and records each message lost to it as a LoseMessage step.
+    Before, the refinement showed the cut in `cut` with no step naming it, and every recorded run
+    with a one-way cut stopped on a contract violation (so each mutant's stored run was cut short
+    at the first client read after the cut)."""
+    schedule = Schedule(
+        seed=0, ticks=1000, partition=0.6, every=200, window=4, kill=1, tail=CONVERGENCE_ROUNDS
+    )
+    outcome = once(schedule, 4, frozenset(), True)
+    assert outcome.problem is None
+    trace = outcome.sim.trace()
+    notes = " ".join(str(note) for step in trace.steps for note in step.meta.get("faults", ()))
+    assert "cut n1,n4 -> n2,n3" in notes  # the run did draw a one-way cut
+    at = next(k for k, step in enumerate(trace.steps) if "cut n1,n4" in str(step.meta))
+    assert trace.steps[at].state["cut"] == frozenset()  # the one-way cut is not the spec's cut
+    # `cut` changes only at a Partition or Heal step (two-way partitions, drawn later in the run)
+    for before, step in zip(trace.steps, trace.steps[1:], strict=False):
+        if step.state["cut"] != before.state["cut"]:
+            assert step.action in ("Partition", "Heal"), step.action
+    assert any(step.action == "LoseMessage" for step in trace.steps[at:])
+    assert len(trace.steps) > 50  # recorded to the end, not stopped at the cut
