@@ -5,11 +5,12 @@ A `ByzantineReplica` runs the honest `Replica` and changes what it sends, by beh
 
 - `silent`: sends nothing at all (a crashed replica that never restarts; at N = 4 it leads every
   fourth view, so chained HotStuff commits nothing: specs/HotStuff.md, "Liveness");
-- `equivocate`: as the leader of a view it proposes two blocks: its honest one to half of the
-  replicas, and to the other half a block of the same view on a lower QC (the QC its parent's
-  block carries: a fork below the highest QC), or with another batch when there is no lower one;
-- `vote_all`: votes for every valid proposal it receives, whatever its lock and whether it voted
-  in that view already (votes for conflicting blocks);
+- `equivocate`: as the leader of a view it proposes two blocks: its honest one to the replicas of
+  even index, and to those of odd index a block of the same view on a lower QC (a fork below the
+  locks of the replicas that voted for the honest chain), or with another batch when there is no
+  lower one; the replica of index 1 gets both, the other block first;
+- `vote_all`: votes for every valid proposal it receives or makes, whatever its lock and whether
+  it voted in that view already (votes for conflicting blocks);
 - `withhold`: never sends a vote.
 
 With at most f of them the honest replicas stay safe (specs/HotStuff.tla: a Byzantine replica may
@@ -64,28 +65,40 @@ class ByzantineReplica:
                 other = self._other(e.message.block)
                 if other is not None:
                     out.append(Send(e.dest, other))
-                    continue
+                    self._vote_for(other.block, out)
+                    if config.replicas.index(e.dest) != 1:
+                        continue  # the second replica gets both blocks, the other block first
             out.append(e)
         if (
             "vote_all" in self.behaviours
             and "withhold" not in self.behaviours
             and isinstance(event, Deliver)
             and isinstance(event.message, Proposal)
-        ):
-            b = event.message.block
-            if b.hash not in self._voted and self.inner._valid_proposal(event.message):
-                self._voted.add(b.hash)
-                signature = self._signer.sign(vote_bytes(b.hash, b.view))
-                out.append(
-                    Send(config.leader(b.view + 1), Vote(b.hash, b.view, self.id, signature))
-                )
+        ) and self.inner._valid_proposal(event.message):
+            self._vote_for(event.message.block, out)
         return out
 
+    def _vote_for(self, b: Block, out: list[Effect]) -> None:
+        """With `vote_all`: a vote for b, once, to the next leader."""
+        if "vote_all" not in self.behaviours or "withhold" in self.behaviours:
+            return
+        if b.hash in self._voted:
+            return
+        self._voted.add(b.hash)
+        signature = self._signer.sign(vote_bytes(b.hash, b.view))
+        leader = self.inner.config.leader(b.view + 1)
+        out.append(Send(leader, Vote(b.hash, b.view, self.id, signature)))
+
     def _other(self, b: Block) -> Proposal | None:
-        """A second block of b's view: on the QC b's parent carries (a lower QC), else b's parent
-        with no batch."""
-        parent = self.inner.blocks.get(b.parent)
-        if parent is not None and parent.justify is not None:
+        """A second block of b's view: on the QC b's grandparent carries (two views below b's
+        justify: a fork under the lock of the replicas that voted for b's parent), else on the QC
+        b's parent carries, else b's parent with no batch."""
+        blocks = self.inner.blocks
+        parent = blocks.get(b.parent)
+        grand = blocks.get(parent.parent) if parent is not None and parent.view else None
+        if grand is not None and grand.justify is not None:
+            c = Block(grand.justify.block, b.view, grand.justify, b.proposer, b.batch)
+        elif parent is not None and parent.justify is not None:
             c = Block(parent.justify.block, b.view, parent.justify, b.proposer, b.batch)
         elif b.batch:
             c = Block(b.parent, b.view, b.justify, b.proposer, ())

@@ -44,21 +44,16 @@ BUGS: Mapping[str, str] = {
         "(a liveness bug: the spec's Vote is enabled and the replica does not take it)."
     ),
     SAFE_NODE_WITHOUT_SAFETY_CLAUSE: (
-        "safeNode keeps only its liveness clause (justify newer than the lock): DiemBFT's voting "
-        "rule, safe on its own (specs/HotStuff.md, 'The safe-node rule's safety clause')."
+        "safeNode keeps only its liveness clause, justify.view > lock.view, as the spec mutant "
+        "does: safe on its own (specs/HotStuff.md, 'The safe-node rule's safety clause'), but a "
+        "block whose parent is the locked block is refused (its justify is in the lock's view), "
+        "from the first block on genesis on: nothing is ever certified. DiemBFT's rule compares "
+        "with >=, and with >= the liveness clause alone is safeNode exactly (a block that extends "
+        "the lock has a parent at or above it), an equivalent mutant not in this catalogue."
     ),
     PROPOSE_FROM_LOWER_QC: (
         "A new leader with 2f+1 NEW-VIEWs proposes on its own highest QC, ignoring a higher QC "
         "the NEW-VIEWs carry (Algorithm 3: the highest of them): replicas locked above it refuse "
         "the block, and the view can produce no QC."
-    ),
-}
-
-# Mutants that no check can kill, and why (the kill matrix shows them as equivalent).
-EQUIVALENT: Mapping[str, str] = {
-    SAFE_NODE_WITHOUT_SAFETY_CLAUSE: (
-        "equivalent: voting only for blocks whose justify is newer than the lock is DiemBFT's "
-        "voting rule, safe on its own (specs/HotStuff.md, 'The safe-node rule's safety clause'; "
-        "models/hotstuff.py proves it), and it costs no liveness a free run could see"
     ),
 }

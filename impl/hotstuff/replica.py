@@ -76,6 +76,7 @@ from meshcheck.impl.hotstuff.messages import (
 from meshcheck.impl.rsm.machine import StateMachine
 
 VIEW_TIMER: Final = "view"
+START_TIMER: Final = "start"  # a tick after a (re)start: the leader of view 1 proposes on genesis
 
 # keys of the durable store
 SAFETY: Final = "safety"  # (view, last_voted, high_qc, locked, proposed, commits)
@@ -191,6 +192,8 @@ class Replica:
         elif isinstance(event, Tick):
             if event.timer == VIEW_TIMER:
                 self._timeout()
+            elif event.timer == START_TIMER:
+                self._propose(self.view)
         elif isinstance(event, Deliver):
             self._deliver(event.source, event.message)
         else:
@@ -267,6 +270,7 @@ class Replica:
             if self.extends(head, self.executed):
                 self._execute(head, reply=False)
         self._timer()
+        self._out.append(SetTimer(START_TIMER, 1))
 
     # -- blocks ----------------------------------------------------------------------------------
 
@@ -349,7 +353,9 @@ class Replica:
 
     def _deliver(self, source: str, m: Any) -> None:
         if isinstance(m, Proposal):
-            if m.block.hash not in self.blocks and self._valid_proposal(m):
+            # a block already stored (the leader's own, a fetched one) may still be voted for
+            if m in self._verified or self._valid_proposal(m):
+                self._verified.add(m)
                 self._on_proposal(source, m)
         elif isinstance(m, Vote):
             self._on_vote(source, m)
