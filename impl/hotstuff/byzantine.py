@@ -25,7 +25,14 @@ from typing import Any
 
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.hotstuff.messages import Block, Proposal, Vote, proposal_bytes, vote_bytes
+from meshcheck.impl.hotstuff.messages import (
+    QC,
+    Block,
+    Proposal,
+    Vote,
+    proposal_bytes,
+    vote_bytes,
+)
 from meshcheck.impl.hotstuff.replica import Replica
 
 BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold")
@@ -41,11 +48,19 @@ class ByzantineReplica:
             raise ValueError(f"unknown Byzantine behaviours: {sorted(unknown)}")
         self._signer = inner.keys.signer(inner.id)
         self._voted: set[bytes] = set()
+        self._votes: dict[tuple[bytes, int], dict[str, bytes]] = {}  # every valid vote it got
 
     def __repr__(self) -> str:
         return f"<Byzantine {self.id} {sorted(self.behaviours)}>"
 
     def step(self, event: Any) -> list[Effect]:
+        late: Proposal | None = None
+        if isinstance(event, Deliver) and isinstance(event.message, Vote):
+            v = event.message
+            if self.inner.keys.verify(v.voter, v.signature, vote_bytes(v.block, v.view)):
+                voters = self._votes.setdefault((v.block, v.view), {})
+                voters[v.voter] = v.signature
+                late = self._late_fork(v.block, v.view, voters)
         effects = self.inner.step(event)
         if "silent" in self.behaviours:
             return [e for e in effects if not isinstance(e, Send)]
@@ -76,6 +91,36 @@ class ByzantineReplica:
             and isinstance(event.message, Proposal)
         ) and self.inner._valid_proposal(event.message):
             self._vote_for(event.message.block, out)
+        if late is not None:
+            out.extend(self._to_odd(late))
+        return out
+
+    def _late_fork(self, h: bytes, view: int, voters: dict[str, bytes]) -> Proposal | None:
+        """With `equivocate`: the votes for a second block of a view it proposed after reached a
+        quorum (f+1 colluders make that possible): a block of its view on that QC too."""
+        inner = self.inner
+        quorum = inner.config.quorum
+        if (
+            "equivocate" not in self.behaviours
+            or len(voters) != quorum
+            or inner.config.leader(view + 1) != self.id
+            or view + 1 not in inner.proposed
+            or h not in inner.blocks
+            or inner.high_qc.view != view
+            or inner.high_qc.block == h
+        ):
+            return None
+        qc = QC(h, view, tuple(sorted(voters.items())))
+        c = Block(h, view + 1, qc, self.id, ())
+        inner.blocks.setdefault(c.hash, c)
+        return Proposal(c, self._signer.sign(proposal_bytes(c)))
+
+    def _to_odd(self, p: Proposal) -> list[Effect]:
+        out: list[Effect] = []
+        for k, r in enumerate(self.inner.config.replicas):
+            if k % 2 == 1:
+                out.append(Send(r, p))
+        self._vote_for(p.block, out)
         return out
 
     def _vote_for(self, b: Block, out: list[Effect]) -> None:
@@ -90,10 +135,20 @@ class ByzantineReplica:
         out.append(Send(leader, Vote(b.hash, b.view, self.id, signature)))
 
     def _other(self, b: Block) -> Proposal | None:
-        """A second block of b's view: on the QC b's grandparent carries (two views below b's
-        justify: a fork under the lock of the replicas that voted for b's parent), else on the QC
-        b's parent carries, else b's parent with no batch."""
+        """A second block of b's view: on a second QC of b's justify's view when it holds the
+        votes for one (it can form it only with f+1 colluders: Lemma 1), else on the QC b's
+        grandparent carries (two views below b's justify: a fork under the lock of the replicas
+        that voted for b's parent), else on the QC b's parent carries, else b's parent with no
+        batch."""
         blocks = self.inner.blocks
+        assert b.justify is not None
+        quorum = self.inner.config.quorum
+        for (h, view), voters in self._votes.items():  # a second QC of the justify's view
+            if view == b.justify.view and h != b.justify.block and h in blocks:
+                if len(voters) >= quorum:
+                    qc = QC(h, view, tuple(sorted(voters.items()))[:quorum])
+                    c = Block(h, b.view, qc, b.proposer, b.batch)
+                    return Proposal(c, self._signer.sign(proposal_bytes(c)))
         parent = blocks.get(b.parent)
         grand = blocks.get(parent.parent) if parent is not None and parent.view else None
         if grand is not None and grand.justify is not None:

@@ -53,6 +53,7 @@ from meshcheck.impl.base.effects import (
 )
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.probes import hit
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.crypto import KeyRing
@@ -385,9 +386,13 @@ class Replica:
             if b.view < self.last_voted:
                 return
         elif b.view <= self.last_voted:
+            if b.view == self.last_voted:
+                hit("hotstuff", "second_block_of_view_refused")
             return
         if not self.safe_node(b):
             return
+        if not self.extends(b.hash, self.locked):
+            hit("hotstuff", "vote_by_liveness_clause")
         self._vote(b)
 
     def safe_node(self, b: Block) -> bool:
@@ -643,6 +648,7 @@ class Replica:
         for block in chain:
             if block.hash not in self.blocks:
                 self.orphans[block.hash] = block
+        hit("hotstuff", "blocks_fetched")
         oldest = chain[-1].parent
         if oldest not in self.blocks and oldest not in self.orphans:
             self._want(oldest, source)

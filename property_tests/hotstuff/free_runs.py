@@ -176,6 +176,14 @@ class Monitor:
                         )
             elif isinstance(e, Send) and isinstance(e.message, NewView):
                 self._qc(r, e.message.qc, "its NEW-VIEW")
+        if (
+            isinstance(event, Deliver)
+            and isinstance(event.message, Proposal)
+            and event.message in r._verified  # the replica found it valid: it accepts its QC
+        ):
+            justify = event.message.block.justify
+            assert justify is not None
+            self._qc(r, justify, "a proposal it accepted")
         if isinstance(event, Deliver) and isinstance(event.message, NewView):
             m = event.message
             if m.src == event.source and m.qc.view < m.view and r.valid_qc(m.qc):
