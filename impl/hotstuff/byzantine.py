@@ -144,11 +144,15 @@ class ByzantineReplica:
         assert b.justify is not None
         quorum = self.inner.config.quorum
         for (h, view), voters in self._votes.items():  # a second QC of the justify's view
-            if view == b.justify.view and h != b.justify.block and h in blocks:
-                if len(voters) >= quorum:
-                    qc = QC(h, view, tuple(sorted(voters.items()))[:quorum])
-                    c = Block(h, b.view, qc, b.proposer, b.batch)
-                    return Proposal(c, self._signer.sign(proposal_bytes(c)))
+            if (
+                view == b.justify.view
+                and h != b.justify.block
+                and h in blocks
+                and len(voters) >= quorum
+            ):
+                qc = QC(h, view, tuple(sorted(voters.items()))[:quorum])
+                c = Block(h, b.view, qc, b.proposer, b.batch)
+                return Proposal(c, self._signer.sign(proposal_bytes(c)))
         parent = blocks.get(b.parent)
         grand = blocks.get(parent.parent) if parent is not None and parent.view else None
         if grand is not None and grand.justify is not None:

@@ -34,7 +34,7 @@ liveness target is N = 4 with every replica honest, and N = 7 with one silent re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis

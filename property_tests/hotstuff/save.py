@@ -29,8 +29,12 @@ from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff.free_runs import check_safety
 from meshcheck.traces import itf
 
-FAULTS = ({}, {"drop": 0.05}, {"crash": 0.3}, {"partition": 0.3})
-BYZANTINE = ({}, {"r1": ("equivocate", "vote_all")}, {"r1": ("equivocate",)})
+FAULTS: tuple[dict[str, float], ...] = ({}, {"drop": 0.05}, {"crash": 0.3}, {"partition": 0.3})
+BYZANTINE: tuple[dict[str, tuple[str, ...]], ...] = (
+    {},
+    {"r1": ("equivocate", "vote_all")},
+    {"r1": ("equivocate",)},
+)
 
 
 def candidates(seeds: int = 4) -> Iterator[Schedule]:
