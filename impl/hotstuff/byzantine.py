@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Deliver, Restart
 from meshcheck.impl.hotstuff.messages import (
     QC,
     Block,
@@ -33,13 +33,15 @@ from meshcheck.impl.hotstuff.messages import (
     proposal_bytes,
     vote_bytes,
 )
-from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.replica import BLOCKS, Replica
 
 BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold")
 
 
 class ByzantineReplica:
-    def __init__(self, inner: Replica, behaviours: Iterable[str]) -> None:
+    def __init__(
+        self, inner: Replica, behaviours: Iterable[str], made: list[Block] | None = None
+    ) -> None:
         self.inner = inner
         self.id = inner.id
         self.behaviours = frozenset(behaviours)
@@ -49,6 +51,8 @@ class ByzantineReplica:
         self._signer = inner.keys.signer(inner.id)
         self._voted: set[bytes] = set()
         self._votes: dict[tuple[bytes, int], dict[str, bytes]] = {}  # every valid vote it got
+        # the blocks it made up besides its honest core's (kept across crashes by the host)
+        self._made: list[Block] = made if made is not None else []
 
     def __repr__(self) -> str:
         return f"<Byzantine {self.id} {sorted(self.behaviours)}>"
@@ -61,7 +65,13 @@ class ByzantineReplica:
                 voters = self._votes.setdefault((v.block, v.view), {})
                 voters[v.voter] = v.signature
                 late = self._late_fork(v.block, v.view, voters)
-        effects = self.inner.step(event)
+        if isinstance(event, Restart):  # the blocks it made up and never stored come back too
+            stored = tuple(event.persisted.get(BLOCKS, ()))
+            persisted = {**event.persisted, BLOCKS: (*self._made, *stored)}
+            effects = self.inner.step(Restart(persisted, now=event.now))
+            self.inner._stored = len(stored)
+        else:
+            effects = self.inner.step(event)
         if "silent" in self.behaviours:
             return [e for e in effects if not isinstance(e, Send)]
         out: list[Effect] = []
@@ -112,6 +122,7 @@ class ByzantineReplica:
             return None
         qc = QC(h, view, tuple(sorted(voters.items())))
         c = Block(h, view + 1, qc, self.id, ())
+        self._made.append(c)
         inner.blocks.setdefault(c.hash, c)
         return Proposal(c, self._signer.sign(proposal_bytes(c)))
 
@@ -152,6 +163,8 @@ class ByzantineReplica:
             ):
                 qc = QC(h, view, tuple(sorted(voters.items()))[:quorum])
                 c = Block(h, b.view, qc, b.proposer, b.batch)
+                self._made.append(c)
+                self.inner.blocks.setdefault(c.hash, c)
                 return Proposal(c, self._signer.sign(proposal_bytes(c)))
         parent = blocks.get(b.parent)
         grand = blocks.get(parent.parent) if parent is not None and parent.view else None
@@ -163,5 +176,6 @@ class ByzantineReplica:
             c = Block(b.parent, b.view, b.justify, b.proposer, ())
         else:
             return None
+        self._made.append(c)
         self.inner.blocks.setdefault(c.hash, c)  # so it can answer fetches for it
         return Proposal(c, self._signer.sign(proposal_bytes(c)))

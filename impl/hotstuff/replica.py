@@ -627,7 +627,7 @@ class Replica:
             return
         out: list[Block] = []
         h = m.hash
-        while h != GENESIS.hash and len(out) < FETCH_DEPTH:
+        while h != GENESIS.hash and len(out) < FETCH_DEPTH and h in self.blocks:
             out.append(self.blocks[h])
             h = self.blocks[h].parent
         self._send(source, BlockResponse(tuple(out)))

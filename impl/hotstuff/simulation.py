@@ -84,7 +84,10 @@ class HotStuffPlugin:
         self.history = History()
         self.chains = Chains(self.lookup)
         self.nodes: dict[str, Any] = {}
-        self.observers: list[Observer] = []  # given every honest replica's steps and effects
+        # given every honest replica's step and effects, once the step took effect
+        self.observers: list[Observer] = []
+        self._stash: dict[str, tuple[Replica, Any, list[Effect]]] = {}
+        self._made: dict[str, list[Block]] = {}  # a Byzantine replica's made-up blocks
         self.snapshots: dict[str, Snapshot] = {}
         self._queued: dict[str, deque[tuple[tuple[Value, ...], Snapshot | None]]] = {}
 
@@ -110,12 +113,18 @@ class HotStuffPlugin:
         else:
             replica = Replica(self._config(node_id), self.keys)
             if node_id in self.byzantine:
-                node = ByzantineReplica(replica, self.byzantine[node_id])
+                made = self._made.setdefault(node_id, [])
+                node = ByzantineReplica(replica, self.byzantine[node_id], made)
             else:
-                replica.observers = self.observers
+                replica.observers = [self._observe]
                 node = replica
         self.nodes[node_id] = node
         return node
+
+    def _observe(self, replica: Replica, event: Any, effects: list[Effect]) -> None:
+        # kept until the simulator says the step took effect (`after_step`): a step the node
+        # crashes in before its Persist never happened, and the restart's step replaces it
+        self._stash[replica.id] = (replica, event, effects)
 
     def split(self, node_id: str, event: Any, effects: Sequence[Effect]) -> list[Segment]:
         honest = node_id in self.honest
@@ -125,6 +134,7 @@ class HotStuffPlugin:
         queue = self._queued.setdefault(node_id, deque())
         for action, part in split_actions(effects):
             if action is None or not honest:
+                queue.append(((), None))  # after_step is called for this segment too
                 segments.append(Segment(None, FrozenDict(), part))
                 continue
             records = tuple(
@@ -140,6 +150,8 @@ class HotStuffPlugin:
                 params["b"] = self.chains.chain(params["b"])
             segments.append(Segment(action.name, FrozenDict(params), part))
         if all(s.action is None for s in segments):
+            for _ in segments:
+                queue.pop()
             queue.append(((), None))
             return [Segment(None, FrozenDict(), tuple(e for s in segments for e in s.effects))]
         return segments
@@ -148,13 +160,18 @@ class HotStuffPlugin:
         return message_record(message)
 
     def after_step(self, node_id: str, event: Any, nodes: Mapping[str, Any]) -> None:
+        """Called per segment of a recorded step (once per step when not recording, and after a
+        crash's restart): the records and the state after the segment's action, if it has one."""
+        stashed = self._stash.pop(node_id, None)
+        if stashed is not None:  # the step took effect: the monitors may look at it
+            for observe in self.observers:
+                observe(*stashed)
         queue = self._queued.get(node_id)
-        snapshot = None
         if queue:
             records, snapshot = queue.popleft()
             self.history.add(records)
-        if node_id in self.honest:
-            self.snapshots[node_id] = snapshot or self.nodes[node_id].snapshot()
+            if snapshot is not None:
+                self.snapshots[node_id] = snapshot
 
     def abstract_state(
         self, nodes: Mapping[str, Any], messages: FrozenDict, faults: Mapping[str, int]

@@ -5,7 +5,8 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The stored runs first (each
 mutant's shortest counterexample, re-run from its seed: a fraction of a second), then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
-invariants and rules, and the client-history checks), then liveness after the faults stop.
+invariants and rules, and the client-history checks; at 4 also with an equivocating leader
+throughout), then liveness after the faults stop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from functools import partial
 from hypothesis import settings as Settings
 
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.hotstuff.free_runs import free_run_safety, liveness_after_faults
+from meshcheck.property_tests.hotstuff.free_runs import (
+    equivocation_runs,
+    free_run_safety,
+    liveness_after_faults,
+)
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 
 
@@ -36,6 +41,12 @@ CHECKS: tuple[Check, ...] = (
         partial(free_run_safety, n=4),
         "loss, delay, crashes, partitions and up to f Byzantine replicas: the spec's invariants, "
         "the vote, commit and leader rules after every step, the client history at the end",
+    ),
+    Check(
+        "free runs (4 replicas, an equivocating leader)",
+        equivocation_runs,
+        "r1 proposes two blocks per view (one on a QC below half the replicas' locks) and votes "
+        "for everything: the same checks, on the runs where safeNode's liveness clause matters",
     ),
     Check(
         "free runs (7 replicas)",

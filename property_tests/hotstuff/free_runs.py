@@ -385,6 +385,30 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
     free_run_is_safe()
 
 
+EQUIVOCATOR = {"r1": ("equivocate", "vote_all")}
+
+
+def equivocation_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """Hypothesis: free runs of 4 replicas with r1 (the leader of every fourth view) proposing
+    two blocks per view, one on a QC below the other half's locks, and voting for everything:
+    the runs where a replica's lock conflicts with a higher QC (safeNode's liveness clause)."""
+    strategy = free_runs.fault_schedules(
+        *SAFETY_TICKS,
+        rates=free_runs.RATES[:3],
+        one_way=None,
+        every=(25, 50),
+        byzantine=st.just(EQUIVOCATOR),
+        batch=st.just(4),
+    )
+
+    @share(settings, 1 / 12)
+    @given(strategy)
+    def equivocation_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, 4, bugs)
+
+    equivocation_is_safe()
+
+
 def liveness_after_faults(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
     """Hypothesis: after faults stop, every honest replica commits again within the bound (N = 4
     all honest; N = 7 with r1 silent)."""

@@ -32,6 +32,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     Monitor,
     check_safety,
     cluster,
+    equivocation_runs,
     free_run_safety,
     liveness_after_faults,
 )
@@ -43,6 +44,10 @@ REPLICAS = ("r1", "r2", "r3", "r4")
 @pytest.mark.parametrize("n", [4, 7])
 def test_free_runs_hold(n: int) -> None:
     free_run_safety(frozenset(), settings(), n=n)
+
+
+def test_free_runs_with_an_equivocating_leader_hold() -> None:
+    equivocation_runs(frozenset(), settings())
 
 
 @pytest.mark.parametrize("n", [4, 7])
