@@ -6,7 +6,8 @@ the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The store
 mutant's shortest counterexample, re-run from its seed: a fraction of a second), then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
 invariants and rules, and the client-history checks; at 4 also with an equivocating leader
-throughout), then liveness after the faults stop.
+throughout), trace validation of recorded runs against specs/HotStuff.tla, then liveness after
+the faults stop.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     liveness_after_faults,
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
+from meshcheck.property_tests.hotstuff.validation import trace_validation
 
 
 def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
@@ -52,6 +54,12 @@ CHECKS: tuple[Check, ...] = (
         "free runs (7 replicas)",
         partial(free_run_safety, n=7),
         "the same at 7 replicas, up to 2 Byzantine",
+    ),
+    Check(
+        "trace validation",
+        trace_validation,
+        "recorded free runs of 4 honest replicas under faults: every step a step of HotStuff.tla "
+        "(models/Validate.cfg, views 1..10), its invariants on every state",
     ),
     Check(
         "liveness after faults (4 replicas)",

@@ -14,6 +14,7 @@ from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
+from meshcheck.property_tests.hotstuff.validation import check_validation
 
 
 @attrs.frozen
@@ -34,6 +35,10 @@ HARNESS = HotStuffHarness(
     "hotstuff",
     (),
     storm=hotstuff_runs.STORM,
-    reruns={"safety": hotstuff_runs.check_safety, "liveness": hotstuff_runs.check_liveness},
+    reruns={
+        "safety": hotstuff_runs.check_safety,
+        "liveness": hotstuff_runs.check_liveness,
+        "validation": check_validation,
+    },
     schedules=(free_runs,),
 )
