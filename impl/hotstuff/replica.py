@@ -77,7 +77,8 @@ from meshcheck.impl.hotstuff.messages import (
 from meshcheck.impl.rsm.machine import StateMachine
 
 VIEW_TIMER: Final = "view"
-START_TIMER: Final = "start"  # a tick after a (re)start: the leader of view 1 proposes on genesis
+# a tick after a (re)start or a QC: Propose(i, v), the leader's step of its own after FormQC
+PROPOSE_TIMER: Final = "propose"
 
 # keys of the durable store
 SAFETY: Final = "safety"  # (view, last_voted, high_qc, locked, proposed, commits)
@@ -193,7 +194,7 @@ class Replica:
         elif isinstance(event, Tick):
             if event.timer == VIEW_TIMER:
                 self._timeout()
-            elif event.timer == START_TIMER:
+            elif event.timer == PROPOSE_TIMER:
                 self._propose(self.view)
         elif isinstance(event, Deliver):
             self._deliver(event.source, event.message)
@@ -271,7 +272,7 @@ class Replica:
             if self.extends(head, self.executed):
                 self._execute(head, reply=False)
         self._timer()
-        self._out.append(SetTimer(START_TIMER, 1))
+        self._out.append(SetTimer(PROPOSE_TIMER, 1))
 
     # -- blocks ----------------------------------------------------------------------------------
 
@@ -504,7 +505,8 @@ class Replica:
             if self.view <= view:
                 self.view = view + 1
                 self._timer()
-            self._propose(view + 1)
+            if self.config.leader(view + 1) == self.id:
+                self._out.append(SetTimer(PROPOSE_TIMER, 1))
 
     def _propose(self, v: int) -> None:
         """Propose(i, v): leader of v, view <= v, highQC of view v - 1, not proposed in v."""
