@@ -3,7 +3,8 @@ tries them.
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The stored runs first (each
-mutant's shortest counterexample, re-run from its seed: a fraction of a second), then the free
+mutant's shortest counterexample, re-run from its seed: a fraction of a second), lockstep against
+HotStuff.tla with every replica honest, then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
 invariants and rules, and the client-history checks; at 4 also with an equivocating leader
 throughout), trace validation of recorded runs against specs/HotStuff.tla, then liveness after
@@ -23,6 +24,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     liveness_after_faults,
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
+from meshcheck.property_tests.hotstuff.lockstep import lockstep
 from meshcheck.property_tests.hotstuff.validation import trace_validation
 
 
@@ -37,6 +39,13 @@ CHECKS: tuple[Check, ...] = (
         "stored runs",
         stored_runs,
         "the traces/hotstuff/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "lockstep",
+        lockstep,
+        "TLC picks each step (four honest replicas, views 1..5), the group takes it, states "
+        "compared after every step",
+        HARNESS.minimize,
     ),
     Check(
         "free runs (4 replicas)",

@@ -1,9 +1,9 @@
 """The HotStuff harness: what the shared harness (property_tests/harness.py) takes for this
 protocol.
 
-No lockstep yet: the corpus is stored free runs (traces/hotstuff/), each re-run from its seed by
-the check that found it (`reruns`), with the mutant it was written for (as gossip's,
-property_tests/gossip/harness.py).
+Lockstep against HotStuff.tla with every replica honest (property_tests/hotstuff/lockstep.py); the
+corpus is stored free runs (traces/hotstuff/), each re-run from its seed by the check that found it
+(`reruns`), with the mutant it was written for (as gossip's, property_tests/gossip/harness.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF
 from meshcheck.property_tests.hotstuff.validation import check_validation
 
 
@@ -33,7 +34,7 @@ class HotStuffHarness(Harness):
 
 HARNESS = HotStuffHarness(
     "hotstuff",
-    (),
+    (HOTSTUFF,),
     storm=hotstuff_runs.STORM,
     reruns={
         "safety": hotstuff_runs.check_safety,
