@@ -3,8 +3,8 @@
 Each switch turns on one mistake at the one place the correct rule lives (search impl/hotstuff for
 the constant's name). The first six are issue 16's catalogue, by the names specs/mutants/hotstuff.py
 gives its spec mutants; property_tests/hotstuff/checks.py lists the checks that kill them, and each
-one's shortest counterexample is a stored free run in traces/hotstuff/. `EQUIVALENT` names the
-mutants no check can kill, and why.
+one's shortest counterexample is a stored free run in traces/hotstuff/ (written by
+property_tests/hotstuff/save.py).
 """
 
 from __future__ import annotations
