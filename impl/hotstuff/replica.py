@@ -111,6 +111,11 @@ class HotStuffConfig:
     timeout: int = 100  # the view timer's first duration, in ticks
     max_backoff: int = 5  # the timer doubles at most this many times
     fetch_retry: int = 50  # ticks before a block asked for may be asked for again
+    # view synchronisation: NEW-VIEWs go to every replica, and a replica that hears them for
+    # higher views from f+1 replicas times out up to there (`Replica._catch_up`); without it
+    # (lockstep, whose driver delivers a NEW-VIEW only to its view's leader) they go to the
+    # leader alone
+    view_sync: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.replicas:
@@ -168,6 +173,7 @@ class Replica:
         # as the next leader: (block, view) -> voter -> signature
         self.votes: dict[tuple[bytes, int], dict[str, bytes]] = {}
         self.new_views: dict[int, dict[str, QC]] = {}  # as leader of v: sender -> its QC
+        self.heard: dict[str, int] = {}  # the highest view each replica sent a NEW-VIEW for
         self.waiting: dict[bytes, Proposal] = {}  # proposals whose parent is not stored yet
         self.orphans: dict[bytes, Block] = {}  # fetched blocks whose parent is not stored yet
         self.asked: dict[bytes, int] = {}  # block hash -> when it was last asked for
@@ -549,17 +555,37 @@ class Replica:
         if (
             m.src != source
             or m.src not in self.config.replicas
-            or self.config.leader(m.view) != self.id
-            or m.view in self.proposed
-            or m.view < self.view
             or m.qc.view >= m.view
             or not self.valid_qc(m.qc)
         ):
             return
-        self.new_views.setdefault(m.view, {})[m.src] = m.qc
-        if m.qc.block not in self.blocks:
-            self._want(m.qc.block, source)
+        if self.config.view_sync and m.view > self.heard.get(m.src, 0):
+            self.heard[m.src] = m.view
+        if (
+            self.config.leader(m.view) == self.id
+            and m.view not in self.proposed
+            and m.view >= self.view
+        ):
+            self.new_views.setdefault(m.view, {})[m.src] = m.qc
+            if m.qc.block not in self.blocks:
+                self._want(m.qc.block, source)
         self._progress()
+        if self.config.view_sync:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """The pacemaker's view synchronisation: f+1 replicas (one of them correct) sent NEW-VIEWs
+        for views above this one; time out view after view up to the lowest of those (each step a
+        Timeout, each with its NEW-VIEW), but not into a view this replica leads, which its
+        NEW-VIEWs take it to (NewView)."""
+        views = sorted(self.heard.values(), reverse=True)
+        if len(views) <= self.config.f:
+            return
+        target = views[self.config.f]
+        if self.config.leader(target) == self.id:
+            target -= 1
+        while self.view < target:
+            self._timeout()
 
     def _try_new_view(self) -> None:
         """NewView(i, v): 2f+1 NEW-VIEWs for v, the highest QC among them and this replica's."""
@@ -608,7 +634,11 @@ class Replica:
         self.view += 1
         self.backoff += 1
         self._timer()
-        self._send(self.config.leader(self.view), NewView(self.view, self.high_qc, self.id))
+        new_view = NewView(self.view, self.high_qc, self.id)
+        if self.config.view_sync:  # every replica hears it (view synchronisation)
+            self._broadcast(new_view)
+        else:
+            self._send(self.config.leader(self.view), new_view)
         # proposals of views now passed can never be voted for
         for h, p in list(self.waiting.items()):
             if p.block.view < self.view:
