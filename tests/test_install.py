@@ -185,7 +185,7 @@ def test_an_unknown_protocol_is_one_line(installed: Installed) -> None:
     out = installed.run("verify", "--profile", "quick", "--protocol", "paxos")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "meshcheck: no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        "meshcheck: no protocol 'paxos' (protocols: gossip, hotstuff, hybrid, pbft, pysyncobj, raft, routing)"
     ]
 
 

@@ -67,6 +67,20 @@ def test_every_gossip_mutant_is_killed_in_the_default_profile() -> None:
     assert {o.killer.check for o in outcomes if o.killer is not None} == {"stored runs"}
 
 
+def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
+    """HotStuff's catalogue (impl/hotstuff/mutants.py), each killed first by its own stored run
+    (traces/hotstuff/, a free run re-run from its seed: no lockstep yet); the free runs kill each
+    on its own too (property_tests/hotstuff/test_free_runs.py)."""
+    outcomes = run_mutants("hotstuff", profile="default", shrink=False)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    from meshcheck.impl.hotstuff.mutants import BUGS
+
+    assert [o.mutant for o in outcomes] == list(BUGS)
+    assert len(BUGS) >= 6
+    assert {o.killer.check for o in outcomes if o.killer is not None} == {"stored runs"}
+
+
 def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     """The hybrid layer's bugs (impl/hybrid/mutants.py), each killed: the spec-level four by
     lockstep against ThreatLevel.tla or Hybrid.tla; `follow_caught_append` (a Raft follower takes
@@ -145,16 +159,17 @@ def test_a_check_that_breaks_is_reported_not_counted_as_a_kill(
 def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mutants", "paxos"]) == 2
     assert (
-        "no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        "no protocol 'paxos' (protocols: gossip, hotstuff, hybrid, pbft, pysyncobj, raft, routing)"
         in capsys.readouterr().err
     )
     assert main(["mutants", "threat"]) == 2  # the hybrid layer has one name, everywhere
     assert (
-        "no protocol 'threat' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        "no protocol 'threat' (protocols: gossip, hotstuff, hybrid, pbft, pysyncobj, raft, routing)"
         in capsys.readouterr().err
     )
     assert mutants_cmd.with_catalogue() == (
         "gossip",
+        "hotstuff",
         "hybrid",
         "pbft",
         "pysyncobj",

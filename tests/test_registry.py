@@ -38,6 +38,7 @@ def _rows(out: str) -> dict[str, list[str]]:
 def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture[str]) -> None:
     assert list(registry.protocols()) == [
         "gossip",
+        "hotstuff",
         "hybrid",
         "pbft",
         "pysyncobj",
@@ -94,11 +95,14 @@ def test_the_action_tables_are_the_specs_next() -> None:
 
 def test_unknown_names_list_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(
-        UnknownProtocol, match=r"no protocol 'threat' \(protocols: gossip, hybrid, pbft"
+        UnknownProtocol, match=r"no protocol 'threat' \(protocols: gossip, hotstuff, hybrid, pbft"
     ):
         registry.get("threat")
     assert main(["prove", "threat"]) == 2
-    assert "no proof set 'threat' (known: gossip, hybrid, pbft, raft)" in capsys.readouterr().err
+    assert (
+        "no proof set 'threat' (known: gossip, hotstuff, hybrid, pbft, raft)"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_registered_protocol_is_seen_by_the_commands(
@@ -175,7 +179,16 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
     done = _protocols(tmp_path)
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
-    assert list(rows) == ["gossip", "hybrid", "pbft", "pysyncobj", "raft", "routing", "toy"]
+    assert list(rows) == [
+        "gossip",
+        "hotstuff",
+        "hybrid",
+        "pbft",
+        "pysyncobj",
+        "raft",
+        "routing",
+        "toy",
+    ]
     assert rows["toy"][:3] == ["toy", "a plug-in's protocol", "Toy.tla"]
 
 
@@ -206,6 +219,7 @@ def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
     with registry.registered(TOY):
         assert mutants_cmd.with_catalogue() == (
             "gossip",
+            "hotstuff",
             "hybrid",
             "pbft",
             "pysyncobj",

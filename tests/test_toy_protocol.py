@@ -82,6 +82,7 @@ def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert list(_rows(done.stdout)) == [
         "gossip",
+        "hotstuff",
         "hybrid",
         "pbft",
         "pysyncobj",
@@ -175,5 +176,5 @@ def test_verify_refuses_an_unknown_protocol(capsys: pytest.CaptureFixture[str]) 
     assert main(["verify", "--profile", "quick", "--protocol", "paxos"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "meshcheck: no protocol 'paxos' (protocols: gossip, hybrid, pbft, pysyncobj, raft, routing)"
+        "meshcheck: no protocol 'paxos' (protocols: gossip, hotstuff, hybrid, pbft, pysyncobj, raft, routing)"
     ]

@@ -1,0 +1,143 @@
+"""The sans-IO HotStuff client: it signs each request, sends it to every replica (any replica may
+lead the next view, and the leader batches what it holds), and accepts a result once f+1 distinct
+replicas replied with the same result for it: at least one of them is correct (as PBFT's client,
+Castro and Liskov section 4.1). Outstanding requests are sent again to every replica after
+`timeout` ticks.
+
+Requests come from a workload (`Tick("next")` every `workload.every` ticks) or a driver
+(`ClientRequest(value)`). HotStuff.tla has no client: the client's steps are no spec actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from meshcheck.impl.base.effects import Effect, Invoke, Persist, Put, Send, SetTimer
+from meshcheck.impl.base.effects import Reply as Answer
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.node import Workload
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff.crypto import KeyRing
+from meshcheck.impl.hotstuff.messages import ReplyMsg, Request, SignedRequest, request_bytes
+
+NEXT: Final = "next"
+RETRY: Final = "retry"
+CLOCK: Final = "clock"
+
+
+def _ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(ids)
+
+
+@attrs.frozen
+class ClientConfig:
+    id: str
+    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    workload: Workload | None = None
+    timeout: int = 600
+
+    def __attrs_post_init__(self) -> None:
+        if self.id in self.replicas:
+            raise ImplError(f"client {self.id} may not also be a replica")
+        if self.timeout < 1:
+            raise ImplError("the client's timeout must be at least 1")
+
+    @property
+    def f(self) -> int:
+        return (len(self.replicas) - 1) // 3
+
+
+class Client:
+    def __init__(self, config: ClientConfig, keys: KeyRing) -> None:
+        self.config = config
+        self.id = config.id
+        self.keys = keys
+        self._signer = keys.signer(self.id)
+        self.now = 0
+        self.timestamp = 0
+        self.issued = 0
+        self.started = False
+        self.outstanding: dict[int, SignedRequest] = {}
+        self.accepted: dict[int, Value] = {}  # timestamp -> the result accepted
+        self._replies: dict[tuple[int, Value], set[str]] = {}
+        self._retry_pending = False
+        self._out: list[Effect] = []
+
+    def __repr__(self) -> str:
+        return f"<HotStuffClient {self.id} sent={self.timestamp} accepted={len(self.accepted)}>"
+
+    def step(self, event: Any) -> list[Effect]:
+        self._out = []
+        self.now = getattr(event, "now", self.now)
+        if isinstance(event, Restart):
+            self._restart(event.persisted)
+        elif not self.started:
+            raise RuntimeError(f"{self.id}: step({event!r}) before Restart")
+        elif isinstance(event, ClientRequest):
+            self._request(event.value)
+        elif isinstance(event, Tick) and event.timer == NEXT:
+            self._next()
+        elif isinstance(event, Tick) and event.timer == RETRY:
+            self._retry()
+        elif isinstance(event, Deliver):
+            self._on_reply(event.source, event.message)
+        return self._out
+
+    def _restart(self, persisted: Mapping[str, Any]) -> None:
+        self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))
+        self.started = True
+        if self.config.workload is not None:
+            self._out.append(SetTimer(NEXT, self.config.workload.every))
+
+    def _next(self) -> None:
+        workload = self.config.workload
+        if workload is None or (workload.until is not None and self.now > workload.until):
+            return
+        self._out.append(SetTimer(NEXT, workload.every))
+        self.issued += 1
+        self._request(workload.make(self.issued))
+
+    def _request(self, op: Value) -> None:
+        self.timestamp += 1
+        body = Request(self.id, self.timestamp, op)
+        request = SignedRequest(body, self._signer.sign(request_bytes(body)))
+        self._out.insert(0, Persist((Put(CLOCK, (self.timestamp, self.issued)),)))
+        self._out.append(Invoke(self.timestamp, op))
+        self.outstanding[self.timestamp] = request
+        for r in self.config.replicas:
+            self._out.append(Send(r, request))
+        if not self._retry_pending:
+            self._retry_pending = True
+            self._out.append(SetTimer(RETRY, self.config.timeout))
+
+    def _retry(self) -> None:
+        self._retry_pending = False
+        for timestamp in sorted(self.outstanding):
+            for r in self.config.replicas:
+                self._out.append(Send(r, self.outstanding[timestamp]))
+        if self.outstanding:
+            self._retry_pending = True
+            self._out.append(SetTimer(RETRY, self.config.timeout))
+
+    def _on_reply(self, source: str, m: Any) -> None:
+        """Accept a result once f+1 distinct replicas sent it for the request."""
+        if not (
+            isinstance(m, ReplyMsg)
+            and m.src == source
+            and source in self.config.replicas
+            and m.client == self.id
+            and m.timestamp in self.outstanding
+        ):
+            return
+        voters = self._replies.setdefault((m.timestamp, m.result), set())
+        voters.add(source)
+        if len(voters) < self.config.f + 1:
+            return
+        del self.outstanding[m.timestamp]
+        self.accepted[m.timestamp] = m.result
+        self._replies = {k: v for k, v in self._replies.items() if k[0] != m.timestamp}
+        self._out.append(Answer(m.timestamp, m.result))

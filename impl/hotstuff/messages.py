@@ -1,0 +1,158 @@
+"""Chained HotStuff's blocks, QCs and messages (Yin et al., PODC 2019, sections 5 and 6).
+
+A `Block` is the paper's node: its parent's hash, the view it was proposed in (its height:
+section 5 fills views without a QC with dummy nodes, so a direct parent is one view lower), its
+justify QC (chained HotStuff: the QC for its parent, `createLeaf(genericQC.node, cmd,
+genericQC)`), its proposer and a batch of signed client requests. Its hash covers all of these but
+the justify's signatures (a QC certifies `parent`, which the hash covers, and the QC's votes sign
+its view).
+
+A `QC` is a block's hash, its view and 2f+1 distinct replicas' signatures over
+`vote_bytes(block, view)`: the vote's signature binds both, so neither can be changed in transit.
+
+Messages, named as the spec's records (specs/HotStuff.md): `Proposal` (a block signed by the
+leader of its view), `Vote` (signed by the voter, sent to the leader of the next view),
+`NewView` (a replica timed out into `view` and sends that view's leader its highest QC; the QC's
+signatures make it unforgeable, and the network authenticates its sender). Besides the spec's
+vocabulary: the client's `SignedRequest`, a replica's `ReplyMsg`, and block fetching
+(`BlockRequest`, `BlockResponse`), by which a replica that missed proposals gets the ancestors a
+proposal, a vote or a NEW-VIEW names, each checked against the hash that named it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff.crypto import sha256
+
+
+def _hex(data: bytes) -> str:
+    return f"<{data[:4].hex()}>"
+
+
+@attrs.frozen(cache_hash=True)
+class Request:
+    """Client `client`'s request number `timestamp`, asking for operation `op`."""
+
+    client: str
+    timestamp: int
+    op: Value
+
+
+@attrs.frozen(cache_hash=True)
+class SignedRequest:
+    request: Request
+    signature: bytes = attrs.field(repr=_hex)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.request.client, self.request.timestamp)
+
+
+def request_bytes(r: Request) -> bytes:
+    return f"request|{r.client}|{r.timestamp}|{r.op!r}".encode()
+
+
+@attrs.frozen(cache_hash=True)
+class QC:
+    """A quorum certificate: 2f+1 votes `(voter, signature)` for `block` of `view`, sorted by
+    voter. Genesis's QC has view 0 and no votes."""
+
+    block: bytes = attrs.field(repr=_hex)
+    view: int
+    votes: tuple[tuple[str, bytes], ...] = attrs.field(default=(), repr=False)
+
+
+def vote_bytes(block: bytes, view: int) -> bytes:
+    return b"vote|" + view.to_bytes(8, "big") + block
+
+
+@attrs.frozen(cache_hash=True)
+class Block:
+    parent: bytes = attrs.field(repr=_hex)
+    view: int
+    justify: QC | None
+    proposer: str
+    batch: tuple[SignedRequest, ...] = ()
+    hash: bytes = attrs.field(init=False, repr=_hex, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        justify = self.justify.block if self.justify is not None else b""
+        body = b"|".join(
+            (
+                b"block",
+                self.parent,
+                self.view.to_bytes(8, "big"),
+                self.proposer.encode(),
+                justify,
+                *(sha256(request_bytes(r.request) + r.signature) for r in self.batch),
+            )
+        )
+        object.__setattr__(self, "hash", sha256(body))
+
+
+GENESIS = Block(b"", 0, None, "")
+GENESIS_QC = QC(GENESIS.hash, 0)
+
+
+def proposal_bytes(block: Block) -> bytes:
+    return b"proposal|" + block.hash
+
+
+@attrs.frozen(cache_hash=True)
+class Proposal:
+    """The leader of `block.view` proposes `block` (its signature over `proposal_bytes`)."""
+
+    block: Block
+    signature: bytes = attrs.field(repr=_hex)
+
+
+@attrs.frozen(cache_hash=True)
+class Vote:
+    """`voter` votes for `block` of `view` (its signature over `vote_bytes(block, view)`)."""
+
+    block: bytes = attrs.field(repr=_hex)
+    view: int
+    voter: str
+    signature: bytes = attrs.field(repr=_hex)
+
+
+@attrs.frozen(cache_hash=True)
+class NewView:
+    """`src` timed out into `view`; `qc` is its highest QC."""
+
+    view: int
+    qc: QC
+    src: str
+
+
+@attrs.frozen(cache_hash=True)
+class ReplyMsg:
+    """Replica `src` executed the client's request `timestamp` with `result`."""
+
+    client: str
+    timestamp: int
+    result: Value
+    src: str
+
+
+@attrs.frozen(cache_hash=True)
+class BlockRequest:
+    """Send me the block with this hash and its ancestors."""
+
+    hash: bytes = attrs.field(repr=_hex)
+
+
+@attrs.frozen(cache_hash=True)
+class BlockResponse:
+    """A block and its ancestors, newest first (at most `FETCH_DEPTH` of them)."""
+
+    blocks: tuple[Block, ...]
+
+
+FETCH_DEPTH = 64
+
+Message = Any  # one of the classes above

@@ -1,0 +1,59 @@
+"""Known HotStuff bugs, each switchable without editing the core: `HotStuffConfig(bugs=...)`.
+
+Each switch turns on one mistake at the one place the correct rule lives (search impl/hotstuff for
+the constant's name). The first six are issue 16's catalogue, by the names specs/mutants/hotstuff.py
+gives its spec mutants; property_tests/hotstuff/checks.py lists the checks that kill them, and each
+one's shortest counterexample is a stored free run in traces/hotstuff/ (written by
+property_tests/hotstuff/save.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LOCK_NOT_UPDATED = "lock_not_updated"
+COMMIT_ON_TWO_CHAIN = "commit_on_two_chain"
+QC_OF_2F_VOTES = "qc_of_2f_votes"
+VOTE_TWICE_IN_VIEW = "vote_twice_in_view"
+SAFE_NODE_WITHOUT_LIVENESS_CLAUSE = "safe_node_without_liveness_clause"
+SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
+PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
+
+BUGS: Mapping[str, str] = {
+    LOCK_NOT_UPDATED: (
+        "Voting for b* never moves the lock to b*'s grandparent (Algorithm 4's update: "
+        "b_lock <- b'): a replica stays locked on genesis and votes for blocks that conflict with "
+        "a two-chain it voted for (the spec's LockCoversVotes)."
+    ),
+    COMMIT_ON_TWO_CHAIN: (
+        "A replica commits the head of a two-chain of consecutive views (b* 's grandparent) "
+        "instead of a three-chain's (its great-grandparent): a block a quorum has not locked on is "
+        "executed, and a later QC may conflict with it."
+    ),
+    QC_OF_2F_VOTES: (
+        "A QC is formed, and accepted on receipt, with 2f votes instead of 2f+1: two QCs of one "
+        "view need not share an honest voter (Lemma 1 fails)."
+    ),
+    VOTE_TWICE_IN_VIEW: (
+        "The vote guard compares the block's view with the last voted view by >= instead of >: a "
+        "replica votes for two blocks of one view (an equivocating leader's two proposals)."
+    ),
+    SAFE_NODE_WITHOUT_LIVENESS_CLAUSE: (
+        "safeNode keeps only its safety clause (extends the locked block): a replica locked on a "
+        "block a higher QC does not extend refuses every block built on that QC, forever "
+        "(a liveness bug: the spec's Vote is enabled and the replica does not take it)."
+    ),
+    SAFE_NODE_WITHOUT_SAFETY_CLAUSE: (
+        "safeNode keeps only its liveness clause, justify.view > lock.view, as the spec mutant "
+        "does: safe on its own (specs/HotStuff.md, 'The safe-node rule's safety clause'), but a "
+        "block whose parent is the locked block is refused (its justify is in the lock's view), "
+        "from the first block on genesis on: nothing is ever certified. DiemBFT's rule compares "
+        "with >=, and with >= the liveness clause alone is safeNode exactly (a block that extends "
+        "the lock has a parent at or above it), an equivalent mutant not in this catalogue."
+    ),
+    PROPOSE_FROM_LOWER_QC: (
+        "A new leader with 2f+1 NEW-VIEWs proposes on its own highest QC, ignoring a higher QC "
+        "the NEW-VIEWs carry (Algorithm 3: the highest of them): replicas locked above it refuse "
+        "the block, and the view can produce no QC."
+    ),
+}

@@ -1,0 +1,687 @@
+"""The sans-IO chained-HotStuff replica: `step(event) -> effects`.
+
+Yin, Malkhi, Reiter, Gueta and Abraham, "HotStuff: BFT Consensus with Linearity and
+Responsiveness" (PODC 2019): chained HotStuff (section 5) in the event-driven form of Algorithm 4
+(section 6), with Algorithm 3's view change. specs/HotStuff.tla is the spec; each transition
+returns an `Action` effect with its name and parameters, before that action's effects:
+
+- `Propose(i, v)`: the leader of v, holding the QC of view v - 1 (it formed it), proposes a block
+  of v extending it, once per view;
+- `Vote(i, b)`: a replica votes for b (a proposal signed by b's view's leader, whose justify QC,
+  checked on receipt, certifies b's parent) when b's view is not below its own, above the last
+  view it voted in, and safeNode holds (b extends the lock, or b's justify is newer than the
+  lock); voting it enters b's view and runs Algorithm 4's update(b): highQC from b's justify, the
+  lock from the two-chain, and the commit of the head of a three-chain of consecutive views
+  (section 5's direct parents), whose blocks it then executes in order;
+- `FormQC(i, b)`: the leader of view(b) + 1 has 2f+1 distinct valid votes for b: the QC is its
+  highQC if higher, and it enters view(b) + 1 if behind;
+- `Timeout(i)`: the view timer ran out: the next view, and a NEW-VIEW with the highest QC to its
+  leader;
+- `NewView(i, v)`: the leader of v with 2f+1 NEW-VIEWs for v proposes on the highest QC among
+  them and its own (Algorithm 3).
+
+What the spec abstracts and the replica does (no `Action`): requests from clients (kept until
+executed, batched into the leader's next block), replies to clients after execution, block
+fetching (a replica that missed a proposal asks a peer for the blocks a proposal, a vote or a
+NEW-VIEW names and checks them against the hashes: a block is stored only once its parent is), and
+the pacemaker: the view timer starts at `timeout` ticks and doubles with each timeout in a row
+without a vote (section 4: "exponential back-off"), up to `timeout << max_backoff`.
+
+What the replica persists before it sends (the simulator's Persist contract): its view, last voted
+view, highQC, lock, the views it proposed in and its committed heads (all of the spec's
+variables), and every block it stores, so a crash and restart is a stutter of the spec; on restart
+it executes its committed chain again from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    Effect,
+    Persist,
+    Put,
+    Send,
+    SetTimer,
+    Splice,
+    Write,
+)
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.probes import hit
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.hotstuff import mutants
+from meshcheck.impl.hotstuff.crypto import KeyRing
+from meshcheck.impl.hotstuff.messages import (
+    FETCH_DEPTH,
+    GENESIS,
+    GENESIS_QC,
+    QC,
+    Block,
+    BlockRequest,
+    BlockResponse,
+    NewView,
+    Proposal,
+    ReplyMsg,
+    SignedRequest,
+    Vote,
+    proposal_bytes,
+    request_bytes,
+    vote_bytes,
+)
+from meshcheck.impl.rsm.machine import StateMachine
+
+VIEW_TIMER: Final = "view"
+# a tick after a (re)start or a QC: Propose(i, v), the leader's step of its own after FormQC
+PROPOSE_TIMER: Final = "propose"
+
+# keys of the durable store
+SAFETY: Final = "safety"  # (view, last_voted, high_qc, locked, proposed, commits)
+BLOCKS: Final = "blocks"  # every block stored, in the order stored
+
+
+def _ids(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(ids)
+
+
+@attrs.frozen
+class Snapshot:
+    """A replica's spec variables after one action: view, lastVoted, the block of highQC, the
+    locked block and the committed heads."""
+
+    view: int
+    last_voted: int
+    high_qc: bytes
+    locked: bytes
+    commits: tuple[bytes, ...]
+
+
+@attrs.frozen
+class HotStuffConfig:
+    id: str
+    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    clients: tuple[str, ...] = attrs.field(default=("c1",), converter=_ids)
+    bugs: frozenset[str] = frozenset()
+    batch_size: int = 4
+    timeout: int = 100  # the view timer's first duration, in ticks
+    max_backoff: int = 5  # the timer doubles at most this many times
+    fetch_retry: int = 50  # ticks before a block asked for may be asked for again
+    # view synchronisation: NEW-VIEWs go to every replica, and a replica that hears them for
+    # higher views from f+1 replicas times out up to there (`Replica._catch_up`); without it
+    # (lockstep, whose driver delivers a NEW-VIEW only to its view's leader) they go to the
+    # leader alone
+    view_sync: bool = True
+
+    def __attrs_post_init__(self) -> None:
+        if self.id not in self.replicas:
+            raise ImplError(f"{self.id} is not one of the replicas {self.replicas}")
+        if len(self.replicas) < 4:
+            raise ImplError("HotStuff needs n = 3f + 1 >= 4 replicas")
+        unknown = self.bugs - set(mutants.BUGS)
+        if unknown:
+            raise ImplError(f"unknown HotStuff mutants: {sorted(unknown)}")
+        if self.timeout < 1 or self.batch_size < 1:
+            raise ImplError("timeout and batch_size must be at least 1")
+
+    @property
+    def f(self) -> int:
+        return (len(self.replicas) - 1) // 3
+
+    @property
+    def quorum(self) -> int:
+        """Votes in a QC, and NEW-VIEWs a new leader waits for: 2f+1 (n - f)."""
+        if mutants.QC_OF_2F_VOTES in self.bugs:
+            return 2 * self.f
+        return 2 * self.f + 1
+
+    def leader(self, view: int) -> str:
+        """Round-robin: the leader of view v is replica (v mod n) + 1 (specs/HotStuff.tla)."""
+        return self.replicas[view % len(self.replicas)]
+
+
+class Replica:
+    def __init__(self, config: HotStuffConfig, keys: KeyRing) -> None:
+        self.config = config
+        self.id = config.id
+        self.keys = keys
+        self._signer = keys.signer(self.id)
+        self.started = False
+        self.now = 0
+        # the host's observers, called after every step with (replica, event, effects): a free
+        # run's monitor reads what the replica sent there (nothing is kept when there are none)
+        self.observers: list[Callable[[Replica, Any, list[Effect]], None]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.blocks: dict[bytes, Block] = {GENESIS.hash: GENESIS}
+        self.view = 1
+        self.last_voted = 0
+        self.high_qc: QC = GENESIS_QC
+        self.locked: bytes = GENESIS.hash
+        self.proposed: tuple[int, ...] = ()  # views this replica proposed in (as their leader)
+        self.commits: tuple[bytes, ...] = ()  # committed heads: each not an ancestor of another
+        self.executed: bytes = GENESIS.hash  # the last block executed
+        self.machine = StateMachine()
+        self.applied = 0  # the index of the last request applied
+        self.results: dict[tuple[str, int], Value] = {}  # executed requests' results
+        self.pending: dict[tuple[str, int], SignedRequest] = {}  # requests not yet executed
+        # as the next leader: (block, view) -> voter -> signature
+        self.votes: dict[tuple[bytes, int], dict[str, bytes]] = {}
+        self.new_views: dict[int, dict[str, QC]] = {}  # as leader of v: sender -> its QC
+        self.heard: dict[str, int] = {}  # the highest view each replica sent a NEW-VIEW for
+        self.waiting: dict[bytes, Proposal] = {}  # proposals whose parent is not stored yet
+        self.orphans: dict[bytes, Block] = {}  # fetched blocks whose parent is not stored yet
+        self.asked: dict[bytes, int] = {}  # block hash -> when it was last asked for
+        self.backoff = 0  # timeouts in a row without a vote
+        self._verified: set[Any] = set()  # QCs and requests whose signatures were checked
+        self._stored: int = 0  # blocks persisted so far
+        self._out: list[Effect] = []
+        self._writes: list[Write] = []
+        self._dirty = False
+
+    def __repr__(self) -> str:
+        return f"<HotStuff {self.id} view={self.view} voted={self.last_voted}>"
+
+    # -- the sans-IO step ----------------------------------------------------------------------
+
+    def step(self, event: Any) -> list[Effect]:
+        self._out, self._writes, self._dirty = [], [], False
+        self.snapshots: list[Snapshot] = []  # the spec's state after each action of this step
+        self.now = getattr(event, "now", self.now)
+        if isinstance(event, Restart):
+            self._restart(event.persisted)
+        elif not self.started:
+            raise RuntimeError(f"{self.id}: step({event!r}) before Restart")
+        elif isinstance(event, Tick):
+            if event.timer == VIEW_TIMER:
+                self._timeout()
+            elif event.timer == PROPOSE_TIMER:
+                self._propose(self.view)
+        elif isinstance(event, Deliver):
+            self._deliver(event.source, event.message)
+        else:
+            raise TypeError(f"{self.id}: not a HotStuff replica event: {event!r}")
+        effects = self._effects()
+        for observe in self.observers:
+            observe(self, event, effects)
+        return effects
+
+    def _effects(self) -> list[Effect]:
+        """The step's effects with its one Persist before the first Send, within the first action
+        when the step starts with one (a Persist before it would be a segment of no action)."""
+        if self._dirty:
+            self.snapshots.append(self.snapshot())
+            self._writes.append(Put(SAFETY, self._safety()))
+        if not self._writes:
+            return self._out
+        persist = Persist(tuple(self._writes))
+        out = self._out
+        if out and isinstance(out[0], Action):  # the persist is the first action's own effect
+            return [out[0], persist, *out[1:]]
+        return [persist, *out]
+
+    def _safety(self) -> tuple[Any, ...]:
+        return (
+            self.view,
+            self.last_voted,
+            self.high_qc,
+            self.locked,
+            self.proposed,
+            self.commits,
+        )
+
+    def snapshot(self) -> Snapshot:
+        """The spec's variables of this replica now (impl/hotstuff/refinement.py maps them)."""
+        return Snapshot(self.view, self.last_voted, self.high_qc.block, self.locked, self.commits)
+
+    def _mark(self, name: str, **params: Value) -> None:
+        """Report spec action `name`; the state after the action before it is its snapshot."""
+        if self._dirty:
+            self.snapshots.append(self.snapshot())
+        self._dirty = True
+        self._out.append(Action(name, FrozenDict({"i": self.id, **params})))
+
+    def _send(self, dest: str, message: Any) -> None:
+        self._out.append(Send(dest, message))
+
+    def _broadcast(self, message: Any) -> None:
+        for r in self.config.replicas:
+            self._send(r, message)
+
+    def _timer(self) -> None:
+        after = self.config.timeout << min(self.backoff, self.config.max_backoff)
+        self._out.append(SetTimer(VIEW_TIMER, after))
+
+    # -- restart ---------------------------------------------------------------------------------
+
+    def _restart(self, persisted: Mapping[str, Any]) -> None:
+        self._reset()
+        for block in persisted.get(BLOCKS, ()):
+            self.blocks[block.hash] = block
+        self._stored = len(persisted.get(BLOCKS, ()))
+        if SAFETY in persisted:
+            (
+                self.view,
+                self.last_voted,
+                self.high_qc,
+                self.locked,
+                self.proposed,
+                self.commits,
+            ) = persisted[SAFETY]
+        self.started = True
+        for head in self.commits:
+            if self.extends(head, self.executed):
+                self._execute(head, reply=False)
+        self._timer()
+        self._out.append(SetTimer(PROPOSE_TIMER, 1))
+
+    # -- blocks ----------------------------------------------------------------------------------
+
+    def block_view(self, h: bytes) -> int:
+        return self.blocks[h].view
+
+    def parent(self, h: bytes) -> bytes:
+        """The parent's hash (genesis is its own parent)."""
+        return self.blocks[h].parent if h != GENESIS.hash else h
+
+    def extends(self, b: bytes, a: bytes) -> bool:
+        """b extends a (or is a): a is an ancestor of b. Both stored."""
+        view = self.blocks[a].view
+        while self.blocks[b].view > view:
+            b = self.blocks[b].parent
+        return b == a
+
+    def _store(self, block: Block) -> None:
+        """Store a block whose parent is stored, persisting it."""
+        if block.hash in self.blocks:
+            return
+        self.blocks[block.hash] = block
+        self._writes.append(Splice(BLOCKS, self._stored, (block,)))
+        self._stored += 1
+        self.asked.pop(block.hash, None)
+
+    def _want(self, h: bytes, source: str) -> None:
+        """Ask `source` for block h (and its ancestors) unless asked recently."""
+        last = self.asked.get(h)
+        if last is not None and self.now - last < self.config.fetch_retry:
+            return
+        self.asked[h] = self.now
+        if source != self.id:
+            self._send(source, BlockRequest(h))
+
+    # -- checks on receipt -----------------------------------------------------------------------
+
+    def valid_qc(self, qc: QC) -> bool:
+        """2f+1 distinct replicas' valid signatures over (block, view); genesis's QC."""
+        if qc == GENESIS_QC:
+            return True
+        if qc in self._verified:
+            return True
+        voters = {v for v, _ in qc.votes}
+        if len(voters) != len(qc.votes) or len(voters) < self.config.quorum or qc.view < 1:
+            return False
+        data = vote_bytes(qc.block, qc.view)
+        for voter, signature in qc.votes:
+            if voter not in self.config.replicas or not self.keys.verify(voter, signature, data):
+                return False
+        self._verified.add(qc)
+        return True
+
+    def _valid_request(self, r: SignedRequest) -> bool:
+        if r in self._verified:
+            return True
+        if r.request.client not in self.config.clients or not self.keys.verify(
+            r.request.client, r.signature, request_bytes(r.request)
+        ):
+            return False
+        self._verified.add(r)
+        return True
+
+    def _valid_proposal(self, p: Proposal) -> bool:
+        b = p.block
+        qc = b.justify
+        return (
+            b.view >= 1
+            and b.proposer == self.config.leader(b.view)
+            and qc is not None
+            and qc.block == b.parent
+            and qc.view < b.view
+            and self.keys.verify(b.proposer, p.signature, proposal_bytes(b))
+            and self.valid_qc(qc)
+            and len({r.key for r in b.batch}) == len(b.batch)
+            and all(self._valid_request(r) for r in b.batch)
+        )
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def _deliver(self, source: str, m: Any) -> None:
+        if isinstance(m, Proposal):
+            # a block already stored (the leader's own, a fetched one) may still be voted for
+            if m in self._verified or self._valid_proposal(m):
+                self._verified.add(m)
+                self._on_proposal(source, m)
+        elif isinstance(m, Vote):
+            self._on_vote(source, m)
+        elif isinstance(m, NewView):
+            self._on_new_view(source, m)
+        elif isinstance(m, SignedRequest):
+            self._on_request(m)
+        elif isinstance(m, BlockRequest):
+            self._on_block_request(source, m)
+        elif isinstance(m, BlockResponse):
+            self._on_block_response(source, m)
+
+    def _on_proposal(self, source: str, p: Proposal) -> None:
+        if p.block.parent not in self.blocks:
+            self.waiting[p.block.hash] = p
+            self._want(p.block.parent, source)
+            return
+        self._store(p.block)
+        self._consider_vote(p.block)
+        self._progress()
+
+    def _consider_vote(self, b: Block) -> None:
+        """Vote(i, b) when the spec's guard holds: view(b) >= view, view(b) > lastVoted, safeNode."""
+        if b.view < self.view:
+            return
+        if mutants.VOTE_TWICE_IN_VIEW in self.config.bugs:
+            if b.view < self.last_voted:
+                return
+        elif b.view <= self.last_voted:
+            if b.view == self.last_voted:
+                hit("hotstuff", "second_block_of_view_refused")
+            return
+        if not self.safe_node(b):
+            return
+        if not self.extends(b.hash, self.locked):
+            hit("hotstuff", "vote_by_liveness_clause")
+        self._vote(b)
+
+    def safe_node(self, b: Block) -> bool:
+        """Algorithm 1's safeNode(b, b.justify): b extends the locked block (safety), or its
+        justify, the QC for its parent, is newer than the lock (liveness)."""
+        safety = self.extends(b.hash, self.locked)
+        liveness = self.block_view(b.parent) > self.block_view(self.locked)
+        if mutants.SAFE_NODE_WITHOUT_LIVENESS_CLAUSE in self.config.bugs:
+            return safety
+        if mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE in self.config.bugs:
+            return liveness
+        return safety or liveness
+
+    def _vote(self, b: Block) -> None:
+        self._mark("Vote", b=b.hash)
+        self.view = b.view
+        self.last_voted = b.view
+        self.backoff = 0
+        self._timer()
+        vote = Vote(b.hash, b.view, self.id, self._signer.sign(vote_bytes(b.hash, b.view)))
+        self._send(self.config.leader(b.view + 1), vote)
+        self._update(b)
+
+    def _update(self, bstar: Block) -> None:
+        """Algorithm 4's update(b*): b'' = b*.justify.node, b' = b''.justify.node, b =
+        b'.justify.node (chained HotStuff: each its child's parent)."""
+        b2 = bstar.parent
+        b1 = self.parent(b2)
+        b0 = self.parent(b1)
+        assert bstar.justify is not None
+        if bstar.justify.view > self.high_qc.view:  # updateQCHigh
+            self.high_qc = bstar.justify
+        if mutants.LOCK_NOT_UPDATED not in self.config.bugs and self.block_view(
+            b1
+        ) > self.block_view(self.locked):
+            self.locked = b1
+        v2, v1, v0 = self.block_view(b2), self.block_view(b1), self.block_view(b0)
+        if mutants.COMMIT_ON_TWO_CHAIN in self.config.bugs:
+            if b1 != GENESIS.hash and v2 == v1 + 1:
+                self._commit(b1)
+        elif b0 != GENESIS.hash and v2 == v1 + 1 and v1 == v0 + 1:
+            self._commit(b0)
+
+    def _commit(self, b: bytes) -> None:
+        """Commit b and its ancestors; execute them if they extend what was executed."""
+        if any(self.extends(head, b) for head in self.commits):
+            return  # already committed
+        self.commits = (*(h for h in self.commits if not self.extends(b, h)), b)
+        if self.extends(b, self.executed):
+            self._execute(b, reply=True)
+
+    def _execute(self, head: bytes, *, reply: bool) -> None:
+        """Execute the blocks from the last executed one (exclusive) to head, in order."""
+        chain = []
+        h = head
+        while h != self.executed:
+            chain.append(self.blocks[h])
+            h = self.blocks[h].parent
+        for block in reversed(chain):
+            for r in block.batch:
+                key = r.key
+                if key in self.results:
+                    continue  # a request in two blocks of one chain runs once
+                result = self.machine.apply_entry(r.request.op)
+                self.applied += 1
+                self.results[key] = result
+                self.pending.pop(key, None)
+                self._out.append(Apply(self.applied, r.request.op, result))
+                if reply:
+                    self._send(
+                        r.request.client,
+                        ReplyMsg(r.request.client, r.request.timestamp, result, self.id),
+                    )
+        self.executed = head
+
+    def applied_state(self) -> tuple[int, bytes]:
+        return self.machine.applied, self.machine.digest()
+
+    def _on_vote(self, source: str, v: Vote) -> None:
+        if (
+            v.voter != source
+            or v.voter not in self.config.replicas
+            or self.config.leader(v.view + 1) != self.id
+            or v.view <= self.high_qc.view
+            or v.voter in self.votes.get((v.block, v.view), {})
+            or not self.keys.verify(v.voter, v.signature, vote_bytes(v.block, v.view))
+        ):
+            return
+        self.votes.setdefault((v.block, v.view), {})[v.voter] = v.signature
+        if v.block not in self.blocks:
+            self._want(v.block, source)
+        self._progress()
+
+    def _try_form_qc(self) -> None:
+        """FormQC(i, b) for each block with 2f+1 votes that is stored and above highQC."""
+        for (h, view), voters in sorted(self.votes.items(), key=lambda kv: kv[0][1]):
+            if view <= self.high_qc.view:
+                del self.votes[h, view]
+                continue
+            if len(voters) < self.config.quorum or h not in self.blocks:
+                continue
+            del self.votes[h, view]
+            if self.blocks[h].view != view:
+                continue  # votes signed for another view than the block's: no QC
+            qc = QC(h, view, tuple(sorted(voters.items())))
+            self._verified.add(qc)
+            self._mark("FormQC", b=h)
+            self.high_qc = qc
+            if self.view <= view:
+                self.view = view + 1
+                self._timer()
+            if self.config.leader(view + 1) == self.id:
+                self._out.append(SetTimer(PROPOSE_TIMER, 1))
+
+    def _propose(self, v: int) -> None:
+        """Propose(i, v): leader of v, view <= v, highQC of view v - 1, not proposed in v."""
+        if (
+            self.config.leader(v) != self.id
+            or self.view > v
+            or self.high_qc.view != v - 1
+            or v in self.proposed
+        ):
+            return
+        self._mark("Propose", v=v)
+        self.view = v
+        self._send_proposal(v, self.high_qc)
+
+    def _send_proposal(self, v: int, qc: QC) -> None:
+        self.proposed = (*self.proposed[-7:], v)
+        block = Block(qc.block, v, qc, self.id, self._batch(qc.block))
+        self._store(block)
+        proposal = Proposal(block, self._signer.sign(proposal_bytes(block)))
+        self._broadcast(proposal)
+
+    def _batch(self, parent: bytes) -> tuple[SignedRequest, ...]:
+        """Up to batch_size pending requests that the parent's uncommitted chain does not hold."""
+        if not self.pending:
+            return ()
+        held: set[tuple[str, int]] = set()
+        h = parent
+        while h != GENESIS.hash and not self.extends(self.executed, h):
+            held.update(r.key for r in self.blocks[h].batch)
+            h = self.blocks[h].parent
+        out = []
+        for key, r in self.pending.items():
+            if key not in held and key not in self.results:
+                out.append(r)
+                if len(out) == self.config.batch_size:
+                    break
+        return tuple(out)
+
+    def _on_new_view(self, source: str, m: NewView) -> None:
+        if (
+            m.src != source
+            or m.src not in self.config.replicas
+            or m.qc.view >= m.view
+            or not self.valid_qc(m.qc)
+        ):
+            return
+        if self.config.view_sync and m.view > self.heard.get(m.src, 0):
+            self.heard[m.src] = m.view
+        if (
+            self.config.leader(m.view) == self.id
+            and m.view not in self.proposed
+            and m.view >= self.view
+        ):
+            self.new_views.setdefault(m.view, {})[m.src] = m.qc
+            if m.qc.block not in self.blocks:
+                self._want(m.qc.block, source)
+        self._progress()
+        if self.config.view_sync:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """The pacemaker's view synchronisation: f+1 replicas (one of them correct) sent NEW-VIEWs
+        for views above this one; time out view after view up to the lowest of those (each step a
+        Timeout, each with its NEW-VIEW), but not into a view this replica leads, which its
+        NEW-VIEWs take it to (NewView)."""
+        views = sorted(self.heard.values(), reverse=True)
+        if len(views) <= self.config.f:
+            return
+        target = views[self.config.f]
+        if self.config.leader(target) == self.id:
+            target -= 1
+        while self.view < target:
+            self._timeout()
+
+    def _try_new_view(self) -> None:
+        """NewView(i, v): 2f+1 NEW-VIEWs for v, the highest QC among them and this replica's."""
+        for v in sorted(self.new_views):
+            senders = self.new_views[v]
+            if v in self.proposed or v < self.view:
+                del self.new_views[v]
+                continue
+            if len(senders) < self.config.quorum:
+                continue
+            qcs = [*senders.values(), self.high_qc]
+            highest = max(qcs, key=lambda q: q.view)
+            if mutants.PROPOSE_FROM_LOWER_QC in self.config.bugs:
+                highest = self.high_qc
+            if highest.block not in self.blocks:
+                continue  # asked for when its NEW-VIEW came
+            del self.new_views[v]
+            self._mark("NewView", v=v)
+            self.high_qc = highest
+            self.view = v
+            self.backoff = 0
+            self._timer()
+            self._send_proposal(v, highest)
+            return
+
+    def _progress(self) -> None:
+        """What stored blocks, votes and NEW-VIEWs now allow: waiting proposals, QCs, proposals."""
+        if self.orphans:
+            for block in sorted(self.orphans.values(), key=lambda b: b.view):
+                if block.parent in self.blocks:
+                    del self.orphans[block.hash]
+                    self._store(block)
+        ready = [p for p in self.waiting.values() if p.block.parent in self.blocks]
+        for p in sorted(ready, key=lambda p: p.block.view):
+            del self.waiting[p.block.hash]
+            self._store(p.block)
+            self._consider_vote(p.block)
+        if self.votes:
+            self._try_form_qc()
+        if self.new_views:
+            self._try_new_view()
+
+    def _timeout(self) -> None:
+        """Timeout(i): the next view, a NEW-VIEW with highQC to its leader."""
+        self._mark("Timeout")
+        self.view += 1
+        self.backoff += 1
+        self._timer()
+        new_view = NewView(self.view, self.high_qc, self.id)
+        if self.config.view_sync:  # every replica hears it (view synchronisation)
+            self._broadcast(new_view)
+        else:
+            self._send(self.config.leader(self.view), new_view)
+        # proposals of views now passed can never be voted for
+        for h, p in list(self.waiting.items()):
+            if p.block.view < self.view:
+                del self.waiting[h]
+
+    def _on_request(self, r: SignedRequest) -> None:
+        key = r.key
+        if key in self.results:
+            self._send(
+                r.request.client,
+                ReplyMsg(r.request.client, r.request.timestamp, self.results[key], self.id),
+            )
+        elif key not in self.pending and self._valid_request(r):
+            self.pending[key] = r
+
+    def _on_block_request(self, source: str, m: BlockRequest) -> None:
+        if m.hash not in self.blocks or m.hash == GENESIS.hash:
+            return
+        out: list[Block] = []
+        h = m.hash
+        while h != GENESIS.hash and len(out) < FETCH_DEPTH and h in self.blocks:
+            out.append(self.blocks[h])
+            h = self.blocks[h].parent
+        self._send(source, BlockResponse(tuple(out)))
+
+    def _on_block_response(self, source: str, m: BlockResponse) -> None:
+        """Keep the chain given if it is one asked for: the first block's hash was asked for, and
+        each next one is the one before's parent, of a lower view. A block is stored once its
+        parent is (`_progress`); until then it is an orphan, and its parent is asked for."""
+        if not m.blocks or m.blocks[0].hash not in self.asked:
+            return
+        chain = [m.blocks[0]]
+        for block in m.blocks[1:]:
+            if block.hash != chain[-1].parent or block.view >= chain[-1].view:
+                break
+            chain.append(block)
+        if chain[-1].view < 1:
+            return
+        for block in chain:
+            if block.hash not in self.blocks:
+                self.orphans[block.hash] = block
+        hit("hotstuff", "blocks_fetched")
+        oldest = chain[-1].parent
+        if oldest not in self.blocks and oldest not in self.orphans:
+            self._want(oldest, source)
+        self._progress()

@@ -1,0 +1,83 @@
+"""Every property check of the HotStuff implementation, in the order `meshcheck mutants hotstuff`
+tries them.
+
+A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
+the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The stored runs first (each
+mutant's shortest counterexample, re-run from its seed: a fraction of a second), lockstep against
+HotStuff.tla with every replica honest, then the free
+runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
+invariants and rules, and the client-history checks; at 4 also with an equivocating leader
+throughout), trace validation of recorded runs against specs/HotStuff.tla, then liveness after
+the faults stop.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from hypothesis import settings as Settings
+
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.hotstuff.free_runs import (
+    equivocation_runs,
+    free_run_safety,
+    liveness_after_faults,
+)
+from meshcheck.property_tests.hotstuff.harness import HARNESS
+from meshcheck.property_tests.hotstuff.lockstep import lockstep
+from meshcheck.property_tests.hotstuff.validation import trace_validation
+
+
+def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
+    """Every stored run of traces/hotstuff/ re-run with `bugs` (settings unused: the corpus is
+    fixed); CheckFailed on the first that fails."""
+    HARNESS.stored_runs(bugs)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "stored runs",
+        stored_runs,
+        "the traces/hotstuff/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "lockstep",
+        lockstep,
+        "TLC picks each step (four honest replicas, views 1..5), the group takes it, states "
+        "compared after every step",
+        HARNESS.minimize,
+    ),
+    Check(
+        "free runs (4 replicas)",
+        partial(free_run_safety, n=4),
+        "loss, delay, crashes, partitions and up to f Byzantine replicas: the spec's invariants, "
+        "the vote, commit and leader rules after every step, the client history at the end",
+    ),
+    Check(
+        "free runs (4 replicas, an equivocating leader)",
+        equivocation_runs,
+        "r1 proposes two blocks per view (one on a QC below half the replicas' locks) and votes "
+        "for everything: the same checks, on the runs where safeNode's liveness clause matters",
+    ),
+    Check(
+        "free runs (7 replicas)",
+        partial(free_run_safety, n=7),
+        "the same at 7 replicas, up to 2 Byzantine",
+    ),
+    Check(
+        "trace validation",
+        trace_validation,
+        "recorded free runs of 4 honest replicas under faults: every step a step of HotStuff.tla "
+        "(models/Validate.cfg, views 1..10), its invariants on every state",
+    ),
+    Check(
+        "liveness after faults (4 replicas)",
+        partial(liveness_after_faults, n=4),
+        "faults, then none: every honest replica commits a new block within the bound",
+    ),
+    Check(
+        "liveness after faults (7 replicas, one silent)",
+        partial(liveness_after_faults, n=7),
+        "the same at 7 replicas with r1 silent (at 4, one silent replica stops every commit)",
+    ),
+)

@@ -1,0 +1,42 @@
+"""HotStuff as meshcheck knows it: specs/HotStuff.tla, impl/hotstuff, its mutants, checks, proofs
+and corpus.
+
+Declared in pyproject.toml as the entry point `hotstuff` of the group `meshcheck.protocols`. The
+action table is HotStuff.tla's `Next` (Byzantine replicas take no steps: their messages are the
+sets the spec's Sent* predicates admit).
+"""
+
+from __future__ import annotations
+
+from meshcheck.protocol import Action, Models, Protocol
+
+HOTSTUFF = Protocol(
+    name="hotstuff",
+    title="chained HotStuff: signed votes, QCs, lock, three-chain commit, back-off pacemaker",
+    models=Models(
+        spec="HotStuff",
+        quick="HotStuff_quick",
+        default="HotStuff",
+        deep="HotStuff_deep",
+        liveness="HotStuff_liveness",
+    ),
+    actions=(
+        Action(
+            "Propose", ("i", "v"), "protocol", "leader i proposes a block of v on its QC of v-1"
+        ),
+        Action("Vote", ("i", "b"), "protocol", "i votes for b, updating its highQC, lock, commits"),
+        Action("FormQC", ("i", "b"), "protocol", "the next leader i forms b's QC from 2f+1 votes"),
+        Action("Timeout", ("i",), "protocol", "i times out and sends a NEW-VIEW with its highQC"),
+        Action(
+            "NewView", ("i", "v"), "protocol", "leader i proposes on the highest of 2f+1 NEW-VIEWs"
+        ),
+    ),
+    bugs="meshcheck.impl.hotstuff.mutants:BUGS",
+    checks="meshcheck.property_tests.hotstuff.checks:CHECKS",
+    spec_mutants="meshcheck.specs.mutants.hotstuff",
+    proofs="meshcheck.models.hotstuff:prove",
+    harness="meshcheck.property_tests.hotstuff.harness:HARNESS",
+    corpus="hotstuff",
+    property_tests=("property_tests/hotstuff",),
+    coverage="meshcheck.property_tests.hotstuff.coverage:COVERAGE",
+)

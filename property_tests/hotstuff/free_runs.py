@@ -1,0 +1,425 @@
+"""Free runs of HotStuff: faults and up to f Byzantine replicas; what must hold.
+
+A run (on property_tests/free_runs.py's `Schedule`): replicas r1..rn and the client c1, which sends
+impl/rsm operations every `every` ticks; loss, duplication, delay, crash-restart and partitions
+from the simulator's chaos rounds for `ticks` ticks; the schedule's Byzantine replicas
+(impl/hotstuff/byzantine.py) throughout.
+
+Checked after every step of every honest replica, by `Monitor` (the replicas' observers), the
+spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuff.tla):
+
+- NoConflictingCommits and OneChain: every committed head of every honest replica is on one chain;
+- LockMonotonic: an honest replica's lock never moves to a lower view (across restarts too);
+- OneVotePerView: an honest replica never votes for two blocks of one view;
+- LockCoversVotes: after voting for b, the replica's lock is at least b's grandparent;
+- Certified and NoConflictingQCs: every QC an honest replica sends or accepts holds 2f+1 distinct
+  valid signatures, and no two QCs of one view certify different blocks (Lemma 1);
+- the commit rule: a block an honest replica commits is the head of a three-chain of consecutive
+  views under a block it voted for in that step (Algorithm 4's update);
+- the vote rule, both ways: an honest replica votes only when Vote's guard holds on its state
+  (view, last voted view, safeNode), and it does vote for a valid proposal whose parent it holds
+  when the guard holds (a refusal is a step the spec takes and the replica does not: a liveness
+  bug, as the safe-node rule without its liveness clause);
+- the leader's rule: a new leader's proposal after 2f+1 NEW-VIEWs extends a QC at least as high as
+  every valid QC those NEW-VIEWs carried (Algorithm 3).
+
+At the end: the client-history checks (property_tests/histories.py) on the honest replicas.
+
+Liveness (`check_liveness`): faults stop at `ticks`, crashed replicas come back; within
+`LIVENESS_BOUND` ticks every honest replica commits a block proposed after the faults stopped.
+With round-robin leaders and N = 4, one silent replica leads every fourth view and chained HotStuff
+never gets the four consecutive honest views a commit needs (specs/HotStuff.md, "Liveness"): the
+liveness target is N = 4 with every replica honest, and N = 7 with one silent replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meshcheck.impl.base.effects import Action, Effect, Send
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.node import Workload
+from meshcheck.impl.hotstuff.messages import GENESIS, QC, NewView, Proposal, Vote, vote_bytes
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim.config import Faults
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, share
+from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.pbft.free_runs import rsm_op
+
+# measured: a correct group of n replicas keeps under 4n messages in flight per node and takes
+# about one event per node per tick; the bounds leave a wide margin
+STORM = Storm(in_flight_per_node=400, events_per_node_tick=20)
+TIMEOUT = 100  # the view timer's first duration (latency is 1..10 ticks)
+MAX_BACKOFF = 4
+LIVENESS_BOUND = 3000  # ticks after the faults stop (measured, with a margin)
+SAFETY_TICKS = (500, 2500)
+LIVENESS_TICKS = (300, 1500)
+BEHAVIOURS = (
+    ("equivocate", "vote_all"),
+    ("equivocate",),
+    ("vote_all",),
+    ("silent",),
+    ("withhold",),
+)
+
+
+class Monitor:
+    """The spec's invariants and rules, checked on every honest replica's step (see the module);
+    `problem` is the first thing broken."""
+
+    def __init__(self, sim: Simulator[Any], *, refusals: bool = True) -> None:
+        self.sim = sim
+        plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+        self.plugin = plugin
+        self.keys = plugin.keys
+        self.n = len(plugin.replicas)
+        self.quorum = 2 * ((self.n - 1) // 3) + 1
+        self.refusals = refusals
+        self.problem: str | None = None
+        self.state: dict[str, tuple[int, int, int, bytes]] = {}  # view, voted, lock view, lock
+        self.votes: dict[tuple[str, int], bytes] = {}
+        self.qcs: dict[int, bytes] = {}
+        self._certified: set[QC] = set()
+        self.commits: dict[str, tuple[bytes, ...]] = {}
+        self.top: bytes = GENESIS.hash
+        self.new_views: dict[tuple[str, int], int] = {}  # (leader, view) -> highest QC view
+        self.state_high: dict[str, int] = {}  # replica -> the view of its highQC
+        plugin.observers.append(self.observe)
+
+    def fail(self, text: str) -> None:
+        if self.problem is None:
+            self.problem = f"t={self.sim.now}: {text}"
+
+    def _block(self, r: Replica, h: bytes) -> Any:
+        return r.blocks.get(h) or self.plugin.lookup(h)
+
+    def _extends(self, r: Replica, b: bytes, a: bytes) -> bool:
+        view = self._block(r, a).view
+        while self._block(r, b).view > view:
+            b = self._block(r, b).parent
+        return b == a
+
+    def _qc(self, r: Replica, qc: QC, where: str) -> None:
+        if qc.view == 0:
+            return
+        if qc not in self._certified:
+            data = vote_bytes(qc.block, qc.view)
+            voters = {
+                v for v, s in qc.votes if v in self.plugin.replicas and self.keys.verify(v, s, data)
+            }
+            if len(voters) < self.quorum:
+                self.fail(
+                    f"{r.id}: {where} carries a QC of view {qc.view} with {len(voters)} "
+                    f"valid votes (Certified needs {self.quorum})"
+                )
+                return
+            self._certified.add(qc)
+        other = self.qcs.setdefault(qc.view, qc.block)
+        if other != qc.block:
+            self.fail(f"NoConflictingQCs: two QCs of view {qc.view} ({where} at {r.id})")
+
+    def observe(self, r: Replica, event: Any, effects: list[Effect]) -> None:
+        if self.problem is not None:
+            return
+        i = r.id
+        view, voted, lock_view, lock = self.state.get(i, (1, 0, 0, GENESIS.hash))
+        pre_high = self.state_high.get(i, 0)
+        action = None
+        voted_now: list[bytes] = []
+        for e in effects:
+            if isinstance(e, Action):
+                action = e.name
+            elif isinstance(e, Send) and isinstance(e.message, Vote):
+                v = e.message
+                b = self._block(r, v.block)
+                voted_now.append(b.hash)
+                # the vote rule on the state before this vote
+                parent = self._block(r, b.parent)
+                safe = self._extends(r, b.hash, lock) or parent.view > lock_view
+                if not (b.view >= view and b.view > voted and safe):
+                    self.fail(
+                        f"{i} voted for a block of view {b.view} at view {view}, last "
+                        f"voted {voted}, locked at {lock_view}: Vote's guard is false"
+                    )
+                previous = self.votes.setdefault((i, b.view), b.hash)
+                if previous != b.hash:
+                    self.fail(f"OneVotePerView: {i} voted for two blocks of view {b.view}")
+                grand = self._block(r, parent.parent) if parent.view else parent
+                view, voted = b.view, b.view
+                if grand.view > lock_view:
+                    lock_view, lock = grand.view, grand.hash
+                if r.block_view(r.locked) < grand.view:
+                    self.fail(
+                        f"LockCoversVotes: {i} voted for a block of view {b.view} and is "
+                        f"locked at view {r.block_view(r.locked)} < {grand.view}"
+                    )
+                assert b.justify is not None
+                self._qc(r, b.justify, "a proposal it voted for")
+            elif isinstance(e, Send) and isinstance(e.message, Proposal):
+                p = e.message.block
+                assert p.justify is not None
+                self._qc(r, p.justify, "its proposal")
+                if action == "NewView":
+                    best = max(self.new_views.get((i, p.view), 0), pre_high)
+                    if p.justify.view < best:
+                        self.fail(
+                            f"{i}'s proposal for view {p.view} after 2f+1 NEW-VIEWs extends "
+                            f"a QC of view {p.justify.view}, not the highest, {best}"
+                        )
+            elif isinstance(e, Send) and isinstance(e.message, NewView):
+                self._qc(r, e.message.qc, "its NEW-VIEW")
+        if (
+            isinstance(event, Deliver)
+            and isinstance(event.message, Proposal)
+            and event.message in r._verified  # the replica found it valid: it accepts its QC
+        ):
+            justify = event.message.block.justify
+            assert justify is not None
+            self._qc(r, justify, "a proposal it accepted")
+        if isinstance(event, Deliver) and isinstance(event.message, NewView):
+            m = event.message
+            if m.src == event.source and m.qc.view < m.view and r.valid_qc(m.qc):
+                key = (i, m.view)
+                self.new_views[key] = max(self.new_views.get(key, 0), m.qc.view)
+        if (
+            self.refusals
+            and isinstance(event, Deliver)
+            and isinstance(event.message, Proposal)
+            and not voted_now
+        ):
+            b = event.message.block
+            if (
+                b.hash in r.blocks
+                and b.view >= view
+                and b.view > voted
+                and r._valid_proposal(event.message)
+            ):
+                parent = self._block(r, b.parent)
+                if self._extends(r, b.hash, lock) or parent.view > lock_view:
+                    self.fail(
+                        f"{i} did not vote for a valid proposal of view {b.view} that "
+                        f"Vote's guard allows (view {view}, last voted {voted}, "
+                        f"locked at {lock_view})"
+                    )
+        # the spec's state after the step, as the replica holds it
+        view, voted = r.view, r.last_voted
+        new_lock = r.block_view(r.locked)
+        if new_lock < lock_view and r.locked != lock:
+            self.fail(f"LockMonotonic: {i}'s lock went from view {lock_view} to {new_lock}")
+        self.state[i] = (view, voted, new_lock, r.locked)
+        self.state_high[i] = r.high_qc.view
+        before = self.commits.get(i, ())
+        if r.commits != before:
+            self.commits[i] = r.commits
+            if len(r.commits) > 1:
+                self.fail(f"NoConflictingCommits: {i} committed two conflicting blocks")
+            for h in r.commits:
+                if h in before:
+                    continue
+                self._commit_rule(r, h, voted_now)
+                self._one_chain(r, h)
+
+    def _commit_rule(self, r: Replica, h: bytes, voted_now: list[bytes]) -> None:
+        for bstar in voted_now:
+            b2 = self._block(r, self._block(r, bstar).parent)
+            b1 = self._block(r, b2.parent)
+            if b1.parent == h and b2.view == b1.view + 1 and b1.view == self._block(r, h).view + 1:
+                return
+        self.fail(
+            f"{r.id} committed the block of view {self._block(r, h).view}, which heads no "
+            "three-chain of consecutive views under a block it voted for"
+        )
+
+    def _one_chain(self, r: Replica, h: bytes) -> None:
+        top = self.top
+        if self._block(r, h).view <= self._block(r, top).view:
+            if not self._extends(r, top, h):
+                self.fail(
+                    f"NoConflictingCommits: {r.id} committed a block that conflicts with "
+                    "another honest replica's commit"
+                )
+        elif self._extends(r, h, top):
+            self.top = h
+        else:
+            self.fail(
+                f"NoConflictingCommits: {r.id} committed a block that conflicts with "
+                "another honest replica's commit"
+            )
+
+
+def knob(schedule: Schedule, name: str, default: Any) -> Any:
+    return schedule.knob(name, default)
+
+
+def honest(sim: Simulator[Any]) -> list[str]:
+    plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+    return sorted(plugin.honest)
+
+
+def cluster(
+    schedule: Schedule, n: int, bugs: frozenset[str], *, heal: bool, record: bool
+) -> Simulator[Any]:
+    faults = Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        partition_ticks=(100, 1000),
+        down_ticks=(100, 800),
+        chaos_every=CHAOS_EVERY,
+        until=schedule.ticks if heal else None,
+    )
+    byzantine = {r: b for r, b in knob(schedule, "byzantine", {}).items() if int(r[1:]) <= n}
+    return hotstuff_cluster(
+        n,
+        seed=schedule.seed,
+        faults=faults,
+        workload=Workload(every=knob(schedule, "every", 25), until=schedule.ticks, make=rsm_op),
+        bugs=bugs,
+        byzantine=byzantine,
+        record=record,
+        batch_size=knob(schedule, "batch", 4),
+        timeout=TIMEOUT,
+        max_backoff=MAX_BACKOFF,
+    )
+
+
+def client_history(sim: Simulator[Any]) -> str | None:
+    return check_history(sim, honest=honest(sim))
+
+
+def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+    """One free run: the monitor after every step, the client history at the end."""
+
+    def once(record: bool) -> tuple[Simulator[Any], str | None]:
+        sim = cluster(schedule, n, bugs, heal=False, record=record)
+        monitor = Monitor(sim)
+        storm = free_runs.run(sim, schedule, schedule.ticks, STORM, lambda s: bool(monitor.problem))
+        problem = monitor.problem or storm
+        if problem is None:
+            problem = client_history(sim)
+        return sim, problem
+
+    free_runs.unrecorded_first(schedule, once)
+
+
+def committed_view(sim: Simulator[Any], r: str) -> int:
+    plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+    replica = plugin.replica(r)
+    return max((replica.block_view(h) for h in replica.commits), default=0)
+
+
+def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+    """Faults until `ticks`, then none: within LIVENESS_BOUND every honest replica commits a block
+    proposed after the faults stopped (and the safety monitor holds throughout)."""
+
+    def once(record: bool) -> tuple[Simulator[Any], str | None]:
+        sim = cluster(schedule, n, bugs, heal=True, record=record)
+        monitor = Monitor(sim)
+        healed = schedule.ticks + CHAOS_EVERY
+        stop: Callable[[Simulator[Any]], bool] = lambda s: bool(monitor.problem)  # noqa: E731
+        storm = free_runs.run(sim, schedule, healed, STORM, stop)
+        if monitor.problem or storm:
+            return sim, monitor.problem or storm
+        plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+        mark = max(plugin.replica(r).view for r in honest(sim))
+
+        def done(s: Simulator[Any]) -> bool:
+            return bool(monitor.problem) or all(committed_view(s, r) > mark for r in honest(s))
+
+        storm = free_runs.run(sim, schedule, healed + LIVENESS_BOUND, STORM, done)
+        problem = monitor.problem or storm
+        if problem is None and not done(sim):
+            late = [r for r in honest(sim) if committed_view(sim, r) <= mark]
+            problem = (
+                f"liveness: {', '.join(late)} committed no block of a view above {mark} within "
+                f"{LIVENESS_BOUND} ticks of the faults stopping at t={healed}"
+            )
+        return sim, problem
+
+    free_runs.unrecorded_first(schedule, once)
+
+
+def byzantine_strategy(n: int) -> st.SearchStrategy[dict[str, tuple[str, ...]]]:
+    f = (n - 1) // 3
+    replicas = [f"r{k}" for k in range(1, n + 1)]
+    return st.one_of(
+        st.just({}),
+        st.dictionaries(
+            st.sampled_from(replicas), st.sampled_from(BEHAVIOURS), min_size=1, max_size=f
+        ),
+    )
+
+
+def schedules(n: int, min_ticks: int, max_ticks: int, *, byzantine: bool = True) -> Any:
+    return free_runs.fault_schedules(
+        min_ticks,
+        max_ticks,
+        one_way=None,
+        every=(25, 10, 50),
+        byzantine=byzantine_strategy(n) if byzantine else st.just({}),
+        batch=st.sampled_from((4, 1)),
+    )
+
+
+SAFETY_SHARE = {4: 1 / 6, 7: 1 / 12}
+
+
+def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
+    """Hypothesis: free runs of n replicas (up to f Byzantine) keep every check above."""
+
+    @share(settings, SAFETY_SHARE.get(n, 1 / 20))
+    @given(schedules(n, *SAFETY_TICKS))
+    def free_run_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, n, bugs)
+
+    free_run_is_safe()
+
+
+EQUIVOCATOR = {"r1": ("equivocate", "vote_all")}
+
+
+def equivocation_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """Hypothesis: free runs of 4 replicas with r1 (the leader of every fourth view) proposing
+    two blocks per view, one on a QC below the other half's locks, and voting for everything:
+    the runs where a replica's lock conflicts with a higher QC (safeNode's liveness clause)."""
+    strategy = free_runs.fault_schedules(
+        *SAFETY_TICKS,
+        rates=free_runs.RATES[:3],
+        one_way=None,
+        every=(25, 50),
+        byzantine=st.just(EQUIVOCATOR),
+        batch=st.just(4),
+    )
+
+    @share(settings, 1 / 12)
+    @given(strategy)
+    def equivocation_is_safe(schedule: Schedule) -> None:
+        check_safety(schedule, 4, bugs)
+
+    equivocation_is_safe()
+
+
+def liveness_after_faults(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
+    """Hypothesis: after faults stop, every honest replica commits again within the bound (N = 4
+    all honest; N = 7 with r1 silent)."""
+    silent = st.just({"r1": ("silent",)}) if n >= 7 else st.just({})
+    strategy = free_runs.fault_schedules(
+        *LIVENESS_TICKS, one_way=None, every=(25, 50), byzantine=silent, batch=st.just(4)
+    )
+
+    @share(settings, 1 / 8 if n == 4 else 1 / 16)
+    @given(strategy)
+    def commits_resume(schedule: Schedule) -> None:
+        check_liveness(schedule, n, bugs)
+
+    commits_resume()

@@ -1,0 +1,81 @@
+"""Write each HotStuff mutant's shortest stored run into traces/hotstuff/ (the regression corpus).
+
+`meshcheck mutants --save` writes lockstep counterexamples (spec paths); HotStuff has no lockstep
+yet, so its corpus is free runs, as gossip's (property_tests/gossip/save.py): for each mutant, the
+failing run with the fewest recorded steps among small schedules of four replicas (no fault, loss,
+crashes, partitions; no Byzantine replica or one that equivocates and votes for everything),
+kept with what re-runs it (`#meta.rerun`) and the mutant (`#meta.bugs`). tests/test_corpus.py
+re-runs each: it holds with no mutant and fails with its own.
+
+    python -m meshcheck.property_tests.hotstuff.save [MUTANT ...]
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.hotstuff.mutants import BUGS
+from meshcheck.property_tests import record
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.harness import resource
+from meshcheck.property_tests.hotstuff.free_runs import check_safety
+from meshcheck.traces import itf
+
+FAULTS: tuple[dict[str, float], ...] = ({}, {"drop": 0.05}, {"crash": 0.3}, {"partition": 0.3})
+BYZANTINE: tuple[dict[str, tuple[str, ...]], ...] = (
+    {},
+    {"r1": ("equivocate", "vote_all")},
+    {"r1": ("equivocate",)},
+)
+
+
+def candidates(seeds: int = 4) -> Iterator[Schedule]:
+    for byzantine, faults, seed in itertools.product(BYZANTINE, FAULTS, range(seeds)):
+        yield Schedule(seed=seed, ticks=1000, **faults, every=25, byzantine=byzantine)
+
+
+def shortest(mutant: str, budget: int = 48) -> tuple[Trace, record.Rerun]:
+    """The failing run with the fewest recorded steps among the first `budget` candidates."""
+    best: tuple[Trace, record.Rerun] | None = None
+    bugs = frozenset({mutant})
+    for schedule in itertools.islice(candidates(), budget):
+        try:
+            check_safety(schedule, 4, bugs)
+        except CheckFailed as failed:
+            trace = failed.trace
+            if trace is not None and (best is None or len(trace.steps) < len(best[0].steps)):
+                best = (trace, record.Rerun("hotstuff", "safety", 4, repr(schedule)))
+    if best is None:
+        raise SystemExit(f"meshcheck: no candidate run kills {mutant}")
+    return best
+
+
+def save(mutant: str, folder: Path) -> Path:
+    trace, rerun = shortest(mutant)
+    trace = record.with_rerun(trace, rerun)
+    trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
+    return itf.write(trace, folder / f"{mutant}.itf.json")
+
+
+def main(argv: Sequence[str]) -> int:
+    folder = resource("meshcheck.traces", "hotstuff")
+    unknown = [m for m in argv if m not in BUGS]
+    if unknown:
+        print(f"meshcheck: no hotstuff mutant {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    for mutant in argv or list(BUGS):
+        path = save(mutant, folder)
+        print(f"{mutant}: {len(itf.read(path).steps) - 1} steps -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,187 @@
+"""The HotStuff free runs under pytest: the correct replicas pass with the loaded Hypothesis
+profile (MESHCHECK_HYPOTHESIS), each mutant fails its stored scenario with the check that must
+catch it, f+1 colluding Byzantine replicas break Lemma 1 and the monitor sees it, and the checks
+no mutant reaches (LockMonotonic, NoConflictingCommits) fail on a run broken on purpose."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+
+from meshcheck.impl.base.effects import Reply, Send
+from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.hotstuff import mutants
+from meshcheck.impl.hotstuff.client import Client, ClientConfig
+from meshcheck.impl.hotstuff.crypto import KeyRing
+from meshcheck.impl.hotstuff.messages import (
+    GENESIS,
+    QC,
+    Block,
+    Proposal,
+    ReplyMsg,
+    proposal_bytes,
+    vote_bytes,
+)
+from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.property_tests import free_runs, record
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.harness import resource
+from meshcheck.property_tests.hotstuff.free_runs import (
+    STORM,
+    Monitor,
+    check_safety,
+    cluster,
+    equivocation_runs,
+    free_run_safety,
+    liveness_after_faults,
+)
+from meshcheck.traces import itf
+
+REPLICAS = ("r1", "r2", "r3", "r4")
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_free_runs_hold(n: int) -> None:
+    free_run_safety(frozenset(), settings(), n=n)
+
+
+def test_free_runs_with_an_equivocating_leader_hold() -> None:
+    equivocation_runs(frozenset(), settings())
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_commits_resume_after_faults(n: int) -> None:
+    liveness_after_faults(frozenset(), settings(), n=n)
+
+
+# what must catch each mutant on its scenario: the schedule of its stored run (traces/hotstuff/,
+# written by property_tests/hotstuff/save.py)
+CAUGHT_BY = {
+    mutants.LOCK_NOT_UPDATED: "LockCoversVotes",
+    mutants.COMMIT_ON_TWO_CHAIN: "heads no three-chain",
+    mutants.QC_OF_2F_VOTES: "Certified needs 3",
+    mutants.VOTE_TWICE_IN_VIEW: "last voted",  # the vote rule sees it before OneVotePerView
+    mutants.SAFE_NODE_WITHOUT_LIVENESS_CLAUSE: "did not vote for a valid proposal",
+    mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE: "did not vote for a valid proposal",
+    mutants.PROPOSE_FROM_LOWER_QC: "not the highest",
+}
+
+
+def scenario(mutant: str) -> tuple[int, Schedule]:
+    trace = itf.read(resource("meshcheck.traces", "hotstuff", f"{mutant}.itf.json"))
+    rerun = trace.meta["rerun"]
+    return int(rerun["nodes"]), record.parse_schedule("hotstuff", str(rerun["schedule"]))
+
+
+def test_every_mutant_has_a_scenario() -> None:
+    assert set(CAUGHT_BY) == set(mutants.BUGS)
+
+
+@pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
+def test_each_mutant_fails_its_scenario(mutant: str) -> None:
+    n, schedule = scenario(mutant)
+    check_safety(schedule, n, frozenset())
+    with pytest.raises(CheckFailed) as failed:
+        check_safety(schedule, n, frozenset({mutant}))
+    assert CAUGHT_BY[mutant] in failed.value.message
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_f_byzantine_keep_safety_and_f_plus_one_break_lemma_1(seed: int) -> None:
+    """At N = 4 one replica that equivocates and votes for everything is tolerated; two of them
+    certify two blocks of one view, which honest replicas accept, and the monitor says so."""
+    both = ("equivocate", "vote_all")
+    check_safety(Schedule(seed=seed, ticks=1000, byzantine={"r1": both}), 4, frozenset())
+    colluding = Schedule(seed=seed, ticks=1000, byzantine={"r1": both, "r2": both})
+    with pytest.raises(CheckFailed) as failed:
+        check_safety(colluding, 4, frozenset())
+    assert "NoConflictingQCs: two QCs of view" in failed.value.message
+
+
+def _run(ticks: int = 400) -> tuple[object, Monitor]:
+    sim = cluster(Schedule(seed=3, ticks=ticks), 4, frozenset(), heal=False, record=False)
+    monitor = Monitor(sim)
+    free_runs.run(sim, Schedule(seed=3, ticks=ticks), ticks, STORM)
+    assert monitor.problem is None
+    return sim, monitor
+
+
+def test_a_lock_that_moves_down_fails_lock_monotonic() -> None:
+    sim, monitor = _run()
+    r = sim.plugin.replica("r2")  # type: ignore[attr-defined]
+    assert r.block_view(r.locked) > 0
+    r.locked = GENESIS.hash
+    monitor.observe(r, None, [])
+    assert "LockMonotonic" in (monitor.problem or "")
+
+
+def test_conflicting_commits_fail_one_chain() -> None:
+    sim, monitor = _run()
+    r = sim.plugin.replica("r3")  # type: ignore[attr-defined]
+    assert r.commits
+    head = r.blocks[r.commits[-1]]
+    other_proposer = "r2" if head.proposer != "r2" else "r3"
+    fork = Block(head.parent, head.view, head.justify, other_proposer)  # a sibling of a commit
+    assert fork.hash != head.hash
+    r.blocks[fork.hash] = fork
+    other = sim.plugin.replica("r4")  # type: ignore[attr-defined]
+    other.commits = (fork.hash,)
+    monitor._one_chain(other, fork.hash)
+    assert "NoConflictingCommits" in (monitor.problem or "")
+
+
+def _replica(keys: KeyRing, i: str = "r3") -> Replica:
+    replica = Replica(HotStuffConfig(i, REPLICAS), keys)
+    replica.step(Restart())
+    return replica
+
+
+def _qc(keys: KeyRing, block: bytes, view: int, voters: tuple[str, ...]) -> QC:
+    votes = tuple((v, keys.signer(v).sign(vote_bytes(block, view))) for v in voters)
+    return QC(block, view, tuple(sorted(votes)))
+
+
+def test_a_qc_is_checked_on_receipt() -> None:
+    keys = KeyRing(0, (*REPLICAS, "c1"))
+    replica = _replica(keys)
+    h = GENESIS.hash
+    assert replica.valid_qc(_qc(keys, h, 1, ("r1", "r2", "r4")))
+    assert not replica.valid_qc(_qc(keys, h, 1, ("r1", "r2")))  # 2f votes
+    twice = _qc(keys, h, 1, ("r1", "r2"))
+    assert not replica.valid_qc(QC(h, 1, (*twice.votes, twice.votes[0])))  # a voter twice
+    other_view = _qc(keys, h, 2, ("r1", "r2", "r4"))
+    assert not replica.valid_qc(QC(h, 1, other_view.votes))  # signed for another view
+    forged = tuple((v, keys.signer("r1").sign(vote_bytes(h, 1))) for v in ("r2", "r3", "r4"))
+    assert not replica.valid_qc(QC(h, 1, forged))  # another replica's key
+
+
+def test_a_proposal_needs_its_views_leader_and_a_justify_for_its_parent() -> None:
+    keys = KeyRing(0, (*REPLICAS, "c1"))
+    replica = _replica(keys)
+    block = Block(GENESIS.hash, 1, QC(GENESIS.hash, 0), "r2")  # r2 leads view 1
+
+    def proposal(b: Block, signer: str) -> Proposal:
+        return Proposal(b, keys.signer(signer).sign(proposal_bytes(b)))
+
+    assert replica._valid_proposal(proposal(block, "r2"))
+    assert not replica._valid_proposal(proposal(block, "r1"))  # not r2's signature
+    by_r1 = Block(GENESIS.hash, 1, QC(GENESIS.hash, 0), "r1")
+    assert not replica._valid_proposal(proposal(by_r1, "r1"))  # r1 does not lead view 1
+    qc = _qc(keys, GENESIS.hash, 1, ("r1", "r2", "r4"))  # a QC of another block than the parent
+    wrong = Block(block.hash, 2, qc, "r3")
+    assert not replica._valid_proposal(proposal(wrong, "r3"))
+    effects = replica.step(Deliver("r2", proposal(block, "r2")))
+    assert any(isinstance(e, Send) and e.dest == "r3" for e in effects)  # voted, to r3 (view 2)
+
+
+def test_the_client_accepts_f_plus_one_matching_replies() -> None:
+    keys = KeyRing(0, (*REPLICAS, "c1"))
+    client = Client(ClientConfig("c1", REPLICAS), keys)
+    client.step(Restart())
+    client._request("x")
+    assert client.step(Deliver("r1", ReplyMsg("c1", 1, "a", "r1"))) == []
+    assert client.step(Deliver("r2", ReplyMsg("c1", 1, "b", "r2"))) == []  # another result
+    assert client.step(Deliver("r1", ReplyMsg("c1", 1, "a", "r1"))) == []  # r1 again
+    assert client.step(Deliver("r3", ReplyMsg("c1", 1, "a", "r4"))) == []  # not r3's reply
+    assert client.step(Deliver("r3", ReplyMsg("c1", 1, "a", "r3"))) == [Reply(1, "a")]

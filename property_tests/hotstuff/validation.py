@@ -1,0 +1,88 @@
+"""Trace validation: every step of a free run of impl/hotstuff is a step of specs/HotStuff.tla.
+
+A free run of four honest replicas under faults (loss, duplication, delay, crash-restart,
+partitions) records its trace in the spec's vocabulary: the refinement mapping after each spec
+action (impl/hotstuff/refinement.py) and the action the replica named. TLC (through the Stepper, in
+this process) is the judge: the first state must be an initial state, each next state a successor
+of the one before by the action instance the trace names, and no invariant of models/Validate.cfg
+may fail, until the first state beyond the model's views (property_tests/validation.py). This sees
+what the monitor of the free runs does not: a step whose guard or effect on the spec's variables
+differs from the spec's (a lock moved from the wrong block, a view entered that the spec does not
+enter, a NEW-VIEW for the wrong view, a QC formed by the wrong leader).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meshcheck.property_tests import free_runs as shared
+from meshcheck.property_tests import validation
+from meshcheck.property_tests.free_runs import Schedule, failure, fault_schedules, share
+from meshcheck.property_tests.harness import resource
+from meshcheck.property_tests.hotstuff import free_runs
+from meshcheck.specs.tlc.cfg import read_cfg
+
+if TYPE_CHECKING:
+    from meshcheck.specs.tlc.stepper import Stepper
+
+SPEC = resource("meshcheck.specs", "HotStuff.tla")
+MODEL = resource("meshcheck.property_tests.hotstuff", "models", "Validate.cfg")
+VALIDATION_TICKS = (200, 800)
+
+
+@functools.cache
+def validation_model() -> dict[str, Any]:
+    return dict(read_cfg(MODEL).values())
+
+
+@functools.cache
+def validation_stepper() -> Stepper:
+    """The Stepper over HotStuff.tla with models/Validate.cfg (built once per process)."""
+    from meshcheck.specs.tlc.stepper import Stepper
+
+    return Stepper(SPEC, MODEL)
+
+
+def in_bounds(state: Any) -> bool:
+    """Whether a state lies inside the model: no replica beyond its last view."""
+    return bool(max(state["view"].values()) <= validation_model()["MaxView"])
+
+
+VALIDATION = validation.Validation(in_bounds=in_bounds)
+
+
+def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
+    """One recorded free run of the model's replicas: its trace is a behaviour of the spec."""
+    n = validation_model()["N"]
+    sim = free_runs.cluster(schedule, n, bugs, heal=False, record=True)
+    storm = shared.run(sim, schedule, schedule.ticks, free_runs.STORM)
+    trace = sim.trace()
+    found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
+    if found is not None:
+        at, message = found
+        raise failure(message, schedule, trace, at)
+    if storm is not None:
+        raise failure(storm, schedule, trace)
+
+
+def validation_schedules() -> st.SearchStrategy[Schedule]:
+    return fault_schedules(
+        *VALIDATION_TICKS, one_way=None, every=(25, 50), byzantine=st.just({}), batch=st.just(4)
+    )
+
+
+def trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """Hypothesis: every free run (with the mutants `bugs`) is a behaviour of specs/HotStuff.tla
+    under models/Validate.cfg."""
+
+    @share(settings, 1 / 8)
+    @given(validation_schedules())
+    def runs_are_spec_behaviours(schedule: Schedule) -> None:
+        check_validation(schedule, bugs)
+
+    runs_are_spec_behaviours()
