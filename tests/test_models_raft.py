@@ -284,7 +284,7 @@ def test_formulas_must_use_the_symbols_they_may() -> None:
 
 
 def test_registry_runs_raft_and_rejects_unknown_names() -> None:
-    assert proofs.names() == ["gossip", "hybrid", "pbft", "raft"]
+    assert proofs.names() == ["gossip", "hotstuff", "hybrid", "pbft", "raft"]
     with pytest.raises(MeshcheckError, match="no proof set 'paxos'"):
         proofs.run("paxos")
 

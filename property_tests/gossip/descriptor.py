@@ -44,6 +44,12 @@ GOSSIP = Protocol(
         Action("Heal", (), "fault", "the network heals"),
         Action("Join", ("i",), "environment", "i joins, knowing the seeds"),
         Action("Leave", ("i",), "environment", "i leaves, telling nobody"),
+        # FailureDetector.tla (the descriptor's second spec): the detector in the abstract
+        Action("Tick", (), "environment", "time advances one tick"),
+        Action("Heartbeat", ("i",), "protocol", "i sends a heartbeat to every other live node"),
+        Action("HandleHeartbeat", _IJ, "protocol", "j hears i's heartbeat"),
+        Action("Suspect", _IJ, "protocol", "i suspects j, its timeout run out since it heard j"),
+        Action("Trust", _IJ, "protocol", "i trusts j again, having heard j since"),
     ),
     bugs="meshcheck.impl.gossip.mutants:BUGS",
     spec_mutants="meshcheck.specs.mutants.gossip",
