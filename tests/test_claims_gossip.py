@@ -16,7 +16,7 @@ from meshcheck.claims import gossip as g
 from meshcheck.claims.verdict import CONSTANT, FAILS, HOLDS, fit_log, log_verdict, percentile
 from meshcheck.cli import main
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, Pull, Push, Welcome
+from meshcheck.impl.gossip.messages import Beat, Pull, Push
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -93,7 +93,6 @@ def test_wire_sizes_count_the_fields() -> None:
     assert g.entry_size("k", entry) == 2 + 8 + 4 + 4
     assert g.wire_size(Push("n1", "n2", (("k", entry),), 1, 5)) == header + 2 + 18
     assert g.wire_size(Pull("n1", "n2", (("k", entry.rank()),), 1, 5)) == header + 3 + 18
-    assert g.wire_size(Welcome("n1", "n2", ("n1", "n2", "n3"), 1, 5)) == header + 4 + 12
     # one status entry per node: a 10,000-key digest is about 0.92 MB
     assert g.digest_bytes(10_000, 10_000) == header + 3 + 10_000 * (1 + 13 + 8 + 4 + 2 + 64)
 

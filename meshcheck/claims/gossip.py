@@ -25,7 +25,7 @@ phase), so a round is a second of time, every node having had about one round in
 a moment drawn uniformly within that interval, and restarts `churn_down` ms (one interval) later: on
 average P% of the nodes crash per interval and about P% are down at any time. A crash loses the
 node's volatile state (entries learned from others, the membership changes it learned, its
-detector); it restarts with what it persisted (its own writes, its boot count) and pulls from 3
+detector); it restarts with what it persisted (its own writes, its boot count), knowing only the seeds, and pulls from 3
 peers at once (impl/gossip/node.py, "Restart"). Crash and restart rather than leave and join: the
 membership stays the same, so the measurement shows the cost of lost state, not of view changes. A
 node that restarts does not hold the update until it learns it again, and the fraction counts it.
@@ -63,7 +63,7 @@ from meshcheck.claims.report import Row, judge
 from meshcheck.claims.verdict import GrowthVerdict, log_verdict
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, JoinRequest, Pull, Push, Welcome
+from meshcheck.impl.gossip.messages import Beat, Pull, Push
 from meshcheck.impl.gossip.node import GOSSIP, GossipNode
 from meshcheck.impl.gossip.simulation import GossipPlugin, gossip_cluster
 from meshcheck.impl.sim import Faults, Simulator
@@ -93,18 +93,14 @@ def wire_size(message: Any) -> int:
 
     Push: header, entry count (u16), entries. Pull: header, `back` flag (u8), key count (u16), per key
     the key and its rank (version, origin, value: the digest carries the rank whole, the value
-    breaks ties). Beat: the header alone. JoinRequest: header and the joiner's entry. Welcome: header,
-    member count (u32), members."""
+    breaks ties). Beat: the header alone. (A joiner sends an ordinary Pull to its seed: there is no
+    join message of its own.)"""
     if isinstance(message, Beat):
         body = 0
     elif isinstance(message, Push):
         body = 2 + sum(entry_size(k, e) for k, e in message.entries)
     elif isinstance(message, Pull):
         body = 1 + 2 + sum(_text(k, 1) + VERSION + NODE + _text(r[2], 2) for k, r in message.digest)
-    elif isinstance(message, JoinRequest):
-        body = entry_size("@member/" + message.source, message.entry)
-    elif isinstance(message, Welcome):
-        body = 4 + NODE * len(message.members)
     else:  # pragma: no cover - Message is the union above
         raise TypeError(f"not a gossip message: {message!r}")
     return IP_UDP + HEADER + body
