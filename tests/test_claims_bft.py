@@ -178,7 +178,9 @@ def test_the_command_prints_the_tables_plot_and_verdict(
     assert "PBFT O(n^2)" in out and "HotStuff O(n^1)" in out
     verdict = [line for line in out.splitlines() if line.startswith("verdict on")]
     assert len(verdict) == 1 and verdict[0].endswith("the fair comparison): holds")
-    assert out.count("| HotStuff |") == 3 + 3 + 3  # batch 1, batch 4, and the crash rows
+    # loads at batch 1 and 4, the crash rows, and five costs fitted per batch
+    assert out.count("| HotStuff |") == 3 + 3 + 3 + 2 * len(bft.COSTS)
+    assert "| PBFT     | 1     | signatures checked |" in out
     data = json.loads(js.read_text())
     assert len(data["loads"]) == 9 and len(data["view_changes"]) == 6
     assert {g["verdict"] for g in data["growth"]} == {HOLDS}

@@ -486,6 +486,31 @@ def growth(c: Comparison) -> list[GrowthClaim]:
     return out
 
 
+COSTS: tuple[tuple[str, Callable[[Load], float]], ...] = (
+    ("replica messages", lambda r: r.replica_messages),
+    ("replica bytes", lambda r: r.replica_bytes),
+    ("signatures made", lambda r: r.signed),
+    ("signatures checked", lambda r: r.checked),
+    ("CPU seconds", lambda r: r.cpu),
+)
+
+
+def cost_fits(c: Comparison) -> list[tuple[str, int, str, PowerFit]]:
+    """(protocol, batch, cost, fit of the cost per request against n) for every cost measured,
+    where three sizes or more were: the shape of what the claim does not speak of."""
+    out = []
+    for p in PROTOCOLS:
+        for b in c.batches(p):
+            runs = [r for r in c.loads if r.protocol == p and r.batch == b and r.committed]
+            if len({r.n for r in runs}) < 3:
+                continue
+            for name, cost in COSTS:
+                points = [(r.n, r.per_request(cost(r))) for r in runs]
+                if all(y > 0 for _, y in points):
+                    out.append((p, b, name, fit_power(points)))
+    return out
+
+
 def overall(claims: Sequence[GrowthClaim]) -> Kind:
     """The claim "HotStuff O(n), PBFT O(n^2)" at batch 1 (the fair comparison): both fits hold."""
     fair = [g for g in claims if g.batch == 1]

@@ -620,6 +620,25 @@ def bft_compare(args: argparse.Namespace) -> int:
             ],
         )
     )
+    fits = bft.cost_fits(c)
+    if fits:
+        print()
+        print(
+            table.format_table(
+                ("protocol", "batch", "per request", "fit c n^k", "k"),
+                [
+                    (
+                        bft.NAMES[p],
+                        str(b),
+                        name,
+                        f"{f.c:.3g} n^{f.k:.2f} (R2 {f.r2:.3f})",
+                        f"{f.k:.2f}",
+                    )
+                    for p, b, name, f in fits
+                ],
+                right=(4,),
+            )
+        )
     print()
     print(table.format_table(bft.VIEW_CHANGE_HEADER, bft.view_change_rows(c), right=(3, 4, 5, 6)))
     kind = bft.overall(claims)
