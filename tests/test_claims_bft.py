@@ -28,7 +28,7 @@ def test_wire_sizes_follow_the_documented_encoding() -> None:
     assert bft.wire_size(prepare, IDS) == 1 + (1 + 8 + 8 + 32 + 4) + 4 + 64
     # a checkpoint's attached state is not on the wire (the paper's CHECKPOINT is the digest)
     bare = Checkpoint(10, HASH, "r3")
-    heavy = Checkpoint(10, HASH, "r3", history=(((),),) * 50)
+    heavy = Checkpoint(10, HASH, "r3", history=((),) * 50)
     assert bft.wire_size(heavy, IDS) == bft.wire_size(bare, IDS) == 1 + 8 + 32 + 4
     # a QC grows with its signatures: 2f+1 of them at 68 bytes each
     assert bft.wire_size(GENESIS_QC, IDS) == 1 + 32 + 8 + 2
