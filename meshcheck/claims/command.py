@@ -1,4 +1,4 @@
-"""`meshcheck claims raft-deployment` and `meshcheck claims gossip`: stated numbers, measured and judged.
+"""`meshcheck claims raft-deployment`, `gossip` and `bft-compare`: stated numbers, measured and judged.
 
 raft-deployment: the second design's Raft deployment. Prints one table (claim, loss rate, samples, p50/p90/p99/max in ms, verdict with its witness seed)
 after a progress line on stderr, writes the CDF plot to `--out`, and for each claim that does not
@@ -7,6 +7,10 @@ claim holds only with a different constant, or does not hold; 2: bad input (one 
 
 gossip: the gossip layer's claims (meshcheck/claims/gossip.py), with the same tables, plot and exit
 codes.
+
+bft-compare: PBFT against HotStuff side by side (meshcheck/claims/bft.py): per committed request
+messages, bytes, signatures and CPU, the cost of a leader's crash, and the verdict on "HotStuff
+O(n), PBFT O(n^2) messages". Exit 0: the claim holds at batch 1; 1: it does not; 2: bad input.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ DEFAULT_GOSSIP_SEEDS = 200
 DEFAULT_CONDITIONS = "loss0,loss1,loss10,churn1"
 DEFAULT_DETECTOR_SEEDS = 30
 PROFILE_NAMES = ("lan", "wan", "tail", "loss")  # meshcheck/claims/gossip.py PROFILES, in order
+DEFAULT_BFT_SIZES = "4,7,10,16,31"
+DEFAULT_BFT_REQUESTS = 100
+BFT_MIN, BFT_MAX = 4, 64  # n = 3f + 1 needs 4; PBFT's cost grows as n^2 per request
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,6 +118,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     gs.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     gs.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
+    bc = csub.add_parser(
+        "bft-compare",
+        help="PBFT against HotStuff: messages, bytes, signatures, CPU per request; O(n) vs O(n^2)",
+    )
+    bc.add_argument(
+        "--sizes",
+        default=DEFAULT_BFT_SIZES,
+        metavar="N,N",
+        help=f"replica counts, comma-separated, each {BFT_MIN}-{BFT_MAX} (default "
+        f"{DEFAULT_BFT_SIZES})",
+    )
+    bc.add_argument(
+        "--requests",
+        default=str(DEFAULT_BFT_REQUESTS),
+        metavar="N",
+        help=f"client requests per run (default {DEFAULT_BFT_REQUESTS})",
+    )
+    bc.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="where bft-compare.svg goes")
+    bc.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
+    bc.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+
 
 def _whole(text: str, what: str, least: int) -> int:
     try:
@@ -156,6 +184,8 @@ def parse_latency(text: str | None) -> tuple[int, int] | None:
 def run_claims(args: argparse.Namespace) -> int:
     if args.claims_command == "gossip":
         return gossip(args)
+    if args.claims_command == "bft-compare":
+        return bft_compare(args)
     if args.claims_command != "raft-deployment":  # pragma: no cover - argparse allows no other
         raise MeshcheckError(f"unknown claims {args.claims_command!r}")
     return raft_deployment(args)
@@ -517,3 +547,109 @@ def gossip(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     kinds = [r.verdict.kind for r in rows] + [v.kind for _, _, v in growth]
     return EXIT_HOLDS if all(k == HOLDS for k in kinds) else EXIT_VIOLATED
+
+
+# -- bft-compare ----------------------------------------------------------------------------------------
+
+
+def parse_bft_sizes(text: str) -> list[int]:
+    """'4,7,10' -> [4, 7, 10]: distinct replica counts in [BFT_MIN, BFT_MAX], sorted."""
+    out: list[int] = []
+    for part in text.split(","):
+        n = _whole(part.strip(), "--sizes", BFT_MIN)
+        if n > BFT_MAX:
+            raise MeshcheckError(f"--sizes: {n} replicas is more than {BFT_MAX}")
+        if n in out:
+            raise MeshcheckError(f"size {n} given twice")
+        out.append(n)
+    return sorted(out)
+
+
+def bft_compare(args: argparse.Namespace) -> int:
+    sizes = parse_bft_sizes(args.sizes)
+    requests = _whole(args.requests, "--requests", 1)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise MeshcheckError(f"--out {out}: not a folder")
+
+    from meshcheck import table
+    from meshcheck.claims import bft
+    from meshcheck.claims.report import Ticker
+    from meshcheck.claims.verdict import HOLDS
+
+    ticker = Ticker("bft-compare")
+
+    def progress(label: str, done: int, total: int) -> None:
+        if not args.quiet:
+            ticker(f"{label}, {done} of {total} runs done")
+
+    start = time.monotonic()
+    cpu = time.process_time()
+    c = bft.compare(sizes, requests, progress=progress)
+    elapsed = time.monotonic() - start
+    cpu = time.process_time() - cpu
+    ticker.done()
+    claims = bft.growth(c)
+    svg = out / "bft-compare.svg"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        svg.write_text(bft.figure(c, claims))
+        if args.json:
+            Path(args.json).write_text(json.dumps(bft.to_json(c, claims)) + "\n")
+    except OSError as exc:
+        raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+
+    print(
+        f"PBFT against chained HotStuff: n = {', '.join(map(str, sizes))}, f = (n-1)//3, no "
+        f"faults; one client, {requests} requests one every {bft.LOAD_EVERY} ticks, latency "
+        f"{bft.LATENCY[0]}-{bft.LATENCY[1]} ticks uniform, seed {bft.SEED}"
+    )
+    print(table.format_table(bft.LOAD_HEADER, bft.load_rows(c), right=tuple(range(4, 11))))
+    print()
+    print(
+        table.format_table(
+            ("claim", "batch", "fit: replica messages per request", "verdict"),
+            [
+                (
+                    f"{bft.NAMES[g.protocol]} O(n^{g.claimed})",
+                    str(g.batch),
+                    g.fit.text() if g.fit else "-",
+                    g.text(),
+                )
+                for g in claims
+            ],
+        )
+    )
+    fits = bft.cost_fits(c)
+    if fits:
+        print()
+        print(
+            table.format_table(
+                ("protocol", "batch", "per request", "fit c n^k", "k"),
+                [
+                    (
+                        bft.NAMES[p],
+                        str(b),
+                        name,
+                        f"{f.c:.3g} n^{f.k:.2f} (R2 {f.r2:.3f})",
+                        f"{f.k:.2f}",
+                    )
+                    for p, b, name, f in fits
+                ],
+                right=(4,),
+            )
+        )
+    print()
+    print(table.format_table(bft.VIEW_CHANGE_HEADER, bft.view_change_rows(c), right=(3, 4, 5, 6)))
+    kind = bft.overall(claims)
+    print()
+    print(
+        f'verdict on "HotStuff O(n) messages, PBFT O(n^2)" at batch 1 (one request per PBFT '
+        f"pre-prepare and per HotStuff block: the fair comparison): {kind}"
+    )
+    print(
+        f"{len(c.loads) + len(c.view_changes)} runs in {elapsed:.0f} s, {cpu:.0f} s of CPU; "
+        f"plot: {svg}"
+    )
+    sys.stdout.flush()
+    return EXIT_HOLDS if kind == HOLDS else EXIT_VIOLATED
