@@ -46,6 +46,8 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.hotstuff.byzantine import ByzantineReplica
+from meshcheck.impl.hybrid.bft import PBFT, HybridHotStuff
 from meshcheck.impl.hybrid.byzantine import (
     Censor,
     EquivocateRaft,
@@ -87,8 +89,10 @@ BEHAVIOURS: dict[str, Callable[[], Any]] = {
     # holds, sent on a third of its steps
     "fuzz": HybridFuzz,
 }
-PBFT_EQUIVOCATE = "pbft_equivocate"  # the node's PBFT cores equivocate as primary
-PBFT_FUZZ = "pbft_fuzz"  # the node's PBFT cores fuzz (impl/pbft/byzantine/fuzz.py)
+# the node's BFT cores misbehave: PBFT's equivocate as primary, HotStuff's as leader
+PBFT_EQUIVOCATE = "pbft_equivocate"
+# PBFT's fuzz (impl/pbft/byzantine/fuzz.py), HotStuff's vote for every valid proposal
+PBFT_FUZZ = "pbft_fuzz"
 
 
 # the hybrid layer's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -187,7 +191,20 @@ def _turn_on(hc: HybridConsensus, schedule: Schedule, node: str | None = None) -
     if PBFT_FUZZ in chosen:
         pbft_behaviours.append(Fuzz())
     pbft = corrupt(*pbft_behaviours) if pbft_behaviours else None
-    hc.make_byzantine(node, *behaviours, pbft=pbft)
+    # the same behaviours when the BFT epochs run HotStuff: an equivocating leader, and for the
+    # fuzzer votes for every valid proposal (conflicting ones included; impl/hotstuff/byzantine.py)
+    hotstuff_behaviours = [
+        name
+        for chosen_name, name in ((PBFT_EQUIVOCATE, "equivocate"), (PBFT_FUZZ, "vote_all"))
+        if chosen_name in chosen
+    ]
+
+    def hotstuff(core: HybridHotStuff) -> ByzantineReplica:
+        return ByzantineReplica(core, hotstuff_behaviours)
+
+    hc.make_byzantine(
+        node, *behaviours, pbft=pbft, hotstuff=hotstuff if hotstuff_behaviours else None
+    )
     return node
 
 
@@ -357,13 +374,20 @@ def history_problem(hc: HybridConsensus) -> str | None:
     )
 
 
-def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check: free runs under a fifteenth of `settings`' examples (ci 4, dev 13, deep 133);
-    CheckFailed on the first violation."""
+def free_runs(
+    bugs: frozenset[str],
+    settings: hypothesis.settings,
+    *,
+    bft: str = PBFT,
+    share_of: float = 1 / 15,
+) -> None:
+    """The check: free runs under `share_of` `settings`' examples (a fifteenth: ci 4, dev 13,
+    deep 133), the BFT epochs running `bft` (impl/hybrid/bft.py); CheckFailed on the first
+    violation."""
 
-    @share(settings, 1 / 15, least=2)
+    @share(settings, share_of, least=2)
     @given(schedule=schedules())
     def check(schedule: Schedule) -> None:
-        run(schedule, bugs)
+        run(schedule, bugs, bft=bft)
 
     check()
