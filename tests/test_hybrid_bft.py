@@ -26,7 +26,9 @@ from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION
 from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, EvidenceChecker
 from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hybrid import signed_fields as sf
 from meshcheck.property_tests.hybrid.free_runs import run
 
 NODES = ("n1", "n2", "n3", "n4")
@@ -134,3 +136,15 @@ def test_a_hotstuff_leader_that_equivocates_is_caught_and_the_run_holds() -> Non
     assert reported[HOTSTUFF_EQUIVOCATION] >= 1
     assert out.hc.metrics()["evidence"]["equivocation"] >= 1  # committed and believed
     assert out.switches >= 2
+
+
+def test_a_hotstuff_message_moved_to_another_epoch_is_taken_only_with_keys_shared_by_epochs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """(HotStuffWire, epoch) is covered by no signature: the check that a request of epoch 2 moved
+    to epoch 3 is refused there holds, and fails if every epoch had the same HotStuff keys."""
+    sf.hotstuff_wire_epoch(frozenset())
+    shared = Keys.hotstuff
+    monkeypatch.setattr(Keys, "hotstuff", lambda self, epoch: shared(self, 1))
+    with pytest.raises(CheckFailed, match="moved to epoch 3 is taken there"):
+        sf.hotstuff_wire_epoch(frozenset())
