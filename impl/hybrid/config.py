@@ -1,5 +1,6 @@
-"""A hybrid node's configuration: the cluster, the threat thresholds, both protocols' timing, the
-detectors' bounds, and the mutants switched on."""
+"""A hybrid node's configuration: the cluster, the threat thresholds, which BFT protocol the BFT
+epochs run (`bft`: "pbft" or "hotstuff", impl/hybrid/bft.py), the protocols' timing, the detectors'
+bounds, and the mutants switched on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import attrs
 
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.mutants import BUGS
 
@@ -37,7 +39,10 @@ class HybridConfig:
     # entries per AppendEntries (Raft.tla's AppendEntries sends any non-empty prefix): a probe for
     # a lagging follower, and so an equivocation proof made of it, never carries the whole log
     max_entries: int | None = 32
-    # PBFT epochs
+    # BFT epochs: the protocol they run (impl/hybrid/bft.py), and its timing
+    bft: str = "pbft"
+    # HotStuff's view timer, first duration (it doubles with each timeout in a row)
+    hotstuff_timeout: int = 100
     batch_size: int = 4
     checkpoint_every: int = 10
     window: int = 40
@@ -57,6 +62,10 @@ class HybridConfig:
         if len(self.nodes) < 4:
             raise ImplError(
                 f"a hybrid cluster needs n >= 4 (3f + 1 with f >= 1), not {len(self.nodes)}"
+            )
+        if self.bft not in BFT_PROTOCOLS:
+            raise ImplError(
+                f"unknown BFT protocol {self.bft!r} (choices: {', '.join(BFT_PROTOCOLS)})"
             )
         unknown = self.bugs - BUGS.keys()
         if unknown:

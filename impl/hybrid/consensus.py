@@ -11,6 +11,9 @@ may propose the op again there, `propose(op, seq=decision.seq)`; the state machi
 (client, seq) once, so a retry of an op that did commit gets its first result. A request that gets
 no answer within `resend_every` ticks is sent again.
 
+`bft` chooses the protocol of the BFT epochs: "pbft" (the default) or "hotstuff" (impl/hybrid/bft.py;
+anything else is an ImplError naming the choices).
+
 Also: `current_protocol()`, `threat_level()`, `metrics()`, and the test's levers: Byzantine
 behaviour switched on and off mid-stream (`make_byzantine`, `make_honest`), crashes, and running
 the clock (`run`).
@@ -30,6 +33,7 @@ from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, PBFT, HybridHotStuff
 from meshcheck.impl.hybrid.entries import ClientOp
 from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
 from meshcheck.impl.hybrid.node import HybridNode
@@ -84,10 +88,14 @@ class HybridConsensus:
         faults: Faults | Phases | None = None,
         resend_every: int = 400,
         give_up_after: int = 20_000,
+        bft: str = PBFT,
         **options: Any,
     ) -> None:
+        if bft not in BFT_PROTOCOLS:
+            raise ImplError(f"unknown BFT protocol {bft!r} (choices: {', '.join(BFT_PROTOCOLS)})")
+        self.bft = bft
         self.sim: Simulator[HybridNode] = hybrid_cluster(
-            n, seed=seed, clients=(client,), faults=faults, **options
+            n, seed=seed, clients=(client,), faults=faults, bft=bft, **options
         )
         # The client history (impl/sim/history.py) holds one operation per proposal, not one per
         # node asked: its invocation when `propose` starts, its completion the decision (ok with
@@ -255,24 +263,30 @@ class HybridConsensus:
         node: str,
         *behaviours: Any,
         pbft: Callable[[Replica], Node] | None = None,
+        hotstuff: Callable[[HybridHotStuff], Node] | None = None,
     ) -> None:
         """From now on `node` misbehaves: `behaviours` (impl/hybrid/byzantine.py) on its output,
-        and `pbft` (e.g. impl.pbft.byzantine.corrupt(Equivocate())) around its PBFT cores."""
+        `pbft` (e.g. impl.pbft.byzantine.corrupt(Equivocate())) around its PBFT cores and
+        `hotstuff` (e.g. impl.hotstuff.byzantine.ByzantineReplica(core, ["equivocate"])) around
+        its HotStuff cores."""
         target = self.nodes[node]
         self.byzantine.add(node)
         self.plugin.honest.discard(node)
         target.tainted = True
         target.behaviours = list(behaviours)
         target.pbft_wrapper = pbft
+        target.hotstuff_wrapper = hotstuff
         for instance in target.instances.values():
-            if isinstance(instance.core, Replica):
-                instance.runner = pbft(instance.core) if pbft is not None else instance.core
+            if instance.bft is not None:
+                wrapper = target.bft_wrapper(instance)
+                instance.runner = wrapper(instance.core) if wrapper is not None else instance.core
 
     def make_honest(self, node: str) -> None:
         """Take the behaviours away (the node stays out of `honest`: its past is not the service's)."""
         target = self.nodes[node]
         target.behaviours = []
         target.pbft_wrapper = None
+        target.hotstuff_wrapper = None
         for instance in target.instances.values():
             instance.runner = instance.core
 

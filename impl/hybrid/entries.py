@@ -14,7 +14,8 @@ Messages between hybrid nodes carry their epoch. Raft messages and proposals for
 leader are sealed: `Signed(RaftPayload | Proposal)` by the sending node, so that a leader's
 AppendEntries is a signed statement (two conflicting ones are an equivocation, one carrying an entry
 whose own signature fails is tampering) and a message whose seal does not verify is a bad signature
-against the link's sender. PBFT messages are signed by the PBFT replica already (`PbftWire`).
+against the link's sender. PBFT messages are signed by the PBFT replica already (`PbftWire`), and
+HotStuff's proposals and votes by theirs (`HotStuffWire`, impl/hotstuff/messages.py).
 
 Keys: `Keys` derives every holder's Ed25519 key from the seed as impl/pbft/crypto does, per epoch
 for the epoch-bound signatures (a PBFT message of epoch 2 says nothing about epoch 4, where view 0
@@ -30,6 +31,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Signed, signing_bytes
@@ -100,6 +102,14 @@ class PbftWire:
     message: Signed[Any]
 
 
+@attrs.frozen
+class HotStuffWire:
+    """A HotStuff message (impl/hotstuff/messages.py) of `epoch`'s instance."""
+
+    epoch: int
+    message: Any
+
+
 def epoch_of(message: Any) -> int | None:
     body = message.body if isinstance(message, Signed) else message
     epoch = getattr(body, "epoch", None)
@@ -121,6 +131,7 @@ class Keys:
         self.clients = tuple(clients)
         self.base = KeyRing(seed, (*self.nodes, *self.clients))
         self._epochs: dict[int, KeyRing] = {}
+        self._hotstuff: dict[int, HotStuffKeys] = {}
         # Verification is a pure function of (keys, holder, signature, bytes): remembered, since
         # every node checks every entry and a Raft leader re-sends entries until acknowledged.
         self._checked: dict[tuple[int, str, bytes, bytes], bool] = {}
@@ -145,6 +156,14 @@ class Keys:
         if ring is None:
             holders = (*self.nodes, *(client_id(n) for n in self.nodes))
             ring = self._epochs[epoch] = KeyRing(self.seed * 1_000_003 + epoch, holders)
+        return ring
+
+    def hotstuff(self, epoch: int) -> HotStuffKeys:
+        """The keys of `epoch`'s HotStuff instance: its replicas and the nodes' client identities."""
+        ring = self._hotstuff.get(epoch)
+        if ring is None:
+            holders = (*self.nodes, *(client_id(n) for n in self.nodes))
+            ring = self._hotstuff[epoch] = HotStuffKeys(self.seed * 1_000_003 + epoch, holders)
         return ring
 
     # -- signing -----------------------------------------------------------------------------------

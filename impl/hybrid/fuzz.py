@@ -12,9 +12,9 @@ with the node's key of the wire's epoch). For its PBFT cores, `impl.pbft.byzanti
 
 Who signs what (entries.py): a seal covers the whole `RaftPayload` or `Proposal`; entries carry
 their own signatures (a client's op, a clock reading, an evidence record: each signature field is
-the signature itself, left out of what it signs); a `PbftWire`'s epoch is covered by no signature,
-but the PBFT message inside is signed with that epoch's keys, so in another epoch it verifies for
-no one (`UNSIGNED_FIELDS`, each reason checked in tests/test_hybrid_fuzz.py).
+the signature itself, left out of what it signs); a `PbftWire`'s or `HotStuffWire`'s epoch is
+covered by no signature, but the BFT message inside is signed with that epoch's keys, so in another
+epoch it verifies for no one (`UNSIGNED_FIELDS`, each reason checked in tests/test_hybrid_fuzz.py).
 
 Threat model: the one of specs/Hybrid.md ("Byzantine nodes") and of byzantine.py's behaviours. In
 Raft mode the design trusts a leader's entries at an index a follower does not hold yet until
@@ -50,6 +50,7 @@ from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
+    HotStuffWire,
     Keys,
     PbftWire,
     Proposal,
@@ -79,6 +80,11 @@ UNSIGNED_FIELDS: Final[Mapping[tuple[type, str], str]] = {
     (PbftWire, "epoch"): (
         "the PBFT message inside is signed with the keys of its epoch (Keys.epoch): delivered to "
         "another epoch's instance its signature checks for no one there"
+    ),
+    (HotStuffWire, "epoch"): (
+        "the HotStuff message inside is signed with the keys of its epoch (Keys.hotstuff), or, a "
+        "fetched block, checked against a hash such signatures name: in another epoch's instance "
+        "its signature checks for no one"
     ),
 }
 

@@ -1,10 +1,11 @@
-"""One epoch's protocol instance inside a hybrid node: a RaftNode or a PBFT Replica, run under the
-epoch's name.
+"""One epoch's protocol instance inside a hybrid node: a RaftNode, or the BFT protocol the config
+chooses (impl/hybrid/bft.py: a PBFT Replica or a HotStuff replica), run under the epoch's name.
 
 The node hosts one instance per epoch it entered (the current one, and the earlier ones, which
 still answer catch-up for lagging nodes). The instance's effects are renamed so that instances never
 meet: its timers and durable keys carry the prefix "e<epoch>/", its Raft messages leave sealed by
-the node (entries.RaftPayload) and its PBFT messages wrapped with the epoch (entries.PbftWire).
+the node (entries.RaftPayload) and its BFT messages wrapped with the epoch (entries.PbftWire,
+entries.HotStuffWire).
 Its `Apply` and `Reply` effects stay inside: the node answers clients from the replicated state.
 """
 
@@ -25,12 +26,12 @@ from meshcheck.impl.base.effects import (
     Write,
 )
 from meshcheck.impl.base.node import Node
+from meshcheck.impl.hybrid import bft
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, client_id
+from meshcheck.impl.hybrid.entries import Keys, RaftPayload
 from meshcheck.impl.hybrid.levels import RAFT
 from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
 from meshcheck.impl.hybrid.threat import Verify
-from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.node import RaftNode
@@ -61,7 +62,8 @@ class Instance:
         def machine() -> HybridMachine:
             return HybridMachine(start, keys, verify, config.bugs)
 
-        self.core: RaftNode | Replica
+        self.core: RaftNode | Replica | bft.HybridHotStuff
+        self.bft: bft.Bft | None = None
         if self.protocol == RAFT:
             raft = RaftConfig(
                 config.id,
@@ -73,20 +75,10 @@ class Instance:
             )
             self.core = RaftNode(raft, rng, machine)
         else:
-            pbft = PbftConfig(
-                config.id,
-                config.nodes,
-                tuple(client_id(n) for n in config.nodes),
-                batch_size=config.batch_size,
-                checkpoint_every=config.checkpoint_every,
-                window=config.window,
-                view_change_timeout=config.view_change_timeout,
-                retransmit_every=config.retransmit_every,
-            )
-            self.core = Replica(pbft, keys.epoch(self.epoch), machine)
+            self.bft = bft.make(config, keys, self.epoch, machine)
+            self.core = self.bft.core
         # what actually steps: the core, or a Byzantine wrapper around it
         self.runner: Node = self.core
-        self.audit_seen = 0  # PBFT audit records already turned into hybrid evidence
 
     @property
     def machine(self) -> HybridMachine:
@@ -124,8 +116,9 @@ class Instance:
             )
             return Send(send.dest, sealed)
         if send.dest not in self.keys.nodes:
-            return None  # a PBFT reply to a node's client identity: the node reads its own state
-        return Send(send.dest, PbftWire(self.epoch, send.message))
+            return None  # a BFT reply to a node's client identity: the node reads its own state
+        assert self.bft is not None
+        return Send(send.dest, self.bft.wire(send.message))
 
     def _rekey(self, w: Write) -> Write:
         if isinstance(w, Put):

@@ -2,7 +2,9 @@
 
 Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla also follows).
 
-- Epoch e runs one instance (instance.py): Raft in epoch 1, then whatever `protocol(level)` says.
+- Epoch e runs one instance (instance.py): Raft in epoch 1, then whatever `protocol(level)` says;
+  a BFT epoch runs the BFT protocol `config.bft` names (PBFT or HotStuff, behind bft.py's
+  interface: a "PBFT" below is that protocol).
   Every message carries its epoch and goes to that epoch's instance; a message of an epoch this
   node does not keep (a later one: it lags and will get there by catching up in its own) is dropped.
 - The instance's state machine is the replicated state (machine.py). When applying a committed
@@ -23,7 +25,8 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   Reject), and the client proposes the op again tagged with the next epoch. Evidence and clock
   entries go to the current epoch. What is not committed is proposed again every `retry_every`
   ticks.
-- Detectors. PBFT's audit log (impl/pbft/evidence.py) and, in Raft epochs, the node's own checks of
+- Detectors. The BFT protocol's (PBFT's audit log, impl/pbft/evidence.py; HotStuff's checks of
+  proposals and votes, bft.HotStuffDetector) and, in Raft epochs, the node's own checks of
   what it receives: a seal that does not verify (bad_signature against the link's sender), a sealed
   message carrying an entry whose signature fails (tampering, self-proving), two sealed
   AppendEntries of one leader and term that disagree at an index (equivocation, self-proving), a
@@ -66,11 +69,13 @@ from meshcheck.impl.base.effects import (
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.bft import PBFT
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
+    HotStuffWire,
     Keys,
     OpEntry,
     OpKey,
@@ -94,16 +99,13 @@ from meshcheck.impl.hybrid.levels import (
 )
 from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED, HybridMachine, HybridState, op_name
 from meshcheck.impl.hybrid.proofs import (
-    PBFT_KINDS,
-    PBFT_PREFIX,
     RAFT_EQUIVOCATION,
     RAFT_TAMPERING,
     appended,
     carried,
 )
 from meshcheck.impl.hybrid.threat import Evidence, ThreatModel, Verify
-from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
-from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
 from meshcheck.impl.raft.node import ELECTION, RaftNode
 from meshcheck.impl.raft.roles import LEADER
@@ -172,6 +174,7 @@ class HybridNode:
         # its Apply effects no longer reach the simulator's State Machine Safety record.
         self.tainted = False
         self.pbft_wrapper: Any = None  # wraps this node's PBFT cores (impl/pbft/byzantine)
+        self.hotstuff_wrapper: Any = None  # wraps its HotStuff cores (impl/hotstuff/byzantine)
         self.reported: list[Evidence] = []  # every record this node's detectors produced
         self._reset_volatile()
         self._out: list[Effect] = []
@@ -186,7 +189,7 @@ class HybridNode:
         self._seen: dict[tuple[int, str, int], dict[int, tuple[Any, Signed[Any]]]] = {}
         self._beats: dict[tuple[int, str, int], int] = {}
         self._appended: set[tuple[int, int, Any]] = set()
-        self._submitted: dict[tuple[int, Any], Signed[Request]] = {}  # PBFT requests made
+        self._submitted: dict[tuple[int, Any], Any] = {}  # BFT requests made
         self._history_out = 0  # committed ops already announced as Apply effects
         # the Raft leader this node follows, (epoch, term, leader), and since when (the evidence
         # timeout counts from then: each leader gets a whole one)
@@ -281,9 +284,17 @@ class HybridNode:
 
     def _instance(self, start: HybridState) -> Instance:
         instance = Instance(self.config, self.keys, self.verify, start, self.rng)
-        if self.pbft_wrapper is not None and not instance.is_raft:
-            instance.runner = self.pbft_wrapper(instance.core)
+        wrapper = self.bft_wrapper(instance)
+        if wrapper is not None:
+            instance.runner = wrapper(instance.core)
         return instance
+
+    def bft_wrapper(self, instance: Instance) -> Any:
+        """The Byzantine wrapper the test put around this node's cores of the instance's BFT
+        protocol (`pbft_wrapper`, `hotstuff_wrapper`), None for none or a Raft instance."""
+        if instance.bft is None:
+            return None
+        return self.pbft_wrapper if instance.bft.name == PBFT else self.hotstuff_wrapper
 
     # -- running an instance ---------------------------------------------------------------------------
 
@@ -295,8 +306,8 @@ class HybridNode:
         if instance.machine is not machine:
             seen = _replayed(machine.spec_entries, instance.machine.spec_entries)
         self._report_applied(instance, instance.machine.spec_entries[seen:])
-        if not instance.is_raft:
-            self._read_audit(instance)
+        if instance.bft is not None:
+            self._read_evidence(instance)
 
     def _report_applied(self, instance: Instance, entries: list[FrozenDict | None]) -> None:
         """Hybrid.tla's steps of the entries the instance's machine just applied, where they
@@ -337,9 +348,11 @@ class HybridNode:
             if epoch is None:  # not even a hybrid message: nobody honest sends that
                 self._report(BAD_SIGNATURE, source, (), "", self.epoch)
             return
-        if isinstance(message, PbftWire):
-            if not instance.is_raft and isinstance(message.message, Signed):
-                self._run(instance, Deliver(source, message.message))
+        if isinstance(message, PbftWire | HotStuffWire):
+            inner = instance.bft.unwrap(message) if instance.bft is not None else None
+            if inner is not None:
+                self._read_evidence(instance, source, inner)
+                self._run(instance, Deliver(source, inner))
             return
         assert epoch is not None
         if message.signer != source or not self.keys.sealed_ok(epoch, message):
@@ -482,20 +495,22 @@ class HybridNode:
                 body = Proposal(instance.epoch, self.id, entry)
                 self._out.append(Send(core.leader, self.keys.seal(instance.epoch, self.id, body)))
             return
+        bft = instance.bft
+        assert bft is not None
         epoch = instance.epoch
         me = client_id(self.id)
         request = self._submitted.get((epoch, entry))
         if request is None:
-            # a new request; a retry sends the same one again (PBFT dedups by client, timestamp)
+            # a new request; a retry sends the same one again (PBFT and HotStuff dedup by client
+            # and timestamp)
             ts = self._timestamps.get(epoch, 0) + 1
             self._timestamps[epoch] = ts
             self._writes.append(Put(TIMESTAMP, tuple(sorted(self._timestamps.items()))))
-            req = Request(me, ts, entry)
-            request = Signed(req, me, self.keys.epoch(epoch).signer(me).sign(signing_bytes(req)))
+            request = bft.request(me, ts, entry)
             self._submitted[(epoch, entry)] = request
         self._run(instance, Deliver(me, request))
         for peer in self.config.peers:
-            self._out.append(Send(peer, PbftWire(epoch, request)))
+            self._out.append(Send(peer, bft.wire(request)))
 
     def _append(self, instance: Instance, entry: Any) -> None:
         """Leader: append `entry` once per term (proposals arrive again with every retry)."""
@@ -540,18 +555,14 @@ class HybridNode:
         # else: restarting, a PBFT instance replays its audit log before this node knows its
         # current epoch (nowhere to propose yet); the retry timer proposes what is pending
 
-    def _read_audit(self, instance: Instance) -> None:
-        """PBFT's detector: new audit-log records become hybrid evidence."""
-        core = instance.core
-        assert isinstance(core, Replica)
-        records = core.audit.records
-        for r in records[instance.audit_seen :]:
-            kind = PBFT_KINDS.get(r.kind)
-            if kind is None:
-                continue
-            messages = r.messages if kind in SELF_PROVING else ()
-            self._report(kind, r.accused, messages, PBFT_PREFIX + r.kind, instance.epoch)
-        instance.audit_seen = len(records)
+    def _read_evidence(
+        self, instance: Instance, source: str | None = None, message: Any = None
+    ) -> None:
+        """The BFT protocol's detectors (impl/hybrid/bft.py): PBFT's audit log after each step,
+        HotStuff's checks of each message received; each record becomes hybrid evidence."""
+        assert instance.bft is not None
+        for kind, accused, messages, detail in instance.bft.evidence(source, message):
+            self._report(kind, accused, messages, detail, instance.epoch)
 
     def _switch_on_own(self, record: Evidence) -> None:
         """The mutant: the node's own view of the threat, with its own record, decides; if it

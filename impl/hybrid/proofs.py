@@ -10,7 +10,10 @@ prove it to anyone holding the public keys:
   the accused sealed in one epoch and one term that put different entries at one index (a Raft
   leader never changes an entry of its own term: Leader Append-Only, Raft paper Figure 3);
   `raft:tampering`, one sealed AppendEntries or proposal carrying an entry whose own signature
-  fails (an honest node checks what it relays).
+  fails (an honest node checks what it relays);
+- from a HotStuff instance (impl/hybrid/bft.py), `hotstuff:equivocation`: two proposals, or two
+  votes, the accused signed with the keys of the record's epoch for one view and different blocks
+  (an honest replica proposes and votes at most once per view, specs/HotStuff.tla).
 
 Bad signatures and timing anomalies prove nothing to a third party; they are believed as reports,
 and `ThreatModel` counts them by distinct reporter.
@@ -20,6 +23,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
+from meshcheck.impl.hotstuff.messages import Proposal as HsProposal
+from meshcheck.impl.hotstuff.messages import Vote as HsVote
+from meshcheck.impl.hotstuff.messages import proposal_bytes, vote_bytes
 from meshcheck.impl.hybrid.entries import Keys, Proposal, RaftPayload, client_id
 from meshcheck.impl.hybrid.levels import EQUIVOCATION, SELF_PROVING, TAMPERING
 from meshcheck.impl.hybrid.threat import Evidence
@@ -31,6 +38,7 @@ from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
 PBFT_PREFIX: Final = "pbft:"
 RAFT_EQUIVOCATION: Final = "raft:equivocation"
 RAFT_TAMPERING: Final = "raft:tampering"
+HOTSTUFF_EQUIVOCATION: Final = "hotstuff:equivocation"
 
 # PBFT's evidence kinds as the threat levels' kinds (bad_state proves nothing and is not reported)
 PBFT_KINDS: Final = {
@@ -85,6 +93,9 @@ class EvidenceChecker:
             return self._raft_equivocation(record)
         if record.detail == RAFT_TAMPERING and record.kind == TAMPERING:
             return self._raft_tampering(record)
+        if record.detail == HOTSTUFF_EQUIVOCATION and record.kind == EQUIVOCATION:
+            keys = self.keys.hotstuff(record.epoch)
+            return proves_hotstuff_equivocation(keys, record.accused, record.messages)
         return False
 
     def _pbft(self, record: Evidence) -> bool:
@@ -126,3 +137,28 @@ class EvidenceChecker:
         if len(record.messages) != 1 or not self._sealed_by_accused(record, record.messages[0]):
             return False
         return any(not self.keys.entry_ok(v) for v in carried(record.messages[0]))
+
+
+def proves_hotstuff_equivocation(
+    keys: HotStuffKeys, accused: str, messages: tuple[Any, ...]
+) -> bool:
+    """Whether `messages` are two proposals (or two votes) `accused` signed for one view and
+    different blocks: what no honest HotStuff replica signs."""
+    if len(messages) != 2:
+        return False
+    a, b = messages
+    if isinstance(a, HsProposal) and isinstance(b, HsProposal):
+        return (
+            a.block.proposer == b.block.proposer == accused
+            and a.block.view == b.block.view
+            and a.block.hash != b.block.hash
+            and all(keys.verify(accused, p.signature, proposal_bytes(p.block)) for p in (a, b))
+        )
+    if isinstance(a, HsVote) and isinstance(b, HsVote):
+        return (
+            a.voter == b.voter == accused
+            and a.view == b.view
+            and a.block != b.block
+            and all(keys.verify(accused, v.signature, vote_bytes(v.block, v.view)) for v in (a, b))
+        )
+    return False

@@ -76,6 +76,7 @@ class HybridPlugin:
             del self._ordered[held]  # a restarted node applies its epochs again from their start
         if old is not None:  # a restart keeps what the test made of the node (Byzantine or not)
             node.behaviours, node.pbft_wrapper = old.behaviours, old.pbft_wrapper
+            node.hotstuff_wrapper = old.hotstuff_wrapper
             node.memory = old.memory
             node.tainted = old.tainted
         self.nodes[node_id] = node

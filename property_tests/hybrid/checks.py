@@ -5,17 +5,27 @@ the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test fi
 property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
 second or two, with counterexamples a few steps long), then the stored corpus, then the signed-fields property, then trace
-validation of free runs, and the free runs' invariants and liveness bounds last.
+validation of free runs, and the free runs' invariants and liveness bounds last, with PBFT under
+the BFT epochs and then with HotStuff (impl/hybrid/bft.py).
 """
 
 from __future__ import annotations
 
+import hypothesis
+
+from meshcheck.impl.hybrid.bft import HOTSTUFF
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
+
+
+def hotstuff_free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """The free runs with HotStuff under the BFT epochs (7 nodes: free_runs.HOTSTUFF_NODES)."""
+    free_runs(bugs, settings, bft=HOTSTUFF)
+
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -50,5 +60,11 @@ CHECKS: tuple[Check, ...] = (
         "free runs",
         free_runs,
         "faults and Byzantine behaviour on and off, invariants after every step, liveness bounds",
+    ),
+    Check(
+        "free runs (HotStuff)",
+        hotstuff_free_runs,
+        "the free runs with HotStuff, not PBFT, under the BFT epochs: the switch must not depend "
+        "on which BFT protocol runs",
     ),
 )

@@ -46,6 +46,8 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.hotstuff.byzantine import ByzantineReplica
+from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HybridHotStuff
 from meshcheck.impl.hybrid.byzantine import (
     Censor,
     EquivocateRaft,
@@ -67,6 +69,14 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import HybridOracle, watch
 
+# Free runs with HotStuff under the BFT epochs run 7 nodes, not 4: chained HotStuff commits a block
+# only on a three-chain of direct parents in consecutive views (impl/hotstuff/replica.py `_update`,
+# section 5 of the paper), which takes four honest leaders in a row under round-robin leaders; at
+# n = 4 one silent replica (a Byzantine node that stays in an earlier epoch, as in
+# Schedule(seed=0, ticks=1000, behaviours=('false_reports', 'forge_seals'), target='n1', start=1))
+# leads every fourth view and nothing commits again (specs/HotStuff.md, "Liveness"), and the op in
+# flight fails InFlightResolved. At n = 7 one silent node leaves six leaders in a row.
+HOTSTUFF_NODES = 7
 RAFT_BOUND = 1500
 OP_BOUND = 1500
 GIVE_UP = 5000  # ticks without an answer before the client gives up on an op (under faults)
@@ -87,8 +97,10 @@ BEHAVIOURS: dict[str, Callable[[], Any]] = {
     # holds, sent on a third of its steps
     "fuzz": HybridFuzz,
 }
-PBFT_EQUIVOCATE = "pbft_equivocate"  # the node's PBFT cores equivocate as primary
-PBFT_FUZZ = "pbft_fuzz"  # the node's PBFT cores fuzz (impl/pbft/byzantine/fuzz.py)
+# the node's BFT cores misbehave: PBFT's equivocate as primary, HotStuff's as leader
+PBFT_EQUIVOCATE = "pbft_equivocate"
+# PBFT's fuzz (impl/pbft/byzantine/fuzz.py), HotStuff's vote for every valid proposal
+PBFT_FUZZ = "pbft_fuzz"
 
 
 # the hybrid layer's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -187,7 +199,20 @@ def _turn_on(hc: HybridConsensus, schedule: Schedule, node: str | None = None) -
     if PBFT_FUZZ in chosen:
         pbft_behaviours.append(Fuzz())
     pbft = corrupt(*pbft_behaviours) if pbft_behaviours else None
-    hc.make_byzantine(node, *behaviours, pbft=pbft)
+    # the same behaviours when the BFT epochs run HotStuff: an equivocating leader, and for the
+    # fuzzer votes for every valid proposal (conflicting ones included; impl/hotstuff/byzantine.py)
+    hotstuff_behaviours = [
+        name
+        for chosen_name, name in ((PBFT_EQUIVOCATE, "equivocate"), (PBFT_FUZZ, "vote_all"))
+        if chosen_name in chosen
+    ]
+
+    def hotstuff(core: HybridHotStuff) -> ByzantineReplica:
+        return ByzantineReplica(core, hotstuff_behaviours)
+
+    hc.make_byzantine(
+        node, *behaviours, pbft=pbft, hotstuff=hotstuff if hotstuff_behaviours else None
+    )
     return node
 
 
@@ -204,9 +229,10 @@ def prepare(
     **options: Any,
 ) -> Run:
     """The cluster of a free run, its monitor (without `monitor` it counts steps only: trace
-    validation judges the run instead); `options` are HybridConfig's."""
+    validation judges the run instead); `options` are HybridConsensus's (`n`, default 4, `bft`)
+    and HybridConfig's."""
     hc = HybridConsensus(
-        4,
+        options.pop("n", 4),
         seed=schedule.seed,
         faults=faults(schedule),
         bugs=bugs,
@@ -357,13 +383,22 @@ def history_problem(hc: HybridConsensus) -> str | None:
     )
 
 
-def free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check: free runs under a fifteenth of `settings`' examples (ci 4, dev 13, deep 133);
-    CheckFailed on the first violation."""
+def free_runs(
+    bugs: frozenset[str],
+    settings: hypothesis.settings,
+    *,
+    bft: str = PBFT,
+    share_of: float = 1 / 15,
+) -> None:
+    """The check: free runs under `share_of` `settings`' examples (a fifteenth: ci 4, dev 13,
+    deep 133), the BFT epochs running `bft` (impl/hybrid/bft.py); CheckFailed on the first
+    violation."""
 
-    @share(settings, 1 / 15, least=2)
+    n = HOTSTUFF_NODES if bft == HOTSTUFF else 4
+
+    @share(settings, share_of, least=2)
     @given(schedule=schedules())
     def check(schedule: Schedule) -> None:
-        run(schedule, bugs)
+        run(schedule, bugs, bft=bft, n=n)
 
     check()

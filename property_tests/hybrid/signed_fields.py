@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.hybrid.bft import HOTSTUFF, HotStuffBft
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
+    HotStuffWire,
     Keys,
     OpEntry,
     PbftWire,
@@ -47,6 +49,7 @@ from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.property_tests.failure import CheckFailed
 
 NODES = ("n1", "n2", "n3", "n4")
@@ -193,12 +196,36 @@ def wire_epoch(bugs: frozenset[str]) -> None:
         raise _fail("PbftWire.epoch: the true request is not taken in its own epoch")
 
 
+def hotstuff_wire_epoch(bugs: frozenset[str]) -> None:
+    """(HotStuffWire, epoch): an honest HotStuff request of epoch 2 moved to epoch 3 on the wire:
+    the replica of epoch 3 finds its signature bad (keys are per epoch), and takes nothing."""
+    me = client_id("n1")
+    config = HybridConfig("n2", NODES, bft=HOTSTUFF, bugs=bugs)
+
+    def replica(epoch: int) -> HotStuffBft:
+        bft = HotStuffBft(config, KEYS, epoch, StateMachine)
+        bft.core.step(Restart({}))
+        return bft
+
+    request = replica(2).request(me, 1, "op")
+    moved = HotStuffWire(3, request)
+    there = replica(moved.epoch)
+    there.core.step(Deliver("n1", moved.message))
+    if there.core.pending:
+        raise _fail("HotStuffWire.epoch: a request of epoch 2 moved to epoch 3 is taken there")
+    home = replica(2)
+    home.core.step(Deliver("n1", request))
+    if not home.core.pending:
+        raise _fail("HotStuffWire.epoch: the true request is not taken in its own epoch")
+
+
 def signed_fields(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     """The property (module doc) with the hybrid nodes' `bugs`."""
     rng = random.Random(0)
     for which in (0, 1):
         entry_signature_inside_a_seal(bugs, which, rng)
     wire_epoch(bugs)
+    hotstuff_wire_epoch(bugs)
     paths = {name: list(mutation.positions(GALLERY[name][0])) for name in SIGNED_TYPES}
 
     @given(st.data(), st.randoms(use_true_random=False))

@@ -7,15 +7,19 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, HOTSTUFF, HybridHotStuff
 from meshcheck.impl.hybrid.levels import BFT, RAFT
 from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.pbft.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, free_runs, run
 
 
-def test_free_runs_hold() -> None:
-    free_runs(frozenset(), settings())
+@pytest.mark.parametrize("bft", BFT_PROTOCOLS)
+def test_free_runs_hold(bft: str) -> None:
+    """With either BFT protocol under the BFT epochs (impl/hybrid/bft.py)."""
+    free_runs(frozenset(), settings(), bft=bft)
 
 
 # An equivocating Raft leader from op 2 on, under 5% message loss: Critical, BFT, back to Raft.
@@ -32,10 +36,16 @@ TO_THE_END = Schedule(
 )
 
 
-def test_a_run_escalates_and_comes_back_within_the_bounds() -> None:
-    out = run(ESCALATION)
+@pytest.mark.parametrize("bft", BFT_PROTOCOLS)
+def test_a_run_escalates_and_comes_back_within_the_bounds(bft: str) -> None:
+    out = run(ESCALATION, bft=bft)
     epochs = out.hc.metrics()["epochs"]
     assert BFT in epochs.values() and epochs[max(epochs)] == RAFT
+    # the BFT epoch ran the protocol asked for, and ops committed in it
+    bft_epochs = [e for e, p in epochs.items() if p == BFT]
+    cores = {type(out.hc.nodes[i].instances[e].core) for i in out.hc.honest for e in bft_epochs}
+    assert cores == {HybridHotStuff if bft == HOTSTUFF else Replica}
+    assert any(d.committed and d.epoch in bft_epochs for d in out.decisions)
     assert out.back_to_raft is not None and out.back_to_raft <= RAFT_BOUND
     assert out.op_latency and max(out.op_latency) <= OP_BOUND
     assert out.monitor.steps > 1000  # the invariants were checked after every one of them
@@ -60,9 +70,11 @@ def test_evidence_until_the_calm_then_back_to_raft() -> None:
         (mutants.EQUIVOCATION_IS_LOW, "NeverBelowDemanded"),
     ],
 )
-def test_the_monitor_catches_every_mutant(bug: str, symptom: str) -> None:
+@pytest.mark.parametrize("bft", BFT_PROTOCOLS)
+def test_the_monitor_catches_every_mutant(bug: str, symptom: str, bft: str) -> None:
+    """Whichever BFT protocol runs the BFT epochs (the switch's rules are the hybrid layer's)."""
     with pytest.raises(CheckFailed, match=symptom):
-        run(ESCALATION, frozenset({bug}))
+        run(ESCALATION, frozenset({bug}), bft=bft)
 
 
 def test_a_new_epochs_leader_gets_a_whole_evidence_timeout() -> None:

@@ -48,7 +48,8 @@ def test_every_hybrid_message_type_is_classified() -> None:
         if isinstance(value, type) and attrs.has(value) and value.__module__ == entries.__name__
     }
     wrappers = {entries.OpEntry, entries.EvidenceEntry}  # entries: signed inside a seal
-    assert declared == {*SELF_SIGNED, *SEALED, entries.PbftWire, *wrappers} - {threat.Evidence}
+    envelopes = {entries.PbftWire, entries.HotStuffWire}  # BFT messages signed inside
+    assert declared == {*SELF_SIGNED, *SEALED, *envelopes, *wrappers} - {threat.Evidence}
     assert {t.__name__ for t in (*SELF_SIGNED, *SEALED)} == set(sf.SIGNED_TYPES)
     unsigned = {
         (cls, f.name)
@@ -56,7 +57,7 @@ def test_every_hybrid_message_type_is_classified() -> None:
         for f in attrs.fields(cls)
         if f.metadata.get("unsigned")
     }
-    assert unsigned | {(entries.PbftWire, "epoch")} == set(UNSIGNED_FIELDS)
+    assert unsigned | {(w, "epoch") for w in envelopes} == set(UNSIGNED_FIELDS)
 
 
 def test_a_fuzzing_leader_changes_nothing_the_honest_nodes_take() -> None:

@@ -1,0 +1,208 @@
+"""The BFT protocol of a hybrid cluster's BFT epochs, behind one interface: PBFT or HotStuff.
+
+`HybridConfig(bft=...)` chooses it ("pbft", the default, or "hotstuff"). What the hybrid layer
+needs of its BFT protocol, and all it uses (node.py, instance.py):
+
+- a sans-IO core (`step(event) -> effects`) built from the node's config, the epoch's keys and a
+  `machine` factory (the epoch's HybridMachine from its start state): it applies the entries it
+  commits to the machine, in one order every honest replica agrees on (the epoch's chain,
+  specs/Hybrid.tla), and after a restart or a state transfer it replays them into a fresh machine
+  from the factory (the node reports only the entries it had not reported: node._replayed). The
+  closing of an epoch is the machine's (it applies nothing after the switch entry) and the node's
+  (it starts the next epoch from `machine.closed`), so nothing of it is protocol-specific;
+- `request(me, ts, entry)`: the entry as a request signed under the node's client identity of the
+  epoch (`entries.client_id`), which the node delivers to its own core and sends to every peer;
+- `wire(message)` and `unwrap(wire)`: the core's messages wrapped with the epoch for the network
+  (PBFT: `PbftWire`, HotStuff: `HotStuffWire`), and back;
+- `evidence(source, message)`: what the protocol's detectors caught since last asked, as
+  (kind, accused, messages, detail) records the node signs and proposes (`Report`); a
+  self-proving kind's messages prove it to `proofs.EvidenceChecker`.
+
+PBFT's detector is its audit log (impl/pbft/evidence.py). HotStuff's is here (`HotStuffDetector`):
+two proposals its signer signed for one view with different blocks, or two votes of one voter for
+one view and different blocks (equivocation, self-proving: an honest replica proposes once per view
+and votes once per view, specs/HotStuff.tla), and a proposal or vote whose signature fails (a bad
+signature against the link's sender).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, TypeAlias
+
+from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
+from meshcheck.impl.hotstuff.messages import (
+    Proposal as HsProposal,
+)
+from meshcheck.impl.hotstuff.messages import (
+    Request as HsRequest,
+)
+from meshcheck.impl.hotstuff.messages import (
+    SignedRequest,
+    proposal_bytes,
+    request_bytes,
+    vote_bytes,
+)
+from meshcheck.impl.hotstuff.messages import (
+    Vote as HsVote,
+)
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
+from meshcheck.impl.hybrid.entries import HotStuffWire, Keys, PbftWire, client_id
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, SELF_PROVING
+from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, PBFT_KINDS, PBFT_PREFIX
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.rsm.machine import StateMachine
+
+PBFT: Final = "pbft"
+HOTSTUFF: Final = "hotstuff"
+BFT_PROTOCOLS: Final = (PBFT, HOTSTUFF)
+
+# (kind, accused, messages, detail): one record of a BFT protocol's detector
+Report: TypeAlias = tuple[str, str, tuple[Any, ...], str]
+Machine: TypeAlias = Callable[[], StateMachine]
+
+
+class HybridHotStuff(HotStuffReplica):
+    """impl/hotstuff's replica with the epoch's machine: it executes into `machine()` (a fresh one
+    at every restart, into which it executes its committed chain again)."""
+
+    def __init__(self, config: HotStuffConfig, keys: HotStuffKeys, machine: Machine) -> None:
+        self._machine_factory = machine
+        super().__init__(config, keys)
+
+    def _reset(self) -> None:
+        super()._reset()
+        self.machine = self._machine_factory()
+
+
+class Bft:
+    """One epoch's BFT core and what the hybrid node does with it (see the module doc)."""
+
+    name: str
+    core: Replica | HybridHotStuff
+
+    def request(self, me: str, ts: int, entry: Any) -> Any:
+        raise NotImplementedError
+
+    def wire(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    def unwrap(self, message: Any) -> Any | None:
+        raise NotImplementedError
+
+    def evidence(self, source: str | None, message: Any) -> list[Report]:
+        raise NotImplementedError
+
+
+class PbftBft(Bft):
+    name = PBFT
+
+    def __init__(self, config: Any, keys: Keys, epoch: int, machine: Machine) -> None:
+        self.epoch = epoch
+        self.keys = keys
+        pbft = PbftConfig(
+            config.id,
+            config.nodes,
+            tuple(client_id(n) for n in config.nodes),
+            batch_size=config.batch_size,
+            checkpoint_every=config.checkpoint_every,
+            window=config.window,
+            view_change_timeout=config.view_change_timeout,
+            retransmit_every=config.retransmit_every,
+        )
+        self.core: Replica = Replica(pbft, keys.epoch(epoch), machine)
+        self.audit_seen = 0  # audit records already turned into hybrid evidence
+
+    def request(self, me: str, ts: int, entry: Any) -> Signed[Request]:
+        req = Request(me, ts, entry)
+        return Signed(req, me, self.keys.epoch(self.epoch).signer(me).sign(signing_bytes(req)))
+
+    def wire(self, message: Any) -> PbftWire:
+        return PbftWire(self.epoch, message)
+
+    def unwrap(self, message: Any) -> Any | None:
+        if isinstance(message, PbftWire) and isinstance(message.message, Signed):
+            return message.message
+        return None
+
+    def evidence(self, source: str | None, message: Any) -> list[Report]:
+        """The audit log's new records (impl/pbft/evidence.py) as the threat levels' kinds
+        (`proofs.PBFT_KINDS`; bad_state proves nothing and is not reported)."""
+        records = self.core.audit.records
+        out: list[Report] = []
+        for r in records[self.audit_seen :]:
+            kind = PBFT_KINDS.get(r.kind)
+            if kind is not None:
+                messages = tuple(r.messages) if kind in SELF_PROVING else ()
+                out.append((kind, r.accused, messages, PBFT_PREFIX + r.kind))
+        self.audit_seen = len(records)
+        return out
+
+
+class HotStuffDetector:
+    """A replica's checks of the HotStuff proposals and votes it receives (see the module doc)."""
+
+    def __init__(self, keys: HotStuffKeys) -> None:
+        self.keys = keys
+        # (signer, view) -> the first proposal or vote of it received
+        self._proposals: dict[tuple[str, int], HsProposal | HsVote] = {}
+        self._votes: dict[tuple[str, int], HsProposal | HsVote] = {}
+
+    def check(self, source: str, m: Any) -> list[Report]:
+        if isinstance(m, HsProposal):
+            signer, view, block = m.block.proposer, m.block.view, m.block.hash
+            ok = self.keys.verify(signer, m.signature, proposal_bytes(m.block))
+            seen = self._proposals
+        elif isinstance(m, HsVote):
+            signer, view, block = m.voter, m.view, m.block
+            ok = self.keys.verify(signer, m.signature, vote_bytes(m.block, m.view))
+            seen = self._votes
+        else:
+            return []
+        if not ok:
+            return [(BAD_SIGNATURE, source, (), "a HotStuff signature that does not verify")]
+        first = seen.setdefault((signer, view), m)
+        first_block = first.block.hash if isinstance(first, HsProposal) else first.block
+        if first_block != block:
+            return [(EQUIVOCATION, signer, (first, m), HOTSTUFF_EQUIVOCATION)]
+        return []
+
+
+class HotStuffBft(Bft):
+    name = HOTSTUFF
+
+    def __init__(self, config: Any, keys: Keys, epoch: int, machine: Machine) -> None:
+        self.epoch = epoch
+        self.ring = keys.hotstuff(epoch)
+        hotstuff = HotStuffConfig(
+            config.id,
+            config.nodes,
+            tuple(client_id(n) for n in config.nodes),
+            batch_size=config.batch_size,
+            timeout=config.hotstuff_timeout,
+        )
+        self.core: HybridHotStuff = HybridHotStuff(hotstuff, self.ring, machine)
+        self.detector = HotStuffDetector(self.ring)
+
+    def request(self, me: str, ts: int, entry: Any) -> SignedRequest:
+        req = HsRequest(me, ts, entry)
+        return SignedRequest(req, self.ring.signer(me).sign(request_bytes(req)))
+
+    def wire(self, message: Any) -> HotStuffWire:
+        return HotStuffWire(self.epoch, message)
+
+    def unwrap(self, message: Any) -> Any | None:
+        return message.message if isinstance(message, HotStuffWire) else None
+
+    def evidence(self, source: str | None, message: Any) -> list[Report]:
+        return self.detector.check(source, message) if source is not None else []
+
+
+def make(config: Any, keys: Keys, epoch: int, machine: Machine) -> Bft:
+    """The BFT core of `epoch` for the protocol `config.bft` names."""
+    if config.bft == HOTSTUFF:
+        return HotStuffBft(config, keys, epoch, machine)
+    return PbftBft(config, keys, epoch, machine)
