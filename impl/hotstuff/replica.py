@@ -131,6 +131,9 @@ class HotStuffConfig:
     # (lockstep, whose driver delivers a NEW-VIEW only to its view's leader) they go to the
     # leader alone
     view_sync: bool = True
+    # the leaders of views 1..len(leaders), chosen by a test scenario (property_tests/hotstuff/
+    # twins.py: the Twins paper's scenario-chosen leader per round); round-robin after them
+    leaders: tuple[str, ...] = attrs.field(default=(), converter=_ids)
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.replicas:
@@ -156,6 +159,8 @@ class HotStuffConfig:
 
     def leader(self, view: int) -> str:
         """Round-robin: the leader of view v is replica (v mod n) + 1 (specs/HotStuff.tla)."""
+        if 1 <= view <= len(self.leaders):
+            return self.leaders[view - 1]
         return self.replicas[view % len(self.replicas)]
 
 

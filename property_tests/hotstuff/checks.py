@@ -27,6 +27,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
+from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
 
 
@@ -78,6 +79,12 @@ CHECKS: tuple[Check, ...] = (
         signed_fields,
         "every position of every signed message type changed: no longer its signers' unless "
         "declared unsigned, and the receiver rejects it from its signer and from a relayer",
+    ),
+    Check(
+        "twins (4 replicas)",
+        twins,
+        "r1 run as two copies under one key, each in another partition, leading rounds 1..8: "
+        "64 enumerated partition scenarios, no conflicting commits",
     ),
     Check(
         "trace validation",
