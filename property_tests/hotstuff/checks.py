@@ -25,7 +25,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     liveness_after_faults,
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
-from meshcheck.property_tests.hotstuff.lockstep import lockstep
+from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
 from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
@@ -49,6 +49,13 @@ CHECKS: tuple[Check, ...] = (
         "TLC picks each step (four honest replicas, views 1..5), the group takes it, states "
         "compared after every step",
         HARNESS.minimize,
+    ),
+    Check(
+        "lockstep (r1 a Byzantine puppet)",
+        lockstep_byzantine,
+        "the same with r1 Byzantine: its votes for any block, its proposals and NEW-VIEWs signed "
+        "by the driver as a step needs them, its second block of a view offered to each replica "
+        "that voted in it",
     ),
     Check(
         "free runs (4 replicas)",
