@@ -264,7 +264,8 @@ def mutate(value: Any, rng: random.Random, donors: Donors, *, tries: int = 8) ->
                 continue
             new, how = found
             changed = replace(value, path, new)
-        except (TypeError, ValueError):  # a value its class's validators refuse: another position
+        # a value its class's validators refuse (or cannot encode): another position
+        except (TypeError, ValueError, OverflowError):
             continue
         if not _same(changed, value):
             return Mutation(changed, path, how)

@@ -11,7 +11,10 @@ A `ByzantineReplica` runs the honest `Replica` and changes what it sends, by beh
   lower one; the replica of index 1 gets both, the other block first;
 - `vote_all`: votes for every valid proposal it receives or makes, whatever its lock and whether
   it voted in that view already (votes for conflicting blocks);
-- `withhold`: never sends a vote.
+- `withhold`: never sends a vote;
+- `fuzz`: on a share of its steps, what it sends is changed at random positions and signed again
+  in its name, and a mutation of a message it holds goes to a random peer, signed again or under
+  the signatures it had (impl/hotstuff/fuzz.py, the ByzzFuzz line).
 
 With at most f of them the honest replicas stay safe (specs/HotStuff.tla: a Byzantine replica may
 send any message in its own name); with f+1 that vote for everything and equivocate, two QCs of one
@@ -20,11 +23,13 @@ view form (property_tests/hotstuff/test_free_runs.py).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from typing import Any
 
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.hotstuff.fuzz import Fuzzer
 from meshcheck.impl.hotstuff.messages import (
     QC,
     Block,
@@ -35,12 +40,16 @@ from meshcheck.impl.hotstuff.messages import (
 )
 from meshcheck.impl.hotstuff.replica import BLOCKS, Replica
 
-BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold")
+BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz")
 
 
 class ByzantineReplica:
     def __init__(
-        self, inner: Replica, behaviours: Iterable[str], made: list[Block] | None = None
+        self,
+        inner: Replica,
+        behaviours: Iterable[str],
+        made: list[Block] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.inner = inner
         self.id = inner.id
@@ -53,11 +62,30 @@ class ByzantineReplica:
         self._votes: dict[tuple[bytes, int], dict[str, bytes]] = {}  # every valid vote it got
         # the blocks it made up besides its honest core's (kept across crashes by the host)
         self._made: list[Block] = made if made is not None else []
+        self.fuzzer: Fuzzer | None = None
+        if "fuzz" in self.behaviours:
+            config = inner.config
+            self.fuzzer = Fuzzer(
+                self.id,
+                self._signer,
+                (*config.replicas, *config.clients),
+                rng if rng is not None else random.Random(f"{inner.keys.seed}:{self.id}"),
+            )
 
     def __repr__(self) -> str:
         return f"<Byzantine {self.id} {sorted(self.behaviours)}>"
 
     def step(self, event: Any) -> list[Effect]:
+        out = self._step(event)
+        if self.fuzzer is None:
+            return out
+        if isinstance(event, Deliver):
+            self.fuzzer.hold(event.message)
+        sends = [(e.dest, e.message) for e in out if isinstance(e, Send)]
+        others = [e for e in out if not isinstance(e, Send)]
+        return [*others, *(Send(d, m) for d, m in self.fuzzer.mutate(sends))]
+
+    def _step(self, event: Any) -> list[Effect]:
         late: Proposal | None = None
         if isinstance(event, Deliver) and isinstance(event.message, Vote):
             v = event.message

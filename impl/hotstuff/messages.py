@@ -67,7 +67,9 @@ class QC:
 
 
 def vote_bytes(block: bytes, view: int) -> bytes:
-    return b"vote|" + view.to_bytes(8, "big") + block
+    # signed: the same bytes for every view a correct replica uses, and a negative view from a
+    # Byzantine one encodes instead of raising
+    return b"vote|" + view.to_bytes(8, "big", signed=True) + block
 
 
 @attrs.frozen(cache_hash=True)
@@ -85,7 +87,7 @@ class Block:
             (
                 b"block",
                 self.parent,
-                self.view.to_bytes(8, "big"),
+                self.view.to_bytes(8, "big", signed=True),
                 self.proposer.encode(),
                 justify,
                 *(sha256(request_bytes(r.request) + r.signature) for r in self.batch),

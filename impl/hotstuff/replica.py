@@ -101,6 +101,21 @@ class Snapshot:
     commits: tuple[bytes, ...]
 
 
+# what an honest replica records against the link's sender (`Replica.accusations`); honest
+# replicas send only their own signed messages and QCs they verified, so each proves the sender
+# Byzantine (property_tests/hotstuff/oracle.py checks that no honest replica is ever accused)
+BAD_SIGNATURE: Final = "bad_signature"  # the message's own signature does not check
+BAD_QC: Final = "bad_qc"  # a QC inside has a vote whose signature does not check
+BAD_REQUEST: Final = "bad_request"  # a request inside is not its client's
+
+
+@attrs.frozen
+class Accusation:
+    accused: str
+    kind: str
+    detail: str
+
+
 @attrs.frozen
 class HotStuffConfig:
     id: str
@@ -116,6 +131,9 @@ class HotStuffConfig:
     # (lockstep, whose driver delivers a NEW-VIEW only to its view's leader) they go to the
     # leader alone
     view_sync: bool = True
+    # the leaders of views 1..len(leaders), chosen by a test scenario (property_tests/hotstuff/
+    # twins.py: the Twins paper's scenario-chosen leader per round); round-robin after them
+    leaders: tuple[str, ...] = attrs.field(default=(), converter=_ids)
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.replicas:
@@ -141,6 +159,8 @@ class HotStuffConfig:
 
     def leader(self, view: int) -> str:
         """Round-robin: the leader of view v is replica (v mod n) + 1 (specs/HotStuff.tla)."""
+        if 1 <= view <= len(self.leaders):
+            return self.leaders[view - 1]
         return self.replicas[view % len(self.replicas)]
 
 
@@ -155,6 +175,7 @@ class Replica:
         # the host's observers, called after every step with (replica, event, effects): a free
         # run's monitor reads what the replica sent there (nothing is kept when there are none)
         self.observers: list[Callable[[Replica, Any, list[Effect]], None]] = []
+        self.accusations: list[Accusation] = []  # kept across restarts (a log, not state)
         self._reset()
 
     def _reset(self) -> None:
@@ -357,6 +378,34 @@ class Replica:
             and all(self._valid_request(r) for r in b.batch)
         )
 
+    def _accuse(self, source: str, kind: str, detail: str) -> None:
+        self.accusations.append(Accusation(source, kind, detail))
+        del self.accusations[:-100]
+
+    def _bad_votes(self, qc: QC) -> bool:
+        """Some vote in qc has a signature that does not check (not: too few votes)."""
+        data = vote_bytes(qc.block, qc.view)
+        return any(
+            voter in self.config.replicas and not self.keys.verify(voter, signature, data)
+            for voter, signature in qc.votes
+        )
+
+    def _blame_proposal(self, source: str, p: Proposal) -> None:
+        """An invalid proposal: its signature, a vote of its justify or a request of its batch
+        that does not check is recorded against the link's sender (whoever signed it, honest
+        replicas send no proposal but their own, on QCs and requests they checked)."""
+        b = p.block
+        if not self.keys.verify(b.proposer, p.signature, proposal_bytes(b)):
+            self._accuse(source, BAD_SIGNATURE, f"a proposal of view {b.view}")
+        elif (
+            b.justify is not None and b.justify not in self._verified and self._bad_votes(b.justify)
+        ):
+            self._accuse(source, BAD_QC, f"the justify of a proposal of view {b.view}")
+        elif any(
+            r.request.client in self.config.clients and not self._valid_request(r) for r in b.batch
+        ):
+            self._accuse(source, BAD_REQUEST, f"in a proposal of view {b.view}")
+
     # -- messages --------------------------------------------------------------------------------
 
     def _deliver(self, source: str, m: Any) -> None:
@@ -365,12 +414,14 @@ class Replica:
             if m in self._verified or self._valid_proposal(m):
                 self._verified.add(m)
                 self._on_proposal(source, m)
+            else:
+                self._blame_proposal(source, m)
         elif isinstance(m, Vote):
             self._on_vote(source, m)
         elif isinstance(m, NewView):
             self._on_new_view(source, m)
         elif isinstance(m, SignedRequest):
-            self._on_request(m)
+            self._on_request(source, m)
         elif isinstance(m, BlockRequest):
             self._on_block_request(source, m)
         elif isinstance(m, BlockResponse):
@@ -479,13 +530,17 @@ class Replica:
         return self.machine.applied, self.machine.digest()
 
     def _on_vote(self, source: str, v: Vote) -> None:
+        if v.voter != source or v.voter not in self.config.replicas:
+            return
+        if v not in self._verified:
+            if not self.keys.verify(v.voter, v.signature, vote_bytes(v.block, v.view)):
+                self._accuse(source, BAD_SIGNATURE, f"a vote of view {v.view}")
+                return
+            self._verified.add(v)
         if (
-            v.voter != source
-            or v.voter not in self.config.replicas
-            or self.config.leader(v.view + 1) != self.id
+            self.config.leader(v.view + 1) != self.id
             or v.view <= self.high_qc.view
             or v.voter in self.votes.get((v.block, v.view), {})
-            or not self.keys.verify(v.voter, v.signature, vote_bytes(v.block, v.view))
         ):
             return
         self.votes.setdefault((v.block, v.view), {})[v.voter] = v.signature
@@ -552,12 +607,11 @@ class Replica:
         return tuple(out)
 
     def _on_new_view(self, source: str, m: NewView) -> None:
-        if (
-            m.src != source
-            or m.src not in self.config.replicas
-            or m.qc.view >= m.view
-            or not self.valid_qc(m.qc)
-        ):
+        if m.src != source or m.src not in self.config.replicas or m.qc.view >= m.view:
+            return
+        if not self.valid_qc(m.qc):
+            if self._bad_votes(m.qc):
+                self._accuse(source, BAD_QC, f"the QC of a NEW-VIEW for view {m.view}")
             return
         if self.config.view_sync and m.view > self.heard.get(m.src, 0):
             self.heard[m.src] = m.view
@@ -644,14 +698,17 @@ class Replica:
             if p.block.view < self.view:
                 del self.waiting[h]
 
-    def _on_request(self, r: SignedRequest) -> None:
+    def _on_request(self, source: str, r: SignedRequest) -> None:
+        if not self._valid_request(r):
+            self._accuse(source, BAD_SIGNATURE, f"a request of {r.request.client}")
+            return
         key = r.key
         if key in self.results:
             self._send(
                 r.request.client,
                 ReplyMsg(r.request.client, r.request.timestamp, self.results[key], self.id),
             )
-        elif key not in self.pending and self._valid_request(r):
+        elif key not in self.pending:
             self.pending[key] = r
 
     def _on_block_request(self, source: str, m: BlockRequest) -> None:

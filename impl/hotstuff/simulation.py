@@ -114,7 +114,9 @@ class HotStuffPlugin:
             replica = Replica(self._config(node_id), self.keys)
             if node_id in self.byzantine:
                 made = self._made.setdefault(node_id, [])
-                node = ByzantineReplica(replica, self.byzantine[node_id], made)
+                behaviours = self.byzantine[node_id]
+                fuzz_rng = random.Random(rng.getrandbits(64)) if "fuzz" in behaviours else None
+                node = ByzantineReplica(replica, behaviours, made, fuzz_rng)
             else:
                 replica.observers = [self._observe]
                 node = replica

@@ -7,7 +7,7 @@ mutant's shortest counterexample, re-run from its seed: a fraction of a second),
 HotStuff.tla with every replica honest, then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
 invariants and rules, and the client-history checks; at 4 also with an equivocating leader
-throughout), trace validation of recorded runs against specs/HotStuff.tla, then liveness after
+throughout; with fuzzing replicas), the signed-fields property, trace validation of recorded runs against specs/HotStuff.tla, then liveness after
 the faults stop.
 """
 
@@ -21,10 +21,13 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hotstuff.free_runs import (
     equivocation_runs,
     free_run_safety,
+    fuzz_safety,
     liveness_after_faults,
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
-from meshcheck.property_tests.hotstuff.lockstep import lockstep
+from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
+from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
 
 
@@ -48,6 +51,13 @@ CHECKS: tuple[Check, ...] = (
         HARNESS.minimize,
     ),
     Check(
+        "lockstep (r1 a Byzantine puppet)",
+        lockstep_byzantine,
+        "the same with r1 Byzantine: its votes for any block, its proposals and NEW-VIEWs signed "
+        "by the driver as a step needs them, its second block of a view offered to each replica "
+        "that voted in it",
+    ),
+    Check(
         "free runs (4 replicas)",
         partial(free_run_safety, n=4),
         "loss, delay, crashes, partitions and up to f Byzantine replicas: the spec's invariants, "
@@ -63,6 +73,25 @@ CHECKS: tuple[Check, ...] = (
         "free runs (7 replicas)",
         partial(free_run_safety, n=7),
         "the same at 7 replicas, up to 2 Byzantine",
+    ),
+    Check(
+        "free runs (4 replicas, fuzzing replicas)",
+        fuzz_safety,
+        "up to f replicas send mutations of what they hold, signed again or relayed under the "
+        "signatures they had (impl/hotstuff/fuzz.py): the same checks, and the rejection oracle "
+        "(nothing forged taken, a bad signature blamed on the sender, no honest replica accused)",
+    ),
+    Check(
+        "signed fields",
+        signed_fields,
+        "every position of every signed message type changed: no longer its signers' unless "
+        "declared unsigned, and the receiver rejects it from its signer and from a relayer",
+    ),
+    Check(
+        "twins (4 replicas)",
+        twins,
+        "r1 run as two copies under one key, each in another partition, leading rounds 1..8: "
+        "64 enumerated partition scenarios, no conflicting commits",
     ),
     Check(
         "trace validation",

@@ -21,7 +21,9 @@ spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuf
   when the guard holds (a refusal is a step the spec takes and the replica does not: a liveness
   bug, as the safe-node rule without its liveness clause);
 - the leader's rule: a new leader's proposal after 2f+1 NEW-VIEWs extends a QC at least as high as
-  every valid QC those NEW-VIEWs carried (Algorithm 3).
+  every valid QC those NEW-VIEWs carried (Algorithm 3);
+- the rejection oracle (property_tests/hotstuff/oracle.py): nothing forged taken, a bad signature
+  blamed on the link's sender, no honest replica accused.
 
 At the end: the client-history checks (property_tests/histories.py) on the honest replicas.
 
@@ -52,6 +54,7 @@ from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, share
 from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 # measured: a correct group of n replicas keeps under 4n messages in flight per node and takes
@@ -68,6 +71,8 @@ BEHAVIOURS = (
     ("vote_all",),
     ("silent",),
     ("withhold",),
+    ("fuzz",),
+    ("fuzz", "equivocate", "vote_all"),
 )
 
 
@@ -293,6 +298,16 @@ def cluster(
     )
 
 
+def watch(sim: Simulator[Any]) -> RejectionOracle:
+    """The rejection oracle on every honest replica's step (property_tests/hotstuff/oracle.py)."""
+    plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+    oracle = RejectionOracle(
+        plugin.keys, plugin.replicas, frozenset(plugin.replicas) - plugin.honest
+    )
+    plugin.observers.append(oracle)
+    return oracle
+
+
 def client_history(sim: Simulator[Any]) -> str | None:
     return check_history(sim, honest=honest(sim))
 
@@ -303,8 +318,16 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
         sim = cluster(schedule, n, bugs, heal=False, record=record)
         monitor = Monitor(sim)
-        storm = free_runs.run(sim, schedule, schedule.ticks, STORM, lambda s: bool(monitor.problem))
-        problem = monitor.problem or storm
+        oracle = watch(sim)
+
+        def stop(s: Simulator[Any]) -> bool:
+            return bool(monitor.problem or oracle.violation)
+
+        storm = free_runs.run(sim, schedule, schedule.ticks, STORM, stop)
+        problem = monitor.problem or (
+            f"t={sim.now}: honest rejection: {oracle.violation}" if oracle.violation else None
+        )
+        problem = problem or storm
         if problem is None:
             problem = client_history(sim)
         return sim, problem
@@ -423,3 +446,32 @@ def liveness_after_faults(bugs: frozenset[str], settings: hypothesis.settings, *
         check_liveness(schedule, n, bugs)
 
     commits_resume()
+
+
+def fuzzer_strategy(n: int) -> st.SearchStrategy[dict[str, tuple[str, ...]]]:
+    """Up to f fuzzing replicas, some of them also equivocating and voting for everything."""
+    f = (n - 1) // 3
+    replicas = [f"r{k}" for k in range(1, n + 1)]
+    kinds = st.sampled_from((("fuzz",), ("fuzz", "equivocate", "vote_all"), ("fuzz", "withhold")))
+    return st.dictionaries(st.sampled_from(replicas), kinds, min_size=1, max_size=f)
+
+
+def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int = 4) -> None:
+    """Hypothesis: free runs with up to f replicas sending mutations of what they hold (the
+    ByzzFuzz line, impl/hotstuff/fuzz.py): the monitor, the rejection oracle after every step,
+    the client history at the end."""
+    strategy = free_runs.fault_schedules(
+        *SAFETY_TICKS,
+        rates=free_runs.RATES[:3],
+        one_way=None,
+        every=(25, 50),
+        byzantine=fuzzer_strategy(n),
+        batch=st.sampled_from((4, 1)),
+    )
+
+    @share(settings, 1 / 8)
+    @given(strategy)
+    def fuzzed_runs_are_safe(schedule: Schedule) -> None:
+        check_safety(schedule, n, bugs)
+
+    fuzzed_runs_are_safe()

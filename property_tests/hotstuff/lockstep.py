@@ -33,11 +33,17 @@ from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hotstuff.messages import (
+    GENESIS,
+    GENESIS_QC,
+    QC,
+    Block,
     BlockRequest,
     BlockResponse,
     NewView,
     Proposal,
     Vote,
+    proposal_bytes,
+    vote_bytes,
 )
 from meshcheck.impl.hotstuff.replica import PROPOSE_TIMER, VIEW_TIMER, Replica
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
@@ -49,13 +55,20 @@ from meshcheck.specs.tlc.stepper import State, Transition
 class Driver:
     """A simulated group of honest replicas that takes the spec's steps."""
 
-    def __init__(self, n: int, bugs: frozenset[str]) -> None:
+    def __init__(self, n: int, bugs: frozenset[str], byzantine: tuple[str, ...] = ()) -> None:
         # no view synchronisation: a NEW-VIEW goes to its view's leader alone, whom the driver
         # hands it in NewView (impl/hotstuff/replica.py, HotStuffConfig.view_sync)
+        self.byzantine = byzantine
         self.sim: Simulator[Any] = hotstuff_cluster(
-            n, bugs=bugs, record=True, latency=(1, 1), view_sync=False
+            n,
+            bugs=bugs,
+            record=True,
+            latency=(1, 1),
+            view_sync=False,
+            byzantine={b: ("silent",) for b in byzantine},  # puppets: the driver sends for them
         )
         self.plugin: HotStuffPlugin = self.sim.plugin  # type: ignore[assignment]
+        self.tempted: set[tuple[str, bytes]] = set()
         self.sent: list[tuple[str, str, Any]] = []  # (sender, dest, message) of every send
         self.plugin.observers.append(self._saw)
 
@@ -101,12 +114,18 @@ class Driver:
             self.sim.fire(i, VIEW_TIMER)
         elif action == "Vote":
             b = params["b"]
-            source, message = next(
-                (s, m)
-                for s, _, m in self.sent
-                if isinstance(m, Proposal) and self.chain(m.block.hash) == b
+            found = next(
+                (
+                    (s, m)
+                    for s, _, m in self.sent
+                    if isinstance(m, Proposal) and self.chain(m.block.hash) == b
+                ),
+                None,
             )
-            self._deliver(source, i, message)
+            if found is None:  # a Byzantine leader's block (SentProposal): the puppet's
+                assert isinstance(b, tuple) and b
+                found = self._puppet_proposal(b)
+            self._deliver(found[0], i, found[1])
         elif action == "FormQC":
             b = params["b"]
             votes = {
@@ -118,6 +137,10 @@ class Driver:
                 if self._formed(replica, b):
                     break
                 self._deliver(source, i, vote)
+            for byz in self.byzantine:  # Certified counts a Byzantine vote for any block
+                if self._formed(replica, b):
+                    break
+                self._deliver(byz, i, self._puppet_vote(byz, self._hash(b)))
         elif action == "NewView":
             self._new_view(i, int(params["v"]))
         else:
@@ -138,22 +161,121 @@ class Driver:
             if v in self.plugin.replica(i).proposed:
                 break
             self._deliver(source, i, message)
+        for byz in self.byzantine:  # NewViewQCs: fewer honest ones and a Byzantine one
+            if v in self.plugin.replica(i).proposed:
+                break
+            qc = self._qc_for(self._hash(target))
+            self._deliver(byz, i, NewView(v, qc, byz))
+
+    # -- the Byzantine puppet ------------------------------------------------------------------
+
+    def _hash(self, chain: Value) -> bytes:
+        """The block whose spec chain is `chain` (one any replica or the puppet holds)."""
+        if chain == ():
+            return GENESIS.hash
+        for r in self.plugin.replicas:
+            for h in self.plugin.replica(r).blocks:
+                if self.chain(h) == chain:
+                    return h
+        raise ValueError(f"no block is the chain {chain}")
+
+    def _known_qcs(self) -> list[QC]:
+        qcs = [self.plugin.replica(r).high_qc for r in self.plugin.replicas]
+        for _, _, m in self.sent:
+            if isinstance(m, Proposal) and m.block.justify is not None:
+                qcs.append(m.block.justify)
+            elif isinstance(m, NewView):
+                qcs.append(m.qc)
+        return qcs
+
+    def _qc_for(self, h: bytes) -> QC:
+        """A QC for h: one sent or held, else made of the votes sent for it and the puppets'."""
+        if h == GENESIS.hash:
+            return GENESIS_QC
+        for qc in self._known_qcs():
+            if qc.block == h:
+                return qc
+        view = self.plugin.replica(self.plugin.replicas[0]).blocks.get(h) or self.plugin.lookup(h)
+        votes = {
+            m.voter: m.signature for _, _, m in self.sent if isinstance(m, Vote) and m.block == h
+        }
+        for byz in self.byzantine:
+            votes[byz] = self._puppet_vote(byz, h).signature
+        return QC(h, view.view, tuple(sorted(votes.items())))
+
+    def _puppet_vote(self, byz: str, h: bytes) -> Vote:
+        view = self.plugin.lookup(h).view
+        signature = self.plugin.keys.signer(byz).sign(vote_bytes(h, view))
+        return Vote(h, view, byz, signature)
+
+    def _puppet_proposal(self, chain: tuple[Any, ...]) -> tuple[str, Proposal]:
+        """The Byzantine leader of the chain's last view proposes it (on a QC for its parent)."""
+        view = int(chain[-1]["view"])
+        byz = self.plugin.replica(self.plugin.replicas[0]).config.leader(view)
+        assert byz in self.byzantine, f"{byz} leads view {view} and is honest"
+        parent = self._hash(chain[:-1])
+        block = Block(parent, view, self._qc_for(parent), byz)
+        self.plugin.replica(byz).blocks.setdefault(block.hash, block)
+        return byz, Proposal(block, self.plugin.keys.signer(byz).sign(proposal_bytes(block)))
+
+    def tempt(self, last_voted: Mapping[str, Any]) -> None:
+        """What the spec forbids, offered to each honest replica: a Byzantine leader's block of
+        a view the replica has voted in already, on every QC the puppet can use (a second block
+        of that view: Vote's guard View(b) > lastVoted refuses it; a correct replica stutters)."""
+        if not self.byzantine:
+            return
+        config = self.plugin.replica(self.plugin.replicas[0]).config
+        qcs = {qc.block: qc for qc in self._known_qcs()}
+        for j in self.plugin.honest:
+            voted = int(last_voted[j])
+            if voted < 1 or config.leader(voted) not in self.byzantine:
+                continue
+            byz = config.leader(voted)
+            for h, qc in sorted(qcs.items(), key=lambda kv: kv[1].view):
+                if qc.view >= voted:
+                    continue
+                block = Block(h, voted, qc, byz)
+                if (j, block.hash) in self.tempted:
+                    continue
+                self.tempted.add((j, block.hash))
+                self.plugin.replica(byz).blocks.setdefault(block.hash, block)
+                signature = self.plugin.keys.signer(byz).sign(proposal_bytes(block))
+                self._deliver(byz, j, Proposal(block, signature))
 
     _target: Value = ()
 
 
 class Follower(harness.Follower):
+    byzantine: tuple[str, ...] = ()
+
     def start(self, init: State) -> Driver:
-        return Driver(len(init.values["view"]), self.bugs)
+        return Driver(len(init.values["view"]), self.bugs, self.byzantine)
 
     def drive(self, t: Transition) -> None:
         driver: Driver = self.driver
         if t.action.name == "NewView":
             driver._target = t.state.values["highQC"][t.action.params["i"]]
         driver.take(t.action.name, t.action.params)
+        driver.tempt(t.state.values["lastVoted"])
+
+
+class PuppetFollower(Follower):
+    """r1 Byzantine (models/LockstepByzantine.cfg): a puppet whose core sends nothing; the
+    driver signs in its name what a step needs (its votes for any block, its proposals as the
+    leader of view 4, its NEW-VIEWs) and, after every step, offers each honest replica its
+    second block of a view the replica voted in."""
+
+    byzantine = ("r1",)
 
 
 HOTSTUFF = harness.LockstepSpec("hotstuff", "HotStuff", "Lockstep.cfg", Follower)
+HOTSTUFF_BYZANTINE = harness.LockstepSpec(
+    "hotstuff",
+    "HotStuff",
+    "LockstepByzantine.cfg",
+    PuppetFollower,
+    machine="HotStuffByzantineLockstep",
+)
 
 
 def lockstep(
@@ -161,3 +283,10 @@ def lockstep(
 ) -> None:
     """The check: TLC picks each step, the group takes it, states compared after every step."""
     harness.lockstep(HOTSTUFF, bugs, settings, fired=fired)
+
+
+def lockstep_byzantine(
+    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
+) -> None:
+    """The same with r1 a Byzantine puppet (PuppetFollower)."""
+    harness.lockstep(HOTSTUFF_BYZANTINE, bugs, settings, fired=fired)

@@ -1,0 +1,118 @@
+"""The message fuzzer on HotStuff (impl/hotstuff/fuzz.py) and the signed-fields property
+(signed_fields.py): with at most f fuzzing replicas the free runs keep every check and the honest
+replicas reject every forgery; with f + 1 colluding ones a check sees the break; every field of
+every signed message type is covered by a signature or declared; and each check is shown to fail."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from hypothesis import settings
+
+from meshcheck.impl.hotstuff import fuzz, messages, replica
+from meshcheck.impl.hotstuff.messages import Block, NewView, Proposal, Vote
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hotstuff import signed_fields as sf
+from meshcheck.property_tests.hotstuff.free_runs import (
+    STORM,
+    Monitor,
+    check_safety,
+    cluster,
+    fuzz_safety,
+    watch,
+)
+
+
+def test_fuzzed_runs_keep_safety_and_honest_replicas_reject_forgeries() -> None:
+    fuzz_safety(frozenset(), settings())
+
+
+def test_every_signed_field_is_covered_or_declared() -> None:
+    sf.signed_fields(frozenset(), settings())
+
+
+def test_a_fuzzing_replica_sends_every_kind_of_change() -> None:
+    """One run with r3 fuzzing: its own messages and relayed ones, changed at many positions, some
+    signed again in its name, some under the signatures they had; the forged ones rejected."""
+    schedule = Schedule(seed=5, ticks=1500, every=25, byzantine={"r3": ("fuzz",)})
+    sim = cluster(schedule, 4, frozenset(), heal=False, record=False)
+    monitor, oracle = Monitor(sim), watch(sim)
+    free_runs.run(sim, schedule, schedule.ticks, STORM)
+    assert monitor.problem is None and oracle.violation is None
+    fuzzer = sim.plugin.nodes["r3"].fuzzer  # type: ignore[attr-defined]
+    sent = fuzzer.sent
+    assert len(sent) > 50 and oracle.checked > 5
+    assert {True, False} <= {f.resigned for f in sent}
+    assert {Proposal, Vote, NewView} <= {type(f.message) for f in sent}
+    assert any(fuzz.signer_of(f.origin) not in ("r3", None) for f in sent)  # relayed too
+    assert {"->", "bit", "swapped"} <= {
+        w for f in sent for w in ("->", "bit", "swapped") if w in f.how
+    }
+    # the honest replicas still commit and accused only r3
+    plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+    assert all(plugin.replica(r).applied > 20 for r in ("r1", "r2", "r4"))
+    accused = {a.accused for r in ("r1", "r2", "r4") for a in plugin.replica(r).accusations}
+    assert accused == {"r3"}
+
+
+COLLUDING = ("fuzz", "equivocate", "vote_all")
+
+
+@pytest.mark.parametrize("seed", [0, 2])  # seeds 0..7: 5 of 8 break within 1,000 ticks
+def test_f_plus_1_colluding_fuzzers_break_safety_and_f_do_not(seed: int) -> None:
+    """r1 and r2 fuzz, equivocate and vote for everything: two of four replicas, one more than f;
+    two QCs of one view form and the monitor reports it. r1 alone (f of them) is tolerated."""
+    broken = Schedule(seed=seed, ticks=1000, byzantine={"r1": COLLUDING, "r2": COLLUDING})
+    with pytest.raises(CheckFailed, match="NoConflictingQCs: two QCs of view"):
+        check_safety(broken, 4, frozenset())
+    check_safety(broken.with_knobs(byzantine={"r1": COLLUDING}), 4, frozenset())
+
+
+# -- each part of the oracle and of the property fails on a receiver that breaks it ----------------
+
+
+def test_a_receiver_that_takes_a_qc_unchecked_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replica.Replica, "valid_qc", lambda self, qc: True)
+    with pytest.raises(CheckFailed, match=r"took a forged proposal|keeps a NEW-VIEW"):
+        sf.signed_fields(frozenset(), settings())
+
+
+def test_a_receiver_that_records_no_evidence_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replica.Replica, "_accuse", lambda self, *args: None)
+    with pytest.raises(CheckFailed, match="without recording bad_signature"):
+        sf.signed_fields(frozenset(), settings())
+
+
+def test_a_receiver_that_blames_the_leader_for_a_relayed_qc_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The proposer's signature does not cover its justify's votes: a relayer that changes them
+    must be blamed, not the leader whose signature still checks."""
+
+    real = replica.Replica._blame_proposal
+
+    def blame_leader(self: replica.Replica, source: str, p: Proposal) -> None:
+        real(self, source, p)
+        if self.accusations and self.accusations[-1].kind == replica.BAD_QC:
+            self.accusations[-1] = attrs.evolve(self.accusations[-1], accused=p.block.proposer)
+
+    monkeypatch.setattr(replica.Replica, "_blame_proposal", blame_leader)
+    with pytest.raises(CheckFailed, match=r"accuses honest r3 of bad_qc"):
+        sf.signed_fields(frozenset(), settings())
+
+
+def test_a_field_left_out_of_the_signature_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proposal whose signature covers its parent alone, not the rest of the block: the
+    property fails, naming a field."""
+
+    def forgetful(b: Block) -> bytes:
+        return b"proposal|" + b.parent
+
+    for module in (fuzz, replica, messages):
+        monkeypatch.setattr(module, "proposal_bytes", forgetful)
+    monkeypatch.setattr(sf, "GALLERY", sf.gallery())
+    with pytest.raises(CheckFailed, match=r"Proposal\.block\.\w+ changed .* still checks"):
+        sf.signed_fields(frozenset(), settings())
