@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -171,6 +172,31 @@ def rerun(spec: Rerun) -> CheckFailed | None:
 def with_rerun(trace: Trace, spec: Rerun) -> Trace:
     """The run's trace with what re-runs it in its `#meta`."""
     return attrs.evolve(trace, meta=FrozenDict({**trace.meta, "rerun": spec.as_meta()}))
+
+
+def save_shortest(
+    protocol: str,
+    bugs: Mapping[str, str],
+    shortest: Callable[[str], tuple[Trace, Rerun]],
+    argv: list[str],
+) -> int:
+    """`python -m <protocol's save module> [MUTANT ...]`: each mutant's shortest failing free run
+    (`shortest(mutant)`) written to traces/<protocol>/MUTANT.itf.json with what re-runs it and the
+    mutant it kills, for a protocol whose corpus is free runs (gossip, hotstuff)."""
+    from meshcheck.property_tests.harness import resource  # the harness imports this module
+
+    unknown = [m for m in argv if m not in bugs]
+    if unknown:
+        print(f"meshcheck: no {protocol} mutant {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    folder = resource("meshcheck.traces", protocol)
+    for mutant in argv or list(bugs):
+        trace, spec = shortest(mutant)
+        trace = with_rerun(trace, spec)
+        trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
+        path = itf.write(trace, folder / f"{mutant}.itf.json")
+        print(f"{mutant}: {len(trace.steps) - 1} steps -> {path}")
+    return 0
 
 
 def replay_command(path: Path, trace: Trace) -> str:

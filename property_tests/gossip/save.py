@@ -14,19 +14,13 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-
-import attrs
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.gossip.mutants import BUGS
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, check_run, once
-from meshcheck.property_tests.harness import resource
-from meshcheck.traces import itf
 
 FAULTS = (
     {"drop": 0.1},
@@ -82,23 +76,8 @@ def shortest(mutant: str, budget: int = 144) -> tuple[Trace, record.Rerun]:
     return best
 
 
-def save(mutant: str, folder: Path) -> Path:
-    trace, rerun = shortest(mutant)
-    trace = record.with_rerun(trace, rerun)
-    trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
-    return itf.write(trace, folder / f"{mutant}.itf.json")
-
-
 def main(argv: Sequence[str]) -> int:
-    folder = resource("meshcheck.traces", "gossip")
-    unknown = [m for m in argv if m not in BUGS]
-    if unknown:
-        print(f"meshcheck: no gossip mutant {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    for mutant in argv or list(BUGS):
-        path = save(mutant, folder)
-        print(f"{mutant}: {len(itf.read(path).steps) - 1} steps -> {path}")
-    return 0
+    return record.save_shortest("gossip", BUGS, shortest, list(argv))
 
 
 if __name__ == "__main__":
