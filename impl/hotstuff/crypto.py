@@ -1,29 +1,29 @@
-"""Keys and signatures of a HotStuff run: Ed25519 (the `cryptography` package) and SHA-256.
+"""Keys and signatures of a HotStuff run: Ed25519 and SHA-256 (impl/base/ed25519.py).
 
 HotStuff's safety rests on a replica being unable to produce another's vote (a QC is 2f+1 distinct
 replicas' signed votes, section 4 of the paper) and on block hashes naming blocks (a block's
 parent and its justify QC are hashes). Both are real here.
 
 Keys are derived from the run's seed and the holder's id, so a simulation is reproducible from its
-seed alone; a deployment would generate keys at random and share only the public halves. A replica
-uses its own private key (`signer`) and everyone's public keys (`verify`). Verified (holder, data,
-signature) triples are remembered (`verified`): a QC travels in many messages, and each replica
-checks each of its signatures once.
+seed alone (impl/base/ed25519.py says why that is a simulation's choice only). A replica uses its
+own private key (`signer`) and everyone's public keys (`verify`). `memoised()` remembers
+signatures and verifications, exactly (Ed25519 is deterministic): the lockstep harness
+(property_tests/hotstuff/lockstep.py) runs under it. The counts `signed` and `checked` count every
+call either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SIGNATURE_BYTES = 64
+from meshcheck.impl.base import ed25519
+from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, memoised, sha256
 
+__all__ = ["SIGNATURE_BYTES", "KeyRing", "Signer", "memoised", "sha256"]
 
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+DOMAIN = "meshcheck-hotstuff"
 
 
 class KeyRing:
@@ -31,15 +31,9 @@ class KeyRing:
 
     def __init__(self, seed: int, holders: Iterable[str]) -> None:
         self.seed = seed
-        self._private = {
-            h: Ed25519PrivateKey.from_private_bytes(
-                sha256(f"meshcheck-hotstuff:{seed}:{h}".encode())
-            )
-            for h in holders
-        }
-        self._public: dict[str, Ed25519PublicKey] = {
-            h: k.public_key() for h, k in self._private.items()
-        }
+        pairs = {h: ed25519.key_pair(DOMAIN, seed, h) for h in holders}
+        self._private = {h: pair[0] for h, pair in pairs.items()}
+        self._public: dict[str, Ed25519PublicKey] = {h: pair[1] for h, pair in pairs.items()}
         self.signed = 0  # signatures made and checked in the run (for measurements)
         self.checked = 0
 
@@ -53,11 +47,7 @@ class KeyRing:
         if key is None or len(signature) != SIGNATURE_BYTES:
             return False
         self.checked += 1
-        try:
-            key.verify(signature, data)
-        except InvalidSignature:
-            return False
-        return True
+        return ed25519.verify(key, signature, data)
 
 
 class Signer:
@@ -70,4 +60,4 @@ class Signer:
 
     def sign(self, data: bytes) -> bytes:
         self._ring.signed += 1
-        return self._key.sign(data)
+        return ed25519.sign(self._key, data)

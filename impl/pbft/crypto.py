@@ -1,4 +1,4 @@
-"""Keys, signatures and digests: Ed25519 (the `cryptography` package) and SHA-256.
+"""Keys, signatures and digests of a PBFT run: Ed25519 and SHA-256 (impl/base/ed25519.py).
 
 PBFT's safety rests on two cryptographic facts (Castro and Liskov, OSDI 1999, section 2): a faulty
 replica cannot produce a correct replica's signature, and it cannot find two messages with one
@@ -6,30 +6,29 @@ digest. Both are real here: every message is signed with Ed25519 and checked on 
 digest is SHA-256.
 
 Keys are derived from a seed and the holder's id (`KeyRing`), so that a simulation is reproducible
-from its seed alone. That is a property of the simulation, not of a deployment: anyone who knows the
-seed knows every private key, and a real system would generate keys at random and distribute only
-the public halves. A replica is handed a `KeyRing` and uses only its own private key (`signer`) and
-everyone's public keys (`verify`).
+from its seed alone (impl/base/ed25519.py says why that is a simulation's choice only). A replica is
+handed a `KeyRing` and uses only its own private key (`signer`) and everyone's public keys
+(`verify`). `memoised()` remembers signatures and verifications, exactly (Ed25519 is
+deterministic): the lockstep harness (property_tests/pbft/lockstep.py) runs under it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-SIGNATURE_BYTES = 64  # an Ed25519 signature
+from meshcheck.impl.base import ed25519
+from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, memoised, sha256
 
+__all__ = ["SIGNATURE_BYTES", "KeyRing", "Signer", "derive_private_key", "memoised", "sha256"]
 
-def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+DOMAIN = "meshcheck-pbft"
 
 
 def derive_private_key(seed: int, holder: str) -> Ed25519PrivateKey:
     """The holder's key for this seed: an Ed25519 key whose 32 secret bytes are a SHA-256 of both."""
-    return Ed25519PrivateKey.from_private_bytes(sha256(f"meshcheck-pbft:{seed}:{holder}".encode()))
+    return ed25519.derive_private_key(DOMAIN, seed, holder)
 
 
 class KeyRing:
@@ -37,10 +36,9 @@ class KeyRing:
 
     def __init__(self, seed: int, holders: Iterable[str]) -> None:
         self.seed = seed
-        self._private = {h: derive_private_key(seed, h) for h in holders}
-        self._public: dict[str, Ed25519PublicKey] = {
-            h: k.public_key() for h, k in self._private.items()
-        }
+        pairs = {h: ed25519.key_pair(DOMAIN, seed, h) for h in holders}
+        self._private = {h: pair[0] for h, pair in pairs.items()}
+        self._public: dict[str, Ed25519PublicKey] = {h: pair[1] for h, pair in pairs.items()}
 
     @property
     def holders(self) -> tuple[str, ...]:
@@ -56,13 +54,7 @@ class KeyRing:
     def verify(self, holder: str, signature: bytes, data: bytes) -> bool:
         """Whether `signature` is `holder`'s over `data` (False for an unknown holder)."""
         key = self._public.get(holder)
-        if key is None or len(signature) != SIGNATURE_BYTES:
-            return False
-        try:
-            key.verify(signature, data)
-        except InvalidSignature:
-            return False
-        return True
+        return key is not None and ed25519.verify(key, signature, data)
 
 
 class Signer:
@@ -73,4 +65,4 @@ class Signer:
         self._key = key
 
     def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data)
+        return ed25519.sign(self._key, data)
