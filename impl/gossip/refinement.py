@@ -25,6 +25,7 @@ An empty function (an empty digest, an empty bag) is `()`, as TLC's values come 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -90,7 +91,10 @@ def budget_of(budget: Budget, spent: Spent) -> FrozenDict:
     )
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def entry_record(entry: Entry) -> FrozenDict:
+    # cached: a recorded run maps every node's entries after every action, and entries are
+    # immutable values that stay the same for many actions
     return FrozenDict({"version": entry.version, "origin": entry.origin, "value": entry.value})
 
 
@@ -100,7 +104,7 @@ def written_record(key: str, entry: Entry) -> FrozenDict:
     )
 
 
-def _function(pairs: dict[str, Value]) -> Value:
+def _function(pairs: Mapping[Any, Value]) -> Value:
     return FrozenDict(pairs) if pairs else ()
 
 
@@ -126,11 +130,29 @@ def is_spec_message(record: Value) -> bool:
 
 
 def state_of(held: Mapping[str, Entry], keys: Collection[str]) -> FrozenDict:
-    return FrozenDict({k: entry_record(held[k]) if k in held else NIL for k in sorted(keys)})
+    ordered = tuple(sorted(keys))
+    return _state_of(ordered, tuple(held.get(k) for k in ordered))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _state_of(keys: tuple[str, ...], held: tuple[Entry | None, ...]) -> FrozenDict:
+    return FrozenDict(
+        {k: NIL if e is None else entry_record(e) for k, e in zip(keys, held, strict=True)}
+    )
 
 
 def is_alive(node: GossipNode, up: bool) -> bool:
     return up and node.status == IN
+
+
+def status_of(
+    nodes: Mapping[str, GossipNode], up: Mapping[str, bool]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The values of `alive` (the members up) and `crashed` (the members down)."""
+    return (
+        frozenset(i for i, n in nodes.items() if is_alive(n, up[i])),
+        frozenset(i for i, n in nodes.items() if not up[i] and n.status == IN),
+    )
 
 
 def members_of(node: GossipNode, up: bool) -> frozenset[str]:
@@ -141,7 +163,24 @@ def members_of(node: GossipNode, up: bool) -> frozenset[str]:
 
 def msgs_of(bag: Mapping[Value, int]) -> Value:
     """The bag (record -> copies) of Gossip.tla's messages in flight."""
-    return _function({m: n for m, n in bag.items() if is_spec_message(m)})
+    # inline `is_spec_message`: this runs after every action of a recorded run that changed the bag
+    return _function(
+        {m: n for m, n in bag.items() if isinstance(m, FrozenDict) and m["type"] in SPEC_MESSAGES}
+    )
+
+
+def node_row(node: GossipNode, up: bool, keys: Collection[str]) -> tuple[Value, Value, Value]:
+    """A node's values of `entries`, `own` and `members`."""
+    return state_of(node.entries, keys), state_of(node.own, keys), members_of(node, up)
+
+
+def row_columns(rows: Mapping[str, tuple[Value, Value, Value]]) -> tuple[Value, Value, Value]:
+    """The values of `entries`, `own` and `members` from each node's `node_row`."""
+    return (
+        FrozenDict({i: r[0] for i, r in rows.items()}),
+        FrozenDict({i: r[1] for i, r in rows.items()}),
+        FrozenDict({i: r[2] for i, r in rows.items()}),
+    )
 
 
 def written_of(written: Iterable[tuple[str, Entry]]) -> frozenset[FrozenDict]:
@@ -153,25 +192,41 @@ def abstract_state(
     up: Mapping[str, bool],
     bag: Mapping[Value, int],
     keys: Collection[str],
-    written: Iterable[tuple[str, Entry]],
+    written: Iterable[tuple[str, Entry]] | frozenset[FrozenDict],
     *,
     cut: frozenset[str] = frozenset(),
     budget: Budget = Budget(),
     spent: Spent | None = None,
+    rows: Mapping[str, tuple[Value, Value, Value]] | None = None,
+    columns: tuple[Value, Value, Value, Value] | None = None,
+    status: tuple[frozenset[str], frozenset[str]] | None = None,
+    budget_value: FrozenDict | None = None,
 ) -> FrozenDict:
     """The spec's variables from the cluster: its nodes, which are up, the messages in flight, the
-    keys of the model, every write so far, the partition, and the model's budget less what the run
-    spent."""
+    keys of the model, every write so far (or their records, `written_of` them, already built), the
+    partition, and the model's budget less what the run spent; `rows`: each node's `node_row`,
+    when the caller has them already; `columns`: the values of `entries`, `own`, `members` (built
+    from the rows) and `msgs` (from the bag), when the caller has them already; `status`: the
+    values of `alive` and `crashed` (`status_of`), and `budget_value` the value of `budget`
+    (`budget_of`), when the caller has them already."""
+    if columns is None:
+        if rows is None:
+            rows = {i: node_row(n, up[i], keys) for i, n in nodes.items()}
+        columns = (*row_columns(rows), msgs_of(bag))
+    entries, own, members, msgs = columns
+    alive, crashed = status if status is not None else status_of(nodes, up)
     return FrozenDict(
         {
-            "alive": frozenset(i for i, n in nodes.items() if is_alive(n, up[i])),
-            "crashed": frozenset(i for i, n in nodes.items() if not up[i] and n.status == IN),
-            "entries": FrozenDict({i: state_of(n.entries, keys) for i, n in nodes.items()}),
-            "own": FrozenDict({i: state_of(n.own, keys) for i, n in nodes.items()}),
-            "members": FrozenDict({i: members_of(n, up[i]) for i, n in nodes.items()}),
-            "msgs": msgs_of(bag),
+            "alive": alive,
+            "crashed": crashed,
+            "entries": entries,
+            "own": own,
+            "members": members,
+            "msgs": msgs,
             "cut": cut,
-            "written": written_of(written),
-            "budget": budget_of(budget, spent or Spent()),
+            "written": written if isinstance(written, frozenset) else written_of(written),
+            "budget": budget_value
+            if budget_value is not None
+            else budget_of(budget, spent or Spent()),
         }
     )

@@ -22,13 +22,14 @@ the refinement mapping's `budget`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.effects import Effect, split_actions
 from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.growth import extended
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.gossip import refinement
@@ -93,6 +94,27 @@ class GossipPlugin:
         self.budget = budget or refinement.Budget()
         self.spent = refinement.Spent()
         self.written: list[tuple[str, Entry]] = []  # every status write (key, entry), in order
+        # the spec's `written` of `written`, rebuilt only when it grew: the mapping runs after
+        # every action of a recorded run, and the writes only ever grow
+        self._written_value: frozenset[FrozenDict] = frozenset()
+        self._written_count = 0
+        # each node's entries, own writes and view as last mapped, and the node object read
+        self._rows: dict[str, tuple[Value, Value, Value]] = {}
+        self._row_of: dict[str, GossipNode] = {}
+        # the last mapping's `row_columns` and `msgs`, with the bag they came from: an event
+        # changes one node's row or none (`_stale`: the columns a row changed since, None: every
+        # one, or the nodes changed), and the bag is the same object until it changes
+        self._columns: list[Value] = []
+        self._stale: set[int] | None = None
+        self._msgs: tuple[FrozenDict, Value] | None = None
+        # each node's (alive, crashed) as last mapped, and the values of `alive` and `crashed`
+        # built from them (None: build again); a node's change only when it steps, crashes, is
+        # rebuilt or comes back up, which the simulator reports as touching it
+        self._flags: dict[str, tuple[bool, bool]] = {}
+        self._status: tuple[frozenset[str], frozenset[str]] | None = None
+        # `cut` as last computed, and the network's count of cut changes it was computed at
+        self._cut: tuple[int, frozenset[str]] | None = None
+        self._budget: tuple[tuple[int, ...], FrozenDict] | None = None  # `budget`, and the spent
         self.observers: list[Observer] = []
         self.up: Mapping[str, bool] = {}
         self._sim: Simulator[GossipNode] | None = None
@@ -156,16 +178,85 @@ class GossipPlugin:
     ) -> FrozenDict:
         # before `attach` (the simulator's initial state), every node is up
         up = self.up if self._sim is not None else dict.fromkeys(nodes, True)
+        self._rows = {i: refinement.node_row(n, up[i], self.keys) for i, n in nodes.items()}
+        self._row_of = dict(nodes)
+        self._stale = None
+        self._flags = {i: _flags(n, up[i]) for i, n in nodes.items()}
+        self._status = None
+        return self._mapped(nodes, up, messages)
+
+    def abstract_state_since(
+        self,
+        nodes: Mapping[str, GossipNode],
+        messages: FrozenDict,
+        faults: Mapping[str, int],
+        touched: Collection[str],
+    ) -> FrozenDict:
+        """`abstract_state`, when only the `touched` nodes stepped, were rebuilt or came back up
+        since the last mapping: the other nodes' entries, own writes and views are the last ones."""
+        up = self.up if self._sim is not None else dict.fromkeys(nodes, True)
+        if self._rows.keys() != nodes.keys():
+            return self.abstract_state(nodes, messages, faults)
+        flags, rows, stale = self._flags, self._rows, self._stale
+        for i, n in nodes.items():
+            if i in touched or n is not self._row_of[i]:
+                row, before = refinement.node_row(n, up[i], self.keys), rows[i]
+                if stale is not None:
+                    for k in range(3):
+                        if row[k] is not before[k] and row[k] != before[k]:
+                            stale.add(k)
+                rows[i] = row
+                self._row_of[i] = n
+                now = _flags(n, up[i])
+                if flags[i] != now:
+                    flags[i] = now
+                    self._status = None
+        return self._mapped(nodes, up, messages)
+
+    def _mapped(
+        self, nodes: Mapping[str, GossipNode], up: Mapping[str, bool], messages: FrozenDict
+    ) -> FrozenDict:
+        rows, stale = self._rows, self._stale
+        if stale is None or list(rows) != list(nodes):
+            self._columns = list(refinement.row_columns({i: rows[i] for i in nodes}))
+        elif stale:
+            # only the variables a row changed: the others keep their objects (cheap to compare)
+            for k in stale:
+                self._columns[k] = FrozenDict({i: rows[i][k] for i in nodes})
+        self._stale = set()
+        if self._msgs is None or self._msgs[0] is not messages:
+            self._msgs = (messages, refinement.msgs_of(messages))
+        if self._status is None:
+            flags = self._flags
+            self._status = (
+                frozenset(i for i in nodes if flags[i][0]),
+                frozenset(i for i in nodes if flags[i][1]),
+            )
+        spent = self.spent
+        numbers = (spent.loss, spent.duplicate, spent.crash, spent.partition, spent.churn)
+        if self._budget is None or self._budget[0] != numbers:
+            self._budget = (numbers, refinement.budget_of(self.budget, spent))
         return refinement.abstract_state(
             nodes,
             up,
             messages,
             self.keys,
-            self.written,
+            self.written_value(),
             cut=self.cut(),
-            budget=self.budget,
-            spent=self.spent,
+            columns=(*self._columns, self._msgs[1]),
+            status=self._status,
+            budget_value=self._budget[1],
         )
+
+    def written_value(self) -> frozenset[FrozenDict]:
+        """Gossip.tla's `written`: the records of every write so far (`refinement.written_of`)."""
+        if self._written_count != len(self.written):
+            fresh = refinement.written_of(self.written[self._written_count :])
+            old, self._written_value = self._written_value, self._written_value | fresh
+            # the trace recorder keeps what was added without comparing the sets
+            extended(old, self._written_value, fresh - old)  # (impl/base/growth.py)
+            self._written_count = len(self.written)
+        return self._written_value
 
     def cut(self) -> frozenset[str]:
         """Gossip.tla's `cut`: the nodes on the other side of a two-way partition from the first
@@ -175,11 +266,14 @@ class GossipPlugin:
         if self._sim is None or not self.initial:
             return frozenset()
         network, ref = self._sim.network, self.initial[0]
-        return frozenset(
-            j
-            for j in self._sim.node_ids
-            if j != ref and not network.reachable(ref, j) and not network.reachable(j, ref)
-        )
+        if self._cut is None or self._cut[0] != network.cuts:  # computed once per change of links
+            cut = frozenset(
+                j
+                for j in self._sim.node_ids
+                if j != ref and not network.reachable(ref, j) and not network.reachable(j, ref)
+            )
+            self._cut = (network.cuts, cut)
+        return self._cut[1]
 
     def deliverable(self, record: Value) -> bool:
         """Gossip.tla's `Deliverable(m)`: its receiver is a live member on its sender's side."""
@@ -213,6 +307,12 @@ class GossipPlugin:
         if refinement.is_spec_message(subject):
             self.spent.duplicate += 1
         return "DuplicateMessage", FrozenDict()
+
+
+def _flags(node: GossipNode, up: bool) -> tuple[bool, bool]:
+    """Whether the node is in `alive` (a member up) and in `crashed` (a member down)."""
+    member = node.status == IN
+    return up and member, not up and member
 
 
 def gossip_cluster(

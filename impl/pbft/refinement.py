@@ -142,7 +142,11 @@ def message_record(m: Any) -> Value:
         return FrozenDict({"type": type(m).__name__})
     try:
         return _cached_record(m)
-    except TypeError:  # unhashable garbage a Byzantine node sent
+    except (TypeError, AttributeError):
+        # Garbage a Byzantine node sent: unhashable, or of the wrong shape inside (the fuzzer,
+        # impl/pbft/byzantine/fuzz.py, puts a signed request where a view-change message's
+        # prepared certificate holds a pre-prepare; the replicas check each part's type,
+        # viewchange.py's `_signed`, and reject it)
         return FrozenDict({"type": type(m.body).__name__})
 
 

@@ -15,7 +15,7 @@ import attrs
 from meshcheck.impl.base.values import FrozenDict
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # hashed on every mapping of a log or a message (entry_record)
 class Entry:
     """One log entry: the term it was created in, and the client's value (or the leader's no-op)."""
 
@@ -125,7 +125,7 @@ def message_record(m: Message) -> FrozenDict:
         fields |= {
             "mprevLogIndex": m.prev_log_index,
             "mprevLogTerm": m.prev_log_term,
-            "mentries": tuple(entry_record(e) for e in m.entries),
+            "mentries": tuple(map(entry_record, m.entries)),
             "mcommitIndex": m.commit_index,
             "mreadSeq": m.read_round,
         }

@@ -22,12 +22,13 @@ a stutter, which the spec always allows, rather than to a Restart step that woul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.events import Restart, Tick
+from meshcheck.impl.base.growth import differ, extended
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.messages import (
     entry_record,
@@ -85,10 +86,14 @@ class History:
         self._committed: tuple[FrozenDict, ...] = ()
         # node -> (log version, log base, the log's value)
         self._logs: dict[str, tuple[int, int, tuple[FrozenDict, ...]]] = {}
+        self.columns: _Columns | None = None  # the last state's per-server variables
 
     def committed_value(self) -> tuple[FrozenDict, ...]:
-        if len(self._committed) != len(self.committed):
-            self._committed = tuple(self.committed)
+        old = self._committed
+        if len(old) != len(self.committed):
+            added = tuple(self.committed[len(old) :])
+            self._committed = old + added
+            extended(old, self._committed, added)  # for the trace recorder: no need to compare
         return self._committed
 
     def log_value(self, node: RaftNode) -> tuple[FrozenDict, ...]:
@@ -97,7 +102,9 @@ class History:
         if cached is not None and cached[0] == log.version:
             return cached[2]
         if cached is not None and cached[1] == log.base:  # only appends since: extend
-            value = cached[2] + tuple(map(entry_record, log.entries[len(cached[2]) :]))
+            added = tuple(map(entry_record, log.entries[len(cached[2]) :]))
+            value = cached[2] + added
+            extended(cached[2], value, added)  # for the trace recorder: no need to compare
         else:
             value = tuple(map(entry_record, log.entries))
         self._logs[node.id] = (log.version, log.base, value)
@@ -136,61 +143,158 @@ class History:
         return floor[2] if floor is not None and floor[:2] == (node.term, node.reads.seq) else 0
 
 
+# The variables that are functions over servers, in the order of a server's row (`_row`).
+_PER_SERVER = tuple(v for v in VARIABLES if v not in ("messages", "committed", "budget"))
+
+
+def _reads(n: RaftNode) -> FrozenDict:
+    if n.role != LEADER:
+        return INIT_READ
+    r = n.reads
+    return FrozenDict({"seq": r.seq, "index": r.index, "acks": r.acks, "served": r.served})
+
+
+def _row(
+    n: RaftNode, history: History, init_next: FrozenDict, init_match: FrozenDict
+) -> tuple[Value, ...]:
+    """One server's values of the `_PER_SERVER` variables."""
+    role, log = n.role, n.log
+    leader = role == LEADER
+    return (
+        n.term,
+        NONE if n.voted_for is None else n.voted_for,
+        history.log_value(n),
+        log.snapshot_index,
+        log.snapshot_term,
+        role,
+        n.commit_index,
+        n.votes_granted if role == CANDIDATE else frozenset(),
+        FrozenDict(n.next_index) if leader else init_next,
+        FrozenDict(n.match_index) if leader else init_match,
+        _reads(n),
+        history.read_floor(n),
+    )
+
+
+class _Columns:
+    """The per-server variables of the last state mapped: each server's row and each variable's
+    function over the servers. The mapping runs after every action of a recorded run and one
+    action changes one server, so a variable no server's row changed keeps its value object from
+    the last state (equal states then compare by identity, and are not built again)."""
+
+    def __init__(self, servers: tuple[str, ...]) -> None:
+        self.servers = servers
+        self.init_next = FrozenDict(dict.fromkeys(servers, 1))
+        self.init_match = FrozenDict(dict.fromkeys(servers, 0))
+        self.rows: dict[str, tuple[Value, ...]] = {}
+        self.objects: dict[str, RaftNode] = {}  # the node object each row was read from
+        self.values: list[FrozenDict] = []
+        self.budget: tuple[tuple[int, ...], FrozenDict] | None = None
+
+    def update(
+        self, nodes: Mapping[str, RaftNode], history: History, touched: Collection[str] | None
+    ) -> list[FrozenDict]:
+        """The per-server variables now; `touched`: only those servers stepped since the last
+        update (a server whose node object was replaced is read again too)."""
+        servers, rows, objects = self.servers, self.rows, self.objects
+        if touched is None or not rows or not self.values:
+            self.rows = rows = {
+                i: _row(nodes[i], history, self.init_next, self.init_match) for i in servers
+            }
+            self.objects = dict(nodes)
+            self.values = [
+                FrozenDict({i: rows[i][k] for i in servers}) for k in range(len(_PER_SERVER))
+            ]
+            return self.values
+        # in place: this runs after every action of a recorded run, and each object it makes
+        # and keeps is one more for the garbage collector to walk
+        moved: set[int] = set()  # the variables a server's row changed
+        for i in servers:
+            node = nodes[i]
+            if i in touched or node is not objects[i]:
+                objects[i] = node
+                row, before = _row(node, history, self.init_next, self.init_match), rows[i]
+                # `differ`, not `!=`: a grown log is a long tuple (impl/base/growth.py)
+                changes = [k for k in range(len(_PER_SERVER)) if differ(row[k], before[k])]
+                if changes:
+                    moved.update(changes)
+                    rows[i] = row
+        for k in moved:
+            self.values[k] = FrozenDict({i: rows[i][k] for i in servers})
+        return self.values
+
+    def budget_value(self, numbers: tuple[int, ...]) -> FrozenDict:
+        if self.budget is None or self.budget[0] != numbers:
+            fault, restart, drop, duplicate, snapshot = numbers
+            value = FrozenDict(
+                {
+                    "fault": fault,
+                    "restart": restart,
+                    "drop": drop,
+                    "duplicate": duplicate,
+                    "snapshot": snapshot,
+                }
+            )
+            self.budget = (numbers, value)
+        return self.budget[1]
+
+
 def abstract_state(
     nodes: Mapping[str, RaftNode],
     messages: FrozenDict,
     history: History,
     faults: Mapping[str, int],
     budget: Budget,
+    touched: Collection[str] | None = None,
 ) -> FrozenDict:
     """The spec's variables for a cluster (`nodes` by server id), the bag of messages in flight
     (record -> count), the run's history, the network faults so far ("drop", "duplicate") and the
-    model's bounds."""
-    servers = sorted(nodes)
+    model's bounds; `touched`: only those servers stepped since the history last mapped the
+    cluster (None: any may have)."""
+    servers = tuple(sorted(nodes))
+    columns = history.columns
+    if columns is None or columns.servers != servers:
+        columns = history.columns = _Columns(servers)
+    (
+        term,
+        voted,
+        log,
+        snapshot_index,
+        snapshot_term,
+        role,
+        commit,
+        votes,
+        next_index,
+        match_index,
+        reads,
+        floor,
+    ) = columns.update(nodes, history, touched)
     drops, duplicates = faults.get("drop", 0), faults.get("duplicate", 0)
-    init_next = FrozenDict(dict.fromkeys(servers, 1))
-    init_match = FrozenDict(dict.fromkeys(servers, 0))
-
-    def per_server(f: Callable[[RaftNode], Value]) -> FrozenDict:
-        return FrozenDict({i: f(nodes[i]) for i in servers})
-
-    def reads(n: RaftNode) -> FrozenDict:
-        if n.role != LEADER:
-            return INIT_READ
-        r = n.reads
-        return FrozenDict({"seq": r.seq, "index": r.index, "acks": r.acks, "served": r.served})
-
     return FrozenDict(
         {
             # An empty bag is the empty function, which TLC and specs/tlc/values.py give as ().
             "messages": messages if messages else (),
-            "currentTerm": per_server(lambda n: n.term),
-            "votedFor": per_server(lambda n: NONE if n.voted_for is None else n.voted_for),
-            "log": per_server(history.log_value),
-            "snapshotIndex": per_server(lambda n: n.log.snapshot_index),
-            "snapshotTerm": per_server(lambda n: n.log.snapshot_term),
-            "role": per_server(lambda n: n.role),
-            "commitIndex": per_server(lambda n: n.commit_index),
-            "votesGranted": per_server(
-                lambda n: n.votes_granted if n.role == CANDIDATE else frozenset()
-            ),
-            "nextIndex": per_server(
-                lambda n: FrozenDict(n.next_index) if n.role == LEADER else init_next
-            ),
-            "matchIndex": per_server(
-                lambda n: FrozenDict(n.match_index) if n.role == LEADER else init_match
-            ),
-            "reads": per_server(reads),
+            "currentTerm": term,
+            "votedFor": voted,
+            "log": log,
+            "snapshotIndex": snapshot_index,
+            "snapshotTerm": snapshot_term,
+            "role": role,
+            "commitIndex": commit,
+            "votesGranted": votes,
+            "nextIndex": next_index,
+            "matchIndex": match_index,
+            "reads": reads,
             "committed": history.committed_value(),
-            "readFloor": per_server(history.read_floor),
-            "budget": FrozenDict(
-                {
-                    "fault": budget.fault - history.restarts - drops - duplicates,
-                    "restart": budget.restart - history.restarts,
-                    "drop": budget.drop - drops,
-                    "duplicate": budget.duplicate - duplicates,
-                    "snapshot": budget.snapshot - history.snapshots,
-                }
+            "readFloor": floor,
+            "budget": columns.budget_value(
+                (
+                    budget.fault - history.restarts - drops - duplicates,
+                    budget.restart - history.restarts,
+                    budget.drop - drops,
+                    budget.duplicate - duplicates,
+                    budget.snapshot - history.snapshots,
+                )
             ),
         }
     )

@@ -13,7 +13,7 @@ responses), so the node's state after the event is right for every one of those 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from meshcheck.impl.base.effects import Effect, split_actions
@@ -87,6 +87,16 @@ class RaftPlugin:
         self, nodes: Mapping[str, RaftNode], messages: FrozenDict, faults: Mapping[str, int]
     ) -> FrozenDict:
         return abstract_state(nodes, messages, self.history, faults, self.budget)
+
+    def abstract_state_since(
+        self,
+        nodes: Mapping[str, RaftNode],
+        messages: FrozenDict,
+        faults: Mapping[str, int],
+        touched: Collection[str],
+    ) -> FrozenDict:
+        """`abstract_state`, when only the `touched` nodes stepped since the last mapping."""
+        return abstract_state(nodes, messages, self.history, faults, self.budget, touched)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
         if kind == "restart":

@@ -102,6 +102,10 @@ class Cluster(Generic[N]):
         self._armed: dict[str, int | None] = {}
         self._down_for: dict[str, int] = {}  # node -> ticks it stays down once the armed crash hits
         self._pending_boot: dict[str, list[Effect]] = {}
+        # the nodes stepped or rebuilt since the abstract state was last mapped: a plug-in with
+        # `abstract_state_since` maps only what those changed when the recorder asks (`_abstract`)
+        self._touched: set[str] = set()
+        self._since = getattr(plugin, "abstract_state_since", None)
 
         for i in self.node_ids:
             node = plugin.new_node(i, self._node_rng(i))
@@ -125,6 +129,7 @@ class Cluster(Generic[N]):
         if self.up[node]:
             return
         self.up[node] = True
+        self._touched.add(node)  # up again: what the mapping reads of it may change
         self._note(f"recover {node}")
         boot = self._pending_boot.pop(node, [])
         if not (self.recorder.enabled and "recover" in self._fault_steps):
@@ -178,6 +183,7 @@ class Cluster(Generic[N]):
     def _step(self, node_id: str, node: N, event: Any) -> list[Effect]:
         # Time reaches a core only inside its events: an event with a `now` field carries the
         # node's clock reading (for logs such as PBFT's audit records; a core never reads a clock).
+        self._touched.add(node_id)
         kind = type(event)
         timed = _TIMED.get(kind)
         if timed is None:
@@ -207,7 +213,8 @@ class Cluster(Generic[N]):
             crash_at = arm if arm is not None else self.rng.randint(0, len(effects))
         recording = self.recorder.enabled
         # the event's label is for the trace and the fault log only: built when one is written
-        label = _describe(event, envelope) if recording or crash_at is not None else ""
+        # (a recorded step keeps the event and builds its label when the trace is built)
+        label = _describe(event, envelope) if crash_at is not None else ""
         if crash_at is not None and persist_at is not None and crash_at <= persist_at:
             # Nothing of the step became durable: the same as a crash just before the event.
             self._crash(node_id, "crash before persist", event=label)
@@ -221,7 +228,8 @@ class Cluster(Generic[N]):
             segments = self.plugin.split(node_id, event, reported)
             if sum(len(s.effects) for s in segments) != len(effects):
                 raise ContractViolation(
-                    f"{self.plugin.name}: split() lost or invented effects of {label}"
+                    f"{self.plugin.name}: split() lost or invented effects of "
+                    f"{_describe(event, envelope)}"
                 )
         else:
             segments = [Segment(None, _NO_PARAMS, tuple(effects))]
@@ -243,7 +251,9 @@ class Cluster(Generic[N]):
                 k += 1
             self.plugin.after_step(node_id, event, self.nodes)
             if recording:
-                self._record_step(segment.action, segment.params, node_id, label)
+                self._record_step(
+                    segment.action, segment.params, node_id, label or Label(event, envelope)
+                )
         core: object = node  # a core may offer the optional AppliedState hook
         if (
             applied
@@ -381,6 +391,7 @@ class Cluster(Generic[N]):
         self.incarnation[node_id] += 1
         node = self.plugin.new_node(node_id, self._node_rng(node_id))
         self.nodes[node_id] = node
+        self._touched.add(node_id)
         restart = Restart(self.durable[node_id].view())
         self._pending_boot[node_id] = self._step(node_id, node, restart)
         self.fault_counts["restart"] += 1
@@ -410,25 +421,48 @@ class Cluster(Generic[N]):
         self.fault_log.append(f"t={self.now} {text}")
         self.recorder.note(text)
 
-    def _abstract(self) -> FrozenDict:
+    def _abstract(self, *, since: bool = False) -> FrozenDict:
+        """The refinement mapping now; `since` (the recorder, after an action of this cluster's):
+        by the plug-in's `abstract_state_since` if it has one, told which nodes stepped."""
         bag = self.recorder.bag(self.network)
+        touched, self._touched = self._touched, set()
+        if since and self._since is not None:
+            state: FrozenDict = self._since(self.nodes, bag, self.fault_counts, touched)
+            return state
         return self.plugin.abstract_state(self.nodes, bag, self.fault_counts)
+
+    def _abstract_since(self) -> FrozenDict:
+        return self._abstract(since=True)
 
     def _record_step(
         self,
         action: str | None,
         params: Mapping[str, Value],
         node: str,
-        event: str,
+        event: str | Label,
         fault: str = "",
     ) -> None:
         self.recorder.step(
-            self._abstract, action, params, node=node, event=event, now=self.now, fault=fault
+            self._abstract_since, action, params, node=node, event=event, now=self.now, fault=fault
         )
 
 
 _TIMED: dict[type, bool] = {}  # event type -> whether it has a `now` field (`Cluster._step`)
 _NO_PARAMS = FrozenDict()
+
+
+class Label:
+    """An event's label (`_describe`) not built yet: a recorded step keeps this, and the trace
+    builds the text when it is asked for (the event and the envelope never change)."""
+
+    __slots__ = ("envelope", "event")
+
+    def __init__(self, event: Any, envelope: Envelope | None) -> None:
+        self.event = event
+        self.envelope = envelope
+
+    def __str__(self) -> str:
+        return _describe(self.event, self.envelope)
 
 
 def _describe(event: Any, envelope: Envelope | None) -> str:

@@ -35,6 +35,7 @@ class Network:
     def __init__(self) -> None:
         self._in_flight: dict[int, Envelope] = {}
         self._cut: set[tuple[str, str]] = set()
+        self.cuts = 0  # how many times the cut links changed (a mapping's cache of them checks it)
 
     def put(self, envelope: Envelope) -> None:
         self._in_flight[envelope.id] = envelope
@@ -61,13 +62,16 @@ class Network:
             for b, gb in enumerate(sets):
                 if a != b:
                     self._cut.update((x, y) for x in ga for y in gb)
+        self.cuts += 1
 
     def cut(self, source: str, dest: str) -> None:
         """Cut the link from `source` to `dest` only (a one-way partition)."""
         self._cut.add((source, dest))
+        self.cuts += 1
 
     def heal(self) -> None:
         self._cut.clear()
+        self.cuts += 1
 
     def reachable(self, source: str, dest: str) -> bool:
         return (source, dest) not in self._cut

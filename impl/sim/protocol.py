@@ -6,6 +6,11 @@ one processed event splits into spec actions (`split`), how a message looks as a
 (`message_record`), how the cluster maps to the spec's variables (`abstract_state`, the refinement
 mapping), and which spec actions the network and crash faults are (`fault_step`). A plugin may keep
 history for the mapping (a spec's ghost variables): `after_step` sees every step, recorded or not.
+
+A recorded run maps the cluster after every spec action. A plug-in may offer, besides
+`abstract_state`, `abstract_state_since(nodes, messages, faults, touched)`: the same state, given
+that only the nodes in `touched` were stepped or rebuilt (replaced in `nodes`) since it last mapped
+the cluster by either method; the recorder then calls that (impl/raft/simulation.py has one).
 """
 
 from __future__ import annotations

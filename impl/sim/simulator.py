@@ -248,6 +248,11 @@ class Simulator(Cluster[N]):
         }
         return self.recorder.trace(self.plugin.variables, meta)
 
+    def trace_length(self) -> int:
+        """`len(self.trace().steps)`, without building the trace: where a caller's next event's
+        steps will start."""
+        return len(self.recorder)
+
     def abstract_state(self) -> FrozenDict:
         """The refinement mapping of the cluster now."""
         return self._abstract()
