@@ -19,9 +19,11 @@ importlib.resources, so an installed copy finds them too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from importlib.resources import files
 from pathlib import Path
 from types import ModuleType
@@ -93,7 +95,12 @@ class LockstepSpec:
     # named spec paths (action labels) an example may start with
     rarity: Callable[[Mapping[str, Any]], float] | None = None
     prefixes: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    # what lockstep and shrinking run inside, for speed only: e.g. PBFT's and HotStuff's memo of
+    # Ed25519 results (impl/pbft/crypto.py `memoised`: exact, since Ed25519 is deterministic)
+    context: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext
     successors: SuccessorCache = attrs.field(init=False)
+    _stepper: list[Stepper] = attrs.field(init=False, factory=list, repr=False)
+    _init: list[State] = attrs.field(init=False, factory=list, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # successors by state fingerprint (property_tests/lockstep.py says why they are kept)
@@ -109,7 +116,19 @@ class LockstepSpec:
         return resource(models, "models", self.config)
 
     def stepper(self) -> Stepper:
-        return cached_stepper(self.spec_path, self.config_path)
+        # kept on the spec: finding the files through importlib.resources costs more than a
+        # lockstep step's TLC call when asked for at every step
+        if not self._stepper:
+            self._stepper.append(cached_stepper(self.spec_path, self.config_path))
+        return self._stepper[0]
+
+    def init(self) -> State:
+        """The lockstep model's one initial state, kept (with its Python values, once converted):
+        every example starts from it."""
+        if not self._init:
+            (init,) = self.stepper().init_states()
+            self._init.append(init)
+        return self._init[0]
 
     def trace(
         self, path: Sequence[Step], bugs: frozenset[str], problem: tuple[str, ...], source: str
@@ -128,6 +147,30 @@ class LockstepSpec:
             "divergence": problem,
         }
         return Trace(vars=self.stepper().vars, steps=tuple(path), meta=FrozenDict(meta))
+
+
+class Label:
+    """A step's one-line description (`Follower.describe`), computed when it is first read: as
+    text (`str`, an f-string) or by Hypothesis's `note`, which pretty-prints it only for the
+    failing example it reports. A step that passes is never described: describing one costs as
+    much as a small step (gossip's and PBFT's read the message bag's change)."""
+
+    __slots__ = ("_make", "_text")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        text = self._text
+        if text is None:
+            text = self._text = self._make()
+        return text
+
+    __repr__ = __str__
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # Hypothesis's printer
+        printer.text(str(self))
 
 
 class Follower:
@@ -155,6 +198,7 @@ class Follower:
         self.state = init
         self.path: list[Step] = [Step(init.values)]
         self.failed = False
+        self._label: tuple[Transition, State, Label] | None = None
         self.driver = self.start(init)
         got = self.driver.state()
         if got != init.values:
@@ -168,12 +212,24 @@ class Follower:
         """Make the implementation take `t` from `self.state`."""
         raise NotImplementedError
 
-    def after(self, t: Transition, label: str) -> None:
+    def after(self, t: Transition, label: Label) -> None:
         """More checks once the implementation is in `t.state` (default: none)."""
 
-    def describe(self, t: Transition) -> str:
-        """The step as one line (default: the action instance)."""
+    def describe(self, t: Transition, before: State) -> str:
+        """The step `t` from `before` as one line (default: the action instance)."""
         return t.action.label()
+
+    def label(self, t: Transition) -> Label:
+        """`describe(t, ...)` from the current state, as a `Label`: computed once, and only when
+        read (the machine notes it for Hypothesis's report, `take` names the step by it in a
+        failure's message)."""
+        last = self._label
+        before = self.state
+        if last is not None and last[0] is t and last[1] is before:
+            return last[2]
+        label = Label(functools.partial(self.describe, t, before))
+        self._label = (t, before, label)
+        return label
 
     def history_problem(self) -> str | None:
         """The client-history checks (property_tests/histories.py) on the run so far, when the
@@ -201,15 +257,15 @@ class Follower:
         trace = self.target.trace(self.path, self.bugs, tuple(problem), self.source)
         raise CheckFailed(message, steps=len(steps), trace=trace)
 
-    def compare(self, label: str, want: FrozenDict, got: FrozenDict) -> None:
+    def compare(self, label: Label, want: FrozenDict, got: FrozenDict) -> None:
         """The refinement check: the implementation's abstract state is the spec's."""
         if got != want:
             problem = f"after {label} the implementation is not in the spec's state:"
             self.fail([problem, *differences(want, got)])
 
-    def take(self, t: Transition) -> str:
+    def take(self, t: Transition) -> Label:
         """Take the spec's step `t` from `self.state`; its one-line description."""
-        label = self.describe(t)
+        label = self.label(t)
         self.path.append(Step(t.state.values, t.action.name, t.action.params))
         try:
             self.drive(t)
@@ -231,18 +287,26 @@ def lockstep_machine(
     spec action (property_tests/lockstep.py); `fired` counts the actions it took, across examples."""
 
     class Base(LockstepBase):
-        def start(self) -> State:
-            (init,) = spec.stepper().init_states()
-            self.follower = spec.follower(spec, init, self.bugs)
-            return init
+        follower: Follower | None = None
+
+        def initial(self) -> State:
+            return spec.init()
+
+        def start(self) -> None:
+            self.follower = spec.follower(spec, self.state, self.bugs)
 
         def successors(self, state: State) -> list[Transition]:
             return spec.successors(state)
 
-        def describe(self, t: Transition) -> str:
-            return self.follower.describe(t)
+        def grouped(self, state: State) -> Mapping[str, list[Transition]]:
+            return spec.successors.grouped(state)
+
+        def describe(self, t: Transition) -> object:
+            assert self.follower is not None
+            return self.follower.label(t)
 
         def follow(self, t: Transition) -> State:
+            assert self.follower is not None
             before = self.follower.state
             self.follower.take(t)
             after: State = self.follower.state
@@ -258,10 +322,11 @@ def lockstep_machine(
             return after
 
         def teardown(self) -> None:
-            # after the last step (Hypothesis calls it whether the run passed or failed)
-            follower: Follower | None = getattr(self, "follower", None)
-            if follower is not None:
-                follower.finish()
+            # after the last step (Hypothesis calls it whether the run passed or failed); an
+            # example that took no step never started the implementation (see LockstepBase)
+            if self.follower is not None:
+                self.follower.finish()
+            super().teardown()  # steering: hands the example's rarest state to Hypothesis
 
     Base.__name__ = Base.__qualname__ = f"{spec.name}LockstepBase"
     actions = tuple(spec.stepper().action_names)
@@ -284,7 +349,8 @@ def lockstep(
     fired: Counter[str] | None = None,
 ) -> None:
     """The check: run the lockstep machine of `spec` under `settings`; CheckFailed on a divergence."""
-    run_machine(lockstep_machine(spec, bugs, fired), settings)
+    with spec.context():
+        run_machine(lockstep_machine(spec, bugs, fired), settings)
 
 
 # -- stored traces ----------------------------------------------------------------------------------
@@ -383,14 +449,15 @@ def minimize(
             return None
         return None
 
-    return minimize_path(
-        failure,
-        stepper=spec.stepper(),
-        successors=spec.successors,
-        signature=spec.signature,
-        replay=replay,
-        budget=budget,
-    )
+    with spec.context():
+        return minimize_path(
+            failure,
+            stepper=spec.stepper(),
+            successors=spec.successors,
+            signature=spec.signature,
+            replay=replay,
+            budget=budget,
+        )
 
 
 # -- the protocol's harness -------------------------------------------------------------------------

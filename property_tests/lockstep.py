@@ -23,8 +23,10 @@ the runner, and `differences`, which says variable by variable where two states 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, note, target
@@ -40,7 +42,7 @@ from hypothesis.stateful import (
 
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import Value
-from meshcheck.specs.tlc.stepper import State, Stepper, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
 
 class SuccessorCache:
@@ -54,17 +56,51 @@ class SuccessorCache:
         self._stepper = stepper
         self._limit = limit
         self._found: dict[int, list[Transition]] = {}
+        self._grouped: dict[int, dict[str, list[Transition]]] = {}
+        self._by: dict[tuple[int, ActionInstance], list[State]] = {}
 
     def clear(self) -> None:
         self._found.clear()
+        self._grouped.clear()
+        self._by.clear()
 
     def __call__(self, state: State) -> list[Transition]:
         found = self._found.get(state.fingerprint)
         if found is None:
             if len(self._found) >= self._limit:
-                self._found.clear()
+                self.clear()
             found = self._found[state.fingerprint] = self._stepper().successors(state)
         return found
+
+    def grouped(self, state: State) -> dict[str, list[Transition]]:
+        """The successors of `state` by action name (`group`), computed once per state: a rule's
+        precondition is a lookup in it."""
+        found = self._grouped.get(state.fingerprint)
+        if found is None:
+            found = group(self(state))
+            self._grouped[state.fingerprint] = found
+        return found
+
+    def by(self, state: State, action: ActionInstance) -> list[State]:
+        """The successors of `state` by one action instance, unconstrained (the spec's own
+        steps, as `Stepper.successors_of`): from the cached successors of `state` when it has
+        them and the model has no CONSTRAINT (then they are all of them); a protocol whose
+        implementation takes several spec steps in one event checks each of them here."""
+        stepper = self._stepper()
+        fp = state.fingerprint
+        found = None if stepper.constrained else self._found.get(fp)
+        if found is not None:
+            return [t.state for t in found if t.action == action]
+        # a state the machine never stands in (one the implementation passed through within an
+        # event): TLC evaluates that one action, not all of Next, and the answer is kept, as the
+        # same event comes back whenever Hypothesis replays a program's prefix
+        key = (fp, action)
+        by = self._by.get(key)
+        if by is None:
+            if len(self._by) >= self._limit:
+                self._by.clear()
+            by = self._by[key] = stepper.successors_of(state, action)
+        return by
 
 
 def group(transitions: list[Transition]) -> dict[str, list[Transition]]:
@@ -76,8 +112,9 @@ def group(transitions: list[Transition]) -> dict[str, list[Transition]]:
 
 
 class LockstepBase(RuleBasedStateMachine):
-    """The machine; `build_machine` adds one rule per spec action. A protocol's subclass says how
-    to start (`start`: the initial spec state, with its follower set up) and how to follow a step
+    """The machine; `build_machine` adds one rule per spec action. A protocol's subclass says what
+    the initial spec state is (`initial`), how to start the implementation in it (`start`, run by
+    the example's first rule) and how to follow a step
     (`follow`: make the implementation take it; the spec state the step ends in, which is `t.state`
     unless the implementation took further spec steps in the same event)."""
 
@@ -89,12 +126,30 @@ class LockstepBase(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state = self.start()
-        self.enabled = group(self.successors(self.state))
+        self.state = self.initial()
+        self.enabled = self.grouped(self.state)
         self.rarest = 0.0
+        self.started = False
 
-    def start(self) -> State:
+    def initial(self) -> State:
+        """The spec's initial state."""
         raise NotImplementedError
+
+    def start(self) -> None:
+        """Set up the implementation in `self.state`, the initial state. Called by the example's
+        first rule, not when the machine is made: Hypothesis makes many machines that run no rule
+        (its swarm testing turns rules off, and an example whose first enabled actions are all
+        off is abandoned before its first step), and building a cluster costs more than a step."""
+
+    def begin(self) -> None:
+        if not self.started:
+            self.started = True
+            self.start()
+
+    def grouped(self, state: State) -> Mapping[str, list[Transition]]:
+        """The enabled action instances of `state` by action name (what the rules' preconditions
+        look up)."""
+        return group(self.successors(state))
 
     def follow(self, t: Transition) -> State:
         raise NotImplementedError
@@ -102,19 +157,22 @@ class LockstepBase(RuleBasedStateMachine):
     def successors(self, state: State) -> list[Transition]:
         raise NotImplementedError
 
-    def describe(self, t: Transition) -> str:
+    def describe(self, t: Transition) -> object:
+        """The step as one line: its `str` (a follower's is computed only when read)."""
         return t.action.label()
 
     def take(self, name: str, data: Any) -> None:
+        self.begin()
         choices = self.enabled[name]
         t = choices[data.draw(st.integers(0, len(choices) - 1)) if len(choices) > 1 else 0]
         note(self.describe(t))
         self.advance(t)
 
     def advance(self, t: Transition) -> None:
+        self.begin()  # a caller may drive the machine directly, without a rule
         self.state = self.follow(t)
         type(self).fired[t.action.name] += 1
-        self.enabled = group(self.successors(self.state))
+        self.enabled = self.grouped(self.state)
         score = type(self).rarity
         if score is not None:
             self.rarest = max(self.rarest, score(self.state.values))
@@ -122,6 +180,7 @@ class LockstepBase(RuleBasedStateMachine):
     def run_prefix(self, name: str) -> None:
         """Take the prefix's steps: each the first successor with its label (a prefix that does
         not apply any more, after a change of the spec, is a bug of the prefix: it says so)."""
+        self.begin()
         for label in self.prefixes[name]:
             found = [t for group_ in self.enabled.values() for t in group_]
             t = next((t for t in found if t.action.label() == label), None)
@@ -138,6 +197,7 @@ class LockstepBase(RuleBasedStateMachine):
     @rule()
     def Stutter(self) -> None:  # the spec's vocabulary: stuttering
         """The spec is stuck (its bounds are spent): nothing to do but stutter."""
+        self.begin()
 
 
 def _action_rule(name: str) -> Callable[..., None]:
@@ -186,12 +246,44 @@ def build_machine(
     return type(name, (base,), attributes)
 
 
+_COLLECTING: list[tuple[int, int, int]] = []  # the thresholds `few_collections` restores
+
+
+@contextlib.contextmanager
+def few_collections(young: int = 20_000) -> Iterator[None]:
+    """Python's cycle collector, tuned for a lockstep run. A run allocates many short-lived
+    containers (Hypothesis's choice records, converted states, the simulator's events), so with
+    the default thresholds it collects the youngest generation hundreds of times and the oldest,
+    which holds the whole process (the JVM bridge's proxies, every module), several times: a fifth
+    to a third of a run's CPU time, measured on Gossip and PBFT (bench/bench_lockstep.py). Here
+    the objects alive before the run are set aside (`gc.freeze`: never scanned, never freed
+    meanwhile) and the youngest generation is collected every `young` allocations instead of 700.
+    Only when garbage is collected changes, not what is."""
+    if _COLLECTING:  # nested: the outermost one decides
+        yield
+        return
+    _COLLECTING.append(gc.get_threshold())
+    # objects someone else froze stay frozen, and are theirs to unfreeze
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.freeze()
+    _, middle, old = _COLLECTING[0]
+    gc.set_threshold(young, middle, old)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*_COLLECTING.pop())
+        if ours:
+            gc.unfreeze()
+
+
 def run_machine(machine: type[LockstepBase], settings: Settings) -> None:
     """Run a lockstep machine under `settings` (CheckFailed on a divergence)."""
     # Most rules are disabled in most states (their precondition is TLC's enabledness), which
     # Hypothesis counts as filtering: expected here, not a sign of a weak strategy.
     quiet = (*settings.suppress_health_check, HealthCheck.filter_too_much, HealthCheck.too_slow)
-    run_state_machine_as_test(machine, settings=Settings(settings, suppress_health_check=quiet))
+    with few_collections():
+        run_state_machine_as_test(machine, settings=Settings(settings, suppress_health_check=quiet))
 
 
 def _bag(value: Value) -> Counter[Value]:

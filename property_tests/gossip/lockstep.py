@@ -165,10 +165,13 @@ class Driver:
         else:
             raise PathMismatch(f"no way to make the implementation take {name}")
 
-    def silent(self) -> list[str]:
-        """The live members without a pending gossip timer: they would never gossip again."""
+    def silent(self, alive: Value | None = None) -> list[str]:
+        """The live members without a pending gossip timer: they would never gossip again.
+        `alive`: the members alive now, when the caller knows them (the spec's state the
+        implementation was just checked to be in), else read off the implementation."""
         sim = self.sim
-        alive = sim.abstract_state()["alive"]
+        if alive is None:
+            alive = sim.abstract_state()["alive"]
         return [i for i in sorted(alive) if not sim.timer_pending(i, ROUND_TIMER)]
 
 
@@ -188,26 +191,26 @@ class Follower(harness.Follower):
         self.ahead: deque[Transition] = deque()
         return Driver(init.values, self.bugs)
 
-    def describe(self, t: Transition) -> str:
-        return describe(t, self.state)
+    def describe(self, t: Transition, before: State) -> str:
+        return describe(t, before)
 
-    def compare(self, label: str, want: FrozenDict, got: FrozenDict) -> None:
+    def compare(self, label: harness.Label, want: FrozenDict, got: FrozenDict) -> None:
         if got != want:
             problem = f"after {label} the implementation is not in the spec's state:"
             self.fail([problem, *differences(want, got, bags=BAGS)])
 
-    def take(self, t: Transition) -> str:
+    def take(self, t: Transition) -> harness.Label:
         if self.ahead:
             early = self.ahead.popleft()
             if early.action == t.action and early.state == t.state:
-                return f"{t.action.label()} (taken with the step before)"
+                return harness.Label(lambda: f"{t.action.label()} (taken with the step before)")
             raise PathMismatch(
                 f"the implementation took {early.action.label()} on its own; the path takes "
                 f"{t.action.label()} next"
             )
-        label = self.describe(t)
+        label = self.label(t)
         sim = self.driver.sim
-        start = len(sim.trace().steps)
+        start = sim.trace_length()
         try:
             self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
         except PathMismatch:
@@ -223,7 +226,7 @@ class Follower(harness.Follower):
         state = self.state
         for k, step in enumerate(taken):
             action = ActionInstance(step.action, step.params)
-            found = [s for s in stepper.successors_of(state, action) if s.values == step.state]
+            found = [s for s in self.target.successors.by(state, action) if s.values == step.state]
             if not found and not self.replay and beyond_in_flight(state.values, step):
                 reject()  # the example left the model (its MaxInFlight), not the protocol
             if not found:
@@ -249,8 +252,8 @@ class Follower(harness.Follower):
         self.after(t, label)
         return label
 
-    def after(self, t: Transition, label: str) -> None:
-        silent = self.driver.silent()
+    def after(self, t: Transition, label: harness.Label) -> None:
+        silent = self.driver.silent(self.state["alive"])
         if silent:
             self.fail(
                 [

@@ -25,6 +25,7 @@ The thresholds are the model's constants, the window included: both keep a recor
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ from meshcheck.specs.tlc.cfg import read_cfg
 CLOCK = "clock"  # the one clock source of the driver's model
 
 
+@functools.cache
 def thresholds(config: Path) -> tuple[Thresholds, tuple[str, ...]]:
-    """The model's thresholds as levels.Thresholds, and its Byzantine reporters."""
+    """The model's thresholds as levels.Thresholds, and its Byzantine reporters (read once per
+    model: every lockstep example starts a driver)."""
     c = read_cfg(config).values()
     th = Thresholds(
         sig_medium=c["SigMedium"],

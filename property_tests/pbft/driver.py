@@ -218,14 +218,17 @@ class Driver:
                 raise DriverError(f"{label}: {i} holds everything the step needs and does not act")
             self.sim.fire(i, PROGRESS)
             return
-        for k, m in enumerate(messages):
+        *first, last = messages
+        for k, m in enumerate(first):  # each must leave the spec's state as it was
             before = self.state()
             self.sim.inject(i, Deliver(m.signer, m))
-            if k < len(messages) - 1 and self.state() != before:
+            if self.state() != before:
                 raise DriverError(
                     f"{label}: {i} acted on {format_value(message_record(m))}, before it held "
                     f"everything the spec's step needs ({len(messages) - k - 1} more to deliver)"
                 )
+        # the step itself: the follower compares the state it leads to with the spec's
+        self.sim.inject(i, Deliver(last.signer, last))
 
     def votes(
         self, msgs: frozenset[Value], make: Any, voters: Sequence[str], held: set[str], need: int

@@ -33,6 +33,7 @@ from hypothesis import settings as Settings
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.pbft import crypto
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.harness import PathMismatch
 from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
@@ -89,8 +90,8 @@ class Follower(harness.Follower):
         self.ahead: deque[Transition] = deque()
         return Driver(lockstep_model(), bugs=self.bugs)
 
-    def describe(self, t: Transition) -> str:
-        return describe(t, self.state)
+    def describe(self, t: Transition, before: State) -> str:
+        return describe(t, before)
 
     def history_problem(self) -> str | None:
         """The client core's history (the spec's opaque requests "a", "b", ...: each named once)."""
@@ -99,20 +100,20 @@ class Follower(harness.Follower):
             sim, honest=honest(sim), dedup=True, identity=request_key, budget=LOCKSTEP_BUDGET
         )
 
-    def take(self, t: Transition) -> str:
+    def take(self, t: Transition) -> harness.Label:
         """Take the spec's step `t` from the current spec state; its one-line description. After
         it, `state` is where the implementation got to (t.state, or further: see the module)."""
         if self.ahead:
             early = self.ahead.popleft()
             if early.action == t.action and early.state == t.state:
-                return f"{t.action.label()} (taken with the step before)"
+                return harness.Label(lambda: f"{t.action.label()} (taken with the step before)")
             raise PathMismatch(
                 f"the implementation took {early.action.label()} on its own; the path takes "
                 f"{t.action.label()} next"
             )
-        label = self.describe(t)
+        label = self.label(t)
         self.path.append(Step(t.state.values, t.action.name, t.action.params))
-        start = len(self.driver.sim.trace().steps)
+        start = self.driver.sim.trace_length()
         try:
             self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
         except Exception as exc:  # the implementation could not take a spec step: a bug too
@@ -134,7 +135,7 @@ class Follower(harness.Follower):
         stepper = self.target.stepper()
         for step in taken[1:]:
             action = ActionInstance(step.action, step.params)
-            found = [s for s in stepper.successors_of(state, action) if s.values == step.state]
+            found = [s for s in self.target.successors.by(state, action) if s.values == step.state]
             if not found and not self.replay and beyond_max_seq(state.values, step.state):
                 # the implementation went on past the model's MaxSeq, a bound of the model and not
                 # of the protocol (a primary pre-prepares what its window allows): this example has
@@ -157,7 +158,9 @@ class Follower(harness.Follower):
         return label
 
 
-PBFT = harness.LockstepSpec("pbft", "PBFT", "Lockstep.cfg", Follower, machine="PbftLockstep")
+PBFT = harness.LockstepSpec(
+    "pbft", "PBFT", "Lockstep.cfg", Follower, machine="PbftLockstep", context=crypto.memoised
+)
 successors = PBFT.successors
 
 

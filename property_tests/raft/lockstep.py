@@ -82,8 +82,8 @@ class Follower(harness.Follower):
         servers = [str(s) for s in values["currentTerm"]]
         return Driver(servers, budget=Budget(**values["budget"]), bugs=self.bugs)
 
-    def describe(self, t: Transition) -> str:
-        return describe(t, self.state)
+    def describe(self, t: Transition, before: State) -> str:
+        return describe(t, before)
 
     def drive(self, t: Transition) -> None:
         self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
@@ -93,7 +93,7 @@ class Follower(harness.Follower):
         model's v1, v2, ...) and reads of the applied count."""
         return check_history(self.driver.sim, budget=LOCKSTEP_BUDGET)
 
-    def after(self, t: Transition, label: str) -> None:
+    def after(self, t: Transition, label: harness.Label) -> None:
         enabled = self.target.successors(t.state)
         serving = {str(s.action.params["i"]) for s in enabled if s.action.name == "CompleteRead"}
         for node in self.driver.about_to_serve():

@@ -294,6 +294,12 @@ class Stepper:
             params=FrozenDict((k, _param(v)) for k, v in chosen),
         )
 
+    @property
+    def constrained(self) -> bool:
+        """Whether the model has a CONSTRAINT or ACTION_CONSTRAINT (then `successors()` may
+        leave out successors that `successors_of` finds)."""
+        return self._constrained
+
     # ------------------------------------------------------------------ the state graph
 
     def init_states(self, *, constrained: bool = True) -> list[State]:

@@ -88,7 +88,7 @@ class Follower(harness.Follower):
     def drive(self, t: Transition) -> None:
         self.driver.take(t.action.name, t.action.params)
 
-    def after(self, t: Transition, label: str) -> None:
+    def after(self, t: Transition, label: harness.Label) -> None:
         enabled = {s.action for s in self.target.successors(t.state)}
         for node, action in self.driver.would_take():
             if action not in enabled:
