@@ -19,6 +19,14 @@ Rows:
   operations that may have taken effect, so its cost grows with how many are pending at once
   (at op 2,000 it takes about 110 s on this machine).
 
+- a five-node Raft free run's client history (property_tests/raft/free_runs.py, the schedule
+  RAFT_SCHEDULE: a fifth of messages lost, one entry per append, a write every 10 ticks, so a
+  dozen writes run at once; 239 operations, three keys), checked against the rsm model as the
+  free runs' client-history check does (property_tests/histories.py): seconds, and the search's
+  configurations; baseline: the same search with every operation unlike every other (`Unlike`:
+  every minimal operation a child of a configuration, as the search was before `Model.alike`),
+  one run (about 13 s).
+
 The kv baseline without the split gives up after UNSPLIT_BUDGET seconds: its ratio is then a
 lower bound.
 """
@@ -34,9 +42,12 @@ from collections.abc import Hashable, Sequence
 import attrs
 
 from bench.common import Row
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.histories import to_ops
+from meshcheck.property_tests.raft import free_runs as raft
 from meshcheck.traces.history import checker, window
 from meshcheck.traces.history.history import Op
-from meshcheck.traces.history.models import CasRegister, KeyValue
+from meshcheck.traces.history.models import CasRegister, KeyValue, Rsm
 
 GROUP = "History"
 BUDGET = 120.0  # seconds per check; past it the row says unknown
@@ -218,7 +229,66 @@ def bench(runs: int) -> list[Row]:
     clean = generate(10_000, 5, 1, seed=10_000, pending=0.0)
     rows.append(_stale_row(runs, clean, 5_000, "no info ops, stale read at op 5,000"))
     rows.append(_stale_row(runs, single[10_000], 1_000, "0.5% info ops, stale read at op 1,000"))
+    rows.extend(_raft_rows(runs))
     return rows
+
+
+RAFT_SCHEDULE = Schedule(
+    seed=5, ticks=2500, drop=0.2, every=10, reads=0.2, snapshot_interval=5, max_entries=1,
+    down=(200, 2000), timeout=(150, 300),
+)  # fmt: skip
+RAFT_BUDGET = 20_000_000  # configurations: far above what either search needs
+
+
+class Unlike(Rsm):
+    """The rsm model with no two operations alike: the search tries every minimal operation."""
+
+    def alike(self, op: Op) -> Hashable:
+        return (super().alike(op), op.index)
+
+
+def raft_history() -> list[Op]:
+    """RAFT_SCHEDULE's client history on five nodes, as the client-history check reads it."""
+    sim = raft.cluster(RAFT_SCHEDULE, 5, frozenset())
+    raft.run(sim, RAFT_SCHEDULE, RAFT_SCHEDULE.ticks)
+    assert sim.history is not None
+    return [o for o in to_ops(sim.history.history()) if not (o.f == "read" and o.input == "")]
+
+
+def _raft_rows(runs: int) -> list[Row]:
+    ops = raft_history()
+
+    def checked(model: Rsm) -> tuple[float, checker.Result]:
+        start = time.perf_counter()
+        result = checker.check(ops, model, math.inf, configurations=RAFT_BUDGET)
+        return time.perf_counter() - start, result
+
+    results = [checked(Rsm()) for _ in range(runs)]
+    t = statistics.median(r[0] for r in results)
+    result = results[0][1]
+    base_t, base = checked(Unlike())
+    what = f"rsm, five-node Raft free run, {len(ops)} ops"
+    baseline = f"every minimal op a child: {base.verdict}, {base.configurations:,} configurations"
+    return [
+        Row(
+            GROUP,
+            f"{what}: check ({result.verdict})",
+            t,
+            "s",
+            runs,
+            baseline=f"{baseline} in {base_t:.2f} s",
+            ratio=base_t / t,
+        ),
+        Row(
+            GROUP,
+            f"{what}: configurations searched",
+            result.configurations,
+            "configurations",
+            1,
+            baseline=baseline,
+            ratio=base.configurations / result.configurations,
+        ),
+    ]
 
 
 def _stale_row(runs: int, original: list[Op], at: int, what: str) -> Row:

@@ -226,7 +226,7 @@ def test_linearizable_check_reports_unknown_not_pass(monkeypatch: pytest.MonkeyP
     sim = raft_run(13)
     real = checker.check
 
-    def out_of_budget(history, model, budget_seconds=10.0):  # type: ignore[no-untyped-def]
+    def out_of_budget(history, model, budget_seconds=10.0, configurations=None):  # type: ignore[no-untyped-def]
         return attrs.evolve(real(history, model, budget_seconds), verdict="unknown")
 
     monkeypatch.setattr(histories, "check_linearizable", out_of_budget)
@@ -286,3 +286,21 @@ def test_an_rsm_history_with_a_value_that_is_no_json_data_is_one_line(
     assert main(["history", "check", str(path), "--model", "rsm"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.jsonl:1" in err[0] and '"value"' in err[0]
+
+
+def test_the_budget_in_configurations_gives_the_same_verdict_under_any_load() -> None:
+    # the property tests' budget counts the search's configurations, not seconds: a history that
+    # needs more than the budget is unknown even with all the time in the world, and one within it
+    # is decided even with almost none left on the clock
+    from meshcheck.traces.history import checker
+    from meshcheck.traces.history.models import MODELS
+
+    sim = raft_run(13)
+    assert sim.history is not None
+    ops = [o for o in histories.to_ops(sim.history.history()) if o.input != ""]
+    needed = checker.check(ops, MODELS["rsm"], 60.0).configurations
+    assert needed > 10, needed
+    short = checker.check(ops, MODELS["rsm"], 600.0, configurations=needed // 10)
+    assert short.verdict == "unknown"
+    enough = checker.check(ops, MODELS["rsm"], 600.0, configurations=needed * 2)
+    assert enough.verdict == "linearizable"

@@ -8,6 +8,18 @@ Every configuration reached is cached, so a configuration reached again by anoth
 searched again (Lowe, "Testing for linearizability", 2017). The history is linearizable when the
 configuration with every operation is reached.
 
+Two operations the model cannot tell apart (`Model.alike`: the same operation, input, output and
+status; only the caller and the times differ) are tried once per configuration: of those that may
+be linearized next, only the one that returns first. A linearization that takes another one, b,
+here and the first one, a, later can swap the two: a may come here (it is minimal), b may come
+where a was (everything between was invoked before a returned, so before b returned), and the
+model goes through the same states. This is what keeps the free runs' histories cheap: a Raft
+cluster that commits slowly has a dozen writes running at once whose values no read returned, all
+alike after the rsm model's `prune`, and without it the search tries every order of them (one
+239-operation history: 1.1 million configurations before, 10,000 after). The model's step is
+computed once per (state, class of alike operations), on states numbered as first met (the cache
+holds pairs of ints), and the operation invoked first is tried first.
+
 `fail` operations took no effect and are dropped; `info` operations have no return time, so they
 stay minimal to the end and may be linearized anywhere after their invocation; linearized after
 everything else they change nothing that is checked, which is the same as never having happened.
@@ -22,7 +34,11 @@ When the history is not linearizable, the report is the smallest failing window:
 fails and its shortest prefix (by invocation time, operations still running at the cut pending)
 that has no linearization, found by bisection (a prefix of a linearizable history is linearizable).
 When the budget runs out the verdict is `unknown`, with the longest prefix proved linearizable;
-never "holds".
+never "holds". The budget is wall-clock seconds, or, given `configurations`, a count of the
+search's configurations (a set of operations linearized and the model's state after them): the
+same verdict on any machine under any load, which is what a check inside a test run needs (see
+property_tests/histories.py's BUDGET for the rate), counted exactly: the search stops at the
+first configuration past the count.
 """
 
 from __future__ import annotations
@@ -74,11 +90,41 @@ class _Timeout(Exception):
     pass
 
 
-def check(history: Sequence[Op], model: Model, budget_seconds: float = 10.0) -> Result:
-    """Check `history` against `model` within about `budget_seconds` of wall-clock time."""
+@attrs.frozen
+class _Budget:
+    """Where a search must stop: a monotonic time, and a count of configurations (or None)."""
+
+    until: float
+    configurations: int | None = None
+
+    def over(self, counter: list[int]) -> bool:
+        if self.configurations is not None and counter[0] > self.configurations:
+            return True
+        return time.monotonic() > self.until
+
+    def next_check(self, counter: list[int]) -> int:
+        """How many more configurations a search may visit before it looks at the budget again:
+        every 1024 (the clock), and exactly where the count runs out."""
+        if self.configurations is None:
+            return 1024
+        return max(1, min(1024, self.configurations + 1 - counter[0]))
+
+
+def check(
+    history: Sequence[Op],
+    model: Model,
+    budget_seconds: float = 10.0,
+    *,
+    configurations: int | None = None,
+) -> Result:
+    """Check `history` against `model` within about `budget_seconds` of wall-clock time and, when
+    given, `configurations` of the search (see the module's docstring)."""
     start = time.monotonic()
-    deadline = start + budget_seconds * _SEARCH_SHARE
-    final = start + budget_seconds
+    deadline = _Budget(
+        start + budget_seconds * _SEARCH_SHARE,
+        None if configurations is None else int(configurations * _SEARCH_SHARE),
+    )
+    final = _Budget(start + budget_seconds, configurations)
     counter = [0]
     parts = model.partition(history)
     # smaller parts first: a failure in a small part is found, and reported, fastest
@@ -131,7 +177,7 @@ def _cuts(ops: Sequence[Op]) -> list[float]:
 
 
 def _smallest_failing(
-    ops: Sequence[Op], model: Model, deadline: float, counter: list[int]
+    ops: Sequence[Op], model: Model, deadline: _Budget, counter: list[int]
 ) -> tuple[float, tuple[Op, ...]]:
     cuts = _cuts(ops)
     lo, hi = -1, len(cuts) - 1  # cuts[hi] fails (proved); cuts[lo] not proved to fail
@@ -149,12 +195,12 @@ def _smallest_failing(
 
 
 def _longest_linearizable(
-    ops: Sequence[Op], model: Model, deadline: float, counter: list[int]
+    ops: Sequence[Op], model: Model, deadline: _Budget, counter: list[int]
 ) -> float:
     """The latest cut before which this part is proved linearizable (its first invocation: none)."""
     cuts = [min((o.call for o in ops), default=0.0), *_cuts(ops)]
     lo, hi = 0, len(cuts) - 1  # cuts[lo] proved linearizable (empty prefix); cuts[hi] not proved
-    while hi - lo > 1 and time.monotonic() < deadline:
+    while hi - lo > 1 and not deadline.over(counter):
         mid = (lo + hi) // 2
         try:
             ok = _search(prefix(ops, cuts[mid]), model, deadline, counter) is not None
@@ -168,7 +214,7 @@ def _longest_linearizable(
 
 
 def _search(
-    history: Sequence[Op], model: Model, deadline: float, counter: list[int]
+    history: Sequence[Op], model: Model, deadline: _Budget, counter: list[int]
 ) -> list[Op] | None:
     """One linearization of `history` (a list of its operations in order), or None if there is none.
     Raises `_Timeout` past `deadline`."""
@@ -181,18 +227,30 @@ def _search(
     by_call = sorted(range(n), key=lambda i: ops[i].call)
     by_ret = sorted(range(n), key=lambda i: ops[i].ret)
     calls = [ops[i].call for i in by_call]
+    rets = [o.ret for o in ops]
+    # operations alike to the model (`Model.alike`) share a class; the model's step is computed
+    # once per (state, class), on interned states (their number in `states`)
+    classes: dict[Hashable, int] = {}
+    cls = [classes.setdefault(model.alike(o), len(classes)) for o in ops]
+    width = len(classes)
+    states: dict[Hashable, int] = {}
+    memo: dict[int, tuple[int, ...]] = {}
     full = (1 << n) - 1
     init = model.init()
-    seen: set[tuple[int, Hashable]] = {(0, init)}
-    # a frame: linearized set, state, first unlinearized positions in by_call and by_ret (the set
-    # only grows along a path, so a child starts where its parent stopped), and the path for the
-    # linearization, a linked list of (op, parent)
-    stack: list[tuple[int, Hashable, int, int, Any]] = [(0, init, 0, 0, None)]
+    states[init] = 0
+    examples = [init]  # state number -> the state
+    seen: set[tuple[int, int]] = {(0, 0)}
+    # a frame: linearized set, state number, first unlinearized positions in by_call and by_ret
+    # (the set only grows along a path, so a child starts where its parent stopped), and the path
+    # for the linearization, a linked list of (op, parent)
+    stack: list[tuple[int, int, int, int, Any]] = [(0, 0, 0, 0, None)]
     steps = 0
+    counted = 0  # steps already added to the counter
+    check_at = deadline.next_check(counter)
     while stack:
-        mask, state, lo_call, lo_ret, path = stack.pop()
+        mask, sid, lo_call, lo_ret, path = stack.pop()
         if mask == full:
-            counter[0] += steps % 1024
+            counter[0] += steps - counted
             out: list[Op] = []
             node = path
             while node is not None:
@@ -201,25 +259,48 @@ def _search(
             out.reverse()
             return out
         steps += 1
-        if steps & 1023 == 0:
-            counter[0] += 1024
-            if time.monotonic() > deadline:
+        if steps == check_at:
+            counter[0] += steps - counted
+            counted = steps
+            if deadline.over(counter):
                 raise _Timeout
+            check_at = steps + deadline.next_check(counter)
         while (mask >> by_ret[lo_ret]) & 1:
             lo_ret += 1
         while (mask >> by_call[lo_call]) & 1:
             lo_call += 1
-        min_ret = ops[by_ret[lo_ret]].ret
-        # minimal operations: not linearized, invoked no later than the earliest pending return
+        min_ret = rets[by_ret[lo_ret]]
+        # minimal operations: not linearized, invoked no later than the earliest pending return;
+        # of those alike, only the one that returns first (ties: invoked first): a linearization
+        # that takes another of them here can take that one instead (the two swap places)
         end = bisect.bisect_right(calls, min_ret)
+        first: dict[int, int] = {}
         for pos in range(lo_call, end):
             i = by_call[pos]
             if (mask >> i) & 1:
                 continue
+            c = cls[i]
+            j = first.get(c)
+            if j is None or rets[i] < rets[j]:
+                first[c] = i
+        # pushed latest first, so the operation invoked first is tried first
+        for i in sorted(first.values(), reverse=True, key=lambda i: (ops[i].call, i)):
+            c = cls[i]
+            key = sid * width + c
+            after = memo.get(key)
+            if after is None:
+                found = []
+                for nxt in model.step(examples[sid], ops[i]):
+                    number = states.get(nxt)
+                    if number is None:
+                        number = states[nxt] = len(examples)
+                        examples.append(nxt)
+                    found.append(number)
+                after = memo[key] = tuple(found)
             bit = mask | (1 << i)
-            for nxt in model.step(state, ops[i]):
-                if (bit, nxt) not in seen:
-                    seen.add((bit, nxt))
-                    stack.append((bit, nxt, lo_call, lo_ret, (i, path)))
-    counter[0] += steps % 1024
+            for nsid in after:
+                if (bit, nsid) not in seen:
+                    seen.add((bit, nsid))
+                    stack.append((bit, nsid, lo_call, lo_ret, (i, path)))
+    counter[0] += steps - counted
     return None

@@ -73,6 +73,13 @@ class Model:
         """An operation that never changes the state: pending, it constrains nothing and is dropped."""
         return op.f == "read"
 
+    def alike(self, op: Op) -> Hashable:
+        """What `step` reads of an operation: two operations with the same `alike` step alike in
+        every state (the search computes the step once for them, and of two alike operations that
+        may both be linearized next tries only the one that returns first). Everything but who
+        called it, when, and its place in the history; a model whose step reads more says so here."""
+        return (op.f, op.key, op.input, op.output, op.status)
+
     def partition(self, ops: Sequence[Op]) -> list[tuple[Hashable, list[Op]]]:
         """Independent parts of a history (P-compositionality): here one part, the whole history."""
         return [(None, list(ops))]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import attrs
 
-from meshcheck.traces.history.checker import Result, _search, _Timeout
+from meshcheck.traces.history.checker import Result, _Budget, _search, _Timeout
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import Model
 
@@ -76,7 +76,7 @@ def smallest(
     def fails(candidate: list[Op]) -> bool:
         tests[0] += 1
         try:
-            return _search(candidate, model, deadline, counter) is None
+            return _search(candidate, model, _Budget(deadline), counter) is None
         except _Timeout:
             undecided[0] = True
             return False
