@@ -18,6 +18,14 @@ $(STAMP): pyproject.toml
 java: $(STAMP)
 	@$(BIN)/python -m meshcheck.specs.tlc.java >/dev/null
 
+# Debian's headless Chromium, in which tests/test_html_report.py opens the HTML report: installed when
+# missing (apt-get, as root); when it cannot be, one line says so and those tests are skipped.
+.PHONY: chromium
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+	  || echo "make chromium: could not install Debian's chromium (apt-get install -y --no-install-recommends chromium, as root): the HTML report's browser tests are skipped"
+
 verify: java
 	@$(BIN)/meshcheck verify $(VERIFY_FLAGS)
 
@@ -28,7 +36,7 @@ verify: java
 # worker so that a file's module fixtures, a TLC run or a JVM, are built once); `TEST_WORKERS=0`
 # runs them in this process, one after another.
 TEST_WORKERS ?= auto
-test: java
+test: java chromium
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_FLAGS)
 
