@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java redis clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,12 @@ mutation: java $(VENV)/.mutation
 # run on it as `make test` runs it: killed or survived (HELDOUT_FLAGS=--profile dev, --bug ID).
 heldout: java
 	nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
+
+# Debian's Redis server, for campaigns that share Hypothesis's example database across machines
+# (README "Campaigns") and for the test that runs one (tests/test_campaign.py starts its own).
+redis:
+	@command -v redis-server >/dev/null || apt-get install -y --no-install-recommends redis-server \
+		|| (apt-get update && apt-get install -y --no-install-recommends redis-server)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

@@ -11,7 +11,13 @@ the one command that replays it, and the failure's last line says it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from meshcheck.impl.base.trace import Trace
+
+# the lists `first_failure()` callers are collecting into, innermost last
+_WATCHING: list[list[CheckFailed]] = []
 
 
 class CheckFailed(AssertionError):
@@ -24,6 +30,8 @@ class CheckFailed(AssertionError):
         self.trace = trace
         self.replay: str | None = None
         self.recheck: str | None = None
+        if _WATCHING and not _WATCHING[-1]:
+            _WATCHING[-1].append(self)
 
     def add_replay(self, command: str) -> None:
         """Say how to replay the written counterexample: a note, printed after the message (and
@@ -36,3 +44,16 @@ class CheckFailed(AssertionError):
         (property_tests/histories.py, record.write_history): a note, as `add_replay`'s."""
         self.recheck = command
         self.add_note(f"re-check the client history: {command}")
+
+
+@contextlib.contextmanager
+def first_failure() -> Iterator[list[CheckFailed]]:
+    """Collect the first `CheckFailed` made while the block runs, into the list it yields: the
+    unshrunk counterexample, for a run cut off (a campaign's deadline) while Hypothesis was still
+    shrinking it, which would otherwise lose the bug it had found."""
+    seen: list[CheckFailed] = []
+    _WATCHING.append(seen)
+    try:
+        yield seen
+    finally:
+        _WATCHING.remove(seen)
