@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--config", metavar="CFG", help="the model (.cfg); default: SPEC's name with .cfg"
     )
-    c.add_argument("--workers", type=_positive, metavar="N", help="TLC worker threads (default 1)")
+    c.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="TLC worker threads (default: the model's workers=, else 1; a model with a PROPERTY "
+        "runs on 1)",
+    )
     dl = c.add_mutually_exclusive_group()
     dl.add_argument(
         "--deadlock",
@@ -189,8 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="check only this registered protocol (repeatable): its models, proofs, property "
         "tests, traces and mutants",
     )
+    v.add_argument(
+        "--workers",
+        metavar="N",
+        help="processes to spread the checks over (default: every core; 1: one after another)",
+    )
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
+    v.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
     v.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)  # tests point it elsewhere
 
     mu = sub.add_parser(
@@ -245,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="show the Java and TLC that meshcheck uses")
 
+    from meshcheck.campaign.command import add_parser as add_campaign  # light: argparse only
     from meshcheck.claims.command import add_parser as add_claims  # light: argparse only
+
+    add_campaign(sub)
 
     add_claims(sub)
     return p
@@ -288,6 +303,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from meshcheck.verify import run_verify
 
+        if args.html is not None:  # refused before the run, not after it
+            from meshcheck.html.from_verify import check_writable
+
+            check_writable(args.html)
         return run_verify(args)
     if args.command == "mutants":
         from meshcheck.mutants_cmd import run_mutants_cmd
@@ -299,6 +318,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _protocols()
     if args.command == "doctor":
         return _doctor()
+    if args.command == "campaign":
+        from meshcheck.campaign.command import run_campaign
+
+        return run_campaign(args)
     if args.command == "claims":
         from meshcheck.claims.command import run_claims
 

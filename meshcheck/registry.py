@@ -113,6 +113,12 @@ def registered(protocol: Protocol) -> Iterator[Protocol]:
             _registered[protocol.name] = before
 
 
+def in_process() -> tuple[Protocol, ...]:
+    """The protocols registered in this process (not installed): what a spawned worker process
+    must register too to know the same protocols (meshcheck/verify_pool.py)."""
+    return tuple(_registered.values())
+
+
 def reload() -> None:
     """Read the entry points again (after installing a distribution in the same process)."""
     global _loaded

@@ -27,6 +27,12 @@ proofs, property tests, stored traces and mutants (the models of specs no descri
 out). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
 JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
+`--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
+property tests in one pytest run spread over N pytest-xdist processes, beside a pool of N processes
+for the other units (a TLC model, a proof set, a trace, a mutant matrix each); the table lists the
+same rows in the same order as `--workers 1`, which runs every check in this process, one after
+another.
+
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
 replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
 """
@@ -43,6 +49,7 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Iterator
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -51,7 +58,13 @@ import attrs
 
 from meshcheck import table
 from meshcheck.catalog import Model, scan
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import (
+    EXIT_HOLDS,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+    ConfigError,
+    MeshcheckError,
+)
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS
 
@@ -69,6 +82,29 @@ class Row:
     unit: str  # what count counts: "states", "obligations", "examples", "tests", "steps", ...
     seconds: float
     detail: str = ""
+
+
+@attrs.frozen
+class Unit:
+    """One piece of a stage that runs on its own: a TLC model, a proof set, the property-test run,
+    a stored trace, a protocol's mutant matrix. `run` gives its rows, in the order the table lists
+    them. The parallel run (meshcheck/verify_pool.py) hands units to worker processes by their
+    stage and index, so a stage's units must come out the same, in the same order, in every
+    process that lists them."""
+
+    kind: str
+    name: str
+    run: Callable[[], list[Row]] = attrs.field(eq=False, repr=False)
+
+
+def _one(kind: str, name: str, fn: Callable[[], Row]) -> Unit:
+    """A unit of one row, `fn`'s, timed (a MeshcheckError is the row's error)."""
+    return Unit(kind, name, lambda: [_timed(kind, name, fn)])
+
+
+def _rows_of(units: list[Unit]) -> Iterator[Row]:
+    for unit in units:
+        yield from unit.run()
 
 
 def project_root() -> Path:
@@ -142,23 +178,25 @@ def select_models(
 
 
 def tlc_rows(root: Path, profile: str, chosen: Chosen = None) -> Iterator[Row]:
+    yield from _rows_of(tlc_units(root, profile, chosen))
+
+
+def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = True) -> list[Unit]:
+    """A unit per model the profile selects (after a row per model that could not be read);
+    `live`: TLC's progress lines on stderr while a model runs (off in a parallel run, whose
+    processes would write over each other)."""
     from meshcheck.specs.tlc.check import Outcome, check
 
     found, problems = select_models(root, profile, chosen)
+    units: list[Unit] = []
     for problem in problems:
-        yield Row(
-            "tlc",
-            str(problem).split(":", 1)[0].rsplit("/", 1)[-1],
-            "error",
-            None,
-            "",
-            0.0,
-            str(problem),
-        )
+        name = str(problem).split(":", 1)[0].rsplit("/", 1)[-1]
+        row = Row("tlc", name, "error", None, "", 0.0, str(problem))
+        units.append(Unit("tlc", name, partial(list, [row])))
     for model in found:
 
         def run(model: Model = model) -> Row:
-            printer = ProgressPrinter(f"TLC {model.name}")
+            printer = ProgressPrinter(f"TLC {model.name}") if live else None
             try:
                 r = check(
                     model.spec,
@@ -168,7 +206,8 @@ def tlc_rows(root: Path, profile: str, chosen: Chosen = None) -> Iterator[Row]:
                     progress=printer,
                 )
             finally:
-                printer.done()
+                if printer is not None:
+                    printer.done()
             if r.outcome is Outcome.HOLDS:
                 if model.expect_distinct is not None and r.distinct != model.expect_distinct:
                     return Row(
@@ -188,13 +227,19 @@ def tlc_rows(root: Path, profile: str, chosen: Chosen = None) -> Iterator[Row]:
                 )
             return Row("tlc", model.name, "error", r.distinct, "states", r.seconds, r.message)
 
-        yield _timed("tlc", model.name, run)
+        units.append(_one("tlc", model.name, run))
+    return units
 
 
 def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
     """Each registered protocol's proof set (its descriptor's `proofs`), by protocol name."""
+    yield from _rows_of(z3_units(chosen))
+
+
+def z3_units(chosen: Chosen = None) -> list[Unit]:
     from meshcheck import proofs as registry
 
+    units: list[Unit] = []
     for name in registry.names():
         if not _mine(name, chosen):
             continue
@@ -210,7 +255,8 @@ def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
             result = "FAIL" if any(r.status == "failed" for r in bad) else "error"
             return Row("z3", name, result, len(results), "obligations", seconds, detail)
 
-        yield _timed("z3", name, run)
+        units.append(_one("z3", name, run))
+    return units
 
 
 def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
@@ -229,16 +275,26 @@ def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
     return [str(p) for p in paths if p.exists()]
 
 
-def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) -> Iterator[Row]:
+def test_rows(
+    root: Path, profile: str, scratch: Path, chosen: Chosen = None, workers: int = 1
+) -> Iterator[Row]:
+    """The property tests in one pytest run, a row per test in collection order; `workers` > 1
+    spreads their files over that many pytest-xdist processes (`--dist loadfile`: a file's module
+    fixtures, a JVM or a TLC run, are built once), as `make test` does."""
+    from meshcheck import verify_order
+
     tests = test_paths(root, chosen)
     report = scratch / "property-tests.xml"
     covered = scratch / "coverage"
+    order = scratch / "property-tests.order"
     env = dict(
         os.environ,
         MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile],
         MESHCHECK_COVERAGE="1",
         MESHCHECK_COVERAGE_DIR=str(covered),
+        **{verify_order.ENV: str(order)},
     )
+    spread = min(workers, _test_files(tests)) if _has_xdist() else 1
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -249,6 +305,9 @@ def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) ->
             "-q",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "meshcheck.verify_order",
+            *(["-n", str(spread), "--dist", "loadfile"] if spread > 1 else []),
             f"--junitxml={report}",
             "--rootdir",
             str(root),
@@ -271,7 +330,13 @@ def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) ->
         return
     document = ET.parse(report).getroot()
     examples = hypothesis_examples(document)
-    for case in document.iter("testcase"):
+    position = verify_order.read(order)
+    cases = list(document.iter("testcase"))
+    # the order of collection, as one process runs them; xdist reports tests as they finish
+    cases.sort(
+        key=lambda c: position.get((c.get("classname", ""), c.get("name", "")), len(position))
+    )
+    for case in cases:
         # "pbft/test_lockstep::test_...": the protocol's folder too, so rows of different
         # protocols' tests of one name stay apart
         module = case.get("classname", "").removeprefix("property_tests.").replace(".", "/")
@@ -288,6 +353,20 @@ def test_rows(root: Path, profile: str, scratch: Path, chosen: Chosen = None) ->
             yield Row("tests", name, result, count, unit, seconds)
     if own_project(root):
         yield from coverage_rows(covered, chosen)
+
+
+def _has_xdist() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("xdist") is not None
+
+
+def _test_files(paths: list[str]) -> int:
+    """The test files under `paths` (what xdist's `--dist loadfile` can spread)."""
+    found = 0
+    for path in map(Path, paths):
+        found += 1 if path.is_file() else sum(1 for _ in path.rglob("test_*.py"))
+    return found
 
 
 def coverage_rows(folder: Path, chosen: Chosen = None) -> Iterator[Row]:
@@ -363,8 +442,13 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
     corpus entry on the implementation. The stored traces are those under root/traces/ and the
     registered protocols' corpora (a plug-in's are in its own package); with `chosen`, only the
     traces whose `#meta.protocol` is one of them."""
+    yield from _rows_of(trace_units(root, chosen, profile))
+
+
+def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> list[Unit]:
     from meshcheck.traces import itf
 
+    units: list[Unit] = []
     corpus = _corpus(root, chosen)
     named = {entry.path.resolve(): entry.name for entry in corpus}
     found = {p.resolve(): str(p.relative_to(root)) for p in (root / "traces").rglob("*.itf.json")}
@@ -372,25 +456,27 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
         try:
             meta = itf.read(path).meta
         except MeshcheckError as exc:
-            yield Row("traces", name, "error", None, "", 0.0, str(exc))
+            row = Row("traces", name, "error", None, "", 0.0, str(exc))
+            units.append(Unit("traces", name, partial(list, [row])))
             continue
         if chosen is not None and meta.get("protocol") not in chosen:
             continue
         # a free run of the implementation is no spec path: only the implementation replays it
         if "spec" in meta or "protocol" not in meta:
-            yield _timed("traces", name, lambda path=path, name=name: _replay_row(path, name, root))  # type: ignore[misc]
+            units.append(_one("traces", name, partial(_replay_row, path, name, root)))
     for entry in corpus:
         name = f"{entry.name} on the implementation"
-        yield _timed("traces", name, lambda entry=entry, name=name: _impl_row(entry, name))  # type: ignore[misc]
+        units.append(_one("traces", name, partial(_impl_row, entry, name)))
     for entry in _findings(root, chosen):
         name = f"{entry.name}{FINDING}"
-        yield _timed("traces", name, lambda entry=entry, name=name: _finding_row(entry, name))  # type: ignore[misc]
+        units.append(_one("traces", name, partial(_finding_row, entry, name)))
     if chosen is None:
-        yield from history_rows(root)
+        units.extend(history_units(root))
     if own_project(root) and (chosen is None or "raft" in chosen):
-        yield _timed("traces", LOG_ROW, lambda: log_row(profile))
+        units.append(_one("traces", LOG_ROW, partial(log_row, profile)))
     if own_project(root) and (chosen is None or "pysyncobj" in chosen):
-        yield _timed("traces", PYSYNCOBJ_LOG_ROW, lambda: pysyncobj_log_row(profile))
+        units.append(_one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
+    return units
 
 
 LOG_ROW = "NDJSON validation of the reference implementation's logs"
@@ -427,13 +513,18 @@ def pysyncobj_log_row(profile: str) -> Row:
 def history_rows(root: Path) -> Iterator[Row]:
     """Each stored client history (traces/histories/) must get the verdict its index expects from
     the linearizability checker `meshcheck history check` runs."""
+    yield from _rows_of(history_units(root))
+
+
+def history_units(root: Path) -> list[Unit]:
     from meshcheck.traces.history import stored
 
     try:
         histories = stored.entries(stored.folder(root))
     except MeshcheckError as exc:
-        yield Row("traces", "histories", "error", None, "", 0.0, str(exc))
-        return
+        row = Row("traces", "histories", "error", None, "", 0.0, str(exc))
+        return [Unit("traces", "histories", lambda: [row])]
+    units: list[Unit] = []
     for entry in histories:
 
         def run(entry: stored.Stored = entry) -> Row:
@@ -444,7 +535,8 @@ def history_rows(root: Path) -> Iterator[Row]:
                 detail = f"{outcome.verdict}, expected {entry.expect}"
             return Row("traces", entry.name, result, outcome.ops, "ops", outcome.seconds, detail)
 
-        yield _timed("traces", entry.name, run)
+        units.append(_one("traces", entry.name, run))
+    return units
 
 
 def _corpus(root: Path, chosen: Chosen = None) -> list[Any]:
@@ -503,8 +595,13 @@ def _impl_row(entry: Any, name: str) -> Row:
 
 def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
     """Per protocol: how many of its mutants the property checks kill, first killer only."""
+    yield from _rows_of(mutant_units(profile, chosen))
+
+
+def mutant_units(profile: str, chosen: Chosen = None) -> list[Unit]:
     from meshcheck import mutants_cmd
 
+    units: list[Unit] = []
     for protocol in mutants_cmd.with_catalogue():
         if not _mine(protocol, chosen):
             continue
@@ -526,7 +623,12 @@ def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
             detail = "killed by " + ", ".join(f"{check} {n}" for check, n in by.items())
             return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail)
 
-        yield _timed_any("mutants", protocol, run)
+        units.append(Unit("mutants", protocol, partial(_rows_any, "mutants", protocol, run)))
+    return units
+
+
+def _rows_any(kind: str, name: str, fn: Callable[[], Row]) -> list[Row]:
+    return [_timed_any(kind, name, fn)]
 
 
 def _timed_any(kind: str, name: str, fn: Callable[[], Row]) -> Row:
@@ -616,11 +718,75 @@ def write_junit(rows: list[Row], path: Path) -> None:
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
+@attrs.frozen
+class Plan:
+    """What one verify run checks, as values a worker process can be handed: every process that
+    lists a stage's units from the same plan lists the same units in the same order."""
+
+    root: Path
+    profile: str
+    chosen: tuple[str, ...] | None
+    scratch: Path  # the run's scratch folder (the property tests' JUnit report and coverage)
+    workers: int = 1
+
+
+def stage_units(plan: Plan, kind: str) -> list[Unit]:
+    """The units of one stage (a kind of check), in the order the table lists their rows."""
+    serial = plan.workers == 1
+    if kind == "tlc":
+        return tlc_units(plan.root, plan.profile, plan.chosen, live=serial)
+    if kind == "z3":
+        return z3_units(plan.chosen)
+    if kind == "tests":
+
+        def tests() -> list[Row]:
+            return list(test_rows(plan.root, plan.profile, plan.scratch, plan.chosen, plan.workers))
+
+        return [Unit("tests", "property_tests", tests)]
+    if kind == "traces":
+        return trace_units(plan.root, plan.chosen, plan.profile)
+    if kind == "mutants":
+        return mutant_units(plan.profile, plan.chosen)
+    raise ConfigError(f"unknown kind of check {kind!r} (known: {', '.join(KINDS)})")
+
+
+def default_workers() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(text: str | None) -> int:
+    """`--workers`: a whole number, at least 1 (1: one check after another in this process);
+    none given: every core."""
+    if text is None:
+        return default_workers()
+    try:
+        n = int(text)
+    except ValueError:
+        raise ConfigError(f"--workers: expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise ConfigError(f"--workers: expected at least 1, got {n}")
+    return n
+
+
+def _say(row: Row, kind: bool = False) -> None:
+    what = f"{row.kind:8} " if kind else ""
+    print(
+        f"   {what}{row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}".rstrip(),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run_verify(args: argparse.Namespace) -> int:
     import tempfile
 
+    workers = worker_count(getattr(args, "workers", None))
     root = Path(args.root).resolve() if args.root else project_root()
-    kinds = tuple(args.only) if args.only else KINDS
+    kinds = tuple(k for k in KINDS if k in args.only) if args.only else KINDS
     chosen = chosen_protocols(getattr(args, "protocol", None))
     if chosen is not None and not own_project(root):
         raise MeshcheckError(
@@ -629,24 +795,21 @@ def run_verify(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="meshcheck-verify-") as scratch:
-        stages: list[tuple[str, Callable[[], Iterator[Row]]]] = [
-            ("tlc", lambda: tlc_rows(root, args.profile, chosen)),
-            ("z3", lambda: z3_rows(chosen)),
-            ("tests", lambda: test_rows(root, args.profile, Path(scratch), chosen)),
-            ("traces", lambda: trace_rows(root, chosen, args.profile)),
-            ("mutants", lambda: mutant_rows(args.profile, chosen)),
-        ]
-        for kind, stage in stages:
-            if kind not in kinds:
-                continue
-            print(f"== {kind}", file=sys.stderr, flush=True)
-            for row in stage():
-                rows.append(row)
-                print(
-                    f"   {row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}".rstrip(),
-                    file=sys.stderr,
-                    flush=True,
-                )
+        plan = Plan(
+            root, args.profile, None if chosen is None else tuple(chosen), Path(scratch), workers
+        )
+        if workers == 1:
+            for kind in kinds:
+                print(f"== {kind}", file=sys.stderr, flush=True)
+                for unit in stage_units(plan, kind):
+                    for row in unit.run():
+                        rows.append(row)
+                        _say(row)
+        else:
+            from meshcheck.verify_pool import run_parallel
+
+            print(f"== {', '.join(kinds)} on {workers} workers", file=sys.stderr, flush=True)
+            rows = run_parallel(plan, kinds, lambda row: _say(row, kind=True))
     print()
     print(summarize(rows))
     failed = sum(r.result in ("FAIL", "error") for r in rows)
@@ -663,6 +826,10 @@ def run_verify(args: argparse.Namespace) -> int:
     write_json(rows, json_path, args.profile)
     write_junit(rows, junit_path)
     print(f"report: {json_path}, {junit_path}")
+    if getattr(args, "html", None) is not None:
+        from meshcheck.html.from_verify import write_report
+
+        print(f"html: {write_report(rows, args.html, profile=args.profile, root=root)}")
     return exit_code(rows)
 
 

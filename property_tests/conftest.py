@@ -51,7 +51,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return
     for old in coverage.folder().glob("*.json"):
-        old.unlink()
+        old.unlink(missing_ok=True)  # another session may have cleared it first
 
 
 @pytest.hookimpl(wrapper=True)

@@ -89,6 +89,16 @@ def test_out_and_verbose(counter: Path, tmp_path: Path) -> None:
     assert "Invariant Small is violated" in quiet.stdout  # the one-line reason is always shown
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_workers_sets_tlcs_worker_threads(counter: Path, tmp_path: Path, workers: str) -> None:
+    (tmp_path / "Ok.cfg").write_text("INIT Init\nNEXT Next\n")
+    args = ["--config", "Ok.cfg", "--no-deadlock", "--workers", workers, "-v", "-q"]
+    proc = meshcheck("check", str(counter), *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    plural = "" if workers == "1" else "s"
+    assert f"with {workers} worker{plural}" in proc.stdout  # TLC's own line
+
+
 @pytest.mark.parametrize(
     ("files", "args", "expected"),
     [

@@ -148,3 +148,105 @@ def test_trace_without_its_spec_is_an_error(
         "#meta.spec: specs/Gone.tla not found"
         in rows["traces/counterexamples/Counter-Small.itf.json"][5]
     )
+
+
+# --- --workers: the same rows on several cores ---------------------------------------------------------
+
+# Collected a then b; under xdist (--dist loadfile) each file goes to its own worker and b's tests
+# finish first, so the JUnit report lists them first: verify must list them in collection order.
+SLOW_FILE = """import time
+
+def test_slow():
+    time.sleep(2)
+
+def test_after_slow():
+    pass
+"""
+FAST_FILE = """import os
+
+def test_fast():
+    pass
+
+def test_fails():
+    assert False, f"worker {os.environ.get('PYTEST_XDIST_WORKER', 'none')}"
+"""
+
+
+def _checks(report: Path) -> list[tuple[str, str, str, int | None, str]]:
+    return [
+        (c["kind"], c["name"], c["result"], c["count"], c["unit"])
+        for c in json.loads(report.read_text())["checks"]
+    ]
+
+
+def test_a_parallel_run_lists_the_rows_of_a_serial_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path / "p")
+    _stored_counterexample(root)
+    tests = root / "property_tests"
+    tests.mkdir()
+    (tests / "test_a.py").write_text(SLOW_FILE)
+    (tests / "test_b.py").write_text(FAST_FILE)
+    reports = {}
+    for workers in ("1", "2"):
+        reports[workers] = tmp_path / f"w{workers}.json"
+        args = ["verify", "--root", str(root), "--workers", workers, "--only", "tlc"]
+        args += ["--only", "tests", "--only", "traces", "--json", str(reports[workers])]
+        assert main(args) == 1  # Counter_small is violated, test_fails fails
+    out = capsys.readouterr()
+    serial, parallel = _checks(reports["1"]), _checks(reports["2"])
+    assert parallel == serial
+    assert [name for kind, name, *_ in serial if kind == "tests"] == [
+        "test_a::test_slow",
+        "test_a::test_after_slow",
+        "test_b::test_fast",
+        "test_b::test_fails",
+    ]
+    assert [(kind, name) for kind, name, *_ in serial if kind != "tests"] == [
+        ("tlc", "Counter"),
+        ("tlc", "Counter_small"),
+        ("traces", "traces/counterexamples/Counter-Small.itf.json"),
+    ]
+    # the parallel run did spread the tests over pytest-xdist's workers
+    detail = {c["name"]: c["detail"] for c in json.loads(reports["2"].read_text())["checks"]}
+    assert "worker gw" in detail["test_b::test_fails"]
+    assert "on 2 workers" in out.err
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", "expected at least 1, got 0"), ("two", "expected a whole number, got 'two'")],
+)
+def test_a_bad_worker_count_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, expected: str
+) -> None:
+    root = _project(tmp_path / "p")
+    assert main(["verify", "--root", str(root), "--workers", value]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"meshcheck: --workers: {expected}"]
+
+
+@pytest.mark.slow
+def test_a_protocol_verified_on_two_cores_lists_the_rows_of_one_core(tmp_path: Path) -> None:
+    """A registered protocol's every kind of check (the quick profile, derandomized: the same
+    examples each run), its coverage rows merged from the files the tests wrote."""
+    reports = {}
+    for workers in ("1", "2"):
+        reports[workers] = tmp_path / f"w{workers}.json"
+        args = ["verify", "--profile", "quick", "--protocol", "routing", "--workers", workers]
+        assert main([*args, "--json", str(reports[workers])]) == 0
+    serial = _checks(reports["1"])
+    assert _checks(reports["2"]) == serial
+    kinds = {kind for kind, *_ in serial}
+    assert {"tlc", "tests", "coverage", "mutants"} <= kinds
+    details = [
+        {
+            c["name"]: c["detail"]
+            for c in json.loads(reports[w].read_text())["checks"]
+            if c["kind"] == "coverage"
+        }
+        for w in ("1", "2")
+    ]
+    assert details[0] == details[1]
+    assert "actions 0/" not in details[1]["routing"]  # the tests' coverage files were merged

@@ -1,0 +1,43 @@
+"""A pytest plugin that `meshcheck verify` loads into its property-test run
+(`-p meshcheck.verify_order`): it writes the tests collected, in collection order, to the file
+MESHCHECK_VERIFY_ORDER names, one `classname<TAB>name` line per test as pytest's JUnit report names
+it. A run spread over pytest-xdist workers reports its tests in the order they finish; verify sorts
+its rows by this file, so that they are listed as a run in one process lists them.
+
+Under xdist the controller collects nothing and every worker collects the same tests; the first
+worker (gw0) writes the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from _pytest.junitxml import mangle_test_address
+
+ENV = "MESHCHECK_VERIFY_ORDER"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    path = os.environ.get(ENV)
+    if not path or not session.items:
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+        return
+    lines = []
+    for item in session.items:
+        names = mangle_test_address(item.nodeid)
+        lines.append(f"{'.'.join(names[:-1])}\t{names[-1]}")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read(path: Path) -> dict[tuple[str, str], int]:
+    """The position of each test (classname, name) in collection order; empty without the file."""
+    if not path.is_file():
+        return {}
+    order: dict[tuple[str, str], int] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        classname, _, name = line.partition("\t")
+        order.setdefault((classname, name), len(order))
+    return order
