@@ -93,6 +93,11 @@ class Monitor:
             self._restarted(i, node)
             return
         if isinstance(event, ClientRequest | JoinVia | LeaveCluster):
+            if isinstance(
+                event, LeaveCluster
+            ):  # first: what it learned is gone, so not "went back"
+                self.ref[i] = {}
+                self.ranks[i] = {k: e.rank() for k, e in node.entries.items()}
             for key, entry in node.own.items():
                 self.written.add((key, entry))
                 if key in node.entries:
@@ -100,9 +105,6 @@ class Monitor:
                 best = self.own_max[i].get(key)
                 if best is None or entry.rank() > best:
                     self.own_max[i][key] = entry.rank()
-            if isinstance(event, LeaveCluster):
-                self.ref[i] = {}
-                self.ranks[i] = {k: e.rank() for k, e in node.entries.items()}  # learned ones lost
             return
         if isinstance(event, Tick):
             if event.timer == GOSSIP:

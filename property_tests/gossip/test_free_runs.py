@@ -108,3 +108,15 @@ def test_a_one_way_cut_is_recorded_as_losses_not_as_a_partition() -> None:
             assert step.action in ("Partition", "Heal"), step.action
     assert any(step.action == "LoseMessage" for step in trace.steps[at:])
     assert len(trace.steps) > 50  # recorded to the end, not stopped at the cut
+
+
+def test_a_node_that_leaves_forgets_what_it_learned_without_going_back() -> None:
+    # seed 8996 (a `make verify` run): n3 learned k3 at version 4 from n4, then left; leaving
+    # drops what a node learned (Gossip.tla's Leave stops it), so its k3 is its own version 1
+    # again, which is not a version going back on a live node
+    schedule = Schedule(
+        seed=8996, ticks=2100, duplicate=0.02, crash=0.3, every=50, window=10, joins=1, leaves=1
+    )
+    outcome = once(schedule, 5, frozenset(), record=False)
+    assert outcome.problem is None, outcome.problem
+    assert once(schedule, 5, frozenset({mutants.OLDER_OVERWRITES_NEWER}), record=False).problem
