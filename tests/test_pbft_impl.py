@@ -41,7 +41,7 @@ from meshcheck.impl.pbft import (
     proves,
 )
 from meshcheck.impl.pbft.client import RETRY
-from meshcheck.impl.pbft.messages import GENESIS, Batch, signing_bytes
+from meshcheck.impl.pbft.messages import GENESIS, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
 from meshcheck.impl.sim import (
     Apply,
@@ -381,6 +381,24 @@ def test_restart_keeps_what_the_replica_vouched_for() -> None:
     effects = box.step(Tick(VIEW_CHANGE))
     (vc,) = sent(effects)
     assert [(c.view, c.seq, c.digest) for c in vc.prepared] == [(0, 1, pp.body.digest)]
+
+
+def test_a_restarted_replica_still_sends_its_view_change_message_of_an_earlier_view() -> None:
+    """A peer changing to view 1 may miss this replica's view-change message for it, and with a
+    quarantined fourth replica never gather 2f+1 nor see f+1 ahead (section 4.5.2): the status
+    answer sends the message again (`_on_status`). It must survive a crash and the log's garbage
+    collection, or the group waits for good (seed 311926782, property_tests/pbft/
+    test_free_runs.py)."""
+    box = Box("r4", checkpoint_every=2)
+    (first,) = sent(box.step(Tick(VIEW_CHANGE)))  # timed out of view 0 ...
+    box.step(Tick(VIEW_CHANGE))  # ... and of view 1
+    history: tuple[Batch, ...] = ((request("a"),), (request("b", 2),))
+    for r in ("r1", "r2", "r3"):
+        box.deliver(checkpoint(history, r))
+    assert (box.node.view, box.node.stable) == (2, 2)  # the log was collected in view 2
+    box.restart()
+    answer = sent(box.deliver(signed("r2", Status(1, True, 0, 0, "r2"))))
+    assert isinstance(first, ViewChange) and first.view == 1 and first in answer
 
 
 # -- section 5.1: batching ------------------------------------------------------------------------

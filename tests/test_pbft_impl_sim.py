@@ -21,6 +21,7 @@ from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import (
     VARIABLES,
     Commit,
+    KeyRing,
     PrePrepare,
     Replica,
     Signed,
@@ -29,7 +30,16 @@ from meshcheck.impl.pbft import (
     pbft_cluster,
     proves,
 )
-from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.pbft.messages import (
+    GENESIS,
+    NOOP,
+    NewView,
+    PreparedProof,
+    Request,
+    ViewChange,
+    signing_bytes,
+)
+from meshcheck.impl.pbft.refinement import message_record
 from meshcheck.impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
 from meshcheck.property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
 from meshcheck.traces import itf
@@ -322,6 +332,24 @@ def test_the_mapping_has_the_spec_variables_and_records() -> None:
         "stable": FrozenDict(dict.fromkeys(HONEST, 0)),
         "accepted": frozenset(),
     }
+
+
+def test_a_message_of_the_wrong_shape_inside_maps_to_its_type() -> None:
+    """The fuzzer (impl/pbft/byzantine/fuzz.py) puts a signed request where a view-change
+    message's certificate holds a pre-prepare, or where a new-view message's pre-prepares go: the
+    recorder maps it to a record of its type (the replicas reject it) instead of raising, which
+    turned a liveness failure (seed 311926782) into an AttributeError of the recorded rerun."""
+    keys = KeyRing(0, (*HONEST, "c1"))
+
+    def signed(holder: str, body: Any) -> Signed[Any]:
+        return Signed(body, holder, keys.signer(holder).sign(signing_bytes(body)))
+
+    request = signed("c1", Request("c1", 1, "op1"))
+    claim = PreparedProof(request, ())  # type: ignore[arg-type]  # what a Byzantine one sends
+    vc = signed("r3", ViewChange(1, 0, GENESIS, (), (claim,), "r3"))
+    nv = signed("r2", NewView(1, (vc,), (request,), "r2"))  # type: ignore[arg-type]
+    assert message_record(vc) == FrozenDict({"type": "ViewChange"})
+    assert message_record(nv) == FrozenDict({"type": "NewView"})
 
 
 def test_a_crash_is_a_stutter() -> None:

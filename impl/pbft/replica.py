@@ -167,9 +167,10 @@ class Replica:
         self.audit = AuditLog(config)
         self.own_checkpoints: dict[int, Signed[Checkpoint]] = {}
         self.view_changes: dict[int, dict[str, Signed[ViewChange]]] = {}
-        # This replica's own view-change message of every view it moved to (volatile): a peer
-        # still changing to an earlier view may have lost it, and without it may never gather
-        # 2f+1 (see _on_status).
+        # This replica's own view-change message of every view it moved to: a peer still
+        # changing to an earlier view may have lost it, and without it may never gather 2f+1
+        # (see _on_status). Durable (`_keep`, `_reload`): a replica that crashed after it moved
+        # on must still be able to send it again.
         self.own_view_changes: dict[int, Signed[ViewChange]] = {}
         self.new_views: dict[int, Signed[NewView]] = {}
         # volatile
@@ -873,6 +874,11 @@ class Replica:
             return m.body.seq >= self.stable
         if seq is not None:
             return seq > self.stable
+        if isinstance(m.body, ViewChange) and m.signer == self.id:
+            # Of an earlier view too: _on_status sends it again to a peer still changing to that
+            # view, which may need it to complete the view change (section 4.5.2 lets a replica
+            # follow only f+1 others past its view; its own timer waits for 2f+1 of its view).
+            return m.body.view >= self.view or self.own_view_changes.get(m.body.view) == m
         return getattr(m.body, "view", -1) >= self.view
 
     # -- restart ---------------------------------------------------------------------------------------
@@ -921,7 +927,9 @@ class Replica:
             self.log.add_checkpoint(m)
             self.own_checkpoints[body.seq] = m
         elif isinstance(body, ViewChange):
-            self.view_changes.setdefault(body.view, {})[self.id] = m
+            self.own_view_changes[body.view] = m
+            if body.view >= self.view:
+                self.view_changes.setdefault(body.view, {})[self.id] = m
         elif isinstance(body, NewView):
             self.new_views = {body.view: m}
             for pp in body.pre_prepares:
