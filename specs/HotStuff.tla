@@ -65,6 +65,12 @@ ASSUME /\ N \in Nat \ {0}
 ByzSenders == Byzantine
 Silent == {}
 
+\* The honest replicas whose view may time out before GST: every one. A liveness model with
+\* timeouts may substitute Late (`MayTimeOut <- Late`): one replica, the last, whose timer fires
+\* early (at most F slow or out-of-step replicas; the others' views end only on progress).
+MayTimeOut == Honest
+Late == {"r" \o ToString(N)}
+
 -----------------------------------------------------------------------------
 \* Blocks
 
@@ -218,6 +224,7 @@ FormQC(i, b) ==
 \* NEW-VIEW with its highest QC (Algorithm 3, "nextView interrupt").
 Timeout(i) ==
     /\ view[i] < GST
+    /\ i \in MayTimeOut
     /\ view' = [view EXCEPT ![i] = @ + 1]
     /\ msgs' = msgs \cup {NewViewMsg(view[i] + 1, highQC[i], i)}
     /\ UNCHANGED <<lastVoted, highQC, locked, committed>>

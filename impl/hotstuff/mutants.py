@@ -1,7 +1,8 @@
 """Known HotStuff bugs, each switchable without editing the core: `HotStuffConfig(bugs=...)`.
 
 Each switch turns on one mistake at the one place the correct rule lives (search impl/hotstuff for
-the constant's name). The first six are issue 16's catalogue, by the names specs/mutants/hotstuff.py
+the constant's name). The first six are the bugs the
+README's HotStuff section names, by the names specs/mutants/hotstuff.py
 gives its spec mutants; property_tests/hotstuff/checks.py lists the checks that kill them, and each
 one's shortest counterexample is a stored free run in traces/hotstuff/ (written by
 property_tests/hotstuff/save.py).
@@ -45,9 +46,10 @@ BUGS: Mapping[str, str] = {
     ),
     SAFE_NODE_WITHOUT_SAFETY_CLAUSE: (
         "safeNode keeps only its liveness clause, justify.view > lock.view, as the spec mutant "
-        "does: safe on its own (specs/HotStuff.md, 'The safe-node rule's safety clause'), but a "
-        "block whose parent is the locked block is refused (its justify is in the lock's view), "
-        "from the first block on genesis on: nothing is ever certified. DiemBFT's rule compares "
+        "does: a block whose parent is the locked block is refused (its justify is in the lock's "
+        "view), from the first block on genesis on: nothing is ever certified or committed, "
+        "vacuously safe (specs/HotStuff.md, 'The safe-node rule's safety clause'); TLC kills "
+        "the spec mutant on the liveness model. DiemBFT's rule compares "
         "with >=, and with >= the liveness clause alone is safeNode exactly (a block that extends "
         "the lock has a parent at or above it), an equivalent mutant not in this catalogue."
     ),

@@ -326,14 +326,24 @@ class Replica:
         self._stored += 1
         self.asked.pop(block.hash, None)
 
-    def _want(self, h: bytes, source: str) -> None:
-        """Ask `source` for block h (and its ancestors) unless asked recently."""
+    def _want(self, h: bytes, source: str, qc: QC | None = None) -> None:
+        """Ask `source` for block h (and its ancestors) unless asked recently, and, when `qc`
+        certifies h, f+1 of its voters besides: a correct voter stored h before it voted, and f+1
+        of them include one, so a Byzantine sender that will not answer (a leader that proposes on
+        a block it never sent) cannot keep a correct replica from the chain. DiemBFT and Aptos do
+        the same: `BlockRetriever::retrieve_block_for_qc` (aptos-core,
+        consensus/src/block_storage/sync_manager.rs) asks the QC's signers, the proposer first."""
         last = self.asked.get(h)
         if last is not None and self.now - last < self.config.fetch_retry:
             return
         self.asked[h] = self.now
-        if source != self.id:
-            self._send(source, BlockRequest(h))
+        ask = [source]
+        if qc is not None and qc.block == h:
+            voters = [v for v, _ in qc.votes if v != source and v in self.config.replicas]
+            ask += voters[: self.config.f + 1]
+        for peer in ask:
+            if peer != self.id:
+                self._send(peer, BlockRequest(h))
 
     # -- checks on receipt -----------------------------------------------------------------------
 
@@ -430,7 +440,7 @@ class Replica:
     def _on_proposal(self, source: str, p: Proposal) -> None:
         if p.block.parent not in self.blocks:
             self.waiting[p.block.hash] = p
-            self._want(p.block.parent, source)
+            self._want(p.block.parent, source, p.block.justify)
             return
         self._store(p.block)
         self._consider_vote(p.block)
@@ -622,7 +632,7 @@ class Replica:
         ):
             self.new_views.setdefault(m.view, {})[m.src] = m.qc
             if m.qc.block not in self.blocks:
-                self._want(m.qc.block, source)
+                self._want(m.qc.block, source, m.qc)
         self._progress()
         if self.config.view_sync:
             self._catch_up()
@@ -721,18 +731,36 @@ class Replica:
             h = self.blocks[h].parent
         self._send(source, BlockResponse(tuple(out)))
 
+    def _valid_justify(self, source: str, block: Block) -> bool:
+        """A fetched block's justify is a valid QC for its parent, of a lower view. The hash
+        covers the justify's block, not its view or votes, so without this check a Byzantine
+        responder could have a block stored (and relayed, and voted for when its proposal comes)
+        under a justify that certifies nothing; DiemBFT's `BlockRetrievalResponse::verify` checks
+        every retrieved block's QC likewise. Bad signatures in it are recorded against the
+        responder (a correct one stores only blocks it checked)."""
+        qc = block.justify
+        if block.view < 1 or qc is None or qc.block != block.parent or qc.view >= block.view:
+            return False
+        if self.valid_qc(qc):
+            return True
+        if self._bad_votes(qc):
+            self._accuse(source, BAD_QC, f"the justify of a fetched block of view {block.view}")
+        return False
+
     def _on_block_response(self, source: str, m: BlockResponse) -> None:
         """Keep the chain given if it is one asked for: the first block's hash was asked for, and
         each next one is the one before's parent, of a lower view. A block is stored once its
         parent is (`_progress`); until then it is an orphan, and its parent is asked for."""
         if not m.blocks or m.blocks[0].hash not in self.asked:
             return
-        chain = [m.blocks[0]]
-        for block in m.blocks[1:]:
-            if block.hash != chain[-1].parent or block.view >= chain[-1].view:
+        chain: list[Block] = []
+        for block in m.blocks:
+            if chain and (block.hash != chain[-1].parent or block.view >= chain[-1].view):
+                break
+            if not self._valid_justify(source, block):
                 break
             chain.append(block)
-        if chain[-1].view < 1:
+        if not chain:
             return
         for block in chain:
             if block.hash not in self.blocks:
@@ -740,5 +768,6 @@ class Replica:
         hit("hotstuff", "blocks_fetched")
         oldest = chain[-1].parent
         if oldest not in self.blocks and oldest not in self.orphans:
-            self._want(oldest, source)
+            # the justify is not checked here (a hint of whom else to ask, nothing is taken on it)
+            self._want(oldest, source, chain[-1].justify)
         self._progress()

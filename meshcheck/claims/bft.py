@@ -1,13 +1,13 @@
 """PBFT against HotStuff in the simulator: messages, bytes, signatures and CPU per committed request,
 the cost of replacing a crashed leader, and the claim "HotStuff is O(n), PBFT O(n^2)" judged.
 
-The claim (the hybrid design, issue 16: "modern linear BFT: O(n) instead of O(n^2) messages") is
-about messages per decision. PBFT (Castro and Liskov, OSDI 1999, section 4.2) orders a request with
-a pre-prepare from the primary to n - 1 backups, then PREPARE and COMMIT from every replica to every
-other: about 2n^2 messages. Chained HotStuff (Yin et al., PODC 2019, section 5) sends one proposal
-from the leader to the others and one vote from each replica to the next leader per view: about 2n;
-each block carries a batch and is committed three views later, so in a busy pipeline every view
-commits one block.
+The claim (the hybrid design's, README.md "PBFT against HotStuff": "modern linear BFT: O(n) instead
+of O(n^2) messages") is about messages per decision. PBFT (Castro and Liskov, OSDI 1999, section
+4.2) orders a request with a pre-prepare from the primary to n - 1 backups, then PREPARE and COMMIT
+from every replica to every other: about 2n^2 messages. Chained HotStuff (Yin et al., PODC 2019,
+section 5) sends one proposal from the leader to the others and one vote from each replica to the
+next leader per view: about 2n; each block carries a batch and is committed three views later, so in
+a busy pipeline every view commits one block.
 
 What one run measures (`measure_load`): n replicas, one client issuing `requests` requests one per
 `LOAD_EVERY` ticks (a backlog: both protocols stay busy, so HotStuff's views carry requests rather

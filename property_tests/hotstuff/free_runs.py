@@ -43,6 +43,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck import coverage
 from meshcheck.impl.base.effects import Action, Effect, Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.node import Workload
@@ -324,6 +325,11 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             return bool(monitor.problem or oracle.violation)
 
         storm = free_runs.run(sim, schedule, schedule.ticks, STORM, stop)
+        byzantine: dict[str, tuple[str, ...]] = schedule.knob("byzantine", {})
+        fuzzing = any("fuzz" in b for b in byzantine.values())
+        if not record and fuzzing and oracle.checked:  # verify's "Byzantine fuzzer" row
+            coverage.tally("hotstuff", "fuzzed runs")
+            coverage.tally("hotstuff", "fuzzed messages", oracle.checked)
         problem = monitor.problem or (
             f"t={sim.now}: honest rejection: {oracle.violation}" if oracle.violation else None
         )

@@ -8,13 +8,16 @@ corpus is stored free runs (traces/hotstuff/), each re-run from its seed by the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
+from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import Harness
+from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
-from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
 from meshcheck.property_tests.hotstuff.validation import check_validation
 
 
@@ -30,6 +33,21 @@ class HotStuffHarness(Harness):
             replayed = corpus.replay(entry, bugs)
             if not replayed.holds:
                 raise CheckFailed(f"{entry.name}: {replayed.problem}", steps=replayed.steps)
+
+    def replay_on_impl(
+        self,
+        trace: Trace,
+        bugs: frozenset[str],
+        *,
+        where: str = "trace",
+        observe: Callable[[Follower], object] | None = None,
+    ) -> int:
+        """A lockstep path, on the model it was drawn in: the honest one, or r1 a Byzantine
+        puppet (`#meta.config` names models/LockstepByzantine.cfg; both are HotStuff.tla's)."""
+        config = str(trace.meta.get("config", ""))
+        puppet = config.endswith(f"/models/{HOTSTUFF_BYZANTINE.config}")
+        specs = (HOTSTUFF_BYZANTINE,) if puppet else self.specs
+        return replay_on_impl(specs, trace, bugs, where=where, observe=observe)
 
 
 HARNESS = HotStuffHarness(

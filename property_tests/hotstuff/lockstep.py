@@ -32,6 +32,7 @@ from hypothesis import settings as Settings
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.hotstuff import crypto
 from meshcheck.impl.hotstuff.messages import (
     GENESIS,
     GENESIS_QC,
@@ -268,13 +269,16 @@ class PuppetFollower(Follower):
     byzantine = ("r1",)
 
 
-HOTSTUFF = harness.LockstepSpec("hotstuff", "HotStuff", "Lockstep.cfg", Follower)
+HOTSTUFF = harness.LockstepSpec(
+    "hotstuff", "HotStuff", "Lockstep.cfg", Follower, context=crypto.memoised
+)
 HOTSTUFF_BYZANTINE = harness.LockstepSpec(
     "hotstuff",
     "HotStuff",
     "LockstepByzantine.cfg",
     PuppetFollower,
     machine="HotStuffByzantineLockstep",
+    context=crypto.memoised,
 )
 
 

@@ -17,12 +17,13 @@ from meshcheck.impl.hotstuff.messages import (
     GENESIS,
     QC,
     Block,
+    BlockResponse,
     Proposal,
     ReplyMsg,
     proposal_bytes,
     vote_bytes,
 )
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.replica import BAD_QC, HotStuffConfig, Replica
 from meshcheck.property_tests import free_runs, record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -173,6 +174,33 @@ def test_a_proposal_needs_its_views_leader_and_a_justify_for_its_parent() -> Non
     assert not replica._valid_proposal(proposal(wrong, "r3"))
     effects = replica.step(Deliver("r2", proposal(block, "r2")))
     assert any(isinstance(e, Send) and e.dest == "r3" for e in effects)  # voted, to r3 (view 2)
+
+
+def test_a_fetched_block_needs_a_valid_justify() -> None:
+    """A block's hash covers its justify's block, not the justify's view or votes: a responder can
+    change those and the hash still matches what was asked for. The fuzzer did (seed 185877 of
+    test_fuzz.py): r1 stored such a block and voted for it when its proposal came. A fetched block
+    whose justify is not a QC for its parent is not stored; bad votes are held against the
+    responder."""
+    keys = KeyRing(0, (*REPLICAS, "c1"))
+    replica = _replica(keys)
+    parent = Block(GENESIS.hash, 1, QC(GENESIS.hash, 0), "r2")
+    good = _qc(keys, parent.hash, 1, ("r1", "r2", "r4"))
+    block = Block(parent.hash, 2, good, "r3")
+    for justify in (
+        QC(parent.hash, 1),  # no votes
+        QC(parent.hash, 1, good.votes[:2]),  # 2f votes
+        QC(parent.hash, 1, ((good.votes[0][0], good.votes[1][1]), *good.votes[1:])),  # forged
+    ):
+        forged = Block(parent.hash, 2, justify, "r3")
+        assert forged.hash == block.hash  # the hash does not see the change
+        replica.asked[forged.hash] = 0
+        replica.step(Deliver("r1", BlockResponse((forged, parent))))
+        assert forged.hash not in replica.blocks and forged.hash not in replica.orphans
+    assert [a.kind for a in replica.accusations] == [BAD_QC]
+    assert {a.accused for a in replica.accusations} == {"r1"}
+    replica.step(Deliver("r2", BlockResponse((block, parent))))
+    assert replica.blocks[block.hash].justify == good  # the true one is taken
 
 
 def test_the_client_accepts_f_plus_one_matching_replies() -> None:

@@ -1,10 +1,11 @@
 """HotStuff.tla's mutants: known HotStuff bugs as small textual changes of the spec, each with the
 model that shows it and the one property that must catch it.
 
-The first six are the implementation's mutant catalogue (issue 16, item 4), by the names
-impl/hotstuff/mutants.py is to use, so that `meshcheck mutants hotstuff --all` can run them as the
-kill matrix's TLC column; tests/test_hotstuff_spec.py checks each on TLC, and specs/HotStuff.md
-records the counts.
+Five of them have the names of the implementation's catalogue mutants (impl/hotstuff/mutants.py),
+so that `meshcheck mutants hotstuff --all` runs them as the kill matrix's TLC
+column (`EQUIVALENT` says why `propose_from_lower_qc` has none; `safe_node_without_liveness_clause`
+has none either, a liveness bug of a Byzantine fork that the implementation's checks kill);
+tests/test_hotstuff_spec.py checks each on TLC, and specs/HotStuff.md records the counts.
 """
 
 from __future__ import annotations
@@ -107,6 +108,18 @@ MUTANTS = (
         (466, 6),
     ),
     Mutant(
+        # the liveness clause alone, strictly newer than the lock: no correct replica ever votes
+        # (the first block's justify is genesis, the lock's view), so the safety invariants hold
+        # vacuously; nothing is ever committed, which the liveness model sees (HotStuff.md, "The
+        # safe-node rule's safety clause"; DiemBFT's >= is DIEM_VOTING_RULE below)
+        "safe_node_without_safety_clause",
+        (("    \\/ Extends(b, locked[i])\n", ""),),
+        {"MaxView": "4", "GST": "1"},
+        "EventuallyCommitted",
+        None,
+        liveness=True,
+    ),
+    Mutant(
         "lock_moves_down",
         (
             (
@@ -131,11 +144,16 @@ CONSEQUENCES = tuple(
     if m.name in {"lock_not_updated", "qc_of_2f_votes", "vote_twice_in_view"}
 )
 
-# The safe-node rule with its liveness clause alone: the spec's invariants hold (EQUIVALENT);
-# tests/test_hotstuff_spec.py checks that on a model where the other safety mutants fail.
-SAFE_NODE_LIVENESS_CLAUSE_ONLY = Mutant(
-    "safe_node_without_safety_clause",
-    (("    \\/ Extends(b, locked[i])\n", ""),),
+# The safe-node rule with its liveness clause alone, as DiemBFT words it (>=: the block's justify is
+# at least as high as the lock): exactly safeNode, since a block that extends the lock has a parent
+# at least as high as the lock (HotStuff.md, "The safe-node rule's safety clause"). Not a mutant
+# at all; tests/test_hotstuff_spec.py checks the rule on a model where the safety mutants fail.
+DIEM_VOTING_RULE = Mutant(
+    "diem_voting_rule",
+    (
+        ("    \\/ Extends(b, locked[i])\n", ""),
+        ("    \\/ View(Parent(b)) > View(locked[i])", "    \\/ View(Parent(b)) >= View(locked[i])"),
+    ),
     {},
     "NoConflictingCommits OneChain",
     None,
@@ -171,10 +189,6 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
 
 # Implementation mutants with no spec mutant that TLC kills, and why.
 EQUIVALENT: Mapping[str, str] = {
-    "safe_node_without_safety_clause": (
-        "equivalent in the spec: voting only for blocks whose justify is newer than the lock is "
-        "DiemBFT's voting rule, safe on its own (HotStuff.md, 'The safe-node rule's safety clause')"
-    ),
     "propose_from_lower_qc": (
         "a liveness bug whose smallest witness (a lock from a three-chain before GST, then a view "
         "change) needs GST 4 and 7 views, a liveness model too large to check (HotStuff.md)"
