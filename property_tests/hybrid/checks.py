@@ -5,8 +5,8 @@ the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test fi
 property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
 second or two, with counterexamples a few steps long), then the stored corpus, then the signed-fields property, then trace
-validation of free runs, and the free runs' invariants and liveness bounds last, with PBFT under
-the BFT epochs and then with HotStuff (impl/hybrid/bft.py).
+validation of free runs, and the free runs' invariants and liveness bounds last; trace validation
+and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
+
+
+def hotstuff_trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+    """Trace validation with HotStuff under the BFT epochs (7 nodes, models/HybridValidate7.cfg;
+    as many examples as with PBFT)."""
+    trace_validation(bugs, settings, bft=HOTSTUFF)
 
 
 def hotstuff_free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> None:
@@ -55,6 +61,12 @@ CHECKS: tuple[Check, ...] = (
         "trace validation",
         trace_validation,
         "free runs with a Byzantine node, every step of the trace checked to be a Hybrid.tla step",
+    ),
+    Check(
+        "trace validation (Hybrid.tla, HotStuff)",
+        hotstuff_trace_validation,
+        "the same with HotStuff, not PBFT, under the BFT epochs (7 nodes): its epochs' committed "
+        "entries must be the same Hybrid.tla steps",
     ),
     Check(
         "free runs",

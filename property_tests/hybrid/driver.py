@@ -2,10 +2,10 @@
 back.
 
 The spec abstracts each epoch's protocol to its agreed order: `chain[e]`, the entries epoch e's
-protocol committed (Raft and PBFT each guarantee one such order among honest nodes; the Raft and
-PBFT lockstep tests check the protocols against their own specs). So the driver keeps the chains,
-and one real `HybridNode` per honest node, whose replicated state (`HybridMachine`) applies the
-committed entries and whose node logic switches epochs:
+protocol committed (Raft, PBFT and HotStuff each guarantee one such order among honest nodes; their
+own lockstep tests check them against their own specs). So the driver keeps the chains, and one real
+`HybridNode` per honest node, whose replicated state (`HybridMachine`) applies the committed entries
+and whose node logic switches epochs:
 
     Submit(o)           the client's op o, proposed in the cluster's current epoch (the highest
                         epoch an honest node is in)
@@ -36,6 +36,15 @@ committed history by op name; the driver's chains, proposals and client outcomes
 client "c1" sequence number k.
 
 A step the implementation refuses (`DriverError`) is a divergence too: the follower reports it.
+
+Why lockstep runs once, not once per BFT protocol (`HybridConfig.bft`, impl/hybrid/bft.py): the
+driver applies each epoch's chain to the nodes' machines itself (`_apply`) and delivers no protocol
+message between nodes, so no BFT core ever orders an entry here, and which protocol would have
+ordered a BFT epoch's chain is below what this check sees (the nodes' default, PBFT, builds the BFT
+instances; they start and take the node's own requests, and commit nothing). What differs between
+PBFT and HotStuff epochs, the cores ordering the chain and the node reporting what they commit as
+Order and Apply, is checked where the cores run: the free runs and trace validation, each with
+either protocol (free_runs.py, validation.py).
 """
 
 from __future__ import annotations
