@@ -35,10 +35,13 @@ verify: java
 # The tests run on every core (pytest-xdist, one process per core, each test file kept on one
 # worker so that a file's module fixtures, a TLC run or a JVM, are built once); `TEST_WORKERS=0`
 # runs them in this process, one after another.
+# A test that runs past TEST_TIMEOUT seconds fails with its stack (pytest-timeout), so that one
+# hung test costs CI minutes, not its whole budget.
 TEST_WORKERS ?= auto
+TEST_TIMEOUT ?= 300
 test: java chromium
 	@$(BIN)/lint-imports --no-cache
-	@$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_FLAGS)
+	@$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 test-all: java
 	@$(BIN)/python -m pytest $(PYTEST_FLAGS)
