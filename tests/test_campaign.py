@@ -79,7 +79,7 @@ def test_two_workers_share_a_redis_database(redis_url: str, tmp_path: Path) -> N
     import redis
 
     config = run.Config(
-        20.0,
+        12.0,
         ("gossip",),
         ("free runs (5 nodes)",),
         bugs=("merge_not_idempotent",),
@@ -109,7 +109,7 @@ def test_a_dask_cluster_of_two_worker_processes_shares_redis_and_merges_coverage
     server = redis.Redis.from_url(redis_url)
     before = server.info("stats")
     config = run.Config(
-        12.0,
+        8.0,
         ("raft",),
         ("free runs (3 nodes)",),
         mutants=False,
@@ -332,7 +332,7 @@ def test_a_mutant_build_reports_its_failure_once_with_a_trace_that_replays(
     out = tmp_path / "out"
     code = main(
         [
-            "campaign", "--minutes", "0.35", "--protocol", "gossip",
+            "campaign", "--minutes", "0.2", "--protocol", "gossip",
             "--check", "free runs (5 nodes)", "--bugs", "merge_not_idempotent",
             "--workers", "2", "--examples", "10", "--db", str(tmp_path / "db"),
             "--out", str(out), "--quiet",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from meshcheck.specs.tlc.check import Outcome, check
 from meshcheck.specs.tlc.stepper import Stepper
 
@@ -65,6 +67,7 @@ def test_pipelined_send_is_one_labelled_action_per_channel() -> None:
         assert len(down) == 3 and all(a.params.keys() == {"i"} for a in down)
 
 
+@pytest.mark.slow  # about 20 s; make verify checks the same model's count (pysyncobj's TLC row)
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
     r = check(PIPELINED, QUICK, workers=2, deadlock=False)
     assert r.outcome is Outcome.HOLDS, r.message

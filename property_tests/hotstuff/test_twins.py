@@ -26,6 +26,9 @@ def test_twins_find_qcs_of_2f_votes() -> None:
     assert len(broken) == 18  # measured: 18 of the 64 scenarios
 
 
+# a recorded limit of twins, not a check that guards safety (the free runs kill both mutants):
+# all 64 scenarios each, about 10 s, so in the slow tier (make test-all)
+@pytest.mark.slow
 @pytest.mark.parametrize("mutant", [mutants.LOCK_NOT_UPDATED, mutants.COMMIT_ON_TWO_CHAIN])
 def test_the_lock_and_commit_mutants_survive_twins(mutant: str) -> None:
     """A twin runs the honest leader's rule (the highest QC of 2f+1 NEW-VIEWs), so it never
