@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from meshcheck import __version__
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import (
+    EXIT_HOLDS,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+    MeshcheckError,
+    Terminated,
+)
 
 if TYPE_CHECKING:
     from meshcheck.coverage import Coverage
@@ -273,6 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MeshcheckError as exc:
         print(f"meshcheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("meshcheck: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("meshcheck: interrupted", file=sys.stderr)
         return 130

@@ -41,11 +41,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Iterator
@@ -64,6 +67,7 @@ from meshcheck.impl.base.errors import (
     EXIT_VIOLATED,
     ConfigError,
     MeshcheckError,
+    Terminated,
 )
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS
@@ -275,6 +279,53 @@ def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
     return [str(p) for p in paths if p.exists()]
 
 
+# The pytest runs under way (test_rows): what `stop_children` ends when a run is interrupted.
+_RUNNING: set[subprocess.Popen[str]] = set()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread.
+    Ctrl-C reaches every process of the terminal's process group; a SIGTERM sent to this process
+    alone (`kill PID`, a supervisor) would end it at once and leave its pytest run and its pool's
+    workers running, each with a JVM. As an interrupt it unwinds the run, which ends them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def stop_children() -> None:
+    """Terminate the pytest runs under way (their xdist workers exit when their channel closes)."""
+    for proc in list(_RUNNING):
+        proc.terminate()
+
+
+def _run_tracked(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+    """`subprocess.run(command, capture_output=True, text=True)`, the process kept in _RUNNING
+    while it runs; its exit code, stdout and stderr."""
+    with subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        _RUNNING.add(proc)
+        try:
+            out, err = proc.communicate()
+        except BaseException:  # interrupted: end it (Popen's exit would wait for it), as run does
+            proc.terminate()
+            raise
+        finally:
+            _RUNNING.discard(proc)
+    return proc.returncode, out, err
+
+
 def test_rows(
     root: Path, profile: str, scratch: Path, chosen: Chosen = None, workers: int = 1
 ) -> Iterator[Row]:
@@ -296,7 +347,7 @@ def test_rows(
     )
     spread = min(workers, _test_files(tests)) if _has_xdist() else 1
     start = time.perf_counter()
-    proc = subprocess.run(
+    returncode, stdout, stderr = _run_tracked(
         [
             sys.executable,
             "-m",
@@ -312,20 +363,17 @@ def test_rows(
             "--rootdir",
             str(root),
         ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        root,
+        env,
     )
     seconds = time.perf_counter() - start
-    if proc.returncode == 5 or not tests:  # pytest: no tests collected
+    if returncode == 5 or not tests:  # pytest: no tests collected
         yield Row(
             "tests", "property_tests", "skip", 0, "tests", seconds, "no property tests collected"
         )
         return
     if not report.exists():
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        tail = (stdout + stderr).strip().splitlines()[-3:]
         yield Row("tests", "property_tests", "error", None, "tests", seconds, " / ".join(tail))
         return
     document = ET.parse(report).getroot()
@@ -794,7 +842,7 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     rows: list[Row] = []
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="meshcheck-verify-") as scratch:
+    with sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="meshcheck-verify-") as scratch:
         plan = Plan(
             root, args.profile, None if chosen is None else tuple(chosen), Path(scratch), workers
         )

@@ -34,7 +34,7 @@ from concurrent.futures import (
 from meshcheck import registry
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.protocol import Protocol
-from meshcheck.verify import Plan, Row, Unit, stage_units
+from meshcheck.verify import Plan, Row, Unit, stage_units, stop_children
 
 # the order units are handed to the pool: the longest kinds first
 POOL_ORDER = ("mutants", "tlc", "z3", "traces")
@@ -103,6 +103,13 @@ def run_parallel(plan: Plan, kinds: Sequence[str], say: Callable[[Row], None]) -
                 done[(kind, i)] = rows
                 for row in rows:
                     say(row)
+    except BaseException:
+        # interrupted (Ctrl-C, or a SIGTERM that verify.sigterm_interrupts made one): end the
+        # pool's workers and the pytest run now, not when their units would have finished
+        for child in multiprocessing.active_children():
+            child.terminate()
+        stop_children()
+        raise
     finally:
         for executor in executors:
             executor.shutdown(wait=not pending, cancel_futures=True)

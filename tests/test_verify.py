@@ -4,6 +4,10 @@ and stored traces replayed against their spec."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -212,6 +216,78 @@ def test_a_parallel_run_lists_the_rows_of_a_serial_run(
     detail = {c["name"]: c["detail"] for c in json.loads(reports["2"].read_text())["checks"]}
     assert "worker gw" in detail["test_b::test_fails"]
     assert "on 2 workers" in out.err
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan's zombie waits for its reaper)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+@pytest.mark.parametrize(("workers", "started"), [("1", 1), ("2", 5)])
+def test_sigterm_ends_a_run_and_every_process_it_started(
+    tmp_path: Path, workers: str, started: int
+) -> None:
+    """`kill PID` of a verify run reaches only that process; what it started (the pytest run, and
+    on 2 workers its two xdist workers and the pool's two workers with their JVMs) must end with
+    it, not run on."""
+    root = _project(tmp_path / "p")
+    tests = root / "property_tests"
+    tests.mkdir()
+    (tests / "test_a.py").write_text("import time\n\ndef test_sleeps():\n    time.sleep(600)\n")
+    (tests / "test_b.py").write_text("def test_passes():\n    pass\n")
+    command = [
+        sys.executable,
+        "-m",
+        "meshcheck",
+        "verify",
+        "--root",
+        str(root),
+        "--workers",
+        workers,
+    ]
+    proc = subprocess.Popen(
+        [*command, "--only", "tlc", "--only", "tests"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    below = _descendants(proc.pid)
+    while len(below) < started and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        below = _descendants(proc.pid)
+    assert len(below) >= started, below
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert proc.stderr.read().strip().splitlines()[-1] == "meshcheck: terminated"
+    deadline = time.monotonic() + 30
+    while any(map(_running, below)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in below if _running(pid)] == []
 
 
 @pytest.mark.parametrize(

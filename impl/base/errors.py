@@ -18,6 +18,11 @@ class MeshcheckError(Exception):
     """Bad input or a tool problem: reported as its message, exit code 2."""
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM turned into an interrupt (meshcheck.verify.sigterm_interrupts), so that a run
+    stops its child processes as Ctrl-C does; the command line exits 143 (128 + SIGTERM)."""
+
+
 class JavaError(MeshcheckError):
     """Java is missing, too old, or the JVM cannot start."""
 
