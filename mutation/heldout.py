@@ -3,7 +3,7 @@
     python -m mutation.heldout [--profile ci|dev] [--bug ID ...] [--protocol P ...] [--list]
                                [--no-baseline] [--rev REV] [--json FILE] [--timeout S]
 
-Issue 13 measures the checks with bugs their authors did not aim at: realistic one-to-six-line
+A held-out set measures the checks with bugs their authors did not aim at: realistic one-to-six-line
 mistakes in the protocol cores, none a catalogue switch. This runner keeps such a set honest as
 the code changes:
 
