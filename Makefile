@@ -61,12 +61,13 @@ bench: java
 mutants: java
 	$(BIN)/meshcheck mutants $(MUTANTS_FLAGS)
 
-# Mutation testing of the protocol cores (impl/rsm, raft, pbft, hybrid) with mutmut, each file's
-# mutants against that file's tests, the property tests in the `ci` profile: a score table per file
-# (mutation/run.py; README "Mutation testing"). A campaign of hours, outside `make test`; results
-# are kept in mutants/, so a second run tests only what changed. MUTATION_FLAGS: the cores or files
-# to run (rsm raft/log pbft ...), --workers N (default: every core), --sample N (an estimate),
-# --rerun gaps|survivors|all.
+# Mutation testing of the protocol cores (impl/rsm, raft, pbft, hybrid) with mutmut, each mutant
+# against the tests of its core that execute what it changes, the property tests in the `ci`
+# profile: a score table per file (mutation/run.py; README "Mutation testing"). A campaign of hours,
+# outside `make test`; verdicts are kept in mutation/results/ (committed) and mutants/, so a run on
+# any machine tests only what no run has tested yet. MUTATION_FLAGS: the cores or files to run (rsm
+# raft/log pbft ...), --workers N (default: every core), --sample N (an estimate), --rerun
+# gaps|survivors|all, --select function (mutmut's own test selection).
 $(VENV)/.mutation: pyproject.toml $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[mutation]'
 	@touch $@

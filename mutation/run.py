@@ -1,14 +1,17 @@
 """Mutation testing of the protocol cores: mutmut 3 (`[tool.mutmut]` in pyproject.toml) with each
 core file's mutants run against that file's tests only, and a score table per file.
 
-    python mutation/run.py run [--workers N] [--rerun all|survivors|gaps] [--sample N] [GROUP ...]
-    python mutation/run.py report [GROUP ...]          the table from the last run
+    python mutation/run.py run [--workers N] [--rerun all|survivors|gaps] [--sample N]
+                               [--select line|function] [GROUP ...]
+    python mutation/run.py report [GROUP ...]          the table of what has been run
     python mutation/run.py survivors [GROUP ...]       each unexplained survivor's diff
 
 GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make
 mutation` runs `run`. Results are kept in mutants/ (mutmut's own cache, keyed by a hash of each
-function): a second `run` tests only the mutants not tested yet or of functions that changed;
---rerun gaps tests again the survivors not listed as equivalent (after adding tests), --rerun
+function) and in mutation/results/ (mutation/record.py: committed, so a campaign can be finished
+across runs and machines): a second `run` tests only the mutants not tested yet or of functions
+that changed; `report` on a fresh clone generates the mutants (no test runs) and reads the
+record. --rerun gaps tests again the survivors not listed as equivalent (after adding tests), --rerun
 survivors every survivor, --rerun all every selected mutant. --sample N tests N mutants of each
 file spread evenly over it, to time a campaign; mutants/seconds.json keeps each mutant's wall time
 and the table sums it per file.
@@ -19,6 +22,13 @@ The hybrid layer drives Raft and PBFT instances, so without a second filter a Ra
 run every hybrid test; TESTS below narrows each core file's tests to its protocol's (the state
 machine's to its own, tests/test_rsm.py: the protocols' runs reach it too, but check only that
 replicas agree, so an rsm survivor would otherwise run every Raft test for nothing).
+
+Line-level selection (--select line, the default; mutation/reach.py). Each core's tests run once
+more under coverage.py with a context per test, and a mutant gets only those of its function's tests
+that execute a statement it changes, as PIT selects tests; a mutant no test reaches is not run and
+counts as a survivor ("no tests", 33). Where that is not safe (a changed signature, a statement run
+in a fixture or at import) the mutant keeps its function's tests. --select function runs mutmut's
+own selection.
 
 Two stages. A mutant's tests run in one pytest run with -x: first its core's fast tests (FAST: the
 rule tests, unit and scenario tests, each fastest first), then its core's property tests (PROPERTY:
@@ -61,6 +71,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# run as a script (python mutation/run.py), its own folder is on the path, not the repository's
+try:
+    from mutation import reach, record
+except ModuleNotFoundError:
+    import reach  # type: ignore[no-redef,import-not-found]
+    import record  # type: ignore[no-redef,import-not-found]
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
@@ -603,6 +620,7 @@ def _cells(r: Row) -> tuple[str, ...]:
 
 
 TIMES = ROOT / "mutants" / "seconds.json"  # the wall seconds of each mutant's last test run
+SAVE_EVERY = 60.0  # seconds between writes of mutation/results/ during a run
 
 
 def load_times() -> dict[str, float]:
@@ -679,10 +697,69 @@ def set_aside(mutants: list[tuple[Any, str, int | None]], sample: int | None) ->
 SKIPPED = 34  # mutmut's exit code for "skipped": here, set aside as equivalent without a run
 
 
-def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = None) -> None:
+NOT_REACHED = 33  # mutmut's "no tests": no test of the mutant's core executes what it changes
+
+
+def select_by_line(
+    mutants: list[tuple[Any, str, int | None]], by_line: bool
+) -> dict[str, set[str]]:
+    """The tests each mutant still to run gets (mutation/reach.py): those of its core's tests that
+    execute a statement it changes. A mutant none of them reaches is not run: it gets mutmut's "no
+    tests" (33), a survivor. A mutant line-level selection cannot serve gets every test of its core
+    that executes any line of its function, and those mutmut's call statistics name.
+
+    The coverage is measured afresh whenever the code or the tests change, and is the source here,
+    not mutmut's statistics: mutmut updates those only for new tests, so a function new since its
+    last full collection (code moved into a new method) would be credited with the new tests only."""
+    from mutmut.configuration import config
+    from mutmut.state import state
+    from mutmut.utils.format_utils import mangled_name_from_mutant_name
+
+    if not by_line:
+        return {}
+    cores = sorted({g for _, name, result in mutants if result is None and (g := group_of(name))})
+    measured = {
+        core: reach.measure(ROOT / "mutants", core, TESTS[core], list(config().pytest_add_cli_args))
+        for core in cores
+    }
+    files: dict[str, reach.FileReach] = {}
+    selection: dict[str, set[str]] = {}
+    unreached: set[Any] = set()
+    by_function = state().tests_by_mangled_function_name
+    for m, name, result in mutants:
+        core = group_of(name)
+        if result is not None or core is None:
+            continue
+        source = str(m.path)
+        if source not in files:
+            files[source] = reach.FileReach.of(
+                ROOT / "mutants" / source, measured[core].get(source, {})
+            )
+        _, function, number = record.split_name(name)
+        mutant = f"{function}__mutmut_{number}"
+        mangled = mangled_name_from_mutant_name(name)
+        tests = files[source].tests_for(mutant)
+        if tests is None:
+            tests = files[source].function_tests(mutant) | set(by_function.get(mangled, ()))
+        selection[name] = {t for t in tests if allowed(core, t)}
+        if not selection[name]:
+            m.exit_code_by_key[name] = NOT_REACHED
+            unreached.add(m)
+        else:  # mutmut skips a mutant whose function it credits with no test, and times it so
+            by_function[mangled] = set(by_function.get(mangled, ())) | selection[name]
+    for m in unreached:
+        m.save()
+    return selection
+
+
+def _install_hooks(
+    groups: list[str], rerun: str | None, sample: int | None = None, by_line: bool = False
+) -> None:
     """Narrow mutmut's run to the selected groups and each file's own tests (mutmut 3.8 internals:
     pinned in pyproject.toml's `mutation` extra)."""
     from mutmut.state import state
+
+    selection: dict[str, set[str]] = {}
 
     mm: Any = importlib.import_module("mutmut.__main__")
     selected = tuple(_prefix(g) for g in groups)
@@ -723,6 +800,11 @@ def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = No
             and (rerun not in ("gaps", "survivors") or result is not None or again(name, result))
         ]
         mutants = set_aside(mutants, sample)
+        selection.update(select_by_line(mutants, by_line))
+        mutants = [
+            (m, name, m.exit_code_by_key[name] if name in selection and not selection[name] else r)
+            for m, name, r in mutants
+        ]
         return mutants, by_path
 
     def tests_for_mutant_names(_names: Any) -> set[str]:
@@ -745,19 +827,37 @@ def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = No
         def in_stages(name: str, tests: list[str], *rest: Any) -> None:
             durations = state().duration_by_test
             started[name] = time.monotonic()
+            if name in selection:
+                tests = list(selection[name])
             submit(name, sorted(tests, key=lambda t: (stage(t), durations.get(t, 0.0), t)), *rest)
+
+        saved = [time.monotonic()]
 
         def timed(*a: Any, **kw: Any) -> Any:
             # mutmut's fork server records no duration (0.0): the wall time from submit to result
             result = wait_for_result(*a, **kw)
             if result.mutant_name in started:
                 record_time(result.mutant_name, time.monotonic() - started.pop(result.mutant_name))
+            if time.monotonic() - saved[0] > SAVE_EVERY:
+                # the verdict just returned is written into its meta file after this returns: it
+                # goes into the record at the next save or at the end
+                record.save(ROOT / "mutants")
+                saved[0] = time.monotonic()
             return result
 
         runner.submit = in_stages
         runner.wait_for_result = timed
         return runner
 
+    orig_create: Callable[..., Any] = mm.create_mutants
+
+    def create_mutants(*args: Any, **kwargs: Any) -> Any:
+        stats = orig_create(*args, **kwargs)
+        taken = record.seed(ROOT / "mutants")
+        print(f"    {taken} verdict(s) taken from mutation/results/ (functions unchanged since)")
+        return stats
+
+    mm.create_mutants = create_mutants
     mm.collect_or_load_stats = collect_or_load_stats
     mm.collect_source_file_mutation_data = collect_source_file_mutation_data
     mm.tests_for_mutant_names = tests_for_mutant_names
@@ -765,11 +865,15 @@ def _install_hooks(groups: list[str], rerun: str | None, sample: int | None = No
 
 
 def run_mutmut(
-    groups: list[str], workers: int, rerun: str | None, sample: int | None = None
+    groups: list[str],
+    workers: int,
+    rerun: str | None,
+    sample: int | None = None,
+    by_line: bool = True,
 ) -> float:
     """Run the campaign; its wall-clock seconds."""
     os.environ["MESHCHECK_HYPOTHESIS"] = "ci"
-    _install_hooks(groups, rerun, sample)
+    _install_hooks(groups, rerun, sample, by_line)
     mm: Any = importlib.import_module("mutmut.__main__")
     from mutmut.configuration import Config, config
 
@@ -789,12 +893,42 @@ def run_mutmut(
     Config.config_fingerprint = without_selection  # type: ignore[method-assign]
 
     start = time.monotonic()
-    mm._run([], workers)
+    try:
+        mm._run([], workers)
+    finally:
+        record.save(ROOT / "mutants")
     return time.monotonic() - start
+
+
+def generate() -> None:
+    """mutants/ as a run starts it, without testing anything: the mutated copy of the cores and
+    their meta files, with the record's verdicts written in (for `report` on a fresh clone)."""
+    mm: Any = importlib.import_module("mutmut.__main__")
+    from mutmut.configuration import config
+
+    mm.set_mutant_under_test("mutant_generation")
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    mm.copy_src_dir()
+    mm.copy_also_copy_files()
+    mm.setup_source_paths()
+    mm.create_mutants(os.cpu_count() or 1)
+    assert not config().mutate_only_covered_lines  # every mutant, covered or not, is counted
+    mm.set_mutant_under_test("")
+    record.seed(ROOT / "mutants")
 
 
 def report(groups: list[str]) -> int:
     equivalents = load_equivalents()
+    if not (ROOT / "mutants").is_dir():
+        print("mutants/ is missing: generating the mutants to read mutation/results/ against them")
+        generate()
+        _install_hooks(groups, None)
+        # classifies the mutants not run as equivalent by rule or by the list, as a run does
+        importlib.import_module("mutmut.__main__").collect_source_file_mutation_data(
+            mutant_names=[]
+        )
+    else:
+        record.save(ROOT / "mutants")
     rows, stale = tabulate(collect(groups, with_diffs=False), equivalents)
     if not rows:
         raise BadInput("no results in mutants/: run `python mutation/run.py run` first")
@@ -844,7 +978,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="test only N mutants of each file, spread evenly over it (to time a campaign)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--select",
+        choices=("line", "function"),
+        default="line",
+        help="the tests a mutant runs: those that execute a statement it changes (line, the"
+        " default; mutation/reach.py) or every test that calls its function (mutmut's own)",
+    )
+    args = parser.parse_intermixed_args(argv)
     os.chdir(ROOT)
     try:
         groups = args.groups or list(GROUPS)
@@ -860,7 +1001,9 @@ def main(argv: list[str] | None = None) -> int:
             raise BadInput("--sample must be at least 1")
         load_equivalents()  # a malformed list fails before an hour of testing, not after
         if args.command == "run":
-            seconds = run_mutmut(groups, args.workers, args.rerun, args.sample)
+            seconds = run_mutmut(
+                groups, args.workers, args.rerun, args.sample, args.select == "line"
+            )
             print(
                 f"\nmutation campaign ({', '.join(groups)}): {seconds:.0f} s on {args.workers} worker(s)"
                 + (f", a sample of {args.sample} mutant(s) per file" if args.sample else "")
