@@ -20,6 +20,7 @@ from meshcheck.impl.raft import (
     CANDIDATE,
     ELECTION,
     FOLLOWER,
+    HEARTBEAT,
     LEADER,
     READ,
     SNAPSHOT,
@@ -34,7 +35,8 @@ from meshcheck.impl.raft import (
     mutants,
     raft_cluster,
 )
-from meshcheck.impl.raft.node import HARD, LOG
+from meshcheck.impl.raft.messages import message_record
+from meshcheck.impl.raft.node import HARD, LOG, Replicate
 from meshcheck.impl.rsm import NOOP, Custom, StateMachine, to_value
 from meshcheck.impl.sim import (
     Apply,
@@ -354,6 +356,60 @@ def test_snapshot_is_taken_after_the_interval_in_its_own_step() -> None:
     )
 
 
+def test_the_next_snapshot_waits_for_another_interval_of_entries() -> None:
+    """Snapshots are taken every `snapshot_interval` committed entries past the last snapshot, not
+    at every commit once the first interval is reached."""
+    box = Box(snapshot_interval=2)
+    box.elect()
+    box.step(ClientRequest("a", 1))
+    box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 2, 0))
+    box.step(Tick(SNAPSHOT))
+    assert box.node.log.snapshot_index == 2
+    box.step(ClientRequest("b", 2))
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 3, 0))
+    assert box.node.commit_index == 3 and SetTimer(SNAPSHOT, 0) not in effects  # 1 past it
+    box.step(ClientRequest("c", 3))
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 4, 0))
+    assert box.node.commit_index == 4 and SetTimer(SNAPSHOT, 0) in effects  # 2 past it
+    # a follower: the commit that reaches the interval schedules the snapshot; a heartbeat that
+    # commits nothing new schedules it no second time (a timer re-armed fires later)
+    follower = Box("s2", snapshot_interval=2)
+    effects = follower.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, log_of(1, 1), 2, 0))
+    assert follower.node.commit_index == 2 and SetTimer(SNAPSHOT, 0) in effects
+    effects = follower.deliver(AppendEntriesRequest("s1", "s2", 1, 2, 1, (), 3, 0))
+    assert follower.node.commit_index == 2 and SetTimer(SNAPSHOT, 0) not in effects
+
+
+def test_max_entries_bounds_each_append_entries_batch() -> None:
+    """`max_entries` caps the entries of one AppendEntries; the rest follow in the next batches."""
+    box = Box(max_entries=2)
+    box.elect()
+    for k in range(3):
+        box.step(ClientRequest(f"w{k}", k))
+    box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 0, 0))  # s2 has nothing: resend
+    effects = box.step(Tick(HEARTBEAT))
+    batches = {m.dest: [e.value for e in m.entries] for m in sent(effects)}
+    assert batches["s2"] == [NOOP, "w0"]  # 4 to send, 2 at a time
+
+
+def test_every_send_is_reported_as_its_spec_action_with_the_peer() -> None:
+    """A leader's AppendEntries and InstallSnapshot are reported as specs/Raft.tla's
+    AppendEntries(i, j) and InstallSnapshot(i, j), j the peer sent to: trace validation and the
+    display read the peer from the report."""
+    box = Box(snapshot_interval=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 1, True, 1, 0))  # the no-op commits
+    box.step(Tick(SNAPSHOT))  # s3 now needs the snapshot
+    assert box.node.log.snapshot_index == 1
+    box.step(Tick(HEARTBEAT))
+    reported = [
+        (a.name, a.params.get("i"), a.params.get("j"))
+        for a in box.reported
+        if isinstance(a, Action) and a.name in ("AppendEntries", "InstallSnapshot")
+    ]
+    assert reported == [("AppendEntries", "s1", "s2"), ("InstallSnapshot", "s1", "s3")]
+
+
 def test_a_snapshot_is_taken_only_of_a_prefix_not_yet_snapshotted() -> None:
     """TakeSnapshot folds what is committed beyond the current snapshot; with nothing beyond it (a
     second timer, or a node restarted from its snapshot) it writes nothing."""
@@ -589,6 +645,47 @@ def test_bad_node_configuration_is_one_line() -> None:
         RaftConfig("s1", SERVERS, heartbeat_interval=200)
     with pytest.raises(ImplError, match="not one of the servers"):
         RaftConfig("s9", SERVERS)
+
+
+def test_a_node_is_started_by_restart_and_refuses_what_is_not_raft() -> None:
+    node = RaftNode(RaftConfig("s1", SERVERS), random.Random(0))
+    with pytest.raises(
+        RuntimeError, match=r"^s1: step\(Tick.*before Restart: start the node first$"
+    ):
+        node.step(Tick(ELECTION))
+    # a fresh node's Restart loads nothing and writes nothing: it only arms its election timer
+    effects = without_actions(node.step(Restart(Durable().view())))
+    assert [type(e).__name__ for e in effects] == ["SetTimer"]
+    with pytest.raises(TypeError, match=r"^s1: not a Raft message: 'hello'$"):
+        node.step(Deliver("s2", "hello"))
+    with pytest.raises(TypeError, match=r"^s1: not a Raft event: 42$"):
+        node.step(42)
+
+
+def test_replicate_sends_only_from_a_leader_to_one_of_its_peers() -> None:
+    """Replicate (the lockstep driver's AppendEntries(i, j)) is a leader's send to a peer; to
+    anyone else, or on a node that does not lead, it does nothing."""
+    follower = Box()
+    assert follower.step(Replicate("s2")) == []
+    box = Box()
+    box.elect()
+    assert box.step(Replicate("s1")) == [] and box.step(Replicate("s9")) == []
+    assert [m.dest for m in sent(box.step(Replicate("s3")))] == ["s3"]
+
+
+def test_each_step_reports_its_spec_action_with_the_actions_parameters() -> None:
+    """A step's first report is specs/Raft.tla's action with its parameters: a message's handler
+    names the sender (j) and the message as the spec's record (m), a client request its value (v).
+    The traces written for users carry them."""
+    box = Box("s2")
+    request = AppendEntriesRequest("s1", "s2", 1, 0, 0, (), 0, 0)
+    box.deliver(request)
+    assert box.reported[0] == Action(
+        "HandleAppendEntriesRequest",
+        FrozenDict({"i": "s2", "j": "s1", "m": message_record(request)}),
+    )
+    box.step(ClientRequest("w", 7))
+    assert box.reported[0] == Action("ClientRequest", FrozenDict({"i": "s2", "v": "w"}))
 
 
 # -- the refinement mapping against the spec ------------------------------------------------------------

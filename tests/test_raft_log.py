@@ -27,6 +27,14 @@ class Twin:
             return self.terms[index - 1]
         return None
 
+    def first_index_of_term(self, term: int, upto: int) -> int:
+        """The lowest index from the snapshot's on from which every entry up to `upto` has `term`."""
+        return min(
+            first
+            for first in range(self.compacted, upto + 1)
+            if all(self.term_at(k) == term for k in range(first, upto + 1))
+        )
+
 
 step = st.one_of(
     st.tuples(st.just("append"), st.lists(st.integers(1, 4), max_size=3)),
@@ -69,11 +77,29 @@ def test_every_accessor_on_every_index_is_the_twins(steps: list[tuple]) -> None:
         )
         for index in range(-1, len(twin.terms) + 3):
             assert log.term_at(index) == twin.term_at(index), index
+        for upto in range(twin.compacted, len(twin.terms) + 1):
+            term = twin.term_at(upto)
+            assert term is not None
+            assert log.first_index_of_term(term, upto) == twin.first_index_of_term(term, upto)
         for index in range(twin.compacted + 1, len(twin.terms) + 1):
             assert log.entry(index).term == twin.terms[index - 1]
             assert log.position(index) == index - twin.compacted - 1
             for stop in range(index, len(twin.terms) + 2):
                 assert [e.term for e in log.slice(index, stop)] == twin.terms[index - 1 : stop - 1]
+
+
+def test_the_fast_backup_hint_is_the_first_index_of_the_run() -> None:
+    """The first index of the run of a term ending at `upto` (runs of odd and even length), never
+    below the snapshot's index."""
+    log = RaftLog(entries=[Entry(t, "v") for t in (1, 1, 2, 2, 2, 4)])
+    assert [log.first_index_of_term(t, u) for t, u in ((1, 2), (2, 4), (2, 5), (4, 6))] == [
+        1,
+        3,
+        3,
+        6,
+    ]
+    log.compact(3, 2)
+    assert log.first_index_of_term(2, 5) == 3
 
 
 def test_a_snapshot_keeps_the_matching_suffix_and_replaces_a_conflicting_log() -> None:

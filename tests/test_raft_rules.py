@@ -173,8 +173,12 @@ def test_followers_time_out_and_become_candidates() -> None:
     """Figure 2, followers: if the election timeout elapses without AppendEntries from the current
     leader or a vote granted, convert to candidate."""
     box = Box(term=3)
+    box.deliver(AppendEntriesRequest("s2", "s1", 3, 0, 0, (), 0, 0))
+    assert box.node.leader == "s2"
     box.step(Tick(ELECTION))
     assert (box.node.role, box.node.term) == (CANDIDATE, 4)
+    # a candidate knows no leader of its new term, and tells a client so
+    assert box.step(ClientRequest("w", 1)) == [Reply(1, error=NOT_LEADER, leader=None)]
 
 
 # == Figure 2, candidates ============================================================================
@@ -246,6 +250,9 @@ def test_leaders_send_heartbeats_on_election_and_when_idle() -> None:
         ("s3", 2, 0),
     ]
     assert HEARTBEAT in timers(effects)
+    # a leader does not time out (section 5.2): its election timer goes; it names itself leader
+    assert CancelTimer(ELECTION) in effects and ELECTION not in timers(effects)
+    assert box.node.leader == "s1"
     effects = box.step(Tick(HEARTBEAT))
     assert timers(effects) == [HEARTBEAT]
     assert [type(m).__name__ + m.dest for m in sent(effects)] == [
@@ -267,10 +274,10 @@ def test_leaders_append_client_commands_and_answer_once_applied() -> None:
     ]
     assert not [e for e in effects if isinstance(e, Reply)]  # not applied yet
     effects = box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 2, 0))
-    assert applied(effects) == [(2, "w")]
-    assert [e for e in effects if isinstance(e, Reply)] == [
-        Reply(9, FrozenDict({"ok": True, "opaque": True}), leader="s1")
-    ]
+    result = FrozenDict({"ok": True, "opaque": True})
+    # the state machine's result goes to the client and with the Apply the embedding sees
+    assert [e for e in effects if isinstance(e, Apply)] == [Apply(2, "w", result)]
+    assert [e for e in effects if isinstance(e, Reply)] == [Reply(9, result, leader="s1")]
     follower = Box("s2", term=2)
     follower.deliver(AppendEntriesRequest("s1", "s2", 2, 0, 0, (), 0, 0))
     assert follower.step(ClientRequest("w", 3)) == [Reply(3, error=NOT_LEADER, leader="s1")]
@@ -528,6 +535,20 @@ def test_append_entries_rule_3_delete_a_conflicting_entry_and_all_after_it() -> 
     assert sent(effects) == [AppendEntriesResponse("s2", "s1", 3, True, 3, 0)]
 
 
+def test_append_entries_rule_3_deletes_from_the_first_conflict_in_a_batch_of_two_terms() -> None:
+    """Figure 2, AppendEntries receiver 3, entry by entry: each new entry is compared with the
+    existing entry at its own index, so in a batch whose first entry matches and whose second
+    conflicts, the log is cut (and rewritten on disk) from the second index only."""
+    box = Box("s2", term=3, log=log_of(1, 1, 2, 2))
+    effects = box.deliver(
+        AppendEntriesRequest("s1", "s2", 3, 0, 0, (Entry(1, "x1"), Entry(3, "a")), 0, 0)
+    )
+    assert box.node.log.entries == [Entry(1, "x1"), Entry(3, "a")]
+    assert [w for e in effects if isinstance(e, Persist) for w in e.writes] == [
+        Splice(LOG, 1, (Entry(3, "a"),))
+    ]
+
+
 def test_append_entries_rule_3_holds_for_a_leader_that_append_deposes() -> None:
     """Figure 2, AppendEntries receiver 3, on a leader the same AppendEntries deposes (a newer
     term's leader whose log took another suffix: two leaders at once, section 5.4.2): it steps down
@@ -702,6 +723,9 @@ def test_read_index_step_3_needs_a_majority_acknowledging_this_round() -> None:
     assert [e for e in box.step(Tick(READ)) if isinstance(e, Reply)] == []
     effects = box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 1))
     assert READ in timers(effects)
+    # confirmed once: a later acknowledgement of the same round schedules nothing more
+    effects = box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 1))
+    assert READ not in timers(effects)
 
 
 def test_read_index_step_4_serves_the_read_from_the_applied_state() -> None:
@@ -738,6 +762,29 @@ def test_read_index_reads_arriving_during_a_round_ride_on_the_next_one_at_once()
     assert [(m.dest, m.read_round) for m in sent(effects)] == [("s2", 2), ("s3", 2)]
     box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 2))
     assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [3]
+
+
+def test_read_index_a_read_that_starts_a_round_before_read_next_fires_is_not_lost() -> None:
+    """Thesis 6.4 with one round at a time: a read arriving after a round is served and before the
+    READ_NEXT timer fires starts the next round itself (no round is pending), taking the reads
+    that waited. The timer, firing then with a round pending, must leave it alone: every read of
+    every round is answered once its round is confirmed."""
+    box = Box(term=1)
+    box.elect()
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 0))  # the no-op commits
+    box.step(ClientRead("", 2))  # round 1
+    box.step(ClientRead("", 3))  # waits
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 1))
+    assert SetTimer(READ_NEXT, 0) in box.step(Tick(READ))  # round 1 served: 2 answered
+    box.step(ClientRead("", 4))  # round 2 starts now, for 3 and 4
+    box.step(ClientRead("", 5))  # waits for round 3
+    assert sent(box.step(Tick(READ_NEXT))) == []  # round 2 is pending: the timer does nothing
+    assert box.node.reads.seq == 2
+    box.deliver(AppendEntriesResponse("s3", "s1", 2, True, 1, 2))
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [3, 4]
+    box.step(Tick(READ_NEXT))  # round 3, for 5
+    box.deliver(AppendEntriesResponse("s2", "s1", 2, True, 1, 3))
+    assert [e.request_id for e in box.step(Tick(READ)) if isinstance(e, Reply)] == [5]
 
 
 def test_read_index_a_cluster_of_one_confirms_its_round_at_once() -> None:

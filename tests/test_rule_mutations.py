@@ -333,6 +333,12 @@ BREAKS: tuple[Break, ...] = (
         "pass",
     ),
     Break(
+        R + "test_append_entries_rule_3_deletes_from_the_first_conflict_in_a_batch_of_two_terms",
+        f"{RAFT_NODE}._handle_append_request",
+        "entry = m.entries[index - prev - 1]",
+        "entry = m.entries[index - prev - 2]",
+    ),
+    Break(
         R + "test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix",
         f"{RAFT_NODE}._handle_append_request",
         "continue  # already there (a duplicate or reordered request): keep it",
@@ -423,6 +429,12 @@ BREAKS: tuple[Break, ...] = (
         f"{RAFT_NODE}._complete_read",
         "self._out.append(SetTimer(READ_NEXT, 0))",
         "self._out.append(SetTimer(READ_NEXT, 1))",
+    ),
+    Break(
+        R + "test_read_index_a_read_that_starts_a_round_before_read_next_fires_is_not_lost",
+        f"{RAFT_NODE}._tick",
+        "if self.role == LEADER and not self.reads.pending and self.reads.waiting:",
+        "if self.role == LEADER and self.reads.waiting:",
     ),
     Break(
         R + "test_read_index_a_cluster_of_one_confirms_its_round_at_once",

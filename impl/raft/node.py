@@ -112,6 +112,31 @@ class Replicate:
 class RaftNode:
     """One Raft server. Read its state through the attributes; change it only through `step`."""
 
+    # persistent state (Figure 2), loaded by Restart
+    term: int
+    voted_for: str | None
+    log: RaftLog
+    # volatile state
+    role: Role
+    commit_index: int
+    votes_granted: frozenset[str]
+    next_index: dict[str, int]
+    match_index: dict[str, int]
+    leader: str | None  # who this node believes leads its term (a hint for clients)
+    machine: StateMachine
+    snapshot_data: bytes
+    reads: ReadIndex
+    _writes_pending: dict[int, int]  # leader: log index -> client request id
+    _step: Callable[[Message], None]
+    # leader: the last index of the latest batch sent to each peer, set by become_leader (and by
+    # __init__ only so that it exists). Not in the spec: it only decides *when* to send (one batch
+    # in flight per peer, plus heartbeats).
+    _sent_up_to: dict[str, int]
+    _out: list[Effect]  # the current step's output, started afresh by `step`
+    # the message being received deposed this leader: set and read only with the catalogue bug
+    # DEPOSED_LEADER_KEEPS_SUFFIX on
+    _deposed = False
+
     def __init__(
         self,
         config: RaftConfig,
@@ -123,29 +148,11 @@ class RaftNode:
         self._rng = rng
         self._machine_factory = machine
         self._bugs = config.bugs
-        self._deposed = False  # the message being received deposed this leader (one mutant)
-        # persistent state (Figure 2), loaded by Restart
-        self.term = 0
-        self.voted_for: str | None = None
-        self.log = RaftLog()
-        # volatile state
-        self.role: Role = FOLLOWER
-        self.commit_index = 0
-        self.votes_granted: frozenset[str] = frozenset()
-        self.next_index: dict[str, int] = dict.fromkeys(config.servers, 1)
-        self.match_index: dict[str, int] = dict.fromkeys(config.servers, 0)
-        self.leader: str | None = None  # who this node believes leads its term (a hint for clients)
-        self.machine = machine()
-        self.snapshot_data = self.machine.snapshot()
-        self.reads = ReadIndex(self.id)
-        self._writes_pending: dict[int, int] = {}  # leader: log index -> client request id
-        # leader: the last index of the latest batch sent to each peer. Not in the spec: it only
-        # decides *when* to send (one batch in flight per peer, plus heartbeats), never what.
-        self._sent_up_to: dict[str, int] = dict.fromkeys(config.peers, 0)
-        self._step: Callable[[Message], None] = self._step_follower
+        # Figure 2's initial state, that of a server with nothing persisted; the first step must
+        # be Restart, which loads what was persisted the same way
+        self._load({})
+        self._sent_up_to = dict.fromkeys(config.peers, 0)
         self.started = False
-        # the current step's output
-        self._out: list[Effect] = []
         self._hard_dirty = False
         self._log_dirty_from: int | None = None  # first changed position in the persisted log
         self._snapshot_dirty = False
@@ -264,6 +271,11 @@ class RaftNode:
     # -- restart ---------------------------------------------------------------------------------------
 
     def _restart(self, persisted: Mapping[str, Any]) -> None:
+        self._load(persisted)
+        self.started = True
+        self._reset_election_timer()
+
+    def _load(self, persisted: Mapping[str, Any]) -> None:
         """Start from what was persisted: term, vote, snapshot and log; everything else starts over
         (commitIndex from the snapshot: section 7, a snapshot holds only committed entries)."""
         self.term, self.voted_for = persisted.get(HARD, (0, None))
@@ -287,8 +299,6 @@ class RaftNode:
         self.leader = None
         self.reads = ReadIndex(self.id)
         self._writes_pending = {}
-        self.started = True
-        self._reset_election_timer()
 
     # -- timers ---------------------------------------------------------------------------------------
 
@@ -332,7 +342,8 @@ class RaftNode:
     def _receive(self, m: Message) -> None:
         """The term rule first (Figure 2, 'all servers'): a higher term makes this node a follower in
         that term; then the handler of the current role."""
-        self._deposed = self.role == LEADER and m.term > self.term  # for one mutant only
+        if mutants.DEPOSED_LEADER_KEEPS_SUFFIX in self._bugs:
+            self._deposed = self.role == LEADER and m.term > self.term
         if m.term > self.term:
             if self.role == LEADER and mutants.LEADER_IGNORES_HIGHER_TERM in self._bugs:
                 self.term, self.voted_for = m.term, None  # the bug: adopt the term, stay leader
@@ -562,9 +573,9 @@ class RaftNode:
     def _commit_to(self, index: int) -> None:
         """Advance commitIndex and apply the newly committed entries (section 5.3: apply in order)."""
         index = min(index, self.log.last_index)
+        # commitIndex >= the snapshot's index always (a snapshot holds only committed entries, and
+        # installing one or restarting from one sets commitIndex to it): every i is in the log
         for i in range(self.commit_index + 1, index + 1):
-            if i <= self.log.snapshot_index:
-                continue
             value = self.log.entry(i).value
             result = self.machine.apply_entry(value)
             self._out.append(Apply(i, value, result))
