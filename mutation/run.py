@@ -646,6 +646,14 @@ def sample_of(names: list[str], n: int) -> set[str]:
     return {ordered[i * len(ordered) // n] for i in range(n)}
 
 
+def still_by_rule(result: int | None) -> bool:
+    """Whether a mutant classified by the rule in an earlier run is still: only while mutmut keeps
+    the verdict it was given then ("skipped"). A mutant with no verdict belongs to a function that
+    changed since (mutmut drops their verdicts), whose mutants are numbered afresh: the name may
+    now be another change, so the rule decides again."""
+    return result == SKIPPED
+
+
 def set_aside(mutants: list[tuple[Any, str, int | None]], sample: int | None) -> list[Any]:
     """Classify as equivalent, without running them, the mutants of `mutants` (mutmut's (file
     data, name, result) triples; result None: to be run) that change only code a catalogue bug
@@ -655,10 +663,12 @@ def set_aside(mutants: list[tuple[Any, str, int | None]], sample: int | None) ->
     known = {(e.file, e.function, e.removed, e.added): e for e in load_equivalents()}
     classified = load_classified()
     by_rule: set[str] = set()
-    for m, name, _ in mutants:
+    for m, name, result in mutants:
         if name in classified and classified[name][0] == "rule":
-            by_rule.add(name)
-            continue
+            if still_by_rule(result):
+                by_rule.add(name)
+                continue
+            del classified[name]
         original, mutated = function_sources(name, Path(m.path))
         why = equivalent_by_rule(original, mutated)
         if why is not None:

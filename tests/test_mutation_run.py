@@ -14,7 +14,15 @@ import pytest
 from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.node import RaftNode
-from mutation.run import Mutant, equivalent_by_rule, score_cell, tabulate, wilson
+from mutation.run import (
+    SKIPPED,
+    Mutant,
+    equivalent_by_rule,
+    score_cell,
+    still_by_rule,
+    tabulate,
+    wilson,
+)
 
 
 def _source(function: Callable[..., Any]) -> str:
@@ -142,3 +150,9 @@ def test_the_table_counts_the_set_aside_as_equivalent_and_marks_a_sample_as_an_e
     assert score_cell(row) == "~95% [75-99%] n=19"
     (done,), _ = tabulate({"impl/raft/log.py": mutants[:21]}, [])
     assert score_cell(done) == "94.7%"  # 18 / (21 - 2)
+
+
+def test_a_cached_rule_classification_holds_only_while_its_verdict_does() -> None:
+    # a changed function's mutants lose their verdicts and are numbered afresh: decide again
+    assert still_by_rule(SKIPPED)
+    assert not still_by_rule(None)
