@@ -562,6 +562,46 @@ def test_bad_configuration_is_one_line() -> None:
         PbftConfig("r9", REPLICAS)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"replicas": ()}, "replicas must be distinct and not empty: []"),
+        ({"replicas": ("r1", "r1")}, "replicas must be distinct and not empty: ['r1', 'r1']"),
+        ({"clients": ("c1", "r2")}, "a client id may not also be a replica id"),
+        ({"batch_size": 0}, "batch_size must be at least 1 and batch_delay not negative"),
+        ({"batch_delay": -1}, "batch_size must be at least 1 and batch_delay not negative"),
+        ({"view_change_timeout": 0}, "view_change_timeout must be at least 1 and at most its cap"),
+        (
+            {"view_change_timeout": 9, "view_change_timeout_cap": 8},
+            "view_change_timeout must be at least 1 and at most its cap",
+        ),
+        ({"retransmit_every": 0}, "retransmit_every must be at least 1 tick (or None)"),
+        ({"bugs": "prepare_quorum_2f"}, "bugs must be a set of mutant names, not the string"),
+    ],
+)
+def test_each_bad_setting_says_what_is_wrong(options: dict[str, Any], message: str) -> None:
+    """Each check of a replica's configuration names the setting it refuses, in one line."""
+    settings: dict[str, Any] = {"replicas": REPLICAS, **options}
+    with pytest.raises(ImplError) as refused:
+        PbftConfig("r1", **settings)
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"id": "r1"}, "client r1 may not also be a replica"),
+        ({"timeout": 0}, "timeout and max_outstanding must be at least 1"),
+        ({"max_outstanding": 0}, "timeout and max_outstanding must be at least 1"),
+    ],
+)
+def test_each_bad_client_setting_says_what_is_wrong(options: dict[str, Any], message: str) -> None:
+    settings: dict[str, Any] = {"id": "c1", "replicas": REPLICAS, **options}
+    with pytest.raises(ImplError) as refused:
+        ClientConfig(**settings)
+    assert str(refused.value) == message
+
+
 # -- the mutants: each one's scenario, where the correct core refuses and the mutant does not --------
 
 
