@@ -20,7 +20,8 @@ the same for mutmut:
 Why it is sound: the tests are deterministic (derandomized Hypothesis, a seeded simulator, no wall
 clock in the cores), so a test that never executes a changed statement runs the mutant exactly as
 it runs the original, and passes. Where that argument does not reach, the mutant gets its
-function's tests, as mutmut gives them: a change to a function's signature (defaults are evaluated
+function's tests (every test that runs a line of it, in its call, setup or teardown, and those
+mutmut's statistics credit it with): a change to a function's signature (defaults are evaluated
 when the module is imported), a statement also run outside any test or in a fixture's setup or
 teardown (a fixture shared by a module's tests would carry the change into tests after the one it
 ran in), a line that cannot be mapped. What it assumes, as mutmut's function-level selection does

@@ -11,8 +11,8 @@ mutation` runs `run`. Results are kept in mutants/ (mutmut's own cache, keyed by
 function) and in mutation/results/ (mutation/record.py: committed, so a campaign can be finished
 across runs and machines): a second `run` tests only the mutants not tested yet or of functions
 that changed; `report` on a fresh clone generates the mutants (no test runs) and reads the
-record. --rerun gaps tests again the survivors not listed as equivalent (after adding tests), --rerun
-survivors every survivor, --rerun all every selected mutant. --sample N tests N mutants of each
+record. --rerun gaps tests again the survivors not listed as equivalent (after adding tests),
+--rerun survivors every survivor, --rerun all every selected mutant. --sample N tests N mutants of each
 file spread evenly over it, to time a campaign; mutants/seconds.json keeps each mutant's wall time
 and the table sums it per file.
 
@@ -24,7 +24,7 @@ machine's to its own, tests/test_rsm.py: the protocols' runs reach it too, but c
 replicas agree, so an rsm survivor would otherwise run every Raft test for nothing).
 
 Line-level selection (--select line, the default; mutation/reach.py). Each core's tests run once
-more under coverage.py with a context per test, and a mutant gets only those of its function's tests
+more under coverage.py with a context per test, and a mutant gets only those of its core's tests
 that execute a statement it changes, as PIT selects tests; a mutant no test reaches is not run and
 counts as a survivor ("no tests", 33). Where that is not safe (a changed signature, a statement run
 in a fixture or at import) the mutant keeps its function's tests. --select function runs mutmut's
