@@ -97,8 +97,8 @@ class Violation:
 class Progress:
     """Live counts of a running check (what TLC's model checker holds at that moment).
 
-    The counts are read one after another while TLC runs, and TLC sums its workers' generated counts
-    lazily: a snapshot may show more distinct states than generated ones (seen here).
+    The counts are read one after another while TLC runs. TLC sums its workers' generated counts
+    lazily; `generated` is raised to `distinct` where the snapshot shows fewer (see `_live`).
     """
 
     generated: int
@@ -296,16 +296,26 @@ def _wait(
 
 
 def _live(rt: TLCRuntime, start: float) -> Progress | None:
-    """The running model checker's counts, or None before it exists (still parsing)."""
+    """The running model checker's counts, or None before it has found a state (still parsing, or
+    computing the initial states: nothing to report yet).
+
+    TLC sums its workers' generated counts lazily, so a snapshot can show fewer states generated
+    than found (seen here under load: distinct > 0, generated 0). Every distinct state was
+    generated, so the report's generated count is at least its distinct count: a true lower bound,
+    and monotone because both counts are.
+    """
     import jpype
 
     try:
         mc = rt.jclass("tlc2.TLCGlobals").mainChecker
         if mc is None:
             return None
+        distinct = int(mc.getDistinctStatesGenerated())
+        if distinct <= 0:
+            return None
         return Progress(
-            generated=int(mc.getStatesGenerated()),
-            distinct=int(mc.getDistinctStatesGenerated()),
+            generated=max(int(mc.getStatesGenerated()), distinct),
+            distinct=distinct,
             queue=int(mc.getStateQueueSize()),
             seconds=time.perf_counter() - start,
             depth=int(mc.getProgress()),
