@@ -15,6 +15,9 @@ Coverage (meshcheck/coverage.py): every test is recorded, and a test that reache
 it as one JSON file into `reports/coverage/` (or MESHCHECK_COVERAGE_DIR), cleared when a session
 starts; `meshcheck coverage` and `meshcheck verify` merge the files. MESHCHECK_COVERAGE=0 turns
 recording off (to measure what it costs).
+
+Ed25519: every test runs with the exact memo of signatures and verifications on
+(property_tests/crypto_memo.py says why that changes only what a test costs).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hypothesis.statistics import collector
 
 from meshcheck import coverage
 from meshcheck.property_tests import histories
+from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from meshcheck.property_tests.profiles import load_from_env
 from meshcheck.property_tests.record import find_failure, write_failure, write_history
 

@@ -12,6 +12,8 @@ from meshcheck.impl.base import ed25519
 from meshcheck.impl.hotstuff import crypto as hotstuff_crypto
 from meshcheck.impl.pbft import crypto as pbft_crypto
 
+pytestmark = pytest.mark.real_crypto  # these tests switch the memo on and off themselves
+
 MODULES = (pbft_crypto, hotstuff_crypto)
 
 
