@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from meshcheck.impl.gossip import mutants
 from meshcheck.property_tests.failure import CheckFailed
@@ -90,8 +90,10 @@ def test_an_older_push_delivered_after_a_newer_one_diverges_under_older_overwrit
 
 @pytest.mark.parametrize("bug", [mutants.DELTA_SKIPS_MISSING, mutants.SILENT_AFTER_RESTART])
 def test_lockstep_kills_the_mutants_it_can_see(bug: str) -> None:
+    # whether it is killed, not its shortest counterexample: shrinking was 10 s of each 11 s
+    # (`make mutants` shrinks and reports the lengths)
     with pytest.raises(CheckFailed):
-        lockstep(frozenset({bug}), settings())
+        lockstep(frozenset({bug}), settings(database=None, phases=[Phase.generate]))
 
 
 SCHEDULE = Schedule(
