@@ -1,7 +1,8 @@
 """Progress of long runs on stderr: states found, queue, elapsed.
 
-On a terminal one line is rewritten in place every second; otherwise (CI logs, pipes) a line is printed
-every `every` seconds, so that a long run shows it is alive without flooding the log.
+On a terminal one line is rewritten in place every second; otherwise (CI logs, pipes) the first report
+is printed at once (the run has started) and then a line every `every` seconds, so that a long run
+shows it is alive without flooding the log.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class ProgressPrinter:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty()
         self.every = every
-        self._last = time.monotonic()
+        self._last: float | None = None  # when a line was last printed (not on a terminal)
         self._shown = False
 
     def __call__(self, p: Progress) -> None:
@@ -31,7 +32,7 @@ class ProgressPrinter:
         if self.tty:
             self.stream.write("\r\x1b[K" + text)
             self._shown = True
-        elif time.monotonic() - self._last >= self.every:
+        elif self._last is None or time.monotonic() - self._last >= self.every:
             self.stream.write(text + "\n")
             self._last = time.monotonic()
         self.stream.flush()
