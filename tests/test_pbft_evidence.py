@@ -5,14 +5,47 @@ found (mutation/run.py), a change of one line that no other fast test saw."""
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from meshcheck.impl.pbft import VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
-from meshcheck.impl.pbft.messages import GENESIS, encode, signing_bytes
-from meshcheck.impl.pbft.viewchange import check_view_change
-from meshcheck.impl.sim import Tick
+from meshcheck.impl.pbft.client import RETRY, Client, ClientConfig
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.crypto import derive_private_key, sha256
+from meshcheck.impl.pbft.evidence import (
+    BAD_STATE,
+    BAD_VIEW_CHANGE,
+    EQUIVOCATION,
+    FORGED_REQUEST,
+    WRONG_PRIMARY,
+    AuditLog,
+    Evidence,
+)
+from meshcheck.impl.pbft.messages import (
+    GENESIS,
+    NewView,
+    Prepare,
+    PrePrepare,
+    Request,
+    Signed,
+    batch_digest,
+    encode,
+    signing_bytes,
+)
+from meshcheck.impl.pbft.replica import Replica
+from meshcheck.impl.pbft.viewchange import (
+    check_new_view,
+    check_prepared,
+    check_view_change,
+    relayed_intact,
+)
+from meshcheck.impl.sim import ClientRequest, Deliver, Persist, Restart, Send, SetTimer, Tick
+from meshcheck.impl.sim.storage import Durable
 from tests.test_pbft_impl import (
+    KEYS,
+    REPLICAS,
     Box,
     certificate,
+    checkpoint,
     pre_prepare,
     prepare,
     request,
@@ -90,3 +123,268 @@ def test_the_key_ring_keeps_its_seed() -> None:
     # the Byzantine replicas draw from it (impl/pbft/byzantine/node.py): a run's seed, not None
     ring = KeyRing(7, ("r1", "c1"))
     assert ring.seed == 7 and KeyRing(8, ("r1",)).seed == 8
+
+
+# -- `proves` on every kind of record, with the near misses beside each (mutation campaign: each
+# near miss is a change of one operator in `proves` that no run of the protocol produces, since an
+# honest replica only writes records that hold; an operator or another replica reads any record)
+
+
+def _record(kind: str, *messages: object, accused: str = "r1") -> Evidence:
+    return Evidence("r3", accused, kind, tuple(messages), 7)
+
+
+def _proves(record: Evidence) -> bool:
+    box = Box("r3")
+    return proves(record, box.config, box.node.verify)
+
+
+def test_equivocation_is_two_pre_prepares_of_one_slot_with_two_digests() -> None:
+    a, b = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
+    assert _proves(_record(EQUIVOCATION, a, b))
+    assert not _proves(_record(EQUIVOCATION, a, pre_prepare(2, request("b", 2))))  # two slots
+    assert not _proves(_record(EQUIVOCATION, a, a))  # one digest
+    vote = signed("r1", Prepare(0, 1, b.body.digest, "r1"))  # a vote, not a proposal
+    assert not _proves(_record(EQUIVOCATION, vote, a))
+    assert not _proves(_record(EQUIVOCATION, a, vote))
+    assert not _proves(_record(EQUIVOCATION, a))  # one message
+
+
+def test_wrong_primary_is_a_proposal_signed_by_a_backup() -> None:
+    assert _proves(_record(WRONG_PRIMARY, pre_prepare(1, request("a"), src="r2"), accused="r2"))
+    assert not _proves(_record(WRONG_PRIMARY, pre_prepare(1, request("a"))))  # r1 is primary
+    vote = prepare(pre_prepare(1, request("a")), "r2")  # signed by a backup, but not a proposal
+    assert not _proves(_record(WRONG_PRIMARY, vote, accused="r2"))
+
+
+def test_forged_request_is_a_proposal_carrying_a_request_its_client_did_not_sign() -> None:
+    good = request("a")
+    by_primary = signed("r1", Request("c1", 1, "a"))  # r1 signs a request in c1's name
+    assert _proves(_record(FORGED_REQUEST, pre_prepare(1, by_primary)))
+    assert not _proves(_record(FORGED_REQUEST, pre_prepare(1, good)))  # every request is c1's
+    # a batch its digest does not name was changed after r1 signed: it proves nothing of r1
+    pp = pre_prepare(1, good)
+    swapped = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(by_primary,)))
+    assert not _proves(_record(FORGED_REQUEST, swapped))
+
+
+def test_a_view_change_proves_nothing_under_another_kind_or_once_its_batch_was_changed() -> None:
+    pp = pre_prepare(1, request("a"))
+    thin = view_change(1, "r4", PreparedProof(pp, (prepare(pp, "r2"),)))
+    assert _proves(_record(BAD_VIEW_CHANGE, thin, accused="r4"))
+    for kind in (EQUIVOCATION, WRONG_PRIMARY, FORGED_REQUEST, BAD_STATE):
+        assert not _proves(_record(kind, thin, accused="r4"))
+    # a bad certificate whose pre-prepare's batch was changed on the way: its signer r4 did not
+    # sign what the record holds
+    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
+    changed = view_change(1, "r4", PreparedProof(other, (prepare(pp, "r2"),)))
+    assert not _proves(_record(BAD_VIEW_CHANGE, changed, accused="r4"))
+
+
+def test_the_audit_log_keeps_each_offence_once_with_its_time_and_detail() -> None:
+    log = AuditLog(Box("r3").config)
+    pp = pre_prepare(1, request("a"))
+    first = log.report("r1", BAD_STATE, [pp], 12)
+    assert first is not None and (first.time, first.detail) == (12, "")
+    assert log.report("r1", BAD_STATE, [pp], 13) is None  # the same offence again
+    assert log.records == [first]
+    garbage = log.report("r2", BAD_STATE, [["not", "hashable"]], 14, "junk")
+    assert garbage is not None and garbage.detail == "junk"
+    assert log.report("r2", BAD_STATE, [["not", "hashable"]], 15) is None  # known by its text
+    assert len(log.records) == 2
+
+
+# -- a new-view message checked from outside (impl/pbft/viewchange.py `check_new_view`): each
+# reason is named, since the reason is what the audit record and the operator see
+
+
+def _new_view_parts() -> tuple[tuple[Signed[ViewChange], ...], Signed[PrePrepare]]:
+    a = request("a")
+    vcs = (
+        view_change(1, "r2"),
+        view_change(1, "r3", certificate(pre_prepare(1, a))),
+        view_change(1, "r4"),
+    )
+    return vcs, signed("r2", PrePrepare(1, 1, batch_digest((a,)), "r2", (a,)))
+
+
+def _why(nv: Signed[NewView]) -> object:
+    box = Box("r3")
+    return check_new_view(nv, box.config, box.node.verify)
+
+
+def test_each_reason_a_new_view_is_refused_is_named() -> None:
+    vcs, o = _new_view_parts()
+    assert not isinstance(_why(signed("r2", NewView(1, vcs, (o,), "r2"))), str)  # a plan
+    unsigned = attrs.evolve(vcs[0], signature=bytes(64))
+    assert _why(signed("r2", NewView(1, (unsigned, *vcs[1:]), (o,), "r2"))) == (
+        "a view-change message's signature is bad"
+    )
+    pp = pre_prepare(1, request("a"))
+    thin = view_change(1, "r3", PreparedProof(pp, (prepare(pp, "r2"),)))  # not a certificate
+    assert _why(signed("r2", NewView(1, (vcs[0], thin, vcs[2]), (o,), "r2"))) == (
+        "a view-change message from r3 is not valid: too few prepares from distinct backups"
+    )
+    assert _why(signed("r2", NewView(1, (*vcs[:2], vcs[0]), (o,), "r2"))) == (
+        "it does not carry view-change messages from 2f+1 distinct replicas"
+    )
+    # signed by the new primary r2, but naming r4 as its sender
+    named_r4 = signed("r2", attrs.evolve(o.body, src="r4"))
+    assert _why(signed("r2", NewView(1, vcs, (named_r4,), "r2"))) == (
+        "one of its pre-prepares is not signed by the new primary"
+    )
+    assert _why(signed("r2", NewView(1, vcs, (), "r2"))) == (
+        "its pre-prepares are not the O its view-change messages imply"
+    )
+
+
+def test_a_new_view_names_the_early_pre_prepare_it_replaces_and_re_queues_o() -> None:
+    """A backup that accepts a new view records the new primary's early pre-prepare for the same
+    number as equivocation (with what it was and when), and takes O's requests as pending until
+    they execute."""
+    vcs, o = _new_view_parts()
+    x = request("x", 5)
+    box = Box("r4")
+    box.step(Tick(VIEW_CHANGE, now=40))
+    box.deliver(signed("r2", PrePrepare(1, 1, batch_digest((x,)), "r2", (x,))))
+    box.step(Deliver("r2", signed("r2", NewView(1, vcs, (o,), "r2")), now=55))
+    (record,) = box.node.audit.records
+    assert (record.kind, record.detail, record.time) == (
+        "equivocation",
+        "a new-view pre-prepare",
+        55,
+    )
+    # O's request is pending until it executes, beside the early one's (not executed either)
+    assert box.node.pending == {("c1", 1): o.body.batch[0], ("c1", 5): x}
+
+
+def test_a_primary_restarted_knows_the_digest_it_proposed() -> None:
+    box = Box("r1")
+    box.deliver(request("a"))
+    (pp,) = box.node.log.pre_prepares.values()
+    box.restart()
+    assert box.node.log.accepted[(0, 1)] == pp.body.digest
+
+
+# -- what the signatures rest on: the keys and the signed encoding, checked in the test itself
+# (the suite's key ring is built at import, where no test is credited with running it)
+
+
+def test_a_replicas_key_is_derived_from_the_protocol_the_seed_and_the_holder() -> None:
+    """The 32 secret bytes are SHA-256 of "meshcheck-pbft:<seed>:<holder>" (impl/base/ed25519.py):
+    other seeds, holders or protocols (HotStuff's keys) give other keys."""
+    key = derive_private_key(3, "r1")
+    assert key.private_bytes_raw() == sha256(b"meshcheck-pbft:3:r1")
+    assert derive_private_key(3, "r2").private_bytes_raw() != key.private_bytes_raw()
+    assert derive_private_key(4, "r1").private_bytes_raw() != key.private_bytes_raw()
+    ring = KeyRing(3, ("r1",))
+    assert ring.knows("r1") and not ring.knows("r2")
+    assert ring.verify("r1", key.sign(b"m"), b"m")
+
+
+def test_a_set_is_signed_by_its_items_in_any_order_and_a_stranger_type_is_refused() -> None:
+    assert encode(frozenset({"a"})) == b"f" + (1).to_bytes(4, "big") + encode("a")
+    both = sorted([encode("a"), encode("b")])
+    assert encode(frozenset({"b", "a"})) == b"f" + (2).to_bytes(4, "big") + b"".join(both)
+    assert encode({"a", "b"}) == encode(frozenset({"a", "b"})) != encode(("a", "b"))
+    assert encode(("x", frozenset({1}))) == b"t" + (2).to_bytes(4, "big") + encode("x") + (
+        encode(frozenset({1}))
+    )
+    with pytest.raises(TypeError, match=r"^cannot encode object for signing: <object object"):
+        encode(object())
+
+
+def test_each_reason_a_prepared_certificate_is_refused_is_named() -> None:
+    box = Box("r3")
+    by_primary = signed("r1", Request("c1", 1, "a"))  # r1 signs a request in c1's name
+    assert check_prepared(certificate(pre_prepare(1, by_primary)), box.config, box.node.verify) == (
+        "a pre-prepare holds a request its client did not sign"
+    )
+    pp, other = pre_prepare(1, request("a")), pre_prepare(2, request("a"))
+    proof = PreparedProof(pp, (prepare(pp, "r2"), prepare(other, "r3")))
+    assert check_prepared(proof, box.config, box.node.verify) == (
+        "a prepare does not match its pre-prepare"
+    )
+
+
+def test_a_view_change_whose_relayed_batch_cannot_even_be_hashed_is_not_intact() -> None:
+    pp = pre_prepare(1, request("a"))
+    junk = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(object(),)))  # type: ignore[arg-type]
+    vc = view_change(1, "r4", attrs.evolve(certificate(pp), pre_prepare=junk))
+    assert relayed_intact(view_change(1, "r4", certificate(pp)))
+    assert not relayed_intact(vc)
+
+
+def test_more_reasons_a_new_view_or_view_change_is_refused() -> None:
+    vcs, o = _new_view_parts()
+    vote = prepare(pre_prepare(1, request("a")), "r2")
+    assert _why(signed("r2", NewView(1, (vote, *vcs), (o,), "r2"))) == (  # type: ignore[arg-type]
+        "it carries something else than view-change messages"
+    )
+    assert _why(signed("r2", NewView(1, vcs, (vote,), "r2"))) == (  # type: ignore[arg-type]
+        "it carries something else than pre-prepares"
+    )
+    old_view = signed("r2", attrs.evolve(o.body, view=0))
+    assert _why(signed("r2", NewView(1, vcs, (old_view,), "r2"))) == (
+        "one of its pre-prepares has the wrong view or digest"
+    )
+    history = ((request("a"),),)
+    vc = view_change(1, "r4", ckpt=history)
+    stray = checkpoint(((request("b", 2),),), "r2")  # another history, at the same number
+    body = attrs.evolve(vc.body, ckpt_proof=(stray, *vc.body.ckpt_proof[1:]))
+    box = Box("r3")
+    assert check_view_change(vc, box.config, box.node.verify) is None
+    assert check_view_change(signed("r4", body), box.config, box.node.verify) == (
+        "a checkpoint does not match the claimed stable checkpoint"
+    )
+
+
+def test_garbage_that_cannot_be_hashed_is_kept_once_per_text() -> None:
+    log = AuditLog(Box("r3").config)
+    assert log.report("r2", BAD_STATE, [["x"]], 1) is not None
+    assert log.report("r2", BAD_STATE, [["y"]], 2) is not None  # other garbage: another offence
+    assert log.report("r2", BAD_STATE, [["x"]], 3) is None
+    assert len(log.records) == 2
+
+
+def test_a_replica_refuses_what_nobody_can_have_signed() -> None:
+    node = Box("r3").node
+    assert not node.verify(Signed(["a list"], "r1", bytes(64)))
+    odd = Signed(Request("c1", 1, object()), "c1", bytes(64))  # an operation nothing can encode
+    assert node.verify(odd) is False
+    assert node.verify(odd) is False  # the second time from memory
+    assert node.verify(request("a"))
+
+
+def test_a_replica_and_a_client_name_a_step_out_of_order_or_of_the_wrong_kind() -> None:
+    replica = Replica(PbftConfig("r2", REPLICAS), KEYS)
+    with pytest.raises(
+        RuntimeError, match=r"^r2: step\(Tick\(timer='view-change'\)\) before Restart: "
+    ):
+        replica.step(Tick(VIEW_CHANGE))
+    replica.step(Restart({}))
+    with pytest.raises(TypeError, match=r"^r2: not a PBFT replica event: 'junk'$"):
+        replica.step("junk")
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    with pytest.raises(RuntimeError, match=r"^c1: step\(Tick\(timer='retry'\)\) before Restart$"):
+        client.step(Tick(RETRY))
+    client.step(Restart({}))
+    with pytest.raises(TypeError, match=r"^c1: not a PBFT client event: 'junk'$"):
+        client.step("junk")
+    assert client.step(Tick("a timer it never set")) == []
+
+
+def test_a_client_restarted_with_a_request_outstanding_retries_it() -> None:
+    disk = Durable()
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    client.step(Restart({}))
+    for e in client.step(ClientRequest("a")):
+        if isinstance(e, Persist):
+            disk.apply(e.writes)
+    again = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    effects = again.step(Restart(disk.view()))
+    assert [(e.timer, e.after) for e in effects if isinstance(e, SetTimer)] == [(RETRY, 500)]
+    # a new request does not push that retry back: its timer is already set
+    assert not [e for e in again.step(ClientRequest("b")) if isinstance(e, SetTimer)]
+    sends = again.step(Tick(RETRY))
+    assert {e.dest for e in sends if isinstance(e, Send)} == set(REPLICAS)  # to every replica

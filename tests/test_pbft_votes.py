@@ -226,6 +226,7 @@ def test_ballot_counts_each_voter_once_and_refuses_equivocation() -> None:
         Vote.APPROVE,
         Vote.REJECT,
     )
+    assert str(caught.value) == "r2 voted approve and then reject"
     assert ballot.tally.approvals == 2  # the refused vote changed nothing
     ballot = ballot.cast("r4", Vote.APPROVE)
     assert ballot.decision is Decision.APPROVE
