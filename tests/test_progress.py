@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,7 +25,8 @@ def test_a_log_gets_the_first_report_at_once_then_one_line_per_interval(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [100.0]
-    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    # the printer's clock only, not the time module everyone shares
+    monkeypatch.setattr(progress, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     out = io.StringIO()
     printer = ProgressPrinter("Raft_quick", stream=out, every=10.0)
     for k in range(25):  # a report a second for 25 s
