@@ -296,13 +296,30 @@ def test_a_set_is_signed_by_its_items_in_any_order_and_a_stranger_type_is_refuse
 
 def test_each_reason_a_prepared_certificate_is_refused_is_named() -> None:
     box = Box("r3")
+
+    def why(proof: PreparedProof) -> str | None:
+        return check_prepared(proof, box.config, box.node.verify)
+
+    pp = pre_prepare(1, request("a"))
+    votes = certificate(pp).prepares
+    assert why(certificate(pp)) is None
+    bad = attrs.evolve(pp, signature=bytes(64))
+    assert why(PreparedProof(bad, votes)) == "a pre-prepare's signature is bad"
+    # a backup's pre-prepare with 2f prepares is no certificate: view 0's primary is r1
+    by_backup = pre_prepare(1, request("a"), src="r2")
+    assert why(certificate(by_backup)) == "a pre-prepare of view 0 is not from its primary"
+    other_batch = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
+    assert why(PreparedProof(other_batch, votes)) == (
+        "a pre-prepare's batch does not match its digest"
+    )
     by_primary = signed("r1", Request("c1", 1, "a"))  # r1 signs a request in c1's name
-    assert check_prepared(certificate(pre_prepare(1, by_primary)), box.config, box.node.verify) == (
+    assert why(certificate(pre_prepare(1, by_primary))) == (
         "a pre-prepare holds a request its client did not sign"
     )
-    pp, other = pre_prepare(1, request("a")), pre_prepare(2, request("a"))
-    proof = PreparedProof(pp, (prepare(pp, "r2"), prepare(other, "r3")))
-    assert check_prepared(proof, box.config, box.node.verify) == (
+    unsigned = (votes[0], attrs.evolve(votes[1], signature=bytes(64)))
+    assert why(PreparedProof(pp, unsigned)) == "a prepare's signature is bad"
+    other = pre_prepare(2, request("a"))
+    assert why(PreparedProof(pp, (prepare(pp, "r2"), prepare(other, "r3")))) == (
         "a prepare does not match its pre-prepare"
     )
 
@@ -388,3 +405,26 @@ def test_a_client_restarted_with_a_request_outstanding_retries_it() -> None:
     assert not [e for e in again.step(ClientRequest("b")) if isinstance(e, SetTimer)]
     sends = again.step(Tick(RETRY))
     assert {e.dest for e in sends if isinstance(e, Send)} == set(REPLICAS)  # to every replica
+
+
+def test_a_refused_new_view_is_recorded_with_its_reason_against_who_is_to_blame() -> None:
+    """What the audit log says of a new-view message it refuses: a backup's, against its signer
+    with the view it is not the primary of; one whose contents do not check, against its signer
+    with `check_new_view`'s reason; one whose batch was changed on the way, against the replica
+    that relayed it (impl/pbft/viewchange.py `relayed_intact`), never its signer."""
+    vcs, o = _new_view_parts()
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(signed("r4", NewView(1, vcs, (o,), "r4")))
+    box.deliver(signed("r2", NewView(1, vcs, (), "r2")))
+    assert [(r.accused, r.kind, r.detail) for r in box.node.audit.records] == [
+        ("r4", WRONG_PRIMARY, "not the primary of view 1"),
+        ("r2", "bad_new_view", "its pre-prepares are not the O its view-change messages imply"),
+    ]
+    changed = attrs.evolve(o, body=attrs.evolve(o.body, batch=(request("b", 2),)))
+    box = Box("r3")  # r2 is quarantined in the first: nothing it signs is heard there
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(signed("r2", NewView(1, vcs, (changed,), "r2")), source="r1")
+    assert [(r.accused, r.kind, r.detail) for r in box.node.audit.records] == [
+        ("r1", "bad_signature", "a batch inside changed on its way")
+    ]

@@ -23,6 +23,7 @@ import attrs
 from meshcheck.impl.base.effects import (
     Action,
     Apply,
+    CancelTimer,
     Effect,
     Persist,
     Send,
@@ -768,3 +769,76 @@ def test_4_4_a_state_transfer_takes_only_the_state_the_signed_digest_names() -> 
     box.deliver(relayed(history), source="r3")
     assert (box.node.view, box.node.status, box.node.stable) == (1, NORMAL, 2)
     assert box.node.executed == [(a,), (b,)] and box.node.machine.applied == 2
+
+
+def test_4_4_a_new_view_for_an_earlier_view_or_again_for_its_view_changes_nothing() -> None:
+    """Section 4.4: a backup accepts a new-view message for a later view, or for the view it is
+    changing to. The same message delivered again once it is in that view, or one for a view it
+    has left, is not taken again: no second AcceptNewView, no prepares sent again, no view moved
+    back."""
+    pp = pre_prepare(1, request("a"))
+    vcs = (view_change(1, "r2"), view_change(1, "r3", certificate(pp)), view_change(1, "r4"))
+    o = signed("r2", PrePrepare(1, 1, pp.body.digest, "r2", pp.body.batch))
+    nv = signed("r2", NewView(1, vcs, (o,), "r2"))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    assert sent(box.deliver(nv)) == [Prepare(1, 1, pp.body.digest, "r3")]
+    assert box.deliver(nv) == [] and box.actions() == []
+    box.step(Tick(VIEW_CHANGE))  # on to view 2
+    assert (box.node.view, box.node.status) == (2, CHANGING)
+    assert box.deliver(nv) == [] and box.actions() == []
+    assert (box.node.view, box.node.status) == (2, CHANGING)
+
+
+def test_4_4_a_backup_that_executed_up_to_min_s_adopts_it_without_a_state_transfer() -> None:
+    """Section 4.4 with 4.3: a backup that executed up to the new view's checkpoint min-s has its
+    state, so it accepts the new view even when the checkpoint messages in it carry no state (the
+    state is not signed, and a relayer may leave it out): its checkpoint becomes stable and its
+    history stays the one it executed."""
+    box = Box("r3", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    box.agree(b)
+    history = (a.body.batch, b.body.batch)
+    assert (box.node.stable, len(box.node.executed)) == (0, 2)
+    bare = tuple(
+        attrs.evolve(c, body=attrs.evolve(c.body, history=None))
+        for c in (checkpoint(history, r) for r in ("r1", "r2", "r4"))
+    )
+    vcs = tuple(
+        signed(r, ViewChange(1, 2, history_digest(history), bare, (), r))
+        for r in ("r1", "r2", "r4")
+    )
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(signed("r2", NewView(1, vcs, (), "r2")), source="r2")
+    assert box.actions() == [("AcceptNewView", {"i": "r3", "v": 1})]
+    assert (box.node.view, box.node.status, box.node.stable) == (1, NORMAL, 2)
+    assert box.node.executed == list(history)
+
+
+def test_4_3_a_state_transfer_settles_the_requests_it_executed_and_keeps_the_others() -> None:
+    """Section 4.3 (TOCS 2002 section 5.3.2): a replica that takes a checkpoint's state by transfer
+    has executed the requests of that state: it stops waiting for them (their timers end, a late
+    one must not start a view change) and keeps waiting for the requests it holds that the state
+    did not execute. Each transfer replaces the executed history, and says so by a new
+    `history_epoch` (what readers of the history, such as the safety monitor, key their caches
+    on), the second one too."""
+    a, b, x = request("a"), request("b", 2), request("x", 3)
+    box = Box("r4", checkpoint_every=2, window=4)
+    box.deliver(a)
+    box.deliver(x)
+    assert set(box.node.pending) == {("c1", 1), ("c1", 3)}
+    epoch = box.node.history_epoch
+    effects: list[Effect] = []
+    for peer in ("r1", "r2", "r3"):
+        effects += box.deliver(checkpoint(((a,), (b,)), peer))
+    assert (box.node.stable, box.node.executed) == (2, [(a,), (b,)])
+    assert box.node.pending == {("c1", 3): x}
+    assert [e.timer for e in effects if isinstance(e, CancelTimer)] == ["request c1 1"]
+    assert box.node.history_epoch != epoch
+    epoch = box.node.history_epoch
+    longer = ((a,), (b,), (request("c", 4),), (request("d", 5),))
+    for peer in ("r1", "r2", "r3"):
+        box.deliver(checkpoint(longer, peer))
+    assert (box.node.stable, box.node.executed) == (4, list(longer))
+    assert box.node.history_epoch != epoch
