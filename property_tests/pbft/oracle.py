@@ -59,6 +59,8 @@ class RejectionOracle:
             str, tuple[int, int]
         ] = {}  # replica -> (id of the object, records read)
         self.checked = 0  # forged messages delivered to honest replicas and checked
+        # replica -> id of a held item -> (the item, its signed parts)
+        self._parts: dict[str, dict[int, tuple[Any, tuple[Signed[Any], ...]]]] = {}
 
     def verify(self, m: Signed[Any]) -> bool:
         known = self._verified.get(m)
@@ -118,14 +120,28 @@ class RejectionOracle:
         if not isinstance(m, Signed):
             return
         forged = {id(p) for p in signed_parts(m) if forged_part(p, self.verify) is not None}
+        for part in self._held_parts(node):
+            if id(part) in forged:
+                self.violation = (
+                    f"{node.id} holds {type(part.body).__name__} from {part.signer} that "
+                    f"{source} sent it: {why}"
+                )
+                return
+
+    def _held_parts(self, node: Replica) -> Iterator[Signed[Any]]:
+        """The signed parts of everything `node` holds. A replica keeps most of what it held at the
+        last check, so each item's parts are listed once and kept beside the item: messages are
+        frozen, so an item's parts never change, and the strong reference keeps any other object
+        from taking its id while it is cached. Items no longer held leave the cache."""
+        before = self._parts.get(node.id, {})
+        now: dict[int, tuple[Any, tuple[Signed[Any], ...]]] = {}
         for kept in held(node):
-            for part in signed_parts(kept):
-                if id(part) in forged:
-                    self.violation = (
-                        f"{node.id} holds {type(part.body).__name__} from {part.signer} that "
-                        f"{source} sent it: {why}"
-                    )
-                    return
+            cached = before.get(id(kept)) or now.get(id(kept))
+            if cached is None:
+                cached = (kept, tuple(signed_parts(kept)))
+            now[id(kept)] = cached
+            yield from cached[1]
+        self._parts[node.id] = now
 
     def _outer_ok(self, m: Signed[Any]) -> bool:
         try:

@@ -61,6 +61,36 @@ def test_a_fuzzing_replica_sends_every_kind_of_change() -> None:
     }
 
 
+def test_the_oracles_cache_of_held_parts_is_a_fresh_walk() -> None:
+    """The oracle lists the signed parts of what a replica holds from a cache kept across checks
+    (oracle.py `_held_parts`): at every check of a fuzzed run it gives the parts a fresh walk of
+    everything held gives, in the same order, while the replicas' logs grow, are collected at
+    checkpoints and change views."""
+    from meshcheck.impl.pbft.byzantine.fuzz import signed_parts
+    from meshcheck.property_tests.pbft.free_runs import cluster, run
+    from meshcheck.property_tests.pbft.oracle import held
+
+    class Checked(RejectionOracle):
+        compared = 0
+
+        def _held_parts(self, node: replica.Replica) -> typing.Iterator[Any]:
+            got = [id(p) for p in super()._held_parts(node)]
+            assert got == [id(p) for kept in held(node) for p in signed_parts(kept)]
+            Checked.compared += 1
+            return iter(p for kept in held(node) for p in signed_parts(kept))
+
+    # the primary r1 fuzzes: the others move to view 1
+    schedule = Schedule(seed=2, ticks=800, every=25, byzantine={"r1": ()}, fuzz=1.0)
+    sim = cluster(schedule, 4, frozenset(), record=False)
+    plugin: Any = sim.plugin
+    oracle = Checked(plugin.keys, plugin.byzantine)
+    plugin.watchers.append(oracle)
+    run(sim, schedule, schedule.ticks)
+    assert oracle.violation is None and Checked.compared > 100
+    for r in ("r2", "r3", "r4"):
+        assert sim.nodes[r].view == 1 and sim.nodes[r].stable > 20
+
+
 # -- f + 1 break it, and the check says so -------------------------------------------------------
 
 COLLUDING = {"r1": (Equivocate(group={"r4"}),), "r2": (Equivocate(),)}
