@@ -550,6 +550,18 @@ def test_the_client_retransmits_to_every_replica_and_follows_the_view() -> None:
     assert client.primary == "r2"  # view 5, reported by f+1 replicas
 
 
+def test_the_client_keeps_one_retry_timer_while_requests_are_outstanding() -> None:
+    """A retry that leaves requests outstanding sets the next retry itself: a request made before
+    it fires sets no second timer (which would put the retry of the older request off)."""
+    client = client_box()
+    first = client.step(ClientRequest("a"))
+    assert [e.timer for e in first if isinstance(e, SetTimer)] == [RETRY]
+    again = client.step(Tick(RETRY))
+    assert [(e.timer, e.after) for e in again if isinstance(e, SetTimer)] == [(RETRY, 500)]
+    later = client.step(ClientRequest("b"))
+    assert [e for e in later if isinstance(e, SetTimer)] == []
+
+
 # -- configuration ----------------------------------------------------------------------------------
 
 
