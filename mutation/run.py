@@ -43,7 +43,9 @@ apart from the original, keyed by file, function and the changed lines (not by m
 number or a line number, so the list survives edits elsewhere in the file). The score of a file is
 killed / (mutants - equivalent); the target is 90% per file. A file not tested to the end (a
 --sample, an interrupted campaign) shows instead the score over the mutants tested, marked ~, with
-its 95% Wilson interval: an estimate, which meets no target. Exit 0 when every file selected was
+its 95% Wilson interval, and the bounds of the file's score whatever the untested mutants turn out
+to be: an estimate, which meets no target, and which only a sample makes fair (an interrupted
+campaign ran the fastest-expected mutants first: of it, only the bounds hold). Exit 0 when every file selected was
 tested to the end and meets the target, 1 when one does not, 2 on bad input.
 
 Equivalent by rule. A mutant whose changes all lie in code that runs only with a catalogue bug
@@ -582,19 +584,30 @@ def print_table(rows: list[Row]) -> None:
     print(
         "score: killed / (mutants - equivalent); by rule: equivalent without a run (changes only"
         " code a catalogue bug guards). A row with mutants not run shows an estimate over the run"
-        " ones (~), with its 95% Wilson interval."
+        " ones (~), with its 95% Wilson interval, which holds for a --sample (drawn evenly), and"
+        " the bounds that hold whatever the rest turn out to be, which are all an interrupted"
+        " campaign measures (it runs the fastest-expected mutants first)."
     )
 
 
 def score_cell(r: Row) -> str:
     """The exact score of a file tested to the end; else the estimate from the mutants run, with
-    its 95% Wilson interval and the number of trials."""
+    its 95% Wilson interval and the number of trials, and the bounds that hold whatever the
+    mutants not run turn out to be (all survive, all are killed). The estimate assumes the run
+    ones are a fair sample, as --sample draws them; an interrupted campaign is no such sample
+    (mutmut runs first the mutants it expects to be fastest), and of it only the bounds hold."""
     if not r.other:
         return f"{100 * r.score:.1f}%"
+    judged = r.mutants - r.equivalent
+    floor, ceiling = r.killed / judged, (r.killed + r.other) / judged
+    bounds = f"{100 * floor:.0f}-{100 * ceiling:.0f}% whatever the {r.other} not run"
     if r.score_of_run is None:
-        return "-"
+        return bounds
     low, high = wilson(r.killed, r.judged_of_run)
-    return f"~{100 * r.score_of_run:.0f}% [{100 * low:.0f}-{100 * high:.0f}%] n={r.judged_of_run}"
+    return (
+        f"~{100 * r.score_of_run:.0f}% [{100 * low:.0f}-{100 * high:.0f}%] n={r.judged_of_run}"
+        f" ({bounds})"
+    )
 
 
 def _cells(r: Row) -> tuple[str, ...]:
