@@ -555,25 +555,27 @@ def test_4_4_the_new_primary_computes_o_from_v_with_null_requests_for_gaps() -> 
     """Section 4.4: the primary of v+1, with 2f+1 valid view-change messages (its own included),
     computes min-s (the latest stable checkpoint in V) and max-s (the highest prepared sequence
     number), and O: for each n in between a pre-prepare in v+1 of the request prepared there in
-    the highest view, else of the null request. It multicasts <NEW-VIEW, v+1, V, O> and enters v+1."""
+    the highest view, else of the null request. It multicasts <NEW-VIEW, v+1, V, O> and enters v+1.
+    The highest view wins whichever message of V claims it, the first or a later one."""
     a, b, c = request("a"), request("b", 2), request("c", 3)
     older = certificate(pre_prepare(1, a))
-    box = Box("r3")  # the primary of view 2
-    box.step(Tick(VIEW_CHANGE))
-    box.step(Tick(VIEW_CHANGE))  # view 2
     newer = certificate(pre_prepare(1, b, view=1))  # seq 1 prepared again in view 1, with b
-    box.deliver(view_change(2, "r1", older, certificate(pre_prepare(3, c))))
-    effects = box.deliver(view_change(2, "r2", newer))
-    assert box.actions() == [("NewView", {"i": "r3"})]
-    nv = only(sent(effects))
-    assert isinstance(nv, NewView) and nv.view == 2
-    assert [(p.body.view, p.body.seq, p.body.batch) for p in nv.pre_prepares] == [
-        (2, 1, (b,)),
-        (2, 2, ()),
-        (2, 3, (c,)),
-    ]
-    assert {vc.signer for vc in nv.view_changes} == {"r1", "r2", "r3"}
-    assert (box.node.view, box.node.status, box.node.next_seq) == (2, NORMAL, 4)
+    for first, second in (("r1", "r2"), ("r2", "r1")):
+        box = Box("r3")  # the primary of view 2
+        box.step(Tick(VIEW_CHANGE))
+        box.step(Tick(VIEW_CHANGE))  # view 2
+        box.deliver(view_change(2, first, older, certificate(pre_prepare(3, c))))
+        effects = box.deliver(view_change(2, second, newer))
+        assert box.actions() == [("NewView", {"i": "r3"})]
+        nv = only(sent(effects))
+        assert isinstance(nv, NewView) and nv.view == 2
+        assert [(p.body.view, p.body.seq, p.body.batch) for p in nv.pre_prepares] == [
+            (2, 1, (b,)),
+            (2, 2, ()),
+            (2, 3, (c,)),
+        ]
+        assert {vc.signer for vc in nv.view_changes} == {"r1", "r2", "r3"}
+        assert (box.node.view, box.node.status, box.node.next_seq) == (2, NORMAL, 4)
 
 
 def test_4_4_a_backup_accepts_a_new_view_whose_o_it_recomputes() -> None:
