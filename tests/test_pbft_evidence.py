@@ -428,3 +428,13 @@ def test_a_refused_new_view_is_recorded_with_its_reason_against_who_is_to_blame(
     assert [(r.accused, r.kind, r.detail) for r in box.node.audit.records] == [
         ("r1", "bad_signature", "a batch inside changed on its way")
     ]
+
+
+def test_a_body_that_is_no_message_has_no_signature_to_check() -> None:
+    """A `Signed` around something that is no message (a Byzantine relay may send anything) is
+    not signed by anyone: `verify` answers False, as for any bad signature, and does not raise."""
+    box = Box("r3")
+    with pytest.raises(TypeError, match=r"^cannot sign a str: not a message$"):
+        signing_bytes("junk")
+    assert box.node.verify(Signed("junk", "r1", bytes(64))) is False
+    assert box.node.verify(Signed(Prepare(0, 1, bytes(32), "r1"), "r1", bytes(64))) is False

@@ -229,8 +229,11 @@ def encode(value: Any) -> bytes:
 
 @functools.lru_cache(maxsize=1 << 16)
 def signing_bytes(body: Any) -> bytes:
-    """The bytes a signature covers: the type's name and every field not marked `UNSIGNED`."""
+    """The bytes a signature covers: the type's name and every field not marked `UNSIGNED`
+    (TypeError for a body that is no message: nothing can have signed it)."""
     cls = type(body)
+    if not attrs.has(cls):
+        raise TypeError(f"cannot sign a {cls.__name__}: not a message")
     out = bytearray(b"M")
     _encode(cls.__name__, out)
     for field in attrs.fields(cls):
