@@ -36,6 +36,7 @@ from meshcheck.impl.pbft.viewchange import (
     check_new_view,
     check_prepared,
     check_view_change,
+    plan_new_view,
     relayed_intact,
 )
 from meshcheck.impl.sim import ClientRequest, Deliver, Persist, Restart, Send, SetTimer, Tick
@@ -438,3 +439,21 @@ def test_a_body_that_is_no_message_has_no_signature_to_check() -> None:
         signing_bytes("junk")
     assert box.node.verify(Signed("junk", "r1", bytes(64))) is False
     assert box.node.verify(Signed(Prepare(0, 1, bytes(32), "r1"), "r1", bytes(64))) is False
+
+
+def test_o_starts_after_the_highest_stable_checkpoint_even_at_one() -> None:
+    """min-s is the highest stable checkpoint of V, with its digest and proof, whatever its
+    number: at 1 (a checkpoint every request) too, and 0 only when V holds none."""
+    history = ((request("a"),),)
+    proof = tuple(checkpoint(history, r) for r in ("r1", "r2", "r3"))
+    config = PbftConfig("r3", REPLICAS, checkpoint_every=1, window=2)
+    at_one = ViewChange(1, 1, proof[0].body.digest, proof, (), "r2")
+    plan = plan_new_view([view_change(1, "r4").body, at_one], config)
+    assert (plan.min_s, plan.ckpt_digest, plan.ckpt_proof, plan.pre_prepares) == (
+        1,
+        proof[0].body.digest,
+        proof,
+        (),
+    )
+    none = plan_new_view([view_change(1, r).body for r in ("r1", "r2", "r4")], config)
+    assert (none.min_s, none.ckpt_digest, none.ckpt_proof) == (0, GENESIS, ())
