@@ -14,6 +14,7 @@ import pytest
 
 from meshcheck.impl.base.effects import Action, without_actions
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.node import Workload
 from meshcheck.impl.pbft import (
     BATCH,
     CHANGING,
@@ -40,7 +41,7 @@ from meshcheck.impl.pbft import (
     mutants,
     proves,
 )
-from meshcheck.impl.pbft.client import RETRY
+from meshcheck.impl.pbft.client import NEXT, RETRY
 from meshcheck.impl.pbft.messages import GENESIS, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
 from meshcheck.impl.sim import (
@@ -560,6 +561,24 @@ def test_the_client_keeps_one_retry_timer_while_requests_are_outstanding() -> No
     assert [(e.timer, e.after) for e in again if isinstance(e, SetTimer)] == [(RETRY, 500)]
     later = client.step(ClientRequest("b"))
     assert [e for e in later if isinstance(e, SetTimer)] == []
+
+
+def test_a_closed_loop_client_issues_no_request_beyond_its_limit() -> None:
+    """`max_outstanding`: the workload's next request waits while that many are outstanding (a
+    closed loop), and goes out once a reply settles one."""
+    config = ClientConfig(
+        "c1", REPLICAS, timeout=500, workload=Workload(every=10), max_outstanding=2
+    )
+    client = Client(config, KEYS)
+    client.step(Restart({}))
+    for _ in range(4):
+        client.step(Tick(NEXT))
+    assert sorted(client.outstanding) == [1, 2] and client.issued == 2
+    for src in ("r1", "r2"):
+        client.step(Deliver(src, signed(src, Reply(0, 1, client.outstanding[1].body, "ok", src))))
+    assert sorted(client.outstanding) == [2]
+    client.step(Tick(NEXT))
+    assert sorted(client.outstanding) == [2, 3] and client.issued == 3
 
 
 # -- configuration ----------------------------------------------------------------------------------

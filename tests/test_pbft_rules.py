@@ -844,3 +844,37 @@ def test_4_3_a_state_transfer_settles_the_requests_it_executed_and_keeps_the_oth
         box.deliver(checkpoint(longer, peer))
     assert (box.node.stable, box.node.executed) == (4, list(longer))
     assert box.node.history_epoch != epoch
+
+
+def test_4_4_the_new_view_holds_2f_plus_1_view_changes_of_replicas_not_quarantined() -> None:
+    """Section 4.4: the primary of v+1 sends the new-view message once it holds 2f valid
+    view-change messages of other replicas; V is those and its own, 2f+1, however many more it
+    heard. A replica it caught misbehaving (here the old primary, which equivocated after sending
+    its view change) is quarantined: its view change, though held, is not one of them."""
+    box = Box("r2")  # the primary of view 1
+    box.deliver(view_change(1, "r1"))
+    a, b = request("a"), request("b", 2)
+    box.deliver(pre_prepare(1, a))
+    box.deliver(signed("r1", PrePrepare(0, 1, batch_digest((b,)), "r1", (b,))))
+    assert box.node.audit.is_quarantined("r1") and "r1" in box.node.view_changes[1]
+    box.deliver(view_change(1, "r3"))
+    assert box.node.view == 0  # r1 does not count toward f+1 either
+    box.deliver(view_change(1, "r4"))
+    assert box.actions() == [("StartViewChange", {"i": "r2"})]
+    effects = box.step(Tick(PROGRESS))
+    assert box.actions()[0] == ("NewView", {"i": "r2"})  # then it pre-prepares a, still pending
+    nv = only([m for m in sent(effects) if isinstance(m, NewView)])
+    assert [vc.signer for vc in nv.view_changes] == ["r2", "r3", "r4"]
+
+
+def test_4_4_a_new_view_names_2f_plus_1_view_changes_when_it_heard_more() -> None:
+    """Section 4.4: V is the new primary's view change and 2f of the others; a fourth one that
+    came in before the new-view message went out is not added to it."""
+    box = Box("r2")
+    box.deliver(view_change(1, "r1"))
+    box.deliver(view_change(1, "r3"))
+    assert box.actions() == [("StartViewChange", {"i": "r2"})]
+    effects = box.deliver(view_change(1, "r4"))
+    assert box.actions() == [("NewView", {"i": "r2"})]
+    nv = only([m for m in sent(effects) if isinstance(m, NewView)])
+    assert [vc.signer for vc in nv.view_changes] == ["r2", "r1", "r3"]

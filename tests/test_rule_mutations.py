@@ -761,6 +761,18 @@ BREAKS: tuple[Break, ...] = (
         "held = None",
     ),
     Break(
+        P + "test_4_4_the_new_view_holds_2f_plus_1_view_changes_of_replicas_not_quarantined",
+        f"{REPLICA}._view_changes_heard",
+        "return {s: held[s] for s in sorted(held) if not self.audit.is_quarantined(s)}",
+        "return {s: held[s] for s in sorted(held)}",
+    ),
+    Break(
+        P + "test_4_4_a_new_view_names_2f_plus_1_view_changes_when_it_heard_more",
+        f"{REPLICA}._new_view_quorum",
+        "others = [held[s] for s in held if s != self.id][: self.config.quorum - 1]",
+        "others = [held[s] for s in held if s != self.id]",
+    ),
+    Break(
         P + "test_4_4_a_new_view_for_an_earlier_view_or_again_for_its_view_changes_nothing",
         f"{REPLICA}._on_new_view",
         "if nv.view < self.view or (nv.view == self.view and self.status == NORMAL):",
