@@ -420,6 +420,16 @@ def test_the_primary_batches_by_size_and_by_delay() -> None:
     assert box.node.log.pre_prepares[(0, 2)].body.batch == (d,)
 
 
+def test_a_primary_leaving_its_view_stops_waiting_for_a_batch() -> None:
+    """A primary waiting for a batch to fill that starts a view change cancels the batch timer:
+    it proposes nothing in the next view, where it is a backup."""
+    box = Box("r1", batch_size=3, batch_delay=50)
+    assert timers(box.deliver(request("a"))) == {BATCH: 50}
+    effects = box.step(Tick(VIEW_CHANGE))
+    assert box.actions() == [("StartViewChange", {"i": "r1"})]
+    assert CancelTimer(BATCH) in effects
+
+
 def test_without_a_delay_the_primary_sends_what_it_has() -> None:
     box = Box("r1", batch_size=3, batch_delay=0)
     box.deliver(request("a"))
