@@ -402,6 +402,31 @@ def test_a_restarted_replica_still_sends_its_view_change_message_of_an_earlier_v
     assert isinstance(first, ViewChange) and first.view == 1 and first in answer
 
 
+def test_only_a_peer_replica_gets_a_status_answer() -> None:
+    """A status message is a peer replica's: one signed by a client, or this replica's own sent
+    back, gets no answer (an answer carries the log to whoever asks)."""
+    box = Box("r4")
+    (own,) = sent(box.step(Tick(VIEW_CHANGE)))
+    assert isinstance(own, ViewChange)
+    assert sent(box.deliver(signed("c1", Status(0, True, 0, 0, "c1")))) == []
+    assert sent(box.deliver(signed("r4", Status(0, True, 0, 0, "r4")), source="r2")) == []
+    assert sent(box.deliver(signed("r2", Status(0, True, 0, 0, "r2")))) == [own]
+
+
+def test_view_changes_for_the_next_view_heard_before_its_own_timer_are_kept() -> None:
+    """Section 4.4: a replica keeps the view-change messages for v+1 it receives while still in
+    v; when its own timer sends it to v+1 they count toward the new view with its own (here r2,
+    the new primary, needs one more, not two)."""
+    box = Box("r2")
+    box.deliver(view_change(1, "r3"))
+    box.step(Tick(VIEW_CHANGE))
+    assert (box.node.view, box.node.status) == (1, CHANGING)
+    assert set(box.node.view_changes[1]) == {"r2", "r3"}
+    effects = box.deliver(view_change(1, "r4"))
+    nv = [m for m in sent(effects) if isinstance(m, NewView)]
+    assert [[vc.signer for vc in m.view_changes] for m in nv] == [["r2", "r3", "r4"]]
+
+
 # -- section 5.1: batching ------------------------------------------------------------------------
 
 
