@@ -413,6 +413,20 @@ def test_only_a_peer_replica_gets_a_status_answer() -> None:
     assert sent(box.deliver(signed("r2", Status(0, True, 0, 0, "r2")))) == [own]
 
 
+def test_a_status_answer_sends_a_view_change_only_to_a_peer_behind() -> None:
+    """A replica that accepted the new view and then restarted still holds its view-change
+    message for that view (its log keeps it); a peer in the same view, not changing, lacks
+    nothing of the view change and is not sent it."""
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    vcs = (view_change(1, "r2"), view_change(1, "r4"), box.node.view_changes[1]["r3"])
+    box.deliver(signed("r2", NewView(1, vcs, (), "r2")))
+    assert (box.node.view, box.node.status) == (1, NORMAL)
+    box.restart()
+    assert "r3" in box.node.view_changes[1]
+    assert sent(box.deliver(signed("r4", Status(1, False, 0, 0, "r4")))) == []
+
+
 def test_view_changes_for_the_next_view_heard_before_its_own_timer_are_kept() -> None:
     """Section 4.4: a replica keeps the view-change messages for v+1 it receives while still in
     v; when its own timer sends it to v+1 they count toward the new view with its own (here r2,
