@@ -7,7 +7,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from meshcheck.impl.pbft import VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
+from meshcheck.impl.pbft import NORMAL, VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
 from meshcheck.impl.pbft.client import RETRY, Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import derive_private_key, sha256
@@ -39,7 +39,16 @@ from meshcheck.impl.pbft.viewchange import (
     plan_new_view,
     relayed_intact,
 )
-from meshcheck.impl.sim import ClientRequest, Deliver, Persist, Restart, Send, SetTimer, Tick
+from meshcheck.impl.sim import (
+    CancelTimer,
+    ClientRequest,
+    Deliver,
+    Persist,
+    Restart,
+    Send,
+    SetTimer,
+    Tick,
+)
 from meshcheck.impl.sim.storage import Durable
 from tests.test_pbft_impl import (
     KEYS,
@@ -355,6 +364,51 @@ def test_more_reasons_a_new_view_or_view_change_is_refused() -> None:
     assert check_view_change(signed("r4", body), box.config, box.node.verify) == (
         "a checkpoint does not match the claimed stable checkpoint"
     )
+
+    def why(body: ViewChange) -> str | None:
+        return check_view_change(signed("r4", body), box.config, box.node.verify)
+
+    proof = vc.body.ckpt_proof
+    assert why(attrs.evolve(view_change(1, "r4").body, ckpt_digest=bytes(32))) == (
+        "the initial checkpoint has the wrong digest"
+    )
+    unsigned = (attrs.evolve(proof[0], signature=bytes(64)), *proof[1:])
+    assert why(attrs.evolve(vc.body, ckpt_proof=unsigned)) == "a checkpoint's signature is bad"
+    assert why(attrs.evolve(vc.body, ckpt_proof=proof[:1])) == (
+        "the stable checkpoint has too few proofs"
+    )
+
+
+def test_a_late_view_change_is_not_judged_and_a_refused_one_says_why() -> None:
+    """A view-change message for a view the replica is already in (normal operation) or has left
+    is too late to matter: neither kept nor judged, so even an invalid one is no evidence. One
+    for the next view that does not check is recorded against its signer with the reason."""
+    pp = pre_prepare(1, request("a"))
+    thin = PreparedProof(pp, (prepare(pp, "r2"),))  # one prepare: no certificate
+    vcs, o = _new_view_parts()
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(signed("r2", NewView(1, vcs, (o,), "r2")))
+    assert (box.node.view, box.node.status) == (1, NORMAL)
+    box.deliver(view_change(1, "r4", thin))
+    box.deliver(view_change(1, "r1"))
+    box.deliver(view_change(0, "r1"))
+    assert box.node.audit.records == [] and box.node.view_changes == {}
+    box.deliver(view_change(2, "r4", thin))
+    assert [(r.accused, r.kind, r.detail) for r in box.node.audit.records] == [
+        ("r4", BAD_VIEW_CHANGE, "too few prepares from distinct backups")
+    ]
+
+
+def test_a_view_change_cancels_the_timers_of_the_requests_a_backup_waits_for() -> None:
+    """Section 4.4: the request timers of a view are its own; a backup leaving the view stops
+    them (the new view's primary is given its own time)."""
+    box = Box("r2")
+    box.deliver(request("a"))
+    box.deliver(request("b", 2))
+    effects = box.step(Tick(VIEW_CHANGE))
+    cancelled = [e.timer for e in effects if isinstance(e, CancelTimer)]
+    assert {"request c1 1", "request c1 2"} <= set(cancelled)
 
 
 def test_garbage_that_cannot_be_hashed_is_kept_once_per_text() -> None:
