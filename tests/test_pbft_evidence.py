@@ -340,6 +340,11 @@ def test_a_view_change_whose_relayed_batch_cannot_even_be_hashed_is_not_intact()
     vc = view_change(1, "r4", attrs.evolve(certificate(pp), pre_prepare=junk))
     assert relayed_intact(view_change(1, "r4", certificate(pp)))
     assert not relayed_intact(vc)
+    # a new view that carries a vote among its view changes: nothing relayed was changed (what
+    # it carries is check_new_view's to refuse)
+    vcs, o = _new_view_parts()
+    vote = prepare(pp, "r2")
+    assert relayed_intact(signed("r2", NewView(1, (vote, *vcs), (o,), "r2")))  # type: ignore[arg-type]
 
 
 def test_more_reasons_a_new_view_or_view_change_is_refused() -> None:
@@ -377,6 +382,31 @@ def test_more_reasons_a_new_view_or_view_change_is_refused() -> None:
     assert why(attrs.evolve(vc.body, ckpt_proof=proof[:1])) == (
         "the stable checkpoint has too few proofs"
     )
+
+
+def test_a_view_changes_claims_lie_above_its_checkpoint_one_per_number_in_earlier_views() -> None:
+    """Section 4.4: P holds prepared certificates for numbers above the sender's stable checkpoint
+    and within its window (h < n <= h + L), at most one per number, each prepared in a view
+    before the one the message is for. Any other claim is out of place, whatever else holds."""
+    box = Box("r3", checkpoint_every=2, window=4)
+    history = ((request("a"),), (request("b", 2),))
+
+    def why(*claims: PreparedProof, view: int = 2) -> str | None:
+        vc = view_change(view, "r4", *claims, ckpt=history)
+        return check_view_change(vc, box.config, box.node.verify)
+
+    def cert(seq: int, view: int = 0, op: str = "c") -> PreparedProof:
+        return certificate(pre_prepare(seq, request(op, 10 + seq), view=view))
+
+    assert why(cert(3), cert(6), cert(4, view=1)) is None
+    assert why(cert(2)) == "a prepared claim for 2 in view 0 is out of place"  # at h
+    assert why(cert(7)) == "a prepared claim for 7 in view 0 is out of place"  # past h + L
+    assert why(cert(3), cert(3, op="d")) == "a prepared claim for 3 in view 0 is out of place"
+    assert why(cert(3, view=1), cert(3, view=0)) == (
+        "a prepared claim for 3 in view 0 is out of place"
+    )
+    assert why(cert(3, view=2)) == "a prepared claim for 3 in view 2 is out of place"
+    assert why(cert(3, view=1), view=1) == "a prepared claim for 3 in view 1 is out of place"
 
 
 def test_a_late_view_change_is_not_judged_and_a_refused_one_says_why() -> None:
