@@ -344,6 +344,19 @@ def test_a_view_change_whose_relayed_batch_cannot_even_be_hashed_is_not_intact()
     # it carries is check_new_view's to refuse)
     vcs, o = _new_view_parts()
     vote = prepare(pp, "r2")
+    # a view change inside a new view whose certificate's batch was changed on the way
+    cert = vcs[1].body.prepared[0]
+    changed = attrs.evolve(
+        cert,
+        pre_prepare=attrs.evolve(
+            cert.pre_prepare, body=attrs.evolve(cert.pre_prepare.body, batch=())
+        ),
+    )
+    inner = attrs.evolve(vcs[1], body=attrs.evolve(vcs[1].body, prepared=(changed,)))
+    assert not relayed_intact(signed("r2", NewView(1, (vcs[0], inner, vcs[2]), (o,), "r2")))
+    # a claim that is no certificate at all is check_view_change's to refuse, not a changed batch
+    odd = attrs.evolve(vcs[1], body=attrs.evolve(vcs[1].body, prepared=("junk",)))  # type: ignore[arg-type]
+    assert relayed_intact(signed("r2", NewView(1, (vcs[0], odd, vcs[2]), (o,), "r2")))
     assert relayed_intact(signed("r2", NewView(1, (vote, *vcs), (o,), "r2")))  # type: ignore[arg-type]
 
 
