@@ -4,6 +4,8 @@ found (mutation/run.py), a change of one line that no other fast test saw."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
@@ -16,17 +18,21 @@ from meshcheck.impl.pbft.evidence import (
     BAD_VIEW_CHANGE,
     EQUIVOCATION,
     FORGED_REQUEST,
+    MALFORMED,
     WRONG_PRIMARY,
     AuditLog,
     Evidence,
 )
 from meshcheck.impl.pbft.messages import (
     GENESIS,
+    Commit,
     NewView,
     Prepare,
     PrePrepare,
+    Reply,
     Request,
     Signed,
+    Status,
     batch_digest,
     encode,
     signing_bytes,
@@ -554,3 +560,70 @@ def test_o_starts_after_the_highest_stable_checkpoint_even_at_one() -> None:
     )
     none = plan_new_view([view_change(1, r).body for r in ("r1", "r2", "r4")], config)
     assert (none.min_s, none.ckpt_digest, none.ckpt_proof) == (0, GENESIS, ())
+
+
+def _retyped(body: Any) -> list[Any]:
+    """`body` with each of its signed fields of a simple type given a value of another type (but
+    the signer's name: a body naming someone else than its signer is a bad signature)."""
+    others: dict[type, object] = {int: "7", str: 7, bytes: "d", bool: 1}
+    out = []
+    for f in attrs.fields(type(body)):
+        value = getattr(body, f.name)
+        if f.metadata.get("unsigned") or f.type not in ("int", "str", "bytes", "bool"):
+            continue
+        if f.name in ("src", "client"):
+            continue
+        out.append(attrs.evolve(body, **{f.name: others[type(value)]}))
+    return out
+
+
+def test_a_message_signed_with_a_field_of_another_type_is_evidence_not_a_crash() -> None:
+    """A Byzantine replica signs what it likes, a string for a sequence number too: such a
+    message is refused, recorded as `malformed` against its signer, and proves it (anyone can
+    check the types), wherever the field is, also inside a certificate a view change carries. A
+    client's malformed request is dropped (the audit log is of replicas), and a client drops such
+    a reply. Before the check, each of these raised TypeError inside the
+    receiver's step (found by hand, 2026-11-23: the fuzzer changes values, never types)."""
+    pp = pre_prepare(1, request("a"))
+    vc = view_change(1, "r4", certificate(pp)).body
+    bodies: list[Any] = [
+        request("a").body,
+        pp.body,
+        prepare(pp, "r4").body,
+        Commit(0, 1, pp.body.digest, "r4"),
+        checkpoint(((request("a"),),), "r4").body,
+        vc,
+        Status(0, False, 0, 0, "r4"),
+    ]
+    cases = [changed for body in bodies for changed in _retyped(body)]
+    vote = prepare(pp, "r2")
+    inner = attrs.evolve(vote, body=attrs.evolve(vote.body, seq="1"))  # type: ignore[arg-type]
+    deep = attrs.evolve(certificate(pp), prepares=(inner, certificate(pp).prepares[1]))
+    cases.append(attrs.evolve(vc, prepared=(deep,)))
+    assert len(cases) == 20
+    for body in cases:
+        signer = getattr(body, "src", None) or body.client
+        m = signed(signer, body)
+        box = Box("r3")
+        box.step(Tick(VIEW_CHANGE)) if isinstance(body, ViewChange) else None
+        box.deliver(m, source="r4")
+        records = box.node.audit.records
+        if signer not in REPLICAS:  # a client's: refused; the audit log keeps replicas' records
+            assert records == [] and box.node.pending == {}, body
+            continue
+        assert len(records) == 1, (body, records)
+        (record,) = records
+        assert (record.accused, record.kind) == (signer, MALFORMED), body
+        assert proves(record, box.config, box.node.verify), body
+    assert not proves(
+        Evidence("r3", "r4", MALFORMED, (prepare(pp, "r4"),), 0),
+        Box("r3").config,
+        Box("r3").node.verify,
+    )
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    client.step(Restart({}))
+    client.step(ClientRequest("a"))
+    reply = Reply(0, 1, client.outstanding[1].body, "ok", "r1")
+    for body in (*_retyped(reply), attrs.evolve(reply, request="a")):  # type: ignore[arg-type]
+        assert client.step(Deliver("r1", signed("r1", body))) == []
+    assert client.outstanding and client.accepted == []

@@ -38,7 +38,14 @@ from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft import actions
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import Reply, Request, Signed, request_name, signing_bytes
+from meshcheck.impl.pbft.messages import (
+    Reply,
+    Request,
+    Signed,
+    malformed,
+    request_name,
+    signing_bytes,
+)
 
 NEXT: Final = "next"  # the workload's next request
 RETRY: Final = "retry"  # send what is outstanding to every replica
@@ -190,6 +197,8 @@ class Client:
             and m.signer in self.config.replicas
             and m.body.src == m.signer
             and self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
+            and isinstance(m.body.request, Request)
+            and malformed(m) is None  # a replica may sign a string for a view: not a reply
         ):
             return
         reply: Reply = m.body

@@ -4,7 +4,8 @@ Two kinds of evidence. Self-proving evidence carries messages the accused signed
 replica signs: two different pre-prepares for one view and sequence number (`equivocation`), a
 pre-prepare or new-view from a replica that is not the primary of its view (`wrong_primary`), a
 pre-prepare of a request its client did not sign (`forged_request`), a view-change or new-view
-message whose content its own signatures refute (`bad_view_change`, `bad_new_view`). Anyone can
+message whose content its own signatures refute (`bad_view_change`, `bad_new_view`), a message
+whose signed fields are not of their types, a string for a sequence number (`malformed`). Anyone can
 check it (`proves`), so one piece is enough: the replica is quarantined at once. Evidence that
 proves nothing to a third party, a message with a bad or missing signature (`bad_signature`: its
 sender could be anyone who can reach the link) or a state that does not match its checkpoint's
@@ -25,7 +26,14 @@ from typing import Any, Final
 import attrs
 
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import NewView, PrePrepare, Signed, ViewChange, batch_digest
+from meshcheck.impl.pbft.messages import (
+    NewView,
+    PrePrepare,
+    Signed,
+    ViewChange,
+    batch_digest,
+    malformed,
+)
 from meshcheck.impl.pbft.viewchange import check_new_view, check_view_change, relayed_intact
 
 BAD_SIGNATURE: Final = "bad_signature"
@@ -35,9 +43,10 @@ FORGED_REQUEST: Final = "forged_request"
 BAD_VIEW_CHANGE: Final = "bad_view_change"
 BAD_NEW_VIEW: Final = "bad_new_view"
 BAD_STATE: Final = "bad_state"
+MALFORMED: Final = "malformed"
 
 SELF_PROVING: Final = frozenset(
-    {EQUIVOCATION, WRONG_PRIMARY, FORGED_REQUEST, BAD_VIEW_CHANGE, BAD_NEW_VIEW}
+    {EQUIVOCATION, WRONG_PRIMARY, FORGED_REQUEST, BAD_VIEW_CHANGE, BAD_NEW_VIEW, MALFORMED}
 )
 FULL_SCORE: Final = 100
 
@@ -136,6 +145,8 @@ def proves(record: Evidence, config: PbftConfig, verify: Callable[[Signed[Any]],
             and batch_digest(body.batch) == body.digest
             and not all(verify(r) and r.signer == r.body.client for r in body.batch)
         )
+    if record.kind == MALFORMED and len(msgs) == 1:
+        return malformed(msgs[0]) is not None
     if record.kind in (BAD_VIEW_CHANGE, BAD_NEW_VIEW) and len(msgs) == 1:
         if not relayed_intact(msgs[0]):
             return False  # a batch inside is not the one its signer's digest names: not signed

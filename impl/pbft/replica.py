@@ -73,6 +73,7 @@ from meshcheck.impl.pbft.evidence import (
     BAD_VIEW_CHANGE,
     EQUIVOCATION,
     FORGED_REQUEST,
+    MALFORMED,
     WRONG_PRIMARY,
     AuditLog,
 )
@@ -94,6 +95,7 @@ from meshcheck.impl.pbft.messages import (
     batch_digest,
     batch_name,
     history_digest,
+    malformed,
     next_state_digest,
     signing_bytes,
     state_matches,
@@ -276,6 +278,10 @@ class Replica:
             self._report(source, BAD_SIGNATURE, (m,), "a missing, misattributed or bad signature")
             return
         if self.audit.is_quarantined(m.signer):
+            return
+        why = malformed(m)
+        if why is not None:  # signed, so its signer made it: a string for a number, and the like
+            self._report(m.signer, MALFORMED, (m,), why)
             return
         body = m.body
         if isinstance(body, Request):
