@@ -363,6 +363,10 @@ def test_a_view_change_whose_relayed_batch_cannot_even_be_hashed_is_not_intact()
     # a claim that is no certificate at all is check_view_change's to refuse, not a changed batch
     odd = attrs.evolve(vcs[1], body=attrs.evolve(vcs[1].body, prepared=("junk",)))  # type: ignore[arg-type]
     assert relayed_intact(signed("r2", NewView(1, (vcs[0], odd, vcs[2]), (o,), "r2")))
+    assert relayed_intact(odd)
+    # a certificate whose pre-prepare is another kind of message: check_prepared's to refuse
+    vote_cert = attrs.evolve(certificate(pp), pre_prepare=vote)  # type: ignore[arg-type]
+    assert relayed_intact(view_change(1, "r4", vote_cert))
     assert relayed_intact(signed("r2", NewView(1, (vote, *vcs), (o,), "r2")))  # type: ignore[arg-type]
 
 

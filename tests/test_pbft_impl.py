@@ -441,6 +441,36 @@ def test_view_changes_for_the_next_view_heard_before_its_own_timer_are_kept() ->
     assert [[vc.signer for vc in m.view_changes] for m in nv] == [["r2", "r3", "r4"]]
 
 
+def test_garbage_collection_keeps_the_new_view_and_the_stable_checkpoint_across_a_restart() -> None:
+    """What a stable checkpoint lets the durable log drop, and what it keeps (`_keep`): a new
+    primary keeps its new-view message of the view it is in and its own checkpoint at the stable
+    number, so that after a restart it can still answer a peer behind with both; the view
+    changes of others, the requests and votes at or below the checkpoint go."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(view_change(1, "r3"))
+    (nv,) = [m for m in sent(box.deliver(view_change(1, "r4"))) if isinstance(m, NewView)]
+    history = []
+    for t, op in enumerate("ab", 1):
+        box.deliver(request(op, t))
+        pp = box.node.log.pre_prepares[(1, t)]
+        for peer in ("r3", "r4"):
+            box.deliver(prepare(pp, peer))
+        for peer in ("r3", "r4"):
+            box.deliver(signed(peer, Commit(1, t, pp.body.digest, peer)))
+        history.append(pp.body.batch)
+    for peer in ("r3", "r4"):
+        box.deliver(checkpoint(tuple(history), peer))
+    assert (box.node.view, box.node.stable) == (1, 2)
+    box.restart()
+    kept = box.disk.view()[LOG]
+    assert sorted({type(m.body).__name__ for m in kept}) == ["Checkpoint", "NewView", "ViewChange"]
+    assert {m.signer for m in kept if isinstance(m.body, ViewChange)} == {"r2"}
+    answer = sent(box.deliver(signed("r4", Status(1, True, 0, 0, "r4"))))
+    assert nv in answer
+    assert [(c.seq, c.src) for c in answer if isinstance(c, Checkpoint)] == [(2, "r2")]
+
+
 # -- section 5.1: batching ------------------------------------------------------------------------
 
 
