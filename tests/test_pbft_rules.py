@@ -460,6 +460,7 @@ def test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs() -> None:
     box.deliver(checkpoint(((request("z", 9),), ()), "r4"))  # another state
     box.deliver(checkpoint(history, "r3"))
     assert box.node.stable == 0
+    assert box.node._states == {}  # it executed that far: it keeps no copy of r3's state
     box.deliver(checkpoint(history, "r1"))
     assert box.actions()[0] == ("StableCheckpoint", {"i": "r2", "n": 2})
     assert (box.node.stable, box.node.stable_digest) == (2, history_digest(history))
@@ -483,6 +484,14 @@ def test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relay
     box.deliver(checkpoint(history, "r1"))
     box.deliver(checkpoint(history, "r4"))
     assert box.node.stable == 2  # r3's signed vote counted among the 2f+1
+    # Whatever a relayer puts in the unsigned field, of any shape, is refused the same way: not a
+    # state, no crash, blame on the relayer.
+    junk_shapes: list[Any] = [1, (1, 2), ((1,), (2,)), ((prepare(a, "r3"),), ()), [(), ()]]
+    for junk in junk_shapes:
+        box = Box("r2", checkpoint_every=2, window=4)
+        box.deliver(attrs.evolve(honest, body=attrs.evolve(honest.body, history=junk)), "r4")
+        assert box.evidence() == [("r4", "bad_state")], junk
+        assert not box.node._states, junk
 
 
 def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() -> None:
@@ -512,6 +521,11 @@ def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() 
     )
     assert sent(box.deliver(pre_prepare(2, request("x", 9)))) == []
     assert (0, 2) not in box.node.log.pre_prepares
+    # Nothing at or below h stays in any table of the log, and a checkpoint vote for h that comes
+    # late (from r1 here) is not kept either: the log does not grow below the watermark.
+    box.deliver(checkpoint(history, "r1"))
+    assert not [k for k in (*log.accepted, *log.commit_sent, *log.open) if k[1] <= 2]
+    assert not [n for n in (*log.checkpoints, *log.certificates, *log.views_at) if n <= 2]
 
 
 # == Section 4.4: view changes ========================================================================
