@@ -37,11 +37,16 @@ verify: java
 # runs them in this process, one after another.
 # A test that runs past TEST_TIMEOUT seconds fails with its stack (pytest-timeout), so that one
 # hung test costs CI minutes, not its whole budget.
+# The tests' JVMs compile with C1 only (TEST_JVM_OPTIONS; `make mutation` and `make heldout` too):
+# hundreds of checks of seconds each, where C2's work is thrown away with each check's class loader
+# (specs/tlc/runtime.py: half the CPU time of the TLC-heavy test files); `meshcheck` itself keeps the
+# JVM's default for long model checks.
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
+TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 test: java chromium
 	@$(BIN)/lint-imports --no-cache
-	@$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 test-all: java
 	@$(BIN)/python -m pytest $(PYTEST_FLAGS)
@@ -73,12 +78,12 @@ $(VENV)/.mutation: pyproject.toml $(STAMP)
 	@touch $@
 
 mutation: java $(VENV)/.mutation
-	@$(BIN)/python mutation/run.py run $(MUTATION_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python mutation/run.py run $(MUTATION_FLAGS)
 
 # The held-out bugs (mutation/heldout.toml), each applied in turn to a copy of HEAD with the suite
 # run on it as `make test` runs it: killed or survived (HELDOUT_FLAGS=--profile dev, --bug ID).
 heldout: java
-	nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
+	MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
 
 # Debian's Redis server, for campaigns that share Hypothesis's example database across machines
 # (README "Campaigns") and for the test that runs one (tests/test_campaign.py starts its own).

