@@ -484,6 +484,9 @@ def test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relay
     box.deliver(checkpoint(history, "r1"))
     box.deliver(checkpoint(history, "r4"))
     assert box.node.stable == 2  # r3's signed vote counted among the 2f+1
+    # Counted without the changed state: the proof this replica will send on (in its view-change
+    # messages, to a peer behind) carries nothing r4 put there.
+    assert {c.signer: c.body.history for c in box.node.stable_proof}["r3"] is None
     # Whatever a relayer puts in the unsigned field, of any shape, is refused the same way: not a
     # state, no crash, blame on the relayer.
     junk_shapes: list[Any] = [1, (1, 2), ((1,), (2,)), ((prepare(a, "r3"),), ()), [(), ()]]
