@@ -442,6 +442,11 @@ Agreement ==
 Validity ==
     \A i \in Honest : \A k \in 1..Len(executed[i]) : executed[i][k] \in requested \cup {Noop}
 
+\* An honest replica's stable checkpoint is never past what it executed: it reaches a checkpoint
+\* by executing up to it or by taking the checkpoint's state with it (section 4.3), so its low
+\* watermark never runs ahead of its state.
+StableExecuted == \A i \in Honest : stable[i] <= Len(executed[i])
+
 \* Every result the client accepted is what an honest replica executed at that number.
 ReplyCorrect ==
     \A a \in accepted :

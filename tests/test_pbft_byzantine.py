@@ -627,3 +627,45 @@ def test_byzantine_runs_do_not_depend_on_the_hash_seed() -> None:
         assert out.returncode == 0, out.stderr
         outputs.add(out.stdout)
     assert len(outputs) == 1
+
+
+# -- StableExecuted: a stable checkpoint never past the state ---------------------------------------
+
+
+def state_transfer_run(monkeypatch: pytest.MonkeyPatch, *, broken: bool) -> tuple[Any, Any]:
+    """r4 gets nothing of the three phases while the others commit eight requests (checkpoints at
+    4 and 8), then the checkpoints reach it: it must take the state with the checkpoint. `broken`:
+    a replica whose state transfer installs nothing (Replica._install a no-op)."""
+    if broken:
+        monkeypatch.setattr(Replica, "_install", lambda self, history, digest: None)
+    sim = pbft_cluster(4, seed=3, **OPTS)
+
+    def starve_r4(s: Simulator[Any]) -> bool:
+        for e in s.in_flight():
+            body = getattr(e.message, "body", None)
+            if e.dest == "r4" and isinstance(body, PrePrepare | Prepare | Commit):
+                s.drop(e.id)
+        return False
+
+    monitor = SafetyMonitor(sim, REPLICAS)
+    for k in range(1, 9):
+        sim.inject("c1", ClientRequest(f"op{k}"))
+        sim.run(until=sim.now + 60, stop=lambda s: starve_r4(s) or monitor(s))
+    sim.run(until=sim.now + 400, stop=lambda s: starve_r4(s) or monitor(s))
+    return sim, monitor
+
+
+def test_a_replica_behind_a_stable_checkpoint_takes_its_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PBFT.tla's StableExecuted, on the implementation: r4 executed nothing of the three phases and
+    reaches checkpoint 8 by state transfer; with a state transfer that installs nothing, the
+    monitor catches r4's low watermark past its state."""
+    sim, monitor = state_transfer_run(monkeypatch, broken=False)
+    assert monitor.violation is None
+    r4 = sim.nodes["r4"]
+    assert r4.stable == 8 and len(r4.executed) >= 8
+    assert [len(sim.nodes[r].executed) for r in ("r1", "r2", "r3")] == [8, 8, 8]
+    _, broken = state_transfer_run(monkeypatch, broken=True)
+    assert broken.violation is not None
+    assert (broken.violation.invariant, broken.violation.replicas) == ("StableExecuted", ("r4",))

@@ -140,6 +140,18 @@ MUTANTS = (
         (12975, 11),
     ),
     Mutant(
+        "stable_without_state",
+        (
+            (
+                "        /\\ executed' = [executed EXCEPT ![i] = IF Len(@) < c THEN d ELSE @]",
+                "        /\\ executed' = executed",
+            ),
+        ),
+        {},
+        "StableExecuted",
+        (424, 9),
+    ),
+    Mutant(
         "new_view_waits_for_all",
         (
             (

@@ -1,4 +1,4 @@
-"""Agreement and Validity on a running simulation, cheap enough to run after every event.
+"""Agreement, Validity and StableExecuted on a running simulation, cheap enough to run after every event.
 
 `SafetyMonitor.check()` reads the honest replicas' executed histories (the concrete `executed`
 lists, so a history installed by a state transfer is checked too, not only what `Apply` effects
@@ -7,7 +7,9 @@ showed) and returns the first violation it finds:
 - Agreement: every two honest replicas' histories are prefixes of one another (no two execute
   different batches at one sequence number);
 - Validity: every request an honest replica executed is one the client sent (the null batch
-  aside).
+  aside);
+- StableExecuted: no honest replica's stable checkpoint is past what it executed (it reaches one
+  by executing up to it or by taking its state).
 
 It is incremental: a history is re-read only from where it last ended, or whole when it was replaced
 (`Replica.history_epoch`), against the batch digest first seen at each sequence number.
@@ -63,6 +65,14 @@ class SafetyMonitor:
             node = self.sim.nodes[r]
             assert isinstance(node, Replica), f"{r} is not an honest replica"
             length, epoch = len(node.executed), node.history_epoch
+            if node.stable > length:  # PBFT.tla's StableExecuted
+                self.violation = Violation(
+                    "StableExecuted",
+                    node.stable,
+                    (r,),
+                    f"{r}'s stable checkpoint {node.stable} is past the {length} it executed",
+                )
+                return self.violation
             seen = self._seen.get(r)
             if seen is not None and seen == (id(node), epoch, length):
                 continue
