@@ -75,27 +75,20 @@ class MessageLog:
             return None
         return held if held.body.digest != m.body.digest else None
 
-    def add_prepare(self, m: Signed[Prepare]) -> bool:
-        """Whether it is new."""
+    # A vote is kept once per sender: the first of each sender's votes for one (view, seq, digest);
+    # a duplicate changes nothing (the callers never needed to know it was one).
+
+    def add_prepare(self, m: Signed[Prepare]) -> None:
         votes = self.prepares.setdefault((m.body.view, m.body.seq, m.body.digest), {})
-        if m.body.src in votes:
-            return False
-        votes[m.body.src] = m
-        return True
+        votes.setdefault(m.body.src, m)
 
-    def add_commit(self, m: Signed[Commit]) -> bool:
+    def add_commit(self, m: Signed[Commit]) -> None:
         votes = self.commits.setdefault((m.body.view, m.body.seq, m.body.digest), {})
-        if m.body.src in votes:
-            return False
-        votes[m.body.src] = m
-        return True
+        votes.setdefault(m.body.src, m)
 
-    def add_checkpoint(self, m: Signed[Checkpoint]) -> bool:
+    def add_checkpoint(self, m: Signed[Checkpoint]) -> None:
         votes = self.checkpoints.setdefault(m.body.seq, {}).setdefault(m.body.digest, {})
-        if m.body.src in votes:
-            return False
-        votes[m.body.src] = m
-        return True
+        votes.setdefault(m.body.src, m)
 
     # -- predicates ----------------------------------------------------------------------------------
 
