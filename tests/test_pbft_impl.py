@@ -277,6 +277,7 @@ def test_a_replica_behind_takes_the_state_a_stable_checkpoint_certifies() -> Non
     box.deliver(checkpoint(history, "r3"))
     assert box.actions() == [("StableCheckpoint", {"i": "r4", "n": 2})]
     assert box.node.executed == list(history) and box.node.state_digest == history_digest(history)
+    assert box.node._states == {}  # the state it took is its own now: no second copy kept
     assert box.node.results[("c1", 2)][0] == 2  # the reply cache came with the state
     assert [type(m).__name__ for m in sent(box.deliver(b))] == ["Reply"]
     box.restart()
@@ -628,6 +629,9 @@ def test_the_client_retransmits_to_every_replica_and_follows_the_view() -> None:
         body = Reply(5, 1, Request("c1", 1, "a"), "ok", src)
         client.step(Deliver(src, signed(src, body)))
     assert client.primary == "r2"  # view 5, reported by f+1 replicas
+    late = Reply(0, 1, Request("c1", 1, "a"), "ok", "r3")  # r3's reply from view 0, delayed
+    client.step(Deliver("r3", signed("r3", late)))
+    assert client.primary == "r2"  # a replica's view is the highest it reported, not the last
 
 
 def test_the_client_keeps_one_retry_timer_while_requests_are_outstanding() -> None:
