@@ -12,7 +12,9 @@ from typing import Any
 import attrs
 import pytest
 
+from meshcheck.impl.base import probes
 from meshcheck.impl.base.effects import Action, without_actions
+from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.pbft import (
@@ -267,6 +269,23 @@ def test_the_primary_waits_for_a_stable_checkpoint_when_its_window_is_full() -> 
     assert (0, 3) in box.node.log.pre_prepares
 
 
+def test_the_window_edge_probe_fires_only_at_the_high_watermark() -> None:
+    """`checkpoint_at_window_edge`, a rare condition of the coverage report
+    (property_tests/pbft/coverage.py): a checkpoint taken at h + L counts, one below it does not."""
+    listening = probes._hits is not None
+    probes.listen()
+    probes.drain()
+    try:
+        for window, hits in ((4, 0), (2, 1)):  # h = 0: the checkpoint at 2 is at h + L for L = 2
+            box = Box("r2", checkpoint_every=2, window=window)
+            box.agree(pre_prepare(1, request("a")))
+            box.agree(pre_prepare(2, request("b", 2)))
+            assert probes.drain()[("pbft", "checkpoint_at_window_edge")] == hits, window
+    finally:
+        if not listening:
+            probes.stop()
+
+
 def test_a_replica_behind_takes_the_state_a_stable_checkpoint_certifies() -> None:
     box = Box("r4", checkpoint_every=2)
     a, b = request("a"), request("b", 2)
@@ -321,6 +340,11 @@ def test_timeouts_start_view_changes_and_double_until_execution() -> None:
     box.agree(pre_prepare(1, request("a"), view=4))
     assert len(box.node.executed) == 1
     assert timers(box.deliver(request("b", 2))) == {"request c1 2": 100}
+    # executing a settled its timer for good: the next view change (f+1 want view 5) cancels b's
+    box.deliver(view_change(5, "r2"))
+    effects = box.deliver(view_change(5, "r3"))
+    assert box.actions() == [("StartViewChange", {"i": "r4"})]
+    assert [e.timer for e in effects if isinstance(e, CancelTimer)] == ["request c1 2", "batch"]
 
 
 def test_the_new_primary_carries_a_prepared_request_into_its_view() -> None:
@@ -615,6 +639,8 @@ def test_the_client_accepts_on_f_plus_1_matching_replies() -> None:
     assert [(a.name, dict(a.params)) for a in effects if isinstance(a, Action)] == [
         ("Accept", {"n": 1, "r": "a"})
     ]
+    # the operation's completion, with the result f+1 replicas agree on: the client history's
+    assert [e for e in effects if isinstance(e, Answer)] == [Answer(1, "ok")]
     assert client.accepted == [(1, "a")] and client.outstanding == {}
     client.step(Deliver("r3", reply("r3", "ok")))
     assert client.accepted == [(1, "a")]  # once
