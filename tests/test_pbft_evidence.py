@@ -130,7 +130,9 @@ def test_the_encoding_signed_covers_every_item_of_a_sequence() -> None:
     # of a batch or the certificates of a view change under an unchanged signature
     assert encode((1, 2)) != encode((1, 3)) != encode((None, None))
     assert encode(("a",)) != encode((b"a",))
-    assert encode((None, "a")) != encode(("a", None))  # None is a value of its own, not nothing
+    # None and the booleans are values of their own, not nothing
+    assert encode((None, "a")) != encode(("a", None))
+    assert encode((True, "a")) != encode(("a", True)) != encode(("a", False))
     a, b = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
     one, other = view_change(1, "r4", certificate(a)), view_change(1, "r4", certificate(b))
     assert signing_bytes(one.body) != signing_bytes(other.body)
