@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.pbft import NORMAL, VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
 from meshcheck.impl.pbft.client import RETRY, Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
@@ -311,6 +312,10 @@ def test_a_set_is_signed_by_its_items_in_any_order_and_a_stranger_type_is_refuse
     assert encode(("x", frozenset({1}))) == b"t" + (2).to_bytes(4, "big") + encode("x") + (
         encode(frozenset({1}))
     )
+    # a mapping (an impl/rsm operation is one) by its pairs, keys and values both, in any order
+    ab = encode("a") + encode(1) + encode("b") + encode(2)
+    assert encode(FrozenDict({"b": 2, "a": 1})) == b"d" + (2).to_bytes(4, "big") + ab
+    assert encode(FrozenDict({"a": 1})) != encode(FrozenDict({"a": 2})) != encode({"c": 2})
     with pytest.raises(TypeError, match=r"^cannot encode object for signing: <object object"):
         encode(object())
 
