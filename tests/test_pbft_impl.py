@@ -528,6 +528,28 @@ def test_without_a_delay_the_primary_sends_what_it_has() -> None:
     box = Box("r1", batch_size=3, batch_delay=0)
     box.deliver(request("a"))
     assert box.actions() == [("PrePrepare", {"i": "r1", "r": "a"})]
+    short = Box("r1", batch_size=3, batch_delay=1)  # the shortest delay is a delay all the same
+    assert timers(short.deliver(request("a"))) == {BATCH: 1} and short.actions() == []
+
+
+def test_the_retry_probe_fires_for_a_request_already_executed() -> None:
+    """`retry_of_executed`, a rare condition of the coverage report (property_tests/pbft/
+    coverage.py): a client's retry of a request the replica executed (section 4.1: it only sends
+    the reply again), not its first copy."""
+    listening = probes._hits is not None
+    probes.listen()
+    probes.drain()
+    try:
+        box = Box("r2")
+        a = request("a")
+        box.deliver(a)
+        box.agree(pre_prepare(1, a))
+        assert probes.drain()[("pbft", "retry_of_executed")] == 0
+        box.deliver(a)
+        assert probes.drain() == {("pbft", "retry_of_executed"): 1}
+    finally:
+        if not listening:
+            probes.stop()
 
 
 # -- signatures, evidence, reputation and quarantine ------------------------------------------------
