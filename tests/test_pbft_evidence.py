@@ -519,8 +519,11 @@ def test_a_client_restarted_with_a_request_outstanding_retries_it() -> None:
     again = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
     effects = again.step(Restart(disk.view()))
     assert [(e.timer, e.after) for e in effects if isinstance(e, SetTimer)] == [(RETRY, 500)]
-    # a new request does not push that retry back: its timer is already set
-    assert not [e for e in again.step(ClientRequest("b")) if isinstance(e, SetTimer)]
+    # a new request does not push that retry back: its timer is already set; and it takes the
+    # next timestamp, not a's again (which the replicas would answer with a's result)
+    effects = again.step(ClientRequest("b"))
+    assert not [e for e in effects if isinstance(e, SetTimer)]
+    assert {e.message.body.timestamp for e in effects if isinstance(e, Send)} == {2}
     sends = again.step(Tick(RETRY))
     assert {e.dest for e in sends if isinstance(e, Send)} == set(REPLICAS)  # to every replica
 

@@ -512,6 +512,7 @@ def test_the_primary_batches_by_size_and_by_delay() -> None:
     box.step(Tick(BATCH))  # the delay ran out: what there is
     assert box.actions() == [("PrePrepare", {"i": "r1", "r": "d"})]
     assert box.node.log.pre_prepares[(0, 2)].body.batch == (d,)
+    assert timers(box.deliver(request("e", 5))) == {BATCH: 50}  # the next batch waits again
 
 
 def test_a_primary_leaving_its_view_stops_waiting_for_a_batch() -> None:
