@@ -286,6 +286,29 @@ def test_the_window_edge_probe_fires_only_at_the_high_watermark() -> None:
             probes.stop()
 
 
+def test_a_restarted_primary_numbers_from_its_stable_checkpoint() -> None:
+    """A primary whose stable checkpoint collected every pre-prepare it sent restarts with none
+    to number from: its next request goes just above h (here 3), not to 1, where every backup
+    would take it for old news."""
+    box = Box("r1", checkpoint_every=2, window=2)
+    reqs = [request(op, t) for t, op in enumerate("ab", 1)]
+    for r in reqs:
+        box.deliver(r)
+    for seq in (1, 2):
+        pp = box.node.log.pre_prepares[(0, seq)]
+        for peer in ("r2", "r3"):
+            box.deliver(prepare(pp, peer))
+        for peer in ("r2", "r3"):
+            box.deliver(commit(pp, peer))
+    history = tuple(tuple(reqs[k : k + 1]) for k in range(2))
+    box.deliver(checkpoint(history, "r2"))
+    box.deliver(checkpoint(history, "r3"))
+    assert box.node.stable == 2
+    box.restart()
+    box.deliver(request("c", 3))
+    assert sorted(box.node.log.pre_prepares) == [(0, 3)]
+
+
 def test_a_replica_behind_takes_the_state_a_stable_checkpoint_certifies() -> None:
     box = Box("r4", checkpoint_every=2)
     a, b = request("a"), request("b", 2)
