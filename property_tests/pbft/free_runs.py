@@ -18,7 +18,8 @@ them with a mutant switched on; test_free_runs.py with none):
   checked at little cost).
 - `liveness_after_stabilisation`: faults for a while, then they stop for good (`Faults.until`: the
   network heals, every replica is up; the Byzantine replicas stay Byzantine); then a new client
-  request is accepted by the client (f+1 matching replies) within `COMMIT_BOUND` ticks.
+  request is accepted by the client (f+1 matching replies) within `COMMIT_BOUND` ticks, and the
+  client answers it: its history holds the request completed ok (what the client's caller sees).
 
 A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
 """
@@ -374,9 +375,18 @@ PROBE = "live"
 
 
 def accepted(sim: Simulator[Any], op: str) -> bool:
+    """The client core took `op` as done (its own record: what stops the run early)."""
     client = sim.nodes["c1"]
     assert isinstance(client, Client)
     return any(r == op for _, r in client.accepted)
+
+
+def answered(sim: Simulator[Any], op: str) -> bool:
+    """The client's history holds `op` completed ok: what the client's caller saw. A client core
+    that takes a request as done without answering it leaves it pending in the history forever,
+    which the linearizability check cannot see (a pending operation may take effect or not)."""
+    assert sim.history is not None
+    return any(o.value == op and o.status == "ok" for o in sim.history.history())
 
 
 def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
@@ -407,6 +417,11 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
             return sim, (
                 f"the request {PROBE!r}, sent when the faults ended at t={healed}, is not "
                 f"accepted {COMMIT_BOUND} ticks later"
+            )
+        if not answered(sim, PROBE):
+            return sim, (
+                f"the client accepted the request {PROBE!r} (sent when the faults ended at "
+                f"t={healed}), and its history records no ok answer to it"
             )
         return sim, None
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.pbft import mutants
+from meshcheck.impl.base.effects import Effect, Reply
+from meshcheck.impl.pbft import Client, mutants
 from meshcheck.impl.pbft.byzantine import Assignment, MissingSignature, Silent, Twins
 from meshcheck.property_tests import free_runs as shared_runs
 from meshcheck.property_tests.failure import CheckFailed
@@ -136,6 +137,25 @@ def test_liveness_fails_with_more_than_f_silent_replicas() -> None:
     with pytest.raises(CheckFailed) as failed:
         check_liveness(Schedule(seed=1, ticks=300, byzantine=silent), 4, frozenset())
     assert f"is not accepted {COMMIT_BOUND} ticks later" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+def test_liveness_fails_when_the_client_takes_a_request_as_done_without_answering_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Liveness is judged by what the client's caller sees: a client core that records a request
+    as accepted and drops its answer (the `Answer` effect) leaves it pending in the history, which
+    no safety check can tell from an operation still in flight."""
+    step = Client.step
+
+    def silent_client(self: Client, event: object) -> list[Effect]:
+        return [e for e in step(self, event) if not isinstance(e, Reply)]
+
+    monkeypatch.setattr(Client, "step", silent_client)
+    with pytest.raises(CheckFailed) as failed:
+        check_liveness(Schedule(seed=1, ticks=300), 4, frozenset())
+    assert "the client accepted the request 'live'" in failed.value.message
+    assert "its history records no ok answer to it" in failed.value.message
     assert_counterexample(failed.value)
 
 
