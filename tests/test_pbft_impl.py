@@ -548,6 +548,29 @@ def test_a_primary_leaving_its_view_stops_waiting_for_a_batch() -> None:
     assert CancelTimer(BATCH) in effects
 
 
+def test_a_batch_whose_delay_ran_out_while_the_window_was_full_goes_when_it_frees() -> None:
+    """The batch delay runs out while the window (2 here) is full: the short batch waits for the
+    stable checkpoint, then goes at once, not after a second delay."""
+    box = Box("r1", batch_size=2, batch_delay=50, checkpoint_every=2, window=2)
+    a, b, c, d, e = (request(op, t) for t, op in enumerate("abcde", 1))
+    assert timers(box.deliver(a)) == {BATCH: 50}
+    for r in (b, c, d, e):  # (a, b) at 1, (c, d) at 2: the window is full, e waits
+        box.deliver(r)
+    box.step(Tick(BATCH))  # e's delay has run out, the window is still full
+    assert sorted(box.node.log.pre_prepares) == [(0, 1), (0, 2)]
+    for seq in (1, 2):
+        pp = box.node.log.pre_prepares[(0, seq)]
+        for peer in ("r2", "r3"):
+            box.deliver(prepare(pp, peer))
+        for peer in ("r2", "r3"):
+            box.deliver(commit(pp, peer))
+    history: tuple[Batch, ...] = ((a, b), (c, d))
+    box.deliver(checkpoint(history, "r2"))
+    effects = box.deliver(checkpoint(history, "r3"))
+    assert box.node.stable == 2 and BATCH not in timers(effects)
+    assert box.node.log.pre_prepares[(0, 3)].body.batch == (e,)
+
+
 def test_without_a_delay_the_primary_sends_what_it_has() -> None:
     box = Box("r1", batch_size=3, batch_delay=0)
     box.deliver(request("a"))

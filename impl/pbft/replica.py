@@ -620,7 +620,9 @@ class Replica:
         while self.queue:
             seq = max(self.next_seq, self.stable + 1)
             if seq > self.stable + self.config.window:
-                break  # the window is full: wait for a stable checkpoint
+                # the window is full: wait for a stable checkpoint. A batch whose delay already
+                # ran out stays due (`_batch_now`): it goes as soon as the window has room
+                return
             size = self.config.batch_size
             if len(self.queue) < size and self.config.batch_delay > 0 and not self._batch_now:
                 if not self._batch_timer:
