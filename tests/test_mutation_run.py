@@ -1,12 +1,14 @@
 """The mutation campaign's runner (mutation/run.py) without mutmut: the rule that sets aside, as
 equivalent without a run, the mutants that change only code a catalogue bug guards, checked on
-real functions of the cores; and the Wilson interval the sampled scores are reported with."""
+real functions of the cores; the Wilson interval the sampled scores are reported with; and each
+core's test files among its fast tests."""
 
 from __future__ import annotations
 
 import inspect
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,9 @@ from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.node import RaftNode
 from mutation.run import (
+    FAST,
+    GROUPS,
+    NOT_FAST,
     SKIPPED,
     Mutant,
     equivalent_by_rule,
@@ -159,3 +164,21 @@ def test_a_cached_rule_classification_holds_only_while_its_verdict_does() -> Non
     # a changed function's mutants lose their verdicts and are numbered afresh: decide again
     assert still_by_rule(SKIPPED)
     assert not still_by_rule(None)
+
+
+def test_every_test_file_of_a_core_is_among_its_fast_tests_or_says_why_not() -> None:
+    """A core's own test file missing from mutation/run.py's FAST leaves its mutants only the
+    property stage, a minute each instead of a second (test_hybrid_bft.py was: bft.py's mutants
+    had no unit test to die in)."""
+    tests = Path(__file__).resolve().parent
+    for group in GROUPS:
+        own = sorted(
+            f"tests/{p.name}"
+            for pattern in (f"test_{group}_*.py", f"test_{group}.py")
+            for p in tests.glob(pattern)
+        )
+        assert own, group
+        missing = [t for t in own if t not in FAST[group] and t not in NOT_FAST]
+        assert not missing, f"{group}: {missing} in neither FAST nor NOT_FAST"
+    listed = [t for g in GROUPS for t in FAST[g]] + list(NOT_FAST)
+    assert [t for t in listed if not (tests.parent / t).is_file()] == []
