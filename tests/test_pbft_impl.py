@@ -811,6 +811,11 @@ def test_each_bad_client_setting_says_what_is_wrong(options: dict[str, Any], mes
     assert str(refused.value) == message
 
 
+def test_the_smallest_client_settings_are_accepted() -> None:
+    config = ClientConfig("c1", REPLICAS, timeout=1, max_outstanding=1)
+    assert (config.timeout, config.max_outstanding) == (1, 1)
+
+
 # -- the mutants: each one's scenario, where the correct core refuses and the mutant does not --------
 
 
