@@ -95,6 +95,16 @@ def test_the_bug_set_is_well_formed() -> None:
         assert sum(b.cls == cls for b in bugs) >= 3, cls
 
 
+def test_every_bug_still_applies_to_the_code() -> None:
+    """A change of the cores must keep each held-out bug's original text, or restate the bug on
+    the new code (as the certificate bug was when _send_commit lost a test that always held)."""
+    root = Path(__file__).resolve().parent.parent
+    for b in load_bugs():
+        text = (root / b.file).read_text()
+        assert occurrences(text, b.original) == 1, b.id
+        assert apply_bug(text, b) != text, b.id
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')

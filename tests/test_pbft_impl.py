@@ -193,6 +193,23 @@ def test_a_backup_prepares_commits_executes_and_replies() -> None:
     assert box.node.executed == [pp.body.batch] and box.disk.get(EXECUTED) == (pp.body.batch,)
 
 
+def test_a_backup_that_lost_the_pre_prepare_it_prepared_commits_no_other_batch_there() -> None:
+    """prepared(m, v, n, i) is about the pre-prepare i accepted (section 4.2). A backup persists
+    its prepare, not the pre-prepare: restarted, it may be sent another batch for the same slot
+    by an equivocating primary, and 2f other backups may prepare that one; it must not commit
+    it, its own prepare says it accepted the first."""
+    box = Box("r2")
+    box.deliver(pre_prepare(1, request("a")))
+    box.restart()
+    assert (0, 1) in box.node.log.accepted and (0, 1) not in box.node.log.pre_prepares
+    other = pre_prepare(1, request("b", 2))
+    box.deliver(other)
+    for peer in ("r3", "r4"):
+        box.deliver(prepare(other, peer))
+        assert not [a for a in box.actions() if a[0] == "Commit"]
+    assert box.node.log.commit_sent == set() and box.node.log.certificates == {}
+
+
 def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
     box = Box("r1")
     a, b = request("a"), request("b", 2)
@@ -286,23 +303,46 @@ def test_the_window_edge_probe_fires_only_at_the_high_watermark() -> None:
             probes.stop()
 
 
+def execute_and_checkpoint(box: Box, history: tuple[Batch, ...]) -> list[Effect]:
+    """Primary r1's pre-prepares of view 0 for `history`, already sent, prepared and committed
+    with r2 and r3, and the checkpoint at its end made stable by their checkpoints: the effects
+    of the last delivery."""
+    for seq in range(1, len(history) + 1):
+        pp = box.node.log.pre_prepares[(0, seq)]
+        assert pp.body.batch == history[seq - 1]
+        for peer in ("r2", "r3"):
+            box.deliver(prepare(pp, peer))
+        for peer in ("r2", "r3"):
+            box.deliver(commit(pp, peer))
+    box.deliver(checkpoint(history, "r2"))
+    return box.deliver(checkpoint(history, "r3"))
+
+
+def test_prepares_and_commits_at_the_stable_checkpoint_are_not_kept() -> None:
+    """The log holds sequence numbers h < n <= h + window (section 4.3): a prepare or commit at
+    h itself, late, is old news, kept nowhere."""
+    box = Box("r1", checkpoint_every=2, window=2)
+    a, b = request("a"), request("b", 2)
+    for r in (a, b):
+        box.deliver(r)
+    execute_and_checkpoint(box, ((a,), (b,)))
+    assert box.node.stable == 2
+    late = pre_prepare(2, b)
+    box.deliver(prepare(late, "r4"))
+    box.deliver(commit(late, "r4"))
+    kept = [*box.node.log.prepares, *box.node.log.commits]
+    assert [k for k in kept if k[1] <= 2] == []
+
+
 def test_a_restarted_primary_numbers_from_its_stable_checkpoint() -> None:
     """A primary whose stable checkpoint collected every pre-prepare it sent restarts with none
     to number from: its next request goes just above h (here 3), not to 1, where every backup
     would take it for old news."""
     box = Box("r1", checkpoint_every=2, window=2)
-    reqs = [request(op, t) for t, op in enumerate("ab", 1)]
-    for r in reqs:
+    a, b = request("a"), request("b", 2)
+    for r in (a, b):
         box.deliver(r)
-    for seq in (1, 2):
-        pp = box.node.log.pre_prepares[(0, seq)]
-        for peer in ("r2", "r3"):
-            box.deliver(prepare(pp, peer))
-        for peer in ("r2", "r3"):
-            box.deliver(commit(pp, peer))
-    history = tuple(tuple(reqs[k : k + 1]) for k in range(2))
-    box.deliver(checkpoint(history, "r2"))
-    box.deliver(checkpoint(history, "r3"))
+    execute_and_checkpoint(box, ((a,), (b,)))
     assert box.node.stable == 2
     box.restart()
     box.deliver(request("c", 3))
@@ -335,6 +375,14 @@ def test_a_checkpoint_whose_state_does_not_match_its_digest_is_evidence() -> Non
 
 
 # -- section 4.4 and 4.5.2: view changes and their timeouts -----------------------------------------
+
+
+def test_the_view_change_timeout_doubles_up_to_any_cap() -> None:
+    """Section 4.5.2's doubling reaches the configured cap however high it is set."""
+    cap = 3 * 2**38
+    box = Box("r4", view_change_timeout=1, view_change_timeout_cap=cap)
+    waits = [box.node._timeout(d) for d in (-1, 0, 1, 35, 39, 40, 1000)]
+    assert waits == [1, 1, 2, 2**35, 2**39, cap, cap]
 
 
 def test_timeouts_start_view_changes_and_double_until_execution() -> None:
@@ -558,15 +606,7 @@ def test_a_batch_whose_delay_ran_out_while_the_window_was_full_goes_when_it_free
         box.deliver(r)
     box.step(Tick(BATCH))  # e's delay has run out, the window is still full
     assert sorted(box.node.log.pre_prepares) == [(0, 1), (0, 2)]
-    for seq in (1, 2):
-        pp = box.node.log.pre_prepares[(0, seq)]
-        for peer in ("r2", "r3"):
-            box.deliver(prepare(pp, peer))
-        for peer in ("r2", "r3"):
-            box.deliver(commit(pp, peer))
-    history: tuple[Batch, ...] = ((a, b), (c, d))
-    box.deliver(checkpoint(history, "r2"))
-    effects = box.deliver(checkpoint(history, "r3"))
+    effects = execute_and_checkpoint(box, ((a, b), (c, d)))
     assert box.node.stable == 2 and BATCH not in timers(effects)
     assert box.node.log.pre_prepares[(0, 3)].body.batch == (e,)
 

@@ -573,7 +573,7 @@ BREAKS: tuple[Break, ...] = (
     ),
     Break(
         P + "test_4_2_a_prepare_outside_the_watermarks_is_not_logged",
-        f"{REPLICA}._in_log_range",
+        f"{REPLICA}._in_window",
         "return self.stable < seq <= self.stable + self.config.window",
         "return self.stable < seq",
     ),

@@ -361,15 +361,12 @@ class Replica:
     def _on_prepare(self, m: Signed[Prepare]) -> None:
         p = m.body
         # The primary does not prepare its own pre-prepare (section 4.2): its vote is the pre-prepare.
-        if self._in_log_range(p.seq) and m.signer != self.config.primary(p.view):
+        if self._in_window(p.seq) and m.signer != self.config.primary(p.view):
             self.log.add_prepare(m)
 
     def _on_commit(self, m: Signed[Commit]) -> None:
-        if self._in_log_range(m.body.seq):
+        if self._in_window(m.body.seq):
             self.log.add_commit(m)
-
-    def _in_log_range(self, seq: int) -> bool:
-        return self.stable < seq <= self.stable + self.config.window
 
     def _on_checkpoint(self, m: Signed[Checkpoint], source: str) -> None:
         """Section 4.3. A checkpoint past what this replica executed also carries the state, which
@@ -493,7 +490,8 @@ class Replica:
     def _timeout(self, doublings: int) -> int:
         """Section 4.5.2: the wait doubles with every view change that executed nothing."""
         base, cap = self.config.view_change_timeout, self.config.view_change_timeout_cap
-        doubled: int = base << min(max(doublings, 0), 30)
+        # a shift by cap's bit length already passes the cap (base >= 1): no larger int is built
+        doubled: int = base << min(max(doublings, 0), cap.bit_length())
         return min(doubled, cap)
 
     def _start_request_timer(self, key: RequestKey) -> None:
@@ -655,9 +653,9 @@ class Replica:
         commit = self.sign(Commit(proof.view, proof.seq, proof.digest, self.id))
         self.log.add_commit(commit)
         self.log.mark_committed((proof.view, proof.seq))
-        held = self.log.certificates.get(proof.seq)
-        if held is None or held.view <= proof.view:
-            self.log.certificates[proof.seq] = proof
+        # this view's certificate (_sends commits only in the current view, and views only grow):
+        # newer than any held for the same number
+        self.log.certificates[proof.seq] = proof
         self.store.add(proof.pre_prepare)
         for m in (*proof.prepares, commit):
             self.store.add(m)
