@@ -15,6 +15,7 @@ from meshcheck.impl.pbft.client import RETRY, Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import derive_private_key, sha256
 from meshcheck.impl.pbft.evidence import (
+    BAD_SIGNATURE,
     BAD_STATE,
     BAD_VIEW_CHANGE,
     EQUIVOCATION,
@@ -559,6 +560,8 @@ def test_a_body_that_is_no_message_has_no_signature_to_check() -> None:
         signing_bytes("junk")
     assert box.node.verify(Signed("junk", "r1", bytes(64))) is False
     assert box.node.verify(Signed(Prepare(0, 1, bytes(32), "r1"), "r1", bytes(64))) is False
+    box.deliver(Signed("junk", "r1", bytes(64)), source="r1")  # delivered: refused, no raise
+    assert [(r.accused, r.kind) for r in box.node.audit.records] == [("r1", BAD_SIGNATURE)]
 
 
 def test_o_starts_after_the_highest_stable_checkpoint_even_at_one() -> None:

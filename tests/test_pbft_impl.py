@@ -210,6 +210,15 @@ def test_a_backup_that_lost_the_pre_prepare_it_prepared_commits_no_other_batch_t
     assert box.node.log.commit_sent == set() and box.node.log.certificates == {}
 
 
+def test_the_durable_log_holds_each_message_once() -> None:
+    """A commit persists its certificate, whose prepares include the backup's own, persisted
+    already when it was sent: stored once."""
+    box = Box("r2")
+    box.agree(pre_prepare(1, request("a")))
+    kept = box.disk.view()[LOG]
+    assert len(kept) == len(set(kept)) == 4  # the pre-prepare, its and r3's prepares, its commit
+
+
 def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
     box = Box("r1")
     a, b = request("a"), request("b", 2)
@@ -345,6 +354,10 @@ def test_a_restarted_primary_numbers_from_its_stable_checkpoint() -> None:
     execute_and_checkpoint(box, ((a,), (b,)))
     assert box.node.stable == 2
     box.restart()
+    log = box.node.log  # as garbage collection left it: nothing at or below h
+    seqs = {k[1] for k in log.prepares} | {k[1] for k in log.commits} | set(log.checkpoints)
+    seqs |= {n for _, n in (*log.pre_prepares, *log.accepted)}
+    assert [n for n in seqs if n <= 2] == []
     box.deliver(request("c", 3))
     assert sorted(box.node.log.pre_prepares) == [(0, 3)]
 
@@ -596,6 +609,16 @@ def test_a_primary_leaving_its_view_stops_waiting_for_a_batch() -> None:
     assert CancelTimer(BATCH) in effects
 
 
+def test_a_retry_of_a_request_waiting_in_the_queue_is_not_queued_twice() -> None:
+    """The client retries a request the primary holds for its batch: one batch, one copy."""
+    box = Box("r1", batch_size=2, batch_delay=50)
+    a = request("a")
+    box.deliver(a)
+    box.deliver(a)
+    box.step(Tick(BATCH))
+    assert box.node.log.pre_prepares[(0, 1)].body.batch == (a,)
+
+
 def test_a_batch_whose_delay_ran_out_while_the_window_was_full_goes_when_it_frees() -> None:
     """The batch delay runs out while the window (2 here) is full: the short batch waits for the
     stable checkpoint, then goes at once, not after a second delay."""
@@ -680,8 +703,9 @@ def test_equivocation_is_self_proving_evidence_and_quarantines_the_primary() -> 
     assert box.node.log.accepted[(0, 1)] == first.body.digest  # the first one stands
     box.deliver(prepare(first, "r3"))
     box.deliver(commit(first, "r1"))  # ignored: r1 is quarantined
+    box.deliver(commit(first, "r4"), source="r1")  # and so is what it relays
     box.deliver(commit(first, "r3"))
-    assert box.node.executed == []
+    assert box.node.executed == []  # its own commit and r3's: 2 of 2f+1
     box.restart()
     assert box.node.audit.is_quarantined("r1")  # the evidence outlives a crash
 

@@ -930,7 +930,8 @@ class Replica:
             if mine:
                 self.log.mark_committed((body.view, body.seq))
         elif isinstance(body, Checkpoint):
-            self.log.add_checkpoint(m)
+            if body.seq > self.stable:  # the one at h is kept to answer peers, not as a vote
+                self.log.add_checkpoint(m)
             self.own_checkpoints[body.seq] = m
         elif isinstance(body, ViewChange):
             self.own_view_changes[body.view] = m
