@@ -448,6 +448,22 @@ def test_the_new_primary_carries_a_prepared_request_into_its_view() -> None:
     assert (1, 2) in box.node.log.pre_prepares  # above O
 
 
+def test_a_new_primary_behind_min_s_takes_the_state_its_proof_carries_and_sends_the_new_view() -> (
+    None
+):
+    """The new primary executed nothing; V's stable checkpoint is at 2, and its checkpoint
+    messages carry the state: the primary takes it (state transfer) and sends the new view, its
+    O starting above 2."""
+    history: tuple[Batch, ...] = ((request("a"),), (request("b", 2),))
+    box = Box("r2", checkpoint_every=2)
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(view_change(1, "r3", ckpt=history))
+    effects = box.deliver(view_change(1, "r4", ckpt=history))
+    assert ("NewView", {"i": "r2"}) in box.actions()
+    assert [type(m).__name__ for m in sent(effects)] == ["NewView"]
+    assert (box.node.stable, box.node.executed) == (2, list(history))
+
+
 def test_a_backup_recomputes_o_and_refuses_a_new_view_that_drops_a_prepared_request() -> None:
     a = request("a")
     claim = certificate(pre_prepare(1, a))
@@ -711,7 +727,7 @@ def test_equivocation_is_self_proving_evidence_and_quarantines_the_primary() -> 
 
 
 def test_a_pre_prepare_from_a_replica_that_is_not_the_primary_is_evidence() -> None:
-    box = Box("r2")
+    box = Box("r2", checkpoint_every=2)
     rogue = pre_prepare(1, request("a"), src="r3")
     box.deliver(rogue)
     assert not box.actions()
@@ -719,6 +735,11 @@ def test_a_pre_prepare_from_a_replica_that_is_not_the_primary_is_evidence() -> N
     assert (record.accused, record.kind) == ("r3", "wrong_primary")
     assert proves(record, box.config, box.node.verify)
     assert box.node.audit.is_quarantined("r3")
+    history: tuple[Batch, ...] = ((request("a"),), (request("b", 2),))
+    box.deliver(checkpoint(history, "r1"))
+    box.deliver(checkpoint(history, "r3"), source="r4")  # r3's vote, relayed: not heard
+    box.deliver(checkpoint(history, "r4"))
+    assert box.node.stable == 0 and box.node.executed == []  # 2 votes of 2f+1
 
 
 def test_a_pre_prepare_of_a_forged_request_is_evidence_against_the_primary() -> None:
