@@ -37,6 +37,7 @@ from meshcheck.impl.pbft.messages import (
     Status,
     batch_digest,
     encode,
+    malformed,
     signing_bytes,
 )
 from meshcheck.impl.pbft.replica import Replica
@@ -597,6 +598,23 @@ def _retyped(body: Any) -> list[Any]:
         if type(value) is int:  # a bool is an int to Python, not to the message
             out.append(attrs.evolve(body, **{f.name: True}))
     return out
+
+
+@attrs.frozen
+class _Op:
+    """A client operation of the client's own (an attrs class of another module)."""
+
+    amount: int
+
+
+def test_malformed_looks_into_every_message_and_leaves_operations_alone() -> None:
+    """The type check reads every message a body holds, also after a client's operation (not a
+    message, skipped), and names what it found; an operation is the client's business, whatever
+    its fields hold."""
+    bad = Request("c1", "2", "b")  # type: ignore[arg-type]
+    reply = Reply(0, 1, bad, "ok", "r1")  # its result, no message, is looked at before the request
+    assert malformed(reply) == "its Request's timestamp is a str, not int"
+    assert malformed(Request("c1", 1, _Op("lots"))) is None  # type: ignore[arg-type]
 
 
 def test_a_message_signed_with_a_field_of_another_type_is_evidence_not_a_crash() -> None:
