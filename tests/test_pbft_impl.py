@@ -896,6 +896,23 @@ def test_each_bad_client_setting_says_what_is_wrong(options: dict[str, Any], mes
     assert str(refused.value) == message
 
 
+def test_the_smallest_replica_settings_are_accepted() -> None:
+    """Every bound the configuration checks, at its edge: accepted."""
+    config = PbftConfig(
+        "r1",
+        ("r1",),
+        batch_size=1,
+        batch_delay=0,
+        checkpoint_every=1,
+        window=1,
+        view_change_timeout=1,
+        view_change_timeout_cap=1,
+        retransmit_every=1,
+    )
+    assert (config.n, config.f, config.window, config.retransmit_every) == (1, 0, 1, 1)
+    assert PbftConfig("c1", REPLICAS, retransmit_every=None).id == "c1"  # a client's view
+
+
 def test_the_smallest_client_settings_are_accepted() -> None:
     config = ClientConfig("c1", REPLICAS, timeout=1, max_outstanding=1)
     assert (config.timeout, config.max_outstanding) == (1, 1)
