@@ -142,7 +142,26 @@ def _seq_of(m: Signed[Any]) -> int | None:
 
 
 class Replica:
-    """One PBFT replica. Read its state through the attributes; change it only through `step`."""
+    """One PBFT replica. Read its state through the attributes; change it only through `step`.
+
+    The first step must be a Restart (any other raises), which sets what it restores from disk
+    (`_restart`): those fields are declared here, not given values in `__init__` that nothing
+    could read."""
+
+    # the spec's variables
+    view: int
+    status: str
+    executed: list[Batch]
+    stable: int
+    # the rest of the durable state
+    stable_digest: bytes
+    stable_proof: tuple[Signed[Checkpoint], ...]
+    log: MessageLog
+    audit: AuditLog
+    # volatile, rebuilt from the executed history
+    state_digest: bytes
+    results: dict[RequestKey, tuple[int, Value]]  # (seq executed at, result)
+    history_epoch: int  # new when `executed` is replaced (readers cache on it)
 
     def __init__(
         self,
@@ -157,16 +176,6 @@ class Replica:
         self._machine_factory = machine
         self._bugs = config.bugs
         self.now = 0  # the `now` of the event being handled (audit records only)
-        # the spec's variables
-        self.view = 0
-        self.status = NORMAL
-        self.executed: list[Batch] = []
-        self.stable = 0
-        # the rest of the durable state
-        self.stable_digest = GENESIS
-        self.stable_proof: tuple[Signed[Checkpoint], ...] = ()
-        self.log = MessageLog(config)
-        self.audit = AuditLog(config)
         self.own_checkpoints: dict[int, Signed[Checkpoint]] = {}
         self.view_changes: dict[int, dict[str, Signed[ViewChange]]] = {}
         # This replica's own view-change message of every view it moved to: a peer still
@@ -175,16 +184,14 @@ class Replica:
         # on must still be able to send it again.
         self.own_view_changes: dict[int, Signed[ViewChange]] = {}
         self.new_views: dict[int, Signed[NewView]] = {}
-        # volatile
+        # volatile; the machine is there before Restart replaces it (the hybrid layer reads it
+        # to know which of its entries a restart replays)
         self.machine = machine()
-        self.state_digest = GENESIS
-        self.results: dict[RequestKey, tuple[int, Value]] = {}  # (seq executed at, result)
         self.pending: dict[RequestKey, Signed[Request]] = {}  # known, not executed
         self.queue: list[RequestKey] = []  # primary: waiting for a sequence number
         self.proposed: set[RequestKey] = set()  # primary: pre-prepared in this view
         self.next_seq = 1  # primary: the next sequence number to assign in this view
         self.vc_attempts = 0  # view changes since the last execution (the timeout doubles)
-        self.history_epoch = next(_epochs)  # new when `executed` is replaced (readers cache on it)
         self.started = False
         self._request_timers: set[RequestKey] = set()
         self._view_timer = False
