@@ -219,6 +219,18 @@ def test_the_durable_log_holds_each_message_once() -> None:
     assert len(kept) == len(set(kept)) == 4  # the pre-prepare, its and r3's prepares, its commit
 
 
+def test_a_restart_writes_nothing() -> None:
+    """What a restart would write is what it read: a fresh replica, and one with a request
+    executed and a view change under way, persist nothing when they restart."""
+    box = Box("r2", checkpoint_every=2)
+    assert [e for e in box.restart() if isinstance(e, Persist)] == []
+    box.agree(pre_prepare(1, request("a")))
+    box.step(Tick(VIEW_CHANGE))
+    assert box.node.executed and box.disk.get(VIEW) == (1, CHANGING)
+    assert [e for e in box.restart() if isinstance(e, Persist)] == []
+    assert (box.node.view, box.node.status, len(box.node.executed)) == (1, CHANGING, 1)
+
+
 def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
     box = Box("r1")
     a, b = request("a"), request("b", 2)

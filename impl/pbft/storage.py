@@ -25,13 +25,15 @@ AUDIT: Final = "audit"  # evidence records
 
 
 class Store:
-    """One replica's durable bookkeeping: the messages in `LOG` and what changed this step."""
+    """One replica's durable bookkeeping: the messages in `LOG` and what changed this step. The
+    replica's Restart calls `load` before anything else, which sets the four fields below."""
+
+    messages: list[Signed[Any]]
+    _held: set[Signed[Any]]
+    _persisted: int  # how many of `messages` are on disk
+    _audit_persisted: int  # how many audit records are on disk
 
     def __init__(self) -> None:
-        self.messages: list[Signed[Any]] = []
-        self._held: set[Signed[Any]] = set()
-        self._persisted = 0
-        self._audit_persisted = 0
         self.audit_new: list[Evidence] = []
         self.view_changed = False
         self.stable_changed = False
