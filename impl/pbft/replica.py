@@ -909,10 +909,9 @@ class Replica:
         for m in self.store.load(persisted):
             self._reload(m)
         self.log.open -= self.log.commit_sent
-        for v, n in sorted(self.log.commit_sent):
+        for v, n in sorted(self.log.commit_sent):  # by view: a number's highest comes last
             proof = self.log.prepared(v, n)
-            held = self.log.certificates.get(n)
-            if proof is not None and (held is None or held.view <= v):
+            if proof is not None:
                 self.log.certificates[n] = proof
         self.audit = AuditLog(self.config)
         self.audit.restore(persisted.get(AUDIT, ()))
