@@ -56,6 +56,7 @@ from meshcheck.impl.sim import (
     Restart,
     Send,
     SetTimer,
+    Splice,
     Tick,
     check_effects,
 )
@@ -231,6 +232,33 @@ def test_a_restart_writes_nothing() -> None:
     assert box.node.executed and box.disk.get(VIEW) == (1, CHANGING)
     assert [e for e in box.restart() if isinstance(e, Persist)] == []
     assert (box.node.view, box.node.status, len(box.node.executed)) == (1, CHANGING, 1)
+
+
+def test_an_execution_appends_its_batch_to_the_durable_history() -> None:
+    """storage.py writes what a step executed as an append at its position, not the whole
+    history again."""
+    box = Box("r2")
+    box.agree(pre_prepare(1, request("a")))
+    b = pre_prepare(2, request("b", 2))
+    effects = box.agree(b)
+    (persist,) = [e for e in effects if isinstance(e, Persist)]
+    assert [w for w in persist.writes if getattr(w, "key", None) == EXECUTED] == [
+        Splice(EXECUTED, 1, (b.body.batch,))
+    ]
+
+
+def test_an_offence_recorded_before_a_restart_is_not_recorded_again() -> None:
+    """The audit log keeps an offence once (evidence.py), across a restart too: a replica
+    hearing again the forged message it recorded before crashing adds no second record, and
+    takes no second penalty from the accused's reputation."""
+    box = Box("r2")
+    bad = forged(prepare(pre_prepare(1, request("a")), "r3"))
+    box.deliver(bad)
+    assert [r.kind for r in box.node.audit.records] == ["bad_signature"]
+    score = box.node.audit.scores["r3"]
+    box.restart()
+    box.deliver(bad)
+    assert len(box.node.audit.records) == 1 and box.node.audit.scores["r3"] == score
 
 
 def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
