@@ -261,6 +261,15 @@ def test_an_offence_recorded_before_a_restart_is_not_recorded_again() -> None:
     assert len(box.node.audit.records) == 1 and box.node.audit.scores["r3"] == score
 
 
+def test_every_incarnation_has_a_history_epoch_of_its_own() -> None:
+    """Readers cache a replica's executed history by its `history_epoch` (pbft/refinement.py,
+    the Byzantine SafetyMonitor): a restart builds the history anew, so it takes a new epoch."""
+    box = Box("r2")
+    first = box.node.history_epoch
+    box.restart()
+    assert isinstance(first, int) and box.node.history_epoch not in (first, None)
+
+
 def test_the_primary_orders_each_request_once_and_answers_a_repeat_from_its_cache() -> None:
     box = Box("r1")
     a, b = request("a"), request("b", 2)
