@@ -46,6 +46,7 @@ from meshcheck.impl.pbft import (
 from meshcheck.impl.pbft.client import NEXT, RETRY
 from meshcheck.impl.pbft.messages import GENESIS, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
+from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim import (
     Apply,
     CancelTimer,
@@ -259,6 +260,13 @@ def test_an_offence_recorded_before_a_restart_is_not_recorded_again() -> None:
     box.restart()
     box.deliver(bad)
     assert len(box.node.audit.records) == 1 and box.node.audit.scores["r3"] == score
+
+
+def test_the_state_machine_is_there_before_the_restart() -> None:
+    """The hybrid layer reads a new core's state machine before its Restart (to tell what the
+    restart replays: impl/hybrid/node.py's _run): an empty machine, which Restart replaces."""
+    replica = Replica(PbftConfig("r2", REPLICAS), KEYS)
+    assert replica.machine.applied == 0 and replica.machine.digest() == StateMachine().digest()
 
 
 def test_every_incarnation_has_a_history_epoch_of_its_own() -> None:
