@@ -262,6 +262,17 @@ def test_an_offence_recorded_before_a_restart_is_not_recorded_again() -> None:
     assert len(box.node.audit.records) == 1 and box.node.audit.scores["r3"] == score
 
 
+def test_a_replica_restarted_while_changing_views_waits_for_the_new_view_with_a_deadline() -> None:
+    """Section 4.5.2: once 2f+1 replicas want view v, the wait for its new view has a deadline,
+    also for a replica that restarted in the middle of the view change."""
+    box = Box("r4", view_change_timeout=100)
+    box.step(Tick(VIEW_CHANGE))
+    box.restart()
+    assert (box.node.view, box.node.status) == (1, CHANGING)
+    box.deliver(view_change(1, "r2"))
+    assert timers(box.deliver(view_change(1, "r3")))[VIEW_CHANGE] == 100
+
+
 def test_the_state_machine_is_there_before_the_restart() -> None:
     """The hybrid layer reads a new core's state machine before its Restart (to tell what the
     restart replays: impl/hybrid/node.py's _run): an empty machine, which Restart replaces."""
@@ -909,6 +920,9 @@ def test_a_closed_loop_client_issues_no_request_beyond_its_limit() -> None:
 def test_bad_configuration_is_one_line() -> None:
     with pytest.raises(ImplError, match="unknown PBFT mutant nope"):
         PbftConfig("r1", REPLICAS, bugs=frozenset({"nope"}))
+    with pytest.raises(ImplError) as two:
+        PbftConfig("r1", REPLICAS, bugs=frozenset({"nope", "nah"}))
+    assert str(two.value) == f"unknown PBFT mutant nah, nope (known: {', '.join(mutants.BUGS)})"
     with pytest.raises(ImplError, match="window"):
         PbftConfig("r1", REPLICAS, checkpoint_every=10, window=5)
     with pytest.raises(ImplError, match="not one of the replicas"):
