@@ -917,6 +917,14 @@ def test_a_closed_loop_client_issues_no_request_beyond_its_limit() -> None:
 # -- configuration ----------------------------------------------------------------------------------
 
 
+def test_a_signer_names_its_holder_and_signs_as_it() -> None:
+    signer = KEYS.signer("r3")
+    assert signer.holder == "r3"
+    assert KEYS.verify("r3", signer.sign(b"x"), b"x") and not KEYS.verify(
+        "r2", signer.sign(b"x"), b"x"
+    )
+
+
 def test_bad_configuration_is_one_line() -> None:
     with pytest.raises(ImplError, match="unknown PBFT mutant nope"):
         PbftConfig("r1", REPLICAS, bugs=frozenset({"nope"}))
