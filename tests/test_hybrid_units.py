@@ -12,8 +12,9 @@ from meshcheck.impl.base.effects import Put, SetTimer, Splice
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Restart
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import ClientOp, Keys
 from meshcheck.impl.hybrid.instance import Instance
+from meshcheck.impl.hybrid.mutants import BUGS, EQUIVOCATION_IS_LOW
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 
@@ -34,6 +35,26 @@ def test_an_instance_files_its_core_writes_under_its_epoch_keeping_a_splice_star
     instance.prefix = "e3/"
     assert instance._rekey(Splice("log", 4, ("a",))) == Splice("e3/log", 4, ("a",))
     assert instance._rekey(Put("term", 2)) == Put("e3/term", 2)
+
+
+def test_an_unknown_mutant_is_refused_naming_it_and_every_known_one() -> None:
+    # a misspelt catalogue bug would otherwise run the correct code and pass for a killed mutant;
+    # the message lists the unknown names, sorted, and the names the catalogue knows
+    # (impl/hybrid/mutants.py), so the user can correct the spelling
+    with pytest.raises(ImplError) as caught:
+        HybridConfig("n1", NODES, bugs={"zz_no_such_bug", EQUIVOCATION_IS_LOW, "aa_no_such_bug"})
+    assert str(caught.value) == (
+        f"unknown hybrid mutant aa_no_such_bug, zz_no_such_bug (known: {', '.join(BUGS)})"
+    )
+    assert ", equivocation_is_low, " in str(caught.value)
+
+
+def test_a_runs_keys_are_its_seeds() -> None:
+    """Every key of a run is derived from its seed (impl/hybrid/entries.py `Keys`): a client's
+    signature from one run is no signature in a run of another seed."""
+    a, b = Keys(7, NODES, ("c1",)), Keys(8, NODES, ("c1",))
+    signed = a.sign_op(ClientOp("c1", 1, "op"))
+    assert a.op_ok(signed) and not b.op_ok(signed)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias, get_args
 
 import attrs
 
@@ -35,6 +35,7 @@ from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.raft import messages as raft
 
 OpKey: TypeAlias = tuple[str, int]  # (client, sequence number)
 
@@ -74,6 +75,59 @@ class ClockEntry:
 
 
 Entry: TypeAlias = OpEntry | EvidenceEntry | ClockEntry
+
+# the declared field types an entry's or a Raft message's fields are checked against (annotations
+# are strings here)
+_DECLARED: dict[str, type] = {
+    "int": int,
+    "str": str,
+    "bytes": bytes,
+    "bool": bool,
+    "tuple[Any, ...]": tuple,
+    "tuple[Entry, ...]": tuple,
+}
+_RAFT_MESSAGES: Final = get_args(raft.Message)
+
+
+def _typed(value: Any, cls: type) -> bool:
+    """`value` is a `cls` whose int, str, bytes and tuple fields hold what they declare."""
+    return isinstance(value, cls) and all(
+        isinstance(getattr(value, f.name), _DECLARED.get(str(f.type), object))
+        for f in attrs.fields(cls)
+    )
+
+
+def well_formed(value: Any) -> bool:
+    """Whether `value` is the leader's no-op (a string) or an entry whose fields, and those of the
+    client op or evidence record inside, hold the types they declare. A signature covers whatever
+    its signer put in the fields (impl/pbft/messages.py `malformed` says the same of PBFT's
+    messages): a Byzantine node signs and proposes a string for a clock reading, a number for a
+    client op or evidence record, as readily as a real one, and an honest node reading such an
+    entry as what it claims to be would fail in its step. It is refused like an entry whose
+    signature fails (`Keys.entry_ok`), and applied as a value that is no entry (HybridMachine)."""
+    if isinstance(value, OpEntry):
+        return _typed(value, OpEntry) and _typed(value.op, ClientOp)
+    if isinstance(value, ClockEntry):
+        return _typed(value, ClockEntry)
+    if isinstance(value, EvidenceEntry):
+        return _typed(value.record, Evidence)
+    return isinstance(value, str)
+
+
+def raft_well_formed(message: Any) -> bool:
+    """Whether `message` is one of Raft's messages (impl/raft/messages.py) whose fields hold the
+    types they declare, its entries Raft entries with a term that is a number. A leader's seal
+    covers whatever it put in the fields, as an entry's signature does (`well_formed`): one
+    AppendEntries or RequestVote with a string for a term or an index, sealed by a Byzantine node,
+    once stopped the step of every node it reached, in its detectors or its Raft core. No honest
+    node seals such a message: the seal proves tampering (proofs.py `_raft_tampering`), and it is
+    not followed. The entries' values are checked apart (`Keys.entry_ok`)."""
+    cls = type(message)
+    return (
+        cls in _RAFT_MESSAGES
+        and _typed(message, cls)
+        and all(_typed(e, raft.Entry) for e in getattr(message, "entries", ()))
+    )
 
 
 @attrs.frozen
@@ -119,6 +173,16 @@ def epoch_of(message: Any) -> int | None:
 def client_id(node: str) -> str:
     """The PBFT client identity a node submits its proposals under."""
     return f"{node}.c"
+
+
+def _signed_bytes(value: Any) -> bytes | None:
+    """The bytes a signature over `value` covers; None for a value nothing can have signed (one
+    that cannot be hashed or encoded, impl/pbft/messages.py `signing_bytes`: a HotStuff epoch
+    orders any operation its client signed, as HotStuff signs a request's text)."""
+    try:
+        return signing_bytes(value)
+    except TypeError:
+        return None
 
 
 class Keys:
@@ -185,7 +249,8 @@ class Keys:
     # -- checking ----------------------------------------------------------------------------------
 
     def op_ok(self, op: ClientOp) -> bool:
-        return self._verify(0, op.client, op.signature, signing_bytes(op))
+        data = _signed_bytes(op)
+        return data is not None and self._verify(0, op.client, op.signature, data)
 
     def clock_ok(self, entry: ClockEntry) -> bool:
         return entry.node in self.nodes and self._verify(
@@ -193,8 +258,11 @@ class Keys:
         )
 
     def evidence_signed(self, record: Evidence) -> bool:
-        return record.reporter in self.nodes and self._verify(
-            0, record.reporter, record.signature, signing_bytes(record)
+        data = _signed_bytes(record)
+        return (
+            record.reporter in self.nodes
+            and data is not None
+            and self._verify(0, record.reporter, record.signature, data)
         )
 
     def sealed_ok(self, epoch: int, m: Any) -> bool:
@@ -210,11 +278,14 @@ class Keys:
         return self._verify(epoch, m.signer, m.signature, data)
 
     def entry_ok(self, entry: Any) -> bool:
-        """Whether an entry's own signature checks out (the leader's no-op has none to check)."""
+        """Whether an entry is well formed and its own signature checks out (the leader's no-op
+        has none to check)."""
+        if not well_formed(entry):
+            return False
         if isinstance(entry, OpEntry):
             return self.op_ok(entry.op)
         if isinstance(entry, ClockEntry):
             return self.clock_ok(entry)
         if isinstance(entry, EvidenceEntry):
             return self.evidence_signed(entry.record)
-        return isinstance(entry, str)  # NOOP
+        return True  # NOOP

@@ -27,7 +27,14 @@ import attrs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys, OpEntry, OpKey
+from meshcheck.impl.hybrid.entries import (
+    ClockEntry,
+    EvidenceEntry,
+    Keys,
+    OpEntry,
+    OpKey,
+    well_formed,
+)
 from meshcheck.impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING, Level, protocol
 from meshcheck.impl.hybrid.threat import ACCEPTED, ThreatModel, Verify
 from meshcheck.impl.rsm.machine import StateMachine
@@ -53,6 +60,11 @@ class HybridState:
     @classmethod
     def initial(cls, threat: ThreatModel) -> HybridState:
         return cls(1, RAFT, StateMachine().snapshot(), threat)
+
+
+# the result of a value that is none of the entries, or one whose fields are not of their types
+# (entries.well_formed): nothing changes
+NOT_AN_ENTRY: Final = FrozenDict({"ok": False, "error": "not a hybrid entry"})
 
 
 def _rejected(reason: str) -> FrozenDict:
@@ -81,7 +93,6 @@ class HybridMachine(StateMachine):
     ) -> None:
         super().__init__()
         StateMachine.restore(self, start.app)
-        self.start = start
         self.keys = keys
         self.verify = verify
         self.bugs = bugs
@@ -136,7 +147,11 @@ class HybridMachine(StateMachine):
                 return _rejected(BEYOND_SWITCH)
             return FrozenDict({"ok": False, "ignored": BEYOND_SWITCH})
         before = self.threat.level
-        known = isinstance(value, OpEntry) and self.outcome(value.op.key) is not None
+        known = (
+            isinstance(value, OpEntry)
+            and well_formed(value)
+            and self.outcome(value.op.key) is not None
+        )
         result = self._apply(value)
         self.spec_entries.append(self.spec_entry(value, result, before, known))
         return result
@@ -148,8 +163,9 @@ class HybridMachine(StateMachine):
         `before`, `known`: its op had a result already), None if nothing (impl/hybrid/refinement.py
         says why each is so):
 
-        - an `OpEntry` of this epoch's own tag, signed by its client, of an op not committed
-          before: `[type |-> "op", op |-> o, epoch |-> e]`;
+        - an `OpEntry` that committed its op (`_apply_op`: of this epoch's own tag, signed by its
+          client for this epoch, of an op not committed before; an op a node re-tagged is not):
+          `[type |-> "op", op |-> o, epoch |-> e]`;
         - an `EvidenceEntry` the threat state accepted: `[type |-> "evidence", kind |-> k]`, k the
           kind whose one piece demands the level the evidence raised the state to (the record's
           own kind when the level stayed);
@@ -157,8 +173,8 @@ class HybridMachine(StateMachine):
         """
         after = self.threat.level
         if isinstance(value, OpEntry):
-            if value.epoch != self.epoch or known or not self.keys.op_ok(value.op):
-                return None
+            if known or result.get("status") != COMMITTED:
+                return None  # not committed by this entry (`_apply_op` says why)
             return FrozenDict({"type": "op", "op": op_name(value.op.key), "epoch": value.epoch})
         if isinstance(value, EvidenceEntry):
             if result.get("evidence") != ACCEPTED:
@@ -172,6 +188,8 @@ class HybridMachine(StateMachine):
     def _apply(self, value: Value) -> FrozenDict:
         self.entries += 1
         self.log.append(value)
+        if not well_formed(value):
+            return NOT_AN_ENTRY
         if value == NOOP:
             if mutants.SWITCH_DROPS_LAST_RAFT_TERM in self.bugs and self.protocol == RAFT:
                 self._term_start = self.state()  # a leader's no-op opens every Raft term
@@ -189,7 +207,7 @@ class HybridMachine(StateMachine):
             self.threat = self.threat.clock(value.node, value.time)
             self._maybe_switch()
             return FrozenDict({"ok": True, "now": self.threat.now})
-        return FrozenDict({"ok": False, "error": "not a hybrid entry"})
+        return NOT_AN_ENTRY
 
     def _apply_op(self, entry: OpEntry) -> FrozenDict:
         if entry.epoch != self.epoch:

@@ -84,6 +84,7 @@ from meshcheck.impl.hybrid.entries import (
     RaftPayload,
     client_id,
     epoch_of,
+    raft_well_formed,
 )
 from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.levels import (
@@ -367,6 +368,11 @@ class HybridNode:
                 inner, InstallSnapshotRequest
             ):
                 return  # hybrid Raft never compacts, so never ships a snapshot
+            if not raft_well_formed(inner):
+                # a string for a term, None for an index: what no honest node seals, and what
+                # would stop this node's step in the detectors or the Raft core; the seal proves it
+                self._report(TAMPERING, source, (message,), RAFT_TAMPERING, epoch)
+                return
             if isinstance(inner, AppendEntriesRequest):
                 followed = self._inspect_append(epoch, message, inner)
                 if not followed and mutants.FOLLOW_CAUGHT_APPEND not in self.config.bugs:

@@ -27,7 +27,13 @@ from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hotstuff.messages import Proposal as HsProposal
 from meshcheck.impl.hotstuff.messages import Vote as HsVote
 from meshcheck.impl.hotstuff.messages import proposal_bytes, vote_bytes
-from meshcheck.impl.hybrid.entries import Keys, Proposal, RaftPayload, client_id
+from meshcheck.impl.hybrid.entries import (
+    Keys,
+    Proposal,
+    RaftPayload,
+    client_id,
+    raft_well_formed,
+)
 from meshcheck.impl.hybrid.levels import EQUIVOCATION, SELF_PROVING, TAMPERING
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft import evidence as pbft_evidence
@@ -47,6 +53,7 @@ PBFT_KINDS: Final = {
     pbft_evidence.FORGED_REQUEST: TAMPERING,
     pbft_evidence.BAD_VIEW_CHANGE: TAMPERING,
     pbft_evidence.BAD_NEW_VIEW: TAMPERING,
+    pbft_evidence.MALFORMED: TAMPERING,  # a signed message not of its declared types
     pbft_evidence.BAD_SIGNATURE: "bad_signature",
 }
 
@@ -87,6 +94,17 @@ class EvidenceChecker:
             return False
         if record.kind not in SELF_PROVING:
             return True
+        try:
+            return self._proves(record)
+        except (AttributeError, OverflowError, TypeError):
+            # The messages are whatever the reporter signed (any values): a proof that cannot even
+            # be read as one (a number where a HotStuff block belongs, a pre-prepare whose unsigned
+            # batch holds something no one could sign) proves nothing. Every node runs this check
+            # in its step as it applies the record, where an exception would stop it.
+            return False
+
+    def _proves(self, record: Evidence) -> bool:
+        """Whether a signed record of a self-proving kind carries the proof its `detail` names."""
         if record.detail.startswith(PBFT_PREFIX):
             return self._pbft(record)
         if record.detail == RAFT_EQUIVOCATION and record.kind == EQUIVOCATION:
@@ -105,10 +123,7 @@ class EvidenceChecker:
         epoch = record.epoch
 
         def verify(m: Signed[Any]) -> bool:
-            try:
-                return self.keys.verify_in(epoch, m.signer, m.signature, signing_bytes(m.body))
-            except TypeError:
-                return False
+            return self.keys.verify_in(epoch, m.signer, m.signature, signing_bytes(m.body))
 
         inner = pbft_evidence.Evidence(
             record.reporter, record.accused, kind, record.messages, record.time
@@ -136,7 +151,10 @@ class EvidenceChecker:
     def _raft_tampering(self, record: Evidence) -> bool:
         if len(record.messages) != 1 or not self._sealed_by_accused(record, record.messages[0]):
             return False
-        return any(not self.keys.entry_ok(v) for v in carried(record.messages[0]))
+        m = record.messages[0]
+        if isinstance(m.body, RaftPayload) and not raft_well_formed(m.body.message):
+            return True  # a Raft message no honest node seals (entries.raft_well_formed)
+        return any(not self.keys.entry_ok(v) for v in carried(m))
 
 
 def proves_hotstuff_equivocation(
