@@ -117,6 +117,7 @@ _HYBRID_FAST = [
     "tests/test_hybrid_units.py",
     "tests/test_hybrid_bft.py",
     "tests/test_hybrid_histories.py",
+    "tests/test_hybrid_node.py",
 ]
 FAST: dict[str, list[str]] = {
     "rsm": ["tests/test_rsm.py"],

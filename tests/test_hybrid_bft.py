@@ -1,15 +1,20 @@
 """The hybrid layer's choice of BFT protocol (impl/hybrid/bft.py): the choice itself, HotStuff's
-evidence as the hybrid layer checks it, and a HotStuff epoch under a Byzantine leader."""
+evidence as the hybrid layer checks it, one node in a BFT epoch (the settings its replica runs
+with, the wire it reads, the evidence its detectors report), and a HotStuff epoch under a
+Byzantine leader."""
 
 from __future__ import annotations
 
-from collections import Counter
+import random
+from collections import Counter, deque
 from typing import Any
 
 import attrs
 import pytest
 
+from meshcheck.impl.base.effects import Effect, Persist, Send, SetTimer
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.hotstuff.messages import (
     GENESIS,
     GENESIS_QC,
@@ -19,13 +24,34 @@ from meshcheck.impl.hotstuff.messages import (
     proposal_bytes,
     vote_bytes,
 )
-from meshcheck.impl.hybrid.bft import HOTSTUFF, HotStuffDetector
+from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HotStuffDetector
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.entries import Keys
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION
-from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, EvidenceChecker
+from meshcheck.impl.hybrid.entries import (
+    ClientOp,
+    EvidenceEntry,
+    HotStuffWire,
+    Keys,
+    OpEntry,
+    PbftWire,
+    RaftPayload,
+    client_id,
+)
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION
+from meshcheck.impl.hybrid.node import RETRY, HybridNode
+from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, RAFT_EQUIVOCATION, EvidenceChecker
 from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.pbft.messages import (
+    Prepare,
+    PrePrepare,
+    Request,
+    Signed,
+    batch_digest,
+    signing_bytes,
+)
+from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.sim.storage import Durable
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid import signed_fields as sf
@@ -35,8 +61,9 @@ NODES = ("n1", "n2", "n3", "n4")
 
 
 def test_an_unknown_bft_protocol_is_refused_naming_the_choices() -> None:
+    # word for word: the message names the value given and every choice
     with pytest.raises(
-        ImplError, match=r"unknown BFT protocol 'tendermint' \(choices: pbft, hotstuff\)"
+        ImplError, match=r"^unknown BFT protocol 'tendermint' \(choices: pbft, hotstuff\)$"
     ):
         HybridConsensus(bft="tendermint")
     with pytest.raises(ImplError, match="choices: pbft, hotstuff"):
@@ -109,8 +136,218 @@ def test_the_detector_reports_what_an_honest_replica_never_signs() -> None:
         HOTSTUFF_EQUIVOCATION,
     )
     bad = attrs.evolve(p1, signature=bytes(64))
-    [(kind, accused, messages, _)] = detector.check("n4", bad)
-    assert (kind, accused, messages) == (BAD_SIGNATURE, "n4", ())  # the link's sender
+    [(kind, accused, messages, detail)] = detector.check("n4", bad)
+    # against the link's sender; the detail is in the record every node commits and reads
+    assert (kind, accused, messages, detail) == (
+        BAD_SIGNATURE,
+        "n4",
+        (),
+        "a HotStuff signature that does not verify",
+    )
+
+
+# -- one node in its first BFT epoch --------------------------------------------------------------
+
+
+def _raft_equivocation(keys: Keys) -> EvidenceEntry:
+    """n4, Raft leader of epoch 1, signed two different entries for index 1 of term 2."""
+
+    def append(value: object) -> Signed[RaftPayload]:
+        m = AppendEntriesRequest("n4", "n1", 2, 0, 0, (Entry(2, value),), 0)
+        return keys.seal(1, "n4", RaftPayload(1, "n4", m))
+
+    first = keys.sign_op(ClientOp("c1", 1, to_value(Custom("k1", 0))))
+    record = Evidence(
+        EQUIVOCATION, "n1", "n4", (append(first), append(NOOP)), 0, 1, RAFT_EQUIVOCATION
+    )
+    return EvidenceEntry(keys.sign_evidence(record))
+
+
+def _in_bft_epoch(
+    keys: Keys, me: str, *, disk: Durable | None = None, **config: Any
+) -> tuple[HybridNode, list[Effect]]:
+    """Node `me` after the switch to epoch 2 (Critical: a committed equivocation closes epoch 1),
+    with the effects of the step that switched; what it persisted goes to `disk`."""
+    node = HybridNode(
+        HybridConfig(me, NODES, **config), keys, EvidenceChecker(keys), random.Random(0)
+    )
+    node.step(Restart({}))
+    node.machine.apply_entry(NOOP)
+    node.machine.apply_entry(_raft_equivocation(keys))
+    effects = node.step(Tick(RETRY))
+    if disk is not None:
+        for e in effects:
+            if isinstance(e, Persist):
+                disk.apply(e.writes)
+    assert (node.epoch, node.current_protocol()) == (2, BFT)
+    return node, effects
+
+
+def _op(keys: Keys, seq: int) -> ClientOp:
+    return keys.sign_op(ClientOp("c1", seq, to_value(Custom(f"k{seq}", 0)), 2))
+
+
+def test_a_hotstuff_epoch_runs_with_the_configured_view_timer_and_batch_size() -> None:
+    """`hotstuff_timeout` and `batch_size` of HybridConfig are the HotStuff replica's own: the view
+    timer the switch arms, and how many pending requests the leader's block carries."""
+    keys = Keys(7, NODES, ("c1",))
+    # n2 leads view 1 (round-robin, impl/hotstuff/replica.py `leader`)
+    node, switched = _in_bft_epoch(keys, "n2", bft=HOTSTUFF, hotstuff_timeout=37, batch_size=2)
+    assert SetTimer("e2/view", 37) in switched
+    for seq in (1, 2, 3):
+        node.step(ClientRequest(_op(keys, seq), seq))
+    blocks = {
+        e.message.message.block
+        for e in node.step(Tick("e2/propose"))
+        if isinstance(e, Send) and isinstance(e.message.message, Proposal)
+    }
+    [block] = blocks
+    assert [r.request.op.op.seq for r in block.batch] == [1, 2]
+
+
+def test_a_pbft_epoch_runs_with_the_configured_batches_window_checkpoints_and_timers() -> None:
+    """HybridConfig's PBFT settings are the PBFT replica's own (impl/pbft/config.py). Four nodes
+    stepped by hand, n1 (view 0's primary) given five requests at once: with a window of 2 the
+    primary pre-prepares numbers 1 and 2, one request each (batch delay 0: what it has), and
+    waits; the checkpoint at 2 (every 2) frees the window, and the three queued requests go as
+    batches of at most 2. The switch arms the status timer at `retransmit_every`, a backup's
+    request timer runs `view_change_timeout`."""
+    keys = Keys(7, NODES, ("c1",))
+    settings: dict[str, Any] = {
+        "batch_size": 2,
+        "checkpoint_every": 2,
+        "window": 2,
+        "retransmit_every": 70,
+        "view_change_timeout": 333,
+    }
+    nodes: dict[str, HybridNode] = {}
+    for n in NODES:
+        nodes[n], switched = _in_bft_epoch(keys, n, **settings)
+        assert SetTimer("e2/status", 70) in switched
+    queue: deque[tuple[str, Send]] = deque()
+    for seq in range(1, 6):
+        queue.extend(
+            ("n1", e)
+            for e in nodes["n1"].step(ClientRequest(_op(keys, seq), seq))
+            if isinstance(e, Send)
+        )
+    batches: dict[int, int] = {}  # sequence number -> requests in n1's pre-prepare
+    timers: set[SetTimer] = set()  # what n2 armed
+    while queue:  # every message delivered, in order, until none is left
+        source, send = queue.popleft()
+        body = send.message.message.body if isinstance(send.message, PbftWire) else None
+        if source == "n1" and isinstance(body, PrePrepare):
+            batches[body.seq] = len(body.batch)
+        for e in nodes[send.dest].step(Deliver(source, send.message)):
+            if isinstance(e, Send):
+                queue.append((send.dest, e))
+            elif isinstance(e, SetTimer) and send.dest == "n2":
+                timers.add(e)
+    assert batches == {1: 1, 2: 1, 3: 2, 4: 1}
+    assert all(node.history == tuple(("c1", s) for s in range(1, 6)) for node in nodes.values())
+    assert {t.after for t in timers if t.timer.startswith("e2/request")} == {333}
+
+
+def test_a_pbft_epoch_reports_each_audit_record_once_as_hybrid_evidence() -> None:
+    """PBFT's audit log (impl/pbft/evidence.py) becomes hybrid evidence of the threat levels' kinds
+    (proofs.PBFT_KINDS). A bad signature proves nothing to a third party, so its record carries
+    no messages; an equivocation carries the primary's two pre-prepares, which prove it to every
+    node. Each audit record once: a later step reads the log from where the last read stopped (a
+    record read again, after `report_every`, would be a second report of one offence)."""
+    keys = Keys(7, NODES, ("c1",))
+    node, _ = _in_bft_epoch(keys, "n2")
+    ring = keys.epoch(2)
+
+    def signed(signer: str, body: Any) -> Signed[Any]:
+        return Signed(body, signer, ring.signer(signer).sign(signing_bytes(body)))
+
+    def pre_prepare(seq: int) -> Signed[PrePrepare]:
+        """n1, view 0's primary, proposes request `seq` of n3's client identity at number 1."""
+        request = signed(client_id("n3"), Request(client_id("n3"), seq, OpEntry(_op(keys, seq), 2)))
+        return signed("n1", PrePrepare(0, 1, batch_digest((request,)), "n1", (request,)))
+
+    forged = Signed(Prepare(0, 1, batch_digest(()), "n3"), "n3", bytes(64))
+    node.step(Deliver("n3", PbftWire(2, forged)))
+    a, b = pre_prepare(1), pre_prepare(2)
+    node.step(Deliver("n1", PbftWire(2, a)))
+    node.step(Deliver("n1", PbftWire(2, b)))
+    assert [(r.kind, r.accused, r.messages, r.epoch, r.detail) for r in node.reported] == [
+        (BAD_SIGNATURE, "n3", (), 2, "pbft:bad_signature"),
+        (EQUIVOCATION, "n1", (a, b), 2, "pbft:equivocation"),
+    ]
+    assert EvidenceChecker(keys)(node.reported[1])
+    later = node.config.report_every + 1
+    node.step(Deliver("n4", PbftWire(2, signed("n4", Prepare(0, 1, a.body.digest, "n4"))), later))
+    assert len(node.reported) == 2
+
+
+def test_a_restarted_node_reports_again_what_its_pbft_audit_log_restores() -> None:
+    """Evidence a node reported before a crash is not lost with its memory: the PBFT replica
+    restores its audit log from disk, the node reports every record of it again, the first
+    included, and the retry timer proposes them to the epoch (impl/hybrid/node.py `_report`)."""
+    keys = Keys(7, NODES, ("c1",))
+    disk = Durable()
+    node, _ = _in_bft_epoch(keys, "n2", disk=disk)
+    forged = Signed(Prepare(0, 1, batch_digest(()), "n3"), "n3", bytes(64))
+    for e in node.step(Deliver("n3", PbftWire(2, forged))):
+        if isinstance(e, Persist):
+            disk.apply(e.writes)
+    [before] = node.reported
+    assert (before.kind, before.accused) == (BAD_SIGNATURE, "n3")
+
+    node = HybridNode(HybridConfig("n2", NODES), keys, EvidenceChecker(keys), random.Random(0))
+    node.step(Restart(disk.view()))
+    assert node.epoch == 2 and node.reported == [before]
+    proposed = {
+        e.message.message.body.operation
+        for e in node.step(Tick(RETRY, now=node.config.retry_every))
+        if isinstance(e, Send) and isinstance(e.message, PbftWire)
+    }
+    assert proposed == {EvidenceEntry(before)}
+
+
+def test_a_bad_hotstuff_signature_is_reported_against_the_links_sender() -> None:
+    """The node signs and proposes the record: the accused is the node the message came from (no
+    signature says who made it), and the detail is what every node commits."""
+    keys = Keys(7, NODES, ("c1",))
+    node, _ = _in_bft_epoch(keys, "n1", bft=HOTSTUFF)
+    block = Block(GENESIS.hash, 1, GENESIS_QC, "n2")
+    node.step(Deliver("n4", HotStuffWire(2, Proposal(block, bytes(64)))))
+    [record] = node.reported
+    assert (record.kind, record.reporter, record.accused, record.epoch, record.detail) == (
+        BAD_SIGNATURE,
+        "n1",
+        "n4",
+        2,
+        "a HotStuff signature that does not verify",
+    )
+
+
+def test_a_bft_epoch_drops_a_message_wrapped_for_the_other_protocol() -> None:
+    """A BFT epoch reads only its own protocol's wire (entries.PbftWire, entries.HotStuffWire): a
+    valid HotStuff proposal in a PbftWire, or a valid PBFT request in a HotStuffWire, is dropped
+    unread; the same message in the right wire is taken (a vote, a pre-prepare)."""
+    keys = Keys(7, NODES, ("c1",))
+    node, _ = _in_bft_epoch(keys, "n1", bft=HOTSTUFF)
+    block = Block(GENESIS.hash, 1, GENESIS_QC, "n2")
+    proposal = Proposal(block, keys.hotstuff(2).signer("n2").sign(proposal_bytes(block)))
+    # what a Byzantine peer may send: PbftWire's type says Signed, the network carries anything
+    assert node.step(Deliver("n2", PbftWire(2, proposal))) == []  # type: ignore[arg-type]
+    voted = node.step(Deliver("n2", HotStuffWire(2, proposal)))
+    assert [e.message.message.voter for e in voted if isinstance(e, Send)] == ["n1"]
+
+    node, _ = _in_bft_epoch(keys, "n1", bft=PBFT)  # n1 is view 0's primary
+    body = Request(client_id("n2"), 1, OpEntry(_op(keys, 1), 2))
+    request = Signed(body, body.client, keys.epoch(2).signer(body.client).sign(signing_bytes(body)))
+    assert node.step(Deliver("n2", HotStuffWire(2, request))) == []
+    assert node.step(Deliver("n2", PbftWire(2, "not a signed message"))) == []  # type: ignore[arg-type]
+    ordered = node.step(Deliver("n2", PbftWire(2, request)))
+    assert any(isinstance(e, Persist) for e in ordered)
+    assert {
+        e.dest
+        for e in ordered
+        if isinstance(e, Send) and isinstance(e.message.message.body, PrePrepare)
+    } == {"n2", "n3", "n4"}
 
 
 # The Raft leader forges seals (bad signatures: High, BFT); as HotStuff leader in the BFT epochs

@@ -11,6 +11,7 @@ proved properties are checked of the code itself.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 
 import pytest
@@ -332,29 +333,43 @@ def test_thresholds_for_f(f: int, sig_medium: int, sig_high: int) -> None:
     assert Thresholds.for_f(f, quiet=7).quiet == 7
 
 
+def _refused(message: str) -> pytest.RaisesExc[LevelError]:
+    """The error a user gets, word for word: it names the rule broken and the values given."""
+    return pytest.raises(LevelError, match=f"^{re.escape(message)}$")
+
+
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"sig_medium": 0},
-        {"sig_medium": 3, "sig_high": 2},
-        {"timing_medium": 0},
-        {"quiet": -1},
-        {"dwell": -1},
-        {"window": -1},
+        ({"sig_medium": 0}, "need 1 <= sig_medium <= sig_high, got 0, 2"),
+        ({"sig_medium": 3, "sig_high": 2}, "need 1 <= sig_medium <= sig_high, got 3, 2"),
+        ({"timing_medium": 0}, "timing_medium must be at least 1, got 0"),
+        ({"quiet": -1}, "quiet, dwell and window must not be negative"),
+        ({"dwell": -1}, "quiet, dwell and window must not be negative"),
+        ({"window": -1}, "quiet, dwell and window must not be negative"),
     ],
 )
-def test_thresholds_outside_the_domain_are_refused(kwargs: dict[str, int]) -> None:
-    with pytest.raises(LevelError):
+def test_thresholds_outside_the_domain_are_refused(kwargs: dict[str, int], message: str) -> None:
+    with _refused(message):
         Thresholds(**kwargs)
 
 
+@pytest.mark.parametrize("kind", ["bad_signature", "tampering", "equivocation", "timing"])
+def test_a_negative_count_of_any_kind_is_refused(kind: str) -> None:
+    with pytest.raises(LevelError, match=rf"^evidence counts must not be negative: .*{kind}=-1"):
+        Counts(**{kind: -1})
+
+
 def test_inputs_outside_the_domain_are_refused() -> None:
-    with pytest.raises(LevelError):
+    with _refused("f must not be negative, got -1"):
         Thresholds.for_f(-1)
-    with pytest.raises(LevelError):
+    with _refused(
+        "evidence counts must not be negative: "
+        "Counts(bad_signature=0, tampering=0, equivocation=0, timing=-1)"
+    ):
         Counts(timing=-1)
-    with pytest.raises(LevelError):
+    with _refused("quiet and dwell must not be negative, got -1, 0"):
         levels.step(Level.LOW, Counts(), -1, 0, Thresholds())
-    with pytest.raises(LevelError):
+    with _refused("quiet and dwell must not be negative, got 0, -1"):
         levels.step(Level.LOW, Counts(), 0, -1, Thresholds())
     assert not Counts().any and Counts(timing=1).any
