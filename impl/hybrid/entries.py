@@ -90,7 +90,7 @@ _RAFT_MESSAGES: Final = get_args(raft.Message)
 
 
 def _typed(value: Any, cls: type) -> bool:
-    """`value` is a `cls` whose int, str, bytes and tuple fields hold what they declare."""
+    """`value` is a `cls` whose int, str, bytes, bool and tuple fields hold what they declare."""
     return isinstance(value, cls) and all(
         isinstance(getattr(value, f.name), _DECLARED.get(str(f.type), object))
         for f in attrs.fields(cls)
@@ -271,11 +271,8 @@ class Keys:
             return False
         if m.body.epoch != epoch or m.body.src != m.signer or m.signer not in self.nodes:
             return False
-        try:
-            data = signing_bytes(m.body)
-        except TypeError:
-            return False
-        return self._verify(epoch, m.signer, m.signature, data)
+        data = _signed_bytes(m.body)
+        return data is not None and self._verify(epoch, m.signer, m.signature, data)
 
     def entry_ok(self, entry: Any) -> bool:
         """Whether an entry is well formed and its own signature checks out (the leader's no-op
