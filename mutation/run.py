@@ -181,6 +181,33 @@ class Equivalent:
     removed: tuple[str, ...]
     added: tuple[str, ...]
     why: str
+    # mutmut's number of the mutant in its function (`..._receive__mutmut_111`): needed when the
+    # same change of the same text occurs on two lines of one function and only one is equivalent
+    mutant: int | None = None
+
+    def key(self) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+        return (self.file, self.function, self.removed, self.added)
+
+    def names(self, mutant: str) -> bool:
+        """Whether this entry speaks of the mutant named `mutant` (its text already matched)."""
+        return self.mutant is None or mutant.endswith(f"__mutmut_{self.mutant}")
+
+
+Known = dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], list[Equivalent]]
+
+
+def index(equivalents: Iterable[Equivalent]) -> Known:
+    known: Known = {}
+    for e in equivalents:
+        known.setdefault(e.key(), []).append(e)
+    return known
+
+
+def lookup(
+    known: Known, key: tuple[str, str, tuple[str, ...], tuple[str, ...]], name: str
+) -> Equivalent | None:
+    """The listed entry for the mutant `name` whose change is `key`, if any."""
+    return next((e for e in known.get(key, ()) if e.names(name)), None)
 
 
 def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
@@ -194,6 +221,11 @@ def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
     for n, entry in enumerate(data.get("equivalent", []), 1):
         try:
             why = str(entry["why"]).strip()
+            number = entry.get("mutant")
+            if number is not None and (not isinstance(number, int) or number < 1):
+                raise BadInput(
+                    f"{path.name}: entry {n} ({entry['function']}): mutant must be a number"
+                )
             found.append(
                 Equivalent(
                     file=str(entry["file"]),
@@ -201,6 +233,7 @@ def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
                     removed=tuple(_norm(line) for line in entry["removed"].strip("\n").split("\n")),
                     added=tuple(_norm(line) for line in entry["added"].strip("\n").split("\n")),
                     why=why,
+                    mutant=number,
                 )
             )
         except (KeyError, AttributeError) as exc:
@@ -500,8 +533,8 @@ def tabulate(
     by_file: dict[str, list[Mutant]], equivalents: list[Equivalent]
 ) -> tuple[list[Row], list[Equivalent]]:
     """The rows, and the equivalents that matched no surviving mutant (stale entries)."""
-    known = {(e.file, e.function, e.removed, e.added): e for e in equivalents}
-    used: set[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = set()
+    known = index(equivalents)
+    used: set[Equivalent] = set()
     rows = []
     for file, mutants in by_file.items():
         row = Row(file, mutants=len(mutants))
@@ -513,18 +546,20 @@ def tabulate(
                 row.run += 1
             if m.set_aside is not None:
                 row.equivalent += 1
+                listed = lookup(known, m.key(), m.name)
                 if m.set_aside[0] == "rule":
                     row.by_rule += 1
-                elif m.key() in known:
-                    used.add(m.key())
+                elif listed is not None:
+                    used.add(listed)
             elif m.status == "killed":
                 row.killed += 1
             elif m.status == "timeout":
                 row.timeout += 1
             elif m.status in ("survived", "no tests"):
-                if m.key() in known:
+                listed = lookup(known, m.key(), m.name)
+                if listed is not None:
                     row.equivalent += 1
-                    used.add(m.key())
+                    used.add(listed)
                 else:
                     row.gaps.append(m)
                     if m.status == "survived":
@@ -535,11 +570,7 @@ def tabulate(
                 row.other += 1
         rows.append(row)
     done = {r.file for r in rows if r.mutants and not r.other}  # files tested to the end
-    stale = [
-        e
-        for e in equivalents
-        if e.file in done and (e.file, e.function, e.removed, e.added) not in used
-    ]
+    stale = [e for e in equivalents if e.file in done and e not in used]
     return rows, stale
 
 
@@ -687,7 +718,7 @@ def set_aside(mutants: list[tuple[Any, str, int | None]], sample: int | None) ->
     guards (`equivalent_by_rule`) or that mutation/equivalent.toml lists; then keep, with --sample
     N, N of each file's other mutants. The set-aside get mutmut's "skipped" exit code (34) and
     their reason in mutants/equivalent.json."""
-    known = {(e.file, e.function, e.removed, e.added): e for e in load_equivalents()}
+    known = index(load_equivalents())
     classified = load_classified()
     by_rule: set[str] = set()
     for m, name, result in mutants:
@@ -716,7 +747,7 @@ def set_aside(mutants: list[tuple[Any, str, int | None]], sample: int | None) ->
             original, mutated = function_sources(name, Path(m.path))
             diff = "\n".join(difflib.unified_diff(original.split("\n"), mutated.split("\n")))
             removed, added = changed_lines(diff)
-            entry = known.get((file, _function_of(name), removed, added))
+            entry = lookup(known, (file, _function_of(name), removed, added), name)
             if entry is not None:
                 classified[name] = ("listed", entry.why)
                 by_rule.add(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace as replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ from mutation.run import (
     GROUPS,
     NOT_FAST,
     SKIPPED,
+    Equivalent,
     Mutant,
     equivalent_by_rule,
+    index,
+    lookup,
     score_cell,
     still_by_rule,
     tabulate,
@@ -158,6 +162,22 @@ def test_the_table_counts_the_set_aside_as_equivalent_and_marks_a_sample_as_an_e
     assert score_cell(none) == "0-100% whatever the 9 not run"
     (done,), _ = tabulate({"impl/raft/log.py": mutants[:21]}, [])
     assert score_cell(done) == "94.7%"  # 18 / (21 - 2)
+
+
+def test_a_listed_equivalent_that_names_its_mutant_classifies_only_that_one() -> None:
+    """The same change on two lines of one function (hybrid `_receive` hands `Deliver(source,
+    inner)` to a Raft core, which ignores the source, and to a BFT core, which reads it): an
+    entry with `mutant =` speaks of one of the two; one without speaks of both."""
+    one, other = _mutant(7, "survived"), _mutant(12, "survived")
+    for m in (one, other):
+        m.removed, m.added = ("g(source)",), ("g(None)",)
+    entry = Equivalent("impl/raft/log.py", "f", ("g(source)",), ("g(None)",), "why", mutant=7)
+    (row,), stale = tabulate({"impl/raft/log.py": [one, other]}, [entry])
+    assert (row.equivalent, row.gaps, stale) == (1, [other], [])
+    unnamed = replace(entry, mutant=None)
+    (row,), _ = tabulate({"impl/raft/log.py": [one, other]}, [unnamed])
+    assert (row.equivalent, row.gaps) == (2, [])
+    assert lookup(index([entry]), one.key(), other.name) is None
 
 
 def test_a_cached_rule_classification_holds_only_while_its_verdict_does() -> None:
