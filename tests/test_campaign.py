@@ -166,6 +166,7 @@ thread.start()
 thread.join(120)
 print(json.dumps({
     "cut": [r.cut for r in got], "examples": [r.examples for r in got], "took": took,
+    "error": [r.error for r in got], "failure": [repr(r.failure)[:300] for r in got],
     "after_cut": [r.cut for r in after], "after_examples": [r.examples for r in after],
 }))
 """
@@ -186,8 +187,10 @@ def test_the_deadline_cuts_a_task_on_a_worker_thread() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert seen["cut"] == [True], "the task on a worker thread ran on past its deadline"
-    assert seen["examples"] == [0] and seen["took"] < 30
+    # the whole record in the message: this failed once in a loaded full run (cut False) and
+    # never again in 60 runs alone, in parallel or with the deadline before the task began
+    assert seen["cut"] == [True], f"the task on a worker thread ran on past its deadline: {seen}"
+    assert seen["examples"] == [0] and seen["took"] < 30, seen
     # nothing of the cut is left armed: the thread's next task runs to its end
     assert seen["after_cut"] == [False] and seen["after_examples"] == [2]
 
