@@ -46,6 +46,7 @@ from meshcheck.impl.pbft.messages import (
     PrePrepare,
     Request,
     Signed,
+    ViewChange,
     batch_digest,
     signing_bytes,
 )
@@ -150,15 +151,17 @@ def test_the_detector_reports_what_an_honest_replica_never_signs() -> None:
 
 
 def _raft_equivocation(keys: Keys) -> EvidenceEntry:
-    """n4, Raft leader of epoch 1, signed two different entries for index 1 of term 2."""
+    """The last node (n4), Raft leader of epoch 1, signed two different entries for index 1 of
+    term 2; the first node (n1) reports it."""
+    first_node, last = keys.nodes[0], keys.nodes[-1]
 
     def append(value: object) -> Signed[RaftPayload]:
-        m = AppendEntriesRequest("n4", "n1", 2, 0, 0, (Entry(2, value),), 0)
-        return keys.seal(1, "n4", RaftPayload(1, "n4", m))
+        m = AppendEntriesRequest(last, first_node, 2, 0, 0, (Entry(2, value),), 0)
+        return keys.seal(1, last, RaftPayload(1, last, m))
 
     first = keys.sign_op(ClientOp("c1", 1, to_value(Custom("k1", 0))))
     record = Evidence(
-        EQUIVOCATION, "n1", "n4", (append(first), append(NOOP)), 0, 1, RAFT_EQUIVOCATION
+        EQUIVOCATION, first_node, last, (append(first), append(NOOP)), 0, 1, RAFT_EQUIVOCATION
     )
     return EvidenceEntry(keys.sign_evidence(record))
 
@@ -169,7 +172,7 @@ def _in_bft_epoch(
     """Node `me` after the switch to epoch 2 (Critical: a committed equivocation closes epoch 1),
     with the effects of the step that switched; what it persisted goes to `disk`."""
     node = HybridNode(
-        HybridConfig(me, NODES, **config), keys, EvidenceChecker(keys), random.Random(0)
+        HybridConfig(me, keys.nodes, **config), keys, EvidenceChecker(keys), random.Random(0)
     )
     node.step(Restart({}))
     node.machine.apply_entry(NOOP)
@@ -348,6 +351,43 @@ def test_a_bft_epoch_drops_a_message_wrapped_for_the_other_protocol() -> None:
         for e in ordered
         if isinstance(e, Send) and isinstance(e.message.message.body, PrePrepare)
     } == {"n2", "n3", "n4"}
+
+
+def test_a_bft_epoch_drops_a_sealed_raft_message_for_it() -> None:
+    """A sealed Raft message of a BFT epoch (its seal verifies: the epoch's keys are the same for
+    both) is nothing that epoch's core reads: dropped unread, whatever it says, on both BFT
+    protocols, and nothing is reported (an honest node sealing a late Raft message for an epoch
+    it has not yet seen end is no liar)."""
+    keys = Keys(7, NODES, ("c1",))
+    append = AppendEntriesRequest("n2", "n1", 1, 0, 0, (Entry(1, NOOP),), 1)
+    for bft in (PBFT, HOTSTUFF):
+        node, _ = _in_bft_epoch(keys, "n1", bft=bft)
+        before = len(node.reported)
+        message = keys.seal(2, "n2", RaftPayload(2, "n2", append))
+        assert keys.sealed_ok(2, message)
+        assert node.step(Deliver("n2", message)) == []
+        assert len(node.reported) == before
+
+
+def test_a_bft_timer_reaches_its_core_whatever_the_node_names_hold() -> None:
+    """An instance's timers are named `e<epoch>/<the core's name>` (impl/hybrid/instance.py), and
+    the core's name may hold a "/" of its own: a PBFT request timer names the request's client,
+    `<node>.c`, and a node's name may have a "/". The tick goes to epoch 2's replica, which starts
+    a view change for the request its primary let wait (Castro and Liskov, section 4.4)."""
+    names = ("dc/1", "dc/2", "dc/3", "dc/4")
+    keys = Keys(7, names, ("c1",))
+    node, _ = _in_bft_epoch(keys, "dc/2")  # a backup: dc/1 is view 0's primary
+    body = Request(client_id("dc/3"), 1, OpEntry(_op(keys, 1), 2))
+    request = Signed(body, body.client, keys.epoch(2).signer(body.client).sign(signing_bytes(body)))
+    armed = [e for e in node.step(Deliver("dc/3", PbftWire(2, request))) if isinstance(e, SetTimer)]
+    timer = f"e2/request {client_id('dc/3')} 1"
+    assert [e.timer for e in armed if e.timer.startswith("e2/request")] == [timer]
+    fired = node.step(Tick(timer))
+    assert {
+        e.dest
+        for e in fired
+        if isinstance(e, Send) and isinstance(e.message.message.body, ViewChange)
+    } == {"dc/1", "dc/3", "dc/4"}
 
 
 # The Raft leader forges seals (bad signatures: High, BFT); as HotStuff leader in the BFT epochs

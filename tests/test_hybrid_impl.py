@@ -46,6 +46,7 @@ from meshcheck.impl.hybrid.proofs import (
     RAFT_TAMPERING,
     EvidenceChecker,
     appended,
+    carried,
 )
 from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
 from meshcheck.impl.pbft.messages import (
@@ -240,6 +241,20 @@ def test_a_raft_tampering_proof_is_one_message_the_accused_sealed(keys: Keys) ->
     assert not check(report(keys, TAMPERING, "n2", (by_n3,), RAFT_TAMPERING))
     assert not check(report(keys, TAMPERING, "n2", (), RAFT_TAMPERING))
     assert not check(report(keys, TAMPERING, "n2", (by_n2, by_n2), RAFT_TAMPERING))
+
+
+def test_a_malformed_element_of_an_append_is_carried_as_no_entry(keys: Keys) -> None:
+    """`carried` reads what a sealed message carries for every reader of sealed messages, the
+    core's detectors and the test side's oracle and fuzzer (property_tests/hybrid/oracle.py,
+    impl/hybrid/fuzz.py), which see the malformed ones too: an element of `entries` that is not a
+    Raft entry stands as None (whose signature never checks), and reading it never raises."""
+    entries: tuple[object, ...] = (Entry(1, NOOP), 5, "entry")
+    m = AppendEntriesRequest("n4", "n1", 1, 0, 0, entries, 0)  # type: ignore[arg-type]
+    sealed = keys.seal(1, "n4", RaftPayload(1, "n4", m))
+    assert carried(sealed) == (NOOP, None, None)
+    assert not keys.entry_ok(None)
+    proposal = keys.seal(1, "n2", Proposal(1, "n2", OpEntry(op(keys, 1), 1)))
+    assert carried(proposal) == (OpEntry(op(keys, 1), 1),)
 
 
 def test_a_raft_equivocation_proof_needs_two_appends(keys: Keys) -> None:

@@ -446,6 +446,16 @@ def test_a_raft_message_is_taken_only_as_its_sealer_wrote_it(keys: Keys) -> None
     assert (core.term, core.leader, log_of(n)) == (1, "n4", [NOOP])
 
 
+def test_a_sealed_payload_that_is_no_raft_message_is_dropped(keys: Keys) -> None:
+    """A Raft payload carries whatever its sealer put in it: one that is no message at all (a
+    number, a string: nothing with a `source`) is dropped, and the node steps on."""
+    n = started(keys)
+    for junk in (5, "append", None):
+        assert n.step(Deliver("n2", sealed(keys, "n2", junk))) == []
+    core = n.current.core
+    assert isinstance(core, RaftNode) and (core.term, core.log.last_index) == (0, 0)
+
+
 # -- the switch ----------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,8 @@ from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.mutants import BUGS, EQUIVOCATION_IS_LOW
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.node import RaftNode
 
 NODES = ("n1", "n2", "n3", "n4")
 
@@ -93,6 +95,21 @@ def test_each_hybrid_bound_must_be_positive(name: str) -> None:
     )
     one: dict[str, Any] = {name: 1}
     assert getattr(HybridConfig("n1", NODES, **one), name) == 1
+
+
+def test_a_raft_epoch_never_compacts_its_log() -> None:
+    """A hybrid machine is rebuilt from its epoch's start state and the log, never restored from a
+    snapshot (HybridMachine.restore refuses), and hybrid Raft never ships one (node.py drops an
+    InstallSnapshot): an epoch's Raft core must never compact. Raft's own default compacts after
+    10,000 applied entries, which a long epoch reaches; the epoch's core is set past any log."""
+    keys = Keys(7, NODES, ("c1",))
+    node = HybridNode(HybridConfig("n1", NODES), keys, EvidenceChecker(keys), random.Random(0))
+    node.step(Restart())
+    core = node.current.core
+    assert isinstance(core, RaftNode)
+    assert core.config.snapshot_interval >= 1 << 40 > RaftConfig("n1", NODES).snapshot_interval
+    with pytest.raises(ImplError, match="not restored"):
+        node.machine.restore(node.machine.snapshot())
 
 
 def test_a_raft_epoch_draws_its_election_timeout_from_the_hybrid_config() -> None:
