@@ -9,8 +9,8 @@ core file's mutants run against that file's tests only, and a score table per fi
 GROUP is rsm, raft, pbft or hybrid (default: all four), or one file of one, as raft/log. `make
 mutation` runs `run`. Results are kept in mutants/ (mutmut's own cache, keyed by a hash of each
 function) and in mutation/results/ (mutation/record.py: committed, so a campaign can be finished
-across runs and machines): a second `run` tests only the mutants not tested yet or of functions
-that changed; `report` on a fresh clone generates the mutants (no test runs) and reads the
+across runs and machines): a second `run` tests only the mutants not tested yet, of functions
+that changed, or whose last run ended without a verdict (UNSETTLED); `report` on a fresh clone generates the mutants (no test runs) and reads the
 record. --rerun gaps tests again the survivors not listed as equivalent (after adding tests),
 --rerun survivors every survivor, --rerun all every selected mutant. --sample N tests N mutants of each
 file spread evenly over it, to time a campaign; mutants/seconds.json keeps each mutant's wall time
@@ -72,7 +72,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 # run as a script (python mutation/run.py), its own folder is on the path, not the repository's
 try:
@@ -482,6 +482,20 @@ def _natural(name: str) -> tuple[str, int]:
     return base, int(n) if n.isdigit() else 0
 
 
+# mutmut's verdicts that are no verdict: the test process died (a crash of the JVM or the
+# interpreter, or the kernel's OOM killer under a mutant's runaway run: mutation/memory_cap.py
+# now turns that into a MemoryError), or the run was cut; every run tests these again
+UNSETTLED: Final = ("segfault", "suspicious", "check was interrupted by user")
+
+
+def to_rerun(by_file: dict[str, list[Mutant]], equivalents: list[Equivalent]) -> set[str]:
+    """What `--rerun gaps` tests again: the survivors not listed as equivalent, and the mutants
+    whose verdict is none (UNSETTLED)."""
+    rows, _ = tabulate(by_file, equivalents)
+    gaps = {m.name for r in rows for m in r.gaps}
+    return gaps | {m.name for ms in by_file.values() for m in ms if m.status in UNSETTLED}
+
+
 @dataclass
 class Row:
     file: str
@@ -850,12 +864,11 @@ def _install_hooks(
 
         gaps: set[str] = set()
         if rerun == "gaps":
-            rows, _ = tabulate(collect(groups, with_diffs=False), load_equivalents())
-            gaps = {m.name for r in rows for m in r.gaps}
+            gaps = to_rerun(collect(groups, with_diffs=False), load_equivalents())
 
         def again(name: str, result: int | None) -> bool:
-            if rerun == "all":
-                return True
+            if rerun == "all" or status_by_exit_code[result] in UNSETTLED:
+                return True  # a run that ended without a verdict is tested again by any run
             if rerun == "gaps":
                 return name in gaps
             return rerun == "survivors" and status_by_exit_code[result] in ("survived", "no tests")
@@ -997,7 +1010,8 @@ def report(groups: list[str]) -> int:
         )
     else:
         record.save(ROOT / "mutants")
-    rows, stale = tabulate(collect(groups, with_diffs=False), equivalents)
+    found = collect(groups, with_diffs=False)
+    rows, stale = tabulate(found, equivalents)
     if not rows:
         raise BadInput("no results in mutants/: run `python mutation/run.py run` first")
     print_table(rows)
@@ -1010,6 +1024,8 @@ def report(groups: list[str]) -> int:
     gaps = sum(len(r.gaps) for r in rows)
     if gaps:
         print(f"{gaps} survivor(s) not classified: python mutation/run.py survivors")
+    for m in (m for ms in found.values() for m in ms if m.status in UNSETTLED):
+        print(f"no verdict ({m.status}; --rerun gaps runs it again): {m.name}")
     for r in below:
         print(f"below {TARGET:.0%}: {r.file} {100 * r.score:.1f}%")
     for r in partial:

@@ -18,13 +18,15 @@ from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.hotstuff.messages import (
     GENESIS,
     GENESIS_QC,
+    QC,
     Block,
+    BlockRequest,
     Proposal,
     Vote,
     proposal_bytes,
     vote_bytes,
 )
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HotStuffDetector
+from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HotStuffDetector, HybridHotStuff
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.entries import (
@@ -351,6 +353,37 @@ def test_a_bft_epoch_drops_a_message_wrapped_for_the_other_protocol() -> None:
         for e in ordered
         if isinstance(e, Send) and isinstance(e.message.message.body, PrePrepare)
     } == {"n2", "n3", "n4"}
+
+
+def test_a_hotstuff_epoch_asks_for_a_missing_block_again_only_after_fetch_retry() -> None:
+    """The core runs on the node's time: each event reaches the epoch's core with the `now` the
+    node was stepped at. HotStuff asks for a block it lacks at most once per `fetch_retry` ticks
+    (impl/hotstuff/replica.py `_want`): a proposal on a parent n1 never received makes it ask the
+    proposer and the parent's QC voters, the same proposal again a tick later asks nobody, and
+    once fetch_retry ticks have passed it asks again."""
+    keys = Keys(7, NODES, ("c1",))
+    node, _ = _in_bft_epoch(keys, "n1", bft=HOTSTUFF)
+    ring = keys.hotstuff(2)
+    parent = Block(GENESIS.hash, 1, GENESIS_QC, "n2")  # view 1's, never sent to n1
+    votes = tuple((v, ring.signer(v).sign(vote_bytes(parent.hash, 1))) for v in ("n2", "n3", "n4"))
+    block = Block(parent.hash, 2, QC(parent.hash, 1, votes), "n3")  # n3 leads view 2
+    proposal = Proposal(block, ring.signer("n3").sign(proposal_bytes(block)))
+    core = node.current.core
+    assert isinstance(core, HybridHotStuff)
+    retry = core.config.fetch_retry
+
+    def asked(now: int) -> list[str]:
+        effects = node.step(Deliver("n3", HotStuffWire(2, proposal), now))
+        return sorted(
+            e.dest
+            for e in effects
+            if isinstance(e, Send) and e.message.message == BlockRequest(parent.hash)
+        )
+
+    assert asked(100) == ["n2", "n3", "n4"]
+    assert asked(101) == []
+    assert asked(100 + retry - 1) == []
+    assert asked(100 + retry) == ["n2", "n3", "n4"]
 
 
 def test_a_bft_epoch_drops_a_sealed_raft_message_for_it() -> None:

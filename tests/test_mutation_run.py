@@ -30,6 +30,7 @@ from mutation.run import (
     score_cell,
     still_by_rule,
     tabulate,
+    to_rerun,
     wilson,
 )
 
@@ -178,6 +179,26 @@ def test_a_listed_equivalent_that_names_its_mutant_classifies_only_that_one() ->
     (row,), _ = tabulate({"impl/raft/log.py": [one, other]}, [unnamed])
     assert (row.equivalent, row.gaps) == (2, [])
     assert lookup(index([entry]), one.key(), other.name) is None
+
+
+def test_a_rerun_of_gaps_tests_the_unlisted_survivors_and_what_has_no_verdict() -> None:
+    """A mutant whose test process died (mutmut's "segfault") or was cut has no verdict: it stays
+    out of the score, its file never complete, until `--rerun gaps` runs it again."""
+    mutants = [
+        _mutant(1, "killed"),
+        _mutant(2, "survived"),
+        _mutant(3, "survived"),
+        _mutant(4, "segfault"),
+        _mutant(5, "suspicious"),
+        _mutant(6, "timeout"),
+        _mutant(7, "not checked"),
+    ]
+    mutants[2].removed, mutants[2].added = ("a",), ("b",)
+    listed = Equivalent("impl/raft/log.py", "f", ("a",), ("b",), "why")
+    (row,), _ = tabulate({"impl/raft/log.py": mutants}, [listed])
+    assert (row.killed, row.equivalent, row.timeout, row.other) == (1, 1, 1, 3)
+    names = to_rerun({"impl/raft/log.py": mutants}, [listed])
+    assert names == {m.name for m in (mutants[1], mutants[3], mutants[4])}
 
 
 def test_a_cached_rule_classification_holds_only_while_its_verdict_does() -> None:
