@@ -61,6 +61,7 @@ from meshcheck.impl.raft.messages import (
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER
 from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.sim.storage import Durable
 
 NODES = ("n1", "n2", "n3", "n4")
 
@@ -456,6 +457,53 @@ def test_a_sealed_payload_that_is_no_raft_message_is_dropped(keys: Keys) -> None
     assert isinstance(core, RaftNode) and (core.term, core.log.last_index) == (0, 0)
 
 
+def test_a_restarted_node_announces_its_history_again_from_the_first_position(keys: Keys) -> None:
+    """A restart loses what the node had announced: its machine is rebuilt (here epoch 2's, from
+    the start state the switch persisted, which holds the op epoch 1 committed) and every
+    committed op is announced again as an Apply, from position 1, as the first time."""
+    disk = Durable()
+
+    def kept(effects: list[Effect]) -> list[Effect]:
+        for e in effects:
+            if isinstance(e, Persist):
+                disk.apply(e.writes)
+        return effects
+
+    n = node(keys)
+    kept(n.step(Restart({})))
+    op = tagged(keys, 5)
+    n.machine.apply_entry(OpEntry(op, 1))
+    first = [e for e in kept(switch(n, keys)) if isinstance(e, Apply)]
+    assert [(e.index, e.value) for e in first] == [(1, (*op.key, 1))]
+    again = node(keys)
+    applied = [e for e in again.step(Restart(disk.view())) if isinstance(e, Apply)]
+    assert again.epoch == 2 and applied == first
+
+
+class _PassThrough:
+    """A Byzantine behaviour that changes nothing (impl/hybrid/byzantine.py's shape)."""
+
+    def act(self, node: HybridNode, effects: list[Effect]) -> list[Effect]:
+        return effects
+
+
+@pytest.mark.parametrize(("tainted", "behaviours"), [(True, False), (False, True), (True, True)])
+def test_a_byzantine_node_announces_nothing_it_applies(
+    keys: Keys, tainted: bool, behaviours: bool
+) -> None:
+    """A node with Byzantine behaviours, or one that had them once (`tainted`: made honest again,
+    its state is still not the service's), keeps its Apply effects to itself: the simulator's
+    State Machine Safety record is the honest nodes'. Everything else it says goes out."""
+    n = node(keys)
+    n.step(Restart({}))
+    n.tainted = tainted
+    n.behaviours = [_PassThrough()] if behaviours else []
+    n.machine.apply_entry(OpEntry(tagged(keys, 5), 1))
+    effects = switch(n, keys)
+    assert not [e for e in effects if isinstance(e, Apply)]
+    assert [e for e in effects if isinstance(e, SetTimer)]
+
+
 # -- the switch ----------------------------------------------------------------------------------------
 
 
@@ -617,7 +665,8 @@ def test_a_node_stops_proposing_its_evidence_once_committed_whatever_came_of_it(
     """A node proposes its own records again at every retry until they are committed: once its
     epoch applied one, accepted or refused (a copy of it whose signature fails has the same key:
     the chain took that record in, and proposing it again cannot change the verdict), and once
-    an earlier epoch took it in (the record that switched the epoch), it is no longer pending."""
+    an earlier epoch took it in (the record that switched the epoch), it is no longer pending, and
+    the switch does not carry it into the next epoch."""
     n = started(keys)
     n.step(Deliver("n2", "not a hybrid message"))
     (record,) = n.reported
@@ -634,8 +683,11 @@ def test_a_node_stops_proposing_its_evidence_once_committed_whatever_came_of_it(
         n.step(Deliver("n4", sealed(keys, "n4", m)))
     (record,) = n.reported
     assert n.machine.apply_entry(EvidenceEntry(record))["evidence"] == ACCEPTED
-    n.step(Tick(RETRY))
+    switched = n.step(Tick(RETRY))
     assert n.epoch == 2 and n.pending == {}
+    # nor is it proposed to the epoch its own switch began: that epoch would apply it as a
+    # duplicate (its threat state holds the record's key from the start)
+    assert EvidenceEntry(record) not in pbft_requests(switched)
 
 
 # -- a leader that censors evidence ------------------------------------------------------------------

@@ -598,9 +598,7 @@ class HybridNode:
                 for request in waiting.requests:
                     self._answer(waiting.op, request, done)
                 del self.waiting[held]
-        for key in list(self.pending):
-            if key in machine.evidence_seen or key in machine.threat.keys:
-                del self.pending[key]
+        self._forget_committed(machine)
         history = machine.history
         if self._history_out > len(history):
             self._history_out = len(history)  # restarted from an epoch's start
@@ -613,9 +611,19 @@ class HybridNode:
             self._out.append(Apply(position + 1, (*key, epoch), record))
         self._history_out = len(history)
 
+    def _forget_committed(self, machine: HybridMachine) -> None:
+        """Stop proposing the records of this node that `machine`'s chain took in, accepted or
+        refused (proposing one again cannot change its verdict)."""
+        for key in list(self.pending):
+            if key in machine.evidence_seen or key in machine.threat.keys:
+                del self.pending[key]
+
     def _switch(self, start: HybridState) -> None:
         """Switch(i): the epoch ended at the entry just applied; enter the next one."""
         self._out.append(Action("Switch", {"i": self.id}))
+        # what the closing epoch took in (the switch entry among it, when that is this node's own
+        # record) would be applied again by the next epoch if proposed there
+        self._forget_committed(self.machine)
         was = self.protocols.get(self.epoch)
         self.epoch = start.epoch
         self.protocols[start.epoch] = start.protocol

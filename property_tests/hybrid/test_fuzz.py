@@ -152,12 +152,15 @@ def test_f_plus_1_colluding_equivocators_break_agreement() -> None:
     """n1 (the PBFT primary of view 0) and n2 equivocate and tamper: two of four nodes, one more
     than f. Their evidence switches the cluster to PBFT, where n1 pre-prepares one op to n3 and
     another to n4 and n2 votes for both: n3 and n4 close epoch 2 with different histories, and the
-    hybrid monitor's NoCommittedOpLost reports it. n1 alone (f of them) cannot."""
+    hybrid monitor's NoCommittedOpLost reports it. n1 alone (f of them) cannot. (A seed on which
+    the break reaches a closed epoch: on most seeds two colluders stall the run first, which the
+    liveness check reports; this one was found by a sweep, as the seed before it was, which
+    stopped breaking when nodes ceased to propose their own switch entry into the next epoch.)"""
     with pytest.raises(
-        CheckFailed, match=r"NoCommittedOpLost violated at n4 .*: epoch 2 closed with history"
+        CheckFailed, match=r"NoCommittedOpLost violated at n[34] .*: epoch 2 closed with history"
     ):
-        _colluding(8, ("n1", "n2"))
-    alone = _colluding(8, ("n1",))
+        _colluding(67, ("n1", "n2"))
+    alone = _colluding(67, ("n1",))
     assert alone.hc.metrics()["switches"] >= 1  # it did switch to PBFT, and stayed safe there
 
 
