@@ -307,6 +307,16 @@ def test_a_replicas_key_is_derived_from_the_protocol_the_seed_and_the_holder() -
 def test_a_set_is_signed_by_its_items_in_any_order_and_a_stranger_type_is_refused() -> None:
     # the format, tag by tag: one byte for None and the booleans, tag and length for the rest
     assert (encode(None), encode(True), encode(False)) == (b"N", b"T", b"F")
+    two = (2).to_bytes(4, "big")
+    assert (encode(12), encode("ab"), encode(b"ab")) == (
+        b"i" + two + b"12",
+        b"s" + two + b"ab",
+        b"b" + two + b"ab",
+    )
+    body = Prepare(0, 1, b"d", "r2")
+    assert encode(Signed(body, "r2", b"sig")) == (
+        b"S" + signing_bytes(body) + encode("r2") + encode(b"sig")
+    )
     assert encode(frozenset({"a"})) == b"f" + (1).to_bytes(4, "big") + encode("a")
     both = sorted([encode("a"), encode("b")])
     assert encode(frozenset({"b", "a"})) == b"f" + (2).to_bytes(4, "big") + b"".join(both)
