@@ -39,15 +39,16 @@ def data_size() -> int:
 
 
 def headroom() -> int:
+    """The headroom in bytes (ValueError, with one line saying why, for a bad setting)."""
     text = os.environ.get("MESHCHECK_MUTANT_MEMORY_GB", "")
     try:
         gb = float(text) if text else DEFAULT_GB
     except ValueError:
-        raise pytest.UsageError(
+        raise ValueError(
             f"MESHCHECK_MUTANT_MEMORY_GB={text!r}: not a number of gigabytes"
         ) from None
-    if gb <= 0:
-        raise pytest.UsageError(f"MESHCHECK_MUTANT_MEMORY_GB={text!r}: must be above 0")
+    if not gb > 0:
+        raise ValueError(f"MESHCHECK_MUTANT_MEMORY_GB={text!r}: must be above 0")
     return int(gb * 2**30)
 
 
@@ -64,4 +65,7 @@ def cap(mutant: str) -> int | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    cap(os.environ.get("MUTANT_UNDER_TEST", ""))
+    try:
+        cap(os.environ.get("MUTANT_UNDER_TEST", ""))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None

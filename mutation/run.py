@@ -76,8 +76,9 @@ from typing import Any, Final
 
 # run as a script (python mutation/run.py), its own folder is on the path, not the repository's
 try:
-    from mutation import reach, record
+    from mutation import memory_cap, reach, record
 except ModuleNotFoundError:
+    import memory_cap  # type: ignore[no-redef,import-not-found]
     import reach  # type: ignore[no-redef,import-not-found]
     import record  # type: ignore[no-redef,import-not-found]
 
@@ -1084,6 +1085,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.sample is not None and args.sample < 1:
             raise BadInput("--sample must be at least 1")
         load_equivalents()  # a malformed list fails before an hour of testing, not after
+        try:
+            memory_cap.headroom()  # as does a bad memory setting, in every mutant's run
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
         if args.command == "run":
             seconds = run_mutmut(
                 groups, args.workers, args.rerun, args.sample, args.select == "line"

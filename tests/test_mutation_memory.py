@@ -4,6 +4,7 @@ mutmut files as no verdict; the clean runs are not capped, and a bad setting is 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,13 +53,25 @@ def test_the_runs_of_no_mutant_are_not_capped(run: str) -> None:
     assert _grow(run) == ["False", "allocated"]
 
 
-@pytest.mark.parametrize("value", ["six", "0", "-1"])
+@pytest.mark.parametrize("value", ["six", "0", "-1", "nan"])
 def test_a_headroom_that_is_no_positive_number_is_refused(
     value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MESHCHECK_MUTANT_MEMORY_GB", value)
-    with pytest.raises(pytest.UsageError, match="MESHCHECK_MUTANT_MEMORY_GB"):
+    with pytest.raises(ValueError, match="MESHCHECK_MUTANT_MEMORY_GB"):
         memory_cap.headroom()
+    # in the campaign's command: one line and exit 2, before any test runs
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "mutation" / "run.py"), "run", "rsm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "MESHCHECK_MUTANT_MEMORY_GB": value},
+    )
+    assert proc.returncode == 2, proc.stderr[-500:]
+    [line] = (proc.stdout + proc.stderr).strip().splitlines()
+    assert "MESHCHECK_MUTANT_MEMORY_GB" in line
 
 
 def test_the_headroom_defaults_to_six_gigabytes(monkeypatch: pytest.MonkeyPatch) -> None:
