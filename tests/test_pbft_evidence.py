@@ -676,3 +676,33 @@ def test_a_message_signed_with_a_field_of_another_type_is_evidence_not_a_crash()
     for body in (*_retyped(reply), attrs.evolve(reply, request="a")):  # type: ignore[arg-type]
         assert client.step(Deliver("r1", signed("r1", body))) == []
     assert client.outstanding and client.accepted == []
+
+
+def test_a_message_of_another_kind_inside_a_certificate_is_evidence_not_a_crash() -> None:
+    """A signed body of the wrong class where the declared type names another: a client's request
+    for a certificate's pre-prepare, a commit among its prepares, a prepare among a view change's
+    checkpoint proof, a view change among a new view's pre-prepares. Each is well typed field by
+    field, so the field-level check passed it, and the first one raised AttributeError in every
+    honest replica that checked the view change (a Byzantine replica's replay, found by a
+    `make verify` run: property_tests/pbft/test_free_runs.py `REPLAYED_REQUEST_IN_A_CERTIFICATE`).
+    Now each is `malformed` evidence against its signer, and proves it."""
+    pp = pre_prepare(1, request("a"))
+    cert = certificate(pp)
+    vc = view_change(1, "r4", cert).body
+    as_request: Any = request("a")
+    commit: Any = signed("r2", Commit(0, 1, pp.body.digest, "r2"))
+    a_prepare: Any = prepare(pp, "r2")
+    cases: list[Any] = [
+        attrs.evolve(vc, prepared=(attrs.evolve(cert, pre_prepare=as_request),)),
+        attrs.evolve(vc, prepared=(attrs.evolve(cert, prepares=(commit, cert.prepares[1])),)),
+        attrs.evolve(vc, ckpt_proof=(a_prepare,)),
+        attrs.evolve(vc, prepared=("not a proof",)),
+    ]
+    for body in cases:
+        assert malformed(signed("r4", body)) is not None, body
+        box = Box("r3")
+        box.deliver(signed("r4", body), source="r4")
+        (record,) = box.node.audit.records
+        assert (record.accused, record.kind) == ("r4", MALFORMED), body
+        assert proves(record, box.config, box.node.verify), body
+    assert malformed(signed("r4", vc)) is None

@@ -30,6 +30,7 @@ from typing import Any, Final, TypeAlias, get_args
 
 import attrs
 
+from meshcheck.impl.base.shape import mismatch
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hybrid.threat import Evidence
@@ -76,25 +77,7 @@ class ClockEntry:
 
 Entry: TypeAlias = OpEntry | EvidenceEntry | ClockEntry
 
-# the declared field types an entry's or a Raft message's fields are checked against (annotations
-# are strings here)
-_DECLARED: dict[str, type] = {
-    "int": int,
-    "str": str,
-    "bytes": bytes,
-    "bool": bool,
-    "tuple[Any, ...]": tuple,
-    "tuple[Entry, ...]": tuple,
-}
 _RAFT_MESSAGES: Final = get_args(raft.Message)
-
-
-def _typed(value: Any, cls: type) -> bool:
-    """`value` is a `cls` whose int, str, bytes, bool and tuple fields hold what they declare."""
-    return isinstance(value, cls) and all(
-        isinstance(getattr(value, f.name), _DECLARED.get(str(f.type), object))
-        for f in attrs.fields(cls)
-    )
 
 
 def well_formed(value: Any) -> bool:
@@ -105,12 +88,8 @@ def well_formed(value: Any) -> bool:
     client op or evidence record, as readily as a real one, and an honest node reading such an
     entry as what it claims to be would fail in its step. It is refused like an entry whose
     signature fails (`Keys.entry_ok`), and applied as a value that is no entry (HybridMachine)."""
-    if isinstance(value, OpEntry):
-        return _typed(value, OpEntry) and _typed(value.op, ClientOp)
-    if isinstance(value, ClockEntry):
-        return _typed(value, ClockEntry)
-    if isinstance(value, EvidenceEntry):
-        return _typed(value.record, Evidence)
+    if isinstance(value, OpEntry | ClockEntry | EvidenceEntry):
+        return mismatch(value, type(value)) is None  # impl/base/shape.py: all the way down
     return isinstance(value, str)
 
 
@@ -123,11 +102,7 @@ def raft_well_formed(message: Any) -> bool:
     node seals such a message: the seal proves tampering (proofs.py `_raft_tampering`), and it is
     not followed. The entries' values are checked apart (`Keys.entry_ok`)."""
     cls = type(message)
-    return (
-        cls in _RAFT_MESSAGES
-        and _typed(message, cls)
-        and all(_typed(e, raft.Entry) for e in getattr(message, "entries", ()))
-    )
+    return cls in _RAFT_MESSAGES and mismatch(message, cls) is None
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 
+from meshcheck.impl.base.shape import mismatch
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft.crypto import sha256
 
@@ -227,43 +228,16 @@ def encode(value: Any) -> bytes:
     return bytes(out)
 
 
-_SIMPLE: Final[dict[Any, type]] = {"int": int, "bool": bool, "bytes": bytes, "str": str}
-
-
-@functools.cache
-def _field_types(cls: type) -> tuple[tuple[str, type | None], ...]:
-    """Each signed field of a message class with the simple type it declares (int, bool, bytes,
-    str), or None when it declares another (a tuple, a body, a value), read from its annotation."""
-    found = []
-    for f in attrs.fields(cls):
-        if f.metadata.get("unsigned"):
-            continue
-        declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", None)
-        found.append((f.name, _SIMPLE.get(declared)))
-    return tuple(found)
-
-
 def malformed(value: Any) -> str | None:
     """Why a signed message is not of its declared types (None: it is): a signer can sign any
-    value it likes, a string where a sequence number belongs too, and a receiver that compared it
-    with a number would fail. Every message inside (a certificate's, a view change's) is looked at;
-    unsigned fields are not, since a relayer may change them and they are checked where used."""
-    stack = [value]
-    while stack:
-        here = stack.pop()
-        if isinstance(here, tuple):
-            stack.extend(here)
-            continue
-        cls = type(here)
-        if cls.__module__ != __name__ or not attrs.has(cls):
-            continue  # not a message: a client's operation is its own business
-        for name, simple in _field_types(cls):
-            field = getattr(here, name)
-            if simple is None:
-                stack.append(field)
-            elif not isinstance(field, simple) or (simple is int and isinstance(field, bool)):
-                return f"its {cls.__name__}'s {name} is a {type(field).__name__}, not {simple.__name__}"
-    return None
+    value it likes, a string where a sequence number belongs, a client's request where a
+    certificate's pre-prepare belongs, and a receiver that read it as what it claims to be would
+    fail. The declared types are walked all the way down (impl/base/shape.py): every message
+    inside (a certificate's, a view change's) is looked at, to the class of each signed body;
+    unsigned fields are not, since a relayer may change them and they are checked where used. A
+    client's operation is its own business (`Value`: anything)."""
+    hint = Signed[Body] if isinstance(value, Signed) else type(value)
+    return mismatch(value, hint, skip="unsigned")
 
 
 @functools.lru_cache(maxsize=1 << 16)

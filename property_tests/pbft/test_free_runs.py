@@ -12,7 +12,7 @@ from hypothesis import settings
 
 from meshcheck.impl.base.effects import Effect, Reply
 from meshcheck.impl.pbft import Client, mutants
-from meshcheck.impl.pbft.byzantine import Assignment, MissingSignature, Silent, Twins
+from meshcheck.impl.pbft.byzantine import Assignment, MissingSignature, Replay, Silent, Twins
 from meshcheck.property_tests import free_runs as shared_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, Storm
@@ -50,6 +50,29 @@ def test_a_request_commits_within_the_bound_once_faults_stop() -> None:
 
 def test_free_runs_are_behaviours_of_the_spec() -> None:
     trace_validation(frozenset(), settings())
+
+
+# Found by a `make verify` run (dev profile, 2026-11-24): r1 replays old messages and the fuzzer
+# changes what it holds; a view change whose prepared certificate held r1's signed copy of a client
+# request where the pre-prepare belongs raised AttributeError in every honest replica that checked
+# it. The declared types are now walked to each signed body's class (impl/base/shape.py).
+REPLAYED_REQUEST_IN_A_CERTIFICATE = Schedule(
+    seed=12,
+    ticks=500,
+    drop=0.05,
+    duplicate=0.02,
+    delay=0.02,
+    crash=0.3,
+    partition=0.3,
+    every=25,
+    byzantine={"r1": (Replay(share=0.3, burst=1),)},
+    checkpoint_every=2,
+    fuzz=1.0,
+)
+
+
+def test_a_request_in_a_certificate_is_refused_not_a_crash() -> None:
+    check_safety(REPLAYED_REQUEST_IN_A_CERTIFICATE, 4, frozenset())
 
 
 # -- each check can fail --------------------------------------------------------------------------
