@@ -39,6 +39,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _seed(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     from meshcheck.traces.history import models as history_models  # light: attrs only
 
@@ -206,6 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         metavar="N",
         help="processes to spread the checks over (default: every core; 1: one after another)",
+    )
+    seeded = v.add_mutually_exclusive_group()
+    seeded.add_argument(
+        "--seed",
+        metavar="S",
+        type=_seed,
+        help="explore: the property tests' Hypothesis runs seeded with S instead of derandomized "
+        "(a failure is kept in the regression corpus)",
+    )
+    seeded.add_argument(
+        "--explore",
+        action="store_true",
+        help="explore with a fresh seed, drawn and printed (as --seed with that seed)",
     )
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")

@@ -70,7 +70,7 @@ from meshcheck.impl.base.errors import (
     Terminated,
 )
 from meshcheck.progress import ProgressPrinter
-from meshcheck.property_tests.profiles import HYPOTHESIS
+from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
 # verify profile -> Hypothesis profile
@@ -327,11 +327,18 @@ def _run_tracked(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[in
 
 
 def test_rows(
-    root: Path, profile: str, scratch: Path, chosen: Chosen = None, workers: int = 1
+    root: Path,
+    profile: str,
+    scratch: Path,
+    chosen: Chosen = None,
+    workers: int = 1,
+    seed: int | None = None,
 ) -> Iterator[Row]:
     """The property tests in one pytest run, a row per test in collection order; `workers` > 1
     spreads their files over that many pytest-xdist processes (`--dist loadfile`: a file's module
-    fixtures, a JVM or a TLC run, are built once), as `make test` does."""
+    fixtures, a JVM or a TLC run, are built once), as `make test` does. Derandomized, or seeded
+    with `seed` (an exploration: property_tests/profiles.py), and with Python's string hashes
+    fixed, so that nothing of the draw depends on the process."""
     from meshcheck import verify_order
 
     tests = test_paths(root, chosen)
@@ -343,8 +350,13 @@ def test_rows(
         MESHCHECK_HYPOTHESIS=HYPOTHESIS_PROFILE[profile],
         MESHCHECK_COVERAGE="1",
         MESHCHECK_COVERAGE_DIR=str(covered),
+        PYTHONHASHSEED="0",
         **{verify_order.ENV: str(order)},
     )
+    env.pop(SEED_ENV, None)
+    if seed is not None:
+        env[SEED_ENV] = str(seed)
+        env["MESHCHECK_FAILURES"] = str(explored_failures(seed))
     spread = min(workers, _test_files(tests)) if _has_xdist() else 1
     start = time.perf_counter()
     returncode, stdout, stderr = _run_tracked(
@@ -701,6 +713,35 @@ def _replay_row(path: Path, name: str, root: Path) -> Row:
     return Row("traces", name, "FAIL", outcome.steps, "steps", seconds, outcome.problem)
 
 
+def explored_failures(seed: int) -> Path:
+    """Where an exploration's property tests write their failures: reports/failures/seed-S/ under
+    the current folder, apart from other runs', so that `keep_explored` keeps just this run's."""
+    return Path.cwd() / "reports" / "failures" / f"seed-{seed}"
+
+
+def keep_explored(folder: Path, seed: int, corpus: Path) -> list[Path]:
+    """Copy each counterexample an exploration with `seed` wrote into the regression corpus of
+    its protocol (traces/counterexamples/<protocol>/found-<seed>-<file>), with `#meta.found`
+    saying which run found it, so that every later run, derandomized, replays it: it must hold on
+    the implementation, and fails until the bug is fixed (then `#meta.fixed` and a row of
+    traces/counterexamples/README.md say what it was). `corpus`: traces/counterexamples/."""
+    from meshcheck.impl.base.values import FrozenDict
+    from meshcheck.traces import itf
+
+    if not folder.is_dir():
+        return []
+    kept: list[Path] = []
+    for path in sorted(folder.glob("*.itf.json")):
+        trace = itf.read(path)
+        protocol = trace.meta.get("protocol")
+        if not isinstance(protocol, str):
+            continue
+        meta = {**trace.meta, "found": f"meshcheck verify --seed {seed}"}
+        target = corpus / protocol / f"found-{seed}-{path.name}"
+        kept.append(itf.write(attrs.evolve(trace, meta=FrozenDict(meta)), target))
+    return kept
+
+
 def summarize(rows: list[Row]) -> str:
     body = [
         (
@@ -726,9 +767,21 @@ def exit_code(rows: list[Row]) -> int:
     return EXIT_HOLDS
 
 
-def write_json(rows: list[Row], path: Path, profile: str) -> None:
+def seed_text(seed: int | None) -> str:
+    """How a run's examples were drawn, as the report says it."""
+    if seed is None:
+        return "derandomized (each check's seed a hash of its test)"
+    return f"seed {seed} (again: meshcheck verify --seed {seed})"
+
+
+def write_json(rows: list[Row], path: Path, profile: str, seed: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"profile": profile, "exit": exit_code(rows), "checks": [attrs.asdict(r) for r in rows]}
+    doc = {
+        "profile": profile,
+        "seed": "derandomized" if seed is None else seed,
+        "exit": exit_code(rows),
+        "checks": [attrs.asdict(r) for r in rows],
+    }
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
@@ -776,6 +829,9 @@ class Plan:
     chosen: tuple[str, ...] | None
     scratch: Path  # the run's scratch folder (the property tests' JUnit report and coverage)
     workers: int = 1
+    seed: int | None = (
+        None  # an exploration's seed; None: derandomized (property_tests/profiles.py)
+    )
 
 
 def stage_units(plan: Plan, kind: str) -> list[Unit]:
@@ -788,7 +844,11 @@ def stage_units(plan: Plan, kind: str) -> list[Unit]:
     if kind == "tests":
 
         def tests() -> list[Row]:
-            return list(test_rows(plan.root, plan.profile, plan.scratch, plan.chosen, plan.workers))
+            return list(
+                test_rows(
+                    plan.root, plan.profile, plan.scratch, plan.chosen, plan.workers, plan.seed
+                )
+            )
 
         return [Unit("tests", "property_tests", tests)]
     if kind == "traces":
@@ -836,6 +896,13 @@ def run_verify(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else project_root()
     kinds = tuple(k for k in KINDS if k in args.only) if args.only else KINDS
     chosen = chosen_protocols(getattr(args, "protocol", None))
+    seed: int | None = getattr(args, "seed", None)
+    if getattr(args, "explore", False):
+        import secrets
+
+        seed = secrets.randbelow(2**32)
+    if seed is not None:
+        print(f"== exploring: {seed_text(seed)}", file=sys.stderr, flush=True)
     if chosen is not None and not own_project(root):
         raise MeshcheckError(
             "--protocol picks meshcheck's registered protocols, not --root's specs"
@@ -844,7 +911,12 @@ def run_verify(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with sigterm_interrupts(), tempfile.TemporaryDirectory(prefix="meshcheck-verify-") as scratch:
         plan = Plan(
-            root, args.profile, None if chosen is None else tuple(chosen), Path(scratch), workers
+            root,
+            args.profile,
+            None if chosen is None else tuple(chosen),
+            Path(scratch),
+            workers,
+            seed,
         )
         if workers == 1:
             for kind in kinds:
@@ -863,7 +935,7 @@ def run_verify(args: argparse.Namespace) -> int:
     failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
         f"\n{len(rows) - failed} of {len(rows)} checks passed in {time.perf_counter() - start:.1f}s "
-        f"(profile {args.profile})"
+        f"(profile {args.profile}; examples {seed_text(seed)})"
     )
     totals = totals_line(rows)
     if totals:
@@ -871,13 +943,17 @@ def run_verify(args: argparse.Namespace) -> int:
     reports = Path.cwd() / "reports"
     json_path = Path(args.json) if args.json else reports / "verify.json"
     junit_path = Path(args.junit) if args.junit else reports / "verify.xml"
-    write_json(rows, json_path, args.profile)
+    write_json(rows, json_path, args.profile, seed)
     write_junit(rows, junit_path)
     print(f"report: {json_path}, {junit_path}")
     if getattr(args, "html", None) is not None:
         from meshcheck.html.from_verify import write_report
 
         print(f"html: {write_report(rows, args.html, profile=args.profile, root=root)}")
+    if seed is not None and own_project(root):
+        corpus = root / "traces" / "counterexamples"
+        for path in keep_explored(explored_failures(seed), seed, corpus):
+            print(f"kept in the regression corpus: {path.relative_to(root)}")
     return exit_code(rows)
 
 
