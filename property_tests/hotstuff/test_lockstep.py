@@ -1,6 +1,13 @@
 """Lockstep of the HotStuff replicas against specs/HotStuff.tla (every replica honest): the correct
 group follows every path the loaded Hypothesis profile draws, and a mutant that changes what the
-spec sees diverges with the variable that differs."""
+spec sees diverges with the variable that differs.
+
+A mutant's kill is a scripted spec path (`_follow`), not a random search that may or may not reach
+the bug: under the dev profile (property_tests/profiles.py) Hypothesis is not derandomized, so a
+`pytest.raises(CheckFailed)` around a search is a coin toss. Each path was the counterexample of a
+derandomized search, shrunk; the correct group follows it, the mutant diverges at its last step.
+`meshcheck mutants` (derandomized, mutants_cmd.mutant_settings) measures whether the searches
+themselves reach the bugs."""
 
 from __future__ import annotations
 
@@ -12,9 +19,10 @@ from hypothesis import Phase, settings
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.messages import BlockRequest
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import Follower
+from meshcheck.property_tests.harness import Follower, LockstepSpec
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import (
+    HOTSTUFF,
     HOTSTUFF_BYZANTINE,
     Driver,
     lockstep,
@@ -27,20 +35,50 @@ def test_the_replicas_follow_the_spec() -> None:
     lockstep(frozenset(), settings())
 
 
+B1 = "<<[cmd |-> a, view |-> 1]>>"
+B2 = "<<[cmd |-> a, view |-> 2]>>"
+B12 = "<<[cmd |-> a, view |-> 1], [cmd |-> a, view |-> 2]>>"
+B123 = "<<[cmd |-> a, view |-> 1], [cmd |-> a, view |-> 2], [cmd |-> a, view |-> 3]>>"
+
+# r1 sleeps through views 1 and 2 and then votes for the view-3 block, whose justify is the QC for
+# the view-2 block: Algorithm 4's update (Yin et al., PODC 2019) locks its grandparent, the view-1
+# block (lock_not_updated does not), and commits its great-grandparent, genesis (commit_on_two_chain
+# commits the view-1 block, the head of a two-chain of consecutive views)
+THREE_CHAIN = [
+    "Propose(i=r2, v=1)",
+    "Timeout(i=r1)",
+    f"Vote(i=r2, b={B1})",
+    f"Vote(i=r3, b={B1})",
+    f"Vote(i=r4, b={B1})",
+    f"FormQC(i=r3, b={B1})",
+    "Propose(i=r3, v=2)",
+    "Timeout(i=r1)",
+    f"Vote(i=r2, b={B12})",
+    f"Vote(i=r3, b={B12})",
+    f"Vote(i=r4, b={B12})",
+    f"FormQC(i=r4, b={B12})",
+    "Propose(i=r4, v=3)",
+    f"Vote(i=r1, b={B123})",
+]
+# r1's first vote: the view-1 block extends the genesis lock, which safeNode's safety clause admits;
+# its justify is in the lock's view, so the liveness clause alone (safe_node_without_safety_clause)
+# refuses it
+FIRST_VOTE = ["Propose(i=r2, v=1)", f"Vote(i=r1, b={B1})"]
+
+
 @pytest.mark.parametrize(
-    "mutant,variable",
+    "mutant,labels,variable",
     [
-        (mutants.LOCK_NOT_UPDATED, "locked"),
-        (mutants.COMMIT_ON_TWO_CHAIN, "committed"),
-        (mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE, "lastVoted"),
+        (mutants.LOCK_NOT_UPDATED, THREE_CHAIN, "locked"),
+        (mutants.COMMIT_ON_TWO_CHAIN, THREE_CHAIN, "committed"),
+        (mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE, FIRST_VOTE, "lastVoted"),
     ],
 )
-def test_a_mutant_diverges(mutant: str, variable: str) -> None:
+def test_a_mutant_diverges(mutant: str, labels: list[str], variable: str) -> None:
+    _follow(labels, spec=HOTSTUFF)
     with pytest.raises(CheckFailed) as failed:
-        lockstep(
-            frozenset({mutant}),
-            settings(max_examples=60, database=None, phases=[Phase.generate]),
-        )
+        _follow(labels, frozenset({mutant}), spec=HOTSTUFF)
+    assert failed.value.steps == len(labels)  # at the path's last step
     assert f"{variable}: " in failed.value.message
 
 
@@ -51,36 +89,52 @@ def test_the_replicas_follow_the_spec_with_a_byzantine_puppet() -> None:
     lockstep_byzantine(frozenset(), settings())
 
 
+# r2 and r3 vote for the view-1 block, so with r1's vote it has a QC; r1, the leader of view 4,
+# proposes to r4 a view-4 block on that QC and r4 votes for it. The driver then offers r4 r1's other
+# view-4 block, on the genesis QC (Driver.tempt)
+SECOND_BLOCK_OF_VIEW_4 = [
+    "Propose(i=r2, v=1)",
+    f"Vote(i=r2, b={B1})",
+    f"Vote(i=r3, b={B1})",
+    "Vote(i=r4, b=<<[cmd |-> a, view |-> 1], [cmd |-> a, view |-> 4]>>)",
+]
+
+
 def test_the_puppet_kills_a_second_vote_in_one_view() -> None:
     """vote_twice_in_view, which the honest lockstep misses: r1, the leader of view 4, offers a
-    replica that voted in view 4 its other block of that view; the mutant votes again, the spec
-    does not (Vote's View(b) > lastVoted), and msgs differ."""
+    replica that voted in view 4 its other block of that view; the correct replica refuses it and
+    the mutant votes again, which the spec does not (Vote's View(b) > lastVoted): msgs differ."""
+    _follow(SECOND_BLOCK_OF_VIEW_4)
     with pytest.raises(CheckFailed) as failed:
-        lockstep_byzantine(
-            frozenset({mutants.VOTE_TWICE_IN_VIEW}),
-            settings(max_examples=60, database=None, phases=[Phase.generate]),
-        )
-    assert "msgs: only in impl" in failed.value.message
-    lockstep(  # the honest lockstep misses it
+        _follow(SECOND_BLOCK_OF_VIEW_4, frozenset({mutants.VOTE_TWICE_IN_VIEW}))
+    assert failed.value.steps == len(SECOND_BLOCK_OF_VIEW_4)
+    assert "msgs: only in impl [block |-> <<[cmd |-> a, view |-> 4]>>, src |-> r4" in (
+        failed.value.message
+    )
+    # the honest lockstep misses it: an honest leader proposes one block per view, so no replica
+    # is offered a second one (derandomized, so that this is the same search every run)
+    lockstep(
         frozenset({mutants.VOTE_TWICE_IN_VIEW}),
-        settings(max_examples=60, database=None, phases=[Phase.generate]),
+        settings(max_examples=60, derandomize=True, database=None, phases=[Phase.generate]),
     )
 
 
-def _follow(labels: list[str]) -> Driver:
-    """The group with r1 a puppet, made to take the spec path of these action labels."""
-    (state,) = HOTSTUFF_BYZANTINE.stepper().init_states()
-    follower = HOTSTUFF_BYZANTINE.follower(HOTSTUFF_BYZANTINE, state, frozenset())
+def _follow(
+    labels: list[str],
+    bugs: frozenset[str] = frozenset(),
+    *,
+    spec: LockstepSpec = HOTSTUFF_BYZANTINE,
+) -> Driver:
+    """The group (by default with r1 a puppet) with `bugs`, made to take the spec path of these
+    action labels; CheckFailed at the first step it does not follow."""
+    (state,) = spec.stepper().init_states()
+    follower = spec.follower(spec, state, bugs)
     for label in labels:
-        (t,) = [t for t in HOTSTUFF_BYZANTINE.successors(state) if t.action.label() == label]
+        (t,) = [t for t in spec.successors(state) if t.action.label() == label]
         follower.take(t)
         state = t.state
     driver: Driver = follower.driver
     return driver
-
-
-B1 = "<<[cmd |-> a, view |-> 1]>>"
-B2 = "<<[cmd |-> a, view |-> 2]>>"
 
 
 @pytest.mark.parametrize(
