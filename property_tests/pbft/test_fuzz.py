@@ -192,8 +192,11 @@ def test_a_field_left_out_of_the_signature_is_found(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(sf, "PARTS", sf.parts())
     with pytest.raises(CheckFailed, match=r"Prepare\.digest changed .* still checks"):
         sf.check_coverage(messages.Prepare, ("digest",), random.Random(0), frozenset())
+    # the property's fixed cases do not reach Prepare.digest: Hypothesis's draws must, so they are
+    # derandomized (the dev profile is not, property_tests/profiles.py) and the same every run
+    found = settings(max_examples=1200, derandomize=True, database=None, phases=[Phase.generate])
     with pytest.raises(CheckFailed, match=r"Prepare\.digest changed"):
-        sf.signed_fields(frozenset(), settings(max_examples=1200, phases=[Phase.generate]))
+        sf.signed_fields(frozenset(), found)
 
 
 @pytest.mark.parametrize(
