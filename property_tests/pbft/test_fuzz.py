@@ -21,7 +21,7 @@ from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.pbft import messages, mutants, replica
 from meshcheck.impl.pbft.byzantine import Equivocate, Fuzz, Silent, forged_part
 from meshcheck.impl.pbft.byzantine.fuzz import SIGNED_PARTS, UNSIGNED_FIELDS
-from meshcheck.impl.pbft.evidence import BAD_VIEW_CHANGE
+from meshcheck.impl.pbft.evidence import MALFORMED, proves
 from meshcheck.impl.pbft.messages import Checkpoint, Request, ViewChange
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -239,13 +239,17 @@ def test_a_new_view_whose_view_changes_are_not_verified_is_caught(
 def test_a_view_change_carrying_a_request_where_a_checkpoint_goes_is_refused() -> None:
     """Found by the fuzzer: a view-change message whose checkpoint proof held a (validly signed)
     client request made the receiver raise AttributeError (a request has no `src`): one Byzantine
-    replica could stop any honest one. It is now refused as a bad view change."""
+    replica could stop any honest one. It is now refused as malformed: the declared types say a
+    checkpoint proof holds signed checkpoints (impl/pbft/messages.py `malformed`, which walks them
+    to each signed body's class), so its signer is caught by the type check, which anyone can
+    repeat (self-proving), before the view-change rules read it."""
     vc = sf.GALLERY.view_change
     request = sf.GALLERY.messages[Request]
     lie = sf.sign("r4", attrs.evolve(vc.body, ckpt_proof=(request, *vc.body.ckpt_proof[1:])))
     receiver = sf.receiver(frozenset())
     receiver.step(Deliver("r4", lie))
-    assert [(r.accused, r.kind) for r in receiver.audit.records] == [("r4", BAD_VIEW_CHANGE)]
+    assert [(r.accused, r.kind) for r in receiver.audit.records] == [("r4", MALFORMED)]
+    assert proves(receiver.audit.records[0], receiver.config, receiver.verify)
     # every signature in it checks: it is refused for what it says, not for a forgery
     assert isinstance(lie.body, ViewChange) and forged_part(lie, receiver.verify) is None
 
