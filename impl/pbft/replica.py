@@ -286,6 +286,8 @@ class Replica:
             return
         if self.audit.is_quarantined(m.signer):
             return
+        if m.signer not in self.config.replicas and not isinstance(m.body, Request):
+            return  # a client's key signs requests only: a vote it signs counts for no replica
         why = malformed(m)
         if why is not None:  # signed, so its signer made it: a string for a number, and the like
             self._report(m.signer, MALFORMED, (m,), why)

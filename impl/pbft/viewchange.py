@@ -101,6 +101,8 @@ def check_prepared(proof: PreparedProof, config: PbftConfig, verify: Verify) -> 
     for p in proof.prepares:
         if not _signed(p, Prepare) or not verify(p) or p.signer != p.body.src:
             return "a prepare's signature is bad"
+        if p.signer not in config.replicas:  # a client holds a key too: its prepare is no vote
+            return f"a prepare is signed by {p.signer}, no replica"
         if (p.body.view, p.body.seq, p.body.digest) != (pp.body.view, pp.body.seq, pp.body.digest):
             return "a prepare does not match its pre-prepare"
         if p.signer != pp.signer:
@@ -121,6 +123,8 @@ def check_view_change(m: Signed[ViewChange], config: PbftConfig, verify: Verify)
         for c in vc.ckpt_proof:
             if not _signed(c, Checkpoint) or not verify(c) or c.signer != c.body.src:
                 return "a checkpoint's signature is bad"
+            if c.signer not in config.replicas:
+                return f"a checkpoint is signed by {c.signer}, no replica"
             if (c.body.seq, c.body.digest) != (vc.ckpt, vc.ckpt_digest):
                 return "a checkpoint does not match the claimed stable checkpoint"
             signers.add(c.signer)
@@ -178,6 +182,8 @@ def check_new_view(m: Signed[NewView], config: PbftConfig, verify: Verify) -> st
             return "it carries something else than view-change messages"
         if not verify(vc) or vc.signer != vc.body.src:
             return "a view-change message's signature is bad"
+        if vc.signer not in config.replicas:
+            return f"a view-change message is signed by {vc.signer}, no replica"
         if vc.body.view != nv.view:
             return f"a view-change message is for view {vc.body.view}, not {nv.view}"
         why = check_view_change(vc, config, verify)
