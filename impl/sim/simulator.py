@@ -133,7 +133,10 @@ class Simulator(Cluster[N]):
             if a == self._chaos_chain:
                 self._chaos_round()
         elif kind == Kind.HEAL:
-            if a == self._partitions:
+            # A heal is stale when a later chaos partition replaced its own, or when the end of
+            # the faults (`_end_chaos`) healed the network already: a "heal" in the fault log after
+            # "faults end" would read as a partition that outlived the faults, and none does.
+            if a == self._partitions and self._partitioned:
                 self.network.heal()
                 self._partitioned = False
                 self._note("heal")
