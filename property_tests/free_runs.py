@@ -172,6 +172,23 @@ def unrecorded_first(
     return sim
 
 
+def not_calm(sim: Simulator[Any]) -> str | None:
+    """What still stands between the run and the calm a liveness bound counts from, or None.
+
+    A protocol promises progress only once every fault is over: no message lost, duplicated or
+    delayed from then on, every partition healed, every crashed node back up. `Faults.until`
+    (impl/sim/config.py) brings all three at once, at the first chaos round at or after it (a
+    partition drawn to last longer is healed there, a crashed node restarted), so the liveness
+    checks count their bounds from that round; this says so at the moment they start counting,
+    rather than have a partition that outlived the faults pass for the protocol's failure."""
+    cut = sim.network.cut_links
+    down = sorted(n for n, up in sim.up.items() if not up)
+    if not cut and not down:
+        return None
+    parts = ([f"links still cut: {cut}"] if cut else []) + ([f"down: {down}"] if down else [])
+    return f"not calm at t={sim.now} after the faults ended ({'; '.join(parts)})"
+
+
 @attrs.frozen
 class Storm:
     """What a correct cluster of the protocol never exceeds (measured, with a margin): messages in

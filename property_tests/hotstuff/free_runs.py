@@ -27,8 +27,8 @@ spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuf
 
 At the end: the client-history checks (property_tests/histories.py) on the honest replicas.
 
-Liveness (`check_liveness`): faults stop at `ticks`, crashed replicas come back; within
-`LIVENESS_BOUND` ticks every honest replica commits a block proposed after the faults stopped.
+Liveness (`check_liveness`): faults stop at `ticks`, the network heals and crashed replicas come
+back; within `LIVENESS_BOUND` ticks every honest replica commits a block proposed after that.
 With round-robin leaders and N = 4, one silent replica leads every fourth view and chained HotStuff
 never gets the four consecutive honest views a commit needs (specs/HotStuff.md, "Liveness"): the
 liveness target is N = 4 with every replica honest, and N = 7 with one silent replica.
@@ -349,7 +349,16 @@ def committed_view(sim: Simulator[Any], r: str) -> int:
 
 def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
     """Faults until `ticks`, then none: within LIVENESS_BOUND every honest replica commits a block
-    proposed after the faults stopped (and the safety monitor holds throughout)."""
+    proposed after the faults stopped (and the safety monitor holds throughout).
+
+    What HotStuff promises, and when (section 4 of the paper: liveness after GST; specs/
+    HotStuff.md, "Liveness"): once the network is synchronous (no message lost, every delay
+    bounded), every partition healed and every crashed replica back up, with at most f replicas
+    faulty and enough consecutive honest leaders for a three-chain, the honest replicas' views
+    come together (the pacemaker: back-off, `_catch_up` and `_join` in impl/hotstuff/replica.py)
+    and they commit. The bound counts from `healed`, a chaos round after the faults' end, where
+    `Faults.until` has ended every fault (`free_runs.not_calm` checks it; messages delayed before
+    still arrive late, within the delay range)."""
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
         sim = cluster(schedule, n, bugs, heal=True, record=record)
@@ -359,6 +368,9 @@ def check_liveness(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         storm = free_runs.run(sim, schedule, healed, STORM, stop)
         if monitor.problem or storm:
             return sim, monitor.problem or storm
+        restless = free_runs.not_calm(sim)
+        if restless is not None:
+            return sim, restless
         plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
         mark = max(plugin.replica(r).view for r in honest(sim))
 
