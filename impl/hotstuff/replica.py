@@ -25,7 +25,12 @@ executed, batched into the leader's next block), replies to clients after execut
 fetching (a replica that missed a proposal asks a peer for the blocks a proposal, a vote or a
 NEW-VIEW names and checks them against the hashes: a block is stored only once its parent is), and
 the pacemaker: the view timer starts at `timeout` ticks and doubles with each timeout in a row
-without a vote (section 4: "exponential back-off"), up to `timeout << max_backoff`.
+without a vote (section 4: "exponential back-off"), up to `timeout << max_backoff`. With view
+synchronisation (`HotStuffConfig.view_sync`), a replica that timed out into view v starts that
+timer only once 2f+1 replicas (itself among them) sent NEW-VIEWs for v or above, and until then
+sends its NEW-VIEW again every `timeout` ticks (`Replica._join`), as PBFT's view change does
+(Castro and Liskov, OSDI 1999, section 4.5.2): doubling alone does not bring the views together,
+since replicas that time out in step keep whatever gap between their views a partition left.
 
 What the replica persists before it sends (the simulator's Persist contract): its view, last voted
 view, highQC, lock, the views it proposed in and its committed heads (all of the spec's
@@ -199,6 +204,9 @@ class Replica:
         self.orphans: dict[bytes, Block] = {}  # fetched blocks whose parent is not stored yet
         self.asked: dict[bytes, int] = {}  # block hash -> when it was last asked for
         self.backoff = 0  # timeouts in a row without a vote
+        # the NEW-VIEW of the view this replica timed out into, while fewer than 2f+1 replicas
+        # are heard in that view or above (the view timer then only sends it again: `_join`)
+        self.joining: NewView | None = None
         self._verified: set[Any] = set()  # QCs and requests whose signatures were checked
         self._stored: int = 0  # blocks persisted so far
         self._out: list[Effect] = []
@@ -220,7 +228,10 @@ class Replica:
             raise RuntimeError(f"{self.id}: step({event!r}) before Restart")
         elif isinstance(event, Tick):
             if event.timer == VIEW_TIMER:
-                self._timeout()
+                if self.joining is not None:
+                    self._resend_new_view(self.joining)
+                else:
+                    self._timeout()
             elif event.timer == PROPOSE_TIMER:
                 self._propose(self.view)
         elif isinstance(event, Deliver):
@@ -275,6 +286,8 @@ class Replica:
             self._send(r, message)
 
     def _timer(self) -> None:
+        """Start the view timer of the view this replica is in (it takes part in that view)."""
+        self.joining = None
         after = self.config.timeout << min(self.backoff, self.config.max_backoff)
         self._out.append(SetTimer(VIEW_TIMER, after))
 
@@ -636,6 +649,8 @@ class Replica:
         self._progress()
         if self.config.view_sync:
             self._catch_up()
+            if self.joining is not None and self._joined():
+                self._timer()
 
     def _catch_up(self) -> None:
         """The pacemaker's view synchronisation: f+1 replicas (one of them correct) sent NEW-VIEWs
@@ -697,16 +712,44 @@ class Replica:
         self._mark("Timeout")
         self.view += 1
         self.backoff += 1
-        self._timer()
         new_view = NewView(self.view, self.high_qc, self.id)
         if self.config.view_sync:  # every replica hears it (view synchronisation)
             self._broadcast(new_view)
+            self._join(new_view)
         else:
+            self._timer()
             self._send(self.config.leader(self.view), new_view)
         # proposals of views now passed can never be voted for
         for h, p in list(self.waiting.items()):
             if p.block.view < self.view:
                 del self.waiting[h]
+
+    def _joined(self) -> bool:
+        """2f+1 replicas, this one among them, sent NEW-VIEWs for this view or a higher one."""
+        here = sum(1 for r, v in self.heard.items() if r != self.id and v >= self.view)
+        return here + 1 >= self.config.quorum
+
+    def _join(self, new_view: NewView) -> None:
+        """After a timeout into a view, its timer starts once 2f+1 replicas are heard there
+        (PBFT, OSDI 1999, section 4.5.2: a replica that timed out in view v "waits for 2f+1
+        VIEW-CHANGE messages for view v+1 and then starts its timer"). A replica whose timer ran
+        on alone would time out view after view ahead of the others, each of its timeouts as
+        long as theirs once the doubling reaches its cap: after a partition, f honest replicas
+        two views ahead of the rest (too few for the rest to follow, `_catch_up`) never share a
+        view with them, and no view gathers the 2f+1 NEW-VIEWs or votes it needs. Until then
+        the NEW-VIEW goes out again every `timeout` ticks (`_resend_new_view`): one lost during
+        the faults is what the others may be missing."""
+        if self._joined():
+            self._timer()
+            return
+        self.joining = new_view
+        self._out.append(SetTimer(VIEW_TIMER, self.config.timeout))
+
+    def _resend_new_view(self, new_view: NewView) -> None:
+        """The NEW-VIEW this replica timed out with, to every replica again: the same message
+        (the spec's `msgs` holds it already, so this is a stutter), not one with a newer QC."""
+        self._broadcast(new_view)
+        self._out.append(SetTimer(VIEW_TIMER, self.config.timeout))
 
     def _on_request(self, source: str, r: SignedRequest) -> None:
         if not self._valid_request(r):
