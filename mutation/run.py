@@ -108,6 +108,7 @@ _PBFT_FAST = [
     "tests/test_pbft_votes.py",
     "tests/test_pbft_byzantine.py",
     "tests/test_pbft_evidence.py",
+    "tests/test_pbft_certificates.py",
     "tests/test_pbft_histories.py",
 ]
 _HYBRID_FAST = [

@@ -74,7 +74,7 @@ def test_explore_draws_a_seed_and_prints_how_to_run_it_again(
     ("flags", "said"),
     [
         (["--seed", "x"], "argument --seed: expected a whole number, got 'x'"),
-        (["--seed", "-1"], "argument --seed: expected 0 or more, got -1"),
+        (["--seed", "-1"], "argument --seed: expected at least 0, got -1"),
         (["--seed", "1", "--explore"], "argument --explore: not allowed with argument --seed"),
     ],
 )
