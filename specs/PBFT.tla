@@ -301,13 +301,22 @@ StableCheckpoint(i, n) ==
     /\ AdoptCheckpoint(i, n)
     /\ UNCHANGED <<requested, msgs, view, status, accepted>>
 
+\* F+1 replicas other than i sent VIEW-CHANGEs for views above i's (section 4.5.2): one of
+\* them is honest. Honest ones are in msgs; a Byzantine replica may send one for any view
+\* at any time (as ByzMsgs for the other messages), so every ByzSender counts.
+Overtaken(i) ==
+    Cardinality({m.src : m \in {x \in msgs : x.type = "ViewChange" /\ x.view > view[i]}})
+        + Cardinality(ByzSenders) >= F + 1
+
 \* i's timer expires: it moves to the next view and multicasts its VIEW-CHANGE with its
 \* stable checkpoint and prepared certificates (section 4.4). The timer runs while i waits
 \* for a request it received to execute, and while a view change it started is not over
-\* (the paper doubles the timeout each time; here it may expire at any moment).
+\* (the paper doubles the timeout each time; here it may expire at any moment). Or F+1
+\* others moved past its view: i follows "even if its timer has not expired" (4.5.2), so
+\* also when it waits for nothing (it executed every request).
 StartViewChange(i) ==
     /\ view[i] < MaxView
-    /\ Waiting(i) \/ status[i] = "changing"
+    /\ Waiting(i) \/ status[i] = "changing" \/ Overtaken(i)
     /\ view' = [view EXCEPT ![i] = @ + 1]
     /\ status' = [status EXCEPT ![i] = "changing"]
     /\ msgs' = msgs \cup {ViewChangeMsg(view[i] + 1, stable[i], PreparedSet(i), i)}

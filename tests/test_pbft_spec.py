@@ -46,8 +46,8 @@ ACTIONS = {
 SAFETY = ("TypeOK", "Agreement", "Validity", "ReplyCorrect")
 
 # (distinct states, depth) as recorded in specs/PBFT.md.
-QUICK = (35925, 25)
-DEFAULT = (226237, 26)
+QUICK = (41017, 25)
+DEFAULT = (236421, 26)
 LIVENESS = (365, 35)
 DEEP = (2343972, 36)
 
@@ -162,6 +162,27 @@ def test_new_primary_re_proposes_what_a_replica_prepared() -> None:
         assert rec(type="Prepare", view=1, seq=1, req="a", src="r4") in w.state["msgs"]
 
 
+def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others() -> None:
+    """Section 4.5.2: a replica that holds F+1 VIEW-CHANGEs of others for later views joins the
+    view change even if its timer has not expired. r3 and r4 executed "a" and wait for nothing;
+    r2, which did not, times out. r2's VIEW-CHANGE and one the Byzantine r1 may send at any time
+    make F+1 = 2, so r3 follows; before r2's, r1's alone is not enough (trace validation found an
+    implementation run that takes this step: property_tests/pbft/test_free_runs.py)."""
+    with Stepper(PBFT, QUICK_CFG) as st:
+        w = Walk(st)
+        w("Request", r="a")
+        for i in ("r2", "r3", "r4"):
+            w("Prepare", i=i, v=0, n=1)
+        for i in ("r2", "r3", "r4"):
+            w("Commit", i=i, v=0, n=1)
+        w("Execute", i="r3")
+        w("Execute", i="r4")
+        assert not w.enabled("StartViewChange", i="r3")
+        w("StartViewChange", i="r2")  # r2 still waits for "a"
+        s = w("StartViewChange", i="r3")
+        assert (s["view"]["r3"], s["status"]["r3"]) == (1, "changing")
+
+
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
     r = run(PBFT, QUICK_CFG)
     assert r.outcome is Outcome.HOLDS, r.message
@@ -246,7 +267,7 @@ def test_checkpoint_stable_on_f_plus_1_is_equivalent_in_the_spec(tmp_path: Path)
     assert r.outcome is Outcome.HOLDS, r.message
     # the mutant is live: more states than the spec's own default model (checkpoints become
     # stable sooner), none of them bad
-    assert r.distinct == 461257 > DEFAULT[0]
+    assert r.distinct == 486589 > DEFAULT[0]
 
 
 def test_f_plus_1_byzantine_replicas_break_agreement(tmp_path: Path) -> None:

@@ -75,6 +75,28 @@ def test_a_request_in_a_certificate_is_refused_not_a_crash() -> None:
     check_safety(REPLAYED_REQUEST_IN_A_CERTIFICATE, 4, frozenset())
 
 
+def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others_into_a_view_change() -> None:
+    """Found by trace validation (a campaign of fresh seeds): r3 and r4 time out of view 0 while
+    r1, the primary, has executed every request the client sent. Their view-change messages are
+    f+1 = 2 from others for a later view, so r1 joins the view change "even if its timer has not
+    expired" (section 4.5.2; impl/pbft/replica.py `_due`). The spec let a replica start a view
+    change only while it waited for a request or was changing already, so step 65,
+    StartViewChange(r1) at t=563, was not a step of it; now PBFT.tla's StartViewChange also
+    follows F+1 others (`Overtaken(i)`)."""
+    check_validation(
+        Schedule(
+            seed=6726832,
+            ticks=600,
+            duplicate=0.05,
+            delay=0.2,
+            partition=0.1,
+            every=100,
+            checkpoint_every=5,
+        ),
+        frozenset(),
+    )
+
+
 # -- each check can fail --------------------------------------------------------------------------
 
 VALIDATION_KILLS = {

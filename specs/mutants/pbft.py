@@ -57,14 +57,14 @@ MUTANTS = (
         ),
         TWO,
         "Agreement",
-        (82322, 16),
+        (85594, 16),
     ),
     Mutant(
         "new_view_ignores_prepared",
         (("req |-> IF at(n) # {} THEN best(n).req ELSE Noop]", "req |-> Noop]"),),
         {},
         "Agreement",
-        (5577, 14),
+        (6335, 14),
     ),
     Mutant(
         "commit_without_commit_phase",
@@ -77,7 +77,7 @@ MUTANTS = (
         ),
         TWO,
         "Agreement",
-        (47504, 15),
+        (49196, 15),
     ),
     Mutant(
         "preprepare_from_non_primary",
@@ -91,14 +91,14 @@ MUTANTS = (
         # "primary" in view 1 needs a third view to do harm (see PBFT.md)
         {**TWO, "Byzantine": '{"r2"}'},
         "Agreement",
-        (156451, 16),
+        (162463, 16),
     ),
     Mutant(
         "signatures_not_checked",
         (("    LET from == ByzSenders\n", "    LET from == Replicas\n"),),
         TWO,
         "Agreement",
-        (6659, 9),
+        (6695, 9),
     ),
     Mutant(
         "backups_ignore_new_view_checkpoint",
@@ -110,7 +110,7 @@ MUTANTS = (
         ),
         {**TWO, "Byzantine": '{"r2"}'},
         "Agreement",
-        (196543, 18),
+        (216677, 18),
     ),
     Mutant(
         "request_not_checked",
