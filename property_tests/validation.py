@@ -87,6 +87,21 @@ def matching(
     return None
 
 
+def _nearest(successors: list[State] | None, values: Mapping[str, Value]) -> str:
+    """Why a step matched none of its action instance's successors, for the failure message:
+    the instance is not enabled (a guard the implementation does not share), or the variables in
+    which its nearest successor differs (an effect it does not share)."""
+    if successors is None:
+        return ""
+    if not successors:
+        return " (its action is not enabled in the state before)"
+    nearest = min(
+        ([v for v in sorted(values) if candidate[v] != values[v]] for candidate in successors),
+        key=len,
+    )
+    return f" (its action's nearest successor differs in {', '.join(nearest)})"
+
+
 def first_bad_step(
     trace: Trace, stepper: Stepper, validation: Validation = Validation()
 ) -> tuple[int, str] | None:
@@ -109,6 +124,7 @@ def first_bad_step(
             if not known and not validation.find_step:
                 return k, f"{step.label()} is no action of the spec"
             after = None
+            successors: list[State] | None = None
             if known:
                 successors = stepper.successors_of(before, instance)
                 after = matching(successors, step.state, trace.changed(k))
@@ -118,7 +134,7 @@ def first_bad_step(
                 if taken is None or taken.action.name not in (step.action, "Next"):
                     after = None
             if after is None:
-                return k, "not a step of the spec"
+                return k, "not a step of the spec" + _nearest(successors, step.state)
             states.append(after)
             before = after
         names = validation.invariants(step.state, steps[k - 1].state if k else None)
