@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
@@ -36,94 +37,191 @@ __all__ = ["mismatch"]
 def mismatch(value: Any, hint: Any, *, skip: str | None = None) -> str | None:
     """Why `value` is not of the declared type `hint` (None: it is), as "its C's field is a X, not
     Y" for the innermost field that is not, or "a X, not Y" for the value itself."""
-    return _check(value, hint, skip, None)
+    return _checker(hint, skip)(value, None)
 
 
-def _check(value: Any, hint: Any, skip: str | None, where: str | None) -> str | None:
+# where a value sits, for the message: None (the value itself) or (its class's name, its field)
+Where = tuple[str, str] | None
+# the check of one declared type: why a value there is not of it (None: it is)
+Check = Callable[[Any, Where], "str | None"]
+
+
+def _accept(value: Any, where: Where) -> str | None:
+    return None
+
+
+@functools.cache
+def _checker(hint: Any, skip: str | None) -> Check:
+    """The check of values declared `hint`, built once per hint: every core runs it on every
+    message it receives, so the typing machinery (origins, arguments, annotations) is read here,
+    not at each value. An attrs class's fields are looked up when a value of it is checked (a class
+    may name itself in its fields)."""
+    if type(hint) is type:  # a plain class, the most common hint by far
+        return _of_class(hint, skip)
     if hint is Any or hint is object or isinstance(hint, TypeVar):
-        return None
+        return _accept
     origin = get_origin(hint)
     if origin is Union or origin is types.UnionType:
-        arms = get_args(hint)
-        # the arm of the value's own class first, so that a message of the right kind with a bad
-        # field names that field rather than "not any of them"
-        for arm in arms:
-            if _is_class_of(arm, value):
-                return _check(value, arm, skip, where)
-        if any(_check(value, arm, skip, where) is None for arm in arms):
-            return None
-        return _say(where, value, hint)
+        return _of_union(hint, skip)
     if origin is Literal:
         allowed = get_args(hint)
-        if any(type(value) is type(a) and value == a for a in allowed):
+
+        def literal(value: Any, where: Where) -> str | None:
+            if any(type(value) is type(a) and value == a for a in allowed):
+                return None
+            return _say(where, value, hint)
+
+        return literal
+    if origin is tuple:
+        return _of_tuple(hint, skip)
+    if origin in (frozenset, set):
+        item = _checker(get_args(hint)[0], skip)
+
+        def collection(value: Any, where: Where) -> str | None:
+            if not isinstance(value, frozenset | set):
+                return _say(where, value, hint)
+            for each in value:
+                problem = item(each, where)
+                if problem is not None:
+                    return problem
+            return None
+
+        return collection
+    if origin is not None and attrs.has(origin):  # a generic message class: Signed[PrePrepare]
+        bound = tuple(zip(getattr(origin, "__parameters__", ()), get_args(hint), strict=True))
+
+        def generic(value: Any, where: Where) -> str | None:
+            if not isinstance(value, origin):
+                return _say(where, value, hint)
+            return _fields(value, origin, skip, bound)
+
+        return generic
+    if hint is None:
+        return _of_class(type(None), skip)
+    if isinstance(hint, type):
+        return _of_class(hint, skip)
+    return _accept  # a hint this walker does not know: accepted, as Any is
+
+
+def _of_class(cls: type, skip: str | None) -> Check:
+    if cls is int:  # a bool is no int here (True is no sequence number)
+
+        def integer(value: Any, where: Where) -> str | None:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return None
+            return _say(where, value, cls)
+
+        return integer
+    if cls is type(None):
+
+        def none(value: Any, where: Where) -> str | None:
+            return None if value is None else _say(where, value, cls)
+
+        return none
+    if attrs.has(cls):
+
+        def message(value: Any, where: Where) -> str | None:
+            if not isinstance(value, cls):
+                return _say(where, value, cls)
+            return _fields(value, cls, skip, ())
+
+        return message
+
+    def plain(value: Any, where: Where) -> str | None:
+        return None if isinstance(value, cls) else _say(where, value, cls)
+
+    return plain
+
+
+def _of_union(hint: Any, skip: str | None) -> Check:
+    arms = get_args(hint)
+    checks = [_checker(arm, skip) for arm in arms]
+    classes = [_class_of(arm) for arm in arms]
+
+    def union(value: Any, where: Where) -> str | None:
+        # the arm of the value's own class first, so that a message of the right kind with a bad
+        # field names that field rather than "not any of them"
+        for cls, check in zip(classes, checks, strict=True):
+            if cls is not None and isinstance(value, cls):
+                return check(value, where)
+        if any(check(value, where) is None for check in checks):
             return None
         return _say(where, value, hint)
-    if origin is tuple:
-        if not isinstance(value, tuple):
-            return _say(where, value, hint)
-        args = get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return _first(_check(item, args[0], skip, where) for item in value)
-        if len(args) != len(value):
-            return _say(where, value, hint)
-        return _first(_check(item, arg, skip, where) for item, arg in zip(value, args, strict=True))
-    if origin in (frozenset, set):
-        if not isinstance(value, frozenset | set):
-            return _say(where, value, hint)
-        (item_hint,) = get_args(hint)
-        return _first(_check(item, item_hint, skip, where) for item in value)
-    if origin is not None and attrs.has(origin):  # a generic message class: Signed[PrePrepare]
-        if not isinstance(value, origin):
-            return _say(where, value, hint)
-        bound = dict(zip(getattr(origin, "__parameters__", ()), get_args(hint), strict=True))
-        return _fields(value, origin, skip, bound)
-    if hint is None or hint is type(None):
-        return None if value is None else _say(where, value, hint)
-    if hint is int:
-        return (
-            None
-            if isinstance(value, int) and not isinstance(value, bool)
-            else _say(where, value, hint)
-        )
-    if isinstance(hint, type):
-        if not isinstance(value, hint):
-            return _say(where, value, hint)
-        return _fields(value, hint, skip, {}) if attrs.has(hint) else None
-    return None  # a hint this walker does not know: accepted, as Any is
+
+    return union
 
 
-def _fields(value: Any, cls: type, skip: str | None, bound: dict[Any, Any]) -> str | None:
-    for name, hint in _hints(type(value) if attrs.has(type(value)) else cls, skip):
-        hint = bound.get(hint, hint)
-        problem = _check(getattr(value, name), hint, skip, f"its {type(value).__name__}'s {name}")
+def _of_tuple(hint: Any, skip: str | None) -> Check:
+    args = get_args(hint)
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = _checker(args[0], skip)
+
+        def sequence(value: Any, where: Where) -> str | None:
+            if not isinstance(value, tuple):
+                return _say(where, value, hint)
+            for each in value:
+                problem = item(each, where)
+                if problem is not None:
+                    return problem
+            return None
+
+        return sequence
+    checks = [_checker(arg, skip) for arg in args]
+
+    def fixed(value: Any, where: Where) -> str | None:
+        if not isinstance(value, tuple) or len(value) != len(checks):
+            return _say(where, value, hint)
+        for each, check in zip(value, checks, strict=True):
+            problem = check(each, where)
+            if problem is not None:
+                return problem
+        return None
+
+    return fixed
+
+
+def _fields(
+    value: Any, cls: type, skip: str | None, bound: tuple[tuple[Any, Any], ...]
+) -> str | None:
+    own: type = type(value)
+    for name, check in _field_checks(own if _is_attrs(own) else cls, skip, bound):
+        problem = check(getattr(value, name), (own.__name__, name))
         if problem is not None:
             return problem
     return None
 
 
 @functools.cache
-def _hints(cls: type, skip: str | None) -> tuple[tuple[str, Any], ...]:
-    """Each field of an attrs class with its resolved annotation, but those marked `skip`."""
+def _is_attrs(cls: type) -> bool:
+    return attrs.has(cls)
+
+
+@functools.cache
+def _field_checks(
+    cls: type, skip: str | None, bound: tuple[tuple[Any, Any], ...]
+) -> tuple[tuple[str, Check], ...]:
+    """Each field of an attrs class with the check of its resolved annotation (a type variable
+    bound by a generic's argument, `bound`, put for it), but those marked `skip`."""
     resolved = typing.get_type_hints(cls)
-    return tuple(
-        (f.name, resolved.get(f.name, Any))
-        for f in attrs.fields(cls)
-        if skip is None or not f.metadata.get(skip)
-    )
+    types_of = dict(bound)
+    out = []
+    for f in attrs.fields(cls):
+        if skip is not None and f.metadata.get(skip):
+            continue
+        hint = resolved.get(f.name, Any)
+        out.append((f.name, _checker(types_of.get(hint, hint), skip)))
+    return tuple(out)
 
 
-def _is_class_of(hint: Any, value: Any) -> bool:
+def _class_of(hint: Any) -> type | None:
+    """The attrs class a union's arm names (a generic's origin), or None."""
     cls = get_origin(hint) or hint
-    return isinstance(cls, type) and attrs.has(cls) and isinstance(value, cls)
+    return cls if isinstance(cls, type) and attrs.has(cls) else None
 
 
-def _first(problems: typing.Iterable[str | None]) -> str | None:
-    return next((p for p in problems if p is not None), None)
-
-
-def _say(where: str | None, value: Any, hint: Any) -> str:
+def _say(where: Where, value: Any, hint: Any) -> str:
     what = f"a {type(value).__name__}, not {_name(hint)}"
-    return f"{where} is {what}" if where else what
+    return f"its {where[0]}'s {where[1]} is {what}" if where else what
 
 
 def _name(hint: Any) -> str:

@@ -22,7 +22,13 @@ from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import ReplyMsg, Request, SignedRequest, request_bytes
+from meshcheck.impl.hotstuff.messages import (
+    ReplyMsg,
+    Request,
+    SignedRequest,
+    malformed,
+    request_bytes,
+)
 
 NEXT: Final = "next"
 RETRY: Final = "retry"
@@ -127,6 +133,7 @@ class Client:
         """Accept a result once f+1 distinct replicas sent it for the request."""
         if not (
             isinstance(m, ReplyMsg)
+            and malformed(m) is None  # a replica may send a string for a timestamp: not a reply
             and m.src == source
             and source in self.config.replicas
             and m.client == self.id

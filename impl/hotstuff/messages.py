@@ -21,16 +21,18 @@ proposal, a vote or a NEW-VIEW names, each checked against the hash that named i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, TypeAlias, get_args
 
 import attrs
 
+from meshcheck.impl.base.shape import mismatch
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff.crypto import sha256
 
 
-def _hex(data: bytes) -> str:
-    return f"<{data[:4].hex()}>"
+def _hex(data: object) -> str:
+    # a Byzantine sender's message may hold anything where bytes belong: it prints as it is
+    return f"<{data[:4].hex()}>" if isinstance(data, bytes) else repr(data)
 
 
 @attrs.frozen(cache_hash=True)
@@ -66,9 +68,13 @@ class QC:
     votes: tuple[tuple[str, bytes], ...] = attrs.field(default=(), repr=False)
 
 
+# the views 8 signed bytes hold: what a vote's signature and a block's hash encode
+VIEWS: Final = range(-(1 << 63), 1 << 63)
+
+
 def vote_bytes(block: bytes, view: int) -> bytes:
     # signed: the same bytes for every view a correct replica uses, and a negative view from a
-    # Byzantine one encodes instead of raising
+    # Byzantine one encodes instead of raising (one outside VIEWS is refused as malformed first)
     return b"vote|" + view.to_bytes(8, "big", signed=True) + block
 
 
@@ -157,4 +163,45 @@ class BlockResponse:
 
 FETCH_DEPTH = 64
 
-Message = Any  # one of the classes above
+# what replicas and clients receive from one another (the client: replies only)
+Message: TypeAlias = (
+    Proposal | Vote | NewView | SignedRequest | ReplyMsg | BlockRequest | BlockResponse
+)
+_MESSAGES: Final = get_args(Message)
+
+
+def malformed(value: Any) -> str | None:
+    """Why `value`, received from another node, is not one of HotStuff's messages with every field
+    of the type its class declares, all the way down (impl/base/shape.py: a block's justify QC and
+    its votes, its batch's requests), or cannot be hashed; None: it is a message. A signature covers
+    whatever its signer put in the fields, and a NEW-VIEW or a block response none at all: a
+    Byzantine replica sends a string for a view, None for a block, a list for a request's operation
+    as readily as a real message, and a replica that read it as what its class says (compared its
+    view with a number, hashed it into the set of checked messages) would fail in its step. No
+    honest node sends such a value. A request's operation and a reply's result are their client's
+    business (`Value`: any value that can be hashed)."""
+    # the message's own class first (every replica runs this on every message it receives)
+    why = mismatch(value, type(value) if type(value) in _MESSAGES else Message)
+    if why is not None:
+        return why
+    try:
+        hash(value)
+    except TypeError:
+        return f"a {type(value).__name__} holding a value that cannot be hashed"
+    if any(view not in VIEWS for view in _views(value)):
+        # a vote for view 2**63 raised OverflowError in every replica it reached (its signature
+        # checked over `vote_bytes`): no eight bytes hold that view, so no one signed it
+        return f"a {type(value).__name__} with a view outside 64 bits"
+    return None
+
+
+def _views(m: Any) -> list[int]:
+    """The views a well-formed message names: its own, its blocks' and their QCs'."""
+    if isinstance(m, Vote):
+        return [m.view]
+    if isinstance(m, NewView):
+        return [m.view, m.qc.view]
+    blocks = (
+        [m.block] if isinstance(m, Proposal) else m.blocks if isinstance(m, BlockResponse) else []
+    )
+    return [v for b in blocks for v in (b.view, b.justify.view if b.justify else 0)]

@@ -75,6 +75,7 @@ from meshcheck.impl.hotstuff.messages import (
     ReplyMsg,
     SignedRequest,
     Vote,
+    malformed,
     proposal_bytes,
     request_bytes,
     vote_bytes,
@@ -112,6 +113,7 @@ class Snapshot:
 BAD_SIGNATURE: Final = "bad_signature"  # the message's own signature does not check
 BAD_QC: Final = "bad_qc"  # a QC inside has a vote whose signature does not check
 BAD_REQUEST: Final = "bad_request"  # a request inside is not its client's
+MALFORMED: Final = "malformed"  # no message, or one with a field of another type (`malformed`)
 
 
 @attrs.frozen
@@ -432,6 +434,10 @@ class Replica:
     # -- messages --------------------------------------------------------------------------------
 
     def _deliver(self, source: str, m: Any) -> None:
+        why = malformed(m)
+        if why is not None:  # read as what it claims to be, it would stop this step
+            self._accuse(source, MALFORMED, why)
+            return
         if isinstance(m, Proposal):
             # a block already stored (the leader's own, a fetched one) may still be voted for
             if m in self._verified or self._valid_proposal(m):
