@@ -23,13 +23,16 @@ from meshcheck.impl.base.effects import (
 )
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.hotstuff.messages import Vote as HsVote
+from meshcheck.impl.hotstuff.replica import MALFORMED as HS_MALFORMED
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT
+from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HybridHotStuff
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
     EvidenceEntry,
+    HotStuffWire,
     Keys,
     OpEntry,
     PbftWire,
@@ -47,9 +50,15 @@ from meshcheck.impl.hybrid.levels import (
 )
 from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
 from meshcheck.impl.hybrid.node import CLOCK, NOT_SIGNED, RETRY, HybridNode, ended
-from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
+from meshcheck.impl.hybrid.proofs import (
+    PBFT_PREFIX,
+    RAFT_EQUIVOCATION,
+    RAFT_TAMPERING,
+    EvidenceChecker,
+)
 from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence
-from meshcheck.impl.pbft.messages import Request, Signed
+from meshcheck.impl.pbft import evidence as pbft_evidence
+from meshcheck.impl.pbft.messages import Prepare, Request, Signed, signing_bytes
 from meshcheck.impl.raft.messages import (
     AppendEntriesRequest,
     AppendEntriesResponse,
@@ -724,3 +733,74 @@ def test_a_follower_campaigns_once_its_evidence_waited_a_whole_timeout_under_its
         and isinstance(e.message.body.message, RequestVoteRequest)
     }
     assert votes == {"n2", "n3", "n4"}
+
+
+# -- what a Byzantine node may send (property_tests/hybrid/byzantine_input.py) ----------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        RaftPayload(1, "n2", None),  # a payload no seal covers
+        Proposal(1, "n2", NOOP),
+        OpEntry(ClientOp("c1", 1, "op", 1), 1),  # an entry, bare: it has an epoch too
+    ],
+    ids=["payload", "proposal", "entry"],
+)
+def test_a_value_with_an_epoch_that_is_no_valid_seal_is_reported_not_a_crash(
+    keys: Keys, value: Any
+) -> None:
+    """Anything with an `epoch` of a kept instance reached the seal check, which read the value's
+    `signer` first: a bare RaftPayload or OpEntry raised AttributeError in every honest node it
+    reached (the Byzantine-input property found n4's). It is a bad signature against the link's
+    sender, as a seal that does not verify."""
+    n = started(keys)
+    n.step(Deliver("n2", value))
+    assert [(r.kind, r.accused) for r in n.reported] == [(BAD_SIGNATURE, "n2")]
+    core = n.current.core
+    assert isinstance(core, RaftNode) and (core.term, core.log.last_index) == (0, 0)
+
+
+def test_true_is_no_epoch(keys: Keys) -> None:
+    """A payload sealed with True for its epoch reached epoch 1's instance (True == 1, and the
+    keys of epoch True are epoch 1's): no honest node seals one, so it is a message of no epoch."""
+    n = started(keys)
+    n.step(Deliver("n2", keys.seal(1, "n2", RaftPayload(True, "n2", None))))
+    assert [(r.kind, r.accused) for r in n.reported] == [(BAD_SIGNATURE, "n2")]
+
+
+def test_a_hotstuff_message_of_other_types_is_a_bad_signature_not_a_crash(keys: Keys) -> None:
+    """HotStuff's detector (impl/hybrid/bft.py) read a vote's view as a number to check its
+    signature: a vote with a tuple for its view, from n4 on the wire of a HotStuff epoch, raised
+    AttributeError in every honest node it reached. It is malformed (impl/hotstuff/messages.py
+    `malformed`): a bad signature against the link's sender, and the replica refuses it too."""
+    n = HybridNode(
+        HybridConfig("n1", NODES, bft=HOTSTUFF), keys, EvidenceChecker(keys), random.Random(0)
+    )
+    n.step(Restart({}))
+    switch(n, keys)
+    vote = HsVote(b"\x1e\xc4t\xb2", (True, b"0"), "n2", b"")  # type: ignore[arg-type]
+    n.step(Deliver("n4", HotStuffWire(2, vote)))
+    assert [(r.kind, r.accused, r.epoch) for r in n.reported] == [(BAD_SIGNATURE, "n4", 2)]
+    core = n.current.core
+    assert isinstance(core, HybridHotStuff)
+    assert [(a.accused, a.kind) for a in core.accusations] == [("n4", HS_MALFORMED)]
+
+
+def test_evidence_of_a_malformed_pbft_message_leaves_the_machine_state_readable(keys: Keys) -> None:
+    """PBFT's `malformed` evidence is proved by the malformed message itself (a request where a
+    prepare's digest belongs, signed by n4), and the hybrid machine's state holds the proofs it
+    accepted: its `snapshot` is a digest of the state's repr, which raised TypeError in every
+    honest node that applied the record and then started an epoch (PBFT's messages printed a
+    digest as bytes, whatever it held)."""
+    bad = Prepare(0, 1, Request("c1", 1, "x"), "n4")  # type: ignore[arg-type]
+    signed = Signed(bad, "n4", keys.epoch(2).signer("n4").sign(signing_bytes(bad)))
+    record = keys.sign_evidence(
+        Evidence(TAMPERING, "n1", "n4", (signed,), 0, 2, PBFT_PREFIX + pbft_evidence.MALFORMED)
+    )
+    assert EvidenceChecker(keys)(record)
+    n = started(keys)
+    n.machine.apply_entry(EvidenceEntry(record))
+    assert record in [a.record for a in n.machine.threat.records]
+    assert "Request(client='c1'" in repr(n.machine.state())
+    n.machine.snapshot()

@@ -627,6 +627,19 @@ def test_malformed_looks_into_every_message_and_leaves_operations_alone() -> Non
     assert malformed(Request("c1", 1, _Op("lots"))) is None  # type: ignore[arg-type]
 
 
+def test_a_message_with_other_values_than_bytes_prints_them() -> None:
+    """A digest or signature prints as its first bytes; a malformed message's value there prints
+    as itself. Evidence of `malformed` holds the malformed message, and the hybrid layer reads its
+    machine state, evidence included, through repr (impl/hybrid/machine.py `snapshot`), which
+    raised TypeError in every honest node (property_tests/hybrid/byzantine_input.py found it)."""
+    bad = Prepare(0, 1, Request("c1", 1, "x"), "r4")  # type: ignore[arg-type]
+    assert repr(Signed(bad, "r4", 5)) == (  # type: ignore[arg-type]
+        "Signed(body=Prepare(view=0, seq=1, digest=Request(client='c1', timestamp=1, "
+        "operation='x'), src='r4'), signer='r4', signature=5)"
+    )
+    assert repr(Signed(bad, "r4", b"")).endswith("signature=<unsigned>)")
+
+
 def test_a_message_signed_with_a_field_of_another_type_is_evidence_not_a_crash() -> None:
     """A Byzantine replica signs what it likes, a string for a sequence number too: such a
     message is refused, recorded as `malformed` against its signer, and proves it (anyone can

@@ -39,6 +39,7 @@ from meshcheck.impl.hotstuff.messages import (
 )
 from meshcheck.impl.hotstuff.messages import (
     SignedRequest,
+    malformed,
     proposal_bytes,
     request_bytes,
     vote_bytes,
@@ -152,6 +153,11 @@ class HotStuffDetector:
         self._votes: dict[tuple[str, int], HsProposal | HsVote] = {}
 
     def check(self, source: str, m: Any) -> list[Report]:
+        if malformed(m) is not None:
+            # a tuple for a vote's view, None for a proposal's block: no signature can be checked
+            # over it, and the replica refuses it too (impl/hotstuff/replica.py `_deliver`); no
+            # honest replica sends one, so the link's sender did, as with a bad signature
+            return [(BAD_SIGNATURE, source, (), "a HotStuff message not of its declared types")]
         if isinstance(m, HsProposal):
             signer, view, block = m.block.proposer, m.block.view, m.block.hash
             ok = self.keys.verify(signer, m.signature, proposal_bytes(m.block))

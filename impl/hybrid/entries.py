@@ -142,7 +142,8 @@ class HotStuffWire:
 def epoch_of(message: Any) -> int | None:
     body = message.body if isinstance(message, Signed) else message
     epoch = getattr(body, "epoch", None)
-    return epoch if isinstance(epoch, int) else None
+    # True is no epoch (it would reach epoch 1's instance as 1)
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def client_id(node: str) -> str:

@@ -356,7 +356,9 @@ class HybridNode:
                 self._run(instance, Deliver(source, inner))
             return
         assert epoch is not None
-        if message.signer != source or not self.keys.sealed_ok(epoch, message):
+        # a value that is no seal may carry an epoch too (a bare RaftPayload, an OpEntry): only a
+        # seal has a signer to compare, so the seal is checked first
+        if not self.keys.sealed_ok(epoch, message) or message.signer != source:
             self._report(BAD_SIGNATURE, source, (), "a seal that does not verify", epoch)
             return
         body = message.body

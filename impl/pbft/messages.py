@@ -37,7 +37,12 @@ UNSIGNED: Final = {"unsigned": True}  # field metadata: not part of the signed b
 NOOP: Final = "noop"  # the spec's Noop: the name of the empty batch
 
 
-def _hex(data: bytes) -> str:
+def _hex(data: object) -> str:
+    if not isinstance(data, bytes):
+        # a Byzantine signer's value where bytes belong: evidence of a malformed message holds
+        # it, and the hybrid layer's machine state, which such evidence is part of, is read
+        # through repr (impl/hybrid/machine.py `snapshot`)
+        return repr(data)
     return f"<{data[:4].hex()}…>" if data else "<unsigned>"
 
 

@@ -1,0 +1,12 @@
+"""Honest hybrid nodes survive anything n4 seals or signs (property_tests/byzantine_input.py)."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+
+from meshcheck.property_tests import byzantine_input
+from meshcheck.property_tests.hybrid.byzantine_input import TARGET
+
+
+def test_honest_nodes_survive_any_message_a_byzantine_node_sends() -> None:
+    byzantine_input.check(TARGET, settings())
