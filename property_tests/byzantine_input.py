@@ -126,9 +126,9 @@ def harvest(node: Any, names: Sequence[str], limit: int = 20_000) -> Pool:
                 _keep(messages, here)
             held = here is not node
             inside = [getattr(here, f.name) for f in attrs.fields(type(here))]
-        elif hasattr(here, "__dict__"):
+        elif hasattr(here, "__dict__") or hasattr(type(here), "__slots__"):
             held = False
-            inside = list(vars(here).values())
+            inside = _state(here)
         else:
             continue
         stack.extend((value, held) for value in reversed(inside))
@@ -138,6 +138,18 @@ def harvest(node: Any, names: Sequence[str], limit: int = 20_000) -> Pool:
         tuple(sorted(digests)),
         tuple(sorted(n for n in numbers if -1 <= n <= 1_000)),
     )
+
+
+def _state(obj: Any) -> list[Any]:
+    """The values of a plain object's attributes: its `__dict__`, and its slots (a gossip node
+    keeps its state in `__slots__`, impl/gossip/node.py)."""
+    found = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                found.append(getattr(obj, name))
+    return found
 
 
 def _keep(found: dict[Any, None], value: Any) -> None:

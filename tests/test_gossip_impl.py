@@ -83,6 +83,31 @@ def test_each_merge_mutant_breaks_its_rule(bug: str, after: Entry) -> None:
     assert a.entries["k"] == after
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        2002935528028,  # no message at all
+        Push("c", "a", (("k", Entry("4", "c", "x")),), 1, 2),  # a string for a version
+        Push("c", "a", (("k", ("4", "c", "x")),), 1, 2),  # a rank where an entry belongs
+        Pull("c", "a", ((1, 2, 3),), 1, 2),  # a digest that is no list of pairs
+        Beat("c", "a", 1, None),  # compared with the last heartbeat counted from c
+    ],
+    ids=["int", "version", "rank", "digest", "beat"],
+)
+def test_a_message_of_other_types_is_lost_not_a_crash(message: Any) -> None:
+    """Gossip signs nothing (crash-recovery faults, specs/Gossip.tla), and a faulty peer's message
+    of other types than the messages declare (property_tests/gossip/byzantine_input.py found the
+    first, shrunk) stopped the step of every node it reached, in the merge or in the heartbeat
+    check. It is lost, as a dropped message is: no merge, no heartbeat, nothing learned."""
+    a = node()
+    a.step(Deliver("c", Beat("c", "a", 1, 1)))  # a watched peer's heartbeat: the next may be one
+    entries, watches = dict(a.entries), {j: (w.boot, w.beat) for j, w in a.detector.watches.items()}
+    assert "c" in watches
+    assert a.step(Deliver("c", message)) == []
+    assert a.entries == entries
+    assert {j: (w.boot, w.beat) for j, w in a.detector.watches.items()} == watches
+
+
 def test_a_round_pushes_the_delta_to_fanout_peers_and_pulls_one() -> None:
     a = node()
     a.step(ClientRequest(("k", "v")))

@@ -80,6 +80,7 @@ from meshcheck.impl.base.effects import (
     SetTimer,
 )
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.shape import mismatch
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.detector import Detector, Watch
@@ -410,6 +411,13 @@ class GossipNode:
     # -- receiving ----------------------------------------------------------------------------------
 
     def _receive(self, source: str, message: Message, now: int) -> list[Effect]:
+        if mismatch(message, Message) is not None:
+            # No gossip message holds other types than it declares (a string for a version, an
+            # entry that is no pair, a value that is no message): whatever sent it, reading it
+            # would stop this node's step. The fault model is crash-recovery (specs/Gossip.tla):
+            # nothing is signed, so there is nobody to hold it against; it is lost, as a dropped
+            # message is (and is no heartbeat).
+            return []
         out: list[Effect]
         if isinstance(message, Push):
             out = [_act("HandlePush", i=self.id, j=source)]
