@@ -649,7 +649,12 @@ class Replica:
             and m.view not in self.proposed
             and m.view >= self.view
         ):
-            self.new_views.setdefault(m.view, {})[m.src] = m.qc
+            senders = self.new_views.setdefault(m.view, {})
+            held = senders.get(m.src)
+            # a sender's highest QC for the view: a Byzantine one may send two NEW-VIEWs, and the
+            # rule takes the highest QC of every NEW-VIEW heard (Algorithm 3), not the last one
+            if held is None or m.qc.view > held.view:
+                senders[m.src] = m.qc
             if m.qc.block not in self.blocks:
                 self._want(m.qc.block, source, m.qc)
         self._progress()

@@ -84,6 +84,26 @@ def test_views_come_together_after_faults_that_split_them() -> None:
     check_liveness(AFTER_A_SPLIT_VIEW, 7, frozenset())
 
 
+# Found by a campaign (2026-11-25, `meshcheck campaign --minutes 15`): r1, fuzzing, sent r2 two
+# NEW-VIEWs for view 13, the second with a lower QC than the first; r2 kept the last one a sender
+# sent and, leading view 13, extended a QC of view 10 where 2f+1 NEW-VIEWs had shown one of view
+# 11 (Algorithm 3 takes the highest QC of the NEW-VIEWs). A leader now keeps each sender's
+# highest QC for the view (impl/hotstuff/replica.py `_on_new_view`).
+A_LOWER_QC_SENT_AGAIN = Schedule(
+    seed=32872,
+    ticks=600,
+    delay=0.02,
+    crash=0.1,
+    every=50,
+    byzantine={"r1": ("fuzz",)},
+    batch=4,
+)
+
+
+def test_a_leader_keeps_the_highest_qc_a_sender_showed_it() -> None:
+    check_safety(A_LOWER_QC_SENT_AGAIN, 4, frozenset())
+
+
 # what must catch each mutant on its scenario: the schedule of its stored run (traces/hotstuff/,
 # written by property_tests/hotstuff/save.py)
 CAUGHT_BY = {
