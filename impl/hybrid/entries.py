@@ -229,8 +229,11 @@ class Keys:
         return data is not None and self._verify(0, op.client, op.signature, data)
 
     def clock_ok(self, entry: ClockEntry) -> bool:
-        return entry.node in self.nodes and self._verify(
-            0, entry.node, entry.signature, signing_bytes(entry)
+        data = _signed_bytes(entry)
+        return (
+            entry.node in self.nodes
+            and data is not None
+            and self._verify(0, entry.node, entry.signature, data)
         )
 
     def evidence_signed(self, record: Evidence) -> bool:

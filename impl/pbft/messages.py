@@ -199,7 +199,10 @@ def _encode(value: Any, out: bytearray) -> None:
     elif isinstance(value, bool):
         out += b"T" if value else b"F"
     elif isinstance(value, int):
-        text = str(value).encode()
+        try:
+            text = str(value).encode()
+        except ValueError:  # more digits than Python converts (4,300): no honest signer's number
+            raise TypeError(f"cannot encode an integer of {value.bit_length()} bits") from None
         out += b"i" + _length(len(text)) + text
     elif isinstance(value, str):
         text = value.encode()
