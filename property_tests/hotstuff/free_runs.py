@@ -21,7 +21,16 @@ spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuf
   when the guard holds (a refusal is a step the spec takes and the replica does not: a liveness
   bug, as the safe-node rule without its liveness clause);
 - the leader's rule: a new leader's proposal after 2f+1 NEW-VIEWs extends a QC at least as high as
-  every valid QC those NEW-VIEWs carried (Algorithm 3);
+  its own highQC and every valid QC carried by the NEW-VIEWs for that view it received since it
+  last (re)started (Algorithm 3). Not those of before a crash: received NEW-VIEWs are no state
+  the replica persists (impl/hotstuff/replica.py keeps the spec's variables), and the spec's
+  NewView takes the highest QC of any 2f+1 NEW-VIEWs in msgs with the leader's highQC
+  (specs/HotStuff.tla, NewViewQCs), so a restarted leader that waits for 2f+1 again and
+  proposes on the highest of those takes a spec step, though a NEW-VIEW it lost in the crash
+  carried a higher QC. Safety does not rest on this rule (safeNode does), and liveness needs no
+  lost NEW-VIEW: a replica locks on b once b's child has a QC, whose 2f+1 voters (f+1 of them
+  honest) took their highQC up to b's QC as they voted, so the highest QC of any 2f+1 NEW-VIEWs
+  sent after that is at least as high as the lock, and safeNode accepts a block on it;
 - the rejection oracle (property_tests/hotstuff/oracle.py): nothing forged taken, a bad signature
   blamed on the link's sender, no honest replica accused.
 
@@ -45,7 +54,7 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base.effects import Action, Effect, Send
-from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Deliver, Restart
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.hotstuff.messages import GENESIS, QC, NewView, Proposal, Vote, vote_bytes
 from meshcheck.impl.hotstuff.replica import Replica
@@ -96,7 +105,8 @@ class Monitor:
         self._certified: set[QC] = set()
         self.commits: dict[str, tuple[bytes, ...]] = {}
         self.top: bytes = GENESIS.hash
-        self.new_views: dict[tuple[str, int], int] = {}  # (leader, view) -> highest QC view
+        # (leader, view) -> the highest QC view of the NEW-VIEWs it received since its restart
+        self.new_views: dict[tuple[str, int], int] = {}
         self.state_high: dict[str, int] = {}  # replica -> the view of its highQC
         plugin.observers.append(self.observe)
 
@@ -190,6 +200,10 @@ class Monitor:
             justify = event.message.block.justify
             assert justify is not None
             self._qc(r, justify, "a proposal it accepted")
+        if isinstance(event, Restart):
+            # what it received before the crash is gone with its memory (the leader's rule above)
+            for key in [k for k in self.new_views if k[0] == i]:
+                del self.new_views[key]
         if isinstance(event, Deliver) and isinstance(event.message, NewView):
             m = event.message
             if m.src == event.source and m.qc.view < m.view and r.valid_qc(m.qc):

@@ -33,10 +33,12 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     Monitor,
     check_liveness,
     check_safety,
+    client_history,
     cluster,
     equivocation_runs,
     free_run_safety,
     liveness_after_faults,
+    watch,
 )
 from meshcheck.traces import itf
 
@@ -102,6 +104,45 @@ A_LOWER_QC_SENT_AGAIN = Schedule(
 
 def test_a_leader_keeps_the_highest_qc_a_sender_showed_it() -> None:
     check_safety(A_LOWER_QC_SENT_AGAIN, 4, frozenset())
+
+
+def test_a_restarted_leader_answers_only_for_the_new_views_it_received_since() -> None:
+    """`make verify` (default profile) failed the leader's rule on Schedule(seed=1483, ticks=1000,
+    drop=0.05, duplicate=0.02, crash=0.1, partition=0.6, every=25, byzantine={'r1': ('equivocate',
+    'vote_all')}, batch=4): r2, leader of view 9, took r4's NEW-VIEW for 9 with a QC of view 6,
+    crashed, restarted, and proposed on the QC of view 5 that its own and r1's and r3's NEW-VIEWs
+    for 9, all received after the restart, carried. The replica keeps received NEW-VIEWs in
+    memory only, and the spec's NewView takes the highest QC of any 2f+1 NEW-VIEWs in msgs and
+    the leader's highQC (specs/HotStuff.tla, NewViewQCs): a spec step. The monitor held r2 to the
+    NEW-VIEW it had lost; it now forgets a leader's NEW-VIEWs when the leader restarts (the
+    leader's rule in property_tests/hotstuff/free_runs.py). That schedule runs otherwise since the
+    pacemaker's `_join` (a replica that times out sends its NEW-VIEW again), so the same shape is
+    scripted here on a fault-free cluster: r1 forms the QC of view 3 and its proposal of view 4
+    reaches no other replica, its NEW-VIEW for view 5 with that QC reaches r2 (view 5's leader), r2
+    restarts with r1 cut off from it, and proposes view 5 on the QC of view 2 that the others'
+    NEW-VIEWs and its own carry."""
+    schedule = Schedule(seed=0, ticks=600)
+    sim = cluster(schedule, 4, frozenset(), heal=False, record=False)
+    monitor = Monitor(sim)
+    oracle = watch(sim)
+    replica = sim.plugin.replica  # type: ignore[attr-defined]
+    sim.run(until=schedule.ticks, stop=lambda s: replica("r1").high_qc.view >= 3)
+    assert replica("r1").high_qc.view == 3 and replica("r2").high_qc.view == 2
+    for other in ("r2", "r3", "r4"):  # r1's proposal of view 4 is lost on the way
+        sim.cut("r1", other)
+    sim.run(until=sim.now + 15)
+    sim.heal()
+    sim.fire("r1", "view")  # r1 times out into view 5 first, with the QC of view 3
+    sim.run(until=sim.now + 50, stop=lambda s: "r1" in replica("r2").new_views.get(5, {}))
+    assert replica("r2").new_views[5]["r1"].view == 3
+    sim.cut("r1", "r2")  # r1 sends its NEW-VIEW again: not to r2 after its restart
+    sim.restart("r2")
+    free_runs.run(sim, schedule, schedule.ticks, STORM, lambda s: bool(monitor.problem))
+    (proposal,) = [b for b in replica("r2").blocks.values() if b.view == 5]
+    assert proposal.proposer == "r2" and proposal.justify.view == 2  # the scenario happened
+    assert monitor.problem is None, monitor.problem
+    assert oracle.violation is None, oracle.violation
+    assert client_history(sim) is None
 
 
 # what must catch each mutant on its scenario: the schedule of its stored run (traces/hotstuff/,
