@@ -75,18 +75,7 @@ def _checker(hint: Any, skip: str | None) -> Check:
     if origin is tuple:
         return _of_tuple(hint, skip)
     if origin in (frozenset, set):
-        item = _checker(get_args(hint)[0], skip)
-
-        def collection(value: Any, where: Where) -> str | None:
-            if not isinstance(value, frozenset | set):
-                return _say(where, value, hint)
-            for each in value:
-                problem = item(each, where)
-                if problem is not None:
-                    return problem
-            return None
-
-        return collection
+        return _of_items(hint, frozenset | set, _checker(get_args(hint)[0], skip))
     if origin is not None and attrs.has(origin):  # a generic message class: Signed[PrePrepare]
         bound = tuple(zip(getattr(origin, "__parameters__", ()), get_args(hint), strict=True))
 
@@ -154,18 +143,7 @@ def _of_union(hint: Any, skip: str | None) -> Check:
 def _of_tuple(hint: Any, skip: str | None) -> Check:
     args = get_args(hint)
     if len(args) == 2 and args[1] is Ellipsis:
-        item = _checker(args[0], skip)
-
-        def sequence(value: Any, where: Where) -> str | None:
-            if not isinstance(value, tuple):
-                return _say(where, value, hint)
-            for each in value:
-                problem = item(each, where)
-                if problem is not None:
-                    return problem
-            return None
-
-        return sequence
+        return _of_items(hint, tuple, _checker(args[0], skip))
     checks = [_checker(arg, skip) for arg in args]
 
     def fixed(value: Any, where: Where) -> str | None:
@@ -233,3 +211,19 @@ def _name(hint: Any) -> str:
     if origin is Union or origin is types.UnionType:
         return " | ".join(_name(arm) for arm in get_args(hint))
     return str(hint).replace("typing.", "").replace("meshcheck.", "")
+
+
+def _of_items(hint: Any, kind: Any, item: Check) -> Check:
+    """The check of a collection declared `hint` (`tuple[X, ...]`, `frozenset[X]`): a `kind`
+    whose every item passes `item`."""
+
+    def items(value: Any, where: Where) -> str | None:
+        if not isinstance(value, kind):
+            return _say(where, value, hint)
+        for each in value:
+            problem = item(each, where)
+            if problem is not None:
+                return problem
+        return None
+
+    return items
