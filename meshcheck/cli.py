@@ -7,6 +7,7 @@ survived), 2 bad input or a tool problem (the message says which and where; no t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -46,6 +47,17 @@ def _at_least(least: int) -> Callable[[str], int]:
 
 _positive = _at_least(1)
 _seed = _at_least(0)
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=512,
         metavar="N",
         help="candidate spec states kept at most (past it: cut, and a failure is unknown)",
+    )
+    va.add_argument(
+        "--budget",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up after this long: the verdict is then unknown (exit 2), with the record "
+        "reached and what would help (default 300)",
     )
 
     pr = sub.add_parser("prove", help="run the Z3 proofs")

@@ -10,6 +10,7 @@ budget, and then a record had no explanation).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import attrs
@@ -31,11 +32,22 @@ def run_validate(args: argparse.Namespace) -> int:
     if not merged:
         raise MeshcheckError(f"{', '.join(args.logs)}: no records")
     stepper = stepper_for(spec, args.model)
-    verdict = Validator(stepper, max_frontier=args.max_frontier).run(merged)
+    verdict = Validator(stepper, max_frontier=args.max_frontier).run(
+        merged, budget=args.budget, progress=_progress
+    )
     print(verdict.render())
     if verdict.verdict == "valid":
         return EXIT_HOLDS
     return EXIT_VIOLATED if verdict.verdict == "invalid" else EXIT_USAGE
+
+
+def _progress(at: int, records: int, frontier: int, seconds: float) -> None:
+    """A run of more than a few seconds says where it is, on stderr (stdout keeps the verdict)."""
+    print(
+        f"validate: record {at + 1:,} of {records:,}, frontier {frontier:,}, {seconds:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # the reference implementation's logs (`meshcheck verify`): runs per profile, ticks per run

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,10 @@ BACKTRACK = 5000
 MAX_NESTED = 4
 # candidates looked at for the diagnosis
 DIAGNOSE = 32
+# the default budget of one validation (seconds): past it the verdict is "unknown", never silence
+BUDGET_SECONDS = 300.0
+PROGRESS_EVERY = 2.0  # seconds between progress reports (the first after PROGRESS_AFTER)
+PROGRESS_AFTER = 3.0
 
 # spec name -> (package, .tla) and its default model for validation (package, path): bounds and
 # budgets far beyond a log's (property_tests/raft/models/Logs.cfg)
@@ -92,6 +96,13 @@ BUDGET = "budget"
 RESERVE = 32
 _MISSING: Any = object()
 
+# progress(record index, records, frontier size, seconds so far)
+Progress = Callable[[int, int, int, float], None]
+
+
+class _OutOfTime(Exception):
+    """The budget ran out inside the walk (run turns it into an "unknown" verdict)."""
+
 
 @attrs.frozen
 class Diagnosis:
@@ -101,6 +112,7 @@ class Diagnosis:
     record: str  # its action instance as logged
     closest: str  # the instance that came closest
     reason: str  # what was wrong with it
+    enabled: bool = True  # whether the record's action instance had a successor at all
 
     def render(self) -> str:
         return (
@@ -238,6 +250,14 @@ class Validator:
         self._plan: _Plan | None = None
         self._dropped: set[int] = set()  # messages dropped (every copy) on the walk
         self._spent = False  # whether any hidden drop was made
+        self._routes: dict[int, tuple[Value, Value] | None] = {}  # message fp -> (mdest, msource)
+        self._failed: set[tuple[int, frozenset[int]]] = set()  # rewalks that found nothing
+        self._closest: list[State] | None = None  # a rewalk's frontier before the failing record
+        # the budget and the progress report of the run under way (`_tick`)
+        self._deadline: float | None = None
+        self._progress: Progress | None = None
+        self._start = self._next_report = 0.0
+        self._at = self._records = self._width = 0
 
     # ------------------------------------------------------------------ input
 
@@ -385,7 +405,10 @@ class Validator:
         return True
 
     def _advance(self, frontier: Sequence[State], p: _Prepared) -> list[State]:
-        found = [s for c in frontier for s in self._successors(c, p) if self._agrees(s, p.known)]
+        found: list[State] = []
+        for c in frontier:
+            self._tick()
+            found.extend(s for s in self._successors(c, p) if self._agrees(s, p.known))
         return _distinct(found)
 
     def _hidden(self, frontier: Sequence[State], message: Any = None) -> list[State]:
@@ -393,6 +416,7 @@ class Validator:
         duplications of it."""
         out: dict[int, State] = {}
         for c in frontier:
+            self._tick()
             for inst in self.hidden:
                 if message is not None and inst.name != "DuplicateMessage":
                     continue
@@ -408,6 +432,50 @@ class Validator:
                     if len(out) >= self.max_frontier:
                         return list(out.values())
         return list(out.values())
+
+    def _with_copy(self, state: State, message: Any) -> State | None:
+        """`state` with one more copy of `message` in the bag and the duplication's budget spent
+        (None when the budget has none left): the state a DuplicateMessage of `message` made
+        earlier, while it was in flight, leads to. Only a filter (`_blind_rewalk`): a message it
+        finds is then duplicated by TLC's own DuplicateMessage and the records walked again."""
+        assert self._bag_key is not None and self._budget_key is not None
+        budget = state[BUDGET]
+        if not isinstance(budget, FrozenDict) or budget["fault"] < 1 or budget["duplicate"] < 1:
+            return None
+        bag = state[BAG]
+        if not isinstance(bag, FrozenDict):  # the empty function reads as the empty tuple
+            bag = FrozenDict()
+        m = self.stepper.to_python(message)
+        values = self.stepper.values
+        java = state.java.copy()
+        java.bind(self._bag_key, values.to_tlc(FrozenDict({**bag, m: bag.get(m, 0) + 1})))
+        spent = {**budget, "fault": budget["fault"] - 1, "duplicate": budget["duplicate"] - 1}
+        java.bind(self._budget_key, values.to_tlc(FrozenDict(spent)))
+        return State(java, None, state._vars)
+
+    def _route(self, m: Any) -> tuple[Value, Value] | None:
+        """(mdest, msource) of a TLC message value, memoized by its fingerprint."""
+        fp = int(m.fingerPrint(self._seed))
+        found = self._routes.get(fp, _MISSING)
+        if found is _MISSING:
+            py = self.stepper.to_python(m)
+            found = (
+                (py["mdest"], py["msource"])
+                if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py
+                else None
+            )
+            self._routes[fp] = found
+        return found  # type: ignore[no-any-return]
+
+    def _tick(self) -> None:
+        """Out of the budget: raise _OutOfTime (run turns it into "unknown"); every second or so,
+        the progress callback."""
+        now = time.monotonic()
+        if self._deadline is not None and now > self._deadline:
+            raise _OutOfTime
+        if self._progress is not None and now >= self._next_report:
+            self._next_report = now + PROGRESS_EVERY
+            self._progress(self._at, self._records, self._width, now - self._start)
 
     def _make_plan(self, prepared: Sequence[_Prepared]) -> _Plan | None:
         """The read-ahead (see the module), or None when hidden drops are off: no bag, no DropMessage
@@ -537,12 +605,29 @@ class Validator:
                 return True
         return False
 
-    def run(self, records: Sequence[LogRecord], *, deadline: float | None = None) -> Verdict:
+    def run(
+        self,
+        records: Sequence[LogRecord],
+        *,
+        deadline: float | None = None,
+        budget: float | None = None,
+        progress: Progress | None = None,
+    ) -> Verdict:
+        """The verdict on the merged records. `budget` (seconds from now) or `deadline` (a
+        time.monotonic() value) bounds the walk: past it the verdict is "unknown", with the record
+        reached, the frontier's size and what would help. `progress` is called every
+        PROGRESS_EVERY seconds once the run has taken PROGRESS_AFTER."""
         start = time.monotonic()
+        if budget is not None:
+            deadline = start + budget if deadline is None else min(deadline, start + budget)
         prepared = [self.prepare(r) for r in records]
         self._plan = self._make_plan(prepared)
         self._dropped = set()
+        self._failed = set()
         self._spent = False
+        self._deadline, self._progress = deadline, progress
+        self._start, self._next_report = start, start + PROGRESS_AFTER
+        self._records = len(records)
         history: list[list[State]] = []
         frontier: list[State] = list(self.init)
         largest = len(frontier)
@@ -563,70 +648,157 @@ class Validator:
             )
 
         k = 0
-        while k < len(prepared):
-            p = prepared[k]
-            if deadline is not None and time.monotonic() > deadline:
-                return verdict("unknown", k, reason=f"out of time at {p.record.source}")
-            del history[k:]
-            history.append(frontier)
-            nxt = self._step(frontier, prepared, k)
-            if not nxt:
-                self._inserted = 0
-                redone = self._rewalk(prepared, history, k, 0)
-                if redone is not None:
-                    nxt = redone
-                    hidden += self._inserted
-            if not nxt and self.hidden:
-                layer: list[State] = frontier
-                for depth in range(1, self.max_hidden + 1):
-                    layer = self._hidden(layer)
-                    nxt = self._step(layer, prepared, k)
-                    if nxt:
-                        hidden += depth
-                        break
-            if not nxt:
-                if cut_at is not None:
-                    return verdict(
-                        "unknown",
-                        k,
-                        reason=f"no candidate explains {p.record.source}, but the frontier was cut "
-                        f"to {self.max_frontier} states at {prepared[cut_at].record.source}",
-                    )
-                if self._starved(frontier, k):
-                    return verdict(
-                        "unknown",
-                        k,
-                        reason=f"no candidate explains {p.record.source}, but the messages dropped "
-                        "as never received spent the fault budget it may need (a model with "
-                        "larger MaxFaults and MaxDrops decides it)",
-                    )
-                return verdict("invalid", k, diagnosis=self.diagnose(frontier, p))
-            if len(nxt) > self.max_frontier:
-                nxt = nxt[: self.max_frontier]
-                cut += 1
-                cut_at = k if cut_at is None else cut_at
-            largest = max(largest, len(nxt))
-            frontier = nxt
-            k += 1
+        try:
+            while k < len(prepared):
+                p = prepared[k]
+                self._at, self._width = k, len(frontier)
+                self._tick()
+                del history[k:]
+                history.append(frontier)
+                nxt = self._step(frontier, prepared, k)
+                self._closest = None
+                if not nxt:
+                    self._inserted = 0
+                    redone = self._rewalk(prepared, history, k, 0)
+                    if redone is not None:
+                        nxt = redone
+                        hidden += self._inserted
+                if not nxt and self.hidden:
+                    layer: list[State] = frontier
+                    for depth in range(1, self.max_hidden + 1):
+                        layer = self._hidden(layer)
+                        nxt = self._step(layer, prepared, k)
+                        if nxt:
+                            hidden += depth
+                            break
+                if not nxt:
+                    if cut_at is not None:
+                        return verdict(
+                            "unknown",
+                            k,
+                            reason=f"no candidate explains {p.record.source}, but the frontier was "
+                            f"cut to {self.max_frontier} states at "
+                            f"{prepared[cut_at].record.source} (a larger --max-frontier, or "
+                            "more variables logged, decides it)",
+                        )
+                    if self._starved(frontier, k):
+                        return verdict(
+                            "unknown",
+                            k,
+                            reason=f"no candidate explains {p.record.source}, but the messages "
+                            "dropped as never received spent the fault budget it may need (a "
+                            "model with larger MaxFaults and MaxDrops decides it)",
+                        )
+                    found = self.diagnose(frontier, p)
+                    closest = self._closest_frontier()
+                    if not found.enabled and closest is not None:
+                        # the record takes a message no candidate has in flight, and with the copy
+                        # a duplication would put there it is still no step: report that
+                        hidden += 1
+                        again = self.diagnose(closest, p)
+                        found = attrs.evolve(
+                            again,
+                            reason=again.reason + "\n  (with a second copy of the message in "
+                            "flight: a duplication by the network, inferred)",
+                        )
+                    return verdict("invalid", k, diagnosis=found)
+                if len(nxt) > self.max_frontier:
+                    nxt = nxt[: self.max_frontier]
+                    cut += 1
+                    cut_at = k if cut_at is None else cut_at
+                largest = max(largest, len(nxt))
+                frontier = nxt
+                k += 1
+        except _OutOfTime:
+            source = prepared[k].record.source
+            return verdict(
+                "unknown",
+                k,
+                reason=f"out of time at {source} (record {k + 1} of {len(records)}, frontier of "
+                f"{len(frontier)} states): raise --budget, or log more of the spec's variables "
+                "(each one logged narrows the candidates)",
+            )
         return verdict("valid", len(prepared))
+
+    def _closest_frontier(self) -> list[State] | None:
+        """The frontier before the failing record that a rewalk left, with a duplicated copy of
+        its message in flight (None: no rewalk got that far)."""
+        return self._closest
+
+    def _blind_rewalk(
+        self, prepared: Sequence[_Prepared], history: list[list[State]], k: int, depth: int
+    ) -> list[State] | None:
+        """Record k receives without naming its message, and no candidate explains it: perhaps
+        it took a second copy of a message from its j to its i that was in flight earlier. Each
+        such message (the latest first) is tried on the frontier as if a copy were still in
+        flight (`_with_copy`, a filter costing one step per candidate); only one that explains the
+        record is then duplicated by TLC where it was last in flight and the records after
+        walked again. The search used to duplicate (and drop) every message before every earlier
+        receipt of the same kind, nested four deep: exponential in the log's length, so a short
+        log whose last record is no step of the spec never got its verdict."""
+        p = prepared[k]
+        route = (p.instance.params.get("i"), p.instance.params.get("j"))
+        last_seen: dict[
+            int, tuple[Any, int]
+        ] = {}  # message fp -> (message, last record it was in flight before)
+        for t in range(k, max(-1, k - BACKTRACK), -1):
+            self._tick()
+            for c in history[t]:
+                for fp, m, _count, _key in self._messages(c.java):
+                    if fp not in last_seen and self._route(m) == route:
+                        last_seen[fp] = (m, t)
+        for m, t in last_seen.values():
+            copies = [x for x in (self._with_copy(c, m) for c in history[k]) if x is not None]
+            if not copies or not self._advance(copies, p):
+                continue
+            frontier = self._hidden(history[t], m)
+            saved = history[t : k + 1]
+            inserted = self._inserted
+            for u in range(t, k + 1):
+                history[u] = frontier
+                nxt = self._step(frontier, prepared, u)
+                if not nxt and u < k and depth < MAX_NESTED:  # a record between needs its own
+                    nxt = self._rewalk(prepared, history, u, depth + 1) or []
+                frontier = nxt
+                if not frontier:
+                    break
+            if frontier:
+                self._inserted += 1
+                return frontier
+            history[t : k + 1] = saved
+            self._inserted = inserted
+        return None
 
     def _rewalk(
         self, prepared: Sequence[_Prepared], history: list[list[State]], k: int, depth: int
     ) -> list[State] | None:
         """Record k receives a message no candidate has in flight: duplicate it just before the
         latest earlier record that received it, walk forward again; the new frontier after k, or
-        None (history is then left as it was)."""
+        None (history is then left as it was). A walk that reaches k with the copy in flight and
+        still finds no explanation leaves its frontier before k as the closest (`diagnose`
+        reports on it: the record's real disagreement, not a message missing because the
+        duplication was not inferred). A rewalk from (k, the frontier before it) that failed once
+        is not tried again."""
         p = prepared[k]
         r = p.record
         j = p.instance.params.get("j")
         if self._bag_key is None or j is None:
             return None
+        key = (k, frozenset(s.fingerprint for s in history[k]))
+        if key in self._failed:
+            return None
+        if p.message is None:
+            found = self._blind_rewalk(prepared, history, k, depth)
+            if found is None:
+                self._failed.add(key)
+            return found
         for back in range(k - 1, max(-1, k - BACKTRACK), -1):
             q = prepared[back]
             if q.record.node != r.node or q.instance != p.instance:
                 continue
             if p.message is not None and q.record.params.get("m") != r.params.get("m"):
                 continue
+            self._tick()
             frontier = self._hidden(history[back], p.message)
             saved = history[back : k + 1]
             inserted = self._inserted
@@ -635,6 +807,8 @@ class Validator:
                 nxt = self._step(frontier, prepared, t)
                 if not nxt and depth < MAX_NESTED:
                     nxt = self._rewalk(prepared, history, t, depth + 1) or []
+                if not nxt and t == k and frontier and self._closest is None:
+                    self._closest = list(frontier)
                 frontier = nxt
                 if not frontier:
                     break
@@ -645,6 +819,7 @@ class Validator:
             self._inserted = inserted
             if p.message is not None:
                 return None  # the latest receipt of that very message: no other place helps
+        self._failed.add(key)
         return None
 
     # ------------------------------------------------------------------ diagnosis
@@ -682,7 +857,7 @@ class Validator:
             if guard is not None
             else "no successor (no guard found false: the successor leaves the model)"
         )
-        return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason)
+        return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason, enabled=False)
 
 
 def _always(java: Any) -> bool:
@@ -706,10 +881,13 @@ def validate(
     *,
     max_frontier: int = MAX_FRONTIER,
     deadline: float | None = None,
+    budget: float | None = None,
 ) -> Verdict:
     """Whether the records (of one run, any number of nodes, in each node's order) are a behaviour
     of `spec` (a name of SPECS, or a .tla path with `model`) under `model` (default: the spec's validation
     model). LogFormatError for records that are not of one run or not in the spec's vocabulary."""
     merged = merge([list(records)])
     stepper = stepper_for(spec, str(model) if model is not None else None)
-    return Validator(stepper, max_frontier=max_frontier).run(merged, deadline=deadline)
+    return Validator(stepper, max_frontier=max_frontier).run(
+        merged, deadline=deadline, budget=budget
+    )
