@@ -206,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up after this long: the verdict is then unknown (exit 2), with the record "
         "reached and what would help (default 300)",
     )
+    va.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="give a constant of the model another value, e.g. LeaderNoOp=FALSE for an "
+        "implementation whose new leader appends no no-op (repeatable)",
+    )
 
     pr = sub.add_parser("prove", help="run the Z3 proofs")
     pr.add_argument(
@@ -533,7 +540,7 @@ def _protocols() -> int:
     header = ("name", "title", "spec", "models", "mutants", "proofs", "corpus")
     rows = []
     for name, p in registry.protocols().items():
-        specs = ", ".join(f"{m.spec}.tla" for m in p.all_models())
+        specs = ", ".join(dict.fromkeys(f"{m.spec}.tla" for m in p.all_models()))
         models = str(sum(len(m.by_profile()) for m in p.all_models()))
         mutants = ", ".join(k for k, ref in (("impl", p.bugs), ("spec", p.spec_mutants)) if ref)
         proofs = "z3" if p.proofs else "-"

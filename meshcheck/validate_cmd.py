@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import attrs
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.specs.tlc import cfg
 from meshcheck.traces.logs import format as logformat
-from meshcheck.traces.logs.validate import SPECS, Validator, stepper_for
+from meshcheck.traces.logs.validate import SPECS, Validator, stepper_for, validation_model
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -31,7 +34,8 @@ def run_validate(args: argparse.Namespace) -> int:
     merged = logformat.merge(logs)
     if not merged:
         raise MeshcheckError(f"{', '.join(args.logs)}: no records")
-    stepper = stepper_for(spec, args.model)
+    model = _model_with(spec, args.model, args.set or [])
+    stepper = stepper_for(spec, model)
     verdict = Validator(stepper, max_frontier=args.max_frontier).run(
         merged, budget=args.budget, progress=_progress
     )
@@ -39,6 +43,30 @@ def run_validate(args: argparse.Namespace) -> int:
     if verdict.verdict == "valid":
         return EXIT_HOLDS
     return EXIT_VIOLATED if verdict.verdict == "invalid" else EXIT_USAGE
+
+
+_MODELS: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _model_with(spec: str, model: str | None, settings: list[str]) -> str | None:
+    """The model to validate against: `model` (default: the spec's validation model) with the
+    constants `--set NAME=VALUE` gives, written to a file of its own (a spec variant, such as
+    Raft's LeaderNoOp=FALSE, is a constant of the model, not a fork of the spec)."""
+    if not settings:
+        return model
+    overrides: dict[str, str] = {}
+    for setting in settings:
+        name, eq, value = setting.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise MeshcheckError(f"--set {setting}: expected NAME=VALUE (LeaderNoOp=FALSE)")
+        overrides[name.strip()] = value.strip()
+    path = Path(model) if model is not None else validation_model(spec)
+    text = cfg.with_constants(path.read_text(encoding="utf-8"), overrides, path)
+    folder = tempfile.TemporaryDirectory(prefix="meshcheck-validate-")
+    _MODELS.append(folder)  # removed when the process ends (TLC reads the file once, at load)
+    written = Path(folder.name) / path.name
+    written.write_text(text, encoding="utf-8")
+    return str(written)
 
 
 def _progress(at: int, records: int, frontier: int, seconds: float) -> None:

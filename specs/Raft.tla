@@ -33,11 +33,14 @@ CONSTANT MaxDrops       \* message losses allowed in one behaviour
 CONSTANT MaxDuplicates  \* message duplications allowed in one behaviour
 CONSTANT MaxSnapshots   \* TakeSnapshot steps allowed in one behaviour (snapshots multiply states)
 CONSTANT MaxReads       \* ReadIndex reads a leader may register in one term of leadership
+CONSTANT LeaderNoOp     \* TRUE: a new leader appends a no-op of its term (section 8); FALSE:
+                        \* the paper's basic algorithm, as many libraries run it
 
 ASSUME /\ IsFiniteSet(Server) /\ Server # {}
        /\ IsFiniteSet(Value)
        /\ \A n \in {MaxTerm, MaxLogLen, MaxInFlight, MaxFaults, MaxRestarts, MaxDrops,
                     MaxDuplicates, MaxSnapshots, MaxReads} : n \in Nat
+       /\ LeaderNoOp \in BOOLEAN
 
 \* Roles, the "no vote" marker, the no-op's value and the message types: strings,
 \* exactly as the implementation's refinement mapping writes them.
@@ -331,8 +334,10 @@ HandleRequestVoteRequest(i, j) ==
                         msource |-> i, mdest |-> j], m)
         /\ UNCHANGED <<logVars, commitIndex, committed, budget>>
 
-\* Candidate i counts j's vote. With a quorum it becomes Leader in this step and
-\* appends a no-op of its term (section 8), which lets it commit earlier entries.
+\* Candidate i counts j's vote. With a quorum it becomes Leader in this step and, with
+\* LeaderNoOp, appends a no-op of its term (section 8), which lets it commit earlier entries
+\* without waiting for a client's. Without it (the paper's Figure 2 alone) entries of earlier
+\* terms commit only once an entry of the leader's own term does (section 5.4.2).
 HandleRequestVoteResponse(i, j) ==
     \E m \in DOMAIN messages :
         /\ m.mtype = RequestVoteResponse /\ m.mdest = i /\ m.msource = j
@@ -350,7 +355,8 @@ HandleRequestVoteResponse(i, j) ==
                  /\ nextIndex' = [nextIndex EXCEPT ![i] =
                                      IF won THEN [k \in Server |-> LastIndex(i) + 1] ELSE @]
                  /\ log' = [log EXCEPT ![i] =
-                               IF won THEN Append(@, [term |-> currentTerm[i], value |-> NoOp])
+                               IF won /\ LeaderNoOp
+                               THEN Append(@, [term |-> currentTerm[i], value |-> NoOp])
                                ELSE @]
                  /\ UNCHANGED <<serverVars, matchIndex, reads, readFloor>>
            ELSE \* stale, refused, or no longer a candidate

@@ -39,6 +39,7 @@ SMALL = """CONSTANTS
     MaxDuplicates = 0
     MaxSnapshots = 0
     MaxReads = 0
+    LeaderNoOp = TRUE
 SPECIFICATION PipelinedSpec
 SYMMETRY Symmetry
 CONSTRAINT TermBound

@@ -36,6 +36,10 @@ class RaftConfig:
     # Entries per AppendEntriesRequest. None (all from nextIndex) is what the spec's AppendEntries
     # sends; a limit is faster for long logs, but its messages are no longer spec steps.
     max_entries: int | None = None
+    # Section 8: a new leader appends a no-op of its term, so that it commits what earlier terms
+    # left (and can serve reads, thesis 6.4) without waiting for a client's write. False: the
+    # paper's Figure 2 alone, as many libraries run it (specs/Raft.tla's LeaderNoOp = FALSE).
+    leader_noop: bool = True
     bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
 
     def __attrs_post_init__(self) -> None:

@@ -240,9 +240,9 @@ class RaftNode:
         self._reset_election_timer()
 
     def become_leader(self) -> None:
-        """Section 5.2/5.3: nextIndex just past the log, matchIndex 0; then (section 8) a no-op entry
-        of the new term, so that committing it commits everything before it, and ReadIndex reads
-        (thesis 6.4) can start once it is committed."""
+        """Section 5.2/5.3: nextIndex just past the log, matchIndex 0; then (section 8, unless the
+        configuration leaves it out) a no-op entry of the new term, so that committing it commits
+        everything before it, and ReadIndex reads (thesis 6.4) can start once it is committed."""
         check_transition(self.id, self.role, LEADER)
         self.role = LEADER
         self.leader = self.id
@@ -251,7 +251,8 @@ class RaftNode:
         self.match_index = dict.fromkeys(self.config.servers, 0)
         self._sent_up_to = dict.fromkeys(self.config.peers, 0)
         self.reads = ReadIndex(self.id)
-        self._append(Entry(self.term, NOOP))
+        if self.config.leader_noop:
+            self._append(Entry(self.term, NOOP))
         if mutants.REPROPOSE_UNCOMMITTED in self._bugs:
             # "re-propose" the client writes of earlier terms not known committed, in this term
             start = max(self.commit_index, self.log.snapshot_index) + 1

@@ -47,6 +47,7 @@ class RaftPlugin:
         heartbeat_interval: int = 50,
         snapshot_interval: int = 10_000,
         max_entries: int | None = None,
+        leader_noop: bool = True,
         bugs: frozenset[str] = frozenset(),
         budget: Budget | None = None,
         lossless_restart_is_step: bool = False,
@@ -58,6 +59,7 @@ class RaftPlugin:
             "heartbeat_interval": heartbeat_interval,
             "snapshot_interval": snapshot_interval,
             "max_entries": max_entries,
+            "leader_noop": leader_noop,
             "bugs": frozenset(bugs),
         }
         for server in self.servers:  # bad options fail here, once, not at the first restart

@@ -17,6 +17,13 @@ RAFT = Protocol(
     models=Models(
         spec="Raft", quick="Raft_quick", default="Raft", deep="Raft_deep", liveness="Raft_liveness"
     ),
+    # the same spec with LeaderNoOp = FALSE: the paper's basic algorithm, without the new
+    # leader's no-op, which many libraries run (its safety models; liveness assumes the no-op)
+    extra_models=(
+        Models(
+            spec="Raft", quick="Raft_nonoop_quick", default="Raft_nonoop_quick", deep="Raft_nonoop"
+        ),
+    ),
     actions=(
         Action("Timeout", _SERVER, "protocol", "server i times out and starts an election"),
         Action("ClientRequest", ("i", "v"), "client", "a client sends value v to leader i"),

@@ -53,6 +53,7 @@ __all__ = [
     "parse_cfg",
     "read_cfg",
     "unsound_reduction",
+    "with_constants",
 ]
 
 
@@ -456,6 +457,33 @@ def read_cfg(path: str | Path) -> ModelConfig:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot read {p}: {reason}") from None
     return parse_cfg(text, p)
+
+
+def with_constants(text: str, overrides: dict[str, str], path: Path | None = None) -> str:
+    """The .cfg `text` with the plain constants named in `overrides` given new values (TLA+ text:
+    `FALSE`, `3`, `{s1, s2}`), each checked to parse. ConfigError for a name the model does not
+    give a plain value, or a value that is not one, or an assignment that shares its line."""
+    model = parse_cfg(text, path)
+    where = path or Path("<cfg>")
+    plain = {a.name: a for a in model.constants if not a.args}
+    lines = text.splitlines(keepends=True)
+    for name, value in overrides.items():
+        found = plain.get(name)
+        if found is None:
+            given = ", ".join(sorted(plain)) or "none"
+            raise ConfigError(f"{where}: no constant {name} to set (the model sets {given})")
+        try:
+            parse_cfg(f"CONSTANTS\n    {name} = {value}\n")
+        except ConfigError:
+            raise ConfigError(f"{name}={value}: {value!r} is not a value a .cfg can give") from None
+        k = found.line - 1
+        if sum(1 for a in model.constants if a.line == found.line) != 1:
+            raise ConfigError(
+                f"{where}:{found.line}: {name} shares its line; give it one of its own"
+            )
+        indent = lines[k][: len(lines[k]) - len(lines[k].lstrip())]
+        lines[k] = f"{indent}{name} = {value}\n"
+    return "".join(lines)
 
 
 # ------------------------------------------------------------------------------------------- soundness

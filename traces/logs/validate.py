@@ -184,16 +184,23 @@ class _Plan:
         return self.last_blind.get(key, -1) <= k
 
 
+def validation_model(spec: str) -> Path:
+    """The default model a spec of SPECS is validated against (LogFormatError for another spec,
+    which needs --model)."""
+    if spec not in SPECS:
+        raise LogFormatError(spec, "", "a spec outside meshcheck needs --model")
+    _, (model_pkg, model_file) = SPECS[spec]
+    return Path(str(resources.files(model_pkg).joinpath(model_file)))
+
+
 @functools.cache
 def stepper_for(spec: str, model: str | None = None) -> Stepper:
     """The process's Stepper for a spec (a name of SPECS or a .tla path) and a model (default: the
     spec's validation model). Loading TLC costs a second or more, so each is made once."""
     if spec in SPECS:
-        (spec_pkg, spec_file), (model_pkg, model_file) = SPECS[spec]
+        (spec_pkg, spec_file), _ = SPECS[spec]
         spec_path = Path(str(resources.files(spec_pkg).joinpath(spec_file)))
-        model_path = (
-            Path(model) if model else Path(str(resources.files(model_pkg).joinpath(model_file)))
-        )
+        model_path = Path(model) if model else validation_model(spec)
     else:
         spec_path = Path(spec)
         if model is None:
