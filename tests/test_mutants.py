@@ -50,6 +50,9 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
         "new_view_ignores_prepared",
     }
     assert {killers.pop(m) for m in relayed} == {"signed fields"}, render(outcomes)
+    # a threshold wrong at some cluster size: the brute force of property_tests/thresholds.py
+    sizes = {"prepare_quorum_2f", "checkpoint_stable_on_f_plus_1", "quorum_2f_plus_1_at_any_n"}
+    assert {killers.pop(m) for m in sizes} == {"thresholds at every n"}, render(outcomes)
     assert set(killers.values()) == {"lockstep"}, render(outcomes)
 
 
@@ -69,8 +72,9 @@ def test_every_gossip_mutant_is_killed_in_the_default_profile() -> None:
 
 def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     """HotStuff's catalogue (impl/hotstuff/mutants.py), each killed first by its own stored run
-    (traces/hotstuff/, a free run re-run from its seed: no lockstep yet); the free runs kill each
-    on its own too (property_tests/hotstuff/test_free_runs.py)."""
+    (traces/hotstuff/, a free run re-run from its seed: no lockstep yet), but a QC of too few votes,
+    which the brute force of the thresholds at every size kills first; the free runs kill each on
+    its own too (property_tests/hotstuff/test_free_runs.py)."""
     outcomes = run_mutants("hotstuff", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]
     assert not survivors, render(outcomes)
@@ -78,7 +82,9 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
 
     assert [o.mutant for o in outcomes] == list(BUGS)
     assert len(BUGS) >= 6
-    assert {o.killer.check for o in outcomes if o.killer is not None} == {"stored runs"}
+    killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
+    assert killers.pop("qc_of_2f_votes") == "thresholds at every n", render(outcomes)
+    assert set(killers.values()) == {"stored runs"}, render(outcomes)
 
 
 def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
@@ -191,10 +197,12 @@ def test_save_writes_the_lockstep_counterexample(tmp_path: Path) -> None:
 
 
 def test_save_writes_a_pbft_counterexample_that_replays_on_the_spec(tmp_path: Path) -> None:
-    outcomes = run_mutants("pbft", profile="quick", only=["prepare_quorum_2f"], save=tmp_path)
+    outcomes = run_mutants(
+        "pbft", profile="quick", only=["commit_without_commit_phase"], save=tmp_path
+    )
     (killer,) = [a for a in outcomes[0].attempts if a.killed]
-    assert killer.check == "lockstep" and killer.steps == 2  # Request(a), Prepare(r2, 0, 1)
-    saved = tmp_path / "pbft" / "prepare_quorum_2f.itf.json"
+    assert killer.check == "lockstep" and killer.steps == 4
+    saved = tmp_path / "pbft" / "commit_without_commit_phase.itf.json"
     assert killer.saved == str(saved)
     from meshcheck.property_tests.replay import replay_stored
 

@@ -54,6 +54,7 @@ from meshcheck.impl.pbft import (
     batch_digest,
     history_digest,
 )
+from meshcheck.impl.pbft.log import prepares_needed
 from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.sim import check_effects
@@ -172,6 +173,20 @@ def only(items: Sequence[T]) -> T:
 
 def timers(effects: list[Effect]) -> dict[str, int]:
     return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
+
+
+# == Section 3: quorums at any number of replicas ===================================================
+
+
+def test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2() -> None:
+    """Section 3 takes n = 3f + 1 replicas and quorums of 2f + 1; for any n >= 3f + 1 a certificate
+    needs ceil((n + f + 1) / 2) replicas, so that two of them share f + 1 and so a correct one
+    (impl/base/quorum.py). At n = 5, f = 1 that is 4: two groups of 3 share one replica, which may
+    be the faulty one. A prepared certificate is the pre-prepare and a quorum less one prepares."""
+    for n, q in ((4, 3), (5, 4), (6, 4), (7, 5), (8, 6), (10, 7)):
+        config = PbftConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=BUGS_UNDER_TEST)
+        assert (config.f, config.quorum) == ((n - 1) // 3, q), n
+        assert prepares_needed(config) == q - 1, n
 
 
 # == Section 4.1: the client ==========================================================================

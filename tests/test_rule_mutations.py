@@ -558,12 +558,19 @@ BREAKS: tuple[Break, ...] = (
         "return held if held.body.digest != m.body.digest else None",
         "return None",
     ),
+    # -- PBFT, section 3: quorums at any number of replicas
+    Break(
+        P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2",
+        "meshcheck.impl.base.quorum:byzantine_quorum",
+        "return (n + f + 2) // 2",
+        "return 2 * f + 1",
+    ),
     # -- PBFT, section 4.2: prepare and prepared
     Break(
         P + "test_4_2_prepared_needs_the_pre_prepare_and_2f_matching_prepares_of_backups",
         f"{PBFT_LOG}:prepares_needed",
-        "return quorum.byzantine_quorum(config.f) - 1  # the pre-prepare is the primary's vote",
-        "return quorum.byzantine_quorum(config.f) - 2",
+        "return config.quorum - 1  # the pre-prepare is the primary's vote",
+        "return config.quorum - 2",
     ),
     Break(
         P + "test_4_2_prepared_needs_the_pre_prepare_and_2f_matching_prepares_of_backups",
@@ -876,6 +883,9 @@ CATALOGUE: dict[str, str] = {
         P + "test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs"
     ),
     pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
+    pbft_mutants.QUORUM_2F_PLUS_1_AT_ANY_N: (
+        P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
+    ),
 }
 
 

@@ -45,6 +45,7 @@ from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import (
     Action,
     Apply,
@@ -146,7 +147,7 @@ class HotStuffConfig:
         if self.id not in self.replicas:
             raise ImplError(f"{self.id} is not one of the replicas {self.replicas}")
         if len(self.replicas) < 4:
-            raise ImplError("HotStuff needs n = 3f + 1 >= 4 replicas")
+            raise ImplError("HotStuff needs at least 4 replicas (n >= 3f + 1 with f >= 1)")
         unknown = self.bugs - set(mutants.BUGS)
         if unknown:
             raise ImplError(f"unknown HotStuff mutants: {sorted(unknown)}")
@@ -159,10 +160,10 @@ class HotStuffConfig:
 
     @property
     def quorum(self) -> int:
-        """Votes in a QC, and NEW-VIEWs a new leader waits for: 2f+1 (n - f)."""
-        if mutants.QC_OF_2F_VOTES in self.bugs:
-            return 2 * self.f
-        return 2 * self.f + 1
+        """Votes in a QC, and NEW-VIEWs a new leader waits for: ceil((n+f+1)/2), 2f+1 at
+        n = 3f+1 (impl/base/quorum.py). The mutant takes one vote fewer (2f at n = 3f+1)."""
+        q = quorum.byzantine_quorum(len(self.replicas), self.f)
+        return q - 1 if mutants.QC_OF_2F_VOTES in self.bugs else q
 
     def leader(self, view: int) -> str:
         """Round-robin: the leader of view v is replica (v mod n) + 1 (specs/HotStuff.tla)."""

@@ -8,6 +8,7 @@ import attrs
 
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.mutants import BUGS
 
 
@@ -78,8 +79,11 @@ class PbftConfig:
 
     @property
     def quorum(self) -> int:
-        """2f+1: any two quorums share f+1 replicas, at least one of them correct."""
-        return quorum.byzantine_quorum(self.f)
+        """ceil((n+f+1)/2), 2f+1 at n = 3f+1: any two quorums share f+1 replicas, at least one of
+        them correct (impl/base/quorum.py)."""
+        if mutants.QUORUM_2F_PLUS_1_AT_ANY_N in self.bugs:
+            return 2 * self.f + 1
+        return quorum.byzantine_quorum(self.n, self.f)
 
     def primary(self, view: int) -> str:
         return self.replicas[view % self.n]

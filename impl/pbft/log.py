@@ -27,11 +27,12 @@ Vote = tuple[int, int, bytes]  # (view, sequence number, digest)
 
 
 def prepares_needed(config: PbftConfig) -> int:
-    """Prepares from distinct backups that, with the pre-prepare, make a request prepared: 2f, so
-    that 2f+1 replicas agree (section 4.2). The mutant stops one short: 2f replicas in all."""
+    """Prepares from distinct backups that, with the pre-prepare, make a request prepared: a quorum
+    less the primary (2f at n = 3f+1), so that a quorum of replicas agree (section 4.2). The mutant
+    stops one short: a quorum less one in all."""
     if mutants.PREPARE_QUORUM_2F in config.bugs:
-        return max(quorum.byzantine_quorum(config.f) - 2, 0)
-    return quorum.byzantine_quorum(config.f) - 1  # the pre-prepare is the primary's vote
+        return max(config.quorum - 2, 0)
+    return config.quorum - 1  # the pre-prepare is the primary's vote
 
 
 def stable_quorum(config: PbftConfig) -> int:

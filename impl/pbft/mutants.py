@@ -20,8 +20,15 @@ CHECKPOINT_STATE_BLAMES_SIGNER = "checkpoint_state_blames_signer"
 RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
 VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 EXECUTE_AGAIN = "execute_again"
+QUORUM_2F_PLUS_1_AT_ANY_N = "quorum_2f_plus_1_at_any_n"
 
 BUGS: Mapping[str, str] = {
+    QUORUM_2F_PLUS_1_AT_ANY_N: (
+        "The quorum is 2f+1 whatever the number of replicas: the paper's figure for n = 3f+1, right "
+        "at 4 and 7 replicas, wrong at 5, 6, 8, 9 (OSDI 1999 section 3 assumes n = 3f+1; for other "
+        "n a quorum is ceil((n+f+1)/2)). Two quorums of 3 among 5 share one replica, which may be "
+        "the faulty one: an equivocating primary gets two requests committed at one sequence number."
+    ),
     PREPARE_QUORUM_2F: (
         "A replica counts itself prepared on 2f replicas (the pre-prepare and 2f-1 prepares) instead "
         "of 2f+1 (OSDI 1999 section 4.2: the pre-prepare and 2f prepares). Two quorums of 2f need "

@@ -99,11 +99,11 @@ class VoteRule:
 
     @property
     def approve_at(self) -> int:
-        return quorum.byzantine_quorum(self.f)
+        return quorum.honest_majority(self.f)
 
     @property
     def reject_at(self) -> int:
-        return quorum.blocking(self.n, self.f)
+        return quorum.blocking(self.n, self.approve_at)
 
     def decide(self, approvals: int, rejections: int) -> Decision:
         """The decision on these counts; each replica votes at most once, so they sum to at most n."""

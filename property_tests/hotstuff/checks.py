@@ -2,7 +2,8 @@
 tries them.
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
-the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The stored runs first (each
+the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The thresholds at every
+cluster size first (property_tests/thresholds.py, a second), then the stored runs (each
 mutant's shortest counterexample, re-run from its seed: a fraction of a second), lockstep against
 HotStuff.tla with every replica honest, then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
@@ -17,6 +18,8 @@ from functools import partial
 
 from hypothesis import settings as Settings
 
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hotstuff.free_runs import (
     equivocation_runs,
@@ -37,7 +40,17 @@ def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
     HARNESS.stored_runs(bugs)
 
 
+def certificate_thresholds(n: int, bugs: frozenset[str]) -> dict[str, int]:
+    """The votes of a QC (and the NEW-VIEWs a new leader waits for) at n, under the mutants."""
+    return {"a QC": HotStuffConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=bugs).quorum}
+
+
 CHECKS: tuple[Check, ...] = (
+    Check(
+        "thresholds at every n",
+        partial(thresholds.check, certificate_thresholds),
+        "a QC's votes at n = 4..10: two QCs of a view share a correct replica (brute force)",
+    ),
     Check(
         "stored runs",
         stored_runs,

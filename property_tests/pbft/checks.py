@@ -2,7 +2,8 @@
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
-property_tests/pbft/ run each with no bugs. The signed-fields property first (under a second: it
+property_tests/pbft/ run each with no bugs. The thresholds at every cluster size first (a second:
+a rule right at the sizes the runs use and wrong at others), then the signed-fields property (under a second: it
 kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 from functools import partial
 
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
+from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
@@ -26,7 +30,23 @@ from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
 
+
+def certificate_thresholds(n: int, bugs: frozenset[str]) -> dict[str, int]:
+    """The certificate thresholds a PBFT replica of n counts with, under the mutants `bugs`."""
+    config = PbftConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=bugs)
+    return {
+        "the quorum (commits, view changes, new views)": config.quorum,
+        "a prepared certificate (the pre-prepare and its prepares)": 1 + prepares_needed(config),
+        "a stable checkpoint's proof": stable_quorum(config),
+    }
+
+
 CHECKS: tuple[Check, ...] = (
+    Check(
+        "thresholds at every n",
+        partial(thresholds.check, certificate_thresholds),
+        "each certificate threshold at n = 4..10: two quorums share a correct replica (brute force)",
+    ),
     Check(
         "signed fields",
         signed_fields,

@@ -39,7 +39,8 @@ def assert_counterexample(failed: CheckFailed) -> None:
 # -- the correct replicas pass --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [4, 7])
+# 5 and 6 are not 3f + 1: their quorums are ceil((n + f + 1) / 2), not 2f + 1 (impl/base/quorum.py)
+@pytest.mark.parametrize("n", [4, 5, 6, 7])
 def test_free_runs_keep_agreement_and_validity(n: int) -> None:
     free_run_safety(frozenset(), settings(), n=n)
 
