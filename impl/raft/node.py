@@ -95,6 +95,9 @@ SEND_ACTIONS: Final = frozenset({"AppendEntries", "InstallSnapshot"})
 HARD = "hard"  # (currentTerm, votedFor)
 LOG = "log"  # the entries after the snapshot
 SNAP = "snapshot"  # a Snapshot, or absent
+# the leader's table of pending client writes: written only with the catalogue bug
+# PENDING_WRITES_PERSISTED on (Figure 2 lists it nowhere: it is volatile)
+PENDING = "pending"
 
 NOT_LEADER = "not leader"
 
@@ -299,6 +302,8 @@ class RaftNode:
         self.leader = None
         self.reads = ReadIndex(self.id)
         self._writes_pending = {}
+        if mutants.PENDING_WRITES_PERSISTED in self._bugs:
+            self._writes_pending = dict(persisted.get(PENDING, ()))
 
     # -- timers ---------------------------------------------------------------------------------------
 
@@ -749,6 +754,9 @@ class RaftNode:
         elif self._log_dirty_from is not None:
             start = self._log_dirty_from
             writes.append(Splice(LOG, start, tuple(self.log.entries[start:])))
+        if writes and self.role == LEADER and mutants.PENDING_WRITES_PERSISTED in self._bugs:
+            # the table of writes awaiting their commit, with each log write of the leader
+            writes.append(Put(PENDING, tuple(sorted(self._writes_pending.items()))))
         self._hard_dirty = self._snapshot_dirty = False
         self._log_dirty_from = None
         return Persist(tuple(writes)) if writes else None
