@@ -876,6 +876,10 @@ CATALOGUE: dict[str, str] = {
         P + "test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs"
     ),
     pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
+    pbft_mutants.CLIENT_TIMESTAMP_RESET: P
+    + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
+    raft_mutants.PENDING_WRITES_PERSISTED: R
+    + "test_a_restarted_leader_answers_none_of_the_writes_it_held",
 }
 
 

@@ -5,10 +5,14 @@ written for (so it can fail)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 from hypothesis import settings
 
 from meshcheck.impl.raft import LEADER, mutants
+from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.leader_restart import (
@@ -85,3 +89,20 @@ def test_a_leader_that_proposes_its_uncommitted_entries_again_is_caught() -> Non
     schedule = Schedule(seed=0, ticks=0, variant="after", writes=3)
     problem = scenario(schedule, frozenset({mutants.REPROPOSE_UNCOMMITTED}), False).problem
     assert problem is not None and problem.startswith("applied at most once"), problem
+
+
+def test_a_restart_that_keeps_its_commit_index_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug made up here, of the class the scenario is for: a restarted node takes its whole log
+    as committed (commitIndex is volatile: Figure 2) without applying it, so its state machine
+    skips entries, and in variant `before` the old leader's overwritten entries count as
+    committed."""
+    load = RaftNode._load
+
+    def keeps_commit_index(self: RaftNode, persisted: Mapping[str, Any]) -> None:
+        load(self, persisted)
+        self.commit_index = self.log.last_index
+
+    monkeypatch.setattr(RaftNode, "_load", keeps_commit_index)
+    for variant in VARIANTS:
+        problem = scenario(Schedule(seed=0, ticks=0, variant=variant), frozenset(), False).problem
+        assert problem is not None, variant
