@@ -53,6 +53,9 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     # a threshold wrong at some cluster size: the brute force of property_tests/thresholds.py
     sizes = {"prepare_quorum_2f", "checkpoint_stable_on_f_plus_1", "quorum_2f_plus_1_at_any_n"}
     assert {killers.pop(m) for m in sizes} == {"thresholds at every n"}, render(outcomes)
+    # a client that counts its timestamps from 0 after a restart: the spec names requests by
+    # their operations, and no lockstep path restarts a client and sends a new request
+    assert killers.pop("client_timestamp_reset") == "stored traces", render(outcomes)
     assert set(killers.values()) == {"lockstep"}, render(outcomes)
 
 

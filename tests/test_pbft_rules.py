@@ -262,6 +262,42 @@ def test_4_1_a_request_ordered_twice_is_applied_once_when_the_state_is_rebuilt()
     assert lagging.node.results == state[2]
 
 
+def test_4_1_another_request_under_an_executed_timestamp_is_not_answered() -> None:
+    """Section 4.1: a replica tells a client's requests apart by timestamp, and answers a request
+    it executed from its table of results. Another request under that timestamp (a client that
+    reused it: a faulty one, or one restarted without its clock) is not that request: answering
+    it would sign that it was executed, with the other's result. It is dropped; the request
+    executed under the timestamp is still answered."""
+    a = request("a")
+    box = Box("r2")
+    box.agree(pre_prepare(1, a))
+    assert sent(box.deliver(request("b"))) == []
+    assert box.node.pending == {}
+    assert sent(box.deliver(a)) == [Reply(0, 1, a.body, box.node.results[("c1", 1)][1], "r2")]
+
+
+def test_4_1_a_restarted_client_does_not_reuse_a_timestamp() -> None:
+    """Section 4.1: a client's timestamps are totally ordered, so that replicas tell a new
+    request from a retry. A client that crashes and restarts goes on above the last timestamp it
+    used (it persists its clock before the request leaves)."""
+    config = ClientConfig("c1", REPLICAS, timeout=500, bugs=BUGS_UNDER_TEST)
+    disk = Durable()
+
+    def step(client: Client, event: Any) -> list[Any]:
+        effects = client.step(event)
+        for e in effects:
+            if isinstance(e, Persist):
+                disk.apply(e.writes)
+        return [e.message.body for e in effects if isinstance(e, Send)]
+
+    client = Client(config, KEYS)
+    step(client, Restart({}))
+    assert [r.timestamp for r in step(client, ClientRequest("a"))] == [1]
+    restarted = Client(config, KEYS)
+    step(restarted, Restart(disk.view()))
+    assert [r.timestamp for r in step(restarted, ClientRequest("b"))] == [2]
+
+
 def test_4_1_a_request_the_client_did_not_sign_is_ignored() -> None:
     """Section 4.1 and section 2: requests are signed by their client; a forged one is dropped."""
     box = Box("r1")

@@ -309,6 +309,22 @@ def test_a_deposed_leader_answers_its_pending_writes_outcome_unknown() -> None:
     assert answer.request_id == 9 and answer.unknown and answer.error != NOT_LEADER
 
 
+def test_a_restarted_leader_answers_none_of_the_writes_it_held() -> None:
+    """Figure 2 lists the leader's table of client writes awaiting their commit nowhere: it is
+    volatile. A leader that crashes with a write appended and not committed restarts with no
+    table; when it applies that index, where the next leader put another write, it answers
+    nobody (the other write's client is answered by its own leader; this one's outcome stays
+    unknown to its client, who never heard back)."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.step(ClientRequest("w", 9))  # index 2, not committed
+    box.restart()
+    # s3 leads term 3: its entry at 2 replaces "w", and index 2 is committed
+    effects = box.deliver(AppendEntriesRequest("s3", "s1", 3, 1, 2, (Entry(3, "other"),), 2, 0))
+    assert applied(effects) == [(1, NOOP), (2, "other")]
+    assert [e for e in effects if isinstance(e, Reply)] == []
+
+
 def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -> None:
     """Section 8: a server that is not the leader redirects clients to the leader it knows. Deposed
     by the new leader's AppendEntries, the old leader knows it: the answers to its pending write

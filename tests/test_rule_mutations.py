@@ -217,6 +217,12 @@ BREAKS: tuple[Break, ...] = (
         "unknown=False,",
     ),
     Break(
+        R + "test_a_restarted_leader_answers_none_of_the_writes_it_held",
+        f"{RAFT_NODE}.__init__",
+        "self._pending_durable = mutants.PENDING_WRITES_PERSISTED in self._bugs",
+        "self._pending_durable = True",
+    ),
+    Break(
         R + "test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients",
         f"{RAFT_NODE}._abandon_clients",
         "leader=self.leader,",
@@ -466,6 +472,18 @@ BREAKS: tuple[Break, ...] = (
         f"{REPLICA}._execute",
         "if key in self.results and mutants.EXECUTE_AGAIN not in self._bugs:",
         "if False:",
+    ),
+    Break(
+        P + "test_4_1_another_request_under_an_executed_timestamp_is_not_answered",
+        f"{REPLICA}._on_request",
+        "if self.executed_requests.get(key) != m.body:",
+        "if False:",
+    ),
+    Break(
+        P + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
+        f"{CLIENT}._restart",
+        "self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))",
+        "self.issued = persisted.get(CLOCK, (0, 0))[1]",
     ),
     Break(
         P + "test_4_1_a_request_ordered_twice_is_applied_once_when_the_state_is_rebuilt",
@@ -886,6 +904,10 @@ CATALOGUE: dict[str, str] = {
     pbft_mutants.QUORUM_2F_PLUS_1_AT_ANY_N: (
         P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
     ),
+    pbft_mutants.CLIENT_TIMESTAMP_RESET: P
+    + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
+    raft_mutants.PENDING_WRITES_PERSISTED: R
+    + "test_a_restarted_leader_answers_none_of_the_writes_it_held",
 }
 
 

@@ -16,6 +16,8 @@ DELTA_SKIPS_MISSING = "delta_skips_missing"
 SILENT_AFTER_RESTART = "silent_after_restart"
 PHI_WRONG_WINDOW = "phi_wrong_window"
 SUSPICION_NEVER_CLEARED = "suspicion_never_cleared"
+BOOT_NOT_RAISED = "boot_not_raised"
+WINDOW_KEPT_ACROSS_RESTART = "window_kept_across_restart"
 
 BUGS: Mapping[str, str] = {
     MERGE_NOT_IDEMPOTENT: (
@@ -46,5 +48,20 @@ BUGS: Mapping[str, str] = {
     SUSPICION_NEVER_CLEARED: (
         "A heartbeat from a suspected peer does not clear the suspicion (no Trust): a peer once "
         "suspected, falsely or while it was down, stays suspected while it is up and heartbeating."
+    ),
+    BOOT_NOT_RAISED: (
+        "A restarted node reloads its boot count and does not raise it: its heartbeats start "
+        "again at (boot, 1), which its watchers already counted (their last is (boot, beat) of "
+        "the old incarnation), so none is a heartbeat until its beat passes the old one. A "
+        "member that crashed and came back stays suspected (and out of the fanout) for as many "
+        "rounds as it had lived: the identity a restart must renew, kept as it was."
+    ),
+    WINDOW_KEPT_ACROSS_RESTART: (
+        "A watcher that hears a new incarnation of a peer (a higher boot count) adds the arrival "
+        "to the old incarnation's window: the gap of the peer's down time, many rounds long, "
+        "becomes one of its inter-arrival times, the mean and deviation grow, and the next crash "
+        "of the peer is suspected only many rounds later (phi's model is of one process's "
+        "heartbeats: the new incarnation's start a new window). Found by the restart scenario "
+        "(property_tests/gossip/restart.py), fixed in impl/gossip/node.py `_heard`."
     ),
 }

@@ -280,8 +280,9 @@ class GossipNode:
     # -- restart, join, leave -----------------------------------------------------------------------
 
     def _restart(self, persisted: Any, now: int) -> list[Effect]:
-        self.boot = int(persisted.get(BOOT, 0)) + 1
         self.rebooted = BOOT in persisted
+        stale = self.rebooted and mutants.BOOT_NOT_RAISED in self.bugs
+        self.boot = int(persisted.get(BOOT, 0)) + (0 if stale else 1)
         for k, v in persisted.items():
             if k.startswith(OWN):
                 self.own[k[len(OWN) :]] = v
@@ -455,6 +456,22 @@ class GossipNode:
             return []
         if (boot, beat) <= (w.boot, w.beat):
             return []
+        if boot > w.boot and mutants.WINDOW_KEPT_ACROSS_RESTART not in self.bugs:
+            # A new incarnation of j: a new stream of heartbeats, whose model the old one's
+            # arrivals (and the gap of its down time, one inter-arrival time many rounds long)
+            # would distort (Hayashibara et al. model one process's inter-arrival times): its
+            # watch starts afresh, and a suspicion of the old incarnation is cleared.
+            suspected = w.suspected_since is not None
+            detector.watch(j, now, boot, beat)
+            probes.hit("gossip", "new_incarnation_heard")
+            if not suspected:
+                return []
+            if mutants.SUSPICION_NEVER_CLEARED in self.bugs:
+                detector.watches[j].suspected_since = w.suspected_since
+                return []
+            self._evicted.discard(j)
+            probes.hit("gossip", "suspicion_cleared")
+            return [_act("Trust", i=self.id, j=j)]
         w.boot, w.beat = boot, beat
         a = w.arrivals
         if mutants.PHI_WRONG_WINDOW in self.bugs:

@@ -21,6 +21,7 @@ from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.crypto import KeyRing
 from meshcheck.impl.hotstuff.messages import (
     ReplyMsg,
@@ -45,6 +46,7 @@ class ClientConfig:
     replicas: tuple[str, ...] = attrs.field(converter=_ids)
     workload: Workload | None = None
     timeout: int = 600
+    bugs: frozenset[str] = frozenset()  # impl/hotstuff/mutants.py: the client's own (CLIENT_*)
 
     def __attrs_post_init__(self) -> None:
         if self.id in self.replicas:
@@ -95,6 +97,8 @@ class Client:
 
     def _restart(self, persisted: Mapping[str, Any]) -> None:
         self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))
+        if mutants.CLIENT_TIMESTAMP_RESET in self.config.bugs:
+            self.timestamp = 0
         self.started = True
         if self.config.workload is not None:
             self._out.append(SetTimer(NEXT, self.config.workload.every))

@@ -19,6 +19,7 @@ VOTE_TWICE_IN_VIEW = "vote_twice_in_view"
 SAFE_NODE_WITHOUT_LIVENESS_CLAUSE = "safe_node_without_liveness_clause"
 SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
 PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
+CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -57,5 +58,14 @@ BUGS: Mapping[str, str] = {
         "A new leader with 2f+1 NEW-VIEWs proposes on its own highest QC, ignoring a higher QC "
         "the NEW-VIEWs carry (Algorithm 3: the highest of them): replicas locked above it refuse "
         "the block, and the view can produce no QC."
+    ),
+    CLIENT_TIMESTAMP_RESET: (
+        "A restarted client counts its request timestamps from 0 again (its clock is persisted "
+        "and not reloaded): its next request carries the (client, timestamp) of one the "
+        "replicas executed, and they take it for that one: it is never executed, and the "
+        "client, retrying it, is never answered (before the replica fix, impl/hotstuff/replica.py "
+        "`_on_request`, each replica answered it with the old request's result, and f+1 such "
+        "answers made the client accept an operation that never ran). Killed by the restart "
+        "scenario (property_tests/hotstuff/restart.py)."
     ),
 }

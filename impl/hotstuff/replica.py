@@ -74,6 +74,7 @@ from meshcheck.impl.hotstuff.messages import (
     NewView,
     Proposal,
     ReplyMsg,
+    Request,
     SignedRequest,
     Vote,
     malformed,
@@ -198,6 +199,7 @@ class Replica:
         self.machine = StateMachine()
         self.applied = 0  # the index of the last request applied
         self.results: dict[tuple[str, int], Value] = {}  # executed requests' results
+        self.executed_requests: dict[tuple[str, int], Request] = {}  # the request under each key
         self.pending: dict[tuple[str, int], SignedRequest] = {}  # requests not yet executed
         # as the next leader: (block, view) -> voter -> signature
         self.votes: dict[tuple[bytes, int], dict[str, bytes]] = {}
@@ -547,6 +549,7 @@ class Replica:
                 result = self.machine.apply_entry(r.request.op)
                 self.applied += 1
                 self.results[key] = result
+                self.executed_requests[key] = r.request
                 self.pending.pop(key, None)
                 self._out.append(Apply(self.applied, r.request.op, result))
                 if reply:
@@ -769,6 +772,11 @@ class Replica:
             return
         key = r.key
         if key in self.results:
+            if self.executed_requests.get(key) != r.request:
+                # Another request under the (client, timestamp) of one executed: a correct
+                # client never reuses a timestamp, and a reply (which names the timestamp, not
+                # the request) would tell the client this one ran, with the other's result.
+                return
             self._send(
                 r.request.client,
                 ReplyMsg(r.request.client, r.request.timestamp, self.results[key], self.id),

@@ -78,6 +78,7 @@ class HotStuffPlugin:
                 self.replicas,
                 workload=workload if c == self.clients[0] else None,
                 timeout=client_timeout,
+                bugs=frozenset(options.get("bugs", ())),
             )
             for c in self.clients
         }

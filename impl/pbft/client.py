@@ -36,7 +36,7 @@ from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft import actions
+from meshcheck.impl.pbft import actions, mutants
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import (
     Reply,
@@ -67,6 +67,7 @@ class ClientConfig:
     workload: Workload | None = None
     timeout: int = 600  # ticks before outstanding requests go to every replica
     max_outstanding: int | None = None  # a closed loop: no new workload request beyond this
+    bugs: frozenset[str] = frozenset()  # impl/pbft/mutants.py: the client's own (CLIENT_*)
 
     def __attrs_post_init__(self) -> None:
         if self.id in self.replicas:
@@ -131,6 +132,8 @@ class Client:
 
     def _restart(self, persisted: Mapping[str, Any]) -> None:
         self.timestamp, self.issued = persisted.get(CLOCK, (0, 0))
+        if mutants.CLIENT_TIMESTAMP_RESET in self.config.bugs:
+            self.timestamp = 0
         requests: tuple[Signed[Request], ...] = persisted.get(REQUESTS, ())
         self._sent = {r.body.timestamp: r for r in requests}
         self.requested = []

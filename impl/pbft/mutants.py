@@ -21,6 +21,7 @@ RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
 VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 EXECUTE_AGAIN = "execute_again"
 QUORUM_2F_PLUS_1_AT_ANY_N = "quorum_2f_plus_1_at_any_n"
+CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -99,5 +100,15 @@ BUGS: Mapping[str, str] = {
         "effect twice. The spec has no state machine, so no spec mutant: the client-history "
         "checks kill it, at the end of a lockstep path where the model's Byzantine primary "
         "orders a request twice, and in the free runs of property_tests/pbft/retry.py."
+    ),
+    CLIENT_TIMESTAMP_RESET: (
+        "A restarted client reloads the requests it sent and the results it accepted, but counts "
+        "its timestamps from 0 again (section 4.1: a client's timestamps are totally ordered, so "
+        "that a replica tells a new request from a retry by them). Its next request carries the "
+        "timestamp of one the group executed: the replicas take it for that one, executed, and "
+        "the new operation is never executed; the client, which retries it for ever, is never "
+        "answered (before the replica fix, impl/pbft/replica.py `_on_request`, it was answered "
+        "with the old request's result). Killed by the client-restart scenario "
+        "(property_tests/pbft/client_restart.py)."
     ),
 }

@@ -161,6 +161,7 @@ class Replica:
     # volatile, rebuilt from the executed history
     state_digest: bytes
     results: dict[RequestKey, tuple[int, Value]]  # (seq executed at, result)
+    executed_requests: dict[RequestKey, Request]  # the request executed under each key
     history_epoch: int  # new when `executed` is replaced (readers cache on it)
 
     def __init__(
@@ -317,6 +318,11 @@ class Replica:
             return
         key = (m.body.client, m.body.timestamp)
         if key in self.results:
+            if self.executed_requests.get(key) != m.body:
+                # Another request under the timestamp of one executed: a correct client never
+                # reuses a timestamp (section 4.1), and the reply would sign that this request
+                # was executed, with the other's result. Nothing to execute, nothing to answer.
+                return
             probes.hit("pbft", "retry_of_executed")
             seq, result = self.results[key]
             self._send_reply(m.body, seq, result)
@@ -683,8 +689,10 @@ class Replica:
             else:
                 result = self.machine.apply_entry(r.body.operation)
                 self.results[key] = (seq, result)
+                self.executed_requests[key] = r.body
             results.append(result)
-            self._send_reply(r.body, seq, result)
+            if self.executed_requests[key] == r.body:  # not another request under its key
+                self._send_reply(r.body, seq, result)
             self.pending.pop(key, None)
             self._stop_request_timer(key)
         self._append_executed(pp.body.batch, pp.body.digest)
@@ -762,11 +770,13 @@ class Replica:
         """The state machine and the reply cache from the executed history (restart, transfer)."""
         self.machine = self._machine_factory()
         self.results = {}
+        self.executed_requests = {}
         for seq, batch in enumerate(self.executed, 1):
             for r in batch:
                 key = (r.body.client, r.body.timestamp)
                 if key not in self.results:
                     self.results[key] = (seq, self.machine.apply_entry(r.body.operation))
+                    self.executed_requests[key] = r.body
 
     # -- view change (section 4.4) ---------------------------------------------------------------------
 

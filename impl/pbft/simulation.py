@@ -81,6 +81,7 @@ class PbftPlugin:
                 workload=workload if c == self.clients[0] else None,
                 timeout=client_timeout,
                 max_outstanding=max_outstanding,
+                bugs=frozenset(options.get("bugs", ())),
             )
             for c in self.clients
         }

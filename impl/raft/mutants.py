@@ -23,6 +23,7 @@ ABANDON_AS_REJECTED = "abandon_as_rejected"
 INSTALL_STALE_SNAPSHOT = "install_stale_snapshot"
 REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
 DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
+PENDING_WRITES_PERSISTED = "pending_writes_persisted"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -95,5 +96,14 @@ BUGS: Mapping[str, str] = {
         "that follow). Reached only with two leaders at once whose logs took different suffixes, "
         "the new one's AppendEntries reaching the old one first: the new leader then counts a copy "
         "the follower does not hold, and may commit an entry a majority does not store."
+    ),
+    PENDING_WRITES_PERSISTED: (
+        "The leader writes its table of client writes awaiting their commit (log index -> request "
+        "id) to stable storage with its log, and a restarted node reloads it (Figure 2 lists it "
+        "nowhere: it is volatile, and a restart must start it empty). Restarted as a follower, the "
+        "node answers each request of the table when it applies the request's index, whatever "
+        "entry is there now: a leader elected while it was down has overwritten the uncommitted "
+        "positions with other writes, so the client is told its write succeeded with another "
+        "write's result, and its write is applied nowhere."
     ),
 }

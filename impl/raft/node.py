@@ -95,6 +95,9 @@ SEND_ACTIONS: Final = frozenset({"AppendEntries", "InstallSnapshot"})
 HARD = "hard"  # (currentTerm, votedFor)
 LOG = "log"  # the entries after the snapshot
 SNAP = "snapshot"  # a Snapshot, or absent
+# the leader's table of pending client writes: written only with the catalogue bug
+# PENDING_WRITES_PERSISTED on (Figure 2 lists it nowhere: it is volatile)
+PENDING = "pending"
 
 NOT_LEADER = "not leader"
 
@@ -148,6 +151,8 @@ class RaftNode:
         self._rng = rng
         self._machine_factory = machine
         self._bugs = config.bugs
+        # whether the table of pending writes is durable: only with the catalogue bug on
+        self._pending_durable = mutants.PENDING_WRITES_PERSISTED in self._bugs
         # Figure 2's initial state, that of a server with nothing persisted; the first step must
         # be Restart, which loads what was persisted the same way
         self._load({})
@@ -300,6 +305,8 @@ class RaftNode:
         self.leader = None
         self.reads = ReadIndex(self.id)
         self._writes_pending = {}
+        if self._pending_durable:
+            self._writes_pending = dict(persisted.get(PENDING, ()))
 
     # -- timers ---------------------------------------------------------------------------------------
 
@@ -750,6 +757,9 @@ class RaftNode:
         elif self._log_dirty_from is not None:
             start = self._log_dirty_from
             writes.append(Splice(LOG, start, tuple(self.log.entries[start:])))
+        if writes and self.role == LEADER and self._pending_durable:
+            # the table of writes awaiting their commit, with each log write of the leader
+            writes.append(Put(PENDING, tuple(sorted(self._writes_pending.items()))))
         self._hard_dirty = self._snapshot_dirty = False
         self._log_dirty_from = None
         return Persist(tuple(writes)) if writes else None

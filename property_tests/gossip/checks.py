@@ -3,7 +3,8 @@ them.
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/gossip/mutants.py) switched on. The stored runs first (each
-mutant's shortest counterexample, re-run from its seed: under a second), then the free runs of 5
+mutant's shortest counterexample, re-run from its seed: under a second), then the scripted restart
+scenario (property_tests/gossip/restart.py: a few hundredths of a second a run), then the free runs of 5
 nodes (each a fraction of a second) and of 50 nodes (about a second each), then lockstep against
 specs/Gossip.tla (it kills merge_not_idempotent, older_overwrites_newer, delta_skips_missing and
 silent_after_restart: the spec cannot see the detector's two) and trace validation of free runs of
@@ -20,6 +21,7 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.gossip.free_runs import free_run_check
 from meshcheck.property_tests.gossip.harness import HARNESS
 from meshcheck.property_tests.gossip.lockstep import lockstep
+from meshcheck.property_tests.gossip.restart import restart_check
 from meshcheck.property_tests.gossip.validation import trace_validation
 
 
@@ -34,6 +36,12 @@ CHECKS: tuple[Check, ...] = (
         "stored runs",
         stored_runs,
         "the traces/gossip/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "restart scenario",
+        partial(restart_check, n=5),
+        "a member crashes, every watcher suspects it, it restarts (scripted): every watcher "
+        "trusts it again within 2 rounds and every member holds its new write",
     ),
     Check(
         "free runs (5 nodes)",

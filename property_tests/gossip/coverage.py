@@ -5,7 +5,9 @@
   entries it lost (anti-entropy for a node that was away);
 - duplicate_merged: a push brings an entry equal to the one held (a duplicate, or the same entry by
   two paths), which the merge must leave unchanged (idempotence);
-- suspicion_cleared: a heartbeat from a suspected peer clears the suspicion (Trust).
+- suspicion_cleared: a heartbeat from a suspected peer clears the suspicion (Trust);
+- new_incarnation_heard: a watcher hears a restarted peer's new incarnation (a higher boot count)
+  and starts its watch afresh (property_tests/gossip/restart.py scripts it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ CONDITIONS = (
     ),
     Rare("duplicate_merged", "a push brings an entry equal to the one held", "probe"),
     Rare("suspicion_cleared", "a heartbeat clears a suspicion (Trust)", "probe"),
+    Rare(
+        "new_incarnation_heard",
+        "a watcher hears a restarted peer's new incarnation (a higher boot count)",
+        "probe",
+    ),
 )
 
 COVERAGE = CoverageSpec(CONDITIONS)

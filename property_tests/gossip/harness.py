@@ -12,6 +12,7 @@ import attrs
 from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
+from meshcheck.property_tests.gossip import restart
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
 from meshcheck.property_tests.gossip.validation import check_validation
 from meshcheck.property_tests.harness import Harness
@@ -35,6 +36,10 @@ HARNESS = GossipHarness(
     "gossip",
     (GOSSIP,),
     storm=gossip_runs.STORM,
-    reruns={"free run": gossip_runs.check_run, "validation": check_validation},
+    reruns={
+        "free run": gossip_runs.check_run,
+        "validation": check_validation,
+        "restart": restart.check_restart,
+    },
     schedules=(free_runs,),
 )

@@ -9,7 +9,8 @@ HotStuff.tla with every replica honest, then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
 invariants and rules, and the client-history checks; at 4 also with an equivocating leader
 throughout; with fuzzing replicas), the signed-fields property, trace validation of recorded runs against specs/HotStuff.tla, then liveness after
-the faults stop.
+the faults stop, and last the scripted restart scenario (property_tests/hotstuff/restart.py: a
+restarted client must renew its timestamps).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.restart import restart_check
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
 from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
@@ -121,5 +123,11 @@ CHECKS: tuple[Check, ...] = (
         "liveness after faults (7 replicas, one silent)",
         partial(liveness_after_faults, n=7),
         "the same at 7 replicas with r1 silent (at 4, one silent replica stops every commit)",
+    ),
+    Check(
+        "restart scenario",
+        restart_check,
+        "the leader crashes with requests in flight, restarts and leads again; the client "
+        "crashes and restarts (scripted): every request answered, the client-history checks",
     ),
 )

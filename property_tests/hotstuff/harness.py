@@ -17,6 +17,7 @@ from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
+from meshcheck.property_tests.hotstuff import restart
 from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
 from meshcheck.property_tests.hotstuff.validation import check_validation
 
@@ -58,6 +59,7 @@ HARNESS = HotStuffHarness(
         "safety": hotstuff_runs.check_safety,
         "liveness": hotstuff_runs.check_liveness,
         "validation": check_validation,
+        "restart": restart.check_restart,
     },
     schedules=(free_runs,),
 )

@@ -21,6 +21,7 @@ from meshcheck.impl.hotstuff.mutants import BUGS
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hotstuff import restart
 from meshcheck.property_tests.hotstuff.free_runs import check_safety
 
 FAULTS: tuple[dict[str, float], ...] = ({}, {"drop": 0.05}, {"crash": 0.3}, {"partition": 0.3})
@@ -37,7 +38,10 @@ def candidates(seeds: int = 4) -> Iterator[Schedule]:
 
 
 def shortest(mutant: str, budget: int = 48) -> tuple[Trace, record.Rerun]:
-    """The failing run with the fewest recorded steps among the first `budget` candidates."""
+    """The failing run with the fewest recorded steps among the first `budget` candidates (for
+    the mutants the free runs miss, among the restart scenario's: property_tests/hotstuff/restart.py)."""
+    if mutant in restart.MUTANTS:
+        return restart.shortest(mutant)
     best: tuple[Trace, record.Rerun] | None = None
     bugs = frozenset({mutant})
     for schedule in itertools.islice(candidates(), budget):

@@ -6,7 +6,8 @@ property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state a
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
 second or two, with counterexamples a few steps long), then the stored corpus, then the signed-fields property, then trace
 validation of free runs, and the free runs' invariants and liveness bounds last; trace validation
-and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py).
+and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py);
+last the scripted leader restart in the Raft epoch (property_tests/hybrid/leader_restart.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from meshcheck.impl.hybrid.bft import HOTSTUFF
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
+from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
@@ -78,5 +80,11 @@ CHECKS: tuple[Check, ...] = (
         hotstuff_free_runs,
         "the free runs with HotStuff, not PBFT, under the BFT epochs: the switch must not depend "
         "on which BFT protocol runs",
+    ),
+    Check(
+        "leader restart (Raft epoch)",
+        leader_restart_check,
+        "the Raft epoch's leader crashes with an op in flight, restarts and leads again "
+        "(scripted): every op committed once, the invariants, the client-history checks",
     ),
 )

@@ -8,7 +8,9 @@ kills the receivers that trust what no signature covers, which lockstep cannot r
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
 costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
-the retry scenario's free runs (property_tests/pbft/retry.py), and liveness last.
+the retry scenario's free runs (property_tests/pbft/retry.py), liveness, and last the scripted
+client-restart scenario (property_tests/pbft/client_restart.py: a client restart must renew its
+timestamps).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
     fuzz_safety,
@@ -95,5 +98,11 @@ CHECKS: tuple[Check, ...] = (
         "liveness after stabilisation",
         partial(liveness_after_stabilisation, n=4),
         "faults, then none: a new request accepted by the client within the bound",
+    ),
+    Check(
+        "client restart",
+        client_restart_check,
+        "the primary crashes with requests in flight, the client crashes and restarts (scripted): "
+        "every request accepted once, the client-history checks",
     ),
 )

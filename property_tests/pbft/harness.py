@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pbft import free_runs, retry
+from meshcheck.property_tests.pbft import client_restart, free_runs, retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
 from meshcheck.property_tests.pbft.validation import check_validation
 
@@ -18,6 +18,7 @@ HARNESS = Harness(
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
         "retry": retry.check_retry,
+        "client restart": client_restart.check_client_restart,
     },
     schedules=(free_runs, byzantine),
 )

@@ -5,7 +5,8 @@ the implementation with `bugs` (impl/raft/mutants.py) switched on. The test file
 property_tests/raft/ run each with no bugs; the mutants command runs each with one bug at a time and
 reports which check killed it. The order puts the checks that kill fastest first: lockstep kills most
 mutants in seconds, the stored corpus costs nothing, trace validation needs free runs long enough
-for faults to matter, and the pure safety and liveness runs come last.
+for faults to matter, then the pure safety and liveness runs, and last the scripted leader-restart
+scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import partial
 from meshcheck.property_tests.checks import Check, CheckFn
 from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
 from meshcheck.property_tests.raft.harness import HARNESS
+from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
 from meshcheck.property_tests.raft.validation import trace_validation
 
@@ -51,5 +53,11 @@ CHECKS: tuple[Check, ...] = (
         "liveness after healing",
         partial(liveness_after_heal, nodes=3),
         "faults then healing: a leader and every write applied within bounds",
+    ),
+    Check(
+        "leader restart",
+        leader_restart_check,
+        "a leader crashes with writes in flight, restarts and leads again (scripted): the "
+        "client-history checks, and every retried write applied once",
     ),
 )

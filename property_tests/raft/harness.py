@@ -4,7 +4,7 @@ this protocol (the object its `Protocol.harness` names)."""
 from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.raft import free_runs
+from meshcheck.property_tests.raft import free_runs, leader_restart
 from meshcheck.property_tests.raft.lockstep import RAFT
 from meshcheck.property_tests.raft.validation import check_validation
 
@@ -16,6 +16,7 @@ HARNESS = Harness(
         "safety": free_runs.check_safety,
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
+        "leader restart": leader_restart.check_leader_restart,
     },
     schedules=(free_runs,),
 )

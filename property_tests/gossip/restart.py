@@ -1,0 +1,254 @@
+"""A member that crashes, is suspected by every watcher, restarts and must be trusted again.
+
+A scripted run on the simulator (not left to random search: free runs rarely crash a member that
+lived long and bring it back while its watchers still watch it), on a calm network:
+
+1. the cluster runs `up` rounds (the victim's beat counter climbs to about `up`);
+2. the victim (drawn from the seed) writes its key (`old`); another member writes a key of its own;
+3. the victim crashes; the run goes on until every live member that watches it suspects it (at
+   most `SUSPECT_ROUNDS` rounds: the free runs check the detector's arithmetic, this only waits);
+4. meanwhile another member writes again (what the victim missed while down); the victim restarts
+   and writes its key again (`new`);
+5. within `TRUST_ROUNDS` rounds of the restart every live watcher trusts it again (it is heard:
+   its heartbeats must be new to the watchers, whatever it counted before the crash), and within
+   `CONVERGENCE_ROUNDS` every live member holds the victim's new write, not the old incarnation's
+   (no watcher keeps the stale value over the new), and the victim holds what it missed.
+
+`cycles` repeats 1 to 5 on the same victim. The free runs' step-by-step monitor (no invented
+values, versions never back, the detector is phi of the last window, a restarted node keeps its own
+writes) watches throughout, and the run ends with their read check.
+
+What a restart must renew here is the heartbeat's identity: the boot count (Gossip messages carry
+`(boot, beat)`, impl/gossip/messages.py; a restarted node counts beats from 0 again, so only a
+higher boot makes its heartbeats newer than what its watchers last counted). The catalogue mutant
+`boot_not_raised` keeps the boot count as it was: the restarted member's heartbeats are not new to
+its watchers until its beat passes the old one, `up` rounds later, and it stays suspected; the free
+runs do not see it (their oracle counts heartbeats by the same `(boot, beat)` rule, and nothing in
+them asks that a restarted member be trusted again within a bound).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import hypothesis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.gossip import mutants
+from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.gossip.simulation import gossip_cluster
+from meshcheck.impl.sim import Simulator
+from meshcheck.property_tests import free_runs, record
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.gossip.free_runs import (
+    CONVERGENCE_ROUNDS,
+    INTERVAL,
+    KEYS,
+    STORM,
+    Monitor,
+    live_members,
+    reads_written,
+)
+
+# rounds after its crash by which every live watcher suspects the victim (phi's threshold at the
+# default window is passed about two rounds after the last heartbeat; a margin)
+SUSPECT_ROUNDS = 10
+# rounds after its restart by which every live watcher trusts the victim again: its first round
+# starts within one interval of the restart and sends every watcher a heartbeat (and its restart
+# pulls reach some of them at once); one round more for latency and a watcher's own round
+TRUST_ROUNDS = 2
+
+
+class Script:
+    """The cluster, its monitor, and the requests the script sends."""
+
+    def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
+        self.phi = PhiConfig(window=schedule.knob("window", 100))
+        self.sim: Simulator[GossipNode] = gossip_cluster(
+            n,
+            seed=schedule.seed,
+            keys=KEYS,
+            interval=INTERVAL,
+            phi=self.phi,
+            bugs=bugs,
+            record=record,
+        )
+        self.monitor = Monitor(self.sim, self.phi)
+        self.schedule = schedule
+        self.rng = random.Random(f"{schedule.seed}:restart")
+        self.requests = 0
+        self.storm: str | None = None
+
+    @property
+    def problem(self) -> str | None:
+        return self.monitor.problem or self.storm
+
+    def wait(self, rounds: float, stop: Callable[[Simulator[Any]], bool] | None = None) -> None:
+        if self.problem is None:
+            until = self.sim.now + int(rounds * INTERVAL)
+
+            def halt(s: Simulator[Any]) -> bool:
+                return self.monitor.problem is not None or (stop is not None and stop(s))
+
+            self.storm = free_runs.run(self.sim, self.schedule, until, STORM, halt)
+
+    def broken(self) -> bool:
+        return self.problem is not None
+
+    def write(self, node: str, key: str, value: str) -> None:
+        self.requests += 1
+        self.sim.inject(node, ClientRequest((key, value), self.requests))
+
+    def watchers(self, victim: str) -> list[str]:
+        """The live members that watch the victim (it is one of their ring predecessors)."""
+        return [i for i in live_members(self.sim) if victim in self.sim.nodes[i].ring()[0]]
+
+    def suspecting(self, victim: str) -> list[str]:
+        return [i for i in self.watchers(victim) if self.sim.nodes[i].detector.suspected(victim)]
+
+
+def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Script:
+    """Run the scenario; `Script.problem` is the first thing it found broken (None: it held)."""
+    s = Script(schedule, n, bugs, record)
+    members = list(s.sim.node_ids)
+    victim = s.rng.choice(members)
+    other = s.rng.choice([m for m in members if m != victim])
+    for k in range(schedule.knob("cycles", 1)):
+        if not cycle(s, k, victim, other, schedule.knob("up", 20)):
+            return s
+    s.storm = reads_written(s.sim)
+    return s
+
+
+def cycle(s: Script, k: int, victim: str, other: str, up: int) -> bool:
+    """Steps 1 to 5 once; False when something broke (`Script.problem` says what)."""
+    sim = s.sim
+    key, missed = KEYS[0], KEYS[1]
+    s.wait(up)
+    if s.broken():
+        return False
+    s.write(victim, key, f"{victim}-{k}-old")
+    s.write(other, missed, f"{other}-{k}-before")
+    s.wait(CONVERGENCE_ROUNDS, stop=lambda _: _agree(s, key))
+    sim.crash(victim)
+    watchers = s.watchers(victim)
+    s.wait(SUSPECT_ROUNDS, stop=lambda _: len(s.suspecting(victim)) == len(watchers))
+    if s.broken():
+        return False
+    if len(s.suspecting(victim)) != len(s.watchers(victim)):
+        s.storm = (
+            f"t={sim.now}: not every watcher of {victim} suspects it {SUSPECT_ROUNDS} rounds "
+            f"after its crash (watchers {s.watchers(victim)}, suspecting {s.suspecting(victim)})"
+        )
+        return False
+    s.write(other, missed, f"{other}-{k}-while-down")
+    sim.recover(victim)
+    restarted = sim.now
+    new = f"{victim}-{k}-new"
+    s.write(victim, key, new)
+    s.wait(TRUST_ROUNDS, stop=lambda _: not s.suspecting(victim))
+    if s.broken():
+        return False
+    if s.suspecting(victim):
+        s.storm = (
+            f"t={sim.now}: {', '.join(s.suspecting(victim))} still suspect {victim} "
+            f"{sim.now - restarted} ticks ({TRUST_ROUNDS} rounds) after it restarted "
+            f"(boot {sim.nodes[victim].boot}, beat {sim.nodes[victim].beat})"
+        )
+        return False
+    s.wait(CONVERGENCE_ROUNDS, stop=lambda _: _agree(s, key) and _agree(s, missed))
+    if s.broken():
+        return False
+    for i in live_members(sim):
+        held = sim.nodes[i].entries.get(key)
+        if held is None or held.value != new:
+            s.storm = (
+                f"t={sim.now}: {i} holds {key} = {held}, not {victim}'s write {new!r} after its "
+                f"restart, {CONVERGENCE_ROUNDS} rounds on"
+            )
+            return False
+    if not _agree(s, missed):
+        s.storm = (
+            f"t={sim.now}: the live members disagree on {missed} {CONVERGENCE_ROUNDS} rounds "
+            f"after {victim} restarted (it missed the write while down)"
+        )
+        return False
+    return True
+
+
+def _agree(s: Script, key: str) -> bool:
+    live = [s.sim.nodes[i] for i in live_members(s.sim)]
+    return all(node.status == IN for node in live) and len({n.entries.get(key) for n in live}) == 1
+
+
+def check_restart(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+    """One scripted run; CheckFailed with its recorded trace when something broke."""
+
+    def once(record: bool) -> tuple[Simulator[GossipNode], str | None]:
+        script = scenario(schedule, n, bugs, record)
+        return script.sim, script.problem
+
+    free_runs.unrecorded_first(schedule, once)
+
+
+# the mutants this scenario is for: the free runs do not kill them (their stored runs,
+# traces/gossip/, are runs of this scenario)
+MUTANTS = (mutants.BOOT_NOT_RAISED, mutants.WINDOW_KEPT_ACROSS_RESTART)
+
+
+def candidates() -> list[Schedule]:
+    """Small schedules for a stored run: few rounds up, short windows, one cycle first."""
+    return [
+        Schedule(seed=seed, ticks=0, up=up, cycles=cycles, window=window)
+        for cycles in (1, 3)
+        for up in (5, 20)
+        for window in (10, 100)
+        for seed in range(3)
+    ]
+
+
+def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
+    """The failing run of this scenario with the fewest recorded steps among `candidates`."""
+    best: tuple[Trace, record.Rerun] | None = None
+    for schedule in candidates():
+        try:
+            check_restart(schedule, n, frozenset({mutant}))
+        except CheckFailed as failed:
+            trace = failed.trace
+            if trace is None or (best is not None and len(trace.steps) >= len(best[0].steps)):
+                continue
+            if scenario(schedule, n, frozenset(), record=True).problem is None:
+                best = (trace, record.Rerun("gossip", "restart", n, repr(schedule)))
+    if best is None:
+        raise SystemExit(f"meshcheck: no restart scenario kills {mutant}")
+    return best
+
+
+def schedules() -> st.SearchStrategy[Schedule]:
+    return st.builds(
+        lambda seed, up, cycles, window: Schedule(
+            seed=seed, ticks=0, up=up, cycles=cycles, window=window
+        ),
+        st.integers(0, 2**16),
+        st.sampled_from((20, 5, 50)),
+        st.sampled_from((1, 3)),
+        st.sampled_from((100, 10)),
+    )
+
+
+def restart_check(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
+    """The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs."""
+
+    @free_runs.share(settings, 1 / 6)
+    @given(schedules())
+    def restarted_member_is_trusted_again(schedule: Schedule) -> None:
+        check_restart(schedule, n, bugs)
+
+    restarted_member_is_trusted_again()
