@@ -19,6 +19,7 @@ VOTE_TWICE_IN_VIEW = "vote_twice_in_view"
 SAFE_NODE_WITHOUT_LIVENESS_CLAUSE = "safe_node_without_liveness_clause"
 SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
 PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
+VERIFIED_CACHE_ON_CLASS = "verified_cache_on_class"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -57,5 +58,14 @@ BUGS: Mapping[str, str] = {
         "A new leader with 2f+1 NEW-VIEWs proposes on its own highest QC, ignoring a higher QC "
         "the NEW-VIEWs carry (Algorithm 3: the highest of them): replicas locked above it refuse "
         "the block, and the view can produce no QC."
+    ),
+    VERIFIED_CACHE_ON_CLASS: (
+        "The replica's cache of what it checked the signatures of (QCs, votes, proposals, client "
+        "requests) is one set on the class, shared by every replica of the process to save the "
+        "checks, not one per replica object: it outlives a crash, and a replica restarted (or "
+        "built again with other keys: the hybrid layer runs each HotStuff epoch under its own key "
+        "ring, impl/hybrid/entries.py `Keys.hotstuff`) trusts a QC or a request because some "
+        "other replica, under some other keys, once checked it. The same run stepped by fresh "
+        "replicas checks everything again (core purity, property_tests/restarts.py)."
     ),
 }

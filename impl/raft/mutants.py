@@ -23,6 +23,7 @@ ABANDON_AS_REJECTED = "abandon_as_rejected"
 INSTALL_STALE_SNAPSHOT = "install_stale_snapshot"
 REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
 DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
+PENDING_WRITES_OUTLIVE_RESTART = "pending_writes_outlive_restart"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -95,5 +96,15 @@ BUGS: Mapping[str, str] = {
         "that follow). Reached only with two leaders at once whose logs took different suffixes, "
         "the new one's AppendEntries reaching the old one first: the new leader then counts a copy "
         "the follower does not hold, and may commit an entry a majority does not store."
+    ),
+    PENDING_WRITES_OUTLIVE_RESTART: (
+        "The leader's table of client writes awaiting their commit (log index -> request id) is "
+        "kept in a registry keyed by the server's id on the class (so that something beside the "
+        "server can list what it owes its clients), not in the server object: it outlives a "
+        "crash. The restarted server, which lost its volatile state and is a follower now, still "
+        "owes those requests; when it applies the entries at those indexes (whatever entries now "
+        "sit there: another leader's, after a truncation) it answers the old requests with their "
+        "results, a reply no server that took the request sends (Figure 2: only the leader "
+        "answers, once the entry it appended is committed)."
     ),
 }
