@@ -20,7 +20,9 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.gossip.free_runs import free_run_check
 from meshcheck.property_tests.gossip.harness import HARNESS
 from meshcheck.property_tests.gossip.lockstep import lockstep
+from meshcheck.property_tests.gossip.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.gossip.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 
 def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
@@ -28,6 +30,9 @@ def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
     CheckFailed on the first that fails."""
     HARNESS.stored_runs(bugs)
 
+
+# the profile's examples the restart-equivalence runs get (ci: 15; a run takes under 0.1 s)
+RESTART_SHARE = 1 / 4
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -61,4 +66,5 @@ CHECKS: tuple[Check, ...] = (
         "free runs of 4 nodes under loss, duplication, crashes, partitions and churn: every step "
         "of the recorded trace is a step of Gossip.tla (TLC judges)",
     ),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )

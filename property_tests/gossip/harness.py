@@ -13,6 +13,7 @@ from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
+from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import check_validation
 from meshcheck.property_tests.harness import Harness
 
@@ -35,6 +36,10 @@ HARNESS = GossipHarness(
     "gossip",
     (GOSSIP,),
     storm=gossip_runs.STORM,
-    reruns={"free run": gossip_runs.check_run, "validation": check_validation},
+    reruns={
+        "free run": gossip_runs.check_run,
+        "validation": check_validation,
+        "restarts": check_restarts,
+    },
     schedules=(free_runs,),
 )

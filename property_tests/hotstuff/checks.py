@@ -26,9 +26,11 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
 from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 
 def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
@@ -36,6 +38,9 @@ def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
     fixed); CheckFailed on the first that fails."""
     HARNESS.stored_runs(bugs)
 
+
+# the profile's examples the restart-equivalence runs get (ci: 10; a run takes 0.1 to 0.4 s)
+RESTART_SHARE = 1 / 6
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -109,4 +114,5 @@ CHECKS: tuple[Check, ...] = (
         partial(liveness_after_faults, n=7),
         "the same at 7 replicas with r1 silent (at 4, one silent replica stops every commit)",
     ),
+    restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

@@ -18,6 +18,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
 from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
+from meshcheck.property_tests.hotstuff.restarts import check_restarts
 from meshcheck.property_tests.hotstuff.validation import check_validation
 
 
@@ -58,6 +59,7 @@ HARNESS = HotStuffHarness(
         "safety": hotstuff_runs.check_safety,
         "liveness": hotstuff_runs.check_liveness,
         "validation": check_validation,
+        "restarts": check_restarts,
     },
     schedules=(free_runs,),
 )

@@ -22,9 +22,14 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
+
+# the profile's examples the restart-equivalence runs get (ci: 4; a run takes 0.2 to 2 s)
+RESTART_SHARE = 1 / 15
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -76,4 +81,5 @@ CHECKS: tuple[Check, ...] = (
         partial(liveness_after_stabilisation, n=4),
         "faults, then none: a new request accepted by the client within the bound",
     ),
+    restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

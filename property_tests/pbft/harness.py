@@ -7,6 +7,7 @@ from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.pbft import free_runs, retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
+from meshcheck.property_tests.pbft.restarts import check_restarts
 from meshcheck.property_tests.pbft.validation import check_validation
 
 HARNESS = Harness(
@@ -18,6 +19,7 @@ HARNESS = Harness(
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
         "retry": retry.check_retry,
+        "restarts": check_restarts,
     },
     schedules=(free_runs, byzantine),
 )

@@ -16,9 +16,14 @@ from meshcheck.property_tests.checks import Check, CheckFn
 from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.lockstep import lockstep
+from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 __all__ = ["CHECKS", "Check", "CheckFn"]
+
+# the profile's examples the restart-equivalence runs get (ci: 6; a run takes 0.2 to 0.4 s)
+RESTART_SHARE = 1 / 10
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -52,4 +57,6 @@ CHECKS: tuple[Check, ...] = (
         partial(liveness_after_heal, nodes=3),
         "faults then healing: a leader and every write applied within bounds",
     ),
+    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )

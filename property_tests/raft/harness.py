@@ -6,6 +6,7 @@ from __future__ import annotations
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.raft import free_runs
 from meshcheck.property_tests.raft.lockstep import RAFT
+from meshcheck.property_tests.raft.restarts import check_restarts
 from meshcheck.property_tests.raft.validation import check_validation
 
 HARNESS = Harness(
@@ -16,6 +17,7 @@ HARNESS = Harness(
         "safety": free_runs.check_safety,
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
+        "restarts": check_restarts,
     },
     schedules=(free_runs,),
 )
