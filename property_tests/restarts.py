@@ -384,7 +384,9 @@ class RestartEquivalence:
         if not self.honest(node_id):  # turned Byzantine: no longer held to it
             del self.shadows[node_id]
             return
-        expected = shadow.reference.step(copy.deepcopy(event))
+        # the same event object: events and messages are frozen values (the Restart's persisted
+        # mapping, which is not, is copied for the fresh node in `_begin`)
+        expected = shadow.reference.step(event)
         shadow.events += 1
         self.compared += 1
         if expected != effects:
