@@ -145,9 +145,12 @@ def _children(x: Any) -> Iterator[tuple[Any, Any]] | None:
     return None
 
 
+_NOT_A_LEAF: Any = object()
+
+
 def _leaf(x: Any) -> Any:
-    """What stands for a leaf: an atom itself, a function by name, a generator by its state (a
-    returned Mark: the leaf is not compared), or None when `x` is not a leaf."""
+    """What stands for a leaf: an atom itself, a function by name, a generator or a counter by
+    its state, a memo by its size; _NOT_A_LEAF when `x` is not a leaf."""
     if isinstance(x, _ATOMS):
         return x
     if isinstance(x, bytearray):
@@ -164,7 +167,7 @@ def _leaf(x: Any) -> Any:
         return ("named", _name_of(x))
     if isinstance(x, _DESCRIPTORS):
         return ("descriptor", repr(x))
-    return None
+    return _NOT_A_LEAF
 
 
 class Walker:
@@ -179,7 +182,7 @@ class Walker:
 
     def walk(self, x: Any, path: str = "") -> Any:
         leaf = _leaf(x)
-        if leaf is not None:
+        if leaf is not _NOT_A_LEAF:
             return leaf
         key = id(x)
         frozen = _frozen(x)
@@ -201,6 +204,8 @@ class Walker:
             return self._seen[key]
         if not frozen:
             self._seen[key] = path
+        if isinstance(x, Mapping):  # in key order, so that an alias inside is named alike
+            parts = iter(sorted(parts, key=lambda kv: repr(kv[0])))
         stamps = set(getattr(type(x), "PROCESS_STAMPS", ()))
         walked: list[tuple[Any, Any]] = []
         for step, value in parts:
@@ -212,8 +217,6 @@ class Walker:
                 walked.append((_key(step), self.walk(value, _path(path, step, x))))
         if isinstance(x, set | frozenset):
             walked.sort(key=lambda kv: repr(kv[1]))
-        elif isinstance(x, Mapping):
-            walked.sort(key=lambda kv: repr(kv[0]))
         result = Node(_qualname(x), tuple(walked), isinstance(x, Mapping))
         if frozen:
             self._seen[key] = result
@@ -242,7 +245,7 @@ def reachable(roots: Iterator[Any] | list[Any]) -> frozenset[int]:
     keep: list[Any] = []
     while stack:
         x = stack.pop()
-        if _leaf(x) is not None or id(x) in walked:
+        if _leaf(x) is not _NOT_A_LEAF or id(x) in walked:
             continue
         walked.add(id(x))
         keep.append(x)

@@ -165,6 +165,7 @@ class Core:
         self.rng = random.Random(3)
         self.stamp = stamp
         self.same = self.log  # an alias is part of the state
+        self.leader: str | None = None
 
 
 def test_snapshots_differ_by_path_and_leave_the_environment_out() -> None:
@@ -187,6 +188,11 @@ def test_a_generator_is_compared_by_its_state_and_an_alias_by_its_place() -> Non
     assert restarts.differences(restarts.snapshot(a), restarts.snapshot(b))[0].startswith(
         "node.rng: "
     )
+    b = Core({}, [], 0)
+    b.leader = "s2"
+    assert restarts.differences(restarts.snapshot(a), restarts.snapshot(b)) == [
+        "node.leader: None != 's2'"
+    ]
     b = Core({}, [], 0)
     b.same = {"entries": []}  # equal, but no longer the same object
     assert restarts.differences(restarts.snapshot(a), restarts.snapshot(b)) == [
