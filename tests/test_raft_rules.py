@@ -325,6 +325,21 @@ def test_a_restarted_leader_answers_none_of_the_writes_it_held() -> None:
     assert [e for e in effects if isinstance(e, Reply)] == []
 
 
+def test_a_restarted_server_owes_no_client_an_answer() -> None:
+    """Figure 2: only currentTerm, votedFor and log[] are persistent; all else is volatile, gone in
+    a crash. A leader that crashes with a write pending comes back a follower that knows of no
+    client: when the next leader commits the entry, the restarted server applies it and answers
+    nobody (section 8: the leader that took a request answers it)."""
+    box = Box(term=1)
+    box.elect()  # term 2, no-op at 1
+    box.step(ClientRequest("w", 9))  # at 2, pending
+    box.restart()  # the crash: what it persisted (term 2, the no-op and "w") survives
+    assert box.node.role == FOLLOWER
+    effects = box.deliver(AppendEntriesRequest("s2", "s1", 3, 2, 2, (), 2, 0))
+    assert applied(effects) == [(1, NOOP), (2, "w")]
+    assert [e for e in effects if isinstance(e, Reply)] == []
+
+
 def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -> None:
     """Section 8: a server that is not the leader redirects clients to the leader it knows. Deposed
     by the new leader's AppendEntries, the old leader knows it: the answers to its pending write

@@ -46,7 +46,7 @@ import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, ClassVar, Protocol
 
 import attrs
 
@@ -340,6 +340,13 @@ class AdapterPlugin:
     adapter's `Driver`s; the refinement mapping is the drivers' `state()` per variable (a variable
     no driver exposes is left out: unknown), plus the ghosts; fault steps are named as Raft.tla
     names them (DropMessage, DuplicateMessage, Restart)."""
+
+    # What the plug-in keeps of a node across its crashes, by design (dicts keyed by node id): the
+    # Lamport clock of the run's log is the harness's, not the implementation's (a node's log
+    # lines must keep increasing across its crashes for trace validation to merge the logs by
+    # clock), and it stamps the node's messages. Restart equivalence (property_tests/restarts.py)
+    # hands the fresh node it compares a restarted one with the same values.
+    KEPT_ACROSS_CRASHES: ClassVar[tuple[str, ...]] = ("clocks",)
 
     def __init__(
         self,

@@ -246,6 +246,13 @@ ACTIVE = _Active()
 _REAL_CLOCK: Callable[[], float] = pysyncobj.syncobj.monotonicTime
 _REAL_JOURNAL: Callable[..., Any] = pysyncobj.syncobj.createJournal
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `ACTIVE` is the
+# stepping node's context, set at the start of each step and cleared at its end (`_stepping`; the
+# `now` left behind is read only while a generator is set, inside a step); `_DECODED`, `_RECORDS`
+# and `_VIEWED` are memos of pure functions of a log entry's bytes (its value, its spec record,
+# its validation-model view).
+PURE_GLOBALS = ("ACTIVE", "_DECODED", "_RECORDS", "_VIEWED")
+
 
 def _clock() -> float:
     return ACTIVE.now if ACTIVE.rng is not None else _REAL_CLOCK()

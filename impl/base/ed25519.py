@@ -73,6 +73,11 @@ class _Memo:
 
 MEMO = _Memo()
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `MEMO` remembers
+# keys, signatures and verifications exactly (Ed25519 is deterministic) while `memoised()` runs,
+# and forgets them when it ends; a hit returns what the computation would.
+PURE_GLOBALS = ("MEMO",)
+
 
 @contextlib.contextmanager
 def memoised() -> Iterator[None]:

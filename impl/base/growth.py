@@ -23,6 +23,11 @@ _HINTS: dict[int, tuple[Any, Any, Any]] = {}  # id(new) -> (old, new, added); ho
 _LIMIT = 64  # hints kept at most (the recorder uses each within the step that made it)
 _MISSING = object()
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `_HINTS` only says
+# how values a node built relate, by identity; a hint is never wrong, only unused, so what a node
+# does never depends on it.
+PURE_GLOBALS = ("_HINTS",)
+
 
 def extended(old: Any, new: Any, added: Any) -> None:
     """Say that the tuple (set) `new` is `old` with `added` appended (added)."""

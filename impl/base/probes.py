@@ -15,6 +15,10 @@ from collections import Counter
 
 _hits: Counter[tuple[str, str]] | None = None
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `_hits` is coverage
+# instrumentation, written by cores and read only by the coverage recorder (meshcheck/coverage.py).
+PURE_GLOBALS = ("_hits",)
+
 
 def hit(protocol: str, condition: str) -> None:
     """The rare condition `condition` of `protocol` happened (counted only while listened to)."""

@@ -33,6 +33,11 @@ import attrs
 
 __all__ = ["mismatch"]
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `_checker`,
+# `_is_attrs` and `_field_checks` are memos per declared type (a type's checker is a function of
+# the type alone).
+PURE_GLOBALS = ("_checker", "_is_attrs", "_field_checks")
+
 
 def mismatch(value: Any, hint: Any, *, skip: str | None = None) -> str | None:
     """Why `value` is not of the declared type `hint` (None: it is), as "its C's field is a X, not

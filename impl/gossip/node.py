@@ -106,6 +106,9 @@ OUTSIDE, IN, GONE = "outside", "in", "left"
 
 
 _SETS: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `_SETS` is a memo
+# of `shared_set`, a frozenset per view tuple, checked against the tuple it was made of.
+PURE_GLOBALS = ("_SETS",)
 
 
 def shared_set(members: tuple[str, ...]) -> frozenset[str]:

@@ -91,6 +91,11 @@ def budget_of(budget: Budget, spent: Spent) -> FrozenDict:
     )
 
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `entry_record` and
+# `_state_of` are memos of pure functions of the refinement mapping, which no node reads.
+PURE_GLOBALS = ("entry_record", "_state_of")
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def entry_record(entry: Entry) -> FrozenDict:
     # cached: a recorded run maps every node's entries after every action, and entries are

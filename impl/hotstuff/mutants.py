@@ -20,6 +20,7 @@ SAFE_NODE_WITHOUT_LIVENESS_CLAUSE = "safe_node_without_liveness_clause"
 SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
 PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
 CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
+VERIFIED_CACHE_ON_CLASS = "verified_cache_on_class"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -67,5 +68,14 @@ BUGS: Mapping[str, str] = {
         "`_on_request`, each replica answered it with the old request's result, and f+1 such "
         "answers made the client accept an operation that never ran). Killed by the restart "
         "scenario (property_tests/hotstuff/restart.py)."
+    ),
+    VERIFIED_CACHE_ON_CLASS: (
+        "The replica's cache of what it checked the signatures of (QCs, votes, proposals, client "
+        "requests) is one set on the class, shared by every replica of the process to save the "
+        "checks, not one per replica object: it outlives a crash, and a replica restarted (or "
+        "built again with other keys: the hybrid layer runs each HotStuff epoch under its own key "
+        "ring, impl/hybrid/entries.py `Keys.hotstuff`) trusts a QC or a request because some "
+        "other replica, under some other keys, once checked it. The same run stepped by fresh "
+        "replicas checks everything again (core purity, property_tests/restarts.py)."
     ),
 }

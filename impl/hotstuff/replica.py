@@ -41,7 +41,7 @@ it executes its committed chain again from the start.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -174,6 +174,10 @@ class HotStuffConfig:
 
 
 class Replica:
+    # the one cache of checked signatures of every replica: used only with the catalogue bug
+    # VERIFIED_CACHE_ON_CLASS on (core purity, property_tests/restarts.py, sees it change)
+    _VERIFIED_BY_ALL: ClassVar[set[Any]] = set()
+
     def __init__(self, config: HotStuffConfig, keys: KeyRing) -> None:
         self.config = config
         self.id = config.id
@@ -213,6 +217,8 @@ class Replica:
         # are heard in that view or above (the view timer then only sends it again: `_join`)
         self.joining: NewView | None = None
         self._verified: set[Any] = set()  # QCs and requests whose signatures were checked
+        if mutants.VERIFIED_CACHE_ON_CLASS in self.config.bugs:  # the bug: a cache on the class
+            self._verified = Replica._VERIFIED_BY_ALL
         self._stored: int = 0  # blocks persisted so far
         self._out: list[Effect] = []
         self._writes: list[Write] = []

@@ -75,6 +75,25 @@ def _rejected(reason: str) -> FrozenDict:
 KIND_FOR: Final = {Level.CRITICAL: EQUIVOCATION, Level.HIGH: TAMPERING}
 
 
+def canonical(value: Any) -> str:
+    """`value` as text that is a function of its value: a set's members sorted, a dict's items
+    sorted, an attrs value by its fields (its repr may leave some out). A repr is not: a
+    frozenset's follows its iteration order, which depends on the order it was built in, so two
+    equal threat states could print, and hash, differently."""
+    if isinstance(value, frozenset | set):
+        return "{" + ", ".join(sorted(canonical(v) for v in value)) + "}"
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(canonical(v) for v in value) + ",)"
+    if isinstance(value, dict):  # FrozenDict too
+        items = sorted(f"{canonical(k)}: {canonical(v)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    cls = type(value)
+    if attrs.has(cls):
+        fields = (f"{a.name}={canonical(getattr(value, a.name))}" for a in attrs.fields(cls))
+        return f"{cls.__qualname__}({', '.join(fields)})"
+    return repr(value)
+
+
 def op_name(key: OpKey) -> str:
     """An op as Hybrid.tla names it: "client/sequence"."""
     client, seq = key
@@ -126,7 +145,7 @@ class HybridMachine(StateMachine):
     def snapshot(self) -> bytes:
         """A digest of the state (Raft asks for one at start). The hybrid layer never compacts a
         Raft log (an epoch's log is short), so no snapshot is ever shipped or restored."""
-        return hashlib.sha256(repr(self.state()).encode()).digest()
+        return hashlib.sha256(canonical(self.state()).encode()).digest()
 
     def digest(self) -> bytes:
         """A digest of the replicated client state: the application's tables, the committed ops in

@@ -273,6 +273,13 @@ _STATES: dict[
     bytes, tuple[bytes, bytes]
 ] = {}  # state digest -> (previous state digest, batch digest)
 
+# Globals that keep no replica's state (property_tests/restarts.py, core purity): `_BATCHES` and
+# `_STATES` are preimages of SHA-256 digests this process computed, read only by the refinement
+# mapping (batch_for_digest, batches_for_state: impl/pbft/refinement.py), never by a replica; a
+# digest names one value, so an entry is never wrong. `signing_bytes`, `request_digest` and
+# `batch_digest` are memos of pure functions (encodings and digests of frozen values).
+PURE_GLOBALS = ("_BATCHES", "_STATES", "signing_bytes", "request_digest", "batch_digest")
+
 
 @functools.lru_cache(maxsize=1 << 16)
 def request_digest(request: Signed[Request]) -> bytes:

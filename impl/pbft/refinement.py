@@ -66,6 +66,11 @@ def digest_name(digest: bytes) -> Value:
     return batch_name(batch) if batch is not None else digest.hex()
 
 
+# Globals that keep no replica's state (property_tests/restarts.py, core purity): `state_name` and
+# `_cached_record` are memos of pure functions of the refinement mapping, which no replica reads.
+PURE_GLOBALS = ("state_name", "_cached_record")
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def state_name(digest: bytes) -> Value:
     """The spec's checkpoint digest: the history a state digest certifies, as request names."""

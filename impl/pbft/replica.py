@@ -47,7 +47,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -124,6 +124,11 @@ RequestKey = tuple[str, int]  # (client, timestamp)
 
 _epochs = itertools.count(1)  # versions of `executed`, unique across every replica of the process
 
+# Globals that keep no replica's state (property_tests/restarts.py, core purity): `_epochs` hands
+# out version stamps, unique in the process so that a reader's cache keyed by one never mistakes
+# another replica's history for this one; no replica's behaviour depends on a stamp's value.
+PURE_GLOBALS = ("_epochs",)
+
 
 def request_timer(key: RequestKey) -> str:
     return f"{REQUEST_TIMER} {key[0]} {key[1]}"
@@ -147,6 +152,10 @@ class Replica:
     The first step must be a Restart (any other raises), which sets what it restores from disk
     (`_restart`): those fields are declared here, not given values in `__init__` that nothing
     could read."""
+
+    # Fields that are process-unique stamps, not state: a replica rebuilt from the same persisted
+    # state holds other stamps, and is the same replica (property_tests/restarts.py).
+    PROCESS_STAMPS: ClassVar[tuple[str, ...]] = ("history_epoch",)
 
     # the spec's variables
     view: int

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from typing import ClassVar
 
 from meshcheck.impl.raft.messages import Entry
 
 _stamps = itertools.count(1)  # versions unique across every log of the process
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `_stamps` hands out
+# version stamps, unique in the process so that a reader's cache keyed by one never mistakes
+# another log for this one; no node's behaviour depends on a stamp's value.
+PURE_GLOBALS = ("_stamps",)
+
 
 class RaftLog:
+    # Fields that are process-unique stamps, not state: a node rebuilt from the same persisted
+    # state holds other stamps, and is the same node (property_tests/restarts.py).
+    PROCESS_STAMPS: ClassVar[tuple[str, ...]] = ("version", "base")
+
     def __init__(
         self, snapshot_index: int = 0, snapshot_term: int = 0, entries: Iterable[Entry] = ()
     ) -> None:

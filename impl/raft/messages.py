@@ -108,6 +108,11 @@ Message: TypeAlias = (
 # refinement mapping
 
 
+# Globals that keep no node's state (property_tests/restarts.py, core purity): `entry_record` is a
+# memo of a pure function (an entry's spec record).
+PURE_GLOBALS = ("entry_record",)
+
+
 @lru_cache(maxsize=65536)
 def entry_record(entry: Entry) -> FrozenDict:
     """[term |-> t, value |-> v]"""

@@ -24,6 +24,7 @@ INSTALL_STALE_SNAPSHOT = "install_stale_snapshot"
 REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
 DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
 PENDING_WRITES_PERSISTED = "pending_writes_persisted"
+PENDING_WRITES_OUTLIVE_RESTART = "pending_writes_outlive_restart"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -105,5 +106,15 @@ BUGS: Mapping[str, str] = {
         "entry is there now: a leader elected while it was down has overwritten the uncommitted "
         "positions with other writes, so the client is told its write succeeded with another "
         "write's result, and its write is applied nowhere."
+    ),
+    PENDING_WRITES_OUTLIVE_RESTART: (
+        "The leader's table of client writes awaiting their commit (log index -> request id) is "
+        "kept in a registry keyed by the server's id on the class (so that something beside the "
+        "server can list what it owes its clients), not in the server object: it outlives a "
+        "crash. The restarted server, which lost its volatile state and is a follower now, still "
+        "owes those requests; when it applies the entries at those indexes (whatever entries now "
+        "sit there: another leader's, after a truncation) it answers the old requests with their "
+        "results, a reply no server that took the request sends (Figure 2: only the leader "
+        "answers, once the entry it appended is committed)."
     ),
 }

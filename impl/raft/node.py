@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -139,6 +139,10 @@ class RaftNode:
     # the message being received deposed this leader: set and read only with the catalogue bug
     # DEPOSED_LEADER_KEEPS_SUFFIX on
     _deposed = False
+    # node id -> its table of pending writes, outliving the node object: used only with the
+    # catalogue bug PENDING_WRITES_OUTLIVE_RESTART on (core purity, property_tests/restarts.py,
+    # sees it change)
+    _PENDING_BY_ID: ClassVar[dict[str, dict[int, int]]] = {}
 
     def __init__(
         self,
@@ -278,6 +282,11 @@ class RaftNode:
 
     def _restart(self, persisted: Mapping[str, Any]) -> None:
         self._load(persisted)
+        if mutants.PENDING_WRITES_OUTLIVE_RESTART in self._bugs:  # the bug: a registry's table,
+            # new at a first boot (nothing persisted), taken over by a restart
+            if not persisted:
+                RaftNode._PENDING_BY_ID[self.id] = {}
+            self._writes_pending = RaftNode._PENDING_BY_ID.setdefault(self.id, {})
         self.started = True
         self._reset_election_timer()
 
@@ -715,7 +724,10 @@ class RaftNode:
                     unknown=True,
                 )
             )
-        self._writes_pending = {}
+        if mutants.PENDING_WRITES_OUTLIVE_RESTART in self._bugs:
+            self._writes_pending.clear()  # the registry's table, emptied in place
+        else:
+            self._writes_pending = {}
         self.reads = ReadIndex(self.id)
 
     # -- the log and its persistence -----------------------------------------------------------------

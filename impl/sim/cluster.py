@@ -22,7 +22,7 @@ the workload's rounds, and the operations tests and lockstep drivers call.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic
 
 import attrs
@@ -95,6 +95,10 @@ class Cluster(Generic[N]):
         self.fault_log: list[str] = []
         self.fault_counts: dict[str, int] = {"drop": 0, "duplicate": 0, "restart": 0}
         self.lockstep = LockstepHooks()
+        # called after every step of every node, the `Restart` that (re)builds one included, with
+        # (node id, the node object, the event as the node got it, the effects it returned): an
+        # observer only (property_tests/restarts.py shadows each restarted node with a fresh one)
+        self.watchers: list[StepWatcher[N]] = []
         self.recorder = TraceRecorder(plugin.name, plugin.message_record, config.record)
 
         self._envelope_ids = 0
@@ -192,7 +196,10 @@ class Cluster(Generic[N]):
             now = self.local_time(node_id)
             if event.now != now:  # a delivery is built with it already (`_deliver`)
                 event = attrs.evolve(event, now=now)
-        return node.step(event)
+        effects = node.step(event)
+        for watch in self.watchers:
+            watch(node_id, node, event, effects)
+        return effects
 
     def _process(self, node_id: str, event: Any, envelope: Envelope | None = None) -> None:
         node = self.nodes[node_id]
@@ -409,8 +416,13 @@ class Cluster(Generic[N]):
         else:
             self.history.invoke(WORKLOAD, event.request_id, "read", event.query, node_id, self.now)
 
+    def node_seed(self, node_id: str) -> str:
+        """The seed of the random generator `node_id`'s current incarnation was built with (a node
+        rebuilt after a crash gets a generator of its own, seeded by its incarnation)."""
+        return f"{self._config.seed}:{node_id}:{self.incarnation[node_id]}"
+
     def _node_rng(self, node_id: str) -> random.Random:
-        return random.Random(f"{self._config.seed}:{node_id}:{self.incarnation[node_id]}")
+        return random.Random(self.node_seed(node_id))
 
     # -- queue and trace -------------------------------------------------------------------------------
 
@@ -446,6 +458,9 @@ class Cluster(Generic[N]):
             self._abstract_since, action, params, node=node, event=event, now=self.now, fault=fault
         )
 
+
+# an observer of every step: (node id, node, event, effects), after the node returned them
+StepWatcher = Callable[[str, N, Any, list[Effect]], None]
 
 _TIMED: dict[type, bool] = {}  # event type -> whether it has a `now` field (`Cluster._step`)
 _NO_PARAMS = FrozenDict()

@@ -21,8 +21,10 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.gossip.free_runs import free_run_check
 from meshcheck.property_tests.gossip.harness import HARNESS
 from meshcheck.property_tests.gossip.lockstep import lockstep
-from meshcheck.property_tests.gossip.restart import restart_check
+from meshcheck.property_tests.gossip.restart import restart_scenario_check
+from meshcheck.property_tests.gossip.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.gossip.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 
 def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
@@ -30,6 +32,9 @@ def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
     CheckFailed on the first that fails."""
     HARNESS.stored_runs(bugs)
 
+
+# the profile's examples the restart-equivalence runs get (ci: 15; a run takes under 0.1 s)
+RESTART_SHARE = 1 / 4
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -39,7 +44,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "restart scenario",
-        partial(restart_check, n=5),
+        partial(restart_scenario_check, n=5),
         "a member crashes, every watcher suspects it, it restarts (scripted): every watcher "
         "trusts it again within 2 rounds and every member holds its new write",
     ),
@@ -69,4 +74,5 @@ CHECKS: tuple[Check, ...] = (
         "free runs of 4 nodes under loss, duplication, crashes, partitions and churn: every step "
         "of the recorded trace is a step of Gossip.tla (TLC judges)",
     ),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )

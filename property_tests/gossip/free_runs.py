@@ -63,6 +63,7 @@ STORM = Storm(in_flight_per_node=60, events_per_node_tick=1)
 CONVERGENCE_ROUNDS = 10
 # rounds the calm tail lasts: long enough for phi of a crashed peer to pass the threshold
 TAIL_ROUNDS = 25
+DOWN_TICKS = Faults().down_ticks  # how long a crashed node stays down, unless a schedule says
 # the profile's examples each cluster size gets (ci: 60 examples)
 SHARE = {5: 1 / 4, 50: 1 / 20}
 
@@ -212,11 +213,12 @@ def reads_written(sim: Simulator[GossipNode]) -> str | None:
     return None
 
 
-def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outcome:
-    """One run of the schedule (see the module's docstring)."""
+def cluster(
+    schedule: Schedule, n: int, bugs: frozenset[str], record: bool
+) -> Simulator[GossipNode]:
+    """The cluster of a schedule's run: n members, and the spares that join during it; a crashed
+    node stays down for the `down` knob's ticks (the simulator's default range unless set)."""
     ticks = schedule.ticks
-    spares = schedule.knob("joins", 0)
-    phi = PhiConfig(window=schedule.knob("window", 100))
     faults = Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
@@ -225,19 +227,27 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
         partition=schedule.partition,
         until=ticks,
         max_down=max(1, n // 5),
+        down_ticks=schedule.knob("down", DOWN_TICKS),
     )
-    sim = gossip_cluster(
+    return gossip_cluster(
         n,
-        spares=spares,
+        spares=schedule.knob("joins", 0),
         seed=schedule.seed,
         faults=faults,
         workload=status_workload(KEYS, every=schedule.knob("every", 50), until=ticks),
         keys=KEYS,
         interval=INTERVAL,
-        phi=phi,
+        phi=PhiConfig(window=schedule.knob("window", 100)),
         bugs=bugs,
         record=record,
     )
+
+
+def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outcome:
+    """One run of the schedule (see the module's docstring)."""
+    ticks = schedule.ticks
+    phi = PhiConfig(window=schedule.knob("window", 100))
+    sim = cluster(schedule, n, bugs, record)
     monitor = Monitor(sim, phi)
     rng = random.Random(f"{schedule.seed}:churn")
     members = list(sim.node_ids[:n])

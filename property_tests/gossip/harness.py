@@ -14,6 +14,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
 from meshcheck.property_tests.gossip import restart
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
+from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import check_validation
 from meshcheck.property_tests.harness import Harness
 
@@ -40,6 +41,7 @@ HARNESS = GossipHarness(
         "free run": gossip_runs.check_run,
         "validation": check_validation,
         "restart": restart.check_restart,
+        "restarts": check_restarts,
     },
     schedules=(free_runs,),
 )

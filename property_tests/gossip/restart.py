@@ -243,7 +243,7 @@ def schedules() -> st.SearchStrategy[Schedule]:
     )
 
 
-def restart_check(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
+def restart_scenario_check(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
     """The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs."""
 
     @free_runs.share(settings, 1 / 6)

@@ -15,7 +15,7 @@ from meshcheck.property_tests.gossip.free_runs import once
 from meshcheck.property_tests.gossip.restart import (
     TRUST_ROUNDS,
     check_restart,
-    restart_check,
+    restart_scenario_check,
     scenario,
 )
 
@@ -34,7 +34,7 @@ def test_a_restarted_member_is_trusted_again_and_its_new_write_wins(cycles: int,
 
 
 def test_the_check_holds_in_the_loaded_profile() -> None:
-    restart_check(frozenset(), settings(), n=5)
+    restart_scenario_check(frozenset(), settings(), n=5)
 
 
 def test_a_boot_count_not_raised_keeps_the_member_suspected() -> None:

@@ -30,10 +30,12 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
-from meshcheck.property_tests.hotstuff.restart import restart_check
+from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
+from meshcheck.property_tests.hotstuff.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
 from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 
 def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
@@ -46,6 +48,9 @@ def certificate_thresholds(n: int, bugs: frozenset[str]) -> dict[str, int]:
     """The votes of a QC (and the NEW-VIEWs a new leader waits for) at n, under the mutants."""
     return {"a QC": HotStuffConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=bugs).quorum}
 
+
+# the profile's examples the restart-equivalence runs get (ci: 10; a run takes 0.1 to 0.4 s)
+RESTART_SHARE = 1 / 6
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -126,8 +131,9 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "restart scenario",
-        restart_check,
+        restart_scenario_check,
         "the leader crashes with requests in flight, restarts and leads again; the client "
         "crashes and restarts (scripted): every request answered, the client-history checks",
     ),
+    restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

@@ -19,6 +19,7 @@ from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
 from meshcheck.property_tests.hotstuff import restart
 from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
+from meshcheck.property_tests.hotstuff.restarts import check_restarts
 from meshcheck.property_tests.hotstuff.validation import check_validation
 
 
@@ -60,6 +61,7 @@ HARNESS = HotStuffHarness(
         "liveness": hotstuff_runs.check_liveness,
         "validation": check_validation,
         "restart": restart.check_restart,
+        "restarts": check_restarts,
     },
     schedules=(free_runs,),
 )

@@ -270,7 +270,7 @@ def schedules() -> st.SearchStrategy[Schedule]:
     )
 
 
-def restart_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
+def restart_scenario_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
     """The check `meshcheck mutants hotstuff` runs: Hypothesis draws the seed, variant and cycles."""
 
     @share(settings, 1 / 10)

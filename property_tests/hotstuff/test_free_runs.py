@@ -5,6 +5,8 @@ no mutant reaches (LockMonotonic, NoConflictingCommits) fail on a run broken on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import settings
 
@@ -148,7 +150,8 @@ def test_a_restarted_leader_answers_only_for_the_new_views_it_received_since() -
 
 
 # what must catch each mutant on its scenario: the schedule of its stored run (traces/hotstuff/,
-# written by property_tests/hotstuff/save.py)
+# written by property_tests/hotstuff/save.py, or by property_tests/hotstuff/restarts.py for a
+# mutant only restart equivalence kills), re-run by the check that found it
 CAUGHT_BY = {
     mutants.LOCK_NOT_UPDATED: "LockCoversVotes",
     mutants.COMMIT_ON_TWO_CHAIN: "heads no three-chain",
@@ -157,16 +160,18 @@ CAUGHT_BY = {
     mutants.SAFE_NODE_WITHOUT_LIVENESS_CLAUSE: "did not vote for a valid proposal",
     mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE: "did not vote for a valid proposal",
     mutants.PROPOSE_FROM_LOWER_QC: "not the highest",
+    mutants.VERIFIED_CACHE_ON_CLASS: "Replica._VERIFIED_BY_ALL",
 }
 # the mutants the free runs miss: their stored runs are of the restart scenario
 # (property_tests/hotstuff/test_restart.py tests them)
 RESTART_MUTANTS = set(restart.MUTANTS)
 
 
-def scenario(mutant: str) -> tuple[int, Schedule]:
+def scenario(mutant: str) -> tuple[Callable[..., object], int, Schedule]:
     trace = itf.read(resource("meshcheck.traces", "hotstuff", f"{mutant}.itf.json"))
     rerun = trace.meta["rerun"]
-    return int(rerun["nodes"]), record.parse_schedule("hotstuff", str(rerun["schedule"]))
+    check = record.checks()[("hotstuff", str(rerun["check"]))]
+    return check, int(rerun["nodes"]), record.parse_schedule("hotstuff", str(rerun["schedule"]))
 
 
 def test_every_mutant_has_a_scenario() -> None:
@@ -176,10 +181,10 @@ def test_every_mutant_has_a_scenario() -> None:
 
 @pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
 def test_each_mutant_fails_its_scenario(mutant: str) -> None:
-    n, schedule = scenario(mutant)
-    check_safety(schedule, n, frozenset())
+    check, n, schedule = scenario(mutant)
+    check(schedule, n, frozenset())
     with pytest.raises(CheckFailed) as failed:
-        check_safety(schedule, n, frozenset({mutant}))
+        check(schedule, n, frozenset({mutant}))
     assert CAUGHT_BY[mutant] in failed.value.message
 
 

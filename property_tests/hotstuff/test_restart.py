@@ -19,7 +19,7 @@ from meshcheck.property_tests.hotstuff.restart import (
     VARIANTS,
     N,
     check_restart,
-    restart_check,
+    restart_scenario_check,
     scenario,
 )
 from meshcheck.property_tests.pbft.free_runs import rsm_op
@@ -42,7 +42,7 @@ def test_a_restarted_leader_leads_again_and_every_request_is_answered(
 
 
 def test_the_check_holds_in_the_loaded_profile() -> None:
-    restart_check(frozenset(), settings())
+    restart_scenario_check(frozenset(), settings())
 
 
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:

@@ -20,8 +20,10 @@ from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 
 def hotstuff_trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> None:
@@ -34,6 +36,9 @@ def hotstuff_free_runs(bugs: frozenset[str], settings: hypothesis.settings) -> N
     """The free runs with HotStuff under the BFT epochs (7 nodes: free_runs.HOTSTUFF_NODES)."""
     free_runs(bugs, settings, bft=HOTSTUFF)
 
+
+# the profile's examples the restart-equivalence runs get (ci: 2; a run takes 0.5 to 4 s)
+RESTART_SHARE = 1 / 30
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -87,4 +92,5 @@ CHECKS: tuple[Check, ...] = (
         "the Raft epoch's leader crashes with an op in flight, restarts and leads again "
         "(scripted): every op committed once, the invariants, the client-history checks",
     ),
+    restart_check("4 nodes", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

@@ -6,11 +6,16 @@ from __future__ import annotations
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.hybrid import free_runs
 from meshcheck.property_tests.hybrid.lockstep import SPECS
+from meshcheck.property_tests.hybrid.restarts import check_restarts
 from meshcheck.property_tests.hybrid.validation import validate_run
 
 HARNESS = Harness(
     "hybrid",
     SPECS,
-    reruns={"free_run": free_runs.run, "validation": validate_run},
+    reruns={
+        "free_run": free_runs.run,
+        "validation": validate_run,
+        "restarts": check_restarts,
+    },
     schedules=(free_runs,),
 )

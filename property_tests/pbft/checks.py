@@ -29,9 +29,14 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
+
+# the profile's examples the restart-equivalence runs get (ci: 4; a run takes 0.2 to 2 s)
+RESTART_SHARE = 1 / 15
 
 
 def certificate_thresholds(n: int, bugs: frozenset[str]) -> dict[str, int]:
@@ -105,4 +110,5 @@ CHECKS: tuple[Check, ...] = (
         "the primary crashes with requests in flight, the client crashes and restarts (scripted): "
         "every request accepted once, the client-history checks",
     ),
+    restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

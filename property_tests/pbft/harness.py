@@ -7,6 +7,7 @@ from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.pbft import client_restart, free_runs, retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
+from meshcheck.property_tests.pbft.restarts import check_restarts
 from meshcheck.property_tests.pbft.validation import check_validation
 
 HARNESS = Harness(
@@ -19,6 +20,7 @@ HARNESS = Harness(
         "validation": check_validation,
         "retry": retry.check_retry,
         "client restart": client_restart.check_client_restart,
+        "restarts": check_restarts,
     },
     schedules=(free_runs, byzantine),
 )

@@ -7,6 +7,11 @@ from functools import partial
 
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pysyncobj.free_runs import free_run_safety
+from meshcheck.property_tests.pysyncobj.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.restarts import restart_check
+
+# the profile's examples the restart-equivalence runs get (ci: 10; a run takes 0.1 to 0.4 s)
+RESTART_SHARE = 1 / 6
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -19,4 +24,5 @@ CHECKS: tuple[Check, ...] = (
         partial(free_run_safety, nodes=5, fifo=True),
         "PySyncObj under random faults on FIFO links (its TCP): Raft's invariants and the client-history checks",
     ),
+    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
 )

@@ -7,11 +7,16 @@ from __future__ import annotations
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.pysyncobj import free_runs, scenarios
+from meshcheck.property_tests.pysyncobj.restarts import check_restarts
 
 HARNESS = Harness(
     "pysyncobj",
     (),
     storm=free_runs.STORM,
-    reruns={"safety": free_runs.check_safety, "stale_append": scenarios.check_stale_append},
+    reruns={
+        "safety": free_runs.check_safety,
+        "stale_append": scenarios.check_stale_append,
+        "restarts": check_restarts,
+    },
     schedules=(shared,),
 )

@@ -18,9 +18,14 @@ from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_af
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
+from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
+from meshcheck.property_tests.restarts import restart_check
 
 __all__ = ["CHECKS", "Check", "CheckFn"]
+
+# the profile's examples the restart-equivalence runs get (ci: 12; a run takes 0.05 to 0.4 s)
+RESTART_SHARE = 1 / 5
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -60,4 +65,6 @@ CHECKS: tuple[Check, ...] = (
         "a leader crashes with writes in flight, restarts and leads again (scripted): the "
         "client-history checks, and every retried write applied once",
     ),
+    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )

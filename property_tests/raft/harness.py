@@ -6,6 +6,7 @@ from __future__ import annotations
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.raft import free_runs, leader_restart
 from meshcheck.property_tests.raft.lockstep import RAFT
+from meshcheck.property_tests.raft.restarts import check_restarts
 from meshcheck.property_tests.raft.validation import check_validation
 
 HARNESS = Harness(
@@ -17,6 +18,7 @@ HARNESS = Harness(
         "liveness": free_runs.check_liveness,
         "validation": check_validation,
         "leader restart": leader_restart.check_leader_restart,
+        "restarts": check_restarts,
     },
     schedules=(free_runs,),
 )
