@@ -48,7 +48,9 @@ CONSTANT GST        \* timeouts happen only in views below GST: from view GST on
 
 Replicas == {"r" \o ToString(k) : k \in 1..N}
 F == (N - 1) \div 3
-Quorum == 2 * F + 1
+\* A QC's votes: ceil((N + F + 1) / 2), 2F + 1 at N = 3F + 1 (two QCs share an honest replica at any
+\* N >= 3F + 1: impl/base/quorum.py).
+Quorum == (N + F + 2) \div 2
 Honest == Replicas \ Byzantine
 Views == 1..MaxView
 \* The leader of view v is replica (v mod N) + 1: round-robin, a table computed once.

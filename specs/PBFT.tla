@@ -39,7 +39,10 @@ CONSTANT Window           \* L: a replica accepts n with h < n <= h + L, h its s
 
 Replicas == {"r" \o ToString(k) : k \in 1..N}
 F == (N - 1) \div 3
-Quorum == 2 * F + 1
+\* A certificate's size: ceil((N + F + 1) / 2), so that two of them share F + 1 replicas and so an
+\* honest one (section 3 takes N = 3F + 1, where this is 2F + 1; at N = 5, 2F + 1 = 3 would let two
+\* certificates share only a Byzantine replica). impl/base/quorum.py, models/pbft.py.
+Quorum == (N + F + 2) \div 2
 Honest == Replicas \ Byzantine
 \* The null request a new primary puts in a gap of O (section 4.4).
 Noop == "noop"
@@ -130,7 +133,7 @@ AcceptedBy(i, v, n, r) == PrePrepareMsg(v, n, r, i) \in msgs \/ PrepareMsg(v, n,
 \* 2F distinct backups that match it, 2F+1 replicas in all.
 Certified(v, n, r) ==
     /\ PrePrepared(v, n, r)
-    /\ Cardinality({j \in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= 2 * F
+    /\ Cardinality({j \in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= Quorum - 1
 
 \* prepared(m, v, n, i): i accepted (v, n, r) and holds its certificate.
 Prepared(i, v, n, r) == AcceptedBy(i, v, n, r) /\ Certified(v, n, r)

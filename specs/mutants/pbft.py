@@ -51,8 +51,8 @@ MUTANTS = (
         "prepare_quorum_2f",
         (
             (
-                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= 2 * F",
-                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= 2 * F - 1",
+                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= Quorum - 1",
+                "Cardinality({j \\in Backups(v) : Sent(PrepareMsg(v, n, r, j))}) >= Quorum - 2",
             ),
         ),
         TWO,
