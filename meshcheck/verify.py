@@ -1000,7 +1000,11 @@ def totals_line(rows: list[Row]) -> str:
     examples = sum(r.count or 0 for r in rows if r.kind == "tests" and r.unit == "examples")
     if examples:
         parts.append(f"{examples:,} property-test examples")
-    traces = [r for r in rows if r.kind == "traces" and not r.name.endswith(FINDING)]
+    traces = [
+        r
+        for r in rows
+        if r.kind == "traces" and r.result != "skip" and not r.name.endswith(FINDING)
+    ]
     if traces:
         held = sum(r.result == "pass" for r in traces)
         parts.append(f"{held} of {len(traces)} trace replays held")

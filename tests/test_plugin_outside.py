@@ -154,6 +154,7 @@ def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "trace replays" not in done.stdout  # a skip row is no replay
     rows = json.loads(report.read_text())["checks"]
     tests = [r for r in rows if r["kind"] == "tests"]
     assert sorted(r["name"].rsplit("::", 1)[-1] for r in tests) == [
@@ -193,10 +194,18 @@ def test_a_descriptor_without_actions_takes_its_specs_table() -> None:
     assert registry.actions_of(elsewhere) == ()
 
 
-def test_verify_never_runs_pytest_without_paths(tmp_path: Path) -> None:
+def test_verify_never_runs_pytest_without_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest given no paths runs the project's whole suite (minutes, gigabytes): a protocol
+    whose tests are not found is a "skip" row, and pytest does not start."""
     from meshcheck import verify
     from meshcheck.protocol import Models, Protocol
 
+    def no_pytest(command: list[str], *args: object) -> tuple[int, str, str]:
+        raise AssertionError(f"pytest started: {command}")
+
+    monkeypatch.setattr(verify, "_run_tracked", no_pytest)
     bare = Protocol("bare", "no tests", Models(spec="RaftPipelined"), property_tests=("nowhere",))
     with registry.registered(bare):
         rows = list(verify.test_rows(verify.project_root(), "quick", tmp_path, ("bare",)))
