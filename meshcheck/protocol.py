@@ -16,7 +16,8 @@ rules are named after and the views print. A name appears once here and nowhere 
 
 A package installed beside meshcheck adds a protocol (or an implementation of an existing spec) by
 declaring an entry point in the group `meshcheck.protocols` whose object is a `Protocol`; meshcheck's own
-protocols are declared the same way, in pyproject.toml.
+protocols are declared the same way, in pyproject.toml. docs/plugins.md shows one, and the fields
+it sets.
 """
 
 from __future__ import annotations

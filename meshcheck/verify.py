@@ -24,7 +24,8 @@ Five kinds of check, in this order:
 
 `--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
 proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
-out). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
+out); a kind of check a named protocol lacks is one "skip" row naming the descriptor field that adds
+it (docs/plugins.md). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
 JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
 `--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
