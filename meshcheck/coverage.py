@@ -427,8 +427,10 @@ class Summary:
 
 def summarize(protocol: Any, seen: Seen | None) -> Summary:
     """The summary of a registered protocol (its `Protocol`) from what was seen (None: nothing)."""
+    from meshcheck import registry
+
     seen = seen or Seen()
-    table = [a.name for a in protocol.actions]
+    table = [a.name for a in registry.actions_of(protocol)]
     spec: CoverageSpec | None = protocol.load("coverage")
     conditions = spec.names() if spec is not None else ()
     return Summary(
@@ -485,6 +487,6 @@ def summaries(coverage: Coverage, chosen: Sequence[str] | None = None) -> list[S
     for name, protocol in registry.protocols().items():
         if chosen is not None and name not in chosen:
             continue
-        if protocol.actions or protocol.coverage is not None:
+        if registry.actions_of(protocol) or protocol.coverage is not None:
             found.append(summarize(protocol, coverage.get(name)))
     return found

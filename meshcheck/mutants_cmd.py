@@ -92,13 +92,15 @@ def catalogue(protocol: str) -> tuple[Mapping[str, str], Sequence[Any]]:
     """(its mutants, its ordered checks) of a registered protocol (its descriptor's `bugs` and
     `checks`); UnknownProtocol or UnknownMutant (exit 2) when it has none."""
     p = registry.get(protocol)
-    if p.bugs is None or p.checks is None:
+    bugs: Mapping[str, str] = p.load("bugs") if p.bugs is not None else {}
+    checks: Sequence[Any] = p.load("checks") if p.checks is not None else ()
+    if not bugs or not checks:  # "all 0 mutants killed" would be a check that cannot fail
         has = ", ".join(with_catalogue()) or "none"
         raise UnknownMutant(
-            f"the protocol {protocol!r} has no mutant catalogue and checks (protocols with: {has})"
+            f"the protocol {protocol!r} has no mutants to run: set its descriptor's bugs "
+            '("module:BUGS", a mapping mutant -> what the bug is) and checks ("module:CHECKS", '
+            f"the property checks), as docs/plugins.md shows (protocols with: {has})"
         )
-    bugs: Mapping[str, str] = p.load("bugs")
-    checks: Sequence[Any] = p.load("checks")
     return bugs, checks
 
 

@@ -16,13 +16,16 @@ rules are named after and the views print. A name appears once here and nowhere 
 
 A package installed beside meshcheck adds a protocol (or an implementation of an existing spec) by
 declaring an entry point in the group `meshcheck.protocols` whose object is a `Protocol`; meshcheck's own
-protocols are declared the same way, in pyproject.toml.
+protocols are declared the same way, in pyproject.toml. docs/plugins.md shows one, and the fields
+it sets.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -100,6 +103,8 @@ class Protocol:
     # further specs the protocol is checked against, each with its models (the hybrid layer's
     # ThreatLevel.tla beside Hybrid.tla)
     extra_models: tuple[Models, ...] = ()
+    # the spec's actions; () takes the table of a registered protocol with the same spec
+    # (meshcheck/registry.py `actions_of`)
     actions: tuple[Action, ...] = ()
     # the implementation's mutant catalogue: Mapping[str, str], mutant -> what the bug is
     bugs: Ref | None = None
@@ -118,7 +123,9 @@ class Protocol:
     # the folder (under meshcheck.traces) with its mutants' shortest counterexamples, and with the
     # bugs found and fixed under counterexamples/<corpus>/
     corpus: str | None = None
-    # the pytest paths of its property tests, relative to the repository (verify's "tests" rows)
+    # its property tests (verify's "tests" rows), each a path relative to the project when it has
+    # a "/" or ends in ".py" (meshcheck's own: "property_tests/raft"), else a module or package
+    # name ("fakeraft_meshcheck.tests"), found wherever it is installed (`test_paths`)
     property_tests: tuple[str, ...] = ()
     # its coverage: a meshcheck.coverage.CoverageSpec, the named rare conditions the coverage report
     # counts (how a step shows each, how rare a state is); None: actions and states only
@@ -127,6 +134,34 @@ class Protocol:
     def all_models(self) -> tuple[Models, ...]:
         """Its spec's models, then the further specs'."""
         return (self.models, *self.extra_models)
+
+    def test_paths(self, root: Path) -> tuple[list[Path], list[str]]:
+        """The files or folders of its property tests, and a line for each entry not found.
+
+        A plug-in installed from outside the project cannot name its tests by a path relative to
+        it: it names the module (or package) that holds them, as its entry point names its
+        descriptor, and importlib finds the folder of a package, or the file of a module, in
+        site-packages, an editable install or a `--target` folder alike."""
+        found: list[Path] = []
+        missing: list[str] = []
+        for entry in self.property_tests:
+            if "/" in entry or entry.endswith(".py"):
+                path = root / entry
+            else:
+                try:
+                    spec = importlib.util.find_spec(entry)
+                except (ImportError, ValueError):
+                    spec = None
+                if spec is None:
+                    missing.append(f"no module {entry!r}")
+                    continue
+                where = spec.submodule_search_locations
+                path = Path(next(iter(where))) if where else Path(str(spec.origin))
+            if path.exists():
+                found.append(path)
+            else:
+                missing.append(f"no {path}")
+        return found, missing
 
     def action(self, name: str) -> Action | None:
         return next((a for a in self.actions if a.name == name), None)

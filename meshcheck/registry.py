@@ -19,13 +19,14 @@ import importlib.metadata
 from collections.abc import Iterator, Mapping
 
 from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
-from meshcheck.protocol import Protocol
+from meshcheck.protocol import Action, Protocol
 
 GROUP = "meshcheck.protocols"
 __all__ = [
     "GROUP",
     "BrokenProtocol",
     "UnknownProtocol",
+    "actions_of",
     "get",
     "names",
     "protocols",
@@ -123,3 +124,18 @@ def reload() -> None:
     """Read the entry points again (after installing a distribution in the same process)."""
     global _loaded
     _loaded = None
+
+
+def actions_of(protocol: Protocol) -> tuple[Action, ...]:
+    """The action vocabulary of `protocol`: its own table, or, when it declares none, the table of
+    the first registered protocol (in name order) whose models name the same spec (the same
+    module in the same package). The actions belong to the spec, not to one implementation of it:
+    a plug-in adapting another Raft library to RaftPipelined.tla gets RaftPipelined's table (and so
+    its coverage rows) by naming the spec, with no copy of a table that would drift from it."""
+    if protocol.actions:
+        return protocol.actions
+    spec = (protocol.models.package, protocol.models.spec)
+    for other in protocols().values():
+        if other.actions and (other.models.package, other.models.spec) == spec:
+            return other.actions
+    return ()

@@ -24,7 +24,8 @@ Five kinds of check, in this order:
 
 `--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
 proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
-out). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
+out); a kind of check a named protocol lacks is one "skip" row naming the descriptor field that adds
+it (docs/plugins.md). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
 JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
 
 `--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
@@ -260,7 +261,18 @@ def z3_units(chosen: Chosen = None) -> list[Unit]:
             return Row("z3", name, result, len(results), "obligations", seconds, detail)
 
         units.append(_one("z3", name, run))
+    units.extend(
+        _lacking("z3", chosen, registry.names(), "no Z3 proof set (its descriptor's proofs)")
+    )
     return units
+
+
+def _lacking(kind: str, chosen: Chosen, have: Collection[str], what: str) -> list[Unit]:
+    """A "skip" unit for each protocol `--protocol` names that lacks this kind of check."""
+    rows = [
+        Row(kind, name, "skip", None, "", 0.0, what) for name in chosen or () if name not in have
+    ]
+    return [Unit(kind, row.name, partial(list, [row])) for row in rows]
 
 
 def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
@@ -271,12 +283,24 @@ def test_paths(root: Path, chosen: Chosen = None) -> list[str]:
     if not own_project(root):
         return [str(root / "property_tests")]
     paths = [
-        root / t
+        path
         for name, p in registry.protocols().items()
         if _mine(name, chosen)
-        for t in p.property_tests
+        for path in p.test_paths(root)[0]
     ]
-    return [str(p) for p in paths if p.exists()]
+    return [str(p) for p in paths]
+
+
+def lacking_tests(root: Path, chosen: Chosen) -> Iterator[Row]:
+    """A "skip" row for each protocol `--protocol` names that has no property tests to run."""
+    from meshcheck import registry
+
+    for name in chosen or ():
+        found, missing = registry.get(name).test_paths(root)
+        if not found:
+            why = "; ".join(missing) or "its descriptor's property_tests names none"
+            detail = f"no property tests ({why}): set property_tests to a module or a path"
+            yield Row("tests", name, "skip", 0, "tests", 0.0, detail)
 
 
 # The pytest runs under way (test_rows): what `stop_children` ends when a run is interrupted.
@@ -342,6 +366,12 @@ def test_rows(
     from meshcheck import verify_order
 
     tests = test_paths(root, chosen)
+    if own_project(root):
+        yield from lacking_tests(root, chosen)
+    if not tests:  # pytest with no paths would run the whole project's suite
+        if chosen is None or not own_project(root):
+            yield Row("tests", "property_tests", "skip", 0, "tests", 0.0, "no property tests")
+        return
     report = scratch / "property-tests.xml"
     covered = scratch / "coverage"
     order = scratch / "property-tests.order"
@@ -379,7 +409,7 @@ def test_rows(
         env,
     )
     seconds = time.perf_counter() - start
-    if returncode == 5 or not tests:  # pytest: no tests collected
+    if returncode == 5:  # pytest: no tests collected
         yield Row(
             "tests", "property_tests", "skip", 0, "tests", seconds, "no property tests collected"
         )
@@ -506,9 +536,11 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
 
 
 def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> list[Unit]:
+    from meshcheck import registry
     from meshcheck.traces import itf
 
     units: list[Unit] = []
+    replayed: set[str] = set()  # the protocols of the stored traces kept
     corpus = _corpus(root, chosen)
     named = {entry.path.resolve(): entry.name for entry in corpus}
     found = {p.resolve(): str(p.relative_to(root)) for p in (root / "traces").rglob("*.itf.json")}
@@ -521,6 +553,7 @@ def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> li
             continue
         if chosen is not None and meta.get("protocol") not in chosen:
             continue
+        replayed.add(str(meta.get("protocol")))
         # a free run of the implementation is no spec path: only the implementation replays it
         if "spec" in meta or "protocol" not in meta:
             units.append(_one("traces", name, partial(_replay_row, path, name, root)))
@@ -536,6 +569,9 @@ def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> li
         units.append(_one("traces", LOG_ROW, partial(log_row, profile)))
     if own_project(root) and (chosen is None or "pysyncobj" in chosen):
         units.append(_one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
+    if own_project(root):
+        have = {n for n in chosen or () if registry.get(n).corpus} | replayed
+        units.extend(_lacking("traces", chosen, have, "no stored traces (its descriptor's corpus)"))
     return units
 
 
@@ -684,6 +720,8 @@ def mutant_units(profile: str, chosen: Chosen = None) -> list[Unit]:
             return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail)
 
         units.append(Unit("mutants", protocol, partial(_rows_any, "mutants", protocol, run)))
+    what = "no mutant catalogue (its descriptor's bugs and checks)"
+    units.extend(_lacking("mutants", chosen, mutants_cmd.with_catalogue(), what))
     return units
 
 
@@ -963,7 +1001,11 @@ def totals_line(rows: list[Row]) -> str:
     examples = sum(r.count or 0 for r in rows if r.kind == "tests" and r.unit == "examples")
     if examples:
         parts.append(f"{examples:,} property-test examples")
-    traces = [r for r in rows if r.kind == "traces" and not r.name.endswith(FINDING)]
+    traces = [
+        r
+        for r in rows
+        if r.kind == "traces" and r.result != "skip" and not r.name.endswith(FINDING)
+    ]
     if traces:
         held = sum(r.result == "pass" for r in traces)
         parts.append(f"{held} of {len(traces)} trace replays held")

@@ -70,8 +70,8 @@ class Walk:
 @attrs.frozen
 class Lockstep:
     """One adapted implementation under one model: `make(node, servers)` is a fresh driver of
-    `node`; `actions` the actions offered (None: the table's protocol and client actions and the
-    parameterless faults)."""
+    `node`; `actions` the actions offered (None: the protocol and client actions and the
+    parameterless faults of its spec's table, meshcheck/registry.py `actions_of`)."""
 
     protocol: Protocol
     model: Path
@@ -89,9 +89,11 @@ class Lockstep:
     def offered(self) -> frozenset[str]:
         if self.actions is not None:
             return frozenset(self.actions)
+        from meshcheck import registry
+
         return frozenset(
             a.name
-            for a in self.protocol.actions
+            for a in registry.actions_of(self.protocol)
             if a.kind in ("protocol", "client") or (a.kind == "fault" and not a.params)
         )
 

@@ -139,7 +139,10 @@ def test_a_model_a_descriptor_names_must_exist() -> None:
 
 def test_a_protocol_without_mutants_says_so() -> None:
     bare = Protocol(name="bare", title="a spec alone", models=TOY.models)
-    with registry.registered(bare), pytest.raises(MeshcheckError, match="no mutant catalogue"):
+    with (
+        registry.registered(bare),
+        pytest.raises(MeshcheckError, match="has no mutants to run: set its descriptor's bugs"),
+    ):
         mutants_cmd.catalogue("bare")
 
 

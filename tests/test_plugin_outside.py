@@ -1,0 +1,237 @@
+"""A protocol plug-in installed from outside the tree, as a new user would write one (docs/plugins.md).
+
+The test writes a tiny distribution in a temporary folder: its own pyproject.toml declaring the
+entry point `fakeraft` in the group `meshcheck.protocols`, a descriptor naming RaftPipelined.tla
+(a spec of meshcheck's own) with no action table and no mutant catalogue, and a test package of its
+own. It installs it (`pip install --no-deps --no-build-isolation`: nothing downloaded) into a fresh
+virtual environment that sees this project's environment through a .pth file (site.addsitedir, so
+that the editable install's own .pth files run too), and runs the commands there as a user would:
+the plug-in is listed, `verify --protocol fakeraft --only tests` runs its tests and only those, with
+the coverage row counted against RaftPipelined's actions, and `mutants fakeraft` says in one line
+how to add a catalogue (exit 2), never "all 0 mutants killed".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+from meshcheck import registry
+
+# The project's environment has no `wheel` package (setuptools 65's bdist_wheel needs it), and the
+# test downloads nothing: the plug-in builds with an in-tree PEP 517 backend of a few lines
+# (https://peps.python.org/pep-0517/#in-tree-build-backends) that zips the package into a wheel.
+PYPROJECT = """\
+[build-system]
+requires = []
+build-backend = "backend"
+backend-path = ["."]
+
+[project]
+name = "fakeraft-meshcheck"
+version = "0.1"
+
+[project.entry-points."meshcheck.protocols"]
+fakeraft = "fakeraft_meshcheck.descriptor:FAKERAFT"
+"""
+
+BACKEND = """\
+import base64, hashlib, pathlib, zipfile
+
+NAME, VERSION = "fakeraft_meshcheck", "0.1"
+INFO = f"{NAME}-{VERSION}.dist-info"
+FILES = {
+    f"{INFO}/METADATA": "Metadata-Version: 2.1\\nName: fakeraft-meshcheck\\nVersion: 0.1\\n",
+    f"{INFO}/WHEEL": "Wheel-Version: 1.0\\nGenerator: backend\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+    f"{INFO}/entry_points.txt": "[meshcheck.protocols]\\nfakeraft = fakeraft_meshcheck.descriptor:FAKERAFT\\n",
+}
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = f"{NAME}-{VERSION}-py3-none-any.whl"
+    files = {str(p): p.read_text() for p in pathlib.Path(NAME).rglob("*.py")}
+    files.update(FILES)
+    record = []
+    with zipfile.ZipFile(pathlib.Path(wheel_directory) / name, "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+            record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+        record.append(f"{INFO}/RECORD,,")
+        wheel.writestr(f"{INFO}/RECORD", "\\n".join(record) + "\\n")
+    return name
+"""
+
+DESCRIPTOR = '''\
+"""A Raft library's adapter, checked against meshcheck's RaftPipelined.tla."""
+
+from meshcheck.protocol import Models, Protocol
+
+FAKERAFT = Protocol(
+    name="fakeraft",
+    title="a third-party Raft, outside meshcheck's tree",
+    # the spec names the actions: no table here, RaftPipelined's is used (registry.actions_of)
+    models=Models(spec="RaftPipelined", quick="RaftPipelined_quick"),
+    # its tests by module name, found wherever the package is installed
+    property_tests=("fakeraft_meshcheck.tests",),
+)
+'''
+
+TESTS = """\
+from meshcheck import registry
+
+
+def test_trivial() -> None:
+    assert 1 + 1 == 2
+
+
+def test_the_spec_names_the_actions() -> None:
+    names = {a.name for a in registry.actions_of(registry.get("fakeraft"))}
+    assert "PipelineAppendEntries" in names
+"""
+
+
+def _plugin(folder: Path) -> Path:
+    src = folder / "fakeraft"
+    (src / "fakeraft_meshcheck" / "tests").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(PYPROJECT)
+    (src / "backend.py").write_text(BACKEND)
+    (src / "fakeraft_meshcheck" / "__init__.py").write_text("")
+    (src / "fakeraft_meshcheck" / "descriptor.py").write_text(DESCRIPTOR)
+    (src / "fakeraft_meshcheck" / "tests" / "__init__.py").write_text("")
+    (src / "fakeraft_meshcheck" / "tests" / "test_fakeraft.py").write_text(TESTS)
+    return src
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv that sees this project's packages, with only the plug-in installed in it."""
+    folder = tmp_path_factory.mktemp("plugin")
+    home = folder / "venv"
+    venv.EnvBuilder(with_pip=False).create(home)
+    python = home / "bin" / "python"
+    theirs = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = sysconfig.get_path("purelib")
+    Path(theirs, "meshcheck-project.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    pip = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
+    done = subprocess.run([*pip, str(_plugin(folder))], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return python
+
+
+def _meshcheck(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [python, "-m", "meshcheck", *args], capture_output=True, text=True, cwd=cwd, env=environ
+    )
+
+
+def test_the_plugin_is_listed(env: Path, tmp_path: Path) -> None:
+    done = _meshcheck(env, "protocols", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| fakeraft "))
+    assert "RaftPipelined.tla" in row
+
+
+def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
+    report = tmp_path / "verify.json"
+    done = _meshcheck(
+        env,
+        *("verify", "--protocol", "fakeraft", "--only", "z3", "--only", "tests"),
+        *("--only", "traces", "--only", "mutants"),
+        *("--workers", "1", "--json", str(report)),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "trace replays" not in done.stdout  # a skip row is no replay
+    rows = json.loads(report.read_text())["checks"]
+    tests = [r for r in rows if r["kind"] == "tests"]
+    assert sorted(r["name"].rsplit("::", 1)[-1] for r in tests) == [
+        "test_the_spec_names_the_actions",
+        "test_trivial",
+    ]
+    assert all(r["result"] == "pass" for r in tests)
+    # each part it lacks is one "skip" row that says which field adds it, not a vacuous pass
+    lacking = {r["kind"]: r["detail"] for r in rows if r["result"] == "skip"}
+    assert {r["name"] for r in rows if r["result"] == "skip"} == {"fakeraft"}
+    assert lacking == {
+        "z3": "no Z3 proof set (its descriptor's proofs)",
+        "traces": "no stored traces (its descriptor's corpus)",
+        "mutants": "no mutant catalogue (its descriptor's bugs and checks)",
+    }
+    # its coverage row counts the actions of the spec it names: RaftPipelined's table
+    [covered] = [r for r in rows if r["kind"] == "coverage" and r["name"] == "fakeraft"]
+    spec_table = registry.actions_of(registry.get("pysyncobj"))
+    assert covered["detail"].startswith(f"actions 0/{len(spec_table)};")
+    assert "PipelineAppendEntries" in covered["detail"]
+
+
+def test_mutants_without_a_catalogue_says_how_to_add_one(env: Path, tmp_path: Path) -> None:
+    done = _meshcheck(env, "mutants", "fakeraft", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert "no mutants to run: set its descriptor's bugs" in line and "checks" in line
+
+
+def test_a_descriptor_without_actions_takes_its_specs_table() -> None:
+    from meshcheck.protocol import Models, Protocol
+
+    bare = Protocol("bare", "no table", Models(spec="RaftPipelined"))
+    assert registry.actions_of(bare) == registry.get("pysyncobj").actions
+    elsewhere = Protocol("other", "no table", Models(spec="RaftPipelined", package="elsewhere"))
+    assert registry.actions_of(elsewhere) == ()
+
+
+def test_verify_never_runs_pytest_without_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest given no paths runs the project's whole suite (minutes, gigabytes): a protocol
+    whose tests are not found is a "skip" row, and pytest does not start."""
+    from meshcheck import verify
+    from meshcheck.protocol import Models, Protocol
+
+    def no_pytest(command: list[str], *args: object) -> tuple[int, str, str]:
+        raise AssertionError(f"pytest started: {command}")
+
+    monkeypatch.setattr(verify, "_run_tracked", no_pytest)
+    bare = Protocol("bare", "no tests", Models(spec="RaftPipelined"), property_tests=("nowhere",))
+    with registry.registered(bare):
+        rows = list(verify.test_rows(verify.project_root(), "quick", tmp_path, ("bare",)))
+    assert [(r.name, r.result) for r in rows] == [("bare", "skip")]
+    assert "no module 'nowhere'" in rows[0].detail
+    assert not (tmp_path / "property-tests.xml").exists()
+
+
+NO_MUTANTS: dict[str, str] = {}
+
+
+def test_an_empty_catalogue_is_no_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    """A catalogue of no mutants would print "all 0 mutants killed" and exit 0: a check that
+    cannot fail. It is refused as a missing one is."""
+    from meshcheck.cli import main
+    from meshcheck.protocol import Models, Protocol
+
+    empty = Protocol(
+        "empty",
+        "an empty catalogue",
+        Models(spec="RaftPipelined"),
+        bugs="tests.test_plugin_outside:NO_MUTANTS",
+        checks="meshcheck.property_tests.pysyncobj.checks:CHECKS",
+    )
+    with registry.registered(empty):
+        assert main(["mutants", "empty", "--profile", "quick"]) == 2
+    out, err = capsys.readouterr()
+    assert "killed" not in out
+    assert err.startswith("meshcheck: the protocol 'empty' has no mutants to run")
