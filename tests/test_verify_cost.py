@@ -155,3 +155,49 @@ def test_a_property_test_the_stop_ended_says_so_with_its_cpu_and_runs(tmp_path: 
     assert row.count < 200 and row.detail == f"saturated: {row.count} of 200 examples"
     assert row.cpu is not None and row.cpu > 0
     assert row.runs == ("test_tiny.test_reaches_three_actions()",)
+
+
+def test_the_cost_table_of_a_report_and_a_bad_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meshcheck import cost_table
+
+    three = Row(
+        "tests",
+        "raft/x::safe[3]",
+        "pass",
+        81,
+        "examples",
+        9.0,
+        "saturated: 81 of 200 examples",
+        12.5,
+        ("raft:a",),
+    )
+    cheap = Row("z3", "raft", "pass", 3, "obligations", 1.0, "", 0.5)
+    report = tmp_path / "verify.json"
+    verify.write_json([three, cheap], report, "default")
+    assert cost_table.main([str(report)]) == 0
+    out = capsys.readouterr().out
+    kinds, rows = out.split("\n\n")
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in kinds.splitlines()[2:]]
+    assert cells == [
+        ["tests", "1", "9", "12", "1"],
+        ["z3", "1", "1", "0", ""],
+        ["all", "2", "10", "13", ""],
+    ]
+    body = [[c.strip() for c in line.split("|")[1:-1]] for line in rows.splitlines()[2:]]
+    # the costliest rows, at least 10 CPU-s: not the proof set
+    assert body == [
+        [
+            "tests",
+            "raft/x::safe[3]",
+            "12.5",
+            "9.0",
+            "81 examples (saturated: 81 of 200 examples)",
+            "a",
+        ]
+    ]
+    report.write_text("[1, 2]")
+    assert cost_table.main([str(report)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a verify report" in err[0]
