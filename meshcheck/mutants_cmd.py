@@ -23,9 +23,9 @@ implementation) to traces/<corpus>/<mutant>.itf.json, the regression corpus (`co
 protocol's descriptor: its name).
 
 Each run adds its kills to the kill record, reports/kills.json (meshcheck/kills.py: which
-check has ever killed which mutant, which `meshcheck verify` shows beside each row's cost). Under
-the `default` profile a check's Hypothesis runs stop once their coverage stops growing
-(property_tests/saturation.py; MESHCHECK_SATURATION=0 runs every example).
+check has ever killed which mutant, which `meshcheck verify` shows beside each row's cost). The
+checks run every example of the profile's budget here: the saturation stop of `make verify`'s
+property tests (property_tests/saturation.py) is off while a mutant is hunted.
 
 The protocols, their catalogues and checks come from the registry (meshcheck/registry.py): each
 protocol's descriptor names its `bugs` and `checks`. Without a PROTOCOL, every registered protocol
@@ -140,7 +140,7 @@ def run_mutants(
 ) -> list[Outcome]:
     """Run the checks against each mutant; one Outcome per mutant, in catalogue order. `tlc`
     (default: with `every_check`) first runs TLC on the spec mutant of the same bug."""
-    from meshcheck.property_tests.profiles import HYPOTHESIS, saturation_of
+    from meshcheck.property_tests import saturation
 
     bugs, checks = catalogue(protocol)
     unknown = [m for m in only if m not in bugs]
@@ -151,8 +151,9 @@ def run_mutants(
     chosen = [m for m in bugs if not only or m in only]
     settings = mutant_settings(profile, shrink=shrink)
     unshrunk = mutant_settings(profile, shrink=False)
-    # the profile's saturation stop (property_tests/saturation.py) for these runs only
-    with saturation_of(HYPOTHESIS[profile]):
+    # a hunt for a kill runs the profile's whole budget, whatever the process's saturation stop
+    # (property_tests/saturation.py): a kill one example past a stop would be a kill lost
+    with saturation.configured(None):
         return [
             _outcome(
                 protocol, mutant, checks, settings, unshrunk, every_check, shrink, save, say, tlc

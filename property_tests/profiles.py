@@ -24,7 +24,6 @@ for every Hypothesis run of the process (`hypothesis.core.global_force_seed`, py
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import hypothesis.core
@@ -46,8 +45,9 @@ settings.register_profile("deep", _COMMON, max_examples=2000, stateful_step_coun
 
 # Hypothesis profile -> its saturation stop. dev: a run stops once a quarter of its budget in a row
 # (50 of 200 examples, at least 10) reached no new action or rare condition; budgets under 40 (a
-# test's fixed few examples that must kill a mutant, a free-run check's small share) run whole.
-# ci (`make test`) and deep keep every example. Measured in docs/verify-cost.md.
+# free-run check's small share) and runs that do not shrink (a test's fixed examples that must kill
+# a mutant, `meshcheck mutants`) run whole. ci (`make test`) and deep keep every example. Measured
+# in docs/verify-cost.md.
 SATURATION: dict[str, Saturation] = {"dev": Saturation(share=0.25, least=10, least_budget=40)}
 
 
@@ -55,11 +55,6 @@ def use_saturation(name: str) -> None:
     """The saturation stop of Hypothesis profile `name` (none for a profile without one) for
     this process's runs from now on."""
     saturation.configure(SATURATION.get(name))
-
-
-def saturation_of(name: str) -> contextlib.AbstractContextManager[None]:
-    """The saturation stop of Hypothesis profile `name` for the runs of a block only."""
-    return saturation.configured(SATURATION.get(name))
 
 
 def seed_from_env() -> int | None:

@@ -3,7 +3,7 @@
 A property test's budget is its profile's `max_examples`. Past the point where the examples stop
 reaching anything new, more of them mostly re-run what ran already; `make verify` spent most of its
 CPU there. So under a profile with a `Saturation` policy (property_tests/profiles.py: `dev`, the
-profile of `make verify` and `meshcheck mutants`), a Hypothesis run whose examples have reached
+profile of `make verify`), a Hypothesis run whose examples have reached
 nothing new for `window` valid examples in a row stops generating, and the profile's
 `max_examples` stays the upper bound. What "reached" counts is meshcheck/coverage.py's: the spec
 actions fired and the named rare conditions hit (on the abstract state, or through a probe in a
@@ -15,9 +15,13 @@ Distinct abstract states are not counted, though coverage measures them: in ever
 they grew to the end of the budget (free runs' states hold every client write, so each run's
 states are new; Raft's lockstep walked 1,395 distinct states in 103 examples, +300 per 25 at the
 end), so with them no run would ever stop. Nothing changes for a run whose budget is under the
-policy's `least_budget` (a test's few fixed examples that must kill a mutant, a free-run check's
-small share), for a run that found a failure (Hypothesis's own rules then decide), or for a
-profile without a policy (`ci`, which `make test` runs, and `deep`).
+policy's `least_budget` (a free-run check's small share), for a run that does not shrink (every
+check that must kill a mutant runs so: a test's fixed examples, `meshcheck mutants`; a kill is what
+such a run is for, and one found an example past the stop would be lost: the first full
+`make verify` with the stop lost three that way, pysyncobj's `vote_ignores_log` and
+`keep_conflicting_suffix` at 40 fixed examples, the hybrid `switch_drops_last_raft_term` at 60),
+for a run that found a failure (Hypothesis's own rules then decide), or for a profile without a
+policy (`ci`, which `make test` runs, and `deep`).
 
 The mechanism: Hypothesis asks its engine's `should_generate_more()` before every new example
 (hypothesis/internal/conjecture/engine.py, `ConjectureRunner`); it is where the engine itself
@@ -45,6 +49,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
+from hypothesis import Phase
 from hypothesis.internal.conjecture.engine import ConjectureRunner
 
 from meshcheck import coverage
@@ -67,6 +72,15 @@ class Saturation:
         if max_examples < self.least_budget:
             return None
         return max(self.least, round(max_examples * self.share))
+
+    def window_of(self, settings: Any) -> int | None:
+        """The window of a run under Hypothesis `settings`; None: it runs whole. A run that would
+        not shrink what it finds runs whole: the project runs every check that must kill a
+        mutant without shrinking (a test's fixed examples, `meshcheck mutants`), and a kill found
+        one example past a stop would be a kill lost."""
+        if Phase.shrink not in settings.phases:
+            return None
+        return self.window(settings.max_examples)
 
 
 @attrs.frozen
@@ -186,7 +200,7 @@ def install() -> None:
 
     def wrapped_run(self: ConjectureRunner) -> None:
         found = policy()
-        window = found.window(self.settings.max_examples) if found is not None else None
+        window = found.window_of(self.settings) if found is not None else None
         try:
             if window is None:
                 run(self)

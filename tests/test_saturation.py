@@ -5,7 +5,7 @@ example every time."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from meshcheck import coverage
@@ -78,6 +78,12 @@ def test_saturation_off_in_the_environment_runs_every_example(
 def test_a_budget_under_the_policys_least_runs_whole() -> None:
     small = settings(BUDGET, max_examples=30)
     assert (run(3, small).examples, run(3, small).stopped) == (30, False)
+
+
+def test_a_run_that_does_not_shrink_hunts_a_kill_and_runs_whole() -> None:
+    """Every check that must kill a mutant runs without shrinking: it keeps all its examples."""
+    hunt = settings(BUDGET, phases=[Phase.generate])
+    assert (run(3, hunt).examples, run(3, hunt).stopped) == (200, False)
 
 
 def test_a_failure_found_is_reported_as_without_the_stop() -> None:
