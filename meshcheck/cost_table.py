@@ -29,9 +29,15 @@ def _rows(doc: Any) -> list[dict[str, Any]]:
     return [c for c in checks if c.get("kind") != "coverage"]
 
 
+WIDE = 60  # the mutants' names are cut to this many characters
+
+
 def _kills(names: Sequence[str], own: str) -> str:
-    """Mutant names, the row's own protocol's without its prefix."""
-    return ", ".join(n.removeprefix(f"{own}:") for n in names)
+    """How many mutants, and their names (the row's own protocol's without its prefix), cut."""
+    if not names:
+        return ""
+    text = f"{len(names)}: " + ", ".join(n.removeprefix(f"{own}:") for n in names)
+    return text if len(text) <= WIDE else text[: WIDE - 3] + "..."
 
 
 def by_kind(rows: list[dict[str, Any]]) -> str:

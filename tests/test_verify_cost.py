@@ -194,7 +194,7 @@ def test_the_cost_table_of_a_report_and_a_bad_report(
             "12.5",
             "9.0",
             "81 examples (saturated: 81 of 200 examples)",
-            "a",
+            "1: a",
         ]
     ]
     report.write_text("[1, 2]")
