@@ -1030,7 +1030,14 @@ def with_kills(rows: list[Row], plan: Plan, path: Path | None) -> list[Row]:
     found = [kills.load(f) for f in sorted((plan.scratch / "kills").glob("*.json"))]
     if path is None:
         return rows
-    record = kills.merge([kills.load(path), *found])
+    try:
+        kept = kills.load(path)
+    except MeshcheckError as exc:  # the checks' results matter more: say so, keep the file
+        print(f"kill record not read (left as it is): {exc}", file=sys.stderr)
+        return [
+            attrs.evolve(r, kills=kills.killed_by_runs(kills.merge(found), r.runs)) for r in rows
+        ]
+    record = kills.merge([kept, *found])
     if found:
         kills.save(record, path)
     return [

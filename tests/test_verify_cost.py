@@ -201,3 +201,17 @@ def test_the_cost_table_of_a_report_and_a_bad_report(
     assert cost_table.main([str(report)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a verify report" in err[0]
+
+
+def test_a_broken_kill_record_is_said_and_left_and_the_runs_kills_still_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = Plan(tmp_path, "default", None, tmp_path)
+    kills.save(kills.of_outcomes("raft", _outcomes()), tmp_path / "kills" / "raft.json")
+    record = tmp_path / "kills.json"
+    record.write_text("not json")
+    row = Row("tests", "raft/t::safe[3]", "pass", 60, "examples", 9.0, runs=(FREE3,))
+    (shown,) = verify.with_kills([row], plan, record)
+    assert shown.kills == ("raft:a",)
+    assert record.read_text() == "not json"
+    assert "kill record not read (left as it is)" in capsys.readouterr().err
