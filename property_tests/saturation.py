@@ -13,9 +13,9 @@ records nothing: the run is then recorded for the stop alone, `coverage.recordin
 
 Distinct abstract states are not counted, though coverage measures them: in every row measured
 they grew to the end of the budget (free runs' states hold every client write, so each run's
-states are new; Raft's lockstep walked 1,395 distinct states in its first 103 valid examples, +300 per 25
-at the end), so with them no run would ever stop. Nothing changes for a run whose budget is under the
-policy's `least_budget` (a free-run check's small share), for a run that does not shrink (every
+states are new; Raft's lockstep walked 1,395 distinct states in its first 103 valid examples,
++300 per 25 at the end), so with them no run would ever stop. Nothing changes for a run whose
+budget is under the policy's `least_budget` (a free-run check's small share), for a run that does not shrink (every
 check that must kill a mutant runs so: a test's fixed examples, `meshcheck mutants`; a kill is what
 such a run is for, and one found an example past the stop would be lost: the first full
 `make verify` with the stop lost three that way, pysyncobj's `vote_ignores_log` and
@@ -192,7 +192,8 @@ _installed: list[tuple[Callable[..., Any], Callable[..., Any]]] = []
 
 
 def install() -> None:
-    """Wrap ConjectureRunner.run and .should_generate_more (once per process; see the module doc)."""
+    """Wrap ConjectureRunner.run and .should_generate_more, once per process (see the module
+    doc)."""
     if _installed:
         return
     run = ConjectureRunner.run
