@@ -27,6 +27,7 @@ A condition never hit is listed as never hit: the report is where a gap in the t
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -34,7 +35,7 @@ import re
 import weakref
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -225,6 +226,43 @@ def stop() -> Coverage:
         found.setdefault(protocol, Seen()).rare[condition] += n
     _current = None
     probes.stop()
+    return found
+
+
+@contextlib.contextmanager
+def recording_anyway() -> Iterator[None]:
+    """Record for the block when nobody records, and drop what was seen at its end (the
+    saturation stop of property_tests/saturation.py watches coverage in `meshcheck mutants`
+    too, where nothing else records); when a recorder runs, the block is recorded by it."""
+    global _current
+    if _current is not None:
+        yield
+        return
+    listened = probes.listening()
+    _current = {}
+    probes.listen()
+    try:
+        yield
+    finally:
+        _current = None
+        if not listened:
+            probes.stop()
+
+
+def counts() -> Counter[tuple[str, str, str]]:
+    """What the recorder has counted so far, flat: (protocol, "action" | "rare", name) -> count,
+    the probes not yet drained counted as rare conditions; empty when not recording. What grew
+    between two calls is what was reached in between (property_tests/saturation.py)."""
+    found: Counter[tuple[str, str, str]] = Counter()
+    if _current is None:
+        return found
+    for protocol, seen in _current.items():
+        for name, n in seen.actions.items():
+            found[(protocol, "action", name)] += n
+        for name, n in seen.rare.items():
+            found[(protocol, "rare", name)] += n
+    for (protocol, name), n in probes.counts().items():
+        found[(protocol, "rare", name)] += n
     return found
 
 

@@ -22,6 +22,11 @@ implementation's (a spec mutant that TLC does not kill exits 1 too).
 implementation) to traces/<corpus>/<mutant>.itf.json, the regression corpus (`corpus` of the
 protocol's descriptor: its name).
 
+Each run adds its kills to the kill record, reports/kills.json (meshcheck/kills.py: which
+check has ever killed which mutant, which `meshcheck verify` shows beside each row's cost). The
+checks run every example of the profile's budget here: the saturation stop of `make verify`'s
+property tests (property_tests/saturation.py) is off while a mutant is hunted.
+
 The protocols, their catalogues and checks come from the registry (meshcheck/registry.py): each
 protocol's descriptor names its `bugs` and `checks`. Without a PROTOCOL, every registered protocol
 that has both runs in turn.
@@ -55,6 +60,9 @@ class Attempt:
     saved: str = ""  # where the counterexample was written
     spec: bool = False  # TLC on the mutated spec, not a check of the implementation
     absent: str = ""  # why TLC did not run: the mutant is not in the spec
+    # the Hypothesis test functions the check ran (property_tests/saturation.py's `identity`):
+    # how `meshcheck verify` finds the property-test rows that run this check (meshcheck/kills.py)
+    runs: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -134,7 +142,7 @@ def run_mutants(
 ) -> list[Outcome]:
     """Run the checks against each mutant; one Outcome per mutant, in catalogue order. `tlc`
     (default: with `every_check`) first runs TLC on the spec mutant of the same bug."""
-    from meshcheck.property_tests.failure import CheckFailed
+    from meshcheck.property_tests import saturation
 
     bugs, checks = catalogue(protocol)
     unknown = [m for m in only if m not in bugs]
@@ -145,50 +153,80 @@ def run_mutants(
     chosen = [m for m in bugs if not only or m in only]
     settings = mutant_settings(profile, shrink=shrink)
     unshrunk = mutant_settings(profile, shrink=False)
-    outcomes = []
-    for mutant in chosen:
-        attempts: list[Attempt] = []
-        if every_check if tlc is None else tlc:
-            attempts.append(tlc_attempt(protocol, mutant, say))
-        for check in checks:
-            say(f"{protocol}: {mutant}: {check.name} ...")
-            start = time.perf_counter()
-            minimize = getattr(check, "minimize", None)
-            try:
-                check.run(frozenset({mutant}), unshrunk if minimize else settings)
-            except CheckFailed as found:
-                failure = minimize(found, frozenset({mutant})) if minimize and shrink else found
-                seconds = time.perf_counter() - start
-                saved = ""
-                trace = failure.trace
-                if (
-                    save is not None
-                    and trace is not None
-                    and trace.meta.get("source") == "lockstep"
-                ):
-                    saved = _save(trace, save / corpus_folder(protocol) / f"{mutant}.itf.json")
-                attempts.append(Attempt(check.name, True, seconds, failure.steps, saved=saved))
-                say(
-                    f"{protocol}: {mutant}: killed by {check.name} in {seconds:.1f} s, "
-                    f"counterexample of {failure.steps} steps"
-                )
-                if not every_check:
-                    break
-            except MeshcheckError:  # bad input (an adapter naming what the spec lacks): exit 2
-                raise
-            except Exception as exc:  # the check itself broke: report it, it is not a kill
-                seconds = time.perf_counter() - start
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                attempts.append(
-                    Attempt(check.name, False, seconds, error=f"{type(exc).__name__}: {first}")
-                )
-                say(f"{protocol}: {mutant}: {check.name} could not run: {type(exc).__name__}")
-            else:
-                seconds = time.perf_counter() - start
-                attempts.append(Attempt(check.name, False, seconds))
-                say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s)")
-        outcomes.append(Outcome(mutant, tuple(attempts)))
-    return outcomes
+    # a hunt for a kill runs the profile's whole budget, whatever the process's saturation stop
+    # (property_tests/saturation.py): a kill one example past a stop would be a kill lost
+    with saturation.configured(None):
+        return [
+            _outcome(
+                protocol, mutant, checks, settings, unshrunk, every_check, shrink, save, say, tlc
+            )
+            for mutant in chosen
+        ]
+
+
+def _outcome(
+    protocol: str,
+    mutant: str,
+    checks: Sequence[Any],
+    settings: Any,
+    unshrunk: Any,
+    every_check: bool,
+    shrink: bool,
+    save: Path | None,
+    say: Callable[[str], None],
+    tlc: bool | None,
+) -> Outcome:
+    """One mutant's attempts: the checks in order with it switched on (see run_mutants)."""
+    from meshcheck.property_tests import saturation
+    from meshcheck.property_tests.failure import CheckFailed
+
+    attempts: list[Attempt] = []
+    if every_check if tlc is None else tlc:
+        attempts.append(tlc_attempt(protocol, mutant, say))
+    for check in checks:
+        say(f"{protocol}: {mutant}: {check.name} ...")
+        saturation.take_runs()
+        start = time.perf_counter()
+        minimize = getattr(check, "minimize", None)
+        try:
+            check.run(frozenset({mutant}), unshrunk if minimize else settings)
+        except CheckFailed as found:
+            failure = minimize(found, frozenset({mutant})) if minimize and shrink else found
+            seconds = time.perf_counter() - start
+            saved = ""
+            trace = failure.trace
+            if save is not None and trace is not None and trace.meta.get("source") == "lockstep":
+                saved = _save(trace, save / corpus_folder(protocol) / f"{mutant}.itf.json")
+            runs = _runs(saturation.take_runs())
+            attempts.append(
+                Attempt(check.name, True, seconds, failure.steps, saved=saved, runs=runs)
+            )
+            say(
+                f"{protocol}: {mutant}: killed by {check.name} in {seconds:.1f} s, "
+                f"counterexample of {failure.steps} steps"
+            )
+            if not every_check:
+                break
+        except MeshcheckError:  # bad input (an adapter naming what the spec lacks): exit 2
+            raise
+        except Exception as exc:  # the check itself broke: report it, it is not a kill
+            seconds = time.perf_counter() - start
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            error = f"{type(exc).__name__}: {first}"
+            runs = _runs(saturation.take_runs())
+            attempts.append(Attempt(check.name, False, seconds, error=error, runs=runs))
+            say(f"{protocol}: {mutant}: {check.name} could not run: {type(exc).__name__}")
+        else:
+            seconds = time.perf_counter() - start
+            runs = _runs(saturation.take_runs())
+            attempts.append(Attempt(check.name, False, seconds, runs=runs))
+            say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s)")
+    return Outcome(mutant, tuple(attempts))
+
+
+def _runs(found: Sequence[Any]) -> tuple[str, ...]:
+    """The distinct test functions of the Hypothesis runs `found` (saturation.Run's), sorted."""
+    return tuple(sorted({run.identity for run in found}))
 
 
 def corpus_folder(protocol: str) -> str:
@@ -305,6 +343,9 @@ def _one_protocol(args: Any, protocol: str) -> int:
         tlc=getattr(args, "tlc", None),
     )
     print(render(outcomes, every_check=args.all))
+    from meshcheck import kills
+
+    kills.add(kills.of_outcomes(protocol, outcomes), Path.cwd() / kills.PATH)
     survivors = [o.mutant for o in outcomes if o.killer is None]
     spec_survivors = [o.mutant for o in outcomes if o.spec_survived]
     if spec_survivors:

@@ -85,8 +85,16 @@ class Row:
     result: str  # "pass" | "FAIL" | "error" | "skip"
     count: int | None
     unit: str  # what count counts: "states", "obligations", "examples", "tests", "steps", ...
-    seconds: float
+    seconds: float  # wall-clock
     detail: str = ""
+    # the row's cost and catch (meshcheck/kills.py): CPU-seconds of the process that ran it (the
+    # JVM's threads included; None where not measured), and the catalogue mutants its check has
+    # killed, as `protocol:mutant`
+    cpu: float | None = None
+    kills: tuple[str, ...] = ()
+    # a property test's Hypothesis runs (property_tests/saturation.py's identities): how its
+    # kills are found; not in the JSON report
+    runs: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
 @attrs.frozen
@@ -110,6 +118,17 @@ def _one(kind: str, name: str, fn: Callable[[], Row]) -> Unit:
 def _rows_of(units: list[Unit]) -> Iterator[Row]:
     for unit in units:
         yield from unit.run()
+
+
+def run_costed(unit: Unit) -> list[Row]:
+    """`unit.run()`, and the CPU time this process spent on it (the JVM's threads included: TLC
+    runs in-process) as the cpu of a unit's one row that has none (a unit of several rows, the
+    property tests', measures each row itself)."""
+    start = time.process_time()
+    rows = unit.run()
+    if len(rows) == 1 and rows[0].cpu is None:
+        return [attrs.evolve(rows[0], cpu=round(time.process_time() - start, 3))]
+    return rows
 
 
 def project_root() -> Path:
@@ -435,14 +454,34 @@ def test_rows(
         count, unit = (ran, "examples") if ran is not None else (1, "tests")
         problem = _first(case, "failure", "error")
         seconds = float(case.get("time", "0"))
+        props = _properties(case)
+        cpu = float(props["cpu-seconds"]) if "cpu-seconds" in props else None
+        runs = (
+            tuple(props.get("hypothesis-runs", "").split("\n"))
+            if props.get("hypothesis-runs")
+            else ()
+        )
         if problem is not None:
             message = (problem.get("message") or "failed").splitlines()[0][:160]
-            yield Row("tests", name, "FAIL", count, unit, seconds, message)
+            yield Row("tests", name, "FAIL", count, unit, seconds, message, cpu, runs=runs)
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
-            yield Row("tests", name, result, count, unit, seconds)
+            detail = _saturated(props)
+            yield Row("tests", name, result, count, unit, seconds, detail, cpu, runs=runs)
     if own_project(root):
         yield from coverage_rows(covered, chosen)
+
+
+def _properties(case: ET.Element) -> dict[str, str]:
+    """A JUnit test case's properties (property_tests/conftest.py writes them), by name."""
+    return {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+
+
+def _saturated(props: dict[str, str]) -> str:
+    """The detail of a test whose Hypothesis runs the saturation stop ended early
+    (property_tests/saturation.py): "saturated: 71 of 200 examples"."""
+    done, _, budget = props.get("hypothesis-saturated", "").partition("/")
+    return f"saturated: {done} of {budget} examples" if done and budget else ""
 
 
 def _has_xdist() -> bool:
@@ -694,8 +733,10 @@ def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
     yield from _rows_of(mutant_units(profile, chosen))
 
 
-def mutant_units(profile: str, chosen: Chosen = None) -> list[Unit]:
-    from meshcheck import mutants_cmd
+def mutant_units(profile: str, chosen: Chosen = None, scratch: Path | None = None) -> list[Unit]:
+    """A unit per protocol with a catalogue; each writes its kill record (meshcheck/kills.py) to
+    `scratch`/kills/<protocol>.json, which the run adds to reports/kills.json."""
+    from meshcheck import kills, mutants_cmd
 
     units: list[Unit] = []
     for protocol in mutants_cmd.with_catalogue():
@@ -706,18 +747,24 @@ def mutant_units(profile: str, chosen: Chosen = None) -> list[Unit]:
             start = time.perf_counter()
             outcomes = mutants_cmd.run_mutants(protocol, profile=profile, shrink=False, tlc=False)
             seconds = time.perf_counter() - start
+            if scratch is not None:
+                record = kills.of_outcomes(protocol, outcomes)
+                kills.save(record, scratch / "kills" / f"{protocol}.json")
             killed = [o for o in outcomes if o.killer is not None]
+            names = tuple(f"{protocol}:{o.mutant}" for o in killed)
             unit = f"of {len(outcomes)} killed"
             survivors = [o.mutant for o in outcomes if o.killer is None]
             if survivors:
                 detail = f"survived: {', '.join(survivors)}"
-                return Row("mutants", protocol, "FAIL", len(killed), unit, seconds, detail)
+                return Row(
+                    "mutants", protocol, "FAIL", len(killed), unit, seconds, detail, kills=names
+                )
             by: dict[str, int] = {}
             for o in killed:
                 assert o.killer is not None
                 by[o.killer.check] = by.get(o.killer.check, 0) + 1
             detail = "killed by " + ", ".join(f"{check} {n}" for check, n in by.items())
-            return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail)
+            return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail, kills=names)
 
         units.append(Unit("mutants", protocol, partial(_rows_any, "mutants", protocol, run)))
     what = "no mutant catalogue (its descriptor's bugs and checks)"
@@ -789,11 +836,15 @@ def summarize(rows: list[Row]) -> str:
             f"{table.count(r.count)} {r.unit}".strip() if r.count is not None else "",
             table.seconds(r.seconds),
             r.detail,
+            table.seconds(r.cpu) if r.cpu is not None else "",
+            str(len(r.kills)) if r.kills else "",
         )
         for r in rows
     ]
     return table.format_table(
-        ("check", "name", "result", "states / examples", "seconds", "detail"), body, right=(4,)
+        ("check", "name", "result", "states / examples", "seconds", "detail", "CPU s", "kills"),
+        body,
+        right=(4, 6, 7),
     )
 
 
@@ -818,7 +869,8 @@ def write_json(rows: list[Row], path: Path, profile: str, seed: int | None = Non
         "profile": profile,
         "seed": "derandomized" if seed is None else seed,
         "exit": exit_code(rows),
-        "checks": [attrs.asdict(r) for r in rows],
+        "cost": cost_by_kind(rows),
+        "checks": [attrs.asdict(r, filter=lambda a, _: a.name != "runs") for r in rows],
     }
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
@@ -892,7 +944,7 @@ def stage_units(plan: Plan, kind: str) -> list[Unit]:
     if kind == "traces":
         return trace_units(plan.root, plan.chosen, plan.profile)
     if kind == "mutants":
-        return mutant_units(plan.profile, plan.chosen)
+        return mutant_units(plan.profile, plan.chosen, plan.scratch)
     raise ConfigError(f"unknown kind of check {kind!r} (known: {', '.join(KINDS)})")
 
 
@@ -960,7 +1012,7 @@ def run_verify(args: argparse.Namespace) -> int:
             for kind in kinds:
                 print(f"== {kind}", file=sys.stderr, flush=True)
                 for unit in stage_units(plan, kind):
-                    for row in unit.run():
+                    for row in run_costed(unit):
                         rows.append(row)
                         _say(row)
         else:
@@ -968,8 +1020,12 @@ def run_verify(args: argparse.Namespace) -> int:
 
             print(f"== {', '.join(kinds)} on {workers} workers", file=sys.stderr, flush=True)
             rows = run_parallel(plan, kinds, lambda row: _say(row, kind=True))
+        rows = with_kills(rows, plan, kill_path(root))
     print()
     print(summarize(rows))
+    cost = cost_line(rows)
+    if cost:
+        print(cost)
     failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
         f"\n{len(rows) - failed} of {len(rows)} checks passed in {time.perf_counter() - start:.1f}s "
@@ -993,6 +1049,60 @@ def run_verify(args: argparse.Namespace) -> int:
         for path in keep_explored(explored_failures(seed), seed, corpus):
             print(f"kept in the regression corpus: {path.relative_to(root)}")
     return exit_code(rows)
+
+
+def kill_path(root: Path) -> Path | None:
+    """Where the kill record is kept (meshcheck/kills.py): reports/kills.json under the current
+    folder, for meshcheck's own checks (None for another project's, `--root`)."""
+    from meshcheck import kills
+
+    return Path.cwd() / kills.PATH if own_project(root) else None
+
+
+def with_kills(rows: list[Row], plan: Plan, path: Path | None) -> list[Row]:
+    """The run's kills added to the kill record in `path` (meshcheck/kills.py), and each
+    property-test row given the mutants its checks have killed: those of the checks whose
+    Hypothesis runs it ran too (by the record, this run's `mutants` rows included)."""
+    from meshcheck import kills
+
+    found = [kills.load(f) for f in sorted((plan.scratch / "kills").glob("*.json"))]
+    if path is None:
+        return rows
+    try:
+        kept = kills.load(path)
+    except MeshcheckError as exc:  # the checks' results matter more: say so, keep the file
+        print(f"kill record not read (left as it is): {exc}", file=sys.stderr)
+        return [
+            attrs.evolve(r, kills=kills.killed_by_runs(kills.merge(found), r.runs)) for r in rows
+        ]
+    record = kills.merge([kept, *found])
+    if found:
+        kills.save(record, path)
+    return [
+        attrs.evolve(r, kills=kills.killed_by_runs(record, r.runs)) if r.runs else r for r in rows
+    ]
+
+
+def cost_by_kind(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """Per kind of check: its rows' wall-clock seconds summed, and their CPU-seconds (of the rows
+    that measured it)."""
+    cost: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r.kind == "coverage":
+            continue
+        mine = cost.setdefault(r.kind, {"rows": 0, "seconds": 0.0, "cpu": 0.0})
+        mine["rows"] += 1
+        mine["seconds"] = round(mine["seconds"] + r.seconds, 3)
+        mine["cpu"] = round(mine["cpu"] + (r.cpu or 0.0), 3)
+    return cost
+
+
+def cost_line(rows: list[Row]) -> str:
+    """One line: CPU-seconds and wall-clock seconds by kind of check, largest first."""
+    cost = sorted(cost_by_kind(rows).items(), key=lambda item: -item[1]["cpu"])
+    parts = [f"{kind} {c['cpu']:,.0f} CPU-s ({c['seconds']:,.0f} s)" for kind, c in cost]
+    total = sum(c["cpu"] for _, c in cost)
+    return f"cost: {total:,.0f} CPU-s: " + ", ".join(parts) if parts else ""
 
 
 def totals_line(rows: list[Row]) -> str:

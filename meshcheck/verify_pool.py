@@ -34,7 +34,7 @@ from concurrent.futures import (
 from meshcheck import registry
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.protocol import Protocol
-from meshcheck.verify import Plan, Row, Unit, stage_units, stop_children
+from meshcheck.verify import Plan, Row, Unit, run_costed, stage_units, stop_children
 
 # the order units are handed to the pool: the longest kinds first
 POOL_ORDER = ("mutants", "tlc", "z3", "traces")
@@ -55,7 +55,7 @@ def run_unit(plan: Plan, kind: str, index: int, name: str) -> list[Row]:
             f"a worker listed the {kind} checks differently from the main process "
             f"(unit {index}: expected {name!r})"
         )
-    return units[index].run()
+    return run_costed(units[index])
 
 
 def _register(protocols: Sequence[Protocol]) -> None:

@@ -11,6 +11,13 @@ the plugin uses, passed on to the plugin when it listens too) and adds the examp
 cases of every phase but shrinking, passing or failing) to the JUnit report as the test case's
 property `hypothesis-examples`.
 
+The saturation stop (property_tests/saturation.py): the Hypothesis runs of each test, as the stop
+noted them, go into the report too: `hypothesis-runs`, the test functions they ran (one per line:
+how `meshcheck verify` finds the checks a test runs, and the mutants those killed), and
+`hypothesis-saturated`, for runs the stop ended, the examples they ran and their budget
+("57/200"; several runs summed). So does the test's CPU time (`cpu-seconds`, this process's, the
+JVM's threads included).
+
 Coverage (meshcheck/coverage.py): every test is recorded, and a test that reached anything writes
 it as one JSON file into `reports/coverage/` (or MESHCHECK_COVERAGE_DIR), cleared when a session
 starts; `meshcheck coverage` and `meshcheck verify` merge the files. MESHCHECK_COVERAGE=0 turns
@@ -22,6 +29,7 @@ Ed25519: every test runs with the exact memo of signatures and verifications on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -29,7 +37,7 @@ import pytest
 from hypothesis.statistics import collector
 
 from meshcheck import coverage
-from meshcheck.property_tests import histories
+from meshcheck.property_tests import histories, saturation
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from meshcheck.property_tests.profiles import load_from_env
 from meshcheck.property_tests.record import find_failure, write_failure, write_history
@@ -37,6 +45,9 @@ from meshcheck.property_tests.record import find_failure, write_failure, write_h
 load_from_env()
 
 EXAMPLES = "hypothesis-examples"
+RUNS = "hypothesis-runs"
+SATURATED = "hypothesis-saturated"
+CPU = "cpu-seconds"
 
 
 def examples_in(stats: Mapping[str, Any]) -> int:
@@ -70,6 +81,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
             outer(stats)
 
     histories.forget()  # a client-history failure is matched to this test's failure only
+    saturation.take_runs()  # this test's runs only
+    cpu = time.process_time()
     if coverage.enabled():
         coverage.start()
     try:
@@ -91,6 +104,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     finally:
         if ran:
             item.user_properties.append((EXAMPLES, sum(ran)))
+        item.user_properties.append((CPU, round(time.process_time() - cpu, 3)))
+        runs = saturation.take_runs()
+        if runs:
+            item.user_properties.append((RUNS, "\n".join(sorted({r.identity for r in runs}))))
+        stopped = [r for r in runs if r.stopped]
+        if stopped:
+            done = sum(r.examples for r in stopped)
+            item.user_properties.append((SATURATED, f"{done}/{sum(r.budget for r in stopped)}"))
         seen = coverage.stop()
         if seen:
             try:

@@ -5,6 +5,10 @@ ci      `make test` and `meshcheck verify --profile quick`: enough examples to e
 dev     `make verify` and `meshcheck mutants` (the default profile): more and longer programs
 deep    long runs before a release: many more examples and steps
 
+`dev` stops a run early once its coverage has stopped growing (the saturation stop,
+property_tests/saturation.py: `SATURATION` below), its `max_examples` the upper bound; `ci` and
+`deep` run every example of their budget.
+
 Every profile is derandomized: the same code and the same profile try the same examples, so a
 verdict belongs to the code, not to the draw (each check's seed is a hash of its test function,
 Hypothesis's `derandomize`, which also leaves the example database out). Searching with fresh
@@ -26,6 +30,8 @@ import hypothesis.core
 from hypothesis import HealthCheck, settings
 
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.property_tests import saturation
+from meshcheck.property_tests.saturation import Saturation
 
 HYPOTHESIS = {"quick": "ci", "default": "dev", "deep": "deep"}
 SEED_ENV = "MESHCHECK_SEED"  # a whole number: explore with this seed instead of derandomizing
@@ -36,6 +42,19 @@ _COMMON = settings(deadline=None, derandomize=True, suppress_health_check=_SLOW)
 settings.register_profile("ci", _COMMON, max_examples=60, stateful_step_count=40)
 settings.register_profile("dev", _COMMON, max_examples=200, stateful_step_count=60)
 settings.register_profile("deep", _COMMON, max_examples=2000, stateful_step_count=120)
+
+# Hypothesis profile -> its saturation stop. dev: a run stops once a quarter of its budget in a row
+# (50 of 200 examples, at least 10) reached no new action or rare condition; budgets under 40 (a
+# free-run check's small share) and runs that do not shrink (a test's fixed examples that must kill
+# a mutant, `meshcheck mutants`) run whole. ci (`make test`) and deep keep every example. Measured
+# in docs/verify-cost.md.
+SATURATION: dict[str, Saturation] = {"dev": Saturation(share=0.25, least=10, least_budget=40)}
+
+
+def use_saturation(name: str) -> None:
+    """The saturation stop of Hypothesis profile `name` (none for a profile without one) for
+    this process's runs from now on."""
+    saturation.configure(SATURATION.get(name))
 
 
 def seed_from_env() -> int | None:
@@ -52,8 +71,9 @@ def seed_from_env() -> int | None:
 
 def load_from_env() -> str:
     """Load the profile MESHCHECK_HYPOTHESIS names (default ci), randomized with MESHCHECK_SEED's
-    seed when it is set; the profile's name."""
+    seed when it is set, with its saturation stop; the profile's name."""
     name = os.environ.get("MESHCHECK_HYPOTHESIS", "ci")
+    use_saturation(name)
     seed = seed_from_env()
     if seed is None:
         hypothesis.core.global_force_seed = None

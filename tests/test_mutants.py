@@ -197,6 +197,11 @@ def test_save_writes_the_lockstep_counterexample(tmp_path: Path) -> None:
     assert killer.steps == 2  # Timeout(s1), Restart(s1): minimal
     saved = tmp_path / "raft" / "forget_voted_for.itf.json"
     assert saved.is_file() and killer.saved == str(saved)
+    # the Hypothesis run it was made of, by which verify finds the rows that run it too
+    assert killer.runs == (
+        "hypothesis.stateful.get_state_machine_test.<locals>.run_state_machine"
+        "(_min_steps=0, state_machine_factory=RaftLockstep)",
+    )
 
 
 def test_save_writes_a_pbft_counterexample_that_replays_on_the_spec(tmp_path: Path) -> None:

@@ -42,6 +42,15 @@ def drain() -> Counter[tuple[str, str]]:
     return found
 
 
+def counts() -> Counter[tuple[str, str]]:
+    """The hits since the last drain, left in place (empty when nobody listens)."""
+    return Counter(_hits) if _hits is not None else Counter()
+
+
+def listening() -> bool:
+    return _hits is not None
+
+
 def stop() -> None:
     global _hits
     _hits = None

@@ -35,9 +35,21 @@ MESSAGE_LINES = 12  # a failure's message is cut to its first lines
 
 
 def summary_of(rows: Iterable[Any]) -> tuple[SummaryRow, ...]:
-    """verify's rows (meshcheck/verify.py's Row: the same fields) as summary rows."""
+    """verify's rows (meshcheck/verify.py's Row: the same fields) as summary rows, with their
+    cost and kills where they have them."""
     return tuple(
-        SummaryRow(r.kind, r.name, r.result, r.count, r.unit, r.seconds, r.detail) for r in rows
+        SummaryRow(
+            r.kind,
+            r.name,
+            r.result,
+            r.count,
+            r.unit,
+            r.seconds,
+            r.detail,
+            getattr(r, "cpu", None),
+            tuple(getattr(r, "kills", ())),
+        )
+        for r in rows
     )
 
 

@@ -22,6 +22,10 @@ class SummaryRow:
     unit: str
     seconds: float
     detail: str = ""
+    cpu: float | None = None  # CPU-seconds, where measured
+    kills: tuple[
+        str, ...
+    ] = ()  # the catalogue mutants the row's check has killed (protocol:mutant)
 
 
 @attrs.frozen

@@ -206,7 +206,7 @@ def _summary(rows: Sequence[SummaryRow]) -> list[str]:
         f'<details class="checks"{opened}><summary>{e(said)}</summary>',
         '<table class="summary">',
         "<thead><tr><th>check</th><th>name</th><th>result</th><th>count</th><th>seconds</th>"
-        "<th>detail</th></tr></thead>",
+        "<th>CPU s</th><th>kills</th><th>detail</th></tr></thead>",
         "<tbody>",
     ]
     for r in ordered(rows):
@@ -217,11 +217,23 @@ def _summary(rows: Sequence[SummaryRow]) -> list[str]:
             f"<td>{e(r.kind)}</td><td>{e(r.name)}</td>"
             f'<td class="result r-{_css(r.result)}">{e(r.result)}</td>'
             f'<td class="num">{count}</td><td class="num">{_seconds(r.seconds)}</td>'
+            f'<td class="num cpu">{_seconds(r.cpu) if r.cpu is not None else ""}</td>'
+            f'<td class="kills">{_row_kills(r)}</td>'
             f'<td class="detail">{e(r.detail)}</td></tr>'
         )
     out.append("</tbody>")
-    out.append(f'<tfoot><tr><td colspan="6" id="totals">{e(totals(rows))}</td></tr></tfoot>')
+    out.append(f'<tfoot><tr><td colspan="8" id="totals">{e(totals(rows))}</td></tr></tfoot>')
     return [*out, "</table>", "</details>", "</section>"]
+
+
+def _row_kills(r: SummaryRow) -> str:
+    """The mutants a row's check has killed: how many, and which (the row's own protocol's by
+    mutant name alone)."""
+    if not r.kills:
+        return ""
+    own = r.name.split("/", 1)[0] if r.kind == "tests" else r.name
+    names = [k.removeprefix(f"{own}:") for k in r.kills]
+    return f"{len(names)}: {e(', '.join(names))}"
 
 
 def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
@@ -232,7 +244,7 @@ def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
         '<table class="by-kind">',
         "<thead><tr><th>check</th>"
         + "".join(f"<th>{r}</th>" for r in results)
-        + "<th>seconds</th></tr></thead>",
+        + "<th>seconds</th><th>CPU s</th><th>kills</th></tr></thead>",
         "<tbody>",
     ]
     for kind in kinds:
@@ -243,9 +255,13 @@ def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
             klass = f"num r-{result}" if n else "num"
             cells.append(f'<td class="{klass}">{n if n else ""}</td>')
         seconds = _seconds(sum(r.seconds for r in mine))
+        measured = [r.cpu for r in mine if r.cpu is not None]
+        cpu = _seconds(sum(measured)) if measured else ""
+        killed = len({k for r in mine for k in r.kills})
         out.append(
             f'<tr data-kind="{e(kind)}"><th>{e(kind)}</th>{"".join(cells)}'
-            f'<td class="num">{seconds}</td></tr>'
+            f'<td class="num">{seconds}</td><td class="num">{cpu}</td>'
+            f'<td class="num">{killed if killed else ""}</td></tr>'
         )
     return [*out, "</tbody>", "</table>"]
 
