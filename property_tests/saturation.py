@@ -109,6 +109,11 @@ def configure(policy: Saturation | None) -> None:
     install()
 
 
+def configured_policy() -> Saturation | None:
+    """The policy `configure` set last (None: none)."""
+    return _policy
+
+
 @contextlib.contextmanager
 def configured(policy: Saturation | None) -> Iterator[None]:
     """`configure(policy)` for the block, the policy before it restored after (a command that

@@ -16,7 +16,7 @@ from hypothesis import settings
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.property_tests import profiles
+from meshcheck.property_tests import profiles, saturation
 from meshcheck.traces import itf
 from meshcheck.verify import keep_explored
 
@@ -91,6 +91,13 @@ def test_the_profiles_are_derandomized_and_a_seed_randomizes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.register_profile("before-this-test", settings.default)
+    # load_from_env sets the process's saturation stop too (dev has one): the tests this worker
+    # runs next must not inherit it
+    with saturation.configured(saturation.configured_policy()):
+        _load_profiles(monkeypatch)
+
+
+def _load_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
         for name in ("ci", "dev", "deep"):
             assert settings.get_profile(name).derandomize, name
