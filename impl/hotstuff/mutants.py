@@ -19,6 +19,8 @@ VOTE_TWICE_IN_VIEW = "vote_twice_in_view"
 SAFE_NODE_WITHOUT_LIVENESS_CLAUSE = "safe_node_without_liveness_clause"
 SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
 PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
+# certificates counted by distinct eligible signers (docs/certificates.md)
+QC_COUNTS_VOTES = "qc_counts_votes"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -57,5 +59,13 @@ BUGS: Mapping[str, str] = {
         "A new leader with 2f+1 NEW-VIEWs proposes on its own highest QC, ignoring a higher QC "
         "the NEW-VIEWs carry (Algorithm 3: the highest of them): replicas locked above it refuse "
         "the block, and the view can produce no QC."
+    ),
+    # -- certificates (docs/certificates.md) --
+    QC_COUNTS_VOTES: (
+        "A QC received is checked vote by vote and then counted by its votes, not its distinct "
+        "voters (section 4: 2f+1 votes of distinct replicas): a Byzantine leader or NEW-VIEW "
+        "sender repeats one good vote and certifies a block fewer than 2f+1 replicas voted "
+        "for. The leader's own QCs are formed by voter (a map), so only a Byzantine replica's "
+        "QC shows it: the fuzzer's grown certificates and the certificate property kill it."
     ),
 }

@@ -20,6 +20,8 @@ CHECKPOINT_STATE_BLAMES_SIGNER = "checkpoint_state_blames_signer"
 RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
 VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 EXECUTE_AGAIN = "execute_again"
+# certificates counted by distinct eligible signers (docs/certificates.md)
+PREPARED_COUNTS_PRIMARY = "prepared_counts_primary"
 
 BUGS: Mapping[str, str] = {
     PREPARE_QUORUM_2F: (
@@ -92,5 +94,15 @@ BUGS: Mapping[str, str] = {
         "effect twice. The spec has no state machine, so no spec mutant: the client-history "
         "checks kill it, at the end of a lockstep path where the model's Byzantine primary "
         "orders a request twice, and in the free runs of property_tests/pbft/retry.py."
+    ),
+    # -- certificates (docs/certificates.md) --
+    PREPARED_COUNTS_PRIMARY: (
+        "A prepared certificate carried in a view-change message counts the primary's prepare "
+        "among its 2f (section 4.2: the pre-prepare is the primary's vote, and prepares come "
+        "from backups). A primary that also signs a prepare, with f-1 others, makes a "
+        "certificate that only 2f replicas stand behind: a Byzantine primary and one backup "
+        "at n = 4 carry a request into the next view that no quorum prepared. Only a faulty "
+        "primary signs such a prepare, so no honest run shows it: the certificate property "
+        "(property_tests/pbft/certificates.py) kills it."
     ),
 }

@@ -6,7 +6,7 @@ property_tests/pbft/ run each with no bugs. The signed-fields property first (un
 kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
-costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
+costs little), the certificate property (a few seconds: property_tests/pbft/certificates.py), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
 the retry scenario's free runs (property_tests/pbft/retry.py), and liveness last.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import partial
 
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.pbft.certificates import certificates
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
     fuzz_safety,
@@ -43,6 +44,13 @@ CHECKS: tuple[Check, ...] = (
         "stored traces",
         HARNESS.stored_traces,
         "the traces/pbft/ corpus replayed on the implementation",
+    ),
+    Check(
+        "certificates",
+        certificates,
+        "each check that takes signed messages as a quorum (prepared, carried in a view change, "
+        "stable-checkpoint, new-view, commit) against an oracle counting distinct eligible "
+        "signers, over drawn sets around the threshold",
     ),
     Check(
         "trace validation",
