@@ -155,6 +155,9 @@ CAUGHT_BY = {
     mutants.SAFE_NODE_WITHOUT_LIVENESS_CLAUSE: "did not vote for a valid proposal",
     mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE: "did not vote for a valid proposal",
     mutants.PROPOSE_FROM_LOWER_QC: "not the highest",
+    # a replica growing QCs relays a proposal whose justify has a voter twice, and an honest
+    # replica takes it: 2 distinct valid votes (docs/certificates.md)
+    mutants.QC_COUNTS_VOTES: "Certified needs 3",
 }
 
 
