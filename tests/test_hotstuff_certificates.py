@@ -15,10 +15,11 @@ import hypothesis
 import pytest
 
 from meshcheck.impl.hotstuff import mutants
+from meshcheck.mutants_cmd import mutant_settings
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.certificates import certificates, qc_taken
-from meshcheck.property_tests.hotstuff.free_runs import check_safety
+from meshcheck.property_tests.hotstuff.free_runs import check_safety, fuzz_safety
 
 SETTINGS = hypothesis.settings(derandomize=True, database=None, deadline=None, max_examples=1)
 BUG = frozenset({mutants.QC_COUNTS_VOTES})
@@ -45,3 +46,11 @@ def test_a_replica_that_grows_qcs_gets_a_repeated_vote_taken_by_the_mutant() -> 
     check_safety(schedule, 4, frozenset())
     with pytest.raises(CheckFailed, match="with a voter twice"):
         check_safety(schedule, 4, BUG)
+
+
+def test_the_ci_fuzzing_runs_kill_the_mutant() -> None:
+    """`meshcheck mutants hotstuff`'s "free runs (4 replicas, fuzzing replicas)" check in the ci
+    profile: some drawn run has a replica growing QCs, and an honest replica takes one with a
+    voter twice. (Before the fuzzer grew certificates, the ci and dev profiles' runs missed it.)"""
+    with pytest.raises(CheckFailed):
+        fuzz_safety(BUG, mutant_settings("quick", shrink=False))

@@ -35,15 +35,21 @@ def test_each_certificate_counts_distinct_eligible_signers(prop: Property) -> No
 
 def test_counting_the_primarys_prepare_is_caught() -> None:
     """The mutant counts the primary's prepare among the 2f: the Byzantine primary and one
-    backup make a certificate at n = 4. The counterexample (shrunk) is a few prepares; carried
-    in a view change, the certificate is caught the same way (not shrunk: seconds saved)."""
+    backup make a certificate at n = 4, alone or carried in a view change. Both properties fail
+    (not shrunk here: seconds saved); the smallest counterexample is those two prepares."""
     bug = frozenset({mutants.PREPARED_COUNTS_PRIMARY})
-    with pytest.raises(CheckFailed) as failed:
-        certificates.prepared(bug, SETTINGS)
-    assert "taken" in failed.value.message and failed.value.steps <= 4
     unshrunk = hypothesis.settings(SETTINGS, phases=[Phase.explicit, Phase.generate])
+    with pytest.raises(CheckFailed, match=r"a prepared certificate .* taken"):
+        certificates.prepared(bug, unshrunk)
     with pytest.raises(CheckFailed, match=r"a view change's prepared certificate .* taken"):
         certificates.prepared_in_a_view_change(bug, unshrunk)
+    two = [("r1", "matching"), ("r2", "matching")]  # r1 is view 0's primary
+    for carried in (False, True):
+        assert certificates.prepared_verdict(4, 0, two, bug, carried=carried) == (True, False)
+        assert certificates.prepared_verdict(4, 0, two, frozenset(), carried=carried) == (
+            False,
+            False,
+        )
 
 
 def test_a_clients_vote_is_no_replicas_vote() -> None:

@@ -10,6 +10,11 @@ Abeyratne, Saarinen, Oh: "Randomized Testing of Byzantine Fault Tolerant Algorit
 2023). With at most f of them, the honest replicas stay safe and reject every forgery
 (property_tests/hotstuff/oracle.py).
 
+With `grow` (the behaviour of that name), on half of its fuzzed steps it also sends a held
+proposal or NEW-VIEW whose QC it grew by one vote (impl/base/mutation.py `grow`, through
+`HotStuffSigning.certificates` and `claim_vote`): a vote repeated, its own, one over another view or
+block; added or in place of one (docs/certificates.md).
+
 HotStuff's signatures (impl/hotstuff/messages.py): a proposal is its leader's signature over the
 block's hash; a vote is its voter's signature over (block, view); a QC is 2f+1 such votes; a
 request is its client's. A NEW-VIEW, a reply and the block-fetching messages carry no signature:

@@ -10,6 +10,10 @@ A mutation keeps the signatures it had (a relayed message altered) or is sealed 
 with the node's key of the wire's epoch). For its PBFT cores, `impl.pbft.byzantine.fuzz.Fuzz`
 (through `HybridNode.pbft_wrapper`).
 
+With `grow` set, the node also sends held PBFT wires whose certificates it grew by one vote
+(impl/base/mutation.py `grow`; `HybridSigning.certificates`, `claim_vote`: a vote in its name is
+signed with its key of the wire's epoch; docs/certificates.md).
+
 Who signs what (entries.py): a seal covers the whole `RaftPayload` or `Proposal`; entries carry
 their own signatures (a client's op, a clock reading, an evidence record: each signature field is
 the signature itself, left out of what it signs); a `PbftWire`'s or `HotStuffWire`'s epoch is

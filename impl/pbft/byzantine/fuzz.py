@@ -9,6 +9,12 @@ certificates shrunk, grown or swapped), then sent under the signatures it had (a
 altered) or signed again as its own (Winter et al., "Randomized Testing of Byzantine Fault
 Tolerant Algorithms", OOPSLA 2023: the ByzzFuzz line).
 
+With `grow` set, a fuzzing replica also sends, on that share of its fuzzed steps, a held view
+change or new view whose certificate it grew by one vote (impl/base/mutation.py `grow`, through
+`certificates` and `PbftSigning.claim_vote`): a prepare repeated, its own (the primary's, where
+only backups count), a second of a signer, one of another view, sequence number or digest; signed
+again as its own message (docs/certificates.md).
+
 What the signatures do not cover is declared here with the reason it is safe
 (`UNSIGNED_FIELDS`), and so are the fields that carry messages with signatures of their own
 (`SIGNED_PARTS`): tests/test_pbft_fuzz.py checks every reason against the receiver, and fails if a
