@@ -1,70 +1,56 @@
 """HotStuff's quorum certificates: `Replica.valid_qc` takes a QC exactly when its votes are good
-signatures over the QC's (block, view) by 2f+1 distinct replicas, and nothing else counts.
+signatures over the QC's (block, view) by 2f+1 distinct replicas, and nothing else counts
+(property_tests/hotstuff/certificates.py has the property and its oracle; docs/certificates.md
+the rule).
 
-What a Byzantine leader can put in a QC it builds (HotStuff, Yin et al. PODC 2019, section 4: a
-QC is 2f+1 votes of distinct replicas): one vote twice, a vote of a client or of an unknown key, a
-vote for another block or another view, a vote whose signature is broken. The oracle counts by
-the rule: the QC holds when every vote is a replica's good signature over (block, view), no voter
-appears twice, and the voters reach 2f+1 (a QC with a repeated voter may be refused whole: it is
-never taken for more than its distinct voters).
+The property runs here with no bug switched on and against the catalogue mutant that counts votes
+rather than voters (impl/hotstuff/mutants.py `qc_counts_votes`), which it must kill; and the
+fuzzing free runs, whose Byzantine replicas now grow QCs (impl/base/mutation.py `grow`), must kill
+that mutant end to end: a repeated vote in a proposal's justify taken by an honest replica.
 """
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import hypothesis
+import pytest
 
-from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import QC, vote_bytes
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.impl.hotstuff import mutants
+from meshcheck.mutants_cmd import mutant_settings
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hotstuff.certificates import certificates, qc_taken
+from meshcheck.property_tests.hotstuff.free_runs import check_safety, fuzz_safety
 
-SIZES = (4, 7)
-BLOCK = b"\x01" * 32
-VIEW = 3
-HOW = ("good", "good", "good", "block", "view", "broken")
-
-
-def _replicas(n: int) -> tuple[str, ...]:
-    return tuple(f"r{k}" for k in range(1, n + 1))
+SETTINGS = hypothesis.settings(derandomize=True, database=None, deadline=None, max_examples=1)
+BUG = frozenset({mutants.QC_COUNTS_VOTES})
 
 
-def _vote(keys: KeyRing, voter: str, how: str) -> tuple[str, bytes]:
-    block, view = (b"\x02" * 32, VIEW) if how == "block" else (BLOCK, VIEW + (how == "view"))
-    if voter == "r99":  # no key: a signature no check accepts
-        return voter, b"\0" * 64
-    signature = keys.signer(voter).sign(vote_bytes(block, view))
-    if how == "broken":
-        signature = bytes([signature[0] ^ 1]) + signature[1:]
-    return voter, signature
+def test_a_qc_counts_distinct_replicas_good_votes_and_nothing_else() -> None:
+    certificates(frozenset(), SETTINGS)  # 300 examples (certificates.EXAMPLES)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(n=st.sampled_from(SIZES), data=st.data())
-def test_a_qc_counts_distinct_replicas_good_votes_and_nothing_else(
-    n: int, data: st.DataObject
-) -> None:
-    replicas = _replicas(n)
-    keys = KeyRing(0, (*replicas, "c1"))
-    replica = Replica(HotStuffConfig(replicas[0], replicas), keys)
-    # distinct good votes around the threshold, and at most two others of any kind
-    q = replica.config.quorum
-    size = st.one_of(st.integers(q - 1, n), st.integers(0, n))
-    honest = size.flatmap(
-        lambda k: st.permutations(replicas).map(lambda vs: [(v, "good") for v in vs[:k]])
-    )
-    # an extra is as often a client's or a stranger's as a replica's
-    voters = st.one_of(st.sampled_from(("c1", "r99")), st.sampled_from(replicas))
-    extra = st.lists(st.tuples(voters, st.sampled_from(HOW)), max_size=2)
-    drawn = st.tuples(honest, extra).flatmap(lambda parts: st.permutations(parts[0] + parts[1]))
-    items = data.draw(drawn, "votes")
-    qc = QC(BLOCK, VIEW, tuple(_vote(keys, v, how) for v, how in items))
-    taken = replica.valid_qc(qc)
-    good = all(v in replicas and how == "good" for v, how in items)
-    distinct = {v for v, _ in items}
-    if not good:
-        assert not taken, (items, "a vote that is no replica's good vote was taken")
-        return
-    if len(distinct) < len(items):
-        assert not taken or len(distinct) >= replica.config.quorum, items
-        return
-    assert taken == (len(distinct) >= replica.config.quorum), items
+def test_counting_votes_not_voters_is_caught() -> None:
+    with pytest.raises(CheckFailed) as failed:
+        certificates(BUG, SETTINGS)
+    assert "taken" in failed.value.message and failed.value.steps == 3  # two voters, one twice
+    assert qc_taken(4, [("r1", "good"), ("r2", "good"), ("r1", "good")], BUG)
+    assert not qc_taken(4, [("r1", "good"), ("r2", "good"), ("r1", "good")], frozenset())
+
+
+def test_a_replica_that_grows_qcs_gets_a_repeated_vote_taken_by_the_mutant() -> None:
+    """The fuzzing replica r1 grows the QCs it relays (a vote repeated, its own added, a vote of
+    another view): with the mutant an honest replica takes a proposal on a QC with a voter twice,
+    and the rejection oracle says so; without it the same run holds. The stored run of the
+    corpus (traces/hotstuff/qc_counts_votes.itf.json) is the shortest such run."""
+    schedule = Schedule(seed=0, ticks=1000, every=25, byzantine={"r1": ("fuzz", "grow")})
+    check_safety(schedule, 4, frozenset())
+    with pytest.raises(CheckFailed, match="with a voter twice"):
+        check_safety(schedule, 4, BUG)
+
+
+def test_the_ci_fuzzing_runs_kill_the_mutant() -> None:
+    """`meshcheck mutants hotstuff`'s "free runs (4 replicas, fuzzing replicas)" check in the ci
+    profile: some drawn run has a replica growing QCs, and an honest replica takes one with a
+    voter twice. (Before the fuzzer grew certificates, the ci and dev profiles' runs missed it.)"""
+    with pytest.raises(CheckFailed):
+        fuzz_safety(BUG, mutant_settings("quick", shrink=False))

@@ -407,10 +407,15 @@ def test_switch_counterexamples_render_in_the_table(own_evidence: list[ProofResu
 def test_mutant_names_are_the_implementations() -> None:
     """One vocabulary: the proofs' mutants are impl/hybrid's, name for name. impl/hybrid has one
     more, `follow_caught_append` (what a Raft follower takes from a Byzantine leader): the proofs,
-    like Hybrid.tla, take each epoch's agreed order as given, so it has no counterpart there."""
+    like Hybrid.tla, take each epoch's agreed order as given, so it has no counterpart there; and
+    `reports_counted_not_reporters` (how the implementation counts records into `Counts`): the
+    proofs take the counts as their input (docs/certificates.md)."""
     from meshcheck.impl.hybrid import mutants
 
-    assert set(mutants.BUGS) - set(threat.BUGS) == {mutants.FOLLOW_CAUGHT_APPEND}
+    assert set(mutants.BUGS) - set(threat.BUGS) == {
+        mutants.FOLLOW_CAUGHT_APPEND,
+        mutants.REPORTS_COUNTED_NOT_REPORTERS,
+    }
 
 
 def test_unknown_mutants_are_refused() -> None:

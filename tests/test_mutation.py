@@ -141,3 +141,72 @@ def test_fuzz_keeps_or_replaces_the_signature_as_the_protocol_says() -> None:
 
 def test_walk_finds_every_value_of_a_kind() -> None:
     assert [v.view for v in mutation.walk(MESSAGE, Vote)] == [1, 2, 3]
+
+
+# -- certificates grown (mutation.grow, docs/certificates.md) --------------------------------------
+
+
+class Certifies(Claims):
+    """Claims, and Cert.votes is a certificate whose votes r9 can cast in its own name."""
+
+    def certificates(self, message: Any) -> list[mutation.Path]:
+        return [("body", "votes")] if isinstance(message.body, Cert) else []
+
+    def vote_signer(self, vote: Any) -> str | None:
+        return vote.src if isinstance(vote, Vote) else None
+
+    def claim_vote(
+        self, message: Any, path: mutation.Path, vote: Any, rng: random.Random | None
+    ) -> Any | None:
+        body = vote if rng is None else mutation.restate(vote, rng)
+        return attrs.evolve(body, src=self.me)
+
+
+def test_a_grown_certificate_has_one_vote_more_or_one_in_place_of_another() -> None:
+    """Each way of growing happens: a vote repeated, the node's own vote (the statement of the
+    others), a second vote of a signer (another held vote of it), a vote of another statement;
+    added or put in place of a vote; only inside the certificate."""
+    rng = random.Random(2)
+    held = donors()
+    held.add(Env(Cert((Vote(1, b"\x07" * 4, "r1"),), frozenset(), False), "r2", b"s"))
+    hows: list[str] = []
+    for _ in range(400):
+        grown = mutation.grow_certificate(MESSAGE, rng, held, Certifies())
+        if grown is None:
+            continue
+        hows.append(grown.how)
+        assert grown.path == ("body", "votes")
+        votes = grown.value.body.votes
+        assert grown.value.body.voters == MESSAGE.body.voters and grown.value.signer == "r1"
+        assert len(votes) in (len(VOTES), len(VOTES) + 1) and votes != VOTES
+        added = [v for v in votes if v not in VOTES]
+        if grown.how.startswith("repeat a vote"):
+            assert not added and len(set(votes)) < len(votes)
+        elif grown.how.startswith("own vote"):
+            assert [v.src for v in added] == ["r9"] and added[0].view in (1, 2, 3)
+        elif grown.how.startswith("second vote of a signer"):
+            assert added == [Vote(1, b"\x07" * 4, "r1")]  # the other held vote of r1
+        else:
+            assert len(added) == 1 and (added[0].view, added[0].digest) not in {
+                (v.view, v.digest) for v in VOTES
+            }
+    for way in (*mutation.GROW, "in place of one"):
+        assert any(way in h for h in hows), way
+    # no certificate, nothing grown
+    assert (
+        mutation.grow_certificate(Env(Vote(1, b"", "r1"), "r1", b""), rng, held, Certifies())
+        is None
+    )
+
+
+def test_grow_signs_again_what_a_signature_covers() -> None:
+    """A certificate inside the signed body: the message is claimed by the node (a relayed copy
+    would only fail its signature); the origin is the held message."""
+    rng = random.Random(5)
+    sent = [mutation.grow([MESSAGE], ["r2"], rng, donors(), Certifies()) for _ in range(50)]
+    assert all(f is None or (f.resigned and f.message.signer == "r9") for f in sent)
+    assert sum(f is not None for f in sent) > 25
+    assert (
+        mutation.grow([Env(Vote(1, b"", "r1"), "r1", b"")], ["r2"], rng, donors(), Certifies())
+        is None
+    )

@@ -741,6 +741,19 @@ def test_4_4_a_view_change_message_with_a_bad_prepared_certificate_is_refused() 
         assert box.evidence() == [("r4", "bad_view_change")]
 
 
+def test_4_4_a_prepared_certificate_counts_the_prepares_of_backups_only() -> None:
+    """Sections 4.2 and 4.4: a prepared certificate is the primary's pre-prepare and 2f prepares of
+    distinct backups; the primary's vote is its pre-prepare, so a prepare it signs too counts for
+    nothing. The primary's prepare and one backup's are not a certificate at n = 4."""
+    pp = pre_prepare(1, request("a"))  # r1 is view 0's primary
+    claim = PreparedProof(pp, (prepare(pp, "r1"), prepare(pp, "r2")))
+    box = Box("r3")
+    box.step(Tick(VIEW_CHANGE))
+    box.deliver(view_change(1, "r4", claim))
+    assert "r4" not in box.node.view_changes.get(1, {})
+    assert box.evidence() == [("r4", "bad_view_change")]
+
+
 def test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer() -> None:
     """Section 4.4 with 4.2: a batch travels beside the signed digest that names it, inside a
     view-change message too, so no signature covers it. A view-change message whose certificate

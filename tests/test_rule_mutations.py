@@ -582,6 +582,12 @@ BREAKS: tuple[Break, ...] = (
         "return held if held.body.digest != m.body.digest else None",
         "return None",
     ),
+    Break(
+        P + "test_4_4_a_prepared_certificate_counts_the_prepares_of_backups_only",
+        "meshcheck.impl.pbft.viewchange:check_prepared",
+        "if p.signer != pp.signer or mutants.PREPARED_COUNTS_PRIMARY in config.bugs:",
+        "if True:",
+    ),
     # -- PBFT, section 3: quorums at any number of replicas
     Break(
         P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2",
@@ -909,6 +915,9 @@ CATALOGUE: dict[str, str] = {
         P + "test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs"
     ),
     pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
+    pbft_mutants.PREPARED_COUNTS_PRIMARY: (
+        P + "test_4_4_a_prepared_certificate_counts_the_prepares_of_backups_only"
+    ),
     pbft_mutants.QUORUM_2F_PLUS_1_AT_ANY_N: (
         P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
     ),

@@ -16,6 +16,16 @@ bools, bytes and strings, pick one position at random and change what is there:
 - an attrs value (a whole vote, a certificate, a request): swapped for another of its class seen
   in the pool.
 
+Certificates get mutations of their own (`grow`, on top of the blind ones, for a protocol whose
+`Signing` is also `Certifying`: it names where a message holds a set of votes counted as a quorum,
+and how the Byzantine node casts a vote of its own there), each added or put in place of a vote
+(so that the certificate is one vote short of what it claims): a vote repeated, the node's own vote
+added (where the rule may exclude it: PBFT's primary in a prepared certificate), a second vote of
+one signer (the node's own, changed and signed again; another signer's, taken from a held
+message), a vote of another view, sequence number or digest (a held one, or the node's own). A
+certificate check must count each eligible signer of a matching vote once, and nothing else
+(docs/certificates.md): these are what tests it.
+
 What only the protocol knows (which envelope is signed by whom, how to sign a body again in the
 Byzantine node's own name) comes in as a `Signing` (impl/pbft/byzantine/fuzz.py,
 impl/hybrid/fuzz.py). A mutated message is then either sent as it is, under the signatures it had
@@ -391,3 +401,150 @@ def walk(value: Any, kinds: type | tuple[type, ...]) -> Iterable[Any]:
             stack.extend(here)
         else:
             stack.extend(reversed([child for _, child in children(here)]))
+
+
+class Certifying(Signing, Protocol):
+    """A `Signing` that also knows the protocol's certificates (for `grow`)."""
+
+    def certificates(self, message: Any) -> list[Path]:
+        """Where in `message` its certificates lie: tuples of votes that a receiver counts as a
+        quorum (PBFT's prepares of a prepared certificate, HotStuff's votes of a QC)."""
+        ...
+
+    def vote_signer(self, vote: Any) -> str | None:
+        """Who cast one vote of a certificate."""
+        ...
+
+    def claim_vote(
+        self, message: Any, path: Path, vote: Any, rng: random.Random | None
+    ) -> Any | None:
+        """A vote of the Byzantine node for the certificate at `path` of `message`: the statement
+        `vote` makes (`rng` None), or with `rng` one of another view, sequence number or digest
+        (`restate`), in the node's name and signed with its key (None: it cannot)."""
+        ...
+
+
+# how a certificate is grown, each as likely
+GROW: Final = ("repeat a vote", "own vote", "second vote of a signer", "foreign vote")
+
+
+def _votes_of(signing: Certifying, votes: Sequence[Any], who: str | None) -> list[Any]:
+    return [v for v in votes if who is not None and signing.vote_signer(v) == who]
+
+
+def grow_certificate(
+    message: Any, rng: random.Random, donors: Donors, signing: Certifying
+) -> Mutation | None:
+    """`message` with one of its certificates grown by one vote (module doc); None when it holds
+    no certificate with a vote, or the vote chosen cannot be made."""
+    spots = [p for p in signing.certificates(message) if _nonempty_tuple(get(message, p))]
+    if not spots:
+        return None
+    path = rng.choice(spots)
+    votes: tuple[Any, ...] = get(message, path)
+    vote = rng.choice(votes)
+    how = rng.choice(GROW)
+    extra: Any = None
+    if how == "repeat a vote":
+        extra = vote
+    elif how == "own vote":
+        extra = signing.claim_vote(message, path, vote, None)
+    elif how == "second vote of a signer":
+        mine = _votes_of(signing, votes, signing.me)
+        if mine:  # its own vote again, for another statement, signed again
+            extra = signing.claim_vote(message, path, rng.choice(mine), rng)
+        else:  # another held vote of a signer already in the certificate
+            who = signing.vote_signer(vote)
+            held = [d for d in donors.by_type.get(shape(vote), ()) if not _same(d, vote)]
+            same = _votes_of(signing, held, who)
+            extra = rng.choice(same) if same else None
+    else:  # a held vote not in the certificate (another statement's), or the node's own
+        others = [
+            d for d in donors.by_type.get(shape(vote), ()) if not any(_same(d, v) for v in votes)
+        ]
+        extra = rng.choice(others) if others and rng.random() < 0.5 else None
+        if extra is None:
+            extra = signing.claim_vote(message, path, vote, rng)
+    if extra is None:
+        return None
+    grown = list(votes)
+    if rng.random() < 0.5:  # in place of another vote: a certificate of as many votes
+        grown[rng.randrange(len(grown))] = extra
+        how = f"{how} in place of one"
+    else:
+        grown.insert(rng.randrange(len(grown) + 1), extra)
+    if _same(tuple(grown), votes):
+        return None
+    try:
+        changed = replace(message, path, tuple(grown))
+    except (TypeError, ValueError):
+        return None
+    return Mutation(changed, path, f"{how} ({len(votes)} -> {len(grown)} votes)")
+
+
+def _nonempty_tuple(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value)
+
+
+def restate(body: Any, rng: random.Random) -> Any:
+    """`body` (a vote's signed statement, an attrs value) with one of its numbers or byte strings
+    (a view, a sequence number, a digest) changed a little: the same kind of vote for another
+    statement. `body` itself when it has none."""
+    spots = [
+        f.name
+        for f in attrs.fields(type(body))
+        if f.init
+        and isinstance(getattr(body, f.name), int | bytes)
+        and not isinstance(getattr(body, f.name), bool)
+    ]
+    if not spots:
+        return body
+    name = rng.choice(spots)
+    value = getattr(body, name)
+    if isinstance(value, int):
+        new: Any = max(value + rng.choice((1, -1, 2)), 0)
+    else:
+        new = _mutate_bytes(value, rng)[0] if value else b"\1"
+    try:
+        return attrs.evolve(body, **{name: new})
+    except (TypeError, ValueError):
+        return body
+
+
+def grow(
+    held: Sequence[Any],
+    dests: Sequence[str],
+    rng: random.Random,
+    donors: Donors,
+    signing: Certifying,
+) -> Fuzzed | None:
+    """One send of a held message with a certificate grown (`grow_certificate`): sent under the
+    signatures it had when the certificate lies in a field no signature covers (HotStuff's justify),
+    else claimed and signed again as the node's own (a view change of its own carrying the grown
+    certificate); None when no held message has a certificate that could be grown."""
+    holders = [m for m in held if signing.certificates(m)]
+    if not holders or not dests:
+        return None
+    origin = holders[rng.randrange(len(holders))]
+    grown = grow_certificate(origin, rng, donors, signing)
+    if grown is None:
+        return None
+    message, resigned = grown.value, False
+    if _covered(origin, grown.path, signing) or signing.signer(origin) == signing.me:
+        claimed = signing.claim(message)
+        if claimed is None:
+            return None
+        message, resigned = claimed, True
+    how = f"{describe(grown.path)} {grown.how}"
+    return Fuzzed(rng.choice(list(dests)), message, origin, how, resigned)
+
+
+def _covered(root: Any, path: Path, signing: Signing) -> bool:
+    """Whether a signature covers the position `path` of `root` (no field on the way is one its
+    signer's signature leaves out)."""
+    here = root
+    for step in path:
+        if isinstance(step, str) and attrs.has(type(here)) and step in signing.unsigned(here):
+            return False
+        here = here[step] if isinstance(step, int) else getattr(here, step)
+    return True

@@ -14,7 +14,10 @@ A `ByzantineReplica` runs the honest `Replica` and changes what it sends, by beh
 - `withhold`: never sends a vote;
 - `fuzz`: on a share of its steps, what it sends is changed at random positions and signed again
   in its name, and a mutation of a message it holds goes to a random peer, signed again or under
-  the signatures it had (impl/hotstuff/fuzz.py, the ByzzFuzz line).
+  the signatures it had (impl/hotstuff/fuzz.py, the ByzzFuzz line);
+- `grow` (with `fuzz`): fuzzing that also, on half of its fuzzed steps, sends a held proposal or
+  NEW-VIEW whose QC is grown by one vote: a vote repeated, its own added, a vote of another view
+  or block (mutation.grow; docs/certificates.md).
 
 With at most f of them the honest replicas stay safe (specs/HotStuff.tla: a Byzantine replica may
 send any message in its own name); with f+1 that vote for everything and equivocate, two QCs of one
@@ -40,7 +43,7 @@ from meshcheck.impl.hotstuff.messages import (
 )
 from meshcheck.impl.hotstuff.replica import BLOCKS, Replica
 
-BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz")
+BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz", "grow")
 
 
 class ByzantineReplica:
@@ -63,6 +66,8 @@ class ByzantineReplica:
         # the blocks it made up besides its honest core's (kept across crashes by the host)
         self._made: list[Block] = made if made is not None else []
         self.fuzzer: Fuzzer | None = None
+        if "grow" in self.behaviours and "fuzz" not in self.behaviours:
+            raise ValueError("the Byzantine behaviour 'grow' is a kind of fuzzing: give 'fuzz' too")
         if "fuzz" in self.behaviours:
             config = inner.config
             self.fuzzer = Fuzzer(
@@ -70,6 +75,7 @@ class ByzantineReplica:
                 self._signer,
                 (*config.replicas, *config.clients),
                 rng if rng is not None else random.Random(f"{inner.keys.seed}:{self.id}"),
+                grow=0.5 if "grow" in self.behaviours else 0.0,
             )
 
     def __repr__(self) -> str:

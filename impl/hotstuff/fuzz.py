@@ -10,6 +10,11 @@ Abeyratne, Saarinen, Oh: "Randomized Testing of Byzantine Fault Tolerant Algorit
 2023). With at most f of them, the honest replicas stay safe and reject every forgery
 (property_tests/hotstuff/oracle.py).
 
+With `grow` (the behaviour of that name), on half of its fuzzed steps it also sends a held
+proposal or NEW-VIEW whose QC it grew by one vote (impl/base/mutation.py `grow`, through
+`HotStuffSigning.certificates` and `claim_vote`): a vote repeated, its own, one over another view or
+block; added or in place of one (docs/certificates.md).
+
 HotStuff's signatures (impl/hotstuff/messages.py): a proposal is its leader's signature over the
 block's hash; a vote is its voter's signature over (block, view); a QC is 2f+1 such votes; a
 request is its client's. A NEW-VIEW, a reply and the block-fetching messages carry no signature:
@@ -221,6 +226,35 @@ class HotStuffSigning:
     def unsigned(self, value: Any) -> frozenset[str]:
         return frozenset(f for (cls, f) in UNSIGNED_FIELDS if isinstance(value, cls))
 
+    # -- certificates (mutation.grow): a QC's votes, in a proposal's justify or a NEW-VIEW --
+
+    def certificates(self, message: Any) -> list[mutation.Path]:
+        if isinstance(message, Proposal) and isinstance(message.block.justify, QC):
+            return [("block", "justify", "votes")]
+        if isinstance(message, NewView) and isinstance(message.qc, QC):
+            return [("qc", "votes")]
+        return []
+
+    def vote_signer(self, vote: Any) -> str | None:
+        return vote[0] if isinstance(vote, tuple) and vote and isinstance(vote[0], str) else None
+
+    def claim_vote(
+        self, message: Any, path: mutation.Path, vote: Any, rng: random.Random | None
+    ) -> Any | None:
+        """A vote `(me, signature)` over the QC's (block, view), or with `rng` over another
+        view or block: a vote of another statement, which no QC of this one may count."""
+        qc = mutation.get(message, path[:-1])
+        if not isinstance(qc, QC):
+            return None
+        block, view = qc.block, qc.view
+        if rng is not None:
+            other = mutation.restate(QC(block, view, ()), rng)
+            block, view = other.block, other.view
+        try:
+            return (self.me, self._signer.sign(vote_bytes(block, view)))
+        except (TypeError, ValueError, OverflowError):
+            return None
+
     def claim(self, message: Any) -> Any | None:
         try:
             if isinstance(message, Proposal):
@@ -252,8 +286,10 @@ class Fuzzer:
         burst: int = 1,
         resign: float = 0.5,
         aim: float = 0.5,
+        grow: float = 0.0,
     ) -> None:
         self.signing = HotStuffSigning(me, signer)
+        self.grow = grow  # chance, on a fuzzed step, of one more send: a held QC grown
         self.dests = tuple(d for d in dests if d != me)
         self.rng = rng
         self.donors = mutation.Donors(rng)
@@ -274,6 +310,17 @@ class Fuzzer:
             return None
         if fuzzed is not None:
             self.sent.append(fuzzed)
+        return fuzzed
+
+    def _grow(self) -> mutation.Fuzzed | None:
+        """A held proposal or NEW-VIEW with its QC grown by one vote (mutation.grow)."""
+        try:
+            fuzzed = mutation.grow(self.held, list(self.dests), self.rng, self.donors, self.signing)
+        except (TypeError, ValueError, AttributeError, OverflowError):
+            return None
+        if fuzzed is None or not well_typed(fuzzed.message):
+            return None
+        self.sent.append(fuzzed)
         return fuzzed
 
     def hold(self, message: Any) -> None:
@@ -300,5 +347,9 @@ class Fuzzer:
             fuzzed = self._fuzz(self.held, list(self.dests), self.resign, self.aim)
             if fuzzed is not None:
                 out.append((fuzzed.dest, fuzzed.message))
+        if self.grow and self.rng.random() < self.grow:  # no draw at all without it
+            grown = self._grow()
+            if grown is not None:
+                out.append((grown.dest, grown.message))
         del self.sent[:-200]
         return out

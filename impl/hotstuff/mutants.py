@@ -21,6 +21,8 @@ SAFE_NODE_WITHOUT_SAFETY_CLAUSE = "safe_node_without_safety_clause"
 PROPOSE_FROM_LOWER_QC = "propose_from_lower_qc"
 CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 VERIFIED_CACHE_ON_CLASS = "verified_cache_on_class"
+# certificates counted by distinct eligible signers (docs/certificates.md)
+QC_COUNTS_VOTES = "qc_counts_votes"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -77,5 +79,13 @@ BUGS: Mapping[str, str] = {
         "ring, impl/hybrid/entries.py `Keys.hotstuff`) trusts a QC or a request because some "
         "other replica, under some other keys, once checked it. The same run stepped by fresh "
         "replicas checks everything again (core purity, property_tests/restarts.py)."
+    ),
+    # -- certificates (docs/certificates.md) --
+    QC_COUNTS_VOTES: (
+        "A QC received is checked vote by vote and then counted by its votes, not its distinct "
+        "voters (section 4: 2f+1 votes of distinct replicas): a Byzantine leader or NEW-VIEW "
+        "sender repeats one good vote and certifies a block fewer than 2f+1 replicas voted "
+        "for. The leader's own QCs are formed by voter (a map), so only a Byzantine replica's "
+        "QC shows it: the fuzzer's grown certificates and the certificate property kill it."
     ),
 }

@@ -377,8 +377,10 @@ class Replica:
             return True
         if qc in self._verified:
             return True
-        voters = {v for v, _ in qc.votes}
-        if len(voters) != len(qc.votes) or len(voters) < self.config.quorum or qc.view < 1:
+        distinct = len({v for v, _ in qc.votes})
+        if mutants.QC_COUNTS_VOTES in self.config.bugs:
+            distinct = len(qc.votes)  # the bug: a repeated vote counted again
+        if distinct != len(qc.votes) or distinct < self.config.quorum or qc.view < 1:
             return False
         data = vote_bytes(qc.block, qc.view)
         for voter, signature in qc.votes:

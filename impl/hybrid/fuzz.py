@@ -10,6 +10,10 @@ A mutation keeps the signatures it had (a relayed message altered) or is sealed 
 with the node's key of the wire's epoch). For its PBFT cores, `impl.pbft.byzantine.fuzz.Fuzz`
 (through `HybridNode.pbft_wrapper`).
 
+With `grow` set, the node also sends held PBFT wires whose certificates it grew by one vote
+(impl/base/mutation.py `grow`; `HybridSigning.certificates`, `claim_vote`: a vote in its name is
+signed with its key of the wire's epoch; docs/certificates.md).
+
 Who signs what (entries.py): a seal covers the whole `RaftPayload` or `Proposal`; entries carry
 their own signatures (a client's op, a clock reading, an evidence record: each signature field is
 the signature itself, left out of what it signs); a `PbftWire`'s or `HotStuffWire`'s epoch is
@@ -37,6 +41,7 @@ with `Fuzz(fresh_equivocation=True)` the checks report NoCommittedOpLost.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -59,6 +64,7 @@ from meshcheck.impl.hybrid.entries import (
 )
 from meshcheck.impl.hybrid.proofs import appended, carried
 from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.pbft.byzantine import fuzz as pbft_fuzz
 from meshcheck.impl.pbft.messages import Signed, signing_bytes
 from meshcheck.impl.raft.messages import AppendEntriesRequest, AppendEntriesResponse, Entry
 from meshcheck.impl.raft.node import RaftNode
@@ -116,6 +122,32 @@ class HybridSigning:
         if isinstance(message, PbftWire) and isinstance(message.message, Signed):
             return ("message", "body")
         return ("body",) if isinstance(message, Signed) else ()
+
+    # -- certificates (mutation.grow): those of the PBFT messages on the wire --
+
+    def certificates(self, message: Any) -> list[mutation.Path]:
+        if not isinstance(message, PbftWire):
+            return []
+        return [("message", *path) for path in pbft_fuzz.certificates(message.message)]
+
+    def vote_signer(self, vote: Any) -> str | None:
+        return vote.signer if isinstance(vote, Signed) else None
+
+    def claim_vote(
+        self, message: Any, path: mutation.Path, vote: Any, rng: random.Random | None
+    ) -> Any | None:
+        """A PBFT vote in the node's name, signed with its key of the wire's epoch."""
+        if not (isinstance(message, PbftWire) and isinstance(vote, Signed)):
+            return None
+        body = vote.body if rng is None else mutation.restate(vote.body, rng)
+        if not (attrs.has(type(body)) and "src" in attrs.fields_dict(type(body))):
+            return None
+        try:
+            body = attrs.evolve(body, src=self.me)
+            ring = self.node.keys.epoch(message.epoch if message.epoch > 0 else 1)
+            return Signed(body, self.me, ring.signer(self.me).sign(signing_bytes(body)))
+        except (TypeError, ValueError, KeyError, OverflowError):
+            return None
 
     def claim(self, message: Any) -> Any | None:
         keys: Keys = self.node.keys
@@ -249,6 +281,8 @@ class Fuzz:
     resign: float = attrs.field(default=0.5, validator=_share)
     aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
     fresh_equivocation: bool = False
+    # chance, on a fuzzed step, of one more send: a held PBFT certificate grown (mutation.grow)
+    grow: float = attrs.field(default=0.0, validator=_share)
 
     def _memory(self, node: HybridNode) -> tuple[list[Any], mutation.Donors]:
         held: list[Any] = node.memory.setdefault((self, "held"), [])
@@ -340,6 +374,14 @@ class Fuzz:
             fuzzed = mutation.fuzz(
                 held, node.config.peers, node.rng, donors, signing, resign=self.resign, aim=self.aim
             )
+            if fuzzed is not None and self._allowed(node, fuzzed):
+                log.append(fuzzed)
+                out.append(Send(fuzzed.dest, fuzzed.message))
+        if self.grow and node.rng.random() < self.grow:  # no draw at all without it
+            try:
+                fuzzed = mutation.grow(held, node.config.peers, node.rng, donors, signing)
+            except (TypeError, ValueError, AttributeError, OverflowError):
+                fuzzed = None
             if fuzzed is not None and self._allowed(node, fuzzed):
                 log.append(fuzzed)
                 out.append(Send(fuzzed.dest, fuzzed.message))

@@ -15,6 +15,8 @@ DEESCALATE_CRITICAL_TO_NONE = "deescalate_critical_to_none"
 SWITCH_ON_OWN_EVIDENCE = "switch_on_own_evidence"
 EQUIVOCATION_IS_LOW = "equivocation_is_low"
 FOLLOW_CAUGHT_APPEND = "follow_caught_append"
+# certificates counted by distinct eligible signers (docs/certificates.md)
+REPORTS_COUNTED_NOT_REPORTERS = "reports_counted_not_reporters"
 
 BUGS: Mapping[str, str] = {
     SWITCH_DROPS_LAST_RAFT_TERM: (
@@ -45,5 +47,12 @@ BUGS: Mapping[str, str] = {
         "index where the others applied it, and two honest nodes close the epoch with different "
         "histories (NoCommittedOpLost fails). An implementation mutant: Hybrid.tla has one agreed "
         "chain per epoch, which this rule is what keeps true under a Byzantine Raft leader."
+    ),
+    # -- certificates (docs/certificates.md) --
+    REPORTS_COUNTED_NOT_REPORTERS: (
+        "Bad-signature and timing reports in the window are counted by record, not by distinct "
+        "reporter: one Byzantine node that reports the same (or any) bad signature f+1 times, "
+        "at f+1 clock readings, reaches sig_high alone and switches the cluster to BFT on no "
+        "honest node's evidence (LevelJustifiedByEvidence; ThreatLevel.tla counts reporters)."
     ),
 }

@@ -165,6 +165,8 @@ class ThreatModel:
             kind: quorum.votes(r.reporter for r in recent if r.kind == kind)
             for kind in (BAD_SIGNATURE, TIMING)
         }
+        if mutants.REPORTS_COUNTED_NOT_REPORTERS in self.bugs:  # the bug: records, not reporters
+            reporters = {k: sum(1 for r in recent if r.kind == k) for k in (BAD_SIGNATURE, TIMING)}
         tampering = sum(1 for r in recent if r.kind == TAMPERING)
         equivocation = sum(1 for r in recent if r.kind == EQUIVOCATION)
         timing = reporters[TIMING]

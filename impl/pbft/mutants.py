@@ -22,6 +22,8 @@ VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 EXECUTE_AGAIN = "execute_again"
 QUORUM_2F_PLUS_1_AT_ANY_N = "quorum_2f_plus_1_at_any_n"
 CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
+# certificates counted by distinct eligible signers (docs/certificates.md)
+PREPARED_COUNTS_PRIMARY = "prepared_counts_primary"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -110,5 +112,15 @@ BUGS: Mapping[str, str] = {
         "answered (before the replica fix, impl/pbft/replica.py `_on_request`, it was answered "
         "with the old request's result). Killed by the client-restart scenario "
         "(property_tests/pbft/client_restart.py)."
+    ),
+    # -- certificates (docs/certificates.md) --
+    PREPARED_COUNTS_PRIMARY: (
+        "A prepared certificate carried in a view-change message counts the primary's prepare "
+        "among its 2f (section 4.2: the pre-prepare is the primary's vote, and prepares come "
+        "from backups). A primary that also signs a prepare, with f-1 others, makes a "
+        "certificate that only 2f replicas stand behind: a Byzantine primary and one backup "
+        "at n = 4 carry a request into the next view that no quorum prepared. Only a faulty "
+        "primary signs such a prepare, so no honest run shows it: the certificate property "
+        "(property_tests/pbft/certificates.py) kills it."
     ),
 }

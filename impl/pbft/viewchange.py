@@ -105,7 +105,8 @@ def check_prepared(proof: PreparedProof, config: PbftConfig, verify: Verify) -> 
             return f"a prepare is signed by {p.signer}, no replica"
         if (p.body.view, p.body.seq, p.body.digest) != (pp.body.view, pp.body.seq, pp.body.digest):
             return "a prepare does not match its pre-prepare"
-        if p.signer != pp.signer:
+        # the primary's prepare counts for nothing: its vote is the pre-prepare
+        if p.signer != pp.signer or mutants.PREPARED_COUNTS_PRIMARY in config.bugs:
             signers.add(p.signer)
     if len(signers) < prepares_needed(config):
         return "too few prepares from distinct backups"

@@ -4,7 +4,8 @@ tries them.
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The thresholds at every
 cluster size first (property_tests/thresholds.py, a second), then the stored runs (each
-mutant's shortest counterexample, re-run from its seed: a fraction of a second), lockstep against
+mutant's shortest counterexample, re-run from its seed: a fraction of a second), the QC property
+(a second: property_tests/hotstuff/certificates.py), lockstep against
 HotStuff.tla with every replica honest, then the free
 runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
 invariants and rules, and the client-history checks; at 4 also with an equivocating leader
@@ -22,6 +23,7 @@ from hypothesis import settings as Settings
 from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.hotstuff.certificates import certificates
 from meshcheck.property_tests.hotstuff.free_runs import (
     equivocation_runs,
     free_run_safety,
@@ -62,6 +64,12 @@ CHECKS: tuple[Check, ...] = (
         "stored runs",
         stored_runs,
         "the traces/hotstuff/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "certificates",
+        certificates,
+        "Replica.valid_qc against an oracle counting distinct replicas' good votes, over drawn "
+        "QCs around 2f+1 (a vote twice, a client's or a stranger's, of another block or view)",
     ),
     Check(
         "lockstep",

@@ -481,10 +481,18 @@ def liveness_after_faults(bugs: frozenset[str], settings: hypothesis.settings, *
 
 
 def fuzzer_strategy(n: int) -> st.SearchStrategy[dict[str, tuple[str, ...]]]:
-    """Up to f fuzzing replicas, some of them also equivocating and voting for everything."""
+    """Up to f fuzzing replicas, some of them also growing QCs, equivocating and voting for
+    everything, or withholding votes."""
     f = (n - 1) // 3
     replicas = [f"r{k}" for k in range(1, n + 1)]
-    kinds = st.sampled_from((("fuzz",), ("fuzz", "equivocate", "vote_all"), ("fuzz", "withhold")))
+    kinds = st.sampled_from(
+        (
+            ("fuzz",),
+            ("fuzz", "grow"),  # QCs grown by a vote (docs/certificates.md)
+            ("fuzz", "equivocate", "vote_all"),
+            ("fuzz", "withhold"),
+        )
+    )
     return st.dictionaries(st.sampled_from(replicas), kinds, min_size=1, max_size=f)
 
 

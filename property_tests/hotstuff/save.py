@@ -3,7 +3,8 @@
 `meshcheck mutants --save` writes lockstep counterexamples (spec paths); HotStuff has no lockstep
 yet, so its corpus is free runs, as gossip's (property_tests/gossip/save.py): for each mutant, the
 failing run with the fewest recorded steps among small schedules of four replicas (no fault, loss,
-crashes, partitions; no Byzantine replica or one that equivocates and votes for everything),
+crashes, partitions; no Byzantine replica or one that equivocates and votes for everything; for
+a mutant only a Byzantine replica's QC shows, one that fuzzes and grows QCs),
 kept with what re-runs it (`#meta.rerun`) and the mutant (`#meta.bugs`). tests/test_corpus.py
 re-runs each: it holds with no mutant and fails with its own.
 
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.hotstuff.mutants import BUGS
+from meshcheck.impl.hotstuff.mutants import BUGS, QC_COUNTS_VOTES
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -32,8 +34,15 @@ BYZANTINE: tuple[dict[str, tuple[str, ...]], ...] = (
 )
 
 
-def candidates(seeds: int = 4) -> Iterator[Schedule]:
-    for byzantine, faults, seed in itertools.product(BYZANTINE, FAULTS, range(seeds)):
+# a mutant that only a Byzantine replica's own QC shows: runs with one growing QCs instead
+GROWING: Final[Mapping[str, tuple[dict[str, tuple[str, ...]], ...]]] = {
+    QC_COUNTS_VOTES: ({"r1": ("fuzz", "grow")}, {"r2": ("fuzz", "grow")}),
+}
+
+
+def candidates(seeds: int = 4, mutant: str = "") -> Iterator[Schedule]:
+    byzantines = GROWING.get(mutant, BYZANTINE)
+    for byzantine, faults, seed in itertools.product(byzantines, FAULTS, range(seeds)):
         yield Schedule(seed=seed, ticks=1000, **faults, every=25, byzantine=byzantine)
 
 
@@ -44,7 +53,7 @@ def shortest(mutant: str, budget: int = 48) -> tuple[Trace, record.Rerun]:
         return restart.shortest(mutant)
     best: tuple[Trace, record.Rerun] | None = None
     bugs = frozenset({mutant})
-    for schedule in itertools.islice(candidates(), budget):
+    for schedule in itertools.islice(candidates(mutant=mutant), budget):
         try:
             check_safety(schedule, 4, bugs)
         except CheckFailed as failed:

@@ -161,6 +161,9 @@ CAUGHT_BY = {
     mutants.SAFE_NODE_WITHOUT_SAFETY_CLAUSE: "did not vote for a valid proposal",
     mutants.PROPOSE_FROM_LOWER_QC: "not the highest",
     mutants.VERIFIED_CACHE_ON_CLASS: "Replica._VERIFIED_BY_ALL",
+    # a replica growing QCs relays a proposal whose justify has a voter twice, and an honest
+    # replica takes it: 2 distinct valid votes (docs/certificates.md)
+    mutants.QC_COUNTS_VOTES: "Certified needs 3",
 }
 # the mutants the free runs miss: their stored runs are of the restart scenario
 # (property_tests/hotstuff/test_restart.py tests them)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 from meshcheck import coverage
+from meshcheck.impl.base import mutation
 from meshcheck.impl.hotstuff import fuzz, messages, replica
 from meshcheck.impl.hotstuff.messages import Block, NewView, Proposal, Vote
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
@@ -91,6 +92,26 @@ def test_a_fuzzing_replica_sends_every_kind_of_change() -> None:
     assert all(plugin.replica(r).applied > 20 for r in ("r1", "r2", "r4"))
     accused = {a.accused for r in ("r1", "r2", "r4") for a in plugin.replica(r).accusations}
     assert accused == {"r3"}
+
+
+def test_a_replica_that_grows_qcs_sends_every_kind_of_grown_qc() -> None:
+    """r3 fuzzes and grows QCs (impl/base/mutation.py `grow`): proposals relayed with their
+    justify's votes grown (a vote repeated, its own, a vote of another view or block, added or in
+    place of one) and NEW-VIEWs of its own with a grown QC; the honest replicas take none that
+    falls short and still commit."""
+    schedule = Schedule(seed=5, ticks=1500, every=25, byzantine={"r3": ("fuzz", "grow")})
+    sim = cluster(schedule, 4, frozenset(), heal=False, record=False)
+    monitor, oracle = Monitor(sim), watch(sim)
+    free_runs.run(sim, schedule, schedule.ticks, STORM)
+    assert monitor.problem is None and oracle.violation is None
+    grown = [f for f in sim.plugin.nodes["r3"].fuzzer.sent if " votes)" in f.how]  # type: ignore[attr-defined]
+    assert len(grown) > 10
+    assert {Proposal, NewView} <= {type(f.message) for f in grown}
+    hows = " ".join(f.how for f in grown)
+    for way in (*mutation.GROW, "in place of one", ".block.justify.votes", ".qc.votes"):
+        assert way in hows, way
+    plugin: HotStuffPlugin = sim.plugin  # type: ignore[assignment]
+    assert all(plugin.replica(r).applied > 20 for r in ("r1", "r2", "r4"))
 
 
 COLLUDING = ("fuzz", "equivocate", "vote_all")

@@ -4,7 +4,8 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test files under
 property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
-second or two, with counterexamples a few steps long), then the stored corpus, then the signed-fields property, then trace
+second or two, with counterexamples a few steps long), then the stored corpus, then the certificate property
+(property_tests/hybrid/certificates.py), then the signed-fields property, then trace
 validation of free runs, and the free runs' invariants and liveness bounds last; trace validation
 and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py);
 last the scripted leader restart in the Raft epoch (property_tests/hybrid/leader_restart.py).
@@ -16,6 +17,7 @@ import hypothesis
 
 from meshcheck.impl.hybrid.bft import HOTSTUFF
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.hybrid.certificates import certificates
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
@@ -57,6 +59,12 @@ CHECKS: tuple[Check, ...] = (
         "stored traces",
         HARNESS.stored_traces,
         "the traces/hybrid/ corpus replayed on the implementation",
+    ),
+    Check(
+        "certificates",
+        certificates,
+        "reports counted by distinct reporter, the clock's (f+1)-th node, equivocation proofs "
+        "counted once: against oracles, over drawn sets of signed statements",
     ),
     Check(
         "signed fields",

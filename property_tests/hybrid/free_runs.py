@@ -101,6 +101,8 @@ BEHAVIOURS: dict[str, Callable[[], Any]] = {
 PBFT_EQUIVOCATE = "pbft_equivocate"
 # PBFT's fuzz (impl/pbft/byzantine/fuzz.py), HotStuff's vote for every valid proposal
 PBFT_FUZZ = "pbft_fuzz"
+# PBFT's fuzz growing certificates too (impl/base/mutation.py `grow`, docs/certificates.md)
+PBFT_GROW = "pbft_grow"
 
 
 # the hybrid layer's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -136,7 +138,7 @@ def faults(schedule: Schedule) -> Faults:
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
-    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE, PBFT_FUZZ])
+    names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE, PBFT_FUZZ, PBFT_GROW])
     return st.builds(
         Schedule,
         seed=st.integers(0, 2**16),
@@ -196,14 +198,20 @@ def _turn_on(hc: HybridConsensus, schedule: Schedule, node: str | None = None) -
     if PBFT_EQUIVOCATE in chosen:
         group = knob(schedule, "group") if node == knob(schedule, "target") else None
         pbft_behaviours.append(Equivocate(group=group))
-    if PBFT_FUZZ in chosen:
+    if PBFT_GROW in chosen:
+        pbft_behaviours.append(Fuzz(grow=0.5))
+    elif PBFT_FUZZ in chosen:
         pbft_behaviours.append(Fuzz())
     pbft = corrupt(*pbft_behaviours) if pbft_behaviours else None
     # the same behaviours when the BFT epochs run HotStuff: an equivocating leader, and for the
     # fuzzer votes for every valid proposal (conflicting ones included; impl/hotstuff/byzantine.py)
     hotstuff_behaviours = [
         name
-        for chosen_name, name in ((PBFT_EQUIVOCATE, "equivocate"), (PBFT_FUZZ, "vote_all"))
+        for chosen_name, name in (
+            (PBFT_EQUIVOCATE, "equivocate"),
+            (PBFT_FUZZ, "vote_all"),
+            (PBFT_GROW, "vote_all"),
+        )
         if chosen_name in chosen
     ]
 
@@ -266,7 +274,7 @@ def run(
     """One free run (see the module doc); CheckFailed on a violation or a missed bound."""
     out = prepare(schedule, bugs, **options)
     play(out, schedule, max_ops=max_ops)
-    fuzzing = {"fuzz", PBFT_FUZZ} & set(knob(schedule, "behaviours"))
+    fuzzing = {"fuzz", PBFT_FUZZ, PBFT_GROW} & set(knob(schedule, "behaviours"))
     if fuzzing and out.oracle is not None and out.oracle.checked:  # verify's fuzzer row
         coverage.tally("hybrid", "fuzzed runs")
         coverage.tally("hybrid", "fuzzed messages", out.oracle.checked)

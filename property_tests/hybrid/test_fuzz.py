@@ -248,3 +248,49 @@ def test_the_rule_sends_only_equivocations_the_follower_can_catch() -> None:
     forged = RaftPayload(sf.EPOCH, "n3", attrs.evolve(ack, source="n3"))  # sealed by no one
     ledger.learn(n1, Signed(forged, "n3", bytes(64)), received=True)
     assert ledger.fresh_equivocation(n1, lie(other, dest="n3"), "n3")
+
+
+# -- certificates grown on the PBFT wire (impl/base/mutation.py `grow`, docs/certificates.md) -------
+
+
+def test_a_grown_certificate_on_the_wire_is_signed_with_the_epochs_key() -> None:
+    """HybridSigning names a wired view change's certificates and casts the node's own prepare
+    there with its key of the wire's epoch (a prepare the epoch's replicas verify), then claims
+    the view change as its own."""
+    from meshcheck.impl.base import mutation
+    from meshcheck.impl.hybrid.entries import PbftWire
+    from meshcheck.impl.hybrid.fuzz import HybridSigning
+    from meshcheck.impl.pbft.messages import (
+        GENESIS,
+        Prepare,
+        PreparedProof,
+        PrePrepare,
+        ViewChange,
+        batch_digest,
+        signing_bytes,
+    )
+
+    epoch, ring = 2, sf.KEYS.epoch(2)
+
+    def signed(holder: str, body: Any) -> Signed[Any]:
+        return Signed(body, holder, ring.signer(holder).sign(signing_bytes(body)))
+
+    pp = signed("n1", PrePrepare(0, 1, batch_digest(()), "n1", ()))
+    prepares = tuple(signed(r, Prepare(0, 1, pp.body.digest, r)) for r in ("n2", "n3"))
+    vc = signed("n3", ViewChange(1, 0, GENESIS, (), (PreparedProof(pp, prepares),), "n3"))
+    wire = PbftWire(epoch, vc)
+    signing = HybridSigning(sf.follower(frozenset()))  # the node n2
+    path = ("message", "body", "prepared", 0, "prepares")
+    assert signing.certificates(wire) == [("message", "body", "ckpt_proof"), path]
+    mine = signing.claim_vote(wire, path, prepares[1], None)
+    assert (
+        mine is not None
+        and mine.signer == "n2"
+        and mine.body == Prepare(0, 1, pp.body.digest, "n2")
+    )
+    assert ring.verify("n2", mine.signature, signing_bytes(mine.body))
+    rng = random.Random(0)
+    sent = [mutation.grow([wire], ["n1"], rng, mutation.Donors(rng), signing) for _ in range(20)]
+    grown = [f for f in sent if f is not None]
+    assert grown and all(f.resigned and f.message.message.signer == "n2" for f in grown)
+    assert all(f.message.epoch == epoch for f in grown)

@@ -2,15 +2,16 @@
 
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
-property_tests/pbft/ run each with no bugs. The thresholds at every cluster size first (a second:
-a rule right at the sizes the runs use and wrong at others), then the signed-fields property (under a second: it
-kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
+property_tests/pbft/ run each with no bugs. The thresholds at every cluster size first (a
+second: a rule right at the sizes the runs use and wrong at others), then the signed-fields
+property (under a second: it kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
-costs little), trace validation of free runs, the free runs' safety, the message fuzzer's runs,
-the retry scenario's free runs (property_tests/pbft/retry.py), liveness, and last the scripted
-client-restart scenario (property_tests/pbft/client_restart.py: a client restart must renew its
-timestamps).
+costs little), the certificate property (a few seconds: property_tests/pbft/certificates.py),
+trace validation of free runs, the free runs' safety, the message fuzzer's runs, the retry
+scenario's free runs (property_tests/pbft/retry.py), liveness, the scripted client-restart
+scenario (property_tests/pbft/client_restart.py: a client restart must renew its timestamps),
+and last restart equivalence (property_tests/restarts.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.pbft.certificates import certificates
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
@@ -71,6 +73,13 @@ CHECKS: tuple[Check, ...] = (
         "stored traces",
         HARNESS.stored_traces,
         "the traces/pbft/ corpus replayed on the implementation",
+    ),
+    Check(
+        "certificates",
+        certificates,
+        "each check that takes signed messages as a quorum (prepared, carried in a view change, "
+        "stable-checkpoint, new-view, commit) against an oracle counting distinct eligible "
+        "signers, over drawn sets around the threshold",
     ),
     Check(
         "trace validation",

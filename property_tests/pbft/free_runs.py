@@ -118,6 +118,7 @@ KNOBS: Mapping[str, Any] = {
     # share of a Byzantine replica's steps on which it also fuzzes (impl/pbft/byzantine/fuzz.py:
     # sends mutations of what it holds); 0: only its named behaviours
     "fuzz": 0.0,
+    "grow": 0.0,  # Fuzz.grow: certificates grown (docs/certificates.md)
 }
 
 
@@ -174,8 +175,8 @@ def byzantine_of(schedule: Schedule, n: int) -> Assignment:
     """The schedule's Byzantine replicas among r1..rn, each with a `Fuzz` behaviour added when the
     schedule's `fuzz` knob is on."""
     assignment: Assignment = knob(schedule, "byzantine")
-    share = knob(schedule, "fuzz")
-    extra = (Fuzz(share=share),) if share > 0 else ()
+    share, grow = knob(schedule, "fuzz"), knob(schedule, "grow")
+    extra = ((Fuzz(share=share, grow=grow) if grow else Fuzz(share=share)),) if share > 0 else ()
     return {r: (*bs, *extra) for r, bs in assignment.items() if int(r[1:]) <= n}
 
 
@@ -326,7 +327,8 @@ FUZZ_SHARE = 1 / 20
 
 
 def fuzz_schedules(n: int) -> st.SearchStrategy[Schedule]:
-    """Schedules whose Byzantine replicas (one to f) all fuzz: the message fuzzer's own check."""
+    """Schedules whose Byzantine replicas (one to f) all fuzz: the message fuzzer's own check;
+    in half of them they also grow certificates (mutation.grow)."""
     return st.builds(
         Schedule,
         seed=st.integers(0, 2**32 - 1),
@@ -338,6 +340,7 @@ def fuzz_schedules(n: int) -> st.SearchStrategy[Schedule]:
         byzantine=byzantine_strategy(n, min_faulty=1),
         checkpoint_every=st.sampled_from((2, 5)),
         fuzz=st.sampled_from((1.0, 0.3)),
+        grow=st.sampled_from((0.0, 0.5)),
     )
 
 

@@ -11,6 +11,11 @@ free run (the simulator plug-in's `watchers`).
   link's sender (unless the replica already ignores that sender).
 - No false accusation: an honest replica's audit log accuses Byzantine replicas only (a relayer
   that alters what a signature does not cover must not get an honest signer blamed).
+- Certificates counted by their signers (docs/certificates.md): a view-change or new-view message
+  whose every signature checks but whose certificates do not hold by the oracle's own count
+  (`certificate_problem`: 2f distinct backups' matching prepares per prepared certificate, 2f+1
+  distinct replicas' matching checkpoints, 2f+1 distinct view changes) is not kept. The fuzzer's
+  grown certificates (impl/base/mutation.py `grow`) are what make such messages.
 
 The oracle keeps its own signature checks (the replica's may be a mutant's).
 """
@@ -24,7 +29,7 @@ from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer, forged_part, signed_parts
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.pbft.messages import NewView, Signed, ViewChange, signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 
 
@@ -101,6 +106,7 @@ class RejectionOracle:
         except Exception:  # unhashable or otherwise broken: forged through and through
             why = "a message no one can have signed"
         if why is None:
+            self._counted(node, source, m)
             return
         self.checked += 1
         ignored = node.audit.is_quarantined(source)
@@ -127,6 +133,20 @@ class RejectionOracle:
                     f"{source} sent it: {why}"
                 )
                 return
+
+    def _counted(self, node: Replica, source: str, m: Any) -> None:
+        """A message of good signatures whose certificates fall short is not kept."""
+        try:
+            why = certificate_problem(m, node.config.replicas)
+        except Exception:  # fields of no declared type: the replica's shape check refuses it
+            why = "a certificate no one can count"
+        if why is None:
+            return
+        kept: list[Signed[Any]] = [*node.new_views.values()]
+        for senders in node.view_changes.values():
+            kept.extend(senders.values())
+        if any(k is m or _same(k, m) for k in kept):
+            self.violation = f"{node.id} kept {type(m.body).__name__} from {source}: {why}"
 
     def _held_parts(self, node: Replica) -> Iterator[Signed[Any]]:
         """The signed parts of everything `node` holds. A replica keeps most of what it held at the
@@ -155,3 +175,53 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:
         return repr(a) == repr(b)
+
+
+def certificate_problem(m: Any, replicas: tuple[str, ...]) -> str | None:
+    """Why a view-change or new-view message's certificates do not hold, counted by the oracle:
+    distinct eligible signers of matching messages (OSDI 1999 sections 4.2 to 4.4); None when they
+    do, or `m` is neither."""
+    if not isinstance(m, Signed):
+        return None
+    body = m.body
+    if isinstance(body, ViewChange):
+        return _view_change_problem(body, replicas)
+    if isinstance(body, NewView):
+        signers = set()
+        for vc in body.view_changes:
+            why = _view_change_problem(vc.body, replicas)
+            if why is not None:
+                return f"a view change of {vc.signer} inside: {why}"
+            signers.add(vc.signer)
+        if len(signers & set(replicas)) < 2 * _f(replicas) + 1:
+            return f"view changes of {len(signers & set(replicas))} distinct replicas"
+    return None
+
+
+def _f(replicas: tuple[str, ...]) -> int:
+    return (len(replicas) - 1) // 3
+
+
+def _view_change_problem(vc: ViewChange, replicas: tuple[str, ...]) -> str | None:
+    f = _f(replicas)
+    if vc.ckpt != 0:
+        signers = {
+            c.signer
+            for c in vc.ckpt_proof
+            if c.signer in replicas and (c.body.seq, c.body.digest) == (vc.ckpt, vc.ckpt_digest)
+        }
+        if len(signers) < 2 * f + 1:
+            return f"a stable-checkpoint proof of {len(signers)} distinct replicas"
+    for proof in vc.prepared:
+        pp = proof.pre_prepare.body
+        primary = replicas[pp.view % len(replicas)]
+        backups = {
+            p.signer
+            for p in proof.prepares
+            if p.signer in replicas
+            and p.signer != primary
+            and (p.body.view, p.body.seq, p.body.digest) == (pp.view, pp.seq, pp.digest)
+        }
+        if len(backups) < 2 * f:
+            return f"a prepared certificate of {len(backups)} distinct backups (seq {pp.seq})"
+    return None

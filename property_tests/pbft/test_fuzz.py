@@ -17,6 +17,7 @@ import attrs
 import pytest
 from hypothesis import Phase, settings
 
+from meshcheck.impl.base import mutation
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.pbft import messages, mutants, replica
 from meshcheck.impl.pbft.byzantine import Equivocate, Fuzz, Silent, forged_part
@@ -118,6 +119,60 @@ def test_the_oracle_catches_a_backup_that_takes_a_batch_its_digest_does_not_name
     with pytest.raises(CheckFailed, match=r"honest rejection: .* batch is not the one"):
         check_safety(RELAYED_BATCH, 4, frozenset({mutants.RELAYED_BATCH_NOT_CHECKED}))
     check_safety(RELAYED_BATCH, 4, frozenset())
+
+
+# the shortest run found (traces/counterexamples/pbft/prepared_counts_primary.itf.json)
+GROWN_CERTIFICATE = Schedule(
+    seed=3,
+    ticks=300,
+    every=10,
+    byzantine={"r1": (Silent(share=1.0),)},
+    checkpoint_every=2,
+    fuzz=1.0,
+    grow=0.5,
+)
+
+
+def test_a_grown_certificate_shows_the_primarys_prepare_counted() -> None:
+    """r1, the primary of view 0, silent and fuzzing, grows its view change's prepared
+    certificate with a prepare of its own in place of a backup's (mutation.grow): with the mutant
+    that counts the primary's prepare an honest replica keeps the view change, and the oracle's
+    own count (oracle.certificate_problem) sees one backup where 2f are needed; without it the same
+    run holds. Without growing (grow=0) the run holds with the mutant too: the blind mutations
+    did not make that certificate."""
+    bug = frozenset({mutants.PREPARED_COUNTS_PRIMARY})
+    with pytest.raises(CheckFailed, match=r"kept ViewChange .* 1 distinct backups"):
+        check_safety(GROWN_CERTIFICATE, 4, bug)
+    check_safety(GROWN_CERTIFICATE, 4, frozenset())
+    check_safety(GROWN_CERTIFICATE.with_knobs(grow=0.0), 4, bug)
+
+
+def test_a_fuzzing_replica_grows_certificates() -> None:
+    """What it sends: view changes (its own, signed again) whose certificates have a vote
+    repeated, its own, a second of a signer, a vote of another statement, added or in place of
+    one."""
+    from meshcheck.property_tests.pbft.free_runs import cluster, run, stopper, verdict, watch
+
+    schedule = Schedule(
+        seed=4,
+        ticks=600,
+        every=10,
+        byzantine={"r2": ()},
+        fuzz=1.0,
+        grow=1.0,
+        crash=0.3,
+        checkpoint_every=2,
+    )
+    sim = cluster(schedule, 4, frozenset(), record=False)
+    monitor, oracle = watch(sim)
+    run(sim, schedule, schedule.ticks, stop=stopper(monitor, oracle))
+    assert verdict(monitor, oracle) is None
+    sent = Fuzz.sent(sim.nodes["r2"].contexts[""])
+    grown = [f for f in sent if " votes)" in f.how]
+    assert len(grown) > 10 and all(f.resigned and f.message.signer == "r2" for f in grown)
+    hows = " ".join(f.how for f in grown)
+    for way in (*mutation.GROW, "in place of one", ".body.ckpt_proof", ".prepares"):
+        assert way in hows, way
 
 
 def _oracle_on(bugs: frozenset[str], source: str, message: Any) -> RejectionOracle:

@@ -9,6 +9,12 @@ certificates shrunk, grown or swapped), then sent under the signatures it had (a
 altered) or signed again as its own (Winter et al., "Randomized Testing of Byzantine Fault
 Tolerant Algorithms", OOPSLA 2023: the ByzzFuzz line).
 
+With `grow` set, a fuzzing replica also sends, on that share of its fuzzed steps, a held view
+change or new view whose certificate it grew by one vote (impl/base/mutation.py `grow`, through
+`certificates` and `PbftSigning.claim_vote`): a prepare repeated, its own (the primary's, where
+only backups count), a second of a signer, one of another view, sequence number or digest; signed
+again as its own message (docs/certificates.md).
+
 What the signatures do not cover is declared here with the reason it is safe
 (`UNSIGNED_FIELDS`), and so are the fields that carry messages with signatures of their own
 (`SIGNED_PARTS`): tests/test_pbft_fuzz.py checks every reason against the receiver, and fails if a
@@ -22,6 +28,7 @@ they are used (a checkpoint's state) are not looked into.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
@@ -125,6 +132,25 @@ def forged_part(message: Any, verify: Verify) -> str | None:
     return None
 
 
+def certificates(message: Any) -> list[mutation.Path]:
+    """Where a message holds sets of signed messages counted as a quorum: a view change's
+    stable-checkpoint proof and the prepares of each prepared certificate it carries, a new view's
+    view changes (mutation.grow grows them)."""
+    if not isinstance(message, Signed):
+        return []
+    body = message.body
+    if isinstance(body, ViewChange):
+        found: list[mutation.Path] = [("body", "ckpt_proof")]
+        claims = body.prepared if isinstance(body.prepared, tuple) else ()
+        for k, proof in enumerate(claims):
+            if isinstance(proof, PreparedProof):
+                found.append(("body", "prepared", k, "prepares"))
+        return found
+    if isinstance(body, NewView):
+        return [("body", "view_changes")]
+    return []
+
+
 class PbftSigning:
     """mutation.Signing for a Byzantine replica: a changed message is claimed by setting its `src`
     to the replica and signing it with the replica's key (a client's request cannot be claimed)."""
@@ -141,6 +167,22 @@ class PbftSigning:
 
     def signed_part(self, message: Any) -> mutation.Path:
         return ("body",) if isinstance(message, Signed) else ()
+
+    # -- certificates (mutation.grow) --
+
+    def certificates(self, message: Any) -> list[mutation.Path]:
+        return certificates(message)
+
+    def vote_signer(self, vote: Any) -> str | None:
+        return vote.signer if isinstance(vote, Signed) else None
+
+    def claim_vote(
+        self, message: Any, path: mutation.Path, vote: Any, rng: random.Random | None
+    ) -> Any | None:
+        if not isinstance(vote, Signed) or not attrs.has(type(vote.body)):
+            return None
+        body = vote.body if rng is None else mutation.restate(vote.body, rng)
+        return self.claim(Signed(body, vote.signer, vote.signature))
 
     def claim(self, message: Any) -> Any | None:
         if not isinstance(message, Signed) or isinstance(message.body, Request):
@@ -171,6 +213,8 @@ class Fuzz:
     burst: int = 1
     resign: float = attrs.field(default=0.5, validator=_share)
     aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
+    # chance, on a fuzzed step, of one more send: a held certificate grown (mutation.grow)
+    grow: float = attrs.field(default=0.0, validator=_share)
 
     def __attrs_post_init__(self) -> None:
         if self.burst < 0:
@@ -208,6 +252,14 @@ class Fuzz:
             fuzzed = mutation.fuzz(
                 ctx.heard, others, ctx.rng, donors, signing, resign=self.resign, aim=self.aim
             )
+            if fuzzed is not None:
+                log.append(fuzzed)
+                out.append(Send(fuzzed.dest, fuzzed.message))
+        if self.grow and ctx.chance(self.grow):  # no draw at all without it
+            try:
+                fuzzed = mutation.grow(ctx.heard, others, ctx.rng, donors, signing)
+            except (TypeError, ValueError, AttributeError, OverflowError):
+                fuzzed = None
             if fuzzed is not None:
                 log.append(fuzzed)
                 out.append(Send(fuzzed.dest, fuzzed.message))
