@@ -895,3 +895,21 @@ def test_4_4_a_new_view_names_2f_plus_1_view_changes_when_it_heard_more() -> Non
     assert box.actions() == [("NewView", {"i": "r2"})]
     nv = only([m for m in sent(effects) if isinstance(m, NewView)])
     assert [vc.signer for vc in nv.view_changes] == ["r2", "r1", "r3"]
+
+
+def test_4_4_a_carried_prepared_certificate_counts_backups_prepares_only() -> None:
+    """Section 4.2: the pre-prepare is the primary's vote, and a prepared certificate needs 2f
+    prepares of distinct backups; the primary's own prepare counts for nothing. A view change
+    whose certificate is the primary's prepare and one backup's is refused (docs/certificates.md;
+    the mutant `prepared_counts_primary` takes it)."""
+    from meshcheck.impl.pbft.viewchange import check_view_change
+
+    config = PbftConfig("r2", REPLICAS, bugs=BUGS_UNDER_TEST)
+
+    def verify(m: Signed[Any]) -> bool:
+        return KEYS.verify(m.signer, m.signature, signing_bytes(m.body))
+
+    pp = pre_prepare(1, request("a"))
+    short = PreparedProof(pp, (prepare(pp, "r1"), prepare(pp, "r2")))
+    assert check_view_change(view_change(1, "r3", short), config, verify) is not None
+    assert check_view_change(view_change(1, "r3", certificate(pp)), config, verify) is None

@@ -876,6 +876,9 @@ CATALOGUE: dict[str, str] = {
         P + "test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs"
     ),
     pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
+    pbft_mutants.PREPARED_COUNTS_PRIMARY: (
+        P + "test_4_4_a_carried_prepared_certificate_counts_backups_prepares_only"
+    ),
 }
 
 
