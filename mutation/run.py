@@ -120,6 +120,7 @@ _HYBRID_FAST = [
     "tests/test_hybrid_bft.py",
     "tests/test_hybrid_histories.py",
     "tests/test_hybrid_node.py",
+    "tests/test_hybrid_certificates.py",
 ]
 FAST: dict[str, list[str]] = {
     "rsm": ["tests/test_rsm.py"],

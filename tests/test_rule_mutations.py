@@ -583,7 +583,7 @@ BREAKS: tuple[Break, ...] = (
         "return None",
     ),
     Break(
-        P + "test_4_4_a_prepared_certificate_counts_the_prepares_of_backups_only",
+        P + "test_4_4_a_carried_prepared_certificate_counts_backups_prepares_only",
         "meshcheck.impl.pbft.viewchange:check_prepared",
         "if p.signer != pp.signer or mutants.PREPARED_COUNTS_PRIMARY in config.bugs:",
         "if True:",
@@ -916,7 +916,7 @@ CATALOGUE: dict[str, str] = {
     ),
     pbft_mutants.EXECUTE_AGAIN: P + "test_4_1_a_request_ordered_again_is_not_executed_again",
     pbft_mutants.PREPARED_COUNTS_PRIMARY: (
-        P + "test_4_4_a_prepared_certificate_counts_the_prepares_of_backups_only"
+        P + "test_4_4_a_carried_prepared_certificate_counts_backups_prepares_only"
     ),
     pbft_mutants.QUORUM_2F_PLUS_1_AT_ANY_N: (
         P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
