@@ -129,6 +129,17 @@ def fault_schedules(
     )
 
 
+def scripted(**knobs: st.SearchStrategy[Any]) -> st.SearchStrategy[Schedule]:
+    """Schedules of a scripted scenario (the restart scenarios of each protocol): a seed, then the
+    scenario's own knobs in the order given; no fault rates and no ticks, since the script decides
+    when each fault strikes."""
+    return st.builds(
+        lambda seed, **drawn: Schedule(seed=seed, ticks=0, **drawn),
+        st.integers(0, 2**16),
+        **knobs,
+    )
+
+
 def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hypothesis.settings:
     """`settings` with a `fraction` of its examples (at least `least`): a free run costs what tens
     to hundreds of lockstep steps cost, so a free-run check takes its share of the profile's budget
