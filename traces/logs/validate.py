@@ -758,22 +758,44 @@ class Validator:
             copies = [x for x in (self._with_copy(c, m) for c in history[k]) if x is not None]
             if not copies or not self._advance(copies, p):
                 continue
-            frontier = self._hidden(history[t], m)
-            saved = history[t : k + 1]
-            inserted = self._inserted
-            for u in range(t, k + 1):
-                history[u] = frontier
-                nxt = self._step(frontier, prepared, u)
-                if not nxt and u < k and depth < MAX_NESTED:  # a record between needs its own
-                    nxt = self._rewalk(prepared, history, u, depth + 1) or []
-                frontier = nxt
-                if not frontier:
-                    break
-            if frontier:
-                self._inserted += 1
-                return frontier
-            history[t : k + 1] = saved
-            self._inserted = inserted
+            found = self._walk_from(prepared, history, t, k, self._hidden(history[t], m), depth)
+            if found is not None:
+                return found
+        return None
+
+    def _walk_from(
+        self,
+        prepared: Sequence[_Prepared],
+        history: list[list[State]],
+        start: int,
+        k: int,
+        frontier: list[State],
+        depth: int,
+        *,
+        again_at_k: bool = False,
+    ) -> list[State] | None:
+        """Walk records start..k again from `frontier` (a duplication inserted before record
+        `start`), a record in between that fails getting a duplication of its own (`_rewalk`, one
+        level deeper; record k too when `again_at_k`: a message received more than twice). The
+        frontier after k, or None, with `history` and the count of insertions as they were; a walk
+        that reaches k and fails there leaves its frontier before k as the closest."""
+        saved = history[start : k + 1]
+        inserted = self._inserted
+        for t in range(start, k + 1):
+            history[t] = frontier
+            nxt = self._step(frontier, prepared, t)
+            if not nxt and (t < k or again_at_k) and depth < MAX_NESTED:
+                nxt = self._rewalk(prepared, history, t, depth + 1) or []
+            if not nxt and t == k and frontier and self._closest is None:
+                self._closest = list(frontier)
+            frontier = nxt
+            if not frontier:
+                break
+        if frontier:
+            self._inserted += 1
+            return frontier
+        history[start : k + 1] = saved
+        self._inserted = inserted
         return None
 
     def _rewalk(
@@ -806,24 +828,10 @@ class Validator:
             if p.message is not None and q.record.params.get("m") != r.params.get("m"):
                 continue
             self._tick()
-            frontier = self._hidden(history[back], p.message)
-            saved = history[back : k + 1]
-            inserted = self._inserted
-            for t in range(back, k + 1):
-                history[t] = frontier
-                nxt = self._step(frontier, prepared, t)
-                if not nxt and depth < MAX_NESTED:
-                    nxt = self._rewalk(prepared, history, t, depth + 1) or []
-                if not nxt and t == k and frontier and self._closest is None:
-                    self._closest = list(frontier)
-                frontier = nxt
-                if not frontier:
-                    break
-            if frontier:
-                self._inserted += 1
-                return frontier
-            history[back : k + 1] = saved
-            self._inserted = inserted
+            copy = self._hidden(history[back], p.message)
+            found = self._walk_from(prepared, history, back, k, copy, depth, again_at_k=True)
+            if found is not None:
+                return found
             if p.message is not None:
                 return None  # the latest receipt of that very message: no other place helps
         self._failed.add(key)
