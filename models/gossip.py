@@ -607,6 +607,8 @@ def _window(mean: Any, std: Any, variant: GossipVariant) -> list[Any]:
     hyps = [_SQRT2]
     if variant.std_positive:
         hyps.append(std > 0)
+    else:  # dropped, but a division by zero is no number: Z3 would pick any value for it
+        hyps.append(std != 0)
     if variant.mean_nonnegative:
         hyps.append(mean >= 0)
     return hyps
