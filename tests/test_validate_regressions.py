@@ -1,8 +1,10 @@
 """`meshcheck validate` never cries wolf and always ends (traces/logs/validate.py, docs/logs.md).
 
 Regressions of two logs it once got wrong (tests/data/logs/README.md), the budget's "unknown", the
-progress report, and the property behind them: logs of the reference core's free runs under
-duplication and loss, with or without the messages their receives took, all come back valid.
+progress report, and logs of the reference core's faulty runs whose receives name no message, which
+the walk once called invalid (the property behind them, on logs that name their messages, is a check
+of its own: property_tests/raft/log_duplicates.py; the survey over hundreds of runs in every mode is
+`python -m meshcheck.property_tests.raft.log_duplicates`, docs/logs.md).
 """
 
 from __future__ import annotations
@@ -10,15 +12,10 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-import attrs
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from meshcheck.cli import main
-from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run
-from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.property_tests.raft.log_duplicates import blind, duplications, faulty_log, faulty_run
 from meshcheck.traces.logs import LogRecord, merge, read, reference
 from meshcheck.traces.logs.validate import Validator, stepper_for
 
@@ -84,54 +81,48 @@ def test_a_long_run_reports_progress(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [at for at, *_ in seen] == sorted(at for at, *_ in seen)
 
 
-def blind(records: list[LogRecord]) -> list[LogRecord]:
-    """The records as an implementation logs them that does not say which message a receive took."""
-    return [
-        attrs.evolve(r, params={k: v for k, v in r.params.items() if k != "m"})
-        if r.action.startswith("Handle")
-        else r
-        for r in records
-    ]
-
-
-def faulty_log(seed: int, variables: tuple[str, ...]) -> tuple[list[LogRecord], int]:
-    nodes, values, budget = validation_model()
-    schedule = Schedule(
-        seed=seed, ticks=800, drop=0.05, duplicate=0.2, delay=0.1, crash=0.1, partition=0.1
-    )
-    sim = cluster(
-        schedule, nodes, frozenset(), make=lambda n: values[(n - 1) % len(values)], budget=budget
-    )
-    run(sim, schedule, schedule.ticks)
-    trace = sim.trace()
-    duplicated = sum(1 for s in trace.steps if s.action == "DuplicateMessage")
-    per_node = reference.records(trace, f"seed-{seed}", variables=variables)
-    return merge(list(per_node.values())), duplicated
-
-
-# A receive may name its message or not, the log may hold every variable or five: each of the
-# reference core's faulty runs (duplications, drops, delays, crashes, partitions) validates.
-@settings(max_examples=6, deadline=None)
-@given(
-    seed=st.integers(1, 10_000),
-    variables=st.sampled_from([reference.FULL, reference.PARTIAL]),
-    named=st.booleans(),
-)
-def test_faulty_runs_of_the_reference_core_are_never_called_invalid(
-    seed: int, variables: tuple[str, ...], named: bool
-) -> None:
-    records, _ = faulty_log(seed, variables)
-    if not named:
-        records = blind(records)
-    verdict = Validator(stepper_for("Raft")).run(records, budget=120)
-    assert verdict.verdict != "invalid", verdict.render()
-
-
 def test_a_receive_that_names_no_message_may_take_a_duplicate() -> None:
     """A blind receive of a duplicated message is explained by an inferred duplication (seed 3's
     run: one was called invalid before the duplications of blind receives were inferred)."""
-    records, duplicated = faulty_log(3, reference.FULL)
-    assert duplicated > 0
-    verdict = Validator(stepper_for("Raft")).run(blind(records), budget=120)
+    trace = faulty_run(3)
+    assert duplications(trace) > 0
+    verdict = Validator(stepper_for("Raft")).run(
+        blind(faulty_log(trace, reference.FULL)), budget=120
+    )
     assert verdict.verdict == "valid", verdict.render()
     assert verdict.hidden > 0
+
+
+# Blind receives with partial state that the walk once called invalid: a leader's receive took a
+# second copy of an old reply while a newer reply of the same follower was in flight, the walk
+# gave it the newer one (nothing logged tells them apart), and a later AppendEntries carried a
+# nextIndex no candidate had. Explaining one earlier receive again with an old copy
+# (`Validator._backtrack`) makes these valid.
+@pytest.mark.parametrize(
+    "seed",
+    [
+        pytest.param(23, marks=pytest.mark.slow),  # 10 to 30 s: a frontier of 66 walked again
+        pytest.param(36, marks=pytest.mark.slow),
+        61,
+        76,
+    ],
+)
+def test_a_receive_of_an_old_copy_is_explained_again_when_a_later_record_needs_it(
+    seed: int,
+) -> None:
+    records = blind(faulty_log(faulty_run(seed), reference.PARTIAL))
+    verdict = Validator(stepper_for("Raft")).run(records, budget=120)
+    assert verdict.verdict == "valid", verdict.render()
+
+
+def test_two_receives_of_old_copies_are_unknown_never_invalid() -> None:
+    """Seed 108: s1 took old copies of s3's replies at two receives; no one receive explained
+    again makes s1.ndjson:37's AppendEntries possible, so the verdict is unknown, saying what
+    decides it (the messages logged), not invalid."""
+    records = blind(faulty_log(faulty_run(108), reference.PARTIAL))
+    verdict = Validator(stepper_for("Raft")).run(records, budget=120)
+    assert verdict.verdict == "unknown", verdict.render()
+    assert "s1.ndjson:37" in verdict.render() and "log each receive's message m" in verdict.render()
+    # the same run's log with its messages named is valid
+    named = Validator(stepper_for("Raft")).run(faulty_log(faulty_run(108), reference.PARTIAL))
+    assert named.verdict == "valid", named.render()

@@ -6,7 +6,9 @@ property_tests/raft/ run each with no bugs; the mutants command runs each with o
 reports which check killed it. The order puts the checks that kill fastest first: lockstep kills most
 mutants in seconds, the stored corpus costs nothing, trace validation needs free runs long enough
 for faults to matter, then the pure safety and liveness runs, and last the scripted leader-restart
-scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop).
+scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the
+restart-equivalence runs, and the logs of faulty runs through `meshcheck validate`'s walk
+(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_af
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
+from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
 from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
@@ -67,4 +70,10 @@ CHECKS: tuple[Check, ...] = (
     ),
     restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
     restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
+    Check(
+        "logs under duplication",
+        logs_under_duplication,
+        "free runs under duplication and loss, their NDJSON logs (full and partial state, the "
+        "no-op on and off) validated with every network fault inferred: each must be valid",
+    ),
 )

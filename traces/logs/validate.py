@@ -66,6 +66,9 @@ BACKTRACK = 5000
 # duplications inside the walk back for another (a message duplicated while a duplicate of another
 # was in flight)
 MAX_NESTED = 4
+# how far back (records) a receive that names no message is explained again when a later record
+# finds no explanation (`Validator._backtrack`)
+RETHINK = 64
 # candidates looked at for the diagnosis
 DIAGNOSE = 32
 # the default budget of one validation (seconds): past it the verdict is "unknown", never silence
@@ -259,6 +262,10 @@ class Validator:
         self._spent = False  # whether any hidden drop was made
         self._routes: dict[int, tuple[Value, Value] | None] = {}  # message fp -> (mdest, msource)
         self._failed: set[tuple[int, frozenset[int]]] = set()  # rewalks that found nothing
+        # backtracks (blind receive, failing record, frontier before it) that found nothing
+        self._failed_blind: set[tuple[int, int, frozenset[int]]] = set()
+        # whether a backtrack found a receive another message explains too (`_backtrack`)
+        self._rethought = False
         self._closest: list[State] | None = None  # a rewalk's frontier before the failing record
         # the budget and the progress report of the run under way (`_tick`)
         self._deadline: float | None = None
@@ -631,6 +638,8 @@ class Validator:
         self._plan = self._make_plan(prepared)
         self._dropped = set()
         self._failed = set()
+        self._failed_blind = set()
+        self._rethought = False
         self._spent = False
         self._deadline, self._progress = deadline, progress
         self._start, self._next_report = start, start + PROGRESS_AFTER
@@ -667,6 +676,12 @@ class Validator:
                 if not nxt:
                     self._inserted = 0
                     redone = self._rewalk(prepared, history, k, 0)
+                    if redone is not None:
+                        nxt = redone
+                        hidden += self._inserted
+                if not nxt:
+                    self._inserted = 0
+                    redone = self._backtrack(prepared, history, k)
                     if redone is not None:
                         nxt = redone
                         hidden += self._inserted
@@ -708,6 +723,18 @@ class Validator:
                             reason=again.reason + "\n  (with a second copy of the message in "
                             "flight: a duplication by the network, inferred)",
                         )
+                    if self._rethought and not found.enabled:
+                        # no candidate can take the step at all: what the log leaves out (a
+                        # leader's nextIndex, say) differs from every candidate's, and earlier
+                        # receives that took old copies, two or more of them, may be why
+                        return verdict(
+                            "unknown",
+                            k,
+                            reason=f"no candidate can take {p.record.source}; no earlier receive "
+                            "that names no message, explained again by an old copy, makes one "
+                            "that can, and two or more together were not searched (log each "
+                            "receive's message m to decide it)",
+                        )
                     return verdict("invalid", k, diagnosis=found)
                 if len(nxt) > self.max_frontier:
                     nxt = nxt[: self.max_frontier]
@@ -732,8 +759,41 @@ class Validator:
         its message in flight (None: no rewalk got that far)."""
         return self._closest
 
+    def _backtrack(
+        self, prepared: Sequence[_Prepared], history: list[list[State]], k: int
+    ) -> list[State] | None:
+        """Record k has no explanation, not even with a duplication of its own: perhaps an earlier
+        receive that names no message took a second copy of an old one, and the walk, which had
+        another message of that route in flight to explain it with, gave it that one instead (its
+        effects may differ only in what the log leaves out, nextIndex, say, until a later record
+        shows them). Each such receive of the last RETHINK records (the latest first) is explained
+        once more with a copy of a message that is no longer in flight (`_blind_rewalk`, `until`)
+        and the records after it walked again up to k; the frontier after k, or None. One receive
+        at a time: when two or more took old copies, no one of them explains k, and the verdict
+        is then "unknown" (`_rethought`), never "invalid": the search for every combination is
+        exponential, and a log whose receives name their message needs none of it."""
+        node = prepared[k].record.node
+        blind = [
+            b
+            for b in range(k - 1, max(-1, k - RETHINK), -1)
+            if prepared[b].message is None and self._shape(prepared[b].instance) is not None
+        ]
+        # k's own node's receives first: its state is what k disagrees with
+        blind.sort(key=lambda b: prepared[b].record.node != node)
+        for b in blind:
+            found = self._blind_rewalk(prepared, history, b, 0, until=k)
+            if found is not None:
+                return found
+        return None
+
     def _blind_rewalk(
-        self, prepared: Sequence[_Prepared], history: list[list[State]], k: int, depth: int
+        self,
+        prepared: Sequence[_Prepared],
+        history: list[list[State]],
+        k: int,
+        depth: int,
+        *,
+        until: int | None = None,
     ) -> list[State] | None:
         """Record k receives without naming its message, and no candidate explains it: perhaps
         it took a second copy of a message from its j to its i that was in flight earlier. Each
@@ -742,8 +802,15 @@ class Validator:
         record is then duplicated by TLC where it was last in flight and the records after
         walked again. The search used to duplicate (and drop) every message before every earlier
         receipt of the same kind, nested four deep: exponential in the log's length, so a short
-        log whose last record is no step of the spec never got its verdict."""
+        log whose last record is no step of the spec never got its verdict. With `until`
+        (`_backtrack`): record k was explained, and a later one, `until`, was not; only messages
+        no longer in flight are tried at k (a copy of one in flight explains nothing new there),
+        and the walk goes on to `until`."""
         p = prepared[k]
+        end = k if until is None else until
+        key = (k, end, frozenset(s.fingerprint for s in history[k]))
+        if until is not None and key in self._failed_blind:
+            return None
         route = (p.instance.params.get("i"), p.instance.params.get("j"))
         last_seen: dict[
             int, tuple[Any, int]
@@ -755,12 +822,17 @@ class Validator:
                     if fp not in last_seen and self._route(m) == route:
                         last_seen[fp] = (m, t)
         for m, t in last_seen.values():
-            copies = [x for x in (self._with_copy(c, m) for c in history[k]) if x is not None]
+            fresh = (c for c in history[k] if until is None or self._count(c, m) == 0)
+            copies = [x for x in (self._with_copy(c, m) for c in fresh) if x is not None]
             if not copies or not self._advance(copies, p):
                 continue
-            found = self._walk_from(prepared, history, t, k, self._hidden(history[t], m), depth)
+            if until is not None:
+                self._rethought = True
+            found = self._walk_from(prepared, history, t, end, self._hidden(history[t], m), depth)
             if found is not None:
                 return found
+        if until is not None:
+            self._failed_blind.add(key)
         return None
 
     def _walk_from(
