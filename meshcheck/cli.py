@@ -315,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from meshcheck.campaign.command import add_parser as add_campaign  # light: argparse only
     from meshcheck.claims.command import add_parser as add_claims  # light: argparse only
+    from meshcheck.scenarios_cmd import add_parser as add_scenarios  # light: argparse only
 
+    add_scenarios(sub)
     add_campaign(sub)
 
     add_claims(sub)
@@ -377,6 +379,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _protocols()
     if args.command == "doctor":
         return _doctor()
+    if args.command == "scenarios":
+        from meshcheck.scenarios_cmd import run_scenarios
+
+        return run_scenarios(args)
     if args.command == "campaign":
         from meshcheck.campaign.command import run_campaign
 

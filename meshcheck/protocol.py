@@ -130,6 +130,9 @@ class Protocol:
     # its coverage: a meshcheck.coverage.CoverageSpec, the named rare conditions the coverage report
     # counts (how a step shows each, how rare a state is); None: actions and states only
     coverage: Ref | None = None
+    # a Raft-shaped implementation's target for the directed scenarios (`meshcheck scenarios`,
+    # property_tests/directed/): a property_tests.directed.target.RaftTarget; None: not Raft-shaped
+    directed: Ref | None = None
 
     def all_models(self) -> tuple[Models, ...]:
         """Its spec's models, then the further specs'."""

@@ -48,6 +48,7 @@ from meshcheck.impl.adapters.contract import (
     Ghost,
     NdjsonLog,
     SpecStep,
+    Stamped,
     raft_committed,
 )
 from meshcheck.impl.base.effects import (
@@ -78,9 +79,11 @@ from meshcheck.impl.raft.node import ELECTION, Replicate
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.descriptor import RAFT
+from meshcheck.property_tests.raft.directed import wire as core_wire
 from meshcheck.property_tests.raft.free_runs import read_query, schedules, unique_write
 from meshcheck.property_tests.raft.safety import (
     election_safety,
@@ -417,6 +420,40 @@ def checks_with(driver: type[CoreDriver] = CoreDriver) -> tuple[Check, ...]:
 
 CHECKS = checks_with()
 
+
+# -- the directed scenarios (property_tests/directed/): the adapted core as a Raft-shaped target --
+
+
+def directed_cluster(
+    nodes: int, seed: int, bugs: frozenset[str], faults: Faults, log: NdjsonLog | None
+) -> Simulator[Any]:
+    servers = tuple(f"s{k}" for k in range(1, nodes + 1))
+    config = SimConfig(seed=seed, faults=faults)
+    return Simulator(plugin(servers, bugs, log=log), servers, config)
+
+
+def directed_wire(message: Any) -> Wire | None:
+    """The core's messages, unwrapped from the adapter's `Stamped`, as the reference core's
+    target reads them (the same classes)."""
+    return core_wire(message.body if isinstance(message, Stamped) else message)
+
+
+def directed_violated(state: Mapping[str, Value], safe: Mapping[str, Value] | None) -> list[str]:
+    return [name for name, holds in INVARIANTS.items() if not holds(state)]
+
+
+TARGET = RaftTarget(
+    protocol=NAME,
+    cluster=directed_cluster,
+    wire=directed_wire,
+    view=lambda node: view_of_state(node.state()),
+    violated=directed_violated,
+    storm=STORM,
+    spec="Raft",
+    logs="adapter",
+    notes="impl/raft through the adapter contract, whole batches",
+)
+
 EXAMPLE = Protocol(
     name=NAME,
     title="impl/raft driven only through the adapter contract (README: Adding an implementation)",
@@ -424,4 +461,5 @@ EXAMPLE = Protocol(
     actions=RAFT.actions,
     bugs="tests.adapter_example:BUGS",
     checks="tests.adapter_example:CHECKS",
+    directed="tests.adapter_example:TARGET",
 )

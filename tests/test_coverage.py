@@ -51,10 +51,13 @@ TAIL = ["ClientRead(i=s1)", "HandleAppendEntriesRequest(i=s1, j=s2)"]
 
 def test_a_hand_made_run_hits_exactly_the_conditions_it_has() -> None:
     """Two leaders from s2's win of term 2 through its send and s1's read (3 states), one stale
-    leader's read, one conflicting suffix deleted; no stale snapshot."""
+    leader's read, one conflicting suffix deleted, which deposes s1 with its uncommitted v1 and
+    v2 (a directed scenario's situation, partitioned-leader); no stale snapshot."""
     (init,) = RAFT.stepper().init_states()
     seen = coverage.steps("raft", as_steps(init, walk(COMPETING + TAIL)))
-    assert seen.rare == Counter(two_leaders=3, stale_leader_read=1, conflict_truncated=1)
+    assert seen.rare == Counter(
+        two_leaders=3, stale_leader_read=1, conflict_truncated=1, deposed_with_uncommitted=1
+    )
     assert seen.actions["HandleAppendEntriesRequest"] == 2 and sum(seen.actions.values()) == 15
     assert seen.actions["AppendEntries"] == 2 and seen.actions["ClientRead"] == 1
     # the same path without the conflict: s1 takes s2's batch before writing anything of its own
@@ -112,7 +115,9 @@ def test_lockstep_steps_are_recorded_and_replays_are_not() -> None:
     finally:
         seen = coverage.stop()["raft"]
     assert seen.lockstep_steps == len(path) and len(seen.lockstep_states) == len(path)
-    assert seen.rare == Counter(two_leaders=3, stale_leader_read=1, conflict_truncated=1)
+    assert seen.rare == Counter(
+        two_leaders=3, stale_leader_read=1, conflict_truncated=1, deposed_with_uncommitted=1
+    )
 
 
 def test_a_free_run_is_recorded_once_with_every_step_of_its_trace() -> None:
@@ -204,7 +209,7 @@ def test_the_report_names_what_was_never_hit(
     assert main(["coverage", str(tmp_path), "--protocol", "raft"]) == 0
     out = capsys.readouterr().out
     head = next(line for line in out.splitlines() if line.startswith("| raft "))
-    assert [c.strip() for c in head.split("|")[1:-1]] == ["raft", "1/16", "2", "2", "0", "1/4"]
+    assert [c.strip() for c in head.split("|")[1:-1]] == ["raft", "1/16", "2", "2", "0", "1/10"]
     lines = {line.split("|")[2].strip(): line for line in out.splitlines() if "| raft" in line}
     assert "never" in lines["stale_snapshot"] and "never" not in lines["two_leaders"]
     summary = coverage.summaries(coverage.merge_dir(tmp_path), ["raft"])[0]
@@ -212,6 +217,12 @@ def test_the_report_names_what_was_never_hit(
         "conflict_truncated",
         "stale_snapshot",
         "stale_leader_read",
+        "older_entry_on_majority",
+        "success_answer_lost",
+        "stale_success_answer",
+        "restart_after_vote",
+        "deposed_with_uncommitted",
+        "far_behind_rejection",
     )
 
 
@@ -230,10 +241,10 @@ def test_verify_has_a_coverage_row_per_protocol(tmp_path: Path) -> None:
     assert [r.name for r in rows] == [n for n, p in registry.protocols().items() if p.actions]
     raft = next(r for r in rows if r.name == "raft")
     assert (raft.kind, raft.result, raft.count, raft.unit) == ("coverage", "pass", 2, "states")
-    assert "actions 1/16" in raft.detail and "rare conditions 1/4" in raft.detail
+    assert "actions 1/16" in raft.detail and "rare conditions 1/10" in raft.detail
     assert "never hit: conflict_truncated, stale_snapshot, stale_leader_read" in raft.detail
     table = summarize([Row("tests", "x", "pass", 1, "examples", 0.1), raft])
-    assert "| coverage | raft" in table and "rare conditions 1/4" in table
+    assert "| coverage | raft" in table and "rare conditions 1/10" in table
 
 
 def test_verify_shows_the_client_histories_checked_as_a_row(tmp_path: Path) -> None:

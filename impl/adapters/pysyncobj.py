@@ -80,7 +80,8 @@ with what made the validator reject every run until the mapping said it:
 - the vote that makes a candidate leader is written with the no-op already in its log (Raft.tla's
   HandleRequestVoteResponse appends it in that step), not as a ClientRequest after it;
 - client values: Raft.tla's Value is the validation model's finite set (v1, v2), PySyncObj's
-  commands are unbounded: `spec_value` maps each onto one of them (the no-op onto NoOp);
+  commands are unbounded: `spec_value` (impl/adapters/spec_values.py) maps each onto one of
+  them (the no-op onto NoOp);
 - AppendEntries and HandleAppendEntriesRequest carry the spec's message `m` built from PySyncObj's
   (`append_request`), so the validator need not guess the batch nor the leader's nextIndex;
 - a leader's commitIndex is left out of the records of its receives and ticks; every node's
@@ -163,11 +164,9 @@ other rejection (no entry at prevLogIndex: its last index + 1, Raft.tla's hint) 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import pickle
 import random as _random
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -187,8 +186,8 @@ from meshcheck.impl.adapters.contract import (
     NdjsonLog,
     SpecStep,
     raft_committed,
-    to_json,
 )
+from meshcheck.impl.adapters.spec_values import log_view
 from meshcheck.impl.base.effects import Put, Reply, SetTimer, Splice, Write
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -475,48 +474,6 @@ def message_record(message: Any) -> Value:
         else:
             fields[k] = repr(v)
     return FrozenDict(fields)
-
-
-# -- the NDJSON log's values ---------------------------------------------------------------------------
-
-# The validation model's client values (property_tests/raft/models/Logs.cfg: Value = {v1, v2})
-SPEC_VALUES = ("v1", "v2")
-_VIEWED: dict[FrozenDict, FrozenDict] = {}
-
-
-def spec_value(value: Value) -> Value:
-    """A command as one of the validation model's values: the no-op as the spec's NoOp, any other
-    (a write, a read through the log) as SPEC_VALUES[crc32 of its JSON mod 2]. Raft.tla's Value is
-    a finite set of model values; PySyncObj's commands are unbounded, so the log's refinement maps
-    them onto two (an entry replaced by another of the same term is seen when they map apart)."""
-    if value == NOOP:
-        return NOOP
-    text = json.dumps(to_json(value), sort_keys=True, separators=(",", ":"))
-    return SPEC_VALUES[zlib.crc32(text.encode()) % len(SPEC_VALUES)]
-
-
-def _viewed(entry: FrozenDict) -> FrozenDict:
-    found = _VIEWED.get(entry)
-    if found is None:
-        if len(_VIEWED) > 100_000:
-            _VIEWED.clear()
-        found = _VIEWED[entry] = FrozenDict(
-            {"term": entry["term"], "value": spec_value(entry["value"])}
-        )
-    return found
-
-
-def log_view(name: str, value: Value) -> Value:
-    """What the NDJSON log writes for a parameter or variable (AdapterPlugin's `log_view`): a
-    client value `v`, each log entry's value and each entry an AppendEntries message `m` carries
-    through `spec_value`, the rest as it is."""
-    if name == "v":
-        return spec_value(value)
-    if name == "log" and isinstance(value, tuple):
-        return tuple(_viewed(e) if isinstance(e, FrozenDict) else e for e in value)
-    if name == "m" and isinstance(value, FrozenDict) and "mentries" in value:
-        return FrozenDict({**value, "mentries": log_view("log", value["mentries"])})
-    return value
 
 
 def append_request(message: Mapping[str, Any], source: str, dest: str) -> FrozenDict | None:

@@ -49,4 +49,5 @@ PYSYNCOBJ = Protocol(
     harness="meshcheck.property_tests.pysyncobj.harness:HARNESS",
     corpus="pysyncobj",
     property_tests=("property_tests/pysyncobj",),
+    directed="meshcheck.property_tests.pysyncobj.directed:TARGET",
 )

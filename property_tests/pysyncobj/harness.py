@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pysyncobj import free_runs, scenarios
+from meshcheck.property_tests.pysyncobj import directed, free_runs, scenarios
 from meshcheck.property_tests.pysyncobj.restarts import check_restarts
 
 HARNESS = Harness(
@@ -17,6 +17,7 @@ HARNESS = Harness(
         "safety": free_runs.check_safety,
         "stale_append": scenarios.check_stale_append,
         "restarts": check_restarts,
+        "scenario": directed.check_scenario,
     },
     schedules=(shared,),
 )

@@ -10,6 +10,19 @@ for a lockstep step (TLC's states) and a free run's step (the refinement's abstr
   has a higher term (thesis section 6.4: the read must fail its quorum round, or be confirmed
   before the leader was deposed);
 - two_leaders: two servers lead at once, in different terms (the older one not yet told).
+
+The situations of the directed scenarios (property_tests/directed/library.py), so that the report
+says whether free runs and lockstep reach them by chance:
+
+- older_entry_on_majority: a server wins an election while an entry of an older term that it
+  lacks, not committed, is stored on a majority (the Raft paper's Figure 8 (d));
+- success_answer_lost: the network loses a follower's successful AppendEntries answer;
+- stale_success_answer: a leader takes a successful answer whose match is below what it already
+  knows of that follower (reordered or duplicated);
+- restart_after_vote: a server restarts having voted in its term for a candidate still running;
+- deposed_with_uncommitted: a leader steps down holding entries past its commitIndex;
+- far_behind_rejection: a leader takes a rejection from a follower whose log differs from its own
+  at ten or more indexes (missing or conflicting: several step-backs to come).
 """
 
 from __future__ import annotations
@@ -27,7 +40,14 @@ CONDITIONS = (
     Rare("stale_snapshot", "an InstallSnapshot at or below the receiver's commitIndex arrives"),
     Rare("stale_leader_read", "a deposed leader registers or serves a read"),
     Rare("two_leaders", "two leaders at once, in different terms"),
+    Rare("older_entry_on_majority", "a leader elected lacking an older entry on a majority"),
+    Rare("success_answer_lost", "a follower's successful AppendEntries answer is lost"),
+    Rare("stale_success_answer", "a leader takes a success below the follower's known match"),
+    Rare("restart_after_vote", "a server restarts having voted for a running candidate"),
+    Rare("deposed_with_uncommitted", "a leader steps down holding uncommitted entries"),
+    Rare("far_behind_rejection", "a leader is rejected by a follower 10+ entries apart"),
 )
+FAR = 10  # indexes at which two logs differ for a follower to count as far behind
 
 
 def _entry(state: Mapping[str, Any], i: Any, index: int) -> Any:
@@ -65,7 +85,75 @@ def detect(
     leaders = {after["currentTerm"][s] for s, r in after["role"].items() if r == LEADER}
     if len(leaders) > 1:
         found.append("two_leaders")
+    found.extend(_scenario_conditions(before, action, params, after))
     return found
+
+
+def _scenario_conditions(
+    before: Mapping[str, Any], action: str, params: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[str]:
+    """The directed scenarios' situations a step shows (the module's docstring)."""
+    found = []
+    i = params.get("i")
+    role = before["role"]
+    deposed = i is not None and role.get(i) == LEADER and after["role"][i] != LEADER
+    if deposed and _last(before, i) > before["commitIndex"][i]:
+        found.append("deposed_with_uncommitted")
+    elected = i is not None and role.get(i) != LEADER and after["role"].get(i) == LEADER
+    if elected and _older_on_majority(after, i):
+        found.append("older_entry_on_majority")
+    if action == "Restart" and i is not None:
+        voted = before["votedFor"][i]
+        term = before["currentTerm"][i]
+        if voted in role and role[voted] == "Candidate" and before["currentTerm"][voted] == term:
+            found.append("restart_after_vote")
+    gone = _bag(before["messages"]) - _bag(after["messages"])
+    answers = [
+        m for m in gone if isinstance(m, Mapping) and m.get("mtype") == "AppendEntriesResponse"
+    ]
+    if action == "DropMessage" and any(m["msuccess"] for m in answers):
+        found.append("success_answer_lost")
+    if action == "HandleAppendEntriesResponse" and i is not None:
+        j = params["j"]
+        for m in answers:
+            if m["msuccess"] and m["mmatchIndex"] < before["matchIndex"][i][j]:
+                found.append("stale_success_answer")
+            if not m["msuccess"] and _apart(before, i, j) >= FAR:
+                found.append("far_behind_rejection")
+    return found
+
+
+def _last(state: Mapping[str, Any], i: Any) -> int:
+    last: int = state["snapshotIndex"][i] + len(state["log"][i])
+    return last
+
+
+def _apart(state: Mapping[str, Any], i: Any, j: Any) -> int:
+    """The indexes at which j's log lacks or differs from i's entry."""
+    return sum(
+        _entry(state, j, k) != _entry(state, i, k)
+        for k in range(state["snapshotIndex"][i] + 1, _last(state, i) + 1)
+    )
+
+
+def _older_on_majority(state: Mapping[str, Any], leader: Any) -> bool:
+    """Figure 8 (d): some entry of a term below the new leader's, not committed, is on a
+    majority of servers but not in the new leader's log at its index."""
+    servers = list(state["role"])
+    term = state["currentTerm"][leader]
+    committed = len(state["committed"])
+    top = max(_last(state, s) for s in servers)
+    for k in range(committed + 1, top + 1):
+        held = Counter(_entry(state, s, k) for s in servers)
+        for entry, count in held.items():
+            if (
+                entry is not None
+                and entry["term"] < term
+                and count * 2 > len(servers)
+                and _entry(state, leader, k) != entry
+            ):
+                return True
+    return False
 
 
 def _bag(messages: Any) -> Counter[Any]:

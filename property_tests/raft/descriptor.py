@@ -51,4 +51,5 @@ RAFT = Protocol(
     corpus="raft",
     property_tests=("property_tests/raft",),
     coverage="meshcheck.property_tests.raft.coverage:COVERAGE",
+    directed="meshcheck.property_tests.raft.directed:TARGET",
 )

@@ -1,0 +1,219 @@
+"""Running a directed scenario on a target: its verdict, and a failure's replayable artefacts.
+
+`outcome(target, scenario, seed, bugs)` runs one scenario (property_tests/directed/library.py) on a
+fresh cluster of the target and judges it, in this order:
+
+- the script's own steps: `Unreached` (the set-up missed its situation), `Broken` (its property
+  failed), or the implementation raising (a `CheckFailed` of the simulator's run);
+- then, whatever the script said, the whole recorded trace: the target's safety invariants of
+  Raft.tla after every step, no two nodes applying different values at one index (the
+  simulator's checker), and the client-history checks (property_tests/histories.py).
+
+The verdict is `pass` (reached, and everything held), `fail` (something broke, reached or not) or
+`unreached` (nothing broke, but the scenario did not test what it is about: a defect of the
+scenario or a limit of the implementation, never a pass).
+
+A failing run's trace is written as ITF with what re-runs it (`#meta.rerun`: the protocol's
+harness check "scenario" on the schedule `Schedule(seed, ticks=0, scenario=NAME)`, replayed by
+`meshcheck trace replay`), and its NDJSON log beside it, which `meshcheck validate` reads
+(`write_artefacts`). `check` is the one-run check the harnesses re-run by.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import attrs
+
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.spec_values import log_view
+from meshcheck.impl.base.trace import Trace
+from meshcheck.property_tests.directed.library import BY_NAME, Scenario
+from meshcheck.property_tests.directed.script import Broken, Script, Unreached
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule, failure
+from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.record import Rerun, replay_command, with_rerun
+from meshcheck.traces import itf
+from meshcheck.traces.logs import reference
+from meshcheck.traces.logs.format import LogRecord, write
+
+Verdict = Literal["pass", "fail", "unreached"]
+CHECK = "scenario"  # the name of the re-run check in the protocols' harnesses
+
+
+@attrs.frozen
+class Outcome:
+    """One scenario on one target: reached (what the script found), the verdict, what broke."""
+
+    protocol: str
+    scenario: str
+    seed: int
+    bugs: tuple[str, ...]
+    reached: str | None
+    verdict: Verdict
+    problem: str | None
+    seconds: float
+    trace: Trace | None = attrs.field(default=None, repr=False, eq=False)
+    log: tuple[dict[str, Any], ...] = attrs.field(default=(), repr=False, eq=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "bugs": list(self.bugs),
+            "reached": self.reached,
+            "verdict": self.verdict,
+            "problem": self.problem,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def schedule_of(scenario: str, seed: int) -> Schedule:
+    """The schedule a scenario's run is named by (`#meta.rerun`): its seed and the scenario."""
+    return Schedule(seed=seed, ticks=0, scenario=scenario)
+
+
+def scenario_of(schedule: Schedule) -> Scenario:
+    name = schedule.knob("scenario", "")
+    if name not in BY_NAME:
+        raise ValueError(f"no directed scenario {name!r} (scenarios: {', '.join(BY_NAME)})")
+    return BY_NAME[name]
+
+
+def outcome(
+    target: RaftTarget, scenario: Scenario, seed: int = 1, bugs: frozenset[str] = frozenset()
+) -> Outcome:
+    """Run `scenario` on `target` (with the mutants `bugs`) and judge it."""
+    started = time.perf_counter()
+    schedule = schedule_of(scenario.name, seed)
+    log = NdjsonLog(f"{target.protocol}-{scenario.name}") if target.logs == "adapter" else None
+    problem: str | None = None
+    unreached: str | None = None
+    with target.running(bugs):
+        s = Script(target, schedule, scenario.nodes, bugs, log)
+        try:
+            scenario.script(s)
+            if s.reached is None:
+                unreached = "the script ended without saying its situation was reached"
+        except Unreached as missed:
+            unreached = str(missed)
+        except Broken as broken:
+            problem = str(broken)
+        except CheckFailed as raised:  # the implementation raised, or the run stormed
+            problem = raised.message.split(": ", 2)[-1]
+    trace = s.sim.trace()
+    problem = problem or _trace_problem(target, s, trace)
+    verdict: Verdict = "fail" if problem else ("unreached" if unreached else "pass")
+    return Outcome(
+        protocol=target.protocol,
+        scenario=scenario.name,
+        seed=seed,
+        bugs=tuple(sorted(bugs)),
+        reached=s.reached,
+        verdict=verdict,
+        problem=problem or unreached,
+        seconds=time.perf_counter() - started,
+        trace=trace,
+        log=tuple(log.records) if log is not None else (),
+    )
+
+
+def _trace_problem(target: RaftTarget, s: Script, trace: Trace) -> str | None:
+    """What the whole run breaks: an invariant after a step, a divergence, the client history."""
+    steps = trace.steps
+    for k in range(1, len(steps)):
+        names = target.violated(steps[k].state, steps[k - 1].state)
+        if names:
+            step = steps[k]
+            return (
+                f"step {k} {step.label()} at t={step.meta.get('time')} violates {', '.join(names)}"
+            )
+    if s.sim.divergences:
+        node, index, first, value = s.sim.divergences[0]
+        return f"{node} applied {value!r} at index {index}, where {first!r} was applied before"
+    return check_history(s.sim)
+
+
+def check(target: RaftTarget, schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
+    """The one-run check a protocol's harness re-runs a recorded scenario failure by: CheckFailed
+    (with the run's trace) unless the scenario passes. `nodes` is the scenario's own size."""
+    found = outcome(target, scenario_of(schedule), schedule.seed, bugs)
+    if found.verdict != "pass":
+        assert found.trace is not None
+        raise failure(f"{found.verdict}: {found.problem}", schedule, found.trace)
+
+
+@attrs.frozen
+class Artefacts:
+    """A failing run written out: its trace, its NDJSON log, and the commands that replay them."""
+
+    trace: Path
+    log: Path
+    replay: str
+    validate: str
+
+
+def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefacts:
+    """Write a failing outcome's ITF trace (with what re-runs it) and its NDJSON log to `folder`."""
+    assert found.trace is not None
+    scenario = BY_NAME[found.scenario]
+    stem = f"{found.protocol}-{found.scenario}"
+    rerun = Rerun(
+        found.protocol,
+        CHECK,
+        scenario.nodes,
+        repr(schedule_of(found.scenario, found.seed)),
+        found.bugs,
+    )
+    trace = with_rerun(found.trace, rerun)
+    folder.mkdir(parents=True, exist_ok=True)
+    trace_path = itf.write(trace, folder / f"{stem}.itf.json")
+    log_path = folder / f"{stem}.ndjson"
+    if target.logs == "adapter":
+        with log_path.open("w", encoding="utf-8") as out:
+            _write_records(found.log, out)
+    else:
+        write(_trace_records(found.trace, stem), log_path)
+    shown = _shown(log_path)
+    servers = ",".join(str(n) for n in found.trace.meta.get("nodes", ()))
+    extra = f" --set 'Server={{{servers}}}'" if scenario.nodes != 3 else ""
+    return Artefacts(
+        trace_path,
+        log_path,
+        replay_command(trace_path, trace),
+        f"meshcheck validate --spec {target.spec}{extra} {shown}",
+    )
+
+
+def _write_records(records: tuple[dict[str, Any], ...], out: IO[str]) -> None:
+    import json
+
+    for record in records:
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def _trace_records(trace: Trace, run: str) -> list[LogRecord]:
+    """The reference core's log from its trace (traces/logs/reference.py), the five variables
+    most implementations expose, client values as the validation model's (`log_view`)."""
+    per_node = reference.records(trace, run, variables=reference.PARTIAL)
+    merged = sorted(
+        (r for records in per_node.values() for r in records), key=lambda r: (r.clock, r.node)
+    )
+    return [
+        attrs.evolve(
+            r,
+            params={k: log_view(k, v) for k, v in r.params.items()},
+            state={k: log_view(k, v) for k, v in r.state.items()},
+        )
+        for r in merged
+    ]
+
+
+def _shown(path: Path) -> str:
+    here = Path.cwd()
+    return str(path.relative_to(here) if path.is_relative_to(here) else path)
