@@ -925,6 +925,19 @@ CATALOGUE: dict[str, str] = {
     + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
     raft_mutants.PENDING_WRITES_PERSISTED: R
     + "test_a_restarted_leader_answers_none_of_the_writes_it_held",
+    raft_mutants.STALE_MATCH_INDEX: R + "test_leaders_update_next_and_match_index_on_success",
+    raft_mutants.COMMIT_INDEX_LOWERED: (
+        R + "test_append_entries_rule_5_commit_up_to_min_of_leader_commit_and_last_new_entry"
+    ),
+    raft_mutants.MATCH_PAST_LAST: (
+        R + "test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix"
+    ),
+    raft_mutants.BACKUP_BELOW_MATCH: (
+        R + "test_leaders_skip_back_to_the_followers_hint_in_one_round_trip"
+    ),
+    raft_mutants.COMMIT_STOPS_AT_OLDER_TERM: (
+        R + "test_leaders_commit_only_entries_of_their_term_by_counting"
+    ),
 }
 
 
