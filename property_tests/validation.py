@@ -11,7 +11,8 @@ the cost of a step.
 What is the protocol's (`Validation`): which action instance a step of the trace is (Raft's handlers
 choose their message inside the action, so the trace's `m` is no parameter of TLC's instance),
 whether a step that matches no successor of its instance may be looked for among every action's
-(`Stepper.find_step`), the invariants checked in Python on every state, and where the model's bounds
+(`Stepper.find_step`), the invariants checked in Python on every state and the action properties on
+every pair of consecutive states, and where the model's bounds
 end (PBFT: views and sequence numbers; what lies beyond is not checked).
 """
 
@@ -50,6 +51,10 @@ def _everywhere(state: Mapping[str, Any]) -> bool:
     return True
 
 
+def _no_transition(before: Step, after: Step) -> list[str]:
+    return []
+
+
 @attrs.frozen
 class Validation:
     """What the walk needs of a protocol (see the module)."""
@@ -62,6 +67,9 @@ class Validation:
     invariants: Callable[[Mapping[str, Value], Mapping[str, Value] | None], list[str]] = _none
     # whether a state of the run lies inside the model: the walk stops at the first that does not
     in_bounds: Callable[[Mapping[str, Any]], bool] = _everywhere
+    # the action properties a step (the one before, the one taken) breaks, checked in Python on
+    # every pair of consecutive states (TLC checks them of the spec's own steps in its models)
+    transitions: Callable[[Step, Step], list[str]] = _no_transition
 
 
 _INSTANCES: dict[int, frozenset[ActionInstance]] = {}
@@ -138,6 +146,8 @@ def first_bad_step(
             states.append(after)
             before = after
         names = validation.invariants(step.state, steps[k - 1].state if k else None)
+        if k:
+            names = names + validation.transitions(steps[k - 1], step)
         if names:
             return k, f"violates {', '.join(names)}"
         last = k == len(steps) - 1 or not validation.in_bounds(steps[k + 1].state)

@@ -465,6 +465,23 @@ ReplyCorrect ==
         \E i \in Honest : a.seq <= Len(executed[i]) /\ executed[i][a.seq] = a.req
 
 -----------------------------------------------------------------------------
+\* Action properties: what no single step may do. TLC checks a property unsoundly under VIEW or
+\* SYMMETRY (tlaplus/tlaplus#59), so these are checked in PBFT_transitions.cfg, a model without the
+\* deep model's VIEW; the Python checks evaluate them on every pair of consecutive states of a run
+\* (property_tests/pbft/transitions.py, the same names). The spec has no crash: a replica that
+\* restarts must come back in the view and with the stable checkpoint it had (impl/pbft/replica.py
+\* persists both before the step's sends), so a restart is no exception to either.
+
+\* An honest replica's view never decreases (section 4.4): it moves to v + 1 when it starts a view
+\* change, and accepts a NEW-VIEW only for a later view or the one it is changing to, so a delayed
+\* NEW-VIEW or VIEW-CHANGE of an earlier view never takes it back.
+ViewMonotonic == [][\A i \in Honest : view'[i] >= view[i]]_vars
+
+\* An honest replica's stable checkpoint, its low watermark h, never goes back (section 4.3: the log
+\* at and below it is discarded once it is stable); a NEW-VIEW's lower min-s leaves it where it is.
+StableCheckpointMonotonic == [][\A i \in Honest : stable'[i] >= stable[i]]_vars
+
+-----------------------------------------------------------------------------
 \* Liveness (LiveSpec, PBFT_liveness.cfg)
 
 \* Some honest replica is eventually working normally in a view whose primary is honest.

@@ -657,6 +657,37 @@ StateMachineSafety ==
 ReadLinearizable ==
     \A i \in Server : reads[i].served => reads[i].index >= readFloor[i]
 
+\* The leader's bookkeeping (Figure 2, "Volatile state on leaders"): a leader knows a server to
+\* hold no entry the leader itself lacks, and the next entry it sends a server lies past what the
+\* server is known to hold (Figure 2's "initialized to leader last log index + 1" and "0"). Outside
+\* the Leader role both are at their initial values (VolatileNormalForm), where they hold too.
+MatchIndexBounded ==
+    \A i \in Server : role[i] = Leader => \A j \in Server : matchIndex[i][j] <= LastIndex(i)
+
+NextIndexAboveMatch ==
+    \A i \in Server : role[i] = Leader => \A j \in Server : nextIndex[i][j] > matchIndex[i][j]
+
+-----------------------------------------------------------------------------
+\* Action properties: what no single step may do. TLC checks a property unsoundly under SYMMETRY
+\* (tlaplus/tlaplus#59), so these are checked in models without it (Raft_transitions.cfg,
+\* RaftPipelined_transitions.cfg); the Python checks evaluate them on every pair of consecutive
+\* states of a run (property_tests/raft/safety.py, the same names).
+
+\* A server's commitIndex never decreases: what it knew committed stays committed (section 5.4.3).
+\* The one exception is Restart(i): commitIndex is volatile (Figure 2), and a restarted server falls
+\* back to what its snapshot holds; it learns the rest again from the leader.
+CommitIndexMonotonic ==
+    [][\A i \in Server : commitIndex'[i] >= commitIndex[i] \/ Restart(i)]_vars
+
+\* A leader's matchIndex[j] never decreases while it leads in one term (Figure 2: "increases
+\* monotonically"): a reordered, older success must not move it back. Each time a server becomes
+\* leader its matchIndex starts again at 0: a Restart, a step-down or a newer term ends the
+\* leadership first (role' # Leader or a new term), so none is an exception here.
+MatchIndexMonotonic ==
+    [][\A i \in Server :
+          (role[i] = Leader /\ role'[i] = Leader /\ currentTerm'[i] = currentTerm[i]) =>
+              \A j \in Server : matchIndex'[i][j] >= matchIndex[i][j]]_vars
+
 -----------------------------------------------------------------------------
 \* Liveness (checked with LiveSpec in Raft_liveness.cfg)
 
@@ -667,5 +698,22 @@ EventuallyLeader == <>[](\E i \in Server : role[i] = Leader)
 \* accepted, is committed on every server.
 EventuallyAllCommitted ==
     <>[](\E i \in Server : role[i] = Leader /\ \A j \in Server : commitIndex[j] = LastIndex(i))
+
+\* The highest index of i's own term that a quorum stores by i's matchIndex (i counts itself), or
+\* i's commitIndex when there is none above it: what the commit rule lets i commit (section 5.4.2).
+StoredOfOwnTerm(i) ==
+    LET stored == {n \in (commitIndex[i] + 1)..LastIndex(i) :
+                      /\ TermAt(i, n) = currentTerm[i]
+                      /\ Quorum({i} \cup {k \in Server : matchIndex[i][k] >= n})}
+    IN IF stored = {} THEN commitIndex[i] ELSE SetMax(stored)
+
+\* A leader's commitIndex reaches every entry of its term that a quorum stores, unless it stops
+\* leading first (section 5.3; the Figure 8 rule of 5.4.2 never makes it stop at an entry of an
+\* earlier term below one of its own). Here a leader commits in the step that tells it of the
+\* quorum, so this holds at once; an implementation may take longer, and the free runs bound
+\* it once the network is calm (property_tests/raft/free_runs.py, LeaderCommitsStoredEntries).
+LeaderCommitsStoredEntries ==
+    \A i \in Server : (role[i] = Leader /\ StoredOfOwnTerm(i) > commitIndex[i])
+                         ~> (role[i] # Leader \/ StoredOfOwnTerm(i) = commitIndex[i])
 
 =============================================================================

@@ -60,6 +60,10 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     # (traces/counterexamples/pbft/prepared_counts_primary.itf.json) kills it before the
     # certificate property does (docs/certificates.md)
     assert killers.pop("prepared_counts_primary") == "stored traces", render(outcomes)
+    # a replica's view or stable checkpoint going back: lockstep names the action property
+    # (ViewMonotonic after a NEW-VIEW the driver delivers late, StableCheckpointMonotonic)
+    moved_back = {"stale_new_view_accepted", "stable_checkpoint_moves_back"}
+    assert {killers[m] for m in moved_back} == {"lockstep"}, render(outcomes)
     assert set(killers.values()) == {"lockstep"}, render(outcomes)
 
 
@@ -91,6 +95,8 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     assert len(BUGS) >= 6
     killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
     assert killers.pop("qc_of_2f_votes") == "thresholds at every n", render(outcomes)
+    # a lock that moves down: its stored run, where the free runs' LockMonotonic fails
+    assert killers["lock_moves_down"] == "stored runs", render(outcomes)
     assert set(killers.values()) == {"stored runs"}, render(outcomes)
 
 

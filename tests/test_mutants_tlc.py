@@ -39,6 +39,10 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
         # a table that outlives its server object is no spec action's mistake: the spec's state
         # is its variables, and a restart keeps only the persistent ones
         "pending_writes_outlive_restart",
+        # the spec's commit rule takes the highest index a quorum stores at once; a rule that
+        # stops at an earlier term's entry shows only as a liveness lasso of the liveness model
+        # (half a minute of TLC), where the free runs' bounded LeaderCommitsStoredEntries kills it
+        "commit_stops_at_older_term",
     }
     forget = raft["forget_voted_for"]
     assert forget is not None and forget.catches == "ElectionSafety"
@@ -58,6 +62,13 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
         "prepared_counts_primary",
     }
     assert spec_mutants.equivalent("pbft", "checkpoint_stable_on_f_plus_1")
+    # the replica's view and stable checkpoint: each action property's spec mutant
+    for bug, catches in (
+        ("stale_new_view_accepted", "ViewMonotonic"),
+        ("stable_checkpoint_moves_back", "StableCheckpointMonotonic"),
+    ):
+        found = pbft[bug]
+        assert found is not None and (found.catches, found.kind) == (catches, "property")
     assert spec_mutants.for_bug("hybrid", "anything") is None  # no spec mutants: no TLC column
 
 
@@ -77,6 +88,24 @@ def test_tlc_kills_the_spec_mutant_and_the_table_shows_it() -> None:
     table = render(outcomes)
     assert table.splitlines()[0].split("|")[2].strip() == TLC_CHECK
     assert "killed, " in table and "7 steps" in table
+
+
+@pytest.mark.parametrize(
+    ("protocol", "bug"),
+    [
+        ("pbft", "stale_new_view_accepted"),
+        ("pbft", "stable_checkpoint_moves_back"),
+        ("hotstuff", "lock_moves_down"),
+    ],
+)
+def test_tlc_kills_the_spec_mutant_of_an_action_property(protocol: str, bug: str) -> None:
+    """An action property's spec mutant is checked as a PROPERTY (no VIEW or SYMMETRY in its
+    model) and reported as one: the kill matrix's TLC column counts it killed."""
+    mutant = spec_mutants.for_bug(protocol, bug)
+    assert mutant is not None and mutant.kind == "property"
+    kill = spec_mutants.run_tlc(protocol, mutant)
+    assert kill.killed, kill.detail
+    assert kill.steps == mutant.found[1] - 1
 
 
 def _caught(bugs: frozenset[str], settings: Any) -> None:

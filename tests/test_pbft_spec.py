@@ -189,6 +189,14 @@ def test_quick_model_holds_with_its_recorded_state_count() -> None:
     assert (r.distinct, r.depth) == QUICK
 
 
+def test_transitions_model_holds_with_its_recorded_state_count() -> None:
+    """The action properties ViewMonotonic and StableCheckpointMonotonic on the quick model's
+    constants, without a VIEW (specs/PBFT_transitions.cfg): the quick model's states."""
+    r = run(PBFT, SPECS / "PBFT_transitions.cfg")
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK
+
+
 @pytest.mark.slow
 def test_default_model_holds_with_its_recorded_state_count() -> None:
     r = run(PBFT, SPECS / "PBFT.cfg")
@@ -237,8 +245,7 @@ def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> Non
     cfg = mutate(tmp_path, mutant)
     r = run(tmp_path / "PBFT.tla", cfg, workers=1)
     assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    kind = "property" if mutant.liveness else "invariant"
-    assert r.violation == Violation(kind, mutant.catches)
+    assert r.violation == Violation(mutant.kind, mutant.catches)
     assert r.trace is not None
     if mutant.found is None:
         assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress

@@ -614,7 +614,7 @@ def test_append_entries_rule_4_append_new_entries_and_keep_a_matching_suffix() -
 def test_append_entries_rule_5_commit_up_to_min_of_leader_commit_and_last_new_entry() -> None:
     """Figure 2, AppendEntries receiver 5: if leaderCommit > commitIndex, set commitIndex =
     min(leaderCommit, index of last new entry): entries beyond what this request vouches for may
-    still be replaced."""
+    still be replaced, and a request with a lower leaderCommit lowers nothing."""
     box = Box("s2", term=1, log=log_of(1, 1, 1))
     effects = box.deliver(AppendEntriesRequest("s1", "s2", 1, 1, 1, (), 3, 0))
     assert box.node.commit_index == 1
@@ -622,6 +622,10 @@ def test_append_entries_rule_5_commit_up_to_min_of_leader_commit_and_last_new_en
     box.deliver(AppendEntriesRequest("s1", "s2", 1, 1, 1, (Entry(1, "x2"),), 3, 0))
     assert box.node.commit_index == 2
     box.deliver(AppendEntriesRequest("s1", "s2", 1, 3, 1, (), 2, 0))  # leaderCommit is lower
+    assert box.node.commit_index == 2
+    # a delayed request of the same leader, sent when it had committed only index 1, vouching for
+    # no entry: the rule's guard leaves commitIndex where it is (it never decreases)
+    box.deliver(AppendEntriesRequest("s1", "s2", 1, 0, 0, (), 1, 0))
     assert box.node.commit_index == 2
 
 

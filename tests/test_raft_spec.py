@@ -147,8 +147,7 @@ def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> Non
     cfg = mutate(tmp_path, mutant)
     r = run(tmp_path / "Raft.tla", cfg, workers=1)
     assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    kind = "property" if mutant.liveness else "invariant"
-    assert r.violation == Violation(kind, mutant.catches)
+    assert r.violation == Violation(mutant.kind, mutant.catches)
     assert r.trace is not None
     if mutant.liveness:
         assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress

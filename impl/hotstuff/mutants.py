@@ -23,6 +23,8 @@ CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 VERIFIED_CACHE_ON_CLASS = "verified_cache_on_class"
 # certificates counted by distinct eligible signers (docs/certificates.md)
 QC_COUNTS_VOTES = "qc_counts_votes"
+# the lock's view never decreases (specs/HotStuff.tla, LockMonotonic)
+LOCK_MOVES_DOWN = "lock_moves_down"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -87,5 +89,14 @@ BUGS: Mapping[str, str] = {
         "sender repeats one good vote and certifies a block fewer than 2f+1 replicas voted "
         "for. The leader's own QCs are formed by voter (a map), so only a Byzantine replica's "
         "QC shows it: the fuzzer's grown certificates and the certificate property kill it."
+    ),
+    # -- the lock (specs/HotStuff.tla, LockMonotonic) --
+    LOCK_MOVES_DOWN: (
+        "Voting for b* sets the lock to b*'s grandparent b' as it is, not only when b' is higher "
+        "than the locked block (Algorithm 4's update: 'if b'.height > b_lock.height then "
+        "b_lock <- b''). A replica that votes, by safeNode's liveness clause, for a block on a "
+        "fork whose two-chain is lower than its lock replaces its locked QC by a lower one and "
+        "then votes for blocks that conflict with the two-chain it locked on (LockMonotonic; the "
+        "spec mutant of the same name)."
     ),
 }

@@ -523,9 +523,10 @@ class Replica:
         assert bstar.justify is not None
         if bstar.justify.view > self.high_qc.view:  # updateQCHigh
             self.high_qc = bstar.justify
-        if mutants.LOCK_NOT_UPDATED not in self.config.bugs and self.block_view(
-            b1
-        ) > self.block_view(self.locked):
+        higher = self.block_view(b1) > self.block_view(self.locked)
+        if mutants.LOCK_MOVES_DOWN in self.config.bugs:  # the bug: b' as it is, even if lower
+            higher = True
+        if mutants.LOCK_NOT_UPDATED not in self.config.bugs and higher:
             self.locked = b1
         v2, v1, v0 = self.block_view(b2), self.block_view(b1), self.block_view(b0)
         if mutants.COMMIT_ON_TWO_CHAIN in self.config.bugs:

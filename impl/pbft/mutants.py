@@ -24,6 +24,9 @@ QUORUM_2F_PLUS_1_AT_ANY_N = "quorum_2f_plus_1_at_any_n"
 CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 # certificates counted by distinct eligible signers (docs/certificates.md)
 PREPARED_COUNTS_PRIMARY = "prepared_counts_primary"
+# a replica's view and low watermark go back (PBFT.tla's action properties)
+STALE_NEW_VIEW_ACCEPTED = "stale_new_view_accepted"
+STABLE_CHECKPOINT_MOVES_BACK = "stable_checkpoint_moves_back"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -122,5 +125,21 @@ BUGS: Mapping[str, str] = {
         "at n = 4 carry a request into the next view that no quorum prepared. Only a faulty "
         "primary signs such a prepare, so no honest run shows it: the certificate property "
         "(property_tests/pbft/certificates.py) kills it."
+    ),
+    # -- the replica's view and stable checkpoint never go back (specs/PBFT.tla) --
+    STALE_NEW_VIEW_ACCEPTED: (
+        "A backup turns away a new-view message only when it is for the view it is in, working "
+        "normally, not when it is for an earlier view (section 4.4: it accepts one for a later "
+        "view, or for the view it is changing to). A new-view message that comes late, delayed "
+        "or sent again, takes a replica that moved on back to the earlier view, whose primary "
+        "the group gave up on (ViewMonotonic)."
+    ),
+    STABLE_CHECKPOINT_MOVES_BACK: (
+        "A replica takes a new view's checkpoint min-s as its stable checkpoint whenever it "
+        "differs from its own, not only when it is higher (the spec's AdoptCheckpoint keeps the "
+        "larger). A replica whose checkpoint became stable after the view-change messages that "
+        "justify the new view were sent moves its low watermark back below a log it discarded "
+        "(section 4.3: the log at and below a stable checkpoint is garbage), and accepts again "
+        "sequence numbers it executed (StableCheckpointMonotonic)."
     ),
 }

@@ -442,7 +442,8 @@ class Replica:
         """Section 4.4: a backup accepts a new-view message for a later view (or for its view while
         it waits for one) from that view's primary once it has recomputed O itself."""
         nv = m.body
-        if nv.view < self.view or (nv.view == self.view and self.status == NORMAL):
+        stale = nv.view < self.view and mutants.STALE_NEW_VIEW_ACCEPTED not in self._bugs
+        if stale or (nv.view == self.view and self.status == NORMAL):
             return
         if m.signer != self.config.primary(nv.view):
             self._report(m.signer, WRONG_PRIMARY, (m,), f"not the primary of view {nv.view}")
@@ -754,7 +755,9 @@ class Replica:
         """The spec's AdoptCheckpoint: a proven checkpoint above this replica's becomes its stable
         one (the low watermark moves, the log below it goes), and a replica that executed less
         takes its state (state transfer). Callers check `_can_adopt` first."""
-        if seq <= self.stable:
+        if seq <= self.stable and (
+            seq == self.stable or mutants.STABLE_CHECKPOINT_MOVES_BACK not in self._bugs
+        ):
             return
         if seq > len(self.executed):
             self._install(self._states[(seq, digest)], digest)

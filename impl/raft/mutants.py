@@ -25,6 +25,11 @@ REPROPOSE_UNCOMMITTED = "repropose_uncommitted"
 DEPOSED_LEADER_KEEPS_SUFFIX = "deposed_leader_keeps_suffix"
 PENDING_WRITES_PERSISTED = "pending_writes_persisted"
 PENDING_WRITES_OUTLIVE_RESTART = "pending_writes_outlive_restart"
+STALE_MATCH_INDEX = "stale_match_index"
+COMMIT_INDEX_LOWERED = "commit_index_lowered"
+MATCH_PAST_LAST = "match_past_last"
+BACKUP_BELOW_MATCH = "backup_below_match"
+COMMIT_STOPS_AT_OLDER_TERM = "commit_stops_at_older_term"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -116,5 +121,39 @@ BUGS: Mapping[str, str] = {
         "sit there: another leader's, after a truncation) it answers the old requests with their "
         "results, a reply no server that took the request sends (Figure 2: only the leader "
         "answers, once the entry it appended is committed)."
+    ),
+    STALE_MATCH_INDEX: (
+        "The leader sets matchIndex[j] to the match index of each success it reads, not to the "
+        "larger of that and what it knew (Figure 2: matchIndex 'increases monotonically'). A "
+        "delayed or duplicated older success then moves it back: safe while the entries are "
+        "committed already, but the leader's picture of a follower goes backwards "
+        "(MatchIndexMonotonic)."
+    ),
+    COMMIT_INDEX_LOWERED: (
+        "A follower applies Figure 2's AppendEntries rule 5 without its guard ('if leaderCommit > "
+        "commitIndex'): every request sets commitIndex to min(leaderCommit, index of last new "
+        "entry), so a delayed request, or one that carries fewer entries than the follower holds, "
+        "lowers it; entries it applied are then applied again (CommitIndexMonotonic)."
+    ),
+    MATCH_PAST_LAST: (
+        "A follower's success names the index after its last new entry (the next index it "
+        "expects) where Figure 2's leader reads the index of the last entry it holds: the leader's "
+        "matchIndex for it runs one past the leader's own log, and a quorum of such answers "
+        "counts an entry nobody stores (MatchIndexBounded)."
+    ),
+    BACKUP_BELOW_MATCH: (
+        "On a rejection the leader moves nextIndex back to the hint floored at 1, not at "
+        "matchIndex + 1 (the floor that keeps it past what the follower is known to hold): a "
+        "delayed rejection of an older request, read after a success, sends nextIndex to or below "
+        "matchIndex, and the leader sends again entries the follower acknowledged "
+        "(NextIndexAboveMatch)."
+    ),
+    COMMIT_STOPS_AT_OLDER_TERM: (
+        "The leader advances its commit index one entry at a time from commitIndex + 1, and only "
+        "over entries of its own term (a misreading of section 5.4.2: the rule forbids counting "
+        "replicas of an earlier term's entry, not committing it below one of the leader's own). A "
+        "new leader whose log holds an uncommitted entry of an earlier term stops there for good: "
+        "its no-op, stored on a quorum, never commits, and neither does anything after it "
+        "(LeaderCommitsStoredEntries, once the network is calm)."
     ),
 }

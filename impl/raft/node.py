@@ -530,9 +530,12 @@ class RaftNode:
         if m.commit_index > self.commit_index:
             # Figure 2: commitIndex = min(leaderCommit, index of last new entry).
             self._commit_to(min(m.commit_index, last_new))
-        self._send(
-            AppendEntriesResponse(self.id, m.source, self.term, True, last_new, m.read_round)
-        )
+        elif mutants.COMMIT_INDEX_LOWERED in self._bugs:  # the bug: rule 5 without its guard
+            self.commit_index = max(min(m.commit_index, last_new), self.log.snapshot_index)
+        matched = last_new
+        if mutants.MATCH_PAST_LAST in self._bugs:  # the bug: the index after it, expected next
+            matched = last_new + 1
+        self._send(AppendEntriesResponse(self.id, m.source, self.term, True, matched, m.read_round))
 
     def _handle_append_response(self, m: AppendEntriesResponse) -> None:
         if m.term < self.term:
@@ -543,7 +546,10 @@ class RaftNode:
             self._out.append(SetTimer(READ, 0))  # the read round is confirmed: CompleteRead next
         if m.success:
             # Monotonic: a reordered, older success must not move matchIndex back.
-            self.match_index[m.source] = max(self.match_index[m.source], m.match_index)
+            if mutants.STALE_MATCH_INDEX in self._bugs:  # the bug: the reply's, as it is
+                self.match_index[m.source] = m.match_index
+            else:
+                self.match_index[m.source] = max(self.match_index[m.source], m.match_index)
             self.next_index[m.source] = max(self.next_index[m.source], m.match_index + 1)
             self._advance_commit()
         else:
@@ -561,6 +567,8 @@ class RaftNode:
         on) and never to or below what the peer is known to hold."""
         peer = m.source
         floor = self.match_index[peer] + 1
+        if mutants.BACKUP_BELOW_MATCH in self._bugs:  # the bug: only nextIndex >= 1 guarded
+            floor = 1
         if mutants.BACKUP_ONE_AT_A_TIME in self._bugs:  # the bug: ignore the hint
             return max(self.next_index[peer] - 1, floor)
         if mutants.BACKUP_PAST_CONFLICT in self._bugs and m.conflict_term > 0:
@@ -584,6 +592,12 @@ class RaftNode:
         )
         if n is None or n <= self.commit_index:
             return
+        if mutants.COMMIT_STOPS_AT_OLDER_TERM in self._bugs:
+            # the bug: entries counted one by one from commitIndex + 1, each only of this term
+            k = self.commit_index
+            while k < n and self.log.term_at(k + 1) == self.term:
+                k += 1
+            n = k
         if self.log.term_at(n) == self.term or mutants.COMMIT_PREVIOUS_TERM in self._bugs:
             self._commit_to(n)
 

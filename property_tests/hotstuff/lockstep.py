@@ -1,7 +1,8 @@
 """Lockstep of impl/hotstuff against specs/HotStuff.tla, every replica honest: TLC says what may
 happen next (models/Lockstep.cfg), Hypothesis picks it, the simulated group must take it, and its
 refinement mapping must then equal TLC's successor state (property_tests/harness.py; the toy's
-tests/toy/harness.py is the same shape).
+tests/toy/harness.py is the same shape), and before that the step must not move a lock down
+(LockMonotonic: transitions.py).
 
 How a spec step is forced (`Driver.take`); nothing runs on its own, no timer fires unasked:
 
@@ -50,6 +51,8 @@ from meshcheck.impl.hotstuff.replica import PROPOSE_TIMER, VIEW_TIMER, Replica
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests import harness
+from meshcheck.property_tests.hotstuff.transitions import broken
+from meshcheck.property_tests.lockstep import differences
 from meshcheck.specs.tlc.stepper import State, Transition
 
 
@@ -251,6 +254,16 @@ class Follower(harness.Follower):
 
     def start(self, init: State) -> Driver:
         return Driver(len(init.values["view"]), self.bugs, self.byzantine)
+
+    def compare(self, label: harness.Label, want: FrozenDict, got: FrozenDict) -> None:
+        """The refinement check, after HotStuff.tla's LockMonotonic checked on the step from the
+        spec's state before to the implementation's own state, so that a replica whose lock moved
+        down is reported by the property's name, not only as a state that differs from the spec's."""
+        names = broken(self.path[-2].state, got)
+        if names:
+            problem = f"after {label} the implementation breaks {', '.join(names)}:"
+            self.fail([problem, *differences(want, got)])
+        super().compare(label, want, got)
 
     def drive(self, t: Transition) -> None:
         driver: Driver = self.driver

@@ -1,7 +1,8 @@
 """The HotStuff free runs under pytest: the correct replicas pass with the loaded Hypothesis
 profile (MESHCHECK_HYPOTHESIS), each mutant fails its stored scenario with the check that must
 catch it, f+1 colluding Byzantine replicas break Lemma 1 and the monitor sees it, and the checks
-no mutant reaches (LockMonotonic, NoConflictingCommits) fail on a run broken on purpose."""
+no mutant reaches (NoConflictingCommits; LockMonotonic beside its mutant) fail on a run broken
+on purpose; LockMonotonic in Python (transitions.py) breaks on the steps the spec forbids."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hypothesis import settings
 
 from meshcheck.impl.base.effects import Reply, Send
 from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.client import Client, ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
@@ -43,6 +46,8 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     liveness_after_faults,
     watch,
 )
+from meshcheck.property_tests.hotstuff.transitions import broken
+from meshcheck.property_tests.hotstuff.validation import VALIDATION
 from meshcheck.traces import itf
 
 REPLICAS = ("r1", "r2", "r3", "r4")
@@ -164,6 +169,9 @@ CAUGHT_BY = {
     # a replica growing QCs relays a proposal whose justify has a voter twice, and an honest
     # replica takes it: 2 distinct valid votes (docs/certificates.md)
     mutants.QC_COUNTS_VOTES: "Certified needs 3",
+    # r1 equivocates and votes for everything: r2 votes, by safeNode's liveness clause, for a
+    # block on a fork whose grandparent is genesis, and the mutant's lock follows it down
+    mutants.LOCK_MOVES_DOWN: "LockMonotonic: r2's lock went from view 1 to 0",
 }
 # the mutants the free runs miss: their stored runs are of the restart scenario
 # (property_tests/hotstuff/test_restart.py tests them)
@@ -218,6 +226,33 @@ def test_a_lock_that_moves_down_fails_lock_monotonic() -> None:
     r.locked = GENESIS.hash
     monitor.observe(r, None, [])
     assert "LockMonotonic" in (monitor.problem or "")
+
+
+def _locked(**views: int) -> FrozenDict:
+    """A state whose replicas are locked on chains of one entry per view up to theirs."""
+    chains = {
+        r: tuple(FrozenDict({"view": v, "cmd": "a"}) for v in range(1, views.get(r, 0) + 1))
+        for r in REPLICAS
+    }
+    return FrozenDict({"locked": FrozenDict(chains)})
+
+
+# (before, after, what the step breaks)
+LOCK_STEPS: dict[str, tuple[FrozenDict, FrozenDict, list[str]]] = {
+    "a lock moved up": (_locked(r2=1), _locked(r2=2), []),
+    "a lock moved down": (_locked(r2=2), _locked(r2=1), ["LockMonotonic"]),
+    "a lock back to genesis": (_locked(r3=1), _locked(), ["LockMonotonic"]),
+    "no lock moved": (_locked(r2=2), _locked(r2=2), []),
+}
+
+
+@pytest.mark.parametrize("case", LOCK_STEPS)
+def test_python_lock_monotonic_breaks_on_the_steps_the_spec_forbids(case: str) -> None:
+    """transitions.py's LockMonotonic, as lockstep (on the implementation's state) and trace
+    validation (on every pair of consecutive states) check it."""
+    before, after, expected = LOCK_STEPS[case]
+    assert broken(before, after) == expected
+    assert VALIDATION.transitions(Step(before), Step(after, "Vote", {})) == expected
 
 
 def test_conflicting_commits_fail_one_chain() -> None:

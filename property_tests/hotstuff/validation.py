@@ -5,7 +5,8 @@ partitions) records its trace in the spec's vocabulary: the refinement mapping a
 action (impl/hotstuff/refinement.py) and the action the replica named. TLC (through the Stepper, in
 this process) is the judge: the first state must be an initial state, each next state a successor
 of the one before by the action instance the trace names, and no invariant of models/Validate.cfg
-may fail, until the first state beyond the model's views (property_tests/validation.py). This sees
+may fail, until the first state beyond the model's views (property_tests/validation.py); in
+Python, no step may move a lock down (LockMonotonic, transitions.py). This sees
 what the monitor of the free runs does not: a step whose guard or effect on the spec's variables
 differs from the spec's (a lock moved from the wrong block, a view entered that the spec does not
 enter, a NEW-VIEW for the wrong view, a QC formed by the wrong leader).
@@ -20,11 +21,13 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meshcheck.impl.base.trace import Step
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule, failure, fault_schedules, share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
+from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
 
 if TYPE_CHECKING:
@@ -53,7 +56,12 @@ def in_bounds(state: Any) -> bool:
     return bool(max(state["view"].values()) <= validation_model()["MaxView"])
 
 
-VALIDATION = validation.Validation(in_bounds=in_bounds)
+def transitions(before: Step, after: Step) -> list[str]:
+    """HotStuff.tla's action property the step into `after` breaks (transitions.py `broken`)."""
+    return broken(before.state, after.state)
+
+
+VALIDATION = validation.Validation(in_bounds=in_bounds, transitions=transitions)
 
 
 def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:

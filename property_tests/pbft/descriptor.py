@@ -13,7 +13,13 @@ PBFT = Protocol(
     name="pbft",
     title="PBFT: three-phase agreement, checkpoints, view changes",
     models=Models(
-        spec="PBFT", quick="PBFT_quick", default="PBFT", deep="PBFT_deep", liveness="PBFT_liveness"
+        spec="PBFT",
+        quick="PBFT_quick",
+        default="PBFT",
+        deep="PBFT_deep",
+        liveness="PBFT_liveness",
+        # ViewMonotonic and StableCheckpointMonotonic on one worker (a PROPERTY: specs/PBFT.md)
+        every=("PBFT_transitions",),
     ),
     actions=(
         Action("Request", ("r",), "client", "the client sends request r"),

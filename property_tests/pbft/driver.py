@@ -36,6 +36,12 @@ of v; before Commit, Execute and StableCheckpoint, the very votes the step needs
 honest replicas that did not send them, signed with a Byzantine key (forgeries). A replica that
 takes a pre-prepare from a non-primary, or does not check signatures, acts on them.
 
+Late NEW-VIEWs. After each step of an honest replica i (unless i has a deferred action pending,
+which any delivery would run), every NEW-VIEW an honest primary sent for a view below i's is
+delivered to i, once each: a copy that comes late, as the network may deliver it. AcceptNewView's
+guard refuses it, so each must be a stutter too; a replica that takes it goes back to an earlier
+view, and the driver names the action property it breaks (property_tests/pbft/transitions.py).
+
 NewView(i) names no view-change messages: newview.py finds the 2f+1 (honest ones that were sent, and
 Byzantine ones it makes up as the spec's Justifications allow) whose O and min-s are the spec's.
 """
@@ -68,6 +74,7 @@ from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.pbft.model import DriverError, Model, Puppet, record, with_fields
 from meshcheck.property_tests.pbft.newview import view_change_quorum
+from meshcheck.property_tests.pbft.transitions import broken
 
 CLIENT = "c1"
 
@@ -91,6 +98,7 @@ class Driver:
         self.sent: dict[Value, Signed[Any]] = {}  # what honest replicas signed and sent, by record
         self.requests: dict[Value, Signed[Request]] = {}  # the client's requests, by name
         self.at_client: set[Value] = set()  # the replies delivered to the client
+        self.late: set[tuple[str, Value]] = set()  # (replica, NEW-VIEW record) delivered late
         self.sim.send_filter = self._catalogue
 
     # -- what was sent -------------------------------------------------------------------------------
@@ -230,6 +238,36 @@ class Driver:
         # the step itself: the follower compares the state it leads to with the spec's
         self.sim.inject(i, Deliver(last.signer, last))
 
+    def _late_new_views(self, i: str, msgs: frozenset[Value], label: str) -> None:
+        """Deliver to i, once each, the NEW-VIEWs among `msgs` of views below its own (see the
+        module): each must leave the spec's state as it was."""
+        if self._replica(i)._due() is not None:
+            return  # a deferred action, which any delivery would run: the next step's
+        view = self.state()["view"]
+        assert isinstance(view, Mapping)
+        late = [
+            m
+            for m in msgs
+            if isinstance(m, FrozenDict)
+            and m["type"] == "NewView"
+            and int(m["view"]) < int(view[i])
+            and (i, m) not in self.late
+        ]
+        for rec in sorted(late, key=repr):
+            self.late.add((i, rec))
+            m = self.message(rec)
+            state = self.state()
+            self.sim.inject(i, Deliver(m.signer, m))
+            after = self.state()
+            if after != state:
+                names = broken(state, after)
+                breaks = f" (it breaks {', '.join(names)})" if names else ""
+                raise DriverError(
+                    f"after {label}: {i}, in view {view[i]}, acted on {format_value(rec)}, a "
+                    f"NEW-VIEW of an earlier view delivered late, which AcceptNewView's guard "
+                    f"refuses" + breaks
+                )
+
     def votes(
         self, msgs: frozenset[Value], make: Any, voters: Sequence[str], held: set[str], need: int
     ) -> list[Signed[Any]]:
@@ -253,6 +291,19 @@ class Driver:
     ) -> None:
         """Make the implementation take the spec's step `action(params)` from `before` to `after`."""
         label = f"{action}({', '.join(f'{k}={format_value(v)}' for k, v in params.items())})"
+        self._take(action, params, before, after, label)
+        i = str(params.get("i", ""))
+        if i in self.model.replicas and i not in self.model.byzantine:
+            self._late_new_views(i, after["msgs"], label)
+
+    def _take(
+        self,
+        action: str,
+        params: Mapping[str, Value],
+        before: Mapping[str, Value],
+        after: Mapping[str, Value],
+        label: str,
+    ) -> None:
         msgs: frozenset[Value] = before["msgs"]
         added = [m for m in after["msgs"] - msgs if isinstance(m, FrozenDict)]
         model = self.model

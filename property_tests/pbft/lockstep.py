@@ -5,7 +5,8 @@ One rule per spec action (`state.Prepare(...)`, `state.NewView(...)`), enabled w
 finds a successor by it under models/Lockstep.cfg (four replicas, r1 Byzantine: the primary of
 view 0 equivocates whenever the driver has it sign two pre-prepares). The `Driver` makes the group
 take the step (driver.py: deliveries, then the replica's reaction), and the refinement mapping
-must then equal TLC's successor state, variable for variable.
+must then equal TLC's successor state, variable for variable; before that, the step must break
+none of the spec's action properties (ViewMonotonic, StableCheckpointMonotonic: transitions.py).
 
 One event of the implementation may be more than one spec step: a replica's step holds at most one
 action that changes its state, first, and then any actions that only send (impl/pbft/actions.py):
@@ -41,6 +42,7 @@ from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
 from meshcheck.property_tests.pbft.free_runs import honest, request_key
 from meshcheck.property_tests.pbft.model import Model
+from meshcheck.property_tests.pbft.transitions import broken
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
 __all__ = ["PBFT", "Follower", "PathMismatch", "lockstep", "lockstep_stepper", "successors"]
@@ -92,6 +94,17 @@ class Follower(harness.Follower):
 
     def describe(self, t: Transition, before: State) -> str:
         return describe(t, before)
+
+    def compare(self, label: harness.Label, want: FrozenDict, got: FrozenDict) -> None:
+        """The refinement check, after PBFT.tla's action properties checked on the step from the
+        spec's state before (the one the implementation was found in) to the implementation's
+        own state, so that a replica whose view or stable checkpoint went back is reported by the
+        property's name, not only as a state that differs from the spec's."""
+        names = broken(self.path[-2].state, got)
+        if names:
+            problem = f"after {label} the implementation breaks {', '.join(names)}:"
+            self.fail([problem, *differences(want, got)])
+        super().compare(label, want, got)
 
     def history_problem(self) -> str | None:
         """The client core's history (the spec's opaque requests "a", "b", ...: each named once)."""

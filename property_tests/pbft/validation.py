@@ -5,7 +5,8 @@ records its trace in the spec's vocabulary: the refinement mapping of the group 
 action, and the action it was (the replicas name their own steps: impl/pbft/actions.py). TLC
 (through the Stepper, in this process) is the judge: the first state must be an initial state, each
 next state a successor of the one before by the action instance the trace names, and no invariant
-of the model may fail. This catches what Agreement and Validity alone cannot: a replica that takes a
+of the model may fail, and no step may break one of its action properties (ViewMonotonic,
+StableCheckpointMonotonic: transitions.py, in Python). This catches what Agreement and Validity alone cannot: a replica that takes a
 step the protocol does not allow (prepares what the primary did not pre-prepare, commits on too few
 prepares, takes a checkpoint as stable too early) before it breaks an invariant, or without ever
 breaking one.
@@ -28,7 +29,7 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.pbft.byzantine import byzantine_strategy
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule, failure, share
@@ -40,6 +41,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     run,
     schedules,
 )
+from meshcheck.property_tests.pbft.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
 
 if TYPE_CHECKING:
@@ -95,7 +97,12 @@ def in_bounds(state: Any) -> bool:
     return bool(top_view <= model["MaxView"] and top_seq <= model["MaxSeq"])
 
 
-VALIDATION = validation.Validation(in_bounds=in_bounds)
+def transitions(before: Step, after: Step) -> list[str]:
+    """PBFT.tla's action properties the step into `after` breaks (transitions.py `broken`)."""
+    return broken(before.state, after.state)
+
+
+VALIDATION = validation.Validation(in_bounds=in_bounds, transitions=transitions)
 
 
 def first_bad_step(trace: Trace, stepper: Stepper) -> tuple[int, str] | None:

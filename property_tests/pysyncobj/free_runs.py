@@ -8,7 +8,8 @@ keys. What must hold, checked on what the adapter exposes:
 
 - after every step of the run's trace: ElectionSafety, LogMatching, LeaderCompleteness and
   StateMachineSafety of specs/Raft.tla (property_tests/raft/safety.py, the same functions, on the
-  adapter's refinement: currentTerm, votedFor, role, log, commitIndex and the ghost `committed`);
+  adapter's refinement: currentTerm, votedFor, role, log, commitIndex and the ghost `committed`),
+  and on every step CommitIndexMonotonic (`safety.broken`);
 - no two nodes applied different values at one index (the simulator's safety checker);
 - at the end, the client-history checks of property_tests/histories.py: linearizable against the
   rsm model, applied at most once, no answer withdrawn, applied index monotone, same state at the
@@ -39,6 +40,8 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pysyncobj.bugs import injected
 from meshcheck.property_tests.pysyncobj.descriptor import PYSYNCOBJ
 from meshcheck.property_tests.raft.safety import (
+    broken,
+    commit_index_monotonic,
     election_safety,
     leader_completeness,
     log_matching,
@@ -75,6 +78,12 @@ READS = {
     "LeaderCompleteness": ("role", "currentTerm", "committed", "log"),
     "StateMachineSafety": ("commitIndex", "log", "committed"),
 }
+
+# The action properties of Raft.tla the adapter's variables can decide, on every step: a node's
+# commitIndex (outside its Restart). MatchIndexMonotonic needs the leader's matchIndex, which the
+# adapter does not expose (nor nextIndex: MatchIndexBounded and NextIndexAboveMatch are not checked
+# here either; the NDJSON validation walks spec states, where TLC checks all four).
+TRANSITIONS = {"CommitIndexMonotonic": commit_index_monotonic}
 
 # Measured on correct runs (3 and 5 nodes, every fault rate below): at most 40 messages in flight
 # per node, 0.4 node events per node and tick (a tick every 10 ms per node is 0.1 of them); the
@@ -193,6 +202,9 @@ def check_safety(
     steps = trace.steps
     for k in range(1, len(steps)):
         names = violated(steps[k].state, steps[k - 1].state)
+        names += broken(
+            steps[k - 1].state, steps[k].state, steps[k].action, steps[k].params, TRANSITIONS
+        )
         if names:
             raise failure(f"violates {', '.join(names)}", schedule, trace, k)
     if sim.divergences:

@@ -9,14 +9,16 @@ Two checks, each a Hypothesis test run under the `settings` given (the `meshchec
 calls them with a mutant switched on; property_tests/raft/test_free_runs.py with none):
 
 - `free_run_safety`: after every step of the run's trace (the refinement mapping, in the spec's
-  vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), no two nodes
+  vocabulary) none of Raft.tla's safety invariants fails (`safety.violated`), no step breaks one
+  of its action properties (`safety.broken`: CommitIndexMonotonic, MatchIndexMonotonic), no two nodes
   applied different values at one index (`Simulator.divergences`), and at the end the client
   history passes the checks of property_tests/histories.py (linearizable against the rsm model,
   applied at most once, no answer withdrawn, applied index monotone, same state at same index).
 - `liveness_after_heal`: faults for a while, then they stop for good (`Faults.until`: the network
   heals and every node is up); then within `leader_bound` ticks exactly one node leads in the highest
-  term, and within `converge_bound` ticks every entry of its log, and every write a client was told
-  succeeded, is applied on every node. The bounds are the stated targets (2 s to a leader, 5 s to
+  term, and within `converge_bound` ticks its commit index reaches every entry of its term stored
+  on a quorum (Raft.tla's LeaderCommitsStoredEntries), and every entry of its log, and every write
+  a client was told succeeded, is applied on every node. The bounds are the stated targets (2 s to a leader, 5 s to
   recovery) at the cluster's configured timing (property_tests/raft/targets.py), not measurements.
 
 A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
@@ -45,7 +47,7 @@ from meshcheck.property_tests.free_runs import (
     fault_schedules,
 )
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.raft.safety import violated
+from meshcheck.property_tests.raft.safety import broken, violated
 from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
 
 # Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
@@ -194,7 +196,10 @@ class Watch:
     def look(self, trace: Trace) -> None:
         steps = trace.steps
         for k in range(self.checked, len(steps)):
-            names = violated(steps[k].state, steps[k - 1].state if k else None)
+            step = steps[k]
+            names = violated(step.state, steps[k - 1].state if k else None)
+            if k:
+                names += broken(steps[k - 1].state, step.state, step.action, step.params)
             if names:
                 self.unsafe = (k, names)
                 return
@@ -289,11 +294,36 @@ def acknowledged_keys(sim: Simulator[RaftNode]) -> list[str]:
     ]
 
 
+def stored_of_own_term(leader: RaftNode) -> int:
+    """Raft.tla's StoredOfOwnTerm: the highest index of the leader's own term that a quorum stores
+    by its matchIndex (the leader counts itself), or its commitIndex when none lies above that."""
+    stored = leader.commit_index
+    peers, quorum = leader.config.peers, leader.config.quorum
+    for n in range(leader.commit_index + 1, leader.log.last_index + 1):
+        holders = 1 + sum(leader.match_index[p] >= n for p in peers)
+        if leader.log.term_at(n) == leader.term and holders >= quorum:
+            stored = n
+    return stored
+
+
 def lagging(sim: Simulator[RaftNode]) -> str | None:
-    """What keeps the cluster from having applied everything (None: nothing)."""
+    """What keeps the cluster from having applied everything (None: nothing).
+
+    The leader's own commit index first: Raft.tla's LeaderCommitsStoredEntries (every entry of the
+    leader's term stored on a quorum is committed by it), here within `converge_bound` of the
+    faults' end. Its conditions, as `check_liveness` sets them up: the network is calm (every
+    partition healed, every node up, no more drops, duplicates or delays), and one node leads in
+    the highest term (`sole_leader`). Then every node's commit index must reach the leader's last
+    index, which covers the leader's entries of earlier terms too."""
     leader = sole_leader(sim)
     if leader is None:
         return "no single leader of the highest term"
+    stored = stored_of_own_term(leader)
+    if leader.commit_index < stored:
+        return (
+            f"the leader {leader.id}'s commitIndex {leader.commit_index} is below {stored}, an "
+            f"entry of its term {leader.term} stored on a quorum (LeaderCommitsStoredEntries)"
+        )
     last = leader.log.last_index
     for i, node in sim.nodes.items():
         if node.commit_index < last:

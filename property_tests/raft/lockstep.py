@@ -13,8 +13,9 @@ A mismatch, or the implementation failing to take the step at all, raises `Check
 variables that differ and the spec path that led there (an ITF trace: every step of it is a spec
 step, so it replays on the spec, and replays against the implementation as a regression test).
 The machine, the failure's trace, stored-trace replay and shrinking are property_tests/harness.py;
-what is Raft's own is here: the `Follower` (the driver, and the check that a read the
-implementation is about to serve is one the spec allows) and how a step is told and signed.
+what is Raft's own is here: the `Follower` (the driver, the leader's bookkeeping checked by name
+before the refinement, and the check that a read the implementation is about to serve is one the
+spec allows) and how a step is told and signed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
+from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.raft import coverage
 from meshcheck.property_tests.raft.driver import Driver, bag_change
+from meshcheck.property_tests.raft.safety import INVARIANTS, broken
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
 
 
@@ -61,6 +64,9 @@ def describe(t: Transition, before: State) -> str:
     return f"{t.action.label()} {detail}".rstrip()
 
 
+# the leader's bookkeeping invariants, checked on the implementation's state before the refinement
+BOOKKEEPING = ("MatchIndexBounded", "NextIndexAboveMatch")
+
 Signature = tuple[ActionInstance, tuple[tuple[str, ...], tuple[str, ...]]]
 
 
@@ -87,6 +93,20 @@ class Follower(harness.Follower):
 
     def drive(self, t: Transition) -> None:
         self.driver.take(t.action.name, t.action.params, self.state.values, t.state.values)
+
+    def compare(self, label: harness.Label, want: FrozenDict, got: FrozenDict) -> None:
+        """The refinement check, after the leader's bookkeeping checked on the implementation's own
+        state: Raft.tla's action properties on the step from the state before (the spec's, which
+        the implementation was found in) and the invariants MatchIndexBounded and
+        NextIndexAboveMatch, so that a mutant that breaks one is reported by the property's name,
+        not only as a state that differs from the spec's."""
+        before, step = self.path[-2], self.path[-1]
+        names = broken(before.state, got, step.action, step.params)
+        names += [n for n in BOOKKEEPING if not INVARIANTS[n](got)]
+        if names:
+            problem = f"after {label} the implementation breaks {', '.join(names)}:"
+            self.fail([problem, *differences(want, got)])
+        super().compare(label, want, got)
 
     def history_problem(self) -> str | None:
         """The spec's client writes and reads, as the simulator recorded them: opaque values (the

@@ -1,4 +1,4 @@
-"""The safety invariants of specs/Raft.tla, in Python, over one abstract state.
+"""The safety invariants and action properties of specs/Raft.tla, in Python, over abstract states.
 
 A free run records thousands of states; asking TLC about each one costs a JVM round trip per state, so
 the free-run checks evaluate the invariants here instead. Each function means exactly what the
@@ -7,7 +7,9 @@ invariant of the same name in Raft.tla means, over the state the refinement mapp
 `log[i]` holds only the entries AFTER i's snapshot, so the entry at absolute index k is
 `log[i][k - snapshotIndex[i] - 1]` here (Python counts from 0).
 
-`violated(state)` lists the spec names of the invariants that fail, in the spec's order.
+`violated(state)` lists the spec names of the invariants that fail, in the spec's order; `broken(before,
+after, action, params)` the action properties (CommitIndexMonotonic, MatchIndexMonotonic) one step
+breaks, evaluated on every pair of consecutive states wherever `violated` runs on every state.
 """
 
 from __future__ import annotations
@@ -111,6 +113,28 @@ def read_linearizable(state: Mapping[str, Value]) -> bool:
     )
 
 
+def match_index_bounded(state: Mapping[str, Value]) -> bool:
+    """MatchIndexBounded: a leader knows no server to hold an entry past its own last index (Figure
+    2, "Volatile state on leaders")."""
+    return all(
+        match <= _last_index(state, i)
+        for i, role in state["role"].items()
+        if role == LEADER
+        for match in state["matchIndex"][i].values()
+    )
+
+
+def next_index_above_match(state: Mapping[str, Value]) -> bool:
+    """NextIndexAboveMatch: the next entry a leader sends a server lies past what the server is
+    known to hold (Figure 2: nextIndex starts at last log index + 1, matchIndex at 0)."""
+    return all(
+        state["nextIndex"][i][j] > match
+        for i, role in state["role"].items()
+        if role == LEADER
+        for j, match in state["matchIndex"][i].items()
+    )
+
+
 Invariant = Callable[[Mapping[str, Value]], bool]
 
 # In the order Raft.tla states them, each with the variables it reads.
@@ -120,6 +144,8 @@ INVARIANTS: Mapping[str, Invariant] = {
     "LeaderCompleteness": leader_completeness,
     "StateMachineSafety": state_machine_safety,
     "ReadLinearizable": read_linearizable,
+    "MatchIndexBounded": match_index_bounded,
+    "NextIndexAboveMatch": next_index_above_match,
 }
 READS: Mapping[str, tuple[str, ...]] = {
     "ElectionSafety": ("role", "currentTerm"),
@@ -134,6 +160,8 @@ READS: Mapping[str, tuple[str, ...]] = {
         "committed",
     ),
     "ReadLinearizable": ("reads", "readFloor"),
+    "MatchIndexBounded": ("role", "matchIndex", "log", "snapshotIndex"),
+    "NextIndexAboveMatch": ("role", "nextIndex", "matchIndex"),
 }
 
 
@@ -148,4 +176,74 @@ def violated(state: Mapping[str, Value], safe: Mapping[str, Value] | None = None
         for name, holds in INVARIANTS.items()
         if not (safe is not None and all(safe[v] == state[v] for v in READS[name]))
         and not holds(state)
+    ]
+
+
+# -- action properties: what no single step may do ---------------------------------------------------
+
+RESTART = "Restart"
+
+
+def restarted(action: str | None, params: Mapping[str, Value]) -> frozenset[str]:
+    """The servers a step restarts: `Restart(i)`'s i (the one step whose volatile state may go
+    back), else none."""
+    return frozenset({str(params["i"])}) if action == RESTART and "i" in params else frozenset()
+
+
+def commit_index_monotonic(
+    before: Mapping[str, Value], after: Mapping[str, Value], restarts: frozenset[str]
+) -> bool:
+    """CommitIndexMonotonic: no server's commitIndex decreases, except in its Restart (commitIndex
+    is volatile, Figure 2: a restarted server falls back to its snapshot's index)."""
+    old, new = before["commitIndex"], after["commitIndex"]
+    return all(new[i] >= old[i] for i in new if i not in restarts and i in old)
+
+
+def match_index_monotonic(
+    before: Mapping[str, Value], after: Mapping[str, Value], restarts: frozenset[str]
+) -> bool:
+    """MatchIndexMonotonic: a server that leads before and after a step, in the same term, has no
+    matchIndex[j] smaller after it (Figure 2: "increases monotonically"). A new leadership starts
+    again from 0; a restart or step-down ends the leadership first, so needs no exception."""
+    for i, role in after["role"].items():
+        if role != LEADER or before["role"].get(i) != LEADER:
+            continue
+        if before["currentTerm"][i] != after["currentTerm"][i]:
+            continue
+        old, new = before["matchIndex"][i], after["matchIndex"][i]
+        if any(new[j] < old[j] for j in new if j in old):
+            return False
+    return True
+
+
+Transition = Callable[[Mapping[str, Value], Mapping[str, Value], frozenset[str]], bool]
+
+# Raft.tla's action properties, in its order, each with the variables it reads.
+TRANSITIONS: Mapping[str, Transition] = {
+    "CommitIndexMonotonic": commit_index_monotonic,
+    "MatchIndexMonotonic": match_index_monotonic,
+}
+TRANSITION_READS: Mapping[str, tuple[str, ...]] = {
+    "CommitIndexMonotonic": ("commitIndex",),
+    "MatchIndexMonotonic": ("role", "currentTerm", "matchIndex"),
+}
+
+
+def broken(
+    before: Mapping[str, Value],
+    after: Mapping[str, Value],
+    action: str | None = None,
+    params: Mapping[str, Value] | None = None,
+    names: Mapping[str, Transition] = TRANSITIONS,
+) -> list[str]:
+    """The spec names of the action properties the step from `before` to `after` breaks (empty:
+    none); `action` and `params` name the step (a Restart's server may lose volatile state). A
+    property whose variables the step left alone is not evaluated. `names`: a subset, for an
+    implementation that exposes only some of the variables (an adapter)."""
+    restarts = restarted(action, params or {})
+    return [
+        name
+        for name, holds in names.items()
+        if not all(before[v] == after[v] for v in TRANSITION_READS[name])
+        and not holds(before, after, restarts)
     ]

@@ -7,6 +7,8 @@ counterexample gets, and how fast each check kills each mutant, is `meshcheck mu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 import pytest
 from hypothesis import Phase, settings
@@ -18,6 +20,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import (
     check_liveness,
+    check_safety,
     cluster,
     free_run_safety,
     liveness_after_heal,
@@ -173,3 +176,77 @@ def test_liveness_measures_when_the_cluster_healed() -> None:
         frozenset(),
     )
     assert 0 <= healing.leader <= healing.converged
+
+
+# -- the leader's bookkeeping: each property kills a mutant of its own ----------------------------
+
+# (mutant, the check, a schedule on which it fails, the property it fails first); each schedule was
+# found by the check's Hypothesis run on the mutant (30 to 200 examples)
+BOOKKEEPING = [
+    (mutants.STALE_MATCH_INDEX, check_safety, Schedule(seed=0, ticks=500), "MatchIndexMonotonic"),
+    (
+        mutants.COMMIT_INDEX_LOWERED,
+        check_safety,
+        Schedule(
+            seed=186409,
+            ticks=1000,
+            drop=0.1,
+            duplicate=0.05,
+            delay=0.05,
+            partition=0.6,
+            one_way=1.0,
+            every=10,
+            snapshot_interval=5,
+            max_entries=1,
+        ),
+        "CommitIndexMonotonic",
+    ),
+    (mutants.MATCH_PAST_LAST, check_safety, Schedule(seed=0, ticks=500), "MatchIndexBounded"),
+    (
+        mutants.BACKUP_BELOW_MATCH,
+        check_safety,
+        Schedule(
+            seed=0,
+            ticks=2900,
+            drop=0.05,
+            duplicate=0.02,
+            delay=0.05,
+            crash=0.3,
+            partition=0.1,
+            one_way=0.5,
+            every=10,
+            reads=0.5,
+            snapshot_interval=5,
+            down=(1, 100),
+        ),
+        "NextIndexAboveMatch",
+    ),
+    (
+        mutants.COMMIT_STOPS_AT_OLDER_TERM,
+        check_liveness,
+        Schedule(
+            seed=297,
+            ticks=2500,
+            duplicate=0.05,
+            delay=0.05,
+            partition=0.3,
+            one_way=0.5,
+            snapshot_interval=9,
+        ),
+        "LeaderCommitsStoredEntries",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("bug", "check", "schedule", "name"), BOOKKEEPING, ids=[b[0] for b in BOOKKEEPING]
+)
+def test_each_bookkeeping_property_kills_its_mutant(
+    bug: str, check: Callable[..., object], schedule: Schedule, name: str
+) -> None:
+    """The run passes on the reference core and fails on the mutant, by the property's name."""
+    check(schedule, 3, frozenset())
+    with pytest.raises(CheckFailed) as failed:
+        check(schedule, 3, frozenset({bug}))
+    assert name in failed.value.message
+    assert_counterexample(failed.value)

@@ -12,7 +12,7 @@ from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import cluster
-from meshcheck.property_tests.raft.safety import INVARIANTS, violated
+from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
 from meshcheck.property_tests.raft.validation import validation_stepper
 
 SERVERS = ("s1", "s2", "s3")
@@ -139,6 +139,24 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
         },
         [],
     ),
+    "a leader's matchIndex past its own log": (
+        {
+            **A_LEADER,
+            "log": {"s1": log((2, "v1"))},
+            "matchIndex": {"s1": FrozenDict({"s1": 0, "s2": 2, "s3": 0})},
+            "nextIndex": {"s1": FrozenDict({"s1": 2, "s2": 3, "s3": 2})},
+        },
+        ["MatchIndexBounded"],
+    ),
+    "a leader's nextIndex at what the follower holds": (
+        {
+            **A_LEADER,
+            "log": {"s1": log((2, "v1"))},
+            "matchIndex": {"s1": FrozenDict({"s1": 0, "s2": 1, "s3": 0})},
+            "nextIndex": {"s1": FrozenDict({"s1": 2, "s2": 1, "s3": 2})},
+        },
+        ["NextIndexAboveMatch"],
+    ),
     "a served read below the floor": (
         {
             **A_LEADER,
@@ -179,3 +197,57 @@ def test_tlc_agrees_along_a_run_that_breaks_them() -> None:
     for k in sorted({*range(0, len(states), 10), broken[0] - 1, *broken[:5]}):
         by_tlc = stepper.violated(stepper.state(states[k]))
         assert [n for n in by_tlc if n in INVARIANTS] == violated(states[k]), k
+
+
+# -- action properties: a step from one state to the next -------------------------------------------
+
+LEADS = {
+    **A_LEADER,
+    "log": {"s1": log((2, "v1"), (2, "v2"))},
+    "matchIndex": {"s1": FrozenDict({"s1": 0, "s2": 2, "s3": 0})},
+    "nextIndex": {"s1": FrozenDict({"s1": 3, "s2": 3, "s3": 3})},
+}
+# (before, after, the step's action and parameters, what it breaks)
+STEPS: dict[str, tuple[dict[str, Any], dict[str, Any], str, dict[str, str], list[str]]] = {
+    "a commitIndex lowered": (
+        {"commitIndex": {"s2": 2}},
+        {"commitIndex": {"s2": 1}},
+        "HandleAppendEntriesRequest",
+        {"i": "s2", "j": "s1"},
+        ["CommitIndexMonotonic"],
+    ),
+    "a commitIndex reset by its Restart": (
+        {"commitIndex": {"s2": 2}},
+        {"commitIndex": {"s2": 0}},
+        "Restart",
+        {"i": "s2"},
+        [],
+    ),
+    "another server's Restart excuses nothing": (
+        {"commitIndex": {"s2": 2}},
+        {"commitIndex": {"s2": 0}},
+        "Restart",
+        {"i": "s3"},
+        ["CommitIndexMonotonic"],
+    ),
+    "a leader's matchIndex moved back": (
+        LEADS,
+        {**LEADS, "matchIndex": {"s1": FrozenDict({"s1": 0, "s2": 1, "s3": 0})}},
+        "HandleAppendEntriesResponse",
+        {"i": "s1", "j": "s2"},
+        ["MatchIndexMonotonic"],
+    ),
+    "a leadership that ends starts again from 0": (
+        LEADS,
+        {**LEADS, "role": {"s1": "Follower"}, "matchIndex": state()["matchIndex"]},
+        "Restart",
+        {"i": "s1"},
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STEPS)
+def test_python_action_properties_break_on_the_steps_the_spec_forbids(case: str) -> None:
+    before, after, action, params, expected = STEPS[case]
+    assert broken(state(**before), state(**after), action, params) == expected

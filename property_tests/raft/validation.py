@@ -8,7 +8,8 @@ The spec's handlers (and DropMessage, DuplicateMessage) choose their message ins
 action instance is `HandleAppendEntriesRequest(i, j)` where the trace says which message: the step is
 checked against that instance's successors (one per message it could take), and, should none match,
 against every action's (`Stepper.find_step`), as the hand-written test in tests/test_raft_impl.py does.
-The safety invariants are also checked in Python on every state (safety.py).
+The safety invariants are also checked in Python on every state, and the action properties on
+every step (safety.py).
 
 The model is models/Validate.cfg: three servers, values v1 and v2, bounds far beyond a run's; the
 run's refinement mapping counts its budgets down from the same Max* constants (`validation_model`).
@@ -29,7 +30,7 @@ from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule, failure
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.raft.free_runs import cluster, run, schedules
-from meshcheck.property_tests.raft.safety import violated
+from meshcheck.property_tests.raft.safety import broken, violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
 
@@ -81,8 +82,17 @@ def in_bounds(state: Mapping[str, Any]) -> bool:
     return budget is None or all(left >= 0 for left in budget.values())
 
 
+def transitions(before: Step, after: Step) -> list[str]:
+    """Raft.tla's action properties the step into `after` breaks (safety.py `broken`)."""
+    return broken(before.state, after.state, after.action, after.params)
+
+
 VALIDATION = validation.Validation(
-    instance=instance, find_step=True, invariants=violated, in_bounds=in_bounds
+    instance=instance,
+    find_step=True,
+    invariants=violated,
+    in_bounds=in_bounds,
+    transitions=transitions,
 )
 
 

@@ -68,7 +68,7 @@ def run_tlc(protocol: str, mutant: Any) -> SpecKill:
         spec = next(Path(folder).glob("*.tla"))
         result = check(spec, cfg, workers=1, deadlock=False)
     seconds = time.perf_counter() - start
-    kind = "property" if mutant.liveness else "invariant"
+    kind = getattr(mutant, "kind", "property" if mutant.liveness else "invariant")
     if result.outcome is Outcome.VIOLATED and result.violation == Violation(kind, mutant.catches):
         steps = len(result.trace) - 1 if result.trace is not None else None
         return SpecKill(True, seconds, steps)

@@ -1,7 +1,7 @@
 """HotStuff.tla's mutants: known HotStuff bugs as small textual changes of the spec, each with the
 model that shows it and the one property that must catch it.
 
-Five of them have the names of the implementation's catalogue mutants (impl/hotstuff/mutants.py),
+Six of them have the names of the implementation's catalogue mutants (impl/hotstuff/mutants.py),
 so that `meshcheck mutants hotstuff --all` runs them as the kill matrix's TLC
 column (`EQUIVALENT` says why `propose_from_lower_qc` has none; `safe_node_without_liveness_clause`
 has none either, a liveness bug of a Byzantine fork that the implementation's checks kill);
@@ -46,6 +46,12 @@ class Mutant:
     # further invariants the mutant breaks too, each checked alone by the spec tests
     also: tuple[str, ...] = ()
     action: bool = False  # `catches` is an action property ([][A]_v), not an invariant
+
+    @property
+    def kind(self) -> str:
+        """What TLC reports failing: a property (temporal or action) or an invariant (the kill
+        matrix's TLC column, specs/mutants/__init__.py `run_tlc`, compares it)."""
+        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (

@@ -2,7 +2,7 @@
 that shows it and the one property that must catch it.
 
 tests/test_pbft_spec.py checks each on TLC (the property fails, with the recorded number of states
-and counterexample length); the six the implementation also carries have the same names as
+and counterexample length); the eight the implementation also carries have the same names as
 impl/pbft/mutants.py's switches, and `meshcheck mutants pbft --all` runs those as the kill matrix's
 TLC column. The counts are recorded in specs/PBFT.md.
 """
@@ -44,6 +44,14 @@ class Mutant:
     # PBFT.md; None for a liveness lasso, whose shape depends on when TLC checks the properties
     found: tuple[int, int] | None
     liveness: bool = False
+    # an action property ([][A]_vars: ViewMonotonic, StableCheckpointMonotonic), checked as a
+    # PROPERTY in a model without a VIEW, which is unsound for it (specs/PBFT_transitions.cfg)
+    action: bool = False
+
+    @property
+    def kind(self) -> str:
+        """What TLC reports failing: a property (temporal or action) or an invariant."""
+        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (
@@ -152,6 +160,33 @@ MUTANTS = (
         (424, 9),
     ),
     Mutant(
+        "stale_new_view_accepted",
+        (
+            (
+                '    /\\ v > view[i] \\/ (v = view[i] /\\ status[i] = "changing")\n',
+                '    /\\ v # view[i] \\/ status[i] = "changing"\n',
+            ),
+        ),
+        # a NEW-VIEW of view 1 reaches a replica that went on to view 2
+        {"MaxView": "2"},
+        "ViewMonotonic",
+        (319, 7),
+        action=True,
+    ),
+    Mutant(
+        "stable_checkpoint_moves_back",
+        (
+            (
+                "        /\\ stable' = [stable EXCEPT ![i] = Max(@, c)]\n",
+                "        /\\ stable' = [stable EXCEPT ![i] = c]\n",
+            ),
+        ),
+        {},
+        "StableCheckpointMonotonic",
+        (2295, 12),
+        action=True,
+    ),
+    Mutant(
         "new_view_waits_for_all",
         (
             (
@@ -202,6 +237,8 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
             "SPECIFICATION LiveSpec",
             f"PROPERTY {mutant.catches}",
         ]
+    elif mutant.action:
+        lines += ["SPECIFICATION Spec", "INVARIANTS TypeOK", f"PROPERTY {mutant.catches}"]
     else:
         lines += ["SPECIFICATION Spec", f"INVARIANTS TypeOK {mutant.catches}"]
     cfg = folder / "Mutant.cfg"

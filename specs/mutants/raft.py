@@ -53,6 +53,14 @@ class Mutant:
     trace: int | None
     liveness: bool = False
     impl: str | None = None  # the same bug's switch in impl/raft/mutants.py
+    # an action property ([][A]_vars: CommitIndexMonotonic, MatchIndexMonotonic), checked as a
+    # PROPERTY without the SYMMETRY, which is unsound for it (specs/Raft_transitions.cfg)
+    action: bool = False
+
+    @property
+    def kind(self) -> str:
+        """What TLC reports failing: a property (temporal or action) or an invariant."""
+        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (
@@ -174,6 +182,60 @@ MUTANTS = (
         19,
     ),
     Mutant(
+        "leader takes a success's match index as it is, not the larger (a stale reply moves it back)",
+        (
+            (
+                "![j] = IF m.msuccess THEN Max(@, m.mmatchIndex) ELSE @]",
+                "![j] = IF m.msuccess THEN m.mmatchIndex ELSE @]",
+            ),
+        ),
+        {**NO_EXTRAS, "MaxInFlight": 2},
+        "MatchIndexMonotonic",
+        13,
+        impl="stale_match_index",
+        action=True,
+    ),
+    Mutant(
+        "follower takes a stale request's smaller leaderCommit as its commit index",
+        (
+            (
+                "newCommit == Max(commitIndex[i], Min(m.mcommitIndex, last))",
+                "newCommit == Min(m.mcommitIndex, last)",
+            ),
+        ),
+        {**NO_EXTRAS, "MaxInFlight": 2},
+        "CommitIndexMonotonic",
+        13,
+        impl="commit_index_lowered",
+        action=True,
+    ),
+    Mutant(
+        "follower's success names the index after its last new entry (off by one)",
+        (
+            (
+                "mmatchIndex |-> IF accept THEN last ELSE 0, mreadSeq |-> m.mreadSeq,",
+                "mmatchIndex |-> IF accept THEN last + 1 ELSE 0, mreadSeq |-> m.mreadSeq,",
+            ),
+        ),
+        {},
+        "MatchIndexBounded",
+        8,
+        impl="match_past_last",
+    ),
+    Mutant(
+        "a rejection moves nextIndex back to the hint floored at 1, not at matchIndex + 1",
+        (
+            (
+                "ELSE Max(Min(nextIndex[i][j] - 1, m.mconflictIndex), match[j] + 1)",
+                "ELSE Max(Min(nextIndex[i][j] - 1, m.mconflictIndex), 1)",
+            ),
+        ),
+        {**NO_EXTRAS, "MaxTerm": 2, "MaxInFlight": 2},
+        "NextIndexAboveMatch",
+        23,
+        impl="backup_below_match",
+    ),
+    Mutant(
         "follower ignores the leader's commit index",
         (
             (
@@ -215,6 +277,13 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
     lines += [f"    {k} = {v}" for k, v in constants.items()]
     if mutant.liveness:
         lines += ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
+    elif mutant.action:
+        lines += [
+            "SPECIFICATION Spec",
+            "CONSTRAINT TermBound",
+            "INVARIANTS TypeOK",
+            f"PROPERTY {mutant.catches}",
+        ]
     else:
         lines += [
             "SPECIFICATION Spec",

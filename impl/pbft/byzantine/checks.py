@@ -9,7 +9,11 @@ showed) and returns the first violation it finds:
 - Validity: every request an honest replica executed is one the client sent (the null batch
   aside);
 - StableExecuted: no honest replica's stable checkpoint is past what it executed (it reaches one
-  by executing up to it or by taking its state).
+  by executing up to it or by taking its state);
+- ViewMonotonic and StableCheckpointMonotonic, PBFT.tla's action properties: no honest replica's
+  view or stable checkpoint is lower than when the monitor last looked (Castro and Liskov, OSDI
+  1999, sections 4.4 and 4.3). A restart is no exception: the replica persists both before a
+  step's sends and comes back with them (impl/pbft/replica.py, "Durability").
 
 It is incremental: a history is re-read only from where it last ended, or whole when it was replaced
 (`Replica.history_epoch`), against the batch digest first seen at each sequence number.
@@ -36,12 +40,13 @@ class Violation:
     that executed a request never sent)."""
 
     invariant: str
-    seq: int
+    seq: int  # 0 for an action property, which is about no one sequence number
     replicas: tuple[str, ...]
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.invariant} at sequence number {self.seq} ({', '.join(self.replicas)}): {self.detail}"
+        where = f" at sequence number {self.seq}" if self.seq else ""
+        return f"{self.invariant}{where} ({', '.join(self.replicas)}): {self.detail}"
 
 
 class SafetyMonitor:
@@ -51,6 +56,7 @@ class SafetyMonitor:
         self.client = client
         self._first: dict[int, tuple[bytes, str, Any]] = {}  # seq -> (digest, replica, name)
         self._seen: dict[str, tuple[int, int, int]] = {}  # replica -> (node id, epoch, length)
+        self._last: dict[str, tuple[int, int]] = {}  # replica -> (view, stable) when last checked
         self.violation: Violation | None = None
 
     def __call__(self, sim: Simulator[Any]) -> bool:
@@ -72,6 +78,8 @@ class SafetyMonitor:
                     (r,),
                     f"{r}'s stable checkpoint {node.stable} is past the {length} it executed",
                 )
+                return self.violation
+            if self._went_back(r, node) is not None:
                 return self.violation
             seen = self._seen.get(r)
             if seen is not None and seen == (id(node), epoch, length):
@@ -100,6 +108,20 @@ class SafetyMonitor:
                                 "Validity", seq, (r,), f"{request_name(req.body)!r} was never sent"
                             )
                             return self.violation
+        return None
+
+    def _went_back(self, r: str, node: Replica) -> Violation | None:
+        """PBFT.tla's ViewMonotonic and StableCheckpointMonotonic on r since the last check."""
+        now = (node.view, node.stable)
+        last = self._last.get(r, now)
+        self._last[r] = now
+        for name, what, old, new in (
+            ("ViewMonotonic", "view", last[0], now[0]),
+            ("StableCheckpointMonotonic", "stable checkpoint", last[1], now[1]),
+        ):
+            if new < old:
+                self.violation = Violation(name, 0, (r,), f"{r}'s {what} went from {old} to {new}")
+                return self.violation
         return None
 
     def _requested(self) -> set[Any]:
