@@ -2,7 +2,7 @@
 that shows it and the one property that must catch it.
 
 tests/test_pbft_spec.py checks each on TLC (the property fails, with the recorded number of states
-and counterexample length); the eight the implementation also carries have the same names as
+and counterexample length); the seven the implementation also carries have the same names as
 impl/pbft/mutants.py's switches, and `meshcheck mutants pbft --all` runs those as the kill matrix's
 TLC column. The counts are recorded in specs/PBFT.md.
 """
