@@ -36,7 +36,7 @@ import json
 import random
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import IO, Any
 
 import hypothesis
 from hypothesis import given
@@ -369,13 +369,17 @@ def check_run(
     return sim
 
 
-def logged_run(
-    schedule: Schedule, bugs: frozenset[str] = frozenset(), *, driver: type[CoreDriver] = CoreDriver
-) -> Verdict:
-    """One free run of the validation model's servers, writing the model's values, its NDJSON log
-    (what each node logged) read back as a log file is, and validated against Raft.tla."""
+def write_log(
+    schedule: Schedule,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    driver: type[CoreDriver] = CoreDriver,
+    out: IO[str] | None = None,
+) -> NdjsonLog:
+    """One free run of the validation model's servers, writing the model's values, and its NDJSON
+    log (what each node logged): to `out` when given, else kept in the log's `records`."""
     nodes, values, _ = validation_model()
-    log = NdjsonLog(f"seed-{schedule.seed}")
+    log = NdjsonLog(f"seed-{schedule.seed}", out)
     sim = cluster(
         schedule,
         nodes,
@@ -386,6 +390,14 @@ def logged_run(
         record=False,
     )
     free_runs.run(sim, schedule, schedule.ticks + 500, STORM)
+    return log
+
+
+def logged_run(
+    schedule: Schedule, bugs: frozenset[str] = frozenset(), *, driver: type[CoreDriver] = CoreDriver
+) -> Verdict:
+    """`write_log`'s log read back as a log file is, and validated against Raft.tla."""
+    log = write_log(schedule, bugs, driver=driver)
     records = [loads(json.dumps(r), f"{log.run}:{n}") for n, r in enumerate(log.records, 1)]
     return validate(records, spec="Raft")
 
@@ -425,11 +437,17 @@ CHECKS = checks_with()
 
 
 def directed_cluster(
-    nodes: int, seed: int, bugs: frozenset[str], faults: Faults, log: NdjsonLog | None
+    nodes: int,
+    seed: int,
+    bugs: frozenset[str],
+    faults: Faults,
+    log: NdjsonLog | None,
+    *,
+    driver: type[CoreDriver] = CoreDriver,
 ) -> Simulator[Any]:
     servers = tuple(f"s{k}" for k in range(1, nodes + 1))
     config = SimConfig(seed=seed, faults=faults)
-    return Simulator(plugin(servers, bugs, log=log), servers, config)
+    return Simulator(plugin(servers, bugs, log=log, driver=driver), servers, config)
 
 
 def directed_wire(message: Any) -> Wire | None:
@@ -442,17 +460,22 @@ def directed_violated(state: Mapping[str, Value], safe: Mapping[str, Value] | No
     return [name for name, holds in INVARIANTS.items() if not holds(state)]
 
 
-TARGET = RaftTarget(
-    protocol=NAME,
-    cluster=directed_cluster,
-    wire=directed_wire,
-    view=lambda node: view_of_state(node.state()),
-    violated=directed_violated,
-    storm=STORM,
-    spec="Raft",
-    logs="adapter",
-    notes="impl/raft through the adapter contract, whole batches",
-)
+def target_with(driver: type[CoreDriver] = CoreDriver, protocol: str = NAME) -> RaftTarget:
+    """The directed scenarios' target, on nodes made by `driver`, registered as `protocol`."""
+    return RaftTarget(
+        protocol=protocol,
+        cluster=partial(directed_cluster, driver=driver),
+        wire=directed_wire,
+        view=lambda node: view_of_state(node.state()),
+        violated=directed_violated,
+        storm=STORM,
+        spec="Raft",
+        logs="adapter",
+        notes="impl/raft through the adapter contract, whole batches",
+    )
+
+
+TARGET = target_with()
 
 EXAMPLE = Protocol(
     name=NAME,

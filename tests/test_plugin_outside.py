@@ -3,9 +3,8 @@
 The test writes a tiny distribution in a temporary folder: its own pyproject.toml declaring the
 entry point `fakeraft` in the group `meshcheck.protocols`, a descriptor naming RaftPipelined.tla
 (a spec of meshcheck's own) with no action table and no mutant catalogue, and a test package of its
-own. It installs it (`pip install --no-deps --no-build-isolation`: nothing downloaded) into a fresh
-virtual environment that sees this project's environment through a .pth file (site.addsitedir, so
-that the editable install's own .pth files run too), and runs the commands there as a user would:
+own. It installs it (nothing downloaded) into a fresh virtual environment that sees this project's
+environment (tests/outside.py), and runs the commands there as a user would:
 the plug-in is listed, `verify --protocol fakeraft --only tests` runs its tests and only those, with
 the coverage row counted against RaftPipelined's actions, and `mutants fakeraft` says in one line
 how to add a catalogue (exit 2), never "all 0 mutants killed".
@@ -14,58 +13,21 @@ how to add a catalogue (exit 2), never "all 0 mutants killed".
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sysconfig
-import venv
 from pathlib import Path
 
 import pytest
 
 from meshcheck import registry
+from tests import outside
 
-# The project's environment has no `wheel` package (setuptools 65's bdist_wheel needs it), and the
-# test downloads nothing: the plug-in builds with an in-tree PEP 517 backend of a few lines
-# (https://peps.python.org/pep-0517/#in-tree-build-backends) that zips the package into a wheel.
-PYPROJECT = """\
-[build-system]
-requires = []
-build-backend = "backend"
-backend-path = ["."]
-
+PYPROJECT = f"""\
+{outside.IN_TREE}
 [project]
 name = "fakeraft-meshcheck"
 version = "0.1"
 
 [project.entry-points."meshcheck.protocols"]
 fakeraft = "fakeraft_meshcheck.descriptor:FAKERAFT"
-"""
-
-BACKEND = """\
-import base64, hashlib, pathlib, zipfile
-
-NAME, VERSION = "fakeraft_meshcheck", "0.1"
-INFO = f"{NAME}-{VERSION}.dist-info"
-FILES = {
-    f"{INFO}/METADATA": "Metadata-Version: 2.1\\nName: fakeraft-meshcheck\\nVersion: 0.1\\n",
-    f"{INFO}/WHEEL": "Wheel-Version: 1.0\\nGenerator: backend\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-    f"{INFO}/entry_points.txt": "[meshcheck.protocols]\\nfakeraft = fakeraft_meshcheck.descriptor:FAKERAFT\\n",
-}
-
-
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name = f"{NAME}-{VERSION}-py3-none-any.whl"
-    files = {str(p): p.read_text() for p in pathlib.Path(NAME).rglob("*.py")}
-    files.update(FILES)
-    record = []
-    with zipfile.ZipFile(pathlib.Path(wheel_directory) / name, "w") as wheel:
-        for path, text in files.items():
-            wheel.writestr(path, text)
-            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
-            record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
-        record.append(f"{INFO}/RECORD,,")
-        wheel.writestr(f"{INFO}/RECORD", "\\n".join(record) + "\\n")
-    return name
 """
 
 DESCRIPTOR = '''\
@@ -101,7 +63,6 @@ def _plugin(folder: Path) -> Path:
     src = folder / "fakeraft"
     (src / "fakeraft_meshcheck" / "tests").mkdir(parents=True)
     (src / "pyproject.toml").write_text(PYPROJECT)
-    (src / "backend.py").write_text(BACKEND)
     (src / "fakeraft_meshcheck" / "__init__.py").write_text("")
     (src / "fakeraft_meshcheck" / "descriptor.py").write_text(DESCRIPTOR)
     (src / "fakeraft_meshcheck" / "tests" / "__init__.py").write_text("")
@@ -113,32 +74,13 @@ def _plugin(folder: Path) -> Path:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv that sees this project's packages, with only the plug-in installed in it."""
     folder = tmp_path_factory.mktemp("plugin")
-    home = folder / "venv"
-    venv.EnvBuilder(with_pip=False).create(home)
-    python = home / "bin" / "python"
-    theirs = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    ours = sysconfig.get_path("purelib")
-    Path(theirs, "meshcheck-project.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
-    pip = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
-    done = subprocess.run([*pip, str(_plugin(folder))], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    python = outside.fresh_venv(folder / "venv")
+    outside.install(python, _plugin(folder))
     return python
 
 
-def _meshcheck(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run(
-        [python, "-m", "meshcheck", *args], capture_output=True, text=True, cwd=cwd, env=environ
-    )
-
-
 def test_the_plugin_is_listed(env: Path, tmp_path: Path) -> None:
-    done = _meshcheck(env, "protocols", cwd=tmp_path)
+    done = outside.meshcheck(env, "protocols", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if line.startswith("| fakeraft "))
     assert "RaftPipelined.tla" in row
@@ -146,7 +88,7 @@ def test_the_plugin_is_listed(env: Path, tmp_path: Path) -> None:
 
 def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
     report = tmp_path / "verify.json"
-    done = _meshcheck(
+    done = outside.meshcheck(
         env,
         *("verify", "--protocol", "fakeraft", "--only", "z3", "--only", "tests"),
         *("--only", "traces", "--only", "mutants"),
@@ -178,7 +120,7 @@ def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
 
 
 def test_mutants_without_a_catalogue_says_how_to_add_one(env: Path, tmp_path: Path) -> None:
-    done = _meshcheck(env, "mutants", "fakeraft", cwd=tmp_path)
+    done = outside.meshcheck(env, "mutants", "fakeraft", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout == ""
     [line] = done.stderr.splitlines()
