@@ -64,8 +64,14 @@ BUGS_UNDER_TEST: frozenset[str] = frozenset()
 class Box:
     """One node with its durable store: step it by hand, restart it from what it persisted."""
 
-    def __init__(self, node_id: str = "s1", term: int = 0, log: tuple[Entry, ...] = ()) -> None:
-        self.config = RaftConfig(node_id, SERVERS, bugs=BUGS_UNDER_TEST)
+    def __init__(
+        self,
+        node_id: str = "s1",
+        term: int = 0,
+        log: tuple[Entry, ...] = (),
+        servers: tuple[str, ...] = SERVERS,
+    ) -> None:
+        self.config = RaftConfig(node_id, servers, bugs=BUGS_UNDER_TEST)
         self.disk = Durable()
         self.disk.apply([Put(HARD, (term, None)), Put(LOG, log)])
         self.restart()
@@ -214,6 +220,20 @@ def test_candidates_win_with_votes_from_a_majority() -> None:
     box.deliver(RequestVoteResponse("s2", "s1", 2, True))  # granted, but in term 2
     assert (box.node.role, box.node.votes_granted) == (CANDIDATE, frozenset({"s1"}))
     box.deliver(RequestVoteResponse("s3", "s1", 3, True))
+    assert role_of(box) == LEADER
+
+
+@pytest.mark.parametrize("n", [2, 4, 6, 8])
+def test_candidates_need_more_than_half_the_votes_at_even_sizes(n: int) -> None:
+    """Section 5.2: a candidate wins with votes from a majority of the servers, so that two
+    elections of one term cannot both succeed. At an even size half is no majority: with 4
+    servers, s1 and s2 could win one term while s3 and s4 win it too."""
+    box = Box(term=1, servers=tuple(f"s{k}" for k in range(1, n + 1)))
+    box.step(Tick(ELECTION))  # term 2, its own vote
+    for k in range(2, n // 2 + 1):  # half the servers, itself included
+        box.deliver(RequestVoteResponse(f"s{k}", "s1", 2, True))
+    assert role_of(box) == CANDIDATE
+    box.deliver(RequestVoteResponse(f"s{n // 2 + 1}", "s1", 2, True))  # one more: a majority
     assert role_of(box) == LEADER
 
 

@@ -120,6 +120,12 @@ BREAKS: tuple[Break, ...] = (
     ),
     # -- Raft, Figure 2: candidates
     Break(
+        R + "test_candidates_need_more_than_half_the_votes_at_even_sizes",
+        "meshcheck.impl.base.quorum:majority",
+        "return n // 2 + 1",
+        "return (n + 1) // 2",
+    ),
+    Break(
         R + "test_candidates_increment_term_vote_for_self_reset_timer_and_request_votes",
         f"{RAFT_NODE}.become_candidate",
         "self.voted_for = self.id",
@@ -937,6 +943,9 @@ CATALOGUE: dict[str, str] = {
     ),
     raft_mutants.COMMIT_STOPS_AT_OLDER_TERM: (
         R + "test_leaders_commit_only_entries_of_their_term_by_counting"
+    ),
+    raft_mutants.QUORUM_HALF_AT_EVEN_N: (
+        R + "test_candidates_need_more_than_half_the_votes_at_even_sizes"
     ),
     pbft_mutants.STALE_NEW_VIEW_ACCEPTED: (
         P + "test_4_4_a_new_view_for_an_earlier_view_or_again_for_its_view_changes_nothing"

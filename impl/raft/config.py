@@ -8,7 +8,7 @@ import attrs
 
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.raft.mutants import BUGS
+from meshcheck.impl.raft.mutants import BUGS, QUORUM_HALF_AT_EVEN_N
 
 
 def _sorted(servers: Iterable[str]) -> tuple[str, ...]:
@@ -72,4 +72,6 @@ class RaftConfig:
     @property
     def quorum(self) -> int:
         """A majority (section 5.2): any two quorums share a server."""
+        if QUORUM_HALF_AT_EVEN_N in self.bugs:
+            return (len(self.servers) + 1) // 2
         return quorum.majority(len(self.servers))

@@ -30,6 +30,7 @@ COMMIT_INDEX_LOWERED = "commit_index_lowered"
 MATCH_PAST_LAST = "match_past_last"
 BACKUP_BELOW_MATCH = "backup_below_match"
 COMMIT_STOPS_AT_OLDER_TERM = "commit_stops_at_older_term"
+QUORUM_HALF_AT_EVEN_N = "quorum_half_at_even_n"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -155,5 +156,11 @@ BUGS: Mapping[str, str] = {
         "new leader whose log holds an uncommitted entry of an earlier term stops there for good: "
         "its no-op, stored on a quorum, never commits, and neither does anything after it "
         "(LeaderCommitsStoredEntries, once the network is calm)."
+    ),
+    QUORUM_HALF_AT_EVEN_N: (
+        "The quorum is written as half the cluster rounded up, (n + 1) // 2, where section 5.2 "
+        "asks for a majority, n // 2 + 1: the two agree at 3, 5 and 7 servers, the sizes most "
+        "tests run, and at 4 and 6 a quorum is half the cluster, so two candidates each win one "
+        "term with disjoint halves (Election Safety fails), and a leader commits on half."
     ),
 }

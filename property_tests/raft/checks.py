@@ -16,7 +16,11 @@ from __future__ import annotations
 from functools import partial
 
 from meshcheck.property_tests.checks import Check, CheckFn
-from meshcheck.property_tests.raft.free_runs import free_run_safety, liveness_after_heal
+from meshcheck.property_tests.raft.free_runs import (
+    free_run_safety,
+    free_run_safety_any_size,
+    liveness_after_heal,
+)
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
@@ -70,6 +74,12 @@ CHECKS: tuple[Check, ...] = (
     ),
     restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
     restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
+    Check(
+        "free runs (3 to 7 nodes)",
+        free_run_safety_any_size,
+        "random fault schedules on a drawn cluster size, even sizes included: the safety "
+        "invariants after every step",
+    ),
     Check(
         "logs under duplication",
         logs_under_duplication,

@@ -23,6 +23,7 @@ from meshcheck.property_tests.raft.free_runs import (
     check_safety,
     cluster,
     free_run_safety,
+    free_run_safety_any_size,
     liveness_after_heal,
 )
 from meshcheck.property_tests.raft.validation import (
@@ -59,6 +60,23 @@ def assert_counterexample(failed: CheckFailed) -> None:
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_free_runs_keep_raft_safe(nodes: int) -> None:
     free_run_safety(frozenset(), settings(), nodes=nodes)
+
+
+def test_free_runs_of_any_size_keep_raft_safe() -> None:
+    free_run_safety_any_size(frozenset(), settings())
+
+
+def test_a_quorum_wrong_at_even_sizes_survives_3_and_5_nodes_and_not_a_drawn_size() -> None:
+    """quorum_half_at_even_n: (n + 1) // 2 is a majority at 3 and 5 servers, half at 4 and 6 (two
+    leaders of one term with disjoint halves): the fixed-size runs cannot fail on it, the runs that
+    draw the size do."""
+    bug = frozenset({mutants.QUORUM_HALF_AT_EVEN_N})
+    free_run_safety(bug, FEW, nodes=3)
+    free_run_safety(bug, FEW, nodes=5)
+    with pytest.raises(CheckFailed) as failed:
+        free_run_safety_any_size(bug, FEW)
+    assert "violates" in failed.value.message
+    assert_counterexample(failed.value)
 
 
 @pytest.mark.parametrize("nodes", [3, 5])
