@@ -34,7 +34,6 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck import coverage
 from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.levels import Level
 from meshcheck.impl.hybrid.node import HybridNode
@@ -124,8 +123,6 @@ def accusation_run(
         if record and failed.trace is None:
             raise failure(failed.message, schedule, out.hc.sim.trace()) from None
         raise
-    if out.deposer is not None and out.deposer.deposed:
-        coverage.tally("hybrid", "leaders deposed in all-honest runs", out.deposer.deposed)
     return out
 
 
