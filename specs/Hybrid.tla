@@ -65,8 +65,12 @@ Other(p) == IF p = "raft" THEN "bft" ELSE "raft"
 Kinds == {"bad_signature", "tampering", "equivocation", "timing"}
 SelfProving == {"tampering", "equivocation"}
 \* Byzantine nodes may add bad-signature and timing records freely; a tampering or
-\* equivocation record proves itself, so it exists only if some node is faulty.
-Reportable == IF Byzantine = {} THEN Kinds \ SelfProving ELSE Kinds
+\* equivocation record proves itself, so it exists only if some node is faulty. With no faulty
+\* node there is no evidence of any kind: an honest node reports a bad signature only on a seal
+\* that does not verify, and a timing anomaly only on two consecutive heartbeats the leader
+\* itself signed too far apart (impl/hybrid/node.py _inspect_beat), never on what the network
+\* did to an honest node's messages (NoFalseAccusation, property_tests/hybrid).
+Reportable == IF Byzantine = {} THEN {} ELSE Kinds
 \* The liveness model substitutes one of these for Reportable (`Reportable <- OnlyTampering`).
 OnlyTampering == {"tampering"}
 OnlyEquivocation == {"equivocation"}

@@ -49,9 +49,13 @@ Protocol(l) == ProtocolOf[l]
 Kinds == {"bad_signature", "tampering", "equivocation", "timing"}
 \* Evidence anyone can check from the messages alone: one piece stands on its own.
 SelfProving == {"tampering", "equivocation"}
-\* Only a faulty node signs a tampered or equivocating message: with no Byzantine node there is
-\* nobody to accuse. Bad signatures and timing anomalies may be reported by anyone at any time.
-Reportable == IF Byzantine = {} THEN Kinds \ SelfProving ELSE Kinds
+\* Only a faulty node signs a tampered or equivocating message, and with a faulty node bad
+\* signatures and timing anomalies may be reported by anyone at any time (a Byzantine reporter
+\* makes them up). With no Byzantine node there is nobody to accuse: an honest node reports a
+\* bad signature only on a seal that does not verify and a timing anomaly only on two consecutive
+\* heartbeats the leader signed too far apart (impl/hybrid/node.py), neither of which an honest
+\* node sends, whatever the network does (NoFalseAccusation, property_tests/hybrid).
+Reportable == IF Byzantine = {} THEN {} ELSE Kinds
 
 Max(a, b) == IF a >= b THEN a ELSE b
 

@@ -648,24 +648,86 @@ def test_a_follower_reports_the_spec_steps_of_what_it_applies(keys: Keys) -> Non
     ]
 
 
-def test_a_follower_reports_a_leaders_heartbeats_further_apart_than_the_timing_bound(
+def beat(
+    keys: Keys, number: int, sent: int, now: int, leader: str = "n3", term: int = 1
+) -> Deliver:
+    """`leader`'s empty AppendEntries of `term` to n1, its heartbeat `number` signed as sent at
+    `sent` (entries.RaftPayload), delivered at `now`."""
+    m = AppendEntriesRequest(leader, "n1", term, 0, 0, (), 0)
+    payload = RaftPayload(1, leader, m, beat=number, sent=sent)
+    return Deliver(leader, keys.seal(1, leader, payload), now=now)
+
+
+def test_a_follower_reports_two_consecutive_heartbeats_signed_further_apart_than_the_bound(
     keys: Keys,
 ) -> None:
-    """A Raft leader must send heartbeats periodically (Raft paper, section 5.2): a gap above
-    `timing_bound` between two AppendEntries of one leader and term is a timing report against
-    it, whose detail (signed, read by whoever audits the chain) says how long the gap was. A gap
-    of exactly the bound is not one; a new leader's (or term's) first heartbeat has no gap."""
+    """A Raft leader must send heartbeats periodically (Raft paper, section 5.2): two consecutive
+    heartbeat numbers of one leader, term and follower whose signed send times are more than
+    `timing_bound` apart are a timing report against it, carrying both seals (the leader's own
+    statements) and a detail saying how far apart. Exactly the bound is not one; nor is a new
+    leader's (or term's) first heartbeat."""
     n = started(keys)
     bound = n.config.timing_bound
-    for now in (0, bound - 50, 2 * bound - 50):  # gaps of bound - 50, then exactly bound
-        n.step(attrs.evolve(heartbeat(keys), now=now))
+    for k, sent in enumerate((0, bound - 50, 2 * bound - 50), start=1):  # bound - 50, then bound
+        n.step(beat(keys, k, sent, now=sent + 5))
     assert n.reported == []
-    late = 3 * bound - 49
-    n.step(attrs.evolve(heartbeat(keys), now=late))  # a gap of bound + 1
-    detail = f"{bound + 1} ticks between heartbeats"
-    assert n.reported == [keys.sign_evidence(Evidence(TIMING, "n1", "n3", (), late, 1, detail))]
-    n.step(attrs.evolve(heartbeat(keys, "n4", 2), now=late + bound + 50))  # a new leader
+    late = beat(keys, 4, 3 * bound - 49, now=3 * bound)  # bound + 1 after number 3
+    n.step(late)
+    detail = f"heartbeats signed {bound + 1} ticks apart"
+    earlier = beat(keys, 3, 2 * bound - 50, now=0).message
+    expected = Evidence(TIMING, "n1", "n3", (earlier, late.message), 3 * bound, 1, detail)
+    assert n.reported == [keys.sign_evidence(expected)]
+    n.step(beat(keys, 1, 5 * bound, now=5 * bound, leader="n4", term=2))  # a new leader
     assert len(n.reported) == 1
+
+
+def test_a_leader_numbers_its_heartbeats_per_follower_and_signs_its_clock(keys: Keys) -> None:
+    """What the timing evidence rests on (impl/hybrid/instance.py): each AppendEntries a leader
+    seals carries its number to that follower in that term, 1, 2, ..., and the leader's clock at
+    sending; its other Raft messages carry neither (0, 0)."""
+    n = leader(keys)
+    seen: dict[str, list[tuple[int, int]]] = {}
+    for now in (50, 100, 150):
+        for e in n.step(Tick("e1/heartbeat", now=now)):
+            if isinstance(e, Send) and isinstance(e.message.body.message, AppendEntriesRequest):
+                seen.setdefault(e.dest, []).append((e.message.body.beat, e.message.body.sent))
+    # the appends of the election (number 1 at time 0) came before
+    assert seen == {p: [(2, 50), (3, 100), (4, 150)] for p in ("n2", "n3", "n4")}
+    vote = sealed(keys, "n2", RequestVoteResponse("n2", "n1", 1, True)).body
+    assert (vote.beat, vote.sent) == (0, 0)
+
+
+def test_no_timing_report_from_what_the_network_does_to_an_honest_leaders_heartbeats(
+    keys: Keys,
+) -> None:
+    """What loss, partitions and delays do to an honest leader's heartbeats proves nothing: a gap
+    in the numbers (the ones between were lost), heartbeats signed 50 ticks apart that arrive
+    long apart (delayed, or out of order), a duplicate. Consecutive numbers are compared whatever
+    order they arrive in: numbers 7 and 6 signed far apart, 6 arriving last, are reported."""
+    n = started(keys)
+    bound = n.config.timing_bound
+    n.step(beat(keys, 1, 0, now=1))
+    n.step(beat(keys, 5, 200 + 4 * 50, now=10 * bound))  # 2..4 lost: no pair to compare
+    n.step(beat(keys, 3, 100, now=20 * bound))  # delayed long, and out of order
+    n.step(beat(keys, 2, 50, now=30 * bound))
+    n.step(beat(keys, 2, 50, now=31 * bound))  # duplicated
+    assert n.reported == []
+    n.step(beat(keys, 7, 1000 + bound + 1, now=32 * bound))
+    n.step(beat(keys, 6, 1000, now=33 * bound))  # 6 and 7 signed bound + 1 apart
+    assert [(r.kind, r.accused) for r in n.reported] == [(TIMING, "n3")]
+
+
+def test_the_receipt_time_mutant_accuses_an_honest_leader(keys: Keys) -> None:
+    """impl/hybrid/mutants.py `timing_from_receipt`: the old detector reports a leader whose
+    heartbeats *arrive* more than `timing_bound` apart, as two heartbeats signed 50 ticks apart,
+    the second delayed, do (what NoFalseAccusation catches in all-honest runs:
+    property_tests/hybrid/test_no_false_accusation.py)."""
+    bound = HybridConfig("n1", NODES).timing_bound
+    for bugs, reported in ((frozenset(), []), (frozenset({mutants.TIMING_FROM_RECEIPT}), [TIMING])):
+        n = started(keys, bugs)
+        n.step(beat(keys, 1, 0, now=1))
+        n.step(beat(keys, 2, 50, now=bound + 60))
+        assert [r.kind for r in n.reported] == reported
 
 
 def test_a_node_stops_proposing_its_evidence_once_committed_whatever_came_of_it(

@@ -105,8 +105,10 @@ def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     lockstep against ThreatLevel.tla or Hybrid.tla; `follow_caught_append` (a Raft follower takes
     a Byzantine leader's caught lie) by the stored free run that found it (re-run from its seed;
     trace validation and the free runs kill it too), never by lockstep: both specs take each
-    epoch's agreed order as given and lockstep drives honest nodes along it."""
-    from meshcheck.impl.hybrid.mutants import BUGS, FOLLOW_CAUGHT_APPEND
+    epoch's agreed order as given and lockstep drives honest nodes along it;
+    `timing_from_receipt` (a follower accuses an honest leader whose heartbeats arrive late) by
+    NoFalseAccusation, the all-honest free runs, before the stored run that found it."""
+    from meshcheck.impl.hybrid.mutants import BUGS, FOLLOW_CAUGHT_APPEND, TIMING_FROM_RECEIPT
 
     outcomes = run_mutants("hybrid", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]
@@ -115,6 +117,7 @@ def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     assert len(BUGS) >= 5
     killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
     assert killers.pop(FOLLOW_CAUGHT_APPEND) == "stored traces", render(outcomes)
+    assert killers.pop(TIMING_FROM_RECEIPT) == "no false accusation", render(outcomes)
     assert set(killers.values()) <= {
         "lockstep (ThreatLevel.tla)",
         "lockstep (Hybrid.tla)",

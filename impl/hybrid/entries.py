@@ -107,11 +107,23 @@ def raft_well_formed(message: Any) -> bool:
 
 @attrs.frozen
 class RaftPayload:
-    """A Raft message of `epoch`'s instance, sealed by `src`."""
+    """A Raft message of `epoch`'s instance, sealed by `src`.
+
+    A leader's AppendEntries also carries, under the seal, its heartbeat number `beat` (1, 2, ...
+    per term and follower: the leader's count of its AppendEntries to `message.dest` in
+    `message.term`) and its own clock `sent` when it sent it; 0 and 0 on every other message.
+    Section 5.2 of the Raft paper has a leader send AppendEntries to each follower periodically
+    (impl/raft/node.py: every `heartbeat_interval` of its own clock, and more often when there is
+    something to send), so two consecutive numbers signed further apart than `timing_bound` are the
+    leader's own statements that it withheld them: the timing evidence of impl/hybrid/node.py
+    `_inspect_beat`. Receipt times prove nothing: the network loses and delays messages of honest
+    leaders too (a gap in the numbers is just that)."""
 
     epoch: int
     src: str
     message: Any
+    beat: int = 0
+    sent: int = 0
 
 
 @attrs.frozen

@@ -35,7 +35,8 @@ index of which it knows nothing is fresh to everyone) is not sent, unless the fo
 acknowledged that index to the node in that term and the entry keeps the held entry's term (then
 the follower's detector catches it, or, restarted and with its detector's memory gone, Raft keeps
 the held entry, Log Matching). A message any receiver catches as tampering is always sent. The
-free run of seed 8271 (property_tests/hybrid/test_fuzz.py) shows what the excluded case breaks:
+free run of seed 25 (property_tests/hybrid/test_fuzz.py; seed 8271 found it) shows what the
+excluded case breaks:
 with `Fuzz(fresh_equivocation=True)` the checks report NoCommittedOpLost.
 """
 

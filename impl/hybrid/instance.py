@@ -4,7 +4,8 @@ chooses (impl/hybrid/bft.py: a PBFT Replica or a HotStuff replica), run under th
 The node hosts one instance per epoch it entered (the current one, and the earlier ones, which
 still answer catch-up for lagging nodes). The instance's effects are renamed so that instances never
 meet: its timers and durable keys carry the prefix "e<epoch>/", its Raft messages leave sealed by
-the node (entries.RaftPayload) and its BFT messages wrapped with the epoch (entries.PbftWire,
+the node (entries.RaftPayload: a leader's AppendEntries numbered per term and follower, with the
+leader's clock at sending) and its BFT messages wrapped with the epoch (entries.PbftWire,
 entries.HotStuffWire).
 Its `Apply` and `Reply` effects stay inside: the node answers clients from the replicated state.
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from meshcheck.impl.base.effects import (
     CancelTimer,
@@ -34,6 +37,7 @@ from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
 from meshcheck.impl.hybrid.threat import Verify
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.messages import AppendEntriesRequest
 from meshcheck.impl.raft.node import RaftNode
 
 
@@ -58,6 +62,9 @@ class Instance:
         self.node = config.id
         self.keys = keys
         self.prefix = prefix(self.epoch)
+        self.now = 0  # the time of the event being stepped (the node's clock)
+        # a Raft leader's heartbeat numbers: (term, follower) -> the last AppendEntries' number
+        self.beats: dict[tuple[int, str], int] = {}
 
         def machine() -> HybridMachine:
             return HybridMachine(start, keys, verify, config.bugs)
@@ -95,6 +102,7 @@ class Instance:
         other effects (renamed, wrapped)."""
         writes: list[Write] = []
         out: list[Effect] = []
+        self.now = getattr(event, "now", self.now)
         for e in self.runner.step(event):
             if isinstance(e, Persist):
                 writes.extend(self._rekey(w) for w in e.writes)
@@ -111,10 +119,15 @@ class Instance:
 
     def _wrap(self, send: Send) -> Send | None:
         if self.is_raft:
-            sealed = self.keys.seal(
-                self.epoch, self.node, RaftPayload(self.epoch, self.node, send.message)
-            )
-            return Send(send.dest, sealed)
+            payload = RaftPayload(self.epoch, self.node, send.message)
+            m = send.message
+            if isinstance(m, AppendEntriesRequest):
+                # the leader's heartbeat number to this follower in this term, and its clock:
+                # what a follower's timing evidence rests on (entries.RaftPayload)
+                beat = self.beats.get((m.term, send.dest), 0) + 1
+                self.beats[(m.term, send.dest)] = beat
+                payload = attrs.evolve(payload, beat=beat, sent=self.now)
+            return Send(send.dest, self.keys.seal(self.epoch, self.node, payload))
         if send.dest not in self.keys.nodes:
             return None  # a BFT reply to a node's client identity: the node reads its own state
         assert self.bft is not None

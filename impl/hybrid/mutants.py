@@ -15,6 +15,7 @@ DEESCALATE_CRITICAL_TO_NONE = "deescalate_critical_to_none"
 SWITCH_ON_OWN_EVIDENCE = "switch_on_own_evidence"
 EQUIVOCATION_IS_LOW = "equivocation_is_low"
 FOLLOW_CAUGHT_APPEND = "follow_caught_append"
+TIMING_FROM_RECEIPT = "timing_from_receipt"
 # certificates counted by distinct eligible signers (docs/certificates.md)
 REPORTS_COUNTED_NOT_REPORTERS = "reports_counted_not_reporters"
 
@@ -47,6 +48,14 @@ BUGS: Mapping[str, str] = {
         "index where the others applied it, and two honest nodes close the epoch with different "
         "histories (NoCommittedOpLost fails). An implementation mutant: Hybrid.tla has one agreed "
         "chain per epoch, which this rule is what keeps true under a Byzantine Raft leader."
+    ),
+    TIMING_FROM_RECEIPT: (
+        "A Raft follower reports a timing anomaly against a leader whose AppendEntries *arrive* "
+        "more than timing_bound apart, not only against one that signed two consecutive "
+        "heartbeats that far apart: message loss, partitions and delays make such gaps of an "
+        "honest leader's heartbeats, and an all-honest cluster accuses its own leader and raises "
+        "its level (NoFalseAccusation fails; property_tests/hybrid/no_false_accusation.py). An "
+        "implementation mutant: Hybrid.tla lets no node report anything when none is Byzantine."
     ),
     # -- certificates (docs/certificates.md) --
     REPORTS_COUNTED_NOT_REPORTERS: (

@@ -30,7 +30,9 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   what it receives: a seal that does not verify (bad_signature against the link's sender), a sealed
   message carrying an entry whose signature fails (tampering, self-proving), two sealed
   AppendEntries of one leader and term that disagree at an index (equivocation, self-proving), a
-  leader's heartbeats further apart than `timing_bound` (timing). A record becomes an evidence
+  leader's two consecutive heartbeats that it signed as sent further apart than `timing_bound`
+  (timing: `_inspect_beat`; never from arrival times, which the network makes late for honest
+  leaders too). A record becomes an evidence
   entry, signed by this node, and changes nothing until it is committed and applied. An
   AppendEntries caught tampering or equivocating is not followed: taking it would give this
   follower a log the other honest nodes do not share (Hybrid.tla's one chain per epoch).
@@ -118,6 +120,8 @@ PROTOCOLS: Final = "hybrid/protocols"  # ((epoch, protocol), ...) of every epoch
 TIMESTAMP: Final = "hybrid/ts"  # per epoch: the last PBFT request timestamp used
 
 NOT_SIGNED: Final = "bad client signature"
+# heartbeat numbers a follower keeps per (epoch, leader, term, follower) to pair consecutive ones
+BEATS_KEPT: Final = 16
 
 
 def ended(epoch: int) -> tuple[str, FrozenDict]:
@@ -188,7 +192,9 @@ class HybridNode:
         self._last_report: dict[tuple[str, str], int] = {}
         self._reported_keys: set[tuple[Any, ...]] = set()
         self._seen: dict[tuple[int, str, int], dict[int, tuple[Any, Signed[Any]]]] = {}
-        self._beats: dict[tuple[int, str, int], int] = {}
+        # (epoch, leader, term, follower) -> heartbeat number -> (its signed send time, the seal)
+        self._beats: dict[tuple[int, str, int, str], dict[int, tuple[int, Signed[Any]]]] = {}
+        self._arrivals: dict[tuple[int, str, int], int] = {}  # the timing_from_receipt mutant's
         self._appended: set[tuple[int, int, Any]] = set()
         self._submitted: dict[tuple[int, Any], Any] = {}  # BFT requests made
         self._history_out = 0  # committed ops already announced as Apply effects
@@ -411,13 +417,56 @@ class HybridNode:
             if first[0] != entry:
                 self._report(EQUIVOCATION, leader, (first[1], sealed), RAFT_EQUIVOCATION, epoch)
                 followed = False
-        # a leader whose heartbeats come late (section 5.2: it must send them periodically)
-        beat = (epoch, leader, m.term)
-        last = self._beats.get(beat)
-        if last is not None and self.now - last > self.config.timing_bound:
-            self._report(TIMING, leader, (), f"{self.now - last} ticks between heartbeats", epoch)
-        self._beats[beat] = self.now
+        # a leader that withholds its heartbeats (section 5.2: it must send them periodically)
+        if mutants.TIMING_FROM_RECEIPT in self.config.bugs:
+            # the bug: heartbeats that *arrive* far apart, which loss, partitions and delays make
+            # of an honest leader's too
+            beat = (epoch, leader, m.term)
+            last = self._arrivals.get(beat)
+            if last is not None and self.now - last > self.config.timing_bound:
+                detail = f"{self.now - last} ticks between heartbeats"
+                self._report(TIMING, leader, (), detail, epoch)
+            self._arrivals[beat] = self.now
+        else:
+            self._inspect_beat(epoch, sealed, m)
         return followed
+
+    def _inspect_beat(self, epoch: int, sealed: Signed[Any], m: AppendEntriesRequest) -> None:
+        """Timing evidence from what the leader signed, never from when its messages arrive.
+
+        The leader numbers its AppendEntries to each follower in each term and seals its own clock
+        with each (entries.RaftPayload, impl/hybrid/instance.py). An honest leader sends one to
+        every follower at least every `heartbeat_interval` of its clock (Raft paper, section 5.2;
+        impl/raft/node.py), so two consecutive numbers whose signed send times are further apart
+        than `timing_bound` are the leader's own two statements that it withheld its heartbeats:
+        the record carries both seals. A gap in the numbers is a lost message, a late arrival a
+        delayed one: neither proves anything, and neither is reported (an honest leader cut off by
+        the network is no threat; its followers' election timers deal with it). Like PBFT's view
+        change timer (Castro and Liskov, section 4.4) this catches a slow primary; a Byzantine
+        leader that skips numbers or lies about its clock is left to those timers. Sealed
+        statements to other followers count as much as those to this one: the key holds the
+        follower."""
+        body = sealed.body
+        beat, sent = getattr(body, "beat", 0), getattr(body, "sent", 0)
+        if type(beat) is not int or type(sent) is not int or beat < 1:
+            return  # not numbered (or a Byzantine leader's ill-typed number): nothing to compare
+        beats = self._beats.setdefault((epoch, sealed.signer, m.term, m.dest), {})
+        if beat in beats:
+            return  # a duplicate (or a second statement for one number: no timing either way)
+        beats[beat] = (sent, sealed)
+        for earlier, later in (
+            (beats.get(beat - 1), (sent, sealed)),
+            ((sent, sealed), beats.get(beat + 1)),
+        ):
+            if (
+                earlier is not None
+                and later is not None
+                and later[0] - earlier[0] > self.config.timing_bound
+            ):
+                detail = f"heartbeats signed {later[0] - earlier[0]} ticks apart"
+                self._report(TIMING, sealed.signer, (earlier[1], later[1]), detail, epoch)
+        while len(beats) > BEATS_KEPT:  # enough to pair the reordered ones; a window, not a log
+            del beats[min(beats)]
 
     def _on_proposal(self, instance: Instance, sealed: Signed[Any]) -> None:
         entry = sealed.body.entry

@@ -4,7 +4,9 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/hybrid/mutants.py) switched on; the test files under
 property_tests/hybrid/ run each with no bugs. Lockstep first (the threat state against
 ThreatLevel.tla, then the epochs and the switch against Hybrid.tla: each kills its mutants within a
-second or two, with counterexamples a few steps long), then the stored corpus, then the certificate property
+second or two, with counterexamples a few steps long), then NoFalseAccusation (all-honest free runs,
+property_tests/hybrid/no_false_accusation.py: a few seconds, and the one check an all-honest
+cluster that accuses its own leader fails first), then the stored corpus, then the certificate property
 (property_tests/hybrid/certificates.py), then the signed-fields property, then trace
 validation of free runs, and the free runs' invariants and liveness bounds last; trace validation
 and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py);
@@ -22,6 +24,7 @@ from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation
 from meshcheck.property_tests.hybrid.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
@@ -54,6 +57,12 @@ CHECKS: tuple[Check, ...] = (
         hybrid_lockstep,
         "TLC picks each order, apply, switch and answer, the honest nodes take it, states compared",
         HARNESS.minimize,
+    ),
+    Check(
+        "no false accusation",
+        no_false_accusation,
+        "all-honest free runs under every fault (loss, duplicates, delays, crashes, partitions, "
+        "deposed leaders): no node reports anything, the level never leaves None",
     ),
     Check(
         "stored traces",

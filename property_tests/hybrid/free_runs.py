@@ -62,7 +62,7 @@ from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Faults, MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
 from meshcheck.property_tests.histories import check_history
@@ -81,6 +81,9 @@ RAFT_BOUND = 1500
 OP_BOUND = 1500
 GIVE_UP = 5000  # ticks without an answer before the client gives up on an op (under faults)
 CALM_OPS = 4
+# how long a delayed message is held back (Schedule.delay; `schedules` draws none, the all-honest
+# runs of no_false_accusation.py do): past timing_bound (200) and the election timeouts
+DELAY_TICKS = (50, 500)
 RETRIES = 4  # an op rejected at a switch is proposed again, under its sequence number
 # op k writes Custom key k % KEYS: ops share keys, so each result ("existed") depends on the order
 # the ops took effect in, and the client history's linearizability check has something to check
@@ -118,6 +121,10 @@ KNOBS: Mapping[str, Any] = {
     # the peers the target's equivocating PBFT cores lie to as primary (None: drawn per sequence
     # number); never drawn by `schedules`
     "group": None,
+    # (every, hold): every `every` ticks while the faults run, the Raft leader of the moment is
+    # cut off from every node for `hold` ticks (`Deposer`), so terms change and leaders come back
+    # deposed; drawn by no_false_accusation.py, never by `schedules`
+    "depose": None,
 }
 
 
@@ -125,16 +132,49 @@ def knob(schedule: Schedule, name: str) -> Any:
     return schedule.knob(name, KNOBS[name])
 
 
-def faults(schedule: Schedule) -> Faults:
+def faults(schedule: Schedule, messages: tuple[MessageFaults, ...] = ()) -> Faults:
     return Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        delay_ticks=DELAY_TICKS,
         crash=schedule.crash,
         partition=schedule.partition,
         down_ticks=(100, 600),
         partition_ticks=(100, 600),
         until=schedule.ticks,
+        messages=messages,  # type: ignore[arg-type]  # attrs' converter=tuple
     )
+
+
+@attrs.define
+class Deposer:
+    """A message-fault rule's filter (impl/sim/config.py `MessageFaults.where`): it matches every
+    message to or from the node that was the Raft leader when the current cut began. Cuts begin
+    at t = `first` (after the first election: timeouts of 150 to 300 ticks) and every `every`
+    ticks after, last `hold` ticks, and only while the faults run (a cut that would outlast
+    `until`, the faults' end, is not made). With `hold` past the election timeout the others elect
+    a new leader in a later term (Raft paper, section 5.2), and the old one, back, steps down on
+    hearing of it."""
+
+    every: int
+    hold: int
+    until: int
+    first: int = 350
+    hc: HybridConsensus | None = None  # set once the cluster exists (`prepare`)
+    cut: tuple[int, str | None] = (-1, None)  # (the cut's number, the leader it cuts off)
+    deposed: int = 0  # leaders cut off so far
+
+    def __call__(self, source: str, dest: str, message: Any) -> bool:
+        if self.hc is None or self.hc.sim.now < self.first:
+            return False
+        number, into = divmod(self.hc.sim.now - self.first, self.every)
+        if into >= self.hold or self.first + number * self.every + self.hold > self.until:
+            return False
+        if self.cut[0] != number:
+            self.cut = (number, self.hc.raft_leader())
+            self.deposed += self.cut[1] is not None
+        return self.cut[1] is not None and self.cut[1] in (source, dest)
 
 
 def schedules() -> st.SearchStrategy[Schedule]:
@@ -168,6 +208,7 @@ class Run:
     op_latency: list[int] = attrs.field(factory=list)  # calm proposals: submission to answer
     switches: int = 0
     oracle: HybridOracle | None = None  # what honest nodes did with what Byzantine ones sent
+    deposer: Deposer | None = None  # the schedule's `depose` knob at work
 
 
 def _propose(hc: HybridConsensus, k: int, deadline: int) -> Decision:
@@ -239,16 +280,26 @@ def prepare(
     """The cluster of a free run, its monitor (without `monitor` it counts steps only: trace
     validation judges the run instead); `options` are HybridConsensus's (`n`, default 4, `bft`)
     and HybridConfig's."""
+    depose = knob(schedule, "depose")
+    deposer = None
+    rules: tuple[MessageFaults, ...] = ()
+    if depose is not None:
+        every, hold = depose
+        deposer = Deposer(every, hold, until=schedule.ticks)
+        rules = (MessageFaults(where=deposer, drop=1.0),)
+    chaos = faults(schedule, rules)
     hc = HybridConsensus(
         options.pop("n", 4),
         seed=schedule.seed,
-        faults=faults(schedule),
+        faults=chaos,
         bugs=bugs,
         record=record,
         give_up_after=GIVE_UP,
         **options,
     )
-    out = Run(hc, Monitor(hc, active=monitor))
+    out = Run(hc, Monitor(hc, active=monitor), deposer=deposer)
+    if deposer is not None:
+        deposer.hc = hc
     if monitor:
         # after every step, beside the monitor: what honest nodes do with what Byzantine ones
         # send (property_tests/hybrid/oracle.py); further per-step checks of a run (client

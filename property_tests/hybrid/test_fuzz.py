@@ -169,8 +169,11 @@ def test_f_plus_1_colluding_equivocators_break_agreement() -> None:
 # Found by the seed sweep: n1's fuzzer re-sealed its own AppendEntries to n2 (indices 30-32) with
 # entries[1] swapped for another validly signed entry, at an index n2 did not hold; n2 applied it
 # where the others applied the committed op. The fuzzer now withholds that (impl/hybrid/fuzz.py).
+# That was seed 8271; since a leader's seals carry heartbeat numbers and send times
+# (entries.RaftPayload) the fuzzer has more fields to change and draws differently, and seed 25 of
+# the same schedule is the one that reaches the case (14 does too, of seeds 1..29).
 FRESH_EQUIVOCATION = Schedule(
-    seed=8271,
+    seed=25,
     ticks=1500,
     drop=0.02,
     crash=0.1,
@@ -186,7 +189,7 @@ def restricted() -> Run:
 
 
 def test_the_fuzzer_withholds_equivocation_at_fresh_indices(restricted: Run) -> None:
-    """The seed 8271 run holds (its invariants, bounds and final checks) now that the fuzzer
+    """The seed 25 run holds (its invariants, bounds and final checks) now that the fuzzer
     leaves out what specs/Hybrid.md abstracts away, and it did leave some out."""
     counts = Fuzz.counts(restricted.hc.nodes["n1"])
     assert counts["withheld"] > 0
@@ -209,7 +212,7 @@ def test_the_checks_catch_a_fresh_index_equivocation(monkeypatch: pytest.MonkeyP
     are not blind to the case, the fuzzer's threat model leaves it out."""
     monkeypatch.setitem(BEHAVIOURS, "fuzz", lambda: Fuzz(fresh_equivocation=True))
     with pytest.raises(
-        CheckFailed, match=r"NoCommittedOpLost violated at n2 .*c1/4 was committed at 4"
+        CheckFailed, match=r"NoCommittedOpLost violated at n2 .*c1/22 was committed at 22"
     ):
         run(FRESH_EQUIVOCATION)
 
