@@ -4,7 +4,7 @@ Regressions of two logs it once got wrong (tests/data/logs/README.md), the budge
 progress report, and logs of the reference core's faulty runs whose receives name no message, which
 the walk once called invalid (the property behind them, on logs that name their messages, is a check
 of its own: property_tests/raft/log_duplicates.py; the survey over hundreds of runs in every mode is
-`python -m meshcheck.property_tests.raft.log_duplicates`, docs/logs.md).
+`python -m meshcheck.log_survey`, docs/logs.md).
 """
 
 from __future__ import annotations
@@ -126,3 +126,19 @@ def test_two_receives_of_old_copies_are_unknown_never_invalid() -> None:
     # the same run's log with its messages named is valid
     named = Validator(stepper_for("Raft")).run(faulty_log(faulty_run(108), reference.PARTIAL))
     assert named.verdict == "valid", named.render()
+
+
+@pytest.mark.parametrize("argv", [["0"], ["5", "--budget", "0"], ["many"]])
+def test_the_survey_refuses_bad_input_with_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meshcheck import log_survey
+
+    with pytest.raises(SystemExit) as raised:
+        log_survey.main(argv)
+    assert raised.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith("python -m meshcheck.log_survey: error:")
+    )

@@ -13,7 +13,8 @@ the validator calls invalid is a failure of the core, and its message names the 
 
 `blind`: the same records as an implementation writes them that does not log which message a
 receive took; tests/test_validate_regressions.py holds those to "never invalid" (the walk explains
-one receive again with an old copy, not every combination: docs/logs.md).
+one receive again with an old copy, not every combination: docs/logs.md). The survey over every
+mode and hundreds of runs is meshcheck/log_survey.py.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def blind(records: list[LogRecord]) -> list[LogRecord]:
 
 
 @functools.cache
-def _model(noop: bool) -> str | None:
+def model_for(noop: bool) -> str | None:
     """The log model (property_tests/raft/models/Logs.cfg), with LeaderNoOp = FALSE when `noop` is
     off, written once per process."""
     if noop:
@@ -100,7 +101,7 @@ def _model(noop: bool) -> str | None:
 
 
 def validate_log(records: list[LogRecord], *, noop: bool = True) -> Verdict:
-    return Validator(stepper_for("Raft", _model(noop))).run(records, budget=BUDGET)
+    return Validator(stepper_for("Raft", model_for(noop))).run(records, budget=BUDGET)
 
 
 def check_log(seed: int, variables: tuple[str, ...], noop: bool, bugs: frozenset[str]) -> None:
@@ -135,89 +136,3 @@ def logs_under_duplication(bugs: frozenset[str], settings: hypothesis.settings) 
         check_log(seed, variables, noop, bugs)
 
     logs_validate()
-
-
-# -- the survey: `python -m meshcheck.property_tests.raft.log_duplicates [RUNS] [--budget S]` ----
-
-MODES: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
-    # name, variables, receives name their message, no-op on election
-    ("named, full", reference.FULL, True, True),
-    ("named, partial", reference.PARTIAL, True, True),
-    ("named, partial, no no-op", reference.PARTIAL, True, False),
-    ("blind, full", reference.FULL, False, True),
-    ("blind, partial", reference.PARTIAL, False, True),
-)
-
-
-def survey(runs: int, budget: float = 60.0) -> list[tuple[str, int, int, int, int, float, float]]:
-    """Per mode: (mode, runs, valid, unknown, invalid, median and largest seconds), seeds 1..runs;
-    a progress line per mode on stderr."""
-    import statistics
-    import sys
-    import time
-
-    rows = []
-    for name, variables, named, noop in MODES:
-        counts = {"valid": 0, "unknown": 0, "invalid": 0}
-        seconds: list[float] = []
-        for seed in range(1, runs + 1):
-            records = faulty_log(faulty_run(seed, noop=noop), variables, f"seed-{seed}")
-            if not named:
-                records = blind(records)
-            start = time.perf_counter()
-            verdict = Validator(stepper_for("Raft", _model(noop))).run(records, budget=budget)
-            seconds.append(time.perf_counter() - start)
-            counts[verdict.verdict] += 1
-            if verdict.verdict == "invalid":
-                print(f"{name}: seed {seed} invalid: {verdict.render()}", file=sys.stderr)
-            print(
-                f"\r{name}: {seed}/{runs} runs, {counts['invalid']} invalid",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-        print(file=sys.stderr)
-        rows.append(
-            (
-                name,
-                runs,
-                counts["valid"],
-                counts["unknown"],
-                counts["invalid"],
-                statistics.median(seconds),
-                max(seconds),
-            )
-        )
-    return rows
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from meshcheck.table import format_table
-
-    parser = argparse.ArgumentParser(
-        prog="python -m meshcheck.property_tests.raft.log_duplicates",
-        description="validate the logs of the reference core's faulty runs in every mode",
-    )
-    parser.add_argument("runs", nargs="?", type=int, default=100, help="runs per mode (seeds 1..)")
-    parser.add_argument("--budget", type=float, default=60.0, help="seconds per validation")
-    args = parser.parse_args(argv)
-    if args.runs < 1 or not args.budget > 0:
-        parser.error("runs and --budget must be positive")
-    rows = survey(args.runs, args.budget)
-    print(
-        format_table(
-            ("logs", "runs", "valid", "unknown", "invalid", "median s", "max s"),
-            [
-                (m, str(n), str(v), str(u), str(i), f"{med:.2f}", f"{mx:.1f}")
-                for m, n, v, u, i, med, mx in rows
-            ],
-            right=range(1, 7),
-        )
-    )
-    return 1 if any(row[4] for row in rows) else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
