@@ -122,16 +122,27 @@ def faulty_schedules() -> st.SearchStrategy[Schedule]:
     )
 
 
+def undecided(verdict: Verdict) -> bool:
+    """Whether an "unknown" is the validator's limit on a hard log (its frontier cut to
+    max_frontier, or out of time), not a log it could decide."""
+    return verdict.verdict == "unknown" and (verdict.cut > 0 or "out of time" in verdict.reason)
+
+
 def faulty_runs_validate(settings: hypothesis.settings) -> None:
-    """Hypothesis: every free run with faults on FIFO links validates against RaftPipelined.tla
-    (its leaders' step-downs are CheckQuorumStepDown)."""
+    """Hypothesis: no free run with faults on FIFO links is called invalid against
+    RaftPipelined.tla (its leaders' step-downs are CheckQuorumStepDown): each is valid, or unknown
+    because its frontier outgrew max_frontier or its time ran out. Whether a drawn log is hard
+    for the validator is no verdict on PySyncObj: a log with partial state whose leader pipelines
+    and whose nodes crash every few hundred ticks can keep thousands of candidate states (seed
+    1492 of `faulty_schedules`, found by a `make verify --explore` run: 512 cut it, 8,192 decides
+    it valid; test_validation.py keeps it). Only "invalid" is a finding."""
 
     @settings
     @given(schedule=faulty_schedules())
     def pysyncobj_faulty_log_validates(schedule: Schedule) -> None:
         verdict, held = validate_run(schedule)
         assert held
-        assert verdict.ok, verdict.render()
+        assert verdict.ok or undecided(verdict), verdict.render()
 
     pysyncobj_faulty_log_validates()
 

@@ -6,9 +6,10 @@ property_tests/raft/ run each with no bugs; the mutants command runs each with o
 reports which check killed it. The order puts the checks that kill fastest first: lockstep kills most
 mutants in seconds, the stored corpus costs nothing, trace validation needs free runs long enough
 for faults to matter, then the pure safety and liveness runs, and last the scripted leader-restart
-scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the
-restart-equivalence runs, and the logs of faulty runs through `meshcheck validate`'s walk
-(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core).
+scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the free
+runs of a drawn cluster size, the logs of faulty runs through `meshcheck validate`'s walk
+(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), and the
+restart-equivalence runs.
 """
 
 from __future__ import annotations
@@ -72,8 +73,6 @@ CHECKS: tuple[Check, ...] = (
         "a leader crashes with writes in flight, restarts and leads again (scripted): the "
         "client-history checks, and every retried write applied once",
     ),
-    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
-    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
     Check(
         "free runs (3 to 7 nodes)",
         free_run_safety_any_size,
@@ -86,4 +85,7 @@ CHECKS: tuple[Check, ...] = (
         "free runs under duplication and loss, their NDJSON logs (full and partial state, the "
         "no-op on and off) validated with every network fault inferred: each must be valid",
     ),
+    # restart equivalence last (property_tests/test_restarts.py): the cheaper checks kill first
+    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )
