@@ -9,7 +9,10 @@
 (* (see Raft.md). Beyond the paper's Figure 2 it models leader election    *)
 (* with the no-op entry of section 8, log compaction with InstallSnapshot  *)
 (* (section 7), ReadIndex reads (thesis section 6.4), crash and restart,   *)
-(* and a network that drops, duplicates and reorders messages.            *)
+(* and a network that drops, duplicates and reorders messages. Two         *)
+(* choices implementations make differently are constants of the model,    *)
+(* not forks: the leader's no-op (LeaderNoOp) and pre-vote (PreVote,       *)
+(* thesis section 9.6).                                                    *)
 (*                                                                         *)
 (* Log indexing: log[i] holds only the entries AFTER i's snapshot, so the  *)
 (* entry with (absolute) index k is log[i][k - snapshotIndex[i]].          *)
@@ -35,22 +38,28 @@ CONSTANT MaxSnapshots   \* TakeSnapshot steps allowed in one behaviour (snapshot
 CONSTANT MaxReads       \* ReadIndex reads a leader may register in one term of leadership
 CONSTANT LeaderNoOp     \* TRUE: a new leader appends a no-op of its term (section 8); FALSE:
                         \* the paper's basic algorithm, as many libraries run it
+CONSTANT PreVote        \* TRUE: an election timeout starts a pre-election first (thesis 9.6,
+                        \* etcd-io/raft's PreVote); FALSE: the paper's Timeout, at once
 
 ASSUME /\ IsFiniteSet(Server) /\ Server # {}
        /\ IsFiniteSet(Value)
        /\ \A n \in {MaxTerm, MaxLogLen, MaxInFlight, MaxFaults, MaxRestarts, MaxDrops,
                     MaxDuplicates, MaxSnapshots, MaxReads} : n \in Nat
        /\ LeaderNoOp \in BOOLEAN
+       /\ PreVote \in BOOLEAN
 
 \* Roles, the "no vote" marker, the no-op's value and the message types: strings,
 \* exactly as the implementation's refinement mapping writes them.
 Follower == "Follower"
+PreCandidate == "PreCandidate"  \* only with PreVote: running a pre-election
 Candidate == "Candidate"
 Leader == "Leader"
 None == "None"
 NoOp == "NoOp"
 RequestVoteRequest == "RequestVoteRequest"
 RequestVoteResponse == "RequestVoteResponse"
+PreVoteRequest == "PreVoteRequest"
+PreVoteResponse == "PreVoteResponse"
 AppendEntriesRequest == "AppendEntriesRequest"
 AppendEntriesResponse == "AppendEntriesResponse"
 InstallSnapshotRequest == "InstallSnapshotRequest"
@@ -72,9 +81,10 @@ logVars == <<log, snapshotIndex, snapshotTerm>>
 \* Volatile per-server state (lost on Restart). Outside its role a server keeps
 \* these at their initial values, so two servers in the same situation are in
 \* the same state (and the implementation's refinement mapping must do the same).
-VARIABLE role           \* Follower, Candidate or Leader
+VARIABLE role           \* Follower, Candidate or Leader (or PreCandidate, with PreVote)
 VARIABLE commitIndex    \* highest index known to be committed (>= snapshotIndex)
-VARIABLE votesGranted   \* servers that granted the current candidacy ({} unless Candidate)
+VARIABLE votesGranted   \* servers that granted the current candidacy, or pre-candidacy
+                        \* ({} unless Candidate or PreCandidate)
 VARIABLE nextIndex      \* leader: next index to send to each server
 VARIABLE matchIndex     \* leader: highest index known replicated on each server
 VARIABLE reads          \* leader: its ReadIndex read (thesis 6.4), see InitRead
@@ -187,24 +197,54 @@ Init ==
                   duplicate |-> MaxDuplicates, snapshot |-> MaxSnapshots]
 
 -----------------------------------------------------------------------------
-\* Server i (Follower or Candidate) times out and starts an election: a new term,
-\* a vote for itself, and a RequestVoteRequest to every other server, in one step.
+\* i starts an election: a new term, a vote for itself, and a RequestVoteRequest to
+\* every other server added to the bag `bag`, in one step (Timeout; with PreVote, the
+\* HandlePreVoteResponse that brings a quorum of pre-votes).
+Campaign(i, bag) ==
+    LET term == currentTerm[i] + 1
+        request(j) == [mtype |-> RequestVoteRequest, mterm |-> term,
+                       mlastLogTerm |-> LastTerm(i), mlastLogIndex |-> LastIndex(i),
+                       msource |-> i, mdest |-> j]
+    IN /\ currentTerm' = [currentTerm EXCEPT ![i] = term]
+       /\ role' = [role EXCEPT ![i] = Candidate]
+       /\ votedFor' = [votedFor EXCEPT ![i] = i]
+       /\ votesGranted' = [votesGranted EXCEPT ![i] = {i}]
+       /\ messages' = bag @@ [m \in {request(j) : j \in Peers(i)} |-> 1]
+
+\* Server i (Follower or Candidate) times out and starts an election (without PreVote).
 Timeout(i) ==
+    /\ ~PreVote
     /\ role[i] \in {Follower, Candidate}
     /\ currentTerm[i] < MaxTerm \/ QuietElection(i)
     \* one free slot suffices: the broadcast may overfill the bag by |Server| - 2, so
     \* that two candidates can run in one term (split votes) even in a small bag
     /\ InFlight < MaxInFlight
-    /\ LET term == currentTerm[i] + 1
-           request(j) == [mtype |-> RequestVoteRequest, mterm |-> term,
+    /\ Campaign(i, messages)
+    /\ UNCHANGED <<logVars, commitIndex, nextIndex, matchIndex, reads, historyVars, budget>>
+
+\* Pre-vote (Ongaro's thesis, section 9.6; etcd-io/raft's PreVote). With PreVote an
+\* election timeout of i (Follower, Candidate, or PreCandidate whose pre-election went
+\* nowhere) starts a pre-election instead: i asks every other server whether it would
+\* vote for i in term currentTerm[i] + 1, without incrementing its term or changing its
+\* vote, and only with pre-votes from a quorum runs the real election (Campaign, in
+\* HandlePreVoteResponse). A server cut off from the others thus keeps its term, and on
+\* rejoining does not depose a leader of a term it could not have won. The bounds are
+\* Timeout's: the election it may lead to is the one Timeout would start.
+PreVoteTimeout(i) ==
+    /\ PreVote
+    /\ role[i] \in {Follower, PreCandidate, Candidate}
+    /\ currentTerm[i] < MaxTerm \/ QuietElection(i)  \* Timeout's bounds
+    /\ InFlight < MaxInFlight
+    /\ LET request(j) == [mtype |-> PreVoteRequest, mterm |-> currentTerm[i] + 1,
                           mlastLogTerm |-> LastTerm(i), mlastLogIndex |-> LastIndex(i),
                           msource |-> i, mdest |-> j]
-       IN /\ currentTerm' = [currentTerm EXCEPT ![i] = term]
-          /\ role' = [role EXCEPT ![i] = Candidate]
-          /\ votedFor' = [votedFor EXCEPT ![i] = i]
+       IN /\ role' = [role EXCEPT ![i] = PreCandidate]
           /\ votesGranted' = [votesGranted EXCEPT ![i] = {i}]
-          /\ messages' = messages @@ [m \in {request(j) : j \in Peers(i)} |-> 1]
-    /\ UNCHANGED <<logVars, commitIndex, nextIndex, matchIndex, reads, historyVars, budget>>
+          \* a bag sum, not @@: a pre-election again in the same term sends the same requests,
+          \* and a copy still in flight is one more copy (Timeout's requests are always new)
+          /\ messages' = messages (+) SetToBag({request(j) : j \in Peers(i)})
+    /\ UNCHANGED <<serverVars, logVars, commitIndex, nextIndex, matchIndex, reads,
+                   historyVars, budget>>
 
 \* Leader i appends the client's value v to its log.
 ClientRequest(i, v) ==
@@ -365,6 +405,44 @@ HandleRequestVoteResponse(i, j) ==
         /\ Discard(m)
         /\ UNCHANGED <<snapshotIndex, snapshotTerm, commitIndex, committed, budget>>
 
+\* i answers j's pre-vote request. Nothing of i changes (no term, no vote, no timer; the
+\* term rule does not apply: mterm is a term j has not started). i may grant only when it
+\* would grant the vote itself: the term is beyond its own and j's log is at least as
+\* up-to-date as its own (section 5.4.1). The thesis adds that i refuses when it has heard
+\* from a current leader within its minimum election timeout; the spec has no clocks (its
+\* timeouts may fire at any time), so that condition is abstracted as a free choice: i may
+\* always refuse (grant is chosen), and grants only when the conditions above hold. An
+\* implementation's own rule (impl/raft: a leader, or a follower that knows its term's
+\* leader, refuses) is then one of the spec's choices. The answer echoes mterm, so that j
+\* counts only answers to the pre-election it is running.
+HandlePreVoteRequest(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ m.mtype = PreVoteRequest /\ m.mdest = i /\ m.msource = j
+        /\ LET logOk == \/ m.mlastLogTerm > LastTerm(i)
+                        \/ /\ m.mlastLogTerm = LastTerm(i)
+                           /\ m.mlastLogIndex >= LastIndex(i)
+           IN \E grant \in BOOLEAN :
+                 /\ grant => m.mterm > currentTerm[i] /\ logOk
+                 /\ Reply([mtype |-> PreVoteResponse, mterm |-> m.mterm, mvoteGranted |-> grant,
+                           msource |-> i, mdest |-> j], m)
+        /\ UNCHANGED <<serverVars, logVars, volatileVars, historyVars, budget>>
+
+\* Pre-candidate i counts j's pre-vote for term currentTerm[i] + 1; with a quorum it starts
+\* the real election in this step (Campaign). A refusal, or an answer to another pre-election
+\* or arriving after i left the pre-candidacy, changes nothing.
+HandlePreVoteResponse(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ m.mtype = PreVoteResponse /\ m.mdest = i /\ m.msource = j
+        /\ IF role[i] = PreCandidate /\ m.mterm = currentTerm[i] + 1 /\ m.mvoteGranted THEN
+              LET votes == votesGranted[i] \cup {j}
+              IN IF Quorum(votes) THEN Campaign(i, WithoutMessage(m, messages))
+                 ELSE /\ votesGranted' = [votesGranted EXCEPT ![i] = votes]
+                      /\ Discard(m)
+                      /\ UNCHANGED <<serverVars, role>>
+           ELSE /\ Discard(m)
+                /\ UNCHANGED <<serverVars, role, votesGranted>>
+        /\ UNCHANGED <<logVars, commitIndex, nextIndex, matchIndex, reads, historyVars, budget>>
+
 \* i handles leader j's AppendEntriesRequest (Figure 2): it accepts when its log holds
 \* the entry before the new ones (or that entry is inside its snapshot), removes a
 \* conflicting suffix, appends what it lacks, and learns the leader's commit index.
@@ -523,6 +601,7 @@ DuplicateMessage ==
 \* message of DropMessage / DuplicateMessage are chosen inside the action.
 Next ==
     \/ \E i \in Server : Timeout(i)
+    \/ \E i \in Server : PreVoteTimeout(i)
     \/ \E i \in Server, v \in Value : ClientRequest(i, v)
     \/ \E i \in Server : \E j \in Peers(i) : AppendEntries(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : InstallSnapshot(i, j)
@@ -532,6 +611,8 @@ Next ==
     \/ \E i \in Server : CompleteRead(i)
     \/ \E i \in Server : \E j \in Peers(i) : HandleRequestVoteRequest(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : HandleRequestVoteResponse(i, j)
+    \/ \E i \in Server : \E j \in Peers(i) : HandlePreVoteRequest(i, j)
+    \/ \E i \in Server : \E j \in Peers(i) : HandlePreVoteResponse(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : HandleAppendEntriesRequest(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : HandleAppendEntriesResponse(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : HandleInstallSnapshotRequest(i, j)
@@ -545,6 +626,8 @@ Spec == Init /\ [][Next]_vars
 Receive(i, j) ==
     \/ HandleRequestVoteRequest(i, j)
     \/ HandleRequestVoteResponse(i, j)
+    \/ HandlePreVoteRequest(i, j)
+    \/ HandlePreVoteResponse(i, j)
     \/ HandleAppendEntriesRequest(i, j)
     \/ HandleAppendEntriesResponse(i, j)
     \/ HandleInstallSnapshotRequest(i, j)
@@ -578,6 +661,10 @@ Message ==
      msource : Server, mdest : Server]
     \cup [mtype : {RequestVoteResponse}, mterm : Nat, mvoteGranted : BOOLEAN,
           msource : Server, mdest : Server]
+    \cup [mtype : {PreVoteRequest}, mterm : Nat, mlastLogTerm : Nat, mlastLogIndex : Nat,
+          msource : Server, mdest : Server]
+    \cup [mtype : {PreVoteResponse}, mterm : Nat, mvoteGranted : BOOLEAN,
+          msource : Server, mdest : Server]
     \cup [mtype : {AppendEntriesRequest}, mterm : Nat, mprevLogIndex : Nat, mprevLogTerm : Nat,
           mentries : Seq(Entry), mcommitIndex : Nat, mreadSeq : Nat,
           msource : Server, mdest : Server]
@@ -596,7 +683,7 @@ TypeOK ==
     /\ log \in [Server -> Seq(Entry)]
     /\ snapshotIndex \in [Server -> Nat]
     /\ snapshotTerm \in [Server -> Nat]
-    /\ role \in [Server -> {Follower, Candidate, Leader}]
+    /\ role \in [Server -> {Follower, PreCandidate, Candidate, Leader}]
     /\ commitIndex \in [Server -> Nat]
     /\ votesGranted \in [Server -> SUBSET Server]
     /\ nextIndex \in [Server -> [Server -> Nat \ {0}]]
@@ -610,7 +697,7 @@ TypeOK ==
 \* implementation's refinement mapping must produce too).
 VolatileNormalForm ==
     \A i \in Server :
-        /\ role[i] # Candidate => votesGranted[i] = {}
+        /\ role[i] \notin {Candidate, PreCandidate} => votesGranted[i] = {}
         /\ role[i] # Leader => /\ nextIndex[i] = InitNextIndex
                                /\ matchIndex[i] = InitMatchIndex
                                /\ reads[i] = InitRead

@@ -209,7 +209,7 @@ def test_the_report_names_what_was_never_hit(
     assert main(["coverage", str(tmp_path), "--protocol", "raft"]) == 0
     out = capsys.readouterr().out
     head = next(line for line in out.splitlines() if line.startswith("| raft "))
-    assert [c.strip() for c in head.split("|")[1:-1]] == ["raft", "1/16", "2", "2", "0", "1/10"]
+    assert [c.strip() for c in head.split("|")[1:-1]] == ["raft", "1/19", "2", "2", "0", "1/10"]
     lines = {line.split("|")[2].strip(): line for line in out.splitlines() if "| raft" in line}
     assert "never" in lines["stale_snapshot"] and "never" not in lines["two_leaders"]
     summary = coverage.summaries(coverage.merge_dir(tmp_path), ["raft"])[0]
@@ -241,7 +241,7 @@ def test_verify_has_a_coverage_row_per_protocol(tmp_path: Path) -> None:
     assert [r.name for r in rows] == [n for n, p in registry.protocols().items() if p.actions]
     raft = next(r for r in rows if r.name == "raft")
     assert (raft.kind, raft.result, raft.count, raft.unit) == ("coverage", "pass", 2, "states")
-    assert "actions 1/16" in raft.detail and "rare conditions 1/10" in raft.detail
+    assert "actions 1/19" in raft.detail and "rare conditions 1/10" in raft.detail
     assert "never hit: conflict_truncated, stale_snapshot, stale_leader_read" in raft.detail
     table = summarize([Row("tests", "x", "pass", 1, "examples", 0.1), raft])
     assert "| coverage | raft" in table and "rare conditions 1/10" in table

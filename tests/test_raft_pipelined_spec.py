@@ -40,6 +40,7 @@ SMALL = """CONSTANTS
     MaxSnapshots = 0
     MaxReads = 0
     LeaderNoOp = TRUE
+    PreVote = FALSE
 SPECIFICATION PipelinedSpec
 SYMMETRY Symmetry
 CONSTRAINT TermBound

@@ -26,6 +26,7 @@ RAFT = SPECS / "Raft.tla"
 # those the implementation's refinement map produces (impl.raft.refinement.VARIABLES).
 ACTIONS = {
     "Timeout": ("i",),
+    "PreVoteTimeout": ("i",),
     "ClientRequest": ("i", "v"),
     "AppendEntries": ("i", "j"),
     "InstallSnapshot": ("i", "j"),
@@ -35,6 +36,8 @@ ACTIONS = {
     "CompleteRead": ("i",),
     "HandleRequestVoteRequest": ("i", "j"),
     "HandleRequestVoteResponse": ("i", "j"),
+    "HandlePreVoteRequest": ("i", "j"),
+    "HandlePreVoteResponse": ("i", "j"),
     "HandleAppendEntriesRequest": ("i", "j"),
     "HandleAppendEntriesResponse": ("i", "j"),
     "HandleInstallSnapshotRequest": ("i", "j"),

@@ -54,7 +54,7 @@ def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture
         "z3",
         "traces/hybrid/",
     ]
-    assert rows["raft"][2:] == ["Raft.tla", "7", "impl, spec", "z3", "traces/raft/"]
+    assert rows["raft"][2:] == ["Raft.tla", "10", "impl, spec", "z3", "traces/raft/"]
     assert rows["routing"][2:] == ["Routing.tla", "3", "impl, spec", "-", "traces/routing/"]
     # every Ref of every descriptor resolves
     for protocol in registry.protocols().values():

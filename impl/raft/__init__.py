@@ -10,6 +10,8 @@ from meshcheck.impl.raft.messages import (
     InstallSnapshotRequest,
     InstallSnapshotResponse,
     Message,
+    PreVoteRequest,
+    PreVoteResponse,
     RequestVoteRequest,
     RequestVoteResponse,
     Snapshot,
@@ -31,7 +33,7 @@ from meshcheck.impl.raft.refinement import (
     abstract_state,
     message_record,
 )
-from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, TRANSITIONS, Role
+from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, PRE_CANDIDATE, TRANSITIONS, Role
 from meshcheck.impl.raft.simulation import RaftPlugin, raft_cluster
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "FOLLOWER",
     "HEARTBEAT",
     "LEADER",
+    "PRE_CANDIDATE",
     "READ",
     "READ_NEXT",
     "SNAPSHOT",
@@ -54,6 +57,8 @@ __all__ = [
     "InstallSnapshotRequest",
     "InstallSnapshotResponse",
     "Message",
+    "PreVoteRequest",
+    "PreVoteResponse",
     "RaftConfig",
     "RaftLog",
     "RaftNode",

@@ -40,6 +40,11 @@ class RaftConfig:
     # left (and can serve reads, thesis 6.4) without waiting for a client's write. False: the
     # paper's Figure 2 alone, as many libraries run it (specs/Raft.tla's LeaderNoOp = FALSE).
     leader_noop: bool = True
+    # Thesis section 9.6: an election timeout first runs a pre-election, which changes no term and
+    # no vote, and the election follows only with pre-votes from a quorum; a server cut off from
+    # the others then cannot disrupt the leader when it rejoins (etcd-io/raft's PreVote; specs/
+    # Raft.tla's PreVote = TRUE). False: the election starts at the timeout (PreVote = FALSE).
+    pre_vote: bool = False
     bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
 
     def __attrs_post_init__(self) -> None:

@@ -50,6 +50,29 @@ class RequestVoteResponse:
 
 
 @attrs.frozen
+class PreVoteRequest:
+    """Pre-vote (Ongaro's thesis, section 9.6): would `dest` vote for `source` in `term` (one past
+    the sender's own term, which it has not started)?"""
+
+    source: str
+    dest: str
+    term: int
+    last_log_term: int
+    last_log_index: int
+
+
+@attrs.frozen
+class PreVoteResponse:
+    """`term` echoes the request's, so that the pre-candidate counts only answers to the
+    pre-election it is running; the receiver's term is not in it (no term rule for pre-votes)."""
+
+    source: str
+    dest: str
+    term: int
+    vote_granted: bool
+
+
+@attrs.frozen
 class AppendEntriesRequest:
     source: str
     dest: str
@@ -97,6 +120,8 @@ class InstallSnapshotResponse:
 Message: TypeAlias = (
     RequestVoteRequest
     | RequestVoteResponse
+    | PreVoteRequest
+    | PreVoteResponse
     | AppendEntriesRequest
     | AppendEntriesResponse
     | InstallSnapshotRequest
@@ -122,9 +147,9 @@ def entry_record(entry: Entry) -> FrozenDict:
 def message_record(m: Message) -> FrozenDict:
     """The message as the spec's record: its fields with the `m` prefix, and `mtype`."""
     fields: dict[str, object] = {"mtype": type(m).__name__, "mterm": m.term}
-    if isinstance(m, RequestVoteRequest):
+    if isinstance(m, RequestVoteRequest | PreVoteRequest):
         fields |= {"mlastLogTerm": m.last_log_term, "mlastLogIndex": m.last_log_index}
-    elif isinstance(m, RequestVoteResponse):
+    elif isinstance(m, RequestVoteResponse | PreVoteResponse):
         fields |= {"mvoteGranted": m.vote_granted}
     elif isinstance(m, AppendEntriesRequest):
         fields |= {

@@ -55,17 +55,26 @@ from meshcheck.impl.raft.messages import (
     InstallSnapshotRequest,
     InstallSnapshotResponse,
     Message,
+    PreVoteRequest,
+    PreVoteResponse,
     RequestVoteRequest,
     RequestVoteResponse,
     Snapshot,
     message_record,
 )
 from meshcheck.impl.raft.readindex import ClientReadRequest, ReadIndex
-from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role, check_transition
+from meshcheck.impl.raft.roles import (
+    CANDIDATE,
+    FOLLOWER,
+    LEADER,
+    PRE_CANDIDATE,
+    Role,
+    check_transition,
+)
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
 
-ELECTION = "election"  # Timeout(i)
+ELECTION = "election"  # Timeout(i); PreVoteTimeout(i) with pre_vote
 HEARTBEAT = "heartbeat"  # AppendEntries(i, j) to every peer
 READ = "read"  # CompleteRead(i): serve the confirmed read round
 READ_NEXT = "read-next"  # ClientRead(i): start a round for the client reads that waited
@@ -83,6 +92,8 @@ TIMER_ACTIONS: Final = {
 HANDLERS: Final[Mapping[type[Message], str]] = {
     RequestVoteRequest: "HandleRequestVoteRequest",
     RequestVoteResponse: "HandleRequestVoteResponse",
+    PreVoteRequest: "HandlePreVoteRequest",
+    PreVoteResponse: "HandlePreVoteResponse",
     AppendEntriesRequest: "HandleAppendEntriesRequest",
     AppendEntriesResponse: "HandleAppendEntriesResponse",
     InstallSnapshotRequest: "HandleInstallSnapshotRequest",
@@ -191,7 +202,9 @@ class RaftNode:
             self._action(handler, j=event.source, m=message_record(m))
             self._receive(m)
         elif isinstance(event, Tick):
-            if event.timer in TIMER_ACTIONS:
+            if event.timer == ELECTION and self.config.pre_vote:
+                self._action("PreVoteTimeout")  # the election timer starts a pre-election
+            elif event.timer in TIMER_ACTIONS:
                 self._action(TIMER_ACTIONS[event.timer])
             self._tick(event.timer)
         elif isinstance(event, ClientRequest):
@@ -235,6 +248,16 @@ class RaftNode:
             self._abandon_clients()
         if reset_timer or was_leader:  # a leader has no election timer running: it needs one
             self._reset_election_timer()
+
+    def become_pre_candidate(self) -> None:
+        """Thesis section 9.6: a pre-election, in which the node keeps its term and its vote (nothing
+        durable changes) and counts the pre-votes for the term after its own."""
+        check_transition(self.id, self.role, PRE_CANDIDATE)
+        self.role = PRE_CANDIDATE
+        self.votes_granted = frozenset({self.id})
+        self.leader = None
+        self._step = self._step_pre_candidate
+        self._reset_election_timer()
 
     def become_candidate(self) -> None:
         """Section 5.2: increment the term, vote for itself, ask every other server for its vote."""
@@ -325,6 +348,11 @@ class RaftNode:
             # no leader for an election timeout starts an election. A leader has no election timer.
             if self.role == LEADER:
                 return
+            if self.config.pre_vote and not self._pre_vote_won():
+                # Thesis section 9.6: a pre-election first; what follows here runs once pre-votes
+                # from a quorum came in (_handle_pre_vote_response)
+                self._pre_campaign()
+                return
             self.become_candidate()
             if quorum.reaches(self.votes_granted, self.config.quorum):  # a cluster of one
                 self.become_leader()
@@ -350,6 +378,22 @@ class RaftNode:
         elif timer == SNAPSHOT:
             self._take_snapshot()
 
+    def _pre_vote_won(self) -> bool:
+        return self.role == PRE_CANDIDATE and quorum.reaches(self.votes_granted, self.config.quorum)
+
+    def _pre_campaign(self) -> None:
+        """Thesis section 9.6: ask every other server whether it would vote for this node in the
+        next term, which the node does not start yet."""
+        self.become_pre_candidate()
+        if self._pre_vote_won():  # a cluster of one: the election at once
+            self._tick(ELECTION)
+            return
+        request = PreVoteRequest(
+            self.id, "", self.term + 1, self.log.last_term, self.log.last_index
+        )
+        for peer in self.config.peers:
+            self._send(attrs.evolve(request, dest=peer))
+
     def _reset_election_timer(self) -> None:
         lo, hi = self.config.election_timeout
         self._out.append(SetTimer(ELECTION, self._rng.randint(lo, hi)))
@@ -361,7 +405,8 @@ class RaftNode:
         that term; then the handler of the current role."""
         if mutants.DEPOSED_LEADER_KEEPS_SUFFIX in self._bugs:
             self._deposed = self.role == LEADER and m.term > self.term
-        if m.term > self.term:
+        # A pre-vote's term is one its sender has not started (thesis 9.6): no term rule for it.
+        if m.term > self.term and not isinstance(m, PreVoteRequest | PreVoteResponse):
             if self.role == LEADER and mutants.LEADER_IGNORES_HIGHER_TERM in self._bugs:
                 self.term, self.voted_for = m.term, None  # the bug: adopt the term, stay leader
                 self._hard_dirty = True
@@ -378,6 +423,12 @@ class RaftNode:
 
     def _step_follower(self, m: Message) -> None:
         self._step_common(m)
+
+    def _step_pre_candidate(self, m: Message) -> None:
+        if isinstance(m, PreVoteResponse):
+            self._handle_pre_vote_response(m)
+        else:
+            self._step_common(m)
 
     def _step_candidate(self, m: Message) -> None:
         if isinstance(m, RequestVoteResponse):
@@ -397,6 +448,8 @@ class RaftNode:
         """Messages every role answers alike; responses meant for another role are stale: dropped."""
         if isinstance(m, RequestVoteRequest):
             self._handle_vote_request(m)
+        elif isinstance(m, PreVoteRequest):
+            self._handle_pre_vote_request(m)
         elif isinstance(m, AppendEntriesRequest):
             self._handle_append_request(m)
         elif isinstance(m, InstallSnapshotRequest):
@@ -427,6 +480,27 @@ class RaftNode:
         self.votes_granted |= {m.source}
         if quorum.reaches(self.votes_granted, self.config.quorum):
             self.become_leader()
+
+    def _handle_pre_vote_request(self, m: PreVoteRequest) -> None:
+        """Thesis section 9.6: grant when the vote itself would be granted in m's term (a term past
+        ours, a log at least as up to date) and this node has not heard from a current leader
+        within its election timeout: it is not the leader, nor a follower that heard from its
+        term's leader since its election timer last fired (`leader` is set by the leader's
+        messages and cleared when an election starts). Nothing changes here: no term, no vote, no
+        timer."""
+        log_ok = m.last_log_term > self.log.last_term or (
+            m.last_log_term == self.log.last_term and m.last_log_index >= self.log.last_index
+        )
+        heard = self.role == LEADER or (self.role == FOLLOWER and self.leader is not None)
+        granted = m.term > self.term and log_ok and not heard
+        self._send(PreVoteResponse(self.id, m.source, m.term, granted))
+
+    def _handle_pre_vote_response(self, m: PreVoteResponse) -> None:
+        if m.term != self.term + 1 or not m.vote_granted:
+            return  # another pre-election's answer, or a pre-vote denied
+        self.votes_granted |= {m.source}
+        if self._pre_vote_won():
+            self._tick(ELECTION)  # the election the pre-election was for (section 5.2)
 
     # -- replication (section 5.3, 5.4) ---------------------------------------------------------------
 

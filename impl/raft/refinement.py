@@ -5,7 +5,7 @@ terms; lockstep replay and trace validation compare its result with TLC's states
 produces exactly the Python values of impl/base/values.py, and the spec's normal forms:
 
 - volatile state outside its role is at its initial value (the spec's VolatileNormalForm): votes only
-  for a candidate; nextIndex, matchIndex, the read record and readFloor only for a leader;
+  for a candidate or a pre-candidate (pre-votes); nextIndex, matchIndex, the read record and readFloor only for a leader;
 - the message bag holds positive counts only;
 - `log[i]` holds the entries after i's snapshot, as in the spec.
 
@@ -35,7 +35,7 @@ from meshcheck.impl.raft.messages import (
 )
 from meshcheck.impl.raft.messages import message_record as message_record  # re-exported
 from meshcheck.impl.raft.node import SNAPSHOT, RaftNode
-from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, Role
+from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, PRE_CANDIDATE, Role
 
 VARIABLES: tuple[str, ...] = (
     "messages",
@@ -168,7 +168,7 @@ def _row(
         log.snapshot_term,
         role,
         n.commit_index,
-        n.votes_granted if role == CANDIDATE else frozenset(),
+        n.votes_granted if role in (CANDIDATE, PRE_CANDIDATE) else frozenset(),
         FrozenDict(n.next_index) if leader else init_next,
         FrozenDict(n.match_index) if leader else init_match,
         _reads(n),

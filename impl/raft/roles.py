@@ -8,6 +8,15 @@
     Leader    --higher term-->                 Follower         (Figure 2, "all servers")
     Follower  --higher term-->                 Follower         (adopts the term)
 
+With pre-vote (Ongaro's thesis, section 9.6; RaftConfig.pre_vote) an election timeout starts a
+pre-election instead, and the election follows only with a quorum's pre-votes:
+
+    Follower, Candidate, PreCandidate
+              --election timeout-->            PreCandidate     (term and vote kept)
+    PreCandidate --pre-votes from a quorum-->  Candidate        (the election above)
+    PreCandidate --AppendEntries of its term,
+                or a higher term-->            Follower
+
 Anything else (a follower that becomes leader without an election, a leader that campaigns) is a bug
 in the core: `check_transition` raises `IllegalTransition` naming both roles.
 """
@@ -19,15 +28,17 @@ from typing import Final, Literal, TypeAlias
 
 from meshcheck.impl.base.errors import IllegalTransition
 
-Role: TypeAlias = Literal["Follower", "Candidate", "Leader"]
+Role: TypeAlias = Literal["Follower", "PreCandidate", "Candidate", "Leader"]
 
 FOLLOWER: Final = "Follower"
+PRE_CANDIDATE: Final = "PreCandidate"
 CANDIDATE: Final = "Candidate"
 LEADER: Final = "Leader"
 
 TRANSITIONS: Mapping[Role, frozenset[Role]] = {
-    FOLLOWER: frozenset({FOLLOWER, CANDIDATE}),
-    CANDIDATE: frozenset({FOLLOWER, CANDIDATE, LEADER}),
+    FOLLOWER: frozenset({FOLLOWER, PRE_CANDIDATE, CANDIDATE}),
+    PRE_CANDIDATE: frozenset({FOLLOWER, PRE_CANDIDATE, CANDIDATE}),
+    CANDIDATE: frozenset({FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER}),
     LEADER: frozenset({FOLLOWER}),
 }
 

@@ -48,6 +48,7 @@ class RaftPlugin:
         snapshot_interval: int = 10_000,
         max_entries: int | None = None,
         leader_noop: bool = True,
+        pre_vote: bool = False,
         bugs: frozenset[str] = frozenset(),
         budget: Budget | None = None,
         lossless_restart_is_step: bool = False,
@@ -60,6 +61,7 @@ class RaftPlugin:
             "snapshot_interval": snapshot_interval,
             "max_entries": max_entries,
             "leader_noop": leader_noop,
+            "pre_vote": pre_vote,
             "bugs": frozenset(bugs),
         }
         for server in self.servers:  # bad options fail here, once, not at the first restart

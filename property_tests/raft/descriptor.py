@@ -30,9 +30,18 @@ RAFT = Protocol(
         Models(
             spec="Raft", quick="Raft_nonoop_quick", default="Raft_nonoop_quick", deep="Raft_nonoop"
         ),
+        # the same spec with PreVote = TRUE: an election timeout starts a pre-election first
+        # (Ongaro's thesis 9.6, etcd-io/raft's PreVote); one small model, in every safety profile
+        Models(
+            spec="Raft",
+            quick="Raft_prevote_quick",
+            default="Raft_prevote_quick",
+            deep="Raft_prevote_quick",
+        ),
     ),
     actions=(
         Action("Timeout", _SERVER, "protocol", "server i times out and starts an election"),
+        Action("PreVoteTimeout", _SERVER, "protocol", "i times out and starts a pre-election"),
         Action("ClientRequest", ("i", "v"), "client", "a client sends value v to leader i"),
         Action("AppendEntries", _PAIR, "protocol", "leader i sends j entries or a heartbeat"),
         Action("InstallSnapshot", _PAIR, "protocol", "leader i sends j its snapshot"),
@@ -42,6 +51,8 @@ RAFT = Protocol(
         Action("CompleteRead", _SERVER, "protocol", "leader i serves a read a quorum confirmed"),
         Action("HandleRequestVoteRequest", _PAIR, "protocol", "i answers j's vote request"),
         Action("HandleRequestVoteResponse", _PAIR, "protocol", "i counts j's vote"),
+        Action("HandlePreVoteRequest", _PAIR, "protocol", "i answers j's pre-vote request"),
+        Action("HandlePreVoteResponse", _PAIR, "protocol", "i counts j's pre-vote"),
         Action("HandleAppendEntriesRequest", _PAIR, "protocol", "i takes j's entries"),
         Action("HandleAppendEntriesResponse", _PAIR, "protocol", "leader i reads j's answer"),
         Action("HandleInstallSnapshotRequest", _PAIR, "protocol", "i installs j's snapshot"),

@@ -9,6 +9,7 @@ How each action of specs/Raft.tla is forced (the node's timers are named for the
 impl/raft/node.py):
 
     Timeout(i)            fire i's election timer
+    PreVoteTimeout(i)     fire i's election timer (a cluster with pre_vote on)
     ClientRequest(i, v)   a client write of v at i
     ClientRead(i)         a client read at i
     CompleteRead(i)       fire i's read timer
@@ -49,7 +50,12 @@ from meshcheck.impl.raft.simulation import raft_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests.lockstep import differences as shared_differences
 
-TIMERS = {"Timeout": ELECTION, "CompleteRead": READ, "TakeSnapshot": SNAPSHOT}
+TIMERS = {
+    "Timeout": ELECTION,
+    "PreVoteTimeout": ELECTION,
+    "CompleteRead": READ,
+    "TakeSnapshot": SNAPSHOT,
+}
 SENDS = ("AppendEntries", "InstallSnapshot")
 
 
@@ -81,13 +87,19 @@ class Driver:
     advances, no timer fires, no message moves unless a step says so."""
 
     def __init__(
-        self, servers: Iterable[str], *, budget: Budget, bugs: frozenset[str] = frozenset()
+        self,
+        servers: Iterable[str],
+        *,
+        budget: Budget,
+        bugs: frozenset[str] = frozenset(),
+        pre_vote: bool = False,
     ) -> None:
         self.sim: Simulator[RaftNode] = raft_cluster(
             sorted(servers),
             seed=0,
             budget=budget,
             bugs=bugs,
+            pre_vote=pre_vote,
             lossless_restart_is_step=True,
         )
         self._forcing = False

@@ -20,12 +20,16 @@ spec allows) and how a step is told and signed.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 from hypothesis import settings as Settings
 
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.raft.messages import PreVoteResponse
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
@@ -127,6 +131,48 @@ class Follower(harness.Follower):
                 )
 
 
+class PreVoteFollower(Follower):
+    """The pre-vote variant (PreVote = TRUE, RaftConfig(pre_vote=True)). The spec leaves a
+    pre-vote's grant free where the thesis' condition depends on time (HandlePreVoteRequest: a
+    server may always refuse); the implementation decides by what it heard from a leader. So of
+    the spec's steps that take the same request, the one followed is the one whose answer is the
+    implementation's: that answer must be one the spec allows, which is the refinement check."""
+
+    def start(self, init: State) -> Driver:
+        values = init.values
+        servers = [str(s) for s in values["currentTerm"]]
+        return Driver(servers, budget=Budget(**values["budget"]), bugs=self.bugs, pre_vote=True)
+
+    def take(self, t: Transition) -> harness.Label:
+        if t.action.name == "HandlePreVoteRequest" and not self.replay:
+            t = self._answered_as_the_implementation_would(t)
+        return super().take(t)
+
+    def _answered_as_the_implementation_would(self, t: Transition) -> Transition:
+        gone, _ = bag_change(self.state.values, t.state.values)
+        found = self.driver.sim.find(gone[0]) if len(gone) == 1 else []
+        if not found:
+            return t  # the driver reports the missing message
+        node = copy.deepcopy(self.driver.sim.nodes[str(t.action.params["i"])])
+        effects = node.step(Deliver(found[0].source, found[0].message))
+        answers = [
+            e.message.vote_granted
+            for e in effects
+            if isinstance(e, Send) and isinstance(e.message, PreVoteResponse)
+        ]
+        if len(answers) != 1:
+            return t
+        for other in self.target.successors(self.state):
+            if other.action != t.action or bag_change(self.state.values, other.state.values)[
+                0
+            ] != list(gone):
+                continue
+            added = bag_change(self.state.values, other.state.values)[1]
+            if len(added) == 1 and added[0].get("mvoteGranted") == answers[0]:
+                return other
+        return t  # no spec step answers so: the refinement check fails on t
+
+
 RAFT = harness.LockstepSpec(
     "raft",
     "Raft",
@@ -137,6 +183,17 @@ RAFT = harness.LockstepSpec(
     prefixes=coverage.PREFIXES,
 )
 successors = RAFT.successors
+
+# the pre-vote variant: the same spec under models/Lockstep_prevote.cfg (PreVote = TRUE)
+RAFT_PREVOTE = harness.LockstepSpec(
+    "raft",
+    "Raft",
+    "Lockstep_prevote.cfg",
+    PreVoteFollower,
+    signature,
+    machine="RaftPreVoteLockstep",
+    rarity=coverage.score,
+)
 
 
 def lockstep_stepper() -> Stepper:
@@ -152,5 +209,7 @@ def clear_successors() -> None:
 def lockstep(
     bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
 ) -> None:
-    """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
+    """The check: run the lockstep machine under `settings`, then that of the pre-vote variant
+    (its three actions are enabled only there); CheckFailed on a divergence."""
     harness.lockstep(RAFT, bugs, settings, fired=fired)
+    harness.lockstep(RAFT_PREVOTE, bugs, settings, fired=fired)

@@ -29,6 +29,7 @@ BASE: dict[str, int | str] = {
     "MaxSnapshots": 1,
     "MaxReads": 1,
     "LeaderNoOp": "TRUE",
+    "PreVote": "FALSE",
 }
 NO_EXTRAS = {
     "MaxFaults": 0,
