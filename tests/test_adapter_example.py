@@ -127,7 +127,7 @@ CASES = {
     ),
     "action": (
         UnknownAction,
-        ": SpecStep.name: 'Vote' is not an action of Raft (its actions: Timeout, ClientRequest,",
+        ": SpecStep.name: 'Vote' is not an action of Raft (its actions: Timeout, PreVoteTimeout, ClientRequest,",
     ),
     "node": (
         UnknownNode,

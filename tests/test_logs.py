@@ -176,7 +176,7 @@ BAD = [
     ("{not json", "x.ndjson:1: not JSON"),
     (
         json.dumps(line("s1", 1, "Elect", {"i": "s1"})),
-        "x.ndjson:1: action: 'Elect' is not an action of Raft (its actions: Timeout, ClientRequest",
+        "x.ndjson:1: action: 'Elect' is not an action of Raft (its actions: Timeout, PreVoteTimeout, ClientRequest",
     ),
     (
         json.dumps(line("s1", 1, "Timeout", {"i": "s1"}, term=1)),
