@@ -161,6 +161,14 @@ class Driver:
         }
         usable = [(s, m) for s, m in found if len(self.chain(m.qc.block)) <= len(target)]
         usable.sort(key=lambda sm: (self.chain(sm[1].qc.block) != target, sm[0]))
+        own = self.chain(self.plugin.replica(i).high_qc.block)
+        if own != target and all(self.chain(m.qc.block) != target for _, m in usable):
+            # the target QC is one only a Byzantine NEW-VIEW carries (NewViewQCs: fewer than
+            # 2f+1 honest ones and a Byzantine one): it comes first, or the honest ones alone
+            # make up the leader's 2f+1 and it proposes on their lower QC
+            for byz in self.byzantine:
+                if v not in self.plugin.replica(i).proposed:
+                    self._deliver(byz, i, NewView(v, self._qc_for(self._hash(target)), byz))
         for source, message in usable:
             if v in self.plugin.replica(i).proposed:
                 break
