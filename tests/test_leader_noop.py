@@ -11,8 +11,7 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.impl.rsm.ops import NOOP
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run
-from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.property_tests.raft.log_duplicates import model_run
 from meshcheck.specs import spec_file
 from meshcheck.specs.tlc.check import Outcome
 from meshcheck.specs.tlc.check import check as run_tlc
@@ -30,16 +29,7 @@ def test_the_spec_without_the_no_op_holds_with_its_recorded_state_count() -> Non
 
 
 def logs(tmp_path: Path, *, noop: bool) -> list[str]:
-    nodes, values, budget = validation_model()
-    sim = cluster(
-        SCHEDULE,
-        nodes,
-        frozenset(),
-        make=lambda n: values[(n - 1) % len(values)],
-        budget=budget,
-        leader_noop=noop,
-    )
-    run(sim, SCHEDULE, SCHEDULE.ticks)
+    sim = model_run(SCHEDULE, leader_noop=noop)
     trace = sim.trace()
     logged = {e["value"] for step in trace.steps for log in step.state["log"].values() for e in log}
     assert (NOOP in logged) is noop

@@ -30,8 +30,7 @@ from meshcheck.impl.raft import (
 )
 from meshcheck.impl.raft.node import HARD
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run
-from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.property_tests.raft.log_duplicates import model_run
 from meshcheck.specs import spec_file
 from meshcheck.specs.tlc.check import Outcome
 from meshcheck.specs.tlc.check import check as run_tlc
@@ -179,16 +178,7 @@ def test_a_partitioned_server_that_rejoins_disrupts_the_leader_only_without_pre_
 
 
 def logs(tmp_path: Path, *, pre_vote: bool) -> list[str]:
-    nodes, values, budget = validation_model()
-    sim = cluster(
-        SCHEDULE,
-        nodes,
-        frozenset(),
-        make=lambda n: values[(n - 1) % len(values)],
-        budget=budget,
-        pre_vote=pre_vote,
-    )
-    run(sim, SCHEDULE, SCHEDULE.ticks)
+    sim = model_run(SCHEDULE, pre_vote=pre_vote)
     trace = sim.trace()
     actions = {step.action for step in trace.steps}
     assert ("PreVoteTimeout" in actions) is pre_vote

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import attrs
 import hypothesis
@@ -29,6 +30,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule, failure, share
 from meshcheck.property_tests.raft.free_runs import cluster, run
 from meshcheck.property_tests.raft.validation import validation_model
@@ -50,20 +53,29 @@ def faulty_schedule(seed: int) -> Schedule:
     )
 
 
-def faulty_run(seed: int, *, bugs: frozenset[str] = frozenset(), noop: bool = True) -> Trace:
-    """The recorded trace of the reference core's faulty run `seed`."""
+def model_run(
+    schedule: Schedule, bugs: frozenset[str] = frozenset(), **options: Any
+) -> Simulator[RaftNode]:
+    """A free run of the validation model's servers whose clients write the model's values, run to
+    the schedule's end (its logs are in the vocabulary of models/Logs.cfg); `options` are the
+    core's (`leader_noop`, `pre_vote`: the spec variants, tests/test_leader_noop.py and
+    tests/test_pre_vote.py)."""
     nodes, values, budget = validation_model()
-    schedule = faulty_schedule(seed)
     sim = cluster(
         schedule,
         nodes,
         bugs,
         make=lambda n: values[(n - 1) % len(values)],
         budget=budget,
-        leader_noop=noop,
+        **options,
     )
     run(sim, schedule, schedule.ticks)
-    return sim.trace()
+    return sim
+
+
+def faulty_run(seed: int, *, bugs: frozenset[str] = frozenset(), noop: bool = True) -> Trace:
+    """The recorded trace of the reference core's faulty run `seed`."""
+    return model_run(faulty_schedule(seed), bugs, leader_noop=noop).trace()
 
 
 def faulty_log(trace: Trace, variables: tuple[str, ...], run: str = "r") -> list[LogRecord]:
