@@ -1,0 +1,143 @@
+"""A client of a real cluster: one TCP connection per node, requests framed as the host expects
+(`("write" | "read", id, value)`), answers matched by id, and the leader followed by its hints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.config import Address
+from meshcheck.impl.runtime.frames import frame, read_frame
+
+
+@attrs.frozen
+class Answer:
+    """A node's answer; `error` empty when it took effect. `unknown`: it may or may not have."""
+
+    node: str
+    result: Any
+    error: str
+    leader: str | None
+    unknown: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Connection:
+    """One client connection to one node."""
+
+    def __init__(self, node: str, codec: Codec) -> None:
+        self.node = node
+        self._codec = codec
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._waiting: dict[int, asyncio.Future[Answer]] = {}
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self, address: Address, name: str) -> None:
+        self._reader, self._writer = await asyncio.open_connection(*address)
+        self._writer.write(frame(self._codec.encode(("client", name))))
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self._reader is not None
+        try:
+            while (data := await read_frame(self._reader)) is not None:
+                kind, theirs, result, error, leader, unknown = self._codec.decode(data)
+                future = self._waiting.pop(theirs, None)
+                if kind == "reply" and future is not None and not future.done():
+                    future.set_result(Answer(self.node, result, error, leader, unknown))
+        except (OSError, ValueError):
+            pass
+        finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(ConnectionError(f"{self.node} closed the connection"))
+            self._waiting.clear()
+
+    async def request(self, kind: str, value: Any, timeout: float) -> Answer:
+        """One request; TimeoutError when no answer comes within `timeout` seconds."""
+        if self._writer is None or self._writer.is_closing():
+            raise ConnectionError(f"no connection to {self.node}")
+        rid = next(self._ids)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = future
+        self._writer.write(frame(self._codec.encode((kind, rid, value))))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(rid, None)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Client:
+    """A client of the whole cluster: tries the node it believes leads, follows hints."""
+
+    def __init__(self, nodes: Mapping[str, Address], codec: Codec, name: str = "c1") -> None:
+        self._nodes = dict(nodes)
+        self._codec = codec
+        self.name = name
+        self._conns: dict[str, Connection] = {}
+        self.leader: str | None = None
+
+    async def _conn(self, node: str) -> Connection:
+        conn = self._conns.get(node)
+        if conn is None or conn._writer is None or conn._writer.is_closing():
+            conn = Connection(node, self._codec)
+            await conn.open(self._nodes[node], self.name)
+            self._conns[node] = conn
+        return conn
+
+    async def ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer:
+        """One request to `node` (ConnectionError, TimeoutError as they come)."""
+        conn = await self._conn(node)
+        try:
+            return await conn.request(kind, value, timeout)
+        except (ConnectionError, OSError):
+            self._conns.pop(node, None)
+            raise
+
+    async def close(self) -> None:
+        for conn in self._conns.values():
+            await conn.close()
+        self._conns.clear()
+
+
+async def write(client: Client, value: Any, *, timeout: float = 5.0, each: float = 0.5) -> Answer:
+    """Write `value` through whichever node leads: try the believed leader, follow hints, try the
+    others in turn, until an answer that took effect or `timeout` seconds (TimeoutError). Only for
+    values that may be applied twice: a retry after a lost answer can apply it again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    order = sorted(client._nodes)
+    turn = 0
+    while loop.time() < deadline:
+        node = client.leader if client.leader in client._nodes else order[turn % len(order)]
+        turn += 1
+        try:
+            answer = await client.ask(node, "write", value, each)
+        except (ConnectionError, OSError, TimeoutError):
+            client.leader = None
+            await asyncio.sleep(0.02)
+            continue
+        if answer.ok:
+            client.leader = node
+            return answer
+        client.leader = answer.leader if answer.leader != node else None
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"no node took the write within {timeout} s")

@@ -1,0 +1,165 @@
+"""A node's stable storage on a real disk: a write-ahead file of `Persist` batches, each fsynced
+before the step's sends leave (the rule impl/base/effects.py states and the simulator enforces).
+
+The file is a sequence of records, each four bytes of length, four of CRC-32, then one batch's
+writes in the node's codec. A batch is written with one `write` call and then `fsync`ed, so a
+process killed at any instant leaves either the whole record or none of it (the kernel has the
+bytes once `write` returns; `fsync` makes them survive the machine as well). Reading it back
+replays the batches in order; the node restarts with exactly that (`Restart(persisted)`).
+
+What is never done: start empty because the file could not be read. A truncated record, a wrong
+checksum or bytes the codec refuses is a `StateFileError` naming the file and the offset, and the
+node does not start. Only a file that does not exist is a first boot.
+
+The file is compacted once it holds `compact_after` records: the current content is written as one
+record to a temporary file, fsynced, renamed over the old one, and the directory fsynced.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from meshcheck.impl.base.effects import Put, Splice, Write
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.runtime.codec import Codec, CodecError
+
+_HEADER = struct.Struct(">II")  # length, CRC-32 of the payload
+
+
+class StateFileError(MeshcheckError):
+    """A state file that cannot be read back exactly."""
+
+
+class Disk:
+    """One node's write-ahead file at `path`."""
+
+    def __init__(self, path: Path, codec: Codec, *, compact_after: int = 1000) -> None:
+        self.path = path
+        self._codec = codec
+        self._compact_after = compact_after
+        self._data: dict[str, Any] = {}
+        self._records = 0
+        self._fd: int | None = None
+        self.fsyncs = 0
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def load(self) -> Mapping[str, Any]:
+        """Read the file (none: a first boot) and open it for appending; what was persisted."""
+        self._data = {}
+        self._records = 0
+        if self.path.exists():
+            raw = self.path.read_bytes()
+            at = 0
+            while at < len(raw):
+                if len(raw) - at < _HEADER.size:
+                    raise self._bad(at, "a truncated record header")
+                size, crc = _HEADER.unpack_from(raw, at)
+                payload = raw[at + _HEADER.size : at + _HEADER.size + size]
+                if len(payload) < size:
+                    raise self._bad(at, f"a truncated record ({len(payload)} of {size} bytes)")
+                if zlib.crc32(payload) != crc:
+                    raise self._bad(at, "a record whose checksum does not match")
+                try:
+                    writes = self._writes(self._codec.decode(payload))
+                except CodecError as e:
+                    raise self._bad(at, str(e)) from None
+                self._apply(writes)
+                self._records += 1
+                at += _HEADER.size + size
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return self.view()
+
+    def _bad(self, at: int, what: str) -> StateFileError:
+        return StateFileError(f"{self.path}: {what} at byte {at}; the node will not start on it")
+
+    @staticmethod
+    def _writes(raw: Any) -> list[Write]:
+        if not isinstance(raw, list):
+            raise CodecError("a record is not a list of writes")
+        writes: list[Write] = []
+        for w in raw:
+            if isinstance(w, list) and len(w) == 2 and isinstance(w[0], str):
+                writes.append(Put(w[0], w[1]))
+            elif (
+                isinstance(w, list)
+                and len(w) == 3
+                and isinstance(w[0], str)
+                and isinstance(w[1], int)
+                and isinstance(w[2], tuple)
+            ):
+                writes.append(Splice(w[0], w[1], w[2]))
+            else:
+                raise CodecError(
+                    f"a record holds a write that is neither a put nor a splice: {w!r}"
+                )
+        return writes
+
+    def view(self) -> Mapping[str, Any]:
+        """What a restart gets: lists as tuples (the core cannot alias them)."""
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in self._data.items()}
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def persist(self, writes: tuple[Write, ...]) -> None:
+        """Make one batch durable: appended, written in one call, fsynced."""
+        if self._fd is None:
+            raise StateFileError(f"{self.path}: persist before load")
+        raw = [
+            [w.key, w.value] if isinstance(w, Put) else [w.key, w.start, tuple(w.items)]
+            for w in writes
+        ]
+        self._write(self._fd, self._codec.encode(raw))
+        self._apply(writes)
+        if self._records >= self._compact_after:
+            self._compact()
+
+    def _write(self, fd: int, payload: bytes) -> None:
+        record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+        written = os.write(fd, record)
+        if written != len(record):  # a full disk: say so, never go on half-written
+            raise StateFileError(f"{self.path}: wrote {written} of {len(record)} bytes")
+        os.fsync(fd)
+        self.fsyncs += 1
+        self._records += 1
+
+    def _apply(self, writes: list[Write] | tuple[Write, ...]) -> None:
+        for w in writes:
+            if isinstance(w, Put):
+                self._data[w.key] = w.value
+            else:
+                current = self._data.get(w.key)
+                current = list(current) if current is not None else []
+                del current[w.start :]
+                current.extend(w.items)
+                self._data[w.key] = current
+
+    def _compact(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".compact")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            self._records = 0
+            view = self.view()
+            self._write(fd, self._codec.encode([[k, v] for k, v in sorted(view.items())]))
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

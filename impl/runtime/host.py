@@ -1,0 +1,257 @@
+"""One node in one OS process: the core, its disk, its timers on the real clock, TCP to its peers
+and its clients, all on one asyncio loop, one event at a time.
+
+What the simulator does for a core, this does for real (impl/sim/cluster.py is its simulated twin):
+
+- every event is stepped alone, to the end of its effects, before the next is taken (the loop runs
+  one callback at a time; `_step` never awaits);
+- the step's `Persist` is written and fsynced (disk.py) before any of its `Send`s is queued: the
+  core returns it first (`check_effects` holds it to that), and `_step` carries the effects out in
+  order;
+- `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
+  (clock.py); `CancelTimer` forgets it;
+- a `Send` goes to the peer's link (`Link`), which connects, reconnects and drops what it cannot
+  deliver (the network may lose messages; the cores are built for it);
+- a client's request becomes a `ClientRequest` or `ClientRead` under an id of this node's own, and
+  the core's `Reply` goes back to the connection it came on.
+
+A node is reached on one port. A connection's first frame says who opens it: `("peer", id)` or
+`("client", name)`. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
+and counted (a Byzantine peer can send anything), a stream that breaks is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from meshcheck.impl.base.effects import (
+    Action,
+    Apply,
+    CancelTimer,
+    Effect,
+    Invoke,
+    Persist,
+    Reply,
+    Send,
+    SetTimer,
+    check_effects,
+)
+from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.node import Node
+from meshcheck.impl.runtime.clock import Clock
+from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+
+RECONNECT = 0.05  # seconds between a link's attempts to connect
+QUEUE = 10_000  # frames a link holds for a peer it cannot reach; beyond, new ones are dropped
+
+Observer = Callable[[Any, list[Effect]], None]
+
+
+class Link:
+    """The way to one peer: a queue of frames and a task that connects and writes them."""
+
+    def __init__(self, source: str, address: tuple[str, int], hello: bytes) -> None:
+        self.source = source
+        self.address = address
+        self._hello = hello
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE)
+        self.dropped = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(*self.address)
+            except OSError:
+                await asyncio.sleep(RECONNECT)
+                continue
+            try:
+                writer.write(frame(self._hello))
+                while True:
+                    data = await self._queue.get()
+                    writer.write(frame(data))
+                    await writer.drain()
+            except OSError:
+                pass  # the peer went away: what was in the socket is lost, as on a network
+            finally:
+                writer.close()
+            await asyncio.sleep(RECONNECT)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Host:
+    """Host the core `core` of node `node_id`; `peers` maps each peer to the address its messages
+    are sent to (the peer itself, or a proxy in front of it)."""
+
+    def __init__(
+        self,
+        node_id: str,
+        core: Node,
+        codec: Codec,
+        disk: Disk,
+        peers: Mapping[str, tuple[str, int]],
+        *,
+        clock: Clock | None = None,
+        observe: Observer | None = None,
+    ) -> None:
+        self.id = node_id
+        self.core = core
+        self.codec = codec
+        self.disk = disk
+        self.clock = clock or Clock()
+        self._observe = observe
+        self._peers = dict(peers)
+        self._links: dict[str, Link] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._requests = itertools.count(1)
+        self._clients: dict[int, tuple[asyncio.StreamWriter, Any]] = {}
+        self.refused = 0  # frames the codec refused
+        self.steps = 0
+
+    # -- lifetime -------------------------------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        """Boot from disk (`Restart` with what it holds), then listen and connect."""
+        persisted = self.disk.load()
+        hello = self.codec.encode(("peer", self.id))
+        for peer, address in self._peers.items():
+            link = Link(self.id, address, hello)
+            link.start()
+            self._links[peer] = link
+        server = await asyncio.start_server(self._accept, host, port)
+        self._step(Restart(persisted, now=self.clock.now()))
+        return server
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        for link in self._links.values():
+            await link.stop()
+        self.disk.close()
+
+    # -- stepping -------------------------------------------------------------------------------------
+
+    def _step(self, event: Any) -> None:
+        try:
+            self._carry_out(event)
+        except Exception:  # a core or a disk that fails: the node ends, loudly, as a crash would
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(3)
+
+    def _carry_out(self, event: Any) -> None:
+        effects = self.core.step(event)
+        check_effects(self.id, effects)
+        self.steps += 1
+        if self._observe is not None:
+            self._observe(event, effects)
+        for effect in effects:
+            if isinstance(effect, Persist):
+                self.disk.persist(effect.writes)  # fsynced before the sends below are queued
+            elif isinstance(effect, Send):
+                link = self._links.get(effect.dest)
+                if link is not None:
+                    link.send(self.codec.encode(effect.message))
+            elif isinstance(effect, SetTimer):
+                self._set_timer(effect.timer, effect.after)
+            elif isinstance(effect, CancelTimer):
+                handle = self._timers.pop(effect.timer, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Reply):
+                self._answer(effect)
+            elif isinstance(effect, Action | Apply | Invoke):
+                pass  # reports: the observer has them
+
+    def _set_timer(self, name: str, after: int) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(self.clock.duration(after), self._fire, name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._step(Tick(name, now=self.clock.now()))
+
+    # -- connections ----------------------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            first = await read_frame(reader)
+            if first is None:
+                return
+            hello = self.codec.decode(first)
+            if not (isinstance(hello, tuple) and len(hello) == 2 and isinstance(hello[1], str)):
+                return
+            if hello[0] == "peer" and hello[1] in self._peers:
+                await self._from_peer(hello[1], reader)
+            elif hello[0] == "client":
+                await self._from_client(reader, writer)
+        except (FrameError, CodecError, OSError):
+            pass  # a broken or hostile stream: closed below
+        finally:
+            writer.close()
+
+    async def _from_peer(self, peer: str, reader: asyncio.StreamReader) -> None:
+        while (data := await read_frame(reader)) is not None:
+            try:
+                message = self.codec.decode(data)
+            except CodecError:
+                self.refused += 1
+                continue
+            self._step(Deliver(peer, message, now=self.clock.now()))
+
+    async def _from_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        mine: list[int] = []
+        try:
+            while (data := await read_frame(reader)) is not None:
+                request = self.codec.decode(data)
+                if not (isinstance(request, tuple) and len(request) == 3):
+                    raise CodecError(f"a client request is (kind, id, value), not {request!r}")
+                kind, theirs, value = request
+                rid = next(self._requests)
+                self._clients[rid] = (writer, theirs)
+                mine.append(rid)
+                now = self.clock.now()
+                if kind == "write":
+                    self._step(ClientRequest(value, rid, now=now))
+                elif kind == "read":
+                    self._step(ClientRead(value, rid, now=now))
+                else:
+                    raise CodecError(f"a client request of unknown kind {kind!r}")
+        finally:
+            for rid in mine:
+                self._clients.pop(rid, None)
+
+    def _answer(self, reply: Reply) -> None:
+        client = self._clients.pop(reply.request_id, None)
+        if client is None:
+            return  # the client went away, or the request was made by no client of ours
+        writer, theirs = client
+        answer = ("reply", theirs, reply.result, reply.error, reply.leader, reply.unknown)
+        if not writer.is_closing():
+            writer.write(frame(self.codec.encode(answer)))

@@ -1,0 +1,190 @@
+"""Start a cluster of node processes on this machine's loopback, and make sure they end.
+
+Every process is started with the parent-death signal set to SIGKILL (Linux `prctl`), so a node
+cannot outlive the process that started it however that one ends (an exception, Ctrl-C, SIGTERM
+or kill -9); `LocalCluster` is also a context manager that kills whatever is left when it exits.
+Nothing listens beyond 127.0.0.1.
+
+The nemesis's process faults are methods here: `kill` (SIGKILL), `restart`, `pause` (SIGSTOP)
+and `resume` (SIGCONT).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.runtime.config import Address, ClusterConfig
+
+LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` ports free on loopback now (the OS picks them; a race with another process that
+    binds one first shows as a node that does not come up)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((LOOPBACK, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class LocalCluster:
+    """`nodes` processes of `protocol` under `folder` (state files, logs, the configuration)."""
+
+    def __init__(
+        self,
+        protocol: str,
+        nodes: Sequence[str],
+        folder: Path,
+        *,
+        seed: int = 0,
+        options: Mapping[str, Any] | None = None,
+        routes: Mapping[str, Mapping[str, Address]] | None = None,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        if ports is None:
+            ports = dict(zip(nodes, free_ports(len(nodes)), strict=True))
+        addresses = {n: (LOOPBACK, ports[n]) for n in nodes}
+        if routes is None:
+            routes = {n: {p: addresses[p] for p in nodes if p != n} for n in nodes}
+        self.config = ClusterConfig(
+            protocol,
+            addresses,
+            routes,
+            str(folder / "data"),
+            seed,
+            dict(options or {}),
+        )
+        self.config_path = folder / "cluster.json"
+        self.config_path.write_text(self.config.to_json(), encoding="utf-8")
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    # -- processes ------------------------------------------------------------------------------------
+
+    def start(self, node: str, *, wait: float = 10.0) -> None:
+        """Start (or restart) `node`'s process and wait until it listens."""
+        if node in self.procs and self.procs[node].poll() is None:
+            raise ImplError(f"{node} is running already")
+        log = (self.folder / f"{node}.log").open("ab")
+        self._logs.append(log)
+        self.procs[node] = subprocess.Popen(
+            [sys.executable, "-m", "meshcheck.impl.runtime.node_main", str(self.config_path), node],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # one prctl call: safe between fork and exec
+        )
+        self._wait_listening(node, wait)
+
+    def start_all(self) -> None:
+        for node in self.config.node_ids():
+            self.start(node)
+
+    def _wait_listening(self, node: str, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.procs[node].poll() is not None:
+                raise ImplError(
+                    f"{node} exited with {self.procs[node].returncode}: {self.tail(node)}"
+                )
+            try:
+                socket.create_connection(self.config.nodes[node], timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise ImplError(f"{node} did not listen within {wait} s: {self.tail(node)}")
+
+    def tail(self, node: str, lines: int = 3) -> str:
+        path = self.folder / f"{node}.log"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def kill(self, node: str) -> None:
+        """kill -9: the process ends at once; only what it fsynced survives."""
+        proc = self.procs[node]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+    def restart(self, node: str) -> None:
+        self.kill(node)
+        self.start(node)
+
+    def pause(self, node: str) -> None:
+        self.procs[node].send_signal(signal.SIGSTOP)
+
+    def resume(self, node: str) -> None:
+        self.procs[node].send_signal(signal.SIGCONT)
+
+    def running(self) -> list[str]:
+        return sorted(n for n, p in self.procs.items() if p.poll() is None)
+
+    def stop(self) -> None:
+        """End every process: SIGCONT (a paused one cannot act on SIGTERM), SIGTERM, then SIGKILL
+        for any still there after a second."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 1.0
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values()]
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False

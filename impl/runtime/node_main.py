@@ -1,0 +1,55 @@
+"""The node process: `python -m meshcheck.impl.runtime.node_main CONFIG NODE`.
+
+Reads the cluster's configuration (config.py), builds the node's core as the simulator would
+(protocols.py), and hosts it (host.py) until SIGTERM or SIGINT. Any error before the node is up (a
+bad configuration, a state file it cannot read back: disk.py) is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+from pathlib import Path
+
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.runtime.config import ClusterConfig
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.host import Host
+from meshcheck.impl.runtime.protocols import protocol
+
+
+async def serve(config: ClusterConfig, node: str) -> None:
+    if node not in config.nodes:
+        raise MeshcheckError(f"node {node!r} is not in the configuration {config.node_ids()}")
+    proto = protocol(config.protocol)
+    codec = proto.codec()
+    rng = random.Random(f"{config.seed}:{node}")
+    core = proto.build(node, config.node_ids(), config.options, rng)
+    host = Host(node, core, codec, Disk(config.state_file(node), codec), config.routes[node])
+    server = await host.start(*config.nodes[node])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"{node} up", flush=True)
+    await stop.wait()
+    server.close()
+    await host.stop()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m meshcheck.impl.runtime.node_main CONFIG NODE", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(ClusterConfig.read(Path(argv[0])), argv[1]))
+    except MeshcheckError as e:
+        print(f"{argv[1]}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+"""Real Raft clusters of the project's own core (impl/runtime): OS processes on loopback, TCP
+between them, fsynced state files. The same RaftNode the simulator steps elects a leader, takes
+writes, survives kill -9 of its leader and a SIGSTOP pause, and a restarted process reads back
+exactly what it fsynced. No process outlives its test, however the test's process ends."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.runtime.client import Client, write
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.launcher import LocalCluster, alive
+from meshcheck.impl.runtime.protocols import protocol
+
+CODEC = protocol("raft").codec()
+NODES = ["n1", "n2", "n3"]
+
+
+def logs(cluster: LocalCluster) -> dict[str, tuple[Entry, ...]]:
+    """Each node's log as its state file holds it (the cluster stopped)."""
+    out = {}
+    for node in NODES:
+        disk = Disk(cluster.config.state_file(node), CODEC)
+        out[node] = tuple(disk.load().get("log", ()))
+        disk.close()
+    return out
+
+
+def values(log: tuple[Entry, ...]) -> list[object]:
+    """The client writes of a log, each once (a write whose answer was lost is retried, and Raft
+    without sessions may apply it twice: section 8 of the Raft paper)."""
+    out: list[object] = []
+    for e in log:
+        if isinstance(e.value, Custom) and e.value not in out:
+            out.append(e.value)
+    return out
+
+
+def test_a_leader_killed_and_paused_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    acknowledged: list[Custom] = []
+
+    async def drive(cluster: LocalCluster) -> None:
+        client = Client(cluster.config.nodes, CODEC)
+        for k in range(20):
+            op = Custom(f"k{k % 3}", k)
+            await write(client, op)
+            acknowledged.append(op)
+        first = client.leader
+        assert first is not None
+        cluster.kill(first)  # kill -9: only what it fsynced survives
+        for k in range(20, 40):
+            op = Custom(f"k{k % 3}", k)
+            await write(client, op)
+            acknowledged.append(op)
+        second = client.leader
+        assert second is not None and second != first
+        cluster.start(first)  # reads its state file back
+        cluster.pause(second)  # SIGSTOP: the others elect a leader without it
+        for k in range(40, 50):
+            op = Custom(f"k{k % 3}", k)
+            await write(client, op, timeout=10)
+            acknowledged.append(op)
+        assert client.leader != second
+        cluster.resume(second)
+        await asyncio.sleep(0.6)  # heartbeats bring every node up to date
+        await client.close()
+
+    with LocalCluster("raft", NODES, tmp_path, seed=1) as cluster:
+        cluster.start_all()
+        asyncio.run(drive(cluster))
+        pids = cluster.pids()
+    assert not any(alive(p) for p in pids)
+    held = logs(cluster)
+    for node in NODES:  # every node holds every acknowledged write, in the order acknowledged
+        assert values(held[node]) == acknowledged, node
+
+
+def test_a_damaged_state_file_stops_the_node_with_one_line(tmp_path: Path) -> None:
+    with LocalCluster("raft", NODES, tmp_path) as cluster:
+        cluster.start_all()
+        asyncio.run(write(Client(cluster.config.nodes, CODEC), Custom("k", 1)))
+    path = cluster.config.state_file("n1")
+    path.write_bytes(path.read_bytes()[:-3])
+    with LocalCluster("raft", NODES, tmp_path) as again, pytest.raises(ImplError) as refused:
+        again.start("n1", wait=5)
+    assert "exited with 2" in str(refused.value)
+    assert "truncated record" in str(refused.value)
+
+
+PARENT = """
+import sys, time
+from pathlib import Path
+from meshcheck.impl.runtime.launcher import LocalCluster
+cluster = LocalCluster("raft", ["n1", "n2", "n3"], Path(sys.argv[1]))
+cluster.start_all()
+print(" ".join(str(p) for p in cluster.pids()), flush=True)
+time.sleep(60)
+"""
+
+
+def test_nodes_end_with_the_process_that_started_them_even_on_kill_9(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(PARENT), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 3 and all(alive(p) for p in pids)
+    finally:
+        parent.kill()  # SIGKILL: no handler of the parent runs
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(alive(p) for p in pids)
