@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_campaign(sub)
 
     add_claims(sub)
+    from meshcheck.cluster.command import add_parser as add_cluster  # light: argparse only
+
+    add_cluster(sub)
     return p
 
 
@@ -391,6 +394,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.claims.command import run_claims
 
         return run_claims(args)
+    if args.command == "cluster":
+        from meshcheck.cluster.command import run_cluster_cmd
+
+        return run_cluster_cmd(args)
     raise AssertionError(args.command)
 
 

@@ -42,14 +42,11 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Iterator
@@ -68,8 +65,8 @@ from meshcheck.impl.base.errors import (
     EXIT_VIOLATED,
     ConfigError,
     MeshcheckError,
-    Terminated,
 )
+from meshcheck.interrupts import sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 
@@ -324,26 +321,6 @@ def lacking_tests(root: Path, chosen: Chosen) -> Iterator[Row]:
 
 # The pytest runs under way (test_rows): what `stop_children` ends when a run is interrupted.
 _RUNNING: set[subprocess.Popen[str]] = set()
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) in the main thread.
-    Ctrl-C reaches every process of the terminal's process group; a SIGTERM sent to this process
-    alone (`kill PID`, a supervisor) would end it at once and leave its pytest run and its pool's
-    workers running, each with a JVM. As an interrupt it unwinds the run, which ends them."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminated(signum: int, frame: object) -> None:
-        raise Terminated
-
-    before = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 def stop_children() -> None:

@@ -19,7 +19,7 @@ class MeshcheckError(Exception):
 
 
 class Terminated(KeyboardInterrupt):
-    """A SIGTERM turned into an interrupt (meshcheck.verify.sigterm_interrupts), so that a run
+    """A SIGTERM turned into an interrupt (meshcheck.interrupts.sigterm_interrupts), so that a run
     stops its child processes as Ctrl-C does; the command line exits 143 (128 + SIGTERM)."""
 
 

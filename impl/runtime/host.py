@@ -211,6 +211,8 @@ class Host:
                 await self._from_client(reader, writer)
         except (FrameError, CodecError, OSError):
             pass  # a broken or hostile stream: closed below
+        except asyncio.CancelledError:
+            return  # the node is stopping
         finally:
             writer.close()
 

@@ -63,8 +63,11 @@ class LocalCluster:
         options: Mapping[str, Any] | None = None,
         routes: Mapping[str, Mapping[str, Address]] | None = None,
         ports: Mapping[str, int] | None = None,
+        detached: bool = False,
     ) -> None:
         self.folder = folder
+        # detached: the nodes outlive this process (`meshcheck cluster up`; `down` ends them)
+        self._detached = detached
         folder.mkdir(parents=True, exist_ok=True)
         if ports is None:
             ports = dict(zip(nodes, free_ports(len(nodes)), strict=True))
@@ -97,7 +100,8 @@ class LocalCluster:
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # one prctl call: safe between fork and exec
+            preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
+            start_new_session=self._detached,
         )
         self._wait_listening(node, wait)
 

@@ -1,0 +1,90 @@
+"""What a cluster test checks once its run is over.
+
+- The history (workload.py) is linearizable against the replicated state machine's model
+  (traces/history/models.py `Rsm`): every read saw the latest write, no acknowledged write lost.
+- Raft's state files, read back after every process ended (impl/runtime/disk.py):
+  - Log Matching (Raft paper Figure 3): two logs with an entry of the same index and term hold the
+    same entries up to it;
+  - durability: every write a client saw acknowledged is in the logs of a majority of nodes (the
+    leader answers only once a majority fsynced it: a lost fsync or an answer before it shows here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from meshcheck.impl.raft.messages import Entry, Snapshot
+from meshcheck.impl.raft.node import LOG, SNAP
+from meshcheck.traces.history import checker, models
+from meshcheck.traces.history.history import Op
+
+
+@attrs.frozen
+class Verdict:
+    check: str
+    holds: bool | None  # None: could not decide (the checker's budget ran out)
+    detail: str
+
+
+def linearizable(ops: Sequence[Op], budget: float) -> Verdict:
+    result = checker.check(ops, models.Rsm(), budget)
+    if result.verdict == "linearizable":
+        return Verdict("linearizable (rsm)", True, f"{len(ops)} operations")
+    if result.verdict == "unknown":
+        return Verdict("linearizable (rsm)", None, f"undecided within {budget:.0f} s")
+    return Verdict(
+        "linearizable (rsm)",
+        False,
+        f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s",
+    )
+
+
+def raft_logs(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, Entry]]:
+    """Each node's log entries by index, from its state file's content."""
+    out: dict[str, dict[int, Entry]] = {}
+    for node, content in persisted.items():
+        snapshot: Snapshot | None = content.get(SNAP)
+        base = snapshot.index if snapshot is not None else 0
+        out[node] = {base + k + 1: e for k, e in enumerate(content.get(LOG, ()))}
+    return out
+
+
+def log_matching(logs: Mapping[str, Mapping[int, Entry]]) -> Verdict:
+    nodes = sorted(logs)
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1 :]:
+            shared = sorted(set(logs[a]) & set(logs[b]))
+            last = max((k for k in shared if logs[a][k].term == logs[b][k].term), default=0)
+            for k in shared:
+                if k <= last and logs[a][k] != logs[b][k]:
+                    return Verdict(
+                        "log matching (state files)",
+                        False,
+                        f"{a} and {b} agree at index {last} (term {logs[a][last].term}) and "
+                        f"differ at {k}: {logs[a][k]} vs {logs[b][k]}",
+                    )
+    return Verdict("log matching (state files)", True, f"{len(nodes)} logs")
+
+
+def durable(ops: Sequence[Op], logs: Mapping[str, Mapping[int, Entry]]) -> Verdict:
+    majority = len(logs) // 2 + 1
+    held: dict[Any, int] = {}
+    for log in logs.values():
+        for value in {e.value for e in log.values()}:
+            held[value] = held.get(value, 0) + 1
+    acknowledged = [o for o in ops if o.f == "write" and o.status == "ok"]
+    for o in acknowledged:
+        if held.get(o.input, 0) < majority:
+            return Verdict(
+                "acknowledged writes durable",
+                False,
+                f"{o.process}'s write {dict(o.input) if isinstance(o.input, Mapping) else o.input}"
+                f" acknowledged at t={o.ret:.3f}s is on {held.get(o.input, 0)} of "
+                f"{len(logs)} disks",
+            )
+    return Verdict(
+        "acknowledged writes durable", True, f"{len(acknowledged)} on a majority of disks"
+    )

@@ -1,0 +1,201 @@
+"""`meshcheck cluster test | up | down`: real clusters of the project's cores on this machine.
+
+test: start the nodes (impl/runtime) behind link proxies, run concurrent clients and the nemesis
+for `--time` seconds, stop everything, check the history and the state files, print one table and
+write the report folder. Exit 0 when every check holds, 1 when one is violated (or cannot be
+decided), 2 on bad input (one line).
+
+up: start a cluster and leave it running for a client of the user's own (the addresses are
+printed and written to DIR/cluster.json); down: stop the cluster started in DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+
+NODES = (3, 9)
+DEFAULT_OUT = "reports/cluster"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cl = sub.add_parser(
+        "cluster", help="test a real cluster of the project's cores (processes, TCP)"
+    )
+    csub = cl.add_subparsers(dest="cluster_command", required=True, metavar="ACTION")
+    t = csub.add_parser(
+        "test", help="nodes, clients and a nemesis for a while; the history and state files checked"
+    )
+    # plain strings, checked here: bad input is one `meshcheck: ...` line, exit 2
+    t.add_argument("--protocol", default="raft", help="the protocol (default raft)")
+    t.add_argument("--nodes", default="3", metavar="N", help="nodes, 3 to 9 (default 3)")
+    t.add_argument("--time", default="10", metavar="S", help="seconds of clients and faults")
+    t.add_argument(
+        "--nemesis",
+        default="kill,pause,partition",
+        metavar="F,F",
+        help="faults: kill, pause, partition, latency, loss (comma-separated) or none",
+    )
+    t.add_argument("--workload", default="registers", help="register or registers")
+    t.add_argument("--rate", default="100", metavar="R", help="operations a second (all clients)")
+    t.add_argument("--clients", default="5", metavar="C", help="concurrent clients (default 5)")
+    t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
+    t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
+    t.add_argument("--quiet", action="store_true", help="no progress lines")
+    u = csub.add_parser("up", help="start a cluster and leave it running")
+    u.add_argument("--protocol", default="raft")
+    u.add_argument("--nodes", default="3", metavar="N")
+    u.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
+    d = csub.add_parser("down", help="stop the cluster `up` started")
+    d.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
+
+
+def _number(name: str, text: str, lo: float, hi: float, kind: type = float) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise MeshcheckError(f"--{name} {text}: not a number") from None
+    if not lo <= value <= hi:
+        raise MeshcheckError(f"--{name} {text}: expected {lo:g} to {hi:g}")
+    return float(value)
+
+
+def run_cluster_cmd(args: argparse.Namespace) -> int:
+    if args.cluster_command == "test":
+        return _test(args)
+    if args.cluster_command == "up":
+        return _up(args)
+    return _down(args)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from meshcheck.cluster import nemesis
+    from meshcheck.cluster.run import Options, run, summary_rows
+    from meshcheck.cluster.workload import keys_of
+    from meshcheck.impl.runtime.protocols import protocol
+    from meshcheck.interrupts import sigterm_interrupts
+    from meshcheck.table import format_table
+
+    protocol(args.protocol)  # one clear line for a protocol the runtime does not host
+    keys_of(args.workload)
+    bugs = frozenset(b for b in args.bugs.split(",") if b)
+    _known_bugs(args.protocol, bugs)
+    options = Options(
+        protocol=args.protocol,
+        nodes=int(_number("nodes", args.nodes, *NODES, kind=int)),
+        time=_number("time", args.time, 1, 3600),
+        nemesis=nemesis.parse_kinds(args.nemesis),
+        workload=args.workload,
+        rate=_number("rate", args.rate, 1, 100_000),
+        clients=int(_number("clients", args.clients, 1, 200, kind=int)),
+        seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        bugs=bugs,
+    )
+    out = Path(args.out)
+    _writable(out)
+    plan = nemesis.plan(
+        options.seed, options.time, options.nemesis, [f"n{k}" for k in range(1, options.nodes + 1)]
+    )
+    print(
+        f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
+    )
+    for fault in plan:
+        print(f"  {fault.describe()}")
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    with sigterm_interrupts():
+        outcome = run(options, out, progress)
+    rows = summary_rows(outcome)
+    print(
+        format_table(
+            ("check", "result", "detail"), [(r["what"], r["result"], r["detail"]) for r in rows]
+        )
+    )
+    print(
+        f"report: {out} (history.jsonl: `meshcheck history check {out}/history.jsonl --model rsm`)"
+    )
+    return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
+
+
+def _known_bugs(name: str, bugs: frozenset[str]) -> None:
+    if not bugs:
+        return
+    from meshcheck.impl.raft.mutants import BUGS
+
+    unknown = sorted(bugs - set(BUGS))
+    if unknown:
+        raise MeshcheckError(f"--bugs: {unknown[0]} is not a {name} catalogue mutant")
+
+
+def _writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".writable"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as e:
+        raise MeshcheckError(f"--out {out}: cannot write there ({e.strerror})") from None
+
+
+def _up(args: argparse.Namespace) -> int:
+    from meshcheck.impl.runtime.launcher import LocalCluster
+    from meshcheck.impl.runtime.protocols import protocol
+
+    protocol(args.protocol)
+    n = int(_number("nodes", args.nodes, *NODES, kind=int))
+    out = Path(args.out)
+    _writable(out)
+    if (out / "pids.json").exists():
+        raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
+    cluster = LocalCluster(args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True)
+    cluster.start_all()
+    (out / "pids.json").write_text(
+        json.dumps(dict(zip(cluster.config.node_ids(), cluster.pids(), strict=True))),
+        encoding="utf-8",
+    )
+    for node, (host, port) in cluster.config.nodes.items():
+        print(f"{node} {host}:{port}")
+    print(f"configuration: {cluster.config_path}; stop with `meshcheck cluster down --out {out}`")
+    return EXIT_HOLDS
+
+
+def _down(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        pids = json.loads((out / "pids.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MeshcheckError(f"{out}: no cluster started by `meshcheck cluster up` there") from None
+    for pid in pids.values():
+        if _ours(int(pid)):
+            os.kill(int(pid), signal.SIGCONT)
+            os.kill(int(pid), signal.SIGTERM)
+    deadline = time.monotonic() + 2
+    while any(_ours(int(p)) for p in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids.values():
+        if _ours(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
+    (out / "pids.json").unlink()
+    print(f"stopped {len(pids)} nodes")
+    return EXIT_HOLDS
+
+
+def _ours(pid: int) -> bool:
+    """Whether `pid` is a live node process of the runtime (not a process that took its number)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return False
+    return b"meshcheck.impl.runtime.node_main" in cmdline and stat.split(") ", 1)[1][0] != "Z"

@@ -1,0 +1,116 @@
+"""The nemesis: a seeded plan of faults in three phases, calm, storm, calm (the simulator's
+`Phases`, impl/sim/config.py), carried out on real processes and links.
+
+Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
+- `kill`: kill -9 a node, restart it after a while (only what it fsynced survives);
+- `pause`: SIGSTOP a node, SIGCONT after a while (a leader that wakes up late);
+- `partition`: cut the links between two groups, both ways or one way, then heal;
+- `latency`: hold back every frame on the links of some nodes (a slow network);
+- `loss`: drop a share of the frames on the links of some nodes.
+
+The plan is a list of `Fault`s drawn from the seed alone before the run starts, printed, so a run
+is replayed by its seed (the timing of real processes is not replayable; the plan is). At most a
+minority of nodes is down or paused at once, so the cluster can progress; the storm ends with
+every fault undone, and the last calm phase is the time to recover in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import attrs
+
+from meshcheck.impl.base.errors import MeshcheckError
+
+KINDS = ("kill", "pause", "partition", "latency", "loss")
+# A fault's target that is resolved when it strikes: the node the clients last saw lead (Jepsen's
+# nemeses target primaries the same way: a leader's faults are where the protocols' hard cases are).
+LEADER = "@leader"
+
+
+@attrs.frozen
+class Fault:
+    """`kind` strikes `nodes` at `at` seconds into the run, and is undone `lasts` seconds later.
+    For a partition, `nodes` is one side and `one_way` says only its sends are cut."""
+
+    at: float
+    kind: str
+    nodes: tuple[str, ...]
+    lasts: float
+    one_way: bool = False
+
+    def describe(self) -> str:
+        what = {
+            "kill": "kill -9, restart",
+            "pause": "SIGSTOP, SIGCONT",
+            "partition": "cut from the rest" + (" (its sends only)" if self.one_way else ""),
+            "latency": "slow links",
+            "loss": "lossy links",
+        }[self.kind]
+        return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """`--nemesis kill,pause,partition` (or `none`) as kinds; one clear error for another name."""
+    if text.strip() in ("", "none"):
+        return ()
+    kinds = tuple(k.strip() for k in text.split(","))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise MeshcheckError(
+            f"--nemesis {text}: unknown fault {unknown[0]!r}; choose from {', '.join(KINDS)} "
+            "(comma-separated) or none"
+        )
+    return kinds
+
+
+def storm(duration: float) -> tuple[float, float]:
+    """When the storm runs within a run of `duration` seconds: after the first tenth, until a
+    quarter remains (the calm after it is for recovery)."""
+    return duration * 0.1, duration * 0.75
+
+
+def plan(
+    seed: int, duration: float, kinds: Sequence[str], nodes: Sequence[str], every: float = 1.5
+) -> list[Fault]:
+    """The faults of a run: one about every `every` seconds of the storm, each kind in turn drawn
+    from `kinds`, never more than a minority of nodes down or paused at once."""
+    if not kinds:
+        return []
+    rng = random.Random(f"nemesis:{seed}")
+    start, end = storm(duration)
+    minority = (len(nodes) - 1) // 2
+    out: list[Fault] = []
+    down: list[tuple[float, float, tuple[str, ...]]] = []  # (from, to, nodes) of kills and pauses
+    at = start + rng.uniform(0, every / 2)
+    while at < end:
+        kind = rng.choice(list(kinds))
+        lasts = round(min(rng.uniform(0.3, 2.5), end - at), 2)
+        if lasts < 0.2:
+            break
+        if kind in ("kill", "pause"):
+            busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns}
+            free = [n for n in nodes if n not in busy]
+            if len(busy) >= minority or not free:
+                at += every
+                continue
+            if rng.random() < 0.5 and not any(
+                LEADER in ns for a, b, ns in down if a < at + lasts and at < b
+            ):
+                chosen: tuple[str, ...] = (LEADER,)
+            else:
+                chosen = (rng.choice(free),)
+            down.append((at, at + lasts, chosen))
+            out.append(Fault(round(at, 2), kind, chosen, lasts))
+        elif kind == "partition":
+            if rng.random() < 0.5:
+                side: tuple[str, ...] = (LEADER,)
+            else:
+                side = tuple(sorted(rng.sample(list(nodes), rng.randint(1, minority or 1))))
+            out.append(Fault(round(at, 2), kind, side, lasts, one_way=rng.random() < 0.3))
+        else:
+            side = tuple(sorted(rng.sample(list(nodes), rng.randint(1, max(1, minority)))))
+            out.append(Fault(round(at, 2), kind, side, lasts))
+        at += every * rng.uniform(0.6, 1.4)
+    return out

@@ -1,0 +1,88 @@
+"""The links of a real cluster, each through its proxy (impl/runtime/proxy.py), and the nemesis's
+network faults on them. Faults may overlap (two partitions at once); each link keeps the faults in
+force on it and takes their union: cut if any cuts it, the largest latency and loss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from meshcheck.impl.runtime.config import Address
+from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.impl.runtime.proxy import LinkFaults, LinkProxy
+
+Link = tuple[str, str]  # (sender, receiver)
+
+
+class Network:
+    """One proxy per directed link between `nodes`."""
+
+    def __init__(self, nodes: Sequence[str], addresses: dict[str, Address], seed: int) -> None:
+        links = [(a, b) for a in nodes for b in nodes if a != b]
+        ports = free_ports(len(links))
+        self.proxies = {
+            link: LinkProxy(f"{link[0]}->{link[1]}", addresses[link[1]], seed) for link in links
+        }
+        self.listen = {link: (LOOPBACK, port) for link, port in zip(links, ports, strict=True)}
+        self._active: dict[Link, list[LinkFaults]] = {link: [] for link in links}
+
+    def routes(self) -> dict[str, dict[str, Address]]:
+        """Where each node sends to each peer: the link's proxy."""
+        out: dict[str, dict[str, Address]] = {}
+        for (a, b), address in self.listen.items():
+            out.setdefault(a, {})[b] = address
+        return out
+
+    async def start(self) -> None:
+        for link, proxy in self.proxies.items():
+            await proxy.start(*self.listen[link])
+
+    async def stop(self) -> None:
+        for proxy in self.proxies.values():
+            await proxy.stop()
+
+    def add(self, links: Iterable[Link], faults: LinkFaults) -> None:
+        for link in links:
+            self._active[link].append(faults)
+            self._apply(link)
+
+    def remove(self, links: Iterable[Link], faults: LinkFaults) -> None:
+        for link in links:
+            if faults in self._active[link]:
+                self._active[link].remove(faults)
+            self._apply(link)
+
+    def heal(self) -> None:
+        for link in self._active:
+            self._active[link].clear()
+            self._apply(link)
+
+    def _apply(self, link: Link) -> None:
+        active = self._active[link]
+        self.proxies[link].set(
+            LinkFaults(
+                cut=any(f.cut for f in active),
+                loss=max((f.loss for f in active), default=0.0),
+                latency=max((f.latency for f in active), default=(0, 0)),
+            )
+        )
+
+    def frames(self) -> tuple[int, int]:
+        """(frames seen, frames dropped) over every link."""
+        return (
+            sum(p.frames for p in self.proxies.values()),
+            sum(p.dropped for p in self.proxies.values()),
+        )
+
+
+def between(side: Sequence[str], nodes: Sequence[str], one_way: bool) -> list[Link]:
+    """The links a partition of `side` from the rest cuts: both ways, or only `side`'s sends."""
+    rest = [n for n in nodes if n not in side]
+    out = [(a, b) for a in side for b in rest]
+    if not one_way:
+        out += [(b, a) for a in side for b in rest]
+    return out
+
+
+def touching(side: Sequence[str], nodes: Sequence[str]) -> list[Link]:
+    """Every link to or from a node of `side`."""
+    return [(a, b) for a in nodes for b in nodes if a != b and (a in side or b in side)]

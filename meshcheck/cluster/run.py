@@ -1,0 +1,241 @@
+"""One cluster test: start the nodes behind their link proxies, run the clients and the nemesis for
+the run's time, stop everything, check, report.
+
+Everything the run starts ends with it: the node processes through `LocalCluster` (a context
+manager, and the parent-death signal: impl/runtime/launcher.py), the proxies and clients with the
+asyncio loop. The report folder holds the history (`history.jsonl`, the shape `meshcheck history
+check` reads), the nemesis's plan, every node's output, and its state file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from meshcheck.cluster import checks, nemesis
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.network import Network, between, touching
+from meshcheck.cluster.workload import Clients, History, keys_of
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.launcher import LocalCluster, free_ports
+from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
+from meshcheck.impl.runtime.proxy import LinkFaults
+from meshcheck.traces.history import jepsen, models
+
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class Options:
+    protocol: str = "raft"
+    nodes: int = 3
+    time: float = 10.0  # seconds of clients and nemesis
+    nemesis: tuple[str, ...] = ("kill", "pause", "partition")
+    workload: str = "registers"
+    rate: float = 100.0  # operations a second, all clients together
+    clients: int = 5
+    timeout: float = 1.0  # seconds a client waits for an answer (then the operation is `info`)
+    seed: int = 0
+    bugs: frozenset[str] = frozenset()
+    budget: float = 30.0  # seconds the linearizability checker may take
+    plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
+
+
+@attrs.frozen
+class Outcome:
+    options: Options
+    plan: tuple[Fault, ...]
+    history: History
+    verdicts: tuple[checks.Verdict, ...]
+    seconds: float
+    frames: tuple[int, int]
+
+    @property
+    def holds(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+    @property
+    def failed(self) -> list[checks.Verdict]:
+        return [v for v in self.verdicts if v.holds is False]
+
+
+def node_names(n: int) -> list[str]:
+    return [f"n{k}" for k in range(1, n + 1)]
+
+
+async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
+    names = node_names(options.nodes)
+    keys = keys_of(options.workload)
+    proto = runtime_protocol(options.protocol)
+    plan = (
+        list(options.plan)
+        if options.plan is not None
+        else nemesis.plan(options.seed, options.time, options.nemesis, names)
+    )
+    (folder / "nemesis.txt").write_text(
+        "".join(f.describe() + "\n" for f in plan) or "no faults\n", encoding="utf-8"
+    )
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    addresses = {n: ("127.0.0.1", p) for n, p in ports.items()}
+    network = Network(names, addresses, options.seed)
+    struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
+    started = time.monotonic()
+    with LocalCluster(
+        options.protocol,
+        names,
+        folder,
+        seed=options.seed,
+        options={"bugs": sorted(options.bugs)} if options.bugs else {},
+        routes=network.routes(),
+        ports=ports,
+    ) as cluster:
+        await network.start()
+        try:
+            for node in names:
+                await asyncio.to_thread(cluster.start, node)
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+
+            def clock() -> float:
+                return loop.time() - t0
+
+            clients = Clients(
+                cluster.config.nodes,
+                proto.codec(),
+                count=options.clients,
+                rate=options.rate,
+                keys=keys,
+                seed=options.seed,
+                clock=clock,
+                timeout=options.timeout,
+            )
+            nemesis_task = loop.create_task(
+                _nemesis(plan, cluster, network, names, clock, lambda: clients.leader, struck)
+            )
+            watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
+            await clients.run(options.time)
+            watch.cancel()
+            await nemesis_task  # every fault undone
+        finally:
+            network.heal()
+            await network.stop()
+    seconds = time.monotonic() - started
+    history = clients.history
+    (folder / "nemesis.log").write_text(
+        "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(struck)), encoding="utf-8"
+    )
+    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, models.Rsm()), encoding="utf-8")
+    persisted = {}
+    for node in names:
+        disk = Disk(cluster.config.state_file(node), proto.codec())
+        persisted[node] = disk.load()
+        disk.close()
+    logs = checks.raft_logs(persisted)
+    verdicts = (
+        checks.linearizable(history.ops, options.budget),
+        checks.log_matching(logs),
+        checks.durable(history.ops, logs),
+    )
+    return Outcome(options, tuple(plan), history, verdicts, seconds, network.frames())
+
+
+async def _nemesis(
+    plan: list[nemesis.Fault],
+    cluster: LocalCluster,
+    network: Network,
+    names: list[str],
+    clock: Callable[[], float],
+    leader: Callable[[], str | None],
+    struck: list[tuple[float, str]],
+) -> None:
+    def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
+
+    async def one(fault: nemesis.Fault) -> None:
+        await asyncio.sleep(max(0.0, fault.at - clock()))
+        fault = attrs.evolve(fault, nodes=resolve(fault.nodes))
+        node = fault.nodes[0]
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
+        if fault.kind == "kill":
+            await asyncio.to_thread(cluster.kill, node)
+            await asyncio.sleep(fault.lasts)
+            await asyncio.to_thread(cluster.start, node)
+        elif fault.kind == "pause":
+            cluster.pause(node)
+            await asyncio.sleep(fault.lasts)
+            cluster.resume(node)
+        else:
+            if fault.kind == "partition":
+                links, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
+            elif fault.kind == "latency":
+                links, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
+            else:
+                links, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
+            network.add(links, faults)
+            await asyncio.sleep(fault.lasts)
+            network.remove(links, faults)
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+
+    await asyncio.gather(*(one(f) for f in plan))
+
+
+async def _progress(
+    history: History, duration: float, clock: Callable[[], float], progress: Progress
+) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        progress(
+            f"t={clock():5.1f}/{duration:.0f}s  ok {history.count('ok')}  "
+            f"fail {history.count('fail')}  info {history.count('info')}"
+        )
+
+
+def run(options: Options, folder: Path, progress: Progress = lambda _: None) -> Outcome:
+    folder.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_run(options, folder, progress))
+
+
+def latency_ms(history: History) -> dict[str, float]:
+    """p50, p99 and max of the ok operations' latencies, in milliseconds."""
+    ok = sorted(s * 1000 for _, s, status in history.latencies if status == "ok")
+    if not ok:
+        return {"p50": math.nan, "p99": math.nan, "max": math.nan}
+    return {
+        "p50": statistics.median(ok),
+        "p99": ok[min(len(ok) - 1, int(len(ok) * 0.99))],
+        "max": ok[-1],
+    }
+
+
+def summary_rows(outcome: Outcome) -> list[dict[str, Any]]:
+    """The run's one table: the operations, the latencies, each check's verdict."""
+    h = outcome.history
+    lat = latency_ms(h)
+    rows: list[dict[str, Any]] = [
+        {
+            "what": "operations",
+            "result": f"ok {h.count('ok')}, fail {h.count('fail')}, info {h.count('info')}",
+            "detail": f"{len(h.ops) / outcome.options.time:.0f}/s over {outcome.options.time:.0f} s",
+        },
+        {
+            "what": "latency (ok)",
+            "result": f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
+            "detail": f"max {lat['max']:.1f} ms",
+        },
+        {
+            "what": "nemesis",
+            "result": f"{len(outcome.plan)} faults",
+            "detail": f"frames {outcome.frames[0]}, dropped {outcome.frames[1]}",
+        },
+    ]
+    for v in outcome.verdicts:
+        result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
+        rows.append({"what": v.check, "result": result, "detail": v.detail})
+    return rows

@@ -1,0 +1,157 @@
+"""Clients of a real cluster and the history they make.
+
+A workload is concurrent clients (Jepsen's processes), each with one operation in flight at a time,
+together at about `rate` operations a second. Each operation is invoked and completed with the
+harness's monotonic clock, in seconds from the run's start, and recorded in Jepsen's shape for the
+linearizability checker (traces/history): `ok` with the answer, `fail` when the node said it took
+no effect (a follower's "not the leader"), `info` when the client cannot know (a timeout, a broken
+connection, an answer marked unknown): it may or may not have happened.
+
+The workloads, on the replicated state machine's operations (impl/rsm, model `rsm`):
+- `register`: one key, writes of unique values and reads;
+- `registers`: five keys, the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import random
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.rsm.ops import Custom, to_value
+from meshcheck.impl.runtime.client import Client
+from meshcheck.traces.history.history import Op
+
+WORKLOADS = {"register": 1, "registers": 5}  # name -> keys
+TIMEOUT = 1.0  # seconds a client waits for an answer before it records `info`
+HOME = 0.3  # the share of a client's operations sent to its home node
+
+
+def keys_of(workload: str) -> int:
+    found = WORKLOADS.get(workload)
+    if found is None:
+        raise MeshcheckError(f"--workload {workload}: choose from {', '.join(sorted(WORKLOADS))}")
+    return found
+
+
+@attrs.define
+class History:
+    """The run's operations, in invocation order."""
+
+    ops: list[Op] = attrs.Factory(list)
+    latencies: list[tuple[float, float, str]] = attrs.Factory(list)  # (call, seconds, status)
+    nodes: list[str] = attrs.Factory(list)  # the node each operation went to
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.ops if o.status == status)
+
+
+class Clients:
+    """`count` clients against the cluster at `nodes`, writing and reading `keys` keys."""
+
+    def __init__(
+        self,
+        nodes: Mapping[str, tuple[str, int]],
+        codec: Any,
+        *,
+        count: int,
+        rate: float,
+        keys: int,
+        seed: int,
+        clock: Callable[[], float],
+        timeout: float = TIMEOUT,
+    ) -> None:
+        self._timeout = timeout
+        self._nodes = dict(nodes)
+        self._codec = codec
+        self._count = count
+        self._gap = count / rate
+        self._keys = keys
+        self._rng = random.Random(f"clients:{seed}")
+        self._clock = clock
+        self._values = itertools.count(1)
+        self.history = History()
+        self.leader: str | None = None  # the node whose answer a client last took as a leader's
+
+    async def run(self, until: float) -> None:
+        """Run every client until `until` (the clock's seconds); operations still in flight then
+        are recorded `info`."""
+        await asyncio.gather(*(self._client(f"c{k}", until) for k in range(1, self._count + 1)))
+
+    async def _client(self, name: str, until: float) -> None:
+        client = Client(self._nodes, self._codec, name)
+        order: Sequence[str] = sorted(self._nodes)
+        turn = self._rng.randrange(len(order))
+        generation = 0  # after an `info` the client is a new process, as in Jepsen
+        try:
+            home = order[int(name.removeprefix("c")) % len(order)]
+            while self._clock() < until:
+                # Mostly the node the client believes leads; now and then its home node, whatever
+                # it believes (Jepsen binds each client to a node: a client of a deposed leader in
+                # a minority keeps asking it, which is how stale reads come to light)
+                if self._rng.random() < HOME:
+                    node = home
+                else:
+                    node = client.leader or order[turn % len(order)]
+                key = f"k{self._rng.randrange(self._keys)}"
+                value: Any
+                if self._rng.random() < 0.5:
+                    kind, value = "read", ("custom", key)
+                    sent: Hashable = value
+                else:
+                    kind = "write"
+                    sent = to_value(Custom(key, next(self._values)))
+                    value = sent
+                call = self._clock()
+                status, output = "info", None
+                try:
+                    answer = await client.ask(
+                        node, kind, value, min(self._timeout, until - call + 0.5)
+                    )
+                except (ConnectionError, OSError, TimeoutError):
+                    client.leader = None
+                    turn += 1
+                else:
+                    if answer.ok:
+                        status, output = "ok", answer.result
+                        client.leader = self.leader = node
+                    elif not answer.unknown:
+                        status = "fail"
+                        client.leader = answer.leader if answer.leader != node else None
+                        if client.leader is None:
+                            turn += 1
+                    else:
+                        client.leader = None
+                        turn += 1
+                ret = self._clock()
+                self._record(f"{name}.{generation}", kind, sent, output, call, ret, status)
+                self.history.nodes.append(node)
+                if status == "info":
+                    generation += 1
+                await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
+        finally:
+            await client.close()
+
+    def _record(
+        self,
+        process: str,
+        kind: str,
+        sent: Hashable,
+        output: Any,
+        call: float,
+        ret: float,
+        status: str,
+    ) -> None:
+        ops = self.history.ops
+        if status == "info":
+            ops.append(Op(process, kind, sent, None, call, math.inf, "info", None, len(ops)))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            ops.append(Op(process, kind, sent, output, call, ret, status, None, len(ops)))  # type: ignore[arg-type]
+        self.history.latencies.append((call, ret - call, status))
