@@ -17,7 +17,7 @@ import pytest
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.runtime.client import Client, write
+from meshcheck.impl.runtime.client import Client, skew_clock, write
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LocalCluster, alive
 from meshcheck.impl.runtime.protocols import protocol
@@ -125,3 +125,23 @@ def test_nodes_end_with_the_process_that_started_them_even_on_kill_9(tmp_path: P
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(alive(p) for p in pids)
+
+
+def test_the_nemesis_skews_a_nodes_clock_through_its_control_channel(tmp_path: Path) -> None:
+    """The clock fault: a jump and a rate; a rate out of range is refused, not applied."""
+
+    async def skew(cluster: LocalCluster) -> tuple[int, int, str]:
+        address = cluster.config.nodes["n1"]
+        before = await skew_clock(address, CODEC, 0, 1.0)
+        after = await skew_clock(address, CODEC, 60_000, 2.0)
+        try:
+            await skew_clock(address, CODEC, 0, 50.0)
+        except ValueError as e:
+            return before, after, str(e)
+        return before, after, ""
+
+    with LocalCluster("raft", NODES, tmp_path) as cluster:
+        cluster.start("n1")
+        before, after, refused = asyncio.run(skew(cluster))
+    assert 60_000 <= after - before < 65_000
+    assert "not between 0.1 and 10" in refused

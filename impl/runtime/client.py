@@ -141,3 +141,20 @@ async def write(client: Client, value: Any, *, timeout: float = 5.0, each: float
         client.leader = answer.leader if answer.leader != node else None
         await asyncio.sleep(0.02)
     raise TimeoutError(f"no node took the write within {timeout} s")
+
+
+async def skew_clock(address: Address, codec: Codec, offset: int, rate: float) -> int:
+    """Skew the clock of the node at `address` (host.py's control channel); its reading after."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(frame(codec.encode(("control", "nemesis"))))
+        writer.write(frame(codec.encode(("clock", offset, rate))))
+        data = await read_frame(reader)
+        if data is None:
+            raise ConnectionError("the node closed the control channel")
+        answer = codec.decode(data)
+        if answer[0] != "ok":
+            raise ValueError(answer[1])
+        return int(answer[1])
+    finally:
+        writer.close()

@@ -42,6 +42,7 @@ from meshcheck.impl.base.effects import (
     SetTimer,
     check_effects,
 )
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.runtime.clock import Clock
@@ -209,6 +210,8 @@ class Host:
                 await self._from_peer(hello[1], reader)
             elif hello[0] == "client":
                 await self._from_client(reader, writer)
+            elif hello[0] == "control":
+                await self._from_control(reader, writer)
         except (FrameError, CodecError, OSError):
             pass  # a broken or hostile stream: closed below
         except asyncio.CancelledError:
@@ -248,6 +251,23 @@ class Host:
         finally:
             for rid in mine:
                 self._clients.pop(rid, None)
+
+    async def _from_control(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The harness's channel: `("clock", offset, rate)` skews this node's clock (clock.py);
+        timers already set keep their deadlines on the real clock. Answered `("ok", now)`."""
+        while (data := await read_frame(reader)) is not None:
+            command = self.codec.decode(data)
+            if not (isinstance(command, tuple) and len(command) == 3 and command[0] == "clock"):
+                raise CodecError(f"an unknown control command {command!r}")
+            _, offset, rate = command
+            try:
+                self.clock.skew(int(offset), float(rate))
+            except (ImplError, TypeError, ValueError) as e:
+                writer.write(frame(self.codec.encode(("error", str(e)))))
+                continue
+            writer.write(frame(self.codec.encode(("ok", self.clock.now()))))
 
     def _answer(self, reply: Reply) -> None:
         client = self._clients.pop(reply.request_id, None)

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--nemesis",
         default="kill,pause,partition",
         metavar="F,F",
-        help="faults: kill, pause, partition, latency, loss (comma-separated) or none",
+        help="faults: kill, pause, partition, latency, loss, clock (comma-separated) or none",
     )
     t.add_argument("--workload", default="registers", help="register or registers")
     t.add_argument("--rate", default="100", metavar="R", help="operations a second (all clients)")

@@ -6,7 +6,9 @@ Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
 - `pause`: SIGSTOP a node, SIGCONT after a while (a leader that wakes up late);
 - `partition`: cut the links between two groups, both ways or one way, then heal;
 - `latency`: hold back every frame on the links of some nodes (a slow network);
-- `loss`: drop a share of the frames on the links of some nodes.
+- `loss`: drop a share of the frames on the links of some nodes;
+- `clock`: skew a node's clock (impl/runtime/clock.py): a jump and a rate, fast or slow, so its
+  timers fire early or late; undone with the rate back to one.
 
 The plan is a list of `Fault`s drawn from the seed alone before the run starts, printed, so a run
 is replayed by its seed (the timing of real processes is not replayable; the plan is). At most a
@@ -23,7 +25,7 @@ import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
 
-KINDS = ("kill", "pause", "partition", "latency", "loss")
+KINDS = ("kill", "pause", "partition", "latency", "loss", "clock")
 # A fault's target that is resolved when it strikes: the node the clients last saw lead (Jepsen's
 # nemeses target primaries the same way: a leader's faults are where the protocols' hard cases are).
 LEADER = "@leader"
@@ -39,6 +41,8 @@ class Fault:
     nodes: tuple[str, ...]
     lasts: float
     one_way: bool = False
+    offset: int = 0  # a clock fault's jump, in milliseconds
+    rate: float = 1.0  # a clock fault's rate
 
     def describe(self) -> str:
         what = {
@@ -47,6 +51,7 @@ class Fault:
             "partition": "cut from the rest" + (" (its sends only)" if self.one_way else ""),
             "latency": "slow links",
             "loss": "lossy links",
+            "clock": f"clock {self.offset:+d} ms at rate {self.rate:g}",
         }[self.kind]
         return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
 
@@ -109,6 +114,11 @@ def plan(
             else:
                 side = tuple(sorted(rng.sample(list(nodes), rng.randint(1, minority or 1))))
             out.append(Fault(round(at, 2), kind, side, lasts, one_way=rng.random() < 0.3))
+        elif kind == "clock":
+            offset, rate = rng.randint(-5000, 5000), rng.choice((0.5, 2.0))
+            out.append(
+                Fault(round(at, 2), kind, (rng.choice(list(nodes)),), lasts, False, offset, rate)
+            )
         else:
             side = tuple(sorted(rng.sample(list(nodes), rng.randint(1, max(1, minority)))))
             out.append(Fault(round(at, 2), kind, side, lasts))

@@ -23,6 +23,8 @@ from meshcheck.cluster import checks, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.workload import Clients, History, keys_of
+from meshcheck.impl.runtime.client import skew_clock
+from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LocalCluster, free_ports
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
@@ -117,7 +119,16 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                 timeout=options.timeout,
             )
             nemesis_task = loop.create_task(
-                _nemesis(plan, cluster, network, names, clock, lambda: clients.leader, struck)
+                _nemesis(
+                    plan,
+                    cluster,
+                    network,
+                    names,
+                    clock,
+                    lambda: clients.leader,
+                    struck,
+                    proto.codec(),
+                )
             )
             watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
             await clients.run(options.time)
@@ -154,6 +165,7 @@ async def _nemesis(
     clock: Callable[[], float],
     leader: Callable[[], str | None],
     struck: list[tuple[float, str]],
+    codec: Codec,
 ) -> None:
     def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
         return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
@@ -171,6 +183,14 @@ async def _nemesis(
             cluster.pause(node)
             await asyncio.sleep(fault.lasts)
             cluster.resume(node)
+        elif fault.kind == "clock":
+            address = cluster.config.nodes[node]
+            try:
+                await skew_clock(address, codec, fault.offset, fault.rate)
+                await asyncio.sleep(fault.lasts)
+                await skew_clock(address, codec, -fault.offset, 1.0)
+            except (OSError, ConnectionError):
+                pass  # the node is down (killed meanwhile): a restart starts a true clock
         else:
             if fault.kind == "partition":
                 links, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
