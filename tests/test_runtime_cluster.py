@@ -19,6 +19,7 @@ from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.runtime.client import Client, skew_clock, write
 from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.frames import frame
 from meshcheck.impl.runtime.launcher import LocalCluster, alive
 from meshcheck.impl.runtime.protocols import protocol
 
@@ -145,3 +146,31 @@ def test_the_nemesis_skews_a_nodes_clock_through_its_control_channel(tmp_path: P
         before, after, refused = asyncio.run(skew(cluster))
     assert 60_000 <= after - before < 65_000
     assert "not between 0.1 and 10" in refused
+
+
+def test_with_tls_only_a_nodes_certificate_speaks_as_that_node(tmp_path: Path) -> None:
+    """Mutual TLS (impl/runtime/tls.py): the clients' certificate may write, but a connection that
+    claims to be peer n2 with it is closed at once, and a connection without TLS gets nothing."""
+
+    async def probe(cluster: LocalCluster) -> tuple[bool, bytes, bool]:
+        tls = cluster.client_tls()
+        answer = await write(Client(cluster.config.nodes, CODEC, tls=tls), Custom("k", 1))
+        reader, writer = await asyncio.open_connection(
+            *cluster.config.nodes["n1"], ssl=tls, server_hostname="n1"
+        )
+        writer.write(frame(CODEC.encode(("peer", "n2"))))
+        closed = await asyncio.wait_for(reader.read(), 5)  # b"": the node hung up
+        writer.close()
+        plain_reader, plain = await asyncio.open_connection(*cluster.config.nodes["n1"])
+        plain.write(frame(CODEC.encode(("client", "x"))) + frame(CODEC.encode(("write", 1, 1))))
+        try:
+            refused = await asyncio.wait_for(plain_reader.read(), 5) == b""
+        except ConnectionError:
+            refused = True
+        plain.close()
+        return answer.ok, closed, refused
+
+    with LocalCluster("raft", NODES, tmp_path, tls=True) as cluster:
+        cluster.start_all()
+        ok, closed, refused = asyncio.run(probe(cluster))
+    assert ok and closed == b"" and refused

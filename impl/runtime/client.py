@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +44,10 @@ class Connection:
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
 
-    async def open(self, address: Address, name: str) -> None:
-        self._reader, self._writer = await asyncio.open_connection(*address)
+    async def open(self, address: Address, name: str, tls: ssl.SSLContext | None = None) -> None:
+        self._reader, self._writer = await asyncio.open_connection(
+            *address, ssl=tls, server_hostname=self.node if tls is not None else None
+        )
         self._writer.write(frame(self._codec.encode(("client", name))))
         self._task = asyncio.get_running_loop().create_task(self._read())
 
@@ -88,8 +91,15 @@ class Connection:
 class Client:
     """A client of the whole cluster: tries the node it believes leads, follows hints."""
 
-    def __init__(self, nodes: Mapping[str, Address], codec: Codec, name: str = "c1") -> None:
+    def __init__(
+        self,
+        nodes: Mapping[str, Address],
+        codec: Codec,
+        name: str = "c1",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._nodes = dict(nodes)
+        self._tls = tls
         self._codec = codec
         self.name = name
         self._conns: dict[str, Connection] = {}
@@ -99,7 +109,7 @@ class Client:
         conn = self._conns.get(node)
         if conn is None or conn._writer is None or conn._writer.is_closing():
             conn = Connection(node, self._codec)
-            await conn.open(self._nodes[node], self.name)
+            await conn.open(self._nodes[node], self.name, self._tls)
             self._conns[node] = conn
         return conn
 
@@ -143,9 +153,18 @@ async def write(client: Client, value: Any, *, timeout: float = 5.0, each: float
     raise TimeoutError(f"no node took the write within {timeout} s")
 
 
-async def skew_clock(address: Address, codec: Codec, offset: int, rate: float) -> int:
-    """Skew the clock of the node at `address` (host.py's control channel); its reading after."""
-    reader, writer = await asyncio.open_connection(*address)
+async def skew_clock(
+    address: Address,
+    codec: Codec,
+    offset: int,
+    rate: float,
+    tls: ssl.SSLContext | None = None,
+    node: str = "",
+) -> int:
+    """Skew the clock of `node` at `address` (host.py's control channel); its reading after."""
+    reader, writer = await asyncio.open_connection(
+        *address, ssl=tls, server_hostname=node if tls is not None else None
+    )
     try:
         writer.write(frame(codec.encode(("control", "nemesis"))))
         writer.write(frame(codec.encode(("clock", offset, rate))))

@@ -29,12 +29,16 @@ class ClusterConfig:
     data: str  # one subfolder per node
     seed: int = 0
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    tls: bool = False  # mutual TLS on every connection (tls.py), certificates in tls_folder()
 
     def node_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self.nodes))
 
     def state_file(self, node: str) -> Path:
         return Path(self.data) / node / "state.wal"
+
+    def tls_folder(self) -> Path:
+        return Path(self.data) / "tls"
 
     def to_json(self) -> str:
         return json.dumps(
@@ -45,6 +49,7 @@ class ClusterConfig:
                 "data": self.data,
                 "seed": self.seed,
                 "options": dict(self.options),
+                "tls": self.tls,
             },
             indent=1,
         )
@@ -60,6 +65,7 @@ class ClusterConfig:
                 data=raw["data"],
                 seed=int(raw.get("seed", 0)),
                 options=dict(raw.get("options", {})),
+                tls=bool(raw.get("tls", False)),
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             raise ImplError(f"{path}: not a cluster configuration ({e})") from None

@@ -15,8 +15,9 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
 - a client's request becomes a `ClientRequest` or `ClientRead` under an id of this node's own, and
   the core's `Reply` goes back to the connection it came on.
 
-A node is reached on one port. A connection's first frame says who opens it: `("peer", id)` or
-`("client", name)`. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
+A node is reached on one port. A connection's first frame says who opens it: `("peer", id)`,
+`("client", name)` or `("control", name)` (the nemesis's clock faults); with TLS (tls.py) the
+certificate at the other end must be id's, or the clients' for the other two. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
 and counted (a Byzantine peer can send anything), a stream that breaks is closed.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import ssl
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -49,6 +51,7 @@ from meshcheck.impl.runtime.clock import Clock
 from meshcheck.impl.runtime.codec import Codec, CodecError
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.tls import CLIENT, peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
 QUEUE = 10_000  # frames a link holds for a peer it cannot reach; beyond, new ones are dropped
@@ -59,9 +62,18 @@ Observer = Callable[[Any, list[Effect]], None]
 class Link:
     """The way to one peer: a queue of frames and a task that connects and writes them."""
 
-    def __init__(self, source: str, address: tuple[str, int], hello: bytes) -> None:
+    def __init__(
+        self,
+        source: str,
+        address: tuple[str, int],
+        hello: bytes,
+        tls: ssl.SSLContext | None = None,
+        peer: str = "",
+    ) -> None:
         self.source = source
         self.address = address
+        self._tls = tls
+        self._peer = peer
         self._hello = hello
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE)
         self.dropped = 0
@@ -79,7 +91,11 @@ class Link:
     async def _run(self) -> None:
         while True:
             try:
-                _, writer = await asyncio.open_connection(*self.address)
+                _, writer = await asyncio.open_connection(
+                    *self.address,
+                    ssl=self._tls,
+                    server_hostname=self._peer if self._tls is not None else None,
+                )
             except OSError:
                 await asyncio.sleep(RECONNECT)
                 continue
@@ -115,8 +131,10 @@ class Host:
         *,
         clock: Clock | None = None,
         observe: Observer | None = None,
+        tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
     ) -> None:
         self.id = node_id
+        self._tls = tls  # (to listen with, to connect with)
         self.core = core
         self.codec = codec
         self.disk = disk
@@ -137,10 +155,12 @@ class Host:
         persisted = self.disk.load()
         hello = self.codec.encode(("peer", self.id))
         for peer, address in self._peers.items():
-            link = Link(self.id, address, hello)
+            link = Link(self.id, address, hello, self._tls[1] if self._tls else None, peer)
             link.start()
             self._links[peer] = link
-        server = await asyncio.start_server(self._accept, host, port)
+        server = await asyncio.start_server(
+            self._accept, host, port, ssl=self._tls[0] if self._tls else None
+        )
         self._step(Restart(persisted, now=self.clock.now()))
         return server
 
@@ -206,6 +226,12 @@ class Host:
             hello = self.codec.decode(first)
             if not (isinstance(hello, tuple) and len(hello) == 2 and isinstance(hello[1], str)):
                 return
+            if self._tls is not None:  # the certificate says who is at the other end
+                holder = peer_name(writer.get_extra_info("peercert"))
+                claimed = hello[1] if hello[0] == "peer" else CLIENT
+                if holder != claimed:
+                    self.refused += 1
+                    return
             if hello[0] == "peer" and hello[1] in self._peers:
                 await self._from_peer(hello[1], reader)
             elif hello[0] == "client":

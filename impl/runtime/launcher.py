@@ -15,6 +15,7 @@ import ctypes
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from typing import IO, Any
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime.config import Address, ClusterConfig
+from meshcheck.impl.runtime.tls import CLIENT, client_context, make_certificates
 
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
@@ -64,6 +66,7 @@ class LocalCluster:
         routes: Mapping[str, Mapping[str, Address]] | None = None,
         ports: Mapping[str, int] | None = None,
         detached: bool = False,
+        tls: bool = False,
     ) -> None:
         self.folder = folder
         # detached: the nodes outlive this process (`meshcheck cluster up`; `down` ends them)
@@ -81,7 +84,10 @@ class LocalCluster:
             str(folder / "data"),
             seed,
             dict(options or {}),
+            tls,
         )
+        if tls:
+            make_certificates(self.config.tls_folder(), nodes)
         self.config_path = folder / "cluster.json"
         self.config_path.write_text(self.config.to_json(), encoding="utf-8")
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -176,6 +182,10 @@ class LocalCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def client_tls(self) -> ssl.SSLContext | None:
+        """What a client of this cluster connects with (None without TLS)."""
+        return client_context(self.config.tls_folder(), CLIENT) if self.config.tls else None
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs.values()]

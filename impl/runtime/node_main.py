@@ -18,6 +18,7 @@ from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.protocols import protocol
+from meshcheck.impl.runtime.tls import client_context, server_context
 
 
 async def serve(config: ClusterConfig, node: str) -> None:
@@ -27,7 +28,13 @@ async def serve(config: ClusterConfig, node: str) -> None:
     codec = proto.codec()
     rng = random.Random(f"{config.seed}:{node}")
     core = proto.build(node, config.node_ids(), config.options, rng)
-    host = Host(node, core, codec, Disk(config.state_file(node), codec), config.routes[node])
+    tls = None
+    if config.tls:
+        folder = config.tls_folder()
+        tls = (server_context(folder, node), client_context(folder, node))
+    host = Host(
+        node, core, codec, Disk(config.state_file(node), codec), config.routes[node], tls=tls
+    )
     server = await host.start(*config.nodes[node])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

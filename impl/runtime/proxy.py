@@ -5,10 +5,13 @@ Node a sends to peer b through the proxy of link (a, b): a's configuration route
 the proxy (config.py `routes`), the proxy connects on to b. Because a connection carries one
 direction's frames (the sender opens it: host.py `Link`), a one-way cut is the cut of one proxy.
 
-The proxy reads the runtime's frames (frames.py), so its faults act on whole messages, as the
-simulator's do: `cut` closes what is open and refuses what comes (a partition), `loss` drops a share
-of frames, `latency` holds each frame back (a fixed part plus a random one) while keeping their
-order, as TCP does. The randomness is the proxy's own seeded generator.
+Without TLS the proxy reads the runtime's frames (frames.py), so its faults act on whole messages,
+as the simulator's do: `cut` closes what is open and refuses what comes (a partition), `loss` drops
+a share of frames, `latency` holds each frame back (a fixed part plus a random one) while keeping
+their order, as TCP does. Under TLS the frames are sealed and the proxy sees bytes: `cut` and
+`latency` act on what it reads, and `loss` becomes a reset (the connection is closed with what it
+held, which the sender's link sees as a broken connection and reconnects: TCP's own loss is never
+seen by the ends, a reset is). The randomness is the proxy's own seeded generator.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ class LinkFaults:
 class LinkProxy:
     """The proxy of one directed link: listens on `listen`, forwards to `target`."""
 
-    def __init__(self, name: str, target: Address, seed: int) -> None:
+    def __init__(self, name: str, target: Address, seed: int, *, sealed: bool = False) -> None:
         self.name = name
         self.target = target
+        self.sealed = sealed  # TLS: bytes, not frames
         self.faults = LinkFaults()
         self._rng = random.Random(f"{seed}:{name}")
         self._server: asyncio.Server | None = None
@@ -62,23 +66,44 @@ class LinkProxy:
             writer.close()
         self._open.clear()
 
+    async def _next(self, reader: asyncio.StreamReader) -> bytes | None:
+        """The next frame's payload, or under TLS the next bytes; None at the end."""
+        if not self.sealed:
+            return await read_frame(reader)
+        data = await reader.read(65536)
+        return data or None
+
+    async def _back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The receiver's bytes back to the sender (TLS's handshake and alerts), while not cut."""
+        try:
+            while (data := await reader.read(65536)) and not self.faults.cut:
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
         upstream: asyncio.StreamWriter | None = None
+        returning: asyncio.Task[None] | None = None
         try:
             if self.faults.cut:
                 return
-            _, upstream = await asyncio.open_connection(*self.target)
+            back, upstream = await asyncio.open_connection(*self.target)
             self._open.add(upstream)
-            due = 0.0  # frames leave in order: none before the one ahead of it
+            if self.sealed:  # TLS answers the handshake: the other direction is carried too
+                returning = asyncio.get_running_loop().create_task(self._back(back, writer))
+            due = 0.0  # what it reads leaves in order: nothing before what is ahead of it
             loop = asyncio.get_running_loop()
-            while (data := await read_frame(reader)) is not None:
+            while (data := await self._next(reader)) is not None:
                 faults = self.faults
                 if faults.cut:
                     return
                 self.frames += 1
                 if faults.loss and self._rng.random() < faults.loss:
                     self.dropped += 1
+                    if self.sealed:
+                        return  # a reset: closed below, with what the connection held
                     continue
                 lo, hi = faults.latency
                 if hi > 0:
@@ -86,13 +111,15 @@ class LinkProxy:
                     wait = due - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                upstream.write(frame(data))
+                upstream.write(data if self.sealed else frame(data))
                 await upstream.drain()
         except (OSError, FrameError):
             pass
         except asyncio.CancelledError:
             return  # the harness's loop is ending: the link ends with it
         finally:
+            if returning is not None:
+                returning.cancel()
             for w in (writer, upstream):
                 if w is not None:
                     self._open.discard(w)

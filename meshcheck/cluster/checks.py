@@ -1,5 +1,6 @@
 """What a cluster test checks once its run is over.
 
+- Progress: once every fault is undone, operations succeed again.
 - The history (workload.py) is linearizable against the replicated state machine's model
   (traces/history/models.py `Rsm`): every read saw the latest write, no acknowledged write lost.
 - Raft's state files, read back after every process ended (impl/runtime/disk.py):
@@ -39,6 +40,20 @@ def linearizable(ops: Sequence[Op], budget: float) -> Verdict:
         "linearizable (rsm)",
         False,
         f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s",
+    )
+
+
+def progress(ops: Sequence[Op], healed: float, end: float) -> Verdict:
+    """Liveness once the faults are over: some operation invoked after `healed` (the last fault
+    undone) completed ok before `end`. A run whose clients got nothing done passes every safety
+    check and shows nothing: this check says so."""
+    after = [o for o in ops if o.call >= healed and o.status == "ok"]
+    if after:
+        return Verdict("progress after healing", True, f"{len(after)} ok after t={healed:.1f}s")
+    return Verdict(
+        "progress after healing",
+        False,
+        f"no operation succeeded in the {end - healed:.1f} s after t={healed:.1f}s",
     )
 
 

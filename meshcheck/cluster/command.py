@@ -49,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
     t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
+    t.add_argument(
+        "--tls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="mutual TLS between nodes and from clients (default on)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument("--protocol", default="raft")
@@ -98,6 +104,7 @@ def _test(args: argparse.Namespace) -> int:
         clients=int(_number("clients", args.clients, 1, 200, kind=int)),
         seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
         bugs=bugs,
+        tls=args.tls,
     )
     out = Path(args.out)
     _writable(out)

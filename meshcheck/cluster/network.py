@@ -16,11 +16,14 @@ Link = tuple[str, str]  # (sender, receiver)
 class Network:
     """One proxy per directed link between `nodes`."""
 
-    def __init__(self, nodes: Sequence[str], addresses: dict[str, Address], seed: int) -> None:
+    def __init__(
+        self, nodes: Sequence[str], addresses: dict[str, Address], seed: int, *, tls: bool = False
+    ) -> None:
         links = [(a, b) for a in nodes for b in nodes if a != b]
         ports = free_ports(len(links))
         self.proxies = {
-            link: LinkProxy(f"{link[0]}->{link[1]}", addresses[link[1]], seed) for link in links
+            link: LinkProxy(f"{link[0]}->{link[1]}", addresses[link[1]], seed, sealed=tls)
+            for link in links
         }
         self.listen = {link: (LOOPBACK, port) for link, port in zip(links, ports, strict=True)}
         self._active: dict[Link, list[LinkFaults]] = {link: [] for link in links}

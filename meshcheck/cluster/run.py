@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 import statistics
 import time
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class Options:
     bugs: frozenset[str] = frozenset()
     budget: float = 30.0  # seconds the linearizability checker may take
     plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
+    tls: bool = True  # mutual TLS between nodes and from clients (impl/runtime/tls.py)
 
 
 @attrs.frozen
@@ -86,7 +88,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     )
     ports = dict(zip(names, free_ports(len(names)), strict=True))
     addresses = {n: ("127.0.0.1", p) for n, p in ports.items()}
-    network = Network(names, addresses, options.seed)
+    network = Network(names, addresses, options.seed, tls=options.tls)
     struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
     started = time.monotonic()
     with LocalCluster(
@@ -97,6 +99,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         options={"bugs": sorted(options.bugs)} if options.bugs else {},
         routes=network.routes(),
         ports=ports,
+        tls=options.tls,
     ) as cluster:
         await network.start()
         try:
@@ -117,6 +120,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                 seed=options.seed,
                 clock=clock,
                 timeout=options.timeout,
+                tls=cluster.client_tls(),
             )
             nemesis_task = loop.create_task(
                 _nemesis(
@@ -128,6 +132,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                     lambda: clients.leader,
                     struck,
                     proto.codec(),
+                    cluster.client_tls(),
                 )
             )
             watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
@@ -149,7 +154,9 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         persisted[node] = disk.load()
         disk.close()
     logs = checks.raft_logs(persisted)
+    healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
     verdicts = (
+        checks.progress(history.ops, healed, options.time),
         checks.linearizable(history.ops, options.budget),
         checks.log_matching(logs),
         checks.durable(history.ops, logs),
@@ -166,6 +173,7 @@ async def _nemesis(
     leader: Callable[[], str | None],
     struck: list[tuple[float, str]],
     codec: Codec,
+    tls: ssl.SSLContext | None,
 ) -> None:
     def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
         return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
@@ -186,9 +194,9 @@ async def _nemesis(
         elif fault.kind == "clock":
             address = cluster.config.nodes[node]
             try:
-                await skew_clock(address, codec, fault.offset, fault.rate)
+                await skew_clock(address, codec, fault.offset, fault.rate, tls, node)
                 await asyncio.sleep(fault.lasts)
-                await skew_clock(address, codec, -fault.offset, 1.0)
+                await skew_clock(address, codec, -fault.offset, 1.0, tls, node)
             except (OSError, ConnectionError):
                 pass  # the node is down (killed meanwhile): a restart starts a true clock
         else:

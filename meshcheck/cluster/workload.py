@@ -18,6 +18,7 @@ import asyncio
 import itertools
 import math
 import random
+import ssl
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -66,8 +67,10 @@ class Clients:
         seed: int,
         clock: Callable[[], float],
         timeout: float = TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._timeout = timeout
+        self._tls = tls
         self._nodes = dict(nodes)
         self._codec = codec
         self._count = count
@@ -85,7 +88,7 @@ class Clients:
         await asyncio.gather(*(self._client(f"c{k}", until) for k in range(1, self._count + 1)))
 
     async def _client(self, name: str, until: float) -> None:
-        client = Client(self._nodes, self._codec, name)
+        client = Client(self._nodes, self._codec, name, self._tls)
         order: Sequence[str] = sorted(self._nodes)
         turn = self._rng.randrange(len(order))
         generation = 0  # after an `info` the client is a new process, as in Jepsen
