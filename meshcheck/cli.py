@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_campaign(sub)
 
     add_claims(sub)
-    from meshcheck.cluster.command import add_parser as add_cluster  # light: argparse only
+    from meshcheck.cluster_cmd import add_parser as add_cluster  # light: argparse only
 
     add_cluster(sub)
     return p
@@ -395,7 +395,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_claims(args)
     if args.command == "cluster":
-        from meshcheck.cluster.command import run_cluster_cmd
+        from meshcheck.cluster_cmd import run_cluster_cmd
 
         return run_cluster_cmd(args)
     raise AssertionError(args.command)

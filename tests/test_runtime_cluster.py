@@ -92,7 +92,10 @@ def test_a_damaged_state_file_stops_the_node_with_one_line(tmp_path: Path) -> No
         asyncio.run(write(Client(cluster.config.nodes, CODEC), Custom("k", 1)))
     path = cluster.config.state_file("n1")
     path.write_bytes(path.read_bytes()[:-3])
-    with LocalCluster("raft", NODES, tmp_path) as again, pytest.raises(ImplError) as refused:
+    with (
+        LocalCluster("raft", NODES, tmp_path, fresh=False) as again,
+        pytest.raises(ImplError) as refused,
+    ):
         again.start("n1", wait=5)
     assert "exited with 2" in str(refused.value)
     assert "truncated record" in str(refused.value)

@@ -63,7 +63,7 @@ from meshcheck.impl.base.effects import (
 )
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict, Value, to_json
 from meshcheck.impl.sim.protocol import Segment
 
 
@@ -214,19 +214,6 @@ class NdjsonLog:
                 found = memo[id(item)] = (item, to_json(item))
             out.append(found[1])
         return out
-
-
-def to_json(value: Any) -> Any:
-    """A spec value as JSON, with ITF's tags for what JSON lacks (sets, tuples stay arrays)."""
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, frozenset | set):
-        return {"#set": [to_json(v) for v in sorted(value, key=repr)]}
-    if isinstance(value, tuple | list):
-        return [to_json(v) for v in value]
-    return repr(value)
 
 
 class AdaptedNode:

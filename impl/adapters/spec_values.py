@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from meshcheck.impl.adapters.contract import to_json
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict, Value, to_json
 from meshcheck.impl.rsm import NOOP
 
 # The validation model's client values (property_tests/raft/models/Logs.cfg: Value = {v1, v2})

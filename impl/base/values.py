@@ -89,3 +89,16 @@ class Unserializable:
     """
 
     text: str
+
+
+def to_json(value: Any) -> Any:
+    """A spec value as JSON, with ITF's tags for what JSON lacks (sets, tuples stay arrays)."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return {"#set": [to_json(v) for v in sorted(value, key=repr)]}
+    if isinstance(value, tuple | list):
+        return [to_json(v) for v in value]
+    return repr(value)

@@ -22,7 +22,7 @@ a stutter, which the spec always allows, rather than to a Restart step that woul
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
@@ -152,6 +152,27 @@ def _reads(n: RaftNode) -> FrozenDict:
         return INIT_READ
     r = n.reads
     return FrozenDict({"seq": r.seq, "index": r.index, "acks": r.acks, "served": r.served})
+
+
+def server_slice(n: RaftNode, value: Callable[[Value], Value] = lambda v: v) -> dict[str, Value]:
+    """One server's own variables of Raft.tla (the refinement mapping's, at that server), read
+    from the node alone: what a node logs of itself (impl/runtime/nodelog.py). `value` names each
+    log entry's value as the log's model does."""
+    servers = n.config.servers
+    leader = n.role == LEADER
+    return {
+        "currentTerm": n.term,
+        "votedFor": NONE if n.voted_for is None else n.voted_for,
+        "log": tuple(FrozenDict({"term": e.term, "value": value(e.value)}) for e in n.log.entries),
+        "snapshotIndex": n.log.snapshot_index,
+        "snapshotTerm": n.log.snapshot_term,
+        "role": n.role,
+        "commitIndex": n.commit_index,
+        "votesGranted": n.votes_granted if n.role in (CANDIDATE, PRE_CANDIDATE) else frozenset(),
+        "nextIndex": FrozenDict(n.next_index if leader else dict.fromkeys(servers, 1)),
+        "matchIndex": FrozenDict(n.match_index if leader else dict.fromkeys(servers, 0)),
+        "reads": _reads(n),
+    }
 
 
 def _row(

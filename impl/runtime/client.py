@@ -108,6 +108,8 @@ class Client:
     async def _conn(self, node: str) -> Connection:
         conn = self._conns.get(node)
         if conn is None or conn._writer is None or conn._writer.is_closing():
+            if conn is not None:
+                await conn.close()
             conn = Connection(node, self._codec)
             await conn.open(self._nodes[node], self.name, self._tls)
             self._conns[node] = conn
@@ -120,6 +122,7 @@ class Client:
             return await conn.request(kind, value, timeout)
         except (ConnectionError, OSError):
             self._conns.pop(node, None)
+            await conn.close()
             raise
 
     async def close(self) -> None:

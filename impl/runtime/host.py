@@ -29,7 +29,7 @@ import os
 import ssl
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from meshcheck.impl.base.effects import (
@@ -51,12 +51,29 @@ from meshcheck.impl.runtime.clock import Clock
 from meshcheck.impl.runtime.codec import Codec, CodecError
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.nodelog import NodeLog, last_clock
 from meshcheck.impl.runtime.tls import CLIENT, peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
 QUEUE = 10_000  # frames a link holds for a peer it cannot reach; beyond, new ones are dropped
 
 Observer = Callable[[Any, list[Effect]], None]
+
+
+def _stutter(effects: list[Effect], at: int, action: Action, unchanged: bool) -> bool:
+    """Whether the action at `at` is a stutter: it takes no message (`m`), the node's state as the
+    spec sees it is unchanged by the step, and its own effects (up to the next action) send and
+    persist nothing. A follower's refused client request and a read queued behind a pending one
+    are such: reported by the core as it takes them, no step of the spec. The simulator's recorder
+    leaves such steps out the same way (impl/sim/recorder.py); so does the log."""
+    if "m" in action.params or not unchanged:
+        return False
+    for effect in effects[at + 1 :]:
+        if isinstance(effect, Action):
+            break
+        if isinstance(effect, Send | Persist):
+            return False
+    return True
 
 
 class Link:
@@ -132,8 +149,16 @@ class Host:
         clock: Clock | None = None,
         observe: Observer | None = None,
         tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+        log: NodeLog | None = None,
+        fingerprint: Callable[[Any], Hashable] | None = None,
+        record: Callable[[Any], Any] | None = None,
     ) -> None:
+        self._fingerprint = fingerprint
+        self._record = record  # a message as the spec's record, for the log
         self.id = node_id
+        self.log = log
+        # a Lamport clock: each reported action ticks it, a receive first takes its message's
+        self.lamport = last_clock(log.path) if log is not None else 0
         self._tls = tls  # (to listen with, to connect with)
         self.core = core
         self.codec = codec
@@ -161,7 +186,11 @@ class Host:
         server = await asyncio.start_server(
             self._accept, host, port, ssl=self._tls[0] if self._tls else None
         )
+        rebooted = bool(persisted) or self.lamport > 0
         self._step(Restart(persisted, now=self.clock.now()))
+        if rebooted and self.log is not None:  # the spec's Restart(i); a first boot is Init
+            self.lamport += 1
+            self.log.write(self.lamport, "Restart", {"i": self.id}, self.core)
         return server
 
     async def stop(self) -> None:
@@ -170,30 +199,49 @@ class Host:
         for link in self._links.values():
             await link.stop()
         self.disk.close()
+        if self.log is not None:
+            self.log.close()
 
     # -- stepping -------------------------------------------------------------------------------------
 
-    def _step(self, event: Any) -> None:
+    def _step(self, event: Any, sent_at: int = 0) -> None:
         try:
-            self._carry_out(event)
+            self._carry_out(event, sent_at)
         except Exception:  # a core or a disk that fails: the node ends, loudly, as a crash would
             traceback.print_exc()
             sys.stderr.flush()
             os._exit(3)
 
-    def _carry_out(self, event: Any) -> None:
+    def _carry_out(self, event: Any, sent_at: int = 0) -> None:
+        before = self._fingerprint(self.core) if self._fingerprint is not None else None
         effects = self.core.step(event)
+        unchanged = (
+            before is not None
+            and self._fingerprint is not None
+            and (self._fingerprint(self.core) == before)
+        )
         check_effects(self.id, effects)
         self.steps += 1
         if self._observe is not None:
             self._observe(event, effects)
-        for effect in effects:
-            if isinstance(effect, Persist):
+        first = True
+        for k, effect in enumerate(effects):
+            if isinstance(effect, Action):
+                if _stutter(effects, k, effect, unchanged):
+                    continue
+                # a receive's own action first takes the clock its message was sent at
+                self.lamport = max(self.lamport, sent_at) + 1 if first else self.lamport + 1
+                first = False
+                if self.log is not None:
+                    self.log.write(
+                        self.lamport, effect.name, self._with_sent(effect, effects, k), self.core
+                    )
+            elif isinstance(effect, Persist):
                 self.disk.persist(effect.writes)  # fsynced before the sends below are queued
             elif isinstance(effect, Send):
                 link = self._links.get(effect.dest)
                 if link is not None:
-                    link.send(self.codec.encode(effect.message))
+                    link.send(self.codec.encode((self.lamport, effect.message)))
             elif isinstance(effect, SetTimer):
                 self._set_timer(effect.timer, effect.after)
             elif isinstance(effect, CancelTimer):
@@ -202,8 +250,24 @@ class Host:
                     handle.cancel()
             elif isinstance(effect, Reply):
                 self._answer(effect)
-            elif isinstance(effect, Action | Apply | Invoke):
+            elif isinstance(effect, Apply | Invoke):
                 pass  # reports: the observer has them
+
+    def _with_sent(self, action: Action, effects: list[Effect], at: int) -> Mapping[str, Any]:
+        """The action's parameters, and for a send of one message (AppendEntries(i, j)) that
+        message as `m`, as the spec's record: the validator need not guess what was sent
+        (docs/logs.md; traces/logs/reference.py does the same)."""
+        if "m" in action.params or self._record is None:
+            return action.params
+        sent = []
+        for effect in effects[at + 1 :]:
+            if isinstance(effect, Action):
+                break
+            if isinstance(effect, Send):
+                sent.append(effect.message)
+        if len(sent) != 1:
+            return action.params
+        return {**action.params, "m": self._record(sent[0])}
 
     def _set_timer(self, name: str, after: int) -> None:
         old = self._timers.pop(name, None)
@@ -248,11 +312,15 @@ class Host:
     async def _from_peer(self, peer: str, reader: asyncio.StreamReader) -> None:
         while (data := await read_frame(reader)) is not None:
             try:
-                message = self.codec.decode(data)
+                stamped = self.codec.decode(data)
             except CodecError:
                 self.refused += 1
                 continue
-            self._step(Deliver(peer, message, now=self.clock.now()))
+            if not (isinstance(stamped, tuple) and len(stamped) == 2 and type(stamped[0]) is int):
+                self.refused += 1  # a wire message is (the sender's clock, the message)
+                continue
+            sent_at, message = stamped
+            self._step(Deliver(peer, message, now=self.clock.now()), sent_at)
 
     async def _from_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -67,11 +68,16 @@ class LocalCluster:
         ports: Mapping[str, int] | None = None,
         detached: bool = False,
         tls: bool = False,
+        fresh: bool = True,
     ) -> None:
         self.folder = folder
         # detached: the nodes outlive this process (`meshcheck cluster up`; `down` ends them)
         self._detached = detached
         folder.mkdir(parents=True, exist_ok=True)
+        if fresh:  # what an earlier cluster left in the folder (state files, logs) is not ours
+            shutil.rmtree(folder / "data", ignore_errors=True)
+            for old in folder.glob("*.log"):
+                old.unlink()
         if ports is None:
             ports = dict(zip(nodes, free_ports(len(nodes)), strict=True))
         addresses = {n: (LOOPBACK, ports[n]) for n in nodes}

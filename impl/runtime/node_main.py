@@ -17,6 +17,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
+from meshcheck.impl.runtime.nodelog import NodeLog
 from meshcheck.impl.runtime.protocols import protocol
 from meshcheck.impl.runtime.tls import client_context, server_context
 
@@ -32,8 +33,21 @@ async def serve(config: ClusterConfig, node: str) -> None:
     if config.tls:
         folder = config.tls_folder()
         tls = (server_context(folder, node), client_context(folder, node))
+    log = None
+    if proto.log_state is not None:
+        path = config.state_file(node).with_name("node.ndjson")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log = NodeLog(path, f"seed-{config.seed}", node, proto.log_state, proto.log_params)
     host = Host(
-        node, core, codec, Disk(config.state_file(node), codec), config.routes[node], tls=tls
+        node,
+        core,
+        codec,
+        Disk(config.state_file(node), codec),
+        config.routes[node],
+        tls=tls,
+        log=log,
+        fingerprint=proto.fingerprint if log is not None else None,
+        record=proto.message_record,
     )
     server = await host.start(*config.nodes[node])
     stop = asyncio.Event()

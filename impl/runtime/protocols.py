@@ -9,15 +9,20 @@ never reads a global random generator).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Node
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft.config import RaftConfig
+from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.raft.refinement import server_slice
+from meshcheck.impl.rsm.ops import NOOP
 from meshcheck.impl.runtime.codec import Codec, classes_in
 
 CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], Node]
@@ -25,11 +30,20 @@ CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], N
 
 @attrs.frozen
 class RuntimeProtocol:
-    """A protocol the runtime hosts."""
+    """A protocol the runtime hosts; `log_state`, the node's slice of the spec's variables for its
+    NDJSON log (nodelog.py), and `spec`, the name `meshcheck validate --spec` knows it by (None:
+    its logs are not validated yet)."""
 
     name: str
     build: CoreFactory
     wire: tuple[str, ...]  # the modules whose attrs classes go on the wire and to disk
+    log_state: Callable[[Any], Mapping[str, Any]] | None = None
+    spec: str | None = None
+    log_params: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict
+    # what of the node the spec sees, cheaply: a step that changes none of it, consumes no message
+    # and sends and persists nothing is a stutter, and its log leaves it out (host.py)
+    fingerprint: Callable[[Any], Hashable] = id
+    message_record: Callable[[Any], Any] | None = None  # a message as the spec's record
 
     def codec(self) -> Codec:
         return Codec(classes_in(*self.wire))
@@ -44,9 +58,72 @@ def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
     return RaftNode(RaftConfig(node, tuple(nodes), **opts), rng)
 
 
+# The values of Raft's validation model (property_tests/raft/models/Logs.cfg: Value = {v1, v2}). A
+# real run's client values are the state machine's operations; Raft.tla does nothing with a value
+# but store and compare it, so a log names each by one of the model's, the same one every time
+# (a stable hash), and the leader's no-op as itself.
+RAFT_VALUES = ("v1", "v2")
+
+
+def raft_value(value: Any) -> Any:
+    if value == NOOP:
+        return value
+    return RAFT_VALUES[zlib.crc32(repr(value).encode()) % len(RAFT_VALUES)]
+
+
+def _raft_entries(value: Any) -> Any:
+    """`value` with every log entry record's value named by the model's (`raft_value`)."""
+    if isinstance(value, FrozenDict):
+        if set(value) == {"term", "value"}:
+            return FrozenDict({"term": value["term"], "value": raft_value(value["value"])})
+        return FrozenDict({k: _raft_entries(v) for k, v in value.items()})
+    if isinstance(value, tuple):
+        return tuple(_raft_entries(v) for v in value)
+    return value
+
+
+def raft_log_state(core: Any) -> Mapping[str, Any]:
+    """Every variable of Raft.tla a server holds (the refinement mapping's at this server): with
+    all of them logged, the validator's frontier stays small under faults."""
+    assert isinstance(core, RaftNode)
+    return server_slice(core, raft_value)
+
+
+def raft_fingerprint(core: Any) -> Hashable:
+    """Every per-server variable of Raft.tla at this node (impl/raft/refinement.py `_row`), the
+    log by its version stamp (impl/raft/log.py)."""
+    assert isinstance(core, RaftNode)
+    r = core.reads
+    return (
+        core.term,
+        core.voted_for,
+        core.role,
+        core.log.version,
+        core.commit_index,
+        core.votes_granted,
+        tuple(sorted(core.next_index.items())),
+        tuple(sorted(core.match_index.items())),
+        (r.seq, r.index, r.acks, r.served),
+    )
+
+
+def raft_log_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    out = {k: _raft_entries(v) for k, v in params.items()}
+    if "v" in out:
+        out["v"] = raft_value(out["v"])
+    return out
+
+
 PROTOCOLS: Mapping[str, RuntimeProtocol] = {
     "raft": RuntimeProtocol(
-        "raft", _raft, ("meshcheck.impl.raft.messages", "meshcheck.impl.rsm.ops")
+        "raft",
+        _raft,
+        ("meshcheck.impl.raft.messages", "meshcheck.impl.rsm.ops"),
+        raft_log_state,
+        "Raft",
+        raft_log_params,
+        raft_fingerprint,
+        message_record,
     ),
 }
 

@@ -3,6 +3,8 @@
 - Progress: once every fault is undone, operations succeed again.
 - The history (workload.py) is linearizable against the replicated state machine's model
   (traces/history/models.py `Rsm`): every read saw the latest write, no acknowledged write lost.
+- Every node's log (impl/runtime/nodelog.py) is a behaviour of the spec, step by step (trace
+  validation of the real run, as etcd's and CCF's; docs/logs.md).
 - Raft's state files, read back after every process ended (impl/runtime/disk.py):
   - Log Matching (Raft paper Figure 3): two logs with an entry of the same index and term hold the
     same entries up to it;
@@ -13,14 +15,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
+from meshcheck.specs.tlc import cfg
 from meshcheck.traces.history import checker, models
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.logs import format as logformat
+from meshcheck.traces.logs.validate import Validator, stepper_for, validation_model
 
 
 @attrs.frozen
@@ -55,6 +61,30 @@ def progress(ops: Sequence[Op], healed: float, end: float) -> Verdict:
         False,
         f"no operation succeeded in the {end - healed:.1f} s after t={healed:.1f}s",
     )
+
+
+def logs_valid(
+    spec: str, logs: Sequence[Path], servers: Sequence[str], folder: Path, budget: float
+) -> Verdict:
+    """Every node's NDJSON log (impl/runtime/nodelog.py), merged by Lamport clock, is a behaviour
+    of the spec (traces/logs/validate.py, as `meshcheck validate`): trace validation of a real
+    run. The model is the spec's validation model with the cluster's servers, written to the
+    report folder so that `meshcheck validate --spec SPEC --model DIR/model.cfg DIR/data/*/node.ndjson`
+    replays the verdict."""
+    name = f"logs valid ({spec}.tla)"
+    model = validation_model(spec)
+    text = cfg.with_constants(
+        model.read_text(encoding="utf-8"), {"Server": "{" + ", ".join(servers) + "}"}, model
+    )
+    written = folder / "model.cfg"
+    written.write_text(text, encoding="utf-8")
+    records = logformat.merge([logformat.read(p) for p in logs])
+    verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)
+    first = verdict.render().splitlines()[0]
+    holds = {"valid": True, "invalid": False}.get(verdict.verdict)
+    if holds:
+        return Verdict(name, True, first.split(" explained")[0])
+    return Verdict(name, holds, " ".join(verdict.render().splitlines()[:2]))
 
 
 def raft_logs(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, Entry]]:

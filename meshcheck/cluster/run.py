@@ -50,6 +50,7 @@ class Options:
     budget: float = 30.0  # seconds the linearizability checker may take
     plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
     tls: bool = True  # mutual TLS between nodes and from clients (impl/runtime/tls.py)
+    validate: bool = True  # validate the nodes' logs against the spec (needs Java: TLC)
 
 
 @attrs.frozen
@@ -155,13 +156,17 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         disk.close()
     logs = checks.raft_logs(persisted)
     healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
-    verdicts = (
+    verdicts = [
         checks.progress(history.ops, healed, options.time),
         checks.linearizable(history.ops, options.budget),
         checks.log_matching(logs),
         checks.durable(history.ops, logs),
-    )
-    return Outcome(options, tuple(plan), history, verdicts, seconds, network.frames())
+    ]
+    if proto.spec is not None and options.validate:
+        progress("validating the nodes' logs against the spec")
+        node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]
+        verdicts.append(checks.logs_valid(proto.spec, node_logs, names, folder, options.budget))
+    return Outcome(options, tuple(plan), history, tuple(verdicts), seconds, network.frames())
 
 
 async def _nemesis(

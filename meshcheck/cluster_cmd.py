@@ -55,6 +55,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=True,
         help="mutual TLS between nodes and from clients (default on)",
     )
+    t.add_argument(
+        "--validate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="validate every node's log against the spec (default on; TLC, so Java 11+)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument("--protocol", default="raft")
@@ -105,6 +111,7 @@ def _test(args: argparse.Namespace) -> int:
         seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
         bugs=bugs,
         tls=args.tls,
+        validate=args.validate,
     )
     out = Path(args.out)
     _writable(out)

@@ -1,0 +1,73 @@
+"""A node's NDJSON log, the format `meshcheck validate` reads (docs/logs.md): one line per spec
+action the core reports, with a Lamport clock and the node's own slice of the spec's variables
+after the step. What the reference implementation's logs are in the simulator
+(traces/logs/reference.py), a running process writes itself, as an implementation in another
+language would.
+
+The clock: each action ticks it; a receive first takes the clock its message was sent at (host.py
+carries the sender's clock beside each message on the wire). It continues across restarts: a node
+reads the last clock of its own log when it boots.
+
+A node killed with kill -9 between the fsync of a step's state and the write of its log line leaves
+a step its log does not show (microseconds of a step's cycle; its restart's record then shows a
+state no logged step reached): a validation failure right after a kill is read with that in mind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from meshcheck.impl.base.values import to_json
+
+State = Callable[[Any], Mapping[str, Any]]  # the node's slice of the spec's variables
+
+
+def last_clock(path: Path) -> int:
+    """The clock of the last whole line of the log at `path` (0 when there is none)."""
+    if not path.exists():
+        return 0
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        try:
+            return int(json.loads(line)["clock"])
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut by a kill: the one before it
+    return 0
+
+
+class NodeLog:
+    """Appends node `node`'s records to `path`, one flushed line each."""
+
+    def __init__(
+        self,
+        path: Path,
+        run: str,
+        node: str,
+        state: State,
+        params: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict,
+    ) -> None:
+        self.path = path
+        self._params = params
+        self._run = run
+        self._node = node
+        self._state = state
+        self._out: IO[str] = path.open("a", encoding="utf-8")
+        self.records = 0
+
+    def write(self, clock: int, action: str, params: Mapping[str, Any], core: Any) -> None:
+        record = {
+            "run": self._run,
+            "node": self._node,
+            "clock": clock,
+            "action": action,
+            "params": to_json(self._params(params)),
+            "state": to_json(self._state(core)),
+        }
+        self._out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._out.flush()
+        self.records += 1
+
+    def close(self) -> None:
+        self._out.close()
