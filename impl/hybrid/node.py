@@ -200,6 +200,7 @@ class HybridNode:
         self._arrivals: dict[tuple[int, str, int], int] = {}  # the timing_from_receipt mutant's
         # (epoch, entry) -> the last term this node appended the entry in, as that term's leader
         self._appended: dict[tuple[int, Any], int] = {}
+        self._placed: dict[tuple[int, Any], int] = {}  # the reappend_checks_index_only mutant's
         self._submitted: dict[tuple[int, Any], Any] = {}  # BFT requests made
         self._history_out = 0  # committed ops already announced as Apply effects
         # the Raft leader this node follows, (epoch, term, leader), and since when (the evidence
@@ -580,12 +581,19 @@ class HybridNode:
         appended the entry then, and stepped down before it committed; the next leader put its own
         entries at that index (Raft paper, section 5.3: a follower's conflicting suffix is
         overwritten), and now that this node leads again the entry is nowhere in its log. Whatever
-        else this node remembers of that term does not say the entry is still there."""
+        else this node remembers of that term does not say the entry is still there
+        (property_tests/hybrid/leader_reelected.py)."""
         core = instance.core
         assert isinstance(core, RaftNode)
         key = (instance.epoch, entry)
         last = self._appended.get(key)
-        if last == core.term:
+        if mutants.REAPPEND_CHECKS_INDEX_ONLY in self.config.bugs:
+            # the bug: "my log still holds it" read off the index it went to, without the term
+            # there (an entry is its index and its term: Log Matching, Raft paper Figure 3)
+            placed = self._placed.get(key)
+            if placed is not None and placed <= core.log.last_index:
+                return
+        elif last == core.term:
             return
         if isinstance(entry, OpEntry) and (
             entry.epoch != instance.epoch
@@ -602,6 +610,8 @@ class HybridNode:
             probes.hit("hybrid", "op_reappended_after_overwrite")
         self._appended[key] = core.term
         self._run(instance, ClientRequest(entry, 0))
+        if mutants.REAPPEND_CHECKS_INDEX_ONLY in self.config.bugs:
+            self._placed[key] = core.log.last_index
 
     # -- evidence -------------------------------------------------------------------------------------------
 

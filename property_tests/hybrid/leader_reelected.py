@@ -35,8 +35,8 @@ term t at index i, followed M with X gone from its log, and led term t' of epoch
 `_append` hits the probe `op_reappended_after_overwrite` (impl/hybrid/node.py) when it appends X
 again. property_tests/hybrid/leader_restart.py crashes the leader instead, which forgets whatever
 it held of its term; here L keeps its memory across the step-down, which is the point: a node that
-remembers having appended X (by the index it went to, or by its epoch without the term) must not
-take that for X being in its log.
+remembers having appended X (the mutant `reappend_checks_index_only`: by the index it went to; or
+by its epoch without the term) must not take that for X being in its log.
 """
 
 from __future__ import annotations

@@ -2,16 +2,18 @@
 under pytest: the honest cluster passes it in each variant, on several seeds, reaching the state
 the scenario is for (as the run and the leader's own probe show), and in the loaded Hypothesis
 profile; and it fails on a leader that remembers having appended the op in a way that survives
-its step-down: the mark of the issue's bug, (epoch, entry) without the term."""
+its step-down: the catalogue mutant `reappend_checks_index_only`, and the mark of the issue's
+bug, (epoch, entry) without the term."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from meshcheck import coverage
+from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.property_tests.failure import CheckFailed
@@ -61,6 +63,15 @@ def test_the_reelected_leader_commits_the_retried_op(away: str, hold: int) -> No
 
 def test_the_check_holds_in_the_loaded_profile() -> None:
     leader_reelected_check(frozenset(), settings())
+
+
+def test_the_check_kills_the_catalogue_mutant() -> None:
+    """`reappend_checks_index_only`, in `make test`'s profile: the leader takes its log reaching
+    the index its copy went to for the copy being there, and never appends X again (the first
+    example kills it: not shrunk here)."""
+    unshrunk = settings(settings.get_profile("ci"), phases=[Phase.generate])
+    with pytest.raises(CheckFailed, match="InFlightResolved"):
+        leader_reelected_check(frozenset({mutants.REAPPEND_CHECKS_INDEX_ONLY}), unshrunk)
 
 
 def test_a_mark_without_the_term_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
