@@ -409,14 +409,17 @@ def test_mutant_names_are_the_implementations() -> None:
     more, `follow_caught_append` (what a Raft follower takes from a Byzantine leader): the proofs,
     like Hybrid.tla, take each epoch's agreed order as given, so it has no counterpart there; and
     `reports_counted_not_reporters` (how the implementation counts records into `Counts`): the
-    proofs take the counts as their input (docs/certificates.md); and `timing_from_receipt` (what
-    a Raft follower takes for a timing anomaly): the proofs take the records as their input."""
+    proofs take the counts as their input (docs/certificates.md); `timing_from_receipt` (what
+    a Raft follower takes for a timing anomaly): the proofs take the records as their input; and
+    `reappend_checks_index_only` (what a Raft leader appends again of the ops it led before): the
+    proofs have no leaders, and take the agreed order as given."""
     from meshcheck.impl.hybrid import mutants
 
     assert set(mutants.BUGS) - set(threat.BUGS) == {
         mutants.FOLLOW_CAUGHT_APPEND,
         mutants.REPORTS_COUNTED_NOT_REPORTERS,
         mutants.TIMING_FROM_RECEIPT,
+        mutants.REAPPEND_CHECKS_INDEX_ONLY,
     }
 
 

@@ -76,6 +76,9 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
     # nor could there be one of the receipt-time timing detector: Hybrid.tla has no messages,
     # and with no Byzantine node its Reportable is empty (NoFalseAccusation checks the code)
     assert spec_mutants.for_bug("hybrid", "timing_from_receipt") is None
+    # nor of a leader's memory of what it appended: Hybrid.tla orders ops without leaders or terms
+    # (OrderOp), so a leader that drops the retries of an op it led before has no spec step
+    assert spec_mutants.for_bug("hybrid", "reappend_checks_index_only") is None
 
 
 def test_tlc_kills_the_spec_mutant_and_the_table_shows_it() -> None:

@@ -1,7 +1,8 @@
 """`HybridConsensus`: the issue's facade over a simulated hybrid cluster.
 
 `propose(op)` signs the op as the client, tagged with the epoch the client believes current (`epoch`:
-1 at first, then what the answers taught it), hands it to every node that is up, and runs the
+1 at first, then what the answers taught it), hands it to every node that is up (but those the
+network cuts the client off from, `sim.cut(client, node)`: the request is lost), and runs the
 simulator until f + 1 nodes gave the same answer (at least one of them honest, as a PBFT client
 accepts a result: Castro and Liskov, section 4.1): committed, with its result, epoch and position in
 the history, or rejected: "epoch e ended", the op's epoch ended without it (its switch entry left
@@ -15,8 +16,8 @@ no answer within `resend_every` ticks is sent again.
 anything else is an ImplError naming the choices).
 
 Also: `current_protocol()`, `threat_level()`, `metrics()`, and the test's levers: Byzantine
-behaviour switched on and off mid-stream (`make_byzantine`, `make_honest`), crashes, and running
-the clock (`run`).
+behaviour switched on and off mid-stream (`make_byzantine`, `make_honest`), crashes, running
+the clock (`run`), and a script's turn before each send of a proposal (`before_send`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class HybridConsensus:
         self.decisions: list[Decision] = []
         self.submitted = 0
         self.epoch = 1  # the epoch the client tags its ops with: the latest it heard of
+        # called with the signed op before each send of it (the first and every resend): a test's
+        # script acts there, between the client's sends, the clock stopped for the client
+        self.before_send: list[Callable[[ClientOp], None]] = []
         self._seq = 0
         self._request_ids = 0
 
@@ -152,6 +156,8 @@ class HybridConsensus:
             return self._decide(ids, signed, decided)
 
         while self.sim.now - start < self.give_up_after:
+            for script in self.before_send:
+                script(signed)
             ids.update(self._send(signed))
             self.sim.run(until=self.sim.now + self.resend_every, stop=done)
             if decided:
@@ -174,7 +180,7 @@ class HybridConsensus:
     def _send(self, op: ClientOp) -> dict[int, str]:
         ids: dict[int, str] = {}
         for node in self.sim.node_ids:
-            if self.sim.up[node]:
+            if self.sim.up[node] and self.sim.network.reachable(self.client, node):
                 self._request_ids += 1
                 ids[self._request_ids] = node
                 self.sim.inject(node, ClientRequest(op, self._request_ids))

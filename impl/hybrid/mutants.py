@@ -16,6 +16,7 @@ SWITCH_ON_OWN_EVIDENCE = "switch_on_own_evidence"
 EQUIVOCATION_IS_LOW = "equivocation_is_low"
 FOLLOW_CAUGHT_APPEND = "follow_caught_append"
 TIMING_FROM_RECEIPT = "timing_from_receipt"
+REAPPEND_CHECKS_INDEX_ONLY = "reappend_checks_index_only"
 # certificates counted by distinct eligible signers (docs/certificates.md)
 REPORTS_COUNTED_NOT_REPORTERS = "reports_counted_not_reporters"
 
@@ -56,6 +57,17 @@ BUGS: Mapping[str, str] = {
         "honest leader's heartbeats, and an all-honest cluster accuses its own leader and raises "
         "its level (NoFalseAccusation fails; property_tests/hybrid/no_false_accusation.py). An "
         "implementation mutant: Hybrid.tla lets no node report anything when none is Byzantine."
+    ),
+    REAPPEND_CHECKS_INDEX_ONLY: (
+        "A Raft leader remembers the index it appended each entry at, and appends a retried entry "
+        "again only once its log no longer reaches that index, taking a log that long for one that "
+        "still holds the entry: it never looks at the term there (Log Matching: an entry is its "
+        "index and its term). A leader that steps down with an op uncommitted, has its copy "
+        "overwritten by the next leader's entries and leads again in the same epoch never appends "
+        "the op again, and the client's retries, which all come to it, never commit it "
+        "(InFlightResolved fails; property_tests/hybrid/leader_reelected.py). An implementation "
+        "mutant: Hybrid.tla's OrderOp has no leaders, and a crash forgets the table, so a leader "
+        "that restarts (property_tests/hybrid/leader_restart.py) appends the op again."
     ),
     # -- certificates (docs/certificates.md) --
     REPORTS_COUNTED_NOT_REPORTERS: (

@@ -24,7 +24,10 @@ Theory of operation (the hybrid layer's shared design, which specs/Hybrid.tla al
   gets there. So every "rejected" answer is final for its (op, epoch) proposal (Hybrid.tla's
   Reject), and the client proposes the op again tagged with the next epoch. Evidence and clock
   entries go to the current epoch. What is not committed is proposed again every `retry_every`
-  ticks.
+  ticks. A Raft leader appends an entry once per term, not once: a leader that stepped down may
+  have had its uncommitted copy overwritten by the next leader (Raft paper, section 5.3), and when
+  it leads again in the same epoch the client's retries and the followers' forwards all come to
+  it, so only its appending the op again can commit it (`_append`).
 - Detectors. The BFT protocol's (PBFT's audit log, impl/pbft/evidence.py; HotStuff's checks of
   proposals and votes, bft.HotStuffDetector) and, in Raft epochs, the node's own checks of
   what it receives: a seal that does not verify (bad_signature against the link's sender), a sealed
@@ -195,7 +198,9 @@ class HybridNode:
         # (epoch, leader, term, follower) -> heartbeat number -> (its signed send time, the seal)
         self._beats: dict[tuple[int, str, int, str], dict[int, tuple[int, Signed[Any]]]] = {}
         self._arrivals: dict[tuple[int, str, int], int] = {}  # the timing_from_receipt mutant's
-        self._appended: set[tuple[int, int, Any]] = set()
+        # (epoch, entry) -> the last term this node appended the entry in, as that term's leader
+        self._appended: dict[tuple[int, Any], int] = {}
+        self._placed: dict[tuple[int, Any], int] = {}  # the reappend_checks_index_only mutant's
         self._submitted: dict[tuple[int, Any], Any] = {}  # BFT requests made
         self._history_out = 0  # committed ops already announced as Apply effects
         # the Raft leader this node follows, (epoch, term, leader), and since when (the evidence
@@ -570,11 +575,25 @@ class HybridNode:
             self._out.append(Send(peer, bft.wire(request)))
 
     def _append(self, instance: Instance, entry: Any) -> None:
-        """Leader: append `entry` once per term (proposals arrive again with every retry)."""
+        """Leader: append `entry` once per term (proposals arrive again with every retry).
+
+        Once per term, not once per epoch: this node may have led an earlier term of the epoch,
+        appended the entry then, and stepped down before it committed; the next leader put its own
+        entries at that index (Raft paper, section 5.3: a follower's conflicting suffix is
+        overwritten), and now that this node leads again the entry is nowhere in its log. Whatever
+        else this node remembers of that term does not say the entry is still there
+        (property_tests/hybrid/leader_reelected.py)."""
         core = instance.core
         assert isinstance(core, RaftNode)
-        mark = (instance.epoch, core.term, entry)
-        if mark in self._appended:
+        key = (instance.epoch, entry)
+        last = self._appended.get(key)
+        if mutants.REAPPEND_CHECKS_INDEX_ONLY in self.config.bugs:
+            # the bug: "my log still holds it" read off the index it went to, without the term
+            # there (an entry is its index and its term: Log Matching, Raft paper Figure 3)
+            placed = self._placed.get(key)
+            if placed is not None and placed <= core.log.last_index:
+                return
+        elif last == core.term:
             return
         if isinstance(entry, OpEntry) and (
             entry.epoch != instance.epoch
@@ -582,8 +601,17 @@ class HybridNode:
             or instance.machine.outcome(entry.op.key) is not None
         ):
             return  # an op goes only to the epoch its client tagged it with
-        self._appended.add(mark)
+        if (
+            last is not None
+            and isinstance(entry, OpEntry)
+            and all(e.value != entry for e in core.log.entries)
+        ):
+            # led an earlier term of the epoch, and that term's copy of the op was overwritten
+            probes.hit("hybrid", "op_reappended_after_overwrite")
+        self._appended[key] = core.term
         self._run(instance, ClientRequest(entry, 0))
+        if mutants.REAPPEND_CHECKS_INDEX_ONLY in self.config.bugs:
+            self._placed[key] = core.log.last_index
 
     # -- evidence -------------------------------------------------------------------------------------------
 

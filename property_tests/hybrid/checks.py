@@ -10,7 +10,9 @@ cluster that accuses its own leader fails first), then the stored corpus, then t
 (property_tests/hybrid/certificates.py), then the signed-fields property, then trace
 validation of free runs, and the free runs' invariants and liveness bounds last; trace validation
 and the free runs each with PBFT under the BFT epochs and then with HotStuff (impl/hybrid/bft.py);
-last the scripted leader restart in the Raft epoch (property_tests/hybrid/leader_restart.py).
+then the scripted leader restart in the Raft epoch (property_tests/hybrid/leader_restart.py) and
+the scripted re-election of a leader deposed, not crashed, with a client's op in flight
+(property_tests/hybrid/leader_reelected.py); the restart-equivalence runs last.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hybrid.certificates import certificates
 from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
+from meshcheck.property_tests.hybrid.leader_reelected import leader_reelected_check
 from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
 from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
 from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation
@@ -108,6 +111,13 @@ CHECKS: tuple[Check, ...] = (
         leader_restart_check,
         "the Raft epoch's leader crashes with an op in flight, restarts and leads again "
         "(scripted): every op committed once, the invariants, the client-history checks",
+    ),
+    Check(
+        "leader re-elected (Raft epoch)",
+        leader_reelected_check,
+        "the Raft epoch's leader, cut off with a client's op in flight, steps down, its copy "
+        "overwritten, and leads again in the same epoch (scripted): the client's retries commit "
+        "the op, the invariants, the client-history checks",
     ),
     restart_check("4 nodes", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

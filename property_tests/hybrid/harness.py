@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
 from meshcheck.property_tests.hybrid import free_runs
+from meshcheck.property_tests.hybrid.leader_reelected import check_leader_reelected
 from meshcheck.property_tests.hybrid.lockstep import SPECS
 from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation_run
 from meshcheck.property_tests.hybrid.restarts import check_restarts
@@ -18,6 +19,7 @@ HARNESS = Harness(
         "no_false_accusation": no_false_accusation_run,
         "validation": validate_run,
         "restarts": check_restarts,
+        "leader re-elected": check_leader_reelected,
     },
     schedules=(free_runs,),
 )
