@@ -12,8 +12,9 @@ spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuf
 - LockMonotonic: an honest replica's lock never moves to a lower view (across restarts too);
 - OneVotePerView: an honest replica never votes for two blocks of one view;
 - LockCoversVotes: after voting for b, the replica's lock is at least b's grandparent;
-- Certified and NoConflictingQCs: every QC an honest replica sends or accepts holds 2f+1 distinct
-  valid signatures, and no two QCs of one view certify different blocks (Lemma 1);
+- Certified and NoConflictingQCs: every QC an honest replica sends or accepts holds a quorum of
+  distinct valid signatures (2f+1 at n = 3f+1, ceil((n+f+1)/2) at any n: impl/base/quorum.py), and
+  no two QCs of one view certify different blocks (Lemma 1);
 - the commit rule: a block an honest replica commits is the head of a three-chain of consecutive
   views under a block it voted for in that step (Algorithm 4's update);
 - the vote rule, both ways: an honest replica votes only when Vote's guard holds on its state
@@ -53,6 +54,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck import coverage
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Action, Effect, Send
 from meshcheck.impl.base.events import Deliver, Restart
 from meshcheck.impl.base.node import Workload
@@ -96,7 +98,9 @@ class Monitor:
         self.plugin = plugin
         self.keys = plugin.keys
         self.n = len(plugin.replicas)
-        self.quorum = 2 * ((self.n - 1) // 3) + 1
+        # ceil((n+f+1)/2): 2f+1 at n = 3f+1 only (impl/base/quorum.py), so that the free runs of
+        # 5, 6, 8 and 9 replicas hold every QC to the count two QCs of a view must share
+        self.quorum = quorum.byzantine_quorum(self.n, quorum.max_faulty(self.n))
         self.refusals = refusals
         self.problem: str | None = None
         self.state: dict[str, tuple[int, int, int, bytes]] = {}  # view, voted, lock view, lock
