@@ -324,7 +324,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
 # Cluster sizes the drawn-size runs take: 4 to 10 replicas, 5, 6, 8 and 9 included, where a quorum
 # is ceil((n + f + 1) / 2) and not 2f + 1 (impl/base/quorum.py). A count right at 4 and 7 (the
 # fixed-size runs above) and wrong at the others survives those runs; these draw the size, with up
-# to f of it Byzantine.
+# to f of it Byzantine (impl/pbft/mutants.py `prepares_2f_at_any_n`).
 # The sizes where such a count can be wrong come first, from the cheapest (Hypothesis tries the
 # first value first and shrinks towards it), and 4, a row of its own, last.
 SIZES = (5, 6, 8, 9, 7, 10, 4)
