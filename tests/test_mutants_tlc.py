@@ -61,6 +61,8 @@ def test_each_implementation_mutant_finds_its_spec_mutant() -> None:
         "client_timestamp_reset",  # the spec names a request by its operation, not a timestamp
         # the spec's quorum is ceil((N+F+1)/2), the mutant's 2F+1 is the same at its N = 4
         "quorum_2f_plus_1_at_any_n",
+        # the same for the prepared certificate: a quorum less the primary is 2F at N = 4
+        "prepares_2f_at_any_n",
         # only a faulty primary signs a prepare: the spec's certificates hold honest votes
         "prepared_counts_primary",
     }

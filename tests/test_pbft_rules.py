@@ -54,7 +54,7 @@ from meshcheck.impl.pbft import (
     batch_digest,
     history_digest,
 )
-from meshcheck.impl.pbft.log import prepares_needed
+from meshcheck.impl.pbft.log import MessageLog, prepares_needed
 from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.sim import check_effects
@@ -182,11 +182,30 @@ def test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2() -> None:
     """Section 3 takes n = 3f + 1 replicas and quorums of 2f + 1; for any n >= 3f + 1 a certificate
     needs ceil((n + f + 1) / 2) replicas, so that two of them share f + 1 and so a correct one
     (impl/base/quorum.py). At n = 5, f = 1 that is 4: two groups of 3 share one replica, which may
-    be the faulty one. A prepared certificate is the pre-prepare and a quorum less one prepares."""
-    for n, q in ((4, 3), (5, 4), (6, 4), (7, 5), (8, 6), (10, 7)):
+    be the faulty one. A prepared certificate is the pre-prepare and a quorum less one prepares,
+    the count the configuration states and the one the log counts with (2f, the paper's figure,
+    only at n = 3f + 1)."""
+    for n, q in ((4, 3), (5, 4), (6, 4), (7, 5), (8, 6), (9, 6), (10, 7)):
         config = PbftConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=BUGS_UNDER_TEST)
         assert (config.f, config.quorum) == ((n - 1) // 3, q), n
         assert prepares_needed(config) == q - 1, n
+        assert backups_that_prepare(config) == q - 1, n
+
+
+def backups_that_prepare(config: PbftConfig) -> int:
+    """How many backups' matching prepares (r2, r3, ... in turn) make the log of a replica of
+    `config` prepared on r1's pre-prepare of view 0. The log counts what the replica checked
+    already (replica.py), so these carry no signatures."""
+    log = MessageLog(config)
+    batch: Batch = ()
+    pp = Signed(PrePrepare(0, 1, batch_digest(batch), "r1", batch), "r1", b"")
+    log.add_pre_prepare(pp)
+    log.accepted[(0, 1)] = pp.body.digest
+    for k, backup in enumerate(config.replicas[1:], start=1):
+        log.add_prepare(Signed(Prepare(0, 1, pp.body.digest, backup), backup, b""))
+        if log.prepared(0, 1) is not None:
+            return k
+    return len(config.replicas)
 
 
 # == Section 4.1: the client ==========================================================================

@@ -927,6 +927,9 @@ CATALOGUE: dict[str, str] = {
     pbft_mutants.QUORUM_2F_PLUS_1_AT_ANY_N: (
         P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
     ),
+    pbft_mutants.PREPARES_2F_AT_ANY_N: (
+        P + "test_3_a_quorum_of_n_replicas_is_ceil_n_plus_f_plus_1_over_2"
+    ),
     pbft_mutants.CLIENT_TIMESTAMP_RESET: P
     + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
     raft_mutants.PENDING_WRITES_PERSISTED: R

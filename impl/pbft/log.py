@@ -103,6 +103,8 @@ class MessageLog:
         votes = self.prepares.get((view, seq, pp.body.digest), {})
         backups = [votes[s] for s in sorted(votes) if s != pp.signer]
         needed = prepares_needed(self.config)
+        if mutants.PREPARES_2F_AT_ANY_N in self.config.bugs:
+            needed = 2 * self.config.f  # the bug: the count of n = 3f + 1 at every n
         if len(backups) < needed:
             return None
         return PreparedProof(pp, tuple(backups[:needed]))

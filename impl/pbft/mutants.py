@@ -21,6 +21,7 @@ RELAYED_BATCH_NOT_CHECKED = "relayed_batch_not_checked"
 VIEW_CHANGE_BLAMES_SIGNER = "view_change_blames_signer"
 EXECUTE_AGAIN = "execute_again"
 QUORUM_2F_PLUS_1_AT_ANY_N = "quorum_2f_plus_1_at_any_n"
+PREPARES_2F_AT_ANY_N = "prepares_2f_at_any_n"
 CLIENT_TIMESTAMP_RESET = "client_timestamp_reset"
 # certificates counted by distinct eligible signers (docs/certificates.md)
 PREPARED_COUNTS_PRIMARY = "prepared_counts_primary"
@@ -34,6 +35,17 @@ BUGS: Mapping[str, str] = {
         "at 4 and 7 replicas, wrong at 5, 6, 8, 9 (OSDI 1999 section 3 assumes n = 3f+1; for other "
         "n a quorum is ceil((n+f+1)/2)). Two quorums of 3 among 5 share one replica, which may be "
         "the faulty one: an equivocating primary gets two requests committed at one sequence number."
+    ),
+    PREPARES_2F_AT_ANY_N: (
+        "The log takes a request as prepared on 2f matching prepares of backups, the paper's figure "
+        "written into the count (OSDI 1999 section 4.2 assumes n = 3f+1), whatever the number of "
+        "replicas: right at 4, 7 and 10 replicas, where a quorum less the primary is 2f, one short "
+        "at 5, 6, 8 and 9. The threshold the configuration states (log.prepares_needed) stays "
+        "right, so the brute force of the thresholds at every n cannot see it, nor can any check "
+        "of 4 or 7 replicas. A replica commits on a certificate too small, and carries it into "
+        "its view-change messages, which every replica that checks them refuses and holds "
+        "against the honest sender (bad_view_change): killed by the free runs of a drawn "
+        "cluster size."
     ),
     PREPARE_QUORUM_2F: (
         "A replica counts itself prepared on 2f replicas (the pre-prepare and 2f-1 prepares) instead "

@@ -7,9 +7,9 @@ cluster size first (property_tests/thresholds.py, a second), then the stored run
 mutant's shortest counterexample, re-run from its seed: a fraction of a second), the QC property
 (a second: property_tests/hotstuff/certificates.py), lockstep against
 HotStuff.tla with every replica honest, then the free
-runs of 4 and 7 replicas with faults and up to f Byzantine replicas (the monitor of the spec's
-invariants and rules, and the client-history checks; at 4 also with an equivocating leader
-throughout; with fuzzing replicas), the signed-fields property, trace validation of recorded runs against specs/HotStuff.tla, then liveness after
+runs of 4 replicas and of a drawn size, 4 to 10, with faults and up to f Byzantine replicas (the
+monitor of the spec's invariants and rules, and the client-history checks; at 4 also with an
+equivocating leader throughout; with fuzzing replicas), the signed-fields property, trace validation of recorded runs against specs/HotStuff.tla, then liveness after
 the faults stop, and last the scripted restart scenario (property_tests/hotstuff/restart.py: a
 restarted client must renew its timestamps).
 """
@@ -27,6 +27,7 @@ from meshcheck.property_tests.hotstuff.certificates import certificates
 from meshcheck.property_tests.hotstuff.free_runs import (
     equivocation_runs,
     free_run_safety,
+    free_run_safety_any_size,
     fuzz_safety,
     liveness_after_faults,
 )
@@ -98,9 +99,10 @@ CHECKS: tuple[Check, ...] = (
         "for everything: the same checks, on the runs where safeNode's liveness clause matters",
     ),
     Check(
-        "free runs (7 replicas)",
-        partial(free_run_safety, n=7),
-        "the same at 7 replicas, up to 2 Byzantine",
+        "free runs (4 to 10 replicas)",
+        free_run_safety_any_size,
+        "the same on a drawn group size, up to f Byzantine, 5, 6, 8 and 9 included (QCs of "
+        "ceil((n+f+1)/2) votes, not 2f+1)",
     ),
     Check(
         "free runs (4 replicas, fuzzing replicas)",

@@ -3,8 +3,8 @@ of an honest replica in a free run (the plug-in's observers), as PBFT's oracle
 (property_tests/pbft/oracle.py):
 
 - Rejection: a message that is not a valid message of its signers (impl/hotstuff/fuzz.py
-  `forged_part`: a signature inside that does not check, a QC without 2f+1 distinct valid votes, a
-  NEW-VIEW in another replica's name) is not taken: the replica does not vote for a forged
+  `forged_part`: a signature inside that does not check, a QC without a quorum of distinct valid
+  votes, a NEW-VIEW in another replica's name) is not taken: the replica does not vote for a forged
   proposal nor keep it, and keeps no forged vote, NEW-VIEW or request (the QCs it forms and
   accepts are the free-run monitor's Certified).
 - Evidence: a message whose own signature does not check (a proposal's leader signature, a vote
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hotstuff.crypto import KeyRing
@@ -42,7 +43,8 @@ class RejectionOracle:
     def __init__(self, keys: KeyRing, replicas: tuple[str, ...], byzantine: frozenset[str]) -> None:
         self.keys = keys
         self.replicas = replicas
-        self.quorum = 2 * ((len(replicas) - 1) // 3) + 1
+        n = len(replicas)
+        self.quorum = quorum.byzantine_quorum(n, quorum.max_faulty(n))  # 2f+1 at n = 3f+1 only
         self.byzantine = byzantine
         self.violation: str | None = None
         self.checked = 0  # forged messages delivered to honest replicas

@@ -43,6 +43,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     cluster,
     equivocation_runs,
     free_run_safety,
+    free_run_safety_any_size,
     liveness_after_faults,
     watch,
 )
@@ -53,10 +54,18 @@ from meshcheck.traces import itf
 REPLICAS = ("r1", "r2", "r3", "r4")
 
 
-# 5 and 6 are not 3f + 1: their quorums are ceil((n + f + 1) / 2), not 2f + 1 (impl/base/quorum.py)
-@pytest.mark.parametrize("n", [4, 5, 6, 7])
+# 5 and 6 are not 3f + 1: their quorums are ceil((n + f + 1) / 2), not 2f + 1 (impl/base/quorum.py).
+# Each has a few runs of its own besides the drawn sizes below, whose few derandomized examples
+# reach only some of the sizes in a profile (the sizes are drawn, not enumerated).
+@pytest.mark.parametrize("n", [4, 5, 6])
 def test_free_runs_hold(n: int) -> None:
     free_run_safety(frozenset(), settings(), n=n)
+
+
+def test_free_runs_of_any_size_hold() -> None:
+    """4 to 10 replicas: 5, 6, 8 and 9 are not 3f + 1, and a QC there needs ceil((n + f + 1) / 2)
+    votes, not 2f + 1 (impl/base/quorum.py)."""
+    free_run_safety_any_size(frozenset(), settings())
 
 
 def test_free_runs_with_an_equivocating_leader_hold() -> None:
@@ -209,6 +218,23 @@ def test_f_byzantine_keep_safety_and_f_plus_one_break_lemma_1(seed: int) -> None
     with pytest.raises(CheckFailed) as failed:
         check_safety(colluding, 4, frozenset())
     assert "NoConflictingQCs: two QCs of view" in failed.value.message
+
+
+@pytest.mark.parametrize(("n", "needed"), [(4, 3), (5, 4), (6, 4), (7, 5), (8, 6), (9, 6), (10, 7)])
+def test_certified_counts_the_quorum_of_the_group_size(n: int, needed: int) -> None:
+    """The monitor's Certified and the rejection oracle hold a QC to ceil((n + f + 1) / 2) votes,
+    which is 2f + 1 only at n = 3f + 1 (impl/base/quorum.py): at 5 replicas three votes, 2f + 1,
+    are one short, and two QCs of three share one replica, which may be the faulty one."""
+    sim = cluster(Schedule(seed=0, ticks=100), n, frozenset(), heal=False, record=False)
+    monitor, oracle = Monitor(sim), watch(sim)
+    assert (monitor.quorum, oracle.quorum) == (needed, needed)
+    plugin = sim.plugin
+    replica = plugin.replica("r1")  # type: ignore[attr-defined]
+    voters = tuple(f"r{k}" for k in range(1, needed + 1))
+    monitor._qc(replica, _qc(plugin.keys, GENESIS.hash, 1, voters), "a QC")  # type: ignore[attr-defined]
+    assert monitor.problem is None
+    monitor._qc(replica, _qc(plugin.keys, GENESIS.hash, 2, voters[:-1]), "a QC")  # type: ignore[attr-defined]
+    assert f"with {needed - 1} valid votes (Certified needs {needed})" in (monitor.problem or "")
 
 
 def _run(ticks: int = 400) -> tuple[object, Monitor]:

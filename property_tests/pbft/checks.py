@@ -8,7 +8,8 @@ property (under a second: it kills the receivers that trust what no signature co
 spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
 other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
 costs little), the certificate property (a few seconds: property_tests/pbft/certificates.py),
-trace validation of free runs, the free runs' safety, the message fuzzer's runs, the retry
+trace validation of free runs, the free runs' safety (4 replicas, then a drawn size from 4 to 10:
+a count right at 3f+1 and wrong at other sizes), the message fuzzer's runs, the retry
 scenario's free runs (property_tests/pbft/retry.py), liveness, the scripted client-restart
 scenario (property_tests/pbft/client_restart.py: a client restart must renew its timestamps),
 and last restart equivalence (property_tests/restarts.py).
@@ -26,6 +27,7 @@ from meshcheck.property_tests.pbft.certificates import certificates
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
+    free_run_safety_any_size,
     fuzz_safety,
     liveness_after_stabilisation,
 )
@@ -92,9 +94,10 @@ CHECKS: tuple[Check, ...] = (
         "faults and up to f Byzantine replicas, Agreement and Validity after every step",
     ),
     Check(
-        "free runs (7 replicas)",
-        partial(free_run_safety, n=7),
-        "faults and up to f Byzantine replicas, Agreement and Validity after every step",
+        "free runs (4 to 10 replicas)",
+        free_run_safety_any_size,
+        "the same on a drawn group size, 5, 6, 8 and 9 included (quorums of ceil((n+f+1)/2), "
+        "not 2f+1)",
     ),
     Check(
         "fuzzer",

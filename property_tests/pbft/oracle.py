@@ -13,8 +13,10 @@ free run (the simulator plug-in's `watchers`).
   that alters what a signature does not cover must not get an honest signer blamed).
 - Certificates counted by their signers (docs/certificates.md): a view-change or new-view message
   whose every signature checks but whose certificates do not hold by the oracle's own count
-  (`certificate_problem`: 2f distinct backups' matching prepares per prepared certificate, 2f+1
-  distinct replicas' matching checkpoints, 2f+1 distinct view changes) is not kept. The fuzzer's
+  (`certificate_problem`: a quorum less the primary of distinct backups' matching prepares per
+  prepared certificate, a quorum of distinct replicas' matching checkpoints, a quorum of distinct
+  view changes; the quorum is 2f+1 at n = 3f+1, ceil((n+f+1)/2) at any n: impl/base/quorum.py) is
+  not kept. The fuzzer's
   grown certificates (impl/base/mutation.py `grow`) are what make such messages.
 
 The oracle keeps its own signature checks (the replica's may be a mutant's).
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer, forged_part, signed_parts
 from meshcheck.impl.pbft.crypto import KeyRing
@@ -193,24 +196,27 @@ def certificate_problem(m: Any, replicas: tuple[str, ...]) -> str | None:
             if why is not None:
                 return f"a view change of {vc.signer} inside: {why}"
             signers.add(vc.signer)
-        if len(signers & set(replicas)) < 2 * _f(replicas) + 1:
+        if len(signers & set(replicas)) < _quorum(replicas):
             return f"view changes of {len(signers & set(replicas))} distinct replicas"
     return None
 
 
-def _f(replicas: tuple[str, ...]) -> int:
-    return (len(replicas) - 1) // 3
+def _quorum(replicas: tuple[str, ...]) -> int:
+    """The quorum of a group of these replicas: 2f+1 at n = 3f+1 only, so that the free runs of 5,
+    6, 8 and 9 replicas count certificates as two quorums must share them."""
+    n = len(replicas)
+    return quorum.byzantine_quorum(n, quorum.max_faulty(n))
 
 
 def _view_change_problem(vc: ViewChange, replicas: tuple[str, ...]) -> str | None:
-    f = _f(replicas)
+    q = _quorum(replicas)
     if vc.ckpt != 0:
         signers = {
             c.signer
             for c in vc.ckpt_proof
             if c.signer in replicas and (c.body.seq, c.body.digest) == (vc.ckpt, vc.ckpt_digest)
         }
-        if len(signers) < 2 * f + 1:
+        if len(signers) < q:
             return f"a stable-checkpoint proof of {len(signers)} distinct replicas"
     for proof in vc.prepared:
         pp = proof.pre_prepare.body
@@ -222,6 +228,6 @@ def _view_change_problem(vc: ViewChange, replicas: tuple[str, ...]) -> str | Non
             and p.signer != primary
             and (p.body.view, p.body.seq, p.body.digest) == (pp.view, pp.seq, pp.digest)
         }
-        if len(backups) < 2 * f:
+        if len(backups) < q - 1:  # the pre-prepare is the primary's vote
             return f"a prepared certificate of {len(backups)} distinct backups (seq {pp.seq})"
     return None
