@@ -45,7 +45,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     t.add_argument("--workload", default="registers", help="register or registers")
     t.add_argument("--rate", default="100", metavar="R", help="operations a second (all clients)")
-    t.add_argument("--clients", default="5", metavar="C", help="concurrent clients (default 5)")
+    t.add_argument(
+        "--clients",
+        default="10",
+        metavar="C",
+        help="concurrent clients, one operation in flight each (default 10)",
+    )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
     t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")

@@ -82,8 +82,8 @@ def logs_valid(
     verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)
     first = verdict.render().splitlines()[0]
     holds = {"valid": True, "invalid": False}.get(verdict.verdict)
-    if holds:
-        return Verdict(name, True, first.split(" explained")[0])
+    if holds is not False:  # valid, or unknown: how far it got (the report has the rest)
+        return Verdict(name, holds, first.split(" explained")[0])
     return Verdict(name, holds, " ".join(verdict.render().splitlines()[:2]))
 
 

@@ -43,11 +43,12 @@ class Options:
     nemesis: tuple[str, ...] = ("kill", "pause", "partition")
     workload: str = "registers"
     rate: float = 100.0  # operations a second, all clients together
-    clients: int = 5
+    clients: int = 10  # each with one operation in flight (Jepsen's concurrency)
     timeout: float = 1.0  # seconds a client waits for an answer (then the operation is `info`)
     seed: int = 0
     bugs: frozenset[str] = frozenset()
     budget: float = 30.0  # seconds the linearizability checker may take
+    validate_budget: float = 300.0  # seconds the log validation may take (validate's default)
     plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
     tls: bool = True  # mutual TLS between nodes and from clients (impl/runtime/tls.py)
     validate: bool = True  # validate the nodes' logs against the spec (needs Java: TLC)
@@ -165,7 +166,9 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     if proto.spec is not None and options.validate:
         progress("validating the nodes' logs against the spec")
         node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]
-        verdicts.append(checks.logs_valid(proto.spec, node_logs, names, folder, options.budget))
+        verdicts.append(
+            checks.logs_valid(proto.spec, node_logs, names, folder, options.validate_budget)
+        )
     return Outcome(options, tuple(plan), history, tuple(verdicts), seconds, network.frames())
 
 
