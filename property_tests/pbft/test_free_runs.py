@@ -24,6 +24,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     cluster,
     free_run_safety,
     liveness_after_stabilisation,
+    liveness_under_slow_links,
 )
 from meshcheck.property_tests.pbft.validation import check_validation, trace_validation
 
@@ -47,6 +48,10 @@ def test_free_runs_keep_agreement_and_validity(n: int) -> None:
 
 def test_a_request_commits_within_the_bound_once_faults_stop() -> None:
     liveness_after_stabilisation(frozenset(), settings(), n=4)
+
+
+def test_a_request_commits_under_slow_links() -> None:
+    liveness_under_slow_links(frozenset(), settings())
 
 
 def test_free_runs_are_behaviours_of_the_spec() -> None:
