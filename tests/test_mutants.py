@@ -97,6 +97,9 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     assert killers.pop("qc_of_2f_votes") == "thresholds at every n", render(outcomes)
     # a lock that moves down: its stored run, where the free runs' LockMonotonic fails
     assert killers["lock_moves_down"] == "stored runs", render(outcomes)
+    # a back-off set back at each vote: the stored run of the slow regime that found the bug
+    # (traces/counterexamples/hotstuff/), where the probe is never answered
+    assert killers["backoff_reset_on_vote"] == "stored runs", render(outcomes)
     assert set(killers.values()) == {"stored runs"}, render(outcomes)
 
 

@@ -512,6 +512,8 @@ class Replica:
         self._mark("Vote", b=b.hash)
         self.view = b.view
         self.last_voted = b.view
+        if mutants.BACKOFF_RESET_ON_VOTE in self.config.bugs:
+            self.backoff = 0  # the bug: a vote taken for progress, as a commit is
         self._timer()
         vote = Vote(b.hash, b.view, self.id, self._signer.sign(vote_bytes(b.hash, b.view)))
         self._send(self.config.leader(b.view + 1), vote)

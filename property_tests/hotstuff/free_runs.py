@@ -545,7 +545,8 @@ def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int =
 # up to the cap (100 << MAX_BACKOFF = 1600, twice 2d) with more room. So the back-off must climb a
 # doubling at least and keep it across the votes of the views it made long enough: a replica that
 # set it back to the base at each vote lost every other view and never had the four in a row of a
-# commit (the bug this check found, test_free_runs.py). It goes back to the base once the replica commits (impl/hotstuff/replica.py `_commit`),
+# commit (the bug this check found, test_free_runs.py; mutants.BACKOFF_RESET_ON_VOTE brings it
+# back). It goes back to the base once the replica commits (impl/hotstuff/replica.py `_commit`),
 # and the next view or two time out again: slow, but every climb ends in a commit.
 SLOW_TICKS = (300, 600)
 SLOW_DELAY = (300, 380)
