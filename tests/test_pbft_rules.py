@@ -975,7 +975,7 @@ def test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes() -> Non
     with each view change (the new view's request timers and the wait for the next new view)
     until a request executes, then starts from T again. Installing the new view is not progress:
     with messages slower than T, a wait set back to T there would end every view before a request
-    commits."""
+    commits (the mutant `view_change_timeout_reset_on_new_view`)."""
     a, b = request("a"), request("b", 2)
     box = Box("r3")  # T = 300
     assert timers(box.deliver(a)) == {"request c1 1": 300}  # r1, the primary of view 0, waits

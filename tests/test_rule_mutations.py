@@ -966,6 +966,9 @@ CATALOGUE: dict[str, str] = {
     pbft_mutants.STABLE_CHECKPOINT_MOVES_BACK: (
         P + "test_4_4_a_new_view_never_moves_the_stable_checkpoint_back"
     ),
+    pbft_mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW: (
+        P + "test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes"
+    ),
 }
 
 

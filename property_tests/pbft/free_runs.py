@@ -479,7 +479,7 @@ def liveness_after_stabilisation(
 # 1200 does, 600 (against 2d >= 602) does not. Each request executed sets the doubling back to
 # the base (section 4.5.2), so the next view change fails as the first did. A back-off that
 # reaches its cap lets a view last long enough; one that stops below it, or starts again from the
-# base in each new view, executes nothing, ever.
+# base in each new view (mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW), executes nothing, ever.
 SLOW_TICKS = (300, 600)
 SLOW_DELAY = (300, 380)
 # Measured over 800 random schedules of 4 replicas (up to f Byzantine, the storm for 300..600
