@@ -41,6 +41,11 @@ back; within `LIVENESS_BOUND` ticks every honest replica commits a block propose
 With round-robin leaders and N = 4, one silent replica leads every fourth view and chained HotStuff
 never gets the four consecutive honest views a commit needs (specs/HotStuff.md, "Liveness"): the
 liveness target is N = 4 with every replica honest, and N = 7 with one silent replica.
+
+Liveness under slow links (`check_slow`): faults for a while, then every message slower than the
+view timer's base and no other fault (property_tests/free_runs.py, "delay regimes"); a client
+request sent then is answered within `SLOW_BOUND` ticks, which only a back-off that climbs and
+holds until a commit allows (N = 4, every replica honest).
 """
 
 from __future__ import annotations
@@ -556,7 +561,7 @@ SLOW_DELAY = (300, 380)
 # bound is about twice the worst. With the back-off set back at each vote, no run of them answered
 # the probe at all.
 SLOW_BOUND = 19000
-# the profile's examples (ci: 7, dev: 25); a run takes about 0.1 s
+# the profile's examples (ci: 8, dev: 25); a run takes about 0.1 s
 SLOW_SHARE = 1 / 8
 
 

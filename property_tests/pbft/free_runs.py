@@ -9,7 +9,7 @@ hiding prepared certificates, twins) and the client sends a request every few ti
 draws the schedule (`schedules`, with `byzantine_strategy` for the Byzantine replicas) and shrinks
 a failing one.
 
-Two checks, each a Hypothesis test run under the `settings` given (`meshcheck mutants pbft` calls
+The checks, each a Hypothesis test run under the `settings` given (`meshcheck mutants pbft` calls
 them with a mutant switched on; test_free_runs.py with none):
 
 - `free_run_safety`: after every event, Agreement (the honest replicas' executed histories are
@@ -20,6 +20,10 @@ them with a mutant switched on; test_free_runs.py with none):
   network heals, every replica is up; the Byzantine replicas stay Byzantine); then a new client
   request is accepted by the client (f+1 matching replies) within `COMMIT_BOUND` ticks, and the
   client answers it: its history holds the request completed ok (what the client's caller sees).
+- `liveness_under_slow_links`: faults for a while, then every message slower than the base
+  view-change timeout and no other fault (property_tests/free_runs.py, "delay regimes"); the same
+  probe, accepted and answered within `SLOW_BOUND` ticks: only a view-change timeout that keeps
+  doubling until a request executes lets a view last long enough.
 
 A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
 """
