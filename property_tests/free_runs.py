@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from meshcheck import coverage
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Faults, Phases, Simulator
 from meshcheck.property_tests.failure import CheckFailed
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
@@ -198,6 +198,35 @@ def not_calm(sim: Simulator[Any]) -> str | None:
         return None
     parts = ([f"links still cut: {cut}"] if cut else []) + ([f"down: {down}"] if down else [])
     return f"not calm at t={sim.now} after the faults ended ({'; '.join(parts)})"
+
+
+# -- delay regimes ------------------------------------------------------------------------------
+#
+# Partial synchrony (Dwork, Lynch and Stockmeyer, "Consensus in the presence of partial synchrony",
+# JACM 1988): after some global stabilisation time every message arrives within a bound, and the
+# protocol does not know the bound. A view timer shorter than the round trips a view needs under
+# that bound ends every view before it decides anything, so PBFT's view-change timeout and
+# HotStuff's view timer double with each view that decides nothing (back-off), up to a cap: some
+# view then lasts long enough, whatever the bound. The liveness checks that count from the end of
+# the faults go back to the network's latency (1..10 ticks), far below every base timeout, where
+# the back-off is never needed; a slow phase (`slow_phases`) delays every message by more than the
+# protocol's base timeout, loses none, and the protocol's "liveness under slow links" check wants
+# progress within it (property_tests/pbft/free_runs.py, property_tests/hotstuff/free_runs.py: each
+# says which delays, and why they are long enough to need the back-off and short enough for its cap).
+#
+# Raft has no slow regime: its randomized election timeout does not back off. The Raft paper's
+# timing requirement, broadcastTime << electionTimeout << MTBF (section 5.6), is a precondition of
+# its liveness rather than a condition it recovers from: with every message slower than the
+# election timeout, candidates time out before their votes come back, and no leader is elected,
+# by design.
+
+
+def slow_phases(storm: Faults, ticks: int, delay_ticks: tuple[int, int]) -> Phases:
+    """A run's faults in two phases: `storm` for `ticks` ticks, then, to the end, every message
+    held back `delay_ticks` ticks (on top of the latency) and nothing lost, duplicated, crashed or
+    cut: the switch heals the network and brings every crashed node back, as `Faults.until` does
+    (impl/sim/config.py `Phases`)."""
+    return Phases([(ticks, storm), (None, Faults(delay=1.0, delay_ticks=delay_ticks))])
 
 
 @attrs.frozen

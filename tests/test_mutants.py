@@ -65,6 +65,10 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     # (traces/counterexamples/pbft/prepared_counts_primary.itf.json) kills it before the
     # certificate property does (docs/certificates.md)
     assert killers.pop("prepared_counts_primary") == "stored traces", render(outcomes)
+    # a view-change timeout set back in each new view: only messages slower than the base
+    # timeout show it, and the spec has no clock; its stored run of the slow regime
+    # (traces/counterexamples/pbft/) kills it before liveness under slow links does
+    assert killers.pop("view_change_timeout_reset_on_new_view") == "stored traces", render(outcomes)
     # a replica's view or stable checkpoint going back: lockstep names the action property
     # (ViewMonotonic after a NEW-VIEW the driver delivers late, StableCheckpointMonotonic)
     moved_back = {"stale_new_view_accepted", "stable_checkpoint_moves_back"}
@@ -102,6 +106,9 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     assert killers.pop("qc_of_2f_votes") == "thresholds at every n", render(outcomes)
     # a lock that moves down: its stored run, where the free runs' LockMonotonic fails
     assert killers["lock_moves_down"] == "stored runs", render(outcomes)
+    # a back-off set back at each vote: the stored run of the slow regime that found the bug
+    # (traces/counterexamples/hotstuff/), where the probe is never answered
+    assert killers["backoff_reset_on_vote"] == "stored runs", render(outcomes)
     assert set(killers.values()) == {"stored runs"}, render(outcomes)
 
 

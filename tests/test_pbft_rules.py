@@ -983,3 +983,29 @@ def test_4_4_a_carried_prepared_certificate_counts_backups_prepares_only() -> No
     short = PreparedProof(pp, (prepare(pp, "r1"), prepare(pp, "r2")))
     assert check_view_change(view_change(1, "r3", short), config, verify) is not None
     assert check_view_change(view_change(1, "r3", certificate(pp)), config, verify) is None
+
+
+# == Section 4.5.2: liveness ==========================================================================
+
+
+def test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes() -> None:
+    """Section 4.5.2: a backup whose new view executes no request it had not executed before the
+    timer runs out starts the next view change, "but this time it will wait 2T": the wait doubles
+    with each view change (the new view's request timers and the wait for the next new view)
+    until a request executes, then starts from T again. Installing the new view is not progress:
+    with messages slower than T, a wait set back to T there would end every view before a request
+    commits (the mutant `view_change_timeout_reset_on_new_view`)."""
+    a, b = request("a"), request("b", 2)
+    box = Box("r3")  # T = 300
+    assert timers(box.deliver(a)) == {"request c1 1": 300}  # r1, the primary of view 0, waits
+    box.step(Tick("request c1 1"))  # on to view 1, whose primary is r2
+    box.deliver(view_change(1, "r2"))
+    effects = box.deliver(view_change(1, "r4"))
+    assert timers(effects)[VIEW_CHANGE] == 300  # 2f+1 want view 1: the wait for its new view
+    vcs = (view_change(1, "r2"), view_change(1, "r3"), view_change(1, "r4"))
+    effects = box.deliver(signed("r2", NewView(1, vcs, (), "r2")))
+    assert box.actions() == [("AcceptNewView", {"i": "r3", "v": 1})]
+    assert timers(effects)["request c1 1"] == 600  # nothing executed since T ran out: 2T
+    box.agree(pre_prepare(1, a, view=1))
+    assert box.node.executed == [(a,)]
+    assert timers(box.deliver(b)) == {"request c1 2": 300}  # a request executed: T again

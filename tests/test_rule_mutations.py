@@ -857,6 +857,19 @@ BREAKS: tuple[Break, ...] = (
         "if quorum.reaches(beyond, quorum.one_correct(self.config.f)):",
         "if quorum.reaches(beyond, self.config.quorum):",
     ),
+    # -- PBFT, section 4.5.2: liveness
+    Break(
+        P + "test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes",
+        f"{REPLICA}._timeout",
+        "doubled: int = base << min(max(doublings, 0), cap.bit_length())",
+        "doubled: int = base",
+    ),
+    Break(
+        P + "test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes",
+        f"{REPLICA}._execute",
+        "self.vc_attempts = 0  # progress: the view-change timeout starts from its base again",
+        "pass",
+    ),
 )
 
 # The catalogue mutant -> the rule test it fails (the rule the mutant breaks).
@@ -955,6 +968,9 @@ CATALOGUE: dict[str, str] = {
     ),
     pbft_mutants.STABLE_CHECKPOINT_MOVES_BACK: (
         P + "test_4_4_a_new_view_never_moves_the_stable_checkpoint_back"
+    ),
+    pbft_mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW: (
+        P + "test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes"
     ),
 }
 

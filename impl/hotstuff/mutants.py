@@ -25,6 +25,8 @@ VERIFIED_CACHE_ON_CLASS = "verified_cache_on_class"
 QC_COUNTS_VOTES = "qc_counts_votes"
 # the lock's view never decreases (specs/HotStuff.tla, LockMonotonic)
 LOCK_MOVES_DOWN = "lock_moves_down"
+# the pacemaker's back-off (section 4: "exponential back-off")
+BACKOFF_RESET_ON_VOTE = "backoff_reset_on_vote"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -98,5 +100,17 @@ BUGS: Mapping[str, str] = {
         "fork whose two-chain is lower than its lock replaces its locked QC by a lower one and "
         "then votes for blocks that conflict with the two-chain it locked on (LockMonotonic; the "
         "spec mutant of the same name)."
+    ),
+    # -- the pacemaker (section 4: "exponential back-off") --
+    BACKOFF_RESET_ON_VOTE: (
+        "The view timer's back-off goes back to its base whenever the replica votes, not only "
+        "when it commits: a vote taken for progress. When every message takes longer than the "
+        "base timer, the timer after each vote runs out before the next view's proposal comes, "
+        "every other view is lost, and chained HotStuff, which commits on a three-chain of "
+        "consecutive views, never commits again, though the back-off made each view it timed "
+        "out of long enough; with messages faster than the base timer nothing shows it. This "
+        "was the pacemaker (which set it back as a new leader proposed, too) until liveness "
+        "under slow links found it (property_tests/hotstuff/free_runs.py; traces/"
+        "counterexamples/hotstuff/backoff_reset_on_vote.itf.json)."
     ),
 }

@@ -24,8 +24,12 @@ What the spec abstracts and the replica does (no `Action`): requests from client
 executed, batched into the leader's next block), replies to clients after execution, block
 fetching (a replica that missed a proposal asks a peer for the blocks a proposal, a vote or a
 NEW-VIEW names and checks them against the hashes: a block is stored only once its parent is), and
-the pacemaker: the view timer starts at `timeout` ticks and doubles with each timeout in a row
-without a vote (section 4: "exponential back-off"), up to `timeout << max_backoff`. With view
+the pacemaker: the view timer starts at `timeout` ticks and doubles with each timeout since the
+replica last committed a block (section 4: "exponential back-off"), up to `timeout << max_backoff`:
+a vote is no progress to reset it on, since the back-off must outlast the views it made long
+enough until a three-chain commits (property_tests/hotstuff/free_runs.py, "liveness under slow
+links"); aptos-core counts it likewise, in rounds since the last ordered one
+(consensus/src/liveness/round_state.rs, `setup_deadline`). With view
 synchronisation (`HotStuffConfig.view_sync`), a replica that timed out into view v starts that
 timer only once 2f+1 replicas (itself among them) sent NEW-VIEWs for v or above, and until then
 sends its NEW-VIEW again every `timeout` ticks (`Replica._join`), as PBFT's view change does
@@ -212,7 +216,7 @@ class Replica:
         self.waiting: dict[bytes, Proposal] = {}  # proposals whose parent is not stored yet
         self.orphans: dict[bytes, Block] = {}  # fetched blocks whose parent is not stored yet
         self.asked: dict[bytes, int] = {}  # block hash -> when it was last asked for
-        self.backoff = 0  # timeouts in a row without a vote
+        self.backoff = 0  # timeouts since the last commit (each doubles the view timer)
         # the NEW-VIEW of the view this replica timed out into, while fewer than 2f+1 replicas
         # are heard in that view or above (the view timer then only sends it again: `_join`)
         self.joining: NewView | None = None
@@ -508,7 +512,8 @@ class Replica:
         self._mark("Vote", b=b.hash)
         self.view = b.view
         self.last_voted = b.view
-        self.backoff = 0
+        if mutants.BACKOFF_RESET_ON_VOTE in self.config.bugs:
+            self.backoff = 0  # the bug: a vote taken for progress, as a commit is
         self._timer()
         vote = Vote(b.hash, b.view, self.id, self._signer.sign(vote_bytes(b.hash, b.view)))
         self._send(self.config.leader(b.view + 1), vote)
@@ -540,6 +545,7 @@ class Replica:
         if any(self.extends(head, b) for head in self.commits):
             return  # already committed
         self.commits = (*(h for h in self.commits if not self.extends(b, h)), b)
+        self.backoff = 0  # progress: the view timer starts from its base again
         if self.extends(b, self.executed):
             self._execute(b, reply=True)
 
@@ -709,7 +715,6 @@ class Replica:
             self._mark("NewView", v=v)
             self.high_qc = highest
             self.view = v
-            self.backoff = 0
             self._timer()
             self._send_proposal(v, highest)
             return

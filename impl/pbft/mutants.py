@@ -28,6 +28,8 @@ PREPARED_COUNTS_PRIMARY = "prepared_counts_primary"
 # a replica's view and low watermark go back (PBFT.tla's action properties)
 STALE_NEW_VIEW_ACCEPTED = "stale_new_view_accepted"
 STABLE_CHECKPOINT_MOVES_BACK = "stable_checkpoint_moves_back"
+# the view-change timeout's back-off (section 4.5.2)
+VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW = "view_change_timeout_reset_on_new_view"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -153,5 +155,16 @@ BUGS: Mapping[str, str] = {
         "justify the new view were sent moves its low watermark back below a log it discarded "
         "(section 4.3: the log at and below a stable checkpoint is garbage), and accepts again "
         "sequence numbers it executed (StableCheckpointMonotonic)."
+    ),
+    # -- the view-change timeout's back-off (section 4.5.2) --
+    VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW: (
+        "A replica's view-change timeout starts from its base again whenever it enters a new "
+        "view (NewView, AcceptNewView), not only once it executes a request: section 4.5.2 "
+        "doubles the wait with each view change until a request the replica had not executed "
+        "runs in the new view, and this takes a view installed for progress. When messages "
+        "take longer than the base timeout, each new view's request timers expire before a "
+        "request can commit, the next view change starts from the base again, and nothing is "
+        "ever executed; with messages faster than the base timeout nothing shows it. Killed by "
+        "liveness under slow links (property_tests/pbft/free_runs.py)."
     ),
 }

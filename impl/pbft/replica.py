@@ -874,6 +874,8 @@ class Replica:
 
     def _enter_view(self, view: int) -> None:
         self.view, self.status = view, NORMAL
+        if mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW in self._bugs:
+            self.vc_attempts = 0  # the bug: a new view taken for progress before it executes
         self.store.view_changed = True
         self.view_changes = {v: h for v, h in self.view_changes.items() if v > view}
         self._out.append(CancelTimer(VIEW_CHANGE))

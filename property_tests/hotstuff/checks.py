@@ -9,9 +9,11 @@ mutant's shortest counterexample, re-run from its seed: a fraction of a second),
 HotStuff.tla with every replica honest, then the free
 runs of 4 replicas and of a drawn size, 4 to 10, with faults and up to f Byzantine replicas (the
 monitor of the spec's invariants and rules, and the client-history checks; at 4 also with an
-equivocating leader throughout; with fuzzing replicas), the signed-fields property, trace validation of recorded runs against specs/HotStuff.tla, then liveness after
-the faults stop, and last the scripted restart scenario (property_tests/hotstuff/restart.py: a
-restarted client must renew its timestamps).
+equivocating leader throughout; with fuzzing replicas), the signed-fields property, trace
+validation of recorded runs against specs/HotStuff.tla, then liveness after the faults stop and
+under slow links (every message slower than the view timer's base), the scripted restart scenario
+(property_tests/hotstuff/restart.py: a restarted client must renew its timestamps), and last
+restart equivalence (property_tests/restarts.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     free_run_safety_any_size,
     fuzz_safety,
     liveness_after_faults,
+    liveness_under_slow_links,
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
@@ -138,6 +141,12 @@ CHECKS: tuple[Check, ...] = (
         "liveness after faults (7 replicas, one silent)",
         partial(liveness_after_faults, n=7),
         "the same at 7 replicas with r1 silent (at 4, one silent replica stops every commit)",
+    ),
+    Check(
+        "liveness under slow links (4 replicas)",
+        liveness_under_slow_links,
+        "faults, then every message slower than the view timer's base: a new request answered "
+        "to the client within the bound (the back-off must climb and hold until a commit)",
     ),
     Check(
         "restart scenario",

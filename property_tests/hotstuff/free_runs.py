@@ -42,6 +42,11 @@ back; within `LIVENESS_BOUND` ticks every honest replica commits a block propose
 With round-robin leaders and N = 4, one silent replica leads every fourth view and chained HotStuff
 never gets the four consecutive honest views a commit needs (specs/HotStuff.md, "Liveness"): the
 liveness target is N = 4 with every replica honest, and N = 7 with one silent replica.
+
+Liveness under slow links (`check_slow`): faults for a while, then every message slower than the
+view timer's base and no other fault (property_tests/free_runs.py, "delay regimes"); a client
+request sent then is answered within `SLOW_BOUND` ticks, which only a back-off that climbs and
+holds until a commit allows (N = 4, every replica honest).
 """
 
 from __future__ import annotations
@@ -56,18 +61,18 @@ from hypothesis import strategies as st
 from meshcheck import coverage
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Action, Effect, Send
-from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.hotstuff.messages import GENESIS, QC, NewView, Proposal, Vote, vote_bytes
 from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Faults, Phases
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, share
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
-from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.pbft.free_runs import PROBE, answered, rsm_op
 
 # measured: a correct group of n replicas keeps under 4n messages in flight per node and takes
 # about one event per node per tick; the bounds leave a wide margin
@@ -288,10 +293,9 @@ def honest(sim: Simulator[Any]) -> list[str]:
     return sorted(plugin.honest)
 
 
-def cluster(
-    schedule: Schedule, n: int, bugs: frozenset[str], *, heal: bool, record: bool
-) -> Simulator[Any]:
-    faults = Faults(
+def faults_of(schedule: Schedule, *, heal: bool = False) -> Faults:
+    """The schedule's faults; with heal=True every fault stops at `ticks`."""
+    return Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
         delay=schedule.delay,
@@ -302,11 +306,24 @@ def cluster(
         chaos_every=CHAOS_EVERY,
         until=schedule.ticks if heal else None,
     )
+
+
+def cluster(
+    schedule: Schedule,
+    n: int,
+    bugs: frozenset[str],
+    *,
+    heal: bool,
+    record: bool,
+    faults: Faults | Phases | None = None,
+) -> Simulator[Any]:
+    """The simulated group of a schedule; with heal=True every fault stops at `ticks`; `faults`,
+    when given, in place of the schedule's (the slow regime's phases)."""
     byzantine = {r: b for r, b in knob(schedule, "byzantine", {}).items() if int(r[1:]) <= n}
     return hotstuff_cluster(
         n,
         seed=schedule.seed,
-        faults=faults,
+        faults=faults if faults is not None else faults_of(schedule, heal=heal),
         workload=Workload(every=knob(schedule, "every", 25), until=schedule.ticks, make=rsm_op),
         bugs=bugs,
         byzantine=byzantine,
@@ -555,3 +572,94 @@ def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int =
         check_safety(schedule, n, bugs)
 
     fuzzed_runs_are_safe()
+
+
+# -- liveness under slow links --------------------------------------------------------------------
+
+# The slow regime (property_tests/free_runs.py, "delay regimes"): the schedule's faults for
+# SLOW_TICKS, a light load, then every message held back SLOW_DELAY ticks, nothing lost: a hop takes
+# d = 301..390 ticks (latency 1..10 on top), three to four times the view timer's base (TIMEOUT).
+# What a view needs: a replica that voted in view v votes in v+1 once the next leader has 2f+1
+# votes and has sent its proposal, two hops after the votes (2d = 602..780, and up to 89 ticks
+# more as the votes are spread); a three-chain commit needs four such views in a row (chained
+# HotStuff, section 5). Its view timer after the vote runs T = TIMEOUT << backoff; when it runs
+# out first, the replica times out into v+1, where it can still vote for that proposal, and its
+# next timer starts once 2f+1 NEW-VIEWs for v+1 are in (one hop at least: `_join`) and runs 2T.
+# The proposal of v+1 is in time if it comes before T + d + 2T: with T = 100 (no back-off) it is
+# not (2d > 300 + d), with T = 200 it is (780 + 89 = 869 < 600 + 301), and with any longer timer
+# up to the cap (100 << MAX_BACKOFF = 1600, twice 2d) with more room. So the back-off must climb a
+# doubling at least and keep it across the votes of the views it made long enough: a replica that
+# set it back to the base at each vote lost every other view and never had the four in a row of a
+# commit (the bug this check found, test_free_runs.py; mutants.BACKOFF_RESET_ON_VOTE brings it
+# back). It goes back to the base once the replica commits (impl/hotstuff/replica.py `_commit`),
+# and the next view or two time out again: slow, but every climb ends in a commit.
+SLOW_TICKS = (300, 600)
+SLOW_DELAY = (300, 380)
+# Measured over 500 random schedules of 4 honest replicas (the storm for 300..600 ticks, a request
+# every 50 or 100): the probe was answered at most 9461 ticks after the slow phase began (median
+# 3981, least 3022: a climb of a doubling or two, four views in a row, the commit's replies). The
+# bound is about twice the worst. With the back-off set back at each vote, no run of them answered
+# the probe at all.
+SLOW_BOUND = 19000
+# the profile's examples (ci: 8, dev: 25); a run takes about 0.1 s
+SLOW_SHARE = 1 / 8
+
+
+def check_slow(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
+    """One run of the slow regime: the schedule's faults until schedule.ticks, then every message
+    delayed SLOW_DELAY ticks and no other fault; a request sent as the slow phase begins is
+    answered to the client within SLOW_BOUND ticks, and the monitor holds throughout. Returns how
+    long it took.
+
+    Partial synchrony (section 4 of the HotStuff paper: liveness after GST, with a delay bound the
+    replicas do not know): the pacemaker's back-off is what makes some view last as long as the
+    links need (impl/hotstuff/replica.py, `_timer`)."""
+    faults = free_runs.slow_phases(faults_of(schedule), schedule.ticks, SLOW_DELAY)
+
+    def once(record: bool) -> tuple[Simulator[Any], str | None]:
+        sim = cluster(schedule, n, bugs, heal=False, record=record, faults=faults)
+        monitor = Monitor(sim)
+        stop: Callable[[Simulator[Any]], bool] = lambda s: bool(monitor.problem)  # noqa: E731
+        storm = free_runs.run(sim, schedule, schedule.ticks, STORM, stop)
+        if monitor.problem or storm:
+            return sim, monitor.problem or storm
+        restless = free_runs.not_calm(sim)
+        if restless is not None:
+            return sim, restless
+        sim.inject("c1", ClientRequest(PROBE))
+
+        def done(s: Simulator[Any]) -> bool:
+            return bool(monitor.problem) or answered(s, PROBE)
+
+        storm = free_runs.run(sim, schedule, schedule.ticks + SLOW_BOUND, STORM, done)
+        problem = monitor.problem or storm
+        if problem is None and not answered(sim, PROBE):
+            problem = (
+                f"the request {PROBE!r}, sent as the slow phase began at t={schedule.ticks}, is "
+                f"not answered {SLOW_BOUND} ticks later"
+            )
+        return sim, problem
+
+    return free_runs.unrecorded_first(schedule, once).now - schedule.ticks
+
+
+def slow_schedules(n: int) -> st.SearchStrategy[Schedule]:
+    """Schedules of the slow regime: the free runs' faults for SLOW_TICKS, a light load, every
+    replica honest (at N = 4 a silent one stops every commit: the module's "Liveness")."""
+    return free_runs.fault_schedules(
+        *SLOW_TICKS, one_way=None, every=(100, 50), byzantine=st.just({}), batch=st.just(4)
+    )
+
+
+def liveness_under_slow_links(
+    bugs: frozenset[str], settings: hypothesis.settings, *, n: int = 4
+) -> None:
+    """Hypothesis: after the faults, with every message slower than the view timer's base, a
+    request of the client is answered within SLOW_BOUND ticks."""
+
+    @share(settings, SLOW_SHARE)
+    @given(slow_schedules(n))
+    def progresses_slowly(schedule: Schedule) -> None:
+        check_slow(schedule, n, bugs)
+
+    progresses_slowly()

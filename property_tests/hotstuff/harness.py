@@ -59,6 +59,7 @@ HARNESS = HotStuffHarness(
     reruns={
         "safety": hotstuff_runs.check_safety,
         "liveness": hotstuff_runs.check_liveness,
+        "slow": hotstuff_runs.check_slow,
         "validation": check_validation,
         "restart": restart.check_restart,
         "restarts": check_restarts,

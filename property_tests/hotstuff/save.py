@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.hotstuff.mutants import BUGS, QC_COUNTS_VOTES
+from meshcheck.impl.hotstuff.mutants import BACKOFF_RESET_ON_VOTE, BUGS, QC_COUNTS_VOTES
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -65,9 +65,15 @@ def shortest(mutant: str, budget: int = 48) -> tuple[Trace, record.Rerun]:
     return best
 
 
+# the mutants whose run is a bug found and fixed, kept with it in traces/counterexamples/hotstuff/
+# (a back-off that the slow regime alone shows: its failing run, the whole slow phase with a view
+# timer running out every few hundred ticks, is megabytes of states; the fixed run is not)
+FIXED: Final = frozenset({BACKOFF_RESET_ON_VOTE})
+
+
 def main(argv: Sequence[str]) -> int:
     # the mutants only restart equivalence kills have their runs written by restarts.py
-    mine = {m: d for m, d in BUGS.items() if m not in restarts.MUTANTS}
+    mine = {m: d for m, d in BUGS.items() if m not in restarts.MUTANTS and m not in FIXED}
     return record.save_shortest("hotstuff", mine, shortest, list(argv))
 
 

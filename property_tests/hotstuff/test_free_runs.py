@@ -33,18 +33,21 @@ from meshcheck.property_tests import free_runs, record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.hotstuff import restart
+from meshcheck.property_tests.hotstuff import restart, save
 from meshcheck.property_tests.hotstuff.free_runs import (
+    SLOW_BOUND,
     STORM,
     Monitor,
     check_liveness,
     check_safety,
+    check_slow,
     client_history,
     cluster,
     equivocation_runs,
     free_run_safety,
     free_run_safety_any_size,
     liveness_after_faults,
+    liveness_under_slow_links,
     watch,
 )
 from meshcheck.property_tests.hotstuff.transitions import broken
@@ -75,6 +78,33 @@ def test_free_runs_with_an_equivocating_leader_hold() -> None:
 @pytest.mark.parametrize("n", [4, 7])
 def test_commits_resume_after_faults(n: int) -> None:
     liveness_after_faults(frozenset(), settings(), n=n)
+
+
+def test_a_request_is_answered_under_slow_links() -> None:
+    liveness_under_slow_links(frozenset(), settings())
+
+
+# Loss for 300 ticks, then every message 301..390 ticks on its way (the slow regime,
+# property_tests/hotstuff/free_runs.py): traces/counterexamples/hotstuff/backoff_reset_on_vote.itf.json
+SLOW_AFTER_LOSS = Schedule(seed=1, ticks=300, drop=0.05, every=100, byzantine={}, batch=4)
+
+
+def test_the_back_off_holds_across_votes_until_a_commit() -> None:
+    """Found by liveness under slow links, in its first measurement: no run of the slow regime
+    (30 of 30) answered the probe. The pacemaker set its back-off back to the base (100 ticks)
+    whenever a replica voted. With every hop 301..390 ticks, the timer after a vote ran out
+    before the next view's proposal, two hops later, came; the replica timed out into that view,
+    where it could still vote, but its next timer (200, from its joining the view a hop later)
+    ran out before that proposal came too: the replicas voted in every other view at best, and
+    chained HotStuff's commit, a three-chain of consecutive views, never came (here: view 36 by
+    the bound, no answer). The back-off now goes back to the base only when the replica commits
+    (impl/hotstuff/replica.py `_commit`; aptos-core counts rounds since the last ordered one):
+    here the probe is answered 3827 ticks into the slow phase. mutants.BACKOFF_RESET_ON_VOTE
+    brings the bug back."""
+    assert check_slow(SLOW_AFTER_LOSS, 4, frozenset()) <= SLOW_BOUND
+    with pytest.raises(CheckFailed) as failed:
+        check_slow(SLOW_AFTER_LOSS, 4, frozenset({mutants.BACKOFF_RESET_ON_VOTE}))
+    assert f"is not answered {SLOW_BOUND} ticks later" in failed.value.message
 
 
 # The schedule `make verify` failed on (dev profile): r1 silent, faults until t=900. The fault log
@@ -181,6 +211,10 @@ CAUGHT_BY = {
     # r1 equivocates and votes for everything: r2 votes, by safeNode's liveness clause, for a
     # block on a fork whose grandparent is genesis, and the mutant's lock follows it down
     mutants.LOCK_MOVES_DOWN: "LockMonotonic: r2's lock went from view 1 to 0",
+    # every message slower than the view timer's base: the back-off set back at each vote loses
+    # every other view, and no three-chain commits (liveness under slow links; its run is the bug
+    # found and fixed, traces/counterexamples/hotstuff/)
+    mutants.BACKOFF_RESET_ON_VOTE: f"is not answered {SLOW_BOUND} ticks later",
 }
 # the mutants the free runs miss: their stored runs are of the restart scenario
 # (property_tests/hotstuff/test_restart.py tests them)
@@ -188,7 +222,8 @@ RESTART_MUTANTS = set(restart.MUTANTS)
 
 
 def scenario(mutant: str) -> tuple[Callable[..., object], int, Schedule]:
-    trace = itf.read(resource("meshcheck.traces", "hotstuff", f"{mutant}.itf.json"))
+    inner = ("counterexamples",) if mutant in save.FIXED else ()  # a bug found and fixed
+    trace = itf.read(resource("meshcheck.traces", *inner, "hotstuff", f"{mutant}.itf.json"))
     rerun = trace.meta["rerun"]
     check = record.checks()[("hotstuff", str(rerun["check"]))]
     return check, int(rerun["nodes"]), record.parse_schedule("hotstuff", str(rerun["schedule"]))

@@ -4,15 +4,17 @@ A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when 
 the implementation with `bugs` (impl/pbft/mutants.py) switched on; the test files under
 property_tests/pbft/ run each with no bugs. The thresholds at every cluster size first (a
 second: a rule right at the sizes the runs use and wrong at others), then the signed-fields
-property (under a second: it kills the receivers that trust what no signature covers, which lockstep cannot reach, since the
-spec has no unsigned fields, and a replica that checks no signature), then lockstep (it kills every
-other known mutant within seconds, with a counterexample a few steps long), the stored corpus (it
-costs little), the certificate property (a few seconds: property_tests/pbft/certificates.py),
-trace validation of free runs, the free runs' safety (4 replicas, then a drawn size from 4 to 10:
-a count right at 3f+1 and wrong at other sizes), the message fuzzer's runs, the retry
-scenario's free runs (property_tests/pbft/retry.py), liveness, the scripted client-restart
-scenario (property_tests/pbft/client_restart.py: a client restart must renew its timestamps),
-and last restart equivalence (property_tests/restarts.py).
+property (under a second: it kills the receivers that trust what no signature covers, which
+lockstep cannot reach, since the spec has no unsigned fields, and a replica that checks no
+signature), then lockstep (it kills every other known mutant the spec can show within seconds,
+with a counterexample a few steps long), the stored corpus (it costs little: each free run of
+traces/counterexamples/pbft/ runs only for its own mutants), the certificate property (a few
+seconds: property_tests/pbft/certificates.py), trace validation of free runs, the free runs'
+safety (4 replicas, then a drawn size from 4 to 10: a count right at 3f+1 and wrong at other
+sizes), the message fuzzer's runs, the retry scenario's free runs (property_tests/pbft/retry.py),
+liveness after the faults and under slow links (every message slower than the base view-change
+timeout), the scripted client-restart scenario (property_tests/pbft/client_restart.py: a client
+restart must renew its timestamps), and last restart equivalence (property_tests/restarts.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety_any_size,
     fuzz_safety,
     liveness_after_stabilisation,
+    liveness_under_slow_links,
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
@@ -115,6 +118,12 @@ CHECKS: tuple[Check, ...] = (
         "liveness after stabilisation",
         partial(liveness_after_stabilisation, n=4),
         "faults, then none: a new request accepted by the client within the bound",
+    ),
+    Check(
+        "liveness under slow links",
+        partial(liveness_under_slow_links, n=4),
+        "faults, then every message slower than the base view-change timeout: a new request "
+        "accepted by the client within the bound (the timeout's doubling must reach its cap)",
     ),
     Check(
         "client restart",

@@ -17,6 +17,7 @@ HARNESS = Harness(
     reruns={
         "safety": free_runs.check_safety,
         "liveness": free_runs.check_liveness,
+        "slow": free_runs.check_slow,
         "validation": check_validation,
         "retry": retry.check_retry,
         "client restart": client_restart.check_client_restart,

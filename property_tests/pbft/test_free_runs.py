@@ -19,12 +19,15 @@ from meshcheck.property_tests.free_runs import Schedule, Storm
 from meshcheck.property_tests.pbft import free_runs
 from meshcheck.property_tests.pbft.free_runs import (
     COMMIT_BOUND,
+    SLOW_BOUND,
     check_liveness,
     check_safety,
+    check_slow,
     cluster,
     free_run_safety,
     free_run_safety_any_size,
     liveness_after_stabilisation,
+    liveness_under_slow_links,
 )
 from meshcheck.property_tests.pbft.validation import check_validation, trace_validation
 
@@ -56,6 +59,10 @@ def test_free_runs_of_any_size_keep_agreement_and_validity() -> None:
 
 def test_a_request_commits_within_the_bound_once_faults_stop() -> None:
     liveness_after_stabilisation(frozenset(), settings(), n=4)
+
+
+def test_a_request_commits_under_slow_links() -> None:
+    liveness_under_slow_links(frozenset(), settings())
 
 
 def test_free_runs_are_behaviours_of_the_spec() -> None:
@@ -238,6 +245,26 @@ def test_liveness_fails_when_the_client_takes_a_request_as_done_without_answerin
         check_liveness(Schedule(seed=1, ticks=300), 4, frozenset())
     assert "the client accepted the request 'live'" in failed.value.message
     assert "its history records no ok answer to it" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+# Loss and a crash for 300 ticks, then every message 301..390 ticks on its way (the slow regime):
+# traces/counterexamples/pbft/view_change_timeout_reset_on_new_view.itf.json
+SLOW_AFTER_A_CRASH = Schedule(
+    seed=1, ticks=300, drop=0.05, crash=0.3, every=100, byzantine={}, checkpoint_every=5
+)
+
+
+def test_slow_links_fail_a_view_change_timeout_that_starts_again_in_each_new_view() -> None:
+    """Every message slower than the base view-change timeout (150 ticks): the correct replicas
+    climb to the cap in three view changes that execute nothing, and the fourth view executes
+    the probe; replicas that take a new view for progress and wait from the base again in it
+    (the mutant) change views for ever, each view too short for a prepare and a commit."""
+    assert check_slow(SLOW_AFTER_A_CRASH, 4, frozenset()) <= SLOW_BOUND
+    mutant = frozenset({mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW})
+    with pytest.raises(CheckFailed) as failed:
+        check_slow(SLOW_AFTER_A_CRASH, 4, mutant)
+    assert f"is not accepted {SLOW_BOUND} ticks later" in failed.value.message
     assert_counterexample(failed.value)
 
 
