@@ -129,6 +129,19 @@ def fault_schedules(
     )
 
 
+# The group sizes the BFT free runs draw from (PBFT, HotStuff): 4 to 10, the sizes that are not
+# 3f + 1 first, so that Hypothesis shrinks towards 5. Sampled, each as often: st.integers(4, 10)
+# draws 4, the size of a row of its own, in 37% of examples (measured over 700).
+BFT_SIZES = (5, 6, 8, 9, 7, 10, 4)
+
+
+def sized(
+    schedules: Callable[[int], st.SearchStrategy[Schedule]], sizes: tuple[int, ...] = BFT_SIZES
+) -> st.SearchStrategy[tuple[int, Schedule]]:
+    """(n, a schedule of n nodes) with n drawn from `sizes`; `schedules(n)` makes the schedules."""
+    return st.sampled_from(sizes).flatmap(lambda n: st.tuples(st.just(n), schedules(n)))
+
+
 def scripted(**knobs: st.SearchStrategy[Any]) -> st.SearchStrategy[Schedule]:
     """Schedules of a scripted scenario (the restart scenarios of each protocol): a seed, then the
     scenario's own knobs in the order given; no fault rates and no ticks, since the script decides

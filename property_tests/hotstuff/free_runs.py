@@ -69,7 +69,14 @@ from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.impl.sim.config import Faults, Phases
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, share
+from meshcheck.property_tests.free_runs import (
+    BFT_SIZES,
+    CHAOS_EVERY,
+    Schedule,
+    Storm,
+    share,
+    sized,
+)
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
 from meshcheck.property_tests.pbft.free_runs import PROBE, answered, rsm_op
@@ -467,7 +474,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
 # with up to f of it Byzantine.
 # The sizes where such a count can be wrong come first, from the cheapest (Hypothesis tries the
 # first value first and shrinks towards it), and 4, a row of its own, last.
-SIZES = (5, 6, 8, 9, 7, 10, 4)
+SIZES = BFT_SIZES
 # The profile's examples the drawn-size runs get (ci 3, dev 10). A run of 10 replicas costs the
 # most (dev profile, CPU time of one cold run: 0.1 to 0.4 s at 5 to 9 replicas, 0.4 and 1.9 s at
 # 10). Measured as verify runs it (the test after the fixed-size ones, two runs, load average 9 to
@@ -477,11 +484,8 @@ SIZES_SHARE = 1 / 20
 
 
 def sized_schedules(min_ticks: int, max_ticks: int) -> st.SearchStrategy[tuple[int, Schedule]]:
-    """(n, a schedule of n replicas) with n drawn from SIZES, each as often (st.integers(4, 10) draws
-    4, the size of a row of its own, in 37% of examples: measured over 700), shrinking towards 5."""
-    return st.sampled_from(SIZES).flatmap(
-        lambda n: st.tuples(st.just(n), schedules(n, min_ticks, max_ticks))
-    )
+    """(n, a schedule of n replicas), n from SIZES (property_tests/free_runs.py `sized`)."""
+    return sized(lambda n: schedules(n, min_ticks, max_ticks), SIZES)
 
 
 def free_run_safety_any_size(bugs: frozenset[str], settings: hypothesis.settings) -> None:

@@ -52,6 +52,7 @@ from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
 from meshcheck.impl.sim import ClientRequest, Faults, Phases, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import (
+    BFT_SIZES,
     CHAOS,
     CHAOS_EVERY,
     RATES,
@@ -59,6 +60,7 @@ from meshcheck.property_tests.free_runs import (
     Storm,
     fault_schedules,
     share,
+    sized,
     ticks,
     unrecorded_first,
 )
@@ -333,7 +335,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
 # to f of it Byzantine (impl/pbft/mutants.py `prepares_2f_at_any_n`).
 # The sizes where such a count can be wrong come first, from the cheapest (Hypothesis tries the
 # first value first and shrinks towards it), and 4, a row of its own, last.
-SIZES = (5, 6, 8, 9, 7, 10, 4)
+SIZES = BFT_SIZES
 # The profile's examples the drawn-size runs get (ci 5, dev 17). A run costs more the more replicas
 # it has (dev profile, CPU time of one cold run: about 0.2 s at 4 replicas, 0.6 at 5, 1.4 at 8,
 # 2.2 at 9, 2.7 at 10). Measured as verify runs it (the test after the fixed-size ones, two runs,
@@ -343,11 +345,8 @@ SIZES_SHARE = 1 / 12
 
 
 def sized_schedules(min_ticks: int, max_ticks: int) -> st.SearchStrategy[tuple[int, Schedule]]:
-    """(n, a schedule of n replicas) with n drawn from SIZES, each as often (st.integers(4, 10) draws
-    4, the size of a row of its own, in 37% of examples: measured over 700), shrinking towards 5."""
-    return st.sampled_from(SIZES).flatmap(
-        lambda n: st.tuples(st.just(n), schedules(n, min_ticks, max_ticks))
-    )
+    """(n, a schedule of n replicas), n from SIZES (property_tests/free_runs.py `sized`)."""
+    return sized(lambda n: schedules(n, min_ticks, max_ticks), SIZES)
 
 
 def free_run_safety_any_size(bugs: frozenset[str], settings: hypothesis.settings) -> None:
