@@ -183,15 +183,15 @@ class Host:
             link = Link(self.id, address, hello, self._tls[1] if self._tls else None, peer)
             link.start()
             self._links[peer] = link
-        server = await asyncio.start_server(
-            self._accept, host, port, ssl=self._tls[0] if self._tls else None
-        )
+        # the core starts before anything can reach it: no event may come before Restart
         rebooted = bool(persisted) or self.lamport > 0
         self._step(Restart(persisted, now=self.clock.now()))
         if rebooted and self.log is not None:  # the spec's Restart(i); a first boot is Init
             self.lamport += 1
             self.log.write(self.lamport, "Restart", {"i": self.id}, self.core)
-        return server
+        return await asyncio.start_server(
+            self._accept, host, port, ssl=self._tls[0] if self._tls else None
+        )
 
     async def stop(self) -> None:
         for handle in self._timers.values():
