@@ -95,7 +95,7 @@ def run_cluster_cmd(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     from meshcheck.cluster import nemesis
-    from meshcheck.cluster.run import Options, run, summary_rows
+    from meshcheck.cluster.run import Options, node_names, run, summary_rows
     from meshcheck.cluster.workload import keys_of
     from meshcheck.impl.runtime.protocols import protocol
     from meshcheck.interrupts import sigterm_interrupts
@@ -120,9 +120,7 @@ def _test(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _writable(out)
-    plan = nemesis.plan(
-        options.seed, options.time, options.nemesis, [f"n{k}" for k in range(1, options.nodes + 1)]
-    )
+    plan = nemesis.plan(options.seed, options.time, options.nemesis, node_names(options.nodes))
     print(
         f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
     )

@@ -27,12 +27,13 @@ from meshcheck.cluster.workload import Clients, History, keys_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
-from meshcheck.impl.runtime.launcher import LocalCluster, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
 
 Progress = Callable[[str], None]
+RECOVERY = 2.0  # seconds of clients at least after the last fault is undone
 
 
 @attrs.frozen
@@ -89,7 +90,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         "".join(f.describe() + "\n" for f in plan) or "no faults\n", encoding="utf-8"
     )
     ports = dict(zip(names, free_ports(len(names)), strict=True))
-    addresses = {n: ("127.0.0.1", p) for n, p in ports.items()}
+    addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
     network = Network(names, addresses, options.seed, tls=options.tls)
     struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
     started = time.monotonic()
@@ -139,8 +140,13 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
             )
             watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
             await clients.run(options.time)
-            watch.cancel()
             await nemesis_task  # every fault undone
+            healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
+            if healed > clock() - RECOVERY:
+                # the last fault was undone late (a restart under load): a calm tail, so that
+                # progress after healing is judged on operations that had the time to succeed
+                await clients.run(healed + RECOVERY)
+            watch.cancel()
         finally:
             network.heal()
             await network.stop()
@@ -156,9 +162,8 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         persisted[node] = disk.load()
         disk.close()
     logs = checks.raft_logs(persisted)
-    healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
     verdicts = [
-        checks.progress(history.ops, healed, options.time),
+        checks.progress(history.ops, healed, max(options.time, healed + RECOVERY)),
         checks.linearizable(history.ops, options.budget),
         checks.log_matching(logs),
         checks.durable(history.ops, logs),

@@ -81,11 +81,15 @@ class Clients:
         self._values = itertools.count(1)
         self.history = History()
         self.leader: str | None = None  # the node whose answer a client last took as a leader's
+        self._round = 0
 
     async def run(self, until: float) -> None:
         """Run every client until `until` (the clock's seconds); operations still in flight then
         are recorded `info`."""
-        await asyncio.gather(*(self._client(f"c{k}", until) for k in range(1, self._count + 1)))
+        self._round += 1  # a second run's clients are new processes of the history
+        await asyncio.gather(
+            *(self._client(f"c{k}.{self._round}", until) for k in range(1, self._count + 1))
+        )
 
     async def _client(self, name: str, until: float) -> None:
         client = Client(self._nodes, self._codec, name, self._tls)
@@ -93,7 +97,7 @@ class Clients:
         turn = self._rng.randrange(len(order))
         generation = 0  # after an `info` the client is a new process, as in Jepsen
         try:
-            home = order[int(name.removeprefix("c")) % len(order)]
+            home = order[int(name.removeprefix("c").split(".")[0]) % len(order)]
             while self._clock() < until:
                 # Mostly the node the client believes leads; now and then its home node, whatever
                 # it believes (Jepsen binds each client to a node: a client of a deposed leader in
