@@ -57,6 +57,7 @@ from meshcheck.impl.pbft import (
 from meshcheck.impl.pbft.log import MessageLog, prepares_needed
 from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
+from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim import check_effects
 from meshcheck.impl.sim.storage import Durable
 
@@ -115,13 +116,33 @@ def view_change(view: int, src: str, *claims: PreparedProof) -> Signed[ViewChang
     return signed(src, ViewChange(view, 0, GENESIS, (), claims, src))
 
 
+class Closing(StateMachine):
+    """A machine that takes nothing after the operation "close" (as a hybrid epoch takes nothing
+    after its switch entry: impl/hybrid/machine.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    @property
+    def final(self) -> bool:
+        return self.closed
+
+    def apply_entry(self, value: Any) -> Any:
+        self.closed = self.closed or value == "close"
+        return super().apply_entry(value)
+
+
 class Box:
     """One replica with its durable store, stepped by hand."""
 
-    def __init__(self, node_id: str = "r2", **options: Any) -> None:
+    def __init__(
+        self, node_id: str = "r2", machine: type[StateMachine] = StateMachine, **options: Any
+    ) -> None:
         self.config = PbftConfig(node_id, REPLICAS, bugs=BUGS_UNDER_TEST, **options)
         self.disk = Durable()
-        self.node = Replica(self.config, KEYS)
+        self.machine = machine
+        self.node = Replica(self.config, KEYS, machine)
         self.step(Restart({}))
 
     def step(self, event: Any) -> list[Effect]:
@@ -138,7 +159,7 @@ class Box:
 
     def restart(self) -> list[Effect]:
         """A crash: a new replica from what the old one persisted."""
-        self.node = Replica(self.config, KEYS)
+        self.node = Replica(self.config, KEYS, self.machine)
         return self.step(Restart(self.disk.view()))
 
     def actions(self) -> list[tuple[str, dict[str, Any]]]:
@@ -516,6 +537,41 @@ def test_4_3_a_checkpoint_is_taken_every_k_requests() -> None:
     assert [m for m in sent(effects) if isinstance(m, Checkpoint)] == [
         Checkpoint(2, history_digest(history), "r2")
     ]
+
+
+def test_4_3_a_checkpoint_is_taken_where_the_machine_became_final() -> None:
+    """Beyond the paper: a replica also checkpoints at the request after which its machine takes
+    nothing more (impl/rsm/machine.py `final`; a hybrid epoch's switch entry), once: no multiple
+    of K may ever come after it (here K = 4, the machine final at 2)."""
+    box = Box("r2", machine=Closing, checkpoint_every=4, window=8)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("close", 2))
+    c = pre_prepare(3, request("c", 3))
+    assert not [m for m in sent(box.agree(a)) if isinstance(m, Checkpoint)]
+    history = (a.body.batch, b.body.batch)
+    assert [m for m in sent(box.agree(b)) if isinstance(m, Checkpoint)] == [
+        Checkpoint(2, history_digest(history), "r2")
+    ]
+    assert not [m for m in sent(box.agree(c)) if isinstance(m, Checkpoint)]
+
+
+def test_4_3_a_final_state_f_plus_1_checkpoints_vouch_for_is_taken() -> None:
+    """Beyond the paper: a replica that executed nothing takes a final state (one its machine takes
+    nothing after) on f+1 matching checkpoints, one correct replica's word at least, without
+    making it stable (that needs 2f+1, to convince others in a view change). A state that is not
+    final needs 2f+1 as ever: f+1 checkpoints of it, off the multiples of K, are not enough."""
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("close", 2))
+    final = (a.body.batch, b.body.batch)
+    box = Box("r2", machine=Closing, checkpoint_every=4, window=8)
+    box.deliver(checkpoint(final, "r3"))
+    assert box.node.executed == []
+    box.deliver(checkpoint(final, "r4"))
+    assert tuple(box.node.executed) == final and box.node.machine.final
+    assert box.node.stable == 0 and box.node.state_digest == history_digest(final)
+    plain = (a.body.batch, pre_prepare(2, request("b", 2)).body.batch)
+    box = Box("r2", machine=Closing, checkpoint_every=4, window=8)
+    box.deliver(checkpoint(plain, "r3"))
+    box.deliver(checkpoint(plain, "r4"))
+    assert box.node.executed == [] and not box.node.machine.final
 
 
 def test_4_3_a_checkpoint_is_stable_with_2f_plus_1_matching_proofs() -> None:

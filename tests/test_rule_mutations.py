@@ -661,8 +661,32 @@ BREAKS: tuple[Break, ...] = (
     Break(
         P + "test_4_3_a_checkpoint_is_taken_every_k_requests",
         f"{REPLICA}._execute",
+        "if seq % self.config.checkpoint_every == 0 or (self.machine.final and not was_final):",
+        "if seq % self.config.checkpoint_every == 1 or (self.machine.final and not was_final):",
+    ),
+    Break(
+        P + "test_4_3_a_checkpoint_is_taken_where_the_machine_became_final",
+        f"{REPLICA}._execute",
+        "if seq % self.config.checkpoint_every == 0 or (self.machine.final and not was_final):",
+        "if seq % self.config.checkpoint_every == 0 or self.machine.final:",
+    ),
+    Break(
+        P + "test_4_3_a_checkpoint_is_taken_where_the_machine_became_final",
+        f"{REPLICA}._execute",
+        "if seq % self.config.checkpoint_every == 0 or (self.machine.final and not was_final):",
         "if seq % self.config.checkpoint_every == 0:",
-        "if seq % self.config.checkpoint_every == 1:",
+    ),
+    Break(
+        P + "test_4_3_a_final_state_f_plus_1_checkpoints_vouch_for_is_taken",
+        f"{REPLICA}._final_transfer",
+        "needed = quorum.one_correct(self.config.f)",
+        "needed = self.config.quorum",
+    ),
+    Break(
+        P + "test_4_3_a_final_state_f_plus_1_checkpoints_vouch_for_is_taken",
+        f"{REPLICA}._on_checkpoint",
+        "if c.seq % self.config.checkpoint_every and self._final_after(c.history):",
+        "if c.seq % self.config.checkpoint_every:",
     ),
     Break(
         P + "test_4_3_a_checkpoint_is_taken_every_k_requests",

@@ -129,6 +129,10 @@ class HybridMachine(StateMachine):
         self.closed: HybridState | None = None  # the next epoch's start, once the switch entry came
         self._term_start: HybridState | None = None  # the mutant's: the state at the last no-op
 
+    @property
+    def final(self) -> bool:
+        return self.closed is not None
+
     # -- the state, as a value -------------------------------------------------------------------
 
     def state(self) -> HybridState:

@@ -207,6 +207,7 @@ class HybridNode:
         # timeout counts from then: each leader gets a whole one)
         self._following: tuple[int, int, str] | None = None
         self._following_since = 0
+        self._clock_proposed: tuple[int, int] | None = None  # (epoch, time) of the last reading
 
     def __repr__(self) -> str:
         proto = self.protocols.get(self.epoch, "?")
@@ -486,6 +487,9 @@ class HybridNode:
     def _tick(self, timer: str) -> None:
         if timer == CLOCK:
             self._out.append(SetTimer(CLOCK, self.config.clock_every))
+            if self._clock_on_its_way():
+                return
+            self._clock_proposed = (self.epoch, self.now)
             self._propose(self.keys.sign_clock(ClockEntry(self.id, self.now)))
         elif timer == RETRY:
             self._out.append(SetTimer(RETRY, self.config.retry_every))
@@ -496,6 +500,22 @@ class HybridNode:
             instance = self.instances.get(epoch) if epoch is not None else None
             if instance is not None:
                 self._run(instance, Tick(inner))
+
+    def _clock_on_its_way(self) -> bool:
+        """In a BFT epoch: this node's last clock reading is not applied yet, and was proposed
+        less than `retry_every` ago, so the next one waits. The ThreatModel keeps only a node's
+        latest reading (threat.py `clock`), so a reading queued behind an uncommitted one adds
+        load and no time; without this wait a BFT epoch whose commits are slower than
+        `clock_every` (HotStuff: one block of `batch_size` requests a view, fewer views while a
+        Byzantine leader's time out) takes in readings faster than it commits them, its queue
+        grows without bound and a client's op waits behind it past any bound
+        (property_tests/hybrid/test_free_runs.py, CLOCK_BACKLOG). A Raft epoch has no such queue:
+        its leader appends a proposal at once, and AppendEntries carries up to `max_entries`."""
+        last = self._clock_proposed
+        if last is None or last[0] != self.epoch or self.current.is_raft:
+            return False
+        at = last[1]
+        return self.threat.clocks.get(self.id, -1) < at and self.now - at < self.config.retry_every
 
     def _retry(self) -> None:
         for waiting in list(self.waiting.values()):

@@ -40,6 +40,13 @@ received from others and not yet vouched for are volatile; peers send them again
 Execution. A batch committed at n is executed at n even if it holds requests executed before (the
 spec executes a re-proposed request at its new sequence number); only their operations are not
 applied twice: the replica keeps each request's result by (client, timestamp) and replies with it.
+
+A final machine (beyond the paper and the spec; a plain StateMachine is never final). A machine
+that takes nothing after some entry (a hybrid epoch after its switch entry, impl/hybrid/machine.py)
+ends the instance's useful life there: nothing after it executes, so no multiple of K may come, and
+no view change may ever again carry a replica that fell behind. The replica checkpoints where its
+machine became final, and takes a final state past its own on f+1 matching checkpoints
+(`_final_transfer`), without making it stable.
 """
 
 from __future__ import annotations
@@ -208,6 +215,8 @@ class Replica:
         self._batch_timer = False
         self._batch_now = False
         self._states: dict[tuple[int, bytes], tuple[Batch, ...]] = {}  # checked transfer states
+        # the keys of `_states` whose history leaves the machine final (`_final_transfer`)
+        self._final_states: set[tuple[int, bytes]] = set()
         self._verified: dict[Signed[Any], bool] = {}
         # this step's output
         self._out: list[Effect] = []
@@ -408,6 +417,9 @@ class Replica:
         if c.seq > len(self.executed) and key not in self._states and c.history is not None:
             if state_matches(c.history, c.seq, c.digest):
                 self._states[key] = c.history
+                # only a final checkpoint falls off the multiples of K (`_execute`)
+                if c.seq % self.config.checkpoint_every and self._final_after(c.history):
+                    self._final_states.add(key)
             else:
                 if mutants.CHECKPOINT_STATE_BLAMES_SIGNER in self._bugs:
                     self._report(m.signer, BAD_STATE, (m,), "its state does not match its digest")
@@ -574,6 +586,9 @@ class Replica:
             seq, digest, proof = candidate
             if seq <= len(self.executed) or (seq, digest) in self._states:
                 return partial(self._stable_checkpoint, seq, digest, proof)
+        final = self._final_transfer()
+        if final is not None:
+            return partial(self._install, self._states[final], final[1])
         if self.status == CHANGING and self.is_primary:
             chosen = self._new_view_quorum()
             if chosen is not None:
@@ -688,9 +703,10 @@ class Replica:
 
     def _execute(self, view: int, seq: int) -> None:
         """Execute(i): run the batch committed at `seq`, reply to each client, and checkpoint at
-        multiples of K (section 4.3)."""
+        multiples of K (section 4.3) and where the machine became final."""
         pp = self.log.pre_prepares[(view, seq)]
         self._mark(actions.EXECUTE, i=self.id)
+        was_final = self.machine.final
         results: list[Value] = []
         for r in pp.body.batch:
             key = (r.body.client, r.body.timestamp)
@@ -708,7 +724,12 @@ class Replica:
         self._append_executed(pp.body.batch, pp.body.digest)
         self._out.append(Apply(seq, batch_name(pp.body.batch), tuple(results)))
         self.vc_attempts = 0  # progress: the view-change timeout starts from its base again
-        if seq % self.config.checkpoint_every == 0:
+        # Checkpoints at multiples of K, and where the machine became final: past that point the
+        # group orders nothing it will execute, so no later multiple of K may ever come, and a
+        # replica that fell behind there (alone in a later view, its view change never joined)
+        # has no other checkpoint to transfer the final state from (impl/rsm/machine.py `final`;
+        # property_tests/hybrid/test_free_runs.py, ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH).
+        if seq % self.config.checkpoint_every == 0 or (self.machine.final and not was_final):
             if seq == self.stable + self.config.window:
                 probes.hit("pbft", "checkpoint_at_window_edge")
             checkpoint = self.sign(
@@ -767,6 +788,38 @@ class Replica:
         self.own_checkpoints = {k: c for k, c in self.own_checkpoints.items() if k >= seq}
         self._states = {k: s for k, s in self._states.items() if k[0] > seq}
         self.store.log_collected = True
+
+    def _final_after(self, history: tuple[Batch, ...]) -> bool:
+        """Whether executing `history` leaves a fresh machine final (impl/rsm/machine.py)."""
+        machine = self._machine_factory()
+        if type(machine).final is StateMachine.final:
+            return False  # a machine that is never final: nothing to replay
+        seen: set[RequestKey] = set()
+        for batch in history:
+            for r in batch:
+                key = (r.body.client, r.body.timestamp)
+                if key not in seen:
+                    seen.add(key)
+                    machine.apply_entry(r.body.operation)
+        return machine.final
+
+    def _final_transfer(self) -> tuple[int, bytes] | None:
+        """A final state (the machine takes nothing after it) past what this replica executed,
+        vouched for by f+1 matching checkpoints, so by one correct replica at least, as a reply is
+        to a PBFT client (TOCS 2002 section 4.1): the replica takes that state without making it
+        stable. A stable checkpoint needs 2f+1 (its proof must convince others in a view change),
+        and when f of the 2f+1 that executed the last batch are faulty and withhold theirs, a
+        replica that fell behind there would never get it: no later batch executes, so no view
+        change comes to carry it along (property_tests/hybrid/test_free_runs.py,
+        ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH). Its state is final, so this replica executes and
+        proves nothing past it; what it holds of the instance's views is left as it is."""
+        needed = quorum.one_correct(self.config.f)
+        for key in sorted(self._final_states, reverse=True):
+            seq, digest = key
+            votes = self.log.checkpoints.get(seq, {}).get(digest, {})
+            if seq > len(self.executed) and quorum.reaches(votes, needed):
+                return key
+        return None
 
     def _install(self, history: tuple[Batch, ...], digest: bytes) -> None:
         self.executed = list(history)

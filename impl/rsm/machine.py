@@ -50,6 +50,14 @@ class StateMachine:
         self.overlays: dict[str, FrozenDict] = {}
         self.custom: dict[str, Value] = {}
 
+    @property
+    def final(self) -> bool:
+        """Whether this machine takes no more entries (a hybrid epoch its switch entry closed:
+        impl/hybrid/machine.py). A PBFT replica checkpoints where its machine became final
+        (impl/pbft/replica.py `_execute`), so that a replica that fell behind can still transfer
+        the last state the group will ever agree on. A plain machine never is."""
+        return False
+
     # -- applying -----------------------------------------------------------------------------------
 
     def apply_entry(self, value: Value) -> FrozenDict:

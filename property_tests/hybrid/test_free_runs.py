@@ -13,7 +13,13 @@ from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.free_runs import OP_BOUND, RAFT_BOUND, free_runs, run
+from meshcheck.property_tests.hybrid.free_runs import (
+    HOTSTUFF_NODES,
+    OP_BOUND,
+    RAFT_BOUND,
+    free_runs,
+    run,
+)
 
 
 @pytest.mark.parametrize("bft", BFT_PROTOCOLS)
@@ -154,19 +160,59 @@ def test_a_run_that_never_ends_fails_at_the_bound(monkeypatch: pytest.MonkeyPatc
 # Found by a `make verify --explore` run (seed 4101483314, 2026-11-25), shrunk: n1 fuzzes from its
 # third op on and is made honest at the end. In the PBFT epoch n3 suspected n1, the primary, and
 # moved to view 1 alone; n2 and n4, with n1, stayed in view 0, executed the switch entry and moved
-# on to the next (Raft) epoch. Nothing is ever again proposed in the PBFT epoch, so no other
+# on to the next (Raft) epoch. Nothing is ever again executed in the PBFT epoch, so no other
 # replica's timer runs out and joins n3's view change, and a replica changing views takes no
-# message of view 0 (section 4.4); the checkpoints it is sent stop at the last multiple of the
-# checkpoint interval (seq 120), before the switch entry. n3 stays in the PBFT epoch for good:
-# EventuallyBackToRaft fails. PBFT's own liveness allows it (one replica left behind when the group
-# is idle); the hybrid layer's return to Raft does not. Not fixed yet: a way through would be a
-# checkpoint at the switch entry's sequence number, so that a laggard transfers the state up to
-# and including the switch (impl/hybrid/node.py, impl/pbft/replica.py).
+# message of view 0 (section 4.4); n3 holds the checkpoints of n2 and n4 only, one short of a
+# stable one, since n1 sends it none (and the last multiple of the interval, 120, is before the
+# switch entry anyway). n3 stayed in the PBFT epoch for good (EventuallyBackToRaft). Now the
+# replicas checkpoint where the switch entry made their machine final, and a replica takes a final
+# state that f+1 matching checkpoints vouch for (impl/pbft/replica.py `_final_transfer`).
 ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH = Schedule(
     seed=24713, ticks=600, duplicate=0.02, behaviours=("fuzz",), target="n1", start=3, stop=None
 )
 
 
-@pytest.mark.xfail(strict=True, raises=CheckFailed, reason="a known liveness gap (see above)")
 def test_a_replica_alone_in_a_later_view_at_the_switch_comes_back_to_raft() -> None:
-    run(ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH)
+    out = run(ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH)
+    assert out.back_to_raft is not None and out.switches >= 2
+
+
+def test_without_the_final_transfer_the_laggard_stays_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The schedule above does reach the gap: without the transfer the check fails."""
+    monkeypatch.setattr(Replica, "_final_transfer", lambda self: None)
+    with pytest.raises(CheckFailed, match="EventuallyBackToRaft"):
+        run(ALONE_IN_A_LATER_VIEW_AT_THE_SWITCH)
+
+
+# Found by a ten-minute campaign (`meshcheck campaign --minutes 9 --no-mutants`, 2026-11-25) in the
+# HotStuff free runs, shrunk: the Raft leader turns Byzantine (false reports, the fuzzer, an
+# equivocating HotStuff leader) from the first op to the end, no network faults. Every node
+# proposed a clock reading every clock_every (25) ticks, whether or not its last one had committed;
+# HotStuff commits one block of batch_size (4) requests a view, and fewer views while the
+# Byzantine leader's time out, so the 7 nodes' readings (and the fuzzer's flood) came in faster
+# than they committed: a thousand requests queued at every replica, and op k6 waited behind them
+# past OP_BOUND (InFlightResolved). Now a node's next reading waits until its last one is applied
+# or retry_every has passed (impl/hybrid/node.py `_clock_on_its_way`).
+CLOCK_BACKLOG = Schedule(
+    seed=0,
+    ticks=1500,
+    behaviours=("false_reports", "fuzz", "pbft_equivocate"),
+    target="leader",
+    start=1,
+    stop=None,
+)
+
+
+def test_clock_readings_do_not_outrun_the_bft_epochs_commits() -> None:
+    out = run(CLOCK_BACKLOG, bft=HOTSTUFF, n=HOTSTUFF_NODES)
+    assert max(out.op_latency) <= OP_BOUND
+
+
+def test_without_the_wait_the_readings_bury_the_client_op(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(HybridNode, "_clock_on_its_way", lambda self: False)
+    with pytest.raises(CheckFailed, match=r"op k6, .* \(InFlightResolved\)"):
+        run(CLOCK_BACKLOG, bft=HOTSTUFF, n=HOTSTUFF_NODES)
