@@ -139,12 +139,24 @@ def run_mutants(
     save: Path | None = None,
     say: Callable[[str], None] = lambda line: None,
     tlc: bool | None = None,
+    first: Sequence[str] = (),
 ) -> list[Outcome]:
     """Run the checks against each mutant; one Outcome per mutant, in catalogue order. `tlc`
-    (default: with `every_check`) first runs TLC on the spec mutant of the same bug."""
+    (default: with `every_check`) first runs TLC on the spec mutant of the same bug. `first`
+    names checks to try before the others (the rest in the protocol's order): whether a mutant
+    dies does not depend on the order, only which check is reported as its killer, and a cheap
+    check that kills many (the stored traces replay a few files) spares the whole budget of the
+    ones before it."""
     from meshcheck.property_tests import saturation
 
     bugs, checks = catalogue(protocol)
+    names = [c.name for c in checks]
+    missing = [name for name in first if name not in names]
+    if missing:
+        raise UnknownMutant(
+            f"no {protocol} check {', '.join(missing)} (checks: {', '.join(names)})"
+        )
+    checks = [*(checks[names.index(n)] for n in first), *(c for c in checks if c.name not in first)]
     unknown = [m for m in only if m not in bugs]
     if unknown:
         raise UnknownMutant(
