@@ -32,8 +32,8 @@ TINY = textwrap.dedent(
 
     @settings(max_examples=5, database=None)
     @given(st.integers(0, 10))
-    def test_fails_above_five(n):
-        assert n <= 5
+    def test_fails_on_any_draw(n):
+        assert n < 0
 
     def test_plain():
         pass
@@ -59,7 +59,7 @@ def test_property_test_rows_count_the_examples_hypothesis_ran(tmp_path: Path) ->
         7,
         "examples",
     )
-    failing = rows["test_tiny::test_fails_above_five"]
+    failing = rows["test_tiny::test_fails_on_any_draw"]
     assert failing.result == "FAIL" and failing.unit == "examples" and failing.count
     assert (rows["test_tiny::test_plain"].count, rows["test_tiny::test_plain"].unit) == (1, "tests")
     assert "7 property-test examples" in verify.totals_line([rows["test_tiny::test_drawn"]])
@@ -84,7 +84,7 @@ def test_the_project_hook_counts_the_examples_of_a_check_inside_a_test(tmp_path:
     examples = verify.hypothesis_examples(ET.parse(report).getroot())
     assert examples["test_tiny.py::test_a_check_runs_hypothesis_inside"] == 18  # two runs of 9
     assert examples["test_tiny.py::test_drawn"] == 7
-    assert examples["test_tiny.py::test_fails_above_five"] >= 1
+    assert examples["test_tiny.py::test_fails_on_any_draw"] >= 1
     assert "test_tiny.py::test_plain" not in examples
 
 
