@@ -148,9 +148,10 @@ def _test(args: argparse.Namespace) -> int:
 def _known_bugs(name: str, bugs: frozenset[str]) -> None:
     if not bugs:
         return
-    from meshcheck.impl.raft.mutants import BUGS
+    import importlib
 
-    unknown = sorted(bugs - set(BUGS))
+    catalogue = importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS
+    unknown = sorted(bugs - set(catalogue))
     if unknown:
         raise MeshcheckError(f"--bugs: {unknown[0]} is not a {name} catalogue mutant")
 
@@ -167,7 +168,7 @@ def _writable(out: Path) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     from meshcheck.impl.runtime.launcher import LocalCluster
-    from meshcheck.impl.runtime.protocols import protocol
+    from meshcheck.impl.runtime.protocols import PBFT_CLIENTS, PBFT_KEYS, protocol
 
     protocol(args.protocol)
     n = int(_number("nodes", args.nodes, *NODES, kind=int))
@@ -175,7 +176,14 @@ def _up(args: argparse.Namespace) -> int:
     _writable(out)
     if (out / "pids.json").exists():
         raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
-    cluster = LocalCluster(args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True)
+    options: dict[str, object] = {}
+    if protocol(args.protocol).build_member is not None:
+        # PBFT: its clients are cores that sign (impl/runtime/member.py), with keys derived from
+        # the seed as every node derives them (impl/pbft/crypto.py)
+        options = {PBFT_KEYS: 0, PBFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
+    cluster = LocalCluster(
+        args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True, options=options
+    )
     cluster.start_all()
     (out / "pids.json").write_text(
         json.dumps(dict(zip(cluster.config.node_ids(), cluster.pids(), strict=True))),

@@ -65,6 +65,31 @@ def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     assert nodes_of(out) == []
 
 
+def test_a_pbft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four PBFT replicas in processes, ten PBFT client cores in the harness (impl/runtime/
+    member.py): the history linearizable, one executed sequence on every disk, every accepted
+    write on f+1 of them."""
+    out = tmp_path / "report"
+    code = main(
+        ["cluster", "test", "--protocol", "pbft", "--nodes", "4", "--time", "4", "--seed", "3",
+         "--nemesis", "kill,partition", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for check in (
+        "progress after healing",
+        "linearizable (rsm)",
+        "agreement (state files)",
+        "accepted writes durable",
+    ):
+        assert f"| {check}" in printed
+    assert "VIOLATED" not in printed and "unknown" not in printed
+    assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
+    assert nodes_of(out) == []
+
+
 # The old leader cut off both ways for 3.5 s while six clients, two of them bound to it, go on.
 LEADER_CUT = (Fault(1.0, "partition", (nemesis.LEADER,), 3.5),)
 
@@ -106,7 +131,8 @@ def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
         (["--nodes", "x"], "--nodes x: not a number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
-        (["--protocol", "paxos"], "the runtime hosts raft; not 'paxos'"),
+        (["--protocol", "paxos"], "the runtime hosts pbft, raft; not 'paxos'"),
+        (["--protocol", "pbft", "--bugs", "read_without_quorum"], "not a pbft catalogue mutant"),
         (["--workload", "queue"], "--workload queue: choose from"),
         (["--time", "0"], "--time 0: expected 1 to 3600"),
     ],

@@ -16,11 +16,12 @@ import pytest
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.messages import Entry
-from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import Custom, to_value
 from meshcheck.impl.runtime.client import Client, skew_clock, write
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import frame
 from meshcheck.impl.runtime.launcher import LocalCluster, alive
+from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.protocols import protocol
 
 CODEC = protocol("raft").codec()
@@ -177,3 +178,35 @@ def test_with_tls_only_a_nodes_certificate_speaks_as_that_node(tmp_path: Path) -
         cluster.start_all()
         ok, closed, refused = asyncio.run(probe(cluster))
     assert ok and closed == b"" and refused
+
+
+def test_a_pbft_client_core_in_the_harness_is_let_in_by_name_only(tmp_path: Path) -> None:
+    """PBFT's clients are cores hosted by the harness (impl/runtime/member.py) and connect as
+    `("member", name)`: one of the configured clients gets a result f+1 replicas agree on, and
+    stays served when the primary is killed; a name the configuration does not list is hung up
+    on."""
+    pbft = protocol("pbft")
+    replicas = ["n1", "n2", "n3", "n4"]
+    options = {"keys": 5, "clients": ["c1"]}
+
+    async def probe(cluster: LocalCluster) -> tuple[object, object, bytes]:
+        assert pbft.build_member is not None
+        core = pbft.build_member("c1", replicas, options)
+        member = Member("c1", core, pbft.codec(), cluster.config.nodes)
+        await member.start()
+        first = await member.request(to_value(Custom("k", 1)), 10.0)
+        cluster.kill("n1")  # the primary of view 0
+        second = await member.request(to_value(Custom("k", None)), 20.0)
+        await member.stop()
+        reader, writer = await asyncio.open_connection(*cluster.config.nodes["n2"])
+        writer.write(frame(pbft.codec().encode(("member", "c9"))))
+        closed = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        return first, second, closed
+
+    with LocalCluster("pbft", replicas, tmp_path, options=options) as cluster:
+        cluster.start_all()
+        first, second, closed = asyncio.run(probe(cluster))
+    assert dict(first) == {"ok": True, "key": "k", "existed": False}  # type: ignore[call-overload]
+    assert dict(second) == {"ok": True, "key": "k", "existed": True}  # type: ignore[call-overload]
+    assert closed == b""

@@ -16,8 +16,10 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   the core's `Reply` goes back to the connection it came on.
 
 A node is reached on one port. A connection's first frame says who opens it: `("peer", id)`,
-`("client", name)` or `("control", name)` (the nemesis's clock faults); with TLS (tls.py) the
-certificate at the other end must be id's, or the clients' for the other two. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
+`("client", name)`, `("member", name)` (a participant of the protocol that is not a node, such as
+a PBFT client: its core runs in the harness, member.py, and speaks the nodes' wire both ways on
+this one connection) or `("control", name)` (the nemesis's clock faults); with TLS (tls.py) the
+certificate at the other end must be id's, or the clients' for the other three. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
 and counted (a Byzantine peer can send anything), a stream that breaks is closed.
 """
 
@@ -152,8 +154,11 @@ class Host:
         log: NodeLog | None = None,
         fingerprint: Callable[[Any], Hashable] | None = None,
         record: Callable[[Any], Any] | None = None,
+        members: frozenset[str] = frozenset(),
     ) -> None:
         self._fingerprint = fingerprint
+        self._member_names = members  # who may open a ("member", name) connection
+        self._members: dict[str, asyncio.StreamWriter] = {}  # each member's latest connection
         self._record = record  # a message as the spec's record, for the log
         self.id = node_id
         self.log = log
@@ -242,6 +247,10 @@ class Host:
                 link = self._links.get(effect.dest)
                 if link is not None:
                     link.send(self.codec.encode((self.lamport, effect.message)))
+                else:
+                    member = self._members.get(effect.dest)
+                    if member is not None and not member.is_closing():
+                        member.write(frame(self.codec.encode((self.lamport, effect.message))))
             elif isinstance(effect, SetTimer):
                 self._set_timer(effect.timer, effect.after)
             elif isinstance(effect, CancelTimer):
@@ -298,6 +307,13 @@ class Host:
                     return
             if hello[0] == "peer" and hello[1] in self._peers:
                 await self._from_peer(hello[1], reader)
+            elif hello[0] == "member" and hello[1] in self._member_names:
+                self._members[hello[1]] = writer
+                try:
+                    await self._from_peer(hello[1], reader)
+                finally:
+                    if self._members.get(hello[1]) is writer:
+                        del self._members[hello[1]]
             elif hello[0] == "client":
                 await self._from_client(reader, writer)
             elif hello[0] == "control":

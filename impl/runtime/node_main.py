@@ -48,6 +48,7 @@ async def serve(config: ClusterConfig, node: str) -> None:
         log=log,
         fingerprint=proto.fingerprint if log is not None else None,
         record=proto.message_record,
+        members=proto.members(config.options),
     )
     server = await host.start(*config.nodes[node])
     stop = asyncio.Event()

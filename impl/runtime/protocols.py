@@ -18,6 +18,11 @@ import attrs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.pbft.client import Client as PbftClient
+from meshcheck.impl.pbft.client import ClientConfig as PbftClientConfig
+from meshcheck.impl.pbft.config import PbftConfig
+from meshcheck.impl.pbft.crypto import KeyRing as PbftKeys
+from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
@@ -44,6 +49,15 @@ class RuntimeProtocol:
     # and sends and persists nothing is a stutter, and its log leaves it out (host.py)
     fingerprint: Callable[[Any], Hashable] = id
     message_record: Callable[[Any], Any] | None = None  # a message as the spec's record
+    # the participants that are not nodes, by the options (host.py's members; their cores run in
+    # the harness: member.py), and how to build one: (name, nodes, options) -> core
+    members: Callable[[Mapping[str, Any]], frozenset[str]] = lambda options: frozenset()
+    build_member: Callable[[str, Sequence[str], Mapping[str, Any]], Any] | None = None
+    # seconds of clients at least after the last fault is undone, in which some operation must
+    # succeed (meshcheck/cluster/checks.py `progress`): the protocol's timers at their longest
+    # must have the time to run out once more (Raft: an election timeout of 150-300 ms and a
+    # retry; PBFT: a view change whose timer doubled to its cap)
+    recovery: float = 2.0
 
     def codec(self) -> Codec:
         return Codec(classes_in(*self.wire))
@@ -114,6 +128,56 @@ def raft_log_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
+# PBFT's options that are not PbftConfig's: the seed its keys are derived from, and its clients
+PBFT_KEYS, PBFT_CLIENTS, PBFT_CLIENT_TIMEOUT = "keys", "clients", "client_timeout"
+
+
+def _pbft_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> PbftKeys:
+    """Everyone's Ed25519 keys, derived from the options' seed (impl/pbft/crypto.py): the
+    processes of one cluster derive the same ring."""
+    return PbftKeys(int(options.get(PBFT_KEYS, 0)), (*nodes, *options.get(PBFT_CLIENTS, ())))
+
+
+# PbftConfig's defaults are the simulator's, in ticks, for a network of a few ticks a hop; on
+# processes a tick is a millisecond and one request costs each replica about ten Ed25519
+# signatures and checks in Python. One request a pre-prepare and a 300 ms request timer saturate a
+# four-replica group at about 25 requests a second, and the timers then run out under load alone:
+# views change with no fault (measured: 60 of 311 operations timed out, four view changes in 12 s,
+# `meshcheck cluster test --protocol pbft --nemesis none`). Batches (section 5.1 of the paper) and
+# timers above the batch's round trip, unless the options say otherwise.
+PBFT_RUNTIME_DEFAULTS: Mapping[str, Any] = {
+    "batch_size": 16,
+    "window": 40,
+    "checkpoint_every": 20,
+    "view_change_timeout": 1000,
+    "view_change_timeout_cap": 4000,
+    "retransmit_every": 200,
+}
+
+
+def _pbft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random) -> Node:
+    opts = {
+        **PBFT_RUNTIME_DEFAULTS,
+        **{
+            k: v
+            for k, v in options.items()
+            if k not in (PBFT_KEYS, PBFT_CLIENTS, PBFT_CLIENT_TIMEOUT)
+        },
+    }
+    if "bugs" in opts:
+        opts["bugs"] = frozenset(opts["bugs"])
+    clients = tuple(options.get(PBFT_CLIENTS, ()))
+    config = PbftConfig(node, tuple(nodes), clients, **opts)
+    return PbftReplica(config, _pbft_keys(nodes, options))
+
+
+def _pbft_client(name: str, nodes: Sequence[str], options: Mapping[str, Any]) -> Any:
+    bugs = frozenset(options.get("bugs", ()))
+    timeout = int(options.get(PBFT_CLIENT_TIMEOUT, 1000))
+    config = PbftClientConfig(name, tuple(nodes), timeout=timeout, bugs=bugs)
+    return PbftClient(config, _pbft_keys(nodes, options))
+
+
 PROTOCOLS: Mapping[str, RuntimeProtocol] = {
     "raft": RuntimeProtocol(
         "raft",
@@ -124,6 +188,21 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         raft_log_params,
         raft_fingerprint,
         message_record,
+    ),
+    # no spec validation of its logs yet: `meshcheck validate` knows Raft's logs only
+    "pbft": RuntimeProtocol(
+        "pbft",
+        _pbft,
+        (
+            "meshcheck.impl.pbft.messages",
+            "meshcheck.impl.pbft.evidence",
+            "meshcheck.impl.rsm.ops",
+        ),
+        members=lambda options: frozenset(options.get(PBFT_CLIENTS, ())),
+        build_member=_pbft_client,
+        # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
+        # must have the time to complete after the faults are over
+        recovery=8.0,
     ),
 }
 

@@ -5,6 +5,10 @@
   (traces/history/models.py `Rsm`): every read saw the latest write, no acknowledged write lost.
 - Every node's log (impl/runtime/nodelog.py) is a behaviour of the spec, step by step (trace
   validation of the real run, as etcd's and CCF's; docs/logs.md).
+- PBFT's state files: the replicas executed one sequence of batches (each one's history a prefix
+  of another's: the agreement of the OSDI 1999 paper, section 4), and every write a client
+  accepted (f+1 matching replies) was executed by f+1 replicas at least (a replica replies only
+  after what it executed is on its disk).
 - Raft's state files, read back after every process ended (impl/runtime/disk.py):
   - Log Matching (Raft paper Figure 3): two logs with an entry of the same index and term hold the
     same entries up to it;
@@ -20,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
 from meshcheck.specs.tlc import cfg
@@ -133,3 +138,39 @@ def durable(ops: Sequence[Op], logs: Mapping[str, Mapping[int, Entry]]) -> Verdi
     return Verdict(
         "acknowledged writes durable", True, f"{len(acknowledged)} on a majority of disks"
     )
+
+
+def pbft_executed(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Each replica's executed batches, in sequence-number order, from its state file."""
+    return {node: tuple(content.get(EXECUTED, ())) for node, content in persisted.items()}
+
+
+def executed_agree(executed: Mapping[str, Sequence[Any]]) -> Verdict:
+    name = "agreement (state files)"
+    nodes = sorted(executed)
+    for i, a in enumerate(nodes):
+        for b in nodes[i + 1 :]:
+            for seq, (x, y) in enumerate(zip(executed[a], executed[b], strict=False), 1):
+                if x != y:
+                    return Verdict(name, False, f"{a} and {b} executed different batches at {seq}")
+    longest = max((len(h) for h in executed.values()), default=0)
+    return Verdict(name, True, f"{len(nodes)} histories, the longest {longest} batches")
+
+
+def accepted_durable(ops: Sequence[Op], executed: Mapping[str, Sequence[Any]], f: int) -> Verdict:
+    name = "accepted writes durable"
+    held: dict[Any, int] = {}
+    for batches in executed.values():
+        for value in {r.body.operation for batch in batches for r in batch}:
+            held[value] = held.get(value, 0) + 1
+    accepted = [o for o in ops if o.f == "write" and o.status == "ok"]
+    for o in accepted:
+        if held.get(o.input, 0) < f + 1:
+            return Verdict(
+                name,
+                False,
+                f"{o.process}'s write {dict(o.input) if isinstance(o.input, Mapping) else o.input}"
+                f" accepted at t={o.ret:.3f}s was executed on {held.get(o.input, 0)} of "
+                f"{len(executed)} disks, fewer than f+1 = {f + 1}",
+            )
+    return Verdict(name, True, f"{len(accepted)} on f+1 disks at least")

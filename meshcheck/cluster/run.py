@@ -23,17 +23,18 @@ import attrs
 from meshcheck.cluster import checks, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.network import Network, between, touching
-from meshcheck.cluster.workload import Clients, History, keys_of
+from meshcheck.cluster.workload import Clients, History, MemberClients, keys_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
+from meshcheck.impl.runtime.member import Member
+from meshcheck.impl.runtime.protocols import PBFT_CLIENTS, PBFT_KEYS
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
 
 Progress = Callable[[str], None]
-RECOVERY = 2.0  # seconds of clients at least after the last fault is undone
 
 
 @attrs.frozen
@@ -94,12 +95,17 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     network = Network(names, addresses, options.seed, tls=options.tls)
     struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
     started = time.monotonic()
+    core_options: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
+    member_names = [f"c{k}" for k in range(1, options.clients + 1)]
+    if proto.build_member is not None:  # the clients are cores of the protocol (PBFT's)
+        core_options |= {PBFT_KEYS: options.seed, PBFT_CLIENTS: member_names}
+    members: list[Member] = []
     with LocalCluster(
         options.protocol,
         names,
         folder,
         seed=options.seed,
-        options={"bugs": sorted(options.bugs)} if options.bugs else {},
+        options=core_options,
         routes=network.routes(),
         ports=ports,
         tls=options.tls,
@@ -114,17 +120,40 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
             def clock() -> float:
                 return loop.time() - t0
 
-            clients = Clients(
-                cluster.config.nodes,
-                proto.codec(),
-                count=options.clients,
-                rate=options.rate,
-                keys=keys,
-                seed=options.seed,
-                clock=clock,
-                timeout=options.timeout,
-                tls=cluster.client_tls(),
-            )
+            clients: Clients | MemberClients
+            if proto.build_member is not None:
+                for name in member_names:
+                    core = proto.build_member(name, names, core_options)
+                    members.append(
+                        Member(
+                            name,
+                            core,
+                            proto.codec(),
+                            cluster.config.nodes,
+                            tls=cluster.client_tls(),
+                        )
+                    )
+                    await members[-1].start()
+                clients = MemberClients(
+                    members,
+                    rate=options.rate,
+                    keys=keys,
+                    seed=options.seed,
+                    clock=clock,
+                    timeout=options.timeout,
+                )
+            else:
+                clients = Clients(
+                    cluster.config.nodes,
+                    proto.codec(),
+                    count=options.clients,
+                    rate=options.rate,
+                    keys=keys,
+                    seed=options.seed,
+                    clock=clock,
+                    timeout=options.timeout,
+                    tls=cluster.client_tls(),
+                )
             nemesis_task = loop.create_task(
                 _nemesis(
                     plan,
@@ -142,12 +171,14 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
             await clients.run(options.time)
             await nemesis_task  # every fault undone
             healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
-            if healed > clock() - RECOVERY:
+            if healed > clock() - proto.recovery:
                 # the last fault was undone late (a restart under load): a calm tail, so that
                 # progress after healing is judged on operations that had the time to succeed
-                await clients.run(healed + RECOVERY)
+                await clients.run(healed + proto.recovery)
             watch.cancel()
         finally:
+            for member in members:
+                await member.stop()
             network.heal()
             await network.stop()
     seconds = time.monotonic() - started
@@ -161,13 +192,20 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         disk = Disk(cluster.config.state_file(node), proto.codec())
         persisted[node] = disk.load()
         disk.close()
-    logs = checks.raft_logs(persisted)
     verdicts = [
-        checks.progress(history.ops, healed, max(options.time, healed + RECOVERY)),
+        checks.progress(history.ops, healed, max(options.time, healed + proto.recovery)),
         checks.linearizable(history.ops, options.budget),
-        checks.log_matching(logs),
-        checks.durable(history.ops, logs),
     ]
+    if options.protocol == "pbft":
+        executed = checks.pbft_executed(persisted)
+        f = (len(names) - 1) // 3
+        verdicts += [
+            checks.executed_agree(executed),
+            checks.accepted_durable(history.ops, executed, f),
+        ]
+    else:
+        logs = checks.raft_logs(persisted)
+        verdicts += [checks.log_matching(logs), checks.durable(history.ops, logs)]
     if proto.spec is not None and options.validate:
         progress("validating the nodes' logs against the spec")
         node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]

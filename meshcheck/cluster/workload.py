@@ -10,6 +10,12 @@ connection, an answer marked unknown): it may or may not have happened.
 The workloads, on the replicated state machine's operations (impl/rsm, model `rsm`):
 - `register`: one key, writes of unique values and reads;
 - `registers`: five keys, the same.
+
+A PBFT cluster's clients are PBFT client cores (`MemberClients`: impl/pbft/client.py hosted in
+this process by impl/runtime/member.py), which sign each request and accept a result on f+1
+matching replies. PBFT orders reads as requests, so its workload writes only: a write of a unique
+value or a delete, each answered with whether the key existed before it, which is what makes the
+order of the writes on one key visible to the linearizability check.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import attrs
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.rsm.ops import Custom, to_value
 from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.member import Member
 from meshcheck.traces.history.history import Op
 
 WORKLOADS = {"register": 1, "registers": 5}  # name -> keys
@@ -162,3 +169,62 @@ class Clients:
             ret = max(ret, math.nextafter(call, math.inf))
             ops.append(Op(process, kind, sent, output, call, ret, status, None, len(ops)))  # type: ignore[arg-type]
         self.history.latencies.append((call, ret - call, status))
+
+
+class MemberClients:
+    """Clients that are cores of the protocol (`members`, started and stopped by the caller), one
+    operation in flight each, together at about `rate` operations a second."""
+
+    def __init__(
+        self,
+        members: Sequence[Member],
+        *,
+        rate: float,
+        keys: int,
+        seed: int,
+        clock: Callable[[], float],
+        timeout: float = TIMEOUT,
+    ) -> None:
+        self._members = list(members)
+        self._gap = len(self._members) / rate
+        self._keys = keys
+        self._rng = random.Random(f"clients:{seed}")
+        self._clock = clock
+        self._timeout = timeout
+        self._values = itertools.count(1)
+        self._generation = {m.name: 0 for m in self._members}
+        self.history = History()
+
+    @property
+    def leader(self) -> str | None:
+        """The primary the first client believes in (f+1 replicas' views: impl/pbft/client.py)."""
+        return str(self._members[0].core.primary) if self._members else None
+
+    async def run(self, until: float) -> None:
+        await asyncio.gather(*(self._client(m, until) for m in self._members))
+
+    async def _client(self, member: Member, until: float) -> None:
+        while self._clock() < until:
+            key = f"k{self._rng.randrange(self._keys)}"
+            written = None if self._rng.random() < 0.2 else next(self._values)
+            sent = to_value(Custom(key, written))
+            call = self._clock()
+            status, output = "info", None
+            try:
+                output = await member.request(sent, min(self._timeout, until - call + 0.5))
+                status = "ok"
+            except TimeoutError:
+                pass
+            ret = self._clock()
+            process = f"{member.name}.{self._generation[member.name]}"
+            ops = self.history.ops
+            if status == "info":
+                # it may still take effect (the core keeps sending it): a new process, as Jepsen's
+                self._generation[member.name] += 1
+                ops.append(Op(process, "write", sent, None, call, math.inf, "info", None, len(ops)))
+            else:
+                ret = max(ret, math.nextafter(call, math.inf))
+                ops.append(Op(process, "write", sent, output, call, ret, "ok", None, len(ops)))
+            self.history.latencies.append((call, ret - call, status))
+            self.history.nodes.append("")
+            await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))

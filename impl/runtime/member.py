@@ -1,0 +1,184 @@
+"""A participant of a real cluster that is not a node: its core runs in the harness's process, on
+the harness's asyncio loop, and speaks the nodes' own wire to every node.
+
+PBFT's client is such a core (impl/pbft/client.py): it signs its requests, sends them to the
+primary and, when no result comes, to every replica, and accepts a result once f+1 replicas
+replied alike. A client that took a single node's word would not be checking PBFT; so the harness
+hosts the client core itself, as host.py hosts a replica, and the replicas let it in as a
+`("member", name)` connection, which carries the wire both ways (a node cannot connect to the
+harness). What the simulator does for the core, this does for real:
+
+- one event at a time, each to the end of its effects (`_step` never awaits);
+- `Send` goes to the node's connection, dropped while there is none (the client core sends again
+  on its retry timer, as it does over a lossy network); a connection that breaks (its node was
+  killed) is opened again every RECONNECT seconds;
+- `SetTimer` and `CancelTimer` on the loop, `Tick` on the clock (clock.py);
+- `Persist` is kept in memory: the harness is not killed by the nemesis;
+- `Invoke(id, value)` names the id of the request just made, and `Reply(id, result)` completes it
+  (`request`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+from meshcheck.impl.base.effects import (
+    CancelTimer,
+    Effect,
+    Invoke,
+    Persist,
+    Put,
+    Reply,
+    Send,
+    SetTimer,
+    Splice,
+)
+from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.runtime.clock import Clock
+from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.config import Address
+from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+
+RECONNECT = 0.05  # seconds between attempts to reach a node
+
+
+class Member:
+    """Host the core `core` of participant `name` against the nodes at `nodes`."""
+
+    def __init__(
+        self,
+        name: str,
+        core: Any,
+        codec: Codec,
+        nodes: Mapping[str, Address],
+        *,
+        tls: ssl.SSLContext | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = name
+        self.core = core
+        self.codec = codec
+        self.clock = clock or Clock()
+        self._nodes = dict(nodes)
+        self._tls = tls
+        self._writers: dict[str, asyncio.StreamWriter] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._made: list[int] = []  # the ids of the requests the step under way made
+        self.disk: dict[str, Any] = {}
+        self.lamport = 0
+        self.refused = 0  # frames the codec refused
+
+    async def start(self) -> None:
+        self._step(Restart({}, now=self.clock.now()))
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._connect(node)) for node in sorted(self._nodes)]
+
+    async def stop(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers.values():
+            writer.close()
+        for future in self._waiting.values():
+            if not future.done():
+                future.cancel()
+
+    async def request(self, value: Any, timeout: float) -> Any:
+        """Hand `value` to the core as a client request; its result, or TimeoutError after
+        `timeout` seconds (the request may still take effect: the core keeps sending it)."""
+        self._made = []
+        self._step(ClientRequest(value, 0, now=self.clock.now()))
+        if len(self._made) != 1:
+            raise RuntimeError(f"{self.name}: the core made {len(self._made)} requests, not one")
+        future = self._waiting[self._made[0]]
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            if future.done():
+                self._waiting.pop(self._made[0], None)
+
+    # -- the core -------------------------------------------------------------------------------
+
+    def _step(self, event: Any) -> None:
+        effects: list[Effect] = self.core.step(event)
+        for effect in effects:
+            if isinstance(effect, Send):
+                writer = self._writers.get(effect.dest)
+                if writer is not None and not writer.is_closing():
+                    self.lamport += 1
+                    writer.write(frame(self.codec.encode((self.lamport, effect.message))))
+            elif isinstance(effect, SetTimer):
+                self._set_timer(effect.timer, effect.after)
+            elif isinstance(effect, CancelTimer):
+                handle = self._timers.pop(effect.timer, None)
+                if handle is not None:
+                    handle.cancel()
+            elif isinstance(effect, Persist):
+                for write in effect.writes:
+                    if isinstance(write, Put):
+                        self.disk[write.key] = write.value
+                    elif isinstance(write, Splice):
+                        kept = tuple(self.disk.get(write.key, ()))[: write.start]
+                        self.disk[write.key] = (*kept, *write.items)
+            elif isinstance(effect, Invoke):
+                self._made.append(effect.request_id)
+                self._waiting[effect.request_id] = asyncio.get_running_loop().create_future()
+            elif isinstance(effect, Reply):
+                future = self._waiting.get(effect.request_id)
+                if future is not None and not future.done():
+                    future.set_result(effect.result)
+
+    def _set_timer(self, name: str, after: int) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(max(after, 0) / 1000, self._fire, name)
+
+    def _fire(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._step(Tick(name, now=self.clock.now()))
+
+    # -- the connections ------------------------------------------------------------------------
+
+    async def _connect(self, node: str) -> None:
+        """Keep a connection to `node` open, and deliver what comes on it."""
+        hello = frame(self.codec.encode(("member", self.name)))
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    *self._nodes[node],
+                    ssl=self._tls,
+                    server_hostname=node if self._tls is not None else None,
+                )
+            except OSError:
+                await asyncio.sleep(RECONNECT)
+                continue
+            writer.write(hello)
+            self._writers[node] = writer
+            try:
+                while (data := await read_frame(reader)) is not None:
+                    try:
+                        stamped = self.codec.decode(data)
+                    except CodecError:
+                        self.refused += 1
+                        continue
+                    if not (isinstance(stamped, tuple) and len(stamped) == 2):
+                        self.refused += 1
+                        continue
+                    self.lamport = max(self.lamport, int(stamped[0])) + 1
+                    self._step(Deliver(node, stamped[1], now=self.clock.now()))
+            except (OSError, FrameError, ValueError, TypeError):
+                pass
+            finally:
+                if self._writers.get(node) is writer:
+                    del self._writers[node]
+                writer.close()
+            await asyncio.sleep(RECONNECT)
