@@ -686,7 +686,11 @@ class Replica:
         """The pacemaker's view synchronisation: f+1 replicas (one of them correct) sent NEW-VIEWs
         for views above this one; time out view after view up to the lowest of those (each step a
         Timeout, each with its NEW-VIEW), but not into a view this replica leads, which its
-        NEW-VIEWs take it to (NewView)."""
+        NEW-VIEWs take it to (NewView). A view skipped to join the others did not fail for this
+        replica: it does not add to the back-off. Counted, a replica that caught up several views
+        after a partition came back with a timer several doublings too long, and a silent leader's
+        view after healing cost up to the cap twice over (property_tests/hotstuff/free_runs.py,
+        LIVENESS_BOUND: the worst of 1000 runs went from 5944 ticks to 3971)."""
         views = sorted(self.heard.values(), reverse=True)
         if len(views) <= self.config.f:
             return
@@ -694,7 +698,7 @@ class Replica:
         if self.config.leader(target) == self.id:
             target -= 1
         while self.view < target:
-            self._timeout()
+            self._timeout(catching_up=True)
 
     def _try_new_view(self) -> None:
         """NewView(i, v): 2f+1 NEW-VIEWs for v, the highest QC among them and this replica's."""
@@ -736,11 +740,12 @@ class Replica:
         if self.new_views:
             self._try_new_view()
 
-    def _timeout(self) -> None:
+    def _timeout(self, catching_up: bool = False) -> None:
         """Timeout(i): the next view, a NEW-VIEW with highQC to its leader."""
         self._mark("Timeout")
         self.view += 1
-        self.backoff += 1
+        if not catching_up:
+            self.backoff += 1
         new_view = NewView(self.view, self.high_qc, self.id)
         if self.config.view_sync:  # every replica hears it (view synchronisation)
             self._broadcast(new_view)

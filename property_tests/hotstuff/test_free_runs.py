@@ -12,7 +12,7 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.impl.base.effects import Reply, Send
-from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.base.events import Deliver, Restart, Tick
 from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff import mutants
@@ -20,15 +20,17 @@ from meshcheck.impl.hotstuff.client import Client, ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
 from meshcheck.impl.hotstuff.messages import (
     GENESIS,
+    GENESIS_QC,
     QC,
     Block,
     BlockResponse,
+    NewView,
     Proposal,
     ReplyMsg,
     proposal_bytes,
     vote_bytes,
 )
-from meshcheck.impl.hotstuff.replica import BAD_QC, HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.replica import BAD_QC, VIEW_TIMER, HotStuffConfig, Replica
 from meshcheck.property_tests import free_runs, record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -132,6 +134,43 @@ AFTER_A_SPLIT_VIEW = Schedule(
 
 def test_views_come_together_after_faults_that_split_them() -> None:
     check_liveness(AFTER_A_SPLIT_VIEW, 7, frozenset())
+
+
+# Found by a campaign on the change that held the back-off until a commit (2026-11-25,
+# `meshcheck campaign --minutes 9 --protocol hybrid --protocol pbft --protocol hotstuff`): no
+# commit in the whole storm, so every replica's view timer stood at its cap when the faults
+# stopped; the view then in progress and r1's (silent) view each waited it out, and the first
+# commit came past the old bound of 3000 ticks. The bound now counts two capped views and a late
+# delivery (property_tests/hotstuff/free_runs.py LIVENESS_BOUND), and the views a replica skips
+# to catch up with the others no longer add to its back-off.
+NO_COMMIT_IN_THE_STORM = Schedule(
+    seed=0,
+    ticks=900,
+    drop=0.05,
+    delay=0.2,
+    every=50,
+    byzantine={"r1": ("silent",)},
+    batch=4,
+)
+
+
+def test_commits_resume_after_a_storm_without_a_commit() -> None:
+    check_liveness(NO_COMMIT_IN_THE_STORM, 7, frozenset())
+
+
+def test_views_skipped_to_catch_up_do_not_add_to_the_back_off() -> None:
+    """r2 of 7 hears f+1 = 3 replicas in view 5 and times out up to there (`_catch_up`): four
+    views skipped, none of them failed for r2, so its timer is not doubled for them; a view that
+    does run out on r2 doubles it."""
+    replicas = tuple(f"r{k}" for k in range(1, 8))
+    r2 = Replica(HotStuffConfig("r2", replicas, ("c1",)), KeyRing(0, (*replicas, "c1")))
+    r2.step(Restart({}))
+    for sender in ("r3", "r4", "r5"):
+        r2.step(Deliver(sender, NewView(5, GENESIS_QC, sender)))
+    assert (r2.view, r2.backoff) == (5, 0)
+    r2.step(Deliver("r7", NewView(5, GENESIS_QC, "r7")))  # 2f+1 in view 5: its timer runs
+    r2.step(Tick(VIEW_TIMER))
+    assert (r2.view, r2.backoff) == (6, 1)
 
 
 # Found by a campaign (2026-11-25, `meshcheck campaign --minutes 15`): r1, fuzzing, sent r2 two

@@ -117,7 +117,7 @@ def test_a_replica_that_grows_qcs_sends_every_kind_of_grown_qc() -> None:
 COLLUDING = ("fuzz", "equivocate", "vote_all")
 
 
-@pytest.mark.parametrize("seed", [2, 5])  # seeds 0..23: 17 of 24 break within 1,000 ticks
+@pytest.mark.parametrize("seed", [2, 6])  # seeds 0..23: 16 of 24 break within 1,000 ticks
 def test_f_plus_1_colluding_fuzzers_break_safety_and_f_do_not(seed: int) -> None:
     """r1 and r2 fuzz, equivocate and vote for everything: two of four replicas, one more than f;
     two QCs of one view form and the monitor reports it. r1 alone (f of them) is tolerated."""
