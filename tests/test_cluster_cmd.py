@@ -196,3 +196,30 @@ def test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up() -> None:
         for f in down:  # at each fault's start, the nodes down or paused then
             at_once = [g for g in down if g.at <= f.at < g.at + g.lasts]
             assert len(at_once) <= 2  # a minority of five
+
+
+def test_the_pbft_state_file_checks_fail_on_what_they_guard() -> None:
+    """Agreement fails on two replicas that executed different batches at one number, and
+    durability on an accepted write fewer than f+1 replicas executed (here on one disk of four)."""
+    from meshcheck.cluster import checks
+    from meshcheck.impl.pbft.crypto import KeyRing
+    from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+    from meshcheck.traces.history.history import Op
+
+    keys = KeyRing(0, ("c1",))
+
+    def batch(op: object) -> tuple[Signed[Request], ...]:
+        body = Request("c1", 1, op)
+        return (Signed(body, "c1", keys.signer("c1").sign(signing_bytes(body))),)
+
+    a, b, c = (to_value(Custom("k", v)) for v in (1, 2, 3))
+    same = {"n1": (batch(a), batch(b)), "n2": (batch(a),), "n3": (), "n4": (batch(a), batch(b))}
+    assert checks.executed_agree(same).holds
+    forked = {**same, "n2": (batch(a), batch(c))}
+    verdict = checks.executed_agree(forked)
+    assert verdict.holds is False and "n1 and n2 executed different batches at 2" in verdict.detail
+    ok = Op("c1.0", "write", b, {"ok": True}, 0.0, 1.0, "ok", None, 0)  # type: ignore[arg-type]
+    assert checks.accepted_durable([ok], same, f=1).holds
+    once = {"n1": (batch(a), batch(b)), "n2": (batch(a),), "n3": (), "n4": ()}
+    verdict = checks.accepted_durable([ok], once, f=1)
+    assert verdict.holds is False and "executed on 1 of 4 disks" in verdict.detail

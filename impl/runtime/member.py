@@ -97,12 +97,11 @@ class Member:
         self._step(ClientRequest(value, 0, now=self.clock.now()))
         if len(self._made) != 1:
             raise RuntimeError(f"{self.name}: the core made {len(self._made)} requests, not one")
-        future = self._waiting[self._made[0]]
+        rid = self._made[0]
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(self._waiting[rid], timeout)
         finally:
-            if future.done():
-                self._waiting.pop(self._made[0], None)
+            self._waiting.pop(rid, None)  # a late result has no one to go to
 
     # -- the core -------------------------------------------------------------------------------
 
