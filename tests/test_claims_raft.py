@@ -12,7 +12,6 @@ import attrs
 import pytest
 
 from meshcheck.claims import raft
-from meshcheck.claims.plot import Mark, Panel, Series, cdf, percentile_points, render
 from meshcheck.claims.verdict import (
     CONSTANT,
     FAILS,
@@ -23,6 +22,7 @@ from meshcheck.claims.verdict import (
     verdict,
 )
 from meshcheck.cli import main
+from meshcheck.traces.plot import Mark, Panel, Series, cdf, percentile_points, render
 
 SVG = "{http://www.w3.org/2000/svg}"
 

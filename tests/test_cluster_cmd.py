@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -63,6 +64,14 @@ def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     assert (out / "history.jsonl").stat().st_size > 0 and (out / "nemesis.log").exists()
     assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
     assert nodes_of(out) == []
+    # the pictures: every fault of the log shaded over the latencies, the history's timeline
+    latency = ElementTree.parse(out / "latency.svg").getroot()
+    bands = latency.findall(".//{http://www.w3.org/2000/svg}g[@class='band']")
+    struck = [line for line in (out / "nemesis.log").read_text().splitlines() if "undone" in line]
+    assert len(bands) == len(struck) >= 1
+    labels = [g.get("data-label", "") for g in latency.iter() if g.get("class") == "series"]
+    assert labels[0].startswith("ok (") and int(labels[0][4:-1]) > 0
+    assert ElementTree.parse(out / "timeline.svg").getroot().tag.endswith("svg")
 
 
 def test_a_pbft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
@@ -223,3 +232,15 @@ def test_the_pbft_state_file_checks_fail_on_what_they_guard() -> None:
     once = {"n1": (batch(a), batch(b)), "n2": (batch(a),), "n3": (), "n4": ()}
     verdict = checks.accepted_durable([ok], once, f=1)
     assert verdict.holds is False and "executed on 1 of 4 disks" in verdict.detail
+
+
+def test_a_fault_is_shaded_from_when_it_struck_to_when_it_was_undone() -> None:
+    from meshcheck.cluster.figures import fault_bands
+
+    struck = [(1.0, "kill n2"), (1.5, "partition n1"), (2.0, "partition n1 undone"), (3.0, "x")]
+    bands = fault_bands([*struck, (2.5, "kill n2 undone")])
+    assert [(b.start, b.end, b.label) for b in bands] == [
+        (1.0, 2.5, "kill n2"),
+        (1.5, 2.0, "partition n1"),
+        (3.0, 3.0, "x"),  # never undone: up to the log's last entry
+    ]

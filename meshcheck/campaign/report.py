@@ -1,5 +1,5 @@
 """What a campaign leaves: one summary table (meshcheck/table.py), its results as JSON, and the
-coverage plot (meshcheck/claims/plot.py: distinct states and spec actions against examples run,
+coverage plot (traces/plot.py: distinct states and spec actions against examples run,
 one series per protocol)."""
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def to_json(result: CampaignResult) -> dict[str, Any]:
 
 def plot(result: CampaignResult) -> str:
     """The SVG of coverage as it grew: distinct states and actions fired against examples run."""
-    from meshcheck.claims.plot import Panel, Series, render
+    from meshcheck.traces.plot import Panel, Series, render
 
     states, actions = [], []
     for protocol in result.config.protocols:

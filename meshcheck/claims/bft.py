@@ -46,7 +46,6 @@ from typing import Any
 
 import attrs
 
-from meshcheck.claims import plot
 from meshcheck.claims.verdict import FAILS, HOLDS, Kind
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Workload
@@ -56,6 +55,7 @@ from meshcheck.impl.pbft import crypto as pbft_crypto
 from meshcheck.impl.pbft import messages as pbft_messages
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim.simulator import Simulator
+from meshcheck.traces import plot
 
 PROTOCOLS = ("pbft", "hotstuff")
 DEFAULT_SIZES = (4, 7, 10, 16, 31)

@@ -58,7 +58,6 @@ from typing import Any
 
 import attrs
 
-from meshcheck.claims.plot import PALETTE, Mark, Panel, Series, render
 from meshcheck.claims.report import Row, judge
 from meshcheck.claims.verdict import GrowthVerdict, log_verdict
 from meshcheck.impl.base.events import ClientRequest
@@ -67,6 +66,7 @@ from meshcheck.impl.gossip.messages import Beat, Pull, Push
 from meshcheck.impl.gossip.node import GOSSIP, GossipNode
 from meshcheck.impl.gossip.simulation import GossipPlugin, gossip_cluster
 from meshcheck.impl.sim import Faults, Simulator
+from meshcheck.traces.plot import PALETTE, Mark, Panel, Series, render
 
 # -- the wire format ------------------------------------------------------------------------------------
 

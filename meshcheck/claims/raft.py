@@ -40,12 +40,12 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from meshcheck.claims.plot import PALETTE, Mark, Panel, Series, cdf, render
 from meshcheck.claims.report import Row, judge
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.raft import LEADER, RaftNode, RaftPlugin
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, SimConfig, Simulator
+from meshcheck.traces.plot import PALETTE, Mark, Panel, Series, cdf, render
 
 
 @attrs.frozen

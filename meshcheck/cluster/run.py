@@ -4,7 +4,8 @@ the run's time, stop everything, check, report.
 Everything the run starts ends with it: the node processes through `LocalCluster` (a context
 manager, and the parent-death signal: impl/runtime/launcher.py), the proxies and clients with the
 asyncio loop. The report folder holds the history (`history.jsonl`, the shape `meshcheck history
-check` reads), the nemesis's plan, every node's output, and its state file.
+check` reads) and its pictures (figures.py), the nemesis's plan, every node's output, and its state
+file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import checks, nemesis
+from meshcheck.cluster import checks, figures, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.workload import Clients, History, MemberClients, keys_of
@@ -187,6 +188,13 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(struck)), encoding="utf-8"
     )
     (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, models.Rsm()), encoding="utf-8")
+    name = f"{options.protocol}, {options.nodes} nodes, seed {options.seed}"
+    (folder / "latency.svg").write_text(
+        figures.latency_svg(history, struck, title=name), encoding="utf-8"
+    )
+    (folder / "timeline.svg").write_text(
+        figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
+    )
     persisted = {}
     for node in names:
         disk = Disk(cluster.config.state_file(node), proto.codec())

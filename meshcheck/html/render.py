@@ -1,7 +1,7 @@
 """A `Page` (meshcheck/html/page.py) as one self-contained HTML file.
 
 Everything the page shows is inside the file: one inline style sheet, the pictures as inline SVG
-(the coverage charts drawn by meshcheck/claims/plot.py, the failures' timelines by
+(the coverage charts drawn by traces/plot.py, the failures' timelines by
 meshcheck/traces/timeline), the ITF traces as escaped JSON in `<details>` elements, which the
 browser folds and unfolds without a script. The page loads nothing from the network and runs no
 script, so it opens the same offline, as a mail attachment or as a CI artefact.
@@ -26,9 +26,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.claims import plot
 from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces import plot
 
 BAD = ("FAIL", "error")  # the summary results that make a run fail
 OPEN_ROWS = 40  # a summary of more rows, all passing, starts folded (the overview by kind shows it)

@@ -4,12 +4,14 @@ Hand-written SVG, as traces/timeline/svg.py and traces/history/svg.py: self-cont
 families, one inline <style>, no scripts or remote resources), so GitHub shows it in the README and
 no plotting library is needed. A figure is a grid of `Panel`s; a panel has linear or log axes, any
 number of `Series` (a polyline, optionally with point markers and a dashed stroke) and reference
-`Mark`s (a claimed bound as a dashed line with its label); the legend sits under each panel, so it
-never covers a curve.
+`Mark`s (a claimed bound as a dashed line with its label) and shaded `Band`s (an interval of x, such
+as the time a fault lasted, as Jepsen shades its nemesis); the legend sits under each panel, so it
+never covers a curve. A series drawn as points only (`line=False`) is a scatter.
 
 Read back by tests with xml.etree: every series is a `<g class="series" data-label=...>` holding one
 `<path>` (and a `<circle>` per point when marked), every mark a `<g class="mark" data-value=...>`,
-every panel a `<g class="panel" data-title=...>`.
+every band a `<g class="band" data-start=... data-end=...>`, every panel a
+`<g class="panel" data-title=...>`.
 
 `cdf(values)` gives the points of an empirical CDF (a step curve), `percentile_points` the points
 of a percentile curve (x: percentile, y: value).
@@ -41,6 +43,8 @@ text { font-family: sans-serif; font-size: 11px; fill: #263238; }
 .tick { font-size: 10px; fill: #546e7a; }
 .series path { fill: none; stroke-width: 1.8; stroke-linejoin: round; }
 .mark line { stroke: #b71c1c; stroke-width: 1.2; stroke-dasharray: 6 4; }
+.band rect { fill: #ffe0b2; fill-opacity: 0.55; }
+.band text { fill: #8d6e63; font-size: 9px; }
 .mark text { fill: #b71c1c; font-size: 10px; }
 """
 
@@ -57,6 +61,10 @@ def _marks(marks: Iterable[Mark]) -> tuple[Mark, ...]:
     return tuple(marks)
 
 
+def _bands(bands: Iterable[Band]) -> tuple[Band, ...]:
+    return tuple(bands)
+
+
 @attrs.frozen
 class Series:
     """One curve: `points` (x, y) in drawing order; `color` None: the palette's next."""
@@ -66,6 +74,7 @@ class Series:
     color: str | None = None
     dashed: bool = False
     markers: bool = False
+    line: bool = True  # False: the points alone (a scatter; give it markers)
 
 
 @attrs.frozen
@@ -82,6 +91,15 @@ class Mark:
 
 
 @attrs.frozen
+class Band:
+    """A shaded interval of x, from `start` to `end`, labelled at its top."""
+
+    start: float
+    end: float
+    label: str = ""
+
+
+@attrs.frozen
 class Panel:
     title: str
     xlabel: str
@@ -92,6 +110,7 @@ class Panel:
     xrange: tuple[float, float] | None = None  # None: from the data (and the marks)
     yrange: tuple[float, float] | None = None
     marks: tuple[Mark, ...] = attrs.field(default=(), converter=_marks)
+    bands: tuple[Band, ...] = attrs.field(default=(), converter=_bands)
 
 
 # -- data helpers -------------------------------------------------------------------------------------
@@ -288,6 +307,17 @@ def _render_panel(panel: Panel, ox: float, oy: float, clip_id: str) -> list[str]
         f'<text x="{ox + 14:.1f}" y="{cy:.1f}" text-anchor="middle" '
         f'transform="rotate(-90 {ox + 14:.1f} {cy:.1f})">{escape(panel.ylabel)}</text>'
     )
+    for k, band in enumerate(panel.bands):
+        lo, hi = max(band.start, xa.lo), min(band.end, xa.hi)
+        if lo >= hi:
+            continue
+        left, right = px(lo), px(hi)
+        out.append(
+            f'<g class="band" data-start="{band.start:g}" data-end="{band.end:g}">'
+            f'<rect x="{left:.1f}" y="{y0:.1f}" width="{right - left:.1f}" height="{PANEL_H}"/>'
+            f'<text x="{left + 2:.1f}" y="{y0 + 10 + 10 * (k % 3):.1f}">{escape(band.label)}</text>'
+            "</g>"
+        )
     for mark in panel.marks:
         if mark.axis == "x":
             if not xa.lo <= mark.value <= xa.hi:
@@ -319,7 +349,7 @@ def _render_panel(panel: Panel, ox: float, oy: float, clip_id: str) -> list[str]
         out.append(
             f'<g class="series" data-label={quoteattr(series.label)} clip-path="url(#{clip_id})">'
             f"<title>{escape(series.label)}</title>"
-            f'<path d="{d}" stroke="{color}"{dash}/>'
+            f'<path d="{d if series.line else ""}" stroke="{color}"{dash}/>'
         )
         if series.markers:
             out += [
