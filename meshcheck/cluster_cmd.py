@@ -168,7 +168,7 @@ def _writable(out: Path) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     from meshcheck.impl.runtime.launcher import LocalCluster
-    from meshcheck.impl.runtime.protocols import PBFT_CLIENTS, PBFT_KEYS, protocol
+    from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
 
     protocol(args.protocol)
     n = int(_number("nodes", args.nodes, *NODES, kind=int))
@@ -178,9 +178,9 @@ def _up(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
     options: dict[str, object] = {}
     if protocol(args.protocol).build_member is not None:
-        # PBFT: its clients are cores that sign (impl/runtime/member.py), with keys derived from
-        # the seed as every node derives them (impl/pbft/crypto.py)
-        options = {PBFT_KEYS: 0, PBFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
+        # PBFT, HotStuff: their clients are cores that sign (impl/runtime/member.py), with keys
+        # derived from the seed as every node derives them
+        options = {BFT_KEYS: 0, BFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
     cluster = LocalCluster(
         args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True, options=options
     )

@@ -74,15 +74,16 @@ def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     assert ElementTree.parse(out / "timeline.svg").getroot().tag.endswith("svg")
 
 
-def test_a_pbft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("bft", ["pbft", "hotstuff"])
+def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
+    bft: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Four PBFT replicas in processes, ten PBFT client cores in the harness (impl/runtime/
-    member.py): the history linearizable, one executed sequence on every disk, every accepted
-    write on f+1 of them."""
+    """Four replicas in processes, ten client cores of the protocol in the harness (impl/runtime/
+    member.py): the history linearizable, one executed sequence (PBFT) or committed chain
+    (HotStuff) on every disk, every accepted write on f+1 of them."""
     out = tmp_path / "report"
     code = main(
-        ["cluster", "test", "--protocol", "pbft", "--nodes", "4", "--time", "4", "--seed", "3",
+        ["cluster", "test", "--protocol", bft, "--nodes", "4", "--time", "4", "--seed", "3",
          "--nemesis", "kill,partition", "--out", str(out), "--quiet"]
     )  # fmt: skip
     printed = capsys.readouterr().out
@@ -140,7 +141,7 @@ def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
         (["--nodes", "x"], "--nodes x: not a number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
-        (["--protocol", "paxos"], "the runtime hosts pbft, raft; not 'paxos'"),
+        (["--protocol", "paxos"], "the runtime hosts hotstuff, pbft, raft; not 'paxos'"),
         (["--protocol", "pbft", "--bugs", "read_without_quorum"], "not a pbft catalogue mutant"),
         (["--workload", "queue"], "--workload queue: choose from"),
         (["--time", "0"], "--time 0: expected 1 to 3600"),
@@ -232,6 +233,35 @@ def test_the_pbft_state_file_checks_fail_on_what_they_guard() -> None:
     once = {"n1": (batch(a), batch(b)), "n2": (batch(a),), "n3": (), "n4": ()}
     verdict = checks.accepted_durable([ok], once, f=1)
     assert verdict.holds is False and "executed on 1 of 4 disks" in verdict.detail
+
+
+def test_the_hotstuff_state_file_checks_read_the_committed_chain() -> None:
+    """A replica's committed chain is its committed head and the head's ancestors (stored blocks
+    beyond the head are not committed); a replica with two heads that fork disagrees with
+    itself, and agreement says so."""
+    from meshcheck.cluster import checks
+    from meshcheck.impl.hotstuff.messages import GENESIS, GENESIS_QC, QC, Block, Request
+    from meshcheck.impl.hotstuff.messages import SignedRequest as R
+
+    def block(parent: Block, view: int, op: int) -> Block:
+        batch = (R(Request("c1", op, op), b""),)
+        return Block(parent.hash, view, QC(parent.hash, parent.view), "r1", batch)
+
+    b1 = block(GENESIS, 1, 1)
+    b2, b3 = block(b1, 2, 2), block(b1, 3, 3)  # two children of b1
+    one, two = b1.batch, b2.batch
+
+    def disk(*heads: Block) -> dict[str, object]:
+        return {
+            "blocks": (b1, b2, b3),
+            "safety": (3, 3, GENESIS_QC, b1.hash, (), tuple(h.hash for h in heads)),
+        }
+
+    chains = checks.hotstuff_committed({"r1": disk(b2), "r2": disk(b1), "r3": disk()})
+    assert chains == {"r1": (one, two), "r2": (one,), "r3": ()}
+    assert checks.executed_agree(chains).holds
+    forked = checks.hotstuff_committed({"r1": disk(b2, b3)})
+    assert checks.executed_agree(forked).holds is False
 
 
 def test_a_fault_is_shaded_from_when_it_struck_to_when_it_was_undone() -> None:

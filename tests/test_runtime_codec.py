@@ -109,3 +109,21 @@ def test_frames_round_trip_and_refuse_what_is_over_the_limit_or_cut() -> None:
         asyncio.run(read(struct.pack(">I", MAX_FRAME + 1)))
     with pytest.raises(FrameError, match="over the limit"):
         frame(bytes(MAX_FRAME + 1))
+
+
+def test_a_derived_field_is_computed_again_never_taken_from_the_wire() -> None:
+    """HotStuff's Block hash is no init argument (impl/hotstuff/messages.py): the codec sends the
+    block's content, the receiver's constructor computes the hash again, and a frame that carries
+    a hash of the sender's choosing is refused."""
+    import json
+
+    from meshcheck.impl.hotstuff.messages import GENESIS, GENESIS_QC, Block
+
+    codec = protocol("hotstuff").codec()
+    block = Block(GENESIS.hash, 1, GENESIS_QC, "r1")
+    back = codec.decode(codec.encode(block))
+    assert back == block and back.hash == block.hash
+    raw = json.loads(codec.encode(block))
+    raw["f"]["hash"] = {"b": "AAAA"}
+    with pytest.raises(CodecError, match="has fields"):
+        codec.decode(json.dumps(raw).encode())

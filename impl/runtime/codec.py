@@ -76,9 +76,10 @@ class Codec:
         for cls in classes:
             if not attrs.has(cls):
                 raise CodecError(f"{cls.__qualname__} is not an attrs class")
-            fields = attrs.fields(cls)
-            if any(not a.init for a in fields):
-                raise CodecError(f"{cls.__qualname__} has fields its __init__ does not take")
+            # a field its __init__ does not take is derived from the others (HotStuff's block
+            # hash): it is not sent, and the receiver's constructor computes it again, so a
+            # sender cannot pair a block with a hash of its choosing
+            fields = [a for a in attrs.fields(cls) if a.init]
             self._classes[_name(cls)] = cls
             self._fields[cls] = tuple((a.name, a.alias or a.name) for a in fields)
 

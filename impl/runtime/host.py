@@ -11,7 +11,8 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
 - `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
   (clock.py); `CancelTimer` forgets it;
 - a `Send` goes to the peer's link (`Link`), which connects, reconnects and drops what it cannot
-  deliver (the network may lose messages; the cores are built for it);
+  deliver (the network may lose messages; the cores are built for it); a `Send` to the node itself
+  is delivered to it as a later event of its own, as the simulator does;
 - a client's request becomes a `ClientRequest` or `ClientRead` under an id of this node's own, and
   the core's `Reply` goes back to the connection it came on.
 
@@ -245,7 +246,12 @@ class Host:
                 self.disk.persist(effect.writes)  # fsynced before the sends below are queued
             elif isinstance(effect, Send):
                 link = self._links.get(effect.dest)
-                if link is not None:
+                if effect.dest == self.id:
+                    # to itself (a HotStuff leader votes for its own proposal): a later event of
+                    # its own, as the simulator delivers it, never a step inside this one
+                    stamp = self.lamport
+                    asyncio.get_running_loop().call_soon(self._own, effect.message, stamp)
+                elif link is not None:
                     link.send(self.codec.encode((self.lamport, effect.message)))
                 else:
                     member = self._members.get(effect.dest)
@@ -261,6 +267,9 @@ class Host:
                 self._answer(effect)
             elif isinstance(effect, Apply | Invoke):
                 pass  # reports: the observer has them
+
+    def _own(self, message: Any, sent_at: int) -> None:
+        self._step(Deliver(self.id, message, now=self.clock.now()), sent_at)
 
     def _with_sent(self, action: Action, effects: list[Effect], at: int) -> Mapping[str, Any]:
         """The action's parameters, and for a send of one message (AppendEntries(i, j)) that

@@ -9,6 +9,9 @@
   of another's: the agreement of the OSDI 1999 paper, section 4), and every write a client
   accepted (f+1 matching replies) was executed by f+1 replicas at least (a replica replies only
   after what it executed is on its disk).
+- HotStuff's state files: each replica's committed chain (its committed head and the head's
+  ancestors, from the blocks it stored) is a prefix of another's, and every accepted write is in
+  f+1 replicas' committed chains.
 - Raft's state files, read back after every process ended (impl/runtime/disk.py):
   - Log Matching (Raft paper Figure 3): two logs with an entry of the same index and term hold the
     same entries up to it;
@@ -24,6 +27,8 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
 from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
@@ -157,11 +162,41 @@ def executed_agree(executed: Mapping[str, Sequence[Any]]) -> Verdict:
     return Verdict(name, True, f"{len(nodes)} histories, the longest {longest} batches")
 
 
+def hotstuff_committed(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Each replica's committed chain from its state file: the batches of its committed head and
+    the head's ancestors, genesis first. A replica whose committed heads fork (two, neither an
+    ancestor of the other: what no correct replica holds) gives its first head's chain, and its
+    other heads make the chains disagree below."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for node, content in persisted.items():
+        blocks = {b.hash: b for b in content.get(BLOCKS, ())}
+        safety = content.get(SAFETY)
+        heads: tuple[bytes, ...] = tuple(safety[5]) if safety is not None else ()
+        chains = []
+        for head in heads:
+            chain, h = [], head
+            while h != GENESIS.hash and h in blocks:
+                chain.append(blocks[h].batch)
+                h = blocks[h].parent
+            chains.append(tuple(reversed(chain)))
+        out[node] = chains[0] if chains else ()
+        for k, other in enumerate(chains[1:], 2):
+            out[f"{node} (head {k})"] = other
+    return out
+
+
+def _operation(request: Any) -> Any:
+    """The operation a request of an executed batch carries (PBFT's or HotStuff's)."""
+    if hasattr(request, "body"):
+        return request.body.operation
+    return request.request.op
+
+
 def accepted_durable(ops: Sequence[Op], executed: Mapping[str, Sequence[Any]], f: int) -> Verdict:
     name = "accepted writes durable"
     held: dict[Any, int] = {}
     for batches in executed.values():
-        for value in {r.body.operation for batch in batches for r in batch}:
+        for value in {_operation(r) for batch in batches for r in batch}:
             held[value] = held.get(value, 0) + 1
     accepted = [o for o in ops if o.f == "write" and o.status == "ok"]
     for o in accepted:
@@ -174,3 +209,14 @@ def accepted_durable(ops: Sequence[Op], executed: Mapping[str, Sequence[Any]], f
                 f"{len(executed)} disks, fewer than f+1 = {f + 1}",
             )
     return Verdict(name, True, f"{len(accepted)} on f+1 disks at least")
+
+
+def state_files(protocol: str, ops: Sequence[Op], persisted: Mapping[str, Any]) -> list[Verdict]:
+    """The checks of the nodes' state files, read back once every process ended."""
+    f = (len(persisted) - 1) // 3
+    if protocol in ("pbft", "hotstuff"):
+        ran = pbft_executed(persisted) if protocol == "pbft" else hotstuff_committed(persisted)
+        own = {node: ran[node] for node in persisted}  # a replica's second head is not a disk
+        return [executed_agree(ran), accepted_durable(ops, own, f)]
+    logs = raft_logs(persisted)
+    return [log_matching(logs), durable(ops, logs)]

@@ -30,7 +30,7 @@ from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
-from meshcheck.impl.runtime.protocols import PBFT_CLIENTS, PBFT_KEYS
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
@@ -99,7 +99,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     core_options: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
     member_names = [f"c{k}" for k in range(1, options.clients + 1)]
     if proto.build_member is not None:  # the clients are cores of the protocol (PBFT's)
-        core_options |= {PBFT_KEYS: options.seed, PBFT_CLIENTS: member_names}
+        core_options |= {BFT_KEYS: options.seed, BFT_CLIENTS: member_names}
     members: list[Member] = []
     with LocalCluster(
         options.protocol,
@@ -204,16 +204,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         checks.progress(history.ops, healed, max(options.time, healed + proto.recovery)),
         checks.linearizable(history.ops, options.budget),
     ]
-    if options.protocol == "pbft":
-        executed = checks.pbft_executed(persisted)
-        f = (len(names) - 1) // 3
-        verdicts += [
-            checks.executed_agree(executed),
-            checks.accepted_durable(history.ops, executed, f),
-        ]
-    else:
-        logs = checks.raft_logs(persisted)
-        verdicts += [checks.log_matching(logs), checks.durable(history.ops, logs)]
+    verdicts += checks.state_files(options.protocol, history.ops, persisted)
     if proto.spec is not None and options.validate:
         progress("validating the nodes' logs against the spec")
         node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]

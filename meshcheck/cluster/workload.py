@@ -197,8 +197,10 @@ class MemberClients:
 
     @property
     def leader(self) -> str | None:
-        """The primary the first client believes in (f+1 replicas' views: impl/pbft/client.py)."""
-        return str(self._members[0].core.primary) if self._members else None
+        """The primary the first client believes in (PBFT: f+1 replicas' views,
+        impl/pbft/client.py); None where the leader rotates every view (HotStuff)."""
+        primary = getattr(self._members[0].core, "primary", None) if self._members else None
+        return None if primary is None else str(primary)
 
     async def run(self, until: float) -> None:
         await asyncio.gather(*(self._client(m, until) for m in self._members))
