@@ -34,8 +34,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "test", help="nodes, clients and a nemesis for a while; the history and state files checked"
     )
     # plain strings, checked here: bad input is one `meshcheck: ...` line, exit 2
-    t.add_argument("--protocol", default="raft", help="the protocol (default raft)")
-    t.add_argument("--nodes", default="3", metavar="N", help="nodes, 3 to 9 (default 3)")
+    t.add_argument("--protocol", default="raft", help="raft, pbft or hotstuff (default raft)")
+    t.add_argument(
+        "--nodes", default="", metavar="N", help="nodes, 3 to 9 (default 3; 4 for pbft, hotstuff)"
+    )
     t.add_argument("--time", default="10", metavar="S", help="seconds of clients and faults")
     t.add_argument(
         "--nemesis",
@@ -68,8 +70,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
-    u.add_argument("--protocol", default="raft")
-    u.add_argument("--nodes", default="3", metavar="N")
+    u.add_argument("--protocol", default="raft", help="raft, pbft or hotstuff (default raft)")
+    u.add_argument("--nodes", default="", metavar="N")
     u.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
     d = csub.add_parser("down", help="stop the cluster `up` started")
     d.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
@@ -83,6 +85,14 @@ def _number(name: str, text: str, lo: float, hi: float, kind: type = float) -> f
     if not lo <= value <= hi:
         raise MeshcheckError(f"--{name} {text}: expected {lo:g} to {hi:g}")
     return float(value)
+
+
+def _nodes(args: argparse.Namespace) -> int:
+    """--nodes, or the protocol's smallest group: 3 for Raft, 3f+1 = 4 for a BFT protocol."""
+    from meshcheck.impl.runtime.protocols import protocol
+
+    default = "4" if protocol(args.protocol).build_member is not None else "3"
+    return int(_number("nodes", args.nodes or default, *NODES, kind=int))
 
 
 def run_cluster_cmd(args: argparse.Namespace) -> int:
@@ -107,7 +117,7 @@ def _test(args: argparse.Namespace) -> int:
     _known_bugs(args.protocol, bugs)
     options = Options(
         protocol=args.protocol,
-        nodes=int(_number("nodes", args.nodes, *NODES, kind=int)),
+        nodes=_nodes(args),
         time=_number("time", args.time, 1, 3600),
         nemesis=nemesis.parse_kinds(args.nemesis),
         workload=args.workload,
@@ -171,7 +181,7 @@ def _up(args: argparse.Namespace) -> int:
     from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
 
     protocol(args.protocol)
-    n = int(_number("nodes", args.nodes, *NODES, kind=int))
+    n = _nodes(args)
     out = Path(args.out)
     _writable(out)
     if (out / "pids.json").exists():
