@@ -177,11 +177,17 @@ def _pbft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
     return PbftReplica(config, _pbft_keys(nodes, options))
 
 
-def _pbft_client(name: str, nodes: Sequence[str], options: Mapping[str, Any]) -> Any:
-    bugs = frozenset(options.get("bugs", ()))
-    timeout = int(options.get(BFT_CLIENT_TIMEOUT, 1000))
-    config = PbftClientConfig(name, tuple(nodes), timeout=timeout, bugs=bugs)
-    return PbftClient(config, _pbft_keys(nodes, options))
+def _bft_client(
+    config: Callable[..., Any], client: Callable[[Any, Any], Any], keys: Callable[..., Any]
+) -> Callable[[str, Sequence[str], Mapping[str, Any]], Any]:
+    """How to build a BFT protocol's client core: its config class, its class, its key ring."""
+
+    def build(name: str, nodes: Sequence[str], options: Mapping[str, Any]) -> Any:
+        bugs = frozenset(options.get("bugs", ()))
+        timeout = int(options.get(BFT_CLIENT_TIMEOUT, 1000))
+        return client(config(name, tuple(nodes), timeout=timeout, bugs=bugs), keys(nodes, options))
+
+    return build
 
 
 def _hotstuff_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> HotStuffKeys:
@@ -207,13 +213,6 @@ def _hotstuff(
     return HotStuffReplica(config, _hotstuff_keys(nodes, options))
 
 
-def _hotstuff_client(name: str, nodes: Sequence[str], options: Mapping[str, Any]) -> Any:
-    bugs = frozenset(options.get("bugs", ()))
-    timeout = int(options.get(BFT_CLIENT_TIMEOUT, 1000))
-    config = HotStuffClientConfig(name, tuple(nodes), timeout=timeout, bugs=bugs)
-    return HotStuffClient(config, _hotstuff_keys(nodes, options))
-
-
 PROTOCOLS: Mapping[str, RuntimeProtocol] = {
     "raft": RuntimeProtocol(
         "raft",
@@ -235,7 +234,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
             "meshcheck.impl.rsm.ops",
         ),
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
-        build_member=_pbft_client,
+        build_member=_bft_client(PbftClientConfig, PbftClient, _pbft_keys),
         # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
         # must have the time to complete after the faults are over
         recovery=8.0,
@@ -246,7 +245,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         _hotstuff,
         ("meshcheck.impl.hotstuff.messages", "meshcheck.impl.rsm.ops"),
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
-        build_member=_hotstuff_client,
+        build_member=_bft_client(HotStuffClientConfig, HotStuffClient, _hotstuff_keys),
         # the view timer holds its back-off until a commit: after a storm, the view running and a
         # later one may each wait out the cap (2.4 s; property_tests/hotstuff/free_runs.py,
         # LIVENESS_BOUND)
