@@ -149,6 +149,11 @@ def _test(args: argparse.Namespace) -> int:
             ("check", "result", "detail"), [(r["what"], r["result"], r["detail"]) for r in rows]
         )
     )
+    if protocol(args.protocol).spec is None:
+        print(
+            f"the nodes' logs are not validated: `meshcheck validate` knows no {args.protocol} "
+            "spec yet (docs/cluster.md)"
+        )
     print(
         f"report: {out} (history.jsonl: `meshcheck history check {out}/history.jsonl --model rsm`)"
     )

@@ -96,6 +96,7 @@ def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
     ):
         assert f"| {check}" in printed
     assert "VIOLATED" not in printed and "unknown" not in printed
+    assert f"the nodes' logs are not validated: `meshcheck validate` knows no {bft}" in printed
     assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
     assert nodes_of(out) == []
 
