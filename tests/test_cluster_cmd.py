@@ -171,9 +171,10 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
         (["--nodes", "x"], "--nodes x: not a number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
-        (["--protocol", "paxos"], "the runtime hosts hotstuff, pbft, raft; not 'paxos'"),
+        (["--protocol", "paxos"], "the runtime hosts gossip, hotstuff, pbft, raft; not 'paxos'"),
         (["--protocol", "pbft", "--bugs", "read_without_quorum"], "not a pbft catalogue mutant"),
         (["--workload", "queue"], "--workload queue: choose from"),
+        (["--workload", "status"], "--workload status: raft runs registers or register"),
         (["--time", "0"], "--time 0: expected 1 to 3600"),
     ],
 )

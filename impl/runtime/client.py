@@ -156,6 +156,27 @@ async def write(client: Client, value: Any, *, timeout: float = 5.0, each: float
     raise TimeoutError(f"no node took the write within {timeout} s")
 
 
+async def _control(
+    address: Address, codec: Codec, command: Any, tls: ssl.SSLContext | None, node: str
+) -> Any:
+    """One command on a node's control channel (host.py `_from_control`): the value it answers."""
+    reader, writer = await asyncio.open_connection(
+        *address, ssl=tls, server_hostname=node if tls is not None else None
+    )
+    try:
+        writer.write(frame(codec.encode(("control", "nemesis"))))
+        writer.write(frame(codec.encode(command)))
+        data = await read_frame(reader)
+        if data is None:
+            raise ConnectionError("the node closed the control channel")
+        answer = codec.decode(data)
+        if answer[0] != "ok":
+            raise ValueError(answer[1])
+        return answer[1]
+    finally:
+        writer.close()
+
+
 async def skew_clock(
     address: Address,
     codec: Codec,
@@ -165,18 +186,11 @@ async def skew_clock(
     node: str = "",
 ) -> int:
     """Skew the clock of `node` at `address` (host.py's control channel); its reading after."""
-    reader, writer = await asyncio.open_connection(
-        *address, ssl=tls, server_hostname=node if tls is not None else None
-    )
-    try:
-        writer.write(frame(codec.encode(("control", "nemesis"))))
-        writer.write(frame(codec.encode(("clock", offset, rate))))
-        data = await read_frame(reader)
-        if data is None:
-            raise ConnectionError("the node closed the control channel")
-        answer = codec.decode(data)
-        if answer[0] != "ok":
-            raise ValueError(answer[1])
-        return int(answer[1])
-    finally:
-        writer.close()
+    return int(await _control(address, codec, ("clock", offset, rate), tls, node))
+
+
+async def inspect(
+    address: Address, codec: Codec, tls: ssl.SSLContext | None = None, node: str = ""
+) -> Any:
+    """What the protocol lets the harness read of `node` (impl/runtime/protocols.py `inspect`)."""
+    return await _control(address, codec, ("inspect",), tls, node)

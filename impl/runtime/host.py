@@ -156,7 +156,9 @@ class Host:
         fingerprint: Callable[[Any], Hashable] | None = None,
         record: Callable[[Any], Any] | None = None,
         members: frozenset[str] = frozenset(),
+        inspect: Callable[[Any, int], Any] | None = None,
     ) -> None:
+        self._inspect = inspect  # what the control channel's `("inspect",)` answers (protocols.py)
         self._fingerprint = fingerprint
         self._member_names = members  # who may open a ("member", name) connection
         self._members: dict[str, asyncio.StreamWriter] = {}  # each member's latest connection
@@ -375,9 +377,15 @@ class Host:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         """The harness's channel: `("clock", offset, rate)` skews this node's clock (clock.py);
-        timers already set keep their deadlines on the real clock. Answered `("ok", now)`."""
+        timers already set keep their deadlines on the real clock. Answered `("ok", now)`.
+        `("inspect",)`: what the protocol lets the harness read of the core between two steps
+        (protocols.py `inspect`: gossip's entries and suspicions), answered `("ok", value)`."""
         while (data := await read_frame(reader)) is not None:
             command = self.codec.decode(data)
+            if command == ("inspect",) and self._inspect is not None:
+                seen = self._inspect(self.core, self.clock.now())
+                writer.write(frame(self.codec.encode(("ok", seen))))
+                continue
             if not (isinstance(command, tuple) and len(command) == 3 and command[0] == "clock"):
                 raise CodecError(f"an unknown control command {command!r}")
             _, offset, rate = command

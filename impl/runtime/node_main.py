@@ -49,6 +49,7 @@ async def serve(config: ClusterConfig, node: str) -> None:
         fingerprint=proto.fingerprint if log is not None else None,
         record=proto.message_record,
         members=proto.members(config.options),
+        inspect=proto.inspect,
     )
     server = await host.start(*config.nodes[node])
     stop = asyncio.Event()

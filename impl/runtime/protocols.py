@@ -18,6 +18,8 @@ import attrs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.gossip.config import GossipConfig
+from meshcheck.impl.gossip.node import IN, GossipNode
 from meshcheck.impl.hotstuff.client import Client as HotStuffClient
 from meshcheck.impl.hotstuff.client import ClientConfig as HotStuffClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
@@ -58,6 +60,15 @@ class RuntimeProtocol:
     # the harness: member.py), and how to build one: (name, nodes, options) -> core
     members: Callable[[Mapping[str, Any]], frozenset[str]] = lambda options: frozenset()
     build_member: Callable[[str, Sequence[str], Mapping[str, Any]], Any] | None = None
+    # the workloads its clients can run (meshcheck/cluster/workload.py), the first the default,
+    # and whether its reads are linearizable (the consensus cores) or eventually consistent
+    # (gossip: the history is judged by the convergence checks, meshcheck/cluster/convergence.py)
+    workloads: tuple[str, ...] = ("registers", "register")
+    linearizable: bool = True
+    # what the harness may read of a running core, between two steps, over the node's control
+    # channel (host.py): (core, now) -> a value of the codec. Only where the protocol's clients
+    # are owed more than their reads show (gossip: the health view, the entries' versions)
+    inspect: Callable[[Any, int], Any] | None = None
     # seconds of clients at least after the last fault is undone, in which some operation must
     # succeed (meshcheck/cluster/checks.py `progress`): the protocol's timers at their longest
     # must have the time to run out once more (Raft: an election timeout of 150-300 ms and a
@@ -124,6 +135,13 @@ def raft_fingerprint(core: Any) -> Hashable:
         tuple(sorted(core.match_index.items())),
         (r.seq, r.index, r.acks, r.served),
     )
+
+
+def raft_inspect(core: Any, now: int) -> FrozenDict:
+    """A Raft node's role, term and commit index: what the harness reads to time an election
+    (meshcheck/claims/deployment.py)."""
+    assert isinstance(core, RaftNode)
+    return FrozenDict({"role": core.role, "term": core.term, "commit": core.commit_index})
 
 
 def raft_log_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -213,6 +231,37 @@ def _hotstuff(
     return HotStuffReplica(config, _hotstuff_keys(nodes, options))
 
 
+# GossipConfig's defaults are the design's (a round a second, 5 rounds to leave a suspected peer
+# out): on processes the rounds are four times as frequent, so that a test of seconds sees tens of
+# rounds (`meshcheck claims deployment` measures the design's 1 s rounds as the design sets them).
+GOSSIP_RUNTIME_DEFAULTS: Mapping[str, Any] = {"interval": 250, "evict_after": 1250}
+
+
+def gossip_inspect(core: Any, now: int) -> FrozenDict:
+    """A gossip node's entries, as (version, origin, value) per key, the peers it suspects, and
+    its boot count: what its users read as the cluster's status and health (impl/gossip/node.py),
+    and which incarnation of the node holds them."""
+    assert isinstance(core, GossipNode)
+    watches = core.detector.watches
+    return FrozenDict(
+        {
+            "entries": FrozenDict({k: e.rank() for k, e in sorted(core.entries.items())}),
+            "suspects": tuple(
+                sorted(j for j, w in watches.items() if w.suspected_since is not None)
+            ),
+            "member": core.status == IN,
+            "boot": core.boot,
+        }
+    )
+
+
+def _gossip(
+    node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random
+) -> Node:
+    opts = _core_options(GOSSIP_RUNTIME_DEFAULTS, options)
+    return GossipNode(GossipConfig(node, tuple(sorted(nodes)), **opts), rng)
+
+
 PROTOCOLS: Mapping[str, RuntimeProtocol] = {
     "raft": RuntimeProtocol(
         "raft",
@@ -223,6 +272,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         raft_log_params,
         raft_fingerprint,
         message_record,
+        inspect=raft_inspect,
     ),
     # no spec validation of its logs yet: `meshcheck validate` knows Raft's logs only
     "pbft": RuntimeProtocol(
@@ -250,6 +300,19 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # later one may each wait out the cap (2.4 s; property_tests/hotstuff/free_runs.py,
         # LIVENESS_BOUND)
         recovery=8.0,
+    ),
+    # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's
+    # variables are not logged by the runtime)
+    "gossip": RuntimeProtocol(
+        "gossip",
+        _gossip,
+        ("meshcheck.impl.gossip.messages", "meshcheck.impl.gossip.entries"),
+        workloads=("status",),
+        linearizable=False,
+        inspect=gossip_inspect,
+        # a restarted node catches up by its pulls, a partition's sides by the suspected-peer
+        # probes: a few rounds of 250 ms
+        recovery=2.0,
     ),
 }
 

@@ -124,3 +124,30 @@ def plan(
             out.append(Fault(round(at, 2), kind, side, lasts))
         at += every * rng.uniform(0.6, 1.4)
     return out
+
+
+@attrs.frozen
+class Window:
+    """A fault as it was carried out: on `nodes` (targets resolved) from `start` to `end`,
+    seconds of the run."""
+
+    kind: str
+    nodes: tuple[str, ...]
+    start: float
+    end: float
+
+
+def windows(struck: Sequence[tuple[float, str]]) -> list[Window]:
+    """The faults a run carried out, from its log (meshcheck/cluster/run.py: `(when, "kind
+    nodes")` as a fault strikes, `(when, "kind nodes undone")` as it is undone)."""
+    begun: dict[str, float] = {}
+    out = []
+    for t, what in sorted(struck):
+        if what.endswith(" undone"):
+            fault = what.removesuffix(" undone")
+            if fault in begun:
+                kind, nodes = fault.split(" ", 1)
+                out.append(Window(kind, tuple(nodes.split(",")), begun.pop(fault), t))
+        else:
+            begun[what] = t
+    return out

@@ -21,10 +21,10 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import checks, figures, nemesis
+from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.network import Network, between, touching
-from meshcheck.cluster.workload import Clients, History, MemberClients, keys_of
+from meshcheck.cluster.workload import Clients, History, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
@@ -44,7 +44,7 @@ class Options:
     nodes: int = 3
     time: float = 10.0  # seconds of clients and nemesis
     nemesis: tuple[str, ...] = ("kill", "pause", "partition")
-    workload: str = "registers"
+    workload: str = "registers"  # the protocol's (impl/runtime/protocols.py `workloads`)
     rate: float = 100.0  # operations a second, all clients together
     clients: int = 10  # each with one operation in flight (Jepsen's concurrency)
     timeout: float = 1.0  # seconds a client waits for an answer (then the operation is `info`)
@@ -55,6 +55,12 @@ class Options:
     plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
     tls: bool = True  # mutual TLS between nodes and from clients (impl/runtime/tls.py)
     validate: bool = True  # validate the nodes' logs against the spec (needs Java: TLC)
+    # gossip: seconds the nodes have to agree once the writes stop (the design's bound for a
+    # status update to reach every node: meshcheck/cluster/convergence.py)
+    settle: float = convergence.BOUND
+    # the core's options over the runtime's defaults (impl/runtime/protocols.py), as pairs:
+    # `(("interval", 1000),)` runs gossip at the design's round
+    core: tuple[tuple[str, Any], ...] = ()
 
 
 @attrs.frozen
@@ -65,6 +71,9 @@ class Outcome:
     verdicts: tuple[checks.Verdict, ...]
     seconds: float
     frames: tuple[int, int]
+    struck: tuple[tuple[float, str], ...] = ()  # what the nemesis did, when (targets resolved)
+    samples: tuple[inspection.Sample, ...] = ()  # what the nodes held (inspection.py)
+    probes: tuple[float, ...] = ()  # gossip: seconds until each probe write reached every node
 
     @property
     def holds(self) -> bool:
@@ -97,10 +106,15 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
     started = time.monotonic()
     core_options: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
+    core_options |= dict(options.core)
     member_names = [f"c{k}" for k in range(1, options.clients + 1)]
     if proto.build_member is not None:  # the clients are cores of the protocol (PBFT's)
         core_options |= {BFT_KEYS: options.seed, BFT_CLIENTS: member_names}
     members: list[Member] = []
+    settled = convergence.Settled({}, None, None, {})  # gossip: what the nodes came to hold
+    probes: list[float] = []
+    samples: list[inspection.Sample] = []
+    sampler: asyncio.Task[None] | None = None
     with LocalCluster(
         options.protocol,
         names,
@@ -154,6 +168,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                     clock=clock,
                     timeout=options.timeout,
                     tls=cluster.client_tls(),
+                    shape=shape_of(options.workload),
                 )
             nemesis_task = loop.create_task(
                 _nemesis(
@@ -169,6 +184,12 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                 )
             )
             watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
+            if proto.inspect is not None:  # what the nodes hold, sampled (inspection.py)
+                sampler = loop.create_task(
+                    inspection.sample(
+                        cluster.config.nodes, proto.codec(), cluster.client_tls(), clock, samples
+                    )
+                )
             await clients.run(options.time)
             await nemesis_task  # every fault undone
             healed = max((t for t, what in struck if what.endswith("undone")), default=0.0)
@@ -177,7 +198,19 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                 # progress after healing is judged on operations that had the time to succeed
                 await clients.run(healed + proto.recovery)
             watch.cancel()
+            if not proto.linearizable:  # gossip: do the nodes come to agree, and how fast
+                progress("waiting for the nodes to agree, then timing probe writes")
+                tls = cluster.client_tls()
+                settled = await convergence.settle(
+                    cluster.config.nodes, proto.codec(), tls, clock, options.settle
+                )
+                probes = await convergence.spread(cluster.config.nodes, proto.codec(), tls, clock)
+            if sampler is not None:  # it went on while the nodes settled: the calm's samples
+                sampler.cancel()
+                await asyncio.gather(sampler, return_exceptions=True)
         finally:
+            if sampler is not None:
+                sampler.cancel()
             for member in members:
                 await member.stop()
             network.heal()
@@ -187,7 +220,11 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     (folder / "nemesis.log").write_text(
         "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(struck)), encoding="utf-8"
     )
-    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, models.Rsm()), encoding="utf-8")
+    if proto.linearizable:
+        dumped = jepsen.dumps(history.ops, models.Rsm())
+    else:
+        dumped = jepsen.dumps(convergence.history_as_kv(history.ops), models.KeyValue())
+    (folder / "history.jsonl").write_text(dumped, encoding="utf-8")
     name = f"{options.protocol}, {options.nodes} nodes, seed {options.seed}"
     (folder / "latency.svg").write_text(
         figures.latency_svg(history, struck, title=name), encoding="utf-8"
@@ -200,18 +237,38 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         disk = Disk(cluster.config.state_file(node), proto.codec())
         persisted[node] = disk.load()
         disk.close()
-    verdicts = [
-        checks.progress(history.ops, healed, max(options.time, healed + proto.recovery)),
-        checks.linearizable(history.ops, options.budget),
-    ]
-    verdicts += checks.state_files(options.protocol, history.ops, persisted)
+    verdicts = [checks.progress(history.ops, healed, max(options.time, healed + proto.recovery))]
+    if proto.linearizable:
+        verdicts.append(checks.linearizable(history.ops, options.budget))
+        verdicts += checks.state_files(options.protocol, history.ops, persisted)
+    else:
+        verdicts += [
+            convergence.converged(settled, options.settle),
+            convergence.trusted(settled, options.settle),
+            convergence.reads_written(history.ops),
+            convergence.none_undone(history.ops, history.nodes, settled),
+            convergence.entries_written(settled, persisted),
+            convergence.own_durable(history.ops, history.nodes, persisted),
+            convergence.spread_verdict(probes),
+            *health.verdicts(samples, struck),
+        ]
     if proto.spec is not None and options.validate:
         progress("validating the nodes' logs against the spec")
         node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]
         verdicts.append(
             checks.logs_valid(proto.spec, node_logs, names, folder, options.validate_budget)
         )
-    return Outcome(options, tuple(plan), history, tuple(verdicts), seconds, network.frames())
+    return Outcome(
+        options,
+        tuple(plan),
+        history,
+        tuple(verdicts),
+        seconds,
+        network.frames(),
+        tuple(sorted(struck)),
+        tuple(samples),
+        tuple(probes),
+    )
 
 
 async def _nemesis(
@@ -228,9 +285,21 @@ async def _nemesis(
     def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
         return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
 
+    # A fault on a node's process waits for the one before it on that node to be undone: a
+    # restart on a loaded machine can take over a second, and a kill that struck a process still
+    # starting would end the run (the plan keeps the faults apart in time, not in effect).
+    locks = {n: asyncio.Lock() for n in names}
+
     async def one(fault: nemesis.Fault) -> None:
         await asyncio.sleep(max(0.0, fault.at - clock()))
         fault = attrs.evolve(fault, nodes=resolve(fault.nodes))
+        if fault.kind in ("kill", "pause", "clock"):
+            async with locks[fault.nodes[0]]:
+                await strike(fault)
+        else:
+            await strike(fault)
+
+    async def strike(fault: nemesis.Fault) -> None:
         node = fault.nodes[0]
         struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
         if fault.kind == "kill":

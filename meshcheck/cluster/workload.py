@@ -9,7 +9,12 @@ connection, an answer marked unknown): it may or may not have happened.
 
 The workloads, on the replicated state machine's operations (impl/rsm, model `rsm`):
 - `register`: one key, writes of unique values and reads;
-- `registers`: five keys, the same.
+- `registers`: five keys, the same;
+and on gossip's status entries (impl/gossip: a write `(key, value)`, a read `key`):
+- `status`: five keys, writes of unique values and reads, each to a node drawn at random (every
+  node answers at once; nothing is agreed, so the history is checked for convergence, not
+  linearizability: meshcheck/cluster/convergence.py); a fifth of the writes each to a key of its
+  own, written once.
 
 A PBFT cluster's clients are PBFT client cores (`MemberClients`: impl/pbft/client.py hosted in
 this process by impl/runtime/member.py), which sign each request and accept a result on f+1
@@ -36,7 +41,46 @@ from meshcheck.impl.runtime.client import Client
 from meshcheck.impl.runtime.member import Member
 from meshcheck.traces.history.history import Op
 
-WORKLOADS = {"register": 1, "registers": 5}  # name -> keys
+WORKLOADS = {"register": 1, "registers": 5, "status": 5}  # name -> keys
+
+
+@attrs.frozen
+class Shape:
+    """How a workload's operations look on the wire: the write of the run's `n`-th unique value to
+    `key`, the read of `key`; whether a client follows the leader's hints; and the share of
+    writes that go to a key of their own, written once and never read (what a node that was
+    away can only learn by anti-entropy: the hot keys are written again and again)."""
+
+    write: Callable[[str, int], Hashable]
+    read: Callable[[str], Hashable]
+    follow_leader: bool = True
+    fresh: float = 0.0
+
+
+def _rsm_write(key: str, n: int) -> Hashable:
+    return to_value(Custom(key, n))
+
+
+def _rsm_read(key: str) -> Hashable:
+    return ("custom", key)
+
+
+def _status_write(key: str, n: int) -> Hashable:
+    return (key, f"v{n}")
+
+
+def _status_read(key: str) -> Hashable:
+    return key
+
+
+RSM = Shape(_rsm_write, _rsm_read)
+STATUS = Shape(_status_write, _status_read, follow_leader=False, fresh=0.2)
+
+
+def shape_of(workload: str) -> Shape:
+    return STATUS if workload == "status" else RSM
+
+
 TIMEOUT = 1.0  # seconds a client waits for an answer before it records `info`
 HOME = 0.3  # the share of a client's operations sent to its home node
 
@@ -75,7 +119,9 @@ class Clients:
         clock: Callable[[], float],
         timeout: float = TIMEOUT,
         tls: ssl.SSLContext | None = None,
+        shape: Shape = RSM,
     ) -> None:
+        self._shape = shape
         self._timeout = timeout
         self._tls = tls
         self._nodes = dict(nodes)
@@ -109,19 +155,21 @@ class Clients:
                 # Mostly the node the client believes leads; now and then its home node, whatever
                 # it believes (Jepsen binds each client to a node: a client of a deposed leader in
                 # a minority keeps asking it, which is how stale reads come to light)
-                if self._rng.random() < HOME:
+                if not self._shape.follow_leader:
+                    node = order[self._rng.randrange(len(order))]
+                elif self._rng.random() < HOME:
                     node = home
                 else:
                     node = client.leader or order[turn % len(order)]
                 key = f"k{self._rng.randrange(self._keys)}"
-                value: Any
                 if self._rng.random() < 0.5:
-                    kind, value = "read", ("custom", key)
-                    sent: Hashable = value
+                    kind, sent = "read", self._shape.read(key)
                 else:
-                    kind = "write"
-                    sent = to_value(Custom(key, next(self._values)))
-                    value = sent
+                    n = next(self._values)
+                    if self._rng.random() < self._shape.fresh:
+                        key = f"once{n}"
+                    kind, sent = "write", self._shape.write(key, n)
+                value: Any = sent
                 call = self._clock()
                 status, output = "info", None
                 try:

@@ -1,0 +1,121 @@
+"""What gossip nodes showed while the run went on: their entries and their failure detectors,
+sampled over the nodes' control channels (meshcheck/cluster/inspection.py; impl/runtime/
+protocols.py `gossip_inspect`), and the checks on those samples.
+
+- Entries never go backwards: between two samples of one node in one incarnation (its boot
+  count), no key's rank (version, origin, value) falls and no key disappears. A merge keeps the
+  higher rank (impl/gossip/entries.py); only a restart may lose what a node learned from others.
+- A node that is down is suspected (completeness, Chandra and Toueg, JACM 1996): a node killed or
+  paused for `DETECT` seconds or more is suspected by some live node before it is back. With the
+  runtime's 250 ms rounds phi reaches its threshold of 8 about 0.8 s after the last heartbeat
+  (mean 250 ms plus 5.6 standard deviations of at least 100 ms: impl/gossip/detector.py).
+- A node that is back is trusted again: `TRUST` seconds after a node restarts or resumes, and
+  while no other fault is on, no node suspects it (its first round heartbeats its watchers within
+  one interval).
+
+Samples are taken as the harness sees the nodes, so a check that a thing happened (a suspicion)
+can miss one shorter than a sample's gap; the bounds above are many gaps long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.inspection import EVERY, Sample
+from meshcheck.cluster.nemesis import Window, windows
+
+DETECT = 2.0  # seconds down after which some live node must suspect the node
+TRUST = 2.0  # seconds back after which no node may suspect it
+
+
+def never_backwards(samples: Sequence[Sample]) -> Verdict:
+    name = "entries never go backwards"
+    last: dict[str, Sample] = {}
+    for s in sorted(samples, key=lambda s: s.at):
+        before = last.get(s.node)
+        last[s.node] = s
+        if before is None or before.seen["boot"] != s.seen["boot"]:
+            continue
+        for key, rank in before.seen["entries"].items():
+            now = s.seen["entries"].get(key)
+            if now is None or tuple(now) < tuple(rank):
+                return Verdict(
+                    name,
+                    False,
+                    f"{s.node} held {key}={tuple(rank)} at t={before.at:.2f}s and "
+                    f"{None if now is None else tuple(now)} at t={s.at:.2f}s, its boot count "
+                    f"{s.seen['boot']} both times (a merge that lost ground, or a restart that kept the "
+                    "old boot count)",
+                )
+    nodes = len({s.node for s in samples})
+    return Verdict(name, True, f"{len(samples)} samples of {nodes} nodes")
+
+
+def _down(struck: Sequence[tuple[float, str]]) -> list[Window]:
+    return [w for w in windows(struck) if w.kind in ("kill", "pause")]
+
+
+def suspected_when_down(
+    samples: Sequence[Sample], struck: Sequence[tuple[float, str]], detect: float = DETECT
+) -> Verdict:
+    name = "a node down is suspected"
+    judged = 0
+    for w in _down(struck):
+        if w.end - w.start < detect:
+            continue
+        judged += 1
+        (node,) = w.nodes
+        if not any(
+            w.start <= s.at <= w.end and node in s.seen["suspects"] and s.node != node
+            for s in samples
+        ):
+            return Verdict(
+                name,
+                False,
+                f"{node} was down ({w.kind}) from t={w.start:.2f}s to t={w.end:.2f}s and "
+                "no node suspected it",
+            )
+    if not judged:
+        return Verdict(name, True, f"nothing to judge: no node down {detect:.0f} s or more")
+    return Verdict(name, True, f"{judged} down {detect:.0f} s or more: each suspected")
+
+
+def trusted_when_back(
+    samples: Sequence[Sample], struck: Sequence[tuple[float, str]], trust: float = TRUST
+) -> Verdict:
+    name = "a node back is trusted"
+    faults = windows(struck)
+    judged = 0
+    for w in _down(struck):
+        (node,) = w.nodes
+        calm = (w.end, w.end + trust)
+        # judged only where nothing else is on meanwhile (a partition keeps it suspected rightly)
+        if any(o != w and o.start < calm[1] and o.end > calm[0] for o in faults):
+            continue
+        after = [s for s in samples if s.at >= calm[1] and s.node != node]
+        if not after:
+            continue
+        judged += 1
+        first = min(s.at for s in after)
+        doubters = sorted(
+            s.node for s in after if s.at < first + EVERY * 3 and node in s.seen["suspects"]
+        )
+        if doubters:
+            return Verdict(
+                name,
+                False,
+                f"{node} was back at t={w.end:.2f}s; at t={first:.2f}s "
+                f"{', '.join(doubters)} still suspected it",
+            )
+    if not judged:
+        return Verdict(name, True, "nothing to judge: no node came back to a calm of its own")
+    return Verdict(name, True, f"{judged} back: each trusted within {trust:.0f} s")
+
+
+def verdicts(samples: Sequence[Sample], struck: Sequence[tuple[float, str]]) -> list[Verdict]:
+    return [
+        never_backwards(samples),
+        suspected_when_down(samples, struck),
+        trusted_when_back(samples, struck),
+    ]
