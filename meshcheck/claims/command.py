@@ -1,4 +1,5 @@
-"""`meshcheck claims raft-deployment`, `gossip` and `bft-compare`: stated numbers, measured and judged.
+"""`meshcheck claims raft-deployment`, `gossip`, `bft-compare` and `deployment`: stated numbers,
+measured and judged.
 
 raft-deployment: the second design's Raft deployment. Prints one table (claim, loss rate, samples, p50/p90/p99/max in ms, verdict with its witness seed)
 after a progress line on stderr, writes the CDF plot to `--out`, and for each claim that does not
@@ -11,6 +12,10 @@ codes.
 bft-compare: PBFT against HotStuff side by side (meshcheck/claims/bft.py): per committed request
 messages, bytes, signatures and CPU, the cost of a leader's crash, and the verdict on "HotStuff
 O(n), PBFT O(n^2) messages". Exit 0: the claim holds at batch 1; 1: it does not; 2: bad input.
+
+deployment: the design's targets measured on real processes, not ticks (meshcheck/claims/
+deployment.py): one table of target, setup, bound, measured and verdict. Exit 0: every target
+holds; 1: some does not; 2: bad input.
 """
 
 from __future__ import annotations
@@ -139,6 +144,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bc.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     bc.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
+    dp = csub.add_parser(
+        "deployment",
+        help="the design's targets on real processes here: Raft, PBFT, HotStuff, gossip",
+    )
+    dp.add_argument(
+        "--quick",
+        action="store_true",
+        help="short runs, 3 to 5 nodes, one leader kill (a minute; the docs' table is the full run)",
+    )
+    dp.add_argument("--out", default=f"{DEFAULT_OUT}/deployment", metavar="DIR",
+                    help="the runs' report folders")  # fmt: skip
+    dp.add_argument("--json", metavar="FILE", help="also write every target's samples as JSON")
+    dp.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
 
 def _whole(text: str, what: str, least: int) -> int:
     try:
@@ -186,6 +205,8 @@ def run_claims(args: argparse.Namespace) -> int:
         return gossip(args)
     if args.claims_command == "bft-compare":
         return bft_compare(args)
+    if args.claims_command == "deployment":
+        return deployment(args)
     if args.claims_command != "raft-deployment":  # pragma: no cover - argparse allows no other
         raise MeshcheckError(f"unknown claims {args.claims_command!r}")
     return raft_deployment(args)
@@ -653,3 +674,47 @@ def bft_compare(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     return EXIT_HOLDS if kind == HOLDS else EXIT_VIOLATED
+
+
+# -- deployment -----------------------------------------------------------------------------------------
+
+
+def deployment(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise MeshcheckError(f"--out {out}: not a folder")
+    if args.json:
+        _writable_file(Path(args.json))
+
+    from meshcheck import table
+    from meshcheck.claims import deployment as dep
+    from meshcheck.interrupts import sigterm_interrupts
+
+    plan = dep.QUICK if args.quick else dep.FULL
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    start = time.monotonic()
+    with sigterm_interrupts():
+        rows = dep.measure(plan, out, progress)
+    print(
+        "the design's targets on processes on this machine (TLS between nodes, fsynced state, "
+        f"{'--quick' if args.quick else 'full'} runs; meshcheck/claims/deployment.py)"
+    )
+    print(table.format_table(dep.HEADERS, [r.cells() for r in rows]))
+    counts = dep.summary(rows)
+    print(
+        f"{counts['hold']} of {counts['targets']} targets hold; {time.monotonic() - start:.0f} s; "
+        f"the runs' reports: {out}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_json() for r in rows]) + "\n")
+    sys.stdout.flush()
+    return EXIT_HOLDS if counts["hold"] == counts["targets"] else EXIT_VIOLATED
+
+
+def _writable_file(path: Path) -> None:
+    if path.is_dir() or not path.parent.is_dir():
+        raise MeshcheckError(f"--json {path}: cannot write a file there")
