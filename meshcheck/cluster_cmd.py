@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     # plain strings, checked here: bad input is one `meshcheck: ...` line, exit 2
     t.add_argument(
-        "--protocol", default="raft", help="raft, pbft, hotstuff or gossip (default raft)"
+        "--protocol", default="raft", help="raft, pbft, hotstuff, hybrid or gossip (default raft)"
     )
     t.add_argument(
         "--nodes", default="", metavar="N", help="nodes, 3 to 9 (default 3; 4 for pbft, hotstuff)"
@@ -61,6 +61,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
     t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument(
+        "--byzantine",
+        default="",
+        metavar="NODE:B,..",
+        help="hybrid: Byzantine nodes and what they do (equivocate_raft, forge_seals, "
+        "tamper_envelopes, censor, false_reports)",
+    )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(
         "--tls",
@@ -77,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
-        "--protocol", default="raft", help="raft, pbft, hotstuff or gossip (default raft)"
+        "--protocol", default="raft", help="raft, pbft, hotstuff, hybrid or gossip (default raft)"
     )
     u.add_argument("--nodes", default="", metavar="N")
     u.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
@@ -99,7 +106,8 @@ def _nodes(args: argparse.Namespace) -> int:
     """--nodes, or the protocol's smallest group: 3 for Raft, 3f+1 = 4 for a BFT protocol."""
     from meshcheck.impl.runtime.protocols import protocol
 
-    default = "4" if protocol(args.protocol).build_member is not None else "3"
+    hosted = protocol(args.protocol)
+    default = "4" if hosted.build_member is not None or hosted.quorum_clients else "3"
     return int(_number("nodes", args.nodes or default, *NODES, kind=int))
 
 
@@ -138,6 +146,7 @@ def _test(args: argparse.Namespace) -> int:
         clients=int(_number("clients", args.clients, 1, 200, kind=int)),
         seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
         bugs=bugs,
+        byzantine=_byzantine(args.protocol, args.byzantine, _nodes(args)),
         tls=args.tls,
         validate=args.validate,
     )
@@ -177,6 +186,34 @@ def _test(args: argparse.Namespace) -> int:
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
 
 
+def _byzantine(name: str, text: str, n: int) -> tuple[tuple[str, str], ...]:
+    """`--byzantine n4:forge_seals,n3:censor` as (node, behaviour) pairs; one line for anything
+    else: a protocol other than hybrid, an unknown node or behaviour, more than f nodes."""
+    from meshcheck.cluster.run import node_names
+    from meshcheck.impl.runtime.protocols import HYBRID_BEHAVIOURS
+
+    if not text:
+        return ()
+    if name != "hybrid":
+        raise MeshcheckError(
+            f"--byzantine: only the hybrid dispatcher takes Byzantine nodes, not {name}"
+        )
+    pairs = []
+    for part in text.split(","):
+        node, _, behaviour = part.partition(":")
+        if node not in node_names(n):
+            raise MeshcheckError(f"--byzantine {part}: no node {node!r} in n1..n{n}")
+        if behaviour not in HYBRID_BEHAVIOURS:
+            raise MeshcheckError(
+                f"--byzantine {part}: choose from {', '.join(sorted(HYBRID_BEHAVIOURS))}"
+            )
+        pairs.append((node, behaviour))
+    f = (n - 1) // 3
+    if len({node for node, _ in pairs}) > f:
+        raise MeshcheckError(f"--byzantine: more than f = {f} Byzantine nodes of {n}")
+    return tuple(pairs)
+
+
 def _known_bugs(name: str, bugs: frozenset[str]) -> None:
     if not bugs:
         return
@@ -209,9 +246,9 @@ def _up(args: argparse.Namespace) -> int:
     if (out / "pids.json").exists():
         raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
     options: dict[str, object] = {}
-    if protocol(args.protocol).build_member is not None:
-        # PBFT, HotStuff: their clients are cores that sign (impl/runtime/member.py), with keys
-        # derived from the seed as every node derives them
+    if protocol(args.protocol).build_member is not None or protocol(args.protocol).quorum_clients:
+        # PBFT, HotStuff, hybrid: their clients sign (impl/runtime/member.py, meshcheck/cluster/
+        # quorum_clients.py), with keys derived from the seed as every node derives them
         options = {BFT_KEYS: 0, BFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
     cluster = LocalCluster(
         args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True, options=options

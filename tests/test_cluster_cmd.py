@@ -171,11 +171,18 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
         (["--nodes", "x"], "--nodes x: not a number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
-        (["--protocol", "paxos"], "the runtime hosts gossip, hotstuff, pbft, raft; not 'paxos'"),
+        (
+            ["--protocol", "paxos"],
+            "the runtime hosts gossip, hotstuff, hybrid, pbft, raft; not 'paxos'",
+        ),
         (["--protocol", "pbft", "--bugs", "read_without_quorum"], "not a pbft catalogue mutant"),
         (["--workload", "queue"], "--workload queue: choose from"),
         (["--workload", "status"], "--workload status: raft runs registers or register"),
         (["--time", "0"], "--time 0: expected 1 to 3600"),
+        (["--byzantine", "n1:forge_seals"], "only the hybrid dispatcher takes Byzantine nodes"),
+        (["--protocol", "hybrid", "--byzantine", "n9:censor"], "no node 'n9' in n1..n4"),
+        (["--protocol", "hybrid", "--byzantine", "n1:lie"], "n1:lie: choose from censor,"),
+        (["--protocol", "hybrid", "--byzantine", "n1:censor,n2:censor"], "more than f = 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -14,7 +14,7 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import messages
 from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry, Snapshot
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.codec import Codec, CodecError, classes_in
 from meshcheck.impl.runtime.frames import MAX_FRAME, FrameError, frame, read_frame
 from meshcheck.impl.runtime.protocols import protocol
 
@@ -127,3 +127,20 @@ def test_a_derived_field_is_computed_again_never_taken_from_the_wire() -> None:
     raw["f"]["hash"] = {"b": "AAAA"}
     with pytest.raises(CodecError, match="has fields"):
         codec.decode(json.dumps(raw).encode())
+
+
+def test_an_enum_of_its_modules_comes_back_a_member_and_any_other_is_refused() -> None:
+    """The hybrid layer persists its threat level, an IntEnum: written as a plain int it would
+    come back an int, and the node would restart with a level that is no Level."""
+    from meshcheck.impl.hybrid.levels import Level
+    from meshcheck.impl.pbft.votes import Vote
+
+    codec = Codec(classes_in("meshcheck.impl.hybrid.levels"))
+    back = codec.decode(codec.encode((Level.HIGH, 3)))
+    assert back == (Level.HIGH, 3) and type(back[0]) is Level and type(back[1]) is int
+    with pytest.raises(CodecError, match="not a known enum"):
+        codec.encode(Vote.APPROVE)
+    with pytest.raises(CodecError, match="unknown enum"):
+        codec.decode(b'{"e": ["pbft.votes.Vote", 1]}')
+    with pytest.raises(CodecError, match="not a value of"):
+        codec.decode(b'{"e": ["hybrid.levels.Level", 9]}')

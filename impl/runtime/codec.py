@@ -16,6 +16,7 @@ send any bytes; what it cannot do is make an honest node build an object of its 
     {"b": "base64"}              bytes
     {"c": "module.Class",        an attrs instance: its init arguments, by name
      "f": {"name": value}}
+    {"e": ["module.Enum", v]}    a member of an enum of the given modules, by its value
 
 Why JSON and not a binary format: the standard library's encoder is C, frames stay readable in a
 packet capture and a log, and no second library decides what a message is.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import importlib
 import json
 import pkgutil
@@ -47,8 +49,8 @@ def _name(cls: type) -> str:
 
 
 def classes_in(*packages: str) -> list[type]:
-    """The attrs classes defined in the modules of `packages` (dotted names, each a package or a
-    module), in a stable order."""
+    """The attrs classes and the enums defined in the modules of `packages` (dotted names, each a
+    package or a module), in a stable order."""
     found: dict[str, type] = {}
     for name in packages:
         module = importlib.import_module(name)
@@ -60,7 +62,7 @@ def classes_in(*packages: str) -> list[type]:
             for value in vars(mod).values():
                 if (
                     isinstance(value, type)
-                    and attrs.has(value)
+                    and (attrs.has(value) or issubclass(value, enum.Enum))
                     and value.__module__ == mod.__name__
                 ):
                     found[_name(value)] = value
@@ -73,7 +75,11 @@ class Codec:
     def __init__(self, classes: Iterable[type]) -> None:
         self._classes: dict[str, type] = {}
         self._fields: dict[type, tuple[tuple[str, str], ...]] = {}
+        self._enums: dict[str, type[enum.Enum]] = {}
         for cls in classes:
+            if isinstance(cls, type) and issubclass(cls, enum.Enum):
+                self._enums[_name(cls)] = cls
+                continue
             if not attrs.has(cls):
                 raise CodecError(f"{cls.__qualname__} is not an attrs class")
             # a field its __init__ does not take is derived from the others (HotStuff's block
@@ -84,7 +90,7 @@ class Codec:
             self._fields[cls] = tuple((a.name, a.alias or a.name) for a in fields)
 
     def knows(self, cls: type) -> bool:
-        return cls in self._fields
+        return cls in self._fields or cls in self._enums.values()
 
     # -- encoding -------------------------------------------------------------------------------------
 
@@ -93,6 +99,10 @@ class Codec:
         return json.dumps(self._out(value), separators=(",", ":"), allow_nan=False).encode()
 
     def _out(self, value: Any) -> Any:
+        if isinstance(value, enum.Enum):  # before int and str: an IntEnum is an int
+            if self._enums.get(_name(type(value))) is not type(value):
+                raise CodecError(f"cannot encode a {type(value).__qualname__}: not a known enum")
+            return {"e": [_name(type(value)), self._out(value.value)]}
         if value is None or isinstance(value, bool | int | str):
             return value
         if isinstance(value, float):
@@ -147,6 +157,14 @@ class Codec:
         if tag in ("d", "m") and isinstance(body, list):
             pairs = [self._pair(p) for p in body]
             return FrozenDict(pairs) if tag == "d" else dict(pairs)
+        if tag == "e" and isinstance(body, list) and len(body) == 2:
+            cls = self._enums.get(body[0]) if isinstance(body[0], str) else None
+            if cls is None:
+                raise CodecError(f"a frame names an unknown enum {body[0]!r}")
+            try:
+                return cls(self._in(body[1]))
+            except (ValueError, TypeError):
+                raise CodecError(f"{body[1]!r} is not a value of {body[0]}") from None
         if tag == "b" and isinstance(body, str):
             try:
                 return base64.b64decode(body, validate=True)

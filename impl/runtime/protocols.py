@@ -25,6 +25,17 @@ from meshcheck.impl.hotstuff.client import ClientConfig as HotStuffClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
+from meshcheck.impl.hybrid.byzantine import (
+    Censor,
+    EquivocateRaft,
+    FalseReports,
+    ForgeSeals,
+    TamperEnvelopes,
+)
+from meshcheck.impl.hybrid.config import HybridConfig
+from meshcheck.impl.hybrid.entries import Keys as HybridKeys
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.pbft.client import Client as PbftClient
 from meshcheck.impl.pbft.client import ClientConfig as PbftClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
@@ -60,6 +71,10 @@ class RuntimeProtocol:
     # the harness: member.py), and how to build one: (name, nodes, options) -> core
     members: Callable[[Mapping[str, Any]], frozenset[str]] = lambda options: frozenset()
     build_member: Callable[[str, Sequence[str], Mapping[str, Any]], Any] | None = None
+    # whose clients sign their operations and send each to every node, accepting an answer on f+1
+    # matching replies (the hybrid dispatcher's: impl/hybrid/consensus.py; the harness's
+    # meshcheck/cluster/quorum_clients.py), rather than following a leader
+    quorum_clients: bool = False
     # the workloads its clients can run (meshcheck/cluster/workload.py), the first the default,
     # and whether its reads are linearizable (the consensus cores) or eventually consistent
     # (gossip: the history is judged by the convergence checks, meshcheck/cluster/convergence.py)
@@ -154,7 +169,9 @@ def raft_log_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
 # A BFT protocol's options that are not its config's: the seed its keys are derived from, its
 # clients, and how long a client waits before it sends to every replica
 BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT = "keys", "clients", "client_timeout"
-_BFT_OPTIONS = (BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT)
+# the hybrid layer's Byzantine nodes: node -> the names of its behaviours (HYBRID_BEHAVIOURS)
+BYZANTINE = "byzantine"
+_BFT_OPTIONS = (BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT, BYZANTINE)
 
 
 def _core_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,6 +279,54 @@ def _gossip(
     return GossipNode(GossipConfig(node, tuple(sorted(nodes)), **opts), rng)
 
 
+def hybrid_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> HybridKeys:
+    """Every node's and client's Ed25519 keys and each epoch's (impl/hybrid/entries.py), derived
+    from the options' seed: the processes and the harness's clients derive the same."""
+    return HybridKeys(
+        int(options.get(BFT_KEYS, 0)), tuple(nodes), tuple(options.get(BFT_CLIENTS, ()))
+    )
+
+
+def hybrid_inspect(core: Any, now: int) -> FrozenDict:
+    """A hybrid node's epoch, the protocol running it, its threat level and how many entries its
+    machine applied: where the dispatcher stands (impl/hybrid/node.py); in a Raft epoch also the
+    instance's role, term and commit index."""
+    assert isinstance(core, HybridNode)
+    seen: dict[str, Any] = {
+        "epoch": core.epoch,
+        "protocol": core.current_protocol() if core.epoch in core.protocols else "",
+        "level": core.level.title,
+        "applied": core.machine.entries,
+    }
+    inner = core.instances[core.epoch].core if core.epoch in core.instances else None
+    if isinstance(inner, RaftNode):  # a Raft epoch: where its election stands
+        seen |= {"role": inner.role, "term": inner.term, "commit": inner.commit_index}
+    return FrozenDict(seen)
+
+
+# What a Byzantine hybrid node may do (impl/hybrid/byzantine.py), by the name a run gives it. The
+# node keeps its real keys: it can sign anything in its own name and nothing in anyone else's.
+HYBRID_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
+    "equivocate_raft": EquivocateRaft,
+    "forge_seals": ForgeSeals,
+    "tamper_envelopes": TamperEnvelopes,
+    "censor": Censor,
+    "false_reports": FalseReports,
+}
+
+
+def _hybrid(
+    node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random
+) -> Node:
+    keys = hybrid_keys(nodes, options)
+    opts = _core_options({}, options)
+    core = HybridNode(HybridConfig(node, tuple(nodes), **opts), keys, EvidenceChecker(keys), rng)
+    # a Byzantine node is an honest core whose output its behaviours corrupt, as in the
+    # simulator's tests: the core's code is the same
+    core.behaviours = [HYBRID_BEHAVIOURS[b]() for b in options.get(BYZANTINE, {}).get(node, ())]
+    return core
+
+
 PROTOCOLS: Mapping[str, RuntimeProtocol] = {
     "raft": RuntimeProtocol(
         "raft",
@@ -299,6 +364,26 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # the view timer holds its back-off until a commit: after a storm, the view running and a
         # later one may each wait out the cap (2.4 s; property_tests/hotstuff/free_runs.py,
         # LIVENESS_BOUND)
+        recovery=8.0,
+    ),
+    # the threat-level dispatcher: Raft epochs, BFT epochs (PBFT by default) once the threat level
+    # reaches High; no log validation yet (Hybrid.tla's reports are not logged by the runtime)
+    "hybrid": RuntimeProtocol(
+        "hybrid",
+        _hybrid,
+        (
+            "meshcheck.impl.hybrid.entries",
+            "meshcheck.impl.hybrid.threat",
+            "meshcheck.impl.hybrid.levels",
+            "meshcheck.impl.hybrid.machine",
+            "meshcheck.impl.raft.messages",
+            "meshcheck.impl.pbft.messages",
+            "meshcheck.impl.pbft.evidence",
+            "meshcheck.impl.hotstuff.messages",
+            "meshcheck.impl.rsm.ops",
+        ),
+        quorum_clients=True,
+        inspect=hybrid_inspect,
         recovery=8.0,
     ),
     # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's

@@ -12,6 +12,10 @@
 - HotStuff's state files: each replica's committed chain (its committed head and the head's
   ancestors, from the blocks it stored) is a prefix of another's, and every accepted write is in
   f+1 replicas' committed chains.
+- The hybrid dispatcher's state files: each epoch's instance keeps its own state under the
+  epoch's prefix (impl/hybrid/instance.py), so each epoch is checked as its protocol is: Log
+  Matching in a Raft epoch, one executed sequence (PBFT) or committed chain (HotStuff) in a BFT
+  epoch, among the honest nodes (a Byzantine node's disk is its own business).
 - Raft's state files, read back after every process ended (impl/runtime/disk.py):
   - Log Matching (Raft paper Figure 3): two logs with an entry of the same index and term hold the
     same entries up to it;
@@ -27,8 +31,10 @@ from typing import Any
 
 import attrs
 
+from meshcheck.cluster.inspection import Sample
 from meshcheck.impl.hotstuff.messages import GENESIS
 from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
+from meshcheck.impl.hybrid.node import PROTOCOLS
 from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
@@ -211,9 +217,54 @@ def accepted_durable(ops: Sequence[Op], executed: Mapping[str, Sequence[Any]], f
     return Verdict(name, True, f"{len(accepted)} on f+1 disks at least")
 
 
+def hybrid_epochs(persisted: Mapping[str, Mapping[str, Any]]) -> Verdict:
+    """Each epoch's state on the honest nodes' disks, checked as its protocol's (see the module)."""
+    name = "every epoch agrees (state files)"
+    protocols: dict[int, str] = {}
+    for content in persisted.values():
+        protocols.update(dict(content.get(PROTOCOLS, ())))
+    for epoch, proto in sorted(protocols.items()):
+        prefix = f"e{epoch}/"
+        own = {
+            node: {k.removeprefix(prefix): v for k, v in content.items() if k.startswith(prefix)}
+            for node, content in persisted.items()
+        }
+        # a BFT epoch runs the configured protocol (HybridConfig.bft): its keys on disk say which
+        held = {k for content in own.values() for k in content}
+        if proto == "raft":
+            verdict = log_matching(raft_logs(own))
+        elif EXECUTED in held:
+            proto, verdict = "pbft", executed_agree(pbft_executed(own))
+        else:
+            proto, verdict = "hotstuff", executed_agree(hotstuff_committed(own))
+        protocols[epoch] = proto
+        if not verdict.holds:
+            return Verdict(name, False, f"epoch {epoch} ({proto}): {verdict.detail}")
+    shown = ", ".join(f"{e} {p}" for e, p in sorted(protocols.items()))
+    return Verdict(name, True, f"epochs {shown}" if shown else "no epoch on disk")
+
+
+def escalated(samples: Sequence[Sample], honest: Sequence[str]) -> Verdict:
+    """With a Byzantine node in the cluster, the threat-level dispatcher moves coordination from
+    Raft to BFT (impl/hybrid/node.py): every honest node is seen in a BFT epoch at some point
+    (the nodes' epoch and protocol sampled through their control channels, inspection.py)."""
+    name = "Byzantine behaviour moves it to BFT"
+    moved = {
+        s.node: s.at for s in sorted(samples, key=lambda s: -s.at) if s.seen["protocol"] != "raft"
+    }
+    stayed = sorted(n for n in honest if n not in moved)
+    if stayed:
+        return Verdict(name, False, f"{', '.join(stayed)} never seen in a BFT epoch")
+    last = max(moved[n] for n in honest)
+    return Verdict(name, True, f"every honest node in a BFT epoch by t={last:.2f}s")
+
+
 def state_files(protocol: str, ops: Sequence[Op], persisted: Mapping[str, Any]) -> list[Verdict]:
-    """The checks of the nodes' state files, read back once every process ended."""
+    """The checks of the nodes' state files, read back once every process ended (for the hybrid
+    dispatcher, `persisted` holds the honest nodes' only)."""
     f = (len(persisted) - 1) // 3
+    if protocol == "hybrid":
+        return [hybrid_epochs(persisted)]
     if protocol in ("pbft", "hotstuff"):
         ran = pbft_executed(persisted) if protocol == "pbft" else hotstuff_committed(persisted)
         own = {node: ran[node] for node in persisted}  # a replica's second head is not a disk

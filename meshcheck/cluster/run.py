@@ -24,13 +24,14 @@ import attrs
 from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.network import Network, between, touching
+from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, History, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
-from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, BYZANTINE, hybrid_keys
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
@@ -61,6 +62,9 @@ class Options:
     # the core's options over the runtime's defaults (impl/runtime/protocols.py), as pairs:
     # `(("interval", 1000),)` runs gossip at the design's round
     core: tuple[tuple[str, Any], ...] = ()
+    # the hybrid dispatcher's Byzantine nodes: (node, behaviour) pairs (impl/runtime/protocols.py
+    # HYBRID_BEHAVIOURS), each an honest core whose output the behaviour corrupts
+    byzantine: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -107,8 +111,13 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     started = time.monotonic()
     core_options: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
     core_options |= dict(options.core)
+    if options.byzantine:
+        behaving: dict[str, list[str]] = {}
+        for node, behaviour in options.byzantine:
+            behaving.setdefault(node, []).append(behaviour)
+        core_options[BYZANTINE] = behaving
     member_names = [f"c{k}" for k in range(1, options.clients + 1)]
-    if proto.build_member is not None:  # the clients are cores of the protocol (PBFT's)
+    if proto.build_member is not None or proto.quorum_clients:  # clients that sign (BFT, hybrid)
         core_options |= {BFT_KEYS: options.seed, BFT_CLIENTS: member_names}
     members: list[Member] = []
     settled = convergence.Settled({}, None, None, {})  # gossip: what the nodes came to hold
@@ -135,8 +144,21 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
             def clock() -> float:
                 return loop.time() - t0
 
-            clients: Clients | MemberClients
-            if proto.build_member is not None:
+            clients: Clients | MemberClients | QuorumClients
+            if proto.quorum_clients:  # the hybrid dispatcher's: signed, to every node, f+1 alike
+                clients = QuorumClients(
+                    cluster.config.nodes,
+                    proto.codec(),
+                    hybrid_keys(names, core_options),
+                    member_names,
+                    rate=options.rate,
+                    keys_written=keys,
+                    seed=options.seed,
+                    clock=clock,
+                    timeout=max(options.timeout, 2.0),
+                    tls=cluster.client_tls(),
+                )
+            elif proto.build_member is not None:
                 for name in member_names:
                     core = proto.build_member(name, names, core_options)
                     members.append(
@@ -240,7 +262,12 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     verdicts = [checks.progress(history.ops, healed, max(options.time, healed + proto.recovery))]
     if proto.linearizable:
         verdicts.append(checks.linearizable(history.ops, options.budget))
-        verdicts += checks.state_files(options.protocol, history.ops, persisted)
+        honest = [n for n in names if n not in dict(options.byzantine)]
+        verdicts += checks.state_files(
+            options.protocol, history.ops, {n: persisted[n] for n in honest}
+        )
+        if options.byzantine:
+            verdicts.append(checks.escalated(samples, honest))
     else:
         verdicts += [
             convergence.converged(settled, options.settle),

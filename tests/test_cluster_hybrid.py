@@ -1,0 +1,49 @@
+"""The hybrid dispatcher as a real cluster: four processes, one of them Byzantine (it forges the
+seal of every message it sends), clients that sign and accept an answer on f+1 matching replies
+(meshcheck/cluster/quorum_clients.py). The dispatcher moves coordination from Raft to a PBFT epoch
+when it sees the forgeries, every epoch's state agrees across the honest nodes' disks, and the
+history is linearizable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meshcheck.cluster.run import Options, run
+from meshcheck.impl.runtime.codec import CodecError
+from meshcheck.impl.runtime.protocols import protocol
+from tests.test_cluster_cmd import nodes_of
+
+
+def test_a_byzantine_node_moves_coordination_to_bft_in_processes(tmp_path: Path) -> None:
+    outcome = run(
+        Options(protocol="hybrid", nodes=4, time=5, nemesis=(), seed=5,
+                byzantine=(("n1", "forge_seals"),)),
+        tmp_path,
+    )  # fmt: skip
+    verdicts = {v.check: v for v in outcome.verdicts}
+    assert set(verdicts) == {
+        "progress after healing",
+        "linearizable (rsm)",
+        "every epoch agrees (state files)",
+        "Byzantine behaviour moves it to BFT",
+    }
+    assert outcome.holds, outcome.failed
+    # the honest nodes went through a Raft epoch, then a PBFT epoch (and their disks say so)
+    assert "1 raft, 2 pbft" in verdicts["every epoch agrees (state files)"].detail
+    assert outcome.history.count("ok") > 0
+    # n1 was never seen in a BFT epoch: its forged seals keep it out of everything it sends to
+    assert all(s.seen["protocol"] == "raft" for s in outcome.samples if s.node == "n1")
+    assert nodes_of(tmp_path) == []
+
+
+def test_the_hybrid_codec_keeps_the_threat_level_a_level() -> None:
+    from meshcheck.impl.hybrid.levels import Level
+
+    codec = protocol("hybrid").codec()
+    assert codec.decode(codec.encode(Level.CRITICAL)) is Level.CRITICAL
+    try:
+        codec.decode(b'{"e": ["hybrid.levels.Level", 7]}')
+    except CodecError:
+        pass
+    else:  # pragma: no cover - the assertion's message
+        raise AssertionError("a level that does not exist was decoded")
