@@ -31,7 +31,9 @@ verify: java
 
 # The suite CI runs (under 10 minutes on 2 cores): everything but the slow tier, the tests marked
 # `slow` that run TLC on models of a minute or more (`make verify` checks the same models' state
-# counts). `make test-all` runs both tiers.
+# counts) or the PBFT and hybrid kill matrices in the default order, which pin each mutant's first
+# killer (the quick tier kills every mutant too, the stored traces first). `make test-all` runs
+# both tiers.
 # The tests run on every core (pytest-xdist, one process per core, each test file kept on one
 # worker so that a file's module fixtures, a TLC run or a JVM, are built once); `TEST_WORKERS=0`
 # runs them in this process, one after another.

@@ -30,6 +30,27 @@ def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
     assert len(BUGS) >= 6
 
 
+@pytest.mark.parametrize(
+    ("protocol", "first"),
+    [("pbft", ("stored traces", "thresholds at every n")), ("hybrid", ("stored traces",))],
+)
+def test_every_pbft_and_hybrid_mutant_is_killed_stored_traces_first(
+    protocol: str, first: tuple[str, ...]
+) -> None:
+    """Every bug of the PBFT and hybrid catalogues is killed, the quick checks first (a mutant
+    that dies does not depend on the order; only which check is named does, and the two tests
+    below, in the slow tier, pin each mutant's first killer in the default order: 45 s and 42 s,
+    against about a quarter of that here)."""
+    import importlib
+
+    outcomes = run_mutants(protocol, profile="default", shrink=False, first=first)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    bugs = importlib.import_module(f"meshcheck.impl.{protocol}.mutants").BUGS
+    assert [o.mutant for o in outcomes] == list(bugs) and len(bugs) >= 5
+
+
+@pytest.mark.slow
 def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     """The same measure for PBFT (impl/pbft/mutants.py): every bug is killed. The signed-fields
     property runs first (under a second): it kills the three receivers that trust a part of a
@@ -114,6 +135,7 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     assert set(killers.values()) == {"stored runs"}, render(outcomes)
 
 
+@pytest.mark.slow
 def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     """The hybrid layer's bugs (impl/hybrid/mutants.py), each killed: the spec-level four by
     lockstep against ThreatLevel.tla or Hybrid.tla; `follow_caught_append` (a Raft follower takes
