@@ -216,14 +216,18 @@ def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> 
     out = tmp_path / "report"
     command = [sys.executable, "-m", "meshcheck", "cluster", "test", "--time", "60", "--out",
                str(out), "--nemesis", "none"]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    progress = tmp_path / "progress.txt"
+    with progress.open("w") as err:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while len(nodes_of(out)) < 3 and time.monotonic() < deadline:
+        # the signal comes once the clients run (their first progress line): every node is up
+        # and listening, none is still starting (on a loaded machine that takes seconds)
+        deadline = time.monotonic() + 60
+        while "/60s" not in progress.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(nodes_of(out)) == 3
         os.kill(proc.pid, sig)
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -16,7 +16,7 @@ from tests.test_cluster_cmd import nodes_of
 
 def test_a_byzantine_node_moves_coordination_to_bft_in_processes(tmp_path: Path) -> None:
     outcome = run(
-        Options(protocol="hybrid", nodes=4, time=5, nemesis=(), seed=5,
+        Options(protocol="hybrid", nodes=4, time=6, nemesis=(), seed=5,
                 byzantine=(("n1", "forge_seals"),)),
         tmp_path,
     )  # fmt: skip

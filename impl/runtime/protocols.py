@@ -177,6 +177,8 @@ _BFT_OPTIONS = (BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT, BYZANTINE)
 def _core_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
     """The config's options: the runtime's defaults, then the options given (bugs as a set)."""
     opts = {**defaults, **{k: v for k, v in options.items() if k not in _BFT_OPTIONS}}
+    if "election_timeout" in opts:  # a pair: a list once it went through the config's JSON
+        opts["election_timeout"] = tuple(opts["election_timeout"])
     if "bugs" in opts:
         opts["bugs"] = frozenset(opts["bugs"])
     return opts
@@ -304,6 +306,27 @@ def hybrid_inspect(core: Any, now: int) -> FrozenDict:
     return FrozenDict(seen)
 
 
+# HybridConfig's defaults are the simulator's, in ticks, with the design's 150-300 ms Raft election
+# timeout. In processes every message of a hybrid node is sealed and checked with Ed25519 and
+# every entry's signature checked, in Python: on this 2-core machine under a test suite's load a
+# candidate's votes came back after its next timeout, and the Raft epoch never kept a leader (term
+# 79 in 5 s, `meshcheck cluster test --protocol hybrid --byzantine n1:forge_seals`). Raft needs
+# its broadcast time well under its election timeout (Ongaro and Ousterhout, section 5.6): every
+# timer of the dispatcher four times the simulator's, their ratios kept.
+HYBRID_RUNTIME_DEFAULTS: Mapping[str, Any] = {
+    "election_timeout": (600, 1200),
+    "heartbeat_interval": 200,
+    "hotstuff_timeout": 400,
+    "view_change_timeout": 1600,
+    "retransmit_every": 600,
+    "clock_every": 100,
+    "retry_every": 400,
+    "evidence_timeout": 2400,
+    "timing_bound": 800,
+    "report_every": 400,
+}
+
+
 # What a Byzantine hybrid node may do (impl/hybrid/byzantine.py), by the name a run gives it. The
 # node keeps its real keys: it can sign anything in its own name and nothing in anyone else's.
 HYBRID_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
@@ -319,7 +342,7 @@ def _hybrid(
     node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random
 ) -> Node:
     keys = hybrid_keys(nodes, options)
-    opts = _core_options({}, options)
+    opts = _core_options(HYBRID_RUNTIME_DEFAULTS, options)
     core = HybridNode(HybridConfig(node, tuple(nodes), **opts), keys, EvidenceChecker(keys), rng)
     # a Byzantine node is an honest core whose output its behaviours corrupt, as in the
     # simulator's tests: the core's code is the same

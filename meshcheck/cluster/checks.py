@@ -34,7 +34,6 @@ import attrs
 from meshcheck.cluster.inspection import Sample
 from meshcheck.impl.hotstuff.messages import GENESIS
 from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
-from meshcheck.impl.hybrid.node import PROTOCOLS
 from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
@@ -218,30 +217,38 @@ def accepted_durable(ops: Sequence[Op], executed: Mapping[str, Sequence[Any]], f
 
 
 def hybrid_epochs(persisted: Mapping[str, Mapping[str, Any]]) -> Verdict:
-    """Each epoch's state on the honest nodes' disks, checked as its protocol's (see the module)."""
+    """Each epoch's state on the honest nodes' disks, checked as its protocol's (see the module).
+    The epochs are the key prefixes on disk (`e<k>/`); an epoch's protocol is read off what its
+    instance stored (executed batches: PBFT; blocks: HotStuff; otherwise a Raft log)."""
     name = "every epoch agrees (state files)"
-    protocols: dict[int, str] = {}
-    for content in persisted.values():
-        protocols.update(dict(content.get(PROTOCOLS, ())))
-    for epoch, proto in sorted(protocols.items()):
+    epochs = sorted(
+        {
+            int(k[1:].split("/", 1)[0])
+            for content in persisted.values()
+            for k in content
+            if k[:1] == "e" and k[1:].split("/", 1)[0].isdigit() and "/" in k
+        }
+    )
+    shown = []
+    for epoch in epochs:
         prefix = f"e{epoch}/"
         own = {
             node: {k.removeprefix(prefix): v for k, v in content.items() if k.startswith(prefix)}
             for node, content in persisted.items()
         }
-        # a BFT epoch runs the configured protocol (HybridConfig.bft): its keys on disk say which
         held = {k for content in own.values() for k in content}
-        if proto == "raft":
-            verdict = log_matching(raft_logs(own))
-        elif EXECUTED in held:
+        if EXECUTED in held:
             proto, verdict = "pbft", executed_agree(pbft_executed(own))
-        else:
+        elif BLOCKS in held:
             proto, verdict = "hotstuff", executed_agree(hotstuff_committed(own))
-        protocols[epoch] = proto
+        else:
+            proto, verdict = "raft", log_matching(raft_logs(own))
         if not verdict.holds:
             return Verdict(name, False, f"epoch {epoch} ({proto}): {verdict.detail}")
-    shown = ", ".join(f"{e} {p}" for e, p in sorted(protocols.items()))
-    return Verdict(name, True, f"epochs {shown}" if shown else "no epoch on disk")
+        shown.append(f"{epoch} {proto}")
+    if not shown:
+        return Verdict(name, False, "no epoch's state on any honest node's disk")
+    return Verdict(name, True, f"epochs {', '.join(shown)}")
 
 
 def escalated(samples: Sequence[Sample], honest: Sequence[str]) -> Verdict:

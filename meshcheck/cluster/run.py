@@ -199,7 +199,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                     network,
                     names,
                     clock,
-                    lambda: clients.leader,
+                    lambda: clients.leader or _sampled_leader(samples),
                     struck,
                     proto.codec(),
                     cluster.client_tls(),
@@ -358,6 +358,15 @@ async def _nemesis(
         struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
 
     await asyncio.gather(*(one(f) for f in plan))
+
+
+def _sampled_leader(samples: list[inspection.Sample]) -> str | None:
+    """The node last sampled as a Raft leader (the hybrid dispatcher's Raft epochs: its clients
+    follow no leader, so the nemesis's @leader is read off the nodes themselves)."""
+    for s in reversed(samples[-50:]):
+        if s.seen.get("role") == "Leader":
+            return s.node
+    return None
 
 
 async def _progress(
