@@ -147,6 +147,7 @@ def _options(protocol: str, nodes: int, seconds: float, clients: int, **more: An
         rate=100_000.0,  # closed loops: each client sends its next operation when one returns
         clients=clients,
         validate=False,
+        sample=True,  # the elections are read off the nodes' roles and terms
         **more,
     )
 

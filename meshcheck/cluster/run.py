@@ -65,6 +65,9 @@ class Options:
     # the hybrid dispatcher's Byzantine nodes: (node, behaviour) pairs (impl/runtime/protocols.py
     # HYBRID_BEHAVIOURS), each an honest core whose output the behaviour corrupts
     byzantine: tuple[tuple[str, str], ...] = ()
+    # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
+    # (a measurement does: the claims' elections)
+    sample: bool = False
 
 
 @attrs.frozen
@@ -206,7 +209,8 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
                 )
             )
             watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
-            if proto.inspect is not None:  # what the nodes hold, sampled (inspection.py)
+            wanted = options.sample or options.byzantine or not proto.linearizable
+            if proto.inspect is not None and wanted:  # what the nodes hold (inspection.py)
                 sampler = loop.create_task(
                     inspection.sample(
                         cluster.config.nodes, proto.codec(), cluster.client_tls(), clock, samples
