@@ -152,7 +152,9 @@ def _test(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _writable(out)
-    plan = nemesis.plan(options.seed, options.time, options.nemesis, node_names(options.nodes))
+    plan = nemesis.plan(
+        options.seed, options.time, options.nemesis, node_names(options.protocol, options.nodes)
+    )
     print(
         f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
     )
@@ -201,7 +203,7 @@ def _byzantine(name: str, text: str, n: int) -> tuple[tuple[str, str], ...]:
     pairs = []
     for part in text.split(","):
         node, _, behaviour = part.partition(":")
-        if node not in node_names(n):
+        if node not in node_names(name, n):
             raise MeshcheckError(f"--byzantine {part}: no node {node!r} in n1..n{n}")
         if behaviour not in HYBRID_BEHAVIOURS:
             raise MeshcheckError(
@@ -251,7 +253,11 @@ def _up(args: argparse.Namespace) -> int:
         # quorum_clients.py), with keys derived from the seed as every node derives them
         options = {BFT_KEYS: 0, BFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
     cluster = LocalCluster(
-        args.protocol, [f"n{k}" for k in range(1, n + 1)], out, detached=True, options=options
+        args.protocol,
+        protocol(args.protocol).node_names(n),
+        out,
+        detached=True,
+        options=options,
     )
     cluster.start_all()
     (out / "pids.json").write_text(

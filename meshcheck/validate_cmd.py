@@ -18,9 +18,16 @@ from pathlib import Path
 import attrs
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-from meshcheck.specs.tlc import cfg
 from meshcheck.traces.logs import format as logformat
-from meshcheck.traces.logs.validate import SPECS, Validator, stepper_for, validation_model
+from meshcheck.traces.logs.format import LogRecord
+from meshcheck.traces.logs.validate import (
+    SPECS,
+    Validator,
+    model_text,
+    no_fit,
+    stepper_for,
+    validation_model,
+)
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -34,7 +41,7 @@ def run_validate(args: argparse.Namespace) -> int:
     merged = logformat.merge(logs)
     if not merged:
         raise MeshcheckError(f"{', '.join(args.logs)}: no records")
-    model = _model_with(spec, args.model, args.set or [])
+    model = _model_with(spec, merged, args.model, args.set or [])
     stepper = stepper_for(spec, model)
     verdict = Validator(stepper, max_frontier=args.max_frontier).run(
         merged, budget=args.budget, progress=_progress
@@ -48,20 +55,25 @@ def run_validate(args: argparse.Namespace) -> int:
 _MODELS: list[tempfile.TemporaryDirectory[str]] = []
 
 
-def _model_with(spec: str, model: str | None, settings: list[str]) -> str | None:
+def _model_with(
+    spec: str, records: list[LogRecord], model: str | None, settings: list[str]
+) -> str | None:
     """The model to validate against: `model` (default: the spec's validation model) with the
-    constants `--set NAME=VALUE` gives, written to a file of its own (a spec variant, such as
-    Raft's LeaderNoOp=FALSE, is a constant of the model, not a fork of the spec)."""
-    if not settings:
-        return model
+    constants `--set NAME=VALUE` gives and those the spec fits to the records (PBFT's requests,
+    views and sequence numbers: traces/logs/validate.py `fit_pbft`), written to a file of its own
+    (a spec variant, such as Raft's LeaderNoOp=FALSE, is a constant of the model, not a fork of
+    the spec)."""
     overrides: dict[str, str] = {}
     for setting in settings:
         name, eq, value = setting.partition("=")
         if not eq or not name.strip() or not value.strip():
             raise MeshcheckError(f"--set {setting}: expected NAME=VALUE (LeaderNoOp=FALSE)")
         overrides[name.strip()] = value.strip()
+    fits = spec in SPECS and SPECS[spec].fit is not no_fit
+    if not overrides and not fits:
+        return model
     path = Path(model) if model is not None else validation_model(spec)
-    text = cfg.with_constants(path.read_text(encoding="utf-8"), overrides, path)
+    text = model_text(spec, records, path, overrides)
     folder = tempfile.TemporaryDirectory(prefix="meshcheck-validate-")
     _MODELS.append(folder)  # removed when the process ends (TLC reads the file once, at load)
     written = Path(folder.name) / path.name

@@ -80,7 +80,7 @@ def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
 ) -> None:
     """Four replicas in processes, ten client cores of the protocol in the harness (impl/runtime/
     member.py): the history linearizable, one executed sequence (PBFT) or committed chain
-    (HotStuff) on every disk, every accepted write on f+1 of them."""
+    (HotStuff) on every disk, every accepted write on f+1 of them; PBFT's logs valid."""
     out = tmp_path / "report"
     code = main(
         ["cluster", "test", "--protocol", bft, "--nodes", "4", "--time", "4", "--seed", "3",
@@ -96,7 +96,12 @@ def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
     ):
         assert f"| {check}" in printed
     assert "VIOLATED" not in printed and "unknown" not in printed
-    assert f"the nodes' logs are not validated: `meshcheck validate` knows no {bft}" in printed
+    if (
+        bft == "pbft"
+    ):  # every replica's log is a behaviour of PBFT.tla (tests/test_validate_pbft.py)
+        assert "| logs valid (PBFT.tla)   | holds" in printed
+    else:
+        assert f"the nodes' logs are not validated: `meshcheck validate` knows no {bft}" in printed
     assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
     assert nodes_of(out) == []
 
@@ -155,6 +160,7 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
                 time=6,
                 seed=seed,
                 bugs=frozenset({pbft_mutants.NEW_VIEW_IGNORES_PREPARED}),
+                validate=False,  # the state files' check is the one under test
             ),
             tmp_path / str(seed),
         )
@@ -162,6 +168,29 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
         if "agreement (state files)" in failed[-1]:
             break
     assert "agreement (state files)" in failed[-1], failed
+
+
+def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: Path) -> None:
+    """commit_without_commit_phase (impl/pbft/mutants.py): a replica executes a request once it
+    prepared it, without waiting for 2f+1 commits. No fault is needed: the first such execution
+    is no step of PBFT.tla, Execute(i) not enabled (its commits are not in msgs yet), and the
+    replicas' logs say so, whatever the history shows."""
+    from meshcheck.impl.pbft import mutants as pbft_mutants
+
+    outcome = run(
+        Options(
+            protocol="pbft",
+            nodes=4,
+            time=2,
+            seed=1,
+            plan=(),
+            bugs=frozenset({pbft_mutants.COMMIT_WITHOUT_COMMIT_PHASE}),
+        ),
+        tmp_path,
+    )
+    verdict = next(v for v in outcome.verdicts if v.check == "logs valid (PBFT.tla)")
+    assert verdict.holds is False, verdict
+    assert "Execute(i=r" in verdict.detail and "is no step of the spec" in verdict.detail
 
 
 @pytest.mark.parametrize(

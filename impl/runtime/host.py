@@ -194,7 +194,8 @@ class Host:
         # the core starts before anything can reach it: no event may come before Restart
         rebooted = bool(persisted) or self.lamport > 0
         self._step(Restart(persisted, now=self.clock.now()))
-        if rebooted and self.log is not None:  # the spec's Restart(i); a first boot is Init
+        if rebooted and self.log is not None and self.log.restarts:
+            # the spec's Restart(i); a first boot is Init
             self.lamport += 1
             self.log.write(self.lamport, "Restart", {"i": self.id}, self.core)
         return await asyncio.start_server(
@@ -230,20 +231,20 @@ class Host:
         )
         check_effects(self.id, effects)
         self.steps += 1
+        # a receive takes the clock its message was sent at, whether or not the step is an action
+        # of the spec: in PBFT.tla a receipt is none, and the step it enables later (a stable
+        # checkpoint on the third matching message) comes after every send it rests on
+        self.lamport = max(self.lamport, sent_at)
         if self._observe is not None:
             self._observe(event, effects)
-        first = True
         for k, effect in enumerate(effects):
             if isinstance(effect, Action):
                 if _stutter(effects, k, effect, unchanged):
                     continue
-                # a receive's own action first takes the clock its message was sent at
-                self.lamport = max(self.lamport, sent_at) + 1 if first else self.lamport + 1
-                first = False
+                self.lamport += 1
                 if self.log is not None:
-                    self.log.write(
-                        self.lamport, effect.name, self._with_sent(effect, effects, k), self.core
-                    )
+                    params, sent = self._with_sent(effect, effects, k)
+                    self.log.write(self.lamport, effect.name, params, self.core, sent)
             elif isinstance(effect, Persist):
                 self.disk.persist(effect.writes)  # fsynced before the sends below are queued
             elif isinstance(effect, Send):
@@ -273,21 +274,22 @@ class Host:
     def _own(self, message: Any, sent_at: int) -> None:
         self._step(Deliver(self.id, message, now=self.clock.now()), sent_at)
 
-    def _with_sent(self, action: Action, effects: list[Effect], at: int) -> Mapping[str, Any]:
+    def _with_sent(
+        self, action: Action, effects: list[Effect], at: int
+    ) -> tuple[Mapping[str, Any], tuple[Any, ...]]:
         """The action's parameters, and for a send of one message (AppendEntries(i, j)) that
         message as `m`, as the spec's record: the validator need not guess what was sent
-        (docs/logs.md; traces/logs/reference.py does the same)."""
-        if "m" in action.params or self._record is None:
-            return action.params
+        (docs/logs.md; traces/logs/reference.py does the same); and the messages the action sends
+        (the log's parameters may name what they hold: nodelog.py)."""
         sent = []
         for effect in effects[at + 1 :]:
             if isinstance(effect, Action):
                 break
             if isinstance(effect, Send):
                 sent.append(effect.message)
-        if len(sent) != 1:
-            return action.params
-        return {**action.params, "m": self._record(sent[0])}
+        if "m" in action.params or self._record is None or len(sent) != 1:
+            return action.params, tuple(sent)
+        return {**action.params, "m": self._record(sent[0])}, tuple(sent)
 
     def _set_timer(self, name: str, after: int) -> None:
         old = self._timers.pop(name, None)

@@ -37,7 +37,14 @@ async def serve(config: ClusterConfig, node: str) -> None:
     if proto.log_state is not None:
         path = config.state_file(node).with_name("node.ndjson")
         path.parent.mkdir(parents=True, exist_ok=True)
-        log = NodeLog(path, f"seed-{config.seed}", node, proto.log_state, proto.log_params)
+        log = NodeLog(
+            path,
+            f"seed-{config.seed}",
+            node,
+            proto.log_state,
+            proto.log_params,
+            restarts=proto.restarts_logged,
+        )
     host = Host(
         node,
         core,

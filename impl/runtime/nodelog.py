@@ -22,7 +22,15 @@ from typing import IO, Any
 
 from meshcheck.impl.base.values import to_json
 
-State = Callable[[Any], Mapping[str, Any]]  # the node's slice of the spec's variables
+# the node's slice of the spec's variables after an action: (core, the action's name) -> values
+State = Callable[[Any, str], Mapping[str, Any]]
+# an action's parameters as the log gives them: (the core's parameters, the messages the action
+# sends) -> parameters (PBFT names a pre-prepared batch by what the pre-prepare holds)
+Params = Callable[[Mapping[str, Any], tuple[Any, ...]], Mapping[str, Any]]
+
+
+def same_params(params: Mapping[str, Any], sent: tuple[Any, ...]) -> Mapping[str, Any]:
+    return params
 
 
 def last_clock(path: Path) -> int:
@@ -46,9 +54,14 @@ class NodeLog:
         run: str,
         node: str,
         state: State,
-        params: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict,
+        params: Params = same_params,
+        *,
+        restarts: bool = True,
     ) -> None:
         self.path = path
+        # whether a reboot is a step of the spec (Raft.tla's Restart(i)), which the host logs; in
+        # a spec without crashes (PBFT.tla) a restart must be a stutter, and the log shows none
+        self.restarts = restarts
         self._params = params
         self._run = run
         self._node = node
@@ -56,14 +69,21 @@ class NodeLog:
         self._out: IO[str] = path.open("a", encoding="utf-8")
         self.records = 0
 
-    def write(self, clock: int, action: str, params: Mapping[str, Any], core: Any) -> None:
+    def write(
+        self,
+        clock: int,
+        action: str,
+        params: Mapping[str, Any],
+        core: Any,
+        sent: tuple[Any, ...] = (),
+    ) -> None:
         record = {
             "run": self._run,
             "node": self._node,
             "clock": clock,
             "action": action,
-            "params": to_json(self._params(params)),
-            "state": to_json(self._state(core)),
+            "params": to_json(self._params(params, sent)),
+            "state": to_json(self._state(core, action)),
         }
         self._out.write(json.dumps(record, separators=(",", ":")) + "\n")
         self._out.flush()

@@ -46,7 +46,9 @@ from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.refinement import server_slice
 from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.runtime import pbft_log
 from meshcheck.impl.runtime.codec import Codec, classes_in
+from meshcheck.impl.runtime.nodelog import Params, State, same_params
 
 CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], Node]
 
@@ -60,9 +62,9 @@ class RuntimeProtocol:
     name: str
     build: CoreFactory
     wire: tuple[str, ...]  # the modules whose attrs classes go on the wire and to disk
-    log_state: Callable[[Any], Mapping[str, Any]] | None = None
+    log_state: State | None = None
     spec: str | None = None
-    log_params: Callable[[Mapping[str, Any]], Mapping[str, Any]] = dict
+    log_params: Params = same_params
     # what of the node the spec sees, cheaply: a step that changes none of it, consumes no message
     # and sends and persists nothing is a stutter, and its log leaves it out (host.py)
     fingerprint: Callable[[Any], Hashable] = id
@@ -89,6 +91,19 @@ class RuntimeProtocol:
     # must have the time to run out once more (Raft: an election timeout of 150-300 ms and a
     # retry; PBFT: a view change whose timer doubled to its cap)
     recovery: float = 2.0
+    # the nodes' names: the prefix and 1..n, as the spec names them (PBFT.tla's and HotStuff.tla's
+    # replicas are "r1".."rN", the primary of view v the (v mod N + 1)-th; Raft's are the model's)
+    node_prefix: str = "n"
+    # whether a reboot is the spec's Restart(i), logged as such (nodelog.py)
+    restarts_logged: bool = True
+    # the constants of the spec's validation model a cluster decides, as TLA+ text: (nodes, the
+    # cores' options) -> {constant: value} (meshcheck/cluster/checks.py `logs_valid`)
+    log_constants: Callable[[Sequence[str], Mapping[str, Any]], dict[str, str]] = (
+        lambda nodes, options: {}
+    )
+
+    def node_names(self, n: int) -> list[str]:
+        return [f"{self.node_prefix}{k}" for k in range(1, n + 1)]
 
     def codec(self) -> Codec:
         return Codec(classes_in(*self.wire))
@@ -127,7 +142,7 @@ def _raft_entries(value: Any) -> Any:
     return value
 
 
-def raft_log_state(core: Any) -> Mapping[str, Any]:
+def raft_log_state(core: Any, action: str = "") -> Mapping[str, Any]:
     """Every variable of Raft.tla a server holds (the refinement mapping's at this server): with
     all of them logged, the validator's frontier stays small under faults."""
     assert isinstance(core, RaftNode)
@@ -159,7 +174,7 @@ def raft_inspect(core: Any, now: int) -> FrozenDict:
     return FrozenDict({"role": core.role, "term": core.term, "commit": core.commit_index})
 
 
-def raft_log_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
+def raft_log_params(params: Mapping[str, Any], sent: tuple[Any, ...] = ()) -> Mapping[str, Any]:
     out = {k: _raft_entries(v) for k, v in params.items()}
     if "v" in out:
         out["v"] = raft_value(out["v"])
@@ -205,6 +220,16 @@ PBFT_RUNTIME_DEFAULTS: Mapping[str, Any] = {
     "view_change_timeout_cap": 4000,
     "retransmit_every": 200,
 }
+
+
+def _pbft_log_constants(nodes: Sequence[str], options: Mapping[str, Any]) -> dict[str, str]:
+    """PBFT.tla's N, CheckpointEvery and Window of a cluster (traces/logs/models/PBFT.cfg)."""
+    opts = _core_options(PBFT_RUNTIME_DEFAULTS, options)
+    return {
+        "N": str(len(nodes)),
+        "CheckpointEvery": str(opts["checkpoint_every"]),
+        "Window": str(opts["window"]),
+    }
 
 
 def _pbft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random) -> Node:
@@ -361,8 +386,8 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         raft_fingerprint,
         message_record,
         inspect=raft_inspect,
+        log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
     ),
-    # no spec validation of its logs yet: `meshcheck validate` knows Raft's logs only
     "pbft": RuntimeProtocol(
         "pbft",
         _pbft,
@@ -371,19 +396,27 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
             "meshcheck.impl.pbft.evidence",
             "meshcheck.impl.rsm.ops",
         ),
+        pbft_log.log_state,
+        "PBFT",
+        pbft_log.log_params,
+        pbft_log.fingerprint,
+        node_prefix="r",
+        restarts_logged=False,  # PBFT.tla has no crash: a replica's restart is a stutter
+        log_constants=_pbft_log_constants,
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
         build_member=_bft_client(PbftClientConfig, PbftClient, _pbft_keys),
         # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
         # must have the time to complete after the faults are over
         recovery=8.0,
     ),
-    # no spec validation of its logs yet, as PBFT's
+    # no spec validation of its logs yet
     "hotstuff": RuntimeProtocol(
         "hotstuff",
         _hotstuff,
         ("meshcheck.impl.hotstuff.messages", "meshcheck.impl.rsm.ops"),
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
         build_member=_bft_client(HotStuffClientConfig, HotStuffClient, _hotstuff_keys),
+        node_prefix="r",
         # the view timer holds its back-off until a commit: after a storm, the view running and a
         # later one may each wait out the cap (2.4 s; property_tests/hotstuff/free_runs.py,
         # LIVENESS_BOUND)

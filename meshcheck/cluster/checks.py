@@ -37,11 +37,10 @@ from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
 from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
-from meshcheck.specs.tlc import cfg
 from meshcheck.traces.history import checker, models
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.logs import format as logformat
-from meshcheck.traces.logs.validate import Validator, stepper_for, validation_model
+from meshcheck.traces.logs.validate import Validator, model_text, stepper_for, validation_model
 
 
 @attrs.frozen
@@ -79,21 +78,20 @@ def progress(ops: Sequence[Op], healed: float, end: float) -> Verdict:
 
 
 def logs_valid(
-    spec: str, logs: Sequence[Path], servers: Sequence[str], folder: Path, budget: float
+    spec: str, logs: Sequence[Path], constants: Mapping[str, str], folder: Path, budget: float
 ) -> Verdict:
     """Every node's NDJSON log (impl/runtime/nodelog.py), merged by Lamport clock, is a behaviour
     of the spec (traces/logs/validate.py, as `meshcheck validate`): trace validation of a real
-    run. The model is the spec's validation model with the cluster's servers, written to the
-    report folder so that `meshcheck validate --spec SPEC --model DIR/model.cfg DIR/data/*/node.ndjson`
-    replays the verdict."""
+    run. The model is the spec's validation model with the cluster's `constants` (its servers,
+    its checkpoint interval) and those the spec fits to the logs, written to the report folder so
+    that `meshcheck validate --spec SPEC --model DIR/model.cfg DIR/data/*/node.ndjson` replays
+    the verdict."""
     name = f"logs valid ({spec}.tla)"
-    model = validation_model(spec)
-    text = cfg.with_constants(
-        model.read_text(encoding="utf-8"), {"Server": "{" + ", ".join(servers) + "}"}, model
-    )
-    written = folder / "model.cfg"
-    written.write_text(text, encoding="utf-8")
     records = logformat.merge([logformat.read(p) for p in logs])
+    written = folder / "model.cfg"
+    written.write_text(
+        model_text(spec, records, validation_model(spec), constants), encoding="utf-8"
+    )
     verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)
     first = verdict.render().splitlines()[0]
     holds = {"valid": True, "invalid": False}.get(verdict.verdict)

@@ -91,12 +91,13 @@ class Outcome:
         return [v for v in self.verdicts if v.holds is False]
 
 
-def node_names(n: int) -> list[str]:
-    return [f"n{k}" for k in range(1, n + 1)]
+def node_names(protocol: str, n: int) -> list[str]:
+    """The nodes of a cluster of `n` of `protocol`, named as its spec names them."""
+    return runtime_protocol(protocol).node_names(n)
 
 
 async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
-    names = node_names(options.nodes)
+    names = node_names(options.protocol, options.nodes)
     keys = keys_of(options.workload)
     proto = runtime_protocol(options.protocol)
     plan = (
@@ -287,7 +288,13 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
         progress("validating the nodes' logs against the spec")
         node_logs = [cluster.config.state_file(n).with_name("node.ndjson") for n in names]
         verdicts.append(
-            checks.logs_valid(proto.spec, node_logs, names, folder, options.validate_budget)
+            checks.logs_valid(
+                proto.spec,
+                node_logs,
+                proto.log_constants(names, core_options),
+                folder,
+                options.validate_budget,
+            )
         )
     return Outcome(
         options,

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -76,17 +76,99 @@ BUDGET_SECONDS = 300.0
 PROGRESS_EVERY = 2.0  # seconds between progress reports (the first after PROGRESS_AFTER)
 PROGRESS_AFTER = 3.0
 
-# spec name -> (package, .tla) and its default model for validation (package, path): bounds and
-# budgets far beyond a log's (property_tests/raft/models/Logs.cfg)
-SPECS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
-    "Raft": (
+
+def no_fit(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict[str, str]:
+    return {}
+
+
+@attrs.frozen
+class LogSpec:
+    """A spec meshcheck validates logs of: the .tla and its default model (package, path); the
+    hidden steps a record implies (`implied`: action -> (the hidden action, {its parameter: the
+    record's parameter it takes}), taken before the record wherever enabled: PBFT's client sends
+    a request before any replica pre-prepares it, and no replica logs the client's step; and
+    `enabling`, below); and the
+    constants the logs decide (`fit`: the records and the model's constants -> {constant: TLA+
+    value text}), for a spec whose model must name what the run held (PBFT's requests)."""
+
+    spec: tuple[str, str]
+    model: tuple[str, str]
+    implied: Mapping[str, tuple[str, Mapping[str, str]]] = attrs.field(factory=dict)
+    # action -> a hidden action any of whose instances may come first, when nothing explains the
+    # record without one: the first enabled instance is taken (sound where the hidden action only
+    # enables more: PBFT's Request(r) makes a replica wait, which lets it time out)
+    enabling: Mapping[str, str] = attrs.field(factory=dict)
+    fit: Callable[[Sequence[LogRecord], Mapping[str, Value]], dict[str, str]] = no_fit
+
+
+SPARE = "unbatched"
+
+
+def _tla_set(names: Iterable[str]) -> str:
+    return "{" + ", ".join(f'"{n}"' for n in sorted(names)) + "}"
+
+
+def fit_pbft(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict[str, str]:
+    """PBFT.tla's Requests, MaxView and MaxSeq for these records: every request a record
+    pre-prepares or shows executed (the Noop aside), views up to one above the highest logged (a
+    view change under way), and sequence numbers a window above the highest logged (a primary
+    pre-prepares up to its stable checkpoint plus the window, and no record need show that
+    number)."""
+    requests: set[str] = set()
+    views, seqs = [0], [0]
+    for r in records:
+        req = r.params.get("r")
+        if isinstance(req, str):
+            requests.add(req)
+        if isinstance(r.params.get("v"), int):
+            views.append(r.params["v"])
+        if isinstance(r.params.get("n"), int):
+            seqs.append(r.params["n"])
+        state = r.state
+        if isinstance(state.get("view"), int):
+            views.append(state["view"])
+        if isinstance(state.get("stable"), int):
+            seqs.append(state["stable"])
+        executed = state.get("executed")
+        if isinstance(executed, tuple):
+            seqs.append(len(executed))
+            requests.update(e for e in executed if isinstance(e, str))
+    requests.discard("noop")
+    requests.add(SPARE)  # a request a replica waited for that no batch of the logs holds
+    window = constants.get("Window")
+    every = constants.get("CheckpointEvery")
+    if not isinstance(window, int) or not isinstance(every, int) or every < 1:
+        raise LogFormatError(
+            "model", "Window", "the PBFT model must give Window and CheckpointEvery"
+        )
+    top = max(seqs) + window
+    return {
+        "Requests": _tla_set(requests),
+        "MaxView": str(max(views) + 1),
+        "MaxSeq": str(top + (-top) % every),  # a checkpoint number, so its checkpoint is modelled
+    }
+
+
+# spec name -> what validation needs of it (LogSpec); the default models' bounds and budgets are
+# far beyond a log's (property_tests/raft/models/Logs.cfg) or fitted to it (models/PBFT.cfg)
+SPECS: dict[str, LogSpec] = {
+    "Raft": LogSpec(
         ("meshcheck.specs", "Raft.tla"),
         ("meshcheck.property_tests.raft", "models/Logs.cfg"),
     ),
     # Raft with pipelined AppendEntries (PySyncObj's logs, property_tests/pysyncobj/validation.py)
-    "RaftPipelined": (
+    "RaftPipelined": LogSpec(
         ("meshcheck.specs", "RaftPipelined.tla"),
         ("meshcheck.property_tests.pysyncobj", "models/Logs.cfg"),
+    ),
+    # PBFT replicas' logs (impl/runtime/pbft_log.py): the client's requests are inferred
+    "PBFT": LogSpec(
+        ("meshcheck.specs", "PBFT.tla"),
+        ("meshcheck.traces.logs", "models/PBFT.cfg"),
+        implied={"PrePrepare": ("Request", {"r": "r"})},
+        # a replica times out waiting for a request of the client's that no batch yet holds
+        enabling={"StartViewChange": "Request"},
+        fit=fit_pbft,
     ),
 }
 HIDDEN = ("DuplicateMessage", "DropMessage")
@@ -101,6 +183,28 @@ _MISSING: Any = object()
 
 # progress(record index, records, frontier size, seconds so far)
 Progress = Callable[[int, int, int, float], None]
+
+
+def _per_node(first: Mapping[str, Value], names: Iterable[Any]) -> frozenset[str]:
+    """The variables that are functions of the nodes, logged as their value at the node: those
+    whose domain is the model's servers (model values: Raft's Server), or, in a spec whose nodes
+    are strings (PBFT.tla's "r1".."rN"), the string domain the most variables share."""
+    servers = frozenset(names)
+    by_servers = frozenset(
+        v
+        for v, value in first.items()
+        if isinstance(value, FrozenDict) and value and all(k in servers for k in value)
+    )
+    if by_servers:
+        return by_servers
+    domains: dict[frozenset[Any], list[str]] = {}
+    for v, value in first.items():
+        if isinstance(value, FrozenDict) and value and all(isinstance(k, str) for k in value):
+            domains.setdefault(frozenset(value), []).append(v)
+    if not domains:
+        return frozenset()
+    best: list[str] = max(domains.values(), key=len)
+    return frozenset(best)
 
 
 class _OutOfTime(Exception):
@@ -138,6 +242,7 @@ class Verdict:
     hidden: int  # network steps inserted
     cut: int  # times the frontier was cut to max_frontier
     dropped: int = 0  # messages dropped as no later record receives them
+    implied: int = 0  # steps no node logs, taken where a record implies them (LogSpec.implied)
     diagnosis: Diagnosis | None = None
     reason: str = ""
 
@@ -152,6 +257,7 @@ class Verdict:
             f"{self.seconds:.2f} s ({rate:,.0f} steps/s; largest frontier {self.frontier}, "
             f"{self.hidden} network steps inferred"
             + (f", {self.dropped} messages never received dropped" if self.dropped else "")
+            + (f", {self.implied} implied steps inferred" if self.implied else "")
             + (f", frontier cut {self.cut} times" if self.cut else "")
             + ")"
         )
@@ -192,8 +298,25 @@ def validation_model(spec: str) -> Path:
     which needs --model)."""
     if spec not in SPECS:
         raise LogFormatError(spec, "", "a spec outside meshcheck needs --model")
-    _, (model_pkg, model_file) = SPECS[spec]
+    model_pkg, model_file = SPECS[spec].model
     return Path(str(resources.files(model_pkg).joinpath(model_file)))
+
+
+def model_text(
+    spec: str, records: Sequence[LogRecord], model: Path, settings: Mapping[str, str]
+) -> str:
+    """The text of the model `records` are validated against: `model` with the constants
+    `settings` gives (TLA+ text, `meshcheck validate --set`), then those the spec's `fit` decides
+    from the records, unless `settings` gives them."""
+    from meshcheck.specs.tlc import cfg
+
+    text = cfg.with_constants(model.read_text(encoding="utf-8"), dict(settings), model)
+    found = SPECS.get(spec)
+    if found is None:
+        return text
+    fitted = found.fit(records, cfg.parse_cfg(text, model).values())
+    rest = {k: v for k, v in fitted.items() if k not in settings}
+    return cfg.with_constants(text, rest, model) if rest else text
 
 
 @functools.cache
@@ -201,7 +324,7 @@ def stepper_for(spec: str, model: str | None = None) -> Stepper:
     """The process's Stepper for a spec (a name of SPECS or a .tla path) and a model (default: the
     spec's validation model). Loading TLC costs a second or more, so each is made once."""
     if spec in SPECS:
-        (spec_pkg, spec_file), _ = SPECS[spec]
+        spec_pkg, spec_file = SPECS[spec].spec
         spec_path = Path(str(resources.files(spec_pkg).joinpath(spec_file)))
         model_path = Path(model) if model else validation_model(spec)
     else:
@@ -229,19 +352,21 @@ class Validator:
         self.max_hidden = max_hidden
         self.init = stepper.init_states()
         first = self.init[0].values
-        names = stepper.model_values
-        # variables that are functions of the model's servers: logged as their value at the node
-        self.per_node = frozenset(
-            v
-            for v, value in first.items()
-            if isinstance(value, FrozenDict) and value and all(k in names for k in value)
-        )
+        self.per_node = _per_node(first, stepper.model_values)
         self.nodes = frozenset(k for v in self.per_node for k in first[v] if isinstance(k, str))
         self.instances = frozenset(stepper.actions)
         self.params: dict[str, tuple[str, ...]] = {}
         for inst in stepper.actions:
             self.params.setdefault(inst.name, tuple(inst.params))
         self.hidden = tuple(a for a in stepper.actions if a.name in HIDDEN)
+        found = SPECS.get(stepper.spec.stem)
+        self.implied = dict(found.implied) if found is not None else {}
+        enabling = found.enabling if found is not None else {}
+        self.enabling = {
+            action: tuple(a for a in stepper.actions if a.name == hidden)
+            for action, hidden in enabling.items()
+        }
+        self._implied = 0  # implied steps taken (`_advance`)
         self._shapes: dict[ActionInstance, Any] = {}
         self._inserted = 0
         rt = stepper.rt
@@ -418,10 +543,40 @@ class Validator:
 
     def _advance(self, frontier: Sequence[State], p: _Prepared) -> list[State]:
         found: list[State] = []
+        implied = self._implied_instance(p.instance)
         for c in frontier:
             self._tick()
-            found.extend(s for s in self._successors(c, p) if self._agrees(s, p.known))
+            if implied is not None:
+                before = self.stepper.successors_of(c, implied)
+                self._implied += bool(before)
+                starts = before or [c]
+            else:
+                starts = [c]
+            for start in starts:
+                found.extend(s for s in self._successors(start, p) if self._agrees(s, p.known))
+        if not found and p.instance.name in self.enabling:
+            for c in frontier:
+                for inst in self.enabling[p.instance.name]:
+                    before = self.stepper.successors_of(c, inst)
+                    after = [
+                        s
+                        for b in before
+                        for s in self._successors(b, p)
+                        if self._agrees(s, p.known)
+                    ]
+                    if after:
+                        self._implied += 1
+                        found.extend(after)
+                        break
         return _distinct(found)
+
+    def _implied_instance(self, instance: ActionInstance) -> ActionInstance | None:
+        """The hidden step `instance` implies (LogSpec.implied), taken where enabled."""
+        rule = self.implied.get(instance.name)
+        if rule is None:
+            return None
+        name, mapping = rule
+        return ActionInstance(name, {k: instance.params[v] for k, v in mapping.items()})
 
     def _hidden(self, frontier: Sequence[State], message: Any = None) -> list[State]:
         """The states one network step away (DuplicateMessage, DropMessage); with `message`, only
@@ -635,6 +790,7 @@ class Validator:
         prepared = [self.prepare(r) for r in records]
         self._plan = self._make_plan(prepared)
         self._dropped = set()
+        self._implied = 0
         self._failed = set()
         self._failed_blind = set()
         self._spent = False
@@ -657,6 +813,7 @@ class Validator:
                 hidden,
                 cut,
                 dropped=len(self._dropped),
+                implied=self._implied,
                 **kw,
             )
 
