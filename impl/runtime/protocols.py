@@ -9,7 +9,6 @@ never reads a global random generator).
 from __future__ import annotations
 
 import random
-import zlib
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -44,9 +43,7 @@ from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.raft.refinement import server_slice
-from meshcheck.impl.rsm.ops import NOOP
-from meshcheck.impl.runtime import pbft_log
+from meshcheck.impl.runtime import pbft_log, raft_log
 from meshcheck.impl.runtime.codec import Codec, classes_in
 from meshcheck.impl.runtime.nodelog import Params, State, same_params
 
@@ -118,67 +115,11 @@ def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
     return RaftNode(RaftConfig(node, tuple(nodes), **opts), rng)
 
 
-# The values of Raft's validation model (property_tests/raft/models/Logs.cfg: Value = {v1, v2}). A
-# real run's client values are the state machine's operations; Raft.tla does nothing with a value
-# but store and compare it, so a log names each by one of the model's, the same one every time
-# (a stable hash), and the leader's no-op as itself.
-RAFT_VALUES = ("v1", "v2")
-
-
-def raft_value(value: Any) -> Any:
-    if value == NOOP:
-        return value
-    return RAFT_VALUES[zlib.crc32(repr(value).encode()) % len(RAFT_VALUES)]
-
-
-def _raft_entries(value: Any) -> Any:
-    """`value` with every log entry record's value named by the model's (`raft_value`)."""
-    if isinstance(value, FrozenDict):
-        if set(value) == {"term", "value"}:
-            return FrozenDict({"term": value["term"], "value": raft_value(value["value"])})
-        return FrozenDict({k: _raft_entries(v) for k, v in value.items()})
-    if isinstance(value, tuple):
-        return tuple(_raft_entries(v) for v in value)
-    return value
-
-
-def raft_log_state(core: Any, action: str = "") -> Mapping[str, Any]:
-    """Every variable of Raft.tla a server holds (the refinement mapping's at this server): with
-    all of them logged, the validator's frontier stays small under faults."""
-    assert isinstance(core, RaftNode)
-    return server_slice(core, raft_value)
-
-
-def raft_fingerprint(core: Any) -> Hashable:
-    """Every per-server variable of Raft.tla at this node (impl/raft/refinement.py `_row`), the
-    log by its version stamp (impl/raft/log.py)."""
-    assert isinstance(core, RaftNode)
-    r = core.reads
-    return (
-        core.term,
-        core.voted_for,
-        core.role,
-        core.log.version,
-        core.commit_index,
-        core.votes_granted,
-        tuple(sorted(core.next_index.items())),
-        tuple(sorted(core.match_index.items())),
-        (r.seq, r.index, r.acks, r.served),
-    )
-
-
 def raft_inspect(core: Any, now: int) -> FrozenDict:
     """A Raft node's role, term and commit index: what the harness reads to time an election
     (meshcheck/claims/deployment.py)."""
     assert isinstance(core, RaftNode)
     return FrozenDict({"role": core.role, "term": core.term, "commit": core.commit_index})
-
-
-def raft_log_params(params: Mapping[str, Any], sent: tuple[Any, ...] = ()) -> Mapping[str, Any]:
-    out = {k: _raft_entries(v) for k, v in params.items()}
-    if "v" in out:
-        out["v"] = raft_value(out["v"])
-    return out
 
 
 # A BFT protocol's options that are not its config's: the seed its keys are derived from, its
@@ -380,10 +321,10 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         "raft",
         _raft,
         ("meshcheck.impl.raft.messages", "meshcheck.impl.rsm.ops"),
-        raft_log_state,
+        raft_log.log_state,
         "Raft",
-        raft_log_params,
-        raft_fingerprint,
+        raft_log.log_params,
+        raft_log.fingerprint,
         message_record,
         inspect=raft_inspect,
         log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
