@@ -406,13 +406,15 @@ def test_a_node_reports_no_stranger_and_never_itself(keys: Keys) -> None:
     assert n.reported == [] and n.pending == {}
 
 
-def test_a_node_reports_an_unproven_offence_once_per_report_every_and_a_proof_each_time(
+def test_a_node_reports_an_offence_once_per_report_every_proof_or_not(
     keys: Keys,
 ) -> None:
-    """A report that proves nothing by itself (bad signature, timing) is counted by reporter
-    (impl/hybrid/threat.py), so a node files at most one per kind and accused every `report_every`
-    ticks: a sender of garbage cannot make it flood the chain. A self-proving record is filed for
-    every new proof, whenever it comes, and once for one proof."""
+    """A node files at most one report per kind and accused every `report_every` ticks. A report
+    that proves nothing by itself (bad signature, timing) is counted by reporter
+    (impl/hybrid/threat.py), so a sender of garbage cannot make it flood the chain; and a proof
+    (equivocation, tampering) demands its level alone, so a leader that equivocates in every
+    message cannot either: a new proof within `report_every` of the last is not filed, one after
+    it is, and one proof is filed once."""
     n = started(keys)
     every = n.config.report_every
 
@@ -429,14 +431,18 @@ def test_a_node_reports_an_unproven_offence_once_per_report_every_and_a_proof_ea
         ("n3", 200 + every - 1),
         ("n2", 200 + every),
     ]
-    # n4 signs three different entries for index 1 of its term 1: two proofs, ten ticks apart
+    # n4 signs four different entries for index 1 of its term 1: three proofs, the second five
+    # ticks after the first, the third `every` ticks after the first
     n = started(keys)
-    values = (NOOP, OpEntry(tagged(keys, 1), 1), OpEntry(tagged(keys, 2), 1))
-    for now, value in zip((300, 305, 310), values, strict=True):
+    values = (NOOP, *(OpEntry(tagged(keys, k), 1) for k in (1, 2, 3)))
+    for now, value in zip((300, 305, 310, 305 + every), values, strict=True):
         m = AppendEntriesRequest("n4", "n1", 1, 0, 0, (Entry(1, value),), 0)
         n.step(Deliver("n4", sealed(keys, "n4", m), now))
         n.step(Deliver("n4", sealed(keys, "n4", m), now))  # the same message again: no new proof
-    assert [(r.kind, r.time) for r in n.reported] == [(EQUIVOCATION, 305), (EQUIVOCATION, 310)]
+    assert [(r.kind, r.time) for r in n.reported] == [
+        (EQUIVOCATION, 305),
+        (EQUIVOCATION, 305 + every),
+    ]
 
 
 def test_a_raft_message_is_taken_only_as_its_sealer_wrote_it(keys: Keys) -> None:

@@ -53,7 +53,7 @@ class HybridConfig:
     retry_every: int = 100  # ticks between re-proposals of what is not committed yet
     evidence_timeout: int = 600  # Raft epoch: own evidence uncommitted this long -> campaign
     timing_bound: int = 200  # a leader's heartbeats further apart than this are an anomaly
-    report_every: int = 100  # at most one non-self-proving report per (kind, accused) this often
+    report_every: int = 100  # at most one report per (kind, accused) this often
     bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
 
     def __attrs_post_init__(self) -> None:

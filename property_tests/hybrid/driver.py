@@ -191,8 +191,11 @@ class HybridDriver:
     def _report(self, kind: str, epoch: int) -> Any:
         """The reporter's detector reports evidence of `kind` in `epoch`: the record it signs."""
         node = self.nodes[self.reporter]
-        # a later reading of its clock: past its rate limit, and another record than the last
-        node.now += node.config.report_every
+        # a later reading of its clock: past its rate limit (one report per kind and accused every
+        # report_every ticks, counted from its last report: a step in between may have set its
+        # clock back to an event's), and another record than the last
+        last = max((r.time for r in node.reported), default=node.now)
+        node.now = max(node.now, last) + node.config.report_every
         self.proofs += 1
         messages: tuple[Any, ...] = ()
         detail = ""

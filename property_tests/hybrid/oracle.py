@@ -6,7 +6,8 @@ run (`HybridPlugin.watchers`), as property_tests/pbft/oracle.py does for PBFT re
   `report_every`), when it keeps the epoch the message names;
 - a sealed message that checks but carries an entry whose own signature fails (a client's op, a
   clock reading, an evidence record changed, or not an entry at all) is not taken into the node's
-  Raft log at that index, and the node reports `tampering` against the sealer: a proposal in any
+  Raft log at that index, and the node reports `tampering` against the sealer (within the same
+  rate limit: a proof lately, or this proof ever): a proposal in any
   epoch it keeps, an AppendEntries in a Raft epoch whose `source` is its sender (the node reads no
   other Raft message: impl/hybrid/node.py);
 - a PBFT message on the wire: property_tests/pbft/oracle.py's rules, on the instance of its epoch,

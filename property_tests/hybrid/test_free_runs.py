@@ -93,6 +93,31 @@ def test_a_new_epochs_leader_gets_a_whole_evidence_timeout() -> None:
     assert out.switches >= 2 and max(out.op_latency) <= OP_BOUND
 
 
+# Found by an exploration (`meshcheck verify --seed 4255593480`): n3 leads the first Raft epoch,
+# equivocates in its AppendEntries from op 2 on and censors the evidence, for 1500 ticks.
+EVIDENCE_FLOOD = Schedule(
+    seed=917,
+    ticks=1500,
+    duplicate=0.02,
+    crash=0.1,
+    behaviours=("censor", "equivocate"),
+    target="leader",
+    start=2,
+)
+
+
+def test_a_leader_that_equivocates_in_every_message_does_not_flood_the_bft_epoch() -> None:
+    """Each follower held hundreds of distinct proofs against n3, all pending, and proposed them
+    at once in the BFT epoch (HotStuff, seven nodes): 465 equivocation entries filled its blocks
+    four at a time, no clock entry got in, the level stayed Critical, and the calm's op waited
+    past OP_BOUND. impl/hybrid/node.py now files at most one report per kind and accused every
+    report_every ticks, proofs too (tests/test_hybrid_node.py)."""
+    out = run(EVIDENCE_FLOOD, bft=HOTSTUFF, n=HOTSTUFF_NODES)
+    epochs = out.hc.metrics()["epochs"]
+    assert BFT in epochs.values() and epochs[max(epochs)] == RAFT
+    assert max(out.op_latency) <= OP_BOUND
+
+
 # Found by these free runs (traces/counterexamples/hybrid/tampered_op_skipped_by_one_follower):
 # the Raft leader turns Byzantine right after c1/3 is committed and tampers with it on its way to
 # the one follower that had not got it yet.
