@@ -55,6 +55,7 @@ import attrs
 
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.specs.tlc import cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
 from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
 from meshcheck.traces.logs.guards import first_false
@@ -84,12 +85,12 @@ def no_fit(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict
 @attrs.frozen
 class LogSpec:
     """A spec meshcheck validates logs of: the .tla and its default model (package, path); the
-    hidden steps a record implies (`implied`: action -> (the hidden action, {its parameter: the
-    record's parameter it takes}), taken before the record wherever enabled: PBFT's client sends
-    a request before any replica pre-prepares it, and no replica logs the client's step; and
-    `enabling`, below); and the
-    constants the logs decide (`fit`: the records and the model's constants -> {constant: TLA+
-    value text}), for a spec whose model must name what the run held (PBFT's requests)."""
+    steps no node logs that a record implies (`implied`: action -> (the hidden action, {its
+    parameter: the record's parameter it takes}), taken before the record wherever enabled:
+    PBFT's client sends a request before any replica pre-prepares it) or that may have to come
+    first (`enabling`, below); and the constants the logs decide (`fit`: the records and the
+    model's constants -> {constant: TLA+ value text}), for a spec whose model must name what the
+    run held (PBFT's requests)."""
 
     spec: tuple[str, str]
     model: tuple[str, str]
@@ -308,8 +309,6 @@ def model_text(
     """The text of the model `records` are validated against: `model` with the constants
     `settings` gives (TLA+ text, `meshcheck validate --set`), then those the spec's `fit` decides
     from the records, unless `settings` gives them."""
-    from meshcheck.specs.tlc import cfg
-
     text = cfg.with_constants(model.read_text(encoding="utf-8"), dict(settings), model)
     found = SPECS.get(spec)
     if found is None:
