@@ -22,6 +22,7 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.traces.logs import LogRecord, merge, read
+from meshcheck.traces.logs.format import LogFormatError
 from meshcheck.traces.logs.validate import (
     SPARE,
     Validator,
@@ -72,7 +73,7 @@ def test_the_model_is_fitted_to_the_logs(records: list[LogRecord]) -> None:
     assert fitted["MaxView"] == "2"  # the run's view 1, and one more for a change under way
     top = max(r.params["n"] for r in records if "n" in r.params)
     assert int(fitted["MaxSeq"]) >= top + 40 and int(fitted["MaxSeq"]) % 20 == 0
-    with pytest.raises(Exception, match="Window and CheckpointEvery"):
+    with pytest.raises(LogFormatError, match="Window and CheckpointEvery"):
         fit_pbft(records, {})
 
 
