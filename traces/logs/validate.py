@@ -140,7 +140,10 @@ def fit_pbft(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> di
     every = constants.get("CheckpointEvery")
     if not isinstance(window, int) or not isinstance(every, int) or every < 1:
         raise LogFormatError(
-            "model", "Window", "the PBFT model must give Window and CheckpointEvery"
+            "model",
+            "Window" if not isinstance(window, int) else "CheckpointEvery",
+            "the PBFT model must give Window and CheckpointEvery as whole numbers "
+            f"(it gives Window = {format_value(window)}, CheckpointEvery = {format_value(every)})",
         )
     top = max(seqs) + window
     return {
