@@ -31,8 +31,9 @@ def test_a_byzantine_node_moves_coordination_to_bft_in_processes(tmp_path: Path)
     # the honest nodes went through a Raft epoch, then a PBFT epoch (and their disks say so)
     assert "1 raft, 2 pbft" in verdicts["every epoch agrees (state files)"].detail
     assert outcome.history.count("ok") > 0
-    # n1 was never seen in a BFT epoch: its forged seals keep it out of everything it sends to
-    assert not any(s.seen["protocol"] == "bft" for s in outcome.samples if s.node == "n1")
+    # (n1 itself may or may not follow: its forged seals keep what it sends out, but what the
+    # honest nodes send it is sound, and it may learn the switch in time; a clean-clone run
+    # under load saw it in the PBFT epoch)
     assert nodes_of(tmp_path) == []
 
 
