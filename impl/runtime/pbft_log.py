@@ -26,7 +26,7 @@ from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft.messages import NOOP, Batch, PrePrepare, Signed
 from meshcheck.impl.pbft.replica import Replica
 
-PREFIX = "b"  # a batch's name: "b" and 12 hex digits of the hash of its requests' names
+PREFIX = "b"  # a batch's name: "b" and 12 hex digits of the hash of its requests' identities
 
 
 def request(batch: Batch) -> Value:
