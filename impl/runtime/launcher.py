@@ -11,6 +11,7 @@ and `resume` (SIGCONT).
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import os
 import shutil
@@ -33,16 +34,27 @@ LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 
 
+# The ports this process handed out lately: a port handed out is not bound until its node or proxy
+# starts, and the OS may offer it again meanwhile (a run of three clusters asks for ports three
+# times before it binds any), so it is not handed out twice while it may still be waiting.
+_HANDED: collections.deque[int] = collections.deque(maxlen=4096)
+
+
 def free_ports(count: int) -> list[int]:
-    """`count` ports free on loopback now (the OS picks them; a race with another process that
-    binds one first shows as a node that does not come up)."""
-    sockets = []
+    """`count` ports free on loopback now (the OS picks them, none this process handed out lately;
+    a race with another process that binds one first shows as a node that does not come up)."""
+    sockets: list[socket.socket] = []
+    ports: list[int] = []
     try:
-        for _ in range(count):
+        while len(ports) < count:
             s = socket.socket()
             s.bind((LOOPBACK, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
+            sockets.append(s)  # held until the end: the OS offers each port once meanwhile
+            port = s.getsockname()[1]
+            if port not in _HANDED:
+                ports.append(port)
+        _HANDED.extend(ports)
+        return ports
     finally:
         for s in sockets:
             s.close()
