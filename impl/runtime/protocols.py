@@ -258,7 +258,8 @@ def hybrid_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> HybridKeys:
 def hybrid_inspect(core: Any, now: int) -> FrozenDict:
     """A hybrid node's epoch, the protocol running it, its threat level and how many entries its
     machine applied: where the dispatcher stands (impl/hybrid/node.py); in a Raft epoch also the
-    instance's role, term and commit index."""
+    instance's role, term and commit index, in a PBFT epoch its view, status and how many batches
+    it executed."""
     assert isinstance(core, HybridNode)
     seen: dict[str, Any] = {
         "epoch": core.epoch,
@@ -269,6 +270,8 @@ def hybrid_inspect(core: Any, now: int) -> FrozenDict:
     inner = core.instances[core.epoch].core if core.epoch in core.instances else None
     if isinstance(inner, RaftNode):  # a Raft epoch: where its election stands
         seen |= {"role": inner.role, "term": inner.term, "commit": inner.commit_index}
+    elif isinstance(inner, PbftReplica):  # a PBFT epoch: its view and how far it executed
+        seen |= {"view": inner.view, "status": inner.status, "executed": len(inner.executed)}
     return FrozenDict(seen)
 
 

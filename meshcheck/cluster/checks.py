@@ -249,19 +249,45 @@ def hybrid_epochs(persisted: Mapping[str, Mapping[str, Any]]) -> Verdict:
     return Verdict(name, True, f"epochs {', '.join(shown)}")
 
 
-def escalated(samples: Sequence[Sample], honest: Sequence[str]) -> Verdict:
+def bft_epochs(content: Mapping[str, Any]) -> set[int]:
+    """The epochs a hybrid node's disk holds a BFT instance's state of (executed batches: PBFT;
+    blocks: HotStuff), by the `e<k>/` key prefixes (impl/hybrid/instance.py)."""
+    out = set()
+    for key in content:
+        epoch, _, rest = key.removeprefix("e").partition("/")
+        if key.startswith("e") and epoch.isdigit() and rest in (EXECUTED, BLOCKS):
+            out.add(int(epoch))
+    return out
+
+
+def escalated(
+    samples: Sequence[Sample], honest: Sequence[str], persisted: Mapping[str, Mapping[str, Any]]
+) -> Verdict:
     """With a Byzantine node in the cluster, the threat-level dispatcher moves coordination from
-    Raft to BFT (impl/hybrid/node.py): every honest node is seen in a BFT epoch at some point
-    (the nodes' epoch and protocol sampled through their control channels, inspection.py)."""
+    Raft to BFT (impl/hybrid/node.py): every honest node was in a BFT epoch at some point, as its
+    control channel showed it (the epoch and protocol sampled every 0.1 s: inspection.py) or, for
+    a BFT epoch too short to be sampled on a loaded machine, as its disk shows (an instance of
+    that epoch executed or stored blocks)."""
     name = "Byzantine behaviour moves it to BFT"
     moved = {
         s.node: s.at for s in sorted(samples, key=lambda s: -s.at) if s.seen["protocol"] != "raft"
     }
-    stayed = sorted(n for n in honest if n not in moved)
+    on_disk = {n: bft_epochs(persisted.get(n, {})) for n in honest}
+    stayed = sorted(n for n in honest if n not in moved and not on_disk[n])
     if stayed:
         return Verdict(name, False, f"{', '.join(stayed)} never seen in a BFT epoch")
-    last = max(moved[n] for n in honest)
-    return Verdict(name, True, f"every honest node in a BFT epoch by t={last:.2f}s")
+    seen = [n for n in honest if n in moved]
+    parts = (
+        [f"{', '.join(seen)} sampled in one by t={max(moved[n] for n in seen):.2f}s"]
+        if seen
+        else []
+    )
+    unseen = [n for n in honest if n not in moved]
+    if unseen:
+        epochs = sorted(set().union(*(on_disk[n] for n in unseen)))
+        parts.append(f"{', '.join(unseen)} by their disks (epochs {', '.join(map(str, epochs))})")
+    detail = "every honest node in a BFT epoch: " + "; ".join(parts)
+    return Verdict(name, True, detail)
 
 
 def state_files(protocol: str, ops: Sequence[Op], persisted: Mapping[str, Any]) -> list[Verdict]:

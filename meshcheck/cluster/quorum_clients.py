@@ -20,8 +20,10 @@ import itertools
 import math
 import random
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.values import FrozenDict
@@ -32,6 +34,16 @@ from meshcheck.impl.runtime.client import Answer, Client
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.config import Address
 from meshcheck.traces.history.history import Op
+
+
+@attrs.define
+class Session:
+    """One client: its connections, its next sequence numbers, its process's generation."""
+
+    name: str
+    client: Client
+    seq: Iterator[int]
+    generation: int = 0
 
 
 class QuorumClients:
@@ -50,7 +62,9 @@ class QuorumClients:
         clock: Callable[[], float],
         timeout: float,
         tls: ssl.SSLContext | None = None,
+        agreed: Callable[[object], bool] = lambda status: status == COMMITTED,
     ) -> None:
+        self._agreed = agreed  # which answer's status is a decision (the manager's mutant: any)
         self._nodes = dict(nodes)
         self._codec = codec
         self._keys = keys
@@ -66,41 +80,52 @@ class QuorumClients:
         self.epoch = 1  # the latest epoch any answer taught the clients
         self.history = History()
         self.leader: str | None = None  # the nemesis's @leader: none here (no client follows one)
-        self._round = 0
+        self._opened: dict[str, int] = {}  # sessions opened so far, by client name
 
     async def run(self, until: float) -> None:
-        self._round += 1
         await asyncio.gather(*(self._client(n, until) for n in self._names))
 
+    def session(self, name: str) -> Session:
+        """A client named `name` ("c<k>"): its connections and its sequence numbers, fresh ones
+        for each session of the name (the state machine applies a (client, seq) once: a second
+        run that numbered from 1 again would be answered the first run's results)."""
+        opened = self._opened[name] = self._opened.get(name, 0) + 1
+        client = Client(self._nodes, self._codec, f"{name}.{opened}", self._tls)
+        return Session(name, client, itertools.count(1_000_000 * opened + 1))
+
     async def _client(self, name: str, until: float) -> None:
-        client = Client(self._nodes, self._codec, f"{name}.{self._round}", self._tls)
-        seq = itertools.count(1_000_000 * self._round + 1)  # a second run: fresh numbers
-        generation = 0
+        session = self.session(name)
         try:
             while self._clock() < until:
-                key = f"k{self._rng.randrange(self._written)}"
-                written = None if self._rng.random() < 0.2 else next(self._values)
-                value = to_value(Custom(key, written))
-                call = self._clock()
-                record = await self._decide(client, name, next(seq), value, call + self._timeout)
-                ret = self._clock()
-                process = f"{name}.{generation}"
-                ops = self.history.ops
-                if record is None:
-                    generation += 1  # it may still take effect: a new process, as Jepsen's
-                    ops.append(
-                        Op(process, "write", value, None, call, math.inf, "info", None, len(ops))
-                    )
-                    self.history.latencies.append((call, ret - call, "info"))
-                else:
-                    ret = max(ret, math.nextafter(call, math.inf))
-                    ops.append(Op(process, "write", value, record.get("result"), call, ret, "ok",
-                                  None, len(ops)))  # fmt: skip
-                    self.history.latencies.append((call, ret - call, "ok"))
-                self.history.nodes.append("")
+                await self.one(session)
                 await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
         finally:
-            await client.close()
+            await session.client.close()
+
+    async def one(self, session: Session) -> tuple[Op, FrozenDict | None]:
+        """One write of `session`'s, recorded in the history: the operation and the decided record
+        (None: no decision, the operation is `info`)."""
+        key = f"k{self._rng.randrange(self._written)}"
+        written = None if self._rng.random() < 0.2 else next(self._values)
+        value = to_value(Custom(key, written))
+        call = self._clock()
+        record = await self._decide(
+            session.client, session.name, next(session.seq), value, call + self._timeout
+        )
+        ret = self._clock()
+        process = f"{session.name}.{session.generation}"
+        ops = self.history.ops
+        if record is None:
+            session.generation += 1  # it may still take effect: a new process, as Jepsen's
+            ops.append(Op(process, "write", value, None, call, math.inf, "info", None, len(ops)))
+            self.history.latencies.append((call, ret - call, "info"))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            ops.append(Op(process, "write", value, record.get("result"), call, ret, "ok", None,
+                          len(ops)))  # fmt: skip
+            self.history.latencies.append((call, ret - call, "ok"))
+        self.history.nodes.append("")
+        return ops[-1], record
 
     async def _decide(
         self, client: Client, name: str, seq: int, value: Any, deadline: float
@@ -112,7 +137,7 @@ class QuorumClients:
             record = await self._round_of(client, op, deadline)
             if record is None:
                 return None
-            if record.get("status") == COMMITTED:
+            if self._agreed(record.get("status")):
                 epoch = record.get("epoch")
                 if isinstance(epoch, int):
                     self.epoch = max(self.epoch, epoch)

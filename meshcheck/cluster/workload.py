@@ -104,6 +104,18 @@ class History:
         return sum(1 for o in self.ops if o.status == status)
 
 
+@attrs.define
+class Session:
+    """One client of a pool: its connections, the node it was bound to, where it turns next when
+    it knows no leader, and its process's generation (a new process after each `info`)."""
+
+    name: str
+    client: Client
+    home: str
+    turn: int
+    generation: int = 0
+
+
 class Clients:
     """`count` clients against the cluster at `nodes`, writing and reading `keys` keys."""
 
@@ -144,61 +156,70 @@ class Clients:
             *(self._client(f"c{k}.{self._round}", until) for k in range(1, self._count + 1))
         )
 
+    def session(self, name: str) -> Session:
+        """A client of the pool named `name` ("c<k>.<round>"): its connections, its home node."""
+        order = sorted(self._nodes)
+        home = order[int(name.removeprefix("c").split(".")[0]) % len(order)]
+        return Session(name, Client(self._nodes, self._codec, name, self._tls), home,
+                       self._rng.randrange(len(order)))  # fmt: skip
+
     async def _client(self, name: str, until: float) -> None:
-        client = Client(self._nodes, self._codec, name, self._tls)
-        order: Sequence[str] = sorted(self._nodes)
-        turn = self._rng.randrange(len(order))
-        generation = 0  # after an `info` the client is a new process, as in Jepsen
+        session = self.session(name)
         try:
-            home = order[int(name.removeprefix("c").split(".")[0]) % len(order)]
             while self._clock() < until:
-                # Mostly the node the client believes leads; now and then its home node, whatever
-                # it believes (Jepsen binds each client to a node: a client of a deposed leader in
-                # a minority keeps asking it, which is how stale reads come to light)
-                if not self._shape.follow_leader:
-                    node = order[self._rng.randrange(len(order))]
-                elif self._rng.random() < HOME:
-                    node = home
-                else:
-                    node = client.leader or order[turn % len(order)]
-                key = f"k{self._rng.randrange(self._keys)}"
-                if self._rng.random() < 0.5:
-                    kind, sent = "read", self._shape.read(key)
-                else:
-                    n = next(self._values)
-                    if self._rng.random() < self._shape.fresh:
-                        key = f"once{n}"
-                    kind, sent = "write", self._shape.write(key, n)
-                value: Any = sent
-                call = self._clock()
-                status, output = "info", None
-                try:
-                    answer = await client.ask(
-                        node, kind, value, min(self._timeout, until - call + 0.5)
-                    )
-                except (ConnectionError, OSError, TimeoutError):
-                    client.leader = None
-                    turn += 1
-                else:
-                    if answer.ok:
-                        status, output = "ok", answer.result
-                        client.leader = self.leader = node
-                    elif not answer.unknown:
-                        status = "fail"
-                        client.leader = answer.leader if answer.leader != node else None
-                        if client.leader is None:
-                            turn += 1
-                    else:
-                        client.leader = None
-                        turn += 1
-                ret = self._clock()
-                self._record(f"{name}.{generation}", kind, sent, output, call, ret, status)
-                self.history.nodes.append(node)
-                if status == "info":
-                    generation += 1
+                await self.one(session, until)
                 await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
         finally:
-            await client.close()
+            await session.client.close()
+
+    async def one(self, session: Session, until: float) -> Op:
+        """One operation of `session`'s, recorded in the history and returned (the run ends at
+        `until`)."""
+        client = session.client
+        order: Sequence[str] = sorted(self._nodes)
+        # Mostly the node the client believes leads; now and then its home node, whatever it
+        # believes (Jepsen binds each client to a node: a client of a deposed leader in a
+        # minority keeps asking it, which is how stale reads come to light)
+        if not self._shape.follow_leader:
+            node = order[self._rng.randrange(len(order))]
+        elif self._rng.random() < HOME:
+            node = session.home
+        else:
+            node = client.leader or order[session.turn % len(order)]
+        key = f"k{self._rng.randrange(self._keys)}"
+        if self._rng.random() < 0.5:
+            kind, sent = "read", self._shape.read(key)
+        else:
+            n = next(self._values)
+            if self._rng.random() < self._shape.fresh:
+                key = f"once{n}"
+            kind, sent = "write", self._shape.write(key, n)
+        value: Any = sent
+        call = self._clock()
+        status, output = "info", None
+        try:
+            answer = await client.ask(node, kind, value, min(self._timeout, until - call + 0.5))
+        except (ConnectionError, OSError, TimeoutError):
+            client.leader = None
+            session.turn += 1
+        else:
+            if answer.ok:
+                status, output = "ok", answer.result
+                client.leader = self.leader = node
+            elif not answer.unknown:
+                status = "fail"
+                client.leader = answer.leader if answer.leader != node else None
+                if client.leader is None:
+                    session.turn += 1
+            else:
+                client.leader = None
+                session.turn += 1
+        ret = self._clock()
+        self._record(f"{session.name}.{session.generation}", kind, sent, output, call, ret, status)
+        self.history.nodes.append(node)
+        if status == "info":
+            session.generation += 1  # after an `info` the client is a new process, as in Jepsen
+        return self.history.ops[-1]
 
     def _record(
         self,
@@ -255,26 +276,32 @@ class MemberClients:
 
     async def _client(self, member: Member, until: float) -> None:
         while self._clock() < until:
-            key = f"k{self._rng.randrange(self._keys)}"
-            written = None if self._rng.random() < 0.2 else next(self._values)
-            sent = to_value(Custom(key, written))
-            call = self._clock()
-            status, output = "info", None
-            try:
-                output = await member.request(sent, min(self._timeout, until - call + 0.5))
-                status = "ok"
-            except TimeoutError:
-                pass
-            ret = self._clock()
-            process = f"{member.name}.{self._generation[member.name]}"
-            ops = self.history.ops
-            if status == "info":
-                # it may still take effect (the core keeps sending it): a new process, as Jepsen's
-                self._generation[member.name] += 1
-                ops.append(Op(process, "write", sent, None, call, math.inf, "info", None, len(ops)))
-            else:
-                ret = max(ret, math.nextafter(call, math.inf))
-                ops.append(Op(process, "write", sent, output, call, ret, "ok", None, len(ops)))
-            self.history.latencies.append((call, ret - call, status))
-            self.history.nodes.append("")
+            await self.one(member, until)
             await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
+
+    async def one(self, member: Member, until: float) -> Op:
+        """One write of `member`'s, recorded in the history and returned (the run ends at
+        `until`)."""
+        key = f"k{self._rng.randrange(self._keys)}"
+        written = None if self._rng.random() < 0.2 else next(self._values)
+        sent = to_value(Custom(key, written))
+        call = self._clock()
+        status, output = "info", None
+        try:
+            output = await member.request(sent, min(self._timeout, until - call + 0.5))
+            status = "ok"
+        except TimeoutError:
+            pass
+        ret = self._clock()
+        process = f"{member.name}.{self._generation[member.name]}"
+        ops = self.history.ops
+        if status == "info":
+            # it may still take effect (the core keeps sending it): a new process, as Jepsen's
+            self._generation[member.name] += 1
+            ops.append(Op(process, "write", sent, None, call, math.inf, "info", None, len(ops)))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            ops.append(Op(process, "write", sent, output, call, ret, "ok", None, len(ops)))
+        self.history.latencies.append((call, ret - call, status))
+        self.history.nodes.append("")
+        return ops[-1]

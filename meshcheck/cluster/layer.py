@@ -1,0 +1,379 @@
+"""One cluster of a run: its node processes behind their link proxies, its clients, its nemesis,
+and what is checked of it once it is over.
+
+A cluster test runs one `Layer` (meshcheck/cluster/run.py); the manager's test runs three, one per
+layer of the design, under one router (meshcheck/cluster/routed.py). A layer goes through:
+
+1. `start`: the proxies, then every node process (`LocalCluster`, entered by the caller so that
+   the processes end with the caller's `with`, however it ends), then the clients;
+2. `strike`: its nemesis, and the samples of what the nodes hold where a check reads them;
+3. `calm`: every fault undone; how long the clients must still run so that progress after healing
+   is judged on operations that had the time to succeed;
+4. `settle` (gossip: do the nodes come to agree, and how fast), then `close`;
+5. `check`, after the processes ended: the history and its pictures written, the state files read
+   back, every check's verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis
+from meshcheck.cluster.network import Network, between, touching
+from meshcheck.cluster.options import Options, Outcome, node_names
+from meshcheck.cluster.quorum_clients import QuorumClients
+from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
+from meshcheck.impl.runtime.client import skew_clock
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
+from meshcheck.impl.runtime.member import Member
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, BYZANTINE, hybrid_keys
+from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
+from meshcheck.impl.runtime.proxy import LinkFaults
+from meshcheck.traces.history import jepsen, models
+
+Progress = Callable[[str], None]
+Clock = Callable[[], float]
+AnyClients = Clients | MemberClients | QuorumClients
+
+
+class Layer:
+    """One cluster of a run, as `options` asks, reporting into `folder`."""
+
+    def __init__(self, options: Options, folder: Path) -> None:
+        self.options = options
+        self.folder = folder
+        self.names = node_names(options.protocol, options.nodes)
+        self.proto = runtime_protocol(options.protocol)
+        self.keys = keys_of(options.workload)
+        self.plan = (
+            list(options.plan)
+            if options.plan is not None
+            else nemesis.plan(options.seed, options.time, options.nemesis, self.names)
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "nemesis.txt").write_text(
+            "".join(f.describe() + "\n" for f in self.plan) or "no faults\n", encoding="utf-8"
+        )
+        ports = dict(zip(self.names, free_ports(len(self.names)), strict=True))
+        addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
+        self.network = Network(self.names, addresses, options.seed, tls=options.tls)
+        self.struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
+        core: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
+        core |= dict(options.core)
+        if options.byzantine:
+            behaving: dict[str, list[str]] = {}
+            for node, behaviour in options.byzantine:
+                behaving.setdefault(node, []).append(behaviour)
+            core[BYZANTINE] = behaving
+        self.member_names = [f"c{k}" for k in range(1, options.clients + 1)]
+        if self.proto.build_member is not None or self.proto.quorum_clients:  # clients that sign
+            core |= {BFT_KEYS: options.seed, BFT_CLIENTS: self.member_names}
+        self.core_options = core
+        self.members: list[Member] = []
+        self.settled = convergence.Settled({}, None, None, {})  # gossip: what the nodes came to
+        self.probes: list[float] = []
+        self.samples: list[inspection.Sample] = []
+        self._sampler: asyncio.Task[None] | None = None
+        self._nemesis: asyncio.Task[None] | None = None
+        self.healed = 0.0
+        self.persisted: dict[str, Any] = {}  # every node's state file, read back by `check`
+        self.cluster = LocalCluster(
+            options.protocol,
+            self.names,
+            folder,
+            seed=options.seed,
+            options=core,
+            routes=self.network.routes(),
+            ports=ports,
+            tls=options.tls,
+        )
+        self.clients: AnyClients | None = None
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """The proxies and every node (the caller has entered `cluster`)."""
+        await self.network.start()
+        for node in self.names:
+            await asyncio.to_thread(self.cluster.start, node)
+
+    async def open_clients(
+        self, clock: Clock, agreed: Callable[[object], bool] | None = None
+    ) -> AnyClients:
+        """The protocol's clients: signed to every node, f+1 alike (the hybrid dispatcher's; an
+        answer is a decision when `agreed` says so of its status, by default when "committed");
+        client cores hosted here (PBFT, HotStuff); or plain clients that follow the leader."""
+        options, cluster, proto = self.options, self.cluster, self.proto
+        clients: AnyClients
+        if proto.quorum_clients:
+            clients = QuorumClients(
+                cluster.config.nodes,
+                proto.codec(),
+                hybrid_keys(self.names, self.core_options),
+                self.member_names,
+                rate=options.rate,
+                keys_written=self.keys,
+                seed=options.seed,
+                clock=clock,
+                timeout=max(options.timeout, 2.0),
+                tls=cluster.client_tls(),
+                **({} if agreed is None else {"agreed": agreed}),
+            )
+        elif proto.build_member is not None:
+            for name in self.member_names:
+                core = proto.build_member(name, self.names, self.core_options)
+                member = Member(
+                    name, core, proto.codec(), cluster.config.nodes, tls=cluster.client_tls()
+                )
+                self.members.append(member)
+                await member.start()
+            clients = MemberClients(
+                self.members,
+                rate=options.rate,
+                keys=self.keys,
+                seed=options.seed,
+                clock=clock,
+                timeout=options.timeout,
+            )
+        else:
+            clients = Clients(
+                cluster.config.nodes,
+                proto.codec(),
+                count=options.clients,
+                rate=options.rate,
+                keys=self.keys,
+                seed=options.seed,
+                clock=clock,
+                timeout=options.timeout,
+                tls=cluster.client_tls(),
+                shape=shape_of(options.workload),
+            )
+        self.clients = clients
+        return clients
+
+    def strike(self, clock: Clock) -> None:
+        """The nemesis, and the samples where a check or a measurement reads them."""
+        assert self.clients is not None
+        clients, samples = self.clients, self.samples
+        loop = asyncio.get_running_loop()
+        self._nemesis = loop.create_task(
+            _nemesis(
+                self.plan,
+                self.cluster,
+                self.network,
+                self.names,
+                clock,
+                lambda: clients.leader or _sampled_leader(samples),
+                self.struck,
+                self.proto.codec(),
+                self.cluster.client_tls(),
+            )
+        )
+        options = self.options
+        wanted = options.sample or options.byzantine or not self.proto.linearizable
+        if self.proto.inspect is not None and wanted:  # what the nodes hold (inspection.py)
+            self._sampler = loop.create_task(
+                inspection.sample(
+                    self.cluster.config.nodes,
+                    self.proto.codec(),
+                    self.cluster.client_tls(),
+                    clock,
+                    samples,
+                )
+            )
+
+    async def calm(self, clock: Clock) -> float:
+        """Wait for every fault to be undone; the time until which the clients must still run
+        (0: none), so that progress after healing is judged on operations that had the time to
+        succeed (the last fault may be undone late: a restart under load)."""
+        if self._nemesis is not None:
+            await self._nemesis
+        self.healed = max((t for t, what in self.struck if what.endswith("undone")), default=0.0)
+        if self.healed > clock() - self.proto.recovery:
+            return self.healed + self.proto.recovery
+        return 0.0
+
+    async def settle(self, clock: Clock, progress: Progress) -> None:
+        """Gossip: whether the nodes come to agree once the writes stop, and how fast a probe write
+        spreads; then the samples end (they went on while the nodes settled)."""
+        if not self.proto.linearizable:
+            progress("waiting for the nodes to agree, then timing probe writes")
+            tls, nodes, codec = (
+                self.cluster.client_tls(),
+                self.cluster.config.nodes,
+                self.proto.codec(),
+            )
+            self.settled = await convergence.settle(nodes, codec, tls, clock, self.options.settle)
+            self.probes = await convergence.spread(nodes, codec, tls, clock)
+        await self._stop_sampling()
+
+    async def _stop_sampling(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            await asyncio.gather(self._sampler, return_exceptions=True)
+            self._sampler = None
+
+    async def close(self) -> None:
+        """The samples, the client cores and the proxies end (the nodes end with `cluster`)."""
+        await self._stop_sampling()
+        if self._nemesis is not None and not self._nemesis.done():
+            self._nemesis.cancel()
+            await asyncio.gather(self._nemesis, return_exceptions=True)
+        for member in self.members:
+            await member.stop()
+        self.network.heal()
+        await self.network.stop()
+
+    # -- once it is over ----------------------------------------------------------------------------
+
+    def check(self, seconds: float, progress: Progress) -> Outcome:
+        """Write the report folder and judge the run (every node process has ended)."""
+        options, proto, names, folder = self.options, self.proto, self.names, self.folder
+        assert self.clients is not None
+        history = self.clients.history
+        struck = self.struck
+        (folder / "nemesis.log").write_text(
+            "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(struck)), encoding="utf-8"
+        )
+        if proto.linearizable:
+            dumped = jepsen.dumps(history.ops, models.Rsm())
+        else:
+            dumped = jepsen.dumps(convergence.history_as_kv(history.ops), models.KeyValue())
+        (folder / "history.jsonl").write_text(dumped, encoding="utf-8")
+        name = f"{options.protocol}, {options.nodes} nodes, seed {options.seed}"
+        (folder / "latency.svg").write_text(
+            figures.latency_svg(history, struck, title=name), encoding="utf-8"
+        )
+        (folder / "timeline.svg").write_text(
+            figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
+        )
+        persisted: dict[str, Any] = {}
+        for node in names:
+            disk = Disk(self.cluster.config.state_file(node), proto.codec())
+            persisted[node] = disk.load()
+            disk.close()
+        self.persisted = persisted
+        until = max(options.time, self.healed + proto.recovery)
+        verdicts = [checks.progress(history.ops, self.healed, until)]
+        if proto.linearizable:
+            verdicts.append(checks.linearizable(history.ops, options.budget))
+            honest = [n for n in names if n not in dict(options.byzantine)]
+            verdicts += checks.state_files(
+                options.protocol, history.ops, {n: persisted[n] for n in honest}
+            )
+            if options.byzantine:
+                verdicts.append(checks.escalated(self.samples, honest, persisted))
+        else:
+            settled, samples = self.settled, self.samples
+            verdicts += [
+                convergence.converged(settled, options.settle),
+                convergence.trusted(settled, options.settle),
+                convergence.reads_written(history.ops),
+                convergence.none_undone(history.ops, history.nodes, settled),
+                convergence.entries_written(settled, persisted),
+                convergence.own_durable(history.ops, history.nodes, persisted),
+                convergence.spread_verdict(self.probes),
+                *health.verdicts(samples, struck),
+            ]
+        if proto.spec is not None and options.validate:
+            progress("validating the nodes' logs against the spec")
+            node_logs = [self.cluster.config.state_file(n).with_name("node.ndjson") for n in names]
+            verdicts.append(
+                checks.logs_valid(
+                    proto.spec,
+                    node_logs,
+                    proto.log_constants(names, self.core_options),
+                    folder,
+                    options.validate_budget,
+                )
+            )
+        return Outcome(
+            options,
+            tuple(self.plan),
+            history,
+            tuple(verdicts),
+            seconds,
+            self.network.frames(),
+            tuple(sorted(struck)),
+            tuple(self.samples),
+            tuple(self.probes),
+        )
+
+
+async def _nemesis(
+    plan: list[nemesis.Fault],
+    cluster: LocalCluster,
+    network: Network,
+    names: list[str],
+    clock: Callable[[], float],
+    leader: Callable[[], str | None],
+    struck: list[tuple[float, str]],
+    codec: Codec,
+    tls: ssl.SSLContext | None,
+) -> None:
+    def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
+
+    # A fault on a node's process waits for the one before it on that node to be undone: a
+    # restart on a loaded machine can take over a second, and a kill that struck a process still
+    # starting would end the run (the plan keeps the faults apart in time, not in effect).
+    locks = {n: asyncio.Lock() for n in names}
+
+    async def one(fault: nemesis.Fault) -> None:
+        await asyncio.sleep(max(0.0, fault.at - clock()))
+        fault = attrs.evolve(fault, nodes=resolve(fault.nodes))
+        if fault.kind in ("kill", "pause", "clock"):
+            async with locks[fault.nodes[0]]:
+                await strike(fault)
+        else:
+            await strike(fault)
+
+    async def strike(fault: nemesis.Fault) -> None:
+        node = fault.nodes[0]
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
+        if fault.kind == "kill":
+            await asyncio.to_thread(cluster.kill, node)
+            await asyncio.sleep(fault.lasts)
+            await asyncio.to_thread(cluster.start, node)
+        elif fault.kind == "pause":
+            cluster.pause(node)
+            await asyncio.sleep(fault.lasts)
+            cluster.resume(node)
+        elif fault.kind == "clock":
+            address = cluster.config.nodes[node]
+            try:
+                await skew_clock(address, codec, fault.offset, fault.rate, tls, node)
+                await asyncio.sleep(fault.lasts)
+                await skew_clock(address, codec, -fault.offset, 1.0, tls, node)
+            except (OSError, ConnectionError):
+                pass  # the node is down (killed meanwhile): a restart starts a true clock
+        else:
+            if fault.kind == "partition":
+                links, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
+            elif fault.kind == "latency":
+                links, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
+            else:
+                links, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
+            network.add(links, faults)
+            await asyncio.sleep(fault.lasts)
+            network.remove(links, faults)
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+
+    await asyncio.gather(*(one(f) for f in plan))
+
+
+def _sampled_leader(samples: list[inspection.Sample]) -> str | None:
+    """The node last sampled as a Raft leader (the hybrid dispatcher's Raft epochs: its clients
+    follow no leader, so the nemesis's @leader is read off the nodes themselves)."""
+    for s in reversed(samples[-50:]):
+        if s.seen.get("role") == "Leader":
+            return s.node
+    return None

@@ -1,0 +1,69 @@
+"""What a cluster test is asked to do (`Options`) and what it found (`Outcome`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from meshcheck.cluster import checks, convergence, inspection
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.workload import History
+from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
+
+
+@attrs.frozen
+class Options:
+    protocol: str = "raft"
+    nodes: int = 3
+    time: float = 10.0  # seconds of clients and nemesis
+    nemesis: tuple[str, ...] = ("kill", "pause", "partition")
+    workload: str = "registers"  # the protocol's (impl/runtime/protocols.py `workloads`)
+    rate: float = 100.0  # operations a second, all clients together
+    clients: int = 10  # each with one operation in flight (Jepsen's concurrency)
+    timeout: float = 1.0  # seconds a client waits for an answer (then the operation is `info`)
+    seed: int = 0
+    bugs: frozenset[str] = frozenset()
+    budget: float = 30.0  # seconds the linearizability checker may take
+    validate_budget: float = 300.0  # seconds the log validation may take (validate's default)
+    plan: tuple[Fault, ...] | None = None  # the faults, when not drawn from the seed
+    tls: bool = True  # mutual TLS between nodes and from clients (impl/runtime/tls.py)
+    validate: bool = True  # validate the nodes' logs against the spec (needs Java: TLC)
+    # gossip: seconds the nodes have to agree once the writes stop (the design's bound for a
+    # status update to reach every node: meshcheck/cluster/convergence.py)
+    settle: float = convergence.BOUND
+    # the core's options over the runtime's defaults (impl/runtime/protocols.py), as pairs:
+    # `(("interval", 1000),)` runs gossip at the design's round
+    core: tuple[tuple[str, Any], ...] = ()
+    # the hybrid dispatcher's Byzantine nodes: (node, behaviour) pairs (impl/runtime/protocols.py
+    # HYBRID_BEHAVIOURS), each an honest core whose output the behaviour corrupts
+    byzantine: tuple[tuple[str, str], ...] = ()
+    # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
+    # (a measurement does: the claims' elections)
+    sample: bool = False
+
+
+@attrs.frozen
+class Outcome:
+    options: Options
+    plan: tuple[Fault, ...]
+    history: History
+    verdicts: tuple[checks.Verdict, ...]
+    seconds: float
+    frames: tuple[int, int]
+    struck: tuple[tuple[float, str], ...] = ()  # what the nemesis did, when (targets resolved)
+    samples: tuple[inspection.Sample, ...] = ()  # what the nodes held (inspection.py)
+    probes: tuple[float, ...] = ()  # gossip: seconds until each probe write reached every node
+
+    @property
+    def holds(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+    @property
+    def failed(self) -> list[checks.Verdict]:
+        return [v for v in self.verdicts if v.holds is False]
+
+
+def node_names(protocol: str, n: int) -> list[str]:
+    """The nodes of a cluster of `n` of `protocol`, named as its spec names them."""
+    return runtime_protocol(protocol).node_names(n)
