@@ -35,10 +35,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     # plain strings, checked here: bad input is one `meshcheck: ...` line, exit 2
     t.add_argument(
-        "--protocol", default="raft", help="raft, pbft, hotstuff, hybrid or gossip (default raft)"
+        "--protocol",
+        default="raft",
+        help="raft, pbft, hotstuff, hybrid, gossip, or manager: the three layers, operations "
+        "routed by type (default raft)",
     )
     t.add_argument(
-        "--nodes", default="", metavar="N", help="nodes, 3 to 9 (default 3; 4 for pbft, hotstuff)"
+        "--nodes",
+        default="",
+        metavar="N",
+        help="nodes, 3 to 9 (default 3; 4 for pbft, hotstuff, hybrid and manager's layers)",
     )
     t.add_argument("--time", default="10", metavar="S", help="seconds of clients and faults")
     t.add_argument(
@@ -50,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument(
         "--workload",
         default="",
-        help="registers or register (consensus), status (gossip); default the protocol's first",
+        help="registers or register (consensus), status (gossip), routed (manager); default the "
+        "protocol's first",
     )
     t.add_argument("--rate", default="100", metavar="R", help="operations a second (all clients)")
     t.add_argument(
@@ -65,8 +72,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--byzantine",
         default="",
         metavar="NODE:B,..",
-        help="hybrid: Byzantine nodes and what they do (equivocate_raft, forge_seals, "
-        "tamper_envelopes, censor, false_reports)",
+        help="hybrid (and manager's hybrid layer): Byzantine nodes and what they do "
+        "(equivocate_raft, forge_seals, tamper_envelopes, censor, false_reports)",
     )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(
@@ -119,7 +126,14 @@ def run_cluster_cmd(args: argparse.Namespace) -> int:
     return _down(args)
 
 
+PROTOCOLS = ("gossip", "hotstuff", "hybrid", "manager", "pbft", "raft")
+
+
 def _test(args: argparse.Namespace) -> int:
+    if args.protocol not in PROTOCOLS:
+        raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
+    if args.protocol == "manager":
+        return _test_manager(args)
     from meshcheck.cluster import nemesis
     from meshcheck.cluster.run import Options, node_names, run, summary_rows
     from meshcheck.cluster.workload import keys_of
@@ -188,6 +202,58 @@ def _test(args: argparse.Namespace) -> int:
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
 
 
+def _test_manager(args: argparse.Namespace) -> int:
+    """The manager over its three layers as real clusters (meshcheck/cluster/routed.py)."""
+    from meshcheck.cluster import nemesis, routed
+    from meshcheck.cluster.run import Options
+    from meshcheck.interrupts import sigterm_interrupts
+    from meshcheck.table import format_table
+
+    if args.workload not in ("", "routed"):
+        raise MeshcheckError(
+            f"--workload {args.workload}: the manager runs `routed` (its three operation types)"
+        )
+    bugs = frozenset(b for b in args.bugs.split(",") if b)
+    routed.known_bugs(bugs)
+    n = int(_number("nodes", args.nodes or "4", *NODES, kind=int))
+    options = Options(
+        protocol="manager",
+        nodes=n,
+        time=_number("time", args.time, 1, 3600),
+        nemesis=nemesis.parse_kinds(args.nemesis),
+        workload="routed",
+        rate=_number("rate", args.rate, 1, 100_000),
+        clients=int(_number("clients", args.clients, 1, 200, kind=int)),
+        seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        bugs=bugs,
+        byzantine=_byzantine("hybrid", args.byzantine, max(n, 4)),
+        tls=args.tls,
+        validate=args.validate,
+    )
+    out = Path(args.out)
+    _writable(out)
+    layers = routed.layer_options(options)
+    print(f"cluster test: manager, {options.time:g} s, seed {options.seed}")
+    for name, o in layers.items():
+        plan = nemesis.plan(o.seed, o.time, o.nemesis, routed.node_names(o.protocol, o.nodes))
+        print(f"  {name.value}: {o.nodes} nodes, seed {o.seed}, {len(plan)} faults")
+        for fault in plan:
+            print(f"    {fault.describe()}")
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    with sigterm_interrupts():
+        outcome = routed.run(options, out, progress)
+    print(format_table(("check", "result", "detail"), routed.summary_rows(outcome)))
+    print(
+        f"report: {out} (routing.jsonl: what each operation was told; a folder per layer, "
+        "each with its history.jsonl)"
+    )
+    return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
+
+
 def _byzantine(name: str, text: str, n: int) -> tuple[tuple[str, str], ...]:
     """`--byzantine n4:forge_seals,n3:censor` as (node, behaviour) pairs; one line for anything
     else: a protocol other than hybrid, an unknown node or behaviour, more than f nodes."""
@@ -241,6 +307,11 @@ def _up(args: argparse.Namespace) -> int:
     from meshcheck.impl.runtime.launcher import LocalCluster
     from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
 
+    if args.protocol == "manager":
+        raise MeshcheckError(
+            "--protocol manager: `cluster up` starts one cluster; start the manager's layers "
+            "(pbft, hybrid, gossip) one `up` each, in folders of their own"
+        )
     protocol(args.protocol)
     n = _nodes(args)
     out = Path(args.out)

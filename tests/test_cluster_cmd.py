@@ -202,8 +202,11 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: 
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
         (
             ["--protocol", "paxos"],
-            "the runtime hosts gossip, hotstuff, hybrid, pbft, raft; not 'paxos'",
+            "--protocol paxos: choose from gossip, hotstuff, hybrid, manager, pbft, raft",
         ),
+        (["--protocol", "manager", "--workload", "status"], "the manager runs `routed`"),
+        (["--protocol", "manager", "--bugs", "nope"], "nope is not a manager mutant"),
+        (["--protocol", "manager", "--byzantine", "n9:censor"], "no node 'n9' in n1..n4"),
         (["--protocol", "pbft", "--bugs", "read_without_quorum"], "not a pbft catalogue mutant"),
         (["--workload", "queue"], "--workload queue: choose from"),
         (["--workload", "status"], "--workload status: raft runs registers or register"),

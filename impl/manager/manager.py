@@ -42,7 +42,6 @@ from meshcheck.impl.gossip.node import IN, GossipNode
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
 from meshcheck.impl.hybrid.levels import BFT
-from meshcheck.impl.hybrid.machine import COMMITTED
 from meshcheck.impl.manager import mutants
 from meshcheck.impl.manager.routing import (
     Answer,
@@ -50,8 +49,10 @@ from meshcheck.impl.manager.routing import (
     Layer,
     NoAnswer,
     OpType,
+    hybrid_agreed,
     op_type,
     route,
+    status_agreed,
 )
 from meshcheck.impl.pbft.client import Client
 from meshcheck.impl.pbft.messages import Request, request_name
@@ -291,12 +292,10 @@ class Manager:
                 ) from None
             self.now = max(self.now, hc.sim.now)
             seq = decision.seq
-            if decision.status == COMMITTED:
+            if hybrid_agreed(decision.status, self.bugs):
                 break
-            if mutants.REJECTED_COUNTED_AS_AGREED in self.bugs:
-                break  # the mutant: any answer is taken for agreement
         assert decision is not None
-        agreed = decision.status == COMMITTED or mutants.REJECTED_COUNTED_AS_AGREED in self.bugs
+        agreed = hybrid_agreed(decision.status, self.bugs)
         if not agreed:
             return Answer(
                 op_id,
@@ -364,7 +363,7 @@ class Manager:
             kind,
             Layer.GOSSIP,
             How.GOSSIPED,
-            mutants.STATUS_COUNTED_COMMITTED in self.bugs,  # agreed: never, but for the mutant
+            status_agreed(self.bugs),  # agreed: never, but for the mutant
             text,
             level=level,
             time=self.now,

@@ -16,6 +16,7 @@ import attrs
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import Value
+from meshcheck.impl.hybrid.machine import COMMITTED
 from meshcheck.impl.manager import mutants
 
 
@@ -84,6 +85,19 @@ def route(kind: OpType, level: str, bugs: frozenset[str] = frozenset()) -> Layer
     if mutants.CRITICAL_TO_RAFT_AT_NONE in bugs and kind is OpType.CRITICAL and level == "None":
         return Layer.HYBRID
     return ROUTES[kind]
+
+
+def status_agreed(bugs: frozenset[str] = frozenset()) -> bool:
+    """Whether a status write's answer counts as agreement: never (the gossip node took it and
+    agrees on nothing with anyone), but for the mutant."""
+    return mutants.STATUS_COUNTED_COMMITTED in bugs
+
+
+def hybrid_agreed(status: object, bugs: frozenset[str] = frozenset()) -> bool:
+    """Whether the hybrid dispatcher's answer with `status` counts as agreement: only "committed"
+    (a rejected operation's epoch ended without it: it took effect nowhere), but for the mutant,
+    which takes any answer for agreement."""
+    return status == COMMITTED or mutants.REJECTED_COUNTED_AS_AGREED in bugs
 
 
 @attrs.frozen

@@ -1,0 +1,166 @@
+"""The manager over its three layers as real clusters (meshcheck/cluster/routed.py): operations
+routed by type with the manager's own code into PBFT, the hybrid dispatcher and gossip processes;
+each layer checked as its own cluster test checks it, the answers checked against Routing.tla's
+invariants; the manager's routing mutants caught in the processes; each routing check shown to fail
+on the answer it forbids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from meshcheck.cli import main
+from meshcheck.cluster import checks, routed
+from meshcheck.cluster.routed import Routed, routing_verdicts
+from meshcheck.cluster.run import Options
+from meshcheck.impl.manager import mutants
+from tests.test_cluster_cmd import nodes_of
+
+INVARIANTS = (
+    "CriticalOnlyByBFT",
+    "CoordinationByEpoch",
+    "StatusNeverAgreed",
+    "UnknownRefused",
+    "AgreedMeansDecided",
+)
+
+
+def _by_name(
+    verdicts: tuple[checks.Verdict, ...] | list[checks.Verdict],
+) -> dict[str, checks.Verdict]:
+    return {v.check.removesuffix(" (Routing.tla)"): v for v in verdicts}
+
+
+def test_the_manager_routes_each_type_to_its_layer_under_kills_and_partitions(
+    tmp_path: Path,
+) -> None:
+    outcome = routed.run(
+        Options(protocol="manager", nodes=4, time=5, nemesis=("kill", "partition"), seed=3,
+                validate=False),
+        tmp_path,
+    )  # fmt: skip
+    assert outcome.holds, [v for v in outcome.verdicts if not v.holds] + [
+        (name, o.failed) for name, o in outcome.layers.items() if o.failed
+    ]
+    assert set(_by_name(outcome.verdicts)) == set(INVARIANTS)
+    assert set(outcome.layers) == {"pbft", "hybrid", "gossip"}
+    told = {(r.type, r.layer, r.answer) for r in outcome.routed}
+    # every type reached its layer and was answered as its layer answers
+    assert {("critical", "pbft", "agreed"), ("coordination", "hybrid", "agreed"),
+            ("status", "gossip", "gossiped"), ("unknown", "", "refused")} <= told  # fmt: skip
+    assert all(r.how == "bft" for r in outcome.routed if r.layer == "pbft" and r.answer == "agreed")
+    # each layer's history holds exactly the operations routed to it
+    for name, layer in outcome.layers.items():
+        assert len(layer.history.ops) == sum(1 for r in outcome.routed if r.layer == name)
+        assert (tmp_path / name / "history.jsonl").is_file()
+        assert layer.plan  # each layer had its own nemesis
+    lines = (tmp_path / "routing.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [r.id for r in outcome.routed]
+    assert nodes_of(tmp_path) == []
+
+
+def test_the_managers_routing_mutants_are_caught_in_the_processes(tmp_path: Path) -> None:
+    # three mutants at once, each breaking a different invariant: one run, three violations
+    bugs = frozenset(
+        {
+            mutants.CRITICAL_TO_RAFT_AT_NONE,
+            mutants.UNKNOWN_TO_GOSSIP,
+            mutants.STATUS_COUNTED_COMMITTED,
+        }
+    )
+    outcome = routed.run(
+        Options(protocol="manager", nodes=4, time=3, nemesis=(), seed=1, bugs=bugs, validate=False),
+        tmp_path,
+    )
+    verdicts = _by_name(outcome.verdicts)
+    assert not outcome.holds
+    # a critical operation decided by the hybrid dispatcher's Raft epoch
+    assert verdicts["CriticalOnlyByBFT"].holds is False
+    assert (
+        "went to hybrid, answered agreed, decided by raft" in verdicts["CriticalOnlyByBFT"].detail
+    )
+    # a misspelt type written to gossip
+    assert verdicts["UnknownRefused"].holds is False
+    assert "went to gossip" in verdicts["UnknownRefused"].detail
+    # a status write told "agreed"
+    assert verdicts["StatusNeverAgreed"].holds is False
+    assert "answered agreed" in verdicts["StatusNeverAgreed"].detail
+    assert nodes_of(tmp_path) == []
+
+
+def _op(id: int, given: str, layer: str, answer: str, how: str, **more: object) -> Routed:
+    typed = given if given in routed.KNOWN else "unknown"
+    return Routed(id, given, typed, layer, answer, how, "None", 0.0, 0.1, **more)  # type: ignore[arg-type]
+
+
+GOOD = [
+    _op(1, "critical", "pbft", "agreed", "bft"),
+    _op(2, "coordination", "hybrid", "agreed", "raft", epoch=1, committed=True),
+    _op(3, "coordination", "hybrid", "agreed", "bft", epoch=2, committed=True),
+    _op(4, "status", "gossip", "gossiped", "gossip"),
+    _op(5, "critcal", "", "refused", ""),
+    _op(6, "critical", "pbft", "info", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("broken", "violates"),
+    [
+        (
+            _op(7, "critical", "hybrid", "agreed", "raft", epoch=1, committed=True),
+            "CriticalOnlyByBFT",
+        ),
+        (
+            _op(7, "critical", "hybrid", "agreed", "bft", epoch=2, committed=True),
+            "CriticalOnlyByBFT",
+        ),
+        (_op(7, "coordination", "pbft", "agreed", "bft"), "CoordinationByEpoch"),
+        (
+            _op(7, "coordination", "hybrid", "agreed", "", epoch=9, committed=True),
+            "CoordinationByEpoch",
+        ),
+        (_op(7, "status", "gossip", "agreed", "gossip"), "StatusNeverAgreed"),
+        (_op(7, "status", "hybrid", "info", ""), "StatusNeverAgreed"),
+        (_op(7, "Status", "gossip", "gossiped", "gossip"), "UnknownRefused"),
+        (_op(7, "audit", "", "info", ""), "UnknownRefused"),
+        (_op(7, "coordination", "hybrid", "agreed", "raft", epoch=1), "AgreedMeansDecided"),
+        (_op(7, "status", "gossip", "agreed", "gossip"), "AgreedMeansDecided"),
+    ],
+)
+def test_each_routing_check_fails_on_the_answer_it_forbids(broken: Routed, violates: str) -> None:
+    assert all(v.holds for v in routing_verdicts(GOOD))
+    verdicts = _by_name(routing_verdicts([*GOOD, broken]))
+    assert verdicts[violates].holds is False
+    assert f"op 7, type {broken.given!r}" in verdicts[violates].detail
+
+
+def test_a_routing_check_with_nothing_to_judge_says_so() -> None:
+    verdicts = _by_name(routing_verdicts([_op(1, "status", "gossip", "gossiped", "gossip")]))
+    assert verdicts["StatusNeverAgreed"].holds is True
+    assert verdicts["UnknownRefused"].holds is None  # no operation of an unknown type was sent
+    assert "no operations of unknown types" in verdicts["UnknownRefused"].detail
+
+
+def test_a_hybrid_decision_takes_the_protocol_of_the_epoch_that_committed_it() -> None:
+    ops = [_op(1, "coordination", "hybrid", "agreed", "", epoch=2, committed=True)]
+    assert [r.how for r in routed.resolve(ops, {1: "raft", 2: "bft"})] == ["bft"]
+    assert [r.how for r in routed.resolve(ops, {1: "raft"})] == [""]  # never seen: not judged raft
+
+
+def test_escalation_is_read_off_the_disk_where_a_bft_epoch_was_too_short_to_sample() -> None:
+    honest = ["n2", "n3", "n4"]
+    on_disk = {n: {"e1/log": (), "e2/executed": ()} for n in honest}
+    verdict = checks.escalated([], honest, on_disk)
+    assert verdict.holds is True and "by their disks (epochs 2)" in verdict.detail
+    raft_only = {n: {"e1/log": ()} for n in honest}
+    assert checks.escalated([], honest, raft_only).holds is False
+
+
+def test_cluster_up_refuses_the_manager_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cluster", "up", "--protocol", "manager", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "`cluster up` starts one cluster" in err and err.count("\n") == 1
