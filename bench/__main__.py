@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(module.bench(args.runs))
         print(f"  {time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
     print(format_table(rows))
+    for r in rows:  # what a figure alone does not say (a target met, a check that held)
+        if r.note:
+            print(f"{r.name}: {r.note}")
     return 0
 
 
