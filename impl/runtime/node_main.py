@@ -18,7 +18,7 @@ from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.nodelog import NodeLog
-from meshcheck.impl.runtime.protocols import protocol
+from meshcheck.impl.runtime.protocols import BYZANTINE, protocol
 from meshcheck.impl.runtime.tls import client_context, server_context
 
 
@@ -34,7 +34,9 @@ async def serve(config: ClusterConfig, node: str) -> None:
         folder = config.tls_folder()
         tls = (server_context(folder, node), client_context(folder, node))
     log = None
-    if proto.log_state is not None:
+    # a Byzantine node writes no log: the spec's Byzantine replicas are the ones it does not follow
+    byzantine = node in config.options.get(BYZANTINE, {})
+    if proto.log_state is not None and not byzantine:
         path = config.state_file(node).with_name("node.ndjson")
         path.parent.mkdir(parents=True, exist_ok=True)
         log = NodeLog(

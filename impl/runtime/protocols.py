@@ -35,6 +35,17 @@ from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.entries import Keys as HybridKeys
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.pbft.byzantine import (
+    ByzantineReplica,
+    Equivocate,
+    ForgeSignature,
+    Fuzz,
+    HidePrepared,
+    MissingSignature,
+    Replay,
+    Silent,
+    TamperDigest,
+)
 from meshcheck.impl.pbft.client import Client as PbftClient
 from meshcheck.impl.pbft.client import ClientConfig as PbftClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
@@ -98,6 +109,9 @@ class RuntimeProtocol:
     log_constants: Callable[[Sequence[str], Mapping[str, Any]], dict[str, str]] = (
         lambda nodes, options: {}
     )
+    # what its Byzantine nodes may do, by name (`--byzantine NODE:NAME`): none where the runtime
+    # hosts no Byzantine node of the protocol
+    behaviours: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
 
     def node_names(self, n: int) -> list[str]:
         return [f"{self.node_prefix}{k}" for k in range(1, n + 1)]
@@ -125,7 +139,8 @@ def raft_inspect(core: Any, now: int) -> FrozenDict:
 # A BFT protocol's options that are not its config's: the seed its keys are derived from, its
 # clients, and how long a client waits before it sends to every replica
 BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT = "keys", "clients", "client_timeout"
-# the hybrid layer's Byzantine nodes: node -> the names of its behaviours (HYBRID_BEHAVIOURS)
+# the Byzantine nodes: node -> the names of its behaviours (RuntimeProtocol.behaviours: the hybrid
+# dispatcher's HYBRID_BEHAVIOURS, PBFT's PBFT_BEHAVIOURS)
 BYZANTINE = "byzantine"
 _BFT_OPTIONS = (BFT_KEYS, BFT_CLIENTS, BFT_CLIENT_TIMEOUT, BYZANTINE)
 
@@ -173,11 +188,35 @@ def _pbft_log_constants(nodes: Sequence[str], options: Mapping[str, Any]) -> dic
     }
 
 
+# What a Byzantine PBFT replica may do (impl/pbft/byzantine/behaviours.py, fuzz.py), by the name a
+# run gives it. It holds its real key: it signs anything in its own name, nothing in anyone else's
+# (`impersonate` tries, with a key that is not theirs).
+PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
+    "silent": Silent,
+    "equivocate": Equivocate,
+    "tamper_digest": TamperDigest,
+    "forge_signature": ForgeSignature,
+    "impersonate": lambda: ForgeSignature(how="impersonate"),
+    "missing_signature": MissingSignature,
+    "replay": Replay,
+    "hide_prepared": HidePrepared,
+    "fuzz": Fuzz,
+}
+
+
 def _pbft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random) -> Node:
     clients = tuple(options.get(BFT_CLIENTS, ()))
     opts = _core_options(PBFT_RUNTIME_DEFAULTS, options)
     config = PbftConfig(node, tuple(nodes), clients, **opts)
-    return PbftReplica(config, _pbft_keys(nodes, options))
+    core = PbftReplica(config, _pbft_keys(nodes, options))
+    behaviours = options.get(BYZANTINE, {}).get(node, ())
+    if not behaviours:
+        return core
+    # an honest core whose effects the behaviours rewrite, as the simulator's Byzantine replicas
+    # (impl/pbft/byzantine/node.py), drawing from the node's seeded generator
+    byzantine = ByzantineReplica(core, [PBFT_BEHAVIOURS[b]() for b in behaviours])
+    byzantine.rng = rng
+    return byzantine
 
 
 def _bft_client(
@@ -347,6 +386,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         node_prefix="r",
         restarts_logged=False,  # PBFT.tla has no crash: a replica's restart is a stutter
         log_constants=_pbft_log_constants,
+        behaviours=PBFT_BEHAVIOURS,
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
         build_member=_bft_client(PbftClientConfig, PbftClient, _pbft_keys),
         # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
@@ -384,6 +424,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         ),
         quorum_clients=True,
         inspect=hybrid_inspect,
+        behaviours=HYBRID_BEHAVIOURS,
         recovery=8.0,
     ),
     # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's

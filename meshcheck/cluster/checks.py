@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from meshcheck.cluster.inspection import Sample
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.hotstuff.messages import GENESIS
 from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
 from meshcheck.impl.pbft.storage import EXECUTED
@@ -92,7 +93,10 @@ def logs_valid(
     written.write_text(
         model_text(spec, records, validation_model(spec), constants), encoding="utf-8"
     )
-    verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)
+    try:
+        verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)
+    except MeshcheckError as e:  # TLC could not step the model (a state space it cannot build)
+        return Verdict(name, None, f"undecided: {e}")
     first = verdict.render().splitlines()[0]
     holds = {"valid": True, "invalid": False}.get(verdict.verdict)
     if holds is not False:  # valid, or unknown: how far it got (the report has the rest)

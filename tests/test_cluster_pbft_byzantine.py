@@ -1,0 +1,47 @@
+"""A Byzantine PBFT replica in a real cluster (`--protocol pbft --byzantine r4:impersonate`): an
+honest core whose effects a behaviour of impl/pbft/byzantine rewrites, as in the simulator. The
+honest replicas' history and state files hold; the Byzantine replica writes no log, and the logs are
+not validated (PBFT.tla's Byzantine senders make a real run's model too large for TLC)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from meshcheck.cluster.run import Options, run
+from meshcheck.impl.pbft.byzantine import ByzantineReplica
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, PBFT_BEHAVIOURS, protocol
+from tests.test_cluster_cmd import nodes_of
+
+
+def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
+    tmp_path: Path,
+) -> None:
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
+                byzantine=(("r4", "impersonate"),)),
+        tmp_path,
+    )  # fmt: skip
+    verdicts = {v.check: v for v in outcome.verdicts}
+    assert set(verdicts) == {
+        "progress after healing",
+        "linearizable (rsm)",
+        "agreement (state files)",
+        "accepted writes durable",
+    }
+    assert outcome.holds, outcome.failed
+    assert "3 histories" in verdicts["agreement (state files)"].detail  # the honest three
+    logs = sorted(p.parent.name for p in (tmp_path / "data").glob("*/node.ndjson"))
+    assert logs == ["r1", "r2", "r3"]
+    assert nodes_of(tmp_path) == []
+
+
+def test_every_named_behaviour_builds_a_byzantine_replica() -> None:
+    pbft = protocol("pbft")
+    assert pbft.behaviours is PBFT_BEHAVIOURS
+    nodes = ["r1", "r2", "r3", "r4"]
+    for name in PBFT_BEHAVIOURS:
+        options = {BYZANTINE: {"r4": [name]}, BFT_CLIENTS: ["c1"]}
+        core = pbft.build("r4", nodes, options, random.Random(0))
+        assert isinstance(core, ByzantineReplica), name
+        assert not isinstance(pbft.build("r3", nodes, options, random.Random(0)), ByzantineReplica)
