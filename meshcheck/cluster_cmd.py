@@ -137,7 +137,8 @@ def _test(args: argparse.Namespace) -> int:
     if args.protocol == "manager":
         return _test_manager(args)
     from meshcheck.cluster import nemesis
-    from meshcheck.cluster.run import Options, node_names, run, summary_rows
+    from meshcheck.cluster.options import fault_plan
+    from meshcheck.cluster.run import Options, run, summary_rows
     from meshcheck.cluster.workload import keys_of
     from meshcheck.impl.runtime.protocols import protocol
     from meshcheck.interrupts import sigterm_interrupts
@@ -168,9 +169,7 @@ def _test(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _writable(out)
-    plan = nemesis.plan(
-        options.seed, options.time, options.nemesis, node_names(options.protocol, options.nodes)
-    )
+    plan = fault_plan(options)
     print(
         f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
     )
@@ -212,6 +211,7 @@ def _test(args: argparse.Namespace) -> int:
 def _test_manager(args: argparse.Namespace) -> int:
     """The manager over its three layers as real clusters (meshcheck/cluster/routed.py)."""
     from meshcheck.cluster import nemesis, routed
+    from meshcheck.cluster.options import fault_plan
     from meshcheck.cluster.run import Options
     from meshcheck.interrupts import sigterm_interrupts
     from meshcheck.table import format_table
@@ -242,7 +242,7 @@ def _test_manager(args: argparse.Namespace) -> int:
     layers = routed.layer_options(options)
     print(f"cluster test: manager, {options.time:g} s, seed {options.seed}")
     for name, o in layers.items():
-        plan = nemesis.plan(o.seed, o.time, o.nemesis, routed.node_names(o.protocol, o.nodes))
+        plan = fault_plan(o)
         print(f"  {name.value}: {o.nodes} nodes, seed {o.seed}, {len(plan)} faults")
         for fault in plan:
             print(f"    {fault.describe()}")

@@ -13,11 +13,13 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree
 
+import attrs
 import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.options import fault_plan
 from meshcheck.cluster.run import Options, run
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.rsm.ops import Custom, to_value
@@ -281,6 +283,27 @@ def test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up() -> None:
         for f in down:  # at each fault's start, the nodes down or paused then
             at_once = [g for g in down if g.at <= f.at < g.at + g.lasts]
             assert len(at_once) <= 2  # a minority of five
+
+
+def test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes() -> None:
+    assert nemesis.tolerated(5, bft=False) == 2  # Raft, gossip: a minority
+    assert nemesis.tolerated(7, bft=True) == 2  # f of 3f+1 = 7, not the minority 3
+    assert nemesis.tolerated(4, bft=True, byzantine=1) == 0  # the Byzantine node is the one f
+    names = [f"r{k}" for k in range(1, 8)]
+    for seed in range(30):
+        plan = nemesis.plan(seed, 60, ("kill", "pause"), names, at_most=2)
+        for f in plan:
+            assert len([g for g in plan if g.at <= f.at < g.at + g.lasts]) <= 2
+        assert nemesis.plan(seed, 60, ("kill", "pause", "partition"), names, at_most=0) == [
+            f
+            for f in nemesis.plan(seed, 60, ("kill", "pause", "partition"), names, at_most=0)
+            if f.kind == "partition"
+        ]
+    # a Byzantine PBFT replica takes the kills and pauses away; the plan printed is the one run
+    byzantine = Options(protocol="pbft", nodes=4, time=20, seed=1, byzantine=(("r4", "silent"),))
+    assert not [f for f in fault_plan(byzantine) if f.kind in ("kill", "pause")]
+    honest = attrs.evolve(byzantine, byzantine=())
+    assert [f for f in fault_plan(honest) if f.kind in ("kill", "pause")]
 
 
 def test_the_pbft_state_file_checks_fail_on_what_they_guard() -> None:

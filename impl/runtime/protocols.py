@@ -109,6 +109,10 @@ class RuntimeProtocol:
     log_constants: Callable[[Sequence[str], Mapping[str, Any]], dict[str, str]] = (
         lambda nodes, options: {}
     )
+    # seconds a harness client waits for an answer at least (then the operation is `info`): a BFT
+    # operation signed and checked by every replica in Python takes hundreds of milliseconds on a
+    # loaded machine, and after a view change the new primary orders the backlog first
+    client_timeout: float = 1.0
     # what its Byzantine nodes may do, by name (`--byzantine NODE:NAME`): none where the runtime
     # hosts no Byzantine node of the protocol
     behaviours: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
@@ -134,6 +138,22 @@ def raft_inspect(core: Any, now: int) -> FrozenDict:
     (meshcheck/claims/deployment.py)."""
     assert isinstance(core, RaftNode)
     return FrozenDict({"role": core.role, "term": core.term, "commit": core.commit_index})
+
+
+def pbft_inspect(core: Any, now: int) -> FrozenDict:
+    """A PBFT replica's view, status, stable checkpoint, how many batches it executed, and whom it
+    quarantined: where a stalled group stands (a Byzantine replica answers for its honest core)."""
+    replica = core.core if isinstance(core, ByzantineReplica) else core
+    assert isinstance(replica, PbftReplica)
+    return FrozenDict(
+        {
+            "view": replica.view,
+            "status": replica.status,
+            "stable": replica.stable,
+            "executed": len(replica.executed),
+            "quarantined": tuple(sorted(replica.audit.quarantined)),
+        }
+    )
 
 
 # A BFT protocol's options that are not its config's: the seed its keys are derived from, its
@@ -387,11 +407,13 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         restarts_logged=False,  # PBFT.tla has no crash: a replica's restart is a stutter
         log_constants=_pbft_log_constants,
         behaviours=PBFT_BEHAVIOURS,
+        inspect=pbft_inspect,
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
         build_member=_bft_client(PbftClientConfig, PbftClient, _pbft_keys),
         # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
         # must have the time to complete after the faults are over
         recovery=8.0,
+        client_timeout=3.0,
     ),
     # no spec validation of its logs yet
     "hotstuff": RuntimeProtocol(
@@ -405,6 +427,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # later one may each wait out the cap (2.4 s; property_tests/hotstuff/free_runs.py,
         # LIVENESS_BOUND)
         recovery=8.0,
+        client_timeout=3.0,
     ),
     # the threat-level dispatcher: Raft epochs, BFT epochs (PBFT by default) once the threat level
     # reaches High; no log validation yet (Hybrid.tla's reports are not logged by the runtime)
@@ -426,6 +449,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         inspect=hybrid_inspect,
         behaviours=HYBRID_BEHAVIOURS,
         recovery=8.0,
+        client_timeout=2.0,
     ),
     # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's
     # variables are not logged by the runtime)

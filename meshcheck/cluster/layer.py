@@ -26,7 +26,7 @@ import attrs
 
 from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis
 from meshcheck.cluster.network import Network, between, touching
-from meshcheck.cluster.options import Options, Outcome, node_names
+from meshcheck.cluster.options import Options, Outcome, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
@@ -53,11 +53,7 @@ class Layer:
         self.names = node_names(options.protocol, options.nodes)
         self.proto = runtime_protocol(options.protocol)
         self.keys = keys_of(options.workload)
-        self.plan = (
-            list(options.plan)
-            if options.plan is not None
-            else nemesis.plan(options.seed, options.time, options.nemesis, self.names)
-        )
+        self.plan = fault_plan(options)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "nemesis.txt").write_text(
             "".join(f.describe() + "\n" for f in self.plan) or "no faults\n", encoding="utf-8"
@@ -123,7 +119,7 @@ class Layer:
                 keys_written=self.keys,
                 seed=options.seed,
                 clock=clock,
-                timeout=max(options.timeout, 2.0),
+                timeout=max(options.timeout, proto.client_timeout),
                 tls=cluster.client_tls(),
                 **({} if agreed is None else {"agreed": agreed}),
             )
@@ -141,7 +137,7 @@ class Layer:
                 keys=self.keys,
                 seed=options.seed,
                 clock=clock,
-                timeout=options.timeout,
+                timeout=max(options.timeout, proto.client_timeout),
             )
         else:
             clients = Clients(
@@ -152,7 +148,7 @@ class Layer:
                 keys=self.keys,
                 seed=options.seed,
                 clock=clock,
-                timeout=options.timeout,
+                timeout=max(options.timeout, proto.client_timeout),
                 tls=cluster.client_tls(),
                 shape=shape_of(options.workload),
             )

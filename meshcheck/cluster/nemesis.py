@@ -56,6 +56,17 @@ class Fault:
         return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
 
 
+def tolerated(nodes: int, bft: bool, byzantine: int = 0) -> int:
+    """How many nodes the nemesis may hold down or paused at once and stay in the protocol's fault
+    model: a minority for a crash-fault protocol (Raft, gossip); for a BFT protocol f = (n-1)/3
+    less the Byzantine nodes, which are faulty already (Castro and Liskov, OSDI 1999: liveness
+    needs at most f faulty of 3f+1, and a replica that crashed is faulty until it is back). Beyond
+    it, no progress after healing is owed in the protocol's own bound."""
+    if not bft:
+        return (nodes - 1) // 2
+    return max(0, (nodes - 1) // 3 - byzantine)
+
+
 def parse_kinds(text: str) -> tuple[str, ...]:
     """`--nemesis kill,pause,partition` (or `none`) as kinds; one clear error for another name."""
     if text.strip() in ("", "none"):
@@ -77,15 +88,23 @@ def storm(duration: float) -> tuple[float, float]:
 
 
 def plan(
-    seed: int, duration: float, kinds: Sequence[str], nodes: Sequence[str], every: float = 1.5
+    seed: int,
+    duration: float,
+    kinds: Sequence[str],
+    nodes: Sequence[str],
+    every: float = 1.5,
+    at_most: int | None = None,
 ) -> list[Fault]:
     """The faults of a run: one about every `every` seconds of the storm, each kind in turn drawn
-    from `kinds`, never more than a minority of nodes down or paused at once."""
+    from `kinds`, never more than `at_most` nodes down or paused at once (by default a minority;
+    a BFT protocol's is what its f leaves: `tolerated`). A kill or a pause it cannot place is
+    skipped; so, with `at_most` 0, is every kill and pause."""
     if not kinds:
         return []
     rng = random.Random(f"nemesis:{seed}")
     start, end = storm(duration)
     minority = (len(nodes) - 1) // 2
+    most = minority if at_most is None else at_most
     out: list[Fault] = []
     down: list[tuple[float, float, tuple[str, ...]]] = []  # (from, to, nodes) of kills and pauses
     at = start + rng.uniform(0, every / 2)
@@ -97,7 +116,7 @@ def plan(
         if kind in ("kill", "pause"):
             busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns}
             free = [n for n in nodes if n not in busy]
-            if len(busy) >= minority or not free:
+            if len(busy) >= most or not free:
                 at += every
                 continue
             if rng.random() < 0.5 and not any(

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import checks, convergence, inspection
+from meshcheck.cluster import checks, convergence, inspection, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.workload import History
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
@@ -62,6 +62,23 @@ class Outcome:
     @property
     def failed(self) -> list[checks.Verdict]:
         return [v for v in self.verdicts if v.holds is False]
+
+
+def fault_plan(options: Options) -> list[Fault]:
+    """The run's nemesis plan: the one given, or drawn from the seed within the protocol's fault
+    model (nemesis.py `tolerated`: a BFT protocol's f, less its Byzantine nodes)."""
+    if options.plan is not None:
+        return list(options.plan)
+    hosted = runtime_protocol(options.protocol)
+    bft = hosted.build_member is not None or hosted.quorum_clients
+    byzantine = len({node for node, _ in options.byzantine})
+    return nemesis.plan(
+        options.seed,
+        options.time,
+        options.nemesis,
+        node_names(options.protocol, options.nodes),
+        at_most=nemesis.tolerated(options.nodes, bft, byzantine),
+    )
 
 
 def node_names(protocol: str, n: int) -> list[str]:
