@@ -76,7 +76,11 @@ class Connection:
         self._waiting[rid] = future
         self._writer.write(frame(self._codec.encode((kind, rid, value))))
         try:
-            return await asyncio.wait_for(future, timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result when the
+            # answer and a cancellation arrive together, swallowing the cancellation, and the
+            # client's loop ran on for the rest of the run after a SIGTERM
+            async with asyncio.timeout(timeout):
+                return await future
         finally:
             self._waiting.pop(rid, None)
 

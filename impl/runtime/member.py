@@ -99,7 +99,8 @@ class Member:
             raise RuntimeError(f"{self.name}: the core made {len(self._made)} requests, not one")
         rid = self._made[0]
         try:
-            return await asyncio.wait_for(self._waiting[rid], timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see impl/runtime/client.py
+                return await self._waiting[rid]
         finally:
             self._waiting.pop(rid, None)  # a late result has no one to go to
 

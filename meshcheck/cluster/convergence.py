@@ -74,7 +74,8 @@ async def _inspect_all(
 ) -> dict[str, Any]:
     async def one(node: str) -> Any:
         try:
-            return await asyncio.wait_for(inspect(nodes[node], codec, tls, node), 1.0)
+            async with asyncio.timeout(1.0):  # not wait_for: see impl/runtime/client.py
+                return await inspect(nodes[node], codec, tls, node)
         except (ConnectionError, OSError, TimeoutError, ValueError):
             return None  # a node that does not answer holds nothing we know
 

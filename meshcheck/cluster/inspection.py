@@ -44,7 +44,8 @@ async def sample(
 
     async def one(node: str) -> None:
         try:
-            seen = await asyncio.wait_for(inspect(nodes[node], codec, tls, node), EVERY * 5)
+            async with asyncio.timeout(EVERY * 5):  # not wait_for: see impl/runtime/client.py
+                seen = await inspect(nodes[node], codec, tls, node)
         except (ConnectionError, OSError, TimeoutError, ValueError):
             return
         out.append(Sample(clock(), node, seen))
