@@ -21,8 +21,9 @@ from meshcheck.impl.gossip.node import OWN
 from meshcheck.traces.history.history import Op, Status
 from tests.test_cluster_cmd import nodes_of
 
-# n1 down for 2.5 s in the middle of a 5 s run: long enough that its watchers must suspect it
-# (health.DETECT), and back with a calm after it in which they must trust it again
+# n1 down for 2.5 s in the middle of a 5 s run: long enough that its watchers' deadlines for it
+# pass (health.py: about 0.8 s after its last heartbeat), and back with a calm after it in which
+# they must trust it again
 KILL_N1 = (Fault(1.5, "kill", ("n1",), 2.5),)
 CHECKS = (
     "progress after healing",
@@ -158,8 +159,9 @@ def test_the_nodes_must_agree_and_trust_each_other_at_the_end() -> None:
 
 
 def _sample(at: float, node: str, entries: dict[str, tuple[int, str, str]], boot: int = 1,
-            suspects: tuple[str, ...] = ()) -> Sample:  # fmt: skip
-    return Sample(at, node, {"boot": boot, "entries": entries, "suspects": suspects})
+            suspects: tuple[str, ...] = (), overdue: dict[str, int] | None = None) -> Sample:  # fmt: skip
+    seen = {"boot": boot, "entries": entries, "suspects": suspects, "overdue": overdue or {}}
+    return Sample(at, node, seen)
 
 
 def test_an_entry_may_fall_back_only_across_a_restart() -> None:
@@ -178,7 +180,18 @@ def test_a_node_down_must_be_suspected_and_back_trusted() -> None:
     assert windows(STRUCK) == [Window("kill", ("n1",), 1.0, 3.5)]
     seen = [_sample(2.5, "n2", {}, suspects=("n1",)), _sample(6.0, "n2", {})]
     assert health.suspected_when_down(seen, STRUCK).holds
-    assert not health.suspected_when_down([_sample(6.0, "n2", {})], STRUCK).holds
+    # a watcher past its own deadline for the down node (by more than a round) that does not
+    # suspect it; one not yet due is not judged; nor is one whose deadline came before the kill
+    late = _sample(2.5, "n2", {}, overdue={"n1": 900})
+    verdict = health.suspected_when_down([late], STRUCK)
+    assert not verdict.holds and "900 ms past its own deadline" in verdict.detail
+    early = _sample(2.5, "n2", {}, overdue={"n1": -300})
+    assert health.suspected_when_down([early], STRUCK).detail.startswith("nothing to judge")
+    stale = _sample(2.0, "n2", {}, overdue={"n1": 5000})
+    assert health.suspected_when_down([stale], STRUCK).holds
+    # down for the hard bound (health.DETECT) and never suspected: whatever the models said
+    long = [(1.0, "kill n1"), (7.0, "kill n1 undone")]
+    assert not health.suspected_when_down([_sample(6.0, "n2", {})], long).holds
     assert health.trusted_when_back(seen, STRUCK).holds
     doubt = [*seen[:1], _sample(6.0, "n2", {}, suspects=("n1",))]
     assert not health.trusted_when_back(doubt, STRUCK).holds

@@ -284,7 +284,9 @@ GOSSIP_RUNTIME_DEFAULTS: Mapping[str, Any] = {"interval": 250, "evict_after": 12
 def gossip_inspect(core: Any, now: int) -> FrozenDict:
     """A gossip node's entries, as (version, origin, value) per key, the peers it suspects, and
     its boot count: what its users read as the cluster's status and health (impl/gossip/node.py),
-    and which incarnation of the node holds them."""
+    and which incarnation of the node holds them; and per peer it watches, how many milliseconds
+    it is past the time its phi reaches the threshold (negative: not yet), by its own model of
+    that peer's heartbeats (impl/gossip/detector.py)."""
     assert isinstance(core, GossipNode)
     watches = core.detector.watches
     return FrozenDict(
@@ -292,6 +294,9 @@ def gossip_inspect(core: Any, now: int) -> FrozenDict:
             "entries": FrozenDict({k: e.rank() for k, e in sorted(core.entries.items())}),
             "suspects": tuple(
                 sorted(j for j, w in watches.items() if w.suspected_since is not None)
+            ),
+            "overdue": FrozenDict(
+                {j: int(now - w.deadline) for j, w in sorted(watches.items()) if w.deadline > 0}
             ),
             "member": core.status == IN,
             "boot": core.boot,
