@@ -37,7 +37,7 @@ def test_the_manager_routes_each_type_to_its_layer_under_kills_and_partitions(
     tmp_path: Path,
 ) -> None:
     outcome = routed.run(
-        Options(protocol="manager", nodes=4, time=5, nemesis=("kill", "partition"), seed=3,
+        Options(protocol="manager", nodes=3, time=5, nemesis=("kill", "partition"), seed=3,
                 validate=False),
         tmp_path,
     )  # fmt: skip
@@ -71,7 +71,7 @@ def test_the_managers_routing_mutants_are_caught_in_the_processes(tmp_path: Path
         }
     )
     outcome = routed.run(
-        Options(protocol="manager", nodes=4, time=3, nemesis=(), seed=1, bugs=bugs, validate=False),
+        Options(protocol="manager", nodes=3, time=2, nemesis=(), seed=1, bugs=bugs, validate=False),
         tmp_path,
     )
     verdicts = _by_name(outcome.verdicts)

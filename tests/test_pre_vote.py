@@ -40,6 +40,7 @@ SERVERS = ("s1", "s2", "s3")
 SCHEDULE = Schedule(seed=11, ticks=900, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3)
 
 
+@pytest.mark.slow  # the same model and count as `make verify`'s row Raft_prevote_quick (every profile)
 def test_the_spec_with_pre_vote_holds_with_its_recorded_state_count() -> None:
     r = run_tlc(
         spec_file("Raft.tla"), spec_file("Raft_prevote_quick.cfg"), workers=1, deadlock=False
