@@ -454,7 +454,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         inspect=hybrid_inspect,
         behaviours=HYBRID_BEHAVIOURS,
         recovery=8.0,
-        client_timeout=2.0,
+        client_timeout=3.0,
     ),
     # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's
     # variables are not logged by the runtime)
