@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from hypothesis import Phase, settings
 
 from meshcheck.impl.hybrid import mutants
+from meshcheck.property_tests.coverage import never_taken
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import (
@@ -28,16 +27,20 @@ def _budget() -> settings:
 
 
 def test_the_threat_model_follows_threat_level_and_every_action_fires() -> None:
-    fired: Counter[str] = Counter()
-    threat_lockstep(frozenset(), _budget(), fired=fired)
-    never = [a for a in THREAT.stepper().action_names if not fired[a]]
+    never, fired = never_taken(
+        lambda budget, fired: threat_lockstep(frozenset(), budget, fired=fired),
+        _budget(),
+        THREAT.stepper().action_names,
+    )
     assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
 
 
 def test_the_nodes_follow_hybrid_and_every_action_fires() -> None:
-    fired: Counter[str] = Counter()
-    hybrid_lockstep(frozenset(), _budget(), fired=fired)
-    never = [a for a in HYBRID.stepper().action_names if not fired[a]]
+    never, fired = never_taken(
+        lambda budget, fired: hybrid_lockstep(frozenset(), budget, fired=fired),
+        _budget(),
+        HYBRID.stepper().action_names,
+    )
     assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
 
 
