@@ -183,7 +183,6 @@ class Router:
         self._ids = itertools.count(1)
         self._round = 0
         self.routed: list[Routed] = []
-        self.leader: str | None = None
 
     async def run(self, until: float) -> None:
         self._round += 1
