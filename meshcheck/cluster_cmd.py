@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
@@ -176,9 +177,7 @@ def _test(args: argparse.Namespace) -> int:
     for fault in plan:
         print(f"  {fault.describe()}")
 
-    def progress(line: str) -> None:
-        if not args.quiet:
-            print(f"  {line}", file=sys.stderr, flush=True)
+    progress = _progress(args)
 
     with sigterm_interrupts():
         outcome = run(options, out, progress)
@@ -247,9 +246,7 @@ def _test_manager(args: argparse.Namespace) -> int:
         for fault in plan:
             print(f"    {fault.describe()}")
 
-    def progress(line: str) -> None:
-        if not args.quiet:
-            print(f"  {line}", file=sys.stderr, flush=True)
+    progress = _progress(args)
 
     with sigterm_interrupts():
         outcome = routed.run(options, out, progress)
@@ -259,6 +256,16 @@ def _test_manager(args: argparse.Namespace) -> int:
         "each with its history.jsonl)"
     )
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where a run's progress lines go: stderr, indented, unless --quiet."""
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def _byzantine(name: str, text: str, n: int) -> tuple[tuple[str, str], ...]:
