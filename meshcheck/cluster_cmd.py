@@ -117,7 +117,7 @@ def _nodes(args: argparse.Namespace) -> int:
     from meshcheck.impl.runtime.protocols import protocol
 
     hosted = protocol(args.protocol)
-    default = "4" if hosted.build_member is not None or hosted.quorum_clients else "3"
+    default = "4" if hosted.bft else "3"
     return int(_number("nodes", args.nodes or default, *NODES, kind=int))
 
 
@@ -334,7 +334,7 @@ def _up(args: argparse.Namespace) -> int:
     if (out / "pids.json").exists():
         raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
     options: dict[str, object] = {}
-    if protocol(args.protocol).build_member is not None or protocol(args.protocol).quorum_clients:
+    if protocol(args.protocol).bft:
         # PBFT, HotStuff, hybrid: their clients sign (impl/runtime/member.py, meshcheck/cluster/
         # quorum_clients.py), with keys derived from the seed as every node derives them
         options = {BFT_KEYS: 0, BFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}

@@ -117,6 +117,13 @@ class RuntimeProtocol:
     # hosts no Byzantine node of the protocol
     behaviours: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
 
+    @property
+    def bft(self) -> bool:
+        """Whether it is a BFT protocol: its clients sign and accept on f+1 matching replies
+        (client cores: PBFT, HotStuff; quorum clients: the hybrid dispatcher), its groups are
+        3f+1, and the nemesis holds it within f."""
+        return self.build_member is not None or self.quorum_clients
+
     def node_names(self, n: int) -> list[str]:
         return [f"{self.node_prefix}{k}" for k in range(1, n + 1)]
 

@@ -70,7 +70,7 @@ class Layer:
                 behaving.setdefault(node, []).append(behaviour)
             core[BYZANTINE] = behaving
         self.member_names = [f"c{k}" for k in range(1, options.clients + 1)]
-        if self.proto.build_member is not None or self.proto.quorum_clients:  # clients that sign
+        if self.proto.bft:  # clients that sign
             core |= {BFT_KEYS: options.seed, BFT_CLIENTS: self.member_names}
         self.core_options = core
         self.members: list[Member] = []

@@ -35,8 +35,9 @@ class Options:
     # the core's options over the runtime's defaults (impl/runtime/protocols.py), as pairs:
     # `(("interval", 1000),)` runs gossip at the design's round
     core: tuple[tuple[str, Any], ...] = ()
-    # the hybrid dispatcher's Byzantine nodes: (node, behaviour) pairs (impl/runtime/protocols.py
-    # HYBRID_BEHAVIOURS), each an honest core whose output the behaviour corrupts
+    # the Byzantine nodes (the hybrid dispatcher's, PBFT's): (node, behaviour) pairs, the names of
+    # the protocol's `behaviours` (impl/runtime/protocols.py), each an honest core whose output
+    # the behaviour corrupts
     byzantine: tuple[tuple[str, str], ...] = ()
     # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
     # (a measurement does: the claims' elections)
@@ -69,8 +70,7 @@ def fault_plan(options: Options) -> list[Fault]:
     model (nemesis.py `tolerated`: a BFT protocol's f, less its Byzantine nodes)."""
     if options.plan is not None:
         return list(options.plan)
-    hosted = runtime_protocol(options.protocol)
-    bft = hosted.build_member is not None or hosted.quorum_clients
+    bft = runtime_protocol(options.protocol).bft
     byzantine = len({node for node, _ in options.byzantine})
     return nemesis.plan(
         options.seed,
