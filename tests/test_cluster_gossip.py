@@ -192,6 +192,9 @@ def test_a_node_down_must_be_suspected_and_back_trusted() -> None:
     # down for the hard bound (health.DETECT) and never suspected: whatever the models said
     long = [(1.0, "kill n1"), (7.0, "kill n1 undone")]
     assert not health.suspected_when_down([_sample(6.0, "n2", {})], long).holds
+    # a long window suspected is one judged, not two (a restart that took long under load)
+    seen_long = [_sample(6.0, "n2", {}, suspects=("n1",))]
+    assert health.suspected_when_down(seen_long, long).detail.startswith("1 down")
     assert health.trusted_when_back(seen, STRUCK).holds
     doubt = [*seen[:1], _sample(6.0, "n2", {}, suspects=("n1",))]
     assert not health.trusted_when_back(doubt, STRUCK).holds

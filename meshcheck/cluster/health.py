@@ -100,10 +100,11 @@ def suspected_when_down(
                     f"{node} was down ({w.kind}) from t={w.start:.2f}s; at t={s.at:.2f}s "
                     f"{s.node} was {overdue} ms past its own deadline for it and did not suspect it",
                 )
-        judged += any(
-            w.start <= s.at <= w.end and s.node != node and node in s.seen["suspects"]
-            for s in samples
-        )
+        if w.end - w.start < detect:  # judged above already when it lasted the hard bound
+            judged += any(
+                w.start <= s.at <= w.end and s.node != node and node in s.seen["suspects"]
+                for s in samples
+            )
     if not judged:
         return Verdict(name, True, "nothing to judge: no node down long enough to be suspected")
     return Verdict(name, True, f"{judged} down: each suspected once due")
