@@ -5,6 +5,7 @@ exactly what it guards."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.cluster import convergence, health
 from meshcheck.cluster.inspection import Sample
+from meshcheck.cluster.layer import Layer
 from meshcheck.cluster.nemesis import Fault, Window, windows
 from meshcheck.cluster.run import Options, run
 from meshcheck.impl.gossip import mutants
@@ -201,3 +203,21 @@ def test_a_node_down_must_be_suspected_and_back_trusted() -> None:
     # a partition during the calm after the restart: suspicion then is right, nothing judged
     cut = [*STRUCK, (4.0, "partition n1"), (5.0, "partition n1 undone")]
     assert health.trusted_when_back(doubt, cut).detail.startswith("nothing to judge")
+
+
+@pytest.mark.parametrize(
+    ("healed", "now", "until"),
+    [(5.1, 5.3, 7.3), (5.1, 6.5, 8.5), (5.1, 9.0, 11.0), (3.5, 5.0, 7.0), (2.5, 5.0, 0.0)],
+)
+def test_the_calm_gives_the_clients_the_whole_recovery_window(
+    healed: float, now: float, until: float, tmp_path: Path
+) -> None:
+    # the restart was undone late (t=5.1 for a plan that said 4.0) and the harness got back to
+    # its clients later still: they run the protocol's whole `recovery` (gossip: 2 s) from then,
+    # not only what is left of it counted from the healing (CI once judged a 0.6 s window); a
+    # fault undone with `recovery` of the run still to come needs no more (0: none)
+    layer = Layer(Options(protocol="gossip", time=5, workload="status", plan=KILL_N1), tmp_path)
+    layer.struck[:] = [(1.5, "kill n1"), (healed, "kill n1 undone")]
+    assert asyncio.run(layer.calm(lambda: now)) == pytest.approx(until)
+    assert layer.healed == healed
+    assert layer.until == pytest.approx(until)

@@ -80,6 +80,7 @@ class Layer:
         self._sampler: asyncio.Task[None] | None = None
         self._nemesis: asyncio.Task[None] | None = None
         self.healed = 0.0
+        self.until = 0.0  # when the clients stopped: the progress check's window ends there
         self.persisted: dict[str, Any] = {}  # every node's state file, read back by `check`
         self.cluster = LocalCluster(
             options.protocol,
@@ -189,12 +190,16 @@ class Layer:
     async def calm(self, clock: Clock) -> float:
         """Wait for every fault to be undone; the time until which the clients must still run
         (0: none), so that progress after healing is judged on operations that had the time to
-        succeed (the last fault may be undone late: a restart under load)."""
+        succeed. The window is the protocol's `recovery` from when the clients can run again,
+        not from the moment of healing: the last fault may be undone late (a restart under load)
+        and the nemesis may return later still, and a window the harness spent waiting would
+        judge its own delay, not the nodes."""
         if self._nemesis is not None:
             await self._nemesis
         self.healed = max((t for t, what in self.struck if what.endswith("undone")), default=0.0)
-        if self.healed > clock() - self.proto.recovery:
-            return self.healed + self.proto.recovery
+        if self.healed > self.options.time - self.proto.recovery:  # the clients ran too short
+            self.until = max(self.healed, clock()) + self.proto.recovery
+            return self.until
         return 0.0
 
     async def settle(self, clock: Clock, progress: Progress) -> None:
@@ -257,7 +262,7 @@ class Layer:
             persisted[node] = disk.load()
             disk.close()
         self.persisted = persisted
-        until = max(options.time, self.healed + proto.recovery)
+        until = max(options.time, self.healed + proto.recovery, self.until)
         verdicts = [checks.progress(history.ops, self.healed, until)]
         if proto.linearizable:
             verdicts.append(checks.linearizable(history.ops, options.budget))

@@ -374,6 +374,8 @@ async def _run(options: Options, folder: Path, progress: Progress) -> RoutedOutc
             await router.run(options.time)
             tails = [await layer.calm(clock) for layer in layers.values()]
             if max(tails) > 0:
+                for layer in layers.values():  # the router's clients serve every layer
+                    layer.until = max(tails)
                 await router.run(max(tails))
             watch.cancel()
             for layer in layers.values():

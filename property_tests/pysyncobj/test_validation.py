@@ -56,7 +56,9 @@ def test_runs_with_faults_validate_against_raft_pipelined() -> None:
 
 # found by `make verify --explore` (seed 513732987): crashes every few hundred ticks, a pipelining
 # leader, partial state; the default frontier (512) is cut and the verdict is unknown, a frontier
-# of 8,192 decides it valid (86 s on the 2-core machine under load: the slow tier)
+# of 8,192 decides it valid (86 s on the 2-core machine under load: the slow tier). No wall-clock
+# budget: the frontier bounds the work, and a budget made the verdict the machine's load's (a
+# ten-run count on a machine running four suites ran out of 600 s at record 258 of 387)
 EXPLORED = Schedule(
     seed=1492, ticks=1488, drop=0.02, crash=0.6, one_way=0.0, every=5, reads=0.0, fifo=True
 )
@@ -68,7 +70,7 @@ def test_a_log_whose_frontier_outgrows_the_default_is_valid_with_a_larger_one() 
         verdict, held = validate_run(EXPLORED, folder=Path(tmp))
         assert held and verdict.verdict != "invalid", verdict.render()
         records = read(Path(tmp) / "seed-1492.ndjson")
-    wide = validate(records, SPEC, max_frontier=8192, budget=600)
+    wide = validate(records, SPEC, max_frontier=8192)
     assert wide.verdict == "valid", wide.render()
 
 
