@@ -19,8 +19,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+
+if TYPE_CHECKING:
+    from meshcheck.impl.runtime.launcher import LocalCluster
 
 NODES = (3, 9)
 DEFAULT_OUT = "reports/cluster"
@@ -94,7 +98,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
-        "--protocol", default="raft", help="raft, pbft, hotstuff, hybrid or gossip (default raft)"
+        "--protocol",
+        default="raft",
+        help="raft, pbft, hotstuff, hybrid, gossip, or manager: its three layers (default raft)",
     )
     u.add_argument("--nodes", default="", metavar="N")
     u.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
@@ -319,41 +325,73 @@ def _writable(out: Path) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from meshcheck.impl.runtime.launcher import LocalCluster
-    from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
+    from meshcheck.impl.manager.routing import ROUTES
+    from meshcheck.impl.runtime.protocols import protocol
 
-    if args.protocol == "manager":
-        raise MeshcheckError(
-            "--protocol manager: `cluster up` starts one cluster; start the manager's layers "
-            "(pbft, hybrid, gossip) one `up` each, in folders of their own"
-        )
-    protocol(args.protocol)
-    n = _nodes(args)
+    if args.protocol != "manager":
+        protocol(args.protocol)  # one clear line for a protocol the runtime does not host
     out = Path(args.out)
     _writable(out)
     if (out / "pids.json").exists():
         raise MeshcheckError(f"{out} holds a running cluster: `meshcheck cluster down --out {out}`")
+    if args.protocol != "manager":
+        cluster = _up_one(args.protocol, _nodes(args), out)
+        pids = dict(zip(cluster.config.node_ids(), cluster.pids(), strict=True))
+        (out / "pids.json").write_text(json.dumps(pids), encoding="utf-8")
+        for node, (host, port) in cluster.config.nodes.items():
+            print(f"{node} {host}:{port}")
+        print(
+            f"configuration: {cluster.config_path}; stop with `meshcheck cluster down --out {out}`"
+        )
+        return EXIT_HOLDS
+    # the manager: its three layers, a cluster each in a folder of its own, and the routing table
+    # a client of theirs follows (impl/manager/routing.py); `down` ends all three
+    n = int(_number("nodes", args.nodes or "4", *NODES, kind=int))
+    started: dict[str, LocalCluster] = {}
+    try:
+        for layer in ROUTES.values():
+            size = n if layer.value == "gossip" else max(n, 4)  # the BFT layers: 3f+1 at least
+            started[layer.value] = _up_one(layer.value, size, out / layer.value)
+    except BaseException:
+        for cluster in started.values():  # none of a half-started manager outlives the error
+            cluster.stop()
+        raise
+    pids = {
+        f"{name}/{node}": pid
+        for name, cluster in started.items()
+        for node, pid in zip(cluster.config.node_ids(), cluster.pids(), strict=True)
+    }
+    (out / "pids.json").write_text(json.dumps(pids), encoding="utf-8")
+    for kind, layer in ROUTES.items():
+        cluster = started[layer.value]
+        nodes = " ".join(
+            f"{node} {host}:{port}" for node, (host, port) in cluster.config.nodes.items()
+        )
+        print(f"{kind.value} operations -> {layer.value}: {nodes}")
+        print(f"  configuration: {cluster.config_path}")
+    print(f"stop with `meshcheck cluster down --out {out}`")
+    return EXIT_HOLDS
+
+
+def _up_one(name: str, n: int, out: Path) -> LocalCluster:
+    """One cluster of protocol `name`, `n` nodes, started detached in `out` (every node it
+    started is stopped again if one fails to)."""
+    from meshcheck.impl.runtime.launcher import LocalCluster
+    from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
+
+    hosted = protocol(name)
     options: dict[str, object] = {}
-    if protocol(args.protocol).bft:
+    if hosted.bft:
         # PBFT, HotStuff, hybrid: their clients sign (impl/runtime/member.py, meshcheck/cluster/
         # quorum_clients.py), with keys derived from the seed as every node derives them
         options = {BFT_KEYS: 0, BFT_CLIENTS: [f"c{k}" for k in range(1, 11)]}
-    cluster = LocalCluster(
-        args.protocol,
-        protocol(args.protocol).node_names(n),
-        out,
-        detached=True,
-        options=options,
-    )
-    cluster.start_all()
-    (out / "pids.json").write_text(
-        json.dumps(dict(zip(cluster.config.node_ids(), cluster.pids(), strict=True))),
-        encoding="utf-8",
-    )
-    for node, (host, port) in cluster.config.nodes.items():
-        print(f"{node} {host}:{port}")
-    print(f"configuration: {cluster.config_path}; stop with `meshcheck cluster down --out {out}`")
-    return EXIT_HOLDS
+    cluster = LocalCluster(name, hosted.node_names(n), out, detached=True, options=options)
+    try:
+        cluster.start_all()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -6,16 +6,23 @@ on the answer it forbids."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
+from meshcheck import cluster_cmd
 from meshcheck.cli import main
 from meshcheck.cluster import checks, routed
 from meshcheck.cluster.routed import Routed, routing_verdicts
 from meshcheck.cluster.run import Options
+from meshcheck.cluster.workload import STATUS
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.manager import mutants
+from meshcheck.impl.runtime.client import Answer, Client
+from meshcheck.impl.runtime.config import ClusterConfig
+from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of
 
 INVARIANTS = (
@@ -164,3 +171,54 @@ def test_cluster_up_refuses_the_manager_in_one_line(
     assert main(["cluster", "up", "--protocol", "manager", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "`cluster up` starts one cluster" in err and err.count("\n") == 1
+
+
+def test_up_starts_the_three_layers_and_down_stops_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "up"
+    assert main(["cluster", "up", "--protocol", "manager", "--out", str(out)]) == 0
+    try:
+        printed = capsys.readouterr().out.splitlines()
+        # the routing table, each type with its layer's nodes (impl/manager/routing.py ROUTES)
+        assert [line.split(":")[0] for line in printed if "operations ->" in line] == [
+            "critical operations -> pbft",
+            "coordination operations -> hybrid",
+            "status operations -> gossip",
+        ]
+        sizes = {layer: len(nodes_of(out / layer)) for layer in ("pbft", "hybrid", "gossip")}
+        assert sizes == {"pbft": 4, "hybrid": 4, "gossip": 4}
+        assert len(json.loads((out / "pids.json").read_text())) == 12
+        # the gossip layer takes a status write from a plain client
+        config = ClusterConfig.read(out / "gossip" / "cluster.json")
+
+        async def write() -> Answer:
+            client = Client(config.nodes, protocol("gossip").codec())
+            try:
+                return await client.ask("n1", "write", STATUS.write("cpu", 1), 5.0)
+            finally:
+                await client.close()
+
+        answer = asyncio.run(write())
+        assert answer.ok, answer
+        assert main(["cluster", "up", "--protocol", "manager", "--out", str(out)]) == 2
+    finally:
+        assert main(["cluster", "down", "--out", str(out)]) == 0
+    assert nodes_of(out) == []
+
+
+def test_a_manager_that_fails_to_start_a_layer_leaves_no_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = cluster_cmd._up_one
+
+    def up_one(name: str, n: int, out: Path) -> object:
+        if name == "gossip":  # the third layer: the first two are up by then
+            raise ImplError("gossip: n1 did not listen")
+        return started(name, n, out)
+
+    monkeypatch.setattr(cluster_cmd, "_up_one", up_one)
+    out = tmp_path / "up"
+    assert main(["cluster", "up", "--protocol", "manager", "--out", str(out)]) == 2
+    assert nodes_of(out) == []
+    assert not (out / "pids.json").exists()
