@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java redis clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ verify: java
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium
+test: java chromium etcd
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -92,6 +92,14 @@ heldout: java
 redis:
 	@command -v redis-server >/dev/null || apt-get install -y --no-install-recommends redis-server \
 		|| (apt-get update && apt-get install -y --no-install-recommends redis-server)
+
+# Debian's etcd-server (etcd 3.4), the system `meshcheck cluster test --system etcd` puts under test
+# (meshcheck/cluster/etcd/): installed when missing (apt-get, as root); when it cannot be, one line
+# says so and the etcd tests are skipped.
+etcd:
+	@command -v etcd >/dev/null || apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1; } \
+	  || echo "make etcd: could not install Debian's etcd-server (apt-get install -y --no-install-recommends etcd-server, as root): the etcd tests are skipped"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

@@ -95,6 +95,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=True,
         help="validate every node's log against the spec (default on; TLC, so Java 11+)",
     )
+    t.add_argument(
+        "--system",
+        default="meshcheck",
+        help="meshcheck: the project's own cores (default); etcd: Debian's etcd-server "
+        "(`make etcd`), its members as processes, clients over its JSON gateway",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
@@ -138,7 +144,16 @@ def run_cluster_cmd(args: argparse.Namespace) -> int:
 PROTOCOLS = ("gossip", "hotstuff", "hybrid", "manager", "pbft", "raft")
 
 
+SYSTEMS = ("etcd", "meshcheck")
+
+
 def _test(args: argparse.Namespace) -> int:
+    if args.system not in SYSTEMS:
+        raise MeshcheckError(f"--system {args.system}: choose from {', '.join(SYSTEMS)}")
+    if args.system == "etcd":
+        from meshcheck import etcd_cmd
+
+        return etcd_cmd.test(args, _number, _progress(args))
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
     if args.protocol == "manager":

@@ -1,0 +1,135 @@
+"""A client of etcd's JSON gateway (grpc-gateway over the v3 API, etcd 3.4: `/v3/...`), on asyncio
+streams with one keep-alive HTTP/1.1 connection per member: the standard library has no asyncio
+HTTP client, and the requests here are four small JSON POSTs, so a few lines serve better than a
+dependency. Keys and values are base64 in the JSON, as the gateway wants them.
+
+Errors: `GatewayError` for an answer that is an error (etcd's own, as `{"error": ...}` or an HTTP
+status other than 200); ConnectionError, OSError and TimeoutError as the transport raises them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from meshcheck.impl.runtime.config import Address
+
+
+class GatewayError(Exception):
+    """etcd answered with an error. Whether a write so answered took effect is not known: etcd
+    may have proposed it before the error (a leader change, a request that timed out)."""
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def unb64(text: str) -> str:
+    return base64.b64decode(text).decode()
+
+
+class Gateway:
+    """One client's connection to one member's JSON gateway."""
+
+    def __init__(self, address: Address) -> None:
+        self.address = address
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """POST `body` to `path`; the JSON answer. The connection is dropped after any failure
+        (the next request opens a new one)."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._post(path, body)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if self._writer is None or self._writer.is_closing():
+            self._reader, self._writer = await asyncio.open_connection(*self.address)
+        assert self._reader is not None
+        data = json.dumps(body).encode()
+        host = f"{self.address[0]}:{self.address[1]}"
+        self._writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        await self._writer.drain()
+        head = (await self._reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        status = int(head.split(" ", 2)[1])
+        length = None
+        chunked = False
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+            elif name.strip().lower() == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        if chunked:
+            payload = await self._chunks()
+        elif length is not None:
+            payload = await self._reader.readexactly(length)
+        else:
+            raise ConnectionError(f"{host}: an answer without a length")
+        answer: dict[str, Any] = json.loads(payload) if payload else {}
+        if status != 200 or "error" in answer:
+            message = str(answer.get("error", answer.get("message", f"HTTP {status}")))
+            raise GatewayError(message)
+        return answer
+
+    async def _chunks(self) -> bytes:
+        assert self._reader is not None
+        out = b""
+        while True:
+            size = int((await self._reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await self._reader.readexactly(size + 2)
+            if size == 0:
+                return out
+            out += chunk[:-2]
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._reader = None
+
+    # -- the key-value API ---------------------------------------------------------------------------
+
+    async def put(self, key: str, value: str, timeout: float) -> None:
+        await self.post("/v3/kv/put", {"key": b64(key), "value": b64(value)}, timeout)
+
+    async def get(self, key: str, timeout: float, *, serializable: bool = False) -> str | None:
+        """The key's value (None: absent). Linearizable unless `serializable` (etcd's second read
+        mode: the member answers from its own store, which may be behind)."""
+        body: dict[str, Any] = {"key": b64(key)}
+        if serializable:
+            body["serializable"] = True
+        answer = await self.post("/v3/kv/range", body, timeout)
+        kvs = answer.get("kvs") or []
+        return unb64(kvs[0].get("value", "")) if kvs else None
+
+    async def cas(self, key: str, old: str | None, new: str, timeout: float) -> bool:
+        """Compare-and-set in one transaction: set `key` to `new` if its value is `old` (None:
+        the key is absent); whether it did."""
+        if old is None:
+            compare = {"key": b64(key), "target": "VERSION", "result": "EQUAL", "version": "0"}
+        else:
+            compare = {"key": b64(key), "target": "VALUE", "result": "EQUAL", "value": b64(old)}
+        put = {"request_put": {"key": b64(key), "value": b64(new)}}
+        answer = await self.post("/v3/kv/txn", {"compare": [compare], "success": [put]}, timeout)
+        return bool(answer.get("succeeded", False))
+
+    async def status(self, timeout: float) -> tuple[str, str]:
+        """(this member's ID, its leader's ID), in hex as etcd's peer headers write them."""
+        answer = await self.post("/v3/maintenance/status", {}, timeout)
+        header = answer.get("header", {})
+        return _hex(header.get("member_id", "0")), _hex(answer.get("leader", "0"))
+
+
+def _hex(decimal: str) -> str:
+    return format(int(decimal), "x")

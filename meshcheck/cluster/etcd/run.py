@@ -1,0 +1,364 @@
+"""One etcd cluster test: members as processes (server.py) behind their peer proxies (peers.py),
+clients over the JSON gateway (gateway.py), the nemesis's seeded plan (meshcheck/cluster/
+nemesis.py, as for the project's own cores), and the history checked key by key against Jepsen's
+cas-register (traces/history/models.py `KeyValue`).
+
+Workloads (Jepsen's etcd tests, Kingsbury, jepsen.io/analyses/etcd-3.4.3):
+- `registers`: five keys, writes of unique values and linearizable reads (etcd's default range);
+- `cas`: the same with compare-and-set through a transaction (`/v3/kv/txn`: compare the value,
+  put on success), which fails when the register holds another value.
+
+Each client is bound to one member (Jepsen binds clients to nodes) and turns to the next after a
+transport error; an answer that did not come is `info` (it may have taken effect), and so is a
+write's or cas's that is an etcd error; a read's error is `fail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from meshcheck.cluster import checks, figures, nemesis
+from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
+from meshcheck.cluster.etcd.peers import PeerNetwork, partition
+from meshcheck.cluster.etcd.server import EtcdCluster
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.workload import History
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history import checker, jepsen, models
+from meshcheck.traces.history.history import Op
+
+KINDS = ("kill", "pause", "partition")  # the nemesis's faults etcd runs under here
+WORKLOADS = ("registers", "cas")
+KEYS = 5
+TIMEOUT = 1.0  # a client's wait for one answer (seconds)
+RECOVERY = 5.0  # the calm after the last fault in which progress is owed (etcd elects in ~1 s)
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class EtcdOptions:
+    nodes: int = 3
+    time: float = 10.0
+    nemesis: tuple[str, ...] = KINDS
+    workload: str = "registers"
+    rate: float = 100.0
+    clients: int = 5
+    seed: int = 0
+    budget: float = 60.0  # the linearizability checker's (seconds)
+    plan: tuple[Fault, ...] | None = None  # None: drawn from the seed
+
+    def names(self) -> list[str]:
+        return [f"e{k}" for k in range(1, self.nodes + 1)]
+
+    def faults(self) -> list[Fault]:
+        if self.plan is not None:
+            return list(self.plan)
+        return nemesis.plan(self.seed, self.time, self.nemesis, self.names())
+
+
+@attrs.frozen
+class EtcdOutcome:
+    options: EtcdOptions
+    history: History
+    verdicts: tuple[Verdict, ...]
+    plan: tuple[nemesis.Fault, ...]
+    struck: tuple[tuple[float, str], ...]
+    seconds: float
+
+    @property
+    def holds(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+    @property
+    def failed(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.holds]
+
+
+def check_options(options: EtcdOptions) -> None:
+    """One clear error for what an etcd run cannot do."""
+    if options.workload not in WORKLOADS:
+        raise MeshcheckError(f"--workload {options.workload}: etcd runs {' or '.join(WORKLOADS)}")
+    unsupported = [k for k in options.nemesis if k not in KINDS]
+    if unsupported:
+        raise MeshcheckError(
+            f"--nemesis {unsupported[0]}: etcd runs under {', '.join(KINDS)} (its peer links carry "
+            "HTTP streams, which the proxy cuts but does not slow or thin)"
+        )
+
+
+class _Clients:
+    """`count` clients, each bound to a member, together at about `rate` operations a second."""
+
+    def __init__(self, options: EtcdOptions, cluster: EtcdCluster, clock: Callable[[], float]):
+        self._options = options
+        self._addresses = [m.client for m in cluster.members.values()]
+        self._names = cluster.names
+        self._clock = clock
+        self._rng = random.Random(f"etcd-clients:{options.seed}")
+        self._gap = options.clients / options.rate
+        self._values = itertools.count(1)
+        self.history = History()
+        self._round = 0
+        self._seen: dict[str, str] = {}  # the last value each key was seen to hold (cas's `old`)
+
+    async def run(self, until: float) -> None:
+        self._round += 1
+        await asyncio.gather(*(self._client(k, until) for k in range(1, self._options.clients + 1)))
+
+    async def _client(self, k: int, until: float) -> None:
+        home = (k - 1) % len(self._addresses)
+        gateways = [Gateway(a) for a in self._addresses]
+        generation = 0
+        try:
+            while self._clock() < until:
+                status = await self._one(
+                    f"c{k}.{self._round}.{generation}", gateways[home], home, until
+                )
+                if status == "info":
+                    generation += 1  # after an `info` the client is a new process, as in Jepsen
+                    home = (home + 1) % len(gateways)
+                await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
+        finally:
+            for g in gateways:
+                await g.close()
+
+    async def _one(self, process: str, gateway: Gateway, member: int, until: float) -> str:
+        key = f"k{self._rng.randrange(KEYS)}"
+        draw = self._rng.random()
+        timeout = min(TIMEOUT, until - self._clock() + 0.5)
+        call = self._clock()
+        output: Any = None
+        status = "info"
+        f: str
+        value: Any
+        try:
+            if draw < 0.5:
+                f, value = "read", None
+                output = await gateway.get(key, timeout)
+            elif self._options.workload == "cas" and draw < 0.75:
+                old = (
+                    self._seen.get(key)
+                    if self._rng.random() < 0.8
+                    else str(self._rng.randrange(1, 9))
+                )
+                f, value = "cas", (old, str(next(self._values)))
+                done = await gateway.cas(key, value[0], value[1], timeout)
+                status = "ok" if done else "fail"
+            else:
+                f, value = "write", str(next(self._values))
+                await gateway.put(key, value, timeout)
+            if f != "cas":
+                status = "ok"
+            seen = output if f == "read" else value if f == "write" else value[1]
+            if status == "ok" and seen is not None:
+                self._seen[key] = seen
+        except GatewayError:
+            # a read that failed changed nothing; a write or cas that etcd answered with an
+            # error may still have been proposed and committed ("leader changed", "request timed
+            # out"): it is `info`, never `fail`, so the checker never takes a write that happened
+            # for one that did not
+            status = "fail" if f == "read" else "info"
+        except (ConnectionError, OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+            status = "info"
+        ret = self._clock()
+        ops = self.history.ops
+        if status == "info":
+            ops.append(Op(process, f, value, None, call, math.inf, "info", key, len(ops)))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            ops.append(Op(process, f, value, output, call, ret, status, key, len(ops)))  # type: ignore[arg-type]
+        self.history.latencies.append((call, ret - call, status))
+        self.history.nodes.append(self._names[member])
+        return status
+
+
+async def _ids(cluster: EtcdCluster, wait: float = 30.0) -> dict[str, str]:
+    """Every member's ID (hex), asked of the member itself once the cluster serves."""
+    deadline = time.monotonic() + wait
+    out: dict[str, str] = {}
+    while len(out) < len(cluster.members):
+        for name, member in cluster.members.items():
+            if name in out:
+                continue
+            g = Gateway(member.client)
+            try:
+                out[name], _ = await g.status(1.0)
+            except (GatewayError, ConnectionError, OSError, TimeoutError, ValueError):
+                if time.monotonic() > deadline:
+                    raise MeshcheckError(
+                        f"etcd: {name} did not answer within {wait:.0f} s"
+                    ) from None
+                await asyncio.sleep(0.1)
+            finally:
+                await g.close()
+    return out
+
+
+async def _leader(cluster: EtcdCluster, ids: dict[str, str]) -> str | None:
+    """The member some member names as its leader now (None: none answered)."""
+    names = {i: n for n, i in ids.items()}
+    for member in cluster.members.values():
+        g = Gateway(member.client)
+        try:
+            _, leader = await g.status(0.5)
+            if leader in names:
+                return names[leader]
+        except (GatewayError, ConnectionError, OSError, TimeoutError, ValueError):
+            continue
+        finally:
+            await g.close()
+    return None
+
+
+async def _nemesis(
+    plan: list[nemesis.Fault],
+    cluster: EtcdCluster,
+    network: PeerNetwork,
+    ids: dict[str, str],
+    clock: Callable[[], float],
+    struck: list[tuple[float, str]],
+) -> None:
+    locks = {n: asyncio.Lock() for n in cluster.names}
+
+    async def one(fault: nemesis.Fault) -> None:
+        await asyncio.sleep(max(0.0, fault.at - clock()))
+        if nemesis.LEADER in fault.nodes:
+            leader = await _leader(cluster, ids) or cluster.names[0]
+            fault = attrs.evolve(
+                fault, nodes=tuple(leader if n == nemesis.LEADER else n for n in fault.nodes)
+            )
+        if fault.kind in ("kill", "pause"):
+            async with locks[fault.nodes[0]]:
+                await strike(fault)
+        else:
+            await strike(fault)
+
+    async def strike(fault: nemesis.Fault) -> None:
+        node = fault.nodes[0]
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
+        if fault.kind == "kill":
+            await asyncio.to_thread(cluster.kill, node)
+            await asyncio.sleep(fault.lasts)
+            await asyncio.to_thread(cluster.start, node)
+        elif fault.kind == "pause":
+            cluster.pause(node)
+            await asyncio.sleep(fault.lasts)
+            cluster.resume(node)
+        else:
+            cut = network.cut(partition(fault.nodes, cluster.names, fault.one_way))
+            await asyncio.sleep(fault.lasts)
+            network.restore(cut)
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+
+    await asyncio.gather(*(one(f) for f in plan))
+
+
+async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOutcome:
+    started = time.monotonic()
+    plan = options.faults()
+    (folder / "nemesis.txt").write_text(
+        "".join(f.describe() + "\n" for f in plan) or "no faults\n", encoding="utf-8"
+    )
+    cluster = EtcdCluster(options.names(), folder)
+    network = PeerNetwork(cluster.members)
+    struck: list[tuple[float, str]] = []
+    healed = until = 0.0
+    with cluster:
+        await network.start()
+        try:
+            progress(f"starting {options.nodes} etcd members")
+            await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in cluster.names))
+            ids = await _ids(cluster)
+            network.learn(ids)
+            (folder / "cluster.json").write_text(
+                json.dumps(
+                    {n: {"client": m.client_url, "id": ids[n]} for n, m in cluster.members.items()},
+                    indent=1,
+                ),
+                encoding="utf-8",
+            )
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+
+            def clock() -> float:
+                return loop.time() - t0
+
+            clients = _Clients(options, cluster, clock)
+            chaos = loop.create_task(_nemesis(plan, cluster, network, ids, clock, struck))
+            watch = loop.create_task(_watch(clients.history, options.time, clock, progress))
+            try:
+                await clients.run(options.time)
+                await chaos
+                healed = max((t for t, w in struck if w.endswith("undone")), default=0.0)
+                if healed > options.time - RECOVERY:  # the clients ran too short after it
+                    until = max(healed, clock()) + RECOVERY
+                    await clients.run(until)
+            finally:
+                watch.cancel()
+                chaos.cancel()
+                await asyncio.gather(chaos, watch, return_exceptions=True)
+        finally:
+            network.heal()
+            await network.stop()
+    (folder / "nemesis.log").write_text(
+        "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
+    )
+    history = clients.history
+    model = models.KeyValue()
+    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
+    name = f"etcd, {options.nodes} members, seed {options.seed}"
+    (folder / "latency.svg").write_text(
+        figures.latency_svg(history, struck, title=name), encoding="utf-8"
+    )
+    (folder / "timeline.svg").write_text(
+        figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
+    )
+    progress("checking the history")
+    verdicts = (
+        checks.progress(history.ops, healed, max(options.time, until)),
+        linearizable_kv(history.ops, options.budget),
+    )
+    return EtcdOutcome(
+        options, history, verdicts, tuple(plan), tuple(struck), time.monotonic() - started
+    )
+
+
+def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
+    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality)."""
+    name = "linearizable (kv)"
+    result = checker.check(ops, models.KeyValue(), budget)
+    if result.verdict == "linearizable":
+        return Verdict(name, True, f"{len(ops)} operations, {KEYS} keys")
+    if result.verdict == "unknown":
+        return Verdict(name, None, f"undecided within {budget:.0f} s")
+    return Verdict(
+        name, False, f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s"
+    )
+
+
+async def _watch(
+    history: History, duration: float, clock: Callable[[], float], progress: Progress
+) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        progress(
+            f"t={clock():5.1f}/{duration:.0f}s  ok {history.count('ok')}  "
+            f"fail {history.count('fail')}  info {history.count('info')}"
+        )
+
+
+def run(options: EtcdOptions, folder: Path, progress: Progress = lambda _: None) -> EtcdOutcome:
+    check_options(options)
+    folder.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_run(options, folder, progress))
