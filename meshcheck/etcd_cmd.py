@@ -61,6 +61,6 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
     print(format_table(("check", "result", "detail"), rows))
     print(
         f"report: {out} (history.jsonl: `meshcheck history check {out / 'history.jsonl'} "
-        "--model kv`)"
+        f"--model {'mutex' if options.workload == 'lock' else 'kv'}`)"
     )
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

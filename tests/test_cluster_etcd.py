@@ -17,7 +17,7 @@ from meshcheck.cli import main
 from meshcheck.cluster.etcd import server
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
 from meshcheck.cluster.etcd.peers import PeerNetwork, _body, flow, parse_head, partition
-from meshcheck.cluster.etcd.run import _ids, linearizable_kv
+from meshcheck.cluster.etcd.run import _ids, linearizable_kv, mutual_exclusion
 from meshcheck.cluster.etcd.server import EtcdCluster
 from meshcheck.traces.history.history import Op
 
@@ -201,3 +201,46 @@ def test_the_proxy_forwards_a_requests_body_and_stops_at_the_next_request(
     sent, rest = asyncio.run(forward())
     assert sent == body
     assert rest == b"GET /next HTTP/1.1\r\n\r\n"
+
+
+@needs_etcd
+def test_etcd_locks_under_kills_pauses_and_partitions_keep_mutual_exclusion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    code = main(
+        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", "--workload", "lock",
+         "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "| mutual exclusion (mutex) | holds" in printed
+    history = (out / "history.jsonl").read_text()
+    assert '"f": "acquire"' in history and '"f": "release"' in history
+    assert main(["history", "check", str(out / "history.jsonl"), "--model", "mutex"]) == 0
+    assert etcd_pids(tmp_path) == []
+
+
+def test_two_holders_at_once_is_what_the_mutex_check_refuses() -> None:
+    # L2 took the lock while L1 held it (a lease that expired under a holder that did not know
+    # is how it happens with etcd's locks: the holder's release then finds the lock not its own)
+    two = [
+        Op("c1", "acquire", "L1", None, 0.0, 0.1, "ok", None, 0),
+        Op("c2", "acquire", "L2", None, 0.2, 0.3, "ok", None, 1),
+        Op("c1", "release", "L1", None, 0.4, 0.5, "ok", None, 2),
+    ]
+    verdict = mutual_exclusion(two, 10.0)
+    assert verdict.holds is False and "two holders" in verdict.detail
+    # in turn, it holds; an acquire without an answer followed by its lease's revoke frees the
+    # lock whether or not it was taken
+    turns = [two[0], two[2], Op("c2", "acquire", "L2", None, 0.6, 0.7, "ok", None, 3)]
+    assert mutual_exclusion(turns, 10.0).holds
+    unknown = [
+        Op("c1", "acquire", "L1", None, 0.0, math.inf, "info", None, 0),
+        Op("c1.1", "revoke", "L1", None, 0.2, 0.3, "ok", None, 1),
+        Op("c2", "acquire", "L2", None, 0.4, 0.5, "ok", None, 2),
+    ]
+    assert mutual_exclusion(unknown, 10.0).holds
+    # a release by a lease that never held the lock cannot have happened
+    stray = [Op("c1", "release", "L9", None, 0.0, 0.1, "ok", None, 0)]
+    assert mutual_exclusion(stray, 10.0).holds is False

@@ -10,7 +10,8 @@ The models follow Jepsen's knossos.model: `register` (read, write), `cas-registe
 cas with value [old, new]; a read of nil is a read whose value was not known and matches any
 state), and `kv`, a cas-register per key, whose histories are checked key by key.
 
-`rsm` is the case store of impl/rsm (`Rsm`): see its docstring.
+`rsm` is the case store of impl/rsm (`Rsm`): see its docstring. `mutex` is a lock held by a
+lease, as etcd's lock API's (`Mutex`).
 """
 
 from __future__ import annotations
@@ -369,4 +370,38 @@ def _rsm_step(state: Hashable, op: Op) -> tuple[Hashable, ...]:
     return (FrozenDict(after),)
 
 
-MODELS: dict[str, Model] = {m.name: m for m in (Model(), CasRegister(), KeyValue(), Rsm())}
+class Mutex(Model):
+    """A lock held by a lease (etcd's lock API, /v3/lock: a lock belongs to the lease it was taken
+    with, and revoking the lease frees it). The state is the holding lease (None: free).
+    `acquire` with input a lease takes a free lock; `release` with input a lease frees the lock
+    that lease holds; `revoke` of a lease frees the lock if that lease holds it and changes
+    nothing otherwise (a client that does not know whether its acquire took effect revokes its
+    lease). An ok acquire of a held lock, or an ok release by a lease that does not hold it, cannot
+    have happened: two clients held the lock at once (Jepsen's lock workloads check the same,
+    knossos.model/mutex, with the owner added)."""
+
+    name = "mutex"
+    fs = frozenset({"acquire", "release", "revoke"})
+
+    def _step(self, state: Hashable, op: Op) -> tuple[Hashable, ...]:
+        if op.f == "acquire":
+            return (op.input,) if state is None else ()
+        if op.f == "release":
+            return (None,) if state == op.input else ()
+        if op.f == "revoke":
+            return (None,) if state == op.input else (state,)
+        return super()._step(state, op)
+
+    def read_only(self, op: Op) -> bool:
+        return False
+
+    def prune(self, ops: Sequence[Op]) -> list[Op]:
+        """Without the pending acquires: one may have taken effect or not, and taken to have not
+        it constrains nothing a history shows (no operation here observes a lock held but an
+        acquire or a release, which it would make impossible, never possible); the revoke its
+        client sends after it frees the lock if it did. A pending release stays: it may have
+        freed the lock for the next acquire."""
+        return [o for o in ops if not (o.pending and o.f == "acquire")]
+
+
+MODELS: dict[str, Model] = {m.name: m for m in (Model(), CasRegister(), KeyValue(), Rsm(), Mutex())}

@@ -6,7 +6,7 @@ the nemesis controls, clients over etcd's JSON gateway, and the history checked 
   directory, SIGSTOP/SIGCONT, stop), ended with the harness however it ends;
 - peers.py: the proxy in front of each member's peer port, which knows the sender of each
   connection by etcd's own `X-Server-From` header and so cuts partitions of any shape;
-- gateway.py: the JSON gateway's client (`/v3/kv/put`, `/v3/kv/range`, `/v3/kv/txn`,
+- gateway.py: the JSON gateway's client (`/v3/kv/*`, `/v3/lease/*`, `/v3/lock/*`,
   `/v3/maintenance/status`) over HTTP/1.1 on asyncio streams;
 - run.py: one test run: workload, nemesis, history, checks, report folder (the command:
   meshcheck/etcd_cmd.py).

@@ -44,6 +44,9 @@ class Gateway:
         try:
             async with asyncio.timeout(timeout):
                 return await self._post(path, body)
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
+            await self.close()  # the member closed the connection mid-answer (it was killed)
+            raise ConnectionError(f"{self.address[0]}:{self.address[1]}: {e}") from None
         except BaseException:
             await self.close()
             raise
@@ -123,6 +126,29 @@ class Gateway:
         put = {"request_put": {"key": b64(key), "value": b64(new)}}
         answer = await self.post("/v3/kv/txn", {"compare": [compare], "success": [put]}, timeout)
         return bool(answer.get("succeeded", False))
+
+    # -- leases and locks --------------------------------------------------------------------------
+
+    async def grant(self, ttl: int, timeout: float) -> str:
+        """A new lease of `ttl` seconds; its ID (decimal, as the gateway writes it)."""
+        answer = await self.post("/v3/lease/grant", {"TTL": ttl}, timeout)
+        return str(answer["ID"])
+
+    async def revoke(self, lease: str, timeout: float) -> None:
+        """End the lease and free what it holds; a lease already gone is no error."""
+        try:
+            await self.post("/v3/lease/revoke", {"ID": lease}, timeout)
+        except GatewayError as e:
+            if "lease not found" not in str(e):
+                raise
+
+    async def lock(self, name: str, lease: str, timeout: float) -> str:
+        """Wait for lock `name` and take it with `lease`; the key that holds it (base64)."""
+        answer = await self.post("/v3/lock/lock", {"name": b64(name), "lease": lease}, timeout)
+        return str(answer["key"])
+
+    async def unlock(self, key: str, timeout: float) -> None:
+        await self.post("/v3/lock/unlock", {"key": key}, timeout)
 
     async def status(self, timeout: float) -> tuple[str, str]:
         """(this member's ID, its leader's ID), in hex as etcd's peer headers write them."""

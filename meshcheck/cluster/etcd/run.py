@@ -6,7 +6,10 @@ cas-register (traces/history/models.py `KeyValue`).
 Workloads (Jepsen's etcd tests, Kingsbury, jepsen.io/analyses/etcd-3.4.3):
 - `registers`: five keys, writes of unique values and linearizable reads (etcd's default range);
 - `cas`: the same with compare-and-set through a transaction (`/v3/kv/txn`: compare the value,
-  put on success), which fails when the register holds another value.
+  put on success), which fails when the register holds another value;
+- `lock`: leases and locks (`/v3/lease/grant`, `/v3/lock/lock`, `/v3/lock/unlock`,
+  `/v3/lease/revoke`): each client takes lock "L" with a lease, holds it a moment and releases it;
+  the history is checked against a lock held by a lease (models.Mutex: no two holders at once).
 
 Each client is bound to one member (Jepsen binds clients to nodes) and turns to the next after a
 transport error; an answer that did not come is `info` (it may have taken effect), and so is a
@@ -39,7 +42,9 @@ from meshcheck.traces.history import checker, jepsen, models
 from meshcheck.traces.history.history import Op
 
 KINDS = ("kill", "pause", "partition")  # the nemesis's faults etcd runs under here
-WORKLOADS = ("registers", "cas")
+WORKLOADS = ("registers", "cas", "lock")
+LEASE_TTL = 5  # seconds: a lock's lease, far beyond a critical section (HOLD)
+HOLD = (0.01, 0.05)  # seconds a client holds the lock
 KEYS = 5
 TIMEOUT = 1.0  # a client's wait for one answer (seconds)
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed (etcd elects in ~1 s)
@@ -116,7 +121,73 @@ class _Clients:
         self._round += 1
         await asyncio.gather(*(self._client(k, until) for k in range(1, self._options.clients + 1)))
 
+    def _record(
+        self, process: str, f: str, value: Any, output: Any, call: float, status: str, key: Any
+    ) -> None:
+        ret = self._clock()
+        ops = self.history.ops
+        if status == "info":
+            ops.append(Op(process, f, value, None, call, math.inf, "info", key, len(ops)))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            ops.append(Op(process, f, value, output, call, ret, status, key, len(ops)))  # type: ignore[arg-type]
+        self.history.latencies.append((call, ret - call, status))
+
+    async def _locker(self, k: int, until: float) -> None:
+        """The lock workload's client: a lease, the lock taken with it, held a moment, released,
+        the lease revoked; an acquire or a release without an answer is `info`, and the revoke
+        that follows frees the lock if it was taken (models.Mutex)."""
+        home = (k - 1) % len(self._addresses)
+        generation = 0
+        g = Gateway(self._addresses[home])
+        try:
+            while self._clock() < until:
+                timeout = min(2 * TIMEOUT, until - self._clock() + 0.5)
+                process = f"c{k}.{self._round}.{generation}"
+                try:
+                    lease = await g.grant(LEASE_TTL, timeout)
+                except (GatewayError, ConnectionError, OSError, TimeoutError, ValueError):
+                    await g.close()
+                    home = (home + 1) % len(self._addresses)
+                    g = Gateway(self._addresses[home])
+                    await asyncio.sleep(0.1)
+                    continue
+                lost = False
+                for f in ("acquire", "release"):
+                    call = self._clock()
+                    try:
+                        if f == "acquire":
+                            key = await g.lock("L", lease, timeout)
+                        else:
+                            await asyncio.sleep(self._rng.uniform(*HOLD))
+                            call = self._clock()
+                            await g.unlock(key, timeout)
+                        self._record(process, f, lease, None, call, "ok", None)
+                    except (GatewayError, ConnectionError, OSError, TimeoutError, ValueError):
+                        self._record(process, f, lease, None, call, "info", None)
+                        lost = True
+                        break
+                if lost:
+                    generation += 1
+                    process = f"c{k}.{self._round}.{generation}"
+                call = self._clock()
+                try:
+                    await g.revoke(lease, timeout)
+                    self._record(process, "revoke", lease, None, call, "ok", None)
+                except (GatewayError, ConnectionError, OSError, TimeoutError, ValueError):
+                    self._record(process, "revoke", lease, None, call, "info", None)
+                    generation += 1
+                    await g.close()
+                    home = (home + 1) % len(self._addresses)
+                    g = Gateway(self._addresses[home])
+                await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
+        finally:
+            await g.close()
+
     async def _client(self, k: int, until: float) -> None:
+        if self._options.workload == "lock":
+            await self._locker(k, until)
+            return
         home = (k - 1) % len(self._addresses)
         gateways = [Gateway(a) for a in self._addresses]
         generation = 0
@@ -169,16 +240,9 @@ class _Clients:
             # out"): it is `info`, never `fail`, so the checker never takes a write that happened
             # for one that did not
             status = "fail" if f == "read" else "info"
-        except (ConnectionError, OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, OSError, TimeoutError, ValueError):
             status = "info"
-        ret = self._clock()
-        ops = self.history.ops
-        if status == "info":
-            ops.append(Op(process, f, value, None, call, math.inf, "info", key, len(ops)))
-        else:
-            ret = max(ret, math.nextafter(call, math.inf))
-            ops.append(Op(process, f, value, output, call, ret, status, key, len(ops)))  # type: ignore[arg-type]
-        self.history.latencies.append((call, ret - call, status))
+        self._record(process, f, value, output, call, status, key)
         self.history.nodes.append(self._names[member])
         return status
 
@@ -315,7 +379,7 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
     history = clients.history
-    model = models.KeyValue()
+    model = models.Mutex() if options.workload == "lock" else models.KeyValue()
     (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
     name = f"etcd, {options.nodes} members, seed {options.seed}"
     (folder / "latency.svg").write_text(
@@ -325,10 +389,12 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    verdicts = (
-        checks.progress(history.ops, healed, max(options.time, until)),
-        linearizable_kv(history.ops, options.budget),
+    safety = (
+        mutual_exclusion(history.ops, options.budget)
+        if options.workload == "lock"
+        else linearizable_kv(history.ops, options.budget)
     )
+    verdicts = (checks.progress(history.ops, healed, max(options.time, until)), safety)
     return EtcdOutcome(
         options, history, verdicts, tuple(plan), tuple(struck), time.monotonic() - started
     )
@@ -345,6 +411,18 @@ def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
     return Verdict(
         name, False, f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s"
     )
+
+
+def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
+    """The lock history against a lock held by a lease (models.Mutex): no two holders at once."""
+    name = "mutual exclusion (mutex)"
+    result = checker.check(ops, models.Mutex(), budget)
+    taken = sum(1 for o in ops if o.f == "acquire" and o.status == "ok")
+    if result.verdict == "linearizable":
+        return Verdict(name, True, f"{taken} acquisitions, {len(ops)} operations")
+    if result.verdict == "unknown":
+        return Verdict(name, None, f"undecided within {budget:.0f} s")
+    return Verdict(name, False, f"two holders at once: cut at t={result.cut:.3f}s")
 
 
 async def _watch(
