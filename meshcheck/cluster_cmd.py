@@ -101,6 +101,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="meshcheck: the project's own cores (default); etcd: Debian's etcd-server "
         "(`make etcd`), its members as processes, clients over its JSON gateway",
     )
+    t.add_argument(
+        "--reads",
+        default="linearizable",
+        help="etcd's read mode: linearizable (default) or serializable (served by the member "
+        "asked, may be stale: checked as such)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
@@ -154,6 +160,10 @@ def _test(args: argparse.Namespace) -> int:
         from meshcheck import etcd_cmd
 
         return etcd_cmd.test(args, _number, _progress(args))
+    if args.reads != "linearizable":
+        raise MeshcheckError(
+            f"--reads {args.reads}: only with --system etcd (the cores' reads are linearizable)"
+        )
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
     if args.protocol == "manager":

@@ -32,6 +32,7 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
         time=number("time", args.time, 1, 3600),
         nemesis=nemesis.parse_kinds(args.nemesis),
         workload=args.workload or "registers",
+        reads=args.reads,
         rate=number("rate", args.rate, 1, 100_000),
         clients=int(number("clients", args.clients, 1, 200, kind=int)),
         seed=int(number("seed", args.seed, 0, 2**32 - 1, kind=int)),

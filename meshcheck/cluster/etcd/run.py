@@ -43,6 +43,7 @@ from meshcheck.traces.history.history import Op
 
 KINDS = ("kill", "pause", "partition")  # the nemesis's faults etcd runs under here
 WORKLOADS = ("registers", "cas", "lock")
+READS = ("linearizable", "serializable")
 LEASE_TTL = 5  # seconds: a lock's lease, far beyond a critical section (HOLD)
 HOLD = (0.01, 0.05)  # seconds a client holds the lock
 KEYS = 5
@@ -57,6 +58,7 @@ class EtcdOptions:
     time: float = 10.0
     nemesis: tuple[str, ...] = KINDS
     workload: str = "registers"
+    reads: str = "linearizable"  # or "serializable": etcd's second read mode, which may be stale
     rate: float = 100.0
     clients: int = 5
     seed: int = 0
@@ -94,6 +96,10 @@ def check_options(options: EtcdOptions) -> None:
     """One clear error for what an etcd run cannot do."""
     if options.workload not in WORKLOADS:
         raise MeshcheckError(f"--workload {options.workload}: etcd runs {' or '.join(WORKLOADS)}")
+    if options.reads not in READS:
+        raise MeshcheckError(f"--reads {options.reads}: choose from {' or '.join(READS)}")
+    if options.reads == "serializable" and options.workload == "lock":
+        raise MeshcheckError("--reads serializable: the lock workload reads nothing")
     unsupported = [k for k in options.nemesis if k not in KINDS]
     if unsupported:
         raise MeshcheckError(
@@ -216,7 +222,8 @@ class _Clients:
         try:
             if draw < 0.5:
                 f, value = "read", None
-                output = await gateway.get(key, timeout)
+                serializable = self._options.reads == "serializable"
+                output = await gateway.get(key, timeout, serializable=serializable)
             elif self._options.workload == "cas" and draw < 0.75:
                 old = (
                     self._seen.get(key)
@@ -389,12 +396,13 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    safety = (
-        mutual_exclusion(history.ops, options.budget)
-        if options.workload == "lock"
-        else linearizable_kv(history.ops, options.budget)
-    )
-    verdicts = (checks.progress(history.ops, healed, max(options.time, until)), safety)
+    if options.workload == "lock":
+        safety: tuple[Verdict, ...] = (mutual_exclusion(history.ops, options.budget),)
+    elif options.reads == "serializable":
+        safety = serializable_verdicts(history.ops, options.budget)
+    else:
+        safety = (linearizable_kv(history.ops, options.budget),)
+    verdicts = (checks.progress(history.ops, healed, max(options.time, until)), *safety)
     return EtcdOutcome(
         options, history, verdicts, tuple(plan), tuple(struck), time.monotonic() - started
     )
@@ -410,6 +418,58 @@ def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(
         name, False, f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s"
+    )
+
+
+def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:
+    """The checks that apply when reads are serializable: etcd documents that such a read is
+    served from the member's own store and may be stale (etcd.io, "API guarantees"), so the
+    history as a whole is not owed linearizability. What is owed: the writes and compare-and-sets
+    alone are linearizable (a cas reads the current value: it is linearizable in either mode), and
+    every read returns a value some write or cas wrote, invoked before the read returned (or
+    nothing, before any), never one from nowhere or from the future. How many reads were stale is
+    reported, not judged: a read that returned a value other than the last one written before it
+    was invoked (by writes that completed before it)."""
+    writes = [o for o in ops if o.f != "read"]
+    verdict = linearizable_kv(writes, budget)
+    first = Verdict(
+        "linearizable (kv), writes and cas",
+        verdict.holds,
+        verdict.detail.replace(" operations", " writes"),
+    )
+    return first, reads_written(ops)
+
+
+def reads_written(ops: list[Op]) -> Verdict:
+    """Every ok read returns None or a value a write or cas on its key wrote, invoked before the
+    read returned; the detail counts the stale reads among them (see serializable_verdicts)."""
+    name = "serializable reads return written values"
+    invoked: dict[Any, list[tuple[float, Any]]] = {}
+    done: dict[Any, list[tuple[float, Any]]] = {}
+    for o in ops:
+        if o.f == "read" or o.status == "fail":
+            continue
+        value = o.input[1] if o.f == "cas" and isinstance(o.input, tuple) else o.input
+        invoked.setdefault(o.key, []).append((o.call, value))
+        if o.status == "ok":
+            done.setdefault(o.key, []).append((o.ret, value))
+    reads = [o for o in ops if o.f == "read" and o.status == "ok"]
+    stale = 0
+    for r in reads:
+        if r.output is not None and not any(
+            t < r.ret and v == r.output for t, v in invoked.get(r.key, [])
+        ):
+            return Verdict(
+                name,
+                False,
+                f"a read of {r.key} at t={r.call:.3f}s returned {r.output!r}, which no write "
+                "invoked before it wrote",
+            )
+        before = [(t, v) for t, v in done.get(r.key, []) if t < r.call]
+        if before and max(before, key=lambda tv: tv[0])[1] != r.output:
+            stale += 1
+    return Verdict(
+        name, True, f"{len(reads)} reads, {stale} of them older than the write last done before"
     )
 
 
