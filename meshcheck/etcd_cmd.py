@@ -42,6 +42,7 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
 
     etcd_binary()  # one line with the fix when etcd is not installed
     out = Path(args.out)
+    (out / "anomaly.txt").unlink(missing_ok=True)  # an earlier run's, in the same folder
     print(f"cluster test: etcd, {options.nodes} members, {options.time:g} s, seed {options.seed}")
     for fault in options.faults():
         print(f"  {fault.describe()}")
@@ -60,6 +61,8 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
         rows.append((v.check, result, v.detail))
     print(format_table(("check", "result", "detail"), rows))
+    if (out / "anomaly.txt").exists():
+        print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
     print(
         f"report: {out} (history.jsonl: `meshcheck history check {out / 'history.jsonl'} "
         f"--model {'mutex' if options.workload == 'lock' else 'kv'}`)"

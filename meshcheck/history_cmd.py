@@ -10,7 +10,6 @@ Exit 0 linearizable, 1 not, 2 unknown (the budget ran out) or bad input.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -58,7 +57,7 @@ def _draw(
         note = "" if len(ops) == len(history) else f"the first {len(ops)} operations"
         text = svg.render(ops, [], title=f"{name}: {result.verdict} ({model.name})", note=note)
     else:
-        ops = _context(window.part_of(result, history, model), found.ops)
+        ops = window.context(window.part_of(result, history, model), found.ops, CONTEXT)
         part = "" if result.partition is None else f", key {result.partition}"
         text = svg.render(
             ops,
@@ -71,17 +70,3 @@ def _draw(
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise MeshcheckError(f"--out {out}: cannot write: {exc}") from None
-
-
-def _context(part: list[Op], conflict: tuple[Op, ...]) -> list[Op]:
-    """The window and the part's other completed-or-pending operations overlapping its time span
-    (the nearest CONTEXT of them): what else was going on."""
-    lo = min(o.call for o in conflict)
-    hi = max(o.ret if o.ret != math.inf else o.call for o in conflict)
-    ids = {id(o) for o in conflict}
-    mid = (lo + hi) / 2
-    others = [
-        o for o in part if id(o) not in ids and o.status != "fail" and o.call <= hi and o.ret >= lo
-    ]
-    others.sort(key=lambda o: abs(o.call - mid))
-    return [*conflict, *others[:CONTEXT]]

@@ -10,16 +10,27 @@ import asyncio
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from meshcheck.cli import main
+from meshcheck.cluster import anomaly
 from meshcheck.cluster.etcd import server
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
 from meshcheck.cluster.etcd.peers import PeerNetwork, _body, flow, parse_head, partition
-from meshcheck.cluster.etcd.run import _ids, linearizable_kv, mutual_exclusion, reads_written
+from meshcheck.cluster.etcd.run import (
+    EtcdOptions,
+    _ids,
+    linearizable_kv,
+    mutual_exclusion,
+    reads_written,
+    run,
+)
 from meshcheck.cluster.etcd.server import EtcdCluster
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.models import KeyValue
 
 needs_etcd = pytest.mark.skipif(
     shutil.which("etcd") is None, reason="etcd is not installed: `make etcd`"
@@ -287,3 +298,53 @@ def test_a_serializable_read_may_be_stale_but_never_from_nowhere() -> None:
     pending = Op("c3", "write", "5", None, 0.1, math.inf, "info", "k", 4)
     reads = [Op("c2", "read", None, v, 0.4, 0.5, "ok", "k", 5) for v in ("4", "5")]
     assert all(reads_written([w1, w2, cas, pending, r]).holds for r in reads)
+
+
+@needs_etcd
+def test_etcd_whose_linearizable_reads_are_served_locally_is_caught_and_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a mutant of etcd's read path, made at the client: every read is served by the member asked
+    # from its own store (serializable) while the check expects linearizable reads, as an etcd
+    # whose ReadIndex were skipped would answer. e1 cut off both ways for 3 s serves its clients
+    # older values while the others write, and the check says so, with the window (measured
+    # with the seeded plans of seeds 1 to 4, partitions only: each caught)
+    served_locally = Gateway.get
+
+    async def get(self: Gateway, key: str, timeout: float, *, serializable: bool = False) -> Any:
+        return await served_locally(self, key, timeout, serializable=True)
+
+    monkeypatch.setattr(Gateway, "get", get)
+    cut = (Fault(1.0, "partition", ("e1",), 3.0),)
+    for seed in (1, 2, 3):  # the clients' draws; a read at e1 after a write elsewhere is likely
+        outcome = run(EtcdOptions(time=6, seed=seed, plan=cut), tmp_path)
+        verdict = {v.check: v for v in outcome.verdicts}["linearizable (kv)"]
+        if verdict.holds is False:
+            break
+    assert verdict.holds is False, verdict
+    assert verdict.detail.endswith("(anomaly.txt, anomaly.svg)")
+    text = (tmp_path / "anomaly.txt").read_text()
+    assert text.startswith("anomaly: not linearizable (kv, key k")
+    assert "the nemesis from" in text and "documented: not as allowed" in text
+    assert (tmp_path / "anomaly.svg").read_text().startswith("<svg")
+    assert etcd_pids(tmp_path) == []
+
+
+def test_the_anomaly_report_names_the_window_and_the_faults_around_it(tmp_path: Path) -> None:
+    ops = [
+        Op("c1", "write", "1", None, 0.0, 0.1, "ok", "k", 0),
+        Op("c1", "write", "2", None, 1.2, 1.3, "ok", "k", 1),
+        Op("c2", "read", None, "1", 1.4, 1.5, "ok", "k", 2),
+        Op("c3", "write", "9", None, 5.0, 5.1, "ok", "j", 3),
+    ]
+    struck = [(1.0, "partition e1"), (1.45, "kill e2"), (2.0, "partition e1 undone"), (9.0, "x")]
+    text = anomaly.report(ops, KeyValue(), struck, tmp_path, title="t", documented="no")
+    assert text is not None
+    lines = text.splitlines()
+    assert lines[0] == "anomaly: not linearizable (kv, key k)"
+    assert "3 operations" in lines[1]  # both writes and the stale read; key j is not in it
+    assert "t=1.000s  partition e1" in text and "t=9.000s" not in text
+    assert "in force when the window opened: no fault" in text  # the window opens at t=0.0
+    assert lines[-1] == "documented: no"
+    # a linearizable history has no anomaly
+    assert anomaly.report(ops[:2], KeyValue(), struck, tmp_path / "x", title="t") is None

@@ -281,3 +281,17 @@ def span(o: Op) -> str:
     """call..ret as numbers; an info operation's return is open: `5..`."""
     ret = "" if o.ret == math.inf else f"{o.ret:g}"
     return f"{o.call:g}..{ret}"
+
+
+def context(part: Sequence[Op], conflict: Sequence[Op], most: int = 60) -> list[Op]:
+    """The window `conflict` and, of the failing part's other completed-or-pending operations,
+    the `most` nearest that overlap its time span: what else was going on."""
+    lo = min(o.call for o in conflict)
+    hi = max(o.ret if o.ret != math.inf else o.call for o in conflict)
+    ids = {id(o) for o in conflict}
+    mid = (lo + hi) / 2
+    others = [
+        o for o in part if id(o) not in ids and o.status != "fail" and o.call <= hi and o.ret >= lo
+    ]
+    others.sort(key=lambda o: abs(o.call - mid))
+    return [*conflict, *others[:most]]

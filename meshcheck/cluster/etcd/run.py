@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import checks, figures, nemesis
+from meshcheck.cluster import anomaly, checks, figures, nemesis
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
 from meshcheck.cluster.etcd.peers import PeerNetwork, partition
@@ -50,6 +50,13 @@ KEYS = 5
 TIMEOUT = 1.0  # a client's wait for one answer (seconds)
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed (etcd elects in ~1 s)
 Progress = Callable[[str], None]
+# what etcd says of the behaviour each check refuses, for the anomaly report
+DOCUMENTED = {
+    "kv": "not as allowed: etcd's API guarantees (etcd.io/docs/v3.4/learning/api_guarantees/) "
+    "promise linearizable reads (the default) and writes",
+    "lock": "a lock's lease may expire under a holder that does not know it; Jepsen's etcd "
+    "3.4.3 analysis (jepsen.io/analyses/etcd-3.4.3) advises fencing with the lock key's revision",
+}
 
 
 @attrs.frozen
@@ -402,6 +409,28 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
+    if any(v.holds is False for v in safety):
+        checked = (
+            history.ops
+            if options.workload == "lock" or options.reads == "linearizable"
+            else [o for o in history.ops if o.f != "read"]
+        )
+        progress("drawing the anomaly")
+        anomaly.report(
+            checked,
+            model,
+            struck,
+            folder,
+            title=name,
+            budget=options.budget,
+            documented=DOCUMENTED["lock" if options.workload == "lock" else "kv"],
+        )
+        safety = tuple(
+            attrs.evolve(v, detail=f"{v.detail} (anomaly.txt, anomaly.svg)")
+            if v.holds is False
+            else v
+            for v in safety
+        )
     verdicts = (checks.progress(history.ops, healed, max(options.time, until)), *safety)
     return EtcdOutcome(
         options, history, verdicts, tuple(plan), tuple(struck), time.monotonic() - started
