@@ -165,14 +165,6 @@ def test_escalation_is_read_off_the_disk_where_a_bft_epoch_was_too_short_to_samp
     assert checks.escalated([], honest, raft_only).holds is False
 
 
-def test_cluster_up_refuses_the_manager_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["cluster", "up", "--protocol", "manager", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "`cluster up` starts one cluster" in err and err.count("\n") == 1
-
-
 def test_up_starts_the_three_layers_and_down_stops_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

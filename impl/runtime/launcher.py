@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime.config import Address, ClusterConfig
@@ -65,7 +65,101 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class LocalCluster:
+class Processes:
+    """Named child processes under `folder`, each writing its output to `folder/<name>.log`: the
+    process faults of the nemesis (`kill`, `pause`, `resume`), and `stop`, which ends every one
+    however the caller ends (a context manager). `LocalCluster` runs the project's nodes with it,
+    meshcheck/cluster/etcd/server.py etcd's members."""
+
+    def __init__(self, folder: Path, *, detached: bool = False) -> None:
+        self.folder = folder
+        # detached: the processes outlive this one (`meshcheck cluster up`; `down` ends them)
+        self._detached = detached
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    def spawn(self, name: str, command: Sequence[str], address: Address, wait: float) -> None:
+        """Start process `name` with `command` and wait until it listens on `address`."""
+        if name in self.procs and self.procs[name].poll() is None:
+            raise ImplError(f"{name} is running already")
+        log = (self.folder / f"{name}.log").open("ab")
+        self._logs.append(log)
+        self.procs[name] = subprocess.Popen(
+            list(command),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
+            start_new_session=self._detached,
+        )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.procs[name].poll() is not None:
+                raise ImplError(
+                    f"{name} exited with {self.procs[name].returncode}: {self.tail(name)}"
+                )
+            try:
+                socket.create_connection(address, timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise ImplError(f"{name} did not listen within {wait} s: {self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 3) -> str:
+        path = self.folder / f"{name}.log"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def kill(self, name: str) -> None:
+        """kill -9: the process ends at once; only what it fsynced survives."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+
+    def pause(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.procs[name].send_signal(signal.SIGCONT)
+
+    def running(self) -> list[str]:
+        return sorted(n for n, p in self.procs.items() if p.poll() is None)
+
+    def stop(self, grace: float = 1.0) -> None:
+        """End every process: SIGCONT (a paused one cannot act on SIGTERM), SIGTERM, then SIGKILL
+        for any still there after `grace` seconds."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs.values()]
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LocalCluster(Processes):
     """`nodes` processes of `protocol` under `folder` (state files, logs, the configuration)."""
 
     def __init__(
@@ -82,9 +176,7 @@ class LocalCluster:
         tls: bool = False,
         fresh: bool = True,
     ) -> None:
-        self.folder = folder
-        # detached: the nodes outlive this process (`meshcheck cluster up`; `down` ends them)
-        self._detached = detached
+        super().__init__(folder, detached=detached)
         folder.mkdir(parents=True, exist_ok=True)
         if fresh:  # what an earlier cluster left in the folder (state files, logs) is not ours
             shutil.rmtree(folder / "data", ignore_errors=True)
@@ -108,105 +200,32 @@ class LocalCluster:
             make_certificates(self.config.tls_folder(), nodes)
         self.config_path = folder / "cluster.json"
         self.config_path.write_text(self.config.to_json(), encoding="utf-8")
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._logs: list[IO[bytes]] = []
 
     # -- processes ------------------------------------------------------------------------------------
 
-    def start(self, node: str, *, wait: float = 10.0) -> None:
-        """Start (or restart) `node`'s process and wait until it listens."""
-        if node in self.procs and self.procs[node].poll() is None:
-            raise ImplError(f"{node} is running already")
-        log = (self.folder / f"{node}.log").open("ab")
-        self._logs.append(log)
-        self.procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "meshcheck.impl.runtime.node_main", str(self.config_path), node],
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
-            start_new_session=self._detached,
-        )
-        self._wait_listening(node, wait)
+    def start(self, node: str, *, wait: float = 30.0) -> None:
+        """Start (or restart) `node`'s process and wait until it listens (a node process imports
+        the project first: on a loaded 2-core machine a restart took over 10 s)."""
+        command = [
+            sys.executable,
+            "-m",
+            "meshcheck.impl.runtime.node_main",
+            str(self.config_path),
+            node,
+        ]
+        self.spawn(node, command, self.config.nodes[node], wait)
 
     def start_all(self) -> None:
         for node in self.config.node_ids():
             self.start(node)
 
-    def _wait_listening(self, node: str, wait: float) -> None:
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.procs[node].poll() is not None:
-                raise ImplError(
-                    f"{node} exited with {self.procs[node].returncode}: {self.tail(node)}"
-                )
-            try:
-                socket.create_connection(self.config.nodes[node], timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise ImplError(f"{node} did not listen within {wait} s: {self.tail(node)}")
-
-    def tail(self, node: str, lines: int = 3) -> str:
-        path = self.folder / f"{node}.log"
-        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-        return " | ".join(text.strip().splitlines()[-lines:])
-
-    def kill(self, node: str) -> None:
-        """kill -9: the process ends at once; only what it fsynced survives."""
-        proc = self.procs[node]
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-
     def restart(self, node: str) -> None:
         self.kill(node)
         self.start(node)
 
-    def pause(self, node: str) -> None:
-        self.procs[node].send_signal(signal.SIGSTOP)
-
-    def resume(self, node: str) -> None:
-        self.procs[node].send_signal(signal.SIGCONT)
-
-    def running(self) -> list[str]:
-        return sorted(n for n, p in self.procs.items() if p.poll() is None)
-
-    def stop(self) -> None:
-        """End every process: SIGCONT (a paused one cannot act on SIGTERM), SIGTERM, then SIGKILL
-        for any still there after a second."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 1.0
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self._logs:
-            log.close()
-        self._logs.clear()
-
-    def __enter__(self) -> LocalCluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def client_tls(self) -> ssl.SSLContext | None:
         """What a client of this cluster connects with (None without TLS)."""
         return client_context(self.config.tls_folder(), CLIENT) if self.config.tls else None
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs.values()]
 
 
 def alive(pid: int) -> bool:

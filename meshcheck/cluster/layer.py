@@ -17,14 +17,13 @@ layer of the design, under one router (meshcheck/cluster/routed.py). A layer goe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis
+from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis, strike
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
@@ -324,55 +323,40 @@ async def _nemesis(
     codec: Codec,
     tls: ssl.SSLContext | None,
 ) -> None:
-    def resolve(nodes: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple((leader() or names[0]) if n == nemesis.LEADER else n for n in nodes)
+    """The plan carried out (strike.py) on the nodes' processes and their link proxies."""
 
-    # A fault on a node's process waits for the one before it on that node to be undone: a
-    # restart on a loaded machine can take over a second, and a kill that struck a process still
-    # starting would end the run (the plan keeps the faults apart in time, not in effect).
-    locks = {n: asyncio.Lock() for n in names}
+    async def named_leader() -> str | None:
+        return leader()
 
-    async def one(fault: nemesis.Fault) -> None:
-        await asyncio.sleep(max(0.0, fault.at - clock()))
-        fault = attrs.evolve(fault, nodes=resolve(fault.nodes))
-        if fault.kind in ("kill", "pause", "clock"):
-            async with locks[fault.nodes[0]]:
-                await strike(fault)
+    def links(fault: nemesis.Fault) -> Callable[[], None]:
+        if fault.kind == "partition":
+            chosen, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
+        elif fault.kind == "latency":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
         else:
-            await strike(fault)
+            chosen, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
+        network.add(chosen, faults)
+        return lambda: network.remove(chosen, faults)
 
-    async def strike(fault: nemesis.Fault) -> None:
+    async def skew(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         node = fault.nodes[0]
-        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
-        if fault.kind == "kill":
-            await asyncio.to_thread(cluster.kill, node)
-            await asyncio.sleep(fault.lasts)
-            await asyncio.to_thread(cluster.start, node)
-        elif fault.kind == "pause":
-            cluster.pause(node)
-            await asyncio.sleep(fault.lasts)
-            cluster.resume(node)
-        elif fault.kind == "clock":
-            address = cluster.config.nodes[node]
-            try:
-                await skew_clock(address, codec, fault.offset, fault.rate, tls, node)
-                await asyncio.sleep(fault.lasts)
-                await skew_clock(address, codec, -fault.offset, 1.0, tls, node)
-            except (OSError, ConnectionError):
-                pass  # the node is down (killed meanwhile): a restart starts a true clock
-        else:
-            if fault.kind == "partition":
-                links, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
-            elif fault.kind == "latency":
-                links, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
-            else:
-                links, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
-            network.add(links, faults)
-            await asyncio.sleep(fault.lasts)
-            network.remove(links, faults)
-        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+        address = cluster.config.nodes[node]
+        try:
+            await skew_clock(address, codec, fault.offset, fault.rate, tls, node)
+            skewed = True
+        except (OSError, ConnectionError):
+            skewed = False  # the node is down (killed meanwhile): a restart starts a true clock
 
-    await asyncio.gather(*(one(f) for f in plan))
+        async def back() -> None:
+            if skewed:  # a clock that was never skewed is not set back
+                with contextlib.suppress(OSError, ConnectionError):
+                    await skew_clock(address, codec, -fault.offset, 1.0, tls, node)
+
+        return back
+
+    await strike.carry_out(
+        plan, cluster, names, clock, struck, leader=named_leader, links=links, skew=skew
+    )
 
 
 def _sampled_leader(samples: list[inspection.Sample]) -> str | None:

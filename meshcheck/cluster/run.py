@@ -41,7 +41,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
 
             clients = await layer.open_clients(clock)
             layer.strike(clock)
-            watch = loop.create_task(_progress(clients.history, options.time, clock, progress))
+            watch = loop.create_task(progress_lines(clients.history, options.time, clock, progress))
             await clients.run(options.time)
             tail = await layer.calm(clock)
             if tail:
@@ -53,9 +53,10 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     return layer.check(time.monotonic() - started, progress)
 
 
-async def _progress(
+async def progress_lines(
     history: History, duration: float, clock: Callable[[], float], progress: Progress
 ) -> None:
+    """A progress line a second while the clients run (cancelled when they end)."""
     while True:
         await asyncio.sleep(1.0)
         progress(

@@ -103,6 +103,26 @@ class History:
     def count(self, status: str) -> int:
         return sum(1 for o in self.ops if o.status == status)
 
+    def record(
+        self,
+        process: str,
+        f: str,
+        sent: Hashable,
+        output: Any,
+        call: float,
+        ret: float,
+        status: str,
+        key: Hashable = None,
+    ) -> None:
+        """One operation: `info` never returned (it may take effect at any time after `call`);
+        `ok` and `fail` returned at `ret`, after `call` however close the clock's readings."""
+        if status == "info":
+            self.ops.append(Op(process, f, sent, None, call, math.inf, "info", key, len(self.ops)))
+        else:
+            ret = max(ret, math.nextafter(call, math.inf))
+            self.ops.append(Op(process, f, sent, output, call, ret, status, key, len(self.ops)))  # type: ignore[arg-type]
+        self.latencies.append((call, ret - call, status))
+
 
 @attrs.define
 class Session:
@@ -215,29 +235,13 @@ class Clients:
                 client.leader = None
                 session.turn += 1
         ret = self._clock()
-        self._record(f"{session.name}.{session.generation}", kind, sent, output, call, ret, status)
+        self.history.record(
+            f"{session.name}.{session.generation}", kind, sent, output, call, ret, status
+        )
         self.history.nodes.append(node)
         if status == "info":
             session.generation += 1  # after an `info` the client is a new process, as in Jepsen
         return self.history.ops[-1]
-
-    def _record(
-        self,
-        process: str,
-        kind: str,
-        sent: Hashable,
-        output: Any,
-        call: float,
-        ret: float,
-        status: str,
-    ) -> None:
-        ops = self.history.ops
-        if status == "info":
-            ops.append(Op(process, kind, sent, None, call, math.inf, "info", None, len(ops)))
-        else:
-            ret = max(ret, math.nextafter(call, math.inf))
-            ops.append(Op(process, kind, sent, output, call, ret, status, None, len(ops)))  # type: ignore[arg-type]
-        self.history.latencies.append((call, ret - call, status))
 
 
 class MemberClients:
@@ -294,14 +298,9 @@ class MemberClients:
             pass
         ret = self._clock()
         process = f"{member.name}.{self._generation[member.name]}"
-        ops = self.history.ops
         if status == "info":
             # it may still take effect (the core keeps sending it): a new process, as Jepsen's
             self._generation[member.name] += 1
-            ops.append(Op(process, "write", sent, None, call, math.inf, "info", None, len(ops)))
-        else:
-            ret = max(ret, math.nextafter(call, math.inf))
-            ops.append(Op(process, "write", sent, output, call, ret, "ok", None, len(ops)))
-        self.history.latencies.append((call, ret - call, status))
+        self.history.record(process, "write", sent, output, call, ret, status)
         self.history.nodes.append("")
-        return ops[-1]
+        return self.history.ops[-1]

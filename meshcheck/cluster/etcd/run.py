@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import random
 import time
 from collections.abc import Callable
@@ -30,12 +29,13 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import anomaly, checks, figures, nemesis
+from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
 from meshcheck.cluster.etcd.peers import PeerNetwork, partition
 from meshcheck.cluster.etcd.server import EtcdCluster
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import checker, jepsen, models
@@ -137,14 +137,7 @@ class _Clients:
     def _record(
         self, process: str, f: str, value: Any, output: Any, call: float, status: str, key: Any
     ) -> None:
-        ret = self._clock()
-        ops = self.history.ops
-        if status == "info":
-            ops.append(Op(process, f, value, None, call, math.inf, "info", key, len(ops)))
-        else:
-            ret = max(ret, math.nextafter(call, math.inf))
-            ops.append(Op(process, f, value, output, call, ret, status, key, len(ops)))  # type: ignore[arg-type]
-        self.history.latencies.append((call, ret - call, status))
+        self.history.record(process, f, value, output, call, self._clock(), status, key)
 
     async def _locker(self, k: int, until: float) -> None:
         """The lock workload's client: a lease, the lock taken with it, held a moment, released,
@@ -307,39 +300,17 @@ async def _nemesis(
     clock: Callable[[], float],
     struck: list[tuple[float, str]],
 ) -> None:
-    locks = {n: asyncio.Lock() for n in cluster.names}
+    """The plan carried out (meshcheck/cluster/strike.py) on the members and their peer proxies:
+    a partition cuts the links it names (peers.py), `@leader` is the member the members name."""
 
-    async def one(fault: nemesis.Fault) -> None:
-        await asyncio.sleep(max(0.0, fault.at - clock()))
-        if nemesis.LEADER in fault.nodes:
-            leader = await _leader(cluster, ids) or cluster.names[0]
-            fault = attrs.evolve(
-                fault, nodes=tuple(leader if n == nemesis.LEADER else n for n in fault.nodes)
-            )
-        if fault.kind in ("kill", "pause"):
-            async with locks[fault.nodes[0]]:
-                await strike(fault)
-        else:
-            await strike(fault)
+    async def leader() -> str | None:
+        return await _leader(cluster, ids)
 
-    async def strike(fault: nemesis.Fault) -> None:
-        node = fault.nodes[0]
-        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
-        if fault.kind == "kill":
-            await asyncio.to_thread(cluster.kill, node)
-            await asyncio.sleep(fault.lasts)
-            await asyncio.to_thread(cluster.start, node)
-        elif fault.kind == "pause":
-            cluster.pause(node)
-            await asyncio.sleep(fault.lasts)
-            cluster.resume(node)
-        else:
-            cut = network.cut(partition(fault.nodes, cluster.names, fault.one_way))
-            await asyncio.sleep(fault.lasts)
-            network.restore(cut)
-        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+    def links(fault: nemesis.Fault) -> Callable[[], None]:
+        cut = network.cut(partition(fault.nodes, cluster.names, fault.one_way))
+        return lambda: network.restore(cut)
 
-    await asyncio.gather(*(one(f) for f in plan))
+    await strike.carry_out(plan, cluster, cluster.names, clock, struck, leader=leader, links=links)
 
 
 async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOutcome:
@@ -374,7 +345,7 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
 
             clients = _Clients(options, cluster, clock)
             chaos = loop.create_task(_nemesis(plan, cluster, network, ids, clock, struck))
-            watch = loop.create_task(_watch(clients.history, options.time, clock, progress))
+            watch = loop.create_task(progress_lines(clients.history, options.time, clock, progress))
             try:
                 await clients.run(options.time)
                 await chaos
@@ -512,17 +483,6 @@ def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(name, False, f"two holders at once: cut at t={result.cut:.3f}s")
-
-
-async def _watch(
-    history: History, duration: float, clock: Callable[[], float], progress: Progress
-) -> None:
-    while True:
-        await asyncio.sleep(1.0)
-        progress(
-            f"t={clock():5.1f}/{duration:.0f}s  ok {history.count('ok')}  "
-            f"fail {history.count('fail')}  info {history.count('info')}"
-        )
 
 
 def run(options: EtcdOptions, folder: Path, progress: Progress = lambda _: None) -> EtcdOutcome:

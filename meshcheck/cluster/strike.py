@@ -1,0 +1,91 @@
+"""The nemesis carried out: each fault of a plan (nemesis.py) struck at its time and undone after
+it lasted, on any cluster of processes (impl/runtime/launcher.py `Processes`: the project's
+nodes, etcd's members) and through whatever network the cluster's links pass (a link proxy per
+link, meshcheck/cluster/network.py; a proxy per etcd member, meshcheck/cluster/etcd/peers.py).
+
+What was done is logged in `struck` as `(when, "kind nodes")` when a fault strikes and
+`(when, "kind nodes undone")` when it is undone, the targets resolved (`@leader` named).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import attrs
+
+from meshcheck.cluster import nemesis
+
+Clock = Callable[[], float]
+# a network fault (partition, latency, loss) put in force; what undoes it
+Links = Callable[[nemesis.Fault], Callable[[], None]]
+# a clock fault: skew the node's clock; what undoes it
+Skew = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+class Target(Protocol):
+    """The processes a nemesis strikes (impl/runtime/launcher.py `Processes` and its kinds)."""
+
+    def kill(self, name: str) -> None: ...
+
+    def start(self, name: str) -> None: ...
+
+    def pause(self, name: str) -> None: ...
+
+    def resume(self, name: str) -> None: ...
+
+
+async def carry_out(
+    plan: Sequence[nemesis.Fault],
+    target: Target,
+    names: Sequence[str],
+    clock: Clock,
+    struck: list[tuple[float, str]],
+    *,
+    leader: Callable[[], Awaitable[str | None]],
+    links: Links,
+    skew: Skew | None = None,
+) -> None:
+    """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
+    before it on that node to be undone: a restart on a loaded machine can take over a second,
+    and a kill that struck a process still starting would end the run (the plan keeps the faults
+    apart in time, not in effect)."""
+    locks = {n: asyncio.Lock() for n in names}
+
+    async def one(fault: nemesis.Fault) -> None:
+        await asyncio.sleep(max(0.0, fault.at - clock()))
+        if nemesis.LEADER in fault.nodes:
+            chosen = await leader() or names[0]
+            fault = attrs.evolve(
+                fault, nodes=tuple(chosen if n == nemesis.LEADER else n for n in fault.nodes)
+            )
+        if fault.kind in ("kill", "pause", "clock"):
+            async with locks[fault.nodes[0]]:
+                await strike(fault)
+        else:
+            await strike(fault)
+
+    async def strike(fault: nemesis.Fault) -> None:
+        node = fault.nodes[0]
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)}"))
+        if fault.kind == "kill":
+            await asyncio.to_thread(target.kill, node)
+            await asyncio.sleep(fault.lasts)
+            await asyncio.to_thread(target.start, node)
+        elif fault.kind == "pause":
+            target.pause(node)
+            await asyncio.sleep(fault.lasts)
+            target.resume(node)
+        elif fault.kind == "clock":
+            if skew is not None:
+                undo_skew = await skew(fault)
+                await asyncio.sleep(fault.lasts)
+                await undo_skew()
+        else:
+            undo = links(fault)
+            await asyncio.sleep(fault.lasts)
+            undo()
+        struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
+
+    await asyncio.gather(*(one(f) for f in plan))
