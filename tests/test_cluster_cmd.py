@@ -28,8 +28,9 @@ from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.protocols import protocol
 
 
-def nodes_of(folder: Path) -> list[int]:
-    """The live node processes whose configuration is in `folder`."""
+def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
+    """The live processes of `program` (default the runtime's nodes; tests/test_cluster_etcd.py:
+    etcd's members) whose command line names a path in `folder`."""
     out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -39,7 +40,7 @@ def nodes_of(folder: Path) -> list[int]:
             state = (entry / "stat").read_text(encoding="ascii").split(") ", 1)[1][0]
         except OSError:
             continue
-        if b"runtime.node_main" in cmdline and str(folder).encode() in cmdline and state != "Z":
+        if program in cmdline and str(folder).encode() in cmdline and state != "Z":
             out.append(int(entry.name))
     return out
 

@@ -31,6 +31,7 @@ from meshcheck.cluster.etcd.server import EtcdCluster
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue
+from tests.test_cluster_cmd import nodes_of
 
 needs_etcd = pytest.mark.skipif(
     shutil.which("etcd") is None, reason="etcd is not installed: `make etcd`"
@@ -39,19 +40,7 @@ needs_etcd = pytest.mark.skipif(
 
 def etcd_pids(folder: Path) -> list[int]:
     """The live etcd processes whose data directory is under `folder`."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text(encoding="ascii").split(") ", 1)[1][0]
-        except OSError:
-            continue
-        ours = cmdline.startswith(b"/usr/bin/etcd") and str(folder).encode() in cmdline
-        if ours and state != "Z":
-            out.append(int(entry.name))
-    return out
+    return nodes_of(folder, b"/usr/bin/etcd")
 
 
 @needs_etcd
