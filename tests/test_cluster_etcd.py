@@ -43,18 +43,25 @@ def etcd_pids(folder: Path) -> list[int]:
     return nodes_of(folder, b"/usr/bin/etcd")
 
 
+def _passes(out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> str:
+    """`cluster test --system etcd` for 8 s at seed 10 (the leader paused, killed, then its
+    sends cut) with `flags`, into `out`: exit 0; what it printed."""
+    code = main(
+        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", *flags,
+         "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    return printed
+
+
 @needs_etcd
 def test_etcd_under_kills_pauses_and_partitions_is_linearizable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # seed 10: the leader paused, then killed, then its sends cut (a one-way partition)
     out = tmp_path / "report"
-    code = main(
-        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", "--workload", "cas",
-         "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    printed = _passes(out, capsys, "--workload", "cas")
     assert "| linearizable (kv)      | holds" in printed
     assert "| progress after healing | holds" in printed
     struck = (out / "nemesis.log").read_text().splitlines()
@@ -211,12 +218,7 @@ def test_etcd_locks_under_kills_pauses_and_partitions_keep_mutual_exclusion(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report"
-    code = main(
-        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", "--workload", "lock",
-         "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    printed = _passes(out, capsys, "--workload", "lock")
     assert "| mutual exclusion (mutex) | holds" in printed
     history = (out / "history.jsonl").read_text()
     assert '"f": "acquire"' in history and '"f": "release"' in history
@@ -256,12 +258,7 @@ def test_serializable_reads_are_checked_as_what_etcd_promises_of_them(
     # the same seed as the linearizable run above: its one-way cut of the leader lets the members
     # it no longer reaches serve older values, which serializable reads may return
     out = tmp_path / "report"
-    code = main(
-        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", "--reads",
-         "serializable", "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    printed = _passes(out, capsys, "--reads", "serializable")
     assert "| linearizable (kv), writes and cas        | holds" in printed
     assert "| serializable reads return written values | holds" in printed
     assert etcd_pids(tmp_path) == []
