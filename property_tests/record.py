@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
@@ -219,11 +219,15 @@ def file_name(test: str) -> str:
 def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None) -> Path | None:
     """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
     `folder` (default: `failures()`); give the failure the command that replays it. None if it has
-    no trace."""
+    trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
+    drive three simulators at once) is written as one empty state with what re-runs it: the
+    schedule's seed gives the same run again."""
+    spec = rerun_of(failed)
     trace = failed.trace
     if trace is None:
-        return None
-    spec = rerun_of(failed)
+        if spec is None:
+            return None
+        trace = Trace((), (Step(FrozenDict()),), meta={"source": "impl", "protocol": spec.protocol})
     if spec is not None:
         trace = with_rerun(trace, spec)
     trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))

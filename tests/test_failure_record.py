@@ -14,6 +14,7 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.manager.mutants import CRITICAL_TO_RAFT_AT_NONE
 from meshcheck.impl.pbft.mutants import NEW_VIEW_IGNORES_PREPARED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -26,6 +27,7 @@ from meshcheck.property_tests.record import (
     rerun_of,
     write_failure,
 )
+from meshcheck.property_tests.routing.free_runs import run_once as routing_run
 from meshcheck.traces import itf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +72,31 @@ def test_a_free_run_failure_is_written_with_what_re_runs_it(
     path.write_text(json.dumps(doc))
     assert main(["trace", "replay", str(path)]) == 0
     assert "holds" in capsys.readouterr().out
+
+
+def test_a_free_run_with_no_trace_of_its_own_is_written_to_be_re_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routing runs drive three simulators and keep no one trace: their failure is written
+    all the same, as one empty state and what re-runs it, so an exploration keeps it in the
+    corpus (a routing failure of `meshcheck verify --seed 795383559` was once lost this way)."""
+    schedule = Schedule(seed=3, ticks=0, ops=("critical",))
+    with pytest.raises(CheckFailed) as failed:
+        routing_run(schedule, frozenset({CRITICAL_TO_RAFT_AT_NONE}))
+    assert failed.value.trace is None
+    path = write_failure(failed.value, "property_tests/routing/t.py::test_x", folder=tmp_path)
+    assert path is not None
+    trace = itf.read(path)
+    assert (trace.meta["protocol"], trace.meta["source"]) == ("routing", "impl")
+    assert trace.meta["rerun"]["schedule"] == repr(schedule)
+    monkeypatch.chdir(ROOT)
+    assert main(["trace", "replay", str(path)]) == 1
+    assert "CriticalOnlyByBFT" in capsys.readouterr().out
+    doc = json.loads(path.read_text())
+    doc["#meta"]["rerun"]["bugs"] = []
+    path.write_text(json.dumps(doc))
+    assert main(["trace", "replay", str(path)]) == 0
+    capsys.readouterr()
 
 
 def test_a_lockstep_failure_replays_with_its_recorded_mutant(
