@@ -445,6 +445,29 @@ def test_a_node_reports_an_offence_once_per_report_every_proof_or_not(
     ]
 
 
+def test_a_proof_filed_before_does_not_hold_back_the_next_one(keys: Keys) -> None:
+    """The limit counts reports filed, not proofs seen: an old proof delivered again after
+    `report_every` files nothing, so it must not restart the wait either, or a Byzantine leader
+    whose old messages keep being duplicated could tamper unreported for as long as they arrive
+    (found by `meshcheck verify --seed 795383559`, routing free runs: "n4: took an entry whose
+    signature fails from n1, unreported")."""
+    n = started(keys)
+    every = n.config.report_every
+    values = (NOOP, *(OpEntry(tagged(keys, k), 1) for k in (1, 2)))
+    messages = [
+        sealed(keys, "n4", AppendEntriesRequest("n4", "n1", 1, 0, 0, (Entry(1, v),), 0))
+        for v in values
+    ]
+    for now, m in zip(
+        (300, 305, 305 + every, 310 + every), (*messages[:2], *messages[1:]), strict=True
+    ):
+        n.step(Deliver("n4", m, now))
+    assert [(r.kind, r.time) for r in n.reported] == [
+        (EQUIVOCATION, 305),
+        (EQUIVOCATION, 310 + every),
+    ]
+
+
 def test_a_raft_message_is_taken_only_as_its_sealer_wrote_it(keys: Keys) -> None:
     """The seal is the link's sender's, so the Raft message inside must be that sender's own: n2
     sealing an AppendEntries in n4's name is not followed (it would make n2 a leader of n4's

@@ -645,14 +645,16 @@ class HybridNode:
         # the evidence leaves each follower hundreds of distinct proofs pending; proposed at once
         # in the next epoch they filled its blocks for longer than an op in flight may wait
         # (property_tests/hybrid: Schedule(seed=917, ..., behaviours=('censor', 'equivocate'))).
-        last = self._last_report.get((kind, accused))
-        if last is not None and self.now - last < self.config.report_every:
-            return
-        self._last_report[(kind, accused)] = self.now
+        # The limit counts reports filed: a proof filed before (the same message delivered
+        # again) files nothing, so it does not restart the wait for the next proof either.
         record = Evidence(kind, self.id, accused, messages, self.now, epoch, detail)
         key = record.key()
         if key in self._reported_keys:
             return
+        last = self._last_report.get((kind, accused))
+        if last is not None and self.now - last < self.config.report_every:
+            return
+        self._last_report[(kind, accused)] = self.now
         self._reported_keys.add(key)
         record = self.keys.sign_evidence(record)
         self.reported.append(record)
