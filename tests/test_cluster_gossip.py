@@ -197,6 +197,17 @@ def test_a_node_down_must_be_suspected_and_back_trusted() -> None:
     # a long window suspected is one judged, not two (a restart that took long under load)
     seen_long = [_sample(6.0, "n2", {}, suspects=("n1",))]
     assert health.suspected_when_down(seen_long, long).detail.startswith("1 down")
+    # no watcher: the manager's gossip layer on a loaded machine once had n1 down from 3.55 s to
+    # 9.14 s while n3 (down from 0.60 s) and n2 (from 2.28 s) restarted late; nobody who had
+    # heard n1 was up to suspect it, so nothing is owed (strike.py now keeps a majority up)
+    alone = [(0.60, "kill n3"), (2.28, "kill n2"), (3.55, "kill n1"), (6.83, "kill n3 undone"),
+             (9.14, "kill n1 undone"), (9.33, "kill n2 undone")]  # fmt: skip
+    late_watcher = [_sample(8.0, "n3", {})]
+    assert health.suspected_when_down(late_watcher, alone).holds
+    # one watcher up throughout is enough to owe it
+    watched = [(0.60, "kill n3"), (3.55, "kill n1"), (3.70, "kill n3 undone"),
+               (9.14, "kill n1 undone")]  # fmt: skip
+    assert not health.suspected_when_down([_sample(8.0, "n2", {})], watched).holds
     assert health.trusted_when_back(seen, STRUCK).holds
     doubt = [*seen[:1], _sample(6.0, "n2", {}, suspects=("n1",))]
     assert not health.trusted_when_back(doubt, STRUCK).holds

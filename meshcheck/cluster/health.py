@@ -62,13 +62,30 @@ def _down(struck: Sequence[tuple[float, str]]) -> list[Window]:
     return [w for w in windows(struck) if w.kind in ("kill", "pause")]
 
 
+def _watched(w: Window, down: Sequence[Window], detect: float, nodes: set[str]) -> bool:
+    """Some node other than `w`'s was up from when `w` struck until `detect` seconds into it: a
+    watcher that had heard the node's heartbeats and then heard their silence. Completeness is
+    owed by correct processes (Chandra and Toueg); a node down itself meanwhile, or restarted in
+    the window (it never heard from the node down), owes nothing. The nemesis keeps a majority
+    up as it strikes (strike.py), so only a one-node cluster has no watcher."""
+    busy = {
+        n
+        for x in down
+        if x is not w and x.start < w.start + detect and w.start < x.end
+        for n in x.nodes
+    }
+    return bool(nodes - busy - set(w.nodes))
+
+
 def suspected_when_down(
     samples: Sequence[Sample], struck: Sequence[tuple[float, str]], detect: float = DETECT
 ) -> Verdict:
     name = "a node down is suspected"
     judged = 0
-    for w in _down(struck):
-        if w.end - w.start < detect:
+    down = _down(struck)
+    nodes = {s.node for s in samples} | {n for w in down for n in w.nodes}
+    for w in down:
+        if w.end - w.start < detect or not _watched(w, down, detect, nodes):
             continue
         judged += 1
         (node,) = w.nodes

@@ -50,21 +50,35 @@ async def carry_out(
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
     and a kill that struck a process still starting would end the run (the plan keeps the faults
-    apart in time, not in effect)."""
+    apart in time, not in effect). For the same reason a kill or a pause waits while as many nodes
+    are down or paused as the plan ever holds at once (`most_down`): the plan keeps a majority (a
+    BFT protocol: all but f) up in its own time, and a restart that took seconds under load once
+    had all three nodes of a cluster down together (two kills struck before the first restart was
+    done). A fault that waited strikes late; `struck` says when."""
     locks = {n: asyncio.Lock() for n in names}
+    down = asyncio.Semaphore(max(1, most_down(plan)))
+
+    async def resolved(fault: nemesis.Fault) -> nemesis.Fault:
+        if nemesis.LEADER not in fault.nodes:
+            return fault
+        chosen = await leader() or names[0]
+        return attrs.evolve(
+            fault, nodes=tuple(chosen if n == nemesis.LEADER else n for n in fault.nodes)
+        )
 
     async def one(fault: nemesis.Fault) -> None:
         await asyncio.sleep(max(0.0, fault.at - clock()))
-        if nemesis.LEADER in fault.nodes:
-            chosen = await leader() or names[0]
-            fault = attrs.evolve(
-                fault, nodes=tuple(chosen if n == nemesis.LEADER else n for n in fault.nodes)
-            )
-        if fault.kind in ("kill", "pause", "clock"):
+        if fault.kind in DOWN:
+            async with down:  # the leader named when the fault can strike, not before
+                fault = await resolved(fault)
+                async with locks[fault.nodes[0]]:
+                    await strike(fault)
+        elif fault.kind == "clock":
+            fault = await resolved(fault)
             async with locks[fault.nodes[0]]:
                 await strike(fault)
         else:
-            await strike(fault)
+            await strike(await resolved(fault))
 
     async def strike(fault: nemesis.Fault) -> None:
         node = fault.nodes[0]
@@ -89,3 +103,18 @@ async def carry_out(
         struck.append((clock(), f"{fault.kind} {','.join(fault.nodes)} undone"))
 
     await asyncio.gather(*(one(f) for f in plan))
+
+
+DOWN = ("kill", "pause")  # the faults that take a node's process out
+
+
+def most_down(plan: Sequence[nemesis.Fault]) -> int:
+    """The most kills and pauses of `plan` in force at once, in the plan's own time."""
+    edges = sorted(
+        (t, delta) for f in plan if f.kind in DOWN for t, delta in ((f.at, 1), (f.at + f.lasts, -1))
+    )
+    most = held = 0
+    for _t, delta in edges:  # at a tie the end comes first (-1 < 1): back-to-back is not at once
+        held += delta
+        most = max(most, held)
+    return most
