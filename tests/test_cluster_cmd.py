@@ -250,6 +250,19 @@ def test_up_leaves_a_cluster_a_client_can_use_and_down_stops_it(
     assert main(["cluster", "down", "--out", str(out)]) == 2
 
 
+def _signal_stance(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines()
+    return " ".join(line for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
+def _default_signals() -> None:
+    """In the child before exec: SIGINT and SIGTERM handled and unblocked, as a shell starts a
+    command, whatever this test's worker inherited or set."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "report"
@@ -260,7 +273,14 @@ def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> 
     # once, in a whole suite's run on 2 cores: the stack is what the next one will show)
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
     with progress.open("w") as err:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+            env=env,
+            preexec_fn=_default_signals,  # two syscalls between fork and exec: no lock taken
+        )
     try:
         # the signal comes once the clients run (their first progress line): every node is up
         # and listening, none is still starting (on a loaded machine that takes seconds)
@@ -268,6 +288,9 @@ def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> 
         while "/60s" not in progress.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(nodes_of(out)) == 3
+        # how the child and this worker stood toward signals, for the message below: a signal
+        # the child ignores or blocks (SIG_IGN and the mask pass through exec) never arrives
+        stance = f"child {_signal_stance(proc.pid)}; worker {_signal_stance(os.getpid())}"
         signalled = time.monotonic()
         os.kill(proc.pid, sig)
         try:
@@ -276,7 +299,9 @@ def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> 
             proc.send_signal(signal.SIGABRT)
             proc.wait(timeout=10)
             told = progress.read_text()[-6000:]
-            pytest.fail(f"alive {time.monotonic() - signalled:.0f} s after {sig!r}:\n{told}")
+            pytest.fail(
+                f"alive {time.monotonic() - signalled:.0f} s after {sig!r} ({stance}):\n{told}"
+            )
     finally:
         if proc.poll() is None:
             proc.kill()
