@@ -41,6 +41,7 @@ from typing import IO, Any
 import hypothesis
 from hypothesis import given
 
+from meshcheck.drivers.serve import Served, codec_json
 from meshcheck.impl.adapters.contract import (
     AdapterPlugin,
     Collected,
@@ -76,6 +77,7 @@ from meshcheck.impl.raft.messages import (
     RequestVoteResponse,
 )
 from meshcheck.impl.raft.node import ELECTION, Replicate
+from meshcheck.impl.runtime.codec import Codec, classes_in
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.checks import Check
@@ -312,6 +314,16 @@ def cluster(
     record: bool = True,
 ) -> Simulator[Any]:
     servers = tuple(f"s{k}" for k in range(1, nodes + 1))
+    timeout = schedule.knob("timeout", (150, 300))
+    return Simulator(
+        plugin(servers, bugs, log=log, driver=driver, timeout=timeout),
+        servers,
+        sim_config(schedule, make, record),
+    )
+
+
+def sim_config(schedule: Schedule, make: Any = unique_write, record: bool = True) -> SimConfig:
+    """The simulator's configuration of a free run of the example on `schedule`."""
     faults = Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
@@ -329,11 +341,7 @@ def cluster(
         query=read_query,
         until=schedule.ticks,
     )
-    config = SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
-    timeout = schedule.knob("timeout", (150, 300))
-    return Simulator(
-        plugin(servers, bugs, log=log, driver=driver, timeout=timeout), servers, config
-    )
+    return SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
 
 
 STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
@@ -354,7 +362,11 @@ def check_run(
 ) -> Simulator[Any]:
     """One free run: Raft.tla's invariants after every step (on what the adapter exposes), no two
     nodes applying different values at one index, then the client-history checks."""
-    sim = cluster(schedule, nodes, bugs, driver=driver)
+    return check_sim(cluster(schedule, nodes, bugs, driver=driver), schedule)
+
+
+def check_sim(sim: Simulator[Any], schedule: Schedule) -> Simulator[Any]:
+    """`check_run` on a cluster already made (the driver protocol's, tests/test_driver_protocol.py)."""
     overload = free_runs.run(sim, schedule, schedule.ticks + 500, STORM)
     trace = sim.trace()
     for k in range(1, len(trace.steps)):
@@ -486,3 +498,27 @@ EXAMPLE = Protocol(
     checks="tests.adapter_example:CHECKS",
     directed="tests.adapter_example:TARGET",
 )
+
+
+def served(args: list[str]) -> Served:
+    """The example's driver over the driver protocol (`python -m meshcheck.drivers
+    tests.adapter_example:served [MUTANT | timeout=LO,HI ...]`, docs/driver-protocol.md): the
+    core's messages and durable values as the runtime's tagged JSON, each message's spec record
+    with it."""
+    timeout = (150, 300)
+    bugs: set[str] = set()
+    for arg in args:  # MUTANT or timeout=LO,HI (the election timeout, ticks)
+        if arg.startswith("timeout="):
+            lo, hi = arg.removeprefix("timeout=").split(",")
+            timeout = (int(lo), int(hi))
+        elif arg in BUGS:
+            bugs.add(arg)
+        else:
+            raise ValueError(f"no mutant {arg!r}")
+    codec = Codec(classes_in("meshcheck.impl.raft.messages", "meshcheck.impl.rsm.ops"))
+    encode, decode = codec_json(codec)
+
+    def make(node: str, nodes: tuple[str, ...]) -> Driver:
+        return CoreDriver(node, nodes, frozenset(bugs), timeout)
+
+    return Served(NAME, make, encode, decode, message_record, takes=True)
