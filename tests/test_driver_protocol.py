@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import Phase, settings
 
 from meshcheck.drivers import serve
 from meshcheck.drivers.pipe import DriverProcess, LockstepDrivers, pipe_plugin
@@ -28,7 +28,6 @@ from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.adapted_lockstep import Lockstep, lockstep
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.traces.logs import loads, validate
 from tests import adapter_example
@@ -43,6 +42,8 @@ from tests.adapter_example import (
     check_sim,
     sim_config,
 )
+from tests.test_adapted_lockstep import MODEL
+from tests.test_adapted_lockstep import SETTINGS as ADAPTED
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "driver-protocol.md"
@@ -138,14 +139,7 @@ def test_the_logs_of_a_piped_run_validate_against_the_spec(served: DriverProcess
     assert verdict.verdict == "valid", verdict.render()
 
 
-LOCKSTEP = settings(
-    max_examples=8,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-MODEL = resource("meshcheck.property_tests.raft", "models", "Lockstep.cfg")
+LOCKSTEP = settings(ADAPTED, max_examples=8)
 
 
 def _lockstep(process: DriverProcess) -> Lockstep:
