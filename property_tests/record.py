@@ -219,7 +219,7 @@ def file_name(test: str) -> str:
 def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None) -> Path | None:
     """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
     `folder` (default: `failures()`); give the failure the command that replays it. None if it has
-    trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
+    no trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
     drive three simulators at once) is written as one empty state with what re-runs it: the
     schedule's seed gives the same run again."""
     spec = rerun_of(failed)

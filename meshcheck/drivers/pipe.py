@@ -183,8 +183,7 @@ class DriverProcess:
 class Records:
     """The spec record of each message the driver sent (the `record` of its sends)."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self) -> None:
         self._of: dict[Any, Value] = {}
 
     def add(self, message: Any, record: Value) -> None:
@@ -285,7 +284,7 @@ def pipe_plugin(
     contract's `AdapterPlugin`, each node a `PipeDriver`, messages named by the records the
     driver gave with them."""
     process.hello(nodes)
-    records = Records(process.driver)
+    records = Records()
     return AdapterPlugin(
         process.driver,
         lambda i: PipeDriver(process, i, records),
@@ -305,7 +304,7 @@ class LockstepDrivers:
 
     def __init__(self, process: DriverProcess) -> None:
         self.process = process
-        self.records = Records(process.name)
+        self.records = Records()
 
     def __call__(self, node: str, servers: tuple[str, ...]) -> PipeDriver:
         if node == servers[0]:
