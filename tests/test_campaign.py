@@ -72,6 +72,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.mark.slow  # a Redis server and two campaign workers
 def test_two_workers_share_a_redis_database(redis_url: str, tmp_path: Path) -> None:
     # a mutant build whose failures shrink in well under a second (gossip's runs are cheap), so
     # that under load neither worker spends the whole campaign shrinking and is cut (a raft
@@ -101,6 +102,7 @@ def test_two_workers_share_a_redis_database(redis_url: str, tmp_path: Path) -> N
     assert next(iter(result.failures.values())).count >= 2
 
 
+@pytest.mark.slow  # a Dask cluster and a Redis server
 def test_a_dask_cluster_of_two_worker_processes_shares_redis_and_merges_coverage(
     redis_url: str, tmp_path: Path
 ) -> None:

@@ -54,6 +54,7 @@ def test_a_target_is_judged_on_its_p99_its_slowest_sample_or_its_rate() -> None:
     assert cells[2:4] == ("> 10,000 ops/s", "900 ops/s")
 
 
+@pytest.mark.slow  # a deployment measurement; the Raft cluster tests start the same processes
 def test_a_short_raft_run_on_processes_gives_an_election_and_a_recovery(tmp_path: Path) -> None:
     kills = (Fault(1.5, "kill", (LEADER,), 1.0),)
     outcome = run(dep._options("raft", 3, 4.0, 5, plan=kills), tmp_path)

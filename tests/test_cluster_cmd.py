@@ -77,7 +77,8 @@ def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     assert ElementTree.parse(out / "timeline.svg").getroot().tag.endswith("svg")
 
 
-@pytest.mark.parametrize("bft", ["pbft", "hotstuff"])
+# PBFT's run is make test-all's (37 s): HotStuff's runs the same harness in make test.
+@pytest.mark.parametrize("bft", [pytest.param("pbft", marks=pytest.mark.slow), "hotstuff"])
 def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
     bft: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -145,6 +146,7 @@ def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
     assert "linearizable (rsm)" in failed[-1], failed
 
 
+@pytest.mark.slow  # a second PBFT mutant in processes; the Raft one above stays in make test
 def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processes(
     tmp_path: Path,
 ) -> None:
@@ -175,6 +177,7 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
     assert "agreement (state files)" in failed[-1], failed
 
 
+@pytest.mark.slow  # a third mutant in processes, caught by the logs as the PySyncObj tests catch theirs
 def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: Path) -> None:
     """commit_without_commit_phase (impl/pbft/mutants.py): a replica executes a request once it
     prepared it, without waiting for 2f+1 commits. No fault is needed: the first such execution
@@ -263,7 +266,10 @@ def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+# SIGINT's case is make test-all's (34 s): SIGTERM's takes the same path to the same cleanup.
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
+)
 def test_a_run_ended_by_a_signal_leaves_no_process(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "report"
     command = [sys.executable, "-m", "meshcheck", "cluster", "test", "--time", "60", "--out",

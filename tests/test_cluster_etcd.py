@@ -70,6 +70,7 @@ def test_etcd_under_kills_pauses_and_partitions_is_linearizable(
     assert etcd_pids(tmp_path) == []
 
 
+@pytest.mark.slow  # etcd again; the linearizable run above cuts members through the same proxy
 @needs_etcd
 def test_the_peer_proxy_cuts_a_member_off_by_its_sender_header(tmp_path: Path) -> None:
     async def scenario() -> tuple[str | None, type[BaseException] | None, str | None]:
@@ -213,6 +214,7 @@ def test_the_proxy_forwards_a_requests_body_and_stops_at_the_next_request(
     assert rest == b"GET /next HTTP/1.1\r\n\r\n"
 
 
+@pytest.mark.slow  # etcd again, the lock workload
 @needs_etcd
 def test_etcd_locks_under_kills_pauses_and_partitions_keep_mutual_exclusion(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -251,6 +253,7 @@ def test_two_holders_at_once_is_what_the_mutex_check_refuses() -> None:
     assert mutual_exclusion(stray, 10.0).holds is False
 
 
+@pytest.mark.slow  # etcd again, serializable reads
 @needs_etcd
 def test_serializable_reads_are_checked_as_what_etcd_promises_of_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -286,6 +289,7 @@ def test_a_serializable_read_may_be_stale_but_never_from_nowhere() -> None:
     assert all(reads_written([w1, w2, cas, pending, r]).holds for r in reads)
 
 
+@pytest.mark.slow  # etcd again; the anomaly report's drawing is tested below without a cluster
 @needs_etcd
 def test_etcd_whose_linearizable_reads_are_served_locally_is_caught_and_drawn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

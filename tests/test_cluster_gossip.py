@@ -77,6 +77,7 @@ def test_gossip_runs_its_own_workload_only(capsys: pytest.CaptureFixture[str]) -
         (mutants.SUSPICION_NEVER_CLEARED, "a node back is trusted"),
     ],
 )
+@pytest.mark.slow  # gossip mutants in processes; the simulator's tests kill both in make test
 def test_a_gossip_mutant_in_the_processes_is_caught(bug: str, check: str, tmp_path: Path) -> None:
     outcome = run(
         Options(protocol="gossip", time=5, workload="status", seed=5, plan=KILL_N1,

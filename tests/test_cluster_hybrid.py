@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.run import Options, run
 from meshcheck.impl.runtime.codec import CodecError
@@ -15,6 +17,7 @@ from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of
 
 
+@pytest.mark.slow  # the escalation in processes; the simulator's escalation tests stay in make test
 def test_a_byzantine_node_moves_coordination_to_bft_in_processes(tmp_path: Path) -> None:
     # A follower's forged seals reach only the leader (its replies, its proposals), and one
     # reporter of bad signatures is not enough for High (f+1 are: impl/hybrid/levels.py), so

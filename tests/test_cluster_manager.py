@@ -40,6 +40,7 @@ def _by_name(
     return {v.check.removesuffix(" (Routing.tla)"): v for v in verdicts}
 
 
+@pytest.mark.slow  # the three layers under a nemesis; `up` and `down` below start them in make test
 def test_the_manager_routes_each_type_to_its_layer_under_kills_and_partitions(
     tmp_path: Path,
 ) -> None:
@@ -68,6 +69,7 @@ def test_the_manager_routes_each_type_to_its_layer_under_kills_and_partitions(
     assert nodes_of(tmp_path) == []
 
 
+@pytest.mark.slow  # routing mutants in processes; each routing check's own test below stays
 def test_the_managers_routing_mutants_are_caught_in_the_processes(tmp_path: Path) -> None:
     # three mutants at once, each breaking a different invariant: one run, three violations
     bugs = frozenset(

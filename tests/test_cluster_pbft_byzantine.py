@@ -9,12 +9,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from meshcheck.cluster.run import Options, run
 from meshcheck.impl.pbft.byzantine import ByzantineReplica
 from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, PBFT_BEHAVIOURS, protocol
 from tests.test_cluster_cmd import nodes_of
 
 
+@pytest.mark.slow  # a Byzantine replica in processes; the simulator's Byzantine tests stay
 def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
     tmp_path: Path,
 ) -> None:

@@ -284,6 +284,7 @@ def test_a_live_node_falsely_suspected_is_trusted_again() -> None:
 # ------------------------------------------------------------------------------------ the models
 
 
+@pytest.mark.slow  # make verify checks Gossip's models' recorded counts
 def test_gossip_quick_model_holds_with_its_recorded_state_count() -> None:
     r = run(GOSSIP, SPECS / "Gossip_quick.cfg")
     assert r.outcome is Outcome.HOLDS, r.message

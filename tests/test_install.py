@@ -175,6 +175,7 @@ def _rows(out: subprocess.CompletedProcess[str]) -> list[tuple[str, str, str]]:
     return [(k.strip(), n.strip(), r.strip()) for k, n, r in table[2:]]  # below header and rule
 
 
+@pytest.mark.slow  # a whole verify run of the installed wheel; the checks above run it from an empty folder
 def test_verify_from_an_empty_folder(installed: Installed) -> None:
     """Models, proofs, stored traces and mutants, from the installed copy: their data files are
     in the wheel and found through importlib.resources, and the report lands in the folder the

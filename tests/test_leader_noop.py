@@ -20,6 +20,7 @@ from meshcheck.traces.logs import reference
 SCHEDULE = Schedule(seed=11, ticks=900, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3)
 
 
+@pytest.mark.slow  # make verify's row Raft_nonoop_quick checks this count
 def test_the_spec_without_the_no_op_holds_with_its_recorded_state_count() -> None:
     r = run_tlc(
         spec_file("Raft.tla"), spec_file("Raft_nonoop_quick.cfg"), workers=2, deadlock=False

@@ -183,12 +183,14 @@ def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others() -> None:
         assert (s["view"]["r3"], s["status"]["r3"]) == (1, "changing")
 
 
+@pytest.mark.slow  # make verify checks PBFT's models' recorded counts
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
     r = run(PBFT, QUICK_CFG)
     assert r.outcome is Outcome.HOLDS, r.message
     assert (r.distinct, r.depth) == QUICK
 
 
+@pytest.mark.slow  # make verify's row PBFT_transitions checks this count
 def test_transitions_model_holds_with_its_recorded_state_count() -> None:
     """The action properties ViewMonotonic and StableCheckpointMonotonic on the quick model's
     constants, without a VIEW (specs/PBFT_transitions.cfg): the quick model's states."""

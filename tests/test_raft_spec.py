@@ -99,6 +99,7 @@ def test_initial_state_is_the_empty_cluster() -> None:
         assert st.violated(init) == []
 
 
+@pytest.mark.slow  # make verify checks Raft's models' recorded counts
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
     r = run(RAFT, SPECS / "Raft_quick.cfg")
     assert r.outcome is Outcome.HOLDS, r.message

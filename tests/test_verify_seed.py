@@ -65,6 +65,7 @@ def test_two_default_runs_draw_the_same_examples_and_give_the_same_rows(tmp_path
     assert sum(examples) > 100  # the default profile's budget, not a handful
 
 
+@pytest.mark.slow  # two more whole verify runs; the default and explore runs above stay
 def test_a_seeded_run_is_its_own_and_the_same_again(tmp_path: Path) -> None:
     seeded = [_verify(tmp_path, f"s{k}", "routing", "--seed", "7") for k in (1, 2)]
     assert seeded[0]["seed"] == seeded[1]["seed"] == 7
