@@ -4,6 +4,7 @@ bounds, and the mutants switched on."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import attrs
@@ -75,14 +76,14 @@ class HybridConfig:
         if min(self.clock_every, self.retry_every, self.evidence_timeout, self.timing_bound) < 1:
             raise ImplError("clock_every, retry_every, evidence_timeout, timing_bound must be >= 1")
 
-    @property
+    @functools.cached_property
     def f(self) -> int:
         return quorum.max_faulty(len(self.nodes))
 
-    @property
+    @functools.cached_property
     def th(self) -> Thresholds:
         return self.thresholds if self.thresholds is not None else Thresholds.for_f(self.f)
 
-    @property
+    @functools.cached_property
     def peers(self) -> tuple[str, ...]:
         return tuple(n for n in self.nodes if n != self.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import attrs
@@ -68,16 +69,16 @@ class PbftConfig:
                 f"unknown PBFT mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
             )
 
-    @property
+    @functools.cached_property
     def n(self) -> int:
         return len(self.replicas)
 
-    @property
+    @functools.cached_property
     def f(self) -> int:
         """The faults tolerated: n >= 3f + 1 (section 3)."""
         return (self.n - 1) // 3
 
-    @property
+    @functools.cached_property
     def quorum(self) -> int:
         """ceil((n+f+1)/2), 2f+1 at n = 3f+1: any two quorums share f+1 replicas, at least one of
         them correct (impl/base/quorum.py)."""
@@ -88,6 +89,6 @@ class PbftConfig:
     def primary(self, view: int) -> str:
         return self.replicas[view % self.n]
 
-    @property
+    @functools.cached_property
     def peers(self) -> tuple[str, ...]:
         return tuple(r for r in self.replicas if r != self.id)

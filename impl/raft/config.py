@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import attrs
@@ -70,11 +71,11 @@ class RaftConfig:
                 f"unknown Raft mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
             )
 
-    @property
+    @functools.cached_property
     def peers(self) -> tuple[str, ...]:
         return tuple(s for s in self.servers if s != self.id)
 
-    @property
+    @functools.cached_property
     def quorum(self) -> int:
         """A majority (section 5.2): any two quorums share a server."""
         if QUORUM_HALF_AT_EVEN_N in self.bugs:
