@@ -39,6 +39,7 @@ CHECKS = (
     "entries never go backwards",
     "a node down is suspected",
     "a node back is trusted",
+    "logs valid (Gossip.tla)",
 )
 
 
@@ -54,6 +55,10 @@ def test_a_killed_node_is_suspected_then_trusted_and_catches_up(tmp_path: Path) 
     assert verdicts["a node down is suspected"].detail.startswith("1 down")
     assert verdicts["a node back is trusted"].detail.startswith("1 back")
     assert verdicts["spread to every node"].holds
+    # every node's log, the killed node's Restart among it, a behaviour of Gossip.tla
+    assert verdicts["logs valid (Gossip.tla)"].detail.startswith("valid:")
+    logs = [(tmp_path / "ok" / "data" / n / "node.ndjson").read_text() for n in ("n1", "n2")]
+    assert '"action":"Restart"' in logs[0] and '"action":"HandlePush"' in logs[1]
     # the history in the key-value shape, for `meshcheck history` to draw
     history = (tmp_path / "ok" / "history.jsonl").read_text()
     assert '"key": "k' in history and '"type": "ok"' in history
@@ -75,6 +80,8 @@ def test_gossip_runs_its_own_workload_only(capsys: pytest.CaptureFixture[str]) -
         (mutants.DELTA_SKIPS_MISSING, "converged after healing"),
         # n1's watchers suspected it while it was down, and never take it back
         (mutants.SUSPICION_NEVER_CLEARED, "a node back is trusted"),
+        # a merge that takes an older entry over a newer one: the node's log leaves Gossip.tla
+        (mutants.OLDER_OVERWRITES_NEWER, "logs valid (Gossip.tla)"),
     ],
 )
 @pytest.mark.slow  # gossip mutants in processes; the simulator's tests kill both in make test

@@ -155,6 +155,7 @@ class Host:
         log: NodeLog | None = None,
         fingerprint: Callable[[Any], Hashable] | None = None,
         record: Callable[[Any], Any] | None = None,
+        receives: frozenset[str] = frozenset(),
         members: frozenset[str] = frozenset(),
         inspect: Callable[[Any, int], Any] | None = None,
     ) -> None:
@@ -163,6 +164,9 @@ class Host:
         self._member_names = members  # who may open a ("member", name) connection
         self._members: dict[str, asyncio.StreamWriter] = {}  # each member's latest connection
         self._record = record  # a message as the spec's record, for the log
+        # the actions that are the receipt of the message delivered, where the core does not name
+        # it (gossip's HandlePush and HandlePull): the log gives that message as `m`
+        self._receives = receives
         self.id = node_id
         self.log = log
         # a Lamport clock: each reported action ticks it, a receive first takes its message's
@@ -243,7 +247,7 @@ class Host:
                     continue
                 self.lamport += 1
                 if self.log is not None:
-                    params, sent = self._with_sent(effect, effects, k)
+                    params, sent = self._with_sent(effect, effects, k, event)
                     self.log.write(self.lamport, effect.name, params, self.core, sent)
             elif isinstance(effect, Persist):
                 self.disk.persist(effect.writes)  # fsynced before the sends below are queued
@@ -275,21 +279,29 @@ class Host:
         self._step(Deliver(self.id, message, now=self.clock.now()), sent_at)
 
     def _with_sent(
-        self, action: Action, effects: list[Effect], at: int
+        self, action: Action, effects: list[Effect], at: int, event: Any = None
     ) -> tuple[Mapping[str, Any], tuple[Any, ...]]:
         """The action's parameters, and for a send of one message (AppendEntries(i, j)) that
         message as `m`, as the spec's record: the validator need not guess what was sent
         (docs/logs.md; traces/logs/reference.py does the same); and the messages the action sends
-        (the log's parameters may name what they hold: nodelog.py)."""
+        (the log's parameters may name what they hold: nodelog.py). A message the spec does not
+        model (a gossip node's heartbeat: its record is None) is no send of the action's."""
         sent = []
         for effect in effects[at + 1 :]:
             if isinstance(effect, Action):
                 break
             if isinstance(effect, Send):
                 sent.append(effect.message)
-        if "m" in action.params or self._record is None or len(sent) != 1:
+        if "m" in action.params or self._record is None:
             return action.params, tuple(sent)
-        return {**action.params, "m": self._record(sent[0])}, tuple(sent)
+        if action.name in self._receives and isinstance(event, Deliver):
+            received = self._record(event.message)
+            if received is not None:
+                return {**action.params, "m": received}, tuple(sent)
+        records = [r for r in map(self._record, sent) if r is not None]
+        if len(records) != 1:
+            return action.params, tuple(sent)
+        return {**action.params, "m": records[0]}, tuple(sent)
 
     def _set_timer(self, name: str, after: int) -> None:
         old = self._timers.pop(name, None)

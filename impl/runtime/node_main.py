@@ -46,6 +46,7 @@ async def serve(config: ClusterConfig, node: str) -> None:
             proto.log_state,
             proto.log_params,
             restarts=proto.restarts_logged,
+            actions=proto.log_actions,
         )
     host = Host(
         node,
@@ -57,6 +58,7 @@ async def serve(config: ClusterConfig, node: str) -> None:
         log=log,
         fingerprint=proto.fingerprint if log is not None else None,
         record=proto.message_record,
+        receives=proto.log_receives,
         members=proto.members(config.options),
         inspect=proto.inspect,
     )

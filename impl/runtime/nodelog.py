@@ -57,8 +57,12 @@ class NodeLog:
         params: Params = same_params,
         *,
         restarts: bool = True,
+        actions: frozenset[str] | None = None,
     ) -> None:
         self.path = path
+        # the spec's actions, where the core reports others too (a gossip node its failure
+        # detector's, FailureDetector.tla's): the log keeps these only (None: every action)
+        self.actions = actions
         # whether a reboot is a step of the spec (Raft.tla's Restart(i)), which the host logs; in
         # a spec without crashes (PBFT.tla) a restart must be a stutter, and the log shows none
         self.restarts = restarts
@@ -77,6 +81,8 @@ class NodeLog:
         core: Any,
         sent: tuple[Any, ...] = (),
     ) -> None:
+        if self.actions is not None and action not in self.actions:
+            return
         record = {
             "run": self._run,
             "node": self._node,

@@ -54,7 +54,7 @@ from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.runtime import pbft_log, raft_log
+from meshcheck.impl.runtime import gossip_log, pbft_log, raft_log
 from meshcheck.impl.runtime.codec import Codec, classes_in
 from meshcheck.impl.runtime.nodelog import Params, State, same_params
 
@@ -102,8 +102,14 @@ class RuntimeProtocol:
     # the nodes' names: the prefix and 1..n, as the spec names them (PBFT.tla's and HotStuff.tla's
     # replicas are "r1".."rN", the primary of view v the (v mod N + 1)-th; Raft's are the model's)
     node_prefix: str = "n"
-    # whether a reboot is the spec's Restart(i), logged as such (nodelog.py)
+    # whether a reboot is the spec's Restart(i), logged as such by the host (nodelog.py); False
+    # where the spec has no crash (PBFT.tla) or the core reports its Restart itself (gossip)
     restarts_logged: bool = True
+    # the actions its log keeps, where the core reports actions of another spec too (None: all)
+    log_actions: frozenset[str] | None = None
+    # the actions that receive the message delivered, where the core's action does not name it:
+    # the log gives it as `m` (host.py)
+    log_receives: frozenset[str] = frozenset()
     # the constants of the spec's validation model a cluster decides, as TLA+ text: (nodes, the
     # cores' options) -> {constant: value} (meshcheck/cluster/checks.py `logs_valid`)
     log_constants: Callable[[Sequence[str], Mapping[str, Any]], dict[str, str]] = (
@@ -463,12 +469,24 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         recovery=8.0,
         client_timeout=3.0,
     ),
-    # status writes and reads, eventually consistent: no log validation yet (Gossip.tla's
-    # variables are not logged by the runtime)
+    # status writes and reads, eventually consistent, judged by the convergence checks; the logs
+    # validated against Gossip.tla (through GossipLogs.tla, which takes a push's keys from the logs)
     "gossip": RuntimeProtocol(
         "gossip",
         _gossip,
         ("meshcheck.impl.gossip.messages", "meshcheck.impl.gossip.entries"),
+        gossip_log.log_state,
+        "Gossip",
+        gossip_log.log_params,
+        gossip_log.fingerprint,
+        gossip_log.message_record,
+        restarts_logged=False,  # the core reports Restart(i) itself (impl/gossip/node.py)
+        log_actions=gossip_log.ACTIONS,
+        log_receives=frozenset({"HandlePush", "HandlePull"}),
+        log_constants=lambda nodes, options: {
+            "NumNodes": str(len(nodes)),
+            "NumSeeds": str(len(nodes)),
+        },
         workloads=("status",),
         linearizable=False,
         inspect=gossip_inspect,

@@ -58,6 +58,7 @@ from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
 from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
+from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
 
 MAX_FRONTIER = 512
@@ -83,6 +84,26 @@ def no_fit(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict
 
 
 @attrs.frozen
+class Network:
+    """How a spec models the network, as the walk infers its hidden steps: the bag variable (a
+    function from message records to their counts), the fields of a message record naming its
+    sender and its receiver, the actions that drop one message (without parameters) and duplicate
+    one, and the field of the `budget` record a drop spends beside `fault`. Raft's and PBFT's
+    names are the defaults; Gossip.tla's are its own."""
+
+    bag: str = "messages"
+    source: str = "msource"
+    dest: str = "mdest"
+    drop: str = "DropMessage"
+    duplicate: str = "DuplicateMessage"
+    drop_budget: str = "drop"
+
+    @property
+    def hidden(self) -> tuple[str, str]:
+        return (self.duplicate, self.drop)
+
+
+@attrs.frozen
 class LogSpec:
     """A spec meshcheck validates logs of: the .tla and its default model (package, path); the
     steps no node logs that a record implies (`implied`: action -> (the hidden action, {its
@@ -100,6 +121,11 @@ class LogSpec:
     # enables more: PBFT's Request(r) makes a replica wait, which lets it time out)
     enabling: Mapping[str, str] = attrs.field(factory=dict)
     fit: Callable[[Sequence[LogRecord], Mapping[str, Value]], dict[str, str]] = no_fit
+    network: Network = Network()
+    # variables a node logs as a partial function: a key it leaves out holds the value the spec's
+    # initial state gives it at that node (Gossip.tla's entries: a key a node holds no entry for
+    # is Nil; a node cannot log the keys it never heard of)
+    sparse: frozenset[str] = frozenset()
 
 
 SPARE = "unbatched"
@@ -174,10 +200,20 @@ SPECS: dict[str, LogSpec] = {
         enabling={"StartViewChange": "Request"},
         fit=fit_pbft,
     ),
+    # gossip nodes' logs (impl/runtime/gossip_log.py), through GossipLogs.tla (Push narrowed to the
+    # key sets the logs show): a node killed and started again is Crash(i), which no node logs,
+    # then its Restart(i)
+    "Gossip": LogSpec(
+        ("meshcheck.specs", "GossipLogs.tla"),
+        ("meshcheck.traces.logs", "models/Gossip.cfg"),
+        implied={"Restart": ("Crash", {"i": "i"})},
+        fit=fit_gossip,
+        network=Network(
+            bag="msgs", source="from", dest="to", drop="LoseMessage", drop_budget="loss"
+        ),
+        sparse=frozenset({"entries", "own"}),
+    ),
 }
-HIDDEN = ("DuplicateMessage", "DropMessage")
-BAG = "messages"
-DROP = "DropMessage"
 BUDGET = "budget"
 # fault budget a hidden drop leaves untouched beyond the log's own later restarts: more than any
 # search for a failing record's explanation spends (max_hidden network steps, MAX_NESTED + 1
@@ -297,6 +333,11 @@ class _Plan:
         return self.last_blind.get(key, -1) <= k
 
 
+def log_spec_of(spec: Path) -> LogSpec | None:
+    """What validation knows of the spec at `spec` (by its file's name), if anything."""
+    return next((s for s in SPECS.values() if Path(s.spec[1]).name == spec.name), None)
+
+
 def validation_model(spec: str) -> Path:
     """The default model a spec of SPECS is validated against (LogFormatError for another spec,
     which needs --model)."""
@@ -360,8 +401,10 @@ class Validator:
         self.params: dict[str, tuple[str, ...]] = {}
         for inst in stepper.actions:
             self.params.setdefault(inst.name, tuple(inst.params))
-        self.hidden = tuple(a for a in stepper.actions if a.name in HIDDEN)
-        found = SPECS.get(stepper.spec.stem)
+        found = log_spec_of(stepper.spec)
+        self.network = net = found.network if found is not None else Network()
+        self.sparse = found.sparse if found is not None else frozenset()
+        self.hidden = tuple(a for a in stepper.actions if a.name in net.hidden)
         self.implied = dict(found.implied) if found is not None else {}
         enabling = found.enabling if found is not None else {}
         self.enabling = {
@@ -379,8 +422,8 @@ class Validator:
         self._seed = int(fp64.New())  # the start of every fingerprint TLC computes
         self._as_list = rt.jclass("java.util.Arrays").asList
         unique = stepper.rt.jclass("util.UniqueString").uniqueStringOf
-        self._bag_key = unique(BAG) if BAG in stepper.vars else None
-        self._drop = next((a for a in stepper.actions if a.name == DROP and not a.params), None)
+        self._bag_key = unique(net.bag) if net.bag in stepper.vars else None
+        self._drop = next((a for a in stepper.actions if a.name == net.drop and not a.params), None)
         self._budget_key = unique(BUDGET) if BUDGET in stepper.vars else None
         # bag fingerprint -> its messages: (fingerprint, TLC value, count, (mdest, msource) or None)
         self._bags: dict[int, tuple[tuple[int, Any, int, Any], ...]] = {}
@@ -427,6 +470,8 @@ class Validator:
                     f"state.{var}",
                     f"{st.spec.stem} has no variable {var!r} (it has {', '.join(st.vars)})",
                 )
+            if var in self.sparse and var in self.per_node:
+                value = self._complete(var, record.node, value, src)
             known.append((var, record.node if var in self.per_node else None, value))
         params = {k: v for k, v in record.params.items() if k != "m"}
         formals = self.params[record.action]
@@ -454,6 +499,27 @@ class Validator:
             except Exception as exc:
                 raise LogFormatError(src, "params.m", f"not a value of the spec: {exc}") from None
         return _Prepared(record, instance, message, tuple(known))
+
+    def _complete(self, var: str, node: str, value: Value, src: str) -> Value:
+        """A sparse variable's logged value at `node` with every key it leaves out at its initial
+        value there (LogSpec.sparse)."""
+        initial = self.init[0][var]
+        base = initial.get(node) if isinstance(initial, FrozenDict) else None
+        if value == ():  # an empty function, as ITF's empty array reads
+            value = FrozenDict()
+        if not isinstance(base, FrozenDict) or not isinstance(value, FrozenDict):
+            raise LogFormatError(
+                src, f"state.{var}", f"{format_value(value)} is no function of the model's keys"
+            )
+        strange = [k for k in value if k not in base]
+        if strange:
+            raise LogFormatError(
+                src,
+                f"state.{var}",
+                f"{format_value(strange[0])} is not a key of the model "
+                f"({', '.join(format_value(k) for k in base)})",
+            )
+        return FrozenDict({**base, **value})
 
     # ------------------------------------------------------------------ the walk
 
@@ -587,7 +653,7 @@ class Validator:
         for c in frontier:
             self._tick()
             for inst in self.hidden:
-                if message is not None and inst.name != "DuplicateMessage":
+                if message is not None and inst.name != self.network.duplicate:
                     continue
                 if message is None:
                     found = self.stepper.successors_of(c, inst)
@@ -611,7 +677,7 @@ class Validator:
         budget = state[BUDGET]
         if not isinstance(budget, FrozenDict) or budget["fault"] < 1 or budget["duplicate"] < 1:
             return None
-        bag = state[BAG]
+        bag = state[self.network.bag]
         if not isinstance(bag, FrozenDict):  # the empty function reads as the empty tuple
             bag = FrozenDict()
         m = self.stepper.to_python(message)
@@ -622,17 +688,19 @@ class Validator:
         java.bind(self._budget_key, values.to_tlc(FrozenDict(spent)))
         return State(java, None, state._vars)
 
+    def _route_of(self, py: Value) -> tuple[Value, Value] | None:
+        """(receiver, sender) of a message record (None for a record without them)."""
+        net = self.network
+        if isinstance(py, FrozenDict) and net.dest in py and net.source in py:
+            return (py[net.dest], py[net.source])
+        return None
+
     def _route(self, m: Any) -> tuple[Value, Value] | None:
-        """(mdest, msource) of a TLC message value, memoized by its fingerprint."""
+        """(receiver, sender) of a TLC message value, memoized by its fingerprint."""
         fp = int(m.fingerPrint(self._seed))
         found = self._routes.get(fp, _MISSING)
         if found is _MISSING:
-            py = self.stepper.to_python(m)
-            found = (
-                (py["mdest"], py["msource"])
-                if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py
-                else None
-            )
+            found = self._route_of(self.stepper.to_python(m))
             self._routes[fp] = found
         return found  # type: ignore[no-any-return]
 
@@ -699,9 +767,7 @@ class Validator:
                 m = domain[i]
                 key = None
                 if blind:
-                    py = convert(m)
-                    if isinstance(py, FrozenDict) and "mdest" in py and "msource" in py:
-                        key = (py["mdest"], py["msource"])
+                    key = self._route_of(convert(m))
                 entries.append((int(m.fingerPrint(seed)), m, int(counts[i].val), key))
             found = tuple(entries)
             if len(self._bags) > 100_000:
@@ -726,7 +792,9 @@ class Validator:
                 if left is None:
                     budget = s[BUDGET]
                     assert isinstance(budget, FrozenDict)
-                    left = min(budget["fault"] - reserve, budget["drop"] - RESERVE)
+                    left = min(
+                        budget["fault"] - reserve, budget[self.network.drop_budget] - RESERVE
+                    )
                 copies = max(0, min(count, left))
                 for copy in range(copies):
                     s = self._drop_one(s, m, index - gone, count - copy)
@@ -770,7 +838,8 @@ class Validator:
         for s in frontier:
             budget = s[BUDGET]
             assert isinstance(budget, FrozenDict)
-            if budget["fault"] <= reserve + 1 or budget["drop"] <= RESERVE + 1:
+            drops = budget[self.network.drop_budget]
+            if budget["fault"] <= reserve + 1 or drops <= RESERVE + 1:
                 return True
         return False
 
