@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,14 +46,14 @@ verify: java
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd
+test: java chromium etcd etcd-raft
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd redis
+test-all: java chromium etcd etcd-raft redis
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -105,5 +105,24 @@ etcd:
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1; } \
 	  || echo "make etcd: could not install Debian's etcd-server (apt-get install -y --no-install-recommends etcd-server, as root): the etcd tests are skipped"
 
+# etcd's Raft library (go.etcd.io/etcd/raft, etcd 3.4) served over the driver protocol
+# (docs/etcd-raft.md): Debian's Go and the library's source (golang-go, golang-etcd-server-dev)
+# installed when missing (apt-get, as root), the driver built offline in GOPATH mode from
+# drivers/etcd-raft into .build/ (again when its source changes). When it cannot be, one line says
+# so and the tests that drive it are skipped. -ldflags=-w: the driver reaches one unexported
+# variable of the library by name (drivers/etcd-raft/rand.go), which DWARF cannot describe.
+ETCD_RAFT_DRIVER := .build/etcd-raft-driver
+GOPATH_DEBIAN := /usr/share/gocode
+etcd-raft: $(ETCD_RAFT_DRIVER)
+
+$(ETCD_RAFT_DRIVER): $(wildcard drivers/etcd-raft/*.go)
+	@{ command -v go >/dev/null && test -d $(GOPATH_DEBIAN)/src/go.etcd.io/etcd/raft; } \
+	  || apt-get install -y --no-install-recommends golang-go golang-etcd-server-dev >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends golang-go golang-etcd-server-dev >/dev/null 2>&1; } \
+	  || echo "make etcd-raft: could not install Debian's golang-go and golang-etcd-server-dev (apt-get install -y golang-go golang-etcd-server-dev, as root): the etcd Raft driver's tests are skipped"
+	@if command -v go >/dev/null && test -d $(GOPATH_DEBIAN)/src/go.etcd.io/etcd/raft; then \
+	  mkdir -p .build && GOPATH=$(GOPATH_DEBIAN) GO111MODULE=off GOFLAGS= GOCACHE=$(CURDIR)/.build/gocache \
+	    go build -ldflags=-w -o $@ ./drivers/etcd-raft; fi
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants
+	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

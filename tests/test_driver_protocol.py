@@ -229,6 +229,18 @@ def test_a_driver_that_breaks_the_protocol_is_one_clear_error(body: str, said: s
         assert str(failed.value) == said
 
 
+def test_a_driver_that_died_stays_one_error_and_closes_without_one() -> None:
+    # a driver that dies mid-run (a library that panics on what it reads from its disk): each
+    # later request is the same one line, and leaving the block closes the pipes quietly, though
+    # a request is left unsent in them
+    with _script(HELLO + "sys.stdin.readline(); sys.exit(4)", timeout=1.0) as process:
+        plugin = pipe_plugin(process, ("s1",), variables=VARIABLES)
+        with pytest.raises(AdapterError, match=r"boot: the driver exited \(4\)"):
+            plugin.new_node("s1", random.Random(0)).step(Restart({}, 0))
+        with pytest.raises(AdapterError, match=r"hello: the driver exited \(4\)"):
+            process.hello(("s1",))
+
+
 def test_a_command_that_does_not_exist_is_one_clear_error() -> None:
     with pytest.raises(
         AdapterError, match=r"^adapter d: node -: command: cannot start '/no/such/driver'"

@@ -11,6 +11,7 @@ lines the child wrote to its stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -56,7 +57,9 @@ def _end(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
             proc.wait()
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None and not pipe.closed:
-            pipe.close()
+            # a driver that died: what was left to flush to it goes nowhere
+            with contextlib.suppress(OSError):
+                pipe.close()
     stderr.close()
 
 
