@@ -204,8 +204,15 @@ class PipeDriver:
         self.id = node
         self._records = records
         self._done = Collected()
+        # each variable's last answer as sent and as decoded: the state is asked after every step,
+        # and a Raft log grows by an entry where it is sent whole each time
+        self._decoded: dict[str, tuple[Any, Value]] = {}
+        # the node's state since its last step: a node changes only in a request that steps it
+        # (the protocol's), and the simulator asks every node's state after every step
+        self._state: Mapping[str, Value] | None = None
 
     def _step(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._state = None
         answer = self.process.call({**request, "node": self.id}, self.id)
         try:
             self._done = collected_from_json(answer.get("done", {}), self._records.add)
@@ -256,12 +263,34 @@ class PipeDriver:
         return done
 
     def state(self) -> Mapping[str, Value]:
+        if self._state is not None:
+            return self._state
         answer = self.process.call({"call": "state", "node": self.id}, self.id)
         try:
             state = field(answer, "state", dict, "state")
-            return {k: spec_value(v, f"state.{k}") for k, v in state.items()}
+            self._state = {k: self._decode(k, v) for k, v in state.items()}
         except WireError as exc:
             raise AdapterError(self.process.name, self.id, "state", str(exc)) from None
+        return self._state
+
+    def _decode(self, var: str, sent: Any) -> Value:
+        """A variable's value as sent, decoded: the last one again if it is the same, and of a
+        sequence (a JSON array) the items that are the same at the same place as last time."""
+        last = self._decoded.get(var)
+        if last is not None and last[0] == sent:
+            return last[1]
+        if isinstance(sent, list) and last is not None and isinstance(last[0], list):
+            before, decoded = last
+            assert isinstance(decoded, tuple)
+            value: Value = tuple(
+                decoded[k] if k < len(before) and item == before[k]
+                else spec_value(item, f"state.{var}[{k}]")
+                for k, item in enumerate(sent)
+            )  # fmt: skip
+        else:
+            value = spec_value(sent, f"state.{var}")
+        self._decoded[var] = (sent, value)
+        return value
 
     def applied_state(self) -> tuple[int, bytes]:
         answer = self.process.call({"call": "applied", "node": self.id}, self.id)
