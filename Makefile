@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,14 +46,14 @@ verify: java
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft
+test: java chromium etcd etcd-raft nodejs
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd etcd-raft redis
+test-all: java chromium etcd etcd-raft nodejs redis
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -123,6 +123,13 @@ $(ETCD_RAFT_DRIVER): $(wildcard drivers/etcd-raft/*.go)
 	@if command -v go >/dev/null && test -d $(GOPATH_DEBIAN)/src/go.etcd.io/etcd/raft; then \
 	  mkdir -p .build && GOPATH=$(GOPATH_DEBIAN) GO111MODULE=off GOFLAGS= GOCACHE=$(CURDIR)/.build/gocache \
 	    go build -ldflags=-w -o $@ ./drivers/etcd-raft; fi
+
+# Debian's Node.js, which runs the toy driver in JavaScript (drivers/toy-counter, `meshcheck driver
+# conform`): installed when missing; when it cannot be, one line says so and its tests are skipped.
+nodejs:
+	@command -v node >/dev/null || apt-get install -y --no-install-recommends nodejs >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends nodejs >/dev/null 2>&1; } \
+	  || echo "make nodejs: could not install Debian's nodejs (apt-get install -y --no-install-recommends nodejs, as root): the toy driver's tests are skipped"
 
 clean:
 	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

@@ -324,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     from meshcheck.cluster_cmd import add_parser as add_cluster  # light: argparse only
 
     add_cluster(sub)
+    from meshcheck.drivers.conform import add_parser as add_driver
+
+    add_driver(sub)
     return p
 
 
@@ -398,6 +401,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.cluster_cmd import run_cluster_cmd
 
         return run_cluster_cmd(args)
+    if args.command == "driver":
+        from meshcheck.drivers.conform import run_conform
+
+        return run_conform(args)
     raise AssertionError(args.command)
 
 

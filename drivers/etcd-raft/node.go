@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math/rand"
+	"sort"
 
 	"go.etcd.io/etcd/raft"
 	pb "go.etcd.io/etcd/raft/raftpb"
@@ -364,14 +365,20 @@ func (n *node) apply(e pb.Entry, d *done) {
 	}
 }
 
-// answerReads answers each read whose confirmed index the machine has reached.
+// answerReads answers each read whose confirmed index the machine has reached, in the order the
+// reads came (a Go map's order changes from run to run, and a run must replay).
 func (n *node) answerReads(d *done) {
+	ready := []int64{}
 	for ctx, at := range n.readAt {
-		if at > n.appliedIndex {
-			continue
+		if at <= n.appliedIndex {
+			var request int64
+			fmt.Sscanf(ctx[len(n.name)+1:], "%d", &request)
+			ready = append(ready, request)
 		}
-		var request int64
-		fmt.Sscanf(ctx[len(n.name)+1:], "%d", &request)
+	}
+	sort.Slice(ready, func(a, b int) bool { return ready[a] < ready[b] })
+	for _, request := range ready {
+		ctx := fmt.Sprintf("%s/%d", n.name, request)
 		d.Replies = append(d.Replies, map[string]any{
 			"request": request, "result": n.machine.read(normalize(n.reads[ctx])), "error": "", "leader": nil, "unknown": false,
 		})

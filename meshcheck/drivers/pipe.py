@@ -184,7 +184,8 @@ class DriverProcess:
 
 
 class Records:
-    """The spec record of each message the driver sent (the `record` of its sends)."""
+    """The spec record of each message the driver sent (the `record` of its sends); a message sent
+    without one is its own record (its JSON, held), which traces show as it is."""
 
     def __init__(self) -> None:
         self._of: dict[Any, Value] = {}
@@ -193,7 +194,7 @@ class Records:
         self._of[message] = record
 
     def __call__(self, message: Any) -> Value:
-        return self._of[message]  # KeyError: the plugin names the message (AdapterError)
+        return self._of.get(message, message)
 
 
 class PipeDriver:
