@@ -107,6 +107,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="etcd's read mode: linearizable (default) or serializable (served by the member "
         "asked, may be stale: checked as such)",
     )
+    t.add_argument(
+        "--client-pause",
+        default="0",
+        metavar="S",
+        help="--system etcd --workload lock: the first client stalls S seconds, once, while it "
+        "holds the lock, as a paused process would (past the lease's 5 s TTL the lock is lost)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
@@ -164,6 +171,8 @@ def _test(args: argparse.Namespace) -> int:
         raise MeshcheckError(
             f"--reads {args.reads}: only with --system etcd (the cores' reads are linearizable)"
         )
+    if args.client_pause != "0":
+        raise MeshcheckError("--client-pause: only with --system etcd --workload lock")
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
     if args.protocol == "manager":

@@ -36,6 +36,7 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
         rate=number("rate", args.rate, 1, 100_000),
         clients=int(number("clients", args.clients, 1, 200, kind=int)),
         seed=int(number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        client_pause=number("client-pause", args.client_pause, 0, 3600),
     )
     check_options(options)
     from meshcheck.cluster.etcd.server import etcd_binary

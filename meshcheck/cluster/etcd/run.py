@@ -71,6 +71,10 @@ class EtcdOptions:
     seed: int = 0
     budget: float = 60.0  # the linearizability checker's (seconds)
     plan: tuple[Fault, ...] | None = None  # None: drawn from the seed
+    # the lock workload: seconds the first client stalls, once, while it holds the lock (0: never),
+    # as a process pause would stall it (Jepsen's etcd 3.4.3 analysis); past LEASE_TTL its lease
+    # expires under it, and another client takes the lock it still believes it holds
+    client_pause: float = 0.0
 
     def names(self) -> list[str]:
         return [f"e{k}" for k in range(1, self.nodes + 1)]
@@ -107,6 +111,8 @@ def check_options(options: EtcdOptions) -> None:
         raise MeshcheckError(f"--reads {options.reads}: choose from {' or '.join(READS)}")
     if options.reads == "serializable" and options.workload == "lock":
         raise MeshcheckError("--reads serializable: the lock workload reads nothing")
+    if options.client_pause and options.workload != "lock":
+        raise MeshcheckError("--client-pause: only the lock workload's clients hold anything")
     unsupported = [k for k in options.nemesis if k not in KINDS]
     if unsupported:
         raise MeshcheckError(
@@ -145,6 +151,7 @@ class _Clients:
         that follows frees the lock if it was taken (models.Mutex)."""
         home = (k - 1) % len(self._addresses)
         generation = 0
+        pause = self._options.client_pause if k == 1 else 0.0  # the first client's, once
         g = Gateway(self._addresses[home])
         try:
             while self._clock() < until:
@@ -165,7 +172,10 @@ class _Clients:
                         if f == "acquire":
                             key = await g.lock("L", lease, timeout)
                         else:
-                            await asyncio.sleep(self._rng.uniform(*HOLD))
+                            # holding: a moment, or once the whole pause (the clients keep no
+                            # lease alive, as a paused process would not)
+                            await asyncio.sleep(pause or self._rng.uniform(*HOLD))
+                            pause = 0.0
                             call = self._clock()
                             await g.unlock(key, timeout)
                         self._record(process, f, lease, None, call, "ok", None)
