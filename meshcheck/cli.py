@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     from meshcheck.cluster_cmd import add_parser as add_cluster  # light: argparse only
 
     add_cluster(sub)
-    from meshcheck.drivers.conform import add_parser as add_driver
+    from meshcheck.driver_cmd import add_parser as add_driver  # light: argparse only
 
     add_driver(sub)
     return p
@@ -402,9 +402,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_cluster_cmd(args)
     if args.command == "driver":
-        from meshcheck.drivers.conform import run_conform
+        from meshcheck.driver_cmd import run_driver_cmd
 
-        return run_conform(args)
+        return run_driver_cmd(args)
     raise AssertionError(args.command)
 
 

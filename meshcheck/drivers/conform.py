@@ -18,7 +18,6 @@ Exit 0 when every row passes, 1 when one fails, 2 when the command cannot be sta
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -50,18 +49,6 @@ class Row:
     requirement: str
     passed: bool
     detail: str
-
-
-def add_parser(sub: Any) -> None:
-    d = sub.add_parser(
-        "driver", help="implementations in other languages (docs/driver-protocol.md)"
-    )
-    dsub = d.add_subparsers(dest="driver_command", required=True)
-    c = dsub.add_parser(
-        "conform", help="whether a driver speaks the driver protocol: one table, exit 0 or 1"
-    )
-    c.add_argument("driver", nargs=argparse.REMAINDER, metavar="CMD [ARG ...]", help="the driver")
-    c.add_argument("--timeout", type=float, default=10.0, help="seconds per answer (default 10)")
 
 
 def _write(n: int) -> Any:
@@ -167,14 +154,10 @@ def conform(command: list[str], timeout: float = 10.0) -> list[Row]:
     return rows
 
 
-def run_conform(args: argparse.Namespace) -> int:
-    command = [a for a in args.driver if a != "--"]
-    if not command:
-        raise MeshcheckError("driver conform: give the driver's command (CMD [ARG ...])")
-    if args.timeout <= 0:
-        raise MeshcheckError(f"--timeout: expected seconds above 0, got {args.timeout}")
+def run_conform(command: list[str], timeout: float) -> int:
+    """The table for `meshcheck driver conform` (meshcheck/driver_cmd.py); 0 when it conforms."""
     try:
-        rows = conform(command, args.timeout)
+        rows = conform(command, timeout)
     except AdapterError as exc:
         raise MeshcheckError(str(exc).splitlines()[0]) from None
     width = max(len(r.requirement) for r in rows)
