@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs clean
+.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -130,6 +130,16 @@ nodejs:
 	@command -v node >/dev/null || apt-get install -y --no-install-recommends nodejs >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends nodejs >/dev/null 2>&1; } \
 	  || echo "make nodejs: could not install Debian's nodejs (apt-get install -y --no-install-recommends nodejs, as root): the toy driver's tests are skipped"
+
+# The documentation site (mkdocs.yml: MkDocs with Material, docs/*.md, the command reference written
+# from the parser by docs/hooks.py) into build/site, strict: a broken link or reference fails it, as
+# it fails make test (tests/test_docs_site.py). docs-serve serves it on 127.0.0.1:8000.
+docs: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+	@echo "docs: build/site/index.html"
+
+docs-serve: $(STAMP)
+	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants

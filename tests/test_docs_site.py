@@ -1,0 +1,57 @@
+"""The documentation site (mkdocs.yml, `make docs`): it builds with --strict; its command reference
+holds every command the parser has, written from the parser; and a page with a broken link fails
+the build, so a link that stops working fails `make test`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from meshcheck.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
+         str(root / "mkdocs.yml"), "-d", str(site)],
+        capture_output=True, text=True, check=False, cwd=root, env=ENV,
+    )  # fmt: skip
+
+
+def _commands() -> list[str]:
+    out = []
+    for action in build_parser()._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict):
+            out += list(choices)
+    return out
+
+
+def test_the_site_builds_strictly_with_every_command_in_its_reference(tmp_path: Path) -> None:
+    built = _build(ROOT, tmp_path / "site")
+    assert built.returncode == 0, built.stderr
+    reference = (tmp_path / "site" / "reference" / "cli" / "index.html").read_text()
+    missing = [c for c in _commands() if f"meshcheck {c}" not in reference]
+    assert len(_commands()) >= 15 and missing == [], missing
+    assert "--client-pause" in reference  # an option, as the parser has it
+    assert "Changelog" in (tmp_path / "site" / "changelog" / "index.html").read_text()
+
+
+def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
+    shutil.copy(ROOT / "CHANGELOG.md", copy / "CHANGELOG.md")
+    (copy / "meshcheck").symlink_to(ROOT / "meshcheck")
+    assert _build(copy, tmp_path / "ok").returncode == 0
+    page = copy / "docs" / "etcd.md"
+    page.write_text(page.read_text() + "\nSee [the missing page](no-such-page.md).\n")
+    broken = _build(copy, tmp_path / "broken")
+    assert broken.returncode != 0 and "no-such-page.md" in broken.stderr, broken.stderr
