@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--nemesis",
         default="kill,pause,partition",
         metavar="F,F",
-        help="faults: kill, pause, partition, latency, loss, clock (comma-separated) or none",
+        help="faults: kill, pause, partition, latency, loss, clock, isolate (the leader cut off for "
+        "2.5-4 s) (comma-separated) or none",
     )
     t.add_argument(
         "--workload",

@@ -25,7 +25,12 @@ import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
 
-KINDS = ("kill", "pause", "partition", "latency", "loss", "clock")
+KINDS = ("kill", "pause", "partition", "latency", "loss", "clock", "isolate")
+# `isolate`: the leader cut off from every other node for 2.5 to 4 s, long enough for the others to
+# elect a new leader and take writes while clients still talk to the old one (Jepsen's
+# partition-leader nemesis). The deposed leader's own suffix is where a leader that fails to truncate
+# what it appended alone shows (impl/raft/mutants.py deposed_leader_keeps_suffix; docs/cluster.md).
+ISOLATED = (2.5, 4.0)
 # A fault's target that is resolved when it strikes: the node the clients last saw lead (Jepsen's
 # nemeses target primaries the same way: a leader's faults are where the protocols' hard cases are).
 LEADER = "@leader"
@@ -107,10 +112,13 @@ def plan(
     most = minority if at_most is None else at_most
     out: list[Fault] = []
     down: list[tuple[float, float, tuple[str, ...]]] = []  # (from, to, nodes) of kills and pauses
+    isolated_until = 0.0  # no isolation before this (one at a time, a calm `every` after it)
     at = start + rng.uniform(0, every / 2)
     while at < end:
         kind = rng.choice(list(kinds))
-        lasts = round(min(rng.uniform(0.3, 2.5), end - at), 2)
+        lasts = round(
+            min(rng.uniform(*(ISOLATED if kind == "isolate" else (0.3, 2.5))), end - at), 2
+        )
         if lasts < 0.2:
             break
         if kind in ("kill", "pause"):
@@ -133,6 +141,12 @@ def plan(
             else:
                 side = tuple(sorted(rng.sample(list(nodes), rng.randint(1, minority or 1))))
             out.append(Fault(round(at, 2), kind, side, lasts, one_way=rng.random() < 0.3))
+        elif kind == "isolate":
+            if at < isolated_until:  # one leader cut off at a time: the others must elect
+                at += every
+                continue
+            isolated_until = at + lasts + every
+            out.append(Fault(round(at, 2), "partition", (LEADER,), lasts))
         elif kind == "clock":
             offset, rate = rng.randint(-5000, 5000), rng.choice((0.5, 2.0))
             out.append(
