@@ -80,10 +80,10 @@ def run_driver_cmd(args: argparse.Namespace) -> int:
 
 
 def _run(command: list[str], timeout: float, nodes: int, ticks: int, seeds: list[int]) -> int:
+    from meshcheck.drivers.conform import read_query, write_op
     from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
     from meshcheck.impl.adapters.contract import AdapterError, Ghost, raft_committed
     from meshcheck.impl.base.node import Workload
-    from meshcheck.impl.rsm.ops import Custom, to_value
     from meshcheck.impl.sim import Simulator
     from meshcheck.impl.sim.config import Faults, SimConfig
     from meshcheck.property_tests.histories import check_history
@@ -98,8 +98,8 @@ def _run(command: list[str], timeout: float, nodes: int, ticks: int, seeds: list
     workload = Workload(
         every=20,
         reads=0.3,
-        make=lambda n: to_value(Custom(f"k{n % 3}", n)),
-        query=lambda n: "" if n % 4 == 0 else ("custom", f"k{n % 3}"),
+        make=write_op,
+        query=read_query,
         until=ticks,
     )
     rows: list[tuple[str, ...]] = []

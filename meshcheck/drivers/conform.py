@@ -51,11 +51,13 @@ class Row:
     detail: str
 
 
-def _write(n: int) -> Any:
+def write_op(n: int) -> Any:
+    """The n-th client write of a driver's free run: value n to one of three keys."""
     return to_value(Custom(f"k{n % 3}", n))
 
 
-def _read(n: int) -> Any:
+def read_query(n: int) -> Any:
+    """The n-th client read: the applied count (every fourth), or one of the three keys."""
     return "" if n % 4 == 0 else ("custom", f"k{n % 3}")
 
 
@@ -63,7 +65,7 @@ def _run(process: DriverProcess, seed: int) -> tuple[list[Any], list[Any], int]:
     """A free run of the driver's cluster: its steps, its client history, its restarts."""
     state = process.call({"call": "state", "node": NODES[0]}, NODES[0]).get("state", {})
     plugin = pipe_plugin(process, NODES, variables=tuple(state))
-    workload = Workload(every=20, reads=0.3, make=_write, query=_read, until=TICKS)
+    workload = Workload(every=20, reads=0.3, make=write_op, query=read_query, until=TICKS)
     sim = Simulator(plugin, NODES, SimConfig(seed=seed, faults=FAULTS, workload=workload))
     sim.run(until=TICKS + 200)
     steps = [(s.action, s.params, s.state) for s in sim.trace().steps]
@@ -100,7 +102,6 @@ def conform(command: list[str], timeout: float = 10.0) -> list[Row]:
         def state() -> str:
             from meshcheck.drivers.wire import spec_value
 
-            shown = []
             for node in NODES:
                 answer = process.call({"call": "state", "node": node}, node)
                 assert isinstance(answer.get("state"), dict), f"{node}: state is not an object"
@@ -109,7 +110,6 @@ def conform(command: list[str], timeout: float = 10.0) -> list[Row]:
                 applied = process.call({"call": "applied", "node": node}, node)
                 assert isinstance(applied.get("count"), int), f"{node}: applied.count"
                 bytes.fromhex(str(applied.get("digest")))
-                shown.append(node)
             return f"variables {', '.join(sorted(answer['state'])) or '(none)'}"
 
         def errors() -> str:
