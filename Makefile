@@ -74,7 +74,7 @@ mutants: java
 
 # Mutation testing of the protocol cores (impl/rsm, raft, pbft, hybrid) with mutmut, each mutant
 # against the tests of its core that execute what it changes, the property tests in the `ci`
-# profile: a score table per file (mutation/run.py; README "Mutation testing"). A campaign of hours,
+# profile: a score table per file (mutation/run.py; docs/mutation.md). A campaign of hours,
 # outside `make test`; verdicts are kept in mutation/results/ (committed) and mutants/, so a run on
 # any machine tests only what no run has tested yet. MUTATION_FLAGS: the cores or files to run (rsm
 # raft/log pbft ...), --workers N (default: every core), --sample N (an estimate), --rerun
@@ -92,7 +92,7 @@ heldout: java
 	MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" nice -n 10 $(BIN)/python -m mutation.heldout $(HELDOUT_FLAGS)
 
 # Debian's Redis server, for campaigns that share Hypothesis's example database across machines
-# (README "Campaigns") and for the test that runs one (tests/test_campaign.py starts its own).
+# (docs/campaigns.md) and for the test that runs one (tests/test_campaign.py starts its own).
 redis:
 	@command -v redis-server >/dev/null || apt-get install -y --no-install-recommends redis-server \
 		|| (apt-get update && apt-get install -y --no-install-recommends redis-server)
@@ -133,8 +133,13 @@ nodejs:
 
 # The documentation site (mkdocs.yml: MkDocs with Material, docs/*.md, the command reference written
 # from the parser by docs/hooks.py) into build/site, strict: a broken link or reference fails it, as
-# it fails make test (tests/test_docs_site.py). docs-serve serves it on 127.0.0.1:8000.
+# it fails make test (tests/test_docs_site.py). docs-serve serves it on 127.0.0.1:8000. First the
+# pictures that are cheap to draw again are drawn again (tests fail when a committed one is stale):
+# the counterexample timeline and the threat-level diagram. The claims' plots are measurements of
+# minutes to hours; docs/claims.md gives the command that redraws each.
 docs: $(STAMP)
+	@$(BIN)/meshcheck trace timeline traces/raft/commit_previous_term.itf.json --out docs/timeline-raft.svg
+	@$(BIN)/python -m meshcheck.diagram docs/hybrid.md
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	@echo "docs: build/site/index.html"
 

@@ -5,7 +5,7 @@ log of trace validation written (to memory), and with that log also validated ag
 specs/RaftPipelined.tla, Raft.tla with the pipelined AppendEntries PySyncObj sends
 (traces/logs/validate.py: events over run plus validation CPU time). The plain run is the baseline
 of the others. The validated runs are calm (no loss, crash or partition, FIFO links), so that
-every one of them validates and the two rows time the same work (README, "PySyncObj").
+every one of them validates and the two rows time the same work (docs/pysyncobj.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ray against Dask distributed with 2 local workers (README "Campaigns"): start-up, overhead per
+"""Ray against Dask distributed with 2 local workers (docs/campaigns.md): start-up, overhead per
 task, examples per second. `python bench/campaign_engines.py dask ray` (each engine installed)."""
 
 from __future__ import annotations

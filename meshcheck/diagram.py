@@ -1,17 +1,19 @@
-"""The threat-level state diagram in the README, drawn from the level table and transition function in
+"""The threat-level state diagram of docs/hybrid.md, drawn from the level table and transition function in
 `impl/hybrid/levels.py`, never by hand.
 
 `edges()` explores `levels.step` from every level under one representative input per cause (each
 evidence kind at each threshold it has, and a quiet period with the dwell served) and keeps every
 transition that changes the level, labelled with its causes. `mermaid()` renders the edges and the
 protocol of each level (`levels.PROTOCOL`) as a Mermaid state diagram, which GitHub draws;
-`python -m meshcheck.diagram` prints it, and tests/test_threat_diagram.py checks that the README holds
+`python -m meshcheck.diagram` prints it (`make docs` writes it into the page), and tests/test_threat_diagram.py checks that docs/hybrid.md holds
 exactly what it prints.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
+from pathlib import Path
 
 from meshcheck.impl.hybrid import levels
 from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
@@ -65,7 +67,7 @@ def mermaid(th: Thresholds | None = None) -> str:
 
 
 def block(th: Thresholds | None = None) -> str:
-    """What the README holds between its markers."""
+    """What docs/hybrid.md holds between its markers."""
     th = th or Thresholds.for_f(1)
     note = (
         f"Thresholds for f = 1: bad signatures count distinct reporting nodes (High at "
@@ -75,5 +77,21 @@ def block(th: Thresholds | None = None) -> str:
     return "\n".join([BEGIN, mermaid(th), "", note, END])
 
 
+def write(page: Path) -> bool:
+    """Put the current block between `page`'s markers; whether the page changed."""
+    text = page.read_text(encoding="utf-8")
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    new = text[:start] + block() + text[end:]
+    if new != text:
+        page.write_text(new, encoding="utf-8")
+    return new != text
+
+
 if __name__ == "__main__":
-    print(block())
+    # `python -m meshcheck.diagram` prints the block; with a page (make docs: docs/hybrid.md),
+    # writes it between that page's markers
+    if len(sys.argv) > 1:
+        for name in sys.argv[1:]:
+            print(f"{name}: {'rewritten' if write(Path(name)) else 'current'}")
+    else:
+        print(block())

@@ -613,7 +613,7 @@ def pysyncobj_log_row(profile: str) -> Row:
     CheckQuorum, as PySyncObj); an
     injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs and
     runs with drops, crashes and partitions on FIFO links (a leader's step-down after
-    leaderFallbackTimeout is RaftPipelined.tla's CheckQuorumStepDown; README, "PySyncObj")."""
+    leaderFallbackTimeout is RaftPipelined.tla's CheckQuorumStepDown; docs/pysyncobj.md)."""
     from meshcheck.property_tests.pysyncobj.validation import check_logs
 
     ok, records, seconds, detail = check_logs(5 if profile == "ci" else 20)

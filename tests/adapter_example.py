@@ -1,4 +1,4 @@
-"""The worked example of the README's "Adding an implementation": a second implementation of
+"""The worked example of docs/adding-an-implementation.md: a second implementation of
 specs/Raft.tla put under meshcheck by one adapter file, this one.
 
 The implementation is meshcheck's own sans-IO Raft core (impl/raft/node.py), treated as a third
@@ -491,7 +491,7 @@ TARGET = target_with()
 
 EXAMPLE = Protocol(
     name=NAME,
-    title="impl/raft driven only through the adapter contract (README: Adding an implementation)",
+    title="impl/raft driven only through the adapter contract (docs/adding-an-implementation.md)",
     models=Models(spec="Raft"),
     actions=RAFT.actions,
     bugs="tests.adapter_example:BUGS",

@@ -282,7 +282,7 @@ def test_a_fuzzed_pbft_run_is_counted_for_the_fuzzer_row(tmp_path: Path) -> None
 def test_the_prefix_sets_up_competing_leaders_with_conflicting_suffixes() -> None:
     """The prefix's last state: s1 leads term 1 with [1:NoOp, 1:v1, 1:v2], s2 term 2 with
     [1:NoOp, 2:NoOp], its batch to s1 in flight; one step on, the deposed leader's bug shows
-    (deposed_leader_keeps_suffix, which the ci profile missed without the prefix: README,
+    (deposed_leader_keeps_suffix, which the ci profile missed without the prefix: docs/property-tests.md,
     "Coverage")."""
     path = walk(COMPETING)
     last = path[-1].state.values

@@ -5,6 +5,7 @@ the build, so a link that stops working fails `make test`."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,9 +50,21 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs", copy / "docs")
     shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
     shutil.copy(ROOT / "CHANGELOG.md", copy / "CHANGELOG.md")
-    (copy / "meshcheck").symlink_to(ROOT / "meshcheck")
+    for linked in ("meshcheck", "tests"):  # the API reference imports one; snippets read the other
+        (copy / linked).symlink_to(ROOT / linked)
     assert _build(copy, tmp_path / "ok").returncode == 0
     page = copy / "docs" / "etcd.md"
     page.write_text(page.read_text() + "\nSee [the missing page](no-such-page.md).\n")
     broken = _build(copy, tmp_path / "broken")
     assert broken.returncode != 0 and "no-such-page.md" in broken.stderr, broken.stderr
+
+
+def test_the_readme_is_a_short_front_door_whose_links_resolve() -> None:
+    """The README is outside the site (GitHub shows it): its relative links, into the docs and the
+    tree, must name files that exist, and it stays short (issue [15]: about 250 lines)."""
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert len(local) >= 20, local
+    assert [link for link in local if not (ROOT / link).exists()] == []
+    assert len(readme.splitlines()) <= 250

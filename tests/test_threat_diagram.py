@@ -1,4 +1,4 @@
-"""The README's threat-level diagram is the one meshcheck.diagram draws from impl/hybrid/levels.py."""
+"""docs/hybrid.md's threat-level diagram is the one meshcheck.diagram draws from impl/hybrid/levels.py."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 from meshcheck import diagram
 from meshcheck.impl.hybrid.levels import Level, Thresholds
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "hybrid.md"
 
 
-def test_the_readme_holds_the_generated_diagram() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_the_page_holds_the_generated_diagram() -> None:
+    text = PAGE.read_text(encoding="utf-8")
     start, end = text.index(diagram.BEGIN), text.index(diagram.END) + len(diagram.END)
     assert text[start:end] == diagram.block(), (
-        "README diagram is stale: python -m meshcheck.diagram"
+        "docs/hybrid.md's diagram is stale: python -m meshcheck.diagram"
     )
 
 

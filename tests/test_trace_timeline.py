@@ -200,9 +200,9 @@ def test_cli_writes_the_file_or_says_why_not(
     assert err.count("\n") == 1 and "written as .svg or .html, not .png" in err
 
 
-def test_the_readme_picture_is_what_the_command_draws(tmp_path: Path) -> None:
-    """docs/timeline-raft.svg (shown in the README) is regenerated, not drawn by hand: the README
-    says which command makes it; after a change to the drawing, run it again."""
+def test_the_front_page_picture_is_what_the_command_draws(tmp_path: Path) -> None:
+    """docs/timeline-raft.svg (shown in the README and docs/tutorial-counterexample.md) is regenerated,
+    not drawn by hand: `make docs` runs the command that makes it."""
     out = tmp_path / "timeline-raft.svg"
     assert (
         main(["trace", "timeline", "traces/raft/commit_previous_term.itf.json", "--out", str(out)])
@@ -210,7 +210,7 @@ def test_the_readme_picture_is_what_the_command_draws(tmp_path: Path) -> None:
     )
     assert out.read_text(encoding="utf-8") == (ROOT / "docs" / "timeline-raft.svg").read_text(
         encoding="utf-8"
-    ), "docs/timeline-raft.svg is stale: run the command the README gives"
+    ), "docs/timeline-raft.svg is stale: make docs"
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Small SVG plots for measured claims: line plots and CDFs, one or more panels in one picture.
 
 Hand-written SVG, as traces/timeline/svg.py and traces/history/svg.py: self-contained (generic font
-families, one inline <style>, no scripts or remote resources), so GitHub shows it in the README and
+families, one inline <style>, no scripts or remote resources), so GitHub and the documentation site show it and
 no plotting library is needed. A figure is a grid of `Panel`s; a panel has linear or log axes, any
 number of `Series` (a polyline, optionally with point markers and a dashed stroke) and reference
 `Mark`s (a claimed bound as a dashed line with its label) and shaded `Band`s (an interval of x, such

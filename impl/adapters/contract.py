@@ -37,7 +37,7 @@ take one spec action alone. It gets free runs and trace validation instead, whic
 six calls.
 
 A second implementation is one more adapter file beside pysyncobj.py: a `Driver` class, a
-`message_record` and an `AdapterPlugin` built from them (README, "Adding an implementation").
+`message_record` and an `AdapterPlugin` built from them (docs/adding-an-implementation.md).
 """
 
 from __future__ import annotations

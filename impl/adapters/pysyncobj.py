@@ -851,7 +851,7 @@ def ids(n: int) -> tuple[str, ...]:
 
 # How a client must read LEADER_CHANGED: PySyncObj documents it as "leader has changed without
 # command commit" (a failure), but a command forwarded to the old leader may already be in its log
-# and commit later (traces/pysyncobj/findings/, README "PySyncObj"). "documented" holds
+# and commit later (traces/pysyncobj/findings/, docs/pysyncobj.md). "documented" holds
 # PySyncObj to its documentation; "unknown" reads it as an unknown outcome, what a client can
 # safely assume, so that free runs look past this finding for others.
 ANSWERS = {

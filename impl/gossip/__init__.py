@@ -1,2 +1,2 @@
 """Gossip with phi-accrual failure detection: the status and health layer
-(README.md, "Gossip: status and health, with phi-accrual failure detection")."""
+(docs/gossip.md)."""

@@ -2,7 +2,7 @@
 
 Each switch turns on one mistake at the one place the correct rule lives (search impl/hotstuff for
 the constant's name). The first six are the bugs the
-README's HotStuff section names, by the names specs/mutants/hotstuff.py
+docs/hotstuff.md names, by the names specs/mutants/hotstuff.py
 gives its spec mutants; property_tests/hotstuff/checks.py lists the checks that kill them, and each
 one's shortest counterexample is a stored free run in traces/hotstuff/ (written by
 property_tests/hotstuff/save.py).

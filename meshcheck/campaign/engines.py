@@ -21,7 +21,7 @@ is paid once, not per task.
 
 Dask is the one the `campaign` extra installs: measured on this machine with two local workers,
 it started in 15.5 s against Ray's 25.4 s and added 39 ms per task against Ray's 64 ms, and it
-installs a fraction of Ray's weight (README, "Campaigns"; bench/campaign_engines.py). Ray works
+installs a fraction of Ray's weight (docs/campaigns.md; bench/campaign_engines.py). Ray works
 the same way when installed.
 """
 

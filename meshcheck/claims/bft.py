@@ -1,7 +1,7 @@
 """PBFT against HotStuff in the simulator: messages, bytes, signatures and CPU per committed request,
 the cost of replacing a crashed leader, and the claim "HotStuff is O(n), PBFT O(n^2)" judged.
 
-The claim (the hybrid design's, README.md "PBFT against HotStuff": "modern linear BFT: O(n) instead
+The claim (the hybrid design's, docs/claims.md "PBFT against HotStuff": "modern linear BFT: O(n) instead
 of O(n^2) messages") is about messages per decision. PBFT (Castro and Liskov, OSDI 1999, section
 4.2) orders a request with a pre-prepare from the primary to n - 1 backups, then PREPARE and COMMIT
 from every replica to every other: about 2n^2 messages. Chained HotStuff (Yin et al., PODC 2019,

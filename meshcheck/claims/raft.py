@@ -7,7 +7,7 @@ a write replicated in under 500 ms. Here these are the node options of `RaftConf
 `snapshot_interval=10_000`, all in ticks) and one tick is one millisecond: the simulator's clock is
 an integer with no unit of its own (impl/sim/scheduler.py), and every duration of a run (timers,
 message latency, fault times) is written in the same unit, so reading the tick as a millisecond is a
-convention, the one README's "Liveness targets" uses. Clocks run at one tick per tick (no skew), and
+convention, the one docs/property-tests.md's "Liveness targets" uses. Clocks run at one tick per tick (no skew), and
 the simulator charges no time for a node's work or its durable writes (no fsync): the latencies
 measured are network and protocol time only.
 

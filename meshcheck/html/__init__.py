@@ -1,4 +1,4 @@
-"""One self-contained HTML page for a verification run or a campaign (README.md, "The HTML
+"""One self-contained HTML page for a verification run or a campaign (docs/report.md, "The HTML
 report").
 
 `page.py` holds what a page shows, as plain frozen values that `meshcheck verify` and

@@ -4,7 +4,7 @@ The budget is given in milliseconds but enforced as Z3's resource limit (`rlimit
 solver's own steps), so that whether a claim is decided does not depend on how loaded the machine
 is: `make verify` runs the proof sets beside TLC and pytest processes on every core, where a 30 s
 wall-clock budget once gave "unknown" for an obligation a quiet core decides well within it
-(README.md, Performance). RLIMIT_PER_MS converts: measured over every proof set on one core (Z3
+(docs/performance.md). RLIMIT_PER_MS converts: measured over every proof set on one core (Z3
 4.x), the solver spends about 3,300 to 5,000 of its units per millisecond; the heaviest obligation,
 2.3 million units, takes 0.5 to 0.7 s. A wall clock limit of ten times the budget stays, only as a
 guard against a solver that stops counting.

@@ -14,7 +14,7 @@ validate, and so do runs with drops, crashes and partitions on FIFO links (20 of
 `faulty`; 400 of seeds 1..400 of test_validation.py's `short`, the schedule of the dev profile).
 What remains off FIFO (delays, duplicates), the first record no action explains: a follower whose
 log a late AppendEntries truncated (the spec keeps the entries): PySyncObj's bug
-`stale_append_truncates` (README, "PySyncObj").
+`stale_append_truncates` (docs/pysyncobj.md).
 """
 
 from __future__ import annotations

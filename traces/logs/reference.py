@@ -3,7 +3,7 @@
 A free run of impl/raft under the simulator records its trace in the spec's vocabulary
 (`Simulator.trace()`: every step's action, parameters and the refinement mapping after it). This
 module writes what each node would have logged had it written the log itself, as an implementation
-in another language would (README, "Trace validation of logs"): per node, each step it took, its
+in another language would (docs/logs.md): per node, each step it took, its
 own slice of the state after it, and a Lamport clock. What no node can log is left out: the
 network's faults (DropMessage, DuplicateMessage: the validator infers them), the variables that are
 no server's (the message bag, the ghost variables `committed`, `readFloor` and `budget`).
