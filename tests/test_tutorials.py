@@ -1,0 +1,63 @@
+"""The pages that teach a task run as written: every command of their `console` blocks, in order,
+in a folder of its own, with the output and exit status each page shows (tests/shell_docs.py has
+the conventions; Sybil reads the pages). docs/tutorial-your-raft.md, which installs a package of
+its own, runs in tests/test_tutorial.py the same way."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.shell_docs import Session, missing, run_page
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["README.md", "docs/tutorial-counterexample.md", "docs/histories.md"]
+# what the pages name by its path in the repository; anything they write lands in the folder
+LINKED = ("docs", "specs", "tests", "traces")
+
+
+def session(folder: Path) -> Session:
+    folder.mkdir(exist_ok=True)
+    for name in LINKED:
+        (folder / name).symlink_to(ROOT / name)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
+    return Session(folder, env)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
+    assert run_page(ROOT / page, session(tmp_path)) >= 2
+
+
+def test_a_page_whose_output_changed_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```console\n$ echo one\ntwo\n```\n")
+    with pytest.raises(AssertionError, match="shows no line 'two'"):
+        run_page(page, session(tmp_path))
+
+
+def test_a_failing_command_the_page_does_not_expect_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```console\n$ false\n```\n\nText.\n")
+    with pytest.raises(AssertionError, match="exited 1, and the page shows no `echo"):
+        run_page(page, session(tmp_path))
+    page.write_text("```console\n$ false\n$ echo $?\n1\n```\n")
+    assert run_page(page, session(tmp_path / "again")) == 2
+
+
+@pytest.mark.parametrize(
+    ("shown", "output", "absent"),
+    [
+        (("a ... c", "d"), "x\na b c\nd\n", None),
+        (("d", "a ... c"), "a b c\nd\n", "a ... c"),  # in that order
+        (("a",), "ab\n", "a"),  # a whole line
+    ],
+)
+def test_shown_lines_are_matched_in_order(
+    shown: tuple[str, ...], output: str, absent: str | None
+) -> None:
+    assert missing(shown, output) == absent
