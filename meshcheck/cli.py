@@ -259,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     v.add_argument("--junit", metavar="FILE", help="also write the report as JUnit XML")
     v.add_argument("--html", metavar="FILE", help="also write the report as one HTML page")
+    v.add_argument(
+        "--table",
+        action="store_true",
+        help="end with the full table of every check (wide), not the summary per protocol",
+    )
     v.add_argument("--root", metavar="DIR", help=argparse.SUPPRESS)  # tests point it elsewhere
 
     mu = sub.add_parser(

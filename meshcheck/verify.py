@@ -1,4 +1,4 @@
-"""`meshcheck verify`: every check the project has, one summary table, non-zero exit on any failure.
+"""`meshcheck verify`: every check the project has, one summary, non-zero exit on any failure.
 
 Five kinds of check, in this order:
 
@@ -25,8 +25,10 @@ Five kinds of check, in this order:
 `--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
 proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
 out); a kind of check a named protocol lacks is one "skip" row naming the descriptor field that adds
-it (docs/plugins.md). The report is the table on stdout, and also JSON (for dashboards; default reports/verify.json) and
-JUnit XML (default reports/verify.xml) in the current folder, never inside the installed package.
+it (docs/plugins.md). stdout ends with a summary per protocol and each failure in full
+(meshcheck/verify_summary.py; `--table`: the table of every row instead); the rows are also written
+as JSON (for dashboards; default reports/verify.json) and JUnit XML (default reports/verify.xml) in
+the current folder, never inside the installed package.
 
 `--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
 property tests in one pytest run spread over N pytest-xdist processes, beside a pool of N processes
@@ -57,7 +59,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck import table
+from meshcheck import table, verify_summary
 from meshcheck.catalog import Model, scan
 from meshcheck.impl.base.errors import (
     EXIT_HOLDS,
@@ -949,11 +951,8 @@ def worker_count(text: str | None) -> int:
 
 def _say(row: Row, kind: bool = False) -> None:
     what = f"{row.kind:8} " if kind else ""
-    print(
-        f"   {what}{row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}".rstrip(),
-        file=sys.stderr,
-        flush=True,
-    )
+    line = f"   {what}{row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}"
+    print(verify_summary.clip(line.rstrip()), file=sys.stderr, flush=True)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -999,7 +998,14 @@ def run_verify(args: argparse.Namespace) -> int:
             rows = run_parallel(plan, kinds, lambda row: _say(row, kind=True))
         rows = with_kills(rows, plan, kill_path(root))
     print()
-    print(summarize(rows))
+    if getattr(args, "table", False):
+        print(summarize(rows))
+    else:
+        specs = verify_summary.spec_areas() if own_project(root) else {}
+        print(verify_summary.overview(rows, specs))
+        wrong = verify_summary.failures(rows, args.profile, seed, specs)
+        if wrong:
+            print("\n" + "\n".join(wrong))
     cost = cost_line(rows)
     if cost:
         print(cost)

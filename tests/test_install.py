@@ -153,7 +153,7 @@ def test_replay_a_stored_trace_on_the_installed_implementation(installed: Instal
 
 
 def _verify(installed: Installed, *extra: str) -> subprocess.CompletedProcess[str]:
-    out = installed.run("verify", "--profile", "quick", *extra, timeout=1800)
+    out = installed.run("verify", "--profile", "quick", "--table", *extra, timeout=1800)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     # the report goes to the folder the user stands in, never into site-packages
     assert (installed.workdir / "reports" / "verify.json").is_file()

@@ -54,8 +54,28 @@ def _rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
-def _verify(root: Path, *extra: str) -> int:
-    return main(["verify", "--root", str(root), "--only", "tlc", "--only", "traces", *extra])
+def _verify(root: Path, *extra: str, table: bool = True) -> int:
+    wide = ["--table"] if table else []
+    return main(["verify", "--root", str(root), "--only", "tlc", "--only", "traces", *wide, *extra])
+
+
+def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --table, verify ends with one line per protocol (a spec's name for a folder of specs)
+    and each failure in full with the command that runs it again; no line over 120 characters."""
+    root = _project(tmp_path / "p")
+    assert _verify(root, table=False) == 1
+    out = capsys.readouterr().out
+    assert "| protocol | tlc | failed | seconds |" in out
+    lines = out.splitlines()
+    counter = [[c.strip() for c in s.split("|")[1:4]] for s in lines if s.startswith("| Counter")]
+    assert counter == [["Counter", "1/2", "1"]]
+    failure = lines[lines.index("FAIL tlc Counter_small") :]
+    assert "violated: Small" in failure[1]
+    again = next(line for line in failure if line.startswith("  again: "))
+    assert again.startswith("  again: meshcheck verify --only tlc --profile default")
+    assert "| check" not in out and max(len(line) for line in out.splitlines()) <= 120
 
 
 def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +153,7 @@ def test_stored_trace_replays_until_the_spec_changes(
     assert not outcome.ok and outcome.index == 1
     assert "Incr does not lead from state 0 to state 1" in outcome.problem
 
-    assert main(["verify", "--root", str(root), "--only", "traces"]) == 1
+    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 1
     rows = _rows(capsys.readouterr().out)
     assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
 
@@ -146,7 +166,7 @@ def test_trace_without_its_spec_is_an_error(
     doc = json.loads(path.read_text())
     doc["#meta"]["spec"] = "specs/Gone.tla"
     path.write_text(json.dumps(doc))
-    assert main(["verify", "--root", str(root), "--only", "traces"]) == 2
+    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 2
     rows = _rows(capsys.readouterr().out)
     assert (
         "#meta.spec: specs/Gone.tla not found"

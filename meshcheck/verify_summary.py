@@ -1,0 +1,155 @@
+"""What `meshcheck verify` prints when it ends, read in one screen: per protocol, each kind of check
+passed out of run and the seconds its checks took; then each failure in full with the command that
+runs it again. The full table of every row (hundreds) is for the reports (JSON, JUnit, HTML) and
+for `--table`. Lines stay under `WIDE` characters: a longer detail is wrapped, never cut.
+"""
+
+from __future__ import annotations
+
+import shlex
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from meshcheck import table
+
+WIDE = 120
+KINDS = ("tlc", "z3", "tests", "coverage", "traces", "mutants")
+FAILED = ("FAIL", "error")
+
+
+class Row(Protocol):
+    """The fields of meshcheck.verify.Row this module reads."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def detail(self) -> str: ...
+
+
+def spec_areas() -> dict[str, str]:
+    """Each registered spec's module name -> the protocol that registers it first (Raft -> raft,
+    FailureDetector -> gossip, RaftPipelined -> pysyncobj)."""
+    from meshcheck import registry
+
+    areas: dict[str, str] = {}
+    for name, protocol in registry.protocols().items():
+        for models in protocol.all_models():
+            areas.setdefault(models.spec, name)
+    return areas
+
+
+def _spec_of(model: str, specs: Mapping[str, str]) -> str:
+    """The spec a model's stem belongs to: the longest spec name it starts with, then `_` or end."""
+    fits = [s for s in specs if model == s or model.startswith(s + "_")]
+    return max(fits, key=len) if fits else model.split("_")[0]
+
+
+def area(row: Row, specs: Mapping[str, str]) -> str:
+    """The protocol a row checks (a spec's name for a project of specs alone, `--root`)."""
+    name = row.name
+    if row.kind == "tlc":
+        spec = _spec_of(name, specs)
+        return specs.get(spec, spec)
+    if row.kind in ("z3", "mutants"):
+        return name
+    if row.kind in ("tests", "coverage"):
+        return name.split("/", 1)[0].split(" ", 1)[0] if "/" in name or " " in name else name
+    # traces: traces/<protocol>/..., traces/counterexamples/<protocol>/..., histories and logs
+    parts = name.split("/")
+    if name.startswith("traces/counterexamples/") and len(parts) > 3:
+        return parts[2]
+    if name.startswith("traces/") and len(parts) > 2:
+        return parts[1]
+    if name.startswith("history "):
+        return "histories"
+    if name.startswith("NDJSON validation of PySyncObj"):
+        return "pysyncobj"
+    if name.startswith("NDJSON validation"):
+        return "raft"
+    return "other"
+
+
+def overview(rows: Sequence[Row], specs: Mapping[str, str]) -> str:
+    """One line per protocol: passed/run for each kind of check, the failures, the seconds."""
+    cells: dict[str, dict[str, list[int]]] = {}
+    seconds: dict[str, float] = {}
+    for r in rows:
+        if r.result == "skip":
+            continue
+        where = area(r, specs)
+        count = cells.setdefault(where, {}).setdefault(r.kind, [0, 0])
+        count[0] += r.result not in FAILED
+        count[1] += 1
+        seconds[where] = seconds.get(where, 0.0) + r.seconds
+    kinds = [k for k in KINDS if any(k in c for c in cells.values())]
+    kinds += sorted({k for c in cells.values() for k in c} - set(kinds))
+    body = []
+    for where in sorted(cells):
+        mine = cells[where]
+        failed = sum(c[1] - c[0] for c in mine.values())
+        body.append(
+            (
+                where,
+                *(f"{mine[k][0]}/{mine[k][1]}" if k in mine else "" for k in kinds),
+                str(failed) if failed else "",
+                table.seconds(seconds[where]),
+            )
+        )
+    right = tuple(range(1, len(kinds) + 3))
+    return table.format_table(("protocol", *kinds, "failed", "seconds"), body, right=right)
+
+
+def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) -> str:
+    """The command that runs a row's check again, alone (a TLC model: with its protocol's)."""
+    where = row.name
+    if row.kind == "tests":
+        module, _, test = where.partition("::")
+        env = f"MESHCHECK_HYPOTHESIS={_hypothesis(profile)}"
+        if seed is not None:
+            env += f" MESHCHECK_SEED={seed}"
+        node = shlex.quote(f"property_tests/{module}.py::{test}")
+        return f"{env} python -m pytest {node}"
+    if row.kind == "z3":
+        return f"meshcheck prove {shlex.quote(where)}"
+    if row.kind == "mutants":
+        return f"meshcheck mutants {shlex.quote(where)} --profile {profile}"
+    if row.kind == "traces" and where.startswith("traces/"):
+        return f"meshcheck trace replay {shlex.quote(where.split(' ', 1)[0])}"
+    if row.kind == "tlc":
+        mine = area(row, specs)
+        only = f" --protocol {mine}" if mine in specs.values() else ""
+        return f"meshcheck verify --only tlc{only} --profile {profile}  # its model {where}"
+    return f"meshcheck verify --profile {profile}" + (f" --seed {seed}" if seed is not None else "")
+
+
+def _hypothesis(profile: str) -> str:
+    from meshcheck.property_tests.profiles import HYPOTHESIS
+
+    return HYPOTHESIS.get(profile, profile)
+
+
+def failures(
+    rows: Sequence[Row], profile: str, seed: int | None, specs: Mapping[str, str]
+) -> list[str]:
+    """Each failed row in full: what, why (wrapped, not cut), and how to run it again."""
+    out: list[str] = []
+    for r in rows:
+        if r.result not in FAILED:
+            continue
+        out.append(f"{r.result} {r.kind} {r.name}")
+        for line in (r.detail or r.result).splitlines() or [r.result]:
+            out += textwrap.wrap(line, WIDE - 4, initial_indent="    ", subsequent_indent="    ")
+        out.append(f"  again: {again(r, profile, seed, specs)}")
+    return out
+
+
+def clip(line: str, width: int = WIDE) -> str:
+    """A progress line no wider than `width`: the end of a long one is left to the reports."""
+    return line if len(line) <= width else line[: width - 3] + "..."

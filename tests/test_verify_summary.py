@@ -1,0 +1,86 @@
+"""meshcheck/verify_summary.py: what `meshcheck verify` ends with, one screen whatever the run's size."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshcheck import verify_summary as summary
+from meshcheck.verify import Row
+
+SPECS = summary.spec_areas()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "protocol"),
+    [
+        ("tlc", "Raft_liveness", "raft"),
+        ("tlc", "Raft_nonoop_quick", "raft"),
+        ("tlc", "RaftPipelined_quick", "pysyncobj"),
+        ("tlc", "FailureDetector_liveness", "gossip"),
+        ("tlc", "ThreatLevel", "hybrid"),
+        ("tlc", "HotStuff_liveness_timeouts", "hotstuff"),
+        ("z3", "pbft", "pbft"),
+        ("tests", "hybrid/test_lockstep::test_x[3]", "hybrid"),
+        ("coverage", "hotstuff client histories", "hotstuff"),
+        ("coverage", "routing", "routing"),
+        ("traces", "traces/counterexamples/pbft/a.itf.json on the implementation", "pbft"),
+        ("traces", "traces/gossip/boot_not_raised.itf.json", "gossip"),
+        ("traces", "traces/pysyncobj/findings/x.itf.json (finding)", "pysyncobj"),
+        ("traces", "history kv_lost_update.jsonl (kv)", "histories"),
+        ("traces", "NDJSON validation of PySyncObj's logs", "pysyncobj"),
+        ("traces", "NDJSON validation of the reference implementation's logs", "raft"),
+        ("mutants", "routing", "routing"),
+    ],
+)
+def test_each_row_belongs_to_its_protocol(kind: str, name: str, protocol: str) -> None:
+    assert summary.area(Row(kind, name, "pass", 1, "", 0.1), SPECS) == protocol
+
+
+def _rows(n: int) -> list[Row]:
+    """A run of `n` rows per protocol and kind, one of them failed with a long message."""
+    rows = []
+    for protocol in sorted(set(SPECS.values())):
+        rows += [Row("tests", f"{protocol}/test_x::t[{k}]", "pass", 5, "", 1.0) for k in range(n)]
+        rows += [Row("mutants", protocol, "pass", 3, "3 of 3 killed", 2.5)]
+    rows.append(Row("tests", "raft/test_y::t", "FAIL", 5, "", 4.0, "why " * 80))
+    rows.append(Row("z3", "raft", "skip", None, "", 0.0, "no proof set"))
+    return rows
+
+
+def test_the_overview_is_a_line_per_protocol_however_many_rows() -> None:
+    rows = _rows(60)
+    lines = summary.overview(rows, SPECS).splitlines()
+    assert len(lines) == 2 + len(set(SPECS.values()))
+    raft = next(line for line in lines if line.startswith("| raft "))
+    assert [c.strip() for c in raft.split("|")[1:6]] == ["raft", "60/61", "1/1", "1", "66.5"]
+    assert "z3" not in lines[0]  # a skipped row is no check run
+    assert max(map(len, lines)) <= summary.WIDE
+
+
+def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
+    lines = summary.failures(_rows(1), "default", 17, SPECS)
+    assert lines[0] == "FAIL tests raft/test_y::t"
+    assert " ".join(line.strip() for line in lines[1:-1]).split() == ["why"] * 80
+    assert lines[-1] == (
+        "  again: MESHCHECK_HYPOTHESIS=dev MESHCHECK_SEED=17 python -m pytest "
+        "property_tests/raft/test_y.py::t"
+    )
+    assert max(map(len, lines)) <= summary.WIDE
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "command"),
+    [
+        ("z3", "pbft", "meshcheck prove pbft"),
+        ("mutants", "gossip", "meshcheck mutants gossip --profile quick"),
+        ("traces", "traces/gossip/a.itf.json on the implementation", "meshcheck trace replay traces/gossip/a.itf.json"),
+        ("tlc", "Raft_liveness", "meshcheck verify --only tlc --protocol raft --profile quick  # its model Raft_liveness"),
+    ],
+)  # fmt: skip
+def test_each_kind_says_its_own_command(kind: str, name: str, command: str) -> None:
+    assert summary.again(Row(kind, name, "FAIL", 1, "", 1.0), "quick", None, SPECS) == command
+
+
+def test_a_long_progress_line_is_clipped_a_short_one_kept() -> None:
+    assert summary.clip("x" * 50) == "x" * 50
+    assert summary.clip("x" * 300) == "x" * 117 + "..."
