@@ -562,16 +562,20 @@ def _protocols() -> int:
     (read from the descriptors alone: listing imports no implementation)."""
     from meshcheck import registry, table
 
-    header = ("name", "title", "spec", "models", "mutants", "proofs", "corpus")
-    rows = []
+    header = ("name", "spec", "models", "mutants", "proofs", "corpus")
+    rows, titles = [], []
     for name, p in registry.protocols().items():
         specs = ", ".join(dict.fromkeys(f"{m.spec}.tla" for m in p.all_models()))
         models = str(sum(len(m.by_profile()) for m in p.all_models()))
         mutants = ", ".join(k for k, ref in (("impl", p.bugs), ("spec", p.spec_mutants)) if ref)
         proofs = "z3" if p.proofs else "-"
         corpus = f"traces/{p.corpus}/" if p.corpus else "-"
-        rows.append((name, p.title, specs, models, mutants or "-", proofs, corpus))
+        rows.append((name, specs, models, mutants or "-", proofs, corpus))
+        titles.append((name, p.title))
     print(table.format_table(header, rows))
+    # the titles below the table, so that its lines stay short
+    width = max(len(name) for name, _ in titles)
+    print("\n" + "\n".join(f"{name:{width}}  {title}" for name, title in titles))
     return EXIT_HOLDS
 
 

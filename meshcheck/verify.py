@@ -1002,7 +1002,8 @@ def run_verify(args: argparse.Namespace) -> int:
         print(summarize(rows))
     else:
         specs = verify_summary.spec_areas() if own_project(root) else {}
-        print(verify_summary.overview(rows, specs))
+        only = next(iter(chosen)) if chosen is not None and len(chosen) == 1 else None
+        print(verify_summary.overview(rows, specs, only))
         wrong = verify_summary.failures(rows, args.profile, seed, specs)
         if wrong:
             print("\n" + "\n".join(wrong))

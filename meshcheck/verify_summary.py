@@ -59,8 +59,10 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
         return specs.get(spec, spec)
     if row.kind in ("z3", "mutants"):
         return name
-    if row.kind in ("tests", "coverage"):
-        return name.split("/", 1)[0].split(" ", 1)[0] if "/" in name or " " in name else name
+    if row.kind == "tests":  # "raft/test_lockstep::...": a plug-in's tests name no protocol
+        return name.split("/", 1)[0] if "/" in name else "other"
+    if row.kind == "coverage":  # "raft", "hotstuff client histories"
+        return name.split(" ", 1)[0]
     # traces: traces/<protocol>/..., traces/counterexamples/<protocol>/..., histories and logs
     parts = name.split("/")
     if name.startswith("traces/counterexamples/") and len(parts) > 3:
@@ -76,14 +78,15 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
     return "other"
 
 
-def overview(rows: Sequence[Row], specs: Mapping[str, str]) -> str:
-    """One line per protocol: passed/run for each kind of check, the failures, the seconds."""
+def overview(rows: Sequence[Row], specs: Mapping[str, str], only: str | None = None) -> str:
+    """One line per protocol (`only`: the one protocol the run was restricted to, all rows its):
+    passed/run for each kind of check, the failures, the seconds."""
     cells: dict[str, dict[str, list[int]]] = {}
     seconds: dict[str, float] = {}
     for r in rows:
         if r.result == "skip":
             continue
-        where = area(r, specs)
+        where = only or area(r, specs)
         count = cells.setdefault(where, {}).setdefault(r.kind, [0, 0])
         count[0] += r.result not in FAILED
         count[1] += 1

@@ -31,7 +31,8 @@ TOY = Protocol(
 
 
 def _rows(out: str) -> dict[str, list[str]]:
-    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in out.splitlines()]
+    lines = [line for line in out.splitlines() if line.startswith("|")]  # the table alone
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
     return {row[0]: row for row in cells[2:]}
 
 
@@ -47,15 +48,15 @@ def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture
     ]
     assert main(["protocols"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert rows["hybrid"][2:] == [
+    assert rows["hybrid"][1:] == [
         "Hybrid.tla, ThreatLevel.tla",
         "8",
         "impl",
         "z3",
         "traces/hybrid/",
     ]
-    assert rows["raft"][2:] == ["Raft.tla", "10", "impl, spec", "z3", "traces/raft/"]
-    assert rows["routing"][2:] == ["Routing.tla", "3", "impl, spec", "-", "traces/routing/"]
+    assert rows["raft"][1:] == ["Raft.tla", "10", "impl, spec", "z3", "traces/raft/"]
+    assert rows["routing"][1:] == ["Routing.tla", "3", "impl, spec", "-", "traces/routing/"]
     # every Ref of every descriptor resolves
     for protocol in registry.protocols().values():
         for field in ("bugs", "checks", "spec_mutants", "proofs", "harness"):
@@ -112,8 +113,9 @@ def test_a_registered_protocol_is_seen_by_the_commands(
     with registry.registered(TOY):
         assert registry.get("toy") is TOY
         assert main(["protocols"]) == 0
-        row = _rows(capsys.readouterr().out)["toy"]
-        assert row == ["toy", TOY.title, "Toy.tla", "1", "impl", "z3", "traces/toy/"]
+        out = capsys.readouterr().out
+        assert _rows(out)["toy"] == ["toy", "Toy.tla", "1", "impl", "z3", "traces/toy/"]
+        assert f"toy        {TOY.title}" in out.splitlines()  # the titles under the table
         # its model is one verify runs, its mutants what `meshcheck mutants` runs
         found, problems = verify.select_models(verify.project_root(), "quick")
         assert not problems
@@ -192,7 +194,8 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
         "routing",
         "toy",
     ]
-    assert rows["toy"][:3] == ["toy", "a plug-in's protocol", "Toy.tla"]
+    assert rows["toy"][:2] == ["toy", "Toy.tla"]
+    assert "a plug-in's protocol" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ SPECS = summary.spec_areas()
         ("tlc", "HotStuff_liveness_timeouts", "hotstuff"),
         ("z3", "pbft", "pbft"),
         ("tests", "hybrid/test_lockstep::test_x[3]", "hybrid"),
+        ("tests", "test_free_runs::test_a_free_run_holds[0]", "other"),  # a plug-in's
         ("coverage", "hotstuff client histories", "hotstuff"),
         ("coverage", "routing", "routing"),
         ("traces", "traces/counterexamples/pbft/a.itf.json on the implementation", "pbft"),
@@ -55,6 +56,16 @@ def test_the_overview_is_a_line_per_protocol_however_many_rows() -> None:
     assert [c.strip() for c in raft.split("|")[1:6]] == ["raft", "60/61", "1/1", "1", "66.5"]
     assert "z3" not in lines[0]  # a skipped row is no check run
     assert max(map(len, lines)) <= summary.WIDE
+
+
+def test_a_run_of_one_protocol_is_one_line() -> None:
+    rows = [
+        Row("tests", "test_free_runs::t", "pass", 1, "", 1.0),
+        Row("coverage", "myraft", "pass", 1, "", 0.0),
+    ]
+    lines = summary.overview(rows, SPECS, only="myraft").splitlines()
+    assert [c.strip() for c in lines[2].split("|")[1:4]] == ["myraft", "1/1", "1/1"]
+    assert len(lines) == 3
 
 
 def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
