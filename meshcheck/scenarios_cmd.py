@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 DEFAULT_OUT = Path("reports") / "scenarios"
+
+
+def _wrapped(line: str) -> str:
+    """A detail line folded at the width every command keeps to (meshcheck/table.py's WIDE)."""
+    from meshcheck.table import WIDE
+
+    return "\n".join(textwrap.wrap(line, WIDE, subsequent_indent="    ")) or line
 
 
 def add_parser(sub: Any) -> None:
@@ -84,9 +92,9 @@ def run_scenarios(args: argparse.Namespace) -> int:
             flush=True,
         )
         if found.reached:
-            print(f"  reached: {found.reached}")
+            print(_wrapped(f"  reached: {found.reached}"))
         if found.verdict != "pass":
-            print(f"  {found.problem}")
+            print(_wrapped(f"  {found.problem}"))
             written = write_artefacts(target, found, Path(args.out))
             print(f"  trace: {written.trace}")
             print(f"  log:   {written.log}")

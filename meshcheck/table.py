@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# the widest line a command prints unless asked for a wide one (`verify --table`, `mutants --all`)
+WIDE = 120
+
 
 def format_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from meshcheck import table
 
-WIDE = 120
+WIDE = table.WIDE
 KINDS = ("tlc", "z3", "tests", "coverage", "traces", "mutants")
 FAILED = ("FAIL", "error")
 

@@ -21,6 +21,7 @@ import pytest
 from meshcheck import coverage
 from meshcheck.campaign import page, run, tasks
 from meshcheck.cli import main
+from meshcheck.table import WIDE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -355,6 +356,10 @@ def test_a_mutant_build_reports_its_failure_once_with_a_trace_that_replays(
     assert trace.is_file()
     assert found["replay"] == f"meshcheck trace replay {trace}"
     assert f"replay: {found['replay']}" in printed
+    # the table keeps to the width every command keeps to; a longer detail is printed whole below
+    rows = [line for line in printed.splitlines() if line.startswith("|")]
+    assert rows and max(map(len, rows)) <= WIDE, rows
+    assert "coverage gossip: actions " in printed
     # the trace replays: the free run re-run from its seed with the recorded bug fails again
     assert main(["trace", "replay", str(trace)]) == 1
     # the folder database kept the failing example, for the mutant build only

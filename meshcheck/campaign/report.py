@@ -5,12 +5,14 @@ one series per protocol)."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from meshcheck import coverage, registry, table
 from meshcheck.campaign.run import CampaignResult
 from meshcheck.html.page import SummaryRow
+from meshcheck.table import WIDE
 
 
 def rows(result: CampaignResult) -> list[SummaryRow]:
@@ -90,15 +92,25 @@ def render(result: CampaignResult) -> str:
     lines.append(
         f"{result.tasks:,} tasks, {result.total_examples:,} examples in {result.seconds:.0f} s "
         f"on {result.workers} workers ({result.config.engine}, started in "
-        f"{result.startup:.1f} s); examples by worker: {workers}; {_cpu(result)}"
+        f"{result.startup:.1f} s); {_cpu(result)}"
     )
+    lines += textwrap.wrap(f"examples by worker: {workers}", WIDE, subsequent_indent="  ")
     header = ["kind", "name", "result", "count", "unit", "detail"]
-    body = [
-        [r.kind, r.name, r.result, table.count(r.count), r.unit, r.detail] for r in rows(result)
-    ]
+    found = rows(result)
+    body = [[r.kind, r.name, r.result, table.count(r.count), r.unit, r.detail] for r in found]
+    # a detail that would take a line past WIDE is cut in the table and shown whole below it
+    room = max(
+        20, WIDE - len(table.format_table(header, [[*b[:5], ""] for b in body]).split("\n")[0])
+    )
+    whole = [r for r in found if len(r.detail) > room]
+    for b in body:
+        b[5] = b[5] if len(b[5]) <= room else b[5][: room - 3] + "..."
+    below = ["", ""] if whole else []
+    for r in whole:
+        below += textwrap.wrap(f"{r.kind} {r.name}: {r.detail}", WIDE, subsequent_indent="  ")
     if lines:
         lines.append("")
-    return "\n".join(lines) + table.format_table(header, body, right=(3,))
+    return "\n".join(lines) + table.format_table(header, body, right=(3,)) + "\n".join(below)
 
 
 def _cpu(result: CampaignResult) -> str:
