@@ -43,10 +43,11 @@ verify: java
 # hundreds of checks of seconds each, where C2's work is thrown away with each check's class loader
 # (specs/tlc/runtime.py: half the CPU time of the TLC-heavy test files); `meshcheck` itself keeps the
 # JVM's default for long model checks.
+# The servers and tools some tests need come from Debian first (redis: docs/campaigns.md's tutorial).
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft nodejs
+test: java chromium etcd etcd-raft nodejs redis
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 

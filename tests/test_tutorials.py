@@ -5,7 +5,9 @@ its own, runs in tests/test_tutorial.py the same way."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,7 +16,14 @@ import pytest
 from tests.shell_docs import Session, missing, run_page
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/tutorial-counterexample.md", "docs/histories.md"]
+PAGES = [
+    "README.md",
+    "docs/tutorial-counterexample.md",
+    "docs/histories.md",
+    "docs/logs.md",
+    "docs/cluster.md",
+    "docs/campaigns.md",
+]
 # what the pages name by its path in the repository; anything they write lands in the folder
 LINKED = ("docs", "specs", "tests", "traces")
 
@@ -30,7 +39,12 @@ def session(folder: Path) -> Session:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
-    assert run_page(ROOT / page, session(tmp_path)) >= 2
+    try:
+        assert run_page(ROOT / page, session(tmp_path)) >= 2
+    finally:  # a server a page starts (its pid file in the folder) ends with the test, however
+        for pidfile in tmp_path.glob("*.pid"):
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
 
 
 def test_a_page_whose_output_changed_fails(tmp_path: Path) -> None:
