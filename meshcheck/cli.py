@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument(
         "names", nargs="*", metavar="NAME", help="protocols whose proof sets to run (default: all)"
     )
+    pr.add_argument(
+        "--table",
+        action="store_true",
+        help="a line per obligation (its invariant and transition), not per group of them",
+    )
 
     v = sub.add_parser("verify", help="run every check the project has and print one summary table")
     v.add_argument(
@@ -371,7 +376,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "prove":
         from meshcheck.prove_cmd import run_prove
 
-        return run_prove(args.names)
+        return run_prove(args.names, args.table)
     if args.command == "verify":
         from meshcheck.verify import run_verify
 

@@ -53,6 +53,21 @@ def exit_code(results: Sequence[ProofResult]) -> int:
 _HEADER = ("obligation", "invariant", "transition", "result", "seconds")
 
 
+def summary(results: Sequence[ProofResult]) -> str:
+    """One line per group of obligations (the name before its own: `pbft.view_change initiation`),
+    proved out of run and seconds, then the same closing lines as `render`: a set of hundreds of
+    obligations reads in a screen (`meshcheck prove --table` has each one)."""
+    groups: dict[str, list[ProofResult]] = {}
+    for r in results:
+        groups.setdefault(r.name, []).append(r)
+    rows = [
+        (name, f"{sum(r.proved for r in mine)}/{len(mine)}", f"{sum(r.seconds for r in mine):.3f}")
+        for name, mine in groups.items()
+    ]
+    table_text = table.format_table(("obligations", "proved", "seconds"), rows, right=(1, 2))
+    return table_text + "\n\n" + render(results).split("\n\n", 1)[1]
+
+
 def render(results: Sequence[ProofResult]) -> str:
     """A table (obligation, invariant, transition, result, seconds), then why each failure failed.
 

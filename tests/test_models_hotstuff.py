@@ -651,7 +651,7 @@ def test_a_descriptor_naming_the_proofs_runs_them(
         assert proofs.proof_set("hotstuff") is hotstuff.prove
         # `meshcheck prove hotstuff` end to end, on the results already computed
         monkeypatch.setattr(hotstuff, "prove", lambda: real)
-        assert main(["prove", "hotstuff"]) == 0
+        assert main(["prove", "hotstuff", "--table"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| obligation")
     assert lines[-1].startswith(f"{len(real)}/{len(real)} proved in ")

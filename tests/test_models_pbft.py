@@ -456,7 +456,7 @@ def _meshcheck(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_meshcheck_prove_pbft_prints_the_table_and_exits_0(real: list[ProofResult]) -> None:
-    proc = _meshcheck("prove", "pbft")
+    proc = _meshcheck("prove", "pbft", "--table")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("| obligation")

@@ -325,3 +325,26 @@ def test_render_lists_every_obligation_then_the_counterexamples(
     cex = _one(half_quorum, "consecution", "ElectionSafety", "become_leader").counterexample
     assert cex is not None and cex.render() in text
     assert proofs.exit_code(half_quorum) == 1
+
+
+def test_the_summary_is_a_line_per_group_and_every_failure_whole(
+    real: list[ProofResult], half_quorum: list[ProofResult]
+) -> None:
+    """`meshcheck prove` without --table: one row per group of obligations, the total, and each
+    obligation not proved with its counterexample, as render gives them."""
+    lines = proofs.summary(real).splitlines()
+    groups = list(dict.fromkeys(r.name for r in real))
+    rows = [_cells(line) for line in lines[2 : 2 + len(groups)]]
+    assert [row[0] for row in rows] == groups and len(groups) < len(real)
+    consecution = [r for r in real if r.name == "raft.election consecution"]
+    assert ["raft.election consecution", f"{len(consecution)}/{len(consecution)}"] in [
+        row[:2] for row in rows
+    ]
+    assert lines[2 + len(groups)] == "" and lines[-1].startswith(f"{len(real)}/{len(real)} proved")
+    text = proofs.summary(half_quorum)
+    failed = sum(not r.proved for r in half_quorum if r.name == "raft.election consecution")
+    assert failed and re.search(
+        rf"\| raft\.election consecution +\| +{len(consecution) - failed}/{len(consecution)} \|",
+        text,
+    )
+    assert text.split("\n\n", 1)[1] == proofs.render(half_quorum).split("\n\n", 1)[1]

@@ -454,7 +454,7 @@ def test_meshcheck_prove_hybrid_prints_the_table_and_exits_0(
     monkeypatch.setattr(
         proofs, "proof_set", lambda name: (lambda: real) if name == "hybrid" else real_set(name)
     )
-    assert cli.main(["prove", "hybrid"]) == 0
+    assert cli.main(["prove", "hybrid", "--table"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| obligation")
     assert lines[-1].startswith(f"{len(real)}/{len(real)} proved in ")
