@@ -23,6 +23,7 @@ PAGES = [
     "docs/logs.md",
     "docs/cluster.md",
     "docs/campaigns.md",
+    *(f"docs/specs/{name}.md" for name in ("raft", "pbft", "hotstuff", "threatlevel", "gossip")),
 ]
 # what the pages name by its path in the repository; anything they write lands in the folder
 LINKED = ("docs", "specs", "tests", "traces")
@@ -40,7 +41,7 @@ def session(folder: Path) -> Session:
 @pytest.mark.parametrize("page", PAGES)
 def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
     try:
-        assert run_page(ROOT / page, session(tmp_path)) >= 2
+        assert run_page(ROOT / page, session(tmp_path)) >= 1  # a page with no command fails
     finally:  # a server a page starts (its pid file in the folder) ends with the test, however
         for pidfile in tmp_path.glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError):
