@@ -23,12 +23,13 @@ PAGES = [
     "docs/logs.md",
     "docs/cluster.md",
     "docs/campaigns.md",
+    "docs/driver-protocol.md",
     "docs/reference/itf.md",
     "docs/reference/profiles.md",
     *(f"docs/specs/{name}.md" for name in ("raft", "pbft", "hotstuff", "threatlevel", "gossip")),
 ]
 # what the pages name by its path in the repository; anything they write lands in the folder
-LINKED = ("docs", "specs", "tests", "traces")
+LINKED = ("docs", "drivers", "specs", "tests", "traces")
 
 
 def session(folder: Path) -> Session:
