@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.options import number, whole
 
 if TYPE_CHECKING:
     from meshcheck.impl.runtime.launcher import LocalCluster
@@ -128,23 +129,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
 
 
-def _number(name: str, text: str, lo: float, hi: float, kind: type = float) -> float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise MeshcheckError(f"--{name} {text}: not a number") from None
-    if not lo <= value <= hi:
-        raise MeshcheckError(f"--{name} {text}: expected {lo:g} to {hi:g}")
-    return float(value)
-
-
 def _nodes(args: argparse.Namespace) -> int:
     """--nodes, or the protocol's smallest group: 3 for Raft, 3f+1 = 4 for a BFT protocol."""
     from meshcheck.impl.runtime.protocols import protocol
 
     hosted = protocol(args.protocol)
     default = "4" if hosted.bft else "3"
-    return int(_number("nodes", args.nodes or default, *NODES, kind=int))
+    return whole("nodes", args.nodes or default, *NODES)
 
 
 def run_cluster_cmd(args: argparse.Namespace) -> int:
@@ -167,7 +158,7 @@ def _test(args: argparse.Namespace) -> int:
     if args.system == "etcd":
         from meshcheck import etcd_cmd
 
-        return etcd_cmd.test(args, _number, _progress(args))
+        return etcd_cmd.test(args, _progress(args))
     if args.reads != "linearizable":
         raise MeshcheckError(
             f"--reads {args.reads}: only with --system etcd (the cores' reads are linearizable)"
@@ -198,12 +189,12 @@ def _test(args: argparse.Namespace) -> int:
     options = Options(
         protocol=args.protocol,
         nodes=_nodes(args),
-        time=_number("time", args.time, 1, 3600),
+        time=number("time", args.time, 1, 3600),
         nemesis=nemesis.parse_kinds(args.nemesis),
         workload=workload,
-        rate=_number("rate", args.rate, 1, 100_000),
-        clients=int(_number("clients", args.clients, 1, 200, kind=int)),
-        seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        rate=number("rate", args.rate, 1, 100_000),
+        clients=whole("clients", args.clients, 1, 200),
+        seed=whole("seed", args.seed, 0, 2**32 - 1),
         bugs=bugs,
         byzantine=_byzantine(args.protocol, args.byzantine, _nodes(args)),
         tls=args.tls,
@@ -262,16 +253,16 @@ def _test_manager(args: argparse.Namespace) -> int:
         )
     bugs = frozenset(b for b in args.bugs.split(",") if b)
     routed.known_bugs(bugs)
-    n = int(_number("nodes", args.nodes or "4", *NODES, kind=int))
+    n = whole("nodes", args.nodes or "4", *NODES)
     options = Options(
         protocol="manager",
         nodes=n,
-        time=_number("time", args.time, 1, 3600),
+        time=number("time", args.time, 1, 3600),
         nemesis=nemesis.parse_kinds(args.nemesis),
         workload="routed",
-        rate=_number("rate", args.rate, 1, 100_000),
-        clients=int(_number("clients", args.clients, 1, 200, kind=int)),
-        seed=int(_number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        rate=number("rate", args.rate, 1, 100_000),
+        clients=whole("clients", args.clients, 1, 200),
+        seed=whole("seed", args.seed, 0, 2**32 - 1),
         bugs=bugs,
         byzantine=_byzantine("hybrid", args.byzantine, max(n, 4)),
         tls=args.tls,
@@ -381,7 +372,7 @@ def _up(args: argparse.Namespace) -> int:
         return EXIT_HOLDS
     # the manager: its three layers, a cluster each in a folder of its own, and the routing table
     # a client of theirs follows (impl/manager/routing.py); `down` ends all three
-    n = int(_number("nodes", args.nodes or "4", *NODES, kind=int))
+    n = whole("nodes", args.nodes or "4", *NODES)
     started: dict[str, LocalCluster] = {}
     try:
         for layer in ROUTES.values():

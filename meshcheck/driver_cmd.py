@@ -17,6 +17,7 @@ import argparse
 import time
 from typing import Any
 
+from meshcheck import options
 from meshcheck.impl.base.errors import MeshcheckError
 
 SEEDS = 10
@@ -47,16 +48,6 @@ def add_parser(sub: Any) -> None:
     r.add_argument("driver", nargs=argparse.REMAINDER, metavar="CMD [ARG ...]", help="the driver")
 
 
-def _whole(name: str, text: str, lo: int, hi: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise MeshcheckError(f"--{name} {text}: not a whole number") from None
-    if not lo <= value <= hi:
-        raise MeshcheckError(f"--{name} {text}: expected {lo} to {hi}")
-    return value
-
-
 def run_driver_cmd(args: argparse.Namespace) -> int:
     command = [a for a in args.driver if a != "--"]
     if not command:
@@ -69,12 +60,12 @@ def run_driver_cmd(args: argparse.Namespace) -> int:
         from meshcheck.drivers.conform import run_conform
 
         return run_conform(command, args.timeout)
-    nodes = _whole("nodes", args.nodes, 1, 9)
-    ticks = _whole("ticks", args.ticks, 100, 1_000_000)
+    nodes = options.whole("nodes", args.nodes, 1, 9)
+    ticks = options.whole("ticks", args.ticks, 100, 1_000_000)
     seeds = (
-        [_whole("seed", args.seed, 0, 2**32 - 1)]
+        [options.whole("seed", args.seed, 0, 2**32 - 1)]
         if args.seed is not None
-        else list(range(1, _whole("seeds", args.seeds, 1, 10_000) + 1))
+        else list(range(1, options.whole("seeds", args.seeds, 1, 10_000) + 1))
     )
     return _run(command, args.timeout, nodes, ticks, seeds)
 

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.options import number, whole
 
-Number = Callable[..., float]
 
-
-def test(args: argparse.Namespace, number: Number, progress: Callable[[str], None]) -> int:
+def test(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     from meshcheck.cluster import nemesis
     from meshcheck.cluster.etcd.run import EtcdOptions, check_options, run
     from meshcheck.cluster.run import latency_ms
@@ -26,7 +25,7 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
             )
     if args.protocol != "raft":
         raise MeshcheckError(f"--protocol {args.protocol}: --system etcd runs etcd (its own Raft)")
-    nodes = int(number("nodes", args.nodes or "3", 3, 9, kind=int))
+    nodes = whole("nodes", args.nodes or "3", 3, 9)
     options = EtcdOptions(
         nodes=nodes,
         time=number("time", args.time, 1, 3600),
@@ -34,8 +33,8 @@ def test(args: argparse.Namespace, number: Number, progress: Callable[[str], Non
         workload=args.workload or "registers",
         reads=args.reads,
         rate=number("rate", args.rate, 1, 100_000),
-        clients=int(number("clients", args.clients, 1, 200, kind=int)),
-        seed=int(number("seed", args.seed, 0, 2**32 - 1, kind=int)),
+        clients=whole("clients", args.clients, 1, 200),
+        seed=whole("seed", args.seed, 0, 2**32 - 1),
         client_pause=number("client-pause", args.client_pause, 0, 3600),
     )
     check_options(options)

@@ -207,7 +207,7 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: 
     "argv, says",
     [
         (["--nodes", "2"], "--nodes 2: expected 3 to 9"),
-        (["--nodes", "x"], "--nodes x: not a number"),
+        (["--nodes", "x"], "--nodes x: not a whole number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
         (
