@@ -161,15 +161,8 @@ func encodeMessage(m pb.Message) (string, error) {
 
 func decodeMessage(v any) (pb.Message, error) {
 	var m pb.Message
-	s, isString := v.(string)
-	if !isString {
-		return m, fmt.Errorf("a message is a base64 string, not %T", v)
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return m, err
-	}
-	return m, m.Unmarshal(b)
+	err := decodeBase64(v, "a message", &m)
+	return m, err
 }
 
 func encodeEntry(e pb.Entry) string {
@@ -179,15 +172,26 @@ func encodeEntry(e pb.Entry) string {
 
 func decodeEntry(v any) (pb.Entry, error) {
 	var e pb.Entry
+	err := decodeBase64(v, "an entry", &e)
+	return e, err
+}
+
+// unmarshaler is what the library's generated protobuf types have (pb.Message, pb.Entry).
+type unmarshaler interface{ Unmarshal([]byte) error }
+
+// decodeBase64 reads v, a base64 string of a protobuf's bytes, into `into`. The value is returned
+// after the call, in its own statement: in `return m, m.Unmarshal(b)` Go leaves unspecified whether
+// m is read before or after the call changes it.
+func decodeBase64(v any, what string, into unmarshaler) error {
 	s, isString := v.(string)
 	if !isString {
-		return e, fmt.Errorf("an entry is a base64 string, not %T", v)
+		return fmt.Errorf("%s is a base64 string, not %T", what, v)
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return e, err
+		return err
 	}
-	return e, e.Unmarshal(b)
+	return into.Unmarshal(b)
 }
 
 func remarshal(from any, to any) error {
