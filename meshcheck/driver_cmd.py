@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshcheck import options
 from meshcheck.impl.base.errors import MeshcheckError
+
+if TYPE_CHECKING:
+    from meshcheck.drivers.pipe import DriverProcess
+    from meshcheck.impl.base.trace import Trace
 
 SEEDS = 10
 TICKS = 1500
@@ -71,96 +75,117 @@ def run_driver_cmd(args: argparse.Namespace) -> int:
 
 
 def _run(command: list[str], timeout: float, nodes: int, ticks: int, seeds: list[int]) -> int:
+    """Each seed's free run of the driver, then one table and the first failure's command."""
+    from meshcheck.drivers.pipe import DriverProcess
+    from meshcheck.impl.adapters.contract import AdapterError
+
+    names = tuple(f"s{k}" for k in range(1, nodes + 1))
+    rows: list[tuple[str, ...]] = []
+    first: str | None = None
+    try:
+        with DriverProcess(command, name=command[0], timeout=timeout) as process:
+            variables, checked = _invariants(process, names, command[0])
+            for seed in seeds:
+                row, problem = _one_run(process, names, variables, checked, seed, ticks)
+                rows.append(row)
+                if problem is not None and first is None:
+                    first = f"seed {seed}: {problem}"
+    except AdapterError as exc:
+        raise MeshcheckError(str(exc).splitlines()[0]) from None
+    return _report(command, nodes, ticks, checked, rows, first)
+
+
+def _invariants(
+    process: DriverProcess, names: tuple[str, ...], name: str
+) -> tuple[tuple[str, ...], list[str]]:
+    """The variables the driver's state gives (one node booted to ask), and the safety invariants
+    of Raft.tla that they are enough to check; none is bad input."""
+    from meshcheck.property_tests.raft import safety
+
+    process.hello(names)
+    process.call({"call": "boot", "node": names[0], "persisted": {}, "now": 0, "seed": 1}, names[0])
+    shown = process.call({"call": "state", "node": names[0]}, names[0]).get("state", {})
+    variables = tuple(shown)
+    checked = [
+        n
+        for n, reads in safety.READS.items()
+        if all(v in variables or v == "committed" for v in reads)
+    ]
+    if not checked:
+        raise MeshcheckError(
+            f"driver run checks Raft drivers: {name}'s state has "
+            f"{', '.join(variables) or 'no variable'}, none of Raft.tla's invariants' "
+            "(role, currentTerm, log, snapshotIndex, snapshotTerm, commitIndex)"
+        )
+    return variables, checked
+
+
+def _one_run(
+    process: DriverProcess,
+    names: tuple[str, ...],
+    variables: tuple[str, ...],
+    checked: list[str],
+    seed: int,
+    ticks: int,
+) -> tuple[tuple[str, ...], str | None]:
+    """One seed's free run under faults: its table row, and what went wrong (None: it holds)."""
     from meshcheck.drivers.conform import read_query, write_op
-    from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
+    from meshcheck.drivers.pipe import pipe_plugin
     from meshcheck.impl.adapters.contract import AdapterError, Ghost, raft_committed
     from meshcheck.impl.base.node import Workload
     from meshcheck.impl.sim import Simulator
     from meshcheck.impl.sim.config import Faults, SimConfig
     from meshcheck.property_tests.histories import check_history
-    from meshcheck.property_tests.raft import safety
-    from meshcheck.table import format_table
 
-    names = tuple(f"s{k}" for k in range(1, nodes + 1))
     faults = Faults(
         drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3, down_ticks=(200, 2000),
         until=ticks,
     )  # fmt: skip
-    workload = Workload(
-        every=20,
-        reads=0.3,
-        make=write_op,
-        query=read_query,
-        until=ticks,
-    )
-    rows: list[tuple[str, ...]] = []
-    first: str | None = None
+    workload = Workload(every=20, reads=0.3, make=write_op, query=read_query, until=ticks)
+    started = time.monotonic()
+    ghosts = (Ghost("committed", (), raft_committed),)
+    plugin = pipe_plugin(process, names, variables=variables, ghosts=ghosts, spec="Raft")
+    sim = Simulator(plugin, names, SimConfig(seed=seed, faults=faults, workload=workload))
+    problem: str | None = None
     try:
-        with DriverProcess(command, name=command[0], timeout=timeout) as process:
-            process.hello(names)
-            process.call(
-                {"call": "boot", "node": names[0], "persisted": {}, "now": 0, "seed": 1}, names[0]
-            )
-            shown = process.call({"call": "state", "node": names[0]}, names[0]).get("state", {})
-            variables = tuple(shown)
-            checked = [
-                n
-                for n, reads in safety.READS.items()
-                if all(v in variables or v == "committed" for v in reads)
-            ]
-            if not checked:
-                raise MeshcheckError(
-                    f"driver run checks Raft drivers: {command[0]}'s state has "
-                    f"{', '.join(variables) or 'no variable'}, none of Raft.tla's invariants' "
-                    "(role, currentTerm, log, snapshotIndex, snapshotTerm, commitIndex)"
-                )
-            for seed in seeds:
-                started = time.monotonic()
-                plugin = pipe_plugin(
-                    process,
-                    names,
-                    variables=variables,
-                    ghosts=(Ghost("committed", (), raft_committed),),
-                    spec="Raft",
-                )
-                sim = Simulator(
-                    plugin, names, SimConfig(seed=seed, faults=faults, workload=workload)
-                )
-                problem: str | None = None
-                try:
-                    sim.run(until=ticks + CALM)
-                except AdapterError as exc:
-                    problem = str(exc).splitlines()[0]
-                trace = sim.trace()
-                if problem is None:
-                    for k in range(1, len(trace.steps)):
-                        broken = [
-                            n for n in checked if not safety.INVARIANTS[n](trace.steps[k].state)
-                        ]
-                        if broken:
-                            step = trace.steps[k]
-                            problem = (
-                                f"step {k} {step.action} at t={step.meta.get('time', '?')}: "
-                                f"violates {', '.join(broken)}"
-                            )
-                            break
-                if problem is None:
-                    problem = check_history(sim)
-                history = sim.history.history() if sim.history is not None else ()
-                ok = sum(1 for o in history if o.status == "ok")
-                rows.append(
-                    (
-                        str(seed),
-                        str(len(trace.steps)),
-                        f"{ok} of {len(history)}",
-                        "holds" if problem is None else "FAIL",
-                        f"{time.monotonic() - started:.1f}",
-                    )
-                )
-                if problem is not None and first is None:
-                    first = f"seed {seed}: {problem}"
+        sim.run(until=ticks + CALM)
     except AdapterError as exc:
-        raise MeshcheckError(str(exc).splitlines()[0]) from None
+        problem = str(exc).splitlines()[0]
+    trace = sim.trace()
+    problem = problem or _first_violation(trace, checked) or check_history(sim)
+    history = sim.history.history() if sim.history is not None else ()
+    ok = sum(1 for o in history if o.status == "ok")
+    verdict = "holds" if problem is None else "FAIL"
+    seconds = f"{time.monotonic() - started:.1f}"
+    return (str(seed), str(len(trace.steps)), f"{ok} of {len(history)}", verdict, seconds), problem
+
+
+def _first_violation(trace: Trace, checked: list[str]) -> str | None:
+    """The first step whose state breaks one of the checked invariants, said in one line."""
+    from meshcheck.property_tests.raft import safety
+
+    for k in range(1, len(trace.steps)):
+        broken = [n for n in checked if not safety.INVARIANTS[n](trace.steps[k].state)]
+        if broken:
+            step = trace.steps[k]
+            return (
+                f"step {k} {step.action} at t={step.meta.get('time', '?')}: "
+                f"violates {', '.join(broken)}"
+            )
+    return None
+
+
+def _report(
+    command: list[str],
+    nodes: int,
+    ticks: int,
+    checked: list[str],
+    rows: list[tuple[str, ...]],
+    first: str | None,
+) -> int:
+    """The table, the count, and the first failure with the command that runs its seed again."""
+    from meshcheck.table import format_table
+
     print(
         f"driver run: {' '.join(command)}, {nodes} nodes, {ticks} ms of faults, "
         f"invariants {', '.join(checked) or 'none (no Raft variables in its state)'}"
@@ -168,12 +193,12 @@ def _run(command: list[str], timeout: float, nodes: int, ticks: int, seeds: list
     print(format_table(("seed", "steps", "operations ok", "verdict", "seconds"), rows))
     failed = sum(1 for r in rows if r[3] == "FAIL")
     print(f"{len(rows) - failed} of {len(rows)} runs hold")
-    if first is not None:
-        print(f"first failure, {first}")
-        again = first.split(":")[0].removeprefix("seed ")
-        print(
-            f"again: meshcheck driver run --seed {again} --ticks {ticks} --nodes {nodes} "
-            + " ".join(command)
-        )
-        return 1
-    return 0
+    if first is None:
+        return 0
+    print(f"first failure, {first}")
+    again = first.split(":")[0].removeprefix("seed ")
+    print(
+        f"again: meshcheck driver run --seed {again} --ticks {ticks} --nodes {nodes} "
+        + " ".join(command)
+    )
+    return 1
