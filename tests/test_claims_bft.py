@@ -192,3 +192,7 @@ def test_the_command_prints_the_tables_plot_and_verdict(
     ]
     assert any(label.startswith("PBFT, batch 1") for label in labels)
     assert any(label.startswith("HotStuff, batch 4") for label in labels)
+    # `claims plot` draws the same picture again from the JSON, measuring nothing
+    assert main(["claims", "plot", str(js), "--out", str(tmp_path / "again")]) == 0
+    again = (tmp_path / "again" / "bft-compare.svg").read_text()
+    assert again == (tmp_path / "bft-compare.svg").read_text()

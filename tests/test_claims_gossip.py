@@ -217,6 +217,9 @@ def test_the_command_prints_plots_and_replays(
     assert len(panels) == 2
     labels = [s.get("data-label") for s in root.iter(f"{SVG}g") if s.get("class") == "series"]
     assert "N = 40, 0% loss" in labels and any(str(x).startswith("fit, 0% loss") for x in labels)
+    # `claims plot` draws the same picture again from the JSON, measuring nothing
+    assert main(["claims", "plot", str(js), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "gossip.svg").read_text() == (tmp_path / "gossip.svg").read_text()
 
     # a detector claim that fails names its seed, and the replay line gives the same numbers
     tail = ["claims", "gossip", "--sizes", "none", "--agents", "0", "--detector-seeds", "2"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -223,6 +225,33 @@ def test_a_claim_over_its_bound_exits_1_with_a_command_that_replays_it(
     assert main([*argv, "--out", str(tmp_path), "-q"]) == 1
     row = capsys.readouterr().out.split("| commit latency")[1]
     assert f" {top} | holds with a different constant: under " in row  # the max column
+
+
+def test_the_plot_is_drawn_again_from_the_json_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What --json wrote (gzip when its name ends .gz) gives back the runs and the deployment
+    measured, and `claims plot` the same picture; a file of anything else is one line, exit 2."""
+    js = tmp_path / "runs.json.gz"
+    argv = ["claims", "raft-deployment", "--seeds", "2", "--loss", "0,10", "--latency", "2,20"]
+    main([*argv, "--out", str(tmp_path), "--json", str(js), "-q"])
+    results, d = raft.from_json(json.loads(gzip.decompress(js.read_bytes())))
+    assert d.latency == (2, 20) and sorted(results) == [0.0, 0.1]
+    assert [r.seed for r in results[0.1]] == [0, 1]
+    assert results[0.1][0] == raft.measure_seed(0, 0.1, d)
+    capsys.readouterr()
+    assert main(["claims", "plot", str(js), "--out", str(tmp_path / "again")]) == 0
+    again = (tmp_path / "again" / "raft-deployment.svg").read_text()
+    assert again == (tmp_path / "raft-deployment.svg").read_text()
+    other = tmp_path / "other.json"
+    other.write_text('{"claims": "raft-deployment", "runs": {}}')
+    assert main(["claims", "plot", str(other)]) == 2
+    assert "whose runs do not read back: KeyError('deployment')" in capsys.readouterr().err
+    other.write_text("[1, 2]")
+    assert main(["claims", "plot", str(other)]) == 2
+    assert "not what claims raft-deployment, gossip or bft-compare --json writes" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(

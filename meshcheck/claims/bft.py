@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -637,7 +637,10 @@ def figure(c: Comparison, claims: Sequence[GrowthClaim]) -> str:
 
 
 def to_json(c: Comparison, claims: Sequence[GrowthClaim]) -> dict[str, Any]:
+    """Every run's numbers and the verdicts (`--json`; read back by `from_json`, which
+    `meshcheck claims plot` draws from)."""
     return {
+        "claims": "bft-compare",
         "sizes": list(c.sizes),
         "requests": c.requests,
         "load_every": LOAD_EVERY,
@@ -658,3 +661,14 @@ def to_json(c: Comparison, claims: Sequence[GrowthClaim]) -> dict[str, Any]:
             for g in claims
         ],
     }
+
+
+def from_json(doc: Mapping[str, Any]) -> Comparison:
+    """The comparison `to_json` wrote, as `compare` gave it (KeyError, TypeError, ValueError when
+    it is not); its growth claims follow from it (`growth`)."""
+    return Comparison(
+        sizes=tuple(doc["sizes"]),
+        requests=int(doc["requests"]),
+        loads=tuple(Load(**r) for r in doc["loads"]),
+        view_changes=tuple(ViewChange(**v) for v in doc["view_changes"]),
+    )

@@ -21,6 +21,7 @@ holds; 1: some does not; 2: bad input.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import time
@@ -144,6 +145,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     bc.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
     bc.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
+    pl = csub.add_parser(
+        "plot",
+        help="draw a measurement's plot again from its --json file, measuring nothing",
+    )
+    pl.add_argument(
+        "file", metavar="FILE", help="what --json wrote (raft-deployment, gossip, bft-compare)"
+    )
+    pl.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="where the .svg goes")
+
     dp = csub.add_parser(
         "deployment",
         help="the design's targets on real processes here: Raft, PBFT, HotStuff, gossip",
@@ -201,6 +211,8 @@ def parse_latency(text: str | None) -> tuple[int, int] | None:
 
 
 def run_claims(args: argparse.Namespace) -> int:
+    if args.claims_command == "plot":
+        return plot(Path(args.file), Path(args.out))
     if args.claims_command == "gossip":
         return gossip(args)
     if args.claims_command == "bft-compare":
@@ -242,7 +254,7 @@ def raft_deployment(args: argparse.Namespace) -> int:
         svg = out / "raft-deployment.svg"
         svg.write_text(raft.figure(results, d))
         if args.json:
-            Path(args.json).write_text(json.dumps(raft.to_json(results)) + "\n")
+            write_json(Path(args.json), raft.to_json(results, d))
     except OSError as exc:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
@@ -404,7 +416,7 @@ def gossip(args: argparse.Namespace) -> int:
         if results:
             svg.write_text(g.figure(results))
         if args.json:
-            Path(args.json).write_text(json.dumps(g.to_json(results, detector)) + "\n")
+            write_json(Path(args.json), g.to_json(results, detector))
     except OSError as exc:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
@@ -616,7 +628,7 @@ def bft_compare(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         svg.write_text(bft.figure(c, claims))
         if args.json:
-            Path(args.json).write_text(json.dumps(bft.to_json(c, claims)) + "\n")
+            write_json(Path(args.json), bft.to_json(c, claims))
     except OSError as exc:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
@@ -718,3 +730,68 @@ def deployment(args: argparse.Namespace) -> int:
 def _writable_file(path: Path) -> None:
     if path.is_dir() or not path.parent.is_dir():
         raise MeshcheckError(f"--json {path}: cannot write a file there")
+
+
+# -- plot -----------------------------------------------------------------------------------------------
+
+
+def plot(path: Path, out: Path) -> int:
+    """The plot of a measurement drawn again from what its --json wrote: the same picture as the
+    run drew, nothing measured (make docs draws docs/*.svg of the claims this way)."""
+    if out.exists() and not out.is_dir():
+        raise MeshcheckError(f"--out {out}: not a folder")
+    try:
+        raw = path.read_bytes()
+        doc = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+    except OSError as exc:
+        raise MeshcheckError(f"{path}: {exc.strerror or exc}") from None
+    except (ValueError, EOFError) as exc:  # gzip's BadGzipFile is an OSError, caught above
+        raise MeshcheckError(f"{path}: not JSON: {exc}") from None
+    kind = doc.get("claims") if isinstance(doc, dict) else None
+    try:
+        if kind == "raft-deployment":
+            from meshcheck.claims import raft
+
+            results, d = raft.from_json(doc)
+            svg = raft.figure(results, d)
+        elif kind == "gossip":
+            from meshcheck.claims import gossip as g
+
+            propagation, _ = g.from_json(doc)
+            if not propagation:
+                raise MeshcheckError(f"{path}: no propagation runs to draw (the detector's alone)")
+            svg = g.figure(propagation)
+        elif kind == "bft-compare":
+            from meshcheck.claims import bft
+
+            c = bft.from_json(doc)
+            svg = bft.figure(c, bft.growth(c))
+        else:
+            raise MeshcheckError(
+                f"{path}: not what claims raft-deployment, gossip or bft-compare --json writes "
+                f"(its 'claims' is {kind!r})"
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MeshcheckError(
+            f"{path}: a {kind} file whose runs do not read back: {exc!r}"
+        ) from None
+    target = out / f"{kind}.svg"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        target.write_text(svg)
+    except OSError as exc:
+        raise MeshcheckError(
+            f"cannot write {exc.filename or target}: {exc.strerror or exc}"
+        ) from None
+    print(f"plot: {target}")
+    return EXIT_HOLDS
+
+
+def write_json(path: Path, doc: object) -> None:
+    """`--json`'s file: JSON text, gzip-compressed when its name ends in .gz (a full measurement's
+    runs are megabytes of numbers; docs/claims/ keeps them so)."""
+    text = json.dumps(doc) + "\n"
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode(), mtime=0))
+    else:
+        path.write_text(text)

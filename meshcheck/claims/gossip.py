@@ -773,7 +773,10 @@ def to_json(
     results: Mapping[int, Mapping[str, Sequence[Run]]],
     detector: Mapping[str, Sequence[DetectorRun]],
 ) -> dict[str, Any]:
+    """Every run's numbers (`--json`; read back by `from_json`, which `meshcheck claims plot`
+    draws from)."""
     return {
+        "claims": "gossip",
         "propagation": {
             str(n): {
                 label: [attrs.asdict(r, value_serializer=None) for r in runs]
@@ -786,3 +789,22 @@ def to_json(
             for name, runs in detector.items()
         },
     }
+
+
+def from_json(
+    doc: Mapping[str, Any],
+) -> tuple[dict[int, dict[str, list[Run]]], dict[str, list[DetectorRun]]]:
+    """What `to_json` wrote, as `measure` and `measure_detector` gave it (KeyError, TypeError,
+    ValueError when it is not)."""
+    results = {
+        int(n): {
+            label: [Run(**{**r, "curve": tuple(r["curve"])}) for r in runs]
+            for label, runs in by.items()
+        }
+        for n, by in doc["propagation"].items()
+    }
+    detector = {
+        name: [DetectorRun(**{**r, "detect": tuple(r["detect"])}) for r in runs]
+        for name, runs in doc["detector"].items()
+    }
+    return results, detector

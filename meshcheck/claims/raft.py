@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -349,9 +350,31 @@ def figure(results: dict[float, list[SeedResult]], d: Deployment = DEPLOYMENT) -
     return render(panels, title="Raft deployment of the second design: 14 coordinators", note=note)
 
 
-def to_json(results: dict[float, list[SeedResult]]) -> dict[str, list[dict[str, object]]]:
-    """Every run's numbers, by loss rate in percent (`--json`)."""
+def to_json(
+    results: dict[float, list[SeedResult]], d: Deployment = DEPLOYMENT
+) -> dict[str, object]:
+    """The deployment measured and every run's numbers, by loss rate in percent (`--json`; read
+    back by `from_json`, which `meshcheck claims plot` draws from)."""
     return {
-        f"{loss * 100:g}": [attrs.asdict(r, value_serializer=None) for r in runs]
-        for loss, runs in results.items()
+        "claims": "raft-deployment",
+        "deployment": attrs.asdict(d),
+        "runs": {
+            f"{loss * 100:g}": [attrs.asdict(r, value_serializer=None) for r in runs]
+            for loss, runs in results.items()
+        },
     }
+
+
+def from_json(doc: Mapping[str, Any]) -> tuple[dict[float, list[SeedResult]], Deployment]:
+    """What `to_json` wrote, as `measure` gave it (KeyError, TypeError, ValueError when it is not)."""
+    given = dict(doc["deployment"])
+    d = Deployment(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}  # type: ignore[arg-type]
+    )
+    results = {
+        float(loss) / 100: [
+            SeedResult(**{**run, "latencies": tuple(run["latencies"])}) for run in runs
+        ]
+        for loss, runs in doc["runs"].items()
+    }
+    return results, d
