@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 
 # the widest line a command prints unless asked for a wide one (`verify --table`, `mutants --all`)
 WIDE = 120
@@ -42,3 +43,25 @@ def count(n: int | None) -> str:
 
 def seconds(s: float) -> str:
     return f"{s:.1f}" if s >= 10 else f"{s:.2f}"
+
+
+def format_fitted(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: Sequence[int] = (),
+    label: Callable[[Sequence[str]], str] = lambda row: row[0],
+    width: int = WIDE,
+) -> str:
+    """`format_table`, its last column cut where a line would pass `width`, and each cell cut so
+    printed whole under the table, after its row's `label`: long output stays readable in a
+    terminal and nothing is lost."""
+    narrow = format_table(header, [[*r[:-1], ""] for r in rows], right=right).split("\n")[0]
+    room = max(20, width - len(narrow) + len(header[-1]))
+    body = [[*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][: room - 3] + "..."] for r in rows]
+    below: list[str] = []
+    for r in rows:
+        if len(r[-1]) > room:
+            below += textwrap.wrap(f"{label(r)}: {r[-1]}", width, subsequent_indent="  ")
+    text = format_table(header, body, right=right)
+    return text + ("\n\n" + "\n".join(below) if below else "")

@@ -177,7 +177,7 @@ def test_the_command_prints_the_tables_plot_and_verdict(
     assert rc == 0, out
     assert "PBFT O(n^2)" in out and "HotStuff O(n^1)" in out
     verdict = [line for line in out.splitlines() if line.startswith("verdict on")]
-    assert len(verdict) == 1 and verdict[0].endswith("the fair comparison): holds")
+    assert len(verdict) == 1 and verdict[0].endswith("at batch 1: holds")
     # loads at batch 1 and 4, the crash rows, and five costs fitted per batch
     assert out.count("| HotStuff |") == 3 + 3 + 3 + 2 * len(bft.COSTS)
     assert "| PBFT     | 1     | signatures checked |" in out

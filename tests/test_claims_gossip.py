@@ -225,9 +225,12 @@ def test_the_command_prints_plots_and_replays(
     tail = ["claims", "gossip", "--sizes", "none", "--agents", "0", "--detector-seeds", "2"]
     assert main([*tail, "--profiles", "loss", "--first", "1", "-q", "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    (replay,) = [line for line in out.splitlines() if line.startswith("replay ")]
-    command = replay.split(": meshcheck ", 1)[1].split()
-    row = next(line for line in out.splitlines() if "1-10 ms, 1% loss" in line and "|" in line)
+    lines = out.splitlines()
+    (k,) = [k for k, line in enumerate(lines) if line.startswith("replay ")]
+    command = lines[k + 1].removeprefix("  meshcheck ").split()
+    # the verdict, too long for its table's line, is printed whole (wrapped) under the table
+    joined = " ".join(line.strip() for line in lines)
+    row = joined[joined.index("1-10 ms, 1% loss: holds with a different constant") :].split(")")[0]
     seed = int(command[command.index("--first") + 1])
     assert main([*command, "-q", "--out", str(tmp_path)]) == 1
     again = capsys.readouterr().out
@@ -244,11 +247,17 @@ def test_a_spread_claim_not_holding_names_the_run_that_replays_it(
     argv += ["--conditions", "loss10", "--detector-seeds", "0", "-q", "--out", str(tmp_path)]
     assert main(argv) == 1
     out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("| 99% of live nodes"))
-    (replay,) = [line for line in out.splitlines() if line.startswith("replay 99%")]
-    command = replay.split(": meshcheck ", 1)[1].split()
+    lines = out.splitlines()
+    table = lines[lines.index("99% of live nodes (under 10 s)") :]
+    row = next(line for line in table if line.startswith("| N = 10, 10% loss"))
+    whole = next(
+        line for line in lines if line.startswith("99% of live nodes (under 10 s), N = 10")
+    )
+    (k,) = [k for k, line in enumerate(lines) if line.startswith("replay 99%")]
+    command = lines[k + 1].removeprefix("  meshcheck ").split()
     seed = int(command[command.index("--first") + 1])
-    assert f"max at seed {seed})" in row and command[command.index("--sizes") + 1] == "10"
+    assert f"max at seed {seed})" in " ".join(lines[lines.index(whole) :][:2])
+    assert command[command.index("--sizes") + 1] == "10"
     assert command[command.index("--conditions") + 1] == "loss10"
     r = g.measure_seed(10, seed, g.Condition(loss=0.1))
     assert r.t99 is not None and f"| {r.t99:,} | holds with a different constant" in row

@@ -191,7 +191,8 @@ def test_the_command_prints_the_table_and_writes_the_plot(
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert "| election from start (under 2 s) " in out and "| commit latency (under 500 ms)" in out
+    assert "\nelection from start (under 2 s)\n| condition " in out
+    assert "\ncommit latency (under 500 ms)\n| condition " in out
     assert out.count("holds (max at seed") == 6
     root = ET.parse(tmp_path / "raft-deployment.svg").getroot()
     labels = [g.get("data-label") for g in root.iter(f"{SVG}g") if g.get("class") == "series"]
@@ -215,7 +216,7 @@ def test_a_claim_over_its_bound_exits_1_with_a_command_that_replays_it(
     out = capsys.readouterr().out
     assert code == 1
     assert "holds with a different constant" in out
-    replay = re.search(r"replay commit latency .*?: meshcheck (claims .*)", out)
+    replay = re.search(r"replay commit latency .*?:\n  meshcheck (claims .*)", out)
     assert replay is not None
     argv = replay.group(1).split()
     seed = int(argv[argv.index("--first") + 1])
@@ -223,8 +224,11 @@ def test_a_claim_over_its_bound_exits_1_with_a_command_that_replays_it(
     # the replayed seed alone has the same maximum
     top = max(raft.measure_seed(seed, 0.01).latencies)
     assert main([*argv, "--out", str(tmp_path), "-q"]) == 1
-    row = capsys.readouterr().out.split("| commit latency")[1]
-    assert f" {top} | holds with a different constant: under " in row  # the max column
+    shown = capsys.readouterr().out.split("commit latency (under 500 ms)\n")[1]
+    assert f" {top} | holds with a different" in shown.splitlines()[2]  # the max column
+    assert (
+        "commit latency (under 500 ms), 1% loss: holds with a different constant: under " in shown
+    )
 
 
 def test_the_plot_is_drawn_again_from_the_json_alone(

@@ -96,21 +96,13 @@ def render(result: CampaignResult) -> str:
     )
     lines += textwrap.wrap(f"examples by worker: {workers}", WIDE, subsequent_indent="  ")
     header = ["kind", "name", "result", "count", "unit", "detail"]
-    found = rows(result)
-    body = [[r.kind, r.name, r.result, table.count(r.count), r.unit, r.detail] for r in found]
-    # a detail that would take a line past WIDE is cut in the table and shown whole below it
-    room = max(
-        20, WIDE - len(table.format_table(header, [[*b[:5], ""] for b in body]).split("\n")[0])
-    )
-    whole = [r for r in found if len(r.detail) > room]
-    for b in body:
-        b[5] = b[5] if len(b[5]) <= room else b[5][: room - 3] + "..."
-    below = ["", ""] if whole else []
-    for r in whole:
-        below += textwrap.wrap(f"{r.kind} {r.name}: {r.detail}", WIDE, subsequent_indent="  ")
+    body = [
+        [r.kind, r.name, r.result, table.count(r.count), r.unit, r.detail] for r in rows(result)
+    ]
     if lines:
         lines.append("")
-    return "\n".join(lines) + table.format_table(header, body, right=(3,)) + "\n".join(below)
+    fitted = table.format_fitted(header, body, right=(3,), label=lambda r: f"{r[0]} {r[1]}")
+    return "\n".join(lines) + fitted
 
 
 def _cpu(result: CampaignResult) -> str:

@@ -24,6 +24,7 @@ import argparse
 import gzip
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,21 @@ def parse_latency(text: str | None) -> tuple[int, int] | None:
     return lo, hi
 
 
+def say(text: str = "") -> None:
+    """Print within table.WIDE: a table's line as it is (each table is laid out narrow), a replay
+    line as what it replays and, on the next line, the command; other lines wrapped."""
+    from meshcheck.table import WIDE
+
+    for line in text.split("\n"):
+        if line.startswith("replay ") and ": meshcheck " in line:
+            what, command = line.split(": meshcheck ", 1)
+            print(f"{what}:\n  meshcheck {command}")
+        elif line.startswith("|") or len(line) <= WIDE:
+            print(line)
+        else:
+            print("\n".join(textwrap.wrap(line, WIDE, subsequent_indent="  ")))
+
+
 def run_claims(args: argparse.Namespace) -> int:
     if args.claims_command == "plot":
         return plot(Path(args.file), Path(args.out))
@@ -259,31 +275,31 @@ def raft_deployment(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
     rows = raft.rows(results)
-    print(
+    say(
         f"Raft deployment: {d.nodes} nodes (quorum {d.quorum}), election timeout "
         f"{d.election_timeout[0]}-{d.election_timeout[1]} ms, heartbeat {d.heartbeat} ms, "
         f"compaction every {d.snapshot_interval:,} entries, latency {d.latency[0]}-{d.latency[1]} "
         f"ms uniform; seeds {first}-{first + seeds - 1} per loss rate, {d.writes} writes per run"
     )
-    print(format_rows(rows))
+    say(format_rows(rows))
     for loss, runs in results.items():
         failed = sum(r.failed for r in runs)
         skipped = sum(r.no_leader for r in runs)
         if failed or skipped:
-            print(
+            say(
                 f"{raft.loss_label(loss)}: {failed} writes answered with an error (leader deposed), "
                 f"{skipped} not submitted (no leader at that moment); neither is timed"
             )
     for row in rows:
         if row.verdict.kind != HOLDS:
             pct = row.condition.split("%")[0]
-            print(
+            say(
                 f"replay {row.claim}, {row.condition}: meshcheck claims raft-deployment "
                 f"--first {row.verdict.witness} --seeds 1 --loss {pct}"
                 + ("" if latency is None else f" --latency {latency[0]},{latency[1]}")
             )
     runs_total = sum(len(r) for r in results.values())
-    print(f"{runs_total:,} runs in {elapsed:.0f} s; plot: {svg}")
+    say(f"{runs_total:,} runs in {elapsed:.0f} s; plot: {svg}")
     sys.stdout.flush()
     return EXIT_HOLDS if all(r.verdict.kind == HOLDS for r in rows) else EXIT_VIOLATED
 
@@ -421,7 +437,7 @@ def gossip(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
     s = g.SETTING
-    print(
+    say(
         f"Gossip: interval {s.interval} ms, fanout {s.fanout}, latency {s.latency[0]}-"
         f"{s.latency[1]} ms uniform; one write at {s.warmup}-{s.warmup + s.interval} ms, runs "
         f"until every live node holds it and {s.horizon // 1000} s passed (cap "
@@ -429,11 +445,11 @@ def gossip(args: argparse.Namespace) -> int:
     )
     rows = g.rows(results) + g.detector_rows(detector)
     if rows:
-        print(format_rows(rows))
+        say(format_rows(rows))
     growth = g.growth(results)
     if growth:
-        print()
-        print(
+        say()
+        say(
             table.format_table(
                 ("claim", "condition", "fit", "verdict"),
                 [
@@ -443,7 +459,7 @@ def gossip(args: argparse.Namespace) -> int:
             )
         )
     if results:
-        print()
+        say()
         body: list[tuple[str, ...]] = []
 
         def q(v: list[Any], p: float, fmt: str = "{:,.0f}") -> str:
@@ -477,30 +493,20 @@ def gossip(args: argparse.Namespace) -> int:
                         f"{events / used:,.0f}" if used else "-",
                     )
                 )
-        print(
-            table.format_table(
-                (
-                    "size",
-                    "condition",
-                    "runs",
-                    "99% p50",
-                    "99% p99",
-                    "100% p50",
-                    "100% p99",
-                    "never 100%",
-                    "rounds p50",
-                    "rounds max",
-                    "msgs/node/round",
-                    "bytes/node/round",
-                    "CPU s/run",
-                    "events/s",
-                ),
-                body,
-                right=tuple(range(2, 14)),
-            )
+        # two tables of the same rows, so that each stays narrow: the times, then the costs
+        times = ("99% p50", "99% p99", "100% p50", "100% p99", "never 100%")
+        costs = ("rounds p50", "rounds max", "msgs/node/round", "bytes/node/round", "CPU s/run")
+        spread = [row[:8] for row in body]
+        cost = [(*row[:2], *row[8:]) for row in body]
+        say(
+            "time from the write to 99% and 100% of live nodes (ms), and runs that never reached 100%"
         )
+        say(table.format_table(("size", "condition", "runs", *times), spread, right=range(2, 8)))
+        say()
+        say("rounds to 100%, traffic and the simulator's cost per run")
+        say(table.format_table(("size", "condition", *costs, "events/s"), cost, right=range(2, 8)))
     if detector:
-        print()
+        say()
         dbody: list[tuple[str, ...]] = []
         for name, druns in detector.items():
             found = [v for r in druns for v in r.detect if v is not None]
@@ -523,7 +529,7 @@ def gossip(args: argparse.Namespace) -> int:
                     f"{false:,} in {checks:,}",
                 )
             )
-        print(
+        say(
             table.format_table(
                 (
                     "delay profile",
@@ -544,7 +550,7 @@ def gossip(args: argparse.Namespace) -> int:
             continue
         if row.claim == g.FALSE:
             name = PROFILE_NAMES[[p.name for p in g.PROFILES].index(row.condition)]
-            print(
+            say(
                 f"replay {row.claim}, {row.condition}: meshcheck claims gossip --sizes none "
                 f"--agents 0 --first {row.verdict.witness} --detector-seeds 1 --profiles {name}"
             )
@@ -552,7 +558,7 @@ def gossip(args: argparse.Namespace) -> int:
             size, label = row.condition.split(", ", 1)
             n = int(size.split()[-1 if size.startswith("N") else 0].replace(",", ""))
             c = next(c for c in conditions if c.label == label)
-            print(
+            say(
                 f"replay {row.claim}, {row.condition}: meshcheck claims gossip --sizes {n} "
                 f"--agents 0 --first {row.verdict.witness} --seeds 1 --conditions {c.option} "
                 "--detector-seeds 0"
@@ -560,19 +566,19 @@ def gossip(args: argparse.Namespace) -> int:
     for claim, label, v in growth:
         if v.kind != HOLDS and v.at is not None:
             c = next(c for c in conditions if c.label == label)
-            print(
+            say(
                 f"replay {claim}, {label}: meshcheck claims gossip --sizes {v.at} --agents 0 "
                 f"--first {v.witness} --seeds 1 --conditions {c.option} --detector-seeds 0"
             )
     for n in sizes:
         pull = g.digest_bytes(n, n)
-        print(
+        say(
             f"{g.size_label(n)}: with one status entry per node held, a pull's digest alone is "
             f"{pull:,} bytes; one pull a round is {100 * pull / g.LINK:.3g}% of the link"
         )
     runs_total = sum(len(r) for by in results.values() for r in by.values())
     druns_total = sum(len(r) for r in detector.values())
-    print(
+    say(
         f"{runs_total:,} propagation runs in {prop_wall:.0f} s, {druns_total:,} detector runs in "
         f"{elapsed - prop_wall:.0f} s; {cpu:.0f} s of CPU; peak memory (max RSS) {peak:.0f} MiB"
         + (f"; plot: {svg}" if results else "")
@@ -632,14 +638,15 @@ def bft_compare(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise MeshcheckError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
 
-    print(
+    say(
         f"PBFT against chained HotStuff: n = {', '.join(map(str, sizes))}, f = (n-1)//3, no "
         f"faults; one client, {requests} requests one every {bft.LOAD_EVERY} ticks, latency "
         f"{bft.LATENCY[0]}-{bft.LATENCY[1]} ticks uniform, seed {bft.SEED}"
     )
-    print(table.format_table(bft.LOAD_HEADER, bft.load_rows(c), right=tuple(range(4, 11))))
-    print()
-    print(
+    say(table.format_table(bft.LOAD_HEADER, bft.load_rows(c), right=tuple(range(4, 11))))
+    say(bft.LOAD_LEGEND)
+    say()
+    say(
         table.format_table(
             ("claim", "batch", "fit: replica messages per request", "verdict"),
             [
@@ -655,8 +662,8 @@ def bft_compare(args: argparse.Namespace) -> int:
     )
     fits = bft.cost_fits(c)
     if fits:
-        print()
-        print(
+        say()
+        say(
             table.format_table(
                 ("protocol", "batch", "per request", "fit c n^k", "k"),
                 [
@@ -672,15 +679,13 @@ def bft_compare(args: argparse.Namespace) -> int:
                 right=(4,),
             )
         )
-    print()
-    print(table.format_table(bft.VIEW_CHANGE_HEADER, bft.view_change_rows(c), right=(3, 4, 5, 6)))
+    say()
+    say(table.format_table(bft.VIEW_CHANGE_HEADER, bft.view_change_rows(c), right=(3, 4, 5, 6)))
     kind = bft.overall(claims)
-    print()
-    print(
-        f'verdict on "HotStuff O(n) messages, PBFT O(n^2)" at batch 1 (one request per PBFT '
-        f"pre-prepare and per HotStuff block: the fair comparison): {kind}"
-    )
-    print(
+    say()
+    say("batch 1, one request per PBFT pre-prepare and per HotStuff block, is the fair comparison:")
+    say(f'verdict on "HotStuff O(n) messages, PBFT O(n^2)" at batch 1: {kind}')
+    say(
         f"{len(c.loads) + len(c.view_changes)} runs in {elapsed:.0f} s, {cpu:.0f} s of CPU; "
         f"plot: {svg}"
     )

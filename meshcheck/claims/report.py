@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 import attrs
@@ -79,18 +79,29 @@ def _value(x: float | None) -> str:
 
 
 def format_rows(rows: Sequence[Row]) -> str:
-    header = ("claim", "condition", "samples", "p50", "p90", "p99", "max", "verdict")
-    body = [
-        (
-            r.claim,
-            r.condition,
-            f"{r.summary.count:,}",
-            _value(r.summary.p50),
-            _value(r.summary.p90),
-            _value(r.summary.p99),
-            _value(r.summary.max),
-            r.verdict.text(r.unit),
-        )
-        for r in rows
-    ]
-    return table.format_table(header, body, right=(2, 3, 4, 5, 6))
+    """Per claim, its name and a table of its conditions (samples, percentiles, verdict); a verdict
+    too long for the line (table.WIDE) is printed whole under its claim's table."""
+    header = ("condition", "samples", "p50", "p90", "p99", "max", "verdict")
+    parts = []
+    for claim in dict.fromkeys(r.claim for r in rows):
+        body = [
+            (
+                r.condition,
+                f"{r.summary.count:,}",
+                _value(r.summary.p50),
+                _value(r.summary.p90),
+                _value(r.summary.p99),
+                _value(r.summary.max),
+                r.verdict.text(r.unit),
+            )
+            for r in rows
+            if r.claim == claim
+        ]
+        fitted = table.format_fitted(header, body, right=(1, 2, 3, 4, 5), label=_labelled(claim))
+        parts.append(f"{claim}\n{fitted}")
+    return "\n\n".join(parts)
+
+
+def _labelled(claim: str) -> Callable[[Sequence[str]], str]:
+    """How a claim's verdict printed under its table names its row: the claim, the condition."""
+    return lambda row: f"{claim}, {row[0]}"
