@@ -281,7 +281,8 @@ def _save(trace: Any, path: Path) -> str:
 
 
 def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
-    """The kill table (first killer per mutant), or the whole matrix with `every_check`."""
+    """The kill table (first killer per mutant), or the whole matrix with `every_check` (as wide as
+    its checks: the user asked for every one)."""
     if every_check and outcomes:
         names = [a.check for a in outcomes[0].attempts]
         header = ["mutant", *names]
@@ -311,7 +312,8 @@ def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
         if with_tlc:
             row.insert(1, _cell(tlc) if tlc is not None else "")
         rows.append(row)
-    return table.format_table(header, rows, right=(3,) if with_tlc else (2,))
+    # the checks that missed a mutant, when too many for the line, are listed whole under the table
+    return table.format_fitted(header, rows, right=(3,) if with_tlc else (2,))
 
 
 def _cell(a: Attempt) -> str:
