@@ -50,8 +50,8 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs", copy / "docs")
     shutil.copy(ROOT / "mkdocs.yml", copy / "mkdocs.yml")
     shutil.copy(ROOT / "CHANGELOG.md", copy / "CHANGELOG.md")
-    # the API reference imports meshcheck; the pages include files of specs/ and tests/
-    for linked in ("meshcheck", "specs", "tests"):
+    # the API reference imports meshcheck; the pages include files of the other three
+    for linked in ("meshcheck", "mutation", "specs", "tests"):
         (copy / linked).symlink_to(ROOT / linked)
     assert _build(copy, tmp_path / "ok").returncode == 0
     page = copy / "docs" / "etcd.md"
