@@ -22,6 +22,7 @@ PAGES = [
     "docs/histories.md",
     "docs/logs.md",
     "docs/cluster.md",
+    "docs/etcd.md",
     "docs/campaigns.md",
     "docs/driver-protocol.md",
     "docs/reference/itf.md",
