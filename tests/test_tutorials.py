@@ -1,7 +1,9 @@
 """The pages that teach a task run as written: every command of their `console` blocks, in order,
 in a folder of its own, with the output and exit status each page shows (tests/shell_docs.py has
-the conventions; Sybil reads the pages). docs/tutorial-your-raft.md, which installs a package of
-its own, runs in tests/test_tutorial.py the same way."""
+the conventions; Sybil reads the pages). The pages whose commands start clusters, servers or whole
+verify runs are tests/test_tutorials_processes.py's (a file of their own, which pytest-xdist runs
+beside this one); docs/tutorial-your-raft.md, which installs a package of its own,
+tests/test_tutorial.py's."""
 
 from __future__ import annotations
 
@@ -21,12 +23,8 @@ PAGES = [
     "docs/tutorial-counterexample.md",
     "docs/histories.md",
     "docs/logs.md",
-    "docs/cluster.md",
-    "docs/etcd.md",
-    "docs/campaigns.md",
     "docs/driver-protocol.md",
     "docs/reference/itf.md",
-    "docs/reference/profiles.md",
     *(f"docs/specs/{name}.md" for name in ("raft", "pbft", "hotstuff", "threatlevel", "gossip")),
 ]
 # what the pages name by its path in the repository; anything they write lands in the folder
@@ -42,14 +40,20 @@ def session(folder: Path) -> Session:
     return Session(folder, env)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
+def run_in_a_folder(page: str, folder: Path) -> None:
+    """`page`'s commands in `folder`; a server the page starts (its pid file in the folder) ends
+    with the test, however the test ends."""
     try:
-        assert run_page(ROOT / page, session(tmp_path)) >= 1  # a page with no command fails
-    finally:  # a server a page starts (its pid file in the folder) ends with the test, however
-        for pidfile in tmp_path.glob("*.pid"):
+        assert run_page(ROOT / page, session(folder)) >= 1  # a page with no command fails
+    finally:
+        for pidfile in folder.glob("*.pid"):
             with contextlib.suppress(ValueError, ProcessLookupError):
                 os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
+    run_in_a_folder(page, tmp_path)
 
 
 def test_a_page_whose_output_changed_fails(tmp_path: Path) -> None:

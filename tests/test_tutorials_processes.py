@@ -1,0 +1,18 @@
+"""The pages whose commands start processes run as written too (tests/test_tutorials.py says how):
+a Raft cluster and an etcd cluster under the nemesis, a campaign on Dask sharing a Redis server,
+and verify's runs of the profiles page; in a file of their own so that they run beside the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_tutorials import run_in_a_folder
+
+PAGES = ["docs/cluster.md", "docs/etcd.md", "docs/campaigns.md", "docs/reference/profiles.md"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_page_runs_as_written(page: str, tmp_path: Path) -> None:
+    run_in_a_folder(page, tmp_path)
