@@ -285,3 +285,16 @@ def test_an_out_that_is_a_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["claims", "raft-deployment", "--seeds", "1", "--out", str(file)]) == 2
     err = capsys.readouterr().err
     assert err == f"meshcheck: --out {file}: not a folder\n"
+
+
+@pytest.mark.parametrize("claim", ["raft-deployment", "gossip", "bft-compare"])
+def test_the_docs_plots_are_drawn_from_the_runs_kept(claim: str, tmp_path: Path) -> None:
+    """docs/CLAIM.svg is what `meshcheck claims plot` draws from docs/claims/CLAIM.json.gz, the
+    runs of the measurement docs/claims.md reports (make docs draws them again)."""
+    root = Path(__file__).resolve().parents[1] / "docs"
+    assert (
+        main(["claims", "plot", str(root / "claims" / f"{claim}.json.gz"), "--out", str(tmp_path)])
+        == 0
+    )
+    drawn = (tmp_path / f"{claim}.svg").read_text()
+    assert drawn == (root / f"{claim}.svg").read_text(), f"docs/{claim}.svg is stale: make docs"

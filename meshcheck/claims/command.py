@@ -400,7 +400,7 @@ def gossip(args: argparse.Namespace) -> int:
 
     from meshcheck import table
     from meshcheck.claims import gossip as g
-    from meshcheck.claims.report import Ticker, format_rows
+    from meshcheck.claims.report import Ticker, format_rows, labelled
     from meshcheck.claims.verdict import HOLDS, percentile
 
     ticker = Ticker("gossip")
@@ -447,15 +447,16 @@ def gossip(args: argparse.Namespace) -> int:
     if rows:
         say(format_rows(rows))
     growth = g.growth(results)
-    if growth:
+    for claim in dict.fromkeys(c for c, _, _ in growth):
+        # per claim: the logarithmic fit and both fits' R2, the constant that held and its witness;
+        # a verdict other than "holds" is said whole (under the table when it is long)
         say()
+        say(claim)
         say(
-            table.format_table(
-                ("claim", "condition", "fit", "verdict"),
-                [
-                    (claim, label, v.fit.text() if v.fit else "-", v.text())
-                    for claim, label, v in growth
-                ],
+            table.format_fitted(
+                GROWTH_HEADER,
+                [_growth_cells(label, v) for c, label, v in growth if c == claim],
+                label=labelled(claim),
             )
         )
     if results:
@@ -800,3 +801,28 @@ def write_json(path: Path, doc: object) -> None:
         path.write_bytes(gzip.compress(text.encode(), mtime=0))
     else:
         path.write_text(text)
+
+
+GROWTH_HEADER = (
+    "condition",
+    "fit: a + b log2 N",
+    "R2 log / linear",
+    "at most",
+    "max at",
+    "verdict",
+)
+
+
+def _growth_cells(label: str, v: Any) -> tuple[str, ...]:
+    """One row of an O(log N) claim's table (meshcheck/claims/verdict.py's GrowthVerdict)."""
+    if v.fit is None or v.constant is None:
+        return (label, "-", "-", "-", "-", v.text())
+    f = v.fit
+    return (
+        label,
+        f"{f.a:.2f} + {f.b:.2f} x log2 N",
+        f"{f.r2_log:.3f} / {f.r2_linear:.3f}",
+        f"{v.constant:.2f} x log2 N",
+        f"seed {v.witness}, N = {v.at:,}",
+        v.kind if v.kind == "holds" else v.text(),
+    )

@@ -97,11 +97,11 @@ def format_rows(rows: Sequence[Row]) -> str:
             for r in rows
             if r.claim == claim
         ]
-        fitted = table.format_fitted(header, body, right=(1, 2, 3, 4, 5), label=_labelled(claim))
+        fitted = table.format_fitted(header, body, right=(1, 2, 3, 4, 5), label=labelled(claim))
         parts.append(f"{claim}\n{fitted}")
     return "\n\n".join(parts)
 
 
-def _labelled(claim: str) -> Callable[[Sequence[str]], str]:
+def labelled(claim: str) -> Callable[[Sequence[str]], str]:
     """How a claim's verdict printed under its table names its row: the claim, the condition."""
     return lambda row: f"{claim}, {row[0]}"
