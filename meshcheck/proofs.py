@@ -54,7 +54,7 @@ _HEADER = ("obligation", "invariant", "transition", "result", "seconds")
 
 
 def summary(results: Sequence[ProofResult]) -> str:
-    """One line per group of obligations (the name before its own: `pbft.view_change initiation`),
+    """One line per group of obligations (those of one name: `pbft.agreement consecution`),
     proved out of run and seconds, then the same closing lines as `render`: a set of hundreds of
     obligations reads in a screen (`meshcheck prove --table` has each one)."""
     groups: dict[str, list[ProofResult]] = {}

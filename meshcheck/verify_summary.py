@@ -1,7 +1,8 @@
 """What `meshcheck verify` prints when it ends, read in one screen: per protocol, each kind of check
 passed out of run and the seconds its checks took; then each failure in full with the command that
 runs it again. The full table of every row (hundreds) is for the reports (JSON, JUnit, HTML) and
-for `--table`. Lines stay under `WIDE` characters: a longer detail is wrapped, never cut.
+for `--table`. Lines stay under `WIDE` characters: a failure's detail is wrapped, never cut; a
+progress line is clipped (its row is whole in the reports).
 """
 
 from __future__ import annotations
