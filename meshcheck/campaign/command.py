@@ -149,7 +149,7 @@ def run_campaign(args: argparse.Namespace) -> int:
     html = result.config.out / "report.html"
     render.write(page.build(result), html)
     print(report.render(result))
-    print(f"results: {data}; coverage plot: {svg}; report: {html}")
+    print(f"results: {data}\ncoverage plot: {svg}\nreport: {html}")
     if result.failures or result.survivors():
         return EXIT_VIOLATED
     if result.errors or not result.tasks:

@@ -89,11 +89,12 @@ def render(result: CampaignResult) -> str:
     for error, n in result.errors.items():
         lines.append(f"could not run ({n}x): {error}")
     workers = ", ".join(f"{w} {n:,}" for w, n in sorted(result.by_worker.items()))
-    lines.append(
+    totals = (
         f"{result.tasks:,} tasks, {result.total_examples:,} examples in {result.seconds:.0f} s "
         f"on {result.workers} workers ({result.config.engine}, started in "
         f"{result.startup:.1f} s); {_cpu(result)}"
     )
+    lines += textwrap.wrap(totals, WIDE, subsequent_indent="  ")
     lines += textwrap.wrap(f"examples by worker: {workers}", WIDE, subsequent_indent="  ")
     header = ["kind", "name", "result", "count", "unit", "detail"]
     body = [
