@@ -1,6 +1,6 @@
 """`meshcheck validate` never cries wolf and always ends (traces/logs/validate.py, docs/logs.md).
 
-Regressions of two logs it once got wrong (tests/data/logs/README.md), the budget's "unknown", the
+Regressions of four logs it once got wrong (tests/data/logs/README.md), the budget's "unknown", the
 progress report, and logs of the reference core's faulty runs whose receives name no message, which
 the walk once called invalid (the property behind them, on logs that name their messages, is a check
 of its own: property_tests/raft/log_duplicates.py; the survey over hundreds of runs in every mode is
@@ -39,6 +39,15 @@ def test_a_message_received_three_times_after_two_sends_is_a_duplication() -> No
     # the library's own bug (its log cut on a stale request), not a message "not in flight"
     assert "log[s2]" in verdict.diagnosis.reason
     assert "not in flight" not in verdict.render()
+
+
+@pytest.mark.parametrize(
+    "name", ["etcd-copy-after-lost-election.ndjson", "etcd-copy-below-commit.ndjson"]
+)
+def test_a_copy_taken_by_another_action_than_the_first_is_a_duplication(name: str) -> None:
+    verdict = Validator(stepper_for("RaftEtcd")).run(merge([read(DATA / name)]), budget=120)
+    assert verdict.ok, verdict.render()
+    assert verdict.hidden >= 1  # the duplication, inferred
 
 
 def test_a_short_log_whose_last_record_is_no_step_gets_its_verdict() -> None:

@@ -13,6 +13,8 @@ type cluster struct {
 	ids   map[string]uint64
 	nodes map[string]*node
 	bugs  map[string]bool
+	spec  map[string]map[string]any // a send (its bytes and number) -> its spec message (spec.go)
+	sends int                       // sends so far
 }
 
 type driver struct {
@@ -90,7 +92,7 @@ func (d *driver) hello(req map[string]any) map[string]any {
 	if len(listed) == 0 {
 		return refuse("hello.nodes: a non-empty list of node names")
 	}
-	c := &cluster{ids: map[string]uint64{}, nodes: map[string]*node{}, bugs: d.bugs}
+	c := &cluster{ids: map[string]uint64{}, nodes: map[string]*node{}, bugs: d.bugs, spec: map[string]map[string]any{}}
 	for _, v := range listed {
 		name, isName := v.(string)
 		if !isName || name == "" {

@@ -8,6 +8,7 @@ import (
 	"log"
 	"math/rand"
 	"sort"
+	"strings"
 
 	"go.etcd.io/etcd/raft"
 	pb "go.etcd.io/etcd/raft/raftpb"
@@ -46,21 +47,8 @@ type done struct {
 	Steps   []map[string]any `json:"steps,omitempty"`
 }
 
-// step names what the event was, in Raft.tla's words where one of its actions is that event
-// (Timeout, HandleRequestVoteRequest, ...), owning every send of the event. Each is "in_spec":
-// false: meshcheck's traces and coverage name the steps, but no log or lockstep holds them to the
-// spec's semantics until the library's transitions are mapped onto the spec's (docs/etcd-raft.md).
-func (d *done) step(action string, params map[string]any) {
-	sends := make([]int, len(d.Sends))
-	for k := range sends {
-		sends[k] = k
-	}
-	d.Steps = append(d.Steps, map[string]any{
-		"action": action, "params": params, "sends": sends, "in_spec": false,
-	})
-}
-
-// handling names the receipt of a message of the library's type t.
+// handling names, for the trace, the receipt of a message of the library's type t where no spec
+// action maps it (spec.go's handlerOf maps the rest).
 var handling = map[pb.MessageType]string{
 	pb.MsgVote:           "HandleRequestVoteRequest",
 	pb.MsgPreVote:        "HandleRequestVoteRequest",
@@ -90,6 +78,8 @@ type node struct {
 	reads        map[string]any    // read request (its ReadIndex context) -> the query
 	readAt       map[string]uint64 // read request -> the index the leader confirmed
 	appliedIndex uint64
+	sent         []pb.Message // this event's sends, in order (spec.go maps them)
+	answering    *pb.Message  // the message this event delivers, if any
 }
 
 // baseSnapshot is the state every node starts from: index 1, term 1, every node a voter.
@@ -159,8 +149,14 @@ func encodeMessage(m pb.Message) (string, error) {
 	return base64.StdEncoding.EncodeToString(b), err
 }
 
+// decodeMessage reads a message as a send carries it (spec.go's `sent`: base64, "|", a number).
 func decodeMessage(v any) (pb.Message, error) {
 	var m pb.Message
+	if s, isString := v.(string); isString {
+		if bar := strings.IndexByte(s, '|'); bar >= 0 {
+			v = s[:bar]
+		}
+	}
 	err := decodeBase64(v, "a message", &m)
 	return m, err
 }
@@ -205,10 +201,11 @@ func remarshal(from any, to any) error {
 // -- events -------------------------------------------------------------------------------------
 
 func (n *node) boot(restarted bool) (*done, error) {
+	n.sent = nil
 	d := &done{Timers: [][2]any{{tickTimer, TickMillis}}}
 	err := n.ready(d)
 	if restarted {
-		d.step("Restart", map[string]any{"i": n.name})
+		n.specSteps(d, "RestartKeepingCommit", true, map[string]any{"i": n.name}, nil, "")
 	}
 	return d, err
 }
@@ -217,14 +214,17 @@ func (n *node) fire(timer string) (*done, error) {
 	if timer != tickTimer {
 		return nil, fmt.Errorf("no timer %q (this driver sets %q only)", timer, tickTimer)
 	}
+	was := n.before()
+	n.sent = nil
 	drawFrom(n.rng)
 	n.rn.Tick()
 	d := &done{Timers: [][2]any{{tickTimer, TickMillis}}}
 	err := n.ready(d)
-	if n.rn.Status().RaftState == raft.StateCandidate || n.rn.Status().RaftState == raft.StatePreCandidate {
-		d.step("Timeout", map[string]any{"i": n.name})
-	} else {
-		d.step("Tick", map[string]any{"i": n.name})
+	params := map[string]any{"i": n.name}
+	if n.rn.Status().Term > was.term { // an election timeout: a campaign in the next term
+		n.specSteps(d, "Timeout", true, params, nil, "")
+	} else { // a tick that changes no spec variable; a leader's heartbeats are steps of their own
+		n.specSteps(d, "Tick", false, params, nil, "")
 	}
 	return d, err
 }
@@ -237,15 +237,24 @@ func (n *node) deliver(source string, message any) (*done, error) {
 	if m.From != n.c.ids[source] || m.To != n.id {
 		return nil, fmt.Errorf("message %v from %d to %d delivered from %s to %s", m.Type, m.From, m.To, source, n.name)
 	}
+	was := n.before()
+	n.sent, n.answering = nil, &m
+	defer func() { n.answering = nil }()
 	drawFrom(n.rng)
 	_ = n.rn.Step(m) // a message of an old term or a peer it does not know: refused, no step
 	d := &done{}
 	err = n.ready(d)
-	action, known := handling[m.Type]
-	if !known {
-		action = "Handle" + m.Type.String()
+	params := map[string]any{"i": n.name, "j": source}
+	if action := n.handlerOf(m, was); action != "" {
+		encoded, _ := message.(string)
+		n.specSteps(d, action, true, params, n.c.received(encoded), source)
+	} else {
+		action, known := handling[m.Type]
+		if !known {
+			action = "Handle" + m.Type.String()
+		}
+		n.specSteps(d, action, false, params, nil, source)
 	}
-	d.step(action, map[string]any{"i": n.name, "j": source})
 	return d, err
 }
 
@@ -255,7 +264,9 @@ func (n *node) submit(request int64, value any, read bool) (*done, error) {
 		d.Replies = append(d.Replies, map[string]any{
 			"request": request, "result": n.machine.read(value), "error": "", "leader": nil, "unknown": false,
 		})
-		d.step("ClientRead", map[string]any{"i": n.name})
+		d.Steps = append(d.Steps, map[string]any{
+			"action": "ClientRead", "params": map[string]any{"i": n.name}, "sends": []int{}, "in_spec": false,
+		})
 		return d, nil
 	}
 	status := n.rn.Status()
@@ -269,6 +280,7 @@ func (n *node) submit(request int64, value any, read bool) (*done, error) {
 		})
 		return d, nil
 	}
+	n.sent = nil
 	drawFrom(n.rng)
 	if read {
 		ctx := fmt.Sprintf("%s/%d", n.name, request)
@@ -288,10 +300,10 @@ func (n *node) submit(request int64, value any, read bool) (*done, error) {
 		n.pending[request] = true
 	}
 	err := n.ready(d)
-	if read {
-		d.step("ClientRead", map[string]any{"i": n.name})
+	if read { // ReadIndex: its heartbeats are steps; the read itself no spec action
+		n.specSteps(d, "ClientRead", false, map[string]any{"i": n.name}, nil, "")
 	} else {
-		d.step("ClientRequest", map[string]any{"i": n.name, "v": value})
+		n.specSteps(d, "ClientRequest", true, map[string]any{"i": n.name, "v": value}, nil, "")
 	}
 	return d, err
 }
@@ -330,8 +342,9 @@ func (n *node) ready(d *done) error {
 				return err
 			}
 			d.Sends = append(d.Sends, map[string]any{
-				"to": n.c.names[m.To-1], "message": encoded, "record": messageRecord(n.c, m),
+				"to": n.c.names[m.To-1], "message": n.c.sent(encoded, n.specOf(m)), "record": messageRecord(n.c, m),
 			})
+			n.sent = append(n.sent, m)
 		}
 		for _, rs := range rd.ReadStates {
 			n.readAt[string(rs.RequestCtx)] = rs.Index
@@ -409,19 +422,15 @@ func (n *node) state() map[string]any {
 	entries, _ := n.storage.Entries(BaseIndex+1, last+1, 1<<62)
 	logged := make([]any, 0, len(entries))
 	for _, e := range entries {
-		var value any = "NoOp"
-		if len(e.Data) > 0 {
-			var p proposal
-			if json.Unmarshal(e.Data, &p) == nil {
-				value = p.Value
-			} else {
-				value = base64.StdEncoding.EncodeToString(e.Data)
-			}
-		}
-		logged = append(logged, map[string]any{"term": e.Term, "value": value})
+		logged = append(logged, entryValue(e))
+	}
+	votedFor := "None"
+	if status.Vote != raft.None {
+		votedFor = n.c.names[status.Vote-1]
 	}
 	return map[string]any{
 		"currentTerm": status.Term,
+		"votedFor":    votedFor,
 		"role":        role,
 		"commitIndex": status.Commit - BaseIndex,
 		"log":         logged,

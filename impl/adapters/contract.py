@@ -348,16 +348,20 @@ class AdapterPlugin:
         spec: str = "the spec",
         node_params: tuple[str, ...] = ("i", "j"),
         log_view: Callable[[str, Value], Value] | None = None,
+        restart_action: str = "Restart",
     ) -> None:
         """`variables`: the spec's variables the refinement maps (a `state()` naming another is
         an AdapterError); `actions`: the spec's actions and their parameters (the descriptor's
         action table), against which every SpecStep is checked when given; `node_params`: the
-        parameters whose value is a node; `spec` names the spec in messages."""
+        parameters whose value is a node; `spec` names the spec in messages; `restart_action`:
+        the spec's action a crash and restart is in the NDJSON log (Raft.tla's Restart, or a
+        variant's, as RaftEtcd.tla's RestartKeepingCommit)."""
         self.name = name
         # How a parameter or a variable is written to the NDJSON log, by its name: the identity, or
         # the adapter's map of the implementation's values into the validation model's (PySyncObj's
         # client commands into Raft.tla's finite Value set)
         self.log_view = log_view
+        self.restart_action = restart_action
         self.variables = variables
         self.actions = actions
         self.spec = spec
@@ -463,7 +467,9 @@ class AdapterPlugin:
                 hidden = _log_hidden(driver)
                 shown = _log_state(driver)
                 state = self._view({k: v for k, v in shown.items() if k not in hidden})
-                self.log.write(node_id, self.clocks[node_id], "Restart", {"i": node_id}, state)
+                self.log.write(
+                    node_id, self.clocks[node_id], self.restart_action, {"i": node_id}, state
+                )
             else:
                 for clock, name, params, state in pending:
                     self.log.write(node_id, clock, name, self._view(params), self._view(state))

@@ -19,7 +19,7 @@ import selectors
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -312,10 +312,12 @@ def pipe_plugin(
     log: NdjsonLog | None = None,
     actions: Mapping[str, Sequence[str]] | None = None,
     spec: str = "the spec",
+    log_view: Callable[[str, Value], Value] | None = None,
+    restart_action: str = "Restart",
 ) -> AdapterPlugin:
     """The simulator plug-in of the child's implementation, a cluster of `nodes` (`hello`): the
     contract's `AdapterPlugin`, each node a `PipeDriver`, messages named by the records the
-    driver gave with them."""
+    driver gave with them; `log_view` and `restart_action` as the plug-in's (its NDJSON log)."""
     process.hello(nodes)
     records = Records()
     return AdapterPlugin(
@@ -327,6 +329,8 @@ def pipe_plugin(
         log=log,
         actions=actions,
         spec=spec,
+        log_view=log_view,
+        restart_action=restart_action,
     )
 
 

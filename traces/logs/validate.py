@@ -191,6 +191,11 @@ SPECS: dict[str, LogSpec] = {
         ("meshcheck.specs", "RaftPipelined.tla"),
         ("meshcheck.property_tests.pysyncobj", "models/Logs.cfg"),
     ),
+    # etcd's Raft library through drivers/etcd-raft (docs/etcd-raft.md, "Trace validation")
+    "RaftEtcd": LogSpec(
+        ("meshcheck.specs", "RaftEtcd.tla"),
+        ("meshcheck.traces.logs", "models/RaftEtcd.cfg"),
+    ),
     # PBFT replicas' logs (impl/runtime/pbft_log.py): the client's requests are inferred
     "PBFT": LogSpec(
         ("meshcheck.specs", "PBFT.tla"),
@@ -1108,10 +1113,11 @@ class Validator:
                 self._failed.add(key)
             return found
         for back in range(k - 1, max(-1, k - BACKTRACK), -1):
+            # the latest earlier receipt of the same message, by whichever action: a copy of a
+            # message and the message take different actions when the receiver's state differs
+            # (etcd's follower handles a late copy of a request below its commit index otherwise)
             q = prepared[back]
-            if q.record.node != r.node or q.instance != p.instance:
-                continue
-            if p.message is not None and q.record.params.get("m") != r.params.get("m"):
+            if q.record.node != r.node or q.record.params.get("m") != r.params.get("m"):
                 continue
             self._tick()
             copy = self._hidden(history[back], p.message)

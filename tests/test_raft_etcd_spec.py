@@ -1,0 +1,115 @@
+"""specs/RaftEtcd.tla: Raft.tla with the choices etcd's Raft library makes (the pipelined send, the
+heartbeat, a stale request ignored, a request below the commit index answered at it, the back-off
+on a rejection, a vote refused while a leader is known, a lost election, a restart with the commit
+index written). Each is one labelled action per channel or per server, the quick model holds every
+invariant of Raft's quick model, and two mutants of the new actions are caught by TLC: a restart
+that comes back with a commit index beyond what it wrote, and a vote granted by the rule that may
+only refuse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from meshcheck.specs.tlc.check import Outcome, check
+from meshcheck.specs.tlc.stepper import Stepper
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+ETCD = SPECS / "RaftEtcd.tla"
+QUICK = SPECS / "RaftEtcd_quick.cfg"
+
+# (distinct states, depth) of the quick model (RaftPipelined_quick's: 72,839 and 31)
+QUICK_COUNT = (97587, 30)
+
+# Two terms, one restart or drop, entries up to index 2: where two candidates meet and a restarted
+# node comes back.
+SMALL = """CONSTANTS
+    Server = {s1, s2, s3}
+    Value = {v1}
+    MaxTerm = 2
+    MaxLogLen = 2
+    MaxInFlight = 1
+    MaxFaults = 1
+    MaxRestarts = 1
+    MaxDrops = 1
+    MaxDuplicates = 0
+    MaxSnapshots = 0
+    MaxReads = 0
+    LeaderNoOp = TRUE
+    PreVote = FALSE
+SPECIFICATION EtcdSpec
+SYMMETRY Symmetry
+CONSTRAINT TermBound
+INVARIANTS TypeOK VolatileNormalForm ElectionSafety LogMatching LeaderCompleteness
+    StateMachineSafety ReadLinearizable MatchIndexBounded NextIndexAboveMatch
+"""
+
+
+def _copy(folder: Path, text: str) -> Path:
+    for name in ("Raft.tla", "RaftPipelined.tla"):
+        shutil.copy(SPECS / name, folder / name)
+    (folder / "RaftEtcd.tla").write_text(text)
+    (folder / "Small.cfg").write_text(SMALL)
+    return folder / "RaftEtcd.tla"
+
+
+def _mutant(folder: Path, old: str, new: str) -> Path:
+    text = ETCD.read_text()
+    assert text.count(old) == 1, old
+    return _copy(folder, text.replace(old, new))
+
+
+def test_the_librarys_choices_are_labelled_actions() -> None:
+    per_channel = (
+        "PipelineAppendEntries",
+        "Heartbeat",
+        "IgnoreStaleRequest",
+        "HandleAppendEntriesRequestBelowCommit",
+        "HandleAppendEntriesResponseBackOff",
+        "HandleRequestVoteRequestLeaderKnown",
+        "HandleRequestVoteResponseLost",
+    )
+    with Stepper(ETCD, QUICK) as st:
+        for name in per_channel:
+            found = [a for a in st.actions if a.name == name]
+            assert len(found) == 6 and all(a.params.keys() == {"i", "j"} for a in found), name
+        restart = [a for a in st.actions if a.name == "RestartKeepingCommit"]
+        assert len(restart) == 3 and all(a.params.keys() == {"i"} for a in restart)
+        # RaftPipelined's leader step-down is check-quorum's, which the driver leaves off
+        assert not any(a.name == "CheckQuorumStepDown" for a in st.actions)
+
+
+@pytest.mark.slow  # about 40 s
+def test_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = check(ETCD, QUICK, workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == QUICK_COUNT
+
+
+@pytest.mark.slow  # 65,946 states, about 35 s
+def test_the_small_model_holds(tmp_path: Path) -> None:
+    """The control of the mutants below: the spec as it is holds where they fail."""
+    r = check(_copy(tmp_path, ETCD.read_text()), tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+
+
+def test_a_restart_beyond_its_written_commit_index_is_caught(tmp_path: Path) -> None:
+    spec = _mutant(
+        tmp_path,
+        "\\E c \\in snapshotIndex[i]..commitIndex[i] :",
+        "\\E c \\in snapshotIndex[i]..LastIndex(i) :",
+    )
+    r = check(spec, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.VIOLATED
+    assert r.violation is not None and r.violation.name == "StateMachineSafety"
+
+
+def test_a_vote_granted_by_the_refusal_rule_is_caught(tmp_path: Path) -> None:
+    # a grant that records no vote: a server votes twice in one term
+    refusal = "mterm |-> currentTerm[i], mvoteGranted |-> FALSE,"
+    spec = _mutant(tmp_path, refusal, refusal.replace("FALSE", "TRUE"))
+    r = check(spec, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    assert r.outcome is Outcome.VIOLATED
+    assert r.violation is not None and r.violation.name == "ElectionSafety"
