@@ -26,7 +26,7 @@ chromium:
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
 	  || echo "make chromium: could not install Debian's chromium (apt-get install -y --no-install-recommends chromium, as root): the HTML report's browser tests are skipped"
 
-verify: java
+verify: java etcd etcd-raft
 	@$(BIN)/meshcheck verify $(VERIFY_FLAGS)
 
 # The suite CI runs (under 10 minutes on 2 cores): everything but the slow tier, the tests marked

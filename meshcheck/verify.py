@@ -553,7 +553,9 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
     yield from _rows_of(trace_units(root, chosen, profile))
 
 
-def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> list[Unit]:
+def trace_units(
+    root: Path, chosen: Chosen = None, profile: str = "quick", seed: int | None = None
+) -> list[Unit]:
     from meshcheck import registry
     from meshcheck.traces import itf
 
@@ -587,6 +589,21 @@ def trace_units(root: Path, chosen: Chosen = None, profile: str = "quick") -> li
         units.append(_one("traces", LOG_ROW, partial(log_row, profile)))
     if own_project(root) and (chosen is None or "pysyncobj" in chosen):
         units.append(_one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
+    if own_project(root) and chosen is None:
+        from meshcheck import verify_etcd
+
+        units.append(
+            _one(
+                "traces",
+                verify_etcd.ETCD_RAFT_ROW,
+                partial(verify_etcd.etcd_raft_row, root, profile, seed),
+            )
+        )
+        units.append(
+            _one(
+                "traces", verify_etcd.ETCD_CLUSTER_ROW, partial(verify_etcd.etcd_cluster_row, seed)
+            )
+        )
     if own_project(root):
         have = {n for n in chosen or () if registry.get(n).corpus} | replayed
         units.extend(_lacking("traces", chosen, have, "no stored traces (its descriptor's corpus)"))
@@ -921,7 +938,7 @@ def stage_units(plan: Plan, kind: str) -> list[Unit]:
 
         return [Unit("tests", "property_tests", tests)]
     if kind == "traces":
-        return trace_units(plan.root, plan.chosen, plan.profile)
+        return trace_units(plan.root, plan.chosen, plan.profile, plan.seed)
     if kind == "mutants":
         return mutant_units(plan.profile, plan.chosen, plan.scratch)
     raise ConfigError(f"unknown kind of check {kind!r} (known: {', '.join(KINDS)})")

@@ -74,6 +74,8 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
         return "histories"
     if name.startswith("NDJSON validation of PySyncObj"):
         return "pysyncobj"
+    if name.startswith("etcd"):  # meshcheck/verify_etcd.py's rows
+        return "etcd"
     if name.startswith("NDJSON validation"):
         return "raft"
     return "other"

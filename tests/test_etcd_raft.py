@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from meshcheck.drivers.etcd_raft import NODES, RESTART, SPEC, VARIABLES, check_validated
 from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
 from meshcheck.impl.adapters.contract import Ghost, NdjsonLog, open_log, raft_committed
 from meshcheck.impl.adapters.spec_values import log_view
@@ -30,11 +31,6 @@ from tests.adapter_example import check_sim, sim_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / ".build" / "etcd-raft-driver"
-# what the driver's `state` gives of Raft.tla's variables (docs/etcd-raft.md)
-VARIABLES = (
-    "currentTerm", "votedFor", "role", "commitIndex", "log", "snapshotIndex", "snapshotTerm",
-)  # fmt: skip
-NODES = ("s1", "s2", "s3")
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +66,10 @@ def _cluster(
         NODES,
         variables=VARIABLES,
         ghosts=(Ghost("committed", (), raft_committed),),
-        spec="RaftEtcd",
+        spec=SPEC,
         log=log,
         log_view=log_view,
-        restart_action="RestartKeepingCommit",
+        restart_action=RESTART,
     )
     return Simulator(plugin, NODES, sim_config(schedule))
 
@@ -85,7 +81,7 @@ def _validated(process: DriverProcess, schedule: Schedule, folder: Path) -> Verd
     with out:
         check_sim(_cluster(process, schedule, log), schedule)
     records = read(folder / f"seed-{schedule.seed}.ndjson")
-    return validate(records, "RaftEtcd", deadline=time.monotonic() + 120)
+    return validate(records, SPEC, deadline=time.monotonic() + 120)
 
 
 def test_etcds_raft_holds_under_faults_and_its_clients_see_a_linearizable_history(
@@ -236,7 +232,7 @@ class _Scripted:
         """The steps so far, as a log, validated against specs/RaftEtcd.tla."""
         path = folder / "scripted.ndjson"
         path.write_text("".join(json.dumps(line) + "\n" for line in self.log))
-        return validate(read(path), "RaftEtcd", deadline=time.monotonic() + 60)
+        return validate(read(path), SPEC, deadline=time.monotonic() + 60)
 
     def campaign(self, node: str) -> list[dict[str, Any]]:
         for tick in range(1, 200):
@@ -318,3 +314,19 @@ def test_a_vote_refused_because_the_leader_is_known_is_a_step_of_the_spec(
     verdict = run.validated(tmp_path)
     assert verdict.diagnosis is not None, verdict.render()
     assert "votedFor[s3]: logged None, spec s1" in verdict.diagnosis.reason
+
+
+def test_verifys_check_validates_fresh_seeds_and_rejects_the_forgotten_vote(built: Path) -> None:
+    """`meshcheck verify`'s row (meshcheck/verify_etcd.py): runs of the driver's own schedule
+    (meshcheck/drivers/etcd_raft.py), here two drawn from an exploration's seed, each valid, and
+    the driver that forgets its vote rejected at a restart."""
+    ok, records, _, detail = check_validated(built, 2, seed=20261126)
+    assert ok and records > 100, detail
+    assert detail.startswith("2 runs valid") and "rejected at a restart" in detail
+
+
+def test_without_the_driver_verifys_row_is_a_skip_with_the_fix(tmp_path: Path) -> None:
+    from meshcheck.verify_etcd import etcd_raft_row
+
+    row = etcd_raft_row(tmp_path, "default", None)
+    assert row.result == "skip" and "make etcd-raft builds it" in row.detail

@@ -30,6 +30,8 @@ SPECS = summary.spec_areas()
         ("traces", "history kv_lost_update.jsonl (kv)", "histories"),
         ("traces", "NDJSON validation of PySyncObj's logs", "pysyncobj"),
         ("traces", "NDJSON validation of the reference implementation's logs", "raft"),
+        ("traces", "etcd's Raft library: its runs' logs validated against RaftEtcd.tla", "etcd"),
+        ("traces", "etcd cluster: 3 members, cas, the nemesis, the history checked", "etcd"),
         ("mutants", "routing", "routing"),
     ],
 )

@@ -1,0 +1,137 @@
+"""etcd's Raft library through its Go driver (drivers/etcd-raft, docs/etcd-raft.md): free runs under
+the simulator's faults whose NDJSON logs are validated against specs/RaftEtcd.tla, and the check
+`meshcheck verify` runs of them (`check_validated`).
+
+A run is a `driver run` (meshcheck/driver_cmd.py): three nodes, drops, duplicates, delays,
+crashes and partitions while clients write and read, Raft.tla's safety invariants on every step
+and the clients' history at the end; here its log is written too (the driver names each step and
+each message in RaftEtcd.tla's vocabulary, drivers/etcd-raft/spec.go) and validated.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from meshcheck.impl.base.errors import ConfigError
+
+# The spec the driver's logs are a behaviour of, and its restart (the commit index is in the
+# library's hard state: RaftEtcd.tla's RestartKeepingCommit, not Raft.tla's Restart)
+SPEC = "RaftEtcd"
+RESTART = "RestartKeepingCommit"
+NODES = ("s1", "s2", "s3")
+# what the driver's `state` gives of Raft.tla's variables
+VARIABLES = (
+    "currentTerm", "votedFor", "role", "commitIndex", "log", "snapshotIndex", "snapshotTerm",
+)  # fmt: skip
+TICKS = 1500
+CALM = 500  # ticks after the faults stop, in which the clients' last operations complete
+# a seed on which the driver that leaves the vote out of its hard state is rejected at a restart
+VOTE_NOT_DURABLE_SEED = 3
+
+
+def driver_path(root: Path) -> Path:
+    """The driver `make etcd-raft` builds; ConfigError (one line) with the fix when it is not."""
+    path = root / ".build" / "etcd-raft-driver"
+    if not path.exists():
+        raise ConfigError(
+            f"no etcd Raft driver at {path} (make etcd-raft builds it from Debian's golang-go "
+            "and golang-etcd-server-dev)"
+        )
+    return path
+
+
+@attrs.frozen
+class Run:
+    """One seed's run: what its own checks found (None: they hold) and its log's verdict."""
+
+    seed: int
+    problem: str | None
+    verdict: str  # "valid" | "invalid" | "unknown"
+    records: int
+    seconds: float  # validation's
+    diagnosis: str  # the record no step of the spec explains, and why ("" when valid)
+
+
+def validated_run(driver: Path, seed: int, folder: Path, bugs: Sequence[str] = ()) -> Run:
+    """One free run of the driver (with `bugs`, its `--bug` flags) writing its log into `folder`,
+    its invariants and history checked, its log validated against RaftEtcd.tla."""
+    from meshcheck.driver_cmd import first_violation
+    from meshcheck.drivers.conform import read_query, write_op
+    from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
+    from meshcheck.impl.adapters.contract import Ghost, open_log, raft_committed
+    from meshcheck.impl.adapters.spec_values import log_view
+    from meshcheck.impl.base.node import Workload
+    from meshcheck.impl.sim import Simulator
+    from meshcheck.impl.sim.config import Faults, SimConfig
+    from meshcheck.property_tests.histories import check_history
+    from meshcheck.property_tests.raft import safety
+    from meshcheck.traces.logs.format import read
+    from meshcheck.traces.logs.validate import validate
+
+    faults = Faults(
+        drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3, down_ticks=(200, 2000),
+        until=TICKS,
+    )  # fmt: skip
+    workload = Workload(every=20, reads=0.3, make=write_op, query=read_query, until=TICKS)
+    command = [str(driver), *(flag for bug in bugs for flag in ("--bug", bug))]
+    log, out = open_log(folder, f"seed-{seed}")
+    with out, DriverProcess(command, name="etcd-raft", timeout=30) as process:
+        plugin = pipe_plugin(
+            process,
+            NODES,
+            variables=VARIABLES,
+            ghosts=(Ghost("committed", (), raft_committed),),
+            log=log,
+            spec=SPEC,
+            log_view=log_view,
+            restart_action=RESTART,
+        )
+        sim = Simulator(plugin, NODES, SimConfig(seed=seed, faults=faults, workload=workload))
+        sim.run(until=TICKS + CALM)
+    # the invariants the driver's variables are enough to check (all but ReadLinearizable)
+    checked = [n for n, reads in safety.READS.items() if set(reads) <= {*VARIABLES, "committed"}]
+    problem = first_violation(sim.trace(), checked) or check_history(sim)
+    verdict = validate(read(folder / f"seed-{seed}.ndjson"), SPEC, deadline=time.monotonic() + 120)
+    diagnosis = verdict.diagnosis.render() if verdict.diagnosis is not None else verdict.reason
+    return Run(seed, problem, verdict.verdict, verdict.records, verdict.seconds, diagnosis)
+
+
+def seeds_of(count: int, seed: int | None) -> list[int]:
+    """Seeds 1..count, or, exploring (`seed`), count seeds drawn from it."""
+    if seed is None:
+        return list(range(1, count + 1))
+    draw = random.Random(seed)
+    return [draw.randrange(2**32) for _ in range(count)]
+
+
+def check_validated(
+    driver: Path, count: int, seed: int | None = None
+) -> tuple[bool, int, float, str]:
+    """`count` runs (seeds_of) each holding its invariants and history with its log valid, and the
+    driver that forgets its vote rejected by validation on VOTE_NOT_DURABLE_SEED: (all as
+    expected, records validated, validation seconds, a one-line detail)."""
+    records = 0
+    seconds = 0.0
+    with tempfile.TemporaryDirectory(prefix="meshcheck-etcd-raft-") as tmp:
+        for s in seeds_of(count, seed):
+            run = validated_run(driver, s, Path(tmp) / "correct")
+            records += run.records
+            seconds += run.seconds
+            if run.problem is not None or run.verdict != "valid":
+                why = run.problem or run.diagnosis.splitlines()[0]
+                return False, records, seconds, f"seed {s}: {run.verdict}: {why}"
+        bad = validated_run(driver, VOTE_NOT_DURABLE_SEED, Path(tmp) / "bug", ["vote-not-durable"])
+    caught = bad.verdict == "invalid" and RESTART in bad.diagnosis
+    rate = records / seconds if seconds > 0 else 0.0
+    detail = f"{count} runs valid ({rate:,.0f} steps/s); " + (
+        "a vote not made durable rejected at a restart"
+        if caught
+        else f"a vote not made durable NOT caught: {bad.verdict}"
+    )
+    return caught, records, seconds, detail

@@ -1,0 +1,68 @@
+"""`meshcheck verify`'s rows for etcd, the system nobody here wrote (issue [14]): its Raft library's
+runs through the Go driver, validated against specs/RaftEtcd.tla (docs/etcd-raft.md), and a
+cluster of real etcd members under the nemesis, its clients' history checked (docs/etcd.md).
+Each needs what a make target installs (`make etcd-raft`, `make etcd`, both run by `make verify`);
+without it the row is "skip" with the line that says how to get it. Exploring (`verify
+--explore`), both draw their seeds from the exploration's."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.verify import Row
+
+ETCD_RAFT_ROW = "etcd's Raft library: its runs' logs validated against RaftEtcd.tla"
+ETCD_CLUSTER_ROW = "etcd cluster: 3 members, cas, the nemesis, the history checked"
+# the cluster run's seconds of clients and faults (the short one of `make test` runs 5)
+CLUSTER_SECONDS = 20.0
+
+
+def etcd_raft_row(root: Path, profile: str, seed: int | None) -> Row:
+    """The driver's free runs (3 under `ci`, else 10), each holding Raft's invariants and its
+    history with its log a behaviour of RaftEtcd.tla, and a driver that forgets its vote
+    rejected (meshcheck/drivers/etcd_raft.py)."""
+    from meshcheck.drivers.etcd_raft import check_validated, driver_path
+
+    try:
+        driver = driver_path(root)
+    except ConfigError as exc:
+        return Row("traces", ETCD_RAFT_ROW, "skip", None, "", 0.0, str(exc))
+    started = time.monotonic()
+    ok, records, _, detail = check_validated(driver, 3 if profile == "ci" else 10, seed)
+    result = "pass" if ok else "FAIL"
+    return Row(
+        "traces", ETCD_RAFT_ROW, result, records, "steps", time.monotonic() - started, detail
+    )
+
+
+def etcd_cluster_row(seed: int | None) -> Row:
+    """`meshcheck cluster test --system etcd --nodes 3 --workload cas --time 20 --seed S`: every
+    check holds (seed 1, or one drawn from the exploration's)."""
+    from meshcheck.cluster.etcd.run import EtcdOptions, run
+    from meshcheck.cluster.etcd.server import etcd_binary
+
+    try:
+        etcd_binary()
+    except ConfigError as exc:
+        return Row("traces", ETCD_CLUSTER_ROW, "skip", None, "", 0.0, str(exc))
+    s = 1 if seed is None else random.Random(seed).randrange(2**32)
+    options = EtcdOptions(nodes=3, time=CLUSTER_SECONDS, workload="cas", seed=s)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="meshcheck-etcd-") as tmp:
+        outcome = run(options, Path(tmp))
+    h = outcome.history
+    failed = [f"{v.check}: {v.detail}" for v in outcome.failed]
+    detail = (
+        f"seed {s}: ok {h.count('ok')}, info {h.count('info')}, {len(outcome.struck) // 2} faults; "
+        + ("; ".join(failed) if failed else "every check holds")
+        + f" (meshcheck cluster test --system etcd --workload cas --time {CLUSTER_SECONDS:g} "
+        f"--seed {s})"
+    )
+    result = "pass" if outcome.holds else "FAIL"
+    return Row(
+        "traces", ETCD_CLUSTER_ROW, result, len(h.ops), "ops", time.monotonic() - started, detail
+    )
