@@ -2,8 +2,8 @@
 (***************************************************************************)
 (* Raft as etcd-io/raft (etcd 3.4, `go.etcd.io/etcd/raft`) runs it, for    *)
 (* trace validation of the Go driver (drivers/etcd-raft, docs/etcd-raft.md) *)
-(* with the library's defaults: no pre-vote, no check-quorum, no            *)
-(* compaction. Every action of Raft.tla stays as it is; this module adds    *)
+(* without compaction, with or without pre-vote (the constant PreVote) and  *)
+(* check-quorum. Every action of Raft.tla stays as it is; this module adds  *)
 (* the library's choices that Raft.tla does not make, each one action      *)
 (* (EtcdNext), each as safe as what it replaces, which TLC checks on the    *)
 (* quick model (RaftEtcd_quick.cfg) with Raft's invariants:                *)
@@ -45,8 +45,36 @@
 (*    the library writes before it sends (HardState.Commit), so a restarted *)
 (*    node starts from what it wrote (`loadState`), not from its snapshot:  *)
 (*    any commit index between its snapshot's and the one it had.           *)
+(*                                                                         *)
+(* With pre-vote (Config.PreVote, Raft.tla's PreVote = TRUE):              *)
+(*                                                                         *)
+(* 9. HandlePreVoteRequestEtcd(i, j): a grant echoes the requested term, a  *)
+(*    refusal carries the refuser's own term (`Term: r.Term`), and a grant  *)
+(*    needs the requester's log as up to date and its term at least the     *)
+(*    granter's (the library grants at its own term too, when it has not    *)
+(*    voted and knows no leader). A pre-vote elects nobody: only the real   *)
+(*    votes after it count, so any grant is safe.                           *)
+(* 10. HandlePreVoteResponseNewerTerm(i, j): a refusal of a newer term      *)
+(*    makes i a follower of that term with no vote (the library applies the *)
+(*    term rule to every message but a granted pre-vote).                   *)
+(* 11. HandlePreVoteResponseLost(i, j): a pre-candidate refused in its term *)
+(*    becomes a follower (quorum.VoteLost, as 7).                           *)
+(*                                                                         *)
+(* With check-quorum (Config.CheckQuorum):                                 *)
+(*                                                                         *)
+(* 12. IgnoreVoteRequestInLease(i, j): a vote or pre-vote request of a     *)
+(*    newer term is ignored, no answer, no term change, by a server that    *)
+(*    heard from its leader within the election timeout (`inLease`;         *)
+(*    Ongaro's thesis, section 4.2.3). Time abstracted, any such request    *)
+(*    may be. LeaderStepDown(i): the leader that has not heard from a      *)
+(*    quorum steps down, RaftPipelined.tla's CheckQuorumStepDown. A request *)
+(*    of an older term for entries is answered, with the newer term:        *)
+(*    Raft.tla's handler.                                                   *)
 (***************************************************************************)
 EXTENDS RaftPipelined
+
+CONSTANT CheckQuorum  \* TRUE: the library's Config.CheckQuorum (12, and the leader's step-down)
+ASSUME CheckQuorum \in BOOLEAN
 
 \* 2. Leader i sends j a heartbeat: the empty AppendEntriesRequest at min(matchIndex, commitIndex).
 Heartbeat(i, j) ==
@@ -127,9 +155,60 @@ RestartKeepingCommit(i) ==
     /\ budget' = [budget EXCEPT !.fault = @ - 1, !.restart = @ - 1]
     /\ UNCHANGED <<messages, serverVars, logVars, committed>>
 
+\* 9. i answers j's pre-vote request: a grant echoes its term, a refusal carries i's own.
+HandlePreVoteRequestEtcd(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ m.mtype = PreVoteRequest /\ m.mdest = i /\ m.msource = j
+        /\ LET logOk == \/ m.mlastLogTerm > LastTerm(i)
+                        \/ /\ m.mlastLogTerm = LastTerm(i)
+                           /\ m.mlastLogIndex >= LastIndex(i)
+           IN \E grant \in BOOLEAN :
+                 /\ grant => m.mterm >= currentTerm[i] /\ logOk
+                 /\ Reply([mtype |-> PreVoteResponse,
+                           mterm |-> IF grant THEN m.mterm ELSE currentTerm[i],
+                           mvoteGranted |-> grant, msource |-> i, mdest |-> j], m)
+        /\ UNCHANGED <<serverVars, logVars, volatileVars, historyVars, budget>>
+
+\* 10. i, refused by j in a newer term, becomes a follower of that term with no vote.
+HandlePreVoteResponseNewerTerm(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ m.mtype = PreVoteResponse /\ m.mdest = i /\ m.msource = j
+        /\ ~m.mvoteGranted /\ m.mterm > currentTerm[i]
+        /\ currentTerm' = [currentTerm EXCEPT ![i] = m.mterm]
+        /\ role' = [role EXCEPT ![i] = Follower]
+        /\ votedFor' = [votedFor EXCEPT ![i] = None]
+        /\ LeaveRole(i, TRUE)
+        /\ Discard(m)
+        /\ UNCHANGED <<logVars, commitIndex, committed, budget>>
+
+\* 11. Pre-candidate i, refused by j in its term, becomes a follower in that term.
+HandlePreVoteResponseLost(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ m.mtype = PreVoteResponse /\ m.mdest = i /\ m.msource = j
+        /\ ~m.mvoteGranted /\ m.mterm = currentTerm[i] /\ role[i] = PreCandidate
+        /\ role' = [role EXCEPT ![i] = Follower]
+        /\ LeaveRole(i, TRUE)
+        /\ Discard(m)
+        /\ UNCHANGED <<serverVars, logVars, commitIndex, committed, budget>>
+
+\* 12. i ignores j's vote or pre-vote request of a newer term: no answer, nothing changes.
+\*     (The guard sits inside the \E, so that the action is a receive of m by its shape:
+\*     traces/logs/validate.py reads ahead for the messages such actions take.)
+IgnoreVoteRequestInLease(i, j) ==
+    \E m \in DOMAIN messages :
+        /\ CheckQuorum
+        /\ m.mdest = i /\ m.msource = j
+        /\ m.mtype \in {RequestVoteRequest, PreVoteRequest}
+        /\ m.mterm > currentTerm[i]
+        /\ Discard(m)
+        /\ UNCHANGED <<serverVars, logVars, volatileVars, historyVars, budget>>
+
+\* 12. With check-quorum, leader i steps down in its term (RaftPipelined.tla's step-down).
+LeaderStepDown(i) == CheckQuorum /\ CheckQuorumStepDown(i)
+
 \* Raft.tla's Next, the pipelined send, and the library's choices above (one labelled action per
 \* i, j or i, as in Raft.tla). RaftPipelined's step back is a case of the back-off; its leader
-\* step-down is check-quorum's, which the driver leaves off.
+\* step-down is LeaderStepDown, with check-quorum.
 EtcdNext ==
     \/ Next
     \/ \E i \in Server : \E j \in Peers(i) : PipelineAppendEntries(i, j)
@@ -140,6 +219,11 @@ EtcdNext ==
     \/ \E i \in Server : \E j \in Peers(i) : HandleRequestVoteRequestLeaderKnown(i, j)
     \/ \E i \in Server : \E j \in Peers(i) : HandleRequestVoteResponseLost(i, j)
     \/ \E i \in Server : RestartKeepingCommit(i)
+    \/ \E i \in Server : \E j \in Peers(i) : HandlePreVoteRequestEtcd(i, j)
+    \/ \E i \in Server : \E j \in Peers(i) : HandlePreVoteResponseNewerTerm(i, j)
+    \/ \E i \in Server : \E j \in Peers(i) : HandlePreVoteResponseLost(i, j)
+    \/ \E i \in Server : \E j \in Peers(i) : IgnoreVoteRequestInLease(i, j)
+    \/ \E i \in Server : LeaderStepDown(i)
 
 EtcdSpec == Init /\ [][EtcdNext]_vars
 

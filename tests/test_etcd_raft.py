@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from meshcheck.drivers.etcd_raft import NODES, RESTART, SPEC, VARIABLES, check_validated
+from meshcheck.drivers.etcd_raft import (
+    NODES,
+    RESTART,
+    SPEC,
+    VARIABLES,
+    check_validated,
+    validated_run,
+)
 from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
 from meshcheck.impl.adapters.contract import Ghost, NdjsonLog, open_log, raft_committed
 from meshcheck.impl.adapters.spec_values import log_view
@@ -330,3 +337,19 @@ def test_without_the_driver_verifys_row_is_a_skip_with_the_fix(tmp_path: Path) -
 
     row = etcd_raft_row(tmp_path, "default", None)
     assert row.result == "skip" and "make etcd-raft builds it" in row.detail
+
+
+def test_runs_with_pre_vote_and_check_quorum_validate(built: Path, tmp_path: Path) -> None:
+    """The driver with the library's PreVote and CheckQuorum (`--pre-vote --check-quorum`),
+    its log validated with RaftEtcd.tla's PreVote and CheckQuorum: seed 37 takes the pre-vote's
+    answers, a refusal's newer term, a lost pre-election, a vote request ignored in the lease and
+    the leader's step-down (40 of seeds 1-40 valid, docs/etcd-raft.md)."""
+    run = validated_run(built, 37, tmp_path, pre_vote=True, check_quorum=True)
+    assert run.problem is None and run.verdict == "valid", run.diagnosis
+    taken = {r.action for r in read(tmp_path / "seed-37.ndjson")}
+    assert {
+        "PreVoteTimeout", "HandlePreVoteRequestEtcd", "HandlePreVoteResponse",
+        "HandlePreVoteResponseNewerTerm", "HandlePreVoteResponseLost",
+        "IgnoreVoteRequestInLease", "LeaderStepDown",
+    } <= taken, taken  # fmt: skip
+    assert "Timeout" not in taken  # with pre-vote every election starts with a pre-election

@@ -1,10 +1,13 @@
 """specs/RaftEtcd.tla: Raft.tla with the choices etcd's Raft library makes (the pipelined send, the
 heartbeat, a stale request ignored, a request below the commit index answered at it, the back-off
 on a rejection, a vote refused while a leader is known, a lost election, a restart with the commit
-index written). Each is one labelled action per channel or per server, the quick model holds every
+index written; with pre-vote, its answers and the term rule on its refusals; with check-quorum, a
+vote request ignored in the lease and the leader's step-down). Each is one labelled action per
+channel or per server, the quick models (without, and with pre-vote and check-quorum) hold every
 invariant of Raft's quick model, and two mutants of the new actions are caught by TLC: a restart
 that comes back with a commit index beyond what it wrote, and a vote granted by the rule that may
-only refuse."""
+only refuse. (Pre-votes elect nobody: no change to their answers can break safety, so no mutant of
+them is a test of the checks.)"""
 
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ SPECS = Path(__file__).resolve().parents[1] / "specs"
 ETCD = SPECS / "RaftEtcd.tla"
 QUICK = SPECS / "RaftEtcd_quick.cfg"
 
-# (distinct states, depth) of the quick model (RaftPipelined_quick's: 72,839 and 31)
+PREVOTE_QUICK = SPECS / "RaftEtcd_prevote_quick.cfg"
+
+# (distinct states, depth) of the quick models (RaftPipelined_quick's: 72,839 and 31)
 QUICK_COUNT = (97587, 30)
+PREVOTE_QUICK_COUNT = (153703, 39)
 
 # Two terms, one restart or drop, entries up to index 2: where two candidates meet and a restarted
 # node comes back.
@@ -39,6 +45,7 @@ SMALL = """CONSTANTS
     MaxReads = 0
     LeaderNoOp = TRUE
     PreVote = FALSE
+    CheckQuorum = FALSE
 SPECIFICATION EtcdSpec
 SYMMETRY Symmetry
 CONSTRAINT TermBound
@@ -70,15 +77,23 @@ def test_the_librarys_choices_are_labelled_actions() -> None:
         "HandleAppendEntriesResponseBackOff",
         "HandleRequestVoteRequestLeaderKnown",
         "HandleRequestVoteResponseLost",
+        "HandlePreVoteRequestEtcd",
+        "HandlePreVoteResponseNewerTerm",
+        "HandlePreVoteResponseLost",
+        "IgnoreVoteRequestInLease",
     )
     with Stepper(ETCD, QUICK) as st:
         for name in per_channel:
             found = [a for a in st.actions if a.name == name]
             assert len(found) == 6 and all(a.params.keys() == {"i", "j"} for a in found), name
-        restart = [a for a in st.actions if a.name == "RestartKeepingCommit"]
-        assert len(restart) == 3 and all(a.params.keys() == {"i"} for a in restart)
-        # RaftPipelined's leader step-down is check-quorum's, which the driver leaves off
-        assert not any(a.name == "CheckQuorumStepDown" for a in st.actions)
+        # LeaderStepDown: enabled only with CheckQuorum (the quick model's count is the same as
+        # before it was added)
+        for name in ("RestartKeepingCommit", "LeaderStepDown"):
+            found = [a for a in st.actions if a.name == name]
+            assert len(found) == 3 and all(a.params.keys() == {"i"} for a in found), name
+        # RaftPipelined's step back is a case of the back-off, its step-down LeaderStepDown's
+        for name in ("HandleAppendEntriesResponseStepBack", "CheckQuorumStepDown"):
+            assert not any(a.name == name for a in st.actions), name
 
 
 @pytest.mark.slow  # about 40 s
@@ -86,6 +101,13 @@ def test_quick_model_holds_with_its_recorded_state_count() -> None:
     r = check(ETCD, QUICK, workers=2, deadlock=False)
     assert r.outcome is Outcome.HOLDS, r.message
     assert (r.distinct, r.depth) == QUICK_COUNT
+
+
+@pytest.mark.slow  # about 65 s
+def test_prevote_quick_model_holds_with_its_recorded_state_count() -> None:
+    r = check(ETCD, PREVOTE_QUICK, workers=2, deadlock=False)
+    assert r.outcome is Outcome.HOLDS, r.message
+    assert (r.distinct, r.depth) == PREVOTE_QUICK_COUNT
 
 
 @pytest.mark.slow  # 65,946 states, about 35 s

@@ -13,13 +13,16 @@ type cluster struct {
 	ids   map[string]uint64
 	nodes map[string]*node
 	bugs  map[string]bool
-	spec  map[string]map[string]any // a send (its bytes and number) -> its spec message (spec.go)
-	sends int                       // sends so far
+	// the library's Config.PreVote and Config.CheckQuorum
+	preVote, checkQuorum bool
+	spec                 map[string]map[string]any // a send (its bytes and number) -> its spec message (spec.go)
+	sends                int                       // sends so far
 }
 
 type driver struct {
-	c    *cluster
-	bugs map[string]bool
+	c                    *cluster
+	bugs                 map[string]bool
+	preVote, checkQuorum bool // the library's options (main.go's flags)
 }
 
 func newDriver() *driver { return &driver{} }
@@ -92,7 +95,8 @@ func (d *driver) hello(req map[string]any) map[string]any {
 	if len(listed) == 0 {
 		return refuse("hello.nodes: a non-empty list of node names")
 	}
-	c := &cluster{ids: map[string]uint64{}, nodes: map[string]*node{}, bugs: d.bugs, spec: map[string]map[string]any{}}
+	c := &cluster{ids: map[string]uint64{}, nodes: map[string]*node{}, bugs: d.bugs, spec: map[string]map[string]any{},
+		preVote: d.preVote, checkQuorum: d.checkQuorum}
 	for _, v := range listed {
 		name, isName := v.(string)
 		if !isName || name == "" {

@@ -15,11 +15,16 @@
 //     (raft.go globalRand); before any call into a node, the driver points it at that node's own
 //     generator, seeded from `boot`, so that a run replays (the one use of the library's
 //     unexported surface: see rand.go);
-//   - clients: a write or a read is proposed as a log entry at the leader, answered when the
-//     proposing node applies it; any other node answers "not leader" with its leader's name.
+//   - clients: a write is proposed as a log entry at the leader and answered when the proposing
+//     node applies it, a read is a ReadIndex at the leader; any other node answers "not leader"
+//     with its leader's name;
+//   - options: the library's defaults, or with `--pre-vote` and `--check-quorum` its
+//     Config.PreVote and Config.CheckQuorum.
 //
-// The driver takes no spec action alone (`take` is false): runs are free runs under meshcheck's
-// faults, judged by the invariants on the nodes' state and by the clients' history.
+// Each event is named as a step of specs/RaftEtcd.tla and each send given as the spec's message
+// (spec.go), so that a run's NDJSON log is validated against the spec. The driver takes no spec
+// action alone (`take` is false): runs are free runs under meshcheck's faults, judged by the
+// invariants on the nodes' state, by the clients' history and by the logs' validation.
 package main
 
 import (
@@ -43,9 +48,18 @@ var knownBugs = map[string]bool{"reads-anywhere": true, "vote-not-durable": true
 
 func main() {
 	bugs := map[string]bool{}
+	d := newDriver()
 	for k := 1; k < len(os.Args); k++ {
+		switch os.Args[k] {
+		case "--pre-vote": // the library's Config.PreVote (thesis 9.6)
+			d.preVote = true
+			continue
+		case "--check-quorum": // the library's Config.CheckQuorum (thesis 6.2, 4.2.3)
+			d.checkQuorum = true
+			continue
+		}
 		if os.Args[k] != "--bug" || k+1 == len(os.Args) {
-			fmt.Fprintf(os.Stderr, "usage: etcd-raft-driver [--bug NAME]... (not %q)\n", os.Args[k])
+			fmt.Fprintf(os.Stderr, "usage: etcd-raft-driver [--pre-vote] [--check-quorum] [--bug NAME]... (not %q)\n", os.Args[k])
 			os.Exit(2)
 		}
 		k++
@@ -57,7 +71,6 @@ func main() {
 	}
 	in := bufio.NewReader(os.Stdin)
 	out := bufio.NewWriter(os.Stdout)
-	d := newDriver()
 	d.bugs = bugs
 	for {
 		line, err := in.ReadBytes('\n')

@@ -132,7 +132,8 @@ func (c *cluster) bootNode(name string, persisted map[string]any, seed int64) (*
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID: n.id, ElectionTick: ElectionTicks, HeartbeatTick: HeartbeatTicks,
 		Storage: n.storage, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, Logger: quiet,
-		// the library's defaults: no pre-vote, no check-quorum, ReadOnlySafe reads
+		// ReadOnlySafe reads; pre-vote and check-quorum off (the library's defaults) unless asked
+		PreVote: c.preVote, CheckQuorum: c.checkQuorum,
 	})
 	if err != nil {
 		return nil, err
@@ -221,9 +222,15 @@ func (n *node) fire(timer string) (*done, error) {
 	d := &done{Timers: [][2]any{{tickTimer, TickMillis}}}
 	err := n.ready(d)
 	params := map[string]any{"i": n.name}
-	if n.rn.Status().Term > was.term { // an election timeout: a campaign in the next term
+	now := n.rn.Status()
+	switch {
+	case now.RaftState == raft.StatePreCandidate: // an election timeout with pre-vote
+		n.specSteps(d, "PreVoteTimeout", true, params, nil, "")
+	case now.Term > was.term: // an election timeout: a campaign in the next term
 		n.specSteps(d, "Timeout", true, params, nil, "")
-	} else { // a tick that changes no spec variable; a leader's heartbeats are steps of their own
+	case was.role == raft.StateLeader && now.RaftState == raft.StateFollower:
+		n.specSteps(d, "LeaderStepDown", true, params, nil, "") // check-quorum: no quorum heard from
+	default: // a tick that changes no spec variable; a leader's heartbeats are steps of their own
 		n.specSteps(d, "Tick", false, params, nil, "")
 	}
 	return d, err
@@ -245,9 +252,10 @@ func (n *node) deliver(source string, message any) (*done, error) {
 	d := &done{}
 	err = n.ready(d)
 	params := map[string]any{"i": n.name, "j": source}
-	if action := n.handlerOf(m, was); action != "" {
-		encoded, _ := message.(string)
-		n.specSteps(d, action, true, params, n.c.received(encoded), source)
+	encoded, _ := message.(string)
+	spec := n.c.received(encoded)
+	if action := n.handlerOf(m, spec, was); action != "" {
+		n.specSteps(d, action, true, params, spec, source)
 	} else {
 		action, known := handling[m.Type]
 		if !known {
@@ -416,7 +424,7 @@ func (n *node) state() map[string]any {
 	status := n.rn.Status()
 	role := map[raft.StateType]string{
 		raft.StateFollower: "Follower", raft.StateCandidate: "Candidate",
-		raft.StateLeader: "Leader", raft.StatePreCandidate: "Candidate",
+		raft.StateLeader: "Leader", raft.StatePreCandidate: "PreCandidate",
 	}[status.RaftState]
 	last, _ := n.storage.LastIndex()
 	entries, _ := n.storage.Entries(BaseIndex+1, last+1, 1<<62)

@@ -80,6 +80,13 @@ func (n *node) specOf(m pb.Message) map[string]any {
 	case pb.MsgVoteResp:
 		out["mtype"] = "RequestVoteResponse"
 		out["mvoteGranted"] = !m.Reject
+	case pb.MsgPreVote:
+		out["mtype"] = "PreVoteRequest"
+		out["mlastLogIndex"] = specIndex(m.Index)
+		out["mlastLogTerm"] = specTerm(m.Index, m.LogTerm)
+	case pb.MsgPreVoteResp: // a grant echoes the requested term, a refusal is the refuser's
+		out["mtype"] = "PreVoteResponse"
+		out["mvoteGranted"] = !m.Reject
 	case pb.MsgApp:
 		entries := make([]any, len(m.Entries))
 		for k, e := range m.Entries {
@@ -106,7 +113,13 @@ func (n *node) specOf(m pb.Message) map[string]any {
 		out["mmatchIndex"] = specIndex(m.Index)
 		out["mconflictTerm"] = 0
 		out["mconflictIndex"] = 0
-		if m.Type == pb.MsgHeartbeatResp {
+		if stale := n.answering; stale != nil && stale.Term < m.Term &&
+			(stale.Type == pb.MsgApp || stale.Type == pb.MsgHeartbeat) {
+			// an older term's request, answered with the newer term (with pre-vote or
+			// check-quorum): Raft.tla's refusal, no match, no hint
+			out["msuccess"] = false
+			out["mmatchIndex"] = 0
+		} else if m.Type == pb.MsgHeartbeatResp {
 			// the answer to the heartbeat this event handles: a success at its index
 			if n.answering == nil || n.answering.Type != pb.MsgHeartbeat {
 				return nil
@@ -154,15 +167,32 @@ func (c *cluster) received(tagged string) map[string]any {
 }
 
 var isRequest = map[pb.MessageType]bool{pb.MsgVote: true, pb.MsgApp: true, pb.MsgHeartbeat: true}
-var isResponse = map[pb.MessageType]bool{pb.MsgVoteResp: true, pb.MsgAppResp: true, pb.MsgHeartbeatResp: true}
+var isResponse = map[pb.MessageType]bool{
+	pb.MsgVoteResp: true, pb.MsgPreVoteResp: true, pb.MsgAppResp: true, pb.MsgHeartbeatResp: true,
+}
 
-// handlerOf names the spec action by which node n, as it was (was), took m: Raft.tla's handler,
-// or RaftEtcd.tla's where the library's choice is another.
-func (n *node) handlerOf(m pb.Message, was before) string {
+// handlerOf names the spec action by which node n, as it was (was), took m (the spec's message
+// `spec`, nil when unknown): Raft.tla's handler, or RaftEtcd.tla's where the library's choice is
+// another.
+func (n *node) handlerOf(m pb.Message, spec map[string]any, was before) string {
 	now := n.rn.Status()
+	answered := n.answered(m)
 	switch {
+	case (m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat) && m.Term < was.term && answered:
+		return "HandleAppendEntriesRequest" // with pre-vote or check-quorum: Raft.tla's answer
 	case isRequest[m.Type] && m.Term < was.term:
 		return "IgnoreStaleRequest"
+	case (m.Type == pb.MsgVote || m.Type == pb.MsgPreVote) && m.Term > was.term && !answered:
+		return "IgnoreVoteRequestInLease"
+	case m.Type == pb.MsgPreVote:
+		return "HandlePreVoteRequestEtcd"
+	case m.Type == pb.MsgPreVoteResp && m.Reject && m.Term > was.term:
+		return "HandlePreVoteResponseNewerTerm"
+	case m.Type == pb.MsgPreVoteResp && m.Reject && m.Term == was.term &&
+		was.role == raft.StatePreCandidate && now.RaftState == raft.StateFollower:
+		return "HandlePreVoteResponseLost"
+	case m.Type == pb.MsgPreVoteResp:
+		return "HandlePreVoteResponse"
 	case m.Type == pb.MsgVote:
 		if n.refused(m) && m.Term == was.term && was.vote == raft.None && was.lead != raft.None {
 			return "HandleRequestVoteRequestLeaderKnown"
@@ -180,12 +210,25 @@ func (n *node) handlerOf(m pb.Message, was before) string {
 		return "HandleAppendEntriesRequest"
 	case m.Type == pb.MsgHeartbeat:
 		return "HandleAppendEntriesRequest"
-	case m.Type == pb.MsgAppResp && m.Reject && m.Term == was.term && was.role == raft.StateLeader:
+	case m.Type == pb.MsgAppResp && (m.Reject || spec != nil && spec["msuccess"] == false) &&
+		m.Term == was.term && was.role == raft.StateLeader:
+		// a rejection; or the answer to an older term's request, a refusal in the spec, which
+		// the library takes as a success at index 0 and so changes nothing
 		return "HandleAppendEntriesResponseBackOff"
 	case m.Type == pb.MsgAppResp || m.Type == pb.MsgHeartbeatResp:
 		return "HandleAppendEntriesResponse"
 	}
 	return ""
+}
+
+// answered: whether this event sent m's sender an answer.
+func (n *node) answered(m pb.Message) bool {
+	for _, s := range n.sent {
+		if isResponse[s.Type] && s.To == m.From {
+			return true
+		}
+	}
+	return false
 }
 
 // refused: whether this event's answer to vote request m was a refusal.
@@ -218,7 +261,9 @@ func (n *node) specSteps(d *done, first string, inSpec bool, params map[string]a
 		case first != "" && !answered && isResponse[m.Type] && to == source:
 			own = append(own, k)
 			answered = true
-		case first == "Timeout" && m.Type == pb.MsgVote:
+		case (first == "Timeout" || first == "HandlePreVoteResponse") && m.Type == pb.MsgVote:
+			own = append(own, k) // Campaign's requests, in the step that campaigns
+		case first == "PreVoteTimeout" && m.Type == pb.MsgPreVote:
 			own = append(own, k)
 		case m.Type == pb.MsgHeartbeat:
 			rest = append(rest, later{"Heartbeat", to, k})

@@ -58,9 +58,18 @@ class Run:
     diagnosis: str  # the record no step of the spec explains, and why ("" when valid)
 
 
-def validated_run(driver: Path, seed: int, folder: Path, bugs: Sequence[str] = ()) -> Run:
-    """One free run of the driver (with `bugs`, its `--bug` flags) writing its log into `folder`,
-    its invariants and history checked, its log validated against RaftEtcd.tla."""
+def validated_run(
+    driver: Path,
+    seed: int,
+    folder: Path,
+    bugs: Sequence[str] = (),
+    *,
+    pre_vote: bool = False,
+    check_quorum: bool = False,
+) -> Run:
+    """One free run of the driver (with `bugs`, its `--bug` flags; `pre_vote` and `check_quorum`,
+    the library's options) writing its log into `folder`, its invariants and history checked, its
+    log validated against RaftEtcd.tla (its PreVote and CheckQuorum as the run's)."""
     from meshcheck.driver_cmd import first_violation
     from meshcheck.drivers.conform import read_query, write_op
     from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
@@ -72,7 +81,7 @@ def validated_run(driver: Path, seed: int, folder: Path, bugs: Sequence[str] = (
     from meshcheck.property_tests.histories import check_history
     from meshcheck.property_tests.raft import safety
     from meshcheck.traces.logs.format import read
-    from meshcheck.traces.logs.validate import validate
+    from meshcheck.traces.logs.validate import model_text, validate, validation_model
 
     faults = Faults(
         drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3, down_ticks=(200, 2000),
@@ -80,6 +89,7 @@ def validated_run(driver: Path, seed: int, folder: Path, bugs: Sequence[str] = (
     )  # fmt: skip
     workload = Workload(every=20, reads=0.3, make=write_op, query=read_query, until=TICKS)
     command = [str(driver), *(flag for bug in bugs for flag in ("--bug", bug))]
+    command += ["--pre-vote"] * pre_vote + ["--check-quorum"] * check_quorum
     log, out = open_log(folder, f"seed-{seed}")
     with out, DriverProcess(command, name="etcd-raft", timeout=30) as process:
         plugin = pipe_plugin(
@@ -97,7 +107,13 @@ def validated_run(driver: Path, seed: int, folder: Path, bugs: Sequence[str] = (
     # the invariants the driver's variables are enough to check (all but ReadLinearizable)
     checked = [n for n, reads in safety.READS.items() if set(reads) <= {*VARIABLES, "committed"}]
     problem = first_violation(sim.trace(), checked) or check_history(sim)
-    verdict = validate(read(folder / f"seed-{seed}.ndjson"), SPEC, deadline=time.monotonic() + 120)
+    records = read(folder / f"seed-{seed}.ndjson")
+    model = None
+    if pre_vote or check_quorum:
+        settings = {"PreVote": str(pre_vote).upper(), "CheckQuorum": str(check_quorum).upper()}
+        model = folder / f"seed-{seed}.cfg"
+        model.write_text(model_text(SPEC, records, validation_model(SPEC), settings), "utf-8")
+    verdict = validate(records, SPEC, model, deadline=time.monotonic() + 120)
     diagnosis = verdict.diagnosis.render() if verdict.diagnosis is not None else verdict.reason
     return Run(seed, problem, verdict.verdict, verdict.records, verdict.seconds, diagnosis)
 
