@@ -73,7 +73,7 @@ def validated_run(
     from meshcheck.driver_cmd import first_violation
     from meshcheck.drivers.conform import read_query, write_op
     from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
-    from meshcheck.impl.adapters.contract import Ghost, open_log, raft_committed
+    from meshcheck.impl.adapters.contract import AdapterError, Ghost, open_log, raft_committed
     from meshcheck.impl.adapters.spec_values import log_view
     from meshcheck.impl.base.node import Workload
     from meshcheck.impl.sim import Simulator
@@ -103,10 +103,14 @@ def validated_run(
             restart_action=RESTART,
         )
         sim = Simulator(plugin, NODES, SimConfig(seed=seed, faults=faults, workload=workload))
-        sim.run(until=TICKS + CALM)
+        crashed: str | None = None
+        try:
+            sim.run(until=TICKS + CALM)
+        except AdapterError as exc:  # the driver refused a request, or exited (a panic)
+            crashed = str(exc).splitlines()[0]
     # the invariants the driver's variables are enough to check (all but ReadLinearizable)
     checked = [n for n, reads in safety.READS.items() if set(reads) <= {*VARIABLES, "committed"}]
-    problem = first_violation(sim.trace(), checked) or check_history(sim)
+    problem = crashed or first_violation(sim.trace(), checked) or check_history(sim)
     records = read(folder / f"seed-{seed}.ndjson")
     model = None
     if pre_vote or check_quorum:
@@ -136,13 +140,15 @@ def check_validated(
     seconds = 0.0
     with tempfile.TemporaryDirectory(prefix="meshcheck-etcd-raft-") as tmp:
         for s in seeds_of(count, seed):
-            run = validated_run(driver, s, Path(tmp) / "correct")
+            run = validated_run(driver, s, Path(tmp) / "runs")
             records += run.records
             seconds += run.seconds
             if run.problem is not None or run.verdict != "valid":
                 why = run.problem or run.diagnosis.splitlines()[0]
                 return False, records, seconds, f"seed {s}: {run.verdict}: {why}"
-        bad = validated_run(driver, VOTE_NOT_DURABLE_SEED, Path(tmp) / "bug", ["vote-not-durable"])
+        bad = validated_run(
+            driver, VOTE_NOT_DURABLE_SEED, Path(tmp) / "vote-not-durable", ["vote-not-durable"]
+        )
     caught = bad.verdict == "invalid" and RESTART in bad.diagnosis
     rate = records / seconds if seconds > 0 else 0.0
     detail = f"{count} runs valid ({rate:,.0f} steps/s); " + (
