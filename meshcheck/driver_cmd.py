@@ -152,7 +152,7 @@ def _one_run(
     except AdapterError as exc:
         problem = str(exc).splitlines()[0]
     trace = sim.trace()
-    problem = problem or first_violation(trace, checked) or check_history(sim)
+    problem = problem or _first_violation(trace, checked) or check_history(sim)
     history = sim.history.history() if sim.history is not None else ()
     ok = sum(1 for o in history if o.status == "ok")
     verdict = "holds" if problem is None else "FAIL"
@@ -160,7 +160,7 @@ def _one_run(
     return (str(seed), str(len(trace.steps)), f"{ok} of {len(history)}", verdict, seconds), problem
 
 
-def first_violation(trace: Trace, checked: list[str]) -> str | None:
+def _first_violation(trace: Trace, checked: list[str]) -> str | None:
     """The first step whose state breaks one of the checked invariants, said in one line."""
     from meshcheck.property_tests.raft import safety
 

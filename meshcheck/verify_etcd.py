@@ -24,8 +24,8 @@ CLUSTER_SECONDS = 20.0
 def etcd_raft_row(root: Path, profile: str, seed: int | None) -> Row:
     """The driver's free runs (3 under `ci`, else 10), each holding Raft's invariants and its
     history with its log a behaviour of RaftEtcd.tla, and a driver that forgets its vote
-    rejected (meshcheck/drivers/etcd_raft.py)."""
-    from meshcheck.drivers.etcd_raft import check_validated, driver_path
+    rejected (property_tests/etcd_raft.py)."""
+    from meshcheck.property_tests.etcd_raft import check_validated, driver_path
 
     try:
         driver = driver_path(root)

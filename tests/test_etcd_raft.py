@@ -18,7 +18,11 @@ from typing import Any
 
 import pytest
 
-from meshcheck.drivers.etcd_raft import (
+from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
+from meshcheck.impl.adapters.contract import Ghost, NdjsonLog, open_log, raft_committed
+from meshcheck.impl.adapters.spec_values import log_view
+from meshcheck.impl.sim import Simulator
+from meshcheck.property_tests.etcd_raft import (
     NODES,
     RESTART,
     SPEC,
@@ -26,10 +30,6 @@ from meshcheck.drivers.etcd_raft import (
     check_validated,
     validated_run,
 )
-from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
-from meshcheck.impl.adapters.contract import Ghost, NdjsonLog, open_log, raft_committed
-from meshcheck.impl.adapters.spec_values import log_view
-from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.traces.logs.format import read
@@ -325,7 +325,7 @@ def test_a_vote_refused_because_the_leader_is_known_is_a_step_of_the_spec(
 
 def test_verifys_check_validates_fresh_seeds_and_rejects_the_forgotten_vote(built: Path) -> None:
     """`meshcheck verify`'s row (meshcheck/verify_etcd.py): runs of the driver's own schedule
-    (meshcheck/drivers/etcd_raft.py), here two drawn from an exploration's seed, each valid, and
+    (property_tests/etcd_raft.py), here two drawn from an exploration's seed, each valid, and
     the driver that forgets its vote rejected at a restart."""
     ok, records, _, detail = check_validated(built, 2, seed=20261126)
     assert ok and records > 100, detail

@@ -2,7 +2,7 @@
 the simulator's faults whose NDJSON logs are validated against specs/RaftEtcd.tla, and the check
 `meshcheck verify` runs of them (`check_validated`).
 
-A run is a `driver run` (meshcheck/driver_cmd.py): three nodes, drops, duplicates, delays,
+A run is as a `driver run`'s (meshcheck/driver_cmd.py): three nodes, drops, duplicates, delays,
 crashes and partitions while clients write and read, Raft.tla's safety invariants on every step
 and the clients' history at the end; here its log is written too (the driver names each step and
 each message in RaftEtcd.tla's vocabulary, drivers/etcd-raft/spec.go) and validated.
@@ -15,10 +15,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError
+
+if TYPE_CHECKING:
+    from meshcheck.impl.base.trace import Trace
 
 # The spec the driver's logs are a behaviour of, and its restart (the commit index is in the
 # library's hard state: RaftEtcd.tla's RestartKeepingCommit, not Raft.tla's Restart)
@@ -70,7 +74,6 @@ def validated_run(
     """One free run of the driver (with `bugs`, its `--bug` flags; `pre_vote` and `check_quorum`,
     the library's options) writing its log into `folder`, its invariants and history checked, its
     log validated against RaftEtcd.tla (its PreVote and CheckQuorum as the run's)."""
-    from meshcheck.driver_cmd import first_violation
     from meshcheck.drivers.conform import read_query, write_op
     from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
     from meshcheck.impl.adapters.contract import AdapterError, Ghost, open_log, raft_committed
@@ -110,7 +113,7 @@ def validated_run(
             crashed = str(exc).splitlines()[0]
     # the invariants the driver's variables are enough to check (all but ReadLinearizable)
     checked = [n for n, reads in safety.READS.items() if set(reads) <= {*VARIABLES, "committed"}]
-    problem = crashed or first_violation(sim.trace(), checked) or check_history(sim)
+    problem = crashed or _first_violation(sim.trace(), checked) or check_history(sim)
     records = read(folder / f"seed-{seed}.ndjson")
     model = None
     if pre_vote or check_quorum:
@@ -120,6 +123,17 @@ def validated_run(
     verdict = validate(records, SPEC, model, deadline=time.monotonic() + 120)
     diagnosis = verdict.diagnosis.render() if verdict.diagnosis is not None else verdict.reason
     return Run(seed, problem, verdict.verdict, verdict.records, verdict.seconds, diagnosis)
+
+
+def _first_violation(trace: Trace, checked: list[str]) -> str | None:
+    """The first step whose state breaks one of the `checked` invariants of Raft.tla, in a line."""
+    from meshcheck.property_tests.raft import safety
+
+    for k, step in enumerate(trace.steps):
+        broken = [n for n in checked if not safety.INVARIANTS[n](step.state)]
+        if broken:
+            return f"step {k} {step.action}: violates {', '.join(broken)}"
+    return None
 
 
 def seeds_of(count: int, seed: int | None) -> list[int]:
