@@ -224,7 +224,7 @@ func (n *node) fire(timer string) (*done, error) {
 	params := map[string]any{"i": n.name}
 	now := n.rn.Status()
 	switch {
-	case now.RaftState == raft.StatePreCandidate: // an election timeout with pre-vote
+	case n.sentAny(pb.MsgPreVote): // an election timeout with pre-vote: a pre-election
 		n.specSteps(d, "PreVoteTimeout", true, params, nil, "")
 	case now.Term > was.term: // an election timeout: a campaign in the next term
 		n.specSteps(d, "Timeout", true, params, nil, "")

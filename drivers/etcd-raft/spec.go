@@ -221,6 +221,16 @@ func (n *node) handlerOf(m pb.Message, spec map[string]any, was before) string {
 	return ""
 }
 
+// sentAny: whether this event sent a message of type t.
+func (n *node) sentAny(t pb.MessageType) bool {
+	for _, s := range n.sent {
+		if s.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
 // answered: whether this event sent m's sender an answer.
 func (n *node) answered(m pb.Message) bool {
 	for _, s := range n.sent {
