@@ -22,6 +22,8 @@ import attrs
 from meshcheck.impl.base.errors import ConfigError
 
 if TYPE_CHECKING:
+    from meshcheck.drivers.pipe import DriverProcess
+    from meshcheck.impl.adapters.contract import AdapterPlugin, NdjsonLog
     from meshcheck.impl.base.trace import Trace
 
 # The spec the driver's logs are a behaviour of, and its restart (the commit index is in the
@@ -75,9 +77,8 @@ def validated_run(
     the library's options) writing its log into `folder`, its invariants and history checked, its
     log validated against RaftEtcd.tla (its PreVote and CheckQuorum as the run's)."""
     from meshcheck.drivers.conform import read_query, write_op
-    from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
-    from meshcheck.impl.adapters.contract import AdapterError, Ghost, open_log, raft_committed
-    from meshcheck.impl.adapters.spec_values import log_view
+    from meshcheck.drivers.pipe import DriverProcess
+    from meshcheck.impl.adapters.contract import AdapterError, open_log
     from meshcheck.impl.base.node import Workload
     from meshcheck.impl.sim import Simulator
     from meshcheck.impl.sim.config import Faults, SimConfig
@@ -95,17 +96,8 @@ def validated_run(
     command += ["--pre-vote"] * pre_vote + ["--check-quorum"] * check_quorum
     log, out = open_log(folder, f"seed-{seed}")
     with out, DriverProcess(command, name="etcd-raft", timeout=30) as process:
-        plugin = pipe_plugin(
-            process,
-            NODES,
-            variables=VARIABLES,
-            ghosts=(Ghost("committed", (), raft_committed),),
-            log=log,
-            spec=SPEC,
-            log_view=log_view,
-            restart_action=RESTART,
-        )
-        sim = Simulator(plugin, NODES, SimConfig(seed=seed, faults=faults, workload=workload))
+        config = SimConfig(seed=seed, faults=faults, workload=workload)
+        sim = Simulator(etcd_plugin(process, log), NODES, config)
         crashed: str | None = None
         try:
             sim.run(until=TICKS + CALM)
@@ -134,6 +126,25 @@ def _first_violation(trace: Trace, checked: list[str]) -> str | None:
         if broken:
             return f"step {k} {step.action}: violates {', '.join(broken)}"
     return None
+
+
+def etcd_plugin(process: DriverProcess, log: NdjsonLog | None = None) -> AdapterPlugin:
+    """The simulator plug-in of the driver's cluster (NODES), its NDJSON log, if any, in
+    RaftEtcd.tla's vocabulary: the validation model's values, the restart RESTART."""
+    from meshcheck.drivers.pipe import pipe_plugin
+    from meshcheck.impl.adapters.contract import Ghost, raft_committed
+    from meshcheck.impl.adapters.spec_values import log_view
+
+    return pipe_plugin(
+        process,
+        NODES,
+        variables=VARIABLES,
+        ghosts=(Ghost("committed", (), raft_committed),),
+        log=log,
+        spec=SPEC,
+        log_view=log_view,
+        restart_action=RESTART,
+    )
 
 
 def seeds_of(count: int, seed: int | None) -> list[int]:

@@ -18,16 +18,14 @@ from typing import Any
 
 import pytest
 
-from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
-from meshcheck.impl.adapters.contract import Ghost, NdjsonLog, open_log, raft_committed
-from meshcheck.impl.adapters.spec_values import log_view
+from meshcheck.drivers.pipe import DriverProcess
+from meshcheck.impl.adapters.contract import NdjsonLog, open_log
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.etcd_raft import (
     NODES,
-    RESTART,
     SPEC,
-    VARIABLES,
     check_validated,
+    etcd_plugin,
     validated_run,
 )
 from meshcheck.property_tests.failure import CheckFailed
@@ -68,16 +66,7 @@ def _schedule(seed: int) -> Schedule:
 def _cluster(
     process: DriverProcess, schedule: Schedule, log: NdjsonLog | None = None
 ) -> Simulator[Any]:
-    plugin = pipe_plugin(
-        process,
-        NODES,
-        variables=VARIABLES,
-        ghosts=(Ghost("committed", (), raft_committed),),
-        spec=SPEC,
-        log=log,
-        log_view=log_view,
-        restart_action=RESTART,
-    )
+    plugin = etcd_plugin(process, log)
     return Simulator(plugin, NODES, sim_config(schedule))
 
 
