@@ -128,10 +128,13 @@ def test_a_node_that_leaves_forgets_what_it_learned_without_going_back() -> None
 
 
 # Found by a `make verify --explore` run (seed 696172443, 2026-11-26; docs/campaigns.md): five
-# members converged 11 rounds after the faults ended, one past CONVERGENCE_ROUNDS. Whether the
-# bound is too tight or the run slow for a reason of the protocol's (n3 recovers as the faults
-# end, two members are killed a round later, two spares join and two members leave during the
-# run) is not yet known: a strict expected failure until it is.
+# members converged 11 rounds after the faults ended, one past CONVERGENCE_ROUNDS. After two leaves
+# and two kills three members are live (n3, s1, s2) while every view still holds the four gone:
+# only a peer's watchers evict it (impl/gossip/node.py, "What the simpler rule costs"), so s2, the
+# one behind, hears n3's rounds as bare beats (its delta sent already) and catches up only when a
+# pull meets a live peer, about a third of the rounds. The protocol converges; the bound of 10 is
+# not its guarantee under that much departure. A strict expected failure until the bound is made
+# the protocol's (rounds from the live share of the views) or the design evicts the gone.
 FOUND_PAST_THE_BOUND = (
     "Schedule(seed=321178462, ticks=2100, drop=0.02, duplicate=0.05, delay=0.02, crash=0.1, "
     "partition=0.3, every=50, window=10, joins=2, leaves=2, kill=2)"
