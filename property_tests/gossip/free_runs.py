@@ -22,7 +22,8 @@ Checked after every step, by a monitor on the plug-in's observers (`Monitor`):
 
 Checked at the end:
 - convergence within the bound: every live member holds the same entries at some round within
-  `tail` ticks of the faults ending (the bound, `CONVERGENCE_ROUNDS`, measured with a margin);
+  the bound after the faults end (`convergence_bound`: computed from the views when the calm
+  begins, its conditions written beside it; `CONVERGENCE_ROUNDS`, measured, at the least);
 - every node crashed for good is suspected by every live member that watched it, once the
   oracle's phi for that pair has been past the threshold for a round;
 - the client history: every status read returns a value a client wrote to that key, or nothing
@@ -58,9 +59,12 @@ KEYS = ("k1", "k2", "k3")
 # a correct cluster keeps about (fanout + 2) messages per node in flight and takes about 10 node
 # events per node per round (1000 ticks): the bounds leave a wide margin
 STORM = Storm(in_flight_per_node=60, events_per_node_tick=1)
-# rounds after the faults end within which every live member holds the same entries: measured
-# (below), with a margin
+# rounds after the faults end within which every live member holds the same entries when every
+# live member's pulls reach live members (views of live members only): measured, with a margin;
+# `convergence_bound` raises it for views that still hold departed members
 CONVERGENCE_ROUNDS = 10
+# the chance, per run, that the computed bound is missed by a correct cluster (convergence_bound)
+MISS = 1e-6
 # rounds the calm tail lasts: long enough for phi of a crashed peer to pass the threshold
 TAIL_ROUNDS = 25
 DOWN_TICKS = Faults().down_ticks  # how long a crashed node stays down, unless a schedule says
@@ -190,6 +194,58 @@ def converged(sim: Simulator[GossipNode]) -> bool:
     return all(sim.nodes[i].entries == first for i in live[1:])
 
 
+def convergence_bound(sim: Simulator[GossipNode]) -> int:
+    """Rounds after the faults end within which a correct cluster converges, computed from its
+    views when the calm begins (all but one in a million runs: `MISS`).
+
+    The protocol's guarantee and its conditions. Once the faults are over (no loss, no crash, no
+    partition, no write) an exchange between two live members leaves both holding the union of
+    their entries: a pull is answered with what the puller lacks, and pulled back when the puller
+    holds what the other lacks (impl/gossip/node.py, HandlePull). Pushes carry only the last
+    round's changes, so a member that lost one catches up by exchanges alone. Member i exchanges
+    with a live member in a round when its own pull (`pulls` peers drawn from its view) meets one,
+    or a live member that knows i pulls it: probability a_i, computed below from the views.
+    Departed members (left or killed) stay in every view but their watchers' (node.py, "What the
+    simpler rule costs"), so a view of 7 with 3 live meets a live peer a third of the time, and a
+    live member that has only heard bare beats from a joiner does not know it (a view grows from
+    pushes and pulls only: Gossip.tla). With L live members, push-pull spreads what one holds to
+    all in about log2 L exchanges per member (Karp et al., "Randomized rumor spreading", FOCS
+    2000); the bound is the least R at which each member has made ceil(log2 L) exchanges with
+    probability 1 - MISS / L (the binomial tail), and never less than the measured
+    CONVERGENCE_ROUNDS. When every pull meets a live member (views of the live only) that is
+    CONVERGENCE_ROUNDS; views of 7 with 5, 4 and 3 live give 13, 16 and 24 rounds; a member
+    whose view of 5 holds one live peer, who does not know it, 66; the explore run's find of
+    property_tests/gossip/test_free_runs.py 81 (it converged in 11). A member no live member can reach (a_i = 0) cannot converge:
+    the bound is then no bound, and the check reports the divergence it sees."""
+    live = live_members(sim)
+    if len(live) < 2:
+        return CONVERGENCE_ROUNDS
+    views = {i: sim.nodes[i].members() - {i} for i in live}
+    pulls = {i: sim.nodes[i].config.pulls for i in live}
+    hops = max(1, math.ceil(math.log2(len(live))))
+    bound = CONVERGENCE_ROUNDS
+    for i in live:
+        peers, reach = len(views[i]), len(views[i] & set(live))
+        p = min(pulls[i], peers)
+        own_miss = math.comb(peers - reach, p) / math.comb(peers, p) if peers else 1.0
+        others_miss = math.prod(
+            1 - min(1.0, pulls[j] / len(views[j])) for j in live if j != i and i in views[j]
+        )
+        reach_chance = 1 - own_miss * others_miss
+        if reach_chance <= 0:
+            return 10**6
+        rounds = hops
+        while _fewer_than(hops, rounds, reach_chance) > MISS / len(live):
+            rounds += 1
+        bound = max(bound, rounds)
+    return bound
+
+
+def _fewer_than(k: int, n: int, p: float) -> float:
+    """P(X < k) for X ~ Binomial(n, p)."""
+    return sum(math.comb(n, x) * p**x * (1 - p) ** (n - x) for x in range(k))
+
+
 def reads_written(sim: Simulator[GossipNode]) -> str | None:
     """Every status read returned a value a client wrote to that key (a write not refused), or
     nothing."""
@@ -279,7 +335,8 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
         for i in rng.sample(alive, min(schedule.knob("kill", 0), max(0, len(alive) - 2))):
             sim.crash(i)
     converged_at = None
-    tail = schedule.knob("tail", TAIL_ROUNDS)
+    computed = convergence_bound(sim)
+    tail = schedule.knob("tail", max(TAIL_ROUNDS, computed))
     for r in range(1, tail + 1):
         if monitor.problem or storm:
             break
@@ -287,7 +344,7 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
         if converged_at is None and converged(sim):
             converged_at = r
     problem = monitor.problem or storm
-    bound = min(tail, CONVERGENCE_ROUNDS)
+    bound = min(tail, computed)
     if problem is None and (converged_at is None or converged_at > bound):
         problem = (
             f"converged only {converged_at} rounds after the faults ended (bound {bound})"

@@ -45,8 +45,8 @@ from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
-from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, converged, live_members
 from meshcheck.property_tests.gossip.free_runs import Monitor as GossipMonitor
+from meshcheck.property_tests.gossip.free_runs import converged, convergence_bound, live_members
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, PBFT_EQUIVOCATE
 from meshcheck.property_tests.hybrid.free_runs import history_problem as hybrid_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
@@ -188,15 +188,17 @@ def layer_problem(run: Run) -> str | None:
 
 
 def gossip_settles(run: Run) -> str | None:
-    """Eventual consistency of the status writes: within CONVERGENCE_ROUNDS gossip rounds of the
+    """Eventual consistency of the status writes: within the gossip layer's convergence bound
+    (property_tests/gossip/free_runs.py `convergence_bound`, its conditions beside it) of the
     calm every live member holds the same entries, and for each key status writes were answered
     for, an entry at least as high as the highest of them (a later write may lose to an earlier
     one of higher rank: last writer wins by rank, not by time)."""
     sim = run.m.gossip
-    sim.run(until=max(sim.now, run.m.now) + CONVERGENCE_ROUNDS * GOSSIP_INTERVAL)
+    bound = convergence_bound(sim)
+    sim.run(until=max(sim.now, run.m.now) + bound * GOSSIP_INTERVAL)
     live = live_members(sim)
     if not converged(sim):
-        return f"gossip: live members {live} hold different entries {CONVERGENCE_ROUNDS} rounds after the calm"
+        return f"gossip: live members {live} hold different entries {bound} rounds after the calm"
     # per key, the highest entry an answered write made: (version, origin, value), the order
     # every merge keeps (impl/gossip/entries.py)
     best: dict[str, tuple[int, str, str]] = {}
