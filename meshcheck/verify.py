@@ -605,6 +605,13 @@ def trace_units(
             )
         )
     if own_project(root):
+        from meshcheck import verify_cluster
+
+        for cluster in verify_cluster.CLUSTERS:
+            if chosen is None or cluster.protocol in chosen:
+                test = partial(verify_cluster.cluster_row, cluster, seed)
+                units.append(_one("traces", cluster.row, test))
+    if own_project(root):
         have = {n for n in chosen or () if registry.get(n).corpus} | replayed
         units.extend(_lacking("traces", chosen, have, "no stored traces (its descriptor's corpus)"))
     return units

@@ -57,6 +57,8 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
     name = row.name
     if row.kind == "tlc":
         spec = _spec_of(name, specs)
+        if spec == "RaftEtcd":  # etcd's Raft library's spec (meshcheck/verify_etcd.py)
+            return "etcd"
         return specs.get(spec, spec)
     if row.kind in ("z3", "mutants"):
         return name
@@ -76,6 +78,8 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
         return "pysyncobj"
     if name.startswith("etcd"):  # meshcheck/verify_etcd.py's rows
         return "etcd"
+    if name.startswith("cluster of processes: "):  # meshcheck/verify_cluster.py's rows
+        return name.split(": ", 1)[1].split(",", 1)[0]
     if name.startswith("NDJSON validation"):
         return "raft"
     return "other"

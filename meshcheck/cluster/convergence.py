@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.checks import Verdict, timed
 from meshcheck.impl.gossip.entries import Entry, Rank
 from meshcheck.impl.gossip.node import OWN
 from meshcheck.impl.runtime.client import Client, inspect
@@ -159,6 +159,7 @@ async def spread(
 # -- the checks --------------------------------------------------------------------------------------
 
 
+@timed
 def converged(settled: Settled, bound: float = BOUND) -> Verdict:
     name = "converged after healing"
     seen = settled.seen
@@ -188,6 +189,7 @@ def converged(settled: Settled, bound: float = BOUND) -> Verdict:
     return Verdict(name, False, f"no agreement within {bound:.0f} s")
 
 
+@timed
 def trusted(settled: Settled, bound: float = BOUND) -> Verdict:
     """Accuracy once the faults are over (Chandra and Toueg, JACM 1996: eventually no correct
     process is suspected): at the calm's end, `recovery` seconds after the last fault was undone,
@@ -322,6 +324,7 @@ def own_durable(
     return Verdict(name, True, f"{len(acked)} acknowledged writes on their nodes' disks")
 
 
+@timed
 def spread_verdict(times: Sequence[float], bound: float = BOUND) -> Verdict:
     name = "spread to every node"
     if not times:

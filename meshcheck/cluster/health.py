@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.checks import Verdict, timed
 from meshcheck.cluster.inspection import EVERY, Sample
 from meshcheck.cluster.nemesis import Window, windows
 
@@ -77,6 +77,7 @@ def _watched(w: Window, down: Sequence[Window], detect: float, nodes: set[str]) 
     return bool(nodes - busy - set(w.nodes))
 
 
+@timed
 def suspected_when_down(
     samples: Sequence[Sample], struck: Sequence[tuple[float, str]], detect: float = DETECT
 ) -> Verdict:
@@ -127,6 +128,7 @@ def suspected_when_down(
     return Verdict(name, True, f"{judged} down: each suspected once due")
 
 
+@timed
 def trusted_when_back(
     samples: Sequence[Sample], struck: Sequence[tuple[float, str]], trust: float = TRUST
 ) -> Verdict:

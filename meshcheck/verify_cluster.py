@@ -1,0 +1,95 @@
+"""`meshcheck verify`'s rows for the project's own cores run as clusters of OS processes (issue
+[13]; docs/cluster.md): one `meshcheck cluster test` per protocol the runtime hosts, over TLS,
+under the nemesis (kill, pause, partition), its clients' history and the nodes' state files
+checked and, for the protocols whose nodes log spec actions (Raft, PBFT, gossip), every node's log
+validated against the spec.
+
+A row's verdict is its checks that hold of correct code on any machine: the history linearizable,
+agreement and durability on the state files, the logs valid (`judge`). The checks on real
+time (progress after healing, gossip's agreement and detection within seconds: `Verdict.timed`)
+are shown in the row's detail, not judged: on a loaded machine they fail on correct code
+(docs/cluster.md, "What it has caught"), and `make verify`'s verdict belongs to the code. The
+seed is fixed (1), or drawn from the exploration's (`verify --explore`); the timing of real
+processes is not replayable, the nemesis's plan is (meshcheck/cluster/nemesis.py)."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from meshcheck.verify import Row
+
+if TYPE_CHECKING:
+    from meshcheck.cluster.checks import Verdict
+
+PREFIX = "cluster of processes: "
+
+
+@attrs.frozen
+class Cluster:
+    protocol: str
+    nodes: int
+    seconds: float  # of clients and nemesis
+
+    @property
+    def row(self) -> str:
+        return f"{PREFIX}{self.protocol}, {self.nodes} nodes, {self.seconds:g} s, the nemesis"
+
+
+# Raft at the design's five nodes; the BFT protocols at 3f+1 = 4 with f = 1; gossip at five. The
+# seconds: long enough for the nemesis to strike two or three times (one fault every few seconds)
+CLUSTERS = (
+    Cluster("raft", 5, 20.0),
+    Cluster("pbft", 4, 10.0),
+    Cluster("hotstuff", 4, 10.0),
+    Cluster("hybrid", 4, 10.0),
+    Cluster("gossip", 5, 10.0),
+)
+
+
+def cluster_row(cluster: Cluster, seed: int | None, bugs: frozenset[str] = frozenset()) -> Row:
+    """`meshcheck cluster test --protocol P --nodes N --time T --seed S`, judged by `judge`
+    (`bugs`: the core's mutants, for the tests that show a row can fail)."""
+    from meshcheck.cluster.run import Options, run
+    from meshcheck.impl.runtime.protocols import protocol
+
+    s = 1 if seed is None else random.Random(f"{seed}:{cluster.protocol}").randrange(2**32)
+    options = Options(
+        protocol=cluster.protocol,
+        nodes=cluster.nodes,
+        time=cluster.seconds,
+        workload=protocol(cluster.protocol).workloads[0],
+        seed=s,
+        bugs=bugs,
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="meshcheck-cluster-") as tmp:
+        outcome = run(options, Path(tmp))
+    ok, said = judge(outcome.verdicts)
+    count = outcome.history.count
+    detail = (
+        f"seed {s}: ok {count('ok')}, fail {count('fail')}, info {count('info')}; {said} "
+        f"(meshcheck cluster test --protocol {cluster.protocol} --nodes {cluster.nodes} "
+        f"--time {cluster.seconds:g} --seed {s})"
+    )
+    seconds = time.monotonic() - started
+    result = "pass" if ok else "FAIL"
+    return Row("traces", cluster.row, result, len(outcome.history.ops), "ops", seconds, detail)
+
+
+def judge(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
+    """(whether the run passes, what its checks said): it passes when it has untimed checks and
+    each holds (undecided is no pass); the timed ones that did not hold are named, not judged."""
+    judged = [v for v in verdicts if not v.timed]
+    wrong = [f"{v.check}: {v.detail}" for v in judged if v.holds is not True]
+    late = [v.check for v in verdicts if v.timed and v.holds is not True]
+    said = "; ".join(wrong) if wrong else f"{len(judged)} checks hold"
+    if late:
+        said += f" (not judged, on real time: {', '.join(late)} did not hold)"
+    return bool(judged) and not wrong, said

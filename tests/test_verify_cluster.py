@@ -1,0 +1,62 @@
+"""`meshcheck verify`'s rows of the project's own cores as clusters of processes
+(meshcheck/verify_cluster.py): every protocol the runtime hosts has one, a row is judged by the
+checks that do not depend on real time, and a row fails on a core with a bug."""
+
+from __future__ import annotations
+
+from meshcheck.cluster import checks, convergence, health
+from meshcheck.cluster.checks import Verdict
+from meshcheck.impl.runtime.protocols import PROTOCOLS
+from meshcheck.verify import Row
+from meshcheck.verify_cluster import CLUSTERS, Cluster, cluster_row, judge
+from meshcheck.verify_summary import area
+
+
+def test_every_protocol_the_runtime_hosts_has_a_row() -> None:
+    assert sorted(c.protocol for c in CLUSTERS) == sorted(PROTOCOLS)
+    for c in CLUSTERS:
+        assert area(Row("traces", c.row, "pass", 1, "ops", 1.0, ""), {}) == c.protocol
+
+
+def test_a_row_is_judged_by_the_checks_that_do_not_depend_on_real_time() -> None:
+    safe = Verdict("linearizable (rsm)", True, "9 operations")
+    late = Verdict("progress after healing", False, "none", timed=True)
+    assert judge([safe, late]) == (
+        True,
+        "1 checks hold (not judged, on real time: progress after healing did not hold)",
+    )
+    broken = Verdict("logs valid (Raft.tla)", False, "record 7 is no step")
+    assert judge([safe, broken, late])[0] is False
+    assert "logs valid (Raft.tla): record 7 is no step" in judge([safe, broken])[1]
+    undecided = Verdict("linearizable (rsm)", None, "undecided within 30 s")
+    assert judge([undecided])[0] is False  # undecided is no pass
+    assert judge([late])[0] is False  # a run with nothing but timed checks shows nothing
+    assert judge([])[0] is False
+
+
+def test_the_checks_on_real_time_say_so_and_the_others_do_not() -> None:
+    assert checks.progress([], 1.0, 2.0).timed
+    assert convergence.spread_verdict([0.5]).timed
+    assert not checks.linearizable([], 1.0).timed
+    assert not convergence.reads_written([]).timed
+    assert not health.never_backwards([]).timed
+    for check in (
+        convergence.converged,
+        convergence.trusted,
+        health.suspected_when_down,
+        health.trusted_when_back,
+    ):
+        assert hasattr(check, "__wrapped__"), check  # made by checks.timed
+
+
+def test_a_row_fails_on_a_core_with_a_bug() -> None:
+    """A Raft that answers reads without a quorum: the nodes' logs are no behaviour of Raft.tla in
+    every run (docs/cluster.md, "What it has caught"); the same short run of the correct core
+    passes."""
+    short = Cluster("raft", 3, 4.0)
+    row = cluster_row(short, None, frozenset({"read_without_quorum"}))
+    assert row.result == "FAIL", row.detail
+    assert "logs valid (Raft.tla)" in row.detail, row.detail
+    row = cluster_row(short, None)
+    assert row.result == "pass", row.detail
+    assert row.count and row.count > 0
