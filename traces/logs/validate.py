@@ -437,6 +437,9 @@ class Validator:
         self._spent = False  # whether any hidden drop was made
         self._routes: dict[int, tuple[Value, Value] | None] = {}  # message fp -> (mdest, msource)
         self._failed: set[tuple[int, frozenset[int]]] = set()  # rewalks that found nothing
+        # record index -> the messages duplicated just before it (in history[index]), carried
+        # into every later walk that passes it (`_walk_from`)
+        self._copies: dict[int, list[Any]] = {}
         # backtracks (blind receive, failing record, frontier before it) that found nothing
         self._failed_blind: set[tuple[int, int, frozenset[int]]] = set()
         self._closest: list[State] | None = None  # a rewalk's frontier before the failing record
@@ -869,6 +872,7 @@ class Validator:
         self._implied = 0
         self._failed = set()
         self._failed_blind = set()
+        self._copies = {}
         self._spent = False
         self._deadline, self._progress = deadline, progress
         self._start, self._next_report = start, start + PROGRESS_AFTER
@@ -1049,6 +1053,7 @@ class Validator:
                 continue
             found = self._walk_from(prepared, history, t, end, self._hidden(history[t], m), depth)
             if found is not None:
+                self._copies.setdefault(t, []).append(m)
                 return found
         if until is not None:
             self._failed_blind.add(key)
@@ -1066,13 +1071,22 @@ class Validator:
         again_at_k: bool = False,
     ) -> list[State] | None:
         """Walk records start..k again from `frontier` (a duplication inserted before record
-        `start`), a record in between that fails getting a duplication of its own (`_rewalk`, one
-        level deeper; record k too when `again_at_k`: a message received more than twice). The
-        frontier after k, or None, with `history` and the count of insertions as they were; a walk
-        that reaches k and fails there leaves its frontier before k as the closest."""
+        `start`). The duplications the walk had inferred before records between start and k are
+        made again where they were (`_copies`: TLC's DuplicateMessage of the same message, which
+        is still in flight there, since the new copy only adds to the bag), so that a walk back
+        over a stretch of many duplicated messages does not have to find each of them again, one
+        level deeper each: with a fifth of the frames duplicated (the nemesis's `duplicate`), a
+        correct run's log was called invalid once the nesting passed MAX_NESTED. A record in
+        between that still fails gets a duplication of its own (`_rewalk`, one level deeper;
+        record k too when `again_at_k`: a message received more than twice). The frontier after
+        k, or None, with `history`, the duplications and their count as they were; a walk that
+        reaches k and fails there leaves its frontier before k as the closest."""
         saved = history[start : k + 1]
         inserted = self._inserted
+        copies = {t: list(ms) for t, ms in self._copies.items()}
         for t in range(start, k + 1):
+            for m in self._copies.get(t, ()) if t > start else ():
+                frontier = self._hidden(frontier, m) or frontier
             history[t] = frontier
             nxt = self._step(frontier, prepared, t)
             if not nxt and (t < k or again_at_k) and depth < MAX_NESTED:
@@ -1087,6 +1101,7 @@ class Validator:
             return frontier
         history[start : k + 1] = saved
         self._inserted = inserted
+        self._copies = copies
         return None
 
     def _rewalk(
@@ -1123,6 +1138,7 @@ class Validator:
             copy = self._hidden(history[back], p.message)
             found = self._walk_from(prepared, history, back, k, copy, depth, again_at_k=True)
             if found is not None:
+                self._copies.setdefault(back, []).append(p.message)
                 return found
             if p.message is not None:
                 return None  # the latest receipt of that very message: no other place helps
