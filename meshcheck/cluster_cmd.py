@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 from meshcheck.options import number, whole
@@ -58,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="kill,pause,partition",
         metavar="F,F",
         help="faults: kill, pause, partition, latency, loss, clock, isolate (the leader cut off for "
-        "2.5-4 s) (comma-separated) or none",
+        "2.5-4 s), reorder, duplicate (these two with --no-tls) (comma-separated) or none",
     )
     t.add_argument(
         "--workload",
@@ -75,6 +76,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
     t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument(
+        "--core",
+        default="",
+        metavar="K=V,..",
+        help="the core's options over the runtime's defaults (its config's fields, values as "
+        "JSON): raft max_entries=2 (AppendEntries of two entries at most), snapshot_interval=50",
+    )
     t.add_argument(
         "--byzantine",
         default="",
@@ -127,6 +135,32 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     u.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
     d = csub.add_parser("down", help="stop the cluster `up` started")
     d.add_argument("--out", default=f"{DEFAULT_OUT}/up", metavar="DIR")
+
+
+def _core(protocol: str, text: str, nodes: int) -> tuple[tuple[str, Any], ...]:
+    """`--core max_entries=2,snapshot_interval=50` as pairs, each value read as JSON (a bare word
+    as a string); one clear line for a pair without `=` or an option the core does not take (a
+    core is built with them here, before any process starts)."""
+    from meshcheck.cluster.options import node_names
+    from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
+
+    pairs: list[tuple[str, Any]] = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, eq, raw = item.partition("=")
+        if not eq or not name.strip():
+            raise MeshcheckError(f"--core {item}: expected NAME=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        pairs.append((name.strip(), value))
+    if pairs:
+        names = node_names(protocol, nodes)
+        try:
+            runtime_protocol(protocol).build(names[0], names, dict(pairs), random.Random(0))
+        except (TypeError, ValueError, MeshcheckError) as exc:
+            raise MeshcheckError(f"--core {text}: {protocol}'s core refuses it ({exc})") from None
+    return tuple(pairs)
 
 
 def _nodes(args: argparse.Namespace) -> int:
@@ -186,6 +220,7 @@ def _test(args: argparse.Namespace) -> int:
         )
     bugs = frozenset(b for b in args.bugs.split(",") if b)
     _known_bugs(args.protocol, bugs)
+    core = _core(args.protocol, args.core, _nodes(args))
     options = Options(
         protocol=args.protocol,
         nodes=_nodes(args),
@@ -199,6 +234,7 @@ def _test(args: argparse.Namespace) -> int:
         byzantine=_byzantine(args.protocol, args.byzantine, _nodes(args)),
         tls=args.tls,
         validate=args.validate,
+        core=core,
     )
     out = Path(args.out)
     _writable(out)
@@ -268,6 +304,7 @@ def _test_manager(args: argparse.Namespace) -> int:
         tls=args.tls,
         validate=args.validate,
     )
+    nemesis.needs_frames(options.nemesis, options.tls)
     out = Path(args.out)
     _writable(out)
     layers = routed.layer_options(options)

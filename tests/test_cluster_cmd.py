@@ -209,6 +209,9 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: 
         (["--nodes", "2"], "--nodes 2: expected 3 to 9"),
         (["--nodes", "x"], "--nodes x: not a whole number"),
         (["--nemesis", "kill,flood"], "unknown fault 'flood'"),
+        (["--core", "max_entries"], "--core max_entries: expected NAME=VALUE"),
+        (["--core", "nope=1"], "raft's core refuses it"),
+        (["--core", "max_entries=0"], "max_entries must be at least 1"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
         (
             ["--protocol", "paxos"],
@@ -358,6 +361,62 @@ def test_a_deposed_leader_that_keeps_its_suffix_is_caught_by_its_log(tmp_path: P
     failed = {v.check: v.detail for v in outcome.failed}
     assert "logs valid (Raft.tla)" in failed, outcome.verdicts
     assert nodes_of(tmp_path / "mutant") == []
+
+
+# the link proxies reorder and duplicate frames (no TLS: they see whole messages)
+REORDERED = ("reorder", "duplicate")
+
+
+def test_a_follower_that_truncates_on_a_stale_append_is_caught_under_reordering(
+    tmp_path: Path,
+) -> None:
+    """truncate_on_stale_append (impl/raft/mutants.py): a late AppendEntries overtaken by newer
+    ones cuts entries the follower had acknowledged. TCP keeps a link's frames in order, so no run
+    under kills, pauses and partitions over TLS showed it (docs/cluster.md); with frames reordered
+    and duplicated it breaks the logs, the history and durability (2 of 2 seeds), and the correct
+    core under the same nemesis and kills holds every check."""
+    mutant = Options(
+        time=6,
+        tls=False,
+        nemesis=REORDERED,
+        seed=1,
+        bugs=frozenset({mutants.TRUNCATE_ON_STALE_APPEND}),
+    )
+    outcome = run(mutant, tmp_path / "mutant")
+    assert "logs valid (Raft.tla)" in {v.check for v in outcome.failed}, outcome.verdicts
+    correct = run(
+        Options(time=6, tls=False, nemesis=(*REORDERED, "kill"), seed=2), tmp_path / "correct"
+    )
+    assert correct.holds, [v for v in correct.verdicts if not v.holds]
+
+
+@pytest.mark.slow  # a second Raft mutant under reordering; the one above stays in make test
+def test_a_leader_whose_match_index_goes_back_is_caught_under_reordering(tmp_path: Path) -> None:
+    """stale_match_index: an older success that overtakes a newer one moves the leader's
+    matchIndex back (Raft.tla takes the maximum): the logs are invalid in 2 of 2 seeds."""
+    options = Options(
+        time=6, tls=False, nemesis=REORDERED, seed=1, bugs=frozenset({mutants.STALE_MATCH_INDEX})
+    )
+    outcome = run(options, tmp_path)
+    assert "logs valid (Raft.tla)" in {v.check for v in outcome.failed}, outcome.verdicts
+
+
+@pytest.mark.slow  # a Raft mutant that needs a batch cap, in processes
+def test_a_leader_committing_an_earlier_term_is_caught_with_small_appends(tmp_path: Path) -> None:
+    """commit_previous_term: a new leader commits an earlier term's entries on a majority's
+    acknowledgement. The runtime's Raft sends a follower its whole suffix at once, so the first
+    answer to a new leader covers its no-op of the new term and the early commit is no earlier;
+    with AppendEntries of two entries at most (`--core max_entries=2`) a first answer covers part
+    of the suffix, and the logs are invalid (docs/cluster.md)."""
+    options = Options(
+        time=8,
+        tls=False,
+        seed=1,
+        core=(("max_entries", 2),),
+        bugs=frozenset({mutants.COMMIT_PREVIOUS_TERM}),
+    )
+    outcome = run(options, tmp_path)
+    assert "logs valid (Raft.tla)" in {v.check for v in outcome.failed}, outcome.verdicts
 
 
 def test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes() -> None:

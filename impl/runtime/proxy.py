@@ -8,7 +8,11 @@ direction's frames (the sender opens it: host.py `Link`), a one-way cut is the c
 Without TLS the proxy reads the runtime's frames (frames.py), so its faults act on whole messages,
 as the simulator's do: `cut` closes what is open and refuses what comes (a partition), `loss` drops
 a share of frames, `latency` holds each frame back (a fixed part plus a random one) while keeping
-their order, as TCP does. Under TLS the frames are sealed and the proxy sees bytes: `cut` and
+their order, as TCP does; `reorder` holds a share of frames back for 50 to 300 ms while the frames
+after them pass (the specs' network is a bag: a message sent on a connection that broke may
+arrive after one sent later on the next, as with etcd's two streams per peer), and `duplicate`
+sends a share of frames a second time, up to 300 ms later (a sender's retry of a message that did
+arrive). Both act on whole frames, so on links without TLS only (nemesis.py `needs_frames`). Under TLS the frames are sealed and the proxy sees bytes: `cut` and
 `latency` act on what it reads, and `loss` becomes a reset (the connection is closed with what it
 held, which the sender's link sees as a broken connection and reconnects: TCP's own loss is never
 seen by the ends, a reset is). The randomness is the proxy's own seeded generator.
@@ -32,6 +36,12 @@ class LinkFaults:
     cut: bool = False
     loss: float = 0.0
     latency: tuple[int, int] = (0, 0)  # milliseconds, drawn per frame
+    reorder: float = 0.0  # the share of frames held back while later ones pass (no TLS)
+    duplicate: float = 0.0  # the share of frames sent twice (no TLS)
+
+
+# how long `reorder` holds a frame back, and the most a `duplicate` copy comes after its original
+HELD = (50, 300)  # milliseconds
 
 
 class LinkProxy:
@@ -73,6 +83,18 @@ class LinkProxy:
         data = await reader.read(65536)
         return data or None
 
+    def _later(
+        self, upstream: asyncio.StreamWriter, data: bytes, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """`data`'s frame written on `upstream` after a while (`HELD`), unless the link is cut or
+        the connection gone by then: a frame is written whole, between two others."""
+
+        def write() -> None:
+            if not self.faults.cut and not upstream.is_closing():
+                upstream.write(frame(data))
+
+        loop.call_later(self._rng.randint(*HELD) / 1000, write)
+
     async def _back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """The receiver's bytes back to the sender (TLS's handshake and alerts), while not cut."""
         try:
@@ -111,7 +133,12 @@ class LinkProxy:
                     wait = due - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
+                if not self.sealed and faults.reorder and self._rng.random() < faults.reorder:
+                    self._later(upstream, data, loop)
+                    continue
                 upstream.write(data if self.sealed else frame(data))
+                if not self.sealed and faults.duplicate and self._rng.random() < faults.duplicate:
+                    self._later(upstream, data, loop)
                 await upstream.drain()
         except (OSError, FrameError):
             pass

@@ -333,6 +333,10 @@ async def _nemesis(
             chosen, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
         elif fault.kind == "latency":
             chosen, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
+        elif fault.kind == "reorder":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(reorder=0.3)
+        elif fault.kind == "duplicate":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(duplicate=0.2)
         else:
             chosen, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
         network.add(chosen, faults)

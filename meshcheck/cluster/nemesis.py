@@ -9,6 +9,11 @@ Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
 - `loss`: drop a share of the frames on the links of some nodes;
 - `clock`: skew a node's clock (impl/runtime/clock.py): a jump and a rate, fast or slow, so its
   timers fire early or late; undone with the rate back to one.
+- `reorder`: hold back a share of the frames on the links of some nodes while later ones pass;
+- `duplicate`: send a share of the frames on the links of some nodes twice. These two act on
+  whole messages, which a proxy sees only on links without TLS (`needs_frames`): the specs'
+  network is a bag that reorders and duplicates, and the cores must hold under it, as they do in
+  the simulator; over one TCP connection neither happens, across a reconnection or a retry both do.
 
 The plan is a list of `Fault`s drawn from the seed alone before the run starts, printed, so a run
 is replayed by its seed (the timing of real processes is not replayable; the plan is). At most a
@@ -25,7 +30,19 @@ import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
 
-KINDS = ("kill", "pause", "partition", "latency", "loss", "clock", "isolate")
+KINDS = (
+    "kill",
+    "pause",
+    "partition",
+    "latency",
+    "loss",
+    "clock",
+    "isolate",
+    "reorder",
+    "duplicate",
+)
+# the kinds that act on whole frames: only on links without TLS (impl/runtime/proxy.py)
+FRAMED = ("reorder", "duplicate")
 # `isolate`: the leader cut off from every other node for 2.5 to 4 s, long enough for the others to
 # elect a new leader and take writes while clients still talk to the old one (Jepsen's
 # partition-leader nemesis). The deposed leader's own suffix is where a leader that fails to truncate
@@ -56,6 +73,8 @@ class Fault:
             "partition": "cut from the rest" + (" (its sends only)" if self.one_way else ""),
             "latency": "slow links",
             "loss": "lossy links",
+            "reorder": "frames reordered",
+            "duplicate": "frames duplicated",
             "clock": f"clock {self.offset:+d} ms at rate {self.rate:g}",
         }[self.kind]
         return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
@@ -84,6 +103,17 @@ def parse_kinds(text: str) -> tuple[str, ...]:
             "(comma-separated) or none"
         )
     return kinds
+
+
+def needs_frames(kinds: Sequence[str], tls: bool) -> None:
+    """One clear error for a fault on whole messages asked of links under TLS, where the proxy
+    sees sealed bytes."""
+    framed = [k for k in kinds if k in FRAMED]
+    if framed and tls:
+        raise MeshcheckError(
+            f"--nemesis {framed[0]}: acts on whole messages, which the link proxies see only "
+            "without TLS; add --no-tls"
+        )
 
 
 def storm(duration: float) -> tuple[float, float]:

@@ -1,6 +1,7 @@
 """The links of a real cluster, each through its proxy (impl/runtime/proxy.py), and the nemesis's
 network faults on them. Faults may overlap (two partitions at once); each link keeps the faults in
-force on it and takes their union: cut if any cuts it, the largest latency and loss."""
+force on it and takes their union: cut if any cuts it, the largest latency, loss, reordering and
+duplication."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ class Network:
                 cut=any(f.cut for f in active),
                 loss=max((f.loss for f in active), default=0.0),
                 latency=max((f.latency for f in active), default=(0, 0)),
+                reorder=max((f.reorder for f in active), default=0.0),
+                duplicate=max((f.duplicate for f in active), default=0.0),
             )
         )
 

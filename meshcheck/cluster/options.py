@@ -67,7 +67,10 @@ class Outcome:
 
 def fault_plan(options: Options) -> list[Fault]:
     """The run's nemesis plan: the one given, or drawn from the seed within the protocol's fault
-    model (nemesis.py `tolerated`: a BFT protocol's f, less its Byzantine nodes)."""
+    model (nemesis.py `tolerated`: a BFT protocol's f, less its Byzantine nodes). One clear error
+    for a fault on whole messages under TLS (nemesis.py `needs_frames`)."""
+    kinds = options.nemesis if options.plan is None else [f.kind for f in options.plan]
+    nemesis.needs_frames(kinds, options.tls)
     if options.plan is not None:
         return list(options.plan)
     bft = runtime_protocol(options.protocol).bft
