@@ -13,6 +13,7 @@ from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import record
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip import restart
@@ -25,7 +26,6 @@ from meshcheck.property_tests.gossip.free_runs import (
     reads_written,
     suspected_crashed,
 )
-from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.harness import resource
 from meshcheck.traces import itf
 
