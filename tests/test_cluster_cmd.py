@@ -506,3 +506,23 @@ def test_a_fault_is_shaded_from_when_it_struck_to_when_it_was_undone() -> None:
         (1.5, 2.0, "partition n1"),
         (3.0, 3.0, "x"),  # never undone: up to the log's last entry
     ]
+
+
+def test_raft_durability_counts_a_node_whose_snapshot_may_hold_the_write() -> None:
+    """A write compacted into a snapshot is no longer in its node's log: counted against the write,
+    every early write of a long run (or of `--core snapshot_interval=50`) looked lost. A node with
+    a snapshot is counted for a write its log lacks, and a write a majority cannot hold even so
+    still fails."""
+    from meshcheck.cluster import checks
+    from meshcheck.impl.raft.messages import Entry
+    from meshcheck.traces.history.history import Op
+
+    a, b = (to_value(Custom("k", v)) for v in (1, 2))
+    ok = Op("c1.0", "write", a, {"ok": True}, 0.0, 1.0, "ok", None, 0)  # type: ignore[arg-type]
+    logs = {"n1": {}, "n2": {}, "n3": {1: Entry(1, a)}}  # n1 and n2 compacted it away
+    assert checks.durable([ok], logs).holds is False
+    verdict = checks.durable([ok], logs, ["n1", "n2"])
+    assert verdict.holds and "snapshots may hold" in verdict.detail
+    logs = {"n1": {5: Entry(1, b)}, "n2": {}, "n3": {}}  # only n1 compacted: one of three at most
+    verdict = checks.durable([ok], logs, ["n1"])
+    assert verdict.holds is False and "is on 0 of 3 disks (1 with a snapshot)" in verdict.detail
