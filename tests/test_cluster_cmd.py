@@ -407,16 +407,44 @@ def test_a_leader_committing_an_earlier_term_is_caught_with_small_appends(tmp_pa
     acknowledgement. The runtime's Raft sends a follower its whole suffix at once, so the first
     answer to a new leader covers its no-op of the new term and the early commit is no earlier;
     with AppendEntries of two entries at most (`--core max_entries=2`) a first answer covers part
-    of the suffix, and the logs are invalid (docs/cluster.md)."""
+    of the suffix, and the logs are invalid. Whether a new leader's first answer covers only part
+    of what it lacks is up to real timing (caught in 2 of 4 runs of seeds 1 to 3:
+    docs/cluster.md): four tries, each a fair chance."""
+    failed: list[set[str]] = []
+    for seed in range(1, 5):
+        options = Options(
+            time=8,
+            tls=False,
+            seed=seed,
+            core=(("max_entries", 2),),
+            bugs=frozenset({mutants.COMMIT_PREVIOUS_TERM}),
+        )
+        failed.append({v.check for v in run(options, tmp_path / str(seed)).failed})
+        if "logs valid (Raft.tla)" in failed[-1]:
+            break
+    assert "logs valid (Raft.tla)" in failed[-1], failed
+
+
+@pytest.mark.slow  # a PBFT mutant under reordering (four processes, logs validated: a minute)
+def test_a_checkpoint_stable_on_f_plus_1_is_caught_under_reordering(tmp_path: Path) -> None:
+    """checkpoint_stable_on_f_plus_1 (impl/pbft/mutants.py): a replica takes a checkpoint as
+    stable on f+1 matching messages, not 2f+1. Over TLS the third replica's message comes at about
+    the time of its own, and no run told the two apart; with frames held back it is a step
+    PBFT.tla does not take (2 of 2 seeds: docs/cluster.md)."""
+    from meshcheck.impl.pbft import mutants as pbft_mutants
+
     options = Options(
+        protocol="pbft",
+        nodes=4,
         time=8,
         tls=False,
+        nemesis=(*REORDERED, "kill", "partition"),
         seed=1,
-        core=(("max_entries", 2),),
-        bugs=frozenset({mutants.COMMIT_PREVIOUS_TERM}),
+        bugs=frozenset({pbft_mutants.CHECKPOINT_STABLE_ON_F_PLUS_1}),
     )
     outcome = run(options, tmp_path)
-    assert "logs valid (Raft.tla)" in {v.check for v in outcome.failed}, outcome.verdicts
+    failed = {v.check: v.detail for v in outcome.failed}
+    assert "StableCheckpoint(" in failed.get("logs valid (PBFT.tla)", ""), outcome.verdicts
 
 
 def test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes() -> None:
