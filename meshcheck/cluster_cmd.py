@@ -287,6 +287,11 @@ def _test_manager(args: argparse.Namespace) -> int:
         raise MeshcheckError(
             f"--workload {args.workload}: the manager runs `routed` (its three operation types)"
         )
+    if args.core:
+        raise MeshcheckError(
+            f"--core {args.core}: the manager's three layers run their cores as the runtime sets "
+            "them; run a layer's protocol alone to change its core"
+        )
     bugs = frozenset(b for b in args.bugs.split(",") if b)
     routed.known_bugs(bugs)
     n = whole("nodes", args.nodes or "4", *NODES)

@@ -18,7 +18,11 @@ def test(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     from meshcheck.interrupts import sigterm_interrupts
     from meshcheck.table import format_table
 
-    for flag, given in (("--bugs", args.bugs), ("--byzantine", args.byzantine)):
+    for flag, given in (
+        ("--bugs", args.bugs),
+        ("--byzantine", args.byzantine),
+        ("--core", args.core),
+    ):
         if given:
             raise MeshcheckError(
                 f"{flag}: etcd runs as it is released (no mutants, no Byzantine members)"

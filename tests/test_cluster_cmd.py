@@ -212,6 +212,8 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log(tmp_path: 
         (["--core", "max_entries"], "--core max_entries: expected NAME=VALUE"),
         (["--core", "nope=1"], "raft's core refuses it"),
         (["--core", "max_entries=0"], "max_entries must be at least 1"),
+        (["--protocol", "manager", "--core", "max_entries=2"], "run a layer's protocol alone"),
+        (["--system", "etcd", "--core", "max_entries=2"], "etcd runs as it is released"),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
         (
             ["--protocol", "paxos"],

@@ -12,10 +12,11 @@ their order, as TCP does; `reorder` holds a share of frames back for 50 to 300 m
 after them pass (the specs' network is a bag: a message sent on a connection that broke may
 arrive after one sent later on the next, as with etcd's two streams per peer), and `duplicate`
 sends a share of frames a second time, up to 300 ms later (a sender's retry of a message that did
-arrive). Both act on whole frames, so on links without TLS only (nemesis.py `needs_frames`). Under TLS the frames are sealed and the proxy sees bytes: `cut` and
-`latency` act on what it reads, and `loss` becomes a reset (the connection is closed with what it
-held, which the sender's link sees as a broken connection and reconnects: TCP's own loss is never
-seen by the ends, a reset is). The randomness is the proxy's own seeded generator.
+arrive). Both act on whole frames, so on links without TLS only (nemesis.py `needs_frames`).
+Under TLS the frames are sealed and the proxy sees bytes: `cut` and `latency` act on what it
+reads, and `loss` becomes a reset (the connection is closed with what it held, which the sender's
+link sees as a broken connection and reconnects: TCP's own loss is never seen by the ends, a reset
+is). The randomness is the proxy's own seeded generator.
 """
 
 from __future__ import annotations
