@@ -21,6 +21,9 @@ def sigterm_interrupts() -> Iterator[None]:
         return
 
     def terminated(signum: int, frame: object) -> None:
+        if _held:  # a step that must not be cut in two: raised as it ends (`held`)
+            _held[-1] = True
+            return
         raise Terminated
 
     before = signal.signal(signal.SIGTERM, terminated)
@@ -28,3 +31,23 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+# one entry per `held` block under way (innermost last): whether a SIGTERM came in it
+_held: list[bool] = []
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """A SIGTERM that comes while the block runs raises `Terminated` as the block ends, not inside
+    it: for a step that must not be cut in two, such as starting a process and recording it as one
+    to end. Cut inside `subprocess.Popen`, after the fork and before it returns, the child ran on
+    with nobody to end it (a verify run's pytest, once, on a loaded machine)."""
+    _held.append(False)
+    came = False
+    try:
+        yield
+    finally:
+        came = _held.pop()
+    if came:
+        raise Terminated

@@ -68,7 +68,7 @@ from meshcheck.impl.base.errors import (
     ConfigError,
     MeshcheckError,
 )
-from meshcheck.interrupts import sigterm_interrupts
+from meshcheck.interrupts import held, sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 
@@ -334,16 +334,21 @@ def stop_children() -> None:
 def _run_tracked(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
     """`subprocess.run(command, capture_output=True, text=True)`, the process kept in _RUNNING
     while it runs; its exit code, stdout and stderr."""
-    with subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as proc:
-        _RUNNING.add(proc)
-        try:
-            out, err = proc.communicate()
-        except BaseException:  # interrupted: end it (Popen's exit would wait for it), as run does
+    proc: subprocess.Popen[str] | None = None
+    try:
+        with held():  # started and recorded, or neither (meshcheck/interrupts.py)
+            proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            _RUNNING.add(proc)
+        out, err = proc.communicate()
+    except BaseException:  # interrupted: end it and wait for it, as subprocess.run does
+        if proc is not None:
             proc.terminate()
-            raise
-        finally:
+            proc.communicate()
+        raise
+    finally:
+        if proc is not None:
             _RUNNING.discard(proc)
     return proc.returncode, out, err
 
