@@ -1,8 +1,10 @@
 """A Byzantine PBFT replica in a real cluster (`--protocol pbft --byzantine r4:impersonate`): an
 honest core whose effects a behaviour of impl/pbft/byzantine rewrites, as in the simulator. The
-honest replicas' history and state files hold and they progress; the Byzantine replica writes no
-log, and the logs are not validated (PBFT.tla's Byzantine senders make a real run's model too
-large for TLC)."""
+honest replicas' history and state files hold and they progress; what they kept on disk is what
+their signers signed, with certificates a quorum stands behind (meshcheck/cluster/pbft_disks.py),
+and a replica that checks no signature is seen keeping what the Byzantine one signed in others'
+names; the Byzantine replica writes no log, and the logs are not validated (PBFT.tla's Byzantine
+senders make a real run's model too large for TLC)."""
 
 from __future__ import annotations
 
@@ -36,11 +38,26 @@ def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
         "linearizable (rsm)",
         "agreement (state files)",
         "accepted writes durable",
+        "honest disks (signatures, evidence, certificates)",
     }
     assert outcome.holds, outcome.failed
+    disks = verdicts["honest disks (signatures, evidence, certificates)"].detail
+    assert disks.startswith("3 replicas: ") and "all of Byzantine replicas" in disks
     assert "3 histories" in verdicts["agreement (state files)"].detail  # the honest three
     logs = sorted(p.parent.name for p in (tmp_path / "data").glob("*/node.ndjson"))
     assert logs == ["r1", "r2", "r3"]
+    assert nodes_of(tmp_path) == []
+
+
+@pytest.mark.slow  # a mutant in processes; tests/test_pbft_disks.py runs it in the simulator
+def test_a_replica_that_checks_no_signature_keeps_forgeries_on_disk(tmp_path: Path) -> None:
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
+                bugs=frozenset({"signatures_not_checked"}), byzantine=(("r4", "impersonate"),)),
+        tmp_path,
+    )  # fmt: skip
+    assert [v.check for v in outcome.failed] == ["honest disks (signatures, evidence, certificates)"]
+    assert " keeps a " in outcome.failed[0].detail and " did not sign" in outcome.failed[0].detail
     assert nodes_of(tmp_path) == []
 
 

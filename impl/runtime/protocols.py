@@ -188,7 +188,7 @@ def _core_options(defaults: Mapping[str, Any], options: Mapping[str, Any]) -> di
     return opts
 
 
-def _pbft_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> PbftKeys:
+def pbft_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> PbftKeys:
     """Everyone's Ed25519 keys, derived from the options' seed (impl/pbft/crypto.py): the
     processes of one cluster derive the same ring."""
     return PbftKeys(int(options.get(BFT_KEYS, 0)), (*nodes, *options.get(BFT_CLIENTS, ())))
@@ -241,7 +241,7 @@ def _pbft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
     clients = tuple(options.get(BFT_CLIENTS, ()))
     opts = _core_options(PBFT_RUNTIME_DEFAULTS, options)
     config = PbftConfig(node, tuple(nodes), clients, **opts)
-    core = PbftReplica(config, _pbft_keys(nodes, options))
+    core = PbftReplica(config, pbft_keys(nodes, options))
     behaviours = options.get(BYZANTINE, {}).get(node, ())
     if not behaviours:
         return core
@@ -427,7 +427,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         behaviours=PBFT_BEHAVIOURS,
         inspect=pbft_inspect,
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
-        build_member=_bft_client(PbftClientConfig, PbftClient, _pbft_keys),
+        build_member=_bft_client(PbftClientConfig, PbftClient, pbft_keys),
         # a view change that fails waits out a doubled timer (1, 2, 4 s at the cap): the next
         # must have the time to complete after the faults are over
         recovery=8.0,

@@ -26,6 +26,7 @@ from typing import Any
 from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis, strike
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, fault_plan, node_names
+from meshcheck.cluster.pbft_disks import honest_disks
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
@@ -33,7 +34,13 @@ from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
-from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, BYZANTINE, hybrid_keys
+from meshcheck.impl.runtime.protocols import (
+    BFT_CLIENTS,
+    BFT_KEYS,
+    BYZANTINE,
+    hybrid_keys,
+    pbft_keys,
+)
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
@@ -271,6 +278,15 @@ class Layer:
             )
             if options.byzantine and options.protocol == "hybrid":
                 verdicts.append(checks.escalated(self.samples, honest, persisted))
+            if options.byzantine and options.protocol == "pbft":
+                verdicts.append(
+                    honest_disks(
+                        {n: persisted[n] for n in honest},
+                        tuple(names),
+                        frozenset(dict(options.byzantine)),
+                        pbft_keys(names, self.core_options),
+                    )
+                )
         else:
             settled, samples = self.settled, self.samples
             verdicts += [

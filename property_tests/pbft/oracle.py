@@ -13,10 +13,10 @@ free run (the simulator plug-in's `watchers`).
   that alters what a signature does not cover must not get an honest signer blamed).
 - Certificates counted by their signers (docs/certificates.md): a view-change or new-view message
   whose every signature checks but whose certificates do not hold by the oracle's own count
-  (`certificate_problem`: a quorum less the primary of distinct backups' matching prepares per
-  prepared certificate, a quorum of distinct replicas' matching checkpoints, a quorum of distinct
-  view changes; the quorum is 2f+1 at n = 3f+1, ceil((n+f+1)/2) at any n: impl/base/quorum.py) is
-  not kept. The fuzzer's
+  (impl/pbft/byzantine/certificates.py `certificate_problem`: a quorum less the primary of
+  distinct backups' matching prepares per prepared certificate, a quorum of distinct replicas'
+  matching checkpoints, a quorum of distinct view changes; the quorum is 2f+1 at n = 3f+1,
+  ceil((n+f+1)/2) at any n: impl/base/quorum.py) is not kept. The fuzzer's
   grown certificates (impl/base/mutation.py `grow`) are what make such messages.
 
 The oracle keeps its own signature checks (the replica's may be a mutant's).
@@ -27,12 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from meshcheck.impl.base import quorum
 from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.pbft.byzantine.certificates import certificate_problem
 from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer, forged_part, signed_parts
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
-from meshcheck.impl.pbft.messages import NewView, Signed, ViewChange, signing_bytes
+from meshcheck.impl.pbft.messages import Signed, signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 
 
@@ -178,56 +178,3 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:
         return repr(a) == repr(b)
-
-
-def certificate_problem(m: Any, replicas: tuple[str, ...]) -> str | None:
-    """Why a view-change or new-view message's certificates do not hold, counted by the oracle:
-    distinct eligible signers of matching messages (OSDI 1999 sections 4.2 to 4.4); None when they
-    do, or `m` is neither."""
-    if not isinstance(m, Signed):
-        return None
-    body = m.body
-    if isinstance(body, ViewChange):
-        return _view_change_problem(body, replicas)
-    if isinstance(body, NewView):
-        signers = set()
-        for vc in body.view_changes:
-            why = _view_change_problem(vc.body, replicas)
-            if why is not None:
-                return f"a view change of {vc.signer} inside: {why}"
-            signers.add(vc.signer)
-        if len(signers & set(replicas)) < _quorum(replicas):
-            return f"view changes of {len(signers & set(replicas))} distinct replicas"
-    return None
-
-
-def _quorum(replicas: tuple[str, ...]) -> int:
-    """The quorum of a group of these replicas: 2f+1 at n = 3f+1 only, so that the free runs of 5,
-    6, 8 and 9 replicas count certificates as two quorums must share them."""
-    n = len(replicas)
-    return quorum.byzantine_quorum(n, quorum.max_faulty(n))
-
-
-def _view_change_problem(vc: ViewChange, replicas: tuple[str, ...]) -> str | None:
-    q = _quorum(replicas)
-    if vc.ckpt != 0:
-        signers = {
-            c.signer
-            for c in vc.ckpt_proof
-            if c.signer in replicas and (c.body.seq, c.body.digest) == (vc.ckpt, vc.ckpt_digest)
-        }
-        if len(signers) < q:
-            return f"a stable-checkpoint proof of {len(signers)} distinct replicas"
-    for proof in vc.prepared:
-        pp = proof.pre_prepare.body
-        primary = replicas[pp.view % len(replicas)]
-        backups = {
-            p.signer
-            for p in proof.prepares
-            if p.signer in replicas
-            and p.signer != primary
-            and (p.body.view, p.body.seq, p.body.digest) == (pp.view, pp.seq, pp.digest)
-        }
-        if len(backups) < q - 1:  # the pre-prepare is the primary's vote
-            return f"a prepared certificate of {len(backups)} distinct backups (seq {pp.seq})"
-    return None
