@@ -45,6 +45,7 @@ from meshcheck.impl.pbft.byzantine import (
     Replay,
     Silent,
     TamperDigest,
+    Usurp,
 )
 from meshcheck.impl.pbft.client import Client as PbftClient
 from meshcheck.impl.pbft.client import ClientConfig as PbftClientConfig
@@ -234,6 +235,7 @@ PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
     "replay": Replay,
     "hide_prepared": HidePrepared,
     "fuzz": Fuzz,
+    "usurp": Usurp,
 }
 
 

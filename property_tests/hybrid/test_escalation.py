@@ -18,6 +18,8 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, share
 from meshcheck.property_tests.hybrid import free_runs
 from meshcheck.property_tests.hybrid.escalation import (
+    PREFIX,
+    calm_of,
     check_escalation,
     escalation_runs,
     prefix,
@@ -37,6 +39,19 @@ def test_the_prefix_switches_to_bft_with_an_op_in_flight() -> None:
 
         # the nodes' own probe sees it (what the coverage report counts)
         assert coverage.probe_hits(set_up)[ESCALATION] >= 1, seed
+
+
+def test_a_seed_whose_first_elections_split_gets_a_longer_calm() -> None:
+    """The explore run of 2026-11-27 (seed 4103500439): this schedule's first three elections split
+    their votes, no leader by t=700, and the fixed calm called the setup failed. Its calm now lasts
+    until the setup had the time it needs after the election (escalation.py `calm_of`), and the
+    run holds."""
+    schedule = Schedule(seed=3355, ticks=600)
+    calm = calm_of(schedule, frozenset())
+    assert calm > PREFIX
+    out = check_escalation(schedule)
+    assert out.hc.sim.now > calm + schedule.ticks  # the faults ran after the calm, and the rest
+    assert calm_of(Schedule(seed=0, ticks=600), frozenset()) == PREFIX  # an early election
 
 
 def test_a_switch_to_bft_with_nothing_in_flight_is_not_counted() -> None:

@@ -3,7 +3,7 @@ Hypothesis strategies that choose them, and the safety checks their runs are hel
 
 A Byzantine replica is an honest core (it holds the replica's real key) whose effects a list of
 behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
-MissingSignature, Replay, HidePrepared, Twins; fuzz.py: Fuzz, mutations of anything it holds). `pbft_cluster(byzantine=byzantine_wrappers(...))`
+MissingSignature, Replay, HidePrepared, Twins, Usurp; fuzz.py: Fuzz, mutations of anything it holds). `pbft_cluster(byzantine=byzantine_wrappers(...))`
 runs them; `byzantine_strategy(n, f)` draws them; `SafetyMonitor` checks Agreement and Validity
 after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
 Byzantine replicas the checks never fail, and with f + 1 they can.
@@ -21,6 +21,7 @@ from meshcheck.impl.pbft.byzantine.behaviours import (
     Silent,
     TamperDigest,
     Twins,
+    Usurp,
 )
 from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor, Violation
 from meshcheck.impl.pbft.byzantine.context import Context
@@ -55,6 +56,7 @@ __all__ = [
     "Silent",
     "TamperDigest",
     "Twins",
+    "Usurp",
     "Violation",
     "Wrapper",
     "behaviour_strategy",

@@ -315,6 +315,46 @@ class Twins:
         return effects  # the routing is the node's (node.py)
 
 
+@attrs.frozen
+class Usurp:
+    """Acts as the primary of a view it does not lead: whenever the primary of its view pre-prepares
+    a sequence number, it pre-prepares the next one itself, a batch of the newest client request it
+    has heard, in its own name, and sends it to every peer with its prepare and commit of it, ahead
+    of the primary's own pre-prepare for that number. A backup accepts a pre-prepare only from the
+    primary of its view (section 4.2) and holds one that is not as evidence (`wrong_primary`); a
+    backup that takes it prepares and commits a number no primary assigned, and one assigned
+    twice once the primary's own comes."""
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        event, core = ctx.event, ctx.core
+        message = getattr(event, "message", None)
+        if (
+            not isinstance(message, Signed)
+            or not isinstance(message.body, PrePrepare)
+            or message.body.view != core.view
+            or message.signer != core.config.primary(core.view)
+            or core.config.primary(core.view) == ctx.id
+            or not ctx.requests
+        ):
+            return effects
+        view, seq = core.view, message.body.seq + 1
+        done: set[Slot] = ctx.memory.setdefault(self, set())
+        if (view, seq) in done:
+            return effects
+        done.add((view, seq))
+        batch: Batch = (ctx.requests[max(ctx.requests, key=lambda k: (k[1], k[0]))],)
+        digest = batch_digest(batch)
+        out = list(effects)
+        for body in (
+            PrePrepare(view, seq, digest, ctx.id, batch),
+            Prepare(view, seq, digest, ctx.id),
+            Commit(view, seq, digest, ctx.id),
+        ):
+            m = ctx.sign(body)
+            out.extend(Send(peer, m) for peer in ctx.peers)
+        return out
+
+
 BEHAVIOURS: Final = (
     Silent,
     Equivocate,
@@ -324,6 +364,7 @@ BEHAVIOURS: Final = (
     Replay,
     HidePrepared,
     Twins,
+    Usurp,
 )
 AnyBehaviour = (
     Fuzz
@@ -335,4 +376,5 @@ AnyBehaviour = (
     | Replay
     | HidePrepared
     | Twins
+    | Usurp
 )
