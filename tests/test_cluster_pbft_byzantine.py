@@ -56,7 +56,9 @@ def test_a_replica_that_checks_no_signature_keeps_forgeries_on_disk(tmp_path: Pa
                 bugs=frozenset({"signatures_not_checked"}), byzantine=(("r4", "impersonate"),)),
         tmp_path,
     )  # fmt: skip
-    assert [v.check for v in outcome.failed] == ["honest disks (signatures, evidence, certificates)"]
+    assert [v.check for v in outcome.failed] == [
+        "honest disks (signatures, evidence, certificates)"
+    ]
     assert " keeps a " in outcome.failed[0].detail and " did not sign" in outcome.failed[0].detail
     assert nodes_of(tmp_path) == []
 

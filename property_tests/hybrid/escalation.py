@@ -60,7 +60,8 @@ from meshcheck.property_tests.hybrid.free_runs import GIVE_UP, RETRIES, Run, fau
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import watch
 
-PREFIX = 700  # ticks of calm the prefix takes at least (an election, two ops, a switch: 517 at most)
+# ticks of calm the prefix takes at least (an election, two ops, a switch: 517 at most)
+PREFIX = 700
 # From the first Raft leader to the op in flight committed in a BFT epoch: at most 277 ticks over
 # seeds 0 to 399 (2026-11-27)
 SETUP = 400
