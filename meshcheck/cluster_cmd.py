@@ -90,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="Byzantine nodes and what they do: hybrid (and the manager's hybrid layer): "
         "equivocate_raft, forge_seals, tamper_envelopes, censor, false_reports; pbft: silent, "
         "equivocate, tamper_digest, forge_signature, impersonate, missing_signature, replay, "
-        "hide_prepared, fuzz",
+        "hide_prepared, fuzz, usurp (pre-prepares as if it were the primary)",
     )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(

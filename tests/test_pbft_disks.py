@@ -1,18 +1,22 @@
-"""The check of what a PBFT cluster's honest replicas kept on disk (meshcheck/cluster/pbft_disks.py):
-each of its rules fails on a state file that breaks it and holds on one a correct replica writes,
-and on a simulated group the state files of a replica that checks no signature fail it (the
-catalogue's signatures_not_checked, beside a replica that signs in others' names) while a correct
-replica's hold."""
+"""The check of what a PBFT cluster's honest replicas wrote to disk (meshcheck/cluster/pbft_disks.py):
+each of its rules fails on a state that breaks it and holds on one a correct replica writes; the
+tail of a state file hands each record to the judge once, across a compaction; and on simulated
+groups, followed as they write, the disks of replicas with a catalogue mutant fail it beside the
+Byzantine replica that shows the mutant (a replica that checks no signature beside one that signs
+in others' names; one that takes a pre-prepare from a backup beside a backup that pre-prepares),
+while correct replicas' hold beside the same."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshcheck.cluster.pbft_disks import honest_disks
+from meshcheck.cluster.pbft_disks import DiskJudge, Tail, verdict
+from meshcheck.impl.base.effects import Put, Splice
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft.byzantine import ForgeSignature
+from meshcheck.impl.pbft.byzantine import ForgeSignature, Usurp
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import Evidence
@@ -28,9 +32,11 @@ from meshcheck.impl.pbft.messages import (
     batch_digest,
     signing_bytes,
 )
-from meshcheck.impl.pbft.mutants import SIGNATURES_NOT_CHECKED
+from meshcheck.impl.pbft.mutants import PREPREPARE_FROM_NON_PRIMARY, SIGNATURES_NOT_CHECKED
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.pbft.storage import AUDIT, LOG, STABLE
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.protocols import protocol
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(7, (*REPLICAS, "c1"))
@@ -64,7 +70,12 @@ def disk(node: str = "r2", *, log: list[Signed[Any]] | None = None, **content: A
 
 
 def judge(persisted: dict[str, Any]) -> Any:
-    return honest_disks(persisted, REPLICAS, BYZANTINE, KEYS)
+    """Each replica's content written as one batch, judged."""
+    judges = {}
+    for node, content in persisted.items():
+        judges[node] = DiskJudge(node, REPLICAS, BYZANTINE, KEYS)
+        judges[node].apply([Put(k, v) for k, v in content.items()])
+    return verdict(judges)
 
 
 def test_a_correct_replicas_disk_holds() -> None:
@@ -77,10 +88,7 @@ def test_a_correct_replicas_disk_holds() -> None:
         }
     )
     assert verdict.holds, verdict.detail
-    assert (
-        "2 replicas" in verdict.detail
-        and "accusations: 1 accusations, all of Byzantine" in verdict.detail
-    )
+    assert "2 replicas" in verdict.detail and verdict.detail.endswith("accusations: 1, all of r4")
 
 
 def test_a_message_that_its_named_signer_did_not_sign_fails() -> None:
@@ -153,30 +161,86 @@ def test_a_view_change_carrying_a_short_certificate_fails() -> None:
     )
 
 
-# -- a simulated group's state files ------------------------------------------------------------
+def test_an_honest_runs_only_accusation_is_false() -> None:
+    record = Evidence("r3", "r4", "equivocation", (), 9, "two pre-prepares")
+    judges = {"r3": DiskJudge("r3", REPLICAS, frozenset(), KEYS)}
+    judges["r3"].apply([Put(AUDIT, (record,))])
+    assert verdict(judges).detail.startswith("r3 accuses honest r4 of equivocation")
 
 
-def simulated_disks(bugs: frozenset[str]) -> Any:
+def test_a_certificate_is_judged_when_its_commit_is_written_not_at_the_end() -> None:
+    """A commit on a short certificate, then a stable checkpoint past it that collects both: the
+    end state is clean, the judge that saw the writes in order is not."""
+    judge = DiskJudge("r2", REPLICAS, BYZANTINE, KEYS)
+    judge.apply(
+        [Splice(LOG, 0, (*certificate(backups=("r2",)), signed(Commit(0, 1, DIGEST, "r2"))))]
+    )
+    assert judge.problem == "r2 committed view 0, number 1 on prepares of 1 distinct backups"
+    clean = DiskJudge("r2", REPLICAS, BYZANTINE, KEYS)
+    proof = tuple(signed(Checkpoint(1, b"d" * 32, r)) for r in ("r1", "r2", "r3"))
+    clean.apply([Put(LOG, ()), Put(STABLE, (1, b"d" * 32, proof))])
+    assert clean.problem is None
+
+
+def test_the_tail_gives_each_record_once_across_a_compaction(tmp_path: Path) -> None:
+    codec = protocol("pbft").codec()
+    path = tmp_path / "state.wal"
+    disk = Disk(path, codec, compact_after=3)
+    disk.load()
+    judge = DiskJudge("r2", REPLICAS, BYZANTINE, KEYS)
+    tail = Tail(path, codec, judge)
+    tail.read()  # nothing yet
+    log: list[Signed[Any]] = []
+    for seq in range(1, 8):  # a commit a batch, with its certificate; compacted every 3 records
+        batch = [*certificate(seq=seq), signed(Commit(0, seq, DIGEST, "r2"))]
+        disk.persist((Splice(LOG, len(log), tuple(batch)),))
+        log += batch
+        if seq % 2:
+            tail.read()
+    tail.read()
+    disk.close()
+    assert judge.problem is None
+    assert judge.messages == len(log) == 28 and judge.certificates == 7  # each commit once
+    assert tuple(judge.content[LOG]) == tuple(log)
+
+
+# -- simulated groups, followed as they write ---------------------------------------------------
+
+
+def followed(bugs: frozenset[str], behaviour: Any) -> Any:
+    """A simulated group with r4 Byzantine; each honest replica's disk judged every 50 ticks, as
+    the harness's tail reads a state file (the whole content each time: what is new is judged)."""
     sim = pbft_cluster(
         4,
         seed=0,
         bugs=bugs,
-        byzantine={"r4": corrupt(ForgeSignature(how="impersonate"))},
+        byzantine={"r4": corrupt(behaviour)},
         workload=Workload(every=20, until=2500),
     )
-    sim.run(until=3000)
-    persisted = {r: sim.durable[r].view() for r in REPLICAS if r != "r4"}
-    return honest_disks(persisted, REPLICAS, BYZANTINE, sim.plugin.keys)
+    judges = {r: DiskJudge(r, REPLICAS, BYZANTINE, sim.plugin.keys) for r in REPLICAS[:3]}
+    for t in range(50, 3001, 50):
+        sim.run(until=t)
+        for r, j in judges.items():
+            j.apply([Put(k, v) for k, v in sim.durable[r].view().items()])
+    return verdict(judges)
 
 
-def test_the_state_files_of_a_replica_that_checks_no_signature_fail() -> None:
-    verdict = simulated_disks(frozenset({SIGNATURES_NOT_CHECKED}))
-    assert verdict.holds is False
-    assert "keeps a Prepare: a Prepare that r" in verdict.detail  # one r4 signed in its name
+def test_a_replica_that_checks_no_signature_keeps_what_was_signed_in_others_names() -> None:
+    got = followed(frozenset({SIGNATURES_NOT_CHECKED}), ForgeSignature(how="impersonate"))
+    assert got.holds is False
+    assert "keeps a Prepare: a Prepare that r" in got.detail  # one r4 signed in its name
 
 
-def test_the_state_files_of_correct_replicas_beside_an_impersonator_hold() -> None:
-    verdict = simulated_disks(frozenset())
-    assert verdict.holds, verdict.detail
-    counts = [int(w) for w in verdict.detail.replace(",", "").split() if w.isdigit()]
-    assert counts[0] == 3 and counts[1] > 20  # three replicas, their messages read
+def test_a_replica_that_takes_a_backups_pre_prepare_commits_on_it() -> None:
+    got = followed(frozenset({PREPREPARE_FROM_NON_PRIMARY}), Usurp())
+    assert got.holds is False
+    assert " committed view " in got.detail and "on no pre-prepare of the primary" in got.detail
+    assert got.detail.endswith("(one of r4)")
+
+
+@pytest.mark.parametrize("behaviour", [ForgeSignature(how="impersonate"), Usurp()])
+def test_correct_replicas_beside_a_byzantine_one_hold(behaviour: Any) -> None:
+    got = followed(frozenset(), behaviour)
+    assert got.holds, got.detail
+    written = int(got.detail.split(" writes")[0].split()[-1])
+    assert written > 100 and got.detail.endswith("all of r4")  # the correct ones held it to account

@@ -35,6 +35,60 @@ class StateFileError(MeshcheckError):
     """A state file that cannot be read back exactly."""
 
 
+def _writes(raw: Any) -> list[Write]:
+    if not isinstance(raw, list):
+        raise CodecError("a record is not a list of writes")
+    writes: list[Write] = []
+    for w in raw:
+        if isinstance(w, list) and len(w) == 2 and isinstance(w[0], str):
+            writes.append(Put(w[0], w[1]))
+        elif (
+            isinstance(w, list)
+            and len(w) == 3
+            and isinstance(w[0], str)
+            and isinstance(w[1], int)
+            and isinstance(w[2], tuple)
+        ):
+            writes.append(Splice(w[0], w[1], w[2]))
+        else:
+            raise CodecError(f"a record holds a write that is neither a put nor a splice: {w!r}")
+    return writes
+
+
+def _record(raw: bytes, at: int, codec: Codec) -> tuple[str | None, list[Write] | str, int]:
+    """The record at byte `at`: (why it is cut short, None if it is whole; its writes, or why they
+    cannot be read; the byte after it)."""
+    if len(raw) - at < _HEADER.size:
+        return "a truncated record header", [], at
+    size, crc = _HEADER.unpack_from(raw, at)
+    payload = raw[at + _HEADER.size : at + _HEADER.size + size]
+    if len(payload) < size:
+        return f"a truncated record ({len(payload)} of {size} bytes)", [], at
+    after = at + _HEADER.size + size
+    if zlib.crc32(payload) != crc:
+        return None, "a record whose checksum does not match", after
+    try:
+        return None, _writes(codec.decode(payload)), after
+    except CodecError as e:
+        return None, str(e), after
+
+
+def whole_records(raw: bytes, codec: Codec, at: int = 0) -> tuple[list[list[Write]], int]:
+    """The whole records of `raw` from byte `at` on, and the byte where the first one cut short
+    begins (len(raw) when none is): what a reader of a file its node is still appending to takes,
+    reading on from that byte later. A whole record that cannot be read is a StateFileError."""
+    out: list[list[Write]] = []
+    while at < len(raw):
+        truncated, writes, after = _record(raw, at, codec)
+        if truncated is not None:
+            break
+        if isinstance(writes, str):
+            raise StateFileError(f"{writes} at byte {at}")
+        out.append(writes)
+        at = after
+    return out, at
+
+
 class Disk:
     """One node's write-ahead file at `path`."""
 
@@ -57,49 +111,20 @@ class Disk:
             raw = self.path.read_bytes()
             at = 0
             while at < len(raw):
-                if len(raw) - at < _HEADER.size:
-                    raise self._bad(at, "a truncated record header")
-                size, crc = _HEADER.unpack_from(raw, at)
-                payload = raw[at + _HEADER.size : at + _HEADER.size + size]
-                if len(payload) < size:
-                    raise self._bad(at, f"a truncated record ({len(payload)} of {size} bytes)")
-                if zlib.crc32(payload) != crc:
-                    raise self._bad(at, "a record whose checksum does not match")
-                try:
-                    writes = self._writes(self._codec.decode(payload))
-                except CodecError as e:
-                    raise self._bad(at, str(e)) from None
+                truncated, writes, after = _record(raw, at, self._codec)
+                if truncated is not None:
+                    raise self._bad(at, truncated)
+                if isinstance(writes, str):
+                    raise self._bad(at, writes)
                 self._apply(writes)
                 self._records += 1
-                at += _HEADER.size + size
+                at = after
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         return self.view()
 
     def _bad(self, at: int, what: str) -> StateFileError:
         return StateFileError(f"{self.path}: {what} at byte {at}; the node will not start on it")
-
-    @staticmethod
-    def _writes(raw: Any) -> list[Write]:
-        if not isinstance(raw, list):
-            raise CodecError("a record is not a list of writes")
-        writes: list[Write] = []
-        for w in raw:
-            if isinstance(w, list) and len(w) == 2 and isinstance(w[0], str):
-                writes.append(Put(w[0], w[1]))
-            elif (
-                isinstance(w, list)
-                and len(w) == 3
-                and isinstance(w[0], str)
-                and isinstance(w[1], int)
-                and isinstance(w[2], tuple)
-            ):
-                writes.append(Splice(w[0], w[1], w[2]))
-            else:
-                raise CodecError(
-                    f"a record holds a write that is neither a put nor a splice: {w!r}"
-                )
-        return writes
 
     def view(self) -> Mapping[str, Any]:
         """What a restart gets: lists as tuples (the core cannot alias them)."""

@@ -23,10 +23,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from meshcheck.cluster import checks, convergence, figures, health, inspection, nemesis, strike
+from meshcheck.cluster import (
+    checks,
+    convergence,
+    figures,
+    health,
+    inspection,
+    nemesis,
+    pbft_disks,
+    strike,
+)
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, fault_plan, node_names
-from meshcheck.cluster.pbft_disks import honest_disks
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
@@ -88,6 +96,10 @@ class Layer:
         self.healed = 0.0
         self.until = 0.0  # when the clients stopped: the progress check's window ends there
         self.persisted: dict[str, Any] = {}  # every node's state file, read back by `check`
+        # PBFT: the honest replicas' state files, followed as they are written (pbft_disks.py)
+        self.tails: list[pbft_disks.Tail] = []
+        self._tailing: asyncio.Task[None] | None = None
+        self._stop_tailing = asyncio.Event()
         self.cluster = LocalCluster(
             options.protocol,
             self.names,
@@ -193,6 +205,20 @@ class Layer:
                 )
             )
 
+        if options.protocol == "pbft":
+            honest = [n for n in self.names if n not in dict(options.byzantine)]
+            keys = pbft_keys(self.names, self.core_options)
+            byzantine = frozenset(dict(options.byzantine))
+            self.tails = [
+                pbft_disks.Tail(
+                    self.cluster.config.state_file(n),
+                    self.proto.codec(),
+                    pbft_disks.DiskJudge(n, tuple(self.names), byzantine, keys),
+                )
+                for n in honest
+            ]
+            self._tailing = loop.create_task(_follow(self.tails, self._stop_tailing))
+
     async def calm(self, clock: Clock) -> float:
         """Wait for every fault to be undone; the time until which the clients must still run
         (0: none), so that progress after healing is judged on operations that had the time to
@@ -227,6 +253,10 @@ class Layer:
             self._sampler.cancel()
             await asyncio.gather(self._sampler, return_exceptions=True)
             self._sampler = None
+        if self._tailing is not None:  # let a read under way end: `check` reads on after it
+            self._stop_tailing.set()
+            await asyncio.gather(self._tailing, return_exceptions=True)
+            self._tailing = None
 
     async def close(self) -> None:
         """The samples, the client cores and the proxies end (the nodes end with `cluster`)."""
@@ -278,15 +308,10 @@ class Layer:
             )
             if options.byzantine and options.protocol == "hybrid":
                 verdicts.append(checks.escalated(self.samples, honest, persisted))
-            if options.byzantine and options.protocol == "pbft":
-                verdicts.append(
-                    honest_disks(
-                        {n: persisted[n] for n in honest},
-                        tuple(names),
-                        frozenset(dict(options.byzantine)),
-                        pbft_keys(names, self.core_options),
-                    )
-                )
+            if self.tails:  # the last records, written after the last read
+                for tail in self.tails:
+                    tail.read()
+                verdicts.append(pbft_disks.verdict({t.judge.node: t.judge for t in self.tails}))
         else:
             settled, samples = self.settled, self.samples
             verdicts += [
@@ -377,6 +402,20 @@ async def _nemesis(
     await strike.carry_out(
         plan, cluster, names, clock, struck, leader=named_leader, links=links, skew=skew
     )
+
+
+async def _follow(tails: list[pbft_disks.Tail], stop: asyncio.Event, every: float = 0.2) -> None:
+    """Each tail read every `every` seconds until `stop` is set, in a thread (a read judges
+    signatures); never cancelled in the middle of a read, which would go on in its thread."""
+
+    def read_all() -> None:
+        for tail in tails:
+            tail.read()
+
+    while not stop.is_set():
+        await asyncio.to_thread(read_all)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 def _sampled_leader(samples: list[inspection.Sample]) -> str | None:

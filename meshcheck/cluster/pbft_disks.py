@@ -1,32 +1,39 @@
-"""What the honest replicas of a PBFT cluster kept on disk, judged once every process ended: the
-rules the simulator's rejection oracle holds them to after every step (property_tests/pbft/oracle.py),
-on what a replica persists (impl/pbft/storage.py: the messages it sent, the certificates its commits
-rest on, its stable checkpoint with the proof, its audit log).
+"""What the honest replicas of a PBFT cluster wrote to disk, judged write by write: the rules the
+simulator's rejection oracle holds them to after every step (property_tests/pbft/oracle.py), on
+what a replica persists (impl/pbft/storage.py: the messages it sent, the certificates its commits
+rest on, its stable checkpoint with the proof, its audit log), in the order it persisted them.
 
 - Signatures: every signed message a replica kept, and every one inside it, is what its signer
   signed (impl/pbft/byzantine/fuzz.py `forged_part`, checked here with the cluster's own key ring,
-  not the replica's checks): a replica that took a message in an honest replica's name, or a
+  not the replica's checks): a replica that took a message in another replica's name, or a
   pre-prepare whose batch is not the one its digest names, keeps it in the certificate it acted on.
 - Evidence: an honest replica's audit log accuses Byzantine replicas only (section 2 of the paper
   lets a faulty replica relay what a signature does not cover; that must not get its honest signer
-  blamed).
+  blamed). In a run without Byzantine replicas, no accusation at all.
 - Certificates, counted by distinct eligible signers (impl/pbft/byzantine/certificates.py): each
   view-change and new-view message kept; the certificate each of the replica's own commits above
-  its stable checkpoint rests on (the pre-prepare of that view's primary, a quorum less one of
-  distinct backups' prepares); the stable checkpoint's proof (a quorum of distinct replicas).
+  its stable checkpoint rests on when the commit is written (the pre-prepare of that view's
+  primary, a quorum less one of distinct backups' matching prepares); each stable checkpoint's
+  proof (a quorum of distinct replicas).
 
-A correct replica keeps nothing else, whatever a Byzantine one sends it: the simulator's free runs
-check the same rules after every event. What the disks cannot show is what a replica held and let
-go of before the run ended (garbage collection at a stable checkpoint drops the certificates below
-it); the audit log is never collected.
+A correct replica writes nothing else, whatever a Byzantine one sends it: the simulator's free runs
+check the same rules after every event. Read once the processes ended, a state file shows only what
+was still kept (garbage collection at a stable checkpoint drops the certificates below it), so
+`Tail` follows each honest replica's file while the run goes on and hands every whole record to
+the replica's `DiskJudge` as it appears. What a tail can miss: records written and compacted
+into one (impl/runtime/disk.py, every 1,000 records) between two of its reads; the compacted
+record still holds what was kept then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from meshcheck.cluster.checks import Verdict
+from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.pbft.byzantine.certificates import (
     certificate_problem,
     checkpoint_proof_problem,
@@ -44,90 +51,163 @@ from meshcheck.impl.pbft.messages import (
     signing_bytes,
 )
 from meshcheck.impl.pbft.storage import AUDIT, LOG, STABLE
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.disk import StateFileError, whole_records
 
 NAME = "honest disks (signatures, evidence, certificates)"
 
 
-def honest_disks(
-    persisted: Mapping[str, Mapping[str, Any]],
-    replicas: tuple[str, ...],
-    byzantine: frozenset[str],
-    keys: KeyRing,
-) -> Verdict:
-    """The three rules of the module doc on each honest replica's state file (`persisted`: the
-    honest replicas' only)."""
+class DiskJudge:
+    """One honest replica's state, rebuilt from its writes in order, each batch judged by the rules
+    of the module doc as it is applied. `problem` is the first rule broken (None: none yet)."""
 
-    def verify(m: Signed[Any]) -> bool:
-        return keys.verify(m.signer, m.signature, signing_bytes(m.body))
+    def __init__(
+        self, node: str, replicas: tuple[str, ...], byzantine: frozenset[str], keys: KeyRing
+    ) -> None:
+        self.node = node
+        self.replicas = replicas
+        self.byzantine = byzantine
+        self.keys = keys
+        self.content: dict[str, Any] = {}
+        self.problem: str | None = None
+        self.batches = 0
+        self.messages = 0  # distinct messages kept, each judged once
+        self.certificates = 0  # view changes, new views, commits and stable checkpoints counted
+        self.accusations = 0
+        self._judged: set[Any] = set()
+        self._stable: Any = None
 
-    kept = accusations = certificates = 0
-    for node in sorted(persisted):
-        content = persisted[node]
-        for record in content.get(AUDIT, ()):
-            accusations += 1
-            if record.accused not in byzantine:
-                return Verdict(
-                    NAME,
-                    False,
-                    f"{node} accuses honest {record.accused} of {record.kind} ({record.detail})",
-                )
-        for m in _kept(content):
-            kept += 1
+    def apply(self, writes: Sequence[Write]) -> None:
+        """One persisted batch: applied, then what it added judged."""
+        if self.problem is not None:
+            return
+        self.batches += 1
+        for w in writes:
+            if isinstance(w, Put):
+                self.content[w.key] = w.value
+            else:
+                current = list(self.content.get(w.key, ()))
+                del current[w.start :]
+                current.extend(w.items)
+                self.content[w.key] = current
+        self.problem = self._audit() or self._stable_proof() or self._kept()
+
+    def _audit(self) -> str | None:
+        records = self.content.get(AUDIT, ())
+        for record in records[self.accusations :]:
+            if record.accused not in self.byzantine:
+                return f"{self.node} accuses honest {record.accused} of {record.kind} ({record.detail})"
+        self.accusations = len(records)
+        return None
+
+    def _stable_proof(self) -> str | None:
+        stable = self.content.get(STABLE)
+        if stable is None or stable[0] == 0 or stable == self._stable:
+            return None
+        self._stable = stable
+        self.certificates += 1
+        why = checkpoint_proof_problem(stable[0], stable[1], stable[2], self.replicas)
+        return None if why is None else f"{self.node}'s stable checkpoint {stable[0]}: {why}"
+
+    def _kept(self) -> str | None:
+        log = tuple(self.content.get(LOG, ()))
+        stable = self.content.get(STABLE)
+        low = stable[0] if stable is not None else 0
+        fresh = [m for m in _kept(log, stable) if _key(m) not in self._judged]
+        if not fresh:
+            return None
+        for m in fresh:
+            self._judged.add(_key(m))
+            self.messages += 1
             try:
-                why = forged_part(m, verify)
+                why = forged_part(m, self._verify)
             except Exception:  # a shape no one signs: forged through and through
                 why = "a message no one can have signed"
             if why is not None:
                 what = type(m.body).__name__ if isinstance(m, Signed) else type(m).__name__
-                return Verdict(NAME, False, f"{node} keeps a {what}: {why}")
-            if isinstance(m, Signed) and isinstance(m.body, ViewChange | NewView):
-                certificates += 1
-            why = certificate_problem(m, replicas)
-            if why is not None:
-                return Verdict(NAME, False, f"{node} keeps a {type(m.body).__name__}: {why}")
-        why, counted = _own_certificates(node, content, replicas)
-        certificates += counted
-        if why is not None:
-            return Verdict(NAME, False, why)
-    accused = f"{accusations} accusations, all of Byzantine replicas" if accusations else "none"
-    return Verdict(
-        NAME,
-        True,
-        f"{len(persisted)} replicas: {kept} messages signed by their signers, {certificates} "
-        f"view changes, new views, commits and checkpoints with their certificates; "
-        f"accusations: {accused}",
-    )
+                return f"{self.node} keeps a {what}: {why}"
+            if isinstance(m.body, ViewChange | NewView):
+                self.certificates += 1
+                why = certificate_problem(m, self.replicas)
+                if why is not None:
+                    return f"{self.node} keeps a {type(m.body).__name__}: {why}"
+        pre_prepares = [m for m in log if isinstance(m.body, PrePrepare)]
+        prepares = [m for m in log if isinstance(m.body, Prepare)]
+        for m in fresh:
+            body = m.body
+            if isinstance(body, Commit) and m.signer == self.node and body.seq > low:
+                self.certificates += 1
+                why = commit_problem(
+                    body.view, body.seq, body.digest, pre_prepares, prepares, self.replicas
+                )
+                if why is not None:
+                    return f"{self.node} committed view {body.view}, number {body.seq} on {why}"
+        return None
+
+    def _verify(self, m: Signed[Any]) -> bool:
+        return self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
 
 
-def _kept(content: Mapping[str, Any]) -> Iterator[Any]:
-    yield from content.get(LOG, ())
-    stable = content.get(STABLE)
+def _kept(log: Sequence[Any], stable: Any) -> Iterator[Any]:
+    yield from log
     if stable is not None:
         yield from stable[2]
 
 
-def _own_certificates(
-    node: str, content: Mapping[str, Any], replicas: tuple[str, ...]
-) -> tuple[str | None, int]:
-    """Why a certificate `node` persisted for itself does not hold (None: each does), and how many
-    it counted."""
-    counted = 0
-    stable = content.get(STABLE)
-    low = 0
-    if stable is not None and stable[0] > 0:
-        low = stable[0]
-        counted += 1
-        why = checkpoint_proof_problem(stable[0], stable[1], stable[2], replicas)
-        if why is not None:
-            return f"{node}'s stable checkpoint {stable[0]}: {why}", counted
-    log = tuple(content.get(LOG, ()))
-    pre_prepares = [m for m in log if isinstance(m.body, PrePrepare)]
-    prepares = [m for m in log if isinstance(m.body, Prepare)]
-    for m in log:
-        body = m.body
-        if isinstance(body, Commit) and m.signer == node and body.seq > low:
-            counted += 1
-            why = commit_problem(body.view, body.seq, body.digest, pre_prepares, prepares, replicas)
-            if why is not None:
-                return f"{node} committed view {body.view}, number {body.seq} on {why}", counted
-    return None, counted
+def _key(m: Any) -> Any:
+    """What tells two kept messages apart (one a Byzantine replica built may not hash)."""
+    try:
+        hash(m)
+    except TypeError:
+        return repr(m)
+    return m
+
+
+def verdict(judges: Mapping[str, DiskJudge]) -> Verdict:
+    """The check's row: the first problem of any replica, or what was judged."""
+    for node in sorted(judges):
+        if judges[node].problem is not None:
+            return Verdict(NAME, False, str(judges[node].problem))
+    js = judges.values()
+    accusations = sum(j.accusations for j in js)
+    byzantine = next(iter(js)).byzantine if judges else frozenset()
+    accused = f"{accusations}, all of {', '.join(sorted(byzantine))}" if accusations else "none"
+    return Verdict(
+        NAME,
+        True,
+        f"{len(judges)} replicas, {sum(j.batches for j in js)} writes: "
+        f"{sum(j.messages for j in js)} messages signed by their signers, "
+        f"{sum(j.certificates for j in js)} certificates held; accusations: {accused}",
+    )
+
+
+class Tail:
+    """A node's state file, read on from where the last read stopped: each whole record once, to
+    its judge (impl/runtime/disk.py's format). A compaction replaces the file (a new inode): the
+    reading starts again from its first record, which holds the whole content."""
+
+    def __init__(self, path: Path, codec: Codec, judge: DiskJudge) -> None:
+        self.path = path
+        self.codec = codec
+        self.judge = judge
+        self._at = 0
+        self._inode: int | None = None
+
+    def read(self) -> None:
+        try:
+            with self.path.open("rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                if inode != self._inode:
+                    self._inode, self._at = inode, 0
+                f.seek(self._at)
+                raw = f.read()
+        except FileNotFoundError:
+            return  # not written yet, or between a compaction's rename and its reopening
+        try:
+            records, used = whole_records(raw, self.codec)
+        except StateFileError as e:  # a whole record no reader can take: the node's own start fails
+            self.judge.problem = self.judge.problem or f"{self.path}: {e}"
+            return
+        self._at += used
+        for writes in records:
+            self.judge.apply(writes)
