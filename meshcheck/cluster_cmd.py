@@ -90,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="Byzantine nodes and what they do: hybrid (and the manager's hybrid layer): "
         "equivocate_raft, forge_seals, tamper_envelopes, censor, false_reports; pbft: silent, "
         "equivocate, tamper_digest, forge_signature, impersonate, missing_signature, replay, "
-        "hide_prepared, fuzz, usurp (pre-prepares as if it were the primary)",
+        "hide_prepared, fuzz, usurp (pre-prepares as if it were the primary), alter_unsigned (relays "
+        "what others signed with an unsigned part changed)",
     )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(

@@ -16,7 +16,7 @@ import pytest
 from meshcheck.cluster.pbft_disks import DiskJudge, Tail, verdict
 from meshcheck.impl.base.effects import Put, Splice
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft.byzantine import ForgeSignature, Usurp
+from meshcheck.impl.pbft.byzantine import AlterUnsigned, ForgeSignature, Usurp
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import Evidence
@@ -32,11 +32,17 @@ from meshcheck.impl.pbft.messages import (
     batch_digest,
     signing_bytes,
 )
-from meshcheck.impl.pbft.mutants import PREPREPARE_FROM_NON_PRIMARY, SIGNATURES_NOT_CHECKED
+from meshcheck.impl.pbft.mutants import (
+    PREPREPARE_FROM_NON_PRIMARY,
+    RELAYED_BATCH_NOT_CHECKED,
+    SIGNATURES_NOT_CHECKED,
+    VIEW_CHANGE_BLAMES_SIGNER,
+)
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.pbft.storage import AUDIT, LOG, STABLE
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.protocols import protocol
+from meshcheck.impl.sim import Faults
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(7, (*REPLICAS, "c1"))
@@ -207,15 +213,18 @@ def test_the_tail_gives_each_record_once_across_a_compaction(tmp_path: Path) -> 
 # -- simulated groups, followed as they write ---------------------------------------------------
 
 
-def followed(bugs: frozenset[str], behaviour: Any) -> Any:
+def followed(
+    bugs: frozenset[str], behaviour: Any, seed: int = 0, faults: Faults | None = None
+) -> Any:
     """A simulated group with r4 Byzantine; each honest replica's disk judged every 50 ticks, as
     the harness's tail reads a state file (the whole content each time: what is new is judged)."""
     sim = pbft_cluster(
         4,
-        seed=0,
+        seed=seed,
         bugs=bugs,
         byzantine={"r4": corrupt(behaviour)},
         workload=Workload(every=20, until=2500),
+        **({"faults": faults} if faults is not None else {}),
     )
     judges = {r: DiskJudge(r, REPLICAS, BYZANTINE, sim.plugin.keys) for r in REPLICAS[:3]}
     for t in range(50, 3001, 50):
@@ -238,9 +247,27 @@ def test_a_replica_that_takes_a_backups_pre_prepare_commits_on_it() -> None:
     assert got.detail.endswith("(one of r4)")
 
 
-@pytest.mark.parametrize("behaviour", [ForgeSignature(how="impersonate"), Usurp()])
+def test_a_replica_that_takes_a_relayed_batch_blames_the_primary_for_it() -> None:
+    got = followed(frozenset({RELAYED_BATCH_NOT_CHECKED}), AlterUnsigned())
+    assert got.holds is False
+    assert "accuses honest r" in got.detail and "of forged_request" in got.detail
+
+
+def test_a_replica_that_blames_a_view_changes_signer_for_its_relayer() -> None:
+    """View changes need faults; seed 0 of this schedule has the relayed one reach a replica."""
+    got = followed(
+        frozenset({VIEW_CHANGE_BLAMES_SIGNER}),
+        AlterUnsigned(),
+        faults=Faults(crash=0.3, partition=0.3, until=2000),
+    )
+    assert got.holds is False and "of bad_view_change" in got.detail
+
+
+@pytest.mark.parametrize("behaviour", [ForgeSignature(how="impersonate"), Usurp(), AlterUnsigned()])
 def test_correct_replicas_beside_a_byzantine_one_hold(behaviour: Any) -> None:
     got = followed(frozenset(), behaviour)
     assert got.holds, got.detail
     written = int(got.detail.split(" writes")[0].split()[-1])
-    assert written > 100 and got.detail.endswith("all of r4")  # the correct ones held it to account
+    assert written > 100 and "accusations: " in got.detail
+    if not isinstance(behaviour, AlterUnsigned):  # it forges nothing: no one is to blame
+        assert got.detail.endswith("all of r4")  # the correct ones held it to account

@@ -36,6 +36,7 @@ from meshcheck.impl.hybrid.entries import Keys as HybridKeys
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.pbft.byzantine import (
+    AlterUnsigned,
     ByzantineReplica,
     Equivocate,
     ForgeSignature,
@@ -236,6 +237,7 @@ PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
     "hide_prepared": HidePrepared,
     "fuzz": Fuzz,
     "usurp": Usurp,
+    "alter_unsigned": AlterUnsigned,
 }
 
 

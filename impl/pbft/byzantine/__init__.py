@@ -25,7 +25,7 @@ from meshcheck.impl.pbft.byzantine.behaviours import (
 )
 from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor, Violation
 from meshcheck.impl.pbft.byzantine.context import Context
-from meshcheck.impl.pbft.byzantine.fuzz import Fuzz, forged_part
+from meshcheck.impl.pbft.byzantine.fuzz import AlterUnsigned, Fuzz, forged_part
 from meshcheck.impl.pbft.byzantine.node import (
     ByzantineReplica,
     Wrapper,
@@ -42,6 +42,7 @@ from meshcheck.impl.pbft.byzantine.strategies import (
 __all__ = [
     "BEHAVIOURS",
     "FORGERIES",
+    "AlterUnsigned",
     "AnyBehaviour",
     "Assignment",
     "ByzantineReplica",

@@ -201,6 +201,17 @@ def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> No
         raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
 
 
+def _donors(ctx: Context, owner: object) -> mutation.Donors:
+    """The values a behaviour's mutations draw from (kept in its memory), fed a few messages the
+    replica has heard."""
+    donors: mutation.Donors | None = ctx.memory.get((owner, "donors"))
+    if donors is None:
+        donors = ctx.memory[(owner, "donors")] = mutation.Donors(ctx.rng)
+    for _ in range(min(3, len(ctx.heard))):
+        donors.add(ctx.heard[ctx.rng.randrange(len(ctx.heard))], depth=6)
+    return donors
+
+
 @attrs.frozen
 class Fuzz:
     """On each step, with probability `share`: each message the core sends is replaced by a mutation
@@ -221,12 +232,7 @@ class Fuzz:
             raise ImplError(f"Fuzz.burst must not be negative, not {self.burst}")
 
     def _donors(self, ctx: Context) -> mutation.Donors:
-        donors: mutation.Donors | None = ctx.memory.get((self, "donors"))
-        if donors is None:
-            donors = ctx.memory[(self, "donors")] = mutation.Donors(ctx.rng)
-        for _ in range(min(3, len(ctx.heard))):
-            donors.add(ctx.heard[ctx.rng.randrange(len(ctx.heard))], depth=6)
-        return donors
+        return _donors(ctx, self)
 
     @staticmethod
     def sent(ctx: Context) -> list[mutation.Fuzzed]:
@@ -264,4 +270,39 @@ class Fuzz:
                 log.append(fuzzed)
                 out.append(Send(fuzzed.dest, fuzzed.message))
         del log[:-200]
+        return out
+
+
+@attrs.frozen
+class AlterUnsigned:
+    """Relays each message another replica signed that has a part no signature covers
+    (`UNSIGNED_FIELDS`: the batch beside a pre-prepare, a checkpoint's state, the batches inside a
+    view change's certificates and a new view's O), as soon as it receives it, to every other peer,
+    with one such part changed and the signatures it had (mutation.fuzz aimed there, never signed
+    again). Nothing another replica signed is forged by it, so a correct replica checks each such
+    part where it uses it and holds its signer to nothing (section 4.2: the requests travel beside
+    the signed pre-prepare; section 4.3: only a checkpoint's digest is signed). The fuzzer does
+    this on a share of its steps to one held message at a time; this does it to every message
+    that can carry it, at the moment a correct replica first sees the true one, which a run of
+    seconds on real processes needs to meet the bugs of that class."""
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        message = getattr(ctx.event, "message", None)
+        if (
+            not isinstance(message, Signed)
+            or message.signer == ctx.id
+            or message.signer not in ctx.replicas
+        ):
+            return effects
+        signing = PbftSigning(ctx)
+        if not mutation.unsigned_positions(message, signing):
+            return effects
+        donors = _donors(ctx, self)
+        out = list(effects)
+        for peer in ctx.peers:
+            if peer == message.signer:
+                continue
+            fuzzed = mutation.fuzz([message], [peer], ctx.rng, donors, signing, resign=0.0, aim=1.0)
+            if fuzzed is not None and fuzzed.how != "replayed":
+                out.append(Send(peer, fuzzed.message))
         return out
