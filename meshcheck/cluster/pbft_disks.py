@@ -22,7 +22,9 @@ was still kept (garbage collection at a stable checkpoint drops the certificates
 `Tail` follows each honest replica's file while the run goes on and hands every whole record to
 the replica's `DiskJudge` as it appears. What a tail can miss: records written and compacted
 into one (impl/runtime/disk.py, every 1,000 records) between two of its reads; the compacted
-record still holds what was kept then.
+record still holds what was kept then. A tail tells a compacted file by its new inode; two
+compactions between two reads (2,000 records in 0.2 s, where a replica writes about a hundred a
+second) could give the file back its old inode, which nothing here guards against.
 """
 
 from __future__ import annotations
