@@ -91,7 +91,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "equivocate_raft, forge_seals, tamper_envelopes, censor, false_reports; pbft: silent, "
         "equivocate, tamper_digest, forge_signature, impersonate, missing_signature, replay, "
         "hide_prepared, fuzz, usurp (pre-prepares as if it were the primary), alter_unsigned (relays "
-        "what others signed with an unsigned part changed)",
+        "what others signed with an unsigned part changed), vouch (its own prepare in its view-change "
+        "certificates), repeat (orders again requests it ordered before)",
     )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(

@@ -63,6 +63,36 @@ def test_a_replica_that_checks_no_signature_keeps_forgeries_on_disk(tmp_path: Pa
     assert nodes_of(tmp_path) == []
 
 
+@pytest.mark.slow  # a mutant in processes; tests/test_pbft_disks.py runs it in the simulator
+def test_a_replica_that_counts_the_primarys_prepare_keeps_its_view_change(tmp_path: Path) -> None:
+    # r1, the primary of view 0, stalls after 21 numbers: the view change needs no nemesis
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
+                bugs=frozenset({"prepared_counts_primary"}), byzantine=(("r1", "vouch"),)),
+        tmp_path,
+    )  # fmt: skip
+    assert [v.check for v in outcome.failed] == [
+        "honest disks (signatures, evidence, certificates)"
+    ]
+    assert "a view change of r1 inside: a prepared certificate of 1 distinct backups" in (
+        outcome.failed[0].detail
+    )
+    assert nodes_of(tmp_path) == []
+
+
+@pytest.mark.slow  # a mutant in processes; tests/test_pbft_repeat.py runs it in the simulator
+def test_a_replica_that_executes_again_breaks_the_history(tmp_path: Path) -> None:
+    # r1, the primary of view 0, puts into every third number the requests of two numbers before
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
+                bugs=frozenset({"execute_again"}), byzantine=(("r1", "repeat"),)),
+        tmp_path,
+    )  # fmt: skip
+    assert [v.check for v in outcome.failed] == ["linearizable (rsm)"]
+    assert outcome.failed[0].detail.startswith("not linearizable: key ")
+    assert nodes_of(tmp_path) == []
+
+
 def test_every_named_behaviour_builds_a_byzantine_replica() -> None:
     pbft = protocol("pbft")
     assert pbft.behaviours is PBFT_BEHAVIOURS

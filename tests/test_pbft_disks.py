@@ -3,7 +3,8 @@ each of its rules fails on a state that breaks it and holds on one a correct rep
 tail of a state file hands each record to the judge once, across a compaction; and on simulated
 groups, followed as they write, the disks of replicas with a catalogue mutant fail it beside the
 Byzantine replica that shows the mutant (a replica that checks no signature beside one that signs
-in others' names; one that takes a pre-prepare from a backup beside a backup that pre-prepares),
+in others' names; one that takes a pre-prepare from a backup beside a backup that pre-prepares;
+one that counts a primary's prepare beside a primary that vouches for its own pre-prepares),
 while correct replicas' hold beside the same."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from meshcheck.cluster.pbft_disks import DiskJudge, Tail, verdict
 from meshcheck.impl.base.effects import Put, Splice
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft.byzantine import AlterUnsigned, ForgeSignature, Usurp
+from meshcheck.impl.pbft.byzantine import AlterUnsigned, ForgeSignature, Usurp, Vouch
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import Evidence
@@ -33,6 +34,7 @@ from meshcheck.impl.pbft.messages import (
     signing_bytes,
 )
 from meshcheck.impl.pbft.mutants import (
+    PREPARED_COUNTS_PRIMARY,
     PREPREPARE_FROM_NON_PRIMARY,
     RELAYED_BATCH_NOT_CHECKED,
     SIGNATURES_NOT_CHECKED,
@@ -214,19 +216,24 @@ def test_the_tail_gives_each_record_once_across_a_compaction(tmp_path: Path) -> 
 
 
 def followed(
-    bugs: frozenset[str], behaviour: Any, seed: int = 0, faults: Faults | None = None
+    bugs: frozenset[str],
+    behaviour: Any,
+    seed: int = 0,
+    faults: Faults | None = None,
+    who: str = "r4",
 ) -> Any:
-    """A simulated group with r4 Byzantine; each honest replica's disk judged every 50 ticks, as
+    """A simulated group with `who` Byzantine; each honest replica's disk judged every 50 ticks, as
     the harness's tail reads a state file (the whole content each time: what is new is judged)."""
     sim = pbft_cluster(
         4,
         seed=seed,
         bugs=bugs,
-        byzantine={"r4": corrupt(behaviour)},
+        byzantine={who: corrupt(behaviour)},
         workload=Workload(every=20, until=2500),
         **({"faults": faults} if faults is not None else {}),
     )
-    judges = {r: DiskJudge(r, REPLICAS, BYZANTINE, sim.plugin.keys) for r in REPLICAS[:3]}
+    honest = [r for r in REPLICAS if r != who]
+    judges = {r: DiskJudge(r, REPLICAS, frozenset({who}), sim.plugin.keys) for r in honest}
     for t in range(50, 3001, 50):
         sim.run(until=t)
         for r, j in judges.items():
@@ -261,6 +268,24 @@ def test_a_replica_that_blames_a_view_changes_signer_for_its_relayer() -> None:
         faults=Faults(crash=0.3, partition=0.3, until=2000),
     )
     assert got.holds is False and "of bad_view_change" in got.detail
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_replica_that_counts_the_primarys_prepare_keeps_its_view_change(seed: int) -> None:
+    """r1, the primary of view 0, stalls past a checkpoint and asks for view 1 at once, carrying
+    a certificate of its own prepare and one backup's: the new primary takes it into its proof."""
+    got = followed(frozenset({PREPARED_COUNTS_PRIMARY}), Vouch(), seed=seed, who="r1")
+    assert got.holds is False
+    assert got.detail == (
+        "r2 keeps a NewView: a view change of r1 inside: "
+        "a prepared certificate of 1 distinct backups (seq 21)"
+    )
+
+
+def test_correct_replicas_refuse_a_primary_that_vouches_for_itself() -> None:
+    got = followed(frozenset(), Vouch(), seed=0, who="r1")
+    assert got.holds, got.detail
+    assert got.detail.endswith("all of r1")  # its view change held against it
 
 
 @pytest.mark.parametrize("behaviour", [ForgeSignature(how="impersonate"), Usurp(), AlterUnsigned()])

@@ -43,10 +43,12 @@ from meshcheck.impl.pbft.byzantine import (
     Fuzz,
     HidePrepared,
     MissingSignature,
+    Repeat,
     Replay,
     Silent,
     TamperDigest,
     Usurp,
+    Vouch,
 )
 from meshcheck.impl.pbft.client import Client as PbftClient
 from meshcheck.impl.pbft.client import ClientConfig as PbftClientConfig
@@ -238,6 +240,8 @@ PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
     "fuzz": Fuzz,
     "usurp": Usurp,
     "alter_unsigned": AlterUnsigned,
+    "vouch": Vouch,
+    "repeat": Repeat,
 }
 
 

@@ -3,7 +3,7 @@ Hypothesis strategies that choose them, and the safety checks their runs are hel
 
 A Byzantine replica is an honest core (it holds the replica's real key) whose effects a list of
 behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
-MissingSignature, Replay, HidePrepared, Twins, Usurp; fuzz.py: Fuzz, mutations of anything it
+MissingSignature, Replay, HidePrepared, Twins, Usurp, Vouch, Repeat; fuzz.py: Fuzz, mutations of anything it
 holds, and AlterUnsigned, what others signed relayed with an unsigned part changed).
 `pbft_cluster(byzantine=byzantine_wrappers(...))` runs them; `byzantine_strategy(n, f)` draws
 them; `SafetyMonitor` checks Agreement and Validity after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
@@ -18,11 +18,13 @@ from meshcheck.impl.pbft.byzantine.behaviours import (
     ForgeSignature,
     HidePrepared,
     MissingSignature,
+    Repeat,
     Replay,
     Silent,
     TamperDigest,
     Twins,
     Usurp,
+    Vouch,
 )
 from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor, Violation
 from meshcheck.impl.pbft.byzantine.context import Context
@@ -53,6 +55,7 @@ __all__ = [
     "Fuzz",
     "HidePrepared",
     "MissingSignature",
+    "Repeat",
     "Replay",
     "SafetyMonitor",
     "Silent",
@@ -60,6 +63,7 @@ __all__ = [
     "Twins",
     "Usurp",
     "Violation",
+    "Vouch",
     "Wrapper",
     "behaviour_strategy",
     "byzantine_strategy",

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
+from meshcheck.impl.pbft.byzantine.certificates import byzantine_quorum
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
 from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
@@ -30,6 +31,7 @@ from meshcheck.impl.pbft.messages import (
     Checkpoint,
     Commit,
     Prepare,
+    PreparedProof,
     PrePrepare,
     Signed,
     ViewChange,
@@ -41,6 +43,11 @@ from meshcheck.impl.pbft.messages import (
 def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value < 1:
+        raise ImplError(f"{attribute.name} must be at least 1, not {value}")
 
 
 def _names(names: Iterable[str] | None) -> frozenset[str] | None:
@@ -355,6 +362,120 @@ class Usurp:
         return out
 
 
+@attrs.frozen
+class Vouch:
+    """Vouches for its own pre-prepares: each prepared certificate of a view it led that its
+    view-change messages carry holds its own prepare of the pre-prepare, signed for the purpose,
+    in place of a backup's, and one backup short of the 2f the certificate needs; the message is
+    signed again. A prepared certificate is the primary's pre-prepare and 2f prepares of distinct
+    backups (section 4.2: the pre-prepare is the primary's vote, prepares come from backups), so
+    a replica that counts the primary's prepare takes into the view change a request only 2f
+    replicas stand behind; one that counts right refuses the message and holds it against its
+    signer (`bad_view_change`). To bring the view change about, it orders `lead` sequence numbers
+    in each view it leads, and then up to one past a checkpoint (a view change carries only the
+    certificates above the stable checkpoint, section 4.4), and no more (None: it never stops),
+    and at once asks for the next view itself: its view-change message, built from its core's
+    state as the core would build it, reaches the next primary before the backups' request timers
+    expire (section 4.5.2), so it is among the first 2f+1 that primary holds."""
+
+    lead: int | None = 20
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        memory: tuple[dict[Signed[Any], Signed[Any]], dict[int, set[int]], set[int]]
+        memory = ctx.memory.setdefault(self, ({}, {}, set()))
+        lies, ordered, asked = memory
+        stalled: list[int] = []
+        needed = byzantine_quorum(ctx.replicas) - 1  # prepares of distinct backups
+        every = ctx.core.config.checkpoint_every
+
+        def vouched(proof: PreparedProof) -> PreparedProof:
+            pp = proof.pre_prepare
+            if pp.signer != ctx.id:
+                return proof
+            backups: dict[str, Signed[Prepare]] = {}
+            for p in proof.prepares:
+                if p.signer != ctx.id:
+                    backups.setdefault(p.signer, p)
+            kept = tuple(backups.values())[: needed - 1]
+            body = pp.body
+            own = ctx.sign(Prepare(body.view, body.seq, body.digest, ctx.id))
+            return PreparedProof(pp, (own, *kept))
+
+        def change(e: Send) -> Send | None:
+            m = e.message
+            if isinstance(m.body, PrePrepare) and self.lead is not None:
+                seqs = ordered.setdefault(m.body.view, set())
+                past = max(seqs, default=0)  # stall past a checkpoint, to leave a certificate
+                if m.body.seq not in seqs and len(seqs) >= self.lead and past % every:
+                    stalled.append(m.body.view)
+                    return None  # it stalls: the view must change
+                seqs.add(m.body.seq)
+                return e
+            if not isinstance(m.body, ViewChange):
+                return e
+            return Send(e.dest, lie(m))
+
+        def lie(m: Signed[Any]) -> Signed[Any]:
+            if m not in lies:
+                proofs = tuple(vouched(p) for p in m.body.prepared)
+                lies[m] = (
+                    m
+                    if proofs == m.body.prepared
+                    else ctx.sign(attrs.evolve(m.body, prepared=proofs))
+                )
+            return lies[m]
+
+        out = _rewrite(effects, change, ctx)
+        for view in set(stalled) - asked:
+            asked.add(view)
+            core = ctx.core
+            certificates = core.log.certificates
+            claims = tuple(certificates[n] for n in sorted(certificates) if n > core.stable)
+            body = ViewChange(
+                view + 1, core.stable, core.stable_digest, core.stable_proof, claims, ctx.id
+            )
+            ask = lie(ctx.sign(body))
+            out.extend(Send(peer, ask) for peer in ctx.peers)
+        return out
+
+
+@attrs.frozen
+class Repeat:
+    """As the primary, orders again what it ordered before: every `every`-th sequence number it
+    pre-prepares carries, ahead of the new batch, the requests it pre-prepared `back` numbers
+    earlier, signed by their clients as they were (a faulty primary may put any request its client
+    signed into a batch, section 4.2). A replica keeps the last reply to each request (section
+    4.1) and does not execute one again; one that does applies an old write over newer ones, and
+    the clients read what they had overwritten. The lie is the primary's alone: its own core
+    keeps the batch it meant, so it cannot commit those numbers and catches up by state transfer."""
+
+    every: int = attrs.field(default=3, validator=_positive)
+    back: int = attrs.field(default=2, validator=_positive)
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        memory: tuple[dict[int, Batch], dict[Slot, Signed[Any]]]
+        memory = ctx.memory.setdefault(self, ({}, {}))
+        ordered, lies = memory
+
+        def change(e: Send) -> Send:
+            m = e.message
+            if not isinstance(m.body, PrePrepare):
+                return e
+            body, slot = m.body, (m.body.view, m.body.seq)
+            if slot not in lies:
+                old = ordered.get(body.seq - self.back) if body.seq % self.every == 0 else None
+                ordered.setdefault(body.seq, body.batch)
+                batch = (*(r for r in old or () if r not in body.batch), *body.batch)
+                lies[slot] = (
+                    m
+                    if batch == body.batch
+                    else ctx.sign(attrs.evolve(body, digest=batch_digest(batch), batch=batch))
+                )
+            return Send(e.dest, lies[slot])
+
+        return _rewrite(effects, change, ctx)
+
+
 BEHAVIOURS: Final = (
     Silent,
     Equivocate,
@@ -365,6 +486,8 @@ BEHAVIOURS: Final = (
     HidePrepared,
     Twins,
     Usurp,
+    Vouch,
+    Repeat,
 )
 AnyBehaviour = (
     Fuzz
@@ -377,4 +500,6 @@ AnyBehaviour = (
     | HidePrepared
     | Twins
     | Usurp
+    | Vouch
+    | Repeat
 )
