@@ -15,6 +15,7 @@ processes is not replayable, the nemesis's plan is (meshcheck/cluster/nemesis.py
 from __future__ import annotations
 
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -71,7 +72,11 @@ def cluster_row(cluster: Cluster, seed: int | None, bugs: frozenset[str] = froze
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="meshcheck-cluster-") as tmp:
         outcome = run(options, Path(tmp))
-    ok, said = judge(outcome.verdicts)
+        ok, said = judge(outcome.verdicts)
+        if not ok:  # the evidence outlives the run: the timing of real processes is not replayable
+            kept = kept_folder(cluster, s)
+            shutil.copytree(tmp, kept, dirs_exist_ok=True)
+            said += f"; the run's folder: {kept}"
     count = outcome.history.count
     detail = (
         f"seed {s}: ok {count('ok')}, fail {count('fail')}, info {count('info')}; {said} "
@@ -81,6 +86,13 @@ def cluster_row(cluster: Cluster, seed: int | None, bugs: frozenset[str] = froze
     seconds = time.monotonic() - started
     result = "pass" if ok else "FAIL"
     return Row("traces", cluster.row, result, len(outcome.history.ops), "ops", seconds, detail)
+
+
+def kept_folder(cluster: Cluster, seed: int) -> Path:
+    """Where a failing row's run is kept: its history, the nodes' logs and state files, the
+    report (reports/failures/ under the current folder, beside an exploration's counterexamples;
+    paths in the row's detail name the temporary folder the run had, which this copies)."""
+    return Path.cwd() / "reports" / "failures" / f"cluster-{cluster.protocol}-seed-{seed}"
 
 
 def judge(verdicts: Sequence[Verdict]) -> tuple[bool, str]:

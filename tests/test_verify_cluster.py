@@ -4,6 +4,10 @@ checks that do not depend on real time, and a row fails on a core with a bug."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from meshcheck.cluster import checks, convergence, health
 from meshcheck.cluster.checks import Verdict
 from meshcheck.impl.runtime.protocols import PROTOCOLS
@@ -49,11 +53,19 @@ def test_the_checks_on_real_time_say_so_and_the_others_do_not() -> None:
         assert hasattr(check, "__wrapped__"), check  # made by checks.timed
 
 
-def test_a_row_fails_on_a_core_with_a_bug() -> None:
+def test_a_row_fails_on_a_core_with_a_bug_and_keeps_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A Raft that answers reads without a quorum: the nodes' logs are no behaviour of Raft.tla in
-    every run (docs/cluster.md, "What it has caught"). The correct core's runs under the nemesis
-    are tests/test_cluster_cmd.py's."""
+    every run (docs/cluster.md, "What it has caught"); the failing run's folder is kept, since
+    real processes' timing cannot be replayed. The correct core's runs under the nemesis are
+    tests/test_cluster_cmd.py's."""
+    monkeypatch.chdir(tmp_path)
     row = cluster_row(Cluster("raft", 3, 4.0), None, frozenset({"read_without_quorum"}))
     assert row.result == "FAIL", row.detail
     assert "logs valid (Raft.tla)" in row.detail, row.detail
     assert row.count and row.count > 0
+    kept = tmp_path / "reports" / "failures" / "cluster-raft-seed-1"
+    assert f"the run's folder: {kept}" in row.detail
+    assert (kept / "history.jsonl").is_file()
+    assert sorted(p.parent.name for p in kept.glob("data/*/node.ndjson")) == ["n1", "n2", "n3"]
