@@ -5,9 +5,14 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
 
 - every event is stepped alone, to the end of its effects, before the next is taken (the loop runs
   one callback at a time; `_step` never awaits);
-- the step's `Persist` is written and fsynced (disk.py) before any of its `Send`s is queued: the
-  core returns it first (`check_effects` holds it to that), and `_step` carries the effects out in
-  order;
+- the step's `Persist` is written and fsynced (disk.py) before any of its `Send`s is queued (the
+  core returns it before them: `check_effects` holds it to that) and before its actions are
+  written to the node's log: a log line claims only a step whose state a kill -9 leaves on disk.
+  The line came first once, and a replica killed while the step's write was being encoded (a
+  stable checkpoint, with the log it garbage-collects, rewritten whole) logged the checkpoint,
+  came back from the one before it, and its next line was no step of PBFT.tla. What is left: a
+  kill between the fsync and the line's write (one `write` call) loses the line, not the state;
+  the rest of the effects are carried out in order;
 - `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
   (clock.py); `CancelTimer` forgets it;
 - a `Send` goes to the peer's link (`Link`), which connects, reconnects and drops what it cannot
@@ -33,7 +38,7 @@ import ssl
 import sys
 import traceback
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from meshcheck.impl.base.effects import (
     Action,
@@ -233,7 +238,7 @@ class Host:
             and self._fingerprint is not None
             and (self._fingerprint(self.core) == before)
         )
-        check_effects(self.id, effects)
+        persist = check_effects(self.id, effects)
         self.steps += 1
         # a receive takes the clock its message was sent at, whether or not the step is an action
         # of the spec: in PBFT.tla a receipt is none, and the step it enables later (a stable
@@ -241,6 +246,8 @@ class Host:
         self.lamport = max(self.lamport, sent_at)
         if self._observe is not None:
             self._observe(event, effects)
+        if persist is not None:  # durable before the step is claimed in the log or sent
+            self.disk.persist(cast(Persist, effects[persist]).writes)
         for k, effect in enumerate(effects):
             if isinstance(effect, Action):
                 if _stutter(effects, k, effect, unchanged):
@@ -250,7 +257,7 @@ class Host:
                     params, sent = self._with_sent(effect, effects, k, event)
                     self.log.write(self.lamport, effect.name, params, self.core, sent)
             elif isinstance(effect, Persist):
-                self.disk.persist(effect.writes)  # fsynced before the sends below are queued
+                continue  # made durable above
             elif isinstance(effect, Send):
                 link = self._links.get(effect.dest)
                 if effect.dest == self.id:
