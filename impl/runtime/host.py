@@ -7,12 +7,11 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   one callback at a time; `_step` never awaits);
 - the step's `Persist` is written and fsynced (disk.py) before any of its `Send`s is queued (the
   core returns it before them: `check_effects` holds it to that) and before its actions are
-  written to the node's log: a log line claims only a step whose state a kill -9 leaves on disk.
-  The line came first once, and a replica killed while the step's write was being encoded (a
-  stable checkpoint, with the log it garbage-collects, rewritten whole) logged the checkpoint,
-  came back from the one before it, and its next line was no step of PBFT.tla. What is left: a
-  kill between the fsync and the line's write (one `write` call) loses the line, not the state;
-  the rest of the effects are carried out in order;
+  written to the node's log, so a log line claims only a step whose state a kill -9 leaves on
+  disk (a line written first outlived a replica killed while its stable checkpoint was being
+  written, and the restarted replica's next line, from the checkpoint before, was no step of
+  PBFT.tla: docs/cluster.md). A kill between the fsync and the line's one `write` call still loses
+  the line, not the state. The other effects are carried out in order;
 - `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
   (clock.py); `CancelTimer` forgets it;
 - a `Send` goes to the peer's link (`Link`), which connects, reconnects and drops what it cannot

@@ -3,8 +3,8 @@ Hypothesis strategies that choose them, and the safety checks their runs are hel
 
 A Byzantine replica is an honest core (it holds the replica's real key) whose effects a list of
 behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
-MissingSignature, Replay, HidePrepared, Twins, Usurp, Vouch, Repeat; fuzz.py: Fuzz, mutations of anything it
-holds, and AlterUnsigned, what others signed relayed with an unsigned part changed).
+MissingSignature, Replay, HidePrepared, Twins, Usurp, Vouch, Repeat; fuzz.py: Fuzz, mutations of
+anything it holds, and AlterUnsigned, what others signed relayed with an unsigned part changed).
 `pbft_cluster(byzantine=byzantine_wrappers(...))` runs them; `byzantine_strategy(n, f)` draws
 them; `SafetyMonitor` checks Agreement and Validity after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
 Byzantine replicas the checks never fail, and with f + 1 they can.
