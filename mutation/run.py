@@ -110,6 +110,7 @@ _PBFT_FAST = [
     "tests/test_pbft_evidence.py",
     "tests/test_pbft_certificates.py",
     "tests/test_pbft_histories.py",
+    "tests/test_pbft_repeat.py",
 ]
 _HYBRID_FAST = [
     "tests/test_hybrid_impl.py",

@@ -1,22 +1,31 @@
-"""The host's order within one step (impl/runtime/host.py): the step's state is on disk before the
-node's log claims the step and before its messages leave. A log line written first is a step a
-kill -9 can take back: the restarted node comes back from older state than its log's last line
-says, and the log's next line is no step of the spec (a PBFT replica's stable checkpoint, logged
-at 160 and back at 140, found by a `make verify --explore` run's cluster row)."""
+"""The host's order within one step (impl/runtime/host.py): the node's log lines of a step are
+written right after the step's state record and before its fsync, so that a kill -9 keeps both
+or neither. Either order of the two alone lost one of them with a replica killed at the wrong
+moment, and the restarted replica's next line was no step of PBFT.tla: a line written first
+outlived a stable checkpoint's write still being encoded, and a line written after the fsync was
+lost with a replica killed during it (found by a `make verify --explore` run's cluster row and
+the cluster runs of its seed, docs/cluster.md)."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from meshcheck.impl.base.effects import Action, Effect, Persist, Put
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime import disk as disk_module
+from meshcheck.impl.runtime.disk import Disk, whole_records
 from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.nodelog import NodeLog
 from meshcheck.impl.runtime.protocols import protocol
+
+CODEC = protocol("pbft").codec()
 
 
 class Checkpointing:
@@ -34,32 +43,66 @@ class Checkpointing:
         ]
 
 
+def lines_of(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
+def records_of(path: Path) -> int:
+    return len(whole_records(path.read_bytes(), CODEC)[0])
+
+
 class Watched(Disk):
-    """A disk that notes, at each write, how many lines the node's log holds."""
+    """A disk that notes what the file and the node's log hold when the host's `written` runs,
+    and what the log holds before and after the whole write."""
 
     def __init__(self, path: Path, log: Path) -> None:
-        super().__init__(path, protocol("pbft").codec())
+        super().__init__(path, CODEC)
         self.log_path = log
-        self.lines_at_write: list[int] = []
+        self.seen: list[tuple[str, int, int]] = []  # (when, records, log lines)
 
-    def persist(self, writes: Any) -> None:
-        text = self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
-        self.lines_at_write.append(len(text.splitlines()))
-        super().persist(writes)
+    def persist(self, writes: Any, written: Callable[[], None] | None = None) -> None:
+        def noted() -> None:
+            self.seen.append(("written", records_of(self.path), lines_of(self.log_path)))
+            if written is not None:
+                written()
+
+        self.seen.append(("before", records_of(self.path), lines_of(self.log_path)))
+        super().persist(writes, noted)
+        self.seen.append(("after", records_of(self.path), lines_of(self.log_path)))
 
 
-def test_a_steps_log_line_comes_after_its_write(tmp_path: Path) -> None:
-    core = Checkpointing()
+def test_a_steps_log_line_is_written_between_its_record_and_the_fsync(tmp_path: Path) -> None:
     log = NodeLog(tmp_path / "node.ndjson", "run", "r1", lambda c, a: {"stable": c.stable})
     disk = Watched(tmp_path / "state.wal", log.path)
     disk.load()
-    host = Host("r1", core, protocol("pbft").codec(), disk, {}, log=log)
-    for _ in range(3):
+    host = Host("r1", Checkpointing(), CODEC, disk, {}, log=log)
+    for _ in range(2):
         host._step(Tick("t"))
     log.close()
     disk.close()
-    assert disk.lines_at_write == [0, 1, 2]  # each write before its own step's line
+    # (when, records in the file, lines in the log): the record first, then its line, each step
+    assert disk.seen == [
+        ("before", 0, 0), ("written", 1, 0), ("after", 1, 1),
+        ("before", 1, 1), ("written", 2, 1), ("after", 2, 2),
+    ]  # fmt: skip
     lines = [json.loads(line) for line in log.path.read_text(encoding="utf-8").splitlines()]
-    assert [line["state"]["stable"] for line in lines] == [20, 40, 60]
-    again = Disk(tmp_path / "state.wal", protocol("pbft").codec())
-    assert again.load()["stable"] == 60  # what the last line claims is on disk
+    assert [line["state"]["stable"] for line in lines] == [20, 40]
+    assert Disk(tmp_path / "state.wal", CODEC).load()["stable"] == 40
+
+
+def test_the_disk_runs_written_after_the_record_and_before_the_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(disk_module.os, "fsync", fsync)
+    disk = Disk(tmp_path / "state.wal", CODEC)
+    disk.load()
+    disk.persist((Put("k", 1),), lambda: calls.append(f"written with {records_of(disk.path)}"))
+    disk.close()
+    assert calls == ["written with 1", "fsync"]

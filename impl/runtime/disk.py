@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -132,24 +132,29 @@ class Disk:
 
     # -- writing --------------------------------------------------------------------------------------
 
-    def persist(self, writes: tuple[Write, ...]) -> None:
-        """Make one batch durable: appended, written in one call, fsynced."""
+    def persist(self, writes: tuple[Write, ...], written: Callable[[], None] | None = None) -> None:
+        """Make one batch durable: appended, written in one call, fsynced. `written`, if given,
+        runs once the record is written and before the fsync: what must outlive a kill -9 of the
+        process exactly when the record does (a killed process's writes stay with the operating
+        system; the fsync is for the machine's own crash), as the host's log lines (host.py)."""
         if self._fd is None:
             raise StateFileError(f"{self.path}: persist before load")
         raw = [
             [w.key, w.value] if isinstance(w, Put) else [w.key, w.start, tuple(w.items)]
             for w in writes
         ]
-        self._write(self._fd, self._codec.encode(raw))
+        self._write(self._fd, self._codec.encode(raw), written)
         self._apply(writes)
         if self._records >= self._compact_after:
             self._compact()
 
-    def _write(self, fd: int, payload: bytes) -> None:
+    def _write(self, fd: int, payload: bytes, then: Callable[[], None] | None = None) -> None:
         record = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
         written = os.write(fd, record)
         if written != len(record):  # a full disk: say so, never go on half-written
             raise StateFileError(f"{self.path}: wrote {written} of {len(record)} bytes")
+        if then is not None:
+            then()
         os.fsync(fd)
         self.fsyncs += 1
         self._records += 1

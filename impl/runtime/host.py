@@ -6,12 +6,14 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
 - every event is stepped alone, to the end of its effects, before the next is taken (the loop runs
   one callback at a time; `_step` never awaits);
 - the step's `Persist` is written and fsynced (disk.py) before any of its `Send`s is queued (the
-  core returns it before them: `check_effects` holds it to that) and before its actions are
-  written to the node's log, so a log line claims only a step whose state a kill -9 leaves on
-  disk (a line written first outlived a replica killed while its stable checkpoint was being
-  written, and the restarted replica's next line, from the checkpoint before, was no step of
-  PBFT.tla: docs/cluster.md). A kill between the fsync and the line's one `write` call still loses
-  the line, not the state. The other effects are carried out in order;
+  core returns it before them: `check_effects` holds it to that);
+- the step's lines of the node's log are made first and written right after the state's record,
+  before its fsync: a kill -9 keeps both or neither, but for the one call between the two writes.
+  A line written before the record outlived a replica killed while the record was being encoded
+  and fsynced, and one written after the fsync was lost with a replica killed during the fsync,
+  its state kept; either way the restarted replica's next line was no step of PBFT.tla
+  (docs/cluster.md, "What it has caught");
+- the other effects are carried out in order;
 - `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
   (clock.py); `CancelTimer` forgets it;
 - a `Send` goes to the peer's link (`Link`), which connects, reconnects and drops what it cannot
@@ -37,6 +39,7 @@ import ssl
 import sys
 import traceback
 from collections.abc import Callable, Hashable, Mapping
+from functools import partial
 from typing import Any, cast
 
 from meshcheck.impl.base.effects import (
@@ -245,19 +248,24 @@ class Host:
         self.lamport = max(self.lamport, sent_at)
         if self._observe is not None:
             self._observe(event, effects)
-        if persist is not None:  # durable before the step is claimed in the log or sent
-            self.disk.persist(cast(Persist, effects[persist]).writes)
+        lines: list[str] = []  # the step's log lines, made before its state is written
         for k, effect in enumerate(effects):
-            if isinstance(effect, Action):
-                if _stutter(effects, k, effect, unchanged):
-                    continue
+            if isinstance(effect, Action) and not _stutter(effects, k, effect, unchanged):
                 self.lamport += 1
                 if self.log is not None:
                     params, sent = self._with_sent(effect, effects, k, event)
-                    self.log.write(self.lamport, effect.name, params, self.core, sent)
-            elif isinstance(effect, Persist):
-                continue  # made durable above
-            elif isinstance(effect, Send):
+                    line = self.log.line(self.lamport, effect.name, params, self.core, sent)
+                    if line is not None:
+                        lines.append(line)
+        claim = partial(self.log.append, lines) if self.log is not None and lines else None
+        if persist is not None:  # the lines right after the state's write, then the fsync
+            self.disk.persist(cast(Persist, effects[persist]).writes, claim)
+        elif claim is not None:
+            claim()
+        for effect in effects:
+            if isinstance(effect, Action | Persist):
+                continue  # logged and made durable above
+            if isinstance(effect, Send):
                 link = self._links.get(effect.dest)
                 if effect.dest == self.id:
                     # to itself (a HotStuff leader votes for its own proposal): a later event of

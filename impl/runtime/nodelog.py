@@ -16,7 +16,7 @@ state no logged step reached): a validation failure right after a kill is read w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,16 +73,19 @@ class NodeLog:
         self._out: IO[str] = path.open("a", encoding="utf-8")
         self.records = 0
 
-    def write(
+    def line(
         self,
         clock: int,
         action: str,
         params: Mapping[str, Any],
         core: Any,
         sent: tuple[Any, ...] = (),
-    ) -> None:
+    ) -> str | None:
+        """The record of one action, as the line `append` writes (None: an action the log does
+        not keep). Made apart from the writing, so that the host can make it before the step's
+        state is written and write it right after (host.py)."""
         if self.actions is not None and action not in self.actions:
-            return
+            return None
         record = {
             "run": self._run,
             "node": self._node,
@@ -91,9 +94,27 @@ class NodeLog:
             "params": to_json(self._params(params, sent)),
             "state": to_json(self._state(core, action)),
         }
-        self._out.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._out.flush()
-        self.records += 1
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    def append(self, lines: Sequence[str]) -> None:
+        """Write `lines` in one call and flush them to the operating system (which keeps them
+        through a kill -9 of this process)."""
+        if lines:
+            self._out.write("".join(lines))
+            self._out.flush()
+            self.records += len(lines)
+
+    def write(
+        self,
+        clock: int,
+        action: str,
+        params: Mapping[str, Any],
+        core: Any,
+        sent: tuple[Any, ...] = (),
+    ) -> None:
+        line = self.line(clock, action, params, core, sent)
+        if line is not None:
+            self.append([line])
 
     def close(self) -> None:
         self._out.close()
