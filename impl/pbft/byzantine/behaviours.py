@@ -376,7 +376,9 @@ class Vouch:
     certificates above the stable checkpoint, section 4.4), and no more (None: it never stops),
     and at once asks for the next view itself: its view-change message, built from its core's
     state as the core would build it, reaches the next primary before the backups' request timers
-    expire (section 4.5.2), so it is among the first 2f+1 that primary holds."""
+    expire (section 4.5.2), so it is among the first 2f+1 that primary holds. It asks as soon as
+    another replica asks for the next view too, for the same reason, where its core would wait
+    for f+1 of them."""
 
     lead: int | None = 20
 
@@ -426,13 +428,22 @@ class Vouch:
             return lies[m]
 
         out = _rewrite(effects, change, ctx)
-        for view in set(stalled) - asked:
+        core = ctx.core
+        wanted = {view + 1 for view in stalled}
+        heard = getattr(ctx.event, "message", None)
+        if (
+            isinstance(heard, Signed)
+            and isinstance(heard.body, ViewChange)
+            and heard.signer != ctx.id
+            and heard.body.view == core.view + 1
+        ):
+            wanted.add(heard.body.view)  # another asked first: be among the first 2f+1 too
+        for view in sorted(wanted - asked):
             asked.add(view)
-            core = ctx.core
             certificates = core.log.certificates
             claims = tuple(certificates[n] for n in sorted(certificates) if n > core.stable)
             body = ViewChange(
-                view + 1, core.stable, core.stable_digest, core.stable_proof, claims, ctx.id
+                view, core.stable, core.stable_digest, core.stable_proof, claims, ctx.id
             )
             ask = lie(ctx.sign(body))
             out.extend(Send(peer, ask) for peer in ctx.peers)
