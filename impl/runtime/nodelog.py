@@ -8,9 +8,11 @@ The clock: each action ticks it; a receive first takes the clock its message was
 carries the sender's clock beside each message on the wire). It continues across restarts: a node
 reads the last clock of its own log when it boots.
 
-A node killed with kill -9 between the fsync of a step's state and the write of its log line leaves
-a step its log does not show (microseconds of a step's cycle; its restart's record then shows a
-state no logged step reached): a validation failure right after a kill is read with that in mind.
+The host writes a step's lines right after its state's record and before that record's fsync
+(host.py, disk.py `persist(..., written)`), so a kill -9 keeps both or neither, but for the one
+call between the two writes: a killed process keeps what it wrote, fsynced or not. Either order of
+a whole write and a whole line lost one of them in real runs (docs/cluster.md, "What it has
+caught"); a validation failure right after a kill is still read with that call in mind.
 """
 
 from __future__ import annotations
