@@ -59,7 +59,7 @@ def test_a_leader_killed_and_paused_loses_no_acknowledged_write(tmp_path: Path) 
             acknowledged.append(op)
         first = client.leader
         assert first is not None
-        cluster.kill(first)  # kill -9: only what it fsynced survives
+        cluster.kill(first)  # kill -9: only what it wrote survives
         for k in range(20, 40):
             op = Custom(f"k{k % 3}", k)
             await write(client, op)

@@ -111,7 +111,8 @@ class Processes:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def kill(self, name: str) -> None:
-        """kill -9: the process ends at once; only what it fsynced survives."""
+        """kill -9: the process ends at once; what it wrote survives (the machine does not crash: written
+        and not yet fsynced is kept too), what it held in memory does not."""
         proc = self.procs[name]
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

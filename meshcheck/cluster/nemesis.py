@@ -2,7 +2,7 @@
 `Phases`, impl/sim/config.py), carried out on real processes and links.
 
 Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
-- `kill`: kill -9 a node, restart it after a while (only what it fsynced survives);
+- `kill`: kill -9 a node, restart it after a while (only what it wrote survives);
 - `pause`: SIGSTOP a node, SIGCONT after a while (a leader that wakes up late);
 - `partition`: cut the links between two groups, both ways or one way, then heal;
 - `latency`: hold back every frame on the links of some nodes (a slow network);
