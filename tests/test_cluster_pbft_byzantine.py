@@ -18,6 +18,21 @@ from meshcheck.impl.pbft.byzantine import ByzantineReplica
 from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, PBFT_BEHAVIOURS, protocol
 from tests.test_cluster_cmd import nodes_of
 
+DISKS = "honest disks (signatures, evidence, certificates)"
+
+
+def failed_alone(tmp_path: Path, bug: str, node: str, behaviour: str, check: str) -> str:
+    """Four replicas with the mutant `bug`, `node` Byzantine with `behaviour`, 5 s of clients and
+    no nemesis: `check` is the one check that fails (its detail returned), and no process is left."""
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1, bugs=frozenset({bug}),
+                byzantine=((node, behaviour),)),
+        tmp_path,
+    )  # fmt: skip
+    assert [v.check for v in outcome.failed] == [check], outcome.failed
+    assert nodes_of(tmp_path) == []
+    return outcome.failed[0].detail
+
 
 @pytest.mark.slow  # a Byzantine replica in processes; the simulator's Byzantine tests stay
 def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
@@ -38,10 +53,10 @@ def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
         "linearizable (rsm)",
         "agreement (state files)",
         "accepted writes durable",
-        "honest disks (signatures, evidence, certificates)",
+        DISKS,
     }
     assert outcome.holds, outcome.failed
-    disks = verdicts["honest disks (signatures, evidence, certificates)"].detail
+    disks = verdicts[DISKS].detail
     assert disks.startswith("3 replicas, ") and disks.endswith("all of r4")  # it was accused
     assert "3 histories" in verdicts["agreement (state files)"].detail  # the honest three
     logs = sorted(p.parent.name for p in (tmp_path / "data").glob("*/node.ndjson"))
@@ -51,46 +66,22 @@ def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
 
 @pytest.mark.slow  # a mutant in processes; tests/test_pbft_disks.py runs it in the simulator
 def test_a_replica_that_checks_no_signature_keeps_forgeries_on_disk(tmp_path: Path) -> None:
-    outcome = run(
-        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
-                bugs=frozenset({"signatures_not_checked"}), byzantine=(("r4", "impersonate"),)),
-        tmp_path,
-    )  # fmt: skip
-    assert [v.check for v in outcome.failed] == [
-        "honest disks (signatures, evidence, certificates)"
-    ]
-    assert " keeps a " in outcome.failed[0].detail and " did not sign" in outcome.failed[0].detail
-    assert nodes_of(tmp_path) == []
+    detail = failed_alone(tmp_path, "signatures_not_checked", "r4", "impersonate", DISKS)
+    assert " keeps a " in detail and " did not sign" in detail
 
 
 @pytest.mark.slow  # a mutant in processes; tests/test_pbft_disks.py runs it in the simulator
 def test_a_replica_that_counts_the_primarys_prepare_keeps_its_view_change(tmp_path: Path) -> None:
     # r1, the primary of view 0, stalls after 21 numbers: the view change needs no nemesis
-    outcome = run(
-        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
-                bugs=frozenset({"prepared_counts_primary"}), byzantine=(("r1", "vouch"),)),
-        tmp_path,
-    )  # fmt: skip
-    assert [v.check for v in outcome.failed] == [
-        "honest disks (signatures, evidence, certificates)"
-    ]
-    assert "a view change of r1 inside: a prepared certificate of 1 distinct backups" in (
-        outcome.failed[0].detail
-    )
-    assert nodes_of(tmp_path) == []
+    detail = failed_alone(tmp_path, "prepared_counts_primary", "r1", "vouch", DISKS)
+    assert "a view change of r1 inside: a prepared certificate of 1 distinct backups" in detail
 
 
 @pytest.mark.slow  # a mutant in processes; tests/test_pbft_repeat.py runs it in the simulator
 def test_a_replica_that_executes_again_breaks_the_history(tmp_path: Path) -> None:
     # r1, the primary of view 0, puts into every third number the requests of two numbers before
-    outcome = run(
-        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
-                bugs=frozenset({"execute_again"}), byzantine=(("r1", "repeat"),)),
-        tmp_path,
-    )  # fmt: skip
-    assert [v.check for v in outcome.failed] == ["linearizable (rsm)"]
-    assert outcome.failed[0].detail.startswith("not linearizable: key ")
-    assert nodes_of(tmp_path) == []
+    detail = failed_alone(tmp_path, "execute_again", "r1", "repeat", "linearizable (rsm)")
+    assert detail.startswith("not linearizable: key ")
 
 
 def test_every_named_behaviour_builds_a_byzantine_replica() -> None:
