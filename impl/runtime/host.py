@@ -11,7 +11,7 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   before its fsync: a kill -9 keeps both or neither, but for the one call between the two writes.
   A line written before the record outlived a replica killed while the record was being encoded
   and fsynced, and one written after the fsync was lost with a replica killed during the fsync,
-  its state kept; either way the restarted replica's next line was no step of PBFT.tla
+  its state kept; either way the restarted node's next line was no step of its spec
   (docs/cluster.md, "What it has caught");
 - the other effects are carried out in order;
 - `SetTimer(name, after)` replaces the pending timer `name` and fires `Tick(name)` on the clock
