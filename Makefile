@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,19 @@ chromium:
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
 	  || echo "make chromium: could not install Debian's chromium (apt-get install -y --no-install-recommends chromium, as root): the HTML report's browser tests are skipped"
 
-verify: java etcd etcd-raft
-	@$(BIN)/meshcheck verify $(VERIFY_FLAGS)
+# The 3-minute gate (the `fast` profile: each spec's quick model, every proof, the property tests
+# marked `fast`, every stored trace; docs/reference/profiles.md), and every check the project has
+# (the `default` profile: the full models and budgets, the kill matrices, etcd and the clusters of
+# processes, whose servers and driver it installs first). VERIFY_PROFILE picks another profile.
+VERIFY_PROFILE ?= fast
+verify: java $(if $(filter fast,$(VERIFY_PROFILE)),,etcd etcd-raft)
+	@$(BIN)/meshcheck verify --profile $(VERIFY_PROFILE) $(VERIFY_FLAGS)
+
+verify-full: java etcd etcd-raft
+	@$(BIN)/meshcheck verify --profile default $(VERIFY_FLAGS)
 
 # The suite CI runs (under 10 minutes on 2 cores): everything but the slow tier, the tests marked
-# `slow`: TLC on models whose state counts `make verify` checks, the PBFT and hybrid kill matrices
+# `slow`: TLC on models whose state counts `make verify-full` checks, the PBFT and hybrid kill matrices
 # in the default order, which pin each mutant's first killer (the quick tier kills every mutant too,
 # the stored traces first), the second and later clusters of real processes of a kind, whole verify
 # runs beyond the determinism check, campaigns over Redis and Dask. `make test-all` runs both tiers.

@@ -4,13 +4,16 @@ A model is a `.cfg` file in `specs/`. Its spec is the `.tla` file with the same 
 suffix: `Raft_quick.cfg` checks `Raft.tla`, `MCRaft.cfg` checks `MCRaft.tla`. The suffix says which
 profile runs it:
 
-    Name.cfg            default   (what `make verify` runs)
-    Name_quick.cfg      quick     (seconds; what the test suite runs)
+    Name.cfg            default   (what `make verify-full` runs)
+    Name_quick.cfg      quick     (seconds; what the test suite runs), and fast
     Name_deep.cfg       deep      (long runs)
-    Name_liveness.cfg   every profile (small configs for temporal properties)
-    Other.cfg with `spec=Name.tla` (below): every profile
+    Name_liveness.cfg   every profile but fast (small configs for temporal properties)
+    Other.cfg with `spec=Name.tla` (below): every profile but fast
 
 A spec without a model for the profile falls back to the next smaller one (deep -> default -> quick).
+`fast` (`make verify`, the 3-minute gate) runs one model per spec, its quick one: each spec's
+safety at its smallest size; its temporal properties and its other models are left to the other
+profiles and to `make test` (docs/reference/profiles.md).
 
 TLC 2.15 takes no CHECK_DEADLOCK in a .cfg, and a model's expected size should be recorded with it, so a
 `.cfg` may carry meshcheck directives in a TLA+ comment, which TLC ignores:
@@ -31,7 +34,14 @@ import attrs
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.protocol import Models
 
-PROFILES = ("quick", "default", "deep")
+PROFILES = ("fast", "quick", "default", "deep")
+# profile -> the kinds of main model it runs, the first found
+_ORDER = {
+    "fast": ("quick", "default"),
+    "quick": ("quick", "default"),
+    "default": ("default", "quick"),
+    "deep": ("deep", "default", "quick"),
+}
 _SUFFIXES = {"_quick": "quick", "_deep": "deep", "_liveness": "liveness"}
 _DIRECTIVE = re.compile(r"\\\*\s*meshcheck:\s*(.*)$")
 
@@ -145,17 +155,13 @@ def scan(spec_dir: Path, profile: str) -> tuple[list[Model], list[ConfigError]]:
         else:
             kinds.setdefault(model.kind, model)
     chosen: list[Model] = []
-    order = {
-        "quick": ("quick", "default"),
-        "default": ("default", "quick"),
-        "deep": ("deep", "default", "quick"),
-    }
     for spec in sorted(by_spec):
         kinds = by_spec[spec]
-        main = next((kinds[k] for k in order[profile] if k in kinds), None)
+        main = next((kinds[k] for k in _ORDER[profile] if k in kinds), None)
         if main is not None:
             chosen.append(main)
-        chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("extra:"))
+        if profile != "fast":
+            chosen.extend(m for key, m in sorted(kinds.items()) if key.startswith("extra:"))
     return chosen, problems
 
 
@@ -170,20 +176,16 @@ def folder_of(models: Models) -> Path:
 
 def protocol_models(models: Models, profile: str) -> list[Model]:
     """The models of a descriptor's spec that `profile` runs: the profile's own (or the next smaller
-    one's, as `scan` falls back), then its liveness model and the models every profile runs
-    (`Models.every`); ConfigError when a named .cfg is missing."""
+    one's, as `scan` falls back), then, but in `fast`, its liveness model and the models every
+    other profile runs (`Models.every`); ConfigError when a named .cfg is missing."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r} (profiles: {', '.join(PROFILES)})")
     folder = folder_of(models)
     spec = folder / f"{models.spec}.tla"
     by_profile = models.by_profile()
-    order = {
-        "quick": ("quick", "default"),
-        "default": ("default", "quick"),
-        "deep": ("deep", "default", "quick"),
-    }
-    main = next((by_profile[k] for k in order[profile] if k in by_profile), None)
-    stems = [s for s in (main, by_profile.get("liveness"), *models.every) if s is not None]
+    main = next((by_profile[k] for k in _ORDER[profile] if k in by_profile), None)
+    others = () if profile == "fast" else (by_profile.get("liveness"), *models.every)
+    stems = [s for s in (main, *others) if s is not None]
     chosen = []
     for stem in stems:
         cfg = folder / f"{stem}.cfg"

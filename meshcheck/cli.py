@@ -227,8 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run every check the project has and print one summary table")
     v.add_argument(
         "--profile",
-        choices=("quick", "default", "deep"),
+        choices=("fast", "quick", "default", "deep"),
         default=os.environ.get("MESHCHECK_PROFILE", "default"),
+        help="fast: make verify's 3-minute gate; quick: make test's budgets; default: every "
+        "check (make verify-full); deep: long runs (docs/reference/profiles.md)",
     )
     v.add_argument(
         "--only",
@@ -283,9 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mu.add_argument(
         "--profile",
-        choices=("quick", "default", "deep"),
+        choices=("fast", "quick", "default", "deep"),
         default=os.environ.get("MESHCHECK_PROFILE", "default"),
-        help="Hypothesis budget: quick = ci, default = dev, deep = deep",
+        help="Hypothesis budget: fast = fast, quick = ci, default = dev, deep = deep",
     )
     mu.add_argument(
         "--mutant", action="append", metavar="NAME", help="only this mutant (repeatable)"

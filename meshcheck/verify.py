@@ -36,6 +36,12 @@ for the other units (a TLC model, a proof set, a trace, a mutant matrix each); t
 same rows in the same order as `--workers 1`, which runs every check in this process, one after
 another.
 
+`--profile fast` (`make verify`, the 3-minute gate; docs/reference/profiles.md) runs each spec's
+one quick model (no temporal property), every proof set, the property tests marked `fast` at the
+`fast` Hypothesis budget, and the stored traces, histories and the reference Raft's logs; the
+mutant matrices, the other logs and the clusters of processes (real time, on real processes) are
+the other profiles' and `make test`'s.
+
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
 replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
 """
@@ -73,6 +79,9 @@ from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
+FAST = "fast"  # the profile of `make verify`: the 3-minute gate (docs/reference/profiles.md)
+FAST_KINDS = ("tlc", "z3", "tests", "traces")  # what it runs unless --only names more
+FAST_MARK = "fast"  # the pytest marker of the property tests it runs
 # verify profile -> Hypothesis profile
 HYPOTHESIS_PROFILE = HYPOTHESIS
 
@@ -172,7 +181,10 @@ def select_models(
 ) -> tuple[list[Model], list[MeshcheckError]]:
     """The models `profile` runs: each registered protocol's (its descriptor's models, in the
     order of the registry), then those of root/specs that no descriptor claims (none when
-    `chosen` names protocols); for another project (`--root`), the models of its specs/ folder."""
+    `chosen` names protocols); for another project (`--root`), the models of its specs/ folder.
+    The fast profile runs one model per registered spec (a variant's model of a spec already
+    checked, Raft's without the no-op or with pre-vote, is left out) and none of the specs no
+    descriptor claims."""
     from meshcheck import registry
     from meshcheck.catalog import protocol_models
 
@@ -186,6 +198,8 @@ def select_models(
         if not _mine(name, chosen):
             continue
         for models in protocol.all_models():
+            if profile == FAST and any(m.spec.stem == models.spec for m in models_run):
+                continue
             try:
                 mine = protocol_models(models, profile)
             except MeshcheckError as exc:
@@ -193,7 +207,7 @@ def select_models(
                 continue
             models_run.extend(mine)
             claimed.update(m.spec.resolve() for m in mine)
-    if chosen is not None:
+    if chosen is not None or profile == FAST:
         return models_run, errors
     others, problems = scan(root / "specs", profile)
     models_run.extend(m for m in others if m.spec.resolve() not in claimed)
@@ -403,6 +417,7 @@ def test_rows(
             "no:cacheprovider",
             "-p",
             "meshcheck.verify_order",
+            *(["-m", FAST_MARK] if profile == FAST else []),
             *(["-n", str(spread), "--dist", "loadfile"] if spread > 1 else []),
             f"--junitxml={report}",
             "--rootdir",
@@ -413,9 +428,10 @@ def test_rows(
     )
     seconds = time.perf_counter() - start
     if returncode == 5:  # pytest: no tests collected
-        yield Row(
-            "tests", "property_tests", "skip", 0, "tests", seconds, "no property tests collected"
-        )
+        detail = "no property tests collected"
+        if profile == FAST:
+            detail = f"no property test marked {FAST_MARK} (pytest.mark.{FAST_MARK})"
+        yield Row("tests", "property_tests", "skip", 0, "tests", seconds, detail)
         return
     if not report.exists():
         tail = (stdout + stderr).strip().splitlines()[-3:]
@@ -592,9 +608,12 @@ def trace_units(
         units.extend(history_units(root))
     if own_project(root) and (chosen is None or "raft" in chosen):
         units.append(_one("traces", LOG_ROW, partial(log_row, profile)))
-    if own_project(root) and (chosen is None or "pysyncobj" in chosen):
+    # what the fast profile leaves out: PySyncObj's logs (make test validates them too), and the
+    # runs of etcd and of the project's cores on real processes, which take real time
+    more = own_project(root) and profile != FAST
+    if more and (chosen is None or "pysyncobj" in chosen):
         units.append(_one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
-    if own_project(root) and chosen is None:
+    if more and chosen is None:
         from meshcheck import verify_etcd
 
         units.append(
@@ -609,7 +628,7 @@ def trace_units(
                 "traces", verify_etcd.ETCD_CLUSTER_ROW, partial(verify_etcd.etcd_cluster_row, seed)
             )
         )
-    if own_project(root):
+    if more:
         from meshcheck import verify_cluster
 
         for cluster in verify_cluster.CLUSTERS:
@@ -984,12 +1003,20 @@ def _say(row: Row, kind: bool = False) -> None:
     print(verify_summary.clip(line.rstrip()), file=sys.stderr, flush=True)
 
 
+def kinds_run(profile: str, only: Collection[str] | None) -> tuple[str, ...]:
+    """The kinds of check a run makes, in the table's order: those `--only` names, else every
+    kind the profile runs (all but `fast`'s: no mutant matrices)."""
+    if only:
+        return tuple(k for k in KINDS if k in only)
+    return FAST_KINDS if profile == FAST else KINDS
+
+
 def run_verify(args: argparse.Namespace) -> int:
     import tempfile
 
     workers = worker_count(getattr(args, "workers", None))
     root = Path(args.root).resolve() if args.root else project_root()
-    kinds = tuple(k for k in KINDS if k in args.only) if args.only else KINDS
+    kinds = kinds_run(args.profile, args.only)
     chosen = chosen_protocols(getattr(args, "protocol", None))
     seed: int | None = getattr(args, "seed", None)
     if getattr(args, "explore", False):

@@ -5,7 +5,8 @@ it. A run spread over pytest-xdist workers reports its tests in the order they f
 its rows by this file, so that they are listed as a run in one process lists them.
 
 Under xdist the controller collects nothing and every worker collects the same tests; the first
-worker (gw0) writes the file.
+worker (gw0) writes the file. It also registers the marker `fast`, which `--profile fast` selects
+(a plug-in's own tests may carry it under its own pytest configuration).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ import pytest
 from _pytest.junitxml import mangle_test_address
 
 ENV = "MESHCHECK_VERIFY_ORDER"
+MARK = (
+    "fast: make verify's fast profile runs it (meshcheck verify --profile fast: the 3-minute gate)"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The marker `--profile fast` selects (`-m fast`), known to a plug-in's own tests too."""
+    config.addinivalue_line("markers", MARK)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,8 +1,10 @@
 """Hypothesis profiles for the property tests, by name, and the meshcheck profile each serves.
 
+fast    `make verify` (`meshcheck verify --profile fast`): the few examples of a 3-minute gate, on
+        the property tests marked `fast` only (docs/reference/profiles.md)
 ci      `make test` and `meshcheck verify --profile quick`: enough examples to exercise every
         spec action, fast on 2 cores
-dev     `make verify` and `meshcheck mutants` (the default profile): more and longer programs
+dev     `make verify-full` and `meshcheck mutants` (the default profile): more and longer programs
 deep    long runs before a release: many more examples and steps
 
 `dev` stops a run early once its coverage has stopped growing (the saturation stop,
@@ -19,7 +21,8 @@ for every Hypothesis run of the process (`hypothesis.core.global_force_seed`, py
 `meshcheck campaign` draws a seed per task. Regression is deterministic, search is a campaign.
 
 `MESHCHECK_HYPOTHESIS` picks one for pytest (property_tests/conftest.py); `meshcheck verify
---profile` and `meshcheck mutants --profile` map quick/default/deep to ci/dev/deep (HYPOTHESIS).
+--profile` and `meshcheck mutants --profile` map fast/quick/default/deep to fast/ci/dev/deep
+(HYPOTHESIS).
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests import saturation
 from meshcheck.property_tests.saturation import Saturation
 
-HYPOTHESIS = {"quick": "ci", "default": "dev", "deep": "deep"}
+HYPOTHESIS = {"fast": "fast", "quick": "ci", "default": "dev", "deep": "deep"}
 SEED_ENV = "MESHCHECK_SEED"  # a whole number: explore with this seed instead of derandomizing
 
 _SLOW = [HealthCheck.too_slow]
 _COMMON = settings(deadline=None, derandomize=True, suppress_health_check=_SLOW)
 
+settings.register_profile("fast", _COMMON, max_examples=20, stateful_step_count=40)
 settings.register_profile("ci", _COMMON, max_examples=60, stateful_step_count=40)
 settings.register_profile("dev", _COMMON, max_examples=200, stateful_step_count=60)
 settings.register_profile("deep", _COMMON, max_examples=2000, stateful_step_count=120)

@@ -112,7 +112,7 @@ def test_the_profiles_are_derandomized_and_a_seed_randomizes_them(
 
 def _load_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
     try:
-        for name in ("ci", "dev", "deep"):
+        for name in ("fast", "ci", "dev", "deep"):
             assert settings.get_profile(name).derandomize, name
         monkeypatch.setenv("MESHCHECK_HYPOTHESIS", "dev")
         monkeypatch.setenv(profiles.SEED_ENV, "12")

@@ -3,10 +3,13 @@ crash-fault only: the messages go unsigned)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 from meshcheck.property_tests import byzantine_input
 from meshcheck.property_tests.gossip.byzantine_input import TARGET
+
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
 
 def test_honest_nodes_survive_any_message_a_faulty_member_sends() -> None:

@@ -14,6 +14,8 @@ from meshcheck.property_tests.gossip import validation
 from meshcheck.property_tests.gossip.lockstep import GOSSIP, Follower, bag_change, lockstep
 from meshcheck.specs.tlc.stepper import State
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def test_lockstep_holds_and_takes_every_action() -> None:
     never, fired = never_taken(

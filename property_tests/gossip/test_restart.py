@@ -19,6 +19,8 @@ from meshcheck.property_tests.gossip.restart import (
     scenario,
 )
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 @pytest.mark.parametrize("cycles", [1, 3])
 @pytest.mark.parametrize("up", [5, 50])

@@ -27,6 +27,8 @@ from meshcheck.property_tests.hotstuff.free_runs import (
     watch,
 )
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def test_fuzzed_runs_keep_safety_and_honest_replicas_reject_forgeries() -> None:
     fuzz_safety(frozenset(), settings())

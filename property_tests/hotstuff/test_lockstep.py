@@ -30,6 +30,8 @@ from meshcheck.property_tests.hotstuff.lockstep import (
 )
 from meshcheck.traces import itf
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def test_the_replicas_follow_the_spec() -> None:
     lockstep(frozenset(), settings())

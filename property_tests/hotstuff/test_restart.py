@@ -24,6 +24,8 @@ from meshcheck.property_tests.hotstuff.restart import (
 )
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 @pytest.mark.parametrize("cycles", [1, 3])
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 from meshcheck.property_tests import byzantine_input
 from meshcheck.property_tests.hybrid.byzantine_input import TARGET
+
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
 
 def test_honest_nodes_survive_any_message_a_byzantine_node_sends() -> None:

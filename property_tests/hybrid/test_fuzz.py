@@ -29,6 +29,8 @@ from meshcheck.property_tests.hybrid import signed_fields as sf
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, Run, final, play, prepare, run
 from meshcheck.property_tests.hybrid.oracle import HybridOracle
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def test_every_signed_field_is_covered_or_declared() -> None:
     sf.signed_fields(frozenset(), settings())

@@ -16,6 +16,8 @@ from meshcheck.property_tests.hybrid.lockstep import (
     threat_lockstep,
 )
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def _budget() -> settings:
     """The profile's budget; under ci a third of its examples (each walk is 40 steps of two

@@ -23,6 +23,8 @@ from meshcheck.property_tests.pbft.client_restart import (
 )
 from meshcheck.property_tests.pbft.free_runs import TIMING, rsm_op
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 @pytest.mark.parametrize("cycles", [1, 3])
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -30,6 +30,8 @@ from meshcheck.property_tests.pbft import signed_fields as sf
 from meshcheck.property_tests.pbft.free_runs import check_safety, fuzz_safety
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 # -- at most f fuzzing replicas: safe, and every forgery rejected ---------------------------------
 
 

@@ -19,6 +19,8 @@ from meshcheck.property_tests.pbft.free_runs import check_safety
 from meshcheck.property_tests.pbft.transitions import broken
 from meshcheck.property_tests.pbft.validation import VALIDATION
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 REPLICAS = ("r1", "r2", "r3", "r4")
 
 

@@ -17,6 +17,8 @@ from meshcheck.property_tests.pysyncobj.free_runs import check_safety, free_run_
 from meshcheck.property_tests.pysyncobj.scenarios import check_stale_append
 from meshcheck.property_tests.raft.safety import election_safety
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 FEW = settings(
     max_examples=40,
     derandomize=True,

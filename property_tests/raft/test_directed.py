@@ -10,6 +10,8 @@ from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS, Scenar
 from meshcheck.property_tests.directed.run import outcome
 from meshcheck.property_tests.raft.directed import TARGET
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 @pytest.mark.parametrize("seed", [1, 2, 3])

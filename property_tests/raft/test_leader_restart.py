@@ -23,6 +23,8 @@ from meshcheck.property_tests.raft.leader_restart import (
     scenario,
 )
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 SEEDS = range(3)
 
 

@@ -13,6 +13,8 @@ from meshcheck.property_tests.raft.driver import Driver, bag_change, differences
 from meshcheck.property_tests.raft.lockstep import describe, lockstep, lockstep_stepper, successors
 from meshcheck.specs.tlc.stepper import Transition
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 
 def test_the_implementation_follows_the_spec_and_every_action_fires() -> None:
     """The check itself, with the profile's budget; and every action of Next is taken at least once

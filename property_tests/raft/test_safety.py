@@ -15,6 +15,8 @@ from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
 from meshcheck.property_tests.raft.validation import validation_stepper
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 SERVERS = ("s1", "s2", "s3")
 NOOP = "NoOp"
 INIT_READ = FrozenDict({"seq": 0, "index": 0, "acks": frozenset(), "served": False})

@@ -15,6 +15,8 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.routing.free_runs import CALM_OPS, free_runs, run_once, scenario
 
+pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
+
 # a mutant's failing run, not shrunk (shrinking a free run costs minutes; `meshcheck mutants` does
 # it); derandomized: the dev profile is not (property_tests/profiles.py), and a kill that waits on a
 # random draw reaching the bug is a coin toss
