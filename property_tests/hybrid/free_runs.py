@@ -125,6 +125,11 @@ KNOBS: Mapping[str, Any] = {
     # cut off from every node for `hold` ticks (`Deposer`), so terms change and leaders come back
     # deposed; drawn by no_false_accusation.py, never by `schedules`
     "depose": None,
+    # the protocol of the BFT epochs (impl/hybrid/bft.py), and with it the cluster's size
+    # (HOTSTUFF_NODES for HotStuff, else 4) unless the caller names them (`run`'s options);
+    # `free_runs` sets it on HotStuff runs, so that a failing run's `#meta.rerun`
+    # (property_tests/record.py keeps the schedule's repr) re-runs it with HotStuff
+    "bft": PBFT,
 }
 
 
@@ -323,6 +328,10 @@ def run(
     **options: Any,
 ) -> Run:
     """One free run (see the module doc); CheckFailed on a violation or a missed bound."""
+    # the options, not locals named `n` or `nodes`: record.py would read those as the size to
+    # re-run with, and pass it where `bugs` goes
+    bft = options.setdefault("bft", knob(schedule, "bft"))
+    options.setdefault("n", HOTSTUFF_NODES if bft == HOTSTUFF else 4)
     out = prepare(schedule, bugs, **options)
     play(out, schedule, max_ops=max_ops)
     fuzzing = {"fuzz", PBFT_FUZZ, PBFT_GROW} & set(knob(schedule, "behaviours"))
@@ -453,11 +462,10 @@ def free_runs(
     deep 133), the BFT epochs running `bft` (impl/hybrid/bft.py); CheckFailed on the first
     violation."""
 
-    n = HOTSTUFF_NODES if bft == HOTSTUFF else 4
-
     @share(settings, share_of, least=2)
     @given(schedule=schedules())
     def check(schedule: Schedule) -> None:
-        run(schedule, bugs, bft=bft, n=n)
+        # the BFT protocol in the schedule (KNOBS "bft"): a failure's record re-runs it as it ran
+        run(schedule if bft == PBFT else schedule.with_knobs(bft=bft), bugs)
 
     check()
