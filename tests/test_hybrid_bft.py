@@ -22,15 +22,19 @@ from meshcheck.impl.hotstuff.messages import (
     Block,
     BlockRequest,
     Proposal,
+    SignedRequest,
     Vote,
     proposal_bytes,
+    request_bytes,
     vote_bytes,
 )
+from meshcheck.impl.hotstuff.messages import Request as HsRequest
 from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HotStuffDetector, HybridHotStuff
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
+    ClockEntry,
     EvidenceEntry,
     HotStuffWire,
     Keys,
@@ -208,6 +212,35 @@ def test_a_hotstuff_epoch_runs_with_the_configured_view_timer_and_batch_size() -
     }
     [block] = blocks
     assert [r.request.op.op.seq for r in block.batch] == [1, 2]
+
+
+def _reading(keys: Keys, node: str, ts: int, time: int) -> HotStuffWire:
+    """`node`'s clock reading at `time`, its HotStuff request number `ts` of epoch 2."""
+    me = client_id(node)
+    request = HsRequest(me, ts, keys.sign_clock(ClockEntry(node, time)))
+    signature = keys.hotstuff(2).signer(me).sign(request_bytes(request))
+    return HotStuffWire(2, SignedRequest(request, signature))
+
+
+def test_a_hotstuff_replica_keeps_only_each_nodes_newest_clock_reading_in_its_place() -> None:
+    """A node's newer reading takes the place of its older one still pending (the ThreatModel
+    keeps a node's latest reading only), and one older than a reading taken is not kept: a
+    HotStuff epoch slower than the readings come in queued them without bound, each older when
+    committed (bft.py `HybridHotStuff._on_request`). Other requests keep their places."""
+    keys = Keys(7, NODES, ("c1",))
+    node, _ = _in_bft_epoch(keys, "n2", bft=HOTSTUFF, batch_size=4)  # n2 leads view 1
+    for source, ts, time in (("n3", 1, 100), ("n1", 1, 100), ("n3", 2, 200), ("n3", 1, 100)):
+        node.step(Deliver(source, _reading(keys, source, ts, time)))
+    node.step(ClientRequest(_op(keys, 1), 1))
+    node.step(Deliver("n3", _reading(keys, "n3", 3, 300)))
+    node.step(Deliver("n4", _reading(keys, "n4", 1, 250)))
+    [block] = {
+        e.message.message.block
+        for e in node.step(Tick("e2/propose"))
+        if isinstance(e, Send) and isinstance(e.message.message, Proposal)
+    }
+    batch = [(r.request.client, getattr(r.request.op, "time", "op")) for r in block.batch]
+    assert batch == [("n3.c", 300), ("n1.c", 100), ("n2.c", "op"), ("n4.c", 250)]
 
 
 def test_a_pbft_epoch_runs_with_the_configured_batches_window_checkpoints_and_timers() -> None:

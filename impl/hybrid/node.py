@@ -508,8 +508,11 @@ class HybridNode:
         `clock_every` (HotStuff: one block of `batch_size` requests a view, fewer views while a
         Byzantine leader's time out) takes in readings faster than it commits them, its queue
         grows without bound and a client's op waits behind it past any bound
-        (property_tests/hybrid/test_free_runs.py, CLOCK_BACKLOG). A Raft epoch has no such queue:
-        its leader appends a proposal at once, and AppendEntries carries up to `max_entries`."""
+        (property_tests/hybrid/test_free_runs.py, CLOCK_BACKLOG). One slower than n readings
+        every `retry_every` (a silent replica's views timing out) still would: there HotStuff's
+        replicas keep each node's newest reading only (bft.py `HybridHotStuff._on_request`). A
+        Raft epoch has no such queue: its leader appends a proposal at once, and AppendEntries
+        carries up to `max_entries`."""
         last = self._clock_proposed
         if last is None or last[0] != self.epoch or self.current.is_raft:
             return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, HOTSTUFF, HybridHotStuff
 from meshcheck.impl.hybrid.levels import BFT, RAFT
@@ -238,6 +239,49 @@ def test_clock_readings_do_not_outrun_the_bft_epochs_commits() -> None:
 def test_without_the_wait_the_readings_bury_the_client_op(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Without the wait, and without the HotStuff replicas keeping each node's newest reading
+    only (impl/hybrid/bft.py, READINGS_BEHIND_A_SILENT_REPLICA below), which bounds the queue as
+    well: either one alone holds this run."""
     monkeypatch.setattr(HybridNode, "_clock_on_its_way", lambda self: False)
+    monkeypatch.setattr(HybridHotStuff, "_on_request", HotStuffReplica._on_request)
     with pytest.raises(CheckFailed, match=r"op k6, .* \(InFlightResolved\)"):
         run(CLOCK_BACKLOG, bft=HOTSTUFF, n=HOTSTUFF_NODES)
+
+
+# Found by a `make verify --explore` run (seed 302353040, 2026-11-27): n4 fuzzes from the second op
+# on and censors; its epoch-1 log stops at index 85 by t=500 and it never leaves epoch 1: silent
+# in every later (HotStuff, 7-node) epoch, and made honest at the calm (t=2221). Evidence reported
+# before the calm put epoch 4 in HotStuff at t=2219. There n4's views, and the ones before them
+# (whose QC n4 would form), timed out: about 20 requests committed every 400 ticks, while the six
+# honest nodes each sent a new clock reading every retry_every (100) that their last was not
+# applied. At t=3980 101 requests were queued, 95 of them readings, served oldest first; the
+# replicated clock stood at 2350 at t=3650 (and fell further behind), and High waited for it to pass
+# the last evidence's window until t=3991: back in Raft 1776 ticks after the calm
+# (EventuallyBackToRaft). Now a HotStuff replica keeps only each node's newest reading, in the
+# place of its older one (impl/hybrid/bft.py `HybridHotStuff._on_request`): back in Raft 989 ticks
+# after the calm. traces/counterexamples/hybrid/clock_readings_queued_behind_a_silent_replica.
+READINGS_BEHIND_A_SILENT_REPLICA = Schedule(
+    seed=53880,
+    ticks=1500,
+    drop=0.05,
+    duplicate=0.02,
+    crash=0.1,
+    behaviours=("fuzz", "censor"),
+    target="n4",
+    start=2,
+    bft=HOTSTUFF,
+)
+
+
+def test_a_hotstuff_epoch_with_a_silent_replica_queues_one_reading_per_node() -> None:
+    out = run(READINGS_BEHIND_A_SILENT_REPLICA)  # the schedule names HotStuff: 7 nodes
+    assert out.hc.bft == HOTSTUFF and len(out.hc.nodes) == HOTSTUFF_NODES
+    assert out.back_to_raft is not None and out.back_to_raft <= RAFT_BOUND
+
+
+def test_without_the_newest_reading_only_the_readings_pile_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(HybridHotStuff, "_on_request", HotStuffReplica._on_request)
+    with pytest.raises(CheckFailed, match=r"not back to Raft .* \(EventuallyBackToRaft\)"):
+        run(READINGS_BEHIND_A_SILENT_REPLICA)

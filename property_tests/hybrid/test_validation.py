@@ -48,9 +48,11 @@ BOTH = Schedule(
 
 
 # BOTH with HotStuff under the BFT epochs, 7 nodes, shorter: n1, HotStuff leader in epoch 2,
-# equivocates there (Critical ordered inside the HotStuff epoch), then quiet, back to Raft.
+# equivocates there (Critical ordered inside the HotStuff epoch), then quiet, back to Raft. (Seed 11
+# until the replicas kept each node's newest clock reading only, impl/hybrid/bft.py: that run's
+# HotStuff epoch now ends before its equivocation is ordered, which a Raft epoch orders instead.)
 HOTSTUFF_BOTH = Schedule(
-    seed=11, ticks=400, drop=0.02, behaviours=("tamper", "pbft_equivocate"), target="n1", start=1
+    seed=22, ticks=400, drop=0.02, behaviours=("tamper", "pbft_equivocate"), target="n1", start=1
 )
 
 
@@ -194,7 +196,7 @@ def test_a_replica_that_catches_up_by_state_transfer_reports_each_entry_once(
 def test_a_hotstuff_run_is_a_path_of_the_spec() -> None:
     """HotStuff's epochs are reported as PBFT's are: the node turns each entry its BFT core commits
     into Order and Apply (impl/hybrid/node.py `_report_applied`), whichever core committed it.
-    Measured: 125 steps checked (131 trace steps), seven of them Order steps of the HotStuff
+    Measured: 127 steps checked (133 trace steps), seven of them Order steps of the HotStuff
     epoch; 3 s the run, under 1 s its validation once TLC is up."""
     setup = SETUPS[HOTSTUFF]
     out = prepare(
