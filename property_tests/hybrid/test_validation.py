@@ -21,7 +21,8 @@ from meshcheck.impl.hybrid.simulation import HybridPlugin
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.free_runs import Run, play, prepare
+from meshcheck.property_tests.hybrid import validation
+from meshcheck.property_tests.hybrid.free_runs import Run, knob, play, prepare
 from meshcheck.property_tests.hybrid.validation import (
     MAX_OPS,
     SETUPS,
@@ -254,3 +255,32 @@ def test_validation_fails_on_a_mutant_inside_a_hotstuff_epoch() -> None:
         match=r"(?s)Apply\(i=n\d\), at n\d: Deliver\(HotStuffWire.*spec High, impl None",
     ):
         validate_run(HOTSTUFF_BOTH, frozenset({mutants.DEESCALATE_CRITICAL_TO_NONE}), bft=HOTSTUFF)
+
+
+def test_a_hotstuff_validation_names_its_protocol_in_its_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failing run's record keeps its schedule and passes no `bft` when it is replayed
+    (property_tests/record.py, replay.py): the HotStuff check validates schedules that name
+    HotStuff, and `validate_run` takes the protocol from there, so a replay runs what failed."""
+    original = validation.validate_run
+    seen: list[tuple[Schedule, dict[str, object]]] = []
+
+    def spy(schedule: Schedule, bugs: frozenset[str], **options: object) -> int:
+        seen.append((schedule, options))
+        return 0
+
+    monkeypatch.setattr(validation, "validate_run", spy)
+    small = settings(max_examples=2, derandomize=True, database=None)
+    validation.trace_validation(frozenset(), small, bft=HOTSTUFF)
+    assert seen and all(knob(s, "bft") == HOTSTUFF and not options for s, options in seen)
+    ran: list[object] = []
+
+    def stop(schedule: Schedule, bugs: frozenset[str], **options: object) -> None:
+        ran.append(options["bft"])
+        raise RuntimeError("prepared")
+
+    monkeypatch.setattr(validation, "prepare", stop)
+    with pytest.raises(RuntimeError, match="prepared"):
+        original(seen[0][0])
+    assert ran == [HOTSTUFF]

@@ -46,6 +46,7 @@ from meshcheck.property_tests.hybrid.free_runs import (
     BEHAVIOURS,
     HOTSTUFF_NODES,
     PBFT_EQUIVOCATE,
+    knob,
     play,
     prepare,
 )
@@ -187,10 +188,14 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
     )
 
 
-def validate_run(schedule: Schedule, bugs: frozenset[str] = frozenset(), *, bft: str = PBFT) -> int:
-    """One recorded free run, the BFT epochs running `bft`, validated; the number of spec steps. A
-    run that misses a liveness bound has its trace validated first (a step the spec does not allow
-    is the better report)."""
+def validate_run(
+    schedule: Schedule, bugs: frozenset[str] = frozenset(), *, bft: str | None = None
+) -> int:
+    """One recorded free run, the BFT epochs running `bft` (by default the protocol the schedule
+    names, free_runs.py KNOBS "bft"), validated; the number of spec steps. A run that misses a
+    liveness bound has its trace validated first (a step the spec does not allow is the better
+    report)."""
+    bft = knob(schedule, "bft") if bft is None else bft
     setup = SETUPS[bft]
     out = prepare(
         schedule,
@@ -222,6 +227,8 @@ def trace_validation(
     @share(settings, 1 / 30, least=2)
     @given(schedule=validation_schedules())
     def check(schedule: Schedule) -> None:
-        validate_run(schedule, bugs, bft=bft)
+        # the BFT protocol in the schedule: a failure's record (property_tests/record.py keeps the
+        # schedule's repr) validates its run again with the protocol it ran, not PBFT's default
+        validate_run(schedule if bft == PBFT else schedule.with_knobs(bft=bft), bugs)
 
     check()
