@@ -312,6 +312,28 @@ def test_spec_is_read_from_its_folder_not_the_working_directory(tmp_path: Path) 
     assert out.stdout.strip() == "('count', 'flag')", out.stdout + out.stderr
 
 
+def test_a_constant_function_of_more_than_ten_elements_applies(tmp_path: Path) -> None:
+    """TLC evaluates constant definitions as it loads the spec, and hashes a function of more than
+    ten elements into an index table by its arguments' fingerprints: fingerprints taken before
+    FP64 was initialized (all 0) left every application of PBFT.tla's PrimaryOf at MaxView >= 10
+    "not in the domain of the function", and a PBFT run that reached view 10 could not be
+    validated. Eleven elements, as PrimaryOf's at MaxView = 10, applied at load time."""
+    spec = _module(
+        tmp_path,
+        # G, constant-level, applies F while TLC loads the spec (as PBFT.tla's Interchangeable
+        # applies PrimaryOf): the first application builds F's index table
+        "VARIABLE x\nF == [v \\in 0..10 |-> v % 4]\nG == {F[v] : v \\in 0..10}\n"
+        "Init == x = 0\nNext == x < 10 /\\ x' = x + 1 + F[x] - F[x]\n",
+    )
+    with Stepper(spec) as stepper:
+        (state,) = stepper.init_states()
+        seen = [state.values["x"]]
+        while steps := list(stepper.successors(state)):
+            state = steps[0].state
+            seen.append(state.values["x"])
+    assert seen == list(range(11))
+
+
 # ------------------------------------------------------------------ errors the user can act on
 
 

@@ -222,13 +222,18 @@ class Stepper:
         cfg = os.path.relpath(self.config.with_suffix(""), folder)
         FastTool = rt.jclass("tlc2.tool.impl.FastTool")
         resolver = rt.jclass("util.SimpleFilenameToStream")(folder)
+        # Before the spec is processed: TLC evaluates its constant definitions then, and a function
+        # of more than ten elements among them (PBFT.tla's PrimaryOf at MaxView >= 10) is hashed
+        # into an index table by its arguments' fingerprints. Built while FP64 was uninitialized,
+        # that table files every argument under fingerprint 0, and every later application of the
+        # function misses ("not in the domain of the function").
+        rt.jclass("tlc2.util.FP64").Init()
         with rt.capture() as cap:
             try:
                 tool = FastTool(folder + os.sep, self.spec.stem, cfg, resolver)
             except jpype.JException as exc:
                 message = str(exc.getMessage() or exc.getClass().getName())
                 raise load_error(cap.text(), message, spec=self.spec, config=self.config) from None
-        rt.jclass("tlc2.util.FP64").Init()
         return tool
 
     def _setup(self) -> None:
