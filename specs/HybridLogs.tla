@@ -45,15 +45,12 @@ Found(i, e, x) ==
     /\ chain[e][applied[i] + 1] = x
     /\ UNCHANGED vars
 
-OrderOp(i, e, o) ==
-    /\ epoch[i] = e
-    /\ IF First(i, e) THEN H!OrderOp(e, o) ELSE Found(i, e, H!OpEntry(o, e))
-OrderEvidence(i, e, k) ==
-    /\ epoch[i] = e
-    /\ IF First(i, e) THEN H!OrderEvidence(e, k) ELSE Found(i, e, H!EvidenceEntry(k))
-OrderQuiet(i, e) ==
-    /\ epoch[i] = e
-    /\ IF First(i, e) THEN H!OrderQuiet(e) ELSE Found(i, e, H!QuietEntry)
+OrderOp(i, e, o) == \/ epoch[i] = e /\ Found(i, e, H!OpEntry(o, e))
+                    \/ First(i, e) /\ H!OrderOp(e, o)
+OrderEvidence(i, e, k) == \/ epoch[i] = e /\ Found(i, e, H!EvidenceEntry(k))
+                          \/ First(i, e) /\ H!OrderEvidence(e, k)
+OrderQuiet(i, e) == \/ epoch[i] = e /\ Found(i, e, H!QuietEntry)
+                    \/ First(i, e) /\ H!OrderQuiet(e)
 
 \* Hybrid.tla's own (a conjunction, so that TLC names the step by this module's name)
 Submit(o) == /\ H!Submit(o)

@@ -133,4 +133,3 @@ class HybridNodeLog(NodeLog):
             "state": to_json(state),
         }
         return json.dumps(record, separators=(",", ":")) + "\n"
-
