@@ -39,17 +39,13 @@ Epochs == H!Epochs
 \* i names the entry x at its next position of epoch e's chain: the first honest node there orders
 \* it (Hybrid.tla's Order step), any later one finds it there (no step).
 First(i, e) == epoch[i] = e /\ applied[i] = Len(chain[e])
-Found(i, e, x) ==
-    /\ epoch[i] = e
-    /\ applied[i] < Len(chain[e])
-    /\ chain[e][applied[i] + 1] = x
-    /\ UNCHANGED vars
+Found(i, e, x) == epoch[i] = e /\ applied[i] < Len(chain[e]) /\ chain[e][applied[i] + 1] = x
 
-OrderOp(i, e, o) == \/ epoch[i] = e /\ Found(i, e, H!OpEntry(o, e))
+OrderOp(i, e, o) == \/ Found(i, e, H!OpEntry(o, e)) /\ UNCHANGED vars
                     \/ First(i, e) /\ H!OrderOp(e, o)
-OrderEvidence(i, e, k) == \/ epoch[i] = e /\ Found(i, e, H!EvidenceEntry(k))
+OrderEvidence(i, e, k) == \/ Found(i, e, H!EvidenceEntry(k)) /\ UNCHANGED vars
                           \/ First(i, e) /\ H!OrderEvidence(e, k)
-OrderQuiet(i, e) == \/ epoch[i] = e /\ Found(i, e, H!QuietEntry)
+OrderQuiet(i, e) == \/ Found(i, e, H!QuietEntry) /\ UNCHANGED vars
                     \/ First(i, e) /\ H!OrderQuiet(e)
 
 \* Hybrid.tla's own (a conjunction, so that TLC names the step by this module's name)
