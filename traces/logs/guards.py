@@ -218,9 +218,7 @@ class _Walker:
             return self.walk(body, ctx.cons(symbol, self.message), (*at, 0))
         elems = domain.toSetEnum().elems
         if elems.size() == 0:
-            return at, FalseGuard(
-                f"\\E {name} \\in {text}", line, file, note=f"({text} is empty)"
-            )
+            return at, FalseGuard(f"\\E {name} \\in {text}", line, file, note=f"({text} is empty)")
         best: tuple[tuple[int, ...], FalseGuard] | None = None
         for k in range(elems.size()):
             found = self.walk(body, ctx.cons(symbol, elems.elementAt(k)), (*at, 0))
