@@ -238,11 +238,16 @@ def first_false(
     """The first guard of `action` that is false in `state` (None: every guard the walk reached
     holds). `message`: the TLC value of the message the log names, if it named one."""
     walker = _Walker(stepper, state, message)
+    best: tuple[tuple[int, ...], FalseGuard] | None = None
     for act in stepper.java_actions(action):
         found = walker.walk(act.pred, act.con, ())
-        if found is not None:
-            return found[1]
-    return None
+        if found is None:
+            continue
+        # of an action split in disjuncts (TLC's actions of one instance), the one that gets
+        # furthest: specs/HybridLogs.tla's Order is "found in the chain" or "ordered first"
+        if best is None or found[0] > best[0]:
+            best = found
+    return best[1] if best is not None else None
 
 
 _SOURCES: dict[Path, list[str]] = {}
