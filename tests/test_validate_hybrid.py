@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from meshcheck.cli import main
@@ -138,3 +139,29 @@ def test_a_real_escalations_logs_are_valid(tmp_path: Path) -> None:
     }
     assert {"OrderOp", "OrderEvidence", "Apply", "Switch"} <= actions, actions
     assert nodes_of(tmp_path) == []
+
+
+@pytest.mark.slow  # two clusters of processes
+def test_a_mutant_in_the_processes_breaks_the_logs_and_a_killed_node_does_not(
+    tmp_path: Path,
+) -> None:
+    # switch_drops_last_raft_term (impl/hybrid/mutants.py): the new epoch starts from the state as
+    # the last Raft term began, the ops committed since lost: the first Switch's history is short
+    mutant = run(attrs.evolve(FORGERY, bugs=frozenset({"switch_drops_last_raft_term"})),
+                 tmp_path / "mutant")  # fmt: skip
+    verdict = {v.check: v for v in mutant.verdicts}[ROW]
+    assert verdict.holds is False and "Switch(i=n" in verdict.detail, verdict
+    # the correct nodes, the leader killed and restarted: it replays its epoch from the start
+    honest = run(Options(protocol="hybrid", nodes=4, time=5, nemesis=(), seed=2,
+                         plan=(Fault(1.5, "kill", ("@leader",), 1.0),)),
+                 tmp_path / "kill")  # fmt: skip
+    verdict = {v.check: v for v in honest.verdicts}[ROW]
+    assert verdict.holds, verdict
+    restarts = [
+        line
+        for n in ("n1", "n2", "n3", "n4")
+        for line in (tmp_path / "kill" / "data" / n / "node.ndjson").read_text().splitlines()
+        if json.loads(line)["action"] == "Restart"
+    ]
+    assert len(restarts) == 1, restarts
+    assert nodes_of(tmp_path / "mutant") == [] and nodes_of(tmp_path / "kill") == []
