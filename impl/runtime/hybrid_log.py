@@ -92,6 +92,7 @@ class HybridNodeLog(NodeLog):
         super().__init__(path, run, node, state, params, restarts=restarts, actions=actions)
         self._order: tuple[int, str, dict[str, Any]] | None = None  # awaiting its Apply
         self._applied = 0  # the entries of the current epoch applied, as the records count them
+        self._counted: tuple[HybridMachine | None, int, int] = (None, 0, 0)  # see `_count`
 
     def line(
         self,
@@ -113,13 +114,23 @@ class HybridNodeLog(NodeLog):
             self._applied += 1
             e = ordered["e"]
             state: dict[str, Any] = {"epoch": e, "applied": self._applied}
-            if core.epoch == e and applied_entries(core.machine) == self._applied:
+            if core.epoch == e and self._count(core.machine) == self._applied:
                 state["level"] = core.level.title
             return self._json(at, name, ordered, {}) + self._json(clock, action, params, state)
         if action in ("Switch", "Restart"):
             self._applied = applied_entries(core.machine)
             return self._json(clock, action, params, log_state(core))
         return None  # the client's steps
+
+    def _count(self, machine: HybridMachine) -> int:
+        """`applied_entries(machine)`, counting only the entries added since the last call on the
+        same machine (an Apply record asks after every entry)."""
+        seen, counted, count = self._counted
+        if seen is not machine or counted > len(machine.spec_entries):
+            seen, counted, count = machine, 0, 0
+        count += sum(1 for entry in machine.spec_entries[counted:] if entry is not None)
+        self._counted = (seen, len(machine.spec_entries), count)
+        return count
 
     def _json(
         self, clock: int, action: str, params: Mapping[str, Any], state: Mapping[str, Any]
