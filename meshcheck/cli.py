@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument(
         "--spec",
         default="Raft",
-        help="the spec (Raft, RaftPipelined, RaftEtcd, PBFT, Gossip, or a .tla file; default Raft)",
+        help="the spec (Raft, RaftPipelined, RaftEtcd, PBFT, Gossip, Hybrid, or a .tla file; "
+        "default Raft)",
     )
     va.add_argument(
         "--model", metavar="CFG", help="the TLC model (default: the spec's validation model)"

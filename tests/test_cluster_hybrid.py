@@ -36,6 +36,7 @@ def test_a_byzantine_node_moves_coordination_to_bft_in_processes(tmp_path: Path)
         "linearizable (rsm)",
         "every epoch agrees (state files)",
         "Byzantine behaviour moves it to BFT",
+        "logs valid (Hybrid.tla)",  # the honest nodes' (tests/test_validate_hybrid.py)
     }
     assert outcome.holds, outcome.failed
     # the honest nodes went through a Raft epoch, then a PBFT epoch (and their disks say so)

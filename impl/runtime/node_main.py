@@ -17,7 +17,6 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
-from meshcheck.impl.runtime.nodelog import NodeLog
 from meshcheck.impl.runtime.protocols import BYZANTINE, protocol
 from meshcheck.impl.runtime.tls import client_context, server_context
 
@@ -39,7 +38,7 @@ async def serve(config: ClusterConfig, node: str) -> None:
     if proto.log_state is not None and not byzantine:
         path = config.state_file(node).with_name("node.ndjson")
         path.parent.mkdir(parents=True, exist_ok=True)
-        log = NodeLog(
+        log = proto.log_writer(
             path,
             f"seed-{config.seed}",
             node,

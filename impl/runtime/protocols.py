@@ -58,9 +58,9 @@ from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.runtime import gossip_log, pbft_log, raft_log
+from meshcheck.impl.runtime import gossip_log, hybrid_log, pbft_log, raft_log
 from meshcheck.impl.runtime.codec import Codec, classes_in
-from meshcheck.impl.runtime.nodelog import Params, State, same_params
+from meshcheck.impl.runtime.nodelog import NodeLog, Params, State, same_params
 
 CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], Node]
 
@@ -126,6 +126,9 @@ class RuntimeProtocol:
     # what its Byzantine nodes may do, by name (`--byzantine NODE:NAME`): none where the runtime
     # hosts no Byzantine node of the protocol
     behaviours: Mapping[str, Callable[[], Any]] = attrs.field(factory=dict)
+    # the writer of its NDJSON log: nodelog.py's one record per action reported, or a protocol's
+    # own (the hybrid dispatcher's writes an Order with the Apply after it: hybrid_log.py)
+    log_writer: type[NodeLog] = NodeLog
 
     @property
     def bft(self) -> bool:
@@ -392,6 +395,16 @@ HYBRID_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
 }
 
 
+def _hybrid_log_constants(nodes: Sequence[str], options: Mapping[str, Any]) -> dict[str, str]:
+    """HybridLogs.tla's Nodes and Byzantine of a cluster (traces/logs/models/Hybrid.cfg): its
+    nodes, and those `--byzantine` made Byzantine (they write no log)."""
+    byzantine = options.get(BYZANTINE, {})
+    return {
+        "Nodes": "{" + ", ".join(f'"{n}"' for n in nodes) + "}",
+        "Byzantine": "{" + ", ".join(f'"{n}"' for n in nodes if n in byzantine) + "}",
+    }
+
+
 def _hybrid(
     node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random
 ) -> Node:
@@ -456,7 +469,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         client_timeout=3.0,
     ),
     # the threat-level dispatcher: Raft epochs, BFT epochs (PBFT by default) once the threat level
-    # reaches High; no log validation yet (Hybrid.tla's reports are not logged by the runtime)
+    # reaches High; its logs validated against Hybrid.tla (through HybridLogs.tla)
     "hybrid": RuntimeProtocol(
         "hybrid",
         _hybrid,
@@ -476,6 +489,11 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         behaviours=HYBRID_BEHAVIOURS,
         recovery=8.0,
         client_timeout=3.0,
+        log_state=hybrid_log.log_state,
+        spec="Hybrid",
+        fingerprint=hybrid_log.fingerprint,
+        log_writer=hybrid_log.HybridNodeLog,
+        log_constants=_hybrid_log_constants,
     ),
     # status writes and reads, eventually consistent, judged by the convergence checks; the logs
     # validated against Gossip.tla (through GossipLogs.tla, which takes a push's keys from the logs)

@@ -53,13 +53,27 @@ class _Walker:
         self._primed: dict[int, bool] = {}
 
     # -- text
+    def module(self, node: Any) -> Path | None:
+        """The file of the module `node` is written in: the spec, or a module it instantiates
+        beside it (specs/HybridLogs.tla's Hybrid.tla); None for another."""
+        source = str(node.getLocation().source())
+        if source == self.spec.stem:
+            return self.spec
+        beside = self.spec.with_name(f"{source}.tla")
+        return beside if beside.exists() else None
+
+    def file(self, node: Any) -> str:
+        found = self.module(node)
+        return found.name if found is not None else self.spec.name
+
     def text(self, node: Any) -> tuple[str, int]:
         loc = node.getLocation()
-        if str(loc.source()) != self.spec.stem:
+        module = self.module(node)
+        if module is None:
             return str(node), 0
         b, e = int(loc.beginLine()), int(loc.endLine())
         bc, ec = int(loc.beginColumn()), int(loc.endColumn())
-        lines = self.source[b - 1 : e]
+        lines = _lines(module)[b - 1 : e]
         if not lines:
             return str(node), b
         if len(lines) == 1:
@@ -110,6 +124,14 @@ class _Walker:
         cls = str(node.getClass().getSimpleName())
         if cls == "LetInNode":
             return self.walk(node.getBody(), ctx, at)
+        if cls == "SubstInNode":  # the body of an instantiated module's operator
+            inner = ctx
+            for sub in node.getSubsts():
+                try:
+                    inner = inner.cons(sub.getOp(), self.tool.eval(sub.getExpr(), ctx, self.state))
+                except Exception:  # a substitution that is no value here: leave it alone
+                    return None
+            return self.walk(node.getBody(), inner, at)
         if cls != "OpApplNode":
             return None
         op = str(node.getOperator().getName())
@@ -121,7 +143,25 @@ class _Walker:
             return None
         if op == "$BoundedExists":
             return self.exists(node, ctx, at)
+        opened = self.instanced(node, ctx)
+        if opened is not None:  # an action of a module the spec instantiates: its own guards
+            return self.walk(opened[0], opened[1], at)
         return None
+
+    def instanced(self, node: Any, ctx: Any) -> tuple[Any, Any] | None:
+        """(body, context) of an application of an operator written in another module than the
+        spec (`H!Switch(i)` in specs/HybridLogs.tla), its parameters bound; None otherwise."""
+        op = node.getOperator()
+        body = op.getBody() if int(op.getKind()) == _USER_OP else None
+        if body is None or str(body.getClass().getSimpleName()) != "SubstInNode":
+            return None
+        inner = ctx
+        for formal, actual in zip(op.getParams(), node.getArgs(), strict=False):
+            try:
+                inner = inner.cons(formal, self.tool.eval(actual, ctx, self.state))
+            except Exception:  # an operator argument: leave the body alone
+                return None
+        return body, inner
 
     def conjunct(
         self, arg: Any, ctx: Any, at: tuple[int, ...]
@@ -130,7 +170,7 @@ class _Walker:
             return self.walk(arg, ctx, at)
         if self.holds(arg, ctx) is False:
             text, line = self.text(arg)
-            return at, FalseGuard(text, line, self.spec.name, self.inside(arg, ctx))
+            return at, FalseGuard(text, line, self.file(arg), self.inside(arg, ctx))
         return None
 
     def inside(self, node: Any, ctx: Any) -> str:
@@ -162,6 +202,7 @@ class _Walker:
         body = node.getArgs()[0]
         name = str(symbol.getName())
         text, line = self.text(bound)
+        file = self.file(bound)
         try:
             domain = self.tool.eval(bound, ctx, self.state)
         except jpype.JException:
@@ -171,15 +212,13 @@ class _Walker:
                 return at, FalseGuard(
                     f"m \\in {text}",
                     line,
-                    self.spec.name,
+                    file,
                     note="(the logged message is not in flight: not sent yet, or already received)",
                 )
             return self.walk(body, ctx.cons(symbol, self.message), (*at, 0))
         elems = domain.toSetEnum().elems
         if elems.size() == 0:
-            return at, FalseGuard(
-                f"\\E {name} \\in {text}", line, self.spec.name, note=f"({text} is empty)"
-            )
+            return at, FalseGuard(f"\\E {name} \\in {text}", line, file, note=f"({text} is empty)")
         best: tuple[tuple[int, ...], FalseGuard] | None = None
         for k in range(elems.size()):
             found = self.walk(body, ctx.cons(symbol, elems.elementAt(k)), (*at, 0))
@@ -199,11 +238,16 @@ def first_false(
     """The first guard of `action` that is false in `state` (None: every guard the walk reached
     holds). `message`: the TLC value of the message the log names, if it named one."""
     walker = _Walker(stepper, state, message)
+    best: tuple[tuple[int, ...], FalseGuard] | None = None
     for act in stepper.java_actions(action):
         found = walker.walk(act.pred, act.con, ())
-        if found is not None:
-            return found[1]
-    return None
+        if found is None:
+            continue
+        # of an action split in disjuncts (TLC's actions of one instance), the one that gets
+        # furthest: specs/HybridLogs.tla's Order is "found in the chain" or "ordered first"
+        if best is None or found[0] > best[0]:
+            best = found
+    return best[1] if best is not None else None
 
 
 _SOURCES: dict[Path, list[str]] = {}

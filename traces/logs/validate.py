@@ -60,6 +60,7 @@ from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
 from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
 from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
+from meshcheck.traces.logs.hybrid import fit_hybrid
 
 MAX_FRONTIER = 512
 MAX_HIDDEN = 2
@@ -217,6 +218,14 @@ SPECS: dict[str, LogSpec] = {
             bag="msgs", source="from", dest="to", drop="LoseMessage", drop_budget="loss"
         ),
         sparse=frozenset({"entries", "own"}),
+    ),
+    # the hybrid dispatcher's nodes' logs (impl/runtime/hybrid_log.py), through HybridLogs.tla
+    # (each Order the node's own, and a restart): the client's proposal is inferred
+    "Hybrid": LogSpec(
+        ("meshcheck.specs", "HybridLogs.tla"),
+        ("meshcheck.traces.logs", "models/Hybrid.cfg"),
+        implied={"OrderOp": ("Submit", {"o": "o"})},
+        fit=fit_hybrid,
     ),
 }
 BUDGET = "budget"
