@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="kill,pause,partition",
         metavar="F,F",
         help="faults: kill, pause, partition, latency, loss, clock, isolate (the leader cut off for "
-        "2.5-4 s), reorder, duplicate (these two with --no-tls) (comma-separated) or none",
+        "2.5-4 s), reorder, duplicate (these two with --no-tls), crash-client (pbft, hotstuff: a "
+        "client core killed and restarted from its state file) (comma-separated) or none",
     )
     t.add_argument(
         "--workload",
