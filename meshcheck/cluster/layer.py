@@ -75,7 +75,8 @@ class Layer:
         )
         ports = dict(zip(self.names, free_ports(len(self.names)), strict=True))
         addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
-        self.network = Network(self.names, addresses, options.seed, tls=options.tls)
+        slow = LinkFaults(latency=options.delay) if options.delay[1] > 0 else None
+        self.network = Network(self.names, addresses, options.seed, tls=options.tls, base=slow)
         self.struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
         core: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
         core |= dict(options.core)

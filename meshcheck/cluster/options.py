@@ -40,6 +40,9 @@ class Options:
     # the protocol's `behaviours` (impl/runtime/protocols.py), each an honest core whose output
     # the behaviour corrupts
     byzantine: tuple[tuple[str, str], ...] = ()
+    # every node-to-node link holds each frame back this many milliseconds (drawn per frame), for
+    # the whole run: a slow network, not a fault (nothing heals it); (0, 0): none
+    delay: tuple[int, int] = (0, 0)
     # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
     # (a measurement does: the claims' elections)
     sample: bool = False
