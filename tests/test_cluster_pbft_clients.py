@@ -3,8 +3,8 @@ meshcheck/cluster/nemesis.py): it starts again from its state file (impl/runtime
 client process restarted would, and must go on with timestamps above those it used (Castro and
 Liskov, OSDI 1999, section 4.1). The catalogue's `client_timestamp_reset` counts them from 0 again:
 the replicas take its new requests for ones they executed, and it is never answered again while
-the other clients are (`restarted clients answered`), and its clock on its disk is below what the
-replicas executed of it (`client clocks ahead of execution (state files)`). The simulator's
+the other clients are (`restarted clients answered`), and its state file shows it signing a
+timestamp it had used (`client clocks (state files)`). The simulator's
 scenario is property_tests/pbft/client_restart.py."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from meshcheck.cli import main
 from meshcheck.cluster import checks, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.run import Options, run
+from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.client import CLOCK
 from meshcheck.impl.pbft.messages import Request, Signed
@@ -26,7 +27,7 @@ from meshcheck.traces.history.history import Op
 from tests.test_cluster_cmd import nodes_of
 
 ANSWERED = "restarted clients answered"
-CLOCKS = "client clocks ahead of execution (state files)"
+CLOCKS = "client clocks (state files)"
 SAFETY = (
     "linearizable (rsm)",
     "agreement (state files)",
@@ -67,17 +68,27 @@ def _request(client: str, timestamp: int) -> Signed[Request]:
     return Signed(Request(client, timestamp, ("op", timestamp)), client, b"")
 
 
-def test_a_client_clock_behind_what_the_replicas_executed_is_caught() -> None:
+def _clock(*timestamps: int) -> list[list[Write]]:
+    """A client's state file's records: its clock put at each of `timestamps` in turn."""
+    return [[Put(CLOCK, (t, t))] for t in timestamps]
+
+
+def test_a_client_clock_that_goes_back_or_behind_what_was_executed_is_caught() -> None:
     executed = {
         "r1": ((_request("c1", 1), _request("c2", 1)), (_request("c2", 9),)),
         "r2": ((_request("c1", 1), _request("c2", 1)),),
     }
-    ahead = {"c1": {CLOCK: (1, 1)}, "c2": {CLOCK: (9, 9)}, "c3": {}}
+    ahead = {"c1": _clock(1), "c2": _clock(*range(1, 10)), "c3": []}
     assert checks.client_clocks(ahead, executed).holds is True
-    behind = {"c1": {CLOCK: (1, 1)}, "c2": {CLOCK: (4, 4)}}
-    verdict = checks.client_clocks(behind, executed)
-    assert verdict.holds is False
-    assert verdict.detail == (
+    back = checks.client_clocks({"c1": _clock(1), "c2": _clock(8, 9, 1, 2, 10)}, executed)
+    assert back.holds is False
+    assert back.detail == "c2 signed timestamp 1 after 9 (record 3 of its state file)"
+    # a timestamp signed twice (a client that crashed after its first request): caught too
+    again = checks.client_clocks({"c2": _clock(1, 1, 2)}, {})
+    assert again.holds is False and again.detail.startswith("c2 signed timestamp 1 after 1 ")
+    behind = checks.client_clocks({"c1": _clock(1), "c2": _clock(3, 4)}, executed)
+    assert behind.holds is False
+    assert behind.detail == (
         "c2's clock is at 4 on its state file, and r1 executed its request of timestamp 9"
     )
 
@@ -108,7 +119,7 @@ def test_a_client_that_counts_its_timestamps_from_0_after_a_restart_is_caught(
     assert verdicts[ANSWERED].holds is False, verdicts[ANSWERED]
     assert verdicts[ANSWERED].detail.startswith("c2, restarted at t=")
     assert verdicts[CLOCKS].holds is False, verdicts[CLOCKS]
-    assert verdicts[CLOCKS].detail.startswith("c2's clock is at ")
+    assert verdicts[CLOCKS].detail.startswith("c2 signed timestamp 1 after ")
     assert all(verdicts[check].holds for check in SAFETY), outcome.failed  # only the client
     assert (tmp_path / "data" / "c2" / "state.wal").stat().st_size > 0
     assert nodes_of(tmp_path) == []

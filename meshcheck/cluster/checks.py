@@ -33,6 +33,7 @@ from typing import Any, ParamSpec
 import attrs
 
 from meshcheck.cluster.inspection import Sample
+from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.hotstuff.messages import GENESIS
 from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
@@ -147,15 +148,17 @@ def restarted_answered(
 
 
 def client_clocks(
-    clients: Mapping[str, Mapping[str, Any]], executed: Mapping[str, Sequence[Any]]
+    clients: Mapping[str, Sequence[Sequence[Write]]], executed: Mapping[str, Sequence[Any]]
 ) -> Verdict:
-    """PBFT: each client's clock, the last timestamp on its state file (impl/pbft/client.py
-    `CLOCK`), is at or above the timestamp of every request of its that an honest replica executed
-    (their state files). A client signs and persists a timestamp before any replica can see it;
-    one whose clock is behind what was executed will sign new requests under timestamps the
-    replicas have executed, and they take them for those (section 4.1: a replica tells a new
-    request from a retry by its timestamp)."""
-    name = "client clocks ahead of execution (state files)"
+    """PBFT: each client's clock (impl/pbft/client.py `CLOCK`, the last timestamp it signed),
+    followed through its state file's records in the order it wrote them, moves on with every
+    request (a record puts it only when the client signs a new request), and ends at or above the
+    timestamp of every request of its that an honest replica executed (their state files). A
+    client persists a timestamp before it signs a request with it, so before any replica can see
+    it; a clock that did not move on signs a new request under a timestamp it used, maybe one the
+    replicas executed, and they take it for that one (section 4.1: a replica tells a new request
+    from a retry by its timestamp)."""
+    name = "client clocks (state files)"
     highest: dict[str, tuple[int, str]] = {}
     for node, batches in executed.items():
         for batch in batches:
@@ -163,8 +166,19 @@ def client_clocks(
                 client, timestamp = r.body.client, r.body.timestamp
                 if timestamp > highest.get(client, (0, ""))[0]:
                     highest[client] = (timestamp, node)
-    for client, content in sorted(clients.items()):
-        clock = int(content.get(CLOCK, (0, 0))[0])
+    for client, records in sorted(clients.items()):
+        clock = 0
+        for k, writes in enumerate(records, 1):
+            for w in writes:
+                if isinstance(w, Put) and w.key == CLOCK:
+                    if int(w.value[0]) <= clock:
+                        return Verdict(
+                            name,
+                            False,
+                            f"{client} signed timestamp {w.value[0]} after {clock} (record {k} of "
+                            "its state file)",
+                        )
+                    clock = int(w.value[0])
         timestamp, node = highest.get(client, (0, ""))
         if timestamp > clock:
             return Verdict(
@@ -173,7 +187,9 @@ def client_clocks(
                 f"{client}'s clock is at {clock} on its state file, and {node} executed its "
                 f"request of timestamp {timestamp}",
             )
-    return Verdict(name, True, f"{len(clients)} clients")
+    return Verdict(
+        name, True, f"{len(clients)} clients, each moving on, at or above what was executed of it"
+    )
 
 
 def logs_valid(

@@ -39,7 +39,7 @@ from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import Disk, whole_records
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.protocols import (
@@ -301,15 +301,17 @@ class Layer:
         self, ops: Sequence[Op], persisted: Mapping[str, Any], honest: Sequence[str]
     ) -> list[checks.Verdict]:
         """A run that crashed and restarted clients: each restarted client answered again while
-        the others were; for PBFT, each client's clock (its state file) at or above every
-        timestamp of its requests an honest replica executed (their state files)."""
+        the others were; for PBFT, each client's clock, record by record of its state file,
+        always moving on and ending at or above every timestamp of its that an honest replica
+        executed (their state files)."""
         verdicts = [checks.restarted_answered(ops, self.struck)]
         if self.options.protocol == "pbft":
+            codec = self.proto.codec()
             clocks = {}
             for name in self.member_names:
-                disk = Disk(self.client_state(name), self.proto.codec())
-                clocks[name] = disk.load()
-                disk.close()
+                path = self.client_state(name)
+                raw = path.read_bytes() if path.exists() else b""
+                clocks[name] = whole_records(raw, codec)[0]
             executed = checks.pbft_executed({n: persisted[n] for n in honest})
             verdicts.append(checks.client_clocks(clocks, executed))
         return verdicts
