@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="kill,pause,partition",
         metavar="F,F",
         help="faults: kill, pause, partition, latency, loss, clock, isolate (the leader cut off for "
-        "2.5-4 s), reorder, duplicate (these two with --no-tls) (comma-separated) or none",
+        "2.5-4 s), reorder, duplicate (these two with --no-tls), crash-client (pbft, hotstuff: a "
+        "client core killed and restarted from its state file) (comma-separated) or none",
     )
     t.add_argument(
         "--workload",
@@ -73,6 +74,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="10",
         metavar="C",
         help="concurrent clients, one operation in flight each (default 10)",
+    )
+    t.add_argument(
+        "--delay",
+        default="0",
+        metavar="MS[-MS]",
+        help="every link between nodes holds each frame back MS milliseconds (or between the two) "
+        "for the whole run: a slow network, not a fault (default 0)",
+    )
+    t.add_argument(
+        "--timeout",
+        default="",
+        metavar="S",
+        help="seconds a client waits for an answer before it records the operation info (default "
+        "the protocol's: 1 s, 3 s for pbft, hotstuff and hybrid)",
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
     t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
@@ -191,6 +206,10 @@ SYSTEMS = ("etcd", "meshcheck")
 def _test(args: argparse.Namespace) -> int:
     if args.system not in SYSTEMS:
         raise MeshcheckError(f"--system {args.system}: choose from {', '.join(SYSTEMS)}")
+    if args.system == "etcd" or args.protocol == "manager":
+        for flag, given in (("--delay", args.delay != "0"), ("--timeout", bool(args.timeout))):
+            if given:
+                raise MeshcheckError(f"{flag}: only for a cluster of one of the project's cores")
     if args.system == "etcd":
         from meshcheck import etcd_cmd
 
@@ -237,12 +256,15 @@ def _test(args: argparse.Namespace) -> int:
         tls=args.tls,
         validate=args.validate,
         core=core,
+        delay=_delay(args.delay),
+        timeout=number("timeout", args.timeout, 0.1, 600) if args.timeout else 1.0,
     )
     out = Path(args.out)
     _writable(out)
     plan = fault_plan(options)
     print(
         f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
+        + (f", links delayed {args.delay} ms" if options.delay[1] else "")
     )
     for fault in plan:
         print(f"  {fault.describe()}")
@@ -335,6 +357,16 @@ def _test_manager(args: argparse.Namespace) -> int:
         "each with its history.jsonl)"
     )
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
+
+
+def _delay(text: str) -> tuple[int, int]:
+    """`--delay 700` or `--delay 700-800` as (low, high) milliseconds; one line for anything else."""
+    low, dash, high = text.partition("-")
+    lo = whole("delay", low.strip(), 0, 60_000)
+    hi = whole("delay", high.strip(), 0, 60_000) if dash else lo
+    if hi < lo:
+        raise MeshcheckError(f"--delay {text}: the second bound is below the first")
+    return (lo, hi)
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None]:

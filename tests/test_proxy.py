@@ -97,3 +97,17 @@ PINNED = [
     (12.97, "kill", ("@leader",), 0.62, False),
     (14.24, "pause", ("n3",), 0.76, False),
 ]
+
+
+def test_latency_delays_each_frame_not_the_links_throughput() -> None:
+    # 20 frames under 300 ms each, sent at once: they arrive together about 300 ms later, in
+    # order (held one at a time they would take 6 s)
+    async def timed() -> tuple[list[int], float]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        got = await _through(LinkFaults(latency=(300, 300)), 20)
+        return got, loop.time() - start
+
+    got, seconds = asyncio.run(timed())
+    assert got == list(range(20))
+    assert seconds < 2.0

@@ -11,6 +11,10 @@ What is never done: start empty because the file could not be read. A truncated 
 checksum or bytes the codec refuses is a `StateFileError` naming the file and the offset, and the
 node does not start. Only a file that does not exist is a first boot.
 
+A participant that is not a node (a client core the harness hosts, impl/runtime/member.py) writes
+its file the same way without the fsyncs (`sync=False`): the harness kills its clients, never the
+machine, and a killed process keeps what it wrote.
+
 The file is compacted once it holds `compact_after` records: the current content is written as one
 record to a temporary file, fsynced, renamed over the old one, and the directory fsynced.
 """
@@ -92,8 +96,13 @@ def whole_records(raw: bytes, codec: Codec, at: int = 0) -> tuple[list[list[Writ
 class Disk:
     """One node's write-ahead file at `path`."""
 
-    def __init__(self, path: Path, codec: Codec, *, compact_after: int = 1000) -> None:
+    def __init__(
+        self, path: Path, codec: Codec, *, compact_after: int = 1000, sync: bool = True
+    ) -> None:
         self.path = path
+        # False: records are written, not fsynced (a client process's own crash keeps what it
+        # wrote; impl/runtime/member.py), so no participant's write stalls the harness's loop
+        self._sync = sync
         self._codec = codec
         self._compact_after = compact_after
         self._data: dict[str, Any] = {}
@@ -155,8 +164,9 @@ class Disk:
             raise StateFileError(f"{self.path}: wrote {written} of {len(record)} bytes")
         if then is not None:
             then()
-        os.fsync(fd)
-        self.fsyncs += 1
+        if self._sync:
+            os.fsync(fd)
+            self.fsyncs += 1
         self._records += 1
 
     def _apply(self, writes: list[Write] | tuple[Write, ...]) -> None:

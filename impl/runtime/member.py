@@ -13,9 +13,15 @@ harness). What the simulator does for the core, this does for real:
   on its retry timer, as it does over a lossy network); a connection that breaks (its node was
   killed) is opened again every RECONNECT seconds;
 - `SetTimer` and `CancelTimer` on the loop, `Tick` on the clock (clock.py);
-- `Persist` is kept in memory: the harness is not killed by the nemesis;
+- `Persist` goes to the participant's state file when it has one (disk.py, written and not
+  fsynced: what a client process keeps when it is killed, the machine staying up), else to memory;
 - `Invoke(id, value)` names the id of the request just made, and `Reply(id, result)` completes it
   (`request`).
+
+`crash` is a kill -9 of the participant as a process of its own: its memory, timers and
+connections gone, a request in flight failed (`Crashed`: its operation may or may not take
+effect), nothing more written; `restart(core)` starts a fresh core from what the state file holds,
+as a client process started again would (the nemesis's `crash-client`, meshcheck/cluster/nemesis.py).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.effects import (
@@ -40,9 +47,14 @@ from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.runtime.clock import Clock
 from meshcheck.impl.runtime.codec import Codec, CodecError
 from meshcheck.impl.runtime.config import Address
+from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
 
 RECONNECT = 0.05  # seconds between attempts to reach a node
+
+
+class Crashed(ConnectionError):
+    """The participant crashed with the request in flight: it may or may not take effect."""
 
 
 class Member:
@@ -57,6 +69,7 @@ class Member:
         *,
         tls: ssl.SSLContext | None = None,
         clock: Clock | None = None,
+        state: Path | None = None,
     ) -> None:
         self.name = name
         self.core = core
@@ -69,30 +82,63 @@ class Member:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._made: list[int] = []  # the ids of the requests the step under way made
-        self.disk: dict[str, Any] = {}
+        self.disk: dict[str, Any] = {}  # what it persisted, without a state file
+        # its state file (disk.py, not fsynced): what a restart reads back
+        self.store = None if state is None else Disk(state, codec, sync=False)
+        self.running = asyncio.Event()  # set from `start` until `crash` or `stop`
         self.lamport = 0
         self.refused = 0  # frames the codec refused
 
     async def start(self) -> None:
-        self._step(Restart({}, now=self.clock.now()))
+        """Start the core from what it persisted (nothing at a first start), and its
+        connections."""
+        persisted = self.disk if self.store is None else self.store.load()
+        self._step(Restart(dict(persisted), now=self.clock.now()))
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._connect(node)) for node in sorted(self._nodes)]
+        self.running.set()
 
     async def stop(self) -> None:
+        await self._end(None)
+
+    async def crash(self) -> None:
+        """A kill -9 of the participant: its core, timers and connections gone, a request in
+        flight failed with `Crashed`; only its state file is left."""
+        await self._end(Crashed(f"{self.name} crashed with the request in flight"))
+
+    async def restart(self, core: Any) -> None:
+        """`core`, new, started from the state file (or what was kept in memory)."""
+        self.core = core
+        self.lamport = 0
+        await self.start()
+
+    async def _end(self, failure: Exception | None) -> None:
+        self.running.clear()
         for handle in self._timers.values():
             handle.cancel()
+        self._timers = {}
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         for writer in self._writers.values():
             writer.close()
+        self._writers = {}
         for future in self._waiting.values():
             if not future.done():
-                future.cancel()
+                if failure is None:
+                    future.cancel()
+                else:
+                    future.set_exception(failure)
+        if self.store is not None:
+            self.store.close()
 
     async def request(self, value: Any, timeout: float) -> Any:
         """Hand `value` to the core as a client request; its result, or TimeoutError after
-        `timeout` seconds (the request may still take effect: the core keeps sending it)."""
+        `timeout` seconds (the request may still take effect: the core keeps sending it);
+        `Crashed` when the participant is down or crashes meanwhile."""
+        if not self.running.is_set():
+            raise Crashed(f"{self.name} is down")
         self._made = []
         self._step(ClientRequest(value, 0, now=self.clock.now()))
         if len(self._made) != 1:
@@ -120,6 +166,8 @@ class Member:
                 handle = self._timers.pop(effect.timer, None)
                 if handle is not None:
                     handle.cancel()
+            elif isinstance(effect, Persist) and self.store is not None:
+                self.store.persist(effect.writes)
             elif isinstance(effect, Persist):
                 for write in effect.writes:
                     if isinstance(write, Put):

@@ -7,8 +7,9 @@ direction's frames (the sender opens it: host.py `Link`), a one-way cut is the c
 
 Without TLS the proxy reads the runtime's frames (frames.py), so its faults act on whole messages,
 as the simulator's do: `cut` closes what is open and refuses what comes (a partition), `loss` drops
-a share of frames, `latency` holds each frame back (a fixed part plus a random one) while keeping
-their order, as TCP does; `reorder` holds a share of frames back for 50 to 300 ms while the frames
+a share of frames, `latency` holds each frame back (a fixed part plus a random one) from when it
+was read while keeping their order, as TCP does (a delay, not a bandwidth: the frames behind it
+are read on meanwhile); `reorder` holds a share of frames back for 50 to 300 ms while the frames
 after them pass (the specs' network is a bag: a message sent on a connection that broke may
 arrive after one sent later on the next, as with etcd's two streams per peer), and `duplicate`
 sends a share of frames a second time, up to 300 ms later (a sender's retry of a message that did
@@ -39,6 +40,18 @@ class LinkFaults:
     latency: tuple[int, int] = (0, 0)  # milliseconds, drawn per frame
     reorder: float = 0.0  # the share of frames held back while later ones pass (no TLS)
     duplicate: float = 0.0  # the share of frames sent twice (no TLS)
+
+
+class _Held:
+    """The frames of one connection held under latency, and how many are not yet sent on."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        self.count = 0
+
+    def put(self, due: float, data: bytes) -> None:
+        self.count += 1
+        self.queue.put_nowait((due, data))
 
 
 # how long `reorder` holds a frame back, and the most a `duplicate` copy comes after its original
@@ -96,6 +109,37 @@ class LinkProxy:
 
         loop.call_later(self._rng.randint(*HELD) / 1000, write)
 
+    async def _forward(
+        self, upstream: asyncio.StreamWriter, data: bytes, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """`data` on to the receiver now, or held back (`reorder`), and maybe sent twice."""
+        faults = self.faults
+        if not self.sealed and faults.reorder and self._rng.random() < faults.reorder:
+            self._later(upstream, data, loop)
+            return
+        upstream.write(data if self.sealed else frame(data))
+        if not self.sealed and faults.duplicate and self._rng.random() < faults.duplicate:
+            self._later(upstream, data, loop)
+        await upstream.drain()
+
+    async def _send_held(self, held: _Held, upstream: asyncio.StreamWriter) -> None:
+        """The frames held under latency, each on to the receiver when it is due, in order;
+        dropped once the link is cut."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due, data = await held.queue.get()
+            try:
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not self.faults.cut and not upstream.is_closing():
+                    await self._forward(upstream, data, loop)
+            except OSError:
+                pass
+            finally:
+                held.count -= 1
+                held.queue.task_done()
+
     async def _back(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """The receiver's bytes back to the sender (TLS's handshake and alerts), while not cut."""
         try:
@@ -109,15 +153,22 @@ class LinkProxy:
         self._open.add(writer)
         upstream: asyncio.StreamWriter | None = None
         returning: asyncio.Task[None] | None = None
+        sending: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
         try:
             if self.faults.cut:
                 return
             back, upstream = await asyncio.open_connection(*self.target)
             self._open.add(upstream)
             if self.sealed:  # TLS answers the handshake: the other direction is carried too
-                returning = asyncio.get_running_loop().create_task(self._back(back, writer))
+                returning = loop.create_task(self._back(back, writer))
+            # A frame under latency leaves `latency` after it was read, in order, while the frames
+            # after it are read on: a delay of each frame, not of the link's throughput (held
+            # one at a time, a link carried a frame per delay and the status messages alone
+            # backed up without end under 700 ms).
+            held = _Held()
+            sending = loop.create_task(self._send_held(held, upstream))
             due = 0.0  # what it reads leaves in order: nothing before what is ahead of it
-            loop = asyncio.get_running_loop()
             while (data := await self._next(reader)) is not None:
                 faults = self.faults
                 if faults.cut:
@@ -129,25 +180,20 @@ class LinkProxy:
                         return  # a reset: closed below, with what the connection held
                     continue
                 lo, hi = faults.latency
-                if hi > 0:
+                if hi > 0 or held.count:  # behind what is held, even once the latency is gone
                     due = max(due, loop.time() + self._rng.randint(lo, hi) / 1000)
-                    wait = due - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                if not self.sealed and faults.reorder and self._rng.random() < faults.reorder:
-                    self._later(upstream, data, loop)
+                    held.put(due, data)
                     continue
-                upstream.write(data if self.sealed else frame(data))
-                if not self.sealed and faults.duplicate and self._rng.random() < faults.duplicate:
-                    self._later(upstream, data, loop)
-                await upstream.drain()
+                await self._forward(upstream, data, loop)
+            await held.queue.join()  # the sender closed its end: what is held still arrives
         except (OSError, FrameError):
             pass
         except asyncio.CancelledError:
             return  # the harness's loop is ending: the link ends with it
         finally:
-            if returning is not None:
-                returning.cancel()
+            for task in (returning, sending):
+                if task is not None:
+                    task.cancel()
             for w in (writer, upstream):
                 if w is not None:
                     self._open.discard(w)

@@ -33,9 +33,11 @@ from typing import Any, ParamSpec
 import attrs
 
 from meshcheck.cluster.inspection import Sample
+from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.hotstuff.messages import GENESIS
 from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
+from meshcheck.impl.pbft.client import CLOCK
 from meshcheck.impl.pbft.storage import EXECUTED
 from meshcheck.impl.raft.messages import Entry, Snapshot
 from meshcheck.impl.raft.node import LOG, SNAP
@@ -94,6 +96,104 @@ def progress(ops: Sequence[Op], healed: float, end: float) -> Verdict:
         "progress after healing",
         False,
         f"no operation succeeded in the {end - healed:.1f} s after t={healed:.1f}s",
+    )
+
+
+# how many operations of the other clients must have been answered after a client's restart for
+# its own silence to be the client's, not a cluster that made no progress (one client in ten at
+# about 30 answered operations a second: a client gets its share within a second or two)
+OTHERS_ANSWERED = 20
+
+
+def _client(op: Op) -> str:
+    """The client core an operation's process belongs to (`c3.1`: c3's second process)."""
+    return str(op.process).split(".", 1)[0]
+
+
+@timed
+def restarted_answered(
+    ops: Sequence[Op], struck: Sequence[tuple[float, str]], others: int = OTHERS_ANSWERED
+) -> Verdict:
+    """Each client the nemesis crashed and restarted (`crash-client`) had an operation answered
+    after its restart, if the other clients had `others` answered meanwhile: a restarted client
+    whose new requests the replicas take for ones they executed (a clock that went back: Castro
+    and Liskov, OSDI 1999, section 4.1) is never answered while the group serves everyone else.
+    Undecided when the others were not answered either (the group made no progress). On real
+    time: on a loaded machine a correct client restarted just before the group stalled in view
+    changes went unanswered while the others had 22 answered (docs/cluster.md); and a client
+    restarted after fewer requests than it makes afterwards climbs past its old timestamps and is
+    answered again. `client_clocks` judges the clock itself."""
+    name = "restarted clients answered"
+    restarts = sorted(
+        (t, what.split()[1])
+        for t, what in struck
+        if what.startswith("crash-client ") and what.endswith(" undone")
+    )
+    if not restarts:
+        return Verdict(name, True, "no client restarted")
+    said, undecided = [], []
+    for t, client in restarts:
+        mine = [o for o in ops if _client(o) == client and o.call >= t]
+        answered = [o for o in mine if o.status == "ok"]
+        served = sum(1 for o in ops if _client(o) != client and o.call >= t and o.status == "ok")
+        if answered:
+            said.append(f"{client} (t={t:.1f}s) {len(answered)} of {len(mine)}")
+        elif served >= others:
+            return Verdict(
+                name,
+                False,
+                f"{client}, restarted at t={t:.1f}s: none of its {len(mine)} operations since "
+                f"was answered, while the other clients had {served} answered",
+            )
+        else:
+            undecided.append(f"{client} (t={t:.1f}s): none, the others {served}")
+    if undecided:
+        return Verdict(name, None, "too little progress to judge: " + "; ".join(undecided))
+    return Verdict(name, True, "answered since the restart: " + ", ".join(said))
+
+
+def client_clocks(
+    clients: Mapping[str, Sequence[Sequence[Write]]], executed: Mapping[str, Sequence[Any]]
+) -> Verdict:
+    """PBFT: each client's clock (impl/pbft/client.py `CLOCK`, the last timestamp it signed),
+    followed through its state file's records in the order it wrote them, moves on with every
+    request (a record puts it only when the client signs a new request), and ends at or above the
+    timestamp of every request of its that an honest replica executed (their state files). A
+    client persists a timestamp before it signs a request with it, so before any replica can see
+    it; a clock that did not move on signs a new request under a timestamp it used, maybe one the
+    replicas executed, and they take it for that one (section 4.1: a replica tells a new request
+    from a retry by its timestamp)."""
+    name = "client clocks (state files)"
+    highest: dict[str, tuple[int, str]] = {}
+    for node, batches in executed.items():
+        for batch in batches:
+            for r in batch:
+                client, timestamp = r.body.client, r.body.timestamp
+                if timestamp > highest.get(client, (0, ""))[0]:
+                    highest[client] = (timestamp, node)
+    for client, records in sorted(clients.items()):
+        clock = 0
+        for k, writes in enumerate(records, 1):
+            for w in writes:
+                if isinstance(w, Put) and w.key == CLOCK:
+                    if int(w.value[0]) <= clock:
+                        return Verdict(
+                            name,
+                            False,
+                            f"{client} signed timestamp {w.value[0]} after {clock} (record {k} of "
+                            "its state file)",
+                        )
+                    clock = int(w.value[0])
+        timestamp, node = highest.get(client, (0, ""))
+        if timestamp > clock:
+            return Verdict(
+                name,
+                False,
+                f"{client}'s clock is at {clock} on its state file, and {node} executed its "
+                f"request of timestamp {timestamp}",
+            )
+    return Verdict(
+        name, True, f"{len(clients)} clients, each moving on, at or above what was executed of it"
     )
 
 

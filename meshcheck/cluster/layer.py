@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ from meshcheck.cluster import (
     strike,
 )
 from meshcheck.cluster.network import Network, between, touching
-from meshcheck.cluster.options import Options, Outcome, fault_plan, node_names
+from meshcheck.cluster.options import Options, Outcome, client_names, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
 from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import Disk, whole_records
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.protocols import (
@@ -52,6 +52,7 @@ from meshcheck.impl.runtime.protocols import (
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
+from meshcheck.traces.history.history import Op
 
 Progress = Callable[[str], None]
 Clock = Callable[[], float]
@@ -74,7 +75,8 @@ class Layer:
         )
         ports = dict(zip(self.names, free_ports(len(self.names)), strict=True))
         addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
-        self.network = Network(self.names, addresses, options.seed, tls=options.tls)
+        slow = LinkFaults(latency=options.delay) if options.delay[1] > 0 else None
+        self.network = Network(self.names, addresses, options.seed, tls=options.tls, base=slow)
         self.struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
         core: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
         core |= dict(options.core)
@@ -83,7 +85,7 @@ class Layer:
             for node, behaviour in options.byzantine:
                 behaving.setdefault(node, []).append(behaviour)
             core[BYZANTINE] = behaving
-        self.member_names = [f"c{k}" for k in range(1, options.clients + 1)]
+        self.member_names = client_names(options.clients)
         if self.proto.bft:  # clients that sign
             core |= {BFT_KEYS: options.seed, BFT_CLIENTS: self.member_names}
         self.core_options = core
@@ -146,7 +148,12 @@ class Layer:
             for name in self.member_names:
                 core = proto.build_member(name, self.names, self.core_options)
                 member = Member(
-                    name, core, proto.codec(), cluster.config.nodes, tls=cluster.client_tls()
+                    name,
+                    core,
+                    proto.codec(),
+                    cluster.config.nodes,
+                    tls=cluster.client_tls(),
+                    state=self.client_state(name),
                 )
                 self.members.append(member)
                 await member.start()
@@ -174,6 +181,24 @@ class Layer:
         self.clients = clients
         return clients
 
+    def client_state(self, name: str) -> Path:
+        """A client core's state file (what a `crash-client` restart reads back), beside the
+        nodes' own."""
+        return self.folder / "data" / name / "state.wal"
+
+    async def _crash(self, name: str) -> Callable[[], Awaitable[None]]:
+        """Kill the client core `name` (impl/runtime/member.py `crash`); what starts a new core of
+        it from its state file."""
+        member = next(m for m in self.members if m.name == name)
+        await member.crash()
+        build = self.proto.build_member
+        assert build is not None
+
+        async def restart() -> None:
+            await member.restart(build(name, self.names, self.core_options))
+
+        return restart
+
     def strike(self, clock: Clock) -> None:
         """The nemesis, and the samples where a check or a measurement reads them."""
         assert self.clients is not None
@@ -190,6 +215,7 @@ class Layer:
                 self.struck,
                 self.proto.codec(),
                 self.cluster.client_tls(),
+                self._crash if self.members else None,
             )
         )
         options = self.options
@@ -271,6 +297,25 @@ class Layer:
 
     # -- once it is over ----------------------------------------------------------------------------
 
+    def _restarted_clients(
+        self, ops: Sequence[Op], persisted: Mapping[str, Any], honest: Sequence[str]
+    ) -> list[checks.Verdict]:
+        """A run that crashed and restarted clients: each restarted client answered again while
+        the others were; for PBFT, each client's clock, record by record of its state file,
+        always moving on and ending at or above every timestamp of its that an honest replica
+        executed (their state files)."""
+        verdicts = [checks.restarted_answered(ops, self.struck)]
+        if self.options.protocol == "pbft":
+            codec = self.proto.codec()
+            clocks = {}
+            for name in self.member_names:
+                path = self.client_state(name)
+                raw = path.read_bytes() if path.exists() else b""
+                clocks[name] = whole_records(raw, codec)[0]
+            executed = checks.pbft_executed({n: persisted[n] for n in honest})
+            verdicts.append(checks.client_clocks(clocks, executed))
+        return verdicts
+
     def check(self, seconds: float, progress: Progress) -> Outcome:
         """Write the report folder and judge the run (every node process has ended)."""
         options, proto, names, folder = self.options, self.proto, self.names, self.folder
@@ -308,6 +353,8 @@ class Layer:
             )
             if options.byzantine and options.protocol == "hybrid":
                 verdicts.append(checks.escalated(self.samples, honest, persisted))
+            if any(f.kind in nemesis.CLIENTS for f in self.plan):
+                verdicts += self._restarted_clients(history.ops, persisted, honest)
             if self.tails:  # the last records, written after the last read
                 for tail in self.tails:
                     tail.read()
@@ -373,8 +420,10 @@ async def _nemesis(
     struck: list[tuple[float, str]],
     codec: Codec,
     tls: ssl.SSLContext | None,
+    crash: strike.Crash | None = None,
 ) -> None:
-    """The plan carried out (strike.py) on the nodes' processes and their link proxies."""
+    """The plan carried out (strike.py) on the nodes' processes and their link proxies, and on
+    the client cores (`crash`)."""
 
     async def named_leader() -> str | None:
         return leader()
@@ -410,7 +459,15 @@ async def _nemesis(
         return back
 
     await strike.carry_out(
-        plan, cluster, names, clock, struck, leader=named_leader, links=links, skew=skew
+        plan,
+        cluster,
+        names,
+        clock,
+        struck,
+        leader=named_leader,
+        links=links,
+        skew=skew,
+        crash=crash,
     )
 
 

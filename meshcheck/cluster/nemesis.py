@@ -14,6 +14,10 @@ Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
   whole messages, which a proxy sees only on links without TLS (`needs_frames`): the specs'
   network is a bag that reorders and duplicates, and the cores must hold under it, as they do in
   the simulator; over one TCP connection neither happens, across a reconnection or a retry both do.
+- `crash-client`: kill a client (a client core the harness hosts, impl/runtime/member.py: PBFT's,
+  HotStuff's) as a process is killed, its memory gone, and start it again after a while from its
+  state file, as a client process restarted would (Castro and Liskov, OSDI 1999, section 4.1: a
+  restarted client must go on with timestamps above those it used).
 
 The plan is a list of `Fault`s drawn from the seed alone before the run starts, printed, so a run
 is replayed by its seed (the timing of real processes is not replayable; the plan is). At most a
@@ -40,7 +44,10 @@ KINDS = (
     "isolate",
     "reorder",
     "duplicate",
+    "crash-client",
 )
+# the kinds that strike a client, not a node: where the harness hosts the clients' cores
+CLIENTS = ("crash-client",)
 # the kinds that act on whole frames: only on links without TLS (impl/runtime/proxy.py)
 FRAMED = ("reorder", "duplicate")
 # `isolate`: the leader cut off from every other node for 2.5 to 4 s, long enough for the others to
@@ -76,6 +83,7 @@ class Fault:
             "reorder": "frames reordered",
             "duplicate": "frames duplicated",
             "clock": f"clock {self.offset:+d} ms at rate {self.rate:g}",
+            "crash-client": "client killed, restarted from its state file",
         }[self.kind]
         return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
 
@@ -129,11 +137,13 @@ def plan(
     nodes: Sequence[str],
     every: float = 1.5,
     at_most: int | None = None,
+    clients: Sequence[str] = (),
 ) -> list[Fault]:
     """The faults of a run: one about every `every` seconds of the storm, each kind in turn drawn
     from `kinds`, never more than `at_most` nodes down or paused at once (by default a minority;
     a BFT protocol's is what its f leaves: `tolerated`). A kill or a pause it cannot place is
-    skipped; so, with `at_most` 0, is every kill and pause."""
+    skipped; so, with `at_most` 0, is every kill and pause. A client's crash strikes one of
+    `clients`, one at a time."""
     if not kinds:
         return []
     rng = random.Random(f"nemesis:{seed}")
@@ -143,6 +153,7 @@ def plan(
     out: list[Fault] = []
     down: list[tuple[float, float, tuple[str, ...]]] = []  # (from, to, nodes) of kills and pauses
     isolated_until = 0.0  # no isolation before this (one at a time, a calm `every` after it)
+    client_back = 0.0  # no client crashes before this: the last one crashed is back
     at = start + rng.uniform(0, every / 2)
     while at < end:
         kind = rng.choice(list(kinds))
@@ -177,6 +188,12 @@ def plan(
                 continue
             isolated_until = at + lasts + every
             out.append(Fault(round(at, 2), "partition", (LEADER,), lasts))
+        elif kind == "crash-client":
+            if at < client_back or not clients:
+                at += every
+                continue
+            client_back = at + lasts
+            out.append(Fault(round(at, 2), kind, (rng.choice(list(clients)),), lasts))
         elif kind == "clock":
             offset, rate = rng.randint(-5000, 5000), rng.choice((0.5, 2.0))
             out.append(

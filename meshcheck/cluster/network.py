@@ -1,7 +1,7 @@
 """The links of a real cluster, each through its proxy (impl/runtime/proxy.py), and the nemesis's
 network faults on them. Faults may overlap (two partitions at once); each link keeps the faults in
 force on it and takes their union: cut if any cuts it, the largest latency, loss, reordering and
-duplication."""
+duplication. A base (`--delay`: a slow network for the whole run) is in force beneath them all."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ class Network:
     """One proxy per directed link between `nodes`."""
 
     def __init__(
-        self, nodes: Sequence[str], addresses: dict[str, Address], seed: int, *, tls: bool = False
+        self,
+        nodes: Sequence[str],
+        addresses: dict[str, Address],
+        seed: int,
+        *,
+        tls: bool = False,
+        base: LinkFaults | None = None,
     ) -> None:
         links = [(a, b) for a in nodes for b in nodes if a != b]
         ports = free_ports(len(links))
@@ -28,6 +34,14 @@ class Network:
         }
         self.listen = {link: (LOOPBACK, port) for link, port in zip(links, ports, strict=True)}
         self._active: dict[Link, list[LinkFaults]] = {link: [] for link in links}
+        # what every link does for the whole run, under the faults and after them (a slow
+        # network: `--delay`), never healed
+        self._base = base
+
+    async def start(self) -> None:
+        for link, proxy in self.proxies.items():
+            await proxy.start(*self.listen[link])
+            self._apply(link)
 
     def routes(self) -> dict[str, dict[str, Address]]:
         """Where each node sends to each peer: the link's proxy."""
@@ -35,10 +49,6 @@ class Network:
         for (a, b), address in self.listen.items():
             out.setdefault(a, {})[b] = address
         return out
-
-    async def start(self) -> None:
-        for link, proxy in self.proxies.items():
-            await proxy.start(*self.listen[link])
 
     async def stop(self) -> None:
         for proxy in self.proxies.values():
@@ -61,7 +71,7 @@ class Network:
             self._apply(link)
 
     def _apply(self, link: Link) -> None:
-        active = self._active[link]
+        active = self._active[link] + ([self._base] if self._base is not None else [])
         self.proxies[link].set(
             LinkFaults(
                 cut=any(f.cut for f in active),

@@ -9,6 +9,7 @@ import attrs
 from meshcheck.cluster import checks, convergence, inspection, nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.workload import History
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 
 
@@ -39,6 +40,9 @@ class Options:
     # the protocol's `behaviours` (impl/runtime/protocols.py), each an honest core whose output
     # the behaviour corrupts
     byzantine: tuple[tuple[str, str], ...] = ()
+    # every node-to-node link holds each frame back this many milliseconds (drawn per frame), for
+    # the whole run: a slow network, not a fault (nothing heals it); (0, 0): none
+    delay: tuple[int, int] = (0, 0)
     # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
     # (a measurement does: the claims' elections)
     sample: bool = False
@@ -71,17 +75,29 @@ def fault_plan(options: Options) -> list[Fault]:
     for a fault on whole messages under TLS (nemesis.py `needs_frames`)."""
     kinds = options.nemesis if options.plan is None else [f.kind for f in options.plan]
     nemesis.needs_frames(kinds, options.tls)
+    hosted = runtime_protocol(options.protocol)
+    on_clients = [k for k in kinds if k in nemesis.CLIENTS]
+    if on_clients and hosted.build_member is None:
+        raise MeshcheckError(
+            f"--nemesis {on_clients[0]}: strikes the clients' cores the harness hosts, which "
+            f"{options.protocol}'s clients are not (pbft, hotstuff)"
+        )
     if options.plan is not None:
         return list(options.plan)
-    bft = runtime_protocol(options.protocol).bft
     byzantine = len({node for node, _ in options.byzantine})
     return nemesis.plan(
         options.seed,
         options.time,
         options.nemesis,
         node_names(options.protocol, options.nodes),
-        at_most=nemesis.tolerated(options.nodes, bft, byzantine),
+        at_most=nemesis.tolerated(options.nodes, hosted.bft, byzantine),
+        clients=client_names(options.clients),
     )
+
+
+def client_names(clients: int) -> list[str]:
+    """The names of a run's client cores (PBFT's and HotStuff's: meshcheck/cluster/layer.py)."""
+    return [f"c{k}" for k in range(1, clients + 1)]
 
 
 def node_names(protocol: str, n: int) -> list[str]:

@@ -22,6 +22,8 @@ Clock = Callable[[], float]
 Links = Callable[[nemesis.Fault], Callable[[], None]]
 # a clock fault: skew the node's clock; what undoes it
 Skew = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
+# a client's crash (`crash-client`): kill the client named; what restarts it from its state file
+Crash = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 class Target(Protocol):
@@ -46,6 +48,7 @@ async def carry_out(
     leader: Callable[[], Awaitable[str | None]],
     links: Links,
     skew: Skew | None = None,
+    crash: Crash | None = None,
 ) -> None:
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
@@ -77,6 +80,9 @@ async def carry_out(
             fault = await resolved(fault)
             async with locks[fault.nodes[0]]:
                 await strike(fault)
+        elif fault.kind in nemesis.CLIENTS:  # a client's, not a node's: one fault at a time
+            async with locks.setdefault(fault.nodes[0], asyncio.Lock()):
+                await strike(fault)
         else:
             await strike(await resolved(fault))
 
@@ -91,6 +97,11 @@ async def carry_out(
             target.pause(node)
             await asyncio.sleep(fault.lasts)
             target.resume(node)
+        elif fault.kind == "crash-client":
+            if crash is not None:
+                restart = await crash(node)
+                await asyncio.sleep(fault.lasts)
+                await restart()
         elif fault.kind == "clock":
             if skew is not None:
                 undo_skew = await skew(fault)

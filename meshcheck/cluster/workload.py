@@ -26,6 +26,7 @@ order of the writes on one key visible to the linearizability check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import random
@@ -38,7 +39,7 @@ import attrs
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.rsm.ops import Custom, to_value
 from meshcheck.impl.runtime.client import Client
-from meshcheck.impl.runtime.member import Member
+from meshcheck.impl.runtime.member import Crashed, Member
 from meshcheck.traces.history.history import Op
 
 WORKLOADS = {"register": 1, "registers": 5, "status": 5}  # name -> keys
@@ -280,6 +281,10 @@ class MemberClients:
 
     async def _client(self, member: Member, until: float) -> None:
         while self._clock() < until:
+            if not member.running.is_set():  # crashed (the nemesis's crash-client): wait for it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(member.running.wait(), until - self._clock())
+                continue
             await self.one(member, until)
             await asyncio.sleep(self._rng.uniform(0, 2 * self._gap))
 
@@ -294,7 +299,7 @@ class MemberClients:
         try:
             output = await member.request(sent, min(self._timeout, until - call + 0.5))
             status = "ok"
-        except TimeoutError:
+        except (TimeoutError, Crashed):  # unanswered, or the client crashed with it in flight
             pass
         ret = self._clock()
         process = f"{member.name}.{self._generation[member.name]}"
