@@ -1,5 +1,12 @@
 """A client of a real cluster: one TCP connection per node, requests framed as the host expects
 (`("write" | "read", id, value)`), answers matched by id, and the leader followed by its hints.
+
+An answer may come after the client stopped waiting for it (its timeout ran out), or a second
+time: for a tagged request either is reported with its tag (`Client.on_late`), as a Jepsen client
+that gets an answer for an operation it recorded as indeterminate knows how it ended, and one
+that gets two answers for one request knows a node answered what it did not owe. A node owes one
+answer to a request it took; an answer it no longer owes (a core that kept its table of pending
+writes across a restart: impl/raft/mutants.py) shows here.
 """
 
 from __future__ import annotations
@@ -7,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -32,12 +39,21 @@ class Answer:
         return not self.error
 
 
-class Connection:
-    """One client connection to one node."""
+# (the request's tag, the answer that came after the client stopped waiting, whether the request
+# had been answered before)
+Late = Callable[[Any, "Answer", bool], None]
 
-    def __init__(self, node: str, codec: Codec) -> None:
+
+class Connection:
+    """One client connection to one node; `on_late` hears of answers to tagged requests whose
+    client stopped waiting, and of second answers."""
+
+    def __init__(self, node: str, codec: Codec, on_late: Late | None = None) -> None:
         self.node = node
         self._codec = codec
+        self._on_late = on_late
+        # id -> (tag, whether it was answered) of a tagged request the client no longer waits for
+        self._tagged: dict[int, tuple[Any, bool]] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
@@ -57,8 +73,15 @@ class Connection:
             while (data := await read_frame(self._reader)) is not None:
                 kind, theirs, result, error, leader, unknown = self._codec.decode(data)
                 future = self._waiting.pop(theirs, None)
-                if kind == "reply" and future is not None and not future.done():
-                    future.set_result(Answer(self.node, result, error, leader, unknown))
+                answer = Answer(self.node, result, error, leader, unknown)
+                if kind != "reply":
+                    continue
+                if future is not None and not future.done():
+                    future.set_result(answer)
+                elif theirs in self._tagged and self._on_late is not None:
+                    tag, answered = self._tagged[theirs]
+                    self._tagged[theirs] = (tag, True)
+                    self._on_late(tag, answer, answered)
         except (OSError, ValueError):
             pass
         finally:
@@ -67,8 +90,9 @@ class Connection:
                     future.set_exception(ConnectionError(f"{self.node} closed the connection"))
             self._waiting.clear()
 
-    async def request(self, kind: str, value: Any, timeout: float) -> Answer:
-        """One request; TimeoutError when no answer comes within `timeout` seconds."""
+    async def request(self, kind: str, value: Any, timeout: float, tag: Any = None) -> Answer:
+        """One request; TimeoutError when no answer comes within `timeout` seconds (an answer
+        after that goes to `on_late` with `tag`, if one is given)."""
         if self._writer is None or self._writer.is_closing():
             raise ConnectionError(f"no connection to {self.node}")
         rid = next(self._ids)
@@ -83,6 +107,9 @@ class Connection:
                 return await future
         finally:
             self._waiting.pop(rid, None)
+            if tag is not None:  # answered (True) or not yet: what comes later is reported
+                answered = future.done() and not future.cancelled() and not future.exception()
+                self._tagged[rid] = (tag, answered)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -108,22 +135,32 @@ class Client:
         self.name = name
         self._conns: dict[str, Connection] = {}
         self.leader: str | None = None
+        self.on_late: Late | None = None  # answers to tagged requests that came too late
 
     async def _conn(self, node: str) -> Connection:
         conn = self._conns.get(node)
         if conn is None or conn._writer is None or conn._writer.is_closing():
             if conn is not None:
                 await conn.close()
-            conn = Connection(node, self._codec)
+            conn = Connection(node, self._codec, self._late)
             await conn.open(self._nodes[node], self.name, self._tls)
             self._conns[node] = conn
         return conn
 
-    async def ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer:
-        """One request to `node` (ConnectionError, TimeoutError as they come)."""
+    def _late(self, tag: Any, answer: Answer, again: bool) -> None:
+        if self.on_late is not None:
+            self.on_late(tag, answer, again)
+
+    async def ask(
+        self, node: str, kind: str, value: Any, timeout: float, tag: Any = None
+    ) -> Answer:
+        """One request to `node` (ConnectionError, TimeoutError as they come); an answer after
+        the timeout, or a second one, goes to `on_late` with `tag`, if one is given."""
         conn = await self._conn(node)
         try:
-            return await conn.request(kind, value, timeout)
+            return await conn.request(kind, value, timeout, tag)
+        except TimeoutError:
+            raise  # the wait ends, not the connection: a late answer may still come on it
         except (ConnectionError, OSError):
             self._conns.pop(node, None)
             await conn.close()
@@ -191,6 +228,21 @@ async def skew_clock(
 ) -> int:
     """Skew the clock of `node` at `address` (host.py's control channel); its reading after."""
     return int(await _control(address, codec, ("clock", offset, rate), tls, node))
+
+
+async def crash_core(
+    address: Address, codec: Codec, tls: ssl.SSLContext | None = None, node: str = ""
+) -> None:
+    """Crash `node`'s core inside its process (host.py `crash`): its memory gone, its events
+    dropped until `recover_core`."""
+    await _control(address, codec, ("crash",), tls, node)
+
+
+async def recover_core(
+    address: Address, codec: Codec, tls: ssl.SSLContext | None = None, node: str = ""
+) -> None:
+    """Rebuild `node`'s crashed core from its state file, in the same process (host.py)."""
+    await _control(address, codec, ("recover",), tls, node)
 
 
 async def inspect(

@@ -20,7 +20,17 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   deliver (the network may lose messages; the cores are built for it); a `Send` to the node itself
   is delivered to it as a later event of its own, as the simulator does;
 - a client's request becomes a `ClientRequest` or `ClientRead` under an id of this node's own, and
-  the core's `Reply` goes back to the connection it came on.
+  the core's `Reply` goes back to the connection it came on, whenever it comes and however often
+  (the host passes on what the core says: an answer the client stopped waiting for still reaches
+  it, and so does a second answer to one request; client.py reports both);
+- the core can crash and be rebuilt from its state file inside the running process (`("crash",)`
+  and `("recover",)` on the control channel: the nemesis's `crash`), which is what the simulator's
+  crash and Restart do (impl/sim/cluster.py `_crash`: a new core object built from the durable
+  store, in the same Python process). While it is down every event is dropped (peers' messages,
+  clients' requests, timers), as for a process that is not there; what lives in the process
+  outside the core (its connections, the host's table of requests it took, the module and class
+  state of the core's code) stays, as it does in a process that restarts a component of its own
+  (a supervisor that restarts a crashed worker, a server that rebuilds one replica of many).
 
 A node is reached on one port. A connection's first frame says who opens it: `("peer", id)`,
 `("client", name)`, `("member", name)` (a participant of the protocol that is not a node, such as
@@ -165,7 +175,13 @@ class Host:
         receives: frozenset[str] = frozenset(),
         members: frozenset[str] = frozenset(),
         inspect: Callable[[Any, int], Any] | None = None,
+        rebuild: Callable[[int], Node] | None = None,
     ) -> None:
+        # a new core for the `incarnation`-th rebuild inside this process (the control channel's
+        # `("recover",)`); None: the core cannot be crashed apart from its process
+        self._rebuild = rebuild
+        self.incarnation = 0
+        self.down = False  # the core crashed and is not rebuilt yet: every event is dropped
         self._inspect = inspect  # what the control channel's `("inspect",)` answers (protocols.py)
         self._fingerprint = fingerprint
         self._member_names = members  # who may open a ("member", name) connection
@@ -225,6 +241,8 @@ class Host:
     # -- stepping -------------------------------------------------------------------------------------
 
     def _step(self, event: Any, sent_at: int = 0) -> None:
+        if self.down:
+            return  # no core to take it: lost, as by a node that is not there
         try:
             self._carry_out(event, sent_at)
         except Exception:  # a core or a disk that fails: the node ends, loudly, as a crash would
@@ -407,12 +425,25 @@ class Host:
         """The harness's channel: `("clock", offset, rate)` skews this node's clock (clock.py);
         timers already set keep their deadlines on the real clock. Answered `("ok", now)`.
         `("inspect",)`: what the protocol lets the harness read of the core between two steps
-        (protocols.py `inspect`: gossip's entries and suspicions), answered `("ok", value)`."""
+        (protocols.py `inspect`: gossip's entries and suspicions), answered `("ok", value)`, or
+        `("error", ...)` while the core is down. `("crash",)` and `("recover",)`: the core crashes
+        (`crash`), is rebuilt from the state file (`recover`), answered `("ok", now)`."""
         while (data := await read_frame(reader)) is not None:
             command = self.codec.decode(data)
             if command == ("inspect",) and self._inspect is not None:
+                if self.down:
+                    writer.write(frame(self.codec.encode(("error", "the core is down"))))
+                    continue
                 seen = self._inspect(self.core, self.clock.now())
                 writer.write(frame(self.codec.encode(("ok", seen))))
+                continue
+            if command in (("crash",), ("recover",)):
+                try:
+                    self.crash() if command == ("crash",) else self.recover()
+                except ImplError as e:
+                    writer.write(frame(self.codec.encode(("error", str(e)))))
+                    continue
+                writer.write(frame(self.codec.encode(("ok", self.clock.now()))))
                 continue
             if not (isinstance(command, tuple) and len(command) == 3 and command[0] == "clock"):
                 raise CodecError(f"an unknown control command {command!r}")
@@ -424,8 +455,39 @@ class Host:
                 continue
             writer.write(frame(self.codec.encode(("ok", self.clock.now()))))
 
+    # -- the core's crash and its rebuild in this process -------------------------------------------
+
+    def crash(self) -> None:
+        """The core crashes: its memory is gone, its timers with it; until `recover` every event
+        is dropped. What it persisted is on disk already (each step's `Persist` is written before
+        the step's other effects are carried out)."""
+        if self._rebuild is None:
+            raise ImplError(f"{self.id}: this host cannot rebuild its core")
+        self.down = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def recover(self) -> None:
+        """A new core, built as at boot (a generator seeded by the incarnation), restarted from the
+        state file read back (`Restart`, the spec's Restart(i) in the node's log)."""
+        if self._rebuild is None or not self.down:
+            raise ImplError(f"{self.id}: the core is not down")
+        self.incarnation += 1
+        self.core = self._rebuild(self.incarnation)
+        self.disk.close()
+        persisted = self.disk.load()
+        self.down = False
+        self._step(Restart(persisted, now=self.clock.now()))
+        if self.log is not None and self.log.restarts:
+            self.lamport += 1
+            self.log.write(self.lamport, "Restart", {"i": self.id}, self.core)
+
     def _answer(self, reply: Reply) -> None:
-        client = self._clients.pop(reply.request_id, None)
+        """The core's answer, to the connection its request came on, every time the core gives
+        one: the host passes on what the core says, and a core that answers a request twice (or
+        one it no longer owes, after a crash) is seen doing so by the client (client.py)."""
+        client = self._clients.get(reply.request_id)
         if client is None:
             return  # the client went away, or the request was made by no client of ours
         writer, theirs = client

@@ -22,6 +22,8 @@ Clock = Callable[[], float]
 Links = Callable[[nemesis.Fault], Callable[[], None]]
 # a clock fault: skew the node's clock; what undoes it
 Skew = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
+# a crash of the node's core inside its process (impl/runtime/host.py); what rebuilds it
+Crash = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 class Target(Protocol):
@@ -46,6 +48,7 @@ async def carry_out(
     leader: Callable[[], Awaitable[str | None]],
     links: Links,
     skew: Skew | None = None,
+    crash: Crash | None = None,
 ) -> None:
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
@@ -91,6 +94,11 @@ async def carry_out(
             target.pause(node)
             await asyncio.sleep(fault.lasts)
             target.resume(node)
+        elif fault.kind == "crash":
+            if crash is not None:
+                rebuild = await crash(fault)
+                await asyncio.sleep(fault.lasts)
+                await rebuild()
         elif fault.kind == "clock":
             if skew is not None:
                 undo_skew = await skew(fault)
@@ -105,7 +113,7 @@ async def carry_out(
     await asyncio.gather(*(one(f) for f in plan))
 
 
-DOWN = ("kill", "pause")  # the faults that take a node's process out
+DOWN = ("kill", "pause", "crash")  # the faults that take a node (its process, or its core) out
 
 
 def most_down(plan: Sequence[nemesis.Fault]) -> int:
