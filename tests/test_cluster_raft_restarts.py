@@ -192,24 +192,28 @@ def test_the_correct_core_holds_under_the_cut_and_crash_of_its_leader(tmp_path: 
     outcome = run(Options(time=5, seed=1, plan=CUT_AND_CRASH), tmp_path)
     assert outcome.holds, [v for v in outcome.verdicts if not v.holds]
     checked = {v.check for v in outcome.verdicts}
-    assert {"one answer per request", "applied state follows the log (inspected)"} <= checked
+    assert {"one answer per request", "applied state (inspected)"} <= checked
 
 
 @pytest.mark.slow  # a second mutant in processes
-def test_a_table_of_pending_writes_reloaded_from_disk_answers_again(tmp_path: Path) -> None:
-    """pending_writes_persisted: the table is written with each of the leader's log writes and
-    never rewritten once it steps down or answers, so a core rebuilt from the disk reloads requests
-    it answered, and answers them again as it applies their indexes (2 of 2 seeds under the random
-    crash nemesis, docs/cluster.md)."""
+def test_a_table_of_pending_writes_reloaded_from_disk_is_caught_after_a_crash_of_the_core(
+    tmp_path: Path,
+) -> None:
+    """pending_writes_persisted: the leader writes its table with each of its log writes, and the
+    core rebuilt from the disk reloads it: under the same cut and crash it answers the writes it
+    held with the new leader's entries' results (2 of 2 seeds, docs/cluster.md). Under the random
+    crash nemesis it also answers again requests it had answered (the table on disk is rewritten
+    only with the next log write): "one answer per request" (1 of 2 seeds)."""
     options = Options(
-        time=6,
-        seed=1,
-        nemesis=("crash",),
+        time=5,
+        seed=2,
+        plan=CUT_AND_CRASH,
         validate=False,
         bugs=frozenset({mutants.PENDING_WRITES_PERSISTED}),
     )
     outcome = run(options, tmp_path)
-    assert "one answer per request" in {v.check for v in outcome.failed}, outcome.verdicts
+    failed = {v.check for v in outcome.failed}
+    assert failed & {"linearizable (rsm)", "acknowledged writes durable"}, outcome.verdicts
 
 
 # A follower cut off long enough for the leader to compact past its log (a snapshot every 20
@@ -229,7 +233,8 @@ def test_a_follower_restoring_a_stale_snapshot_is_caught_by_its_state_machine(
 ) -> None:
     """install_stale_snapshot: no log or state file shows the state machine, the samples of it do
     (a machine that applied fewer entries than its commit index). Whether a stale snapshot arrives
-    is up to real timing (caught in N of M runs: docs/cluster.md): three tries."""
+    is up to real timing (seed 1's run caught it, seed 2's did not: docs/cluster.md): three
+    tries."""
     core = (("snapshot_interval", 20),)
     failed: list[set[str]] = []
     for seed in range(1, 4):
@@ -243,9 +248,9 @@ def test_a_follower_restoring_a_stale_snapshot_is_caught_by_its_state_machine(
             bugs=frozenset({mutants.INSTALL_STALE_SNAPSHOT}),
         )
         failed.append({v.check for v in run(options, tmp_path / str(seed)).failed})
-        if "applied state follows the log (inspected)" in failed[-1]:
+        if "applied state (inspected)" in failed[-1]:
             break
-    assert "applied state follows the log (inspected)" in failed[-1], failed
+    assert "applied state (inspected)" in failed[-1], failed
     correct = run(
         Options(time=6, seed=1, plan=STALE_SNAPSHOT, tls=False, core=core), tmp_path / "correct"
     )

@@ -227,7 +227,7 @@ def applied_state(samples: Sequence[Sample]) -> Verdict:
     commit index, of one node or two, hold the same state (equal digests: State Machine Safety,
     Figure 3, seen in the machines rather than the logs). No log or state file shows the machine:
     the logs hold what Raft.tla has, the state files a snapshot only when one is taken."""
-    name = "applied state follows the log (inspected)"
+    name = "applied state (inspected)"
     seen = [s for s in samples if "digest" in s.seen]
     if not seen:
         return Verdict(name, None, "no node answered an inspection")
