@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -48,23 +48,35 @@ class Connection:
     """One client connection to one node; `on_late` hears of answers to tagged requests whose
     client stopped waiting, and of second answers."""
 
-    def __init__(self, node: str, codec: Codec, on_late: Late | None = None) -> None:
+    def __init__(
+        self,
+        node: str,
+        codec: Codec,
+        on_late: Late | None = None,
+        *,
+        session: bool = False,
+        ids: Iterator[int] | None = None,
+        tagged: dict[int, tuple[Any, bool]] | None = None,
+    ) -> None:
         self.node = node
         self._codec = codec
         self._on_late = on_late
+        self._session = session  # opened as a session's: its ids are the session's (`Client`)
         # id -> (tag, whether it was answered) of a tagged request the client no longer waits for
-        self._tagged: dict[int, tuple[Any, bool]] = {}
+        # (a session's connections share one table and one sequence of ids)
+        self._tagged: dict[int, tuple[Any, bool]] = {} if tagged is None else tagged
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(1) if ids is None else ids
         self._task: asyncio.Task[None] | None = None
 
     async def open(self, address: Address, name: str, tls: ssl.SSLContext | None = None) -> None:
         self._reader, self._writer = await asyncio.open_connection(
             *address, ssl=tls, server_hostname=self.node if tls is not None else None
         )
-        self._writer.write(frame(self._codec.encode(("client", name))))
+        hello = ("session" if self._session else "client", name)
+        self._writer.write(frame(self._codec.encode(hello)))
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -89,6 +101,8 @@ class Connection:
                 if not future.done():
                     future.set_exception(ConnectionError(f"{self.node} closed the connection"))
             self._waiting.clear()
+            if self._writer is not None:  # a broken connection is closed: the next opens anew
+                self._writer.close()
 
     async def request(self, kind: str, value: Any, timeout: float, tag: Any = None) -> Answer:
         """One request; TimeoutError when no answer comes within `timeout` seconds (an answer
@@ -111,12 +125,20 @@ class Connection:
                 answered = future.done() and not future.cancelled() and not future.exception()
                 self._tagged[rid] = (tag, answered)
 
+    async def ended(self) -> None:
+        """Until the node closes the connection (or it breaks, or `close`)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+KEEP = 0.05  # seconds between a session's attempts to connect to a node again
 
 
 class Client:
@@ -128,21 +150,61 @@ class Client:
         codec: Codec,
         name: str = "c1",
         tls: ssl.SSLContext | None = None,
+        *,
+        session: bool = False,
     ) -> None:
         self._nodes = dict(nodes)
         self._tls = tls
         self._codec = codec
         self.name = name
+        # a session: the client's requests carry ids unique across its connections, and a node
+        # answers the session on whichever connection it holds now (impl/runtime/host.py), the
+        # Raft thesis's client sessions (section 6.3): an answer given after a connection broke
+        # (by a node restarted since) still reaches the client once it connects again
+        self._session = session
+        self._ids = itertools.count(1)
+        self._tagged: dict[int, tuple[Any, bool]] = {}
         self._conns: dict[str, Connection] = {}
+        self._opening: dict[str, asyncio.Lock] = {}  # one connection to a node opened at a time
+        self._keeping: list[asyncio.Task[None]] = []
         self.leader: str | None = None
         self.on_late: Late | None = None  # answers to tagged requests that came too late
 
+    def keep_connected(self) -> None:
+        """Hold a connection to every node, opened again whenever it breaks, as a session's
+        client does (a ZooKeeper client re-establishes its session the same way): an answer a
+        node gives the session while it has no connection there (a node restarted since the
+        request) reaches it as soon as the node is back. Until `close`."""
+        loop = asyncio.get_running_loop()
+        self._keeping = [loop.create_task(self._keep(node)) for node in sorted(self._nodes)]
+
+    async def _keep(self, node: str) -> None:
+        while True:
+            try:
+                conn = await self._conn(node)
+            except (ConnectionError, OSError):
+                await asyncio.sleep(KEEP)
+                continue
+            await conn.ended()
+            await asyncio.sleep(KEEP)
+
     async def _conn(self, node: str) -> Connection:
+        async with self._opening.setdefault(node, asyncio.Lock()):
+            return await self._open(node)
+
+    async def _open(self, node: str) -> Connection:
         conn = self._conns.get(node)
         if conn is None or conn._writer is None or conn._writer.is_closing():
             if conn is not None:
                 await conn.close()
-            conn = Connection(node, self._codec, self._late)
+            conn = Connection(
+                node,
+                self._codec,
+                self._late,
+                session=self._session,
+                ids=self._ids if self._session else None,
+                tagged=self._tagged if self._session else None,
+            )
             await conn.open(self._nodes[node], self.name, self._tls)
             self._conns[node] = conn
         return conn
@@ -167,6 +229,10 @@ class Client:
             raise
 
     async def close(self) -> None:
+        for task in self._keeping:
+            task.cancel()
+        await asyncio.gather(*self._keeping, return_exceptions=True)
+        self._keeping = []
         for conn in self._conns.values():
             await conn.close()
         self._conns.clear()

@@ -33,7 +33,11 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   (a supervisor that restarts a crashed worker, a server that rebuilds one replica of many).
 
 A node is reached on one port. A connection's first frame says who opens it: `("peer", id)`,
-`("client", name)`, `("member", name)` (a participant of the protocol that is not a node, such as
+`("client", name)`, `("session", name)` (a client whose request ids are its session's, unique
+across its connections: the core's request id is the session's and the request's together, so
+an answer goes to the session's connection of the moment, and one given while the session has
+none, by a node restarted since the request, waits for it to connect: the Raft thesis's client
+sessions, section 6.3), `("member", name)` (a participant of the protocol that is not a node, such as
 a PBFT client: its core runs in the harness, member.py, and speaks the nodes' wire both ways on
 this one connection) or `("control", name)` (the nemesis's clock faults); with TLS (tls.py) the
 certificate at the other end must be id's, or the clients' for the other three. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
@@ -48,6 +52,7 @@ import os
 import ssl
 import sys
 import traceback
+import zlib
 from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from typing import Any, cast
@@ -75,6 +80,8 @@ from meshcheck.impl.runtime.nodelog import NodeLog, last_clock
 from meshcheck.impl.runtime.tls import CLIENT, peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
+SESSION = 2**32  # a session's request ids are below it; the core's id is session * SESSION + id
+HELD = 100  # answers held for a session with no connection, at most
 QUEUE = 10_000  # frames a link holds for a peer it cannot reach; beyond, new ones are dropped
 
 Observer = Callable[[Any, list[Effect]], None]
@@ -94,6 +101,12 @@ def _stutter(effects: list[Effect], at: int, action: Action, unchanged: bool) ->
         if isinstance(effect, Send | Persist):
             return False
     return True
+
+
+def session_of(name: str) -> int:
+    """The number a session's name stands for in the core's request ids (1 and up: 0 is none),
+    the same in every process of the cluster and across restarts."""
+    return zlib.crc32(name.encode()) + 1
 
 
 class Link:
@@ -205,6 +218,9 @@ class Host:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._requests = itertools.count(1)
         self._clients: dict[int, tuple[asyncio.StreamWriter, Any]] = {}
+        self._sessions: dict[int, asyncio.StreamWriter] = {}  # a session's latest connection
+        # answers to sessions with no connection to this node now, sent once one connects
+        self._held: dict[int, list[bytes]] = {}
         self.refused = 0  # frames the codec refused
         self.steps = 0
 
@@ -373,6 +389,8 @@ class Host:
                         del self._members[hello[1]]
             elif hello[0] == "client":
                 await self._from_client(reader, writer)
+            elif hello[0] == "session":
+                await self._from_client(reader, writer, session_of(hello[1]))
             elif hello[0] == "control":
                 await self._from_control(reader, writer)
         except (FrameError, CodecError, OSError):
@@ -396,16 +414,22 @@ class Host:
             self._step(Deliver(peer, message, now=self.clock.now()), sent_at)
 
     async def _from_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: int = 0
     ) -> None:
         mine: list[int] = []
+        if session:
+            self._sessions[session] = writer
+            for held in self._held.pop(session, ()):
+                writer.write(held)
         try:
             while (data := await read_frame(reader)) is not None:
                 request = self.codec.decode(data)
                 if not (isinstance(request, tuple) and len(request) == 3):
                     raise CodecError(f"a client request is (kind, id, value), not {request!r}")
                 kind, theirs, value = request
-                rid = next(self._requests)
+                if session and not (type(theirs) is int and 0 < theirs < SESSION):
+                    raise CodecError(f"a session's request id is 1 to {SESSION - 1}: {theirs!r}")
+                rid = session * SESSION + theirs if session else next(self._requests)
                 self._clients[rid] = (writer, theirs)
                 mine.append(rid)
                 now = self.clock.now()
@@ -418,6 +442,8 @@ class Host:
         finally:
             for rid in mine:
                 self._clients.pop(rid, None)
+            if session and self._sessions.get(session) is writer:
+                del self._sessions[session]
 
     async def _from_control(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -487,10 +513,18 @@ class Host:
         """The core's answer, to the connection its request came on, every time the core gives
         one: the host passes on what the core says, and a core that answers a request twice (or
         one it no longer owes, after a crash) is seen doing so by the client (client.py)."""
-        client = self._clients.get(reply.request_id)
-        if client is None:
+        rid = reply.request_id
+        client = self._clients.get(rid)
+        session = rid // SESSION if type(rid) is int else 0
+        if client is None and not session:
             return  # the client went away, or the request was made by no client of ours
-        writer, theirs = client
+        theirs = client[1] if client is not None else rid % SESSION
         answer = ("reply", theirs, reply.result, reply.error, reply.leader, reply.unknown)
-        if not writer.is_closing():
-            writer.write(frame(self.codec.encode(answer)))
+        data = frame(self.codec.encode(answer))
+        writer = client[0] if client is not None else self._sessions.get(session)
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+        elif session:  # the session has no connection here now: it gets it when it connects
+            held = self._held.setdefault(session, [])
+            if len(held) < HELD:
+                held.append(data)

@@ -201,7 +201,7 @@ class Clients:
         """A client of the pool named `name` ("c<k>.<round>"): its connections, its home node."""
         order = sorted(self._nodes)
         home = order[int(name.removeprefix("c").split(".")[0]) % len(order)]
-        client = Client(self._nodes, self._codec, name, self._tls)
+        client = Client(self._nodes, self._codec, name, self._tls, session=True)
         client.on_late = self._late
         return Session(name, client, home, self._rng.randrange(len(order)))
 
@@ -218,6 +218,7 @@ class Clients:
 
     async def _client(self, name: str, until: float) -> None:
         session = self.session(name)
+        session.client.keep_connected()
         try:
             while self._clock() < until:
                 await self.one(session, until)
