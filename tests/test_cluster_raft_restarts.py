@@ -29,8 +29,8 @@ from meshcheck.cluster.inspection import Sample
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.run import Options, run
 from meshcheck.cluster.workload import History
-from meshcheck.impl.base.effects import Action, Effect, Persist, Put
-from meshcheck.impl.base.events import Restart, Tick
+from meshcheck.impl.base.effects import Action, Effect, Persist, Put, Reply
+from meshcheck.impl.base.events import ClientRequest, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.runtime.disk import Disk
@@ -289,3 +289,54 @@ def test_the_late_answers_reach_a_client_over_its_connection() -> None:
 
     asyncio.run(main())
     assert heard == [("op", False), ("op", True)]
+
+
+class Taking:
+    """A core that takes client requests and answers none of them by itself."""
+
+    def __init__(self) -> None:
+        self.taken: list[int] = []
+
+    def step(self, event: Any) -> list[Effect]:
+        if isinstance(event, ClientRequest):
+            self.taken.append(event.request_id)
+        return []
+
+
+def test_a_node_answers_a_session_on_its_next_connection(tmp_path: Path) -> None:
+    """A session's answer given while it has no connection to the node (a process restarted after
+    a kill answers what it reloaded) waits for the session to connect again; a plain client's
+    answer after its connection closed goes nowhere."""
+    from meshcheck.impl.runtime.client import Client
+
+    core = Taking()
+    disk = Disk(tmp_path / "state.wal", CODEC)
+    heard: list[tuple[Any, Any, bool]] = []
+
+    async def main() -> None:
+        host = Host("n1", core, CODEC, disk, {})
+        server = await host.start("127.0.0.1", 0)
+        nodes = {"n1": ("127.0.0.1", server.sockets[0].getsockname()[1])}
+        client = Client(nodes, CODEC, "c1.1", session=True)
+        client.on_late = lambda tag, answer, again: heard.append((tag, answer.result, again))
+        with pytest.raises(TimeoutError):
+            await client.ask("n1", "write", "v", 0.05, tag="w")
+        await client.close()  # the connection is gone when the core answers
+        await asyncio.sleep(0.05)
+        host._answer(Reply(core.taken[0], "done", leader="n1"))
+        plain = Client(nodes, CODEC, "c2.1")
+        with pytest.raises(TimeoutError):
+            await plain.ask("n1", "write", "x", 0.05)
+        await plain.close()
+        await asyncio.sleep(0.05)
+        host._answer(Reply(core.taken[1], "lost", leader="n1"))  # no session: nowhere to go
+        client.keep_connected()  # the same session, connected again
+        await asyncio.sleep(0.3)
+        await client.close()
+        server.close()
+        await server.wait_closed()
+        await host.stop()
+
+    asyncio.run(main())
+    assert core.taken[0] > 2**32 > core.taken[1]  # a session's id, a plain client's
+    assert heard == [("w", "done", False)]
