@@ -218,13 +218,15 @@ class Client:
     ) -> Answer:
         """One request to `node` (ConnectionError, TimeoutError as they come); an answer after
         the timeout, or a second one, goes to `on_late` with `tag`, if one is given."""
-        conn = await self._conn(node)
+        async with asyncio.timeout(timeout):  # a connection opened meanwhile may be slow to come
+            conn = await self._conn(node)
         try:
             return await conn.request(kind, value, timeout, tag)
         except TimeoutError:
             raise  # the wait ends, not the connection: a late answer may still come on it
         except (ConnectionError, OSError):
-            self._conns.pop(node, None)
+            if self._conns.get(node) is conn:  # not one opened since (keep_connected)
+                del self._conns[node]
             await conn.close()
             raise
 
