@@ -58,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--nemesis",
         default="kill,pause,partition",
         metavar="F,F",
-        help="faults: kill, pause, partition, latency, loss, clock, isolate (the leader cut off for "
+        help="faults: kill, crash (the node's core crashed and rebuilt from its disk inside its "
+        "process), pause, partition, latency, loss, clock, isolate (the leader cut off for "
         "2.5-4 s), reorder, duplicate (these two with --no-tls), crash-client (pbft, hotstuff: a "
         "client core killed and restarted from its state file) (comma-separated) or none",
     )

@@ -1,5 +1,12 @@
 """A client of a real cluster: one TCP connection per node, requests framed as the host expects
 (`("write" | "read", id, value)`), answers matched by id, and the leader followed by its hints.
+
+An answer may come after the client stopped waiting for it (its timeout ran out), or a second
+time: for a tagged request either is reported with its tag (`Client.on_late`), as a Jepsen client
+that gets an answer for an operation it recorded as indeterminate knows how it ended, and one
+that gets two answers for one request knows a node answered what it did not owe. A node owes one
+answer to a request it took; an answer it no longer owes (a core that kept its table of pending
+writes across a restart: impl/raft/mutants.py) shows here.
 """
 
 from __future__ import annotations
@@ -7,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -32,23 +39,44 @@ class Answer:
         return not self.error
 
 
-class Connection:
-    """One client connection to one node."""
+# (the request's tag, the answer that came after the client stopped waiting, whether the request
+# had been answered before)
+Late = Callable[[Any, "Answer", bool], None]
 
-    def __init__(self, node: str, codec: Codec) -> None:
+
+class Connection:
+    """One client connection to one node; `on_late` hears of answers to tagged requests whose
+    client stopped waiting, and of second answers."""
+
+    def __init__(
+        self,
+        node: str,
+        codec: Codec,
+        on_late: Late | None = None,
+        *,
+        session: bool = False,
+        ids: Iterator[int] | None = None,
+        tagged: dict[int, tuple[Any, bool]] | None = None,
+    ) -> None:
         self.node = node
         self._codec = codec
+        self._on_late = on_late
+        self._session = session  # opened as a session's: its ids are the session's (`Client`)
+        # id -> (tag, whether it was answered) of a tagged request the client no longer waits for
+        # (a session's connections share one table and one sequence of ids)
+        self._tagged: dict[int, tuple[Any, bool]] = {} if tagged is None else tagged
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: dict[int, asyncio.Future[Answer]] = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(1) if ids is None else ids
         self._task: asyncio.Task[None] | None = None
 
     async def open(self, address: Address, name: str, tls: ssl.SSLContext | None = None) -> None:
         self._reader, self._writer = await asyncio.open_connection(
             *address, ssl=tls, server_hostname=self.node if tls is not None else None
         )
-        self._writer.write(frame(self._codec.encode(("client", name))))
+        hello = ("session" if self._session else "client", name)
+        self._writer.write(frame(self._codec.encode(hello)))
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -57,8 +85,15 @@ class Connection:
             while (data := await read_frame(self._reader)) is not None:
                 kind, theirs, result, error, leader, unknown = self._codec.decode(data)
                 future = self._waiting.pop(theirs, None)
-                if kind == "reply" and future is not None and not future.done():
-                    future.set_result(Answer(self.node, result, error, leader, unknown))
+                answer = Answer(self.node, result, error, leader, unknown)
+                if kind != "reply":
+                    continue
+                if future is not None and not future.done():
+                    future.set_result(answer)
+                elif theirs in self._tagged and self._on_late is not None:
+                    tag, answered = self._tagged[theirs]
+                    self._tagged[theirs] = (tag, True)
+                    self._on_late(tag, answer, answered)
         except (OSError, ValueError):
             pass
         finally:
@@ -66,9 +101,12 @@ class Connection:
                 if not future.done():
                     future.set_exception(ConnectionError(f"{self.node} closed the connection"))
             self._waiting.clear()
+            if self._writer is not None:  # a broken connection is closed: the next opens anew
+                self._writer.close()
 
-    async def request(self, kind: str, value: Any, timeout: float) -> Answer:
-        """One request; TimeoutError when no answer comes within `timeout` seconds."""
+    async def request(self, kind: str, value: Any, timeout: float, tag: Any = None) -> Answer:
+        """One request; TimeoutError when no answer comes within `timeout` seconds (an answer
+        after that goes to `on_late` with `tag`, if one is given)."""
         if self._writer is None or self._writer.is_closing():
             raise ConnectionError(f"no connection to {self.node}")
         rid = next(self._ids)
@@ -83,6 +121,14 @@ class Connection:
                 return await future
         finally:
             self._waiting.pop(rid, None)
+            if tag is not None:  # answered (True) or not yet: what comes later is reported
+                answered = future.done() and not future.cancelled() and not future.exception()
+                self._tagged[rid] = (tag, answered)
+
+    async def ended(self) -> None:
+        """Until the node closes the connection (or it breaks, or `close`)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -90,6 +136,9 @@ class Connection:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+KEEP = 0.05  # seconds between a session's attempts to connect to a node again
 
 
 class Client:
@@ -101,35 +150,91 @@ class Client:
         codec: Codec,
         name: str = "c1",
         tls: ssl.SSLContext | None = None,
+        *,
+        session: bool = False,
     ) -> None:
         self._nodes = dict(nodes)
         self._tls = tls
         self._codec = codec
         self.name = name
+        # a session: the client's requests carry ids unique across its connections, and a node
+        # answers the session on whichever connection it holds now (impl/runtime/host.py), the
+        # Raft thesis's client sessions (section 6.3): an answer given after a connection broke
+        # (by a node restarted since) still reaches the client once it connects again
+        self._session = session
+        self._ids = itertools.count(1)
+        self._tagged: dict[int, tuple[Any, bool]] = {}
         self._conns: dict[str, Connection] = {}
+        self._opening: dict[str, asyncio.Lock] = {}  # one connection to a node opened at a time
+        self._keeping: list[asyncio.Task[None]] = []
         self.leader: str | None = None
+        self.on_late: Late | None = None  # answers to tagged requests that came too late
+
+    def keep_connected(self) -> None:
+        """Hold a connection to every node, opened again whenever it breaks, as a session's
+        client does (a ZooKeeper client re-establishes its session the same way): an answer a
+        node gives the session while it has no connection there (a node restarted since the
+        request) reaches it as soon as the node is back. Until `close`."""
+        loop = asyncio.get_running_loop()
+        self._keeping = [loop.create_task(self._keep(node)) for node in sorted(self._nodes)]
+
+    async def _keep(self, node: str) -> None:
+        while True:
+            try:
+                conn = await self._conn(node)
+            except (ConnectionError, OSError):
+                await asyncio.sleep(KEEP)
+                continue
+            await conn.ended()
+            await asyncio.sleep(KEEP)
 
     async def _conn(self, node: str) -> Connection:
+        async with self._opening.setdefault(node, asyncio.Lock()):
+            return await self._open(node)
+
+    async def _open(self, node: str) -> Connection:
         conn = self._conns.get(node)
         if conn is None or conn._writer is None or conn._writer.is_closing():
             if conn is not None:
                 await conn.close()
-            conn = Connection(node, self._codec)
+            conn = Connection(
+                node,
+                self._codec,
+                self._late,
+                session=self._session,
+                ids=self._ids if self._session else None,
+                tagged=self._tagged if self._session else None,
+            )
             await conn.open(self._nodes[node], self.name, self._tls)
             self._conns[node] = conn
         return conn
 
-    async def ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer:
-        """One request to `node` (ConnectionError, TimeoutError as they come)."""
-        conn = await self._conn(node)
+    def _late(self, tag: Any, answer: Answer, again: bool) -> None:
+        if self.on_late is not None:
+            self.on_late(tag, answer, again)
+
+    async def ask(
+        self, node: str, kind: str, value: Any, timeout: float, tag: Any = None
+    ) -> Answer:
+        """One request to `node` (ConnectionError, TimeoutError as they come); an answer after
+        the timeout, or a second one, goes to `on_late` with `tag`, if one is given."""
+        async with asyncio.timeout(timeout):  # a connection opened meanwhile may be slow to come
+            conn = await self._conn(node)
         try:
-            return await conn.request(kind, value, timeout)
+            return await conn.request(kind, value, timeout, tag)
+        except TimeoutError:
+            raise  # the wait ends, not the connection: a late answer may still come on it
         except (ConnectionError, OSError):
-            self._conns.pop(node, None)
+            if self._conns.get(node) is conn:  # not one opened since (keep_connected)
+                del self._conns[node]
             await conn.close()
             raise
 
     async def close(self) -> None:
+        for task in self._keeping:
+            task.cancel()
+        await asyncio.gather(*self._keeping, return_exceptions=True)
+        self._keeping = []
         for conn in self._conns.values():
             await conn.close()
         self._conns.clear()
@@ -191,6 +296,21 @@ async def skew_clock(
 ) -> int:
     """Skew the clock of `node` at `address` (host.py's control channel); its reading after."""
     return int(await _control(address, codec, ("clock", offset, rate), tls, node))
+
+
+async def crash_core(
+    address: Address, codec: Codec, tls: ssl.SSLContext | None = None, node: str = ""
+) -> None:
+    """Crash `node`'s core inside its process (host.py `crash`): its memory gone, its events
+    dropped until `recover_core`."""
+    await _control(address, codec, ("crash",), tls, node)
+
+
+async def recover_core(
+    address: Address, codec: Codec, tls: ssl.SSLContext | None = None, node: str = ""
+) -> None:
+    """Rebuild `node`'s crashed core from its state file, in the same process (host.py)."""
+    await _control(address, codec, ("recover",), tls, node)
 
 
 async def inspect(

@@ -20,10 +20,24 @@ What the simulator does for a core, this does for real (impl/sim/cluster.py is i
   deliver (the network may lose messages; the cores are built for it); a `Send` to the node itself
   is delivered to it as a later event of its own, as the simulator does;
 - a client's request becomes a `ClientRequest` or `ClientRead` under an id of this node's own, and
-  the core's `Reply` goes back to the connection it came on.
+  the core's `Reply` goes back to the connection it came on, whenever it comes and however often
+  (the host passes on what the core says: an answer the client stopped waiting for still reaches
+  it, and so does a second answer to one request; client.py reports both);
+- the core can crash and be rebuilt from its state file inside the running process (`("crash",)`
+  and `("recover",)` on the control channel: the nemesis's `crash`), which is what the simulator's
+  crash and Restart do (impl/sim/cluster.py `_crash`: a new core object built from the durable
+  store, in the same Python process). While it is down every event is dropped (peers' messages,
+  clients' requests, timers), as for a process that is not there; what lives in the process
+  outside the core (its connections, the host's table of requests it took, the module and class
+  state of the core's code) stays, as it does in a process that restarts a component of its own
+  (a supervisor that restarts a crashed worker, a server that rebuilds one replica of many).
 
 A node is reached on one port. A connection's first frame says who opens it: `("peer", id)`,
-`("client", name)`, `("member", name)` (a participant of the protocol that is not a node, such as
+`("client", name)`, `("session", name)` (a client whose request ids are its session's, unique
+across its connections: the core's request id is the session's and the request's together, so
+an answer goes to the session's connection of the moment, and one given while the session has
+none, by a node restarted since the request, waits for it to connect: the Raft thesis's client
+sessions, section 6.3), `("member", name)` (a participant of the protocol that is not a node, such as
 a PBFT client: its core runs in the harness, member.py, and speaks the nodes' wire both ways on
 this one connection) or `("control", name)` (the nemesis's clock faults); with TLS (tls.py) the
 certificate at the other end must be id's, or the clients' for the other three. Frames hold the codec's values (codec.py); a frame the codec refuses is dropped
@@ -38,6 +52,7 @@ import os
 import ssl
 import sys
 import traceback
+import zlib
 from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from typing import Any, cast
@@ -65,6 +80,8 @@ from meshcheck.impl.runtime.nodelog import NodeLog, last_clock
 from meshcheck.impl.runtime.tls import CLIENT, peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
+SESSION = 2**32  # a session's request ids are below it; the core's id is session * SESSION + id
+HELD = 100  # answers held for a session with no connection, at most
 QUEUE = 10_000  # frames a link holds for a peer it cannot reach; beyond, new ones are dropped
 
 Observer = Callable[[Any, list[Effect]], None]
@@ -84,6 +101,12 @@ def _stutter(effects: list[Effect], at: int, action: Action, unchanged: bool) ->
         if isinstance(effect, Send | Persist):
             return False
     return True
+
+
+def session_of(name: str) -> int:
+    """The number a session's name stands for in the core's request ids (1 and up: 0 is none),
+    the same in every process of the cluster and across restarts."""
+    return zlib.crc32(name.encode()) + 1
 
 
 class Link:
@@ -165,7 +188,13 @@ class Host:
         receives: frozenset[str] = frozenset(),
         members: frozenset[str] = frozenset(),
         inspect: Callable[[Any, int], Any] | None = None,
+        rebuild: Callable[[int], Node] | None = None,
     ) -> None:
+        # a new core for the `incarnation`-th rebuild inside this process (the control channel's
+        # `("recover",)`); None: the core cannot be crashed apart from its process
+        self._rebuild = rebuild
+        self.incarnation = 0
+        self.down = False  # the core crashed and is not rebuilt yet: every event is dropped
         self._inspect = inspect  # what the control channel's `("inspect",)` answers (protocols.py)
         self._fingerprint = fingerprint
         self._member_names = members  # who may open a ("member", name) connection
@@ -189,6 +218,9 @@ class Host:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._requests = itertools.count(1)
         self._clients: dict[int, tuple[asyncio.StreamWriter, Any]] = {}
+        self._sessions: dict[int, asyncio.StreamWriter] = {}  # a session's latest connection
+        # answers to sessions with no connection to this node now, sent once one connects
+        self._held: dict[int, list[bytes]] = {}
         self.refused = 0  # frames the codec refused
         self.steps = 0
 
@@ -225,6 +257,8 @@ class Host:
     # -- stepping -------------------------------------------------------------------------------------
 
     def _step(self, event: Any, sent_at: int = 0) -> None:
+        if self.down:
+            return  # no core to take it: lost, as by a node that is not there
         try:
             self._carry_out(event, sent_at)
         except Exception:  # a core or a disk that fails: the node ends, loudly, as a crash would
@@ -355,6 +389,8 @@ class Host:
                         del self._members[hello[1]]
             elif hello[0] == "client":
                 await self._from_client(reader, writer)
+            elif hello[0] == "session":
+                await self._from_client(reader, writer, session_of(hello[1]))
             elif hello[0] == "control":
                 await self._from_control(reader, writer)
         except (FrameError, CodecError, OSError):
@@ -378,16 +414,22 @@ class Host:
             self._step(Deliver(peer, message, now=self.clock.now()), sent_at)
 
     async def _from_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: int = 0
     ) -> None:
         mine: list[int] = []
+        if session:
+            self._sessions[session] = writer
+            for held in self._held.pop(session, ()):
+                writer.write(held)
         try:
             while (data := await read_frame(reader)) is not None:
                 request = self.codec.decode(data)
                 if not (isinstance(request, tuple) and len(request) == 3):
                     raise CodecError(f"a client request is (kind, id, value), not {request!r}")
                 kind, theirs, value = request
-                rid = next(self._requests)
+                if session and not (type(theirs) is int and 0 < theirs < SESSION):
+                    raise CodecError(f"a session's request id is 1 to {SESSION - 1}: {theirs!r}")
+                rid = session * SESSION + theirs if session else next(self._requests)
                 self._clients[rid] = (writer, theirs)
                 mine.append(rid)
                 now = self.clock.now()
@@ -400,6 +442,8 @@ class Host:
         finally:
             for rid in mine:
                 self._clients.pop(rid, None)
+            if session and self._sessions.get(session) is writer:
+                del self._sessions[session]
 
     async def _from_control(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -407,12 +451,25 @@ class Host:
         """The harness's channel: `("clock", offset, rate)` skews this node's clock (clock.py);
         timers already set keep their deadlines on the real clock. Answered `("ok", now)`.
         `("inspect",)`: what the protocol lets the harness read of the core between two steps
-        (protocols.py `inspect`: gossip's entries and suspicions), answered `("ok", value)`."""
+        (protocols.py `inspect`: gossip's entries and suspicions), answered `("ok", value)`, or
+        `("error", ...)` while the core is down. `("crash",)` and `("recover",)`: the core crashes
+        (`crash`), is rebuilt from the state file (`recover`), answered `("ok", now)`."""
         while (data := await read_frame(reader)) is not None:
             command = self.codec.decode(data)
             if command == ("inspect",) and self._inspect is not None:
+                if self.down:
+                    writer.write(frame(self.codec.encode(("error", "the core is down"))))
+                    continue
                 seen = self._inspect(self.core, self.clock.now())
                 writer.write(frame(self.codec.encode(("ok", seen))))
+                continue
+            if command in (("crash",), ("recover",)):
+                try:
+                    self.crash() if command == ("crash",) else self.recover()
+                except ImplError as e:
+                    writer.write(frame(self.codec.encode(("error", str(e)))))
+                    continue
+                writer.write(frame(self.codec.encode(("ok", self.clock.now()))))
                 continue
             if not (isinstance(command, tuple) and len(command) == 3 and command[0] == "clock"):
                 raise CodecError(f"an unknown control command {command!r}")
@@ -424,11 +481,50 @@ class Host:
                 continue
             writer.write(frame(self.codec.encode(("ok", self.clock.now()))))
 
+    # -- the core's crash and its rebuild in this process -------------------------------------------
+
+    def crash(self) -> None:
+        """The core crashes: its memory is gone, its timers with it; until `recover` every event
+        is dropped. What it persisted is on disk already (each step's `Persist` is written before
+        the step's other effects are carried out)."""
+        if self._rebuild is None:
+            raise ImplError(f"{self.id}: this host cannot rebuild its core")
+        self.down = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    def recover(self) -> None:
+        """A new core, built as at boot (a generator seeded by the incarnation), restarted from the
+        state file read back (`Restart`, the spec's Restart(i) in the node's log)."""
+        if self._rebuild is None or not self.down:
+            raise ImplError(f"{self.id}: the core is not down")
+        self.incarnation += 1
+        self.core = self._rebuild(self.incarnation)
+        self.disk.close()
+        persisted = self.disk.load()
+        self.down = False
+        self._step(Restart(persisted, now=self.clock.now()))
+        if self.log is not None and self.log.restarts:
+            self.lamport += 1
+            self.log.write(self.lamport, "Restart", {"i": self.id}, self.core)
+
     def _answer(self, reply: Reply) -> None:
-        client = self._clients.pop(reply.request_id, None)
-        if client is None:
+        """The core's answer, to the connection its request came on, every time the core gives
+        one: the host passes on what the core says, and a core that answers a request twice (or
+        one it no longer owes, after a crash) is seen doing so by the client (client.py)."""
+        rid = reply.request_id
+        client = self._clients.get(rid)
+        session = rid // SESSION if type(rid) is int else 0
+        if client is None and not session:
             return  # the client went away, or the request was made by no client of ours
-        writer, theirs = client
+        theirs = client[1] if client is not None else rid % SESSION
         answer = ("reply", theirs, reply.result, reply.error, reply.leader, reply.unknown)
-        if not writer.is_closing():
-            writer.write(frame(self.codec.encode(answer)))
+        data = frame(self.codec.encode(answer))
+        writer = client[0] if client is not None else self._sessions.get(session)
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+        elif session:  # the session has no connection here now: it gets it when it connects
+            held = self._held.setdefault(session, [])
+            if len(held) < HELD:
+                held.append(data)

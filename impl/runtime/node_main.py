@@ -60,6 +60,11 @@ async def serve(config: ClusterConfig, node: str) -> None:
         receives=proto.log_receives,
         members=proto.members(config.options),
         inspect=proto.inspect,
+        # the core rebuilt inside this process after a `crash` (host.py), with a generator of its
+        # own per incarnation, as the simulator seeds a node rebuilt after a crash
+        rebuild=lambda k: proto.build(
+            node, config.node_ids(), config.options, random.Random(f"{config.seed}:{node}:{k}")
+        ),
     )
     server = await host.start(*config.nodes[node])
     stop = asyncio.Event()

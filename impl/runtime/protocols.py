@@ -98,6 +98,9 @@ class RuntimeProtocol:
     # channel (host.py): (core, now) -> a value of the codec. Only where the protocol's clients
     # are owed more than their reads show (gossip: the health view, the entries' versions)
     inspect: Callable[[Any, int], Any] | None = None
+    # whether every run samples what the nodes hold (meshcheck/cluster/inspection.py), because a
+    # check reads the samples (Raft: its applied state, meshcheck/cluster/checks.py)
+    sampled: bool = False
     # seconds of clients at least after the last fault is undone, in which some operation must
     # succeed (meshcheck/cluster/checks.py `progress`): the protocol's timers at their longest
     # must have the time to run out once more (Raft: an election timeout of 150-300 ms and a
@@ -155,9 +158,20 @@ def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
 
 def raft_inspect(core: Any, now: int) -> FrozenDict:
     """A Raft node's role, term and commit index: what the harness reads to time an election
-    (meshcheck/claims/deployment.py)."""
+    (meshcheck/claims/deployment.py); and its state machine as it stands: how many entries it
+    applied and a digest of its state (impl/rsm/machine.py, the first 16 hex digits of its
+    SHA-256), which the check of the applied state compares with the commit index and with the
+    other nodes' (meshcheck/cluster/checks.py `applied_state`)."""
     assert isinstance(core, RaftNode)
-    return FrozenDict({"role": core.role, "term": core.term, "commit": core.commit_index})
+    return FrozenDict(
+        {
+            "role": core.role,
+            "term": core.term,
+            "commit": core.commit_index,
+            "applied": core.machine.applied,
+            "digest": core.machine.digest().hex()[:16],
+        }
+    )
 
 
 def pbft_inspect(core: Any, now: int) -> FrozenDict:
@@ -428,6 +442,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         raft_log.fingerprint,
         message_record,
         inspect=raft_inspect,
+        sampled=True,
         log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
     ),
     "pbft": RuntimeProtocol(

@@ -21,6 +21,9 @@
     same entries up to it;
   - durability: every write a client saw acknowledged is in the logs of a majority of nodes (the
     leader answers only once a majority fsynced it: a lost fsync or an answer before it shows here).
+- Raft's applied state, sampled through every node's control channel while it runs (inspection.py,
+  impl/runtime/protocols.py `raft_inspect`): each node's state machine applied exactly the entries
+  up to its commit index, and machines at one commit index hold one state.
 """
 
 from __future__ import annotations
@@ -283,6 +286,73 @@ def durable(
     if inside:
         said += f" ({inside} of them counting the nodes whose snapshots may hold them)"
     return Verdict("acknowledged writes durable", True, said)
+
+
+def answered_once(
+    ops: Sequence[Op],
+    again: Sequence[tuple[int, float, Any]],
+    late: Sequence[tuple[int, float, bool]] = (),
+) -> Verdict:
+    """Each request got one answer at most (the clients saw every answer a node gave: the host
+    passes on each, impl/runtime/host.py; meshcheck/cluster/workload.py). A node answers a request
+    it took once, when its outcome is known (Raft: the leader that appended the write, once the
+    entry is committed and applied, Figure 2; a deposed leader with "outcome unknown"); a second
+    answer is one it no longer owed, as from a table of pending writes that outlived a crash.
+    The answers that came after their client stopped waiting are counted in the detail (an `ok`
+    one ended its operation then: workload.py)."""
+    name = "one answer per request"
+    if again:
+        index, at, answer = again[0]
+        o = ops[index]
+        said = dict(answer) if isinstance(answer, Mapping) else answer
+        return Verdict(
+            name,
+            False,
+            f"{o.process}'s {o.f} {dict(o.input) if isinstance(o.input, Mapping) else o.input} "
+            f"(invoked at t={o.call:.3f}s) answered again at t={at:.3f}s: {said}"
+            + (f"; {len(again)} second answers in all" if len(again) > 1 else ""),
+        )
+    detail = f"{len(ops)} requests"
+    if late:
+        detail += f", {len(late)} answered after their client stopped waiting"
+    return Verdict(name, True, detail)
+
+
+def applied_state(samples: Sequence[Sample]) -> Verdict:
+    """Raft's state machines, as the nodes' control channels showed them (impl/runtime/protocols.py
+    `raft_inspect`): in every sample the machine applied as many entries as the node's commit
+    index says (the core applies each entry as it commits it, section 5.3; an InstallSnapshot
+    installs a machine and its index together, section 7: a machine behind its commit index went
+    back, as one restored from a snapshot older than what it applied), and any two samples at one
+    commit index, of one node or two, hold the same state (equal digests: State Machine Safety,
+    Figure 3, seen in the machines rather than the logs). No log or state file shows the machine:
+    the logs hold what Raft.tla has, the state files a snapshot only when one is taken."""
+    name = "applied state (inspected)"
+    seen = [s for s in samples if "digest" in s.seen]
+    if not seen:
+        return Verdict(name, None, "no node answered an inspection")
+    at_index: dict[int, Sample] = {}
+    for s in sorted(seen, key=lambda s: s.at):
+        commit, applied = s.seen["commit"], s.seen["applied"]
+        if applied != commit:
+            return Verdict(
+                name,
+                False,
+                f"{s.node} at t={s.at:.2f}s: its state machine applied {applied} entries, its "
+                f"commit index is {commit}",
+            )
+        first = at_index.setdefault(commit, s)
+        if first.seen["digest"] != s.seen["digest"]:
+            return Verdict(
+                name,
+                False,
+                f"two states at commit index {commit}: {first.node}'s at t={first.at:.2f}s "
+                f"({first.seen['digest']}), {s.node}'s at t={s.at:.2f}s ({s.seen['digest']})",
+            )
+    nodes = len({s.node for s in seen})
+    return Verdict(
+        name, True, f"{len(seen)} samples of {nodes} nodes, {len(at_index)} commit indexes"
+    )
 
 
 def pbft_executed(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Any, ...]]:

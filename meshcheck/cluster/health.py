@@ -59,7 +59,7 @@ def never_backwards(samples: Sequence[Sample]) -> Verdict:
 
 
 def _down(struck: Sequence[tuple[float, str]]) -> list[Window]:
-    return [w for w in windows(struck) if w.kind in ("kill", "pause")]
+    return [w for w in windows(struck) if w.kind in ("kill", "pause", "crash")]
 
 
 def _watched(w: Window, down: Sequence[Window], detect: float, nodes: set[str]) -> bool:

@@ -37,7 +37,7 @@ from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, client_names, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
-from meshcheck.impl.runtime.client import skew_clock
+from meshcheck.impl.runtime.client import crash_core, recover_core, skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk, whole_records
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
@@ -56,6 +56,8 @@ from meshcheck.traces.history.history import Op
 
 Progress = Callable[[str], None]
 Clock = Callable[[], float]
+# seconds the samples go on after the clients stopped, for every node to reach one commit index
+SETTLE = 2.0
 AnyClients = Clients | MemberClients | QuorumClients
 
 
@@ -219,7 +221,9 @@ class Layer:
             )
         )
         options = self.options
-        wanted = options.sample or options.byzantine or not self.proto.linearizable
+        wanted = (
+            options.sample or options.byzantine or not self.proto.linearizable or self.proto.sampled
+        )
         if self.proto.inspect is not None and wanted:  # what the nodes hold (inspection.py)
             self._sampler = loop.create_task(
                 inspection.sample(
@@ -262,7 +266,15 @@ class Layer:
 
     async def settle(self, clock: Clock, progress: Progress) -> None:
         """Gossip: whether the nodes come to agree once the writes stop, and how fast a probe write
-        spreads; then the samples end (they went on while the nodes settled)."""
+        spreads; Raft: the samples go on until every node is at one commit index (at most
+        `SETTLE` seconds), so that the check of the applied state compares every node's machine
+        at one index; then the samples end (they went on while the nodes settled)."""
+        if self.proto.sampled and self.proto.linearizable and self._sampler is not None:
+            since, names = clock(), self.names
+            while clock() < since + SETTLE and not inspection.agreed(
+                self.samples, names, since, "commit"
+            ):
+                await asyncio.sleep(inspection.EVERY)
         if not self.proto.linearizable:
             progress("waiting for the nodes to agree, then timing probe writes")
             tls, nodes, codec = (
@@ -351,6 +363,10 @@ class Layer:
             verdicts += checks.state_files(
                 options.protocol, history.ops, {n: persisted[n] for n in honest}
             )
+            if isinstance(self.clients, Clients):  # the clients saw every answer (workload.py)
+                verdicts.append(checks.answered_once(history.ops, history.again, history.late))
+            if self.proto.sampled:
+                verdicts.append(checks.applied_state(self.samples))
             if options.byzantine and options.protocol == "hybrid":
                 verdicts.append(checks.escalated(self.samples, honest, persisted))
             if any(f.kind in nemesis.CLIENTS for f in self.plan):
@@ -420,10 +436,10 @@ async def _nemesis(
     struck: list[tuple[float, str]],
     codec: Codec,
     tls: ssl.SSLContext | None,
-    crash: strike.Crash | None = None,
+    crash_client: strike.ClientCrash | None = None,
 ) -> None:
-    """The plan carried out (strike.py) on the nodes' processes and their link proxies, and on
-    the client cores (`crash`)."""
+    """The plan carried out (strike.py) on the nodes' processes, their cores (`crash`) and
+    their link proxies, and on the client cores (`crash_client`)."""
 
     async def named_leader() -> str | None:
         return leader()
@@ -458,6 +474,21 @@ async def _nemesis(
 
         return back
 
+    async def crash(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
+        node = fault.nodes[0]
+        address = cluster.config.nodes[node]
+        try:
+            await crash_core(address, codec, tls, node)
+            crashed = True
+        except (OSError, ConnectionError, ValueError):
+            crashed = False  # the node is not up (a kill's restart not done): nothing to rebuild
+
+        async def rebuild() -> None:
+            if crashed:
+                await recover_core(address, codec, tls, node)
+
+        return rebuild
+
     await strike.carry_out(
         plan,
         cluster,
@@ -468,6 +499,7 @@ async def _nemesis(
         links=links,
         skew=skew,
         crash=crash,
+        crash_client=crash_client,
     )
 
 

@@ -3,6 +3,10 @@
 
 Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
 - `kill`: kill -9 a node, restart it after a while (only what it wrote survives);
+- `crash`: crash a node's core inside its process and rebuild it from its state file after a while
+  (impl/runtime/host.py): the simulator's crash and Restart (a new core from the durable store, in
+  the same process), where a kill takes the whole process; what lives in the process outside the
+  core (its connections, its classes' state) stays;
 - `pause`: SIGSTOP a node, SIGCONT after a while (a leader that wakes up late);
 - `partition`: cut the links between two groups, both ways or one way, then heal;
 - `latency`: hold back every frame on the links of some nodes (a slow network);
@@ -36,6 +40,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 
 KINDS = (
     "kill",
+    "crash",
     "pause",
     "partition",
     "latency",
@@ -76,6 +81,7 @@ class Fault:
     def describe(self) -> str:
         what = {
             "kill": "kill -9, restart",
+            "crash": "core crashed, rebuilt from its disk",
             "pause": "SIGSTOP, SIGCONT",
             "partition": "cut from the rest" + (" (its sends only)" if self.one_way else ""),
             "latency": "slow links",
@@ -151,7 +157,8 @@ def plan(
     minority = (len(nodes) - 1) // 2
     most = minority if at_most is None else at_most
     out: list[Fault] = []
-    down: list[tuple[float, float, tuple[str, ...]]] = []  # (from, to, nodes) of kills and pauses
+    # (from, to, nodes) of kills, pauses and crashes
+    down: list[tuple[float, float, tuple[str, ...]]] = []
     isolated_until = 0.0  # no isolation before this (one at a time, a calm `every` after it)
     client_back = 0.0  # no client crashes before this: the last one crashed is back
     at = start + rng.uniform(0, every / 2)
@@ -162,7 +169,7 @@ def plan(
         )
         if lasts < 0.2:
             break
-        if kind in ("kill", "pause"):
+        if kind in ("kill", "pause", "crash"):
             busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns}
             free = [n for n in nodes if n not in busy]
             if len(busy) >= most or not free:

@@ -23,7 +23,9 @@ Links = Callable[[nemesis.Fault], Callable[[], None]]
 # a clock fault: skew the node's clock; what undoes it
 Skew = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
 # a client's crash (`crash-client`): kill the client named; what restarts it from its state file
-Crash = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
+ClientCrash = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
+# a crash of the node's core inside its process (impl/runtime/host.py); what rebuilds it
+Crash = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 class Target(Protocol):
@@ -49,6 +51,7 @@ async def carry_out(
     links: Links,
     skew: Skew | None = None,
     crash: Crash | None = None,
+    crash_client: ClientCrash | None = None,
 ) -> None:
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
@@ -98,10 +101,15 @@ async def carry_out(
             await asyncio.sleep(fault.lasts)
             target.resume(node)
         elif fault.kind == "crash-client":
-            if crash is not None:
-                restart = await crash(node)
+            if crash_client is not None:
+                restart = await crash_client(node)
                 await asyncio.sleep(fault.lasts)
                 await restart()
+        elif fault.kind == "crash":
+            if crash is not None:
+                rebuild = await crash(fault)
+                await asyncio.sleep(fault.lasts)
+                await rebuild()
         elif fault.kind == "clock":
             if skew is not None:
                 undo_skew = await skew(fault)
@@ -116,7 +124,7 @@ async def carry_out(
     await asyncio.gather(*(one(f) for f in plan))
 
 
-DOWN = ("kill", "pause")  # the faults that take a node's process out
+DOWN = ("kill", "pause", "crash")  # the faults that take a node (its process, or its core) out
 
 
 def most_down(plan: Sequence[nemesis.Fault]) -> int:

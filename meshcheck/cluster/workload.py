@@ -5,7 +5,12 @@ together at about `rate` operations a second. Each operation is invoked and comp
 harness's monotonic clock, in seconds from the run's start, and recorded in Jepsen's shape for the
 linearizability checker (traces/history): `ok` with the answer, `fail` when the node said it took
 no effect (a follower's "not the leader"), `info` when the client cannot know (a timeout, a broken
-connection, an answer marked unknown): it may or may not have happened.
+connection, an answer marked unknown): it may or may not have happened. An answer that arrives
+after its client stopped waiting (impl/runtime/client.py) is not thrown away: an `ok` one ends the
+`info` operation it answers, at the time it arrived (`History.answered_late`), as the client now
+knows how the operation ended; a truthful late answer keeps the history linearizable, and an
+answer a node did not owe (a write answered with another entry's result, or for an entry applied
+nowhere) shows to the linearizability and durability checks.
 
 The workloads, on the replicated state machine's operations (impl/rsm, model `rsm`):
 - `register`: one key, writes of unique values and reads;
@@ -100,6 +105,10 @@ class History:
     ops: list[Op] = attrs.Factory(list)
     latencies: list[tuple[float, float, str]] = attrs.Factory(list)  # (call, seconds, status)
     nodes: list[str] = attrs.Factory(list)  # the node each operation went to
+    # answers that came after their client stopped waiting: (operation, when, whether ok)
+    late: list[tuple[int, float, bool]] = attrs.Factory(list)
+    # second answers to one request: (operation, when, the answer's result or error)
+    again: list[tuple[int, float, Any]] = attrs.Factory(list)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.ops if o.status == status)
@@ -123,6 +132,16 @@ class History:
             ret = max(ret, math.nextafter(call, math.inf))
             self.ops.append(Op(process, f, sent, output, call, ret, status, key, len(self.ops)))  # type: ignore[arg-type]
         self.latencies.append((call, ret - call, status))
+
+    def answered_late(self, index: int, output: Any, at: float, ok: bool) -> None:
+        """The answer to operation `index` came at `at`, after its client recorded it `info`: an
+        `ok` answer ends the operation then, with its output (an answer that says it took no
+        effect, or may not have, leaves it `info`: only `ok` is a fact about the operation)."""
+        self.late.append((index, at, ok))
+        op = self.ops[index]
+        if ok and op.status == "info":
+            ret = max(at, math.nextafter(op.call, math.inf))
+            self.ops[index] = attrs.evolve(op, output=output, ret=ret, status="ok")
 
 
 @attrs.define
@@ -168,6 +187,8 @@ class Clients:
         self.history = History()
         self.leader: str | None = None  # the node whose answer a client last took as a leader's
         self._round = 0
+        self._tags = itertools.count(1)
+        self._tagged: dict[int, int] = {}  # a request's tag -> its operation
 
     async def run(self, until: float) -> None:
         """Run every client until `until` (the clock's seconds); operations still in flight then
@@ -181,11 +202,24 @@ class Clients:
         """A client of the pool named `name` ("c<k>.<round>"): its connections, its home node."""
         order = sorted(self._nodes)
         home = order[int(name.removeprefix("c").split(".")[0]) % len(order)]
-        return Session(name, Client(self._nodes, self._codec, name, self._tls), home,
-                       self._rng.randrange(len(order)))  # fmt: skip
+        client = Client(self._nodes, self._codec, name, self._tls, session=True)
+        client.on_late = self._late
+        return Session(name, client, home, self._rng.randrange(len(order)))
+
+    def _late(self, tag: Any, answer: Any, again: bool) -> None:
+        """An answer to a request that had timed out, or a second answer to one request
+        (impl/runtime/client.py)."""
+        index = self._tagged.get(tag)
+        if index is None:
+            return
+        if again:
+            self.history.again.append((index, self._clock(), answer.result or answer.error))
+        else:
+            self.history.answered_late(index, answer.result, self._clock(), answer.ok)
 
     async def _client(self, name: str, until: float) -> None:
         session = self.session(name)
+        session.client.keep_connected()
         try:
             while self._clock() < until:
                 await self.one(session, until)
@@ -218,8 +252,11 @@ class Clients:
         value: Any = sent
         call = self._clock()
         status, output = "info", None
+        tag = next(self._tags)
         try:
-            answer = await client.ask(node, kind, value, min(self._timeout, until - call + 0.5))
+            answer = await client.ask(
+                node, kind, value, min(self._timeout, until - call + 0.5), tag
+            )
         except (ConnectionError, OSError, TimeoutError):
             client.leader = None
             session.turn += 1
@@ -240,6 +277,8 @@ class Clients:
             f"{session.name}.{session.generation}", kind, sent, output, call, ret, status
         )
         self.history.nodes.append(node)
+        # its answer may still come (after a timeout), or come again (impl/runtime/client.py)
+        self._tagged[tag] = len(self.history.ops) - 1
         if status == "info":
             session.generation += 1  # after an `info` the client is a new process, as in Jepsen
         return self.history.ops[-1]
