@@ -57,6 +57,7 @@ from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+from meshcheck.traces.logs import hotstuff
 from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
 from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
@@ -77,6 +78,10 @@ DIAGNOSE = 32
 BUDGET_SECONDS = 300.0
 PROGRESS_EVERY = 2.0  # seconds between progress reports (the first after PROGRESS_AFTER)
 PROGRESS_AFTER = 3.0
+
+
+def as_logged(records: Sequence[LogRecord]) -> Sequence[LogRecord]:
+    return records
 
 
 def no_fit(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict[str, str]:
@@ -126,6 +131,9 @@ class LogSpec:
     # initial state gives it at that node (Gossip.tla's entries: a key a node holds no entry for
     # is Nil; a node cannot log the keys it never heard of)
     sparse: frozenset[str] = frozenset()
+    # the records with their values as the spec's, where a log names them more briefly than the
+    # spec's values are (HotStuff's blocks, by view and parent view: traces/logs/hotstuff.py)
+    decode: Callable[[Sequence[LogRecord]], Sequence[LogRecord]] = as_logged
 
 
 SPARE = "unbatched"
@@ -217,6 +225,14 @@ SPECS: dict[str, LogSpec] = {
             bag="msgs", source="from", dest="to", drop="LoseMessage", drop_budget="loss"
         ),
         sparse=frozenset({"entries", "own"}),
+    ),
+    # HotStuff replicas' logs (impl/runtime/hotstuff_log.py), through HotStuffLogs.tla (Vote's and
+    # FormQC's blocks narrowed to those the logs name); a block logged by its view and its parent's
+    "HotStuff": LogSpec(
+        ("meshcheck.specs", "HotStuffLogs.tla"),
+        ("meshcheck.traces.logs", "models/HotStuff.cfg"),
+        fit=hotstuff.fit_hotstuff,
+        decode=hotstuff.decode,
     ),
 }
 BUDGET = "budget"
@@ -409,6 +425,7 @@ class Validator:
         found = log_spec_of(stepper.spec)
         self.network = net = found.network if found is not None else Network()
         self.sparse = found.sparse if found is not None else frozenset()
+        self.decode = found.decode if found is not None else as_logged
         self.hidden = tuple(a for a in stepper.actions if a.name in net.hidden)
         self.implied = dict(found.implied) if found is not None else {}
         enabling = found.enabling if found is not None else {}
@@ -866,7 +883,7 @@ class Validator:
         start = time.monotonic()
         if budget is not None:
             deadline = start + budget if deadline is None else min(deadline, start + budget)
-        prepared = [self.prepare(r) for r in records]
+        prepared = [self.prepare(r) for r in self.decode(records)]
         self._plan = self._make_plan(prepared)
         self._dropped = set()
         self._implied = 0
