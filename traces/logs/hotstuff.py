@@ -160,3 +160,24 @@ def decode(records: Sequence[LogRecord]) -> list[LogRecord]:
             )
         )
     return out
+
+
+def _is_chain(value: Value) -> bool:
+    return isinstance(value, tuple) and all(
+        isinstance(e, FrozenDict) and set(e) == {"view", "cmd"} for e in value
+    )
+
+
+def spelled(value: Value) -> Value:
+    """A spec value as the log spells it (the diagnosis shows it so): a chain as its block's view
+    and parent view, a set of chains as its heads (those no other one extends; `committed` holds
+    every prefix of each, so a head is no other chain's parent)."""
+    if _is_chain(value):
+        views = [0, 0, *(e["view"] for e in value)]
+        return FrozenDict({"view": views[-1], "parent": views[-2]})
+    if isinstance(value, frozenset) and value and all(_is_chain(c) for c in value):
+        parents = {c[:-1] for c in value}
+        return frozenset(spelled(c) for c in value if c not in parents)
+    if isinstance(value, FrozenDict):
+        return FrozenDict({k: spelled(v) for k, v in value.items()})
+    return value

@@ -134,6 +134,8 @@ class LogSpec:
     # the records with their values as the spec's, where a log names them more briefly than the
     # spec's values are (HotStuff's blocks, by view and parent view: traces/logs/hotstuff.py)
     decode: Callable[[Sequence[LogRecord]], Sequence[LogRecord]] = as_logged
+    # a spec value as the log spells it, for the diagnosis (a HotStuff block by view and parent)
+    show: Callable[[Value], Value] | None = None
 
 
 SPARE = "unbatched"
@@ -233,6 +235,7 @@ SPECS: dict[str, LogSpec] = {
         ("meshcheck.traces.logs", "models/HotStuff.cfg"),
         fit=hotstuff.fit_hotstuff,
         decode=hotstuff.decode,
+        show=hotstuff.spelled,
     ),
 }
 BUDGET = "budget"
@@ -426,6 +429,7 @@ class Validator:
         self.network = net = found.network if found is not None else Network()
         self.sparse = found.sparse if found is not None else frozenset()
         self.decode = found.decode if found is not None else as_logged
+        self.show = found.show if found is not None else None
         self.hidden = tuple(a for a in stepper.actions if a.name in net.hidden)
         self.implied = dict(found.implied) if found is not None else {}
         enabling = found.enabling if found is not None else {}
@@ -1164,6 +1168,14 @@ class Validator:
 
     # ------------------------------------------------------------------ diagnosis
 
+    def _shown(self, value: Value) -> str:
+        return format_value(self.show(value) if self.show is not None else value)
+
+    def _label(self, name: str, params: Mapping[str, Value]) -> str:
+        """An action instance with its parameters as the log spells them."""
+        shown = [f"{k}={self._shown(v)}" for k, v in params.items() if k != "m"]
+        return f"{name}({', '.join(shown)})" if shown else name
+
     def diagnose(self, frontier: Sequence[State], p: _Prepared) -> Diagnosis:
         r = p.record
         best: tuple[int, list[str]] | None = None
@@ -1177,16 +1189,18 @@ class Validator:
                         v = v.get(node)
                     if v != value:
                         where = f"{var}[{node}]" if node is not None else var
-                        diffs.append(
-                            f"{where}: logged {format_value(value)}, spec {format_value(v)}"
-                        )
+                        diffs.append(f"{where}: logged {self._shown(value)}, spec {self._shown(v)}")
                 if best is None or len(diffs) < best[0]:
                     best = (len(diffs), diffs)
         label = p.instance.label()
+        logged = r.label()
+        if self.show is not None:
+            label = self._label(p.instance.name, p.instance.params)
+            logged = self._label(r.action, r.params)
         if best is not None:
             return Diagnosis(
                 r.source,
-                r.label(),
+                logged,
                 f"{label}, whose successor disagrees on {best[0]} logged "
                 f"variable{'s' if best[0] != 1 else ''}",
                 "\n  ".join(best[1]),
@@ -1197,7 +1211,7 @@ class Validator:
             if guard is not None
             else "no successor (no guard found false: the successor leaves the model)"
         )
-        return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason, enabled=False)
+        return Diagnosis(r.source, logged, f"{label} is not enabled", reason, enabled=False)
 
 
 def _always(java: Any) -> bool:
