@@ -925,7 +925,11 @@ class Validator:
                 self._at, self._width = k, len(frontier)
                 self._tick()
                 del history[k:]
-                history.append(frontier)
+                # the frontiers are kept for the walks back (duplications, receives taken
+                # again), which need a bag; without one (PBFT.tla, HotStuff.tla) nothing walks back,
+                # and keeping every frontier kept every state's values alive: HotStuff.tla's
+                # `committed` is made anew at each commit, a set of chains as long as the run
+                history.append(frontier if self._bag_key is not None else [])
                 nxt = self._step(frontier, prepared, k)
                 self._closest = None
                 if not nxt:
