@@ -72,7 +72,7 @@ class Watched(Disk):
 
 
 def test_a_steps_log_line_is_written_between_its_record_and_the_fsync(tmp_path: Path) -> None:
-    log = NodeLog(tmp_path / "node.ndjson", "run", "r1", lambda c, a: {"stable": c.stable})
+    log = NodeLog(tmp_path / "node.ndjson", "run", "r1", lambda c, a, n: {"stable": c.stable})
     disk = Watched(tmp_path / "state.wal", log.path)
     disk.load()
     host = Host("r1", Checkpointing(), CODEC, disk, {}, log=log)

@@ -46,7 +46,7 @@ def _held(entries: Mapping[str, Entry]) -> FrozenDict:
     return FrozenDict({k: _entry(e) for k, e in sorted(entries.items())})
 
 
-def log_state(core: Any, action: str = "") -> Mapping[str, Any]:
+def log_state(core: Any, action: str = "", nth: int = 0) -> Mapping[str, Any]:
     """The node's `entries`, `own` (the keys it holds) and `members` (itself left out; none when
     it is not a member)."""
     assert isinstance(core, GossipNode)
@@ -54,7 +54,9 @@ def log_state(core: Any, action: str = "") -> Mapping[str, Any]:
     return {"entries": _held(core.entries), "own": _held(core.own), "members": members}
 
 
-def log_params(params: Mapping[str, Any], sent: tuple[Any, ...]) -> Mapping[str, Any]:
+def log_params(
+    params: Mapping[str, Any], sent: tuple[Any, ...], core: Any = None
+) -> Mapping[str, Any]:
     """An Update's value named by the model's."""
     if "v" in params:
         return {**params, "v": model_value(params["v"])}

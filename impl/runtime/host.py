@@ -283,12 +283,15 @@ class Host:
         if self._observe is not None:
             self._observe(event, effects)
         lines: list[str] = []  # the step's log lines, made before its state is written
+        nth = -1  # the action's place among the step's actions
         for k, effect in enumerate(effects):
+            if isinstance(effect, Action):
+                nth += 1
             if isinstance(effect, Action) and not _stutter(effects, k, effect, unchanged):
                 self.lamport += 1
                 if self.log is not None:
                     params, sent = self._with_sent(effect, effects, k, event)
-                    line = self.log.line(self.lamport, effect.name, params, self.core, sent)
+                    line = self.log.line(self.lamport, effect.name, params, self.core, sent, nth)
                     if line is not None:
                         lines.append(line)
         claim = partial(self.log.append, lines) if self.log is not None and lines else None

@@ -48,7 +48,7 @@ def applied_entries(machine: HybridMachine) -> int:
     return sum(1 for entry in machine.spec_entries if entry is not None)
 
 
-def log_state(core: Any, action: str = "") -> Mapping[str, Any]:
+def log_state(core: Any, action: str = "", nth: int = 0) -> Mapping[str, Any]:
     """The node's `epoch`, `level`, `applied` and `history` (the refinement mapping's at this node:
     impl/hybrid/refinement.py `abstract_state`)."""
     assert isinstance(core, HybridNode)
@@ -101,6 +101,7 @@ class HybridNodeLog(NodeLog):
         params: Mapping[str, Any],
         core: Any,
         sent: tuple[Any, ...] = (),
+        nth: int = 0,
     ) -> str | None:
         assert isinstance(core, HybridNode)
         if action in ORDERS:

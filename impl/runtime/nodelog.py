@@ -24,14 +24,19 @@ from typing import IO, Any
 
 from meshcheck.impl.base.values import to_json
 
-# the node's slice of the spec's variables after an action: (core, the action's name) -> values
-State = Callable[[Any, str], Mapping[str, Any]]
+# the node's slice of the spec's variables after an action: (core, the action's name, its place
+# among the step's actions: a HotStuff step may take several, and the core keeps its state after
+# each) -> values
+State = Callable[[Any, str, int], Mapping[str, Any]]
 # an action's parameters as the log gives them: (the core's parameters, the messages the action
-# sends) -> parameters (PBFT names a pre-prepared batch by what the pre-prepare holds)
-Params = Callable[[Mapping[str, Any], tuple[Any, ...]], Mapping[str, Any]]
+# sends, the core) -> parameters (PBFT names a pre-prepared batch by what the pre-prepare holds,
+# HotStuff a block by its view and its parent's, which the core's store knows)
+Params = Callable[[Mapping[str, Any], tuple[Any, ...], Any], Mapping[str, Any]]
 
 
-def same_params(params: Mapping[str, Any], sent: tuple[Any, ...]) -> Mapping[str, Any]:
+def same_params(
+    params: Mapping[str, Any], sent: tuple[Any, ...], core: Any = None
+) -> Mapping[str, Any]:
     return params
 
 
@@ -82,6 +87,7 @@ class NodeLog:
         params: Mapping[str, Any],
         core: Any,
         sent: tuple[Any, ...] = (),
+        nth: int = 0,
     ) -> str | None:
         """The record of one action, as the line `append` writes (None: an action the log does
         not keep). Made apart from the writing, so that the host can make it before the step's
@@ -93,8 +99,8 @@ class NodeLog:
             "node": self._node,
             "clock": clock,
             "action": action,
-            "params": to_json(self._params(params, sent)),
-            "state": to_json(self._state(core, action)),
+            "params": to_json(self._params(params, sent, core)),
+            "state": to_json(self._state(core, action, nth)),
         }
         return json.dumps(record, separators=(",", ":")) + "\n"
 

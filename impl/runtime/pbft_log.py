@@ -48,7 +48,7 @@ def request(batch: Batch) -> Value:
 REPLACE_EXECUTED = frozenset({"StableCheckpoint", "NewView", "AcceptNewView"})
 
 
-def log_state(core: Any, action: str) -> Mapping[str, Any]:
+def log_state(core: Any, action: str, nth: int = 0) -> Mapping[str, Any]:
     assert isinstance(core, Replica)
     state: dict[str, Any] = {"view": core.view, "status": core.status, "stable": core.stable}
     at_checkpoint = action == "Execute" and len(core.executed) % core.config.checkpoint_every == 0
@@ -57,7 +57,9 @@ def log_state(core: Any, action: str) -> Mapping[str, Any]:
     return state
 
 
-def log_params(params: Mapping[str, Any], sent: tuple[Any, ...]) -> Mapping[str, Any]:
+def log_params(
+    params: Mapping[str, Any], sent: tuple[Any, ...], core: Any = None
+) -> Mapping[str, Any]:
     """The action's parameters, a pre-prepared batch (PrePrepare(i, r)) by its spec name, from the
     pre-prepare the action sends."""
     if "r" not in params:

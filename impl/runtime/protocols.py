@@ -58,7 +58,7 @@ from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.runtime import gossip_log, hybrid_log, pbft_log, raft_log
+from meshcheck.impl.runtime import gossip_log, hotstuff_log, hybrid_log, pbft_log, raft_log
 from meshcheck.impl.runtime.codec import Codec, classes_in
 from meshcheck.impl.runtime.nodelog import NodeLog, Params, State, same_params
 
@@ -469,11 +469,18 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         recovery=8.0,
         client_timeout=3.0,
     ),
-    # no spec validation of its logs yet
+    # the logs validated against HotStuff.tla (through HotStuffLogs.tla, which takes Vote's and
+    # FormQC's blocks from the logs)
     "hotstuff": RuntimeProtocol(
         "hotstuff",
         _hotstuff,
         ("meshcheck.impl.hotstuff.messages", "meshcheck.impl.rsm.ops"),
+        hotstuff_log.log_state,
+        "HotStuff",
+        hotstuff_log.log_params,
+        hotstuff_log.fingerprint,
+        restarts_logged=False,  # HotStuff.tla has no crash: a replica's restart is a stutter
+        log_constants=lambda nodes, options: {"N": str(len(nodes))},
         members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
         build_member=_bft_client(HotStuffClientConfig, HotStuffClient, _hotstuff_keys),
         node_prefix="r",

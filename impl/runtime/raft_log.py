@@ -39,7 +39,7 @@ def _entries(value: Any) -> Any:
     return value
 
 
-def log_state(core: Any, action: str = "") -> Mapping[str, Any]:
+def log_state(core: Any, action: str = "", nth: int = 0) -> Mapping[str, Any]:
     """Every variable of Raft.tla a server holds (the refinement mapping's at this server): with
     all of them logged, the validator's frontier stays small under faults."""
     assert isinstance(core, RaftNode)
@@ -64,7 +64,9 @@ def fingerprint(core: Any) -> Hashable:
     )
 
 
-def log_params(params: Mapping[str, Any], sent: tuple[Any, ...] = ()) -> Mapping[str, Any]:
+def log_params(
+    params: Mapping[str, Any], sent: tuple[Any, ...] = (), core: Any = None
+) -> Mapping[str, Any]:
     out = {k: _entries(v) for k, v in params.items()}
     if "v" in out:
         out["v"] = model_value(out["v"])

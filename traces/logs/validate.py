@@ -57,6 +57,7 @@ from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+from meshcheck.traces.logs import hotstuff
 from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
 from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
@@ -78,6 +79,10 @@ DIAGNOSE = 32
 BUDGET_SECONDS = 300.0
 PROGRESS_EVERY = 2.0  # seconds between progress reports (the first after PROGRESS_AFTER)
 PROGRESS_AFTER = 3.0
+
+
+def as_logged(records: Sequence[LogRecord]) -> Sequence[LogRecord]:
+    return records
 
 
 def no_fit(records: Sequence[LogRecord], constants: Mapping[str, Value]) -> dict[str, str]:
@@ -127,6 +132,11 @@ class LogSpec:
     # initial state gives it at that node (Gossip.tla's entries: a key a node holds no entry for
     # is Nil; a node cannot log the keys it never heard of)
     sparse: frozenset[str] = frozenset()
+    # the records with their values as the spec's, where a log names them more briefly than the
+    # spec's values are (HotStuff's blocks, by view and parent view: traces/logs/hotstuff.py)
+    decode: Callable[[Sequence[LogRecord]], Sequence[LogRecord]] = as_logged
+    # a spec value as the log spells it, for the diagnosis (a HotStuff block by view and parent)
+    show: Callable[[Value], Value] | None = None
 
 
 SPARE = "unbatched"
@@ -226,6 +236,15 @@ SPECS: dict[str, LogSpec] = {
         ("meshcheck.traces.logs", "models/Hybrid.cfg"),
         implied={"OrderOp": ("Submit", {"o": "o"})},
         fit=fit_hybrid,
+    ),
+    # HotStuff replicas' logs (impl/runtime/hotstuff_log.py), through HotStuffLogs.tla (Vote's and
+    # FormQC's blocks narrowed to those the logs name); a block logged by its view and its parent's
+    "HotStuff": LogSpec(
+        ("meshcheck.specs", "HotStuffLogs.tla"),
+        ("meshcheck.traces.logs", "models/HotStuff.cfg"),
+        fit=hotstuff.fit_hotstuff,
+        decode=hotstuff.decode,
+        show=hotstuff.spelled,
     ),
 }
 BUDGET = "budget"
@@ -418,6 +437,8 @@ class Validator:
         found = log_spec_of(stepper.spec)
         self.network = net = found.network if found is not None else Network()
         self.sparse = found.sparse if found is not None else frozenset()
+        self.decode = found.decode if found is not None else as_logged
+        self.show = found.show if found is not None else None
         self.hidden = tuple(a for a in stepper.actions if a.name in net.hidden)
         self.implied = dict(found.implied) if found is not None else {}
         enabling = found.enabling if found is not None else {}
@@ -875,7 +896,7 @@ class Validator:
         start = time.monotonic()
         if budget is not None:
             deadline = start + budget if deadline is None else min(deadline, start + budget)
-        prepared = [self.prepare(r) for r in records]
+        prepared = [self.prepare(r) for r in self.decode(records)]
         self._plan = self._make_plan(prepared)
         self._dropped = set()
         self._implied = 0
@@ -913,7 +934,11 @@ class Validator:
                 self._at, self._width = k, len(frontier)
                 self._tick()
                 del history[k:]
-                history.append(frontier)
+                # the frontiers are kept for the walks back (duplications, receives taken
+                # again), which need a bag; without one (PBFT.tla, HotStuff.tla) nothing walks back,
+                # and keeping every frontier kept every state's values alive: HotStuff.tla's
+                # `committed` is made anew at each commit, a set of chains as long as the run
+                history.append(frontier if self._bag_key is not None else [])
                 nxt = self._step(frontier, prepared, k)
                 self._closest = None
                 if not nxt:
@@ -1156,6 +1181,14 @@ class Validator:
 
     # ------------------------------------------------------------------ diagnosis
 
+    def _shown(self, value: Value) -> str:
+        return format_value(self.show(value) if self.show is not None else value)
+
+    def _label(self, name: str, params: Mapping[str, Value]) -> str:
+        """An action instance with its parameters as the log spells them."""
+        shown = [f"{k}={self._shown(v)}" for k, v in params.items() if k != "m"]
+        return f"{name}({', '.join(shown)})" if shown else name
+
     def diagnose(self, frontier: Sequence[State], p: _Prepared) -> Diagnosis:
         r = p.record
         best: tuple[int, list[str]] | None = None
@@ -1169,16 +1202,18 @@ class Validator:
                         v = v.get(node)
                     if v != value:
                         where = f"{var}[{node}]" if node is not None else var
-                        diffs.append(
-                            f"{where}: logged {format_value(value)}, spec {format_value(v)}"
-                        )
+                        diffs.append(f"{where}: logged {self._shown(value)}, spec {self._shown(v)}")
                 if best is None or len(diffs) < best[0]:
                     best = (len(diffs), diffs)
         label = p.instance.label()
+        logged = r.label()
+        if self.show is not None:
+            label = self._label(p.instance.name, p.instance.params)
+            logged = self._label(r.action, r.params)
         if best is not None:
             return Diagnosis(
                 r.source,
-                r.label(),
+                logged,
                 f"{label}, whose successor disagrees on {best[0]} logged "
                 f"variable{'s' if best[0] != 1 else ''}",
                 "\n  ".join(best[1]),
@@ -1189,7 +1224,7 @@ class Validator:
             if guard is not None
             else "no successor (no guard found false: the successor leaves the model)"
         )
-        return Diagnosis(r.source, r.label(), f"{label} is not enabled", reason, enabled=False)
+        return Diagnosis(r.source, logged, f"{label} is not enabled", reason, enabled=False)
 
 
 def _always(java: Any) -> bool:
