@@ -30,12 +30,10 @@ Switch(i) gives the next epoch the other protocol, the only other there is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-from meshcheck.impl.base.values import to_json
 from meshcheck.impl.hybrid.machine import HybridMachine, op_name
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.runtime.nodelog import NodeLog, Params, State, same_params
@@ -117,10 +115,10 @@ class HybridNodeLog(NodeLog):
             state: dict[str, Any] = {"epoch": e, "applied": self._applied}
             if core.epoch == e and self._count(core.machine) == self._applied:
                 state["level"] = core.level.title
-            return self._json(at, name, ordered, {}) + self._json(clock, action, params, state)
+            return self.record(at, name, ordered, {}) + self.record(clock, action, params, state)
         if action in ("Switch", "Restart"):
             self._applied = applied_entries(core.machine)
-            return self._json(clock, action, params, log_state(core))
+            return self.record(clock, action, params, log_state(core))
         return None  # the client's steps
 
     def _count(self, machine: HybridMachine) -> int:
@@ -132,16 +130,3 @@ class HybridNodeLog(NodeLog):
         count += sum(1 for entry in machine.spec_entries[counted:] if entry is not None)
         self._counted = (seen, len(machine.spec_entries), count)
         return count
-
-    def _json(
-        self, clock: int, action: str, params: Mapping[str, Any], state: Mapping[str, Any]
-    ) -> str:
-        record = {
-            "run": self._run,
-            "node": self._node,
-            "clock": clock,
-            "action": action,
-            "params": to_json(params),
-            "state": to_json(state),
-        }
-        return json.dumps(record, separators=(",", ":")) + "\n"

@@ -94,13 +94,22 @@ class NodeLog:
         state is written and write it right after (host.py)."""
         if self.actions is not None and action not in self.actions:
             return None
+        return self.record(
+            clock, action, self._params(params, sent, core), self._state(core, action, nth)
+        )
+
+    def record(
+        self, clock: int, action: str, params: Mapping[str, Any], state: Mapping[str, Any]
+    ) -> str:
+        """One line of the log: this node's record of `action` with the parameters and the state
+        given as they are to be written."""
         record = {
             "run": self._run,
             "node": self._node,
             "clock": clock,
             "action": action,
-            "params": to_json(self._params(params, sent, core)),
-            "state": to_json(self._state(core, action, nth)),
+            "params": to_json(params),
+            "state": to_json(state),
         }
         return json.dumps(record, separators=(",", ":")) + "\n"
 
