@@ -38,7 +38,7 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.cluster import checks
+from meshcheck.cluster import checks, routing_log
 from meshcheck.cluster.layer import Clock, Layer, Progress
 from meshcheck.cluster.options import Options, Outcome, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
@@ -390,7 +390,16 @@ async def _run(options: Options, folder: Path, progress: Progress) -> RoutedOutc
     (folder / "routing.jsonl").write_text(
         "".join(json.dumps(attrs.asdict(r)) + "\n" for r in routed), encoding="utf-8"
     )
-    return RoutedOutcome(options, outcomes, tuple(routed), tuple(routing_verdicts(routed)), seconds)
+    verdicts = routing_verdicts(routed)
+    written = routing_log.write(routed, folder / "routing.ndjson", f"seed-{options.seed}")
+    if options.validate:
+        progress(f"validating the manager's routing log ({written} records) against Routing.tla")
+        verdicts.append(
+            checks.logs_valid(
+                "Routing", [folder / "routing.ndjson"], {}, folder, options.validate_budget
+            )
+        )
+    return RoutedOutcome(options, outcomes, tuple(routed), tuple(verdicts), seconds)
 
 
 async def _watch(router: Router, duration: float, clock: Clock, progress: Progress) -> None:

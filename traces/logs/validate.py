@@ -62,6 +62,7 @@ from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
 from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
 from meshcheck.traces.logs.hybrid import fit_hybrid
+from meshcheck.traces.logs.routing import fit_routing
 
 MAX_FRONTIER = 512
 MAX_HIDDEN = 2
@@ -245,6 +246,13 @@ SPECS: dict[str, LogSpec] = {
         fit=hotstuff.fit_hotstuff,
         decode=hotstuff.decode,
         show=hotstuff.spelled,
+    ),
+    # the manager's routing log in a cluster run (meshcheck/cluster/routing_log.py), one node, the
+    # manager, through RoutingLogs.tla (told[Manager]: what it last told a submitter)
+    "Routing": LogSpec(
+        ("meshcheck.specs", "RoutingLogs.tla"),
+        ("meshcheck.traces.logs", "models/Routing.cfg"),
+        fit=fit_routing,
     ),
 }
 BUDGET = "budget"
