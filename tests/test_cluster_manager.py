@@ -66,6 +66,9 @@ def test_the_manager_routes_each_type_to_its_layer_under_kills_and_partitions(
         assert layer.plan  # each layer had its own nemesis
     lines = (tmp_path / "routing.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in lines] == [r.id for r in outcome.routed]
+    # the router's own log is a behaviour of Routing.tla (the run's row when it validates)
+    logs = checks.logs_valid("Routing", [tmp_path / "routing.ndjson"], {}, tmp_path, 300.0)
+    assert logs.holds is True, logs.detail
     assert nodes_of(tmp_path) == []
 
 
@@ -96,6 +99,9 @@ def test_the_managers_routing_mutants_are_caught_in_the_processes(tmp_path: Path
     # a status write told "agreed"
     assert verdicts["StatusNeverAgreed"].holds is False
     assert "answered agreed" in verdicts["StatusNeverAgreed"].detail
+    # and the router's own log is no behaviour of Routing.tla
+    logs = checks.logs_valid("Routing", [tmp_path / "routing.ndjson"], {}, tmp_path, 300.0)
+    assert logs.holds is False, logs.detail
     assert nodes_of(tmp_path) == []
 
 
