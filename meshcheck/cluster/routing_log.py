@@ -115,9 +115,9 @@ def steps(routed: Sequence[RoutedOp]) -> Iterator[tuple[str, dict[str, Any], dic
 
 def write(routed: Sequence[RoutedOp], file: Path, run: str) -> int:
     """The routing log of `routed` at `file`; the number of records."""
+    head = {"run": run, "node": "manager"}
     lines = [
-        json.dumps({"run": run, "node": "manager", "clock": k, "action": action,
-                    "params": params, "state": state})  # fmt: skip
+        json.dumps({**head, "clock": k, "action": action, "params": params, "state": state})
         for k, (action, params, state) in enumerate(steps(routed), start=1)
     ]
     file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
