@@ -354,8 +354,8 @@ def _test_manager(args: argparse.Namespace) -> int:
         outcome = routed.run(options, out, progress)
     print(format_table(("check", "result", "detail"), routed.summary_rows(outcome)))
     print(
-        f"report: {out} (routing.jsonl: what each operation was told; a folder per layer, "
-        "each with its history.jsonl)"
+        f"report: {out} (routing.jsonl: what each operation was told; routing.ndjson: the "
+        "manager's log, Routing.tla's steps; a folder per layer, each with its history.jsonl)"
     )
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED
 
