@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument(
         "--spec",
         default="Raft",
-        help="the spec (Raft, RaftPipelined, RaftEtcd, PBFT, Gossip, Hybrid, or a .tla file; "
+        help="the spec (Raft, RaftPipelined, RaftEtcd, PBFT, Gossip, Hybrid, HotStuff, Routing, or a .tla file; "
         "default Raft)",
     )
     va.add_argument(
