@@ -46,7 +46,10 @@ verify-full: java etcd etcd-raft
 # worker so that a file's module fixtures, a TLC run or a JVM, are built once); `TEST_WORKERS=0`
 # runs them in this process, one after another.
 # A test that runs past TEST_TIMEOUT seconds fails with its stack (pytest-timeout), so that one
-# hung test costs CI minutes, not its whole budget.
+# hung test costs CI minutes, not its whole budget. A worker that dies (a test that ended its
+# process: the runtime's host ends a node's process on a step that raises) fails its test and is
+# not replaced (--max-worker-restart 0): replacing it under --dist loadfile once left the run
+# waiting for ever (xdist's loadscope scheduler, KeyError on the new worker's collection).
 # The tests' JVMs compile with C1 only (TEST_JVM_OPTIONS; `make mutation` and `make heldout` too):
 # hundreds of checks of seconds each, where C2's work is thrown away with each check's class loader
 # (specs/tlc/runtime.py: half the CPU time of the TLC-heavy test files); `meshcheck` itself keeps the
@@ -57,14 +60,14 @@ TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 test: java chromium etcd etcd-raft nodejs redis
 	@$(BIN)/lint-imports --no-cache
-	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
 test-all: java chromium etcd etcd-raft nodejs redis
 	@$(BIN)/lint-imports --no-cache
-	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

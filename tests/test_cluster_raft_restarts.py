@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,8 +64,16 @@ class Counting:
         return [Action("Step", FrozenDict({"i": "n1"})), Persist((Put("count", self.count),))]
 
 
-def test_a_crashed_core_drops_its_events_and_is_rebuilt_from_its_disk(tmp_path: Path) -> None:
-    log = NodeLog(tmp_path / "node.ndjson", "run", "n1", lambda c, a: {"count": c.count})
+def _no_exit(code: int) -> None:
+    raise AssertionError(f"the host ended its process (exit {code}): its stderr has the trace")
+
+
+def test_a_crashed_core_drops_its_events_and_is_rebuilt_from_its_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a step that raises ends a node's process (host.py `_step`); here it would end the test's
+    monkeypatch.setattr(os, "_exit", _no_exit)
+    log = NodeLog(tmp_path / "node.ndjson", "run", "n1", lambda c, a, nth: {"count": c.count})
     disk = Disk(tmp_path / "state.wal", CODEC)
     disk.load()
     built: list[Counting] = []
