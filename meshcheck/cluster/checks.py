@@ -201,7 +201,12 @@ def client_clocks(
 
 
 def logs_valid(
-    spec: str, logs: Sequence[Path], constants: Mapping[str, str], folder: Path, budget: float
+    spec: str,
+    logs: Sequence[Path],
+    constants: Mapping[str, str],
+    folder: Path,
+    budget: float,
+    limit: int | None = None,
 ) -> Verdict:
     """Every node's NDJSON log (impl/runtime/nodelog.py), merged by Lamport clock, is a behaviour
     of the spec (traces/logs/validate.py, as `meshcheck validate`): trace validation of a real
@@ -211,6 +216,10 @@ def logs_valid(
     the verdict."""
     name = f"logs valid ({spec}.tla)"
     records = logformat.merge([logformat.read(p) for p in logs])
+    whole = len(records)
+    # the first `limit` in Lamport order: every receive's send is among them (a causal cut)
+    records = records[:limit] if limit is not None else records
+    cut = f" (the first {len(records)} of {whole} records)" if len(records) < whole else ""
     written = folder / "model.cfg"
     written.write_text(
         model_text(spec, records, validation_model(spec), constants), encoding="utf-8"
@@ -222,8 +231,8 @@ def logs_valid(
     first = verdict.render().splitlines()[0]
     holds = {"valid": True, "invalid": False}.get(verdict.verdict)
     if holds is not False:  # valid, or unknown: how far it got (the report has the rest)
-        return Verdict(name, holds, first.split(" explained")[0])
-    return Verdict(name, holds, " ".join(verdict.render().splitlines()[:2]))
+        return Verdict(name, holds, first.split(" explained")[0] + cut)
+    return Verdict(name, holds, " ".join(verdict.render().splitlines()[:2]) + cut)
 
 
 def raft_logs(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[int, Entry]]:

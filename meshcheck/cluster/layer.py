@@ -411,6 +411,7 @@ class Layer:
                     proto.log_constants(names, self.core_options),
                     folder,
                     options.validate_budget,
+                    proto.log_limit,
                 )
             )
         return Outcome(
