@@ -23,10 +23,11 @@ from meshcheck.impl.gossip.node import OWN
 from meshcheck.traces.history.history import Op, Status
 from tests.test_cluster_cmd import nodes_of
 
-# n1 down for 2.5 s in the middle of a 5 s run: long enough that its watchers' deadlines for it
-# pass (health.py: about 0.8 s after its last heartbeat), and back with a calm after it in which
+# n1 down for 3 s in the middle of a 5 s run: long enough that its watchers' deadlines for it
+# pass (health.py: about 0.8 s after its last heartbeat) and a sample shows it suspected (2.5 s
+# was once too short for one, in a clean-clone make test), and back with a calm after it in which
 # they must trust it again
-KILL_N1 = (Fault(1.5, "kill", ("n1",), 2.5),)
+KILL_N1 = (Fault(1.5, "kill", ("n1",), 3.0),)
 CHECKS = (
     "progress after healing",
     "converged after healing",
