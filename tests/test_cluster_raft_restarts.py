@@ -175,6 +175,10 @@ CUT_AND_CRASH = (
 )
 
 
+# make test-all only: in a clean-clone make test (2026-11-27) the planned cut and crash did not
+# catch the mutant once in three suites (4 of 4 alone); the timing is real processes', to be made
+# deterministic before it guards make test again
+@pytest.mark.slow
 def test_a_table_of_pending_writes_on_the_class_is_caught_after_a_crash_of_the_core(
     tmp_path: Path,
 ) -> None:
