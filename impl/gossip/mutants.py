@@ -18,6 +18,7 @@ PHI_WRONG_WINDOW = "phi_wrong_window"
 SUSPICION_NEVER_CLEARED = "suspicion_never_cleared"
 BOOT_NOT_RAISED = "boot_not_raised"
 WINDOW_KEPT_ACROSS_RESTART = "window_kept_across_restart"
+EVICTION_NEVER_LIFTED = "eviction_never_lifted"
 
 BUGS: Mapping[str, str] = {
     MERGE_NOT_IDEMPOTENT: (
@@ -63,5 +64,14 @@ BUGS: Mapping[str, str] = {
         "of the peer is suspected only many rounds later (phi's model is of one process's "
         "heartbeats: the new incarnation's start a new window). Found by the restart scenario "
         "(property_tests/gossip/restart.py), fixed in impl/gossip/node.py `_heard`."
+    ),
+    EVICTION_NEVER_LIFTED: (
+        "A peer evicted from the fanout choice (suspected for `evict_after` ticks) stays out of it "
+        "when it is heard again: the heartbeat clears the suspicion (Trust) but not the eviction. "
+        "After a partition longer than the eviction threshold heals, without a restart, the live "
+        "member is trusted again and never chosen again by its watchers: they push to it and beat "
+        "it no more, and it is reached only by the others' choices and its own pulls (the free "
+        "runs converge all the same). Found by the rejoin scenario "
+        "(property_tests/gossip/rejoin.py: MemberChosenAgain)."
     ),
 }

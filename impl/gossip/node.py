@@ -472,7 +472,7 @@ class GossipNode:
             if mutants.SUSPICION_NEVER_CLEARED in self.bugs:
                 detector.watches[j].suspected_since = w.suspected_since
                 return []
-            self._evicted.discard(j)
+            self._lift(j)
             probes.hit("gossip", "suspicion_cleared")
             return [_act("Trust", i=self.id, j=j)]
         w.boot, w.beat = boot, beat
@@ -485,9 +485,14 @@ class GossipNode:
         if w.suspected_since is None or mutants.SUSPICION_NEVER_CLEARED in self.bugs:
             return []
         w.suspected_since = None
-        self._evicted.discard(j)
+        self._lift(j)
         probes.hit("gossip", "suspicion_cleared")
         return [_act("Trust", i=self.id, j=j)]
+
+    def _lift(self, j: str) -> None:
+        """j is trusted again: back in the fanout choice at once, if it had been evicted."""
+        if mutants.EVICTION_NEVER_LIFTED not in self.bugs:
+            self._evicted.discard(j)
 
     def _merge(self, incoming: tuple[tuple[str, Entry], ...]) -> int:
         """Merge entries in; how many changed the state."""
