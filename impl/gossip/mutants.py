@@ -19,6 +19,7 @@ SUSPICION_NEVER_CLEARED = "suspicion_never_cleared"
 BOOT_NOT_RAISED = "boot_not_raised"
 WINDOW_KEPT_ACROSS_RESTART = "window_kept_across_restart"
 EVICTION_NEVER_LIFTED = "eviction_never_lifted"
+READ_REFUSED_WHILE_SUSPECTING = "read_refused_while_suspecting"
 
 BUGS: Mapping[str, str] = {
     MERGE_NOT_IDEMPOTENT: (
@@ -73,5 +74,12 @@ BUGS: Mapping[str, str] = {
         "it no more, and it is reached only by the others' choices and its own pulls (the free "
         "runs converge all the same). Found by the rejoin scenario "
         "(property_tests/gossip/rejoin.py: MemberChosenAgain)."
+    ),
+    READ_REFUSED_WHILE_SUSPECTING: (
+        "A node that suspects a peer answers status reads 'node down' (it takes itself for the "
+        "cut-off side, a consensus reflex): a live member refuses the reads an available store "
+        "promises it serves, for as long as a crashed or cut-off peer stays suspected. The free "
+        "runs' read check looked at answered reads only, and took the error for a fault; "
+        "NoWrongRefusal (property_tests/gossip/refusals.py) tells the refusal from an allowed one."
     ),
 }

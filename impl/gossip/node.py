@@ -268,6 +268,12 @@ class GossipNode:
             case ClientRequest(value=(str() as key, str() as value), request_id=rid):
                 return self._write(key, value, rid)
             case ClientRead(query=key, request_id=rid):
+                if mutants.READ_REFUSED_WHILE_SUSPECTING in self.bugs:
+                    suspected = sorted(
+                        j for j in self.detector.watches if self.detector.suspected(j)
+                    )
+                    if suspected:
+                        return [Reply(rid, error=f"node down: {self.id} suspects {suspected[0]}")]
                 held = self.entries.get(key) if self.status == IN else None
                 return [Reply(rid, None if held is None else held.value)]
             case ClientRequest(request_id=rid):
