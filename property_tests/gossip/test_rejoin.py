@@ -37,7 +37,7 @@ def test_the_bound_comes_from_the_parameters() -> None:
 
 @pytest.mark.parametrize(("side", "apart"), [(1, 0), (2, 0), (1, 40), (2, 20)])
 def test_a_healed_member_is_trusted_and_chosen_again(side: int, apart: int) -> None:
-    for seed, up, window in itertools.product(range(5), (3, 30), (10, 100)):
+    for seed, up, window in itertools.product(range(3), (3, 30), (10, 100)):
         schedule = Schedule(seed=seed, ticks=0, up=up, apart=apart, side=side, window=window)
         r = scenario(schedule, 5, frozenset(), record=False)
         assert r.problem is None, f"{schedule!r}: {r.problem}"
