@@ -9,14 +9,17 @@ import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS
-from meshcheck.property_tests.directed.run import outcome, write_artefacts
+from meshcheck.property_tests.directed.run import outcome, settings, write_artefacts
 from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.free_runs import Storm
 from meshcheck.protocol import Protocol
 from tests.adapter_example import EXAMPLE
 from tests.adapter_example import TARGET as EXAMPLE_TARGET
@@ -192,3 +195,48 @@ def test_a_failure_s_printed_validate_command_finds_the_bug_in_its_log(
     # the leader's commit of the older entry, not the election (the no-op the spec expected)
     assert code == 1, shown
     assert "HandleAppendEntriesResponse" in shown and "commitIndex" in shown
+
+
+def test_the_validate_settings_are_the_target_s_and_what_the_run_shows() -> None:
+    """`settings`: the servers of a five-node run, the target's own constants, LeaderNoOp=FALSE
+    for a run whose leader appended no no-op unless the target sets LeaderNoOp itself."""
+    five, three = BY_NAME["figure-8"], BY_NAME["lost-reply"]
+    bare = outcome(NONOOP_TARGET, three, 1)
+    with_noop = outcome(EXAMPLE_TARGET, five, 1)
+    assert bare.trace is not None and with_noop.trace is not None
+    assert settings(NONOOP_TARGET, bare.trace) == ["LeaderNoOp=FALSE"]
+    assert settings(EXAMPLE_TARGET, with_noop.trace) == ["Server={s1,s2,s3,s4,s5}"]
+    own = attrs.evolve(NONOOP_TARGET, settings=("PreVote=FALSE", "LeaderNoOp=FALSE"))
+    assert settings(own, bare.trace) == ["PreVote=FALSE", "LeaderNoOp=FALSE"]
+
+
+def test_a_storm_without_a_stall_is_named_as_the_storm_bound() -> None:
+    """A run past the target's storm bound (here a bound no cluster keeps: one message in flight
+    per node) says which bound it broke, not only a count."""
+    tight = attrs.evolve(NONOOP_TARGET, storm=Storm(in_flight_per_node=1, events_per_node_tick=1))
+    found = outcome(tight, BY_NAME["lost-reply"], 1)
+    assert found.verdict == "fail" and found.problem is not None
+    assert "Storm (a correct cluster's bound): " in found.problem
+    assert "messages in flight (a correct cluster keeps under 3)" in found.problem
+
+
+def test_a_storm_while_a_leader_is_stalled_names_the_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reported case: a library whose stuck leader makes its cluster pass the storm bound
+    before the stall's own bound. The run is cut short as such a library's would be (a storm
+    reported by every run from t=1000 on); the failure names CommitLiveness, then the storm."""
+    from meshcheck.property_tests import free_runs
+
+    real = free_runs.run
+
+    def storming(sim: Any, *args: Any, **kwargs: Any) -> str | None:
+        found = real(sim, *args, **kwargs)
+        if found is None and sim.now >= 1000:
+            return f"18321 node events by t={sim.now} (a correct cluster takes under 18320)"
+        return found
+
+    monkeypatch.setattr(free_runs, "run", storming)  # as the scenarios' script calls it
+    bugs = frozenset({"commit_stops_at_older_term"})
+    found = outcome(NONOOP_TARGET, BY_NAME["far-behind"], 1, bugs)
+    assert found.verdict == "fail" and found.problem is not None
+    assert "CommitLiveness: leader s" in found.problem
+    assert "; then 18321 node events by t=" in found.problem

@@ -206,9 +206,21 @@ def settings(target: RaftTarget, trace: Trace) -> list[str]:
         found.append(f"Server={{{','.join(servers)}}}")
     found.extend(target.settings)
     named = {s.split("=", 1)[0] for s in target.settings}
-    if NOOP_CONSTANT not in named and elected_without_noop(trace):
+    if NOOP_CONSTANT not in named and elected_without_noop(trace) and _gives(target.spec):
         found.append(f"{NOOP_CONSTANT}=FALSE")
     return found
+
+
+def _gives(spec: str) -> bool:
+    """Whether the spec's validation model gives the constant LeaderNoOp (`--set` sets only a
+    constant the model has)."""
+    from meshcheck.specs.tlc import cfg
+    from meshcheck.traces.logs.validate import SPECS, validation_model
+
+    if spec not in SPECS:
+        return False
+    model = validation_model(spec)
+    return NOOP_CONSTANT in cfg.parse_cfg(model.read_text(encoding="utf-8"), model).assigned()
 
 
 def elected_without_noop(trace: Trace) -> bool:

@@ -31,7 +31,7 @@ from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.sim import Faults, MessageFaults
 from meshcheck.impl.sim.network import Envelope
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.directed.liveness import CommitWatch, Stall, stalled
+from meshcheck.property_tests.directed.liveness import STORM_STALL, CommitWatch, Stall, stalled
 from meshcheck.property_tests.directed.target import LEADER, NodeView, RaftTarget, Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import unique_write
@@ -187,7 +187,7 @@ class Script:
     def _go(self, until: int, stop: Callable[[], bool] | None) -> None:
         """Run until `until` or `stop()`, watching CommitLiveness (property_tests/directed/
         liveness.py): a leader stalled past its bound is `Broken`, and so is a storm, named by
-        the stall it comes with when there is one."""
+        the stall it comes with when that had lasted STORM_STALL ticks."""
 
         def halt(_: object) -> bool:
             self.watch.sample(self._stall, self.sim.now)
@@ -196,7 +196,8 @@ class Script:
         storm = free_runs.run(self.sim, self.schedule, until, self.target.storm, stop=halt)
         self.watch.sample(self._stall, self.sim.now, force=True)
         stall = self.watch.stall
-        if self.watch.broken(self.sim.now) or (storm is not None and stall is not None):
+        stormed = storm is not None and self.watch.broken(self.sim.now, STORM_STALL)
+        if self.watch.broken(self.sim.now) or stormed:
             assert stall is not None
             told = stall.describe(self.sim.now, self.sim.events)
             raise Broken(f"t={self.sim.now}: {told}" + (f"; then {storm}" if storm else ""))
