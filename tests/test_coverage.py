@@ -136,6 +136,7 @@ def test_a_free_run_is_recorded_once_with_every_step_of_its_trace() -> None:
     assert not coverage.recording()
     # the client-history checks at the run's end are counted, one history and its operations
     assert seen.tallies["histories"] == 1
+    assert sim.history is not None
     assert seen.tallies["history operations"] == len(sim.history.history()) > 0
 
 
