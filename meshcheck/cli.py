@@ -429,7 +429,8 @@ def _coverage(args: argparse.Namespace) -> int:
     folder = Path(args.folder) if args.folder else coverage.folder()
     if not folder.is_dir() or not any(folder.glob("*.json")):
         raise MeshcheckError(
-            f"{folder}: no coverage files (run the property tests first: make test)"
+            f"{folder}: no coverage files (run the property tests first: `meshcheck verify "
+            "--only tests`, with --protocol P for a plug-in's, or make test in meshcheck)"
         )
     chosen = [registry.get(name).name for name in args.protocol] if args.protocol else None
     print(coverage_report(coverage.merge_dir(folder), chosen))
