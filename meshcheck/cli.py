@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("file", metavar="FILE")
     hc.add_argument("--model", choices=sorted(history_models.MODELS), required=True)
     hc.add_argument(
+        "--reads",
+        choices=("linearizable", "serializable"),
+        default="linearizable",
+        help="serializable: the reads may be stale (etcd's serializable reads), so only the "
+        "writes and cas are checked for linearizability, and every read for a written value",
+    )
+    hc.add_argument(
         "--budget",
         type=float,
         default=60.0,
