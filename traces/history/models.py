@@ -473,10 +473,14 @@ class Mutex(Model):
     fs = frozenset({"acquire", "release", "revoke"})
 
     def _step(self, state: Hashable, op: Op) -> tuple[Hashable, ...]:
+        # a pending acquire or release may not have taken effect: where it cannot have, it did
+        # nothing (the search may place a pending operation anywhere after its invocation, and
+        # must be able to: there it is the same as never having happened)
+        nothing: tuple[Hashable, ...] = (state,) if op.pending else ()
         if op.f == "acquire":
-            return (op.input,) if state is None else ()
+            return (op.input,) if state is None else nothing
         if op.f == "release":
-            return (None,) if state == op.input else ()
+            return (None,) if state == op.input else nothing
         if op.f == "revoke":
             return (None,) if state == op.input else (state,)
         return super()._step(state, op)
@@ -485,12 +489,15 @@ class Mutex(Model):
         return False
 
     def prune(self, ops: Sequence[Op]) -> list[Op]:
-        """Without the pending acquires: one may have taken effect or not, and taken to have not
-        it constrains nothing a history shows (no operation here observes a lock held but an
-        acquire or a release, which it would make impossible, never possible); the revoke its
-        client sends after it frees the lock if it did. A pending release stays: it may have
-        freed the lock for the next acquire."""
-        return [o for o in ops if not (o.pending and o.f == "acquire")]
+        """Without the pending acquires that no completed release of their lease observed: one
+        may have taken effect or not, and taken to have not it constrains nothing else (in a
+        linearization where it took the lock, nothing else acquired it until its lease let go,
+        and then the lock is free as if it had never been taken); the revoke its client sends
+        after it frees the lock if it did. An ok release of the lease says it did take effect,
+        and then it stays. A pending release stays: it may have freed the lock for the next
+        acquire."""
+        released = {o.input for o in ops if o.f == "release" and o.status == "ok"}
+        return [o for o in ops if not (o.pending and o.f == "acquire" and o.input not in released)]
 
     def needs(self, ops: Sequence[Op]) -> list[Needs]:
         """The operations of one lease go together: a release without the acquire it releases is
