@@ -40,7 +40,10 @@ def run_history_check(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"--out {args.out}: expected a file name ending in .svg")
     history = jepsen.read(args.file, model)
     checked = reads.writes_only(history) if mode == "serializable" else history
-    examined = window.examine(checked, model, args.budget)
+    try:
+        examined = window.examine(checked, model, args.budget)
+    except window.NothingToCheck as exc:
+        raise MeshcheckError(f"{args.file}: {exc}") from None
     result = examined.result
     print(jepsen.render(result, model, args.file, examined.window), end="")
     holds = result.verdict == "linearizable"

@@ -39,7 +39,7 @@ import attrs
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import checker
 from meshcheck.traces.history.checker import Result, _Budget, _search, _Timeout
-from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Op, prefix
 from meshcheck.traces.history.models import Model
 
 
@@ -91,9 +91,9 @@ def nothing(history: Sequence[Op]) -> str:
         return "the history has no operations: nothing to check"
     failed = sum(1 for o in history if o.status == "fail")
     return (
-        f"the history has nothing to check: of its {plural(len(history), 'operation')}, "
-        f"{failed} failed (took no effect) and {len(history) - failed} are pending reads "
-        "(observed nothing)"
+        f"the history has nothing to check among its {plural(len(history), 'operation')}: "
+        f"{plural(failed, 'failed operation')} (no effect), "
+        f"{plural(len(history) - failed, 'pending read')} (observed nothing)"
     )
 
 
@@ -110,12 +110,14 @@ def items(ops: Sequence[Op], model: Model) -> list[Op]:
 
 
 def part_of(result: Result, history: Sequence[Op], model: Model) -> list[Op]:
-    """The operations of the failing part as the history has them (not cut at the prefix: the
-    prefix turns operations running at the cut into pending ones; the originals, which constrain
-    at least as much, fail too)."""
+    """The failing part's shortest failing prefix: the part as it stood just before the cut, the
+    operations running then pending (`history.prefix`). Not its operations as they completed
+    later: an acquire that completed after the cut, without the release that followed it, holds
+    the lock forever, and a read that completed after it may have read a write invoked after it;
+    either would make a window of operations that never conflicted."""
     for key, ops in model.partition(history):
         if key == result.partition:
-            return [o for o in ops if o.call < result.cut]
+            return list(prefix(ops, result.cut))
     raise ValueError(f"no part {result.partition!r} in the history")
 
 
