@@ -175,10 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument(
         "--budget",
         type=float,
-        default=60.0,
+        default=history_models.CHECK_BUDGET,
         metavar="SECONDS",
         help="give up after this long: the answer is then unknown (exit 2), with the longest "
-        "prefix proved linearizable (default 60)",
+        f"prefix proved linearizable (default {history_models.CHECK_BUDGET:g})",
     )
     hc.add_argument(
         "--out",

@@ -20,7 +20,7 @@ import attrs
 
 from meshcheck.traces.history import jepsen, reads, svg, window
 from meshcheck.traces.history.history import Op
-from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.models import CHECK_BUDGET, Model
 
 BEFORE, AFTER = 2.0, 1.0  # seconds of the nemesis's log shown before and after the window
 HISTORY = "history.jsonl"
@@ -32,7 +32,7 @@ def replay_command(folder: Path, model: Model, *, budget: float, mode: str = "li
     line = f"meshcheck history check {folder / HISTORY} --model {model.name}"
     if mode != "linearizable":
         line += f" --reads {mode}"
-    return line + f" --budget {budget:g}"
+    return line if budget == CHECK_BUDGET else line + f" --budget {budget:g}"
 
 
 def report(

@@ -228,10 +228,7 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
     else:
         ops = window.ops
         if window.minimal:
-            why = (
-                "without any one of them (and what needs it: the write a read read, a lease's "
-                "acquire and release, the writes an answer came from) the rest is linearizable"
-            )
+            why = f"without any one of them (and {model.dependents}) the rest is linearizable"
         else:
             why = "the budget ran out before it was shrunk to a minimal one"
         lines.append(

@@ -38,6 +38,9 @@ from meshcheck.impl.rsm import (
 )
 from meshcheck.traces.history.history import Op
 
+# seconds: `meshcheck history check`'s default --budget (a report's replay line names another)
+CHECK_BUDGET = 60.0
+
 # What one operation needs beside it in a sub-history (a failing window, traces/history/window.py):
 # clauses, each a tuple of positions in the operations given, of which at least one must be there.
 Needs = tuple[tuple[int, ...], ...]
@@ -54,6 +57,8 @@ class Model:
     # operation has both an input and an output (a query and its answer) takes the input from
     # the invocation and the output from the completion, for reads and writes alike
     both_values = False
+    # what goes with an operation dropped from a window (`needs`), as a report says it
+    dependents = "what read from it"
 
     def decode(self, value: Any) -> Hashable:
         """A value read from a history file (JSON or EDN data: lists, dicts) as the model's own:
@@ -312,6 +317,7 @@ class Rsm(Model):
 
     name = "rsm"
     fs = frozenset({"read", "write"})
+    dependents = "what answered after it from what it wrote"
     both_values = True  # a write's answer and a read's query are part of the history
 
     def decode(self, value: Any) -> Hashable:
@@ -471,6 +477,7 @@ class Mutex(Model):
 
     name = "mutex"
     fs = frozenset({"acquire", "release", "revoke"})
+    dependents = "the rest of its lease's operations"
 
     def _step(self, state: Hashable, op: Op) -> tuple[Hashable, ...]:
         # a pending acquire or release may not have taken effect: where it cannot have, it did
