@@ -79,7 +79,7 @@ def report(
             f"{window.label(o)}"
             for o in found.ops
         ),
-        f"the nemesis from t={lo - BEFORE:.3f}s to t={hi + AFTER:.3f}s:",
+        f"the nemesis from t={max(0.0, lo - BEFORE):.3f}s to t={hi + AFTER:.3f}s:",
     ]
     around = [(t, what) for t, what in struck if lo - BEFORE <= t <= hi + AFTER]
     lines += [f"  t={t:.3f}s  {what}" for t, what in around] or ["  (no fault struck or ended)"]

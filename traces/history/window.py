@@ -155,17 +155,35 @@ def smallest(
 
 def closer(ops: Sequence[Op], model: Model) -> Callable[[list[int]], list[int]]:
     """A function from a candidate (positions in `ops`, ascending) to its largest closed subset:
-    it removes every operation that lacks what it needs (`Model.needs`), until none does."""
+    it removes every operation that lacks what it needs (`Model.needs`), until none does. Each
+    clause keeps a count of its members present; a removal lowers the counts of the clauses it is
+    in, and a clause at zero removes its owner (time linear in the clauses' size)."""
     needs = model.needs(ops)
+    owners: list[int] = []  # clause -> the operation that needs it
+    members: list[tuple[int, ...]] = []  # clause -> the operations that satisfy it
+    containing: dict[int, list[int]] = {}  # operation -> the clauses it is a member of
+    for i, clauses in enumerate(needs):
+        for clause in clauses:
+            k = len(owners)
+            owners.append(i)
+            members.append(clause)
+            for j in clause:
+                containing.setdefault(j, []).append(k)
 
     def close(candidate: list[int]) -> list[int]:
-        keep = list(candidate)
-        while True:
-            present = set(keep)
-            kept = [i for i in keep if all(any(j in present for j in c) for c in needs[i])]
-            if len(kept) == len(keep):
-                return kept
-            keep = kept
+        present = set(candidate)
+        count = [sum(1 for j in c if j in present) for c in members]
+        lacking = [k for k, n in enumerate(count) if n == 0 and owners[k] in present]
+        while lacking:
+            gone = owners[lacking.pop()]
+            if gone not in present:
+                continue
+            present.discard(gone)
+            for k in containing.get(gone, ()):
+                count[k] -= 1
+                if count[k] == 0 and owners[k] in present:
+                    lacking.append(k)
+        return [i for i in candidate if i in present]
 
     return close
 
