@@ -40,6 +40,7 @@ from meshcheck.cluster.workload import History
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import checker, jepsen, models, reads
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.window import plural
 
 KINDS = ("kill", "pause", "partition")  # the nemesis's faults etcd runs under here
 WORKLOADS = ("registers", "cas", "lock")
@@ -431,12 +432,13 @@ def replay_command(options: EtcdOptions, folder: Path) -> str:
     )
 
 
-def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
-    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality)."""
+def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Verdict:
+    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality);
+    `noun` names what the history holds, for the detail."""
     name = "linearizable (kv)"
     result = checker.check(ops, models.KeyValue(), budget)
     if result.verdict == "linearizable":
-        return Verdict(name, True, f"{len(ops)} operations, {KEYS} keys")
+        return Verdict(name, True, f"{plural(len(ops), noun)}, {plural(KEYS, 'key')}")
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(
@@ -453,12 +455,8 @@ def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:
     nothing, before any), never one from nowhere or from the future. How many reads were stale is
     reported, not judged: a read that returned a value other than the last one written before it
     was invoked (by writes that completed before it)."""
-    verdict = linearizable_kv(reads.writes_only(ops), budget)
-    first = Verdict(
-        "linearizable (kv), writes and cas",
-        verdict.holds,
-        verdict.detail.replace(" operations", " writes"),
-    )
+    verdict = linearizable_kv(reads.writes_only(ops), budget, "write")
+    first = attrs.evolve(verdict, check="linearizable (kv), writes and cas")
     return first, reads_written(ops)
 
 
@@ -478,7 +476,8 @@ def reads_written(ops: list[Op]) -> Verdict:
     return Verdict(
         name,
         True,
-        f"{found.reads} reads, {found.stale} of them older than the write last done before",
+        f"{plural(found.reads, 'read')}, {found.stale} of them older than the write last done "
+        "before",
     )
 
 
@@ -488,7 +487,9 @@ def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
     result = checker.check(ops, models.Mutex(), budget)
     taken = sum(1 for o in ops if o.f == "acquire" and o.status == "ok")
     if result.verdict == "linearizable":
-        return Verdict(name, True, f"{taken} acquisitions, {len(ops)} operations")
+        return Verdict(
+            name, True, f"{plural(taken, 'acquisition')}, {plural(len(ops), 'operation')}"
+        )
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(name, False, f"two holders at once: cut at t={result.cut:.3f}s")
