@@ -361,8 +361,7 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
     if problem is None:
         problem = reads_written(sim)
     if problem is None:  # a read and a write at every live member, then every refusal judged
-        refusals.calm_requests(sim, KEYS)
-        problem = refusals.wrong_refusal(sim, requests)
+        problem = refusals.calm_requests(sim, KEYS) or refusals.wrong_refusal(sim, requests)
     return Outcome(sim, problem, converged_at)
 
 

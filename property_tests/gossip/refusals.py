@@ -48,13 +48,18 @@ class Requests:
         self.seen[(i, event.request_id)] = (self.sim.now, what, nodes[i].status == IN)
 
 
-def calm_requests(sim: Simulator[GossipNode], keys: Sequence[str]) -> None:
-    """A status read and a status write at every live member (its reply is part of its step)."""
+def calm_requests(sim: Simulator[GossipNode], keys: Sequence[str]) -> str | None:
+    """A status read and a status write at every live member (its reply is part of its step);
+    what broke if a node's step gave up, else None."""
     live = [i for i in sim.node_ids if sim.up[i] and sim.nodes[i].status == IN]
     for n, i in enumerate(live):
         key = keys[n % len(keys)]
-        sim.inject(i, ClientRead(key, CALM_IDS + 2 * n))
-        sim.inject(i, ClientRequest((key, f"calm-{i}"), CALM_IDS + 2 * n + 1))
+        try:
+            sim.inject(i, ClientRead(key, CALM_IDS + 2 * n))
+            sim.inject(i, ClientRequest((key, f"calm-{i}"), CALM_IDS + 2 * n + 1))
+        except Exception as exc:  # a bug found, as free_runs.run says
+            return f"{i} raised {type(exc).__name__} on a calm status request: {exc}"
+    return None
 
 
 def classify(member: bool) -> Verdict:

@@ -36,7 +36,7 @@ def test_a_member_that_left_may_refuse_a_member_may_not() -> None:
     tally = Tally()
     assert wrong_refusal(sim, requests, tally) is None
     assert sum(tally.allowed.values()) == 1 and not tally.wrong
-    calm_requests(sim, ("k1",))
+    assert calm_requests(sim, ("k1",)) is None
     asked = {(i, rid) for i, rid in requests.seen if rid >= CALM_IDS}
     assert {i for i, _ in asked} == {"n1", "n2"} and len(asked) == 4  # a read and a write each
     assert wrong_refusal(sim, requests) is None

@@ -72,13 +72,19 @@ def calm_probe(
             what = f"{kind} of {value!r}" if kind == "read" else f"write {value!r}"
             follows = sim.nodes[i].leader
             asked.append(Asked(i, rid, what, sim.now, leader.id, follows, term_committed))
-            sim.inject(i, event)
+            try:
+                sim.inject(i, event)
+            except Exception as exc:  # a node's step gave up: a bug found, as free_runs.run says
+                return f"{i} raised {type(exc).__name__} on the probe's {what}: {exc}"
 
     def answered(s: Simulator[Any]) -> bool:
         got = {(i, r.request_id) for i, r in s.replies[start:]}
         return all((a.node, a.request_id) in got for a in asked)
 
-    sim.run(until=sim.now + probe_bound(sim), stop=answered)
+    try:
+        sim.run(until=sim.now + probe_bound(sim), stop=answered)
+    except Exception as exc:
+        return f"the run raised {type(exc).__name__} after the probe's requests: {exc}"
     replies = {(i, r.request_id): r for i, r in sim.replies[start:]}
 
     def verdicts() -> Any:
