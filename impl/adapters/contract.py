@@ -42,7 +42,7 @@ A second implementation is one more adapter file beside pysyncobj.py: a `Driver`
 Every requirement an adapter must meet, each checked at the first step that breaks it with one
 line (`AdapterError`: the adapter, the node, the field), or met by the harness itself:
 
-- `state()` names only variables of the spec (`AdapterPlugin.variables`);
+- `state()` names only variables of the spec (`AdapterPlugin.spec_variables`);
 - a `SpecStep` names an action of the spec, with its parameters only, and nodes of the cluster;
   a step whose `collect` names none is named by the harness after its event (`Tick(i)`,
   `Deliver(i)`, ...) as no step of the spec (`in_spec=False`: in the trace, not in the log), so
@@ -499,6 +499,9 @@ class AdapterPlugin:
         # client commands into Raft.tla's finite Value set)
         self.log_view = log_view
         self.restart_action = restart_action
+        self.spec_variables = variables
+        # the variables a trace lists: every one the mapping may give, then, once a state was
+        # mapped, those it gave (every node's state() has them, the defaults, the ghosts)
         self.variables = variables
         self.actions = actions
         self.spec = spec
@@ -532,7 +535,8 @@ class AdapterPlugin:
             self.name,
             node,
             f"state().{bad}",
-            f"{self.spec} has no variable {bad!r} (its variables: {', '.join(self.variables)})",
+            f"{self.spec} has no variable {bad!r} (its variables: "
+            f"{', '.join(self.spec_variables)})",
         )
 
     def check_step(self, node: str, done: Collected) -> None:
@@ -629,7 +633,7 @@ class AdapterPlugin:
         servers = sorted(nodes)
         states = {i: nodes[i].state() for i in servers}
         out: dict[str, Value] = {"messages": messages if messages else ()}
-        for v in self.variables:
+        for v in self.spec_variables:
             if v in self.ghost_values or v == "messages":
                 continue
             if all(v in states[i] for i in servers):
@@ -637,6 +641,7 @@ class AdapterPlugin:
             elif v in self.defaults and not any(v in states[i] for i in servers):
                 out[v] = FrozenDict({i: self.defaults[v] for i in servers})
         out.update(self.ghost_values)
+        self.variables = tuple(out)
         return FrozenDict(out)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
