@@ -42,6 +42,7 @@ from hypothesis import given
 
 from meshcheck import registry
 from meshcheck.impl.adapters.contract import AdapterPlugin, Driver, NdjsonLog, Stamped
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim import ClientOp, Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
@@ -50,7 +51,6 @@ from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_s
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
 from meshcheck.property_tests.histories import BUDGET, GUARD_SECONDS, check_history
 from meshcheck.property_tests.raft.free_runs import schedules, unique_write
-from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.property_tests.shapes import Property, Shape, shape_of
 from meshcheck.protocol import Models
 from meshcheck.protocol import Protocol as Descriptor
@@ -370,10 +370,13 @@ def write_log(
     *,
     out: IO[str] | None = None,
 ) -> NdjsonLog:
-    """One free run of the validation model's servers, writing the model's values (Raft.tla's
-    property_tests/raft/models), and its NDJSON log (what each node logged): to `out` when given,
+    """One free run of the validation model's servers, writing the model's values (the shape's
+    `log_model`: Raft.tla's property_tests/raft/models/Validate.cfg), and its NDJSON log (what each node logged): to `out` when given,
     else kept in the log's `records`."""
-    nodes, values, _ = validation_model()
+    shape = adapter.shape()
+    if shape.log_model is None:
+        raise MeshcheckError(f"{adapter.protocol}: the {shape.name} shape has no validation model")
+    nodes, values = shape.log_model()
     log = NdjsonLog(f"seed-{schedule.seed}", out)
     sim = cluster(
         adapter,

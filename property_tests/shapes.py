@@ -29,6 +29,7 @@ from meshcheck.impl.base.values import Value
 from meshcheck.property_tests.hotstuff import transitions as hotstuff
 from meshcheck.property_tests.pbft import transitions as pbft
 from meshcheck.property_tests.raft import promises, safety
+from meshcheck.property_tests.raft.validation import validation_model
 
 State = Mapping[str, Value]
 Invariant = Callable[[State], bool]
@@ -62,6 +63,9 @@ class Shape:
     liveness: promises.Promises | None = None
     # the action a crash and restart is (whose server may lose volatile state)
     restart: str = "Restart"
+    # the validation model's servers and client values (a run whose log `meshcheck validate`
+    # walks writes only these), or None: no log validation of a plug-in of this shape yet
+    log_model: Callable[[], tuple[int, tuple[Value, ...]]] | None = None
 
     def decided(self, exposed: frozenset[str]) -> tuple[list[Property], list[Property]]:
         """The invariants and the action properties whose every variable is `exposed`."""
@@ -146,6 +150,7 @@ RAFT = Shape(
         for name, holds in safety.TRANSITIONS.items()
     ),
     liveness=promises.RAFT,
+    log_model=lambda: validation_model()[:2],
 )
 
 PBFT = Shape(
