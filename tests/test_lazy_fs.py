@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.faults.lazyfs import LazyFsError, LazyMount, fuse_unavailable, is_mounted
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.disk import Disk
 
 _WHY = fuse_unavailable()
 pytestmark = pytest.mark.skipif(_WHY is not None, reason=f"FUSE cannot be mounted: {_WHY}")
@@ -202,6 +205,26 @@ def test_sqlite_keeps_its_commits_only_when_it_fsyncs(
             assert tables == []
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_the_runtimes_write_ahead_file_survives_only_with_its_fsyncs(
+    lazy: tuple[LazyMount, Path, Path], sync: bool
+) -> None:
+    """impl/runtime/disk.py, the file every node of the project's cores keeps its state in: with
+    its fsyncs its records survive the machine; without them (the mutant a kill -9 cannot see) a
+    power failure loses them."""
+    fs, _, mnt = lazy
+    disk = Disk(mnt / "node" / "state", Codec([]), sync=sync)
+    disk.load()
+    for term in range(1, 6):
+        disk.persist((Put("term", term), Put("votedFor", f"n{term}")))
+    disk.close()
+    fs.power_failure()
+    again = Disk(mnt / "node" / "state", Codec([]))
+    state = again.load()
+    again.close()
+    assert state == ({"term": 5, "votedFor": "n5"} if sync else {})
 
 
 _HARNESS = textwrap.dedent(
