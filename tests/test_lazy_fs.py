@@ -214,7 +214,7 @@ def test_the_runtimes_write_ahead_file_survives_only_with_its_fsyncs(
     """impl/runtime/disk.py, the file every node of the project's cores keeps its state in: with
     its fsyncs its records survive the machine; without them (the mutant a kill -9 cannot see) a
     power failure loses them."""
-    fs, _, mnt = lazy
+    fs, backing, mnt = lazy
     disk = Disk(mnt / "node" / "state", Codec([]), sync=sync)
     disk.load()
     for term in range(1, 6):
@@ -225,6 +225,7 @@ def test_the_runtimes_write_ahead_file_survives_only_with_its_fsyncs(
     state = again.load()
     again.close()
     assert state == ({"term": 5, "votedFor": "n5"} if sync else {})
+    assert _tree(backing) == _tree(mnt)  # each fsync appended its record to the backing file
 
 
 _HARNESS = textwrap.dedent(

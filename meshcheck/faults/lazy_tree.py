@@ -196,11 +196,19 @@ class LazyTree:
             self._fsync_dir(node)
             return
         durable = self._durable.setdefault(node.number, Inode(node.number, False, node.mode))
+        old = durable.data
         durable.data = bytearray(node.data)
         durable.mode = node.mode
         durable.mtime_ns = node.mtime_ns
         path = self._durable_path(node.number)
-        if path is not None:
+        if path is None:
+            return
+        if len(old) <= len(node.data) and node.data.startswith(old) and path.exists():
+            # appended to only (a write-ahead log): the new bytes written, not the whole file
+            with open(path, "ab") as f:
+                f.write(node.data[len(old) :])
+            os.chmod(path, node.mode)
+        else:
             self._write_file(durable, path)
 
     def _fsync_dir(self, node: Inode) -> None:
