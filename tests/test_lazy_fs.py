@@ -215,6 +215,7 @@ def test_the_runtimes_write_ahead_file_survives_only_with_its_fsyncs(
     its fsyncs its records survive the machine; without them (the mutant a kill -9 cannot see) a
     power failure loses them."""
     fs, backing, mnt = lazy
+    (mnt / "node").mkdir()  # as the node's process makes it, for its log, before the state file
     disk = Disk(mnt / "node" / "state", Codec([]), sync=sync)
     disk.load()
     for term in range(1, 6):

@@ -137,14 +137,14 @@ class Disk:
                 self._records += 1
                 at = after
         first_boot = not self.path.exists()
-        made = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         if first_boot and self._sync:
-            # the file's name, and those of the folders made for it, durable before any record:
-            # an fsync of the file alone does not make a new name survive the machine (POSIX;
-            # tests/test_lazy_fs.py shows the whole file lost otherwise)
-            for directory in (self.path.parent, *(d.parent for d in made)):
+            # the file's name, and those of the folders above it (made here or just before by the
+            # node's process), durable before any record: an fsync of the file alone does not make
+            # a new name survive the machine (POSIX; tests/test_lazy_fs.py shows the whole file
+            # lost otherwise). Once, at first boot.
+            for directory in (self.path.parent, *self.path.parent.parents):
                 _fsync_directory(directory)
         return self.view()
 
