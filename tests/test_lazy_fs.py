@@ -277,3 +277,15 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_backing_folder_it_cannot_model_is_refused_in_one_line(tmp_path: Path) -> None:
+    backing = tmp_path / "backing"
+    backing.mkdir()
+    (backing / "link").symlink_to("/etc/hostname")
+    with pytest.raises(LazyFsError, match="only regular files and directories") as refused:
+        LazyMount(backing, tmp_path / "mnt").mount()
+    assert "\n" not in str(refused.value)
+    assert not is_mounted(tmp_path / "mnt")
+    with pytest.raises(LazyFsError, match="does not exist"):
+        LazyMount(tmp_path / "nowhere", tmp_path / "mnt").mount()

@@ -16,8 +16,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from meshcheck.impl.base.errors import MeshcheckError
 
@@ -58,7 +60,7 @@ class LazyMount:
         self.mountpoint = Path(mountpoint).resolve()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: socket.socket | None = None
-        self._stream: socket.SocketIO | None = None
+        self._stderr: IO[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -85,6 +87,7 @@ class LazyMount:
             raise LazyFsError(f"{self.backing}: the backing directory does not exist")
         self.mountpoint.mkdir(parents=True, exist_ok=True)
         ours, theirs = socket.socketpair()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by unmount)
         ours.settimeout(_START_SECONDS)
         self._process = subprocess.Popen(
             [
@@ -98,7 +101,8 @@ class LazyMount:
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # a file, not a pipe: a daemon that logs more than a pipe holds must not block on it
+            stderr=self._stderr,
         )
         theirs.close()
         self._conn = ours
@@ -119,9 +123,11 @@ class LazyMount:
             chunk = self._conn.recv(1)
             if not chunk:
                 stderr = b""
-                if self._process is not None and self._process.stderr is not None:
+                if self._process is not None and self._stderr is not None:
                     self._process.kill()
-                    stderr = self._process.stderr.read()
+                    self._process.wait()
+                    self._stderr.seek(0)
+                    stderr = self._stderr.read()
                 last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
                 raise LazyFsError(f"the daemon ended {last[0]}".strip())
             line += chunk
@@ -148,8 +154,8 @@ class LazyMount:
         return self._ask("unsynced")
 
     def unmount(self) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
+        process, conn, stderr = self._process, self._conn, self._stderr
+        self._process = self._conn = self._stderr = None
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.sendall(b"unmount\n")
@@ -160,8 +166,8 @@ class LazyMount:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            if process.stderr is not None:
-                process.stderr.close()
+        if stderr is not None:
+            stderr.close()
         if is_mounted(self.mountpoint):
             subprocess.run(
                 ["fusermount3", "-u", "-z", str(self.mountpoint)], check=False, capture_output=True
