@@ -30,6 +30,8 @@ STALE_NEW_VIEW_ACCEPTED = "stale_new_view_accepted"
 STABLE_CHECKPOINT_MOVES_BACK = "stable_checkpoint_moves_back"
 # the view-change timeout's back-off (section 4.5.2)
 VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW = "view_change_timeout_reset_on_new_view"
+# how fast a replica that fell behind catches up (section 4.3 and TOCS 2002 section 5.3.2)
+LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE = "lagging_replica_waits_for_view_change"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -166,5 +168,18 @@ BUGS: Mapping[str, str] = {
         "request can commit, the next view change starts from the base again, and nothing is "
         "ever executed; with messages faster than the base timeout nothing shows it. Killed by "
         "liveness under slow links (property_tests/pbft/free_runs.py)."
+    ),
+    # -- catching up (section 4.3; TOCS 2002 section 5.3.2, state transfer) --
+    LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE: (
+        "A replica takes a checkpoint as stable only once it executed that far itself: the "
+        "state a checkpoint message carries (checked against its digest on receipt) is used "
+        "only by a new view's checkpoint min-s (AcceptNewView), not by StableCheckpoint. A "
+        "replica that fell behind the group's stable checkpoint (down, or cut off, while the "
+        "others went on and collected their logs) cannot fetch what it missed from its peers' "
+        "logs, and catches up only when a view change comes to carry it there: nothing is "
+        "unsafe and the group commits without it, so every safety check and the client's "
+        "probe pass, and the liveness bound of 8000 ticks hides the wait. Killed by "
+        "CatchUpByStateTransfer (property_tests/recovery.py): the protocol promises the "
+        "state transfer within a few status rounds of the heal."
     ),
 }

@@ -584,7 +584,10 @@ class Replica:
         candidate = self.log.stable_candidate(self.stable)
         if candidate is not None:
             seq, digest, proof = candidate
-            if seq <= len(self.executed) or (seq, digest) in self._states:
+            if seq <= len(self.executed) or (
+                (seq, digest) in self._states
+                and mutants.LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE not in self._bugs
+            ):
                 return partial(self._stable_checkpoint, seq, digest, proof)
         final = self._final_transfer()
         if final is not None:

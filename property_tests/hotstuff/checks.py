@@ -36,6 +36,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.recovery import recovery_within_bound
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
 from meshcheck.property_tests.hotstuff.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
@@ -155,4 +156,11 @@ CHECKS: tuple[Check, ...] = (
         "crashes and restarts (scripted): every request answered, the client-history checks",
     ),
     restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
+    # recovery within the protocol's own bound last: only what every other check missed
+    Check(
+        "recovery within bound (7 replicas, one silent)",
+        recovery_within_bound,
+        "faults, then none: the first commit as soon as the unmutated core's, then 14 views at "
+        "the base timer's pace (property_tests/recovery.py)",
+    ),
 )

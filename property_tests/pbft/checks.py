@@ -36,6 +36,7 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.recovery import catch_up_by_state_transfer
 from meshcheck.property_tests.pbft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
@@ -132,4 +133,12 @@ CHECKS: tuple[Check, ...] = (
         "every request accepted once, the client-history checks",
     ),
     restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
+    # recovery within the protocol's own bound last: only what every other check missed
+    Check(
+        "recovery (catch-up by state transfer)",
+        catch_up_by_state_transfer,
+        "faults, then none: a replica behind the group's stable checkpoint reaches it by state "
+        "transfer within 3 status rounds, without waiting for a view change (property_tests/"
+        "recovery.py)",
+    ),
 )

@@ -26,6 +26,7 @@ from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
 from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
+from meshcheck.property_tests.raft.recovery import recovery_within_bound
 from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
@@ -88,4 +89,11 @@ CHECKS: tuple[Check, ...] = (
     # restart equivalence last (property_tests/test_restarts.py): the cheaper checks kill first
     restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
     restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
+    # recovery within the protocol's own bound last: only what every other check missed
+    Check(
+        "recovery within bound",
+        recovery_within_bound,
+        "faults, then none: a leader within two election rounds, every node caught up within "
+        "two heartbeats and four round trips of its election (property_tests/recovery.py)",
+    ),
 )
