@@ -171,15 +171,17 @@ BUGS: Mapping[str, str] = {
     ),
     # -- catching up (section 4.3; TOCS 2002 section 5.3.2, state transfer) --
     LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE: (
-        "A replica takes a checkpoint as stable only once it executed that far itself: the "
-        "state a checkpoint message carries (checked against its digest on receipt) is used "
-        "only by a new view's checkpoint min-s (AcceptNewView), not by StableCheckpoint. A "
-        "replica that fell behind the group's stable checkpoint (down, or cut off, while the "
-        "others went on and collected their logs) cannot fetch what it missed from its peers' "
-        "logs, and catches up only when a view change comes to carry it there: nothing is "
-        "unsafe and the group commits without it, so every safety check and the client's "
-        "probe pass, and the liveness bound of 8000 ticks hides the wait. Killed by "
-        "CatchUpByStateTransfer (property_tests/recovery.py): the protocol promises the "
-        "state transfer within a few status rounds of the heal."
+        "A replica answers a peer's status (TOCS 2002 section 5.2: tell the peers how far this "
+        "replica got, and they send what it lacks) with the messages of its view above what the "
+        "peer executed, and not with its checkpoints above the peer's stable one, which carry "
+        "the state (section 4.3). A replica that lost the checkpoint messages during the faults "
+        "and fell behind the group's stable checkpoint, whose log the others collected, gets "
+        "no state transfer: it catches up at the next checkpoint, if the group executes that "
+        "far, or when a view change's checkpoint min-s carries it along (AcceptNewView). The "
+        "group commits without it, so no view change comes: nothing is unsafe, the client's "
+        "probe is answered within the liveness bound, and the status answer is no spec "
+        "action, so lockstep cannot see it. Killed by CatchUpByStateTransfer "
+        "(property_tests/recovery.py): the protocol promises the state transfer within a few "
+        "status rounds of the heal."
     ),
 }
