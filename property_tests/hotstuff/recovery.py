@@ -5,11 +5,13 @@ its base timer, and the first commit comes as soon as the unmutated core's in th
 What the protocol promises (Yin et al., PODC 2019, section 4: the pacemaker's exponential
 back-off, for views that fail; impl/hotstuff/replica.py: the back-off holds until a commit):
 
-- the pace after the first commit: the back-off is at its base again, so each view lasts at most
-  a base timer or two, a silent leader's included (the timer of its view, then the next view's,
-  doubled once, before a three-chain commits and sets it back): the next STEADY_ROUNDS rounds of
-  n views commit within PER_VIEW ticks a view. Measured over 20 drawn runs of 7 replicas with r1
-  silent: 14 views in 1157 to 1202 ticks, 41% to 43% of the bound;
+- the pace after the first commit: the back-off is at its base again, so a view whose leader is
+  silent costs its timer and the next view's, doubled once before a three-chain commits and sets
+  it back (three base timeouts), and a view with a correct leader a few hops: the next
+  STEADY_ROUNDS rounds of n views commit within PER_VIEW ticks a view. Measured over 200 drawn
+  runs of 7 replicas with r1 silent: 14 views in 1135 to 2653 ticks (median 1182), at most 63%
+  of the bound; with the back-off kept past a commit (mutants.BACKOFF_NOT_RESET_ON_COMMIT), 6681
+  to 9897 ticks (20 runs);
 - the first commit after the heal: the view in progress when the faults end may rightly wait out
   a timer the storm doubled up to its cap, so the protocol gives no bound of its own tighter than
   the liveness check's (LIVENESS_BOUND, property_tests/hotstuff/free_runs.py). A core run with
@@ -47,12 +49,10 @@ from meshcheck.property_tests.recovery import Late, differential_bound
 PROPERTY = "RecoveryWithinBound"
 N = 7
 STEADY_ROUNDS = 2  # rounds of N views (each leader, the silent one too, twice)
-PER_VIEW = 2 * TIMEOUT
+PER_VIEW = 3 * TIMEOUT
 STEADY_VIEWS = STEADY_ROUNDS * N
 STEADY_BOUND = STEADY_VIEWS * PER_VIEW
-STEADY_PROMISE = (
-    f"the next {STEADY_VIEWS} views at the base timer, {PER_VIEW} ticks a view (two base timeouts)"
-)
+STEADY_PROMISE = f"the next {STEADY_VIEWS} views at the base timer, {PER_VIEW} ticks a view (three base timeouts)"
 FACTOR = 3
 SLACK = 2 * TIMEOUT
 LOOK = 4 * STEADY_BOUND  # how long past its bound a late run goes on, to say when it recovered
@@ -119,8 +119,8 @@ def check_recovery(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
                     PROPERTY,
                     "HotStuff's correct replicas all committed again",
                     first,
-                    f"no bound of its own here; the unmutated core took {ref:,} ticks in this "
-                    f"schedule, and {FACTOR} times that and {SLACK} ticks is allowed",
+                    "no bound of its own here, so the unmutated core's in this schedule is the "
+                    f"bar: {ref:,} ticks, and {FACTOR} times that and {SLACK} ticks allowed",
                     differential_bound(ref, FACTOR, SLACK),
                 ).message()
         resumed = sim.now

@@ -33,6 +33,19 @@ STORMY = Schedule(
     batch=4,
 )
 
+# A drawn run whose partitions leave the mutant's back-off higher at the heal than the correct
+# core's: its first commit after the heal comes 577 ticks after it, the correct core's 69.
+SPLIT = Schedule(
+    seed=3530265750,
+    ticks=1000,
+    drop=0.05,
+    crash=0.1,
+    partition=0.6,
+    every=50,
+    byzantine={"r1": ("silent",)},
+    batch=4,
+)
+
 
 def test_commits_resume_at_the_pace_of_the_base_timer() -> None:
     recovery_within_bound(frozenset(), settings())
@@ -49,4 +62,21 @@ def test_a_back_off_that_outlives_a_commit_fails_recovery_and_passes_liveness() 
         check_recovery(STORMY, 7, BACKOFF)
     message = failed.value.message
     assert "RecoveryWithinBound: HotStuff's pacemaker went 14 views on" in message
-    assert f"200 ticks a view (two base timeouts) ({STEADY_BOUND:,} ticks)" in message
+    assert f"300 ticks a view (three base timeouts) ({STEADY_BOUND:,} ticks)" in message
+
+
+def test_a_first_commit_slower_than_the_unmutated_cores_fails_recovery_and_passes_liveness() -> (
+    None
+):
+    """Where the protocol gives no bound of its own (the first commit after the heal may wait out
+    a timer the storm doubled), the unmutated core in the same schedule is the bar."""
+    check_liveness(SPLIT, 7, BACKOFF)
+    assert first_commit(SPLIT, 7, frozenset())[1] == 69
+    with pytest.raises(CheckFailed) as failed:
+        check_recovery(SPLIT, 7, BACKOFF)
+    message = failed.value.message
+    assert (
+        "RecoveryWithinBound: HotStuff's correct replicas all committed again 577 ticks after the "
+        "heal; the protocol promises no bound of its own here, so the unmutated core's in this "
+        "schedule is the bar: 69 ticks, and 3 times that and 200 ticks allowed (407 ticks)"
+    ) in message
