@@ -12,8 +12,9 @@ monitor of the spec's invariants and rules, and the client-history checks; at 4 
 equivocating leader throughout; with fuzzing replicas), the signed-fields property, trace
 validation of recorded runs against specs/HotStuff.tla, then liveness after the faults stop and
 under slow links (every message slower than the view timer's base), the scripted restart scenario
-(property_tests/hotstuff/restart.py: a restarted client must renew its timestamps), and last
-restart equivalence (property_tests/restarts.py).
+(property_tests/hotstuff/restart.py: a restarted client must renew its timestamps), restart
+equivalence (property_tests/restarts.py), and last the recovery property (property_tests/
+hotstuff/recovery.py: commits resume at the base timer's pace after a heal).
 """
 
 from __future__ import annotations

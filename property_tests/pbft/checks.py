@@ -14,7 +14,9 @@ safety (4 replicas, then a drawn size from 4 to 10: a count right at 3f+1 and wr
 sizes), the message fuzzer's runs, the retry scenario's free runs (property_tests/pbft/retry.py),
 liveness after the faults and under slow links (every message slower than the base view-change
 timeout), the scripted client-restart scenario (property_tests/pbft/client_restart.py: a client
-restart must renew its timestamps), and last restart equivalence (property_tests/restarts.py).
+restart must renew its timestamps), restart equivalence (property_tests/restarts.py), and last
+the recovery property (property_tests/pbft/recovery.py: a replica behind catches up by state
+transfer within the protocol's bound), which only what every other check missed reaches.
 """
 
 from __future__ import annotations

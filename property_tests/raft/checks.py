@@ -8,8 +8,9 @@ mutants in seconds, the stored corpus costs nothing, trace validation needs free
 for faults to matter, then the pure safety and liveness runs, and last the scripted leader-restart
 scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the free
 runs of a drawn cluster size, the logs of faulty runs through `meshcheck validate`'s walk
-(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), and the
-restart-equivalence runs.
+(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), the
+restart-equivalence runs, and at the very end the recovery property (property_tests/raft/recovery.py: a leader
+and every follower caught up within the protocol's own timing after a heal).
 """
 
 from __future__ import annotations
