@@ -632,7 +632,8 @@ class RaftNode:
             self._advance_commit()
         else:
             self.next_index[m.source] = self._backed_up(m)
-            self._probing.add(m.source)
+            if mutants.PROBE_STAYS_ONE_ENTRY in self._bugs:
+                self._probing.add(m.source)  # the bug's memory: this peer is probed from now on
         if not m.success or (
             self._idle(m.source) and self.next_index[m.source] <= self.log.last_index
         ):
