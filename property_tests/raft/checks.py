@@ -9,8 +9,8 @@ for faults to matter, then the pure safety and liveness runs, and last the scrip
 scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the free
 runs of a drawn cluster size, the logs of faulty runs through `meshcheck validate`'s walk
 (property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), the
-restart-equivalence runs, and at the very end the recovery property (property_tests/raft/recovery.py: a leader
-and every follower caught up within the protocol's own timing after a heal).
+recovery property (property_tests/raft/recovery.py: a leader and every follower caught up within
+the protocol's own timing after a heal), and the restart-equivalence runs.
 """
 
 from __future__ import annotations
@@ -87,14 +87,14 @@ CHECKS: tuple[Check, ...] = (
         "free runs under duplication and loss, their NDJSON logs (full and partial state, the "
         "no-op on and off) validated with every network fault inferred: each must be valid",
     ),
-    # restart equivalence last (property_tests/test_restarts.py): the cheaper checks kill first
-    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
-    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
-    # recovery within the protocol's own bound last: only what every other check missed
+    # recovery within the protocol's own bound: only what the checks above missed reaches it
     Check(
         "recovery within bound",
         recovery_within_bound,
         "faults, then none: a leader within two election rounds, every node caught up within "
         "two heartbeats and four round trips of its election (property_tests/recovery.py)",
     ),
+    # restart equivalence last (property_tests/test_restarts.py): the cheaper checks kill first
+    restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),
+    restart_check("5 nodes", check_restarts, 5, SCHEDULES, RESTART_SHARE),
 )
