@@ -765,7 +765,8 @@ class RaftNode:
         """ReadIndex (thesis 6.4): the read joins the next round; if none is pending, that round
         starts now (ClientRead), else when the pending one is served (Tick(READ_NEXT))."""
         if self.role != LEADER:
-            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=self.leader))
+            hint = None if mutants.READ_REDIRECT_WITHOUT_LEADER in self._bugs else self.leader
+            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=hint))
             return
         if self.log.term_at(self.commit_index) != self.term:
             # Step 1 needs an entry of this term committed: until the no-op is, the commit index
