@@ -99,6 +99,12 @@ BREAKS: tuple[Break, ...] = (
         "self.term, self.voted_for = term, None",
         "self.term = term",
     ),
+    Break(
+        R + "test_a_follower_names_the_leader_it_follows_to_a_read",
+        f"{RAFT_NODE}._client_read",
+        "self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=hint))",
+        "self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=None))",
+    ),
     # -- Raft, Figure 2: followers
     Break(
         R + "test_followers_hearing_from_the_leader_stay_followers",
@@ -1007,6 +1013,9 @@ CATALOGUE: dict[str, str] = {
     ),
     raft_mutants.PROBE_STAYS_ONE_ENTRY: R
     + "test_leaders_decrement_next_index_and_retry_on_failure",
+    raft_mutants.READ_REDIRECT_WITHOUT_LEADER: (
+        R + "test_a_follower_names_the_leader_it_follows_to_a_read"
+    ),
 }
 
 
