@@ -13,6 +13,7 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import check_liveness
 from meshcheck.property_tests.raft.recovery import (
     CATCH_UP_BOUND,
+    LEADER_BOUND,
     SNAPSHOT_INTERVAL,
     check_recovery,
     recovery_within_bound,
@@ -51,3 +52,20 @@ def test_a_probe_of_one_entry_a_round_trip_fails_recovery_and_passes_liveness() 
     message = failed.value.message
     assert "RecoveryWithinBound: every Raft node caught up 925 ticks after its leader's" in message
     assert f"4 round trips of the election ({CATCH_UP_BOUND} ticks)" in message
+
+
+def test_an_election_slower_than_two_rounds_fails_recovery_and_passes_liveness() -> None:
+    """A core whose election timer runs five to ten times the configured range (here the nodes
+    draw from 1500..3000 ticks where the bound reads 150..300) elects a leader after the heal
+    within the 2 s election target, and late for the protocol's two rounds."""
+    slow = Schedule(
+        seed=1, ticks=1000, crash=0.6, partition=0.3, one_way=0.0, every=20, timeout=(1500, 3000)
+    )
+    assert check_liveness(slow, 3, frozenset()).leader < 2000
+    with pytest.raises(CheckFailed) as failed:
+        check_recovery(slow, 3, frozenset())
+    assert (
+        "RecoveryWithinBound: Raft elected a sole leader 1,013 ticks after the heal; the protocol "
+        "promises one within 2 election rounds (the largest election timeout, 300 ticks, and a "
+        f"round trip each) ({LEADER_BOUND} ticks)"
+    ) in failed.value.message
