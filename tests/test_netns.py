@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.netns import NamespaceNetwork, NetnsError, missing, namespaces
+from meshcheck.cluster.netns import (
+    NamespaceNetwork,
+    NetnsError,
+    missing,
+    namespaces,
+    sweep_stale,
+)
 
 WHY = missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")
@@ -234,3 +240,18 @@ def test_nothing_is_left_when_the_harness_is_killed(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert _leftovers(names, pids) == []
     assert not _links() - links_before  # nothing new on the host (the veths never were there)
+
+
+def test_a_sweep_removes_what_a_dead_harness_left() -> None:
+    dead = subprocess.Popen(["true"])  # a pid now dead (reused within the test: unlikely)
+    dead.wait()
+    left = f"mcnet-{dead.pid}-5eed00-a"
+    alive = f"mcnet-{os.getpid()}-5eed00-a"
+    for name in (left, alive):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        assert sweep_stale() == [left]
+        assert left not in namespaces() and alive in namespaces()
+    finally:
+        for name in (left, alive):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
