@@ -138,6 +138,7 @@ def test_a_loss_drops_a_share_of_what_a_node_sends(net: NamespaceNetwork) -> Non
 def test_no_route_out_of_a_node(net: NamespaceNetwork) -> None:
     routes = net.run_in("a", ["ip", "-4", "route", "show"]).stdout.strip().splitlines()
     assert routes == ["198.18.0.0/24 dev eth0 proto kernel scope link src 198.18.0.2"], routes
+    assert net.run_in("a", ["ip", "-6", "addr", "show"]).stdout == ""  # no IPv6 path around a cut
     links = net.run_in("a", ["ip", "-o", "link", "show"]).stdout
     assert sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()) == [
         "eth0",
