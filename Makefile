@@ -121,9 +121,9 @@ etcd:
 # Debian's iproute2 (ip, tc), nftables, iptables (the NFQUEUE rule of the delayer, on kernels without
 # netem) and libfaketime, installed when missing (apt-get, as root); when they cannot be, one line
 # says so and the tests that need them are skipped.
-NETNS_PACKAGES := iproute2 nftables iptables libfaketime
+NETNS_PACKAGES := iproute2 nftables iptables procps libfaketime
 netns:
-	@{ command -v ip && command -v tc && command -v nft && command -v iptables \
+	@{ command -v ip && command -v tc && command -v nft && command -v iptables && command -v sysctl \
 	  && ls /usr/lib/*/faketime/libfaketime.so.1; } >/dev/null 2>&1 \
 	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1; } \

@@ -73,7 +73,9 @@ def missing() -> str | None:
     """Why namespace networks cannot be built here (one line), or None when they can."""
     absent = [t for t in TOOLS if shutil.which(t) is None]
     if absent:
-        return f"{', '.join(absent)} not installed: `make netns` (Debian's iproute2, nftables)"
+        return (
+            f"{', '.join(absent)} not installed: `make netns` (Debian's iproute2, nftables, procps)"
+        )
     if os.geteuid() != 0:
         return "network namespaces need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)"
     return None
