@@ -84,7 +84,7 @@ def test_a_rate_makes_the_clock_run_fast(tmp_path: Path) -> None:
     try:
         clock.set(0, rate=10)
         _, _, ours0, theirs0 = reader.read()
-        time.sleep(0.5)
+        time.sleep(1.0)
         _, _, ours1, theirs1 = reader.read()
     finally:
         reader.close()

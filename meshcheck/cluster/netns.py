@@ -42,7 +42,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 PREFIX = "mcnet"
 DELAYER = Path(__file__).with_name("delayer.py")
 SUBNET = "198.18.0"  # a /24 of 198.18.0.0/15, only ever inside the run's namespaces
-TOOLS = ("ip", "tc", "nft", "nsenter")
+TOOLS = ("ip", "tc", "nft", "nsenter", "sysctl")
 # The delayer's rule, where the kernel has no netem: nftables's own `queue` statement needs
 # CONFIG_NFT_QUEUE, which kernels built without netem often lack too; iptables's NFQUEUE target
 # (over nftables's compatibility layer) needs only CONFIG_NETFILTER_XT_TARGET_NFQUEUE.
@@ -191,6 +191,12 @@ class NamespaceNetwork:
                 ]
             _sh(["ip", "-n", self.bridge, "-batch", "-"], "\n".join(bridge) + "\n")
             for node in self.nodes:
+                # IPv4 only: an IPv6 link-local address would be a path the partitions do not cut
+                # (off before the links come up, so none gets an IPv6 address)
+                off = [
+                    f"net.ipv6.conf.{c}.disable_ipv6=1" for c in ("all", "default", "lo", "eth0")
+                ]
+                _sh(self.command(node, ["sysctl", "-qw", *off]))
                 inside = [
                     "link set lo up",
                     f"addr add {self.address(node)}/24 dev eth0",
