@@ -9,7 +9,6 @@ The clients are one-shot Python processes run inside the members' namespaces (et
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
