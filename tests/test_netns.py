@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.cluster.clock_faults import FakeClock, libfaketime
 from meshcheck.cluster.netns import (
     NamespaceNetwork,
     NetnsError,
@@ -256,3 +257,22 @@ def test_a_sweep_removes_what_a_dead_harness_left() -> None:
     finally:
         for name in (left, alive):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.mark.skipif(libfaketime() is None, reason="libfaketime is not installed: `make netns`")
+def test_a_node_on_a_fake_clock_in_its_namespace(net: NamespaceNetwork, tmp_path: Path) -> None:
+    """The two kinds of fault together, in one log: a node's process in its namespace, on a clock
+    an hour ahead."""
+    clock = FakeClock("a", tmp_path, net.log)
+    clock.set(3600)
+    probe = net.popen(
+        "a",
+        [sys.executable, "-c", "import time; print(time.time())"],
+        env={**os.environ, **clock.env()},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out, _ = probe.communicate(timeout=30)
+    assert 3590 < float(out) - time.time() < 3610
+    net.partition([["a"], ["b"]])
+    assert [r.kind for r in net.log.records] == ["clock", "partition"]
