@@ -26,12 +26,14 @@ a reaper itself have been killed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import secrets
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,7 +146,8 @@ class NamespaceNetwork:
         self.run = f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}"
         self.bridge = f"{self.run}-br"
         self.log = FaultLog()
-        self._cut: set[tuple[str, str]] = set()  # (sender, receiver) links dropped
+        # (sender, receiver) links dropped, each with the number of faults in force that cut it
+        self._cut: Counter[tuple[str, str]] = Counter()
         # the nodes with a delay in force: None for netem, else the delayer's process
         self._slow: dict[str, subprocess.Popen[str] | None] = {}
         self._loss: dict[str, int] = {}  # node -> packets dropped per _LOSS_SCALE it sends
@@ -259,9 +262,9 @@ class NamespaceNetwork:
 
     # faults
 
-    def partition(self, groups: Sequence[Iterable[str]]) -> None:
+    def partition(self, groups: Sequence[Iterable[str]]) -> frozenset[tuple[str, str]]:
         """Cut every link between nodes of different groups, both ways (added to the cuts in force);
-        a node in no group keeps its links."""
+        a node in no group keeps its links. The links cut, for `uncut`."""
         sides = [tuple(self._check(n) for n in g) for g in groups]
         links = {
             (a, b)
@@ -271,20 +274,33 @@ class NamespaceNetwork:
             for a in side
             for b in other
         }
-        self._cut_links(links, "partition", " | ".join(" ".join(s) for s in sides))
+        return self._cut_links(links, "partition", " | ".join(" ".join(s) for s in sides))
 
-    def cut(self, senders: Iterable[str], receivers: Iterable[str]) -> None:
+    def cut(self, senders: Iterable[str], receivers: Iterable[str]) -> frozenset[tuple[str, str]]:
         """Cut one way: what `senders` send to `receivers` is dropped; the other way still flows."""
         frm = tuple(self._check(n) for n in senders)
         to = tuple(self._check(n) for n in receivers)
         links = {(a, b) for a in frm for b in to if a != b}
-        self._cut_links(links, "cut", f"{' '.join(frm)} -> {' '.join(to)}")
+        return self._cut_links(links, "cut", f"{' '.join(frm)} -> {' '.join(to)}")
 
-    def _cut_links(self, links: set[tuple[str, str]], kind: str, detail: str) -> None:
-        self._cut |= links
+    def _cut_links(
+        self, links: set[tuple[str, str]], kind: str, detail: str
+    ) -> frozenset[tuple[str, str]]:
+        self._cut.update(links)
         for receiver in sorted({b for _, b in links}):
             self._rules(receiver)
         self.log.add(kind, tuple(sorted({n for link in links for n in link})), detail)
+        return frozenset(links)
+
+    def uncut(self, links: Iterable[tuple[str, str]]) -> None:
+        """Undo one partition or cut (the links it returned); a link another fault in force also
+        cuts stays cut."""
+        undone = set(links)
+        self._cut.subtract(undone)
+        self._cut = +self._cut  # the links no fault cuts any more, gone
+        for receiver in sorted({b for _, b in undone}):
+            self._rules(receiver)
+        self.log.add("uncut", tuple(sorted({n for link in undone for n in link})))
 
     def slow(self, nodes: Iterable[str], delay_ms: float, jitter_ms: float = 0) -> None:
         """Delay what each of `nodes` sends to the others by `delay_ms`, give or take `jitter_ms`:
@@ -320,6 +336,13 @@ class NamespaceNetwork:
         how = "netem" if all(self._slow[n] is None for n in targets) else "nfqueue"
         self.log.add("slow", targets, f"{delay_ms:g}ms +-{jitter_ms:g}ms ({how})")
 
+    def unslow(self, nodes: Iterable[str]) -> None:
+        """Undo the delay of `nodes`."""
+        targets = tuple(self._check(n) for n in nodes)
+        for node in targets:
+            self._unslow(node)
+        self.log.add("unslow", targets)
+
     def _unslow(self, node: str) -> None:
         if node not in self._slow:
             return
@@ -341,6 +364,8 @@ class NamespaceNetwork:
         targets = tuple(self._check(n) for n in nodes)
         for node in targets:
             self._loss[node] = round(share * _LOSS_SCALE)
+            if not self._loss[node]:
+                del self._loss[node]
         self._bridge_rules()
         self.log.add("lose", targets, f"{share:.0%}")
 
@@ -361,12 +386,12 @@ class NamespaceNetwork:
         self.log.add("heal", healed)
 
     def cuts(self) -> frozenset[tuple[str, str]]:
-        return frozenset(self._cut)
+        return frozenset(+self._cut)
 
     def _rules(self, node: str) -> None:
         """Replace `node`'s table in one nft transaction (the old rules and the new never both
         apply, nor neither): its input drops what comes from the senders cut from it."""
-        senders = sorted(a for a, b in self._cut if b == node)
+        senders = sorted(a for a, b in +self._cut if b == node)
         cut = (
             f"ip saddr {{ {', '.join(self.address(a) for a in senders)} }} drop" if senders else ""
         )
@@ -397,3 +422,32 @@ def _table(family: str, hook: str, rules: Sequence[str]) -> str:
         "  }\n"
         "}\n"
     )
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def enter(namespace: str) -> int:
+    """Move the calling thread into the named network namespace; what `leave` takes to move it
+    back. Sockets it opens from then on, and threads and processes it starts, are in that
+    namespace (the harness of `cluster test --network netns` runs its clients this way:
+    meshcheck/cluster/layer.py)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
+    try:
+        if libc.setns(target, _CLONE_NEWNET) != 0:
+            raise NetnsError(f"setns into {namespace}: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(target)
+    return back
+
+
+def leave(back: int) -> None:
+    """Move the calling thread back where `enter` found it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        if libc.setns(back, _CLONE_NEWNET) != 0:
+            raise NetnsError(f"setns back: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(back)
