@@ -6,6 +6,11 @@ nothing of the run is left; the faults the namespace network cannot make are one
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +78,24 @@ def test_what_the_namespace_network_cannot_do_is_one_line(
         code = main(["cluster", "test", *network, *argv, "--out", str(tmp_path), "--time", "2"])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_a_cluster_test_killed_with_sigkill_leaves_nothing(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "meshcheck", "cluster", "test", "--network", "netns"]
+    argv += ["--nemesis", "partition", "--time", "30", "--no-validate", "--out", str(tmp_path)]
+    harness = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ours = f"{PREFIX}-{harness.pid}-"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(nodes_of(tmp_path)) < 3:
+        time.sleep(0.2)
+    assert len(nodes_of(tmp_path)) == 3, "the cluster did not start"
+    assert len([n for n in namespaces() if n.startswith(ours)]) == 5  # 3 nodes, harness, bridge
+    os.kill(harness.pid, signal.SIGKILL)
+    harness.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (
+        nodes_of(tmp_path) or any(n.startswith(ours) for n in namespaces())
+    ):
+        time.sleep(0.1)
+    assert nodes_of(tmp_path) == []
+    assert [n for n in namespaces() if n.startswith(ours)] == []
