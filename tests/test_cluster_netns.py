@@ -28,7 +28,9 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {W
 
 
 def _ours() -> set[str]:
-    return {n for n in namespaces() if n.startswith(f"{PREFIX}-")}
+    """This process's namespaces (a run in-process names them by its pid; other test files, run
+    beside this one, have theirs)."""
+    return {n for n in namespaces() if n.startswith(f"{PREFIX}-{os.getpid()}-")}
 
 
 def test_a_raft_cluster_over_namespaces_elects_again_when_its_leader_is_cut(
