@@ -121,18 +121,22 @@ class Layer:
         self.tails: list[pbft_disks.Tail] = []
         self._tailing: asyncio.Task[None] | None = None
         self._stop_tailing = asyncio.Event()
-        self.cluster = LocalCluster(
-            options.protocol,
-            self.names,
-            folder,
-            seed=options.seed,
-            options=core,
-            routes=self.network.routes(),
-            ports=ports,
-            tls=options.tls,
-            addresses=addresses,
-            wrap=self.netns.command if self.netns is not None else None,
-        )
+        try:
+            self.cluster = LocalCluster(
+                options.protocol,
+                self.names,
+                folder,
+                seed=options.seed,
+                options=core,
+                routes=self.network.routes(),
+                ports=ports,
+                tls=options.tls,
+                addresses=addresses,
+                wrap=self.netns.command if self.netns is not None else None,
+            )
+        except BaseException:
+            self.leave_network()  # the run never starts: its namespaces go now
+            raise
         self.clients: AnyClients | None = None
 
     # -- the run ------------------------------------------------------------------------------------
