@@ -10,7 +10,7 @@ has nothing to preload into. The monotonic clock is left real (FAKETIME_DONT_FAK
 NTP leaves it when it steps the wall clock: a process's timers keep their real durations.
 
 A time namespace (`unshare --time`, Linux 5.6): the kernel adds an offset to CLOCK_MONOTONIC and
-CLOCK_BOOTTIME for every process inside, through the vDSO too, so it reaches Go as well; but not
+CLOCK_BOOTTIME for every process inside, in the vDSO too (time_namespaces(7)), so Go as well; not
 CLOCK_REALTIME, and the offsets are fixed once the first process has entered (no change during the
 run). `time_namespace` builds the command.
 """
