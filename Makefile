@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft netns nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,14 +58,14 @@ verify-full: java etcd etcd-raft
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft nodejs redis fuse
+test: java chromium etcd etcd-raft nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd etcd-raft nodejs redis fuse
+test-all: java chromium etcd etcd-raft nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -126,6 +126,18 @@ etcd:
 	@command -v etcd >/dev/null || apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1; } \
 	  || echo "make etcd: could not install Debian's etcd-server (apt-get install -y --no-install-recommends etcd-server, as root): the etcd tests are skipped"
+
+# The network-layer and clock faults (meshcheck/cluster/netns.py, clock_faults.py; docs/network-faults.md):
+# Debian's iproute2 (ip, tc), nftables, iptables (the NFQUEUE rule of the delayer, on kernels without
+# netem) and libfaketime, installed when missing (apt-get, as root); when they cannot be, one line
+# says so and the tests that need them are skipped.
+NETNS_PACKAGES := iproute2 nftables iptables procps libfaketime
+netns:
+	@{ command -v ip && command -v tc && command -v nft && command -v iptables && command -v sysctl \
+	  && ls /usr/lib/*/faketime/libfaketime.so.1; } >/dev/null 2>&1 \
+	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1; } \
+	  || echo "make netns: could not install Debian's $(NETNS_PACKAGES) (apt-get install -y $(NETNS_PACKAGES), as root): the namespace network and clock fault tests are skipped"
 
 # etcd's Raft library (go.etcd.io/etcd/raft, etcd 3.4) served over the driver protocol
 # (docs/etcd-raft.md): Debian's Go and the library's source (golang-go, golang-etcd-server-dev)

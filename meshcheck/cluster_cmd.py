@@ -142,6 +142,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="--system etcd --workload lock: the first client stalls S seconds, once, while it "
         "holds the lock, as a paused process would (past the lease's 5 s TTL the lock is lost)",
     )
+    t.add_argument(
+        "--network",
+        default="proxy",
+        help="the nodes' links: proxy, a TCP proxy per link (default); netns, each node in its own "
+        "network namespace and the faults in the kernel (root, `make netns`; "
+        "docs/network-faults.md)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
@@ -202,6 +209,7 @@ PROTOCOLS = ("gossip", "hotstuff", "hybrid", "manager", "pbft", "raft")
 
 
 SYSTEMS = ("etcd", "meshcheck")
+NETWORKS = ("netns", "proxy")
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -211,6 +219,8 @@ def _test(args: argparse.Namespace) -> int:
         for flag, given in (("--delay", args.delay != "0"), ("--timeout", bool(args.timeout))):
             if given:
                 raise MeshcheckError(f"{flag}: only for a cluster of one of the project's cores")
+    if args.system == "etcd" and args.network != "proxy":
+        raise MeshcheckError("--network: only for a cluster of one of the project's cores")
     if args.system == "etcd":
         from meshcheck import etcd_cmd
 
@@ -223,6 +233,16 @@ def _test(args: argparse.Namespace) -> int:
         raise MeshcheckError("--client-pause: only with --system etcd --workload lock")
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
+    if args.network not in NETWORKS:
+        raise MeshcheckError(f"--network {args.network}: choose from {', '.join(NETWORKS)}")
+    if args.network == "netns":
+        from meshcheck.cluster.netns import missing
+
+        if args.protocol == "manager" or args.delay != "0":
+            flag = "--protocol manager" if args.protocol == "manager" else "--delay"
+            raise MeshcheckError(f"--network netns: not with {flag} (--network proxy)")
+        if why := missing():
+            raise MeshcheckError(f"--network netns: {why}")
     if args.protocol == "manager":
         return _test_manager(args)
     from meshcheck.cluster import nemesis
@@ -259,6 +279,7 @@ def _test(args: argparse.Namespace) -> int:
         core=core,
         delay=_delay(args.delay),
         timeout=number("timeout", args.timeout, 0.1, 600) if args.timeout else 1.0,
+        network=args.network,
     )
     out = Path(args.out)
     _writable(out)

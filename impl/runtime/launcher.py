@@ -21,7 +21,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -176,8 +176,13 @@ class LocalCluster(Processes):
         detached: bool = False,
         tls: bool = False,
         fresh: bool = True,
+        addresses: Mapping[str, Address] | None = None,
+        wrap: Callable[[str, list[str]], list[str]] | None = None,
     ) -> None:
+        """`addresses`: where each node listens (by default loopback, at `ports`); `wrap`: the
+        command that runs a node's command line (a namespace network's: meshcheck/cluster/netns.py)."""
         super().__init__(folder, detached=detached)
+        self._wrap = wrap
         folder.mkdir(parents=True, exist_ok=True)
         if fresh:  # what an earlier cluster left in the folder (state files, logs) is not ours
             shutil.rmtree(folder / "data", ignore_errors=True)
@@ -185,7 +190,8 @@ class LocalCluster(Processes):
                 old.unlink()
         if ports is None:
             ports = dict(zip(nodes, free_ports(len(nodes)), strict=True))
-        addresses = {n: (LOOPBACK, ports[n]) for n in nodes}
+        if addresses is None:
+            addresses = {n: (LOOPBACK, ports[n]) for n in nodes}
         if routes is None:
             routes = {n: {p: addresses[p] for p in nodes if p != n} for n in nodes}
         self.config = ClusterConfig(
@@ -214,6 +220,8 @@ class LocalCluster(Processes):
             str(self.config_path),
             node,
         ]
+        if self._wrap is not None:
+            command = self._wrap(node, command)
         self.spawn(node, command, self.config.nodes[node], wait)
 
     def start_all(self) -> None:

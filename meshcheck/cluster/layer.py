@@ -36,6 +36,8 @@ from meshcheck.cluster import (
     pbft_disks,
     strike,
 )
+from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
+from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
 from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, client_names, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
@@ -78,10 +80,22 @@ class Layer:
         (folder / "nemesis.txt").write_text(
             "".join(f.describe() + "\n" for f in self.plan) or "no faults\n", encoding="utf-8"
         )
-        ports = dict(zip(self.names, free_ports(len(self.names)), strict=True))
-        addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
-        slow = LinkFaults(latency=options.delay) if options.delay[1] > 0 else None
-        self.network = Network(self.names, addresses, options.seed, tls=options.tls, base=slow)
+        # --network netns: the nodes in their own namespaces, this thread in the harness's
+        # (netns_links.py); left, and the namespaces gone, in `close`
+        self.netns: NamespaceNetwork | None = None
+        self._back: int | None = None
+        self.network: Network | NamespaceLinks
+        if options.network == "netns":
+            self.netns = NamespaceNetwork([*self.names, HARNESS]).build()
+            self.network = NamespaceLinks(self.netns, self.names)
+            self._back = enter(self.netns.namespace(HARNESS))
+            addresses = self.network.addresses
+            ports = {n: port for n, (_, port) in addresses.items()}
+        else:
+            ports = dict(zip(self.names, free_ports(len(self.names)), strict=True))
+            addresses = {n: (LOOPBACK, p) for n, p in ports.items()}
+            slow = LinkFaults(latency=options.delay) if options.delay[1] > 0 else None
+            self.network = Network(self.names, addresses, options.seed, tls=options.tls, base=slow)
         self.struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
         core: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
         core |= dict(options.core)
@@ -107,16 +121,22 @@ class Layer:
         self.tails: list[pbft_disks.Tail] = []
         self._tailing: asyncio.Task[None] | None = None
         self._stop_tailing = asyncio.Event()
-        self.cluster = LocalCluster(
-            options.protocol,
-            self.names,
-            folder,
-            seed=options.seed,
-            options=core,
-            routes=self.network.routes(),
-            ports=ports,
-            tls=options.tls,
-        )
+        try:
+            self.cluster = LocalCluster(
+                options.protocol,
+                self.names,
+                folder,
+                seed=options.seed,
+                options=core,
+                routes=self.network.routes(),
+                ports=ports,
+                tls=options.tls,
+                addresses=addresses,
+                wrap=self.netns.command if self.netns is not None else None,
+            )
+        except BaseException:
+            self.leave_network()  # the run never starts: its namespaces go now
+            raise
         self.clients: AnyClients | None = None
 
     # -- the run ------------------------------------------------------------------------------------
@@ -309,6 +329,17 @@ class Layer:
             await member.stop()
         self.network.heal()
         await self.network.stop()
+        self.leave_network()
+
+    def leave_network(self) -> None:
+        """This thread back in the namespace it came from, then the namespace network gone (its
+        processes with it). Called again, nothing more."""
+        if self._back is not None:
+            back, self._back = self._back, None
+            leave(back)
+        if self.netns is not None:
+            net, self.netns = self.netns, None
+            net.close()
 
     # -- once it is over ----------------------------------------------------------------------------
 
@@ -441,7 +472,7 @@ class Layer:
 async def _nemesis(
     plan: list[nemesis.Fault],
     cluster: LocalCluster,
-    network: Network,
+    network: Network | NamespaceLinks,
     names: list[str],
     clock: Callable[[], float],
     leader: Callable[[], str | None],
@@ -457,6 +488,8 @@ async def _nemesis(
         return leader()
 
     def links(fault: nemesis.Fault) -> Callable[[], None]:
+        if isinstance(network, NamespaceLinks):
+            return network.strike(fault)
         if fault.kind == "partition":
             chosen, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
         elif fault.kind == "latency":

@@ -46,6 +46,9 @@ class Options:
     # sample what the nodes hold beside the clients (inspection.py) even where no check reads it
     # (a measurement does: the claims' elections)
     sample: bool = False
+    # the nodes' links: "proxy", a TCP proxy per link (network.py); "netns", each node in its own
+    # network namespace, the faults in the kernel's network (netns_links.py)
+    network: str = "proxy"
 
 
 @attrs.frozen
@@ -75,6 +78,12 @@ def fault_plan(options: Options) -> list[Fault]:
     for a fault on whole messages under TLS (nemesis.py `needs_frames`)."""
     kinds = options.nemesis if options.plan is None else [f.kind for f in options.plan]
     nemesis.needs_frames(kinds, options.tls)
+    if options.network == "netns":
+        framed = [k for k in kinds if k in nemesis.FRAMED]
+        if framed:
+            raise MeshcheckError(
+                f"--nemesis {framed[0]}: acts on whole frames, a proxy's fault (not --network netns)"
+            )
     hosted = runtime_protocol(options.protocol)
     on_clients = [k for k in kinds if k in nemesis.CLIENTS]
     if on_clients and hosted.build_member is None:

@@ -11,6 +11,7 @@ file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
 import time
@@ -30,7 +31,9 @@ Progress = Callable[[str], None]
 async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     layer = Layer(options, folder)
     started = time.monotonic()
-    with layer.cluster:
+    with contextlib.ExitStack() as stack:
+        stack.callback(layer.leave_network)  # however the run ends (a namespace network's)
+        stack.enter_context(layer.cluster)
         try:
             await layer.start()
             loop = asyncio.get_running_loop()
