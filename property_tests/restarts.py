@@ -26,7 +26,10 @@ properties close that gap, for every protocol:
   fails, naming the attribute. What is global by design (a memo of a pure function, a counter of
   process-unique version stamps) is declared so where it is defined, in the module's
   `PURE_GLOBALS` (names of globals, or "Class.attribute"), each with why; a node's field that is
-  such a stamp is declared in its class's `PROCESS_STAMPS` and shown as a marker, not compared.
+  such a stamp is declared in its class's `PROCESS_STAMPS` and shown as a marker, not compared;
+  so is a field that only remembers what the node last computed from its state, to reuse equal
+  objects (declared in the class's `MEMO_FIELDS`, each with why): what it holds depends on when
+  the node was last asked, not on what happened to it.
 
 docs/restarts.md says what this catches and what it cannot.
 """
@@ -207,10 +210,13 @@ class Walker:
         if isinstance(x, Mapping):  # in key order, so that an alias inside is named alike
             parts = iter(sorted(parts, key=lambda kv: repr(kv[0])))
         stamps = set(getattr(type(x), "PROCESS_STAMPS", ()))
+        memos = set(getattr(type(x), "MEMO_FIELDS", ()))
         walked: list[tuple[Any, Any]] = []
         for step, value in parts:
             if step in stamps:
                 walked.append((step, Mark("<process stamp>")))
+            elif step in memos:
+                walked.append((step, Mark("<memo>")))
             elif step is None:  # a set's item
                 walked.append((None, self.walk(value, f"{path}{{…}}")))
             else:

@@ -190,6 +190,25 @@ def test_snapshots_differ_by_path_and_leave_the_environment_out() -> None:
     assert "node.shared['k']: 1 != 2" in shown
 
 
+class Memoed(Core):
+    MEMO_FIELDS: ClassVar[tuple[str, ...]] = ("last",)
+
+    def __init__(self, last: dict[str, int], other: dict[str, int]) -> None:
+        super().__init__({}, [], 0)
+        self.last = last
+        self.other = other
+
+
+def test_a_memo_field_is_not_compared_and_an_undeclared_one_is() -> None:
+    a = Memoed({"commitIndex": 19}, {"x": 1})
+    b = Memoed({}, {"x": 1})
+    assert restarts.differences(restarts.snapshot(a), restarts.snapshot(b)) == []
+    b.other["x"] = 2  # the same kind of field, not declared: compared
+    assert restarts.differences(restarts.snapshot(a), restarts.snapshot(b)) == [
+        "node.other['x']: 1 != 2"
+    ]
+
+
 def test_a_generator_is_compared_by_its_state_and_an_alias_by_its_place() -> None:
     a = Core({}, [], 0)
     b = Core({}, [], 0)

@@ -299,6 +299,11 @@ class AdaptedNode:
     into effects in the contract's order: the spec actions' markers, the durable writes (one
     `Persist`, before any send), applied entries, answers, timers, then each action's sends."""
 
+    # `_last` keeps the values the last `state()` gave, so that an equal value keeps its object
+    # (`_like`): it depends on when the harness last asked, not on the node's history, so restart
+    # equivalence (property_tests/restarts.py) does not compare it
+    MEMO_FIELDS = ("_last",)
+
     def __init__(self, node_id: str, driver: Driver, plugin: AdapterPlugin, rng: random.Random):
         self.id = node_id
         self.driver = driver
