@@ -229,9 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--profile",
         choices=("fast", "quick", "default", "deep"),
-        default=os.environ.get("MESHCHECK_PROFILE", "default"),
-        help="fast: make verify's 3-minute gate; quick: make test's budgets; default: every "
-        "check (make verify-full); deep: long runs (docs/reference/profiles.md)",
+        default=os.environ.get("MESHCHECK_PROFILE", "fast"),
+        help="fast (the default, as make verify: the 3-minute gate); quick: make test's budgets; "
+        "default: every check, about 20 minutes (make verify-full); deep: long runs; "
+        "MESHCHECK_PROFILE sets another default (docs/reference/profiles.md)",
     )
     v.add_argument(
         "--only",
@@ -288,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=("fast", "quick", "default", "deep"),
         default=os.environ.get("MESHCHECK_PROFILE", "default"),
-        help="Hypothesis budget: fast = fast, quick = ci, default = dev, deep = deep",
+        help="Hypothesis budget: fast = fast, quick = ci, default = dev, deep = deep; "
+        "default: default (MESHCHECK_PROFILE sets another)",
     )
     mu.add_argument(
         "--mutant", action="append", metavar="NAME", help="only this mutant (repeatable)"
