@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         metavar="FILE",
         help="where to write the counterexample (ITF); default "
-        "traces/counterexamples/<model>-<property>.itf.json",
+        "reports/counterexamples/<model>-<property>.itf.json under the current folder",
     )
     c.add_argument("--verbose", "-v", action="store_true", help="show TLC's own output")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress lines")

@@ -49,8 +49,10 @@ def test_violation_exits_1_writes_itf_that_trace_show_prints(counter: Path, tmp_
     proc = meshcheck("check", str(counter), "--quiet", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "violated: Small" in proc.stdout
-    written = tmp_path / "traces" / "counterexamples" / "Counter-Small.itf.json"
-    assert f"written to {Path('traces/counterexamples/Counter-Small.itf.json')}" in proc.stdout
+    written = tmp_path / "reports" / "counterexamples" / "Counter-Small.itf.json"
+    assert f"written to {Path('reports/counterexamples/Counter-Small.itf.json')}" in proc.stdout
+    # a user's run never writes into the tracked corpus of traces
+    assert not (tmp_path / "traces").exists()
     doc = json.loads(written.read_text())
     assert [s["x"] for s in doc["states"]] == [0, 1, 2, 3, 4]
     assert [s["#meta"]["action"] for s in doc["states"]] == ["Init"] + ["Incr"] * 4
