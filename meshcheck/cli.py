@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from meshcheck import __version__
+from meshcheck import __version__, words
 from meshcheck.impl.base.errors import (
     EXIT_HOLDS,
     EXIT_USAGE,
@@ -558,7 +558,19 @@ def _trace_replay(args: argparse.Namespace) -> int:
             written = itf.write(result.impl_trace, args.impl_out)
             print(f"the implementation's trace written to {written}")
     if outcome.ok:
-        print(f"holds: all {outcome.steps} steps of {args.file} replay on {what}")
+        steps = words.count(outcome.steps, "step")
+        violated = replay.recorded_violation(trace) if "protocol" not in trace.meta else None
+        if violated is not None:  # a counterexample: replayed, it shows its violation again
+            how = (
+                f", and its last state violates {violated.name}"
+                if violated.kind == "invariant"
+                else f" (the path TLC found; {violated.kind} itself is TLC's verdict)"
+            )
+            print(
+                f"reproduces {violated} violated: all {steps} of {args.file} replay on {what}{how}"
+            )
+            return EXIT_VIOLATED
+        print(f"holds: all {steps} of {args.file} replay on {what}")
         return EXIT_HOLDS
     at = f" at step {outcome.index}" if outcome.index is not None else ""
     replayed = f"{outcome.steps} step{'' if outcome.steps == 1 else 's'} replayed"
