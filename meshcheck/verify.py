@@ -77,8 +77,11 @@ from meshcheck.impl.base.errors import (
 from meshcheck.interrupts import held, sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
+from meshcheck.violated import VIOLATED, Violated, lead
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
+# a failure's detail in the table and reports: at most this long, cut after what failed, never in it
+DETAIL_WIDTH = 160
 FAST = "fast"  # the profile of `make verify`: the 3-minute gate (docs/reference/profiles.md)
 FAST_KINDS = ("tlc", "z3", "tests", "traces")  # what it runs unless --only names more
 FAST_MARK = "fast"  # the pytest marker of the property tests it runs
@@ -100,6 +103,9 @@ class Row:
     # killed, as `protocol:mutant`
     cpu: float | None = None
     kills: tuple[str, ...] = ()
+    # what a failed row violated, "invariant ElectionSafety" (meshcheck/violated.py): its detail
+    # starts with it, and every report says it first
+    violated: str = ""
     # a property test's Hypothesis runs (property_tests/saturation.py's identities): how its
     # kills are found; not in the JSON report
     runs: tuple[str, ...] = attrs.field(default=(), repr=False)
@@ -258,9 +264,19 @@ def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = T
                     )
                 return Row("tlc", model.name, "pass", r.distinct, "states", r.seconds, r.note)
             if r.outcome is Outcome.VIOLATED and r.violation is not None:
-                what = r.violation.name or r.violation.kind
+                # a deadlock or an assumption has no name: its kind is what failed
+                name = r.violation.name
+                what = Violated(r.violation.kind, name) if name else None
+                detail = lead(what, "") if what else f"violated: {r.violation.kind}"
                 return Row(
-                    "tlc", model.name, "FAIL", r.distinct, "states", r.seconds, f"violated: {what}"
+                    "tlc",
+                    model.name,
+                    "FAIL",
+                    r.distinct,
+                    "states",
+                    r.seconds,
+                    detail,
+                    violated=str(what) if what else r.violation.kind,
                 )
             return Row("tlc", model.name, "error", r.distinct, "states", r.seconds, r.message)
 
@@ -462,8 +478,22 @@ def test_rows(
             else ()
         )
         if problem is not None:
-            message = (problem.get("message") or "failed").splitlines()[0][:160]
-            yield Row("tests", name, "FAIL", count, unit, seconds, message, cpu, runs=runs)
+            said = (problem.get("message") or "failed").splitlines()[0]
+            said = said.split("CheckFailed: ", 1)[-1]  # pytest's "module.CheckFailed: message"
+            what = Violated.parse(props.get(VIOLATED, "")) or Violated.leading(said)
+            message = lead(what, said, DETAIL_WIDTH)
+            yield Row(
+                "tests",
+                name,
+                "FAIL",
+                count,
+                unit,
+                seconds,
+                message,
+                cpu,
+                runs=runs,
+                violated=str(what) if what else "",
+            )
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
             detail = _saturated(props)
@@ -742,7 +772,18 @@ def _impl_row(entry: Any, name: str) -> Row:
     fixed = replay(entry, frozenset())
     if not fixed.holds:
         seconds = time.perf_counter() - start
-        return Row("traces", name, "FAIL", fixed.steps, "steps", seconds, fixed.problem[:160])
+        what = Violated.leading(fixed.problem)
+        detail = lead(what, fixed.problem, DETAIL_WIDTH)
+        return Row(
+            "traces",
+            name,
+            "FAIL",
+            fixed.steps,
+            "steps",
+            seconds,
+            detail,
+            violated=str(what) if what else "",
+        )
     detail = ""
     if entry.bugs:
         mutated = replay(entry, entry.bugs)
@@ -999,8 +1040,12 @@ def worker_count(text: str | None) -> int:
 
 def _say(row: Row, kind: bool = False) -> None:
     what = f"{row.kind:8} " if kind else ""
-    line = f"   {what}{row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}"
-    print(verify_summary.clip(line.rstrip()), file=sys.stderr, flush=True)
+    head = f"   {what}{row.result:5} "
+    failed = verify_summary.what_failed(row)
+    if failed:  # what failed first, whole: the name and the rest may be cut
+        head += f"{failed}: "
+    line = f"{head}{row.name} ({table.seconds(row.seconds)}s) {verify_summary.rest_of(row)}"
+    print(verify_summary.clip(line.rstrip(), keep=len(head)), file=sys.stderr, flush=True)
 
 
 def kinds_run(profile: str, only: Collection[str] | None) -> tuple[str, ...]:

@@ -32,6 +32,23 @@ class Row(Protocol):
     def seconds(self) -> float: ...
     @property
     def detail(self) -> str: ...
+    @property
+    def violated(self) -> str: ...
+
+
+def what_failed(row: Row) -> str:
+    """What a failed row violated, said first ("invariant ElectionSafety violated"), or ""."""
+    if not row.violated:
+        return ""
+    return f"{row.violated} violated" if " " in row.violated else f"violated: {row.violated}"
+
+
+def rest_of(row: Row) -> str:
+    """A row's detail without what_failed at its start (said once, first, where both are shown)."""
+    head = what_failed(row)
+    if head and row.detail.startswith(head):
+        return row.detail[len(head) :].lstrip(": ")
+    return row.detail
 
 
 def spec_areas() -> dict[str, str]:
@@ -153,13 +170,17 @@ def failures(
     for r in rows:
         if r.result not in FAILED:
             continue
-        out.append(f"{r.result} {r.kind} {r.name}")
-        for line in (r.detail or r.result).splitlines() or [r.result]:
+        head = what_failed(r)
+        out.append(
+            f"{r.result} {head}, in {r.kind} {r.name}" if head else f"{r.result} {r.kind} {r.name}"
+        )
+        for line in (rest_of(r) or ("" if head else r.result)).splitlines():
             out += textwrap.wrap(line, WIDE - 4, initial_indent="    ", subsequent_indent="    ")
         out.append(f"  again: {again(r, profile, seed, specs)}")
     return out
 
 
-def clip(line: str, width: int = WIDE) -> str:
-    """A progress line no wider than `width`: the end of a long one is left to the reports."""
-    return line if len(line) <= width else line[: width - 3] + "..."
+def clip(line: str, width: int = WIDE, keep: int = 0) -> str:
+    """A progress line no wider than `width`: the end of a long one is left to the reports; its
+    first `keep` characters (what failed) are never cut."""
+    return line if len(line) <= width else line[: max(width - 3, keep)] + "..."

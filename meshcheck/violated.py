@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import attrs
 
+# the JUnit property of a failed property test that names what it violated
+# (property_tests/conftest.py writes it, meshcheck/verify.py reads it)
+VIOLATED = "violated"
+
 # the kinds of property a failure names
 INVARIANT = "invariant"
 ACTION_PROPERTY = "action property"
@@ -29,6 +33,16 @@ class Violated:
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+    @classmethod
+    def leading(cls, text: str) -> Violated | None:
+        """The Violated a text `lead` wrote starts with ("invariant X violated..."), or None."""
+        for kind in KINDS:
+            if text.startswith(kind + " "):
+                name = text[len(kind) + 1 :].partition(" violated")
+                if name[1] and name[0].strip():
+                    return cls(kind, name[0].strip())
+        return None
 
     @classmethod
     def parse(cls, text: str) -> Violated | None:
@@ -52,13 +66,20 @@ KINDS = (
 )
 
 
-def lead(violated: Violated | str | None, text: str, width: int | None = None) -> str:
-    """`text` led by the violated property ("invariant X violated: text"), cut to `width`
-    characters (with "..."), never before the property's name ends."""
+def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
+    """`text` led by the violated property ("invariant X violated: text"; a text that starts
+    "X violated ..." gets the kind before it), cut to `width` characters (with "..."), never
+    before the property's name ends."""
     head = f"{violated} violated" if violated else ""
-    if head and text.startswith(head):
-        text = text[len(head) :].lstrip(": ")
-    whole = f"{head}: {text}" if head and text else head or text
+    if violated is not None and text.startswith(f"violates {violated.name}"):  # said once
+        text = text[len(f"violates {violated.name}") :].lstrip(",: ")
+    if violated is not None and text.startswith(f"{violated.name} violated"):
+        text = text[len(f"{violated.name} violated") :]
+        whole = head + text
+    else:
+        if head and text.startswith(head):
+            text = text[len(head) :].lstrip(": ")
+        whole = f"{head}: {text}" if head and text else head or text
     if width is None or len(whole) <= width:
         return whole
     keep = max(width - 3, len(head))

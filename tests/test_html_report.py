@@ -326,6 +326,8 @@ def test_verify_html_end_to_end_in_chromium(
     code = main(
         [
             "verify",
+            "--profile",
+            "default",
             "--root",
             str(root),
             "--only",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck import verify
 from meshcheck.cli import main
 from meshcheck.property_tests.replay import replay_stored
 from meshcheck.specs.tlc.check import check
@@ -56,7 +57,21 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 def _verify(root: Path, *extra: str, table: bool = True) -> int:
     wide = ["--table"] if table else []
-    return main(["verify", "--root", str(root), "--only", "tlc", "--only", "traces", *wide, *extra])
+    return main(
+        [
+            "verify",
+            "--profile",
+            "default",
+            "--root",
+            str(root),
+            "--only",
+            "tlc",
+            "--only",
+            "traces",
+            *wide,
+            *extra,
+        ]
+    )
 
 
 def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
@@ -71,8 +86,8 @@ def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
     lines = out.splitlines()
     counter = [[c.strip() for c in s.split("|")[1:4]] for s in lines if s.startswith("| Counter")]
     assert counter == [["Counter", "1/2", "1"]]
-    failure = lines[lines.index("FAIL tlc Counter_small") :]
-    assert "violated: Small" in failure[1]
+    # what failed first: the violated invariant, named, before where
+    failure = lines[lines.index("FAIL invariant Small violated, in tlc Counter_small") :]
     again = next(line for line in failure if line.startswith("  again: "))
     assert again.startswith("  again: meshcheck verify --only tlc --profile default")
     assert "| check" not in out and max(len(line) for line in out.splitlines()) <= 120
@@ -84,7 +99,8 @@ def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = _verify(root, "--json", str(report), "--junit", str(junit))
     rows = _rows(capsys.readouterr().out)
     assert rows["Counter"][2] == "pass" and rows["Counter"][3] == "7 states"
-    assert rows["Counter_small"][2] == "FAIL" and "violated: Small" in rows["Counter_small"][5]
+    assert rows["Counter_small"][2] == "FAIL"
+    assert rows["Counter_small"][5].startswith("invariant Small violated")
     assert code == 1
     doc = json.loads(report.read_text())
     assert doc["exit"] == 1
@@ -153,7 +169,10 @@ def test_stored_trace_replays_until_the_spec_changes(
     assert not outcome.ok and outcome.index == 1
     assert "Incr does not lead from state 0 to state 1" in outcome.problem
 
-    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 1
+    assert (
+        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
+        == 1
+    )
     rows = _rows(capsys.readouterr().out)
     assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
 
@@ -166,7 +185,10 @@ def test_trace_without_its_spec_is_an_error(
     doc = json.loads(path.read_text())
     doc["#meta"]["spec"] = "specs/Gone.tla"
     path.write_text(json.dumps(doc))
-    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 2
+    assert (
+        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
+        == 2
+    )
     rows = _rows(capsys.readouterr().out)
     assert (
         "#meta.spec: specs/Gone.tla not found"
@@ -215,7 +237,17 @@ def test_a_parallel_run_lists_the_rows_of_a_serial_run(
     reports = {}
     for workers in ("1", "2"):
         reports[workers] = tmp_path / f"w{workers}.json"
-        args = ["verify", "--root", str(root), "--workers", workers, "--only", "tlc"]
+        args = [
+            "verify",
+            "--profile",
+            "default",
+            "--root",
+            str(root),
+            "--workers",
+            workers,
+            "--only",
+            "tlc",
+        ]
         args += ["--only", "tests", "--only", "traces", "--json", str(reports[workers])]
         assert main(args) == 1  # Counter_small is violated, test_fails fails
     out = capsys.readouterr()
@@ -282,6 +314,8 @@ def test_sigterm_ends_a_run_and_every_process_it_started(
         "-m",
         "meshcheck",
         "verify",
+        "--profile",
+        "default",
         "--root",
         str(root),
         "--workers",
@@ -318,7 +352,7 @@ def test_a_bad_worker_count_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, expected: str
 ) -> None:
     root = _project(tmp_path / "p")
-    assert main(["verify", "--root", str(root), "--workers", value]) == 2
+    assert main(["verify", "--profile", "default", "--root", str(root), "--workers", value]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"meshcheck: --workers: {expected}"]
 
@@ -346,3 +380,44 @@ def test_a_protocol_verified_on_two_cores_lists_the_rows_of_one_core(tmp_path: P
     ]
     assert details[0] == details[1]
     assert "actions 0/" not in details[1]["routing"]  # the tests' coverage files were merged
+
+
+# a property test whose failure is a free run of the reference Raft with a mutant: its message names
+# the violated property after a schedule longer than a report's cell
+RAFT_BUG_FILE = """from meshcheck.impl.raft import mutants
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.raft.free_runs import check_safety
+
+def test_stale_match_index():
+    schedule = Schedule(seed=0, ticks=500, drop=0.0, duplicate=0.0, delay=0.0, partition=0.0)
+    check_safety(schedule, 3, frozenset({mutants.STALE_MATCH_INDEX}))
+"""
+
+
+def test_a_failure_names_what_it_violated_first_in_every_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The violated property comes first, whole, in the terminal (the progress line and the
+    failure), the table, the JSON, the JUnit XML and the HTML page: a long schedule is what is
+    cut, never the property's name."""
+    root = _project(tmp_path / "p")
+    (root / "specs" / "Counter_small.cfg").unlink()
+    tests = root / "property_tests"
+    tests.mkdir()
+    (tests / "test_raft_bug.py").write_text(RAFT_BUG_FILE)
+    report, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
+    args = ["verify", "--profile", "default", "--root", str(root), "--only", "tests"]
+    args += ["--workers", "1", "--json", str(report), "--junit", str(junit), "--html", str(html)]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    first = "action property MatchIndexMonotonic violated"
+    (row,) = [c for c in json.loads(report.read_text())["checks"] if c["result"] == "FAIL"]
+    assert row["violated"] == "action property MatchIndexMonotonic"
+    assert row["detail"].startswith(first + ": at step ")  # then where, then the schedule
+    assert len(row["detail"]) <= verify.DETAIL_WIDTH
+    (failed,) = ET.parse(junit).getroot().iter("failure")
+    assert failed.get("message", "").startswith(first)
+    assert f'<td class="detail">{first}' in html.read_text()
+    progress = next(line for line in out.err.splitlines() if "FAIL" in line)
+    assert progress.split("FAIL", 1)[1].strip().startswith(first + ": test_raft_bug::")
+    assert f"FAIL {first}, in tests test_raft_bug::test_stale_match_index" in out.out.splitlines()

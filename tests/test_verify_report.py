@@ -143,7 +143,7 @@ def test_the_report_is_written_as_json_and_junit_by_default(
         "Next == x' = (x + 1) % 3\n====\n"
     )
     (specs / "Tick.cfg").write_text("INIT Init\nNEXT Next\n")
-    assert main(["verify", "--root", str(project), "--only", "tlc"]) == 0
+    assert main(["verify", "--profile", "default", "--root", str(project), "--only", "tlc"]) == 0
     assert f"report: {here / 'reports' / 'verify.json'}" in capsys.readouterr().out
     assert not (project / "reports").exists()
     doc = json.loads((here / "reports" / "verify.json").read_text())
