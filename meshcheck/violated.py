@@ -76,9 +76,9 @@ def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
     if violated is not None and text.startswith(f"{violated.name} violated"):
         text = text[len(f"{violated.name} violated") :]
         whole = head + text
+    elif head and text.startswith(head):  # led already
+        whole = text
     else:
-        if head and text.startswith(head):
-            text = text[len(head) :].lstrip(": ")
         whole = f"{head}: {text}" if head and text else head or text
     if width is None or len(whole) <= width:
         return whole
