@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from meshcheck import table
+from meshcheck import table, words
 from meshcheck.catalog import Model, load_model
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, ConfigError
 from meshcheck.progress import ProgressPrinter
@@ -104,6 +104,8 @@ def run_check(args: argparse.Namespace) -> int:
         prop = result.violation.name if result.violation else "error"
         path = itf.write(result.trace, counterexample_path(model, prop, args.out))
         kind = "lasso" if result.trace.loop is not None else "trace"
-        print(f"counterexample ({len(result.trace)} states, {kind}) written to {path}")
+        print(
+            f"counterexample ({words.count(len(result.trace), 'state')}, {kind}) written to {path}"
+        )
         print(f"  meshcheck trace show {path}")
     return EXIT_VIOLATED if result.outcome is Outcome.VIOLATED else EXIT_USAGE

@@ -527,7 +527,7 @@ def _trace_timeline(args: argparse.Namespace) -> int:
 
     trace = itf.read(args.file)
     out = timeline.write(trace, args.out, source=args.file)
-    print(f"timeline of {args.file} ({len(trace)} states) written to {out}")
+    print(f"timeline of {args.file} ({words.count(len(trace), 'state')}) written to {out}")
     return EXIT_HOLDS
 
 
@@ -573,7 +573,7 @@ def _trace_replay(args: argparse.Namespace) -> int:
         print(f"holds: all {steps} of {args.file} replay on {what}")
         return EXIT_HOLDS
     at = f" at step {outcome.index}" if outcome.index is not None else ""
-    replayed = f"{outcome.steps} step{'' if outcome.steps == 1 else 's'} replayed"
+    replayed = f"{words.count(outcome.steps, 'step')} replayed"
     print(f"diverges{at}: {args.file} on {what} ({replayed})")
     print(f"  {outcome.problem}".replace("\n", "\n  "))
     return EXIT_VIOLATED

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.format import LogRecord
@@ -89,7 +90,7 @@ def _progress(source: str, at: int, records: int, frontier: int, seconds: float)
     """A run of more than a few seconds says where it is, on stderr (stdout keeps the verdict):
     the file and line of the record it walks (a count over merged files is no line to jump to)."""
     print(
-        f"validate: at {source} ({at + 1:,} of {records:,} records), frontier {frontier:,}, "
+        f"validate: at {source} ({at + 1:,} of {words.count(records, 'record', commas=True)}), frontier {frontier:,}, "
         f"{seconds:.0f} s",
         file=sys.stderr,
         flush=True,
@@ -168,7 +169,7 @@ def check_reference_logs(profile: str = "quick") -> ReferenceOutcome:
         True,
         steps,
         seconds,
-        f"{runs} runs, full and partial state valid, each broken one caught",
+        f"{words.count(runs, 'run')}, full and partial state valid, each broken one caught",
     )
 
 

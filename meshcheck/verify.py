@@ -65,7 +65,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck import table, verify_summary
+from meshcheck import table, verify_summary, words
 from meshcheck.catalog import Model, scan
 from meshcheck.impl.base.errors import (
     EXIT_HOLDS,
@@ -511,7 +511,7 @@ def _saturated(props: dict[str, str]) -> str:
     """The detail of a test whose Hypothesis runs the saturation stop ended early
     (property_tests/saturation.py): "saturated: 71 of 200 examples"."""
     done, _, budget = props.get("hypothesis-saturated", "").partition("/")
-    return f"saturated: {done} of {budget} examples" if done and budget else ""
+    return f"saturated: {done} of {words.count(int(budget), 'example')}" if done and budget else ""
 
 
 def _has_xdist() -> bool:
@@ -1113,7 +1113,7 @@ def run_verify(args: argparse.Namespace) -> int:
         print(cost)
     failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
-        f"\n{len(rows) - failed} of {len(rows)} checks passed in {time.perf_counter() - start:.1f}s "
+        f"\n{len(rows) - failed} of {words.count(len(rows), 'check')} passed in {time.perf_counter() - start:.1f}s "
         f"(profile {args.profile}; examples {seed_text(seed)})"
     )
     totals = totals_line(rows)
@@ -1207,10 +1207,12 @@ def totals_line(rows: list[Row]) -> str:
     findings = [r for r in rows if r.kind == "traces" and r.name.endswith(FINDING)]
     if findings:
         found = sum(r.result == "pass" for r in findings)
-        parts.append(f"{found} of {len(findings)} findings in third-party code reproduced")
+        parts.append(
+            f"{found} of {words.count(len(findings), 'finding')} in third-party code reproduced"
+        )
     mutants = [r for r in rows if r.kind == "mutants" and r.count is not None]
     if mutants:
         killed = sum(r.count or 0 for r in mutants)
         total = sum(int(r.unit.split()[1]) for r in mutants)
-        parts.append(f"{killed} of {total} mutants killed")
+        parts.append(f"{killed} of {words.count(total, 'mutant')} killed")
     return "; ".join(parts)

@@ -296,7 +296,7 @@ def test_a_serializable_read_may_be_stale_but_never_from_nowhere() -> None:
     verdict = reads_written([w1, w2, stale])
     assert (
         verdict.holds
-        and verdict.detail == "1 reads, 1 of them older than the write last done before"
+        and verdict.detail == "1 read, 1 of them older than the write last done before"
     )
     # a value no write wrote, or one written only after the read returned
     made_up = Op("c2", "read", None, "7", 0.4, 0.5, "ok", "k", 2)

@@ -350,7 +350,7 @@ def test_verify_html_end_to_end_in_chromium(
         ("tests", "FAIL", "test_tiny::test_always_fails"),
         ("tlc", "FAIL", "Counter"),
     ]
-    assert "violated: Small" in dom
+    assert "invariant Small violated" in dom
     assert "<code>meshcheck check Counter</code>" in dom
     assert re.search(r"<code>meshcheck trace replay \S+test_tiny.test_always_fails.itf.json", dom)
     assert '<div class="timeline"><div class="picture" id="tl2"><svg' in dom

@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
@@ -423,7 +424,7 @@ def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
     name = "linearizable (kv)"
     result = checker.check(ops, models.KeyValue(), budget)
     if result.verdict == "linearizable":
-        return Verdict(name, True, f"{len(ops)} operations, {KEYS} keys")
+        return Verdict(name, True, f"{words.count(len(ops), 'operation')}, {KEYS} keys")
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(
@@ -479,7 +480,9 @@ def reads_written(ops: list[Op]) -> Verdict:
         if before and max(before, key=lambda tv: tv[0])[1] != r.output:
             stale += 1
     return Verdict(
-        name, True, f"{len(reads)} reads, {stale} of them older than the write last done before"
+        name,
+        True,
+        f"{words.count(len(reads), 'read')}, {stale} of them older than the write last done before",
     )
 
 
@@ -489,7 +492,9 @@ def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
     result = checker.check(ops, models.Mutex(), budget)
     taken = sum(1 for o in ops if o.f == "acquire" and o.status == "ok")
     if result.verdict == "linearizable":
-        return Verdict(name, True, f"{taken} acquisitions, {len(ops)} operations")
+        return Verdict(
+            name, True, f"{words.count(taken, 'acquisition')}, {words.count(len(ops), 'operation')}"
+        )
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(name, False, f"two holders at once: cut at t={result.cut:.3f}s")
