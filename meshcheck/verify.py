@@ -106,6 +106,9 @@ class Row:
     # what a failed row violated, "invariant ElectionSafety" (meshcheck/violated.py): its detail
     # starts with it, and every report says it first
     violated: str = ""
+    # the file a row checks, as a command takes it (a TLC row: its model's .cfg), for the command
+    # that runs the check again (verify_summary.again)
+    source: str = ""
     # a property test's Hypothesis runs (property_tests/saturation.py's identities): how its
     # kills are found; not in the JSON report
     runs: tuple[str, ...] = attrs.field(default=(), repr=False)
@@ -280,8 +283,18 @@ def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = T
                 )
             return Row("tlc", model.name, "error", r.distinct, "states", r.seconds, r.message)
 
-        units.append(_one("tlc", model.name, run))
+        def sourced(run: Callable[[], Row] = run, config: Path = model.config) -> Row:
+            return attrs.evolve(run(), source=shown(config))
+
+        units.append(_one("tlc", model.name, sourced))
     return units
+
+
+def shown(path: Path) -> str:
+    """A path as a command printed for the user takes it: relative to the current folder when
+    under it."""
+    here = Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
@@ -924,11 +937,12 @@ def exit_code(rows: list[Row]) -> int:
     return EXIT_HOLDS
 
 
-def seed_text(seed: int | None) -> str:
-    """How a run's examples were drawn, as the report says it."""
+def seed_text(seed: int | None, again: str = "") -> str:
+    """How a run's examples were drawn, as the report says it; `again`, the command that runs the
+    same checks with the same seed (verify_summary.run_again; default: every check)."""
     if seed is None:
         return "derandomized (each check's seed a hash of its test)"
-    return f"seed {seed} (again: meshcheck verify --seed {seed})"
+    return f"seed {seed} (again: {again or f'meshcheck verify --seed {seed}'})"
 
 
 def write_json(rows: list[Row], path: Path, profile: str, seed: int | None = None) -> None:
@@ -1068,8 +1082,9 @@ def run_verify(args: argparse.Namespace) -> int:
         import secrets
 
         seed = secrets.randbelow(2**32)
+    again = verify_summary.run_again(args.profile, args.only, getattr(args, "protocol", None), seed)
     if seed is not None:
-        print(f"== exploring: {seed_text(seed)}", file=sys.stderr, flush=True)
+        print(f"== exploring: {seed_text(seed, again)}", file=sys.stderr, flush=True)
     if chosen is not None and not own_project(root):
         raise MeshcheckError(
             "--protocol picks meshcheck's registered protocols, not --root's specs"
@@ -1114,7 +1129,7 @@ def run_verify(args: argparse.Namespace) -> int:
     failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
         f"\n{len(rows) - failed} of {words.count(len(rows), 'check')} passed in {time.perf_counter() - start:.1f}s "
-        f"(profile {args.profile}; examples {seed_text(seed)})"
+        f"(profile {args.profile}; examples {seed_text(seed, again)})"
     )
     totals = totals_line(rows)
     if totals:
@@ -1128,7 +1143,8 @@ def run_verify(args: argparse.Namespace) -> int:
     if getattr(args, "html", None) is not None:
         from meshcheck.html.from_verify import write_report
 
-        print(f"html: {write_report(rows, args.html, profile=args.profile, root=root)}")
+        page = write_report(rows, args.html, profile=args.profile, root=root, seed=seed)
+        print(f"html: {page}")
     if seed is not None and own_project(root):
         corpus = root / "traces" / "counterexamples"
         for path in keep_explored(explored_failures(seed), seed, corpus):

@@ -4,6 +4,8 @@ and stored traces replayed against their spec."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -75,7 +77,7 @@ def _verify(root: Path, *extra: str, table: bool = True) -> int:
 
 
 def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without --table, verify ends with one line per protocol (a spec's name for a folder of specs)
     and each failure in full with the command that runs it again; no line over 120 characters."""
@@ -89,8 +91,13 @@ def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
     # what failed first: the violated invariant, named, before where
     failure = lines[lines.index("FAIL invariant Small violated, in tlc Counter_small") :]
     again = next(line for line in failure if line.startswith("  again: "))
-    assert again.startswith("  again: meshcheck verify --only tlc --profile default")
     assert "| check" not in out and max(len(line) for line in out.splitlines()) <= 120
+    # the command it prints checks that model alone and says the same: violated, Small
+    command = shlex.split(again.removeprefix("  again: "))
+    assert command[:2] == ["meshcheck", "check"] and command[2].endswith("Counter_small.cfg")
+    monkeypatch.chdir(tmp_path)
+    assert main(command[1:]) == 1
+    assert "violated: Small" in capsys.readouterr().out
 
 
 def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +157,7 @@ def _stored_counterexample(root: Path) -> Path:
 
 
 def test_stored_trace_replays_until_the_spec_changes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _project(tmp_path / "p")
     path = _stored_counterexample(root)
@@ -175,6 +182,17 @@ def test_stored_trace_replays_until_the_spec_changes(
     )
     rows = _rows(capsys.readouterr().out)
     assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
+    # the command the summary prints for the row replays the trace and says the same, from the
+    # project's folder (the row's name is its path there)
+    assert main(["verify", "--profile", "default", "--root", str(root), "--only", "traces"]) == 1
+    out = capsys.readouterr().out
+    again = next(line for line in out.splitlines() if line.startswith("  again: "))
+    said = "Incr does not lead from state 0 to state 1"
+    assert said in out
+    monkeypatch.chdir(root)
+    assert main(shlex.split(again.removeprefix("  again: "))[1:]) == 1
+    replayed = capsys.readouterr().out
+    assert replayed.startswith("diverges at step 1: ") and said in replayed
 
 
 def test_trace_without_its_spec_is_an_error(
@@ -421,3 +439,17 @@ def test_a_failure_names_what_it_violated_first_in_every_report(
     progress = next(line for line in out.err.splitlines() if "FAIL" in line)
     assert progress.split("FAIL", 1)[1].strip().startswith(first + ": test_raft_bug::")
     assert f"FAIL {first}, in tests test_raft_bug::test_stale_match_index" in out.out.splitlines()
+    # the command it prints runs that test alone, from the project's folder, and fails the same
+    again = next(line for line in out.out.splitlines() if line.startswith("  again: "))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    done = subprocess.run(
+        again.removeprefix("  again: "),
+        shell=True,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert first in done.stdout

@@ -71,7 +71,8 @@ def rows(result: CampaignResult) -> list[SummaryRow]:
                 f.count,
                 "times",
                 0.0,
-                f.replay or f.message.splitlines()[0],
+                # what failed first (the message leads with it); the replay line is printed above
+                f.message.splitlines()[0] if f.message else f.replay,
             )
         )
     return found
