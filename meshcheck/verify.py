@@ -773,8 +773,9 @@ def _finding_row(entry: Any, name: str) -> Row:
     if found.holds:
         detail = "no longer reproduces: renew or retire it"
         return Row("traces", name, "FAIL", found.steps, "steps", seconds, detail)
-    what = found.problem.split(": ", 2)[-1]
-    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {what[:120]}")
+    what = found.problem.split("; run ", 1)[0]  # what failed and where, not the schedule
+    said = lead(Violated.leading(what), what, DETAIL_WIDTH - len("reproduces: "))
+    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {said}")
 
 
 def _impl_row(entry: Any, name: str) -> Row:
