@@ -71,8 +71,6 @@ def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
     "X violated ..." gets the kind before it), cut to `width` characters (with "..."), never
     before the property's name ends."""
     head = f"{violated} violated" if violated else ""
-    if violated is not None and text.startswith(f"violates {violated.name}"):  # said once
-        text = text[len(f"violates {violated.name}") :].lstrip(",: ")
     if violated is not None and text.startswith(f"{violated.name} violated"):
         text = text[len(f"{violated.name} violated") :]
         whole = head + text

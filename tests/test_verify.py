@@ -431,7 +431,8 @@ def test_a_failure_names_what_it_violated_first_in_every_report(
     first = "action property MatchIndexMonotonic violated"
     (row,) = [c for c in json.loads(report.read_text())["checks"] if c["result"] == "FAIL"]
     assert row["violated"] == "action property MatchIndexMonotonic"
-    assert row["detail"].startswith(first + ": at step ")  # then where, then the schedule
+    # then the check's own words, where, and the schedule (cut)
+    assert row["detail"].startswith(first + ": violates MatchIndexMonotonic, at step ")
     assert len(row["detail"]) <= verify.DETAIL_WIDTH
     (failed,) = ET.parse(junit).getroot().iter("failure")
     assert failed.get("message", "").startswith(first)

@@ -21,7 +21,7 @@ def test_lead_puts_the_property_first_and_cuts_only_after_it() -> None:
     # a message that already says it is not said twice
     assert lead(what, "ElectionSafety violated at n2") == "invariant ElectionSafety violated at n2"
     assert lead(what, "violates ElectionSafety, at step 3") == (
-        "invariant ElectionSafety violated: at step 3"
+        "invariant ElectionSafety violated: violates ElectionSafety, at step 3"
     )
     assert Violated.leading(lead(what, SCHEDULE)) == what
     assert Violated.parse(str(long)) == long
