@@ -58,14 +58,14 @@ verify-full: java etcd etcd-raft
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft nodejs redis
+test: java chromium etcd etcd-raft nodejs redis fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd etcd-raft nodejs redis
+test-all: java chromium etcd etcd-raft nodejs redis fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -75,7 +75,7 @@ lint: $(STAMP)
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports --no-cache
 
-bench: java
+bench: java fuse
 	@$(BIN)/python -m bench $(BENCH_FLAGS)
 
 # Each known bug of each protocol switched on in turn: which check kills it (MUTANTS_FLAGS=--all for
@@ -108,6 +108,16 @@ heldout: java
 redis:
 	@command -v redis-server >/dev/null || apt-get install -y --no-install-recommends redis-server \
 		|| (apt-get update && apt-get install -y --no-install-recommends redis-server)
+
+# Debian's FUSE 3 (fusermount3 and libfuse3.so.3, which mfusepy loads), for the lazy filesystem of the
+# disk faults (meshcheck/faults/, docs/faults.md): installed when missing (apt-get, as root); when it
+# cannot be, one line says so and the tests that mount it are skipped.
+.PHONY: fuse
+fuse:
+	@{ command -v fusermount3 >/dev/null && test -e /usr/lib/$$(uname -m)-linux-gnu/libfuse3.so.3; } \
+	  || apt-get install -y --no-install-recommends fuse3 libfuse3-3 >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends fuse3 libfuse3-3 >/dev/null 2>&1; } \
+	  || echo "make fuse: could not install Debian's fuse3 (apt-get install -y --no-install-recommends fuse3 libfuse3-3, as root): the lazy filesystem's tests are skipped"
 
 # Debian's etcd-server (etcd 3.4), the system `meshcheck cluster test --system etcd` puts under test
 # (meshcheck/cluster/etcd/): installed when missing (apt-get, as root); when it cannot be, one line

@@ -166,12 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument("file", metavar="FILE")
     hc.add_argument("--model", choices=sorted(history_models.MODELS), required=True)
     hc.add_argument(
+        "--reads",
+        choices=("linearizable", "serializable"),
+        default="linearizable",
+        help="serializable: the reads may be stale (etcd's serializable reads), so only the "
+        "writes and cas are checked for linearizability, and every read for a written value",
+    )
+    hc.add_argument(
         "--budget",
         type=float,
-        default=60.0,
+        default=history_models.CHECK_BUDGET,
         metavar="SECONDS",
         help="give up after this long: the answer is then unknown (exit 2), with the longest "
-        "prefix proved linearizable (default 60)",
+        f"prefix proved linearizable (default {history_models.CHECK_BUDGET:g})",
     )
     hc.add_argument(
         "--out",
@@ -431,7 +438,8 @@ def _coverage(args: argparse.Namespace) -> int:
     folder = Path(args.folder) if args.folder else coverage.folder()
     if not folder.is_dir() or not any(folder.glob("*.json")):
         raise MeshcheckError(
-            f"{folder}: no coverage files (run the property tests first: make test)"
+            f"{folder}: no coverage files (run the property tests first: `meshcheck verify "
+            "--only tests`, with --protocol P for a plug-in's, or make test in meshcheck)"
         )
     chosen = [registry.get(name).name for name in args.protocol] if args.protocol else None
     print(coverage_report(coverage.merge_dir(folder), chosen))

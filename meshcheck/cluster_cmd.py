@@ -263,6 +263,7 @@ def _test(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     _writable(out)
+    (out / "anomaly.txt").unlink(missing_ok=True)  # an earlier run's, in the same folder
     plan = fault_plan(options)
     print(
         f"cluster test: {options.protocol}, {words.count(options.nodes, 'node')}, {options.time:g} s, seed {options.seed}"
@@ -295,10 +296,13 @@ def _test(args: argparse.Namespace) -> int:
             "spec yet (docs/cluster.md)"
         )
     if hosted.linearizable:
-        print(
-            f"report: {out} (history.jsonl: `meshcheck history check {out}/history.jsonl "
-            "--model rsm`)"
-        )
+        from meshcheck.cluster.anomaly import replay_command
+        from meshcheck.traces.history.models import Rsm
+
+        replay = replay_command(out, Rsm(), budget=options.budget)
+        if (out / "anomaly.txt").exists():
+            print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
+        print(f"report: {out} (history.jsonl: `{replay}`)")
     else:
         print(f"report: {out} (history.jsonl, key-value shape: gossip reads may be stale)")
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

@@ -148,6 +148,32 @@ def merge(parts: Iterable[Coverage]) -> Coverage:
     return total
 
 
+def attribute(found: Coverage, protocol: str) -> Coverage:
+    """`found` with what was recorded under a name no protocol is registered by (a plug-in's
+    adapter, `AdapterPlugin.name`) counted for `protocol`, the protocol whose test recorded it
+    (meshcheck/coverage_pytest.py)."""
+    from meshcheck import registry
+
+    known = set(registry.protocols())
+    out: Coverage = {}
+    for name, seen in found.items():
+        out.setdefault(name if name in known else protocol, Seen()).merge(seen)
+    return out
+
+
+def keep(source: Path, folder: Path) -> int:
+    """Copy the per-test coverage files of `source` (a run's own folder) into `folder` (where
+    `meshcheck coverage` reads them), each replacing the file of the same test; how many."""
+    if not source.is_dir() or source.resolve() == folder.resolve():
+        return 0
+    kept = 0
+    for path in sorted(source.glob("*.json")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / path.name).write_bytes(path.read_bytes())
+        kept += 1
+    return kept
+
+
 def _pack(states: set[int]) -> str:
     return base64.b64encode(array("Q", sorted(states)).tobytes()).decode("ascii")
 
@@ -449,6 +475,18 @@ class Summary:
     def never_hit(self) -> tuple[str, ...]:
         return tuple(name for name, n in self.rare if n == 0)
 
+    @property
+    def reached_nothing(self) -> bool:
+        """Its tests took no action of its table: the row measures nothing (a plug-in's tests
+        that run none of its adapter's nodes, or coverage never recorded)."""
+        return self.actions_total > 0 and self.actions_fired == 0
+
+    @property
+    def result(self) -> str:
+        """`meshcheck verify`'s result for the row: "skip" when it measures nothing (never a
+        pass at "actions 0/N"), else "pass" (a measure: a condition never hit fails nothing)."""
+        return "skip" if self.reached_nothing else "pass"
+
     def line(self) -> str:
         parts = [
             f"actions {self.actions_fired}/{self.actions_total}",
@@ -460,6 +498,12 @@ class Summary:
             parts.append("never hit: " + ", ".join(self.never_hit))
         if self.never_fired:
             parts.append("never fired: " + ", ".join(self.never_fired))
+        if self.reached_nothing:
+            parts.insert(
+                0,
+                f"no action of its spec taken: its tests ran none of {self.protocol}'s nodes "
+                "(a free run, a lockstep test or a directed scenario records what it takes)",
+            )
         return "; ".join(parts)
 
 

@@ -14,7 +14,7 @@ from meshcheck.options import number, whole
 
 def test(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     from meshcheck.cluster import nemesis
-    from meshcheck.cluster.etcd.run import EtcdOptions, check_options, run
+    from meshcheck.cluster.etcd.run import EtcdOptions, check_options, replay_command, run
     from meshcheck.cluster.run import latency_ms
     from meshcheck.interrupts import sigterm_interrupts
     from meshcheck.table import format_table
@@ -68,8 +68,5 @@ def test(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     print(format_table(("check", "result", "detail"), rows))
     if (out / "anomaly.txt").exists():
         print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
-    print(
-        f"report: {out} (history.jsonl: `meshcheck history check {out / 'history.jsonl'} "
-        f"--model {'mutex' if options.workload == 'lock' else 'kv'}`)"
-    )
+    print(f"report: {out} (history.jsonl: `{replay_command(options, out)}`)")
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

@@ -1,46 +1,75 @@
-"""`meshcheck history check FILE --model NAME [--budget S] [--out F.svg]`.
+"""`meshcheck history check FILE --model NAME [--reads MODE] [--budget S] [--out F.svg]`.
 
 Reads a client history (JSON lines or Jepsen's history.edn: traces/history/jepsen.py), checks it
 against the model named (any of traces/history/models.py's MODELS), and when it is not
 linearizable shrinks the failing prefix to the smallest non-linearizable window
-(traces/history/window.py), prints it, and draws it with `--out` (traces/history/svg.py).
-Exit 0 linearizable, 1 not, 2 unknown (the budget ran out) or bad input.
+(traces/history/window.py `examine`, which a cluster run's anomaly report calls too), prints it,
+and draws it with `--out` (traces/history/svg.py). `--reads serializable` checks a register
+history as a run with etcd's serializable reads is checked (traces/history/reads.py): the writes
+and cas alone linearizable, every read of a written value.
+Exit 0 linearizable, 1 not, 2 unknown (the budget ran out) or bad input (a history with nothing
+to check among it).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-from meshcheck.traces.history import checker, jepsen, models, svg, window
+from meshcheck.traces.history import checker, jepsen, models, reads, svg, window
 from meshcheck.traces.history.history import Op
 
 # operations of the failing part drawn around the window, at most
 CONTEXT = 60
 # a linearizable (or unknown) history is drawn whole up to this many operations
 WHOLE = 400
+# the models whose reads may be serializable: a register's
+REGISTERS = frozenset({"register", "cas-register", "kv"})
 
 
 def run_history_check(args: argparse.Namespace) -> int:
     model = models.MODELS[args.model]
+    mode = getattr(args, "reads", "linearizable")
+    if mode == "serializable" and model.name not in REGISTERS:
+        raise MeshcheckError(
+            f"--reads serializable: only a register's reads may be stale "
+            f"({', '.join(sorted(REGISTERS))}), not the {model.name} model's"
+        )
     if args.out is not None and not str(args.out).endswith(".svg"):
         raise MeshcheckError(f"--out {args.out}: expected a file name ending in .svg")
     history = jepsen.read(args.file, model)
-    start = time.monotonic()
-    result = checker.check(history, model, args.budget)
-    found = None
-    if result.verdict == "not linearizable":
-        part = window.part_of(result, history, model)
-        found = window.smallest(part, model, args.budget, start=start)
-    print(jepsen.render(result, model, args.file, found), end="")
+    checked = reads.writes_only(history) if mode == "serializable" else history
+    try:
+        examined = window.examine(checked, model, args.budget)
+    except window.NothingToCheck as exc:
+        raise MeshcheckError(f"{args.file}: {exc}") from None
+    result = examined.result
+    print(jepsen.render(result, model, args.file, examined.window), end="")
+    holds = result.verdict == "linearizable"
+    if mode == "serializable":
+        print("(serializable reads: the writes and cas alone are checked for linearizability)")
+        print(_reads_line(reads.reads_written(history)))
+        holds = holds and reads.reads_written(history).unwritten is None
     if args.out is not None:
-        _draw(Path(args.out), args.file, history, result, found, model)
+        _draw(Path(args.out), args.file, checked, result, examined.window, model)
         print(f"drawn to {args.out}")
-    if result.verdict == "linearizable":
-        return EXIT_HOLDS
-    return EXIT_VIOLATED if result.verdict == "not linearizable" else EXIT_USAGE
+    if result.verdict == "unknown":
+        return EXIT_USAGE
+    return EXIT_HOLDS if holds else EXIT_VIOLATED
+
+
+def _reads_line(found: reads.ReadsWritten) -> str:
+    if found.unwritten is not None:
+        r = found.unwritten
+        return (
+            f"reads return written values: no: a read of {r.key} ({window.span(r)}) returned "
+            f"{window.show_value(r.output)}, which no write invoked before it wrote"
+        )
+    return (
+        f"reads return written values: yes ({window.plural(found.reads, 'read')}, "
+        f"{found.stale} of them older than the write last done before)"
+    )
 
 
 def _draw(
@@ -59,12 +88,12 @@ def _draw(
     else:
         ops = window.context(window.part_of(result, history, model), found.ops, CONTEXT)
         part = "" if result.partition is None else f", key {result.partition}"
+        others = window.plural(len(ops) - len(found.ops), "other operation")
         text = svg.render(
             ops,
             found.ops,
             title=f"{name}: not linearizable ({model.name}{part})",
-            note=f"{len(ops) - len(found.ops)} other operations of the same part in the window's "
-            "time span",
+            note=f"{others} of the same part in the window's time span",
         )
     try:
         out.write_text(text, encoding="utf-8")

@@ -409,7 +409,7 @@ def test_rows(
     fixtures, a JVM or a TLC run, are built once), as `make test` does. Derandomized, or seeded
     with `seed` (an exploration: property_tests/profiles.py), and with Python's string hashes
     fixed, so that nothing of the draw depends on the process."""
-    from meshcheck import verify_order
+    from meshcheck import coverage, verify_order
 
     tests = test_paths(root, chosen)
     if own_project(root):
@@ -446,6 +446,8 @@ def test_rows(
             "no:cacheprovider",
             "-p",
             "meshcheck.verify_order",
+            "-p",
+            "meshcheck.coverage_pytest",
             *(["-m", FAST_MARK] if profile == FAST else []),
             *(["-n", str(spread), "--dist", "loadfile"] if spread > 1 else []),
             f"--junitxml={report}",
@@ -512,6 +514,8 @@ def test_rows(
             detail = _saturated(props)
             yield Row("tests", name, result, count, unit, seconds, detail, cpu, runs=runs)
     if own_project(root):
+        if "PYTEST_CURRENT_TEST" not in os.environ:  # not into a test session's own folder
+            coverage.keep(covered, coverage.folder())  # what `meshcheck coverage` then reports
         yield from coverage_rows(covered, chosen)
 
 
@@ -545,7 +549,8 @@ def coverage_rows(folder: Path, chosen: Chosen = None) -> Iterator[Row]:
     """A row per registered protocol: what its property tests reached (meshcheck/coverage.py,
     merged from the per-test files the run wrote): the distinct states as the count, and in the
     detail the actions fired of its table and the rare conditions hit of its list, naming those
-    never hit. A measure, not a check: a condition never hit is shown, and fails nothing."""
+    never hit. A measure, not a check: a condition never hit is shown, and fails nothing; a row
+    whose tests took no action of its table is "skip", saying so."""
     from meshcheck import coverage
 
     start = time.perf_counter()
@@ -554,7 +559,7 @@ def coverage_rows(folder: Path, chosen: Chosen = None) -> Iterator[Row]:
         yield Row(
             "coverage",
             summary.protocol,
-            "pass",
+            summary.result,
             summary.states,
             "states",
             time.perf_counter() - start,

@@ -138,6 +138,7 @@ def check_history(
     entry_ops: Callable[[Any], tuple[Any, ...]] = ops_of,
     once: Callable[[Any], Hashable | None] | None = None,
     op_key: Callable[[ClientOp], Hashable] | None = None,
+    linearize: Callable[[Simulator[Any]], str | None] | None = None,
 ) -> str | None:
     """The first client-history check that fails on this run, as "check name: what", else None.
 
@@ -147,7 +148,9 @@ def check_history(
     proposal rather than carry its value (the hybrid layer's): `entry_ops`, the proposals an
     applied value holds (default `ops_of`); `op_key`, the proposal a history operation is (default:
     `identity` of its value); `once`, the client operation an applied value is, which a node
-    applies at most once (default: the value, when it is an impl/rsm op)."""
+    applies at most once (default: the value, when it is an impl/rsm op). `linearize`: the
+    `linearizable` check (default: against the rsm model, on impl/rsm's answers; a plug-in's
+    answers are its implementation's own, property_tests/plugin.py's `own_answers`)."""
     if sim.history is not None:  # counted for the coverage report's "client histories" row
         coverage.tally(str(sim.plugin.name), "histories")
         coverage.tally(str(sim.plugin.name), "history operations", len(sim.history.history()))
@@ -159,7 +162,7 @@ def check_history(
         for index, value in sim.applied_by_index[node].items():
             first.setdefault(index, value)
     problem = (
-        _linearizable(sim, budget)
+        (linearize(sim) if linearize is not None else _linearizable(sim, budget))
         or _at_most_once(sim, first, nodes, dedup, once or _rsm_op)
         or _not_withdrawn(sim, first, key_of, entry_ops)
         or _monotone(sim, nodes)

@@ -13,70 +13,34 @@ partial state. The descriptor at the end is registered at run time
 (`meshcheck.registry.registered(EXAMPLE)`, tests/test_adapter_example.py), after which
 `meshcheck mutants raft-adapter` measures the checks against impl/raft's catalogue mutants.
 
-Differences between the core and the contract, which the adapter absorbs (what a third party's
-adapter documents here):
-
-- the core cancels timers (`CancelTimer`); the contract only sets them (`Collected.timers`). The
-  driver keeps the set of timers the core has armed and ignores a firing of one it cancelled;
-- the core names its spec actions itself (`Action` effects, with the message as `m`); the driver
-  turns each into a `SpecStep` owning the sends that follow it;
-- the core reports a client operation it turns away (not the leader) as ClientRequest or
-  ClientRead, a step that changes nothing; the spec's actions need a leader, so the driver marks
-  it as no spec step (`in_spec=False`: named in traces, left out of the NDJSON log);
-- `state()` exposes what a library typically can: currentTerm, votedFor, role, log, commitIndex,
-  snapshotIndex and snapshotTerm. votesGranted, nextIndex, matchIndex and the read records are
-  left out: unknown to every check (a partial refinement). The ghost `committed` is the plugin's
-  (`raft_committed`); log compaction is off (snapshot interval beyond any run here), which that
-  ghost assumes.
+The driver, `CoreDriver`, is installed with meshcheck (impl/adapters/raft_core.py, which lists
+the differences between the core and the contract it absorbs), so that the tutorial's package
+(docs/tutorial-your-raft.md) can subclass it from outside the tree. The checks are the plug-in
+harness's (property_tests/plugin.py), given the example as an `Adapter`: Raft's whole property set,
+decided on what `state()` exposes.
 """
 
 from __future__ import annotations
 
-import json
-import random
 from collections.abc import Mapping
 from functools import partial
 from typing import IO, Any
 
 import hypothesis
-from hypothesis import given
 
 from meshcheck.drivers.serve import Served, codec_json
 from meshcheck.impl.adapters.contract import (
     AdapterPlugin,
-    Collected,
     Driver,
     Ghost,
     NdjsonLog,
-    SpecStep,
     Stamped,
     raft_committed,
 )
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Reply,
-    Send,
-    SetTimer,
-    Write,
-    split_actions,
-)
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.adapters.raft_core import HANDLED, TAKES, CoreDriver, core_message
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import BUGS as RAFT_BUGS
-from meshcheck.impl.raft import RaftConfig, RaftNode, message_record
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    Message,
-    RequestVoteRequest,
-    RequestVoteResponse,
-)
-from meshcheck.impl.raft.node import ELECTION, Replicate
+from meshcheck.impl.raft import message_record
 from meshcheck.impl.runtime.codec import Codec, classes_in
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
@@ -84,18 +48,25 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
 from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import check_run as plugin_check_run
+from meshcheck.property_tests.plugin import checks as plugin_checks
+from meshcheck.property_tests.plugin import free_run_check as plugin_free_run_check
+from meshcheck.property_tests.plugin import logged_run as plugin_logged_run
+from meshcheck.property_tests.plugin import write_log as plugin_write_log
 from meshcheck.property_tests.raft.descriptor import RAFT
 from meshcheck.property_tests.raft.directed import wire as core_wire
-from meshcheck.property_tests.raft.free_runs import read_query, schedules, unique_write
+from meshcheck.property_tests.raft.free_runs import read_query, unique_write
 from meshcheck.property_tests.raft.safety import (
     election_safety,
     leader_completeness,
     log_matching,
     state_machine_safety,
 )
-from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.protocol import Models, Protocol
-from meshcheck.traces.logs import Verdict, loads, validate
+from meshcheck.traces.logs import Verdict
+
+__all__ = ["HANDLED", "TAKES", "CoreDriver", "core_message"]
 
 NAME = "raft-adapter"
 # Raft.tla's variables the refinement maps: what state() exposes, and the ghost the plugin keeps
@@ -111,173 +82,6 @@ VARIABLES = (
     "committed",
 )
 BUGS = RAFT_BUGS  # the implementation's known bugs: the mutants `meshcheck mutants` switches on
-
-
-class CoreDriver:
-    """One impl/raft node behind the contract (a `Driver`)."""
-
-    def __init__(
-        self,
-        node_id: str,
-        servers: tuple[str, ...],
-        bugs: frozenset[str],
-        timeout: tuple[int, int] = (150, 300),
-    ) -> None:
-        self.id = node_id
-        self.config = RaftConfig(
-            node_id, servers, election_timeout=timeout, snapshot_interval=10**9, bugs=bugs
-        )
-        self.node: RaftNode | None = None
-        self.out: list[Effect] = []
-        self.armed: set[str] = set()  # the timers the core has set and not cancelled
-        self.requests = 0  # client requests made by `take`
-
-    def _step(self, event: Any) -> None:
-        assert self.node is not None
-        self.out.extend(self.node.step(event))
-
-    def boot(self, persisted: Mapping[str, Any], now: int, rng: random.Random) -> None:
-        self.node, self.out, self.armed = RaftNode(self.config, rng), [], set()
-        self._step(Restart(persisted, now))
-
-    def deliver(self, source: str, message: Any, now: int) -> None:
-        self._step(Deliver(source, message, now))
-
-    def fire(self, timer: str, now: int) -> None:
-        if timer in self.armed:  # a timer the core cancelled fires here as nothing
-            self.armed.discard(timer)
-            self._step(Tick(timer, now))
-
-    def submit(self, request_id: int, value: Any, read: bool, now: int) -> None:
-        if read:
-            self._step(ClientRead(value, request_id, now))
-        else:
-            self._step(ClientRequest(value, request_id, now))
-
-    def take(self, action: str, params: Mapping[str, Value], now: int) -> bool:
-        """The spec action `action(params)` alone (a `StepDriver`, for adapted lockstep): the
-        core's election timer for Timeout, a client write, `Replicate(j, entries=n)` for an
-        AppendEntries of n entries (the core sends to one peer on request), and the spec's
-        message `m` made the core's own and delivered for a HandleX. InstallSnapshot,
-        TakeSnapshot, the reads and Restart are not taken here (False): the example runs without
-        compaction and keeps no durable store of its own to restart from."""
-        m = params.get("m")
-        if params.get("i") != self.id:
-            return False
-        if action == "Timeout":
-            self._step(Tick(ELECTION, now))
-        elif action == "ClientRequest":
-            self.requests += 1
-            self._step(ClientRequest(params["v"], self.requests, now))
-        elif action == "AppendEntries" and isinstance(m, Mapping):
-            entries = m["mentries"]
-            count = len(entries) if isinstance(entries, tuple) else None
-            self._step(Replicate(str(params["j"]), entries=count))
-        elif action in HANDLED and isinstance(m, Mapping) and m.get("mtype") == HANDLED[action]:
-            self._step(Deliver(str(params["j"]), core_message(m), now))
-        else:
-            return False
-        return any(isinstance(e, Action) and e.name == action for e in self.out)
-
-    def collect(self, event: Any) -> Collected:
-        writes: list[Write] = []
-        sends: list[tuple[str, Any]] = []
-        applied: list[tuple[int, Any, Any]] = []
-        replies: list[Reply] = []
-        timers: list[SetTimer] = []
-        steps: list[SpecStep] = []
-        for action, part in split_actions(self.out):
-            owned: list[int] = []
-            for e in part:
-                if isinstance(e, Persist):
-                    writes.extend(e.writes)
-                elif isinstance(e, Send):
-                    owned.append(len(sends))
-                    sends.append((e.dest, e.message))
-                elif isinstance(e, Apply):
-                    applied.append((e.index, e.value, e.result))
-                elif isinstance(e, Reply):
-                    replies.append(e)
-                elif isinstance(e, SetTimer):
-                    self.armed.add(e.timer)
-                    timers.append(e)
-                elif isinstance(e, CancelTimer):
-                    self.armed.discard(e.timer)
-            if isinstance(action, Action):
-                # a client operation the node turned away (not the leader) changes nothing: the
-                # spec has no such step (its ClientRequest needs a leader), so it is not logged
-                refused = action.name in ("ClientRequest", "ClientRead") and any(
-                    isinstance(e, Reply) and not e.ok for e in part
-                )
-                steps.append(
-                    SpecStep(action.name, action.params, tuple(owned), in_spec=not refused)
-                )
-        self.out = []
-        return Collected(
-            tuple(writes), tuple(sends), tuple(applied), tuple(replies), tuple(timers), tuple(steps)
-        )
-
-    def state(self) -> Mapping[str, Value]:
-        n = self.node
-        assert n is not None
-        return {
-            "currentTerm": n.term,
-            "votedFor": "None" if n.voted_for is None else n.voted_for,
-            "role": n.role,
-            "log": tuple(FrozenDict({"term": e.term, "value": e.value}) for e in n.log.entries),
-            "commitIndex": n.commit_index,
-            "snapshotIndex": n.log.snapshot_index,
-            "snapshotTerm": n.log.snapshot_term,
-        }
-
-    def applied_state(self) -> tuple[int, bytes]:
-        assert self.node is not None
-        return self.node.applied_state()
-
-
-# The spec's handlers `take` delivers their message to, by the message's type
-HANDLED = {
-    "HandleRequestVoteRequest": "RequestVoteRequest",
-    "HandleRequestVoteResponse": "RequestVoteResponse",
-    "HandleAppendEntriesRequest": "AppendEntriesRequest",
-    "HandleAppendEntriesResponse": "AppendEntriesResponse",
-}
-# The actions `take` takes (adapted lockstep offers only these) besides the network's faults
-TAKES = ("Timeout", "ClientRequest", "AppendEntries", *HANDLED, "DropMessage", "DuplicateMessage")
-
-
-def core_message(m: Mapping[str, Value]) -> Message:
-    """The spec's record of a message (`message_record`'s image) as the core's message."""
-    kind, src, dst, term = m["mtype"], str(m["msource"]), str(m["mdest"]), int(m["mterm"])
-    if kind == "RequestVoteRequest":
-        return RequestVoteRequest(src, dst, term, int(m["mlastLogTerm"]), int(m["mlastLogIndex"]))
-    if kind == "RequestVoteResponse":
-        return RequestVoteResponse(src, dst, term, bool(m["mvoteGranted"]))
-    if kind == "AppendEntriesRequest":
-        entries = m["mentries"]
-        assert isinstance(entries, tuple)
-        return AppendEntriesRequest(
-            src,
-            dst,
-            term,
-            int(m["mprevLogIndex"]),
-            int(m["mprevLogTerm"]),
-            tuple(Entry(int(e["term"]), e["value"]) for e in entries),
-            int(m["mcommitIndex"]),
-            int(m["mreadSeq"]),
-        )
-    if kind == "AppendEntriesResponse":
-        return AppendEntriesResponse(
-            src,
-            dst,
-            term,
-            bool(m["msuccess"]),
-            int(m["mmatchIndex"]),
-            int(m["mreadSeq"]),
-            int(m["mconflictTerm"]),
-            int(m["mconflictIndex"]),
-        )
-    raise ValueError(f"no core message for the spec's {kind}")
 
 
 def plugin(
@@ -353,6 +157,12 @@ INVARIANTS = {
 }
 
 
+def adapter(driver: type[CoreDriver] = CoreDriver) -> Adapter:
+    """The example as a plug-in of the harness (property_tests/plugin.py), on nodes made by
+    `driver`; its spec named here, as the example is registered only at run time."""
+    return Adapter(NAME, driver, lambda message: message_record(message), spec="Raft")
+
+
 def check_run(
     schedule: Schedule,
     nodes: int,
@@ -360,9 +170,10 @@ def check_run(
     *,
     driver: type[CoreDriver] = CoreDriver,
 ) -> Simulator[Any]:
-    """One free run: Raft.tla's invariants after every step (on what the adapter exposes), no two
-    nodes applying different values at one index, then the client-history checks."""
-    return check_sim(cluster(schedule, nodes, bugs, driver=driver), schedule)
+    """One free run checked with Raft's whole property set (property_tests/plugin.py's
+    `check_run`: the invariants and action properties `state()` decides, the liveness promises
+    after the faults, the client-history checks)."""
+    return plugin_check_run(adapter(driver), schedule, nodes, bugs).sim
 
 
 def check_sim(sim: Simulator[Any], schedule: Schedule) -> Simulator[Any]:
@@ -388,30 +199,15 @@ def write_log(
     driver: type[CoreDriver] = CoreDriver,
     out: IO[str] | None = None,
 ) -> NdjsonLog:
-    """One free run of the validation model's servers, writing the model's values, and its NDJSON
-    log (what each node logged): to `out` when given, else kept in the log's `records`."""
-    nodes, values, _ = validation_model()
-    log = NdjsonLog(f"seed-{schedule.seed}", out)
-    sim = cluster(
-        schedule,
-        nodes,
-        bugs,
-        log=log,
-        make=lambda n: values[(n - 1) % len(values)],
-        driver=driver,
-        record=False,
-    )
-    free_runs.run(sim, schedule, schedule.ticks + 500, STORM)
-    return log
+    """property_tests/plugin.py's `write_log` of the example."""
+    return plugin_write_log(adapter(driver), schedule, bugs, out=out)
 
 
 def logged_run(
     schedule: Schedule, bugs: frozenset[str] = frozenset(), *, driver: type[CoreDriver] = CoreDriver
 ) -> Verdict:
     """`write_log`'s log read back as a log file is, and validated against Raft.tla."""
-    log = write_log(schedule, bugs, driver=driver)
-    records = [loads(json.dumps(r), f"{log.run}:{n}") for n, r in enumerate(log.records, 1)]
-    return validate(records, spec="Raft")
+    return plugin_logged_run(adapter(driver), schedule, bugs)
 
 
 def free_run_check(
@@ -421,25 +217,14 @@ def free_run_check(
     nodes: int,
     driver: type[CoreDriver] = CoreDriver,
 ) -> None:
-    """Hypothesis: free runs of `nodes` adapted nodes (with `bugs` switched on) stay safe."""
-
-    @settings
-    @given(schedules(500, 2000))
-    def adapted_run_is_safe(schedule: Schedule) -> None:
-        check_run(schedule, nodes, bugs, driver=driver)
-
-    adapted_run_is_safe()
+    """Hypothesis: free runs of `nodes` adapted nodes (with `bugs` switched on) keep Raft's
+    properties."""
+    plugin_free_run_check(adapter(driver), bugs, settings, nodes=nodes)
 
 
 def checks_with(driver: type[CoreDriver] = CoreDriver) -> tuple[Check, ...]:
     """The checks `meshcheck mutants` runs, on nodes made by `driver`."""
-    return (
-        Check(
-            "free runs (3 nodes)",
-            partial(free_run_check, nodes=3, driver=driver),
-            "the adapted core under random faults: Raft's invariants and the client histories",
-        ),
-    )
+    return plugin_checks(adapter(driver))
 
 
 CHECKS = checks_with()

@@ -15,7 +15,7 @@ import pytest
 
 from meshcheck import registry
 from meshcheck.cli import main
-from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep
+from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep, frozen
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
@@ -115,6 +115,20 @@ class UnknownNode(CoreDriver):
         return _evolve_steps(super().collect(event), move)
 
 
+class Opaque:
+    """A value of a library's own that cannot be hashed (it defines equality and no hash)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class UnhashableState(CoreDriver):
+    def state(self) -> Mapping[str, Any]:
+        return {**super().state(), "log": [Opaque()]}
+
+
 def unmappable(message: Any) -> Value:
     return FrozenDict({"type": message["type"]})  # the core's messages are no mappings
 
@@ -132,6 +146,10 @@ CASES = {
     "node": (
         UnknownNode,
         ".params.j: 's9', which is not a node of the model (s1, s2, s3)",
+    ),
+    "unhashable": (
+        UnhashableState,
+        ": state().log: <tests.test_adapter_example.Opaque object at ",
     ),
 }
 
@@ -158,6 +176,42 @@ def test_a_message_the_adapter_cannot_map(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_a_correct_adapter_passes_the_same_checks() -> None:
     check_run(schedule(1), 3)  # the cases above fail because of their one change alone
+
+
+class OwnContainers(CoreDriver):
+    """A library's own lists, dicts and sets, handed over as they are."""
+
+    def state(self) -> Mapping[str, Any]:
+        state = super().state()
+        log = state["log"]
+        assert isinstance(log, tuple)
+        return {**state, "log": [dict(e) for e in log]}
+
+    def collect(self, event: Any) -> Collected:
+        done = super().collect(event)
+        applied = tuple(
+            (i, v, {"result": r, "seen": [i], "by": {self.id}}) for i, v, r in done.applied
+        )
+        return Collected(done.writes, done.sends, applied, done.replies, done.timers, done.steps)
+
+
+def test_the_harness_freezes_the_librarys_own_containers() -> None:
+    """Values crossing the simulator's recorder must be hashable: the harness makes a library's
+    lists, dicts and sets so (tuples, FrozenDicts, frozensets), and every check runs on them."""
+    sim = check_run(schedule(1), 3, driver=OwnContainers)
+    log = sim.trace().steps[-1].state["log"]["s1"]
+    assert isinstance(log, tuple) and log and all(isinstance(e, FrozenDict) for e in log)
+    applied = [e for node in sim.applied.values() for e in node]
+    assert applied and all(hash(e.value) is not None for e in applied)
+
+
+def test_frozen_keeps_what_is_already_hashable() -> None:
+    entry = FrozenDict({"term": 1, "value": (1, 2)})
+    log = (entry, entry)
+    assert frozen(log) is log and frozen(entry) is entry
+    assert frozen([{"a": [1, {2}]}]) == (FrozenDict({"a": (1, frozenset({2}))}),)
+    with pytest.raises(TypeError, match=r"\(Opaque\) is not hashable, and not a list, dict or set"):
+        frozen([Opaque()])
 
 
 BAD_VARIABLE_CHECKS = adapter_example.checks_with(ExtraVariable)

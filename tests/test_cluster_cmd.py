@@ -28,6 +28,7 @@ from meshcheck.impl.rsm.ops import Custom, to_value
 from meshcheck.impl.runtime.client import Client, write
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.protocols import protocol
+from tests.test_history_reports import same_as_replay
 
 
 def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
@@ -144,6 +145,9 @@ def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
         if "linearizable (rsm)" in failed[-1]:
             break
     assert "linearizable (rsm)" in failed[-1], failed
+    # the anomaly report's window is the one its replay line prints (tests/test_history_reports.py)
+    folder = tmp_path / str(seed)
+    same_as_replay((folder / "anomaly.txt").read_text(encoding="utf-8"), folder)
 
 
 @pytest.mark.slow  # a second PBFT mutant in processes; the Raft one above stays in make test

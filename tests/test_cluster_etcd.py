@@ -29,6 +29,7 @@ from meshcheck.cluster.etcd.run import (
 )
 from meshcheck.cluster.etcd.server import EtcdCluster
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue
 from tests.test_cluster_cmd import nodes_of
@@ -246,6 +247,12 @@ def test_a_client_paused_past_its_lease_is_a_second_holder(
     printed = capsys.readouterr().out
     assert "| mutual exclusion (mutex) | VIOLATED" in printed and "two holders at once" in printed
     assert "advises fencing with the lock key's revision" in printed
+    # the window names the stalled holder, c1, and the client that took the lock under it; the
+    # replay line names the same two (tests/test_history_reports.py checks it on such a run's
+    # history, kept in tests/data)
+    report = (tmp_path / "paused" / "anomaly.txt").read_text()
+    holders = {line.split()[2].split(".")[0] for line in report.splitlines() if "acquire(" in line}
+    assert "c1" in holders and len(holders) == 2, report
     assert main([*flags, "--out", str(tmp_path / "calm")]) == 0
     assert etcd_pids(tmp_path) == []
 
@@ -350,6 +357,7 @@ def test_the_anomaly_report_names_the_window_and_the_faults_around_it(tmp_path: 
         Op("c3", "write", "9", None, 5.0, 5.1, "ok", "j", 3),
     ]
     struck = [(1.0, "partition e1"), (1.45, "kill e2"), (2.0, "partition e1 undone"), (9.0, "x")]
+    (tmp_path / "history.jsonl").write_text(jepsen.dumps(ops, KeyValue()), encoding="utf-8")
     text = anomaly.report(ops, KeyValue(), struck, tmp_path, title="t", documented="no")
     assert text is not None
     lines = text.splitlines()
@@ -357,6 +365,11 @@ def test_the_anomaly_report_names_the_window_and_the_faults_around_it(tmp_path: 
     assert "3 operations" in lines[1]  # both writes and the stale read; key j is not in it
     assert "t=1.000s  partition e1" in text and "t=9.000s" not in text
     assert "in force when the window opened: no fault" in text  # the window opens at t=0.0
-    assert lines[-1] == "documented: no"
+    assert lines[-2] == "documented: no"
+    assert lines[-1].startswith(
+        f"replay: meshcheck history check {tmp_path}/history.jsonl --model kv"
+    )
     # a linearizable history has no anomaly
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "history.jsonl").write_text(jepsen.dumps(ops[:2], KeyValue()))
     assert anomaly.report(ops[:2], KeyValue(), struck, tmp_path / "x", title="t") is None

@@ -136,6 +136,7 @@ def test_a_free_run_is_recorded_once_with_every_step_of_its_trace() -> None:
     assert not coverage.recording()
     # the client-history checks at the run's end are counted, one history and its operations
     assert seen.tallies["histories"] == 1
+    assert sim.history is not None
     assert seen.tallies["history operations"] == len(sim.history.history()) > 0
 
 
@@ -297,3 +298,39 @@ def test_the_prefix_sets_up_competing_leaders_with_conflicting_suffixes() -> Non
     with pytest.raises(CheckFailed, match="not in the spec's state"):
         for t in walk(COMPETING + TAIL[1:]):
             broken.take(t)
+
+
+# -- a plug-in's coverage ----------------------------------------------------------------------------
+
+
+def test_a_row_whose_tests_took_no_action_is_a_skip_that_says_so(tmp_path: Path) -> None:
+    """ "actions 0/19" measures nothing: the row is not a pass."""
+    coverage.write(part({"Timeout": 2}, {"two_leaders": 1}, {1, 2}), tmp_path, "a")
+    rows = {r.name: r for r in coverage_rows(tmp_path)}
+    assert rows["raft"].result == "pass"
+    pbft = rows["pbft"]
+    assert pbft.result == "skip" and pbft.detail.startswith("no action of its spec taken")
+    assert "; actions 0/" in pbft.detail
+
+
+def test_what_a_plug_in_s_adapter_took_counts_for_the_plug_in() -> None:
+    """A plug-in's runs are recorded under its adapter's name ("raft-adapter" for nodes made by
+    tests/adapter_example.py, whatever protocol is built on them): what a test of the plug-in
+    recorded under a name no protocol is registered by counts for the plug-in."""
+    from tests.adapter_example import check_run
+    from tests.noop_free_plugin import NONOOP, NoNoOpDriver
+
+    coverage.start()
+    try:
+        check_run(Schedule(seed=3, ticks=600), 3, driver=NoNoOpDriver)
+    finally:
+        seen = coverage.stop()
+    assert set(seen) == {"raft-adapter"}
+    with registry.registered(NONOOP):
+        mine = coverage.attribute(seen, NONOOP.name)
+        assert set(mine) == {NONOOP.name}
+        [row] = coverage.summaries(mine, [NONOOP.name])
+    assert row.result == "pass" and row.actions_fired >= 5
+    assert {"Timeout", "HandleRequestVoteResponse", "ClientRequest"} <= set(
+        mine[NONOOP.name].actions
+    )

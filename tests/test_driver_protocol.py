@@ -38,7 +38,6 @@ from tests.adapter_example import (
     TAKES,
     VARIABLES,
     CoreDriver,
-    check_run,
     check_sim,
     sim_config,
 )
@@ -115,7 +114,9 @@ def test_the_checks_catch_a_mutant_behind_the_pipe() -> None:
     # core holds and the vote mutant breaks LeaderCompleteness, in-process and behind the pipe
     schedule = _schedule(3, timeout=(150, 160))
     with pytest.raises(CheckFailed, match="violates LeaderCompleteness"):
-        check_run(schedule, 3, frozenset({MUTANT}), driver=Reseeded)
+        check_sim(
+            adapter_example.cluster(schedule, 3, frozenset({MUTANT}), driver=Reseeded), schedule
+        )
     with _served("timeout=150,160") as process:
         check_sim(_piped(process, schedule, 3), schedule)
     with (

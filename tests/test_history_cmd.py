@@ -130,3 +130,43 @@ def test_out_of_budget_exits_2_with_the_proved_prefix(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "unknown" in done.stdout
     assert "nothing is claimed about the rest" in done.stdout
+
+
+def test_a_history_with_nothing_to_check_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """No operations, or only failed ones and pending reads: no verdict is owed, and none is
+    given (before, an empty file was "linearizable, 0 operations", exit 0)."""
+    empty = write(tmp_path, [], "empty.jsonl")
+    failed = write(
+        tmp_path,
+        [
+            ev(0, "invoke", "write", 1),
+            ev(0, "fail", "write", 1),
+            ev(1, "invoke", "read", None),  # never completes: a pending read
+        ],
+        "failed.jsonl",
+    )
+    for path, why in (
+        (empty, "the history has no operations: nothing to check"),
+        (
+            failed,
+            "nothing to check among its 2 operations: 1 failed operation (no effect), 1 pending read (observed nothing)",
+        ),
+    ):
+        done = meshcheck("history", "check", str(path), "--model", "register", cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1 and why in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_one_operation_is_singular(tmp_path: Path) -> None:
+    h = write(tmp_path, [ev(0, "invoke", "write", 1), ev(0, "ok", "write", 1)])
+    done = meshcheck("history", "check", str(h), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(register model, 1 operation, " in done.stdout
+    corrupt = write(
+        tmp_path, [ev(0, "invoke", "read", None), ev(0, "ok", "read", 9)], "corrupt.jsonl"
+    )
+    done = meshcheck("history", "check", str(corrupt), "--model", "register", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "window: 1 operation (of 1 invoked" in done.stdout

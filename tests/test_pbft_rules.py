@@ -55,7 +55,7 @@ from meshcheck.impl.pbft import (
     history_digest,
 )
 from meshcheck.impl.pbft.log import MessageLog, prepares_needed
-from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, signing_bytes
+from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim import check_effects
@@ -621,6 +621,29 @@ def test_4_3_a_checkpoints_state_is_not_signed_so_a_changed_one_blames_the_relay
         box.deliver(attrs.evolve(honest, body=attrs.evolve(honest.body, history=junk)), "r4")
         assert box.evidence() == [("r4", "bad_state")], junk
         assert not box.node._states, junk
+
+
+def test_4_3_a_replica_behind_is_sent_the_checkpoints_with_their_state_on_its_status() -> None:
+    """Section 4.3 and TOCS 2002 section 5.2: a replica tells its peers how far it got (a status
+    message); a peer answers with what it lacks, its own checkpoints above the replica's stable
+    one among it, each carrying the state (its history), so that a replica that lost the
+    checkpoint messages and fell behind the collected log can take the state (state transfer)
+    instead of waiting for a view change to carry it along."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    a, b = pre_prepare(1, request("a")), pre_prepare(2, request("b", 2))
+    box.agree(a)
+    box.agree(b)
+    history = (a.body.batch, b.body.batch)
+    answer = sent(box.deliver(signed("r4", Status(0, False, 0, 0, "r4"))))
+    transfer = only([m for m in answer if isinstance(m, Checkpoint)])
+    assert (transfer.seq, transfer.digest, transfer.history) == (
+        2,
+        history_digest(history),
+        history,
+    )
+    # a peer at that checkpoint already is sent no checkpoint again
+    answer = sent(box.deliver(signed("r3", Status(0, False, 2, 2, "r3"))))
+    assert not [m for m in answer if isinstance(m, Checkpoint)]
 
 
 def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() -> None:

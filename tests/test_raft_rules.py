@@ -378,6 +378,19 @@ def test_a_leader_deposed_by_the_next_leader_names_it_to_its_waiting_clients() -
     assert answers[10].error is not None and answers[10].leader == "s3"
 
 
+def test_a_follower_names_the_leader_it_follows_to_a_read() -> None:
+    """Section 8: a server that is not the leader rejects a client's request and supplies the
+    most recent leader it has heard from; a read sent to a follower of s2 is answered "not
+    leader", naming s2, so the client retries there."""
+    box = Box(term=1)
+    box.deliver(AppendEntriesRequest("s2", "s1", 1, 0, 0, (), 0, 0))
+    assert (box.node.role, box.node.leader) == (FOLLOWER, "s2")
+    effects = box.step(ClientRead("r", 10))
+    assert [e for e in effects if isinstance(e, Reply)] == [
+        Reply(10, error=NOT_LEADER, leader="s2")
+    ]
+
+
 def test_leaders_replicate_from_next_index() -> None:
     """Figure 2, leaders: if last log index >= nextIndex for a follower, send AppendEntries with
     log entries starting at nextIndex, prevLogIndex = nextIndex - 1 and its term."""

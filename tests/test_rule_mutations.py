@@ -99,6 +99,12 @@ BREAKS: tuple[Break, ...] = (
         "self.term, self.voted_for = term, None",
         "self.term = term",
     ),
+    Break(
+        R + "test_a_follower_names_the_leader_it_follows_to_a_read",
+        f"{RAFT_NODE}._client_read",
+        "self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=hint))",
+        "self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=None))",
+    ),
     # -- Raft, Figure 2: followers
     Break(
         R + "test_followers_hearing_from_the_leader_stay_followers",
@@ -707,6 +713,12 @@ BREAKS: tuple[Break, ...] = (
         "votes = self.checkpoints.setdefault(m.body.seq, {}).setdefault(b'', {})",
     ),
     Break(
+        P + "test_4_3_a_replica_behind_is_sent_the_checkpoints_with_their_state_on_its_status",
+        f"{REPLICA}._on_status",
+        "answer.extend(c for seq, c in sorted(self.own_checkpoints.items()) if seq > st.stable)",
+        "answer.extend(c for seq, c in sorted(self.own_checkpoints.items()) if seq > st.executed + 2)",
+    ),
+    Break(
         P + "test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks",
         f"{PBFT_LOG}:MessageLog.collect",
         "self.pre_prepares = {k: v for k, v in self.pre_prepares.items() if k[1] > low}",
@@ -995,6 +1007,14 @@ CATALOGUE: dict[str, str] = {
     ),
     pbft_mutants.VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW: (
         P + "test_4_5_2_the_view_change_timeout_doubles_until_a_request_executes"
+    ),
+    pbft_mutants.LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE: (
+        P + "test_4_3_a_replica_behind_is_sent_the_checkpoints_with_their_state_on_its_status"
+    ),
+    raft_mutants.PROBE_STAYS_ONE_ENTRY: R
+    + "test_leaders_decrement_next_index_and_retry_on_failure",
+    raft_mutants.READ_REDIRECT_WITHOUT_LEADER: (
+        R + "test_a_follower_names_the_leader_it_follows_to_a_read"
     ),
 }
 

@@ -89,15 +89,28 @@ def test_plugins_md_links_the_tutorial() -> None:
     assert "(tutorial-your-raft.md)" in (ROOT / "docs" / "plugins.md").read_text()
 
 
+def test_the_package_imports_only_installed_meshcheck() -> None:
+    """What the package calls is meshcheck's installed, public API: no file imports the `tests`
+    folder of a checkout, which is not installed with meshcheck."""
+    imports = re.compile(r"^\s*(?:from|import) (\w+)", re.M)
+    for path, body in files(DOC.read_text()).items():
+        found = set(imports.findall(body))
+        assert "tests" not in found, f"{path} imports the checkout's tests"
+        assert (
+            found & {"meshcheck", "myraft_meshcheck"}
+            or path.endswith("__init__.py")
+            or (path == "pyproject.toml")
+        )
+
+
 def test_the_tutorial_runs(tmp_path: Path) -> None:
     """Every command of the page, in order, in the package's folder, in a fresh virtual
-    environment; the meshcheck checkout on PYTHONPATH, as the tutorial asks."""
+    environment that sees meshcheck as installed (no checkout on the module path)."""
     text = DOC.read_text()
     python = outside.fresh_venv(tmp_path / "venv")
     source = package(text, tmp_path / "myraft-meshcheck")
-    environ = outside.environ(
-        PATH=f"{python.parent}:{outside.environ()['PATH']}", PYTHONPATH=str(ROOT), PIP_NO_INDEX="1"
-    )
+    kept = {k: v for k, v in outside.environ().items() if k != "PYTHONPATH"}
+    environ = {**kept, "PATH": f"{python.parent}:{kept['PATH']}", "PIP_NO_INDEX": "1"}
     first = next(body for language, body in blocks(text) if language == "console")
     assert commands(first)[0].line == "pip install ."
     assert run_page(DOC, Session(source, environ)) >= 10

@@ -38,6 +38,25 @@ six calls.
 
 A second implementation is one more adapter file beside pysyncobj.py: a `Driver` class, a
 `message_record` and an `AdapterPlugin` built from them (docs/adding-an-implementation.md).
+
+Every requirement an adapter must meet, each checked at the first step that breaks it with one
+line (`AdapterError`: the adapter, the node, the field), or met by the harness itself:
+
+- `state()` names only variables of the spec (`AdapterPlugin.spec_variables`);
+- a `SpecStep` names an action of the spec, with its parameters only, and nodes of the cluster;
+  a step whose `collect` names none is named by the harness after its event (`Tick(i)`,
+  `Deliver(i)`, ...) as no step of the spec (`in_spec=False`: in the trace, not in the log), so
+  an adapter that names no actions still runs every check but log validation;
+- every send goes to a node of the cluster, and `message_record` maps every message it sends;
+- the values the simulator records (what `state()` gives, the spec records of messages, the
+  parameters of spec steps, applied entries and their results, client answers) are lists, dicts,
+  sets or hashable values: the harness freezes lists into tuples, dicts into FrozenDicts and sets
+  into frozensets (`frozen`), so an implementation's own containers cross the recorder unchanged,
+  and a value that is none of these and is not hashable is an AdapterError naming the field;
+- `applied_state()` is optional: an implementation with a state machine of its own need not
+  apply its entries to meshcheck's (impl/rsm). Without it the checks that compare replicas'
+  state digests are not run; the client-history checks judge the implementation's own answers
+  (property_tests/plugin.py).
 """
 
 from __future__ import annotations
@@ -46,7 +65,7 @@ import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
@@ -74,6 +93,60 @@ class AdapterError(MeshcheckError):
 
     def __init__(self, adapter: str, node: str, field: str, problem: str) -> None:
         super().__init__(f"adapter {adapter}: node {node}: {field}: {problem}")
+
+
+def frozen(value: Any) -> Any:
+    """`value` with every list turned into a tuple, dict into a FrozenDict and set into a
+    frozenset, at any depth: an implementation's own containers made hashable, as the simulator's
+    recorder needs them. A value with nothing to freeze is returned as it is (the same object).
+    Raises TypeError naming the first value that is not hashable."""
+    if isinstance(value, FrozenDict | tuple | frozenset):
+        try:
+            hash(value)  # immutable all the way down (a FrozenDict keeps its hash)
+            return value
+        except TypeError:
+            pass
+    if isinstance(value, Mapping):
+        thawed = FrozenDict({frozen(k): frozen(v) for k, v in value.items()})
+        return value if thawed == value and isinstance(value, FrozenDict) else thawed
+    if isinstance(value, list | tuple):
+        parts = tuple(frozen(v) for v in value)
+        same = type(value) is tuple and all(a is b for a, b in zip(parts, value, strict=True))
+        return value if same else parts
+    if isinstance(value, set | frozenset):
+        return frozenset(frozen(v) for v in value)
+    _hashable(value)
+    return value
+
+
+def _like(value: Any, before: Any) -> Any:
+    """`value`, a sequence, with the items equal to `before`'s (the same variable's frozen value
+    at the last look) taken from it: a log that grew at its end is frozen at its end only, and an
+    unchanged one is `before` itself."""
+    if not (isinstance(value, list | tuple) and type(before) is tuple) or value is before:
+        return value
+    items = [
+        old if k < len(before) and item == (old := before[k]) else item
+        for k, item in enumerate(value)
+    ]
+    if len(items) == len(before) and all(a is b for a, b in zip(items, before, strict=True)):
+        return before
+    return tuple(items) if all(not isinstance(i, _MUTABLE) for i in items) else items
+
+
+_MUTABLE = (list, dict, set)
+
+
+def _hashable(value: Any) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise TypeError(
+            f"{shown} ({type(value).__name__}) is not hashable, and not a list, dict or set the "
+            "harness can freeze"
+        ) from None
 
 
 @attrs.frozen
@@ -138,6 +211,11 @@ class Driver(Protocol):
     def state(self) -> Mapping[str, Value]:
         """The spec's variables of this node, as far as the implementation exposes them."""
         ...
+
+
+class MachineDriver(Driver, Protocol):
+    """A `Driver` whose implementation applies its entries to a state machine that can say what
+    it holds: optional (without it the replicas' state digests are not compared)."""
 
     def applied_state(self) -> tuple[int, bytes]:
         """(entries its state machine applied, a digest of its state): impl/base/node.py's
@@ -226,14 +304,22 @@ class AdaptedNode:
         self.driver = driver
         self._plugin = plugin
         self._rng = rng
-
-    def applied_state(self) -> tuple[int, bytes]:
-        return self.driver.applied_state()
+        self._last: dict[str, Any] = {}  # variable -> its frozen value, the last state() gave
 
     def state(self) -> Mapping[str, Value]:
         state = self.driver.state()
         self._plugin.check_state(self.id, state)
-        return state
+        last = self._last
+        out = {}
+        for k, v in state.items():
+            out[k] = last[k] = self._frozen(f"state().{k}", _like(v, last.get(k)))
+        return out
+
+    def _frozen(self, field: str, value: Any) -> Any:
+        try:
+            return frozen(value)
+        except TypeError as exc:
+            raise AdapterError(self._plugin.name, self.id, field, str(exc)) from None
 
     def step(self, event: Any) -> list[Effect]:
         clocks = self._plugin.clocks
@@ -253,11 +339,22 @@ class AdaptedNode:
         elif isinstance(event, ClientRead):
             self.driver.submit(event.request_id, event.query, True, event.now)
         done = self.driver.collect(event)
+        if not done.steps:
+            # a step the adapter names no spec action for: named after its event, as no step of
+            # the spec (in the trace, out of the NDJSON log), owning its sends
+            unnamed = SpecStep(
+                type(event).__name__,
+                {"i": self.id},
+                tuple(range(len(done.sends))),
+                in_spec=False,
+            )
+            done = attrs.evolve(done, steps=(unnamed,))
         return self._effects(done)
 
     def _effects(self, done: Collected) -> list[Effect]:
         clocks = self._plugin.clocks
         log = self._plugin.log
+        done = self._frozen_collected(done)
         self._plugin.check_step(self.id, done)
         first: list[Effect] = []
         if done.writes:
@@ -295,6 +392,42 @@ class AdaptedNode:
                 record = (clock - len(done.steps) + n + 1, spec.name, params, shown)
                 self._plugin.pending.setdefault(self.id, []).append(record)
         return effects
+
+    def _frozen_collected(self, done: Collected) -> Collected:
+        """`done` with the values the recorder keeps made hashable (`frozen`)."""
+        applied = tuple(
+            (i, self._frozen(f"applied[{i}].value", v), self._frozen(f"applied[{i}].result", r))
+            for i, v, r in done.applied
+        )
+        replies = tuple(
+            attrs.evolve(r, result=self._frozen(f"replies[{r.request_id}].result", r.result))
+            for r in done.replies
+        )
+        steps = tuple(
+            attrs.evolve(
+                s,
+                params=FrozenDict(
+                    {k: self._frozen(f"{s.name}.params.{k}", v) for k, v in s.params.items()}
+                ),
+                message=self._frozen(f"{s.name}.message", s.message),
+            )
+            for s in done.steps
+        )
+        return attrs.evolve(done, applied=applied, replies=replies, steps=steps)
+
+
+class AdaptedMachine(AdaptedNode):
+    """An `AdaptedNode` whose driver has the optional `applied_state` (a `MachineDriver`)."""
+
+    def applied_state(self) -> tuple[int, bytes]:
+        driver = self.driver
+        assert isinstance(driver, _HasAppliedState)
+        return driver.applied_state()
+
+
+@runtime_checkable
+class _HasAppliedState(Protocol):
+    def applied_state(self) -> tuple[int, bytes]: ...
 
 
 def _log_state(driver: Driver) -> Mapping[str, Value]:
@@ -349,19 +482,26 @@ class AdapterPlugin:
         node_params: tuple[str, ...] = ("i", "j"),
         log_view: Callable[[str, Value], Value] | None = None,
         restart_action: str = "Restart",
+        defaults: Mapping[str, Value] | None = None,
     ) -> None:
         """`variables`: the spec's variables the refinement maps (a `state()` naming another is
         an AdapterError); `actions`: the spec's actions and their parameters (the descriptor's
         action table), against which every SpecStep is checked when given; `node_params`: the
         parameters whose value is a node; `spec` names the spec in messages; `restart_action`:
         the spec's action a crash and restart is in the NDJSON log (Raft.tla's Restart, or a
-        variant's, as RaftEtcd.tla's RestartKeepingCommit)."""
+        variant's, as RaftEtcd.tla's RestartKeepingCommit); `defaults`: the value of a variable
+        every node holds when no node's `state()` gives it (Raft.tla's snapshotIndex and
+        snapshotTerm, 0 in an implementation without log compaction)."""
+        self.defaults = dict(defaults or {})
         self.name = name
         # How a parameter or a variable is written to the NDJSON log, by its name: the identity, or
         # the adapter's map of the implementation's values into the validation model's (PySyncObj's
         # client commands into Raft.tla's finite Value set)
         self.log_view = log_view
         self.restart_action = restart_action
+        self.spec_variables = variables
+        # the variables a trace lists: every one the mapping may give, then, once a state was
+        # mapped, those it gave (every node's state() has them, the defaults, the ghosts)
         self.variables = variables
         self.actions = actions
         self.spec = spec
@@ -381,7 +521,9 @@ class AdapterPlugin:
 
     def new_node(self, node_id: str, rng: random.Random) -> AdaptedNode:
         self.nodes.add(node_id)
-        return AdaptedNode(node_id, self._make(node_id), self, rng)
+        driver = self._make(node_id)
+        kind = AdaptedMachine if isinstance(driver, _HasAppliedState) else AdaptedNode
+        return kind(node_id, driver, self, rng)
 
     # the adapter's input checked against the spec's vocabulary (AdapterError at the first step)
 
@@ -393,7 +535,8 @@ class AdapterPlugin:
             self.name,
             node,
             f"state().{bad}",
-            f"{self.spec} has no variable {bad!r} (its variables: {', '.join(self.variables)})",
+            f"{self.spec} has no variable {bad!r} (its variables: "
+            f"{', '.join(self.spec_variables)})",
         )
 
     def check_step(self, node: str, done: Collected) -> None:
@@ -444,7 +587,7 @@ class AdapterPlugin:
     def message_record(self, message: Any) -> Value:
         body = message.body if isinstance(message, Stamped) else message
         try:
-            return self._record(body)
+            return frozen(self._record(body))
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             shown = repr(body)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
@@ -490,12 +633,15 @@ class AdapterPlugin:
         servers = sorted(nodes)
         states = {i: nodes[i].state() for i in servers}
         out: dict[str, Value] = {"messages": messages if messages else ()}
-        for v in self.variables:
+        for v in self.spec_variables:
             if v in self.ghost_values or v == "messages":
                 continue
             if all(v in states[i] for i in servers):
                 out[v] = FrozenDict({i: states[i][v] for i in servers})
+            elif v in self.defaults and not any(v in states[i] for i in servers):
+                out[v] = FrozenDict({i: self.defaults[v] for i in servers})
         out.update(self.ghost_values)
+        self.variables = tuple(out)
         return FrozenDict(out)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:

@@ -18,6 +18,8 @@ PHI_WRONG_WINDOW = "phi_wrong_window"
 SUSPICION_NEVER_CLEARED = "suspicion_never_cleared"
 BOOT_NOT_RAISED = "boot_not_raised"
 WINDOW_KEPT_ACROSS_RESTART = "window_kept_across_restart"
+EVICTION_NEVER_LIFTED = "eviction_never_lifted"
+READ_REFUSED_WHILE_SUSPECTING = "read_refused_while_suspecting"
 
 BUGS: Mapping[str, str] = {
     MERGE_NOT_IDEMPOTENT: (
@@ -63,5 +65,21 @@ BUGS: Mapping[str, str] = {
         "of the peer is suspected only many rounds later (phi's model is of one process's "
         "heartbeats: the new incarnation's start a new window). Found by the restart scenario "
         "(property_tests/gossip/restart.py), fixed in impl/gossip/node.py `_heard`."
+    ),
+    EVICTION_NEVER_LIFTED: (
+        "A peer evicted from the fanout choice (suspected for `evict_after` ticks) stays out of it "
+        "when it is heard again: the heartbeat clears the suspicion (Trust) but not the eviction. "
+        "After a partition longer than the eviction threshold heals, without a restart, the live "
+        "member is trusted again and never chosen again by its watchers: they push to it and beat "
+        "it no more, and it is reached only by the others' choices and its own pulls (the free "
+        "runs converge all the same). Found by the rejoin scenario "
+        "(property_tests/gossip/rejoin.py: MemberChosenAgain)."
+    ),
+    READ_REFUSED_WHILE_SUSPECTING: (
+        "A node that suspects a peer answers status reads 'node down' (it takes itself for the "
+        "cut-off side, a consensus reflex): a live member refuses the reads an available store "
+        "promises it serves, for as long as a crashed or cut-off peer stays suspected. The free "
+        "runs' read check looked at answered reads only, and took the error for a fault; "
+        "NoWrongRefusal (property_tests/gossip/refusals.py) tells the refusal from an allowed one."
     ),
 }

@@ -268,6 +268,12 @@ class GossipNode:
             case ClientRequest(value=(str() as key, str() as value), request_id=rid):
                 return self._write(key, value, rid)
             case ClientRead(query=key, request_id=rid):
+                if mutants.READ_REFUSED_WHILE_SUSPECTING in self.bugs:
+                    suspected = sorted(
+                        j for j in self.detector.watches if self.detector.suspected(j)
+                    )
+                    if suspected:
+                        return [Reply(rid, error=f"node down: {self.id} suspects {suspected[0]}")]
                 held = self.entries.get(key) if self.status == IN else None
                 return [Reply(rid, None if held is None else held.value)]
             case ClientRequest(request_id=rid):
@@ -472,7 +478,7 @@ class GossipNode:
             if mutants.SUSPICION_NEVER_CLEARED in self.bugs:
                 detector.watches[j].suspected_since = w.suspected_since
                 return []
-            self._evicted.discard(j)
+            self._lift(j)
             probes.hit("gossip", "suspicion_cleared")
             return [_act("Trust", i=self.id, j=j)]
         w.boot, w.beat = boot, beat
@@ -485,9 +491,14 @@ class GossipNode:
         if w.suspected_since is None or mutants.SUSPICION_NEVER_CLEARED in self.bugs:
             return []
         w.suspected_since = None
-        self._evicted.discard(j)
+        self._lift(j)
         probes.hit("gossip", "suspicion_cleared")
         return [_act("Trust", i=self.id, j=j)]
+
+    def _lift(self, j: str) -> None:
+        """j is trusted again: back in the fanout choice at once, if it had been evicted."""
+        if mutants.EVICTION_NEVER_LIFTED not in self.bugs:
+            self._evicted.discard(j)
 
     def _merge(self, incoming: tuple[tuple[str, Entry], ...]) -> int:
         """Merge entries in; how many changed the state."""

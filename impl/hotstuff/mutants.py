@@ -27,6 +27,8 @@ QC_COUNTS_VOTES = "qc_counts_votes"
 LOCK_MOVES_DOWN = "lock_moves_down"
 # the pacemaker's back-off (section 4: "exponential back-off")
 BACKOFF_RESET_ON_VOTE = "backoff_reset_on_vote"
+# the pacemaker after a heal: the back-off back at its base once commits resume
+BACKOFF_NOT_RESET_ON_COMMIT = "backoff_not_reset_on_commit"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -112,5 +114,15 @@ BUGS: Mapping[str, str] = {
         "was the pacemaker (which set it back as a new leader proposed, too) until liveness "
         "under slow links found it (property_tests/hotstuff/free_runs.py; traces/"
         "counterexamples/hotstuff/backoff_reset_on_vote.itf.json)."
+    ),
+    BACKOFF_NOT_RESET_ON_COMMIT: (
+        "A commit does not set the view timer's back-off back to its base (section 4: the "
+        "back-off is for views that fail; progress ends it): the doublings of a storm, and "
+        "of every view a faulty leader wastes after it, stay. Once the faults are over the "
+        "group commits again, as soon as a correct run does, so the liveness bound after "
+        "healing (the first commit) cannot see it; but every later view whose leader is "
+        "silent now waits out the capped timer, 16 base timeouts, where a correct pacemaker "
+        "waits one or two: the pacemaker resumes its pace after a heal 6 to 8 times later. "
+        "Killed by RecoveryWithinBound (property_tests/recovery.py)."
     ),
 }

@@ -545,7 +545,8 @@ class Replica:
         if any(self.extends(head, b) for head in self.commits):
             return  # already committed
         self.commits = (*(h for h in self.commits if not self.extends(b, h)), b)
-        self.backoff = 0  # progress: the view timer starts from its base again
+        if mutants.BACKOFF_NOT_RESET_ON_COMMIT not in self.config.bugs:
+            self.backoff = 0  # progress: the view timer starts from its base again
         if self.extends(b, self.executed):
             self._execute(b, reply=True)
 

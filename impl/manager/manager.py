@@ -174,6 +174,7 @@ class Manager:
             record=record,
         )
         self._gossip_requests = 0
+        self._first_down = False  # the mutant status_node_down_kept's memory
         self.give_up_after = give_up_after
         self.retries = retries
         self.now = 0
@@ -341,6 +342,11 @@ class Manager:
         key, text = _status(op_id, value)
         sim = self.gossip
         self._catch_up(sim)  # the gossip layer's own rounds up to the manager's clock
+        if mutants.STATUS_NODE_DOWN_KEPT in self.bugs:
+            first = sim.node_ids[0]
+            self._first_down = self._first_down or not sim.up[first]
+            if self._first_down:
+                raise NoAnswer(f"op {op_id}: gossip node {first} is down")
         node = next(
             (i for i in sim.node_ids if sim.up[i] and sim.nodes[i].status == IN),
             None,

@@ -15,6 +15,7 @@ CRITICAL_TO_RAFT_AT_NONE = "critical_to_raft_at_none"
 STATUS_COUNTED_COMMITTED = "status_counted_committed"
 UNKNOWN_TO_GOSSIP = "unknown_to_gossip"
 REJECTED_COUNTED_AS_AGREED = "rejected_counted_as_agreed"
+STATUS_NODE_DOWN_KEPT = "status_node_down_kept"
 
 BUGS: Mapping[str, str] = {
     CRITICAL_TO_RAFT_AT_NONE: (
@@ -40,5 +41,13 @@ BUGS: Mapping[str, str] = {
         "switch (it took effect nowhere) is reported as decided, by the protocol of that epoch "
         "(AgreedMeansDecided fails). An engineer's mistake the other three do not cover: it "
         "needs a switch while an operation is in flight."
+    ),
+    STATUS_NODE_DOWN_KEPT: (
+        "The manager writes status to one gossip node, the first, and keeps what it once saw of "
+        "it: after finding that node down, it answers every status write 'node down' (no answer), "
+        "though any live member takes a status write at once, and though the node came back long "
+        "ago. An error accepted as a fault: the routing invariants and the layers' checks read a "
+        "status write without an answer as the gossip layer's loss (NoWrongRefusal fails, in the "
+        "refusals scenario and in a free run whose calm writes status after such a crash)."
     ),
 }

@@ -30,6 +30,8 @@ STALE_NEW_VIEW_ACCEPTED = "stale_new_view_accepted"
 STABLE_CHECKPOINT_MOVES_BACK = "stable_checkpoint_moves_back"
 # the view-change timeout's back-off (section 4.5.2)
 VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW = "view_change_timeout_reset_on_new_view"
+# how fast a replica that fell behind catches up (section 4.3 and TOCS 2002 section 5.3.2)
+LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE = "lagging_replica_waits_for_view_change"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -166,5 +168,20 @@ BUGS: Mapping[str, str] = {
         "request can commit, the next view change starts from the base again, and nothing is "
         "ever executed; with messages faster than the base timeout nothing shows it. Killed by "
         "liveness under slow links (property_tests/pbft/free_runs.py)."
+    ),
+    # -- catching up (section 4.3; TOCS 2002 section 5.3.2, state transfer) --
+    LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE: (
+        "A replica answers a peer's status (TOCS 2002 section 5.2: tell the peers how far this "
+        "replica got, and they send what it lacks) with the messages of its view above what the "
+        "peer executed, and not with its checkpoints above the peer's stable one, which carry "
+        "the state (section 4.3). A replica that lost the checkpoint messages during the faults "
+        "and fell behind the group's stable checkpoint, whose log the others collected, gets "
+        "no state transfer: it catches up at the next checkpoint, if the group executes that "
+        "far, or when a view change's checkpoint min-s carries it along (AcceptNewView). The "
+        "group commits without it, so no view change comes: nothing is unsafe, the client's "
+        "probe is answered within the liveness bound, and the status answer is no spec "
+        "action, so lockstep cannot see it. Killed by CatchUpByStateTransfer "
+        "(property_tests/recovery.py): the protocol promises the state transfer within a few "
+        "status rounds of the heal."
     ),
 }

@@ -502,7 +502,10 @@ class Replica:
                     mine = votes.get((v, n, pp.body.digest), {}).get(self.id)
                     if mine is not None:
                         answer.append(mine)
-        answer.extend(c for seq, c in sorted(self.own_checkpoints.items()) if seq > st.stable)
+        if mutants.LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE not in self._bugs:
+            # a peer behind this replica's checkpoints gets them again, with their state: its
+            # state transfer (section 4.3), when the originals were lost
+            answer.extend(c for seq, c in sorted(self.own_checkpoints.items()) if seq > st.stable)
         for message in answer:
             self._out.append(Send(peer, message))
 

@@ -31,6 +31,9 @@ MATCH_PAST_LAST = "match_past_last"
 BACKUP_BELOW_MATCH = "backup_below_match"
 COMMIT_STOPS_AT_OLDER_TERM = "commit_stops_at_older_term"
 QUORUM_HALF_AT_EVEN_N = "quorum_half_at_even_n"
+READ_REDIRECT_WITHOUT_LEADER = "read_redirect_without_leader"
+# how fast a follower that fell behind catches up
+PROBE_STAYS_ONE_ENTRY = "probe_stays_one_entry"
 
 BUGS: Mapping[str, str] = {
     COMMIT_PREVIOUS_TERM: (
@@ -162,5 +165,26 @@ BUGS: Mapping[str, str] = {
         "asks for a majority, n // 2 + 1: the two agree at 3, 5 and 7 servers, the sizes most "
         "tests run, and at 4 and 6 a quorum is half the cluster, so two candidates each win one "
         "term with disjoint halves (Election Safety fails), and a leader commits on half."
+    ),
+    READ_REDIRECT_WITHOUT_LEADER: (
+        "A follower answers a client's read 'not leader' and names no leader, though it follows "
+        "one (section 8: it supplies the most recent leader it has heard from): the client is "
+        "left to guess who serves reads. An error the client histories take for a failed read "
+        "and the workload gets past by trying other nodes; NoWrongRefusal in the calm after "
+        "healing (property_tests/raft/refusals.py) tells it from an allowed redirect."
+    ),
+    # -- catching up --
+    PROBE_STAYS_ONE_ENTRY: (
+        "Once a follower rejects an AppendEntries, the leader sends it one entry per message "
+        "(a cheap probe while it looks for the match point) and never goes back to whole "
+        "batches once it found it, for as long as it leads: etcd-io/raft's probe state never "
+        "left for the replicate state. A follower that fell behind under a new leader (every "
+        "follower rejects the new leader's first AppendEntries, sent from the end of its log) "
+        "is then caught up one entry a round trip, where the protocol ships its backlog in one "
+        "batch (section 5.3; the spec's AppendEntries sends any prefix, so every message is "
+        "a spec step). Nothing is unsafe and everything converges, within the 5 s recovery "
+        "target whenever snapshots keep the backlog short; killed by RecoveryWithinBound "
+        "(property_tests/recovery.py), whose runs compact rarely: the backlog is shipped "
+        "within a few heartbeats and round trips of the election."
     ),
 }

@@ -172,6 +172,7 @@ class RaftNode:
         # be Restart, which loads what was persisted the same way
         self._load({})
         self._sent_up_to = dict.fromkeys(config.peers, 0)
+        self._probing: set[str] = set()  # peers that rejected (mutants.PROBE_STAYS_ONE_ENTRY)
         self.started = False
         self._hard_dirty = False
         self._log_dirty_from: int | None = None  # first changed position in the persisted log
@@ -282,6 +283,7 @@ class RaftNode:
         self.next_index = dict.fromkeys(self.config.servers, self.log.last_index + 1)
         self.match_index = dict.fromkeys(self.config.servers, 0)
         self._sent_up_to = dict.fromkeys(self.config.peers, 0)
+        self._probing = set()
         self.reads = ReadIndex(self.id)
         if self.config.leader_noop:
             self._append(Entry(self.term, NOOP))
@@ -531,6 +533,8 @@ class RaftNode:
         stop = self.log.last_index + 1
         if limit is None:
             limit = self.config.max_entries
+            if mutants.PROBE_STAYS_ONE_ENTRY in self._bugs and peer in self._probing:
+                limit = 1  # the bug: the probe's one entry, after the match point was found
         if limit is not None:
             stop = min(stop, next_index + limit)
         entries = self.log.slice(next_index, stop)
@@ -628,6 +632,8 @@ class RaftNode:
             self._advance_commit()
         else:
             self.next_index[m.source] = self._backed_up(m)
+            if mutants.PROBE_STAYS_ONE_ENTRY in self._bugs:
+                self._probing.add(m.source)  # the bug's memory: this peer is probed from now on
         if not m.success or (
             self._idle(m.source) and self.next_index[m.source] <= self.log.last_index
         ):
@@ -759,7 +765,8 @@ class RaftNode:
         """ReadIndex (thesis 6.4): the read joins the next round; if none is pending, that round
         starts now (ClientRead), else when the pending one is served (Tick(READ_NEXT))."""
         if self.role != LEADER:
-            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=self.leader))
+            hint = None if mutants.READ_REDIRECT_WITHOUT_LEADER in self._bugs else self.leader
+            self._out.append(Reply(event.request_id, error=NOT_LEADER, leader=hint))
             return
         if self.log.term_at(self.commit_index) != self.term:
             # Step 1 needs an entry of this term committed: until the no-op is, the commit index

@@ -23,8 +23,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from meshcheck import words
 from meshcheck.cluster import (
+    anomaly,
     checks,
     convergence,
     figures,
@@ -360,6 +363,14 @@ class Layer:
         verdicts = [checks.progress(history.ops, self.healed, until)]
         if proto.linearizable:
             verdicts.append(checks.linearizable(history.ops, options.budget))
+            if verdicts[-1].holds is False:
+                progress("drawing the anomaly")
+                anomaly.report(
+                    history.ops, models.Rsm(), struck, folder, title=name, budget=options.budget
+                )
+                verdicts[-1] = attrs.evolve(
+                    verdicts[-1], detail=f"{verdicts[-1].detail} (anomaly.txt, anomaly.svg)"
+                )
             honest = [n for n in names if n not in dict(options.byzantine)]
             verdicts += checks.state_files(
                 options.protocol, history.ops, {n: persisted[n] for n in honest}

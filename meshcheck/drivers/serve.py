@@ -67,7 +67,10 @@ class Session:
         if call == "state":
             return {"state": {k: encode_value(v) for k, v in driver.state().items()}}
         if call == "applied":
-            count, digest = driver.applied_state()
+            applied = getattr(driver, "applied_state", None)
+            if applied is None:  # optional (impl/adapters/contract.py's MachineDriver)
+                raise WireError("applied: this driver keeps no state machine (no applied_state)")
+            count, digest = applied()
             return {"count": count, "digest": digest.hex()}
         event: Any
         if call == "boot":

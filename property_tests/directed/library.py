@@ -73,7 +73,12 @@ def figure_8(s: Script) -> None:
     AppendEntries reach X freely, Y only when they carry no entry of N's term, O not at all: e is on
     a majority (N, O, X), N's own no-op on two. N must not commit e (section 5.4.2: replicas are
     counted only for entries of the leader's term); N crashes. (d) M, whose last entry's term is
-    above e's, wins again with O's and Y's votes though e is on a majority, and overwrites e."""
+    above e's, wins again with O's and Y's votes though e is on a majority, and overwrites e.
+    An implementation whose new leader appends no no-op gets a client write instead (`_own_entry`),
+    sent to M in (b) as it is elected and to N in (c) once e went out: the paper's leaders hold
+    entries of their terms from clients. In (d) M commits its own entry at k only when a write of its new
+    term commits after it: a leader that stops committing at an older term's entry is caught by
+    the CommitLiveness watch (property_tests/directed/liveness.py) while the script waits."""
     first = _begin(s)
     o = s.others(first)[0]
     rest = s.others(first, o)  # the three nodes e never reaches in (a)
@@ -90,6 +95,7 @@ def figure_8(s: Script) -> None:
     m = s.leader(rest)
     assert m is not None
     term_m = s.view(m).term
+    _own_entry(s, m, k)
     s.need(
         len(s.view(m).log) >= k and s.view(m).log[k - 1][0] == term_m,
         f"{m} holds an entry of its term {term_m} at {k}",
@@ -135,6 +141,8 @@ def figure_8(s: Script) -> None:
     s.block(no_further)
     s.setup(lambda: s.view(x).has(k, e), f"{n}'s AppendEntries bring {x} the entry at {k}")
     s.run(60)  # Y may take e alone, one entry per AppendEntries
+    if _own_entry(s, n, k + 1):  # after e went out alone: a batch with N's write Y never gets
+        s.run(60)
     on = [i for i in s.ids if s.view(i).has(k, e)]
     own = [i for i in s.ids if any(t == term_n for t, _ in s.view(i).log)]
     s.need(len(on) > len(s.ids) // 2, f"the entry at {k} on a majority (it is on {on})")
@@ -160,6 +168,23 @@ def figure_8(s: Script) -> None:
         f"{s.view(m).term} without it; {n}, which led term {term_n}, never committed it"
     )
     s.settle()
+
+
+def _own_entry(s: Script, leader: str, index: int) -> bool:
+    """The new `leader` holds an entry of its term at `index`: the no-op it appended on its
+    election (Raft section 8), or, for an implementation whose leader appends none, a client
+    write sent to it now (Figure 8's leaders hold entries of their terms from clients).
+    Whether it sent one."""
+    term = s.view(leader).term
+    if any(t == term for t, _ in s.view(leader).log):
+        return False
+    _, value = s.write(leader)
+    s.setup(
+        lambda: s.index_of(leader, value) is not None,
+        f"{leader}, elected without a no-op, appends a client write of its term {term}",
+    )
+    s.need(s.index_of(leader, value) == index, f"{leader} appends the write at {index}")
+    return True
 
 
 # -- a follower's answer lost ---------------------------------------------------------------------

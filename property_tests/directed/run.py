@@ -4,7 +4,8 @@
 fresh cluster of the target and judges it, in this order:
 
 - the script's own steps: `Unreached` (the set-up missed its situation), `Broken` (its property
-  failed), or the implementation raising (a `CheckFailed` of the simulator's run);
+  failed, or CommitLiveness while it waited: property_tests/directed/liveness.py), or the
+  implementation raising (a `CheckFailed` of the simulator's run);
 - then, whatever the script said, the whole recorded trace: the target's safety invariants of
   Raft.tla after every step, no two nodes applying different values at one index (the
   simulator's checker), and the client-history checks (property_tests/histories.py).
@@ -16,23 +17,27 @@ scenario or a limit of the implementation, never a pass).
 A failing run's trace is written as ITF with what re-runs it (`#meta.rerun`: the protocol's
 harness check "scenario" on the schedule `Schedule(seed, ticks=0, scenario=NAME)`, replayed by
 `meshcheck trace replay`), and its NDJSON log beside it, which `meshcheck validate` reads
-(`write_artefacts`). `check` is the one-run check the harnesses re-run by.
+(`write_artefacts`): client values as the validation model's, and the command printed with every
+constant the run needs (`settings`: the servers, LeaderNoOp=FALSE for a leader elected without a
+no-op). `check` is the one-run check the harnesses re-run by.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import attrs
 
 from meshcheck.impl.adapters.contract import NdjsonLog
-from meshcheck.impl.adapters.spec_values import log_view
+from meshcheck.impl.adapters.spec_values import log_view, record_view
 from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests.directed.library import BY_NAME, Scenario
 from meshcheck.property_tests.directed.script import Broken, Script, Unreached
-from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import LEADER, RaftTarget
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, failure
 from meshcheck.property_tests.histories import check_history
@@ -43,6 +48,7 @@ from meshcheck.traces.logs.format import LogRecord, write
 
 Verdict = Literal["pass", "fail", "unreached"]
 CHECK = "scenario"  # the name of the re-run check in the protocols' harnesses
+NOOP_CONSTANT = "LeaderNoOp"  # specs/Raft.tla's constant: a new leader appends a no-op (section 8)
 
 
 @attrs.frozen
@@ -180,8 +186,7 @@ def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefac
     else:
         write(_trace_records(found.trace, stem), log_path)
     shown = _shown(log_path)
-    servers = ",".join(str(n) for n in found.trace.meta.get("nodes", ()))
-    extra = f" --set 'Server={{{servers}}}'" if scenario.nodes != 3 else ""
+    extra = "".join(f" --set {shlex.quote(s)}" for s in settings(target, found.trace))
     return Artefacts(
         trace_path,
         log_path,
@@ -190,11 +195,61 @@ def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefac
     )
 
 
+def settings(target: RaftTarget, trace: Trace) -> list[str]:
+    """The constants a run's log validates under (`meshcheck validate --set`): the servers when
+    they are not the validation model's three, the target's own (`RaftTarget.settings`), and
+    `LeaderNoOp=FALSE` when a leader of the run was elected without appending a no-op (Raft
+    section 8; specs/Raft.tla's LeaderNoOp), unless the target sets LeaderNoOp itself."""
+    found = []
+    servers = tuple(str(n) for n in trace.meta.get("nodes", ()))
+    if len(servers) != 3:
+        found.append(f"Server={{{','.join(servers)}}}")
+    found.extend(target.settings)
+    named = {s.split("=", 1)[0] for s in target.settings}
+    if NOOP_CONSTANT not in named and elected_without_noop(trace) and _gives(target.spec):
+        found.append(f"{NOOP_CONSTANT}=FALSE")
+    return found
+
+
+def _gives(spec: str) -> bool:
+    """Whether the spec's validation model gives the constant LeaderNoOp (`--set` sets only a
+    constant the model has)."""
+    from meshcheck.specs.tlc import cfg
+    from meshcheck.traces.logs.validate import SPECS, validation_model
+
+    if spec not in SPECS:
+        return False
+    model = validation_model(spec)
+    return NOOP_CONSTANT in cfg.parse_cfg(model.read_text(encoding="utf-8"), model).assigned()
+
+
+def elected_without_noop(trace: Trace) -> bool:
+    """Whether a step of the trace makes a node leader with its log no longer than before (as far
+    as the refinement maps role and log: unknown is no)."""
+    steps = trace.steps
+    for k in range(1, len(steps)):
+        before, after = steps[k - 1].state, steps[k].state
+        roles, old_roles = after.get("role"), before.get("role")
+        logs, old_logs = after.get("log"), before.get("log")
+        if not all(isinstance(v, Mapping) for v in (roles, old_roles, logs, old_logs)):
+            return False
+        assert isinstance(roles, Mapping) and isinstance(old_roles, Mapping)
+        assert isinstance(logs, Mapping) and isinstance(old_logs, Mapping)
+        for i, role in roles.items():
+            if role == LEADER and old_roles.get(i) != LEADER and i in logs and i in old_logs:
+                now, then = logs[i], old_logs[i]
+                if isinstance(now, tuple) and isinstance(then, tuple) and len(now) <= len(then):
+                    return True
+    return False
+
+
 def _write_records(records: tuple[dict[str, Any], ...], out: IO[str]) -> None:
+    """The adapter's records, client values as the validation model's (`record_view`: the
+    scenarios' writes are unique commands; a value the adapter mapped stays as it is)."""
     import json
 
     for record in records:
-        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        out.write(json.dumps(record_view(record), separators=(",", ":")) + "\n")
 
 
 def _trace_records(trace: Trace, run: str) -> list[LogRecord]:

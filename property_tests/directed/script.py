@@ -8,7 +8,9 @@ reads:
 - `Unreached`: a step of the set-up did not happen (no leader came, the entry never reached the
   follower): the scenario did not test what it is about, which the runner reports as such, never
   as a pass;
-- `Broken`: a property failed (the write did not commit after healing, a vote was forgotten);
+- `Broken`: a property failed (the write did not commit after healing, a vote was forgotten), or,
+  while the script waited, CommitLiveness (property_tests/directed/liveness.py: a leader whose
+  entry of its term is on a majority does not commit it) or the storm bound of the target;
 - a `CheckFailed` of the simulator's run (the implementation raised, property_tests/free_runs.py).
 
 Message control goes through the simulator's own message faults (impl/sim/config.py,
@@ -29,6 +31,7 @@ from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.sim import Faults, MessageFaults
 from meshcheck.impl.sim.network import Envelope
 from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.directed.liveness import STORM_STALL, CommitWatch, Stall, stalled
 from meshcheck.property_tests.directed.target import LEADER, NodeView, RaftTarget, Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import unique_write
@@ -78,6 +81,7 @@ class Script:
         self.ids: tuple[str, ...] = tuple(self.sim.node_ids)
         self.reached: str | None = None  # the situation, as the scenario found it
         self.writes = 0
+        self.watch = CommitWatch()  # CommitLiveness, watched while the script waits
 
     # -- message rules -------------------------------------------------------------------------------
 
@@ -181,15 +185,31 @@ class Script:
         self._go(self.sim.now + ticks, None)
 
     def _go(self, until: int, stop: Callable[[], bool] | None) -> None:
-        storm = free_runs.run(
-            self.sim,
-            self.schedule,
-            until,
-            self.target.storm,
-            stop=None if stop is None else (lambda _: stop()),
-        )
+        """Run until `until` or `stop()`, watching CommitLiveness (property_tests/directed/
+        liveness.py): a leader stalled past its bound is `Broken`, and so is a storm, named by
+        the stall it comes with when that had lasted STORM_STALL ticks."""
+
+        def halt(_: object) -> bool:
+            self.watch.sample(self._stall, self.sim.now)
+            return self.watch.broken(self.sim.now) or (stop is not None and stop())
+
+        storm = free_runs.run(self.sim, self.schedule, until, self.target.storm, stop=halt)
+        self.watch.sample(self._stall, self.sim.now, force=True)
+        stall = self.watch.stall
+        stormed = storm is not None and self.watch.broken(self.sim.now, STORM_STALL)
+        if self.watch.broken(self.sim.now) or stormed:
+            assert stall is not None
+            told = stall.describe(self.sim.now, self.sim.events)
+            raise Broken(f"t={self.sim.now}: {told}" + (f"; then {storm}" if storm else ""))
         if storm is not None:
-            raise Broken(f"t={self.sim.now}: {storm}")
+            raise Broken(f"t={self.sim.now}: Storm (a correct cluster's bound): {storm}")
+
+    def _stall(self) -> Stall | None:
+        """The CommitLiveness stall the cluster shows now: none while a message rule is in force
+        (a set-up that holds answers back or drops them keeps a leader from committing)."""
+        if self._block is not _never or self._hold is not _never:
+            return None
+        return stalled(self.sim, self.ids, self.view, self.leader())
 
     def waited(self, until: Callable[[], bool], limit: int = LIMIT) -> bool:
         """Run until `until()` holds, for at most `limit` ticks; whether it does."""

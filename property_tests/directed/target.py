@@ -97,6 +97,10 @@ class RaftTarget:
     # traces/logs/reference.py, for a core with no adapter)
     logs: Literal["adapter", "trace"] = "adapter"
     running: Callable[[frozenset[str]], AbstractContextManager[object]] = _no_context
+    # constants its logs validate under besides the spec's defaults, as `meshcheck validate --set`
+    # takes them ("PreVote=TRUE"); LeaderNoOp=FALSE is added for a run whose leader appended no
+    # no-op on election (property_tests/directed/run.py, `settings`) unless this sets LeaderNoOp
+    settings: tuple[str, ...] = ()
     # what the scenarios' results depend on besides the scenario, said in listings and docs
     notes: str = ""
 

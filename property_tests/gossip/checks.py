@@ -4,7 +4,8 @@ them.
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/gossip/mutants.py) switched on. The stored runs first (each
 mutant's shortest counterexample, re-run from its seed: under a second), then the scripted restart
-scenario (property_tests/gossip/restart.py: a few hundredths of a second a run), then the free runs of 5
+scenario (property_tests/gossip/restart.py: a few hundredths of a second a run) and the rejoin after
+a partition (property_tests/gossip/rejoin.py: as cheap), then the free runs of 5
 nodes (each a fraction of a second) and of 50 nodes (about a second each), then lockstep against
 specs/Gossip.tla (it kills merge_not_idempotent, older_overwrites_newer, delta_skips_missing and
 silent_after_restart: the spec cannot see the detector's two) and trace validation of free runs of
@@ -21,6 +22,7 @@ from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.gossip.free_runs import free_run_check
 from meshcheck.property_tests.gossip.harness import HARNESS
 from meshcheck.property_tests.gossip.lockstep import lockstep
+from meshcheck.property_tests.gossip.rejoin import rejoin_check
 from meshcheck.property_tests.gossip.restart import restart_scenario_check
 from meshcheck.property_tests.gossip.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.gossip.validation import trace_validation
@@ -47,6 +49,12 @@ CHECKS: tuple[Check, ...] = (
         partial(restart_scenario_check, n=5),
         "a member crashes, every watcher suspects it, it restarts (scripted): every watcher "
         "trusts it again within 2 rounds and every member holds its new write",
+    ),
+    Check(
+        "rejoin after a partition",
+        partial(rejoin_check, n=5),
+        "a partition past the eviction threshold heals, no restart (scripted): every live member "
+        "is trusted and chosen again within the bound from the interval, watchers and cluster size",
     ),
     Check(
         "free runs (5 nodes)",

@@ -28,7 +28,10 @@ Checked at the end:
   oracle's phi for that pair has been past the threshold for a round;
 - the client history: every status read returns a value a client wrote to that key, or nothing
   (the only client-history property that applies to an eventually consistent store: the five
-  checks of property_tests/histories.py are about a replicated log, which gossip has not).
+  checks of property_tests/histories.py are about a replicated log, which gossip has not);
+- NoWrongRefusal (property_tests/gossip/refusals.py): after a status read and a status write at
+  every live member, no member refused a request while it was up and a member, under faults or
+  not (an available store's promise).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule, Storm
+from meshcheck.property_tests.gossip import refusals
 
 INTERVAL = 1000
 KEYS = ("k1", "k2", "k3")
@@ -306,6 +310,7 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
     phi = PhiConfig(window=schedule.knob("window", 100))
     sim = cluster(schedule, n, bugs, record)
     monitor = Monitor(sim, phi)
+    requests = refusals.Requests(sim)
     rng = random.Random(f"{schedule.seed}:churn")
     members = list(sim.node_ids[:n])
     churn: list[tuple[int, str, Any]] = []
@@ -356,6 +361,8 @@ def once(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Outc
         problem = suspected_crashed(sim, monitor)
     if problem is None:
         problem = reads_written(sim)
+    if problem is None:  # a read and a write at every live member, then every refusal judged
+        problem = refusals.calm_requests(sim, KEYS) or refusals.wrong_refusal(sim, requests)
     return Outcome(sim, problem, converged_at)
 
 

@@ -12,7 +12,7 @@ import attrs
 from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
-from meshcheck.property_tests.gossip import restart
+from meshcheck.property_tests.gossip import rejoin, restart
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
 from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import check_validation
@@ -41,6 +41,7 @@ HARNESS = GossipHarness(
         "free run": gossip_runs.check_run,
         "validation": check_validation,
         "restart": restart.check_restart,
+        "rejoin": rejoin.check_rejoin,
         "restarts": check_restarts,
     },
     schedules=(free_runs,),

@@ -20,7 +20,7 @@ from meshcheck.impl.gossip.mutants import BUGS
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip import restart
+from meshcheck.property_tests.gossip import rejoin, restart
 from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, check_run, once
 
 FAULTS = (
@@ -58,9 +58,12 @@ def _holds_recorded(schedule: Schedule, n: int) -> bool:
 
 def shortest(mutant: str, budget: int = 144) -> tuple[Trace, record.Rerun]:
     """The failing run with the fewest recorded steps among the first `budget` candidates (for
-    the mutants the free runs miss, among the restart scenario's: property_tests/gossip/restart.py)."""
+    the mutants the free runs miss, among the restart scenario's, property_tests/gossip/restart.py, or the rejoin scenario's,
+    property_tests/gossip/rejoin.py)."""
     if mutant in restart.MUTANTS:
         return restart.shortest(mutant)
+    if mutant in rejoin.MUTANTS:
+        return rejoin.shortest(mutant)
     best: tuple[Trace, record.Rerun] | None = None
     bugs = frozenset({mutant})
     for n, schedule in itertools.islice(candidates(), budget):

@@ -16,7 +16,7 @@ from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import record
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip import restart
+from meshcheck.property_tests.gossip import rejoin, restart
 from meshcheck.property_tests.gossip.free_runs import (
     CONVERGENCE_ROUNDS,
     Monitor,
@@ -44,10 +44,11 @@ CAUGHT_BY = {
     mutants.SILENT_AFTER_RESTART: "not converged",
     mutants.PHI_WRONG_WINDOW: "inter-arrival times",
     mutants.SUSPICION_NEVER_CLEARED: "(no Trust)",
+    mutants.READ_REFUSED_WHILE_SUSPECTING: "NoWrongRefusal: status read of",
 }
-# the mutants the free runs miss: their stored runs are of the restart scenario
-# (property_tests/gossip/test_restart.py tests them)
-RESTART_MUTANTS = set(restart.MUTANTS)
+# the mutants the free runs miss: their stored runs are of the restart scenario and the rejoin
+# scenario (property_tests/gossip/test_restart.py and test_rejoin.py test them)
+RESTART_MUTANTS = set(restart.MUTANTS) | set(rejoin.MUTANTS)
 
 
 def scenario(mutant: str) -> tuple[int, Schedule]:

@@ -12,8 +12,9 @@ monitor of the spec's invariants and rules, and the client-history checks; at 4 
 equivocating leader throughout; with fuzzing replicas), the signed-fields property, trace
 validation of recorded runs against specs/HotStuff.tla, then liveness after the faults stop and
 under slow links (every message slower than the view timer's base), the scripted restart scenario
-(property_tests/hotstuff/restart.py: a restarted client must renew its timestamps), and last
-restart equivalence (property_tests/restarts.py).
+(property_tests/hotstuff/restart.py: a restarted client must renew its timestamps), the recovery
+property (property_tests/hotstuff/recovery.py: commits resume at the base timer's pace after a
+heal), and last restart equivalence (property_tests/restarts.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from meshcheck.property_tests.hotstuff.free_runs import (
 )
 from meshcheck.property_tests.hotstuff.harness import HARNESS
 from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.recovery import recovery_within_bound
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
 from meshcheck.property_tests.hotstuff.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
@@ -153,6 +155,13 @@ CHECKS: tuple[Check, ...] = (
         restart_scenario_check,
         "the leader crashes with requests in flight, restarts and leads again; the client "
         "crashes and restarts (scripted): every request answered, the client-history checks",
+    ),
+    # recovery within the protocol's own bound: only what the checks above missed reaches it
+    Check(
+        "recovery within bound (7 replicas, one silent)",
+        recovery_within_bound,
+        "faults, then none: the first commit as soon as the unmutated core's, then 14 views at "
+        "the base timer's pace (property_tests/recovery.py)",
     ),
     restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

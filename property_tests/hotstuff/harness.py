@@ -17,7 +17,7 @@ from meshcheck.property_tests import corpus, free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
-from meshcheck.property_tests.hotstuff import restart
+from meshcheck.property_tests.hotstuff import recovery, restart
 from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
 from meshcheck.property_tests.hotstuff.restarts import check_restarts
 from meshcheck.property_tests.hotstuff.validation import check_validation
@@ -63,6 +63,7 @@ HARNESS = HotStuffHarness(
         "validation": check_validation,
         "restart": restart.check_restart,
         "restarts": check_restarts,
+        "recovery": recovery.check_recovery,
     },
     schedules=(free_runs,),
 )

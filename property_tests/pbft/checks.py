@@ -14,7 +14,9 @@ safety (4 replicas, then a drawn size from 4 to 10: a count right at 3f+1 and wr
 sizes), the message fuzzer's runs, the retry scenario's free runs (property_tests/pbft/retry.py),
 liveness after the faults and under slow links (every message slower than the base view-change
 timeout), the scripted client-restart scenario (property_tests/pbft/client_restart.py: a client
-restart must renew its timestamps), and last restart equivalence (property_tests/restarts.py).
+restart must renew its timestamps), the recovery property (property_tests/pbft/recovery.py: a
+replica behind catches up by state transfer within the protocol's bound), and last restart
+equivalence (property_tests/restarts.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.recovery import catch_up_by_state_transfer
 from meshcheck.property_tests.pbft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
@@ -130,6 +133,14 @@ CHECKS: tuple[Check, ...] = (
         client_restart_check,
         "the primary crashes with requests in flight, the client crashes and restarts (scripted): "
         "every request accepted once, the client-history checks",
+    ),
+    # recovery within the protocol's own bound: only what the checks above missed reaches it
+    Check(
+        "recovery (catch-up by state transfer)",
+        catch_up_by_state_transfer,
+        "faults, then none: a replica behind the group's stable checkpoint reaches it by state "
+        "transfer within 3 status rounds, without waiting for a view change (property_tests/"
+        "recovery.py)",
     ),
     restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

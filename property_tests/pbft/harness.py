@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pbft import client_restart, free_runs, retry
+from meshcheck.property_tests.pbft import client_restart, free_runs, recovery, retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
 from meshcheck.property_tests.pbft.restarts import check_restarts
 from meshcheck.property_tests.pbft.validation import check_validation
@@ -22,6 +22,7 @@ HARNESS = Harness(
         "retry": retry.check_retry,
         "client restart": client_restart.check_client_restart,
         "restarts": check_restarts,
+        "recovery": recovery.check_catch_up,
     },
     schedules=(free_runs, byzantine),
 )

@@ -8,8 +8,9 @@ mutants in seconds, the stored corpus costs nothing, trace validation needs free
 for faults to matter, then the pure safety and liveness runs, and last the scripted leader-restart
 scenario (property_tests/raft/leader_restart.py: the bugs of what a restart must drop), the free
 runs of a drawn cluster size, the logs of faulty runs through `meshcheck validate`'s walk
-(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), and the
-restart-equivalence runs.
+(property_tests/raft/log_duplicates.py: a check of the validator as much as of the core), the
+recovery property (property_tests/raft/recovery.py: a leader and every follower caught up within
+the protocol's own timing after a heal), and the restart-equivalence runs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
 from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
+from meshcheck.property_tests.raft.recovery import recovery_within_bound
 from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
@@ -84,6 +86,13 @@ CHECKS: tuple[Check, ...] = (
         logs_under_duplication,
         "free runs under duplication and loss, their NDJSON logs (full and partial state, the "
         "no-op on and off) validated with every network fault inferred: each must be valid",
+    ),
+    # recovery within the protocol's own bound: only what the checks above missed reaches it
+    Check(
+        "recovery within bound",
+        recovery_within_bound,
+        "faults, then none: a leader within two election rounds, every node caught up within "
+        "two heartbeats and four round trips of its election (property_tests/recovery.py)",
     ),
     # restart equivalence last (property_tests/test_restarts.py): the cheaper checks kill first
     restart_check("3 nodes", check_restarts, 3, SCHEDULES, RESTART_SHARE),

@@ -20,6 +20,8 @@ calls them with a mutant switched on; property_tests/raft/test_free_runs.py with
   on a quorum (Raft.tla's LeaderCommitsStoredEntries), and every entry of its log, and every write
   a client was told succeeded, is applied on every node. The bounds are the stated targets (2 s to a leader, 5 s to
   recovery) at the cluster's configured timing (property_tests/raft/targets.py), not measurements.
+  Then a read and a write at every node, and NoWrongRefusal (property_tests/raft/refusals.py):
+  the leader serves both, a follower redirects to the leader it follows.
 
 A failure raises `CheckFailed` whose `steps` is the number of trace steps up to the failure.
 """
@@ -49,6 +51,7 @@ from meshcheck.property_tests.free_runs import (
     share,
 )
 from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.raft import refusals
 from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
 from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
 from meshcheck.violated import (
@@ -413,7 +416,13 @@ def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Heal
         raise failure(
             f"{problem}, {bound} ticks after the faults ended", schedule, sim.trace(), violated=what
         )
-    return Healing(leader_at, sim.now - healed)
+    converged = sim.now - healed
+    leader = sole_leader(sim)
+    assert leader is not None  # lagging() asks for one
+    problem = refusals.calm_probe(sim, leader, unique_write, read_query)
+    if problem is not None:  # every client op type at every node, once the cluster has healed
+        raise failure(problem, schedule, sim.trace())
+    return Healing(leader_at, converged)
 
 
 def liveness_after_heal(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:

@@ -4,7 +4,7 @@ this protocol (the object its `Protocol.harness` names)."""
 from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.raft import directed, free_runs, leader_restart
+from meshcheck.property_tests.raft import directed, free_runs, leader_restart, recovery
 from meshcheck.property_tests.raft.lockstep import RAFT
 from meshcheck.property_tests.raft.restarts import check_restarts
 from meshcheck.property_tests.raft.validation import check_validation
@@ -19,6 +19,7 @@ HARNESS = Harness(
         "validation": check_validation,
         "leader restart": leader_restart.check_leader_restart,
         "restarts": check_restarts,
+        "recovery": recovery.check_recovery,
         "scenario": directed.check_scenario,
     },
     schedules=(free_runs,),

@@ -34,6 +34,8 @@ KILLS = [
     ("repropose_uncommitted", "far-behind", 1),
     ("leader_ignores_higher_term", "partitioned-leader", 1),
     ("deposed_leader_keeps_suffix", "partitioned-leader", 2),
+    ("commit_stops_at_older_term", "figure-8", 1),
+    ("commit_stops_at_older_term", "far-behind", 1),
 ]
 
 
@@ -51,3 +53,14 @@ def test_figure_8_names_the_commit_rule() -> None:
     assert found.problem is not None
     assert "section 5.4.2, Figure 8" in found.problem
     assert "no entry of its term" in found.problem
+
+
+@pytest.mark.parametrize("scenario", ["figure-8", "far-behind"])
+def test_a_leader_stalled_at_an_older_entry_is_named(scenario: str) -> None:
+    """commit_stops_at_older_term: the new leader's commit loop stops at an entry of an earlier
+    term, so its own entries on a majority never commit. The waits of the scenario would run out
+    (an unreached set-up, a write never answered); the CommitLiveness watch names the leader."""
+    found = outcome(TARGET, BY_NAME[scenario], 1, frozenset({"commit_stops_at_older_term"}))
+    assert found.verdict == "fail" and found.problem is not None
+    assert "CommitLiveness: leader s" in found.problem
+    assert "stored on" in found.problem and "commitIndex" in found.problem

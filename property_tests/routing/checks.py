@@ -1,11 +1,14 @@
 """Every property check of the manager's routing, in the order `meshcheck mutants routing` tries
-them: the deterministic scenario first (seconds; it takes every route), then the free runs of the
-three layers together (property_tests/routing/free_runs.py)."""
+them: the deterministic scenario first (seconds; it takes every route), the refusals scenario
+(under a second: every type while each layer has a node down it does not need,
+property_tests/routing/refusals.py), then the free runs of the three layers together
+(property_tests/routing/free_runs.py)."""
 
 from __future__ import annotations
 
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.routing.free_runs import free_runs, scenario
+from meshcheck.property_tests.routing.refusals import refusals_scenario
 
 CHECKS: tuple[Check, ...] = (
     Check(
@@ -15,9 +18,16 @@ CHECKS: tuple[Check, ...] = (
         "every answer, and each layer's own checks",
     ),
     Check(
+        "refusals",
+        refusals_scenario,
+        "every type with one node down in each layer that the layer does not need, and after: "
+        "NoWrongRefusal (no operation refused that a healthy layer promises to serve)",
+    ),
+    Check(
         "free runs",
         free_runs,
         "mixed workloads under faults with Byzantine behaviour on and off: the routing invariants "
-        "from what the submitter saw, each layer's own checks, every op answered after the calm",
+        "from what the submitter saw, each layer's own checks, every op answered after the calm, "
+        "NoWrongRefusal",
     ),
 )

@@ -15,10 +15,13 @@ Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py
   behaviours (impl/hybrid/byzantine.py, PBFT's equivocating primary inside its BFT epochs) from
   op `start` to op `stop`, or none. After every step of each layer its own checks (PBFT's
   Agreement and Validity and honest rejection oracle; the hybrid layer's invariants monitor and
-  oracle); after the ops the faults stop and the behaviour ends, `CALM_OPS` more of each consensus
-  type must each be answered within `CALM_BOUND` ticks, and a critical op left unanswered under
-  the faults must have been accepted by then (nothing lost); then the routing invariants on every
-  observed operation and the layers' client-history checks (property_tests/histories.py).
+  oracle); after the ops the faults stop and the behaviour ends, `CALM_OPS` more of each type the
+  manager routes (`CALM_TYPES`: critical, coordination and status, so that a wrong refusal of any
+  shows) must each be answered within `CALM_BOUND` ticks, and a critical op left unanswered under
+  the faults must have been accepted by then (nothing lost); then NoWrongRefusal on every refused
+  operation (refusals.py: allowed only when the fault schedule left its layer unable to serve
+  it), the routing invariants on every observed operation and the layers' client-history checks
+  (property_tests/histories.py).
 
 A failure's `steps` is the number of operations submitted up to it (the run's length in the
 spec's Submit steps; each layer's own steps are its simulator's).
@@ -53,13 +56,14 @@ from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import watch as watch_hybrid
 from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch as watch_pbft
-from meshcheck.property_tests.routing.observe import Submitter, routing_problem
+from meshcheck.property_tests.routing.observe import routing_problem
+from meshcheck.property_tests.routing.refusals import CALM_TYPES, Watch, wrong_refusal
 
 UNKNOWN = "unknown"  # a schedule's name for "some type the manager does not know"
 # what an unknown type looks like in a run: misspelled, in capitals, empty, another system's name
 UNKNOWN_NAMES = ("telemetry", "CRITICAL", "", "statu", "consensus")
 GIVE_UP = 3000  # ticks a layer has to answer an op under the faults
-CALM_OPS = 2  # of each consensus type, after the faults and the Byzantine behaviour stop
+CALM_OPS = 2  # of each type, after the faults and the Byzantine behaviour stop
 CALM_BOUND = 3000  # ticks each calm op must be answered within
 TYPES = ("critical", "coordination", "status", UNKNOWN)
 GOSSIP_INTERVAL = 1000  # ticks between a gossip node's rounds (gossip_cluster's default)
@@ -111,7 +115,7 @@ def schedules(*, byzantine: bool = True) -> st.SearchStrategy[Schedule]:
 @attrs.define
 class Run:
     m: Manager
-    submit: Submitter
+    submit: Watch
     pbft: Any  # the PBFT cluster's SafetyMonitor
     pbft_oracle: Any
     hybrid: Monitor
@@ -131,7 +135,8 @@ def prepare(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
     monitor, oracle = watch_pbft(m.pbft)
     hybrid = Monitor(m.hybrid)
     watch_hybrid(m.hybrid)
-    return Run(m, Submitter(m), monitor, oracle, hybrid, GossipMonitor(m.gossip, PhiConfig()))
+    submit = Watch(m, frozenset(assignment))
+    return Run(m, submit, monitor, oracle, hybrid, GossipMonitor(m.gossip, PhiConfig()))
 
 
 def data(kind: str, k: int) -> Any:
@@ -234,13 +239,14 @@ def play(run: Run, schedule: Schedule) -> None:
     m.now = calm
     n = len(knob(schedule, "ops"))
     for j in range(CALM_OPS):
-        for kind in ("critical", "coordination"):
-            k = n + 1 + 2 * j + (kind == "coordination")
+        for t, kind in enumerate(CALM_TYPES):
+            k = n + 1 + len(CALM_TYPES) * j + t
             start = m.now
             answer = run.submit(kind, data(kind, k))
             if answer is None or answer.time - start > CALM_BOUND:
                 raise CheckFailed(
-                    f"{kind} op {k}, submitted after the faults stopped (t={start}), was not "
+                    wrong_refusal(m, run.submit)
+                    or f"{kind} op {k}, submitted after the faults stopped (t={start}), was not "
                     f"answered within {CALM_BOUND} ticks",
                     steps=len(run.submit.seen),
                 )
@@ -254,7 +260,8 @@ def play(run: Run, schedule: Schedule) -> None:
             steps=len(run.submit.seen),
         )
     coverage.actions("routing", (name for name, _ in m.steps))
-    problem = routing_problem(m, run.submit.seen) or layer_problem(run) or gossip_settles(run)
+    problem = wrong_refusal(m, run.submit) or routing_problem(m, run.submit.seen)
+    problem = problem or layer_problem(run) or gossip_settles(run)
     if problem is not None:
         raise CheckFailed(problem, steps=len(run.submit.seen))
 

@@ -127,8 +127,9 @@ def check(
     final = _Budget(start + budget_seconds, configurations)
     counter = [0]
     parts = model.partition(history)
-    # smaller parts first: a failure in a small part is found, and reported, fastest
-    parts.sort(key=lambda kv: len(kv[1]))
+    # smaller parts first: a failure in a small part is found, and reported, fastest; of parts
+    # alike in size, the one invoked first (the same part, whatever order the history came in)
+    parts.sort(key=lambda kv: (len(kv[1]), min((o.call for o in kv[1]), default=0.0)))
     order: list[Op] = []
     unknown: list[list[Op]] = []
     for key, ops in parts:

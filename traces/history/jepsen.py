@@ -26,7 +26,7 @@ from meshcheck.traces.history import edn
 from meshcheck.traces.history.checker import Result
 from meshcheck.traces.history.history import Op, Status
 from meshcheck.traces.history.models import Model
-from meshcheck.traces.history.window import Window, label, span
+from meshcheck.traces.history.window import Window, label, plural, span
 
 TYPES = ("invoke", "ok", "fail", "info")
 
@@ -205,7 +205,7 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
     failing window (`window.smallest`; without it, the failing prefix), one operation a line:
     process, f(input)->output, call..ret (lines of the file; an info operation's return is open),
     status."""
-    head = f"{source}: {result.verdict} ({model.name} model, {result.ops} operations, "
+    head = f"{source}: {result.verdict} ({model.name} model, {plural(result.ops, 'operation')}, "
     head += f"{result.seconds:.2f} s)"
     if result.verdict == "linearizable":
         return head + "\n"
@@ -213,8 +213,8 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
         cut = "the end" if result.cut == math.inf else _time(result.cut)
         return (
             head
-            + f"\nthe budget ran out; the first {result.prefix_ops} operations (invoked before "
-            + f"{cut}) are linearizable, nothing is claimed about the rest\n"
+            + f"\nthe budget ran out; the first {plural(result.prefix_ops, 'operation')} (invoked "
+            + f"before {cut}) are linearizable, nothing is claimed about the rest\n"
         )
     part = "" if result.partition is None else f" of key {_show(result.partition)}"
     cut = "the end" if result.cut == math.inf else _time(result.cut)
@@ -222,19 +222,17 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
     if window is None:
         ops: Sequence[Op] = result.window
         lines.append(
-            f"non-linearizable window{part}: its {len(ops)} operations invoked before {cut} "
-            "(those still running then pending) have no linearization"
+            f"non-linearizable window{part}: its {plural(len(ops), 'operation')} invoked before "
+            f"{cut} (those still running then pending) have no linearization"
         )
     else:
         ops = window.ops
-        if window.minimal and model.both_values:
-            why = "no read can go, and the part's writes before it stay (each answers from the state the writes before it made)"
-        elif window.minimal:
-            why = "without any one of them (and what read from it) the rest is linearizable"
+        if window.minimal:
+            why = f"without any one of them (and {model.dependents}) the rest is linearizable"
         else:
             why = "the budget ran out before it was shrunk to a minimal one"
         lines.append(
-            f"smallest non-linearizable window{part}: {len(ops)} operations "
+            f"smallest non-linearizable window{part}: {plural(len(ops), 'operation')} "
             f"(of {len(result.window)} invoked before {cut}); {why}"
         )
     rows = [("process", "operation", "lines", "status")]
@@ -246,14 +244,8 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
     return "\n".join(lines) + "\n"
 
 
-def dumps(ops: Sequence[Op], model: Model) -> str:
-    """The history as JSON lines in the shape `parse` reads (and Jepsen writes): each operation's
-    invocation, then its completion (`ok`, `fail`, `info`; none for one still pending), in time
-    order, an invocation before a completion at the same time (so the two stay concurrent).
-
-    A process runs one operation at a time in this shape; a client that keeps several running at
-    once (the simulator's open-loop clients do) is written as several processes, "c1", "c1.1",
-    "c1.2", ..., each operation on the first of them free at its invocation."""
+def _events(ops: Sequence[Op], model: Model) -> list[tuple[float, int, dict[str, Any]]]:
+    """The events of `dumps`, each with its time, in the file's order."""
     lanes: dict[Hashable, list[float]] = {}  # process -> when each of its lanes is free again
     events: list[tuple[float, int, dict[str, Any]]] = []
     for o in sorted(ops, key=lambda o: o.call):
@@ -274,7 +266,26 @@ def dumps(ops: Sequence[Op], model: Model) -> str:
             value = o.output if (both or o.f == "read") else o.input
             events.append((o.ret, 1, {**base, "type": o.status, "value": value}))
     events.sort(key=lambda e: (e[0], e[1]))
-    return "".join(json.dumps(event, default=_json_default) + "\n" for _, _, event in events)
+    return events
+
+
+def dumps(ops: Sequence[Op], model: Model) -> str:
+    """The history as JSON lines in the shape `parse` reads (and Jepsen writes): each operation's
+    invocation, then its completion (`ok`, `fail`, `info`; none for one still pending), in time
+    order, an invocation before a completion at the same time (so the two stay concurrent).
+
+    A process runs one operation at a time in this shape; a client that keeps several running at
+    once (the simulator's open-loop clients do) is written as several processes, "c1", "c1.1",
+    "c1.2", ..., each operation on the first of them free at its invocation."""
+    return "".join(
+        json.dumps(event, default=_json_default) + "\n" for _, _, event in _events(ops, model)
+    )
+
+
+def line_times(ops: Sequence[Op], model: Model) -> list[float]:
+    """The time of each line `dumps` writes (line n at index n - 1): what maps the line numbers a
+    history read back from the file has for times to the times the run recorded."""
+    return [t for t, _, _ in _events(ops, model)]
 
 
 def _json_default(value: Any) -> Any:

@@ -16,6 +16,7 @@ lease, as etcd's lock API's (`Mutex`).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import defaultdict
@@ -37,6 +38,13 @@ from meshcheck.impl.rsm import (
 )
 from meshcheck.traces.history.history import Op
 
+# seconds: `meshcheck history check`'s default --budget (a report's replay line names another)
+CHECK_BUDGET = 60.0
+
+# What one operation needs beside it in a sub-history (a failing window, traces/history/window.py):
+# clauses, each a tuple of positions in the operations given, of which at least one must be there.
+Needs = tuple[tuple[int, ...], ...]
+
 
 class Model:
     """A register: reads return the last value written, None before any write."""
@@ -49,6 +57,8 @@ class Model:
     # operation has both an input and an output (a query and its answer) takes the input from
     # the invocation and the output from the completion, for reads and writes alike
     both_values = False
+    # what goes with an operation dropped from a window (`needs`), as a report says it
+    dependents = "what read from it"
 
     def decode(self, value: Any) -> Hashable:
         """A value read from a history file (JSON or EDN data: lists, dicts) as the model's own:
@@ -100,8 +110,75 @@ class Model:
             o for o in ops if not (o.pending and o.f in _WRITES and _written(o) not in observed)
         ]
 
+    def needs(self, ops: Sequence[Op]) -> list[Needs]:
+        """The model's dependencies among `ops`: for each operation (by position), the clauses it
+        needs beside it in a sub-history, so that the sub-history is one a history could have
+        been (a window without them is meaningless: without the write of 1, "read 1" fails on its
+        own and the stale read it took part in is lost).
+
+        The register family (read, write, cas): an operation that observed value v (an ok read of
+        v, a completed cas from v) needs a write of v invoked before it returned (a `source`:
+        one clause, any of them) and every source not surely overwritten before it was invoked
+        (a `possible` source: one clause each), so that dropping the write it read from drops
+        it, even when an older write of the same value remains. The initial value, and a value
+        no operation wrote (a corrupt read, its own window), need nothing."""
+        return _register_needs(ops, self.init())
+
     def describe_state(self, state: Hashable) -> str:
         return "nil" if state is None else repr(state)
+
+
+def _observes(o: Op) -> tuple[bool, Hashable]:
+    """(True, value) when the operation saw `value` in the register: an ok read of a known value,
+    a completed cas from its old value."""
+    if o.f == "read" and not o.pending and o.output is not None:
+        return True, o.output
+    if o.f == "cas" and not o.pending and isinstance(o.input, tuple) and len(o.input) == 2:
+        return True, o.input[0]
+    return False, None
+
+
+def _stores(o: Op) -> tuple[bool, Hashable]:
+    if o.f == "write":
+        return True, o.input
+    if o.f == "cas" and isinstance(o.input, tuple) and len(o.input) == 2:
+        return True, o.input[1]
+    return False, None
+
+
+def _register_needs(ops: Sequence[Op], init: Hashable) -> list[Needs]:
+    """`Model.needs` for registers, key by key (the kv model's keys are independent)."""
+    writers: dict[tuple[Hashable, Hashable], list[int]] = defaultdict(list)
+    for i, o in enumerate(ops):
+        wrote, value = _stores(o)
+        if wrote:
+            writers[(o.key, value)].append(i)
+    # per key, what surely took effect (ok writes and cas) by return time, with the latest
+    # invocation among them so far
+    effects: dict[Hashable, list[Op]] = defaultdict(list)
+    for o in sorted(ops, key=lambda o: o.ret):
+        if o.status == "ok" and o.f in _WRITES:
+            effects[o.key].append(o)
+    rets = {k: [o.ret for o in v] for k, v in effects.items()}
+    latest: dict[Hashable, list[float]] = {}
+    for k, v in effects.items():
+        acc: list[float] = []
+        for o in v:
+            acc.append(max(o.call, acc[-1] if acc else -math.inf))
+        latest[k] = acc
+    out: list[Needs] = []
+    for i, o in enumerate(ops):
+        seen, value = _observes(o)
+        sources = [] if not seen or value == init else writers.get((o.key, value), [])
+        sources = [j for j in sources if j != i and ops[j].call < o.ret]
+        if not sources:
+            out.append(())
+            continue
+        k = bisect.bisect_left(rets.get(o.key, []), o.call)  # effects done before o's call
+        overwritten_after = latest[o.key][k - 1] if k else -math.inf
+        possible = [j for j in sources if not ops[j].ret < overwritten_after]
+        out.append((tuple(sources), *((j,) for j in possible)))
+    return out
 
 
 class CasRegister(Model):
@@ -240,6 +317,7 @@ class Rsm(Model):
 
     name = "rsm"
     fs = frozenset({"read", "write"})
+    dependents = "what answered after it from what it wrote"
     both_values = True  # a write's answer and a read's query are part of the history
 
     def decode(self, value: Any) -> Hashable:
@@ -327,6 +405,23 @@ class Rsm(Model):
             parts[find(objects[0]) if objects else None].append(o)
         return list(parts.items())
 
+    def needs(self, ops: Sequence[Op]) -> list[Needs]:
+        """A write answers from the state the writes before it made (a set says whether its key
+        existed, a create whether the case did, versions count up), and a read returns it: every
+        operation needs each write on an object it touches that was invoked before it returned
+        (one that may come before it). A read of the applied count ("") needs nothing."""
+        touched = [set(rsm_objects(o)) for o in ops]
+        out: list[Needs] = []
+        for i, o in enumerate(ops):
+            out.append(
+                tuple(
+                    (j,)
+                    for j, w in enumerate(ops)
+                    if j != i and w.f == "write" and w.call < o.ret and touched[i] & touched[j]
+                )
+            )
+        return out
+
     def describe_state(self, state: Hashable) -> str:
         return repr(state)
 
@@ -382,12 +477,17 @@ class Mutex(Model):
 
     name = "mutex"
     fs = frozenset({"acquire", "release", "revoke"})
+    dependents = "the rest of its lease's operations"
 
     def _step(self, state: Hashable, op: Op) -> tuple[Hashable, ...]:
+        # a pending acquire or release may not have taken effect: where it cannot have, it did
+        # nothing (the search may place a pending operation anywhere after its invocation, and
+        # must be able to: there it is the same as never having happened)
+        nothing: tuple[Hashable, ...] = (state,) if op.pending else ()
         if op.f == "acquire":
-            return (op.input,) if state is None else ()
+            return (op.input,) if state is None else nothing
         if op.f == "release":
-            return (None,) if state == op.input else ()
+            return (None,) if state == op.input else nothing
         if op.f == "revoke":
             return (None,) if state == op.input else (state,)
         return super()._step(state, op)
@@ -396,12 +496,25 @@ class Mutex(Model):
         return False
 
     def prune(self, ops: Sequence[Op]) -> list[Op]:
-        """Without the pending acquires: one may have taken effect or not, and taken to have not
-        it constrains nothing a history shows (no operation here observes a lock held but an
-        acquire or a release, which it would make impossible, never possible); the revoke its
-        client sends after it frees the lock if it did. A pending release stays: it may have
-        freed the lock for the next acquire."""
-        return [o for o in ops if not (o.pending and o.f == "acquire")]
+        """Without the pending acquires that no completed release of their lease observed: one
+        may have taken effect or not, and taken to have not it constrains nothing else (in a
+        linearization where it took the lock, nothing else acquired it until its lease let go,
+        and then the lock is free as if it had never been taken); the revoke its client sends
+        after it frees the lock if it did. An ok release of the lease says it did take effect,
+        and then it stays. A pending release stays: it may have freed the lock for the next
+        acquire."""
+        released = {o.input for o in ops if o.f == "release" and o.status == "ok"}
+        return [o for o in ops if not (o.pending and o.f == "acquire" and o.input not in released)]
+
+    def needs(self, ops: Sequence[Op]) -> list[Needs]:
+        """The operations of one lease go together: a release without the acquire it releases is
+        one no lease could make, and an acquire without its release holds the lock forever, so
+        any later acquire would look like a second holder (a lease takes the lock once: etcd's
+        clients grant a lease for each acquisition)."""
+        by_lease: dict[Hashable, list[int]] = defaultdict(list)
+        for i, o in enumerate(ops):
+            by_lease[o.input].append(i)
+        return [tuple((j,) for j in by_lease[o.input] if j != i) for i, o in enumerate(ops)]
 
 
 MODELS: dict[str, Model] = {m.name: m for m in (Model(), CasRegister(), KeyValue(), Rsm(), Mutex())}

@@ -6,17 +6,23 @@ failing prefix. That prefix may still hold hundreds of operations that play no p
 conflict. Here it is shrunk by delta debugging (Zeller and Hildebrandt, "Simplifying and isolating
 failure-inducing input", IEEE TSE 28(2), 2002: `ddmin`) over operations: drop a chunk, keep the
 rest if it still has no linearization, and go to finer chunks until no single operation can be
-dropped. The result is 1-minimal: it is not linearizable, and without any one of its operations it
-is.
+dropped.
 
 Dropping an operation must leave a history that could have been observed, or the window shrinks
-to a meaningless one: without the write of 1, "read 1" fails on its own, and the conflict it took
-part in (a stale read) is lost. So for the models of Jepsen's register family (read, write, cas)
-an operation is dropped together with what then observes a value nobody in the window wrote: a
-read of that value, a completed cas from it (and, in turn, what read the cas's new value). Values
-the whole history never wrote (a corrupt read) stay allowed: such a read is its own window. For
-other models operations are dropped one by one; a model's step function says nothing about where
-a value came from.
+to a meaningless one: without the write of 1, "read 1" fails on its own, and the stale read it
+took part in is lost; without a lease's acquire its release looks illegal, and without its release
+the lock looks held forever. So every candidate is closed under the model's dependencies
+(`Model.needs`): an operation goes with what it needs (a read with the write it read, a release
+with its acquire, an rsm write with the writes its answer came from). The result is
+
+- closed: every operation in it has what it needs in it;
+- not linearizable;
+- 1-minimal: without any one of its operations, and what then lacks what it needs (`without`),
+  the rest is linearizable.
+
+`examine` is the one entry point of the commands and reports that show a window (`meshcheck
+history check`, a cluster run's anomaly report): the same history and model give the same
+verdict and the same window, whoever asks. It refuses a history with nothing to check.
 
 Operations that cannot take part in a conflict are left out before the search, as the checker
 leaves them out: failed ones (no effect) and pending reads (nothing observed).
@@ -24,18 +30,22 @@ leaves them out: failed ones (no effect) and pending reads (nothing observed).
 
 from __future__ import annotations
 
-import bisect
 import math
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import attrs
 
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history import checker
 from meshcheck.traces.history.checker import Result, _Budget, _search, _Timeout
-from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Op, prefix
 from meshcheck.traces.history.models import Model
 
-REGISTER_FS = frozenset({"read", "write", "cas"})
+
+class NothingToCheck(MeshcheckError):
+    """A history without an operation that took or may have taken effect: no verdict is owed,
+    and "linearizable" would be silent success on no input."""
 
 
 @attrs.frozen
@@ -49,84 +59,158 @@ class Window:
     tests: int
 
 
+@attrs.frozen
+class Examined:
+    """A history's verdict (`result`) and, when it is not linearizable, its smallest failing
+    window (`window`) and the failing part it was cut from (`part`)."""
+
+    result: Result
+    window: Window | None = None
+    part: tuple[Op, ...] = ()
+
+
+def examine(history: Sequence[Op], model: Model, budget_seconds: float = 10.0) -> Examined:
+    """The verdict on `history` and, when it is not linearizable, its smallest failing window,
+    within about `budget_seconds` in all. Raises `NothingToCheck` when the history has no
+    operation to check (none, or only failed ones and pending reads)."""
+    checkable = items(history, model)
+    if not checkable:
+        raise NothingToCheck(nothing(history))
+    start = time.monotonic()
+    result = checker.check(list(history), model, budget_seconds)
+    if result.verdict != "not linearizable":
+        return Examined(result)
+    part = part_of(result, history, model)
+    found = smallest(part, model, budget_seconds, start=start)
+    return Examined(result, found, tuple(part))
+
+
+def nothing(history: Sequence[Op]) -> str:
+    """Why a history has nothing to check, in one line."""
+    if not history:
+        return "the history has no operations: nothing to check"
+    failed = sum(1 for o in history if o.status == "fail")
+    return (
+        f"the history has nothing to check among its {plural(len(history), 'operation')}: "
+        f"{plural(failed, 'failed operation')} (no effect), "
+        f"{plural(len(history) - failed, 'pending read')} (observed nothing)"
+    )
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 operation`, `2 operations`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def items(ops: Sequence[Op], model: Model) -> list[Op]:
+    """The operations a window is made of, in one order (invocation, return, place in the
+    history): the same operations give the same window whatever order they came in."""
+    kept = [o for o in ops if o.status != "fail" and not (o.pending and model.read_only(o))]
+    return sorted(kept, key=lambda o: (o.call, o.ret, o.index))
+
+
 def part_of(result: Result, history: Sequence[Op], model: Model) -> list[Op]:
-    """The operations of the failing part as the history has them (not cut at the prefix: the
-    prefix turns operations running at the cut into pending ones; the originals, which constrain
-    at least as much, fail too)."""
+    """The failing part's shortest failing prefix: the part as it stood just before the cut, the
+    operations running then pending (`history.prefix`). Not its operations as they completed
+    later: an acquire that completed after the cut, without the release that followed it, holds
+    the lock forever, and a read that completed after it may have read a write invoked after it;
+    either would make a window of operations that never conflicted."""
     for key, ops in model.partition(history):
         if key == result.partition:
-            return [o for o in ops if o.call < result.cut]
+            return list(prefix(ops, result.cut))
     raise ValueError(f"no part {result.partition!r} in the history")
 
 
 def smallest(
     ops: Sequence[Op], model: Model, budget_seconds: float = 10.0, start: float | None = None
 ) -> Window:
-    """A 1-minimal non-linearizable sub-history of `ops`, which must not be linearizable.
+    """A closed, 1-minimal non-linearizable sub-history of `ops`, which must not be linearizable.
 
     Within the budget (from `start`, default now): past it, the smallest window found so far, with
     `minimal=False`."""
     deadline = (time.monotonic() if start is None else start) + budget_seconds
-    items = [o for o in ops if o.status != "fail" and not (o.pending and model.read_only(o))]
-    close = _closer(items, model)
+    every = items(ops, model)
+    close = closer(every, model)
     counter = [0]
     tests = [0]
     undecided = [False]
 
-    def fails(candidate: list[Op]) -> bool:
+    def fails(candidate: list[int]) -> bool:
         tests[0] += 1
         try:
-            return _search(candidate, model, _Budget(deadline), counter) is None
+            found = _search([every[i] for i in candidate], model, _Budget(deadline), counter)
         except _Timeout:
             undecided[0] = True
             return False
+        return found is None
 
-    if not fails(items):
+    whole = list(range(len(every)))
+    if not fails(whole):
         if undecided[0]:  # no time left even to confirm it: the whole of it, not proved minimal
-            return Window(tuple(items), False, tests[0])
+            return Window(tuple(every), False, tests[0])
         raise ValueError("the history is linearizable: there is no failing window")
-    if model.both_values:
-        found, done = _reads_only(items, model, fails, deadline)
-    else:
-        found, done = _ddmin(items, fails, close, deadline)
-    return Window(tuple(found), done and not undecided[0], tests[0])
+    found, done = _ddmin(whole, fails, close, deadline)
+    return Window(tuple(every[i] for i in found), done and not undecided[0], tests[0])
 
 
-def _reads_only(
-    items: list[Op], model: Model, fails: Callable[[list[Op]], bool], deadline: float
-) -> tuple[list[Op], bool]:
-    """The window of a model whose writes answer from the state (impl/rsm's: a set says whether its
-    key existed, a create whether the case did): a write cannot go without changing what the
-    writes after it may answer, so only reads are dropped (1-minimal among the reads), then the
-    writes invoked after the last read kept returned, which no kept operation can depend on."""
-    writes = [o for o in items if not model.read_only(o)]
-    reads = [o for o in items if model.read_only(o)]
+def closer(ops: Sequence[Op], model: Model) -> Callable[[list[int]], list[int]]:
+    """A function from a candidate (positions in `ops`, ascending) to its largest closed subset:
+    it removes every operation that lacks what it needs (`Model.needs`), until none does. Each
+    clause keeps a count of its members present; a removal lowers the counts of the clauses it is
+    in, and a clause at zero removes its owner (time linear in the clauses' size)."""
+    needs = model.needs(ops)
+    owners: list[int] = []  # clause -> the operation that needs it
+    members: list[tuple[int, ...]] = []  # clause -> the operations that satisfy it
+    containing: dict[int, list[int]] = {}  # operation -> the clauses it is a member of
+    for i, clauses in enumerate(needs):
+        for clause in clauses:
+            k = len(owners)
+            owners.append(i)
+            members.append(clause)
+            for j in clause:
+                containing.setdefault(j, []).append(k)
 
-    def with_writes(candidate: list[Op]) -> list[Op]:
-        return sorted([*writes, *candidate], key=lambda o: o.call)
+    def close(candidate: list[int]) -> list[int]:
+        present = set(candidate)
+        count = [sum(1 for j in c if j in present) for c in members]
+        lacking = [k for k, n in enumerate(count) if n == 0 and owners[k] in present]
+        while lacking:
+            gone = owners[lacking.pop()]
+            if gone not in present:
+                continue
+            present.discard(gone)
+            for k in containing.get(gone, ()):
+                count[k] -= 1
+                if count[k] == 0 and owners[k] in present:
+                    lacking.append(k)
+        return [i for i in candidate if i in present]
 
-    kept, done = _ddmin(reads, lambda c: fails(with_writes(c)), lambda c: c, deadline)
-    window = with_writes(kept)
-    end = max((o.ret for o in kept), default=-math.inf)
-    earlier = [o for o in window if model.read_only(o) or o.call < end]
-    if len(earlier) < len(window) and fails(earlier):
-        window = earlier
-    return window, done
+    return close
 
 
-def without(window: Sequence[Op], drop: Op, model: Model) -> list[Op]:
-    """The window without `drop` and what then reads a value no remaining operation wrote (the
-    removal `smallest` makes; tests use it to check 1-minimality)."""
-    close = _closer(window, model)
-    return close([o for o in window if o is not drop])
+def closed(window: Sequence[Op], ops: Sequence[Op], model: Model) -> bool:
+    """Whether `window` (operations of `ops`) has everything each of its operations needs."""
+    every = items(ops, model)
+    where = {id(o): i for i, o in enumerate(every)}
+    chosen = sorted(where[id(o)] for o in window)
+    return closer(every, model)(chosen) == chosen
+
+
+def without(window: Sequence[Op], drop: Op, model: Model, ops: Sequence[Op] = ()) -> list[Op]:
+    """The window without `drop` and what then lacks what it needs (the removal `smallest` makes),
+    the needs taken among `ops` (the history the window came from; default the window itself)."""
+    every = items(ops or window, model)
+    where = {id(o): i for i, o in enumerate(every)}
+    chosen = sorted(where[id(o)] for o in window if o is not drop)
+    return [every[i] for i in closer(every, model)(chosen)]
 
 
 def _ddmin(
-    items: list[Op],
-    fails: Callable[[list[Op]], bool],
-    close: Callable[[list[Op]], list[Op]],
+    items: list[int],
+    fails: Callable[[list[int]], bool],
+    close: Callable[[list[int]], list[int]],
     deadline: float,
-) -> tuple[list[Op], bool]:
+) -> tuple[list[int], bool]:
     """Zeller and Hildebrandt's ddmin, each candidate closed under `close`. Ends 1-minimal (the
     flag True): with n = len(items) chunks, every complement is one removal, and none failed;
     False when the deadline came first."""
@@ -143,8 +227,8 @@ def _ddmin(
                 break
         if not reduced:
             for i in range(len(chunks)):  # everything but a chunk
-                dropped = {id(o) for o in chunks[i]}
-                candidate = close([o for o in items if id(o) not in dropped])
+                dropped = set(chunks[i])
+                candidate = close([o for o in items if o not in dropped])
                 if len(candidate) < len(items) and fails(candidate):
                     items, n, reduced = candidate, max(n - 1, 2), True
                     break
@@ -155,97 +239,15 @@ def _ddmin(
     return items, True
 
 
-def _split(items: list[Op], n: int) -> list[list[Op]]:
+def _split(items: list[int], n: int) -> list[list[int]]:
     size, extra = divmod(len(items), n)
-    out: list[list[Op]] = []
+    out: list[list[int]] = []
     at = 0
     for i in range(n):
         step = size + (1 if i < extra else 0)
         out.append(items[at : at + step])
         at += step
     return [c for c in out if c]
-
-
-# --- well-formedness: reads of values someone in the window wrote ----------------------------------
-
-
-def _observes(o: Op) -> tuple[bool, Hashable]:
-    """(True, value) when the operation saw `value` in the register: an ok read of a known value,
-    a completed cas from its old value."""
-    if o.f == "read" and not o.pending and o.output is not None:
-        return True, o.output
-    if o.f == "cas" and not o.pending and isinstance(o.input, tuple) and len(o.input) == 2:
-        return True, o.input[0]
-    return False, None
-
-
-def _writes(o: Op) -> tuple[bool, Hashable]:
-    if o.f == "write":
-        return True, o.input
-    if o.f == "cas" and isinstance(o.input, tuple) and len(o.input) == 2:
-        return True, o.input[1]
-    return False, None
-
-
-def _closer(ops: Sequence[Op], model: Model) -> Callable[[list[Op]], list[Op]]:
-    """A function that removes from a candidate every operation that lost where its value may have
-    come from, until none is left.
-
-    An operation observing value v (a read of v, a completed cas from v) may have read from a
-    write of v invoked before it returned (a `source`); of those, the ones not surely overwritten
-    before it was invoked (no write or cas completed between the source's return and its call) are
-    its `possible` sources. It stays in a candidate while the candidate keeps one source and every
-    possible one: dropping the write it read from drops it, even when another write of the same
-    value (earlier, long overwritten) remains. An observation with no source in `ops` (a value
-    nobody wrote, or the initial state) is not constrained."""
-    if not model.fs <= REGISTER_FS:
-        return lambda candidate: candidate
-    init = model.init()
-    writers: dict[Hashable, list[Op]] = {}
-    for o in ops:
-        wrote, value = _writes(o)
-        if wrote:
-            writers.setdefault(value, []).append(o)
-    # surely took effect: ok writes and ok cas; by return time, with the latest invocation so far
-    effects = sorted(
-        (o for o in ops if o.status == "ok" and o.f in ("write", "cas")), key=lambda o: o.ret
-    )
-    rets = [o.ret for o in effects]
-    latest_call: list[float] = []
-    for o in effects:
-        latest_call.append(max(o.call, latest_call[-1] if latest_call else -math.inf))
-    needs: dict[int, tuple[list[Op], list[Op]]] = {}  # id(observer) -> (sources, possible)
-    for o in ops:
-        seen, value = _observes(o)
-        if not seen or value == init:
-            continue
-        sources = [w for w in writers.get(value, ()) if w is not o and w.call < o.ret]
-        if not sources:
-            continue
-        k = bisect.bisect_left(rets, o.call)  # effects completed before o was invoked
-        overwritten_after = latest_call[k - 1] if k else -math.inf
-        possible = [w for w in sources if not w.ret < overwritten_after]
-        needs[id(o)] = (sources, possible)
-
-    def close(candidate: list[Op]) -> list[Op]:
-        keep = list(candidate)
-        while True:
-            present = {id(o) for o in keep}
-            drop = set()
-            for o in keep:
-                need = needs.get(id(o))
-                if need is None:
-                    continue
-                sources, possible = need
-                if not any(id(w) in present for w in sources) or not all(
-                    id(w) in present for w in possible
-                ):
-                    drop.add(id(o))
-            if not drop:
-                return keep
-            keep = [o for o in keep if id(o) not in drop]
-
-    return close
 
 
 # --- showing a window ---------------------------------------------------------------------------

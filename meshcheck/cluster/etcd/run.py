@@ -29,7 +29,6 @@ from typing import Any
 
 import attrs
 
-from meshcheck import words
 from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
@@ -39,8 +38,9 @@ from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import checker, jepsen, models
+from meshcheck.traces.history import checker, jepsen, models, reads
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.window import plural
 
 KINDS = ("kill", "pause", "partition")  # the nemesis's faults etcd runs under here
 WORKLOADS = ("registers", "cas", "lock")
@@ -375,7 +375,7 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
     history = clients.history
-    model = models.Mutex() if options.workload == "lock" else models.KeyValue()
+    model = history_model(options)
     (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
     name = f"etcd, {options.nodes} members, seed {options.seed}"
     (folder / "latency.svg").write_text(
@@ -392,20 +392,16 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
     if any(v.holds is False for v in safety):
-        checked = (
-            history.ops
-            if options.workload == "lock" or options.reads == "linearizable"
-            else [o for o in history.ops if o.f != "read"]
-        )
         progress("drawing the anomaly")
         anomaly.report(
-            checked,
+            history.ops,
             model,
             struck,
             folder,
             title=name,
             budget=options.budget,
             documented=DOCUMENTED["lock" if options.workload == "lock" else "kv"],
+            mode=read_mode(options),
         )
         safety = tuple(
             attrs.evolve(v, detail=f"{v.detail} (anomaly.txt, anomaly.svg)")
@@ -419,12 +415,30 @@ async def _run(options: EtcdOptions, folder: Path, progress: Progress) -> EtcdOu
     )
 
 
-def linearizable_kv(ops: list[Op], budget: float) -> Verdict:
-    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality)."""
+def history_model(options: EtcdOptions) -> models.Model:
+    """The model the run's history is checked against."""
+    return models.Mutex() if options.workload == "lock" else models.KeyValue()
+
+
+def read_mode(options: EtcdOptions) -> str:
+    """How the run's reads are checked (traces/history/reads.py): the lock workload reads nothing."""
+    return "linearizable" if options.workload == "lock" else options.reads
+
+
+def replay_command(options: EtcdOptions, folder: Path) -> str:
+    """The command that checks the run's history.jsonl as the run did, to the same verdict."""
+    return anomaly.replay_command(
+        folder, history_model(options), budget=options.budget, mode=read_mode(options)
+    )
+
+
+def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Verdict:
+    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality);
+    `noun` names what the history holds, for the detail."""
     name = "linearizable (kv)"
     result = checker.check(ops, models.KeyValue(), budget)
     if result.verdict == "linearizable":
-        return Verdict(name, True, f"{words.count(len(ops), 'operation')}, {KEYS} keys")
+        return Verdict(name, True, f"{plural(len(ops), noun)}, {plural(KEYS, 'key')}")
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(
@@ -441,48 +455,29 @@ def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:
     nothing, before any), never one from nowhere or from the future. How many reads were stale is
     reported, not judged: a read that returned a value other than the last one written before it
     was invoked (by writes that completed before it)."""
-    writes = [o for o in ops if o.f != "read"]
-    verdict = linearizable_kv(writes, budget)
-    first = Verdict(
-        "linearizable (kv), writes and cas",
-        verdict.holds,
-        verdict.detail.replace(" operations", " writes"),
-    )
+    verdict = linearizable_kv(reads.writes_only(ops), budget, "write")
+    first = attrs.evolve(verdict, check="linearizable (kv), writes and cas")
     return first, reads_written(ops)
 
 
 def reads_written(ops: list[Op]) -> Verdict:
     """Every ok read returns None or a value a write or cas on its key wrote, invoked before the
-    read returned; the detail counts the stale reads among them (see serializable_verdicts)."""
+    read returned; the detail counts the stale reads among them (traces/history/reads.py)."""
     name = "serializable reads return written values"
-    invoked: dict[Any, list[tuple[float, Any]]] = {}
-    done: dict[Any, list[tuple[float, Any]]] = {}
-    for o in ops:
-        if o.f == "read" or o.status == "fail":
-            continue
-        value = o.input[1] if o.f == "cas" and isinstance(o.input, tuple) else o.input
-        invoked.setdefault(o.key, []).append((o.call, value))
-        if o.status == "ok":
-            done.setdefault(o.key, []).append((o.ret, value))
-    reads = [o for o in ops if o.f == "read" and o.status == "ok"]
-    stale = 0
-    for r in reads:
-        if r.output is not None and not any(
-            t < r.ret and v == r.output for t, v in invoked.get(r.key, [])
-        ):
-            return Verdict(
-                name,
-                False,
-                f"a read of {r.key} at t={r.call:.3f}s returned {r.output!r}, which no write "
-                "invoked before it wrote",
-            )
-        before = [(t, v) for t, v in done.get(r.key, []) if t < r.call]
-        if before and max(before, key=lambda tv: tv[0])[1] != r.output:
-            stale += 1
+    found = reads.reads_written(ops)
+    r = found.unwritten
+    if r is not None:
+        return Verdict(
+            name,
+            False,
+            f"a read of {r.key} at t={r.call:.3f}s returned {r.output!r}, which no write "
+            "invoked before it wrote",
+        )
     return Verdict(
         name,
         True,
-        f"{words.count(len(reads), 'read')}, {stale} of them older than the write last done before",
+        f"{plural(found.reads, 'read')}, {found.stale} of them older than the write last done "
+        "before",
     )
 
 
@@ -493,7 +488,7 @@ def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
     taken = sum(1 for o in ops if o.f == "acquire" and o.status == "ok")
     if result.verdict == "linearizable":
         return Verdict(
-            name, True, f"{words.count(taken, 'acquisition')}, {words.count(len(ops), 'operation')}"
+            name, True, f"{plural(taken, 'acquisition')}, {plural(len(ops), 'operation')}"
         )
     if result.verdict == "unknown":
         return Verdict(name, None, f"undecided within {budget:.0f} s")

@@ -1,0 +1,461 @@
+"""The checks of a plug-in: an implementation meshcheck did not write, put under its checks from a
+package of its own (docs/plugins.md, docs/tutorial-your-raft.md). This module is public API: what a
+plug-in's tests and descriptor call.
+
+A plug-in hands the harness an `Adapter`: its protocol's name, a factory of its nodes' drivers
+(impl/adapters/contract.py's `Driver`) and its `message_record`. Everything else comes from its
+descriptor: the spec it names (`Models(spec=...)`) gives the spec's action table
+(`registry.actions_of`) and its shape (property_tests/shapes.py), the property set every
+implementation of that spec is checked with. `check_run` checks all of it on one free run, with no
+property named by the plug-in:
+
+- after every step, every state invariant of the shape whose variables the adapter's `state()`
+  gives (Raft: ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety, and with more
+  variables exposed ReadLinearizable, MatchIndexBounded, NextIndexAboveMatch);
+- on every step, every action property of the shape whose variables it gives (Raft:
+  CommitIndexMonotonic, and MatchIndexMonotonic when `state()` gives matchIndex);
+- no two nodes applying different values at one index;
+- the shape's liveness promises once the faults end (Raft: EventuallyLeader,
+  LeaderCommitsStoredEntries, EventuallyAllCommitted; property_tests/raft/promises.py), the
+  client writing on;
+- the client-history checks (property_tests/histories.py), judging the implementation's own
+  answers (`own_answers`: a write is the record {"op": "Custom", "key": k, "value": v}, a read
+  the query ("custom", k), answered with the value last written, or a mapping holding it under
+  "value"), so that an implementation keeps its own state machine.
+
+A property over a variable `state()` does not give is undecided, never guessed: `Checked.undecided`
+lists each with what it needs. A failing run raises `CheckFailed` with the schedule that rebuilds
+it, the step, and the property's name first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import IO, Any, Protocol
+
+import attrs
+import hypothesis
+from hypothesis import given
+
+from meshcheck import registry
+from meshcheck.impl.adapters.contract import AdapterPlugin, Driver, NdjsonLog, Stamped
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.sim import ClientOp, Faults, SimConfig, Simulator, Workload
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
+from meshcheck.property_tests.histories import BUDGET, GUARD_SECONDS, check_history
+from meshcheck.property_tests.raft.free_runs import schedules, unique_write
+from meshcheck.property_tests.shapes import Property, Shape, shape_of
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol as Descriptor
+from meshcheck.traces.history.checker import check as check_linearizable
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.models import MODELS
+from meshcheck.traces.logs import Verdict, loads, validate
+
+__all__ = [
+    "STORM",
+    "Adapter",
+    "Checked",
+    "check_run",
+    "checks",
+    "cluster",
+    "free_run_check",
+    "logged_run",
+    "own_answers",
+    "target",
+    "write_log",
+]
+
+
+class DriverFactory(Protocol):
+    """How a plug-in makes one node's driver: its id, the cluster's ids, the bugs switched on and
+    the election timeout range the run asks for (ticks)."""
+
+    def __call__(
+        self, node_id: str, servers: tuple[str, ...], bugs: frozenset[str], timeout: tuple[int, int]
+    ) -> Driver: ...
+
+
+@attrs.frozen
+class Adapter:
+    """A plug-in as the harness drives it: `protocol`, the name its descriptor is registered under
+    (its entry point); `driver`, its nodes' driver factory (a driver class taking `(node_id,
+    servers, bugs, timeout)`); `message_record`, its messages as the spec's records. `spec` names
+    the spec for a plug-in not registered (tests); None: its descriptor's."""
+
+    protocol: str
+    driver: DriverFactory
+    message_record: Callable[[Any], Value]
+    spec: str | None = None
+
+    def descriptor(self) -> Descriptor:
+        if self.spec is not None:
+            return Descriptor(self.protocol, self.protocol, Models(spec=self.spec))
+        return registry.get(self.protocol)
+
+    def shape(self) -> Shape:
+        """The property set of the spec its descriptor names (an empty one for a spec with none)."""
+        spec = self.descriptor().models.spec
+        return shape_of(spec) or Shape(name=spec, variables=())
+
+
+# What a correct cluster never exceeds (property_tests/free_runs.py `Storm`): Raft's bound.
+STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
+# Ticks a run without liveness promises goes on after its faults, for what was in flight to land.
+SETTLE = 500
+KEYS = 3  # the keys the client writes and reads (property_tests/raft/free_runs.py's unique_write)
+
+
+def query(n: int) -> Any:
+    """The n-th client read: one of the keys the writes set (never the applied count, which only
+    meshcheck's own state machine answers)."""
+    return ("custom", f"k{n % KEYS}")
+
+
+def adapter_plugin(
+    adapter: Adapter,
+    servers: tuple[str, ...],
+    bugs: frozenset[str] = frozenset(),
+    *,
+    log: NdjsonLog | None = None,
+    timeout: tuple[int, int] = (150, 300),
+) -> AdapterPlugin:
+    """The simulator plug-in of `adapter`'s nodes, with its shape's variables and ghosts and its
+    spec's action table."""
+    descriptor = adapter.descriptor()
+    shape = adapter.shape()
+
+    def make(i: str) -> Driver:
+        return adapter.driver(i, servers, bugs, timeout)
+
+    return AdapterPlugin(
+        adapter.protocol,
+        make,
+        adapter.message_record,
+        variables=shape.variables,
+        ghosts=shape.ghosts,
+        log=log,
+        actions={a.name: a.params for a in registry.actions_of(descriptor)} or None,
+        spec=descriptor.models.spec,
+        defaults=shape.defaults,
+    )
+
+
+def cluster(
+    adapter: Adapter,
+    schedule: Schedule,
+    nodes: int,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    log: NdjsonLog | None = None,
+    make: Callable[[int], Any] = unique_write,
+    heal: bool = True,
+    record: bool = True,
+) -> Simulator[Any]:
+    """The simulated cluster of a schedule: faults for `schedule.ticks` ticks, then (heal=True)
+    none, every partition healed and every node up; the client writes on after the faults."""
+    servers = tuple(f"s{k}" for k in range(1, nodes + 1))
+    timeout = schedule.knob("timeout", (150, 300))
+    faults = Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        one_way=schedule.knob("one_way", 0.5),
+        down_ticks=schedule.knob("down", (200, 2000)),
+        chaos_every=CHAOS_EVERY,
+        until=schedule.ticks if heal else None,
+    )
+    workload = Workload(
+        every=schedule.knob("every", 20),
+        reads=schedule.knob("reads", 0.0),
+        make=make,
+        query=query,
+        until=None if heal else schedule.ticks,
+    )
+    config = SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
+    return Simulator(
+        adapter_plugin(adapter, servers, bugs, log=log, timeout=timeout), servers, config
+    )
+
+
+@attrs.frozen
+class Checked:
+    """A run that held: its simulator, the properties it decided and those it could not (each
+    "Name (needs v)": a variable the adapter's state() does not give)."""
+
+    sim: Simulator[Any]
+    decided: tuple[str, ...]
+    undecided: tuple[str, ...]
+
+
+class _Safety:
+    """The shape's decided invariants and action properties over a trace, step by step."""
+
+    def __init__(self, shape: Shape, invariants: list[Property], transitions: list[Property]):
+        self.shape, self.invariants, self.transitions = shape, invariants, transitions
+        self.checked = 0
+
+    def look(self, sim: Simulator[Any], schedule: Schedule) -> None:
+        trace = sim.trace()
+        steps = trace.steps
+        for k in range(self.checked, len(steps)):
+            step, before = steps[k], steps[k - 1].state if k else None
+            names = self.shape.violated(self.invariants, step.state, before)
+            if before is not None:
+                names += self.shape.broken(
+                    self.transitions, before, step.state, step.action, step.params
+                )
+            if names:
+                raise failure(f"violates {', '.join(names)}", schedule, trace, k)
+        self.checked = len(steps)
+
+
+def check_run(
+    adapter: Adapter, schedule: Schedule, nodes: int = 3, bugs: frozenset[str] = frozenset()
+) -> Checked:
+    """One free run of `adapter` (with `bugs` switched on) checked with its shape's whole property
+    set (see the module's docstring); CheckFailed on the first property it breaks."""
+    shape = adapter.shape()
+    sim = cluster(adapter, schedule, nodes, bugs)
+    exposed = frozenset(sim.trace().steps[0].state)
+    invariants, transitions = shape.decided(exposed)
+    promises = shape.liveness
+    live = promises is not None and set(promises.reads) <= exposed
+    decided = [p.name for p in (*invariants, *transitions)]
+    undecided = shape.undecided(exposed)
+    if promises is not None:
+        (decided if live else undecided).extend(
+            promises.names
+            if live
+            else [f"{n} (needs {', '.join(promises.reads)})" for n in promises.names]
+        )
+    safety = _Safety(shape, invariants, transitions)
+    healed = schedule.ticks
+    overload = free_runs.run(sim, schedule, healed, STORM)
+    safety.look(sim, schedule)
+    broken: str | None = None
+    if overload is None and live and promises is not None:
+        restless = free_runs.not_calm(sim)
+        if restless is not None:
+            raise failure(restless, schedule, sim.trace())
+        limits = promises.bounds(schedule.knob("timeout", (150, 300)), _nodes_state(sim))
+        watch = promises.watch(limits)
+        seen = [-1]  # the last tick the promises were looked at: once a tick is enough
+
+        def kept(s: Simulator[Any]) -> bool:
+            if s.now == seen[0]:
+                return False
+            seen[0] = s.now
+            return watch.see(_nodes_state(s), s.now - healed)
+
+        overload = free_runs.run(sim, schedule, healed + watch.limit + 1, STORM, stop=kept)
+        watch.end(_nodes_state(sim))
+        broken = watch.broken
+    elif overload is None:
+        overload = free_runs.run(sim, schedule, healed + SETTLE, STORM)
+    safety.look(sim, schedule)
+    trace = sim.trace()
+    if sim.divergences:
+        node, index, first, value = sim.divergences[0]
+        raise failure(
+            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            schedule,
+            trace,
+        )
+    problem = overload or check_history(sim, linearize=own_answers) or broken
+    if problem is not None:
+        raise failure(problem, schedule, trace)
+    return Checked(sim, tuple(decided), tuple(undecided))
+
+
+def _nodes_state(sim: Simulator[Any]) -> FrozenDict:
+    """The spec's variables of the nodes (without the messages in flight: cheaper)."""
+    state: FrozenDict = sim.plugin.abstract_state(sim.nodes, FrozenDict(), {})
+    return state
+
+
+def _answer(result: Any) -> Any:
+    """A read's answer as the value read: the value itself, or a mapping's "value" (None: absent,
+    as a mapping saying not ok)."""
+    if isinstance(result, Mapping):
+        if result.get("ok") is False:
+            return None
+        return result.get("value")
+    return result
+
+
+def _key_op(o: ClientOp, index: int) -> Op | None:
+    """A client operation as the key-value model's: a Custom write's key and value, a read's key
+    and the value it returned; None for an operation that is neither."""
+    if o.kind == "write":
+        if not (isinstance(o.value, FrozenDict) and o.value.get("op") == "Custom"):
+            return None
+        key, value, output = o.value.get("key"), o.value.get("value"), None
+    else:
+        if not (isinstance(o.value, tuple) and len(o.value) == 2 and o.value[0] == "custom"):
+            return None
+        key, value, output = o.value[1], None, _answer(o.result) if o.status == "ok" else None
+    pending = o.status == "info" or o.ret is None
+    ret = math.inf if pending else o.ret
+    assert ret is not None
+    status = "info" if pending else o.status
+    return Op(o.process, o.kind, value, output, o.call, ret, status, key, index)
+
+
+def own_answers(sim: Simulator[Any]) -> str | None:
+    """`linearizable`, on the implementation's own answers: the history as a map of registers
+    (the `kv` model), each key's writes and reads checked apart; a write's answer is not judged,
+    a read's must be the value of the last write linearized before it."""
+    assert sim.history is not None, "the run kept no client history (SimConfig.history)"
+    ops: list[Op] = []
+    for o in sim.history.history():
+        op = _key_op(o, len(ops))
+        if op is not None and op.status != "fail":
+            ops.append(op)
+    result = check_linearizable(ops, MODELS["kv"], GUARD_SECONDS, configurations=BUDGET)
+    if result.verdict == "linearizable":
+        return None
+    if result.verdict == "unknown":
+        return f"linearizable: unknown within {BUDGET:,} configurations ({result.ops} operations)"
+    window = "; ".join(
+        f"{o.process}#{o.index} {o.f} {o.key} {o.input!r} -> {o.status} {o.output!r}"
+        for o in result.window[-6:]
+    )
+    return f"linearizable: not linearizable (key {result.partition!r}): ... {window}"
+
+
+def free_run_check(
+    adapter: Adapter,
+    bugs: frozenset[str],
+    settings: hypothesis.settings,
+    *,
+    nodes: int = 3,
+) -> None:
+    """Hypothesis: free runs of `nodes` nodes of `adapter` (with `bugs`) keep every property of
+    its shape (`check_run`), on schedules Hypothesis draws and shrinks."""
+
+    @settings
+    @given(schedules(500, 2000))
+    def plugin_run_holds(schedule: Schedule) -> None:
+        check_run(adapter, schedule, nodes, bugs)
+
+    plugin_run_holds()
+
+
+def checks(adapter: Adapter, nodes: int = 3) -> tuple[Check, ...]:
+    """The checks `meshcheck mutants` runs on the plug-in (its descriptor's `checks`)."""
+    return (
+        Check(
+            f"free runs ({nodes} nodes)",
+            lambda bugs, settings: free_run_check(adapter, bugs, settings, nodes=nodes),
+            "random faults, then healing: the shape's invariants, action properties, liveness "
+            "promises and the client histories",
+        ),
+    )
+
+
+def write_log(
+    adapter: Adapter,
+    schedule: Schedule,
+    bugs: frozenset[str] = frozenset(),
+    *,
+    out: IO[str] | None = None,
+) -> NdjsonLog:
+    """One free run of the validation model's servers, writing the model's values (the shape's
+    `log_model`: Raft.tla's property_tests/raft/models/Validate.cfg), and its NDJSON log (what each node logged): to `out` when given,
+    else kept in the log's `records`."""
+    shape = adapter.shape()
+    if shape.log_model is None:
+        raise MeshcheckError(f"{adapter.protocol}: the {shape.name} shape has no validation model")
+    nodes, values = shape.log_model()
+    log = NdjsonLog(f"seed-{schedule.seed}", out)
+    sim = cluster(
+        adapter,
+        schedule,
+        nodes,
+        bugs,
+        log=log,
+        make=lambda n: values[(n - 1) % len(values)],
+        heal=False,
+        record=False,
+    )
+    free_runs.run(sim, schedule, schedule.ticks + SETTLE, STORM)
+    return log
+
+
+def logged_run(adapter: Adapter, schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Verdict:
+    """`write_log`'s log read back as a log file is, and validated against the spec."""
+    log = write_log(adapter, schedule, bugs)
+    records = [loads(json.dumps(r), f"{log.run}:{n}") for n, r in enumerate(log.records, 1)]
+    return validate(records, spec=adapter.descriptor().models.spec)
+
+
+# -- the directed scenarios (property_tests/directed/): a Raft-shaped plug-in as their target ------
+
+
+def record_wire(record: Value) -> Wire | None:
+    """A message's spec record (Raft.tla's) as the scenarios read it."""
+    if not isinstance(record, Mapping):
+        return None
+    kind = record.get("mtype")
+    if kind == "AppendEntriesRequest":
+        first = int(record["mprevLogIndex"]) + 1
+        entries = record.get("mentries", ())
+        assert isinstance(entries, tuple)
+        return Wire(kind, entries=tuple((first + k, int(e["term"])) for k, e in enumerate(entries)))
+    if kind == "AppendEntriesResponse":
+        return Wire(kind, success=bool(record["msuccess"]), match=int(record["mmatchIndex"]))
+    if kind == "RequestVoteRequest":
+        return Wire(kind)
+    if kind == "RequestVoteResponse":
+        return Wire(kind, granted=bool(record["mvoteGranted"]))
+    return None
+
+
+def _directed_cluster(
+    adapter: Adapter,
+    nodes: int,
+    seed: int,
+    bugs: frozenset[str],
+    faults: Faults,
+    log: NdjsonLog | None,
+) -> Simulator[Any]:
+    servers = tuple(f"s{k}" for k in range(1, nodes + 1))
+    plugin = adapter_plugin(adapter, servers, bugs, log=log)
+    return Simulator(plugin, servers, SimConfig(seed=seed, faults=faults))
+
+
+def target(adapter: Adapter, notes: str = "") -> RaftTarget:
+    """The directed scenarios' target of a Raft-shaped plug-in (`meshcheck scenarios`): its
+    messages read through `message_record`, its nodes through `state()`, the shape's decided
+    invariants after every step."""
+    shape = adapter.shape()
+
+    def wire(message: Any) -> Wire | None:
+        body = message.body if isinstance(message, Stamped) else message
+        return record_wire(adapter.message_record(body))
+
+    def violated(state: Mapping[str, Value], safe: Mapping[str, Value] | None) -> list[str]:
+        invariants, _ = shape.decided(frozenset(state))
+        return shape.violated(invariants, state, safe)
+
+    return RaftTarget(
+        protocol=adapter.protocol,
+        cluster=partial(_directed_cluster, adapter),
+        wire=wire,
+        view=lambda node: view_of_state(node.state()),
+        violated=violated,
+        storm=STORM,
+        spec=adapter.descriptor().models.spec,
+        logs="adapter",
+        notes=notes or f"{adapter.protocol} through the adapter contract",
+    )

@@ -1,0 +1,71 @@
+"""RecoveryWithinBound under pytest (property_tests/raft/recovery.py): the correct nodes pass it
+with the loaded Hypothesis profile, and the mutant that ships a follower's backlog an entry a
+round trip fails it in a run where the liveness check after healing passes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import settings
+
+from meshcheck.impl.raft import mutants
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.raft.free_runs import check_liveness
+from meshcheck.property_tests.raft.recovery import (
+    CATCH_UP_BOUND,
+    LEADER_BOUND,
+    SNAPSHOT_INTERVAL,
+    check_recovery,
+    recovery_within_bound,
+)
+
+PROBE = frozenset({mutants.PROBE_STAYS_ONE_ENTRY})
+
+# A drawn run where a follower is 35 entries behind the leader elected after the heal.
+BEHIND = Schedule(
+    seed=973694259,
+    ticks=1500,
+    drop=0.02,
+    duplicate=0.02,
+    partition=0.1,
+    one_way=0.0,
+    every=10,
+    reads=0.2,
+    snapshot_interval=SNAPSHOT_INTERVAL,
+    max_entries=None,
+    down=(200, 2000),
+    timeout=(150, 300),
+)
+
+
+def test_a_leader_and_every_follower_recover_within_the_bound() -> None:
+    recovery_within_bound(frozenset(), settings())
+
+
+def test_a_probe_of_one_entry_a_round_trip_fails_recovery_and_passes_liveness() -> None:
+    """The correct leader ships the backlog in one batch; the mutant's follower converges too,
+    within the 5 s recovery target (the liveness check passes), a round trip an entry."""
+    check_recovery(BEHIND, 3, frozenset())
+    assert check_liveness(BEHIND, 3, PROBE).converged < 5000
+    with pytest.raises(CheckFailed) as failed:
+        check_recovery(BEHIND, 3, PROBE)
+    message = failed.value.message
+    assert "RecoveryWithinBound: every Raft node caught up 925 ticks after its leader's" in message
+    assert f"4 round trips of the election ({CATCH_UP_BOUND} ticks)" in message
+
+
+def test_an_election_slower_than_two_rounds_fails_recovery_and_passes_liveness() -> None:
+    """A core whose election timer runs five to ten times the configured range (here the nodes
+    draw from 1500..3000 ticks where the bound reads 150..300) elects a leader after the heal
+    within the 2 s election target, and late for the protocol's two rounds."""
+    slow = Schedule(
+        seed=1, ticks=1000, crash=0.6, partition=0.3, one_way=0.0, every=20, timeout=(1500, 3000)
+    )
+    assert check_liveness(slow, 3, frozenset()).leader < 2000
+    with pytest.raises(CheckFailed) as failed:
+        check_recovery(slow, 3, frozenset())
+    assert (
+        "RecoveryWithinBound: Raft elected a sole leader 1,013 ticks after the heal; the protocol "
+        "promises one within 2 election rounds (the largest election timeout, 300 ticks, and a "
+        f"round trip each) ({LEADER_BOUND} ticks)"
+    ) in failed.value.message

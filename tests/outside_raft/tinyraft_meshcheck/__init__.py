@@ -1,0 +1,1 @@
+"""meshcheck's checks of tinyraft, a Raft library meshcheck did not write."""
