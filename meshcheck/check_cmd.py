@@ -1,7 +1,9 @@
 """`meshcheck check SPEC`: run TLC on one model, show progress, end in a summary table.
 
-A violation is written as an ITF trace (default `traces/counterexamples/<model>-<property>.itf.json`
-under the current folder, or `--out`) and its path printed with the command that shows it.
+A violation is written as an ITF trace (default `reports/counterexamples/<model>-<property>.itf.json`
+under the current folder, or `--out`) and its path printed with the command that shows it. Not
+under `traces/`: in a checkout that is the tracked regression corpus, which a user's run must not
+dirty (`reports/` is where `meshcheck verify` writes its reports too, and git ignores it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from meshcheck import table
+from meshcheck import table, words
 from meshcheck.catalog import Model, load_model
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, ConfigError
 from meshcheck.progress import ProgressPrinter
@@ -35,11 +37,15 @@ def resolve_model(spec_arg: str, config_arg: str | None) -> Model:
     return load_model(config, spec)
 
 
+# where a counterexample goes without --out: outside the tracked traces/ (the module doc says why)
+RUN_FOLDER = Path("reports") / "counterexamples"
+
+
 def counterexample_path(model: Model, prop: str | None, out: str | None) -> Path:
     if out:
         return Path(out)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{model.name}-{prop or 'violation'}")
-    return Path("traces") / "counterexamples" / f"{name}.itf.json"
+    return RUN_FOLDER / f"{name}.itf.json"
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -98,6 +104,8 @@ def run_check(args: argparse.Namespace) -> int:
         prop = result.violation.name if result.violation else "error"
         path = itf.write(result.trace, counterexample_path(model, prop, args.out))
         kind = "lasso" if result.trace.loop is not None else "trace"
-        print(f"counterexample ({len(result.trace)} states, {kind}) written to {path}")
+        print(
+            f"counterexample ({words.count(len(result.trace), 'state')}, {kind}) written to {path}"
+        )
         print(f"  meshcheck trace show {path}")
     return EXIT_VIOLATED if result.outcome is Outcome.VIOLATED else EXIT_USAGE

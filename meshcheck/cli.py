@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from meshcheck import __version__
+from meshcheck import __version__, words
 from meshcheck.impl.base.errors import (
     EXIT_HOLDS,
     EXIT_USAGE,
@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         metavar="FILE",
         help="where to write the counterexample (ITF); default "
-        "traces/counterexamples/<model>-<property>.itf.json",
+        "reports/counterexamples/<model>-<property>.itf.json under the current folder",
     )
     c.add_argument("--verbose", "-v", action="store_true", help="show TLC's own output")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
@@ -236,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--profile",
         choices=("fast", "quick", "default", "deep"),
-        default=os.environ.get("MESHCHECK_PROFILE", "default"),
-        help="fast: make verify's 3-minute gate; quick: make test's budgets; default: every "
-        "check (make verify-full); deep: long runs (docs/reference/profiles.md)",
+        default=os.environ.get("MESHCHECK_PROFILE", "fast"),
+        help="fast (the default, as make verify: the 3-minute gate); quick: make test's budgets; "
+        "default: every check, about 20 minutes (make verify-full); deep: long runs; "
+        "MESHCHECK_PROFILE sets another default (docs/reference/profiles.md)",
     )
     v.add_argument(
         "--only",
@@ -295,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=("fast", "quick", "default", "deep"),
         default=os.environ.get("MESHCHECK_PROFILE", "default"),
-        help="Hypothesis budget: fast = fast, quick = ci, default = dev, deep = deep",
+        help="Hypothesis budget: fast = fast, quick = ci, default = dev, deep = deep; "
+        "default: default (MESHCHECK_PROFILE sets another)",
     )
     mu.add_argument(
         "--mutant", action="append", metavar="NAME", help="only this mutant (repeatable)"
@@ -533,7 +535,7 @@ def _trace_timeline(args: argparse.Namespace) -> int:
 
     trace = itf.read(args.file)
     out = timeline.write(trace, args.out, source=args.file)
-    print(f"timeline of {args.file} ({len(trace)} states) written to {out}")
+    print(f"timeline of {args.file} ({words.count(len(trace), 'state')}) written to {out}")
     return EXIT_HOLDS
 
 
@@ -564,10 +566,22 @@ def _trace_replay(args: argparse.Namespace) -> int:
             written = itf.write(result.impl_trace, args.impl_out)
             print(f"the implementation's trace written to {written}")
     if outcome.ok:
-        print(f"holds: all {outcome.steps} steps of {args.file} replay on {what}")
+        steps = words.count(outcome.steps, "step")
+        violated = replay.recorded_violation(trace) if "protocol" not in trace.meta else None
+        if violated is not None:  # a counterexample: replayed, it shows its violation again
+            how = (
+                f", and its last state violates {violated.name}"
+                if violated.kind == "invariant"
+                else f" (the path TLC found; {violated.kind} itself is TLC's verdict)"
+            )
+            print(
+                f"reproduces {violated} violated: all {steps} of {args.file} replay on {what}{how}"
+            )
+            return EXIT_VIOLATED
+        print(f"holds: all {steps} of {args.file} replay on {what}")
         return EXIT_HOLDS
     at = f" at step {outcome.index}" if outcome.index is not None else ""
-    replayed = f"{outcome.steps} step{'' if outcome.steps == 1 else 's'} replayed"
+    replayed = f"{words.count(outcome.steps, 'step')} replayed"
     print(f"diverges{at}: {args.file} on {what} ({replayed})")
     print(f"  {outcome.problem}".replace("\n", "\n  "))
     return EXIT_VIOLATED

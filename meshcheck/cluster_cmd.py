@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 from meshcheck.options import number, whole
 
@@ -286,7 +287,7 @@ def _test(args: argparse.Namespace) -> int:
     (out / "anomaly.txt").unlink(missing_ok=True)  # an earlier run's, in the same folder
     plan = fault_plan(options)
     print(
-        f"cluster test: {options.protocol}, {options.nodes} nodes, {options.time:g} s, seed {options.seed}"
+        f"cluster test: {options.protocol}, {words.count(options.nodes, 'node')}, {options.time:g} s, seed {options.seed}"
         + (f", links delayed {args.delay} ms" if options.delay[1] else "")
     )
     for fault in plan:
@@ -369,7 +370,9 @@ def _test_manager(args: argparse.Namespace) -> int:
     print(f"cluster test: manager, {options.time:g} s, seed {options.seed}")
     for name, o in layers.items():
         plan = fault_plan(o)
-        print(f"  {name.value}: {o.nodes} nodes, seed {o.seed}, {len(plan)} faults")
+        print(
+            f"  {name.value}: {words.count(o.nodes, 'node')}, seed {o.seed}, {words.count(len(plan), 'fault')}"
+        )
         for fault in plan:
             print(f"    {fault.describe()}")
 
@@ -542,7 +545,7 @@ def _down(args: argparse.Namespace) -> int:
         if _ours(int(pid)):
             os.kill(int(pid), signal.SIGKILL)
     (out / "pids.json").unlink()
-    print(f"stopped {len(pids)} nodes")
+    print(f"stopped {words.count(len(pids), 'node')}")
     return EXIT_HOLDS
 
 

@@ -15,6 +15,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from meshcheck import words
 from meshcheck.impl.hybrid import levels
 from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
 
@@ -28,10 +29,25 @@ def causes(th: Thresholds) -> list[tuple[str, Counts, int, int]]:
     return [
         ("equivocation", Counts(equivocation=1), 0, 0),
         ("tampering", Counts(tampering=1), 0, 0),
-        (f"bad signatures from {th.sig_high} nodes", Counts(bad_signature=th.sig_high), 0, 0),
-        (f"bad signatures from {th.sig_medium} nodes", Counts(bad_signature=th.sig_medium), 0, 0),
+        (
+            f"bad signatures from {words.count(th.sig_high, 'node')}",
+            Counts(bad_signature=th.sig_high),
+            0,
+            0,
+        ),
+        (
+            f"bad signatures from {words.count(th.sig_medium, 'node')}",
+            Counts(bad_signature=th.sig_medium),
+            0,
+            0,
+        ),
         ("a bad signature", Counts(bad_signature=1), 0, 0),
-        (f"timing anomalies from {th.timing_medium} nodes", Counts(timing=th.timing_medium), 0, 0),
+        (
+            f"timing anomalies from {words.count(th.timing_medium, 'node')}",
+            Counts(timing=th.timing_medium),
+            0,
+            0,
+        ),
         ("a timing anomaly", Counts(timing=1), 0, 0),
         ("quiet period and dwell, no evidence", Counts(), *calm),
     ]

@@ -17,7 +17,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from meshcheck import options
+from meshcheck import options, words
 from meshcheck.impl.base.errors import MeshcheckError
 
 if TYPE_CHECKING:
@@ -187,12 +187,12 @@ def _report(
     from meshcheck.table import format_table
 
     print(
-        f"driver run: {' '.join(command)}, {nodes} nodes, {ticks} ms of faults, "
+        f"driver run: {' '.join(command)}, {words.count(nodes, 'node')}, {ticks} ms of faults, "
         f"invariants {', '.join(checked) or 'none (no Raft variables in its state)'}"
     )
     print(format_table(("seed", "steps", "operations ok", "verdict", "seconds"), rows))
     failed = sum(1 for r in rows if r[3] == "FAIL")
-    print(f"{len(rows) - failed} of {len(rows)} runs hold")
+    print(f"{len(rows) - failed} of {words.count(len(rows), 'run')} hold")
     if first is None:
         return 0
     print(f"first failure, {first}")

@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 from meshcheck.options import number, whole
 
@@ -59,7 +60,7 @@ def test(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
          f"{len(h.ops) / options.time:.0f}/s over {options.time:g} s"),
         ("latency (ok)", f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
          f"max {lat['max']:.1f} ms"),
-        ("nemesis", f"{len(outcome.plan)} faults", f"{len(outcome.struck) // 2} carried out"),
+        ("nemesis", f"{words.count(len(outcome.plan), 'fault')}", f"{len(outcome.struck) // 2} carried out"),
     ]  # fmt: skip
     for v in outcome.verdicts:
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]

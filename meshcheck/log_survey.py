@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 
+from meshcheck import words
 from meshcheck.property_tests.raft.log_duplicates import blind, faulty_log, faulty_run, model_for
 from meshcheck.table import format_table
 from meshcheck.traces.logs import reference
@@ -49,7 +50,7 @@ def survey(runs: int, budget: float = 60.0) -> list[tuple[str, int, int, int, in
             if verdict.verdict == "invalid":
                 print(f"{name}: seed {seed} invalid: {verdict.render()}", file=sys.stderr)
             print(
-                f"\r{name}: {seed}/{runs} runs, {counts['invalid']} invalid",
+                f"\r{name}: {seed}/{words.count(runs, 'run')}, {counts['invalid']} invalid",
                 end="",
                 file=sys.stderr,
                 flush=True,

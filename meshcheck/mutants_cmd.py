@@ -42,7 +42,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck import registry, table
+from meshcheck import registry, table, words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 
@@ -215,7 +215,7 @@ def _outcome(
             )
             say(
                 f"{protocol}: {mutant}: killed by {check.name} in {seconds:.1f} s, "
-                f"counterexample of {failure.steps} steps"
+                f"counterexample of {words.count(failure.steps, 'step')}"
             )
             if not every_check:
                 break
@@ -307,7 +307,7 @@ def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
             spent = f"{sum(a.seconds for a in o.attempts if not a.spec):.1f}"
             row = [o.mutant, "SURVIVED", spent, "", missed]
         else:
-            row = [o.mutant, k.check, f"{k.seconds:.1f}", f"{k.steps} steps", missed]
+            row = [o.mutant, k.check, f"{k.seconds:.1f}", _steps(k.steps), missed]
         tlc = o.tlc
         if with_tlc:
             row.insert(1, _cell(tlc) if tlc is not None else "")
@@ -316,12 +316,17 @@ def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
     return table.format_fitted(header, rows, right=(3,) if with_tlc else (2,))
 
 
+def _steps(steps: int | None) -> str:
+    """A counterexample's length, counted ("1 step"); "? steps" when it is not known."""
+    return words.count(steps, "step") if steps is not None else "? steps"
+
+
 def _cell(a: Attempt) -> str:
     if a.absent:
         # "-": the bug is not in the spec; an equivalent mutant says so
         return "-" if a.absent == "not in the spec" else f"- ({a.absent.split(':')[0]})"
     if a.killed:
-        return f"killed, {a.seconds:.1f} s, {a.steps} steps"
+        return f"killed, {a.seconds:.1f} s, {_steps(a.steps)}"
     if a.error and a.spec and not a.error.startswith("could not run"):
         return f"SURVIVED ({a.error})"
     if a.error:
@@ -368,9 +373,11 @@ def _one_protocol(args: Any, protocol: str) -> int:
             "the spec's property no longer catches it"
         )
     if survivors:
-        print(f"\n{len(survivors)} of {len(outcomes)} mutants survived: {', '.join(survivors)}")
+        print(
+            f"\n{len(survivors)} of {words.count(len(outcomes), 'mutant')} survived: {', '.join(survivors)}"
+        )
         return EXIT_VIOLATED
     if spec_survivors:
         return EXIT_VIOLATED
-    print(f"\nall {len(outcomes)} mutants killed")
+    print(f"\nall {words.count(len(outcomes), 'mutant')} killed")
     return EXIT_HOLDS

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
 from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.format import LogRecord
@@ -43,8 +44,12 @@ def run_validate(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"{', '.join(args.logs)}: no records")
     model = _model_with(spec, merged, args.model, args.set or [])
     stepper = stepper_for(spec, model)
+
+    def progress(at: int, records: int, frontier: int, seconds: float) -> None:
+        _progress(merged[at].source if at < len(merged) else "", at, records, frontier, seconds)
+
     verdict = Validator(stepper, max_frontier=args.max_frontier).run(
-        merged, budget=args.budget, progress=_progress
+        merged, budget=args.budget, progress=progress
     )
     print(verdict.render())
     if verdict.verdict == "valid":
@@ -81,10 +86,12 @@ def _model_with(
     return str(written)
 
 
-def _progress(at: int, records: int, frontier: int, seconds: float) -> None:
-    """A run of more than a few seconds says where it is, on stderr (stdout keeps the verdict)."""
+def _progress(source: str, at: int, records: int, frontier: int, seconds: float) -> None:
+    """A run of more than a few seconds says where it is, on stderr (stdout keeps the verdict):
+    the file and line of the record it walks (a count over merged files is no line to jump to)."""
     print(
-        f"validate: record {at + 1:,} of {records:,}, frontier {frontier:,}, {seconds:.0f} s",
+        f"validate: at {source} ({at + 1:,} of {words.count(records, 'record', commas=True)}), frontier {frontier:,}, "
+        f"{seconds:.0f} s",
         file=sys.stderr,
         flush=True,
     )
@@ -162,7 +169,7 @@ def check_reference_logs(profile: str = "quick") -> ReferenceOutcome:
         True,
         steps,
         seconds,
-        f"{runs} runs, full and partial state valid, each broken one caught",
+        f"{words.count(runs, 'run')}, full and partial state valid, each broken one caught",
     )
 
 

@@ -65,7 +65,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck import table, verify_summary
+from meshcheck import table, verify_summary, words
 from meshcheck.catalog import Model, scan
 from meshcheck.impl.base.errors import (
     EXIT_HOLDS,
@@ -77,8 +77,11 @@ from meshcheck.impl.base.errors import (
 from meshcheck.interrupts import held, sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
+from meshcheck.violated import VIOLATED, Violated, lead
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
+# a failure's detail in the table and reports: at most this long, cut after what failed, never in it
+DETAIL_WIDTH = 160
 FAST = "fast"  # the profile of `make verify`: the 3-minute gate (docs/reference/profiles.md)
 FAST_KINDS = ("tlc", "z3", "tests", "traces")  # what it runs unless --only names more
 FAST_MARK = "fast"  # the pytest marker of the property tests it runs
@@ -100,6 +103,12 @@ class Row:
     # killed, as `protocol:mutant`
     cpu: float | None = None
     kills: tuple[str, ...] = ()
+    # what a failed row violated, "invariant ElectionSafety" (meshcheck/violated.py): its detail
+    # starts with it, and every report says it first
+    violated: str = ""
+    # the file a row checks, as a command takes it (a TLC row: its model's .cfg), for the command
+    # that runs the check again (verify_summary.again)
+    source: str = ""
     # a property test's Hypothesis runs (property_tests/saturation.py's identities): how its
     # kills are found; not in the JSON report
     runs: tuple[str, ...] = attrs.field(default=(), repr=False)
@@ -258,14 +267,34 @@ def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = T
                     )
                 return Row("tlc", model.name, "pass", r.distinct, "states", r.seconds, r.note)
             if r.outcome is Outcome.VIOLATED and r.violation is not None:
-                what = r.violation.name or r.violation.kind
+                # a deadlock or an assumption has no name: its kind is what failed
+                name = r.violation.name
+                what = Violated(r.violation.kind, name) if name else None
+                detail = lead(what, "") if what else f"violated: {r.violation.kind}"
                 return Row(
-                    "tlc", model.name, "FAIL", r.distinct, "states", r.seconds, f"violated: {what}"
+                    "tlc",
+                    model.name,
+                    "FAIL",
+                    r.distinct,
+                    "states",
+                    r.seconds,
+                    detail,
+                    violated=str(what) if what else r.violation.kind,
                 )
             return Row("tlc", model.name, "error", r.distinct, "states", r.seconds, r.message)
 
-        units.append(_one("tlc", model.name, run))
+        def sourced(run: Callable[[], Row] = run, config: Path = model.config) -> Row:
+            return attrs.evolve(run(), source=shown(config))
+
+        units.append(_one("tlc", model.name, sourced))
     return units
+
+
+def shown(path: Path) -> str:
+    """A path as a command printed for the user takes it: relative to the current folder when
+    under it."""
+    here = Path.cwd()
+    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)
 
 
 def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
@@ -464,8 +493,22 @@ def test_rows(
             else ()
         )
         if problem is not None:
-            message = (problem.get("message") or "failed").splitlines()[0][:160]
-            yield Row("tests", name, "FAIL", count, unit, seconds, message, cpu, runs=runs)
+            said = (problem.get("message") or "failed").splitlines()[0]
+            said = said.split("CheckFailed: ", 1)[-1]  # pytest's "module.CheckFailed: message"
+            what = Violated.parse(props.get(VIOLATED, "")) or Violated.leading(said)
+            message = lead(what, said, DETAIL_WIDTH)
+            yield Row(
+                "tests",
+                name,
+                "FAIL",
+                count,
+                unit,
+                seconds,
+                message,
+                cpu,
+                runs=runs,
+                violated=str(what) if what else "",
+            )
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
             detail = _saturated(props)
@@ -485,7 +528,7 @@ def _saturated(props: dict[str, str]) -> str:
     """The detail of a test whose Hypothesis runs the saturation stop ended early
     (property_tests/saturation.py): "saturated: 71 of 200 examples"."""
     done, _, budget = props.get("hypothesis-saturated", "").partition("/")
-    return f"saturated: {done} of {budget} examples" if done and budget else ""
+    return f"saturated: {done} of {words.count(int(budget), 'example')}" if done and budget else ""
 
 
 def _has_xdist() -> bool:
@@ -735,8 +778,9 @@ def _finding_row(entry: Any, name: str) -> Row:
     if found.holds:
         detail = "no longer reproduces: renew or retire it"
         return Row("traces", name, "FAIL", found.steps, "steps", seconds, detail)
-    what = found.problem.split(": ", 2)[-1]
-    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {what[:120]}")
+    what = found.problem.split("; run ", 1)[0]  # what failed and where, not the schedule
+    said = lead(Violated.leading(what), what, DETAIL_WIDTH - len("reproduces: "))
+    return Row("traces", name, "pass", found.steps, "steps", seconds, f"reproduces: {said}")
 
 
 def _impl_row(entry: Any, name: str) -> Row:
@@ -747,7 +791,18 @@ def _impl_row(entry: Any, name: str) -> Row:
     fixed = replay(entry, frozenset())
     if not fixed.holds:
         seconds = time.perf_counter() - start
-        return Row("traces", name, "FAIL", fixed.steps, "steps", seconds, fixed.problem[:160])
+        what = Violated.leading(fixed.problem)
+        detail = lead(what, fixed.problem, DETAIL_WIDTH)
+        return Row(
+            "traces",
+            name,
+            "FAIL",
+            fixed.steps,
+            "steps",
+            seconds,
+            detail,
+            violated=str(what) if what else "",
+        )
     detail = ""
     if entry.bugs:
         mutated = replay(entry, entry.bugs)
@@ -888,11 +943,12 @@ def exit_code(rows: list[Row]) -> int:
     return EXIT_HOLDS
 
 
-def seed_text(seed: int | None) -> str:
-    """How a run's examples were drawn, as the report says it."""
+def seed_text(seed: int | None, again: str = "") -> str:
+    """How a run's examples were drawn, as the report says it; `again`, the command that runs the
+    same checks with the same seed (verify_summary.run_again; default: every check)."""
     if seed is None:
         return "derandomized (each check's seed a hash of its test)"
-    return f"seed {seed} (again: meshcheck verify --seed {seed})"
+    return f"seed {seed} (again: {again or f'meshcheck verify --seed {seed}'})"
 
 
 def write_json(rows: list[Row], path: Path, profile: str, seed: int | None = None) -> None:
@@ -1004,8 +1060,12 @@ def worker_count(text: str | None) -> int:
 
 def _say(row: Row, kind: bool = False) -> None:
     what = f"{row.kind:8} " if kind else ""
-    line = f"   {what}{row.result:5} {row.name} ({table.seconds(row.seconds)}s) {row.detail}"
-    print(verify_summary.clip(line.rstrip()), file=sys.stderr, flush=True)
+    head = f"   {what}{row.result:5} "
+    failed = verify_summary.what_failed(row)
+    if failed:  # what failed first, whole: the name and the rest may be cut
+        head += f"{failed}: "
+    line = f"{head}{row.name} ({table.seconds(row.seconds)}s) {verify_summary.rest_of(row)}"
+    print(verify_summary.clip(line.rstrip(), keep=len(head)), file=sys.stderr, flush=True)
 
 
 def kinds_run(profile: str, only: Collection[str] | None) -> tuple[str, ...]:
@@ -1028,8 +1088,9 @@ def run_verify(args: argparse.Namespace) -> int:
         import secrets
 
         seed = secrets.randbelow(2**32)
+    again = verify_summary.run_again(args.profile, args.only, getattr(args, "protocol", None), seed)
     if seed is not None:
-        print(f"== exploring: {seed_text(seed)}", file=sys.stderr, flush=True)
+        print(f"== exploring: {seed_text(seed, again)}", file=sys.stderr, flush=True)
     if chosen is not None and not own_project(root):
         raise MeshcheckError(
             "--protocol picks meshcheck's registered protocols, not --root's specs"
@@ -1073,8 +1134,8 @@ def run_verify(args: argparse.Namespace) -> int:
         print(cost)
     failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
-        f"\n{len(rows) - failed} of {len(rows)} checks passed in {time.perf_counter() - start:.1f}s "
-        f"(profile {args.profile}; examples {seed_text(seed)})"
+        f"\n{len(rows) - failed} of {words.count(len(rows), 'check')} passed in {time.perf_counter() - start:.1f}s "
+        f"(profile {args.profile}; examples {seed_text(seed, again)})"
     )
     totals = totals_line(rows)
     if totals:
@@ -1088,7 +1149,8 @@ def run_verify(args: argparse.Namespace) -> int:
     if getattr(args, "html", None) is not None:
         from meshcheck.html.from_verify import write_report
 
-        print(f"html: {write_report(rows, args.html, profile=args.profile, root=root)}")
+        page = write_report(rows, args.html, profile=args.profile, root=root, seed=seed)
+        print(f"html: {page}")
     if seed is not None and own_project(root):
         corpus = root / "traces" / "counterexamples"
         for path in keep_explored(explored_failures(seed), seed, corpus):
@@ -1167,10 +1229,12 @@ def totals_line(rows: list[Row]) -> str:
     findings = [r for r in rows if r.kind == "traces" and r.name.endswith(FINDING)]
     if findings:
         found = sum(r.result == "pass" for r in findings)
-        parts.append(f"{found} of {len(findings)} findings in third-party code reproduced")
+        parts.append(
+            f"{found} of {words.count(len(findings), 'finding')} in third-party code reproduced"
+        )
     mutants = [r for r in rows if r.kind == "mutants" and r.count is not None]
     if mutants:
         killed = sum(r.count or 0 for r in mutants)
         total = sum(int(r.unit.split()[1]) for r in mutants)
-        parts.append(f"{killed} of {total} mutants killed")
+        parts.append(f"{killed} of {words.count(total, 'mutant')} killed")
     return "; ".join(parts)

@@ -1,5 +1,5 @@
-"""`meshcheck verify`'s rows for the project's own cores run as clusters of OS processes (issue
-[13]; docs/cluster.md): one `meshcheck cluster test` per protocol the runtime hosts, over TLS,
+"""`meshcheck verify`'s rows for the project's own cores run as clusters of OS processes
+(docs/cluster.md): one `meshcheck cluster test` per protocol the runtime hosts, over TLS,
 under the nemesis (kill, pause, partition), its clients' history and the nodes' state files
 checked and, for the protocols whose nodes log spec actions (Raft, PBFT, gossip), every node's log
 validated against the spec.
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from meshcheck import words
 from meshcheck.verify import Row
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class Cluster:
 
     @property
     def row(self) -> str:
-        return f"{PREFIX}{self.protocol}, {self.nodes} nodes, {self.seconds:g} s, the nemesis"
+        return f"{PREFIX}{self.protocol}, {words.count(self.nodes, 'node')}, {self.seconds:g} s, the nemesis"
 
 
 # Raft at the design's five nodes; the BFT protocols at 3f+1 = 4 with f = 1; gossip at five. The
@@ -101,7 +102,7 @@ def judge(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
     judged = [v for v in verdicts if not v.timed]
     wrong = [f"{v.check}: {v.detail}" for v in judged if v.holds is not True]
     late = [v.check for v in verdicts if v.timed and v.holds is not True]
-    said = "; ".join(wrong) if wrong else f"{len(judged)} checks hold"
+    said = "; ".join(wrong) if wrong else f"{words.count(len(judged), 'check')} held"
     if late:
         said += f" (not judged, on real time: {', '.join(late)} did not hold)"
     return bool(judged) and not wrong, said

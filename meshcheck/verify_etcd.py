@@ -1,4 +1,4 @@
-"""`meshcheck verify`'s rows for etcd, the system nobody here wrote (issue [14]): its Raft library's
+"""`meshcheck verify`'s rows for etcd, the system nobody here wrote: its Raft library's
 runs through the Go driver, validated against specs/RaftEtcd.tla (docs/etcd-raft.md), and a
 cluster of real etcd members under the nemesis, its clients' history checked (docs/etcd.md).
 Each needs what a make target installs (`make etcd-raft`, `make etcd`, both run by `make verify`);
@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from meshcheck import words
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.verify import Row
 
@@ -59,7 +60,7 @@ def etcd_cluster_row(seed: int | None) -> Row:
     h = outcome.history
     ok, said = judge(outcome.verdicts)
     detail = (
-        f"seed {s}: ok {h.count('ok')}, info {h.count('info')}, {len(outcome.struck) // 2} faults; "
+        f"seed {s}: ok {h.count('ok')}, info {h.count('info')}, {words.count(len(outcome.struck) // 2, 'fault')}; "
         f"{said} (meshcheck cluster test --system etcd --workload cas --time {CLUSTER_SECONDS:g} "
         f"--seed {s})"
     )

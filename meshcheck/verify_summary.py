@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from meshcheck import table
@@ -32,6 +32,25 @@ class Row(Protocol):
     def seconds(self) -> float: ...
     @property
     def detail(self) -> str: ...
+    @property
+    def violated(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+def what_failed(row: Row) -> str:
+    """What a failed row violated, said first ("invariant ElectionSafety violated"), or ""."""
+    if not row.violated:
+        return ""
+    return f"{row.violated} violated" if " " in row.violated else f"violated: {row.violated}"
+
+
+def rest_of(row: Row) -> str:
+    """A row's detail without what_failed at its start (said once, first, where both are shown)."""
+    head = what_failed(row)
+    if head and row.detail.startswith(head):
+        return row.detail[len(head) :].lstrip(": ")
+    return row.detail
 
 
 def spec_areas() -> dict[str, str]:
@@ -117,11 +136,13 @@ def overview(rows: Sequence[Row], specs: Mapping[str, str], only: str | None = N
 
 
 def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) -> str:
-    """The command that runs a row's check again, alone (a TLC model: with its protocol's)."""
+    """The command that runs a row's check again, alone, as verify ran it: a property test with
+    its Hypothesis profile, seed and fixed string hashes; a TLC model with `meshcheck check` on its
+    .cfg (its directives: workers, deadlock), which says the same violation."""
     where = row.name
     if row.kind == "tests":
         module, _, test = where.partition("::")
-        env = f"MESHCHECK_HYPOTHESIS={_hypothesis(profile)}"
+        env = f"PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS={_hypothesis(profile)}"
         if seed is not None:
             env += f" MESHCHECK_SEED={seed}"
         node = shlex.quote(f"property_tests/{module}.py::{test}")
@@ -132,11 +153,31 @@ def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) ->
         return f"meshcheck mutants {shlex.quote(where)} --profile {profile}"
     if row.kind == "traces" and where.startswith("traces/"):
         return f"meshcheck trace replay {shlex.quote(where.split(' ', 1)[0])}"
+    if row.kind == "tlc" and row.source:
+        return f"meshcheck check {shlex.quote(row.source)}"
     if row.kind == "tlc":
         mine = area(row, specs)
         only = f" --protocol {mine}" if mine in specs.values() else ""
         return f"meshcheck verify --only tlc{only} --profile {profile}  # its model {where}"
-    return f"meshcheck verify --profile {profile}" + (f" --seed {seed}" if seed is not None else "")
+    return run_again(profile, [row.kind] if row.kind in ("traces", "tests") else None, None, seed)
+
+
+def run_again(
+    profile: str,
+    only: Iterable[str] | None = None,
+    chosen: Iterable[str] | None = None,
+    seed: int | None = None,
+) -> str:
+    """The command that runs a verify run's checks again: its profile (the default is `fast`, so
+    a run of another must say it), the kinds and protocols it was limited to, and its seed."""
+    argv = ["meshcheck", "verify", "--profile", profile]
+    for kind in only or ():
+        argv += ["--only", kind]
+    for name in chosen or ():
+        argv += ["--protocol", name]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    return shlex.join(argv)
 
 
 def _hypothesis(profile: str) -> str:
@@ -153,13 +194,17 @@ def failures(
     for r in rows:
         if r.result not in FAILED:
             continue
-        out.append(f"{r.result} {r.kind} {r.name}")
-        for line in (r.detail or r.result).splitlines() or [r.result]:
+        head = what_failed(r)
+        out.append(
+            f"{r.result} {head}, in {r.kind} {r.name}" if head else f"{r.result} {r.kind} {r.name}"
+        )
+        for line in (rest_of(r) or ("" if head else r.result)).splitlines():
             out += textwrap.wrap(line, WIDE - 4, initial_indent="    ", subsequent_indent="    ")
         out.append(f"  again: {again(r, profile, seed, specs)}")
     return out
 
 
-def clip(line: str, width: int = WIDE) -> str:
-    """A progress line no wider than `width`: the end of a long one is left to the reports."""
-    return line if len(line) <= width else line[: width - 3] + "..."
+def clip(line: str, width: int = WIDE, keep: int = 0) -> str:
+    """A progress line no wider than `width`: the end of a long one is left to the reports; its
+    first `keep` characters (what failed) are never cut."""
+    return line if len(line) <= width else line[: max(width - 3, keep)] + "..."

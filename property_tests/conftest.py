@@ -23,6 +23,10 @@ it as one JSON file into `reports/coverage/` (or MESHCHECK_COVERAGE_DIR), cleare
 starts; `meshcheck coverage` and `meshcheck verify` merge the files. MESHCHECK_COVERAGE=0 turns
 recording off (to measure what it costs).
 
+What failed: a failing check's violated property (property_tests/failure.py, "invariant
+ElectionSafety") goes into the report as the property `violated`, which `meshcheck verify` says
+first in every report of the failure.
+
 Ed25519: every test runs with the exact memo of signatures and verifications on
 (property_tests/crypto_memo.py says why that changes only what a test costs).
 """
@@ -41,6 +45,7 @@ from meshcheck.property_tests import histories, saturation
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from meshcheck.property_tests.profiles import load_from_env
 from meshcheck.property_tests.record import find_failure, write_failure, write_history
+from meshcheck.violated import VIOLATED
 
 load_from_env()
 
@@ -90,6 +95,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
             return (yield)
     except Exception as exc:
         failed = find_failure(exc)
+        if failed is not None and failed.violated is not None:
+            item.user_properties.append((VIOLATED, str(failed.violated)))
         if failed is not None and failed.replay is None:
             try:
                 write_failure(failed, item.nodeid)

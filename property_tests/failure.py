@@ -7,14 +7,29 @@ of the minimal example it shrank to, so after a run `steps` is the shrunk length
 `meshcheck mutants` reports. `trace`, when the check has one, is the counterexample in the spec's
 vocabulary, ready to be written as ITF; once it is written (property_tests/record.py), `replay` is
 the one command that replays it, and the failure's last line says it.
+
+`violated` is what failed, the property's kind and name (meshcheck/violated.py): the message
+starts with it ("invariant ElectionSafety violated: ..."), so that no report, however it cuts
+the rest (the schedule of a free run, the step), loses it. A check that does not say it is read
+from its message ("violates X", "X violated"), as the kind "property".
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 from meshcheck.impl.base.trace import Trace
+from meshcheck.violated import Violated, lead
+
+# how a check's message names a property when the check does not say it: "violates A, B",
+# "A violated", "(A)" at its end (a liveness bound's name)
+_NAMED = (
+    re.compile(r"\bviolates ([A-Z]\w*(?:, [A-Z]\w*)*)"),
+    re.compile(r"\b([A-Z][a-z]\w*[A-Z]\w*(?:, [A-Z]\w*)*) violated\b"),
+    re.compile(r"\(([A-Z][a-z]\w*[A-Z]\w*)\)"),
+)
 
 # the lists `first_failure()` callers are collecting into, innermost last
 _WATCHING: list[list[CheckFailed]] = []
@@ -23,7 +38,16 @@ _WATCHING: list[list[CheckFailed]] = []
 class CheckFailed(AssertionError):
     """A property check found a bug."""
 
-    def __init__(self, message: str, *, steps: int, trace: Trace | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        steps: int,
+        trace: Trace | None = None,
+        violated: Violated | None = None,
+    ) -> None:
+        self.violated = violated if violated is not None else named_in(message)
+        message = lead(self.violated, message)
         super().__init__(message)
         self.message = message
         self.steps = steps
@@ -44,6 +68,15 @@ class CheckFailed(AssertionError):
         (property_tests/histories.py, record.write_history): a note, as `add_replay`'s."""
         self.recheck = command
         self.add_note(f"re-check the client history: {command}")
+
+
+def named_in(message: str) -> Violated | None:
+    """The property a check's message names (see the module doc), or None."""
+    for pattern in _NAMED:
+        found = pattern.search(message)
+        if found:
+            return Violated("property", found.group(1))
+    return None
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.sim import Faults, Phases, Simulator
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.violated import Violated
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
 
@@ -162,19 +163,29 @@ def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hyp
     )
 
 
-def failure(message: str, schedule: Schedule, trace: Trace, at: int | None = None) -> CheckFailed:
-    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it)."""
+def failure(
+    message: str,
+    schedule: Schedule,
+    trace: Trace,
+    at: int | None = None,
+    violated: Violated | None = None,
+) -> CheckFailed:
+    """CheckFailed for a run: the counterexample is the trace up to step `at` (default: all of it).
+    Its message says what failed first (`violated`, else the property the message names), then
+    where, then the schedule that reproduces it: a report that cuts a long message cuts the
+    schedule, never the property."""
     if not trace.steps:  # an unrecorded run: the caller runs it again, recorded
-        return CheckFailed(f"{schedule!r}: {message}", steps=0)
+        return CheckFailed(f"{message}; run {schedule!r}", steps=0, violated=violated)
     end = len(trace.steps) - 1 if at is None else at
     step = trace.steps[end]
     where = (
         f"step {end} {step.label()} at t={step.meta.get('time')}" if end else "the initial state"
     )
     return CheckFailed(
-        f"{schedule!r}: {where}: {message}",
+        f"{message}, at {where}; run {schedule!r}",
         steps=end,
         trace=attrs.evolve(trace, steps=trace.steps[: end + 1]),
+        violated=violated,
     )
 
 

@@ -58,6 +58,7 @@ from meshcheck.traces.history.checker import check as check_linearizable
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import MODELS
 from meshcheck.traces.logs import Verdict, loads, validate
+from meshcheck.violated import ACTION_PROPERTY, INVARIANT, LIVENESS_BOUND, Violated
 
 __all__ = [
     "STORM",
@@ -210,12 +211,14 @@ class _Safety:
         for k in range(self.checked, len(steps)):
             step, before = steps[k], steps[k - 1].state if k else None
             names = self.shape.violated(self.invariants, step.state, before)
+            kind = INVARIANT if names else ACTION_PROPERTY  # what failed, said first
             if before is not None:
                 names += self.shape.broken(
                     self.transitions, before, step.state, step.action, step.params
                 )
             if names:
-                raise failure(f"violates {', '.join(names)}", schedule, trace, k)
+                what = Violated(kind, ", ".join(names))
+                raise failure(f"violates {', '.join(names)}", schedule, trace, k, violated=what)
         self.checked = len(steps)
 
 
@@ -271,7 +274,10 @@ def check_run(
             schedule,
             trace,
         )
-    problem = overload or check_history(sim, linearize=own_answers) or broken
+    problem = overload or check_history(sim, linearize=own_answers)
+    if problem is None and broken is not None:  # a liveness promise, "Name: what"
+        what = Violated(LIVENESS_BOUND, broken.split(":", 1)[0])
+        raise failure(broken, schedule, trace, violated=what)
     if problem is not None:
         raise failure(problem, schedule, trace)
     return Checked(sim, tuple(decided), tuple(undecided))

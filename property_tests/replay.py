@@ -33,6 +33,7 @@ import attrs
 from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
 from meshcheck.impl.base.trace import INIT, Trace
 from meshcheck.impl.base.values import FrozenDict
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.harness import Harness
@@ -111,6 +112,18 @@ def replay_on_spec(trace: Trace, stepper: Stepper) -> ReplayOutcome:
                 len(states) - 1,
             )
     return ReplayOutcome(True, len(states) - 1)
+
+
+def recorded_violation(trace: Trace) -> Violated | None:
+    """The violation a model trace (TLC's counterexample) records in its `#meta.violation`, or None
+    (no counterexample: a lockstep path, or TLC's error)."""
+    violation = trace.meta.get("violation")
+    if not isinstance(violation, dict):
+        return None
+    kind, name = violation.get("kind"), violation.get("name")
+    if not isinstance(kind, str) or kind == "error":
+        return None
+    return Violated(kind, str(name) if name else "(unnamed)")
 
 
 def _locate(value: object, field: str, trace_path: Path, root: Path) -> Path:

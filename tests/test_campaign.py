@@ -7,6 +7,7 @@ and bad input."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from meshcheck import coverage
 from meshcheck.campaign import page, run, tasks
 from meshcheck.cli import main
 from meshcheck.table import WIDE
+from meshcheck.violated import Violated
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -360,8 +362,15 @@ def test_a_mutant_build_reports_its_failure_once_with_a_trace_that_replays(
     rows = [line for line in printed.splitlines() if line.startswith("|")]
     assert rows and max(map(len, rows)) <= WIDE, rows
     assert "coverage gossip: actions " in printed
-    # the trace replays: the free run re-run from its seed with the recorded bug fails again
-    assert main(["trace", "replay", str(trace)]) == 1
+    # the failure says what it violated first (the spec's name), and the command the report prints
+    # says the same: the free run re-run from its seed with the recorded bug fails again, naming
+    # the same property
+    what = Violated.leading(found["message"])
+    assert what is not None and what.name in ("NoInventedValues", "VersionsMonotone"), found
+    capsys.readouterr()
+    assert main(shlex.split(found["replay"])[1:]) == 1
+    replayed = capsys.readouterr().out
+    assert replayed.startswith("diverges") and f"{what} violated" in replayed, replayed
     # the folder database kept the failing example, for the mutant build only
     assert any((tmp_path / "db" / "merge_not_idempotent").rglob("*"))
     assert (out / "coverage.svg").read_text().startswith("<svg")

@@ -49,8 +49,10 @@ def test_violation_exits_1_writes_itf_that_trace_show_prints(counter: Path, tmp_
     proc = meshcheck("check", str(counter), "--quiet", cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "violated: Small" in proc.stdout
-    written = tmp_path / "traces" / "counterexamples" / "Counter-Small.itf.json"
-    assert f"written to {Path('traces/counterexamples/Counter-Small.itf.json')}" in proc.stdout
+    written = tmp_path / "reports" / "counterexamples" / "Counter-Small.itf.json"
+    assert f"written to {Path('reports/counterexamples/Counter-Small.itf.json')}" in proc.stdout
+    # a user's run never writes into the tracked corpus of traces
+    assert not (tmp_path / "traces").exists()
     doc = json.loads(written.read_text())
     assert [s["x"] for s in doc["states"]] == [0, 1, 2, 3, 4]
     assert [s["#meta"]["action"] for s in doc["states"]] == ["Init"] + ["Incr"] * 4
@@ -192,3 +194,28 @@ def test_a_reader_that_goes_away_is_no_traceback() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_verify_runs_make_verifys_gate_by_default_and_its_help_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`meshcheck verify` with no --profile is `make verify` (the fast gate), not the 20-minute
+    whole set; every --profile's help names its default."""
+    import argparse
+
+    from meshcheck import cli
+
+    monkeypatch.delenv("MESHCHECK_PROFILE", raising=False)
+    parser = cli.build_parser()
+    assert parser.parse_args(["verify"]).profile == "fast"
+    make = (ROOT / "Makefile").read_text()
+    assert "VERIFY_PROFILE ?= fast" in make.replace("VERIFY_PROFILE  ?=", "VERIFY_PROFILE ?=")
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            if "--profile" in action.option_strings:
+                assert action.help is not None and "default" in action.help, name
+                text = action.help.replace(f"{action.default} (the default", "DEFAULT")
+                text = text.replace(f"default: {action.default}", "DEFAULT")
+                text = text.replace(f"{action.default} (the default;", "DEFAULT")
+                assert "DEFAULT" in text, (name, action.help)

@@ -69,3 +69,36 @@ def test_the_readme_is_a_short_front_door_whose_links_resolve() -> None:
     assert len(local) >= 20, local
     assert [link for link in local if not (ROOT / link).exists()] == []
     assert len(readme.splitlines()) <= 250
+
+
+def _help_texts() -> list[str]:
+    """Every help text of the command line: each command's and each option's."""
+    import argparse
+
+    out: list[str] = []
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        out.append(parser.description or "")
+        for action in parser._actions:
+            out.append(action.help or "")
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += list(action.choices.values())
+                out += [a.help or "" for a in action._choices_actions]
+    return out
+
+
+def test_the_user_pages_cite_no_internal_issue_numbers() -> None:
+    """ "issue [12]", "[13]'s code": a number that means nothing to a reader. The pages (docs/,
+    the README) and the command line's help say what was meant instead; a link or a subscript
+    (`x[1]`, `](page.md)`) is not a citation."""
+    cited = re.compile(r"(?<![\w\]\[`'\":,])\[\d{1,3}\](?![(:\w])|\bissues? \[\d")
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    found = [
+        f"{page.relative_to(ROOT)}:{n}: {line.strip()[:100]}"
+        for page in pages
+        for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1)
+        if cited.search(line)
+    ]
+    found += [f"--help: {text}" for text in _help_texts() if cited.search(text)]
+    assert found == []

@@ -64,7 +64,10 @@ def test_a_free_run_failure_is_written_with_what_re_runs_it(
     monkeypatch.chdir(ROOT)
     assert main(["trace", "replay", str(path)]) == 1
     out = capsys.readouterr().out
-    assert f"diverges at step {failed.steps}" in out and "violates Agreement" in out
+    # ... naming the same property the failure named first
+    assert failed.violated is not None and failed.violated.name == "Agreement"
+    assert failed.message.startswith(f"{failed.violated} violated")
+    assert f"diverges at step {failed.steps}" in out and f"{failed.violated} violated" in out
 
     # the same run without the mutant holds: the replay ran the check, not the stored file
     doc = json.loads(path.read_text())

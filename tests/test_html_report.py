@@ -326,6 +326,8 @@ def test_verify_html_end_to_end_in_chromium(
     code = main(
         [
             "verify",
+            "--profile",
+            "default",
             "--root",
             str(root),
             "--only",
@@ -341,15 +343,23 @@ def test_verify_html_end_to_end_in_chromium(
         ]
     )
     assert code == 1
-    assert f"html: {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"html: {out}" in printed
     dom = _dom(out, tmp_path)
     cells = r'data-kind="([^"]+)" data-result="([^"]+)"><td>[^<]*</td><td>([^<]*)</td>'
     assert sorted(re.findall(cells, dom)) == [
         ("tests", "FAIL", "test_tiny::test_always_fails"),
         ("tlc", "FAIL", "Counter"),
     ]
-    assert "violated: Small" in dom
-    assert "<code>meshcheck check Counter</code>" in dom
+    assert "invariant Small violated" in dom
+    # the page's line for the TLC failure is the command the terminal printed for it
+    (tlc_again,) = [
+        line.removeprefix("  again: ")
+        for line in printed.splitlines()
+        if line.startswith("  again: meshcheck check ")
+    ]
+    assert tlc_again.endswith("specs/Counter.cfg")
+    assert f"<code>{tlc_again}</code>" in dom
     assert re.search(r"<code>meshcheck trace replay \S+test_tiny.test_always_fails.itf.json", dom)
     assert '<div class="timeline"><div class="picture" id="tl2"><svg' in dom
     doc = json.loads((tmp_path / "v.json").read_text())

@@ -133,6 +133,23 @@ def test_a_vote_in_a_term_already_voted_in(
     assert "votedFor[s2]: logged s3, spec s1" in out
 
 
+def test_the_verdict_counts_in_the_lines_of_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the walk stopped is said in the lines of the files a user has open (blank lines and
+    other files' records counted as the editor counts them), not as a count of merged records:
+    "3 of 4 steps" named no line, where the record at fault is line 4 of s2.ndjson."""
+    second = s2_hears(3, "s3", currentTerm=1, votedFor="s3", role="Follower")
+    s1, s2, s3 = election(tmp_path, second)
+    text = Path(s2).read_text().splitlines()
+    Path(s2).write_text("\n".join([text[0], "", "", text[1]]) + "\n")  # the record moves to line 4
+    assert main(["validate", s1, s2, s3]) == 1
+    head, diagnosis = capsys.readouterr().out.splitlines()[:2]
+    assert head.startswith(f"invalid at {s2}:4: explained up to line 1, ")
+    assert f"{s1}:1" in head and f"{s3}:1" in head and "(3 of 4 steps)" in head
+    assert diagnosis.startswith(f"{s2}:4: HandleRequestVoteRequest(i=s2, j=s3) is no step")
+
+
 def test_a_term_going_backwards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     second = s2_hears(3, "s3", currentTerm=0, votedFor="s1", role="Follower")
     assert main(["validate", *election(tmp_path, second)]) == 1

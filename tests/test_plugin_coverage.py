@@ -86,7 +86,8 @@ def test_its_coverage_row_counts_what_its_adapter_took(env: Path, tmp_path: Path
     report = tmp_path / "verify.json"
     done = meshcheck(
         env,
-        *("verify", "--protocol", "nonoopraft", "--only", "tests", "--workers", "1"),
+        *("verify", "--protocol", "nonoopraft", "--profile", "default"),
+        *("--only", "tests", "--workers", "1"),
         *("--json", str(report)),
         cwd=tmp_path,
     )

@@ -90,7 +90,8 @@ def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
     report = tmp_path / "verify.json"
     done = outside.meshcheck(
         env,
-        *("verify", "--protocol", "fakeraft", "--only", "z3", "--only", "tests"),
+        *("verify", "--protocol", "fakeraft", "--profile", "default"),
+        *("--only", "z3", "--only", "tests"),
         *("--only", "traces", "--only", "mutants"),
         *("--workers", "1", "--json", str(report)),
         cwd=tmp_path,

@@ -73,7 +73,8 @@ def test_its_tests_hold_and_catch_each_bug_by_the_propertys_name(env: Path, tmp_
     report = tmp_path / "verify.json"
     done = outside.meshcheck(
         env,
-        *("verify", "--protocol", "tinyraft", "--only", "tests", "--workers", "1"),
+        *("verify", "--protocol", "tinyraft", "--profile", "default"),
+        *("--only", "tests", "--workers", "1"),
         *("--json", str(report)),
         cwd=tmp_path,
     )

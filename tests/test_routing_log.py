@@ -91,7 +91,8 @@ def test_a_corrupted_routing_log_is_rejected_at_the_record_it_breaks(
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["validate", "--spec", "Routing", str(bad)]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("invalid:")
+    # the verdict starts with the file and line at fault (meshcheck validate's first line)
+    assert out.startswith(f"invalid at {bad}:{at + 1}: explained up to line {at}")
     assert f"corrupted.ndjson:{at + 1}: GossipWrite" in out
     assert "told[manager]: logged agreed, spec gossiped" in out
 
@@ -128,7 +129,7 @@ def test_each_routing_mutant_is_rejected_by_its_log(
 ) -> None:
     code, out = _validate(_log(tmp_path, frozenset({bug})), capsys)
     assert code == 1, out
-    assert out.startswith("invalid:")
+    assert out.startswith("invalid at ")
     assert shows in out
 
 

@@ -46,13 +46,20 @@ def tlc_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = mutate(folder, mutant)
     proc = meshcheck("check", "Raft.tla", "--config", cfg.name, "--no-deadlock", "-q", cwd=folder)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    return folder / "traces" / "counterexamples" / "Mutant-ElectionSafety.itf.json"
+    return folder / "reports" / "counterexamples" / "Mutant-ElectionSafety.itf.json"
 
 
 def test_a_tlc_counterexample_replays_on_its_spec(tlc_trace: Path, tmp_path: Path) -> None:
+    """A counterexample that replays reproduces its violation, named (exit 1, as `check`'s), never
+    "holds"."""
     proc = meshcheck("trace", "replay", str(tlc_trace), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"holds: all 7 steps of {tlc_trace} replay on the spec ")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.startswith(
+        f"reproduces invariant ElectionSafety violated: all 7 steps of {tlc_trace} replay on the "
+        "spec "
+    )
+    assert "its last state violates ElectionSafety" in proc.stdout
+    assert "holds" not in proc.stdout
     # the same trace with two steps swapped is not a behaviour of the spec
     doc = json.loads(tlc_trace.read_text())
     doc["states"][2], doc["states"][3] = doc["states"][3], doc["states"][2]

@@ -4,6 +4,8 @@ and stored traces replayed against their spec."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck import verify
 from meshcheck.cli import main
 from meshcheck.property_tests.replay import replay_stored
 from meshcheck.specs.tlc.check import check
@@ -56,11 +59,25 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 def _verify(root: Path, *extra: str, table: bool = True) -> int:
     wide = ["--table"] if table else []
-    return main(["verify", "--root", str(root), "--only", "tlc", "--only", "traces", *wide, *extra])
+    return main(
+        [
+            "verify",
+            "--profile",
+            "default",
+            "--root",
+            str(root),
+            "--only",
+            "tlc",
+            "--only",
+            "traces",
+            *wide,
+            *extra,
+        ]
+    )
 
 
 def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without --table, verify ends with one line per protocol (a spec's name for a folder of specs)
     and each failure in full with the command that runs it again; no line over 120 characters."""
@@ -71,11 +88,16 @@ def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
     lines = out.splitlines()
     counter = [[c.strip() for c in s.split("|")[1:4]] for s in lines if s.startswith("| Counter")]
     assert counter == [["Counter", "1/2", "1"]]
-    failure = lines[lines.index("FAIL tlc Counter_small") :]
-    assert "violated: Small" in failure[1]
+    # what failed first: the violated invariant, named, before where
+    failure = lines[lines.index("FAIL invariant Small violated, in tlc Counter_small") :]
     again = next(line for line in failure if line.startswith("  again: "))
-    assert again.startswith("  again: meshcheck verify --only tlc --profile default")
     assert "| check" not in out and max(len(line) for line in out.splitlines()) <= 120
+    # the command it prints checks that model alone and says the same: violated, Small
+    command = shlex.split(again.removeprefix("  again: "))
+    assert command[:2] == ["meshcheck", "check"] and command[2].endswith("Counter_small.cfg")
+    monkeypatch.chdir(tmp_path)
+    assert main(command[1:]) == 1
+    assert "violated: Small" in capsys.readouterr().out
 
 
 def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,7 +106,8 @@ def test_table_reports_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = _verify(root, "--json", str(report), "--junit", str(junit))
     rows = _rows(capsys.readouterr().out)
     assert rows["Counter"][2] == "pass" and rows["Counter"][3] == "7 states"
-    assert rows["Counter_small"][2] == "FAIL" and "violated: Small" in rows["Counter_small"][5]
+    assert rows["Counter_small"][2] == "FAIL"
+    assert rows["Counter_small"][5].startswith("invariant Small violated")
     assert code == 1
     doc = json.loads(report.read_text())
     assert doc["exit"] == 1
@@ -134,7 +157,7 @@ def _stored_counterexample(root: Path) -> Path:
 
 
 def test_stored_trace_replays_until_the_spec_changes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _project(tmp_path / "p")
     path = _stored_counterexample(root)
@@ -153,9 +176,23 @@ def test_stored_trace_replays_until_the_spec_changes(
     assert not outcome.ok and outcome.index == 1
     assert "Incr does not lead from state 0 to state 1" in outcome.problem
 
-    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 1
+    assert (
+        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
+        == 1
+    )
     rows = _rows(capsys.readouterr().out)
     assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
+    # the command the summary prints for the row replays the trace and says the same, from the
+    # project's folder (the row's name is its path there)
+    assert main(["verify", "--profile", "default", "--root", str(root), "--only", "traces"]) == 1
+    out = capsys.readouterr().out
+    again = next(line for line in out.splitlines() if line.startswith("  again: "))
+    said = "Incr does not lead from state 0 to state 1"
+    assert said in out
+    monkeypatch.chdir(root)
+    assert main(shlex.split(again.removeprefix("  again: "))[1:]) == 1
+    replayed = capsys.readouterr().out
+    assert replayed.startswith("diverges at step 1: ") and said in replayed
 
 
 def test_trace_without_its_spec_is_an_error(
@@ -166,7 +203,10 @@ def test_trace_without_its_spec_is_an_error(
     doc = json.loads(path.read_text())
     doc["#meta"]["spec"] = "specs/Gone.tla"
     path.write_text(json.dumps(doc))
-    assert main(["verify", "--root", str(root), "--only", "traces", "--table"]) == 2
+    assert (
+        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
+        == 2
+    )
     rows = _rows(capsys.readouterr().out)
     assert (
         "#meta.spec: specs/Gone.tla not found"
@@ -215,7 +255,17 @@ def test_a_parallel_run_lists_the_rows_of_a_serial_run(
     reports = {}
     for workers in ("1", "2"):
         reports[workers] = tmp_path / f"w{workers}.json"
-        args = ["verify", "--root", str(root), "--workers", workers, "--only", "tlc"]
+        args = [
+            "verify",
+            "--profile",
+            "default",
+            "--root",
+            str(root),
+            "--workers",
+            workers,
+            "--only",
+            "tlc",
+        ]
         args += ["--only", "tests", "--only", "traces", "--json", str(reports[workers])]
         assert main(args) == 1  # Counter_small is violated, test_fails fails
     out = capsys.readouterr()
@@ -282,6 +332,8 @@ def test_sigterm_ends_a_run_and_every_process_it_started(
         "-m",
         "meshcheck",
         "verify",
+        "--profile",
+        "default",
         "--root",
         str(root),
         "--workers",
@@ -318,7 +370,7 @@ def test_a_bad_worker_count_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, expected: str
 ) -> None:
     root = _project(tmp_path / "p")
-    assert main(["verify", "--root", str(root), "--workers", value]) == 2
+    assert main(["verify", "--profile", "default", "--root", str(root), "--workers", value]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [f"meshcheck: --workers: {expected}"]
 
@@ -346,3 +398,59 @@ def test_a_protocol_verified_on_two_cores_lists_the_rows_of_one_core(tmp_path: P
     ]
     assert details[0] == details[1]
     assert "actions 0/" not in details[1]["routing"]  # the tests' coverage files were merged
+
+
+# a property test whose failure is a free run of the reference Raft with a mutant: its message names
+# the violated property after a schedule longer than a report's cell
+RAFT_BUG_FILE = """from meshcheck.impl.raft import mutants
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.raft.free_runs import check_safety
+
+def test_stale_match_index():
+    schedule = Schedule(seed=0, ticks=500, drop=0.0, duplicate=0.0, delay=0.0, partition=0.0)
+    check_safety(schedule, 3, frozenset({mutants.STALE_MATCH_INDEX}))
+"""
+
+
+def test_a_failure_names_what_it_violated_first_in_every_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The violated property comes first, whole, in the terminal (the progress line and the
+    failure), the table, the JSON, the JUnit XML and the HTML page: a long schedule is what is
+    cut, never the property's name."""
+    root = _project(tmp_path / "p")
+    (root / "specs" / "Counter_small.cfg").unlink()
+    tests = root / "property_tests"
+    tests.mkdir()
+    (tests / "test_raft_bug.py").write_text(RAFT_BUG_FILE)
+    report, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
+    args = ["verify", "--profile", "default", "--root", str(root), "--only", "tests"]
+    args += ["--workers", "1", "--json", str(report), "--junit", str(junit), "--html", str(html)]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    first = "action property MatchIndexMonotonic violated"
+    (row,) = [c for c in json.loads(report.read_text())["checks"] if c["result"] == "FAIL"]
+    assert row["violated"] == "action property MatchIndexMonotonic"
+    # then the check's own words, where, and the schedule (cut)
+    assert row["detail"].startswith(first + ": violates MatchIndexMonotonic, at step ")
+    assert len(row["detail"]) <= verify.DETAIL_WIDTH
+    (failed,) = ET.parse(junit).getroot().iter("failure")
+    assert failed.get("message", "").startswith(first)
+    assert f'<td class="detail">{first}' in html.read_text()
+    progress = next(line for line in out.err.splitlines() if "FAIL" in line)
+    assert progress.split("FAIL", 1)[1].strip().startswith(first + ": test_raft_bug::")
+    assert f"FAIL {first}, in tests test_raft_bug::test_stale_match_index" in out.out.splitlines()
+    # the command it prints runs that test alone, from the project's folder, and fails the same
+    again = next(line for line in out.out.splitlines() if line.startswith("  again: "))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    done = subprocess.run(
+        again.removeprefix("  again: "),
+        shell=True,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert first in done.stdout

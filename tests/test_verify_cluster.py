@@ -27,7 +27,7 @@ def test_a_row_is_judged_by_the_checks_that_do_not_depend_on_real_time() -> None
     late = Verdict("progress after healing", False, "none", timed=True)
     assert judge([safe, late]) == (
         True,
-        "1 checks hold (not judged, on real time: progress after healing did not hold)",
+        "1 check held (not judged, on real time: progress after healing did not hold)",
     )
     broken = Verdict("logs valid (Raft.tla)", False, "record 7 is no step")
     assert judge([safe, broken, late])[0] is False

@@ -79,7 +79,10 @@ def test_explore_draws_a_seed_and_prints_how_to_run_it_again(
     seed = doc["seed"]
     assert isinstance(seed, int)
     out = capsys.readouterr()
-    assert f"again: meshcheck verify --seed {seed}" in out.err
+    # the command that runs it again is this run's: its profile, kind and protocol too (verify's
+    # default profile is another)
+    again = f"meshcheck verify --profile default --only tests --protocol routing --seed {seed}"
+    assert f"again: {again})" in out.err
     assert f"seed {seed}" in out.out.splitlines()[-3]  # the line of totals names it
 
 

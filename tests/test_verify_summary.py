@@ -75,7 +75,7 @@ def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
     assert lines[0] == "FAIL tests raft/test_y::t"
     assert " ".join(line.strip() for line in lines[1:-1]).split() == ["why"] * 80
     assert lines[-1] == (
-        "  again: MESHCHECK_HYPOTHESIS=dev MESHCHECK_SEED=17 python -m pytest "
+        "  again: PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS=dev MESHCHECK_SEED=17 python -m pytest "
         "property_tests/raft/test_y.py::t"
     )
     assert max(map(len, lines)) <= summary.WIDE
@@ -92,6 +92,17 @@ def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
 )  # fmt: skip
 def test_each_kind_says_its_own_command(kind: str, name: str, command: str) -> None:
     assert summary.again(Row(kind, name, "FAIL", 1, "", 1.0), "quick", None, SPECS) == command
+
+
+def test_a_model_is_checked_again_alone_and_a_run_again_says_its_profile() -> None:
+    """A TLC row with its model's file: `meshcheck check` on it (the same model, the same verdict:
+    tests/test_verify.py runs it). A whole run again names its profile (verify's default is
+    `fast`), its kinds and protocols, and its seed."""
+    row = Row("tlc", "Raft_quick", "FAIL", 1, "", 1.0, source="specs/Raft_quick.cfg")
+    assert summary.again(row, "default", None, SPECS) == "meshcheck check specs/Raft_quick.cfg"
+    assert summary.run_again("quick", ["tests"], ["routing"], 7) == (
+        "meshcheck verify --profile quick --only tests --protocol routing --seed 7"
+    )
 
 
 def test_a_long_progress_line_is_clipped_a_short_one_kept() -> None:

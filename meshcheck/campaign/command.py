@@ -36,7 +36,13 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--db", default=None, help="example database: a folder or redis://host:port")
     c.add_argument("--out", default="reports/campaign", help="results folder")
     c.add_argument("--examples", type=int, default=25, help="Hypothesis examples per task")
-    c.add_argument("--profile", default="default", choices=("quick", "default", "deep"))
+    c.add_argument(
+        "--profile",
+        default="default",
+        choices=("quick", "default", "deep"),
+        help="the Hypothesis settings each task starts from (default: default; its budget is "
+        "--examples)",
+    )
     c.add_argument("--quiet", action="store_true", help="no progress line")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+from meshcheck import words
 from meshcheck.campaign import report
 from meshcheck.campaign.run import CampaignResult, Cell
 from meshcheck.html.page import Failure, Kill, Page
@@ -44,8 +45,8 @@ def build(result: CampaignResult, *, generated: str | None = None) -> Page:
         f"protocols: {', '.join(c.protocols)}"
         + (f"; bugs on: {', '.join(c.bugs)}" if c.bugs else ""),
         f"{result.workers} workers on {c.engine}; example database: {c.db or 'none'}",
-        f"{result.tasks:,} tasks of {c.examples} examples each (profile {c.profile}), fresh seeds; "
-        f"{result.total_examples:,} examples in {result.seconds:.0f} s",
+        f"{words.count(result.tasks, 'task', commas=True)} of {words.count(c.examples, 'example')} each (profile {c.profile}), fresh seeds; "
+        f"{words.count(result.total_examples, 'example', commas=True)} in {result.seconds:.0f} s",
     )
     return Page(
         title="meshcheck campaign",

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from meshcheck import coverage, registry, table
+from meshcheck import coverage, registry, table, words
 from meshcheck.campaign.run import CampaignResult
 from meshcheck.html.page import SummaryRow
 from meshcheck.table import WIDE
@@ -25,7 +25,7 @@ def rows(result: CampaignResult) -> list[SummaryRow]:
         verdict = "FAIL" if (protocol, check) in failed else ("error" if errors else "pass")
         if not runs:
             verdict = "skip"
-        detail = f"{runs} runs with fresh seeds"
+        detail = f"{words.count(runs, 'run')} with fresh seeds"
         if result.config.bugs:
             detail += f", bugs {','.join(result.config.bugs)}"
         found.append(
@@ -71,7 +71,8 @@ def rows(result: CampaignResult) -> list[SummaryRow]:
                 f.count,
                 "times",
                 0.0,
-                f.replay or f.message.splitlines()[0],
+                # what failed first (the message leads with it); the replay line is printed above
+                f.message.splitlines()[0] if f.message else f.replay,
             )
         )
     return found
@@ -81,7 +82,7 @@ def render(result: CampaignResult) -> str:
     """The failures (each with its replay line), then the one table."""
     lines = []
     for n, f in enumerate(result.failures.values(), 1):
-        seen = f"seen {f.count} time{'s' if f.count != 1 else ''}"
+        seen = f"seen {words.count(f.count, 'time')}"
         lines.append(f"failure {n}: {f.protocol}: {f.check} ({seen})")
         lines += [f"  {line}" for line in f.message.splitlines()[:3]]
         if f.replay:
@@ -90,7 +91,7 @@ def render(result: CampaignResult) -> str:
         lines.append(f"could not run ({n}x): {error}")
     workers = ", ".join(f"{w} {n:,}" for w, n in sorted(result.by_worker.items()))
     totals = (
-        f"{result.tasks:,} tasks, {result.total_examples:,} examples in {result.seconds:.0f} s "
+        f"{words.count(result.tasks, 'task', commas=True)}, {words.count(result.total_examples, 'example', commas=True)} in {result.seconds:.0f} s "
         f"on {result.workers} workers ({result.config.engine}, started in "
         f"{result.startup:.1f} s); {_cpu(result)}"
     )
@@ -205,7 +206,7 @@ def plot(result: CampaignResult) -> str:
         ],
         title="campaign coverage as it grew",
         note=(
-            f"{result.tasks:,} tasks, {result.total_examples:,} examples, {result.seconds:.0f} s, "
+            f"{words.count(result.tasks, 'task', commas=True)}, {words.count(result.total_examples, 'example', commas=True)}, {result.seconds:.0f} s, "
             f"{result.workers} workers ({result.config.engine}), merged over every worker"
         ),
     )

@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck import coverage, registry
+from meshcheck import coverage, registry, words
 from meshcheck.campaign import engines
 from meshcheck.campaign.tasks import Found, Result, Task
 from meshcheck.html.page import CoveragePoint
@@ -433,9 +433,9 @@ def progress_line(result: CampaignResult, seconds: float, budget: float, finishi
     rate = result.total_examples / seconds if seconds > 0 else 0.0
     parts = [
         f"campaign {_clock(seconds)}/{_clock(budget)}",
-        f"{result.total_examples:,} examples ({rate:.0f}/s)",
-        f"{result.tasks:,} tasks",
-        f"{len(result.failures)} failures",
+        f"{words.count(result.total_examples, 'example', commas=True)} ({rate:.0f}/s)",
+        f"{words.count(result.tasks, 'task', commas=True)}",
+        f"{words.count(len(result.failures), 'failure')}",
     ]
     killed = sum(1 for c in result.cells.values() if c.killed)
     if result.cells:
@@ -447,7 +447,7 @@ def progress_line(result: CampaignResult, seconds: float, budget: float, finishi
             f"states {point.states:,}, rare {point.rare}/{point.rare_total}"
         )
     if finishing:
-        parts.append(f"time is up: finishing {finishing} tasks")
+        parts.append(f"time is up: finishing {words.count(finishing, 'task')}")
     return "  ".join(parts)
 
 

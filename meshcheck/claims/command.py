@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 
 DEFAULT_SEEDS = 1_000
@@ -258,7 +259,7 @@ def raft_deployment(args: argparse.Namespace) -> int:
 
     def progress(loss: float, done: int, _total: int) -> None:
         if not args.quiet:
-            ticker(f"{raft.loss_label(loss)}, {done:,} of {total:,} runs")
+            ticker(f"{raft.loss_label(loss)}, {done:,} of {words.count(total, 'run', commas=True)}")
 
     start = time.monotonic()
     d = raft.DEPLOYMENT if latency is None else attrs.evolve(raft.DEPLOYMENT, latency=latency)
@@ -276,10 +277,10 @@ def raft_deployment(args: argparse.Namespace) -> int:
 
     rows = raft.rows(results)
     say(
-        f"Raft deployment: {d.nodes} nodes (quorum {d.quorum}), election timeout "
+        f"Raft deployment: {words.count(d.nodes, 'node')} (quorum {d.quorum}), election timeout "
         f"{d.election_timeout[0]}-{d.election_timeout[1]} ms, heartbeat {d.heartbeat} ms, "
-        f"compaction every {d.snapshot_interval:,} entries, latency {d.latency[0]}-{d.latency[1]} "
-        f"ms uniform; seeds {first}-{first + seeds - 1} per loss rate, {d.writes} writes per run"
+        f"compaction every {words.count(d.snapshot_interval, 'entry', commas=True)}, latency {d.latency[0]}-{d.latency[1]} "
+        f"ms uniform; seeds {first}-{first + seeds - 1} per loss rate, {words.count(d.writes, 'write')} per run"
     )
     say(format_rows(rows))
     for loss, runs in results.items():
@@ -287,7 +288,7 @@ def raft_deployment(args: argparse.Namespace) -> int:
         skipped = sum(r.no_leader for r in runs)
         if failed or skipped:
             say(
-                f"{raft.loss_label(loss)}: {failed} writes answered with an error (leader deposed), "
+                f"{raft.loss_label(loss)}: {words.count(failed, 'write')} answered with an error (leader deposed), "
                 f"{skipped} not submitted (no leader at that moment); neither is timed"
             )
     for row in rows:
@@ -299,7 +300,7 @@ def raft_deployment(args: argparse.Namespace) -> int:
                 + ("" if latency is None else f" --latency {latency[0]},{latency[1]}")
             )
     runs_total = sum(len(r) for r in results.values())
-    say(f"{runs_total:,} runs in {elapsed:.0f} s; plot: {svg}")
+    say(f"{words.count(runs_total, 'run', commas=True)} in {elapsed:.0f} s; plot: {svg}")
     sys.stdout.flush()
     return EXIT_HOLDS if all(r.verdict.kind == HOLDS for r in rows) else EXIT_VIOLATED
 
@@ -409,11 +410,11 @@ def gossip(args: argparse.Namespace) -> int:
 
     def progress(n: int, label: str, done: int, total: int) -> None:
         if not args.quiet:
-            ticker(f"N = {n:,}, {label}, {done:,} of {total:,} runs")
+            ticker(f"N = {n:,}, {label}, {done:,} of {words.count(total, 'run', commas=True)}")
 
     def dprogress(name: str, done: int, total: int) -> None:
         if not args.quiet:
-            ticker(f"detector, {name}, {done:,} of {total:,} runs")
+            ticker(f"detector, {name}, {done:,} of {words.count(total, 'run', commas=True)}")
 
     results = g.measure(sizes, lambda n: seeds_at(n, seeds, first), conditions, progress=progress)
     prop_wall = time.monotonic() - start
@@ -598,7 +599,7 @@ def parse_bft_sizes(text: str) -> list[int]:
     for part in text.split(","):
         n = _whole(part.strip(), "--sizes", BFT_MIN)
         if n > BFT_MAX:
-            raise MeshcheckError(f"--sizes: {n} replicas is more than {BFT_MAX}")
+            raise MeshcheckError(f"--sizes: {n} replicas are more than {BFT_MAX}")
         if n in out:
             raise MeshcheckError(f"size {n} given twice")
         out.append(n)
@@ -621,7 +622,7 @@ def bft_compare(args: argparse.Namespace) -> int:
 
     def progress(label: str, done: int, total: int) -> None:
         if not args.quiet:
-            ticker(f"{label}, {done} of {total} runs done")
+            ticker(f"{label}, {done} of {words.count(total, 'run')} done")
 
     start = time.monotonic()
     cpu = time.process_time()
@@ -687,7 +688,7 @@ def bft_compare(args: argparse.Namespace) -> int:
     say("batch 1, one request per PBFT pre-prepare and per HotStuff block, is the fair comparison:")
     say(f'verdict on "HotStuff O(n) messages, PBFT O(n^2)" at batch 1: {kind}')
     say(
-        f"{len(c.loads) + len(c.view_changes)} runs in {elapsed:.0f} s, {cpu:.0f} s of CPU; "
+        f"{words.count(len(c.loads) + len(c.view_changes), 'run')} in {elapsed:.0f} s, {cpu:.0f} s of CPU; "
         f"plot: {svg}"
     )
     sys.stdout.flush()

@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster.inspection import Sample
 from meshcheck.cluster.nemesis import LEADER, Fault, windows
 from meshcheck.cluster.run import Options, Outcome, run
@@ -205,14 +206,18 @@ def measure(plan: Plan, folder: Path, progress: Progress) -> list[Row]:
     rows: list[Row] = []
 
     def go(name: str, options: Options) -> Outcome:
-        progress(f"{name}: {options.protocol}, {options.nodes} nodes, {options.time:g} s")
+        progress(
+            f"{name}: {options.protocol}, {words.count(options.nodes, 'node')}, {options.time:g} s"
+        )
         return run(options, folder / name)
 
     s = plan.seconds
     seq = go("raft-latency", _options("raft", 5, s, 1))
     rows.append(Row(RAFT_LATENCY, "5 nodes, 1 client", write_latencies_ms(seq)))
     load = go("raft-rate", _options("raft", 5, s, plan.load_clients))
-    rows.append(Row(RAFT_RATE, f"5 nodes, {plan.load_clients} clients", rate=ok_rate(load)))
+    rows.append(
+        Row(RAFT_RATE, f"5 nodes, {words.count(plan.load_clients, 'client')}", rate=ok_rate(load))
+    )
     kills = tuple(Fault(t, "kill", (LEADER,), 1.5) for t in plan.kills)
     killed = go("raft-kills", _options("raft", 5, plan.kill_run, 10, plan=kills))
     times = tuple(elections(killed.samples, killed.struck))
@@ -238,7 +243,9 @@ def measure(plan: Plan, folder: Path, progress: Progress) -> list[Row]:
         "gossip-spread",
         _options("gossip", n, min(s, 3.0), 5, core=(("interval", 1000), ("evict_after", 5000))),
     )
-    rows.append(Row(GOSSIP_SPREAD, f"{n} nodes, 1 s rounds, 3 probes", gossip.probes))
+    rows.append(
+        Row(GOSSIP_SPREAD, f"{words.count(n, 'node')}, 1 s rounds, 3 probes", gossip.probes)
+    )
     return rows
 
 

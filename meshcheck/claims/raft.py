@@ -41,6 +41,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.claims.report import Row, judge
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.raft import LEADER, RaftNode, RaftPlugin
@@ -343,7 +344,7 @@ def figure(results: dict[float, list[SeedResult]], d: Deployment = DEPLOYMENT) -
     ]
     lo, hi = d.election_timeout
     note = (
-        f"Reference Raft (impl/raft), {d.nodes} nodes, election timeout {lo}-{hi} ms, heartbeat "
+        f"Reference Raft (impl/raft), {words.count(d.nodes, 'node')}, election timeout {lo}-{hi} ms, heartbeat "
         f"{d.heartbeat} ms, latency {d.latency[0]}-{d.latency[1]} ms uniform, {seeds:,} seeds per "
         f"loss rate; `meshcheck claims raft-deployment`"
     )

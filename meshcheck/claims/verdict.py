@@ -24,6 +24,8 @@ from typing import Literal
 
 import attrs
 
+from meshcheck import words
+
 Kind = Literal["holds", "holds with a different constant", "does not hold"]
 HOLDS: Kind = "holds"
 CONSTANT: Kind = "holds with a different constant"
@@ -205,7 +207,7 @@ class GrowthVerdict:
     def text(self) -> str:
         if self.fit is None or self.constant is None:
             return (
-                f"does not hold: {self.censored} runs never finished (seed {self.witness}, "
+                f"does not hold: {words.count(self.censored, 'run')} never finished (seed {self.witness}, "
                 f"N = {self.at})"
                 if self.censored
                 else "does not hold: samples at fewer than three sizes"

@@ -29,12 +29,14 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster.inspection import Sample
 from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.base.errors import MeshcheckError
@@ -77,7 +79,7 @@ def timed(check: Callable[P, Verdict]) -> Callable[P, Verdict]:
 def linearizable(ops: Sequence[Op], budget: float) -> Verdict:
     result = checker.check(ops, models.Rsm(), budget)
     if result.verdict == "linearizable":
-        return Verdict("linearizable (rsm)", True, f"{len(ops)} operations")
+        return Verdict("linearizable (rsm)", True, f"{words.count(len(ops), 'operation')}")
     if result.verdict == "unknown":
         return Verdict("linearizable (rsm)", None, f"undecided within {budget:.0f} s")
     return Verdict(
@@ -145,7 +147,7 @@ def restarted_answered(
             return Verdict(
                 name,
                 False,
-                f"{client}, restarted at t={t:.1f}s: none of its {len(mine)} operations since "
+                f"{client}, restarted at t={t:.1f}s: none of its {words.count(len(mine), 'operation')} since "
                 f"was answered, while the other clients had {served} answered",
             )
         else:
@@ -196,7 +198,9 @@ def client_clocks(
                 f"request of timestamp {timestamp}",
             )
     return Verdict(
-        name, True, f"{len(clients)} clients, each moving on, at or above what was executed of it"
+        name,
+        True,
+        f"{words.count(len(clients), 'client')}, each moving on, at or above what was executed of it",
     )
 
 
@@ -219,7 +223,11 @@ def logs_valid(
     whole = len(records)
     # the first `limit` in Lamport order: every receive's send is among them (a causal cut)
     records = records[:limit] if limit is not None else records
-    cut = f" (the first {len(records)} of {whole} records)" if len(records) < whole else ""
+    cut = (
+        f" (the first {len(records)} of {words.count(whole, 'record')})"
+        if len(records) < whole
+        else ""
+    )
     written = folder / "model.cfg"
     written.write_text(
         model_text(spec, records, validation_model(spec), constants), encoding="utf-8"
@@ -231,7 +239,9 @@ def logs_valid(
     first = verdict.render().splitlines()[0]
     holds = {"valid": True, "invalid": False}.get(verdict.verdict)
     if holds is not False:  # valid, or unknown: how far it got (the report has the rest)
-        return Verdict(name, holds, first.split(" explained")[0] + cut)
+        # the verdict's head without its timing: "valid: 42 of 42 steps", "unknown at F:12:
+        # explained up to line 11 (11 of 42 steps)"
+        return Verdict(name, holds, re.split(r"(?: explained)? in [\d.]+ s \(", first)[0] + cut)
     return Verdict(name, holds, " ".join(verdict.render().splitlines()[:2]) + cut)
 
 
@@ -259,7 +269,7 @@ def log_matching(logs: Mapping[str, Mapping[int, Entry]]) -> Verdict:
                         f"{a} and {b} agree at index {last} (term {logs[a][last].term}) and "
                         f"differ at {k}: {logs[a][k]} vs {logs[b][k]}",
                     )
-    return Verdict("log matching (state files)", True, f"{len(nodes)} logs")
+    return Verdict("log matching (state files)", True, f"{words.count(len(nodes), 'log')}")
 
 
 def durable(
@@ -347,7 +357,7 @@ def applied_state(samples: Sequence[Sample]) -> Verdict:
             return Verdict(
                 name,
                 False,
-                f"{s.node} at t={s.at:.2f}s: its state machine applied {applied} entries, its "
+                f"{s.node} at t={s.at:.2f}s: its state machine applied {words.count(applied, 'entry')}, its "
                 f"commit index is {commit}",
             )
         first = at_index.setdefault(commit, s)
@@ -360,7 +370,9 @@ def applied_state(samples: Sequence[Sample]) -> Verdict:
             )
     nodes = len({s.node for s in seen})
     return Verdict(
-        name, True, f"{len(seen)} samples of {nodes} nodes, {len(at_index)} commit indexes"
+        name,
+        True,
+        f"{words.count(len(seen), 'sample')} of {words.count(nodes, 'node')}, {len(at_index)} commit indexes",
     )
 
 
@@ -378,7 +390,11 @@ def executed_agree(executed: Mapping[str, Sequence[Any]]) -> Verdict:
                 if x != y:
                     return Verdict(name, False, f"{a} and {b} executed different batches at {seq}")
     longest = max((len(h) for h in executed.values()), default=0)
-    return Verdict(name, True, f"{len(nodes)} histories, the longest {longest} batches")
+    return Verdict(
+        name,
+        True,
+        f"{words.count(len(nodes), 'history')}, the longest {words.count(longest, 'batch')}",
+    )
 
 
 def hotstuff_committed(persisted: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Any, ...]]:

@@ -32,6 +32,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster.checks import Verdict, timed
 from meshcheck.impl.gossip.entries import Entry, Rank
 from meshcheck.impl.gossip.node import OWN
@@ -168,7 +169,7 @@ def converged(settled: Settled, bound: float = BOUND) -> Verdict:
         return Verdict(
             name,
             True,
-            f"{len(seen)} nodes hold the same {keys} entries after {settled.agreed:.2f} s",
+            f"{words.count(len(seen), 'node')} held the same {words.count(keys, 'entry')} after {settled.agreed:.2f} s",
         )
     silent = sorted(n for n, v in seen.items() if v is None)
     if silent:
@@ -227,7 +228,9 @@ def entries_written(settled: Settled, persisted: Mapping[str, Mapping[str, Any]]
                 f"{key}: the nodes agree on (version {version}, {origin}, {value!r}), "
                 f"{origin}'s disk holds {own!r}",
             )
-    return Verdict(name, True, f"{len(agreed)} entries, each its writer's own on disk")
+    return Verdict(
+        name, True, f"{words.count(len(agreed), 'entry')}, each its writer's own on disk"
+    )
 
 
 def reads_written(ops: Sequence[Op]) -> Verdict:
@@ -248,7 +251,7 @@ def reads_written(ops: Sequence[Op]) -> Verdict:
                 f"{r.process} read {key}={r.output!r} at t={r.call:.3f}s: no write of {key} "
                 "carried that value before",
             )
-    return Verdict(name, True, f"{len(reads)} reads")
+    return Verdict(name, True, f"{words.count(len(reads), 'read')}")
 
 
 def _superseded(w: Op, writes: Sequence[Op], nodes: Sequence[str]) -> Op | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from meshcheck import words
 from meshcheck.cluster.workload import History
 from meshcheck.traces.history import svg
 from meshcheck.traces.plot import Band, Panel, Series, render
@@ -59,5 +60,5 @@ def latency_svg(history: History, struck: Sequence[tuple[float, str]], *, title:
 
 def timeline_svg(history: History, *, title: str) -> str:
     ops = [o for o in history.ops if o.status != "fail"][:TIMELINE_OPS]
-    note = "" if len(ops) == len(history.ops) else f"the first {len(ops)} operations"
+    note = "" if len(ops) == len(history.ops) else f"the first {words.count(len(ops), 'operation')}"
     return svg.render(ops, [], title=title, note=note)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from meshcheck import words
 from meshcheck.cluster.checks import Verdict, timed
 from meshcheck.cluster.inspection import EVERY, Sample
 from meshcheck.cluster.nemesis import Window, windows
@@ -55,7 +56,9 @@ def never_backwards(samples: Sequence[Sample]) -> Verdict:
                     "old boot count)",
                 )
     nodes = len({s.node for s in samples})
-    return Verdict(name, True, f"{len(samples)} samples of {nodes} nodes")
+    return Verdict(
+        name, True, f"{words.count(len(samples), 'sample')} of {words.count(nodes, 'node')}"
+    )
 
 
 def _down(struck: Sequence[tuple[float, str]]) -> list[Window]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster import (
     anomaly,
     checks,
@@ -376,7 +377,7 @@ class Layer:
         else:
             dumped = jepsen.dumps(convergence.history_as_kv(history.ops), models.KeyValue())
         (folder / "history.jsonl").write_text(dumped, encoding="utf-8")
-        name = f"{options.protocol}, {options.nodes} nodes, seed {options.seed}"
+        name = f"{options.protocol}, {words.count(options.nodes, 'node')}, seed {options.seed}"
         (folder / "latency.svg").write_text(
             figures.latency_svg(history, struck, title=name), encoding="utf-8"
         )

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from meshcheck import words
 from meshcheck.cluster.checks import Verdict
 from meshcheck.impl.base.effects import Put, Write
 from meshcheck.impl.pbft.byzantine.certificates import (
@@ -177,8 +178,8 @@ def verdict(judges: Mapping[str, DiskJudge]) -> Verdict:
     return Verdict(
         NAME,
         True,
-        f"{len(judges)} replicas, {sum(j.batches for j in js)} writes: "
-        f"{sum(j.messages for j in js)} messages signed by their signers, "
+        f"{words.count(len(judges), 'replica')}, {words.count(sum(j.batches for j in js), 'write')}: "
+        f"{words.count(sum(j.messages for j in js), 'message')} signed by their signers, "
         f"{sum(j.certificates for j in js)} certificates held; accusations: {accused}",
     )
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster import checks, routing_log
 from meshcheck.cluster.layer import Clock, Layer, Progress
 from meshcheck.cluster.options import Options, Outcome, node_names
@@ -393,7 +394,9 @@ async def _run(options: Options, folder: Path, progress: Progress) -> RoutedOutc
     verdicts = routing_verdicts(routed)
     written = routing_log.write(routed, folder / "routing.ndjson", f"seed-{options.seed}")
     if options.validate:
-        progress(f"validating the manager's routing log ({written} records) against Routing.tla")
+        progress(
+            f"validating the manager's routing log ({words.count(written, 'record')}) against Routing.tla"
+        )
         verdicts.append(
             checks.logs_valid(
                 "Routing", [folder / "routing.ndjson"], {}, folder, options.validate_budget
@@ -438,7 +441,7 @@ def summary_rows(outcome: RoutedOutcome) -> list[tuple[str, str, str]]:
         rows.append((
             f"{name}: latency (ok)",
             f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
-            f"{len(layer.plan)} faults, max {lat['max']:.1f} ms",
+            f"{words.count(len(layer.plan), 'fault')}, max {lat['max']:.1f} ms",
         ))  # fmt: skip
         for v in layer.verdicts:
             rows.append((f"{name}: {v.check}", _result(v.holds), v.detail))

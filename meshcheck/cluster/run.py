@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from meshcheck import words
 from meshcheck.cluster.layer import Layer
 from meshcheck.cluster.options import Options, Outcome, node_names
 from meshcheck.cluster.workload import History
@@ -102,7 +103,7 @@ def summary_rows(outcome: Outcome) -> list[dict[str, Any]]:
         },
         {
             "what": "nemesis",
-            "result": f"{len(outcome.plan)} faults",
+            "result": f"{words.count(len(outcome.plan), 'fault')}",
             "detail": f"frames {outcome.frames[0]}, dropped {outcome.frames[1]}",
         },
     ]

@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
 from meshcheck.impl.adapters.contract import AdapterError
 from meshcheck.impl.base.errors import MeshcheckError
@@ -97,7 +98,7 @@ def conform(command: list[str], timeout: float = 10.0) -> list[Row]:
                 process.call(
                     {"call": "boot", "node": node, "persisted": {}, "now": 0, "seed": 1}, node
                 )
-            return f"{len(NODES)} nodes from nothing"
+            return f"{words.count(len(NODES), 'node')} from nothing"
 
         def state() -> str:
             from meshcheck.drivers.wire import spec_value
@@ -132,7 +133,7 @@ def conform(command: list[str], timeout: float = 10.0) -> list[Row]:
             runs.append(_run(process, 7))
             steps, history, restarts = runs[0]
             assert restarts > 0, "no node was restarted: the run did not reach a crash"
-            return f"{len(steps)} steps, {len(history)} client operations, {restarts} restarts"
+            return f"{words.count(len(steps), 'step')}, {len(history)} client operations, {restarts} restarts"
 
         def replays() -> str:
             assert runs, "no free run to replay"

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshcheck import words
 from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces import plot
@@ -163,18 +164,18 @@ def _verdict(page: Page) -> str:
     survivors = [k for k in page.kills if not k.killed_by]
     problems = []
     if bad:
-        problems.append(f"{len(bad)} of {len(page.summary)} checks failed")
+        problems.append(f"{len(bad)} of {words.count(len(page.summary), 'check')} failed")
     if survivors:
-        problems.append(f"{len(survivors)} of {len(page.kills)} mutants survived")
+        problems.append(f"{len(survivors)} of {words.count(len(page.kills), 'mutant')} survived")
     if page.failures and not bad:
-        problems.append(f"{len(page.failures)} failures")
+        problems.append(f"{words.count(len(page.failures), 'failure')}")
     if problems:
         return f'<p class="verdict bad" id="verdict">FAIL: {e("; ".join(problems))}</p>'
     what = []
     if page.summary:
-        what.append(f"all {len(page.summary)} checks passed")
+        what.append(f"all {words.count(len(page.summary), 'check')} passed")
     if page.kills:
-        what.append(f"all {len(page.kills)} mutants killed")
+        what.append(f"all {words.count(len(page.kills), 'mutant')} killed")
     return f'<p class="verdict ok" id="verdict">pass: {e("; ".join(what) or "nothing failed")}</p>'
 
 
@@ -201,7 +202,7 @@ def _summary(rows: Sequence[SummaryRow]) -> list[str]:
     out += _by_kind(rows)
     bad = sum(r.result in BAD for r in rows)
     opened = " open" if bad or len(rows) <= OPEN_ROWS else ""
-    said = f"all {len(rows)} checks" + (f", the {bad} failed first" if bad else "")
+    said = f"all {words.count(len(rows), 'check')}" + (f", the {bad} failed first" if bad else "")
     out += [
         f'<details class="checks"{opened}><summary>{e(said)}</summary>',
         '<table class="summary">',
@@ -285,9 +286,11 @@ def totals(rows: Sequence[SummaryRow]) -> str:
             units[r.unit] = units.get(r.unit, 0) + r.count
     counted = "; ".join(f"{n:,} {unit}" for unit, n in units.items())
     if mutants:
-        counted += ("; " if counted else "") + f"{killed} of {mutants} mutants killed"
+        counted += (
+            "; " if counted else ""
+        ) + f"{killed} of {words.count(mutants, 'mutant')} killed"
     seconds = sum(r.seconds for r in rows if r.kind != "coverage")
-    parts = [f"{len(rows)} checks: {results}"]
+    parts = [f"{words.count(len(rows), 'check')}: {results}"]
     if counted:
         parts.append(counted)
     parts.append(f"{_seconds(seconds)} s")
@@ -342,7 +345,7 @@ def _kill_meta(k: Kill) -> str:
     if k.seconds:
         parts.append(f"{_seconds(k.seconds)} s")
     if k.steps is not None:
-        parts.append(f"{k.steps} steps")
+        parts.append(f"{words.count(k.steps, 'step')}")
     return f'<span class="meta">{e(", ".join(parts))}</span>' if parts else ""
 
 
@@ -398,7 +401,7 @@ def coverage_svg(protocol: str, points: Sequence[CoveragePoint]) -> str:
         plot.Panel("distinct abstract states", xlabel, "states", [states]),
     ]
     note = (
-        f"at {_seconds(last.seconds)} s: {last.examples:,} examples, "
+        f"at {_seconds(last.seconds)} s: {words.count(last.examples, 'example', commas=True)}, "
         f"actions {last.actions}/{last.actions_total}, states {last.states:,}"
         + (f", rare conditions {last.rare}/{last.rare_total}" if last.rare_total else "")
     )

@@ -111,7 +111,7 @@ def outcome(
         except Broken as broken:
             problem = str(broken)
         except CheckFailed as raised:  # the implementation raised, or the run stormed
-            problem = raised.message.split(": ", 2)[-1]
+            problem = raised.message.split("; run ", 1)[0]  # the schedule is the scenario's
     trace = s.sim.trace()
     problem = problem or _trace_problem(target, s, trace)
     verdict: Verdict = "fail" if problem else ("unreached" if unreached else "pass")

@@ -140,10 +140,11 @@ class Monitor:
         if held is None:
             return
         if (key, held) not in self.written:
-            self.fail(f"{i} holds {key} = {held}, which nobody wrote")
+            # the spec's names for what broke, which the failure says first (failure.named_in)
+            self.fail(f"{i} holds {key} = {held}, which nobody wrote (NoInventedValues)")
         before = self.ranks[i].get(key)
         if before is not None and held.rank() < before:
-            self.fail(f"{i}'s {key} went back from {before} to {held.rank()}")
+            self.fail(f"{i}'s {key} went back from {before} to {held.rank()} (VersionsMonotone)")
         self.ranks[i][key] = held.rank()
 
     def _heard(self, i: str, node: GossipNode, j: str, message: Any, now: int) -> None:

@@ -41,6 +41,7 @@ from meshcheck.property_tests.free_runs import Schedule, failure, share
 from meshcheck.property_tests.gossip.free_runs import STORM
 from meshcheck.property_tests.harness import resource
 from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.violated import REFINEMENT, Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -177,7 +178,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     found = first_bad_step(trace)
     if found is not None:
         at, message = found
-        raise failure(message, schedule, trace, at)
+        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "Gossip.tla"))
 
 
 def schedules() -> Any:

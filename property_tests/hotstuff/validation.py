@@ -29,6 +29,7 @@ from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
 from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.violated import REFINEMENT, Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -73,7 +74,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
     if found is not None:
         at, message = found
-        raise failure(message, schedule, trace, at)
+        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "HotStuff.tla"))
     if storm is not None:
         raise failure(storm, schedule, trace)
 

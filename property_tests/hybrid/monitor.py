@@ -49,6 +49,7 @@ from meshcheck.impl.hybrid.machine import COMMITTED, op_name
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.violated import INVARIANT, Violated
 
 
 def demanded_by(records: Sequence[Evidence], th: Thresholds) -> Level:
@@ -78,6 +79,7 @@ class Monitor:
             f"{invariant} violated at {node} after {self.steps} steps "
             f"(t={self.hc.sim.now}): {problem}",
             steps=self.steps,
+            violated=Violated(INVARIANT, invariant),
         )
 
     def __call__(self, node_id: str, event: Any, nodes: Mapping[str, HybridNode]) -> None:

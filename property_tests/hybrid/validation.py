@@ -52,6 +52,7 @@ from meshcheck.property_tests.hybrid.free_runs import (
 )
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
+from meshcheck.violated import INVARIANT, Violated
 
 SPEC = resource("meshcheck.specs", "Hybrid.tla")
 MODEL = resource("meshcheck.property_tests.hybrid", "models", "HybridValidate.cfg")
@@ -167,7 +168,12 @@ def validate(trace: Trace, model: str = str(MODEL)) -> int:
         state = nexts[want]
         bad = stepper.violated(state)
         if bad:
-            raise CheckFailed(f"{where}: {', '.join(bad)} violated", steps=k, trace=trace)
+            raise CheckFailed(
+                f"{where}: {', '.join(bad)} violated",
+                steps=k,
+                trace=trace,
+                violated=Violated(INVARIANT, ", ".join(bad)),
+            )
         checked += 1
     return checked
 

@@ -37,7 +37,7 @@ def assert_counterexample(failed: CheckFailed) -> None:
     that reproduces it."""
     assert failed.trace is not None and failed.steps > 0
     assert len(failed.trace.steps) == failed.steps + 1
-    assert failed.message.startswith("Schedule(")
+    assert "; run Schedule(" in failed.message  # after what failed: cut first in a report
 
 
 # -- the correct replicas pass --------------------------------------------------------------------

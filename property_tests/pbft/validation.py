@@ -43,6 +43,7 @@ from meshcheck.property_tests.pbft.free_runs import (
 )
 from meshcheck.property_tests.pbft.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.violated import REFINEMENT, Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -142,7 +143,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     found = first_bad_step(trace, validation_stepper(frozenset(knob(schedule, "byzantine"))))
     if found is not None:
         at, message = found
-        raise failure(message, schedule, trace, at)
+        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "PBFT.tla"))
     if overload is not None:
         raise failure(overload, schedule, trace)
 

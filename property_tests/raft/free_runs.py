@@ -41,6 +41,7 @@ from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Faults, Simulator, Workload
 from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.failure import named_in
 from meshcheck.property_tests.free_runs import (
     CHAOS_EVERY,
     Schedule,
@@ -51,8 +52,15 @@ from meshcheck.property_tests.free_runs import (
 )
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft import refusals
-from meshcheck.property_tests.raft.safety import broken, violated
+from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
 from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
+from meshcheck.violated import (
+    ACTION_PROPERTY,
+    HISTORY_ANOMALY,
+    INVARIANT,
+    LIVENESS_BOUND,
+    Violated,
+)
 
 # Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
 KNOBS: Mapping[str, Any] = {
@@ -220,19 +228,24 @@ def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
     watch.look(trace)
     if watch.unsafe is not None:
         k, names = watch.unsafe
-        raise failure(f"violates {', '.join(names)}", schedule, trace, k)
+        # Raft.tla's invariants (`violated`) come before its action properties (`broken`)
+        kind = INVARIANT if set(names) & set(INVARIANTS) else ACTION_PROPERTY
+        what = Violated(kind, ", ".join(names))
+        raise failure(f"violates {', '.join(names)}", schedule, trace, k, violated=what)
     if sim.divergences:
         node, index, first, value = sim.divergences[0]
         raise failure(
             f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
             schedule,
             trace,
+            violated=Violated(INVARIANT, "StateMachineSafety"),  # the Raft paper's, Figure 3
         )
     if overload is not None:
         raise failure(overload, schedule, trace)
     problem = check_history(sim)  # the client-history checks (property_tests/histories.py)
     if problem is not None:
-        raise failure(problem, schedule, trace)
+        anomaly = Violated(HISTORY_ANOMALY, problem.split(": ", 1)[0])  # "check name: what"
+        raise failure(problem, schedule, trace, violated=anomaly)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
@@ -389,6 +402,7 @@ def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Heal
             f"no single leader of the highest term {leader_by} ticks after the faults ended",
             schedule,
             sim.trace(),
+            violated=Violated(LIVENESS_BOUND, "a sole leader once the faults end"),
         )
     leader_at = sim.now - healed
     if overload is None:
@@ -397,7 +411,11 @@ def check_liveness(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> Heal
         raise failure(overload, schedule, sim.trace())
     problem = lagging(sim)
     if problem is not None:
-        raise failure(f"{problem}, {bound} ticks after the faults ended", schedule, sim.trace())
+        named = named_in(problem)
+        what = Violated(LIVENESS_BOUND, named.name if named else "the cluster converges")
+        raise failure(
+            f"{problem}, {bound} ticks after the faults ended", schedule, sim.trace(), violated=what
+        )
     converged = sim.now - healed
     leader = sole_leader(sim)
     assert leader is not None  # lagging() asks for one

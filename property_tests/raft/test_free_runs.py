@@ -51,7 +51,10 @@ def assert_counterexample(failed: CheckFailed) -> None:
     """The failure carries its counterexample: the trace up to the failing step."""
     assert failed.trace is not None and failed.steps > 0
     assert len(failed.trace.steps) == failed.steps + 1
-    assert failed.message.startswith("Schedule(")  # the schedule that reproduces it
+    # what failed first, the schedule that reproduces it last
+    assert failed.violated is not None
+    assert failed.message.startswith(f"{failed.violated} violated")
+    assert "; run Schedule(" in failed.message
 
 
 # -- the correct node passes ----------------------------------------------------------------------
@@ -75,7 +78,7 @@ def test_a_quorum_wrong_at_even_sizes_survives_3_and_5_nodes_and_not_a_drawn_siz
     free_run_safety(bug, FEW, nodes=5)
     with pytest.raises(CheckFailed) as failed:
         free_run_safety_any_size(bug, FEW)
-    assert "violates" in failed.value.message
+    assert " violated" in failed.value.message
     assert_counterexample(failed.value)
 
 
@@ -94,7 +97,7 @@ def test_free_runs_are_behaviours_of_the_spec() -> None:
 def test_free_run_safety_fails_on_a_mutant() -> None:
     with pytest.raises(CheckFailed) as failed:
         free_run_safety(frozenset({mutants.TRUNCATE_ON_STALE_APPEND}), FEW, nodes=3)
-    assert "violates" in failed.value.message
+    assert " violated" in failed.value.message
     assert_counterexample(failed.value)
 
 
@@ -266,5 +269,6 @@ def test_each_bookkeeping_property_kills_its_mutant(
     check(schedule, 3, frozenset())
     with pytest.raises(CheckFailed) as failed:
         check(schedule, 3, frozenset({bug}))
-    assert name in failed.value.message
+    assert failed.value.violated is not None and name in failed.value.violated.name
+    assert failed.value.message.startswith(f"{failed.value.violated} violated")
     assert_counterexample(failed.value)

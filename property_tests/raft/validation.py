@@ -33,6 +33,7 @@ from meshcheck.property_tests.raft.free_runs import cluster, run, schedules
 from meshcheck.property_tests.raft.safety import broken, violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.violated import REFINEMENT, Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -113,7 +114,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
     if found is not None:
         at, message = found
-        raise failure(message, schedule, trace, at)
+        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "Raft.tla"))
     if overload is not None:
         raise failure(overload, schedule, trace)
 

@@ -53,6 +53,7 @@ from typing import Any, Literal
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.tlc import cfg
@@ -326,20 +327,44 @@ class Verdict:
     implied: int = 0  # steps no node logs, taken where a record implies them (LogSpec.implied)
     diagnosis: Diagnosis | None = None
     reason: str = ""
+    # where the walk stopped, in the lines of the files the user has open: the record it could
+    # not explain ("file:line"), and each file's last record it did explain
+    at: str = ""
+    upto: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.verdict == "valid"
 
+    def where(self) -> str:
+        """ " at FILE:LINE: explained up to line N, OTHER:M", or "" for a valid log: the counts a
+        reader of the logs can jump to (a count of records over merged files is no line)."""
+        if not self.at:
+            return ""
+        file = self.at.rpartition(":")[0]
+        ends = [
+            f"line {s.rpartition(':')[2]}" if s.rpartition(":")[0] == file else s
+            for s in sorted(self.upto, key=lambda s: s.rpartition(":")[0] != file)
+        ]
+        said = ", ".join(ends[:-1]) + " and " + ends[-1] if len(ends) > 1 else "".join(ends)
+        return f" at {self.at}: explained up to {said or 'no record'}"
+
     def render(self) -> str:
         rate = self.steps / self.seconds if self.seconds > 0 else 0.0
+        counted = f"{self.steps} of {words.count(self.records, 'step')}"
         head = (
-            f"{self.verdict}: {self.steps} of {self.records} steps explained in "
+            f"{self.verdict}{self.where()}"
+            + (f" ({counted}) in " if self.at else f": {counted} explained in ")
+            + ""
             f"{self.seconds:.2f} s ({rate:,.0f} steps/s; largest frontier {self.frontier}, "
-            f"{self.hidden} network steps inferred"
-            + (f", {self.dropped} messages never received dropped" if self.dropped else "")
-            + (f", {self.implied} implied steps inferred" if self.implied else "")
-            + (f", frontier cut {self.cut} times" if self.cut else "")
+            f"{words.count(self.hidden, 'network step')} inferred"
+            + (
+                f", {words.count(self.dropped, 'message')} never received dropped"
+                if self.dropped
+                else ""
+            )
+            + (f", {words.count(self.implied, 'implied step')} inferred" if self.implied else "")
+            + (f", frontier cut {words.count(self.cut, 'time')}" if self.cut else "")
             + ")"
         )
         if self.reason:
@@ -922,6 +947,11 @@ class Validator:
         cut_at: int | None = None
 
         def verdict(kind: Literal["valid", "invalid", "unknown"], steps: int, **kw: Any) -> Verdict:
+            if kind != "valid" and steps < len(prepared):  # where it stopped, in file lines
+                last: dict[str, str] = {}
+                for done in prepared[:steps]:
+                    last[done.record.source.rpartition(":")[0]] = done.record.source
+                kw.update(at=prepared[steps].record.source, upto=tuple(last.values()))
             return Verdict(
                 kind,
                 len(records),
@@ -1012,7 +1042,7 @@ class Validator:
             return verdict(
                 "unknown",
                 k,
-                reason=f"out of time at {source} (record {k + 1} of {len(records)}, frontier of "
+                reason=f"out of time at {source} (frontier of "
                 f"{len(frontier)} states): raise --budget, or log more of the spec's variables "
                 "(each one logged narrows the candidates)",
             )

@@ -1,6 +1,6 @@
 """etcd, a system nobody here wrote, as a cluster under test: real `etcd` processes (Debian's
 etcd-server, 3.4; `make etcd` installs it) on loopback, each member's peer traffic through a proxy
-the nemesis controls, clients over etcd's JSON gateway, and the history checked as [13]'s runs are.
+the nemesis controls, clients over etcd's JSON gateway, and the history checked as the project's own clusters' runs are.
 
 - server.py: the members' processes (start, kill -9 and restart on the member's own data
   directory, SIGSTOP/SIGCONT, stop), ended with the harness however it ends;

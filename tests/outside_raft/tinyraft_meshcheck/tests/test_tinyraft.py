@@ -32,9 +32,9 @@ CAUGHT = [
     (
         "commit_stops_at_old_term",
         2,
-        r": LeaderCommitsStoredEntries: leader s\d of term \d+ holds entries up to \d+, those of "
-        r"its term up to \d+ stored on a quorum; commitIndex \d+ for 3,901 ticks after the "
-        r"network healed$",
+        r"^liveness bound LeaderCommitsStoredEntries violated: LeaderCommitsStoredEntries: leader "
+        r"s\d of term \d+ holds entries up to \d+, those of its term up to \d+ stored on a "
+        r"quorum; commitIndex \d+ for 3,901 ticks after the network healed, at step ",
     ),
 ]
 

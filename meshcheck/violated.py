@@ -1,0 +1,84 @@
+"""What failed, said first: the kind and name of the property a failure violates.
+
+A failure's text (a property test's, a TLC run's, a stored trace's replay) may be long: the
+schedule of a free run, the seed, the step. Every report of it (verify's terminal summary and
+progress lines, its JSON, JUnit and HTML reports, `trace replay`) puts the violated property
+first and never cuts it; the rest may be cut (`lead`).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+# the JUnit property of a failed property test that names what it violated
+# (property_tests/conftest.py writes it, meshcheck/verify.py reads it)
+VIOLATED = "violated"
+
+# the kinds of property a failure names
+INVARIANT = "invariant"
+ACTION_PROPERTY = "action property"
+TEMPORAL_PROPERTY = "temporal property"
+LIVENESS_BOUND = "liveness bound"
+HISTORY_ANOMALY = "history anomaly"
+REFINEMENT = "refinement"  # the implementation left its spec (lockstep, trace validation)
+
+
+@attrs.frozen
+class Violated:
+    """The violated property: its kind (one of this module's) and its name as the spec or check
+    says it ("invariant MatchIndexMonotonic")."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    @classmethod
+    def leading(cls, text: str) -> Violated | None:
+        """The Violated a text `lead` wrote starts with ("invariant X violated..."), or None."""
+        for kind in KINDS:
+            if text.startswith(kind + " "):
+                name = text[len(kind) + 1 :].partition(" violated")
+                if name[1] and name[0].strip():
+                    return cls(kind, name[0].strip())
+        return None
+
+    @classmethod
+    def parse(cls, text: str) -> Violated | None:
+        """The Violated `str()` wrote, or None (an empty text, or no kind of this module's)."""
+        for kind in KINDS:
+            if text.startswith(kind + " ") and text[len(kind) + 1 :].strip():
+                return cls(kind, text[len(kind) + 1 :].strip())
+        return None
+
+
+KINDS = (
+    INVARIANT,
+    ACTION_PROPERTY,
+    TEMPORAL_PROPERTY,
+    LIVENESS_BOUND,
+    HISTORY_ANOMALY,
+    REFINEMENT,
+    "property",
+    "deadlock",
+    "assumption",
+)
+
+
+def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
+    """`text` led by the violated property ("invariant X violated: text"; a text that starts
+    "X violated ..." gets the kind before it), cut to `width` characters (with "..."), never
+    before the property's name ends."""
+    head = f"{violated} violated" if violated else ""
+    if violated is not None and text.startswith(f"{violated.name} violated"):
+        text = text[len(f"{violated.name} violated") :]
+        whole = head + text
+    elif head and text.startswith(head):  # led already
+        whole = text
+    else:
+        whole = f"{head}: {text}" if head and text else head or text
+    if width is None or len(whole) <= width:
+        return whole
+    keep = max(width - 3, len(head))
+    return whole[:keep] + "..."
