@@ -24,7 +24,9 @@ def test_one_is_singular_and_the_rest_plural() -> None:
     assert words.count(3, "datum", "data") == "3 data"
 
 
-def test_a_log_of_one_record_is_one_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_log_of_one_record_is_one_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`meshcheck validate` said "1 of 1 steps" (and "1 messages never received dropped")."""
     record = {
         "run": "r1",
