@@ -59,6 +59,17 @@ class Model:
     def name(self) -> str:
         return self.config.stem
 
+    def count_changed(self, distinct: int) -> str | None:
+        """Why a run that held still fails: TLC found another number of distinct states than the
+        model's `expect-distinct` directive records (the spec or the model changed), or None.
+        `meshcheck check` and `meshcheck verify` both say it in these words."""
+        if self.expect_distinct is None or distinct == self.expect_distinct:
+            return None
+        return (
+            f"{self.name} records {self.expect_distinct:,} distinct states (expect-distinct), "
+            f"TLC found {distinct:,}: the spec or the model changed"
+        )
+
 
 def _kind_and_stem(cfg: Path) -> tuple[str, str]:
     for suffix, kind in _SUFFIXES.items():
