@@ -41,6 +41,7 @@ from meshcheck.traces.history import checker
 from meshcheck.traces.history.checker import Result, _Budget, _search, _Timeout
 from meshcheck.traces.history.history import Op, prefix
 from meshcheck.traces.history.models import Model
+from meshcheck.words import count
 
 
 class NothingToCheck(MeshcheckError):
@@ -98,8 +99,8 @@ def nothing(history: Sequence[Op]) -> str:
 
 
 def plural(n: int, noun: str) -> str:
-    """`1 operation`, `2 operations`."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """`1 operation`, `2 operations` (meshcheck/words.py's one rule for counted nouns)."""
+    return count(n, noun)
 
 
 def items(ops: Sequence[Op], model: Model) -> list[Op]:
