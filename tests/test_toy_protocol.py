@@ -20,6 +20,7 @@ from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
+from meshcheck.words import count
 from tests.toy.core import BUGS
 from tests.toy.descriptor import PROTOCOL
 from tests.toy.harness import HARNESS, TWOPHASE
@@ -134,7 +135,8 @@ def test_trace_replay_holds_and_diverges_with_its_mutant(plugin: Path, mutant: s
     trace = f"tests/toy/traces/twophase/{mutant}.itf.json"
     held = _meshcheck(plugin, "trace", "replay", trace)
     assert held.returncode == 0, held.stdout + held.stderr
-    assert held.stdout.startswith(f"holds: all {len(itf.read(ROOT / trace).steps) - 1} steps")
+    steps = count(len(itf.read(ROOT / trace).steps) - 1, "step")
+    assert held.stdout.startswith(f"holds: all {steps} of {trace}")
     assert "the twophase implementation" in held.stdout
     broke = _meshcheck(plugin, "trace", "replay", trace, "--recorded-bugs")
     assert broke.returncode == 1, broke.stdout + broke.stderr

@@ -67,7 +67,7 @@ def test_out_of_budget_is_unknown_with_what_would_help(capsys: pytest.CaptureFix
     code = main(["validate", "--spec", "RaftPipelined", "--budget", "0.001", str(path)])
     out = capsys.readouterr().out
     assert code == 2
-    assert out.startswith("unknown:")
+    assert out.startswith(f"unknown at {path}:1: ")
     assert "out of time at" in out and "--budget" in out
 
 

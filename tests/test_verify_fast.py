@@ -123,7 +123,13 @@ def test_the_gate_runs_the_marked_tests_of_a_protocol_at_its_budget(tmp_path: Pa
     assert doc["profile"] == "fast" and doc["seed"] == "derandomized"
     tests = [c for c in doc["checks"] if c["kind"] == "tests"]
     files = {c["name"].split("::")[0] for c in tests}
-    assert files == {"gossip/test_lockstep", "gossip/test_byzantine_input", "gossip/test_restart"}
+    assert files == {
+        "gossip/test_lockstep",
+        "gossip/test_byzantine_input",
+        "gossip/test_restart",
+        "gossip/test_refusals",
+        "gossip/test_rejoin",
+    }
     examples = [c["count"] for c in tests if c["unit"] == "examples"]
     assert examples and max(examples) <= 20
     assert next(c["name"] for c in doc["checks"] if c["kind"] == "coverage") == "gossip"

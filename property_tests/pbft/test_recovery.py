@@ -49,7 +49,9 @@ def test_waiting_for_a_view_change_fails_recovery_and_passes_liveness() -> None:
     with pytest.raises(CheckFailed) as failed:
         check_catch_up(BEHIND, 4, LAGGING)
     message = failed.value.message
-    assert "CatchUpByStateTransfer: PBFT replica r3 caught up not within 2,090 ticks" in message
+    assert message.startswith(
+        "CatchUpByStateTransfer: PBFT replica r3 caught up not within 2,090 ticks"
+    )
     assert f"the protocol promises state transfer within 3 status rounds ({BOUND} ticks)" in message
-    assert message.endswith("it waits in a view change no quorum joins")
+    assert "it waits in a view change no quorum joins" in message
     assert failed.value.trace is not None

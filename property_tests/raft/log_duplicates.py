@@ -39,6 +39,7 @@ from meshcheck.specs.tlc import cfg
 from meshcheck.traces.logs import LogRecord, merge, reference
 from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
 from meshcheck.traces.logs.validate import validation_model as log_model
+from meshcheck.violated import REFINEMENT, Violated
 
 TICKS = 800
 # seconds one validation may take before its verdict is "unknown" (named logs of 800 ticks take
@@ -127,6 +128,7 @@ def check_log(seed: int, variables: tuple[str, ...], noop: bool, bugs: frozenset
             + " / ".join(verdict.render().splitlines()[:3]),
             faulty_schedule(seed),
             trace,
+            violated=Violated(REFINEMENT, "Raft.tla"),
         )
 
 
