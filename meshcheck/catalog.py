@@ -31,6 +31,7 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.protocol import Models
 
@@ -65,8 +66,9 @@ class Model:
         `meshcheck check` and `meshcheck verify` both say it in these words."""
         if self.expect_distinct is None or distinct == self.expect_distinct:
             return None
+        recorded = words.count(self.expect_distinct, "distinct state", commas=True)
         return (
-            f"{self.name} records {self.expect_distinct:,} distinct states (expect-distinct), "
+            f"{self.name} records {recorded} (expect-distinct), "
             f"TLC found {distinct:,}: the spec or the model changed"
         )
 

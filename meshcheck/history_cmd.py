@@ -83,7 +83,9 @@ def _draw(
     name = Path(source).name
     if found is None:
         ops = [o for o in history if o.status != "fail"][:WHOLE]
-        note = "" if len(ops) == len(history) else f"the first {len(ops)} operations"
+        note = (
+            "" if len(ops) == len(history) else f"the first {window.plural(len(ops), 'operation')}"
+        )
         text = svg.render(ops, [], title=f"{name}: {result.verdict} ({model.name})", note=note)
     else:
         ops = window.context(window.part_of(result, history, model), found.ops, CONTEXT)

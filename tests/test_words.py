@@ -41,7 +41,8 @@ def test_a_log_of_one_record_is_one_step(
     assert main(["validate", str(log)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("valid: 1 of 1 step explained in "), out
-    assert "1 messages" not in out and "1 steps" not in out
+    # as words: "181 steps/s" holds "1 steps" too
+    assert not re.search(r"(?<![\d,.])1 (messages|steps)\b", out), out
 
 
 # f-strings of meshcheck's own code that put a noun's plural after something counted: each must go
@@ -53,6 +54,7 @@ NOT_COUNTS = {
     "{typed} operations",
     "{kind} checks",
     "{n} replicas are",
+    "{self.name} records",  # a model's name, and the verb
     "{'--quick' if args.quick else 'full'} runs",
 }
 NOUNS = (
@@ -61,15 +63,13 @@ NOUNS = (
     "acquisitions|batches|histories"
 )
 COUNTED = re.compile(r"\{[^{}!]+\} (?:" + NOUNS + r")\b(?: are)?")
-# another engineer's area (the history checker's reports) is left to it
-OTHERS = ("meshcheck/history_cmd.py", "meshcheck/cluster/anomaly.py", "meshcheck/traces/history/")
 
 
 def test_every_count_in_the_commands_goes_through_the_helper() -> None:
     found = []
     for path in sorted((ROOT / "meshcheck").rglob("*.py")):
         where = str(path.relative_to(ROOT))
-        if path.is_symlink() or where.startswith(OTHERS) or "property_tests" in where:
+        if path.is_symlink() or "property_tests" in where:
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if 'f"' not in line and "f'" not in line:
