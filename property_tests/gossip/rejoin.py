@@ -53,10 +53,9 @@ from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs, record
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, scripted
 from meshcheck.property_tests.gossip.free_runs import INTERVAL, KEYS, STORM, Monitor, live_members
-from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS
+from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS, shortest_of
 
 # the chance, per run, that a correct cluster misses the bound (as the convergence bound's MISS)
 MISS = 1e-6
@@ -216,19 +215,7 @@ def candidates() -> list[Schedule]:
 
 def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
     """The failing run of this scenario with the fewest recorded steps among `candidates`."""
-    best: tuple[Trace, record.Rerun] | None = None
-    for schedule in candidates():
-        try:
-            check_rejoin(schedule, n, frozenset({mutant}))
-        except CheckFailed as failed:
-            trace = failed.trace
-            if trace is None or (best is not None and len(trace.steps) >= len(best[0].steps)):
-                continue
-            if scenario(schedule, n, frozenset(), record=True).problem is None:
-                best = (trace, record.Rerun("gossip", "rejoin", n, repr(schedule)))
-    if best is None:
-        raise SystemExit(f"meshcheck: no rejoin scenario kills {mutant}")
-    return best
+    return shortest_of("rejoin", candidates(), check_rejoin, scenario, mutant, n)
 
 
 def schedules() -> st.SearchStrategy[Schedule]:

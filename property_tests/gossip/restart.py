@@ -216,18 +216,32 @@ def candidates() -> list[Schedule]:
 
 def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
     """The failing run of this scenario with the fewest recorded steps among `candidates`."""
+    return shortest_of("restart", candidates(), check_restart, scenario, mutant, n)
+
+
+def shortest_of(
+    name: str,
+    schedules: list[Schedule],
+    check: Callable[[Schedule, int, frozenset[str]], None],
+    holds: Callable[..., Any],
+    mutant: str,
+    n: int,
+) -> tuple[Trace, record.Rerun]:
+    """The failing run of a scripted scenario (`check`) with the fewest recorded steps among
+    `schedules` whose unmutated run holds (`holds(schedule, n, bugs, record=True).problem` is
+    None): the restart scenario's and the rejoin scenario's stored runs."""
     best: tuple[Trace, record.Rerun] | None = None
-    for schedule in candidates():
+    for schedule in schedules:
         try:
-            check_restart(schedule, n, frozenset({mutant}))
+            check(schedule, n, frozenset({mutant}))
         except CheckFailed as failed:
             trace = failed.trace
             if trace is None or (best is not None and len(trace.steps) >= len(best[0].steps)):
                 continue
-            if scenario(schedule, n, frozenset(), record=True).problem is None:
-                best = (trace, record.Rerun("gossip", "restart", n, repr(schedule)))
+            if holds(schedule, n, frozenset(), record=True).problem is None:
+                best = (trace, record.Rerun("gossip", name, n, repr(schedule)))
     if best is None:
-        raise SystemExit(f"meshcheck: no restart scenario kills {mutant}")
+        raise SystemExit(f"meshcheck: no {name} scenario kills {mutant}")
     return best
 
 
