@@ -164,6 +164,23 @@ def cluster(
     none, every partition healed and every node up; the client writes on after the faults."""
     servers = tuple(f"s{k}" for k in range(1, nodes + 1))
     timeout = schedule.knob("timeout", (150, 300))
+    config = sim_config(schedule, make, query, record=record, heal=heal)
+    return Simulator(
+        adapter_plugin(adapter, servers, bugs, log=log, timeout=timeout), servers, config
+    )
+
+
+def sim_config(
+    schedule: Schedule,
+    make: Callable[[int], Any] = unique_write,
+    reads: Callable[[int], Any] = query,
+    *,
+    record: bool = True,
+    heal: bool = True,
+) -> SimConfig:
+    """The simulator's configuration of a free run on `schedule`: its faults for `schedule.ticks`
+    ticks, then (heal=True) none while the client writes on; heal=False: faults and writes both
+    end at `schedule.ticks`."""
     faults = Faults(
         drop=schedule.drop,
         duplicate=schedule.duplicate,
@@ -179,13 +196,10 @@ def cluster(
         every=schedule.knob("every", 20),
         reads=schedule.knob("reads", 0.0),
         make=make,
-        query=query,
+        query=reads,
         until=None if heal else schedule.ticks,
     )
-    config = SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
-    return Simulator(
-        adapter_plugin(adapter, servers, bugs, log=log, timeout=timeout), servers, config
-    )
+    return SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
 
 
 @attrs.frozen

@@ -42,11 +42,12 @@ from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import BUGS as RAFT_BUGS
 from meshcheck.impl.raft import message_record
 from meshcheck.impl.runtime.codec import Codec, classes_in
-from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
+from meshcheck.impl.sim import Faults, SimConfig, Simulator
 from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import plugin as harness
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
+from meshcheck.property_tests.free_runs import Schedule, Storm, failure
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.plugin import Adapter
 from meshcheck.property_tests.plugin import check_run as plugin_check_run
@@ -127,25 +128,9 @@ def cluster(
 
 
 def sim_config(schedule: Schedule, make: Any = unique_write, record: bool = True) -> SimConfig:
-    """The simulator's configuration of a free run of the example on `schedule`."""
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
-        one_way=schedule.knob("one_way", 0.5),
-        down_ticks=schedule.knob("down", (200, 2000)),
-        chaos_every=CHAOS_EVERY,
-    )
-    workload = Workload(
-        every=schedule.knob("every", 20),
-        reads=schedule.knob("reads", 0.0),
-        make=make,
-        query=read_query,
-        until=schedule.ticks,
-    )
-    return SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
+    """The simulator's configuration of a free run of the example on `schedule`: the plug-in
+    harness's, with faults and writes both ending at `schedule.ticks`, reads as Raft's."""
+    return harness.sim_config(schedule, make, read_query, record=record, heal=False)
 
 
 STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
