@@ -1,0 +1,87 @@
+"""What a client plug-in gives meshcheck: a `SystemPlugin`, the object of an entry point of the group
+`meshcheck.systems` (pyproject's `[project.entry-points."meshcheck.systems"]`), found by the name a
+system file gives in `[client] plugin = "NAME"`.
+
+A client is Jepsen's client (jepsen/src/jepsen/client.clj): opened on one node, it invokes one
+operation at a time and says how it completed. `ok`: it took effect, `output` is its result; `fail`:
+it certainly did not take effect; `info`: nobody knows (a timeout, a lost connection, an error the
+system gives for something it may still have done). The harness records the invocation and the
+completion with their times; the checkers judge the history (traces/history/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import attrs
+
+Status = Literal["ok", "fail", "info"]
+
+
+@attrs.frozen
+class Invocation:
+    """One operation a client is asked to do: `f` is the workload's verb (`read`, `write`, `cas`,
+    `acquire`, `release`, `revoke`, ...), `key` the key it acts on (None where a workload has none),
+    `value` its argument (a write's value, a cas's (old, new), a lock's lease id)."""
+
+    process: str
+    f: str
+    key: str | None
+    value: Any
+
+
+@attrs.frozen
+class Completion:
+    status: Status
+    output: Any = None
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a client reaches node `node`: its host and the port the system file names for
+    clients, and every other named port of the node."""
+
+    node: str
+    host: str
+    port: int
+    ports: Mapping[str, int] = attrs.field(factory=dict)
+
+
+class Client(Protocol):
+    """One client, bound to one node at a time (Jepsen binds clients to nodes)."""
+
+    async def open(self, endpoint: Endpoint, timeout: float) -> None: ...
+
+    async def invoke(self, op: Invocation, timeout: float) -> Completion: ...
+
+    async def close(self) -> None: ...
+
+
+@attrs.frozen
+class ClientSettings:
+    """What a client is built with: the system file's `[client]` table (`options`, as written),
+    the read mode the run asked for (one of the file's `reads`), and the workload."""
+
+    options: Mapping[str, Any]
+    reads: str
+    workload: str
+
+
+# Which node leads now, as the system itself says (the nemesis's `@leader` targets); None when no
+# node answers. Given every node's endpoint.
+Leader = Callable[[Sequence[Endpoint]], Awaitable[str | None]]
+
+
+@attrs.frozen
+class SystemPlugin:
+    """The object of a `meshcheck.systems` entry point: its `name` (the entry point's), how to build
+    a client, optionally how to ask who leads, and optionally the system file it ships (so that
+    `--system NAME` finds it)."""
+
+    name: str
+    client: Callable[[ClientSettings], Client]
+    workloads: tuple[str, ...]
+    leader: Leader | None = None
+    file: Path | None = None
