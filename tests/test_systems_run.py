@@ -5,6 +5,7 @@ does not offer refused in one line."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,58 @@ def test_what_a_system_file_does_not_offer_is_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"meshcheck: {says}") and err.count("\n") == 1, err
+
+
+def row(printed: str, check: str) -> list[str]:
+    """The result and detail of `check` in a run's table."""
+    for line in printed.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == check:
+            return cells[1:]
+    raise AssertionError(f"no row {check!r}")
+
+
+def validated_toy(tmp_path: Path, tamper: str = "") -> Path:
+    """The toy as four nodes r1..r4 whose NDJSON logs are a real PBFT run's (each node's own
+    records of tests/data/logs/pbft-run.ndjson, written to its data directory as it starts; with
+    `tamper`, a sed expression applied to r2's), validated against PBFT.tla by the file's
+    [validate] section."""
+    path = toy(tmp_path)
+    shutil.copy(
+        Path(__file__).parent / "data" / "logs" / "pbft-run.ndjson", tmp_path / "run.ndjson"
+    )
+    edit = f" | sed '{tamper}'" if tamper else ""
+    steps = (
+        'grep \'"node":"{name}"\' {here}/run.ndjson'
+        + (f" | if [ {{name}} = r2 ]; then cat{edit}; else cat; fi" if tamper else "")
+        + " > {data}/steps.ndjson; exec python3 {here}/toy_kv.py {host} {port.client} {data} {peers}"
+    )
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('names = "t{i}"', 'names = "r{i}"\ndefault = 4\nmin = 4')
+    start = text.index("command = [")
+    end = text.index("\n", start)
+    text = text[:start] + f'command = ["sh", "-c", {json.dumps(steps)}]' + text[end:]
+    text += '\n[validate]\nlogs = "{data}/steps.ndjson"\nspec = "PBFT"\n'
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@needs_python3
+def test_the_nodes_logs_are_validated_against_the_files_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["cluster", "test", "--network", "loopback", "--nemesis", "none", "--time", "2",
+            "--quiet"]  # fmt: skip
+    out = tmp_path / "good"
+    (tmp_path / "a").mkdir()
+    system = validated_toy(tmp_path / "a")
+    assert main([*argv, "--system", str(system), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert row(printed, "logs valid (PBFT.tla)") == ["holds", "valid: 360 of 360 steps"], printed
+    assert (out / "model.cfg").exists()
+    # r2's log says it changed to view 7 where the run's r2 changed to view 1: no step of the spec
+    (tmp_path / "b").mkdir()
+    system = validated_toy(tmp_path / "b", tamper='1s/"view":1/"view":7/')
+    assert main([*argv, "--system", str(system), "--out", str(tmp_path / "bad")]) == 1
+    printed = capsys.readouterr().out
+    assert row(printed, "logs valid (PBFT.tla)")[0] == "VIOLATED", printed

@@ -36,6 +36,7 @@ from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
+from meshcheck.systems.system_file import Validate
 from meshcheck.systems.verdicts import (
     linearizable_kv,
     mutual_exclusion,
