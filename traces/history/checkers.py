@@ -42,5 +42,25 @@ CHECKERS: dict[str, Checker] = {
             "transactions of appends and reads (Elle's anomalies: G0 .. G2, realtime)",
             "list_append",
         ),
+        Checker(
+            "stream",
+            "publish, consume, ack: nothing acknowledged lost, one order for every consumer",
+            "stream",
+        ),
+        Checker(
+            "watch",
+            "watchers see every change of their keys in revision order, across reconnects",
+            "watch",
+        ),
+        Checker(
+            "lease",
+            "keys on a lease kept alive stay; gone once it lapses (plus --clock-bound)",
+            "lease",
+        ),
+        Checker(
+            "fenced-lock",
+            "lock holders with fencing tokens: overlaps, and writes a smaller token got accepted",
+            "fenced_lock",
+        ),
     )
 }

@@ -149,3 +149,38 @@ def span(call: float, ret: float) -> str:
     if ret == math.inf:
         return f"lines {int(call)}.."
     return f"lines {int(call)}..{int(ret)}"
+
+
+class Findings:
+    """What a checker found, by kind, in the order found; `render` prints the verdict line and up
+    to `shown` of each kind."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[str]] = {}
+
+    def add(self, kind: str, text: str) -> None:
+        self.by_kind.setdefault(kind, []).append(text)
+
+    def count(self, kind: str) -> int:
+        return len(self.by_kind.get(kind, ()))
+
+    def render(
+        self, name: str, what: str, ok: str, *, shown: int = 5, allowed: Sequence[str] = ()
+    ) -> str:
+        """`ok` is what holds when nothing was found; kinds in `allowed` are counted, not wrong."""
+        bad = {k: v for k, v in self.by_kind.items() if k not in allowed}
+        counted = "".join(
+            f"; {k}: {len(v)} (allowed)" for k, v in self.by_kind.items() if k in allowed
+        )
+        if not bad:
+            return f"{name}: {ok} ({what}{counted})\n"
+        kinds = ", ".join(f"{k} ({len(v)})" for k, v in bad.items())
+        out = [f"{name}: violated ({what}{counted}): {kinds}"]
+        for kind, texts in bad.items():
+            more = f" (the first {shown} of {len(texts)})" if len(texts) > shown else ""
+            out.append(f"{kind}{more}:")
+            out.extend(f"  {t}" for t in texts[:shown])
+        return "\n".join(out) + "\n"
+
+    def holds(self, allowed: Sequence[str] = ()) -> bool:
+        return all(k in allowed for k in self.by_kind)
