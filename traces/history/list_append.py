@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import attrs
@@ -58,6 +58,8 @@ KINDS = (*SINGLE, *CYCLES, *(f"{c}-realtime" for c in CYCLES))
 CONSISTENCY = ("strict-serializable", "serializable")
 # anomalies of a kind printed in full, at most
 SHOWN = 3
+# a list read longer than this is shown by its ends and its length
+LONG = 8
 
 Mop = tuple[str, Hashable, Any]  # ("append", key, value) or ("r", key, tuple of values or None)
 
@@ -80,7 +82,7 @@ class Txn:
             if f == "append":
                 parts.append(f"append {k} {v}")
             else:
-                parts.append(f"r {k} " + ("?" if v is None else "[" + " ".join(map(str, v)) + "]"))
+                parts.append(f"r {k} " + ("?" if v is None else _list(v)))
         return (
             f"T{self.index}  process {self.process}  {events.span(self.call, self.ret)}  "
             f"{self.status}  " + "  ".join(f"[{p}]" for p in parts)
@@ -273,8 +275,12 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     return Report(consistency, len(txns), len(keys), edges, time.monotonic() - start, anomalies)
 
 
-def _list(r: Iterable[Hashable]) -> str:
-    return "[" + " ".join(map(str, r)) + "]"
+def _list(r: Sequence[Hashable]) -> str:
+    """A list as read; a long one by its ends and length (`[1 2 3 .. 8 9 10] (40 values)`)."""
+    if len(r) <= LONG:
+        return "[" + " ".join(map(str, r)) + "]"
+    ends = " ".join(map(str, r[:3])) + " .. " + " ".join(map(str, r[-3:]))
+    return f"[{ends}] ({len(r)} values)"
 
 
 def _internal(t: Txn, found: _Found) -> None:
