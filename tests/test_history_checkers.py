@@ -330,7 +330,9 @@ def test_the_clock_bound_is_the_lease_models_alone(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--clock-bound -1.0: expected" in done.stderr
 
 
-def _watch_oracle(changes: list[tuple[str, int]], conns: list[tuple[int, list[tuple[str, int]]]]) -> bool:
+def _watch_oracle(
+    changes: list[tuple[str, int]], conns: list[tuple[int, list[tuple[str, int]]]]
+) -> bool:
     """The definition, stated whole: each connection from revision f was sent exactly the changes
     of key "a" from f up to the highest revision it was sent, each once, revisions never going
     back; and each connection starts no later than one past where the previous one reached."""
@@ -341,9 +343,7 @@ def _watch_oracle(changes: list[tuple[str, int]], conns: list[tuple[int, list[tu
         revs = [r for _, r in sent]
         if sorted(sent) != expected or revs != sorted(revs) or len(set(sent)) != len(sent):
             return False
-        if reached is not None and any(
-            k == "a" and reached < r < start for k, r in changes
-        ):
+        if reached is not None and any(k == "a" and reached < r < start for k, r in changes):
             return False
         covered = max(top, start - 1)
         reached = covered if reached is None else max(reached, covered)
