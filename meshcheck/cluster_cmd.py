@@ -95,7 +95,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the protocol's: 1 s, 3 s for pbft, hotstuff and hybrid)",
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
-    t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument(
+        "--bugs",
+        default="",
+        metavar="A,B",
+        help="catalogue mutants switched on: the protocol's (impl/<protocol>/mutants.py) or the "
+        "runtime's disk (skip_fsync, ack_before_fsync: impl/runtime/mutants.py)",
+    )
     t.add_argument(
         "--core",
         default="",
@@ -445,10 +451,15 @@ def _known_bugs(name: str, bugs: frozenset[str]) -> None:
         return
     import importlib
 
+    from meshcheck.impl.runtime.mutants import BUGS as RUNTIME
+
     catalogue = importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS
-    unknown = sorted(bugs - set(catalogue))
+    unknown = sorted(bugs - set(catalogue) - set(RUNTIME))
     if unknown:
-        raise MeshcheckError(f"--bugs: {unknown[0]} is not a {name} catalogue mutant")
+        raise MeshcheckError(
+            f"--bugs: {unknown[0]} is not a {name} catalogue mutant nor the runtime's "
+            f"({', '.join(RUNTIME)})"
+        )
 
 
 def _writable(out: Path) -> None:
