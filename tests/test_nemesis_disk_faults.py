@@ -174,3 +174,15 @@ def test_a_power_failure_without_fuse_is_one_line_and_exit_2(
     assert "--nemesis power: each node's data directory goes on a lazy filesystem" in err
     assert "no /dev/fuse" in err and err.count("\n") == 1
     assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+def test_corrupt_is_refused_where_the_checks_need_every_node_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meshcheck.cli import main
+
+    argv = ["cluster", "test", "--out", str(tmp_path), "--protocol", "gossip"]
+    assert main([*argv, "--nemesis", "corrupt"]) == 2
+    err = capsys.readouterr().err
+    assert "--nemesis corrupt: a node that refuses its damaged state file stays down" in err
+    assert err.count("\n") == 1

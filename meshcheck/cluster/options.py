@@ -87,6 +87,12 @@ def fault_plan(options: Options) -> list[Fault]:
             )
     nemesis.needs_lazy_disks(kinds)
     hosted = runtime_protocol(options.protocol)
+    if "corrupt" in kinds and not hosted.linearizable:
+        raise MeshcheckError(
+            f"--nemesis corrupt: a node that refuses its damaged state file stays down, and "
+            f"{options.protocol}'s checks judge every node once healed (agreement, trust, its own "
+            "writes on its disk)"
+        )
     on_clients = [k for k in kinds if k in nemesis.CLIENTS]
     if on_clients and hosted.build_member is None:
         raise MeshcheckError(
