@@ -1,0 +1,234 @@
+"""Apache ZooKeeper as a system under test (meshcheck/systems/known/zookeeper.toml and its client
+plug-in, meshcheck/systems/zookeeper/): the plug-in against a real ensemble of three servers started
+from the system file: registers through versioned setData, reads with and without sync, kazoo's
+lock with its fencing token, the leader as the servers name it. Skipped (one line) without Java,
+Debian's zookeeper (`make zookeeper`) or kazoo (the `systems` extra)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meshcheck.impl.runtime.launcher import LOOPBACK, Processes, free_ports
+from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.zookeeper import FILE, ZOOKEEPER
+from meshcheck.systems.zookeeper import four_letter as who_leads
+
+JAR = Path("/usr/share/java/zookeeper.jar")
+needs_zookeeper = pytest.mark.skipif(
+    shutil.which("java") is None or not JAR.exists(),
+    reason="Java or ZooKeeper is not installed: `make zookeeper`",
+)
+pytest.importorskip("kazoo", reason="kazoo is not installed: pip install -e '.[systems]'")
+pytestmark = needs_zookeeper
+
+SYSTEM = tomllib.loads(FILE.read_text(encoding="utf-8"))
+NODES = ("z1", "z2", "z3")
+TIMEOUT = 2.0
+
+
+class Ensemble(Processes):
+    """The system file's three servers on loopback, each data directory given its templated files
+    (zoo.cfg, myid) before it starts."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        spec = SYSTEM["nodes"]
+        ports = iter(free_ports(len(NODES) * len(spec["ports"])))
+        self.ports = {n: {p: next(ports) for p in spec["ports"]} for n in NODES}
+
+    def values(self, node: str) -> dict[str, str]:
+        spec = SYSTEM["nodes"]
+
+        def own(n: str) -> dict[str, str]:
+            return {
+                "i": str(NODES.index(n) + 1),
+                "name": n,
+                "host": LOOPBACK,
+                **{f"port.{p}": str(v) for p, v in self.ports[n].items()},
+            }
+
+        peers = spec["join"].join(_fill(spec["peer"], own(n)) for n in NODES)
+        data = self.folder / node
+        return {**own(node), "peers": peers, "data": str(data), "dir": str(self.folder)}
+
+    def start(self, node: str) -> None:
+        spec = SYSTEM["nodes"]
+        values = self.values(node)
+        Path(values["data"]).mkdir(parents=True, exist_ok=True)
+        for f in spec["files"]:
+            Path(_fill(f["path"], values)).write_text(_fill(f["text"], values), encoding="utf-8")
+        command = [_fill(word, values) for word in spec["command"]]
+        self.spawn(node, command, (LOOPBACK, self.ports[node]["client"]), 30.0)
+
+    def endpoint(self, node: str) -> Endpoint:
+        return Endpoint(node, LOOPBACK, self.ports[node]["client"], self.ports[node])
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for k, v in values.items():
+        template = template.replace("{" + k + "}", v)
+    return template
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ensemble]:
+    with Ensemble(tmp_path_factory.mktemp("zookeeper")) as e:
+        for node in NODES:
+            e.start(node)
+        yield e
+
+
+def settings(reads: str = "sync", workload: str = "registers") -> ClientSettings:
+    options = {k: v for k, v in SYSTEM["client"].items()
+               if k not in ("plugin", "port", "workloads", "reads")}  # fmt: skip
+    return ClientSettings(options, reads, workload)
+
+
+async def _client(ensemble: Ensemble, node: str, reads: str = "sync") -> Client:
+    c = ZOOKEEPER.client(settings(reads))
+    await c.open(ensemble.endpoint(node), 20.0)
+    return c
+
+
+def _op(f: str, key: str | None, value: object = None) -> Invocation:
+    return Invocation("c1", f, key, value)
+
+
+def test_the_plugin_is_the_entry_point_and_ships_its_file() -> None:
+    from importlib.metadata import entry_points
+
+    (point,) = [e for e in entry_points(group="meshcheck.systems") if e.name == "zookeeper"]
+    assert point.load() is ZOOKEEPER
+    assert ZOOKEEPER.file == FILE and FILE.exists()
+    assert set(SYSTEM["client"]["workloads"]) <= set(ZOOKEEPER.workloads)
+    assert SYSTEM["client"]["reads"] == ["sync", "plain"]
+
+
+def test_registers_through_versioned_set_data(ensemble: Ensemble) -> None:
+    async def go() -> list[Completion]:
+        a = await _client(ensemble, "z1")
+        b = await _client(ensemble, "z2", reads="plain")
+        try:
+            return [
+                await a.invoke(_op("read", "r1"), TIMEOUT),  # absent: None
+                await a.invoke(_op("write", "r1", "1"), TIMEOUT),
+                await b.invoke(_op("read", "r1"), TIMEOUT),  # b's own server, after a's sync
+                await b.invoke(_op("cas", "r1", ("1", "2")), TIMEOUT),
+                await a.invoke(_op("cas", "r1", ("1", "3")), TIMEOUT),  # holds 2: fails
+                await a.invoke(_op("read", "r1"), TIMEOUT),
+                await a.invoke(_op("cas", "r2", (None, "5")), TIMEOUT),  # absent: created
+                await b.invoke(_op("cas", "r2", (None, "6")), TIMEOUT),  # exists now: fails
+                await b.invoke(_op("write", "r2", "7"), TIMEOUT),
+                await a.invoke(_op("read", "r2"), TIMEOUT),
+            ]
+        finally:
+            await a.close()
+            await b.close()
+
+    done = asyncio.run(go())
+    assert [(c.status, c.output) for c in done] == [
+        ("ok", None), ("ok", None), ("ok", "1"), ("ok", None), ("fail", None), ("ok", "2"),
+        ("ok", None), ("fail", None), ("ok", None), ("ok", "7"),
+    ]  # fmt: skip
+
+
+def test_concurrent_cas_increments_lose_no_update(ensemble: Ensemble) -> None:
+    """Three clients, one on each server, each incrementing one counter by cas from the value it
+    read: the counter ends at the number of cas that said ok (a cas that set without the version
+    it read would let two increments of one value both succeed)."""
+
+    async def one(client: Client, tries: int) -> int:
+        done = 0
+        for _ in range(tries):
+            read = await client.invoke(_op("read", "counter"), TIMEOUT)
+            old = read.output if read.status == "ok" else None
+            new = str(int(old or 0) + 1)
+            done += (await client.invoke(_op("cas", "counter", (old, new)), TIMEOUT)).status == "ok"
+        return done
+
+    async def go() -> tuple[int, Completion]:
+        clients = [await _client(ensemble, n) for n in NODES]
+        try:
+            counts = await asyncio.gather(*(one(c, 25) for c in clients))
+            return sum(counts), await clients[0].invoke(_op("read", "counter"), TIMEOUT)
+        finally:
+            for c in clients:
+                await c.close()
+
+    ok, final = asyncio.run(go())
+    assert final.status == "ok" and ok > 1
+    assert int(final.output) == ok
+
+
+def test_lock_takes_turns_and_its_fencing_token_grows(ensemble: Ensemble) -> None:
+    async def go() -> list[Completion]:
+        a = await _client(ensemble, "z1")
+        b = await _client(ensemble, "z3")
+        try:
+            return [
+                await a.invoke(_op("acquire", "L", "a1"), TIMEOUT),
+                await b.invoke(_op("acquire", "L", "b1"), 0.5),  # held by a: not taken
+                await a.invoke(_op("release", "L", "a1"), TIMEOUT),
+                await b.invoke(_op("acquire", "L", "b2"), TIMEOUT),
+                await a.invoke(_op("release", "L", "a1"), TIMEOUT),  # a holds nothing now
+                await b.invoke(_op("revoke", "L", "b2"), TIMEOUT),  # frees it
+                await a.invoke(_op("acquire", "L", "a2"), TIMEOUT),
+                await a.invoke(_op("release", "L", "a2"), TIMEOUT),
+            ]
+        finally:
+            await a.close()
+            await b.close()
+
+    done = asyncio.run(go())
+    assert [c.status for c in done] == ["ok", "fail", "ok", "ok", "fail", "ok", "ok", "ok"]
+    tokens = [done[0].output, done[3].output, done[6].output]
+    assert all(isinstance(t, int) for t in tokens)
+    # b's withdrawn attempt took a sequence number too: the tokens grow, not by one
+    assert tokens == sorted(set(tokens)) and tokens[1] > tokens[0] + 1
+
+
+def test_leader_is_the_one_server_that_says_so(ensemble: Ensemble) -> None:
+    assert ZOOKEEPER.leader is who_leads.leader
+    endpoints = [ensemble.endpoint(n) for n in NODES]
+    modes = asyncio.run(_modes(endpoints))
+    assert sorted(str(m) for m in modes) == ["follower", "follower", "leader"]
+    assert asyncio.run(ZOOKEEPER.leader(endpoints)) == NODES[modes.index("leader")]
+
+
+async def _modes(endpoints: list[Endpoint]) -> list[str | None]:
+    return [await who_leads.mode(e) for e in endpoints]
+
+
+def test_a_killed_servers_client_fails_reads_and_a_new_leader_serves(ensemble: Ensemble) -> None:
+    endpoints = [ensemble.endpoint(n) for n in NODES]
+    old = asyncio.run(who_leads.leader(endpoints))
+    assert old in NODES
+    other = next(n for n in NODES if n != old)
+
+    async def go() -> tuple[Completion, Completion, str | None]:
+        on_old = await _client(ensemble, old)
+        on_other = await _client(ensemble, other)
+        try:
+            ensemble.kill(old)
+            read = await on_old.invoke(_op("read", "r1"), 1.0)  # its server is gone: fail
+            deadline = time.monotonic() + 20
+            write = Completion("info")
+            while write.status != "ok" and time.monotonic() < deadline:
+                write = await on_other.invoke(_op("write", "r3", "9"), 1.0)
+            return read, write, await who_leads.leader(endpoints)
+        finally:
+            await on_old.close()
+            await on_other.close()
+            ensemble.start(old)
+
+    read, write, new = asyncio.run(go())
+    assert read.status == "fail"
+    assert write.status == "ok"
+    assert new in NODES and new != old
