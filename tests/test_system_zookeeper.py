@@ -232,3 +232,29 @@ def test_a_killed_servers_client_fails_reads_and_a_new_leader_serves(ensemble: E
     assert read.status == "fail"
     assert write.status == "ok"
     assert new in NODES and new != old
+
+
+def test_open_on_a_dead_server_is_a_timeout_and_the_client_opens_again(ensemble: Ensemble) -> None:
+    """The workload binds a client with `open` and rebinds the same client after an `info`: a
+    server that does not answer is a TimeoutError in time (never kazoo's own error), and the
+    client then serves from another server."""
+    (dead,) = free_ports(1)
+
+    async def go() -> tuple[float, Completion, Completion]:
+        c = ZOOKEEPER.client(settings())
+        try:
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await c.open(Endpoint("z9", LOOPBACK, dead), 1.0)
+            waited = time.monotonic() - started
+            unbound = await c.invoke(_op("write", "r4", "1"), 0.5)
+            await c.close()
+            await c.open(ensemble.endpoint("z2"), 20.0)
+            return waited, unbound, await c.invoke(_op("write", "r4", "2"), TIMEOUT)
+        finally:
+            await c.close()
+
+    waited, unbound, write = asyncio.run(go())
+    assert waited < 3.0
+    assert unbound.status == "info"  # sent, maybe, to a server that may come back
+    assert write.status == "ok"

@@ -64,32 +64,40 @@ class ZooKeeperClient:
         self._root = str(settings.options.get("root", ROOT)).rstrip("/")
         self._session = float(settings.options.get("session_timeout", SESSION))
         self._kz: Any = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="zookeeper-client")
+        self._pool: ThreadPoolExecutor | None = None
         self._locks: dict[Any, Any] = {}
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
-        kz = KazooClient(
+        """A session with the server of `endpoint` (TimeoutError when none is had in `timeout`
+        seconds: the server is down or has no quorum). Kazoo keeps trying after that, on that
+        server only; until it has a session every invocation times out (a read fails, anything
+        else is info)."""
+        await self.close()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="zookeeper-client")
+        self._kz = KazooClient(
             hosts=f"{endpoint.host}:{endpoint.port}",
             timeout=self._session,
             connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1.0},
         )
         try:
-            await self._blocking(kz.start, timeout + SLACK, timeout)
-        except BaseException:
-            await self._stop(kz)
-            raise
-        self._kz = kz
+            await self._blocking(self._kz.start, timeout + SLACK, timeout)
+        except _LOST as e:
+            raise TimeoutError(f"no ZooKeeper session with {endpoint.node}: {e}") from None
 
     async def close(self) -> None:
         for lock in self._locks.values():
             lock.cancel()
         self._locks.clear()
-        if self._kz is not None:
-            kz, self._kz = self._kz, None
+        kz, self._kz = self._kz, None
+        pool, self._pool = self._pool, None
+        if kz is not None:
             await self._stop(kz)
-        self._pool.shutdown(wait=False)
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
+        if self._kz is None:  # never opened, or closed: nothing was sent
+            return Completion("fail")
         if op.f == "read":
             return await self._read(self._path(op.key), timeout)
         if op.f == "write":
@@ -214,6 +222,8 @@ class ZooKeeperClient:
         """`call(*args)`, a blocking kazoo call, on this client's own thread (one at a time, as
         the client invokes), awaited for at most `deadline` seconds."""
         loop = asyncio.get_running_loop()
+        if self._pool is None:
+            raise TimeoutError("the client is closed")
         return await asyncio.wait_for(loop.run_in_executor(self._pool, call, *args), deadline)
 
     async def _stop(self, kz: Any) -> None:
