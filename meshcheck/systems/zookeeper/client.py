@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +46,11 @@ ROOT = "/meshcheck"
 SESSION = 4.0  # seconds: the session timeout asked for (the server bounds it by its tickTime)
 SLACK = 1.0  # seconds a blocking kazoo call (the lock recipe's) is given beyond its own deadline
 _LOST = (KazooException, KazooTimeoutError, TimeoutError, OSError)
+# kazoo logs each lost connection and retry as a warning, which Python's last-resort handler would
+# print over the run's progress lines: the completions say what a client saw
+_QUIET = logging.getLogger(__name__)
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 def _decode(data: bytes | None) -> str | None:
@@ -78,6 +84,7 @@ class ZooKeeperClient:
             hosts=f"{endpoint.host}:{endpoint.port}",
             timeout=self._session,
             connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1.0},
+            logger=_QUIET,
         )
         try:
             await self._blocking(self._kz.start, timeout + SLACK, timeout)
