@@ -7,6 +7,7 @@ Debian's zookeeper (`make zookeeper`) or kazoo (the `systems` extra)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.cli import main
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
 from meshcheck.systems.system_file import load
 from meshcheck.systems.zookeeper import FILE, ZOOKEEPER
 from meshcheck.systems.zookeeper import four_letter as who_leads
+from meshcheck.systems.zookeeper.client import ZooKeeperClient
 
 JAR = Path("/usr/share/java/zookeeper.jar")
 needs_zookeeper = pytest.mark.skipif(
@@ -262,3 +265,66 @@ def test_open_on_a_dead_server_is_a_timeout_and_the_client_opens_again(ensemble:
     assert waited < 3.0
     assert unbound.status == "info"  # sent, maybe, to a server that may come back
     assert write.status == "ok"
+
+
+def _expire(ensemble: Ensemble, node: str, client: Client) -> None:
+    """End `client`'s session from outside, as ZooKeeper ends one that timed out: a second
+    connection with its session id and password closes it, and its ephemeral znodes (its lock)
+    go, while the client still believes it holds what it held."""
+    from kazoo.client import KazooClient
+
+    assert isinstance(client, ZooKeeperClient)
+    session_id, password = client.session()
+    endpoint = ensemble.endpoint(node)
+    twin = KazooClient(hosts=f"{endpoint.host}:{endpoint.port}", client_id=(session_id, password))
+    twin.start(10)
+    twin.stop()
+    twin.close()
+
+
+def test_a_holder_whose_session_expired_is_fenced_off_by_its_token(
+    ensemble: Ensemble, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ZooKeeper's lock recipe has a holder whose session expired go on believing it holds the
+    lock while another takes it: two holders at once, as documented. The register it protects,
+    fenced by the lock znode's sequence number, rejects the stale holder's write; the
+    fenced-lock checker says so: mutual exclusion no, fencing held."""
+    events: list[dict[str, object]] = []
+
+    async def step(client: Client, process: int, f: str, key: str, value: object) -> Completion:
+        events.append({"process": process, "type": "invoke", "f": f, "value": value})
+        done = await client.invoke(Invocation(f"p{process}", f, key, value), TIMEOUT)
+        shown = done.output if f == "acquire" else value
+        events.append({"process": process, "type": done.status, "f": f, "value": shown})
+        return done
+
+    async def go() -> list[Completion]:
+        a = await _client(ensemble, "z1")
+        b = await _client(ensemble, "z2")
+        try:
+            got = await step(a, 0, "acquire", "F", "a1")
+            first = await step(a, 0, "write", "fenced", [got.output, "a"])
+            _expire(ensemble, "z1", a)
+            other = await step(b, 1, "acquire", "F", "b1")  # a's znode went with its session
+            second = await step(b, 1, "write", "fenced", [other.output, "b"])
+            # kazoo answers a's next call with the expiry, then opens a new session: a goes on,
+            # a zombie holder with its old token
+            while (await a.invoke(_op("read", "r1"), TIMEOUT)).status != "ok":
+                await asyncio.sleep(0.1)
+            stale = await step(a, 0, "write", "fenced", [got.output, "stale"])
+            await step(b, 1, "release", "F", "b1")
+            await step(a, 0, "release", "F", "a1")
+            return [got, first, other, second, stale]
+        finally:
+            await a.close()
+            await b.close()
+
+    got, first, other, second, stale = asyncio.run(go())
+    assert [c.status for c in (got, first, other, second)] == ["ok"] * 4
+    assert other.output > got.output
+    assert stale.status == "fail"  # fenced off
+    history = tmp_path / "fenced.jsonl"
+    history.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    assert main(["history", "check", str(history), "--model", "fenced-lock"]) == 1
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert "mutual exclusion: no (1 overlap); fencing: held" in first_line, first_line

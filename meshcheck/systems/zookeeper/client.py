@@ -10,6 +10,10 @@ Registers (`registers`, `cas`): key `k` is the znode `<root>/k`, its data the va
   "may be stale"; `sync` first has that server catch up with the leader
   (zookeeper.apache.org/doc/r3.8.0/zookeeperProgrammers.html, "Consistency Guarantees").
 
+A write whose value is [token, value] is a fenced write: the register's znode holds the token of
+the write it last accepted, and a write with a smaller one is rejected (fail), as a storage
+service guarded by a lock's fencing tokens must do.
+
 Lock (`lock`): kazoo's Lock recipe (an ephemeral sequential znode under `<root>/lock/<key>`; the
 lowest sequence number holds). An acquire's output is its fencing token, the lock znode's sequence
 number, which grows with each acquisition of the same lock. `release` deletes that znode;
@@ -107,6 +111,9 @@ class ZooKeeperClient:
             return Completion("fail")
         if op.f == "read":
             return await self._read(self._path(op.key), timeout)
+        if op.f == "write" and isinstance(op.value, list | tuple):
+            token, value = op.value
+            return await self._fenced_write(self._path(op.key), int(token), str(value), timeout)
         if op.f == "write":
             return await self._write(self._path(op.key), str(op.value), timeout)
         if op.f == "cas":
@@ -119,6 +126,14 @@ class ZooKeeperClient:
         if op.f == "revoke":
             return await self._revoke(op.value, timeout)
         raise ValueError(f"operation {op.f!r}: the ZooKeeper client has no such operation")
+
+    def session(self) -> tuple[int, bytes]:
+        """The session's id and password (kazoo's `client_id`): what another connection needs to
+        take the session over or end it."""
+        if self._kz is None or self._kz.client_id is None:
+            raise ConnectionError("no session")
+        session_id, password = self._kz.client_id
+        return int(session_id), bytes(password)
 
     def _path(self, key: str | None) -> str:
         if not key:
@@ -151,6 +166,34 @@ class ZooKeeperClient:
         except _LOST:
             return Completion("info")
         return Completion("ok")
+
+    async def _fenced_write(self, path: str, token: int, value: str, timeout: float) -> Completion:
+        """A write to a register fenced by lock tokens: its znode holds "TOKEN VALUE", and a write
+        whose token is smaller than the one it holds is rejected (fail); otherwise setData with
+        the version read, again from the read when another write came between (Kleppmann, "How
+        to do distributed locking", 2016: the storage checks the token)."""
+        data = f"{token} {value}".encode()
+        sent = False  # a setData or create may have taken effect once sent
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    try:
+                        held, stat = await answer(self._kz.get_async(path), timeout)
+                    except NoNodeError:
+                        held, stat = b"", None
+                    if held and int(held.split(b" ", 1)[0]) > token:
+                        return Completion("fail")  # fenced off: a later holder wrote
+                    sent = True
+                    try:
+                        if stat is None:
+                            await answer(self._kz.create_async(path, data, makepath=True), timeout)
+                        else:
+                            await answer(self._kz.set_async(path, data, stat.version), timeout)
+                    except (BadVersionError, NodeExistsError, NoNodeError):
+                        continue  # another write came between: read again
+                    return Completion("ok")
+        except _LOST:
+            return Completion("info" if sent else "fail")
 
     async def _cas(self, path: str, old: Any, new: str, timeout: float) -> Completion:
         expected = None if old is None else str(old)
