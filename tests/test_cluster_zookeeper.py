@@ -3,7 +3,8 @@ three servers, each in its own network namespace, under kills, pauses and partit
 linearizable with synced reads; plain reads of a follower cut off from its leader are stale, as
 ZooKeeper documents (sequential consistency, not linearizable reads: zookeeperProgrammers.html,
 "Consistency Guarantees"), which the linearizability check refuses and the check for reads that
-may be stale allows; a file that claims plain reads linearizable is caught, with its anomaly.
+may be stale allows; a file that claims plain reads linearizable is caught, with its anomaly, and so
+are servers that each list only themselves.
 Skipped (one line) without Java and Debian's zookeeper (`make zookeeper`), kazoo, or namespaces."""
 
 from __future__ import annotations
@@ -129,3 +130,26 @@ def test_bad_input_for_zookeeper_is_one_line_and_exit_2(
         )
         err = capsys.readouterr().err
         assert code == 2 and err.startswith(f"meshcheck: {says}") and err.count("\n") == 1, err
+
+
+def test_servers_that_each_list_only_themselves_are_caught_without_a_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a broken setting: each server's zoo.cfg names itself alone, so the "ensemble" is three
+    # one-server ensembles, each its own leader; clients bound to different servers disagree at
+    # once (on loopback, no fault: measured violated within the first second, seed 1)
+    text = FILE.read_text(encoding="utf-8")
+    assert "\n{peers}\n" in text
+    alone = "\nserver.{i}={host}:{port.peer}:{port.election};{host}:{port.client}\n"
+    broken = tmp_path / "zookeeper-alone.toml"
+    broken.write_text(text.replace("\n{peers}\n", alone), encoding="utf-8")
+    out = tmp_path / "report"
+    code = main(
+        ["cluster", "test", "--system", str(broken), "--workload", "registers", "--time", "5",
+         "--seed", "1", "--nemesis", "none", "--network", "loopback", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    assert "| linearizable (kv)      | VIOLATED" in printed
+    assert (out / "anomaly.txt").read_text().startswith("anomaly: not linearizable (kv, key k")
+    assert servers_of(tmp_path) == []
