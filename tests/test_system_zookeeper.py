@@ -328,3 +328,16 @@ def test_a_holder_whose_session_expired_is_fenced_off_by_its_token(
     assert main(["history", "check", str(history), "--model", "fenced-lock"]) == 1
     first_line = capsys.readouterr().out.splitlines()[0]
     assert "mutual exclusion: no (1 overlap); fencing: held" in first_line, first_line
+
+
+def test_without_kazoo_the_client_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from meshcheck.impl.base.errors import MeshcheckError
+
+    monkeypatch.setitem(sys.modules, "kazoo.client", None)  # an import of it fails
+    monkeypatch.delitem(sys.modules, "meshcheck.systems.zookeeper.client")
+    with pytest.raises(
+        MeshcheckError, match=r"needs kazoo: pip install 'meshcheck-verify\[systems\]'"
+    ):
+        make_client(settings())
