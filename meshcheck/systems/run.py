@@ -64,7 +64,9 @@ class RunOptions:
     reads: str = (
         "linearizable"  # the system's read mode (the file's `reads`), as its client knows it
     )
-    read_check: str = "linearizable"  # how those reads are judged: or serializable (may be stale)
+    # how those reads are judged, linearizable or serializable (may be stale); empty: as `reads`
+    # names them (a file whose read modes are the checkers' own)
+    read_check: str = ""
     rate: float = 100.0
     clients: int = 5
     seed: int = 0
@@ -108,7 +110,7 @@ def history_model(options: RunOptions) -> models.Model:
 
 def read_mode(options: RunOptions) -> str:
     """How the run's reads are checked (traces/history/reads.py): the lock workload reads nothing."""
-    return "linearizable" if options.workload == "lock" else options.read_check
+    return "linearizable" if options.workload == "lock" else options.read_check or options.reads
 
 
 def replay_command(options: RunOptions, folder: Path) -> str:
