@@ -50,6 +50,7 @@ def test_a_log_of_one_record_is_one_step(
 NOT_COUNTS = {
     "{model.config.name} records",
     "{args.protocol} runs",
+    "{file.name} runs",  # a system's name, and the verb
     "{kind.value} operations",
     "{typed} operations",
     "{kind} checks",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import attrs
 
+from meshcheck import words
 from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import FakeClock
@@ -165,7 +166,9 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             extra_env=lambda n: clocks[n].env() if clocks else {},
         )
         stack.enter_context(cluster)
-        progress(f"starting {len(names)} nodes of {system.file.name} ({options.network})")
+        progress(
+            f"starting {words.count(len(names), 'node')} of {system.file.name} ({options.network})"
+        )
         await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in names))
         endpoints = [cluster.endpoint(n) for n in names]
         (folder / "cluster.json").write_text(
@@ -283,7 +286,7 @@ def _check(
     )
     model = history_model(options)
     (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
-    name = f"{system.file.name}, {options.nodes} nodes, seed {options.seed}"
+    name = f"{system.file.name}, {words.count(options.nodes, 'node')}, seed {options.seed}"
     (folder / "latency.svg").write_text(
         figures.latency_svg(history, struck, title=name), encoding="utf-8"
     )
