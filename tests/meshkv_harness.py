@@ -30,6 +30,8 @@ from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
 from meshcheck.traces.history import checker
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.logs import format as logformat
+from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "examples" / "meshkv" / "server.js"
@@ -223,6 +225,17 @@ def verdict(history: list[Op]) -> checker.Result:
 def run(cluster: Cluster, seconds: float, **kwargs: object) -> tuple[list[Op], checker.Result]:
     history = asyncio.run(workload(cluster, seconds, **kwargs))  # type: ignore[arg-type]
     return history, verdict(history)
+
+
+SPEC = ROOT / "examples" / "meshkv" / "MeshKV.tla"
+MODEL = ROOT / "examples" / "meshkv" / "MeshKV.cfg"
+
+
+def validate(cluster: Cluster) -> Verdict:
+    """The nodes' step logs, merged, against MeshKV.tla (as `meshcheck validate` does)."""
+    logs = [logformat.read(str(p)) for p in sorted(cluster.steps.glob("*.ndjson"))]
+    stepper = stepper_for(str(SPEC), str(MODEL))
+    return Validator(stepper).run(logformat.merge(logs), budget=120)
 
 
 def oks(history: list[Op]) -> int:

@@ -24,21 +24,34 @@ needs_fuse = pytest.mark.skipif(fuse_unavailable() is not None, reason="`make fu
 
 
 def holds(tmp_path: Path, nemesis: mk.Nemesis | None, **cluster: object) -> None:
+    """The history is linearizable and the step logs are a behaviour of MeshKV.tla."""
     with mk.Cluster(tmp_path, **cluster) as c:  # type: ignore[arg-type]
         history, result = mk.run(c, SECONDS, nemesis=nemesis)
     assert mk.oks(history) > 50, "the cluster served almost nothing"
     assert result.verdict == "linearizable", result
+    logs = mk.validate(c)
+    assert logs.verdict == "valid", logs.render()
 
 
-def caught(tmp_path: Path, nemesis: mk.Nemesis | None, tries: int = 1, **cluster: object) -> int:
-    """The first seed (of `tries`) whose history is not linearizable; fails when none is."""
+def caught(
+    tmp_path: Path, nemesis: mk.Nemesis | None, tries: int = 1, **cluster: object
+) -> mk.Cluster:
+    """The first run (of `tries`, seeds 1, 2, ...) whose history is not linearizable; fails when
+    none is."""
     for seed in range(1, tries + 1):
         with mk.Cluster(tmp_path / f"seed-{seed}", **cluster) as c:  # type: ignore[arg-type]
             history, result = mk.run(c, SECONDS, seed=seed, nemesis=nemesis)
         assert mk.oks(history) > 50, "the cluster served almost nothing"
         if result.verdict == "not linearizable":
-            return seed
+            return c
     raise AssertionError(f"{cluster.get('bug')} not caught in {tries} runs")
+
+
+def invalid_at(cluster: mk.Cluster, action: str) -> None:
+    """The step logs are no behaviour of MeshKV.tla, first at a step `action`."""
+    logs = mk.validate(cluster)
+    assert logs.verdict == "invalid", logs.render()
+    assert logs.diagnosis is not None and logs.diagnosis.record.startswith(action + "(")
 
 
 def test_holds_under_kill(tmp_path: Path) -> None:
@@ -49,7 +62,7 @@ def test_follower_reads_are_stale(tmp_path: Path) -> None:
     """A follower learns the commit point on the next message from the primary: a read it answers
     meanwhile misses a write already acknowledged. Partitions make the window longer; on loopback
     the replication delay alone shows it."""
-    caught(tmp_path, mk.kills(), tries=2, bug="follower-reads")
+    invalid_at(caught(tmp_path, mk.kills(), tries=2, bug="follower-reads"), "Read")
 
 
 def test_no_fsync_survives_kill(tmp_path: Path) -> None:
@@ -65,7 +78,9 @@ def test_holds_under_power_failure(tmp_path: Path) -> None:
 
 @needs_fuse
 def test_no_fsync_loses_acknowledged_writes_at_a_power_failure(tmp_path: Path) -> None:
-    caught(tmp_path, mk.power_failures(), tries=3, bug="no-fsync", lazy=True)
+    """The history shows the writes lost; the step logs show the primary recovering fewer records
+    than it acknowledged."""
+    invalid_at(caught(tmp_path, mk.power_failures(), tries=3, bug="no-fsync", lazy=True), "Recover")
 
 
 @needs_faketime

@@ -96,6 +96,9 @@ function lastClock(file) {
 function seen(their) { if (Number.isInteger(their) && their > clock) clock = their; }
 
 // One step: the action, its parameters and this node's variables after it.
+// A step that changes the disk is logged before it is done (a crash between the two leaves a
+// log that says more than the disk holds, which a restart's step explains, never the reverse); a
+// sync after it is done.
 function step(action, params, state) {
   clock += 1;
   const record = { run: opts.run, node: opts.id, clock, action, params: { i: opts.id, ...params }, state };
@@ -411,9 +414,9 @@ function nextBatch() {
     nextBatch();
     return;
   }
+  step('Append', { k: recs.length }, { len: log.length + recs.length });
   appendRecords(recs);
   log = log.concat(recs);
-  step('Append', { k: recs.length }, { len: log.length });
   step('Sync', {}, { durable: log.length });
   inflight = { end: log.length, replies };
   for (const name of followers.keys()) push(name);
@@ -457,10 +460,10 @@ function followerMessage(sock, m) {
     send(sock, { t: 'log', recs: log });
   } else if (m.t === 'reset') {
     if (!validLog(m.recs)) return sock.destroy();
+    step('Reset', {}, { len: m.recs.length });
     replaceLog(m.recs);
     log = m.recs;
     resetState();
-    step('Reset', {}, { len: log.length });
     step('Sync', {}, { durable: log.length });
     send(sock, { t: 'ack', len: log.length });
   } else if (m.t === 'append') {
@@ -469,9 +472,9 @@ function followerMessage(sock, m) {
       send(sock, { t: 'hello', len: log.length, h: lastHash(log) });
       return;
     }
+    step('Replicate', { k: m.recs.length }, { len: log.length + m.recs.length });
     appendRecords(m.recs);
     log = log.concat(m.recs);
-    step('Replicate', { k: m.recs.length }, { len: log.length });
     step('Sync', {}, { durable: log.length });
     send(sock, { t: 'ack', len: log.length });
     learnCommit(m.commit);
