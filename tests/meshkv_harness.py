@@ -14,10 +14,12 @@ import contextlib
 import math
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
 import time
+import tomllib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "examples" / "meshkv" / "server.js"
+SYSTEM = tomllib.loads((ROOT / "examples" / "meshkv" / "meshkv.toml").read_text())
 KEYS = ("k1", "k2", "k3")
 
 
@@ -69,13 +71,14 @@ class Cluster:
         ports = free_ports(2 * nodes)
         self.client_port = dict(zip(self.names, ports[:nodes], strict=True))
         peer_port = dict(zip(self.names, ports[nodes:], strict=True))
-        self.peers = ",".join(
-            f"{n}=127.0.0.1:{self.client_port[n]}:{peer_port[n]}" for n in self.names
-        )
+        self.ports = {n: {"client": self.client_port[n], "peer": peer_port[n]} for n in self.names}
+        self.steps = root / "steps"  # the run's folder, {dir}
+        self.steps.mkdir(parents=True, exist_ok=True)
+        table = SYSTEM["nodes"]
+        self.peers = ""
+        self.peers = table["join"].join(self.expand(table["peer"], n) for n in self.names)
         self.bug = bug
         self.lazy = lazy
-        self.steps = root / "steps"
-        self.steps.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.corrupted: list[Corruption] = []
         self.mounts: dict[str, LazyMount] = {}
@@ -104,9 +107,22 @@ class Cluster:
         for mount in self.mounts.values():
             mount.unmount()
 
+    def expand(self, template: str, name: str) -> str:
+        """A template of the system file for node `name` (as the runner fills it in)."""
+        fields = {
+            "name": name,
+            "host": "127.0.0.1",
+            "data": str(self.data(name)),
+            "dir": str(self.steps),
+            "peers": self.peers,
+        }
+        fields.update({f"port.{p}": str(v) for p, v in self.ports[name].items()})
+        return re.sub(r"\{([a-z.]+)\}", lambda m: fields[m.group(1)], template)
+
     def start(self, name: str) -> None:
-        argv = ["node", str(SERVER), "--id", name, "--peers", self.peers]
-        argv += ["--data", str(self.data(name)), "--steps", str(self.steps / f"{name}.ndjson")]
+        # the system file's command, its script found from the repository's root
+        argv = [self.expand(arg, name) for arg in SYSTEM["nodes"]["command"]]
+        argv = [str(ROOT / a) if a.endswith(".js") else a for a in argv]
         env = {**os.environ, "MESHKV_BUG": self.bug}
         if self.clocks:
             env.update(self.clocks[name].env())
@@ -175,9 +191,7 @@ async def workload(
 
     async def one(c: int, endpoint: Endpoint) -> None:
         client = JsonlClient(ClientSettings({}, "primary", "cas"))
-        with contextlib.suppress(OSError, TimeoutError):
-            await client.open(endpoint, timeout)
-        client.endpoint = endpoint
+        await client.open(endpoint, timeout)
         mine = random.Random(seed * 1000 + c)
         seen: dict[str, object] = {}
         while time.monotonic() - start < seconds:
@@ -233,7 +247,7 @@ MODEL = ROOT / "examples" / "meshkv" / "MeshKV.cfg"
 
 def validate(cluster: Cluster) -> Verdict:
     """The nodes' step logs, merged, against MeshKV.tla (as `meshcheck validate` does)."""
-    logs = [logformat.read(str(p)) for p in sorted(cluster.steps.glob("*.ndjson"))]
+    logs = [logformat.read(str(p)) for p in sorted(cluster.steps.glob("*-steps.ndjson"))]
     stepper = stepper_for(str(SPEC), str(MODEL))
     return Validator(stepper).run(logformat.merge(logs), budget=120)
 

@@ -50,7 +50,10 @@ class JsonlClient:
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         self.endpoint = endpoint
-        await self._dial(timeout)
+        await self._drop()
+        # a node that is down now may be up by the first operation, which dials again
+        with contextlib.suppress(OSError, TimeoutError):
+            await self._dial(timeout)
 
     async def _dial(self, timeout: float) -> None:
         assert self.endpoint is not None
@@ -150,4 +153,4 @@ def _clip(text: str, limit: int = 120) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-PLUGIN = SystemPlugin(name="jsonl", client=JsonlClient, workloads=("registers", "cas"))
+JSONL = SystemPlugin(name="jsonl", client=JsonlClient, workloads=("registers", "cas"))
