@@ -36,7 +36,8 @@ from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
 
 ROOT = Path(__file__).resolve().parent.parent
-SYSTEM = tomllib.loads((ROOT / "examples" / "meshkv" / "meshkv.toml").read_text())
+SYSTEM_FILE = ROOT / "examples" / "meshkv" / "meshkv.toml"
+SYSTEM = tomllib.loads(SYSTEM_FILE.read_text())
 KEYS = ("k1", "k2", "k3")
 
 
@@ -115,14 +116,13 @@ class Cluster:
             "data": str(self.data(name)),
             "dir": str(self.steps),
             "peers": self.peers,
+            "here": str(SYSTEM_FILE.parent),
         }
         fields.update({f"port.{p}": str(v) for p, v in self.ports[name].items()})
         return re.sub(r"\{([a-z.]+)\}", lambda m: fields[m.group(1)], template)
 
     def start(self, name: str) -> None:
-        # the system file's command, its script found from the repository's root
         argv = [self.expand(arg, name) for arg in SYSTEM["nodes"]["command"]]
-        argv = [str(ROOT / a) if a.endswith(".js") else a for a in argv]
         env = {**os.environ, "MESHKV_BUG": self.bug}
         if self.clocks:
             env.update(self.clocks[name].env())
@@ -284,14 +284,16 @@ def power_failures(every: float = 1.2) -> Nemesis:
     return nemesis
 
 
-def clock_back(by: float = 60.0, every: float = 1.0) -> Nemesis:
-    """The primary's wall clock set back `by` seconds, then forward again, then back."""
+def clock_back(by: float = 2.0, every: float = 0.8) -> Nemesis:
+    """A random node's wall clock set back `by` seconds, then right again, three times."""
 
     async def nemesis(cluster: Cluster, rng: random.Random) -> None:
-        primary = cluster.clocks[cluster.names[0]]
-        for offset in (-by, 0.0, -2 * by):
-            await asyncio.sleep(every)
-            primary.set(offset)
+        for _ in range(3):
+            clock = cluster.clocks[rng.choice(cluster.names)]
+            await asyncio.sleep(every / 2)
+            clock.set(-by)
+            await asyncio.sleep(every / 2)
+            clock.set(0.0)
 
     return nemesis
 

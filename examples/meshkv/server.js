@@ -22,7 +22,8 @@
 //
 // Planted bugs, one at a time (MESHKV_BUG=name or --bug name), for meshcheck to find:
 //   no-fsync        records are acknowledged before they are fsynced (a flush follows, 200 ms later)
-//   lww-clock       a record's version is the primary's wall clock, the highest version wins
+//   lww-clock       a write's version is the wall clock of the node the client reached, the
+//                   highest version wins
 //   follower-reads  followers answer reads from their own copy
 //   no-checksum     records and the checkpoint are read back without checking their checksums
 
@@ -69,6 +70,8 @@ function fail(message) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
+fs.mkdirSync(opts.data, { recursive: true });
+fs.mkdirSync(path.dirname(opts.steps), { recursive: true });
 const BUG = opts.bug;
 const PRIMARY = opts.nodes[0];
 const IS_PRIMARY = opts.me === PRIMARY;
@@ -213,7 +216,7 @@ function applyUpTo(n) {
 
 // A version: the record's index, or with lww-clock the primary's wall clock in ms then the index,
 // each as 16 digits (so that versions compare as strings).
-function version(i) { return (BUG === 'lww-clock' ? pad(Date.now()) : '') + pad(i); }
+function version(i, stamp) { return (BUG === 'lww-clock' ? pad(stamp || Date.now()) : '') + pad(i); }
 function pad(n) { return String(n).padStart(16, '0'); }
 function newer(a, b) { return String(a) > String(b); }
 
@@ -403,7 +406,7 @@ function nextBatch() {
       newValue = next;
     }
     const i = log.length + recs.length + 1;
-    const r = { i, f: req.f, key: req.key, value: newValue, ver: version(i) };
+    const r = { i, f: req.f, key: req.key, value: newValue, ver: version(i, req.stamp) };
     r.h = chain(recs.length ? recs[recs.length - 1].h : lastHash(log), r);
     recs.push(r);
     view.set(req.key, newValue);
@@ -512,6 +515,8 @@ function followerClient(client) {
       return answer(client, req.id, 'ok', { value: cur ? cur.value : null });
     }
     if (!upstream) open();
+    // lww-clock: the node a client reaches stamps the write with its own clock
+    if (BUG === 'lww-clock' && req.f !== 'read') req.stamp = Date.now();
     const forward = () => {
       if (!upstream || !upstream.ready) return answer(client, req.id, 'fail', { error: 'primary unreachable' });
       waiting.set(req.id, req.f);
