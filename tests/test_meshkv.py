@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.cli import main
 from meshcheck.cluster.clock_faults import libfaketime
 from meshcheck.faults.lazyfs import fuse_unavailable
 from tests import meshkv_harness as mk
+from tests.test_cluster_cmd import nodes_of
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="`make nodejs` installs node")
 
@@ -106,3 +108,42 @@ def test_no_checksum_serves_corrupted_data(tmp_path: Path) -> None:
     """A bit flipped in the primary's checkpoint, read back unchecked: the value or the version of
     a key served wrong (a version raised hides every later write of the key)."""
     caught(tmp_path, mk.corruptions(primary=True, file=CHECKPOINT), tries=4, bug="no-checksum")
+
+
+# The same service through the generic runner, from its system file alone.
+
+
+def cluster_test(out: Path, nemesis: str, seed: int, capsys: pytest.CaptureFixture[str]) -> str:
+    argv = ["cluster", "test", "--system", str(mk.SYSTEM_FILE), "--network", "loopback",
+            "--workload", "cas", "--nemesis", nemesis, "--time", "6", "--seed", str(seed),
+            "--out", str(out), "--quiet"]  # fmt: skip
+    code = main(argv)
+    printed = capsys.readouterr().out
+    assert code == (0 if "| holds" in row_line(printed, "linearizable (kv)") else 1), printed
+    return printed
+
+
+def row_line(printed: str, check: str) -> str:
+    return next(line for line in printed.splitlines() if line.startswith(f"| {check} "))
+
+
+@needs_faketime
+def test_runner_holds_under_kills_pauses_and_clocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = cluster_test(tmp_path / "run", "kill,pause,clock", 10, capsys)
+    assert "| holds" in row_line(printed, "linearizable (kv)"), printed
+    assert "| holds" in row_line(printed, "logs valid (MeshKV.tla)"), printed
+    struck = (tmp_path / "run" / "nemesis.log").read_text().splitlines()
+    assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
+    assert nodes_of(tmp_path, b"server.js") == []
+
+
+@needs_faketime
+def test_runner_catches_lww_clock_under_clock_faults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MESHKV_BUG", "lww-clock")  # the nodes inherit the environment
+    printed = cluster_test(tmp_path / "run", "clock", 1, capsys)
+    assert "| VIOLATED" in row_line(printed, "linearizable (kv)"), printed
+    assert (tmp_path / "run" / "anomaly.txt").exists()
