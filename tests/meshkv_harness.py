@@ -145,14 +145,26 @@ class Cluster:
             self.start(name)
         return lost
 
-    def corrupt(self, name: str, seed: int, file: str | None = None) -> tuple[Corruption, ...]:
+    def corrupt(
+        self, name: str, seed: int, file: str | None = None, at: bytes = b""
+    ) -> tuple[Corruption, ...]:
         """The node stopped, one of its files (or `file`) truncated or a bit of it flipped (a bit
-        of `file` flipped), started again."""
+        of `file` flipped: the lowest bit of the last byte of `at` where it first occurs, if
+        given), started again."""
         self.kill(name)
+        path = self.data(name) / (file or "")
+        done: tuple[Corruption, ...] = ()
         if file is None:
             done = corrupt(self.data(name), seed, truncate_share=0.3)
-        else:
-            done = tuple(flip_bits(self.data(name) / file, random.Random(seed), file, 1))
+        elif path.is_file() and path.stat().st_size:  # none yet: nothing to flip
+            data = bytearray(path.read_bytes())
+            offset = data.find(at) + len(at) - 1 if at and at in data else -1
+            if offset < 0:
+                done = tuple(flip_bits(path, random.Random(seed), file, 1))
+            else:
+                data[offset] ^= 1
+                path.write_bytes(bytes(data))
+                done = (Corruption(file, "flip", offset, 0, len(data), len(data)),)
         self.corrupted.extend(done)
         self.start(name)
         return done
@@ -298,14 +310,16 @@ def clock_back(by: float = 2.0, every: float = 0.8) -> Nemesis:
     return nemesis
 
 
-def corruptions(every: float = 0.5, primary: bool = False, file: str | None = None) -> Nemesis:
+def corruptions(
+    every: float = 0.5, primary: bool = False, file: str | None = None, at: bytes = b""
+) -> Nemesis:
     """A node (a random one, or the primary) stopped, one of its files (or `file`) truncated or a
-    bit of it flipped, started again."""
+    bit of it flipped (see Cluster.corrupt), started again."""
 
     async def nemesis(cluster: Cluster, rng: random.Random) -> None:
         for _ in range(5):
             await asyncio.sleep(every)
             name = cluster.names[0] if primary else rng.choice(cluster.names)
-            cluster.corrupt(name, rng.randrange(10**6), file)
+            cluster.corrupt(name, rng.randrange(10**6), file, at)
 
     return nemesis

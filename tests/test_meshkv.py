@@ -96,18 +96,22 @@ def test_lww_clock_loses_writes_when_the_clock_goes_back(tmp_path: Path) -> None
 
 
 CHECKPOINT = "state.json"  # the primary's checkpoint of its map
+VERSION = b'"000'  # where a key's version starts in it: a flip makes it far newer than it is
 
 
 def test_holds_under_corruption(tmp_path: Path) -> None:
     holds(tmp_path, mk.corruptions())
     holds(tmp_path / "primary", mk.corruptions(primary=True))
-    holds(tmp_path / "checkpoint", mk.corruptions(primary=True, file=CHECKPOINT))
+    holds(tmp_path / "checkpoint", mk.corruptions(primary=True, file=CHECKPOINT, at=VERSION))
 
 
 def test_no_checksum_serves_corrupted_data(tmp_path: Path) -> None:
-    """A bit flipped in the primary's checkpoint, read back unchecked: the value or the version of
-    a key served wrong (a version raised hides every later write of the key)."""
-    caught(tmp_path, mk.corruptions(primary=True, file=CHECKPOINT), tries=4, bug="no-checksum")
+    """A bit flipped in a key's version in the primary's checkpoint, read back unchecked: the
+    version raised hides every later write of the key, acknowledged or not. (A flip anywhere in
+    a random file of a random node is caught far less often: most land where they harm nothing,
+    or break the JSON, which even an unchecked read notices.)"""
+    nemesis = mk.corruptions(primary=True, file=CHECKPOINT, at=VERSION)
+    caught(tmp_path, nemesis, tries=3, bug="no-checksum")
 
 
 # The same service through the generic runner, from its system file alone.
