@@ -360,7 +360,7 @@ def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
         "{:type :ok, :f :txn, :value [[:append 6 2] [:r 5 [1]]], :process 1, :index 3}\n",
         encoding="utf-8",
     )
-    name, txns = list_append.read(str(edn))
+    _name, txns = list_append.read(str(edn))
     assert [t.mops for t in txns] == [
         (("append", 5, 1), ("r", 6, (2,))),
         (("append", 6, 2), ("r", 5, (1,))),

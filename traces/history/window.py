@@ -43,6 +43,13 @@ from meshcheck.traces.history.history import Op, prefix
 from meshcheck.traces.history.models import Model
 from meshcheck.words import count
 
+# The shrinking's budget is counted in configurations of the search (checker.py), not seconds: the
+# checker visits about 150,000 a CPU-second on the machines measured (a loaded 2-core one: 149,000
+# to 189,000 on CasRegister histories of 2,000 to 5,000 operations), so a budget of B seconds is
+# B * SHRINK_RATE configurations, about B seconds or less. The clock only bounds it at CEILING * B.
+SHRINK_RATE = 100_000
+CEILING = 10
+
 
 class NothingToCheck(MeshcheckError):
     """A history without an operation that took or may have taken effect: no verdict is owed,
@@ -127,9 +134,15 @@ def smallest(
 ) -> Window:
     """A closed, 1-minimal non-linearizable sub-history of `ops`, which must not be linearizable.
 
-    Within the budget (from `start`, default now): past it, the smallest window found so far, with
+    Within the budget: `budget_seconds` times `SHRINK_RATE` configurations of the searches in all,
+    a count, so that the same history gives the same window on an idle machine and a loaded one (a
+    report and its replay agree); the clock, from `start` (default now), is only a ceiling at
+    `CEILING` times the budget. Past either, the smallest window found so far, with
     `minimal=False`."""
-    deadline = (time.monotonic() if start is None else start) + budget_seconds
+    deadline = _Budget(
+        (time.monotonic() if start is None else start) + budget_seconds * CEILING,
+        int(budget_seconds * SHRINK_RATE),
+    )
     every = items(ops, model)
     close = closer(every, model)
     counter = [0]
@@ -139,7 +152,7 @@ def smallest(
     def fails(candidate: list[int]) -> bool:
         tests[0] += 1
         try:
-            found = _search([every[i] for i in candidate], model, _Budget(deadline), counter)
+            found = _search([every[i] for i in candidate], model, deadline, counter)
         except _Timeout:
             undecided[0] = True
             return False
@@ -150,7 +163,7 @@ def smallest(
         if undecided[0]:  # no time left even to confirm it: the whole of it, not proved minimal
             return Window(tuple(every), False, tests[0])
         raise ValueError("the history is linearizable: there is no failing window")
-    found, done = _ddmin(whole, fails, close, deadline)
+    found, done = _ddmin(whole, fails, close, lambda: deadline.over(counter))
     return Window(tuple(every[i] for i in found), done and not undecided[0], tests[0])
 
 
@@ -210,14 +223,14 @@ def _ddmin(
     items: list[int],
     fails: Callable[[list[int]], bool],
     close: Callable[[list[int]], list[int]],
-    deadline: float,
+    over: Callable[[], bool],
 ) -> tuple[list[int], bool]:
     """Zeller and Hildebrandt's ddmin, each candidate closed under `close`. Ends 1-minimal (the
     flag True): with n = len(items) chunks, every complement is one removal, and none failed;
-    False when the deadline came first."""
+    False when the budget (`over`) ran out first."""
     n = 2
     while len(items) >= 2:
-        if time.monotonic() > deadline:
+        if over():
             return items, False
         chunks = _split(items, n)
         reduced = False
