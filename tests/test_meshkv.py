@@ -151,3 +151,20 @@ def test_runner_catches_lww_clock_under_clock_faults(
     printed = cluster_test(tmp_path / "run", "clock", 1, capsys)
     assert "| VIOLATED" in row_line(printed, "linearizable (kv)"), printed
     assert (tmp_path / "run" / "anomaly.txt").exists()
+
+
+def test_validate_takes_the_model_beside_the_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`meshcheck validate --spec examples/meshkv/MeshKV.tla LOGS`: MeshKV.cfg is the model; a
+    .tla with no .cfg beside it and no --model is one line, exit 2."""
+    with mk.Cluster(tmp_path / "run") as c:
+        mk.run(c, 1.5)
+    logs = [str(p) for p in sorted(c.steps.glob("*-steps.ndjson"))]
+    assert main(["validate", "--spec", str(mk.SPEC), *logs]) == 0
+    assert capsys.readouterr().out.startswith("valid: ")
+    alone = tmp_path / "MeshKV.tla"
+    alone.write_text(mk.SPEC.read_text())
+    assert main(["validate", "--spec", str(alone), *logs]) == 2
+    err = capsys.readouterr().err
+    assert "needs --model CFG" in err and err.count("\n") == 1, err

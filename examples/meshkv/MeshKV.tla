@@ -1,8 +1,8 @@
 ------------------------------- MODULE MeshKV -------------------------------
 (***************************************************************************)
 (* meshkv (examples/meshkv/server.js) as its nodes log their steps, for    *)
-(* `meshcheck validate --spec examples/meshkv/MeshKV.tla --model           *)
-(* examples/meshkv/MeshKV.cfg LOGS` (docs/tutorial-own-service.md).        *)
+(* `meshcheck validate --spec examples/meshkv/MeshKV.tla LOGS` (the model: *)
+(* MeshKV.cfg beside it; docs/tutorial-own-service.md).                    *)
 (*                                                                         *)
 (* A fixed primary appends records to its log, fsyncs, the followers       *)
 (* append and fsync what it sends, and a length is committed (the clients  *)

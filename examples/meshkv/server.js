@@ -18,7 +18,7 @@
 //   torn, truncated or flipped (the checksum finds where) does not lose acknowledged writes.
 //   Followers check their own log the same way and catch up from the primary.
 // - Every node writes an NDJSON log of its steps, named as in MeshKV.tla, for
-//   `meshcheck validate --spec examples/meshkv/MeshKV.tla --model examples/meshkv/MeshKV.cfg`.
+//   `meshcheck validate --spec examples/meshkv/MeshKV.tla LOGS` (the model: MeshKV.cfg).
 //
 // Planted bugs, one at a time (MESHKV_BUG=name or --bug name), for meshcheck to find:
 //   no-fsync        records are acknowledged before they are fsynced (a flush follows, 200 ms later)
