@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft netns nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft netns nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,14 +58,14 @@ verify-full: java etcd etcd-raft
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft nodejs redis netns fuse
+test: java chromium etcd zookeeper etcd-raft nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd etcd-raft nodejs redis netns fuse
+test-all: java chromium etcd zookeeper etcd-raft nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -126,6 +126,16 @@ etcd:
 	@command -v etcd >/dev/null || apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1; } \
 	  || echo "make etcd: could not install Debian's etcd-server (apt-get install -y --no-install-recommends etcd-server, as root): the etcd tests are skipped"
+
+# Debian's zookeeper (Apache ZooKeeper 3.8, its jars in /usr/share/java; Java 17 comes with it), the
+# system `meshcheck cluster test --system zookeeper` puts under test (meshcheck/systems/known/
+# zookeeper.toml; its client, kazoo, is the `systems` extra): installed when missing (apt-get, as
+# root); when it cannot be, one line says so and the ZooKeeper tests are skipped.
+zookeeper:
+	@{ command -v java && test -f /usr/share/java/zookeeper.jar; } >/dev/null 2>&1 \
+	  || apt-get install -y --no-install-recommends zookeeper >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends zookeeper >/dev/null 2>&1; } \
+	  || echo "make zookeeper: could not install Debian's zookeeper (apt-get install -y --no-install-recommends zookeeper, as root): the ZooKeeper tests are skipped"
 
 # The network-layer and clock faults (meshcheck/cluster/netns.py, clock_faults.py; docs/network-faults.md):
 # Debian's iproute2 (ip, tc), nftables, iptables (the NFQUEUE rule of the delayer, on kernels without

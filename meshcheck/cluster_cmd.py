@@ -148,7 +148,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--reads",
         default="",
         help="a system file's read mode, one it lists (default its first): linearizable, or "
-        "serializable (served by the node asked, may be stale: checked as such)",
+        "serializable (served by the node asked, may be stale: checked as such), or a mode of the "
+        "system's own, judged as the file maps it (docs/systems.md)",
     )
     t.add_argument(
         "--client-pause",

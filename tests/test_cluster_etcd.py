@@ -102,7 +102,7 @@ def test_a_stale_read_is_what_the_linearizability_check_refuses() -> None:
 @pytest.mark.parametrize(
     ("flags", "says"),
     [
-        (["--system", "zookeeper"], "--system zookeeper: neither a system file nor a known"),
+        (["--system", "nosuchsystem"], "--system nosuchsystem: neither a system file nor a known"),
         (["--system", "etcd", "--nemesis", "reorder"], "--nemesis reorder: etcd runs under"),
         (
             ["--system", "etcd", "--network", "loopback", "--nemesis", "partition"],

@@ -11,6 +11,7 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import registry, templates
+from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.system_file import check_installed, load
 
 GOOD = """
@@ -90,6 +91,12 @@ BAD: list[tuple[str, str, str]] = [
     ("a workload meshcheck lacks", GOOD.replace('["registers", "cas"]', '["queue"]'), "client.workloads: 'queue': meshcheck's workloads are"),
     ("a workload the plug-in lacks", GOOD.replace('["registers", "cas"]', '["registers", "lock"]'), "client.workloads: the plug-in 'jsonl' does not run 'lock'"),
     ("a read mode nobody checks", GOOD.replace('reads = ["linearizable"]', 'reads = ["eventual"]'), "client.reads: 'eventual': the checkers know"),
+    ("a read mode mapped to no check", GOOD.replace('reads = ["linearizable"]', 'reads = { plain = "eventual" }'), "client.reads.plain: 'eventual': the checkers know"),
+    ("a read mode table empty", GOOD.replace('reads = ["linearizable"]', "reads = {}"), "client.reads: empty"),
+    ("files not tables", GOOD.replace("[client]", 'files = ["myid"]\n\n[client]'), "nodes.files: expected a list of tables"),
+    ("a file without a path", GOOD.replace("[client]", '[[nodes.files]]\ntext = "1"\n\n[client]'), "nodes.files[0].path: missing"),
+    ("a file with an unknown key", GOOD.replace("[client]", '[[nodes.files]]\npath = "id"\ntext = "1"\nmode = 1\n\n[client]'), "nodes.files[0].mode: unknown key"),
+    ("a file's unknown placeholder", GOOD.replace("[client]", '[[nodes.files]]\npath = "id"\ntext = "{id}"\n\n[client]'), "nodes.files[0].text: unknown placeholder {id}"),
     ("validate: no such spec", GOOD + '\n[validate]\nlogs = "{data}/s.ndjson"\nspec = "Nope"\n', "validate.spec: 'Nope' is neither a .tla file"),
     ("validate: no .tla file", GOOD + '\n[validate]\nlogs = "x"\nspec = "toy.toml.tla"\n', "validate.spec: no file"),
     ("documented: another workload", GOOD + '\n[documented]\nlock = "x"\n', "documented.lock: not one of [client] workloads"),
@@ -115,9 +122,9 @@ def test_a_missing_file_and_an_unknown_system_are_one_line(
     missing = tmp_path / "absent.toml"
     assert main(["cluster", "test", "--system", str(missing), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"meshcheck: {missing}: no such system file\n"
-    assert main(["cluster", "test", "--system", "zookeeper", "--out", str(tmp_path)]) == 2
+    assert main(["cluster", "test", "--system", "nosuchsystem", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("meshcheck: --system zookeeper: neither a system file nor a known system")
+    assert err.startswith("meshcheck: --system nosuchsystem: neither a system file nor a known")
     assert "etcd" in err and "meshcheck" in err and err.count("\n") == 1
 
 
@@ -135,6 +142,50 @@ def test_missing_executables_print_the_files_hint(
         check_installed(load(path))
     (tmp_path / "toy-server").write_text("#!/bin/sh\n")
     check_installed(load(path))
+
+
+FILES = """
+[[nodes.files]]
+path = "{data}/myid"
+text = "{i}"
+
+[[nodes.files]]
+path = "conf/server.cfg"
+text = '''
+port={port.client}
+{peers}
+'''
+"""
+
+
+def test_files_are_written_before_each_start_and_read_modes_map_to_checks(tmp_path: Path) -> None:
+    """`[[nodes.files]]`: templated files written into place before a node starts (a relative
+    path under its data directory); `reads` as a table: the system's own read modes, each with
+    the check that judges it."""
+    text = GOOD.replace("[client]", FILES + "\n[client]").replace(
+        'reads = ["linearizable"]', 'reads = { sync = "linearizable", plain = "serializable" }'
+    )
+    system = load(write(tmp_path, text))
+    assert system.nodes.files[0] == ("{data}/myid", "{i}")
+    assert system.client.reads == ("sync", "plain")  # the first is the default
+    assert [system.client.check(m) for m in ("sync", "plain")] == ["linearizable", "serializable"]
+    assert load(write(tmp_path, GOOD)).client.check("linearizable") == "linearizable"
+    names = ["t1", "t2"]
+    nodes = SystemNodes(
+        system,
+        names,
+        tmp_path,
+        hosts=dict.fromkeys(names, "127.0.0.1"),
+        ports={"t1": {"client": 7001, "peer": 7002}, "t2": {"client": 7003, "peer": 7004}},
+        data=lambda n: tmp_path / "data" / n,
+    )
+    myid, cfg = nodes.write_files("t2")
+    assert myid == tmp_path / "data" / "t2" / "myid" and myid.read_text() == "2"
+    assert cfg == tmp_path / "data" / "t2" / "conf" / "server.cfg"
+    assert cfg.read_text() == "port=7003\nt1@127.0.0.1:7002;t2@127.0.0.1:7004\n"
+    myid.write_text("damaged")
+    nodes.write_files("t2")  # again, as before each restart
+    assert myid.read_text() == "2"
 
 
 def test_every_shipped_system_file_loads() -> None:

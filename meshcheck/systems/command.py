@@ -49,7 +49,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     reads = args.reads or file.client.reads[0]
     if reads not in file.client.reads:
         raise MeshcheckError(f"--reads {reads}: choose from {' or '.join(file.client.reads)}")
-    if reads != "linearizable" and workload == "lock":
+    if args.reads and reads != file.client.reads[0] and workload == "lock":
         raise MeshcheckError(f"--reads {reads}: the lock workload reads nothing")
     client_pause = number("client-pause", args.client_pause or "0", 0, 3600)
     if client_pause and workload != "lock":
@@ -82,6 +82,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         nemesis=kinds,
         workload=workload,
         reads=reads,
+        read_check=file.client.check(reads),
         rate=number("rate", args.rate, 1, 100_000),
         clients=whole("clients", args.clients, 1, 200),
         seed=whole("seed", args.seed, 0, 2**32 - 1),

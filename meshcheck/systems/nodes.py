@@ -87,8 +87,24 @@ class SystemNodes(Processes):
         port = self.system.client.port
         return Endpoint(node, self.hosts[node], self.ports[node][port], dict(self.ports[node]))
 
+    def write_files(self, node: str) -> list[Path]:
+        """The file's `[[nodes.files]]` for `node`, templates filled, written (again) into place:
+        a relative path is under the node's data directory."""
+        values = self.values(node)
+        written = []
+        for path_template, text in self.system.nodes.files:
+            path = Path(templates.fill(path_template, values))
+            if not path.is_absolute():
+                path = Path(values["data"]) / path
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(templates.fill(text, values), encoding="utf-8")
+            written.append(path)
+        return written
+
     def start(self, node: str) -> None:
-        """Start (or restart) `node` and wait until its ready port accepts TCP."""
+        """Start (or restart) `node`, its files written first, and wait until its ready port
+        accepts TCP."""
+        self.write_files(node)
         command = self.command(node)
         if self._wrap is not None:
             command = self._wrap(node, command)

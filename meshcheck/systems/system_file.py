@@ -70,6 +70,9 @@ class Nodes:
     stop: Stop = Stop()
     data_files: tuple[str, ...] = ()
     log: str = ""  # empty: the harness's (the run's folder, NAME.log)
+    # files written before each start of a node (`[[nodes.files]]`): (path, text), both templates;
+    # a relative path is under the node's data directory (a server's configuration file, its id)
+    files: tuple[tuple[str, str], ...] = ()
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
@@ -83,6 +86,13 @@ class ClientSection:
     workloads: tuple[str, ...]
     reads: tuple[str, ...] = ("linearizable",)
     options: tuple[tuple[str, Any], ...] = ()  # the table's other keys, as written
+    # each read mode with the checkers' mode that judges it (READS): itself unless the file maps
+    # a mode of the system's own ("plain" reads that may be stale: "serializable")
+    checks: tuple[tuple[str, str], ...] = ()
+
+    def check(self, mode: str) -> str:
+        """How reads of `mode` are judged: linearizable, or serializable (may be stale)."""
+        return dict(self.checks).get(mode, mode)
 
 
 @attrs.frozen
@@ -275,9 +285,29 @@ def _nodes(t: _Table) -> Nodes:
     data_files = t.strings("data_files", ())
     log = t.get("log", str, "")
     _check_template(t, "log", log, allowed)
+    files = _files(t, allowed)
     t.done()
     return Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                 data_files, log)  # fmt: skip
+                 data_files, log, files)  # fmt: skip
+
+
+def _files(t: _Table, allowed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`[[nodes.files]]`: each a table of `path` and `text`, both templates."""
+    out: tuple[tuple[str, str], ...] = ()
+    for k, entry in enumerate(t.get("files", list, [], what="a list of tables ([[nodes.files]])")):
+        if not isinstance(entry, dict):
+            raise t.error(
+                "files", f"expected a list of tables ([[nodes.files]]), not {_kind(entry)}"
+            )
+        f = _Table(entry, t.path, f"{t.key('files')}[{k}].")
+        path, text = f.get("path", str), f.get("text", str)
+        if not path:
+            raise f.error("path", "empty")
+        _check_template(f, "path", path, allowed)
+        _check_template(f, "text", text, allowed)
+        f.done()
+        out += ((path, text),)
+    return out
 
 
 def _client(t: _Table, nodes: Nodes) -> ClientSection:
@@ -291,16 +321,33 @@ def _client(t: _Table, nodes: Nodes) -> ClientSection:
     for w in workloads:
         if w not in WORKLOADS:
             raise t.error("workloads", f"{w!r}: meshcheck's workloads are {', '.join(WORKLOADS)}")
-    reads = t.strings("reads", ("linearizable",))
-    for r in reads:
-        if r not in READS:
-            raise t.error("reads", f"{r!r}: the checkers know {', '.join(READS)}")
-    if not reads:
-        raise t.error("reads", "empty")
+    reads, checks = _reads(t)
     options = tuple((k, v) for k, v in t.data.items() if k not in t.read)
     t.read |= set(t.data)
     t.done()
-    return ClientSection(plugin, port, workloads, reads, options)
+    return ClientSection(plugin, port, workloads, reads, options, checks)
+
+
+def _reads(t: _Table) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """`reads`: a list of the checkers' read modes, or a table of the system's own read modes,
+    each to the checkers' mode it is judged by (`{ sync = "linearizable", plain =
+    "serializable" }`); the first is the default. The read modes and, for each, its check."""
+    if isinstance(t.data.get("reads"), dict):
+        table = t.table("reads")
+        assert table is not None
+        modes = tuple((mode, table.get(mode, str)) for mode in table.data)
+        for mode, check in modes:
+            if check not in READS:
+                raise table.error(mode, f"{check!r}: the checkers know {', '.join(READS)}")
+        table.done()
+    else:
+        modes = tuple((r, r) for r in t.strings("reads", ("linearizable",)))
+        for r, _ in modes:
+            if r not in READS:
+                raise t.error("reads", f"{r!r}: the checkers know {', '.join(READS)}")
+    if not modes:
+        raise t.error("reads", "empty")
+    return tuple(m for m, _ in modes), modes
 
 
 def _validate(t: _Table | None, nodes: Nodes, path: Path) -> Validate | None:

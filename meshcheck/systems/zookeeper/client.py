@@ -1,0 +1,286 @@
+"""A ZooKeeper client for meshcheck's workloads, on kazoo (kazoo.readthedocs.io), bound to one
+server (Jepsen binds clients to nodes: kazoo is given that server alone, so it never fails over).
+
+Registers (`registers`, `cas`): key `k` is the znode `<root>/k`, its data the value (utf-8).
+- write: setData at any version, the znode created when it is absent;
+- cas (old, new): getData, then setData with the version read, so that a write between the two
+  makes it fail (BadVersion); a value other than `old` fails it at once;
+- read: getData, after `sync` when the read mode is `sync`. ZooKeeper promises sequential
+  consistency, not linearizable reads: a plain read is served by the server the client is on and
+  "may be stale"; `sync` first has that server catch up with the leader
+  (zookeeper.apache.org/doc/r3.8.0/zookeeperProgrammers.html, "Consistency Guarantees").
+
+A write whose value is [token, value] is a fenced write: the register's znode holds the token of
+the write it last accepted, and a write with a smaller one is rejected (fail), as a storage
+service guarded by a lock's fencing tokens must do.
+
+Lock (`lock`): kazoo's Lock recipe (an ephemeral sequential znode under `<root>/lock/<key>`; the
+lowest sequence number holds). An acquire's output is its fencing token, the lock znode's sequence
+number, which grows with each acquisition of the same lock. `release` deletes that znode;
+`revoke` (the client does not know whether its acquire took) deletes it if it exists, as ending the
+session would. The lock's lease id (the workload's value) names kazoo's Lock object.
+
+Completions: ok; fail when ZooKeeper certainly did nothing (a read's error, a cas whose value or
+version differed, a lock not taken before its deadline after kazoo withdrew its znode); info when
+it may have (a lost connection, an expired session, no answer in time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.recipe.lock import Lock
+
+from meshcheck.systems.plugin import ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.zookeeper.bridge import answer
+
+READS = ("sync", "plain")
+ROOT = "/meshcheck"
+SESSION = 4.0  # seconds: the session timeout asked for (the server bounds it by its tickTime)
+SLACK = 1.0  # seconds a blocking kazoo call (the lock recipe's) is given beyond its own deadline
+_LOST = (KazooException, KazooTimeoutError, TimeoutError, OSError)
+# kazoo logs each lost connection and retry as a warning, which Python's last-resort handler would
+# print over the run's progress lines: the completions say what a client saw
+_QUIET = logging.getLogger(__name__)
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def _decode(data: bytes | None) -> str | None:
+    return data.decode("utf-8") if data else None
+
+
+def token(node: str) -> int:
+    """The fencing token of a lock znode: its sequence number (the name's last ten digits)."""
+    return int(node[-10:])
+
+
+class ZooKeeperClient:
+    def __init__(self, settings: ClientSettings) -> None:
+        if settings.reads not in READS:
+            raise ValueError(f"reads {settings.reads!r}: ZooKeeper reads are {' or '.join(READS)}")
+        self._sync = settings.reads == "sync"
+        self._root = str(settings.options.get("root", ROOT)).rstrip("/")
+        self._session = float(settings.options.get("session_timeout", SESSION))
+        self._kz: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._locks: dict[Any, Any] = {}
+
+    async def open(self, endpoint: Endpoint, timeout: float) -> None:
+        """A session with the server of `endpoint` (TimeoutError when none is had in `timeout`
+        seconds: the server is down or has no quorum). Kazoo keeps trying after that, on that
+        server only; until it has a session every invocation times out (a read fails, anything
+        else is info)."""
+        await self.close()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="zookeeper-client")
+        self._kz = KazooClient(
+            hosts=f"{endpoint.host}:{endpoint.port}",
+            timeout=self._session,
+            connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 1.0},
+            logger=_QUIET,
+        )
+        try:
+            await self._blocking(self._kz.start, timeout + SLACK, timeout)
+        except _LOST as e:
+            raise TimeoutError(f"no ZooKeeper session with {endpoint.node}: {e}") from None
+
+    async def close(self) -> None:
+        for lock in self._locks.values():
+            lock.cancel()
+        self._locks.clear()
+        kz, self._kz = self._kz, None
+        pool, self._pool = self._pool, None
+        if kz is not None:
+            await self._stop(kz)
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    async def invoke(self, op: Invocation, timeout: float) -> Completion:
+        if self._kz is None:  # never opened, or closed: nothing was sent
+            return Completion("fail")
+        if op.f == "read":
+            return await self._read(self._path(op.key), timeout)
+        if op.f == "write" and isinstance(op.value, list | tuple):
+            token, value = op.value
+            return await self._fenced_write(self._path(op.key), int(token), str(value), timeout)
+        if op.f == "write":
+            return await self._write(self._path(op.key), str(op.value), timeout)
+        if op.f == "cas":
+            old, new = op.value
+            return await self._cas(self._path(op.key), old, str(new), timeout)
+        if op.f == "acquire":
+            return await self._acquire(op.key or "L", op.value, timeout)
+        if op.f == "release":
+            return await self._release(op.value, timeout)
+        if op.f == "revoke":
+            return await self._revoke(op.value, timeout)
+        raise ValueError(f"operation {op.f!r}: the ZooKeeper client has no such operation")
+
+    def session(self) -> tuple[int, bytes]:
+        """The session's id and password (kazoo's `client_id`): what another connection needs to
+        take the session over or end it."""
+        if self._kz is None or self._kz.client_id is None:
+            raise ConnectionError("no session")
+        session_id, password = self._kz.client_id
+        return int(session_id), bytes(password)
+
+    def _path(self, key: str | None) -> str:
+        if not key:
+            raise ValueError("a register operation needs a key")
+        return f"{self._root}/{key}"
+
+    async def _read(self, path: str, timeout: float) -> Completion:
+        try:
+            async with asyncio.timeout(timeout):
+                if self._sync:
+                    await answer(self._kz.sync_async(path), timeout)
+                data, _ = await answer(self._kz.get_async(path), timeout)
+        except NoNodeError:
+            return Completion("ok", None)
+        except _LOST:
+            return Completion("fail")  # a read changes nothing
+        return Completion("ok", _decode(data))
+
+    async def _write(self, path: str, value: str, timeout: float) -> Completion:
+        data = value.encode("utf-8")
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    await answer(self._kz.set_async(path, data, -1), timeout)
+                except NoNodeError:
+                    try:
+                        await answer(self._kz.create_async(path, data, makepath=True), timeout)
+                    except NodeExistsError:  # created between the two: set it
+                        await answer(self._kz.set_async(path, data, -1), timeout)
+        except _LOST:
+            return Completion("info")
+        return Completion("ok")
+
+    async def _fenced_write(self, path: str, token: int, value: str, timeout: float) -> Completion:
+        """A write to a register fenced by lock tokens: its znode holds "TOKEN VALUE", and a write
+        whose token is smaller than the one it holds is rejected (fail); otherwise setData with
+        the version read, again from the read when another write came between (Kleppmann, "How
+        to do distributed locking", 2016: the storage checks the token)."""
+        data = f"{token} {value}".encode()
+        sent = False  # a setData or create may have taken effect once sent
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    try:
+                        held, stat = await answer(self._kz.get_async(path), timeout)
+                    except NoNodeError:
+                        held, stat = b"", None
+                    if held and int(held.split(b" ", 1)[0]) > token:
+                        return Completion("fail")  # fenced off: a later holder wrote
+                    sent = True
+                    try:
+                        if stat is None:
+                            await answer(self._kz.create_async(path, data, makepath=True), timeout)
+                        else:
+                            await answer(self._kz.set_async(path, data, stat.version), timeout)
+                    except (BadVersionError, NodeExistsError, NoNodeError):
+                        continue  # another write came between: read again
+                    return Completion("ok")
+        except _LOST:
+            return Completion("info" if sent else "fail")
+
+    async def _cas(self, path: str, old: Any, new: str, timeout: float) -> Completion:
+        expected = None if old is None else str(old)
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    data, stat = await answer(self._kz.get_async(path), timeout)
+                except NoNodeError:
+                    data, stat = None, None
+        except _LOST:
+            return Completion("fail")  # nothing written yet
+        if _decode(data) != expected:
+            return Completion("fail")
+        try:
+            async with asyncio.timeout(timeout):
+                if stat is None:
+                    pending = self._kz.create_async(path, new.encode("utf-8"), makepath=True)
+                else:
+                    pending = self._kz.set_async(path, new.encode("utf-8"), stat.version)
+                await answer(pending, timeout)
+        except (BadVersionError, NoNodeError, NodeExistsError):
+            return Completion("fail")  # another write came between the read and this one
+        except _LOST:
+            return Completion("info")
+        return Completion("ok")
+
+    async def _acquire(self, name: str, lease: Any, timeout: float) -> Completion:
+        lock = self._kz.Lock(f"{self._root}/lock/{name}", identifier=str(lease))
+        self._locks[lease] = lock
+        try:
+            got = await self._blocking(lock.acquire, timeout + SLACK, True, timeout)
+        except _LOST:
+            got = False
+        if got:
+            return Completion("ok", token(lock.node))
+        # not taken in time (or the connection went): kazoo withdraws its znode as far as it can,
+        # which may not be far; withdrawn here, the acquire certainly holds nothing (had the znode
+        # come first a moment, nobody else could have taken the lock meanwhile)
+        withdrawn = await self._revoke(lease, timeout)
+        return Completion("fail" if withdrawn.status == "ok" else "info")
+
+    async def _release(self, lease: Any, timeout: float) -> Completion:
+        lock = self._locks.get(lease)
+        if lock is None or not lock.is_acquired:
+            return Completion("fail")
+        try:
+            await answer(self._kz.delete_async(f"{lock.path}/{lock.node}"), timeout)
+        except NoNodeError:
+            # the znode went with an expired session: the lock was lost before this release
+            pass
+        except _LOST:
+            return Completion("info")
+        lock.is_acquired = False
+        del self._locks[lease]
+        return Completion("ok")
+
+    async def _revoke(self, lease: Any, timeout: float) -> Completion:
+        lock: Lock | None = self._locks.pop(lease, None)
+        if lock is None:
+            return Completion("ok")  # this client never tried to take it with that lease
+        lock.cancel()
+        try:
+            async with asyncio.timeout(timeout):
+                children = await answer(self._kz.get_children_async(lock.path), timeout)
+                for child in children:
+                    if child.startswith(lock.prefix):
+                        with contextlib.suppress(NoNodeError):
+                            await answer(self._kz.delete_async(f"{lock.path}/{child}"), timeout)
+        except NoNodeError:
+            pass
+        except _LOST:
+            return Completion("info")
+        return Completion("ok")
+
+    async def _blocking(self, call: Any, deadline: float, *args: Any) -> Any:
+        """`call(*args)`, a blocking kazoo call, on this client's own thread (one at a time, as
+        the client invokes), awaited for at most `deadline` seconds."""
+        loop = asyncio.get_running_loop()
+        if self._pool is None:
+            raise TimeoutError("the client is closed")
+        return await asyncio.wait_for(loop.run_in_executor(self._pool, call, *args), deadline)
+
+    async def _stop(self, kz: Any) -> None:
+        def stop() -> None:
+            with contextlib.suppress(Exception):
+                kz.stop()
+            with contextlib.suppress(Exception):
+                kz.close()
+
+        await asyncio.get_running_loop().run_in_executor(None, stop)
