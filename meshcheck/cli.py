@@ -222,7 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
         "default Raft)",
     )
     va.add_argument(
-        "--model", metavar="CFG", help="the TLC model (default: the spec's validation model)"
+        "--model",
+        metavar="CFG",
+        help="the TLC model (default: the spec's validation model; for a .tla file, the .cfg of the "
+        "same name beside it)",
     )
     va.add_argument(
         "--max-frontier",

@@ -38,11 +38,12 @@ def run_validate(args: argparse.Namespace) -> int:
             f"--spec {spec}: not a spec meshcheck validates logs of ({', '.join(SPECS)}) "
             "nor a .tla file"
         )
+    given = args.model if spec in SPECS else args.model or _beside(spec)
     logs = [logformat.read(path) for path in args.logs]
     merged = logformat.merge(logs)
     if not merged:
         raise MeshcheckError(f"{', '.join(args.logs)}: no records")
-    model = _model_with(spec, merged, args.model, args.set or [])
+    model = _model_with(spec, merged, given, args.set or [])
     stepper = stepper_for(spec, model)
 
     def progress(at: int, records: int, frontier: int, seconds: float) -> None:
@@ -58,6 +59,17 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 _MODELS: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _beside(spec: str) -> str:
+    """The model of a .tla of one's own given without --model: the .cfg of the same name beside it
+    (examples/meshkv/MeshKV.tla's MeshKV.cfg)."""
+    cfg = Path(spec).with_suffix(".cfg")
+    if not cfg.is_file():
+        raise MeshcheckError(
+            f"--spec {spec}: a spec outside meshcheck needs --model CFG ({cfg} is no file)"
+        )
+    return str(cfg)
 
 
 def _model_with(

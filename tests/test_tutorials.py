@@ -29,7 +29,7 @@ PAGES = [
     *(f"docs/specs/{name}.md" for name in ("raft", "pbft", "hotstuff", "threatlevel", "gossip")),
 ]
 # what the pages name by its path in the repository; anything they write lands in the folder
-LINKED = ("docs", "drivers", "specs", "tests", "traces")
+LINKED = ("docs", "drivers", "examples", "specs", "tests", "traces")
 
 
 def session(folder: Path) -> Session:

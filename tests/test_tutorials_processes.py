@@ -1,5 +1,5 @@
 """The pages whose commands start processes run as written too (tests/test_tutorials.py says how):
-a Raft cluster and an etcd cluster under the nemesis, a campaign on Dask sharing a Redis server,
+a Raft cluster, an etcd cluster and the example service examples/meshkv under the nemesis, a campaign on Dask sharing a Redis server,
 and verify's runs of the profiles page; in a file of their own so that they run beside the others."""
 
 from __future__ import annotations
@@ -10,7 +10,13 @@ import pytest
 
 from tests.test_tutorials import run_in_a_folder
 
-PAGES = ["docs/cluster.md", "docs/etcd.md", "docs/campaigns.md", "docs/reference/profiles.md"]
+PAGES = [
+    "docs/cluster.md",
+    "docs/etcd.md",
+    "docs/tutorial-own-service.md",
+    "docs/campaigns.md",
+    "docs/reference/profiles.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,91 +1,156 @@
-"""The built-in client `jsonl`: for a service in any language, no Python needed (docs/systems.md).
+"""The built-in `jsonl` client: for a service in any language, one JSON object per line each way
+over TCP, so that no Python need be written to put a service under test (docs/tutorial-own-service.md).
 
-TCP, one JSON object per line each way. Request: {"id": N, "f": "read"|"write"|"cas", "key": K,
-"value": V} (a cas's value is [old, new]). Response: {"id": N, "type": "ok", "value": V}, or
-{"id": N, "type": "fail", "error": "..."} (certainly not done), or {"id": N, "type": "info",
-"error": "..."} (maybe done). A timeout, a dropped connection or an answer that is not such an
-object is `info`; a read's error is `fail` (a read changes nothing)."""
+Request: `{"id": N, "f": "read"|"write"|"cas", "key": "k1", "value": V}` (a cas's value is
+`[old, new]`). Answer: `{"id": N, "type": "ok", "value": V}` (a read's value: null for a key never
+written), `{"id": N, "type": "fail", "error": "..."}` (certainly not done) or
+`{"id": N, "type": "info", "error": "..."}` (maybe done). A timeout or a dropped connection is
+`info`; a read changes nothing, so whatever stops it is `fail`. A line that is no such answer is a
+bug of the service's protocol, not an outcome of the operation: `JsonlError`, one line naming the
+node and the line.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 from typing import Any
 
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.plugin import (
-    Client,
     ClientSettings,
     Completion,
     Endpoint,
     Invocation,
+    Status,
     SystemPlugin,
 )
 
-LINE_LIMIT = 1 << 20
+VERBS = ("read", "write", "cas")
+TYPES: tuple[Status, ...] = ("ok", "fail", "info")
+LINE_LIMIT = 1 << 20  # bytes of one answer line
+
+
+class JsonlError(MeshcheckError):
+    """The service answered a line that is no answer of the protocol."""
 
 
 class JsonlClient:
+    """One connection to one node; one operation at a time. A connection that broke or timed out
+    is dropped, and the next operation dials again (within its own timeout: an operation that
+    cannot be sent is certainly not done, `fail`)."""
+
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self._endpoint: Endpoint | None = None
+        self.endpoint: Endpoint | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._ids = itertools.count(1)
+        self._next_id = 0
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
-        self._endpoint = endpoint
-        await self.close()
-        # the node is down: the next invoke tries again (and is info if it cannot)
+        self.endpoint = endpoint
+        await self._drop()
+        # a node that is down now may be up by the first operation, which dials again
         with contextlib.suppress(OSError, TimeoutError):
-            await self._connect(timeout)
+            await self._dial(timeout)
 
-    async def _connect(self, timeout: float) -> None:
-        assert self._endpoint is not None
-        async with asyncio.timeout(timeout):
-            self._reader, self._writer = await asyncio.open_connection(
-                self._endpoint.host, self._endpoint.port, limit=LINE_LIMIT
-            )
+    async def _dial(self, timeout: float) -> None:
+        assert self.endpoint is not None
+        self._reader, self._writer = await asyncio.wait_for(
+            asyncio.open_connection(self.endpoint.host, self.endpoint.port, limit=LINE_LIMIT),
+            timeout,
+        )
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
-        request = {"id": next(self._ids), "f": op.f, "key": op.key, "value": _json(op.value)}
+        if op.f not in VERBS:
+            raise JsonlError(f"jsonl: no operation {op.f!r} (the protocol has {', '.join(VERBS)})")
+        if self.endpoint is None:
+            raise JsonlError("jsonl: invoke before open")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._writer is None:
+            try:
+                await self._dial(timeout)
+            except (OSError, TimeoutError) as e:
+                return Completion("fail", f"cannot connect: {_why(e)}")
+        assert self._reader is not None and self._writer is not None
+        self._next_id += 1
+        ask = self._next_id
+        value = list(op.value) if isinstance(op.value, tuple) else op.value
+        request = {"id": ask, "f": op.f, "key": op.key, "value": value}
         try:
-            async with asyncio.timeout(timeout):
-                if self._writer is None or self._writer.is_closing():
-                    await self._connect(timeout)
-                assert self._reader is not None and self._writer is not None
-                self._writer.write(json.dumps(request).encode() + b"\n")
-                await self._writer.drain()
-                while True:
-                    line = await self._reader.readline()
-                    if not line:
-                        raise ConnectionError("the connection closed")
-                    answer = json.loads(line)
-                    if isinstance(answer, dict) and answer.get("id") == request["id"]:
-                        break
-        except (OSError, TimeoutError, ValueError, ConnectionError, asyncio.LimitOverrunError):
-            await self.close()  # whatever comes late on it is not read as another's answer
-            return Completion("info")
-        kind = answer.get("type")
-        if kind == "ok":
-            return Completion("ok", answer.get("value"))
-        if kind == "fail" or (kind == "info" and op.f == "read"):
-            return Completion("fail", answer.get("error"))
-        return Completion("info", answer.get("error"))
+            self._writer.write((json.dumps(request) + "\n").encode())
+            await self._writer.drain()
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError
+                line = await asyncio.wait_for(self._reader.readline(), left)
+                if not line:
+                    raise ConnectionResetError("the node closed the connection")
+                answer = self._parse(line)
+                if answer["id"] == ask:  # an older answer (of an operation timed out) is skipped
+                    return self._completion(op, answer)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
+            # ValueError: asyncio's line longer than the limit
+            await self._drop()
+            if isinstance(e, ValueError):
+                raise self._bad(f"an answer line longer than {LINE_LIMIT} bytes") from e
+            return Completion("fail" if op.f == "read" else "info", _why(e))
+
+    def _parse(self, line: bytes) -> dict[str, Any]:
+        text = line.decode(errors="replace").strip()
+        try:
+            answer = json.loads(text)
+        except json.JSONDecodeError:
+            raise self._bad(f"answered {_clip(text)}, which is no JSON") from None
+        if not isinstance(answer, dict) or "id" not in answer:
+            raise self._bad(f"answered {_clip(text)}, which has no id")
+        if answer.get("type") not in TYPES:
+            raise self._bad(f"answered {_clip(text)}: type must be one of {', '.join(TYPES)}")
+        return answer
+
+    def _completion(self, op: Invocation, answer: dict[str, Any]) -> Completion:
+        status: Status = answer["type"]
+        if status == "ok":
+            if op.f == "read":
+                if "value" not in answer:
+                    raise self._bad(
+                        f"answered a read ok without a value: {_clip(json.dumps(answer))}"
+                    )
+                return Completion("ok", answer["value"])
+            return Completion("ok")
+        error = answer.get("error")
+        if status == "info" and op.f == "read":
+            status = "fail"  # a read that may have happened changed nothing
+        return Completion(status, error if isinstance(error, str) else None)
+
+    def _bad(self, what: str) -> JsonlError:
+        where = (
+            ""
+            if self.endpoint is None
+            else f"{self.endpoint.node} ({self.endpoint.host}:{self.endpoint.port})"
+        )
+        return JsonlError(f"jsonl: {where} {what}")
+
+    async def _drop(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
+        await self._drop()
 
 
-def _json(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+def _why(e: BaseException) -> str:
+    return str(e) or type(e).__name__
 
 
-def _client(settings: ClientSettings) -> Client:
-    return JsonlClient(settings)
+def _clip(text: str, limit: int = 120) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-JSONL = SystemPlugin(name="jsonl", client=_client, workloads=("registers", "cas"))
+JSONL = SystemPlugin(name="jsonl", client=JsonlClient, workloads=("registers", "cas"))
