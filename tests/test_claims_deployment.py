@@ -159,6 +159,20 @@ def test_a_system_not_installed_is_one_line_alone_and_skipped_among_several(
         dep.measurers([gone, gone], said.append)
 
 
+def test_a_plugin_that_runs_its_system_itself_is_measured_only_if_it_is_the_projects_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from meshcheck.systems import registry
+    from meshcheck.systems.plugin import SystemPlugin
+
+    other = SystemPlugin(name="other", runner=lambda args, progress: 0)
+    monkeypatch.setattr(registry, "_loaded", {**registry.plugins(), "other": other})
+    # the project's cores: their own runs, the whole table
+    assert dep.measurers(["meshcheck"], print) == [("meshcheck", dep.measure)]
+    with pytest.raises(MeshcheckError, match="--system other: its plug-in runs its system by code"):
+        dep.measurers(["other"], print)
+
+
 @pytest.mark.parametrize(
     ("system", "says"),
     [
