@@ -153,7 +153,15 @@ def test_a_system_not_installed_is_one_line_alone_and_skipped_among_several(
     assert "\n" not in err
     said: list[str] = []
     found = dep.measurers([gone, str(DATA / "toy.toml")], said.append)
-    assert [name for name, _ in found] == [str(DATA / "toy.toml")]
+    assert [name for name, _ in found] == ["toy"]  # the file's name: the table's, the folder's
+    # two files that give the same name are told apart
+    twin = tmp_path / "twin.toml"
+    twin.write_text((DATA / "toy.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copy(DATA / "toy_kv.py", tmp_path / "toy_kv.py")
+    assert [n for n, _ in dep.measurers([str(DATA / "toy.toml"), str(twin)], print)] == [
+        "toy",
+        "toy-2",
+    ]
     assert len(said) == 1 and said[0].startswith(f"skipped {gone}: ")
     with pytest.raises(MeshcheckError, match="no system asked for is installed"):
         dep.measurers([gone, gone], said.append)

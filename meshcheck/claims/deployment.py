@@ -353,7 +353,7 @@ Measure = Callable[[Plan, Path, Progress], list[Row]]
 
 
 def measurers(names: Sequence[str], say: Progress) -> list[tuple[str, Measure]]:
-    """How each system `--system` names is measured, found as `cluster test --system` finds it
+    """How each system `--system` names is measured, under the name the table gives it, found as `cluster test --system` finds it
     (meshcheck/systems/registry.py): a system file through the generic runner, the project's own
     cores by `measure` above. A name that is not a system, or a plug-in that runs its system by
     code of its own other than the project's cores (no history meshcheck could measure): a
@@ -374,9 +374,9 @@ def measurers(names: Sequence[str], say: Progress) -> list[tuple[str, Measure]]:
                     raise
                 say(f"skipped {name}: {e}")
                 continue
-            found.append((name, _on(system)))
+            found.append((_label(system.file.name, found), _on(system)))
         elif system.runner is cores_runner:
-            found.append((name, measure))
+            found.append((_label(name, found), measure))
         else:
             raise MeshcheckError(
                 f"--system {name}: its plug-in runs its system by code of its own, which gives "
@@ -385,6 +385,15 @@ def measurers(names: Sequence[str], say: Progress) -> list[tuple[str, Measure]]:
     if not found:
         raise MeshcheckError(f"--system {','.join(names)}: no system asked for is installed")
     return found
+
+
+def _label(name: str, found: Sequence[tuple[str, Measure]]) -> str:
+    """The system's name in the table and its runs' folder: a system file's `name` (not its path),
+    numbered when two files give the same one."""
+    taken = {label for label, _ in found}
+    if name not in taken:
+        return name
+    return next(f"{name}-{k}" for k in itertools.count(2) if f"{name}-{k}" not in taken)
 
 
 def _on(system: System) -> Measure:
