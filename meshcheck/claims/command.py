@@ -175,7 +175,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="short runs, 3 to 5 nodes, one leader kill (a minute; the docs' table is the full run)",
     )
     dp.add_argument("--out", default=f"{DEFAULT_OUT}/deployment", metavar="DIR",
-                    help="the runs' report folders")  # fmt: skip
+                    help="the runs' report folders (a folder per system when several)")  # fmt: skip
     dp.add_argument("--json", metavar="FILE", help="also write every target's samples as JSON")
     dp.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
