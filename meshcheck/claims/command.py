@@ -44,6 +44,7 @@ DEFAULT_CONDITIONS = "loss0,loss1,loss10,churn1"
 DEFAULT_DETECTOR_SEEDS = 30
 PROFILE_NAMES = ("lan", "wan", "tail", "loss")  # meshcheck/claims/gossip.py PROFILES, in order
 DEFAULT_BFT_SIZES = "4,7,10,16,31"
+DEFAULT_SYSTEM = "meshcheck"  # `cluster test --system`'s default: the project's own cores
 DEFAULT_BFT_REQUESTS = 100
 BFT_MIN, BFT_MAX = 4, 64  # n = 3f + 1 needs 4; PBFT's cost grows as n^2 per request
 
@@ -161,12 +162,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="the design's targets on real processes here: Raft, PBFT, HotStuff, gossip",
     )
     dp.add_argument(
+        "--system",
+        action="append",
+        metavar="NAME|FILE",
+        help="the systems measured, one table, repeatable or comma-separated: meshcheck, the "
+        "project's own cores (default); a system meshcheck ships a file for (etcd); or a system "
+        "file (path/to/system.toml, docs/systems.md)",
+    )
+    dp.add_argument(
         "--quick",
         action="store_true",
         help="short runs, 3 to 5 nodes, one leader kill (a minute; the docs' table is the full run)",
     )
     dp.add_argument("--out", default=f"{DEFAULT_OUT}/deployment", metavar="DIR",
-                    help="the runs' report folders")  # fmt: skip
+                    help="the runs' report folders (a folder per system when several)")  # fmt: skip
     dp.add_argument("--json", metavar="FILE", help="also write every target's samples as JSON")
     dp.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
@@ -709,6 +718,8 @@ def deployment(args: argparse.Namespace) -> int:
     from meshcheck.claims import deployment as dep
     from meshcheck.interrupts import sigterm_interrupts
 
+    names = system_names(args.system)
+    measures = dep.measurers(names, say=lambda line: print(line, flush=True))
     plan = dep.QUICK if args.quick else dep.FULL
 
     def progress(line: str) -> None:
@@ -716,11 +727,14 @@ def deployment(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr, flush=True)
 
     start = time.monotonic()
+    rows: list[dep.Row] = []
     with sigterm_interrupts():
-        rows = dep.measure(plan, out, progress)
+        for name, measure in measures:
+            where = out / name if len(measures) > 1 else out
+            rows.extend(attrs.evolve(r, system=name) for r in measure(plan, where, progress))
     print(
-        "the design's targets on processes on this machine (TLS between nodes, fsynced state, "
-        f"{'--quick' if args.quick else 'full'} runs; meshcheck/claims/deployment.py)"
+        "the design's targets on processes on this machine "
+        f"({'--quick' if args.quick else 'full'} runs; meshcheck/claims/deployment.py)"
     )
     print(table.format_table(dep.HEADERS, [r.cells() for r in rows]))
     counts = dep.summary(rows)
@@ -732,6 +746,20 @@ def deployment(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps([r.as_json() for r in rows]) + "\n")
     sys.stdout.flush()
     return EXIT_HOLDS if counts["hold"] == counts["targets"] else EXIT_VIOLATED
+
+
+def system_names(given: list[str] | None) -> list[str]:
+    """--system's values, each possibly comma-separated, in order, once each; the default: the
+    project's own cores."""
+    names: list[str] = []
+    for text in given or [DEFAULT_SYSTEM]:
+        for part in text.split(","):
+            name = part.strip()
+            if not name:
+                raise MeshcheckError(f"--system {text!r}: an empty system name")
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def _writable_file(path: Path) -> None:

@@ -11,10 +11,17 @@ every BFT message, gossip rounds of 1 s. Each target has its run:
 | Raft consensus latency under 10 ms (5-8 typical) | 5 nodes, one client, one write at a time | each acknowledged write's latency |
 | Raft over 10,000 ops/s | 5 nodes, 40 clients, each one operation in flight | acknowledged operations a second |
 | Raft leader election under 2 s | 5 nodes (and 14 coordinators), kill -9 of the leader, three times | from the kill until a node leads in a later term (sampled every 100 ms) |
-| Raft recovery under 5 s | the same kills | from the kill until a client's write is acknowledged again |
+| Raft recovery under 5 s | the same kills | from the kill until writes are acknowledged again (the end of the longest stretch without one) |
 | BFT latency under 50 ms, over 1,000 ops/s (f = 1) | PBFT and HotStuff at n = 4 and 7, one client, then ten | as Raft's |
 | PBFT finality under 5 s, 100 transactions/s | PBFT's runs above | the slowest acknowledged write; acknowledged writes a second |
 | gossip to 99% of nodes under 10 s | the largest cluster run here (16 processes), 1 s rounds | three probe writes until every node holds them |
+
+Any other system (`--system NAME|FILE`, docs/systems.md) is measured on the consensus targets
+through the same generic runner and clients as `cluster test --system` (meshcheck/systems/run.py,
+workloads.py): the latency with one client, the rate with many, both with no faults; then kill -9
+of the leader as its client plug-in names it, three times, the election timed until the plug-in
+names another node (asked every 100 ms; not measured when the plug-in cannot say who leads), the
+recovery as the project's. Each at 5 nodes where the system file allows it (its bounds otherwise).
 
 Verdicts: a latency target holds when the p99 is under it (the design's "typical" is its p50, shown
 beside it); "p50 only" when the median is under and the p99 is not; an election or recovery target
@@ -25,6 +32,7 @@ each node in one Python process on a share of this machine's cores.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +44,10 @@ from meshcheck import words
 from meshcheck.cluster.inspection import Sample
 from meshcheck.cluster.nemesis import LEADER, Fault, windows
 from meshcheck.cluster.run import Options, Outcome, run
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.systems import run as systems_run
+from meshcheck.systems.registry import System
+from meshcheck.traces.history.history import Op
 
 Progress = Callable[[str], None]
 
@@ -55,6 +67,7 @@ class Row:
     setup: str
     samples: tuple[float, ...] = ()  # times, in the target's unit
     rate: float | None = None  # for a floor
+    system: str = ""  # the system measured, as --system named it
 
     @property
     def verdict(self) -> str:
@@ -72,24 +85,25 @@ class Row:
             return "p50 only"
         return "does not hold"
 
-    def cells(self) -> tuple[str, str, str, str, str, str]:
+    def cells(self) -> tuple[str, str, str, str, str, str, str]:
         t = self.target
         bound = f"{'>' if t.floor else '<'} {t.bound:,g} {t.unit}"
         if t.floor:
             measured = "-" if self.rate is None else f"{self.rate:,.0f} {t.unit}"
-            return (t.claim, self.setup, bound, measured, "-", self.verdict)
+            return (self.system, t.claim, self.setup, bound, measured, "-", self.verdict)
         if not self.samples:
-            return (t.claim, self.setup, bound, "no sample", "-", self.verdict)
+            return (self.system, t.claim, self.setup, bound, "no sample", "-", self.verdict)
         ordered = sorted(self.samples)
         unit = t.unit
         spread = (
             f"p50 {_fmt(_nearest(ordered, 50))} {unit}, p99 {_fmt(_nearest(ordered, 99))} {unit}, "
             f"max {_fmt(ordered[-1])} {unit}"
         )
-        return (t.claim, self.setup, bound, spread, str(len(ordered)), self.verdict)
+        return (self.system, t.claim, self.setup, bound, spread, str(len(ordered)), self.verdict)
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "system": self.system,
             "claim": self.target.claim,
             "setup": self.setup,
             "bound": self.target.bound,
@@ -108,7 +122,7 @@ def _fmt(x: float) -> str:
     return "never" if math.isinf(x) else f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
 
 
-HEADERS = ("target", "setup", "bound", "measured", "samples", "verdict")
+HEADERS = ("system", "target", "setup", "bound", "measured", "samples", "verdict")
 
 RAFT_LATENCY = Target("Raft consensus latency under 10 ms", 10, "ms")
 RAFT_RATE = Target("Raft over 10,000 ops/s", 10_000, "ops/s", floor=True)
@@ -154,9 +168,7 @@ def _options(protocol: str, nodes: int, seconds: float, clients: int, **more: An
 
 
 def write_latencies_ms(outcome: Outcome) -> tuple[float, ...]:
-    return tuple(
-        (o.ret - o.call) * 1000 for o in outcome.history.ops if o.f == "write" and o.status == "ok"
-    )
+    return _write_ms(outcome.history.ops)
 
 
 def ok_rate(outcome: Outcome) -> float:
@@ -188,16 +200,45 @@ def elections(samples: Sequence[Sample], struck: Sequence[tuple[float, str]]) ->
 
 def recoveries(outcome: Outcome) -> list[float]:
     """For each kill: seconds from the kill until a write invoked after it was acknowledged."""
+    return recoveries_of(outcome.history.ops, outcome.struck)
+
+
+def recoveries_of(ops: Sequence[Op], struck: Sequence[tuple[float, str]]) -> list[float]:
+    """For each kill: seconds from the kill to the acknowledgement that ended the outage, the
+    longest stretch after the kill (until the next kill) in which no write was acknowledged
+    (math.inf: none was). Not the first write invoked after the kill: a write the node took just
+    before the signal landed is acknowledged at once, and the outage comes after it."""
+    kills = [w.start for w in windows(struck) if w.kind == "kill"]
+    acks = sorted(o.ret for o in ops if o.f == "write" and o.status == "ok")
     out = []
-    for w in windows(outcome.struck):
+    for k, start in enumerate(kills):
+        end = kills[k + 1] if k + 1 < len(kills) else math.inf
+        after = [t for t in acks if start < t < end]
+        if not after:
+            out.append(math.inf)
+            continue
+        points = [start, *after]
+        _, ended = max(itertools.pairwise(points), key=lambda gap: gap[1] - gap[0])
+        out.append(ended - start)
+    return out
+
+
+def leader_changes(
+    leaders: Sequence[tuple[float, str | None]], struck: Sequence[tuple[float, str]]
+) -> list[float]:
+    """For each kill of the node last named leader before it: seconds from the kill until another
+    node is named leader (math.inf: never within the answers). `leaders`: (time, the node a system
+    names as its leader, None when none answered), as systems/run.py asks it."""
+    out = []
+    for w in windows(struck):
         if w.kind != "kill":
             continue
-        done = [
-            o.ret
-            for o in outcome.history.ops
-            if o.f == "write" and o.status == "ok" and o.call >= w.start
-        ]
-        out.append(min(done) - w.start if done else math.inf)
+        (node,) = w.nodes
+        before = [who for at, who in leaders if at <= w.start and who is not None]
+        if not before or before[-1] != node:
+            continue  # the plug-in named another node just before: not a leader's kill
+        led = [at for at, who in leaders if at > w.start and who is not None and who != node]
+        out.append(min(led) - w.start if led else math.inf)
     return out
 
 
@@ -247,6 +288,119 @@ def measure(plan: Plan, folder: Path, progress: Progress) -> list[Row]:
         Row(GOSSIP_SPREAD, f"{words.count(n, 'node')}, 1 s rounds, 3 probes", gossip.probes)
     )
     return rows
+
+
+NODES = 5  # the design's Raft deployment, and the project's runs above
+
+
+def system_options(
+    system: System, seconds: float, clients: int, **more: Any
+) -> systems_run.RunOptions:
+    """A run of `system` for a target: registers, closed loops, on loopback, its nodes' logs not
+    validated (the measurement is the point; `cluster test --system` checks them)."""
+    nodes = system.file.nodes
+    return systems_run.RunOptions(
+        nodes=min(max(NODES, nodes.min), nodes.max),
+        time=seconds,
+        nemesis=(),
+        workload="registers",
+        reads=system.file.client.reads[0],
+        rate=100_000.0,  # closed loops, as above
+        clients=clients,
+        network="loopback",
+        validate=False,
+        **more,
+    )
+
+
+def measure_system(system: System, plan: Plan, folder: Path, progress: Progress) -> list[Row]:
+    """The consensus targets (Raft's: latency, rate, election, recovery) on a system from its file,
+    through the generic runner (see the module); each run's report folder under `folder`."""
+    rows: list[Row] = []
+
+    def go(name: str, options: systems_run.RunOptions) -> systems_run.Outcome:
+        progress(
+            f"{name}: {system.file.name}, {words.count(options.nodes, 'node')}, {options.time:g} s"
+        )
+        return systems_run.run(system, options, folder / name, lambda _: None)
+
+    s = plan.seconds
+    seq = go("latency", system_options(system, s, 1))
+    n = seq.options.nodes
+    rows.append(Row(RAFT_LATENCY, f"{n} nodes, 1 client", _write_ms(seq.history.ops)))
+    load = go("rate", system_options(system, s, plan.load_clients))
+    ok = sum(1 for o in load.history.ops if o.status == "ok")
+    clients = words.count(plan.load_clients, "client")
+    rows.append(Row(RAFT_RATE, f"{n} nodes, {clients}", rate=ok / s))
+    kills = tuple(Fault(t, "kill", (LEADER,), 1.5) for t in plan.kills)
+    watch = system.plugin.leader is not None
+    killed = go("kills", system_options(system, plan.kill_run, 10, plan=kills, watch_leader=watch))
+    if watch:
+        times = tuple(leader_changes(killed.leaders, killed.struck))
+        rows.append(Row(RAFT_ELECTION, f"{n} nodes, leader killed {len(kills)}x", times))
+    else:
+        progress(f"{system.file.name}: its plug-in cannot say who leads: no election measured")
+    after = tuple(recoveries_of(killed.history.ops, killed.struck))
+    rows.append(Row(RAFT_RECOVERY, f"{n} nodes, {len(kills)} kills", after))
+    return rows
+
+
+def _write_ms(ops: Sequence[Op]) -> tuple[float, ...]:
+    return tuple((o.ret - o.call) * 1000 for o in ops if o.f == "write" and o.status == "ok")
+
+
+Measure = Callable[[Plan, Path, Progress], list[Row]]
+
+
+def measurers(names: Sequence[str], say: Progress) -> list[tuple[str, Measure]]:
+    """How each system `--system` names is measured, under the name the table gives it, found as `cluster test --system` finds it
+    (meshcheck/systems/registry.py): a system file through the generic runner, the project's own
+    cores by `measure` above. A name that is not a system, or a plug-in that runs its system by
+    code of its own other than the project's cores (no history meshcheck could measure): a
+    MeshcheckError. A system whose executables are missing: a MeshcheckError when it is the only
+    one asked; among several, skipped with a line to `say` (none left: a MeshcheckError)."""
+    from meshcheck.cores_cmd import run as cores_runner
+    from meshcheck.systems.registry import resolve
+    from meshcheck.systems.system_file import check_installed
+
+    found: list[tuple[str, Measure]] = []
+    for name in names:
+        system = resolve(name)
+        if isinstance(system, System):
+            try:
+                check_installed(system.file)
+            except MeshcheckError as e:
+                if len(names) == 1:
+                    raise
+                say(f"skipped {name}: {e}")
+                continue
+            found.append((_label(system.file.name, found), _on(system)))
+        elif system.runner is cores_runner:
+            found.append((_label(name, found), measure))
+        else:
+            raise MeshcheckError(
+                f"--system {name}: its plug-in runs its system by code of its own, which gives "
+                "no history to measure; give a system file (docs/systems.md)"
+            )
+    if not found:
+        raise MeshcheckError(f"--system {','.join(names)}: no system asked for is installed")
+    return found
+
+
+def _label(name: str, found: Sequence[tuple[str, Measure]]) -> str:
+    """The system's name in the table and its runs' folder: a system file's `name` (not its path),
+    numbered when two files give the same one."""
+    taken = {label for label, _ in found}
+    if name not in taken:
+        return name
+    return next(f"{name}-{k}" for k in itertools.count(2) if f"{name}-{k}" not in taken)
+
+
+def _on(system: System) -> Measure:
+    def measured(plan: Plan, folder: Path, progress: Progress) -> list[Row]:
+        return measure_system(system, plan, folder, progress)
+
+    return measured
 
 
 def summary(rows: Sequence[Row]) -> dict[str, int]:

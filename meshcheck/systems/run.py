@@ -49,6 +49,7 @@ from meshcheck.traces.history import jepsen, models
 Progress = Callable[[str], None]
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed
 LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plug-in can ask)
+LEADER_EVERY = 0.1  # seconds between two questions of who leads (RunOptions.watch_leader)
 PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
 # the faults a system's run carries out; on loopback only those on processes and clocks
 KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock")
@@ -78,6 +79,9 @@ class RunOptions:
     client_pause: float = 0.0
     validate: bool = True
     validate_budget: float = 300.0
+    # ask the plug-in who leads every LEADER_EVERY seconds through the run (Outcome.leaders): the
+    # elections `meshcheck claims deployment` times
+    watch_leader: bool = False
 
 
 @attrs.frozen
@@ -88,6 +92,8 @@ class Outcome:
     plan: tuple[Fault, ...]
     struck: tuple[tuple[float, str], ...]
     seconds: float
+    # (time, the node the plug-in named as leader, None: none answered) with watch_leader
+    leaders: tuple[tuple[float, str | None], ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -135,6 +141,7 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
     )
     (folder / "anomaly.txt").unlink(missing_ok=True)  # an earlier run's, in the same folder
     struck: list[tuple[float, str]] = []
+    leaders: list[tuple[float, str | None]] = []
     healed = until = 0.0
     net: NamespaceNetwork | None = None
     with contextlib.ExitStack() as stack:
@@ -221,6 +228,9 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             )
         )  # fmt: skip
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
+        asked = loop.create_task(
+            _watch_leader(leader, clock, leaders) if options.watch_leader else asyncio.sleep(0)
+        )
         try:
             await workload.run(options.time)
             await chaos
@@ -231,14 +241,29 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         finally:
             watch.cancel()
             chaos.cancel()
-            await asyncio.gather(chaos, watch, return_exceptions=True)
+            asked.cancel()
+            await asyncio.gather(chaos, watch, asked, return_exceptions=True)
             if links is not None:
                 links.heal()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
-    return _check(system, options, folder, workload.history, plan, struck, healed, until,
-                  values, time.monotonic() - started, progress)  # fmt: skip
+    outcome = _check(system, options, folder, workload.history, plan, struck, healed, until,
+                     values, time.monotonic() - started, progress)  # fmt: skip
+    return attrs.evolve(outcome, leaders=tuple(leaders))
+
+
+async def _watch_leader(
+    leader: Callable[[], Awaitable[str | None]],
+    clock: Callable[[], float],
+    into: list[tuple[float, str | None]],
+) -> None:
+    """Who leads, asked every LEADER_EVERY seconds until cancelled; each answer at the time it was
+    asked."""
+    while True:
+        at = clock()
+        into.append((at, await leader()))
+        await asyncio.sleep(max(0.0, at + LEADER_EVERY - clock()))
 
 
 def _leader(
