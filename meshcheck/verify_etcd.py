@@ -44,19 +44,27 @@ def etcd_cluster_row(seed: int | None) -> Row:
     """`meshcheck cluster test --system etcd --nodes 3 --workload cas --time 20 --seed S`, judged
     as the project's own clusters are (meshcheck/verify_cluster.py `judge`: every check that does
     not depend on real time holds); seed 1, or one drawn from the exploration's."""
-    from meshcheck.cluster.etcd.run import EtcdOptions, run
-    from meshcheck.cluster.etcd.server import etcd_binary
+    from meshcheck.cluster.netns import missing
+    from meshcheck.systems.registry import System, resolve
+    from meshcheck.systems.run import RunOptions, run
+    from meshcheck.systems.system_file import check_installed
     from meshcheck.verify_cluster import judge
 
     try:
-        etcd_binary()
+        etcd = resolve("etcd")
+        assert isinstance(etcd, System)
+        check_installed(etcd.file)
     except ConfigError as exc:
         return Row("traces", ETCD_CLUSTER_ROW, "skip", None, "", 0.0, str(exc))
+    network = "netns" if missing() is None else "loopback"
+    kinds = ("kill", "pause", "partition") if network == "netns" else ("kill", "pause")
     s = 1 if seed is None else random.Random(seed).randrange(2**32)
-    options = EtcdOptions(nodes=3, time=CLUSTER_SECONDS, workload="cas", seed=s)
+    options = RunOptions(
+        nodes=3, time=CLUSTER_SECONDS, workload="cas", seed=s, network=network, nemesis=kinds
+    )
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="meshcheck-etcd-") as tmp:
-        outcome = run(options, Path(tmp))
+        outcome = run(etcd, options, Path(tmp), lambda _: None)
     h = outcome.history
     ok, said = judge(outcome.verdicts)
     detail = (

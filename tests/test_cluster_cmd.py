@@ -241,7 +241,10 @@ def test_a_replica_that_commits_on_a_two_chain_is_caught_by_its_log(tmp_path: Pa
         (["--core", "nope=1"], "raft's core refuses it"),
         (["--core", "max_entries=0"], "max_entries must be at least 1"),
         (["--protocol", "manager", "--core", "max_entries=2"], "run a layer's protocol alone"),
-        (["--system", "etcd", "--core", "max_entries=2"], "etcd runs as it is released"),
+        (
+            ["--system", "etcd", "--core", "max_entries=2"],
+            "--core: only for the project's own cores",
+        ),
         (["--bugs", "no_such_bug"], "no_such_bug is not a raft catalogue mutant"),
         (
             ["--protocol", "paxos"],

@@ -1,12 +1,13 @@
-"""etcd under meshcheck as a running cluster (meshcheck/cluster/etcd/): three members of Debian's
-etcd-server (`make etcd`) under kills, pauses and partitions, the history linearizable; the peer
-proxy cuts a member off by etcd's own sender header; a stale read that etcd's serializable mode
-allows is what the linearizability check refuses (the check shown to fail on the real system);
-bad input is one line and exit 2."""
+"""etcd under meshcheck, described by its system file (meshcheck/systems/known/etcd.toml) and its
+client plug-in (meshcheck/systems/etcd/): three members of Debian's etcd-server (`make etcd`), each
+in its own network namespace, under kills, pauses and partitions; the run from the file compared
+with what etcd's own code path printed before it (tests/data/systems/etcd_before_*.txt: the same
+plan for the same seed, the same checks, each holding); Jepsen's stalled lock holder still caught;
+a stale read that etcd's serializable mode allows is what the linearizability check refuses (the
+check shown to fail on the real system); bad input is one line and exit 2."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import shutil
 from pathlib import Path
@@ -16,108 +17,66 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster import anomaly
-from meshcheck.cluster.etcd import server
-from meshcheck.cluster.etcd.gateway import Gateway, GatewayError
-from meshcheck.cluster.etcd.peers import PeerNetwork, _body, flow, parse_head, partition
-from meshcheck.cluster.etcd.run import (
-    EtcdOptions,
-    _ids,
-    linearizable_kv,
-    mutual_exclusion,
-    reads_written,
-    run,
-)
-from meshcheck.cluster.etcd.server import EtcdCluster
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.netns import missing
+from meshcheck.systems import registry
+from meshcheck.systems.etcd.gateway import Gateway
+from meshcheck.systems.run import RunOptions, run
+from meshcheck.systems.verdicts import linearizable_kv, mutual_exclusion, reads_written
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue
 from tests.test_cluster_cmd import nodes_of
 
 needs_etcd = pytest.mark.skipif(
-    shutil.which("etcd") is None, reason="etcd is not installed: `make etcd`"
+    shutil.which("etcd") is None or missing() is not None,
+    reason=f"etcd in namespaces: {missing() or 'etcd is not installed: `make etcd`'}",
 )
+BEFORE = Path(__file__).parent / "data" / "systems"
 
 
 def etcd_pids(folder: Path) -> list[int]:
     """The live etcd processes whose data directory is under `folder`."""
-    return nodes_of(folder, b"/usr/bin/etcd")
+    return nodes_of(folder, b"etcd")
 
 
-def _passes(out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> str:
-    """`cluster test --system etcd` for 8 s at seed 10 (the leader paused, killed, then its
-    sends cut) with `flags`, into `out`: exit 0; what it printed."""
+def plan_and_checks(printed: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """What a run printed: its plan's lines, and each check's (name, result) (the table's rows
+    after operations, latency and nemesis, whose numbers are the run's timing)."""
+    plan = [line.strip() for line in printed.splitlines() if line.startswith("  t=")]
+    rows = [
+        tuple(c.strip() for c in line.strip("|").split("|")[:2])
+        for line in printed.splitlines()
+        if line.startswith("| ") and not line.startswith("| check ")
+    ]
+    checks = [(r[0], r[1]) for r in rows if r[0] not in ("operations", "latency (ok)", "nemesis")]
+    return plan, checks
+
+
+@needs_etcd
+@pytest.mark.parametrize("workload", ["registers", "cas", "lock"])
+def test_etcd_from_its_file_runs_as_its_own_code_path_did(
+    workload: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seed 10: the leader paused, then killed, then its sends cut (a one-way partition); before,
+    # through etcd's own run and its peer proxies, now in the kernel between namespaces
+    out = tmp_path / "report"
     code = main(
-        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", *flags,
-         "--out", str(out), "--quiet"]
+        ["cluster", "test", "--system", "etcd", "--time", "8", "--seed", "10", "--workload",
+         workload, "--out", str(out), "--quiet"]
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 0, printed
-    return printed
-
-
-@needs_etcd
-def test_etcd_under_kills_pauses_and_partitions_is_linearizable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # seed 10: the leader paused, then killed, then its sends cut (a one-way partition)
-    out = tmp_path / "report"
-    printed = _passes(out, capsys, "--workload", "cas")
-    assert "| linearizable (kv)      | holds" in printed
-    assert "| progress after healing | holds" in printed
+    before = (BEFORE / f"etcd_before_{workload}.txt").read_text(encoding="utf-8")
+    assert plan_and_checks(printed) == plan_and_checks(before), printed
+    assert all(result == "holds" for _, result in plan_and_checks(printed)[1])
     struck = (out / "nemesis.log").read_text().splitlines()
     assert {line.split()[1] for line in struck} == {"kill", "pause", "partition"}
-    assert main(["history", "check", str(out / "history.jsonl"), "--model", "kv"]) == 0
-    assert etcd_pids(tmp_path) == []
-
-
-@pytest.mark.slow  # etcd again; the linearizable run above cuts members through the same proxy
-@needs_etcd
-def test_the_peer_proxy_cuts_a_member_off_by_its_sender_header(tmp_path: Path) -> None:
-    async def scenario() -> tuple[str | None, type[BaseException] | None, str | None]:
-        with EtcdCluster(["e1", "e2", "e3"], tmp_path) as cluster:
-            network = PeerNetwork(cluster.members)
-            await network.start()
-            try:
-                await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in cluster.names))
-                network.learn(await _ids(cluster))
-                e1, e2 = (Gateway(cluster.members[n].client) for n in ("e1", "e2"))
-                await e2.put("k", "1", 5.0)
-                cut = network.cut(partition(["e1"], cluster.names, one_way=False))
-                # e2 and e3 are a majority without e1; a proposal e2 forwarded to e1 as leader
-                # times out inside etcd ("request timed out, possibly due to previous leader
-                # failure"): put again (the same value) until the new leader takes it
-                for attempt in range(10):
-                    try:
-                        await e2.put("k", "2", 10.0)
-                        break
-                    except (GatewayError, TimeoutError, OSError):
-                        if attempt == 9:
-                            raise
-                refused: type[BaseException] | None = None
-                try:  # a linearizable read needs e1's leader's quorum: it cannot come
-                    await e1.get("k", 3.0)
-                except (GatewayError, TimeoutError, OSError) as e:
-                    refused = type(e)
-                stale = await e1.get("k", 3.0, serializable=True)
-                network.restore(cut)
-                back = None
-                for _ in range(50):  # e1 catches up once its links are back
-                    back = await e1.get("k", 3.0, serializable=True)
-                    if back == "2":
-                        break
-                    await asyncio.sleep(0.2)
-                await e1.close()
-                await e2.close()
-                return stale, refused, back
-            finally:
-                network.heal()
-                await network.stop()
-
-    stale, refused, back = asyncio.run(scenario())
-    assert refused is not None  # cut off, e1 could not answer a linearizable read
-    assert stale == "1"  # and served its own, older value when allowed to (serializable)
-    assert back == "2"
+    assert "@leader" not in "".join(struck)  # the targets resolved by etcd's own status
+    model = "mutex" if workload == "lock" else "kv"
+    assert main(["history", "check", str(out / "history.jsonl"), "--model", model]) == 0
+    for name in ("nemesis.txt", "latency.svg", "timeline.svg", "network.log", "cluster.json"):
+        assert (out / name).stat().st_size > 0, name
     assert etcd_pids(tmp_path) == []
 
 
@@ -140,31 +99,30 @@ def test_a_stale_read_is_what_the_linearizability_check_refuses() -> None:
     ).holds
 
 
-def test_the_proxy_reads_who_sends_and_which_way() -> None:
-    head = b"GET /raft/stream/msgappv2/a1 HTTP/1.1\r\nHost: x\r\nX-Server-From: A1\r\n\r\n"
-    assert parse_head(head) == ("GET", "/raft/stream/msgappv2/a1", "a1")
-    # a stream carries the dialed member's messages to the dialer; a POST the dialer's
-    assert flow("GET", "/raft/stream/message/a1", "e1", "e2") == ("e2", "e1")
-    assert flow("POST", "/raft", "e1", "e2") == ("e1", "e2")
-    assert parse_head(b"GET /version HTTP/1.1\r\n\r\n")[2] is None
-    names = ["e1", "e2", "e3"]
-    assert sorted(partition(["e1"], names, one_way=True)) == [("e1", "e2"), ("e1", "e3")]
-    assert len(partition(["e1"], names, one_way=False)) == 4
-
-
 @pytest.mark.parametrize(
     ("flags", "says"),
     [
-        (["--system", "zookeeper"], "--system zookeeper: choose from etcd, meshcheck"),
-        (["--system", "etcd", "--nemesis", "latency"], "--nemesis latency: etcd runs under"),
-        (["--system", "etcd", "--bugs", "x"], "--bugs: etcd runs as it is released"),
-        (["--system", "etcd", "--protocol", "pbft"], "--protocol pbft: --system etcd runs etcd"),
+        (["--system", "zookeeper"], "--system zookeeper: neither a system file nor a known"),
+        (["--system", "etcd", "--nemesis", "reorder"], "--nemesis reorder: etcd runs under"),
+        (
+            ["--system", "etcd", "--network", "loopback", "--nemesis", "partition"],
+            "--nemesis partition: not on --network loopback",
+        ),
+        (
+            ["--system", "etcd", "--network", "proxy"],
+            "--network proxy: choose from loopback, netns",
+        ),
+        (["--system", "etcd", "--bugs", "x"], "--bugs: only for the project's own cores"),
+        (
+            ["--system", "etcd", "--protocol", "pbft"],
+            "--protocol: only for the project's own cores",
+        ),
         (["--system", "etcd", "--workload", "status"], "--workload status: etcd runs registers"),
         (["--system", "etcd", "--nodes", "12"], "--nodes"),
         (["--system", "etcd", "--reads", "stale"], "--reads stale: choose from linearizable or"),
         (["--system", "etcd", "--workload", "lock", "--reads", "serializable"], "reads nothing"),
-        (["--reads", "serializable"], "--reads serializable: only with --system etcd"),
-        (["--client-pause", "6"], "--client-pause: only with --system etcd --workload lock"),
+        (["--reads", "serializable"], "--reads serializable: the cores' reads are linearizable"),
+        (["--client-pause", "6"], "--client-pause: only for a system whose file lists the lock"),
         (["--system", "etcd", "--client-pause", "6"], "--client-pause: only the lock workload"),
         (["--system", "etcd", "--workload", "lock", "--client-pause", "x"], "--client-pause x"),
     ],
@@ -181,59 +139,20 @@ def test_without_etcd_installed_one_line_says_how_to_get_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(shutil, "which", lambda _: None)
-    assert main(["cluster", "test", "--system", "etcd", "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"meshcheck: {server.INSTALL}"
+    assert (
+        main(
+            ["cluster", "test", "--system", "etcd", "--network", "loopback", "--out", str(tmp_path)]
+        )
+        == 2
+    )
+    file = registry.KNOWN / "etcd.toml"
+    assert capsys.readouterr().err.strip() == (
+        f"meshcheck: {file}: install.needs: etcd not found: `make etcd` installs Debian's "
+        "etcd-server (apt-get, as root)"
+    )
 
 
-@pytest.mark.parametrize(
-    ("head", "body"),
-    [
-        (b"POST /raft HTTP/1.1\r\nContent-Length: 5\r\n\r\n", b"hello"),
-        (b"POST /raft/snapshot HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-         b"3\r\nabc\r\n2;x=1\r\nde\r\n0\r\nT: 1\r\n\r\n"),
-        (b"GET /version HTTP/1.1\r\n\r\n", b""),
-    ],
-)  # fmt: skip
-def test_the_proxy_forwards_a_requests_body_and_stops_at_the_next_request(
-    head: bytes, body: bytes
-) -> None:
-    async def forward() -> tuple[bytes, bytes]:
-        reader = asyncio.StreamReader()
-        reader.feed_data(body + b"GET /next HTTP/1.1\r\n\r\n")
-        reader.feed_eof()
-        sent = bytearray()
-
-        class Sink:
-            def write(self, data: bytes) -> None:
-                sent.extend(data)
-
-            async def drain(self) -> None:
-                return None
-
-        await _body(reader, Sink(), head)  # type: ignore[arg-type]
-        return bytes(sent), await reader.read()
-
-    sent, rest = asyncio.run(forward())
-    assert sent == body
-    assert rest == b"GET /next HTTP/1.1\r\n\r\n"
-
-
-@pytest.mark.slow  # etcd again, the lock workload
-@needs_etcd
-def test_etcd_locks_under_kills_pauses_and_partitions_keep_mutual_exclusion(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out = tmp_path / "report"
-    printed = _passes(out, capsys, "--workload", "lock")
-    assert "| mutual exclusion (mutex) | holds" in printed
-    history = (out / "history.jsonl").read_text()
-    assert '"f": "acquire"' in history and '"f": "release"' in history
-    assert main(["history", "check", str(out / "history.jsonl"), "--model", "mutex"]) == 0
-    assert etcd_pids(tmp_path) == []
-
-
-@pytest.mark.slow  # etcd again: Jepsen's lock finding reproduced (docs/etcd.md)
-@needs_etcd
+@needs_etcd  # Jepsen's lock finding reproduced (docs/etcd.md)
 def test_a_client_paused_past_its_lease_is_a_second_holder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,6 +164,8 @@ def test_a_client_paused_past_its_lease_is_a_second_holder(
              "--seed", "1", "--nemesis", "none", "--quiet"]  # fmt: skip
     assert main([*flags, "--client-pause", "6", "--out", str(tmp_path / "paused")]) == 1
     printed = capsys.readouterr().out
+    before = (BEFORE / "etcd_before_paused.txt").read_text(encoding="utf-8")
+    assert plan_and_checks(printed) == plan_and_checks(before), printed
     assert "| mutual exclusion (mutex) | VIOLATED" in printed and "two holders at once" in printed
     assert "advises fencing with the lock key's revision" in printed
     # the window names the stalled holder, c1, and the client that took the lock under it; the
@@ -280,20 +201,6 @@ def test_two_holders_at_once_is_what_the_mutex_check_refuses() -> None:
     # a release by a lease that never held the lock cannot have happened
     stray = [Op("c1", "release", "L9", None, 0.0, 0.1, "ok", None, 0)]
     assert mutual_exclusion(stray, 10.0).holds is False
-
-
-@pytest.mark.slow  # etcd again, serializable reads
-@needs_etcd
-def test_serializable_reads_are_checked_as_what_etcd_promises_of_them(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # the same seed as the linearizable run above: its one-way cut of the leader lets the members
-    # it no longer reaches serve older values, which serializable reads may return
-    out = tmp_path / "report"
-    printed = _passes(out, capsys, "--reads", "serializable")
-    assert "| linearizable (kv), writes and cas        | holds" in printed
-    assert "| serializable reads return written values | holds" in printed
-    assert etcd_pids(tmp_path) == []
 
 
 def test_a_serializable_read_may_be_stale_but_never_from_nowhere() -> None:
@@ -335,8 +242,11 @@ def test_etcd_whose_linearizable_reads_are_served_locally_is_caught_and_drawn(
 
     monkeypatch.setattr(Gateway, "get", get)
     cut = (Fault(1.0, "partition", ("e1",), 3.0),)
+    etcd = registry.resolve("etcd")
+    assert isinstance(etcd, registry.System)
     for seed in (1, 2, 3):  # the clients' draws; a read at e1 after a write elsewhere is likely
-        outcome = run(EtcdOptions(time=6, seed=seed, plan=cut), tmp_path)
+        options = RunOptions(time=6, seed=seed, plan=cut, network="netns")
+        outcome = run(etcd, options, tmp_path, lambda _: None)
         verdict = {v.check: v for v in outcome.verdicts}["linearizable (kv)"]
         if verdict.holds is False:
             break

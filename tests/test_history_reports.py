@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from meshcheck.cluster import anomaly
-from meshcheck.cluster.etcd.run import EtcdOptions, replay_command
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.rsm import Custom, StateMachine, to_value
+from meshcheck.systems.run import RunOptions, replay_command
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.history import Op, numbered, op
 from meshcheck.traces.history.models import KeyValue, Model, Mutex, Rsm
@@ -161,11 +161,11 @@ def test_a_serializable_run_that_holds_replays_as_holding(tmp_path: Path) -> Non
         ]
     )
     (tmp_path / "history.jsonl").write_text(jepsen.dumps(ops, KeyValue()), encoding="utf-8")
-    options = EtcdOptions(reads="serializable", budget=30)
+    options = RunOptions(reads="serializable", budget=30)
     done = run(replay_command(options, tmp_path), tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reads return written values: yes (1 read, 1 of them older" in done.stdout
-    assert "--model mutex" in replay_command(EtcdOptions(workload="lock"), tmp_path)
+    assert "--model mutex" in replay_command(RunOptions(workload="lock"), tmp_path)
 
 
 def test_rsm_report_and_replay_agree(tmp_path: Path) -> None:

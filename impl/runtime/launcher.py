@@ -77,18 +77,33 @@ class Processes:
         self._detached = detached
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
+        self._log_paths: dict[str, Path] = {}
 
-    def spawn(self, name: str, command: Sequence[str], address: Address, wait: float) -> None:
-        """Start process `name` with `command` and wait until it listens on `address`."""
+    def spawn(
+        self,
+        name: str,
+        command: Sequence[str],
+        address: Address,
+        wait: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        """Start process `name` with `command` and wait until it listens on `address`; `env`: what
+        its environment adds to this one's, `log_path`: where its output goes (default
+        `folder/<name>.log`)."""
         if name in self.procs and self.procs[name].poll() is None:
             raise ImplError(f"{name} is running already")
-        log = (self.folder / f"{name}.log").open("ab")
+        path = log_path if log_path is not None else self.folder / f"{name}.log"
+        self._log_paths[name] = path
+        log = path.open("ab")
         self._logs.append(log)
         self.procs[name] = subprocess.Popen(
             list(command),
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **env} if env else None,
             preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
             start_new_session=self._detached,
         )
@@ -106,7 +121,7 @@ class Processes:
         raise ImplError(f"{name} did not listen within {wait} s: {self.tail(name)}")
 
     def tail(self, name: str, lines: int = 3) -> str:
-        path = self.folder / f"{name}.log"
+        path = self._log_paths.get(name, self.folder / f"{name}.log")
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         return " | ".join(text.strip().splitlines()[-lines:])
 
@@ -127,13 +142,13 @@ class Processes:
     def running(self) -> list[str]:
         return sorted(n for n, p in self.procs.items() if p.poll() is None)
 
-    def stop(self, grace: float = 1.0) -> None:
-        """End every process: SIGCONT (a paused one cannot act on SIGTERM), SIGTERM, then SIGKILL
-        for any still there after `grace` seconds."""
+    def stop(self, grace: float = 1.0, sig: int = signal.SIGTERM) -> None:
+        """End every process: SIGCONT (a paused one cannot act on `sig`), `sig` (SIGTERM), then
+        SIGKILL for any still there after `grace` seconds."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(sig)
         deadline = time.monotonic() + grace
         for proc in self.procs.values():
             try:

@@ -211,14 +211,16 @@ def logs_valid(
     folder: Path,
     budget: float,
     limit: int | None = None,
+    model: Path | None = None,
 ) -> Verdict:
     """Every node's NDJSON log (impl/runtime/nodelog.py), merged by Lamport clock, is a behaviour
     of the spec (traces/logs/validate.py, as `meshcheck validate`): trace validation of a real
     run. The model is the spec's validation model with the cluster's `constants` (its servers,
     its checkpoint interval) and those the spec fits to the logs, written to the report folder so
     that `meshcheck validate --spec SPEC --model DIR/model.cfg DIR/data/*/node.ndjson` replays
-    the verdict."""
-    name = f"logs valid ({spec}.tla)"
+    the verdict. `spec` is a name `meshcheck validate` knows or a .tla file's path; `model` the
+    model (default the spec's validation model)."""
+    name = f"logs valid ({Path(spec).name if spec.endswith('.tla') else spec + '.tla'})"
     records = logformat.merge([logformat.read(p) for p in logs])
     whole = len(records)
     # the first `limit` in Lamport order: every receive's send is among them (a causal cut)
@@ -230,7 +232,7 @@ def logs_valid(
     )
     written = folder / "model.cfg"
     written.write_text(
-        model_text(spec, records, validation_model(spec), constants), encoding="utf-8"
+        model_text(spec, records, model or validation_model(spec), constants), encoding="utf-8"
     )
     try:
         verdict = Validator(stepper_for(spec, str(written))).run(records, budget=budget)

@@ -11,6 +11,7 @@ completion with their times; the checkers judge the history (traces/history/).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -69,6 +70,11 @@ class ClientSettings:
     workload: str
 
 
+# A system meshcheck runs by code of its own rather than from a file (the project's own cores:
+# meshcheck/cluster/cores_cmd.py): given `cluster test`'s arguments and where progress lines go,
+# the run's exit status.
+Runner = Callable[[argparse.Namespace, Callable[[str], None]], int]
+
 # Which node leads now, as the system itself says (the nemesis's `@leader` targets); None when no
 # node answers. Given every node's endpoint.
 Leader = Callable[[Sequence[Endpoint]], Awaitable[str | None]]
@@ -78,10 +84,12 @@ Leader = Callable[[Sequence[Endpoint]], Awaitable[str | None]]
 class SystemPlugin:
     """The object of a `meshcheck.systems` entry point: its `name` (the entry point's), how to build
     a client, optionally how to ask who leads, and optionally the system file it ships (so that
-    `--system NAME` finds it)."""
+    `--system NAME` finds it). A plug-in with a `runner` runs its system itself (`--system NAME`
+    hands `cluster test` to it) and needs no client."""
 
     name: str
-    client: Callable[[ClientSettings], Client]
-    workloads: tuple[str, ...]
+    client: Callable[[ClientSettings], Client] | None = None
+    workloads: tuple[str, ...] = ()
     leader: Leader | None = None
     file: Path | None = None
+    runner: Runner | None = None

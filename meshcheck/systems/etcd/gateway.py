@@ -14,7 +14,7 @@ import base64
 import json
 from typing import Any
 
-from meshcheck.impl.runtime.config import Address
+Address = tuple[str, int]
 
 
 class GatewayError(Exception):

@@ -1,0 +1,128 @@
+"""`meshcheck cluster test --system NAME|FILE` for a system described by its file: the options
+checked against the file (one line and exit 2 for what the run cannot do), the run (run.py), its
+one table, the exit status (0 every check holds, 1 one failed or is undecided)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from meshcheck import words
+from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.options import number, whole
+from meshcheck.systems.registry import System
+
+# `cluster test`'s flags for the project's own cores, which a system file's nodes do not take
+CORES_ONLY = ("--protocol", "--bugs", "--byzantine", "--core", "--delay", "--timeout")
+
+
+def options_of(system: System, args: argparse.Namespace) -> object:
+    """The run's options from the command line, checked against the system file."""
+    from meshcheck.cluster import nemesis
+    from meshcheck.cluster.clock_faults import libfaketime
+    from meshcheck.cluster.netns import missing
+    from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, RunOptions
+    from meshcheck.systems.system_file import check_installed
+
+    file = system.file
+    given = {
+        "--protocol": args.protocol,
+        "--bugs": args.bugs,
+        "--byzantine": args.byzantine,
+        "--core": args.core,
+        "--delay": args.delay not in ("", "0"),
+        "--timeout": args.timeout,
+    }
+    for flag in CORES_ONLY:
+        if given[flag]:
+            raise MeshcheckError(
+                f"{flag}: only for the project's own cores (--system meshcheck); {file.name}'s "
+                f"nodes run as {file.path.name} says"
+            )
+    nodes = whole("nodes", args.nodes or str(file.nodes.default), file.nodes.min, file.nodes.max)
+    workload = args.workload or file.client.workloads[0]
+    if workload not in file.client.workloads:
+        raise MeshcheckError(
+            f"--workload {workload}: {file.name} runs {' or '.join(file.client.workloads)}"
+        )
+    reads = args.reads or file.client.reads[0]
+    if reads not in file.client.reads:
+        raise MeshcheckError(f"--reads {reads}: choose from {' or '.join(file.client.reads)}")
+    if reads != "linearizable" and workload == "lock":
+        raise MeshcheckError(f"--reads {reads}: the lock workload reads nothing")
+    client_pause = number("client-pause", args.client_pause or "0", 0, 3600)
+    if client_pause and workload != "lock":
+        raise MeshcheckError("--client-pause: only the lock workload's clients hold anything")
+    why = missing()
+    network = args.network or ("netns" if why is None else "loopback")
+    if network not in NETWORKS:
+        raise MeshcheckError(f"--network {network}: choose from {', '.join(NETWORKS)}")
+    if network == "netns" and why is not None:
+        raise MeshcheckError(f"--network netns: {why}")
+    default = "kill,pause,partition" if network == "netns" else "kill,pause"
+    kinds = nemesis.parse_kinds(args.nemesis or default)
+    for kind in kinds:
+        if kind not in KINDS:
+            raise MeshcheckError(
+                f"--nemesis {kind}: {file.name} runs under {', '.join(KINDS)} (the others act on "
+                "the project's own cores or their link proxies)"
+            )
+        if network == "loopback" and kind not in LOOPBACK_KINDS:
+            raise MeshcheckError(
+                f"--nemesis {kind}: not on --network loopback (every node on 127.0.0.1: no link "
+                f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns"
+            )
+    if "clock" in kinds and libfaketime() is None:
+        raise MeshcheckError("--nemesis clock: libfaketime is not installed: `make netns`")
+    check_installed(file)
+    return RunOptions(
+        nodes=nodes,
+        time=number("time", args.time, 1, 3600),
+        nemesis=kinds,
+        workload=workload,
+        reads=reads,
+        rate=number("rate", args.rate, 1, 100_000),
+        clients=whole("clients", args.clients, 1, 200),
+        seed=whole("seed", args.seed, 0, 2**32 - 1),
+        network=network,
+        client_pause=client_pause,
+        validate=args.validate,
+    )
+
+
+def test(system: System, args: argparse.Namespace, progress: Callable[[str], None]) -> int:
+    from meshcheck.cluster.run import latency_ms
+    from meshcheck.interrupts import sigterm_interrupts
+    from meshcheck.systems.run import RunOptions, faults, replay_command, run
+    from meshcheck.table import format_table
+
+    options = options_of(system, args)
+    assert isinstance(options, RunOptions)
+    out = Path(args.out)
+    print(
+        f"cluster test: {system.file.name}, {words.count(options.nodes, 'node')}, "
+        f"{options.time:g} s, seed {options.seed}, {options.network}"
+    )
+    for fault in faults(system, options):
+        print(f"  {fault.describe()}")
+    with sigterm_interrupts():
+        outcome = run(system, options, out, progress)
+    h = outcome.history
+    lat = latency_ms(h)
+    rows = [
+        ("operations", f"ok {h.count('ok')}, fail {h.count('fail')}, info {h.count('info')}",
+         f"{len(h.ops) / options.time:.0f}/s over {options.time:g} s"),
+        ("latency (ok)", f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
+         f"max {lat['max']:.1f} ms"),
+        ("nemesis", f"{words.count(len(outcome.plan), 'fault')}",
+         f"{len(outcome.struck) // 2} carried out"),
+    ]  # fmt: skip
+    for v in outcome.verdicts:
+        result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
+        rows.append((v.check, result, v.detail))
+    print(format_table(("check", "result", "detail"), rows))
+    if (out / "anomaly.txt").exists():
+        print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
+    print(f"report: {out} (history.jsonl: `{replay_command(options, out)}`)")
+    return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

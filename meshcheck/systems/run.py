@@ -1,0 +1,340 @@
+"""One test of a system described by its file (docs/systems.md): its nodes as processes
+(nodes.py) on loopback or each in a network namespace (meshcheck/cluster/netns.py), meshcheck's
+workload through the system's client plug-in (workloads.py), the nemesis's seeded plan
+(meshcheck/cluster/nemesis.py) carried out by meshcheck/cluster/strike.py, and the history checked
+(verdicts.py) as the project's own clusters' are; each node's NDJSON log validated against the
+file's spec where it names one.
+
+The report folder: history.jsonl, nemesis.txt (the plan), nemesis.log (what struck when, the
+targets resolved), network.log (a namespace network's rules as applied), latency.svg,
+timeline.svg, anomaly.txt and anomaly.svg (a violation's window), cluster.json (each node's
+endpoint), each node's output, model.cfg (the validation's)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import attrs
+
+from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
+from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.clock_faults import FakeClock
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
+from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
+from meshcheck.cluster.run import progress_lines
+from meshcheck.cluster.workload import History
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.systems import templates
+from meshcheck.systems.data_dirs import PlainDisks
+from meshcheck.systems.nodes import SystemNodes
+from meshcheck.systems.plugin import ClientSettings, Endpoint
+from meshcheck.systems.registry import System
+from meshcheck.systems.verdicts import (
+    linearizable_kv,
+    mutual_exclusion,
+    serializable_verdicts,
+)
+from meshcheck.systems.workloads import Workload
+from meshcheck.traces.history import jepsen, models
+
+Progress = Callable[[str], None]
+RECOVERY = 5.0  # the calm after the last fault in which progress is owed
+LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plug-in can ask)
+PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
+# the faults a system's run carries out; on loopback only those on processes and clocks
+KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock")
+LOOPBACK_KINDS = ("kill", "pause", "clock")
+NETWORKS = ("loopback", "netns")
+
+
+@attrs.frozen
+class RunOptions:
+    nodes: int = 3
+    time: float = 10.0
+    nemesis: tuple[str, ...] = ("kill", "pause", "partition")
+    workload: str = "registers"
+    reads: str = "linearizable"
+    rate: float = 100.0
+    clients: int = 5
+    seed: int = 0
+    network: str = "loopback"
+    budget: float = 60.0  # the linearizability checker's (seconds)
+    plan: tuple[Fault, ...] | None = None  # None: drawn from the seed
+    # the lock workload: seconds the first client stalls, once, while it holds the lock (0: never)
+    client_pause: float = 0.0
+    validate: bool = True
+    validate_budget: float = 300.0
+
+
+@attrs.frozen
+class Outcome:
+    options: RunOptions
+    history: History
+    verdicts: tuple[Verdict, ...]
+    plan: tuple[Fault, ...]
+    struck: tuple[tuple[float, str], ...]
+    seconds: float
+
+    @property
+    def holds(self) -> bool:
+        return all(v.holds for v in self.verdicts)
+
+
+def node_names(system: System, n: int) -> list[str]:
+    return [system.file.nodes.name(i) for i in range(1, n + 1)]
+
+
+def faults(system: System, options: RunOptions) -> list[Fault]:
+    if options.plan is not None:
+        return list(options.plan)
+    names = node_names(system, options.nodes)
+    return nemesis.plan(options.seed, options.time, options.nemesis, names)
+
+
+def history_model(options: RunOptions) -> models.Model:
+    return models.Mutex() if options.workload == "lock" else models.KeyValue()
+
+
+def read_mode(options: RunOptions) -> str:
+    """How the run's reads are checked (traces/history/reads.py): the lock workload reads nothing."""
+    return "linearizable" if options.workload == "lock" else options.reads
+
+
+def replay_command(options: RunOptions, folder: Path) -> str:
+    """The command that checks the run's history.jsonl as the run did, to the same verdict."""
+    return anomaly.replay_command(
+        folder, history_model(options), budget=options.budget, mode=read_mode(options)
+    )
+
+
+def run(system: System, options: RunOptions, folder: Path, progress: Progress) -> Outcome:
+    folder.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_run(system, options, folder, progress))
+
+
+async def _run(system: System, options: RunOptions, folder: Path, progress: Progress) -> Outcome:
+    started = time.monotonic()
+    names = node_names(system, options.nodes)
+    plan = faults(system, options)
+    (folder / "nemesis.txt").write_text(
+        "".join(f.describe() + "\n" for f in plan) or "no faults\n", encoding="utf-8"
+    )
+    (folder / "anomaly.txt").unlink(missing_ok=True)  # an earlier run's, in the same folder
+    struck: list[tuple[float, str]] = []
+    healed = until = 0.0
+    net: NamespaceNetwork | None = None
+    with contextlib.ExitStack() as stack:
+        links: NamespaceLinks | None = None
+        if options.network == "netns":
+            net = NamespaceNetwork([*names, HARNESS]).build()
+            stack.callback(net.close)
+            stack.callback(leave, enter(net.namespace(HARNESS)))  # this thread: the harness's
+            links = NamespaceLinks(net, names)
+            hosts = {n: net.address(n) for n in names}
+            ports = {
+                n: {p: PORT_BASE + k for k, p in enumerate(system.file.nodes.ports)} for n in names
+            }
+        else:
+            hosts = dict.fromkeys(names, LOOPBACK)
+            named = system.file.nodes.ports
+            free = iter(free_ports(len(named) * len(names)))
+            ports = {n: {p: next(free) for p in named} for n in names}
+        disks = stack.enter_context(PlainDisks(folder / "data", names))
+        clocks = {n: FakeClock(n, folder) for n in names} if "clock" in options.nemesis else {}
+        cluster = SystemNodes(
+            system.file,
+            names,
+            folder,
+            hosts=hosts,
+            ports=ports,
+            data=disks.data,
+            wrap=net.command if net is not None else None,
+            extra_env=lambda n: clocks[n].env() if clocks else {},
+        )
+        stack.enter_context(cluster)
+        progress(f"starting {len(names)} nodes of {system.file.name} ({options.network})")
+        await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in names))
+        endpoints = [cluster.endpoint(n) for n in names]
+        (folder / "cluster.json").write_text(
+            json.dumps(
+                {e.node: {"host": e.host, "ports": dict(e.ports)} for e in endpoints}, indent=1
+            ),
+            encoding="utf-8",
+        )
+        leader = _leader(system, endpoints, names)
+        if system.plugin.leader is not None:
+            progress("waiting for a leader")
+            await _named(leader, LEADER_WAIT, system.file.name)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+
+        def clock() -> float:
+            return loop.time() - t0
+
+        assert system.plugin.client is not None
+        settings = ClientSettings(dict(system.file.client.options), options.reads, options.workload)
+        workload = Workload(
+            system.plugin.client,
+            settings,
+            endpoints,
+            clock,
+            clients=options.clients,
+            rate=options.rate,
+            seed=options.seed,
+            client_pause=options.client_pause,
+        )
+
+        def strike_links(fault: Fault) -> Callable[[], None]:
+            if links is None:  # refused before the run (command.py): no links on loopback
+                raise MeshcheckError(f"--nemesis {fault.kind}: not on --network loopback")
+            return links.strike(fault)
+
+        async def skew(fault: Fault) -> Callable[[], Awaitable[None]]:
+            fake = clocks[fault.nodes[0]]
+            fake.set(fault.offset / 1000, fault.rate)
+
+            async def back() -> None:
+                fake.set(0.0, 1.0)
+
+            return back
+
+        chaos = loop.create_task(
+            strike.carry_out(
+                plan, cluster, names, clock, struck, leader=leader, links=strike_links,
+                skew=skew if clocks else None,
+            )
+        )  # fmt: skip
+        watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
+        try:
+            await workload.run(options.time)
+            await chaos
+            healed = max((t for t, w in struck if w.endswith("undone")), default=0.0)
+            if healed > options.time - RECOVERY:  # the clients ran too short after it
+                until = max(healed, clock()) + RECOVERY
+                await workload.run(until)
+        finally:
+            watch.cancel()
+            chaos.cancel()
+            await asyncio.gather(chaos, watch, return_exceptions=True)
+            if links is not None:
+                links.heal()
+        values = {n: cluster.values(n) for n in names}
+    if net is not None:
+        (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
+    return _check(system, options, folder, workload.history, plan, struck, healed, until,
+                  values, time.monotonic() - started, progress)  # fmt: skip
+
+
+def _leader(
+    system: System, endpoints: list[Endpoint], names: list[str]
+) -> Callable[[], Awaitable[str | None]]:
+    """Who leads now, as the plug-in asks the system (None: it cannot ask, or nobody answered;
+    the nemesis then strikes the first node)."""
+    ask = system.plugin.leader
+
+    async def leader() -> str | None:
+        if ask is None:
+            return None
+        try:
+            found = await ask(endpoints)
+        except (OSError, TimeoutError):
+            return None
+        return found if found in names else None
+
+    return leader
+
+
+async def _named(leader: Callable[[], Awaitable[str | None]], wait: float, name: str) -> None:
+    deadline = time.monotonic() + wait
+    while await leader() is None:
+        if time.monotonic() > deadline:
+            raise MeshcheckError(f"{name}: no node named a leader within {wait:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def _check(
+    system: System,
+    options: RunOptions,
+    folder: Path,
+    history: History,
+    plan: list[Fault],
+    struck: list[tuple[float, str]],
+    healed: float,
+    until: float,
+    values: Mapping[str, Mapping[str, str]],
+    seconds: float,
+    progress: Progress,
+) -> Outcome:
+    (folder / "nemesis.log").write_text(
+        "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
+    )
+    model = history_model(options)
+    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
+    name = f"{system.file.name}, {options.nodes} nodes, seed {options.seed}"
+    (folder / "latency.svg").write_text(
+        figures.latency_svg(history, struck, title=name), encoding="utf-8"
+    )
+    (folder / "timeline.svg").write_text(
+        figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
+    )
+    progress("checking the history")
+    if options.workload == "lock":
+        safety: tuple[Verdict, ...] = (mutual_exclusion(history.ops, options.budget),)
+    elif options.reads == "serializable":
+        safety = serializable_verdicts(history.ops, options.budget)
+    else:
+        safety = (linearizable_kv(history.ops, options.budget),)
+    if any(v.holds is False for v in safety):
+        progress("drawing the anomaly")
+        anomaly.report(
+            history.ops,
+            model,
+            struck,
+            folder,
+            title=name,
+            budget=options.budget,
+            documented=dict(system.file.documented).get(options.workload, ""),
+            mode=read_mode(options),
+        )
+        safety = tuple(
+            attrs.evolve(v, detail=f"{v.detail} (anomaly.txt, anomaly.svg)")
+            if v.holds is False
+            else v
+            for v in safety
+        )
+    verdicts = [checks.progress(history.ops, healed, max(options.time, until)), *safety]
+    validate = system.file.validate
+    if validate is not None and options.validate:
+        progress("validating the nodes' logs against the spec")
+        logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
+        verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
+    return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _logs_valid(validate: object, logs: Mapping[str, Path], folder: Path, budget: float) -> Verdict:
+    from meshcheck.systems.system_file import Validate
+
+    assert isinstance(validate, Validate)
+    label = Path(validate.spec).name if validate.spec.endswith(".tla") else f"{validate.spec}.tla"
+    name = f"logs valid ({label})"
+    absent = [n for n, p in logs.items() if not p.is_file()]
+    if absent:
+        return Verdict(name, False, f"{absent[0]} wrote no log at {logs[absent[0]]}")
+    try:
+        return checks.logs_valid(
+            validate.spec,
+            list(logs.values()),
+            dict(validate.set),
+            folder,
+            budget,
+            model=validate.model,
+        )
+    except MeshcheckError as e:  # a log that is not NDJSON of steps
+        return Verdict(name, False, str(e).splitlines()[0])

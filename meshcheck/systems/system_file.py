@@ -1,0 +1,351 @@
+"""A system file: a TOML description of a system under test (docs/systems.md), read into frozen
+classes. Every error is one line naming the file and the key (ConfigError, exit 2): a missing file,
+bad TOML, a missing or unknown key, a wrong type, a placeholder no template may use, a plug-in that
+is not installed, a workload or read mode the plug-in or the checkers do not know, executables of
+`install.needs` that are not there (the file's `hint` says how to get them)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.systems import templates
+
+WORKLOADS = ("registers", "cas", "lock")  # meshcheck's workloads (docs/systems.md)
+READS = (
+    "linearizable",
+    "serializable",
+)  # the read modes the checkers know (traces/history/reads.py)
+NODES = (3, 9)
+_NAME = re.compile(r"[a-z0-9-]+")
+_NODE = re.compile(r"[a-z0-9]{1,12}")  # a namespace network's node names (cluster/netns.py)
+# the placeholders of a node's templates; `port.NAME` for each named port besides
+PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here")
+PEER_PLACEHOLDERS = ("i", "name", "host", "nodes", "here")  # `peers` is made of `peer`s
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Install:
+    needs: tuple[str, ...] = ()
+    hint: str = ""
+
+
+@attrs.frozen
+class Ready:
+    """A node is ready when its port `port` accepts a TCP connection, within `timeout` seconds."""
+
+    port: str
+    timeout: float = 20.0
+
+
+@attrs.frozen
+class Stop:
+    """A node is stopped with `signal`, then SIGKILL after `grace` seconds."""
+
+    signal: str = "TERM"
+    grace: float = 2.0
+
+
+@attrs.frozen
+class Nodes:
+    names: str
+    ports: tuple[str, ...]
+    command: tuple[str, ...]
+    ready: Ready
+    default: int = 3
+    min: int = NODES[0]
+    max: int = NODES[1]
+    peer: str = ""
+    join: str = ","
+    env: tuple[tuple[str, str], ...] = ()
+    stop: Stop = Stop()
+    data_files: tuple[str, ...] = ()
+    log: str = ""  # empty: the harness's (the run's folder, NAME.log)
+
+    def name(self, i: int) -> str:
+        """Node `i`'s name (1-based)."""
+        return templates.fill(self.names, {"i": str(i)})
+
+
+@attrs.frozen
+class ClientSection:
+    plugin: str
+    port: str
+    workloads: tuple[str, ...]
+    reads: tuple[str, ...] = ("linearizable",)
+    options: tuple[tuple[str, Any], ...] = ()  # the table's other keys, as written
+
+
+@attrs.frozen
+class Validate:
+    """Every node's NDJSON log (`logs`, a template) validated against `spec` (a name `meshcheck
+    validate` knows, or a .tla path) with `model` (None: the spec's validation model) and the
+    constants `set` (TLA+ text)."""
+
+    logs: str
+    spec: str
+    model: Path | None = None
+    set: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
+class SystemFile:
+    path: Path
+    name: str
+    nodes: Nodes
+    client: ClientSection
+    about: str = ""
+    install: Install = Install()
+    validate: Validate | None = None
+    # what the system documents of the behaviour a check refuses, by workload, for the anomaly
+    # report's `documented:` line
+    documented: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def here(self) -> Path:
+        return self.path.resolve().parent
+
+
+class _Table:
+    """One table of the file, read key by key; `done` refuses the keys nobody read."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, prefix: str = "") -> None:
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+        self.read: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def error(self, name: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {self.key(name)}: {why}")
+
+    def get(self, name: str, kind: type[T], default: T | None = None, what: str = "") -> T:
+        self.read.add(name)
+        if name not in self.data:
+            if default is None:
+                raise self.error(name, "missing")
+            return default
+        value = self.data[name]
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]
+        if not ok:
+            expected = what or {str: "a string", int: "an integer", float: "a number",
+                                dict: "a table", list: "a list"}[kind]  # fmt: skip
+            raise self.error(name, f"expected {expected}, not {_kind(value)}")
+        checked: T = value
+        return checked
+
+    def strings(self, name: str, default: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.get(name, list, list(default) if default is not None else None)
+        if not all(isinstance(v, str) for v in value):
+            raise self.error(name, "expected a list of strings")
+        return tuple(value)
+
+    def table(self, name: str, required: bool = True) -> _Table | None:
+        if not required and name not in self.data:
+            self.read.add(name)
+            return None
+        return _Table(self.get(name, dict), self.path, f"{self.key(name)}.")
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.read)
+        if unknown:
+            raise self.error(unknown[0], "unknown key")
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def load(path: Path) -> SystemFile:
+    """The system file at `path`, every key checked (see the module)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such system file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read it ({e})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not TOML: {e}") from None
+    top = _Table(data, path)
+    name = top.get("name", str)
+    if not _NAME.fullmatch(name):
+        raise top.error("name", f"{name!r} is not made of a-z, 0-9 and -")
+    about = top.get("about", str, "")
+    install = _install(top.table("install", required=False))
+    nodes_table = top.table("nodes")
+    assert nodes_table is not None
+    nodes = _nodes(nodes_table)
+    client_table = top.table("client")
+    assert client_table is not None
+    client = _client(client_table, nodes)
+    validate = _validate(top.table("validate", required=False), nodes, path)
+    documented_table = top.table("documented", required=False)
+    documented: tuple[tuple[str, str], ...] = ()
+    if documented_table is not None:
+        for workload in documented_table.data:
+            if workload not in client.workloads:
+                raise documented_table.error(workload, "not one of [client] workloads")
+            documented += ((workload, documented_table.get(workload, str)),)
+        documented_table.done()
+    top.done()
+    return SystemFile(path, name, nodes, client, about, install, validate, documented)
+
+
+def _install(t: _Table | None) -> Install:
+    if t is None:
+        return Install()
+    out = Install(t.strings("needs", ()), t.get("hint", str, ""))
+    t.done()
+    return out
+
+
+def _check_template(t: _Table, key: str, template: str, allowed: tuple[str, ...]) -> None:
+    for field in templates.fields(template):
+        if field not in allowed:
+            raise t.error(key, f"unknown placeholder {{{field}}} (known: "
+                          + ", ".join(f"{{{a}}}" for a in allowed) + ")")  # fmt: skip
+
+
+def _nodes(t: _Table) -> Nodes:
+    names = t.get("names", str)
+    _check_template(t, "names", names, ("i",))
+    low = t.get("min", int, NODES[0])
+    high = t.get("max", int, NODES[1])
+    default = t.get("default", int, low)
+    if not 1 <= low <= high <= 200:
+        raise t.error("max", f"min {low} and max {high}: expected 1 <= min <= max <= 200")
+    if not low <= default <= high:
+        raise t.error("default", f"{default} is not between min {low} and max {high}")
+    made = [templates.fill(names, {"i": str(i)}) for i in range(1, high + 1)]
+    bad = [n for n in made if not _NODE.fullmatch(n)]
+    if bad or len(set(made)) != len(made):
+        raise t.error(
+            "names", f"node names must be distinct, 1-12 of a-z and 0-9 (not {bad[:1] or made})"
+        )
+    ports = t.strings("ports")
+    if not ports or len(set(ports)) != len(ports):
+        raise t.error("ports", "expected one or more distinct port names")
+    allowed = (*PLACEHOLDERS, *(f"port.{p}" for p in ports))
+    command = t.strings("command")
+    if not command:
+        raise t.error("command", "empty")
+    for word in command:
+        _check_template(t, "command", word, allowed)
+    peer = t.get("peer", str, "")
+    _check_template(t, "peer", peer, (*PEER_PLACEHOLDERS, *(f"port.{p}" for p in ports)))
+    join = t.get("join", str, ",")
+    env_table = t.table("env", required=False)
+    env: tuple[tuple[str, str], ...] = ()
+    if env_table is not None:
+        for var in env_table.data:
+            value = env_table.get(var, str)
+            _check_template(env_table, var, value, allowed)
+            env += ((var, value),)
+    ready_table = t.table("ready", required=False)
+    if ready_table is None:
+        ready = Ready(ports[0])
+    else:
+        ready = Ready(ready_table.get("port", str), ready_table.get("timeout", float, 20.0))
+        if ready.port not in ports:
+            raise ready_table.error("port", f"{ready.port!r} is not one of nodes.ports")
+        ready_table.done()
+    stop_table = t.table("stop", required=False)
+    stop = Stop()
+    if stop_table is not None:
+        stop = Stop(stop_table.get("signal", str, "TERM"), stop_table.get("grace", float, 2.0))
+        if not hasattr(signal, f"SIG{stop.signal}"):
+            raise stop_table.error("signal", f"{stop.signal!r} is not a signal (TERM, INT, ...)")
+        stop_table.done()
+    data_files = t.strings("data_files", ())
+    log = t.get("log", str, "")
+    _check_template(t, "log", log, allowed)
+    t.done()
+    return Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
+                 data_files, log)  # fmt: skip
+
+
+def _client(t: _Table, nodes: Nodes) -> ClientSection:
+    plugin = t.get("plugin", str)
+    port = t.get("port", str)
+    if port not in nodes.ports:
+        raise t.error("port", f"{port!r} is not one of nodes.ports")
+    workloads = t.strings("workloads")
+    if not workloads:
+        raise t.error("workloads", "empty")
+    for w in workloads:
+        if w not in WORKLOADS:
+            raise t.error("workloads", f"{w!r}: meshcheck's workloads are {', '.join(WORKLOADS)}")
+    reads = t.strings("reads", ("linearizable",))
+    for r in reads:
+        if r not in READS:
+            raise t.error("reads", f"{r!r}: the checkers know {', '.join(READS)}")
+    if not reads:
+        raise t.error("reads", "empty")
+    options = tuple((k, v) for k, v in t.data.items() if k not in t.read)
+    t.read |= set(t.data)
+    t.done()
+    return ClientSection(plugin, port, workloads, reads, options)
+
+
+def _validate(t: _Table | None, nodes: Nodes, path: Path) -> Validate | None:
+    if t is None:
+        return None
+    from meshcheck.traces.logs.validate import SPECS
+
+    logs = t.get("logs", str)
+    _check_template(t, "logs", logs, (*PLACEHOLDERS, *(f"port.{p}" for p in nodes.ports)))
+    spec = t.get("spec", str)
+    model_text = t.get("model", str, "")
+    model = (path.resolve().parent / model_text) if model_text else None
+    if spec.endswith(".tla"):
+        found = path.resolve().parent / spec
+        if not found.is_file():
+            raise t.error("spec", f"no file {found}")
+        if model is None:
+            raise t.error("model", "missing: a spec outside meshcheck needs its model")
+        spec = str(found)
+    elif spec not in SPECS:
+        raise t.error("spec", f"{spec!r} is neither a .tla file nor one of {', '.join(SPECS)}")
+    if model is not None and not model.is_file():
+        raise t.error("model", f"no file {model}")
+    set_table = t.table("set", required=False)
+    constants: tuple[tuple[str, str], ...] = ()
+    if set_table is not None:
+        for const, value in set_table.data.items():
+            set_table.read.add(const)
+            if isinstance(value, bool):
+                constants += ((const, "TRUE" if value else "FALSE"),)
+            elif isinstance(value, int | str):
+                constants += ((const, str(value)),)
+            else:
+                raise set_table.error(
+                    const, f"expected TLA+ text, a number or a boolean, not {_kind(value)}"
+                )
+    t.done()
+    return Validate(logs, spec, model, constants)
+
+
+def check_installed(system: SystemFile) -> None:
+    """ConfigError (one line with the file's hint) when an executable of `install.needs` is not
+    on PATH (a name) or not at its path relative to the file (a path)."""
+    for need in system.install.needs:
+        found = (system.here / need).is_file() if "/" in need else shutil.which(need) is not None
+        if not found:
+            hint = f": {system.install.hint}" if system.install.hint else ""
+            raise ConfigError(f"{system.path}: install.needs: {need} not found{hint}")

@@ -1,0 +1,76 @@
+"""The checks of a system's history (meshcheck/systems/run.py): linearizable registers key by key,
+what serializable reads owe, mutual exclusion of a lock held by a lease."""
+
+from __future__ import annotations
+
+import attrs
+
+from meshcheck.cluster.checks import Verdict
+from meshcheck.traces.history import checker, models, reads
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.window import plural
+
+KEYS = 5  # the registers workload's keys (meshcheck/systems/workloads.py)
+
+
+def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Verdict:
+    """The history against Jepsen's cas-register, key by key (Porcupine's P-compositionality);
+    `noun` names what the history holds, for the detail."""
+    name = "linearizable (kv)"
+    result = checker.check(ops, models.KeyValue(), budget)
+    if result.verdict == "linearizable":
+        return Verdict(name, True, f"{plural(len(ops), noun)}, {plural(KEYS, 'key')}")
+    if result.verdict == "unknown":
+        return Verdict(name, None, f"undecided within {budget:.0f} s")
+    return Verdict(
+        name, False, f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s"
+    )
+
+
+def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:
+    """The checks that apply when reads are serializable: a system that offers them (etcd: "API
+    guarantees", etcd.io) serves such a read from the node's own store, which may be stale, so the
+    history as a whole is not owed linearizability. What is owed: the writes and compare-and-sets
+    alone are linearizable (a cas reads the current value: it is linearizable in either mode), and
+    every read returns a value some write or cas wrote, invoked before the read returned (or
+    nothing, before any), never one from nowhere or from the future. How many reads were stale is
+    reported, not judged: a read that returned a value other than the last one written before it
+    was invoked (by writes that completed before it)."""
+    verdict = linearizable_kv(reads.writes_only(ops), budget, "write")
+    first = attrs.evolve(verdict, check="linearizable (kv), writes and cas")
+    return first, reads_written(ops)
+
+
+def reads_written(ops: list[Op]) -> Verdict:
+    """Every ok read returns None or a value a write or cas on its key wrote, invoked before the
+    read returned; the detail counts the stale reads among them (traces/history/reads.py)."""
+    name = "serializable reads return written values"
+    found = reads.reads_written(ops)
+    r = found.unwritten
+    if r is not None:
+        return Verdict(
+            name,
+            False,
+            f"a read of {r.key} at t={r.call:.3f}s returned {r.output!r}, which no write "
+            "invoked before it wrote",
+        )
+    return Verdict(
+        name,
+        True,
+        f"{plural(found.reads, 'read')}, {found.stale} of them older than the write last done "
+        "before",
+    )
+
+
+def mutual_exclusion(ops: list[Op], budget: float) -> Verdict:
+    """The lock history against a lock held by a lease (models.Mutex): no two holders at once."""
+    name = "mutual exclusion (mutex)"
+    result = checker.check(ops, models.Mutex(), budget)
+    taken = sum(1 for o in ops if o.f == "acquire" and o.status == "ok")
+    if result.verdict == "linearizable":
+        return Verdict(
+            name, True, f"{plural(taken, 'acquisition')}, {plural(len(ops), 'operation')}"
+        )
+    if result.verdict == "unknown":
+        return Verdict(name, None, f"undecided within {budget:.0f} s")
+    return Verdict(name, False, f"two holders at once: cut at t={result.cut:.3f}s")
