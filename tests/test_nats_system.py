@@ -8,7 +8,6 @@ import asyncio
 import json
 import shutil
 import time
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.impl.runtime.launcher import LOOPBACK, Processes, free_ports
-from meshcheck.systems.nats_client import NATS, NatsClient, leader
+from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.systems import system_file
+from meshcheck.systems.nats_client import NATS, NatsClient, durable_name, leader
+from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
 
 pytestmark = pytest.mark.skipif(
@@ -26,48 +27,30 @@ pytestmark = pytest.mark.skipif(
 
 FILE = NATS.file
 assert FILE is not None
-SPEC: dict[str, Any] = tomllib.loads(FILE.read_text(encoding="utf-8"))
+SPEC = system_file.load(FILE)
 NAMES = ["n1", "n2", "n3"]
 TIMEOUT = 5.0
 
 
-def _fill(template: str, values: dict[str, str]) -> str:
-    for key, value in values.items():
-        template = template.replace("{" + key + "}", value)
-    assert "{" not in template, template
-    return template
-
-
 class Cluster:
-    """Three servers from the system file's `[nodes]` command, on loopback."""
+    """Three servers as the runner starts them (meshcheck/systems/nodes.py), on loopback."""
 
     def __init__(self, folder: Path) -> None:
-        self.procs = Processes(folder)
-        ports = free_ports(2 * len(NAMES))
-        self.ports = {
-            n: {"client": ports[2 * k], "cluster": ports[2 * k + 1]} for k, n in enumerate(NAMES)
-        }
-        nodes = SPEC["nodes"]
-        self.values = {
-            n: {
-                "name": n,
-                "host": LOOPBACK,
-                "data": str(folder / "data" / n),
-                "port.client": str(self.ports[n]["client"]),
-                "port.cluster": str(self.ports[n]["cluster"]),
-            }
-            for n in NAMES
-        }
-        peers = nodes["join"].join(_fill(nodes["peer"], self.values[n]) for n in NAMES)
+        free = iter(free_ports(len(SPEC.nodes.ports) * len(NAMES)))
+        self.ports = {n: {p: next(free) for p in SPEC.nodes.ports} for n in NAMES}
         for n in NAMES:
-            self.values[n]["peers"] = peers
-
-    def start(self, name: str) -> None:
-        command = [_fill(part, self.values[name]) for part in SPEC["nodes"]["command"]]
-        self.procs.spawn(name, command, (LOOPBACK, self.ports[name]["client"]), 20.0)
+            (folder / "data" / n).mkdir(parents=True)
+        self.procs = SystemNodes(
+            SPEC,
+            NAMES,
+            folder,
+            hosts=dict.fromkeys(NAMES, LOOPBACK),
+            ports=self.ports,
+            data=lambda n: folder / "data" / n,
+        )
 
     def endpoint(self, name: str) -> Endpoint:
-        return Endpoint(name, LOOPBACK, self.ports[name]["client"], self.ports[name])
+        return self.procs.endpoint(name)
 
     def endpoints(self) -> list[Endpoint]:
         return [self.endpoint(n) for n in NAMES]
@@ -78,14 +61,14 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     c = Cluster(tmp_path)
     try:
         for n in NAMES:
-            c.start(n)
+            c.procs.start(n)
         yield c
     finally:
         c.procs.stop()
 
 
 def _settings(**options: Any) -> ClientSettings:
-    return ClientSettings({**SPEC["client"], **options}, "direct", "stream")
+    return ClientSettings({**dict(SPEC.client.options), **options}, "linearizable", "stream")
 
 
 async def _opened(c: Cluster, name: str, **options: Any) -> NatsClient:
@@ -93,7 +76,7 @@ async def _opened(c: Cluster, name: str, **options: Any) -> NatsClient:
     deadline = time.monotonic() + 30
     while True:  # the JetStream cluster elects its metadata leader after the servers listen
         await client.open(c.endpoint(name), TIMEOUT)
-        if client.consumer is not None or time.monotonic() > deadline:
+        if client.ready or time.monotonic() > deadline:
             return client
         await client.close()
         await asyncio.sleep(0.5)
@@ -122,7 +105,7 @@ def test_publish_consume_ack_and_read_back_on_every_node(cluster: Cluster) -> No
     async def run() -> None:
         clients = [await _opened(cluster, n) for n in NAMES]
         try:
-            assert all(c.consumer is not None for c in clients)
+            assert all(c.ready for c in clients)
             seqs: dict[str, int] = {}
             for k in range(30):
                 client = clients[k % 3]
@@ -133,24 +116,26 @@ def test_publish_consume_ack_and_read_back_on_every_node(cluster: Cluster) -> No
             again = await clients[1].invoke(_op("publish", "m4"), TIMEOUT)
             assert (again.status, again.output) == ("ok", seqs["m4"])
             assert sorted(seqs.values()) == list(range(1, 31))
-            consumed: dict[str, int] = {}
-            for _ in range(40):
-                for client in clients:
-                    got = await client.invoke(_op("consume"), 1.0)
+            in_order = [v for v, _ in sorted(seqs.items(), key=lambda kv: kv[1])]
+            # each process's consumer reads the whole stream, in order, each message once
+            for k, client in enumerate(clients):
+                process = f"c{k}.1.0"
+                consumed: list[str] = []
+                for _ in range(40):
+                    got = await client.invoke(_op("consume", None, process), 1.0)
                     assert got.status == "ok", got
-                    for seq, value in got.output:
-                        assert value not in consumed  # acknowledged before ack_wait: no redelivery
-                        consumed[value] = seq
-                        acked = await client.invoke(_op("ack", value), TIMEOUT)
+                    assert len(got.output) <= 5  # the batch
+                    consumed += got.output
+                    if got.output:
+                        acked = await client.invoke(_op("ack", got.output, process), TIMEOUT)
                         assert acked.status == "ok", acked
-                if len(consumed) == 30:
-                    break
-            assert consumed == seqs
-            # an id this client never consumed cannot be acknowledged
-            assert (await clients[0].invoke(_op("ack", "m0"), TIMEOUT)).status == "fail"
-            in_order = [[s, v] for v, s in sorted(seqs.items(), key=lambda kv: kv[1])]
+                    if len(consumed) >= 30:
+                        break
+                assert consumed == in_order
+            # an id this process never consumed cannot be acknowledged
+            assert (await clients[0].invoke(_op("ack", "m0", "other"), TIMEOUT)).status == "fail"
             for client in clients:
-                back = await client.invoke(_op("read-back"), 10.0)
+                back = await client.invoke(_op("read"), 10.0)
                 assert (back.status, back.output) == ("ok", in_order)
             named = await _stream_leader(cluster)
             assert named in NAMES
@@ -191,9 +176,8 @@ def test_no_quorum_publish_is_not_ok_and_leader_moves_after_a_kill(cluster: Clus
             assert now in others
             done = await client.invoke(_op("publish", "after"), TIMEOUT)
             assert done.status == "ok", done
-            back = await client.invoke(_op("read-back"), 10.0)
-            values = [v for _, v in back.output]
-            assert back.status == "ok" and "before" in values and "after" in values
+            back = await client.invoke(_op("read"), 10.0)
+            assert back.status == "ok" and "before" in back.output and "after" in back.output
         finally:
             await client.close()
 
@@ -225,8 +209,13 @@ def test_bad_client_options_are_one_line(options: dict[str, Any], message: str) 
         NatsClient(_settings(**options))
 
 
+def test_durable_names_have_no_dots() -> None:
+    assert durable_name("c1.2.0") == "p-c1_2_0"
+    assert durable_name("n1") == "p-n1"
+
+
 def test_only_the_stream_workload() -> None:
     with pytest.raises(ConfigError, match="stream"):
-        NatsClient(ClientSettings({}, "direct", "registers"))
+        NatsClient(ClientSettings({}, "linearizable", "registers"))
     assert NATS.workloads == ("stream",)
-    assert SPEC["client"]["workloads"] == ["stream"]
+    assert SPEC.client.workloads == ("stream",)

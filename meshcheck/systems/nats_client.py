@@ -1,18 +1,21 @@
 """The client plug-in of NATS JetStream (meshcheck/systems/known/nats.toml): the `stream` workload
 over nats-py, NATS's asyncio client.
 
-One replicated stream (`replicas` copies, file storage, `allow_direct`) and one durable pull
-consumer (explicit acknowledgement) are created by whichever client opens first; creating them
-again with the same configuration is a no-op in JetStream, so every client does it. The verbs:
+One replicated stream (`replicas` copies, file storage, `allow_direct`) is created by whichever
+client opens first; creating it again with the same configuration is a no-op in JetStream, so every
+client does it. Each process (the workload's consumer) has a durable pull consumer of its own,
+named after it, that reads the stream whole from its start with explicit acknowledgement, at most
+`batch` messages unacknowledged (so that a redelivery after `ack_wait` comes in the stream's order,
+not after later messages). The verbs (the stream checker's, traces/history/stream.py):
 
 - `publish` (value: the message's unique id): JetStream's publish with the id as `Nats-Msg-Id`
   (its duplicate window drops a retried id); ok with the stream sequence the server acknowledged.
-- `consume`: fetch up to `batch` messages from the shared consumer; ok with `[[seq, value], ...]`
-  (empty when none came in time). The client keeps what it was given until it acknowledges it.
-- `ack` (value: a message's id this client consumed): the acknowledgement, waited for (JetStream's
-  double ack); until then the consumer redelivers the message after `ack_wait` seconds.
-- `read-back`: the whole stream through this node, `[[seq, value], ...]`, by JetStream's direct get
-  (any current replica answers it) for each sequence up to the stream's last.
+- `consume`: fetch up to `batch` messages from the process's consumer; ok with the ids delivered,
+  in order (none when none came in time). The client keeps them until it acknowledges them.
+- `ack` (value: an id, or a list of ids, this process consumed): each acknowledgement waited for
+  (JetStream's double ack); until then the consumer redelivers the message after `ack_wait`.
+- `read`: the whole stream through this node, its ids in sequence order, by JetStream's direct get
+  (any current replica answers it) of each sequence up to the stream's last.
 
 Outcomes follow Jepsen's client contract (plugin.py): `fail` only when the request certainly had
 no effect (no server took the subject, the connection was closed before sending, the request was
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,6 @@ from meshcheck.systems.plugin import (
 
 STREAM = "meshcheck"
 SUBJECT = "meshcheck.events"
-CONSUMER = "meshcheck"
 DEFAULTS: Mapping[str, Any] = {
     "stream": STREAM,
     "subject": SUBJECT,
@@ -54,7 +57,9 @@ DEFAULTS: Mapping[str, Any] = {
     "batch": 5,
     "ack_wait": 5.0,
 }
-VERBS = ("publish", "consume", "ack", "read-back")
+VERBS = ("publish", "consume", "ack", "read")
+# JetStream's error code for a stream that does not exist (server/errors.json, JSStreamNotFoundErr)
+STREAM_NOT_FOUND = 10059
 # the server's answer to a direct get of a sequence it does not hold
 NOT_FOUND = "404"
 
@@ -119,26 +124,30 @@ class NatsClient:
         self.ack_wait: float = float(options["ack_wait"])
         self.endpoint: Endpoint | None = None
         self.conn: Connection | None = None
-        self.consumer: Any = None  # the pull subscription, once the consumer exists
+        self.ready = False  # the stream exists
+        self.consumers: dict[str, Any] = {}  # each process's pull subscription
         self.held: dict[str, Msg] = {}  # consumed, not yet acknowledged
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         self.endpoint = endpoint
-        self.conn = await _connect(endpoint, timeout)
+        try:
+            self.conn = await _connect(endpoint, timeout)
+        except nats.errors.Error as exc:  # the server is down: the harness's contract is OSError
+            raise ConnectionError(f"{endpoint.node}: {exc}") from exc
         # no quorum yet: every invoke tries again
         with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, TimeoutError):
             await self._prepare(timeout)
 
     async def close(self) -> None:
-        conn, self.conn, self.consumer = self.conn, None, None
+        conn, self.conn, self.ready = self.conn, None, False
+        self.consumers.clear()
         self.held.clear()
         if conn is not None and not conn.is_closed:
             await conn.close()
 
     async def _prepare(self, timeout: float) -> None:
-        """The stream and the consumer exist (JetStream creates them once; the same configuration
-        again is a no-op), and this client's pull subscription is bound to the consumer."""
-        if self.consumer is not None:
+        """The stream exists (JetStream creates it once; the same configuration again is a no-op)."""
+        if self.ready:
             return
         assert self.conn is not None
         js = self.conn.jetstream(timeout=timeout)
@@ -151,15 +160,28 @@ class NatsClient:
                 allow_direct=True,
             )
         )
+        self.ready = True
+
+    async def _consumer(self, process: str, timeout: float) -> Any:
+        """The process's durable consumer (made once, the same configuration again a no-op) and
+        this connection's pull subscription to it."""
+        if process in self.consumers:
+            return self.consumers[process]
+        assert self.conn is not None
+        js = self.conn.jetstream(timeout=timeout)
+        durable = durable_name(process)
         await js.add_consumer(
             self.stream,
             ConsumerConfig(
-                durable_name=CONSUMER,
+                durable_name=durable,
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self.ack_wait,
+                max_ack_pending=self.batch,
             ),
         )
-        self.consumer = await js.pull_subscribe_bind(durable=CONSUMER, stream=self.stream)
+        sub = await js.pull_subscribe_bind(durable=durable, stream=self.stream)
+        self.consumers[process] = sub
+        return sub
 
     async def _connected(self, timeout: float) -> bool:
         """Connected again if the server dropped the connection (the nemesis killed or restarted
@@ -182,15 +204,16 @@ class NatsClient:
             return Completion("fail", "not connected")
         if op.f == "ack":
             return await self._ack(op, timeout)
-        if op.f == "read-back":
+        if op.f == "read":
             return await self._read_back(timeout)
         try:
             await self._prepare(timeout)
+            consumer = None if op.f == "publish" else await self._consumer(op.process, timeout)
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-            return Completion("fail", f"no stream: {exc!r}")  # nothing was sent yet
-        if op.f == "publish":
+            return Completion("fail", f"no stream: {exc!r}")  # nothing was published or taken
+        if consumer is None:
             return await self._publish(op, timeout)
-        return await self._consume(timeout)
+        return await self._consume(consumer, timeout)
 
     async def _publish(self, op: Invocation, timeout: float) -> Completion:
         assert self.conn is not None
@@ -212,31 +235,33 @@ class NatsClient:
             return Completion("info", repr(exc))
         return Completion("ok", ack.seq)
 
-    async def _consume(self, timeout: float) -> Completion:
+    async def _consume(self, consumer: Any, timeout: float) -> Completion:
         try:
-            msgs = await self.consumer.fetch(self.batch, timeout=timeout)
+            msgs = await consumer.fetch(self.batch, timeout=timeout)
         except (nats.errors.TimeoutError, TimeoutError):
             return Completion("ok", [])
         except (nats.errors.Error, nats.js.errors.Error) as exc:
             return Completion("fail", repr(exc))
-        got: list[list[Any]] = []
+        got: list[Any] = []
         for msg in msgs:
             value = json.loads(msg.data)
             self.held[str(value)] = msg
-            got.append([msg.metadata.sequence.stream, value])
+            got.append(value)
         return Completion("ok", got)
 
     async def _ack(self, op: Invocation, timeout: float) -> Completion:
-        msg = self.held.get(str(op.value))
-        if msg is None:
-            return Completion("fail", "not consumed by this client")
-        try:
-            await msg.ack_sync(timeout=timeout)
-        except nats.errors.MsgAlreadyAckdError:
-            return Completion("fail", "already acknowledged")
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-            return Completion("info", repr(exc))
-        del self.held[str(op.value)]
+        """Each id acknowledged in turn: fail when none was (not consumed here, or refused), info
+        when one may have been and the rest were not tried."""
+        ids = list(op.value) if isinstance(op.value, list | tuple) else [op.value]
+        for k, value in enumerate(ids):
+            msg = self.held.get(str(value))
+            if msg is None:
+                return Completion("fail" if k == 0 else "info", f"{value}: not consumed here")
+            try:
+                await msg.ack_sync(timeout=timeout)
+            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                return Completion("info", repr(exc))
+            del self.held[str(value)]
         return Completion("ok", None)
 
     async def _read_back(self, timeout: float) -> Completion:
@@ -246,13 +271,13 @@ class NatsClient:
         except (nats.errors.Error, TimeoutError) as exc:
             return Completion("fail", f"no stream info: {exc!r}")
         last = int(info.get("state", {}).get("last_seq", 0))
-        got: list[list[Any]] = []
+        got: list[Any] = []
         for seq in range(1, last + 1):
             found = await self._direct_get(seq, timeout)
             if found is None:
                 return Completion("fail", f"sequence {seq}: no answer")
             if found is not NOT_FOUND:
-                got.append([seq, found])
+                got.append(found)
         return Completion("ok", got)
 
     async def _direct_get(self, seq: int, timeout: float, tries: int = 3) -> Any:
@@ -273,6 +298,11 @@ class NatsClient:
         return None
 
 
+def durable_name(process: str) -> str:
+    """A JetStream durable name for a workload process (`c1.2.0`): no dots, spaces, `*` or `>`."""
+    return "p-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in process)
+
+
 async def _stream_info(conn: Connection, stream: str, timeout: float) -> dict[str, Any]:
     """JetStream's `$JS.API.STREAM.INFO` answer (the stream's leader gives it)."""
     reply = await conn.request(f"$JS.API.STREAM.INFO.{stream}", b"", timeout=timeout)
@@ -282,8 +312,9 @@ async def _stream_info(conn: Connection, stream: str, timeout: float) -> dict[st
 
 async def leader(endpoints: Sequence[Endpoint], timeout: float = 2.0) -> str | None:
     """The server that leads the stream, as JetStream's `$JS.API.STREAM.INFO` says (its
-    `cluster.leader`, the `--server_name` the system file gives each node); None when no node
-    answers or the stream has no leader now."""
+    `cluster.leader`, the `--server_name` the system file gives each node). Before the workload's
+    first client has made the stream, the leader of JetStream's metadata (which places streams and
+    their leaders), as the monitoring port's `/jsz` says. None when no node answers."""
     for endpoint in endpoints:
         try:
             conn = await _connect(endpoint, timeout)
@@ -295,10 +326,25 @@ async def leader(endpoints: Sequence[Endpoint], timeout: float = 2.0) -> str | N
             continue
         finally:
             await conn.close()
+        if info.get("error", {}).get("err_code") == STREAM_NOT_FOUND:
+            return await asyncio.to_thread(_meta_leader, endpoint, timeout)
         name = info.get("cluster", {}).get("leader")
         if isinstance(name, str) and name:
             return name
     return None
+
+
+def _meta_leader(endpoint: Endpoint, timeout: float) -> str | None:
+    port = endpoint.ports.get("monitor")
+    if port is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://{endpoint.host}:{port}/jsz", timeout=timeout) as r:
+            jsz = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    name = jsz.get("meta_cluster", {}).get("leader")
+    return name if isinstance(name, str) and name else None
 
 
 NATS = SystemPlugin(

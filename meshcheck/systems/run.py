@@ -31,7 +31,7 @@ from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import templates
+from meshcheck.systems import stream_history, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
@@ -109,6 +109,8 @@ def read_mode(options: RunOptions) -> str:
 
 def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
+    if options.workload == "stream":
+        return stream_history.replay_command(folder)
     return anomaly.replay_command(
         folder, history_model(options), budget=options.budget, mode=read_mode(options)
     )
@@ -225,6 +227,9 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             await asyncio.gather(chaos, watch, return_exceptions=True)
             if links is not None:
                 links.heal()
+        if options.workload == "stream":
+            progress("reading back every node's copy of the stream")
+            await workload.read_back()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
@@ -276,7 +281,11 @@ def _check(
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
     model = history_model(options)
-    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
+    if options.workload == "stream":
+        text = stream_history.dumps(history.ops)
+    else:
+        text = jepsen.dumps(history.ops, model)
+    (folder / "history.jsonl").write_text(text, encoding="utf-8")
     name = f"{system.file.name}, {options.nodes} nodes, seed {options.seed}"
     (folder / "latency.svg").write_text(
         figures.latency_svg(history, struck, title=name), encoding="utf-8"
@@ -285,13 +294,18 @@ def _check(
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    if options.workload == "lock":
-        safety: tuple[Verdict, ...] = (mutual_exclusion(history.ops, options.budget),)
+    if options.workload == "stream":
+        found, report = stream_history.verdict(folder / "history.jsonl")
+        if found.holds is False:
+            (folder / "anomaly.txt").write_text(report, encoding="utf-8")
+        safety: tuple[Verdict, ...] = (found,)
+    elif options.workload == "lock":
+        safety = (mutual_exclusion(history.ops, options.budget),)
     elif options.reads == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
-    if any(v.holds is False for v in safety):
+    if options.workload != "stream" and any(v.holds is False for v in safety):
         progress("drawing the anomaly")
         anomaly.report(
             history.ops,
