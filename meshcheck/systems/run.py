@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
+from meshcheck.cluster import anomaly, checks, disk_faults, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import FakeClock
 from meshcheck.cluster.nemesis import Fault
@@ -29,6 +29,7 @@ from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
 from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
+from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
 from meshcheck.systems import stream_history, templates
@@ -49,8 +50,12 @@ RECOVERY = 5.0  # the calm after the last fault in which progress is owed
 LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plug-in can ask)
 PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
 # the faults a system's run carries out; on loopback only those on processes and clocks
-KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock")
-LOOPBACK_KINDS = ("kill", "pause", "clock")
+KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock", "power", "corrupt")
+LOOPBACK_KINDS = ("kill", "pause", "clock", "power", "corrupt")
+DISK_KINDS = (
+    "power",
+    "corrupt",
+)  # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py)
 NETWORKS = ("loopback", "netns")
 
 
@@ -148,7 +153,12 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             named = system.file.nodes.ports
             free = iter(free_ports(len(named) * len(names)))
             ports = {n: {p: next(free) for p in named} for n in names}
-        disks = stack.enter_context(PlainDisks(folder / "data", names))
+        disks: PlainDisks | NodeDisks
+        if set(DISK_KINDS) & set(options.nemesis):  # each node's data on its own (lazy) mount
+            lazy = "power" in options.nemesis
+            disks = stack.enter_context(NodeDisks(folder / "data", names, lazy=lazy))
+        else:
+            disks = stack.enter_context(PlainDisks(folder / "data", names))
         clocks = {n: FakeClock(n, folder) for n in names} if "clock" in options.nemesis else {}
         cluster = SystemNodes(
             system.file,
@@ -207,10 +217,16 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
 
             return back
 
+        power = corrupt = None
+        if isinstance(disks, NodeDisks):
+            power, corrupt = disk_faults.callbacks(
+                cluster, disks, options.seed, system.file.nodes.data_files,
+                lambda said: struck.append((clock(), said)),
+            )  # fmt: skip
         chaos = loop.create_task(
             strike.carry_out(
                 plan, cluster, names, clock, struck, leader=leader, links=strike_links,
-                skew=skew if clocks else None,
+                skew=skew if clocks else None, power=power, corrupt=corrupt,
             )
         )  # fmt: skip
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
