@@ -202,6 +202,7 @@ def test_leader_is_none_when_no_node_answers(tmp_path: Path) -> None:
         ({"replicas": "three"}, "replicas"),
         ({"batch": 0}, "batch"),
         ({"ack_wait": True}, "ack_wait"),
+        ({"read_back": "nearest"}, "read_back"),
     ],
 )
 def test_bad_client_options_are_one_line(options: dict[str, Any], message: str) -> None:

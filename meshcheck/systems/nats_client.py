@@ -1,7 +1,7 @@
 """The client plug-in of NATS JetStream (meshcheck/systems/known/nats.toml): the `stream` workload
 over nats-py, NATS's asyncio client.
 
-One replicated stream (`replicas` copies, file storage, `allow_direct`) is created by whichever
+One replicated stream (`replicas` copies, file storage) is created by whichever
 client opens first; creating it again with the same configuration is a no-op in JetStream, so every
 client does it. Each process (the workload's consumer) has a durable pull consumer of its own,
 named after it, that reads the stream whole from its start with explicit acknowledgement, at most
@@ -14,8 +14,11 @@ not after later messages). The verbs (the stream checker's, traces/history/strea
   in order (none when none came in time). The client keeps them until it acknowledges them.
 - `ack` (value: an id, or a list of ids, this process consumed): each acknowledgement waited for
   (JetStream's double ack); until then the consumer redelivers the message after `ack_wait`.
-- `read`: the whole stream through this node, its ids in sequence order, by JetStream's direct get
-  (any current replica answers it) of each sequence up to the stream's last.
+- `read`: the whole stream through this node, its ids in sequence order up to the stream's last:
+  with `read_back = "leader"` (the default) each message as the stream's leader answers
+  `$JS.API.STREAM.MSG.GET`, the stream as JetStream committed it; with `"direct"`, as any replica
+  answers a direct get (`allow_direct`: a replica that is behind answers "not found" for a message
+  it has not caught up on yet, ADR-31 in github.com/nats-io/nats-architecture-and-design).
 
 Outcomes follow Jepsen's client contract (plugin.py): `fail` only when the request certainly had
 no effect (no server took the subject, the connection was closed before sending, the request was
@@ -25,6 +28,7 @@ refused), `info` for a timeout or any answer that leaves the effect unknown.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import urllib.request
@@ -56,7 +60,9 @@ DEFAULTS: Mapping[str, Any] = {
     "replicas": 3,
     "batch": 5,
     "ack_wait": 5.0,
+    "read_back": "leader",
 }
+READ_BACK = ("leader", "direct")
 VERBS = ("publish", "consume", "ack", "read")
 # JetStream's error code for a stream that does not exist (server/errors.json, JSStreamNotFoundErr)
 STREAM_NOT_FOUND = 10059
@@ -105,6 +111,10 @@ def _options(settings: ClientSettings) -> dict[str, Any]:
         raise ConfigError(
             f"[client] replicas: JetStream keeps 1 to 5 copies, not {merged['replicas']}"
         )
+    if merged["read_back"] not in READ_BACK:
+        raise ConfigError(
+            f"[client] read_back: {' or '.join(READ_BACK)}, not {merged['read_back']!r}"
+        )
     if merged["batch"] < 1:
         raise ConfigError(f"[client] batch: at least 1, not {merged['batch']}")
     return merged
@@ -122,6 +132,7 @@ class NatsClient:
         self.replicas: int = options["replicas"]
         self.batch: int = options["batch"]
         self.ack_wait: float = float(options["ack_wait"])
+        self.direct: bool = options["read_back"] == "direct"
         self.endpoint: Endpoint | None = None
         self.conn: Connection | None = None
         self.ready = False  # the stream exists
@@ -157,7 +168,7 @@ class NatsClient:
                 subjects=[self.subject],
                 num_replicas=self.replicas,
                 storage=StorageType.FILE,
-                allow_direct=True,
+                allow_direct=self.direct,
             )
         )
         self.ready = True
@@ -273,18 +284,19 @@ class NatsClient:
         last = int(info.get("state", {}).get("last_seq", 0))
         got: list[Any] = []
         for seq in range(1, last + 1):
-            found = await self._direct_get(seq, timeout)
+            found = await self._get(seq, timeout)
             if found is None:
                 return Completion("fail", f"sequence {seq}: no answer")
             if found is not NOT_FOUND:
                 got.append(found)
         return Completion("ok", got)
 
-    async def _direct_get(self, seq: int, timeout: float, tries: int = 3) -> Any:
-        """The value at `seq` as a current replica answers it, NOT_FOUND when it holds none, None
-        when no replica answered in `tries` attempts."""
+    async def _get(self, seq: int, timeout: float, tries: int = 3) -> Any:
+        """The value at `seq` as the leader (or, direct, a replica) answers it, NOT_FOUND when
+        there is none, None when nobody answered in `tries` attempts."""
         assert self.conn is not None
-        subject = f"$JS.API.DIRECT.GET.{self.stream}"
+        api = "DIRECT.GET" if self.direct else "STREAM.MSG.GET"
+        subject = f"$JS.API.{api}.{self.stream}"
         for _ in range(tries):
             try:
                 reply = await self.conn.request(
@@ -292,9 +304,15 @@ class NatsClient:
                 )
             except (nats.errors.Error, TimeoutError):
                 continue
-            if (reply.headers or {}).get("Status") == NOT_FOUND:
+            if self.direct:
+                if (reply.headers or {}).get("Status") == NOT_FOUND:
+                    return NOT_FOUND
+                return json.loads(reply.data)
+            answer = json.loads(reply.data)
+            if "message" in answer:
+                return json.loads(base64.b64decode(answer["message"].get("data", "")))
+            if answer.get("error", {}).get("code") == int(NOT_FOUND):
                 return NOT_FOUND
-            return json.loads(reply.data)
         return None
 
 
