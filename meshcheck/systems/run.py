@@ -49,13 +49,11 @@ Progress = Callable[[str], None]
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed
 LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plug-in can ask)
 PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
-# the faults a system's run carries out; on loopback only those on processes and clocks
+# the faults a system's run carries out; on loopback only those on processes, clocks and disks
 KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock", "power", "corrupt")
 LOOPBACK_KINDS = ("kill", "pause", "clock", "power", "corrupt")
-DISK_KINDS = (
-    "power",
-    "corrupt",
-)  # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py)
+# the faults on the nodes' disks (meshcheck/cluster/disk_faults.py, meshcheck/faults/disks.py)
+DISK_KINDS = ("power", "corrupt")
 NETWORKS = ("loopback", "netns")
 
 
