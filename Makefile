@@ -120,7 +120,7 @@ fuse:
 	  || echo "make fuse: could not install Debian's fuse3 (apt-get install -y --no-install-recommends fuse3 libfuse3-3, as root): the lazy filesystem's tests are skipped"
 
 # Debian's etcd-server (etcd 3.4), the system `meshcheck cluster test --system etcd` puts under test
-# (meshcheck/cluster/etcd/): installed when missing (apt-get, as root); when it cannot be, one line
+# (meshcheck/systems/known/etcd.toml): installed when missing (apt-get, as root); when it cannot be, one line
 # says so and the etcd tests are skipped.
 etcd:
 	@command -v etcd >/dev/null || apt-get install -y --no-install-recommends etcd-server >/dev/null 2>&1 \

@@ -1,9 +1,9 @@
-"""`meshcheck cluster test | up | down`: real clusters of the project's cores on this machine.
+"""`meshcheck cluster test | up | down`: real clusters of processes on this machine.
 
-test: start the nodes (impl/runtime) behind link proxies, run concurrent clients and the nemesis
-for `--time` seconds, stop everything, check the history and the state files, print one table and
-write the report folder. Exit 0 when every check holds, 1 when one is violated (or cannot be
-decided), 2 on bad input (one line).
+test: the system `--system` names, found through the systems' registry (meshcheck/systems/
+registry.py) and run: the project's own cores by their runner (meshcheck/cores_cmd.py), any other
+system from its system file (meshcheck/systems/command.py). Exit 0 when every check holds, 1 when
+one is violated (or cannot be decided), 2 on bad input (one line).
 
 up: start a cluster and leave it running for a client of the user's own (the addresses are
 printed and written to DIR/cluster.json); down: stop the cluster started in DIR.
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meshcheck import words
-from meshcheck.cores_cmd import writable
 from meshcheck.impl.base.errors import EXIT_HOLDS, MeshcheckError
 from meshcheck.options import whole
 
@@ -215,6 +214,7 @@ def _progress(args: argparse.Namespace) -> Callable[[str], None]:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from meshcheck.cores_cmd import writable
     from meshcheck.impl.manager.routing import ROUTES
     from meshcheck.impl.runtime.protocols import protocol
 

@@ -152,6 +152,31 @@ def test_without_etcd_installed_one_line_says_how_to_get_it(
     )
 
 
+@needs_etcd
+def test_a_partition_of_the_plan_cuts_a_member_off_in_the_kernel(tmp_path: Path) -> None:
+    """e1 cut off both ways from t=1 s to t=4 s: no operation sent to it in that time completes
+    (a linearizable read or a write needs the leader's quorum), while the others go on; without
+    the cut (the nemesis's network strike a no-op) e1 answers throughout."""
+    etcd = registry.resolve("etcd")
+    assert isinstance(etcd, registry.System)
+    cut = (Fault(1.0, "partition", ("e1",), 3.0),)
+    options = RunOptions(time=6, seed=1, plan=cut, network="netns", clients=6, rate=200)
+    outcome = run(etcd, options, tmp_path, lambda _: None)
+    h = outcome.history
+    sent = list(zip(h.ops, h.nodes, strict=True))
+    struck = dict((what, t) for t, what in outcome.struck)
+    # from just after the rules went in (an answer already on its way may still arrive) to the heal
+    start, end = struck["partition e1"] + 0.2, struck["partition e1 undone"]
+    at_e1 = [op for op, node in sent if node == "e1" and op.call < end and op.ret > start]
+    assert at_e1, "no operation was in flight at e1 during the cut"
+    assert [op for op in at_e1 if op.status == "ok" and op.ret < end] == []
+    others = [op for op, node in sent if node != "e1" and start < op.ret < end]
+    assert sum(op.status == "ok" for op in others) > 20, others
+    assert outcome.holds, outcome.verdicts
+    assert "partition e1" in (tmp_path / "nemesis.log").read_text()
+    assert "partition" in (tmp_path / "network.log").read_text()
+
+
 @needs_etcd  # Jepsen's lock finding reproduced (docs/etcd.md)
 def test_a_client_paused_past_its_lease_is_a_second_holder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

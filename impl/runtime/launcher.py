@@ -69,7 +69,7 @@ class Processes:
     """Named child processes under `folder`, each writing its output to `folder/<name>.log`: the
     process faults of the nemesis (`kill`, `pause`, `resume`), and `stop`, which ends every one
     however the caller ends (a context manager). `LocalCluster` runs the project's nodes with it,
-    meshcheck/cluster/etcd/server.py etcd's members."""
+    meshcheck/systems/nodes.py any system's nodes from its system file."""
 
     def __init__(self, folder: Path, *, detached: bool = False) -> None:
         self.folder = folder

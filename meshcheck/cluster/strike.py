@@ -1,7 +1,8 @@
 """The nemesis carried out: each fault of a plan (nemesis.py) struck at its time and undone after
 it lasted, on any cluster of processes (impl/runtime/launcher.py `Processes`: the project's
-nodes, etcd's members) and through whatever network the cluster's links pass (a link proxy per
-link, meshcheck/cluster/network.py; a proxy per etcd member, meshcheck/cluster/etcd/peers.py).
+nodes, any system's from its file: meshcheck/systems/) and through whatever network the cluster's
+links pass (a link proxy per link, meshcheck/cluster/network.py; a namespace network,
+meshcheck/cluster/netns_links.py).
 
 What was done is logged in `struck` as `(when, "kind nodes")` when a fault strikes and
 `(when, "kind nodes undone")` when it is undone, the targets resolved (`@leader` named).

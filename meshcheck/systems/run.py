@@ -37,6 +37,7 @@ from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
+from meshcheck.systems.system_file import Validate
 from meshcheck.systems.verdicts import (
     linearizable_kv,
     mutual_exclusion,
@@ -346,10 +347,11 @@ def _check(
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
 
 
-def _logs_valid(validate: object, logs: Mapping[str, Path], folder: Path, budget: float) -> Verdict:
-    from meshcheck.systems.system_file import Validate
-
-    assert isinstance(validate, Validate)
+def _logs_valid(
+    validate: Validate, logs: Mapping[str, Path], folder: Path, budget: float
+) -> Verdict:
+    """Every node's log, merged, a behaviour of the file's spec (checks.logs_valid, as `meshcheck
+    validate --spec SPEC --model MODEL --set ...` judges them); a node that wrote none fails it."""
     label = Path(validate.spec).name if validate.spec.endswith(".tla") else f"{validate.spec}.tla"
     name = f"logs valid ({label})"
     absent = [n for n, p in logs.items() if not p.is_file()]

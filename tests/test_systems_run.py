@@ -1,0 +1,148 @@
+"""Any system from a system file: a toy key-value service in Python (tests/data/systems/toy_kv.py,
+toy.toml) over the built-in jsonl client, on loopback under kills, pauses and clock faults, its
+history linearizable; the same toy with a store per node (not linearizable) caught; what the file
+does not offer refused in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from meshcheck.cli import main
+from meshcheck.cluster.clock_faults import libfaketime
+from tests.test_cluster_cmd import nodes_of
+
+TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"
+needs_python3 = pytest.mark.skipif(shutil.which("python3") is None, reason="no python3 on PATH")
+
+
+def toy(tmp_path: Path, independent: bool = False) -> Path:
+    """The toy's file and service copied into `tmp_path` (with a store per node if
+    `independent`)."""
+    text = TOY.read_text(encoding="utf-8")
+    if independent:
+        text = text.replace('"{peers}"]', '"{peers}", "--independent"]')
+    shutil.copy(TOY.with_name("toy_kv.py"), tmp_path / "toy_kv.py")
+    (tmp_path / "toy.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "toy.toml"
+
+
+@needs_python3
+@pytest.mark.skipif(libfaketime() is None, reason="libfaketime is not installed: `make netns`")
+def test_a_toy_service_from_its_file_runs_under_kills_pauses_and_clocks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # seed 10: the first node (no plug-in names a leader) paused, then killed; a node's clock
+    # 2.9 s ahead at half speed
+    out = tmp_path / "report"
+    argv = ["cluster", "test", "--system", str(toy(tmp_path)), "--network", "loopback",
+            "--workload", "cas", "--nemesis", "kill,pause,clock", "--time", "6", "--seed", "10",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    code = main(argv)
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.startswith("cluster test: toy, 3 nodes, 6 s, seed 10, loopback")
+    assert "| linearizable (kv)      | holds" in printed
+    struck = (out / "nemesis.log").read_text().splitlines()
+    assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
+    # the nodes' output where the file says; each node's clock under libfaketime, set back
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["t1.out", "t2.out", "t3.out"]
+    assert all((out / f"faketime-t{i}").read_text() == "+0.000000\n" for i in (1, 2, 3))
+    assert (out / "data" / "t1" / "store.json").exists()  # {data}: the node's data directory
+    assert main(["history", "check", str(out / "history.jsonl"), "--model", "kv"]) == 0
+    assert nodes_of(tmp_path, b"toy_kv.py") == []
+
+
+@needs_python3
+def test_a_toy_whose_nodes_keep_registers_of_their_own_is_caught(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    argv = ["cluster", "test", "--system", str(toy(tmp_path, independent=True)), "--network",
+            "loopback", "--nemesis", "none", "--time", "3", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 1
+    printed = capsys.readouterr().out
+    assert (
+        "| linearizable (kv)      | VIOLATED" in printed and "anomaly: not linearizable" in printed
+    )
+    assert (out / "anomaly.svg").exists()
+    assert nodes_of(tmp_path, b"toy_kv.py") == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--workload", "lock"], "--workload lock: toy runs registers or cas"),
+        (["--reads", "serializable"], "--reads serializable: choose from linearizable"),
+        (["--network", "loopback", "--nemesis", "partition"], "--nemesis partition: not on --network loopback"),
+        (["--network", "loopback", "--nemesis", "crash"], "--nemesis crash: toy runs under kill, pause"),
+        (["--nodes", "12"], "--nodes 12: expected 3 to 9"),
+        (["--timeout", "3"], "--timeout: only for the project's own cores"),
+        (["--client-pause", "2"], "--client-pause: only the lock workload's clients"),
+    ],
+)  # fmt: skip
+def test_what_a_system_file_does_not_offer_is_one_line(
+    flags: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["cluster", "test", "--system", str(toy(tmp_path)), *flags, "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"meshcheck: {says}") and err.count("\n") == 1, err
+
+
+def row(printed: str, check: str) -> list[str]:
+    """The result and detail of `check` in a run's table."""
+    for line in printed.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == check:
+            return cells[1:]
+    raise AssertionError(f"no row {check!r}")
+
+
+def validated_toy(tmp_path: Path, tamper: str = "") -> Path:
+    """The toy as four nodes r1..r4 whose NDJSON logs are a real PBFT run's (each node's own
+    records of tests/data/logs/pbft-run.ndjson, written to its data directory as it starts; with
+    `tamper`, a sed expression applied to r2's), validated against PBFT.tla by the file's
+    [validate] section."""
+    path = toy(tmp_path)
+    shutil.copy(
+        Path(__file__).parent / "data" / "logs" / "pbft-run.ndjson", tmp_path / "run.ndjson"
+    )
+    edit = f" | sed '{tamper}'" if tamper else ""
+    steps = (
+        'grep \'"node":"{name}"\' {here}/run.ndjson'
+        + (f" | if [ {{name}} = r2 ]; then cat{edit}; else cat; fi" if tamper else "")
+        + " > {data}/steps.ndjson; exec python3 {here}/toy_kv.py {host} {port.client} {data} {peers}"
+    )
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('names = "t{i}"', 'names = "r{i}"\ndefault = 4\nmin = 4')
+    start = text.index("command = [")
+    end = text.index("\n", start)
+    text = text[:start] + f'command = ["sh", "-c", {json.dumps(steps)}]' + text[end:]
+    text += '\n[validate]\nlogs = "{data}/steps.ndjson"\nspec = "PBFT"\n'
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@needs_python3
+def test_the_nodes_logs_are_validated_against_the_files_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["cluster", "test", "--network", "loopback", "--nemesis", "none", "--time", "2",
+            "--quiet"]  # fmt: skip
+    out = tmp_path / "good"
+    (tmp_path / "a").mkdir()
+    system = validated_toy(tmp_path / "a")
+    assert main([*argv, "--system", str(system), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert row(printed, "logs valid (PBFT.tla)") == ["holds", "valid: 360 of 360 steps"], printed
+    assert (out / "model.cfg").exists()
+    # r2's log says it changed to view 7 where the run's r2 changed to view 1: no step of the spec
+    (tmp_path / "b").mkdir()
+    system = validated_toy(tmp_path / "b", tamper='1s/"view":1/"view":7/')
+    assert main([*argv, "--system", str(system), "--out", str(tmp_path / "bad")]) == 1
+    printed = capsys.readouterr().out
+    assert row(printed, "logs valid (PBFT.tla)")[0] == "VIOLATED", printed
