@@ -98,7 +98,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the protocol's: 1 s, 3 s for pbft, hotstuff and hybrid)",
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
-    t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument(
+        "--bugs",
+        default="",
+        metavar="A,B",
+        help="catalogue mutants switched on: the protocol's (impl/<protocol>/mutants.py) or the "
+        "runtime's disk (skip_fsync, ack_before_fsync: impl/runtime/mutants.py)",
+    )
     t.add_argument(
         "--core",
         default="",

@@ -19,6 +19,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 
+from meshcheck import words
 from meshcheck.cluster import nemesis, strike
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
@@ -35,15 +36,23 @@ def callbacks(
 ) -> tuple[strike.DiskFault, strike.DiskFault]:
     """The `power` and `corrupt` callbacks for strike.carry_out."""
 
-    async def restart(nodes: Sequence[str]) -> None:
-        for node in nodes:
-            try:
-                await asyncio.to_thread(target.start, node)
-            except (MeshcheckError, OSError) as e:
-                note(f"{node} did not come back, left down: {e}")
+    async def start(node: str, damaged: bool) -> None:
+        try:
+            await asyncio.to_thread(target.start, node)
+        except (MeshcheckError, OSError) as e:
+            note(f"{node} did not come back, left down: {e}")
+        else:
+            if damaged:  # it read its damaged files without a complaint: say so
+                note(f"{node} came back on its damaged files")
 
-    def back(nodes: Sequence[str]) -> Callable[[], Awaitable[None]]:
-        return lambda: restart(nodes)
+    async def restart(nodes: Sequence[str], damaged: bool) -> None:
+        # one after another, as the run starts them: a process started with a `preexec_fn`
+        # (the parent-death signal, launcher.py) is not safe to fork from two threads at once
+        for node in nodes:
+            await start(node, damaged)
+
+    def back(nodes: Sequence[str], damaged: bool = False) -> Callable[[], Awaitable[None]]:
+        return lambda: restart(nodes, damaged)
 
     async def power(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         nodes = fault.nodes
@@ -52,7 +61,7 @@ def callbacks(
         dropped = {n: await asyncio.to_thread(disks.power_failure, n) for n in nodes}
         note(
             f"power failure of {','.join(nodes)}: unsynced changes dropped from "
-            + ", ".join(f"{n} {k} {'file' if k == 1 else 'files'}" for n, k in dropped.items())
+            + ", ".join(f"{n} {words.count(k, 'file')}" for n, k in dropped.items())
         )
         return back(nodes)
 
@@ -65,6 +74,6 @@ def callbacks(
             done = await asyncio.to_thread(disks.corrupt, node, rng, globs)
             said = "; ".join(c.describe() for c in done) or "no data file to damage"
             note(f"corrupt {node}: {said}")
-        return back(nodes)
+        return back(nodes, damaged=True)
 
     return power, corrupt
