@@ -158,11 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     hi = sub.add_parser(
-        "history", help="check a client history (Jepsen's shape) for linearizability"
+        "history",
+        help="check a client history: linearizability, transactions, streams, watches, leases, locks",
     )
     hsub = hi.add_subparsers(dest="history_command", required=True, metavar="ACTION")
     hc = hsub.add_parser(
-        "check", help="is the history linearizable against the model? (one JSON event a line)"
+        "check",
+        help="does the history hold under the model? (JSON lines or history.edn)",
     )
     hc.add_argument("file", metavar="FILE")
     hc.add_argument(

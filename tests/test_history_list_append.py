@@ -349,3 +349,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "nothing to check" in done.stderr
     done = _cli(str(bad), "--model", "kv", "--consistency", "serializable")
     assert done.returncode == 2 and "--consistency: only for the list-append model" in done.stderr
+
+
+def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
+    edn = tmp_path / "history.edn"
+    edn.write_text(
+        "{:type :invoke, :f :txn, :value [[:append 5 1] [:r 6 nil]], :process 0, :index 0}\n"
+        "{:type :invoke, :f :txn, :value [[:append 6 2] [:r 5 nil]], :process 1, :index 1}\n"
+        "{:type :ok, :f :txn, :value [[:append 5 1] [:r 6 [2]]], :process 0, :index 2}\n"
+        "{:type :ok, :f :txn, :value [[:append 6 2] [:r 5 [1]]], :process 1, :index 3}\n",
+        encoding="utf-8",
+    )
+    name, txns = list_append.read(str(edn))
+    assert [t.mops for t in txns] == [
+        (("append", 5, 1), ("r", 6, (2,))),
+        (("append", 6, 2), ("r", 5, (1,))),
+    ]
+    assert set(list_append.check(txns).anomalies) == {"G1c"}

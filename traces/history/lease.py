@@ -67,6 +67,8 @@ def check(evs: Sequence[events.Event], name: str, bound: float) -> tuple[str, bo
                 if lease in ttl:
                     raise e.bad(name, "lease", f"lease {lease} granted twice")
                 ttl[lease] = events.number(e, name, "ttl")
+                if not ttl[lease] > 0:
+                    raise e.bad(name, "ttl", "expected a TTL in seconds, more than 0")
             elif lease not in ttl:
                 raise e.bad(name, "lease", f"lease {lease} was not granted before")
             (revokes if f == "revoke" else renewals).setdefault(lease, []).append(
