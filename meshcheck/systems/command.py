@@ -73,6 +73,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
                 f"--nemesis {kind}: not on --network loopback (every node on 127.0.0.1: no link "
                 f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns"
             )
+    nemesis.needs_lazy_disks(kinds)
     if "clock" in kinds and libfaketime() is None:
         raise MeshcheckError("--nemesis clock: libfaketime is not installed: `make netns`")
     check_installed(file)
