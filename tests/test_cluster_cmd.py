@@ -463,7 +463,10 @@ def test_a_checkpoint_stable_on_f_plus_1_is_caught_under_reordering(tmp_path: Pa
     """checkpoint_stable_on_f_plus_1 (impl/pbft/mutants.py): a replica takes a checkpoint as
     stable on f+1 matching messages, not 2f+1. Over TLS the third replica's message comes at about
     the time of its own, and no run told the two apart; with frames held back it is a step
-    PBFT.tla does not take (2 of 2 seeds: docs/cluster.md)."""
+    PBFT.tla does not take (2 of 2 seeds: docs/cluster.md). Which check names it first depends on
+    the machine's load: the log's StableCheckpoint step, or the disks' stable-checkpoint proof of
+    f+1 = 2 replicas (seen on a machine at load 15: every logged step valid, the disks naming it). Both
+    name this bug and nothing else; the unmutated cores pass both (the tests above)."""
     from meshcheck.impl.pbft import mutants as pbft_mutants
 
     options = Options(
@@ -477,7 +480,11 @@ def test_a_checkpoint_stable_on_f_plus_1_is_caught_under_reordering(tmp_path: Pa
     )
     outcome = run(options, tmp_path)
     failed = {v.check: v.detail for v in outcome.failed}
-    assert "StableCheckpoint(" in failed.get("logs valid (PBFT.tla)", ""), outcome.verdicts
+    in_log = "StableCheckpoint(" in failed.get("logs valid (PBFT.tla)", "")
+    on_disk = "a stable-checkpoint proof of 2 distinct replicas" in failed.get(
+        "honest disks (signatures, evidence, certificates)", ""
+    )
+    assert in_log or on_disk, outcome.verdicts
 
 
 def test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes() -> None:
