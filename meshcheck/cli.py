@@ -61,6 +61,7 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from meshcheck.traces.history import checkers as history_checkers  # light: attrs only
     from meshcheck.traces.history import models as history_models  # light: attrs only
 
     p = argparse.ArgumentParser(
@@ -157,14 +158,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     hi = sub.add_parser(
-        "history", help="check a client history (Jepsen's shape) for linearizability"
+        "history",
+        help="check a client history: linearizability, transactions, streams, watches, leases, locks",
     )
     hsub = hi.add_subparsers(dest="history_command", required=True, metavar="ACTION")
     hc = hsub.add_parser(
-        "check", help="is the history linearizable against the model? (one JSON event a line)"
+        "check",
+        help="does the history hold under the model? (JSON lines or history.edn)",
     )
     hc.add_argument("file", metavar="FILE")
-    hc.add_argument("--model", choices=sorted(history_models.MODELS), required=True)
+    hc.add_argument(
+        "--model",
+        choices=sorted([*history_models.MODELS, *history_checkers.CHECKERS]),
+        required=True,
+        help="linearizability against a model: "
+        + ", ".join(sorted(history_models.MODELS))
+        + "; or "
+        + "; ".join(f"{c.name}: {c.summary}" for c in history_checkers.CHECKERS.values()),
+    )
+    hc.add_argument(
+        "--consistency",
+        choices=("strict-serializable", "serializable"),
+        default="strict-serializable",
+        help="list-append: the model checked (serializable: no real-time edges)",
+    )
+    hc.add_argument(
+        "--clock-bound",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="lease: how long past its TTL a lapsed lease's keys may linger (the clock faults' "
+        "size; default 0)",
+    )
     hc.add_argument(
         "--reads",
         choices=("linearizable", "serializable"),

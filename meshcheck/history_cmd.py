@@ -7,7 +7,9 @@ linearizable shrinks the failing prefix to the smallest non-linearizable window
 and draws it with `--out` (traces/history/svg.py). `--reads serializable` checks a register
 history as a run with etcd's serializable reads is checked (traces/history/reads.py): the writes
 and cas alone linearizable, every read of a written value.
-Exit 0 linearizable, 1 not, 2 unknown (the budget ran out) or bad input (a history with nothing
+The checkers of traces/history/checkers.py (list-append, stream, watch, lease, fenced-lock) read
+their own formats (docs/history-checkers.md) and print their own reports.
+Exit 0 linearizable (holds), 1 not, 2 unknown (the budget ran out) or bad input (a history with nothing
 to check among it).
 """
 
@@ -17,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-from meshcheck.traces.history import checker, jepsen, models, reads, svg, window
+from meshcheck.traces.history import checker, checkers, jepsen, models, reads, svg, window
 from meshcheck.traces.history.history import Op
 
 # operations of the failing part drawn around the window, at most
@@ -29,6 +31,9 @@ REGISTERS = frozenset({"register", "cas-register", "kv"})
 
 
 def run_history_check(args: argparse.Namespace) -> int:
+    if args.model in checkers.CHECKERS:
+        return _run_checker(args, checkers.CHECKERS[args.model])
+    _only_for(args, args.model)
     model = models.MODELS[args.model]
     mode = getattr(args, "reads", "linearizable")
     if mode == "serializable" and model.name not in REGISTERS:
@@ -57,6 +62,34 @@ def run_history_check(args: argparse.Namespace) -> int:
     if result.verdict == "unknown":
         return EXIT_USAGE
     return EXIT_HOLDS if holds else EXIT_VIOLATED
+
+
+def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
+    """A checker of its own format (traces/history/checkers.py): its report, exit 0 or 1."""
+    for flag, value, default in (
+        ("--reads", getattr(args, "reads", "linearizable"), "linearizable"),
+        ("--out", args.out, None),
+    ):
+        if value != default:
+            raise MeshcheckError(f"{flag}: not for the {found.name} model")
+    _only_for(args, found.name)
+    bound = getattr(args, "clock_bound", 0.0)
+    if not bound >= 0:
+        raise MeshcheckError(f"--clock-bound {bound}: expected a number of seconds, 0 or more")
+    options = checkers.Options(getattr(args, "consistency", "strict-serializable"), bound)
+    text, holds = found.run(args.file, options)
+    print(text, end="")
+    return EXIT_HOLDS if holds else EXIT_VIOLATED
+
+
+def _only_for(args: argparse.Namespace, model: str) -> None:
+    """--consistency is list-append's, --clock-bound the lease checker's: elsewhere an error."""
+    if getattr(args, "consistency", "strict-serializable") != "strict-serializable" and (
+        model != "list-append"
+    ):
+        raise MeshcheckError(f"--consistency: only for the list-append model, not {model}")
+    if getattr(args, "clock_bound", 0.0) != 0.0 and model != "lease":
+        raise MeshcheckError(f"--clock-bound: only for the lease model, not {model}")
 
 
 def _reads_line(found: reads.ReadsWritten) -> str:

@@ -22,6 +22,7 @@ PAGES = [
     "README.md",
     "docs/tutorial-counterexample.md",
     "docs/histories.md",
+    "docs/history-checkers.md",
     "docs/logs.md",
     "docs/driver-protocol.md",
     "docs/reference/itf.md",

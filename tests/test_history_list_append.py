@@ -1,0 +1,368 @@
+"""The list-append checker (traces/history/list_append.py): each anomaly of Elle's and Adya's on a
+hand-written history of its kind, the valid neighbours that must hold, a brute-force oracle of
+every serial order on thousands of small random histories, and the command line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import subprocess
+import sys
+from collections.abc import Hashable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.bench_list_append import generate, to_jsonl
+from meshcheck.traces.history import list_append
+from meshcheck.traces.history.list_append import Txn
+
+STRICT, SERIAL = "strict-serializable", "serializable"
+
+
+def txn(
+    i: int, call: float, ret: float | None, *mops: tuple[str, str, object], status: str = "ok"
+) -> Txn:
+    frozen = tuple((f, k, tuple(v) if isinstance(v, list) else v) for f, k, v in mops)
+    end = math.inf if ret is None else ret
+    return Txn(i, i, frozen, call, end, "info" if ret is None else status)
+
+
+def kinds(txns: Sequence[Txn], consistency: str = STRICT) -> set[str]:
+    return set(list_append.check(txns, consistency).anomalies)
+
+
+def a(k: str, v: int) -> tuple[str, str, object]:
+    return ("append", k, v)
+
+
+def r(k: str, *vs: int) -> tuple[str, str, object]:
+    return ("r", k, list(vs))
+
+
+def test_a_valid_history_holds() -> None:
+    h = [
+        txn(0, 1, 2, a("x", 1), a("y", 1)),
+        txn(1, 3, 6, r("x", 1), a("x", 2)),
+        txn(2, 4, 5, r("y", 1)),
+        txn(3, 7, 8, r("x", 1, 2), r("y", 1)),
+    ]
+    report = list_append.check(h)
+    assert report.holds and report.edges > 0
+
+
+def test_g0_write_cycle() -> None:
+    h = [
+        txn(0, 1, 4, a("x", 1), a("y", 2)),
+        txn(1, 2, 5, a("x", 3), a("y", 4)),
+        txn(2, 6, 7, r("x", 1, 3), r("y", 4, 2)),
+    ]
+    assert kinds(h) == {"G0"}
+    text = list_append.render(list_append.check(h), "h")
+    assert "a cycle of 2 transactions" in text and "ww x: T1 appended 3 right after T0's 1" in text
+
+
+def test_g1a_aborted_read() -> None:
+    h = [txn(0, 1, 2, a("x", 1), status="fail"), txn(1, 3, 4, r("x", 1))]
+    assert kinds(h) == {"G1a"}
+    assert kinds([h[0], txn(1, 3, 4, r("x"))]) == set()
+
+
+def test_g1b_intermediate_read() -> None:
+    h = [txn(0, 1, 2, a("x", 1), a("x", 2)), txn(1, 1.5, 4, r("x", 1))]
+    assert "G1b" in kinds(h)
+    assert kinds([h[0], txn(1, 3, 4, r("x", 1, 2))]) == set()
+
+
+def test_g1c_circular_information_flow() -> None:
+    h = [txn(0, 1, 4, a("x", 1), r("y", 2)), txn(1, 2, 5, a("y", 2), r("x", 1))]
+    assert kinds(h) == {"G1c"}
+
+
+def test_g_single_read_skew() -> None:
+    h = [
+        txn(0, 1, 4, a("x", 1), a("y", 1)),
+        txn(1, 2, 5, r("x"), r("y", 1)),
+        txn(2, 6, 7, r("x", 1)),
+    ]
+    assert kinds(h) == {"G-single"}
+    # the same reads, consistent: x read with 1 too
+    assert kinds([h[0], txn(1, 2, 5, r("x", 1), r("y", 1)), h[2]]) == set()
+
+
+def test_g2_write_skew() -> None:
+    h = [
+        txn(0, 1, 4, r("x"), a("y", 1)),
+        txn(1, 2, 5, r("y"), a("x", 2)),
+        txn(2, 6, 7, r("x", 2), r("y", 1)),
+    ]
+    assert kinds(h) == {"G2"}
+    assert kinds([h[0], txn(1, 2, 5, r("y", 1), a("x", 2)), h[2]]) == set()
+
+
+def test_a_stale_read_is_serializable_but_not_strict() -> None:
+    h = [
+        txn(0, 1, 2, a("x", 1)),
+        txn(1, 3, 4, r("x")),  # invoked after the append completed, reads the list without it
+        txn(2, 5, 6, r("x", 1)),
+    ]
+    assert kinds(h) == {"G-single-realtime"}
+    assert kinds(h, SERIAL) == set()
+    text = list_append.render(list_append.check(h), "h")
+    assert text.startswith("h: serializable but not strict serializable")
+    assert "rt: T0 completed (line 2) before T1 was invoked (line 3)" in text
+
+
+def test_incompatible_orders() -> None:
+    h = [
+        txn(0, 1, 2, a("x", 1)),
+        txn(1, 1, 2, a("x", 2)),
+        txn(2, 3, 4, r("x", 1, 2)),
+        txn(3, 3, 4, r("x", 2, 1)),
+    ]
+    assert "incompatible-order" in kinds(h)
+
+
+def test_duplicates_garbage_and_internal() -> None:
+    assert "duplicate-append" in kinds([txn(0, 1, 2, a("x", 1)), txn(1, 1, 2, a("x", 1))])
+    assert "duplicate-elements" in kinds([txn(0, 1, 2, a("x", 1)), txn(1, 3, 4, r("x", 1, 1))])
+    assert kinds([txn(0, 1, 2, r("x", 9))]) == {"garbage-read"}
+    # a transaction that does not see its own append
+    assert kinds([txn(0, 1, 2, a("x", 1), r("x"))]) == {"internal"}
+    assert kinds([txn(0, 1, 2, a("x", 1), r("x", 1))]) == set()
+
+
+def test_an_info_transaction_may_have_committed() -> None:
+    h = [txn(0, 1, None, a("x", 1)), txn(1, 3, 4, r("x", 1))]
+    assert kinds(h) == set()
+
+
+# -- the oracle: every serial order of the committed transactions (and any subset of the info ones)
+
+
+def _serial_ok(txns: Sequence[Txn], strict: bool) -> bool:
+    ok = [t for t in txns if t.status == "ok"]
+    info = [t for t in txns if t.status == "info"]
+    for n in range(len(info) + 1):
+        for chosen in itertools.combinations(info, n):
+            for order in itertools.permutations([*ok, *chosen]):
+                if strict and any(
+                    later.ret < earlier.call
+                    for i, earlier in enumerate(order)
+                    for later in order[i + 1 :]
+                ):
+                    continue
+                if _replays(order):
+                    return True
+    return False
+
+
+def _replays(order: Sequence[Txn]) -> bool:
+    state: dict[Hashable, list[Hashable]] = {}
+    for t in order:
+        for f, k, v in t.mops:
+            if f == "append":
+                state.setdefault(k, []).append(v)
+            elif t.status == "ok" and v is not None and tuple(state.get(k, [])) != v:
+                return False
+    return True
+
+
+def _random_history(rng: random.Random) -> list[Txn]:
+    """3 to 5 transactions on 2 keys, run serially in a random order with random intervals around
+    their points, then one read perturbed now and then (dropped, swapped or stale)."""
+    n = rng.randint(3, 5)
+    counter = itertools.count(1)
+    specs: list[list[list[Any]]] = []
+    for _ in range(n):
+        specs.append(
+            [
+                ["append", k, next(counter)] if rng.random() < 0.5 else ["r", k, None]
+                for k in (rng.choice("xy") for _ in range(rng.randint(1, 3)))
+            ]
+        )
+    points = sorted(rng.sample(range(2, 40), n))
+    state: dict[str, list[int]] = {}
+    statuses = [rng.choices(["ok", "fail", "info"], [8, 1, 1])[0] for _ in range(n)]
+    for spec, status in zip(specs, statuses, strict=True):
+        for m in spec:
+            if status == "fail":
+                m[2] = m[2] if m[0] == "append" else None
+                continue
+            if m[0] == "append":
+                state.setdefault(m[1], []).append(m[2])
+            else:
+                m[2] = list(state.get(m[1], []))
+    order = list(range(n))
+    rng.shuffle(order)  # which transaction ran at which point
+    out = []
+    for place, i in enumerate(order):
+        p = points[place]
+        call, ret = p - rng.randint(0, 12), p + rng.randint(1, 12)
+        mops: list[list_append.Mop] = []
+        for f, k, v in specs[i]:
+            if f == "r" and statuses[i] == "info":
+                v = None
+            if f == "r" and isinstance(v, list) and statuses[i] == "ok" and rng.random() < 0.15:
+                v = list(v)
+                choice = rng.randrange(3)
+                if choice == 0 and v:
+                    v.pop(rng.randrange(len(v)))
+                elif choice == 1 and len(v) > 1:
+                    v[0], v[-1] = v[-1], v[0]
+                else:
+                    v = v[: rng.randrange(len(v) + 1)]
+            mops.append((f, k, tuple(v) if isinstance(v, list) else v))
+        out.append(
+            Txn(i, i, tuple(mops), call, math.inf if statuses[i] == "info" else ret, statuses[i])
+        )
+    # a final read of every key, after everything: every committed append is observed
+    final = Txn(n, n, tuple(("r", k, None) for k in "xy"), 100.0, 101.0, "ok")
+    return [*sorted(out, key=lambda t: t.index), final]
+
+
+def _with_final_reads(txns: list[Txn], order: Sequence[Txn]) -> list[Txn] | None:
+    """The history with the final read filled from a serial order of it; None if none replays."""
+    state: dict[Hashable, list[Hashable]] = {}
+    for t in order:
+        for f, k, v in t.mops:
+            if f == "append":
+                state.setdefault(k, []).append(v)
+    last = txns[-1]
+    filled = tuple(("r", k, tuple(state.get(k, []))) for _, k, _ in last.mops)
+    return [*txns[:-1], Txn(last.index, last.process, filled, last.call, last.ret, "ok")]
+
+
+@pytest.mark.parametrize("consistency", [STRICT, SERIAL])
+def test_agrees_with_every_serial_order(consistency: str) -> None:
+    """An anomaly found means no serial order exists (soundness); and when every committed and
+    observed append is in the final read, no anomaly found means one exists (completeness)."""
+    rng = random.Random(7 if consistency == STRICT else 11)
+    strict = consistency == STRICT
+    checked = violations = 0
+    for _ in range(2000):
+        h = _random_history(rng)
+        # the final read: as the transactions' points ran them (committed ones and info ones that ran)
+        ran = sorted((t for t in h[:-1] if t.status != "fail"), key=lambda t: t.call)
+        if rng.random() < 0.5:
+            ran = [t for t in ran if t.status == "ok"]
+        filled = _with_final_reads(h, ran)
+        assert filled is not None
+        holds = list_append.check(filled, consistency).holds
+        oracle = _serial_ok(filled, strict)
+        if not holds:
+            violations += 1
+            assert not oracle, list_append.render(list_append.check(filled, consistency), "h")
+        else:
+            assert oracle, [t.show() for t in filled]
+        checked += 1
+    assert violations > 200  # the generator does make anomalies of its own
+    assert checked - violations > 200
+
+
+def test_the_generated_workload_holds_and_a_broken_read_is_caught() -> None:
+    txns = generate(3000, 8, seed=3)
+    assert list_append.check(txns).holds
+    # drop one element from the middle of a long read
+    for i, t in enumerate(txns):
+        reads = [m for m in t.mops if m[0] == "r" and isinstance(m[2], tuple) and len(m[2]) > 3]
+        if t.status == "ok" and reads:
+            v = reads[0][2]
+            assert isinstance(v, tuple)
+            mops = tuple(
+                (f2, k2, (v[0], *v[2:])) if (f2, k2, v2) == reads[0] else (f2, k2, v2)
+                for f2, k2, v2 in t.mops
+            )
+            txns[i] = Txn(t.index, t.process, mops, t.call, t.ret, t.status)
+            break
+    assert not list_append.check(txns).holds
+
+
+# -- the command line
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meshcheck", "history", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _write(path: Path, events: Sequence[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
+def test_the_command_reports_and_exits(tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    to_jsonl(generate(500, 5, seed=1), good)
+    done = _cli(str(good), "--model", "list-append")
+    assert done.returncode == 0, done.stderr
+    assert "strict serializable (list-append, 500 transactions" in done.stdout
+    skew = _write(
+        tmp_path / "skew.jsonl",
+        [
+            {
+                "process": 0,
+                "type": "invoke",
+                "f": "txn",
+                "value": [["r", "x", None], ["append", "y", 1]],
+            },
+            {
+                "process": 1,
+                "type": "invoke",
+                "f": "txn",
+                "value": [["r", "y", None], ["append", "x", 2]],
+            },
+            {"process": 0, "type": "ok", "f": "txn", "value": [["r", "x", []], ["append", "y", 1]]},
+            {"process": 1, "type": "ok", "f": "txn", "value": [["r", "y", []], ["append", "x", 2]]},
+            {
+                "process": 2,
+                "type": "invoke",
+                "f": "txn",
+                "value": [["r", "x", None], ["r", "y", None]],
+            },
+            {"process": 2, "type": "ok", "f": "txn", "value": [["r", "x", [2]], ["r", "y", [1]]]},
+        ],
+    )
+    done = _cli(str(skew), "--model", "list-append", "--consistency", "serializable")
+    assert done.returncode == 1
+    assert "not serializable" in done.stdout and "G2 (1)" in done.stdout
+    assert "rw x: T0 read x without 2, which T1 appended next" in done.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = _write(
+        tmp_path / "bad.jsonl",
+        [{"process": 0, "type": "invoke", "f": "txn", "value": [["put", "x", 1]]}],
+    )
+    done = _cli(str(bad), "--model", "list-append")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and 'bad.jsonl:1: field "value"' in done.stderr
+    empty = _write(tmp_path / "empty.jsonl", [])
+    done = _cli(str(empty), "--model", "list-append")
+    assert done.returncode == 2 and "nothing to check" in done.stderr
+    done = _cli(str(bad), "--model", "kv", "--consistency", "serializable")
+    assert done.returncode == 2 and "--consistency: only for the list-append model" in done.stderr
+
+
+def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
+    edn = tmp_path / "history.edn"
+    edn.write_text(
+        "{:type :invoke, :f :txn, :value [[:append 5 1] [:r 6 nil]], :process 0, :index 0}\n"
+        "{:type :invoke, :f :txn, :value [[:append 6 2] [:r 5 nil]], :process 1, :index 1}\n"
+        "{:type :ok, :f :txn, :value [[:append 5 1] [:r 6 [2]]], :process 0, :index 2}\n"
+        "{:type :ok, :f :txn, :value [[:append 6 2] [:r 5 [1]]], :process 1, :index 3}\n",
+        encoding="utf-8",
+    )
+    name, txns = list_append.read(str(edn))
+    assert [t.mops for t in txns] == [
+        (("append", 5, 1), ("r", 6, (2,))),
+        (("append", 6, 2), ("r", 5, (1,))),
+    ]
+    assert set(list_append.check(txns).anomalies) == {"G1c"}
