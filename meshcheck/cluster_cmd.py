@@ -64,8 +64,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="faults: kill, crash (the node's core crashed and rebuilt from its disk inside its "
         "process), pause, partition, latency, loss, clock, isolate (the leader cut off for "
         "2.5-4 s), reorder, duplicate (these two with --no-tls), crash-client (pbft, hotstuff: a "
-        "client core killed and restarted from its state file) (comma-separated) or none; default "
-        "kill,pause,partition (a system on --network loopback: kill,pause)",
+        "client core killed and restarted from its state file), power (a power failure of one "
+        "node, a minority or every node: unsynced writes dropped, each node's data on a lazy "
+        "filesystem), corrupt (a minority's state files truncated or bit-flipped while down) "
+        "(comma-separated) or none; default kill,pause,partition (a system on --network loopback: "
+        "kill,pause)",
     )
     t.add_argument(
         "--workload",
@@ -95,7 +98,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the protocol's: 1 s, 3 s for pbft, hotstuff and hybrid)",
     )
     t.add_argument("--seed", default="0", metavar="S", help="the nemesis's and clients' seed")
-    t.add_argument("--bugs", default="", metavar="A,B", help="catalogue mutants switched on")
+    t.add_argument(
+        "--bugs",
+        default="",
+        metavar="A,B",
+        help="catalogue mutants switched on: the protocol's (impl/<protocol>/mutants.py) or the "
+        "runtime's disk (skip_fsync, ack_before_fsync: impl/runtime/mutants.py)",
+    )
     t.add_argument(
         "--core",
         default="",

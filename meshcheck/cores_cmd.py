@@ -274,10 +274,15 @@ def _known_bugs(name: str, bugs: frozenset[str]) -> None:
         return
     import importlib
 
+    from meshcheck.impl.runtime.mutants import BUGS as RUNTIME
+
     catalogue = importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS
-    unknown = sorted(bugs - set(catalogue))
+    unknown = sorted(bugs - set(catalogue) - set(RUNTIME))
     if unknown:
-        raise MeshcheckError(f"--bugs: {unknown[0]} is not a {name} catalogue mutant")
+        raise MeshcheckError(
+            f"--bugs: {unknown[0]} is not a {name} catalogue mutant nor the runtime's "
+            f"({', '.join(RUNTIME)})"
+        )
 
 
 def writable(out: Path) -> None:

@@ -17,20 +17,25 @@ machine, and a killed process keeps what it wrote.
 
 The file is compacted once it holds `compact_after` records: the current content is written as one
 record to a temporary file, fsynced, renamed over the old one, and the directory fsynced.
+
+`bugs` switches on the mutants of this discipline (impl/runtime/mutants.py): `skip_fsync` never
+fsyncs, `ack_before_fsync` lets a record's fsync wait up to a second, after the step's answers left.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.effects import Put, Splice, Write
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC, BUGS, DEFERRED_SECONDS, SKIP_FSYNC
 
 _HEADER = struct.Struct(">II")  # length, CRC-32 of the payload
 
@@ -105,12 +110,24 @@ class Disk:
     """One node's write-ahead file at `path`."""
 
     def __init__(
-        self, path: Path, codec: Codec, *, compact_after: int = 1000, sync: bool = True
+        self,
+        path: Path,
+        codec: Codec,
+        *,
+        compact_after: int = 1000,
+        sync: bool = True,
+        bugs: Collection[str] = (),
     ) -> None:
         self.path = path
+        unknown = sorted(set(bugs) - set(BUGS))
+        if unknown:
+            raise StateFileError(f"{unknown[0]} is not a runtime mutant ({', '.join(BUGS)})")
         # False: records are written, not fsynced (a client process's own crash keeps what it
         # wrote; impl/runtime/member.py), so no participant's write stalls the harness's loop
-        self._sync = sync
+        self._sync = sync and SKIP_FSYNC not in bugs
+        # the mutant: a record's fsync waits for a later write, a second after the last fsync
+        self._deferred = ACK_BEFORE_FSYNC in bugs
+        self._synced_at = time.monotonic()
         self._codec = codec
         self._compact_after = compact_after
         self._data: dict[str, Any] = {}
@@ -180,9 +197,12 @@ class Disk:
             raise StateFileError(f"{self.path}: wrote {written} of {len(record)} bytes")
         if then is not None:
             then()
-        if self._sync:
+        if self._sync and not (
+            self._deferred and time.monotonic() - self._synced_at < DEFERRED_SECONDS
+        ):
             os.fsync(fd)
             self.fsyncs += 1
+            self._synced_at = time.monotonic()
         self._records += 1
 
     def _apply(self, writes: list[Write] | tuple[Write, ...]) -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.runtime import mutants
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
@@ -27,14 +28,17 @@ async def serve(config: ClusterConfig, node: str) -> None:
     proto = protocol(config.protocol)
     codec = proto.codec()
     rng = random.Random(f"{config.seed}:{node}")
-    core = proto.build(node, config.node_ids(), config.options, rng)
+    # the runtime's own mutants (impl/runtime/mutants.py) are the disk's, never the core's
+    options = {k: v for k, v in config.options.items() if k != mutants.OPTION}
+    bugs = frozenset(config.options.get(mutants.OPTION, ()))
+    core = proto.build(node, config.node_ids(), options, rng)
     tls = None
     if config.tls:
         folder = config.tls_folder()
         tls = (server_context(folder, node), client_context(folder, node))
     log = None
     # a Byzantine node writes no log: the spec's Byzantine replicas are the ones it does not follow
-    byzantine = node in config.options.get(BYZANTINE, {})
+    byzantine = node in options.get(BYZANTINE, {})
     if proto.log_state is not None and not byzantine:
         path = config.state_file(node).with_name("node.ndjson")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,19 +55,19 @@ async def serve(config: ClusterConfig, node: str) -> None:
         node,
         core,
         codec,
-        Disk(config.state_file(node), codec),
+        Disk(config.state_file(node), codec, bugs=bugs),
         config.routes[node],
         tls=tls,
         log=log,
         fingerprint=proto.fingerprint if log is not None else None,
         record=proto.message_record,
         receives=proto.log_receives,
-        members=proto.members(config.options),
+        members=proto.members(options),
         inspect=proto.inspect,
         # the core rebuilt inside this process after a `crash` (host.py), with a generator of its
         # own per incarnation, as the simulator seeds a node rebuilt after a crash
         rebuild=lambda k: proto.build(
-            node, config.node_ids(), config.options, random.Random(f"{config.seed}:{node}:{k}")
+            node, config.node_ids(), options, random.Random(f"{config.seed}:{node}:{k}")
         ),
     )
     server = await host.start(*config.nodes[node])

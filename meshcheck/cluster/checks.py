@@ -291,18 +291,24 @@ def durable(
             held[value] = held.get(value, 0) + 1
     acknowledged = [o for o in ops if o.f == "write" and o.status == "ok"]
     inside = 0  # writes a majority holds only counting the snapshots
+    lost: list[tuple[Op, int]] = []  # each write on fewer than a majority, and on how many
     for o in acknowledged:
         count = held.get(o.input, 0)
         could = count + sum(1 for n in compacted if o.input not in values[n])
         if could < majority:
-            return Verdict(
-                "acknowledged writes durable",
-                False,
-                f"{o.process}'s write {dict(o.input) if isinstance(o.input, Mapping) else o.input}"
-                f" acknowledged at t={o.ret:.3f}s is on {count} of {len(logs)} disks"
-                + (f" ({len(compacted)} with a snapshot)" if compacted else ""),
-            )
+            lost.append((o, count))
         inside += count < majority
+    if lost:
+        o, count = lost[0]
+        more = len(lost) - 1
+        return Verdict(
+            "acknowledged writes durable",
+            False,
+            f"{o.process}'s write {dict(o.input) if isinstance(o.input, Mapping) else o.input}"
+            f" acknowledged at t={o.ret:.3f}s is on {count} of {len(logs)} disks"
+            + (f" ({len(compacted)} with a snapshot)" if compacted else "")
+            + (f"; {more} more of the {len(acknowledged)} acknowledged lost" if more else ""),
+        )
     said = f"{len(acknowledged)} on a majority of disks"
     if inside:
         said += f" ({inside} of them counting the nodes whose snapshots may hold them)"

@@ -30,6 +30,7 @@ from meshcheck.cluster import (
     anomaly,
     checks,
     convergence,
+    disk_faults,
     figures,
     health,
     inspection,
@@ -43,9 +44,11 @@ from meshcheck.cluster.network import Network, between, touching
 from meshcheck.cluster.options import Options, Outcome, client_names, fault_plan, node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
+from meshcheck.faults.disks import NodeDisks
+from meshcheck.impl.runtime import mutants as runtime_mutants
 from meshcheck.impl.runtime.client import crash_core, recover_core, skew_clock
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import Disk, whole_records
+from meshcheck.impl.runtime.disk import Disk, StateFileError, whole_records
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.protocols import (
@@ -98,7 +101,13 @@ class Layer:
             slow = LinkFaults(latency=options.delay) if options.delay[1] > 0 else None
             self.network = Network(self.names, addresses, options.seed, tls=options.tls, base=slow)
         self.struck: list[tuple[float, str]] = []  # (when, what) the nemesis did, targets resolved
-        core: dict[str, Any] = {"bugs": sorted(options.bugs)} if options.bugs else {}
+        # (when, what) the disk faults did to the nodes' files (disk_faults.py), for nemesis.log
+        self.disk_notes: list[tuple[float, str]] = []
+        # the runtime's own mutants (impl/runtime/mutants.py) go to the node processes' disks,
+        # the others to their cores
+        runtime_bugs = sorted(options.bugs & runtime_mutants.BUGS.keys())
+        core_bugs = sorted(options.bugs - runtime_mutants.BUGS.keys())
+        core: dict[str, Any] = {"bugs": core_bugs} if core_bugs else {}
         core |= dict(options.core)
         if options.byzantine:
             behaving: dict[str, list[str]] = {}
@@ -122,13 +131,18 @@ class Layer:
         self.tails: list[pbft_disks.Tail] = []
         self._tailing: asyncio.Task[None] | None = None
         self._stop_tailing = asyncio.Event()
+        kinds = {f.kind for f in self.plan}
+        # a power failure planned: every node's data directory on a lazy filesystem of its own,
+        # mounted by the caller's `with` after the cluster cleared the folder, before it starts
+        self.powered = "power" in kinds
+        self.disks = NodeDisks(folder / "data", self.names, lazy=self.powered)
         try:
             self.cluster = LocalCluster(
                 options.protocol,
                 self.names,
                 folder,
                 seed=options.seed,
-                options=core,
+                options=core | ({runtime_mutants.OPTION: runtime_bugs} if runtime_bugs else {}),
                 routes=self.network.routes(),
                 ports=ports,
                 tls=options.tls,
@@ -228,7 +242,7 @@ class Layer:
     def strike(self, clock: Clock) -> None:
         """The nemesis, and the samples where a check or a measurement reads them."""
         assert self.clients is not None
-        clients, samples = self.clients, self.samples
+        clients, samples, options = self.clients, self.samples, self.options
         loop = asyncio.get_running_loop()
         self._nemesis = loop.create_task(
             _nemesis(
@@ -242,9 +256,15 @@ class Layer:
                 self.proto.codec(),
                 self.cluster.client_tls(),
                 self._crash if self.members else None,
+                disk_faults.callbacks(
+                    self.cluster,
+                    self.disks,
+                    options.seed,
+                    [self.cluster.config.state_file(self.names[0]).name],  # what corrupt damages
+                    lambda what: self.disk_notes.append((clock(), what)),
+                ),
             )
         )
-        options = self.options
         wanted = (
             options.sample or options.byzantine or not self.proto.linearizable or self.proto.sampled
         )
@@ -369,8 +389,9 @@ class Layer:
         assert self.clients is not None
         history = self.clients.history
         struck = self.struck
+        logged = [*struck, *((t, f"  {what}") for t, what in self.disk_notes)]
         (folder / "nemesis.log").write_text(
-            "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(struck)), encoding="utf-8"
+            "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(logged)), encoding="utf-8"
         )
         if proto.linearizable:
             dumped = jepsen.dumps(history.ops, models.Rsm())
@@ -387,7 +408,11 @@ class Layer:
         persisted: dict[str, Any] = {}
         for node in names:
             disk = Disk(self.cluster.config.state_file(node), proto.codec())
-            persisted[node] = disk.load()
+            try:
+                persisted[node] = disk.load()
+            except StateFileError as e:  # a corrupted file its node refused: it holds nothing
+                persisted[node] = {}
+                progress(f"{node}'s state file is unreadable, counted as holding nothing: {e}")
             disk.close()
         self.persisted = persisted
         until = max(options.time, self.healed + proto.recovery, self.until)
@@ -436,7 +461,14 @@ class Layer:
         # TLC builds (over a million); the checks above judge the honest nodes. Hybrid.tla's
         # Byzantine nodes only add evidence, and the honest nodes' logs are walked without theirs.
         byzantine = dict(options.byzantine)
-        if (
+        if self.powered and options.validate and proto.spec is not None:
+            # a node's log of its steps is the harness's instrument, written beside its state
+            # file and never fsynced: a power failure drops its last lines while the state they
+            # led to survives, and the log would no longer be the node's run
+            progress(
+                "the nodes' logs are not validated: a power failure drops their unsynced lines"
+            )
+        elif (
             proto.spec is not None
             and options.validate
             and (not byzantine or options.protocol == "hybrid")
@@ -481,9 +513,11 @@ async def _nemesis(
     codec: Codec,
     tls: ssl.SSLContext | None,
     crash_client: strike.ClientCrash | None = None,
+    disks: tuple[strike.DiskFault, strike.DiskFault] | None = None,
 ) -> None:
     """The plan carried out (strike.py) on the nodes' processes, their cores (`crash`) and
-    their link proxies, and on the client cores (`crash_client`)."""
+    their link proxies, on the client cores (`crash_client`), and on their disks (`disks`: the
+    power failure and the corruption, disk_faults.py)."""
 
     async def named_leader() -> str | None:
         return leader()
@@ -546,6 +580,8 @@ async def _nemesis(
         skew=skew,
         crash=crash,
         crash_client=crash_client,
+        power=disks[0] if disks is not None else None,
+        corrupt=disks[1] if disks is not None else None,
     )
 
 

@@ -22,6 +22,16 @@ Faults (Jepsen's nemeses, Kingsbury, jepsen.io/analyses):
   HotStuff's) as a process is killed, its memory gone, and start it again after a while from its
   state file, as a client process restarted would (Castro and Liskov, OSDI 1999, section 4.1: a
   restarted client must go on with timestamps above those it used).
+- `power`: a power failure (docs/faults.md): the chosen nodes' processes killed, every write they
+  did not fsync dropped from their data directories (each on a lazy filesystem of its own,
+  meshcheck/faults/disks.py), then restarted. It strikes one node, a minority, or every node at
+  once: the last is the case that loses a system's acknowledged writes when it answers before its
+  fsync or skips it (a kill -9 cannot: the page cache keeps what was written), and the one fault
+  the minority rule lets take every node down, which is its point.
+- `corrupt`: a minority stopped, one data file of each truncated or bit-flipped (seeded; what was
+  done to which file, at which offsets, is in the report), restarted. A node must refuse a file it
+  cannot read back, never start on wrong data (impl/runtime/disk.py); one that refuses stays down
+  for the rest of the run, so the plan counts it down until the end.
 
 The plan is a list of `Fault`s drawn from the seed alone before the run starts, printed, so a run
 is replayed by its seed (the timing of real processes is not replayable; the plan is). At most a
@@ -50,6 +60,8 @@ KINDS = (
     "reorder",
     "duplicate",
     "crash-client",
+    "power",
+    "corrupt",
 )
 # the kinds that strike a client, not a node: where the harness hosts the clients' cores
 CLIENTS = ("crash-client",)
@@ -63,6 +75,8 @@ ISOLATED = (2.5, 4.0)
 # A fault's target that is resolved when it strikes: the node the clients last saw lead (Jepsen's
 # nemeses target primaries the same way: a leader's faults are where the protocols' hard cases are).
 LEADER = "@leader"
+# how much of the cluster a power failure takes (Fault.scope): one node, a minority, every node
+SCOPES = ("one", "minority", "all")
 
 
 @attrs.frozen
@@ -77,8 +91,10 @@ class Fault:
     one_way: bool = False
     offset: int = 0  # a clock fault's jump, in milliseconds
     rate: float = 1.0  # a clock fault's rate
+    scope: str = ""  # a power failure's: one of SCOPES
 
     def describe(self) -> str:
+        scope = {"one": "one node", "minority": "a minority", "all": "every node at once"}
         what = {
             "kill": "kill -9, restart",
             "crash": "core crashed, rebuilt from its disk",
@@ -90,6 +106,10 @@ class Fault:
             "duplicate": "frames duplicated",
             "clock": f"clock {self.offset:+d} ms at rate {self.rate:g}",
             "crash-client": "client killed, restarted from its state file",
+            "power": f"power failure of {scope.get(self.scope, 'nodes')}: killed, unsynced writes "
+            "dropped, restarted",
+            "corrupt": "stopped, a data file truncated or bit-flipped, restarted (left down if it "
+            "refuses the file)",
         }[self.kind]
         return f"t={self.at:5.1f}s  {self.kind:<9} {','.join(self.nodes):<12} {what} after {self.lasts:.1f}s"
 
@@ -159,6 +179,7 @@ def plan(
     out: list[Fault] = []
     # (from, to, nodes) of kills, pauses and crashes
     down: list[tuple[float, float, tuple[str, ...]]] = []
+    left: set[str] = set()  # corrupted nodes: down until the end if they refuse their files
     isolated_until = 0.0  # no isolation before this (one at a time, a calm `every` after it)
     client_back = 0.0  # no client crashes before this: the last one crashed is back
     at = start + rng.uniform(0, every / 2)
@@ -170,7 +191,7 @@ def plan(
         if lasts < 0.2:
             break
         if kind in ("kill", "pause", "crash"):
-            busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns}
+            busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns} | left
             free = [n for n in nodes if n not in busy]
             if len(busy) >= most or not free:
                 at += every
@@ -183,6 +204,14 @@ def plan(
                 chosen = (rng.choice(free),)
             down.append((at, at + lasts, chosen))
             out.append(Fault(round(at, 2), kind, chosen, lasts))
+        elif kind in ("power", "corrupt"):
+            placed = _disk_fault(rng, kind, at, lasts, nodes, down, left, most)
+            if placed is None:
+                at += every
+                continue
+            out.append(placed)
+            if kind == "corrupt":
+                left.update(placed.nodes)
         elif kind == "partition":
             if rng.random() < 0.5:
                 side: tuple[str, ...] = (LEADER,)
@@ -211,6 +240,40 @@ def plan(
             out.append(Fault(round(at, 2), kind, side, lasts))
         at += every * rng.uniform(0.6, 1.4)
     return out
+
+
+def _disk_fault(
+    rng: random.Random,
+    kind: str,
+    at: float,
+    lasts: float,
+    nodes: Sequence[str],
+    down: list[tuple[float, float, tuple[str, ...]]],
+    left: set[str],
+    most: int,
+) -> Fault | None:
+    """A power failure or a corruption at `at`, or None where it cannot be placed. A power
+    failure of every node needs no other fault taking a node down meanwhile (the nodes left down
+    by a corruption aside: it strikes them too); one of one node or a minority, and a corruption,
+    keep within `most` nodes down at once as a kill does. Placed, its nodes are added to `down`."""
+    busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns}
+    scope = rng.choice(SCOPES) if kind == "power" else "minority"
+    if scope == "all":
+        if busy:
+            return None
+        chosen: tuple[str, ...] = tuple(nodes)
+    else:
+        free = [n for n in nodes if n not in busy | left]
+        room = min(most - len(busy | left), len(free), max(1, (len(nodes) - 1) // 2))
+        if room < 1:
+            return None
+        if scope == "one" and rng.random() < 0.5 and LEADER not in busy:
+            chosen = (LEADER,)
+        else:
+            count = 1 if scope == "one" else rng.randint(1, room)
+            chosen = tuple(sorted(rng.sample(free, count)))
+    down.append((at, at + lasts, chosen))
+    return Fault(round(at, 2), kind, chosen, lasts, scope=scope if kind == "power" else "")
 
 
 @attrs.frozen

@@ -339,6 +339,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> RoutedOutc
     router: Router | None = None
     with contextlib.ExitStack() as stack:
         for layer in layers.values():
+            stack.enter_context(layer.disks)  # unmounted once its nodes ended
             stack.enter_context(layer.cluster)
         try:
             # the three clusters start at once (each node's start waits in a thread until it

@@ -34,6 +34,7 @@ async def _run(options: Options, folder: Path, progress: Progress) -> Outcome:
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         stack.callback(layer.leave_network)  # however the run ends (a namespace network's)
+        stack.enter_context(layer.disks)  # unmounted once the nodes ended (a power failure's)
         stack.enter_context(layer.cluster)
         try:
             await layer.start()

@@ -11,6 +11,7 @@ What was done is logged in `struck` as `(when, "kind nodes")` when a fault strik
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -27,6 +28,9 @@ Skew = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
 ClientCrash = Callable[[str], Awaitable[Callable[[], Awaitable[None]]]]
 # a crash of the node's core inside its process (impl/runtime/host.py); what rebuilds it
 Crash = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
+# a disk fault (`power`, `corrupt`) on the fault's nodes: strike (kill them, drop their unsynced
+# writes or damage their files); what restarts them (meshcheck/cluster/disk_faults.py)
+DiskFault = Callable[[nemesis.Fault], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 class Target(Protocol):
@@ -53,6 +57,8 @@ async def carry_out(
     skew: Skew | None = None,
     crash: Crash | None = None,
     crash_client: ClientCrash | None = None,
+    power: DiskFault | None = None,
+    corrupt: DiskFault | None = None,
 ) -> None:
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
@@ -61,9 +67,13 @@ async def carry_out(
     are down or paused as the plan ever holds at once (`most_down`): the plan keeps a majority (a
     BFT protocol: all but f) up in its own time, and a restart that took seconds under load once
     had all three nodes of a cluster down together (two kills struck before the first restart was
-    done). A fault that waited strikes late; `struck` says when."""
+    done). A fault that waited strikes late; `struck` says when. A fault on several nodes (a power
+    failure of a minority, a corruption) takes one place in that count per node, and the locks of
+    all its nodes; a power failure of every node waits for every other fault on a node's process
+    to be undone, and for no count: it is the one fault that takes every node down on purpose."""
     locks = {n: asyncio.Lock() for n in names}
-    down = asyncio.Semaphore(max(1, most_down(plan)))
+    down = asyncio.Semaphore(max(1, most_down(plan, names)))
+    gate = asyncio.Lock()  # one fault at a time takes its places in `down`: none holds part of them
 
     async def resolved(fault: nemesis.Fault) -> nemesis.Fault:
         if nemesis.LEADER not in fault.nodes:
@@ -75,11 +85,25 @@ async def carry_out(
 
     async def one(fault: nemesis.Fault) -> None:
         await asyncio.sleep(max(0.0, fault.at - clock()))
-        if fault.kind in DOWN:
-            async with down:  # the leader named when the fault can strike, not before
+        if _every_node(fault, names):
+            async with contextlib.AsyncExitStack() as held:
+                for n in sorted(names):
+                    await held.enter_async_context(locks[n])
+                await strike(fault)
+        elif fault.kind in DOWN:
+            places = len(fault.nodes)
+            async with gate:
+                for _ in range(places):
+                    await down.acquire()
+            try:  # the leader named when the fault can strike, not before
                 fault = await resolved(fault)
-                async with locks[fault.nodes[0]]:
+                async with contextlib.AsyncExitStack() as held:
+                    for n in sorted(set(fault.nodes)):
+                        await held.enter_async_context(locks[n])
                     await strike(fault)
+            finally:
+                for _ in range(places):
+                    down.release()
         elif fault.kind == "clock":
             fault = await resolved(fault)
             async with locks[fault.nodes[0]]:
@@ -111,6 +135,12 @@ async def carry_out(
                 rebuild = await crash(fault)
                 await asyncio.sleep(fault.lasts)
                 await rebuild()
+        elif fault.kind in ("power", "corrupt"):
+            disk_fault = power if fault.kind == "power" else corrupt
+            if disk_fault is not None:
+                restart = await disk_fault(fault)
+                await asyncio.sleep(fault.lasts)
+                await restart()
         elif fault.kind == "clock":
             if skew is not None:
                 undo_skew = await skew(fault)
@@ -125,13 +155,23 @@ async def carry_out(
     await asyncio.gather(*(one(f) for f in plan))
 
 
-DOWN = ("kill", "pause", "crash")  # the faults that take a node (its process, or its core) out
+# the faults that take a node (its process, or its core) out
+DOWN = ("kill", "pause", "crash", "power", "corrupt")
 
 
-def most_down(plan: Sequence[nemesis.Fault]) -> int:
-    """The most kills and pauses of `plan` in force at once, in the plan's own time."""
+def _every_node(fault: nemesis.Fault, names: Sequence[str]) -> bool:
+    """A power failure of every node (nemesis.py: the one fault beyond the minority rule)."""
+    return fault.kind == "power" and set(fault.nodes) >= set(names)
+
+
+def most_down(plan: Sequence[nemesis.Fault], names: Sequence[str] = ()) -> int:
+    """The most nodes that kills, pauses, crashes, minority power failures and corruptions of
+    `plan` hold down at once, in the plan's own time (a power failure of every node aside)."""
     edges = sorted(
-        (t, delta) for f in plan if f.kind in DOWN for t, delta in ((f.at, 1), (f.at + f.lasts, -1))
+        (t, delta)
+        for f in plan
+        if f.kind in DOWN and not (names and _every_node(f, names))
+        for t, delta in ((f.at, len(f.nodes)), (f.at + f.lasts, -len(f.nodes)))
     )
     most = held = 0
     for _t, delta in edges:  # at a tie the end comes first (-1 < 1): back-to-back is not at once

@@ -10,6 +10,7 @@ peers, never start on wrong data.
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -36,16 +37,19 @@ class Corruption:
 
 
 def truncate_file(path: Path, rng: random.Random, name: str) -> Corruption:
-    """The file cut to a length drawn in [0, its length): it must not be empty."""
+    """The file cut to a length drawn in [0, its length): it must not be empty. The damage is
+    fsynced, as a bad disk's is what the disk holds (on a lazy filesystem, meshcheck/faults/lazyfs.py,
+    a power failure would otherwise undo it)."""
     before = path.stat().st_size
     after = rng.randrange(before)
     with open(path, "r+b") as f:
         f.truncate(after)
+        os.fsync(f.fileno())
     return Corruption(name, "truncate", after, before=before, after=after)
 
 
 def flip_bits(path: Path, rng: random.Random, name: str, count: int) -> list[Corruption]:
-    """`count` bits flipped at offsets drawn in the file (which must not be empty)."""
+    """`count` bits flipped at offsets drawn in the file (which must not be empty), fsynced."""
     data = bytearray(path.read_bytes())
     done: list[Corruption] = []
     for _ in range(count):
@@ -53,7 +57,12 @@ def flip_bits(path: Path, rng: random.Random, name: str, count: int) -> list[Cor
         bit = rng.randrange(8)
         data[offset] ^= 1 << bit
         done.append(Corruption(name, "flip", offset, bit, len(data), len(data)))
-    path.write_bytes(bytes(data))
+    with open(path, "r+b") as f:
+        for change in done:
+            f.seek(change.offset)
+            f.write(bytes([data[change.offset]]))
+        f.flush()
+        os.fsync(f.fileno())
     return done
 
 

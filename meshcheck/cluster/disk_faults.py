@@ -1,0 +1,78 @@
+"""The nemesis's disk faults carried out on any cluster of processes whose data directories are
+a `NodeDisks`' (meshcheck/faults/disks.py): the `power` and `corrupt` callbacks that
+strike.carry_out takes, each of which strikes and returns what restarts.
+
+- `power`: kill -9 the fault's nodes, drop every write they did not fsync, and (after the fault
+  lasted) start them again;
+- `corrupt`: kill the fault's nodes, damage one data file of each (seeded by the run's seed, the
+  fault's time and the node), and start them again.
+
+A node that does not come back (it refuses a file it cannot read back, as it must:
+impl/runtime/disk.py) is left down and said so; the run goes on without it. What each fault did
+is noted, with the time, through `note` (the report's nemesis.log): how many files had unsynced
+writes dropped, which file was truncated or which bits flipped, which node refused to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+from meshcheck.cluster import nemesis, strike
+from meshcheck.faults.disks import NodeDisks
+from meshcheck.impl.base.errors import MeshcheckError
+
+Note = Callable[[str], None]
+
+
+def callbacks(
+    target: strike.Target,
+    disks: NodeDisks,
+    seed: int,
+    globs: Sequence[str],
+    note: Note,
+) -> tuple[strike.DiskFault, strike.DiskFault]:
+    """The `power` and `corrupt` callbacks for strike.carry_out."""
+
+    async def start(node: str, damaged: bool) -> None:
+        try:
+            await asyncio.to_thread(target.start, node)
+        except (MeshcheckError, OSError) as e:
+            note(f"{node} did not come back, left down: {e}")
+        else:
+            if damaged:  # it read its damaged files without a complaint: say so
+                note(f"{node} came back on its damaged files")
+
+    async def restart(nodes: Sequence[str], damaged: bool) -> None:
+        # one after another, as the run starts them: a process started with a `preexec_fn`
+        # (the parent-death signal, launcher.py) is not safe to fork from two threads at once
+        for node in nodes:
+            await start(node, damaged)
+
+    def back(nodes: Sequence[str], damaged: bool = False) -> Callable[[], Awaitable[None]]:
+        return lambda: restart(nodes, damaged)
+
+    async def power(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
+        nodes = fault.nodes
+        for node in nodes:
+            await asyncio.to_thread(target.kill, node)
+        dropped = {n: await asyncio.to_thread(disks.power_failure, n) for n in nodes}
+        note(
+            f"power failure of {','.join(nodes)}: unsynced changes dropped from "
+            + ", ".join(f"{n} {k} {'file' if k == 1 else 'files'}" for n, k in dropped.items())
+        )
+        return back(nodes)
+
+    async def corrupt(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
+        nodes = fault.nodes
+        for node in nodes:
+            await asyncio.to_thread(target.kill, node)
+        for node in nodes:
+            rng = random.Random(f"corrupt:{seed}:{fault.at}:{node}")
+            done = await asyncio.to_thread(disks.corrupt, node, rng, globs)
+            said = "; ".join(c.describe() for c in done) or "no data file to damage"
+            note(f"corrupt {node}: {said}")
+        return back(nodes, damaged=True)
+
+    return power, corrupt

@@ -1,0 +1,161 @@
+"""The nemesis's disk faults in the plan (meshcheck/cluster/nemesis.py) and as carried out
+(strike.py): a power failure strikes one node, a minority or every node at once; a corruption a
+minority, counted down for the rest of the run; the minority rule holds for all but the power
+failure of every node, which waits for every other fault on a node to be undone."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import pytest
+
+from meshcheck.cluster import nemesis, strike
+from meshcheck.cluster.nemesis import LEADER, Fault
+from meshcheck.impl.base.errors import MeshcheckError
+
+FIVE = [f"n{k}" for k in range(1, 6)]
+
+
+def _down_at(plan: list[Fault], t: float) -> set[str]:
+    """The nodes a plan holds down at `t`, a corruption's until the end (it may refuse to start)."""
+    out: set[str] = set()
+    for f in plan:
+        until = math.inf if f.kind == "corrupt" else f.at + f.lasts
+        if f.kind in strike.DOWN and f.at <= t < until:
+            out |= set(f.nodes)
+    return out
+
+
+def test_power_failures_strike_one_node_a_minority_or_every_node() -> None:
+    scopes: dict[str, int] = {}
+    for seed in range(40):
+        plan = nemesis.plan(seed, 60, ("power", "corrupt", "kill"), FIVE)
+        assert plan == nemesis.plan(seed, 60, ("power", "corrupt", "kill"), FIVE)
+        for f in plan:
+            if f.kind == "power":
+                scopes[f.scope] = scopes.get(f.scope, 0) + 1
+                if f.scope == "all":
+                    assert f.nodes == tuple(FIVE)
+                    assert "every node at once" in f.describe()
+                    others = [
+                        g
+                        for g in plan
+                        if g is not f
+                        and g.kind in strike.DOWN
+                        and g.at < f.at + f.lasts
+                        and f.at < g.at + g.lasts
+                    ]
+                    assert others == [], (seed, f, others)
+                else:
+                    assert len(f.nodes) <= 2
+                    assert (f.scope == "one") == (len(f.nodes) == 1 and f.scope != "minority")
+            if f.kind == "corrupt":
+                assert 1 <= len(f.nodes) <= 2 and LEADER not in f.nodes
+                assert "truncated or bit-flipped" in f.describe()
+        every = [f for f in plan if f.kind == "power" and f.scope == "all"]
+        for t in [x / 20 for x in range(1200)]:
+            if not any(f.at <= t < f.at + f.lasts for f in every):
+                assert len(_down_at(plan, t)) <= 2, (seed, t)  # a minority of five
+    assert set(scopes) == set(nemesis.SCOPES), scopes
+
+
+def test_parse_kinds_and_the_help_know_the_disk_faults() -> None:
+    assert nemesis.parse_kinds("power,corrupt") == ("power", "corrupt")
+    with pytest.raises(MeshcheckError, match="power, corrupt"):
+        nemesis.parse_kinds("powerr")
+    import inspect
+
+    from meshcheck import cluster_cmd
+
+    source = inspect.getsource(cluster_cmd.add_parser)
+    for kind in nemesis.KINDS:
+        assert kind in source, f"--nemesis's help does not name {kind}"
+
+
+class Recorder:
+    """Processes that only count who is down."""
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()
+        self.most = 0
+        self.seen: list[tuple[str, frozenset[str]]] = []
+
+    def kill(self, name: str) -> None:
+        self.down.add(name)
+        self.most = max(self.most, len(self.down))
+
+    def start(self, name: str) -> None:
+        self.down.discard(name)
+
+    def pause(self, name: str) -> None:
+        self.kill(name)
+
+    def resume(self, name: str) -> None:
+        self.start(name)
+
+
+def _run(plan: list[Fault], target: Recorder, names: tuple[str, ...]) -> list[str]:
+    struck: list[tuple[float, str]] = []
+    began = time.monotonic()
+
+    async def leader() -> str:
+        return "n1"
+
+    async def disk_fault(fault: Fault) -> object:
+        target.seen.append((fault.kind, frozenset(target.down)))
+        for n in fault.nodes:
+            target.kill(n)
+
+        async def restart() -> None:
+            for n in fault.nodes:
+                target.start(n)
+
+        return restart
+
+    asyncio.run(
+        strike.carry_out(
+            plan,
+            target,
+            names,
+            lambda: time.monotonic() - began,
+            struck,
+            leader=leader,
+            links=lambda fault: lambda: None,
+            power=disk_fault,  # type: ignore[arg-type]
+            corrupt=disk_fault,  # type: ignore[arg-type]
+        )
+    )
+    return [what for _at, what in sorted(struck)]
+
+
+def test_a_power_failure_of_every_node_waits_for_the_kill_in_force() -> None:
+    names = ("n1", "n2", "n3")
+    # the kill of n2 lasts to 0.3 s; the power failure of all is planned at 0.1 s
+    plan = [Fault(0.0, "kill", ("n2",), 0.3), Fault(0.1, "power", names, 0.1, scope="all")]
+    target = Recorder()
+    done = _run(plan, target, names)
+    assert target.seen == [("power", frozenset())]  # n2 was back when the power failed
+    assert target.most == 3  # every node down at once: the point of the fault
+    assert done[:2] == ["kill n2", "kill n2 undone"]
+    assert done[2:] == ["power n1,n2,n3", "power n1,n2,n3 undone"]
+
+
+def test_a_corruption_of_two_counts_two_places_and_names_the_leader_when_it_strikes() -> None:
+    names = tuple(FIVE)
+    plan = [
+        Fault(0.0, "corrupt", ("n2", "n3"), 0.2),
+        Fault(0.05, "power", (LEADER,), 0.1, scope="one"),
+    ]
+    assert strike.most_down(plan, names) == 3
+    target = Recorder()
+    done = _run(plan, target, names)
+    assert "corrupt n2,n3" in done and "power n1" in done
+    assert target.most == 3
+
+
+def test_most_down_leaves_out_the_power_failure_of_every_node() -> None:
+    names = ("n1", "n2", "n3")
+    plan = [Fault(0.0, "power", names, 1.0, scope="all"), Fault(2.0, "kill", ("n1",), 1.0)]
+    assert strike.most_down(plan, names) == 1

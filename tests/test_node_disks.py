@@ -1,0 +1,105 @@
+"""The nodes' data directories (meshcheck/faults/disks.py): on a lazy filesystem each, a power
+failure of one node drops only its unsynced writes; corruption is seeded, recorded and durable;
+the mounts go however the block ends and leave each directory holding what its node wrote."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from meshcheck.faults.disks import DURABLE, NodeDisks
+from meshcheck.faults.lazyfs import LazyFsError, fuse_unavailable, is_mounted
+
+_WHY = fuse_unavailable()
+fuse = pytest.mark.skipif(_WHY is not None, reason=f"FUSE cannot be mounted: {_WHY}")
+NODES = ("n1", "n2", "n3")
+
+
+def _write(path: Path, data: bytes, *, sync: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if sync:
+        fd = os.open(path.parent, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+
+
+def test_plain_directories_refuse_a_power_failure_and_corrupt_with_a_record(
+    tmp_path: Path,
+) -> None:
+    with NodeDisks(tmp_path / "data", NODES, lazy=False) as disks:
+        assert [disks.data(n).is_dir() for n in NODES] == [True] * 3
+        with pytest.raises(LazyFsError, match="lazy filesystem"):
+            disks.power_failure("n1")
+        (disks.data("n2") / "state.wal").write_bytes(bytes(range(200)))
+        (disks.data("n2") / "node.log").write_bytes(b"x" * 50)
+        first = disks.corrupt("n2", random.Random(4), ["*.wal"])
+        assert first and {c.file for c in first} == {"state.wal"}  # the glob, not the log
+        assert disks.corrupt("n1", random.Random(4), ["*.wal"]) == []  # nothing to damage
+    # the same seed on the same file does the same thing
+    with NodeDisks(tmp_path / "again", NODES, lazy=False) as disks:
+        (disks.data("n2") / "state.wal").write_bytes(bytes(range(200)))
+        assert disks.corrupt("n2", random.Random(4), ["*.wal"]) == first
+
+
+@fuse
+def test_a_power_failure_drops_one_nodes_unsynced_writes_and_no_one_elses(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    with NodeDisks(root, NODES, lazy=True) as disks:
+        assert all(is_mounted(disks.data(n)) for n in NODES)
+        for n in NODES:
+            _write(disks.data(n) / "state.wal", b"synced;", sync=True)
+            _write(disks.data(n) / "state.wal", b"unsynced;", sync=False)
+            _write(disks.data(n) / "new.log", b"never synced", sync=False)
+        assert disks.power_failure("n2") == 3  # state.wal's tail, new.log, the folder's new name
+        assert (disks.data("n2") / "state.wal").read_bytes() == b"synced;"
+        assert not (disks.data("n2") / "new.log").exists()
+        assert (disks.data("n1") / "state.wal").read_bytes() == b"synced;unsynced;"
+        assert disks.power_failure("n2") == 0  # nothing unsynced left
+    # the block left: no mount, each folder what its node last wrote (a clean shutdown)
+    assert not any(is_mounted(root / n) for n in NODES)
+    assert (root / "n1" / "state.wal").read_bytes() == b"synced;unsynced;"
+    assert (root / "n1" / "new.log").read_bytes() == b"never synced"
+    assert (root / "n2" / "state.wal").read_bytes() == b"synced;"
+    assert not (root / DURABLE).exists()
+
+
+@fuse
+def test_corruption_is_durable_through_a_power_failure(tmp_path: Path) -> None:
+    with NodeDisks(tmp_path / "data", NODES, lazy=True) as disks:
+        wal = disks.data("n1") / "state.wal"
+        _write(wal, bytes(range(256)), sync=True)
+        done = disks.corrupt("n1", random.Random(1), ["state.wal"])
+        damaged = wal.read_bytes()
+        assert damaged != bytes(range(256))
+        disks.power_failure("n1")  # the damage is on the disk, not in its cache
+        assert wal.read_bytes() == damaged
+        for change in done:
+            if change.kind == "truncate":
+                assert len(damaged) == change.after < change.before == 256
+            else:
+                assert (damaged[change.offset] ^ change.offset) >> change.bit & 1
+
+
+@fuse
+def test_an_exception_in_the_block_still_unmounts(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    with pytest.raises(RuntimeError), NodeDisks(root, NODES, lazy=True) as disks:
+        _write(disks.data("n3") / "f", b"kept", sync=False)
+        raise RuntimeError("the run failed")
+    assert not any(is_mounted(root / n) for n in NODES)
+    assert (root / "n3" / "f").read_bytes() == b"kept"
+
+
+def test_an_unknown_node_is_one_clear_error(tmp_path: Path) -> None:
+    with NodeDisks(tmp_path, NODES, lazy=False) as disks, pytest.raises(Exception, match="n9"):
+        disks.data("n9")
