@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft netns nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd etcd-raft nats netns nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,14 +58,14 @@ verify-full: java etcd etcd-raft
 TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
-test: java chromium etcd etcd-raft nodejs redis netns fuse
+test: java chromium etcd etcd-raft nats nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd etcd-raft nodejs redis netns fuse
+test-all: java chromium etcd etcd-raft nats nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -138,6 +138,15 @@ netns:
 	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1; } \
 	  || echo "make netns: could not install Debian's $(NETNS_PACKAGES) (apt-get install -y $(NETNS_PACKAGES), as root): the namespace network and clock fault tests are skipped"
+
+# Debian's nats-server (NATS 2.9 with JetStream), the system `meshcheck cluster test --system nats`
+# puts under test (meshcheck/systems/known/nats.toml, docs/systems.md): installed when missing
+# (apt-get, as root); when it cannot be, one line says so and the NATS tests are skipped.
+nats:
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server \
+	  || apt-get install -y --no-install-recommends nats-server >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends nats-server >/dev/null 2>&1; } \
+	  || echo "make nats: could not install Debian's nats-server (apt-get install -y --no-install-recommends nats-server, as root): the NATS tests are skipped"
 
 # etcd's Raft library (go.etcd.io/etcd/raft, etcd 3.4) served over the driver protocol
 # (docs/etcd-raft.md): Debian's Go and the library's source (golang-go, golang-etcd-server-dev)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.cluster import anomaly, checks, figures, nemesis, strike
+from meshcheck.cluster import anomaly, checks, disk_faults, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import FakeClock
 from meshcheck.cluster.nemesis import Fault
@@ -29,9 +29,10 @@ from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
 from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
+from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import templates
+from meshcheck.systems import stream_history, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
@@ -50,8 +51,12 @@ RECOVERY = 5.0  # the calm after the last fault in which progress is owed
 LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plug-in can ask)
 PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
 # the faults a system's run carries out; on loopback only those on processes and clocks
-KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock")
-LOOPBACK_KINDS = ("kill", "pause", "clock")
+KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock", "power", "corrupt")
+LOOPBACK_KINDS = ("kill", "pause", "clock", "power", "corrupt")
+DISK_KINDS = (
+    "power",
+    "corrupt",
+)  # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py)
 NETWORKS = ("loopback", "netns")
 
 
@@ -110,6 +115,8 @@ def read_mode(options: RunOptions) -> str:
 
 def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
+    if options.workload == "stream":
+        return stream_history.replay_command(folder)
     return anomaly.replay_command(
         folder, history_model(options), budget=options.budget, mode=read_mode(options)
     )
@@ -147,7 +154,12 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             named = system.file.nodes.ports
             free = iter(free_ports(len(named) * len(names)))
             ports = {n: {p: next(free) for p in named} for n in names}
-        disks = stack.enter_context(PlainDisks(folder / "data", names))
+        disks: PlainDisks | NodeDisks
+        if set(DISK_KINDS) & set(options.nemesis):  # each node's data on its own (lazy) mount
+            lazy = "power" in options.nemesis
+            disks = stack.enter_context(NodeDisks(folder / "data", names, lazy=lazy))
+        else:
+            disks = stack.enter_context(PlainDisks(folder / "data", names))
         clocks = {n: FakeClock(n, folder) for n in names} if "clock" in options.nemesis else {}
         cluster = SystemNodes(
             system.file,
@@ -206,10 +218,16 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
 
             return back
 
+        power = corrupt = None
+        if isinstance(disks, NodeDisks):
+            power, corrupt = disk_faults.callbacks(
+                cluster, disks, options.seed, system.file.nodes.data_files,
+                lambda said: struck.append((clock(), said)),
+            )  # fmt: skip
         chaos = loop.create_task(
             strike.carry_out(
                 plan, cluster, names, clock, struck, leader=leader, links=strike_links,
-                skew=skew if clocks else None,
+                skew=skew if clocks else None, power=power, corrupt=corrupt,
             )
         )  # fmt: skip
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
@@ -226,6 +244,9 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             await asyncio.gather(chaos, watch, return_exceptions=True)
             if links is not None:
                 links.heal()
+        if options.workload == "stream":
+            progress("reading back every node's copy of the stream")
+            await workload.read_back()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
@@ -277,7 +298,11 @@ def _check(
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
     model = history_model(options)
-    (folder / "history.jsonl").write_text(jepsen.dumps(history.ops, model), encoding="utf-8")
+    if options.workload == "stream":
+        text = stream_history.dumps(history.ops)
+    else:
+        text = jepsen.dumps(history.ops, model)
+    (folder / "history.jsonl").write_text(text, encoding="utf-8")
     name = f"{system.file.name}, {options.nodes} nodes, seed {options.seed}"
     (folder / "latency.svg").write_text(
         figures.latency_svg(history, struck, title=name), encoding="utf-8"
@@ -286,13 +311,18 @@ def _check(
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    if options.workload == "lock":
-        safety: tuple[Verdict, ...] = (mutual_exclusion(history.ops, options.budget),)
+    if options.workload == "stream":
+        found, report = stream_history.verdict(folder / "history.jsonl")
+        if found.holds is False:
+            (folder / "anomaly.txt").write_text(report, encoding="utf-8")
+        safety: tuple[Verdict, ...] = (found,)
+    elif options.workload == "lock":
+        safety = (mutual_exclusion(history.ops, options.budget),)
     elif options.reads == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
-    if any(v.holds is False for v in safety):
+    if options.workload != "stream" and any(v.holds is False for v in safety):
         progress("drawing the anomaly")
         anomaly.report(
             history.ops,

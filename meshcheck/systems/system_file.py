@@ -19,7 +19,7 @@ import attrs
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import templates
 
-WORKLOADS = ("registers", "cas", "lock")  # meshcheck's workloads (docs/systems.md)
+WORKLOADS = ("registers", "cas", "lock", "stream")  # meshcheck's workloads (docs/systems.md)
 READS = (
     "linearizable",
     "serializable",

@@ -4,6 +4,8 @@ plug-in only says how the system answered.
 
 - `registers`: five keys, reads and writes of unique values; `cas`: compare-and-set besides
   (Jepsen's etcd tests, Kingsbury, jepsen.io/analyses/etcd-3.4.3);
+- `stream`: clients publish messages with unique ids, consume and acknowledge them, and every
+  node's copy is read back at the end (stream_workload.py; traces/history/stream.py checks it);
 - `lock`: each client takes lock "L" (`acquire` with a token of its own, a lease for etcd), holds
   it a moment, `release`s it and `revoke`s the token (which frees the lock if it was taken and the
   release's answer was lost); checked against models.Mutex.
@@ -23,6 +25,7 @@ from typing import Any
 
 from meshcheck.cluster.workload import History
 from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.stream_workload import StreamClients
 from meshcheck.systems.verdicts import KEYS
 
 HOLD = (0.01, 0.05)  # seconds a client holds the lock
@@ -61,11 +64,24 @@ class Workload:
         self.history = History()
         self._round = 0
         self._seen: dict[str, str] = {}  # the last value each key was seen to hold (cas's `old`)
+        self._stream = StreamClients(
+            make, settings, endpoints, clock, self.history, self._rng, self._gap, TIMEOUT
+        )
 
     async def run(self, until: float) -> None:
         self._round += 1
+        if self._settings.workload == "stream":
+            clients = (
+                self._stream.client(k, until, self._round) for k in range(1, self._count + 1)
+            )
+            await asyncio.gather(*clients)
+            return
         one = self._locker if self._settings.workload == "lock" else self._client
         await asyncio.gather(*(one(k, until) for k in range(1, self._count + 1)))
+
+    async def read_back(self) -> None:
+        """The stream workload's last step: every node's copy read back (stream_workload.py)."""
+        await self._stream.read_back()
 
     async def _bind(self, client: Client, home: int) -> None:
         with contextlib.suppress(OSError, TimeoutError):  # a node down: its invocations say so

@@ -1,0 +1,48 @@
+"""The stream workload's history as the stream checker reads it (traces/history/stream.py), and
+its verdict: JSON lines, a first line declaring at-least-once delivery (a consumer whose
+acknowledgement was lost is given the message again, so duplicates are counted, not wrong), then
+each operation's invocation and completion in time order. An `info` operation has no completion
+line: nobody knows whether it took effect, which is how the checker reads an open invocation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from meshcheck.cluster.checks import Verdict
+from meshcheck.traces.history import stream
+from meshcheck.traces.history.history import Op
+
+DELIVERY = "at-least-once"
+CHECK = "stream (nothing acknowledged lost, one order)"
+
+
+def _value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def dumps(ops: Sequence[Op]) -> str:
+    events: list[tuple[float, int, dict[str, Any]]] = []
+    for o in ops:
+        base = {"process": o.process, "f": o.f}
+        events.append((o.call, 0, {**base, "type": "invoke", "value": _value(o.input)}))
+        if o.ret != math.inf:
+            out = o.output if o.f in ("consume", "read") else o.input
+            events.append((o.ret, 1, {**base, "type": o.status, "value": _value(out)}))
+    events.sort(key=lambda e: (e[0], e[1]))
+    head = json.dumps({"delivery": DELIVERY}) + "\n"
+    return head + "".join(json.dumps(e) + "\n" for _, _, e in events)
+
+
+def verdict(path: Path) -> tuple[Verdict, str]:
+    """The checker's verdict on the history file at `path`, and its whole report."""
+    text, holds = stream.run(str(path), None)
+    detail = text.splitlines()[0].removeprefix(f"{path}: ")
+    return Verdict(CHECK, holds, detail), text
+
+
+def replay_command(folder: Path) -> str:
+    return f"meshcheck history check {folder / 'history.jsonl'} --model stream"
