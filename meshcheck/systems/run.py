@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,7 +33,7 @@ from meshcheck.cluster.workload import History
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import stream_history, templates
+from meshcheck.systems import checked, stream_history, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
@@ -43,6 +44,7 @@ from meshcheck.systems.verdicts import (
     mutual_exclusion,
     serializable_verdicts,
 )
+from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import jepsen, models
 
@@ -77,6 +79,11 @@ class RunOptions:
     client_pause: float = 0.0
     validate: bool = True
     validate_budget: float = 300.0
+    # seconds every pause lasts (0: the nemesis's own, 0.3 to 2.5 s): longer than a lease's TTL
+    long_pause: float = 0.0
+    # a mutant of the workload its checker must catch (checked.py's Kind.mutants), passed to the
+    # workload's clients and the plug-in as the option `broken`
+    broken: str = ""
 
 
 @attrs.frozen
@@ -87,6 +94,7 @@ class Outcome:
     plan: tuple[Fault, ...]
     struck: tuple[tuple[float, str], ...]
     seconds: float
+    leader_changes: int = 0
 
     @property
     def holds(self) -> bool:
@@ -101,7 +109,9 @@ def faults(system: System, options: RunOptions) -> list[Fault]:
     if options.plan is not None:
         return list(options.plan)
     names = node_names(system, options.nodes)
-    return nemesis.plan(options.seed, options.time, options.nemesis, names)
+    return nemesis.plan(
+        options.seed, options.time, options.nemesis, names, pause=options.long_pause
+    )
 
 
 def history_model(options: RunOptions) -> models.Model:
@@ -117,6 +127,8 @@ def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
     if options.workload == "stream":
         return stream_history.replay_command(folder)
+    if options.workload in checked.KINDS:  # with the lease's bound, from the run's plan
+        return (folder / "replay.txt").read_text(encoding="utf-8").strip()
     return anomaly.replay_command(
         folder, history_model(options), budget=options.budget, mode=read_mode(options)
     )
@@ -192,7 +204,10 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             return loop.time() - t0
 
         assert system.plugin.client is not None
-        settings = ClientSettings(dict(system.file.client.options), options.reads, options.workload)
+        given = dict(system.file.client.options)
+        if options.broken:
+            given["broken"] = options.broken
+        settings = ClientSettings(given, options.reads, options.workload)
         workload = Workload(
             system.plugin.client,
             settings,
@@ -231,6 +246,8 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             )
         )  # fmt: skip
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
+        leaders: list[tuple[float, str | None]] = []
+        sampler = loop.create_task(_sample(leader, clock, leaders))
         try:
             await workload.run(options.time)
             await chaos
@@ -241,17 +258,44 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         finally:
             watch.cancel()
             chaos.cancel()
-            await asyncio.gather(chaos, watch, return_exceptions=True)
+            sampler.cancel()
+            await asyncio.gather(chaos, watch, sampler, return_exceptions=True)
             if links is not None:
                 links.heal()
         if options.workload == "stream":
             progress("reading back every node's copy of the stream")
             await workload.read_back()
+        if workload.checked is not None:
+            await workload.checked.finish()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
-    return _check(system, options, folder, workload.history, plan, struck, healed, until,
-                  values, time.monotonic() - started, progress)  # fmt: skip
+    (folder / "leaders.log").write_text(
+        "".join(f"{t:8.3f} {who or '-'}\n" for t, who in leaders), encoding="utf-8"
+    )
+    outcome = _check(system, options, folder, workload, plan, struck, healed, until,
+                     values, time.monotonic() - started, progress)  # fmt: skip
+    return attrs.evolve(outcome, leader_changes=leader_changes(leaders))
+
+
+def leader_changes(leaders: list[tuple[float, str | None]]) -> int:
+    """How many times the leader the members named changed (an interval without one not
+    counted: the same leader before and after it is no change)."""
+    named = [who for _, who in leaders if who is not None]
+    return sum(1 for a, b in itertools.pairwise(named) if a != b)
+
+
+async def _sample(
+    leader: Callable[[], Awaitable[str | None]],
+    clock: Callable[[], float],
+    out: list[tuple[float, str | None]],
+) -> None:
+    """Who leads, asked every half second while the clients run (leaders.log)."""
+    while True:
+        who = await leader()
+        if not out or out[-1][1] != who:
+            out.append((clock(), who))
+        await asyncio.sleep(0.5)
 
 
 def _leader(
@@ -285,7 +329,7 @@ def _check(
     system: System,
     options: RunOptions,
     folder: Path,
-    history: History,
+    workload: Workload,
     plan: list[Fault],
     struck: list[tuple[float, str]],
     healed: float,
@@ -297,8 +341,11 @@ def _check(
     (folder / "nemesis.log").write_text(
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
+    history = workload.history
     model = history_model(options)
-    if options.workload == "stream":
+    if workload.checked is not None:
+        text = workload.checked.dumps()
+    elif options.workload == "stream":
         text = stream_history.dumps(history.ops)
     else:
         text = jepsen.dumps(history.ops, model)
@@ -311,18 +358,34 @@ def _check(
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    if options.workload == "stream":
+    safety: tuple[Verdict, ...]
+    if workload.checked is not None:
+        bound = checked.clock_bound(options.workload, plan)
+        replay = checked.replay_command(options.workload, folder, bound)
+        (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
+        safety, report = checked.verdicts(options.workload, folder / "history.jsonl", bound)
+        if isinstance(workload.checked, WatchClients):
+            safety = (*safety, _acknowledged(workload.checked))
+        if any(v.holds is False for v in safety):
+            said = dict(system.file.documented).get(options.workload, "")
+            note = f"documented: {said}\n" if said else ""
+            (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
+    elif options.workload == "stream":
         found, report = stream_history.verdict(folder / "history.jsonl")
         if found.holds is False:
             (folder / "anomaly.txt").write_text(report, encoding="utf-8")
-        safety: tuple[Verdict, ...] = (found,)
+        safety = (found,)
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif options.reads == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
-    if options.workload != "stream" and any(v.holds is False for v in safety):
+    if (
+        options.workload != "stream"
+        and workload.checked is None
+        and any(v.holds is False for v in safety)
+    ):
         progress("drawing the anomaly")
         anomaly.report(
             history.ops,
@@ -347,6 +410,17 @@ def _check(
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _acknowledged(watch: WatchClients) -> Verdict:
+    """Every change a writer was told of is in the store's history, as it was told."""
+    name = "watch: acknowledged changes in the history"
+    if watch.history_read is None:
+        return Verdict(name, None, "the store's history could not be read at the end")
+    lost = watch.lost()
+    if lost:
+        return Verdict(name, False, f"{len(lost)} not as acknowledged, the first: {lost[0]}")
+    return Verdict(name, True, f"{len(watch.changes)} acknowledged, all in the history")
 
 
 def _logs_valid(
