@@ -40,7 +40,7 @@ KINDS: dict[str, Kind] = {
     k.workload: k
     for k in (
         Kind("watch", "watch", WatchClients, "watch: every change, in order", ("watch-skip",)),
-        Kind("lease", "lease", LeaseClients, "lease: alive while kept, gone after",
+        Kind("lease", "lease", LeaseClients, "lease: never gone while kept alive",
              ("stalled-keepalive",)),
         Kind("fenced-lock", "fenced-lock", FencedClients, "fenced lock", ("unfenced",)),
         Kind("list-append", "list-append", AppendClients, "list-append (Elle)",
@@ -69,10 +69,19 @@ def replay_command(workload: str, folder: Path, bound: float) -> str:
 
 def verdicts(workload: str, path: Path, bound: float) -> tuple[tuple[Verdict, ...], str]:
     """The checker's verdicts on the history at `path`, and its whole report. The fenced lock's
-    are two: mutual exclusion, and fencing (the register kept safe), as its report says them."""
+    are two: mutual exclusion, and fencing (the register kept safe), as its report says them; so
+    are the lease's: no key gone while its lease was kept alive (what a holder relies on), and
+    every key gone once its lease lapsed (which a leader change postpones: etcd's new leader
+    renews every lease when it takes office, lease/lessor.go `Promote`)."""
     kind = KINDS[workload]
     text, holds = checkers.CHECKERS[kind.model].run(str(path), checkers.Options(clock_bound=bound))
     first = text.splitlines()[0].removeprefix(f"{path}: ")
+    if workload == "lease":  # early is unsafe; late is what a new leader's extension allows
+        found = first.rsplit("): ", 1)[-1] if not holds else ""
+        return (
+            Verdict(kind.check, "vanished-early" not in found, first),
+            Verdict("lease: gone once lapsed", "outlived" not in found, first),
+        ), text
     if workload != "fenced-lock":
         return (Verdict(kind.check, holds, first),), text
     overlap = re.search(r"mutual exclusion: (held|no \([^)]*\))", first)
