@@ -62,7 +62,9 @@ class Clients(abc.ABC):
 
     def dumps(self) -> str:
         """history.jsonl in the checker's format: the lines, in time order."""
-        ordered = sorted(self.lines, key=lambda e: (e[0], e[1]))
+        # by time alone: the sort is stable, so lines of one time keep the order they were
+        # made in (a completion before the next invocation its process made at the same reading)
+        ordered = sorted(self.lines, key=lambda e: e[0])
         return "".join(json.dumps(e) + "\n" for _, _, e in ordered)
 
     # -- shared by the workloads -----------------------------------------------------------------
@@ -100,13 +102,14 @@ class Clients(abc.ABC):
         return done, call, ret
 
     def pair(self, op: Invocation, done: Completion, call: float, ret: float, f: str = "") -> None:
-        """The operation as an invocation and (unless `info`) a completion line, Jepsen's way;
-        an ok completion carries its output, the others the invocation's value."""
+        """The operation as an invocation and a completion line, Jepsen's way; an ok completion
+        carries its output, the others the invocation's value. An `info` completion says the
+        outcome is unknown (the checkers read it as never completed) and lets the process go on:
+        a lock holder whose write went unanswered still releases the lock as itself."""
         base = {"process": op.process, "f": f or op.f}
         self.line(call, 0, {**base, "type": "invoke", "value": _plain(op.value)})
-        if done.status != "info":
-            value = done.output if done.status == "ok" else op.value
-            self.line(ret, 1, {**base, "type": done.status, "value": _plain(value)})
+        value = done.output if done.status == "ok" else op.value
+        self.line(ret, 1, {**base, "type": done.status, "value": _plain(value)})
 
     async def pause(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
