@@ -162,6 +162,15 @@ def test_leader_changes_count_who_led_not_the_gaps() -> None:
     assert leader_changes([]) == 0
 
 
+@pytest.mark.parametrize("flag", [["--long-pause", "6"], ["--broken", "unfenced"]])
+def test_the_cores_refuse_the_system_runs_flags(
+    flag: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cluster", "test", "--protocol", "raft", *flag, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag[0]}: only for a system run from its file" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("flags", "says"),
     [
