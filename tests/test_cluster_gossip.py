@@ -229,6 +229,23 @@ def test_a_node_down_must_be_suspected_and_back_trusted() -> None:
     assert health.trusted_when_back(doubt, cut).detail.startswith("nothing to judge")
 
 
+def test_a_power_failure_of_several_nodes_is_judged_node_by_node() -> None:
+    # the power failure of every node (meshcheck/cluster/nemesis.py) is one window of three nodes;
+    # their restarts end one after another, and n3, back last at 17.21 s, is struck again at once:
+    # no node up has heard it since, so its second window owes nothing
+    struck = [(6.1, "power n1,n2,n3"), (17.21, "power n1,n2,n3 undone"), (17.212, "power n3"),
+              (23.67, "power n3 undone")]  # fmt: skip
+    assert health.suspected_when_down([_sample(20.0, "n1", {})], struck).detail.startswith(
+        "nothing to judge"
+    )
+    # the same n3 up for a while before its power failed is owed a suspicion
+    later = [*struck[:2], (19.0, "power n3"), (25.0, "power n3 undone")]
+    verdict = health.suspected_when_down([_sample(21.0, "n1", {})], later)
+    assert not verdict.holds and "n3 was down (power)" in verdict.detail
+    suspected = [_sample(21.0, "n1", {}, suspects=("n3",))]
+    assert health.suspected_when_down(suspected, later).holds
+
+
 @pytest.mark.parametrize(
     ("healed", "now", "until"),
     [(5.1, 5.3, 7.3), (5.1, 6.5, 8.5), (5.1, 9.0, 11.0), (3.5, 5.0, 7.0), (2.5, 5.0, 0.0)],

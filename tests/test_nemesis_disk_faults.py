@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,29 @@ def test_most_down_leaves_out_the_power_failure_of_every_node() -> None:
     names = ("n1", "n2", "n3")
     plan = [Fault(0.0, "power", names, 1.0, scope="all"), Fault(2.0, "kill", ("n1",), 1.0)]
     assert strike.most_down(plan, names) == 1
+
+
+def test_a_power_failure_without_fuse_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshcheck.cli import main
+    from meshcheck.faults import lazyfs
+
+    monkeypatch.setattr(lazyfs, "fuse_unavailable", lambda: "no /dev/fuse on this machine")
+    assert main(["cluster", "test", "--out", str(tmp_path), "--nemesis", "kill,power"]) == 2
+    err = capsys.readouterr().err
+    assert "--nemesis power: each node's data directory goes on a lazy filesystem" in err
+    assert "no /dev/fuse" in err and err.count("\n") == 1
+    assert not (tmp_path / "data").exists()  # refused before anything started
+
+
+def test_corrupt_is_refused_where_the_checks_need_every_node_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meshcheck.cli import main
+
+    argv = ["cluster", "test", "--out", str(tmp_path), "--protocol", "gossip"]
+    assert main([*argv, "--nemesis", "corrupt"]) == 2
+    err = capsys.readouterr().err
+    assert "--nemesis corrupt: a node that refuses its damaged state file stays down" in err
+    assert err.count("\n") == 1

@@ -4,14 +4,18 @@ the mounts go however the block ends and leave each directory holding what its n
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 from pathlib import Path
 
 import pytest
 
+from meshcheck.cluster import disk_faults
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.faults.disks import DURABLE, NodeDisks
 from meshcheck.faults.lazyfs import LazyFsError, fuse_unavailable, is_mounted
+from meshcheck.impl.base.errors import ImplError
 
 _WHY = fuse_unavailable()
 fuse = pytest.mark.skipif(_WHY is not None, reason=f"FUSE cannot be mounted: {_WHY}")
@@ -103,3 +107,48 @@ def test_an_exception_in_the_block_still_unmounts(tmp_path: Path) -> None:
 def test_an_unknown_node_is_one_clear_error(tmp_path: Path) -> None:
     with NodeDisks(tmp_path, NODES, lazy=False) as disks, pytest.raises(Exception, match="n9"):
         disks.data("n9")
+
+
+class _Nodes:
+    """Processes that refuse to start once their state file was damaged."""
+
+    def __init__(self, disks: NodeDisks) -> None:
+        self.disks = disks
+        self.calls: list[str] = []
+
+    def kill(self, name: str) -> None:
+        self.calls.append(f"kill {name}")
+
+    def start(self, name: str) -> None:
+        self.calls.append(f"start {name}")
+        if (self.disks.data(name) / "state.wal").read_bytes() != bytes(range(200)):
+            raise ImplError(f"{name} exited with 2: the state file is damaged")
+
+    def pause(self, name: str) -> None: ...
+
+    def resume(self, name: str) -> None: ...
+
+
+def test_the_corrupt_callback_kills_damages_and_leaves_a_refusing_node_down(
+    tmp_path: Path,
+) -> None:
+    notes: list[str] = []
+    with NodeDisks(tmp_path / "data", NODES, lazy=False) as disks:
+        for n in NODES:
+            (disks.data(n) / "state.wal").write_bytes(bytes(range(200)))
+        nodes = _Nodes(disks)
+        _power, corrupt = disk_faults.callbacks(nodes, disks, 5, ["state.wal"], notes.append)
+
+        async def strike() -> None:
+            restart = await corrupt(Fault(1.0, "corrupt", ("n1", "n3"), 0.5))
+            assert nodes.calls == ["kill n1", "kill n3"]  # both stopped before any damage
+            await restart()
+
+        asyncio.run(strike())
+    assert nodes.calls[2:] == ["start n1", "start n3"]
+    assert notes[0].startswith("corrupt n1: state.wal: ")
+    assert notes[1].startswith("corrupt n3: state.wal: ")
+    assert notes[2:] == [
+        "n1 did not come back, left down: n1 exited with 2: the state file is damaged",
+        "n3 did not come back, left down: n3 exited with 2: the state file is damaged",
+    ]

@@ -212,6 +212,34 @@ def test_the_tail_gives_each_record_once_across_a_compaction(tmp_path: Path) -> 
     assert tuple(judge.content[LOG]) == tuple(log)
 
 
+def test_the_tail_reads_again_a_file_that_lost_what_it_read(tmp_path: Path) -> None:
+    # a power failure or a cut on a record boundary, then the replica writes on from there: the
+    # tail's place is inside the new records, and read on from it they are garbage
+    codec = protocol("pbft").codec()
+    path = tmp_path / "state.wal"
+    disk = Disk(path, codec)
+    disk.load()
+    judge = DiskJudge("r2", REPLICAS, BYZANTINE, KEYS)
+    tail = Tail(path, codec, judge)
+    batches = [[*certificate(seq=seq), signed(Commit(0, seq, DIGEST, "r2"))] for seq in (1, 2, 3)]
+    disk.persist((Splice(LOG, 0, tuple(batches[0])),))
+    first = path.stat().st_size
+    disk.persist((Splice(LOG, 4, tuple(batches[1])),))
+    tail.read()
+    disk.close()
+    with path.open("r+b") as f:
+        f.truncate(first)  # the second record lost
+    disk = Disk(path, codec)
+    disk.load()
+    longer = [*batches[2], signed(Commit(0, 3, DIGEST, "r3")), *certificate(seq=4)]
+    disk.persist((Splice(LOG, 4, tuple(longer)),))  # longer than what was lost
+    disk.close()
+    tail.read()
+    assert tail.judge.problem is None, tail.judge.problem
+    assert tuple(tail.judge.content[LOG]) == (*batches[0], *longer)
+    assert tail.judge.batches == 2
+
+
 # -- simulated groups, followed as they write ---------------------------------------------------
 
 

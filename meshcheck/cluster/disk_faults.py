@@ -19,6 +19,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 
+from meshcheck import words
 from meshcheck.cluster import nemesis, strike
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
@@ -60,7 +61,7 @@ def callbacks(
         dropped = {n: await asyncio.to_thread(disks.power_failure, n) for n in nodes}
         note(
             f"power failure of {','.join(nodes)}: unsynced changes dropped from "
-            + ", ".join(f"{n} {k} {'file' if k == 1 else 'files'}" for n, k in dropped.items())
+            + ", ".join(f"{n} {words.count(k, 'file')}" for n, k in dropped.items())
         )
         return back(nodes)
 

@@ -30,7 +30,11 @@ from meshcheck import words
 from meshcheck.cluster.checks import Verdict, timed
 from meshcheck.cluster.inspection import EVERY, Sample
 from meshcheck.cluster.nemesis import Window, windows
+from meshcheck.cluster.strike import DOWN
 
+# seconds a watcher and the node it watches must both have been up before the node goes down for
+# the watcher to have heard it: four of the runtime's gossip rounds (250 ms, impl/runtime/protocols.py)
+HEARD = 1.0
 DETECT = 5.0  # seconds down after which some live node must suspect the node, whatever its model
 LATE = 600  # milliseconds past its own deadline a watcher may take to act (its rounds are 250 ms)
 TRUST = 2.0  # seconds back after which no node may suspect it
@@ -62,22 +66,37 @@ def never_backwards(samples: Sequence[Sample]) -> Verdict:
 
 
 def _down(struck: Sequence[tuple[float, str]]) -> list[Window]:
-    return [w for w in windows(struck) if w.kind in ("kill", "pause", "crash")]
+    """A window per node of each fault that took nodes out (kill, pause, crash, and the disk
+    faults, power and corrupt, which may take several at once)."""
+    return [
+        Window(w.kind, (node,), w.start, w.end)
+        for w in windows(struck)
+        if w.kind in DOWN
+        for node in w.nodes
+    ]
 
 
 def _watched(w: Window, down: Sequence[Window], detect: float, nodes: set[str]) -> bool:
     """Some node other than `w`'s was up from when `w` struck until `detect` seconds into it: a
     watcher that had heard the node's heartbeats and then heard their silence. Completeness is
     owed by correct processes (Chandra and Toueg); a node down itself meanwhile, or restarted in
-    the window (it never heard from the node down), owes nothing. The nemesis keeps a majority
-    up as it strikes (strike.py), so only a one-node cluster has no watcher."""
+    the window (it never heard from the node down), owes nothing; nor does one that was not up
+    beside the node for `HEARD` seconds before it went down (the node came back just before, as
+    after a power failure of every node, whose restarts end one after another). The nemesis keeps
+    a majority up as it strikes (strike.py), so only a one-node cluster, or one the power failure
+    of every node just restarted, has no watcher."""
     busy = {
         n
         for x in down
         if x is not w and x.start < w.start + detect and w.start < x.end
         for n in x.nodes
     }
-    return bool(nodes - busy - set(w.nodes))
+
+    def up_since(node: str) -> float:
+        return max((x.end for x in down if node in x.nodes and x.end <= w.start), default=0.0)
+
+    (node,) = w.nodes
+    return any(max(up_since(node), up_since(n)) + HEARD <= w.start for n in nodes - busy - {node})
 
 
 @timed

@@ -150,6 +150,19 @@ def needs_frames(kinds: Sequence[str], tls: bool) -> None:
         )
 
 
+def needs_lazy_disks(kinds: Sequence[str]) -> None:
+    """One clear error for a power failure asked of a machine where the nodes' data directories
+    cannot be mounted lazily (no /dev/fuse, no fusermount3: meshcheck/faults/lazyfs.py)."""
+    if "power" in kinds:
+        from meshcheck.faults.lazyfs import fuse_unavailable
+
+        why = fuse_unavailable()
+        if why is not None:
+            raise MeshcheckError(
+                f"--nemesis power: each node's data directory goes on a lazy filesystem, and {why}"
+            )
+
+
 def storm(duration: float) -> tuple[float, float]:
     """When the storm runs within a run of `duration` seconds: after the first tenth, until a
     quarter remains (the calm after it is for recovery)."""
@@ -170,8 +183,10 @@ def plan(
     from `kinds`, never more than `at_most` nodes down or paused at once (by default a minority;
     a BFT protocol's is what its f leaves: `tolerated`). A kill or a pause it cannot place is
     skipped; so, with `at_most` 0, is every kill and pause. A client's crash strikes one of
-    `clients`, one at a time. `pause` > 0: every pause lasts that long (a node stopped past a
-    lease's TTL), where the storm leaves room for it."""
+    `clients`, one at a time. A power failure strikes one node, a minority or every node
+    (`_disk_fault`); a corruption a minority, each of its nodes counted down until the end.
+    `pause` > 0: every pause lasts that long (a node stopped past a lease's TTL), where the storm
+    leaves room for it."""
     if not kinds:
         return []
     rng = random.Random(f"nemesis:{seed}")

@@ -75,7 +75,8 @@ class Outcome:
 def fault_plan(options: Options) -> list[Fault]:
     """The run's nemesis plan: the one given, or drawn from the seed within the protocol's fault
     model (nemesis.py `tolerated`: a BFT protocol's f, less its Byzantine nodes). One clear error
-    for a fault on whole messages under TLS (nemesis.py `needs_frames`)."""
+    for a fault on whole messages under TLS (nemesis.py `needs_frames`), and for a power failure
+    where no lazy filesystem can be mounted (`needs_lazy_disks`)."""
     kinds = options.nemesis if options.plan is None else [f.kind for f in options.plan]
     nemesis.needs_frames(kinds, options.tls)
     if options.network == "netns":
@@ -84,7 +85,14 @@ def fault_plan(options: Options) -> list[Fault]:
             raise MeshcheckError(
                 f"--nemesis {framed[0]}: acts on whole frames, a proxy's fault (not --network netns)"
             )
+    nemesis.needs_lazy_disks(kinds)
     hosted = runtime_protocol(options.protocol)
+    if "corrupt" in kinds and not hosted.linearizable:
+        raise MeshcheckError(
+            f"--nemesis corrupt: a node that refuses its damaged state file stays down, and "
+            f"{options.protocol}'s checks judge every node once healed (agreement, trust, its own "
+            "writes on its disk)"
+        )
     on_clients = [k for k in kinds if k in nemesis.CLIENTS]
     if on_clients and hosted.build_member is None:
         raise MeshcheckError(

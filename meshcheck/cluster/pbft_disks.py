@@ -80,6 +80,13 @@ class DiskJudge:
         self._judged: set[Any] = set()
         self._stable: Any = None
 
+    def fresh(self) -> DiskJudge:
+        """A judge of the same replica that has read nothing, holding the problem this one found
+        (what a replica wrote stays written, whatever its disk lost since)."""
+        new = DiskJudge(self.node, self.replicas, self.byzantine, self.keys)
+        new.problem = self.problem
+        return new
+
     def apply(self, writes: Sequence[Write]) -> None:
         """One persisted batch: applied, then what it added judged."""
         if self.problem is not None:
@@ -187,7 +194,12 @@ def verdict(judges: Mapping[str, DiskJudge]) -> Verdict:
 class Tail:
     """A node's state file, read on from where the last read stopped: each whole record once, to
     its judge (impl/runtime/disk.py's format). A compaction replaces the file (a new inode): the
-    reading starts again from its first record, which holds the whole content."""
+    reading starts again from its first record, which holds the whole content. A file that lost
+    what was read of it (a power failure dropped its unsynced tail, a corruption cut it, and the
+    node wrote on from there: meshcheck/faults/disks.py) is read again from its start by a new
+    judge, which keeps a problem the old one found."""
+
+    _SEEN = 16  # the bytes before where the last read stopped, kept to see them change
 
     def __init__(self, path: Path, codec: Codec, judge: DiskJudge) -> None:
         self.path = path
@@ -195,13 +207,18 @@ class Tail:
         self.judge = judge
         self._at = 0
         self._inode: int | None = None
+        self._seen = b""
 
     def read(self) -> None:
         try:
             with self.path.open("rb") as f:
                 inode = os.fstat(f.fileno()).st_ino
                 if inode != self._inode:
-                    self._inode, self._at = inode, 0
+                    self._inode, self._at, self._seen = inode, 0, b""
+                f.seek(self._at - len(self._seen))
+                if f.read(len(self._seen)) != self._seen:  # what was read is no longer there
+                    self.judge = self.judge.fresh()
+                    self._at, self._seen = 0, b""
                 f.seek(self._at)
                 raw = f.read()
         except FileNotFoundError:
@@ -211,6 +228,8 @@ class Tail:
         except StateFileError as e:  # a whole record no reader can take: the node's own start fails
             self.judge.problem = self.judge.problem or f"{self.path}: {e}"
             return
+        if used:
+            self._seen = (self._seen + raw[:used])[-self._SEEN :]
         self._at += used
         for writes in records:
             self.judge.apply(writes)
