@@ -179,7 +179,7 @@ def test_the_cores_refuse_the_system_runs_flags(
         (["--workload", "registers", "--broken", "x"],
          "--broken x: the registers workload's mutants are none"),
         (["--workload", "watch", "--reads", "serializable"],
-         "--reads serializable: the watch workload reads no register"),
+         "--reads serializable: the watch workload reads nothing"),
         (["--workload", "lease", "--long-pause", "x"], "--long-pause x"),
     ],
 )  # fmt: skip

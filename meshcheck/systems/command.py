@@ -51,7 +51,9 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     if reads not in file.client.reads:
         raise MeshcheckError(f"--reads {reads}: choose from {' or '.join(file.client.reads)}")
     if reads != "linearizable" and workload in ("lock", "fenced-lock", "watch"):
-        raise MeshcheckError(f"--reads {reads}: the {workload} workload reads no register")
+        raise MeshcheckError(
+            f"--reads {reads}: the {workload} workload reads nothing a read mode applies to"
+        )
     client_pause = number("client-pause", args.client_pause or "0", 0, 3600)
     if client_pause and workload not in ("lock", "fenced-lock"):
         raise MeshcheckError(
