@@ -155,8 +155,23 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--client-pause",
         default="0",
         metavar="S",
-        help="--workload lock of a system file: the first client stalls S seconds, once, while it "
-        "holds the lock, as a paused process would (past etcd's 5 s lease the lock is lost)",
+        help="--workload lock or fenced-lock of a system file: the first client stalls S seconds, "
+        "once, while it holds the lock, as a paused process would (past etcd's 5 s lease the lock "
+        "is lost)",
+    )
+    t.add_argument(
+        "--long-pause",
+        default="0",
+        metavar="S",
+        help="a system file's run: every pause of the nemesis lasts S seconds (default: the "
+        "nemesis's own, 0.3 to 2.5 s), e.g. longer than a lease's TTL",
+    )
+    t.add_argument(
+        "--broken",
+        default="",
+        metavar="MUTANT",
+        help="a system file's run: a mutant of the workload that its checker must catch "
+        "(watch-skip, stalled-keepalive, unfenced, unguarded-txn; docs/etcd.md)",
     )
     t.add_argument(
         "--network",

@@ -77,6 +77,10 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
         )
     if args.client_pause not in ("", "0"):
         raise MeshcheckError("--client-pause: only for a system whose file lists the lock workload")
+    if getattr(args, "long_pause", "0") not in ("", "0"):
+        raise MeshcheckError("--long-pause: only for a system run from its file (--system NAME)")
+    if getattr(args, "broken", ""):
+        raise MeshcheckError("--broken: only for a system run from its file (--system NAME)")
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
     if args.network not in NETWORKS:

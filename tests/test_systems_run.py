@@ -81,7 +81,7 @@ def test_a_toy_whose_nodes_keep_registers_of_their_own_is_caught(
         (["--network", "loopback", "--nemesis", "crash"], "--nemesis crash: toy runs under kill, pause"),
         (["--nodes", "12"], "--nodes 12: expected 3 to 9"),
         (["--timeout", "3"], "--timeout: only for the project's own cores"),
-        (["--client-pause", "2"], "--client-pause: only the lock workload's clients"),
+        (["--client-pause", "2"], "--client-pause: only the lock and fenced-lock workloads' clients"),
     ],
 )  # fmt: skip
 def test_what_a_system_file_does_not_offer_is_one_line(

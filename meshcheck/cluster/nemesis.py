@@ -177,13 +177,16 @@ def plan(
     every: float = 1.5,
     at_most: int | None = None,
     clients: Sequence[str] = (),
+    pause: float = 0.0,
 ) -> list[Fault]:
     """The faults of a run: one about every `every` seconds of the storm, each kind in turn drawn
     from `kinds`, never more than `at_most` nodes down or paused at once (by default a minority;
     a BFT protocol's is what its f leaves: `tolerated`). A kill or a pause it cannot place is
     skipped; so, with `at_most` 0, is every kill and pause. A client's crash strikes one of
     `clients`, one at a time. A power failure strikes one node, a minority or every node
-    (`_disk_fault`); a corruption a minority, each of its nodes counted down until the end."""
+    (`_disk_fault`); a corruption a minority, each of its nodes counted down until the end.
+    `pause` > 0: every pause lasts that long (a node stopped past a lease's TTL), where the storm
+    leaves room for it."""
     if not kinds:
         return []
     rng = random.Random(f"nemesis:{seed}")
@@ -204,6 +207,11 @@ def plan(
         )
         if lasts < 0.2:
             break
+        if kind == "pause" and pause > 0:
+            if at + pause > end + duration * 0.1:  # no room left for it before the calm
+                at += every
+                continue
+            lasts = pause
         if kind in ("kill", "pause", "crash"):
             busy = {n for a, b, ns in down if a < at + lasts and at < b for n in ns} | left
             free = [n for n in nodes if n not in busy]

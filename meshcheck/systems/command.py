@@ -22,6 +22,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     from meshcheck.cluster import nemesis
     from meshcheck.cluster.clock_faults import libfaketime
     from meshcheck.cluster.netns import missing
+    from meshcheck.systems import checked
     from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, RunOptions
     from meshcheck.systems.system_file import check_installed
 
@@ -49,11 +50,29 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     reads = args.reads or file.client.reads[0]
     if reads not in file.client.reads:
         raise MeshcheckError(f"--reads {reads}: choose from {' or '.join(file.client.reads)}")
-    if args.reads and reads != file.client.reads[0] and workload == "lock":
-        raise MeshcheckError(f"--reads {reads}: the lock workload reads nothing")
+    if (
+        args.reads
+        and reads != file.client.reads[0]
+        and workload in ("lock", "fenced-lock", "watch")
+    ):
+        raise MeshcheckError(
+            f"--reads {reads}: the {workload} workload reads nothing a read mode applies to"
+        )
     client_pause = number("client-pause", args.client_pause or "0", 0, 3600)
-    if client_pause and workload != "lock":
-        raise MeshcheckError("--client-pause: only the lock workload's clients hold anything")
+    if client_pause and workload not in ("lock", "fenced-lock"):
+        raise MeshcheckError(
+            "--client-pause: only the lock and fenced-lock workloads' clients hold anything"
+        )
+    long_pause = number("long-pause", getattr(args, "long_pause", "0") or "0", 0, 3600)
+    broken = getattr(args, "broken", "") or ""
+    if broken:
+        mutable = checked.KINDS.get(workload)
+        known = mutable.mutants if mutable is not None else ()
+        if broken not in known:
+            raise MeshcheckError(
+                f"--broken {broken}: the {workload} workload's mutants are "
+                f"{', '.join(known) or 'none'}"
+            )
     why = missing()
     network = args.network or ("netns" if why is None else "loopback")
     if network not in NETWORKS:
@@ -90,6 +109,8 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         network=network,
         client_pause=client_pause,
         validate=args.validate,
+        long_pause=long_pause,
+        broken=broken,
     )
 
 
@@ -119,6 +140,7 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
          f"max {lat['max']:.1f} ms"),
         ("nemesis", f"{words.count(len(outcome.plan), 'fault')}",
          f"{len(outcome.struck) // 2} carried out"),
+        ("leader changes", str(outcome.leader_changes), "as the members named it (leaders.log)"),
     ]  # fmt: skip
     for v in outcome.verdicts:
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -33,7 +34,7 @@ from meshcheck.cluster.workload import History
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import stream_history, templates
+from meshcheck.systems import checked, stream_history, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
@@ -44,6 +45,7 @@ from meshcheck.systems.verdicts import (
     mutual_exclusion,
     serializable_verdicts,
 )
+from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import jepsen, models
 
@@ -85,6 +87,11 @@ class RunOptions:
     # ask the plug-in who leads every LEADER_EVERY seconds through the run (Outcome.leaders): the
     # elections `meshcheck claims deployment` times
     watch_leader: bool = False
+    # seconds every pause lasts (0: the nemesis's own, 0.3 to 2.5 s): longer than a lease's TTL
+    long_pause: float = 0.0
+    # a mutant of the workload its checker must catch (checked.py's Kind.mutants), passed to the
+    # workload's clients and the plug-in as the option `broken`
+    broken: str = ""
 
 
 @attrs.frozen
@@ -97,6 +104,7 @@ class Outcome:
     seconds: float
     # (time, the node the plug-in named as leader, None: none answered) with watch_leader
     leaders: tuple[tuple[float, str | None], ...] = ()
+    leader_changes: int = 0
 
     @property
     def holds(self) -> bool:
@@ -111,7 +119,9 @@ def faults(system: System, options: RunOptions) -> list[Fault]:
     if options.plan is not None:
         return list(options.plan)
     names = node_names(system, options.nodes)
-    return nemesis.plan(options.seed, options.time, options.nemesis, names)
+    return nemesis.plan(
+        options.seed, options.time, options.nemesis, names, pause=options.long_pause
+    )
 
 
 def history_model(options: RunOptions) -> models.Model:
@@ -127,6 +137,8 @@ def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
     if options.workload == "stream":
         return stream_history.replay_command(folder)
+    if options.workload in checked.KINDS:  # with the lease's bound, from the run's plan
+        return (folder / "replay.txt").read_text(encoding="utf-8").strip()
     return anomaly.replay_command(
         folder, history_model(options), budget=options.budget, mode=read_mode(options)
     )
@@ -205,7 +217,10 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             return loop.time() - t0
 
         assert system.plugin.client is not None
-        settings = ClientSettings(dict(system.file.client.options), options.reads, options.workload)
+        given = dict(system.file.client.options)
+        if options.broken:
+            given["broken"] = options.broken
+        settings = ClientSettings(given, options.reads, options.workload)
         workload = Workload(
             system.plugin.client,
             settings,
@@ -244,9 +259,8 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             )
         )  # fmt: skip
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
-        asked = loop.create_task(
-            _watch_leader(leader, clock, leaders) if options.watch_leader else asyncio.sleep(0)
-        )
+        every = LEADER_EVERY if options.watch_leader else 0.5
+        sampler = loop.create_task(_sample(leader, clock, leaders, every))
         try:
             await workload.run(options.time)
             await chaos
@@ -257,32 +271,54 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         finally:
             watch.cancel()
             chaos.cancel()
-            asked.cancel()
-            await asyncio.gather(chaos, watch, asked, return_exceptions=True)
+            sampler.cancel()
+            await asyncio.gather(chaos, watch, sampler, return_exceptions=True)
             if links is not None:
                 links.heal()
         if options.workload == "stream":
             progress("reading back every node's copy of the stream")
             await workload.read_back()
+        if workload.checked is not None:
+            await workload.checked.finish()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
-    outcome = _check(system, options, folder, workload.history, plan, struck, healed, until,
+    (folder / "leaders.log").write_text(
+        "".join(
+            f"{t:8.3f} {who or '-'}\n"
+            for i, (t, who) in enumerate(leaders)
+            if i == 0 or leaders[i - 1][1] != who
+        ),
+        encoding="utf-8",
+    )
+    outcome = _check(system, options, folder, workload, plan, struck, healed, until,
                      values, time.monotonic() - started, progress)  # fmt: skip
-    return attrs.evolve(outcome, leaders=tuple(leaders))
+    return attrs.evolve(
+        outcome,
+        leaders=tuple(leaders) if options.watch_leader else (),
+        leader_changes=leader_changes(leaders),
+    )
 
 
-async def _watch_leader(
+def leader_changes(leaders: list[tuple[float, str | None]]) -> int:
+    """How many times the leader the members named changed (an interval without one not
+    counted: the same leader before and after it is no change)."""
+    named = [who for _, who in leaders if who is not None]
+    return sum(1 for a, b in itertools.pairwise(named) if a != b)
+
+
+async def _sample(
     leader: Callable[[], Awaitable[str | None]],
     clock: Callable[[], float],
     into: list[tuple[float, str | None]],
+    every: float,
 ) -> None:
-    """Who leads, asked every LEADER_EVERY seconds until cancelled; each answer at the time it was
-    asked."""
+    """Who leads, asked every `every` seconds until cancelled; each answer at the time it was
+    asked (leaders.log keeps the changes; Outcome.leaders every answer, with watch_leader)."""
     while True:
         at = clock()
         into.append((at, await leader()))
-        await asyncio.sleep(max(0.0, at + LEADER_EVERY - clock()))
+        await asyncio.sleep(max(0.0, at + every - clock()))
 
 
 def _leader(
@@ -316,7 +352,7 @@ def _check(
     system: System,
     options: RunOptions,
     folder: Path,
-    history: History,
+    workload: Workload,
     plan: list[Fault],
     struck: list[tuple[float, str]],
     healed: float,
@@ -328,8 +364,11 @@ def _check(
     (folder / "nemesis.log").write_text(
         "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
     )
+    history = workload.history
     model = history_model(options)
-    if options.workload == "stream":
+    if workload.checked is not None:
+        text = workload.checked.dumps()
+    elif options.workload == "stream":
         text = stream_history.dumps(history.ops)
     else:
         text = jepsen.dumps(history.ops, model)
@@ -342,18 +381,34 @@ def _check(
         figures.timeline_svg(history, title=f"{name}: the history"), encoding="utf-8"
     )
     progress("checking the history")
-    if options.workload == "stream":
+    safety: tuple[Verdict, ...]
+    if workload.checked is not None:
+        bound = checked.clock_bound(options.workload, plan)
+        replay = checked.replay_command(options.workload, folder, bound)
+        (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
+        safety, report = checked.verdicts(options.workload, folder / "history.jsonl", bound)
+        if isinstance(workload.checked, WatchClients):
+            safety = (*safety, _acknowledged(workload.checked))
+        if any(v.holds is False for v in safety):
+            said = dict(system.file.documented).get(options.workload, "")
+            note = f"documented: {said}\n" if said else ""
+            (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
+    elif options.workload == "stream":
         found, report = stream_history.verdict(folder / "history.jsonl")
         if found.holds is False:
             (folder / "anomaly.txt").write_text(report, encoding="utf-8")
-        safety: tuple[Verdict, ...] = (found,)
+        safety = (found,)
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         safety = (linearizable_kv(history.ops, options.budget),)
-    if options.workload != "stream" and any(v.holds is False for v in safety):
+    if (
+        options.workload != "stream"
+        and workload.checked is None
+        and any(v.holds is False for v in safety)
+    ):
         progress("drawing the anomaly")
         anomaly.report(
             history.ops,
@@ -378,6 +433,17 @@ def _check(
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _acknowledged(watch: WatchClients) -> Verdict:
+    """Every change a writer was told of is in the store's history, as it was told."""
+    name = "watch: acknowledged changes in the history"
+    if watch.history_read is None:
+        return Verdict(name, None, "the store's history could not be read at the end")
+    lost = watch.lost()
+    if lost:
+        return Verdict(name, False, f"{len(lost)} not as acknowledged, the first: {lost[0]}")
+    return Verdict(name, True, f"{len(watch.changes)} acknowledged, all in the history")
 
 
 def _logs_valid(

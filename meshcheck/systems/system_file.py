@@ -19,7 +19,8 @@ import attrs
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import templates
 
-WORKLOADS = ("registers", "cas", "lock", "stream")  # meshcheck's workloads (docs/systems.md)
+WORKLOADS = ("registers", "cas", "lock", "stream", "watch", "lease", "fenced-lock", "list-append")
+# meshcheck's workloads (docs/systems.md); the last four: meshcheck/systems/checked.py
 READS = (
     "linearizable",
     "serializable",

@@ -6,6 +6,8 @@ plug-in only says how the system answered.
   (Jepsen's etcd tests, Kingsbury, jepsen.io/analyses/etcd-3.4.3);
 - `stream`: clients publish messages with unique ids, consume and acknowledge them, and every
   node's copy is read back at the end (stream_workload.py; traces/history/stream.py checks it);
+- `watch`, `lease`, `fenced-lock` and `list-append`: each with clients of its own, its history
+  in its checker's format (checked.py; docs/history-checkers.md);
 - `lock`: each client takes lock "L" (`acquire` with a token of its own, a lease for etcd), holds
   it a moment, `release`s it and `revoke`s the token (which frees the lock if it was taken and the
   release's answer was lost); checked against models.Mutex.
@@ -24,6 +26,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from meshcheck.cluster.workload import History
+from meshcheck.systems import checked
+from meshcheck.systems.checked_clients import Clients
 from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
 from meshcheck.systems.stream_workload import StreamClients
 from meshcheck.systems.verdicts import KEYS
@@ -67,9 +71,22 @@ class Workload:
         self._stream = StreamClients(
             make, settings, endpoints, clock, self.history, self._rng, self._gap, TIMEOUT
         )
+        kind = checked.KINDS.get(settings.workload)
+        # the workloads a checker of their own kind judges (checked.py): their own clients
+        self.checked: Clients | None = None
+        if kind is not None:
+            self.checked = kind.clients(make, settings, endpoints, clock, self.history, seed=seed,
+                                        gap=self._gap, timeout=TIMEOUT,
+                                        client_pause=client_pause)  # fmt: skip
 
     async def run(self, until: float) -> None:
         self._round += 1
+        if self.checked is not None:
+            drive = self.checked
+            await asyncio.gather(
+                *(drive.client(k, until, self._round) for k in range(1, self._count + 1))
+            )
+            return
         if self._settings.workload == "stream":
             clients = (
                 self._stream.client(k, until, self._round) for k in range(1, self._count + 1)

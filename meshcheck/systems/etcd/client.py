@@ -8,6 +8,21 @@ leads as etcd's maintenance status says (the nemesis's `@leader`).
   5) granted, then lock `key` taken with it (`/v3/lock/lock`); `release`: the lock's key unlocked;
   `revoke`: the lease revoked, which frees the lock if the lease still holds it.
 
+- the watch workload: `put` (the revision it made), `delete` (its revision, None when there was
+  nothing to delete) and `watch` (a prefix from a revision, on a connection of its own, for a
+  while: the events sent, and the error that ended it, if any);
+- the lease workload: `grant` (a lease of the value's TTL: its ID), `keepalive` (one renewal: ok
+  while the lease lives, fail once it is gone), `put` with a `[value, lease]`, `read`, `revoke`;
+- the fenced-lock workload: `acquire`'s output is the fencing token, the create revision of the
+  lock's key; `fenced-write` of `[token, value]` puts the register in a transaction that compares
+  the token with the register's last one (smaller: rejected, `fail`);
+- the list-append workload: `txn` of micro-operations, a read-then-txn guarded by mod_revision
+  compares (appends.py).
+
+Mutants the checks must catch (the `[client]` option `broken`, or a run's): `unfenced` puts the
+fenced register without its compare; `unguarded-txn` commits a list-append transaction without its
+mod_revision compares (a lost update).
+
 etcd's errors: a read's is `fail` (it changed nothing); a write's, cas's or lock's is `info`, never
 `fail` (etcd may have proposed and committed it before the error: "leader changed", "request timed
 out"); a lease that could not be granted makes the acquire `fail` (nothing was taken). A transport
@@ -20,7 +35,8 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.systems.etcd.gateway import Gateway, GatewayError
+from meshcheck.systems.etcd import appends
+from meshcheck.systems.etcd.gateway import Gateway, GatewayError, b64, watch
 from meshcheck.systems.plugin import (
     Client,
     ClientSettings,
@@ -32,18 +48,23 @@ from meshcheck.systems.plugin import (
 
 LEASE_TTL = 5  # seconds: a lock's lease, far beyond a critical section
 TRANSPORT = (ConnectionError, OSError, TimeoutError, ValueError)
+TOKEN = "{key}-token"  # where the fenced register keeps the last token it accepted
+DIGITS = 20  # tokens zero-padded, so that etcd's byte-wise compare orders them as numbers
 
 
 class EtcdClient:
     def __init__(self, settings: ClientSettings) -> None:
         self.serializable = settings.reads == "serializable"
         self.ttl = int(dict(settings.options).get("lease_ttl", LEASE_TTL))
+        self.broken = str(dict(settings.options).get("broken", ""))  # a mutant the checks catch
         self._gateway: Gateway | None = None
+        self._endpoint: Endpoint | None = None
         self._leases: dict[str, str] = {}  # token -> its lease
         self._keys: dict[str, str] = {}  # token -> the key that holds the lock for it
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         await self.close()
+        self._endpoint = endpoint
         self._gateway = Gateway((endpoint.host, endpoint.port))
 
     async def close(self) -> None:
@@ -60,6 +81,8 @@ class EtcdClient:
             if op.f == "write":
                 await g.put(key, str(op.value), timeout)
                 return Completion("ok")
+            if op.f in ("put", "delete", "watch", "grant", "keepalive", "fenced-write", "txn"):
+                return await self._more(g, op, key, timeout)
             if op.f == "cas":
                 old, new = op.value
                 return Completion("ok" if await g.cas(key, old, new, timeout) else "fail")
@@ -70,7 +93,7 @@ class EtcdClient:
                 except (GatewayError, *TRANSPORT):
                     return Completion("fail")  # no lease: nothing taken
                 self._keys[token] = await g.lock(key, self._leases[token], timeout)
-                return Completion("ok")
+                return Completion("ok", await g.created(self._keys[token], timeout))
             if op.f == "release":
                 await g.unlock(self._keys.pop(token), timeout)
                 return Completion("ok")
@@ -80,10 +103,66 @@ class EtcdClient:
                     await g.revoke(lease, timeout)
                 return Completion("ok")
         except GatewayError as e:
-            return Completion("fail" if op.f == "read" else "info", str(e))
+            return Completion("fail" if _reads_only(op) else "info", str(e))
         except TRANSPORT as e:
             return Completion("info", str(e))
         raise ValueError(f"etcd's client does no {op.f!r}")
+
+    async def _more(self, g: Gateway, op: Invocation, key: str, timeout: float) -> Completion:
+        """The watch, lease, fenced-lock and list-append workloads' operations."""
+        if op.f == "put":
+            value, lease = op.value if isinstance(op.value, (list, tuple)) else (op.value, "")
+            return Completion("ok", await g.put_revision(key, str(value), timeout, str(lease)))
+        if op.f == "delete":
+            return Completion("ok", await g.delete(key, timeout))
+        if op.f == "watch":
+            assert self._endpoint is not None
+            start, until = op.value
+            address = (self._endpoint.host, self._endpoint.port)
+            seen, ended = await watch(address, key, int(start), timeout, int(until))
+            return Completion("ok", {"events": seen, "ended": ended})
+        if op.f == "grant":
+            return Completion("ok", await g.grant(int(op.value), timeout))
+        if op.f == "keepalive":
+            return Completion("ok" if await g.keepalive(str(op.value), timeout) > 0 else "fail")
+        if op.f == "fenced-write":
+            token, value = op.value
+            mine = str(token).zfill(DIGITS)
+            put = [
+                {"request_put": {"key": b64(key), "value": b64(str(value))}},
+                {"request_put": {"key": b64(TOKEN.format(key=key)), "value": b64(mine)}},
+            ]
+            if self.broken == "unfenced":
+                await g.txn([], put, timeout=timeout)
+                return Completion("ok")
+            older = {  # the register's token is absent (version 0) or not above ours
+                "key": b64(TOKEN.format(key=key)),
+                "target": "VALUE",
+                "result": "LESS",
+                "value": b64(str(int(token) + 1).zfill(DIGITS)),
+            }
+            absent = {
+                "key": b64(TOKEN.format(key=key)),
+                "target": "VERSION",
+                "result": "EQUAL",
+                "version": "0",
+            }
+            for compare in (older, absent):
+                answer = await g.txn([compare], put, timeout=timeout)
+                if answer.get("succeeded", False):
+                    return Completion("ok")
+            return Completion("fail", "a newer token was accepted")
+        guarded = self.broken != "unguarded-txn"
+        mops = list(op.value)
+        committed, done = await appends.transact(g, mops, timeout, self.serializable, guarded)
+        return Completion("ok" if committed else "fail", done)
+
+
+def _reads_only(op: Invocation) -> bool:
+    """An operation that changes nothing: its error means it certainly did not take effect."""
+    if op.f == "txn":
+        return all(m[0] == "r" for m in op.value)
+    return op.f in ("read", "watch")
 
 
 async def leader(endpoints: Sequence[Endpoint]) -> str | None:
@@ -114,7 +193,7 @@ def _client(settings: ClientSettings) -> Client:
 ETCD = SystemPlugin(
     name="etcd",
     client=_client,
-    workloads=("registers", "cas", "lock"),
+    workloads=("registers", "cas", "lock", "watch", "lease", "fenced-lock", "list-append"),
     leader=leader,
     file=Path(__file__).parents[1] / "known" / "etcd.toml",
 )

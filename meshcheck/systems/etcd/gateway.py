@@ -1,6 +1,6 @@
 """A client of etcd's JSON gateway (grpc-gateway over the v3 API, etcd 3.4: `/v3/...`), on asyncio
 streams with one keep-alive HTTP/1.1 connection per member: the standard library has no asyncio
-HTTP client, and the requests here are four small JSON POSTs, so a few lines serve better than a
+HTTP client, and the requests here are small JSON POSTs (and a watch's stream), so a few lines serve better than a
 dependency. Keys and values are base64 in the JSON, as the gateway wants them.
 
 Errors: `GatewayError` for an answer that is an error (etcd's own, as `{"error": ...}` or an HTTP
@@ -147,8 +147,47 @@ class Gateway:
         answer = await self.post("/v3/lock/lock", {"name": b64(name), "lease": lease}, timeout)
         return str(answer["key"])
 
+    async def created(self, key: str, timeout: float) -> int:
+        """The create revision of `key` (base64, as `lock` gives it): a lock's fencing token
+        (Jepsen's etcd 3.4.3 analysis; etcd's concurrency.Mutex compares it). 0: no such key."""
+        answer = await self.post("/v3/kv/range", {"key": key}, timeout)
+        kvs = answer.get("kvs") or []
+        return int(kvs[0].get("create_revision", 0)) if kvs else 0
+
     async def unlock(self, key: str, timeout: float) -> None:
         await self.post("/v3/lock/unlock", {"key": key}, timeout)
+
+    async def put_revision(self, key: str, value: str, timeout: float, lease: str = "") -> int:
+        """Put `key` (attached to `lease`, if given); the store's revision after it."""
+        body: dict[str, Any] = {"key": b64(key), "value": b64(value)}
+        if lease:
+            body["lease"] = lease
+        answer = await self.post("/v3/kv/put", body, timeout)
+        return int(answer.get("header", {}).get("revision", 0))
+
+    async def delete(self, key: str, timeout: float) -> int | None:
+        """Delete `key`; the revision of the deletion, or None if there was no key to delete."""
+        answer = await self.post("/v3/kv/deleterange", {"key": b64(key)}, timeout)
+        if int(answer.get("deleted", 0)) == 0:
+            return None
+        return int(answer.get("header", {}).get("revision", 0))
+
+    async def txn(
+        self,
+        compare: list[dict[str, Any]],
+        success: list[dict[str, Any]],
+        failure: list[dict[str, Any]] | None = None,
+        timeout: float = 1.0,
+    ) -> dict[str, Any]:
+        """One transaction, as etcd's Txn takes it (keys already base64); its whole answer."""
+        body = {"compare": compare, "success": success, "failure": failure or []}
+        return await self.post("/v3/kv/txn", body, timeout)
+
+    async def keepalive(self, lease: str, timeout: float) -> int:
+        """Renew `lease` once (LeaseKeepAlive, one request on its stream); the TTL the leader
+        gave it, 0 when the lease is gone."""
+        answer = await self.post("/v3/lease/keepalive", {"ID": lease}, timeout)
+        return int(answer.get("result", {}).get("TTL", 0))
 
     async def status(self, timeout: float) -> tuple[str, str]:
         """(this member's ID, its leader's ID), in hex as etcd's peer headers write them."""
@@ -159,3 +198,78 @@ class Gateway:
 
 def _hex(decimal: str) -> str:
     return format(int(decimal), "x")
+
+
+# one event of a watch: (key, revision, "put" or "delete", value or None)
+WatchEvent = tuple[str, int, str, str | None]
+
+
+def prefix_end(prefix: str) -> str:
+    """The range_end that makes a range (or a watch) cover every key starting with `prefix`."""
+    raw = bytearray(prefix.encode())
+    raw[-1] += 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+async def watch(
+    address: Address, prefix: str, start: int, seconds: float, until: int = 0
+) -> tuple[list[WatchEvent], str]:
+    """Watch every key under `prefix` from revision `start` (inclusive) on a connection of its
+    own, for `seconds` or until an event at revision `until` or later came (0: no such end); the
+    events in the order sent, and how the connection ended: "" (its time was up) or the error
+    that cut it (the events before it were sent all the same)."""
+    out: list[WatchEvent] = []
+    body = json.dumps(
+        {
+            "create_request": {
+                "key": b64(prefix),
+                "range_end": prefix_end(prefix),
+                "start_revision": str(start),
+            }
+        }
+    ).encode()
+    host = f"{address[0]}:{address[1]}"
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(seconds):
+            reader, writer = await asyncio.open_connection(*address)
+            writer.write(
+                f"POST /v3/watch HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+            if int(head.split(" ", 2)[1]) != 200:
+                return out, f"HTTP {head.split(' ', 2)[1]}"
+            pending = b""
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    return out, "the member ended the watch"
+                pending += chunk[:-2]
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    answer = json.loads(line)
+                    if "error" in answer:
+                        return out, str(answer["error"].get("message", answer["error"]))
+                    result = answer.get("result", {})
+                    if result.get("canceled"):
+                        return out, str(result.get("cancel_reason", "canceled"))
+                    for e in result.get("events", []):
+                        kv = e.get("kv", {})
+                        kind = "delete" if e.get("type") == "DELETE" else "put"
+                        value = unb64(kv.get("value", "")) if kind == "put" else None
+                        out.append((unb64(kv["key"]), int(kv.get("mod_revision", 0)), kind, value))
+                    if until and out and out[-1][1] >= until:
+                        return out, ""
+    except TimeoutError:
+        return out, ""
+    except (ConnectionError, OSError, ValueError, asyncio.IncompleteReadError) as e:
+        return out, str(e) or type(e).__name__
+    finally:
+        if writer is not None:
+            writer.close()
