@@ -62,8 +62,15 @@ def test_raft_holds_under_power_failures_and_corruption(tmp_path: Path) -> None:
 def test_a_runtime_mutant_of_the_fsync_loses_acknowledged_writes_at_a_power_failure(
     tmp_path: Path, bug: str
 ) -> None:
+    """The durability check is the one made for the bug: it fails on every run. A read that sees
+    the loss makes the history non-linearizable too when one comes after it (skip_fsync loses
+    enough that one always does; ack_before_fsync's second of lag loses a few writes, which a
+    loaded machine's reads can miss)."""
     outcome = _run(tmp_path, "power", ("power",), MUTANT_SEED, bugs=frozenset({bug}))
-    assert {"acknowledged writes durable", "linearizable (rsm)"} <= _failed(outcome)
+    failed = _failed(outcome)
+    assert "acknowledged writes durable" in failed, outcome.verdicts
+    if bug == SKIP_FSYNC:
+        assert "linearizable (rsm)" in failed, outcome.verdicts
     durable = next(v for v in outcome.verdicts if v.check == "acknowledged writes durable")
     assert "is on 0 of 3 disks" in durable.detail or "is on 1 of 3 disks" in durable.detail
 

@@ -327,21 +327,22 @@ def measure_system(system: System, plan: Plan, folder: Path, progress: Progress)
     s = plan.seconds
     seq = go("latency", system_options(system, s, 1))
     n = seq.options.nodes
-    rows.append(Row(RAFT_LATENCY, f"{n} nodes, 1 client", _write_ms(seq.history.ops)))
+    nodes = words.count(n, "node")
+    rows.append(Row(RAFT_LATENCY, f"{nodes}, 1 client", _write_ms(seq.history.ops)))
     load = go("rate", system_options(system, s, plan.load_clients))
     ok = sum(1 for o in load.history.ops if o.status == "ok")
     clients = words.count(plan.load_clients, "client")
-    rows.append(Row(RAFT_RATE, f"{n} nodes, {clients}", rate=ok / s))
+    rows.append(Row(RAFT_RATE, f"{nodes}, {clients}", rate=ok / s))
     kills = tuple(Fault(t, "kill", (LEADER,), 1.5) for t in plan.kills)
     watch = system.plugin.leader is not None
     killed = go("kills", system_options(system, plan.kill_run, 10, plan=kills, watch_leader=watch))
     if watch:
         times = tuple(leader_changes(killed.leaders, killed.struck))
-        rows.append(Row(RAFT_ELECTION, f"{n} nodes, leader killed {len(kills)}x", times))
+        rows.append(Row(RAFT_ELECTION, f"{nodes}, leader killed {len(kills)}x", times))
     else:
         progress(f"{system.file.name}: its plug-in cannot say who leads: no election measured")
     after = tuple(recoveries_of(killed.history.ops, killed.struck))
-    rows.append(Row(RAFT_RECOVERY, f"{n} nodes, {len(kills)} kills", after))
+    rows.append(Row(RAFT_RECOVERY, f"{nodes}, {words.count(len(kills), 'kill')}", after))
     return rows
 
 
