@@ -55,7 +55,15 @@ def plan_and_checks(printed: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 @needs_etcd
-@pytest.mark.parametrize("workload", ["registers", "cas", "lock"])
+@pytest.mark.parametrize(
+    "workload",
+    # make test compares registers; the other two are the slow tier's (an etcd run each)
+    [
+        "registers",
+        pytest.param("cas", marks=pytest.mark.slow),
+        pytest.param("lock", marks=pytest.mark.slow),
+    ],
+)
 def test_etcd_from_its_file_runs_as_its_own_code_path_did(
     workload: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

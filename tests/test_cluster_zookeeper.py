@@ -89,6 +89,7 @@ def test_plain_reads_of_a_cut_off_follower_are_stale_as_documented_and_sync_read
     assert servers_of(tmp_path) == []
 
 
+@pytest.mark.slow  # a third ensemble in namespaces; the stale-read test above runs in make test
 def test_a_file_claiming_plain_reads_linearizable_is_caught_with_its_anomaly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,6 +53,7 @@ def assert_holds(outcome: object) -> None:
 
 
 @needs_etcd
+@pytest.mark.slow  # four etcd runs; make test keeps each workload's mutant run below
 @pytest.mark.parametrize("workload", NEW)
 def test_each_workload_holds_under_kills(workload: str, tmp_path: Path) -> None:
     """A member killed (the leader first) and restarted: the workload's own checker holds, the
@@ -69,6 +70,7 @@ def test_each_workload_holds_under_kills(workload: str, tmp_path: Path) -> None:
 
 
 @needs_netns
+@pytest.mark.slow  # four etcd runs in namespaces
 @pytest.mark.parametrize("workload", NEW)
 def test_each_workload_holds_under_a_partition(workload: str, tmp_path: Path) -> None:
     plan = (Fault(1.0, "partition", (nemesis.LEADER,), 2.0),)
