@@ -103,7 +103,7 @@ def cluster_test(
             "--out", str(out), "--quiet"]  # fmt: skip
     code = main(argv)
     printed = capsys.readouterr().out
-    assert code == (0 if "| holds" in row_line(printed, "linearizable (kv)") else 1), printed
+    assert code == (1 if "| VIOLATED" in printed else 0), printed
     return printed
 
 
@@ -128,7 +128,8 @@ def test_runner_catches_lww_clock_under_clock_faults(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MESHKV_BUG", "lww-clock")  # the nodes inherit the environment
-    printed = cluster_test(tmp_path / "run", "clock", 1, capsys)
+    # registers: blind writes, which only a clock fault reorders (cas shows the bug without one)
+    printed = cluster_test(tmp_path / "run", "clock", 1, capsys, workload="registers")
     assert "| VIOLATED" in row_line(printed, "linearizable (kv)"), printed
     assert (tmp_path / "run" / "anomaly.txt").exists()
 
@@ -138,31 +139,51 @@ def verdict(printed: str, check: str = "linearizable (kv)") -> str:
     return "holds" if "| holds" in row_line(printed, check) else "VIOLATED"
 
 
-@needs_fuse
-def test_runner_holds_under_power_failures_and_corruption(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("bug", "nemesis", "seed", "expected", "logs"),
+    [
+        pytest.param("", "power", 1, "holds", "holds", marks=needs_fuse),
+        pytest.param("no-fsync", "power", 1, None, "VIOLATED", marks=needs_fuse),
+        ("", "corrupt", 2, "holds", "holds"),
+        ("no-checksum", "corrupt", 2, "VIOLATED", "holds"),
+    ],
+)
+def test_runner_disk_faults(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    bug: str,
+    nemesis: str,
+    seed: int,
+    expected: str | None,
+    logs: str,
 ) -> None:
-    """Seed 4: a follower's power cut, then the primary's checkpoint damaged while it is down;
-    the checksums find the damage, the log is recovered from a majority."""
-    printed = cluster_test(tmp_path / "run", "power,corrupt", 4, capsys)
-    assert verdict(printed) == "holds", printed
-    assert verdict(printed, "logs valid (MeshKV.tla)") == "holds", printed
-    struck = (tmp_path / "run" / "nemesis.log").read_text()
-    assert "power failure of" in struck and "corrupt n1: state.json" in struck, struck
+    """Each disk fault against the service and against the bug made for it, same seed.
 
+    Power, seed 1: every node's power cut at t=1.1 s. The service fsyncs before it acknowledges
+    and holds; `no-fsync` (acknowledged, fsynced 200 ms later) loses acknowledged writes: the
+    step logs show the primary recovering fewer records than it committed (at `Recover`) in 5
+    runs of 5; the history shows it when a client reads a lost write's key before it is written
+    again (5 runs of 6), so it is not asserted.
 
-@needs_fuse
-def test_runner_catches_no_fsync_under_power_failures(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Acknowledged before fsynced: a power failure of every node (seed 1's first fault) loses
-    acknowledged writes, and the step logs show the primary recovering fewer records than it
-    committed."""
-    monkeypatch.setenv("MESHKV_BUG", "no-fsync")
-    printed = cluster_test(tmp_path / "run", "power", 1, capsys, workload="registers")
-    assert verdict(printed) == "VIOLATED", printed
-    assert verdict(printed, "logs valid (MeshKV.tla)") == "VIOLATED", printed
-    assert "Recover(" in printed, printed
+    Corrupt, seed 2: the primary stopped, bits of its checkpoint (the system file's data_files)
+    flipped. The service's checksum refuses the checkpoint and it replays its log; `no-checksum`
+    reads it back line by line and serves what parses: a value changed, or a version raised so
+    that the key's later writes are hidden (5 runs of 5). The step logs do not see data: they
+    hold under `no-checksum`."""
+    monkeypatch.setenv("MESHKV_BUG", bug)  # the nodes inherit the environment
+    out = tmp_path / "run"
+    printed = cluster_test(out, nemesis, seed, capsys, workload="registers")
+    if expected is not None:
+        assert verdict(printed) == expected, printed
+    assert verdict(printed, "logs valid (MeshKV.tla)") == logs, printed
+    struck = (out / "nemesis.log").read_text()
+    if nemesis == "power":
+        assert "power failure of n1,n2,n3" in struck, struck
+    else:
+        assert "corrupt n1: state.json: bit" in struck, struck
+    if logs == "VIOLATED":
+        assert "Recover(" in printed, printed
 
 
 @pytest.mark.slow
@@ -176,30 +197,17 @@ def test_runner_no_fsync_holds_under_kills_of_the_same_seed(
     assert verdict(printed, "logs valid (MeshKV.tla)") == "holds", printed
 
 
-def test_runner_catches_no_checksum_under_corruption(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Seeds 9, 2 and 3 damage the primary's checkpoint (the system file's data_files) while it
-    is down (the others a follower's, which has none); read back without its checksum, a damaged
-    entry is served as data. Where a flip lands depends on the checkpoint of that moment: the
-    first of the three that catches it passes."""
-    monkeypatch.setenv("MESHKV_BUG", "no-checksum")
-    for seed in (9, 2, 3):
-        printed = cluster_test(tmp_path / f"seed-{seed}", "corrupt", seed, capsys)
-        assert "corrupt n1: state.json" in (tmp_path / f"seed-{seed}" / "nemesis.log").read_text()
-        if verdict(printed) == "VIOLATED":
-            return
-    raise AssertionError("no-checksum not caught by seeds 9, 2, 3")
-
-
 @needs_faketime
 @pytest.mark.slow
 def test_runner_lww_clock_holds_without_clock_faults(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """lww-clock's seed 1 under kills and pauses instead of clocks: the clocks agree, it holds."""
+    """lww-clock's seed 1 under kills and pauses instead of clocks: the clocks agree, it holds on
+    registers. (Not on cas: stamps taken at two followers a few milliseconds apart can reach the
+    primary in the other order, and a cas then reads a value that a later write should have
+    replaced; seed 1 shows it with no fault at all.)"""
     monkeypatch.setenv("MESHKV_BUG", "lww-clock")
-    printed = cluster_test(tmp_path / "run", "kill,pause", 1, capsys)
+    printed = cluster_test(tmp_path / "run", "kill,pause", 1, capsys, workload="registers")
     assert verdict(printed) == "holds", printed
 
 
@@ -215,9 +223,12 @@ def test_runner_under_partitions(
     expected: str,
 ) -> None:
     """Partitions on a namespace network: a cut-off follower answers reads from its stale copy
-    (follower-reads); the clocks agree, so lww-clock holds, as does the unbugged service."""
+    (follower-reads); the clocks agree, so lww-clock holds on registers, as does the unbugged
+    service."""
     monkeypatch.setenv("MESHKV_BUG", bug)
-    printed = cluster_test(tmp_path / "run", "partition", 1, capsys, network="netns")
+    printed = cluster_test(
+        tmp_path / "run", "partition", 1, capsys, network="netns", workload="registers"
+    )
     assert verdict(printed) == expected, printed
 
 
