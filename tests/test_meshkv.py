@@ -161,10 +161,10 @@ def test_runner_disk_faults(
     """Each disk fault against the service and against the bug made for it, same seed.
 
     Power, seed 1: every node's power cut at t=1.1 s. The service fsyncs before it acknowledges
-    and holds; `no-fsync` (acknowledged, fsynced 200 ms later) loses acknowledged writes: the
-    step logs show the primary recovering fewer records than it committed (at `Recover`) in 5
-    runs of 5; the history shows it when a client reads a lost write's key before it is written
-    again (5 runs of 6), so it is not asserted.
+    and holds; `no-fsync` (acknowledged, fsynced a second later) loses acknowledged writes: the
+    step logs show the primary recovering fewer records than it committed (at `Recover`) in 7
+    runs of 7; the history shows it when a client reads a lost write's key before it is written
+    again (5 runs of 7), so it is not asserted.
 
     Corrupt, seed 2: the primary stopped, bits of its checkpoint (the system file's data_files)
     flipped. The service's checksum refuses the checkpoint and it replays its log; `no-checksum`

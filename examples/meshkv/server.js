@@ -21,7 +21,7 @@
 //   `meshcheck validate --spec examples/meshkv/MeshKV.tla LOGS` (the model: MeshKV.cfg).
 //
 // Planted bugs, one at a time (MESHKV_BUG=name or --bug name), for meshcheck to find:
-//   no-fsync        records are acknowledged before they are fsynced (a flush follows, 200 ms later)
+//   no-fsync        records are acknowledged before they are fsynced (a flush follows, a second later)
 //   lww-clock       a write's version is the wall clock of the node the client reached, the
 //                   highest version wins
 //   follower-reads  followers answer reads from their own copy
@@ -167,7 +167,7 @@ function openLog() {
   if (created) fsyncDir(opts.data); // the new file's name must survive a power failure too
 }
 
-const FLUSH_MS = 200;
+const FLUSH_MS = 1000; // once a second, as Redis's `appendfsync everysec`
 let flushTimer = null;
 
 function durable(fd) {
