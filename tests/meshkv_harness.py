@@ -1,10 +1,10 @@
 """A small harness for examples/meshkv (the example service of docs/tutorial-own-service.md): its
 node processes on loopback ports, driven by meshcheck's `jsonl` client, under the faults a test can
-make itself (kill -9, a clock set back through libfaketime, a power failure of every node through
-the lazy filesystem, a stopped node's log corrupted), the history checked for linearizability.
+make itself, aimed (kill -9, a clock set back through libfaketime), the history checked for
+linearizability.
 
-What `meshcheck cluster test --system examples/meshkv/meshkv.toml` does in full; this is the
-service's own test, so that the service and its planted bugs are tested where the runner is not.
+`meshcheck cluster test --system examples/meshkv/meshkv.toml` does this in full, with power
+failures and corruption besides (tests/test_meshkv.py runs both).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck.cluster.clock_faults import FakeClock
-from meshcheck.faults.corrupt import Corruption, corrupt, flip_bits
-from meshcheck.faults.lazyfs import LazyMount
 from meshcheck.systems.jsonl import JsonlClient
 from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
 from meshcheck.traces.history import checker
@@ -55,7 +53,7 @@ def free_ports(count: int) -> list[int]:
 
 class Cluster:
     """`nodes` meshkv processes n1..nN (n1 the primary) under `root`, each with its data folder
-    (on a lazy filesystem when `lazy`) and its step log in root/steps/ (off the lazy mount: the
+    and its step log in root/steps/ (off the lazy mount: the
     step log is what the node did, for `meshcheck validate`, not its data)."""
 
     def __init__(
@@ -64,7 +62,6 @@ class Cluster:
         *,
         nodes: int = 3,
         bug: str = "",
-        lazy: bool = False,
         clocks: bool = False,
     ) -> None:
         self.root = root
@@ -79,10 +76,7 @@ class Cluster:
         self.peers = ""
         self.peers = table["join"].join(self.expand(table["peer"], n) for n in self.names)
         self.bug = bug
-        self.lazy = lazy
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.corrupted: list[Corruption] = []
-        self.mounts: dict[str, LazyMount] = {}
         self.clocks = {n: FakeClock(n, root) for n in self.names} if clocks else {}
 
     def data(self, name: str) -> Path:
@@ -90,14 +84,7 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         for name in self.names:
-            if self.lazy:
-                backing = self.root / "backing" / name
-                backing.mkdir(parents=True)
-                mount = LazyMount(backing, self.data(name))
-                mount.mount()
-                self.mounts[name] = mount
-            else:
-                self.data(name).mkdir(parents=True)
+            self.data(name).mkdir(parents=True)
         for name in self.names:
             self.start(name)
         return self
@@ -105,8 +92,6 @@ class Cluster:
     def __exit__(self, *exc: object) -> None:
         for name in list(self.procs):
             self.kill(name)
-        for mount in self.mounts.values():
-            mount.unmount()
 
     def expand(self, template: str, name: str) -> str:
         """A template of the system file for node `name` (as the runner fills it in)."""
@@ -135,39 +120,6 @@ class Cluster:
         proc = self.procs.pop(name)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-
-    def power_failure(self) -> int:
-        """Every node killed, every unsynced write dropped, every node started again."""
-        for name in list(self.procs):
-            self.kill(name)
-        lost = sum(self.mounts[n].power_failure() for n in self.names)
-        for name in self.names:
-            self.start(name)
-        return lost
-
-    def corrupt(
-        self, name: str, seed: int, file: str | None = None, at: bytes = b""
-    ) -> tuple[Corruption, ...]:
-        """The node stopped, one of its files (or `file`) truncated or a bit of it flipped (a bit
-        of `file` flipped: the lowest bit of the last byte of `at` where it first occurs, if
-        given), started again."""
-        self.kill(name)
-        path = self.data(name) / (file or "")
-        done: tuple[Corruption, ...] = ()
-        if file is None:
-            done = corrupt(self.data(name), seed, truncate_share=0.3)
-        elif path.is_file() and path.stat().st_size:  # none yet: nothing to flip
-            data = bytearray(path.read_bytes())
-            offset = data.find(at) + len(at) - 1 if at and at in data else -1
-            if offset < 0:
-                done = tuple(flip_bits(path, random.Random(seed), file, 1))
-            else:
-                data[offset] ^= 1
-                path.write_bytes(bytes(data))
-                done = (Corruption(file, "flip", offset, 0, len(data), len(data)),)
-        self.corrupted.extend(done)
-        self.start(name)
-        return done
 
     def endpoints(self) -> list[Endpoint]:
         return [Endpoint(n, "127.0.0.1", self.client_port[n]) for n in self.names]
@@ -285,17 +237,6 @@ def kills(every: float = 1.0, down: float = 0.3) -> Nemesis:
     return nemesis
 
 
-def power_failures(every: float = 1.2) -> Nemesis:
-    """Every node's power cut at once: the unsynced writes of every disk lost."""
-
-    async def nemesis(cluster: Cluster, rng: random.Random) -> None:
-        for _ in range(2):
-            await asyncio.sleep(every)
-            cluster.power_failure()
-
-    return nemesis
-
-
 def clock_back(by: float = 2.0, every: float = 0.8) -> Nemesis:
     """A random node's wall clock set back `by` seconds, then right again, three times."""
 
@@ -306,20 +247,5 @@ def clock_back(by: float = 2.0, every: float = 0.8) -> Nemesis:
             clock.set(-by)
             await asyncio.sleep(every / 2)
             clock.set(0.0)
-
-    return nemesis
-
-
-def corruptions(
-    every: float = 0.5, primary: bool = False, file: str | None = None, at: bytes = b""
-) -> Nemesis:
-    """A node (a random one, or the primary) stopped, one of its files (or `file`) truncated or a
-    bit of it flipped (see Cluster.corrupt), started again."""
-
-    async def nemesis(cluster: Cluster, rng: random.Random) -> None:
-        for _ in range(5):
-            await asyncio.sleep(every)
-            name = cluster.names[0] if primary else rng.choice(cluster.names)
-            cluster.corrupt(name, rng.randrange(10**6), file, at)
 
     return nemesis

@@ -21,7 +21,7 @@
 //   `meshcheck validate --spec examples/meshkv/MeshKV.tla LOGS` (the model: MeshKV.cfg).
 //
 // Planted bugs, one at a time (MESHKV_BUG=name or --bug name), for meshcheck to find:
-//   no-fsync        records are acknowledged before they are fsynced (a flush follows, 200 ms later)
+//   no-fsync        records are acknowledged before they are fsynced (a flush follows, a second later)
 //   lww-clock       a write's version is the wall clock of the node the client reached, the
 //                   highest version wins
 //   follower-reads  followers answer reads from their own copy
@@ -167,7 +167,7 @@ function openLog() {
   if (created) fsyncDir(opts.data); // the new file's name must survive a power failure too
 }
 
-const FLUSH_MS = 200;
+const FLUSH_MS = 1000; // once a second, as Redis's `appendfsync everysec`
 let flushTimer = null;
 
 function durable(fd) {
@@ -223,28 +223,37 @@ function newer(a, b) { return String(a) > String(b); }
 function resetState() { kv.clear(); applied = 0; commit = 0; }
 
 // The primary's checkpoint: the map as applied up to a record, so that a restart need not replay
-// the whole log. A line of JSON and a line of its checksum, written aside and renamed over (not
-// fsynced: the log is what is durable; a checkpoint lost or stale is rebuilt or caught up from
-// the log; it is removed when the log file is replaced). One that fails its checksum, or is of
-// more records than the log holds, is not used.
+// the whole log. One line per entry, each a JSON array: [applied] first, then [key, value, ver]
+// for each key, then a last line with the checksum of every line before it; written aside and
+// renamed over (not fsynced: the log is what is durable; a checkpoint lost or stale is rebuilt or
+// caught up from the log; it is removed when the log file is replaced). One that fails its
+// checksum, or is of more records than the log holds, is not used.
 function digest(text) { return crypto.createHash('sha256').update(text).digest('hex').slice(0, 16); }
 
 function saveCheckpoint() {
-  const body = JSON.stringify({ applied, kv: Object.fromEntries([...kv].map(([k, e]) => [k, [e.value, e.ver]])) });
-  fs.writeFileSync(STATE_FILE + '.new', `${body}\n${digest(body)}\n`);
+  const entries = [[applied], ...[...kv].map(([k, e]) => [k, e.value, e.ver])];
+  const body = entries.map((e) => JSON.stringify(e) + '\n').join('');
+  fs.writeFileSync(STATE_FILE + '.new', `${body}${digest(body)}\n`);
   fs.renameSync(STATE_FILE + '.new', STATE_FILE);
 }
 
 function loadCheckpoint() {
   let text = '';
   try { text = fs.readFileSync(STATE_FILE, 'utf8'); } catch { return; }
-  const [body, sum] = text.split('\n');
+  const lines = text.split('\n');
+  const sum = lines.length >= 2 ? lines[lines.length - 2] : '';
+  const body = lines.slice(0, -2).map((l) => l + '\n').join('');
   if (BUG !== 'no-checksum' && sum !== digest(body)) return;
-  let c;
-  try { c = JSON.parse(body); } catch { return; }
-  if (!c || !Number.isInteger(c.applied) || c.applied > log.length || typeof c.kv !== 'object') return;
-  for (const [key, [value, ver]] of Object.entries(c.kv)) kv.set(key, { value, ver });
-  applied = c.applied;
+  // each line on its own: with no-checksum, what parses is taken (a damaged line is skipped)
+  const entries = [];
+  for (const line of BUG === 'no-checksum' ? lines : lines.slice(0, -2)) {
+    try { entries.push(JSON.parse(line)); } catch { /* a damaged line, read without its checksum */ }
+  }
+  const head = entries.shift();
+  const at = Array.isArray(head) && head.length === 1 ? head[0] : null;
+  if (!Number.isInteger(at) || at > log.length) return;
+  for (const e of entries) if (Array.isArray(e) && e.length === 3 && typeof e[0] === 'string') kv.set(e[0], { value: e[1], ver: e[2] });
+  applied = at;
 }
 
 // ---------------------------------------------------------------- wire helpers

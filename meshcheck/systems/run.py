@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -180,6 +181,8 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         disks: PlainDisks | NodeDisks
         if set(DISK_KINDS) & set(options.nemesis):  # each node's data on its own (lazy) mount
             lazy = "power" in options.nemesis
+            # an earlier run's, in the same folder (NodeDisks keeps what it finds, as on a disk)
+            shutil.rmtree(folder / "data", ignore_errors=True)
             disks = stack.enter_context(NodeDisks(folder / "data", names, lazy=lazy))
         else:
             disks = stack.enter_context(PlainDisks(folder / "data", names))
@@ -195,6 +198,11 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             extra_env=lambda n: clocks[n].env() if clocks else {},
         )
         stack.enter_context(cluster)
+        if system.file.validate is not None:  # an earlier run's logs, in the same folder
+            for n in names:
+                Path(templates.fill(system.file.validate.logs, cluster.values(n))).unlink(
+                    missing_ok=True
+                )
         progress(
             f"starting {words.count(len(names), 'node')} of {system.file.name} ({options.network})"
         )
