@@ -72,7 +72,7 @@ class Model:
         if op.f == "write":
             return (op.input,)
         if op.f == "read":
-            if op.pending or op.output is None or op.output == state:
+            if op.pending or op.output == state:
                 return (state,)
             return ()
         return self._step(state, op)
