@@ -43,6 +43,7 @@ def _ok(events: list[dict[str, Any]], f: str) -> list[dict[str, Any]]:
 
 
 @needs_nats
+@pytest.mark.slow  # tests/test_nats_system.py runs the plug-in under a kill in make test
 @pytest.mark.skipif(missing() is not None, reason=f"namespaces: {missing()}")
 def test_nats_stream_holds_under_kill_pause_and_partition(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

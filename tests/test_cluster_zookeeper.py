@@ -133,6 +133,7 @@ def test_bad_input_for_zookeeper_is_one_line_and_exit_2(
         assert code == 2 and err.startswith(f"meshcheck: {says}") and err.count("\n") == 1, err
 
 
+@pytest.mark.slow  # another ensemble; the stale-read test is make test's broken-setting case
 def test_servers_that_each_list_only_themselves_are_caught_without_a_fault(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -84,8 +84,21 @@ def test_each_workload_holds_under_a_partition(workload: str, tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("workload", "broken", "check", "finding"),
     [
-        ("watch", "watch-skip", "watch: every change, in order", "skipped ("),
-        ("lease", "stalled-keepalive", "lease: never gone while kept alive", "vanished-early ("),
+        # make test runs list-append's; watch's and lease's are the slow tier's (two runs each)
+        pytest.param(
+            "watch",
+            "watch-skip",
+            "watch: every change, in order",
+            "skipped (",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "lease",
+            "stalled-keepalive",
+            "lease: never gone while kept alive",
+            "vanished-early (",
+            marks=pytest.mark.slow,
+        ),
         ("list-append", "unguarded-txn", "list-append (Elle)", "not serializable"),
     ],
 )
