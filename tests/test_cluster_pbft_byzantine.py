@@ -55,7 +55,7 @@ def test_the_honest_replicas_hold_beside_a_replica_that_signs_in_their_names(
         "accepted writes durable",
         DISKS,
     }
-    assert outcome.holds, outcome.failed
+    assert outcome.safe, outcome.failed
     disks = verdicts[DISKS].detail
     assert disks.startswith("3 replicas, ") and disks.endswith("all of r4")  # it was accused
     assert "3 histories" in verdicts["agreement (state files)"].detail  # the honest three

@@ -10,6 +10,8 @@ import pytest
 
 from meshcheck.cluster import checks, convergence, health
 from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.options import Options, Outcome
+from meshcheck.cluster.workload import History
 from meshcheck.impl.runtime.protocols import PROTOCOLS
 from meshcheck.verify import Row
 from meshcheck.verify_cluster import CLUSTERS, Cluster, cluster_row, judge
@@ -36,6 +38,21 @@ def test_a_row_is_judged_by_the_checks_that_do_not_depend_on_real_time() -> None
     assert judge([undecided])[0] is False  # undecided is no pass
     assert judge([late])[0] is False  # a run with nothing but timed checks shows nothing
     assert judge([])[0] is False
+
+
+def test_a_run_is_safe_when_its_checks_not_on_real_time_hold() -> None:
+    safe = Verdict("linearizable (rsm)", True, "9 operations")
+    late = Verdict("progress after healing", False, "none", timed=True)
+    broken = Verdict("acknowledged writes durable", False, "w3 is on 0 of 3 disks")
+
+    def outcome(*verdicts: Verdict) -> Outcome:
+        return Outcome(Options(), (), History(), verdicts, 1.0, (0, 0))
+
+    assert outcome(safe, late).safe and not outcome(safe, late).holds
+    assert not outcome(safe, broken, late).safe
+    assert not outcome(late).safe  # nothing judged
+    undecided = Verdict("linearizable (rsm)", None, "undecided within 30 s")
+    assert not outcome(undecided).safe
 
 
 def test_the_checks_on_real_time_say_so_and_the_others_do_not() -> None:

@@ -68,6 +68,14 @@ class Outcome:
         return all(v.holds for v in self.verdicts)
 
     @property
+    def safe(self) -> bool:
+        """Every check not on real time holds (`checks.Verdict.timed`): what a loaded machine
+        alone cannot break, and what a test of correct code under faults asserts. A run with none of
+        them showed nothing and is not safe (as verify_cluster.judge)."""
+        judged = [v for v in self.verdicts if not v.timed]
+        return bool(judged) and all(v.holds for v in judged)
+
+    @property
     def failed(self) -> list[checks.Verdict]:
         return [v for v in self.verdicts if v.holds is False]
 

@@ -111,6 +111,12 @@ class Outcome:
     def holds(self) -> bool:
         return all(v.holds for v in self.verdicts)
 
+    @property
+    def safe(self) -> bool:
+        """Every check not on real time holds (`Verdict.timed`), as cluster/options.py's."""
+        judged = [v for v in self.verdicts if not v.timed]
+        return bool(judged) and all(v.holds for v in judged)
+
 
 def node_names(system: System, n: int) -> list[str]:
     return [system.file.nodes.name(i) for i in range(1, n + 1)]
