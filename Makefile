@@ -139,12 +139,13 @@ zookeeper:
 
 # The network-layer and clock faults (meshcheck/cluster/netns.py, clock_faults.py; docs/network-faults.md):
 # Debian's iproute2 (ip, tc), nftables, iptables (the NFQUEUE rule of the delayer, on kernels without
-# netem) and libfaketime, installed when missing (apt-get, as root); when they cannot be, one line
-# says so and the tests that need them are skipped.
-NETNS_PACKAGES := iproute2 nftables iptables procps libfaketime
+# netem) and gcc (which builds the clock faults' preloaded library, clock_shift.c, on first use),
+# installed when missing (apt-get, as root); when they cannot be, one line says so and the tests that
+# need them are skipped.
+NETNS_PACKAGES := iproute2 nftables iptables procps gcc libc6-dev
 netns:
 	@{ command -v ip && command -v tc && command -v nft && command -v iptables && command -v sysctl \
-	  && ls /usr/lib/*/faketime/libfaketime.so.1; } >/dev/null 2>&1 \
+	  && command -v cc && test -f /usr/include/elf.h; } >/dev/null 2>&1 \
 	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1; } \
 	  || echo "make netns: could not install Debian's $(NETNS_PACKAGES) (apt-get install -y $(NETNS_PACKAGES), as root): the namespace network and clock fault tests are skipped"

@@ -1,6 +1,6 @@
 """A small harness for examples/meshkv (the example service of docs/tutorial-own-service.md): its
 node processes on loopback ports, driven by meshcheck's `jsonl` client, under the faults a test can
-make itself, aimed (kill -9, a clock set back through libfaketime), the history checked for
+make itself, aimed (kill -9, a clock set back), the history checked for
 linearizability.
 
 `meshcheck cluster test --system examples/meshkv/meshkv.toml` does this in full, with power
@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from meshcheck.cluster.clock_faults import FakeClock
+from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.systems.jsonl import JsonlClient
 from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
 from meshcheck.traces.history import checker
@@ -77,7 +77,7 @@ class Cluster:
         self.peers = table["join"].join(self.expand(table["peer"], n) for n in self.names)
         self.bug = bug
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.clocks = {n: FakeClock(n, root) for n in self.names} if clocks else {}
+        self.clocks = {n: ShiftedClock(n, root) for n in self.names} if clocks else {}
 
     def data(self, name: str) -> Path:
         return self.root / "data" / name

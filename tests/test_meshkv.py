@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.cluster.clock_faults import libfaketime
+from meshcheck.cluster.clock_faults import unavailable
 from meshcheck.cluster.netns import missing
 from meshcheck.faults.lazyfs import fuse_unavailable
 from tests import meshkv_harness as mk
@@ -24,7 +24,7 @@ from tests.test_cluster_cmd import nodes_of
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="`make nodejs` installs node")
 
 SECONDS = 3.0
-needs_faketime = pytest.mark.skipif(libfaketime() is None, reason="`make netns`: libfaketime")
+needs_clock = pytest.mark.skipif(unavailable() is not None, reason=f"{unavailable()}")
 needs_fuse = pytest.mark.skipif(fuse_unavailable() is not None, reason="`make fuse`")
 needs_netns = pytest.mark.skipif(missing() is not None, reason="namespace networks: `make netns`")
 
@@ -77,12 +77,12 @@ def test_no_fsync_survives_kill(tmp_path: Path) -> None:
     holds(tmp_path, mk.kills(), bug="no-fsync")
 
 
-@needs_faketime
+@needs_clock
 def test_holds_under_clock_jumps(tmp_path: Path) -> None:
     holds(tmp_path, mk.clock_back(), clocks=True)
 
 
-@needs_faketime
+@needs_clock
 def test_lww_clock_loses_writes_when_the_clock_goes_back(tmp_path: Path) -> None:
     caught(tmp_path, mk.clock_back(), tries=2, bug="lww-clock", clocks=True)
 
@@ -112,7 +112,7 @@ def row_line(printed: str, check: str) -> str:
     return next(line for line in printed.splitlines() if line.startswith(f"| {check} "))
 
 
-@needs_faketime
+@needs_clock
 def test_runner_holds_under_kills_pauses_and_clocks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -124,7 +124,7 @@ def test_runner_holds_under_kills_pauses_and_clocks(
     assert nodes_of(tmp_path, b"server.js") == []
 
 
-@needs_faketime
+@needs_clock
 def test_runner_catches_lww_clock_under_clock_faults(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,7 +199,7 @@ def test_runner_no_fsync_holds_under_kills_of_the_same_seed(
     assert verdict(printed, "logs valid (MeshKV.tla)") == "holds", printed
 
 
-@needs_faketime
+@needs_clock
 @pytest.mark.slow
 def test_runner_lww_clock_holds_without_clock_faults(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

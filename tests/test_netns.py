@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.clock_faults import FakeClock, libfaketime
+from meshcheck.cluster.clock_faults import ShiftedClock, unavailable
 from meshcheck.cluster.netns import (
     NamespaceNetwork,
     NetnsError,
@@ -183,13 +183,13 @@ HARNESS = textwrap.dedent(
     """
     import subprocess, sys, time
     from pathlib import Path
-    from meshcheck.cluster.clock_faults import FakeClock, libfaketime
+    from meshcheck.cluster.clock_faults import ShiftedClock, unavailable
     from meshcheck.cluster.netns import NamespaceNetwork
     net = NamespaceNetwork(["a", "b"]).build()
     net.slow(["a"], 5)
     pids = [net.popen(n, ["sleep", "300"]).pid for n in net.nodes]
-    if libfaketime() is not None:
-        pids.append(FakeClock("a", Path(sys.argv[1])).popen(["sleep", "300"]).pid)
+    if unavailable() is None:
+        pids.append(ShiftedClock("a", Path(sys.argv[1])).popen(["sleep", "300"]).pid)
     print(" ".join(net.all_namespaces()), flush=True)
     print(" ".join(map(str, [*pids, *(p.pid for p in net._slow.values() if p)])), flush=True)
     time.sleep(300)
@@ -260,11 +260,11 @@ def test_a_sweep_removes_what_a_dead_harness_left() -> None:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
-@pytest.mark.skipif(libfaketime() is None, reason="libfaketime is not installed: `make netns`")
+@pytest.mark.skipif(unavailable() is not None, reason=f"{unavailable()}")
 def test_a_node_on_a_fake_clock_in_its_namespace(net: NamespaceNetwork, tmp_path: Path) -> None:
     """The two kinds of fault together, in one log: a node's process in its namespace, on a clock
     an hour ahead."""
-    clock = FakeClock("a", tmp_path, net.log)
+    clock = ShiftedClock("a", tmp_path, net.log)
     clock.set(3600)
     probe = net.popen(
         "a",

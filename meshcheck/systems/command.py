@@ -20,7 +20,7 @@ CORES_ONLY = ("--protocol", "--bugs", "--byzantine", "--core", "--delay", "--tim
 def options_of(system: System, args: argparse.Namespace) -> object:
     """The run's options from the command line, checked against the system file."""
     from meshcheck.cluster import nemesis
-    from meshcheck.cluster.clock_faults import libfaketime
+    from meshcheck.cluster.clock_faults import unavailable as no_clock_shift
     from meshcheck.cluster.netns import missing
     from meshcheck.systems import checked
     from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, RunOptions
@@ -93,8 +93,9 @@ def options_of(system: System, args: argparse.Namespace) -> object:
                 f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns"
             )
     nemesis.needs_lazy_disks(kinds)
-    if "clock" in kinds and libfaketime() is None:
-        raise MeshcheckError("--nemesis clock: libfaketime is not installed: `make netns`")
+    why = no_clock_shift() if "clock" in kinds else None
+    if why is not None:
+        raise MeshcheckError(f"--nemesis clock: {why}")
     check_installed(file)
     return RunOptions(
         nodes=nodes,

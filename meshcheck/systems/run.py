@@ -26,7 +26,8 @@ import attrs
 from meshcheck import words
 from meshcheck.cluster import anomaly, checks, disk_faults, figures, nemesis, strike
 from meshcheck.cluster.checks import Verdict
-from meshcheck.cluster.clock_faults import FakeClock
+from meshcheck.cluster.clock_faults import ShiftedClock
+from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
 from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
@@ -192,7 +193,7 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             disks = stack.enter_context(NodeDisks(folder / "data", names, lazy=lazy))
         else:
             disks = stack.enter_context(PlainDisks(folder / "data", names))
-        clocks = {n: FakeClock(n, folder) for n in names} if "clock" in options.nemesis else {}
+        clocks = {n: ShiftedClock(n, folder) for n in names} if "clock" in options.nemesis else {}
         cluster = SystemNodes(
             system.file,
             names,
@@ -204,6 +205,10 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             extra_env=lambda n: clocks[n].env() if clocks else {},
         )
         stack.enter_context(cluster)
+        for program in {cluster.command(n)[0] for n in names} if clocks else ():
+            why = clock_unreachable(program)
+            if why is not None:
+                raise MeshcheckError(f"--nemesis clock: {why}")
         if system.file.validate is not None:  # an earlier run's logs, in the same folder
             for n in names:
                 Path(templates.fill(system.file.validate.logs, cluster.values(n))).unlink(
