@@ -3,7 +3,7 @@ ZooKeeper plug-in, meshcheck/systems/zookeeper/client.py): the token is the lock
 number, and the register is written by a `multi` that sets its token znode at the version read.
 
 Seed 2 with `--long-pause 6` pauses z1, the server of the first client, from 1.9 s to 7.9 s, while
-that client stalls 10 s holding the lock (`--client-pause 10`). Its session expires on the rest of
+that client stalls 11 s holding the lock (`--client-pause 11`). Its session expires on the rest of
 the ensemble (4 s), its lock znode goes with it, and others take the lock under it: two holders at
 once, as ZooKeeper's lock recipe documents (recipes.html, "Locks"). When it wakes, kazoo has a new
 session and the stale holder writes with its old token: refused by the fenced register, accepted
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 RUN = ["cluster", "test", "--system", "zookeeper", "--workload", "fenced-lock", "--network",
-       "loopback", "--nemesis", "pause", "--long-pause", "6", "--client-pause", "10", "--time",
-       "14", "--seed", "2", "--quiet"]  # fmt: skip
+       "loopback", "--nemesis", "pause", "--long-pause", "6", "--client-pause", "11", "--time",
+       "15", "--seed", "2", "--quiet"]  # fmt: skip
 STALLED = "c1.1.0"  # the first client's first process: the one that stalls holding the lock
 
 
