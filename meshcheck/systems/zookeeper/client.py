@@ -200,6 +200,7 @@ class ZooKeeperClient:
                         return Completion("ok")
                     if not isinstance(failed, _RACED):
                         raise failed
+                    sent = False  # refused whole: nothing of it took effect
         except _LOST:
             return Completion("info" if sent else "fail")
 
