@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,6 +103,7 @@ def test_the_plugin_is_the_entry_point_and_ships_its_file() -> None:
     assert point.load() is ZOOKEEPER
     assert ZOOKEEPER.file == FILE and FILE.exists()
     assert set(SYSTEM.client.workloads) <= set(ZOOKEEPER.workloads)
+    assert "fenced-lock" in SYSTEM.client.workloads
     # sync reads are judged linearizable, plain ones as reads that may be stale
     assert SYSTEM.client.reads == ("sync", "plain")
     assert [SYSTEM.client.check(m) for m in SYSTEM.client.reads] == ["linearizable", "serializable"]
@@ -328,6 +330,57 @@ def test_a_holder_whose_session_expired_is_fenced_off_by_its_token(
     assert main(["history", "check", str(history), "--model", "fenced-lock"]) == 1
     first_line = capsys.readouterr().out.splitlines()[0]
     assert "mutual exclusion: no (1 overlap); fencing: held" in first_line, first_line
+
+
+def test_a_fenced_write_is_refused_below_the_token_and_raced_in_its_multi(
+    ensemble: Ensemble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fenced register refuses a token below the largest it accepted, and a newer token
+    written between a write's compare and its commit fails that write's `multi` (the token
+    znode's version moved): tried again, the compare refuses it. The `unfenced` mutant accepts the
+    stale token."""
+
+    def fenced(token: int, value: str) -> Invocation:
+        return Invocation("c1", "fenced-write", "raced", (token, value))
+
+    async def go() -> tuple[int, list[Completion]]:
+        a = await _client(ensemble, "z1")
+        b = await _client(ensemble, "z2")
+        options = {**dict(SYSTEM.client.options), "broken": "unfenced"}
+        bare = make_client(ClientSettings(options, "sync", "fenced-lock"))
+        await bare.open(ensemble.endpoint("z3"), 20.0)
+        assert isinstance(a, ZooKeeperClient)
+        commit = a._commit
+        commits = 0
+
+        async def raced(*args: Any) -> Exception | None:
+            nonlocal commits
+            commits += 1
+            if commits == 2:  # a's compare saw token 5; b writes 7 before a commits 6
+                assert (await b.invoke(fenced(7, "b"), TIMEOUT)).status == "ok"
+            return await commit(*args)
+
+        monkeypatch.setattr(a, "_commit", raced)
+        try:
+            done = [
+                await a.invoke(fenced(5, "a"), TIMEOUT),
+                await a.invoke(fenced(6, "late"), TIMEOUT),  # raced by 7: refused
+                await a.invoke(_op("read", "raced"), TIMEOUT),
+                await a.invoke(fenced(4, "stale"), TIMEOUT),  # below 7: refused
+                await bare.invoke(fenced(4, "stale"), TIMEOUT),  # the mutant: accepted
+                await a.invoke(_op("read", "raced"), TIMEOUT),
+            ]
+            return commits, done
+        finally:
+            for c in (a, b, bare):
+                await c.close()
+
+    commits, (first, late, read, stale, unfenced, after) = asyncio.run(go())
+    assert first.status == "ok"
+    assert commits == 2  # the raced multi was not tried again: the second compare refused it
+    assert late.status == "fail" and read.output == "b"
+    assert stale.status == "fail"
+    assert unfenced.status == "ok" and after.output == "stale"
 
 
 def test_without_kazoo_the_client_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,7 @@ def client(settings: ClientSettings) -> Client:
 ZOOKEEPER = SystemPlugin(
     name="zookeeper",
     client=client,
-    workloads=("registers", "cas", "lock"),
+    workloads=("registers", "cas", "lock", "fenced-lock"),
     leader=leader,
     file=FILE,
 )

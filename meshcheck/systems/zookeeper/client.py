@@ -10,9 +10,14 @@ Registers (`registers`, `cas`): key `k` is the znode `<root>/k`, its data the va
   "may be stale"; `sync` first has that server catch up with the leader
   (zookeeper.apache.org/doc/r3.8.0/zookeeperProgrammers.html, "Consistency Guarantees").
 
-A write whose value is [token, value] is a fenced write: the register's znode holds the token of
-the write it last accepted, and a write with a smaller one is rejected (fail), as a storage
-service guarded by a lock's fencing tokens must do.
+Fenced writes (the `fenced-lock` workload's `fenced-write` of [token, value], or a `write` whose
+value is [token, value]): the register `<root>/k` has a token znode beside it, `<root>/k-token`,
+holding the token of the write it last accepted. The write reads the token znode; a smaller token
+than it holds is rejected (fail); otherwise one `multi` (kazoo's transaction) sets the token znode
+at the version read and the register, so that a write that came between fails the whole
+transaction, which is then tried again from the read (Kleppmann, "How to do distributed locking",
+2016: the storage checks the token). The mutant `unfenced` (the `[client]` option `broken`, or the
+run's `--broken`) skips the compare and the version: a stale holder's write is accepted.
 
 Lock (`lock`): kazoo's Lock recipe (an ephemeral sequential znode under `<root>/lock/<key>`; the
 lowest sequence number holds). An acquire's output is its fencing token, the lock znode's sequence
@@ -38,6 +43,7 @@ from kazoo.exceptions import (
     KazooException,
     NodeExistsError,
     NoNodeError,
+    RolledBackError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.recipe.lock import Lock
@@ -49,6 +55,8 @@ READS = ("sync", "plain")
 ROOT = "/meshcheck"
 SESSION = 4.0  # seconds: the session timeout asked for (the server bounds it by its tickTime)
 SLACK = 1.0  # seconds a blocking kazoo call (the lock recipe's) is given beyond its own deadline
+TOKEN = "{path}-token"  # the znode beside a fenced register: the token of its last accepted write
+_RACED = (BadVersionError, NodeExistsError, NoNodeError)  # another write came between
 _LOST = (KazooException, KazooTimeoutError, TimeoutError, OSError)
 # kazoo logs each lost connection and retry as a warning, which Python's last-resort handler would
 # print over the run's progress lines: the completions say what a client saw
@@ -76,6 +84,7 @@ class ZooKeeperClient:
         self._kz: Any = None
         self._pool: ThreadPoolExecutor | None = None
         self._locks: dict[Any, Any] = {}
+        self._fenced = str(settings.options.get("broken", "")) != "unfenced"
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         """A session with the server of `endpoint` (TimeoutError when none is had in `timeout`
@@ -111,7 +120,7 @@ class ZooKeeperClient:
             return Completion("fail")
         if op.f == "read":
             return await self._read(self._path(op.key), timeout)
-        if op.f == "write" and isinstance(op.value, list | tuple):
+        if op.f == "fenced-write" or (op.f == "write" and isinstance(op.value, list | tuple)):
             token, value = op.value
             return await self._fenced_write(self._path(op.key), int(token), str(value), timeout)
         if op.f == "write":
@@ -168,32 +177,51 @@ class ZooKeeperClient:
         return Completion("ok")
 
     async def _fenced_write(self, path: str, token: int, value: str, timeout: float) -> Completion:
-        """A write to a register fenced by lock tokens: its znode holds "TOKEN VALUE", and a write
-        whose token is smaller than the one it holds is rejected (fail); otherwise setData with
-        the version read, again from the read when another write came between (Kleppmann, "How
-        to do distributed locking", 2016: the storage checks the token)."""
-        data = f"{token} {value}".encode()
-        sent = False  # a setData or create may have taken effect once sent
+        """A write to a register fenced by lock tokens: rejected (fail) when the register's token
+        znode holds a larger token; otherwise one transaction that sets the token znode at the
+        version read (a `check` of what the compare saw) and the register, or creates both; a
+        write that came between fails it whole, and it is tried again from the read."""
+        mark = TOKEN.format(path=path)
+        sent = False  # a transaction may have taken effect once sent
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     try:
-                        held, stat = await answer(self._kz.get_async(path), timeout)
+                        held, stat = await answer(self._kz.get_async(mark), timeout)
                     except NoNodeError:
                         held, stat = b"", None
-                    if held and int(held.split(b" ", 1)[0]) > token:
-                        return Completion("fail")  # fenced off: a later holder wrote
+                    if self._fenced and held and int(held) > token:
+                        return Completion("fail", "a newer token was accepted")
+                    if stat is None:  # the register's first write: its folder first
+                        await answer(self._kz.ensure_path_async(self._root), timeout)
                     sent = True
-                    try:
-                        if stat is None:
-                            await answer(self._kz.create_async(path, data, makepath=True), timeout)
-                        else:
-                            await answer(self._kz.set_async(path, data, stat.version), timeout)
-                    except (BadVersionError, NodeExistsError, NoNodeError):
-                        continue  # another write came between: read again
-                    return Completion("ok")
+                    failed = await self._commit(path, mark, token, value, stat, timeout)
+                    if failed is None:
+                        return Completion("ok")
+                    if not isinstance(failed, _RACED):
+                        raise failed
+                    sent = False  # refused whole: nothing of it took effect
         except _LOST:
             return Completion("info" if sent else "fail")
+
+    async def _commit(
+        self, path: str, mark: str, token: int, value: str, stat: Any, timeout: float
+    ) -> Exception | None:
+        """The fenced write's transaction: None when it committed, else the error of the operation
+        that failed it (the others are rolled back)."""
+        txn = self._kz.transaction()
+        mine, data = str(token).encode(), value.encode("utf-8")
+        if stat is None:
+            txn.create(mark, mine)
+            txn.create(path, data)
+        else:
+            txn.set_data(mark, mine, stat.version if self._fenced else -1)
+            txn.set_data(path, data)
+        results = await answer(txn.commit_async(), timeout)
+        errors = [r for r in results if isinstance(r, Exception)]
+        return next((e for e in errors if not isinstance(e, RolledBackError)), None) or (
+            errors[0] if errors else None
+        )
 
     async def _cas(self, path: str, old: Any, new: str, timeout: float) -> Completion:
         expected = None if old is None else str(old)
