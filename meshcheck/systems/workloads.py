@@ -69,7 +69,14 @@ class Workload:
         self._round = 0
         self._seen: dict[str, str] = {}  # the last value each key was seen to hold (cas's `old`)
         self._stream = StreamClients(
-            make, settings, endpoints, clock, self.history, self._rng, self._gap, TIMEOUT
+            make,
+            settings,
+            endpoints,
+            clock,
+            self.history,
+            seed=seed,
+            gap=self._gap,
+            timeout=TIMEOUT,
         )
         kind = checked.KINDS.get(settings.workload)
         # the workloads a checker of their own kind judges (checked.py): their own clients
