@@ -223,3 +223,41 @@ def test_a_stream_read_back_without_an_answer_is_recorded_failed_and_retried() -
     reads = [(o.process, o.status) for o in w.history.ops if o.f == "read"]
     assert sorted(reads) == [("e1", "fail"), ("e1", "ok"), ("e2", "ok"), ("e3", "ok")]
     assert ("e1", "close") in log and ("e1", "open") in log
+
+
+@pytest.mark.parametrize("workload", ["registers", "cas"])
+def test_registers_and_cas_turn_to_a_new_process_on_the_next_node_after_an_info(
+    workload: str,
+) -> None:
+    def store(op: Invocation) -> Completion:
+        if op.f == "cas":  # a revision with the answer, as etcd gives: not the operation's output
+            return Completion("ok", 7) if op.value[0] is None else Completion("fail")
+        return Completion("ok", "1" if op.f == "read" else 7)
+
+    w, log = drive(workload, once("info", 3, store))
+    before, after = split(log, 3)
+    assert before == {("e1", "c1.1.0")} and after == {("e2", "c1.1.1")}
+    fs = {f for _, _, f, _ in invocations(log)}
+    assert fs == ({"read", "write", "cas"} if workload == "cas" else {"read", "write"})
+    assert len(w.history.ops) == len(invocations(log)) == len(w.history.nodes)
+    assert w.history.nodes[:4] == ["e1"] * 3 + ["e2"]
+    assert all(o.output is None for o in w.history.ops if o.f != "read")
+
+
+def test_lock_moves_on_a_failed_acquire_and_changes_process_after_a_lost_release() -> None:
+    _, log = drive("lock", once("fail", 1, lambda op: Completion("ok")))
+    ops = invocations(log)
+    assert ops[0][:3] == ("e1", "c1.1.0", "acquire") and ops[1][:3] == ("e2", "c1.1.0", "acquire")
+    # the release goes unanswered: the revoke is a new process's, on the same node (it was
+    # answered); a revoke without an answer turns to the next node as a new process again
+    _, log = drive("lock", once("info", 1, lambda op: Completion("ok"), "release"))
+    ops = invocations(log)
+    assert [(n, p, f) for n, p, f, _ in ops[:4]] == [
+        ("e1", "c1.1.0", "acquire"), ("e1", "c1.1.0", "release"), ("e1", "c1.1.1", "revoke"),
+        ("e1", "c1.1.1", "acquire"),
+    ]  # fmt: skip
+    _, log = drive("lock", once("info", 1, lambda op: Completion("ok"), "revoke"))
+    ops = invocations(log)
+    assert [(n, p, f) for n, p, f, _ in ops[2:4]] == [
+        ("e1", "c1.1.0", "revoke"), ("e2", "c1.1.1", "acquire"),
+    ]  # fmt: skip

@@ -1,11 +1,12 @@
-"""The system runner's clients (workloads.py's `Workload` drives them): the workloads checked by a
-checker of their own kind (watch, lease, fenced-lock, list-append: checked.py lists them) and the
-stream workload (stream_workload.py). One client loop for all: each client is bound to a node and,
-after an `info`, turns to the next node as a new process (as workloads.py's do); a workload gives
-only its `step` (what the client does next, and how it records it) and, where it differs, its
-`rest` between steps. Every operation is recorded in the run's History (for the progress check,
-the latency and timeline figures) and, for a checked workload, in the checker's own format in
-`lines` (what history.jsonl holds)."""
+"""The system runner's clients, every workload's (workloads.py's `Workload` picks them): the
+registers and cas workloads (register_workload.py), the lock (lock_workload.py), the stream
+(stream_workload.py) and the workloads checked by a checker of their own kind (watch, lease,
+fenced-lock, list-append: checked.py lists them). One client loop for all: each client is bound to
+a node and, after an `info`, turns to the next node as a new process; a workload gives only its
+`step` (what the client does next, and how it records it) and, where it differs, its `rest`
+between steps. Every operation is recorded in the run's History (for the progress check, the
+latency and timeline figures) and, for a checked workload, in the checker's own format in `lines`
+(what history.jsonl holds)."""
 
 from __future__ import annotations
 

@@ -5,10 +5,10 @@ checker (traces/history/stream.py): no acknowledged publish lost, one order seen
 and every read-back, nothing invented, duplicates counted (a consumer whose acknowledgement was
 lost is given the message again: delivery is at least once).
 
-Each client is bound to one node and, after an `info`, turns to the next as a new process (as the
-other workloads' clients do). A process is a consumer: the plug-in gives it a cursor of its own
-over the whole stream (JetStream: a durable consumer named after it), so each consumer sees every
-message, in the stream's order.
+Each client is bound to one node and, after an `info`, turns to the next as a new process (the
+loop every workload's clients run: checked_clients.py). A process is a consumer: the plug-in
+gives it a cursor of its own over the whole stream (JetStream: a durable consumer named after
+it), so each consumer sees every message, in the stream's order.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class StreamClients(Clients):
     """The stream workload's clients, recording into `history` (its checker reads the History:
     stream_history.py writes its file)."""
 
-    seeded = "system-clients:{seed}"  # as workloads.py seeds its own clients' draws
+    seeded = "system-clients:{seed}"  # the stream's draws, as for the registers' and the lock's
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
