@@ -42,6 +42,7 @@ from collections.abc import Hashable, Sequence
 import attrs
 
 from bench.common import Row
+from bench.interleaving import Interleaving
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.histories import to_ops
 from meshcheck.property_tests.raft import free_runs as raft
@@ -60,20 +61,14 @@ def generate(n: int, processes: int, keys: int, seed: int, pending: float = 0.00
     """A linearizable history of n operations (see the module's docstring)."""
     rng = random.Random(seed)
     state: dict[Hashable, Hashable] = {}
-    # process -> [f, key, input, output, call, applied]
-    running: dict[int, list[object]] = {}
+    # process -> (f, key, input, output, call, applied)
+    clients: Interleaving[tuple[str, int | None, Hashable, Hashable, int, bool]]
+    clients = Interleaving(n, processes, rng)
+    running = clients.running
     ops: list[Op] = []
-    now = 0
-    started = 0
-    names = list(range(processes))  # a process that leaves an op pending continues as a new one
-    while started < n or running:
-        now += 1
-        slot = rng.randrange(processes)
-        p = names[slot]
-        if p not in running:
-            if started >= n:
-                continue
-            started += 1
+    for p, starting in clients.turns():
+        now = clients.now
+        if starting:
             key = rng.randrange(keys) if keys > 1 else None
             f = rng.choice(("read", "write", "cas", "cas"))
             inp: Hashable = None
@@ -81,7 +76,7 @@ def generate(n: int, processes: int, keys: int, seed: int, pending: float = 0.00
                 inp = rng.randrange(5)
             elif f == "cas":
                 inp = (rng.randrange(5), rng.randrange(5))
-            running[p] = [f, key, inp, None, now, False]
+            running[p] = (f, key, inp, None, now, False)
             continue
         f, key, inp, out, call, applied = running[p]
         if not applied:  # the linearization point
@@ -95,13 +90,12 @@ def generate(n: int, processes: int, keys: int, seed: int, pending: float = 0.00
                 out = value == inp[0]
                 if out:
                     state[key] = inp[1]
-            running[p] = [f, key, inp, out, call, True]
+            running[p] = (f, key, inp, out, call, True)
             continue
         del running[p]
-        assert isinstance(f, str) and isinstance(call, int)
         if rng.random() < pending:  # the client never learns the outcome
             ops.append(Op(p, f, inp, None, call, math.inf, "info", key))
-            names[slot] = p + processes
+            clients.renew(p)
         elif f == "cas" and not out:
             ops.append(Op(p, f, inp, None, call, now, "fail", key))
         else:

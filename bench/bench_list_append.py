@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.bench_history import generate as generate_kv
 from bench.common import Row
+from bench.interleaving import Interleaving
 from meshcheck.traces.history import checker, list_append
 from meshcheck.traces.history.list_append import Txn
 from meshcheck.traces.history.models import KeyValue
@@ -59,19 +60,13 @@ def generate(
     pool = list(range(active))
     fresh = active
     counter = 0
-    running: dict[int, tuple[float, list[list[object]], bool]] = {}
+    clients: Interleaving[tuple[float, list[list[object]], bool]]
+    clients = Interleaving(n, processes, rng)
+    running = clients.running
     done: list[tuple[float, float, int, tuple[list_append.Mop, ...], str]] = []
-    names = list(range(processes))
-    now = 0
-    started = 0
-    while started < n or running:
-        now += 1
-        slot = rng.randrange(processes)
-        p = names[slot]
-        if p not in running:
-            if started >= n:
-                continue
-            started += 1
+    for p, starting in clients.turns():
+        now = clients.now
+        if starting:
             mops: list[list[object]] = []
             for _ in range(rng.randint(1, 4)):
                 k = rng.choice(pool)
@@ -113,7 +108,7 @@ def generate(
             frozen = tuple((f, k, None if f == "r" else v) for f, k, v in frozen)
         done.append((float(call), ret, p, frozen, outcome))
         if outcome == "info":
-            names[slot] = p + processes
+            clients.renew(p)
     done.sort(key=lambda d: d[0])
     return [Txn(i, p, m, c, r, s) for i, (c, r, p, m, s) in enumerate(done)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import edn, jepsen
+from meshcheck.traces.history import edn, jepsen, reader
 from meshcheck.traces.history.models import MODELS
 from tests.test_history_cmd import meshcheck
 from tests.test_history_window import NS
@@ -118,9 +118,9 @@ def test_chosen_by_extension_or_content(tmp_path: Path) -> None:
     by_ext = write(tmp_path, LINES, "h.edn")
     by_content = write(tmp_path, LINES, "history.txt")
     assert jepsen.read(by_ext, CAS) == jepsen.read(by_content, CAS)
-    assert not jepsen.is_edn("h.txt", '{"process": 0, "type": "invoke"}')
-    assert jepsen.is_edn("h.txt", "  [{:type :invoke}")
-    assert jepsen.is_edn("h.txt", "; a comment\n#jepsen.history.Op{:type :ok}")
+    assert not reader.is_edn("h.txt", '{"process": 0, "type": "invoke"}')
+    assert reader.is_edn("h.txt", "  [{:type :invoke}")
+    assert reader.is_edn("h.txt", "; a comment\n#jepsen.history.Op{:type :ok}")
 
 
 def test_the_command_on_a_jepsen_file(tmp_path: Path) -> None:

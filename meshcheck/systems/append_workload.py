@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import After, Clients, Seat
 from meshcheck.systems.plugin import Invocation
 
 PREFIX = "la/"
@@ -24,27 +24,15 @@ class AppendClients(Clients):
         super().__init__(*args, **kwargs)
         self.values = itertools.count(1)
 
-    async def client(self, k: int, until: float, round_: int) -> None:
-        home = k - 1
-        client = self.make(self.settings)
-        await self.bind(client, home)
-        generation = 0
-        try:
-            while self.clock() < until:
-                process = f"c{k}.{round_}.{generation}"
-                mops: list[list[Any]] = []
-                for _ in range(self.rng.randint(1, LONGEST)):
-                    key = f"{PREFIX}{self.rng.randrange(KEYS)}"
-                    if self.rng.random() < 0.5:
-                        mops.append(["r", key, None])
-                    else:
-                        mops.append(["append", key, next(self.values)])
-                op = Invocation(process, "txn", None, mops)
-                done, call, ret = await self.invoke(client, op, self.timeout_until(until), home)
-                self.pair(op, done, call, ret)
-                if done.status == "info":
-                    generation += 1
-                    home = await self.turn(client, home)
-                await self.pause(self.rng.uniform(0, 2 * self.gap))
-        finally:
-            await client.close()
+    async def step(self, at: Seat) -> After:
+        mops: list[list[Any]] = []
+        for _ in range(self.rng.randint(1, LONGEST)):
+            key = f"{PREFIX}{self.rng.randrange(KEYS)}"
+            if self.rng.random() < 0.5:
+                mops.append(["r", key, None])
+            else:
+                mops.append(["append", key, next(self.values)])
+        op = Invocation(at.process, "txn", None, mops)
+        done, call, ret = await self.invoke(at.client, op, self.timeout_until(at.until), at.home)
+        self.pair(op, done, call, ret)
+        return After.answered(done.status)

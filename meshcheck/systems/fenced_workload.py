@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import After, Clients, Seat
 from meshcheck.systems.plugin import Invocation
 
 LOCK = "L"
@@ -31,48 +31,39 @@ class FencedClients(Clients):
         super().__init__(*args, **kwargs)
         self.values = itertools.count(1)
         self.handles = itertools.count(1)
+        self.stall = self.client_pause  # not yet stalled (the first client, once)
 
-    async def client(self, k: int, until: float, round_: int) -> None:
-        home = k - 1
-        client = self.make(self.settings)
-        await self.bind(client, home)
-        generation = 0
-        pause = self.client_pause if k == 1 and round_ == 1 else 0.0
-        try:
-            while self.clock() < until:
-                process = f"c{k}.{round_}.{generation}"
-                handle = f"{process}#{next(self.handles)}"
-                timeout = self.timeout_until(until, 2.0)
-                op = Invocation(process, "acquire", LOCK, handle)
-                done, call, ret = await self.invoke(client, op, timeout, home)
-                if done.status == "fail":  # no lease could be had: nothing taken
-                    home = await self.turn(client, home)
-                    await self.pause(0.1)
-                    continue
-                self.pair(Invocation(process, "acquire", LOCK, None), done, call, ret)
-                lost = done.status == "info"  # an open invocation: the process must change
-                if done.status == "ok":
-                    token = int(done.output)
-                    lost |= await self._write(client, process, token, home, until)
-                    await self.pause(pause or self.rng.uniform(*HOLD))
-                    pause = 0.0
-                    lost |= await self._write(client, process, token, home, until)
-                    op = Invocation(process, "release", LOCK, handle)
-                    done, call, ret = await self.invoke(client, op, timeout, home)
-                    self.pair(Invocation(process, "release", LOCK, None), done, call, ret)
-                    lost |= done.status == "info"
-                op = Invocation(process, "revoke", LOCK, handle)
-                done, _, _ = await self.invoke(client, op, timeout, home, record=False)
-                if lost or done.status != "ok":
-                    generation += 1
-                    home = await self.turn(client, home)
-                await self.pause(self.rng.uniform(0, 2 * self.gap))
-        finally:
-            await client.close()
+    async def step(self, at: Seat) -> After:
+        """Acquire, write, hold, write, release, revoke; the first client of the first round
+        holds the lock `client_pause` seconds once."""
+        process = at.process
+        handle = f"{process}#{next(self.handles)}"
+        timeout = self.timeout_until(at.until, 2.0)
+        op = Invocation(process, "acquire", LOCK, handle)
+        done, call, ret = await self.invoke(at.client, op, timeout, at.home)
+        if done.status == "fail":  # no lease could be had: nothing taken
+            return After.NEXT_NODE
+        self.pair(Invocation(process, "acquire", LOCK, None), done, call, ret)
+        lost = done.status == "info"  # an open invocation: the process must change
+        if done.status == "ok":
+            token = int(done.output)
+            lost |= await self._write(at, token)
+            stall = self.stall if at.k == 1 and at.round == 1 else 0.0
+            await self.pause(stall or self.rng.uniform(*HOLD))
+            if stall:
+                self.stall = 0.0
+            lost |= await self._write(at, token)
+            op = Invocation(process, "release", LOCK, handle)
+            done, call, ret = await self.invoke(at.client, op, timeout, at.home)
+            self.pair(Invocation(process, "release", LOCK, None), done, call, ret)
+            lost |= done.status == "info"
+        op = Invocation(process, "revoke", LOCK, handle)
+        done, _, _ = await self.invoke(at.client, op, timeout, at.home, record=False)
+        return After.NEW_PROCESS if lost or done.status != "ok" else After.GO_ON
 
-    async def _write(self, client: Any, process: str, token: int, home: int, until: float) -> bool:
+    async def _write(self, at: Seat, token: int) -> bool:
         """Write the register with `token`; whether the write went unanswered."""
-        op = Invocation(process, "fenced-write", REGISTER, (token, str(next(self.values))))
-        done, call, ret = await self.invoke(client, op, self.timeout_until(until), home)
+        op = Invocation(at.process, "fenced-write", REGISTER, (token, str(next(self.values))))
+        done, call, ret = await self.invoke(at.client, op, self.timeout_until(at.until), at.home)
         self.pair(op, done, call, ret, "write")
         return done.status == "info"

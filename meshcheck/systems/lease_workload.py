@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import After, Clients, Seat
 from meshcheck.systems.plugin import Invocation
 
 PREFIX = "lease/"
@@ -30,23 +30,16 @@ class LeaseClients(Clients):
         self.keys: list[str] = []  # every key put so far (any client reads any)
         self.serial = 0
 
-    async def client(self, k: int, until: float, round_: int) -> None:
-        home = k - 1
-        client = self.make(self.settings)
-        await self.bind(client, home)
-        generation = 0
-        try:
-            while self.clock() < until:
-                process = f"c{k}.{round_}.{generation}"
-                if not await self._one_lease(client, process, home, until):
-                    generation += 1
-                    home = await self.turn(client, home)
-                    await self.pause(0.1)
-        finally:
-            await client.close()
+    async def step(self, at: Seat) -> After:
+        return After.GO_ON if await self._one_lease(at) else After.NEW_PROCESS
 
-    async def _one_lease(self, client: Any, process: str, home: int, until: float) -> bool:
+    def rest(self, after: After) -> float:
+        """A lease's life waits as it goes: none after it, a moment after an unanswered step."""
+        return 0.1 if after is After.NEW_PROCESS else 0.0
+
+    async def _one_lease(self, at: Seat) -> bool:
         """Grant, put, keep alive, lapse; False after an operation without an answer."""
+        client, process, home, until = at.client, at.process, at.home, at.until
         timeout = self.timeout_until(until)
         done, call, ret = await self.invoke(client, Invocation(process, "grant", None, self.ttl),
                                             timeout, home)  # fmt: skip
@@ -83,21 +76,21 @@ class LeaseClients(Clients):
                                             "ret": ret})  # fmt: skip
                     elif done.status == "info":
                         return False
-            if not await self._read(client, process, home, until, key):
+            if not await self._read(at, key):
                 return False
             await self.pause(self.rng.uniform(0.05, 0.25))
         lapse = self.clock() + LAPSE * self.ttl
         while self.clock() < min(lapse, until):
-            if not await self._read(client, process, home, until, key):
+            if not await self._read(at, key):
                 return False
             await self.pause(self.rng.uniform(0.1, 0.3))
         return True
 
-    async def _read(self, client: Any, process: str, home: int, until: float, own: str) -> bool:
+    async def _read(self, at: Seat, own: str) -> bool:
         """Read this client's key or, one time in three, another's; False without an answer."""
         key = own if self.rng.random() < 0.67 or not self.keys else self.rng.choice(self.keys)
-        op = Invocation(process, "read", key, None)
-        done, call, ret = await self.invoke(client, op, self.timeout_until(until), home)
+        op = Invocation(at.process, "read", key, None)
+        done, call, ret = await self.invoke(at.client, op, self.timeout_until(at.until), at.home)
         if done.status == "ok":
             present = done.output is not None
             self.line(call, 0, {"f": "read", "key": key, "present": present, "time": call,

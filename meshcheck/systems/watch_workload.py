@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import After, Clients, Seat
 from meshcheck.systems.plugin import Invocation
 
 PREFIX = "w/"
@@ -36,44 +36,30 @@ class WatchClients(Clients):
         self.value = 0
         self.resume: dict[str, int] = {}  # watcher -> the revision it resumes from
 
-    async def client(self, k: int, until: float, round_: int) -> None:
-        home = k - 1
-        client = self.make(self.settings)
-        await self.bind(client, home)
-        generation = 0
-        try:
-            while self.clock() < until:
-                process = f"c{k}.{round_}.{generation}"
-                if k % 2 == 0:  # every second client watches; the others write
-                    status = await self._watch(client, f"w{k}", process, home, until)
-                else:
-                    status = await self._write(client, process, home, until)
-                if status == "info":
-                    generation += 1
-                    home = await self.turn(client, home)
-                await self.pause(self.rng.uniform(0, 2 * self.gap))
-        finally:
-            await client.close()
+    async def step(self, at: Seat) -> After:
+        if at.k % 2 == 0:  # every second client watches; the others write
+            return After.answered(await self._watch(at, f"w{at.k}"))
+        return After.answered(await self._write(at))
 
-    async def _write(self, client: Any, process: str, home: int, until: float) -> str:
+    async def _write(self, at: Seat) -> str:
         key = f"{PREFIX}k{self.rng.randrange(KEYS)}"
         if self.rng.random() < DELETES:
-            op = Invocation(process, "delete", key, None)
+            op = Invocation(at.process, "delete", key, None)
         else:
             self.value += 1
-            op = Invocation(process, "put", key, str(self.value))
-        done, _, _ = await self.invoke(client, op, self.timeout_until(until), home)
+            op = Invocation(at.process, "put", key, str(self.value))
+        done, _, _ = await self.invoke(at.client, op, self.timeout_until(at.until), at.home)
         if done.status == "ok" and done.output is not None:
             rev = int(done.output)
             kind = "delete" if op.f == "delete" else "put"
             self.changes[(key, rev)] = (kind, op.value)
         return done.status
 
-    async def _watch(self, client: Any, name: str, process: str, home: int, until: float) -> str:
+    async def _watch(self, at: Seat, name: str) -> str:
         start = self.resume.get(name, 1)
-        seconds = min(self.rng.uniform(*WATCH), max(0.2, until - self.clock()))
-        op = Invocation(process, "watch", PREFIX, (start, 0))
-        done, call, ret = await self.invoke(client, op, seconds, home, record=False)
+        seconds = min(self.rng.uniform(*WATCH), max(0.2, at.until - self.clock()))
+        op = Invocation(at.process, "watch", PREFIX, (start, 0))
+        done, call, ret = await self.invoke(at.client, op, seconds, at.home, record=False)
         if done.status != "ok" or not isinstance(done.output, dict):
             return "info"
         seen = [tuple(e) for e in done.output["events"]]
@@ -88,8 +74,7 @@ class WatchClients(Clients):
         status = "info" if ended else "ok"
         # the run's History: one operation per connection, its output the events' revisions
         revs = tuple(int(e[1]) for e in seen)
-        self.history.record(process, "watch", start, revs, call, ret, "ok", PREFIX)
-        self.history.nodes.append(self.endpoints[home % len(self.endpoints)].node)
+        self.record(Invocation(at.process, "watch", PREFIX, start), "ok", revs, call, ret, at.home)
         return status
 
     async def finish(self) -> None:

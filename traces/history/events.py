@@ -1,8 +1,8 @@
 """Events of a history file, read without a sequential model: what the checkers that are not
 linearizability searches (list-append, stream, watch, lease, fenced lock) start from.
 
-A file is JSON lines (one object a line) or Jepsen's history.edn (traces/history/edn.py): the same
-choice as traces/history/jepsen.py. `read` gives every object with its time (its line); `pair`
+A file is JSON lines (one object a line) or Jepsen's history.edn, read as traces/history/jepsen.py
+reads it (traces/history/reader.py). `read` gives every object with its time (its line); `pair`
 matches each process's invocation with its completion (`ok`, `fail`, `info`), as Jepsen's
 histories do. Each checker validates the fields it needs and names the line of the first bad one.
 """
@@ -18,9 +18,7 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import edn, jepsen
-
-TYPES = ("invoke", "ok", "fail", "info")
+from meshcheck.traces.history import reader
 
 
 @attrs.frozen(eq=False)
@@ -53,39 +51,11 @@ class Call:
 
 def read(path: str | Path) -> tuple[str, list[Event]]:
     """The file's name and its events in order; raises `MeshcheckError` (one line) when it cannot
-    be read or parsed."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeshcheckError(f"{name}: cannot read: {exc}") from None
-    out: list[Event] = []
-    if jepsen.is_edn(name, text):
-        for line, value in edn.elements(text, name):
-            if not isinstance(value, dict):
-                raise MeshcheckError(f"{name}:{line}: expected an EDN map (one event)")
-            out.append(Event(float(line), {str(k): v for k, v in value.items()}))
-        return name, out
-    for number, line_text in enumerate(text.splitlines(), start=1):
-        if not line_text.strip():
-            continue
-        try:
-            value = json.loads(line_text)
-        except json.JSONDecodeError as exc:
-            raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
-        if not isinstance(value, dict):
-            raise MeshcheckError(f"{name}:{number}: expected a JSON object")
-        out.append(Event(float(number), value))
-    return name, out
+    be read or parsed (reader.py)."""
+    return str(path), [Event(line, fields) for line, fields in reader.read(path)]
 
 
-def hashable(value: Any) -> Hashable:
-    """JSON or EDN data as a hashable value: lists as tuples, maps as sorted pairs."""
-    if isinstance(value, list):
-        return tuple(hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), hashable(v)) for k, v in value.items()))
-    return value  # type: ignore[no-any-return]
+hashable = reader.hashable
 
 
 def scalar(event: Event, name: str, field: str, what: str = "a value") -> Hashable:
@@ -117,7 +87,7 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
         if isinstance(process, bool) or not isinstance(process, int | str):
             raise e.bad(name, "process", "expected a number or a name")
         kind = e.fields.get("type")
-        if kind not in TYPES:
+        if kind not in reader.TYPES:
             raise e.bad(name, "type", "expected invoke, ok, fail or info")
         f = e.fields.get("f")
         if not isinstance(f, str) or f not in fs:

@@ -15,117 +15,51 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
-from collections import Counter
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import edn
+from meshcheck.traces.history import reader
 from meshcheck.traces.history.checker import Result
 from meshcheck.traces.history.history import Op, Status
 from meshcheck.traces.history.models import Model
 from meshcheck.traces.history.window import Window, label, plural, span
 
-TYPES = ("invoke", "ok", "fail", "info")
-
 
 def read(path: str | Path, model: Model) -> list[Op]:
     """The operations of the history in `path`, in invocation order: JSON lines, or Jepsen's own
-    history.edn (by the extension `.edn`, or by content: a first form that opens an EDN map or a
-    vector of them). Raises `MeshcheckError` naming the line and the field of the first malformed
-    event."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeshcheckError(f"{path}: cannot read: {exc}") from None
-    if is_edn(str(path), text):
-        return parse_edn(text, model, str(path))
-    return parse(text.splitlines(), model, str(path))
-
-
-_EDN_START = re.compile(r"\A(?:\s|;[^\n]*\n)*(?:[\[(]\s*)?(?:#\S+\s*)?\{\s*[:}]")
-
-
-def is_edn(name: str, text: str) -> bool:
-    if name.endswith(".edn"):
-        return True
-    if name.endswith((".json", ".jsonl")):
-        return False
-    return _EDN_START.match(text) is not None
+    history.edn (reader.py says which). Raises `MeshcheckError` naming the line and the field of
+    the first malformed event."""
+    return _operations(reader.read(path, spread=True), model, str(path))
 
 
 def parse(lines: Sequence[str], model: Model, name: str = "<history>") -> list[Op]:
     """Operations from JSON lines, one event a line; times are line numbers."""
-
-    def events() -> Iterator[tuple[int, Any]]:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
-            if not isinstance(event, dict):
-                raise MeshcheckError(f"{name}:{number}: expected a JSON object")
-            yield number, event
-
-    return _operations(events(), model, name)
+    return _operations(reader.json_objects(lines, name), model, name)
 
 
 def parse_edn(text: str, model: Model, name: str = "<history>") -> list[Op]:
     """Operations from Jepsen's history.edn: maps one after another, or one vector (or list) of
     them. Times are the lines the events start on (Jepsen writes one a line); when several share a
     line, their order in the file."""
-    top = edn.elements(text, name)
-    for line, event in top:
-        if not isinstance(event, dict):
-            raise MeshcheckError(
-                f"{name}:{line}: expected an EDN map (one event), not {_kind(event)}"
-            )
-    return _operations(_spread(top), model, name)
+    return _operations(reader.spread_lines(reader.edn_maps(text, name)), model, name)
 
 
-def _spread(events: list[tuple[int, Any]]) -> Iterator[tuple[float, Any]]:
-    """Events with distinct times: their lines, and when several share a line, fractions of it
-    in their order (line 3's two events at 3.33 and 3.67)."""
-    per_line = Counter(line for line, _ in events)
-    seen: Counter[int] = Counter()
-    for line, event in events:
-        if per_line[line] == 1:
-            yield line, event
-        else:
-            seen[line] += 1
-            yield line + seen[line] / (per_line[line] + 1), event
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, list):
-        return "a vector"
-    if isinstance(value, frozenset):
-        return "a set"
-    if isinstance(value, str):
-        return "a keyword or string"
-    return f"a {type(value).__name__}"
-
-
-def _operations(events: Iterator[tuple[float, Any]], model: Model, name: str) -> list[Op]:
+def _operations(events: reader.Events, model: Model, name: str) -> list[Op]:
     running: dict[Hashable, tuple[float, str, Hashable, Hashable]] = {}  # process -> invocation
     done: list[Op] = []
     for number, event in events:
         bad = functools.partial(_bad, name, number)
         if "process" not in event:
             raise bad("process", "missing")
-        process = _hashable(event["process"])
+        process = reader.hashable(event["process"])
         if process == "nemesis":
             continue
         if not isinstance(process, int | str) or isinstance(process, bool):
             raise bad("process", "expected a number or a name")
         kind = event.get("type")
-        if kind not in TYPES:
+        if kind not in reader.TYPES:
             raise bad("type", "expected invoke, ok, fail or info")
         f = event.get("f")
         if f not in model.fs:
@@ -174,18 +108,10 @@ def _key_value(
     if not model.keyed:  # a single object: no key
         return None, value
     if "key" in event:
-        return _hashable(event["key"]), value
+        return reader.hashable(event["key"]), value
     if isinstance(value, tuple) and len(value) == 2:
         return value[0], value[1]
     raise bad("value", f'expected [key, value] (or a "key" field) for the {model.name} model')
-
-
-def _hashable(value: Any) -> Hashable:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
-    return value  # type: ignore[no-any-return]
 
 
 def _alternatives(names: Sequence[str]) -> str:

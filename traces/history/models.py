@@ -36,6 +36,7 @@ from meshcheck.impl.rsm import (
     UpdateCaseState,
     from_value,
 )
+from meshcheck.traces.history import reader
 from meshcheck.traces.history.history import Op
 
 # seconds: `meshcheck history check`'s default --budget (a report's replay line names another)
@@ -63,7 +64,7 @@ class Model:
     def decode(self, value: Any) -> Hashable:
         """A value read from a history file (JSON or EDN data: lists, dicts) as the model's own:
         here lists become tuples and maps sorted pairs, all hashable."""
-        return _hashable(value)
+        return reader.hashable(value)
 
     def init(self) -> Hashable:
         return None
@@ -217,14 +218,6 @@ _WRITES = frozenset({"write", "cas"})
 def _written(op: Op) -> Hashable:
     """The value a write or cas stores."""
     return op.input if op.f == "write" else _pair(op.input)[1]
-
-
-def _hashable(value: Any) -> Hashable:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
-    return value  # type: ignore[no-any-return]
 
 
 def _pair(value: Hashable) -> tuple[Hashable, Hashable]:

@@ -1,0 +1,106 @@
+"""Reading a history file's events: JSON lines (one object a line, Jepsen's shape) or Jepsen's own
+history.edn (edn.py), by the extension `.edn` or by content (a first form that opens an EDN map or
+a vector of them). Every checker reads through here (jepsen.py for the linearizability models,
+events.py for the others), so a file that cannot be read or parsed is refused in the same one line
+whatever the model: `FILE:LINE: what is wrong` (`meshcheck history check` exits 2 on it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Hashable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history import edn
+
+TYPES = ("invoke", "ok", "fail", "info")  # an event's "type"
+Events = Iterator[tuple[float, dict[str, Any]]]  # each event with its time (its line)
+
+_EDN_START = re.compile(r"\A(?:\s|;[^\n]*\n)*(?:[\[(]\s*)?(?:#\S+\s*)?\{\s*[:}]")
+
+
+def read(path: str | Path, *, spread: bool = False) -> Events:
+    """The events of the file at `path`, each with its line: JSON lines lazily (a malformed line
+    is refused when it is reached, after the events before it), EDN at once. `spread`: EDN events
+    sharing a line get distinct times (`spread_lines`). Raises `MeshcheckError` (one line)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MeshcheckError(f"{name}: cannot read: {exc}") from None
+    if is_edn(name, text):
+        maps = edn_maps(text, name)
+        return spread_lines(maps) if spread else iter(maps)
+    return json_objects(text.splitlines(), name)
+
+
+def is_edn(name: str, text: str) -> bool:
+    if name.endswith(".edn"):
+        return True
+    if name.endswith((".json", ".jsonl")):
+        return False
+    return _EDN_START.match(text) is not None
+
+
+def json_objects(lines: Sequence[str], name: str) -> Events:
+    """The objects of JSON lines with their line numbers; blank lines skipped."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MeshcheckError(f"{name}:{number}: not JSON: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise MeshcheckError(f"{name}:{number}: expected a JSON object")
+        yield float(number), value
+
+
+def edn_maps(text: str, name: str) -> list[tuple[float, dict[str, Any]]]:
+    """Jepsen's history.edn: maps one after another, or one vector (or list) of them, each with
+    the line it starts on."""
+    out: list[tuple[float, dict[str, Any]]] = []
+    for line, value in edn.elements(text, name):
+        if not isinstance(value, dict):
+            raise MeshcheckError(
+                f"{name}:{line}: expected an EDN map (one event), not {_kind(value)}"
+            )
+        out.append((float(line), {str(k): v for k, v in value.items()}))
+    return out
+
+
+def spread_lines(events: Sequence[tuple[float, dict[str, Any]]]) -> Events:
+    """Events with distinct times: their lines, and when several share a line, fractions of it
+    in their order (line 3's two events at 3.33 and 3.67)."""
+    per_line = Counter(line for line, _ in events)
+    seen: Counter[float] = Counter()
+    for line, event in events:
+        if per_line[line] == 1:
+            yield line, event
+        else:
+            seen[line] += 1
+            yield line + seen[line] / (per_line[line] + 1), event
+
+
+def hashable(value: Any) -> Hashable:
+    """JSON or EDN data as a hashable value: lists as tuples, maps as sorted pairs."""
+    if isinstance(value, list):
+        return tuple(hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), hashable(v)) for k, v in value.items()))
+    return value  # type: ignore[no-any-return]
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, list):
+        return "a vector"
+    if isinstance(value, frozenset):
+        return "a set"
+    if isinstance(value, str):
+        return "a keyword or string"
+    return f"a {type(value).__name__}"
