@@ -113,6 +113,7 @@ def row_line(printed: str, check: str) -> str:
 
 
 @needs_clock
+@pytest.mark.slow  # the correct service holds: the harness's clock-jump run above shows it in make test
 def test_runner_holds_under_kills_pauses_and_clocks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -145,7 +146,8 @@ def verdict(printed: str, check: str = "linearizable (kv)") -> str:
     [
         pytest.param("", "power", 9, "holds", "holds", marks=needs_fuse),
         pytest.param("no-fsync", "power", 9, None, "VIOLATED", marks=needs_fuse),
-        ("", "corrupt", 2, "holds", "holds"),
+        # the correct service under corruption holds: make test-all (the bug's catch stays here)
+        pytest.param("", "corrupt", 2, "holds", "holds", marks=pytest.mark.slow),
         ("no-checksum", "corrupt", 2, "VIOLATED", "holds"),
     ],
 )

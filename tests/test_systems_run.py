@@ -132,6 +132,7 @@ def validated_toy(tmp_path: Path, tamper: str = "") -> Path:
 
 
 @needs_python3
+@pytest.mark.slow  # make test shows a system's logs judged invalid on meshkv's bug (test_meshkv.py)
 def test_the_nodes_logs_are_validated_against_the_files_spec(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

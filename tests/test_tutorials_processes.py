@@ -14,8 +14,11 @@ PAGES = [
     "docs/cluster.md",
     "docs/etcd.md",
     "docs/tutorial-own-service.md",
-    "docs/campaigns.md",
-    "docs/reference/profiles.md",
+    # make test-all only: their commands are each another test's too (tests/test_campaign.py
+    # starts the Redis-shared campaign; tests/test_verify_seed.py and test_verify_fast.py run the
+    # profiles and seeds), and together they cost make test a minute and a half
+    pytest.param("docs/campaigns.md", marks=pytest.mark.slow),
+    pytest.param("docs/reference/profiles.md", marks=pytest.mark.slow),
 ]
 
 

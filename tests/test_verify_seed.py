@@ -72,6 +72,7 @@ def test_a_seeded_run_is_its_own_and_the_same_again(tmp_path: Path) -> None:
     assert _rows(seeded[0]) == _rows(seeded[1])
 
 
+@pytest.mark.slow  # a second verify run; the determinism of the default runs is the test above's
 def test_explore_draws_a_seed_and_prints_how_to_run_it_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

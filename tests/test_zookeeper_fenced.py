@@ -63,6 +63,9 @@ def stale_writes(folder: Path) -> list[tuple[str, int, int]]:
     return found
 
 
+# make test-all: two real ensembles for 15 s each; make test keeps the plug-in's fenced write against
+# its mutant on a shared ensemble (tests/test_system_zookeeper.py) and etcd's fenced-lock runs
+@pytest.mark.slow
 def test_a_holder_whose_session_expired_in_a_long_pause_is_fenced_off_and_unfenced_is_caught(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
