@@ -60,14 +60,14 @@ TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 test: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
-	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
 test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
-	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
+	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .
