@@ -110,19 +110,31 @@ def test_an_unknown_node_is_one_clear_error(tmp_path: Path) -> None:
 
 
 class _Nodes:
-    """Processes that refuse to start once their state file was damaged."""
+    """Processes that refuse to start once their state file was damaged; those named in `quits`
+    open their port and exit at once, as etcd does with a data directory it refuses."""
 
-    def __init__(self, disks: NodeDisks) -> None:
+    def __init__(self, disks: NodeDisks, quits: frozenset[str] = frozenset()) -> None:
         self.disks = disks
+        self.quits = quits
         self.calls: list[str] = []
+        self.up = set(NODES)
 
     def kill(self, name: str) -> None:
         self.calls.append(f"kill {name}")
+        self.up.discard(name)
 
     def start(self, name: str) -> None:
         self.calls.append(f"start {name}")
         if (self.disks.data(name) / "state.wal").read_bytes() != bytes(range(200)):
             raise ImplError(f"{name} exited with 2: the state file is damaged")
+        if name not in self.quits:
+            self.up.add(name)
+
+    def running(self) -> list[str]:
+        return sorted(self.up)
+
+    def tail(self, name: str, lines: int = 3) -> str:
+        return f"{name}: has already been bootstrapped" if name in self.quits else ""
 
     def pause(self, name: str) -> None: ...
 
@@ -151,4 +163,32 @@ def test_the_corrupt_callback_kills_damages_and_leaves_a_refusing_node_down(
     assert notes[2:] == [
         "n1 did not come back, left down: n1 exited with 2: the state file is damaged",
         "n3 did not come back, left down: n3 exited with 2: the state file is damaged",
+    ]
+
+
+@fuse
+def test_a_node_that_exits_right_after_it_opened_its_port_is_said_down(tmp_path: Path) -> None:
+    """A node restarted after a power failure whose port accepted a connection and which then
+    exited (etcd refusing a data directory that lost its WAL) did not come back: the note says so,
+    as for one that never listened; the one that stays up gets no note."""
+    notes: list[str] = []
+    with NodeDisks(tmp_path / "data", NODES, lazy=True) as disks:
+        for n in NODES:
+            _write(disks.data(n) / "state.wal", bytes(range(200)), sync=True)
+        nodes = _Nodes(disks, quits=frozenset({"n2"}))
+        power, _corrupt = disk_faults.callbacks(
+            nodes, disks, 5, ["state.wal"], notes.append, settle=0.05
+        )
+
+        async def strike() -> None:
+            restart = await power(Fault(1.0, "power", ("n1", "n2"), 0.5))
+            await restart()
+
+        asyncio.run(strike())
+    assert nodes.calls == ["kill n1", "kill n2", "start n1", "start n2"]
+    assert nodes.running() == ["n1", "n3"]
+    assert notes[0].startswith("power failure of n1,n2: ")
+    assert notes[1:] == [
+        "n2 did not come back, left down: it exited within 0.05 s of opening its port: "
+        "n2: has already been bootstrapped"
     ]

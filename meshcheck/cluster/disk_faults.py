@@ -8,7 +8,9 @@ strike.carry_out takes, each of which strikes and returns what restarts.
   fault's time and the node), and start them again.
 
 A node that does not come back (it refuses a file it cannot read back, as it must:
-impl/runtime/disk.py) is left down and said so; the run goes on without it. What each fault did
+impl/runtime/disk.py) is left down and said so; the run goes on without it. So is one that opened
+its port and exited within `settle` seconds (etcd opens its ports before it reads its data
+directory, and then may refuse it). What each fault did
 is noted, with the time, through `note` (the report's nemesis.log): how many files had unsynced
 writes dropped, which file was truncated or which bits flipped, which node refused to start.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from meshcheck import words
 from meshcheck.cluster import nemesis, strike
@@ -25,31 +28,51 @@ from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 
 Note = Callable[[str], None]
+SETTLE = 1.0  # seconds a restarted node must stay up to count as back
+
+
+class Nodes(strike.Target, Protocol):
+    """The processes a disk fault strikes: a `Target` that says which of them run, and the end
+    of a node's output (impl/runtime/launcher.py `Processes`)."""
+
+    def running(self) -> list[str]: ...
+
+    def tail(self, name: str, lines: int = 3) -> str: ...
 
 
 def callbacks(
-    target: strike.Target,
+    target: Nodes,
     disks: NodeDisks,
     seed: int,
     globs: Sequence[str],
     note: Note,
+    settle: float = SETTLE,
 ) -> tuple[strike.DiskFault, strike.DiskFault]:
     """The `power` and `corrupt` callbacks for strike.carry_out."""
 
-    async def start(node: str, damaged: bool) -> None:
+    async def start(node: str) -> bool:
         try:
             await asyncio.to_thread(target.start, node)
         except (MeshcheckError, OSError) as e:
             note(f"{node} did not come back, left down: {e}")
-        else:
-            if damaged:  # it read its damaged files without a complaint: say so
-                note(f"{node} came back on its damaged files")
+            return False
+        return True
 
     async def restart(nodes: Sequence[str], damaged: bool) -> None:
         # one after another, as the run starts them: a process started with a `preexec_fn`
         # (the parent-death signal, launcher.py) is not safe to fork from two threads at once
-        for node in nodes:
-            await start(node, damaged)
+        started = [node for node in nodes if await start(node)]
+        if started:  # a port that accepts a connection is not yet a node that stays up
+            await asyncio.sleep(settle)
+        running = set(target.running())
+        for node in started:
+            if node not in running:
+                note(
+                    f"{node} did not come back, left down: it exited within {settle:g} s of "
+                    f"opening its port: {target.tail(node)}"
+                )
+            elif damaged:  # it read its damaged files without a complaint: say so
+                note(f"{node} came back on its damaged files")
 
     def back(nodes: Sequence[str], damaged: bool = False) -> Callable[[], Awaitable[None]]:
         return lambda: restart(nodes, damaged)
