@@ -59,6 +59,15 @@ def test_stream_holds_and_each_anomaly_fails() -> None:
     assert good[1], good[0]
     lost = _stream(*pub, op("n1", "read", None, [1, 2]), op("n2", "read", None, [2]))
     assert not lost[1] and "lost (1)" in found(lost[0]) and "1 (published ok by 0" in lost[0]
+    # a message missing from several read-backs is one message lost, naming each node that lacks it
+    three = [
+        op("n1", "read", None, [2]),
+        op("n2", "read", None, [2]),
+        op("n3", "read", None, [1, 2]),
+    ]
+    lost = _stream(*pub, *three)
+    assert "lost (1)" in found(lost[0]), lost[0]
+    assert "is not in the read-back of n1, n2 (2 of 3)" in lost[0], lost[0]
     order = _stream(*pub, op("c1", "consume", None, [1, 2]), op("c2", "consume", None, [2, 1]))
     assert not order[1] and "order (1)" in found(order[0])
     assert "1 before 2 (consumer c1); 2 before 1 (consumer c2)" in order[0]

@@ -100,15 +100,17 @@ def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
         for m, n in counts.items():
             if n > 1:
                 found.add("duplicate", f"{who} saw {m} {n} times")
-    for node, ms in reads.items():
-        there = set(ms)
-        lost = [m for m, c in published.items() if c.status == "ok" and m not in there]
-        for m in lost:
-            c = published[m]
+    # one finding a message (its count is how many acknowledged messages were lost), naming every
+    # node whose read-back lacks it
+    held = {node: set(ms) for node, ms in reads.items()}
+    for m, c in published.items():
+        missing = [node for node, there in held.items() if c.status == "ok" and m not in there]
+        if missing:
+            nodes = ", ".join(node.removeprefix("read-back of ") for node in missing)
             found.add(
                 "lost",
                 f"{m} (published ok by {c.process}, {events.span(c.call, c.ret)}) is not in the "
-                f"{node}",
+                f"read-back of {nodes} ({len(missing)} of {len(held)})",
             )
     _order(seen, found)
     ok_publishes = sum(1 for c in published.values() if c.status == "ok")
