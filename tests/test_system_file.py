@@ -100,7 +100,27 @@ BAD: list[tuple[str, str, str]] = [
     ("validate: no such spec", GOOD + '\n[validate]\nlogs = "{data}/s.ndjson"\nspec = "Nope"\n', "validate.spec: 'Nope' is neither a .tla file"),
     ("validate: no .tla file", GOOD + '\n[validate]\nlogs = "x"\nspec = "toy.toml.tla"\n', "validate.spec: no file"),
     ("documented: another workload", GOOD + '\n[documented]\nlock = "x"\n', "documented.lock: not one of [client] workloads"),
+    ("documented: another read mode", GOOD + '\n[documented]\nregisters.plain = "x"\n', "documented.registers.plain: not one of [client] reads (linearizable)"),
+    ("documented: a mode's note not text", GOOD + '\n[documented]\nregisters.linearizable = 1\n', "documented.registers.linearizable: expected a string"),
 ]  # fmt: skip
+
+
+def test_a_documented_note_by_read_mode_is_shown_for_that_mode_only(tmp_path: Path) -> None:
+    """A note on stale plain reads must not explain away a failure under linearizable reads;
+    a workload's own note is every mode's where no mode has one."""
+    text = GOOD.replace(
+        'reads = ["linearizable"]', 'reads = { sync = "linearizable", plain = "serializable" }'
+    )
+    path = write(tmp_path, text + '\n[documented]\nregisters.plain = "stale"\ncas = "atomic"\n')
+    found = registry.resolve(str(path))
+    assert isinstance(found, registry.System)
+    assert found.file.documented_for("registers", "plain") == "stale"
+    assert found.file.documented_for("registers", "sync") == ""
+    assert (
+        found.file.documented_for("cas", "sync")
+        == found.file.documented_for("cas", "plain")
+        == "atomic"
+    )
 
 
 @pytest.mark.parametrize(("what", "text", "says"), BAD, ids=[b[0] for b in BAD])

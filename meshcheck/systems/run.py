@@ -409,7 +409,7 @@ def _check(
         if isinstance(workload.checked, WatchClients):
             safety = (*safety, _acknowledged(workload.checked))
         if any(v.holds is False for v in safety):
-            said = dict(system.file.documented).get(options.workload, "")
+            said = system.file.documented_for(options.workload, options.reads)
             note = f"documented: {said}\n" if said else ""
             (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
     elif options.workload == "stream":
@@ -436,7 +436,7 @@ def _check(
             folder,
             title=name,
             budget=options.budget,
-            documented=dict(system.file.documented).get(options.workload, ""),
+            documented=system.file.documented_for(options.workload, options.reads),
             mode=read_mode(options),
         )
         safety = tuple(

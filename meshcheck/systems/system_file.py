@@ -117,13 +117,21 @@ class SystemFile:
     about: str = ""
     install: Install = Install()
     validate: Validate | None = None
-    # what the system documents of the behaviour a check refuses, by workload, for the anomaly
-    # report's `documented:` line
+    # what the system documents of the behaviour a check refuses, for the anomaly report's
+    # `documented:` line: by workload ("registers"), or by workload and the system's own read
+    # mode ("registers/plain")
     documented: tuple[tuple[str, str], ...] = ()
 
     @property
     def here(self) -> Path:
         return self.path.resolve().parent
+
+    def documented_for(self, workload: str, reads: str) -> str:
+        """The note for a failing run of `workload` with reads `reads` (the file's mode name):
+        the mode's own, else the workload's, else none. A note on stale plain reads must not
+        explain away a failure under synced reads."""
+        notes = dict(self.documented)
+        return notes.get(f"{workload}/{reads}", notes.get(workload, ""))
 
 
 class _Table:
@@ -209,10 +217,21 @@ def load(path: Path) -> SystemFile:
     documented_table = top.table("documented", required=False)
     documented: tuple[tuple[str, str], ...] = ()
     if documented_table is not None:
-        for workload in documented_table.data:
+        for workload in list(documented_table.data):
             if workload not in client.workloads:
                 raise documented_table.error(workload, "not one of [client] workloads")
-            documented += ((workload, documented_table.get(workload, str)),)
+            if not isinstance(documented_table.data[workload], dict):
+                documented += ((workload, documented_table.get(workload, str)),)
+                continue
+            by_mode = documented_table.table(workload)  # a note per read mode
+            assert by_mode is not None
+            for mode in list(by_mode.data):
+                if mode not in client.reads:
+                    raise by_mode.error(
+                        mode, f"not one of [client] reads ({', '.join(client.reads)})"
+                    )
+                documented += ((f"{workload}/{mode}", by_mode.get(mode, str)),)
+            by_mode.done()
         documented_table.done()
     top.done()
     return SystemFile(path, name, nodes, client, about, install, validate, documented)
