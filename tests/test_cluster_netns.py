@@ -42,8 +42,12 @@ def test_a_raft_cluster_over_namespaces_elects_again_when_its_leader_is_cut(
     assert outcome.safe, outcome.failed
     terms = [s.seen["term"] for s in outcome.samples]
     assert terms and max(terms) > min(terms), "the leader's cut brought no new election"
+    # each fault struck, then undone; on a loaded machine a heal may be logged after the next
+    # fault's strike (the heal's rules go in while the latency's start), so per kind, not overall
     struck = [what for _, what in outcome.struck]
-    assert [w.split()[0] for w in struck] == ["partition", "partition", "latency", "latency"]
+    for kind in ("partition", "latency"):
+        own = [w for w in struck if w.split()[0] == kind]
+        assert len(own) == 2 and own[1].endswith("undone") and not own[0].endswith("undone"), struck
     assert nodes_of(tmp_path) == []
     assert _ours() == before
 
