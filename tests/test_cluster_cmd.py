@@ -48,6 +48,9 @@ def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
     return out
 
 
+# make test-all: make test runs Raft under faults in tests/test_cluster_netns.py,
+# test_cluster_disk_faults.py and docs/cluster.md's page
+@pytest.mark.slow
 def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

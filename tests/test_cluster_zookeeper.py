@@ -46,6 +46,7 @@ def servers_of(folder: Path) -> list[int]:
     return nodes_of(folder, b"QuorumPeerMain")
 
 
+@pytest.mark.slow  # make test runs ZooKeeper's sync reads under cuts in the stale-read test below
 def test_zookeeper_under_kills_pauses_and_partitions_is_linearizable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -127,6 +127,7 @@ FORGERY = Options(protocol="hybrid", nodes=4, time=5, nemesis=(), seed=5,
                   byzantine=(("n1", "forge_seals"),))  # fmt: skip
 
 
+@pytest.mark.slow  # make test validates a real hybrid run's logs in tests/test_cluster_hybrid.py
 def test_a_real_escalations_logs_are_valid(tmp_path: Path) -> None:
     outcome = run(FORGERY, tmp_path)
     verdicts = {v.check: v for v in outcome.verdicts}
