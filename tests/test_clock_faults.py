@@ -166,6 +166,32 @@ def test_the_jvm_sees_the_offset(tmp_path: Path) -> None:
     assert -86410 < int(out) / 1000 - time.time() < -86390
 
 
+# the C library's three wall-clock calls, each to its own vDSO entry point
+C_CALLS = """
+import ctypes, time
+libc = ctypes.CDLL(None)
+class TimeVal(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("usec", ctypes.c_long)]
+tv = TimeVal()
+libc.gettimeofday(ctypes.byref(tv), None)
+libc.time.restype = ctypes.c_long
+print(tv.sec, libc.time(None), int(time.clock_gettime(5)))  # 5: CLOCK_REALTIME_COARSE
+"""
+
+
+@needs_shift
+def test_gettimeofday_time_and_the_coarse_clock_are_shifted_too(tmp_path: Path) -> None:
+    clock = ShiftedClock("n1", tmp_path)
+    clock.set(86400)
+    out, _ = clock.popen(
+        [sys.executable, "-c", C_CALLS], stdout=subprocess.PIPE, text=True
+    ).communicate(timeout=30)
+    readings = [int(word) for word in out.split()]
+    assert len(readings) == 3, out
+    for seconds in readings:
+        assert 86390 < seconds - time.time() < 86410, out
+
+
 @needs_shift
 def test_a_reading_is_never_torn_while_the_clock_is_set(tmp_path: Path) -> None:
     """The child reads its clock as fast as it can while the harness jumps it between +1000 s and
