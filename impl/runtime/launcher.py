@@ -6,12 +6,15 @@ or kill -9); `LocalCluster` is also a context manager that kills whatever is lef
 Nothing listens beyond 127.0.0.1.
 
 The nemesis's process faults are methods here: `kill` (SIGKILL), `restart`, `pause` (SIGSTOP)
-and `resume` (SIGCONT).
+and `resume` (SIGCONT). Each node runs in a process group of its own and each fault signals the
+whole group, returning only once /proc shows it has acted (process_group.py): a pause that had not
+yet landed once let a "paused" NATS server acknowledge a publish.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import os
 import shutil
@@ -27,6 +30,7 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.runtime import process_group
 from meshcheck.impl.runtime.config import Address, ClusterConfig
 from meshcheck.impl.runtime.tls import CLIENT, client_context, make_certificates
 
@@ -58,6 +62,13 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    """Reap `proc`, killing it first if its group's SIGKILL did not reach it (a detached node)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 
 def _die_with_parent() -> None:
@@ -106,6 +117,8 @@ class Processes:
             env={**os.environ, **env} if env else None,
             preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
             start_new_session=self._detached,
+            # its own group, which every fault signals: what the node starts is paused with it
+            process_group=None if self._detached else 0,
         )
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
@@ -129,15 +142,16 @@ class Processes:
         """kill -9: the process ends at once; what it wrote survives (the machine does not crash: written
         and not yet fsynced is kept too), what it held in memory does not."""
         proc = self.procs[name]
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        process_group.kill(proc.pid)  # every process the node started, not only the first
+        _end(proc)
 
     def pause(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGSTOP)
+        """SIGSTOP to the node's process group; returns once every thread of it is stopped."""
+        process_group.stop(self.procs[name].pid)
 
     def resume(self, name: str) -> None:
-        self.procs[name].send_signal(signal.SIGCONT)
+        """SIGCONT to the node's process group; returns once no thread of it is stopped."""
+        process_group.cont(self.procs[name].pid)
 
     def running(self) -> list[str]:
         return sorted(n for n, p in self.procs.items() if p.poll() is None)
@@ -147,15 +161,14 @@ class Processes:
         SIGKILL for any still there after `grace` seconds."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.send_signal(sig)
+                process_group.signal_all(proc.pid, signal.SIGCONT)
+                process_group.signal_all(proc.pid, sig)
         deadline = time.monotonic() + grace
         for proc in self.procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            process_group.kill(proc.pid)  # what is left of the node: its first process or others
+            _end(proc)
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -121,10 +121,10 @@ async def carry_out(
             await asyncio.to_thread(target.kill, node)
             await asyncio.sleep(fault.lasts)
             await asyncio.to_thread(target.start, node)
-        elif fault.kind == "pause":
-            target.pause(node)
+        elif fault.kind == "pause":  # each returns once the signal has acted on every thread
+            await asyncio.to_thread(target.pause, node)
             await asyncio.sleep(fault.lasts)
-            target.resume(node)
+            await asyncio.to_thread(target.resume, node)
         elif fault.kind == "crash-client":
             if crash_client is not None:
                 restart = await crash_client(node)
