@@ -91,6 +91,18 @@ def test_stream_holds_and_each_anomaly_fails() -> None:
     assert "failed-publish-delivered (1)" in found(failed[0])
     ack = _stream(*pub, op("c1", "ack", 1), op("c1", "consume", None, [1]))
     assert "ack-undelivered (1)" in found(ack[0])
+    # delivered (or read back) by an operation that completed before the publish was invoked
+    early = _stream(op("c1", "consume", None, [1]), op(0, "publish", 1))
+    assert not early[1] and "delivered-before-publish (1)" in found(early[0]), early[0]
+    early = _stream(op("n1", "read", None, [1]), op(0, "publish", 1))
+    assert "delivered-before-publish (1)" in found(early[0]), early[0]
+    # concurrent with the publish: it may have been delivered
+    overlap = [
+        {"process": 0, "type": "invoke", "f": "publish", "value": 1},
+        *op("c1", "consume", None, [1]),
+        {"process": 0, "type": "ok", "f": "publish", "value": 1},
+    ]
+    assert _stream(overlap)[1]
 
 
 def test_stream_order_agrees_with_every_pair() -> None:
@@ -192,10 +204,21 @@ def test_lease_holds_within_its_life_and_fails_outside() -> None:
     late = _lease(read(16.0, True))
     assert "outlived (1)" in found(late[0]) and "lapsed at 15.1" in late[0]
     # the bound (the clock faults' size) forgives both
-    assert _lease(read(12.0, False), read(16.0, True), bound=3.0)[1]
+    assert _lease(read(12.0, False), bound=3.0)[1] and _lease(read(16.0, True), bound=3.0)[1]
     assert not _lease(read(11.0, False), bound=3.0)[1]
     revoked = _lease({"f": "revoke", "lease": 1, "time": 6.0, "ret": 6.1}, read(7.0, True))
     assert "outlived (1)" in found(revoked[0]) and "revoked" in revoked[0]
+    # absent, then present again with no put in between: whatever the bound
+    back = _lease(read(16.0, False), read(17.0, True), bound=100.0)
+    assert not back[1] and "reappeared (1)" in found(back[0]), back[0]
+    assert "read absent at 16..16.1 (line 4), then present at 17..17.1 (line 5)" in back[0]
+    again = _lease(
+        read(16.0, False),
+        {"f": "put", "key": "k", "lease": None, "time": 16.5, "ret": 16.6},
+        read(17.0, True),
+    )
+    assert again[1], again[0]
+    assert _lease(read(16.0, True), read(17.0, False), bound=100.0)[1]  # gone, and stays gone
     # a read concurrent with a put of the key is not judged
     assert _lease(
         {"f": "put", "key": "k", "lease": None, "time": 11.9, "ret": 12.2}, read(12.0, False)

@@ -366,3 +366,123 @@ def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
         (("append", 6, 2), ("r", 5, (1,))),
     ]
     assert set(list_append.check(txns).anomalies) == {"G1c"}
+
+
+# -- what the checker once passed (issue [21]): each of these was judged to hold before
+
+
+def test_write_skew_with_no_later_read_is_g2() -> None:
+    """Neither append is ever read: each read precedes the other's committed append (rw both
+    ways), since a list only grows at its end."""
+    h = [
+        txn(0, 1, 4, r("x"), a("y", 1)),
+        txn(1, 2, 5, r("y"), a("x", 2)),
+    ]
+    assert kinds(h, SERIAL) == {"G2"}
+    text = list_append.render(list_append.check(h, SERIAL), "h")
+    assert "rw x: T0 read x without 2, which T1 appended" in text
+
+
+def test_read_skew_against_an_unseen_append_is_g_single() -> None:
+    h = [
+        txn(0, 1, 2, a("x", 1)),
+        txn(1, 3, 8, r("x", 1, 2), r("y")),  # saw T2's x, missed its y, which no read shows
+        txn(2, 4, 5, a("x", 2), a("y", 3)),
+    ]
+    assert kinds(h, SERIAL) == {"G-single"}
+
+
+def test_an_info_transaction_seen_in_part_took_effect_in_whole() -> None:
+    h = [
+        txn(0, 1, None, a("x", 1), a("y", 2)),  # unknown outcome; its x is read, so it ran
+        txn(1, 3, 4, r("x", 1), r("y")),  # ... and its y must be there too
+    ]
+    assert kinds(h, SERIAL) == {"G-single"}
+    assert kinds([txn(0, 1, None, a("x", 1), a("y", 2)), txn(1, 3, 4, r("y"))], SERIAL) == set()
+
+
+def test_a_committed_read_of_null_is_the_empty_list(tmp_path: Path) -> None:
+    """Jepsen writes an empty key's read as nil: an ok read of null is [], not unknown."""
+    edn = tmp_path / "history.edn"
+    edn.write_text(
+        "{:type :invoke, :f :txn, :value [[:r :x nil] [:append :y 1]], :process 0}\n"
+        "{:type :invoke, :f :txn, :value [[:r :y nil] [:append :x 2]], :process 1}\n"
+        "{:type :ok, :f :txn, :value [[:r :x nil] [:append :y 1]], :process 0}\n"
+        "{:type :ok, :f :txn, :value [[:r :y nil] [:append :x 2]], :process 1}\n"
+        "{:type :invoke, :f :txn, :value [[:r :x nil]], :process 2}\n"
+        "{:type :ok, :f :txn, :value [[:r :x [2]]], :process 2}\n",
+        encoding="utf-8",
+    )
+    _name, txns = list_append.read(str(edn))
+    assert txns[0].mops[0] == ("r", "x", ())
+    assert set(list_append.check(txns, SERIAL).anomalies) == {"G2"}
+
+
+def test_a_read_of_a_value_the_transaction_appends_later_is_internal() -> None:
+    assert kinds([txn(0, 1, 2, r("x", 1), a("x", 1))]) == {"internal"}
+    assert kinds([txn(0, 1, 2, r("x"), a("x", 1), r("x", 1))]) == set()
+
+
+def test_a_transactions_appends_shown_out_of_its_order_are_incompatible() -> None:
+    h = [txn(0, 1, 2, a("x", 1), a("x", 2)), txn(1, 3, 4, r("x", 2, 1))]
+    assert "incompatible-order" in kinds(h, SERIAL)  # and G1b: the read ends at 1, not 2
+    assert kinds([txn(0, 1, 2, a("x", 1), a("x", 2)), txn(1, 3, 4, r("x", 1, 2))]) == set()
+
+
+def test_a_realtime_cycle_is_named_by_the_weakest_class_it_has() -> None:
+    """T0 completed before T1 began (rt); T1 -> T2 -> T0 by wr alone: G1c-realtime, though a
+    shorter cycle through T1's rw edge to T0 is G-single-realtime."""
+    h = [
+        txn(0, 1, 2, r("z", 3), a("y", 5)),
+        txn(1, 3, 4, a("x", 1), r("y")),
+        txn(2, 5, 6, r("x", 1), a("z", 3)),
+        txn(3, 10, 11, r("y", 5)),
+    ]
+    assert "G1c-realtime" in kinds(h, STRICT)
+    assert kinds(h, SERIAL) == set()
+
+
+def test_a_history_with_nothing_committed_exits_2(tmp_path: Path) -> None:
+    failed = _write(
+        tmp_path / "failed.jsonl",
+        [
+            {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+            {"process": 0, "type": "fail", "f": "txn", "value": [["append", "x", 1]]},
+        ],
+    )
+    done = _cli(str(failed), "--model", "list-append")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "none of the history's 1 transactions committed (ok): nothing to check" in done.stderr
+
+
+def test_completions_without_a_process_stand_alone(tmp_path: Path) -> None:
+    """Elle's own test histories write committed transactions with no :process: each is an
+    operation of its own, which nothing precedes in real time; an invocation needs a process."""
+    edn = tmp_path / "history.edn"
+    edn.write_text(
+        "{:type :ok, :value [[:r :x nil] [:append :y 1]], :f :txn}\n"
+        "{:type :ok, :value [[:r :y nil] [:append :x 2]], :f :txn}\n",
+        encoding="utf-8",
+    )
+    _name, txns = list_append.read(str(edn))
+    assert [t.process for t in txns] == ["(line 1)", "(line 2)"]
+    assert set(list_append.check(txns, STRICT).anomalies) == {"G2"}
+    lone = _write(tmp_path / "lone.jsonl", [{"type": "invoke", "f": "txn", "value": []}])
+    done = _cli(str(lone), "--model", "list-append")
+    assert done.returncode == 2 and 'field "process": missing' in done.stderr
+
+
+@pytest.mark.parametrize("consistency", [STRICT, SERIAL])
+def test_agrees_with_every_serial_order_when_appends_go_unseen(consistency: str) -> None:
+    """No final read: committed appends that no read shows must still order the reads before
+    them. The verdict equals the brute-force oracle's, both ways."""
+    rng = random.Random(13 if consistency == STRICT else 17)
+    strict = consistency == STRICT
+    violations = holds_count = 0
+    for _ in range(1500):
+        h = _random_history(rng)[:-1]
+        holds = list_append.check(h, consistency).holds
+        assert holds == _serial_ok(h, strict), [t.show() for t in h]
+        violations += not holds
+        holds_count += holds
+    assert violations > 150 and holds_count > 150

@@ -80,7 +80,8 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
     done: list[Call] = []
     for e in events:
         if "process" not in e.fields:
-            raise e.bad(name, "process", "missing")
+            done.append(_alone(e, name, fs))
+            continue
         process = hashable(e.fields["process"])
         if process == "nemesis":
             continue
@@ -112,6 +113,20 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
         done.append(Call(0, process, f, value, value, start.line, math.inf, "info", start))
     done.sort(key=lambda c: c.call)
     return [attrs.evolve(c, index=i) for i, c in enumerate(done)]
+
+
+def _alone(e: Event, name: str, fs: Sequence[str]) -> Call:
+    """A completion with no process (Elle's test histories write committed transactions so): an
+    operation of its own, invoked at some time before it (line 0: nothing precedes it in real
+    time). An invocation without a process cannot be paired with its completion."""
+    kind, f = e.fields.get("type"), e.fields.get("f")
+    if kind not in reader.TYPES or kind == "invoke":
+        raise e.bad(name, "process", "missing (only a completion may stand without one)")
+    if not isinstance(f, str) or f not in fs:
+        raise e.bad(name, "f", "expected " + " or ".join(fs))
+    value = e.fields.get("value")
+    ret = math.inf if kind == "info" else e.line
+    return Call(0, f"(line {int(e.line)})", f, value, value, 0.0, ret, kind, e)
 
 
 def span(call: float, ret: float) -> str:

@@ -9,7 +9,10 @@ its keys). Clocks drift and servers pause, so both are checked with a stated sla
   lapsed yet;
 - outlived: a read that found the key present although it began after the lease's latest possible
   expiry, plus the bound (every renewal invoked before the read ended, at its completion, plus the
-  TTL), or after the lease was revoked.
+  TTL), or after the lease was revoked;
+- reappeared: a key attached to a lease read absent, then present again by a read that began after
+  that one ended, with no put of the key in between (no clock excuses it: a lease once gone does
+  not come back).
 
 The format (JSON lines, one completed operation each; `time` its invocation and `ret` its
 completion, in seconds on one clock, `ret` defaulting to `time`): `grant` (`lease`, `ttl`),
@@ -133,6 +136,7 @@ def check(evs: Sequence[events.Event], name: str, bound: float) -> tuple[str, bo
                     f"{where} present {at}; its last renewal (line {last.line}, done at "
                     f"{last.ret:g}) lapsed at {latest:g}, plus the bound {bound:g}",
                 )
+    _reappeared(reads, puts, found)
     what = (
         f"lease, {_n(len(ttl), 'lease')}, {_n(len(reads), 'read', commas=True)} "
         f"({judged:,} judged), bound {bound:g} s"
@@ -140,6 +144,40 @@ def check(evs: Sequence[events.Event], name: str, bound: float) -> tuple[str, bo
     return found.render(
         name, what, "holds: no key vanished early or outlived its lease"
     ), found.holds()
+
+
+def _reappeared(
+    reads: Sequence[Timed], puts: dict[Hashable, list[Timed]], found: events.Findings
+) -> None:
+    """A leased key read absent, then present again with no put of it in between: a key whose
+    lease has gone does not come back (whatever the clocks did). For each read that found the key
+    present, the absent read that completed before it began and began last (the shortest gap)."""
+    by_key: dict[Hashable, list[Timed]] = {}
+    for r in reads:
+        by_key.setdefault(r.key, []).append(r)
+    for key, rs in by_key.items():
+        absent = sorted((r for r in rs if not r.present), key=lambda r: r.ret)
+        present = sorted((r for r in rs if r.present), key=lambda r: r.time)
+        best: Timed | None = None
+        k = 0
+        for r2 in present:
+            while k < len(absent) and absent[k].ret < r2.time:
+                if best is None or absent[k].time > best.time:
+                    best = absent[k]
+                k += 1
+            if best is None:
+                continue
+            r1, written = best, puts.get(key, [])
+            before = [p for p in written if p.ret < r1.time]
+            if not before or max(before, key=lambda p: p.ret).lease is None:
+                continue  # not yet attached to a lease when it was found absent
+            if any(p.time <= r2.ret and p.ret >= r1.time for p in written):
+                continue  # a put in the gap may have brought it back
+            found.add(
+                "reappeared",
+                f"key {key} read absent at {r1.time:g}..{r1.ret:g} (line {r1.line}), then "
+                f"present at {r2.time:g}..{r2.ret:g} (line {r2.line}), with no put in between",
+            )
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:

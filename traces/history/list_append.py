@@ -4,14 +4,17 @@ from Experimental Observations", VLDB 2020), with Adya's anomalies ("Weak Consis
 Generalized Theory and Optimistic Implementations for Distributed Transactions", MIT, 1999).
 
 A transaction is a list of micro-operations: `["append", k, v]` appends v to the list at key k,
-`["r", k, l]` reads it (l the whole list, or null when not known). Every value appended to a key is
-unique, so a read names the transaction that wrote each element, and the longest read of a key
+`["r", k, l]` reads it (l the whole list; null when not known, except in a committed transaction,
+where null is the empty list, as Jepsen writes it). Every value appended to a key is unique, so a
+read names the transaction that wrote each element, and the longest read of a key
 gives the order in which its values were installed (its version order); every other read of the
 key must be a prefix of it (else: incompatible-order). From the version orders come the edges of
 the dependency graph between transactions: ww (T2 appended the value right after T1's), wr (T2
 read a list whose last element T1 appended), rw (T1 read a list without the value T2 appended
-next); for strict serializability also rt (T1 completed before T2 was invoked). A cycle is an
-anomaly, named by its edges (`cycles.py`):
+next, and without any committed append that no read shows: a list only grows at its end, so such
+an append came after every read of its key); for strict serializability also rt (T1 completed
+before T2 was invoked). A cycle is an anomaly, named by its edges, the weakest class first
+(`cycles.py`):
 
 - G0: ww edges only (dirty writes); G1c: ww and wr (circular information flow);
 - G-single: exactly one rw edge (read skew); G2: more than one (write skew and the like);
@@ -20,12 +23,15 @@ anomaly, named by its edges (`cycles.py`):
 Beside the cycles, per transaction: G1a (a read saw a value of a transaction that failed), G1b (a
 read ended at a value its writer later overwrote with another append to the key in the same
 transaction), internal (a read inside a transaction that does not reflect its own earlier reads
-and appends), duplicate-append (a value appended twice to a key), duplicate-elements (a read with
-a value twice), garbage-read (a read of a value nobody appended).
+and appends, or shows a value it appends later), incompatible-order (also: a transaction's
+appends shown in another order than it made them), duplicate-append (a value appended twice to a
+key), duplicate-elements (a read with a value twice), garbage-read (a read of a value nobody
+appended).
 
 Transactions that failed took no effect (only G1a looks at them); one whose outcome is unknown
-(`info`) may have: its appends are placed when a read saw them, and it has no completion time (no
-rt edge out of it).
+(`info`) may have: its appends are placed when a read saw them (and once one is seen, it took
+effect whole: its unseen appends order reads as a committed one's do), and it has no completion
+time (no rt edge out of it). A history with no committed transaction has nothing to check.
 """
 
 from __future__ import annotations
@@ -121,6 +127,8 @@ def parse(calls: Sequence[events.Call], name: str) -> list[Txn]:
                 raise c.event.bad(
                     name, "value", "the completion's micro-operations differ from the invocation's"
                 )
+        if c.status == "ok":  # a committed read of null is of the empty list (Jepsen's nil)
+            mops = tuple(("r", k, ()) if f == "r" and v is None else (f, k, v) for f, k, v in mops)
         out.append(Txn(c.index, c.process, mops, c.call, c.ret, c.status))
     return out
 
@@ -167,6 +175,7 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
     written: dict[Hashable, set[Hashable]] = defaultdict(set)  # key -> values appended
+    position: dict[tuple[Hashable, Hashable], int] = {}  # (key, value) -> when appended
     for t in txns:
         last: dict[Hashable, Hashable] = {}
         for f, k, v in t.mops:
@@ -188,6 +197,7 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
                 )
                 continue
             writer[(k, v)] = (t, last[k] == v)
+            position[(k, v)] = len(written[k])  # the writer's appends to k keep this order
             written[k].add(v)
     ok = [t for t in txns if t.status == "ok"]
     for t in ok:
@@ -212,6 +222,9 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
                     t.show(),
                     longest_t.show(),
                 )
+    for k, order in orders.items():
+        _own_order(k, order, writer, position, found)
+    unseen = _unseen(orders, writer, reads)
     graph = cycles.Graph(len(txns) and max(t.index for t in txns) + 1)
     # what each edge rests on, (key, values), worded only for the cycles printed (`_why`)
     why: dict[tuple[int, int, int], tuple[Hashable, ...]] = {}
@@ -253,6 +266,9 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
                 if w is not None and w[0] is not t:
                     graph.add(t.index, w[0].index, RW)
                     why.setdefault((t.index, w[0].index, RW), (k, order[n]))
+            for v, later in unseen.get(k, ()):
+                graph.add(t.index, later.index, RW)
+                why.setdefault((t.index, later.index, RW), (k, v, "later"))
     strict = consistency == "strict-serializable"
     if strict:
         _realtime(txns, graph)
@@ -267,6 +283,51 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     return Report(consistency, len(txns), len(keys), edges, time.monotonic() - start, anomalies)
 
 
+def _own_order(
+    k: Hashable,
+    order: tuple[Hashable, ...],
+    writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
+    position: dict[tuple[Hashable, Hashable], int],
+    found: _Found,
+) -> None:
+    """A transaction's appends to a key are installed in the order it made them: a read that
+    shows them in another order is incompatible with it (interleaved with another transaction's,
+    they make a ww cycle instead)."""
+    last: dict[Txn, tuple[int, Hashable]] = {}
+    for v in order:
+        w = writer.get((k, v))
+        if w is None:
+            continue
+        t, at = w[0], position[(k, v)]
+        if t in last and last[t][0] > at:
+            found.add(
+                "incompatible-order",
+                f"key {k}: {_list(order)} shows {v} after {last[t][1]}, which "
+                f"{t.label()} appended after it",
+                t.show(),
+            )
+            return
+        last[t] = (at, v)
+
+
+def _unseen(
+    orders: dict[Hashable, tuple[Hashable, ...]],
+    writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
+    reads: dict[Hashable, list[tuple[Txn, tuple[Hashable, ...]]]],
+) -> dict[Hashable, list[tuple[Hashable, Txn]]]:
+    """Per read key, the committed appends no read shows, with their writers. A list only grows at
+    its end, so such an append was installed after every value of the longest read: every read of
+    the key precedes it (an rw edge from each reader; Elle derives the same). Committed: ok, or
+    info with an append some read shows (it took effect, and so did all of it)."""
+    shown = {k: set(order) for k, order in orders.items()}
+    took_effect = {writer[(k, v)][0] for k, vs in shown.items() for v in vs if (k, v) in writer}
+    out: dict[Hashable, list[tuple[Hashable, Txn]]] = defaultdict(list)
+    for (k, v), (t, _) in writer.items():
+        if k in reads and v not in shown[k] and (t.status == "ok" or t in took_effect):
+            out[k].append((v, t))
+    return out
+
+
 def _list(r: Sequence[Hashable]) -> str:
     """A list as read; a long one by its ends and length (`[1 2 3 .. 8 9 10] (40 values)`)."""
     if len(r) <= LONG:
@@ -276,7 +337,19 @@ def _list(r: Sequence[Hashable]) -> str:
 
 
 def _internal(t: Txn, found: _Found) -> None:
-    """A read must show the transaction's own earlier reads and appends of the key."""
+    """A read must show the transaction's own earlier reads and appends of the key, and none of
+    the values it appends later."""
+    later: dict[Hashable, set[Hashable]] = defaultdict(set)  # key -> values appended after here
+    for f, k, v in reversed(t.mops):
+        if f == "append":
+            later[k].add(v)
+        elif v is not None and later[k] and not later[k].isdisjoint(v):
+            early = next(x for x in v if x in later[k])
+            found.add(
+                "internal",
+                f"{t.label()} read {k} as {_list(v)}, with {early}, which it appends later",
+                t.show(),
+            )
     touched: set[Hashable] = set()
     for _, k, _ in t.mops:
         if k in touched:
@@ -381,10 +454,17 @@ def _cycles(
     everything = WW | WR | RW | (RT if strict else 0)
     if not graph.components(everything):
         return
+    # weakest first (Elle's order), each with the rt edges beside it when strict: a cycle is
+    # reported under the weakest class that has one in its component
     searches = [(WW, WW, WW), (WW | WR, WW | WR, WR), (WW | WR | RW, WW | WR, RW)]
     searches.append((WW | WR | RW, WW | WR | RW, RW))
     if strict:
-        searches.append((everything, everything, RT))
+        searches += [
+            (WW | RT, WW | RT, RT),
+            (WW | WR | RT, WW | WR | RT, RT),
+            (everything, WW | WR | RT, RW),
+            (everything, everything, RT),
+        ]
     # per kind, the components a cycle of it was reported from: one cycle per kind and component
     covered: dict[str, set[int]] = defaultdict(set)
     for mask, allowed, through in searches:
@@ -427,8 +507,9 @@ def _why(kind: int, a: Txn, b: Txn, facts: tuple[Hashable, ...]) -> str:
     if kind == WR:
         k, last = facts
         return f"wr {k}: {b.label()} read {k} up to {last}, which {a.label()} appended"
-    k, following = facts
-    return f"rw {k}: {a.label()} read {k} without {following}, which {b.label()} appended next"
+    k, following, *unseen = facts  # an append no read shows came later, not next
+    when = "later (no read shows it)" if unseen else "next"
+    return f"rw {k}: {a.label()} read {k} without {following}, which {b.label()} appended {when}"
 
 
 def render(report: Report, name: str) -> str:
@@ -461,5 +542,10 @@ def run(path: str, options: Any) -> tuple[str, bool]:
     name, txns = read(path)
     if not txns:
         raise MeshcheckError(f"{name}: the history has no transactions: nothing to check")
+    if not any(t.status == "ok" for t in txns):
+        raise MeshcheckError(
+            f"{name}: none of the history's {len(txns)} transactions committed (ok): "
+            "nothing to check"
+        )
     report = check(txns, options.consistency)
     return render(report, name), report.holds

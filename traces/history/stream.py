@@ -7,7 +7,8 @@ and acknowledged. What must hold:
   delivery to each) is one order for all: no two see two messages in opposite orders, nor three
   in a cycle (a before b, b before c, c before a). Found as a cycle of the graph whose edges are
   the messages each observer saw one right after the other (traces/history/cycles.py);
-- nothing invented (a delivered id never published) and no failed publish delivered;
+- nothing invented (a delivered id never published), no failed publish delivered, and nothing
+  delivered or read back by an operation that completed before the message's publish was invoked;
 - no duplicates (a message delivered twice to one consumer, or twice in a read-back), unless the
   history declares at-least-once delivery (a first line `{"delivery": "at-least-once"}`): then
   they are counted, not wrong;
@@ -61,6 +62,16 @@ def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
         if mid in published:
             raise c.event.bad(name, "value", f"id {mid} published twice: ids must be unique")
         published[mid] = c
+    for c in calls:  # nothing is seen before its publish began
+        if c.f in ("consume", "read") and c.status == "ok" and isinstance(c.value, list):
+            for m in dict.fromkeys(_ids(c, name, c.value)):
+                p = published.get(m)
+                if p is not None and c.ret < p.call:
+                    found.add(
+                        "delivered-before-publish",
+                        f"{c.f} by {c.process} ({events.span(c.call, c.ret)}) saw {m}, whose "
+                        f"publish was invoked after it completed ({events.span(p.call, p.ret)})",
+                    )
     # what each observer saw, in order: consumers' deliveries, and each node's read-back
     seen: dict[str, list[Hashable]] = {}
     reads: dict[str, list[Hashable]] = {}
