@@ -29,6 +29,12 @@ the code changes:
 - Unless `--no-baseline`, the selection runs first on the unmutated copy: a kill on a red suite
   would mean nothing, so a failing baseline stops the run (exit 2).
 
+- The history checkers (traces/history/) have a catalogue of their own, mutation/checkers.toml
+  (`--bugs-file mutation/checkers.toml`): its bugs are in the `checkers` group, which runs the
+  checkers' own tests (OWN["checkers"]: hand-made histories, the brute-force oracles, the peers'
+  translated histories, the command line) and no unclassified file (those that also check
+  histories are cluster runs, minutes each; a kill by the group is a kill by `make test`).
+
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
 lines on stderr. Exit 0: every bug killed; 1: a survivor; 2: an error or bad input.
@@ -55,7 +61,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm")
+# the groups a bug can be in: a protocol core's, or the history checkers' (mutation/checkers.toml)
+PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers")
+CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
     "byzantine-relay",
@@ -64,6 +72,8 @@ CLASSES = (
     "wrong-comparison",
     "missing-persistence",
     "quorum-size",
+    "missed-anomaly",  # a checker passes a class of invalid history
+    "false-alarm",  # a checker fails a valid history
 )
 PROFILES = ("ci", "dev")
 
@@ -86,6 +96,23 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_hybrid_threat.py",
         "property_tests/hybrid",
     ),
+    # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
+    # brute-force oracles, the peers' translated histories, the command line
+    "checkers": (
+        "tests/test_history_list_append.py",
+        "tests/test_history_rw_register.py",
+        "tests/test_peer_histories_elle.py",
+        "tests/test_history_checkers.py",
+        "tests/test_history_cmd.py",
+        "tests/test_history_edn.py",
+        "tests/test_history_reader.py",
+        "tests/test_history_reports.py",
+        "tests/test_history_window.py",
+        "tests/test_history_corpus.py",
+        "tests/test_history_differential.py",
+        "tests/test_history_search.py",
+        "tests/test_linearizability.py",
+    ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
 USERS: dict[str, tuple[str, ...]] = {
@@ -93,6 +120,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "pbft": ("pbft", "hybrid"),
     "hybrid": ("hybrid",),
     "rsm": ("raft", "pbft", "hybrid"),
+    "checkers": ("checkers",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (
@@ -167,8 +195,11 @@ def select_tests(root: Path, protocol: str) -> tuple[list[str], list[str]]:
     classify (run as well, and reported)."""
     known = [*SHARED, *TOOLING, *(p for own in OWN.values() for p in own)]
     unknown = [f for f in _test_files(root) if not _covered(f, known)]
+    if protocol not in CORES:
+        unknown = []  # a checker's group is its own tests: the cluster runs that also check are slow
     chosen = [p for user in USERS[protocol] for p in OWN[user]]
-    paths = [p for p in (*chosen, *SHARED) if (root / p).exists()]
+    shared = SHARED if protocol in CORES else ()  # they drive the cores, not the checkers
+    paths = [p for p in (*chosen, *shared) if (root / p).exists()]
     return paths + unknown, unknown
 
 
@@ -191,9 +222,10 @@ class Bug:
 
     @property
     def module(self) -> str:
-        """The module the file is imported as: impl/... is installed as meshcheck.impl...."""
+        """The module the file is imported as: impl/... and traces/... are installed as
+        meshcheck.impl... and meshcheck.traces... (symbolic links in meshcheck/)."""
         dotted = self.file.removesuffix(".py").replace("/", ".")
-        return f"meshcheck.{dotted}" if self.file.startswith("impl/") else dotted
+        return f"meshcheck.{dotted}" if self.file.startswith(("impl/", "traces/")) else dotted
 
     @property
     def changed_lines(self) -> int:

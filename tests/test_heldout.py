@@ -105,6 +105,34 @@ def test_every_bug_still_applies_to_the_code() -> None:
         assert apply_bug(text, b) != text, b.id
 
 
+CHECKERS = Path(__file__).resolve().parent.parent / "mutation" / "checkers.toml"
+
+
+def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
+    """mutation/checkers.toml: every mutant still applies to the checkers' code, each is in the
+    checkers group, and that group runs the history checkers' tests, not the cores' or the
+    cluster runs'."""
+    root = Path(__file__).resolve().parent.parent
+    bugs = load_bugs(CHECKERS)
+    assert len(bugs) >= 30 and {b.protocol for b in bugs} == {"checkers"}
+    assert {b.file.split("/")[-1] for b in bugs} >= {
+        "list_append.py",
+        "cycles.py",
+        "stream.py",
+        "watch.py",
+        "lease.py",
+        "fenced_lock.py",
+        "events.py",
+    }
+    for b in bugs:
+        text = (root / b.file).read_text()
+        assert occurrences(text, b.original) == 1, b.id
+        assert b.module.startswith("meshcheck.traces.history."), b.module
+    paths, unknown = select_tests(root, "checkers")
+    assert "tests/test_history_list_append.py" in paths and unknown == []
+    assert not any("raft" in p or "cluster" in p for p in paths), paths
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')
