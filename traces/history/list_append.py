@@ -240,6 +240,11 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
                 graph.add(a.index, w[0].index, WW)
                 why.setdefault((a.index, w[0].index, WW), (k, prev[1], v))
             prev = (w[0], v)
+        tail = writer.get((k, order[-1])) if order else None
+        for v, later in unseen.get(k, ()):  # installed after the whole observed order
+            if tail is not None and tail[0] is not later:
+                graph.add(tail[0].index, later.index, WW)
+                why.setdefault((tail[0].index, later.index, WW), (k, order[-1], v, "later"))
     for k, rs in reads.items():
         order = orders[k]
         for t, r in rs:
@@ -502,7 +507,9 @@ def _explain(
 def _why(kind: int, a: Txn, b: Txn, facts: tuple[Hashable, ...]) -> str:
     """Why edge a -> b of `kind` is there, from the key and values it rests on."""
     if kind == WW:
-        k, before, after = facts
+        k, before, after, *unseen = facts
+        if unseen:  # an append no read shows: after the whole observed order, not right after
+            return f"ww {k}: {b.label()} appended {after} after {a.label()}'s {before} (no read shows it)"
         return f"ww {k}: {b.label()} appended {after} right after {a.label()}'s {before}"
     if kind == WR:
         k, last = facts
