@@ -17,11 +17,13 @@ failure leaves, and the backing directory holds exactly it at every moment:
 
 These are POSIX's rules for `fsync` taken strictly (fsync "shall cause all modified data and
 attributes of fildes to be moved to a permanent storage device"; making a new name durable takes
-an fsync of its directory), the ones a file system may hold an application to and ext4 in its
-default `data=ordered` mode is more generous than: ext4 commits a new file's directory entry with
-the file's own fsync. Pillai et al., "All File Systems Are Not Created Equal" (OSDI 2014), list
-which of these orderings each Linux file system keeps; LazyFS (Jepsen and INESC TEC) drops unsynced
-file data the same way.
+an fsync of its directory), the ones a file system may hold an application to. ext4, XFS and
+btrfs are more generous in practice: the file's own fsync commits the journal (ext4), forces the
+log (XFS) or commits the tree (btrfs), and its new directory entry with it. Pillai et al., "All
+File Systems Are Not Created Equal" (OSDI 2014), list which of these orderings each Linux file
+system keeps. LazyFS (Jepsen and INESC TEC) is less strict than this model: it drops unsynced file
+data the same way but passes create, mkdir and rename through to the real directory, so names
+survive its power failures.
 
 The model holds regular files and directories, every byte in memory: it is a fault injector for
 the small data directories of a test, not a store.
