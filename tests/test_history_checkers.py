@@ -96,13 +96,17 @@ def test_stream_holds_and_each_anomaly_fails() -> None:
     assert not early[1] and "delivered-before-publish (1)" in found(early[0]), early[0]
     early = _stream(op("n1", "read", None, [1]), op(0, "publish", 1))
     assert "delivered-before-publish (1)" in found(early[0]), early[0]
-    # concurrent with the publish: it may have been delivered
+    # a consume invoked before the publish and completed after it: it may have been delivered
     overlap = [
+        {"process": "c1", "type": "invoke", "f": "consume", "value": None},
         {"process": 0, "type": "invoke", "f": "publish", "value": 1},
-        *op("c1", "consume", None, [1]),
+        {"process": "c1", "type": "ok", "f": "consume", "value": [1]},
         {"process": 0, "type": "ok", "f": "publish", "value": 1},
     ]
-    assert _stream(overlap)[1]
+    assert _stream(overlap)[1], _stream(overlap)[0]
+    # an acknowledgement of a message never delivered to that consumer
+    never = _stream(*pub, op("c1", "consume", None, [1]), op("c1", "ack", 2))
+    assert not never[1] and "ack-undelivered (1)" in found(never[0]), never[0]
 
 
 def test_stream_order_agrees_with_every_pair() -> None:

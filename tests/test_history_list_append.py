@@ -486,3 +486,26 @@ def test_agrees_with_every_serial_order_when_appends_go_unseen(consistency: str)
         violations += not holds
         holds_count += holds
     assert violations > 150 and holds_count > 150
+
+
+def test_an_edge_of_two_kinds_counts_as_the_weaker() -> None:
+    """T0 -> T1 is both ww (x: 2 right after 1) and rw (T0 read y without T1's 3); T1 -> T0 is ww
+    (z). The cycle is G0 through the ww, and nothing else: not also a G-single through the rw."""
+    h = [
+        txn(0, 1, 10, a("x", 1), r("y"), a("z", 6)),
+        txn(1, 2, 11, a("x", 2), a("y", 3), a("z", 5)),
+        txn(2, 12, 13, r("x", 1, 2), r("y", 3), r("z", 5, 6)),
+    ]
+    assert kinds(h, SERIAL) == {"G0"}
+
+
+def test_a_realtime_edge_from_an_earlier_completion_is_kept() -> None:
+    """T0 completes; T1, invoked before that, completes after; T2 begins after both. T0 precedes
+    T2 in real time though T1 completed last, and T2's write T0 read is G1c-realtime."""
+    h = [
+        txn(0, 1, 3, r("x", 9)),  # T0 read T2's append, yet completed before T2 began
+        txn(1, 2, 5, a("y", 1)),
+        txn(2, 6, 7, a("x", 9)),
+    ]
+    assert kinds(h, STRICT) == {"G1c-realtime"}
+    assert kinds(h, SERIAL) == set()
