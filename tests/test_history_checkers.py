@@ -276,6 +276,17 @@ def test_fenced_lock_overlaps_and_fencing_are_told_apart() -> None:
         op(0, "acquire", None, 5), op(0, "release"), op(1, "acquire", None, 3), op(1, "release")
     )
     assert "token-regressed (1)" in found(back[0])
+    # p0 holds throughout; p1 and then p2 each take the lock inside p0's hold, one after the other:
+    # both overlap p0, though p2 does not overlap p1
+    nested = _lock(
+        op(0, "acquire", None, 1),
+        op(1, "acquire", None, 2),
+        op(1, "release"),
+        op(2, "acquire", None, 3),
+        op(2, "release"),
+        op(0, "release"),
+    )
+    assert "mutual exclusion: no (2 overlaps)" in found(nested[0]), nested[0]
 
 
 def test_fencing_agrees_with_every_pair_of_writes() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.bench_list_append import generate, to_jsonl
-from meshcheck.traces.history import list_append
+from meshcheck.traces.history import events, list_append
 from meshcheck.traces.history.list_append import Txn
 
 STRICT, SERIAL = "strict-serializable", "serializable"
@@ -509,3 +509,35 @@ def test_a_realtime_edge_from_an_earlier_completion_is_kept() -> None:
     ]
     assert kinds(h, STRICT) == {"G1c-realtime"}
     assert kinds(h, SERIAL) == set()
+
+
+def _paired(*objs: dict[str, object]) -> list[Txn]:
+    evs = [events.Event(float(i), o) for i, o in enumerate(objs, start=1)]
+    return list_append.parse(events.pair(evs, "h", ("txn",)), "h")
+
+
+def test_an_info_completion_leaves_its_transaction_open() -> None:
+    """A transaction whose outcome is unknown may take effect after its info line: no rt edge
+    leaves it, so a later read that misses its append is no anomaly."""
+    h = _paired(
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 0, "type": "info", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", []]]},
+        {"process": 2, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 2, "type": "ok", "f": "txn", "value": [["r", "x", [1]]]},
+    )
+    assert h[0].ret == math.inf
+    assert kinds(h, STRICT) == set()
+
+
+def test_a_failed_completion_keeps_the_invocations_operations() -> None:
+    """A fail completion may carry no value (or another one): what failed is what was invoked,
+    and a read of it is G1a."""
+    h = _paired(
+        {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
+        {"process": 0, "type": "fail", "f": "txn", "value": None},
+        {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]},
+        {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", [1]]]},
+    )
+    assert kinds(h, SERIAL) == {"G1a"}
