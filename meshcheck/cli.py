@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--consistency",
         choices=("strict-serializable", "serializable"),
         default="strict-serializable",
-        help="list-append: the model checked (serializable: no real-time edges)",
+        help="list-append and rw-register: the model checked (serializable: no real-time edges)",
     )
     hc.add_argument(
         "--clock-bound",

@@ -7,10 +7,10 @@ linearizable shrinks the failing prefix to the smallest non-linearizable window
 and draws it with `--out` (traces/history/svg.py). `--reads serializable` checks a register
 history as a run with etcd's serializable reads is checked (traces/history/reads.py): the writes
 and cas alone linearizable, every read of a written value.
-The checkers of traces/history/checkers.py (list-append, stream, watch, lease, fenced-lock) read
-their own formats (docs/history-checkers.md) and print their own reports.
-Exit 0 linearizable (holds), 1 not, 2 unknown (the budget ran out) or bad input (a history with nothing
-to check among it).
+The checkers of traces/history/checkers.py (list-append, rw-register, stream, watch, lease,
+fenced-lock) read their own formats (docs/history-checkers.md) and print their own reports.
+Exit 0 linearizable (holds), 1 not, 2 unknown (the budget ran out, or rw-register could not order
+the versions it needed) or bad input (a history with nothing to check among it).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ CONTEXT = 60
 WHOLE = 400
 # the models whose reads may be serializable: a register's
 REGISTERS = frozenset({"register", "cas-register", "kv"})
+# the checkers that take --consistency
+TRANSACTIONAL = frozenset({"list-append", "rw-register"})
 
 
 def run_history_check(args: argparse.Namespace) -> int:
@@ -65,7 +67,8 @@ def run_history_check(args: argparse.Namespace) -> int:
 
 
 def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
-    """A checker of its own format (traces/history/checkers.py): its report, exit 0 or 1."""
+    """A checker of its own format (traces/history/checkers.py): its report, exit 0 or 1 (2 when
+    it could not decide)."""
     for flag, value, default in (
         ("--reads", getattr(args, "reads", "linearizable"), "linearizable"),
         ("--out", args.out, None),
@@ -79,15 +82,20 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     options = checkers.Options(getattr(args, "consistency", "strict-serializable"), bound)
     text, holds = found.run(args.file, options)
     print(text, end="")
+    if holds is None:
+        return EXIT_USAGE
     return EXIT_HOLDS if holds else EXIT_VIOLATED
 
 
 def _only_for(args: argparse.Namespace, model: str) -> None:
-    """--consistency is list-append's, --clock-bound the lease checker's: elsewhere an error."""
+    """--consistency is list-append's and rw-register's, --clock-bound the lease checker's:
+    elsewhere an error."""
     if getattr(args, "consistency", "strict-serializable") != "strict-serializable" and (
-        model != "list-append"
+        model not in TRANSACTIONAL
     ):
-        raise MeshcheckError(f"--consistency: only for the list-append model, not {model}")
+        raise MeshcheckError(
+            f"--consistency: only for the list-append model or the rw-register model, not {model}"
+        )
     if getattr(args, "clock_bound", 0.0) != 0.0 and model != "lease":
         raise MeshcheckError(f"--clock-bound: only for the lease model, not {model}")
 

@@ -1,6 +1,7 @@
 """The checkers `meshcheck history check --model NAME` runs that are not a linearizability search
 against a sequential model (those are traces/history/models.py's MODELS): each reads its own
-history format (docs/history-checkers.md), prints its report and says whether the history holds.
+history format (docs/history-checkers.md), prints its report and says whether the history holds
+(or, rw-register's, that it could not decide).
 
 Each entry imports its module only when it runs, so the command line lists the names cheaply.
 """
@@ -15,8 +16,9 @@ import attrs
 
 @attrs.frozen
 class Options:
-    """What the command line passes on: `consistency` for list-append, `clock_bound` (seconds a
-    lease may outlive its TTL, or lapse early, as the clock faults' size) for lease."""
+    """What the command line passes on: `consistency` for list-append and rw-register,
+    `clock_bound` (seconds a lease may outlive its TTL, or lapse early, as the clock faults' size)
+    for lease."""
 
     consistency: str = "strict-serializable"
     clock_bound: float = 0.0
@@ -26,11 +28,13 @@ class Options:
 class Checker:
     name: str
     summary: str
-    module: str  # under meshcheck.traces.history; its `run(path, options) -> (report, holds)`
+    # under meshcheck.traces.history; its `run(path, options) -> (report, holds)`, holds None when
+    # undecided
+    module: str
 
-    def run(self, path: str, options: Options) -> tuple[str, bool]:
+    def run(self, path: str, options: Options) -> tuple[str, bool | None]:
         found = importlib.import_module(f"meshcheck.traces.history.{self.module}")
-        run: Callable[[str, Options], tuple[str, bool]] = found.run
+        run: Callable[[str, Options], tuple[str, bool | None]] = found.run
         return run(path, options)
 
 
@@ -41,6 +45,11 @@ CHECKERS: dict[str, Checker] = {
             "list-append",
             "transactions of appends and reads (Elle's anomalies: G0 .. G2, realtime)",
             "list_append",
+        ),
+        Checker(
+            "rw-register",
+            "transactions of writes and reads of registers (Elle's rw-register: G0 .. G2, realtime)",
+            "rw_register",
         ),
         Checker(
             "stream",

@@ -40,7 +40,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -276,7 +276,7 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
                 why.setdefault((t.index, later.index, RW), (k, v, "later"))
     strict = consistency == "strict-serializable"
     if strict:
-        _realtime(txns, graph)
+        realtime(txns, graph)
     _cycles(graph, by_index, why, strict, found)
     keys = {k for t in txns for _, k, _ in t.mops}
     edges = sum(len(s) for s in graph.succ)
@@ -419,7 +419,20 @@ def _elements(
             )
 
 
-def _realtime(txns: Sequence[Txn], graph: cycles.Graph) -> None:
+class Timed(Protocol):
+    """What rt edges are drawn from: a transaction of list-append's or rw-register's."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def call(self) -> float: ...
+    @property
+    def ret(self) -> float: ...
+    @property
+    def status(self) -> str: ...
+
+
+def realtime(txns: Sequence[Timed], graph: cycles.Graph) -> None:
     """rt edges, as few as keep every real-time precedence by transitivity: at an invocation, from
     each completed transaction no completed transaction is known to follow (the frontier)."""
     marks: list[tuple[float, int, int]] = []
@@ -459,20 +472,9 @@ def _cycles(
     everything = WW | WR | RW | (RT if strict else 0)
     if not graph.components(everything):
         return
-    # weakest first (Elle's order), each with the rt edges beside it when strict: a cycle is
-    # reported under the weakest class that has one in its component
-    searches = [(WW, WW, WW), (WW | WR, WW | WR, WR), (WW | WR | RW, WW | WR, RW)]
-    searches.append((WW | WR | RW, WW | WR | RW, RW))
-    if strict:
-        searches += [
-            (WW | RT, WW | RT, RT),
-            (WW | WR | RT, WW | WR | RT, RT),
-            (everything, WW | WR | RT, RW),
-            (everything, everything, RT),
-        ]
     # per kind, the components a cycle of it was reported from: one cycle per kind and component
     covered: dict[str, set[int]] = defaultdict(set)
-    for mask, allowed, through in searches:
+    for mask, allowed, through in searches(strict):
         for comp in graph.components(mask):
             cycle = graph.shortest_cycle(comp, allowed, through)
             if cycle is None:
@@ -482,6 +484,23 @@ def _cycles(
                 continue
             covered[kind].update(comp)
             found.add(kind, *_explain(cycle, txns, why), size=len(cycle))
+
+
+def searches(strict: bool) -> list[tuple[int, int, int]]:
+    """The cycle searches, weakest class first (Elle's order), each with the rt edges beside it
+    when strict, so that a cycle is reported under the weakest class that has one in its
+    component: (kinds of the components' edges, kinds a cycle may take, kind it goes through)."""
+    everything = WW | WR | RW | (RT if strict else 0)
+    found = [(WW, WW, WW), (WW | WR, WW | WR, WR), (WW | WR | RW, WW | WR, RW)]
+    found.append((WW | WR | RW, WW | WR | RW, RW))
+    if strict:
+        found += [
+            (WW | RT, WW | RT, RT),
+            (WW | WR | RT, WW | WR | RT, RT),
+            (everything, WW | WR | RT, RW),
+            (everything, everything, RT),
+        ]
+    return found
 
 
 def _explain(
