@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -117,3 +118,23 @@ def test_signals_to_a_group_that_has_ended_do_nothing(tmp_path: Path) -> None:
     process_group.cont(pid)
     process_group.signal_all(pid, signal.SIGTERM)
     assert procs.running() == []
+
+
+def test_after_its_first_process_is_reaped_only_its_orphans_are_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once a node's first process is reaped its pid, the group's id, is free for a new process
+    to take: the group is signalled then only if it still holds the node's orphans (which keep
+    the id from being reused), never when it is empty or led by a process of that pid."""
+    shell = subprocess.Popen(["sh", "-c", "sleep 1000 & exit 0"], process_group=0)
+    shell.wait()  # reaped; its child sleeps on in the group
+    orphans = process_group.members(shell.pid)
+    assert len(orphans) == 1 and shell.pid not in orphans
+    process_group.kill(shell.pid, reaped=True)
+    assert list(process_group.live(shell.pid)) == []
+    sent: list[int] = []
+    monkeypatch.setattr(process_group.os, "killpg", lambda pgid, sig: sent.append(pgid))
+    process_group.kill(shell.pid, reaped=True)  # empty now: not ours to signal
+    monkeypatch.setattr(process_group, "live", lambda pgid: iter([pgid, pgid + 1]))
+    process_group.kill(shell.pid, reaped=True)  # led by a process of that pid: another's group
+    assert sent == []

@@ -65,7 +65,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
-    """Reap `proc`, killing it first if its group's SIGKILL did not reach it (a detached node)."""
+    """SIGKILL `proc`'s process group, then reap `proc` (killing it alone if the group's signal
+    did not reach it: a detached node). The group is signalled before `proc` is reaped, while its
+    id cannot belong to another process (process_group.kill)."""
+    process_group.kill(proc.pid, reaped=proc.returncode is not None)
     if proc.poll() is None:
         proc.kill()
     proc.wait()
@@ -141,9 +144,7 @@ class Processes:
     def kill(self, name: str) -> None:
         """kill -9: the process ends at once; what it wrote survives (the machine does not crash: written
         and not yet fsynced is kept too), what it held in memory does not."""
-        proc = self.procs[name]
-        process_group.kill(proc.pid)  # every process the node started, not only the first
-        _end(proc)
+        _end(self.procs[name])  # every process the node started, not only the first
 
     def pause(self, name: str) -> None:
         """SIGSTOP to the node's process group; returns once every thread of it is stopped."""
@@ -167,8 +168,7 @@ class Processes:
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            process_group.kill(proc.pid)  # what is left of the node: its first process or others
-            _end(proc)
+            _end(proc)  # what is left of the node: its first process or others
         for log in self._logs:
             log.close()
         self._logs.clear()

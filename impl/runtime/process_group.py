@@ -104,8 +104,16 @@ def cont(pgid: int, wait: float = WAIT) -> None:
         _until(lambda s: not any(v in STOPPED for v in s.values()), pgid, wait)
 
 
-def kill(pgid: int, wait: float = WAIT) -> None:
-    """SIGKILL the group; return once no process of it is alive (zombies are not)."""
+def kill(pgid: int, wait: float = WAIT, *, reaped: bool = False) -> None:
+    """SIGKILL the group; return once no process of it is alive (zombies are not). `reaped`: the
+    group's first process, whose pid is the group's id, has been reaped. While it is not, or while
+    any process is left in its group, the kernel gives that id to no other process; once it is,
+    and the group is empty, a new process may take the id and lead a group of its own. So then
+    only a group left without its first process (the node's orphans) is signalled."""
+    if reaped:
+        found = list(live(pgid))
+        if not found or pgid in found:
+            return  # nothing of ours alive, or the id is another process's now
     if _signal(pgid, signal.SIGKILL):
         _until(lambda s: all(v in GONE for v in s.values()), pgid, wait)
 
