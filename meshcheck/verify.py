@@ -53,7 +53,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -74,9 +73,17 @@ from meshcheck.impl.base.errors import (
     ConfigError,
     MeshcheckError,
 )
-from meshcheck.interrupts import held, sigterm_interrupts
+from meshcheck.interrupts import sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
 from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
+
+# the rows and units are verify_rows.py's (named here too, where the tests find them)
+from meshcheck.verify_rows import Plan as Plan
+from meshcheck.verify_rows import Row as Row
+from meshcheck.verify_rows import Unit as Unit
+from meshcheck.verify_rows import one, rows_of, run_tracked
+from meshcheck.verify_rows import run_costed as run_costed
+from meshcheck.verify_rows import stop_children as stop_children
 from meshcheck.violated import VIOLATED, Violated, lead
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
@@ -87,65 +94,6 @@ FAST_KINDS = ("tlc", "z3", "tests", "traces")  # what it runs unless --only name
 FAST_MARK = "fast"  # the pytest marker of the property tests it runs
 # verify profile -> Hypothesis profile
 HYPOTHESIS_PROFILE = HYPOTHESIS
-
-
-@attrs.frozen
-class Row:
-    kind: str
-    name: str
-    result: str  # "pass" | "FAIL" | "error" | "skip"
-    count: int | None
-    unit: str  # what count counts: "states", "obligations", "examples", "tests", "steps", ...
-    seconds: float  # wall-clock
-    detail: str = ""
-    # the row's cost and catch (meshcheck/kills.py): CPU-seconds of the process that ran it (the
-    # JVM's threads included; None where not measured), and the catalogue mutants its check has
-    # killed, as `protocol:mutant`
-    cpu: float | None = None
-    kills: tuple[str, ...] = ()
-    # what a failed row violated, "invariant ElectionSafety" (meshcheck/violated.py): its detail
-    # starts with it, and every report says it first
-    violated: str = ""
-    # the file a row checks, as a command takes it (a TLC row: its model's .cfg), for the command
-    # that runs the check again (verify_summary.again)
-    source: str = ""
-    # a property test's Hypothesis runs (property_tests/saturation.py's identities): how its
-    # kills are found; not in the JSON report
-    runs: tuple[str, ...] = attrs.field(default=(), repr=False)
-
-
-@attrs.frozen
-class Unit:
-    """One piece of a stage that runs on its own: a TLC model, a proof set, the property-test run,
-    a stored trace, a protocol's mutant matrix. `run` gives its rows, in the order the table lists
-    them. The parallel run (meshcheck/verify_pool.py) hands units to worker processes by their
-    stage and index, so a stage's units must come out the same, in the same order, in every
-    process that lists them."""
-
-    kind: str
-    name: str
-    run: Callable[[], list[Row]] = attrs.field(eq=False, repr=False)
-
-
-def _one(kind: str, name: str, fn: Callable[[], Row]) -> Unit:
-    """A unit of one row, `fn`'s, timed (a MeshcheckError is the row's error)."""
-    return Unit(kind, name, lambda: [_timed(kind, name, fn)])
-
-
-def _rows_of(units: list[Unit]) -> Iterator[Row]:
-    for unit in units:
-        yield from unit.run()
-
-
-def run_costed(unit: Unit) -> list[Row]:
-    """`unit.run()`, and the CPU time this process spent on it (the JVM's threads included: TLC
-    runs in-process) as the cpu of a unit's one row that has none (a unit of several rows, the
-    property tests', measures each row itself)."""
-    start = time.process_time()
-    rows = unit.run()
-    if len(rows) == 1 and rows[0].cpu is None:
-        return [attrs.evolve(rows[0], cpu=round(time.process_time() - start, 3))]
-    return rows
 
 
 def project_root() -> Path:
@@ -169,14 +117,6 @@ def chosen_protocols(names: list[str] | None) -> Chosen:
 
 def _mine(name: str, chosen: Chosen) -> bool:
     return chosen is None or name in chosen
-
-
-def _timed(kind: str, name: str, fn: Callable[[], Row]) -> Row:
-    start = time.perf_counter()
-    try:
-        return fn()
-    except MeshcheckError as exc:
-        return Row(kind, name, "error", None, "", time.perf_counter() - start, str(exc))
 
 
 def own_project(root: Path) -> bool:
@@ -224,7 +164,7 @@ def select_models(
 
 
 def tlc_rows(root: Path, profile: str, chosen: Chosen = None) -> Iterator[Row]:
-    yield from _rows_of(tlc_units(root, profile, chosen))
+    yield from rows_of(tlc_units(root, profile, chosen))
 
 
 def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = True) -> list[Unit]:
@@ -279,7 +219,7 @@ def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = T
         def sourced(run: Callable[[], Row] = run, config: Path = model.config) -> Row:
             return attrs.evolve(run(), source=shown(config))
 
-        units.append(_one("tlc", model.name, sourced))
+        units.append(one("tlc", model.name, sourced))
     return units
 
 
@@ -292,7 +232,7 @@ def shown(path: Path) -> str:
 
 def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
     """Each registered protocol's proof set (its descriptor's `proofs`), by protocol name."""
-    yield from _rows_of(z3_units(chosen))
+    yield from rows_of(z3_units(chosen))
 
 
 def z3_units(chosen: Chosen = None) -> list[Unit]:
@@ -314,7 +254,7 @@ def z3_units(chosen: Chosen = None) -> list[Unit]:
             result = "FAIL" if any(r.status == "failed" for r in bad) else "error"
             return Row("z3", name, result, len(results), "obligations", seconds, detail)
 
-        units.append(_one("z3", name, run))
+        units.append(one("z3", name, run))
     units.extend(
         _lacking("z3", chosen, registry.names(), "no Z3 proof set (its descriptor's proofs)")
     )
@@ -357,38 +297,6 @@ def lacking_tests(root: Path, chosen: Chosen) -> Iterator[Row]:
             yield Row("tests", name, "skip", 0, "tests", 0.0, detail)
 
 
-# The pytest runs under way (test_rows): what `stop_children` ends when a run is interrupted.
-_RUNNING: set[subprocess.Popen[str]] = set()
-
-
-def stop_children() -> None:
-    """Terminate the pytest runs under way (their xdist workers exit when their channel closes)."""
-    for proc in list(_RUNNING):
-        proc.terminate()
-
-
-def _run_tracked(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    """`subprocess.run(command, capture_output=True, text=True)`, the process kept in _RUNNING
-    while it runs; its exit code, stdout and stderr."""
-    proc: subprocess.Popen[str] | None = None
-    try:
-        with held():  # started and recorded, or neither (meshcheck/interrupts.py)
-            proc = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            _RUNNING.add(proc)
-        out, err = proc.communicate()
-    except BaseException:  # interrupted: end it and wait for it, as subprocess.run does
-        if proc is not None:
-            proc.terminate()
-            proc.communicate()
-        raise
-    finally:
-        if proc is not None:
-            _RUNNING.discard(proc)
-    return proc.returncode, out, err
-
-
 def test_rows(
     root: Path,
     profile: str,
@@ -428,7 +336,7 @@ def test_rows(
         env["MESHCHECK_FAILURES"] = str(explored_failures(seed))
     spread = min(workers, _test_files(tests)) if _has_xdist() else 1
     start = time.perf_counter()
-    returncode, stdout, stderr = _run_tracked(
+    returncode, stdout, stderr = run_tracked(
         [
             sys.executable,
             "-m",
@@ -612,7 +520,7 @@ def trace_rows(root: Path, chosen: Chosen = None, profile: str = "quick") -> Ite
     corpus entry on the implementation. The stored traces are those under root/traces/ and the
     registered protocols' corpora (a plug-in's are in its own package); with `chosen`, only the
     traces whose `#meta.protocol` is one of them."""
-    yield from _rows_of(trace_units(root, chosen, profile))
+    yield from rows_of(trace_units(root, chosen, profile))
 
 
 def trace_units(
@@ -638,36 +546,34 @@ def trace_units(
         replayed.add(str(meta.get("protocol")))
         # a free run of the implementation is no spec path: only the implementation replays it
         if "spec" in meta or "protocol" not in meta:
-            units.append(_one("traces", name, partial(_replay_row, path, name, root)))
+            units.append(one("traces", name, partial(_replay_row, path, name, root)))
     for entry in corpus:
         name = f"{entry.name} on the implementation"
-        units.append(_one("traces", name, partial(_impl_row, entry, name)))
+        units.append(one("traces", name, partial(_impl_row, entry, name)))
     for entry in _findings(root, chosen):
         name = f"{entry.name}{FINDING}"
-        units.append(_one("traces", name, partial(_finding_row, entry, name)))
+        units.append(one("traces", name, partial(_finding_row, entry, name)))
     if chosen is None:
         units.extend(history_units(root))
     if own_project(root) and (chosen is None or "raft" in chosen):
-        units.append(_one("traces", LOG_ROW, partial(log_row, profile)))
+        units.append(one("traces", LOG_ROW, partial(log_row, profile)))
     # what the fast profile leaves out: PySyncObj's logs (make test validates them too), and the
     # runs of etcd and of the project's cores on real processes, which take real time
     more = own_project(root) and profile != FAST
     if more and (chosen is None or "pysyncobj" in chosen):
-        units.append(_one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
+        units.append(one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
     if more and chosen is None:
         from meshcheck import verify_etcd
 
         units.append(
-            _one(
+            one(
                 "traces",
                 verify_etcd.ETCD_RAFT_ROW,
                 partial(verify_etcd.etcd_raft_row, root, profile, seed),
             )
         )
         units.append(
-            _one(
-                "traces", verify_etcd.ETCD_CLUSTER_ROW, partial(verify_etcd.etcd_cluster_row, seed)
-            )
+            one("traces", verify_etcd.ETCD_CLUSTER_ROW, partial(verify_etcd.etcd_cluster_row, seed))
         )
     if more:
         from meshcheck import verify_cluster
@@ -675,7 +581,7 @@ def trace_units(
         for cluster in verify_cluster.CLUSTERS:
             if chosen is None or cluster.protocol in chosen:
                 test = partial(verify_cluster.cluster_row, cluster, seed)
-                units.append(_one("traces", cluster.row, test))
+                units.append(one("traces", cluster.row, test))
     if own_project(root):
         have = {n for n in chosen or () if registry.get(n).corpus} | replayed
         units.extend(_lacking("traces", chosen, have, "no stored traces (its descriptor's corpus)"))
@@ -716,7 +622,7 @@ def pysyncobj_log_row(profile: str) -> Row:
 def history_rows(root: Path) -> Iterator[Row]:
     """Each stored client history (traces/histories/) must get the verdict its index expects from
     the linearizability checker `meshcheck history check` runs."""
-    yield from _rows_of(history_units(root))
+    yield from rows_of(history_units(root))
 
 
 def history_units(root: Path) -> list[Unit]:
@@ -738,7 +644,7 @@ def history_units(root: Path) -> list[Unit]:
                 detail = f"{outcome.verdict}, expected {entry.expect}"
             return Row("traces", entry.name, result, outcome.ops, "ops", outcome.seconds, detail)
 
-        units.append(_one("traces", entry.name, run))
+        units.append(one("traces", entry.name, run))
     return units
 
 
@@ -810,7 +716,7 @@ def _impl_row(entry: Any, name: str) -> Row:
 
 def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
     """Per protocol: how many of its mutants the property checks kill, first killer only."""
-    yield from _rows_of(mutant_units(profile, chosen))
+    yield from rows_of(mutant_units(profile, chosen))
 
 
 def mutant_units(profile: str, chosen: Chosen = None, scratch: Path | None = None) -> list[Unit]:
@@ -990,21 +896,6 @@ def write_junit(rows: list[Row], path: Path) -> None:
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
-@attrs.frozen
-class Plan:
-    """What one verify run checks, as values a worker process can be handed: every process that
-    lists a stage's units from the same plan lists the same units in the same order."""
-
-    root: Path
-    profile: str
-    chosen: tuple[str, ...] | None
-    scratch: Path  # the run's scratch folder (the property tests' JUnit report and coverage)
-    workers: int = 1
-    seed: int | None = (
-        None  # an exploration's seed; None: derandomized (property_tests/profiles.py)
-    )
-
-
 def stage_units(plan: Plan, kind: str) -> list[Unit]:
     """The units of one stage (a kind of check), in the order the table lists their rows."""
     serial = plan.workers == 1
@@ -1110,7 +1001,7 @@ def run_verify(args: argparse.Namespace) -> int:
             from meshcheck.verify_pool import run_parallel
 
             print(f"== {', '.join(kinds)} on {workers} workers", file=sys.stderr, flush=True)
-            rows = run_parallel(plan, kinds, lambda row: _say(row, kind=True))
+            rows = run_parallel(plan, kinds, stage_units, lambda row: _say(row, kind=True))
         rows = with_kills(rows, plan, kill_path(root))
     print()
     if getattr(args, "table", False):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from meshcheck import words
-from meshcheck.verify import Row
+from meshcheck.verify_rows import Row
 
 if TYPE_CHECKING:
     from meshcheck.cluster.checks import Verdict

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from meshcheck import words
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.verify import Row
+from meshcheck.verify_rows import Row
 
 ETCD_RAFT_ROW = "etcd's Raft library: its runs' logs validated against RaftEtcd.tla"
 ETCD_CLUSTER_ROW = "etcd cluster: 3 members, cas, the nemesis, the history checked"

@@ -11,7 +11,7 @@ Two things run side by side:
   inherits the JVM's memory but not its threads.
 
 A unit goes to a worker as (stage, index, name): the worker lists the stage's units from the same
-`Plan` (meshcheck.verify.stage_units, deterministic) and runs the one at that index, so no closure
+`Plan` (the `stages` function it is given, meshcheck.verify.stage_units: deterministic) and runs the one at that index, so no closure
 or open file crosses a process boundary. Rows come back as each unit finishes (the progress lines),
 and the table lists them in the order of a serial run: by stage, then by unit, then as the unit
 gave them. The longest stages are handed out first (mutant matrices, then TLC models), so that a
@@ -34,7 +34,7 @@ from concurrent.futures import (
 from meshcheck import registry
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.protocol import Protocol
-from meshcheck.verify import Plan, Row, Unit, run_costed, stage_units, stop_children
+from meshcheck.verify_rows import Plan, Row, Stages, Unit, run_costed, stop_children
 
 # the order units are handed to the pool: the longest kinds first
 POOL_ORDER = ("mutants", "tlc", "z3", "traces")
@@ -44,11 +44,11 @@ Key = tuple[str, int, str]  # (stage, index in the stage, unit name)
 _listed: dict[tuple[Plan, str], list[Unit]] = {}  # per worker process: the stages it listed
 
 
-def run_unit(plan: Plan, kind: str, index: int, name: str) -> list[Row]:
+def run_unit(stages: Stages, plan: Plan, kind: str, index: int, name: str) -> list[Row]:
     """In a worker process: the rows of unit `index` of stage `kind` (listed once per process)."""
     key = (plan, kind)
     if key not in _listed:
-        _listed[key] = stage_units(plan, kind)
+        _listed[key] = stages(plan, kind)
     units = _listed[key]
     if index >= len(units) or units[index].name != name:
         raise MeshcheckError(
@@ -65,10 +65,13 @@ def _register(protocols: Sequence[Protocol]) -> None:
         registry.register(protocol)
 
 
-def run_parallel(plan: Plan, kinds: Sequence[str], say: Callable[[Row], None]) -> list[Row]:
-    """Every unit of `kinds` on plan.workers cores; `say` is called with each row as its unit
-    finishes; the rows returned are in the serial run's order."""
-    listed = {kind: stage_units(plan, kind) for kind in kinds}
+def run_parallel(
+    plan: Plan, kinds: Sequence[str], stages: Stages, say: Callable[[Row], None]
+) -> list[Row]:
+    """Every unit of `kinds` that `stages` lists (meshcheck.verify.stage_units: a function of a
+    module's top level, which a worker process imports by name) on plan.workers cores; `say` is
+    called with each row as its unit finishes; the rows returned are in the serial run's order."""
+    listed = {kind: stages(plan, kind) for kind in kinds}
     pooled: list[Key] = [
         (kind, i, unit.name)
         for kind in POOL_ORDER
@@ -94,7 +97,7 @@ def run_parallel(plan: Plan, kinds: Sequence[str], say: Callable[[Row], None]) -
             )
             executors.append(pool)
             for key in pooled:
-                pending[pool.submit(run_unit, plan, *key)] = key
+                pending[pool.submit(run_unit, stages, plan, *key)] = key
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:

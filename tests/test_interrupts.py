@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from meshcheck import verify
+from meshcheck import verify_rows
 from meshcheck.impl.base.errors import Terminated
 from meshcheck.interrupts import held, sigterm_interrupts
 
@@ -51,10 +51,10 @@ def test_a_pytest_started_as_the_sigterm_comes_is_ended(
         _sigterm()
         return proc
 
-    monkeypatch.setattr(subprocess, "Popen", popen)  # the module verify.py calls it through
+    monkeypatch.setattr(subprocess, "Popen", popen)  # the module verify_rows.py calls it through
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
     with sigterm_interrupts(), pytest.raises(Terminated):
-        verify._run_tracked(sleeper, tmp_path, dict(os.environ))
+        verify_rows.run_tracked(sleeper, tmp_path, dict(os.environ))
     assert len(started) == 1
     assert started[0].poll() is not None  # ended, and waited for
-    assert not verify._RUNNING
+    assert not verify_rows._RUNNING

@@ -150,7 +150,7 @@ def test_verify_never_runs_pytest_without_paths(
     def no_pytest(command: list[str], *args: object) -> tuple[int, str, str]:
         raise AssertionError(f"pytest started: {command}")
 
-    monkeypatch.setattr(verify, "_run_tracked", no_pytest)
+    monkeypatch.setattr(verify, "run_tracked", no_pytest)
     bare = Protocol("bare", "no tests", Models(spec="RaftPipelined"), property_tests=("nowhere",))
     with registry.registered(bare):
         rows = list(verify.test_rows(verify.project_root(), "quick", tmp_path, ("bare",)))
