@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: verify verify-full test test-all lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ TEST_ALL_TIMEOUT ?= 1800
 test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
+
+# What each test file of `make test` costs: the same run, each test's wall and CPU seconds (its child
+# processes and the JVM's threads counted) written to reports/test-cost.jsonl by tests/cost_profile.py,
+# then one table, the heaviest files first. It fails as `make test` fails; the table is printed
+# either way.
+test-cost: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
+	@mkdir -p reports && rm -f reports/test-cost.jsonl
+	@MESHCHECK_TEST_COST=$(CURDIR)/reports/test-cost.jsonl MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -p tests.cost_profile -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS); \
+	  status=$$?; $(BIN)/python -m tests.cost_profile reports/test-cost.jsonl; exit $$status
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

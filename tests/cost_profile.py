@@ -1,0 +1,108 @@
+"""What each test costs: the pytest plug-in of `make test-cost`, a CPU profile per test file.
+
+Each test's set-up, call and tear-down is measured apart: wall seconds and CPU seconds of the test
+process (every thread, so a JVM's compilers and collectors count) plus those of every child process
+it reaped in that phase (a server, a TLC worker, a cluster node). A fixture built once per file is
+paid in the set-up of the file's first test, which is where the file's figure shows it.
+
+`MESHCHECK_TEST_COST=path` names the file; each xdist worker appends one JSON line per test phase,
+and `python -m tests.cost_profile path` sums them per file, heaviest first, as one table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _record(item: pytest.Item, phase: str, wall: float, cpu: float) -> None:
+    target = os.environ.get("MESHCHECK_TEST_COST")
+    if not target:
+        return
+    line = {"test": item.nodeid, "phase": phase, "wall": round(wall, 4), "cpu": round(cpu, 4)}
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+
+
+def _measured(item: pytest.Item, phase: str) -> Generator[None, None, None]:
+    wall, cpu = time.monotonic(), _cpu()
+    yield
+    _record(item, phase, time.monotonic() - wall, _cpu() - cpu)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _measured(item, "setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _measured(item, "call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield from _measured(item, "teardown")
+
+
+def summarise(path: Path, top: int) -> str:
+    files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(raw)
+        name = row["test"].split("::", 1)[0]
+        files[name][0] += row["wall"]
+        files[name][1] += row["cpu"]
+        if row["phase"] == "call":
+            files[name][2] += 1
+    total_wall = sum(v[0] for v in files.values())
+    total_cpu = sum(v[1] for v in files.values())
+    lines = ["| file | tests | wall s | CPU s | share of CPU |", "|---|---:|---:|---:|---:|"]
+    ranked = sorted(files.items(), key=lambda kv: -kv[1][1])
+    for name, (wall, cpu, tests) in ranked[:top]:
+        lines.append(f"| {name} | {int(tests)} | {wall:.1f} | {cpu:.1f} | {cpu / total_cpu:.1%} |")
+    rest = ranked[top:]
+    if rest:
+        lines.append(
+            f"| {len(rest)} other files | {int(sum(v[2] for _, v in rest))} | "
+            f"{sum(v[0] for _, v in rest):.1f} | {sum(v[1] for _, v in rest):.1f} | "
+            f"{sum(v[1] for _, v in rest) / total_cpu:.1%} |"
+        )
+    tests = int(sum(v[2] for v in files.values()))
+    lines.append(
+        f"| all {len(files)} files | {tests} | {total_wall:.1f} | {total_cpu:.1f} | 100% |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m tests.cost_profile COST_FILE [TOP]"
+    if not argv or not Path(argv[0]).is_file():
+        print(f"{usage}: no such file {argv[0] if argv else ''}".rstrip(), file=sys.stderr)
+        return 2
+    if len(argv) > 1 and not argv[1].isdigit():
+        print(f"{usage}: TOP is a whole number of rows, got {argv[1]!r}", file=sys.stderr)
+        return 2
+    try:
+        print(summarise(Path(argv[0]), int(argv[1]) if len(argv) > 1 else 40))
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        print(f"{argv[0]}: not a cost file of this plug-in ({type(exc).__name__})", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
