@@ -558,27 +558,21 @@ def trace_units(
     if own_project(root) and (chosen is None or "raft" in chosen):
         units.append(one("traces", LOG_ROW, partial(log_row, profile)))
     # what the fast profile leaves out: PySyncObj's logs (make test validates them too), and the
-    # runs of etcd and of the project's cores on real processes, which take real time
+    # runs on real processes, which take real time: of each known system whose file has a
+    # `[verify]` table (with the checks of its own the table names: meshcheck/verify_systems.py),
+    # and of each of the project's cores whose runtime protocol declares its run
+    # (meshcheck/verify_cluster.py `clusters`): both lists are data, their members not named here
     more = own_project(root) and profile != FAST
     if more and (chosen is None or "pysyncobj" in chosen):
         units.append(one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
     if more and chosen is None:
-        from meshcheck import verify_etcd
+        from meshcheck import verify_systems
 
-        units.append(
-            one(
-                "traces",
-                verify_etcd.ETCD_RAFT_ROW,
-                partial(verify_etcd.etcd_raft_row, root, profile, seed),
-            )
-        )
-        units.append(
-            one("traces", verify_etcd.ETCD_CLUSTER_ROW, partial(verify_etcd.etcd_cluster_row, seed))
-        )
+        units.extend(verify_systems.units(root, profile, seed))
     if more:
         from meshcheck import verify_cluster
 
-        for cluster in verify_cluster.CLUSTERS:
+        for cluster in verify_cluster.clusters():
             if chosen is None or cluster.protocol in chosen:
                 test = partial(verify_cluster.cluster_row, cluster, seed)
                 units.append(one("traces", cluster.row, test))

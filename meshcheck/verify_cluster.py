@@ -1,8 +1,9 @@
 """`meshcheck verify`'s rows for the project's own cores run as clusters of OS processes
-(docs/cluster.md): one `meshcheck cluster test` per protocol the runtime hosts, over TLS,
-under the nemesis (kill, pause, partition), its clients' history and the nodes' state files
-checked and, for the protocols whose nodes log spec actions (Raft, PBFT, gossip), every node's log
-validated against the spec.
+(docs/cluster.md): one `meshcheck cluster test` per protocol the runtime hosts that declares its
+run (`clusters`), over TLS, under the nemesis (kill, pause, partition), its clients' history and
+the nodes' state files checked and, for the protocols whose nodes log spec actions (Raft, PBFT,
+gossip), every node's log validated against the spec. The systems described by files have rows of
+their own (meshcheck/verify_systems.py), judged by `judge` too.
 
 A row's verdict is its checks that hold of correct code on any machine: the history linearizable,
 agreement and durability on the state files, the logs valid (`judge`). The checks on real
@@ -44,15 +45,17 @@ class Cluster:
         return f"{PREFIX}{self.protocol}, {words.count(self.nodes, 'node')}, {self.seconds:g} s, the nemesis"
 
 
-# Raft at the design's five nodes; the BFT protocols at 3f+1 = 4 with f = 1; gossip at five. The
-# seconds: long enough for the nemesis to strike two or three times (one fault every few seconds)
-CLUSTERS = (
-    Cluster("raft", 5, 20.0),
-    Cluster("pbft", 4, 10.0),
-    Cluster("hotstuff", 4, 10.0),
-    Cluster("hybrid", 4, 10.0),
-    Cluster("gossip", 5, 10.0),
-)
+def clusters() -> tuple[Cluster, ...]:
+    """A cluster per protocol the runtime hosts that declares the run `meshcheck verify` makes of
+    it (meshcheck/impl/runtime/protocols.py, `RuntimeProtocol.verify`: its nodes and seconds), in
+    the runtime's order. Imported here, not at the module's top: the runtime builds every core."""
+    from meshcheck.impl.runtime.protocols import PROTOCOLS
+
+    return tuple(
+        Cluster(name, p.verify.nodes, p.verify.seconds)
+        for name, p in PROTOCOLS.items()
+        if p.verify is not None
+    )
 
 
 def cluster_row(cluster: Cluster, seed: int | None, bugs: frozenset[str] = frozenset()) -> Row:

@@ -1,8 +1,8 @@
 """The rows of `meshcheck verify` and the units that make them, apart from the command that runs
-them (meshcheck/verify.py): what the row modules (verify_cluster.py, verify_etcd.py) and the
-parallel run (verify_pool.py) share, so that none of them imports verify.py back (the import
-contract "verify: the command over its pool, its row modules and its rows" in pyproject.toml
-keeps it so)."""
+them (meshcheck/verify.py): what the row modules (verify_cluster.py, verify_systems.py,
+verify_etcd.py) and the parallel run (verify_pool.py) share, so that none of them imports verify.py
+back (the import contract "verify: the command over its pool, its row modules and its rows" in
+pyproject.toml keeps it so)."""
 
 from __future__ import annotations
 
@@ -53,6 +53,18 @@ class Unit:
     kind: str
     name: str
     run: Callable[[], list[Row]] = attrs.field(eq=False, repr=False)
+
+
+@attrs.frozen
+class TraceCheck:
+    """A check a system file adds to `meshcheck verify` (the Refs of its `[verify]` table's
+    `checks`, each naming one of these: meshcheck/verify_systems.py), for code of the system that
+    its cluster test does not reach (etcd's Raft library: meshcheck/verify_etcd.py): its row's
+    name, known before it runs, and how to run it, (the project's folder, the profile, an
+    exploration's seed or None) -> its row, of kind "traces"."""
+
+    name: str
+    run: Callable[[Path, str, int | None], Row] = attrs.field(eq=False, repr=False)
 
 
 def one(kind: str, name: str, fn: Callable[[], Row]) -> Unit:

@@ -95,7 +95,7 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
         return "histories"
     if name.startswith("NDJSON validation of PySyncObj"):
         return "pysyncobj"
-    if name.startswith("etcd"):  # meshcheck/verify_etcd.py's rows
+    if name.startswith("etcd"):  # etcd's system file's `[verify]` rows (verify_systems.py)
         return "etcd"
     if name.startswith("cluster of processes: "):  # meshcheck/verify_cluster.py's rows
         return name.split(": ", 1)[1].split(",", 1)[0]

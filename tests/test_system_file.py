@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck import verify_systems
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import registry, templates
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.system_file import check_installed, load
+from meshcheck.systems.system_file import Verify, check_installed, load
 
 GOOD = """
 name = "toy"
@@ -102,6 +103,14 @@ BAD: list[tuple[str, str, str]] = [
     ("documented: another workload", GOOD + '\n[documented]\nlock = "x"\n', "documented.lock: not one of [client] workloads"),
     ("documented: another read mode", GOOD + '\n[documented]\nregisters.plain = "x"\n', "documented.registers.plain: not one of [client] reads (linearizable)"),
     ("documented: a mode's note not text", GOOD + '\n[documented]\nregisters.linearizable = 1\n', "documented.registers.linearizable: expected a string"),
+    ("verify: an unknown key", GOOD + '\n[verify]\nworkload = "cas"\nseconds = 20\n', "verify.seconds: unknown key"),
+    ("verify: a workload the file lacks", GOOD + '\n[verify]\nworkload = "lock"\n', "verify.workload: 'lock' is not one of [client] workloads (registers, cas)"),
+    ("verify: nodes out of the file's bounds", GOOD + '\n[verify]\nnodes = 12\n', "verify.nodes: 12 is not between nodes.min 3 and max 9"),
+    ("verify: time not a number", GOOD + '\n[verify]\ntime = "20"\n', "verify.time: expected a number, not a string"),
+    ("verify: time out of range", GOOD + '\n[verify]\ntime = 0\n', "verify.time: 0 s: expected 1 to 3600 seconds"),
+    ("verify: a fault no system's run carries out", GOOD + '\n[verify]\nnemesis = ["kill", "crash"]\n', "verify.nemesis: 'crash': a system's run carries out kill, pause"),
+    ("verify: no fault", GOOD + '\n[verify]\nnemesis = []\n', "verify.nemesis: empty"),
+    ("verify: a check that is no Ref", GOOD + '\n[verify]\nchecks = ["toy.checks"]\n', "verify.checks: 'toy.checks' is not a Ref (package.module:attribute)"),
 ]  # fmt: skip
 
 
@@ -134,6 +143,31 @@ def test_a_bad_system_file_is_one_line_naming_file_and_key_exit_2(
     assert main(["cluster", "test", "--system", str(path), "--out", str(tmp_path / "o")]) == 2
     captured = capsys.readouterr()
     assert captured.err == f"meshcheck: {caught.value}\n" and "Traceback" not in captured.err
+
+
+def test_a_verify_table_takes_the_commands_defaults_and_names_its_checks(tmp_path: Path) -> None:
+    """`[verify]`: what `meshcheck verify` runs of a system (meshcheck/verify_systems.py). A key
+    left out is `cluster test --system`'s default; the row's name is made of the table; a Ref
+    that names no TraceCheck is one line; a system not installed is a skip with the file's hint."""
+    assert load(write(tmp_path, GOOD)).verify is None
+    ref = "meshcheck.verify_etcd:ETCD_RAFT_ROW"  # a string, not a check
+    text = GOOD.replace('needs = ["sh"]', 'needs = ["no-such-toy-server"]')
+    system = load(write(tmp_path, text + f'\n[verify]\nchecks = ["{ref}"]\n'))
+    assert system.verify == Verify(3, "registers", 10.0, ("kill", "pause", "partition"), (ref,))
+    name = "toy cluster: 3 members, registers, the nemesis, the history checked"
+    assert verify_systems.cluster_name(system) == name
+    with pytest.raises(ConfigError) as caught:
+        verify_systems.trace_check(system, ref)
+    assert str(caught.value) == f"{system.path}: verify.checks: {ref} is a str, not a TraceCheck"
+    row = verify_systems.cluster_row(system, None)
+    assert (row.name, row.result) == (name, "skip")
+    assert row.detail == (
+        f"{system.path}: install.needs: no-such-toy-server not found: install a shell"
+    )
+    etcd = load(registry.KNOWN / "etcd.toml").verify  # its Raft library, then 3 members
+    assert etcd == Verify(
+        3, "cas", 20.0, ("kill", "pause", "partition"), ("meshcheck.verify_etcd:RAFT_LIBRARY",)
+    )
 
 
 def test_a_missing_file_and_an_unknown_system_are_one_line(

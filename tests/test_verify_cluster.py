@@ -14,14 +14,23 @@ from meshcheck.cluster.options import Options, Outcome
 from meshcheck.cluster.workload import History
 from meshcheck.impl.runtime.protocols import PROTOCOLS
 from meshcheck.verify import Row
-from meshcheck.verify_cluster import CLUSTERS, Cluster, cluster_row, judge
+from meshcheck.verify_cluster import Cluster, cluster_row, clusters, judge
 from meshcheck.verify_summary import area
 
 
 def test_every_protocol_the_runtime_hosts_has_a_row() -> None:
-    assert sorted(c.protocol for c in CLUSTERS) == sorted(PROTOCOLS)
-    for c in CLUSTERS:
+    """Each from its runtime protocol's `verify` (meshcheck/impl/runtime/protocols.py): Raft at the
+    design's five nodes, the BFT protocols at 3f+1 = 4 with f = 1, gossip at five."""
+    assert sorted(c.protocol for c in clusters()) == sorted(PROTOCOLS)
+    for c in clusters():
         assert area(Row("traces", c.row, "pass", 1, "ops", 1.0, ""), {}) == c.protocol
+    assert [c.row for c in clusters()] == [
+        "cluster of processes: raft, 5 nodes, 20 s, the nemesis",
+        "cluster of processes: pbft, 4 nodes, 10 s, the nemesis",
+        "cluster of processes: hotstuff, 4 nodes, 10 s, the nemesis",
+        "cluster of processes: hybrid, 4 nodes, 10 s, the nemesis",
+        "cluster of processes: gossip, 5 nodes, 10 s, the nemesis",
+    ]
 
 
 def test_a_row_is_judged_by_the_checks_that_do_not_depend_on_real_time() -> None:

@@ -9,8 +9,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from meshcheck import registry, verify_cluster, verify_etcd
+from meshcheck import registry, verify_cluster, verify_etcd, verify_systems
 from meshcheck.cli import main
+from meshcheck.systems.registry import KNOWN
+from meshcheck.systems.system_file import load
 from meshcheck.verify import (
     KINDS,
     PYSYNCOBJ_LOG_ROW,
@@ -46,13 +48,22 @@ def test_one_small_model_per_registered_spec_and_no_temporal_property() -> None:
     assert len([m for m in full if m.spec.stem == "Raft"]) > 1
 
 
+# the row of etcd's cluster test, named from its system file's `[verify]` table: the name the
+# reports of earlier runs know it by, kept
+ETCD_CLUSTER_ROW = "etcd cluster: 3 members, cas, the nemesis, the history checked"
+
+
 def test_every_stored_trace_and_no_real_process_run() -> None:
     fast = [u.name for u in trace_units(ROOT, None, "fast")]
     full = [u.name for u in trace_units(ROOT, None, "default")]
-    real = {c.row for c in verify_cluster.CLUSTERS}
-    real |= {verify_etcd.ETCD_RAFT_ROW, verify_etcd.ETCD_CLUSTER_ROW, PYSYNCOBJ_LOG_ROW}
+    assert verify_systems.cluster_name(load(KNOWN / "etcd.toml")) == ETCD_CLUSTER_ROW
+    real = {c.row for c in verify_cluster.clusters()}
+    real |= {verify_etcd.ETCD_RAFT_ROW, ETCD_CLUSTER_ROW, PYSYNCOBJ_LOG_ROW}
     assert real <= set(full)
     assert [name for name in full if name not in real] == fast
+    # the systems' rows come from their files: etcd's Raft library's check, then its cluster test
+    systems = [u.name for u in verify_systems.units(ROOT, "default", None)]
+    assert systems == [verify_etcd.ETCD_RAFT_ROW, ETCD_CLUSTER_ROW]
 
 
 def test_no_mutant_matrix_unless_asked() -> None:

@@ -66,6 +66,17 @@ CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], N
 
 
 @attrs.frozen
+class VerifyRun:
+    """The cluster test `meshcheck verify` runs of a protocol, on real processes under the nemesis
+    (its profiles but `fast`; meshcheck/verify_cluster.py): how many nodes, and the seconds of
+    clients and faults, long enough for the nemesis to strike two or three times (one fault every
+    few seconds)."""
+
+    nodes: int
+    seconds: float
+
+
+@attrs.frozen
 class RuntimeProtocol:
     """A protocol the runtime hosts; `log_state`, the node's slice of the spec's variables for its
     NDJSON log (nodelog.py), and `spec`, the name `meshcheck validate --spec` knows it by (None:
@@ -136,6 +147,8 @@ class RuntimeProtocol:
     # prefix, so a behaviour of the spec if the whole is), where the walk grows faster than the log
     # (HotStuff: each state holds chains as long as the views so far); None: every record
     log_limit: int | None = None
+    # the cluster test `meshcheck verify` runs of it (None: none)
+    verify: VerifyRun | None = None
 
     @property
     def bft(self) -> bool:
@@ -448,6 +461,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         inspect=raft_inspect,
         sampled=True,
         log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
+        verify=VerifyRun(5, 20.0),  # the design's five nodes
     ),
     "pbft": RuntimeProtocol(
         "pbft",
@@ -472,6 +486,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # must have the time to complete after the faults are over
         recovery=8.0,
         client_timeout=3.0,
+        verify=VerifyRun(4, 10.0),  # 3f+1 with f = 1
     ),
     # the logs validated against HotStuff.tla (through HotStuffLogs.tla, which takes Vote's and
     # FormQC's blocks from the logs)
@@ -496,6 +511,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # LIVENESS_BOUND)
         recovery=8.0,
         client_timeout=3.0,
+        verify=VerifyRun(4, 10.0),  # 3f+1 with f = 1
     ),
     # the threat-level dispatcher: Raft epochs, BFT epochs (PBFT by default) once the threat level
     # reaches High; its logs validated against Hybrid.tla (through HybridLogs.tla)
@@ -523,6 +539,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         fingerprint=hybrid_log.fingerprint,
         log_writer=hybrid_log.HybridNodeLog,
         log_constants=_hybrid_log_constants,
+        verify=VerifyRun(4, 10.0),  # 3f+1 with f = 1, as its BFT epochs need
     ),
     # status writes and reads, eventually consistent, judged by the convergence checks; the logs
     # validated against Gossip.tla (through GossipLogs.tla, which takes a push's keys from the logs)
@@ -548,6 +565,7 @@ PROTOCOLS: Mapping[str, RuntimeProtocol] = {
         # a restarted node catches up by its pulls, a partition's sides by the suspected-peer
         # probes: a few rounds of 250 ms
         recovery=2.0,
+        verify=VerifyRun(5, 10.0),
     ),
 }
 

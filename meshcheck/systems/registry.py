@@ -67,6 +67,17 @@ def names() -> list[str]:
     return sorted(files | runnable)
 
 
+def files() -> dict[str, Path]:
+    """The file of every known system that has one, by name, as `resolve` finds it: known/NAME.toml,
+    else the file its plug-in ships. What `meshcheck verify` reads the `[verify]` tables of
+    (meshcheck/verify_systems.py)."""
+    found = {p.stem: p for p in KNOWN.glob("*.toml")}
+    for name, plugin in plugins().items():
+        if plugin.file is not None:
+            found.setdefault(name, plugin.file)
+    return dict(sorted(found.items()))
+
+
 def checked(file: SystemFile) -> System:
     """`file` with its plug-in: installed, with a client, supporting the file's workloads."""
     where = f"{file.path}: client.plugin"

@@ -36,7 +36,7 @@ from meshcheck.cluster.workload import History
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import checked, stream_history, templates
+from meshcheck.systems import checked, stream_history, system_file, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
@@ -57,8 +57,9 @@ LEADER_WAIT = 30.0  # seconds a fresh cluster has to name a leader (when the plu
 LEADER_EVERY = 0.1  # seconds between two questions of who leads (RunOptions.watch_leader)
 PORT_BASE = 7001  # on a namespace network, named port k of every node is PORT_BASE + k
 # the faults a system's run carries out; on loopback only those on processes, clocks and disks
-KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock", "power", "corrupt")
-LOOPBACK_KINDS = ("kill", "pause", "clock", "power", "corrupt")
+# (system_file.py holds them, where a file's `[verify]` nemesis is checked)
+KINDS = system_file.KINDS
+LOOPBACK_KINDS = system_file.LOOPBACK_KINDS
 # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py, meshcheck/faults/disks.py)
 DISK_KINDS = ("power", "corrupt")
 NETWORKS = ("loopback", "netns")

@@ -1,8 +1,9 @@
 """A system file: a TOML description of a system under test (docs/systems.md), read into frozen
 classes. Every error is one line naming the file and the key (ConfigError, exit 2): a missing file,
 bad TOML, a missing or unknown key, a wrong type, a placeholder no template may use, a plug-in that
-is not installed, a workload or read mode the plug-in or the checkers do not know, executables of
-`install.needs` that are not there (the file's `hint` says how to get them)."""
+is not installed, a workload or read mode the plug-in or the checkers do not know, a `[verify]`
+run the file's own bounds or meshcheck's faults do not allow, executables of `install.needs` that
+are not there (the file's `hint` says how to get them)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ _NODE = re.compile(r"[a-z0-9]{1,12}")  # a namespace network's node names (clust
 # the placeholders of a node's templates; `port.NAME` for each named port besides
 PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here")
 PEER_PLACEHOLDERS = ("i", "name", "host", "nodes", "here")  # `peers` is made of `peer`s
+# the faults a system's run carries out (run.py); on loopback only those on processes, clocks and
+# disks. Here, not in run.py, so that reading a file's `[verify]` nemesis imports no harness
+KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock", "power", "corrupt")
+LOOPBACK_KINDS = ("kill", "pause", "clock", "power", "corrupt")
+# a `[verify]` table's defaults where it leaves a key out: `cluster test --system`'s own
+VERIFY_TIME = 10.0
+VERIFY_NEMESIS = ("kill", "pause", "partition")
+# a Ref: "package.module:attribute" (meshcheck/protocol.py `resolve`)
+_REF = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_.]*")
 T = TypeVar("T")
 
 
@@ -109,6 +119,21 @@ class Validate:
 
 
 @attrs.frozen
+class Verify:
+    """What `meshcheck verify` runs of the system (its profiles but `fast`;
+    meshcheck/verify_systems.py): the checks of its own the file names (`checks`, each the Ref of
+    a meshcheck.verify_rows.TraceCheck), then one cluster test of `nodes` nodes running
+    `workload` for `time` seconds under the faults `nemesis` (those that need a network left out
+    where network namespaces cannot be built), its history checked."""
+
+    nodes: int
+    workload: str
+    time: float
+    nemesis: tuple[str, ...]
+    checks: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class SystemFile:
     path: Path
     name: str
@@ -121,6 +146,7 @@ class SystemFile:
     # `documented:` line: by workload ("registers"), or by workload and the system's own read
     # mode ("registers/plain")
     documented: tuple[tuple[str, str], ...] = ()
+    verify: Verify | None = None  # None: `meshcheck verify` runs nothing of it
 
     @property
     def here(self) -> Path:
@@ -233,8 +259,9 @@ def load(path: Path) -> SystemFile:
                 documented += ((f"{workload}/{mode}", by_mode.get(mode, str)),)
             by_mode.done()
         documented_table.done()
+    verify = _verify(top.table("verify", required=False), nodes, client)
     top.done()
-    return SystemFile(path, name, nodes, client, about, install, validate, documented)
+    return SystemFile(path, name, nodes, client, about, install, validate, documented, verify)
 
 
 def _install(t: _Table | None) -> Install:
@@ -406,6 +433,39 @@ def _validate(t: _Table | None, nodes: Nodes, path: Path) -> Validate | None:
                 )
     t.done()
     return Validate(logs, spec, model, constants)
+
+
+def _verify(t: _Table | None, nodes: Nodes, client: ClientSection) -> Verify | None:
+    """`[verify]`: each key as `cluster test --system` would take it, and with its defaults (the
+    file's default nodes, its first workload, 10 s, kill, pause and partition); `checks`, Refs."""
+    if t is None:
+        return None
+    count = t.get("nodes", int, nodes.default)
+    if not nodes.min <= count <= nodes.max:
+        raise t.error("nodes", f"{count} is not between nodes.min {nodes.min} and max {nodes.max}")
+    workload = t.get("workload", str, client.workloads[0])
+    if workload not in client.workloads:
+        raise t.error(
+            "workload",
+            f"{workload!r} is not one of [client] workloads ({', '.join(client.workloads)})",
+        )
+    seconds = t.get("time", float, VERIFY_TIME)
+    if not 1 <= seconds <= 3600:
+        raise t.error("time", f"{seconds:g} s: expected 1 to 3600 seconds")
+    kinds = t.strings("nemesis", VERIFY_NEMESIS)
+    if not kinds:
+        raise t.error("nemesis", "empty")
+    for kind in kinds:
+        if kind not in KINDS:
+            raise t.error("nemesis", f"{kind!r}: a system's run carries out {', '.join(KINDS)}")
+    if len(set(kinds)) != len(kinds):
+        raise t.error("nemesis", "a fault named twice")
+    checks = t.strings("checks", ())
+    for ref in checks:
+        if not _REF.fullmatch(ref):
+            raise t.error("checks", f"{ref!r} is not a Ref (package.module:attribute)")
+    t.done()
+    return Verify(count, workload, seconds, kinds, checks)
 
 
 def check_installed(system: SystemFile) -> None:
