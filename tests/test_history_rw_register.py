@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from meshcheck import cli
-from meshcheck.traces.history import rw_register
+from meshcheck.traces.history import anomalies, rw_edges, rw_history, rw_order, rw_register
 from meshcheck.traces.history.rw_register import Txn
 
 STRICT, SERIAL = "strict-serializable", "serializable"
@@ -200,14 +200,14 @@ def test_a_failed_write_takes_no_effect() -> None:
 def test_an_order_the_repair_misses_is_searched(monkeypatch: pytest.MonkeyPatch) -> None:
     """T1's blind write of x is before T0's or after T2's read: with no repair, the exact search
     supposes each and finds a serial order."""
-    monkeypatch.setattr(rw_register, "ROUNDS", 0)
+    monkeypatch.setattr(rw_order, "ROUNDS", 0)
     h = [txn(0, 1, 2, w("x", 1)), txn(1, 3, 4, w("x", 2)), txn(2, 5, 6, r("x", 1))]
     assert rw_register.check(h, SERIAL).holds is True
 
 
 def test_undecided_names_the_keys_and_claims_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rw_register, "ROUNDS", 0)
-    monkeypatch.setattr(rw_register, "SEARCHED", 0)
+    monkeypatch.setattr(rw_order, "ROUNDS", 0)
+    monkeypatch.setattr(rw_history, "SEARCHED", 0)
     h = [txn(0, 1, 2, w("x", 1)), txn(1, 3, 4, w("x", 2)), txn(2, 5, 6, r("x", 1))]
     report = rw_register.check(h, SERIAL)
     assert report.holds is None and report.serializable is None and report.open_keys == ("x",)
@@ -231,11 +231,11 @@ def test_the_exact_search_refutes_every_order() -> None:
         txn(1, 3, 4, w("x", 2), r("y", 1), w("z", 3)),
         txn(2, 5, 6, r("x", 1), r("z", 3)),
     ]
-    built, fixed = rw_register._build(h, rw_register._Found())
-    state = rw_register._State(3)
+    built, fixed = rw_history.build(h, anomalies.Found())
+    state = rw_edges.State(3)
     for u, v, kind, fact in fixed:
         state.add(u, v, kind, fact)
-    out = rw_register._branch(state, list(built.pairs), built, False, [10])
+    out = rw_order.branch(state, list(built.pairs), built, False, [10])
     assert (out.result, out.kind) == ("refuted", "G-single")
     assert out.lines[0] == "every order of the writes to x closes a cycle (T2 read T0's 1):"
     assert out.lines[1] == "  if T1's 2 came before T0's 1: G1c"
@@ -569,8 +569,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_undecided_exits_2_with_its_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(rw_register, "ROUNDS", 0)
-    monkeypatch.setattr(rw_register, "SEARCHED", 0)
+    monkeypatch.setattr(rw_order, "ROUNDS", 0)
+    monkeypatch.setattr(rw_history, "SEARCHED", 0)
     h = _write(
         tmp_path / "h.jsonl",
         [

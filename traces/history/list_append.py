@@ -14,7 +14,7 @@ read a list whose last element T1 appended), rw (T1 read a list without the valu
 next, and without any committed append that no read shows: a list only grows at its end, so such
 an append came after every read of its key); for strict serializability also rt (T1 completed
 before T2 was invoked). A cycle is an anomaly, named by its edges, the weakest class first
-(`cycles.py`):
+(`anomalies.py`, `cycles.py`):
 
 - G0: ww edges only (dirty writes); G1c: ww and wr (circular information flow);
 - G-single: exactly one rw edge (read skew); G2: more than one (write skew and the like);
@@ -36,21 +36,27 @@ time (no rt edge out of it). A history with no committed transaction has nothing
 
 from __future__ import annotations
 
-import math
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events
-from meshcheck.traces.history.cycles import RT, RW, WR, WW
+from meshcheck.traces.history import anomalies, cycles, events, txn
+from meshcheck.traces.history.cycles import RW, WR, WW
 
-# anomalies that serializability rules out (and so strict serializability); `-realtime` cycles
-# only strict serializability
-CYCLES = ("G0", "G1c", "G-single", "G2")
+# the names shared with rw-register (anomalies.py, txn.py), importable from here as before
+CYCLES = anomalies.CYCLES
+CONSISTENCY = anomalies.CONSISTENCY
+SHOWN = anomalies.SHOWN
+Anomaly = anomalies.Anomaly
+Timed = txn.Timed
+realtime = txn.realtime
+classify = anomalies.classify
+searches = anomalies.searches
+
 SINGLE = (
     "G1a",
     "G1b",
@@ -60,56 +66,26 @@ SINGLE = (
     "duplicate-elements",
     "garbage-read",
 )
-KINDS = (*SINGLE, *CYCLES, *(f"{c}-realtime" for c in CYCLES))
-CONSISTENCY = ("strict-serializable", "serializable")
-# anomalies of a kind printed in full, at most
-SHOWN = 3
+KINDS = (*SINGLE, *anomalies.CLASSES)
 # a list read longer than this is shown by its ends and its length
 LONG = 8
 
-Mop = tuple[str, Hashable, Any]  # ("append", key, value) or ("r", key, tuple of values or None)
+Mop = txn.Mop  # ("append", key, value) or ("r", key, tuple of values or None)
 
 
 @attrs.frozen(eq=False)
-class Txn:
-    index: int
-    process: Hashable
-    mops: tuple[Mop, ...]
-    call: float
-    ret: float
-    status: str
+class Txn(txn.Txn):
+    """A transaction of appends and reads of lists."""
 
-    def label(self) -> str:
-        return f"T{self.index}"
-
-    def show(self) -> str:
-        parts = []
-        for f, k, v in self.mops:
-            if f == "append":
-                parts.append(f"append {k} {v}")
-            else:
-                parts.append(f"r {k} " + ("?" if v is None else _list(v)))
-        return (
-            f"T{self.index}  process {self.process}  {events.span(self.call, self.ret)}  "
-            f"{self.status}  " + "  ".join(f"[{p}]" for p in parts)
-        )
+    def part(self, f: str, k: Hashable, v: Any) -> str:
+        if f == "append":
+            return f"append {k} {v}"
+        return f"r {k} " + ("?" if v is None else _list(v))
 
 
 @attrs.frozen
-class Anomaly:
-    kind: str
-    lines: tuple[str, ...]
-    size: int = 1  # transactions it involves (a cycle's length)
-
-
-@attrs.frozen
-class Report:
-    consistency: str
-    txns: int
-    keys: int
-    edges: int
-    seconds: float
-    anomalies: dict[str, list[Anomaly]]
+class Report(anomalies.Report):
+    """The anomalies found: the history holds when there is none."""
 
     @property
     def holds(self) -> bool:
@@ -120,56 +96,38 @@ def parse(calls: Sequence[events.Call], name: str) -> list[Txn]:
     """Transactions from paired events whose value is a list of micro-operations."""
     out: list[Txn] = []
     for c in calls:
-        mops = _mops(c.value, c, name)
-        if c.status == "ok" and c.invoked is not None:
-            before = _mops(c.invoked, c, name)
-            if [(f, k) for f, k, _ in before] != [(f, k) for f, k, _ in mops]:
-                raise c.event.bad(
-                    name, "value", "the completion's micro-operations differ from the invocation's"
-                )
+        mops = txn.operations(c, name, _mops, _shape)
         if c.status == "ok":  # a committed read of null is of the empty list (Jepsen's nil)
             mops = tuple(("r", k, ()) if f == "r" and v is None else (f, k, v) for f, k, v in mops)
         out.append(Txn(c.index, c.process, mops, c.call, c.ret, c.status))
     return out
 
 
+def _shape(m: Mop) -> tuple[Hashable, ...]:
+    return m[:2]  # an ok completion fills in the values read
+
+
 def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
-    if not isinstance(value, list):
-        raise c.event.bad(name, "value", "expected a list of micro-operations [f, key, value]")
     out: list[Mop] = []
-    for m in value:
-        if not (isinstance(m, list) and len(m) == 3 and m[0] in ("append", "r")):
-            raise c.event.bad(name, "value", f'expected ["append", k, v] or ["r", k, list]: {m}')
+    for m in txn.triples(value, c, name, ("append", "r"), '["append", k, v] or ["r", k, list]'):
         f, k, v = m
-        if isinstance(k, bool) or not isinstance(k, int | str):
-            raise c.event.bad(name, "value", f"a key is a number or a string: {m}")
         if f == "append":
-            if isinstance(v, bool) or not isinstance(v, int | str):
+            if not txn.scalar(v):
                 raise c.event.bad(name, "value", f"an appended value is a number or a string: {m}")
             out.append(("append", k, v))
         elif v is None:
             out.append(("r", k, None))
-        elif isinstance(v, list) and all(
-            isinstance(x, int | str) and not isinstance(x, bool) for x in v
-        ):
+        elif isinstance(v, list) and all(map(txn.scalar, v)):
             out.append(("r", k, tuple(v)))
         else:
             raise c.event.bad(name, "value", f"a read's value is a list or null: {m}")
     return tuple(out)
 
 
-class _Found:
-    def __init__(self) -> None:
-        self.by_kind: dict[str, list[Anomaly]] = defaultdict(list)
-
-    def add(self, kind: str, *lines: str, size: int = 1) -> None:
-        self.by_kind[kind].append(Anomaly(kind, tuple(lines), size))
-
-
 def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
     """Every anomaly of the history (see the module's docstring) that `consistency` rules out."""
     start = time.monotonic()
-    found = _Found()
+    found = anomalies.Found()
     by_index = {t.index: t for t in txns}
     # (key, value) -> (writer, is its last append to the key)
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
@@ -177,13 +135,8 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     written: dict[Hashable, set[Hashable]] = defaultdict(set)  # key -> values appended
     position: dict[tuple[Hashable, Hashable], int] = {}  # (key, value) -> when appended
     for t in txns:
-        last: dict[Hashable, Hashable] = {}
-        for f, k, v in t.mops:
-            if f == "append":
-                last[k] = v
-        for f, k, v in t.mops:
-            if f != "append":
-                continue
+        last = t.last("append")
+        for k, v in t.writes("append"):
             if t.status == "fail":
                 aborted[(k, v)] = t
                 continue
@@ -277,15 +230,11 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     strict = consistency == "strict-serializable"
     if strict:
         realtime(txns, graph)
-    _cycles(graph, by_index, why, strict, found)
-    keys = {k for t in txns for _, k, _ in t.mops}
+    explain = functools.partial(_explain, by_index, why)
+    anomalies.search(graph, strict, classify, explain, defaultdict(set), found)
     edges = sum(len(s) for s in graph.succ)
-    anomalies = {
-        kind: sorted(found.by_kind[kind], key=lambda a: a.size)
-        for kind in KINDS
-        if found.by_kind.get(kind)
-    }
-    return Report(consistency, len(txns), len(keys), edges, time.monotonic() - start, anomalies)
+    seconds = time.monotonic() - start
+    return Report(consistency, len(txns), txn.keys(txns), edges, seconds, found.ordered(KINDS))
 
 
 def _own_order(
@@ -293,7 +242,7 @@ def _own_order(
     order: tuple[Hashable, ...],
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
     position: dict[tuple[Hashable, Hashable], int],
-    found: _Found,
+    found: anomalies.Found,
 ) -> None:
     """A transaction's appends to a key are installed in the order it made them: a read that
     shows them in another order is incompatible with it (interleaved with another transaction's,
@@ -341,7 +290,7 @@ def _list(r: Sequence[Hashable]) -> str:
     return f"[{ends}] ({len(r)} values)"
 
 
-def _internal(t: Txn, found: _Found) -> None:
+def _internal(t: Txn, found: anomalies.Found) -> None:
     """A read must show the transaction's own earlier reads and appends of the key, and none of
     the values it appends later."""
     later: dict[Hashable, set[Hashable]] = defaultdict(set)  # key -> values appended after here
@@ -393,7 +342,7 @@ def _elements(
     r: tuple[Hashable, ...],
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
     aborted: dict[tuple[Hashable, Hashable], Txn],
-    found: _Found,
+    found: anomalies.Found,
     written: set[Hashable],
 ) -> None:
     distinct = set(r)
@@ -403,124 +352,18 @@ def _elements(
         dup = next(v for v in r if r.count(v) > 1)
         found.add("duplicate-elements", f"{t.label()} read {k} with {dup} twice", t.show())
     for v in r:
-        if (k, v) in writer:
-            continue
-        if (k, v) in aborted:
-            a = aborted[(k, v)]
-            found.add(
-                "G1a",
-                f"{t.label()} read {v} in {k}, which {a.label()} appended and failed",
-                a.show(),
-                t.show(),
-            )
-        else:
-            found.add(
-                "garbage-read", f"{t.label()} read {v} in {k}, which nobody appended", t.show()
-            )
-
-
-class Timed(Protocol):
-    """What rt edges are drawn from: a transaction of list-append's or rw-register's."""
-
-    @property
-    def index(self) -> int: ...
-    @property
-    def call(self) -> float: ...
-    @property
-    def ret(self) -> float: ...
-    @property
-    def status(self) -> str: ...
-
-
-def realtime(txns: Sequence[Timed], graph: cycles.Graph) -> None:
-    """rt edges, as few as keep every real-time precedence by transitivity: at an invocation, from
-    each completed transaction no completed transaction is known to follow (the frontier)."""
-    marks: list[tuple[float, int, int]] = []
-    for t in txns:
-        if t.status == "fail":
-            continue
-        marks.append((t.call, 0, t.index))
-        if t.status == "ok" and t.ret != math.inf:
-            marks.append((t.ret, 1, t.index))
-    marks.sort()  # at one time, invocations first: a precedes b when a.ret < b.call
-    frontier: set[int] = set()
-    before: dict[int, tuple[int, ...]] = {}
-    for _, kind, i in marks:
-        if kind == 0:
-            before[i] = tuple(frontier)
-            for a in frontier:
-                graph.add(a, i, RT)
-        else:
-            frontier.difference_update(before.get(i, ()))
-            frontier.add(i)
-
-
-def classify(cycle: Sequence[tuple[int, int, int]]) -> str:
-    rw = cycles.count(cycle, RW)
-    wr = cycles.count(cycle, WR)
-    base = "G0" if rw == 0 and wr == 0 else "G1c" if rw == 0 else "G-single" if rw == 1 else "G2"
-    return base + ("-realtime" if cycles.count(cycle, RT) else "")
-
-
-def _cycles(
-    graph: cycles.Graph,
-    txns: dict[int, Txn],
-    why: dict[tuple[int, int, int], tuple[Hashable, ...]],
-    strict: bool,
-    found: _Found,
-) -> None:
-    everything = WW | WR | RW | (RT if strict else 0)
-    if not graph.components(everything):
-        return
-    # per kind, the components a cycle of it was reported from: one cycle per kind and component
-    covered: dict[str, set[int]] = defaultdict(set)
-    for mask, allowed, through in searches(strict):
-        for comp in graph.components(mask):
-            cycle = graph.shortest_cycle(comp, allowed, through)
-            if cycle is None:
-                continue
-            kind = classify(cycle)
-            if any(u in covered[kind] for u, _, _ in cycle):
-                continue
-            covered[kind].update(comp)
-            found.add(kind, *_explain(cycle, txns, why), size=len(cycle))
-
-
-def searches(strict: bool) -> list[tuple[int, int, int]]:
-    """The cycle searches, weakest class first (Elle's order), each with the rt edges beside it
-    when strict, so that a cycle is reported under the weakest class that has one in its
-    component: (kinds of the components' edges, kinds a cycle may take, kind it goes through)."""
-    everything = WW | WR | RW | (RT if strict else 0)
-    found = [(WW, WW, WW), (WW | WR, WW | WR, WR), (WW | WR | RW, WW | WR, RW)]
-    found.append((WW | WR | RW, WW | WR | RW, RW))
-    if strict:
-        found += [
-            (WW | RT, WW | RT, RT),
-            (WW | WR | RT, WW | WR | RT, RT),
-            (everything, WW | WR | RT, RW),
-            (everything, everything, RT),
-        ]
-    return found
+        if (k, v) not in writer:
+            anomalies.unwritten(found, t, aborted.get((k, v)), f"{v} in {k}", "appended")
 
 
 def _explain(
-    cycle: Sequence[tuple[int, int, int]],
     txns: dict[int, Txn],
     why: dict[tuple[int, int, int], tuple[Hashable, ...]],
+    cycle: anomalies.Cycle,
 ) -> list[str]:
-    lines = [f"a cycle of {len(cycle)} transactions:"]
-    for u, v, kinds in cycle:
-        lines.append("  " + txns[u].show())
-        kind_bit = kinds & -kinds  # the weakest kind of the edge
-        if kind_bit == RT:
-            a, b = txns[u], txns[v]
-            text = f"rt: {a.label()} completed (line {int(a.ret)}) before {b.label()} was invoked"
-            text += f" (line {int(b.call)})"
-        else:
-            text = _why(kind_bit, txns[u], txns[v], why[(u, v, kind_bit)])
-        lines.append(f"    -> {text}")
-    lines.append(f"  back to T{cycle[0][0]}")
-    return lines
+    return anomalies.explain(
+        cycle, txns, lambda u, v, bit: _why(bit, txns[u], txns[v], why[(u, v, bit)])
+    )
 
 
 def _why(kind: int, a: Txn, b: Txn, facts: tuple[Hashable, ...]) -> str:
@@ -540,38 +383,21 @@ def _why(kind: int, a: Txn, b: Txn, facts: tuple[Hashable, ...]) -> str:
 
 def render(report: Report, name: str) -> str:
     """The report: a verdict line, then each kind of anomaly found with up to SHOWN explained."""
-    what = (
-        f"list-append, {report.txns:,} transactions on {report.keys:,} keys, "
-        f"{report.edges:,} edges, {report.seconds:.2f} s"
-    )
+    what = report.what("list-append")
     if report.holds:
         return f"{name}: {report.consistency.replace('-', ' ')} ({what}): no anomaly found\n"
-    kinds = ", ".join(f"{k} ({len(v)})" for k, v in report.anomalies.items())
     serial = all(k.endswith("-realtime") for k in report.anomalies)
     verdict = "serializable but not strict serializable" if serial else "not serializable"
-    out = [f"{name}: {verdict} ({what}): {kinds}"]
-    for kind, found in report.anomalies.items():
-        more = f" (the first {SHOWN} of {len(found)})" if len(found) > SHOWN else ""
-        out.append(f"{kind}{more}:")
-        for a in found[:SHOWN]:
-            out.extend("  " + line for line in a.lines)
-    return "\n".join(out) + "\n"
+    return report.text(name, verdict, "list-append")
 
 
 def read(path: str) -> tuple[str, list[Txn]]:
-    name, evs = events.read(path)
-    return name, parse(events.pair(evs, name, ("txn",)), name)
+    return txn.read(path, parse)
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
     """`meshcheck history check --model list-append`: the report and whether the history holds."""
     name, txns = read(path)
-    if not txns:
-        raise MeshcheckError(f"{name}: the history has no transactions: nothing to check")
-    if not any(t.status == "ok" for t in txns):
-        raise MeshcheckError(
-            f"{name}: none of the history's {len(txns)} transactions committed (ok): "
-            "nothing to check"
-        )
+    txn.committed(name, txns)
     report = check(txns, options.consistency)
     return render(report, name), report.holds
