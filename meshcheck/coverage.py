@@ -407,7 +407,8 @@ def steps(protocol: str, trace: Sequence[Any]) -> Seen:
 
 def digest(value: Any) -> int:
     """A 64-bit digest of a value that is the same in every process: sets and mappings are taken
-    in a sorted order (Python's own hash of a string changes from process to process). Digests of
+    in a sorted order (Python's own hash of a string changes from process to process), and a
+    number by the int it equals (True is 1). Digests of
     parts are kept by value (`_parts`), so consecutive states, which share most of their parts,
     cost what changed."""
     return int.from_bytes(_canon(value)[:8], "little")
@@ -426,7 +427,12 @@ def _canon(value: Any) -> bytes:
         return hashlib.blake2b(b"r" + repr(value).encode(), digest_size=12).digest()
     if isinstance(value, str):
         out = hashlib.blake2b(b"s" + value.encode(), digest_size=12).digest()
-    elif isinstance(value, bool | int | None):
+    elif isinstance(value, bool | int):
+        # True is 1 to Python's equality, so to the cache above and to every set a state holds:
+        # digested apart, whichever came first in a process would decide the other's digest (a
+        # test worker digested 1 as True once, 2026-11-28)
+        out = hashlib.blake2b(b"v" + str(int(value)).encode(), digest_size=12).digest()
+    elif value is None:
         out = hashlib.blake2b(b"v" + repr(value).encode(), digest_size=12).digest()
     else:
         h = hashlib.blake2b(digest_size=12)

@@ -181,6 +181,30 @@ def test_the_digest_is_canonical() -> None:
     assert int(other.stdout) == coverage.digest(one)
 
 
+def test_a_digest_does_not_depend_on_what_the_process_digested_before() -> None:
+    """True == 1 to Python, so to the digest's cache of parts: whichever of them a process
+    digested first must not decide the others' digests (a worker of make test once digested the
+    1 of a state as True, and the state's digest differed from a fresh process's)."""
+    import subprocess
+    import sys
+
+    from meshcheck.impl.base.values import freeze
+
+    literal = "{'b': {'s1': 1, 's2': (1, 2)}, 'on': True, 'e': frozenset({0})}"
+    state = freeze(eval(literal))
+    code = (
+        "from meshcheck import coverage; from meshcheck.impl.base.values import freeze; "
+        f"print(coverage.digest(freeze({literal})))"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    coverage._parts.clear()
+    for first in (True, False, frozenset({True}), frozenset({False}), (True, 2)):
+        coverage.digest(first)  # cached before the state's own parts are
+    assert coverage.digest(state) == int(fresh.stdout)
+    coverage._parts.clear()
+    assert coverage.digest(state) == int(fresh.stdout)
+
+
 # -- merging and the report --------------------------------------------------------------------------
 
 
