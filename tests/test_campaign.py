@@ -200,6 +200,28 @@ def test_the_deadline_cuts_a_task_on_a_worker_thread() -> None:
     assert seen["after_cut"] == [False] and seen["after_examples"] == [2]
 
 
+def test_an_error_the_cut_causes_inside_hypothesis_is_a_cut_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hypothesis's engine can turn the cut's TimeUp into an error of its own (a loaded make test
+    saw FlakyStrategyDefinition): past the deadline, an error that is no failure of the check is
+    the cut. Before it, the same error is the task's error."""
+    from meshcheck import mutants_cmd
+
+    @attrs.frozen
+    class Engine:
+        name: str = "c"
+
+        def run(self, bugs: frozenset[str], settings: object) -> None:
+            raise RuntimeError("Inconsistent data generation!")
+
+    monkeypatch.setattr(mutants_cmd, "catalogue", lambda protocol: ((), (Engine(),)))
+    late = tasks.run_task(attrs.evolve(_slow_task(600.0), check="c", stop_at=time.time() - 0.1))
+    assert late.cut and not late.error and late.failure is None
+    early = tasks.run_task(attrs.evolve(_slow_task(600.0), check="c"))
+    assert not early.cut and early.error == "RuntimeError: Inconsistent data generation!"
+
+
 def test_a_task_that_reaches_its_worker_after_the_time_is_up_is_skipped() -> None:
     late = attrs.evolve(_slow_task(600.0), start_by=time.time() - 1)
     got = tasks.run_task(late)
