@@ -81,7 +81,7 @@ from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 from meshcheck.verify_rows import Plan as Plan
 from meshcheck.verify_rows import Row as Row
 from meshcheck.verify_rows import Unit as Unit
-from meshcheck.verify_rows import one, rows_of, run_tracked
+from meshcheck.verify_rows import one, rows_of, run_tracked, timed
 from meshcheck.verify_rows import run_costed as run_costed
 from meshcheck.verify_rows import stop_children as stop_children
 from meshcheck.violated import VIOLATED, Violated, lead
@@ -757,12 +757,10 @@ def _rows_any(kind: str, name: str, fn: Callable[[], Row]) -> list[Row]:
 
 
 def _timed_any(kind: str, name: str, fn: Callable[[], Row]) -> Row:
-    """As `_timed`, and a catalogue that cannot even load (an import error) is an error row."""
+    """As `timed`, and a catalogue that cannot even load (an import error) is an error row."""
     start = time.perf_counter()
     try:
-        return fn()
-    except MeshcheckError as exc:
-        return Row(kind, name, "error", None, "", time.perf_counter() - start, str(exc))
+        return timed(kind, name, fn)
     except ImportError as exc:
         return Row(kind, name, "error", None, "", time.perf_counter() - start, f"{exc}")
 

@@ -17,9 +17,11 @@ import pytest
 
 from meshcheck import mutants_cmd, verify
 from meshcheck.cli import main
+from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests import corpus
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.verify import Row
 
 TINY = textwrap.dedent(
     """
@@ -153,3 +155,18 @@ def test_the_report_is_written_as_json_and_junit_by_default(
     ]
     suite = ET.parse(here / "reports" / "verify.xml").getroot().find("testsuite")
     assert suite is not None and (suite.get("name"), suite.get("tests")) == ("tlc", "1")
+
+
+@pytest.mark.parametrize(
+    "error", [ConfigError("mutants: no catalogue"), ImportError("No module named 'x.bugs'")]
+)
+def test_a_mutant_row_that_cannot_run_or_load_is_an_error_row_with_why(error: Exception) -> None:
+    """A catalogue that raises the project's error, or cannot even be imported, gives one error
+    row saying why, not a traceback that ends the whole run."""
+
+    def fails() -> Row:
+        raise error
+
+    [row] = verify._rows_any("mutants", "toy", fails)
+    assert (row.kind, row.name, row.result) == ("mutants", "toy", "error")
+    assert str(error) in row.detail
