@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests import outside
 from tests.shell_docs import Session, commands, run_page
 
@@ -103,6 +105,8 @@ def test_the_package_imports_only_installed_meshcheck() -> None:
         )
 
 
+@pytest.mark.slow  # 52 s: a fresh venv, the plug-in's tests and mutants. make test keeps the page's
+# files and excerpts (above) and an outside plug-in installed and run (tests/test_plugin_outside.py)
 def test_the_tutorial_runs(tmp_path: Path) -> None:
     """Every command of the page, in order, in the package's folder, in a fresh virtual
     environment that sees meshcheck as installed (no checkout on the module path)."""
