@@ -41,16 +41,17 @@ import hypothesis
 from hypothesis import given
 
 from meshcheck import registry
-from meshcheck.impl.adapters.contract import AdapterPlugin, Driver, NdjsonLog, Stamped
+from meshcheck.impl.adapters.contract import AdapterPlugin, Driver, NdjsonLog, Stamped, frozen
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.sim import ClientOp, Faults, SimConfig, Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
+from meshcheck.property_tests.directed.target import REFERENCE, RaftTarget, Wire, view_of_state
 from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
 from meshcheck.property_tests.histories import BUDGET, GUARD_SECONDS, check_history
 from meshcheck.property_tests.raft.free_runs import schedules, unique_write
+from meshcheck.property_tests.raft.targets import Timing
 from meshcheck.property_tests.shapes import Property, Shape, shape_of
 from meshcheck.protocol import Models
 from meshcheck.protocol import Protocol as Descriptor
@@ -64,6 +65,7 @@ __all__ = [
     "STORM",
     "Adapter",
     "Checked",
+    "Timing",
     "check_run",
     "checks",
     "cluster",
@@ -443,6 +445,7 @@ def record_wire(record: Value) -> Wire | None:
 
 def _directed_cluster(
     adapter: Adapter,
+    timing: Timing,
     nodes: int,
     seed: int,
     bugs: frozenset[str],
@@ -450,19 +453,26 @@ def _directed_cluster(
     log: NdjsonLog | None,
 ) -> Simulator[Any]:
     servers = tuple(f"s{k}" for k in range(1, nodes + 1))
-    plugin = adapter_plugin(adapter, servers, bugs, log=log)
+    plugin = adapter_plugin(adapter, servers, bugs, log=log, timeout=timing.election_timeout)
     return Simulator(plugin, servers, SimConfig(seed=seed, faults=faults))
 
 
-def target(adapter: Adapter, notes: str = "") -> RaftTarget:
+def target(
+    adapter: Adapter, notes: str = "", *, storm: Storm = STORM, timing: Timing = REFERENCE
+) -> RaftTarget:
     """The directed scenarios' target of a Raft-shaped plug-in (`meshcheck scenarios`): its
     messages read through `message_record`, its nodes through `state()`, the shape's decided
-    invariants after every step."""
+    invariants after every step (and its action properties on every step, property_tests/
+    directed/run.py), its client answers judged as its own (`own_answers`). `storm`: what a
+    correct cluster of it never exceeds (default: Raft's bound, `STORM`); `timing`: its pace, a
+    `Timing(election_timeout=(lo, hi), heartbeat=h)` (the election timeout its nodes are given,
+    its heartbeat, in ticks), which the scenarios' waits and their CommitLiveness bound derive
+    from (default: the reference core's, elections of 150..300 ticks and a heartbeat every 50)."""
     shape = adapter.shape()
 
     def wire(message: Any) -> Wire | None:
         body = message.body if isinstance(message, Stamped) else message
-        return record_wire(adapter.message_record(body))
+        return record_wire(frozen(adapter.message_record(body)))
 
     def violated(state: Mapping[str, Value], safe: Mapping[str, Value] | None) -> list[str]:
         invariants, _ = shape.decided(frozenset(state))
@@ -470,12 +480,14 @@ def target(adapter: Adapter, notes: str = "") -> RaftTarget:
 
     return RaftTarget(
         protocol=adapter.protocol,
-        cluster=partial(_directed_cluster, adapter),
+        cluster=partial(_directed_cluster, adapter, timing),
         wire=wire,
         view=lambda node: view_of_state(node.state()),
         violated=violated,
-        storm=STORM,
+        storm=storm,
         spec=adapter.descriptor().models.spec,
         logs="adapter",
         notes=notes or f"{adapter.protocol} through the adapter contract",
+        linearize=own_answers,
+        timing=timing,
     )

@@ -8,8 +8,9 @@ it was reached (`Script.reach`, after checking the state that makes it so: a sce
 silently misses its set-up would pass without testing anything), then checks its own property,
 and ends in `Script.settle`: every fault over, a new write commits and every node holds the
 leader's log (liveness after healing). The runner (property_tests/directed/run.py) then checks the
-whole trace: Raft.tla's safety invariants after every step, no two nodes applying different
-values at one index, and the client-history checks (property_tests/histories.py).
+whole trace: Raft.tla's safety invariants after every step and its action properties on every
+step, no two nodes applying different values at one index, and the client-history checks
+(property_tests/histories.py).
 
 Section numbers are the Raft paper's (Ongaro and Ousterhout 2014).
 """
@@ -140,9 +141,9 @@ def figure_8(s: Script) -> None:
 
     s.block(no_further)
     s.setup(lambda: s.view(x).has(k, e), f"{n}'s AppendEntries bring {x} the entry at {k}")
-    s.run(60)  # Y may take e alone, one entry per AppendEntries
+    s.run(s.bounds.round)  # Y may take e alone, one entry per AppendEntries (a heartbeat)
     if _own_entry(s, n, k + 1):  # after e went out alone: a batch with N's write Y never gets
-        s.run(60)
+        s.run(s.bounds.round)
     on = [i for i in s.ids if s.view(i).has(k, e)]
     own = [i for i in s.ids if any(t == term_n for t, _ in s.view(i).log)]
     s.need(len(on) > len(s.ids) // 2, f"the entry at {k} on a majority (it is on {on})")

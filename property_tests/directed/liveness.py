@@ -12,11 +12,12 @@ answered, none of which names what broke.
 
 The watch samples the cluster every `EVERY` ticks of a wait (`Script._go`). The situation counts
 as stalled from the first sample that shows it until one that does not (another leader, its
-commitIndex moved, a node down or cut off, a rule in force); stalled for `BOUND` ticks is the
-property broken, and so is a run cut short by the target's storm bound once stalled for
-`STORM_STALL` ticks (a stall younger than that is an answer still on its way). Without an entry of
-its own term on a majority, a leader commits nothing, rightly (an implementation whose new leader
-appends no no-op waits for a client write): nothing stalls.
+commitIndex moved, a node down or cut off, a rule in force); stalled for the target's bound
+(`Bounds.stall`: twice its longest election timeout, 600 ticks for the reference
+core) is the property broken, and so is a run cut short by the target's storm bound once stalled
+for a third of that (a stall younger than that is an answer still on its way). Without an entry
+of its own term on a majority, a leader commits nothing, rightly (an implementation whose new
+leader appends no no-op waits for a client write): nothing stalls.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.directed.target import LEADER, NodeView
+from meshcheck.property_tests.directed.target import LEADER, REFERENCE, Bounds, NodeView
 
-# Ticks between two samples, and how long a stall may last. A correct cluster commits an entry
-# stored on a majority at the next answer to an AppendEntries, within a heartbeat or two (50 ticks
-# each for the reference core); the longest any passing scenario of the Raft-shaped protocols
-# stalled is measured by tests/test_scenarios_cmd.py, well under this.
+# Ticks between two samples, and how long a stall may last: the target's (`Bounds.stall`, twice
+# its longest election timeout: 600 ticks for the reference core). A correct cluster commits an
+# entry stored on a majority at the next answer to an AppendEntries, within a heartbeat or two (50
+# ticks each for the reference core); the longest any passing scenario of the Raft-shaped
+# protocols stalled is measured by tests/test_scenarios_cmd.py, well under this.
 EVERY = 10
-BOUND = 600
+BOUND = Bounds.of(REFERENCE).stall  # the reference core's
 # A run cut short by the target's storm bound is reported as CommitLiveness when a stall had
-# lasted this long by then (the storm, then, what the stuck leader's cluster did meanwhile)
-STORM_STALL = BOUND // 3
+# lasted this share of the bound by then (the storm, then, what the stuck leader's cluster did
+# meanwhile)
+STORM_SHARE = 3
 PROPERTY = "CommitLiveness"
 
 
@@ -99,7 +102,9 @@ def stalled(
 class CommitWatch:
     """The stall in progress across the samples of a scenario's waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: int = BOUND) -> None:
+        self.bound = bound  # how long a stall may last (the target's `Bounds.stall`)
+        self.storm_stall = bound // STORM_SHARE  # the part of it a storm may cut short
         self.stall: Stall | None = None
         self._sampled = -EVERY
 
@@ -116,9 +121,10 @@ class CommitWatch:
         else:  # the same stall: keep when it began, with what it now holds
             self.stall = attrs.evolve(current, since=self.stall.since, events=self.stall.events)
 
-    def broken(self, now: int, bound: int = BOUND) -> bool:
-        """Whether a stall has lasted `bound` ticks by `now`."""
-        return self.stall is not None and now - self.stall.since >= bound
+    def broken(self, now: int, bound: int | None = None) -> bool:
+        """Whether a stall has lasted `bound` ticks (default: the watch's bound) by `now`."""
+        limit = self.bound if bound is None else bound
+        return self.stall is not None and now - self.stall.since >= limit
 
     def reset(self) -> None:
         self.stall = None

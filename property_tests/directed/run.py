@@ -7,8 +7,11 @@ fresh cluster of the target and judges it, in this order:
   failed, or CommitLiveness while it waited: property_tests/directed/liveness.py), or the
   implementation raising (a `CheckFailed` of the simulator's run);
 - then, whatever the script said, the whole recorded trace: the target's safety invariants of
-  Raft.tla after every step, no two nodes applying different values at one index (the
-  simulator's checker), and the client-history checks (property_tests/histories.py).
+  Raft.tla after every step and the action properties of its spec's shape on every step
+  (property_tests/shapes.py: CommitIndexMonotonic, MatchIndexMonotonic, as far as the states
+  give their variables), no two nodes applying different values at one index (the simulator's
+  checker), and the client-history checks (property_tests/histories.py; `linearizable` as the
+  target says, `RaftTarget.linearize`: a plug-in's answers as its own).
 
 The verdict is `pass` (reached, and everything held), `fail` (something broke, reached or not) or
 `unreached` (nothing broke, but the scenario did not test what it is about: a defect of the
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -34,7 +37,8 @@ import attrs
 
 from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.adapters.spec_values import log_view, record_view
-from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.values import Value
 from meshcheck.property_tests.directed.library import BY_NAME, Scenario
 from meshcheck.property_tests.directed.script import Broken, Script, Unreached
 from meshcheck.property_tests.directed.target import LEADER, RaftTarget
@@ -42,6 +46,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, failure
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.record import Rerun, replay_command, with_rerun
+from meshcheck.property_tests.shapes import shape_of
 from meshcheck.traces import itf
 from meshcheck.traces.logs import reference
 from meshcheck.traces.logs.format import LogRecord, write
@@ -130,10 +135,13 @@ def outcome(
 
 
 def _trace_problem(target: RaftTarget, s: Script, trace: Trace) -> str | None:
-    """What the whole run breaks: an invariant after a step, a divergence, the client history."""
+    """What the whole run breaks: an invariant after a step or an action property on it (the
+    invariants named first), a divergence, the client history."""
     steps = trace.steps
+    broken = action_properties(target, trace)
     for k in range(1, len(steps)):
         names = target.violated(steps[k].state, steps[k - 1].state)
+        names += broken(steps[k - 1].state, steps[k])
         if names:
             step = steps[k]
             return (
@@ -142,7 +150,25 @@ def _trace_problem(target: RaftTarget, s: Script, trace: Trace) -> str | None:
     if s.sim.divergences:
         node, index, first, value = s.sim.divergences[0]
         return f"{node} applied {value!r} at index {index}, where {first!r} was applied before"
-    return check_history(s.sim)
+    return check_history(s.sim, linearize=target.linearize)
+
+
+def action_properties(
+    target: RaftTarget, trace: Trace
+) -> Callable[[Mapping[str, Value], Step], list[str]]:
+    """The action properties of the target's shape (property_tests/shapes.py: the shape of the
+    spec it names; Raft's CommitIndexMonotonic and MatchIndexMonotonic) whose variables the
+    trace's states give, as what a step breaks: `(state before, step) -> names`. The free runs of
+    every Raft-shaped protocol check them on every step; so does a scenario's run."""
+    shape = shape_of(target.spec)
+    if shape is None or not trace.steps:
+        return lambda before, step: []
+    _, transitions = shape.decided(frozenset(trace.steps[0].state))
+
+    def broken(before: Mapping[str, Value], step: Step) -> list[str]:
+        return shape.broken(transitions, before, step.state, step.action, step.params)
+
+    return broken
 
 
 def check(target: RaftTarget, schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:

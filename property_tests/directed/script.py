@@ -31,15 +31,15 @@ from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.sim import Faults, MessageFaults
 from meshcheck.impl.sim.network import Envelope
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.directed.liveness import STORM_STALL, CommitWatch, Stall, stalled
-from meshcheck.property_tests.directed.target import LEADER, NodeView, RaftTarget, Wire
+from meshcheck.property_tests.directed.liveness import CommitWatch, Stall, stalled
+from meshcheck.property_tests.directed.target import LEADER, Bounds, NodeView, RaftTarget, Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import unique_write
 
-# Every wait is bounded: an election on a calm network takes a few election timeouts (150..300
-# ticks each), catching up a few heartbeats; a set-up wait that runs out is `Unreached`, a check's
-# wait that runs out is `Broken`.
-LIMIT = 3000
+# Every wait is bounded, by the target's pace (`RaftTarget.timing`, `Bounds.wait`: 3000 ticks at
+# the reference core's elections of 150..300 ticks): an election on a calm network takes a few
+# election timeouts, catching up a few heartbeats; a set-up wait that runs out is `Unreached`, a
+# check's wait that runs out is `Broken`.
 HOLD = 1_000_000  # ticks a held message waits: until the script delivers or drops it
 
 Rule = Callable[[str, str, Wire], bool]
@@ -81,7 +81,9 @@ class Script:
         self.ids: tuple[str, ...] = tuple(self.sim.node_ids)
         self.reached: str | None = None  # the situation, as the scenario found it
         self.writes = 0
-        self.watch = CommitWatch()  # CommitLiveness, watched while the script waits
+        self.bounds = Bounds.of(target.timing)  # the target's pace, as the scenarios' bounds
+        self.limit = self.bounds.wait  # the longest a wait lasts
+        self.watch = CommitWatch(self.bounds.stall)  # CommitLiveness, watched while it waits
 
     # -- message rules -------------------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class Script:
     def _go(self, until: int, stop: Callable[[], bool] | None) -> None:
         """Run until `until` or `stop()`, watching CommitLiveness (property_tests/directed/
         liveness.py): a leader stalled past its bound is `Broken`, and so is a storm, named by
-        the stall it comes with when that had lasted STORM_STALL ticks."""
+        the stall it comes with when that had lasted a third of its bound."""
 
         def halt(_: object) -> bool:
             self.watch.sample(self._stall, self.sim.now)
@@ -196,7 +198,7 @@ class Script:
         storm = free_runs.run(self.sim, self.schedule, until, self.target.storm, stop=halt)
         self.watch.sample(self._stall, self.sim.now, force=True)
         stall = self.watch.stall
-        stormed = storm is not None and self.watch.broken(self.sim.now, STORM_STALL)
+        stormed = storm is not None and self.watch.broken(self.sim.now, self.watch.storm_stall)
         if self.watch.broken(self.sim.now) or stormed:
             assert stall is not None
             told = stall.describe(self.sim.now, self.sim.events)
@@ -211,21 +213,25 @@ class Script:
             return None
         return stalled(self.sim, self.ids, self.view, self.leader())
 
-    def waited(self, until: Callable[[], bool], limit: int = LIMIT) -> bool:
-        """Run until `until()` holds, for at most `limit` ticks; whether it does."""
+    def waited(self, until: Callable[[], bool], limit: int | None = None) -> bool:
+        """Run until `until()` holds, for at most `limit` ticks (default: the target's wait,
+        `self.limit`); whether it does."""
         if not until():
-            self._go(self.sim.now + limit, until)
+            self._go(self.sim.now + (self.limit if limit is None else limit), until)
         return until()
 
-    def setup(self, until: Callable[[], bool], what: str, limit: int = LIMIT) -> None:
+    def setup(self, until: Callable[[], bool], what: str, limit: int | None = None) -> None:
         """A step of the set-up: run until `until()` holds, else `Unreached(what)`."""
         if not self.waited(until, limit):
-            raise Unreached(f"t={self.sim.now}: {what} (waited {limit} ticks)")
+            waited = self.limit if limit is None else limit
+            raise Unreached(f"t={self.sim.now}: {what} (waited {waited} ticks)")
 
-    def eventually(self, until: Callable[[], bool], what: str, limit: int = LIMIT) -> None:
-        """A property that must come to hold within `limit` ticks, else `Broken`."""
+    def eventually(self, until: Callable[[], bool], what: str, limit: int | None = None) -> None:
+        """A property that must come to hold within `limit` ticks (default: the target's wait),
+        else `Broken`."""
         if not self.waited(until, limit):
-            raise Broken(f"t={self.sim.now}: not within {limit} ticks: {what}")
+            waited = self.limit if limit is None else limit
+            raise Broken(f"t={self.sim.now}: not within {waited} ticks: {what}")
 
     def expect(self, holds: bool, what: str) -> None:
         """A property that must hold now, else `Broken(what)`."""

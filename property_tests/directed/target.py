@@ -14,7 +14,16 @@ scenarios cannot read off the simulator by themselves:
   where it matches), or None for a message of its own (PySyncObj's forwarded commands);
 - `view`: a node's state as Figure 2 names it (`NodeView`: term, role, vote, log, commitIndex);
 - `violated`: the safety invariants of Raft.tla its refinement can decide, over a trace state;
-- `running`: what must be in force while it runs (PySyncObj's injected bugs patch its class).
+- `running`: what must be in force while it runs (PySyncObj's injected bugs patch its class);
+- `storm` and `timing`: the bound a correct cluster of it keeps under, and its pace (a `Timing`
+  of property_tests/raft/targets.py: its election timeout and heartbeat), which the scenarios'
+  waits and their CommitLiveness bound derive from (`Bounds`; the reference core's pace unless
+  it declares its own);
+- `linearize`: how its client answers are judged (impl/rsm's model for meshcheck's own cores, a
+  plug-in's own answers for a plug-in: property_tests/plugin.py's `target`).
+
+The shape of the spec it names (property_tests/shapes.py) gives the action properties the
+runner checks on every step (property_tests/directed/run.py), as the free runs do.
 
 A protocol is Raft-shaped for `meshcheck scenarios` when its descriptor names a target
 (`Protocol.directed`, meshcheck/protocol.py): the reference core's is
@@ -34,6 +43,8 @@ from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.sim import Faults, Simulator
 from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.raft.targets import DEFAULT as DEFAULT_TIMING
+from meshcheck.property_tests.raft.targets import Timing
 
 Kind = Literal[
     "RequestVoteRequest", "RequestVoteResponse", "AppendEntriesRequest", "AppendEntriesResponse"
@@ -72,6 +83,42 @@ class NodeView:
         return 0 < index <= len(self.log) and self.log[index - 1] == entry
 
 
+# The bounds of the scenarios, in units of the target's own pace (`RaftTarget.timing`): a wait of
+# the script (a set-up's or a check's) lasts at most WAIT_TIMEOUTS of its longest election timeout
+# (an election on a calm network takes a few, catching up a few heartbeats); a leader may keep an
+# entry of its term stored on a majority uncommitted for at most STALL_TIMEOUTS of them
+# (CommitLiveness, property_tests/directed/liveness.py: a correct leader commits it within a
+# heartbeat or two, and a heartbeat is well under an election timeout, Raft section 5.6); a step
+# of the script that lets a follower take one more AppendEntries runs a heartbeat and
+# ANSWER_TICKS more.
+WAIT_TIMEOUTS = 10
+STALL_TIMEOUTS = 2
+ANSWER_TICKS = 10
+# the reference core's pace (impl/raft's `RaftConfig`: elections of 150..300 ticks, a heartbeat
+# every 50, the Raft paper's section 9.3), every target's unless it declares its own
+REFERENCE = DEFAULT_TIMING
+
+
+@attrs.frozen
+class Bounds:
+    """The bounds of the scenarios on one target, in ticks, from its pace (`Bounds.of`): at the
+    reference core's, the bounds meshcheck's own cores are held to (waits of 3000 ticks, a commit
+    stall of 600, a heartbeat's round of 60)."""
+
+    wait: int  # the longest a step of a scenario waits for what it needs
+    stall: int  # how long a CommitLiveness stall may last
+    round: int  # a heartbeat and the answer to it
+
+    @classmethod
+    def of(cls, timing: Timing) -> Bounds:
+        longest = timing.election_timeout[1]
+        return cls(
+            wait=WAIT_TIMEOUTS * longest,
+            stall=STALL_TIMEOUTS * longest,
+            round=timing.heartbeat + ANSWER_TICKS,
+        )
+
+
 # cluster(nodes, seed, bugs, faults, log) -> a simulated cluster, recording its trace
 MakeCluster = Callable[[int, int, frozenset[str], Faults, NdjsonLog | None], Simulator[Any]]
 
@@ -89,6 +136,8 @@ class RaftTarget:
     wire: Callable[[Any], Wire | None]
     view: Callable[[Any], NodeView]
     violated: Callable[[Mapping[str, Value], Mapping[str, Value] | None], list[str]]
+    # what a correct cluster of it never exceeds (messages in flight per node, node events per node
+    # and tick): a run past it is stopped, and fails
     storm: Storm
     # the spec its NDJSON logs are validated against (`meshcheck validate --spec`)
     spec: str = "Raft"
@@ -103,6 +152,16 @@ class RaftTarget:
     settings: tuple[str, ...] = ()
     # what the scenarios' results depend on besides the scenario, said in listings and docs
     notes: str = ""
+    # the client-history check `linearizable` of a run (property_tests/histories.py's
+    # `check_history`, its `linearize`): None, against impl/rsm's model and answers (the project's
+    # cores); a plug-in keeps its own state machine, and its answers are judged as its own
+    # (property_tests/plugin.py's `own_answers`, which `plugin.target` sets)
+    linearize: Callable[[Simulator[Any]], str | None] | None = None
+    # how fast its cluster goes (property_tests/raft/targets.py's `Timing`: its election timeout
+    # and heartbeat, the configured timing Raft's liveness bounds derive from), which the
+    # scenarios' waits and their CommitLiveness bound derive from (`Bounds`); the reference
+    # core's unless it declares its own (a plug-in: property_tests/plugin.py's `target`)
+    timing: Timing = REFERENCE
 
 
 def view_of_state(state: Mapping[str, Value]) -> NodeView:

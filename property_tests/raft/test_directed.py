@@ -36,6 +36,7 @@ KILLS = [
     ("deposed_leader_keeps_suffix", "partitioned-leader", 2),
     ("commit_stops_at_older_term", "figure-8", 1),
     ("commit_stops_at_older_term", "far-behind", 1),
+    ("stale_match_index", "reordered-replies", 1),  # MatchIndexMonotonic, an action property
 ]
 
 
