@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 
 from meshcheck import cli
-from meshcheck.traces.history import anomalies, rw_edges, rw_history, rw_order, rw_register
+from meshcheck.traces.history import (
+    anomalies,
+    cycles,
+    rw_edges,
+    rw_elimination,
+    rw_history,
+    rw_order,
+    rw_register,
+)
 from meshcheck.traces.history.rw_register import Txn
 
 STRICT, SERIAL = "strict-serializable", "serializable"
@@ -29,7 +37,7 @@ def txn(
 ) -> Txn:
     end = math.inf if ret is None else ret
     frozen = tuple((f, k, v) for f, k, v in mops)
-    return Txn(i, i, frozen, call, end, "info" if ret is None else status)  # type: ignore[arg-type]
+    return Txn(i, i, frozen, call, end, "info" if ret is None else status)
 
 
 def kinds(txns: Sequence[Txn], consistency: str = STRICT) -> set[str]:
@@ -192,6 +200,52 @@ def test_an_info_transaction_took_effect_when_read() -> None:
 def test_a_failed_write_takes_no_effect() -> None:
     h = [txn(0, 1, 2, w("x", 1), status="fail"), txn(1, 3, 4, r("x"))]
     assert kinds(h) == set()
+
+
+def test_an_eliminated_edge_is_explained_by_the_cycle_its_other_order_closes() -> None:
+    """T1 read T0's x; T2's x came after T0's (T0 -> T3 -> T4 -> T2, wr through y, z, u), so after
+    T1's read: rw T1 -> T2, and T2 -> T1 (wr v) closes a G-single. The other order, T2's x before
+    T0's, would close the cycle through those wr edges, not one through T1 -> T2 itself."""
+    h = [
+        txn(0, 1, 2, w("x", 1), w("y", 1)),
+        txn(1, 10, 11, r("x", 1), r("v", 5)),
+        txn(2, 7, 8, r("u", 4), w("x", 2), w("v", 5)),
+        txn(3, 3, 4, r("y", 1), w("z", 3)),
+        txn(4, 5, 6, r("z", 3), w("u", 4)),
+    ]
+    assert kinds(h, SERIAL) == {"G-single"}
+    assert (
+        "rw x: T1 read x = 1, which T0 wrote, and T2's 2 came after it: before T0's, it would "
+        "close T2 -> T0 -> T3 -> T4 -> T2 (G1c)"
+    ) in text(h, SERIAL)
+
+
+def test_a_pair_is_judged_again_when_its_other_writer_moves() -> None:
+    """The elimination on its own: T1 read T0's k, T2 wrote k. Nothing orders T2 at first; then
+    the pair of T2's read of T4's z and T3's write of z puts T3 after T2 (rw T2 -> T3), and T3 ->
+    T1 (wr) makes T2 precede T1: T2's k cannot come after T1's read, so before T0's (ww T2 ->
+    T0). Only T2's reach changed: the pair is judged again for its other writer alone."""
+    state = rw_edges.State(5)
+    state.add(0, 1, cycles.WR, rw_edges.Fact("wr", "k", 1))
+    state.add(3, 1, cycles.WR, rw_edges.Fact("wr", "y", 3))
+    state.add(4, 3, cycles.WW, rw_edges.Fact("follows", "y", 4, 4, 3))
+    state.add(4, 2, cycles.WR, rw_edges.Fact("wr", "z", 4))
+    pairs: list[rw_elimination.Pair] = [("k", 1, 0, 1, 2, 2), ("z", 2, 4, 4, 3, 3)]
+    assert rw_elimination.propagate(state, pairs, range(5)) == []
+    assert state.facts[(2, 3, cycles.RW)][1].how == "after"
+    assert state.facts[(2, 0, cycles.WW)][1] == rw_edges.Fact("before", "k", 1, 1, 2)
+    assert not state.cyclic
+
+
+def test_a_key_whose_pairs_fill_the_bound_is_eliminated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PAIRS bounds the pairs eliminated, inclusive: x's one read and two writers make 2."""
+    h = [txn(0, 1, 2, w("x", 1)), txn(1, 3, 4, w("x", 2)), txn(2, 5, 6, r("x", 1))]
+    monkeypatch.setattr(rw_history, "PAIRS", 2)
+    built, _ = rw_history.build(h, anomalies.Found())
+    assert built.skipped == () and built.exact and len(built.pairs) == 1
+    monkeypatch.setattr(rw_history, "PAIRS", 1)
+    built, _ = rw_history.build(h, anomalies.Found())
+    assert built.skipped == ("x",) and not built.exact and built.pairs == ()
 
 
 # -- when the versions cannot be ordered
@@ -552,11 +606,12 @@ def test_the_command_reports_and_exits(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    for mop, why in (
+    cases: list[tuple[list[object], str]] = [
         (["append", "x", 1], 'expected ["w", k, v] or ["r", k, v]'),
         (["w", "x", None], "a written value is a number or a string"),
         (["r", "x", [1]], "a read's value is a number, a string or null"),
-    ):
+    ]
+    for mop, why in cases:
         bad = _write(
             tmp_path / "bad.jsonl", [_op(0, "invoke", ["w", "y", 1]), _op(1, "invoke", mop)]
         )
