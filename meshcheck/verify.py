@@ -25,10 +25,11 @@ Five kinds of check, in this order:
 `--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
 proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
 out); a kind of check a named protocol lacks is one "skip" row naming the descriptor field that adds
-it (docs/plugins.md). stdout ends with a summary per protocol and each failure in full
-(meshcheck/verify_summary.py; `--table`: the table of every row instead); the rows are also written
-as JSON (for dashboards; default reports/verify.json) and JUnit XML (default reports/verify.xml) in
-the current folder, never inside the installed package.
+it (docs/plugins.md): a skip is no check passed, and a run whose rows are all skips checked
+nothing, which it says in one line, exit 2. stdout ends with a summary per protocol and each
+failure in full (meshcheck/verify_summary.py; `--table`: the table of every row instead); the rows
+are also written as JSON (for dashboards; default reports/verify.json) and JUnit XML (default
+reports/verify.xml) in the current folder, never inside the installed package.
 
 `--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
 property tests in one pytest run spread over N pytest-xdist processes, beside a pool of N processes
@@ -331,6 +332,10 @@ def test_rows(
         **{verify_order.ENV: str(order)},
     )
     env.pop(SEED_ENV, None)
+    # failures are written under the current folder (property_tests/record.py), not under the
+    # folder pytest runs in (the project, or the installed package): their replay lines name
+    # files the user has
+    env.setdefault("MESHCHECK_FAILURES", str(Path.cwd() / "reports" / "failures"))
     if seed is not None:
         env[SEED_ENV] = str(seed)
         env["MESHCHECK_FAILURES"] = str(explored_failures(seed))
@@ -349,6 +354,8 @@ def test_rows(
             "meshcheck.verify_order",
             "-p",
             "meshcheck.coverage_pytest",
+            "-p",
+            "meshcheck.failures_pytest",
             *(["-m", FAST_MARK] if profile == FAST else []),
             *(["-n", str(spread), "--dist", "loadfile"] if spread > 1 else []),
             f"--junitxml={report}",
@@ -372,6 +379,7 @@ def test_rows(
     document = ET.parse(report).getroot()
     examples = hypothesis_examples(document)
     position = verify_order.read(order)
+    where = verify_order.files(order)
     cases = list(document.iter("testcase"))
     # the order of collection, as one process runs them; xdist reports tests as they finish
     cases.sort(
@@ -382,6 +390,10 @@ def test_rows(
         # protocols' tests of one name stay apart
         module = case.get("classname", "").removeprefix("property_tests.").replace(".", "/")
         name = f"{module}::{case.get('name', '')}"
+        # its file as the command that runs it again takes it (verify_summary.again): relative
+        # to the project, or whole (a plug-in's, installed elsewhere)
+        file = where.get((case.get("classname", ""), case.get("name", "")))
+        source = "" if file is None else _shown(file, root)
         ran = examples.get(_nodeid(case))
         count, unit = (ran, "examples") if ran is not None else (1, "tests")
         problem = _first(case, "failure", "error")
@@ -409,15 +421,24 @@ def test_rows(
                 cpu,
                 runs=runs,
                 violated=str(what) if what else "",
+                source=source,
             )
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
             detail = _saturated(props)
-            yield Row("tests", name, result, count, unit, seconds, detail, cpu, runs=runs)
+            yield Row(
+                "tests", name, result, count, unit, seconds, detail, cpu, runs=runs, source=source
+            )
     if own_project(root):
         if "PYTEST_CURRENT_TEST" not in os.environ:  # not into a test session's own folder
             coverage.keep(covered, coverage.folder())  # what `meshcheck coverage` then reports
         yield from coverage_rows(covered, chosen)
+
+
+def _shown(file: Path, root: Path) -> str:
+    """A test's file relative to the project `root` when under it, else whole."""
+    root = root.resolve()
+    return str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
 
 
 def _properties(case: ET.Element) -> dict[str, str]:
@@ -827,9 +848,13 @@ def summarize(rows: list[Row]) -> str:
 
 
 def exit_code(rows: list[Row]) -> int:
+    """1 when a check failed; 2 when one could not run, or when nothing was checked (no row, or
+    every row a skip: verify_summary.nothing_checked); else 0."""
     if any(r.result == "FAIL" for r in rows):
         return EXIT_VIOLATED
     if any(r.result == "error" for r in rows):
+        return EXIT_USAGE
+    if verify_summary.nothing_checked(rows):
         return EXIT_USAGE
     return EXIT_HOLDS
 
@@ -1001,16 +1026,16 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         specs = verify_summary.spec_areas() if own_project(root) else {}
         only = next(iter(chosen)) if chosen is not None and len(chosen) == 1 else None
-        print(verify_summary.overview(rows, specs, only))
+        if not verify_summary.nothing_checked(rows):  # a table of no check is no summary
+            print(verify_summary.overview(rows, specs, only))
         wrong = verify_summary.failures(rows, args.profile, seed, specs)
         if wrong:
             print("\n" + "\n".join(wrong))
     cost = cost_line(rows)
     if cost:
         print(cost)
-    failed = sum(r.result in ("FAIL", "error") for r in rows)
     print(
-        f"\n{len(rows) - failed} of {words.count(len(rows), 'check')} passed in {time.perf_counter() - start:.1f}s "
+        f"\n{verify_summary.passed_line(rows)} in {time.perf_counter() - start:.1f}s "
         f"(profile {args.profile}; examples {seed_text(seed, again)})"
     )
     totals = totals_line(rows)
@@ -1031,6 +1056,8 @@ def run_verify(args: argparse.Namespace) -> int:
         corpus = root / "traces" / "counterexamples"
         for path in keep_explored(explored_failures(seed), seed, corpus):
             print(f"kept in the regression corpus: {path.relative_to(root)}")
+    if verify_summary.nothing_checked(rows):
+        print(verify_summary.nothing_checked_line(rows), file=sys.stderr)
     return exit_code(rows)
 
 

@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from meshcheck import table
+from meshcheck import table, words
 
 WIDE = table.WIDE
 KINDS = ("tlc", "z3", "tests", "coverage", "traces", "mutants")
@@ -36,6 +36,37 @@ class Row(Protocol):
     def violated(self) -> str: ...
     @property
     def source(self) -> str: ...
+
+
+def nothing_checked(rows: Sequence[Row]) -> bool:
+    """Whether a run checked nothing: no row, or every row a skip (a plug-in whose descriptor
+    names none of the checks asked for). Nothing checked is not verified: verify exits 2 on it,
+    as `meshcheck mutants` does on a catalogue of no mutants and `history check` on a history
+    with nothing to check."""
+    return all(r.result == "skip" for r in rows)
+
+
+def passed_line(rows: Sequence[Row]) -> str:
+    """How many of the run's checks passed: "12 of 12 checks passed". A skipped row is counted
+    among the checks, never among those that passed ("2 of 6 checks passed, 4 skipped"), and a
+    run of skips alone says it checked nothing ("0 of 1 check passed, 1 skipped: nothing
+    checked")."""
+    passed = sum(r.result == "pass" for r in rows)
+    skipped = sum(r.result == "skip" for r in rows)
+    line = f"{passed} of {words.count(len(rows), 'check')} passed"
+    if skipped:
+        line += f", {skipped} skipped"
+    if nothing_checked(rows):
+        line += ": nothing checked"
+    return line
+
+
+def nothing_checked_line(rows: Sequence[Row]) -> str:
+    """The one line a run that checked nothing ends with (on stderr; exit 2)."""
+    if not rows:
+        return "meshcheck: nothing checked: no check ran"
+    every = "its one row was" if len(rows) == 1 else f"all {len(rows)} rows were"
+    return f"meshcheck: nothing checked: {every} skipped (a skip's line above says why)"
 
 
 def what_failed(row: Row) -> str:
@@ -141,12 +172,15 @@ def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) ->
     .cfg (its directives: workers, deadlock), which says the same violation."""
     where = row.name
     if row.kind == "tests":
+        from meshcheck.property_tests.record import pytest_command
+
         module, _, test = where.partition("::")
-        env = f"PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS={_hypothesis(profile)}"
-        if seed is not None:
-            env += f" MESHCHECK_SEED={seed}"
-        node = shlex.quote(f"property_tests/{module}.py::{test}")
-        return f"{env} python -m pytest {node}"
+        # its file as verify found it (a plug-in's is outside property_tests/, often outside the
+        # project: whole), else where meshcheck's own tests are
+        file = row.source or f"property_tests/{module}.py"
+        outside = not file.startswith("property_tests/")
+        node = f"{file}::{test}" if test else file
+        return pytest_command(node, _hypothesis(profile), seed, outside=outside)
     if row.kind == "z3":
         return f"meshcheck prove {shlex.quote(where)}"
     if row.kind == "mutants":

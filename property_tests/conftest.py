@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,8 +45,7 @@ from meshcheck import coverage
 from meshcheck.property_tests import histories, saturation
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from meshcheck.property_tests.profiles import load_from_env
-from meshcheck.property_tests.record import find_failure, write_failure, write_history
-from meshcheck.violated import VIOLATED
+from meshcheck.property_tests.record import again_command, record_failure
 
 load_from_env()
 
@@ -94,19 +94,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
         with statistics.with_value(count):
             return (yield)
     except Exception as exc:
-        failed = find_failure(exc)
-        if failed is not None and failed.violated is not None:
-            item.user_properties.append((VIOLATED, str(failed.violated)))
-        if failed is not None and failed.replay is None:
-            try:
-                write_failure(failed, item.nodeid)
-            except OSError as problem:  # the failure itself matters more than its file
-                failed.add_note(f"(its counterexample could not be written: {problem})")
-        if failed is not None and failed.recheck is None:
-            try:
-                write_history(failed, item.nodeid)
-            except OSError as problem:
-                failed.add_note(f"(its client history could not be written: {problem})")
+        # its counterexample, client history and violated property (property_tests/record.py)
+        again = again_command(Path(item.path), item.nodeid)
+        record_failure(exc, item.nodeid, item.user_properties, again=again)
         raise
     finally:
         if ran:

@@ -18,6 +18,13 @@ The check and its arguments are read from the failing call itself (`rerun_of`: t
 the functions the protocol's harness lists as its `reruns`, e.g. Raft's `check_safety`,
 `check_liveness` and `check_validation`, in the exception's traceback), so the checks need not know
 they are recorded.
+
+A counterexample `meshcheck trace replay` cannot replay (`replayable`: a plug-in's free run, whose
+adapter no harness of meshcheck's re-runs, or any free run with no `#meta.rerun`) is still written,
+and its replay line is the command that runs its test again (`again_command`, kept as `#meta.again`):
+a path that exists, and the same draw (verify's environment). A plug-in's tests live outside
+property_tests/ and this folder's conftest: `meshcheck verify` loads meshcheck/failures_pytest.py
+into their run, which records them the same way (`record_failure`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,6 +45,7 @@ from meshcheck.impl.base.trace import Step, Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
+from meshcheck.violated import VIOLATED
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.harness import Harness
@@ -199,8 +208,58 @@ def save_shortest(
     return 0
 
 
+def replayable(trace: Trace) -> bool:
+    """Whether `meshcheck trace replay` replays `trace`: a model trace (its `#meta.spec`), or a
+    trace of a registered protocol that has a harness, a free run among those only with what
+    re-runs it (`#meta.rerun`). A plug-in's free run is none of these: its adapter is no
+    harness's."""
+    protocol = trace.meta.get("protocol")
+    if protocol is None:
+        return "spec" in trace.meta
+    from meshcheck import registry
+
+    known = registry.protocols()
+    if not isinstance(protocol, str) or protocol not in known or known[protocol].harness is None:
+        return False
+    return trace.meta.get("source") != "impl" or "rerun" in trace.meta
+
+
+FAILURES_PLUGIN = "meshcheck.failures_pytest"  # what records a test outside property_tests/
+
+
+def pytest_command(
+    node: str, hypothesis: str, seed: int | str | None = None, *, outside: bool = False
+) -> str:
+    """The command that runs one test (`node`: its file, as the command's folder sees it, and
+    `::` its name) again as `meshcheck verify` ran it: its Hypothesis profile, its seed, fixed
+    string hashes. `outside`: a test outside meshcheck's property_tests/ (a plug-in's), which
+    loads the plugin that writes its failure (meshcheck/failures_pytest.py) itself."""
+    env = f"PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS={hypothesis}"
+    if seed is not None and str(seed) != "":
+        env += f" MESHCHECK_SEED={seed}"
+    plugin = f" -p {FAILURES_PLUGIN}" if outside else ""
+    return f"{env} python -m pytest{plugin} {shlex.quote(node)}"
+
+
+def again_command(path: Path, nodeid: str, *, outside: bool = False) -> str:
+    """`pytest_command` of the running test whose file is `path` and pytest node id `nodeid`, in
+    this process's environment (MESHCHECK_HYPOTHESIS, MESHCHECK_SEED): the file relative to the
+    current folder when under it, else whole, so that the path exists wherever verify ran."""
+    here, path = Path.cwd().resolve(), path.resolve()
+    shown = path.relative_to(here) if path.is_relative_to(here) else path
+    _, sep, name = nodeid.partition("::")
+    node = f"{shown}{sep}{name}"
+    hypothesis = os.environ.get("MESHCHECK_HYPOTHESIS") or "ci"
+    return pytest_command(node, hypothesis, os.environ.get("MESHCHECK_SEED"), outside=outside)
+
+
 def replay_command(path: Path, trace: Trace) -> str:
-    """The one line that replays a written counterexample."""
+    """The one line that replays a written counterexample: `meshcheck trace replay FILE`, or for
+    one that command cannot replay (`replayable`) the command that runs its test again, when the
+    trace says it (`#meta.again`)."""
+    again = trace.meta.get("again")
+    if isinstance(again, str) and again and not replayable(trace):
+        return again
     here = Path.cwd()
     shown = path.relative_to(here) if path.is_relative_to(here) else path
     bugs = " --recorded-bugs" if trace.meta.get("bugs") and "rerun" not in trace.meta else ""
@@ -216,12 +275,15 @@ def file_name(test: str) -> str:
     return f"{name or 'failure'}.itf.json"
 
 
-def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None) -> Path | None:
+def write_failure(
+    failed: CheckFailed, test: str, *, folder: Path | None = None, again: str | None = None
+) -> Path | None:
     """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
     `folder` (default: `failures()`); give the failure the command that replays it. None if it has
     no trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
     drive three simulators at once) is written as one empty state with what re-runs it: the
-    schedule's seed gives the same run again."""
+    schedule's seed gives the same run again. `again`: the command that runs the test again
+    (`again_command`), the replay line of a trace `meshcheck trace replay` cannot replay."""
     spec = rerun_of(failed)
     trace = failed.trace
     if trace is None:
@@ -231,6 +293,8 @@ def write_failure(failed: CheckFailed, test: str, *, folder: Path | None = None)
     if spec is not None:
         trace = with_rerun(trace, spec)
     trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))
+    if again and not replayable(trace):
+        trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "again": again}))
     path = itf.write(trace, (folder or failures()) / file_name(test))
     failed.add_replay(replay_command(path, trace))
     return path
@@ -260,6 +324,39 @@ def write_history(failed: CheckFailed, test: str, *, folder: Path | None = None)
     shown = path.relative_to(here) if path.is_relative_to(here) else path
     failed.add_recheck(f"meshcheck history check {shown} --model rsm")
     return path
+
+
+def record_failure(
+    exc: BaseException,
+    test: str,
+    properties: list[tuple[str, object]],
+    *,
+    again: str | None = None,
+    history: bool = True,
+) -> CheckFailed | None:
+    """What a pytest hook does with a test's exception (property_tests/conftest.py for meshcheck's
+    own tests, meshcheck/failures_pytest.py for a plug-in's): the CheckFailed in it, if any, has
+    its violated property added to the test's report `properties`, its counterexample written
+    (`write_failure`, `again` the command that runs the test again) and, with `history`, its
+    client history (`write_history`). A file that cannot be written is a note on the failure,
+    never another failure. Nothing twice: a failure already written (its replay line said) is
+    left as it is."""
+    failed = find_failure(exc)
+    if failed is None:
+        return None
+    if failed.violated is not None and all(key != VIOLATED for key, _ in properties):
+        properties.append((VIOLATED, str(failed.violated)))
+    if failed.replay is None:
+        try:
+            write_failure(failed, test, again=again)
+        except OSError as problem:  # the failure itself matters more than its file
+            failed.add_note(f"(its counterexample could not be written: {problem})")
+    if history and failed.recheck is None:
+        try:
+            write_history(failed, test)
+        except OSError as problem:
+            failed.add_note(f"(its client history could not be written: {problem})")
+    return failed
 
 
 def find_failure(exc: BaseException) -> CheckFailed | None:

@@ -17,8 +17,11 @@ from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep, frozen
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.raft import message_record as raft_message_record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import check_run as plugin_check_run
 from tests import adapter_example
 from tests.adapter_example import EXAMPLE, CoreDriver, check_run, logged_run
 
@@ -222,6 +225,68 @@ def test_frozen_keeps_what_is_already_hashable() -> None:
     assert frozen([{"a": [1, {2}]}]) == (FrozenDict({"a": (1, frozenset({2}))}),)
     with pytest.raises(TypeError, match=r"\(Opaque\) is not hashable, and not a list, dict or set"):
         frozen([Opaque()])
+
+
+NESTED = [
+    # a dict inside a list inside a dict; inside a tuple; a set inside a dict inside a list
+    {"log": [{"term": 1, "value": {"op": "Put", "args": [1, {"k": "v"}]}}]},
+    ({"term": 1},),
+    [{"votes": {"s1", "s2"}, "by": ({"s1": [1, 2]},)}],
+    # read-only containers holding the library's own dicts: immutable, not hashable
+    FrozenDict({"entries": ({"term": 1, "value": "x"},)}),
+    (FrozenDict({"a": ({"b": [{"c": 1}]},)}), 2),
+    FrozenDict({"m": FrozenDict({"entries": [{"term": 2}]})}),
+    frozenset({(1, FrozenDict({"a": 1}))}),
+]
+
+
+@pytest.mark.parametrize("value", NESTED, ids=range(len(NESTED)))
+def test_frozen_is_hashable_at_any_depth_and_equal_to_freeze(value: Any) -> None:
+    """A dict inside any container, a read-only one too, is frozen: the value is hashable, and
+    it is what impl/base/values.py's `freeze` makes of the same data (one value domain: equal,
+    with the same hash, ordered as before)."""
+    from meshcheck.impl.base.values import freeze
+
+    done = frozen(value)
+    assert hash(done) == hash(freeze(value))
+    assert done == freeze(value) and repr(done) == repr(freeze(value))
+    assert frozen(done) is done  # frozen once, kept after
+
+
+def test_frozen_keeps_the_hashable_parts_of_what_it_freezes() -> None:
+    entry = FrozenDict({"term": 1, "value": (1, 2)})
+    done = frozen(FrozenDict({"log": (entry, {"term": 2})}))
+    assert done["log"][0] is entry and done["log"][1] == FrozenDict({"term": 2})
+    assert hash(done) is not None
+
+
+def read_only_records(message: Any) -> Value:
+    """The core's records as an adapter may build them: a FrozenDict over its own dicts."""
+    record = raft_message_record(message)
+    if "mentries" not in record:
+        return record
+    return FrozenDict({**record, "mentries": tuple(dict(e) for e in record["mentries"])})
+
+
+class ReadOnlyEntries(CoreDriver):
+    """Log entries as read-only mappings whose value holds the library's own dicts."""
+
+    def state(self) -> Mapping[str, Any]:
+        state = super().state()
+        log = tuple(FrozenDict({**e, "meta": ({"term": e["term"]},)}) for e in state["log"])
+        return {**state, "log": log}
+
+
+def test_a_read_only_value_holding_the_librarys_dicts_crosses_the_recorder() -> None:
+    """Its messages' records and its state: hashable once frozen, so the run and every check on
+    it go through (a message record the harness left unhashable raised TypeError mid-run)."""
+    run = plugin_check_run(
+        Adapter("raft-adapter", ReadOnlyEntries, read_only_records, spec="Raft"), schedule(1)
+    )
+    last = run.sim.trace().steps[-1]
+    assert hash(last.state) is not None
+    entries = [e for log in last.state["log"].values() for e in log]
+    assert entries and all(isinstance(e["meta"][0], FrozenDict) for e in entries)
 
 
 BAD_VARIABLE_CHECKS = adapter_example.checks_with(ExtraVariable)

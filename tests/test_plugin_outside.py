@@ -13,6 +13,9 @@ how to add a catalogue (exit 2), never "all 0 mutants killed".
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -180,3 +183,76 @@ def test_an_empty_catalogue_is_no_catalogue(capsys: pytest.CaptureFixture[str]) 
     out, err = capsys.readouterr()
     assert "killed" not in out
     assert err.startswith("meshcheck: the protocol 'empty' has no mutants to run")
+
+
+FAILING_TESTS = """\
+from meshcheck.impl.adapters.raft_core import CoreDriver
+from meshcheck.impl.raft import message_record
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.plugin import Adapter, check_run
+
+ADAPTER = Adapter("raft-adapter", CoreDriver, message_record, spec="Raft")
+# a free run the vote mutant breaks (tests/test_adapter_example.py)
+KILL = Schedule(
+    seed=26, ticks=1500, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3,
+    timeout=(150, 160),
+)
+
+
+def test_a_free_run_holds() -> None:
+    check_run(ADAPTER, KILL, 3, frozenset({"vote_without_log_check"}))
+"""
+
+
+def test_a_failing_plugin_test_writes_its_trace_and_says_a_command_that_runs_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plug-in's tests live outside property_tests/ and its conftest: `verify` writes a failure
+    of theirs to reports/failures/ under the current folder all the same (meshcheck/
+    failures_pytest.py), and the command it prints to run the test again names the plug-in's own
+    file, which exists, and fails the same way, writing the trace again."""
+    from meshcheck import verify, verify_summary
+    from meshcheck.property_tests.record import file_name
+    from meshcheck.protocol import Models, Protocol
+    from meshcheck.traces import itf
+
+    site = tmp_path / "site"  # the plug-in, installed beside meshcheck: found by module name
+    (site / "myplug_tests").mkdir(parents=True)
+    (site / "myplug_tests" / "__init__.py").write_text("")
+    (site / "myplug_tests" / "test_myplug.py").write_text(FAILING_TESTS)
+    monkeypatch.syspath_prepend(str(site))
+    user = tmp_path / "user"  # where the user runs verify: neither the project nor the plug-in
+    user.mkdir()
+    monkeypatch.chdir(user)
+    monkeypatch.delenv("MESHCHECK_FAILURES", raising=False)
+    plug = Protocol("myplug", "fails", Models(spec="Raft"), property_tests=("myplug_tests",))
+    with registry.registered(plug):
+        rows = list(verify.test_rows(verify.project_root(), "quick", tmp_path, ("myplug",)))
+    [failed] = [r for r in rows if r.kind == "tests"]
+    assert (failed.name, failed.result) == ("test_myplug::test_a_free_run_holds", "FAIL")
+    assert failed.violated == "invariant LeaderCompleteness"
+    # its counterexample, where meshcheck's own are written, with the command that runs it again
+    written = user / "reports" / "failures" / file_name(failed.name)
+    assert written.is_file(), sorted(str(p) for p in user.rglob("*"))
+    trace = itf.read(written)
+    assert (trace.meta["protocol"], trace.meta["source"]) == ("raft-adapter", "impl")
+    again = verify_summary.again(failed, "quick", None, verify_summary.spec_areas())
+    assert trace.meta["again"] == again
+    words = shlex.split(again)
+    at = words.index("python")
+    env, command = dict(w.split("=", 1) for w in words[:at]), words[at + 1 :]
+    [node] = [w for w in command if "::" in w]
+    assert Path(node.split("::", 1)[0]).is_file(), again
+    # run as printed, from the user's folder: the same failure, its trace written again
+    done = subprocess.run(
+        [sys.executable, *command, "-q", "-p", "no:cacheprovider"],
+        cwd=user,
+        env={**outside.environ(), **env, "MESHCHECK_FAILURES": str(user / "again")},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "invariant LeaderCompleteness violated" in done.stdout
+    [rewritten] = (user / "again").iterdir()
+    assert f"replay: {again}" in done.stdout
+    assert itf.read(rewritten).steps == trace.steps

@@ -148,7 +148,7 @@ def test_the_gate_runs_the_marked_tests_of_a_protocol_at_its_budget(tmp_path: Pa
 
 def test_another_projects_gate_runs_its_marked_tests_and_says_when_none_is(tmp_path: Path) -> None:
     """A project of its own (`--root`): with no test marked `fast`, the gate's tests row is a skip
-    that says why, never a silent pass; marked, the test runs."""
+    that says why, never a silent pass: nothing checked, exit 2; marked, the test runs."""
     (tmp_path / "specs").mkdir()
     tests = tmp_path / "property_tests"
     tests.mkdir()
@@ -156,7 +156,7 @@ def test_another_projects_gate_runs_its_marked_tests_and_says_when_none_is(tmp_p
     test.write_text("def test_small() -> None:\n    assert 1 + 1 == 2\n", encoding="utf-8")
     report = tmp_path / "r.json"
     args = ["verify", "--root", str(tmp_path), "--profile", "fast", "--only", "tests"]
-    assert main([*args, "--workers", "1", "--json", str(report)]) == 0
+    assert main([*args, "--workers", "1", "--json", str(report)]) == 2
     (row,) = json.loads(report.read_text(encoding="utf-8"))["checks"]
     assert (row["result"], row["detail"]) == (
         "skip",

@@ -170,3 +170,39 @@ def test_a_mutant_row_that_cannot_run_or_load_is_an_error_row_with_why(error: Ex
     [row] = verify._rows_any("mutants", "toy", fails)
     assert (row.kind, row.name, row.result) == ("mutants", "toy", "error")
     assert str(error) in row.detail
+
+
+def test_a_run_whose_rows_are_all_skips_checked_nothing_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plug-in with no proof set, verified for its proofs alone: its one row is a skip, which
+    is no check passed. The summary says so, the run ends with one line saying nothing was
+    checked, and it exits 2 (as `mutants` on no catalogue does), in the JSON report too."""
+    from meshcheck import registry
+    from meshcheck.protocol import Models, Protocol
+
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "verify.json"
+    bare = Protocol("bare", "its spec and nothing else", Models(spec="RaftPipelined"))
+    args = ["verify", "--protocol", "bare", "--profile", "quick", "--only", "z3"]
+    with registry.registered(bare):
+        code = main([*args, "--workers", "1", "--json", str(report)])
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "\n0 of 1 check passed, 1 skipped: nothing checked in " in out
+    assert "1 of 1 check passed" not in out
+    assert err.splitlines()[-1] == (
+        "meshcheck: nothing checked: its one row was skipped (a skip's line above says why)"
+    )
+    doc = json.loads(report.read_text())
+    assert doc["exit"] == 2
+    assert [(c["kind"], c["result"]) for c in doc["checks"]] == [("z3", "skip")]
+
+
+def test_a_skip_beside_a_passed_check_is_counted_apart_and_the_run_holds() -> None:
+    rows = [
+        Row("tests", "test_mine::t", "pass", 1, "tests", 0.1),
+        Row("z3", "mine", "skip", None, "", 0.0, "no Z3 proof set (its descriptor's proofs)"),
+    ]
+    assert verify.exit_code(rows) == 0
+    assert verify.exit_code(rows[1:]) == 2 and verify.exit_code([]) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from meshcheck import verify_summary as summary
@@ -108,3 +110,40 @@ def test_a_model_is_checked_again_alone_and_a_run_again_says_its_profile() -> No
 def test_a_long_progress_line_is_clipped_a_short_one_kept() -> None:
     assert summary.clip("x" * 50) == "x" * 50
     assert summary.clip("x" * 300) == "x" * 117 + "..."
+
+
+def test_a_plugins_test_is_run_again_from_its_own_file(tmp_path: Path) -> None:
+    """A plug-in's test lives in its own package, not under property_tests/: its row names its
+    file (verify reads it from the run, meshcheck/verify_order.py), and the command to run it
+    again takes that file, with the plugin that writes its failure (meshcheck/failures_pytest.py).
+    meshcheck's own tests are run again as before."""
+    file = tmp_path / "myraft_meshcheck" / "tests" / "test_free_runs.py"
+    row = Row("tests", "test_free_runs::t[1]", "FAIL", 1, "", 1.0, source=str(file))
+    assert summary.again(row, "quick", None, SPECS) == (
+        "PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS=ci python -m pytest -p meshcheck.failures_pytest "
+        f"'{file}::t[1]'"
+    )
+    own = Row("tests", "raft/test_y::t", "FAIL", 1, "", 1.0, source="property_tests/raft/test_y.py")
+    assert summary.again(own, "quick", 3, SPECS) == (
+        "PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS=ci MESHCHECK_SEED=3 python -m pytest "
+        "property_tests/raft/test_y.py::t"
+    )
+
+
+@pytest.mark.parametrize(
+    ("results", "line"),
+    [
+        (("pass", "pass"), "2 of 2 checks passed"),
+        (("pass", "skip", "skip"), "1 of 3 checks passed, 2 skipped"),
+        (("pass", "FAIL", "error", "skip"), "1 of 4 checks passed, 1 skipped"),
+        (("skip",), "0 of 1 check passed, 1 skipped: nothing checked"),
+        ((), "0 of 0 checks passed: nothing checked"),
+    ],
+)
+def test_a_skipped_row_is_not_a_passed_check(results: tuple[str, ...], line: str) -> None:
+    """A skip is a check the run did not make (a plug-in without proofs, traces or mutants):
+    counted among the checks, never among those that passed, and a run of skips alone checked
+    nothing."""
+    rows = [Row("z3", f"p{k}", result, None, "", 0.0) for k, result in enumerate(results)]
+    assert summary.passed_line(rows) == line
+    assert summary.nothing_checked(rows) == (not any(r != "skip" for r in results))

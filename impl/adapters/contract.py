@@ -97,9 +97,14 @@ class AdapterError(MeshcheckError):
 
 def frozen(value: Any) -> Any:
     """`value` with every list turned into a tuple, dict into a FrozenDict and set into a
-    frozenset, at any depth: an implementation's own containers made hashable, as the simulator's
-    recorder needs them. A value with nothing to freeze is returned as it is (the same object).
-    Raises TypeError naming the first value that is not hashable."""
+    frozenset, at any depth and inside any of them (a dict in a tuple in a FrozenDict too): an
+    implementation's own containers made hashable, as the simulator's recorder needs them. A
+    value with nothing to freeze is returned as it is (the same object), and so is every part of
+    one that has nothing to freeze. Raises TypeError naming the first value that is not hashable.
+
+    A FrozenDict, tuple or frozenset is immutable but may hold what is not (a FrozenDict built
+    over the library's own dicts): one that does not hash is rebuilt from its frozen parts, never
+    kept because it compares equal to them (a dict equals the FrozenDict of its items)."""
     if isinstance(value, FrozenDict | tuple | frozenset):
         try:
             hash(value)  # immutable all the way down (a FrozenDict keeps its hash)
@@ -107,12 +112,9 @@ def frozen(value: Any) -> Any:
         except TypeError:
             pass
     if isinstance(value, Mapping):
-        thawed = FrozenDict({frozen(k): frozen(v) for k, v in value.items()})
-        return value if thawed == value and isinstance(value, FrozenDict) else thawed
+        return FrozenDict({frozen(k): frozen(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        parts = tuple(frozen(v) for v in value)
-        same = type(value) is tuple and all(a is b for a, b in zip(parts, value, strict=True))
-        return value if same else parts
+        return tuple(frozen(v) for v in value)
     if isinstance(value, set | frozenset):
         return frozenset(frozen(v) for v in value)
     _hashable(value)
