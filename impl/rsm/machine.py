@@ -16,6 +16,7 @@ from typing import Any
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict, Value, freeze
+from meshcheck.impl.rsm import mutants
 from meshcheck.impl.rsm.ops import (
     NOOP,
     ApplyPolicy,
@@ -40,9 +41,18 @@ def _error(message: str) -> FrozenDict:
 
 
 class StateMachine:
-    """Cases, policies, overlays and custom keys; `applied` counts the entries applied so far."""
+    """Cases, policies, overlays and custom keys; `applied` counts the entries applied so far.
+    `bugs` switches on mutants of impl/rsm/mutants.py (none in any core: the determinism check
+    across processes, property_tests/determinism.py, switches them on)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bugs: frozenset[str] = frozenset()) -> None:
+        unknown = sorted(set(bugs) - mutants.BUGS.keys())
+        if unknown:
+            raise ImplError(
+                f"{', '.join(unknown)}: not a mutant of the state machine "
+                f"(impl/rsm/mutants.py: {', '.join(mutants.BUGS)})"
+            )
+        self.rsm_bugs = frozenset(bugs)  # not `bugs`: a HybridMachine keeps its layer's there
         self.applied = 0
         self.cases: dict[str, FrozenDict] = {}  # id -> {state, data, version}
         self.policies: dict[str, FrozenDict] = {}  # name -> {rules, version}
@@ -122,12 +132,15 @@ class StateMachine:
             return _error(f"no case {missing[0]}")
         old = self.overlays.get(op.name)
         version = 1 if old is None else old["version"] + 1
+        cases = op.cases  # deduplicated and sorted (ops.py `_cases`): one order on every replica
+        if mutants.OVERLAY_CASES_IN_SET_ORDER in self.rsm_bugs:
+            cases = tuple(set(op.cases))  # the bug: a set's order, the process's hash seed's
         # The overlay pins the policy's version: a later ApplyPolicy does not change what is deployed.
         self.overlays[op.name] = FrozenDict(
             {
                 "policy": op.policy,
                 "policy_version": policy["version"],
-                "cases": op.cases,
+                "cases": cases,
                 "version": version,
             }
         )
