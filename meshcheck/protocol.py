@@ -133,6 +133,10 @@ class Protocol:
     # a Raft-shaped implementation's target for the directed scenarios (`meshcheck scenarios`,
     # property_tests/directed/): a property_tests.directed.target.RaftTarget; None: not Raft-shaped
     directed: Ref | None = None
+    # its implementation's logs validated against its spec, in `meshcheck verify` (a "traces" row
+    # each, kept by `--protocol`): each Ref names a meshcheck.verify_rows.TraceCheck, whose `fast`
+    # says whether the fast profile runs it too (meshcheck/verify_logs.py holds meshcheck's own)
+    log_checks: tuple[Ref, ...] = ()
 
     def all_models(self) -> tuple[Models, ...]:
         """Its spec's models, then the further specs'."""

@@ -16,20 +16,23 @@ Five kinds of check, in this order:
              (property_tests/corpus.py) replayed against the implementation: it must hold, and fail
              with the mutant it was written for; and every stored client history
              (traces/histories/index.toml) checked for linearizability, with the verdict expected;
-             and the reference Raft's NDJSON logs validated (full and partial state), broken
-             ones caught (docs/logs.md)
+             and each registered protocol's log checks (its descriptor's `log_checks`: the
+             reference Raft's NDJSON logs validated, full and partial state, broken ones caught,
+             docs/logs.md; meshcheck/verify_logs.py); outside the `fast` profile, the runs on
+             real processes (the systems' files, the runtime's protocols)
     mutants  per registered protocol with a mutant catalogue, the mutants killed out of the total (the profile's
              Hypothesis budget, first killer only, no shrinking: whether a check kills does not
              depend on it)
 
 `--protocol NAME` (repeatable) keeps only the rows of the registered protocols named: their models,
-proofs, property tests, stored traces and mutants (the models of specs no descriptor claims are left
-out); a kind of check a named protocol lacks is one "skip" row naming the descriptor field that adds
-it (docs/plugins.md): a skip is no check passed, and a run whose rows are all skips checked
-nothing, which it says in one line, exit 2. stdout ends with a summary per protocol and each
-failure in full (meshcheck/verify_summary.py; `--table`: the table of every row instead); the rows
-are also written as JSON (for dashboards; default reports/verify.json) and JUnit XML (default
-reports/verify.xml) in the current folder, never inside the installed package.
+proofs, property tests, stored traces, log checks and mutants (the models of specs no descriptor
+claims, and the systems' rows, are left out); a kind of check a named protocol lacks is one "skip"
+row naming the descriptor field that adds it (docs/plugins.md): a skip is no check passed, and a
+run whose rows are all skips checked nothing, which it says in one line, exit 2. stdout ends with
+a summary per protocol and each failure in full (meshcheck/verify_summary.py; `--table`: the table
+of every row instead); the rows are also written as JSON (for dashboards; default
+reports/verify.json) and JUnit XML (default reports/verify.xml) in the current folder, never
+inside the installed package.
 
 `--workers N` (default: every core) runs the checks on N cores (meshcheck/verify_pool.py): the
 property tests in one pytest run spread over N pytest-xdist processes, beside a pool of N processes
@@ -39,9 +42,9 @@ another.
 
 `--profile fast` (`make verify`, the 3-minute gate; docs/reference/profiles.md) runs each spec's
 one quick model (no temporal property), every proof set, the property tests marked `fast` at the
-`fast` Hypothesis budget, and the stored traces, histories and the reference Raft's logs; the
-mutant matrices, the other logs and the clusters of processes (real time, on real processes) are
-the other profiles' and `make test`'s.
+`fast` Hypothesis budget, and the stored traces, histories and the log checks marked `fast` (the
+reference Raft's logs); the mutant matrices, the other log checks and the clusters of processes
+(real time, on real processes) are the other profiles' and `make test`'s.
 
 Exit code: 1 if a check failed (a property violated, a proof failed, a test failed, a trace no longer
 replays, a mutant survived), 2 if a check could not run (bad input, tool problem), else 0.
@@ -57,7 +60,7 @@ import re
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
@@ -82,7 +85,7 @@ from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
 from meshcheck.verify_rows import Plan as Plan
 from meshcheck.verify_rows import Row as Row
 from meshcheck.verify_rows import Unit as Unit
-from meshcheck.verify_rows import one, rows_of, run_tracked, timed
+from meshcheck.verify_rows import error_unit, one, rows_of, run_tracked, timed, trace_check
 from meshcheck.verify_rows import run_costed as run_costed
 from meshcheck.verify_rows import stop_children as stop_children
 from meshcheck.violated import VIOLATED, Violated, lead
@@ -576,17 +579,15 @@ def trace_units(
         units.append(one("traces", name, partial(_finding_row, entry, name)))
     if chosen is None:
         units.extend(history_units(root))
-    if own_project(root) and (chosen is None or "raft" in chosen):
-        units.append(one("traces", LOG_ROW, partial(log_row, profile)))
-    # what the fast profile leaves out: PySyncObj's logs (make test validates them too), and the
-    # runs on real processes, which take real time: of each known system whose file has a
-    # `[verify]` table (with the checks of its own the table names: meshcheck/verify_systems.py),
-    # and of each of the project's cores whose runtime protocol declares its run
-    # (meshcheck/verify_cluster.py `clusters`): both lists are data, their members not named here
+    logs, have_logs = log_check_units(root, chosen, profile, seed)
+    units.extend(logs)
+    # what the fast profile leaves out: the runs on real processes, which take real time: of each
+    # known system whose file has a `[verify]` table (with the checks of its own the table names:
+    # meshcheck/verify_systems.py), and of each of the project's cores whose runtime protocol
+    # declares its run (meshcheck/verify_cluster.py `clusters`): both lists are data, their
+    # members not named here
     more = own_project(root) and profile != FAST
-    if more and (chosen is None or "pysyncobj" in chosen):
-        units.append(one("traces", PYSYNCOBJ_LOG_ROW, partial(pysyncobj_log_row, profile)))
-    if more and chosen is None:
+    if systems_run(root, chosen, profile):
         from meshcheck import verify_systems
 
         units.extend(verify_systems.units(root, profile, seed))
@@ -598,40 +599,72 @@ def trace_units(
                 test = partial(verify_cluster.cluster_row, cluster, seed)
                 units.append(one("traces", cluster.row, test))
     if own_project(root):
-        have = {n for n in chosen or () if registry.get(n).corpus} | replayed
+        have = {n for n in chosen or () if registry.get(n).corpus} | replayed | have_logs
         units.extend(_lacking("traces", chosen, have, "no stored traces (its descriptor's corpus)"))
     return units
 
 
-LOG_ROW = "NDJSON validation of the reference implementation's logs"
+def log_check_units(
+    root: Path, chosen: Chosen, profile: str, seed: int | None
+) -> tuple[list[Unit], set[str]]:
+    """A row per log check of each registered protocol (its descriptor's `log_checks`, Refs to
+    TraceChecks: meshcheck/verify_logs.py holds meshcheck's own), those `chosen`, in the order of
+    the registry; the fast profile runs those marked `fast` alone. A Ref that names no TraceCheck
+    is an error row. Also the protocols that got a row, which lack no stored-trace check. None for
+    another project (`--root`)."""
+    from meshcheck import registry
+
+    units: list[Unit] = []
+    have: set[str] = set()
+    if not own_project(root):
+        return units, have
+    for name, protocol in registry.protocols().items():
+        if not _mine(name, chosen):
+            continue
+        for ref in protocol.log_checks:
+            try:
+                check = trace_check(ref, f"protocol {name}: log_checks: {ref}")
+            except ConfigError as exc:
+                units.append(error_unit("traces", ref, str(exc)))
+                have.add(name)
+                continue
+            if profile == FAST and not check.fast:
+                continue
+            units.append(one("traces", check.name, partial(check.run, root, profile, seed)))
+            have.add(name)
+    return units, have
 
 
-def log_row(profile: str) -> Row:
-    """The reference Raft's logs in the NDJSON format (docs/logs.md), validated against the spec
-    with full and with partial state, and broken ones caught (meshcheck/validate_cmd.py)."""
-    from meshcheck.validate_cmd import check_reference_logs
-
-    outcome = check_reference_logs(profile)
-    result = "pass" if outcome.ok else "FAIL"
-    return Row("traces", LOG_ROW, result, outcome.steps, "steps", outcome.seconds, outcome.detail)
+def systems_run(root: Path, chosen: Chosen, profile: str) -> bool:
+    """Whether the run has the rows of the systems described by files (meshcheck/verify_systems.py):
+    meshcheck's own project, every protocol (a system is none of them), a profile but `fast`."""
+    return own_project(root) and chosen is None and profile != FAST
 
 
-PYSYNCOBJ_LOG_ROW = "NDJSON validation of PySyncObj's logs"
+def summary_areas(root: Path, profile: str, chosen: Chosen = None) -> verify_summary.Areas:
+    """Where the summary puts each row (meshcheck/verify_summary.py `Areas`), from data alone:
+    the registered protocols' specs and log checks (their descriptors), and, when the run has
+    them (`systems_run`), the systems' rows and specs (their files' `[verify]` tables). Empty for
+    another project (`--root`), whose rows go by their specs' names."""
+    from meshcheck import registry
 
+    if not own_project(root):
+        return verify_summary.Areas()
+    rows: dict[str, str] = {}
+    for name, protocol in registry.protocols().items():
+        for ref in protocol.log_checks:
+            try:
+                rows.setdefault(trace_check(ref, ref).name, name)
+            except ConfigError:  # its row is an error row named by the Ref
+                rows.setdefault(ref, name)
+    systems: Mapping[str, str] = {}
+    if systems_run(root, chosen, profile):
+        from meshcheck import verify_systems
 
-def pysyncobj_log_row(profile: str) -> Row:
-    """PySyncObj's free runs written as NDJSON logs (impl/adapters/pysyncobj.py) and validated
-    against RaftPipelined.tla (Raft with pipelined AppendEntries, a rejection's step back and
-    CheckQuorum, as PySyncObj); an
-    injected double vote must be rejected (property_tests/pysyncobj/validation.py). Calm runs and
-    runs with drops, crashes and partitions on FIFO links (a leader's step-down after
-    leaderFallbackTimeout is RaftPipelined.tla's CheckQuorumStepDown; docs/pysyncobj.md)."""
-    from meshcheck.property_tests.pysyncobj.validation import check_logs
-
-    ok, records, seconds, detail = check_logs(5 if profile == "ci" else 20)
-    return Row(
-        "traces", PYSYNCOBJ_LOG_ROW, "pass" if ok else "FAIL", records, "steps", seconds, detail
-    )
+        found = verify_systems.areas()
+        systems = found.systems
+        rows = {**found.rows, **rows}
+    return verify_summary.Areas(verify_summary.spec_areas(), systems, rows)
 
 
 def history_rows(root: Path) -> Iterator[Row]:
@@ -1024,11 +1057,11 @@ def run_verify(args: argparse.Namespace) -> int:
     if getattr(args, "table", False):
         print(summarize(rows))
     else:
-        specs = verify_summary.spec_areas() if own_project(root) else {}
+        areas = summary_areas(root, args.profile, chosen)
         only = next(iter(chosen)) if chosen is not None and len(chosen) == 1 else None
         if not verify_summary.nothing_checked(rows):  # a table of no check is no summary
-            print(verify_summary.overview(rows, specs, only))
-        wrong = verify_summary.failures(rows, args.profile, seed, specs)
+            print(verify_summary.overview(rows, areas, only))
+        wrong = verify_summary.failures(rows, args.profile, seed, areas)
         if wrong:
             print("\n" + "\n".join(wrong))
     cost = cost_line(rows)

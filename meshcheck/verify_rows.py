@@ -1,19 +1,20 @@
 """The rows of `meshcheck verify` and the units that make them, apart from the command that runs
 them (meshcheck/verify.py): what the row modules (verify_cluster.py, verify_systems.py,
-verify_etcd.py) and the parallel run (verify_pool.py) share, so that none of them imports verify.py
-back (the import contract "verify: the command over its pool, its row modules and its rows" in
-pyproject.toml keeps it so)."""
+verify_etcd.py, verify_logs.py) and the parallel run (verify_pool.py) share, so that none of them
+imports verify.py back (the import contract "verify: the command over its pool, its row modules
+and its rows" in pyproject.toml keeps it so)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import attrs
 
-from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import ConfigError, MeshcheckError
 from meshcheck.interrupts import held
 
 
@@ -57,14 +58,43 @@ class Unit:
 
 @attrs.frozen
 class TraceCheck:
-    """A check a system file adds to `meshcheck verify` (the Refs of its `[verify]` table's
-    `checks`, each naming one of these: meshcheck/verify_systems.py), for code of the system that
-    its cluster test does not reach (etcd's Raft library: meshcheck/verify_etcd.py): its row's
+    """A check that a system file or a protocol's descriptor adds to `meshcheck verify`, found by
+    a Ref naming one of these, so that the command names neither: a system file's `[verify]`
+    table's `checks`, for code of the system that its cluster test does not reach (etcd's Raft
+    library: meshcheck/verify_etcd.py; meshcheck/verify_systems.py), and a protocol's `log_checks`,
+    its implementation's logs validated against its spec (meshcheck/verify_logs.py). Its row's
     name, known before it runs, and how to run it, (the project's folder, the profile, an
     exploration's seed or None) -> its row, of kind "traces"."""
 
     name: str
     run: Callable[[Path, str, int | None], Row] = attrs.field(eq=False, repr=False)
+    # whether `--profile fast`, the 3-minute gate, runs it too (a protocol's log checks; a system
+    # file's checks run beside its cluster test, in the other profiles only: docs/systems.md)
+    fast: bool = False
+    # the specs it validates against that no protocol registers (a system's: RaftEtcd.tla for
+    # etcd's Raft library): their TLC models' rows go with its row in verify's summary
+    # (meshcheck/verify_summary.py `Areas`)
+    specs: tuple[str, ...] = ()
+
+
+def trace_check(ref: str, where: str) -> TraceCheck:
+    """The TraceCheck the Ref `ref` names; for anything else one ConfigError line starting with
+    `where` (the file or descriptor and the key that name it)."""
+    from meshcheck.protocol import resolve
+
+    try:
+        found = resolve(ref)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}") from None
+    if not isinstance(found, TraceCheck):
+        raise ConfigError(f"{where} is a {type(found).__name__}, not a TraceCheck")
+    return found
+
+
+def error_unit(kind: str, name: str, detail: str) -> Unit:
+    """A unit of one "error" row: a check that could not even be found."""
+    row = Row(kind, name, "error", None, "", 0.0, detail)
+    return Unit(kind, name, partial(list, [row]))
 
 
 def one(kind: str, name: str, fn: Callable[[], Row]) -> Unit:

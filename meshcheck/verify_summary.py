@@ -12,6 +12,8 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+import attrs
+
 from meshcheck import table, words
 
 WIDE = table.WIDE
@@ -84,6 +86,21 @@ def rest_of(row: Row) -> str:
     return row.detail
 
 
+@attrs.frozen
+class Areas:
+    """Where the summary puts each row, as data, so that this module names no protocol or system:
+    `specs`, each registered spec's module name -> the protocol that registers it first
+    (`spec_areas`); `systems`, a spec no protocol registers that a system's checks validate
+    against -> the system (RaftEtcd -> etcd: meshcheck/verify_systems.py `areas`); `rows`, a row
+    a protocol's descriptor or a system's file declares, by its name -> that protocol or system
+    (a protocol's `log_checks`, a system's `[verify]` rows). meshcheck/verify.py `summary_areas`
+    gathers them; a project of specs alone (`--root`) has none."""
+
+    specs: Mapping[str, str] = attrs.field(factory=dict)
+    systems: Mapping[str, str] = attrs.field(factory=dict)
+    rows: Mapping[str, str] = attrs.field(factory=dict)
+
+
 def spec_areas() -> dict[str, str]:
     """Each registered spec's module name -> the protocol that registers it first (Raft -> raft,
     FailureDetector -> gossip, RaftPipelined -> pysyncobj)."""
@@ -96,27 +113,28 @@ def spec_areas() -> dict[str, str]:
     return areas
 
 
-def _spec_of(model: str, specs: Mapping[str, str]) -> str:
+def _spec_of(model: str, specs: Iterable[str]) -> str:
     """The spec a model's stem belongs to: the longest spec name it starts with, then `_` or end."""
     fits = [s for s in specs if model == s or model.startswith(s + "_")]
     return max(fits, key=len) if fits else model.split("_")[0]
 
 
-def area(row: Row, specs: Mapping[str, str]) -> str:
-    """The protocol a row checks (a spec's name for a project of specs alone, `--root`)."""
+def area(row: Row, areas: Areas) -> str:
+    """The protocol or system a row checks (a spec's name for a project of specs alone, `--root`)."""
     name = row.name
     if row.kind == "tlc":
-        spec = _spec_of(name, specs)
-        if spec == "RaftEtcd":  # etcd's Raft library's spec (meshcheck/verify_etcd.py)
-            return "etcd"
-        return specs.get(spec, spec)
+        spec = _spec_of(name, [*areas.specs, *areas.systems])
+        return areas.specs.get(spec) or areas.systems.get(spec, spec)
     if row.kind in ("z3", "mutants"):
         return name
     if row.kind == "tests":  # "raft/test_lockstep::...": a plug-in's tests name no protocol
         return name.split("/", 1)[0] if "/" in name else "other"
     if row.kind == "coverage":  # "raft", "hotstuff client histories"
         return name.split(" ", 1)[0]
-    # traces: traces/<protocol>/..., traces/counterexamples/<protocol>/..., histories and logs
+    # traces: the rows declared as data (a protocol's log checks, a system's `[verify]` rows),
+    # traces/<protocol>/..., traces/counterexamples/<protocol>/..., histories, clusters
+    if name in areas.rows:
+        return areas.rows[name]
     parts = name.split("/")
     if name.startswith("traces/counterexamples/") and len(parts) > 3:
         return parts[2]
@@ -124,18 +142,12 @@ def area(row: Row, specs: Mapping[str, str]) -> str:
         return parts[1]
     if name.startswith("history "):
         return "histories"
-    if name.startswith("NDJSON validation of PySyncObj"):
-        return "pysyncobj"
-    if name.startswith("etcd"):  # etcd's system file's `[verify]` rows (verify_systems.py)
-        return "etcd"
     if name.startswith("cluster of processes: "):  # meshcheck/verify_cluster.py's rows
         return name.split(": ", 1)[1].split(",", 1)[0]
-    if name.startswith("NDJSON validation"):
-        return "raft"
     return "other"
 
 
-def overview(rows: Sequence[Row], specs: Mapping[str, str], only: str | None = None) -> str:
+def overview(rows: Sequence[Row], areas: Areas, only: str | None = None) -> str:
     """One line per protocol (`only`: the one protocol the run was restricted to, all rows its):
     passed/run for each kind of check, the failures, the seconds."""
     cells: dict[str, dict[str, list[int]]] = {}
@@ -143,7 +155,7 @@ def overview(rows: Sequence[Row], specs: Mapping[str, str], only: str | None = N
     for r in rows:
         if r.result == "skip":
             continue
-        where = only or area(r, specs)
+        where = only or area(r, areas)
         count = cells.setdefault(where, {}).setdefault(r.kind, [0, 0])
         count[0] += r.result not in FAILED
         count[1] += 1
@@ -166,7 +178,7 @@ def overview(rows: Sequence[Row], specs: Mapping[str, str], only: str | None = N
     return table.format_table(("protocol", *kinds, "failed", "seconds"), body, right=right)
 
 
-def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) -> str:
+def again(row: Row, profile: str, seed: int | None, areas: Areas) -> str:
     """The command that runs a row's check again, alone, as verify ran it: a property test with
     its Hypothesis profile, seed and fixed string hashes; a TLC model with `meshcheck check` on its
     .cfg (its directives: workers, deadlock), which says the same violation."""
@@ -190,8 +202,8 @@ def again(row: Row, profile: str, seed: int | None, specs: Mapping[str, str]) ->
     if row.kind == "tlc" and row.source:
         return f"meshcheck check {shlex.quote(row.source)}"
     if row.kind == "tlc":
-        mine = area(row, specs)
-        only = f" --protocol {mine}" if mine in specs.values() else ""
+        mine = area(row, areas)
+        only = f" --protocol {mine}" if mine in areas.specs.values() else ""
         return f"meshcheck verify --only tlc{only} --profile {profile}  # its model {where}"
     return run_again(profile, [row.kind] if row.kind in ("traces", "tests") else None, None, seed)
 
@@ -220,9 +232,7 @@ def _hypothesis(profile: str) -> str:
     return HYPOTHESIS.get(profile, profile)
 
 
-def failures(
-    rows: Sequence[Row], profile: str, seed: int | None, specs: Mapping[str, str]
-) -> list[str]:
+def failures(rows: Sequence[Row], profile: str, seed: int | None, areas: Areas) -> list[str]:
     """Each failed row in full: what, why (wrapped, not cut), and how to run it again."""
     out: list[str] = []
     for r in rows:
@@ -234,7 +244,7 @@ def failures(
         )
         for line in (rest_of(r) or ("" if head else r.result)).splitlines():
             out += textwrap.wrap(line, WIDE - 4, initial_indent="    ", subsequent_indent="    ")
-        out.append(f"  again: {again(r, profile, seed, specs)}")
+        out.append(f"  again: {again(r, profile, seed, areas)}")
     return out
 
 

@@ -3,7 +3,8 @@ here wrote: for each known system (meshcheck/systems/registry.py `files`) whose 
 `[verify]` table, the checks of its own the table names (each a Ref to a
 meshcheck.verify_rows.TraceCheck: etcd's names its Raft library's, meshcheck/verify_etcd.py), then
 one cluster of real processes under the nemesis, its clients' history checked, as the table
-describes it (etcd's: docs/etcd.md). The command names no system: each arrives as its file.
+describes it (etcd's: docs/etcd.md). The command names no system: each arrives as its file, and
+its rows go with it in verify's summary by the name the file gives (`areas`).
 
 Each row needs what a make target installs (`make etcd`, `make etcd-raft`, both run by `make
 verify`); without it the row is "skip" with the line that says how to get it. A known system file
@@ -19,9 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshcheck import words
+from meshcheck import verify_rows, words
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.verify_rows import Row, TraceCheck, Unit, one
+from meshcheck.verify_rows import Row, TraceCheck, Unit, error_unit, one
+from meshcheck.verify_summary import Areas
 
 if TYPE_CHECKING:
     from meshcheck.systems.system_file import SystemFile, Verify
@@ -30,19 +32,40 @@ if TYPE_CHECKING:
 def units(root: Path, profile: str, seed: int | None) -> list[Unit]:
     """The rows of every known system whose file has a `[verify]` table, by the systems' names:
     its checks in the order the table names them, then its cluster test."""
+    return [unit for _, unit, _ in _listed(root, profile, seed)]
+
+
+def areas() -> Areas:
+    """Where verify's summary puts the systems' rows (meshcheck/verify_summary.py `Areas`): each
+    row `units` makes, by its name, and the TLC models of each spec a system's checks validate
+    against (TraceCheck.specs), with the system, by the name its file gives. A second system
+    file with a `[verify]` table gets its own line in the summary so."""
+    rows: dict[str, str] = {}
+    specs: dict[str, str] = {}
+    for system, unit, validated in _listed(Path(), "", None):  # listed, not run
+        if system:
+            rows.setdefault(unit.name, system)
+            for spec in validated:
+                specs.setdefault(spec, system)
+    return Areas(systems=specs, rows=rows)
+
+
+def _listed(root: Path, profile: str, seed: int | None) -> list[tuple[str, Unit, tuple[str, ...]]]:
+    """`units`, each with the system it belongs to ("" for none: no system file could be listed)
+    and the specs its check validates against."""
     from meshcheck.systems import registry
     from meshcheck.systems.system_file import load
 
     try:
         paths = registry.files()
     except ConfigError as exc:  # a plug-in that does not load: no system is listed
-        return [_error("known systems", str(exc))]
-    found: list[Unit] = []
+        return [("", error_unit("traces", "known systems", str(exc)), ())]
+    found: list[tuple[str, Unit, tuple[str, ...]]] = []
     for name, path in paths.items():
         try:
             file = load(path)
         except ConfigError as exc:
-            found.append(_error(f"{name}'s system file", str(exc)))
+            found.append((name, error_unit("traces", f"{name}'s system file", str(exc)), ()))
             continue
         if file.verify is None:
             continue
@@ -50,31 +73,20 @@ def units(root: Path, profile: str, seed: int | None) -> list[Unit]:
             try:
                 check = trace_check(file, ref)
             except ConfigError as exc:
-                found.append(_error(ref, str(exc)))
+                found.append((file.name, error_unit("traces", ref, str(exc)), ()))
                 continue
-            found.append(one("traces", check.name, partial(check.run, root, profile, seed)))
-        found.append(one("traces", cluster_name(file), partial(cluster_row, file, seed)))
+            test = partial(check.run, root, profile, seed)
+            found.append((file.name, one("traces", check.name, test), check.specs))
+        found.append(
+            (file.name, one("traces", cluster_name(file), partial(cluster_row, file, seed)), ())
+        )
     return found
-
-
-def _error(name: str, detail: str) -> Unit:
-    row = Row("traces", name, "error", None, "", 0.0, detail)
-    return Unit("traces", name, partial(list, [row]))
 
 
 def trace_check(file: SystemFile, ref: str) -> TraceCheck:
     """The TraceCheck the Ref `ref` of `file`'s `[verify] checks` names (one ConfigError line
     naming the file, the key and the Ref for anything else)."""
-    from meshcheck.protocol import resolve
-
-    where = f"{file.path}: verify.checks: {ref}"
-    try:
-        found = resolve(ref)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}") from None
-    if not isinstance(found, TraceCheck):
-        raise ConfigError(f"{where} is a {type(found).__name__}, not a TraceCheck")
-    return found
+    return verify_rows.trace_check(ref, f"{file.path}: verify.checks: {ref}")
 
 
 def _verify(file: SystemFile) -> Verify:

@@ -31,7 +31,7 @@ from meshcheck.traces.logs import (
     validate,
 )
 from meshcheck.traces.logs.validate import RESERVE, Validator, stepper_for
-from meshcheck.verify import log_row
+from meshcheck.verify_logs import log_row
 
 REQ = "RequestVoteRequest"
 

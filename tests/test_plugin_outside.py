@@ -236,7 +236,9 @@ def test_a_failing_plugin_test_writes_its_trace_and_says_a_command_that_runs_it_
     assert written.is_file(), sorted(str(p) for p in user.rglob("*"))
     trace = itf.read(written)
     assert (trace.meta["protocol"], trace.meta["source"]) == ("raft-adapter", "impl")
-    again = verify_summary.again(failed, "quick", None, verify_summary.spec_areas())
+    again = verify_summary.again(
+        failed, "quick", None, verify_summary.Areas(verify_summary.spec_areas())
+    )
     assert trace.meta["again"] == again
     words = shlex.split(again)
     at = words.index("python")

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import verify_systems
+from meshcheck import verify_summary, verify_systems
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import registry, templates
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.system_file import Verify, check_installed, load
+from meshcheck.verify_rows import Row, TraceCheck
 
 GOOD = """
 name = "toy"
@@ -168,6 +169,38 @@ def test_a_verify_table_takes_the_commands_defaults_and_names_its_checks(tmp_pat
     assert etcd == Verify(
         3, "cas", 20.0, ("kill", "pause", "partition"), ("meshcheck.verify_etcd:RAFT_LIBRARY",)
     )
+
+
+def _toy_check(root: Path, profile: str, seed: int | None) -> Row:
+    return Row("traces", "toy's own code checked", "pass", 1, "steps", 0.0)
+
+
+# a check of a second system's own code, validated against a spec no protocol registers
+TOY_CHECK = TraceCheck("toy's own code checked", _toy_check, specs=("ToyKV",))
+
+
+def test_a_second_system_with_a_verify_table_has_its_own_area(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify's summary puts a system's rows on a line of its own, by the name its file gives
+    (meshcheck/verify_systems.py `areas`): its checks', its cluster test's, and the TLC models'
+    of the specs its checks validate against; etcd's as before."""
+    ref = "tests.test_system_file:TOY_CHECK"
+    toy = write(tmp_path, GOOD + f'\n[verify]\nchecks = ["{ref}"]\n')
+    known = registry.files()
+    monkeypatch.setattr(registry, "files", lambda: {**known, "toy": toy})
+    rows = [u.name for u in verify_systems.units(tmp_path, "default", None)]
+    cluster = "toy cluster: 3 members, registers, the nemesis, the history checked"
+    assert rows[-2:] == ["toy's own code checked", cluster]
+    areas = verify_systems.areas()
+    assert {name: areas.rows[name] for name in rows} == {
+        **{name: "etcd" for name in rows[:-2]},
+        "toy's own code checked": "toy",
+        cluster: "toy",
+    }
+    assert dict(areas.systems) == {"RaftEtcd": "etcd", "ToyKV": "toy"}
+    tlc = Row("tlc", "ToyKV_quick", "pass", 1, "states", 0.0)
+    assert verify_summary.area(tlc, verify_summary.Areas(systems=areas.systems)) == "toy"
 
 
 def test_a_missing_file_and_an_unknown_system_are_one_line(

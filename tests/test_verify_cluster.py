@@ -15,7 +15,7 @@ from meshcheck.cluster.workload import History
 from meshcheck.impl.runtime.protocols import PROTOCOLS
 from meshcheck.verify import Row
 from meshcheck.verify_cluster import Cluster, cluster_row, clusters, judge
-from meshcheck.verify_summary import area
+from meshcheck.verify_summary import Areas, area
 
 
 def test_every_protocol_the_runtime_hosts_has_a_row() -> None:
@@ -23,7 +23,7 @@ def test_every_protocol_the_runtime_hosts_has_a_row() -> None:
     design's five nodes, the BFT protocols at 3f+1 = 4 with f = 1, gossip at five."""
     assert sorted(c.protocol for c in clusters()) == sorted(PROTOCOLS)
     for c in clusters():
-        assert area(Row("traces", c.row, "pass", 1, "ops", 1.0, ""), {}) == c.protocol
+        assert area(Row("traces", c.row, "pass", 1, "ops", 1.0, ""), Areas()) == c.protocol
     assert [c.row for c in clusters()] == [
         "cluster of processes: raft, 5 nodes, 20 s, the nemesis",
         "cluster of processes: pbft, 4 nodes, 10 s, the nemesis",

@@ -15,7 +15,6 @@ from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.system_file import load
 from meshcheck.verify import (
     KINDS,
-    PYSYNCOBJ_LOG_ROW,
     kinds_run,
     project_root,
     select_models,
@@ -24,6 +23,7 @@ from meshcheck.verify import (
 from meshcheck.verify import (
     test_paths as property_test_paths,
 )
+from meshcheck.verify_logs import LOG_ROW, PYSYNCOBJ_LOG_ROW
 
 ROOT = project_root()
 
@@ -61,6 +61,7 @@ def test_every_stored_trace_and_no_real_process_run() -> None:
     real |= {verify_etcd.ETCD_RAFT_ROW, ETCD_CLUSTER_ROW, PYSYNCOBJ_LOG_ROW}
     assert real <= set(full)
     assert [name for name in full if name not in real] == fast
+    assert LOG_ROW in fast  # the reference Raft's log check is marked fast (its descriptor's)
     # the systems' rows come from their files: etcd's Raft library's check, then its cluster test
     systems = [u.name for u in verify_systems.units(ROOT, "default", None)]
     assert systems == [verify_etcd.ETCD_RAFT_ROW, ETCD_CLUSTER_ROW]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from meshcheck import verify_summary as summary
-from meshcheck.verify import Row
+from meshcheck.verify import Row, project_root, summary_areas
 
-SPECS = summary.spec_areas()
+# where the rows of a run of every check go: from the descriptors and the systems' files
+AREAS = summary_areas(project_root(), "default")
 
 
 @pytest.mark.parametrize(
@@ -34,17 +35,18 @@ SPECS = summary.spec_areas()
         ("traces", "NDJSON validation of the reference implementation's logs", "raft"),
         ("traces", "etcd's Raft library: its runs' logs validated against RaftEtcd.tla", "etcd"),
         ("traces", "etcd cluster: 3 members, cas, the nemesis, the history checked", "etcd"),
+        ("tlc", "RaftEtcd_quick", "etcd"),  # the spec etcd's Raft library's check validates against
         ("mutants", "routing", "routing"),
     ],
 )
 def test_each_row_belongs_to_its_protocol(kind: str, name: str, protocol: str) -> None:
-    assert summary.area(Row(kind, name, "pass", 1, "", 0.1), SPECS) == protocol
+    assert summary.area(Row(kind, name, "pass", 1, "", 0.1), AREAS) == protocol
 
 
 def _rows(n: int) -> list[Row]:
     """A run of `n` rows per protocol and kind, one of them failed with a long message."""
     rows = []
-    for protocol in sorted(set(SPECS.values())):
+    for protocol in sorted(set(AREAS.specs.values())):
         rows += [Row("tests", f"{protocol}/test_x::t[{k}]", "pass", 5, "", 1.0) for k in range(n)]
         rows += [Row("mutants", protocol, "pass", 3, "3 of 3 killed", 2.5)]
     rows.append(Row("tests", "raft/test_y::t", "FAIL", 5, "", 4.0, "why " * 80))
@@ -54,8 +56,8 @@ def _rows(n: int) -> list[Row]:
 
 def test_the_overview_is_a_line_per_protocol_however_many_rows() -> None:
     rows = _rows(60)
-    lines = summary.overview(rows, SPECS).splitlines()
-    assert len(lines) == 2 + len(set(SPECS.values()))
+    lines = summary.overview(rows, AREAS).splitlines()
+    assert len(lines) == 2 + len(set(AREAS.specs.values()))
     raft = next(line for line in lines if line.startswith("| raft "))
     assert [c.strip() for c in raft.split("|")[1:6]] == ["raft", "60/61", "1/1", "1", "66.5"]
     assert "z3" not in lines[0]  # a skipped row is no check run
@@ -67,13 +69,13 @@ def test_a_run_of_one_protocol_is_one_line() -> None:
         Row("tests", "test_free_runs::t", "pass", 1, "", 1.0),
         Row("coverage", "myraft", "pass", 1, "", 0.0),
     ]
-    lines = summary.overview(rows, SPECS, only="myraft").splitlines()
+    lines = summary.overview(rows, AREAS, only="myraft").splitlines()
     assert [c.strip() for c in lines[2].split("|")[1:4]] == ["myraft", "1/1", "1/1"]
     assert len(lines) == 3
 
 
 def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
-    lines = summary.failures(_rows(1), "default", 17, SPECS)
+    lines = summary.failures(_rows(1), "default", 17, AREAS)
     assert lines[0] == "FAIL tests raft/test_y::t"
     assert " ".join(line.strip() for line in lines[1:-1]).split() == ["why"] * 80
     assert lines[-1] == (
@@ -93,7 +95,7 @@ def test_a_failure_is_shown_whole_wrapped_with_how_to_run_it_again() -> None:
     ],
 )  # fmt: skip
 def test_each_kind_says_its_own_command(kind: str, name: str, command: str) -> None:
-    assert summary.again(Row(kind, name, "FAIL", 1, "", 1.0), "quick", None, SPECS) == command
+    assert summary.again(Row(kind, name, "FAIL", 1, "", 1.0), "quick", None, AREAS) == command
 
 
 def test_a_model_is_checked_again_alone_and_a_run_again_says_its_profile() -> None:
@@ -101,7 +103,7 @@ def test_a_model_is_checked_again_alone_and_a_run_again_says_its_profile() -> No
     tests/test_verify.py runs it). A whole run again names its profile (verify's default is
     `fast`), its kinds and protocols, and its seed."""
     row = Row("tlc", "Raft_quick", "FAIL", 1, "", 1.0, source="specs/Raft_quick.cfg")
-    assert summary.again(row, "default", None, SPECS) == "meshcheck check specs/Raft_quick.cfg"
+    assert summary.again(row, "default", None, AREAS) == "meshcheck check specs/Raft_quick.cfg"
     assert summary.run_again("quick", ["tests"], ["routing"], 7) == (
         "meshcheck verify --profile quick --only tests --protocol routing --seed 7"
     )
@@ -119,12 +121,12 @@ def test_a_plugins_test_is_run_again_from_its_own_file(tmp_path: Path) -> None:
     meshcheck's own tests are run again as before."""
     file = tmp_path / "myraft_meshcheck" / "tests" / "test_free_runs.py"
     row = Row("tests", "test_free_runs::t[1]", "FAIL", 1, "", 1.0, source=str(file))
-    assert summary.again(row, "quick", None, SPECS) == (
+    assert summary.again(row, "quick", None, AREAS) == (
         "PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS=ci python -m pytest -p meshcheck.failures_pytest "
         f"'{file}::t[1]'"
     )
     own = Row("tests", "raft/test_y::t", "FAIL", 1, "", 1.0, source="property_tests/raft/test_y.py")
-    assert summary.again(own, "quick", 3, SPECS) == (
+    assert summary.again(own, "quick", 3, AREAS) == (
         "PYTHONHASHSEED=0 MESHCHECK_HYPOTHESIS=ci MESHCHECK_SEED=3 python -m pytest "
         "property_tests/raft/test_y.py::t"
     )

@@ -41,7 +41,7 @@ def test_the_summary_and_the_progress_line_say_the_property_first() -> None:
     row = Row(
         "tests", "raft/test_y::t", "FAIL", 5, "", 4.0, detail, violated="invariant LogMatching"
     )
-    lines = summary.failures([row], "fast", None, {})
+    lines = summary.failures([row], "fast", None, summary.Areas())
     assert lines[0] == "FAIL invariant LogMatching violated, in tests raft/test_y::t"
     assert lines[1].strip().startswith("run Schedule(")  # said once, in the head
     head = "   FAIL  invariant LogMatching violated: "

@@ -209,8 +209,9 @@ def page_of(
     rows = list(rows)
     summary = summary_of(rows)
     bad = [r for r in rows if r.result in BAD and hasattr(r, "source")]
-    specs = verify_summary.spec_areas() if bad else {}
-    agains = {(r.kind, r.name): verify_summary.again(r, profile, seed, specs) for r in bad}
+    # the command again names a protocol by its specs alone (verify_summary.again)
+    areas = verify_summary.Areas(verify_summary.spec_areas() if bad else {})
+    agains = {(r.kind, r.name): verify_summary.again(r, profile, seed, areas) for r in bad}
     failures = tuple(
         failure_of(r, folders, agains.get((r.kind, r.name), "")) for r in summary if r.result in BAD
     )

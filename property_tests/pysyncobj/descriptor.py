@@ -55,4 +55,6 @@ PYSYNCOBJ = Protocol(
     corpus="pysyncobj",
     property_tests=("property_tests/pysyncobj",),
     directed="meshcheck.property_tests.pysyncobj.directed:TARGET",
+    # its free runs' NDJSON logs validated against RaftPipelined.tla (docs/pysyncobj.md)
+    log_checks=("meshcheck.verify_logs:PYSYNCOBJ_LOGS",),
 )

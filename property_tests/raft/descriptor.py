@@ -70,4 +70,6 @@ RAFT = Protocol(
     property_tests=("property_tests/raft",),
     coverage="meshcheck.property_tests.raft.coverage:COVERAGE",
     directed="meshcheck.property_tests.raft.directed:TARGET",
+    # its NDJSON logs validated with full and partial state, broken ones caught (docs/logs.md)
+    log_checks=("meshcheck.verify_logs:REFERENCE_LOGS",),
 )
