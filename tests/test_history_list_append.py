@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.bench_list_append import generate, to_jsonl
 from meshcheck.traces.history import events, list_append
@@ -541,3 +543,57 @@ def test_a_failed_completion_keeps_the_invocations_operations() -> None:
         {"process": 1, "type": "ok", "f": "txn", "value": [["r", "x", [1]]]},
     )
     assert kinds(h, SERIAL) == {"G1a"}
+
+
+# -- the fast reading path (list_append._quick) against the long one (events.pair, parse) ---------
+
+_GOOD_MOP = st.one_of(
+    st.tuples(st.just("append"), st.sampled_from([1, "x"]), st.sampled_from([1, 2, "v"])),
+    st.tuples(
+        st.just("r"), st.sampled_from([1, "x"]), st.one_of(st.none(), st.lists(st.integers(1, 3)))
+    ),
+).map(list)
+_ODD = st.sampled_from([None, 7, True, 1.5, "nemesis", "read", "done", [], [["w", 1, 1]]])
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Events of processes 0, 1 and "p" that pair as Jepsen writes them (an invocation, then its
+    ok, fail or info, or none), each with well-formed micro-operations; now and then one field of
+    one event made odd (a float process, a nemesis line, another f, a malformed value)."""
+    running: dict[Any, list[Any]] = {}
+    out: list[dict[str, Any]] = []
+    for process in draw(st.lists(st.sampled_from([0, 1, "p"]), max_size=14)):
+        mops = draw(st.lists(_GOOD_MOP, max_size=3))
+        if process not in running:
+            running[process] = mops
+            invoked = [[f, k, None if f == "r" else v] for f, k, v in mops]
+            out.append({"process": process, "type": "invoke", "f": "txn", "value": invoked})
+            continue
+        kind = draw(st.sampled_from(["ok", "ok", "fail", "info"]))
+        mops = running.pop(process)
+        value = mops if kind == "ok" else draw(st.sampled_from([None, "same"]))
+        if value == "same":
+            value = [[f, k, None if f == "r" else v] for f, k, v in mops]
+        out.append({"process": process, "type": kind, "f": "txn", "value": value})
+    if out and draw(st.booleans()):
+        at = draw(st.integers(0, len(out) - 1))
+        key = draw(st.sampled_from(["process", "type", "f", "value"]))
+        out[at] = {**out[at], key: draw(_ODD)}
+    return out
+
+
+@settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@given(_histories())
+def test_the_fast_reading_path_gives_what_the_long_path_gives(fields: list[dict[str, Any]]) -> None:
+    """Where the one-pass reading of a history (`_quick`, no Event or Call per line) takes a
+    history, the long way (events.pair, then parse) reads the same transactions from it: the same
+    order, processes, operations, spans and outcomes. Where it declines, the long way decides."""
+    objects = [(float(n), f) for n, f in enumerate(fields, 1)]
+    quick = list_append._quick(objects)
+    if quick is None:
+        return
+    evs = [events.Event(line, f) for line, f in objects]
+    long = list_append.parse(events.pair(evs, "h", ("txn",)), "h")
+    shape = [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in quick]
+    assert shape == [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in long]

@@ -49,10 +49,15 @@ class Call:
     event: Event
 
 
+# a Call's fields but its index (its place in invocation order, known once all are sorted)
+_Fields = tuple[Hashable, str, Any, Any, float, float, str, Event]
+
+
 def read(path: str | Path) -> tuple[str, list[Event]]:
     """The file's name and its events in order; raises `MeshcheckError` (one line) when it cannot
     be read or parsed (reader.py)."""
-    return str(path), [Event(line, fields) for line, fields in reader.read(path)]
+    with reader.bulk():
+        return str(path), [Event(line, fields) for line, fields in reader.read(path)]
 
 
 hashable = reader.hashable
@@ -77,20 +82,25 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
     """Invocations matched with their completions (one operation running per process at a time),
     in invocation order; `nemesis` events skipped. `fs` are the operations the checker knows."""
     running: dict[Hashable, tuple[Event, str]] = {}
-    done: list[Call] = []
+    done: list[_Fields] = []
     for e in events:
-        if "process" not in e.fields:
+        fields = e.fields
+        if "process" not in fields:
             done.append(_alone(e, name, fs))
             continue
-        process = hashable(e.fields["process"])
-        if process == "nemesis":
+        process = fields["process"]
+        if type(process) is not int and type(process) is not str:  # else the long way
+            process = hashable(process)
+            if process == "nemesis":
+                continue
+            if isinstance(process, bool) or not isinstance(process, int | str):
+                raise e.bad(name, "process", "expected a number or a name")
+        elif process == "nemesis":
             continue
-        if isinstance(process, bool) or not isinstance(process, int | str):
-            raise e.bad(name, "process", "expected a number or a name")
-        kind = e.fields.get("type")
+        kind = fields.get("type")
         if kind not in reader.TYPES:
             raise e.bad(name, "type", "expected invoke, ok, fail or info")
-        f = e.fields.get("f")
+        f = fields.get("f")
         if not isinstance(f, str) or f not in fs:
             raise e.bad(name, "f", "expected " + " or ".join(fs))
         if kind == "invoke":
@@ -104,18 +114,18 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
         if f != f0:
             raise e.bad(name, "f", f"expected {f0}, as the invocation on line {int(start.line)}")
         invoked = start.fields.get("value")
-        value = e.fields.get("value") if kind == "ok" else invoked
+        value = fields.get("value") if kind == "ok" else invoked
         ret = math.inf if kind == "info" else e.line
-        done.append(Call(0, process, f, invoked, value, start.line, ret, kind, start))
+        done.append((process, f, invoked, value, start.line, ret, kind, start))
     for start, f in running.values():
         value = start.fields.get("value")
         process = hashable(start.fields["process"])
-        done.append(Call(0, process, f, value, value, start.line, math.inf, "info", start))
-    done.sort(key=lambda c: c.call)
-    return [attrs.evolve(c, index=i) for i, c in enumerate(done)]
+        done.append((process, f, value, value, start.line, math.inf, "info", start))
+    done.sort(key=lambda c: c[4])  # stable: calls at one time keep the order they were found in
+    return [Call(i, *c) for i, c in enumerate(done)]
 
 
-def _alone(e: Event, name: str, fs: Sequence[str]) -> Call:
+def _alone(e: Event, name: str, fs: Sequence[str]) -> _Fields:
     """A completion with no process (Elle's test histories write committed transactions so): an
     operation of its own, invoked at some time before it (line 0: nothing precedes it in real
     time). An invocation without a process cannot be paired with its completion."""
@@ -126,7 +136,7 @@ def _alone(e: Event, name: str, fs: Sequence[str]) -> Call:
         raise e.bad(name, "f", "expected " + " or ".join(fs))
     value = e.fields.get("value")
     ret = math.inf if kind == "info" else e.line
-    return Call(0, f"(line {int(e.line)})", f, value, value, 0.0, ret, kind, e)
+    return (f"(line {int(e.line)})", f, value, value, 0.0, ret, kind, e)
 
 
 def span(call: float, ret: float) -> str:

@@ -37,6 +37,7 @@ time (no rt edge out of it). A history with no committed transaction has nothing
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
@@ -44,7 +45,7 @@ from typing import Any
 
 import attrs
 
-from meshcheck.traces.history import anomalies, cycles, events, txn
+from meshcheck.traces.history import anomalies, cycles, events, reader, txn
 from meshcheck.traces.history.cycles import RW, WR, WW
 
 # the names shared with rw-register (anomalies.py, txn.py), importable from here as before
@@ -96,11 +97,69 @@ def parse(calls: Sequence[events.Call], name: str) -> list[Txn]:
     """Transactions from paired events whose value is a list of micro-operations."""
     out: list[Txn] = []
     for c in calls:
-        mops = txn.operations(c, name, _mops, _shape)
-        if c.status == "ok":  # a committed read of null is of the empty list (Jepsen's nil)
-            mops = tuple(("r", k, ()) if f == "r" and v is None else (f, k, v) for f, k, v in mops)
+        ok = c.status == "ok"
+        mops = _well_formed(c.value, ok)
+        if mops is None or (ok and c.invoked is not None and not _same_shape(c.invoked, mops)):
+            mops = txn.operations(c, name, _mops, _shape)  # the long way, naming what is wrong
+            if ok:  # a committed read of null is of the empty list (Jepsen's nil)
+                mops = tuple(
+                    ("r", k, ()) if f == "r" and v is None else (f, k, v) for f, k, v in mops
+                )
         out.append(Txn(c.index, c.process, mops, c.call, c.ret, c.status))
     return out
+
+
+def _well_formed(value: Any, ok: bool) -> tuple[Mop, ...] | None:
+    """The micro-operations of a value as `_mops` reads them (of an ok completion, with a read of
+    null as the empty list), when it is well formed and holds keys and values of exactly int or
+    str (as JSON and EDN give them); else None, and `_mops` tells what is wrong, or reads it.
+    The common case, fast: no call per micro-operation, nor per element of a read."""
+    if type(value) is not list:
+        return None
+    out: list[Mop] = []
+    for m in value:
+        if type(m) is not list or len(m) != 3:
+            return None
+        f, k, v = m
+        if type(k) is not int and type(k) is not str:
+            return None
+        if f == "append":
+            if type(v) is not int and type(v) is not str:
+                return None
+            out.append(("append", k, v))
+        elif f != "r":
+            return None
+        elif v is None:
+            out.append(("r", k, () if ok else None))
+        elif type(v) is list and txn.SCALARS.issuperset(map(type, v)):
+            out.append(("r", k, tuple(v)))
+        else:
+            return None
+    return tuple(out)
+
+
+def _same_shape(invoked: Any, mops: tuple[Mop, ...]) -> bool:
+    """Whether the invocation of an ok completion whose micro-operations are `mops` is well formed
+    as `_well_formed` has it and of the same shape (`_shape`: the functions and keys, in order)."""
+    if type(invoked) is not list or len(invoked) != len(mops):
+        return False
+    for m, (f, k, _) in zip(invoked, mops, strict=True):
+        # k is exactly an int or a str: equal and of its type, m[1] is a key as well
+        if (
+            type(m) is not list
+            or len(m) != 3
+            or m[0] != f
+            or m[1] != k
+            or type(m[1]) is not type(k)
+        ):
+            return False
+        v = m[2]
+        if f == "append":
+            if type(v) is not int and type(v) is not str:
+                return False
+        elif v is not None and not (type(v) is list and txn.SCALARS.issuperset(map(type, v))):
+            return False
+    return True
 
 
 def _shape(m: Mop) -> tuple[Hashable, ...]:
@@ -117,7 +176,9 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
             out.append(("append", k, v))
         elif v is None:
             out.append(("r", k, None))
-        elif isinstance(v, list) and all(map(txn.scalar, v)):
+        elif isinstance(v, list) and (
+            txn.SCALARS.issuperset(map(type, v)) or all(map(txn.scalar, v))
+        ):
             out.append(("r", k, tuple(v)))
         else:
             raise c.event.bad(name, "value", f"a read's value is a list or null: {m}")
@@ -126,6 +187,11 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
 
 def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
     """Every anomaly of the history (see the module's docstring) that `consistency` rules out."""
+    with reader.bulk():  # the maps of a large history: no cycle among them
+        return _check(txns, consistency)
+
+
+def _check(txns: Sequence[Txn], consistency: str) -> Report:
     start = time.monotonic()
     found = anomalies.Found()
     by_index = {t.index: t for t in txns}
@@ -392,11 +458,70 @@ def render(report: Report, name: str) -> str:
 
 
 def read(path: str) -> tuple[str, list[Txn]]:
-    return txn.read(path, parse)
+    """The file's name and its transactions (`txn.read`, `parse`): a history of well-formed
+    transactions, each event with its process, in one pass (`_quick`); any other the long way,
+    which names the first thing wrong."""
+    with reader.bulk():  # left once the events are freed: the collector then sees none of them
+        return _read(path)
+
+
+def _read(path: str) -> tuple[str, list[Txn]]:
+    name = str(path)
+    objects = list(reader.read(path))
+    txns = _quick(objects)
+    if txns is None:
+        evs = [events.Event(line, fields) for line, fields in objects]
+        txns = parse(events.pair(evs, name, ("txn",)), name)
+    return name, txns
+
+
+def _quick(objects: Sequence[tuple[float, dict[str, Any]]]) -> list[Txn] | None:
+    """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
+    (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
+    them, and holds well-formed micro-operations (`_well_formed`, `_same_shape`); else None. The
+    same transactions in the same order, without an Event or a Call for each."""
+    running: dict[int | str, tuple[float, Any]] = {}  # process -> its invocation's time, value
+    # each transaction but its index, in the order events.pair finds them
+    done: list[tuple[float, int | str, tuple[Mop, ...], float, str]] = []
+    for line, fields in objects:
+        process = fields.get("process")
+        if type(process) is not int and type(process) is not str:
+            return None  # missing, or of another type: the long way
+        if process == "nemesis":
+            continue
+        f = fields.get("f")
+        if type(f) is not str or f != "txn":
+            return None
+        kind = fields.get("type")
+        if kind == "invoke":
+            if process in running:
+                return None
+            running[process] = (line, fields.get("value"))
+            continue
+        if (kind != "ok" and kind != "fail" and kind != "info") or process not in running:
+            return None
+        call, invoked = running.pop(process)
+        ok = kind == "ok"
+        mops = _well_formed(fields.get("value") if ok else invoked, ok)
+        if mops is None or (ok and invoked is not None and not _same_shape(invoked, mops)):
+            return None
+        done.append((call, process, mops, math.inf if kind == "info" else line, kind))
+    for process, (call, invoked) in running.items():
+        mops = _well_formed(invoked, False)
+        if mops is None:
+            return None
+        done.append((call, process, mops, math.inf, "info"))
+    done.sort(key=lambda d: d[0])  # stable, as events.pair sorts
+    return [Txn(i, p, m, c, r, s) for i, (c, p, m, r, s) in enumerate(done)]
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
     """`meshcheck history check --model list-append`: the report and whether the history holds."""
+    with reader.bulk():  # left once the transactions are freed: the collector never sees them
+        return _run(path, options)
+
+
+def _run(path: str, options: Any) -> tuple[str, bool]:
     name, txns = read(path)
     txn.committed(name, txns)
     report = check(txns, options.consistency)

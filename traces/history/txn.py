@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events
+from meshcheck.traces.history import cycles, events, reader
 from meshcheck.traces.history.cycles import RT
 
 Mop = tuple[str, Hashable, Any]  # (f, key, value), as each checker reads them
@@ -68,6 +68,11 @@ def scalar(x: Any) -> bool:
     return isinstance(x, int | str) and not isinstance(x, bool)
 
 
+# the types of a key or a value as JSON and EDN give them: in C, `SCALARS.issuperset(map(type,
+# values))` says of many at once that `scalar` holds (False: ask `scalar`, which admits subclasses)
+SCALARS = frozenset({int, str})
+
+
 def triples(
     value: Any, c: events.Call, name: str, fs: tuple[str, ...], expected: str
 ) -> Iterator[Any]:
@@ -79,7 +84,7 @@ def triples(
     for m in value:
         if not (isinstance(m, list) and len(m) == 3 and m[0] in fs):
             raise c.event.bad(name, "value", f"expected {expected}: {m}")
-        if not scalar(m[1]):
+        if type(m[1]) not in SCALARS and not scalar(m[1]):
             raise c.event.bad(name, "value", f"a key is a number or a string: {m}")
         yield m
 
@@ -104,6 +109,11 @@ def operations(
 
 def read(path: str, parse: Callable[[Sequence[events.Call], str], T]) -> tuple[str, T]:
     """The file's name and its transactions: its events paired, with `f` "txn"."""
+    with reader.bulk():  # left once the events are freed: the collector then sees none of them
+        return _read(path, parse)
+
+
+def _read(path: str, parse: Callable[[Sequence[events.Call], str], T]) -> tuple[str, T]:
     name, evs = events.read(path)
     return name, parse(events.pair(evs, name, ("txn",)), name)
 
