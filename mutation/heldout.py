@@ -34,6 +34,13 @@ the code changes:
   checkers' own tests (OWN["checkers"]: hand-made histories, the brute-force oracles, the peers'
   translated histories, the command line) and no unclassified file (those that also check
   histories are cluster runs, minutes each; a kill by the group is a kill by `make test`).
+- The fault injectors (the lazy file system, corruption, the shifted clock, the namespace network,
+  the link proxies, the nemesis's plan and its carrying out) have theirs, mutation/faults.toml
+  (`--bugs-file mutation/faults.toml`), in the `faults` group, which runs the injectors' own fast
+  tests (OWN["faults"]: FUSE mounts, namespace networks, clocks shifted in child processes, the
+  proxies and plans in process; no cluster run). A bug in a file that is not Python (the clock's
+  preloaded library, clock_shift.c) names the module that reads it (`module`); the guard then
+  proves that module is the copy's and the file beside it holds the replacement.
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
@@ -61,8 +68,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
-# the groups a bug can be in: a protocol core's, or the history checkers' (mutation/checkers.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers")
+# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), or
+# the fault injectors' (mutation/faults.toml)
+PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults")
 CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
@@ -74,6 +82,8 @@ CLASSES = (
     "quorum-size",
     "missed-anomaly",  # a checker passes a class of invalid history
     "false-alarm",  # a checker fails a valid history
+    "weaker-fault",  # an injector does less than it says: a bug it should expose stays hidden
+    "wrong-fault",  # an injector does something other than it says (a correct system fails)
 )
 PROFILES = ("ci", "dev")
 
@@ -113,6 +123,24 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_search.py",
         "tests/test_linearizability.py",
     ),
+    # the fault injectors' own fast tests: the lazy file system through FUSE, corruption, the
+    # shifted clock in child processes, the namespace network (root), the link proxies, the
+    # nemesis's plan and its carrying out on fake processes; no cluster run (those are minutes)
+    "faults": (
+        "tests/test_lazy_fs.py",
+        "tests/test_node_disks.py",
+        "tests/test_runtime_disk_mutants.py",
+        "tests/test_disk_corruption.py",
+        "tests/test_clock_faults.py",
+        "tests/test_netns.py",
+        "tests/test_netns_links.py",
+        "tests/test_proxy.py",
+        "tests/test_strike.py",
+        "tests/test_nemesis_disk_faults.py",
+        "tests/test_cluster_cmd.py::test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up",
+        "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
+        "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",
+    ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
 USERS: dict[str, tuple[str, ...]] = {
@@ -121,6 +149,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "hybrid": ("hybrid",),
     "rsm": ("raft", "pbft", "hybrid"),
     "checkers": ("checkers",),
+    "faults": ("faults",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (
@@ -196,10 +225,11 @@ def select_tests(root: Path, protocol: str) -> tuple[list[str], list[str]]:
     known = [*SHARED, *TOOLING, *(p for own in OWN.values() for p in own)]
     unknown = [f for f in _test_files(root) if not _covered(f, known)]
     if protocol not in CORES:
-        unknown = []  # a checker's group is its own tests: the cluster runs that also check are slow
+        unknown = []  # a checker's or an injector's group is its own tests: cluster runs are slow
     chosen = [p for user in USERS[protocol] for p in OWN[user]]
-    shared = SHARED if protocol in CORES else ()  # they drive the cores, not the checkers
-    paths = [p for p in (*chosen, *shared) if (root / p).exists()]
+    shared = SHARED if protocol in CORES else ()  # they drive the cores, not checkers or faults
+    # an entry may name one test of a file (`file::test`): the file must exist
+    paths = [p for p in (*chosen, *shared) if (root / p.split("::")[0]).exists()]
     return paths + unknown, unknown
 
 
@@ -219,11 +249,17 @@ class Bug:
     what: str
     original: str
     replacement: str
+    # a file that is not Python: the module that reads it from beside itself (clock_shift.c:
+    # meshcheck.cluster.clock_faults), which the guard proves is the copy's
+    loader: str = ""
 
     @property
     def module(self) -> str:
         """The module the file is imported as: impl/... and traces/... are installed as
-        meshcheck.impl... and meshcheck.traces... (symbolic links in meshcheck/)."""
+        meshcheck.impl... and meshcheck.traces... (symbolic links in meshcheck/). A file that is
+        not Python: the module that reads it (`loader`)."""
+        if self.loader:
+            return self.loader
         dotted = self.file.removesuffix(".py").replace("/", ".")
         return f"meshcheck.{dotted}" if self.file.startswith(("impl/", "traces/")) else dotted
 
@@ -256,7 +292,13 @@ def load_bugs(path: Path = BUGS_FILE) -> list[Bug]:
             raw["what"],
             raw["original"],
             raw["replacement"],
+            raw.get("module", ""),
         )
+        if not isinstance(bug.loader, str) or bug.file.endswith(".py") == bool(bug.loader):
+            raise BadInput(
+                f"{path}: bug {bug.id}: `module` names the module that reads a file that is not "
+                "Python, and only such a file"
+            )
         if bug.protocol not in PROTOCOLS:
             raise BadInput(f"{path}: bug {bug.id}: protocol must be one of {', '.join(PROTOCOLS)}")
         if bug.cls not in CLASSES:
@@ -336,9 +378,11 @@ def pytest_configure(config):
         return
     loaded = importlib.import_module(module)
     path = os.path.realpath(loaded.__file__)
-    with open(path, encoding="utf-8") as f:
+    # the mutated file: the module's own, or one it reads from beside itself (not Python)
+    mutated = os.environ.get("HELDOUT_FILE") or path
+    with open(mutated, encoding="utf-8") as f:
         holds = os.environ["HELDOUT_TEXT"] in f.read()
-    inside = path.startswith(copy + os.sep)
+    inside = path.startswith(copy + os.sep) and os.path.realpath(mutated).startswith(copy + os.sep)
     with open(os.environ["HELDOUT_PROOF"], "w", encoding="utf-8") as f:
         json.dump({"file": path, "inside": inside, "holds": holds}, f)
     if not (inside and holds):
@@ -386,8 +430,10 @@ class Workspace:
         text: str,
         timeout: float,
         python: str = sys.executable,
+        mutated: str = "",
     ) -> Outcome:
-        """Run pytest on `paths` in the copy; the outcome, with the guard's proof checked."""
+        """Run pytest on `paths` in the copy; the outcome, with the guard's proof checked.
+        `mutated`: the changed file, relative to the copy, when it is not `module`'s own."""
         self.clean()
         proof = self.tmp / "proof.json"
         proof.unlink(missing_ok=True)
@@ -400,6 +446,7 @@ class Workspace:
             "HELDOUT_COPY": str(self.copy),
             "HELDOUT_TEXT": text,
             "HELDOUT_PROOF": str(proof),
+            "HELDOUT_FILE": str(self.copy / mutated) if mutated else "",
         }
         command = [
             python,
@@ -459,7 +506,8 @@ def run_bug(ws: Workspace, bug: Bug, paths: Sequence[str], profile: str, timeout
         return Outcome(ERROR, str(exc))
     target.write_text(mutated, encoding="utf-8")
     try:
-        return ws.pytest(paths, profile, bug.module, bug.replacement, timeout)
+        mutated = bug.file if bug.loader else ""
+        return ws.pytest(paths, profile, bug.module, bug.replacement, timeout, mutated=mutated)
     finally:
         target.write_text(original, encoding="utf-8")
 

@@ -99,6 +99,31 @@ def test_a_rate_makes_the_clock_run_fast(tmp_path: Path) -> None:
 
 
 @needs_shift
+@pytest.mark.parametrize("rate", [0.5, 2.5])
+def test_a_clock_at_rate_r_reads_r_times_the_real_time_since_it_was_set(
+    tmp_path: Path, rate: float
+) -> None:
+    """Set at rate r, the clock reads the moment it was set plus r times the real time since (the
+    child's reading is taken between our asking and its answer), at every moment of the first
+    second as well: a rate that is not a whole number is kept as it is, and no fraction of a
+    second is dropped before it applies (the nemesis's clock faults run at 0.5 and 2)."""
+    clock = ShiftedClock("n1", tmp_path)
+    reader = Reader(clock)
+    try:
+        before = time.time()
+        clock.set(0, rate=rate)
+        set_at = (before + time.time()) / 2
+        for _ in range(5):
+            time.sleep(0.2)
+            asked = time.time()
+            _, _, answered, theirs = reader.read()  # read by the child between the two
+            low, high = (set_at + (t - set_at) * rate for t in (asked, answered))
+            assert low - 0.02 <= theirs <= high + 0.02, (asked - set_at, theirs - set_at, rate)
+    finally:
+        reader.close()
+
+
+@needs_shift
 def test_date_sees_the_offset(tmp_path: Path) -> None:
     clock = ShiftedClock("n2", tmp_path)
     clock.set(86400)

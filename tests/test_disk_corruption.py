@@ -70,6 +70,19 @@ def test_the_record_says_exactly_what_changed(tmp_path: Path) -> None:
     assert kinds == {"truncate", "flip"}
 
 
+def test_a_truncation_always_shortens_the_file(tmp_path: Path) -> None:
+    """A truncation's new length is drawn below the old one: a file of one byte is always left
+    empty, one of two bytes shorter, never whole with a record of a damage not done."""
+    for seed in range(40):
+        for size in (1, 2):
+            where = tmp_path / f"{seed}-{size}"
+            where.mkdir()
+            (where / "f").write_bytes(b"x" * size)
+            (record,) = corrupt(where, seed, truncate_share=1.0)
+            assert record.kind == "truncate" and record.before == size
+            assert record.after < size and (where / "f").stat().st_size == record.after
+
+
 def test_the_runtimes_state_file_refuses_every_flipped_bit(tmp_path: Path) -> None:
     original = _node_dir(tmp_path / "original")
     for seed in range(30):

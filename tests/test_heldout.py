@@ -133,6 +133,49 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
     assert not any("raft" in p or "cluster" in p for p in paths), paths
 
 
+FAULTS = CHECKERS.with_name("faults.toml")
+
+
+def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
+    """mutation/faults.toml: every mutant still applies to its injector, each is in the faults
+    group, one in a file that is not Python names the module that reads it, and that group runs
+    the injectors' own tests, no cluster run."""
+    root = Path(__file__).resolve().parent.parent
+    bugs = load_bugs(FAULTS)
+    assert len(bugs) >= 12 and {b.protocol for b in bugs} == {"faults"}
+    assert {b.file.split("/")[-1] for b in bugs} >= {
+        "lazy_tree.py",
+        "lazyfs_daemon.py",
+        "corrupt.py",
+        "disks.py",
+        "clock_faults.py",
+        "clock_shift.c",
+        "netns.py",
+        "netns_links.py",
+        "proxy.py",
+        "nemesis.py",
+        "strike.py",
+    }
+    for b in bugs:
+        text = (root / b.file).read_text()
+        assert occurrences(text, b.original) == 1, b.id
+        assert apply_bug(text, b) != text, b.id
+        assert b.module.startswith(
+            ("meshcheck.faults.", "meshcheck.cluster.", "meshcheck.impl.")
+        ), b.id
+        assert b.file.endswith(".py") != bool(b.loader), b.id
+        if b.loader:  # the module that reads the file sits beside it
+            assert (root / b.loader.replace(".", "/")).with_suffix(".py").parent == (
+                root / b.file
+            ).parent, b.id
+    paths, unknown = select_tests(root, "faults")
+    assert "tests/test_lazy_fs.py" in paths and "tests/test_netns.py" in paths and unknown == []
+    assert all((root / p.split("::")[0]).exists() for p in paths), paths
+    assert not any(p.endswith(".py") and "cluster" in p for p in paths), paths
+    raft, _ = select_tests(root, "raft")
+    assert not set(raft) & {p for p in paths if "::" not in p}  # they run no core
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')

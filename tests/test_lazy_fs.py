@@ -155,6 +155,45 @@ def test_unlink_and_truncate_need_their_fsyncs(lazy: tuple[LazyMount, Path, Path
     assert _tree(mnt) == _tree(backing) == {"short": b"12"}
 
 
+def test_a_write_past_the_end_leaves_zeros_and_a_power_failure_keeps_the_synced_bytes(
+    lazy: tuple[LazyMount, Path, Path],
+) -> None:
+    """A write past the end of a file leaves a hole of zeros before its bytes (POSIX pwrite); a
+    power failure keeps exactly the bytes the last fsync or fdatasync saw, the hole included."""
+    fs, backing, mnt = lazy
+    _write(mnt / "f", b"ab", sync=True)
+    _sync_dir(mnt)
+    fd = os.open(mnt / "f", os.O_RDWR)
+    try:
+        assert os.pwrite(fd, b"cd", 6) == 2
+        assert (mnt / "f").read_bytes() == b"ab\0\0\0\0cd"
+        os.fdatasync(fd)  # the data and the length: what a write-ahead log syncs with
+        assert (backing / "f").read_bytes() == b"ab\0\0\0\0cd"
+        os.pwrite(fd, b"ef", 12)  # past the end again, never synced
+    finally:
+        os.close(fd)
+    assert (mnt / "f").read_bytes() == b"ab\0\0\0\0cd\0\0\0\0ef"
+    assert fs.power_failure() == 0
+    assert _tree(mnt) == _tree(backing) == {"f": b"ab\0\0\0\0cd"}
+
+
+def test_an_overwrite_in_place_is_durable_once_fsynced(lazy: tuple[LazyMount, Path, Path]) -> None:
+    """Bytes rewritten before the old end reach the backing file with the file's fsync, also when
+    the file grew at the same time (not only what was appended)."""
+    fs, backing, mnt = lazy
+    _write(mnt / "f", b"0123456789", sync=True)
+    _sync_dir(mnt)
+    with open(mnt / "f", "r+b") as f:
+        f.seek(2)
+        f.write(b"XY")
+        f.seek(0, os.SEEK_END)
+        f.write(b"!")
+        f.flush()
+        os.fsync(f.fileno())
+    fs.power_failure()
+    assert _tree(mnt) == _tree(backing) == {"f": b"01XY456789!"}
+
+
 def test_directories_follow_the_same_rules(lazy: tuple[LazyMount, Path, Path]) -> None:
     fs, backing, mnt = lazy
     (mnt / "d" / "e").mkdir(parents=True)

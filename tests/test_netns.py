@@ -113,6 +113,35 @@ def test_a_one_way_cut_blocks_one_direction_only(net: NamespaceNetwork) -> None:
     assert datagrams(net, "a", "b", 5) == 5
 
 
+def dropped_by(net: NamespaceNetwork, node: str) -> set[str]:
+    """The nodes whose packets `node`'s own rules drop (its nftables table, as it stands)."""
+    table = net.run_in(node, ["nft", "list", "table", "inet", "meshcheck"]).stdout
+    by_address = {net.address(n): n for n in net.nodes}
+    return {
+        by_address[word.strip("{},")]
+        for line in table.splitlines()
+        if "saddr" in line and line.strip().endswith("drop")
+        for word in line.split()
+        if word.strip("{},") in by_address
+    }
+
+
+def test_undoing_a_cut_removes_exactly_the_rules_it_added(net: NamespaceNetwork) -> None:
+    """Each fault is undone alone (the nemesis's faults overlap): the receivers' rules lose the
+    senders this fault cut and keep those another fault in force still cuts."""
+    one_way = net.cut(["a"], ["b"])
+    assert {n: dropped_by(net, n) for n in net.nodes} == {"a": set(), "b": {"a"}, "c": set()}
+    both = net.partition([["a"], ["b", "c"]])
+    assert {n: dropped_by(net, n) for n in net.nodes} == {"a": {"b", "c"}, "b": {"a"}, "c": {"a"}}
+    net.uncut(both)
+    assert {n: dropped_by(net, n) for n in net.nodes} == {"a": set(), "b": {"a"}, "c": set()}
+    assert datagrams(net, "a", "b", 5) == 0 and datagrams(net, "b", "a", 5) == 5
+    net.uncut(one_way)
+    assert {n: dropped_by(net, n) for n in net.nodes} == {"a": set(), "b": set(), "c": set()}
+    assert datagrams(net, "a", "b", 5) == 5
+    assert net.cuts() == frozenset()
+
+
 def test_a_delay_lengthens_a_round_trip_and_heals(net: NamespaceNetwork) -> None:
     before = rtt(net, "a", "b")
     assert before is not None and before < 20

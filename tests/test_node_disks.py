@@ -13,6 +13,7 @@ import pytest
 
 from meshcheck.cluster import disk_faults
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.faults.corrupt import flip_bits, truncate_file
 from meshcheck.faults.disks import DURABLE, NodeDisks
 from meshcheck.faults.lazyfs import LazyFsError, fuse_unavailable, is_mounted
 from meshcheck.impl.base.errors import ImplError
@@ -92,6 +93,36 @@ def test_corruption_is_durable_through_a_power_failure(tmp_path: Path) -> None:
                 assert len(damaged) == change.after < change.before == 256
             else:
                 assert (damaged[change.offset] ^ change.offset) >> change.bit & 1
+
+
+@fuse
+def test_flipped_bits_and_a_truncation_are_each_durable_through_a_power_failure(
+    tmp_path: Path,
+) -> None:
+    """Each kind of damage is fsynced by itself (a bad disk's is what the disk holds): a power
+    failure right after it keeps it, whichever the draw."""
+    with NodeDisks(tmp_path / "data", NODES, lazy=True) as disks:
+        wal = disks.data("n1") / "state.wal"
+        _write(wal, bytes(range(256)), sync=True)
+        flips = flip_bits(wal, random.Random(3), "state.wal", 3)
+        flipped = wal.read_bytes()
+        assert [c.kind for c in flips] == ["flip"] * 3 and flipped != bytes(range(256))
+        disks.power_failure("n1")
+        assert wal.read_bytes() == flipped
+        cut = truncate_file(wal, random.Random(3), "state.wal")
+        disks.power_failure("n1")
+        assert wal.read_bytes() == flipped[: cut.after]
+
+
+def test_an_empty_file_is_never_the_one_damaged(tmp_path: Path) -> None:
+    """Only a file with bytes in it can be truncated or flipped: an empty one beside it that
+    matches the globs is never drawn."""
+    with NodeDisks(tmp_path / "data", NODES, lazy=False) as disks:
+        (disks.data("n1") / "a.wal").write_bytes(b"")
+        for seed in range(20):
+            (disks.data("n1") / "b.wal").write_bytes(bytes(range(50)))
+            done = disks.corrupt("n1", random.Random(seed), ["*.wal"])
+            assert done and {c.file for c in done} == {"b.wal"}, seed
 
 
 @fuse

@@ -99,6 +99,13 @@ PINNED = [
 ]
 
 
+def test_a_loss_drops_its_share_of_the_frames_and_keeps_the_rest_in_order() -> None:
+    got = asyncio.run(_through(LinkFaults(loss=0.25), 400))
+    assert got == sorted(got)
+    assert 0.65 * 400 <= len(got) <= 0.85 * 400, len(got)  # about three frames in four arrive
+    assert asyncio.run(_through(LinkFaults(loss=0.0), 50)) == list(range(50))
+
+
 def test_latency_delays_each_frame_not_the_links_throughput() -> None:
     # 20 frames under 300 ms each, sent at once: they arrive together about 300 ms later, in
     # order (held one at a time they would take 6 s)

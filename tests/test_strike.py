@@ -1,5 +1,7 @@
 """The nemesis carried out (meshcheck/cluster/strike.py): the plan's bound on nodes down at once
-holds as the faults are carried out, not only in the plan's own time."""
+holds as the faults are carried out, not only in the plan's own time; each fault is undone as it
+was done (a pause by a resume); and the plan (nemesis.py) keeps a majority up whatever the count
+of nodes."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from meshcheck.cluster import strike
+from meshcheck.cluster import nemesis, strike
 from meshcheck.cluster.nemesis import LEADER, Fault
 
 
@@ -93,3 +95,52 @@ def test_most_down_counts_kills_and_pauses_in_force_at_once() -> None:
     assert strike.most_down(overlapping) == 2
     cuts = [Fault(0.0, "partition", ("n1",), 5.0), Fault(0.1, "kill", ("n2",), 1.0)]
     assert strike.most_down(cuts) == 1  # a cut node is up: a partition is not counted
+
+
+class Calls(SlowStarts):
+    """Processes that record every call made on them, in order."""
+
+    def __init__(self) -> None:
+        super().__init__(start_takes=0.0)
+        self.calls: list[str] = []
+
+    def kill(self, name: str) -> None:
+        self.calls.append(f"kill {name}")
+
+    def start(self, name: str) -> None:
+        self.calls.append(f"start {name}")
+
+    def pause(self, name: str) -> None:
+        self.calls.append(f"pause {name}")
+
+    def resume(self, name: str) -> None:
+        self.calls.append(f"resume {name}")
+
+
+def test_each_fault_on_a_process_is_undone_as_it_was_done() -> None:
+    """A pause ends with SIGCONT (a resume), never with a start beside the stopped process; a kill
+    ends with a start."""
+    plan = [Fault(0.0, "pause", ("n1",), 0.05), Fault(0.1, "kill", ("n2",), 0.05)]
+    target = Calls()
+    done = _carry_out(plan, target, lambda: "n3")
+    assert target.calls == ["pause n1", "resume n1", "kill n2", "start n2"]
+    assert done == ["pause n1", "pause n1 undone", "kill n2", "kill n2 undone"]
+
+
+def test_the_plan_keeps_a_majority_up_with_an_even_count_of_nodes() -> None:
+    """With four or six nodes a minority is one or two: kills and pauses never hold down half
+    the cluster at once, and a partition's side or a slow side named in the plan is a minority."""
+    for count in (4, 6):
+        names = [f"n{k}" for k in range(1, count + 1)]
+        minority = (count - 1) // 2
+        most = 0
+        for seed in range(40):
+            plan = nemesis.plan(seed, 60, ("kill", "pause", "partition", "loss"), names)
+            down = [f for f in plan if f.kind in ("kill", "pause")]
+            for f in down:
+                at_once = [g for g in down if g.at <= f.at < g.at + g.lasts]
+                most = max(most, len(at_once))
+            for f in plan:
+                if f.kind in ("partition", "loss") and nemesis.LEADER not in f.nodes:
+                    assert 1 <= len(f.nodes) <= minority, (count, seed, f)
+        assert most == minority, (count, most)
