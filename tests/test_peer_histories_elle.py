@@ -177,14 +177,21 @@ def run_meshcheck(
 
 
 def difference(case: Mapping[str, Any]) -> str | None:
-    """How meshcheck's verdict differs from Elle's, or None when they agree."""
-    verdict, kinds = run_meshcheck(case)
+    """How meshcheck's list-append verdict differs from Elle's, or None when they agree."""
+    return _differs(case, *run_meshcheck(case), NAMES)
+
+
+def _differs(
+    case: Mapping[str, Any], verdict: Any, kinds: set[str], names: Mapping[str, str | None]
+) -> str | None:
+    """How meshcheck's `verdict` and `kinds` of anomaly differ from Elle's on `case` (Elle's
+    anomaly names mapped by `names`), or None when they agree."""
     elle_valid = case["elle"]["valid"]
     scope = SCOPES.get(case["options"])
     if scope is not None and verdict != NOTHING:
         kinds &= scope
         verdict = not kinds
-    expected = {k for a in case["elle"]["anomalies"] if (k := NAMES[a]) is not None}
+    expected = {k for a in case["elle"]["anomalies"] if (k := names[a]) is not None}
     if elle_valid is True and verdict is True:
         return None
     if elle_valid is False and verdict is False and expected <= kinds:
@@ -773,19 +780,8 @@ def run_rw(case: Mapping[str, Any], consistency: str | None = None) -> tuple[boo
 
 
 def rw_difference(case: Mapping[str, Any]) -> str | None:
-    """How meshcheck's verdict differs from Elle's, or None when they agree."""
-    verdict, kinds = run_rw(case)
-    elle_valid = case["elle"]["valid"]
-    scope = SCOPES.get(case["options"])
-    if scope is not None and verdict != NOTHING:
-        kinds &= scope
-        verdict = not kinds
-    expected = {k for a in case["elle"]["anomalies"] if (k := RW_NAMES[a]) is not None}
-    if elle_valid is True and verdict is True:
-        return None
-    if elle_valid is False and verdict is False and expected <= kinds:
-        return None
-    return f"Elle {elle_valid} {sorted(expected)}, meshcheck {verdict} {sorted(kinds)}"
+    """How meshcheck's rw-register verdict differs from Elle's, or None when they agree."""
+    return _differs(case, *run_rw(case), RW_NAMES)
 
 
 def test_the_translated_rw_register_cases_are_well_formed() -> None:
