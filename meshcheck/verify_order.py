@@ -8,7 +8,7 @@ a plug-in's test, outside the project, is named there relative to the folder ver
 (the command that runs it again needs the file, verify_summary.again).
 
 Under xdist the controller collects nothing and every worker collects the same tests; the first
-worker (gw0) writes the file. It also registers the marker `fast`, which `--profile fast` selects
+worker (gw0, by the id xdist gives it in its config) writes the file. It also registers the marker `fast`, which `--profile fast` selects
 (a plug-in's own tests may carry it under its own pytest configuration).
 """
 
@@ -35,7 +35,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     path = os.environ.get(ENV)
     if not path or not session.items:
         return
-    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0":
+    # an xdist worker knows its id from its config; the environment's PYTEST_XDIST_WORKER may be
+    # an outer run's (verify run inside a test on worker gw1 wrote no file, and its rows no file)
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "gw0")
+    if worker != "gw0":
         return
     lines = []
     for item in session.items:

@@ -225,6 +225,8 @@ def test_a_failing_plugin_test_writes_its_trace_and_says_a_command_that_runs_it_
     user.mkdir()
     monkeypatch.chdir(user)
     monkeypatch.delenv("MESHCHECK_FAILURES", raising=False)
+    # as when this test runs on a second xdist worker: verify's own pytest run inherits the name
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     plug = Protocol("myplug", "fails", Models(spec="Raft"), property_tests=("myplug_tests",))
     with registry.registered(plug):
         rows = list(verify.test_rows(verify.project_root(), "quick", tmp_path, ("myplug",)))
