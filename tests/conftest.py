@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
+from tests import moved
 
 # pytest-xdist hands each worker whole files (`--dist loadfile`), in the order this hook leaves
 # them (the Makefile passes --no-loadscope-reorder, whose default puts the files with the most tests
@@ -49,7 +50,9 @@ HEAVY_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects: a moved test is slow
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    moved.apply(items)
     rank = {path: i for i, path in enumerate(HEAVY_FIRST)}
     counts = Counter(item.nodeid.split("::", 1)[0] for item in items)
 

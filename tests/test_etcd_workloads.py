@@ -117,6 +117,11 @@ def test_each_checker_catches_its_workloads_mutant(
 
 
 @needs_etcd
+@pytest.mark.moved(
+    stand_in="tests/test_cluster_etcd.py::test_a_client_paused_past_its_lease_is_a_second_holder",
+    why="etcd with a client stalled past its lease, a second holder caught; the fenced-lock "
+    "checker's two verdicts are its own tests' (tests/test_history_checkers.py)",
+)
 def test_fencing_keeps_a_holder_paused_past_its_lease_off_the_register(tmp_path: Path) -> None:
     """The first holder stalls 7 s, past its 5 s lease: another takes the lock under it, so
     mutual exclusion fails (as etcd's leases allow, Jepsen's etcd 3.4.3 analysis); the token
@@ -135,6 +140,11 @@ def test_fencing_keeps_a_holder_paused_past_its_lease_off_the_register(tmp_path:
 
 
 @needs_etcd  # docs/findings.md, etcd: a power failure of every member
+@pytest.mark.moved(
+    stand_in="tests/test_lazy_fs_cluster.py::test_the_mutant_without_fsyncs_loses_acknowledged_writes_at_a_power_failure",
+    why="a power failure of every node on the lazy file system loses acknowledged writes whose "
+    "names were never synced; etcd runs from its file in make test (tests/test_cluster_etcd.py)",
+)
 def test_a_power_failure_of_every_member_loses_acknowledged_writes(tmp_path: Path) -> None:
     """etcd 3.4 creates its `member` directory and never fsyncs the data directory that holds
     it: on a file system that keeps only what was synced (meshcheck/faults/lazy_tree.py, POSIX's
