@@ -128,6 +128,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # nemesis's plan and its carrying out on fake processes; no cluster run (those are minutes)
     "faults": (
         "tests/test_lazy_fs.py",
+        "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",
         "tests/test_runtime_disk_mutants.py",
         "tests/test_disk_corruption.py",

@@ -42,10 +42,13 @@ _FINAL = ".final"  # each mount's last live image, copied out before it is unmou
 class NodeDisks:
     """Each of `nodes`' data directory under `root`, lazily mounted when `lazy`."""
 
-    def __init__(self, root: Path, nodes: Sequence[str], *, lazy: bool) -> None:
+    def __init__(
+        self, root: Path, nodes: Sequence[str], *, lazy: bool, durability: str = "strict"
+    ) -> None:
         self.root = Path(root)
         self.nodes = tuple(nodes)
         self.lazy = lazy
+        self.durability = durability  # the lazy mounts' model (meshcheck/faults/lazy_tree.py)
         self._mounts: dict[str, LazyMount] = {}
 
     def __enter__(self) -> NodeDisks:
@@ -59,7 +62,7 @@ class NodeDisks:
                     backing.mkdir(parents=True, exist_ok=True)
                     for old in here.iterdir():  # what was there before is on the disk already
                         shutil.move(old, backing / old.name)
-                    mount = LazyMount(backing, here)
+                    mount = LazyMount(backing, here, self.durability)
                     mount.mount()
                     self._mounts[node] = mount
         except BaseException:

@@ -15,15 +15,24 @@ failure leaves, and the backing directory holds exactly it at every moment:
 - `power_failure` makes the live image a copy of the durable one: unsynced writes, truncates,
   creates, renames and unlinks are gone.
 
-These are POSIX's rules for `fsync` taken strictly (fsync "shall cause all modified data and
-attributes of fildes to be moved to a permanent storage device"; making a new name durable takes
-an fsync of its directory), the ones a file system may hold an application to. ext4, XFS and
-btrfs are more generous in practice: the file's own fsync commits the journal (ext4), forces the
-log (XFS) or commits the tree (btrfs), and its new directory entry with it. Pillai et al., "All
-File Systems Are Not Created Equal" (OSDI 2014), list which of these orderings each Linux file
-system keeps. LazyFS (Jepsen and INESC TEC) is less strict than this model: it drops unsynced file
-data the same way but passes create, mkdir and rename through to the real directory, so names
-survive its power failures.
+Two durability models, chosen when the tree is made (`DURABILITY`):
+
+- `strict`, the rules above: POSIX's rules for `fsync` taken strictly (fsync "shall cause all
+  modified data and attributes of fildes to be moved to a permanent storage device"; making a new name durable
+  takes an fsync of its directory, as the Linux fsync(2) manual says), the ones a file system may
+  hold an application to.
+- `journal`, what ext4, XFS and btrfs keep in practice: a file's fsync (or fdatasync) commits the
+  journal (ext4's jbd2), forces the log (XFS) or writes the log tree (btrfs), and the file's
+  directory entries go with it. Here a file's fsync also does what a directory fsync does for
+  each directory on the way to each of its names, from the root down: its name, and the earlier
+  changes of the directories that hold it, become durable. Unsynced file data is still lost, and
+  a directory no synced file sits under still loses its changes. ext4 commits every pending
+  metadata change at once, a wider net than this; the model keeps the part all three share.
+
+Pillai et al., "All File Systems Are Not Created Equal" (OSDI 2014), list which of these orderings
+each Linux file system keeps. LazyFS (Jepsen and INESC TEC) sits between the two: it drops
+unsynced file data as both do but passes create, mkdir and rename through to the real directory,
+so every name survives its power failures, synced or not.
 
 The model holds regular files and directories, every byte in memory: it is a fault injector for
 the small data directories of a test, not a store.
@@ -42,6 +51,8 @@ from pathlib import Path
 import attrs
 
 ROOT = 1
+# the durability models (the module's docstring): what a power failure keeps
+DURABILITY = ("strict", "journal")
 
 
 @attrs.define
@@ -63,8 +74,11 @@ def _error(code: int, what: str) -> OSError:
 class LazyTree:
     """The live and durable images over one backing directory (see the module's docstring)."""
 
-    def __init__(self, backing: Path) -> None:
+    def __init__(self, backing: Path, durability: str = "strict") -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"{durability}: a durability model is one of {', '.join(DURABILITY)}")
         self.backing = backing
+        self.durability = durability
         self._live: dict[int, Inode] = {}
         self._durable: dict[int, Inode] = {}
         self._next = ROOT
@@ -202,6 +216,12 @@ class LazyTree:
         durable.data = bytearray(node.data)
         durable.mode = node.mode
         durable.mtime_ns = node.mtime_ns
+        if self.durability == "journal":
+            before = self._durable_path(node.number)
+            for directory in self._directories_above(node.number):
+                self._fsync_dir(directory)
+            if self._durable_path(node.number) != before:
+                return  # a new durable name: written with the bytes just synced
         path = self._durable_path(node.number)
         if path is None:
             return
@@ -231,6 +251,26 @@ class LazyTree:
                 self._durable[number] = Inode(number, child.is_dir, child.mode)
             if here is not None:
                 self._materialize(number, here / name)
+
+    def _directories_above(self, number: int) -> list[Inode]:
+        """The live directories on the way from the root to each of the inode's names, each once,
+        every directory before those under it."""
+        parents: dict[int, list[int]] = {}
+        for directory in self._live.values():
+            for child in directory.entries.values():
+                parents.setdefault(child, []).append(directory.number)
+        order: list[int] = []
+        seen: set[int] = set()
+
+        def climb(child: int) -> None:
+            for parent in parents.get(child, []):
+                if parent not in seen:
+                    seen.add(parent)
+                    climb(parent)
+                    order.append(parent)
+
+        climb(number)
+        return [self._live[n] for n in order]
 
     def _drop_durable_names(self, number: int) -> None:
         """The inode's durable names elsewhere removed: it is about to gain its new one."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from meshcheck.faults.lazy_tree import DURABILITY
 from meshcheck.impl.base.errors import MeshcheckError
 
 _START_SECONDS = 20.0
@@ -55,9 +56,12 @@ def is_mounted(mountpoint: Path) -> bool:
 class LazyMount:
     """The backing directory served lazily at the mountpoint while the block runs."""
 
-    def __init__(self, backing: Path, mountpoint: Path) -> None:
+    def __init__(self, backing: Path, mountpoint: Path, durability: str = "strict") -> None:
+        if durability not in DURABILITY:
+            raise LazyFsError(f"{durability}: a durability model is one of {', '.join(DURABILITY)}")
         self.backing = Path(backing).resolve()
         self.mountpoint = Path(mountpoint).resolve()
+        self.durability = durability
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: socket.socket | None = None
         self._stderr: IO[bytes] | None = None
@@ -97,6 +101,7 @@ class LazyMount:
                 str(self.backing),
                 str(self.mountpoint),
                 str(theirs.fileno()),
+                self.durability,
             ],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,

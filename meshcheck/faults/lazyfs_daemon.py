@@ -208,9 +208,10 @@ def _serve_control(
 
 def main(argv: list[str]) -> int:
     backing, mountpoint, fd = Path(argv[0]), argv[1], int(argv[2])
+    durability = argv[3] if len(argv) > 3 else "strict"
     conn = socket.socket(fileno=fd)
     try:
-        tree = LazyTree(backing)
+        tree = LazyTree(backing, durability)
     except (OSError, ValueError) as e:
         conn.sendall(f"error {e}\n".encode())
         return 1
