@@ -181,6 +181,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "kernel (root, `make netns`; the default where it can be built), or loopback (every node "
         "on 127.0.0.1: no partitions, latency or loss) (docs/network-faults.md, docs/systems.md)",
     )
+    t.add_argument(
+        "--fs",
+        default="",
+        metavar="MODEL",
+        help="with --nemesis power: what a power failure keeps. strict (default): only what was "
+        "fsynced, a new name only once its directory is; journal: as ext4, XFS and btrfs keep in "
+        "practice, a file's fsync makes its names durable too (docs/faults.md)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(

@@ -67,7 +67,11 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     args.network = args.network or "proxy"
     args.nemesis = args.nemesis or "kill,pause,partition"
     if args.protocol == "manager":
-        for flag, given in (("--delay", args.delay != "0"), ("--timeout", bool(args.timeout))):
+        for flag, given in (
+            ("--delay", args.delay != "0"),
+            ("--timeout", bool(args.timeout)),
+            ("--fs", bool(getattr(args, "fs", ""))),
+        ):
             if given:
                 raise MeshcheckError(f"{flag}: only for a cluster of one of the project's cores")
     if args.reads not in ("", "linearizable"):
@@ -131,6 +135,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
         delay=_delay(args.delay),
         timeout=number("timeout", args.timeout, 0.1, 600) if args.timeout else 1.0,
         network=args.network,
+        fs=nemesis.durability(getattr(args, "fs", ""), nemesis.parse_kinds(args.nemesis)),
     )
     out = Path(args.out)
     writable(out)
@@ -139,6 +144,7 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     print(
         f"cluster test: {options.protocol}, {words.count(options.nodes, 'node')}, {options.time:g} s, seed {options.seed}"
         + (f", links delayed {args.delay} ms" if options.delay[1] else "")
+        + (f", {options.fs} durability" if "power" in options.nemesis else "")
     )
     for fault in plan:
         print(f"  {fault.describe()}")

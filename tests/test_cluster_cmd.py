@@ -266,6 +266,13 @@ def test_a_replica_that_commits_on_a_two_chain_is_caught_by_its_log(tmp_path: Pa
         (["--protocol", "hybrid", "--byzantine", "n9:censor"], "no node 'n9' in n1..n4"),
         (["--protocol", "hybrid", "--byzantine", "n1:lie"], "n1:lie: choose from censor,"),
         (["--protocol", "hybrid", "--byzantine", "n1:censor,n2:censor"], "more than f = 1"),
+        (["--nemesis", "power", "--fs", "ordered"], "--fs ordered: choose from strict, journal"),
+        (["--fs", "journal"], "--fs journal: only with --nemesis power"),
+        (["--protocol", "manager", "--fs", "journal"], "--fs: only for a cluster of one of"),
+        (
+            ["--system", "etcd", "--network", "loopback", "--fs", "journal"],
+            "--fs journal: only with --nemesis power",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

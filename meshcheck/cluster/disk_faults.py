@@ -85,6 +85,7 @@ def callbacks(
         note(
             f"power failure of {','.join(nodes)}: unsynced changes dropped from "
             + ", ".join(f"{n} {words.count(k, 'file')}" for n, k in dropped.items())
+            + f" ({disks.durability} durability)"
         )
         return back(nodes)
 

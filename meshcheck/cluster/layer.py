@@ -135,7 +135,9 @@ class Layer:
         # a power failure planned: every node's data directory on a lazy filesystem of its own,
         # mounted by the caller's `with` after the cluster cleared the folder, before it starts
         self.powered = "power" in kinds
-        self.disks = NodeDisks(folder / "data", self.names, lazy=self.powered)
+        self.disks = NodeDisks(
+            folder / "data", self.names, lazy=self.powered, durability=options.fs
+        )
         try:
             self.cluster = LocalCluster(
                 options.protocol,

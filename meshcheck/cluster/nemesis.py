@@ -163,6 +163,22 @@ def needs_lazy_disks(kinds: Sequence[str]) -> None:
             )
 
 
+def durability(given: str, kinds: Sequence[str]) -> str:
+    """`--fs`: the durability model of the lazy file systems a power failure strikes (strict when
+    not given); one clear error for a model that does not exist or a run with no power failure."""
+    from meshcheck.faults.lazy_tree import DURABILITY
+
+    if not given:
+        return DURABILITY[0]
+    if given not in DURABILITY:
+        raise MeshcheckError(f"--fs {given}: choose from {', '.join(DURABILITY)}")
+    if "power" not in kinds:
+        raise MeshcheckError(
+            f"--fs {given}: only with --nemesis power (what a power failure keeps)"
+        )
+    return given
+
+
 def storm(duration: float) -> tuple[float, float]:
     """When the storm runs within a run of `duration` seconds: after the first tenth, until a
     quarter remains (the calm after it is for recovery)."""

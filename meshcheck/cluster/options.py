@@ -49,6 +49,8 @@ class Options:
     # the nodes' links: "proxy", a TCP proxy per link (network.py); "netns", each node in its own
     # network namespace, the faults in the kernel's network (netns_links.py)
     network: str = "proxy"
+    # what a power failure keeps: "strict" or "journal" (meshcheck/faults/lazy_tree.py DURABILITY)
+    fs: str = "strict"
 
 
 @attrs.frozen

@@ -112,6 +112,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         validate=args.validate,
         long_pause=long_pause,
         broken=broken,
+        fs=nemesis.durability(getattr(args, "fs", ""), kinds),
     )
 
 
@@ -127,6 +128,7 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     print(
         f"cluster test: {system.file.name}, {words.count(options.nodes, 'node')}, "
         f"{options.time:g} s, seed {options.seed}, {options.network}"
+        + (f", {options.fs} durability" if "power" in options.nemesis else "")
     )
     for fault in faults(system, options):
         print(f"  {fault.describe()}")

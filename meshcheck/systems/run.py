@@ -95,6 +95,8 @@ class RunOptions:
     # a mutant of the workload its checker must catch (checked.py's Kind.mutants), passed to the
     # workload's clients and the plug-in as the option `broken`
     broken: str = ""
+    # what a power failure keeps: "strict" or "journal" (meshcheck/faults/lazy_tree.py DURABILITY)
+    fs: str = "strict"
 
 
 @attrs.frozen
@@ -191,7 +193,9 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             lazy = "power" in options.nemesis
             # an earlier run's, in the same folder (NodeDisks keeps what it finds, as on a disk)
             shutil.rmtree(folder / "data", ignore_errors=True)
-            disks = stack.enter_context(NodeDisks(folder / "data", names, lazy=lazy))
+            disks = stack.enter_context(
+                NodeDisks(folder / "data", names, lazy=lazy, durability=options.fs)
+            )
         else:
             disks = stack.enter_context(PlainDisks(folder / "data", names))
         clocks = {n: ShiftedClock(n, folder) for n in names} if "clock" in options.nemesis else {}
