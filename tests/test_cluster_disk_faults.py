@@ -7,6 +7,7 @@ node and pass a kill -9 with the same seed, which is why the fault exists."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,10 @@ def test_raft_holds_under_power_failures_and_corruption(tmp_path: Path) -> None:
     assert "corrupt" in kinds and any(f.scope == "all" for f in outcome.plan)
     log = (tmp_path / "holds" / "nemesis.log").read_text(encoding="utf-8")
     assert "power failure of n1,n2,n3: unsynced changes dropped" in log
+    # the file-level evidence: the nodes' step logs are never fsynced (docs/faults.md)
+    assert re.search(
+        r"n\d lost: bytes not synced: node\.ndjson \(\d+ of \d+ bytes survive\)", log
+    ), log
     # what was done to which file, and what the node made of it
     assert "corrupt n3: state.wal: " in log
     assert "n3 did not come back, left down" in log or "n3 came back on its damaged" in log

@@ -199,18 +199,23 @@ class InProcess:
         self.tree.power_failure()
 
     def seen(self) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+        return _seen(self.tree)
 
-        def walk(node: Inode, prefix: str) -> None:
-            for name, number in node.entries.items():
-                child = self.tree.inode(number)
-                if child.is_dir:
-                    walk(child, f"{prefix}{name}/")
-                else:
-                    found[prefix + name] = bytes(child.data)
 
-        walk(self.tree.lookup(""), "")
-        return found
+def _seen(tree: LazyTree) -> dict[str, bytes]:
+    """The files a process sees in the tree's live image, by path."""
+    found: dict[str, bytes] = {}
+
+    def walk(node: Inode, prefix: str) -> None:
+        for name, number in node.entries.items():
+            child = tree.inode(number)
+            if child.is_dir:
+                walk(child, f"{prefix}{name}/")
+            else:
+                found[prefix + name] = bytes(child.data)
+
+    walk(tree.lookup(""), "")
+    return found
 
 
 class Mounted:
@@ -351,6 +356,39 @@ def test_a_file_in_a_new_directory_keeps_its_whole_path_under_journal_alone(tmp_
         tree.power_failure()
         assert _files(backing) == kept[durability]
     assert kept == {"strict": {}, "journal": {"a/member/wal/0.wal": b"record"}}
+
+
+def test_losses_name_each_path_a_power_failure_would_lose_and_lose_exactly_those(
+    tmp_path: Path,
+) -> None:
+    """The file-level evidence a power failure's report carries (nemesis.log): each path and
+    what of it goes, read from the tree before the failure, and nothing else goes."""
+    backing = _prepared(tmp_path)
+    tree = LazyTree(backing, "strict")
+    kept = tree.create("a/kept", 0o644)
+    tree.write(kept, b"synced", 0)
+    tree.fsync(kept)
+    tree.fsync(tree.lookup("a"))
+    tree.write(kept, b"+more", 6)
+    tree.mkdir("b/member", 0o755)
+    tree.write(tree.create("b/member/0.wal", 0o644), b"wal", 0)
+    tree.write(tree.create("b/member/1.wal", 0o644), b"wal", 0)
+    tree.write(tree.create("loose", 0o644), b"xy", 0)
+    old = tree.create("a/old", 0o644)
+    tree.fsync(old)
+    tree.fsync(tree.lookup("a"))
+    tree.rename("a/old", "b/new")
+    before = _files(backing)
+    assert tree.losses() == [
+        "bytes not synced: a/kept (6 of 11 bytes survive)",
+        "name never synced: b/member/ (a folder, 2 files under it)",
+        "name never synced: b/new (0 bytes)",
+        "name never synced: loose (2 bytes)",
+        "removal or rename not synced: a/old (comes back)",
+    ]
+    tree.power_failure()
+    assert _seen(tree) == before == {"a/kept": b"synced", "a/old": b""}
+    assert tree.losses() == []
 
 
 def test_an_unknown_model_is_refused() -> None:

@@ -29,6 +29,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 
 Note = Callable[[str], None]
 SETTLE = 1.0  # seconds a restarted node must stay up to count as back
+LOSSES_SHOWN = 12  # paths of what a power failure lost, a node, in nemesis.log
 
 
 class Nodes(strike.Target, Protocol):
@@ -81,12 +82,18 @@ def callbacks(
         nodes = fault.nodes
         for node in nodes:
             await asyncio.to_thread(target.kill, node)
+        lost = {n: await asyncio.to_thread(disks.losses, n) for n in nodes}
         dropped = {n: await asyncio.to_thread(disks.power_failure, n) for n in nodes}
         note(
             f"power failure of {','.join(nodes)}: unsynced changes dropped from "
             + ", ".join(f"{n} {words.count(k, 'file')}" for n, k in dropped.items())
             + f" ({disks.durability} durability)"
         )
+        for node, lines in lost.items():  # the file-level evidence, from the file system itself
+            for line in lines[:LOSSES_SHOWN]:
+                note(f"  {node} lost: {line}")
+            if len(lines) > LOSSES_SHOWN:
+                note(f"  {node} lost: {len(lines) - LOSSES_SHOWN} more")
         return back(nodes)
 
     async def corrupt(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:

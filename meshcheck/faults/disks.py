@@ -104,6 +104,11 @@ class NodeDisks:
         mount.power_failure()
         return changed
 
+    def losses(self, node: str) -> list[str]:
+        """What a power failure of the node would now lose, path by path (none when not lazy)."""
+        mount = self._mounts.get(node)
+        return [] if mount is None else mount.losses()
+
     def corrupt(self, node: str, rng: random.Random, globs: Sequence[str]) -> list[Corruption]:
         """One non-empty file of the node's matching `globs` (every file when none is given),
         drawn by `rng`, truncated or given one to three flipped bits, the damage fsynced; what

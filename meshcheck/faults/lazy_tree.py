@@ -337,6 +337,37 @@ class LazyTree:
         self._live = copy.deepcopy(reachable)
         return lost
 
+    def losses(self) -> list[str]:
+        """What a power failure now would lose, one line a path, sorted: a name never synced (a
+        folder once, with how many files sit under it), a file whose bytes differ from its
+        synced ones, a removal or rename not synced (the old name comes back)."""
+        durable = dict(_paths(self._durable))
+        live = dict(_paths(self._live))
+        lines: list[str] = []
+        hidden: list[str] = []  # folders reported whole: nothing under them again
+        for path, number in live.items():
+            if any(path.startswith(folder) for folder in hidden):
+                continue
+            node = self._live[number]
+            if durable.get(path) != number:
+                if node.is_dir:
+                    hidden.append(path + "/")
+                    files = sum(
+                        1
+                        for p, n in live.items()
+                        if p.startswith(path + "/") and not self._live[n].is_dir
+                    )
+                    lines.append(f"name never synced: {path}/ (a folder, {files} files under it)")
+                else:
+                    lines.append(f"name never synced: {path} ({len(node.data)} bytes)")
+            elif not node.is_dir and self._durable[number].data != node.data:
+                kept = len(self._durable[number].data)
+                lines.append(f"bytes not synced: {path} ({kept} of {len(node.data)} bytes survive)")
+        for path, number in durable.items():
+            if live.get(path) != number and not any(path.startswith(f) for f in hidden):
+                lines.append(f"removal or rename not synced: {path} (comes back)")
+        return sorted(lines)
+
     def unsynced(self) -> int:
         """How many inodes differ between the live image and the durable one."""
         differ = 0
@@ -345,6 +376,20 @@ class LazyTree:
             if durable is None or durable.data != node.data or durable.entries != node.entries:
                 differ += 1
         return differ
+
+
+def _paths(image: dict[int, Inode]) -> list[tuple[str, int]]:
+    """Every path of an image under the root, each with its inode number, parents first."""
+    found: list[tuple[str, int]] = []
+    pending = [("", ROOT)]
+    while pending:
+        prefix, number = pending.pop()
+        for name, child in sorted(image[number].entries.items()):
+            path = f"{prefix}{name}"
+            found.append((path, child))
+            if image[child].is_dir:
+                pending.append((path + "/", child))
+    return found
 
 
 def _parts(path: str) -> list[str]:

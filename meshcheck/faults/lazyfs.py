@@ -11,6 +11,7 @@ does not end, kills it and unmounts here.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -139,6 +140,9 @@ class LazyMount:
         return line.decode().strip()
 
     def _ask(self, command: str) -> int:
+        return int(self._answer(command))
+
+    def _answer(self, command: str) -> str:
         if self._conn is None:
             raise LazyFsError("the lazy filesystem is not mounted")
         self._conn.sendall(f"{command}\n".encode())
@@ -146,7 +150,13 @@ class LazyMount:
         word, _, value = answer.partition(" ")
         if word != "ok":
             raise LazyFsError(f"{command}: {answer}")
-        return int(value)
+        return value
+
+    def losses(self) -> list[str]:
+        """What a power failure now would lose, path by path (LazyTree.losses)."""
+        found = json.loads(self._answer("losses"))
+        assert isinstance(found, list)
+        return [str(line) for line in found]
 
     def power_failure(self) -> int:
         """Everything not synced dropped: the live image becomes the backing directory's, which

@@ -13,6 +13,7 @@ lock as every filesystem operation.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import stat
@@ -194,6 +195,8 @@ def _serve_control(
             with lock:
                 if command == "power-failure":
                     answer = f"ok {tree.power_failure()}"
+                elif command == "losses":
+                    answer = f"ok {json.dumps(tree.losses())}"
                 elif command == "unsynced":
                     answer = f"ok {tree.unsynced()}"
                 elif command == "unmount":
