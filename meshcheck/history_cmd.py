@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
-from meshcheck.traces.history import checker, checkers, jepsen, models, reads, svg, window
+from meshcheck.traces.history import checker, checkers, jepsen, losses, models, reads, svg, window
 from meshcheck.traces.history.history import Op
 
 # operations of the failing part drawn around the window, at most
@@ -53,6 +53,8 @@ def run_history_check(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"{args.file}: {exc}") from None
     result = examined.result
     print(jepsen.render(result, model, args.file, examined.window), end="")
+    if model.name in REGISTERS:
+        print(losses.render(losses.count(history)), end="")
     holds = result.verdict == "linearizable"
     if mode == "serializable":
         print("(serializable reads: the writes and cas alone are checked for linearizability)")

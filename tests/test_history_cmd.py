@@ -71,12 +71,19 @@ def test_stale_read_exits_1_and_prints_the_window(tmp_path: Path) -> None:
     out = done.stdout
     assert "not linearizable" in out
     assert "smallest non-linearizable window: 3 operations (of 3 invoked before line 7)" in out
-    rows = [line.split() for line in out.splitlines() if line.startswith("  ")][1:]
+    window, counted = out.split("\nwrites: ")
+    rows = [line.split() for line in window.splitlines() if line.startswith("  ")][1:]
     assert rows == [
         ["0", "write(1)", "1..2", "ok"],
         ["0", "write(2)", "3..4", "ok"],
         ["1", "read()->1", "5..6", "ok"],
     ]
+    # what was lost: write(2), which the stale read disproves
+    assert counted.startswith("2 acknowledged, 1 lost, 0 of 0 indeterminate recovered"), out
+    assert (
+        "lost: 0 wrote 2 (lines 3..4); 1 read 1 after it (lines 5..6), a value only writes done"
+        in counted
+    )
 
 
 def test_kv_with_jepsen_tuples_names_the_failing_key(tmp_path: Path) -> None:

@@ -134,9 +134,11 @@ def test_the_command_on_a_jepsen_file(tmp_path: Path) -> None:
         "history", "check", str(bad), "--model", "cas-register", "--out", str(out), cwd=tmp_path
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("  ")][1:]
-    # the read of 2 (nobody wrote 2) is its own window
+    window, counted = done.stdout.split("\nwrites: ")
+    rows = [line.split() for line in window.splitlines() if line.startswith("  ")][1:]
+    # the read of 2 (nobody wrote 2) is its own window, and the one unexpected read
     assert rows == [["2", "read()->2", "11..12", "ok"]]
+    assert "1 read unexpected" in counted and "unexpected: 2 read 2 (lines 11..12)" in counted
     root = ET.fromstring(out.read_text())
     bars = [g for g in root.iter(NS + "g") if "op" in g.get("class", "").split()]
     assert [g.get("data-index") for g in bars if "conflict" in g.get("class", "")] == ["4"]

@@ -45,7 +45,7 @@ def report_rows(text: str) -> tuple[str, list[Row]]:
     """The verdict and the window's rows of an anomaly report, and its replay command."""
     rows = []
     for line in text.splitlines():
-        m = re.match(r"  (\S+\.\.\S*)  t=\S+  (\S+)  (.+)$", line)
+        m = re.match(r"  (\S+\.\.\S*)  t=\S+  (\S+)  (.+?)(  asked \S+)?$", line)
         if m:
             rows.append((m.group(2), m.group(3), m.group(1)))
     return text.splitlines()[0], rows
@@ -59,14 +59,18 @@ def replay_line(text: str) -> str:
 def command_rows(out: str) -> list[Row]:
     """The window's rows `meshcheck history check` prints (process, operation, lines, status)."""
     lines = out.splitlines()
-    head = next(
-        i for i, x in enumerate(lines) if x.split() == ["process", "operation", "lines", "status"]
+    heads = (
+        ["process", "operation", "lines", "status"],
+        ["process", "node", "operation", "lines", "status"],
     )
+    head = next(i for i, x in enumerate(lines) if x.split() in heads)
+    asked = "node" in lines[head].split()  # the node column, where the history names the nodes
     rows = []
     for line in lines[head + 1 :]:
         if not line.startswith("  "):
             break
-        process, operation, span, _status = re.split(r"\s{2,}", line.strip())
+        cells = re.split(r"\s{2,}", line.strip())
+        process, operation, span, _status = [cells[0], *cells[2:]] if asked else cells
         rows.append((process, operation, span))
     return rows
 

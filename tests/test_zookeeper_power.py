@@ -79,6 +79,10 @@ def test_a_power_failure_of_one_server_loses_nothing_the_others_hold(tmp_path: P
     outcome = run(zookeeper(), powered((Fault(4.0, "power", ("z1",), 1.0, scope="one"),)),
                   folder, lambda _: None)  # fmt: skip
     found = {v.check: v.holds for v in outcome.verdicts}
-    assert found == {"linearizable (kv)": True, "progress after healing": True}, outcome.verdicts
+    assert found == {
+        "linearizable (kv)": True,
+        "acknowledged writes kept (kv)": True,
+        "progress after healing": True,
+    }, outcome.verdicts
     assert loaded_empty(folder, "z1") >= 2
     assert loaded_empty(folder, "z2") == loaded_empty(folder, "z3") == 1

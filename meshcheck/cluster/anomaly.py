@@ -76,7 +76,7 @@ def report(
         *(
             f"  {window.span(o)}  t={at(o.call):.3f}s..{'' if o.ret == math.inf else f'{at(o.ret):.3f}s'}"
             f"  {o.process}  "
-            f"{window.label(o)}"
+            f"{window.label(o)}" + (f"  asked {o.node}" if o.node else "")
             for o in found.ops
         ),
         f"the nemesis from t={max(0.0, lo - BEFORE):.3f}s to t={hi + AFTER:.3f}s:",

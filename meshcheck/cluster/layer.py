@@ -396,7 +396,7 @@ class Layer:
             "".join(f"t={t:7.3f}s  {what}\n" for t, what in sorted(logged)), encoding="utf-8"
         )
         if proto.linearizable:
-            dumped = jepsen.dumps(history.ops, models.Rsm())
+            dumped = jepsen.dumps(history.asked(), models.Rsm())
         else:
             dumped = jepsen.dumps(convergence.history_as_kv(history.ops), models.KeyValue())
         (folder / "history.jsonl").write_text(dumped, encoding="utf-8")

@@ -113,6 +113,14 @@ class History:
     def count(self, status: str) -> int:
         return sum(1 for o in self.ops if o.status == status)
 
+    def asked(self) -> list[Op]:
+        """The operations, each with the node it went to (`Op.node`), as history.jsonl keeps them."""
+        if len(self.nodes) != len(self.ops):
+            return list(self.ops)
+        return [
+            attrs.evolve(o, node=n) if n else o for o, n in zip(self.ops, self.nodes, strict=True)
+        ]
+
     def record(
         self,
         process: str,

@@ -46,6 +46,7 @@ from meshcheck.systems.verdicts import (
     linearizable_kv,
     mutual_exclusion,
     serializable_verdicts,
+    writes_kept,
 )
 from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
@@ -395,7 +396,7 @@ def _check(
     elif options.workload == "stream":
         text = stream_history.dumps(history.ops)
     else:
-        text = jepsen.dumps(history.ops, model)
+        text = jepsen.dumps(history.asked(), model)
     (folder / "history.jsonl").write_text(text, encoding="utf-8")
     name = f"{system.file.name}, {words.count(options.nodes, 'node')}, seed {options.seed}"
     (folder / "latency.svg").write_text(
@@ -427,7 +428,9 @@ def _check(
     elif read_mode(options) == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
     else:
-        safety = (linearizable_kv(history.ops, options.budget),)
+        kept, account = writes_kept(history.asked())
+        (folder / "losses.txt").write_text(account, encoding="utf-8")
+        safety = (linearizable_kv(history.ops, options.budget), kept)
     if (
         options.workload != "stream"
         and workload.checked is None
@@ -435,7 +438,7 @@ def _check(
     ):
         progress("drawing the anomaly")
         anomaly.report(
-            history.ops,
+            history.asked(),
             model,
             struck,
             folder,

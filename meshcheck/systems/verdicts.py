@@ -6,7 +6,7 @@ from __future__ import annotations
 import attrs
 
 from meshcheck.cluster.checks import Verdict
-from meshcheck.traces.history import checker, models, reads
+from meshcheck.traces.history import checker, losses, models, reads
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import plural
 
@@ -24,6 +24,30 @@ def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Ve
         return Verdict(name, None, f"undecided within {budget:.0f} s")
     return Verdict(
         name, False, f"not linearizable: key {result.partition}, cut at t={result.cut:.3f}s"
+    )
+
+
+def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
+    """Acknowledged writes that a later read disproves (traces/history/losses.py), as a check of
+    its own beside linearizability: how many were acknowledged and how many lost, the first lost
+    one named with the nodes asked; and the whole account, for the report folder's losses.txt."""
+    found = losses.count(ops)
+    detail = (
+        f"{found.acknowledged} acknowledged, {len(found.lost)} lost, {found.recovered} of "
+        f"{found.indeterminate} indeterminate read back"
+    )
+    if found.lost:
+        first = found.lost[0]
+        w, r = first.write, first.read
+        asked = f" on {w.node}" if w.node else ""
+        seen = f" on {r.node}" if r.node else ""
+        detail += (
+            f"; the first: {w.process} wrote {losses.written(w)!r} to {w.key}{asked} at t={w.ret:.3f}s, "
+            f"{r.process} read {'nothing' if r.output is None else repr(r.output)} at "
+            f"t={r.call:.3f}s{seen} (losses.txt)"
+        )
+    return Verdict("acknowledged writes kept (kv)", not found.lost, detail), losses.render(
+        found, in_lines=False
     )
 
 

@@ -30,7 +30,8 @@ class Op:
     back (a read's value); `output` is None when the operation returned nothing or is not known.
     `key` names the object the operation is on (the key-value model splits a history by it).
     `ret` is `math.inf` for an `info` operation. `index` is the operation's place in the history
-    it came from, so a report can point back at it.
+    it came from, so a report can point back at it. `node` is the server the client asked, where
+    the history says it (a system run's clients record it), else empty.
     """
 
     process: Hashable
@@ -42,6 +43,7 @@ class Op:
     status: Status = "ok"
     key: Hashable = None
     index: int = 0
+    node: str = attrs.field(default="", eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.status not in STATUSES:

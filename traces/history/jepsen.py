@@ -48,6 +48,7 @@ def parse_edn(text: str, model: Model, name: str = "<history>") -> list[Op]:
 
 def _operations(events: reader.Events, model: Model, name: str) -> list[Op]:
     running: dict[Hashable, tuple[float, str, Hashable, Hashable]] = {}  # process -> invocation
+    asked: dict[Hashable, str] = {}  # process -> the node its running operation went to
     done: list[Op] = []
     for number, event in events:
         bad = functools.partial(_bad, name, number)
@@ -71,6 +72,10 @@ def _operations(events: reader.Events, model: Model, name: str) -> list[Op]:
             if f == "cas" and not (isinstance(value, tuple) and len(value) == 2):
                 raise bad("value", "expected [old, new] for a cas")
             running[process] = (number, f, key, value)
+            node = event.get("node", "")
+            if not isinstance(node, str):
+                raise bad("node", "expected the name of the node asked")
+            asked[process] = node
             continue
         if process not in running:
             raise bad("type", f"{kind} without an invocation by process {process}")
@@ -86,10 +91,12 @@ def _operations(events: reader.Events, model: Model, name: str) -> list[Op]:
             output = value if (f == "read" and status == "ok") else None
             inp = None if f == "read" else value0
         ret = math.inf if status == "info" else float(number)
-        done.append(Op(process, f, inp, output, float(call), ret, status, key0, len(done)))
+        node = asked.pop(process, "")
+        done.append(Op(process, f, inp, output, float(call), ret, status, key0, len(done), node))
     for process, (call, f, key, value) in running.items():
         inp = value if model.both_values or f != "read" else None
-        done.append(Op(process, f, inp, None, float(call), math.inf, "info", key, len(done)))
+        node = asked.get(process, "")
+        done.append(Op(process, f, inp, None, float(call), math.inf, "info", key, len(done), node))
     done.sort(key=lambda o: o.call)
     return done
 
@@ -161,9 +168,12 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
             f"smallest non-linearizable window{part}: {plural(len(ops), 'operation')} "
             f"(of {len(result.window)} invoked before {cut}); {why}"
         )
-    rows = [("process", "operation", "lines", "status")]
+    asked = any(o.node for o in ops)  # the node column, where the history names them
+    rows = [("process", *(("node",) if asked else ()), "operation", "lines", "status")]
     for o in ops:
-        rows.append((str(o.process), label(o), span(o), o.status))
+        rows.append(
+            (str(o.process), *((o.node or "-",) if asked else ()), label(o), span(o), o.status)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
@@ -187,7 +197,8 @@ def _events(ops: Sequence[Op], model: Model) -> list[tuple[float, int, dict[str,
         base: dict[str, Any] = {"process": process, "f": o.f}
         if model.keyed:
             base["key"] = o.key
-        events.append((o.call, 0, {**base, "type": "invoke", "value": invoked}))
+        asked = {"node": o.node} if o.node else {}
+        events.append((o.call, 0, {**base, "type": "invoke", "value": invoked, **asked}))
         if o.ret != math.inf:
             value = o.output if (both or o.f == "read") else o.input
             events.append((o.ret, 1, {**base, "type": o.status, "value": value}))

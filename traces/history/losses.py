@@ -1,0 +1,160 @@
+"""What a register history lost, in Jepsen's words and numbers: acknowledged writes, lost,
+recovered, unexpected (the counts of Jepsen's set checker, jepsen.checker/set-full, brought to
+registers whose writes carry unique values).
+
+- acknowledged: writes (and compare-and-sets) that completed ok;
+- lost: an acknowledged write `w` to key `k` that a later read disproves: an ok read of `k`,
+  invoked after `w` returned, of a value that only writes which had all returned before `w` was
+  invoked could have put (or of no value at all). Linearizability orders `w` after those writes
+  and before the read, so the read had to show `w`'s value or a later one: `w` is gone. A write
+  no later read disproves is not counted, nor one overwritten before any read: the count is a
+  floor, which a failed write (it did nothing) never raises;
+- recovered: a write whose outcome was unknown (`info`) whose value a read returned;
+- unexpected: a read of a value no write or cas invoked before the read returned could have
+  written (a value from nowhere, or from a write that failed); it decides no loss.
+
+Each lost write is named with its process, key, value and times, and the read that disproves it,
+with the node each was asked where the history says (`Op.node`). The counts are printed by
+`meshcheck history check` for the register models and by a cluster run for its register
+workloads, beside the linearizability verdict, which they do not replace: a history can lose
+nothing by this count and still not be linearizable.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+
+import attrs
+
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.window import plural
+
+WRITES = ("write", "cas")
+
+
+@attrs.frozen
+class Lost:
+    write: Op
+    read: Op  # the read that disproves it
+
+
+@attrs.frozen
+class Losses:
+    acknowledged: int
+    lost: tuple[Lost, ...]
+    indeterminate: int  # writes whose outcome is unknown (info)
+    recovered: int  # of those, read back
+    unexpected: tuple[Op, ...]  # reads of values nothing could have written
+
+
+def written(o: Op) -> Hashable:
+    """The value a write or compare-and-set puts."""
+    if o.f == "cas" and isinstance(o.input, tuple) and len(o.input) == 2:
+        value: Hashable = o.input[1]
+        return value
+    return o.input
+
+
+def count(ops: Sequence[Op]) -> Losses:
+    """The counts and the lost writes of a register history (the module's docstring).
+
+    A read `r` of value `x` disproves every acknowledged write `w` that returned before `r` was
+    invoked and was invoked after every write that could have put `x` had returned (`bound`, the
+    latest return among them; none: before any write, when `x` is nothing): `w` is ordered after
+    them and before `r`, so `r` must show `w`'s value or a later one. Per key, with the reads
+    sorted by invocation and the least bound of the reads after each moment, this is
+    O((reads + writes) log reads)."""
+    writes: dict[Hashable, list[Op]] = defaultdict(list)
+    reads: dict[Hashable, list[Op]] = defaultdict(list)
+    for o in ops:
+        if o.f in WRITES and o.status != "fail":
+            writes[o.key].append(o)
+        elif o.f == "read" and o.status == "ok":
+            reads[o.key].append(o)
+    lost: list[Lost] = []
+    unexpected: list[Op] = []
+    for key, seen in reads.items():
+        writers: dict[Hashable, list[Op]] = defaultdict(list)
+        for w in writes.get(key, ()):
+            writers[written(w)].append(w)
+        decided: list[tuple[float, float, Op]] = []  # (call, bound, read)
+        for r in seen:
+            if r.output is None:
+                decided.append((r.call, -math.inf, r))
+                continue
+            possible = [w for w in writers.get(r.output, ()) if w.call < r.ret]
+            if not possible:
+                unexpected.append(r)  # decides nothing: the history is broken another way
+                continue
+            decided.append((r.call, max(w.ret for w in possible), r))
+        decided.sort(key=lambda d: d[0])
+        calls = [d[0] for d in decided]
+        least: list[tuple[float, Op] | None] = [None] * (len(decided) + 1)
+        for k in range(len(decided) - 1, -1, -1):  # the least bound among reads k, k+1, ...
+            here = (decided[k][1], decided[k][2])
+            after = least[k + 1]
+            least[k] = here if after is None or here[0] < after[0] else after
+        for w in writes.get(key, ()):
+            if w.status != "ok":
+                continue
+            found = least[bisect.bisect_right(calls, w.ret)]
+            if found is not None and found[0] < w.call:
+                lost.append(Lost(w, found[1]))
+    indeterminate = [w for ws in writes.values() for w in ws if w.status == "info"]
+    recovered = sum(
+        1 for w in indeterminate if any(r.output == written(w) for r in reads.get(w.key, ()))
+    )
+    acknowledged = sum(1 for ws in writes.values() for w in ws if w.status == "ok")
+    lost.sort(key=lambda x: x.write.call)
+    unexpected.sort(key=lambda r: r.call)
+    return Losses(acknowledged, tuple(lost), len(indeterminate), recovered, tuple(unexpected))
+
+
+SHOWN = 10  # lost writes and unexpected reads named, each
+
+
+def _at(o: Op, lines: bool) -> str:
+    end = "..." if o.ret == math.inf else f"{o.ret:g}"
+    where = f"lines {o.call:g}..{end}" if lines else f"t={o.call:.3f}..{o.ret:.3f}s"
+    return where + (f" on {o.node}" if o.node else "")
+
+
+def _to(o: Op, word: str = "to") -> str:
+    return "" if o.key is None else f" {word} {o.key!r}"
+
+
+def _read(r: Op) -> str:
+    return "nothing" if r.output is None else repr(r.output)
+
+
+def _why(r: Op) -> str:
+    return "" if r.output is None else ", a value only writes done before it could have put"
+
+
+def render(found: Losses, in_lines: bool = True) -> str:
+    """The counts on one line, then each lost write and each unexpected read (the first ten);
+    their times as the history file's line numbers (`in_lines`) or in seconds of a run."""
+    head = (
+        f"writes: {found.acknowledged} acknowledged, {len(found.lost)} lost, "
+        f"{found.recovered} of {found.indeterminate} indeterminate recovered, "
+        f"{plural(len(found.unexpected), 'read')} unexpected"
+    )
+    lines = [head]
+    for item in found.lost[:SHOWN]:
+        w, r = item.write, item.read
+        lines.append(
+            f"  lost: {w.process} wrote {written(w)!r}{_to(w)} ({_at(w, in_lines)}); "
+            f"{r.process} read {_read(r)} after it ({_at(r, in_lines)}){_why(r)}"
+        )
+    for r in found.unexpected[:SHOWN]:
+        lines.append(
+            f"  unexpected: {r.process} read {r.output!r}{_to(r, 'from')} ({_at(r, in_lines)}), "
+            "which no write could have written"
+        )
+    hidden = max(0, len(found.lost) - SHOWN) + max(0, len(found.unexpected) - SHOWN)
+    if hidden:
+        lines.append(f"  ... and {hidden} more")
+    return "\n".join(lines) + "\n"
