@@ -118,6 +118,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_reader.py",
         "tests/test_history_reports.py",
         "tests/test_history_window.py",
+        "tests/test_history_losses.py",
         "tests/test_history_corpus.py",
         "tests/test_history_differential.py",
         "tests/test_history_search.py",
@@ -199,6 +200,8 @@ TOOLING: tuple[str, ...] = (
     "tests/test_history_window.py",
     "tests/test_linearizability.py",
     "tests/test_heldout.py",
+    "tests/test_moved.py",
+    "tests/test_findings_evidence.py",
     "tests/toy",
     # It breaks the cores itself, one line found by its exact text, and checks that the rule
     # tests notice: a held-out bug on one of those lines fails it because the line moved, whatever
