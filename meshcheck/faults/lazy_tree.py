@@ -18,9 +18,9 @@ failure leaves, and the backing directory holds exactly it at every moment:
 Two durability models, chosen when the tree is made (`DURABILITY`):
 
 - `strict`, the rules above: POSIX's rules for `fsync` taken strictly (fsync "shall cause all
-  modified data and attributes of fildes to be moved to a permanent storage device"; making a new name durable
-  takes an fsync of its directory, as the Linux fsync(2) manual says), the ones a file system may
-  hold an application to.
+  modified data and attributes of fildes to be moved to a permanent storage device"; making a
+  new name durable takes an fsync of its directory, as the Linux fsync(2) manual says), the ones
+  a file system may hold an application to.
 - `journal`, what ext4, XFS and btrfs keep in practice: a file's fsync (or fdatasync) commits the
   journal (ext4's jbd2), forces the log (XFS) or writes the log tree (btrfs), and the file's
   directory entries go with it. Here a file's fsync also does what a directory fsync does for
