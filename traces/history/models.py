@@ -458,6 +458,9 @@ def _rsm_step(state: Hashable, op: Op) -> tuple[Hashable, ...]:
     return (FrozenDict(after),)
 
 
+_ANONYMOUS = ("the holder of a lock taken without a lease",)
+
+
 class Mutex(Model):
     """A lock held by a lease (etcd's lock API, /v3/lock: a lock belongs to the lease it was taken
     with, and revoking the lease frees it). The state is the holding lease (None: free).
@@ -477,12 +480,15 @@ class Mutex(Model):
         # nothing (the search may place a pending operation anywhere after its invocation, and
         # must be able to: there it is the same as never having happened)
         nothing: tuple[Hashable, ...] = (state,) if op.pending else ()
+        # an operation with no lease (Knossos's knossos.model/mutex histories carry none) holds
+        # the lock as the one anonymous holder: the lock is then held or free, not owned
+        holder = _ANONYMOUS if op.input is None else op.input
         if op.f == "acquire":
-            return (op.input,) if state is None else nothing
+            return (holder,) if state is None else nothing
         if op.f == "release":
-            return (None,) if state == op.input else nothing
+            return (None,) if state == holder else nothing
         if op.f == "revoke":
-            return (None,) if state == op.input else (state,)
+            return (None,) if state == holder else (state,)
         return super()._step(state, op)
 
     def read_only(self, op: Op) -> bool:
@@ -503,7 +509,9 @@ class Mutex(Model):
         """The operations of one lease go together: a release without the acquire it releases is
         one no lease could make, and an acquire without its release holds the lock forever, so
         any later acquire would look like a second holder (a lease takes the lock once: etcd's
-        clients grant a lease for each acquisition)."""
+        clients grant a lease for each acquisition). Operations with no lease (Knossos's mutex
+        histories) all go together: dropping a release any of them could pair with would make a
+        window that is not evidence."""
         by_lease: dict[Hashable, list[int]] = defaultdict(list)
         for i, o in enumerate(ops):
             by_lease[o.input].append(i)
