@@ -15,7 +15,8 @@ import pytest
 
 from meshcheck.cluster.run import Options, run
 from meshcheck.impl.pbft.byzantine import ByzantineReplica
-from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, PBFT_BEHAVIOURS, protocol
+from meshcheck.impl.runtime.hosted.pbft import PBFT_BEHAVIOURS
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, protocol
 from tests.test_cluster_cmd import nodes_of
 
 DISKS = "honest disks (signatures, evidence, certificates)"

@@ -19,7 +19,6 @@ from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.protocols import BYZANTINE, protocol
-from meshcheck.impl.runtime.tls import client_context, server_context
 
 
 async def serve(config: ClusterConfig, node: str) -> None:
@@ -33,7 +32,9 @@ async def serve(config: ClusterConfig, node: str) -> None:
     bugs = frozenset(config.options.get(mutants.OPTION, ()))
     core = proto.build(node, config.node_ids(), options, rng)
     tls = None
-    if config.tls:
+    if config.tls:  # cryptography's x509 only where the cluster speaks TLS
+        from meshcheck.impl.runtime.tls import client_context, server_context
+
         folder = config.tls_folder()
         tls = (server_context(folder, node), client_context(folder, node))
     log = None

@@ -22,7 +22,7 @@
   - durability: every write a client saw acknowledged is in the logs of a majority of nodes (the
     leader answers only once a majority fsynced it: a lost fsync or an answer before it shows here).
 - Raft's applied state, sampled through every node's control channel while it runs (inspection.py,
-  impl/runtime/protocols.py `raft_inspect`): each node's state machine applied exactly the entries
+  impl/runtime/hosted/raft.py `raft_inspect`): each node's state machine applied exactly the entries
   up to its commit index, and machines at one commit index hold one state.
 """
 
@@ -346,7 +346,7 @@ def answered_once(
 
 
 def applied_state(samples: Sequence[Sample]) -> Verdict:
-    """Raft's state machines, as the nodes' control channels showed them (impl/runtime/protocols.py
+    """Raft's state machines, as the nodes' control channels showed them (impl/runtime/hosted/raft.py
     `raft_inspect`): in every sample the machine applied as many entries as the node's commit
     index says (the core applies each entry as it commits it, section 5.3; an InstallSnapshot
     installs a machine and its index together, section 7: a machine behind its commit index went

@@ -55,7 +55,7 @@ def key_and_value(op: Op) -> tuple[str, str | None]:
 
 @attrs.frozen
 class Settled:
-    """What `settle` saw: every node's last inspection (protocols.py `gossip_inspect`), and the
+    """What `settle` saw: every node's last inspection (impl/runtime/hosted/gossip.py `gossip_inspect`), and the
     seconds until the nodes' entries agreed and until no node suspected another (None: not
     within the bound)."""
 

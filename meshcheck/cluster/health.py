@@ -1,6 +1,6 @@
 """What gossip nodes showed while the run went on: their entries and their failure detectors,
 sampled over the nodes' control channels (meshcheck/cluster/inspection.py; impl/runtime/
-protocols.py `gossip_inspect`), and the checks on those samples.
+impl/runtime/hosted/gossip.py `gossip_inspect`), and the checks on those samples.
 
 - Entries never go backwards: between two samples of one node in one incarnation (its boot
   count), no key's rank (version, origin, value) falls and no key disappears. A merge keeps the
@@ -33,7 +33,7 @@ from meshcheck.cluster.nemesis import Window, windows
 from meshcheck.cluster.strike import DOWN
 
 # seconds a watcher and the node it watches must both have been up before the node goes down for
-# the watcher to have heard it: four of the runtime's gossip rounds (250 ms, impl/runtime/protocols.py)
+# the watcher to have heard it: four of the runtime's gossip rounds (250 ms, impl/runtime/hosted/gossip.py)
 HEARD = 1.0
 DETECT = 5.0  # seconds down after which some live node must suspect the node, whatever its model
 LATE = 600  # milliseconds past its own deadline a watcher may take to act (its rounds are 250 ms)

@@ -49,15 +49,11 @@ from meshcheck.impl.runtime import mutants as runtime_mutants
 from meshcheck.impl.runtime.client import crash_core, recover_core, skew_clock
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk, StateFileError, whole_records
+from meshcheck.impl.runtime.hosted.hybrid import hybrid_keys
+from meshcheck.impl.runtime.hosted.pbft import pbft_keys
 from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
 from meshcheck.impl.runtime.member import Member
-from meshcheck.impl.runtime.protocols import (
-    BFT_CLIENTS,
-    BFT_KEYS,
-    BYZANTINE,
-    hybrid_keys,
-    pbft_keys,
-)
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, BYZANTINE
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.traces.history import jepsen, models
