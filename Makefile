@@ -6,6 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# Python's compiled modules for every command these targets run, kept in one folder out of the tree
+# (PYTHONPYCACHEPREFIX). A machine that sets PYTHONDONTWRITEBYTECODE, as container images often do,
+# otherwise compiles every module again in every process: pytest's assertion rewriting was 13 of the
+# 20 CPU-seconds each test worker spends collecting, and each node process of a cluster compiled the
+# core it hosts at each start (0.30 CPU-s against 0.17 with the cache).
+export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
@@ -219,4 +227,4 @@ docs-serve: $(STAMP)
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 clean:
-	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants
+	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants .cache
