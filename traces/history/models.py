@@ -7,8 +7,9 @@ a partition function for P-compositionality.
 this state, with this output). An `info` operation's output is unknown, so the step accepts any.
 
 The models follow Jepsen's knossos.model: `register` (read, write), `cas-register` (read, write,
-cas with value [old, new]; a read of nil is a read whose value was not known and matches any
-state), and `kv`, a cas-register per key, whose histories are checked key by key.
+cas with value [old, new]; an ok read of nil is a read of the register before any write, not
+Knossos's read of an unknown value, which matches any state: a read whose value is unknown is
+`info`), and `kv`, a cas-register per key, whose histories are checked key by key.
 
 `rsm` is the case store of impl/rsm (`Rsm`): see its docstring. `mutex` is a lock held by a
 lease, as etcd's lock API's (`Mutex`).
