@@ -113,6 +113,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",
         "tests/test_history_checkers.py",
+        "tests/test_history_adversarial.py",
         "tests/test_history_cmd.py",
         "tests/test_history_edn.py",
         "tests/test_history_reader.py",
