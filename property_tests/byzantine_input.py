@@ -25,6 +25,7 @@ failure to the one message that crashes a node, printed with its repr.
 from __future__ import annotations
 
 import contextlib
+import copy
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -328,9 +329,31 @@ def _hashable(items: Sequence[Any]) -> list[Any]:
     return found
 
 
+def _calm_copies(build: Callable[[int], Simulator[Any]]) -> Callable[[int], Simulator[Any]]:
+    """`build`, each seed's cluster built once and handed out as a deep copy: the same clocks,
+    queues, random generators, logs and keys, so that the copy runs on as the cluster built afresh
+    would (each example of the four targets, run on a copy and on a fresh build, ends in the same
+    events and applied entries). A hybrid cluster's calm run of three epochs costs 0.3 CPU-s, its
+    copy 0.03."""
+    built: dict[int, Simulator[Any]] = {}
+
+    def cluster(seed: int) -> Simulator[Any]:
+        if seed not in built:
+            built[seed] = build(seed)
+        return copy.deepcopy(built[seed])
+
+    return cluster
+
+
 def check(target: Target, settings: hypothesis.settings) -> None:
     """Hypothesis: a cluster after a short calm run; the Byzantine sender's drawn messages, each
-    handed to every honest node that is up; the run going on `after` ticks. No honest node raises."""
+    handed to every honest node that is up; the run going on `after` ticks. No honest node raises.
+
+    The calm run of each seed is built once, and each example starts from a deep copy of it
+    (`_calm_copies`): the calm run is most of an example's cost. The examples' function below is
+    left as it was, so that Hypothesis (derandomized: its seed is a hash of that function's source)
+    draws the same examples as when every example built its own cluster."""
+    target = attrs.evolve(target, cluster=_calm_copies(target.cluster))
 
     @settings
     @given(seed=st.integers(0, 3), data=st.data())

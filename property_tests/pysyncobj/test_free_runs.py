@@ -29,7 +29,27 @@ FEW = settings(
 )
 
 
-@pytest.mark.parametrize("nodes", [3, 5])
+@pytest.mark.parametrize(
+    "nodes",
+    [
+        pytest.param(
+            3,
+            marks=pytest.mark.moved(
+                stand_in=(
+                    "property_tests/pysyncobj/test_free_runs.py"
+                    "::test_pysyncobj_free_runs_hold_on_fifo_links[5]"
+                ),
+                why=(
+                    "the same free runs at 5 nodes kill all three injected bugs in this budget "
+                    "(vote_ignores_log, vote_twice, keep_conflicting_suffix), at 3 nodes two "
+                    "(keep_conflicting_suffix survives its 24 runs); test_injected_bug_is_killed "
+                    "runs 3-node clusters in make test"
+                ),
+            ),
+        ),
+        5,
+    ],
+)
 def test_pysyncobj_free_runs_hold_on_fifo_links(nodes: int) -> None:
     # a share of the profile's examples (ci: 24 runs, dev: 80), as Raft's free runs take
     free_run_safety(frozenset(), share(settings(), 0.4), nodes=nodes, fifo=True)
@@ -38,7 +58,7 @@ def test_pysyncobj_free_runs_hold_on_fifo_links(nodes: int) -> None:
 # -- injected bugs, each killed ----------------------------------------------------------------------
 
 KILLS = {
-    "vote_ignores_log": (5, "LeaderCompleteness"),
+    "vote_ignores_log": (3, "LeaderCompleteness"),  # 21 runs of 3 nodes (31 of 5: 4x the CPU)
     "vote_twice": (3, "ElectionSafety"),
     "keep_conflicting_suffix": (3, "LogMatching"),
 }
