@@ -57,6 +57,14 @@ def _rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
+# One check after another in this process. The reports, the summary and the exit code are made from
+# the rows whatever ran them, and a run on 2 workers (verify's default on this machine) lists the
+# rows of a serial one (test_a_parallel_run_lists_the_rows_of_a_serial_run): the pool's two
+# processes, each importing meshcheck and starting a JVM, cost the tests below three to eight
+# times their checks (measured: 9.0 CPU-s for two of them, 2.4 serial).
+SERIAL = ("--workers", "1")
+
+
 def _verify(root: Path, *extra: str, table: bool = True) -> int:
     wide = ["--table"] if table else []
     return main(
@@ -70,6 +78,7 @@ def _verify(root: Path, *extra: str, table: bool = True) -> int:
             "tlc",
             "--only",
             "traces",
+            *SERIAL,
             *wide,
             *extra,
         ]
@@ -168,6 +177,11 @@ def _stored_counterexample(root: Path) -> Path:
     return path
 
 
+def _traces(root: Path) -> list[str]:
+    """`meshcheck verify` of the project's stored traces alone, serial."""
+    return ["verify", "--profile", "default", "--root", str(root), "--only", "traces", *SERIAL]
+
+
 def test_stored_trace_replays_until_the_spec_changes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,15 +202,12 @@ def test_stored_trace_replays_until_the_spec_changes(
     assert not outcome.ok and outcome.index == 1
     assert "Incr does not lead from state 0 to state 1" in outcome.problem
 
-    assert (
-        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
-        == 1
-    )
+    assert main([*_traces(root), "--table"]) == 1
     rows = _rows(capsys.readouterr().out)
     assert rows["traces/counterexamples/Counter-Small.itf.json"][2] == "FAIL"
     # the command the summary prints for the row replays the trace and says the same, from the
     # project's folder (the row's name is its path there)
-    assert main(["verify", "--profile", "default", "--root", str(root), "--only", "traces"]) == 1
+    assert main(_traces(root)) == 1
     out = capsys.readouterr().out
     again = next(line for line in out.splitlines() if line.startswith("  again: "))
     said = "Incr does not lead from state 0 to state 1"
@@ -215,10 +226,7 @@ def test_trace_without_its_spec_is_an_error(
     doc = json.loads(path.read_text())
     doc["#meta"]["spec"] = "specs/Gone.tla"
     path.write_text(json.dumps(doc))
-    assert (
-        main(["verify", "--profile", "default", "--root", str(root), "--only", "traces", "--table"])
-        == 2
-    )
+    assert main([*_traces(root), "--table"]) == 2
     rows = _rows(capsys.readouterr().out)
     assert (
         "#meta.spec: specs/Gone.tla not found"

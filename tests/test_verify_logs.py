@@ -5,6 +5,7 @@ only when marked `fast`, and counted in its protocol's line of the summary."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from meshcheck import registry, verify_summary
 from meshcheck.cli import main
 from meshcheck.protocol import Models, Protocol
+from meshcheck.traces import itf
 from meshcheck.verify import log_check_units, project_root, summary_areas, trace_units
 from meshcheck.verify_logs import LOG_ROW, PYSYNCOBJ_LOG_ROW
 from meshcheck.verify_rows import Row, TraceCheck
@@ -47,7 +49,12 @@ def _names(chosen: tuple[str, ...], profile: str) -> list[str]:
     return [u.name for u in log_check_units(ROOT, chosen, profile, None)[0]]
 
 
-def test_a_protocols_log_checks_are_its_rows_and_no_other_protocols() -> None:
+def test_a_protocols_log_checks_are_its_rows_and_no_other_protocols(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # trace_units reads every stored trace whole to learn its protocol: both calls below read the
+    # same files, parsed once here (2 to 3 CPU-s a call)
+    monkeypatch.setattr(itf, "read", functools.cache(itf.read))
     with registry.registered(TOY), registry.registered(OTHER):
         mine = trace_units(ROOT, ("toylogs",), "quick", 7)
         assert [u.name for u in mine] == [QUICK_ROW, LONG_ROW]  # none lacks: no skip row
