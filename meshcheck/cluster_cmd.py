@@ -73,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     t.add_argument(
         "--workload",
         default="",
-        help="registers or register (consensus), status (gossip), routed (manager); a system "
+        help="registers or register (consensus), overlays (raft: policies deployed onto "
+        "several cases), status (gossip), routed (manager); a system "
         "file's: registers, cas or lock as it lists them; default the protocol's (the file's) first",
     )
     t.add_argument("--rate", default="100", metavar="R", help="operations a second (all clients)")
@@ -102,8 +103,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--bugs",
         default="",
         metavar="A,B",
-        help="catalogue mutants switched on: the protocol's (impl/<protocol>/mutants.py) or the "
-        "runtime's disk (skip_fsync, ack_before_fsync: impl/runtime/mutants.py)",
+        help="catalogue mutants switched on: the protocol's (impl/<protocol>/mutants.py), the "
+        "state machine's for raft (overlay_cases_in_set_order: impl/rsm/mutants.py, with "
+        "--workload overlays) or the runtime's disk (skip_fsync, ack_before_fsync: "
+        "impl/runtime/mutants.py)",
     )
     t.add_argument(
         "--core",

@@ -286,11 +286,17 @@ def _known_bugs(name: str, bugs: frozenset[str]) -> None:
 
     from meshcheck.impl.runtime.mutants import BUGS as RUNTIME
 
-    catalogue = importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS
-    unknown = sorted(bugs - set(catalogue) - set(RUNTIME))
+    catalogue = set(importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS)
+    machine = ""
+    if name == "raft":  # its nodes' state machines take the rsm catalogue (hosted/raft.py)
+        from meshcheck.impl.rsm.mutants import BUGS as RSM
+
+        catalogue |= set(RSM)
+        machine = ", the state machine's"
+    unknown = sorted(bugs - catalogue - set(RUNTIME))
     if unknown:
         raise MeshcheckError(
-            f"--bugs: {unknown[0]} is not a {name} catalogue mutant nor the runtime's "
+            f"--bugs: {unknown[0]} is not a {name} catalogue mutant{machine} nor the runtime's "
             f"({', '.join(RUNTIME)})"
         )
 

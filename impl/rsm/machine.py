@@ -43,7 +43,8 @@ def _error(message: str) -> FrozenDict:
 class StateMachine:
     """Cases, policies, overlays and custom keys; `applied` counts the entries applied so far.
     `bugs` switches on mutants of impl/rsm/mutants.py (none in any core: the determinism check
-    across processes, property_tests/determinism.py, switches them on)."""
+    across processes, property_tests/determinism.py, switches them on, and a real Raft cluster's
+    `--bugs`, impl/runtime/hosted/raft.py)."""
 
     def __init__(self, bugs: frozenset[str] = frozenset()) -> None:
         unknown = sorted(set(bugs) - mutants.BUGS.keys())

@@ -10,7 +10,11 @@ in another in the next: replicas in one process (the simulator, `make test`, `ma
 run with one hash seed) agree with each other, replicas in processes of their own (a real cluster)
 do not. Its killer is the determinism check across processes (property_tests/determinism.py,
 tests/test_determinism.py), which applies the same logs in processes of different hash seeds and
-compares the digests.
+compares the digests. A real Raft cluster kills it too: each node's process runs with a hash seed
+of its own (impl/runtime/launcher.py `hash_seeds`), `--bugs` hands this catalogue's names to the
+nodes' machines (impl/runtime/hosted/raft.py), the `overlays` workload deploys overlays of several
+cases (meshcheck/cluster/workload.py), and the check of the applied state finds two digests at
+one commit index (meshcheck/cluster/checks.py `applied_state`; tests/test_cluster_hash_seeds.py).
 """
 
 from __future__ import annotations

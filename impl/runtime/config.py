@@ -1,6 +1,7 @@
 """A real cluster's layout, written once by the launcher and read by every node process: the
 protocol and its options, every node's listening address, the address each node sends to for each
-peer (the peer itself, or the link proxy in front of it), the data folder, the seed.
+peer (the peer itself, or the link proxy in front of it), the data folder, the seed, and the
+PYTHONHASHSEED each node's process runs with.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class ClusterConfig:
     seed: int = 0
     options: Mapping[str, Any] = attrs.field(factory=dict)
     tls: bool = False  # mutual TLS on every connection (tls.py), certificates in tls_folder()
+    # node -> the PYTHONHASHSEED its process runs with (launcher.py `hash_seeds`); written here
+    # so that a report says which hash seeds a run's verdict belongs to
+    hash_seeds: Mapping[str, int] = attrs.field(factory=dict)
 
     def node_ids(self) -> tuple[str, ...]:
         return tuple(sorted(self.nodes))
@@ -50,6 +54,7 @@ class ClusterConfig:
                 "seed": self.seed,
                 "options": dict(self.options),
                 "tls": self.tls,
+                "hash_seeds": dict(self.hash_seeds),
             },
             indent=1,
         )
@@ -66,6 +71,7 @@ class ClusterConfig:
                 seed=int(raw.get("seed", 0)),
                 options=dict(raw.get("options", {})),
                 tls=bool(raw.get("tls", False)),
+                hash_seeds={k: int(v) for k, v in raw.get("hash_seeds", {}).items()},
             )
         except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
             raise ImplError(f"{path}: not a cluster configuration ({e})") from None

@@ -9,6 +9,13 @@ The nemesis's process faults are methods here: `kill` (SIGKILL), `restart`, `pau
 and `resume` (SIGCONT). Each node runs in a process group of its own and each fault signals the
 whole group, returning only once /proc shows it has acted (process_group.py): a pause that had not
 yet landed once let a "paused" NATS server acknowledge a publish.
+
+Each of the project's node processes runs with a PYTHONHASHSEED of its own (`hash_seeds`), drawn
+from the run's seed and the node's name. Python randomises the hash of a string per process, so a
+set of strings iterates in an order the process's hash seed decides: nodes that inherited one seed
+from the harness (a test runner may fix PYTHONHASHSEED) would agree on every such order and hide a
+replicated state that follows one (impl/rsm/mutants.py), and nodes that drew random seeds would
+make a run's verdict depend on the draw rather than on the code and the run's seed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import ctypes
+import hashlib
 import os
 import shutil
 import signal
@@ -62,6 +70,28 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+HASH_SEED = "PYTHONHASHSEED"
+# PYTHONHASHSEED's range: 0 switches the randomisation off, up to 2**32 - 1 seed it
+_HASH_SEEDS = 2**32 - 1
+
+
+def hash_seeds(seed: int, nodes: Sequence[str]) -> dict[str, int]:
+    """The PYTHONHASHSEED of each node's process: a function of the run's `seed` and the node's
+    name (SHA-256, not `hash`, which is what it seeds), never 0 (no randomisation), and distinct
+    between the nodes of one run (the rare clash drawn again, the nodes in name order)."""
+    out: dict[str, int] = {}
+    for node in sorted(nodes):
+        draw = 0
+        while True:
+            digest = hashlib.sha256(f"hash seed:{seed}:{node}:{draw}".encode()).digest()
+            value = int.from_bytes(digest[:8], "big") % _HASH_SEEDS + 1
+            if value not in out.values():
+                break
+            draw += 1
+        out[node] = value
+    return out
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
@@ -230,6 +260,7 @@ class LocalCluster(Processes):
             seed,
             dict(options or {}),
             tls,
+            hash_seeds(seed, nodes),
         )
         if tls:
             make_certificates(self.config.tls_folder(), nodes)
@@ -239,8 +270,9 @@ class LocalCluster(Processes):
     # -- processes ------------------------------------------------------------------------------------
 
     def start(self, node: str, *, wait: float = 30.0) -> None:
-        """Start (or restart) `node`'s process and wait until it listens (a node process imports
-        the project first: on a loaded 2-core machine a restart took over 10 s)."""
+        """Start (or restart) `node`'s process, with its own hash seed (`hash_seeds`, the same at
+        every restart), and wait until it listens (a node process imports the project first: on
+        a loaded 2-core machine a restart took over 10 s)."""
         command = [
             sys.executable,
             "-m",
@@ -250,7 +282,8 @@ class LocalCluster(Processes):
         ]
         if self._wrap is not None:
             command = self._wrap(node, command)
-        self.spawn(node, command, self.config.nodes[node], wait)
+        env = {HASH_SEED: str(self.config.hash_seeds[node])}
+        self.spawn(node, command, self.config.nodes[node], wait, env=env)
 
     def start_all(self) -> None:
         for node in self.config.node_ids():

@@ -8,6 +8,7 @@ bad configuration, a state file it cannot read back: disk.py) is one line on std
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sys
@@ -76,7 +77,9 @@ async def serve(config: ClusterConfig, node: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"{node} up", flush=True)
+    # the hash seed this process runs with (the launcher's, cluster.json's `hash_seeds`): a state
+    # that follows a set's order is this seed's (impl/runtime/launcher.py `hash_seeds`)
+    print(f"{node} up, PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')}", flush=True)
     await stop.wait()
     server.close()
     await host.stop()

@@ -15,6 +15,15 @@ nowhere) shows to the linearizability and durability checks.
 The workloads, on the replicated state machine's operations (impl/rsm, model `rsm`):
 - `register`: one key, writes of unique values and reads;
 - `registers`: five keys, the same;
+- `overlays` (Raft): three overlays, each deployed again and again onto four cases of its own
+  with a policy of its own, which the same writes open and install, in rounds (a write's
+  overlay and kind follow from its number: `_overlay_write`), and reads of the overlays; every
+  operation to the node the client believes leads (no share to its home node: a follower's
+  "not the leader" to a setup write would hold the deployments back a round). It is what
+  reaches the state machine's set order bug (impl/rsm/mutants.py `overlay_cases_in_set_order`)
+  in real processes: an overlay's cases are held in each node's set order. Each overlay touches
+  only its own objects, so the `rsm` model checks the history overlay by overlay
+  (traces/history/models.py `Rsm.partition`);
 and on gossip's status entries (impl/gossip: a write `(key, value)`, a read `key`):
 - `status`: five keys, writes of unique values and reads, each to a node drawn at random (every
   node answers at once; nothing is agreed, so the history is checked for convergence, not
@@ -42,18 +51,21 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.rsm.ops import Custom, to_value
+from meshcheck.impl.rsm.ops import ApplyPolicy, CreateCase, Custom, DeployOverlay, to_value
 from meshcheck.impl.runtime.client import Client
 from meshcheck.impl.runtime.member import Crashed, Member
 from meshcheck.traces.history.history import Op
 
-WORKLOADS = {"register": 1, "registers": 5, "status": 5}  # name -> keys
+WORKLOADS = {"register": 1, "registers": 5, "status": 5, "overlays": 3}  # name -> keys
+
+HOME = 0.3  # the share of a client's operations sent to its home node, by default
 
 
 @attrs.frozen
 class Shape:
     """How a workload's operations look on the wire: the write of the run's `n`-th unique value to
-    `key`, the read of `key`; whether a client follows the leader's hints; and the share of
+    `key`, the read of `key`; whether a client follows the leader's hints, and the share of its
+    operations it sends to its home node whatever it believes (`HOME`); and the share of
     writes that go to a key of their own, written once and never read (what a node that was
     away can only learn by anti-entropy: the hot keys are written again and again)."""
 
@@ -61,6 +73,7 @@ class Shape:
     read: Callable[[str], Hashable]
     follow_leader: bool = True
     fresh: float = 0.0
+    home: float = HOME
 
 
 def _rsm_write(key: str, n: int) -> Hashable:
@@ -79,16 +92,43 @@ def _status_read(key: str) -> Hashable:
     return key
 
 
+OVERLAY_CASES = 4  # the cases of each overlay: a set of four strings has 24 orders
+# each overlay's writes, in rounds: its deployments first, then the setup they need
+_ROUND = ("deploy",) * 3 + tuple(f"c{c}" for c in range(OVERLAY_CASES)) + ("policy",)
+
+
+def _overlay_write(key: str, n: int) -> Hashable:
+    """The run's `n`-th write: to overlay k<n mod 3> (not `key`: each overlay takes every third
+    write, so each goes through its rounds whichever keys the clients draw), the n // 3-th of its
+    writes, in rounds of eight: three deployments onto all four of its cases (answered "no case"
+    or "no policy" until they exist), then the opening of each case (answered "exists" once it
+    is), then the installing of its policy (a new version). The first round's deployments take
+    the failures of a run's start (no leader yet) and the second's find the first's setup done; a
+    setup write that failed is made again in the next round. The cases and the policy are the
+    overlay's own: no object is shared between two overlays."""
+    name = f"k{n % WORKLOADS['overlays']}"
+    step = _ROUND[n // WORKLOADS["overlays"] % len(_ROUND)]
+    if step == "policy":
+        return to_value(ApplyPolicy(name, {"n": n}))
+    if step != "deploy":
+        return to_value(CreateCase(f"{name}.{step}"))
+    return to_value(DeployOverlay(name, name, [f"{name}.c{c}" for c in range(OVERLAY_CASES)]))
+
+
+def _overlay_read(key: str) -> Hashable:
+    return ("overlay", key)
+
+
 RSM = Shape(_rsm_write, _rsm_read)
 STATUS = Shape(_status_write, _status_read, follow_leader=False, fresh=0.2)
+OVERLAYS = Shape(_overlay_write, _overlay_read, home=0.0)
 
 
 def shape_of(workload: str) -> Shape:
-    return STATUS if workload == "status" else RSM
+    return {"status": STATUS, "overlays": OVERLAYS}.get(workload, RSM)
 
 
 TIMEOUT = 1.0  # seconds a client waits for an answer before it records `info`
-HOME = 0.3  # the share of a client's operations sent to its home node
 
 
 def keys_of(workload: str) -> int:
@@ -245,7 +285,7 @@ class Clients:
         # minority keeps asking it, which is how stale reads come to light)
         if not self._shape.follow_leader:
             node = order[self._rng.randrange(len(order))]
-        elif self._rng.random() < HOME:
+        elif self._rng.random() < self._shape.home:
             node = session.home
         else:
             node = client.leader or order[session.turn % len(order)]

@@ -1,8 +1,15 @@
 """Raft in real processes: the core as the simulator builds it, its log validated against
-Raft.tla, its applied state sampled for the check of the applied state."""
+Raft.tla, its applied state sampled for the check of the applied state.
+
+`--bugs` names either catalogue: Raft's (impl/raft/mutants.py) go to the core's configuration,
+the state machine's (impl/rsm/mutants.py) to the machine each node builds, so that a bug that
+shows only between processes of different hash seeds (a set's iteration order reaching the
+replicated state) runs where it can show, one node per process (impl/runtime/launcher.py
+`hash_seeds`); the `overlays` workload writes what it needs (meshcheck/cluster/workload.py)."""
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,6 +19,8 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.messages import message_record
 from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.rsm import mutants as rsm_mutants
+from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.runtime import raft_log
 from meshcheck.impl.runtime.protocols import RuntimeProtocol, VerifyRun
 
@@ -20,9 +29,12 @@ def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: rand
     opts = dict(options)
     if "election_timeout" in opts:
         opts["election_timeout"] = tuple(opts["election_timeout"])
-    if "bugs" in opts:
-        opts["bugs"] = frozenset(opts["bugs"])
-    return RaftNode(RaftConfig(node, tuple(nodes), **opts), rng)
+    bugs = frozenset(opts.pop("bugs", ()))
+    machine_bugs = bugs & rsm_mutants.BUGS.keys()
+    if bugs - machine_bugs:
+        opts["bugs"] = bugs - machine_bugs
+    machine = functools.partial(StateMachine, bugs=machine_bugs)
+    return RaftNode(RaftConfig(node, tuple(nodes), **opts), rng, machine=machine)
 
 
 def raft_inspect(core: Any, now: int) -> FrozenDict:
@@ -56,4 +68,5 @@ PROTOCOL = RuntimeProtocol(
     sampled=True,
     log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
     verify=VerifyRun(5, 20.0),  # the design's five nodes
+    workloads=("registers", "register", "overlays"),
 )
