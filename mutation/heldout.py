@@ -112,6 +112,8 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",
+        "tests/test_peer_histories_knossos.py",
+        "tests/test_peer_histories_porcupine.py",
         "tests/test_history_checkers.py",
         "tests/test_history_adversarial.py",
         "tests/test_history_cmd.py",
