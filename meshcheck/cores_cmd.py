@@ -285,10 +285,11 @@ def _known_bugs(name: str, bugs: frozenset[str]) -> None:
     import importlib
 
     from meshcheck.impl.runtime.mutants import BUGS as RUNTIME
+    from meshcheck.impl.runtime.protocols import protocol
 
     catalogue = set(importlib.import_module(f"meshcheck.impl.{name}.mutants").BUGS)
     machine = ""
-    if name == "raft":  # its nodes' state machines take the rsm catalogue (hosted/raft.py)
+    if protocol(name).machine_bugs:  # its nodes' state machines take the rsm catalogue
         from meshcheck.impl.rsm.mutants import BUGS as RSM
 
         catalogue |= set(RSM)

@@ -112,6 +112,9 @@ class RuntimeProtocol:
     log_limit: int | None = None
     # the cluster test `meshcheck verify` runs of it (None: none)
     verify: VerifyRun | None = None
+    # whether its nodes' state machines take the state machine's catalogue (impl/rsm/mutants.py)
+    # through `--bugs` beside its own (Raft's: impl/runtime/hosted/raft.py)
+    machine_bugs: bool = False
 
     @property
     def bft(self) -> bool:

@@ -69,4 +69,5 @@ PROTOCOL = RuntimeProtocol(
     log_constants=lambda nodes, options: {"Server": "{" + ", ".join(nodes) + "}"},
     verify=VerifyRun(5, 20.0),  # the design's five nodes
     workloads=("registers", "register", "overlays"),
+    machine_bugs=True,
 )
