@@ -22,13 +22,11 @@ from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.rsm import mutants as rsm_mutants
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.runtime import raft_log
-from meshcheck.impl.runtime.protocols import RuntimeProtocol, VerifyRun
+from meshcheck.impl.runtime.protocols import RuntimeProtocol, VerifyRun, core_options
 
 
 def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random) -> Node:
-    opts = dict(options)
-    if "election_timeout" in opts:
-        opts["election_timeout"] = tuple(opts["election_timeout"])
+    opts = core_options({}, options)
     bugs = frozenset(opts.pop("bugs", ()))
     machine_bugs = bugs & rsm_mutants.BUGS.keys()
     if bugs - machine_bugs:
