@@ -162,6 +162,17 @@ def bft_client(
     return build
 
 
+def imported_later(module: str, name: str, **kwargs: Any) -> Callable[[], Any]:
+    """A factory of `module`'s class `name` (with `kwargs`) that imports `module` only when
+    called: a hosted core's Byzantine behaviours, which an honest node's process never needs (PBFT's
+    bring Hypothesis, for their fuzzer)."""
+
+    def build() -> Any:
+        return getattr(importlib.import_module(module), name)(**kwargs)
+
+    return build
+
+
 # the protocols the runtime hosts, by name: the module whose PROTOCOL describes each
 _HOSTED = {
     name: f"meshcheck.impl.runtime.hosted.{name}"

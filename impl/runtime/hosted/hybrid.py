@@ -4,7 +4,6 @@ against Hybrid.tla (through HybridLogs.tla)."""
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from meshcheck.impl.runtime.protocols import (
     RuntimeProtocol,
     VerifyRun,
     core_options,
+    imported_later,
 )
 
 
@@ -77,19 +77,10 @@ HYBRID_RUNTIME_DEFAULTS: Mapping[str, Any] = {
 }
 
 
-def _behaviour(name: str) -> Callable[[], Any]:
-    """Behaviour `name` of impl/hybrid/byzantine.py, imported when a run makes a node Byzantine."""
-
-    def build() -> Any:
-        return getattr(importlib.import_module("meshcheck.impl.hybrid.byzantine"), name)()
-
-    return build
-
-
 # What a Byzantine hybrid node may do (impl/hybrid/byzantine.py), by the name a run gives it. The
 # node keeps its real keys: it can sign anything in its own name and nothing in anyone else's.
 HYBRID_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
-    name: _behaviour(cls)
+    name: imported_later("meshcheck.impl.hybrid.byzantine", cls)
     for name, cls in (
         ("equivocate_raft", "EquivocateRaft"),
         ("forge_seals", "ForgeSeals"),

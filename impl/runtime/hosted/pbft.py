@@ -4,7 +4,6 @@ PBFT.tla."""
 
 from __future__ import annotations
 
-import importlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from meshcheck.impl.runtime.protocols import (
     VerifyRun,
     bft_client,
     core_options,
+    imported_later,
 )
 
 
@@ -77,33 +77,25 @@ def _pbft_log_constants(nodes: Sequence[str], options: Mapping[str, Any]) -> dic
     }
 
 
-def _behaviour(name: str, **kwargs: Any) -> Callable[[], Any]:
-    """Behaviour `name` of impl/pbft/byzantine/, imported when a run makes a replica Byzantine
-    (the package brings Hypothesis, for its fuzzer: an honest replica's process never needs it)."""
-
-    def build() -> Any:
-        return getattr(importlib.import_module("meshcheck.impl.pbft.byzantine"), name)(**kwargs)
-
-    return build
-
+BYZ = "meshcheck.impl.pbft.byzantine"  # imported when a run makes a replica Byzantine
 
 # What a Byzantine PBFT replica may do (impl/pbft/byzantine/behaviours.py, fuzz.py), by the name a
 # run gives it. It holds its real key: it signs anything in its own name, nothing in anyone else's
 # (`impersonate` tries, with a key that is not theirs).
 PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
-    "silent": _behaviour("Silent"),
-    "equivocate": _behaviour("Equivocate"),
-    "tamper_digest": _behaviour("TamperDigest"),
-    "forge_signature": _behaviour("ForgeSignature"),
-    "impersonate": _behaviour("ForgeSignature", how="impersonate"),
-    "missing_signature": _behaviour("MissingSignature"),
-    "replay": _behaviour("Replay"),
-    "hide_prepared": _behaviour("HidePrepared"),
-    "fuzz": _behaviour("Fuzz"),
-    "usurp": _behaviour("Usurp"),
-    "alter_unsigned": _behaviour("AlterUnsigned"),
-    "vouch": _behaviour("Vouch"),
-    "repeat": _behaviour("Repeat"),
+    "silent": imported_later(BYZ, "Silent"),
+    "equivocate": imported_later(BYZ, "Equivocate"),
+    "tamper_digest": imported_later(BYZ, "TamperDigest"),
+    "forge_signature": imported_later(BYZ, "ForgeSignature"),
+    "impersonate": imported_later(BYZ, "ForgeSignature", how="impersonate"),
+    "missing_signature": imported_later(BYZ, "MissingSignature"),
+    "replay": imported_later(BYZ, "Replay"),
+    "hide_prepared": imported_later(BYZ, "HidePrepared"),
+    "fuzz": imported_later(BYZ, "Fuzz"),
+    "usurp": imported_later(BYZ, "Usurp"),
+    "alter_unsigned": imported_later(BYZ, "AlterUnsigned"),
+    "vouch": imported_later(BYZ, "Vouch"),
+    "repeat": imported_later(BYZ, "Repeat"),
 }
 
 
