@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Hashable, Sequence
@@ -19,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.bench_list_append import generate, to_jsonl
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import events, list_append
 from meshcheck.traces.history.list_append import Txn
 
@@ -597,3 +599,70 @@ def test_the_fast_reading_path_gives_what_the_long_path_gives(fields: list[dict[
     long = list_append.parse(events.pair(evs, "h", ("txn",)), "h")
     shape = [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in quick]
     assert shape == [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in long]
+
+
+def _ok_reads(*reads: list[int]) -> list[tuple[float, dict[str, Any]]]:
+    """Events of one process: a transaction of one read of "x" for each of `reads`, each ok."""
+    out: list[dict[str, Any]] = []
+    for r in reads:
+        out.append({"process": 0, "type": "invoke", "f": "txn", "value": [["r", "x", None]]})
+        out.append({"process": 0, "type": "ok", "f": "txn", "value": [["r", "x", r]]})
+    return [(float(n), f) for n, f in enumerate(out, 1)]
+
+
+def test_the_fast_path_shares_the_values_of_a_keys_reads_and_keeps_each_read() -> None:
+    """`_shared`: a read that a longer one extends, or that extends the longest so far, holds the
+    same value objects; one that is neither (incompatible-order) keeps its own values."""
+    # each read's values of its own, as a file's lines give them (not one constant of this code)
+    read = json.loads("[[1000, 2000], [1000, 2000, 3000], [1000], [1000, 4000]]")
+    assert read[0][0] is not read[1][0]
+    txns = list_append._quick(_ok_reads(*read))
+    assert txns is not None
+    reads = [t.mops[0][2] for t in txns]
+    assert reads == [(1000, 2000), (1000, 2000, 3000), (1000,), (1000, 4000)]
+    assert all(r[0] is reads[0][0] for r in reads[1:3]) and reads[1][1] is reads[0][1]
+    assert "incompatible-order" in kinds(txns)
+
+
+def test_a_file_the_one_pass_reading_leaves_is_read_the_long_way(tmp_path: Path) -> None:
+    """orjson reads an integer beyond 64 bits as a float, which the one pass refuses: the file is
+    read again as `reader.read` reads it (the process exactly); a blank line holding \\f is two
+    lines to it, so the completion is on line 4."""
+    big = 2**64
+    path = tmp_path / "h.jsonl"
+    invoke = {"process": big, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]}
+    done = {**invoke, "type": "ok"}
+    path.write_text(f"{json.dumps(invoke)}\n\x0c\n{json.dumps(done)}\n", encoding="utf-8")
+    _, txns = list_append.read(str(path))
+    assert [(type(t.process), t.process, t.call, t.ret) for t in txns] == [(int, big, 1.0, 4.0)]
+
+
+@pytest.mark.parametrize(
+    ("invoked", "says"),
+    [
+        ([["r", "x", None], ["r", "x", None]], "differ from the invocation's"),
+        ([["append", "y", 1], ["r", "x", None]], "differ from the invocation's"),
+        ([["append", "x", 1], ["r", 1, None]], "differ from the invocation's"),
+        ([["append", "x", 1]], "differ from the invocation's"),
+        ([["append", "x", 1], "r"], 'expected ["append", k, v] or ["r", k, list]'),
+        ([["append", "x", 1.5], ["r", "x", None]], "an appended value is a number or a string"),
+        ([["append", "x", 1], ["r", "x", 7]], "a read's value is a list or null"),
+    ],
+)
+def test_an_ok_completion_unlike_its_invocation_is_refused(
+    invoked: list[Any], says: str, tmp_path: Path
+) -> None:
+    """The one-pass reading compares an ok completion with its invocation as the long way does
+    (`_well_formed`): any difference in functions, keys or their types, length, or a malformed
+    invocation goes the long way, which names it."""
+    path = tmp_path / "h.jsonl"
+    done = [["append", "x", 1], ["r", "x", [1]]]
+    lines = [
+        {"process": 0, "type": "invoke", "f": "txn", "value": invoked},
+        {"process": 0, "type": "ok", "f": "txn", "value": done},
+    ]
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    with pytest.raises(
+        MeshcheckError, match=f'^{re.escape(str(path))}:1: field "value": .*{re.escape(says)}'
+    ):
+        list_append.read(str(path))

@@ -4,19 +4,25 @@ called lost only where no linearization exists (the count is a floor, never a fa
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 from hypothesis import given
 
+from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems.verdicts import writes_kept
-from meshcheck.traces.history import jepsen
+from meshcheck.systems.verdicts import kept_in_file, writes_kept
+from meshcheck.traces.history import events, jepsen, losses_append, losses_rw, losses_stream, stream
 from meshcheck.traces.history.checker import check
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.list_append import Txn as LaTxn
 from meshcheck.traces.history.losses import count, render
 from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.history.rw_history import Txn as RwTxn
 from tests.test_history_differential import SETTINGS, oracle, register_histories
 
 
@@ -119,3 +125,166 @@ def test_a_systems_run_row_counts_the_writes_and_names_the_first_lost_with_its_n
     )
     assert "lost: 1 wrote 7 to 'k' (t=0.500..1.250s on e1); 2 read nothing after it" in account
     assert writes_kept(history[:1])[0].holds is True
+
+
+# -- the same account for list-append, rw-register and stream (traces/history/losses_*.py)
+
+
+def la(i: int, p: int, mops: tuple[Any, ...], call: float, ret: float, status: str = "ok") -> LaTxn:
+    return LaTxn(i, p, mops, call, math.inf if status == "info" else ret, status)
+
+
+def test_list_append_counts_each_kind_and_names_the_lost_append_with_a_later_read() -> None:
+    found = losses_append.count(
+        [
+            la(0, 1, (("append", "x", 1),), 0, 1),
+            la(1, 2, (("append", "x", 2),), 2, 3),
+            la(2, 3, (("r", "x", (1, 2)),), 3.5, 3.8),  # 2 is there ...
+            la(3, 4, (("append", "x", 3),), 4.5, 0, "info"),
+            la(4, 5, (("r", "x", (1, 3, 9, 9)),), 6, 7),  # ... and gone: 9 from nowhere, twice
+            la(5, 6, (("append", "x", 9),), 8, 8.5, "fail"),
+            la(6, 7, (("r", "x", (1, 3, 2)),), 9, 10),
+        ]
+    )
+    assert (found.acknowledged, found.indeterminate, found.recovered) == (2, 1, 1)
+    assert [(x.append.index, x.value, x.read.index) for x in found.lost] == [(1, 2, 4)]
+    assert [(s.read.index, s.value) for s in found.unexpected] == [(4, 9)]
+    assert [(s.read.index, s.value) for s in found.duplicated] == [(4, 9)]
+    text = losses_append.render(found)
+    assert text.splitlines() == [
+        "appends: 2 acknowledged, 1 lost, 1 of 1 indeterminate recovered, 1 element unexpected, "
+        "1 duplicated",
+        "  lost: T1 appended 2 to 'x' (process 2, lines 2..3); T4 read 'x' without it after "
+        "(process 5, lines 6..7)",
+        "  unexpected: T4 read 9 in 'x' (process 5, lines 6..7), which no append could have put",
+        "  duplicated: T4 read 9 more than once in 'x' as [1 3 9 9] (process 5, lines 6..7)",
+    ]
+
+
+def test_list_append_a_stale_prefix_loses_what_returned_before_it_began_only() -> None:
+    """Reads that are prefixes of one another (the common case, decided by their lengths): the
+    last read lacking an append is named; an append concurrent with the read (3) is not lost."""
+    history = [
+        la(0, 1, (("append", "x", 1),), 0, 1),
+        la(1, 2, (("append", "x", 2),), 2, 3),
+        la(2, 3, (("r", "x", (1,)),), 4, 5),
+        la(3, 4, (("r", "x", (1, 2)),), 6, 7),
+        la(4, 5, (("r", "x", (1,)),), 8, 9),
+        la(5, 6, (("append", "x", 3),), 7.5, 10),
+        la(6, 7, (("r", "x", (1, 2, 3)),), 11, 12),
+    ]
+    found = losses_append.count(history)
+    assert [(x.value, x.read.index) for x in found.lost] == [(2, 4)]
+    assert (found.acknowledged, found.unexpected, found.duplicated) == (3, (), ())
+    first = losses_append.count([*history[:4], *history[5:]])
+    assert [(x.value, x.read.index) for x in first.lost] == [(2, 2)]
+    assert losses_append.count([*history[:2], history[3], *history[5:]]).lost == ()
+    future = [la(0, 1, (("r", "x", (5,)),), 0, 1), la(1, 2, (("append", "x", 5),), 2, 3)]
+    assert [s.read.index for s in losses_append.count(future).unexpected] == [0]
+
+
+def rw(i: int, p: int, mops: tuple[Any, ...], call: float, ret: float, status: str = "ok") -> RwTxn:
+    return RwTxn(i, p, mops, call, math.inf if status == "info" else ret, status)
+
+
+def test_rw_register_reuses_the_register_count_on_external_reads_and_all_writes() -> None:
+    found = losses_rw.count(
+        [
+            rw(0, 1, (("w", "x", 1),), 0, 1),
+            rw(1, 2, (("r", "x", None), ("w", "x", 5), ("r", "x", 5)), 2, 3),  # reads nothing
+            rw(2, 3, (("w", "y", 7),), 4, 0, "info"),
+            rw(3, 4, (("w", "y", 8),), 4, 5, "fail"),
+            rw(4, 5, (("r", "y", 7), ("r", "x", 5)), 6, 7),
+            rw(5, 6, (("r", "y", 8),), 8, 9),
+            rw(6, 7, (("r", "x", None),), 10, 0, "info"),  # read what, nobody knows
+        ]
+    )
+    assert (found.acknowledged, found.indeterminate, found.recovered) == (2, 1, 1)
+    assert [(x.write.index, x.read.index) for x in found.lost] == [(0, 1)]
+    assert [r.index for r in found.unexpected] == [5]
+    assert losses_rw.render(found).splitlines() == [
+        "writes: 2 acknowledged, 1 lost, 1 of 1 indeterminate recovered, 1 read unexpected",
+        "  lost: T0 wrote 1 to 'x' (process 1, lines 0..1); T1 read nothing from 'x' after it "
+        "(process 2, lines 2..3)",
+        "  unexpected: T5 read 8 from 'y' (process 6, lines 8..9), which no write could have "
+        "written",
+    ]
+
+
+def _stream_events(*objs: dict[str, Any]) -> list[events.Event]:
+    return [events.Event(float(i), o) for i, o in enumerate(objs, start=1)]
+
+
+def _op(p: object, f: str, value: object, out: object = None, status: str = "ok") -> list[Any]:
+    done = value if out is None else out
+    return [
+        {"process": p, "type": "invoke", "f": f, "value": value},
+        {"process": p, "type": status, "f": f, "value": done},
+    ]
+
+
+STREAM = [
+    *_op(1, "publish", 1),
+    *_op(1, "publish", 2),
+    {"process": 2, "type": "invoke", "f": "publish", "value": 3},  # never completes: info
+    *_op(4, "publish", 4, status="fail"),
+    *_op(5, "consume", None, [1, 3, 1, 4]),
+    *_op("a", "read", None, [1, 3]),
+    *_op("b", "read", None, [1, 2, 3, 2]),
+]
+
+
+def test_stream_counts_loss_as_the_stream_checker_finds_it() -> None:
+    evs = _stream_events(*STREAM)
+    found = losses_stream.count(events.pair(evs, "s", ("publish", "consume", "ack", "read")))
+    assert (found.acknowledged, found.indeterminate, found.recovered) == (2, 1, 1)
+    assert [(x.publish.invoked, x.missing, x.of) for x in found.lost] == [(2, ("a",), 2)]
+    assert [(s.call.process, s.message) for s in found.unexpected] == [(5, 4)]
+    assert [(s.call.process, s.message) for s in found.duplicated] == [(5, 1), ("b", 2)]
+    text, holds = stream.check(evs, "s")
+    assert not holds and "lost (1)" in text.splitlines()[0]  # the checker's own count agrees
+    assert (
+        "publishes: 2 acknowledged, 1 lost, 1 of 1 indeterminate recovered, 1 message unexpected, "
+        "2 duplicated\n  lost: 1 published 2 (lines 3..4); not in the read-back of a (1 of 2)\n"
+    ) in text
+    unread = losses_stream.count(events.pair(evs[:-4], "s", ("publish", "consume", "ack", "read")))
+    assert unread.lost == () and "(no read-back: loss not checked)" in losses_stream.render(unread)
+
+
+def _jsonl(path: Path, objs: list[dict[str, Any]]) -> str:
+    path.write_text("".join(json.dumps(o) + "\n" for o in objs), encoding="utf-8")
+    return str(path)
+
+
+def test_history_check_and_a_cluster_run_print_the_account_of_each_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    append = _jsonl(
+        tmp_path / "la.jsonl",
+        [
+            *_op(1, "txn", [["append", "x", 1]]),
+            *_op(2, "txn", [["r", "x", None]], [["r", "x", []]]),
+        ],
+    )
+    writes = _jsonl(
+        tmp_path / "rw.jsonl",
+        [*_op(1, "txn", [["w", "x", 1]]), *_op(2, "txn", [["r", "x", None]])],
+    )
+    published = _jsonl(tmp_path / "s.jsonl", STREAM)
+    for path, model, head in (
+        (append, "list-append", "appends: 1 acknowledged, 1 lost,"),
+        (writes, "rw-register", "writes: 1 acknowledged, 1 lost,"),
+        (published, "stream", "publishes: 2 acknowledged, 1 lost,"),
+    ):
+        assert main(["history", "check", path, "--model", model]) == 1
+        assert f"\n{head}" in capsys.readouterr().out
+        kept, account = kept_in_file(model, Path(path))  # type: ignore[misc]
+        assert kept.holds is False and account.startswith(head)
+    kept, _ = kept_in_file("list-append", Path(append))  # type: ignore[misc]
+    assert kept.check == "acknowledged appends kept (list-append)"
+    assert kept.detail == (
+        "1 acknowledged, 1 lost, 0 of 0 indeterminate read back, 0 duplicated; the first: T0 "
+        "appended 1 to 'x' (process 1, lines 1..2); T1 read 'x' without it after (process 2, "
+        "lines 3..4) (losses.txt)"
+    )
+    assert kept_in_file("watch", Path(append)) is None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.traces.history import reader
 from tests.test_history_cmd import meshcheck
 
 INVOKE = '{"process": 0, "type": "invoke", "f": "read", "value": null}'
@@ -42,3 +43,47 @@ def test_a_missing_file_is_one_line_and_exit_2(model: str, tmp_path: Path) -> No
     done = meshcheck("history", "check", str(path), "--model", model, cwd=tmp_path)
     assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
     assert done.stderr.startswith(f"meshcheck: {path}: cannot read: "), done.stderr
+
+
+# -- reader.plain: the one-pass reading of an ASCII JSON lines file (list-append's) --------------
+
+_T = '{"process": 0, "type": "%s", "f": "txn", "value": [["append", "x", %s]]}'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"{_T % ('invoke', 1)}\n\n  \t\n{_T % ('ok', 1)}\r\n".encode(),
+        f"{_T % ('invoke', 2)}\r{_T % ('ok', 2)}".encode(),  # \r ends a line; no last newline
+    ],
+)
+def test_plain_reads_the_events_and_lines_read_reads(data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(data)
+    plain = reader.plain(path)
+    assert plain is not None
+    assert list(plain) == list(reader.read(path))
+
+
+def test_plain_leaves_to_read_what_it_would_number_or_read_otherwise(tmp_path: Path) -> None:
+    """A blank line holding \\f or \\v is more than one line to str.splitlines (`read`); a raw
+    U+2028 in a string ends a line there too, and a file that is not ASCII is `read`'s."""
+    path = tmp_path / "h.jsonl"
+    path.write_bytes(f"{_T % ('invoke', 1)}\n\x0c\n{_T % ('ok', 1)}\n".encode())
+    assert [line for line, _ in reader.read(path)] == [1.0, 4.0]
+    plain = reader.plain(path)
+    assert plain is not None
+    with pytest.raises(reader.Irregular):
+        list(plain)
+    path.write_text(_T % ("invoke", '"a\u2028b"') + "\n", encoding="utf-8")
+    assert reader.plain(path) is None
+    for data in (b"[1]\n", b"{oops\n"):
+        path.write_bytes(data)
+        plain = reader.plain(path)
+        assert plain is not None
+        with pytest.raises(reader.Irregular):
+            list(plain)
+    assert reader.plain(tmp_path / "none.jsonl") is None
+    edn = tmp_path / "h.txt"
+    edn.write_bytes(b"{:type :invoke, :process 0, :f :txn}\n")
+    assert reader.plain(edn) is None

@@ -43,6 +43,7 @@ from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
 from meshcheck.systems.system_file import Validate
 from meshcheck.systems.verdicts import (
+    kept_in_file,
     linearizable_kv,
     mutual_exclusion,
     serializable_verdicts,
@@ -412,6 +413,7 @@ def _check(
         replay = checked.replay_command(options.workload, folder, bound)
         (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
         safety, report = checked.verdicts(options.workload, folder / "history.jsonl", bound)
+        safety = (*safety, *_kept(checked.KINDS[options.workload].model, folder))
         if isinstance(workload.checked, WatchClients):
             safety = (*safety, _acknowledged(workload.checked))
         if any(v.holds is False for v in safety):
@@ -422,7 +424,7 @@ def _check(
         found, report = stream_history.verdict(folder / "history.jsonl")
         if found.holds is False:
             (folder / "anomaly.txt").write_text(report, encoding="utf-8")
-        safety = (found,)
+        safety = (found, *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
@@ -460,6 +462,17 @@ def _check(
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _kept(model: str, folder: Path) -> tuple[Verdict, ...]:
+    """What the history file of a workload checked by `model` lost (verdicts.kept_in_file), its
+    account written to losses.txt as a register workload's is; nothing for a workload that writes
+    nothing to count."""
+    found = kept_in_file(model, folder / "history.jsonl")
+    if found is None:
+        return ()
+    (folder / "losses.txt").write_text(found[1], encoding="utf-8")
+    return (found[0],)
 
 
 def _acknowledged(watch: WatchClients) -> Verdict:

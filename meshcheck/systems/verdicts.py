@@ -1,7 +1,10 @@
 """The checks of a system's history (meshcheck/systems/run.py): linearizable registers key by key,
-what serializable reads owe, mutual exclusion of a lock held by a lease."""
+what serializable reads owe, mutual exclusion of a lock held by a lease, and what a workload that
+writes lost (acknowledged writes, appends, publishes kept)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import attrs
 
@@ -49,6 +52,38 @@ def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
     return Verdict("acknowledged writes kept (kv)", not found.lost, detail), losses.render(
         found, in_lines=False
     )
+
+
+def kept_in_file(model: str, path: Path) -> tuple[Verdict, str] | None:
+    """What a history file of a checker's own format lost (traces/history/losses_append.py,
+    losses_rw.py, losses_stream.py), as `writes_kept` says it of a register history: the verdict,
+    named for what the model writes, and the whole account, for losses.txt; None for a model
+    whose workload writes nothing to count (a watch, a lease, a lock). The account names the
+    operations by the file's lines."""
+    from meshcheck.traces.history import (
+        list_append,
+        losses_append,
+        losses_rw,
+        losses_stream,
+        rw_register,
+    )
+
+    found: losses.Account
+    if model == "list-append":
+        found = losses_append.account(losses_append.count(list_append.read(str(path))[1]))
+    elif model == "rw-register":
+        found = losses_rw.account(losses_rw.count(rw_register.read(str(path))[1]))
+    elif model == "stream":
+        found = losses_stream.account(losses_stream.read(str(path)))
+    else:
+        return None
+    detail = found.counts()
+    if not found.checked:
+        detail += f"; {found.note}"
+    if found.lost.count:
+        detail += f"; the first: {found.lost.shown[0]} (losses.txt)"
+    holds = False if found.lost.count else (True if found.checked else None)
+    return Verdict(f"acknowledged {found.noun} kept ({model})", holds, detail), found.render()
 
 
 def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:

@@ -18,6 +18,10 @@ with the node each was asked where the history says (`Op.node`). The counts are 
 `meshcheck history check` for the register models and by a cluster run for its register
 workloads, beside the linearizability verdict, which they do not replace: a history can lose
 nothing by this count and still not be linearizable.
+
+The other models that write count in the same words and print the same table (`Account`):
+list-append (losses_append.py), rw-register (losses_rw.py, with this module's count) and stream
+(losses_stream.py), each with `duplicated` where the model can duplicate.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 import attrs
 
@@ -33,6 +38,7 @@ from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import plural
 
 WRITES = ("write", "cas")
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -104,9 +110,8 @@ def count(ops: Sequence[Op]) -> Losses:
             if found is not None and found[0] < w.call:
                 lost.append(Lost(w, found[1]))
     indeterminate = [w for ws in writes.values() for w in ws if w.status == "info"]
-    recovered = sum(
-        1 for w in indeterminate if any(r.output == written(w) for r in reads.get(w.key, ()))
-    )
+    shown = {(r.key, r.output) for rs in reads.values() for r in rs}  # once, not per info write
+    recovered = sum(1 for w in indeterminate if (w.key, written(w)) in shown)
     acknowledged = sum(1 for ws in writes.values() for w in ws if w.status == "ok")
     lost.sort(key=lambda x: x.write.call)
     unexpected.sort(key=lambda r: r.call)
@@ -134,27 +139,94 @@ def _why(r: Op) -> str:
     return "" if r.output is None else ", a value only writes done before it could have put"
 
 
+@attrs.frozen
+class Named:
+    """How many of one kind were found, and the first SHOWN of them in words."""
+
+    count: int
+    shown: tuple[str, ...]
+
+
+def named(items: Sequence[T], word: Callable[[T], str]) -> Named:
+    """`items` counted, the first SHOWN worded (only those: a history may lose thousands)."""
+    return Named(len(items), tuple(word(x) for x in items[:SHOWN]))
+
+
+@attrs.frozen
+class Account:
+    """The one account every model's count prints (this module's, losses_append.py's,
+    losses_rw.py's, losses_stream.py's): `noun` what was written, `unit` what an unexpected one
+    is (a read, an element, a message), `duplicated` where the model can duplicate, `note` said
+    in brackets, `checked` False when loss could not be judged (a stream never read back)."""
+
+    noun: str
+    acknowledged: int
+    lost: Named
+    indeterminate: int
+    recovered: int
+    unexpected: Named
+    unit: str
+    duplicated: Named | None = None
+    note: str = ""
+    checked: bool = True
+
+    def counts(self) -> str:
+        """A cluster run's verdict detail: `3 acknowledged, 1 lost, 0 of 1 indeterminate read
+        back[, 2 duplicated]` (systems/verdicts.py)."""
+        out = (
+            f"{self.acknowledged} acknowledged, {self.lost.count} lost, {self.recovered} of "
+            f"{self.indeterminate} indeterminate read back"
+        )
+        return out + self._duplicated()
+
+    def _duplicated(self) -> str:
+        return "" if self.duplicated is None else f", {self.duplicated.count} duplicated"
+
+    def render(self) -> str:
+        """The counts on one line, then each lost, unexpected and duplicated one named (the first
+        SHOWN of each)."""
+        head = (
+            f"{self.noun}: {self.acknowledged} acknowledged, {self.lost.count} lost, "
+            f"{self.recovered} of {self.indeterminate} indeterminate recovered, "
+            f"{plural(self.unexpected.count, self.unit)} unexpected{self._duplicated()}"
+        )
+        if self.note:
+            head += f" ({self.note})"
+        lines = [head]
+        hidden = 0
+        kinds = (("lost", self.lost), ("unexpected", self.unexpected))
+        for kind, found in (*kinds, ("duplicated", self.duplicated)):
+            if found is not None:
+                lines.extend(f"  {kind}: {text}" for text in found.shown)
+                hidden += found.count - len(found.shown)
+        if hidden:
+            lines.append(f"  ... and {hidden} more")
+        return "\n".join(lines) + "\n"
+
+
 def render(found: Losses, in_lines: bool = True) -> str:
     """The counts on one line, then each lost write and each unexpected read (the first ten);
     their times as the history file's line numbers (`in_lines`) or in seconds of a run."""
-    head = (
-        f"writes: {found.acknowledged} acknowledged, {len(found.lost)} lost, "
-        f"{found.recovered} of {found.indeterminate} indeterminate recovered, "
-        f"{plural(len(found.unexpected), 'read')} unexpected"
-    )
-    lines = [head]
-    for item in found.lost[:SHOWN]:
+
+    def lost(item: Lost) -> str:
         w, r = item.write, item.read
-        lines.append(
-            f"  lost: {w.process} wrote {written(w)!r}{_to(w)} ({_at(w, in_lines)}); "
+        return (
+            f"{w.process} wrote {written(w)!r}{_to(w)} ({_at(w, in_lines)}); "
             f"{r.process} read {_read(r)} after it ({_at(r, in_lines)}){_why(r)}"
         )
-    for r in found.unexpected[:SHOWN]:
-        lines.append(
-            f"  unexpected: {r.process} read {r.output!r}{_to(r, 'from')} ({_at(r, in_lines)}), "
+
+    def unexpected(r: Op) -> str:
+        return (
+            f"{r.process} read {r.output!r}{_to(r, 'from')} ({_at(r, in_lines)}), "
             "which no write could have written"
         )
-    hidden = max(0, len(found.lost) - SHOWN) + max(0, len(found.unexpected) - SHOWN)
-    if hidden:
-        lines.append(f"  ... and {hidden} more")
-    return "\n".join(lines) + "\n"
+
+    return Account(
+        "writes",
+        found.acknowledged,
+        named(found.lost, lost),
+        found.indeterminate,
+        found.recovered,
+        named(found.unexpected, unexpected),
+        "read",
+    ).render()

@@ -44,6 +44,48 @@ def read(path: str | Path, *, spread: bool = False) -> Events:
     return json_objects(text.splitlines(), name, exact=_orjson_exact(text))
 
 
+class Irregular(Exception):
+    """A line `plain` leaves to `read`: one orjson refuses, or not an object."""
+
+
+def plain(path: str | Path) -> Events | None:
+    """The events of a JSON lines file of ASCII text, each with its line, read by orjson alone;
+    None for any other file (or one that cannot be read), and `Irregular` raised at a line orjson
+    refuses or that holds no object: then `read` reads the file, and names what is wrong. For a
+    caller that refuses a float wherever it reads the events, and so can take what orjson gives
+    (an integer of more than 64 bits as a float, which `read` reads with the standard library,
+    `_orjson_exact`): a history of 100,000 transactions (48 MB) is read in less time, without
+    decoding the file nor a second pass over it to look for long integers. ASCII and JSON make the lines the same as `read`'s: str.splitlines
+    splits at more characters than bytes.splitlines, but none of them can stand in a line of
+    JSON, nor, but \\v and \\f, in a blank one (a blank line holding either: `Irregular`)."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if not data.isascii():
+        return None
+    if not name.endswith((".json", ".jsonl")) and is_edn(name, data.decode("ascii")):
+        return None
+    return _plain(data.splitlines())
+
+
+def _plain(lines: list[bytes]) -> Events:
+    loads = orjson.loads
+    for number, line in enumerate(lines, start=1):
+        if not line or line.isspace():
+            if b"\v" in line or b"\f" in line:  # str.splitlines splits there: more lines
+                raise Irregular(number)
+            continue
+        try:
+            value = loads(line)
+        except orjson.JSONDecodeError:
+            raise Irregular(number) from None
+        if type(value) is not dict:
+            raise Irregular(number)
+        yield float(number), value
+
+
 def is_edn(name: str, text: str) -> bool:
     if name.endswith(".edn"):
         return True

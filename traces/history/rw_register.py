@@ -65,6 +65,7 @@ import attrs
 from meshcheck.traces.history import (
     anomalies,
     cycles,
+    losses_rw,
     rw_edges,
     rw_elimination,
     rw_history,
@@ -247,4 +248,5 @@ def run(path: str, options: Any) -> tuple[str, bool | None]:
     name, txns = read(path)
     txn.committed(name, txns)
     report = check(txns, options.consistency)
-    return render(report, name), report.holds
+    account = losses_rw.render(losses_rw.count(txns))  # what was lost, beside the anomalies
+    return render(report, name) + account, report.holds

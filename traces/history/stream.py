@@ -26,7 +26,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events
+from meshcheck.traces.history import cycles, events, losses_stream
 from meshcheck.words import count as _n
 
 DELIVERY = ("exactly-once", "at-least-once")
@@ -133,7 +133,8 @@ def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
     )
     allowed = ("duplicate",) if delivery == "at-least-once" else ()
     text = found.render(name, what, "holds: one order, nothing lost", allowed=allowed)
-    return text, found.holds(allowed)
+    account = losses_stream.render(losses_stream.count(calls))  # the same losses, counted
+    return text + account, found.holds(allowed)
 
 
 def _order(seen: dict[str, list[Hashable]], found: events.Findings) -> None:

@@ -184,10 +184,22 @@ def closer(ops: Sequence[Op], model: Model) -> Callable[[list[int]], list[int]]:
             for j in clause:
                 containing.setdefault(j, []).append(k)
 
+    # each clause's count when every operation is present; the counts of a candidate are these
+    # lowered for each operation it lacks (not summed anew over every clause: a mutex history
+    # without leases, where every operation needs each other one, has n * (n - 1) clauses)
+    sizes = [len(c) for c in members]
+    empty = [k for k, n in enumerate(sizes) if n == 0]
+
     def close(candidate: list[int]) -> list[int]:
         present = set(candidate)
-        count = [sum(1 for j in c if j in present) for c in members]
-        lacking = [k for k, n in enumerate(count) if n == 0 and owners[k] in present]
+        count = sizes.copy()
+        lacking = [k for k in empty if owners[k] in present]
+        for j in range(len(ops)):
+            if j not in present:
+                for k in containing.get(j, ()):
+                    count[k] -= 1
+                    if count[k] == 0 and owners[k] in present:
+                        lacking.append(k)
         while lacking:
             gone = owners[lacking.pop()]
             if gone not in present:
