@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,30 @@ def test_trace_without_its_spec_is_an_error(
         "#meta.spec: specs/Gone.tla not found"
         in rows["traces/counterexamples/Counter-Small.itf.json"][5]
     )
+
+
+@pytest.mark.parametrize(
+    ("spoil", "said"),
+    [
+        (lambda text: text[: len(text) // 2], "truncated"),  # read whole at the listing
+        (lambda text: text.replace('"states"', '"states": 7, "unused"', 1), "unknown key"),
+    ],
+    ids=["truncated", "states-spoiled"],
+)
+def test_a_spoiled_stored_trace_is_an_error_row(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spoil: Callable[[str], str],
+    said: str,
+) -> None:
+    """The listing reads only each trace's #meta (itf.read_meta); a trace whose body is spoiled
+    is still one error row, from the listing or from its replay, never a pass or a skip."""
+    root = _project(tmp_path / "p")
+    path = _stored_counterexample(root)
+    path.write_text(spoil(path.read_text()))
+    assert main([*_traces(root), "--table"]) == 2
+    row = _rows(capsys.readouterr().out)["traces/counterexamples/Counter-Small.itf.json"]
+    assert row[2] == "error" and said in row[5]
 
 
 # --- --workers: the same rows on several cores ---------------------------------------------------------

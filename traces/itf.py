@@ -772,6 +772,24 @@ def loads(text: str, *, path: str = "<string>") -> Trace:
         raise TraceFormatError(path, bad.where, bad.problem) from None
 
 
+def read_meta(path: str | Path) -> Mapping[str, Any]:
+    """The top-level `#meta` of an ITF file as JSON, for a caller that only sorts traces by it
+    (`meshcheck verify` lists every stored trace, 22 MB of them, before it replays each, which
+    reads the file whole again): orjson's parse alone, about a sixth of `read`'s time. A file
+    whose `#meta` is not a JSON object there (or that is not JSON) is read by `read`, which
+    names what is wrong (TraceFormatError). The states are not checked here."""
+    import orjson
+
+    try:
+        doc = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        doc = None
+    meta = doc.get("#meta", {}) if isinstance(doc, dict) else None
+    if not isinstance(meta, dict):
+        return read(path).meta
+    return meta
+
+
 def read(path: str | Path) -> Trace:
     """The trace in an ITF file."""
     name = str(path)
