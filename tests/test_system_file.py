@@ -11,6 +11,7 @@ import pytest
 from meshcheck import verify_summary, verify_systems
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.runtime.launcher import hash_seeds
 from meshcheck.systems import registry, templates
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.system_file import Verify, check_installed, load
@@ -281,3 +282,29 @@ def test_every_shipped_system_file_loads() -> None:
     for path in shipped:
         found = registry.resolve(path.stem)
         assert isinstance(found, registry.System) and found.file.name == path.stem
+
+
+def test_each_node_of_a_system_has_a_hash_seed_of_its_own(tmp_path: Path) -> None:
+    """A system's nodes run with PYTHONHASHSEED drawn from the run's seed and the node's name
+    (impl/runtime/launcher.py `hash_seeds`), as the project's own nodes do: distinct between the
+    nodes, the same for the same seed, another for another; a file's own PYTHONHASHSEED stays."""
+    names = ["t1", "t2", "t3"]
+
+    def seeds(text: str, seed: int) -> list[str]:
+        nodes = SystemNodes(
+            load(write(tmp_path, text)),
+            names,
+            tmp_path,
+            hosts=dict.fromkeys(names, "127.0.0.1"),
+            ports={n: {"client": 7001 + i, "peer": 7101 + i} for i, n in enumerate(names)},
+            data=lambda n: tmp_path / "data" / n,
+            seed=seed,
+        )
+        return [nodes.env(n)["PYTHONHASHSEED"] for n in names]
+
+    first = seeds(GOOD, 1)
+    assert len(set(first)) == 3 and "0" not in first
+    assert seeds(GOOD, 1) == first and seeds(GOOD, 2) != first
+    assert first == [str(hash_seeds(1, names)[n]) for n in names]
+    pinned = GOOD.replace('env = { TOY_HOME = "{dir}/{name}" }', 'env = { PYTHONHASHSEED = "5" }')
+    assert seeds(pinned, 1) == ["5", "5", "5"]

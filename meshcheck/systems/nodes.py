@@ -2,7 +2,11 @@
 command and environment filled from the file's templates, started (in its network namespace, on a
 namespace network), ready when its ready port accepts TCP, stopped with the file's signal. The
 nemesis's kill, pause and resume are `Processes`' (impl/runtime/launcher.py), as for the project's
-own nodes: every process dies with the harness (PR_SET_PDEATHSIG)."""
+own nodes: every process dies with the harness (PR_SET_PDEATHSIG). Each node's environment has a
+PYTHONHASHSEED of its own, as the project's nodes do (launcher.py `hash_seeds`, from the run's
+seed and the node's name): a system written in Python whose replicated state follows a set's
+iteration order then differs between its nodes, as it would on separate machines, instead of
+agreeing by the harness's one seed; a file that sets PYTHONHASHSEED in `nodes.env` keeps its own."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from meshcheck.impl.runtime.launcher import Processes
+from meshcheck.impl.runtime.launcher import HASH_SEED, Processes, hash_seeds
 from meshcheck.systems import templates
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.system_file import SystemFile
@@ -21,7 +25,8 @@ Wrap = Callable[[str, list[str]], list[str]]  # a node's command as its namespac
 class SystemNodes(Processes):
     """The nodes `names` of `system`, reporting into `folder`: node n listens on `hosts[n]`, at
     `ports[n][port name]`; its data directory is `data(n)`; `wrap` runs its command (a namespace
-    network's `command`), `extra_env(n)` adds to its environment (a fake clock's)."""
+    network's `command`), `extra_env(n)` adds to its environment (a fake clock's); `seed`, the
+    run's, draws each node's PYTHONHASHSEED (the module's docstring)."""
 
     def __init__(
         self,
@@ -34,6 +39,7 @@ class SystemNodes(Processes):
         data: Callable[[str], Path],
         wrap: Wrap | None = None,
         extra_env: Callable[[str], Mapping[str, str]] = lambda _: {},
+        seed: int = 0,
     ) -> None:
         super().__init__(folder)
         self.system = system
@@ -43,6 +49,7 @@ class SystemNodes(Processes):
         self._data = data
         self._wrap = wrap
         self._extra_env = extra_env
+        self._hash_seeds = hash_seeds(seed, self.names)
 
     def values(self, node: str) -> dict[str, str]:
         """Every placeholder's value for `node` (docs/systems.md)."""
@@ -76,7 +83,7 @@ class SystemNodes(Processes):
     def env(self, node: str) -> dict[str, str]:
         values = self.values(node)
         own = {var: templates.fill(v, values) for var, v in self.system.nodes.env}
-        return {**own, **self._extra_env(node)}
+        return {HASH_SEED: str(self._hash_seeds[node]), **own, **self._extra_env(node)}
 
     def log_path(self, node: str) -> Path:
         if not self.system.nodes.log:

@@ -210,6 +210,7 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             data=disks.data,
             wrap=net.command if net is not None else None,
             extra_env=lambda n: clocks[n].env() if clocks else {},
+            seed=options.seed,
         )
         stack.enter_context(cluster)
         for program in {cluster.command(n)[0] for n in names} if clocks else ():
