@@ -382,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the exact command line, which a report folder keeps (meshcheck/systems/provenance.py)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args)
     except MeshcheckError as exc:
@@ -393,11 +395,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("meshcheck: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError as exc:
+        if not _stdout_reader_gone():
+            # a pipe of meshcheck's own broke (a helper daemon it writes to died: LazyFS's, a
+            # node's): say so, rather than exit 141 with no word as for `| head` (issue [23])
+            print(f"meshcheck: a helper process meshcheck writes to died: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         # the reader went away (`meshcheck trace show F | head`): stop quietly, as cat does; point
         # stdout at /dev/null so that Python's own flush at exit does not fail again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it: its write end then polls POLLERR
+    (poll(2)). Where that cannot be told (no file descriptor), the quiet exit as before."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -160,3 +160,67 @@ def test_the_nodes_logs_are_validated_against_the_files_spec(
     assert main([*argv, "--system", str(system), "--out", str(tmp_path / "bad")]) == 1
     printed = capsys.readouterr().out
     assert row(printed, "logs valid (PBFT.tla)")[0] == "VIOLATED", printed
+
+
+@needs_python3
+@pytest.mark.parametrize("network", ["loopback", "netns"])
+def test_a_command_that_does_not_exist_is_one_line_on_every_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], network: str
+) -> None:
+    # issue [23] item 4 (a): on loopback Popen's FileNotFoundError was a traceback, exit 1; in a
+    # namespace nsenter said it (exit 127, the node's log tail): both one line, exit 2
+    from meshcheck.cluster.netns import missing
+
+    if network == "netns" and missing() is not None:
+        pytest.skip(f"{missing()}")
+    system = toy(tmp_path)
+    system.write_text(
+        system.read_text(encoding="utf-8").replace(
+            'command = ["python3", ', 'command = ["no-such-program-mc", '
+        ),
+        encoding="utf-8",
+    )
+    argv = ["cluster", "test", "--system", str(system), "--time", "1", "--nemesis", "none"]
+    code = main([*argv, "--network", network, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    said = [line for line in err.splitlines() if line.startswith("meshcheck:")]  # not progress
+    assert len(said) == 1 and "no-such-program-mc" in said[0], err
+    assert "Traceback" not in err
+
+
+@needs_python3
+def test_the_report_folder_keeps_the_command_line_and_the_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # issue [23] item 4 (e): the exact command line, meshcheck's version, the system's file and
+    # the program its nodes ran, each with what identifies it
+    import hashlib
+
+    from meshcheck import __version__
+
+    system = toy(tmp_path)  # whose nodes exit at once: kept before the nodes start, and cheap
+    system.write_text(
+        system.read_text(encoding="utf-8").replace(
+            '"{here}/toy_kv.py"', '"-c", "raise SystemExit(3)"'
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    argv = ["cluster", "test", "--system", str(system), "--time", "1", "--nemesis", "none",
+            "--network", "loopback", "--nodes", "3", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    assert "exited with 3" in capsys.readouterr().err
+    kept = dict(
+        line.split(": ", 1) for line in (out / "run.txt").read_text(encoding="utf-8").splitlines()
+    )
+    assert kept["command"] == "meshcheck " + " ".join(argv)
+    assert kept["meshcheck"].split()[0] == __version__
+    assert kept["system"].startswith("toy, a toy key-value service")
+    assert kept["system file"] == (
+        f"{system.resolve()} sha256 {hashlib.sha256(system.read_bytes()).hexdigest()}"
+    )
+    python3 = Path(shutil.which("python3") or "").resolve()
+    assert kept["system program"] == (
+        f"{python3} sha256 {hashlib.sha256(python3.read_bytes()).hexdigest()}"
+    )

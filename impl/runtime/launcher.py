@@ -142,17 +142,20 @@ class Processes:
         self._log_paths[name] = path
         log = path.open("ab")
         self._logs.append(log)
-        self.procs[name] = subprocess.Popen(
-            list(command),
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **env} if env else None,
-            preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
-            start_new_session=self._detached,
-            # its own group, which every fault signals: what the node starts is paused with it
-            process_group=None if self._detached else 0,
-        )
+        try:
+            self.procs[name] = subprocess.Popen(
+                list(command),
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env} if env else None,
+                preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
+                start_new_session=self._detached,
+                # its own group, which every fault signals: what the node starts is paused with it
+                process_group=None if self._detached else 0,
+            )
+        except OSError as e:  # no such program, not executable: what nsenter says in a namespace
+            raise ImplError(f"{name} could not start {command[0]}: {e.strerror}") from e
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:

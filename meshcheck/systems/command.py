@@ -119,6 +119,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
 def test(system: System, args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     from meshcheck.cluster.run import latency_ms
     from meshcheck.interrupts import sigterm_interrupts
+    from meshcheck.systems import provenance
     from meshcheck.systems.run import RunOptions, faults, replay_command, run
     from meshcheck.table import format_table
 
@@ -132,6 +133,7 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     )
     for fault in faults(system, options):
         print(f"  {fault.describe()}")
+    provenance.keep(out, getattr(args, "argv", []), system.file)
     with sigterm_interrupts():
         outcome = run(system, options, out, progress)
     h = outcome.history

@@ -225,7 +225,14 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         progress(
             f"starting {words.count(len(names), 'node')} of {system.file.name} ({options.network})"
         )
-        await asyncio.gather(*(asyncio.to_thread(cluster.start, n) for n in names))
+        # every start finished before one's failure is raised: stopping the cluster while another
+        # thread still spawns would leave that node running (and change `procs` under `stop`)
+        started_or = await asyncio.gather(
+            *(asyncio.to_thread(cluster.start, n) for n in names), return_exceptions=True
+        )
+        for failed in started_or:
+            if isinstance(failed, BaseException):
+                raise failed
         endpoints = [cluster.endpoint(n) for n in names]
         (folder / "cluster.json").write_text(
             json.dumps(

@@ -1,0 +1,71 @@
+"""What a report folder keeps of how it was made (issue [23] item 4 (e)): the exact command line,
+meshcheck's version (and the checkout's commit, where it runs from one), and what is known of the
+system's version: its file (path and SHA-256) and the program its nodes run (resolved path and
+SHA-256), so that a report can be matched to the binary it tested. Jepsen keeps the test's
+options in each store folder for the same reason (jepsen/src/jepsen/store.clj, `test.fressian`)."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from meshcheck import __version__
+from meshcheck.systems.system_file import SystemFile
+
+FILE = "run.txt"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _commit() -> str | None:
+    """The commit of the checkout meshcheck runs from, if it runs from one (an installed wheel has
+    none); a dirty tree is marked, as `git describe --dirty` does."""
+    here = Path(__file__).resolve().parent
+    try:
+        said = subprocess.run(
+            ["git", "-C", str(here), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return said.stdout.strip() or None if said.returncode == 0 else None
+
+
+def _program(file: SystemFile) -> str:
+    """The program the nodes' command names, as found (a `{here}` path, or on PATH)."""
+    word = file.nodes.command[0].replace("{here}", str(file.here))
+    found = shutil.which(word) if "{" not in word else None
+    if found is None:
+        return f"{word} (not found at the start)"
+    path = Path(found).resolve()
+    return f"{path} sha256 {_sha256(path)}"
+
+
+def describe(argv: Sequence[str], file: SystemFile) -> str:
+    """The lines of FILE for a run of `file` started with `argv` (meshcheck's arguments)."""
+    commit = _commit()
+    return "".join(
+        f"{key}: {value}\n"
+        for key, value in (
+            ("command", shlex.join(["meshcheck", *argv])),
+            ("meshcheck", __version__ + (f" ({commit})" if commit else "")),
+            ("system", f"{file.name}" + (f", {file.about}" if file.about else "")),
+            ("system file", f"{file.path.resolve()} sha256 {_sha256(file.path)}"),
+            ("system program", _program(file)),
+        )
+    )
+
+
+def keep(folder: Path, argv: Sequence[str], file: SystemFile) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / FILE).write_text(describe(argv, file), encoding="utf-8")
