@@ -64,6 +64,9 @@ def test_a_good_file_is_read_into_its_classes(tmp_path: Path) -> None:
     assert system.nodes.ready.timeout == 5.0 and system.nodes.stop.signal == "INT"
     assert system.client.options == (("pipeline", 4),)  # the table's other keys, for the client
     assert system.client.reads == ("linearizable",)
+    assert system.version == ()  # no version command: run.txt keeps the program's SHA-256 alone
+    with_version = load(write(tmp_path, 'version = { command = ["{here}/toy", "-v"] }\n' + GOOD))
+    assert with_version.version == ("{here}/toy", "-v")
     check_installed(system)  # sh is on PATH
     filled = templates.fill(system.nodes.peer, {"name": "t1", "host": "h", "port.peer": "7"})
     assert filled == "t1@h:7"
@@ -113,6 +116,12 @@ BAD: list[tuple[str, str, str]] = [
     ("verify: a fault no system's run carries out", GOOD + '\n[verify]\nnemesis = ["kill", "crash"]\n', "verify.nemesis: 'crash': a system's run carries out kill, pause"),
     ("verify: no fault", GOOD + '\n[verify]\nnemesis = []\n', "verify.nemesis: empty"),
     ("verify: a check that is no Ref", GOOD + '\n[verify]\nchecks = ["toy.checks"]\n', "verify.checks: 'toy.checks' is not a Ref (package.module:attribute)"),
+    ("version: not a table", 'version = "1.0"\n' + GOOD, "version: expected a table, not a string"),
+    ("version: no command", "version = {}\n" + GOOD, "version.command: missing"),
+    ("version: an empty command", "version = { command = [] }\n" + GOOD, "version.command: empty"),
+    ("version: a command not strings", 'version = { command = ["toy", 1] }\n' + GOOD, "version.command: expected a list of strings"),
+    ("version: a node's placeholder", 'version = { command = ["{name}"] }\n' + GOOD, "version.command: unknown placeholder {name} (known: {here})"),
+    ("version: an unknown key", 'version = { command = ["toy"], args = [] }\n' + GOOD, "version.args: unknown key"),
 ]  # fmt: skip
 
 

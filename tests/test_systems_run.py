@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -200,13 +202,13 @@ def test_the_report_folder_keeps_the_command_line_and_the_versions(
     from meshcheck import __version__
 
     system = toy(tmp_path)  # whose nodes exit at once: kept before the nodes start, and cheap
-    system.write_text(
-        system.read_text(encoding="utf-8").replace(
-            '"{here}/toy_kv.py"', '"-c", "raise SystemExit(3)"'
-        ),
-        encoding="utf-8",
+    text = system.read_text(encoding="utf-8").replace(
+        '"{here}/toy_kv.py"', '"-c", "raise SystemExit(3)"'
     )
-    out = tmp_path / "out"
+    # the file's version command: its first line printed kept, the blank one before it skipped
+    version = 'version = { command = ["python3", "-c", "print(); print(\'toy 1.2.3\')"] }\n'
+    system.write_text(text.replace("\n[install]", "\n" + version + "[install]", 1), "utf-8")
+    out = tmp_path / "the report"  # a space the kept command line must quote
     argv = ["cluster", "test", "--system", str(system), "--time", "1", "--nemesis", "none",
             "--network", "loopback", "--nodes", "3", "--out", str(out)]  # fmt: skip
     assert main(argv) == 2
@@ -214,7 +216,8 @@ def test_the_report_folder_keeps_the_command_line_and_the_versions(
     kept = dict(
         line.split(": ", 1) for line in (out / "run.txt").read_text(encoding="utf-8").splitlines()
     )
-    assert kept["command"] == "meshcheck " + " ".join(argv)
+    assert shlex.split(kept["command"]) == ["meshcheck", *argv]
+    assert kept["system version"] == "toy 1.2.3"
     assert kept["meshcheck"].split()[0] == __version__
     assert kept["system"].startswith("toy, a toy key-value service")
     assert kept["system file"] == (
@@ -224,3 +227,36 @@ def test_the_report_folder_keeps_the_command_line_and_the_versions(
     assert kept["system program"] == (
         f"{python3} sha256 {hashlib.sha256(python3.read_bytes()).hexdigest()}"
     )
+
+
+@needs_python3
+@pytest.mark.parametrize(
+    ("command", "kept"),
+    [
+        ('["no-such-version-mc"]', "unknown (no-such-version-mc could not run: No such file"),
+        ('["python3", "-c", "import sys; sys.exit(\'toy: bad flag\')"]',
+         "toy: bad flag (python3 exited with 1)"),
+        ('["python3", "-c", "import time; time.sleep(30)"]', "unknown (python3 -c "),
+        ('["python3", "-c", "pass"]', "(it printed nothing)"),
+    ],
+    ids=["missing", "fails on stderr", "no answer", "silent"],
+)  # fmt: skip
+def test_a_version_command_that_cannot_answer_is_said_in_run_txt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, kept: str
+) -> None:
+    # a version command that fails is recorded, not fatal: the program's SHA-256 still identifies
+    # what the nodes ran; one that hangs is killed after VERSION_WAIT
+    from meshcheck.systems import provenance
+    from meshcheck.systems.system_file import load
+
+    monkeypatch.setattr(provenance, "VERSION_WAIT", 0.5)
+    system = toy(tmp_path)
+    text = system.read_text(encoding="utf-8")
+    system.write_text(
+        text.replace("\n[install]", f"\nversion = {{ command = {command} }}\n[install]")
+    )
+    started = time.monotonic()
+    lines = provenance.describe(["cluster", "test"], load(system)).splitlines()
+    assert time.monotonic() - started < 5
+    said = dict(line.split(": ", 1) for line in lines)["system version"]
+    assert said.startswith(kept), said

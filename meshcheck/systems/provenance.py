@@ -1,8 +1,10 @@
 """What a report folder keeps of how it was made (issue [23] item 4 (e)): the exact command line,
 meshcheck's version (and the checkout's commit, where it runs from one), and what is known of the
 system's version: its file (path and SHA-256) and the program its nodes run (resolved path and
-SHA-256), so that a report can be matched to the binary it tested. Jepsen keeps the test's
-options in each store folder for the same reason (jepsen/src/jepsen/store.clj, `test.fressian`)."""
+SHA-256), and, where the file gives `version = { command = [...] }`, the first line that command
+prints (run once, before the nodes start), so that a report can be matched to the binary it
+tested. Jepsen keeps the test's options in each store folder for the same reason
+(jepsen/src/jepsen/store.clj, `test.fressian`)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from meshcheck import __version__
 from meshcheck.systems.system_file import SystemFile
 
 FILE = "run.txt"
+VERSION_WAIT = 10.0  # seconds the file's version command has to answer
 
 
 def _sha256(path: Path) -> str:
@@ -51,9 +54,34 @@ def _program(file: SystemFile) -> str:
     return f"{path} sha256 {_sha256(path)}"
 
 
+def _version(file: SystemFile) -> str | None:
+    """The first line the file's version command prints (stdout, else stderr: `java -version`
+    writes there), or what kept it from answering; None where the file gives no command. A
+    command that fails is said here, not fatal: the run still tests the nodes' program, whose
+    SHA-256 the line before keeps."""
+    if not file.version:
+        return None
+    command = [word.replace("{here}", str(file.here)) for word in file.version]
+    try:
+        said = subprocess.run(
+            command, capture_output=True, text=True, errors="replace", timeout=VERSION_WAIT,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    except OSError as e:
+        return f"unknown ({command[0]} could not run: {e.strerror})"
+    except subprocess.TimeoutExpired:
+        return f"unknown ({shlex.join(command)} did not answer within {VERSION_WAIT:g} s)"
+    lines = [line.strip() for line in (said.stdout or said.stderr).splitlines() if line.strip()]
+    first = lines[0] if lines else "(it printed nothing)"
+    return (
+        first if said.returncode == 0 else f"{first} ({command[0]} exited with {said.returncode})"
+    )
+
+
 def describe(argv: Sequence[str], file: SystemFile) -> str:
     """The lines of FILE for a run of `file` started with `argv` (meshcheck's arguments)."""
     commit = _commit()
+    version = _version(file)
     return "".join(
         f"{key}: {value}\n"
         for key, value in (
@@ -62,6 +90,7 @@ def describe(argv: Sequence[str], file: SystemFile) -> str:
             ("system", f"{file.name}" + (f", {file.about}" if file.about else "")),
             ("system file", f"{file.path.resolve()} sha256 {_sha256(file.path)}"),
             ("system program", _program(file)),
+            *((("system version", version),) if version is not None else ()),
         )
     )
 

@@ -3,7 +3,8 @@ classes. Every error is one line naming the file and the key (ConfigError, exit 
 bad TOML, a missing or unknown key, a wrong type, a placeholder no template may use, a plug-in that
 is not installed, a workload or read mode the plug-in or the checkers do not know, a `[verify]`
 run the file's own bounds or meshcheck's faults do not allow, executables of `install.needs` that
-are not there (the file's `hint` says how to get them)."""
+are not there (the file's `hint` says how to get them), a `version` command that is no list of
+strings."""
 
 from __future__ import annotations
 
@@ -147,6 +148,9 @@ class SystemFile:
     # mode ("registers/plain")
     documented: tuple[tuple[str, str], ...] = ()
     verify: Verify | None = None  # None: `meshcheck verify` runs nothing of it
+    # `version = { command = [...] }`: what prints the system's version, run once before the nodes
+    # start, its first line kept in the report's run.txt (provenance.py); (): none given
+    version: tuple[str, ...] = ()
 
     @property
     def here(self) -> Path:
@@ -260,8 +264,25 @@ def load(path: Path) -> SystemFile:
             by_mode.done()
         documented_table.done()
     verify = _verify(top.table("verify", required=False), nodes, client)
+    version = _version(top.table("version", required=False))
     top.done()
-    return SystemFile(path, name, nodes, client, about, install, validate, documented, verify)
+    return SystemFile(
+        path, name, nodes, client, about, install, validate, documented, verify, version
+    )
+
+
+def _version(t: _Table | None) -> tuple[str, ...]:
+    """`version = { command = [...] }`: a command of strings, `{here}` its one placeholder (it runs
+    before any node has a name, a port or a folder)."""
+    if t is None:
+        return ()
+    command = t.strings("command")
+    if not command:
+        raise t.error("command", "empty")
+    for word in command:
+        _check_template(t, "command", word, ("here",))
+    t.done()
+    return command
 
 
 def _install(t: _Table | None) -> Install:
