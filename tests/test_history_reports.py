@@ -19,6 +19,7 @@ from pathlib import Path
 from meshcheck.cluster import anomaly
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.rsm import Custom, StateMachine, to_value
+from meshcheck.systems import checked, stream_history
 from meshcheck.systems.run import RunOptions, replay_command
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.history import Op, numbered, op
@@ -164,9 +165,11 @@ def test_a_serializable_run_that_holds_replays_as_holding(tmp_path: Path) -> Non
             op("c3", "read", 0.5, 0.6, output="1", key="k1"),
         ]
     )
-    (tmp_path / "history.jsonl").write_text(jepsen.dumps(ops, KeyValue()), encoding="utf-8")
+    folder = tmp_path / "my run"  # a report folder may hold a space: the command quotes it
+    folder.mkdir()
+    (folder / "history.jsonl").write_text(jepsen.dumps(ops, KeyValue()), encoding="utf-8")
     options = RunOptions(reads="serializable", budget=30)
-    done = run(replay_command(options, tmp_path), tmp_path)
+    done = run(replay_command(options, folder), tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reads return written values: yes (1 read, 1 of them older" in done.stdout
     assert "--model mutex" in replay_command(RunOptions(workload="lock"), tmp_path)
@@ -187,3 +190,16 @@ def test_rsm_report_and_replay_agree(tmp_path: Path) -> None:
     )
     rows = same_as_replay(reported(list(ops), Rsm(), tmp_path), tmp_path)
     assert [p for p, _, _ in rows] == ["c1", "c2", "c3"]
+
+
+def test_every_replay_command_names_a_folder_with_a_space_as_one_word(tmp_path: Path) -> None:
+    """The stream's and the other workloads' commands quote the history's path as the register
+    workloads' do, so that the line a run prints runs as printed."""
+    folder = tmp_path / "my run"
+    wanted = str(folder / "history.jsonl")
+    for command in (
+        stream_history.replay_command(folder),
+        checked.replay_command("lease", folder, 0.5),
+        checked.replay_command("watch", folder, 0.5),
+    ):
+        assert shlex.split(command)[3] == wanted, command

@@ -13,6 +13,7 @@ run's clock.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +30,7 @@ HISTORY = "history.jsonl"
 def replay_command(folder: Path, model: Model, *, budget: float, mode: str = "linearizable") -> str:
     """The command that checks the run's history as the run did: its model, its read semantics
     (traces/history/reads.py) and its checker budget."""
-    line = f"meshcheck history check {folder / HISTORY} --model {model.name}"
+    line = f"meshcheck history check {shlex.quote(str(folder / HISTORY))} --model {model.name}"
     if mode != "linearizable":
         line += f" --reads {mode}"
     return line if budget == CHECK_BUDGET else line + f" --budget {budget:g}"

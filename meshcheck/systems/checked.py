@@ -6,6 +6,7 @@ lists a workload here in its `workloads` runs it; etcd's does all four."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def clock_bound(workload: str, plan: Sequence[Fault]) -> float:
 def replay_command(workload: str, folder: Path, bound: float) -> str:
     kind = KINDS[workload]
     extra = f" --clock-bound {bound:g}" if workload == "lease" else ""
-    return f"meshcheck history check {folder / 'history.jsonl'} --model {kind.model}{extra}"
+    path = shlex.quote(str(folder / "history.jsonl"))  # a folder may hold a space
+    return f"meshcheck history check {path} --model {kind.model}{extra}"
 
 
 def verdicts(workload: str, path: Path, bound: float) -> tuple[tuple[Verdict, ...], str]:

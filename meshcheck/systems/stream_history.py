@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,4 +46,4 @@ def verdict(path: Path) -> tuple[Verdict, str]:
 
 
 def replay_command(folder: Path) -> str:
-    return f"meshcheck history check {folder / 'history.jsonl'} --model stream"
+    return f"meshcheck history check {shlex.quote(str(folder / 'history.jsonl'))} --model stream"
