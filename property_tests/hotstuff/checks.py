@@ -160,8 +160,9 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "recovery within bound (7 replicas, one silent)",
         recovery_within_bound,
-        "faults, then none: the first commit as soon as the unmutated core's, then 14 views at "
-        "the base timer's pace (property_tests/recovery.py)",
+        "faults, then none: the first commit within three view timers from the back-off the "
+        "faults left and message delays, then 14 views at the base timer's pace "
+        "(property_tests/recovery.py)",
     ),
     restart_check("4 replicas", check_restarts, 4, SCHEDULES, RESTART_SHARE),
 )

@@ -1,6 +1,13 @@
 """RecoveryWithinBound under pytest (property_tests/raft/recovery.py): the correct nodes pass it
 with the loaded Hypothesis profile, and the mutant that ships a follower's backlog an entry a
-round trip fails it in a run where the liveness check after healing passes."""
+round trip fails it in a run where the liveness check after healing passes.
+
+No assertion here pins a tick count today's core happens to produce: a late recovery is held
+between the protocol's bound (property_tests/raft/recovery.py: LEADER_BOUND, two election rounds
+of the largest election timeout and a round trip, Ongaro and Ousterhout 2014 sections 5.2 and 9.3;
+CATCH_UP_BOUND, two heartbeats and four round trips of the simulator's largest latency, end of
+section 5.3) and the liveness check's target (property_tests/raft/targets.py), so that a correct
+change to the core that moves the seeded draws still passes and a slow one still fails."""
 
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from meshcheck.property_tests.raft.recovery import (
     check_recovery,
     recovery_within_bound,
 )
+from meshcheck.property_tests.raft.targets import ELECTION_TARGET_MS, RECOVERY_TARGET_MS, ticks
+from meshcheck.property_tests.recovery import ticks_in
 
 PROBE = frozenset({mutants.PROBE_STAYS_ONE_ENTRY})
 
@@ -46,11 +55,16 @@ def test_a_probe_of_one_entry_a_round_trip_fails_recovery_and_passes_liveness() 
     """The correct leader ships the backlog in one batch; the mutant's follower converges too,
     within the 5 s recovery target (the liveness check passes), a round trip an entry."""
     check_recovery(BEHIND, 3, frozenset())
-    assert check_liveness(BEHIND, 3, PROBE).converged < 5000
+    assert check_liveness(BEHIND, 3, PROBE).converged < ticks(RECOVERY_TARGET_MS)
     with pytest.raises(CheckFailed) as failed:
         check_recovery(BEHIND, 3, PROBE)
     message = failed.value.message
-    assert "RecoveryWithinBound: every Raft node caught up 925 ticks after its leader's" in message
+    took = ticks_in(
+        r"every Raft node caught up ([\d,]+) ticks after its leader's election", message
+    )
+    # late for the protocol's catch-up (two heartbeats and four round trips), in time for the
+    # 5 s recovery target: a round trip an entry, not a follower that never converges
+    assert took is not None and CATCH_UP_BOUND < took < ticks(RECOVERY_TARGET_MS), message
     assert f"4 round trips of the election ({CATCH_UP_BOUND} ticks)" in message
 
 
@@ -61,11 +75,17 @@ def test_an_election_slower_than_two_rounds_fails_recovery_and_passes_liveness()
     slow = Schedule(
         seed=1, ticks=1000, crash=0.6, partition=0.3, one_way=0.0, every=20, timeout=(1500, 3000)
     )
-    assert check_liveness(slow, 3, frozenset()).leader < 2000
+    assert check_liveness(slow, 3, frozenset()).leader < ticks(ELECTION_TARGET_MS)
     with pytest.raises(CheckFailed) as failed:
         check_recovery(slow, 3, frozenset())
+    message = failed.value.message
+    took = ticks_in(
+        r"RecoveryWithinBound: Raft elected a sole leader ([\d,]+) ticks after", message
+    )
+    # late for two rounds of the configured 150..300 ticks and a round trip (sections 5.2, 9.3),
+    # in time for the 2 s election target the liveness check holds it to
+    assert took is not None and LEADER_BOUND < took < ticks(ELECTION_TARGET_MS), message
     assert (
-        "RecoveryWithinBound: Raft elected a sole leader 1,013 ticks after the heal; the protocol "
-        "promises one within 2 election rounds (the largest election timeout, 300 ticks, and a "
-        f"round trip each) ({LEADER_BOUND} ticks)"
-    ) in failed.value.message
+        "ticks after the heal; the protocol promises one within 2 election rounds (the largest "
+        f"election timeout, 300 ticks, and a round trip each) ({LEADER_BOUND} ticks)"
+    ) in message
