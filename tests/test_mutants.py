@@ -86,6 +86,15 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     # a client that counts its timestamps from 0 after a restart: the spec names requests by
     # their operations, and no lockstep path restarts a client and sends a new request
     assert killers.pop("client_timestamp_reset") == "stored traces", render(outcomes)
+    # a client that trusts one replica's reply: only replies that lie show it, and the spec's
+    # client is correct (property_tests/pbft/client_replies.py)
+    trusting = {
+        "client_view_from_one_reply",
+        "client_accepts_on_f_replies",
+        "client_reply_signature_not_checked",
+        "client_reply_request_not_matched",
+    }
+    assert {killers.pop(m) for m in trusting} == {"client replies"}, render(outcomes)
     # only a Byzantine primary's view change shows it: its stored fuzzed run
     # (traces/counterexamples/pbft/prepared_counts_primary.itf.json) kills it before the
     # certificate property does (docs/certificates.md)
@@ -94,6 +103,10 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     # timeout show it, and the spec has no clock; its stored run of the slow regime
     # (traces/counterexamples/pbft/) kills it before liveness under slow links does
     assert killers.pop("view_change_timeout_reset_on_new_view") == "stored traces", render(outcomes)
+    # a lagging replica that waits for a view change instead of fetching the state: only a run in
+    # which a replica falls behind shows it, and its stored run does first (CatchUpByStateTransfer,
+    # property_tests/pbft/recovery.py, is the property that named it)
+    assert killers.pop("lagging_replica_waits_for_view_change") == "stored traces", render(outcomes)
     # a replica's view or stable checkpoint going back: lockstep names the action property
     # (ViewMonotonic after a NEW-VIEW the driver delivers late, StableCheckpointMonotonic)
     moved_back = {"stale_new_view_accepted", "stable_checkpoint_moves_back"}

@@ -348,7 +348,7 @@ def test_4_1_a_request_the_client_did_not_sign_is_ignored() -> None:
 def test_4_1_the_client_accepts_on_f_plus_1_matching_replies() -> None:
     """Section 4.1: the client waits for f+1 replies with valid signatures from different
     replicas, with the same timestamp and result."""
-    client = Client(ClientConfig("c1", REPLICAS, timeout=500), KEYS)
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500, bugs=BUGS_UNDER_TEST), KEYS)
     client.step(Restart({}))
     client.step(ClientRequest("a"))
     body = Request("c1", 1, "a")
@@ -363,6 +363,33 @@ def test_4_1_the_client_accepts_on_f_plus_1_matching_replies() -> None:
     assert client.accepted == []
     client.step(Deliver("r2", reply("r2", "ok")))
     assert client.accepted == [(1, "a")] and client.outstanding == {}
+
+
+def test_4_1_the_client_follows_the_view_f_plus_1_replies_name() -> None:
+    """Section 4.1: the client learns the current view from the replies, and sends its next
+    request to that view's primary; one replica's view is no evidence (it may lie)."""
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500, bugs=BUGS_UNDER_TEST), KEYS)
+    client.step(Restart({}))
+    client.step(ClientRequest("a"))
+    body = Request("c1", 1, "a")
+    client.step(Deliver("r3", signed("r3", Reply(1, 1, body, "ok", "r3"))))
+    assert client.primary == "r1"
+    client.step(Deliver("r4", signed("r4", Reply(1, 1, body, "ok", "r4"))))
+    assert client.primary == "r2"
+
+
+def test_4_1_the_client_counts_a_reply_for_the_request_it_names() -> None:
+    """Section 4.1: a reply counts for the request whose timestamp it carries; r3's reply names the
+    client's first request with the second's sequence number and result, and is no vote for the
+    second."""
+    client = Client(ClientConfig("c1", REPLICAS, timeout=500, bugs=BUGS_UNDER_TEST), KEYS)
+    client.step(Restart({}))
+    client.step(ClientRequest("a"))
+    client.step(ClientRequest("b"))
+    first, second = Request("c1", 1, "a"), Request("c1", 2, "b")
+    client.step(Deliver("r1", signed("r1", Reply(0, 2, second, "ok", "r1"))))
+    client.step(Deliver("r3", signed("r3", Reply(0, 2, first, "ok", "r3"))))
+    assert client.accepted == []
 
 
 # == Section 4.2: pre-prepare =========================================================================

@@ -518,20 +518,32 @@ BREAKS: tuple[Break, ...] = (
     Break(
         P + "test_4_1_the_client_accepts_on_f_plus_1_matching_replies",
         f"{CLIENT}._on_reply",
-        "key = (reply.seq, reply.request.timestamp, reply.result)",
-        "key = (reply.seq, reply.request.timestamp, None)",
+        "key = (reply.seq, timestamp, reply.result)",
+        "key = (reply.seq, timestamp, None)",
     ),
     Break(
         P + "test_4_1_the_client_accepts_on_f_plus_1_matching_replies",
         f"{CLIENT}._on_reply",
-        "not quorum.reaches(voters, quorum.one_correct(self.config.f))",
-        "not quorum.reaches(voters, self.config.f)",
+        "needed = quorum.one_correct(self.config.f)",
+        "needed = self.config.f",
     ),
     Break(
         P + "test_4_1_the_client_accepts_on_f_plus_1_matching_replies",
         f"{CLIENT}._on_reply",
-        "and self.keys.verify(m.signer, m.signature, signing_bytes(m.body))",
-        "and True",
+        "self.keys.verify(m.signer, m.signature, signing_bytes(m.body))",
+        "True",
+    ),
+    Break(
+        P + "test_4_1_the_client_follows_the_view_f_plus_1_replies_name",
+        f"{CLIENT}._view",
+        "return quorum.quorum_value(self._views.values(), quorum.one_correct(self.config.f)) or 0",
+        "return max(self._views.values(), default=0)",
+    ),
+    Break(
+        P + "test_4_1_the_client_counts_a_reply_for_the_request_it_names",
+        f"{CLIENT}._on_reply",
+        "timestamp = reply.request.timestamp",
+        "timestamp = 0",
     ),
     # -- PBFT, section 4.2: pre-prepare
     Break(
@@ -981,6 +993,14 @@ CATALOGUE: dict[str, str] = {
     ),
     pbft_mutants.CLIENT_TIMESTAMP_RESET: P
     + "test_4_1_a_restarted_client_does_not_reuse_a_timestamp",
+    pbft_mutants.CLIENT_VIEW_FROM_ONE_REPLY: P
+    + "test_4_1_the_client_follows_the_view_f_plus_1_replies_name",
+    pbft_mutants.CLIENT_ACCEPTS_ON_F_REPLIES: P
+    + "test_4_1_the_client_accepts_on_f_plus_1_matching_replies",
+    pbft_mutants.CLIENT_REPLY_SIGNATURE_NOT_CHECKED: P
+    + "test_4_1_the_client_accepts_on_f_plus_1_matching_replies",
+    pbft_mutants.CLIENT_REPLY_REQUEST_NOT_MATCHED: P
+    + "test_4_1_the_client_counts_a_reply_for_the_request_it_names",
     raft_mutants.PENDING_WRITES_PERSISTED: R
     + "test_a_restarted_leader_answers_none_of_the_writes_it_held",
     raft_mutants.STALE_MATCH_INDEX: R + "test_leaders_update_next_and_match_index_on_success",

@@ -106,9 +106,14 @@ class Client:
 
     @property
     def primary(self) -> str:
-        """The primary of the view that f+1 replicas have reached (one of them is correct)."""
-        view = quorum.quorum_value(self._views.values(), quorum.one_correct(self.config.f)) or 0
-        return self.config.replicas[view % len(self.config.replicas)]
+        """The primary of the view that f+1 replicas have reached (`_view`)."""
+        return self.config.replicas[self._view() % len(self.config.replicas)]
+
+    def _view(self) -> int:
+        """The highest view f+1 replicas' replies name: one of them is correct (section 4.1)."""
+        if mutants.CLIENT_VIEW_FROM_ONE_REPLY in self.config.bugs:
+            return max(self._views.values(), default=0)
+        return quorum.quorum_value(self._views.values(), quorum.one_correct(self.config.f)) or 0
 
     def step(self, event: Any) -> list[Effect]:
         self._out, self._writes = [], []
@@ -199,7 +204,10 @@ class Client:
             and isinstance(m.body, Reply)
             and m.signer in self.config.replicas
             and m.body.src == m.signer
-            and self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
+            and (
+                self.keys.verify(m.signer, m.signature, signing_bytes(m.body))
+                or mutants.CLIENT_REPLY_SIGNATURE_NOT_CHECKED in self.config.bugs
+            )
             and isinstance(m.body.request, Request)
             and malformed(m) is None  # a replica may sign a string for a view: not a reply
         ):
@@ -209,14 +217,17 @@ class Client:
         if sent is None or sent.body != reply.request:
             return
         self._views[m.signer] = max(self._views.get(m.signer, 0), reply.view)
-        key = (reply.seq, reply.request.timestamp, reply.result)
+        timestamp = reply.request.timestamp
+        if mutants.CLIENT_REPLY_REQUEST_NOT_MATCHED in self.config.bugs:
+            timestamp = 0  # every request alike
+        key = (reply.seq, timestamp, reply.result)
         voters = self._votes.setdefault(key, set())
         voters.add(m.signer)
         name = request_name(reply.request)
-        if (
-            not quorum.reaches(voters, quorum.one_correct(self.config.f))
-            or (reply.seq, name) in self._accepted
-        ):
+        needed = quorum.one_correct(self.config.f)
+        if mutants.CLIENT_ACCEPTS_ON_F_REPLIES in self.config.bugs:
+            needed = self.config.f
+        if not quorum.reaches(voters, needed) or (reply.seq, name) in self._accepted:
             return
         self._mark(actions.ACCEPT, n=reply.seq, r=name)
         self._writes.append(

@@ -32,6 +32,11 @@ STABLE_CHECKPOINT_MOVES_BACK = "stable_checkpoint_moves_back"
 VIEW_CHANGE_TIMEOUT_RESET_ON_NEW_VIEW = "view_change_timeout_reset_on_new_view"
 # how fast a replica that fell behind catches up (section 4.3 and TOCS 2002 section 5.3.2)
 LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE = "lagging_replica_waits_for_view_change"
+# the client believes f+1 replicas, never one (section 4.1; property_tests/pbft/client_replies.py)
+CLIENT_VIEW_FROM_ONE_REPLY = "client_view_from_one_reply"
+CLIENT_ACCEPTS_ON_F_REPLIES = "client_accepts_on_f_replies"
+CLIENT_REPLY_SIGNATURE_NOT_CHECKED = "client_reply_signature_not_checked"
+CLIENT_REPLY_REQUEST_NOT_MATCHED = "client_reply_request_not_matched"
 
 BUGS: Mapping[str, str] = {
     QUORUM_2F_PLUS_1_AT_ANY_N: (
@@ -183,5 +188,39 @@ BUGS: Mapping[str, str] = {
         "action, so lockstep cannot see it. Killed by CatchUpByStateTransfer "
         "(property_tests/recovery.py): the protocol promises the state transfer within a few "
         "status rounds of the heal."
+    ),
+    # -- the client believes f+1 replicas, never one (section 4.1) --
+    CLIENT_VIEW_FROM_ONE_REPLY: (
+        "The client takes the highest view any one reply names as the view the group is in, and "
+        "sends its next requests to that view's primary (section 4.1: a client learns the view "
+        "from the replies; only f+1 of them vouch for it). One replica that names a view one "
+        "higher than the truth sends the client to a backup, which holds the request and, when "
+        "its request timer expires, starts a view change nobody needed; the request waits for the "
+        "client's timeout and its retry to every replica. Nothing is unsafe and the spec has no "
+        "view at the client: killed by the client-replies property (property_tests/pbft/"
+        "client_replies.py: the client's primary against the view f+1 replies vouch for, and the "
+        "latency bound under one lying replica)."
+    ),
+    CLIENT_ACCEPTS_ON_F_REPLIES: (
+        "The client accepts a result on f matching replies instead of f+1 (section 4.1: f+1, so "
+        "that one of them is correct). At f = 1 a single replica's reply is accepted: a replica "
+        "that lies about the result, or is simply first, decides what the client is told. Killed "
+        "by the client-replies property (property_tests/pbft/client_replies.py)."
+    ),
+    CLIENT_REPLY_SIGNATURE_NOT_CHECKED: (
+        "The client does not verify a reply's signature (section 4.1: the client checks that each "
+        "reply is signed by the replica it names): one faulty replica sends a wrong result in its "
+        "own name and in f other replicas' names, under its own key, and the client accepts it "
+        "on f+1 'replicas'. The replicas' SIGNATURES_NOT_CHECKED leaves the client's check in "
+        "place. Killed by the client-replies property (property_tests/pbft/client_replies.py)."
+    ),
+    CLIENT_REPLY_REQUEST_NOT_MATCHED: (
+        "The client counts a reply toward the sequence number and result it names, whatever "
+        "request (timestamp) it names (section 4.1: the client matches the reply's timestamp "
+        "with its request's). A faulty replica's reply that names the client's earlier request "
+        "with the sequence number and result of its current one is counted with an honest reply "
+        "to the current one, and the client answers the earlier request with the current one's "
+        "result (or the current one on too few replies). Killed by the client-replies property "
+        "(property_tests/pbft/client_replies.py)."
     ),
 }

@@ -6,8 +6,9 @@ property_tests/pbft/ run each with no bugs. The thresholds at every cluster size
 second: a rule right at the sizes the runs use and wrong at others), then the signed-fields
 property (under a second: it kills the receivers that trust what no signature covers, which
 lockstep cannot reach, since the spec has no unsigned fields, and a replica that checks no
-signature), then lockstep (it kills every other known mutant the spec can show within seconds,
-with a counterexample a few steps long), the stored corpus (it costs little: each free run of
+signature), then the client-replies property (seconds: property_tests/pbft/client_replies.py,
+the client against replicas that lie in their replies), then lockstep (it kills every other
+known mutant the spec can show within seconds, with a counterexample a few steps long), the stored corpus (it costs little: each free run of
 traces/counterexamples/pbft/ runs only for its own mutants), the certificate property (a few
 seconds: property_tests/pbft/certificates.py), trace validation of free runs, the free runs'
 safety (4 replicas, then a drawn size from 4 to 10: a count right at 3f+1 and wrong at other
@@ -28,6 +29,7 @@ from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pbft.certificates import certificates
+from meshcheck.property_tests.pbft.client_replies import client_replies
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.free_runs import (
     free_run_safety,
@@ -70,6 +72,13 @@ CHECKS: tuple[Check, ...] = (
         signed_fields,
         "every field of every signed message changed: the signature fails, or the field is "
         "declared unsigned and the receiver checks it as its reason says",
+    ),
+    Check(
+        "client replies",
+        client_replies,
+        "the client against replicas lying in their replies (impl/pbft/byzantine/replies.py): "
+        "it takes Accept and picks the primary only on f+1 valid matching replies, and one liar "
+        "costs it no time beyond five message delays and the group no view change",
     ),
     Check(
         "lockstep",

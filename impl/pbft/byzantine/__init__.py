@@ -4,7 +4,8 @@ Hypothesis strategies that choose them, and the safety checks their runs are hel
 A Byzantine replica is an honest core (it holds the replica's real key) whose effects a list of
 behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
 MissingSignature, Replay, HidePrepared, Twins, Usurp, Vouch, Repeat; fuzz.py: Fuzz, mutations of
-anything it holds, and AlterUnsigned, what others signed relayed with an unsigned part changed).
+anything it holds, and AlterUnsigned, what others signed relayed with an unsigned part changed;
+replies.py: LieToClient and FuzzReplies, lies in what it replies to clients).
 `pbft_cluster(byzantine=byzantine_wrappers(...))` runs them; `byzantine_strategy(n, f)` draws
 them; `SafetyMonitor` checks Agreement and Validity after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
 Byzantine replicas the checks never fail, and with f + 1 they can.
@@ -35,6 +36,7 @@ from meshcheck.impl.pbft.byzantine.node import (
     byzantine_wrappers,
     corrupt,
 )
+from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient
 from meshcheck.impl.pbft.byzantine.strategies import (
     Assignment,
     behaviour_strategy,
@@ -45,6 +47,7 @@ from meshcheck.impl.pbft.byzantine.strategies import (
 __all__ = [
     "BEHAVIOURS",
     "FORGERIES",
+    "LIES",
     "AlterUnsigned",
     "AnyBehaviour",
     "Assignment",
@@ -53,7 +56,9 @@ __all__ = [
     "Equivocate",
     "ForgeSignature",
     "Fuzz",
+    "FuzzReplies",
     "HidePrepared",
+    "LieToClient",
     "MissingSignature",
     "Repeat",
     "Replay",

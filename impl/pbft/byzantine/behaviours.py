@@ -25,6 +25,7 @@ from meshcheck.impl.base.events import Tick
 from meshcheck.impl.pbft.byzantine.certificates import byzantine_quorum
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient
 from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
 from meshcheck.impl.pbft.messages import (
     Batch,
@@ -499,6 +500,8 @@ BEHAVIOURS: Final = (
     Usurp,
     Vouch,
     Repeat,
+    LieToClient,
+    FuzzReplies,
 )
 AnyBehaviour = (
     Fuzz
@@ -513,4 +516,6 @@ AnyBehaviour = (
     | Usurp
     | Vouch
     | Repeat
+    | LieToClient
+    | FuzzReplies
 )

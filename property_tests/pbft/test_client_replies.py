@@ -1,0 +1,81 @@
+"""The PBFT client against replicas that lie in their replies (property_tests/pbft/client_replies.py):
+the unmutated client holds both properties, and each client mutant of the catalogue that trusts
+one replica (impl/pbft/mutants.py, CLIENT_* but the timestamp reset) is killed."""
+
+from __future__ import annotations
+
+import time
+
+import hypothesis
+import pytest
+
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient
+from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.pbft import client_replies as cr
+from meshcheck.property_tests.pbft.free_runs import TIMING
+
+# a few dozen examples each: the whole file runs in about two seconds
+QUICK = hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
+NO_SHRINK = hypothesis.settings(QUICK, phases=[hypothesis.Phase.generate])
+
+
+def test_the_client_believes_f_plus_1_replies_and_no_liar() -> None:
+    cr.never_believed(frozenset(), QUICK)
+
+
+def test_one_liar_costs_the_client_no_time_and_the_group_no_view_change() -> None:
+    cr.latency(frozenset(), hypothesis.settings(QUICK, max_examples=10))
+
+
+def test_the_bound_is_stated_from_the_protocols_parameters() -> None:
+    """Five message delays of D and the batch delay; below both timeouts, so a client misled to a
+    backup cannot meet it."""
+    assert cr.latency_bound(10) == 50 and cr.latency_bound(10, batch_delay=7) == 57
+    assert cr.latency_bound() < min(TIMING["client_timeout"], TIMING["view_change_timeout"])
+
+
+@pytest.mark.parametrize(
+    "mutant",
+    [
+        mutants.CLIENT_VIEW_FROM_ONE_REPLY,
+        mutants.CLIENT_ACCEPTS_ON_F_REPLIES,
+        mutants.CLIENT_REPLY_SIGNATURE_NOT_CHECKED,
+        mutants.CLIENT_REPLY_REQUEST_NOT_MATCHED,
+    ],
+)
+def test_each_client_mutant_is_killed_by_one_replica_is_never_believed(mutant: str) -> None:
+    with pytest.raises(CheckFailed, match="OneReplicaIsNeverBelieved violated"):
+        cr.never_believed(frozenset({mutant}), hypothesis.settings(NO_SHRINK, max_examples=200))
+
+
+def test_a_client_misled_to_a_backup_is_late() -> None:
+    """The latency bound on its own kills the client that follows one reply's view: the view
+    liar r3 sends it to r2, which holds the request (section 4.4) until its retry."""
+    lie = LieToClient("view")
+    problem = cr.latency_under_one_liar(
+        1, "r3", lie, frozenset({mutants.CLIENT_VIEW_FROM_ONE_REPLY})
+    )
+    assert problem is not None and "LatencyUnderOneLiar violated" in problem
+    assert "believes r2 is the primary" in problem
+    assert cr.latency_under_one_liar(1, "r3", lie, frozenset()) is None
+
+
+def test_the_lies_are_what_they_say() -> None:
+    """Each lie reaches the client: on a run where r2 lies, the client sees replies the rule
+    refuses or does not count."""
+    run = {"n": 4, "views": {f"r{k}": 0 for k in range(1, 5)}, "requests": 2, "seed": 5}
+    honest = cr.reply_count({**run, "liars": {}})
+    assert honest == 8
+    for lie, extra in [(LieToClient("signature"), 6), (LieToClient("view"), 0), (FuzzReplies(), 0)]:
+        assert cr.reply_count({**run, "liars": {"r2": lie}}) == honest + extra
+
+
+@pytest.mark.slow
+def test_no_false_alarm_over_200_runs_each() -> None:
+    """The measurement: 200 drawn runs of each property on the unmutated client and cores."""
+    many = hypothesis.settings(QUICK, max_examples=200)
+    start = time.monotonic()
+    cr.never_believed(frozenset(), many)
+    cr.latency(frozenset(), many, capped=False)
+    print(f"400 runs held in {time.monotonic() - start:.1f} s")
