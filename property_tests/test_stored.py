@@ -58,6 +58,18 @@ IDS = [f"{p}/{path.name}" for p, path in TRACES]
 # replace this entry.
 CONFIGURATION_ONLY = {"pbft": {"quorum_2f_plus_1_at_any_n"}}
 
+# Mutants of the client whose counterexample is a sequence of replies delivered to one client
+# (property_tests/pbft/client_replies.py, OneReplicaIsNeverBelieved: no cluster, no spec path),
+# re-found by the "client replies" check in 1 to 12 steps; the corpus has no format for it yet.
+REPLIES_ONLY = {
+    "pbft": {
+        "client_view_from_one_reply",
+        "client_accepts_on_f_replies",
+        "client_reply_signature_not_checked",
+        "client_reply_request_not_matched",
+    }
+}
+
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_the_corpus_has_a_trace_for_every_mutant(protocol: str) -> None:
@@ -68,7 +80,7 @@ def test_the_corpus_has_a_trace_for_every_mutant(protocol: str) -> None:
     lockstep = [next(iter(expected_kill(p))) for p in traces]
     assert len(lockstep) == len(set(lockstep))  # one path per mutant
     found = {*lockstep, *(bug for p in harness(protocol).fixed() for bug in expected_kill(p))}
-    found |= CONFIGURATION_ONLY.get(protocol, set())
+    found |= CONFIGURATION_ONLY.get(protocol, set()) | REPLIES_ONLY.get(protocol, set())
     assert sorted(found) == sorted(bugs(protocol))
 
 
