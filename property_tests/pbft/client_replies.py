@@ -5,7 +5,8 @@ name, which only f+1 of them vouch for).
 
 The lies are the Byzantine behaviours of impl/pbft/byzantine/replies.py (`LieToClient`: a view one
 higher, a result its peers do not give, a reply naming another request, a wrong result under
-forged signatures; `FuzzReplies`: the message fuzzer on reply fields). Two properties:
+forged signatures; `LyingReplies`: a view one or two higher, a wrong result and perhaps another
+request, all in one reply; `FuzzReplies`: the message fuzzer on reply fields). Two properties:
 
 `OneReplicaIsNeverBelieved` (sans-IO, Hypothesis): a client (impl/pbft/client.py) sends a few
 requests; every honest replica's reply to each, and what the behaviours of up to f liars make of
@@ -50,7 +51,7 @@ from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart
 from meshcheck.impl.pbft import actions, pbft_cluster
 from meshcheck.impl.pbft.byzantine import Context, corrupt
-from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient, LyingReplies
 from meshcheck.impl.pbft.client import Client, ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
@@ -65,13 +66,14 @@ N: Final = 4  # the latency runs' group
 D: Final = 10  # the latency runs' largest message delay (ticks)
 REQUESTS: Final = 3  # per latency run
 
-LieBehaviour = LieToClient | FuzzReplies
+LieBehaviour = LieToClient | LyingReplies | FuzzReplies
 
 
 def lie_strategy() -> st.SearchStrategy[LieBehaviour]:
     """One lying behaviour (impl/pbft/byzantine/replies.py)."""
     return st.one_of(
         st.builds(LieToClient, field=st.sampled_from(LIES), by=st.integers(1, 2)),
+        st.builds(LyingReplies, by=st.integers(1, 2), timestamp=st.booleans()),
         st.builds(FuzzReplies, resign=st.sampled_from([0.0, 0.5, 1.0])),
     )
 

@@ -10,7 +10,7 @@ import hypothesis
 import pytest
 
 from meshcheck.impl.pbft import mutants
-from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient, LyingReplies
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft import client_replies as cr
 from meshcheck.property_tests.pbft.free_runs import TIMING
@@ -59,6 +59,36 @@ def test_a_client_misled_to_a_backup_is_late() -> None:
     assert problem is not None and "LatencyUnderOneLiar violated" in problem
     assert "believes r2 is the primary" in problem
     assert cr.latency_under_one_liar(1, "r3", lie, frozenset()) is None
+
+
+# r4 lies with every field at once; _setup lists the replies replica by replica, so with two
+# requests r4's are the last two: delivered first, they are all the client has heard
+COMBINED = {"n": 4, "views": {f"r{k}": 0 for k in range(1, 5)}, "requests": 2, "seed": 3}
+LIAR_FIRST = [6, 7, 0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("timestamp", [False, True])
+def test_a_reply_lying_in_view_and_result_is_never_believed(timestamp: bool) -> None:
+    """The unmutated client waits for f+1 = 2 honest replies and stays with r1; the client that
+    accepts on f = 1 reply takes the lie, the one that follows one reply's view moves to r2."""
+    run = {**COMBINED, "liars": {"r4": LyingReplies(timestamp=timestamp)}}
+    assert cr.reply_count(run) == 8
+    cr.one_replica_is_never_believed(run, LIAR_FIRST, frozenset())
+    for mutant, shown in [
+        (mutants.CLIENT_ACCEPTS_ON_F_REPLIES, "Accept"),
+        (mutants.CLIENT_VIEW_FROM_ONE_REPLY, "goes to r2"),
+    ]:
+        with pytest.raises(CheckFailed, match=f"OneReplicaIsNeverBelieved violated.*{shown}"):
+            cr.one_replica_is_never_believed(run, LIAR_FIRST, frozenset({mutant}))
+
+
+def test_a_reply_lying_in_view_and_result_costs_no_time_unless_followed() -> None:
+    lie = LyingReplies(by=1, timestamp=True)
+    assert cr.latency_under_one_liar(2, "r4", lie, frozenset()) is None
+    problem = cr.latency_under_one_liar(
+        2, "r4", lie, frozenset({mutants.CLIENT_VIEW_FROM_ONE_REPLY})
+    )
+    assert problem is not None and "believes r2 is the primary" in problem
 
 
 def test_the_lies_are_what_they_say() -> None:

@@ -5,7 +5,7 @@ A Byzantine replica is an honest core (it holds the replica's real key) whose ef
 behaviours rewrites (behaviours.py: Silent, Equivocate, TamperDigest, ForgeSignature,
 MissingSignature, Replay, HidePrepared, Twins, Usurp, Vouch, Repeat; fuzz.py: Fuzz, mutations of
 anything it holds, and AlterUnsigned, what others signed relayed with an unsigned part changed;
-replies.py: LieToClient and FuzzReplies, lies in what it replies to clients).
+replies.py: LieToClient, LyingReplies and FuzzReplies, lies in what it replies to clients).
 `pbft_cluster(byzantine=byzantine_wrappers(...))` runs them; `byzantine_strategy(n, f)` draws
 them; `SafetyMonitor` checks Agreement and Validity after every event. The issue's claim, tested in tests/test_pbft_byzantine.py: with at most f
 Byzantine replicas the checks never fail, and with f + 1 they can.
@@ -36,7 +36,12 @@ from meshcheck.impl.pbft.byzantine.node import (
     byzantine_wrappers,
     corrupt,
 )
-from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient
+from meshcheck.impl.pbft.byzantine.replies import (
+    LIES,
+    FuzzReplies,
+    LieToClient,
+    LyingReplies,
+)
 from meshcheck.impl.pbft.byzantine.strategies import (
     Assignment,
     behaviour_strategy,
@@ -59,6 +64,7 @@ __all__ = [
     "FuzzReplies",
     "HidePrepared",
     "LieToClient",
+    "LyingReplies",
     "MissingSignature",
     "Repeat",
     "Replay",

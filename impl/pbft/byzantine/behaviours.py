@@ -25,7 +25,7 @@ from meshcheck.impl.base.events import Tick
 from meshcheck.impl.pbft.byzantine.certificates import byzantine_quorum
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
-from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient, LyingReplies
 from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
 from meshcheck.impl.pbft.messages import (
     Batch,
@@ -501,6 +501,7 @@ BEHAVIOURS: Final = (
     Vouch,
     Repeat,
     LieToClient,
+    LyingReplies,
     FuzzReplies,
 )
 AnyBehaviour = (
@@ -517,5 +518,6 @@ AnyBehaviour = (
     | Vouch
     | Repeat
     | LieToClient
+    | LyingReplies
     | FuzzReplies
 )

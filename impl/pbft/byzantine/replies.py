@@ -15,6 +15,9 @@ them is correct) and follows the view f+1 of them reached (impl/pbft/client.py `
   counts replies by (sequence number, result) whatever request they name answers the wrong one;
 - `LieToClient("signature")`: a wrong result in every replica's name, its own signed, the peers'
   under its own key (a bad signature: it holds no other key, section 2);
+- `LyingReplies`: the lies together in one reply, which is what issue 25 item 1 names: a view `by`
+  higher and a result its peers do not give, and with `timestamp` the client's other request; a
+  client must neither count that reply towards any result nor follow its view;
 - `FuzzReplies`: each reply changed at random positions (view, sequence number, request, result,
   sender) by the message fuzzer (impl/base/mutation.py), signed again as its own or left under the
   signature it had.
@@ -101,6 +104,32 @@ class LieToClient:
         if earlier is not None:
             return earlier.body
         return attrs.evolve(request, timestamp=request.timestamp + 1)
+
+
+@attrs.frozen
+class LyingReplies:
+    """Each reply this replica sends a client (with `share` < 1, each with that probability) lies
+    at once about its view (`by` higher), its result (`lied`) and, with `timestamp`, the request it
+    answers (`LieToClient._other_request`), signed once in the replica's name: a valid reply that
+    agrees with no correct replica's on anything the client counts."""
+
+    share: float = attrs.field(default=1.0, validator=_share)
+    by: int = 1
+    timestamp: bool = False
+
+    def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
+        out = list(effects)
+        for k, e, reply in _replies(ctx, effects):
+            if not ctx.chance(self.share):
+                continue
+            request = (
+                LieToClient._other_request(ctx, reply.request) if self.timestamp else reply.request
+            )
+            false = attrs.evolve(
+                reply, view=reply.view + self.by, result=lied(reply.result), request=request
+            )
+            out[k] = Send(e.dest, ctx.sign(false))
+        return out
 
 
 @attrs.frozen
