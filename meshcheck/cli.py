@@ -398,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError as exc:
         if not _stdout_reader_gone():
             # a pipe of meshcheck's own broke (a helper daemon it writes to died: LazyFS's, a
-            # node's): say so, rather than exit 141 with no word as for `| head` (issue [23])
+            # node's): say so, rather than exit 141 with no word as for `| head`
             print(f"meshcheck: a helper process meshcheck writes to died: {exc}", file=sys.stderr)
             return EXIT_USAGE
         # the reader went away (`meshcheck trace show F | head`): stop quietly, as cat does; point

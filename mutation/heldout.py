@@ -141,6 +141,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_netns_links.py",
         "tests/test_proxy.py",
         "tests/test_strike.py",
+        "tests/test_nemesis_ends.py",
         "tests/test_nemesis_disk_faults.py",
         "tests/test_cluster_cmd.py::test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up",
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",

@@ -7,15 +7,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from meshcheck.cluster import disk_faults
+from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.faults.corrupt import flip_bits, truncate_file
 from meshcheck.faults.disks import DURABLE, NodeDisks
-from meshcheck.faults.lazyfs import LazyFsError, fuse_unavailable, is_mounted
+from meshcheck.faults.lazyfs import DaemonDied, LazyFsError, fuse_unavailable, is_mounted
 from meshcheck.impl.base.errors import ImplError
 
 _WHY = fuse_unavailable()
@@ -188,7 +192,8 @@ def test_the_corrupt_callback_kills_damages_and_leaves_a_refusing_node_down(
             await restart()
 
         asyncio.run(strike())
-    assert nodes.calls[2:] == ["start n1", "start n3"]
+    # each that refused killed again: what is left of a node that never got ready is not kept
+    assert nodes.calls[2:] == ["start n1", "kill n1", "start n3", "kill n3"]
     assert notes[0].startswith("corrupt n1: state.wal: ")
     assert notes[1].startswith("corrupt n3: state.wal: ")
     assert notes[2:] == [
@@ -207,8 +212,9 @@ def test_a_node_that_exits_right_after_it_opened_its_port_is_said_down(tmp_path:
         for n in NODES:
             _write(disks.data(n) / "state.wal", bytes(range(200)), sync=True)
         nodes = _Nodes(disks, quits=frozenset({"n2"}))
+        down = LeftDown(lambda: 1.5, lambda n, k: [f"{n}: bootstrapped"], most=1)
         power, _corrupt = disk_faults.callbacks(
-            nodes, disks, 5, ["state.wal"], notes.append, settle=0.05
+            nodes, disks, 5, ["state.wal"], notes.append, settle=0.05, down=down
         )
 
         async def strike() -> None:
@@ -223,3 +229,29 @@ def test_a_node_that_exits_right_after_it_opened_its_port_is_said_down(tmp_path:
         "n2 did not come back, left down: it exited within 0.05 s of opening its port: "
         "n2: has already been bootstrapped"
     ]
+    # and declared down for the rest of the run: no later fault waits for it (left_down.py)
+    assert list(down.nodes) == ["n2"] and down.nodes["n2"].last == ("n2: bootstrapped",)
+
+
+@fuse
+def test_a_daemon_that_died_is_named_with_its_node(tmp_path: Path) -> None:
+    """issue [23] item 4: the daemon of a node's lazy filesystem killed mid-run made the run exit
+    141 with no word (a broken pipe to its socket). `dead` names it with its node and how it
+    ended; a question to it says the same, not the broken pipe; the block still unmounts."""
+    root = tmp_path / "data"
+    with NodeDisks(root, NODES, lazy=True) as disks:
+        assert disks.dead() == []
+        daemon = disks._mounts["n2"].pid
+        assert daemon is not None
+        os.kill(daemon, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not disks.dead() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        said = "the lazy file system's daemon for node n2 died (killed by SIGKILL) during the run"
+        assert [str(d) for d in disks.dead()] == [said]
+        with pytest.raises(DaemonDied, match=re.escape(said)):
+            disks.losses("n2")
+        with pytest.raises(DaemonDied, match=re.escape(said)):
+            disks.power_failure("n2")
+        assert disks.losses("n1") == []  # the others go on
+    assert not any(is_mounted(root / n) for n in NODES)

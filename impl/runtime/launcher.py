@@ -104,6 +104,15 @@ def _end(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
+def accepts(address: Address) -> bool:
+    """Whether `address` accepts a TCP connection now (within 0.2 s)."""
+    try:
+        socket.create_connection(address, timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -136,14 +145,41 @@ class Processes:
         """Start process `name` with `command` and wait until it listens on `address`; `env`: what
         its environment adds to this one's, `log_path`: where its output goes (default
         `folder/<name>.log`)."""
+        self.launch(name, command, env=env, log_path=log_path)
+        self.await_ready(name, wait, lambda _: None if accepts(address) else "")
+
+    def launch(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        """Start process `name` (`spawn` without the wait: a caller with a readiness of its own,
+        meshcheck/systems/nodes.py)."""
         if name in self.procs and self.procs[name].poll() is None:
             raise ImplError(f"{name} is running already")
         path = log_path if log_path is not None else self.folder / f"{name}.log"
         self._log_paths[name] = path
-        log = path.open("ab")
+        self.procs[name] = self.popen(name, command, path, env)
+
+    def popen(
+        self,
+        name: str,
+        command: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        group: int = 0,
+    ) -> subprocess.Popen[bytes]:
+        """`command` started, its output appended to `log_path`, in process group `group` (0: a
+        group of its own, which every fault signals: what the node starts is paused with it; a
+        node's pid: that node's, as a sidecar runs, meshcheck/systems/nodes.py)."""
+        log = log_path.open("ab")
         self._logs.append(log)
         try:
-            self.procs[name] = subprocess.Popen(
+            return subprocess.Popen(
                 list(command),
                 stdout=log,
                 stderr=log,
@@ -151,28 +187,45 @@ class Processes:
                 env={**os.environ, **env} if env else None,
                 preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
                 start_new_session=self._detached,
-                # its own group, which every fault signals: what the node starts is paused with it
-                process_group=None if self._detached else 0,
+                process_group=None if self._detached else group,
             )
         except OSError as e:  # no such program, not executable: what nsenter says in a namespace
             raise ImplError(f"{name} could not start {command[0]}: {e.strerror}") from e
+
+    def await_ready(
+        self,
+        name: str,
+        wait: float,
+        ready: Callable[[float], str | None],
+        what: str = "listen",
+        every: float = 0.02,
+    ) -> None:
+        """Return once `ready(seconds left)` says None (ready), asked every `every` seconds; an
+        ImplError when process `name` exits first, or after `wait` seconds (with the last reason
+        `ready` gave, if any, and the process's last lines)."""
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
+        why = ""
+        while (left := deadline - time.monotonic()) > 0:
             if self.procs[name].poll() is not None:
                 raise ImplError(
                     f"{name} exited with {self.procs[name].returncode}: {self.tail(name)}"
                 )
-            try:
-                socket.create_connection(address, timeout=0.2).close()
+            said = ready(left)
+            if said is None:
                 return
-            except OSError:
-                time.sleep(0.02)
-        raise ImplError(f"{name} did not listen within {wait} s: {self.tail(name)}")
+            why = said
+            time.sleep(every)
+        because = f" ({why})" if why else ""
+        raise ImplError(f"{name} did not {what} within {wait} s{because}: {self.tail(name)}")
 
     def tail(self, name: str, lines: int = 3) -> str:
+        return " | ".join(self.last_lines(name, lines))
+
+    def last_lines(self, name: str, lines: int) -> list[str]:
+        """The last `lines` lines of the process's output (none before it wrote any)."""
         path = self._log_paths.get(name, self.folder / f"{name}.log")
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-        return " | ".join(text.strip().splitlines()[-lines:])
+        return text.strip().splitlines()[-lines:]
 
     def kill(self, name: str) -> None:
         """kill -9: the process ends at once; what it wrote survives (the machine does not crash: written

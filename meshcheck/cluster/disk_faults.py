@@ -10,7 +10,8 @@ strike.carry_out takes, each of which strikes and returns what restarts.
 A node that does not come back (it refuses a file it cannot read back, as it must:
 impl/runtime/disk.py) is left down and said so; the run goes on without it. So is one that opened
 its port and exited within `settle` seconds (etcd opens its ports before it reads its data
-directory, and then may refuse it). What each fault did
+directory, and then may refuse it). Given a `LeftDown` (left_down.py), such a node is declared
+down there too, and no later fault strikes it or waits for it again. What each fault did
 is noted, with the time, through `note` (the report's nemesis.log): how many files had unsynced
 writes dropped, which file was truncated or which bits flipped, which node refused to start.
 """
@@ -24,6 +25,7 @@ from typing import Protocol
 
 from meshcheck import words
 from meshcheck.cluster import nemesis, strike
+from meshcheck.cluster.left_down import LeftDown
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.base.errors import MeshcheckError
 
@@ -48,14 +50,21 @@ def callbacks(
     globs: Sequence[str],
     note: Note,
     settle: float = SETTLE,
+    down: LeftDown | None = None,
 ) -> tuple[strike.DiskFault, strike.DiskFault]:
     """The `power` and `corrupt` callbacks for strike.carry_out."""
+
+    def left_down(node: str, why: str) -> None:
+        note(f"{node} did not come back, left down: {why}")
+        if down is not None:
+            down.declare(node, why)
 
     async def start(node: str) -> bool:
         try:
             await asyncio.to_thread(target.start, node)
         except (MeshcheckError, OSError) as e:
-            note(f"{node} did not come back, left down: {e}")
+            await asyncio.to_thread(target.kill, node)  # what is left of it: one never ready
+            left_down(node, str(e))
             return False
         return True
 
@@ -68,9 +77,8 @@ def callbacks(
         running = set(target.running())
         for node in started:
             if node not in running:
-                note(
-                    f"{node} did not come back, left down: it exited within {settle:g} s of "
-                    f"opening its port: {target.tail(node)}"
+                left_down(
+                    node, f"it exited within {settle:g} s of opening its port: {target.tail(node)}"
                 )
             elif damaged:  # it read its damaged files without a complaint: say so
                 note(f"{node} came back on its damaged files")

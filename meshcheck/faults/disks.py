@@ -28,11 +28,11 @@ import contextlib
 import os
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from meshcheck.faults.corrupt import Corruption, flip_bits, truncate_file
-from meshcheck.faults.lazyfs import LazyFsError, LazyMount
+from meshcheck.faults.lazyfs import DaemonDied, LazyFsError, LazyMount
 from meshcheck.impl.base.errors import MeshcheckError
 
 DURABLE = ".durable"  # the backing folders, under the root
@@ -100,14 +100,35 @@ class NodeDisks:
                 f"{node}: a power failure needs its data directory on a lazy filesystem "
                 "(NodeDisks(..., lazy=True))"
             )
-        changed = mount.unsynced()
-        mount.power_failure()
+        with self._daemon_of(node, mount):
+            changed = mount.unsynced()
+            mount.power_failure()
         return changed
 
     def losses(self, node: str) -> list[str]:
         """What a power failure of the node would now lose, path by path (none when not lazy)."""
         mount = self._mounts.get(node)
-        return [] if mount is None else mount.losses()
+        if mount is None:
+            return []
+        with self._daemon_of(node, mount):
+            return mount.losses()
+
+    def dead(self) -> list[DaemonDied]:
+        """The mounts whose daemon has ended while mounted (none when not lazy)."""
+        ended = [(n, m.exit_code()) for n, m in self._mounts.items()]
+        return [DaemonDied(n, code) for n, code in ended if code is not None]
+
+    @contextlib.contextmanager
+    def _daemon_of(self, node: str, mount: LazyMount) -> Iterator[None]:
+        """A question to the node's daemon that failed because the daemon died: said so, with
+        the node (the socket's broken pipe or end of file alone names neither)."""
+        try:
+            yield
+        except (OSError, LazyFsError) as e:
+            code = mount.exit_code()
+            if code is None:
+                raise
+            raise DaemonDied(node, code) from e
 
     def corrupt(self, node: str, rng: random.Random, globs: Sequence[str]) -> list[Corruption]:
         """One non-empty file of the node's matching `globs` (every file when none is given),

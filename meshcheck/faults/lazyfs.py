@@ -5,7 +5,13 @@ everything not synced, and leaving the block unmounts it.
 The filesystem runs in a process of its own (lazyfs_daemon.py) tied to this one by a socket pair:
 if this process dies, SIGKILL included, the daemon sees its end close, unmounts lazily
 (`fusermount3 -u -z`) and exits. Leaving the block asks it to unmount, waits for it, and if it
-does not end, kills it and unmounts here.
+does not end, kills it and unmounts here. The daemon runs in a process group of its own: a Ctrl-C
+at the terminal reaches the harness's group, and libfuse ends its loop on SIGINT (it installs
+handlers for SIGINT, SIGTERM and SIGHUP: libfuse's lib/fuse_signals.c), which would take the
+node's data directory away while the harness stops the run in order.
+
+A daemon that dies while mounted (`exit_code`) leaves the mountpoint answering ENOTCONN: the
+harness says so in one line (`DaemonDied`) and ends its run (meshcheck/systems/run.py).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +37,25 @@ _START_SECONDS = 20.0
 
 class LazyFsError(MeshcheckError):
     """The lazy filesystem could not be mounted or answered wrongly."""
+
+
+class DaemonDied(LazyFsError):
+    """The daemon serving a node's data directory ended while it was mounted."""
+
+    def __init__(self, node: str, code: int) -> None:
+        self.node = node
+        self.code = code
+        how = f"exit {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
+        super().__init__(
+            f"the lazy file system's daemon for node {node} died ({how}) during the run"
+        )
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def fuse_unavailable() -> str | None:
@@ -72,6 +98,11 @@ class LazyMount:
         """The daemon's process id while mounted."""
         return None if self._process is None else self._process.pid
 
+    def exit_code(self) -> int | None:
+        """How the daemon ended while mounted (Popen's returncode: negative for a signal), None
+        while it runs or when not mounted."""
+        return None if self._process is None else self._process.poll()
+
     def __enter__(self) -> LazyMount:
         self.mount()
         return self
@@ -109,6 +140,7 @@ class LazyMount:
             stdout=subprocess.DEVNULL,
             # a file, not a pipe: a daemon that logs more than a pipe holds must not block on it
             stderr=self._stderr,
+            process_group=0,  # not the terminal's: a Ctrl-C is the harness's (the docstring)
         )
         theirs.close()
         self._conn = ours

@@ -89,6 +89,13 @@ class Clients(abc.ABC):
         self.client_pause = client_pause
         self.broken = str(dict(settings.options).get("broken", ""))
         self.lines: list[tuple[float, int, dict[str, Any]]] = []
+        # set when the run stops early (meshcheck/systems/run.py): each client ends the step it
+        # is in, every operation of it completed or timed out and recorded, and takes no other
+        self.stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """End every client after its step under way; a rest or a stall between steps ends now."""
+        self.stopping.set()
 
     # -- what each workload gives ----------------------------------------------------------------
 
@@ -122,7 +129,7 @@ class Clients(abc.ABC):
         at = Seat(self.make(self.settings), k, round_, until, k - 1)
         await self.bind(at.client, at.home)
         try:
-            while self.clock() < until:
+            while self.clock() < until and not self.stopping.is_set():
                 after = await self.step(at)
                 if after is not After.GO_ON:
                     at.generation += after is After.NEW_PROCESS
@@ -189,7 +196,12 @@ class Clients(abc.ABC):
         self.line(ret, 1, {**base, "type": done.status, "value": _plain(value)})
 
     async def pause(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
+        """Wait `seconds`, or until the clients stop (`stop`)."""
+        if seconds <= 0 or self.stopping.is_set():
+            await asyncio.sleep(0)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
 
     def timeout_until(self, until: float, scale: float = 1.0) -> float:
         return max(0.1, min(scale * self.timeout, until - self.clock() + 0.5))

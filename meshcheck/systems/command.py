@@ -1,6 +1,7 @@
 """`meshcheck cluster test --system NAME|FILE` for a system described by its file: the options
 checked against the file (one line and exit 2 for what the run cannot do), the run (run.py), its
-one table, the exit status (0 every check holds, 1 one failed or is undecided)."""
+one table, the exit status (0 every check holds, 1 one failed or is undecided; 130 or 143 a run
+that SIGINT or SIGTERM stopped early, its partial history checked: early_stop.py)."""
 
 from __future__ import annotations
 
@@ -135,23 +136,33 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
         print(f"  {fault.describe()}")
     provenance.keep(out, getattr(args, "argv", []), system.file)
     with sigterm_interrupts():
-        outcome = run(system, options, out, progress)
+        outcome = run(system, options, out, progress, interruptible=True)
     h = outcome.history
     lat = latency_ms(h)
+    ran = options.time if not outcome.partial else max((o.call for o in h.ops), default=0.0)
     rows = [
         ("operations", f"ok {h.count('ok')}, fail {h.count('fail')}, info {h.count('info')}",
-         f"{len(h.ops) / options.time:.0f}/s over {options.time:g} s"),
+         f"{len(h.ops) / max(ran, 1.0):.0f}/s over {ran:.3g} s"),
         ("latency (ok)", f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
          f"max {lat['max']:.1f} ms"),
         ("nemesis", f"{words.count(len(outcome.plan), 'fault')}",
-         f"{len(outcome.struck) // 2} carried out"),
+         f"{sum(1 for _, w in outcome.struck if w.endswith(' undone'))} carried out and undone"),
         ("leader changes", str(outcome.leader_changes), "as the members named it (leaders.log)"),
     ]  # fmt: skip
+    if outcome.partial:  # first: every verdict below judges part of a run
+        rows.insert(0, ("run", "PARTIAL", f"{outcome.partial}; the checks judge what was "
+                        "recorded until then (partial.txt)"))  # fmt: skip
+    if outcome.down:
+        rows.append(("nodes down", ", ".join(d.node for d in outcome.down),
+                     "did not come back after a fault, left out of later ones (down.txt)"))  # fmt: skip
     for v in outcome.verdicts:
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
         rows.append((v.check, result, v.detail))
     print(format_table(("check", "result", "detail"), rows))
     if (out / "anomaly.txt").exists():
         print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
-    print(f"report: {out} (history.jsonl: `{replay_command(options, out)}`)")
+    kind = "partial report" if outcome.partial else "report"
+    print(f"{kind}: {out} (history.jsonl: `{replay_command(options, out)}`)")
+    if outcome.signal:  # 128 + the signal, as a shell reports a process it ended: never a pass
+        return 128 + outcome.signal
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

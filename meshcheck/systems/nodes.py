@@ -6,18 +6,26 @@ own nodes: every process dies with the harness (PR_SET_PDEATHSIG). Each node's e
 PYTHONHASHSEED of its own, as the project's nodes do (launcher.py `hash_seeds`, from the run's
 seed and the node's name): a system written in Python whose replicated state follows a set's
 iteration order then differs between its nodes, as it would on separate machines, instead of
-agreeing by the harness's one seed; a file that sets PYTHONHASHSEED in `nodes.env` keeps its own."""
+agreeing by the harness's one seed; a file that sets PYTHONHASHSEED in `nodes.env` keeps its own.
+
+A node of a deployment (system_file.py `Role`, `Sidecar`, roles.py) runs the command, environment
+and readiness of its role and its own table; its `{role}` and each role's `{peers.ROLE}` fill its
+templates. Each sidecar starts right after the node's process, in the node's process group: the
+nemesis's kill and pause signal that group (impl/runtime/process_group.py), so they strike the
+sidecar with its node, and a sidecar never outlives a kill of its node to watch over the node's
+successor. A readiness probe (probe.py) runs where the node runs (`wrap`: in its namespace)."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from meshcheck.impl.runtime.launcher import HASH_SEED, Processes, hash_seeds
-from meshcheck.systems import templates
+from meshcheck.impl.runtime.launcher import HASH_SEED, Processes, accepts, hash_seeds
+from meshcheck.systems import probe, templates
 from meshcheck.systems.plugin import Endpoint
-from meshcheck.systems.system_file import SystemFile
+from meshcheck.systems.system_file import Node, Sidecar, SystemFile
 
 Wrap = Callable[[str, list[str]], list[str]]  # a node's command as its namespace runs it
 
@@ -50,6 +58,8 @@ class SystemNodes(Processes):
         self._wrap = wrap
         self._extra_env = extra_env
         self._hash_seeds = hash_seeds(seed, self.names)
+        self.nodes: dict[str, Node] = system.nodes.of(self.names)
+        self.sidecars: dict[str, list[subprocess.Popen[bytes]]] = {}  # the last start's
 
     def values(self, node: str) -> dict[str, str]:
         """Every placeholder's value for `node` (docs/systems.md)."""
@@ -66,7 +76,16 @@ class SystemNodes(Processes):
         peers = spec.join.join(
             templates.fill(spec.peer, {**own, **self._base(other)}) for other in self.names
         )
-        return {**own, "peers": peers, "data": str(self._data(node).resolve())}
+        by_role = {}
+        if spec.roles:  # {role} and {peers.ROLE}: only a file with roles may name them
+            by_role["role"] = self.nodes[node].role
+            for role in spec.roles:
+                by_role[f"peers.{role.name}"] = spec.join.join(
+                    templates.fill(spec.peer, {**own, **self._base(other)})
+                    for other in self.names
+                    if self.nodes[other].role == role.name
+                )
+        return {**own, "peers": peers, "data": str(self._data(node).resolve()), **by_role}
 
     def _base(self, node: str) -> dict[str, str]:
         return {
@@ -78,12 +97,25 @@ class SystemNodes(Processes):
 
     def command(self, node: str) -> list[str]:
         values = self.values(node)
-        return [templates.fill(word, values) for word in self.system.nodes.command]
+        return [templates.fill(word, values) for word in self.nodes[node].command]
 
     def env(self, node: str) -> dict[str, str]:
         values = self.values(node)
-        own = {var: templates.fill(v, values) for var, v in self.system.nodes.env}
+        own = {var: templates.fill(v, values) for var, v in self.nodes[node].env}
         return {HASH_SEED: str(self._hash_seeds[node]), **own, **self._extra_env(node)}
+
+    def waves(self) -> list[list[str]]:
+        """The nodes in the waves they start in, the first time (system_file.py `Nodes.waves`):
+        a wave once every node of the one before is ready."""
+        return self.system.nodes.waves(self.names)
+
+    def sidecar_log(self, node: str, sidecar: Sidecar) -> Path:
+        if not sidecar.log:
+            return self.folder / f"{node}.{sidecar.name}.log"
+        return Path(templates.fill(sidecar.log, self.values(node)))
+
+    def probe_log(self, node: str) -> Path:
+        return self.folder / f"{node}.ready.log"
 
     def log_path(self, node: str) -> Path:
         if not self.system.nodes.log:
@@ -108,18 +140,49 @@ class SystemNodes(Processes):
             written.append(path)
         return written
 
+    def _wrapped(self, node: str, command: list[str]) -> list[str]:
+        return command if self._wrap is None else self._wrap(node, command)
+
     def start(self, node: str) -> None:
-        """Start (or restart) `node`, its files written first, and wait until its ready port
-        accepts TCP."""
+        """Start (or restart) `node`, its files written first, then its sidecars in its process
+        group, and wait until it is ready: its ready port accepts TCP, or its probe exits 0."""
         self.write_files(node)
-        command = self.command(node)
-        if self._wrap is not None:
-            command = self._wrap(node, command)
-        ready = self.system.nodes.ready
-        address = (self.hosts[node], self.ports[node][ready.port])
         path = self.log_path(node)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.spawn(node, command, address, ready.timeout, env=self.env(node), log_path=path)
+        env = self.env(node)
+        self.launch(node, self._wrapped(node, self.command(node)), env=env, log_path=path)
+        values = self.values(node)
+        self.sidecars[node] = []
+        for sidecar in self.nodes[node].sidecars:
+            log = self.sidecar_log(node, sidecar)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            command = [templates.fill(word, values) for word in sidecar.command]
+            own = {var: templates.fill(v, values) for var, v in sidecar.env}
+            self.sidecars[node].append(
+                self.popen(
+                    f"{node}'s sidecar {sidecar.name}", self._wrapped(node, command), log,
+                    {**env, **own}, group=self.procs[node].pid,
+                )
+            )  # fmt: skip
+        ready = self.nodes[node].ready
+        if not ready.command:
+            address = (self.hosts[node], self.ports[node][ready.port])
+            self.await_ready(node, ready.timeout, lambda _: None if accepts(address) else "")
+            return
+        command = [templates.fill(word, values) for word in ready.command]
+        check = probe.Probe(node, self._wrapped(node, command), env, self.probe_log(node))
+        limit = probe.try_limit(ready.timeout)
+        self.await_ready(
+            node, ready.timeout, lambda left: check(left, limit), "pass its readiness probe",
+            every=probe.EVERY,
+        )  # fmt: skip
+
+    def kill(self, name: str) -> None:
+        """kill -9 to the node's process group, its sidecars with it (they are in it); then the
+        sidecars reaped."""
+        super().kill(name)
+        for sidecar in self.sidecars.get(name, []):
+            sidecar.poll()  # reaped if it died; one alive left its node's group: `stop` ends it
 
     def stop(self, grace: float | None = None, sig: int | None = None) -> None:
         how = self.system.nodes.stop
@@ -127,3 +190,7 @@ class SystemNodes(Processes):
             how.grace if grace is None else grace,
             getattr(signal, f"SIG{how.signal}") if sig is None else sig,
         )
+        for sidecar in (s for started in self.sidecars.values() for s in started):
+            if sidecar.poll() is None:  # one that left its node's group: nothing outlives a run
+                sidecar.kill()
+            sidecar.wait()

@@ -1,4 +1,4 @@
-"""What a report folder keeps of how it was made (issue [23] item 4 (e)): the exact command line,
+"""What a report folder keeps of how it was made: the exact command line,
 meshcheck's version (and the checkout's commit, where it runs from one), and what is known of the
 system's version: its file (path and SHA-256) and the program its nodes run (resolved path and
 SHA-256), and, where the file gives `version = { command = [...] }`, the first line that command
@@ -45,8 +45,10 @@ def _commit() -> str | None:
 
 
 def _program(file: SystemFile) -> str:
-    """The program the nodes' command names, as found (a `{here}` path, or on PATH)."""
-    word = file.nodes.command[0].replace("{here}", str(file.here))
+    """The program the nodes' command names, as found (a `{here}` path, or on PATH): the first
+    role's where every role has a command of its own and the file none for every node."""
+    command = file.nodes.command or file.nodes.roles[0].command
+    word = command[0].replace("{here}", str(file.here))
     found = shutil.which(word) if "{" not in word else None
     if found is None:
         return f"{word} (not found at the start)"

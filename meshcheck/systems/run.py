@@ -8,7 +8,9 @@ file's spec where it names one.
 The report folder: history.jsonl, nemesis.txt (the plan), nemesis.log (what struck when, the
 targets resolved), network.log (a namespace network's rules as applied), latency.svg,
 timeline.svg, anomaly.txt and anomaly.svg (a violation's window), cluster.json (each node's
-endpoint), each node's output, model.cfg (the validation's)."""
+endpoint), each node's output, model.cfg (the validation's); down.txt (a node that did not come
+back after a fault, declared down: meshcheck/cluster/left_down.py), partial.txt (a run stopped
+early, its partial history checked: early_stop.py)."""
 
 from __future__ import annotations
 
@@ -28,16 +30,19 @@ from meshcheck.cluster import anomaly, checks, disk_faults, figures, nemesis, st
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
+from meshcheck.cluster.left_down import DownNode, LeftDown
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
 from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.faults.disks import NodeDisks
+from meshcheck.faults.lazyfs import DaemonDied
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
 from meshcheck.systems import checked, stream_history, system_file, templates
 from meshcheck.systems.data_dirs import PlainDisks
+from meshcheck.systems.early_stop import EarlyStop
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
@@ -65,6 +70,7 @@ LOOPBACK_KINDS = system_file.LOOPBACK_KINDS
 # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py, meshcheck/faults/disks.py)
 DISK_KINDS = ("power", "corrupt")
 NETWORKS = ("loopback", "netns")
+DAEMONS_EVERY = 0.2  # seconds between two looks at the lazy file systems' daemons
 
 
 @attrs.frozen
@@ -112,6 +118,11 @@ class Outcome:
     # (time, the node the plug-in named as leader, None: none answered) with watch_leader
     leaders: tuple[tuple[float, str | None], ...] = ()
     leader_changes: int = 0
+    # the run stopped early by a signal (early_stop.py): which (SIGINT 2, SIGTERM 15; 0: it ran
+    # to its end), and what the report says of it (`interrupted by SIGINT at t=3.2 s of 10 s`)
+    signal: int = 0
+    partial: str = ""
+    down: tuple[DownNode, ...] = ()  # the nodes declared down (left_down.py)
 
     @property
     def holds(self) -> bool:
@@ -157,13 +168,81 @@ def replay_command(options: RunOptions, folder: Path) -> str:
     )
 
 
-def run(system: System, options: RunOptions, folder: Path, progress: Progress) -> Outcome:
+@attrs.frozen
+class Recorded:
+    """What a run leaves for its checks (`_check`): the workload and its history, the plan, the
+    nemesis's log, when the faults were healed and until when the clients ran, each node's
+    placeholders' values, the leaders sampled, the nodes declared down."""
+
+    workload: Workload
+    plan: list[Fault]
+    struck: list[tuple[float, str]]
+    healed: float
+    until: float
+    values: dict[str, dict[str, str]]
+    leaders: list[tuple[float, str | None]]
+    down: LeftDown | None
+
+
+def run(
+    system: System,
+    options: RunOptions,
+    folder: Path,
+    progress: Progress,
+    *,
+    interruptible: bool = False,
+) -> Outcome:
+    """One run, checked. `interruptible` (`meshcheck cluster test`): SIGINT and SIGTERM stop it
+    early and what it recorded is checked, the outcome marked partial (early_stop.py); without
+    it they interrupt the run as they land (a caller that runs many, `verify`, ends)."""
     folder.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_run(system, options, folder, progress))
-
-
-async def _run(system: System, options: RunOptions, folder: Path, progress: Progress) -> Outcome:
+    for stale in ("partial.txt", "down.txt"):  # an earlier run's, in the same folder
+        (folder / stale).unlink(missing_ok=True)
     started = time.monotonic()
+    stop = EarlyStop()
+    try:
+        recorded = asyncio.run(_run(system, options, folder, progress, stop, interruptible))
+    except asyncio.CancelledError:  # stopped before the clients ran, or a second signal
+        if stop.failure is not None:
+            raise stop.failure from None
+        raise stop.interrupt() from None
+    struck = sorted([*recorded.struck, *(recorded.down.log if recorded.down else ())])
+    _keep(system, options, folder, recorded.workload, struck)
+    if stop.failure is not None:
+        raise stop.failure
+    if recorded.down is not None and recorded.down.nodes:
+        (folder / "down.txt").write_text(recorded.down.report(), encoding="utf-8")
+    partial = stop.describe(options.time) if stop.stopped else ""
+    outcome = _check(system, options, folder, recorded.workload, recorded.plan, struck,
+                     recorded.healed, recorded.until, recorded.values,
+                     time.monotonic() - started, progress, partial)  # fmt: skip
+    leaders = recorded.leaders
+    return attrs.evolve(
+        outcome,
+        leaders=tuple(leaders) if options.watch_leader else (),
+        leader_changes=leader_changes(leaders),
+        signal=stop.signal or 0,
+        partial=partial,
+        down=tuple(recorded.down.nodes.values()) if recorded.down else (),
+    )
+
+
+async def _run(
+    system: System,
+    options: RunOptions,
+    folder: Path,
+    progress: Progress,
+    stop: EarlyStop,
+    interruptible: bool,
+) -> Recorded:
+    stop.attach(asyncio.current_task())
+    with stop.signals(asyncio.get_running_loop(), interruptible):
+        return await _carry_out(system, options, folder, progress, stop)
+
+
+async def _carry_out(
+    system: System, options: RunOptions, folder: Path, progress: Progress, stop: EarlyStop
+) -> Recorded:
     names = node_names(system, options.nodes)
     plan = faults(system, options)
     (folder / "nemesis.txt").write_text(
@@ -198,6 +277,11 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             disks = stack.enter_context(
                 NodeDisks(folder / "data", names, lazy=lazy, durability=options.fs)
             )
+            # a daemon that dies stops the run (early_stop.py); the look ends with one more,
+            # once the nodes have stopped and before the mounts go (the stack unwinds in order),
+            # so that their own ending is not taken for a death and a death at the end is seen
+            looks = asyncio.get_running_loop().create_task(_daemons_alive(disks, stop))
+            stack.callback(_last_look, looks, disks, stop)
         else:
             disks = stack.enter_context(PlainDisks(folder / "data", names))
         clocks = {n: ShiftedClock(n, folder) for n in names} if "clock" in options.nemesis else {}
@@ -226,13 +310,21 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             f"starting {words.count(len(names), 'node')} of {system.file.name} ({options.network})"
         )
         # every start finished before one's failure is raised: stopping the cluster while another
-        # thread still spawns would leave that node running (and change `procs` under `stop`)
-        started_or = await asyncio.gather(
-            *(asyncio.to_thread(cluster.start, n) for n in names), return_exceptions=True
-        )
-        for failed in started_or:
-            if isinstance(failed, BaseException):
-                raise failed
+        # thread still spawns would leave that node running (and change `procs` under `stop`);
+        # for the same reason a stop meanwhile waits for them (strike.through). The nodes start
+        # in the waves the file's roles order (a replica after its primary is ready), the nodes
+        # of a wave together: one wave of every node without roles (meshcheck/systems/roles.py)
+        for wave in cluster.waves():
+            started_or, cut = await strike.through(
+                asyncio.gather(
+                    *(asyncio.to_thread(cluster.start, n) for n in wave), return_exceptions=True
+                )
+            )
+            if cut:
+                raise asyncio.CancelledError
+            for failed in started_or:
+                if isinstance(failed, BaseException):
+                    raise failed
         endpoints = [cluster.endpoint(n) for n in names]
         (folder / "cluster.json").write_text(
             json.dumps(
@@ -280,26 +372,33 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
 
             return back
 
+        # a node whose restart fails is declared down (its wait bounded by the file's readiness
+        # timeout, which every start of it waits), and no later fault waits for it again
+        down = LeftDown(clock, cluster.last_lines, (len(names) - 1) // 2)
         power = corrupt = None
         if isinstance(disks, NodeDisks):
             power, corrupt = disk_faults.callbacks(
                 cluster, disks, options.seed, system.file.nodes.data_files,
-                lambda said: struck.append((clock(), said)),
+                lambda said: struck.append((clock(), said)), down=down,
             )  # fmt: skip
         chaos = loop.create_task(
             strike.carry_out(
                 plan, cluster, names, clock, struck, leader=leader, links=strike_links,
-                skew=skew if clocks else None, power=power, corrupt=corrupt,
+                skew=skew if clocks else None, power=power, corrupt=corrupt, down=down,
             )
         )  # fmt: skip
+        # the nemesis failing stops the run at once (its error raised after the teardown), not
+        # when the clients' time is up
+        chaos.add_done_callback(lambda done: _failed(done, stop))
+        stop.running(clock, workload.stop, chaos.cancel)
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
         every = LEADER_EVERY if options.watch_leader else 0.5
         sampler = loop.create_task(_sample(leader, clock, leaders, every))
         try:
             await workload.run(options.time)
-            await chaos
+            await asyncio.wait([chaos])  # its failure or cancellation is the stop's to say
             healed = max((t for t, w in struck if w.endswith("undone")), default=0.0)
-            if healed > options.time - RECOVERY:  # the clients ran too short after it
+            if healed > options.time - RECOVERY and not stop.stopped:  # the clients ran too short
                 until = max(healed, clock()) + RECOVERY
                 await workload.run(until)
         finally:
@@ -309,10 +408,13 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
             await asyncio.gather(chaos, watch, sampler, return_exceptions=True)
             if links is not None:
                 links.heal()
-        if options.workload == "stream":
+        if stop.stopped:
+            until = stop.at or clock()
+            progress(f"stopped: {stop.describe(options.time)}; the faults undone")
+        elif options.workload == "stream":
             progress("reading back every node's copy of the stream")
             await workload.read_back()
-        if workload.checked is not None:
+        if workload.checked is not None and not stop.stopped:
             await workload.checked.finish()
         values = {n: cluster.values(n) for n in names}
     if net is not None:
@@ -325,13 +427,31 @@ async def _run(system: System, options: RunOptions, folder: Path, progress: Prog
         ),
         encoding="utf-8",
     )
-    outcome = _check(system, options, folder, workload, plan, struck, healed, until,
-                     values, time.monotonic() - started, progress)  # fmt: skip
-    return attrs.evolve(
-        outcome,
-        leaders=tuple(leaders) if options.watch_leader else (),
-        leader_changes=leader_changes(leaders),
-    )
+    return Recorded(workload, plan, struck, healed, until, values, leaders, down)
+
+
+def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
+    """The nemesis's task ended: its error, if it failed, stops the run."""
+    if not task.cancelled() and task.exception() is not None:
+        stop.by_failure(task.exception() or RuntimeError("the nemesis failed"))
+
+
+def _last_look(looks: asyncio.Task[None], disks: NodeDisks, stop: EarlyStop) -> None:
+    if not looks.done():
+        looks.cancel()
+        for dead in disks.dead()[:1]:
+            stop.by_failure(dead)
+
+
+async def _daemons_alive(disks: NodeDisks, stop: EarlyStop) -> None:
+    """Look at the nodes' lazy file systems' daemons until one has died: that stops the run, to be
+    said in one line (lazyfs.py `DaemonDied`) once it is torn down."""
+    while True:
+        dead: list[DaemonDied] = disks.dead()
+        if dead:
+            stop.by_failure(dead[0])
+            return
+        await asyncio.sleep(DAEMONS_EVERY)
 
 
 def leader_changes(leaders: list[tuple[float, str | None]]) -> int:
@@ -382,6 +502,27 @@ async def _named(leader: Callable[[], Awaitable[str | None]], wait: float, name:
         await asyncio.sleep(0.1)
 
 
+def _keep(
+    system: System,
+    options: RunOptions,
+    folder: Path,
+    workload: Workload,
+    struck: list[tuple[float, str]],
+) -> None:
+    """What the run recorded, kept before anything is checked: nemesis.log and history.jsonl."""
+    (folder / "nemesis.log").write_text(
+        "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
+    )
+    history = workload.history
+    if workload.checked is not None:
+        text = workload.checked.dumps()
+    elif options.workload == "stream":
+        text = stream_history.dumps(history.ops)
+    else:
+        text = jepsen.dumps(history.asked(), history_model(options))
+    (folder / "history.jsonl").write_text(text, encoding="utf-8")
+
+
 def _check(
     system: System,
     options: RunOptions,
@@ -394,19 +535,11 @@ def _check(
     values: Mapping[str, Mapping[str, str]],
     seconds: float,
     progress: Progress,
+    partial: str = "",
 ) -> Outcome:
-    (folder / "nemesis.log").write_text(
-        "".join(f"{t:8.3f} {w}\n" for t, w in struck), encoding="utf-8"
-    )
+    """The checks of what `_keep` kept; `partial`: the run stopped early, and says how."""
     history = workload.history
     model = history_model(options)
-    if workload.checked is not None:
-        text = workload.checked.dumps()
-    elif options.workload == "stream":
-        text = stream_history.dumps(history.ops)
-    else:
-        text = jepsen.dumps(history.asked(), model)
-    (folder / "history.jsonl").write_text(text, encoding="utf-8")
     name = f"{system.file.name}, {words.count(options.nodes, 'node')}, seed {options.seed}"
     (folder / "latency.svg").write_text(
         figures.latency_svg(history, struck, title=name), encoding="utf-8"
@@ -463,13 +596,33 @@ def _check(
             else v
             for v in safety
         )
-    verdicts = [checks.progress(history.ops, healed, max(options.time, until)), *safety]
+    lively = checks.progress(history.ops, healed, max(options.time, until))
+    if partial:  # the calm after the faults, where progress is owed, never came
+        lively = attrs.evolve(lively, holds=None, detail=f"not judged: {partial}")
+    verdicts = [lively, *safety]
     validate = system.file.validate
     if validate is not None and options.validate:
         progress("validating the nodes' logs against the spec")
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
+    if partial:
+        (folder / "partial.txt").write_text(
+            _partial_report(partial, history, verdicts), encoding="utf-8"
+        )
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _partial_report(partial: str, history: History, verdicts: list[Verdict]) -> str:
+    """partial.txt: how the run stopped, what it recorded, and what the checks made of it."""
+    said = {True: "holds", False: "VIOLATED", None: "unknown"}
+    return (
+        f"PARTIAL: {partial}\n"
+        "the clients stopped after the operation each was in, every fault was undone "
+        "(nemesis.log), the nodes stopped;\n"
+        f"history.jsonl holds the {words.count(len(history.ops), 'operation')} recorded until "
+        "then, and the checks judged them:\n"
+        + "".join(f"  {v.check}: {said[v.holds]} ({v.detail})\n" for v in verdicts)
+    )
 
 
 def _kept(model: str, folder: Path) -> tuple[Verdict, ...]:

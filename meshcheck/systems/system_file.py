@@ -4,7 +4,9 @@ bad TOML, a missing or unknown key, a wrong type, a placeholder no template may 
 is not installed, a workload or read mode the plug-in or the checkers do not know, a `[verify]`
 run the file's own bounds or meshcheck's faults do not allow, executables of `install.needs` that
 are not there (the file's `hint` says how to get them), a `version` command that is no list of
-strings."""
+strings; of a deployment's shape (roles.py): a role named nowhere, a node's table for a node the
+file never makes, a sidecar without a name or a command, a cycle in the roles' start order, a
+readiness probe whose command is no list of strings, counts the nodes cannot fill."""
 
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ import re
 import shutil
 import signal
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.systems import roles as deployment
 from meshcheck.systems import templates
 
 WORKLOADS = ("registers", "cas", "lock", "stream", "watch", "lease", "fenced-lock", "list-append")
@@ -30,6 +33,8 @@ READS = (
 NODES = (3, 9)
 _NAME = re.compile(r"[a-z0-9-]+")
 _NODE = re.compile(r"[a-z0-9]{1,12}")  # a namespace network's node names (cluster/netns.py)
+# a role's and a sidecar's names: a placeholder's part ({peers.replica}) and a log file's
+_ROLE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # the placeholders of a node's templates; `port.NAME` for each named port besides
 PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here")
 PEER_PLACEHOLDERS = ("i", "name", "host", "nodes", "here")  # `peers` is made of `peer`s
@@ -53,10 +58,68 @@ class Install:
 
 @attrs.frozen
 class Ready:
-    """A node is ready when its port `port` accepts a TCP connection, within `timeout` seconds."""
+    """A node is ready when its port `port` accepts a TCP connection or, given a `command` (a
+    probe: a template of the node's placeholders), when that command exits 0 (`port` is then
+    ""); within `timeout` seconds. A replica that accepts TCP before its first sync is not ready:
+    its own status command says when it is (Kubernetes' exec readiness probes)."""
 
     port: str
     timeout: float = 20.0
+    command: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Sidecar:
+    """A process beside each node (a failover agent, a log shipper, a metrics exporter): its
+    `command` (the node's placeholders) started right after the node's own process and in its
+    process group, so that a kill, a pause or a stop of the node strikes it too, with the node's
+    environment and `env` added, its output in `log` (a template; empty: DIR/NODE.NAME.log)."""
+
+    name: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    log: str = ""
+
+
+@attrs.frozen
+class Role:
+    """Nodes that share a command (`[nodes.roles.NAME]`, roles.py): `count` of them (None: the
+    nodes the other roles leave), their own `command` (empty: nodes.command), `env` (added to
+    nodes.env), `ready` (None: nodes.ready), `sidecars` (besides nodes.sidecars), and `after`:
+    the roles whose every node is ready before this role's nodes start."""
+
+    name: str
+    count: int | None = None
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ready: Ready | None = None
+    sidecars: tuple[Sidecar, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class NodeSettings:
+    """One node's own settings (`[nodes.node.NAME]`): its `role` (empty: as roles.py gives them
+    out), and a `command`, `env` (added to its role's) and `ready` that override its role's."""
+
+    node: str
+    role: str = ""
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ready: Ready | None = None
+
+
+@attrs.frozen
+class Node:
+    """What one node of a run is made of, its role's and its own settings applied (templates not
+    yet filled)."""
+
+    name: str
+    role: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    ready: Ready
+    sidecars: tuple[Sidecar, ...]
 
 
 @attrs.frozen
@@ -85,10 +148,43 @@ class Nodes:
     # files written before each start of a node (`[[nodes.files]]`): (path, text), both templates;
     # a relative path is under the node's data directory (a server's configuration file, its id)
     files: tuple[tuple[str, str], ...] = ()
+    sidecars: tuple[Sidecar, ...] = ()  # beside every node (`[[nodes.sidecars]]`)
+    roles: tuple[Role, ...] = ()  # none: every node runs `command` (roles.py)
+    each: tuple[NodeSettings, ...] = ()  # `[nodes.node.NAME]`
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
         return templates.fill(self.names, {"i": str(i)})
+
+    def placeholders(self) -> tuple[str, ...]:
+        """The placeholders a node's templates may name: with roles, `{role}` and each role's
+        `{peers.ROLE}` besides."""
+        by_role = ("role", *(f"peers.{r.name}" for r in self.roles)) if self.roles else ()
+        return (*PLACEHOLDERS, *(f"port.{p}" for p in self.ports), *by_role)
+
+    def of(self, names: Sequence[str]) -> dict[str, Node]:
+        """Each of the nodes `names` (a run's, in order) as its role and its own table make it."""
+        assigned = deployment.assign(self.roles, self.each, names)
+        by_role = {r.name: r for r in self.roles}
+        own = {s.node: s for s in self.each}
+        out = {}
+        for name, role_name in assigned.items():
+            role = by_role.get(role_name, Role(""))
+            mine = own.get(name, NodeSettings(name))
+            out[name] = Node(
+                name,
+                role_name,
+                mine.command or role.command or self.command,
+                (*self.env, *role.env, *mine.env),
+                mine.ready or role.ready or self.ready,
+                (*self.sidecars, *role.sidecars),
+            )
+        return out
+
+    def waves(self, names: Sequence[str]) -> list[list[str]]:
+        """The nodes `names` in the waves they start in (roles.py `waves`): one wave of every
+        node without roles."""
+        return deployment.waves(self.roles, deployment.assign(self.roles, self.each, names))
 
 
 @attrs.frozen
@@ -319,30 +415,25 @@ def _nodes(t: _Table) -> Nodes:
     ports = t.strings("ports")
     if not ports or len(set(ports)) != len(ports):
         raise t.error("ports", "expected one or more distinct port names")
-    allowed = (*PLACEHOLDERS, *(f"port.{p}" for p in ports))
-    command = t.strings("command")
-    if not command:
-        raise t.error("command", "empty")
-    for word in command:
-        _check_template(t, "command", word, allowed)
+    roles_table = t.table("roles", required=False)
+    role_names = tuple(roles_table.data) if roles_table is not None else ()
+    by_role = ("role", *(f"peers.{r}" for r in role_names)) if role_names else ()
+    allowed = (*PLACEHOLDERS, *(f"port.{p}" for p in ports), *by_role)
+    command = _command(t, allowed, required=False)
     peer = t.get("peer", str, "")
     _check_template(t, "peer", peer, (*PEER_PLACEHOLDERS, *(f"port.{p}" for p in ports)))
     join = t.get("join", str, ",")
-    env_table = t.table("env", required=False)
-    env: tuple[tuple[str, str], ...] = ()
-    if env_table is not None:
-        for var in env_table.data:
-            value = env_table.get(var, str)
-            _check_template(env_table, var, value, allowed)
-            env += ((var, value),)
-    ready_table = t.table("ready", required=False)
-    if ready_table is None:
-        ready = Ready(ports[0])
-    else:
-        ready = Ready(ready_table.get("port", str), ready_table.get("timeout", float, 20.0))
-        if ready.port not in ports:
-            raise ready_table.error("port", f"{ready.port!r} is not one of nodes.ports")
-        ready_table.done()
+    env = _env(t, allowed)
+    ready = _ready(t.table("ready", required=False), ports, allowed) or Ready(ports[0])
+    sidecars = _sidecars(t, allowed)
+    roles = _roles(roles_table, ports, allowed, sidecars) if roles_table is not None else ()
+    if not command and (not roles or any(not r.command for r in roles)):
+        lacking = next((r.name for r in roles if not r.command), "")
+        raise t.error(
+            "command",
+            f"missing (role {lacking} has no command of its own)" if lacking else "missing",
+        )
+    each = _each(t.table("node", required=False), made, roles, ports, allowed)
     stop_table = t.table("stop", required=False)
     stop = Stop()
     if stop_table is not None:
@@ -355,8 +446,179 @@ def _nodes(t: _Table) -> Nodes:
     _check_template(t, "log", log, allowed)
     files = _files(t, allowed)
     t.done()
-    return Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                 data_files, log, files)  # fmt: skip
+    nodes = Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
+                  data_files, log, files, sidecars, roles, each)  # fmt: skip
+    if roles:
+        _fill_roles(t, nodes)
+    return nodes
+
+
+def _command(t: _Table, allowed: tuple[str, ...], required: bool = True) -> tuple[str, ...]:
+    """`command`: a non-empty list of templates (with `required` False, () when left out)."""
+    if not required and "command" not in t.data:
+        t.read.add("command")
+        return ()
+    command = t.strings("command")
+    if not command:
+        raise t.error("command", "empty")
+    for word in command:
+        _check_template(t, "command", word, allowed)
+    return command
+
+
+def _env(t: _Table, allowed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`env`: a table of variables, each value a template."""
+    env_table = t.table("env", required=False)
+    env: tuple[tuple[str, str], ...] = ()
+    if env_table is not None:
+        for var in env_table.data:
+            value = env_table.get(var, str)
+            _check_template(env_table, var, value, allowed)
+            env += ((var, value),)
+    return env
+
+
+def _ready(t: _Table | None, ports: tuple[str, ...], allowed: tuple[str, ...]) -> Ready | None:
+    """`ready = { port = "client" }` or `ready = { command = [...] }` (a probe), and `timeout`."""
+    if t is None:
+        return None
+    timeout = t.get("timeout", float, 20.0)
+    if not timeout > 0:
+        raise t.error("timeout", f"{timeout:g}: expected a number of seconds above 0")
+    if "command" in t.data:
+        if "port" in t.data:
+            raise t.error("port", "a port or a command, not both")
+        command = t.strings("command")  # a string is refused: it is no argv
+        if not command:
+            raise t.error("command", "empty")
+        for word in command:
+            _check_template(t, "command", word, allowed)
+        t.done()
+        return Ready("", timeout, command)
+    if "port" not in t.data:
+        raise t.error("port", "missing (or a probe: command = [...])")
+    ready = Ready(t.get("port", str), timeout)
+    if ready.port not in ports:
+        raise t.error("port", f"{ready.port!r} is not one of nodes.ports")
+    t.done()
+    return ready
+
+
+def _sidecars(
+    t: _Table, allowed: tuple[str, ...], taken: tuple[str, ...] = ()
+) -> tuple[Sidecar, ...]:
+    """`[[sidecars]]` of `t`: each a table of `name`, `command`, and optionally `env` and `log`;
+    names distinct from each other and from `taken` (the sidecars every node has already)."""
+    out: tuple[Sidecar, ...] = ()
+    what = "a list of tables ([[sidecars]])"
+    for k, entry in enumerate(t.get("sidecars", list, [], what=what)):
+        if not isinstance(entry, dict):
+            raise t.error("sidecars", f"expected {what}, not {_kind(entry)}")
+        s = _Table(entry, t.path, f"{t.key('sidecars')}[{k}].")
+        name = s.get("name", str)
+        if not _ROLE.fullmatch(name):
+            raise s.error("name", f"{name!r} is not 1-20 of a-z, 0-9 and -, from a letter")
+        if name == "ready":  # DIR/NODE.ready.log is the readiness probe's (nodes.py)
+            raise s.error("name", "'ready' names the readiness probe's log: another name")
+        if name in taken or any(name == other.name for other in out):
+            raise s.error("name", f"{name!r}: another sidecar of the node has that name")
+        command = _command(s, allowed)
+        env = _env(s, allowed)
+        log = s.get("log", str, "")
+        _check_template(s, "log", log, allowed)
+        s.done()
+        out += (Sidecar(name, command, env, log),)
+    return out
+
+
+def _roles(
+    t: _Table, ports: tuple[str, ...], allowed: tuple[str, ...], sidecars: tuple[Sidecar, ...]
+) -> tuple[Role, ...]:
+    """`[nodes.roles.NAME]`: each role's count, command, env, ready, sidecars and `after`; at most
+    one role without a count; every `after` a role, and no cycle among them."""
+    if not t.data:
+        raise ConfigError(
+            f"{t.path}: {t.prefix[:-1]}: empty (each role a table [nodes.roles.NAME])"
+        )
+    roles: tuple[Role, ...] = ()
+    for name in list(t.data):
+        if not _ROLE.fullmatch(name):
+            raise t.error(name, "a role's name is 1-20 of a-z, 0-9 and -, from a letter")
+        r = t.table(name)
+        assert r is not None
+        count: int | None = None
+        if "count" in r.data:
+            count = r.get("count", int)
+            if count < 1:
+                raise r.error("count", f"{count}: expected 1 or more nodes")
+        command = _command(r, allowed, required=False)
+        env = _env(r, allowed)
+        ready = _ready(r.table("ready", required=False), ports, allowed)
+        own = _sidecars(r, allowed, tuple(s.name for s in sidecars))
+        after = r.strings("after", ())
+        r.done()
+        roles += (Role(name, count, command, env, ready, own, after),)
+    names = [r.name for r in roles]
+    for role in roles:
+        for before in role.after:
+            if before not in names:
+                raise t.error(
+                    f"{role.name}.after", f"{before!r} is not a role ({', '.join(names)})"
+                )
+    loop = deployment.cycle(roles)
+    if loop:
+        raise t.error(f"{loop[0]}.after", f"a cycle: {' after '.join(loop)}")
+    open_ended = [r.name for r in roles if r.count is None]
+    if len(open_ended) > 1:
+        raise t.error(
+            f"{open_ended[1]}.count",
+            f"missing: one role at most takes the nodes left (role {open_ended[0]} does)",
+        )
+    return roles
+
+
+def _each(
+    t: _Table | None,
+    made: list[str],
+    roles: tuple[Role, ...],
+    ports: tuple[str, ...],
+    allowed: tuple[str, ...],
+) -> tuple[NodeSettings, ...]:
+    """`[nodes.node.NAME]`: a node the file makes (`made`, nodes.max of them), its role one of
+    `roles`, its command, env and ready."""
+    if t is None:
+        return ()
+    out: tuple[NodeSettings, ...] = ()
+    known = [r.name for r in roles]
+    for name in list(t.data):
+        if name not in made:
+            raise t.error(name, f"no node is named so (nodes.names makes {made[0]} to {made[-1]})")
+        n = t.table(name)
+        assert n is not None
+        role = n.get("role", str, "")
+        if role and role not in known:
+            raise n.error(
+                "role",
+                f"{role!r} is not a role ({', '.join(known)})" if known
+                else f"{role!r}: the file has no [nodes.roles]",
+            )  # fmt: skip
+        command = _command(n, allowed, required=False)
+        env = _env(n, allowed)
+        ready = _ready(n.table("ready", required=False), ports, allowed)
+        n.done()
+        out += (NodeSettings(name, role, command, env, ready),)
+    return out
+
+
+def _fill_roles(t: _Table, nodes: Nodes) -> None:
+    """The roles given out for every count of nodes a run may have (roles.py `assign`): a count
+    no run could fill, or nodes the counts leave without a role, refused here, not in a run."""
+    for count in range(nodes.min, nodes.max + 1):
+        try:
+            nodes.of([nodes.name(i) for i in range(1, count + 1)])
+        except ValueError as e:
+            bounds = f"nodes.min {nodes.min}, max {nodes.max}"
+            raise ConfigError(f"{t.path}: {t.key('roles')}: {e} ({bounds})") from None
 
 
 def _files(t: _Table, allowed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -424,7 +686,7 @@ def _validate(t: _Table | None, nodes: Nodes, path: Path) -> Validate | None:
     from meshcheck.traces.logs.validate import SPECS
 
     logs = t.get("logs", str)
-    _check_template(t, "logs", logs, (*PLACEHOLDERS, *(f"port.{p}" for p in nodes.ports)))
+    _check_template(t, "logs", logs, nodes.placeholders())
     spec = t.get("spec", str)
     model_text = t.get("model", str, "")
     model = (path.resolve().parent / model_text) if model_text else None

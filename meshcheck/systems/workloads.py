@@ -76,6 +76,10 @@ class Workload:
             *(self.clients.client(k, until, self._round) for k in range(1, self._count + 1))
         )
 
+    def stop(self) -> None:
+        """The run stops early: every client ends after the step it is in (checked_clients.py)."""
+        self.clients.stop()
+
     async def read_back(self) -> None:
         """The stream workload's last step: every node's copy read back (stream_workload.py)."""
         assert isinstance(self.clients, StreamClients)
