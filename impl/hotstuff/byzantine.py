@@ -17,7 +17,10 @@ A `ByzantineReplica` runs the honest `Replica` and changes what it sends, by beh
   the signatures it had (impl/hotstuff/fuzz.py, the ByzzFuzz line);
 - `grow` (with `fuzz`): fuzzing that also, on half of its fuzzed steps, sends a held proposal or
   NEW-VIEW whose QC is grown by one vote: a vote repeated, its own added, a vote of another view
-  or block (mutation.grow; docs/certificates.md).
+  or block (mutation.grow; docs/certificates.md);
+- the lies to clients (impl/hotstuff/replies.py, `REPLY_BEHAVIOURS`): `lie_result`,
+  `lie_timestamp`, `lie_src`, `lie_client`, `lie_duplicate`, `lying_replies` (all at once) and
+  `fuzz_replies`: its replies rewritten, nothing else.
 
 With at most f of them the honest replicas stay safe (specs/HotStuff.tla: a Byzantine replica may
 send any message in its own name); with f+1 that vote for everything and equivocate, two QCs of one
@@ -42,8 +45,9 @@ from meshcheck.impl.hotstuff.messages import (
     vote_bytes,
 )
 from meshcheck.impl.hotstuff.replica import BLOCKS, Replica
+from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS, Mouth
 
-BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz", "grow")
+BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz", "grow", *REPLY_BEHAVIOURS)
 
 
 class ByzantineReplica:
@@ -66,15 +70,23 @@ class ByzantineReplica:
         # the blocks it made up besides its honest core's (kept across crashes by the host)
         self._made: list[Block] = made if made is not None else []
         self.fuzzer: Fuzzer | None = None
+        self.lies = [REPLY_BEHAVIOURS[b] for b in sorted(self.behaviours & REPLY_BEHAVIOURS.keys())]
+        config = inner.config
+        if rng is None and (self.lies or "fuzz" in self.behaviours):
+            rng = random.Random(f"{inner.keys.seed}:{self.id}")
+        self.mouth: Mouth | None = None
+        if self.lies:
+            assert rng is not None
+            self.mouth = Mouth(self.id, config.replicas, config.clients, self._signer, rng)
         if "grow" in self.behaviours and "fuzz" not in self.behaviours:
             raise ValueError("the Byzantine behaviour 'grow' is a kind of fuzzing: give 'fuzz' too")
         if "fuzz" in self.behaviours:
-            config = inner.config
+            assert rng is not None
             self.fuzzer = Fuzzer(
                 self.id,
                 self._signer,
                 (*config.replicas, *config.clients),
-                rng if rng is not None else random.Random(f"{inner.keys.seed}:{self.id}"),
+                rng,
                 grow=0.5 if "grow" in self.behaviours else 0.0,
             )
 
@@ -83,6 +95,11 @@ class ByzantineReplica:
 
     def step(self, event: Any) -> list[Effect]:
         out = self._step(event)
+        if self.mouth is not None:
+            if isinstance(event, Deliver):
+                self.mouth.hear(event.message)
+            for lie in self.lies:
+                out = lie.act(self.mouth, out)
         if self.fuzzer is None:
             return out
         if isinstance(event, Deliver):

@@ -1,8 +1,11 @@
 """The sans-IO HotStuff client: it signs each request, sends it to every replica (any replica may
 lead the next view, and the leader batches what it holds), and accepts a result once f+1 distinct
-replicas replied with the same result for it: at least one of them is correct (as PBFT's client,
-Castro and Liskov section 4.1). Outstanding requests are sent again to every replica after
-`timeout` ticks.
+replicas replied with the same result for it: at least one of them is correct (Yin et al., PODC
+2019, section 4.1; as PBFT's client, Castro and Liskov section 4.1). A reply carries no signature:
+it counts for the sender of the link it came on, and only when it names that sender
+(`_replier`). Outstanding requests are sent again to every replica after `timeout` ticks.
+property_tests/hotstuff/client_replies.py holds it to this against replicas that lie in their
+replies (impl/hotstuff/replies.py).
 
 Requests come from a workload (`Tick("next")` every `workload.every` ticks) or a driver
 (`ClientRequest(value)`). HotStuff.tla has no client: the client's steps are no spec actions.
@@ -71,7 +74,8 @@ class Client:
         self.started = False
         self.outstanding: dict[int, SignedRequest] = {}
         self.accepted: dict[int, Value] = {}  # timestamp -> the result accepted
-        self._replies: dict[tuple[int, Value], set[str]] = {}
+        self._replies: dict[tuple[int, Value], list[str]] = {}  # distinct voters
+        self._first: dict[int, Value] = {}  # the first result heard per request (the mutant's)
         self._retry_pending = False
         self._out: list[Effect] = []
 
@@ -135,20 +139,37 @@ class Client:
 
     def _on_reply(self, source: str, m: Any) -> None:
         """Accept a result once f+1 distinct replicas sent it for the request."""
+        if not isinstance(m, ReplyMsg) or malformed(m) is not None:
+            return  # a replica may send a string for a timestamp: not a reply
+        replica = self._replier(source, m)
         if not (
-            isinstance(m, ReplyMsg)
-            and malformed(m) is None  # a replica may send a string for a timestamp: not a reply
-            and m.src == source
-            and source in self.config.replicas
+            replica in self.config.replicas
             and m.client == self.id
             and m.timestamp in self.outstanding
         ):
             return
-        voters = self._replies.setdefault((m.timestamp, m.result), set())
-        voters.add(source)
-        if len(voters) < self.config.f + 1:
+        if (
+            mutants.CLIENT_FIRST_REPLY_DECIDES in self.config.bugs
+            and self._first.setdefault(m.timestamp, m.result) != m.result
+        ):
+            return  # the bug: the first reply's result is the one to confirm, the others ignored
+        key: tuple[int, Value] = (m.timestamp, m.result)
+        if mutants.CLIENT_REPLY_RESULT_NOT_MATCHED in self.config.bugs:
+            key = (m.timestamp, None)  # the bug: every result of the request alike
+        voters = self._replies.setdefault(key, [])
+        if replica not in voters or mutants.CLIENT_COUNTS_DUPLICATE_REPLIES in self.config.bugs:
+            voters.append(replica)
+        if len(voters) < self.config.f + 1:  # one of them is correct
             return
         del self.outstanding[m.timestamp]
         self.accepted[m.timestamp] = m.result
         self._replies = {k: v for k, v in self._replies.items() if k[0] != m.timestamp}
+        self._first.pop(m.timestamp, None)
         self._out.append(Answer(m.timestamp, m.result))
+
+    def _replier(self, source: str, m: ReplyMsg) -> str | None:
+        """The replica a reply counts for: the link's sender, when the reply names it (a reply
+        carries no signature; the channel authenticates its sender). None: it names another."""
+        if mutants.CLIENT_REPLY_SRC_NOT_CHECKED in self.config.bugs:
+            return m.src  # the bug: whoever the reply says sent it
+        return source if m.src == source else None

@@ -29,6 +29,11 @@ LOCK_MOVES_DOWN = "lock_moves_down"
 BACKOFF_RESET_ON_VOTE = "backoff_reset_on_vote"
 # the pacemaker after a heal: the back-off back at its base once commits resume
 BACKOFF_NOT_RESET_ON_COMMIT = "backoff_not_reset_on_commit"
+# the client believes f+1 replicas, never one (property_tests/hotstuff/client_replies.py)
+CLIENT_REPLY_SRC_NOT_CHECKED = "client_reply_src_not_checked"
+CLIENT_REPLY_RESULT_NOT_MATCHED = "client_reply_result_not_matched"
+CLIENT_COUNTS_DUPLICATE_REPLIES = "client_counts_duplicate_replies"
+CLIENT_FIRST_REPLY_DECIDES = "client_first_reply_decides"
 
 BUGS: Mapping[str, str] = {
     LOCK_NOT_UPDATED: (
@@ -124,5 +129,36 @@ BUGS: Mapping[str, str] = {
         "silent now waits out the capped timer, 16 base timeouts, where a correct pacemaker "
         "waits one or two: the pacemaker resumes its pace after a heal 6 to 8 times later. "
         "Killed by RecoveryWithinBound (property_tests/recovery.py)."
+    ),
+    # -- the client believes f+1 replicas, never one (Yin et al., section 4.1) --
+    CLIENT_REPLY_SRC_NOT_CHECKED: (
+        "The client counts a reply for the replica the reply names (its src), not for the "
+        "sender of the link it came on (a reply carries no signature: the channel authenticates "
+        "its sender, impl/hotstuff/fuzz.py LINK_AUTHENTICATED). One faulty replica sends a wrong "
+        "result in its own name and in f others', and the client accepts it on f+1 'replicas'. "
+        "Killed by the client-replies property (property_tests/hotstuff/client_replies.py)."
+    ),
+    CLIENT_REPLY_RESULT_NOT_MATCHED: (
+        "The client counts the replies to a request whatever result each names, and accepts "
+        "the result of the f+1-th (section 4.1: f+1 matching responses): one faulty replica "
+        "whose wrong result comes after f correct replies decides the answer. Nothing in the "
+        "replicas changes, and HotStuff.tla has no client: killed by the client-replies property "
+        "(property_tests/hotstuff/client_replies.py)."
+    ),
+    CLIENT_COUNTS_DUPLICATE_REPLIES: (
+        "The client counts replies, not the distinct replicas that sent them: one faulty replica "
+        "that sends its wrong result f+1 times makes f+1 'matching replies' (a correct replica's "
+        "reply that the network duplicates, or sent again for a retry, only tells the truth "
+        "twice, so no run without a liar shows it). Killed by the client-replies property "
+        "(property_tests/hotstuff/client_replies.py)."
+    ),
+    CLIENT_FIRST_REPLY_DECIDES: (
+        "The client takes the first reply to a request as the result to confirm and counts only "
+        "the replies that agree with it (section 4.1 counts f+1 matching responses, whichever "
+        "result they match on). One faulty replica whose wrong result comes first makes the "
+        "client ignore every correct reply: the request is never answered, though the group "
+        "executed it (its retries bring the same replies again). Nothing is unsafe: killed by the "
+        "client-replies property (property_tests/hotstuff/client_replies.py: the client accepts "
+        "less than the f+1 rule allows, and LatencyUnderOneLiar's bound)."
     ),
 }

@@ -9,7 +9,8 @@ refinement mapping. A step without an action (a request, a block fetch, a stored
 replica's step, a crash, a lost or duplicated message) is a stutter: the network is free in the
 spec, and a replica persists its spec state before it sends.
 
-Byzantine replicas: `byzantine` maps a replica id to its behaviours (impl/hotstuff/byzantine.py).
+Byzantine replicas: `byzantine` maps a replica id to its behaviours (impl/hotstuff/byzantine.py;
+the lies to clients of impl/hotstuff/replies.py among them).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from meshcheck.impl.hotstuff.refinement import (
     sent_records,
 )
 from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica, Snapshot
+from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
 from meshcheck.impl.sim.config import Faults, Phases, SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
@@ -116,8 +118,11 @@ class HotStuffPlugin:
             if node_id in self.byzantine:
                 made = self._made.setdefault(node_id, [])
                 behaviours = self.byzantine[node_id]
-                fuzz_rng = random.Random(rng.getrandbits(64)) if "fuzz" in behaviours else None
-                node = ByzantineReplica(replica, behaviours, made, fuzz_rng)
+                # a generator of its own from the run's, for behaviours that draw (fuzzing, the
+                # lies to clients); none drawn for the others, whose runs stay as they were
+                draws = "fuzz" in behaviours or bool(behaviours & REPLY_BEHAVIOURS.keys())
+                own_rng = random.Random(rng.getrandbits(64)) if draws else None
+                node = ByzantineReplica(replica, behaviours, made, own_rng)
             else:
                 replica.observers = [self._observe]
                 node = replica

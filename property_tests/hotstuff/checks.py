@@ -4,7 +4,9 @@ tries them.
 A check is a function `(bugs, settings) -> None` that raises `CheckFailed` when it finds a bug in
 the implementation with `bugs` (impl/hotstuff/mutants.py) switched on. The thresholds at every
 cluster size first (property_tests/thresholds.py, a second), then the stored runs (each
-mutant's shortest counterexample, re-run from its seed: a fraction of a second), the QC property
+mutant's shortest counterexample, re-run from its seed: a fraction of a second), the
+client-replies property (seconds: property_tests/hotstuff/client_replies.py, the client against
+replicas that lie in their replies; HotStuff.tla has no client), the QC property
 (a second: property_tests/hotstuff/certificates.py), lockstep against
 HotStuff.tla with every replica honest, then the free
 runs of 4 replicas and of a drawn size, 4 to 10, with faults and up to f Byzantine replicas (the
@@ -27,6 +29,7 @@ from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hotstuff.certificates import certificates
+from meshcheck.property_tests.hotstuff.client_replies import client_replies
 from meshcheck.property_tests.hotstuff.free_runs import (
     equivocation_runs,
     free_run_safety,
@@ -70,6 +73,13 @@ CHECKS: tuple[Check, ...] = (
         "stored runs",
         stored_runs,
         "the traces/hotstuff/ corpus: each stored free run re-run from its seed",
+    ),
+    Check(
+        "client replies",
+        client_replies,
+        "the client against replicas lying in their replies (impl/hotstuff/replies.py): it "
+        "accepts a result only on f+1 distinct replicas' matching replies, each from the link's "
+        "sender, and one liar costs it no time beyond 3 D + 4 (2 D + 1) and the group no view",
     ),
     Check(
         "certificates",

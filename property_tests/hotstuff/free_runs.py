@@ -3,7 +3,7 @@
 A run (on property_tests/free_runs.py's `Schedule`): replicas r1..rn and the client c1, which sends
 impl/rsm operations every `every` ticks; loss, duplication, delay, crash-restart and partitions
 from the simulator's chaos rounds for `ticks` ticks; the schedule's Byzantine replicas
-(impl/hotstuff/byzantine.py) throughout.
+(impl/hotstuff/byzantine.py; some lie to the client, impl/hotstuff/replies.py) throughout.
 
 Checked after every step of every honest replica, by `Monitor` (the replicas' observers), the
 spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuff.tla):
@@ -105,6 +105,9 @@ BEHAVIOURS = (
     ("withhold",),
     ("fuzz",),
     ("fuzz", "equivocate", "vote_all"),
+    # lies to the client (impl/hotstuff/replies.py): the client history at the end must hold
+    ("lying_replies",),
+    ("fuzz_replies", "vote_all"),
 )
 
 

@@ -35,7 +35,7 @@ from meshcheck.property_tests import free_runs, record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.hotstuff import restart, save
+from meshcheck.property_tests.hotstuff import client_replies, restart, save
 from meshcheck.property_tests.hotstuff.free_runs import (
     SLOW_BOUND,
     STORM,
@@ -262,6 +262,9 @@ CAUGHT_BY = {
 # the mutants the free runs miss: their stored runs are of the restart scenario
 # (property_tests/hotstuff/test_restart.py tests them)
 RESTART_MUTANTS = set(restart.MUTANTS)
+# the client's: their counterexample is a sequence of replies, no stored run
+# (property_tests/hotstuff/test_client_replies.py tests them)
+REPLY_MUTANTS = set(client_replies.MUTANTS)
 
 
 def scenario(mutant: str) -> tuple[Callable[..., object], int, Schedule]:
@@ -273,8 +276,8 @@ def scenario(mutant: str) -> tuple[Callable[..., object], int, Schedule]:
 
 
 def test_every_mutant_has_a_scenario() -> None:
-    assert set(CAUGHT_BY) | RESTART_MUTANTS == set(mutants.BUGS)
-    assert not set(CAUGHT_BY) & RESTART_MUTANTS
+    assert set(CAUGHT_BY) | RESTART_MUTANTS | REPLY_MUTANTS == set(mutants.BUGS)
+    assert not set(CAUGHT_BY) & RESTART_MUTANTS and not set(CAUGHT_BY) & REPLY_MUTANTS
 
 
 @pytest.mark.parametrize("mutant", sorted(CAUGHT_BY))
