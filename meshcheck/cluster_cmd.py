@@ -124,7 +124,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "equivocate, tamper_digest, forge_signature, impersonate, missing_signature, replay, "
         "hide_prepared, fuzz, usurp (pre-prepares as if it were the primary), alter_unsigned (relays "
         "what others signed with an unsigned part changed), vouch (its own prepare in its view-change "
-        "certificates), repeat (orders again requests it ordered before)",
+        "certificates), repeat (orders again requests it ordered before); to its clients: lie_view, "
+        "lie_result, lie_timestamp, lie_signature, lying_replies (a view one higher and a wrong "
+        "result), fuzz_replies",
     )
     t.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="the report folder")
     t.add_argument(

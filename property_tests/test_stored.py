@@ -59,15 +59,22 @@ IDS = [f"{p}/{path.name}" for p, path in TRACES]
 CONFIGURATION_ONLY = {"pbft": {"quorum_2f_plus_1_at_any_n"}}
 
 # Mutants of the client whose counterexample is a sequence of replies delivered to one client
-# (property_tests/pbft/client_replies.py, OneReplicaIsNeverBelieved: no cluster, no spec path),
-# re-found by the "client replies" check in 1 to 12 steps; the corpus has no format for it yet.
+# (property_tests/pbft/client_replies.py and property_tests/hotstuff/client_replies.py,
+# OneReplicaIsNeverBelieved: no cluster, no spec path), re-found by each protocol's "client
+# replies" check in a few steps; the corpus has no format for it yet.
 REPLIES_ONLY = {
     "pbft": {
         "client_view_from_one_reply",
         "client_accepts_on_f_replies",
         "client_reply_signature_not_checked",
         "client_reply_request_not_matched",
-    }
+    },
+    "hotstuff": {
+        "client_reply_src_not_checked",
+        "client_reply_result_not_matched",
+        "client_counts_duplicate_replies",
+        "client_first_reply_decides",
+    },
 }
 
 

@@ -3,7 +3,9 @@ honest core whose effects a behaviour of impl/pbft/byzantine rewrites, as in the
 honest replicas' history and state files hold and they progress; what they kept on disk is what
 their signers signed, with certificates a quorum stands behind (meshcheck/cluster/pbft_disks.py,
 their state files followed as they are written), and a replica that checks no signature is seen
-keeping what the Byzantine one signed in others' names; the Byzantine replica writes no log, and the logs are not validated (PBFT.tla's Byzantine
+keeping what the Byzantine one signed in others' names; one that lies in its replies
+(`lying_replies`: a view one higher, a wrong result) misleads no client, and a client that accepts
+on f replies answers its lie; the Byzantine replica writes no log, and the logs are not validated (PBFT.tla's Byzantine
 senders make a real run's model too large for TLC)."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cluster.run import Options, run
-from meshcheck.impl.pbft.byzantine import ByzantineReplica
+from meshcheck.impl.pbft.byzantine import ByzantineReplica, FuzzReplies, LieToClient, LyingReplies
 from meshcheck.impl.runtime.hosted.pbft import PBFT_BEHAVIOURS
 from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, protocol
 from tests.test_cluster_cmd import nodes_of
@@ -94,3 +96,47 @@ def test_every_named_behaviour_builds_a_byzantine_replica() -> None:
         core = pbft.build("r4", nodes, options, random.Random(0))
         assert isinstance(core, ByzantineReplica), name
         assert not isinstance(pbft.build("r3", nodes, options, random.Random(0)), ByzantineReplica)
+
+
+# the lies a replica tells its clients (impl/pbft/byzantine/replies.py), by their names in a run
+LIES_TO_CLIENTS = {
+    "lie_view": LieToClient("view"),
+    "lie_result": LieToClient("result"),
+    "lie_timestamp": LieToClient("timestamp"),
+    "lie_signature": LieToClient("signature"),
+    "lying_replies": LyingReplies(),
+    "fuzz_replies": FuzzReplies(),
+}
+
+
+@pytest.mark.parametrize("name", list(LIES_TO_CLIENTS))
+def test_each_lie_to_clients_is_hosted_by_its_name(name: str) -> None:
+    options = {BYZANTINE: {"r2": [name]}, BFT_CLIENTS: ["c1"]}
+    core = protocol("pbft").build("r2", ["r1", "r2", "r3", "r4"], options, random.Random(0))
+    assert isinstance(core, ByzantineReplica)
+    assert core.behaviours == (LIES_TO_CLIENTS[name],)
+
+
+@pytest.mark.slow  # a Byzantine replica in processes; the simulator's free runs draw the lies
+def test_the_clients_hold_beside_a_replica_that_lies_in_every_reply(tmp_path: Path) -> None:
+    """r4 answers every request with a view one higher and a wrong result: the clients take
+    neither (f+1 matching replies), their history is linearizable and the group progresses."""
+    outcome = run(
+        Options(protocol="pbft", nodes=4, time=5, nemesis=(), seed=1,
+                byzantine=(("r4", "lying_replies"),)),
+        tmp_path,
+    )  # fmt: skip
+    assert outcome.safe, outcome.failed
+    verdicts = {v.check: v for v in outcome.verdicts}
+    assert verdicts["linearizable (rsm)"].holds and verdicts["progress after healing"].holds
+    assert nodes_of(tmp_path) == []
+
+
+@pytest.mark.slow  # a mutant in processes; property_tests/pbft/test_free_runs.py in the simulator
+def test_a_client_that_accepts_on_f_replies_takes_the_lie(tmp_path: Path) -> None:
+    detail = failed_alone(
+        tmp_path, "client_accepts_on_f_replies", "r4", "lying_replies", "linearizable (rsm)"
+    )
+    # r4's reply came first to some requests: their clients answered its wrong result
+    assert detail.startswith("not linearizable: key ")
+    assert "->[lie {" in (tmp_path / "anomaly.txt").read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, event, given, settings, target
+from hypothesis import HealthCheck, event, find, given, settings, target
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.effects import Action
@@ -44,13 +44,17 @@ from meshcheck.impl.pbft.byzantine import (
     ByzantineReplica,
     Equivocate,
     ForgeSignature,
+    FuzzReplies,
     HidePrepared,
+    LieToClient,
+    LyingReplies,
     MissingSignature,
     Replay,
     SafetyMonitor,
     Silent,
     TamperDigest,
     Twins,
+    behaviour_strategy,
     byzantine_strategy,
     byzantine_wrappers,
     corrupt,
@@ -177,6 +181,18 @@ def test_drawn_assignments_are_bounded_and_print_as_python(assignment: Any) -> N
         assert 1 <= len(behaviours) <= 2 and len(twins) <= 1
         for t in twins:
             assert r not in t.a | t.shared and t.a and t.a | t.shared < set(replica_ids(7)) - {r}
+
+
+@pytest.mark.parametrize("lie", [LieToClient, LyingReplies, FuzzReplies], ids=lambda c: c.__name__)
+def test_the_free_runs_draw_every_lie_to_clients(lie: type) -> None:
+    """The free runs' Byzantine replicas (byzantine_strategy) may lie in their replies as well as
+    to their peers: each lie of impl/pbft/byzantine/replies.py is a behaviour they draw."""
+    drawn = find(
+        behaviour_strategy("r4", replica_ids(4)),
+        lambda b: isinstance(b, lie),
+        settings=settings(database=None, derandomize=True),
+    )
+    assert isinstance(drawn, lie)
 
 
 # -- silent ---------------------------------------------------------------------------------------

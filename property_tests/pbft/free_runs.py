@@ -5,9 +5,12 @@ Lockstep (the spec picks every step) reaches what its small model allows; a free
 simulator's seeded fault injector (impl/sim) drop, duplicate and delay messages, crash and restart
 replicas and cut the network, while up to f replicas are Byzantine (impl/pbft/byzantine: silent,
 equivocating, tampering with digests, forging or dropping signatures, replaying old messages,
-hiding prepared certificates, twins) and the client sends a request every few ticks. Hypothesis
-draws the schedule (`schedules`, with `byzantine_strategy` for the Byzantine replicas) and shrinks
-a failing one.
+hiding prepared certificates, twins, lying to the client in their replies:
+impl/pbft/byzantine/replies.py) and the client sends a request every few ticks. Hypothesis draws
+the schedule (`schedules`, with `byzantine_strategy` for the Byzantine replicas) and shrinks a
+failing one. What the client saw is judged by its own history (the client-history checks below),
+never by one replica's reply: a liar's answer reaches the history only through a client that
+believed it (test_free_runs.py, a client that believes one liar).
 
 The checks, each a Hypothesis test run under the `settings` given (`meshcheck mutants pbft` calls
 them with a mutant switched on; test_free_runs.py with none):

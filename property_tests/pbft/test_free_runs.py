@@ -7,12 +7,23 @@ fast each check finds a mutant from scratch is `meshcheck mutants pbft --all`'s 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import Phase, settings
 
 from meshcheck.impl.base.effects import Effect, Reply
 from meshcheck.impl.pbft import Client, mutants
-from meshcheck.impl.pbft.byzantine import Assignment, MissingSignature, Replay, Silent, Twins
+from meshcheck.impl.pbft.byzantine import (
+    AnyBehaviour,
+    Assignment,
+    LieToClient,
+    LyingReplies,
+    MissingSignature,
+    Replay,
+    Silent,
+    Twins,
+)
 from meshcheck.property_tests import free_runs as shared_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule, Storm
@@ -131,6 +142,38 @@ def test_trace_validation_fails_on_a_mutant(bug: str) -> None:
         check_validation(VALIDATION_KILLS[bug], frozenset({bug}))
     # each mutant acts where the spec's guard forbids it (property_tests/validation.py `_nearest`)
     assert "not a step of the spec (its action is not enabled" in failed.value.message
+    assert_counterexample(failed.value)
+
+
+# A client that believes one lying replica (impl/pbft/mutants.py), and the lie that misleads it,
+# told by r4 in a calm run of 300 ticks: what a caller of the client sees breaks the history
+# checks, and nothing else in the run is wrong (Agreement and Validity hold, the honest replicas
+# refuse nothing they should take). The free runs draw these lies (byzantine_strategy); before they
+# did, every free-run check missed the two mutants below the first (docs/mutants.md).
+BELIEVES_A_LIAR: dict[str, tuple[AnyBehaviour, str]] = {
+    # r4's reply with a wrong result ("lie", r) is the f-th (f = 1) matching reply it needs
+    mutants.CLIENT_ACCEPTS_ON_F_REPLIES: (LyingReplies(), r"violates linearizable: .*\('lie', "),
+    # r4's reply to the request before, with this one's result, counted for the earlier one
+    mutants.CLIENT_REPLY_REQUEST_NOT_MATCHED: (
+        LieToClient("timestamp"),
+        "violates no answer withdrawn: c1 request .* then ok ",
+    ),
+    # r4's wrong result in r1's, r2's and r3's names, under its own key
+    mutants.CLIENT_REPLY_SIGNATURE_NOT_CHECKED: (
+        LieToClient("signature"),
+        r"violates linearizable: .*\('lie', ",
+    ),
+}
+
+
+@pytest.mark.parametrize("bug", list(BELIEVES_A_LIAR))
+def test_a_client_that_believes_one_liar_fails_the_free_runs(bug: str) -> None:
+    lie, broken = BELIEVES_A_LIAR[bug]
+    schedule = Schedule(seed=0, ticks=300, every=25, byzantine={"r4": (lie,)})
+    check_safety(schedule, 4, frozenset())
+    with pytest.raises(CheckFailed) as failed:
+        check_safety(schedule, 4, frozenset({bug}))
+    assert re.search(broken, failed.value.message), failed.value.message
     assert_counterexample(failed.value)
 
 

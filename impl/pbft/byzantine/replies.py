@@ -23,7 +23,10 @@ them is correct) and follows the view f+1 of them reached (impl/pbft/client.py `
   signature it had.
 
 The lies are the replica's alone: its core is honest and orders requests as any replica does, so a
-correct client's latency is the honest group's (property_tests/pbft/client_replies.py).
+correct client's latency is the honest group's (property_tests/pbft/client_replies.py). The free
+runs draw them among the other behaviours (strategies.py `behaviour_strategy`), so their client's
+history is checked with up to f liars beside it, and a cluster of processes hosts them by name
+(impl/runtime/hosted/pbft.py: `lie_view`, ..., `lying_replies`, `fuzz_replies`).
 """
 
 from __future__ import annotations

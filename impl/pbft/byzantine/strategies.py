@@ -2,7 +2,10 @@
 
 `byzantine_strategy(n, f)` draws an assignment {replica id: behaviours} of at most `max_faulty`
 replicas (f by default: the runs whose safety PBFT promises; f + 1 to show the checks can fail).
-Each chosen replica gets one to `max_behaviours` behaviours, at most one of them `Twins`. Every
+Each chosen replica gets one to `max_behaviours` behaviours, at most one of them `Twins`; among
+them the lies it may tell its clients (replies.py: `LieToClient`, `LyingReplies`, `FuzzReplies`),
+so that every free run's client, and the checks of what it saw (linearizability of its history,
+the probe's answer), face a replica that lies in its replies as well as to its peers. Every
 value is a frozen attrs value with a `repr` that is valid Python, so a shrunk counterexample can be
 pasted back as a regression test.
 """
@@ -25,6 +28,7 @@ from meshcheck.impl.pbft.byzantine.behaviours import (
     TamperDigest,
     Twins,
 )
+from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient, LyingReplies
 
 Assignment = dict[str, tuple[AnyBehaviour, ...]]
 
@@ -56,6 +60,18 @@ def behaviour_strategy(replica: str, replicas: Sequence[str]) -> st.SearchStrate
         st.builds(Replay, share=st.sampled_from([0.1, 0.3, 1.0]), burst=st.integers(1, 4)),
         st.builds(HidePrepared, keep=st.sampled_from([0.0, 0.5])),
         twins(),
+        lies_to_clients(),
+    )
+
+
+def lies_to_clients() -> st.SearchStrategy[AnyBehaviour]:
+    """What a replica tells its clients (replies.py): one branch of `behaviour_strategy`, its last,
+    so that the lies to peers keep most of the draws and a failing run shrinks towards them."""
+    shares = st.sampled_from([1.0, 0.5, 0.1])
+    return st.one_of(
+        st.builds(LyingReplies, share=shares, by=st.integers(1, 2), timestamp=st.booleans()),
+        st.builds(LieToClient, field=st.sampled_from(LIES), share=shares, by=st.integers(1, 2)),
+        st.builds(FuzzReplies, share=shares, resign=st.sampled_from([0.5, 0.0, 1.0])),
     )
 
 

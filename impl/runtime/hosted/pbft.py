@@ -79,9 +79,11 @@ def _pbft_log_constants(nodes: Sequence[str], options: Mapping[str, Any]) -> dic
 
 BYZ = "meshcheck.impl.pbft.byzantine"  # imported when a run makes a replica Byzantine
 
-# What a Byzantine PBFT replica may do (impl/pbft/byzantine/behaviours.py, fuzz.py), by the name a
-# run gives it. It holds its real key: it signs anything in its own name, nothing in anyone else's
-# (`impersonate` tries, with a key that is not theirs).
+# What a Byzantine PBFT replica may do (impl/pbft/byzantine/behaviours.py, fuzz.py, replies.py), by
+# the name a run gives it. It holds its real key: it signs anything in its own name, nothing in
+# anyone else's (`impersonate` tries, with a key that is not theirs; `lie_signature` in its replies).
+# The `lie_*`, `lying_replies` and `fuzz_replies` lie only to the clients, the harness's client
+# cores, which must take a result and a view on f+1 matching replies and never on the liar's.
 PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
     "silent": imported_later(BYZ, "Silent"),
     "equivocate": imported_later(BYZ, "Equivocate"),
@@ -96,6 +98,12 @@ PBFT_BEHAVIOURS: Mapping[str, Callable[[], Any]] = {
     "alter_unsigned": imported_later(BYZ, "AlterUnsigned"),
     "vouch": imported_later(BYZ, "Vouch"),
     "repeat": imported_later(BYZ, "Repeat"),
+    "lie_view": imported_later(BYZ, "LieToClient", field="view"),
+    "lie_result": imported_later(BYZ, "LieToClient", field="result"),
+    "lie_timestamp": imported_later(BYZ, "LieToClient", field="timestamp"),
+    "lie_signature": imported_later(BYZ, "LieToClient", field="signature"),
+    "lying_replies": imported_later(BYZ, "LyingReplies"),
+    "fuzz_replies": imported_later(BYZ, "FuzzReplies"),
 }
 
 
