@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from meshcheck import words
+
 
 class _Role(Protocol):
     """What of a role (system_file.py `Role`) the decisions read."""
@@ -61,9 +63,10 @@ def assign(
     for role, left in need.items():
         if left < 0:
             named = sorted(n for n, r in fixed.items() if r == role)
+            verb = "names" if len(named) == 1 else "name"
             raise ValueError(
-                f"{len(named)} nodes ({', '.join(named)}) name role {role}, whose count is "
-                f"{len(named) + left}"
+                f"{words.count(len(named), 'node')} ({', '.join(named)}) {verb} role {role}, "
+                f"whose count is {len(named) + left}"
             )
     rest = next((r.name for r in roles if r.count is None), None)
     out: dict[str, str] = {}
