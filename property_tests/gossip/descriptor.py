@@ -7,29 +7,16 @@ which the node reports too, are FailureDetector.tla's.
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action
 
 _IJ = ("i", "j")
 
-GOSSIP = Protocol(
-    name="gossip",
-    title="gossip: delta push, pull anti-entropy, phi-accrual failure detection, churn",
-    models=Models(
-        spec="Gossip",
-        quick="Gossip_quick",
-        default="Gossip",
-        deep="Gossip_deep",
-        liveness="Gossip_liveness",
-    ),
-    extra_models=(
-        Models(
-            spec="FailureDetector",
-            quick="FailureDetector_quick",
-            default="FailureDetector",
-            deep="FailureDetector_deep",
-            liveness="FailureDetector_liveness",
-        ),
-    ),
+GOSSIP = in_tree(
+    "gossip",
+    "gossip: delta push, pull anti-entropy, phi-accrual failure detection, churn",
+    models("Gossip"),
+    extra_models=(models("FailureDetector"),),
     actions=(
         Action("Update", ("i", "k", "v"), "client", "i writes v to key k, one version up"),
         Action("Push", _IJ, "protocol", "i sends j a push of its entries"),
@@ -51,12 +38,5 @@ GOSSIP = Protocol(
         Action("Suspect", _IJ, "protocol", "i suspects j, its timeout run out since it heard j"),
         Action("Trust", _IJ, "protocol", "i trusts j again, having heard j since"),
     ),
-    bugs="meshcheck.impl.gossip.mutants:BUGS",
-    spec_mutants="meshcheck.specs.mutants.gossip",
-    checks="meshcheck.property_tests.gossip.checks:CHECKS",
     proofs="meshcheck.models.gossip:prove",
-    harness="meshcheck.property_tests.gossip.harness:HARNESS",
-    corpus="gossip",
-    property_tests=("property_tests/gossip",),
-    coverage="meshcheck.property_tests.gossip.coverage:COVERAGE",
 )

@@ -8,18 +8,13 @@ sets the spec's Sent* predicates admit).
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action
 
-HOTSTUFF = Protocol(
-    name="hotstuff",
-    title="chained HotStuff: signed votes, QCs, lock, three-chain commit, back-off pacemaker",
-    models=Models(
-        spec="HotStuff",
-        quick="HotStuff_quick",
-        default="HotStuff",
-        deep="HotStuff_deep",
-        liveness="HotStuff_liveness",
-    ),
+HOTSTUFF = in_tree(
+    "hotstuff",
+    "chained HotStuff: signed votes, QCs, lock, three-chain commit, back-off pacemaker",
+    models("HotStuff"),
     actions=(
         Action(
             "Propose", ("i", "v"), "protocol", "leader i proposes a block of v on its QC of v-1"
@@ -31,12 +26,5 @@ HOTSTUFF = Protocol(
             "NewView", ("i", "v"), "protocol", "leader i proposes on the highest of 2f+1 NEW-VIEWs"
         ),
     ),
-    bugs="meshcheck.impl.hotstuff.mutants:BUGS",
-    checks="meshcheck.property_tests.hotstuff.checks:CHECKS",
-    spec_mutants="meshcheck.specs.mutants.hotstuff",
     proofs="meshcheck.models.hotstuff:prove",
-    harness="meshcheck.property_tests.hotstuff.harness:HARNESS",
-    corpus="hotstuff",
-    property_tests=("property_tests/hotstuff",),
-    coverage="meshcheck.property_tests.hotstuff.coverage:COVERAGE",
 )

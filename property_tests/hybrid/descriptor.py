@@ -10,30 +10,16 @@ ThreatLevel.tla's.
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action
 
-HYBRID = Protocol(
-    name="hybrid",
-    title="Raft while honest, PBFT on Byzantine evidence, by threat level",
-    models=Models(
-        spec="Hybrid",
-        quick="Hybrid_quick",
-        default="Hybrid",
-        deep="Hybrid_deep",
-        liveness="Hybrid_liveness",
-        # DeescalationOneLevel, without the VIEW its main models reduce by (temporal properties
-        # are unsound under a VIEW: specs/Hybrid.md)
-        every=("Hybrid_deescalation",),
-    ),
-    extra_models=(
-        Models(
-            spec="ThreatLevel",
-            quick="ThreatLevel_quick",
-            default="ThreatLevel",
-            deep="ThreatLevel_deep",
-            liveness="ThreatLevel_liveness",
-        ),
-    ),
+HYBRID = in_tree(
+    "hybrid",
+    "Raft while honest, PBFT on Byzantine evidence, by threat level",
+    # DeescalationOneLevel, without the VIEW its main models reduce by (temporal properties are
+    # unsound under a VIEW: specs/Hybrid.md)
+    models("Hybrid", every=("Hybrid_deescalation",)),
+    extra_models=(models("ThreatLevel"),),
     actions=(
         # Hybrid.tla
         Action("Submit", ("o",), "client", "the client submits op o"),
@@ -53,12 +39,7 @@ HYBRID = Protocol(
         Action("ReportEvidence", ("i", "k"), "byzantine", "i reports evidence of kind k"),
         Action("Tick", (), "environment", "the replicated time moves one tick"),
     ),
-    bugs="meshcheck.impl.hybrid.mutants:BUGS",
-    checks="meshcheck.property_tests.hybrid.checks:CHECKS",
+    spec_mutants=False,
     proofs="meshcheck.models.threat:prove",
-    harness="meshcheck.property_tests.hybrid.harness:HARNESS",
     hints="meshcheck.traces.hints:HYBRID",
-    corpus="hybrid",
-    property_tests=("property_tests/hybrid",),
-    coverage="meshcheck.property_tests.hybrid.coverage:COVERAGE",
 )

@@ -7,20 +7,14 @@ Byzantine replicas' messages are in the spec's `ByzMsgs`, sent from the start, n
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action
 
-PBFT = Protocol(
-    name="pbft",
-    title="PBFT: three-phase agreement, checkpoints, view changes",
-    models=Models(
-        spec="PBFT",
-        quick="PBFT_quick",
-        default="PBFT",
-        deep="PBFT_deep",
-        liveness="PBFT_liveness",
-        # ViewMonotonic and StableCheckpointMonotonic on one worker (a PROPERTY: specs/PBFT.md)
-        every=("PBFT_transitions",),
-    ),
+PBFT = in_tree(
+    "pbft",
+    "PBFT: three-phase agreement, checkpoints, view changes",
+    # ViewMonotonic and StableCheckpointMonotonic on one worker (a PROPERTY: specs/PBFT.md)
+    models("PBFT", every=("PBFT_transitions",)),
     actions=(
         Action("Request", ("r",), "client", "the client sends request r"),
         Action("PrePrepare", ("i", "r"), "protocol", "primary i assigns r a sequence number"),
@@ -35,13 +29,6 @@ PBFT = Protocol(
         Action("AcceptNewView", ("i", "v"), "protocol", "i enters view v"),
         Action("Accept", ("n", "r"), "client", "the client accepts r at n on F+1 matching replies"),
     ),
-    bugs="meshcheck.impl.pbft.mutants:BUGS",
-    checks="meshcheck.property_tests.pbft.checks:CHECKS",
-    spec_mutants="meshcheck.specs.mutants.pbft",
     proofs="meshcheck.models.pbft:prove",
-    harness="meshcheck.property_tests.pbft.harness:HARNESS",
     hints="meshcheck.traces.hints:PBFT",
-    corpus="pbft",
-    property_tests=("property_tests/pbft",),
-    coverage="meshcheck.property_tests.pbft.coverage:COVERAGE",
 )

@@ -16,13 +16,14 @@ forwarded to the leader, or its answer); the NDJSON log leaves them out."""
 
 from __future__ import annotations
 
+from meshcheck.property_tests.descriptor import in_tree
 from meshcheck.property_tests.raft.descriptor import RAFT
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.protocol import Action, Models
 
-PYSYNCOBJ = Protocol(
-    name="pysyncobj",
-    title="PySyncObj 0.3.17 (third-party Raft) under the simulator, through the adapter",
-    models=Models(
+PYSYNCOBJ = in_tree(
+    "pysyncobj",
+    "PySyncObj 0.3.17 (third-party Raft) under the simulator, through the adapter",
+    Models(
         spec="RaftPipelined",
         quick="RaftPipelined_quick",
         # Raft.tla's action properties on the pipelined spec, without the SYMMETRY (specs/Raft.md)
@@ -50,11 +51,9 @@ PYSYNCOBJ = Protocol(
         ),
     ),
     bugs="meshcheck.property_tests.pysyncobj.bugs:BUGS",
-    checks="meshcheck.property_tests.pysyncobj.checks:CHECKS",
-    harness="meshcheck.property_tests.pysyncobj.harness:HARNESS",
-    corpus="pysyncobj",
-    property_tests=("property_tests/pysyncobj",),
-    directed="meshcheck.property_tests.pysyncobj.directed:TARGET",
+    spec_mutants=False,
+    coverage=False,
+    directed=True,
     # its free runs' NDJSON logs validated against RaftPipelined.tla (docs/pysyncobj.md)
     log_checks=("meshcheck.verify_logs:PYSYNCOBJ_LOGS",),
 )

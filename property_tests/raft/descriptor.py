@@ -6,24 +6,18 @@ commands find it through meshcheck/registry.py. The action table is Raft.tla's `
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action, Models
 
 _SERVER = ("i",)
 _PAIR = ("i", "j")
 
-RAFT = Protocol(
-    name="raft",
-    title="Raft: elections, log replication, snapshots, ReadIndex reads",
-    models=Models(
-        spec="Raft",
-        quick="Raft_quick",
-        default="Raft",
-        deep="Raft_deep",
-        liveness="Raft_liveness",
-        # CommitIndexMonotonic and MatchIndexMonotonic, without the SYMMETRY the main models reduce
-        # by (action properties are unsound under it: specs/Raft.md)
-        every=("Raft_transitions",),
-    ),
+RAFT = in_tree(
+    "raft",
+    "Raft: elections, log replication, snapshots, ReadIndex reads",
+    # CommitIndexMonotonic and MatchIndexMonotonic, without the SYMMETRY the main models reduce by
+    # (action properties are unsound under it: specs/Raft.md)
+    models("Raft", every=("Raft_transitions",)),
     # the same spec with LeaderNoOp = FALSE: the paper's basic algorithm, without the new
     # leader's no-op, which many libraries run (its safety models; liveness assumes the no-op)
     extra_models=(
@@ -60,16 +54,9 @@ RAFT = Protocol(
         Action("DropMessage", (), "fault", "the network loses a message"),
         Action("DuplicateMessage", (), "fault", "the network delivers a message twice"),
     ),
-    bugs="meshcheck.impl.raft.mutants:BUGS",
-    checks="meshcheck.property_tests.raft.checks:CHECKS",
-    spec_mutants="meshcheck.specs.mutants.raft",
     proofs="meshcheck.models.raft:prove",
-    harness="meshcheck.property_tests.raft.harness:HARNESS",
     hints="meshcheck.traces.hints:RAFT",
-    corpus="raft",
-    property_tests=("property_tests/raft",),
-    coverage="meshcheck.property_tests.raft.coverage:COVERAGE",
-    directed="meshcheck.property_tests.raft.directed:TARGET",
+    directed=True,
     # its NDJSON logs validated with full and partial state, broken ones caught (docs/logs.md)
     log_checks=("meshcheck.verify_logs:REFERENCE_LOGS",),
 )

@@ -10,17 +10,13 @@ tests (tests rows) and its mutants (a mutants row). The action table is Routing.
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.protocol import Action
 
-ROUTING = Protocol(
-    name="routing",
-    title="operations routed by type to PBFT, the hybrid dispatcher or gossip",
-    models=Models(
-        spec="Routing",
-        quick="Routing_quick",
-        default="Routing",
-        liveness="Routing_liveness",
-    ),
+ROUTING = in_tree(
+    "routing",
+    "operations routed by type to PBFT, the hybrid dispatcher or gossip",
+    models("Routing", deep=False),
     actions=(
         Action("Submit", ("o", "t"), "client", "o is submitted with type t"),
         Action("Route", ("o",), "protocol", "the manager routes o by its type"),
@@ -32,9 +28,5 @@ ROUTING = Protocol(
         Action("LevelChange", ("l",), "environment", "the threat level moves to l"),
     ),
     bugs="meshcheck.impl.manager.mutants:BUGS",
-    checks="meshcheck.property_tests.routing.checks:CHECKS",
-    spec_mutants="meshcheck.specs.mutants.routing",
-    harness="meshcheck.property_tests.routing.harness:HARNESS",
-    corpus="routing",
-    property_tests=("property_tests/routing",),
+    coverage=False,
 )
