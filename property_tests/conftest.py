@@ -47,6 +47,9 @@ from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed2
 from meshcheck.property_tests.profiles import load_from_env
 from meshcheck.property_tests.record import again_command, record_failure
 
+# the shared assertions of the protocols' tests (property_tests/expect.py) report as a test's own do
+pytest.register_assert_rewrite("meshcheck.property_tests.expect")
+
 load_from_env()
 
 EXAMPLES = "hypothesis-examples"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import settings
 
 from meshcheck.impl.hybrid import mutants
-from meshcheck.property_tests.coverage import never_taken
+from meshcheck.property_tests.expect import KILL, every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.lockstep import (
@@ -29,32 +29,12 @@ def _budget() -> settings:
 
 
 def test_the_threat_model_follows_threat_level_and_every_action_fires() -> None:
-    never, fired = never_taken(
-        lambda budget, fired: threat_lockstep(frozenset(), budget, fired=fired),
-        _budget(),
-        THREAT.stepper().action_names,
-    )
-    assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
+    every_action_fires(threat_lockstep, _budget(), THREAT.stepper().action_names)
 
 
 def test_the_nodes_follow_hybrid_and_every_action_fires() -> None:
-    never, fired = never_taken(
-        lambda budget, fired: hybrid_lockstep(frozenset(), budget, fired=fired),
-        _budget(),
-        HYBRID.stepper().action_names,
-    )
-    assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
+    every_action_fires(hybrid_lockstep, _budget(), HYBRID.stepper().action_names)
 
-
-FAST = settings(
-    max_examples=60,
-    stateful_step_count=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    phases=[Phase.generate],
-)
 
 # Which lockstep shows each mutant, and how: the variable that differs after the step that shows it.
 SYMPTOMS = {
@@ -69,7 +49,7 @@ SYMPTOMS = {
 def test_lockstep_fails_on_every_mutant_with_a_short_counterexample(bug: str) -> None:
     check, symptom = SYMPTOMS[bug]
     with pytest.raises(CheckFailed) as failed:
-        check(frozenset({bug}), FAST)
+        check(frozenset({bug}), KILL)
     assert symptom in failed.value.message
     short = HARNESS.minimize(failed.value, frozenset({bug}))
     trace = short.trace
@@ -84,4 +64,4 @@ def test_lockstep_fails_on_every_mutant_with_a_short_counterexample(bug: str) ->
 def test_the_threat_lockstep_alone_misses_the_switch_mutants(bug: str) -> None:
     """They live in the switch, which ThreatLevel.tla does not have: Hybrid.tla's lockstep is the
     one that must catch them (and does, above)."""
-    threat_lockstep(frozenset({bug}), settings(FAST, max_examples=10))
+    threat_lockstep(frozenset({bug}), settings(KILL, max_examples=10))

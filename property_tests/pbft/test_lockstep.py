@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import settings
 
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.pbft import NewView, mutants
-from meshcheck.property_tests.coverage import never_taken
+from meshcheck.property_tests.expect import KILL, Walk, counterexample, every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
@@ -17,7 +17,6 @@ from meshcheck.property_tests.pbft.lockstep import (
     lockstep_stepper,
     successors,
 )
-from meshcheck.specs.tlc.stepper import Transition
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -25,23 +24,8 @@ pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/
 def test_the_implementation_follows_the_spec_and_every_action_fires() -> None:
     """The check itself, with the profile's budget; and every action of Next is taken at least once
     across the run (an action the test never takes is an action nobody tested)."""
-    never, fired = never_taken(
-        lambda budget, fired: lockstep(frozenset(), budget, fired=fired),
-        settings(),
-        lockstep_stepper().action_names,
-    )
-    assert not never, f"lockstep never took {never} (taken: {dict(fired)})"
+    every_action_fires(lockstep, settings(), lockstep_stepper().action_names)
 
-
-FAST = settings(
-    max_examples=60,
-    stateful_step_count=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    phases=[Phase.generate],
-)
 
 # How each mutant shows: a state the spec is not in, a step the spec does not allow after the one
 # it took, another step than the spec's, or a replica acting on what no guard of the spec counts.
@@ -58,11 +42,9 @@ SYMPTOMS = {
 @pytest.mark.parametrize("bug", list(SYMPTOMS))
 def test_lockstep_fails_on_every_mutant(bug: str) -> None:
     with pytest.raises(CheckFailed) as failed:
-        lockstep(frozenset({bug}), FAST)
+        lockstep(frozenset({bug}), KILL)
     assert SYMPTOMS[bug] in failed.value.message
-    trace = failed.value.trace
-    assert trace is not None and trace.meta["bugs"] == (bug,)
-    assert len(trace.steps) == failed.value.steps + 1  # the initial state, then one per step
+    counterexample(failed.value, bug)
 
 
 def test_a_byzantine_member_of_the_view_change_quorum_presents_a_certificate() -> None:
@@ -71,20 +53,9 @@ def test_a_byzantine_member_of_the_view_change_quorum_presents_a_certificate() -
     anyway: the third member of the quorum is r1, which may present the prepared certificate that
     exists. The driver makes up that view-change message (signed with r1's key, carrying r1's own
     pre-prepare and the honest prepares) and r2 accepts it and computes the same O."""
-    stepper = lockstep_stepper()
-    (state,) = stepper.init_states()
+    (init,) = lockstep_stepper().init_states()
     driver = Driver(lockstep_model())
-
-    def take(t: Transition) -> None:
-        nonlocal state
-        driver.take(t.action.name, t.action.params, state.values, t.state.values)
-        assert driver.state() == t.state.values, differences(t.state.values, driver.state())
-        state = t.state
-
-    def only(label: str) -> Transition:
-        (t,) = [t for t in successors(state) if t.action.label() == label]
-        return t
-
+    walk = Walk(init, driver, successors, differences)
     for label in (
         "Request(r=a)",
         "Prepare(i=r2, v=0, n=1)",
@@ -92,17 +63,16 @@ def test_a_byzantine_member_of_the_view_change_quorum_presents_a_certificate() -
         "StartViewChange(i=r2)",
         "StartViewChange(i=r3)",
     ):
-        take(only(label))
-    claims = [m["prepared"] for m in state["msgs"] if m["type"] == "ViewChange"]
+        walk.take(walk.only(label))
+    claims = [m["prepared"] for m in walk.state["msgs"] if m["type"] == "ViewChange"]
     assert claims == [frozenset(), frozenset()]
     wanted = FrozenDict({"seq": 1, "req": "a"})
     (t,) = [
         t
-        for t in successors(state)
-        if t.action.label() == "NewView(i=r2)"
-        and any(m["type"] == "NewView" and m["pre"] == {wanted} for m in t.state["msgs"])
+        for t in walk.labelled("NewView(i=r2)")
+        if any(m["type"] == "NewView" and m["pre"] == {wanted} for m in t.state["msgs"])
     ]
-    take(t)
+    walk.take(t)
     nv = driver.sim.nodes["r2"].new_views[1]
     assert isinstance(nv.body, NewView)
     assert sorted(vc.signer for vc in nv.body.view_changes) == ["r1", "r2", "r3"]
