@@ -163,6 +163,27 @@ def share(settings: hypothesis.settings, fraction: float, least: int = 3) -> hyp
     )
 
 
+def schedule_faults(schedule: Schedule, **rest: Any) -> Faults:
+    """The simulator's faults of a free run on `schedule`: its drop, duplicate, delay, crash and
+    partition rates, and what else the protocol sets (`rest`: one-way share, down times, until)."""
+    return Faults(
+        drop=schedule.drop,
+        duplicate=schedule.duplicate,
+        delay=schedule.delay,
+        crash=schedule.crash,
+        partition=schedule.partition,
+        **rest,
+    )
+
+
+def divergence(sim: Simulator[Any]) -> str | None:
+    """The first entry two nodes applied differently at the same index, said; None if none."""
+    if not sim.divergences:
+        return None
+    node, index, first, value = sim.divergences[0]
+    return f"{node} applied {value!r} at index {index}, where {first!r} was applied before"
+
+
 def failure(
     message: str,
     schedule: Schedule,

@@ -183,12 +183,8 @@ def sim_config(
     """The simulator's configuration of a free run on `schedule`: its faults for `schedule.ticks`
     ticks, then (heal=True) none while the client writes on; heal=False: faults and writes both
     end at `schedule.ticks`."""
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
+    faults = free_runs.schedule_faults(
+        schedule,
         one_way=schedule.knob("one_way", 0.5),
         down_ticks=schedule.knob("down", (200, 2000)),
         chaos_every=CHAOS_EVERY,
@@ -283,10 +279,10 @@ def check_run(
         overload = free_runs.run(sim, schedule, healed + SETTLE, STORM)
     safety.look(sim, schedule)
     trace = sim.trace()
-    if sim.divergences:
-        node, index, first, value = sim.divergences[0]
+    diverged = free_runs.divergence(sim)
+    if diverged is not None:
         raise failure(
-            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            diverged,
             schedule,
             trace,
         )

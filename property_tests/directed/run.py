@@ -43,7 +43,7 @@ from meshcheck.property_tests.directed.library import BY_NAME, Scenario
 from meshcheck.property_tests.directed.script import Broken, Script, Unreached
 from meshcheck.property_tests.directed.target import LEADER, RaftTarget
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, failure
+from meshcheck.property_tests.free_runs import Schedule, divergence, failure
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.record import Rerun, replay_command, with_rerun
 from meshcheck.property_tests.shapes import shape_of
@@ -147,10 +147,7 @@ def _trace_problem(target: RaftTarget, s: Script, trace: Trace) -> str | None:
             return (
                 f"step {k} {step.label()} at t={step.meta.get('time')} violates {', '.join(names)}"
             )
-    if s.sim.divergences:
-        node, index, first, value = s.sim.divergences[0]
-        return f"{node} applied {value!r} at index {index}, where {first!r} was applied before"
-    return check_history(s.sim, linearize=target.linearize)
+    return divergence(s.sim) or check_history(s.sim, linearize=target.linearize)
 
 
 def action_properties(

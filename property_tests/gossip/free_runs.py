@@ -280,12 +280,8 @@ def cluster(
     """The cluster of a schedule's run: n members, and the spares that join during it; a crashed
     node stays down for the `down` knob's ticks (the simulator's default range unless set)."""
     ticks = schedule.ticks
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
+    faults = free_runs.schedule_faults(
+        schedule,
         until=ticks,
         max_down=max(1, n // 5),
         down_ticks=schedule.knob("down", DOWN_TICKS),

@@ -35,7 +35,6 @@ from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.refinement import Budget
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests import free_runs, validation
 from meshcheck.property_tests.free_runs import Schedule, failure, share
 from meshcheck.property_tests.gossip.free_runs import STORM
@@ -135,12 +134,8 @@ def run(schedule: Schedule, bugs: frozenset[str]) -> Simulator[GossipNode]:
         seeds,
         spares=others,
         seed=schedule.seed,
-        faults=Faults(
-            drop=schedule.drop,
-            duplicate=schedule.duplicate,
-            delay=schedule.delay,
-            crash=schedule.crash,
-            partition=schedule.partition,
+        faults=free_runs.schedule_faults(
+            schedule,
             one_way=0.0,  # the spec's partitions are two-sided
             until=ticks,
             max_down=1,

@@ -67,7 +67,7 @@ from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults, MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
+from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, schedule_faults, share
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import HybridOracle, watch
@@ -141,17 +141,13 @@ def knob(schedule: Schedule, name: str) -> Any:
 
 
 def faults(schedule: Schedule, messages: tuple[MessageFaults, ...] = ()) -> Faults:
-    return Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
+    return schedule_faults(
+        schedule,
         delay_ticks=DELAY_TICKS,
-        crash=schedule.crash,
-        partition=schedule.partition,
         down_ticks=(100, 600),
         partition_ticks=(100, 600),
         until=schedule.ticks,
-        messages=messages,  # type: ignore[arg-type]  # attrs' converter=tuple
+        messages=messages,
     )
 
 

@@ -137,12 +137,8 @@ def knob(schedule: Schedule, name: str) -> Any:
 
 def faults_of(schedule: Schedule, *, heal: bool = False) -> Faults:
     """The schedule's faults; with heal=True every fault stops at `ticks`."""
-    return Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
+    return free_runs.schedule_faults(
+        schedule,
         partition_ticks=(100, 1000),
         down_ticks=(100, 800),
         chaos_every=CHAOS_EVERY,

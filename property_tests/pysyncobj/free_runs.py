@@ -207,10 +207,10 @@ def check_safety(
         )
         if names:
             raise failure(f"violates {', '.join(names)}", schedule, trace, k)
-    if sim.divergences:
-        node, index, first, value = sim.divergences[0]
+    diverged = free_runs.divergence(sim)
+    if diverged is not None:
         raise failure(
-            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            diverged,
             schedule,
             trace,
         )

@@ -23,7 +23,7 @@ from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
 from meshcheck.impl.base.events import ClientRequest, Deliver
 from meshcheck.impl.rsm import Custom, to_value
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.free_runs import Schedule, failure
+from meshcheck.property_tests.free_runs import Schedule, divergence, failure
 from meshcheck.property_tests.pysyncobj.bugs import injected
 from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS, violated
 
@@ -100,10 +100,10 @@ def check_stale_append(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> 
         names = violated(trace.steps[k].state, trace.steps[k - 1].state)
         if names:
             raise failure(f"violates {', '.join(names)}", schedule, trace, k)
-    if sim.divergences:
-        node, index, first, value = sim.divergences[0]
+    diverged = divergence(sim)
+    if diverged is not None:
         raise failure(
-            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            diverged,
             schedule,
             trace,
         )

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
 from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, Simulator, Workload
+from meshcheck.impl.sim import Simulator, Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.failure import named_in
 from meshcheck.property_tests.free_runs import (
@@ -88,12 +88,8 @@ def cluster(
     **options: Any,
 ) -> Simulator[RaftNode]:
     """The simulated cluster of a schedule; with heal=True every fault stops at `ticks`."""
-    faults = Faults(
-        drop=schedule.drop,
-        duplicate=schedule.duplicate,
-        delay=schedule.delay,
-        crash=schedule.crash,
-        partition=schedule.partition,
+    faults = free_runs.schedule_faults(
+        schedule,
         one_way=knob(schedule, "one_way"),
         down_ticks=knob(schedule, "down"),
         chaos_every=CHAOS_EVERY,
@@ -232,10 +228,10 @@ def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
         kind = INVARIANT if set(names) & set(INVARIANTS) else ACTION_PROPERTY
         what = Violated(kind, ", ".join(names))
         raise failure(f"violates {', '.join(names)}", schedule, trace, k, violated=what)
-    if sim.divergences:
-        node, index, first, value = sim.divergences[0]
+    diverged = free_runs.divergence(sim)
+    if diverged is not None:
         raise failure(
-            f"{node} applied {value!r} at index {index}, where {first!r} was applied before",
+            diverged,
             schedule,
             trace,
             violated=Violated(INVARIANT, "StateMachineSafety"),  # the Raft paper's, Figure 3
