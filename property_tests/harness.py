@@ -535,6 +535,19 @@ class Harness:
             if bugs & expected_kill(path) and trace.meta.get("source") == "impl":
                 self._rerun(trace, bugs, str(path))
 
+    def stored_runs(self, bugs: frozenset[str], settings: Settings | None = None) -> None:
+        """The check of a protocol whose stored traces are free runs (`#meta.source` "impl"), not
+        spec paths (gossip's, HotStuff's): every stored run of traces/<protocol>/ re-run from its
+        seed with `bugs` switched on besides its own, the runs written for these bugs first
+        (settings unused: the corpus is fixed). CheckFailed on the first that fails."""
+        from meshcheck.property_tests import corpus
+
+        entries = corpus.entries([self.protocol])
+        for entry in sorted(entries, key=lambda e: not (e.bugs & bugs)):
+            replayed = corpus.replay(entry, bugs)
+            if not replayed.holds:
+                raise CheckFailed(f"{entry.name}: {replayed.problem}", steps=replayed.steps)
+
     def _rerun(self, trace: Trace, bugs: frozenset[str], where: str) -> None:
         """Re-run a stored free run with `bugs` switched on; its CheckFailed if it fails."""
         from meshcheck.property_tests import record

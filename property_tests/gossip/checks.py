@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from hypothesis import settings as Settings
-
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.gossip.free_runs import free_run_check
 from meshcheck.property_tests.gossip.harness import HARNESS
@@ -28,20 +26,13 @@ from meshcheck.property_tests.gossip.restarts import SCHEDULES, check_restarts
 from meshcheck.property_tests.gossip.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
 
-
-def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
-    """Every stored run of traces/gossip/ re-run with `bugs` (settings unused: the corpus is fixed);
-    CheckFailed on the first that fails."""
-    HARNESS.stored_runs(bugs)
-
-
 # the profile's examples the restart-equivalence runs get (ci: 15; a run takes under 0.1 s)
 RESTART_SHARE = 1 / 4
 
 CHECKS: tuple[Check, ...] = (
     Check(
         "stored runs",
-        stored_runs,
+        HARNESS.stored_runs,
         "the traces/gossip/ corpus: each stored free run re-run from its seed",
     ),
     Check(

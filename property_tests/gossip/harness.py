@@ -7,10 +7,7 @@ validation's), with the mutant it was written for.
 
 from __future__ import annotations
 
-import attrs
-
-from meshcheck.property_tests import corpus, free_runs
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
 from meshcheck.property_tests.gossip import rejoin, restart
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
@@ -18,22 +15,7 @@ from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import check_validation
 from meshcheck.property_tests.harness import Harness
 
-
-@attrs.frozen
-class GossipHarness(Harness):
-    """A `Harness` whose stored traces are free runs (`#meta.source` "impl"), not spec paths."""
-
-    def stored_runs(self, bugs: frozenset[str]) -> None:
-        """Re-run every stored run with `bugs` switched on besides its own: the first that fails
-        raises its CheckFailed."""
-        entries = corpus.entries([self.protocol])  # the runs written for these bugs first
-        for entry in sorted(entries, key=lambda e: not (e.bugs & bugs)):
-            replayed = corpus.replay(entry, bugs)
-            if not replayed.holds:
-                raise CheckFailed(f"{entry.name}: {replayed.problem}", steps=replayed.steps)
-
-
-HARNESS = GossipHarness(
+HARNESS = Harness(
     "gossip",
     (GOSSIP,),
     storm=gossip_runs.STORM,

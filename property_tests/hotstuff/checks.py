@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from hypothesis import settings as Settings
-
 from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
@@ -49,12 +47,6 @@ from meshcheck.property_tests.hotstuff.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
 
 
-def stored_runs(bugs: frozenset[str], settings: Settings | None = None) -> None:
-    """Every stored run of traces/hotstuff/ re-run with `bugs` (settings unused: the corpus is
-    fixed); CheckFailed on the first that fails."""
-    HARNESS.stored_runs(bugs)
-
-
 def certificate_thresholds(n: int, bugs: frozenset[str]) -> dict[str, int]:
     """The votes of a QC (and the NEW-VIEWs a new leader waits for) at n, under the mutants."""
     return {"a QC": HotStuffConfig("r1", tuple(f"r{k}" for k in range(1, n + 1)), bugs=bugs).quorum}
@@ -71,7 +63,7 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "stored runs",
-        stored_runs,
+        HARNESS.stored_runs,
         "the traces/hotstuff/ corpus: each stored free run re-run from its seed",
     ),
     Check(

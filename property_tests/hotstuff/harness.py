@@ -13,8 +13,7 @@ from collections.abc import Callable
 import attrs
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.property_tests import corpus, free_runs
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
 from meshcheck.property_tests.hotstuff import recovery, restart
@@ -25,16 +24,8 @@ from meshcheck.property_tests.hotstuff.validation import check_validation
 
 @attrs.frozen
 class HotStuffHarness(Harness):
-    """A `Harness` whose stored traces are free runs (`#meta.source` "impl"), not spec paths."""
-
-    def stored_runs(self, bugs: frozenset[str]) -> None:
-        """Re-run every stored run with `bugs` switched on besides its own: the first that fails
-        raises its CheckFailed (the runs written for these bugs first)."""
-        entries = corpus.entries([self.protocol])
-        for entry in sorted(entries, key=lambda e: not (e.bugs & bugs)):
-            replayed = corpus.replay(entry, bugs)
-            if not replayed.holds:
-                raise CheckFailed(f"{entry.name}: {replayed.problem}", steps=replayed.steps)
+    """A `Harness` whose stored traces are free runs (`#meta.source` "impl", `stored_runs`), and
+    whose lockstep paths are drawn in one of two models."""
 
     def replay_on_impl(
         self,
