@@ -73,6 +73,7 @@ from meshcheck.impl.hotstuff.replies import (
     ReplyBehaviour,
 )
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.property_tests.client_replies import ClientReplies
 from meshcheck.property_tests.failure import CheckFailed
 
 CLIENT: Final = "c1"
@@ -245,19 +246,6 @@ def one_replica_is_never_believed(
                 )
 
 
-def never_believed(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    @hypothesis.settings(settings, report_multiple_bugs=False)
-    @given(st.data())
-    def prop(data: st.DataObject) -> None:
-        run = data.draw(reply_runs(), "run")
-        count = reply_count(run)
-        order = data.draw(st.permutations(range(count)), "order")
-        again = data.draw(st.lists(st.integers(0, count - 1), max_size=3), "delivered again")
-        one_replica_is_never_believed(run, [*order, *again], bugs)
-
-    prop()
-
-
 # -- LatencyUnderOneLiar -----------------------------------------------------------------------------
 
 
@@ -341,7 +329,6 @@ def latency(bugs: frozenset[str], settings: hypothesis.settings, *, capped: bool
     prop()
 
 
-def client_replies(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The Check: both properties with `bugs` switched on; CheckFailed on the first that fails."""
-    never_believed(bugs, settings)
-    latency(bugs, settings)
+REPLIES = ClientReplies(reply_runs, reply_count, one_replica_is_never_believed, latency)
+never_believed = REPLIES.never_believed
+client_replies = REPLIES.client_replies

@@ -57,6 +57,7 @@ from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.messages import Reply, Request, Signed, request_name, signing_bytes
 from meshcheck.impl.pbft.replica import NORMAL, Replica
+from meshcheck.property_tests.client_replies import ClientReplies
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft.free_runs import TIMING
 
@@ -228,19 +229,6 @@ def one_replica_is_never_believed(
             )
 
 
-def never_believed(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    @hypothesis.settings(settings, report_multiple_bugs=False)
-    @given(st.data())
-    def prop(data: st.DataObject) -> None:
-        run = data.draw(reply_runs(), "run")
-        count = reply_count(run)
-        order = data.draw(st.permutations(range(count)), "order")
-        again = data.draw(st.lists(st.integers(0, count - 1), max_size=3), "delivered again")
-        one_replica_is_never_believed(run, [*order, *again], bugs)
-
-    prop()
-
-
 # -- LatencyUnderOneLiar -----------------------------------------------------------------------------
 
 
@@ -314,7 +302,6 @@ def latency(bugs: frozenset[str], settings: hypothesis.settings, *, capped: bool
     prop()
 
 
-def client_replies(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The Check: both properties with `bugs` switched on; CheckFailed on the first that fails."""
-    never_believed(bugs, settings)
-    latency(bugs, settings)
+REPLIES = ClientReplies(reply_runs, reply_count, one_replica_is_never_believed, latency)
+never_believed = REPLIES.never_believed
+client_replies = REPLIES.client_replies
