@@ -27,7 +27,7 @@ from functools import partial
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
 from meshcheck.property_tests import thresholds
-from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.checks import Check, lockstep_checks
 from meshcheck.property_tests.pbft.certificates import certificates
 from meshcheck.property_tests.pbft.client_replies import client_replies
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
@@ -80,17 +80,7 @@ CHECKS: tuple[Check, ...] = (
         "it takes Accept and picks the primary only on f+1 valid matching replies, and one liar "
         "costs it no time beyond five message delays and the group no view change",
     ),
-    Check(
-        "lockstep",
-        lockstep,
-        "TLC picks each step, the implementation takes it, states compared after every step",
-        HARNESS.minimize,
-    ),
-    Check(
-        "stored traces",
-        HARNESS.stored_traces,
-        "the traces/pbft/ corpus replayed on the implementation",
-    ),
+    *lockstep_checks(lockstep, HARNESS),
     Check(
         "certificates",
         certificates,

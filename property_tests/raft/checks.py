@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from meshcheck.property_tests.checks import Check, CheckFn
+from meshcheck.property_tests.checks import Check, CheckFn, lockstep_checks
 from meshcheck.property_tests.raft.free_runs import (
     free_run_safety,
     free_run_safety_any_size,
@@ -38,31 +38,19 @@ __all__ = ["CHECKS", "Check", "CheckFn"]
 RESTART_SHARE = 1 / 5
 
 CHECKS: tuple[Check, ...] = (
-    Check(
-        "lockstep",
-        lockstep,
-        "TLC picks each step, the implementation takes it, states compared after every step",
-        HARNESS.minimize,
-    ),
-    Check(
-        "stored traces",
-        HARNESS.stored_traces,
-        "the traces/raft/ corpus replayed on the implementation",
-    ),
+    *lockstep_checks(lockstep, HARNESS),
     Check(
         "trace validation",
         partial(trace_validation, nodes=3),
         "free runs under faults, every step checked to be a spec step",
     ),
-    Check(
-        "free runs (3 nodes)",
-        partial(free_run_safety, nodes=3),
-        "random fault schedules, the safety invariants after every step",
-    ),
-    Check(
-        "free runs (5 nodes)",
-        partial(free_run_safety, nodes=5),
-        "random fault schedules, the safety invariants after every step",
+    *(
+        Check(
+            f"free runs ({nodes} nodes)",
+            partial(free_run_safety, nodes=nodes),
+            "random fault schedules, the safety invariants after every step",
+        )
+        for nodes in (3, 5)
     ),
     Check(
         "liveness after healing",
