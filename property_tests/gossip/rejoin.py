@@ -37,7 +37,6 @@ of the last window, a heartbeat clears a suspicion at once) watches throughout.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -50,12 +49,11 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
-from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs, record
 from meshcheck.property_tests.free_runs import Schedule, scripted
-from meshcheck.property_tests.gossip.free_runs import INTERVAL, KEYS, STORM, Monitor, live_members
-from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS, shortest_of
+from meshcheck.property_tests.gossip.free_runs import INTERVAL, STORM, live_members
+from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS, Scripted, shortest_of
 
 # the chance, per run, that a correct cluster misses the bound (as the convergence bound's MISS)
 MISS = 1e-6
@@ -112,24 +110,14 @@ def _evicted_across(sim: Simulator[GossipNode], sides: tuple[set[str], set[str]]
     return missing
 
 
-class Rejoin:
+class Rejoin(Scripted):
     """One scripted run: the cluster, its monitor, and what the script measured."""
 
+    salt = "rejoin"
+
     def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
-        self.phi = PhiConfig(window=schedule.knob("window", 100))
-        self.sim: Simulator[GossipNode] = gossip_cluster(
-            n,
-            seed=schedule.seed,
-            keys=KEYS,
-            interval=INTERVAL,
-            phi=self.phi,
-            bugs=bugs,
-            record=record,
-        )
-        self.monitor = Monitor(self.sim, self.phi)
+        super().__init__(schedule, n, bugs, record)
         self.config = self.sim.nodes[self.sim.node_ids[0]].config
-        self.schedule = schedule
-        self.rng = random.Random(f"{schedule.seed}:rejoin")
         self.storm: str | None = None
         self.problem: str | None = None
         self.back_after: int | None = None  # ticks from the heal until every pair was back

@@ -66,8 +66,11 @@ SUSPECT_ROUNDS = 10
 TRUST_ROUNDS = 2
 
 
-class Script:
-    """The cluster, its monitor, and the requests the script sends."""
+class Scripted:
+    """A scripted run of n members (this scenario's and the rejoin's, rejoin.py): the cluster of
+    its schedule, its monitor, and a random source of its own (`salt`: the scenario's name)."""
+
+    salt = ""
 
     def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
         self.phi = PhiConfig(window=schedule.knob("window", 100))
@@ -82,7 +85,16 @@ class Script:
         )
         self.monitor = Monitor(self.sim, self.phi)
         self.schedule = schedule
-        self.rng = random.Random(f"{schedule.seed}:restart")
+        self.rng = random.Random(f"{schedule.seed}:{self.salt}")
+
+
+class Script(Scripted):
+    """The cluster, its monitor, and the requests the script sends."""
+
+    salt = "restart"
+
+    def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
+        super().__init__(schedule, n, bugs, record)
         self.requests = 0
         self.storm: str | None = None
 
