@@ -13,11 +13,12 @@ Requests come from a workload (`Tick("next")` every `workload.every` ticks) or a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.effects import Effect, Invoke, Persist, Put, Send, SetTimer
 from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
@@ -39,14 +40,10 @@ RETRY: Final = "retry"
 CLOCK: Final = "clock"
 
 
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
-
 @attrs.frozen
 class ClientConfig:
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
     workload: Workload | None = None
     timeout: int = 600
     bugs: frozenset[str] = frozenset()  # impl/hotstuff/mutants.py: the client's own (CLIENT_*)

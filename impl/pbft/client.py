@@ -14,12 +14,13 @@ so a restarted client neither reuses a timestamp nor forgets an accepted result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.effects import (
     Action,
     Effect,
@@ -56,14 +57,10 @@ REQUESTS: Final = "requests"  # every signed request sent
 ACCEPTED: Final = "accepted"  # (sequence number, request name, timestamp) accepted
 
 
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
-
 @attrs.frozen
 class ClientConfig:
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
     workload: Workload | None = None
     timeout: int = 600  # ticks before outstanding requests go to every replica
     max_outstanding: int | None = None  # a closed loop: no new workload request beyond this
