@@ -37,6 +37,7 @@ import attrs
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.messages import (
     Checkpoint,
@@ -196,11 +197,6 @@ class PbftSigning:
             return None
 
 
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
-
-
 def _donors(ctx: Context, owner: object) -> mutation.Donors:
     """The values a behaviour's mutations draw from (kept in its memory), fed a few messages the
     replica has heard."""
@@ -220,12 +216,14 @@ class Fuzz:
     `resign` (always when it was its own), else it keeps the signatures it had. `Fuzz.sent(ctx)`
     lists what it sent, for the tests."""
 
-    share: float = attrs.field(default=0.3, validator=_share)
+    share: float = attrs.field(default=0.3, validator=probability)
     burst: int = 1
-    resign: float = attrs.field(default=0.5, validator=_share)
-    aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
+    resign: float = attrs.field(default=0.5, validator=probability)
+    aim: float = attrs.field(
+        default=0.5, validator=probability
+    )  # relays changed where no signature is
     # chance, on a fuzzed step, of one more send: a held certificate grown (mutation.grow)
-    grow: float = attrs.field(default=0.0, validator=_share)
+    grow: float = attrs.field(default=0.0, validator=probability)
 
     def __attrs_post_init__(self) -> None:
         if self.burst < 0:
