@@ -52,7 +52,6 @@ import attrs
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.base.node import probability
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
     ClockEntry,
@@ -265,22 +264,14 @@ class Ledger:
 
 
 @attrs.frozen
-class Fuzz:
+class Fuzz(mutation.FuzzRates):
     """With probability `share` per step: each sealed message or PBFT wire the node sends is
     replaced by a mutation of itself (sealed again by the node), and `burst` mutations of messages
     it holds go to random other nodes, sealed again with probability `resign`. A mutation that is
     a fresh-index equivocation (`Ledger.fresh_equivocation`, the module doc) is not sent, unless
     `fresh_equivocation` is set (only to show the checks catch what it breaks)."""
 
-    share: float = attrs.field(default=0.3, validator=probability)
-    burst: int = 1
-    resign: float = attrs.field(default=0.5, validator=probability)
-    aim: float = attrs.field(
-        default=0.5, validator=probability
-    )  # relays changed where no signature is
     fresh_equivocation: bool = False
-    # chance, on a fuzzed step, of one more send: a held PBFT certificate grown (mutation.grow)
-    grow: float = attrs.field(default=0.0, validator=probability)
 
     def _memory(self, node: HybridNode) -> tuple[list[Any], mutation.Donors]:
         held: list[Any] = node.memory.setdefault((self, "held"), [])

@@ -37,7 +37,6 @@ import attrs
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.messages import (
     Checkpoint,
@@ -209,21 +208,12 @@ def _donors(ctx: Context, owner: object) -> mutation.Donors:
 
 
 @attrs.frozen
-class Fuzz:
+class Fuzz(mutation.FuzzRates):
     """On each step, with probability `share`: each message the core sends is replaced by a mutation
     of itself, and `burst` more mutations of messages it holds (received, sent, relayed) go to
     random peers and clients; a mutation is signed again in the replica's name with probability
     `resign` (always when it was its own), else it keeps the signatures it had. `Fuzz.sent(ctx)`
     lists what it sent, for the tests."""
-
-    share: float = attrs.field(default=0.3, validator=probability)
-    burst: int = 1
-    resign: float = attrs.field(default=0.5, validator=probability)
-    aim: float = attrs.field(
-        default=0.5, validator=probability
-    )  # relays changed where no signature is
-    # chance, on a fuzzed step, of one more send: a held certificate grown (mutation.grow)
-    grow: float = attrs.field(default=0.0, validator=probability)
 
     def __attrs_post_init__(self) -> None:
         if self.burst < 0:
