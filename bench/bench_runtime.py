@@ -39,6 +39,14 @@ TRIPS = 2000
 WRITES = 200
 
 
+async def _close(writer: asyncio.StreamWriter, server: asyncio.Server) -> None:
+    """Hang up the measuring end, then stop the echo server."""
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
 async def _bare(trips: int) -> float:
     payload = CODEC.encode(MESSAGE)
 
@@ -57,10 +65,7 @@ async def _bare(trips: int) -> float:
         writer.write(payload)
         await reader.readexactly(len(payload))
     seconds = time.perf_counter() - start
-    writer.close()
-    await writer.wait_closed()
-    server.close()
-    await server.wait_closed()
+    await _close(writer, server)
     return seconds / trips * 1e6
 
 
@@ -89,10 +94,7 @@ async def _runtime(trips: int, tls: Path | None) -> float:
         data = await read_frame(reader)
         assert data is not None and CODEC.decode(data) == MESSAGE
     seconds = time.perf_counter() - start
-    writer.close()
-    await writer.wait_closed()
-    server.close()
-    await server.wait_closed()
+    await _close(writer, server)
     return seconds / trips * 1e6
 
 

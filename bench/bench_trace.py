@@ -36,6 +36,15 @@ def _op(n: int) -> object:
     return to_value(Custom(f"k{n % 64}", n))
 
 
+def _until(sim: Simulator[Any], ticks: int) -> Run:
+    """The simulator, and its run until `ticks`."""
+
+    def go() -> None:
+        sim.run(until=ticks)
+
+    return sim, go
+
+
 def _raft(seed: int, record: bool, scale: float = 1) -> Run:
     from meshcheck.impl.raft import raft_cluster
 
@@ -47,31 +56,26 @@ def _raft(seed: int, record: bool, scale: float = 1) -> Run:
         workload=Workload(every=2, make=_op, until=ticks),
         record=record,
     )
-    return sim, lambda: sim.run(until=ticks) and None
+    return _until(sim, ticks)
+
+
+def _bft(cluster: Callable[..., Simulator[Any]], ticks: int, seed: int, record: bool) -> Run:
+    """A group of 4 replicas and a client writing every 10 ticks (PBFT, HotStuff)."""
+    faults = Faults(drop=0.02, duplicate=0.02, delay=0.02, crash=0.1)
+    workload = Workload(every=10, make=_op, until=ticks)
+    return _until(cluster(4, seed=seed, faults=faults, workload=workload, record=record), ticks)
 
 
 def _pbft(seed: int, record: bool, scale: float = 1) -> Run:
     from meshcheck.impl.pbft.simulation import pbft_cluster
 
-    faults = Faults(drop=0.02, duplicate=0.02, delay=0.02, crash=0.1)
-    ticks = int(3000 * scale)
-    sim = pbft_cluster(
-        4, seed=seed, faults=faults, workload=Workload(every=10, make=_op, until=ticks),
-        record=record,
-    )  # fmt: skip
-    return sim, lambda: sim.run(until=ticks) and None
+    return _bft(pbft_cluster, int(3000 * scale), seed, record)
 
 
 def _hotstuff(seed: int, record: bool, scale: float = 1) -> Run:
     from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 
-    faults = Faults(drop=0.02, duplicate=0.02, delay=0.02, crash=0.1)
-    ticks = int(6000 * scale)
-    sim = hotstuff_cluster(
-        4, seed=seed, faults=faults, workload=Workload(every=10, make=_op, until=ticks),
-        record=record,
-    )  # fmt: skip
-    return sim, lambda: sim.run(until=ticks) and None
+    return _bft(hotstuff_cluster, int(6000 * scale), seed, record)
 
 
 def _gossip(seed: int, record: bool, scale: float = 1) -> Run:
@@ -82,7 +86,7 @@ def _gossip(seed: int, record: bool, scale: float = 1) -> Run:
         5, seed=seed, faults=FAULTS, workload=status_workload(("k1", "k2"), every=20, until=ticks),
         keys=("k1", "k2"), interval=200, record=record,
     )  # fmt: skip
-    return sim, lambda: sim.run(until=ticks) and None
+    return _until(sim, ticks)
 
 
 def _hybrid(seed: int, record: bool, scale: float = 1) -> Run:
@@ -105,7 +109,7 @@ def _pysyncobj(seed: int, record: bool, scale: float = 1) -> Run:
         5, seed=seed, faults=FAULTS, workload=Workload(every=5, make=_op, until=ticks),
         record=record,
     )  # fmt: skip
-    return sim, lambda: sim.run(until=ticks) and None
+    return _until(sim, ticks)
 
 
 # protocol -> (seed, record, scale) -> the run; scale 1 is the benchmark's length

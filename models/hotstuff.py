@@ -58,8 +58,7 @@ costs liveness, for TLC's liveness model and the implementation's tests to check
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -83,6 +82,16 @@ from meshcheck.models.proof import (
     inserted,
     prove_lemma,
     relation,
+)
+from meshcheck.models.quorums import (
+    Venn,
+    at_most,
+    cluster,
+    honest_make_quorum,
+    quorums_meet,
+    strict_total_order,
+    two_sets,
+    two_sets_shown,
 )
 
 MODEL = "hotstuff.safety"
@@ -115,65 +124,18 @@ class HotStuffVariant:
 # --- 1. quorum lemmas -------------------------------------------------------------------------------
 
 
-class _Venn:
-    """The sizes of the 2^k regions that k named subsets cut n replicas into, as Z3 integers."""
-
-    def __init__(self, *sets: str) -> None:
-        self.sets = sets
-        self.cells = {
-            bits: z3.Int(
-                "|" + " ".join(s if b else "~" + s for s, b in zip(sets, bits, strict=True)) + "|"
-            )
-            for bits in itertools.product((True, False), repeat=len(sets))
-        }
-
-    def partition(self, n: Any) -> tuple[Any, ...]:
-        return (*(c >= 0 for c in self.cells.values()), z3.Sum(*self.cells.values()) == n)
-
-    def size(self, *inside: str, outside: Sequence[str] = ()) -> Any:
-        """How many replicas are in every set of `inside` and in no set of `outside`."""
-        at = {s: i for i, s in enumerate(self.sets)}
-        return z3.Sum(
-            *(
-                c
-                for bits, c in self.cells.items()
-                if all(bits[at[s]] for s in inside) and not any(bits[at[s]] for s in outside)
-            )
-        )
-
-
-def _cluster(f: Any, n: Any) -> tuple[Any, ...]:
-    return (f >= 0, n == 3 * f + 1)
-
-
 def quorum_honest_intersection(quorum: Size = "2f+1") -> Lemma:
     """The voters of two QCs share an honest replica, whatever f (or fewer) replicas B are Byzantine.
     A QC is never empty (it has a signer)."""
     f, n = z3.Ints("f n")
-    v = _Venn("Q1", "Q2", "B")
+    v = Venn("Q1", "Q2", "B")
     size = _SIZES[quorum](f)
     return Lemma(
         name="hotstuff.quorum_honest_intersection",
         statement=f"n = 3f+1, |Q| >= {quorum}, |B| <= f => Q1 & Q2 has an honest replica, all f",
-        hypotheses=(
-            *_cluster(f, n),
-            *v.partition(n),
-            v.size("B") <= f,
-            v.size("Q1") >= size,
-            v.size("Q2") >= size,
-            v.size("Q1") >= 1,
-            v.size("Q2") >= 1,
-        ),
+        hypotheses=two_sets(v, f, n, ("Q1", size), ("Q2", size)),
         conclusion=v.size("Q1", "Q2", outside=("B",)) >= 1,
-        shown=(
-            ("f", f),
-            ("n", n),
-            ("|Q1|", v.size("Q1")),
-            ("|Q2|", v.size("Q2")),
-            ("|Q1 & Q2|", v.size("Q1", "Q2")),
-            ("|Q1 & Q2 honest|", v.size("Q1", "Q2", outside=("B",))),
-            ("|B|", v.size("B")),
-        ),
+        shown=two_sets_shown(v, f, n, "Q1", "Q2"),
         minimize=n,
     )
 
@@ -186,17 +148,9 @@ def no_conflicting_qcs_in_view(quorum: Size = "2f+1", vote_once: bool = True) ->
     both is impossible: the claim is that these sizes cannot all hold at once (conclusion False).
     """
     f, n = z3.Ints("f n")
-    v = _Venn("Q1", "Q2", "B")
+    v = Venn("Q1", "Q2", "B")
     size = _SIZES[quorum](f)
-    hyps = [
-        *_cluster(f, n),
-        *v.partition(n),
-        v.size("B") <= f,
-        v.size("Q1") >= size,
-        v.size("Q2") >= size,
-        v.size("Q1") >= 1,
-        v.size("Q2") >= 1,
-    ]
+    hyps = list(two_sets(v, f, n, ("Q1", size), ("Q2", size)))
     if vote_once:
         hyps.append(v.size("Q1", "Q2", outside=("B",)) == 0)
     once = "honest vote once per view" if vote_once else "honest may vote twice"
@@ -205,15 +159,7 @@ def no_conflicting_qcs_in_view(quorum: Size = "2f+1", vote_once: bool = True) ->
         statement=f"n = 3f+1, |B| <= f, {once} => no two QCs of {quorum} in one view, all f",
         hypotheses=tuple(hyps),
         conclusion=z3.BoolVal(False),
-        shown=(
-            ("f", f),
-            ("n", n),
-            ("|Q1|", v.size("Q1")),
-            ("|Q2|", v.size("Q2")),
-            ("|Q1 & Q2|", v.size("Q1", "Q2")),
-            ("|Q1 & Q2 honest|", v.size("Q1", "Q2", outside=("B",))),
-            ("|B|", v.size("B")),
-        ),
+        shown=two_sets_shown(v, f, n, "Q1", "Q2"),
         minimize=n,
     )
 
@@ -234,7 +180,7 @@ def qc_of_2f_splits() -> Lemma:
     return Lemma(
         name="hotstuff.qc_of_2f_splits",
         statement="n = 3f+1, f >= 1 => two QCs of 2f in one view, no honest voter in both, all f",
-        hypotheses=(*_cluster(f, n), f >= 1),
+        hypotheses=(*cluster(f, n), f >= 1),
         conclusion=z3.And(
             *(r >= 0 for r in regions.values()),
             z3.Sum(*regions.values()) == n,
@@ -249,16 +195,7 @@ def qc_of_2f_splits() -> Lemma:
 
 def quorum_available(quorum: Size = "2f+1") -> Lemma:
     """The honest replicas alone make a QC: f silent Byzantine replicas cannot block one."""
-    f, n = z3.Ints("f n")
-    v = _Venn("B")
-    return Lemma(
-        name="hotstuff.quorum_available",
-        statement=f"n = 3f+1, |B| <= f => n - |B| >= {quorum}, all f",
-        hypotheses=(*_cluster(f, n), *v.partition(n), v.size("B") <= f),
-        conclusion=n - v.size("B") >= _SIZES[quorum](f),
-        shown=(("f", f), ("n", n), ("|B|", v.size("B"))),
-        minimize=n,
-    )
+    return honest_make_quorum("hotstuff.quorum_available", quorum, _SIZES[quorum])
 
 
 # --- 2. the abstract chained HotStuff ---------------------------------------------------------------
@@ -283,18 +220,9 @@ def quorum_available(quorum: Size = "2f+1") -> Lemma:
 # parameter.
 
 
-def _le(s: State, a: Any, b: Any) -> Any:
-    return z3.Or(a == b, s.lt(a, b))
-
-
 def _views(s: State) -> Any:
     return z3.And(
-        s.forall(("view",), lambda v: z3.Not(s.lt(v, v))),
-        s.forall(
-            ("view", "view", "view"),
-            lambda a, b, c: z3.Implies(z3.And(s.lt(a, b), s.lt(b, c)), s.lt(a, c)),
-        ),
-        s.forall(("view", "view"), lambda a, b: z3.Or(a == b, s.lt(a, b), s.lt(b, a))),
+        *strict_total_order(s),
         s.forall(("view",), lambda v: z3.Not(s.lt(v, s.genesis_view))),
         s.forall(
             ("view", "view", "view"),
@@ -343,13 +271,6 @@ def _justify(s: State) -> Any:
     )
 
 
-def _quorums_share_honest(s: State) -> Any:
-    return s.forall(
-        ("quorum", "quorum"),
-        lambda q1, q2: s.exists(("replica",), lambda i: z3.And(s.member(i, q1), s.member(i, q2))),
-    )
-
-
 def _init(s: State) -> Any:
     g = s.genesis
     return z3.And(
@@ -384,7 +305,7 @@ def _dead(s: State, b2: Any) -> Any:
             ("replica",),
             lambda i: z3.Implies(
                 s.member(i, q),
-                z3.And(z3.Not(s.voted(i, b2)), _le(s, s.view_of(b2), s.vheight(i))),
+                z3.And(z3.Not(s.voted(i, b2)), at_most(s, s.view_of(b2), s.vheight(i))),
             ),
         ),
     )
@@ -394,7 +315,7 @@ def _liveness_clause(s: State, i: Any, j: Any, compare: str) -> Any:
     """justify.view > lockedQC.view (or the variant's >=), j being the block the justify certifies."""
     if compare == ">":
         return s.lt(s.lock_v(i), s.view_of(j))
-    return _le(s, s.lock_v(i), s.view_of(j))
+    return at_most(s, s.lock_v(i), s.view_of(j))
 
 
 def _vote(variant: HotStuffVariant) -> Transition:
@@ -414,7 +335,7 @@ def _vote(variant: HotStuffVariant) -> Transition:
         if variant.vote_once:
             fresh = old.lt(old.vheight(i), old.view_of(y))
         else:  # may vote again in the view it last voted in
-            fresh = _le(old, old.vheight(i), old.view_of(y))
+            fresh = at_most(old, old.vheight(i), old.view_of(y))
         safety = z3.And(old.locked(i, lk), old.ext(lk, y))
         liveness = _liveness_clause(old, i, j1, variant.liveness_compare)
         safe_node = {
@@ -510,7 +431,7 @@ def _three_chain_lemma(s: State) -> Any:
     return s.forall(
         ("block",) * 4,
         lambda b, b1, b2, x: z3.Implies(
-            z3.And(_chain(s, b, b1, b2), s.qc(b2), s.qc(x), _le(s, s.view_of(b), s.view_of(x))),
+            z3.And(_chain(s, b, b1, b2), s.qc(b2), s.qc(x), at_most(s, s.view_of(b), s.view_of(x))),
             s.ext(b, x),
         ),
     )
@@ -524,7 +445,7 @@ def _conflict_kills_top(s: State) -> Any:
             z3.And(
                 _chain(s, b, b1, b2),
                 s.qc(x),
-                _le(s, s.view_of(b), s.view_of(x)),
+                at_most(s, s.view_of(b), s.view_of(x)),
                 z3.Not(s.ext(b, x)),
             ),
             _dead(s, b2),
@@ -553,7 +474,7 @@ def _committed_extends(s: State) -> Any:
     return s.forall(
         ("block",) * 4,
         lambda b, b1, b2, x: z3.Implies(
-            z3.And(s.committed(b, b1, b2), s.qc(x), _le(s, s.view_of(b), s.view_of(x))),
+            z3.And(s.committed(b, b1, b2), s.qc(x), at_most(s, s.view_of(b), s.view_of(x))),
             s.ext(b, x),
         ),
     )
@@ -586,7 +507,7 @@ def _vote_once_per_view(s: State) -> Any:
 def _votes_up_to_vheight(s: State) -> Any:
     return s.forall(
         ("replica", "block"),
-        lambda i, x: z3.Implies(s.voted(i, x), _le(s, s.view_of(x), s.vheight(i))),
+        lambda i, x: z3.Implies(s.voted(i, x), at_most(s, s.view_of(x), s.vheight(i))),
     )
 
 
@@ -618,7 +539,7 @@ def _lock_after_vote(s: State) -> Any:
         ("replica", "block", "block", "block"),
         lambda i, y, j1, j2: z3.Implies(
             z3.And(s.voted(i, y), s.justify(y, j1), s.justify(j1, j2)),
-            _le(s, s.view_of(j2), s.lock_v(i)),
+            at_most(s, s.view_of(j2), s.lock_v(i)),
         ),
     )
 
@@ -631,7 +552,7 @@ def _commit_locks_a_quorum(s: State) -> Any:
             s.committed(b, b1, b2),
             s.exists(
                 ("replica",),
-                lambda i: z3.And(s.member(i, q), _le(s, s.view_of(b), s.lock_v(i))),
+                lambda i: z3.And(s.member(i, q), at_most(s, s.view_of(b), s.lock_v(i))),
             ),
         ),
     )
@@ -646,7 +567,7 @@ def _liveness_clause_safe(compare: str) -> Callable[[State], Any]:
             lambda b, b1, b2, i, y, j: z3.Implies(
                 z3.And(
                     s.committed(b, b1, b2),
-                    _le(s, s.view_of(b), s.lock_v(i)),
+                    at_most(s, s.view_of(b), s.lock_v(i)),
                     s.justify(y, j),
                     s.qc(j),
                     _liveness_clause(s, i, j, compare),
@@ -665,7 +586,7 @@ def safety_model(
     (lemma 1 and the intersection lemma proved)."""
     axioms = [Axiom("Views", _views), Axiom("BlockTree", _tree), Axiom("Justify", _justify)]
     if quorums_share_honest:
-        axioms.append(Axiom("QuorumsShareHonest", _quorums_share_honest))
+        axioms.append(Axiom("QuorumsShareHonest", quorums_meet))
     return ProtocolModel(
         name=MODEL,
         sorts=(Sort("replica"), Sort("quorum"), Sort("block", "blk"), Sort("view")),

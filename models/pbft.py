@@ -34,8 +34,7 @@ checks n = 4 and n = 7; here f is a symbolic integer, never a loop.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -58,6 +57,17 @@ from meshcheck.models.proof import (
     inserted,
     prove_lemma,
     relation,
+)
+from meshcheck.models.quorums import (
+    Venn,
+    at_most,
+    cluster,
+    honest_make_quorum,
+    honest_overlap,
+    quorums_have_member,
+    quorums_meet,
+    strict_total_order,
+    voters,
 )
 
 MODEL = "pbft.agreement"
@@ -97,51 +107,16 @@ class PbftVariant:
 # --- 1. quorum lemmas -------------------------------------------------------------------------------
 
 
-class _Venn:
-    """The sizes of the 2^k regions that k named subsets cut n replicas into, as Z3 integers."""
-
-    def __init__(self, *sets: str) -> None:
-        self.sets = sets
-        self.cells = {
-            bits: z3.Int(
-                "|" + " ".join(s if b else "~" + s for s, b in zip(sets, bits, strict=True)) + "|"
-            )
-            for bits in itertools.product((True, False), repeat=len(sets))
-        }
-
-    def partition(self, n: Any) -> tuple[Any, ...]:
-        return (*(c >= 0 for c in self.cells.values()), z3.Sum(*self.cells.values()) == n)
-
-    def size(self, *inside: str, outside: Sequence[str] = ()) -> Any:
-        """How many replicas are in every set of `inside` and in no set of `outside`."""
-        at = {s: i for i, s in enumerate(self.sets)}
-        return z3.Sum(
-            *(
-                c
-                for bits, c in self.cells.items()
-                if all(bits[at[s]] for s in inside) and not any(bits[at[s]] for s in outside)
-            )
-        )
-
-
-def _cluster(f: Any, n: Any) -> tuple[Any, ...]:
-    return (f >= 0, n == 3 * f + 1)
-
-
-def _voters(f: Any, n: Any) -> tuple[Any, ...]:
-    return (f >= 0, n >= 3 * f + 1)
-
-
 def quorum_intersection(quorum: Size = "2f+1") -> Lemma:
     """Two quorums of 3f+1 replicas share at least f+1 (so at least one honest replica): section 4.2."""
     f, n = z3.Ints("f n")
-    v = _Venn("Q1", "Q2")
+    v = Venn("Q1", "Q2")
     size = _SIZES[quorum](f)
     return Lemma(
         name="pbft.quorum_intersection",
         statement=f"n = 3f+1, |Q| >= {quorum} => |Q1 & Q2| >= f+1, all f",
         hypotheses=(
-            *_cluster(f, n),
+            *cluster(f, n),
             *v.partition(n),
             v.size("Q1") >= size,
             v.size("Q2") >= size,
@@ -160,51 +135,11 @@ def quorum_intersection(quorum: Size = "2f+1") -> Lemma:
     )
 
 
-def _honest_overlap(
-    name: str,
-    statement: str,
-    first: tuple[str, Any],
-    second: tuple[str, Any],
-    *,
-    any_n: bool = False,
-) -> Lemma:
-    """Any set of at least `first` replicas and any of at least `second` share an honest replica, whatever
-    f (or fewer) replicas B are Byzantine. Certificates are never empty (a certificate has a signer).
-    n = 3f+1, or with `any_n` every n >= 3f+1."""
-    f, n = z3.Ints("f n")
-    (a, min_a), (b, min_b) = first, second
-    v = _Venn(a, b, "B")
-    return Lemma(
-        name=name,
-        statement=statement,
-        hypotheses=(
-            *(_voters(f, n) if any_n else _cluster(f, n)),
-            *v.partition(n),
-            v.size("B") <= f,
-            v.size(a) >= min_a,
-            v.size(b) >= min_b,
-            v.size(a) >= 1,
-            v.size(b) >= 1,
-        ),
-        conclusion=v.size(a, b, outside=("B",)) >= 1,
-        shown=(
-            ("f", f),
-            ("n", n),
-            (f"|{a}|", v.size(a)),
-            (f"|{b}|", v.size(b)),
-            (f"|{a} & {b}|", v.size(a, b)),
-            (f"|{a} & {b} honest|", v.size(a, b, outside=("B",))),
-            ("|B|", v.size("B")),
-        ),
-        minimize=n,
-    )
-
-
 def quorum_honest_intersection(quorum: Size = "2f+1") -> Lemma:
     """Two quorums share an honest replica, which took part in both certificates and is consistent."""
     f = z3.Int("f")
     size = _SIZES[quorum](f)
-    return _honest_overlap(
+    return honest_overlap(
         "pbft.quorum_honest_intersection",
         f"n = 3f+1, |Q| >= {quorum}, |B| <= f => Q1 & Q2 has an honest replica, all f",
         ("Q1", size),
@@ -216,12 +151,12 @@ def _has_honest(name: str, statement: str, label: str, size: Any) -> Lemma:
     """Any non-empty set of at least `size` replicas holds an honest one, whatever f (or fewer) are
     Byzantine."""
     f, n = z3.Ints("f n")
-    v = _Venn(label, "B")
+    v = Venn(label, "B")
     return Lemma(
         name=name,
         statement=statement,
         hypotheses=(
-            *_cluster(f, n),
+            *cluster(f, n),
             *v.partition(n),
             v.size("B") <= f,
             v.size(label) >= size,
@@ -244,7 +179,7 @@ def quorum_for_any_n(size: Literal["ceil((n+f+1)/2)", "2f+1"] = "ceil((n+f+1)/2)
     replica; a cluster whose n is not 3f+1 must use this size (the honest replicas still make one)."""
     f, n = z3.Ints("f n")
     at_least = (n + f + 2) / 2 if size == "ceil((n+f+1)/2)" else 2 * f + 1  # integer division
-    return _honest_overlap(
+    return honest_overlap(
         "pbft.quorum_for_any_n",
         f"n >= 3f+1, |Q| >= {size}, |B| <= f => Q1 & Q2 has an honest replica, all f",
         ("Q1", at_least),
@@ -265,17 +200,7 @@ def quorum_has_honest(quorum: Size = "2f+1") -> Lemma:
 
 def quorum_available(quorum: Size = "2f+1") -> Lemma:
     """The honest replicas alone make a quorum: f silent Byzantine replicas cannot block a certificate."""
-    f, n = z3.Ints("f n")
-    v = _Venn("B")
-    size = _SIZES[quorum](f)
-    return Lemma(
-        name="pbft.quorum_available",
-        statement=f"n = 3f+1, |B| <= f => n - |B| >= {quorum}, all f",
-        hypotheses=(*_cluster(f, n), *v.partition(n), v.size("B") <= f),
-        conclusion=n - v.size("B") >= size,
-        shown=(("f", f), ("n", n), ("|B|", v.size("B"))),
-        minimize=n,
-    )
+    return honest_make_quorum("pbft.quorum_available", quorum, _SIZES[quorum])
 
 
 def quorum_2f_too_small() -> Lemma:
@@ -297,7 +222,7 @@ def quorum_2f_too_small() -> Lemma:
     return Lemma(
         name="pbft.quorum_2f_too_small",
         statement="n = 3f+1, 1 <= q <= 2f => some |Q1| = |Q2| = q share only Byzantine replicas, all f",
-        hypotheses=(*_cluster(f, n), q >= 1, q <= 2 * f),
+        hypotheses=(*cluster(f, n), q >= 1, q <= 2 * f),
         conclusion=z3.And(
             *(r >= 0 for r in regions.values()),
             z3.Sum(*regions.values()) == n,
@@ -328,7 +253,7 @@ def checkpoint_survives_view_change(proofs: Size = "2f+1", quorum: Size = "2f+1"
     right (they hold an honest replica) but may meet V only in a Byzantine replica.
     """
     f = z3.Int("f")
-    return _honest_overlap(
+    return honest_overlap(
         "pbft.checkpoint_survives_view_change",
         f"n = 3f+1, |C| >= {proofs}, |V| >= {quorum}, |B| <= f => C & V has an honest replica, all f",
         ("C", _SIZES[proofs](f)),
@@ -383,17 +308,17 @@ def votes_exclusive(variant: PbftVariant = PbftVariant()) -> Lemma:
     """
     f, n = z3.Ints("f n")
     if variant.one_tally:
-        v = _Venn("A", "R")
-        hyps = [*_voters(f, n), *v.partition(n)]
+        v = Venn("A", "R")
+        hyps = [*voters(f, n), *v.partition(n)]
         if variant.one_vote_per_replica:
             hyps.append(v.size("A", "R") == 0)
         approved, rejected = v.size("A"), v.size("R")
         shown = [("|A|", approved), ("|R|", rejected), ("|A & R|", v.size("A", "R"))]
         where = "one vote per replica" if variant.one_vote_per_replica else "votes counted twice"
     else:
-        v = _Venn("A1", "R1", "A2", "R2", "B")
+        v = Venn("A1", "R1", "A2", "R2", "B")
         hyps = [
-            *_voters(f, n),
+            *voters(f, n),
             *v.partition(n),
             v.size("B") <= f,
             v.size("A1", "R1") == 0,
@@ -428,7 +353,7 @@ def _byzantine_split(f: Any, n: Any) -> tuple[dict[str, Any], tuple[Any, ...]]:
         for k in ("h_approve", "h_reject", "h_silent", "b_approve", "b_reject", "b_silent")
     }
     byz = c["b_approve"] + c["b_reject"] + c["b_silent"]
-    return c, (*_voters(f, n), *(x >= 0 for x in c.values()), byz <= f, z3.Sum(*c.values()) == n)
+    return c, (*voters(f, n), *(x >= 0 for x in c.values()), byz <= f, z3.Sum(*c.values()) == n)
 
 
 def votes_byzantine_cannot_flip(
@@ -459,7 +384,7 @@ def votes_decision_stands(variant: PbftVariant = PbftVariant()) -> Lemma:
     return Lemma(
         name="pbft.votes_decision_stands",
         statement="n >= 3f+1, more votes arrive => an APPROVE or REJECT stays, all f",
-        hypotheses=(*_voters(f, n), a >= 0, a <= a2, r >= 0, r <= r2, a2 + r2 <= n),
+        hypotheses=(*voters(f, n), a >= 0, a <= a2, r >= 0, r <= r2, a2 + r2 <= n),
         conclusion=z3.And(
             z3.Implies(yes, z3.And(yes2, z3.Not(no2))), z3.Implies(no, z3.And(no2, z3.Not(yes2)))
         ),
@@ -481,7 +406,7 @@ def votes_complete_decides(variant: PbftVariant = PbftVariant()) -> Lemma:
     return Lemma(
         name="pbft.votes_complete_decides",
         statement="n >= 3f+1, all n voted => APPROVE or REJECT, all f",
-        hypotheses=(*_voters(f, n), a >= 0, r >= 0, a + r == n),
+        hypotheses=(*voters(f, n), a >= 0, r >= 0, a + r == n),
         conclusion=z3.Or(approves(a, n, f, variant), rejects(r, n, f, variant)),
         shown=(("f", f), ("n", n), ("approvals", a), ("rejections", r)),
         minimize=n,
@@ -516,30 +441,8 @@ def votes_complete_decides(variant: PbftVariant = PbftVariant()) -> Lemma:
 # replica (BlockedForever); the ghosts map view, request -> quorum. No cycle: Z3 decides every obligation.
 
 
-def _lt_or_eq(s: State, a: Any, b: Any) -> Any:
-    return z3.Or(a == b, s.lt(a, b))
-
-
 def _views_ordered(s: State) -> Any:
-    return z3.And(
-        s.forall(("view",), lambda v: z3.Not(s.lt(v, v))),
-        s.forall(
-            ("view", "view", "view"),
-            lambda a, b, c: z3.Implies(z3.And(s.lt(a, b), s.lt(b, c)), s.lt(a, c)),
-        ),
-        s.forall(("view", "view"), lambda a, b: z3.Or(a == b, s.lt(a, b), s.lt(b, a))),
-    )
-
-
-def _quorums_intersect(s: State) -> Any:
-    return s.forall(
-        ("quorum", "quorum"),
-        lambda q1, q2: s.exists(("replica",), lambda i: z3.And(s.member(i, q1), s.member(i, q2))),
-    )
-
-
-def _quorums_nonempty(s: State) -> Any:
-    return s.forall(("quorum",), lambda q: s.exists(("replica",), lambda i: s.member(i, q)))
+    return z3.And(*strict_total_order(s))
 
 
 def _all_sent(s: State, q: Any, sent: Callable[[Any], Any]) -> Any:
@@ -601,7 +504,7 @@ def _new_view(uses_highest: bool) -> Transition:
                     old.member(h, q),
                     old.lt(w, v),
                     old.commits(h, w, r),
-                    reports_below(lambda u: _lt_or_eq(old, u, w)),
+                    reports_below(lambda u: at_most(old, u, w)),
                 ),
                 z3.And(
                     old.lt(w, v),
@@ -753,9 +656,9 @@ def agreement_model(
     if quorums_intersect:
         # Also gives every quorum a member (q1 = q2). Stating that again only slows Z3 down (measured:
         # non-vacuity of execute up to 5 s with both, under 1.2 s with one).
-        axioms.append(Axiom("QuorumsShareHonest", _quorums_intersect))
+        axioms.append(Axiom("QuorumsShareHonest", quorums_meet))
     elif quorums_nonempty:
-        axioms.append(Axiom("QuorumsHaveHonest", _quorums_nonempty))
+        axioms.append(Axiom("QuorumsHaveHonest", quorums_have_member))
     replica_view_request = (("i", "replica"), ("v", "view"), ("r", "request"))
     return ProtocolModel(
         name=MODEL,

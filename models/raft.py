@@ -37,6 +37,7 @@ from meshcheck.models.proof import (
     prove_lemma,
     relation,
 )
+from meshcheck.models.quorums import quorums_have_member, quorums_meet
 
 MODEL = "raft.election"
 
@@ -116,14 +117,11 @@ def quorum_nonempty(strict_majority: bool = True) -> Lemma:
 
 
 def _quorums_intersect(s: State) -> Any:
-    return s.forall(
-        ("quorum", "quorum"),
-        lambda q1, q2: s.exists(("node",), lambda n: z3.And(s.member(n, q1), s.member(n, q2))),
-    )
+    return quorums_meet(s, "node")
 
 
 def _quorums_nonempty(s: State) -> Any:
-    return s.forall(("quorum",), lambda q: s.exists(("node",), lambda n: s.member(n, q)))
+    return quorums_have_member(s, "node")
 
 
 def _init(s: State) -> Any:

@@ -206,20 +206,22 @@ class _NonFinite:
     name: str
 
 
+def json_kind(j: Any, *, number: str = "a number") -> str:
+    """What a parsed JSON value is, as an error message says what it found: "null", "a boolean",
+    ..., "an object"; `number` for a number that is no integer (NaN and Infinity included)."""
+    kinds = (
+        (type(None), "null"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float | _NonFinite, number),
+        (str, "a string"),
+        (list, "an array"),
+    )
+    return next((name for t, name in kinds if isinstance(j, t)), "an object")
+
+
 def _kind(j: Any) -> str:
-    if j is None:
-        return "null"
-    if isinstance(j, bool):
-        return "a boolean"
-    if isinstance(j, int):
-        return "an integer"
-    if isinstance(j, float | _NonFinite):
-        return "a non-integer number"
-    if isinstance(j, str):
-        return "a string"
-    if isinstance(j, list):
-        return "an array"
-    return "an object"
+    return json_kind(j, number="a non-integer number")
 
 
 def _check_object(j: Mapping[str, Any], where: _Where) -> None:

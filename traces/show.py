@@ -130,11 +130,13 @@ def _check_vars(trace: Trace, vars: Sequence[str] | None) -> list[str]:
     return [v for v in trace.vars if vars is None or v in vars]
 
 
-def _step_head(trace: Trace, i: int, paint: _Paint) -> str:
+def _step_head(trace: Trace, i: int, paint: _Paint) -> list[str]:
+    """Step i's heading line, and its notes (what the trace's meta says of it) when it has any."""
     head = paint(_BOLD, f"Step {i}  {labels.label(trace, i)}")
     if i == trace.loop:
         head += "  " + paint(_LOOP, "<- loop starts here")
-    return head
+    notes = _notes(trace.steps[i])
+    return [head] if notes is None else [head, notes]
 
 
 def _notes(step: Step) -> str | None:
@@ -213,10 +215,7 @@ def _plain(
             folded.add(i)
             continue
         folded.flush()
-        lines.append(_step_head(trace, i, paint))
-        notes = _notes(step)
-        if notes:
-            lines.append(notes)
+        lines += _step_head(trace, i, paint)
         if i > 0 and not changed:
             lines.append("  (no change)")
         for name in shown:
@@ -342,10 +341,7 @@ def _compact(
             folded.add(i)
             continue
         folded.flush()
-        lines.append(_step_head(trace, i, paint))
-        notes = _notes(step)
-        if notes:
-            lines.append(notes)
+        lines += _step_head(trace, i, paint)
         lines += body
     folded.flush()
     return lines

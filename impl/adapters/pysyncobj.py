@@ -191,6 +191,7 @@ from meshcheck.impl.adapters.spec_values import log_view
 from meshcheck.impl.base.effects import Put, Reply, SetTimer, Splice, Write
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.raft.refinement import VARIABLES as RAFT_VARIABLES
 from meshcheck.impl.rsm import NOOP, StateMachine
 from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
 
@@ -209,18 +210,9 @@ TIMING = {
     "appendEntriesPeriod": 0.04,
     "leaderFallbackTimeout": 1.0,
 }
-# Raft.tla's variables this adapter exposes (and the ghost `committed` the plugin keeps)
-VARIABLES = (
-    "messages",
-    "currentTerm",
-    "votedFor",
-    "log",
-    "snapshotIndex",
-    "snapshotTerm",
-    "role",
-    "commitIndex",
-    "committed",
-)
+# Raft.tla's variables this adapter exposes: the spec's up to commitIndex (PySyncObj shows no
+# votes, reads or read floor), and the ghost `committed` the plugin keeps
+VARIABLES = (*RAFT_VARIABLES[: RAFT_VARIABLES.index("commitIndex") + 1], "committed")
 ROLES = ("Follower", "Candidate", "Leader")  # PySyncObj's _RAFT_STATE 0, 1, 2
 NONE = "None"  # the spec's "no vote"
 _REGULAR, _NO_OP = 0, 1  # PySyncObj's _COMMAND_TYPE of a log entry's first byte

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -120,3 +121,51 @@ def _verify(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
     except InvalidSignature:
         return False
     return True
+
+
+class KeyRing:
+    """The keys of everyone in one run (replicas and clients), derived from `seed` in the protocol's
+    `domain` (a subclass names it). `signed` and `checked` count the signatures made and checked
+    in the run (for measurements)."""
+
+    domain: ClassVar[str]
+
+    def __init__(self, seed: int, holders: Iterable[str]) -> None:
+        self.seed = seed
+        pairs = {h: key_pair(self.domain, seed, h) for h in holders}
+        self._private = {h: pair[0] for h, pair in pairs.items()}
+        self._public: dict[str, Ed25519PublicKey] = {h: pair[1] for h, pair in pairs.items()}
+        self.signed = 0
+        self.checked = 0
+
+    @property
+    def holders(self) -> tuple[str, ...]:
+        return tuple(self._public)
+
+    def knows(self, holder: str) -> bool:
+        return holder in self._public
+
+    def signer(self, holder: str) -> Signer:
+        """What `holder` signs with (its private key); KeyError for a stranger."""
+        return Signer(self, holder, self._private[holder])
+
+    def verify(self, holder: str, signature: bytes, data: bytes) -> bool:
+        """Whether `signature` is `holder`'s over `data` (False for an unknown holder)."""
+        key = self._public.get(holder)
+        if key is None or len(signature) != SIGNATURE_BYTES:
+            return False
+        self.checked += 1
+        return verify(key, signature, data)
+
+
+class Signer:
+    """One holder's private key."""
+
+    def __init__(self, ring: KeyRing, holder: str, key: Ed25519PrivateKey) -> None:
+        self._ring = ring
+        self.holder = holder
+        self._key = key
+
+    def sign(self, data: bytes) -> bytes:
+        self._ring.signed += 1
+        return sign(self._key, data)

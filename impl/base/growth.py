@@ -15,9 +15,10 @@ and finding what a tuple gained by comparing it with the old one walks it again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import FrozenDict, Value
 
 _HINTS: dict[int, tuple[Any, Any, Any]] = {}  # id(new) -> (old, new, added); holds `new` alive
 _LIMIT = 64  # hints kept at most (the recorder uses each within the step that made it)
@@ -64,3 +65,20 @@ def differ(a: Any, b: Any) -> bool:
                 return True
         return False
     return bool(a != b)
+
+
+class Msgs:
+    """A spec's `msgs`: every record sent, a set that only grows; `msgs()` hands it out frozen,
+    made again only when it grew (the refinement mapping asks after every step)."""
+
+    def __init__(self) -> None:
+        self._msgs: set[Value] = set()
+        self._frozen: frozenset[Value] = frozenset()
+
+    def add(self, records: Iterable[Value]) -> None:
+        self._msgs.update(records)
+
+    def msgs(self) -> frozenset[Value]:
+        if len(self._frozen) != len(self._msgs):
+            self._frozen = frozenset(self._msgs)
+        return self._frozen

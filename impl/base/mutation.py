@@ -45,6 +45,8 @@ from typing import Any, Final, Protocol
 
 import attrs
 
+from meshcheck.impl.base.node import probability
+
 Step = str | int  # a field of an attrs value, or an index into a tuple
 Path = tuple[Step, ...]
 
@@ -548,3 +550,18 @@ def _covered(root: Any, path: Path, signing: Signing) -> bool:
             return False
         here = here[step] if isinstance(step, int) else getattr(here, step)
     return True
+
+
+@attrs.frozen
+class FuzzRates:
+    """How much a fuzzing Byzantine node sends (its behaviour's fields: impl/pbft/byzantine/fuzz.py,
+    impl/hybrid/fuzz.py): on a share `share` of its steps its messages are mutated, and `burst`
+    mutations of held messages more are sent, each signed again in its name with probability
+    `resign`; `aim`, relays changed where no signature is; `grow`, on a fuzzed step, the chance of
+    one more send: a held certificate grown (`grow`)."""
+
+    share: float = attrs.field(default=0.3, validator=probability)
+    burst: int = 1
+    resign: float = attrs.field(default=0.5, validator=probability)
+    aim: float = attrs.field(default=0.5, validator=probability)
+    grow: float = attrs.field(default=0.0, validator=probability)

@@ -13,11 +13,16 @@ Requests come from a workload (`Tick("next")` every `workload.every` ticks) or a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.client import CLOCK as CLOCK  # re-exported: the client's timers and key
+from meshcheck.impl.base.client import NEXT as NEXT
+from meshcheck.impl.base.client import RETRY as RETRY
+from meshcheck.impl.base.client import RetryingClient, check_not_a_replica
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.effects import Effect, Invoke, Persist, Put, Send, SetTimer
 from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
@@ -34,26 +39,17 @@ from meshcheck.impl.hotstuff.messages import (
     request_bytes,
 )
 
-NEXT: Final = "next"
-RETRY: Final = "retry"
-CLOCK: Final = "clock"
-
-
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
 
 @attrs.frozen
 class ClientConfig:
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
     workload: Workload | None = None
     timeout: int = 600
     bugs: frozenset[str] = frozenset()  # impl/hotstuff/mutants.py: the client's own (CLIENT_*)
 
     def __attrs_post_init__(self) -> None:
-        if self.id in self.replicas:
-            raise ImplError(f"client {self.id} may not also be a replica")
+        check_not_a_replica(self.id, self.replicas)
         if self.timeout < 1:
             raise ImplError("the client's timeout must be at least 1")
 
@@ -62,7 +58,9 @@ class ClientConfig:
         return (len(self.replicas) - 1) // 3
 
 
-class Client:
+class Client(RetryingClient):
+    config: ClientConfig
+
     def __init__(self, config: ClientConfig, keys: KeyRing) -> None:
         self.config = config
         self.id = config.id
@@ -107,14 +105,6 @@ class Client:
         if self.config.workload is not None:
             self._out.append(SetTimer(NEXT, self.config.workload.every))
 
-    def _next(self) -> None:
-        workload = self.config.workload
-        if workload is None or (workload.until is not None and self.now > workload.until):
-            return
-        self._out.append(SetTimer(NEXT, workload.every))
-        self.issued += 1
-        self._request(workload.make(self.issued))
-
     def _request(self, op: Value) -> None:
         self.timestamp += 1
         body = Request(self.id, self.timestamp, op)
@@ -124,18 +114,7 @@ class Client:
         self.outstanding[self.timestamp] = request
         for r in self.config.replicas:
             self._out.append(Send(r, request))
-        if not self._retry_pending:
-            self._retry_pending = True
-            self._out.append(SetTimer(RETRY, self.config.timeout))
-
-    def _retry(self) -> None:
-        self._retry_pending = False
-        for timestamp in sorted(self.outstanding):
-            for r in self.config.replicas:
-                self._out.append(Send(r, self.outstanding[timestamp]))
-        if self.outstanding:
-            self._retry_pending = True
-            self._out.append(SetTimer(RETRY, self.config.timeout))
+        self._arm_retry()
 
     def _on_reply(self, source: str, m: Any) -> None:
         """Accept a result once f+1 distinct replicas sent it for the request."""

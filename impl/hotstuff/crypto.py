@@ -14,50 +14,15 @@ call either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from meshcheck.impl.base import ed25519
-from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, memoised, sha256
+from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, Signer, memoised, sha256
 
 __all__ = ["SIGNATURE_BYTES", "KeyRing", "Signer", "memoised", "sha256"]
 
 DOMAIN = "meshcheck-hotstuff"
 
 
-class KeyRing:
-    """The keys of everyone in one run (replicas and clients), derived from `seed`."""
+class KeyRing(ed25519.KeyRing):
+    """The keys of everyone in a HotStuff run (replicas and clients), derived from `seed`."""
 
-    def __init__(self, seed: int, holders: Iterable[str]) -> None:
-        self.seed = seed
-        pairs = {h: ed25519.key_pair(DOMAIN, seed, h) for h in holders}
-        self._private = {h: pair[0] for h, pair in pairs.items()}
-        self._public: dict[str, Ed25519PublicKey] = {h: pair[1] for h, pair in pairs.items()}
-        self.signed = 0  # signatures made and checked in the run (for measurements)
-        self.checked = 0
-
-    def signer(self, holder: str) -> Signer:
-        """What `holder` signs with; KeyError for a stranger."""
-        return Signer(self, holder, self._private[holder])
-
-    def verify(self, holder: str, signature: bytes, data: bytes) -> bool:
-        """Whether `signature` is `holder`'s over `data` (False for an unknown holder)."""
-        key = self._public.get(holder)
-        if key is None or len(signature) != SIGNATURE_BYTES:
-            return False
-        self.checked += 1
-        return ed25519.verify(key, signature, data)
-
-
-class Signer:
-    """One holder's private key."""
-
-    def __init__(self, ring: KeyRing, holder: str, key: Ed25519PrivateKey) -> None:
-        self._ring = ring
-        self.holder = holder
-        self._key = key
-
-    def sign(self, data: bytes) -> bytes:
-        self._ring.signed += 1
-        return ed25519.sign(self._key, data)
+    domain = DOMAIN

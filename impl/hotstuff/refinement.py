@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from meshcheck.impl.base.growth import Msgs
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.hotstuff.messages import GENESIS, Block, NewView, Proposal, Vote
 from meshcheck.impl.hotstuff.replica import Snapshot
@@ -122,20 +123,8 @@ def message_record(message: Any) -> Value:
     return FrozenDict(fields)
 
 
-class History:
+class History(Msgs):
     """Every record honest replicas sent (the spec's msgs), frozen only when it grew."""
-
-    def __init__(self) -> None:
-        self._msgs: set[Value] = set()
-        self._frozen: frozenset[Value] = frozenset()
-
-    def add(self, records: Iterable[Value]) -> None:
-        self._msgs.update(records)
-
-    def msgs(self) -> frozenset[Value]:
-        if len(self._frozen) != len(self._msgs):
-            self._frozen = frozenset(self._msgs)
-        return self._frozen
 
 
 INITIAL = Snapshot(1, 0, GENESIS.hash, GENESIS.hash, ())

@@ -44,12 +44,13 @@ it executes its committed chain again from the start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.effects import (
     Action,
     Apply,
@@ -97,10 +98,6 @@ SAFETY: Final = "safety"  # (view, last_voted, high_qc, locked, proposed, commit
 BLOCKS: Final = "blocks"  # every block stored, in the order stored
 
 
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
-
 @attrs.frozen
 class Snapshot:
     """A replica's spec variables after one action: view, lastVoted, the block of highQC, the
@@ -132,8 +129,8 @@ class Accusation:
 @attrs.frozen
 class HotStuffConfig:
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
-    clients: tuple[str, ...] = attrs.field(default=("c1",), converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
+    clients: tuple[str, ...] = attrs.field(default=("c1",), converter=ids)
     bugs: frozenset[str] = frozenset()
     batch_size: int = 4
     timeout: int = 100  # the view timer's first duration, in ticks
@@ -146,7 +143,7 @@ class HotStuffConfig:
     view_sync: bool = True
     # the leaders of views 1..len(leaders), chosen by a test scenario (property_tests/hotstuff/
     # twins.py: the Twins paper's scenario-chosen leader per round); round-robin after them
-    leaders: tuple[str, ...] = attrs.field(default=(), converter=_ids)
+    leaders: tuple[str, ...] = attrs.field(default=(), converter=ids)
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.replicas:

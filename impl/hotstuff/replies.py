@@ -45,17 +45,13 @@ import attrs
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.node import probability
 from meshcheck.impl.hotstuff.crypto import Signer
 from meshcheck.impl.hotstuff.fuzz import HotStuffSigning, well_typed
 from meshcheck.impl.hotstuff.messages import ReplyMsg, SignedRequest
 
 Lie = Literal["result", "timestamp", "src", "client", "duplicate"]
 LIES: Final[tuple[Lie, ...]] = ("result", "timestamp", "src", "client", "duplicate")
-
-
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
 
 
 def _lie(_inst: object, _attribute: attrs.Attribute[str], value: str) -> None:
@@ -123,7 +119,7 @@ class LieToClient:
     about `field` (the module's docstring lists the lies)."""
 
     field: Lie = attrs.field(validator=_lie)
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
     copies: int = attrs.field(default=3, validator=_copies)  # how often "duplicate" sends it
 
     def act(self, mouth: Mouth, effects: Sequence[Effect]) -> list[Effect]:
@@ -155,7 +151,7 @@ class LyingReplies:
     in the replica's own name and in each peer's, each `copies` times: a reply that agrees with no
     correct replica's on anything a client counts, from one replica that claims to be many."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
     timestamp: bool = False
     copies: int = attrs.field(default=2, validator=_copies)
 
@@ -178,8 +174,8 @@ class FuzzReplies:
     replica has heard), in its own name, or with probability 1 - `resign` in a peer's (the
     unsigned reply's counterpart of a relayed message under the signature it had)."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
-    resign: float = attrs.field(default=0.5, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
+    resign: float = attrs.field(default=0.5, validator=probability)
 
     def act(self, mouth: Mouth, effects: Sequence[Effect]) -> list[Effect]:
         replies = _replies(mouth, effects)

@@ -20,8 +20,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from meshcheck.impl.base.effects import Effect, Send, split_actions
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -40,6 +38,7 @@ from meshcheck.impl.hotstuff.refinement import (
 from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica, Snapshot
 from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
 from meshcheck.impl.sim.config import Faults, Phases, SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most, fault_step, honest_replicas
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -66,10 +65,7 @@ class HotStuffPlugin:
         self.replicas = tuple(replicas)
         self.clients = tuple(clients)
         self.byzantine = {r: frozenset(b) for r, b in (byzantine or {}).items()}
-        unknown = set(self.byzantine) - set(self.replicas)
-        if unknown:
-            raise ValueError(f"byzantine names non-replicas: {sorted(unknown)}")
-        self.honest = frozenset(r for r in self.replicas if r not in self.byzantine)
+        self.honest = honest_replicas(self.replicas, self.byzantine)
         self.keys = KeyRing(seed, (*self.replicas, *self.clients))
         self._options = options
         for replica in self.replicas:  # bad options fail here, once
@@ -187,11 +183,7 @@ class HotStuffPlugin:
         return abstract_state(self.snapshots, self.replicas, self.honest, self.history, self.chains)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
-        # stutters of this spec (the simulator records nothing when the state does not change)
-        if kind == "restart":
-            return "Restart", FrozenDict({"i": subject})
-        name = {"drop": "LoseMessage", "duplicate": "DuplicateMessage"}[kind]
-        return name, FrozenDict({"m": subject})
+        return fault_step(kind, subject, drop="LoseMessage")
 
 
 def hotstuff_cluster(
@@ -222,9 +214,6 @@ def hotstuff_cluster(
         bugs=frozenset(bugs),
         **options,
     )
-    faults = faults if faults is not None else Faults()
-    if faults.max_down is None:
-        faults = attrs.evolve(faults, max_down=(n - 1) // 3)
-    faults = attrs.evolve(faults, spare=faults.spare | frozenset(clients))
+    faults = f_down_at_most(faults, n, spare=clients)
     config = SimConfig(seed=seed, latency=latency, faults=faults, workload=None, record=record)
     return Simulator(plugin, (*replicas, *clients), config)

@@ -5,25 +5,15 @@ bounds, and the mutants switched on."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import bug_set, check_bugs, ids
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.mutants import BUGS
-
-
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
-
-def _bugs(bugs: Iterable[str]) -> frozenset[str]:
-    if isinstance(bugs, str):
-        raise ImplError(f"bugs must be a set of mutant names, not the string {bugs!r}")
-    return frozenset(bugs)
 
 
 @attrs.frozen
@@ -32,7 +22,7 @@ class HybridConfig:
     epochs tolerate (and what the replicated clock and the thresholds are built for)."""
 
     id: str
-    nodes: tuple[str, ...] = attrs.field(converter=_ids)
+    nodes: tuple[str, ...] = attrs.field(converter=ids)
     thresholds: Thresholds | None = None  # None: Thresholds.for_f(f)
     # Raft epochs
     election_timeout: tuple[int, int] = (150, 300)
@@ -55,7 +45,7 @@ class HybridConfig:
     evidence_timeout: int = 600  # Raft epoch: own evidence uncommitted this long -> campaign
     timing_bound: int = 200  # a leader's heartbeats further apart than this are an anomaly
     report_every: int = 100  # at most one report per (kind, accused) this often
-    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
+    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=bug_set)
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.nodes or len(set(self.nodes)) != len(self.nodes):
@@ -68,11 +58,7 @@ class HybridConfig:
             raise ImplError(
                 f"unknown BFT protocol {self.bft!r} (choices: {', '.join(BFT_PROTOCOLS)})"
             )
-        unknown = self.bugs - BUGS.keys()
-        if unknown:
-            raise ImplError(
-                f"unknown hybrid mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
-            )
+        check_bugs(self.bugs, BUGS, "hybrid")
         if min(self.clock_every, self.retry_every, self.evidence_timeout, self.timing_bound) < 1:
             raise ImplError("clock_every, retry_every, evidence_timeout, timing_bound must be >= 1")
 

@@ -51,7 +51,6 @@ import attrs
 
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hybrid.entries import (
     ClientOp,
@@ -173,11 +172,6 @@ class HybridSigning:
         return None
 
 
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
-
-
 def _kind(message: Any) -> str:
     """The name of what a sealed message or PBFT wire carries (its Raft or PBFT message)."""
     inner = message.message if isinstance(message, PbftWire) else message
@@ -270,20 +264,14 @@ class Ledger:
 
 
 @attrs.frozen
-class Fuzz:
+class Fuzz(mutation.FuzzRates):
     """With probability `share` per step: each sealed message or PBFT wire the node sends is
     replaced by a mutation of itself (sealed again by the node), and `burst` mutations of messages
     it holds go to random other nodes, sealed again with probability `resign`. A mutation that is
     a fresh-index equivocation (`Ledger.fresh_equivocation`, the module doc) is not sent, unless
     `fresh_equivocation` is set (only to show the checks catch what it breaks)."""
 
-    share: float = attrs.field(default=0.3, validator=_share)
-    burst: int = 1
-    resign: float = attrs.field(default=0.5, validator=_share)
-    aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
     fresh_equivocation: bool = False
-    # chance, on a fuzzed step, of one more send: a held PBFT certificate grown (mutation.grow)
-    grow: float = attrs.field(default=0.0, validator=_share)
 
     def _memory(self, node: HybridNode) -> tuple[list[Any], mutation.Donors]:
         held: list[Any] = node.memory.setdefault((self, "held"), [])

@@ -20,8 +20,6 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.effects import Effect, Reply, split_actions
 from meshcheck.impl.base.events import ClientRequest
@@ -33,6 +31,7 @@ from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, reported_steps
 from meshcheck.impl.sim.config import Faults, Phases, SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most, fault_step
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -134,9 +133,7 @@ class HybridPlugin:
         return self._last
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
-        if kind == "restart":
-            return "Restart", FrozenDict({"i": subject})
-        return {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind], FrozenDict()
+        return fault_step(kind, subject, names_message=False)
 
 
 def hybrid_cluster(
@@ -154,8 +151,6 @@ def hybrid_cluster(
     down at once unless `faults.max_down` says otherwise (a BFT epoch needs 2f + 1 up)."""
     ids = [f"n{k}" for k in range(1, n + 1)]
     plugin = HybridPlugin(ids, clients, seed=seed, **options)
-    faults = faults if faults is not None else Faults()
-    if faults.max_down is None:
-        faults = attrs.evolve(faults, max_down=(n - 1) // 3)
+    faults = f_down_at_most(faults, n)
     config = SimConfig(seed=seed, latency=latency, skew=skew, faults=faults, record=record)
     return Simulator(plugin, ids, config)

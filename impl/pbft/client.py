@@ -14,12 +14,17 @@ so a restarted client neither reuses a timestamp nor forgets an accepted result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.client import CLOCK as CLOCK  # re-exported: the client's timers and key
+from meshcheck.impl.base.client import NEXT as NEXT
+from meshcheck.impl.base.client import RETRY as RETRY
+from meshcheck.impl.base.client import RetryingClient, check_not_a_replica
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.effects import (
     Action,
     Effect,
@@ -47,31 +52,22 @@ from meshcheck.impl.pbft.messages import (
     signing_bytes,
 )
 
-NEXT: Final = "next"  # the workload's next request
-RETRY: Final = "retry"  # send what is outstanding to every replica
-
-# keys of the durable store
-CLOCK: Final = "clock"  # (last timestamp, workload requests issued)
+# keys of the durable store, besides CLOCK (impl/base/client.py)
 REQUESTS: Final = "requests"  # every signed request sent
 ACCEPTED: Final = "accepted"  # (sequence number, request name, timestamp) accepted
-
-
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
 
 
 @attrs.frozen
 class ClientConfig:
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
     workload: Workload | None = None
     timeout: int = 600  # ticks before outstanding requests go to every replica
     max_outstanding: int | None = None  # a closed loop: no new workload request beyond this
     bugs: frozenset[str] = frozenset()  # impl/pbft/mutants.py: the client's own (CLIENT_*)
 
     def __attrs_post_init__(self) -> None:
-        if self.id in self.replicas:
-            raise ImplError(f"client {self.id} may not also be a replica")
+        check_not_a_replica(self.id, self.replicas)
         if self.timeout < 1 or (self.max_outstanding is not None and self.max_outstanding < 1):
             raise ImplError("timeout and max_outstanding must be at least 1")
 
@@ -80,7 +76,9 @@ class ClientConfig:
         return (len(self.replicas) - 1) // 3
 
 
-class Client:
+class Client(RetryingClient):
+    config: ClientConfig
+
     def __init__(self, config: ClientConfig, keys: KeyRing) -> None:
         self.config = config
         self.id = config.id
@@ -154,20 +152,12 @@ class Client:
         self.started = True
         if self.config.workload is not None:
             self._out.append(SetTimer(NEXT, self.config.workload.every))
-        if self.outstanding:
-            self._retry_pending = True
-            self._out.append(SetTimer(RETRY, self.config.timeout))
+        self._arm_retry_if_outstanding()
 
-    def _next(self) -> None:
-        workload = self.config.workload
-        if workload is None or (workload.until is not None and self.now > workload.until):
-            return
-        self._out.append(SetTimer(NEXT, workload.every))
+    def _may_issue(self) -> bool:
+        """A closed loop (`max_outstanding`) issues no new workload request beyond its limit."""
         limit = self.config.max_outstanding
-        if limit is not None and len(self.outstanding) >= limit:
-            return
-        self.issued += 1
-        self._request(workload.make(self.issued))
+        return limit is None or len(self.outstanding) < limit
 
     def _request(self, operation: Value) -> None:
         """Request(r): sign the request and send it to the primary."""
@@ -184,18 +174,7 @@ class Client:
         if name not in self.requested:
             self.requested.append(name)
         self._out.append(Send(self.primary, request))
-        if not self._retry_pending:
-            self._retry_pending = True
-            self._out.append(SetTimer(RETRY, self.config.timeout))
-
-    def _retry(self) -> None:
-        self._retry_pending = False
-        for timestamp in sorted(self.outstanding):
-            for replica in self.config.replicas:
-                self._out.append(Send(replica, self.outstanding[timestamp]))
-        if self.outstanding:
-            self._retry_pending = True
-            self._out.append(SetTimer(RETRY, self.config.timeout))
+        self._arm_retry()
 
     def _on_reply(self, m: Any) -> None:
         """Accept(n, r) once f+1 distinct replicas sent the same (n, request, result)."""

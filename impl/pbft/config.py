@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import bug_set, check_bugs, ids
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.mutants import BUGS
-
-
-def _ids(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(ids)
-
-
-def _bugs(bugs: Iterable[str]) -> frozenset[str]:
-    if isinstance(bugs, str):
-        raise ImplError(f"bugs must be a set of mutant names, not the string {bugs!r}")
-    return frozenset(bugs)
 
 
 @attrs.frozen
@@ -29,8 +19,8 @@ class PbftConfig:
     p = v mod |R|), so with ids r1..rN it is r1 in view 0, r2 in view 1."""
 
     id: str
-    replicas: tuple[str, ...] = attrs.field(converter=_ids)
-    clients: tuple[str, ...] = attrs.field(default=("c1",), converter=_ids)
+    replicas: tuple[str, ...] = attrs.field(converter=ids)
+    clients: tuple[str, ...] = attrs.field(default=("c1",), converter=ids)
     batch_size: int = 1  # requests per pre-prepare (section 5.1: batching)
     batch_delay: int = 0  # ticks the primary waits for a batch to fill (0: send what it has)
     checkpoint_every: int = 10  # K: a checkpoint after every K-th sequence number (section 4.3)
@@ -43,7 +33,7 @@ class PbftConfig:
     reputation_penalty: int = 25  # score lost per piece of evidence that proves nothing alone
     quarantine_below: int = 50  # a score below this (from 100) quarantines the replica
     quarantine: bool = True  # ignore replicas caught misbehaving
-    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
+    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=bug_set)
 
     def __attrs_post_init__(self) -> None:
         if len(set(self.replicas)) != len(self.replicas) or not self.replicas:
@@ -63,11 +53,7 @@ class PbftConfig:
             raise ImplError("view_change_timeout must be at least 1 and at most its cap")
         if self.retransmit_every is not None and self.retransmit_every < 1:
             raise ImplError("retransmit_every must be at least 1 tick (or None)")
-        unknown = self.bugs - BUGS.keys()
-        if unknown:
-            raise ImplError(
-                f"unknown PBFT mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
-            )
+        check_bugs(self.bugs, BUGS, "PBFT")
 
     @functools.cached_property
     def n(self) -> int:

@@ -14,12 +14,10 @@ deterministic): the lockstep harness (property_tests/pbft/lockstep.py) runs unde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from meshcheck.impl.base import ed25519
-from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, memoised, sha256
+from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, Signer, memoised, sha256
 
 __all__ = ["SIGNATURE_BYTES", "KeyRing", "Signer", "derive_private_key", "memoised", "sha256"]
 
@@ -31,38 +29,7 @@ def derive_private_key(seed: int, holder: str) -> Ed25519PrivateKey:
     return ed25519.derive_private_key(DOMAIN, seed, holder)
 
 
-class KeyRing:
-    """The keys of everyone in one run (replicas and clients), derived from `seed`."""
+class KeyRing(ed25519.KeyRing):
+    """The keys of everyone in a PBFT run (replicas and clients), derived from `seed`."""
 
-    def __init__(self, seed: int, holders: Iterable[str]) -> None:
-        self.seed = seed
-        pairs = {h: ed25519.key_pair(DOMAIN, seed, h) for h in holders}
-        self._private = {h: pair[0] for h, pair in pairs.items()}
-        self._public: dict[str, Ed25519PublicKey] = {h: pair[1] for h, pair in pairs.items()}
-
-    @property
-    def holders(self) -> tuple[str, ...]:
-        return tuple(self._public)
-
-    def knows(self, holder: str) -> bool:
-        return holder in self._public
-
-    def signer(self, holder: str) -> Signer:
-        """What `holder` signs with (its private key); KeyError for a stranger."""
-        return Signer(holder, self._private[holder])
-
-    def verify(self, holder: str, signature: bytes, data: bytes) -> bool:
-        """Whether `signature` is `holder`'s over `data` (False for an unknown holder)."""
-        key = self._public.get(holder)
-        return key is not None and ed25519.verify(key, signature, data)
-
-
-class Signer:
-    """One holder's private key."""
-
-    def __init__(self, holder: str, key: Ed25519PrivateKey) -> None:
-        self.holder = holder
-        self._key = key
-
-    def sign(self, data: bytes) -> bytes:
-        return ed25519.sign(self._key, data)
+    domain = DOMAIN

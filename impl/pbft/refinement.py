@@ -23,9 +23,10 @@ the spec. The names behind digests come from messages.py, which remembers what i
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from meshcheck.impl.base.growth import Msgs
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.pbft.client import Client
 from meshcheck.impl.pbft.messages import (
@@ -166,14 +167,13 @@ def sent_records(m: Any, sender: str) -> tuple[Value, ...]:
     return (message_record(m),)
 
 
-class History:
+class History(Msgs):
     """What the spec remembers and no replica holds: every record honest replicas sent. The mapping
     runs after every step, so values that rarely change are built once and reused (equal states
     then compare by identity)."""
 
     def __init__(self) -> None:
-        self._msgs: set[Value] = set()
-        self._frozen: frozenset[Value] = frozenset()
+        super().__init__()
         self._executed: dict[str, tuple[int, int, tuple[Value, ...]]] = {}
         self._client: tuple[int, int, frozenset[Value], frozenset[Value]] = (
             -1,
@@ -181,14 +181,6 @@ class History:
             frozenset(),
             frozenset(),
         )
-
-    def add(self, records: Iterable[Value]) -> None:
-        self._msgs.update(records)
-
-    def msgs(self) -> frozenset[Value]:
-        if len(self._frozen) != len(self._msgs):
-            self._frozen = frozenset(self._msgs)
-        return self._frozen
 
     def executed(self, replica: Replica) -> tuple[Value, ...]:
         epoch, length = replica.history_epoch, len(replica.executed)

@@ -22,8 +22,6 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from meshcheck.impl.base.effects import Effect, Send, split_actions
 from meshcheck.impl.base.node import Node, Workload
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -39,6 +37,7 @@ from meshcheck.impl.pbft.refinement import (
 )
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.sim.config import Faults, Phases, SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most, fault_step, honest_replicas
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -66,10 +65,7 @@ class PbftPlugin:
         self.replicas = tuple(replicas)
         self.clients = tuple(clients)
         self.byzantine = dict(byzantine or {})
-        unknown = set(self.byzantine) - set(self.replicas)
-        if unknown:
-            raise ValueError(f"byzantine names non-replicas: {sorted(unknown)}")
-        self.honest = frozenset(r for r in self.replicas if r not in self.byzantine)
+        self.honest = honest_replicas(self.replicas, self.byzantine)
         self.keys = KeyRing(seed, (*self.replicas, *self.clients))
         self._options = options
         for replica in self.replicas:  # bad options fail here, once, not at the first restart
@@ -103,8 +99,6 @@ class PbftPlugin:
             if node_id in self.byzantine:
                 node = self.byzantine[node_id](node)
                 if hasattr(node, "rng"):  # the node's seeded generator: a run is its seed's
-                    node.rng = rng
-                if hasattr(node, "rng"):  # its random choices come from the node's generator
                     node.rng = rng
         self.nodes[node_id] = node
         return node
@@ -145,11 +139,7 @@ class PbftPlugin:
         return abstract_state(nodes, self.replicas, self.honest, client, self.history)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
-        # Stutters in this spec (the simulator records nothing when the state does not change).
-        if kind == "restart":
-            return "Restart", FrozenDict({"i": subject})
-        name = {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind]
-        return name, FrozenDict({"m": subject})
+        return fault_step(kind, subject)
 
 
 def pbft_cluster(
@@ -183,11 +173,7 @@ def pbft_cluster(
         batch_size=batch_size,
         **options,
     )
-    faults = faults if faults is not None else Faults()
-    if faults.max_down is None:
-        faults = attrs.evolve(faults, max_down=(n - 1) // 3)
-    if not crash_client:
-        faults = attrs.evolve(faults, spare=faults.spare | frozenset(clients))
+    faults = f_down_at_most(faults, n, spare=() if crash_client else clients)
     config = SimConfig(
         seed=seed, latency=latency, skew=skew, faults=faults, workload=None, record=record
     )

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import name_set
 from meshcheck.impl.base.errors import ImplError
 
 
@@ -73,9 +74,7 @@ class Tally:
 
 
 def _replicas(replicas: Iterable[str]) -> frozenset[str]:
-    if isinstance(replicas, str):
-        raise ImplError(f"replicas must be a collection of ids, not the string {replicas!r}")
-    return frozenset(replicas)
+    return name_set(replicas, field="replicas", what="a collection of ids")
 
 
 @attrs.frozen

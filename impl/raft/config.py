@@ -8,18 +8,13 @@ from collections.abc import Iterable
 import attrs
 
 from meshcheck.impl.base import quorum
+from meshcheck.impl.base.config import bug_set, check_bugs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.mutants import BUGS, QUORUM_HALF_AT_EVEN_N
 
 
 def _sorted(servers: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(servers))
-
-
-def _bugs(bugs: Iterable[str]) -> frozenset[str]:
-    if isinstance(bugs, str):
-        raise ImplError(f"bugs must be a set of mutant names, not the string {bugs!r}")
-    return frozenset(bugs)
 
 
 @attrs.frozen
@@ -46,7 +41,7 @@ class RaftConfig:
     # the others then cannot disrupt the leader when it rejoins (etcd-io/raft's PreVote; specs/
     # Raft.tla's PreVote = TRUE). False: the election starts at the timeout (PreVote = FALSE).
     pre_vote: bool = False
-    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=_bugs)
+    bugs: frozenset[str] = attrs.field(default=frozenset(), converter=bug_set)
 
     def __attrs_post_init__(self) -> None:
         if self.id not in self.servers:
@@ -65,11 +60,7 @@ class RaftConfig:
             )
         if self.snapshot_interval < 1 or (self.max_entries is not None and self.max_entries < 1):
             raise ImplError("snapshot_interval and max_entries must be at least 1")
-        unknown = self.bugs - BUGS.keys()
-        if unknown:
-            raise ImplError(
-                f"unknown Raft mutant {', '.join(sorted(unknown))} (known: {', '.join(BUGS)})"
-            )
+        check_bugs(self.bugs, BUGS, "Raft")
 
     @functools.cached_property
     def peers(self) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from meshcheck.impl.raft.refinement import (
     message_record,
 )
 from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.groups import fault_step
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 
@@ -103,11 +104,7 @@ class RaftPlugin:
         return abstract_state(nodes, messages, self.history, faults, self.budget, touched)
 
     def fault_step(self, kind: str, subject: Value) -> tuple[str, FrozenDict]:
-        if kind == "restart":
-            return "Restart", FrozenDict({"i": subject})
-        return {"drop": "DropMessage", "duplicate": "DuplicateMessage"}[kind], FrozenDict(
-            {"m": subject}
-        )
+        return fault_step(kind, subject)
 
 
 def raft_cluster(

@@ -77,6 +77,7 @@ from meshcheck.impl.runtime.codec import Codec, CodecError
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
 from meshcheck.impl.runtime.nodelog import NodeLog, last_clock
+from meshcheck.impl.runtime.timers import Timers
 from meshcheck.impl.runtime.tls import CLIENT, peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
@@ -215,7 +216,7 @@ class Host:
         self._observe = observe
         self._peers = dict(peers)
         self._links: dict[str, Link] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = Timers(self._fire)
         self._requests = itertools.count(1)
         self._clients: dict[int, tuple[asyncio.StreamWriter, Any]] = {}
         self._sessions: dict[int, asyncio.StreamWriter] = {}  # a session's latest connection
@@ -246,8 +247,7 @@ class Host:
         )
 
     async def stop(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
+        self._timers.cancel_all()
         for link in self._links.values():
             await link.stop()
         self.disk.close()
@@ -316,11 +316,9 @@ class Host:
                     if member is not None and not member.is_closing():
                         member.write(frame(self.codec.encode((self.lamport, effect.message))))
             elif isinstance(effect, SetTimer):
-                self._set_timer(effect.timer, effect.after)
+                self._timers.set(effect.timer, self.clock.duration(effect.after))
             elif isinstance(effect, CancelTimer):
-                handle = self._timers.pop(effect.timer, None)
-                if handle is not None:
-                    handle.cancel()
+                self._timers.cancel(effect.timer)
             elif isinstance(effect, Reply):
                 self._answer(effect)
             elif isinstance(effect, Apply | Invoke):
@@ -354,15 +352,7 @@ class Host:
             return action.params, tuple(sent)
         return {**action.params, "m": records[0]}, tuple(sent)
 
-    def _set_timer(self, name: str, after: int) -> None:
-        old = self._timers.pop(name, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[name] = loop.call_later(self.clock.duration(after), self._fire, name)
-
     def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
         self._step(Tick(name, now=self.clock.now()))
 
     # -- connections ----------------------------------------------------------------------------------
@@ -493,9 +483,7 @@ class Host:
         if self._rebuild is None:
             raise ImplError(f"{self.id}: this host cannot rebuild its core")
         self.down = True
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
 
     def recover(self) -> None:
         """A new core, built as at boot (a generator seeded by the incarnation), restarted from the

@@ -49,6 +49,7 @@ from meshcheck.impl.runtime.codec import Codec, CodecError
 from meshcheck.impl.runtime.config import Address
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.timers import Timers
 
 RECONNECT = 0.05  # seconds between attempts to reach a node
 
@@ -79,7 +80,7 @@ class Member:
         self._tls = tls
         self._writers: dict[str, asyncio.StreamWriter] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = Timers(self._fire)
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self._made: list[int] = []  # the ids of the requests the step under way made
         self.disk: dict[str, Any] = {}  # what it persisted, without a state file
@@ -114,9 +115,7 @@ class Member:
 
     async def _end(self, failure: Exception | None) -> None:
         self.running.clear()
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers = {}
+        self._timers.cancel_all()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -161,11 +160,9 @@ class Member:
                     self.lamport += 1
                     writer.write(frame(self.codec.encode((self.lamport, effect.message))))
             elif isinstance(effect, SetTimer):
-                self._set_timer(effect.timer, effect.after)
+                self._timers.set(effect.timer, max(effect.after, 0) / 1000)
             elif isinstance(effect, CancelTimer):
-                handle = self._timers.pop(effect.timer, None)
-                if handle is not None:
-                    handle.cancel()
+                self._timers.cancel(effect.timer)
             elif isinstance(effect, Persist) and self.store is not None:
                 self.store.persist(effect.writes)
             elif isinstance(effect, Persist):
@@ -183,15 +180,7 @@ class Member:
                 if future is not None and not future.done():
                     future.set_result(effect.result)
 
-    def _set_timer(self, name: str, after: int) -> None:
-        old = self._timers.pop(name, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[name] = loop.call_later(max(after, 0) / 1000, self._fire, name)
-
     def _fire(self, name: str) -> None:
-        self._timers.pop(name, None)
         self._step(Tick(name, now=self.clock.now()))
 
     # -- the connections ------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 from meshcheck.impl.base.errors import ContractViolation
 from meshcheck.impl.base.growth import added_to, differ
 from meshcheck.impl.base.trace import INIT, Step, Trace
@@ -154,30 +156,18 @@ class TraceRecorder:
         return Trace(vars=variables, steps=tuple(steps), meta=FrozenDict(meta))
 
 
+@attrs.define(eq=False, repr=False)
 class _Delta:
     """One recorded step: the variables it changed and what the trace says of it."""
 
-    __slots__ = ("action", "changed", "event", "fault", "node", "notes", "now", "params")
-
-    def __init__(
-        self,
-        changed: Mapping[str, Any],
-        action: str,
-        params: Mapping[str, Value],
-        node: str,
-        now: int,
-        event: object,  # its label, or what builds it (`str` of it)
-        fault: str,
-        notes: tuple[str, ...],
-    ) -> None:
-        self.changed = changed
-        self.action = action
-        self.params = params
-        self.node = node
-        self.now = now
-        self.event = event
-        self.fault = fault
-        self.notes = notes
+    changed: Mapping[str, Any]
+    action: str
+    params: Mapping[str, Value]
+    node: str
+    now: int
+    event: object  # its label, or what builds it (`str` of it)
+    fault: str
+    notes: tuple[str, ...]
 
     def build(self, before: FrozenDict) -> Step:
         """The step, its state `before` with the changed variables' new values (in `before`'s

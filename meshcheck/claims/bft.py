@@ -168,24 +168,31 @@ def count_crypto(tally: Tally) -> Iterator[None]:
     patched: list[tuple[Any, str, Any]] = []
 
     def wrap(cls: Any, name: str, field: str) -> None:
-        original = getattr(cls, name)
+        original = cls.__dict__.get(name)
+        inherited = getattr(cls, name)
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             if tally.active:
                 setattr(tally, field, getattr(tally, field) + 1)
-            return original(*args, **kwargs)
+            return inherited(*args, **kwargs)
 
         patched.append((cls, name, original))
         setattr(cls, name, counted)
 
+    # both protocols sign with impl/base/ed25519.py's Signer: each class is wrapped once
+    signers = dict.fromkeys((pbft_crypto.Signer, hs_crypto.Signer))
     try:
+        for signer in signers:
+            wrap(signer, "sign", "signed")
         for module in (pbft_crypto, hs_crypto):
-            wrap(module.Signer, "sign", "signed")
             wrap(module.KeyRing, "verify", "checked")
         yield
     finally:
         for cls, name, original in reversed(patched):
-            setattr(cls, name, original)
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
 
 
 # -- runs -----------------------------------------------------------------------------------------------

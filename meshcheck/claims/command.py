@@ -71,13 +71,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="LO,HI",
         help="one-way message latency in ms, uniform in [LO, HI] (default 1,10: a LAN)",
     )
-    rd.add_argument(
-        "--out", default=DEFAULT_OUT, metavar="DIR", help="where raft-deployment.svg goes"
-    )
-    rd.add_argument(
-        "--json", metavar="FILE", help="also write every run's numbers (per seed) as JSON"
-    )
-    rd.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    _outputs(rd, "raft-deployment.svg", numbers="every run's numbers (per seed)")
 
     gs = csub.add_parser(
         "gossip",
@@ -123,9 +117,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="P,P",
         help=f"the detector's delay profiles (default {','.join(PROFILE_NAMES)})",
     )
-    gs.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="where gossip.svg goes")
-    gs.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
-    gs.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    _outputs(gs, "gossip.svg")
 
     bc = csub.add_parser(
         "bft-compare",
@@ -144,9 +136,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help=f"client requests per run (default {DEFAULT_BFT_REQUESTS})",
     )
-    bc.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="where bft-compare.svg goes")
-    bc.add_argument("--json", metavar="FILE", help="also write every run's numbers as JSON")
-    bc.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    _outputs(bc, "bft-compare.svg")
 
     pl = csub.add_parser(
         "plot",
@@ -178,6 +168,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     help="the runs' report folders (a folder per system when several)")  # fmt: skip
     dp.add_argument("--json", metavar="FILE", help="also write every target's samples as JSON")
     dp.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
+def _outputs(
+    parser: argparse.ArgumentParser, plot: str, *, numbers: str = "every run's numbers"
+) -> None:
+    """The options every measurement takes: where its plot goes, its numbers as JSON, quiet."""
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where {plot} goes")
+    parser.add_argument("--json", metavar="FILE", help=f"also write {numbers} as JSON")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
 
 def _whole(text: str, what: str, least: int) -> int:

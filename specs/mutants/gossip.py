@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import constants, write_cfg, write_spec
 
 # Model constants of the mutant runs: each spec's quick model's, with overrides per mutant.
 GOSSIP_BASE: dict[str, str] = {
@@ -222,22 +223,13 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """The mutant's spec with its changes and a .cfg for its model and property, in `folder`."""
-    source = spec_file(f"{mutant.spec}.tla")
-    text = source.read_text()
-    for old, new in mutant.changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{mutant.name}: {mutant.spec}.tla no longer reads {old!r} (once)")
-        text = text.replace(old, new)
-    (folder / f"{mutant.spec}.tla").write_text(text)
-    constants = {**BASES[mutant.spec], **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
+    write_spec(folder, spec_file(f"{mutant.spec}.tla"), mutant.name, mutant.changes)
+    lines = constants({**BASES[mutant.spec], **mutant.model})
     lines.append(f"SPECIFICATION {'LiveSpec' if mutant.fair else 'Spec'}")
     lines.append(f"PROPERTY {mutant.catches}" if mutant.liveness else "INVARIANT TypeOK")
     if not mutant.liveness and mutant.catches != "TypeOK":
         lines.append(f"INVARIANT {mutant.catches}")
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    return write_cfg(folder, lines)
 
 
 # Implementation mutants with no spec mutant that TLC can kill, and why.

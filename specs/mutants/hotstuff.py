@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import constants, what_fails, write_cfg, write_spec
 
 HOTSTUFF = spec_file("HotStuff.tla")
 
@@ -174,23 +175,14 @@ LIVE: dict[str, str] = {**BASE, "Byzantine": "{}", "MaxView": "5", "GST": "2"}
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """HotStuff.tla with the mutant's changes and a .cfg for its model and property, in
     `folder`."""
-    text = HOTSTUFF.read_text()
-    for old, new in mutant.changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{mutant.name}: HotStuff.tla no longer reads {old!r} (once)")
-        text = text.replace(old, new)
-    (folder / "HotStuff.tla").write_text(text)
-    constants = {**(LIVE if mutant.liveness else BASE), **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
-    if mutant.liveness:
-        lines += ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
-    elif mutant.action:
-        lines += ["SPECIFICATION Spec", "INVARIANTS TypeOK", f"PROPERTY {mutant.catches}"]
-    else:
-        lines += ["SPECIFICATION Spec", f"INVARIANTS TypeOK {mutant.catches}"]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    write_spec(folder, HOTSTUFF, mutant.name, mutant.changes)
+    return write_cfg(
+        folder,
+        [
+            *constants({**(LIVE if mutant.liveness else BASE), **mutant.model}),
+            *what_fails(mutant.catches, liveness=mutant.liveness, action=mutant.action),
+        ],
+    )
 
 
 # Implementation mutants with no spec mutant that TLC kills, and why.

@@ -15,6 +15,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import constants, what_fails, write_cfg, write_spec
 
 PBFT = spec_file("PBFT.tla")
 
@@ -223,27 +224,14 @@ LIVE: dict[str, str] = {**BASE, "Requests": '{"a", "b"}', "MaxSeq": "2"}
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """PBFT.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    text = PBFT.read_text()
-    for old, new in mutant.changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{mutant.name}: PBFT.tla no longer reads {old!r} (once)")
-        text = text.replace(old, new)
-    (folder / "PBFT.tla").write_text(text)
-    constants = {**(LIVE if mutant.liveness else BASE), **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
+    write_spec(folder, PBFT, mutant.name, mutant.changes)
+    lines = constants({**(LIVE if mutant.liveness else BASE), **mutant.model})
     if mutant.liveness:
-        lines += [
-            "    ByzSenders <- Silent",
-            "SPECIFICATION LiveSpec",
-            f"PROPERTY {mutant.catches}",
-        ]
-    elif mutant.action:
-        lines += ["SPECIFICATION Spec", "INVARIANTS TypeOK", f"PROPERTY {mutant.catches}"]
-    else:
-        lines += ["SPECIFICATION Spec", f"INVARIANTS TypeOK {mutant.catches}"]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+        lines.append(
+            "    ByzSenders <- Silent"
+        )  # the liveness model's Byzantine replicas are silent
+    lines += what_fails(mutant.catches, liveness=mutant.liveness, action=mutant.action)
+    return write_cfg(folder, lines)
 
 
 # Implementation mutants with no spec mutant that TLC can kill, and why.

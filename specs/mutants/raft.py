@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import constants, write_cfg, write_spec
 
 RAFT = spec_file("Raft.tla")
 
@@ -270,15 +271,8 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """Raft.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    text = RAFT.read_text()
-    for old, new in mutant.changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{mutant.name}: Raft.tla no longer reads {old!r} (once)")
-        text = text.replace(old, new)
-    (folder / "Raft.tla").write_text(text)
-    constants = {**BASE, **mutant.model}
-    lines = ["CONSTANTS", "    Server = {s1, s2, s3}", "    Value = {v1}"]
-    lines += [f"    {k} = {v}" for k, v in constants.items()]
+    write_spec(folder, RAFT, mutant.name, mutant.changes)
+    lines = constants({"Server": "{s1, s2, s3}", "Value": "{v1}", **BASE, **mutant.model})
     if mutant.liveness:
         lines += ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
     elif mutant.action:
@@ -295,6 +289,4 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
             "CONSTRAINT TermBound",
             f"INVARIANTS TypeOK {mutant.catches}",
         ]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    return write_cfg(folder, lines)

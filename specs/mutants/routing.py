@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import constants, write_cfg, write_spec
 
 ROUTING = spec_file("Routing.tla")
 
@@ -149,22 +150,14 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """Routing.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    text = ROUTING.read_text()
-    for old, new in mutant.changes:
-        if text.count(old) != 1:
-            raise ValueError(f"{mutant.name}: Routing.tla no longer reads {old!r} (once)")
-        text = text.replace(old, new)
-    (folder / "Routing.tla").write_text(text)
-    constants = {**BASE, **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
+    write_spec(folder, ROUTING, mutant.name, mutant.changes)
+    lines = constants({**BASE, **mutant.model})
     if mutant.liveness:
         lines += ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
     else:
         invariants = " ".join(dict.fromkeys(("TypeOK", mutant.catches)))
         lines += ["SPECIFICATION Spec", f"INVARIANTS {invariants}"]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    return write_cfg(folder, lines)
 
 
 # Implementation mutants with no spec mutant TLC can kill, and why (none: each has one).

@@ -174,13 +174,16 @@ def hashable(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
+_EDN_KINDS = (
+    (type(None), "nil"),
+    (list, "a vector"),
+    (frozenset, "a set"),
+    (str, "a keyword or string"),
+)
+
+
 def _kind(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, list):
-        return "a vector"
-    if isinstance(value, frozenset):
-        return "a set"
-    if isinstance(value, str):
-        return "a keyword or string"
-    return f"a {type(value).__name__}"
+    """What an EDN value is, as an error message says what it found."""
+    return next(
+        (name for t, name in _EDN_KINDS if isinstance(value, t)), f"a {type(value).__name__}"
+    )

@@ -89,24 +89,10 @@ def write(records: Iterable[LogRecord], path: str | Path) -> Path:
     return out
 
 
-def _kind(j: Any) -> str:
-    if j is None:
-        return "null"
-    if isinstance(j, bool):
-        return "a boolean"
-    if isinstance(j, int):
-        return "an integer"
-    if isinstance(j, float):
-        return "a number"
-    if isinstance(j, str):
-        return "a string"
-    return "an array" if isinstance(j, list) else "an object"
-
-
 def _values(doc: dict[str, Any], field: str, source: str) -> FrozenDict:
     j = doc[field]
     if not isinstance(j, dict):
-        raise LogFormatError(source, field, f"must be an object, found {_kind(j)}")
+        raise LogFormatError(source, field, f"must be an object, found {itf.json_kind(j)}")
     out: dict[str, Value] = {}
     for name, value in j.items():
         try:
@@ -123,14 +109,14 @@ def loads(line: str, source: str) -> LogRecord:
     except json.JSONDecodeError as exc:
         raise LogFormatError(source, "", f"not JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(doc, dict):
-        raise LogFormatError(source, "", f"must be a JSON object, found {_kind(doc)}")
+        raise LogFormatError(source, "", f"must be a JSON object, found {itf.json_kind(doc)}")
     for field in FIELDS:
         if field not in doc:
             raise LogFormatError(source, field, "missing (a record has " + ", ".join(FIELDS) + ")")
     for field in ("run", "node", "action"):
         if not isinstance(doc[field], str) or not doc[field]:
             raise LogFormatError(
-                source, field, f"must be a non-empty string, found {_kind(doc[field])}"
+                source, field, f"must be a non-empty string, found {itf.json_kind(doc[field])}"
             )
     clock = doc["clock"]
     if isinstance(clock, bool) or not isinstance(clock, int) or clock < 0:

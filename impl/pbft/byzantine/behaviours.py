@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.certificates import byzantine_quorum
 from meshcheck.impl.pbft.byzantine.context import Context, Slot
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
@@ -39,11 +40,6 @@ from meshcheck.impl.pbft.messages import (
     batch_digest,
     signing_bytes,
 )
-
-
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -84,7 +80,7 @@ class Silent:
     probability: a replica that talks now and then). The core still runs, so a silent primary is
     a primary that never pre-prepares, which the backups must replace (section 4.4)."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
 
     def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
         return [e for e in effects if not (isinstance(e, Send) and ctx.chance(self.share))]
@@ -178,7 +174,7 @@ class TamperDigest:
     for an unknown digest joins no quorum, and a checkpoint's state that does not match its digest
     is evidence (`bad_state`) when a replica needs it for a state transfer."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
 
     def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
         def change(e: Send) -> Send:
@@ -205,7 +201,7 @@ class ForgeSignature:
     until it is quarantined (evidence.py)."""
 
     how: Literal["garbage", "wrong_key", "impersonate"] = "garbage"
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
 
     def __attrs_post_init__(self) -> None:
         if self.how not in FORGERIES:
@@ -237,7 +233,7 @@ class MissingSignature:
     evidence against the sender, like a forged one."""
 
     bare: bool = False
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
 
     def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
         def change(e: Send) -> Send:
@@ -259,7 +255,7 @@ class Replay:
     message would feed on the answers the replays provoke (an old status message draws a batch of
     them) and flood the simulation without end."""
 
-    share: float = attrs.field(default=0.3, validator=_share)
+    share: float = attrs.field(default=0.3, validator=probability)
     burst: int = 2
 
     def __attrs_post_init__(self) -> None:
@@ -285,7 +281,7 @@ class HidePrepared:
     prepared it (section 4.4). A subset of true claims is indistinguishable from the truth, so no
     evidence results."""
 
-    keep: float = attrs.field(default=0.0, validator=_share)
+    keep: float = attrs.field(default=0.0, validator=probability)
 
     def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
         lies: dict[Signed[Any], Signed[Any]] = ctx.memory.setdefault(self, {})

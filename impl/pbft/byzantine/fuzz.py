@@ -196,11 +196,6 @@ class PbftSigning:
             return None
 
 
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
-
-
 def _donors(ctx: Context, owner: object) -> mutation.Donors:
     """The values a behaviour's mutations draw from (kept in its memory), fed a few messages the
     replica has heard."""
@@ -213,19 +208,12 @@ def _donors(ctx: Context, owner: object) -> mutation.Donors:
 
 
 @attrs.frozen
-class Fuzz:
+class Fuzz(mutation.FuzzRates):
     """On each step, with probability `share`: each message the core sends is replaced by a mutation
     of itself, and `burst` more mutations of messages it holds (received, sent, relayed) go to
     random peers and clients; a mutation is signed again in the replica's name with probability
     `resign` (always when it was its own), else it keeps the signatures it had. `Fuzz.sent(ctx)`
     lists what it sent, for the tests."""
-
-    share: float = attrs.field(default=0.3, validator=_share)
-    burst: int = 1
-    resign: float = attrs.field(default=0.5, validator=_share)
-    aim: float = attrs.field(default=0.5, validator=_share)  # relays changed where no signature is
-    # chance, on a fuzzed step, of one more send: a held certificate grown (mutation.grow)
-    grow: float = attrs.field(default=0.0, validator=_share)
 
     def __attrs_post_init__(self) -> None:
         if self.burst < 0:

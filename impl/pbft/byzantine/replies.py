@@ -38,17 +38,13 @@ import attrs
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.effects import Effect, Send
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.fuzz import PbftSigning, _donors
 from meshcheck.impl.pbft.messages import Reply, Request, Signed
 
 Lie = Literal["view", "result", "timestamp", "signature"]
 LIES: Final[tuple[Lie, ...]] = ("view", "result", "timestamp", "signature")
-
-
-def _share(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ImplError(f"{attribute.name} must be a probability in [0, 1], not {value}")
 
 
 def _lie(_inst: object, _attribute: attrs.Attribute[str], value: str) -> None:
@@ -75,7 +71,7 @@ class LieToClient:
     about `field` (the module's docstring lists the lies)."""
 
     field: Lie = attrs.field(validator=_lie)
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
     by: int = 1  # how far a lie about the view goes
 
     def act(self, ctx: Context, effects: list[Effect]) -> list[Effect]:
@@ -116,7 +112,7 @@ class LyingReplies:
     answers (`LieToClient._other_request`), signed once in the replica's name: a valid reply that
     agrees with no correct replica's on anything the client counts."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
     by: int = 1
     timestamp: bool = False
 
@@ -142,8 +138,8 @@ class FuzzReplies:
     replica has heard), signed again in its name with probability `resign`, else sent under the
     signature the true reply had. `FuzzReplies.sent(ctx)` lists what it sent, for the tests."""
 
-    share: float = attrs.field(default=1.0, validator=_share)
-    resign: float = attrs.field(default=0.5, validator=_share)
+    share: float = attrs.field(default=1.0, validator=probability)
+    resign: float = attrs.field(default=0.5, validator=probability)
 
     @staticmethod
     def sent(ctx: Context) -> list[mutation.Fuzzed]:
