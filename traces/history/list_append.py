@@ -113,7 +113,7 @@ def _well_formed(
     value: Any,
     ok: bool,
     invoked: Any = None,
-    longest: dict[Hashable, tuple[Any, ...]] | None = None,
+    chains: Chains | None = None,
 ) -> tuple[Mop, ...] | None:
     """The micro-operations of a value as `_mops` reads them (of an ok completion, with a read of
     null as the empty list), when it is well formed and holds keys and values of exactly int or
@@ -158,31 +158,49 @@ def _well_formed(
         if v is None:
             out.append(("r", k, () if ok else None))
         elif type(v) is list and scalars(map(type, v)):
-            out.append(("r", k, tuple(v) if longest is None else _shared(longest, k, v)))
+            out.append(("r", k, tuple(v) if chains is None else chains.share(k, v)))
         else:
             return None
     return tuple(out)
 
 
-def _shared(longest: dict[Hashable, tuple[Any, ...]], k: Hashable, v: list[Any]) -> tuple[Any, ...]:
-    """`tuple(v)`, a read of k, made of the elements of `longest[k]`, the longest read of k so far,
-    when one is a prefix of the other, as the reads of a key are in a valid history (a list grows
-    at its end); `longest` kept. The reads of a history read from a file then hold each value
-    once, as a checker's caller builds them, not once for each read that shows it (100,000
-    transactions: 3.8 million elements, 125,000 values), in a quarter less memory."""
-    t = tuple(v)
-    seen = longest.get(k)
-    if seen is None:
-        longest[k] = t
+@attrs.define
+class Chains:
+    """The committed reads of a history as it is read (`share`), per key: the longest so far, and
+    whether every one is a prefix of it, as a list that only grows is read."""
+
+    longest: dict[Hashable, tuple[Any, ...]] = attrs.Factory(dict)
+    broken: set[Hashable] = attrs.Factory(set)  # the keys with a read that is not a prefix
+
+    def share(self, k: Hashable, v: list[Any]) -> tuple[Any, ...]:
+        """`tuple(v)`, a read of k, made of the elements of the longest read of k so far, when one
+        is a prefix of the other, as the reads of a key are in a valid history; else k is broken.
+        The reads of a history read from a file then hold each value once, as a checker's caller
+        builds them, not once for each read that shows it (100,000 transactions: 3.8 million
+        elements, 125,000 values), in a quarter less memory."""
+        t = tuple(v)
+        longest = self.longest
+        seen = longest.get(k)
+        if seen is None:
+            longest[k] = t
+            return t
+        n = len(t)
+        if n <= len(seen):
+            prefix = seen[:n]
+            if prefix == t:
+                return prefix
+        elif t[: len(seen)] == seen:
+            t = seen + t[len(seen) :]
+            longest[k] = t
+            return t
+        self.broken.add(k)
         return t
-    n = len(seen)
-    if len(t) <= n:
-        prefix = seen[: len(t)]
-        return prefix if prefix == t else t
-    if t[:n] == seen:
-        t = seen + t[n:]
-        longest[k] = t
-    return t
+
+    def whole(self) -> dict[Hashable, tuple[Any, ...]]:
+        """Per key no read broke: the longest read, every committed read of the key a prefix of it
+        (the check and the loss count then compare no read with it again)."""
+        broken = self.broken
+        return {k: t for k, t in self.longest.items() if k not in broken}
 
 
 def _shape(m: Mop) -> tuple[Hashable, ...]:
@@ -208,13 +226,21 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
     return tuple(out)
 
 
-def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
-    """Every anomaly of the history (see the module's docstring) that `consistency` rules out."""
+def check(
+    txns: Sequence[Txn],
+    consistency: str = "strict-serializable",
+    chains: dict[Hashable, tuple[Any, ...]] | None = None,
+) -> Report:
+    """Every anomaly of the history (see the module's docstring) that `consistency` rules out.
+    `chains`: per key, a committed read that every committed read of the key is a prefix of
+    (`Chains.whole`, as `_read` finds them), none of them then compared with it again."""
     with reader.bulk():  # the maps of a large history: no cycle among them
-        return _check(txns, consistency)
+        return _check(txns, consistency, chains or {})
 
 
-def _check(txns: Sequence[Txn], consistency: str) -> Report:
+def _check(
+    txns: Sequence[Txn], consistency: str, chains: dict[Hashable, tuple[Any, ...]]
+) -> Report:
     start = time.monotonic()
     found = anomalies.Found()
     by_index = {t.index: t for t in txns}
@@ -244,15 +270,22 @@ def _check(txns: Sequence[Txn], consistency: str) -> Report:
     ok = [t for t in txns if t.status == "ok"]
     for t in ok:
         _internal(t, found)
+    # the keys whose reads are all prefixes of one (`chains`) that shows each value once, appended:
+    # so does each of those reads
+    clean = {k for k, c in chains.items() if len(set(c)) == len(c) and written[k].issuperset(c)}
     # the reads of committed transactions, each without the values the reader appended itself
     reads: dict[Hashable, list[tuple[Txn, tuple[Hashable, ...]]]] = defaultdict(list)
     for t in ok:
         for f, k, v in t.mops:
             if f == "r" and v is not None:
-                _elements(t, k, v, writer, aborted, found, written[k])
+                if k not in clean:
+                    _elements(t, k, v, writer, aborted, found, written[k])
                 reads[k].append((t, v))
     orders: dict[Hashable, tuple[Hashable, ...]] = {}
     for k, rs in reads.items():
+        if k in chains:  # every read a prefix of this one, the longest
+            orders[k] = chains[k]
+            continue
         longest_t, longest = max(rs, key=lambda p: (len(p[1]), -p[0].index))
         orders[k] = longest
         for t, r in rs:
@@ -289,8 +322,9 @@ def _check(txns: Sequence[Txn], consistency: str) -> Report:
                 why.setdefault((tail[0].index, later.index, WW), (k, order[-1], v, "later"))
     for k, rs in reads.items():
         order = orders[k]
+        prefixes = k in chains
         for t, r in rs:
-            if order[: len(r)] != r:
+            if not prefixes and order[: len(r)] != r:
                 continue
             n = len(r)
             while n and writer.get((k, r[n - 1]), (None,))[0] is t:
@@ -485,37 +519,45 @@ def read(path: str) -> tuple[str, list[Txn]]:
     transactions, each event with its process, in one pass (`_quick`); any other the long way,
     which names the first thing wrong."""
     with reader.bulk():  # left once the events are freed: the collector then sees none of them
-        return _read(path)
+        name, txns, _ = _read(path)
+        return name, txns
 
 
-def _read(path: str) -> tuple[str, list[Txn]]:
+def _read(path: str) -> tuple[str, list[Txn], dict[Hashable, tuple[Any, ...]] | None]:
+    """`read`, with `Chains.whole` of the committed reads when they were read in one pass."""
     name = str(path)
     plain = reader.plain(path)
     if plain is not None:
+        chains = Chains()
         try:
             # orjson's integers beyond 64 bits are floats: _quick refuses them, then `reader.read`
-            txns = _quick(plain)
+            txns = _quick(plain, chains)
         except reader.Irregular:
             txns = None
         if txns is not None:
-            return name, txns
+            return name, txns, chains.whole()
     objects = list(reader.read(path))
-    txns = _quick(objects)
-    if txns is None:
-        evs = [events.Event(line, fields) for line, fields in objects]
-        txns = parse(events.pair(evs, name, ("txn",)), name)
-    return name, txns
+    chains = Chains()
+    txns = _quick(objects, chains)
+    if txns is not None:
+        return name, txns, chains.whole()
+    evs = [events.Event(line, fields) for line, fields in objects]
+    return name, parse(events.pair(evs, name, ("txn",)), name), None
 
 
-def _quick(objects: Iterable[tuple[float, dict[str, Any]]]) -> list[Txn] | None:
+def _quick(
+    objects: Iterable[tuple[float, dict[str, Any]]], chains: Chains | None = None
+) -> list[Txn] | None:
     """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
     (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
     them, and holds well-formed micro-operations (`_well_formed`); else None. The
-    same transactions in the same order, without an Event or a Call for each."""
+    same transactions in the same order, without an Event or a Call for each; their committed
+    reads shared (`chains`)."""
+    if chains is None:
+        chains = Chains()
     running: dict[int | str, tuple[float, Any]] = {}  # process -> its invocation's time, value
     # each transaction but its index, in the order events.pair finds them
     done: list[tuple[float, int | str, tuple[Mop, ...], float, str]] = []
-    longest: dict[Hashable, tuple[Any, ...]] = {}  # `_shared`
     for line, fields in objects:
         process = fields.get("process")
         if type(process) is not int and type(process) is not str:
@@ -536,7 +578,7 @@ def _quick(objects: Iterable[tuple[float, dict[str, Any]]]) -> list[Txn] | None:
         call, invoked = running.pop(process)
         ok = kind == "ok"
         mops = (
-            _well_formed(fields.get("value"), True, invoked, longest)
+            _well_formed(fields.get("value"), True, invoked, chains)
             if ok
             else _well_formed(invoked, False)
         )
@@ -559,11 +601,12 @@ def run(path: str, options: Any) -> tuple[str, bool]:
 
 
 def _run(path: str, options: Any) -> tuple[str, bool]:
-    name, txns = read(path)
+    with reader.bulk():  # left once the events are freed: the collector then sees none of them
+        name, txns, chains = _read(path)
     txn.committed(name, txns)
-    report = check(txns, options.consistency)
+    report = check(txns, options.consistency, chains)
     # what was lost, beside the anomalies (losses_append.py, which imports this module)
     from meshcheck.traces.history import losses_append
 
-    account = losses_append.render(losses_append.count(txns))
+    account = losses_append.render(losses_append.count(txns, chains))
     return render(report, name) + account, report.holds
