@@ -41,7 +41,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -550,14 +550,16 @@ def _quick(
 ) -> list[Txn] | None:
     """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
     (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
-    them, and holds well-formed micro-operations (`_well_formed`); else None. The
-    same transactions in the same order, without an Event or a Call for each; their committed
-    reads shared (`chains`)."""
+    them, holds well-formed micro-operations (`_well_formed`), and each invocation comes later than
+    the one before (as lines do; EDN events sharing a line go the long way); else None. The same
+    transactions in the same order, without an Event or a Call for each, nor a sort: a
+    transaction's index is its invocation's place; their committed reads shared (`chains`)."""
     if chains is None:
         chains = Chains()
-    running: dict[int | str, tuple[float, Any]] = {}  # process -> its invocation's time, value
-    # each transaction but its index, in the order events.pair finds them
-    done: list[tuple[float, int | str, tuple[Mop, ...], float, str]] = []
+    # process -> its transaction's index, its invocation's time and value
+    running: dict[int | str, tuple[int, float, Any]] = {}
+    slots: list[Txn | None] = []  # the transactions by index, each filled in at its completion
+    last = -math.inf  # the time of the last invocation
     for line, fields in objects:
         process = fields.get("process")
         if type(process) is not int and type(process) is not str:
@@ -569,13 +571,15 @@ def _quick(
             return None
         kind = fields.get("type")
         if kind == "invoke":
-            if process in running:
+            if process in running or line <= last:
                 return None
-            running[process] = (line, fields.get("value"))
+            last = line
+            running[process] = (len(slots), line, fields.get("value"))
+            slots.append(None)
             continue
         if (kind != "ok" and kind != "fail" and kind != "info") or process not in running:
             return None
-        call, invoked = running.pop(process)
+        i, call, invoked = running.pop(process)
         ok = kind == "ok"
         mops = (
             _well_formed(fields.get("value"), True, invoked, chains)
@@ -584,14 +588,13 @@ def _quick(
         )
         if mops is None:
             return None
-        done.append((call, process, mops, math.inf if kind == "info" else line, kind))
-    for process, (call, invoked) in running.items():
+        slots[i] = Txn(i, process, mops, call, math.inf if kind == "info" else line, kind)
+    for process, (i, call, invoked) in running.items():
         mops = _well_formed(invoked, False)
         if mops is None:
             return None
-        done.append((call, process, mops, math.inf, "info"))
-    done.sort(key=lambda d: d[0])  # stable, as events.pair sorts
-    return [Txn(i, p, m, c, r, s) for i, (c, p, m, r, s) in enumerate(done)]
+        slots[i] = Txn(i, process, mops, call, math.inf, "info")
+    return cast("list[Txn]", slots)  # every invocation completed or left pending: all filled
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
