@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from collections.abc import Hashable, Mapping, Sequence
 
 import attrs
@@ -77,6 +78,8 @@ def count(
 def _count(txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]]) -> Losses:
     appended: dict[Hashable, list[tuple[Txn, Hashable]]] = {}  # the appends that did not fail
     reads: dict[Hashable, list[Read]] = {}
+    calls = [t.call for t in txns]
+    in_order = calls == sorted(calls)  # by invocation, as read from a file: no list to sort
     for t in txns:
         status = t.status
         if status == "fail":
@@ -98,15 +101,20 @@ def _count(txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]])
     odd = (unexpected, duplicated)
     acknowledged = indeterminate = recovered = 0
     for k, xs in appended.items():
-        appends = sorted(((t.ret, t, v) for t, v in xs if t.status == "ok"), key=_latest)
+        appends = sorted(
+            ((t.ret, t, v) for t, v in xs if t.status == "ok"), key=_first, reverse=True
+        )  # the latest first; stable
         acknowledged += len(appends)
         rs = reads.get(k)
         if rs is None:
             indeterminate += len(xs) - len(appends)
             continue
-        xs.sort(key=_later)  # the first append of a value (by invocation) last: it stays
-        begun = {v: t.call for t, v in xs}
-        rs.sort(key=_invoked)  # stable: in the order of the history
+        if in_order:  # the first append of a value (by invocation) last: it stays
+            begun = {v: t.call for t, v in reversed(xs)}
+        else:
+            xs.sort(key=_later)
+            begun = {v: t.call for t, v in xs}
+            rs.sort(key=_invoked)  # stable: in the order of the history
         settled = _settled(rs, appends, begun, chains.get(k))
         shown = _swept(k, rs, appends, begun, lost, odd) if settled is None else settled
         unknown = [v for t, v in xs if t.status == "info"]
@@ -114,7 +122,8 @@ def _count(txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]])
         recovered += sum(1 for v in unknown if v in shown)
     for k, rs in reads.items():  # the reads of keys nobody appended to: all unexpected
         if k not in appended:
-            rs.sort(key=_invoked)
+            if not in_order:
+                rs.sort(key=_invoked)
             _swept(k, rs, (), {}, lost, odd)
     return Losses(
         acknowledged,
@@ -126,8 +135,7 @@ def _count(txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]])
     )
 
 
-def _latest(a: tuple[float, Txn, Hashable]) -> float:
-    return -a[0]
+_first = operator.itemgetter(0)
 
 
 def _later(a: tuple[Txn, Hashable]) -> float:
