@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bench.bench_list_append import generate, to_jsonl
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import events, list_append, losses_append
+from meshcheck.traces.history import cycles, events, list_append, losses_append
 from meshcheck.traces.history.list_append import Txn
 
 STRICT, SERIAL = "strict-serializable", "serializable"
@@ -592,21 +592,29 @@ def test_the_fast_reading_path_gives_what_the_long_path_gives(fields: list[dict[
     history, the long way (events.pair, then parse) reads the same transactions from it: the same
     order, processes, operations, spans and outcomes. Where it declines, the long way decides."""
     objects = [(float(n), f) for n, f in enumerate(fields, 1)]
-    chains = list_append.Chains()
-    quick = list_append._quick(objects, chains)
+    reading = list_append.Reading()
+    quick = list_append._quick(objects, reading)
     if quick is None:
         return
     evs = [events.Event(line, f) for line, f in objects]
     long = list_append.parse(events.pair(evs, "h", ("txn",)), "h")
     shape = [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in quick]
     assert shape == [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in long]
-    # the reads it found prefixes of one spare the check and the loss count no finding
-    whole = chains.whole()
+    # what it found on the way spares the check and the loss count no finding
+    known = reading.known()
     for consistency in (STRICT, SERIAL):
-        assert list_append.check(quick, consistency, whole).anomalies == (
+        assert list_append.check(quick, consistency, known).anomalies == (
             list_append.check(long, consistency).anomalies
         )
-    assert _losses(losses_append.count(quick, whole)) == _losses(losses_append.count(long))
+    assert _losses(losses_append.count(quick, known.chains)) == _losses(losses_append.count(long))
+    # the rt edges from the frontiers it kept: those of txn.realtime, added in the same order
+    graph, kept = cycles.Graph(len(quick)), cycles.Graph(len(quick))
+    list_append.realtime(quick, graph)
+    for t in quick:
+        if t.status != "fail":
+            for a in known.before[t.index]:
+                kept.add(a, t.index, cycles.RT)
+    assert [list(s.items()) for s in kept.succ] == [list(s.items()) for s in graph.succ]
 
 
 def _losses(found: losses_append.Losses) -> tuple[Any, ...]:
@@ -631,22 +639,22 @@ def _ok_reads(*reads: list[int]) -> list[tuple[float, dict[str, Any]]]:
 
 
 def test_the_fast_path_shares_the_values_of_a_keys_reads_and_keeps_each_read() -> None:
-    """`Chains.share`: a read that a longer one extends, or that extends the longest so far, holds
+    """`Reading.share`: a read that a longer one extends, or that extends the longest so far, holds
     the same value objects; one that is neither (incompatible-order) keeps its own values, and its
     key no longer counts as one whose reads are prefixes of one."""
     # each read's values of its own, as a file's lines give them (not one constant of this code)
     read = json.loads("[[1000, 2000], [1000, 2000, 3000], [1000], [1000, 4000]]")
     assert read[0][0] is not read[1][0]
-    chains = list_append.Chains()
-    txns = list_append._quick(_ok_reads(*read), chains)
-    assert txns is not None and chains.broken == {"x"} and chains.whole() == {}
+    reading = list_append.Reading()
+    txns = list_append._quick(_ok_reads(*read), reading)
+    assert txns is not None and reading.broken == {"x"} and reading.known().chains == {}
     reads = [t.mops[0][2] for t in txns]
     assert reads == [(1000, 2000), (1000, 2000, 3000), (1000,), (1000, 4000)]
     assert all(r[0] is reads[0][0] for r in reads[1:3]) and reads[1][1] is reads[0][1]
     assert "incompatible-order" in kinds(txns)
-    chains = list_append.Chains()
-    assert list_append._quick(_ok_reads([5], [5, 6], [], [5]), chains) is not None
-    assert chains.whole() == {"x": (5, 6)}
+    reading = list_append.Reading()
+    assert list_append._quick(_ok_reads([5], [5, 6], [], [5]), reading) is not None
+    assert reading.known().chains == {"x": (5, 6)}
 
 
 def test_a_file_the_one_pass_reading_leaves_is_read_the_long_way(tmp_path: Path) -> None:

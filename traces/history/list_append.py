@@ -46,7 +46,7 @@ from typing import Any, cast
 import attrs
 
 from meshcheck.traces.history import anomalies, cycles, events, reader, txn
-from meshcheck.traces.history.cycles import RW, WR, WW
+from meshcheck.traces.history.cycles import RT, RW, WR, WW
 
 # the names shared with rw-register (anomalies.py, txn.py), importable from here as before
 CYCLES = anomalies.CYCLES
@@ -113,7 +113,7 @@ def _well_formed(
     value: Any,
     ok: bool,
     invoked: Any = None,
-    chains: Chains | None = None,
+    chains: Reading | None = None,
 ) -> tuple[Mop, ...] | None:
     """The micro-operations of a value as `_mops` reads them (of an ok completion, with a read of
     null as the empty list), when it is well formed and holds keys and values of exactly int or
@@ -164,13 +164,32 @@ def _well_formed(
     return tuple(out)
 
 
+@attrs.frozen
+class Known:
+    """What reading a file in one pass found on the way (`Reading`), which the check and the loss
+    count then need not find again."""
+
+    # per key whose committed reads are all prefixes of one: that one, the longest
+    chains: dict[Hashable, tuple[Any, ...]]
+    # per transaction (by index): those its invocation follows in real time, as few as keep every
+    # precedence by transitivity (txn.realtime's frontier, found in the order of the lines)
+    before: Sequence[tuple[int, ...]]
+
+
 @attrs.define
-class Chains:
-    """The committed reads of a history as it is read (`share`), per key: the longest so far, and
-    whether every one is a prefix of it, as a list that only grows is read."""
+class Reading:
+    """A history as it is read in one pass (`_quick`): its committed reads per key (`share`), the
+    longest so far and whether every one is a prefix of it, as a list that only grows is read;
+    the real-time frontier at each invocation (kept by `_quick`: txn.realtime's, in the order of
+    the lines)."""
 
     longest: dict[Hashable, tuple[Any, ...]] = attrs.Factory(dict)
     broken: set[Hashable] = attrs.Factory(set)  # the keys with a read that is not a prefix
+    before: list[tuple[int, ...]] = attrs.Factory(list)  # by index
+    frontier: set[int] = attrs.Factory(set)  # the committed transactions none is known to follow
+
+    def known(self) -> Known:
+        return Known(self.whole(), self.before)
 
     def share(self, k: Hashable, v: list[Any]) -> tuple[Any, ...]:
         """`tuple(v)`, a read of k, made of the elements of the longest read of k so far, when one
@@ -229,18 +248,15 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
 def check(
     txns: Sequence[Txn],
     consistency: str = "strict-serializable",
-    chains: dict[Hashable, tuple[Any, ...]] | None = None,
+    known: Known | None = None,
 ) -> Report:
     """Every anomaly of the history (see the module's docstring) that `consistency` rules out.
-    `chains`: per key, a committed read that every committed read of the key is a prefix of
-    (`Chains.whole`, as `_read` finds them), none of them then compared with it again."""
+    `known`: what reading the transactions found (`_read`), not found again."""
     with reader.bulk():  # the maps of a large history: no cycle among them
-        return _check(txns, consistency, chains or {})
+        return _check(txns, consistency, known)
 
 
-def _check(
-    txns: Sequence[Txn], consistency: str, chains: dict[Hashable, tuple[Any, ...]]
-) -> Report:
+def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report:
     start = time.monotonic()
     found = anomalies.Found()
     by_index = {t.index: t for t in txns}
@@ -270,6 +286,7 @@ def _check(
     ok = [t for t in txns if t.status == "ok"]
     for t in ok:
         _internal(t, found)
+    chains = {} if known is None else known.chains
     # the keys whose reads are all prefixes of one (`chains`) that shows each value once, appended:
     # so does each of those reads
     clean = {k for k, c in chains.items() if len(set(c)) == len(c) and written[k].issuperset(c)}
@@ -351,8 +368,14 @@ def _check(
                 graph.add(t.index, later.index, RW)
                 why.setdefault((t.index, later.index, RW), (k, v, "later"))
     strict = consistency == "strict-serializable"
-    if strict:
+    if strict and known is None:
         realtime(txns, graph)
+    elif strict and known is not None:  # the frontiers `realtime` finds, found: the same edges
+        before = known.before
+        for t in txns:
+            if t.status != "fail":
+                for u in before[t.index]:
+                    graph.add(u, t.index, RT)
     explain = functools.partial(_explain, by_index, why)
     anomalies.search(graph, strict, classify, explain, defaultdict(set), found)
     edges = sum(len(s) for s in graph.succ)
@@ -523,43 +546,44 @@ def read(path: str) -> tuple[str, list[Txn]]:
         return name, txns
 
 
-def _read(path: str) -> tuple[str, list[Txn], dict[Hashable, tuple[Any, ...]] | None]:
-    """`read`, with `Chains.whole` of the committed reads when they were read in one pass."""
+def _read(path: str) -> tuple[str, list[Txn], Known | None]:
+    """`read`, with what the reading found on the way when it read the file in one pass."""
     name = str(path)
     plain = reader.plain(path)
     if plain is not None:
-        chains = Chains()
+        reading = Reading()
         try:
             # orjson's integers beyond 64 bits are floats: _quick refuses them, then `reader.read`
-            txns = _quick(plain, chains)
+            txns = _quick(plain, reading)
         except reader.Irregular:
             txns = None
         if txns is not None:
-            return name, txns, chains.whole()
+            return name, txns, reading.known()
     objects = list(reader.read(path))
-    chains = Chains()
-    txns = _quick(objects, chains)
+    reading = Reading()
+    txns = _quick(objects, reading)
     if txns is not None:
-        return name, txns, chains.whole()
+        return name, txns, reading.known()
     evs = [events.Event(line, fields) for line, fields in objects]
     return name, parse(events.pair(evs, name, ("txn",)), name), None
 
 
 def _quick(
-    objects: Iterable[tuple[float, dict[str, Any]]], chains: Chains | None = None
+    objects: Iterable[tuple[float, dict[str, Any]]], reading: Reading | None = None
 ) -> list[Txn] | None:
     """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
     (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
     them, holds well-formed micro-operations (`_well_formed`), and each invocation comes later than
     the one before (as lines do; EDN events sharing a line go the long way); else None. The same
     transactions in the same order, without an Event or a Call for each, nor a sort: a
-    transaction's index is its invocation's place; their committed reads shared (`chains`)."""
-    if chains is None:
-        chains = Chains()
+    transaction's index is its invocation's place; what it finds on the way in `reading`."""
+    if reading is None:
+        reading = Reading()
     # process -> its transaction's index, its invocation's time and value
     running: dict[int | str, tuple[int, float, Any]] = {}
     slots: list[Txn | None] = []  # the transactions by index, each filled in at its completion
     last = -math.inf  # the time of the last invocation
+    before, frontier = reading.before, reading.frontier
     for line, fields in objects:
         process = fields.get("process")
         if type(process) is not int and type(process) is not str:
@@ -576,19 +600,23 @@ def _quick(
             last = line
             running[process] = (len(slots), line, fields.get("value"))
             slots.append(None)
+            before.append(tuple(frontier))  # it follows those in real time
             continue
         if (kind != "ok" and kind != "fail" and kind != "info") or process not in running:
             return None
         i, call, invoked = running.pop(process)
         ok = kind == "ok"
         mops = (
-            _well_formed(fields.get("value"), True, invoked, chains)
+            _well_formed(fields.get("value"), True, invoked, reading)
             if ok
             else _well_formed(invoked, False)
         )
         if mops is None:
             return None
         slots[i] = Txn(i, process, mops, call, math.inf if kind == "info" else line, kind)
+        if ok:  # it follows what it followed, and the next invocations follow it
+            frontier.difference_update(before[i])
+            frontier.add(i)
     for process, (i, call, invoked) in running.items():
         mops = _well_formed(invoked, False)
         if mops is None:
@@ -605,11 +633,12 @@ def run(path: str, options: Any) -> tuple[str, bool]:
 
 def _run(path: str, options: Any) -> tuple[str, bool]:
     with reader.bulk():  # left once the events are freed: the collector then sees none of them
-        name, txns, chains = _read(path)
+        name, txns, known = _read(path)
     txn.committed(name, txns)
-    report = check(txns, options.consistency, chains)
+    report = check(txns, options.consistency, known)
     # what was lost, beside the anomalies (losses_append.py, which imports this module)
     from meshcheck.traces.history import losses_append
 
+    chains = None if known is None else known.chains
     account = losses_append.render(losses_append.count(txns, chains))
     return render(report, name) + account, report.holds
