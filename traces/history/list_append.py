@@ -174,6 +174,9 @@ class Known:
     # per transaction (by index): those its invocation follows in real time, as few as keep every
     # precedence by transitivity (txn.realtime's frontier, found in the order of the lines)
     before: Sequence[tuple[int, ...]]
+    # the committed transactions (by index) that touch a key more than once: in no other can a
+    # read miss the transaction's own operations (`_internal`)
+    repeats: set[int]
 
 
 @attrs.define
@@ -186,10 +189,11 @@ class Reading:
     longest: dict[Hashable, tuple[Any, ...]] = attrs.Factory(dict)
     broken: set[Hashable] = attrs.Factory(set)  # the keys with a read that is not a prefix
     before: list[tuple[int, ...]] = attrs.Factory(list)  # by index
+    repeats: set[int] = attrs.Factory(set)  # `Known.repeats`
     frontier: set[int] = attrs.Factory(set)  # the committed transactions none is known to follow
 
     def known(self) -> Known:
-        return Known(self.whole(), self.before)
+        return Known(self.whole(), self.before, self.repeats)
 
     def share(self, k: Hashable, v: list[Any]) -> tuple[Any, ...]:
         """`tuple(v)`, a read of k, made of the elements of the longest read of k so far, when one
@@ -284,8 +288,10 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
             position[(k, v)] = len(written[k])  # the writer's appends to k keep this order
             written[k].add(v)
     ok = [t for t in txns if t.status == "ok"]
+    repeats = None if known is None else known.repeats
     for t in ok:
-        _internal(t, found)
+        if repeats is None or t.index in repeats:
+            _internal(t, found)
     chains = {} if known is None else known.chains
     # the keys whose reads are all prefixes of one (`chains`) that shows each value once, appended:
     # so does each of those reads
@@ -583,7 +589,7 @@ def _quick(
     running: dict[int | str, tuple[int, float, Any]] = {}
     slots: list[Txn | None] = []  # the transactions by index, each filled in at its completion
     last = -math.inf  # the time of the last invocation
-    before, frontier = reading.before, reading.frontier
+    before, frontier, repeats = reading.before, reading.frontier, reading.repeats
     for line, fields in objects:
         process = fields.get("process")
         if type(process) is not int and type(process) is not str:
@@ -617,6 +623,8 @@ def _quick(
         if ok:  # it follows what it followed, and the next invocations follow it
             frontier.difference_update(before[i])
             frontier.add(i)
+            if len(mops) > 1 and len({m[1] for m in mops}) != len(mops):
+                repeats.add(i)
     for process, (i, call, invoked) in running.items():
         mops = _well_formed(invoked, False)
         if mops is None:
