@@ -657,6 +657,17 @@ def test_the_fast_path_shares_the_values_of_a_keys_reads_and_keeps_each_read() -
     assert reading.known().chains == {"x": (5, 6)}
 
 
+def test_events_at_one_time_are_left_to_the_long_way() -> None:
+    """EDN events sharing a line share a time: a completion and an invocation at one time do not
+    follow each other in real time (txn.realtime orders the invocation first), whatever their
+    order in the line, so the one pass, which keeps the frontier in the order it reads, declines."""
+    a = {"process": 0, "f": "txn", "value": [["append", "x", 1]]}
+    b = {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]}
+    objects = [(1.0, {**a, "type": "invoke"}), (2.0, {**a, "type": "ok"}), (2.0, b)]
+    assert list_append._quick(objects) is None
+    assert list_append._quick([*objects[:2], (3.0, b)]) is not None
+
+
 def test_a_file_the_one_pass_reading_leaves_is_read_the_long_way(tmp_path: Path) -> None:
     """orjson reads an integer beyond 64 bits as a float, which the one pass refuses: the file is
     read again as `reader.read` reads it (the process exactly); a blank line holding \\f is two

@@ -579,8 +579,8 @@ def _quick(
 ) -> list[Txn] | None:
     """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
     (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
-    them, holds well-formed micro-operations (`_well_formed`), and each invocation comes later than
-    the one before (as lines do; EDN events sharing a line go the long way); else None. The same
+    them, holds well-formed micro-operations (`_well_formed`), and each event comes later than the
+    one before (as lines do; EDN events sharing a line go the long way); else None. The same
     transactions in the same order, without an Event or a Call for each, nor a sort: a
     transaction's index is its invocation's place; what it finds on the way in `reading`."""
     if reading is None:
@@ -588,7 +588,7 @@ def _quick(
     # process -> its transaction's index, its invocation's time and value
     running: dict[int | str, tuple[int, float, Any]] = {}
     slots: list[Txn | None] = []  # the transactions by index, each filled in at its completion
-    last = -math.inf  # the time of the last invocation
+    last = -math.inf  # the time of the last event
     before, frontier, repeats = reading.before, reading.frontier, reading.repeats
     for line, fields in objects:
         process = fields.get("process")
@@ -599,11 +599,13 @@ def _quick(
         f = fields.get("f")
         if type(f) is not str or f != "txn":
             return None
+        if line <= last:  # at one time, invocations first: the order of the lines is not enough
+            return None
+        last = line
         kind = fields.get("type")
         if kind == "invoke":
-            if process in running or line <= last:
+            if process in running:
                 return None
-            last = line
             running[process] = (len(slots), line, fields.get("value"))
             slots.append(None)
             before.append(tuple(frontier))  # it follows those in real time
