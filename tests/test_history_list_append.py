@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bench.bench_list_append import generate, to_jsonl
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import events, list_append
+from meshcheck.traces.history import cycles, events, list_append, losses_append
 from meshcheck.traces.history.list_append import Txn
 
 STRICT, SERIAL = "strict-serializable", "serializable"
@@ -592,13 +592,41 @@ def test_the_fast_reading_path_gives_what_the_long_path_gives(fields: list[dict[
     history, the long way (events.pair, then parse) reads the same transactions from it: the same
     order, processes, operations, spans and outcomes. Where it declines, the long way decides."""
     objects = [(float(n), f) for n, f in enumerate(fields, 1)]
-    quick = list_append._quick(objects)
+    reading = list_append.Reading()
+    quick = list_append._quick(objects, reading)
     if quick is None:
         return
     evs = [events.Event(line, f) for line, f in objects]
     long = list_append.parse(events.pair(evs, "h", ("txn",)), "h")
     shape = [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in quick]
     assert shape == [(t.index, t.process, t.mops, t.call, t.ret, t.status) for t in long]
+    # what it found on the way spares the check and the loss count no finding
+    known = reading.known()
+    for consistency in (STRICT, SERIAL):
+        assert list_append.check(quick, consistency, known).anomalies == (
+            list_append.check(long, consistency).anomalies
+        )
+    assert _losses(losses_append.count(quick, known.chains)) == _losses(losses_append.count(long))
+    # the rt edges from the frontiers it kept: those of txn.realtime, added in the same order
+    graph, kept = cycles.Graph(len(quick)), cycles.Graph(len(quick))
+    list_append.realtime(quick, graph)
+    for t in quick:
+        if t.status != "fail":
+            for a in known.before[t.index]:
+                kept.add(a, t.index, cycles.RT)
+    assert [list(s.items()) for s in kept.succ] == [list(s.items()) for s in graph.succ]
+
+
+def _losses(found: losses_append.Losses) -> tuple[Any, ...]:
+    """The loss count with each transaction by its index (transactions compare by identity)."""
+    return (
+        found.acknowledged,
+        [(x.append.index, x.key, x.value, x.read.index) for x in found.lost],
+        found.indeterminate,
+        found.recovered,
+        [(x.read.index, x.key, x.value) for x in found.unexpected],
+        [(x.read.index, x.key, x.value) for x in found.duplicated],
+    )
 
 
 def _ok_reads(*reads: list[int]) -> list[tuple[float, dict[str, Any]]]:
@@ -611,17 +639,33 @@ def _ok_reads(*reads: list[int]) -> list[tuple[float, dict[str, Any]]]:
 
 
 def test_the_fast_path_shares_the_values_of_a_keys_reads_and_keeps_each_read() -> None:
-    """`_shared`: a read that a longer one extends, or that extends the longest so far, holds the
-    same value objects; one that is neither (incompatible-order) keeps its own values."""
+    """`Reading.share`: a read that a longer one extends, or that extends the longest so far, holds
+    the same value objects; one that is neither (incompatible-order) keeps its own values, and its
+    key no longer counts as one whose reads are prefixes of one."""
     # each read's values of its own, as a file's lines give them (not one constant of this code)
     read = json.loads("[[1000, 2000], [1000, 2000, 3000], [1000], [1000, 4000]]")
     assert read[0][0] is not read[1][0]
-    txns = list_append._quick(_ok_reads(*read))
-    assert txns is not None
+    reading = list_append.Reading()
+    txns = list_append._quick(_ok_reads(*read), reading)
+    assert txns is not None and reading.broken == {"x"} and reading.known().chains == {}
     reads = [t.mops[0][2] for t in txns]
     assert reads == [(1000, 2000), (1000, 2000, 3000), (1000,), (1000, 4000)]
     assert all(r[0] is reads[0][0] for r in reads[1:3]) and reads[1][1] is reads[0][1]
     assert "incompatible-order" in kinds(txns)
+    reading = list_append.Reading()
+    assert list_append._quick(_ok_reads([5], [5, 6], [], [5]), reading) is not None
+    assert reading.known().chains == {"x": (5, 6)}
+
+
+def test_events_at_one_time_are_left_to_the_long_way() -> None:
+    """EDN events sharing a line share a time: a completion and an invocation at one time do not
+    follow each other in real time (txn.realtime orders the invocation first), whatever their
+    order in the line, so the one pass, which keeps the frontier in the order it reads, declines."""
+    a = {"process": 0, "f": "txn", "value": [["append", "x", 1]]}
+    b = {"process": 1, "type": "invoke", "f": "txn", "value": [["r", "x", None]]}
+    objects = [(1.0, {**a, "type": "invoke"}), (2.0, {**a, "type": "ok"}), (2.0, b)]
+    assert list_append._quick(objects) is None
+    assert list_append._quick([*objects[:2], (3.0, b)]) is not None
 
 
 def test_a_file_the_one_pass_reading_leaves_is_read_the_long_way(tmp_path: Path) -> None:

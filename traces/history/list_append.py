@@ -41,12 +41,12 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from meshcheck.traces.history import anomalies, cycles, events, reader, txn
-from meshcheck.traces.history.cycles import RW, WR, WW
+from meshcheck.traces.history.cycles import RT, RW, WR, WW
 
 # the names shared with rw-register (anomalies.py, txn.py), importable from here as before
 CYCLES = anomalies.CYCLES
@@ -113,7 +113,7 @@ def _well_formed(
     value: Any,
     ok: bool,
     invoked: Any = None,
-    longest: dict[Hashable, tuple[Any, ...]] | None = None,
+    chains: Reading | None = None,
 ) -> tuple[Mop, ...] | None:
     """The micro-operations of a value as `_mops` reads them (of an ok completion, with a read of
     null as the empty list), when it is well formed and holds keys and values of exactly int or
@@ -158,31 +158,72 @@ def _well_formed(
         if v is None:
             out.append(("r", k, () if ok else None))
         elif type(v) is list and scalars(map(type, v)):
-            out.append(("r", k, tuple(v) if longest is None else _shared(longest, k, v)))
+            out.append(("r", k, tuple(v) if chains is None else chains.share(k, v)))
         else:
             return None
     return tuple(out)
 
 
-def _shared(longest: dict[Hashable, tuple[Any, ...]], k: Hashable, v: list[Any]) -> tuple[Any, ...]:
-    """`tuple(v)`, a read of k, made of the elements of `longest[k]`, the longest read of k so far,
-    when one is a prefix of the other, as the reads of a key are in a valid history (a list grows
-    at its end); `longest` kept. The reads of a history read from a file then hold each value
-    once, as a checker's caller builds them, not once for each read that shows it (100,000
-    transactions: 3.8 million elements, 125,000 values), in a quarter less memory."""
-    t = tuple(v)
-    seen = longest.get(k)
-    if seen is None:
-        longest[k] = t
+@attrs.frozen
+class Known:
+    """What reading a file in one pass found on the way (`Reading`), which the check and the loss
+    count then need not find again."""
+
+    # per key whose committed reads are all prefixes of one: that one, the longest
+    chains: dict[Hashable, tuple[Any, ...]]
+    # per transaction (by index): those its invocation follows in real time, as few as keep every
+    # precedence by transitivity (txn.realtime's frontier, found in the order of the lines)
+    before: Sequence[tuple[int, ...]]
+    # the committed transactions (by index) that touch a key more than once: in no other can a
+    # read miss the transaction's own operations (`_internal`)
+    repeats: set[int]
+
+
+@attrs.define
+class Reading:
+    """A history as it is read in one pass (`_quick`): its committed reads per key (`share`), the
+    longest so far and whether every one is a prefix of it, as a list that only grows is read;
+    the real-time frontier at each invocation (kept by `_quick`: txn.realtime's, in the order of
+    the lines)."""
+
+    longest: dict[Hashable, tuple[Any, ...]] = attrs.Factory(dict)
+    broken: set[Hashable] = attrs.Factory(set)  # the keys with a read that is not a prefix
+    before: list[tuple[int, ...]] = attrs.Factory(list)  # by index
+    repeats: set[int] = attrs.Factory(set)  # `Known.repeats`
+    frontier: set[int] = attrs.Factory(set)  # the committed transactions none is known to follow
+
+    def known(self) -> Known:
+        return Known(self.whole(), self.before, self.repeats)
+
+    def share(self, k: Hashable, v: list[Any]) -> tuple[Any, ...]:
+        """`tuple(v)`, a read of k, made of the elements of the longest read of k so far, when one
+        is a prefix of the other, as the reads of a key are in a valid history; else k is broken.
+        The reads of a history read from a file then hold each value once, as a checker's caller
+        builds them, not once for each read that shows it (100,000 transactions: 3.8 million
+        elements, 125,000 values), in a quarter less memory."""
+        t = tuple(v)
+        longest = self.longest
+        seen = longest.get(k)
+        if seen is None:
+            longest[k] = t
+            return t
+        n = len(t)
+        if n <= len(seen):
+            prefix = seen[:n]
+            if prefix == t:
+                return prefix
+        elif t[: len(seen)] == seen:
+            t = seen + t[len(seen) :]
+            longest[k] = t
+            return t
+        self.broken.add(k)
         return t
-    n = len(seen)
-    if len(t) <= n:
-        prefix = seen[: len(t)]
-        return prefix if prefix == t else t
-    if t[:n] == seen:
-        t = seen + t[n:]
-        longest[k] = t
-    return t
+
+    def whole(self) -> dict[Hashable, tuple[Any, ...]]:
+        """Per key no read broke: the longest read, every committed read of the key a prefix of it
+        (the check and the loss count then compare no read with it again)."""
+        broken = self.broken
+        return {k: t for k, t in self.longest.items() if k not in broken}
 
 
 def _shape(m: Mop) -> tuple[Hashable, ...]:
@@ -208,13 +249,18 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
     return tuple(out)
 
 
-def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
-    """Every anomaly of the history (see the module's docstring) that `consistency` rules out."""
+def check(
+    txns: Sequence[Txn],
+    consistency: str = "strict-serializable",
+    known: Known | None = None,
+) -> Report:
+    """Every anomaly of the history (see the module's docstring) that `consistency` rules out.
+    `known`: what reading the transactions found (`_read`), not found again."""
     with reader.bulk():  # the maps of a large history: no cycle among them
-        return _check(txns, consistency)
+        return _check(txns, consistency, known)
 
 
-def _check(txns: Sequence[Txn], consistency: str) -> Report:
+def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report:
     start = time.monotonic()
     found = anomalies.Found()
     by_index = {t.index: t for t in txns}
@@ -242,17 +288,27 @@ def _check(txns: Sequence[Txn], consistency: str) -> Report:
             position[(k, v)] = len(written[k])  # the writer's appends to k keep this order
             written[k].add(v)
     ok = [t for t in txns if t.status == "ok"]
+    repeats = None if known is None else known.repeats
     for t in ok:
-        _internal(t, found)
+        if repeats is None or t.index in repeats:
+            _internal(t, found)
+    chains = {} if known is None else known.chains
+    # the keys whose reads are all prefixes of one (`chains`) that shows each value once, appended:
+    # so does each of those reads
+    clean = {k for k, c in chains.items() if len(set(c)) == len(c) and written[k].issuperset(c)}
     # the reads of committed transactions, each without the values the reader appended itself
     reads: dict[Hashable, list[tuple[Txn, tuple[Hashable, ...]]]] = defaultdict(list)
     for t in ok:
         for f, k, v in t.mops:
             if f == "r" and v is not None:
-                _elements(t, k, v, writer, aborted, found, written[k])
+                if k not in clean:
+                    _elements(t, k, v, writer, aborted, found, written[k])
                 reads[k].append((t, v))
     orders: dict[Hashable, tuple[Hashable, ...]] = {}
     for k, rs in reads.items():
+        if k in chains:  # every read a prefix of this one, the longest
+            orders[k] = chains[k]
+            continue
         longest_t, longest = max(rs, key=lambda p: (len(p[1]), -p[0].index))
         orders[k] = longest
         for t, r in rs:
@@ -289,8 +345,9 @@ def _check(txns: Sequence[Txn], consistency: str) -> Report:
                 why.setdefault((tail[0].index, later.index, WW), (k, order[-1], v, "later"))
     for k, rs in reads.items():
         order = orders[k]
+        prefixes = k in chains
         for t, r in rs:
-            if order[: len(r)] != r:
+            if not prefixes and order[: len(r)] != r:
                 continue
             n = len(r)
             while n and writer.get((k, r[n - 1]), (None,))[0] is t:
@@ -317,8 +374,14 @@ def _check(txns: Sequence[Txn], consistency: str) -> Report:
                 graph.add(t.index, later.index, RW)
                 why.setdefault((t.index, later.index, RW), (k, v, "later"))
     strict = consistency == "strict-serializable"
-    if strict:
+    if strict and known is None:
         realtime(txns, graph)
+    elif strict and known is not None:  # the frontiers `realtime` finds, found: the same edges
+        before = known.before
+        for t in txns:
+            if t.status != "fail":
+                for u in before[t.index]:
+                    graph.add(u, t.index, RT)
     explain = functools.partial(_explain, by_index, why)
     anomalies.search(graph, strict, classify, explain, defaultdict(set), found)
     edges = sum(len(s) for s in graph.succ)
@@ -485,37 +548,48 @@ def read(path: str) -> tuple[str, list[Txn]]:
     transactions, each event with its process, in one pass (`_quick`); any other the long way,
     which names the first thing wrong."""
     with reader.bulk():  # left once the events are freed: the collector then sees none of them
-        return _read(path)
+        name, txns, _ = _read(path)
+        return name, txns
 
 
-def _read(path: str) -> tuple[str, list[Txn]]:
+def _read(path: str) -> tuple[str, list[Txn], Known | None]:
+    """`read`, with what the reading found on the way when it read the file in one pass."""
     name = str(path)
     plain = reader.plain(path)
     if plain is not None:
+        reading = Reading()
         try:
             # orjson's integers beyond 64 bits are floats: _quick refuses them, then `reader.read`
-            txns = _quick(plain)
+            txns = _quick(plain, reading)
         except reader.Irregular:
             txns = None
         if txns is not None:
-            return name, txns
+            return name, txns, reading.known()
     objects = list(reader.read(path))
-    txns = _quick(objects)
-    if txns is None:
-        evs = [events.Event(line, fields) for line, fields in objects]
-        txns = parse(events.pair(evs, name, ("txn",)), name)
-    return name, txns
+    reading = Reading()
+    txns = _quick(objects, reading)
+    if txns is not None:
+        return name, txns, reading.known()
+    evs = [events.Event(line, fields) for line, fields in objects]
+    return name, parse(events.pair(evs, name, ("txn",)), name), None
 
 
-def _quick(objects: Iterable[tuple[float, dict[str, Any]]]) -> list[Txn] | None:
+def _quick(
+    objects: Iterable[tuple[float, dict[str, Any]]], reading: Reading | None = None
+) -> list[Txn] | None:
     """`parse(events.pair(...))` of the events, each with its time, when every one is of a process
     (a number or a name, exactly int or str) with a "txn" operation, pairs as `events.pair` pairs
-    them, and holds well-formed micro-operations (`_well_formed`); else None. The
-    same transactions in the same order, without an Event or a Call for each."""
-    running: dict[int | str, tuple[float, Any]] = {}  # process -> its invocation's time, value
-    # each transaction but its index, in the order events.pair finds them
-    done: list[tuple[float, int | str, tuple[Mop, ...], float, str]] = []
-    longest: dict[Hashable, tuple[Any, ...]] = {}  # `_shared`
+    them, holds well-formed micro-operations (`_well_formed`), and each event comes later than the
+    one before (as lines do; EDN events sharing a line go the long way); else None. The same
+    transactions in the same order, without an Event or a Call for each, nor a sort: a
+    transaction's index is its invocation's place; what it finds on the way in `reading`."""
+    if reading is None:
+        reading = Reading()
+    # process -> its transaction's index, its invocation's time and value
+    running: dict[int | str, tuple[int, float, Any]] = {}
+    slots: list[Txn | None] = []  # the transactions by index, each filled in at its completion
+    last = -math.inf  # the time of the last event
+    before, frontier, repeats = reading.before, reading.frontier, reading.repeats
     for line, fields in objects:
         process = fields.get("process")
         if type(process) is not int and type(process) is not str:
@@ -525,31 +599,40 @@ def _quick(objects: Iterable[tuple[float, dict[str, Any]]]) -> list[Txn] | None:
         f = fields.get("f")
         if type(f) is not str or f != "txn":
             return None
+        if line <= last:  # at one time, invocations first: the order of the lines is not enough
+            return None
+        last = line
         kind = fields.get("type")
         if kind == "invoke":
             if process in running:
                 return None
-            running[process] = (line, fields.get("value"))
+            running[process] = (len(slots), line, fields.get("value"))
+            slots.append(None)
+            before.append(tuple(frontier))  # it follows those in real time
             continue
         if (kind != "ok" and kind != "fail" and kind != "info") or process not in running:
             return None
-        call, invoked = running.pop(process)
+        i, call, invoked = running.pop(process)
         ok = kind == "ok"
         mops = (
-            _well_formed(fields.get("value"), True, invoked, longest)
+            _well_formed(fields.get("value"), True, invoked, reading)
             if ok
             else _well_formed(invoked, False)
         )
         if mops is None:
             return None
-        done.append((call, process, mops, math.inf if kind == "info" else line, kind))
-    for process, (call, invoked) in running.items():
+        slots[i] = Txn(i, process, mops, call, math.inf if kind == "info" else line, kind)
+        if ok:  # it follows what it followed, and the next invocations follow it
+            frontier.difference_update(before[i])
+            frontier.add(i)
+            if len(mops) > 1 and len({m[1] for m in mops}) != len(mops):
+                repeats.add(i)
+    for process, (i, call, invoked) in running.items():
         mops = _well_formed(invoked, False)
         if mops is None:
             return None
-        done.append((call, process, mops, math.inf, "info"))
-    done.sort(key=lambda d: d[0])  # stable, as events.pair sorts
-    return [Txn(i, p, m, c, r, s) for i, (c, p, m, r, s) in enumerate(done)]
+        slots[i] = Txn(i, process, mops, call, math.inf, "info")
+    return cast("list[Txn]", slots)  # every invocation completed or left pending: all filled
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
@@ -559,11 +642,13 @@ def run(path: str, options: Any) -> tuple[str, bool]:
 
 
 def _run(path: str, options: Any) -> tuple[str, bool]:
-    name, txns = read(path)
+    with reader.bulk():  # left once the events are freed: the collector then sees none of them
+        name, txns, known = _read(path)
     txn.committed(name, txns)
-    report = check(txns, options.consistency)
+    report = check(txns, options.consistency, known)
     # what was lost, beside the anomalies (losses_append.py, which imports this module)
     from meshcheck.traces.history import losses_append
 
-    account = losses_append.render(losses_append.count(txns))
+    chains = None if known is None else known.chains
+    account = losses_append.render(losses_append.count(txns, chains))
     return render(report, name) + account, report.holds

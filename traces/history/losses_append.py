@@ -26,7 +26,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Hashable, Sequence
+import operator
+from collections.abc import Hashable, Mapping, Sequence
 
 import attrs
 
@@ -64,15 +65,21 @@ class Losses:
 Read = tuple[Txn, tuple[Hashable, ...]]
 
 
-def count(txns: Sequence[Txn]) -> Losses:
-    """The counts and the lost appends of a list-append history (the module's docstring)."""
+def count(
+    txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]] | None = None
+) -> Losses:
+    """The counts and the lost appends of a list-append history (the module's docstring).
+    `chains`: per key, a committed read that every committed read of the key is a prefix of, as
+    list_append.py's `check` takes them."""
     with reader.bulk():  # a tuple an append and a read: none in a cycle
-        return _count(txns)
+        return _count(txns, chains or {})
 
 
-def _count(txns: Sequence[Txn]) -> Losses:
+def _count(txns: Sequence[Txn], chains: Mapping[Hashable, tuple[Hashable, ...]]) -> Losses:
     appended: dict[Hashable, list[tuple[Txn, Hashable]]] = {}  # the appends that did not fail
     reads: dict[Hashable, list[Read]] = {}
+    calls = [t.call for t in txns]
+    in_order = calls == sorted(calls)  # by invocation, as read from a file: no list to sort
     for t in txns:
         status = t.status
         if status == "fail":
@@ -94,23 +101,29 @@ def _count(txns: Sequence[Txn]) -> Losses:
     odd = (unexpected, duplicated)
     acknowledged = indeterminate = recovered = 0
     for k, xs in appended.items():
-        appends = sorted(((t.ret, t, v) for t, v in xs if t.status == "ok"), key=_latest)
+        appends = sorted(
+            ((t.ret, t, v) for t, v in xs if t.status == "ok"), key=_first, reverse=True
+        )  # the latest first; stable
         acknowledged += len(appends)
         rs = reads.get(k)
         if rs is None:
             indeterminate += len(xs) - len(appends)
             continue
-        xs.sort(key=_later)  # the first append of a value (by invocation) last: it stays
-        begun = {v: t.call for t, v in xs}
-        rs.sort(key=_invoked)  # stable: in the order of the history
-        settled = _settled(rs, appends, begun)
+        if in_order:  # the first append of a value (by invocation) last: it stays
+            begun = {v: t.call for t, v in reversed(xs)}
+        else:
+            xs.sort(key=_later)
+            begun = {v: t.call for t, v in xs}
+            rs.sort(key=_invoked)  # stable: in the order of the history
+        settled = _settled(rs, appends, begun, chains.get(k))
         shown = _swept(k, rs, appends, begun, lost, odd) if settled is None else settled
         unknown = [v for t, v in xs if t.status == "info"]
         indeterminate += len(unknown)
         recovered += sum(1 for v in unknown if v in shown)
     for k, rs in reads.items():  # the reads of keys nobody appended to: all unexpected
         if k not in appended:
-            rs.sort(key=_invoked)
+            if not in_order:
+                rs.sort(key=_invoked)
             _swept(k, rs, (), {}, lost, odd)
     return Losses(
         acknowledged,
@@ -122,8 +135,7 @@ def _count(txns: Sequence[Txn]) -> Losses:
     )
 
 
-def _latest(a: tuple[float, Txn, Hashable]) -> float:
-    return -a[0]
+_first = operator.itemgetter(0)
 
 
 def _later(a: tuple[Txn, Hashable]) -> float:
@@ -135,14 +147,18 @@ def _invoked(r: Read) -> float:
 
 
 def _settled(
-    rs: Sequence[Read], appends: Sequence[tuple[float, Txn, Hashable]], begun: dict[Hashable, float]
+    rs: Sequence[Read],
+    appends: Sequence[tuple[float, Txn, Hashable]],
+    begun: dict[Hashable, float],
+    chain: tuple[Hashable, ...] | None,
 ) -> set[Hashable] | None:
     """The elements the reads of a key show, when each read is a prefix of the longest (as a list
     that only grows is read) and none lacks an append that returned before it was invoked, nor
     shows an element twice or from nowhere; else None (`_swept` then finds and names them). The
     common case, by the reads' lengths alone: O(reads + elements of the longest + appends x log
-    reads), each read compared with the longest in C."""
-    longest = max((r for _, r in rs), key=len)
+    reads), each read compared with the longest in C (`chain`: the longest, when every read is
+    known to be a prefix of it)."""
+    longest = max((r for _, r in rs), key=len) if chain is None else chain
     elements = set(longest)
     if len(elements) != len(longest) or not elements <= begun.keys():
         return None
@@ -150,7 +166,7 @@ def _settled(
     lengths = []
     for t, r in rs:
         n = len(r)
-        if n and (longest[:n] != r or not began[n - 1] < t.ret):
+        if n and ((chain is None and longest[:n] != r) or not began[n - 1] < t.ret):
             return None  # not a prefix, or an element appended only after the read returned
         lengths.append(n)
     shortest = list(itertools.accumulate(reversed(lengths), min))[::-1]  # from each read on

