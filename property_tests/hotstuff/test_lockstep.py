@@ -113,8 +113,20 @@ def test_the_puppet_kills_a_second_vote_in_one_view() -> None:
     assert "msgs: only in impl [block |-> <<[cmd |-> a, view |-> 4]>>, src |-> r4" in (
         failed.value.message
     )
-    # the honest lockstep misses it: an honest leader proposes one block per view, so no replica
-    # is offered a second one (derandomized, so that this is the same search every run)
+
+
+@pytest.mark.moved(
+    stand_in=(
+        "property_tests/hotstuff/test_lockstep.py::test_the_puppet_kills_a_second_vote_in_one_view"
+    ),
+    why=(
+        "a recorded limit, no check of safety: the honest lockstep's 60 examples miss "
+        "vote_twice_in_view, which the stand-in's puppet path kills"
+    ),
+)
+def test_the_honest_lockstep_misses_a_second_vote_in_one_view() -> None:
+    """An honest leader proposes one block per view, so no replica is offered a second one
+    (derandomized, so that this is the same search every run)."""
     lockstep(
         frozenset({mutants.VOTE_TWICE_IN_VIEW}),
         settings(max_examples=60, derandomize=True, database=None, phases=[Phase.generate]),

@@ -47,7 +47,7 @@ from meshcheck.impl.hybrid.levels import (
 )
 from meshcheck.impl.hybrid.machine import COMMITTED, op_name
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.violated import INVARIANT, Violated
 
@@ -72,6 +72,10 @@ class Monitor:
         self.steps = 0
         self.agreed: dict[int, str] = {1: RAFT}
         self.carried: dict[int, tuple[tuple[str, int], ...]] = {}  # epoch -> history at its close
+        # node -> what its level checks last passed on (`_level`): its threat state (a frozen
+        # value, replaced whenever evidence or the replicated time changes), its level and the
+        # nodes ever Byzantine
+        self.level_passed: dict[str, tuple[ThreatModel, Level, frozenset[str]]] = {}
         hc.plugin.watchers.append(self)
 
     def fail(self, node: str, invariant: str, problem: str) -> None:
@@ -161,7 +165,19 @@ class Monitor:
                     )
 
     def _level(self, node: HybridNode) -> None:
+        """The level's invariants, which read only the node's threat state, its level and the
+        nodes ever Byzantine: checked again only when one of those changed since they last held
+        at this node (most steps change none of them, and a flood of evidence makes each check
+        cost its whole record)."""
         threat = node.threat
+        seen = (threat, node.level, frozenset(self.hc.byzantine))
+        passed = self.level_passed.get(node.id)
+        if passed is not None and passed[0] is threat and passed[1:] == seen[1:]:
+            return
+        self._check_level(node, threat)
+        self.level_passed[node.id] = seen
+
+    def _check_level(self, node: HybridNode, threat: ThreatModel) -> None:
         bound = demanded_by([a.record for a in threat.records], threat.th)
         if node.level > bound:
             self.fail(

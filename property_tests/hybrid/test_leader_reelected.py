@@ -65,6 +65,18 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
     leader_reelected_check(frozenset(), settings())
 
 
+@pytest.mark.moved(
+    stand_in=(
+        "tests/test_corpus.py::test_its_mutant_fails"
+        "[traces/counterexamples/hybrid/retried_op_dropped_by_reelected_leader.itf.json]"
+    ),
+    why=(
+        "the corpus re-runs this check's first ci example (its #meta.rerun: the leader "
+        "re-elected check on Schedule(seed=0, away='crash', hold=0)) with this mutant and "
+        "requires it to fail: the same run and the same mutant killed (this test runs it four "
+        "times: recorded and not, in the search and in Hypothesis's final replay)"
+    ),
+)
 def test_the_check_kills_the_catalogue_mutant() -> None:
     """`reappend_checks_index_only`, in `make test`'s profile: the leader takes its log reaching
     the index its copy went to for the copy being there, and never appends X again (the first

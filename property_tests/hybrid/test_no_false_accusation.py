@@ -40,7 +40,27 @@ ISSUE: dict[str, Any] = {"drop": 0.05, "duplicate": 0.02, "crash": 0.1, "partiti
 DEPOSED = honest(0, ticks=1000, depose=(400, 320))
 
 
-@pytest.mark.parametrize("seed", [5, 7, 12])
+# Seed 5 stays in `make test`; 7 and 12 show the same in `make test-all`.
+ANOTHER_SEED_OF_THE_ISSUE = pytest.mark.moved(
+    stand_in=(
+        "property_tests/hybrid/test_no_false_accusation.py::test_the_issues_runs_accuse_no_one[5]"
+    ),
+    why=(
+        "the same cluster under the issue's faults (another seed), the same check: the correct "
+        "nodes accuse no one and timing_from_receipt, the one mutant these runs are for, is "
+        "killed on seed 5 as on this one"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        5,
+        pytest.param(7, marks=ANOTHER_SEED_OF_THE_ISSUE),
+        pytest.param(12, marks=ANOTHER_SEED_OF_THE_ISSUE),
+    ],
+)
 def test_the_issues_runs_accuse_no_one(seed: int) -> None:
     no_false_accusation_run(honest(seed, **ISSUE), frozenset())
     with pytest.raises(CheckFailed, match=r"NoFalseAccusation violated .* reported timing"):

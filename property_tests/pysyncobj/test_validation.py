@@ -181,16 +181,24 @@ def _edit_retry(records: list[LogRecord], prev: int, name: str) -> list[LogRecor
     return out
 
 
-def test_a_retry_one_entry_back_is_the_step_back(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def seed_354(tmp_path_factory: pytest.TempPathFactory) -> list[LogRecord]:
+    """Seed 354 of the short schedule, run and validated once for the two tests that read its log:
+    its records (the run's own checks and the validation held)."""
+    folder = tmp_path_factory.mktemp("seed-354")
+    verdict, held = validate_run(short(354), folder=folder)
+    assert held and verdict.ok, verdict.render()
+    return read(folder / "seed-354.ndjson")
+
+
+def test_a_retry_one_entry_back_is_the_step_back(seed_354: list[LogRecord]) -> None:
     """Seed 354 of the short schedule: s2 holds 58 entries of term 1, leader s1 of term 2 holds 55,
     the last of term 2. s2 rejects s1's heartbeat (prevLogIndex 55, term 2: s2's entry 55 is of
     term 1) and s1 retries from prevLogIndex 54, one entry back (Figure 2), where Raft.tla's leader
     would jump to s2's hint, the first index of term 1 (section 5.3). RaftPipelined.tla's
     HandleAppendEntriesResponseStepBack allows it; with the step written as Raft.tla's
     HandleAppendEntriesResponse the retry is rejected (before the action, this seed's verdict)."""
-    verdict, held = validate_run(short(354), folder=tmp_path)
-    assert held and verdict.ok, verdict.render()
-    records = read(tmp_path / "seed-354.ndjson")
+    records = seed_354
     back = [r for r in records if r.action == STEP_BACK]
     assert [r.label() for r in back] == [f"{STEP_BACK}(i=s1, j=s2)"]
     m = _retry(records).params["m"]
@@ -222,17 +230,18 @@ def _loose_spec(folder: Path) -> tuple[Path, Path]:
     return folder / "RaftPipelined.tla", folder / "Logs.cfg"
 
 
-def test_a_step_back_outside_its_bounds_is_rejected(tmp_path: Path) -> None:
+def test_a_step_back_outside_its_bounds_is_rejected(
+    tmp_path: Path, seed_354: list[LogRecord]
+) -> None:
     """The step back's bounds, each shown to be what rejects a hand-edited log: a retry that keeps
     nextIndex where it was (seed 354: the heartbeat from prevLogIndex 55 again; never forward, at
     least one back) and one below matchIndex + 1 (seed 40: s2 acknowledged up to 70, lost s1's
     entries 71..76 in a drop and rejects the heartbeat after them with its hint 71; s1 retries from
     70, and the edit from 69). Both validate against RaftPipelined.tla with those bounds removed."""
-    logs = {}
-    for seed in (354, 40):
-        verdict, held = validate_run(short(seed), folder=tmp_path)
-        assert held and verdict.ok, verdict.render()
-        logs[seed] = read(tmp_path / f"seed-{seed}.ndjson")
+    logs = {354: seed_354}
+    verdict, held = validate_run(short(40), folder=tmp_path)
+    assert held and verdict.ok, verdict.render()
+    logs[40] = read(tmp_path / "seed-40.ndjson")
     m = _retry(logs[40]).params["m"]
     assert (m["mprevLogIndex"], len(m["mentries"])) == (70, 6)  # the retry as logged
     kept = _edit_retry(logs[354], 55, "AppendEntries")
