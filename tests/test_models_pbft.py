@@ -11,11 +11,7 @@ same run.
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import attrs
 import pytest
@@ -32,8 +28,7 @@ from meshcheck.models.proof.encode import (
     invariant,
     step,
 )  # internals: the replay below needs them
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.command import meshcheck
 
 Key = tuple[str, str | None, str | None]  # kind, invariant (a lemma's name), transition
 
@@ -442,21 +437,8 @@ def test_registry_runs_pbft() -> None:
     assert proofs.proof_set("pbft") is pbft.prove
 
 
-def _meshcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
 def test_meshcheck_prove_pbft_prints_the_table_and_exits_0(real: list[ProofResult]) -> None:
-    proc = _meshcheck("prove", "pbft", "--table")
+    proc = meshcheck("prove", "pbft", "--table")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("| obligation")
@@ -466,6 +448,6 @@ def test_meshcheck_prove_pbft_prints_the_table_and_exits_0(real: list[ProofResul
 
 
 def test_meshcheck_prove_unknown_set_exits_2() -> None:
-    proc = _meshcheck("prove", "nosuchproof")
+    proc = meshcheck("prove", "nosuchproof")
     assert proc.returncode == 2
     assert "no proof set 'nosuchproof'" in proc.stderr and "pbft" in proc.stderr

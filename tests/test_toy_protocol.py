@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from meshcheck.cli import main
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.words import count
+from tests import command
 from tests.toy.core import BUGS
 from tests.toy.descriptor import PROTOCOL
 from tests.toy.harness import HARNESS, TWOPHASE
@@ -55,15 +55,7 @@ def plugin(tmp_path: Path) -> Path:
 def _meshcheck(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m meshcheck ARGS` from the repository root (which puts `tests` on the path)."""
     path = os.pathsep.join(p for p in (str(plugin), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return command.meshcheck(*args, pythonpath=path)
 
 
 def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str]) -> None:
