@@ -59,10 +59,9 @@ from meshcheck.impl.sim import (
     Tick,
 )
 from meshcheck.impl.sim.storage import Durable
-from tests.test_pbft_impl import (
+from tests.pbft_messages import (
     KEYS,
     REPLICAS,
-    Box,
     certificate,
     checkpoint,
     pre_prepare,
@@ -71,6 +70,7 @@ from tests.test_pbft_impl import (
     signed,
     view_change,
 )
+from tests.test_pbft_impl import Box
 
 
 def test_a_bad_view_change_proves_its_signer_wrong_and_a_valid_one_proves_nothing() -> None:

@@ -27,11 +27,9 @@ from meshcheck.impl.pbft import (
     Client,
     ClientConfig,
     Commit,
-    KeyRing,
     NewView,
     PbftConfig,
     Prepare,
-    PreparedProof,
     PrePrepare,
     Replica,
     Reply,
@@ -44,7 +42,7 @@ from meshcheck.impl.pbft import (
     proves,
 )
 from meshcheck.impl.pbft.client import NEXT, RETRY
-from meshcheck.impl.pbft.messages import GENESIS, Batch, Status, signing_bytes
+from meshcheck.impl.pbft.messages import Batch, Status
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim import (
@@ -62,60 +60,21 @@ from meshcheck.impl.sim import (
     check_effects,
 )
 from meshcheck.impl.sim.storage import Durable
-
-REPLICAS = ("r1", "r2", "r3", "r4")
-KEYS = KeyRing(0, (*REPLICAS, "c1"))
-
-
-def signed(holder: str, body: Any) -> Signed[Any]:
-    return Signed(body, holder, KEYS.signer(holder).sign(signing_bytes(body)))
-
-
-def request(op: str, timestamp: int = 1) -> Signed[Request]:
-    return signed("c1", Request("c1", timestamp, op))
-
-
-def primary(view: int) -> str:
-    return REPLICAS[view % 4]
-
-
-def pre_prepare(
-    seq: int, *requests: Signed[Request], view: int = 0, src: str | None = None
-) -> Signed[PrePrepare]:
-    src = src or primary(view)
-    batch: Batch = tuple(requests)
-    return signed(src, PrePrepare(view, seq, batch_digest(batch), src, batch))
-
-
-def prepare(pp: Signed[PrePrepare], src: str) -> Signed[Prepare]:
-    return signed(src, Prepare(pp.body.view, pp.body.seq, pp.body.digest, src))
-
-
-def commit(pp: Signed[PrePrepare], src: str) -> Signed[Commit]:
-    return signed(src, Commit(pp.body.view, pp.body.seq, pp.body.digest, src))
-
-
-def checkpoint(history: tuple[Batch, ...], src: str) -> Signed[Checkpoint]:
-    return signed(src, Checkpoint(len(history), history_digest(history), src, history))
-
-
-def certificate(pp: Signed[PrePrepare]) -> PreparedProof:
-    backups = [r for r in REPLICAS if r != pp.signer][:2]
-    return PreparedProof(pp, tuple(prepare(pp, b) for b in backups))
-
-
-def view_change(
-    view: int, src: str, *claims: PreparedProof, ckpt: tuple[Batch, ...] = ()
-) -> Signed[ViewChange]:
-    proof = tuple(checkpoint(ckpt, r) for r in REPLICAS[1:]) if ckpt else ()
-    digest = history_digest(ckpt) if ckpt else GENESIS
-    return signed(src, ViewChange(view, len(ckpt), digest, proof, claims, src))
-
-
-def forged(m: Signed[Any]) -> Signed[Any]:
-    """The same message with one bit of its signature flipped."""
-    sig = bytes([m.signature[0] ^ 1]) + m.signature[1:]
-    return attrs.evolve(m, signature=sig)
+from tests.pbft_messages import (
+    KEYS,
+    REPLICAS,
+    certificate,
+    checkpoint,
+    commit,
+    forged,
+    pre_prepare,
+    prepare,
+    request,
+    sent,
+    signed,
+    timers,
+    view_change,
+)
 
 
 class Box:
@@ -156,19 +115,6 @@ class Box:
         for peer in [pp.signer, *peers][:2]:
             effects = self.deliver(commit(pp, peer))
         return effects
-
-
-def sent(effects: list[Effect]) -> list[Any]:
-    """The bodies sent, once per message (a broadcast is one)."""
-    out: list[Any] = []
-    for e in effects:
-        if isinstance(e, Send) and (not out or out[-1] is not e.message.body):
-            out.append(e.message.body)
-    return out
-
-
-def timers(effects: list[Effect]) -> dict[str, int]:
-    return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
 
 
 # -- section 4.2: the normal case ------------------------------------------------------------------
