@@ -21,6 +21,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.words import count
 from tests import command
+from tests.own_protocols import OWN_PROTOCOLS
 from tests.toy.core import BUGS
 from tests.toy.descriptor import PROTOCOL
 from tests.toy.harness import HARNESS, TWOPHASE
@@ -74,16 +75,7 @@ def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str])
 def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     done = _meshcheck(plugin, "protocols")
     assert done.returncode == 0, done.stderr
-    assert list(_rows(done.stdout)) == [
-        "gossip",
-        "hotstuff",
-        "hybrid",
-        "pbft",
-        "pysyncobj",
-        "raft",
-        "routing",
-        "twophase",
-    ]
+    assert list(_rows(done.stdout)) == [*OWN_PROTOCOLS, "twophase"]
 
 
 def test_mutants_kills_both_through_the_entry_point(plugin: Path) -> None:
