@@ -17,7 +17,6 @@ library, whose answers are its own.
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 from pathlib import Path
 
@@ -70,16 +69,8 @@ def test_the_plugin_names_no_property() -> None:
 
 
 def test_its_tests_hold_and_catch_each_bug_by_the_propertys_name(env: Path, tmp_path: Path) -> None:
-    report = tmp_path / "verify.json"
-    done = outside.meshcheck(
-        env,
-        *("verify", "--protocol", "tinyraft", "--profile", "default"),
-        *("--only", "tests", "--workers", "1"),
-        *("--json", str(report)),
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = [r for r in json.loads(report.read_text())["checks"] if r["kind"] == "tests"]
+    _, checks = outside.verify_checks(env, "tinyraft", "tests", cwd=tmp_path)
+    rows = [r for r in checks if r["kind"] == "tests"]
     names = sorted(r["name"].rsplit("::", 1)[-1] for r in rows)
     assert all(r["result"] == "pass" for r in rows), rows
     caught = [n for n in names if n.startswith("test_each_known_bug_is_caught[")]
