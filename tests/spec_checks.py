@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import attrs
 import pytest
 from _pytest.mark import ParameterSet
 
@@ -163,13 +164,40 @@ def write_cfg(folder: Path, constants: Mapping[str, str], lines: Iterable[str]) 
     return cfg
 
 
-def safety_lines(kind: str, catches: str) -> list[str]:
-    """The cfg lines that check one safety property under Spec: an action property (`kind`
-    "action") beside TypeOK, else TypeOK and the invariant `catches`."""
-    if kind == "action":
-        return ["SPECIFICATION Spec", "INVARIANT TypeOK", f"PROPERTY {catches}"]
-    invariants = " ".join(dict.fromkeys(("TypeOK", catches)))
+@attrs.frozen
+class Mutant:
+    """A bug as a textual change of a spec written in its test file (Hybrid.tla, ThreatLevel.tla),
+    the model that shows it, and what must catch it."""
+
+    name: str
+    changes: tuple[tuple[str, str], ...]  # (text of the spec, its replacement), each found once
+    model: Mapping[str, str]  # constants over the test file's BASE (LIVE for liveness)
+    catches: str  # the invariant, action property or temporal property that must fail
+    kind: str  # "invariant", "action" or "liveness" (ThreatLevel's "all" for the unmutated probe)
+    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
+    # the spec's .md; None for a liveness lasso
+    found: tuple[int, int] | None
+
+
+def checked_lines(mutant: Mutant, live: Sequence[str] = ()) -> list[str]:
+    """The cfg lines that check the one property `mutant` must break: a temporal property under
+    LiveSpec (after the lines `live`), an action property beside TypeOK, or TypeOK and an
+    invariant."""
+    if mutant.kind == "liveness":
+        return [*live, "SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
+    if mutant.kind == "action":
+        return ["SPECIFICATION Spec", "INVARIANT TypeOK", f"PROPERTY {mutant.catches}"]
+    invariants = " ".join(dict.fromkeys(("TypeOK", mutant.catches)))
     return ["SPECIFICATION Spec", f"INVARIANTS {invariants}"]
+
+
+def mutant_cfg(
+    spec: Path, folder: Path, mutant: Mutant, base: Mapping[str, str], lines: Iterable[str]
+) -> Path:
+    """`spec` with the mutant's changes in `folder`, and its Mutant.cfg: the constants `base` with
+    the mutant's own over them, then `lines`."""
+    mutated_spec(spec, folder, mutant.name, mutant.changes)
+    return write_cfg(folder, {**base, **mutant.model}, lines)
 
 
 def raft_small_cfg(

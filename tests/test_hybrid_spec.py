@@ -12,10 +12,8 @@ equivocation_is_low.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
@@ -215,19 +213,7 @@ LIVE: dict[str, str] = {
 }
 
 
-@attrs.frozen
-class Mutant:
-    """A bug as a textual change of Hybrid.tla, the model that shows it, and what must catch it."""
-
-    name: str
-    changes: tuple[tuple[str, str], ...]  # (text of the spec, its replacement), each found once
-    model: Mapping[str, str]  # constants over BASE (LIVE for liveness)
-    catches: str  # the invariant, action property or temporal property that must fail
-    kind: str  # "invariant", "action" or "liveness"
-    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
-    # Hybrid.md; None for a liveness lasso
-    found: tuple[int, int] | None
-
+Mutant = spec_checks.Mutant
 
 MUTANTS = (
     Mutant(
@@ -363,17 +349,9 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """Hybrid.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    spec_checks.mutated_spec(SPEC, folder, mutant.name, mutant.changes)
-    constants = {**(LIVE if mutant.kind == "liveness" else BASE), **mutant.model}
-    if mutant.kind == "liveness":
-        lines = [
-            "    Reportable <- OnlyEquivocation",
-            "SPECIFICATION LiveSpec",
-            f"PROPERTY {mutant.catches}",
-        ]
-    else:
-        lines = spec_checks.safety_lines(mutant.kind, mutant.catches)
-    return spec_checks.write_cfg(folder, constants, lines)
+    base = LIVE if mutant.kind == "liveness" else BASE
+    lines = spec_checks.checked_lines(mutant, live=("    Reportable <- OnlyEquivocation",))
+    return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
 # The implementation's mutant names run in the fast suite; the others are marked slow (5 to 8 s

@@ -11,10 +11,8 @@ implementation's mutants (the shared kill matrix).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
@@ -174,19 +172,7 @@ BASE: dict[str, str] = {
 LIVE: dict[str, str] = {**BASE, "MaxTime": "2", "Reporters": '{"n1", "n2"}'}
 
 
-@attrs.frozen
-class Mutant:
-    """A bug as a textual change of ThreatLevel.tla, the model that shows it, what must catch it."""
-
-    name: str
-    changes: tuple[tuple[str, str], ...]  # (text of the spec, its replacement), each found once
-    model: Mapping[str, str]  # constants over BASE (LIVE for liveness)
-    catches: str  # the invariant, action property or temporal property that must fail
-    kind: str  # "invariant", "action" or "liveness" ("all" for the unmutated probe)
-    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
-    # ThreatLevel.md; None for a liveness lasso
-    found: tuple[int, int] | None
-
+Mutant = spec_checks.Mutant
 
 STEP_DROP = "THEN LevelOfRank(Rank[l] - 1)"
 
@@ -298,19 +284,16 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """ThreatLevel.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    spec_checks.mutated_spec(SPEC, folder, mutant.name, mutant.changes)
-    constants = {**(LIVE if mutant.kind == "liveness" else BASE), **mutant.model}
-    if mutant.kind == "liveness":
-        lines = ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
-    elif mutant.kind == "all":  # the spec as written: everything the safety models check
+    base = LIVE if mutant.kind == "liveness" else BASE
+    if mutant.kind == "all":  # the spec as written: everything the safety models check
         lines = [
             "SPECIFICATION Spec",
             f"INVARIANTS {' '.join(INVARIANTS)}",
             "PROPERTIES DeescalationOneLevel DeescalationAfterQuietAndDwell",
         ]
     else:
-        lines = spec_checks.safety_lines(mutant.kind, mutant.catches)
-    return spec_checks.write_cfg(folder, constants, lines)
+        lines = spec_checks.checked_lines(mutant)
+    return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
 # the implementation's mutant names run in the fast suite; the others (4 to 6 s each, most of it
