@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from meshcheck.impl.base import probes
-from meshcheck.impl.base.effects import Action, without_actions
+from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Workload
@@ -57,9 +57,9 @@ from meshcheck.impl.sim import (
     SetTimer,
     Splice,
     Tick,
-    check_effects,
 )
 from meshcheck.impl.sim.storage import Durable
+from tests import stepped
 from tests.pbft_messages import (
     KEYS,
     REPLICAS,
@@ -90,12 +90,7 @@ class Box:
         return self.step(Restart(self.disk.view()))
 
     def step(self, event: Any) -> list[Effect]:
-        self.last = self.node.step(event)  # with the `Action` reports
-        check_effects(self.node.id, self.last)  # at most one Persist, before every Send
-        effects = without_actions(self.last)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        self.last, effects = stepped.step(self.node, self.disk, event)  # with `Action` reports
         return effects
 
     def deliver(self, m: Any, source: str | None = None) -> list[Effect]:

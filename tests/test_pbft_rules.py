@@ -27,7 +27,6 @@ from meshcheck.impl.base.effects import (
     Effect,
     Persist,
     Send,
-    without_actions,
 )
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.pbft import (
@@ -56,8 +55,8 @@ from meshcheck.impl.pbft.log import MessageLog, prepares_needed
 from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.rsm.machine import StateMachine
-from meshcheck.impl.sim import check_effects
 from meshcheck.impl.sim.storage import Durable
+from tests import stepped
 from tests.pbft_messages import (
     KEYS,
     REPLICAS,
@@ -109,12 +108,7 @@ class Box:
         self.step(Restart({}))
 
     def step(self, event: Any) -> list[Effect]:
-        self.last = self.node.step(event)
-        check_effects(self.node.id, self.last)  # one Persist at most, before every Send
-        effects = without_actions(self.last)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        self.last, effects = stepped.step(self.node, self.disk, event)
         return effects
 
     def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
