@@ -91,3 +91,12 @@ def sent(effects: list[Effect]) -> list[Any]:
 
 def timers(effects: list[Effect]) -> dict[str, int]:
     return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
+
+
+def changed_on_its_way(pp: Signed[PrePrepare]) -> tuple[Signed[ViewChange], Signed[ViewChange]]:
+    """r4's view change to view 1 claiming `pp`'s certificate, and the same message as a relayer
+    changed it: another batch in the certificate's pre-prepare, which no signature covers."""
+    honest = view_change(1, "r4", certificate(pp))
+    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
+    proof = attrs.evolve(certificate(pp), pre_prepare=other)
+    return honest, attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))

@@ -338,15 +338,22 @@ def execute_and_checkpoint(box: Box, history: tuple[Batch, ...]) -> list[Effect]
     return box.deliver(checkpoint(history, "r3"))
 
 
-def test_prepares_and_commits_at_the_stable_checkpoint_are_not_kept() -> None:
-    """The log holds sequence numbers h < n <= h + window (section 4.3): a prepare or commit at
-    h itself, late, is old news, kept nowhere."""
+def checkpointed_primary() -> tuple[Box, tuple[Signed[Request], Signed[Request]]]:
+    """Primary r1 (checkpoints every 2, a window of 2) with two requests executed, each at
+    a sequence number of its own, and the checkpoint after them stable: h = 2. The box and the requests."""
     box = Box("r1", checkpoint_every=2, window=2)
     a, b = request("a"), request("b", 2)
     for r in (a, b):
         box.deliver(r)
     execute_and_checkpoint(box, ((a,), (b,)))
     assert box.node.stable == 2
+    return box, (a, b)
+
+
+def test_prepares_and_commits_at_the_stable_checkpoint_are_not_kept() -> None:
+    """The log holds sequence numbers h < n <= h + window (section 4.3): a prepare or commit at
+    h itself, late, is old news, kept nowhere."""
+    box, (_, b) = checkpointed_primary()
     late = pre_prepare(2, b)
     box.deliver(prepare(late, "r4"))
     box.deliver(commit(late, "r4"))
@@ -358,12 +365,7 @@ def test_a_restarted_primary_numbers_from_its_stable_checkpoint() -> None:
     """A primary whose stable checkpoint collected every pre-prepare it sent restarts with none
     to number from: its next request goes just above h (here 3), not to 1, where every backup
     would take it for old news."""
-    box = Box("r1", checkpoint_every=2, window=2)
-    a, b = request("a"), request("b", 2)
-    for r in (a, b):
-        box.deliver(r)
-    execute_and_checkpoint(box, ((a,), (b,)))
-    assert box.node.stable == 2
+    box, _ = checkpointed_primary()
     box.restart()
     log = box.node.log  # as garbage collection left it: nothing at or below h
     seqs = {k[1] for k in log.prepares} | {k[1] for k in log.commits} | set(log.checkpoints)

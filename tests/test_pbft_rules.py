@@ -61,6 +61,7 @@ from tests.pbft_messages import (
     KEYS,
     REPLICAS,
     certificate,
+    changed_on_its_way,
     checkpoint,
     commit,
     forged,
@@ -815,11 +816,7 @@ def test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer() -> No
     view-change message too, so no signature covers it. A view-change message whose certificate
     holds a pre-prepare with another batch than its digest names is not what its signer signed:
     refused, and evidence against the replica that relayed it, not against its signer."""
-    pp = pre_prepare(1, request("a"))
-    honest = view_change(1, "r4", certificate(pp))
-    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
-    proof = attrs.evolve(certificate(pp), pre_prepare=other)
-    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))
+    honest, changed = changed_on_its_way(pre_prepare(1, request("a")))
     box = Box("r3")
     box.step(Tick(VIEW_CHANGE))
     box.deliver(changed, source="r1")
