@@ -114,6 +114,15 @@ def models_hold(
     return test
 
 
+def fast_where_implemented(
+    mutants: Iterable[M], bugs: Iterable[str], name: Callable[[M], str] = lambda m: m.name
+) -> list[ParameterSet]:
+    """One parameter a mutant: a mutant the implementation carries too (its name among `bugs`, the
+    implementation's catalogue) in the fast suite, every other one marked slow."""
+    fast = set(bugs)
+    return mutant_params(mutants, lambda m: m.name not in fast, name)
+
+
 def caught_trace(r: CheckResult, name: str, violation: Violation) -> Trace:
     """The trace of the violation `r` must report: `violation`, for the mutant `name`."""
     assert r.outcome is Outcome.VIOLATED, f"{name}: {r.outcome} {r.message}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid import levels, mutants
 from meshcheck.specs.tlc.check import CheckResult, Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks
@@ -354,19 +354,9 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
     return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
-# The implementation's mutant names run in the fast suite; the others are marked slow (5 to 8 s
-# each under load, the two liveness ones about 30 s).
-FAST_MUTANTS = {
-    "switch_drops_last_raft_term",
-    "switch_on_own_evidence",
-    "equivocation_is_low",
-    "deescalate_critical_to_none",
-}
-
-
-@pytest.mark.parametrize(
-    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name not in FAST_MUTANTS)
-)
+# The implementation's mutant names (impl/hybrid/mutants.py) run in the fast suite; the others
+# are marked slow (5 to 8 s each under load, the two liveness ones about 30 s).
+@pytest.mark.parametrize("mutant", spec_checks.fast_where_implemented(MUTANTS, mutants.BUGS))
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = run(cfg, spec=tmp_path / SPEC.name, workers=1)

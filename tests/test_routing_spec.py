@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.impl.manager import mutants
 from meshcheck.specs.mutants.routing import MUTANTS, Mutant, mutate
 from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
@@ -141,19 +142,9 @@ def test_one_mutant_per_invariant_and_property() -> None:
     assert caught == (set(INVARIANTS) - {"TypeOK"}) | {"EveryOpAnswered"}
 
 
-# The implementation's mutant names run in the fast suite; the others are marked slow (as
-# tests/test_hybrid_spec.py does).
-FAST_MUTANTS = {
-    "critical_to_raft_at_none",
-    "status_counted_committed",
-    "unknown_to_gossip",
-    "rejected_counted_as_agreed",
-}
-
-
-@pytest.mark.parametrize(
-    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name not in FAST_MUTANTS)
-)
+# The implementation's mutant names (impl/manager/mutants.py) run in the fast suite; the others
+# are marked slow (as tests/test_hybrid_spec.py does).
+@pytest.mark.parametrize("mutant", spec_checks.fast_where_implemented(MUTANTS, mutants.BUGS))
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = spec_checks.run(tmp_path / "Routing.tla", cfg, workers=1)

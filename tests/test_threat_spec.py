@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid import levels, mutants
 from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks
@@ -296,15 +296,12 @@ def mutate(folder: Path, mutant: Mutant) -> Path:
     return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
-# the implementation's mutant names run in the fast suite; the others (4 to 6 s each, most of it
-# TLC's start) are marked slow
-FAST_MUTANTS = {"deescalate_critical_to_none", "equivocation_is_low"}
-
-
+# the implementation's mutant names (impl/hybrid/mutants.py) run in the fast suite; the others
+# (4 to 6 s each, most of it TLC's start) are marked slow
 @pytest.mark.parametrize(
     "mutant",
-    spec_checks.mutant_params(
-        MUTANTS, lambda m: m.name not in FAST_MUTANTS, name=lambda m: f"{m.name}-{m.catches}"
+    spec_checks.fast_where_implemented(
+        MUTANTS, mutants.BUGS, name=lambda m: f"{m.name}-{m.catches}"
     ),
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
