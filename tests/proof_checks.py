@@ -16,6 +16,9 @@ from meshcheck.models import proof
 from meshcheck.models.proof import ProofResult, ProtocolModel, Vocabulary
 from meshcheck.models.proof.encode import axioms, init, invariant, step  # internals: the replay
 
+# the bounded run a proof set's safety property is checked on, beside its induction
+BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"
+
 Key = tuple[str, str | None, str | None]  # kind, invariant (a lemma's name), transition
 
 # What `replay` pins the immutable symbols to: a relation, its set of tuples; a function, a dict
@@ -82,6 +85,15 @@ def assert_holds_at_large_f(lemma: proof.Lemma) -> None:
         assert s.check() == z3.sat, (lemma.name, value)
         s.add(z3.Not(lemma.conclusion))
         assert s.check() == z3.unsat, (lemma.name, value)
+
+
+def assert_two_quorums_of_2f_split(cex: FrozenDict) -> None:
+    """The counterexample of a quorum lemma at quorums of 2f: at the smallest cluster, n = 4 and
+    f = 1, two quorums of 2f whose common replicas are all Byzantine (none of them honest)."""
+    f, n = cex["f"], cex["n"]
+    assert (f, n) == (1, 4)  # the smallest cluster that breaks it
+    assert cex["|Q1|"] >= 2 * f and cex["|Q2|"] >= 2 * f and cex["|B|"] <= f
+    assert cex["|Q1 & Q2 honest|"] == 0 and cex["|Q1 & Q2|"] <= cex["|B|"]
 
 
 @attrs.frozen

@@ -15,8 +15,9 @@ failures) is in the slow tier.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import attrs
 import pytest
@@ -29,7 +30,6 @@ from meshcheck.models.hotstuff import HotStuffVariant
 from meshcheck.models.proof import (
     ASSUMED,
     ProofResult,
-    ProtocolModel,
     Vocabulary,
     check_inductive,
     prove_lemma,
@@ -67,7 +67,6 @@ LEMMAS = (
     "hotstuff.qc_of_2f_splits",
     "hotstuff.quorum_available",
 )
-BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +92,7 @@ def _on(variant: HotStuffVariant, transition: str, *, axiom: bool = True) -> lis
 
 
 def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
-    bounded: list[Key] = [("bounded", "NoConflictingCommits", BOUNDED)]
+    bounded: list[Key] = [("bounded", "NoConflictingCommits", proof_checks.BOUNDED)]
     proof_checks.assert_proves_every_obligation(real, LEMMAS, TRANSITIONS, INVARIANTS, bounded)
 
 
@@ -151,10 +150,7 @@ def test_venn_lemma_agrees_with_brute_force_on_small_clusters(f: int) -> None:
 def test_qcs_of_2f_votes_split_at_n_4() -> None:
     quorum_2f = [prove_lemma(lemma) for lemma in hotstuff.lemmas(HotStuffVariant(quorum="2f"))]
     lemma1 = proof_checks.ints(proof_checks.lemma(quorum_2f, "hotstuff.no_conflicting_qcs_in_view"))
-    f, n = lemma1["f"], lemma1["n"]
-    assert (f, n) == (1, 4)  # the smallest cluster that breaks it
-    assert lemma1["|Q1|"] >= 2 * f and lemma1["|Q2|"] >= 2 * f and lemma1["|B|"] <= f
-    assert lemma1["|Q1 & Q2 honest|"] == 0 and lemma1["|Q1 & Q2|"] <= lemma1["|B|"]
+    proof_checks.assert_two_quorums_of_2f_split(lemma1)
     inter = proof_checks.ints(proof_checks.lemma(quorum_2f, "hotstuff.quorum_honest_intersection"))
     assert inter["|Q1 & Q2 honest|"] == 0
     assert proof_checks.lemma(
@@ -195,7 +191,11 @@ def test_a_qc_of_2f_votes_breaks_the_model_where_qcs_form() -> None:
     assert ("consecution", "QcUniquePerView", "form_qc") in model_failures
     assert ("consecution", "ThreeChainLemma", "form_qc") in model_failures
     assert {k[2] for k in model_failures} <= {"form_qc", "commit"}
-    assert ("bounded", "NoConflictingCommits", BOUNDED) not in model_failures  # needs > 4 steps
+    assert (
+        "bounded",
+        "NoConflictingCommits",
+        proof_checks.BOUNDED,
+    ) not in model_failures  # needs > 4 steps
     cex = proof_checks.one(quorum_2f, ("consecution", "QcUniquePerView", "form_qc")).counterexample
     assert cex is not None and cex.violated == "QcUniquePerView"
     before, after = cex.steps
@@ -275,14 +275,7 @@ def test_ge_admits_no_vote_that_gt_refuses() -> None:
 # --- scripted runs, replayed through the model's formulas --------------------------------------------
 
 
-def _replay(
-    model: ProtocolModel,
-    universe: Mapping[str, tuple[str, ...]],
-    fixed: Fixed,
-    steps: Sequence[tuple[str, dict[str, str]]],
-) -> Replay:
-    """`steps` replayed from init (tests/proof_checks.py), NoConflictingCommits checked in the last state."""
-    return proof_checks.replay(model, universe, fixed, steps, "NoConflictingCommits")
+_replay = functools.partial(proof_checks.replay, safety="NoConflictingCommits")
 
 
 def _tree(

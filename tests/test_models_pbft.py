@@ -10,8 +10,8 @@ same run.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
 
 import attrs
 import pytest
@@ -21,10 +21,10 @@ from meshcheck import proofs
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import pbft, proof
 from meshcheck.models.pbft import PbftVariant
-from meshcheck.models.proof import ASSUMED, ProofResult, ProtocolModel, prove_lemma
+from meshcheck.models.proof import ASSUMED, ProofResult, prove_lemma
 from tests import proof_checks
 from tests.command import meshcheck
-from tests.proof_checks import Fixed, Key, Replay
+from tests.proof_checks import Key, Replay
 
 INVARIANTS = (
     "Agreement",
@@ -53,7 +53,6 @@ LEMMAS = (
     "pbft.votes_decision_stands",
     "pbft.votes_complete_decides",
 )
-BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def ignores_highest() -> list[ProofResult]:
 
 
 def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
-    bounded: list[Key] = [("bounded", "Agreement", BOUNDED)]
+    bounded: list[Key] = [("bounded", "Agreement", proof_checks.BOUNDED)]
     proof_checks.assert_proves_every_obligation(real, LEMMAS, TRANSITIONS, INVARIANTS, bounded)
 
 
@@ -109,10 +108,7 @@ def test_venn_lemma_agrees_with_brute_force_on_small_clusters(f: int) -> None:
 
 def test_quorum_2f_fails_the_quorum_lemmas_with_n_4(quorum_2f: list[ProofResult]) -> None:
     inter = proof_checks.ints(proof_checks.lemma(quorum_2f, "pbft.quorum_honest_intersection"))
-    f, n = inter["f"], inter["n"]
-    assert (f, n) == (1, 4)  # the smallest cluster that breaks it
-    assert inter["|Q1|"] >= 2 * f and inter["|Q2|"] >= 2 * f and inter["|B|"] <= f
-    assert inter["|Q1 & Q2 honest|"] == 0 and inter["|Q1 & Q2|"] <= inter["|B|"]
+    proof_checks.assert_two_quorums_of_2f_split(inter)
     share = proof_checks.ints(proof_checks.lemma(quorum_2f, "pbft.quorum_intersection"))
     assert share["|Q1 & Q2|"] < share["f"] + 1
     # What 2f still gives: a quorum holds an honest replica (f >= 1), and the honest ones make one.
@@ -280,14 +276,7 @@ def test_ignoring_the_highest_certificate_breaks_blocked_forever(
 # --- scripted runs, replayed through the model's formulas ----------------------------------------------
 
 
-def _replay(
-    model: ProtocolModel,
-    universe: Mapping[str, tuple[str, ...]],
-    fixed: Fixed,
-    steps: Sequence[tuple[str, dict[str, str]]],
-) -> Replay:
-    """`steps` replayed from init (tests/proof_checks.py), Agreement checked in the last state."""
-    return proof_checks.replay(model, universe, fixed, steps, "Agreement")
+_replay = functools.partial(proof_checks.replay, safety="Agreement")
 
 
 # Views v0 < v1, requests req0 and req1; the replicas are the honest ones (the model's abstraction).
