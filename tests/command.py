@@ -18,3 +18,10 @@ def meshcheck(
     env = None if pythonpath is None else dict(os.environ, PYTHONPATH=pythonpath)
     run = [sys.executable, "-m", "meshcheck", *args]
     return subprocess.run(run, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def verify_argv(root: Path, *only: str, workers: str = "1") -> list[str]:
+    """`verify` of the project in `root` on the default profile, on `workers` workers, with only the
+    checks of the kinds `only` (every kind when none)."""
+    kinds = [arg for kind in only for arg in ("--only", kind)]
+    return ["verify", "--profile", "default", "--root", str(root), "--workers", workers, *kinds]
