@@ -31,9 +31,9 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.plugin import STORM, Adapter, check_run, cluster, own_answers
 from meshcheck.property_tests.raft.safety import INVARIANTS
 from tests import outside
+from tests.schedules import faulty
 
 SOURCE = Path(__file__).with_name("outside_raft")
-FAULTS = {"drop": 0.05, "duplicate": 0.05, "delay": 0.1, "crash": 0.3, "partition": 0.3}
 # Raft.tla's properties, which the plug-in's own code never names
 PROPERTIES = (
     "ElectionSafety",
@@ -105,7 +105,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> Adapter:
 
 
 def _schedule(seed: int) -> Schedule:
-    return Schedule(seed=seed, ticks=1500, **FAULTS, timeout=(150, 160))
+    return faulty(seed, timeout=(150, 160))
 
 
 @pytest.mark.parametrize(
