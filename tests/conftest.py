@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from tests import moved
 
@@ -61,3 +62,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return (0, rank[path]) if path in rank else (1, -counts[path])
 
     items.sort(key=order)  # stable: a file's tests keep their order
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    """The hybrid tests' keys (tests/test_hybrid_impl.py, tests/test_hybrid_node.py): nodes n1..n4
+    and the client c1, of seed 7."""
+    return Keys(7, ("n1", "n2", "n3", "n4"), ("c1",))

@@ -19,20 +19,13 @@ from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep, 
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.impl.raft import message_record as raft_message_record
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.plugin import Adapter
 from meshcheck.property_tests.plugin import check_run as plugin_check_run
 from tests import adapter_example
 from tests.adapter_example import EXAMPLE, CoreDriver, check_run, logged_run
+from tests.schedules import faulty
 
 MUTANT = "vote_without_log_check"
-
-
-def schedule(seed: int, **knobs: Any) -> Schedule:
-    return Schedule(
-        seed=seed, ticks=1500, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3,
-        **knobs,
-    )  # fmt: skip
 
 
 # -- the second implementation -------------------------------------------------------------------
@@ -43,7 +36,7 @@ def test_free_runs_of_the_adapted_core_hold(nodes: int, seeds: range) -> None:
     faults = {"Restart", "DropMessage", "DuplicateMessage"}
     seen: set[str] = set()
     for seed in seeds:
-        sim = check_run(schedule(seed), nodes)
+        sim = check_run(faulty(seed), nodes)
         seen |= {s.action for s in sim.trace().steps}
         assert sim.history is not None and sim.history.history()  # the history check had work
     assert faults <= seen
@@ -53,19 +46,19 @@ def test_free_runs_of_the_adapted_core_hold(nodes: int, seeds: range) -> None:
 def test_the_catalogue_mutant_fails_the_free_runs() -> None:
     # seed 26 holds on the correct core and breaks LeaderCompleteness with the vote mutant
     knobs = {"timeout": (150, 160)}
-    check_run(schedule(26, **knobs), 3)
+    check_run(faulty(26, **knobs), 3)
     with pytest.raises(CheckFailed, match="violates LeaderCompleteness"):
-        check_run(schedule(26, **knobs), 3, frozenset({MUTANT}))
+        check_run(faulty(26, **knobs), 3, frozenset({MUTANT}))
 
 
 @pytest.mark.parametrize("seed", [5, 11])
 def test_the_ndjson_logs_validate_with_partial_state(seed: int) -> None:
-    verdict = logged_run(schedule(seed, timeout=(150, 160)))
+    verdict = logged_run(faulty(seed, timeout=(150, 160)))
     assert verdict.verdict == "valid", verdict.render()
 
 
 def test_the_catalogue_mutant_fails_log_validation() -> None:
-    verdict = logged_run(schedule(11, timeout=(150, 160)), frozenset({MUTANT}))
+    verdict = logged_run(faulty(11, timeout=(150, 160)), frozenset({MUTANT}))
     assert verdict.verdict == "invalid"
     assert verdict.diagnosis is not None
     assert "HandleRequestVoteRequest" in verdict.render()
@@ -171,7 +164,7 @@ CASES = {
 def test_bad_adapter_input_is_one_error_at_the_first_step(case: str) -> None:
     driver, expected = CASES[case]
     with pytest.raises(AdapterError) as raised:
-        check_run(schedule(1), 3, driver=driver)
+        check_run(faulty(1), 3, driver=driver)
     text = str(raised.value)
     assert expected in text and "\n" not in text
     if case != "variable":  # the first record of the node that took the step
@@ -181,14 +174,14 @@ def test_bad_adapter_input_is_one_error_at_the_first_step(case: str) -> None:
 def test_a_message_the_adapter_cannot_map(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(adapter_example, "message_record", unmappable)
     with pytest.raises(AdapterError) as raised:
-        check_run(schedule(1), 3)
+        check_run(faulty(1), 3)
     text = str(raised.value)
     assert text.startswith("adapter raft-adapter: node s")
     assert ": message_record: cannot map the message" in text and "TypeError" in text
 
 
 def test_a_correct_adapter_passes_the_same_checks() -> None:
-    check_run(schedule(1), 3)  # the cases above fail because of their one change alone
+    check_run(faulty(1), 3)  # the cases above fail because of their one change alone
 
 
 class OwnContainers(CoreDriver):
@@ -211,7 +204,7 @@ class OwnContainers(CoreDriver):
 def test_the_harness_freezes_the_librarys_own_containers() -> None:
     """Values crossing the simulator's recorder must be hashable: the harness makes a library's
     lists, dicts and sets so (tuples, FrozenDicts, frozensets), and every check runs on them."""
-    sim = check_run(schedule(1), 3, driver=OwnContainers)
+    sim = check_run(faulty(1), 3, driver=OwnContainers)
     log = sim.trace().steps[-1].state["log"]["s1"]
     assert isinstance(log, tuple) and log and all(isinstance(e, FrozenDict) for e in log)
     applied = [e for node in sim.applied.values() for e in node]
@@ -281,7 +274,7 @@ def test_a_read_only_value_holding_the_librarys_dicts_crosses_the_recorder() -> 
     """Its messages' records and its state: hashable once frozen, so the run and every check on
     it go through (a message record the harness left unhashable raised TypeError mid-run)."""
     run = plugin_check_run(
-        Adapter("raft-adapter", ReadOnlyEntries, read_only_records, spec="Raft"), schedule(1)
+        Adapter("raft-adapter", ReadOnlyEntries, read_only_records, spec="Raft"), faulty(1)
     )
     last = run.sim.trace().steps[-1]
     assert hash(last.state) is not None

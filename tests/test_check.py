@@ -14,8 +14,8 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc import check as check_module
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.check import CheckResult, Outcome, Progress, Violation, check, normalize
-from meshcheck.specs.tlc.java import find_jar, find_java
 from meshcheck.specs.tlc.messages import parse
+from tests.tlc_alone import run_tlc_alone
 
 
 def write(folder: Path, name: str, tla: str, cfg: str) -> Path:
@@ -300,26 +300,7 @@ Few == Cardinality(votes) < 3
 
 def _alone(spec: Path) -> tuple[int, int, str]:
     """(distinct, generated, first error line) from TLC run by its own command line in a new JVM."""
-    java = find_java().home / "bin" / "java"
-    done = subprocess.run(
-        [
-            str(java),
-            "-XX:+UseParallelGC",
-            "-cp",
-            str(find_jar()),
-            "tlc2.TLC",
-            "-workers",
-            "1",
-            "-metadir",
-            str(spec.parent / "states"),
-            spec.stem,
-        ],
-        cwd=spec.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_tlc_alone(spec.parent, spec.stem, timeout=300)
     out = done.stdout + done.stderr
     m = re.search(r"(\d+) states generated, (\d+) distinct states found", out)
     assert m is not None, out

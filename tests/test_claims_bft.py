@@ -1,4 +1,5 @@
-"""`meshcheck claims bft-compare`: PBFT against chained HotStuff (meshcheck/claims/bft.py)."""
+"""`meshcheck claims bft-compare`: PBFT against chained HotStuff (meshcheck/claims/bft.py); its bad
+input is tests/test_claims_input.py's."""
 
 from __future__ import annotations
 
@@ -139,32 +140,6 @@ def test_the_power_fit_finds_the_exponent_and_judges_it() -> None:
         (4, 7), 10, tuple(_load(p, n, 2 * n) for p in bft.PROTOCOLS for n in (4, 7)), ()
     )
     assert bft.overall(bft.growth(two)) == FAILS
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--sizes", "3"],
-        ["--sizes", "4,4"],
-        ["--sizes", "4,x"],
-        ["--sizes", "65"],
-        ["--requests", "0"],
-        ["--requests", "many"],
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["claims", "bft-compare", *argv]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("meshcheck: ")
-
-
-def test_out_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = tmp_path / "file"
-    f.write_text("")
-    assert main(["claims", "bft-compare", "--sizes", "4", "--out", str(f)]) == 2
-    assert "not a folder" in capsys.readouterr().err
 
 
 def test_the_command_prints_the_tables_plot_and_verdict(

@@ -1,6 +1,6 @@
 """meshcheck/claims/gossip.py and `meshcheck claims gossip`: the propagation and detector
-measurements at small sizes, the wire sizes, the growth verdicts on synthetic samples, bad input
-(seconds)."""
+measurements at small sizes, the wire sizes, the growth verdicts on synthetic samples (seconds);
+its bad input is tests/test_claims_input.py's."""
 
 from __future__ import annotations
 
@@ -167,36 +167,6 @@ def test_lost_heartbeats_are_false_suspicions_at_threshold_8() -> None:
 
 
 # -- the command --------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["--sizes", "1"],
-        ["--sizes", "ten"],
-        ["--sizes", "10,10"],
-        ["--conditions", "drop5"],
-        ["--conditions", "loss100"],
-        ["--conditions", "loss1,loss1"],
-        ["--profiles", "moon"],
-        ["--seeds", "0"],
-        ["--agents", "1"],
-        ["--sizes", "none", "--agents", "0", "--detector-seeds", "0"],
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["claims", "gossip", *argv]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("meshcheck: ")
-
-
-def test_out_must_be_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = tmp_path / "file"
-    f.write_text("")
-    assert main(["claims", "gossip", "--sizes", "10", "--out", str(f)]) == 2
-    assert "not a folder" in capsys.readouterr().err
 
 
 def test_the_command_prints_plots_and_replays(

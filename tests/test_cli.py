@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.command import meshcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,19 +24,6 @@ Small == x < 4
 Spec == Init /\\ [][Next]_<<x, y>>
 ====
 """
-
-
-def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -178,8 +166,6 @@ def test_verify_only_offers_every_kind_of_check() -> None:
 def test_a_reader_that_goes_away_is_no_traceback() -> None:
     """`meshcheck trace show F | head -1`: the reader closes the pipe before the command is done
     writing; it stops quietly (exit 141, as for SIGPIPE), with no traceback on stderr."""
-    import subprocess
-    import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent

@@ -41,6 +41,7 @@ from tests.adapter_example import (
     check_sim,
     sim_config,
 )
+from tests.schedules import faulty
 from tests.test_adapted_lockstep import MODEL
 from tests.test_adapted_lockstep import SETTINGS as ADAPTED
 
@@ -60,13 +61,6 @@ def _served(*args: str, timeout: float = 30.0) -> DriverProcess:
 def served() -> Iterator[DriverProcess]:
     with _served() as process:
         yield process
-
-
-def _schedule(seed: int, **knobs: Any) -> Schedule:
-    return Schedule(
-        seed=seed, ticks=1500, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3,
-        **knobs,
-    )  # fmt: skip
 
 
 def _piped(process: DriverProcess, schedule: Schedule, nodes: int, **kw: Any) -> Simulator[Any]:
@@ -97,7 +91,7 @@ def _steps(sim: Simulator[Any]) -> list[tuple[Any, ...]]:
 
 def test_a_served_driver_runs_step_for_step_as_it_runs_in_process(served: DriverProcess) -> None:
     for seed in (1, 2):
-        schedule = _schedule(seed)
+        schedule = faulty(seed)
         here = adapter_example.cluster(schedule, 3, driver=Reseeded)
         free_runs.run(here, schedule, schedule.ticks + 500, STORM)
         there = _piped(served, schedule, 3)
@@ -112,7 +106,7 @@ def test_a_served_driver_runs_step_for_step_as_it_runs_in_process(served: Driver
 def test_the_checks_catch_a_mutant_behind_the_pipe() -> None:
     # seed 3 at a 150-160 tick election timeout, seeded as the pipe seeds a node: the correct
     # core holds and the vote mutant breaks LeaderCompleteness, in-process and behind the pipe
-    schedule = _schedule(3, timeout=(150, 160))
+    schedule = faulty(3, timeout=(150, 160))
     with pytest.raises(CheckFailed, match="violates LeaderCompleteness"):
         check_sim(
             adapter_example.cluster(schedule, 3, frozenset({MUTANT}), driver=Reseeded), schedule
@@ -128,7 +122,7 @@ def test_the_checks_catch_a_mutant_behind_the_pipe() -> None:
 
 def test_the_logs_of_a_piped_run_validate_against_the_spec(served: DriverProcess) -> None:
     nodes, values, _ = validation_model()
-    schedule = _schedule(5)
+    schedule = faulty(5)
     log = NdjsonLog("piped")
     sim = _piped(
         served, schedule, nodes, log=log, make=lambda n: values[(n - 1) % len(values)], record=False

@@ -1,7 +1,7 @@
 """`meshcheck driver run` (meshcheck/driver_cmd.py): a Raft driver's free runs under faults, Raft.tla's
 invariants on every step and the clients' history at the end, one row per seed. etcd's Raft driver
 holds; the same driver serving reads anywhere fails on a seed, and that seed alone fails again;
-a driver with no Raft variables, and bad input, are one line and exit 2."""
+a driver with no Raft variables is one line and exit 2 (bad input: tests/test_driver_input.py)."""
 
 from __future__ import annotations
 
@@ -42,23 +42,6 @@ def test_a_failure_names_its_seed_and_that_seed_fails_again(
     assert again.endswith("--seed 13 --ticks 1500 --nodes 3 " + etcd_raft + " --bug reads-anywhere")
     assert main(["driver", "run", "--seed", "13", etcd_raft, "--bug", "reads-anywhere"]) == 1
     assert "first failure, seed 13: linearizable" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--seeds", "0", "x"], "--seeds 0: expected 1 to 10000"),
-        (["--nodes", "three", "x"], "--nodes three: not a whole number"),
-        ([], "driver run: give the driver's command"),
-        (["/no/such/driver"], "cannot start '/no/such/driver'"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(
-    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["driver", "run", *args]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and says in err[0], err
 
 
 def test_a_driver_without_raft_variables_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,29 +16,21 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.gossip.refinement import VARIABLES
 from meshcheck.specs.mutants.gossip import MUTANTS, Mutant, mutate
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.check import CheckResult, Violation
 from meshcheck.specs.tlc.stepper import State, Stepper
 from meshcheck.verify import project_root, select_models
-from tests import spec_walk
+from tests import spec_checks, spec_walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 GOSSIP = SPECS / "Gossip.tla"
 DETECTOR = SPECS / "FailureDetector.tla"
 
-# The variables, in declaration order: what the implementation's refinement mapping produces.
-GOSSIP_VARIABLES = (
-    "alive",
-    "crashed",
-    "entries",
-    "own",
-    "members",
-    "msgs",
-    "cut",
-    "written",
-    "budget",
-)
+# The variables, in declaration order: what the implementation's refinement mapping produces
+# (impl.gossip.refinement.VARIABLES, its names pinned by tests/test_gossip_impl.py).
+GOSSIP_VARIABLES = VARIABLES
 DETECTOR_VARIABLES = ("alive", "beat", "heard", "watching", "suspected", "msgs", "crashes")
 # Every action of Next with its parameters (the shared gossip vocabulary). Anything else an action
 # chooses (the keys a push carries, the message lost or duplicated, a partition's sides, a node's
@@ -94,7 +86,7 @@ CHECKED = {
 
 
 def run(spec: Path, cfg: Path, workers: int = 1) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
+    return spec_checks.run(spec, cfg, workers)
 
 
 def rec(**fields: Value) -> FrozenDict:
@@ -116,12 +108,7 @@ def test_next_has_one_labelled_action_per_vocabulary_step(
     spec: Path, cfg: str, variables: tuple[str, ...], actions: dict[str, tuple[str, ...]]
 ) -> None:
     with Stepper(spec, SPECS / cfg) as st:
-        assert st.vars == variables
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in actions.items()}
-        assert st.action_names == tuple(actions)
+        spec_checks.assert_vocabulary(st, variables, actions)
 
 
 def test_initial_state_is_the_seeds_knowing_each_other() -> None:
@@ -286,18 +273,16 @@ def test_a_live_node_falsely_suspected_is_trusted_again() -> None:
 
 @pytest.mark.slow  # make verify checks Gossip's models' recorded counts
 def test_gossip_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(GOSSIP, SPECS / "Gossip_quick.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == GOSSIP_QUICK
+    spec_checks.assert_holds(GOSSIP, SPECS / "Gossip_quick.cfg", GOSSIP_QUICK, workers=1)
 
 
 def test_detector_quick_and_liveness_models_hold_with_their_recorded_counts() -> None:
-    r = run(DETECTOR, SPECS / "FailureDetector_quick.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DETECTOR_QUICK
-    r = run(DETECTOR, SPECS / "FailureDetector_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DETECTOR_LIVENESS
+    spec_checks.assert_holds(
+        DETECTOR, SPECS / "FailureDetector_quick.cfg", DETECTOR_QUICK, workers=1
+    )
+    spec_checks.assert_holds(
+        DETECTOR, SPECS / "FailureDetector_liveness.cfg", DETECTOR_LIVENESS, workers=1
+    )
 
 
 @pytest.mark.slow
@@ -313,9 +298,7 @@ def test_detector_quick_and_liveness_models_hold_with_their_recorded_counts() ->
 def test_default_and_liveness_models_hold_with_their_recorded_counts(
     spec: Path, cfg: str, count: tuple[int, int]
 ) -> None:
-    r = run(spec, SPECS / cfg)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == count
+    spec_checks.assert_holds(spec, SPECS / cfg, count, workers=1)
 
 
 @pytest.mark.slow
@@ -323,8 +306,7 @@ def test_default_and_liveness_models_hold_with_their_recorded_counts(
 @pytest.mark.parametrize("cfg", ["Gossip_deep.cfg", "FailureDetector_deep.cfg"])
 def test_deep_models_hold(cfg: str) -> None:
     spec = SPECS / (cfg.split("_")[0] + ".tla")
-    r = run(spec, SPECS / cfg, workers=2)
-    assert r.outcome is Outcome.HOLDS, r.message
+    spec_checks.assert_holds(spec, SPECS / cfg, None)
 
 
 def test_verify_runs_both_specs_models() -> None:
@@ -360,19 +342,10 @@ SLOW_MUTANTS = {"delta_skips_missing", "restarted_node_knows_nobody"}
 
 
 @pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
-        for m in MUTANTS
-    ],
+    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name in SLOW_MUTANTS)
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = run(tmp_path / f"{mutant.spec}.tla", cfg)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    assert r.violation == Violation(CHECKED[mutant.spec][mutant.catches], mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    violation = Violation(CHECKED[mutant.spec][mutant.catches], mutant.catches)
+    spec_checks.assert_caught(r, mutant.name, violation, mutant.found)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests import command
+
 
 def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    """The command with this process's environment as it is."""
+    return command.meshcheck(*args, cwd=cwd, pythonpath=None, timeout=120)
 
 
 def write(tmp_path: Path, events: list[dict[str, Any]], name: str = "h.jsonl") -> Path:

@@ -4,13 +4,10 @@ every serial order on thousands of small random histories, and the command line.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import random
 import re
-import subprocess
-import sys
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from bench.bench_list_append import generate, to_jsonl
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import cycles, events, list_append, losses_append
 from meshcheck.traces.history.list_append import Txn
+from tests import history_checks
 
 STRICT, SERIAL = "strict-serializable", "serializable"
 
@@ -148,20 +146,7 @@ def test_an_info_transaction_may_have_committed() -> None:
 
 
 def _serial_ok(txns: Sequence[Txn], strict: bool) -> bool:
-    ok = [t for t in txns if t.status == "ok"]
-    info = [t for t in txns if t.status == "info"]
-    for n in range(len(info) + 1):
-        for chosen in itertools.combinations(info, n):
-            for order in itertools.permutations([*ok, *chosen]):
-                if strict and any(
-                    later.ret < earlier.call
-                    for i, earlier in enumerate(order)
-                    for later in order[i + 1 :]
-                ):
-                    continue
-                if _replays(order):
-                    return True
-    return False
+    return history_checks.serial_ok(txns, strict, _replays)
 
 
 def _replays(order: Sequence[Txn]) -> bool:
@@ -178,19 +163,9 @@ def _replays(order: Sequence[Txn]) -> bool:
 def _random_history(rng: random.Random) -> list[Txn]:
     """3 to 5 transactions on 2 keys, run serially in a random order with random intervals around
     their points, then one read perturbed now and then (dropped, swapped or stale)."""
-    n = rng.randint(3, 5)
-    counter = itertools.count(1)
-    specs: list[list[list[Any]]] = []
-    for _ in range(n):
-        specs.append(
-            [
-                ["append", k, next(counter)] if rng.random() < 0.5 else ["r", k, None]
-                for k in (rng.choice("xy") for _ in range(rng.randint(1, 3)))
-            ]
-        )
-    points = sorted(rng.sample(range(2, 40), n))
+    specs, points, statuses = history_checks.random_specs(rng, "append")
+    n = len(specs)
     state: dict[str, list[int]] = {}
-    statuses = [rng.choices(["ok", "fail", "info"], [8, 1, 1])[0] for _ in range(n)]
     for spec, status in zip(specs, statuses, strict=True):
         for m in spec:
             if status == "fail":
@@ -200,12 +175,8 @@ def _random_history(rng: random.Random) -> list[Txn]:
                 state.setdefault(m[1], []).append(m[2])
             else:
                 m[2] = list(state.get(m[1], []))
-    order = list(range(n))
-    rng.shuffle(order)  # which transaction ran at which point
     out = []
-    for place, i in enumerate(order):
-        p = points[place]
-        call, ret = p - rng.randint(0, 12), p + rng.randint(1, 12)
+    for i, call, ret in history_checks.placed(rng, points):
         mops: list[list_append.Mop] = []
         for f, k, v in specs[i]:
             if f == "r" and statuses[i] == "info":
@@ -288,27 +259,13 @@ def test_the_generated_workload_holds_and_a_broken_read_is_caught() -> None:
 # -- the command line
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", "history", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _write(path: Path, events: Sequence[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    return path
-
-
 def test_the_command_reports_and_exits(tmp_path: Path) -> None:
     good = tmp_path / "good.jsonl"
     to_jsonl(generate(500, 5, seed=1), good)
-    done = _cli(str(good), "--model", "list-append")
+    done = history_checks.check_file(str(good), "--model", "list-append")
     assert done.returncode == 0, done.stderr
     assert "strict serializable (list-append, 500 transactions" in done.stdout
-    skew = _write(
+    skew = history_checks.write_jsonl(
         tmp_path / "skew.jsonl",
         [
             {
@@ -334,24 +291,26 @@ def test_the_command_reports_and_exits(tmp_path: Path) -> None:
             {"process": 2, "type": "ok", "f": "txn", "value": [["r", "x", [2]], ["r", "y", [1]]]},
         ],
     )
-    done = _cli(str(skew), "--model", "list-append", "--consistency", "serializable")
+    done = history_checks.check_file(
+        str(skew), "--model", "list-append", "--consistency", "serializable"
+    )
     assert done.returncode == 1
     assert "not serializable" in done.stdout and "G2 (1)" in done.stdout
     assert "rw x: T0 read x without 2, which T1 appended next" in done.stdout
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    bad = _write(
+    bad = history_checks.write_jsonl(
         tmp_path / "bad.jsonl",
         [{"process": 0, "type": "invoke", "f": "txn", "value": [["put", "x", 1]]}],
     )
-    done = _cli(str(bad), "--model", "list-append")
+    done = history_checks.check_file(str(bad), "--model", "list-append")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and 'bad.jsonl:1: field "value"' in done.stderr
-    empty = _write(tmp_path / "empty.jsonl", [])
-    done = _cli(str(empty), "--model", "list-append")
+    empty = history_checks.write_jsonl(tmp_path / "empty.jsonl", [])
+    done = history_checks.check_file(str(empty), "--model", "list-append")
     assert done.returncode == 2 and "nothing to check" in done.stderr
-    done = _cli(str(bad), "--model", "kv", "--consistency", "serializable")
+    done = history_checks.check_file(str(bad), "--model", "kv", "--consistency", "serializable")
     assert done.returncode == 2 and "--consistency: only for the list-append model" in done.stderr
 
 
@@ -447,14 +406,14 @@ def test_a_realtime_cycle_is_named_by_the_weakest_class_it_has() -> None:
 
 
 def test_a_history_with_nothing_committed_exits_2(tmp_path: Path) -> None:
-    failed = _write(
+    failed = history_checks.write_jsonl(
         tmp_path / "failed.jsonl",
         [
             {"process": 0, "type": "invoke", "f": "txn", "value": [["append", "x", 1]]},
             {"process": 0, "type": "fail", "f": "txn", "value": [["append", "x", 1]]},
         ],
     )
-    done = _cli(str(failed), "--model", "list-append")
+    done = history_checks.check_file(str(failed), "--model", "list-append")
     assert done.returncode == 2 and done.stdout == ""
     assert "none of the history's 1 transactions committed (ok): nothing to check" in done.stderr
 
@@ -471,8 +430,10 @@ def test_completions_without_a_process_stand_alone(tmp_path: Path) -> None:
     _name, txns = list_append.read(str(edn))
     assert [t.process for t in txns] == ["(line 1)", "(line 2)"]
     assert set(list_append.check(txns, STRICT).anomalies) == {"G2"}
-    lone = _write(tmp_path / "lone.jsonl", [{"type": "invoke", "f": "txn", "value": []}])
-    done = _cli(str(lone), "--model", "list-append")
+    lone = history_checks.write_jsonl(
+        tmp_path / "lone.jsonl", [{"type": "invoke", "f": "txn", "value": []}]
+    )
+    done = history_checks.check_file(str(lone), "--model", "list-append")
     assert done.returncode == 2 and 'field "process": missing' in done.stderr
 
 

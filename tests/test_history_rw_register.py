@@ -6,14 +6,10 @@ order the versions, and the command line."""
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
-import subprocess
-import sys
 from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +24,7 @@ from meshcheck.traces.history import (
     rw_register,
 )
 from meshcheck.traces.history.rw_register import Txn
+from tests import history_checks
 
 STRICT, SERIAL = "strict-serializable", "serializable"
 
@@ -300,20 +297,7 @@ def test_the_exact_search_refutes_every_order() -> None:
 
 
 def _serial_ok(txns: Sequence[Txn], strict: bool) -> bool:
-    ok = [t for t in txns if t.status == "ok"]
-    info = [t for t in txns if t.status == "info"]
-    for n in range(len(info) + 1):
-        for chosen in itertools.combinations(info, n):
-            for order in itertools.permutations([*ok, *chosen]):
-                if strict and any(
-                    later.ret < earlier.call
-                    for i, earlier in enumerate(order)
-                    for later in order[i + 1 :]
-                ):
-                    continue
-                if _replays(order):
-                    return True
-    return False
+    return history_checks.serial_ok(txns, strict, _replays)
 
 
 def _replays(order: Sequence[Txn]) -> bool:
@@ -332,18 +316,8 @@ def _random_history(rng: random.Random, final: bool) -> list[Txn]:
     real time in a random order with random intervals around their points; now and then a read
     perturbed (null, or another value written to its key, a failed or intermediate one too);
     with `final`, a last transaction reads every key as the transactions' points ran them."""
-    n = rng.randint(3, 5)
-    counter = itertools.count(1)
-    specs: list[list[list[Any]]] = []
-    for _ in range(n):
-        specs.append(
-            [
-                ["w", k, next(counter)] if rng.random() < 0.5 else ["r", k, None]
-                for k in (rng.choice("xy") for _ in range(rng.randint(1, 3)))
-            ]
-        )
-    points = sorted(rng.sample(range(2, 40), n))
-    statuses = [rng.choices(["ok", "fail", "info"], [8, 1, 1])[0] for _ in range(n)]
+    specs, points, statuses = history_checks.random_specs(rng, "w")
+    n = len(specs)
     state: dict[str, int] = {}
     for spec, status in zip(specs, statuses, strict=True):
         for m in spec:
@@ -354,12 +328,8 @@ def _random_history(rng: random.Random, final: bool) -> list[Txn]:
             else:
                 m[2] = state.get(m[1])
     written = {k: [m[2] for s in specs for m in s if m[:2] == ["w", k]] for k in "xy"}
-    order = list(range(n))
-    rng.shuffle(order)  # which transaction ran at which point
     out = []
-    for place, i in enumerate(order):
-        p = points[place]
-        call, ret = p - rng.randint(0, 12), p + rng.randint(1, 12)
+    for i, call, ret in history_checks.placed(rng, points):
         mops: list[rw_register.Mop] = []
         for f, k, v in specs[i]:
             if f == "r" and statuses[i] != "ok":
@@ -554,26 +524,12 @@ def test_a_generated_workload_holds_and_a_broken_read_is_caught() -> None:
 # -- the command line
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", "history", "check", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def _write(path: Path, events: Sequence[dict[str, object]]) -> Path:
-    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    return path
-
-
 def _op(process: int, kind: str, *mops: list[object]) -> dict[str, object]:
     return {"process": process, "type": kind, "f": "txn", "value": list(mops)}
 
 
 def test_the_command_reports_and_exits(tmp_path: Path) -> None:
-    good = _write(
+    good = history_checks.write_jsonl(
         tmp_path / "good.jsonl",
         [
             _op(0, "invoke", ["w", "x", 1], ["w", "y", 1]),
@@ -582,26 +538,28 @@ def test_the_command_reports_and_exits(tmp_path: Path) -> None:
             _op(1, "ok", ["r", "x", 1], ["w", "y", 2]),
         ],
     )
-    done = _cli(str(good), "--model", "rw-register")
+    done = history_checks.check_file(str(good), "--model", "rw-register")
     assert done.returncode == 0, done.stderr
     assert "strict serializable (rw-register, 2 transactions on 2 keys" in done.stdout
     skew = Path(__file__).resolve().parent.parent / "traces/histories/rw_register_write_skew.jsonl"
-    done = _cli(str(skew), "--model", "rw-register", "--consistency", "serializable")
+    done = history_checks.check_file(
+        str(skew), "--model", "rw-register", "--consistency", "serializable"
+    )
     assert done.returncode == 1, done.stderr
     assert "not serializable" in done.stdout and "G2 (1)" in done.stdout
     assert (
         "rw x: T1 read x = 1, which T0 wrote, and T2's 3 came after it: before T0's, it would "
         "close T2 -> T0 -> T2 (G1c)"
     ) in done.stdout
-    failed = _write(
+    failed = history_checks.write_jsonl(
         tmp_path / "failed.jsonl",
         [_op(0, "invoke", ["w", "x", 1]), _op(0, "fail", ["w", "x", 1])],
     )
-    done = _cli(str(failed), "--model", "rw-register")
+    done = history_checks.check_file(str(failed), "--model", "rw-register")
     assert done.returncode == 2 and done.stdout == ""
     assert "none of the history's 1 transactions committed (ok): nothing to check" in done.stderr
-    empty = _write(tmp_path / "empty.jsonl", [])
-    done = _cli(str(empty), "--model", "rw-register")
+    empty = history_checks.write_jsonl(tmp_path / "empty.jsonl", [])
+    done = history_checks.check_file(str(empty), "--model", "rw-register")
     assert done.returncode == 2 and "nothing to check" in done.stderr
 
 
@@ -612,10 +570,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         (["r", "x", [1]], "a read's value is a number, a string or null"),
     ]
     for mop, why in cases:
-        bad = _write(
+        bad = history_checks.write_jsonl(
             tmp_path / "bad.jsonl", [_op(0, "invoke", ["w", "y", 1]), _op(1, "invoke", mop)]
         )
-        done = _cli(str(bad), "--model", "rw-register")
+        done = history_checks.check_file(str(bad), "--model", "rw-register")
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.count("\n") == 1
         assert 'bad.jsonl:2: field "value"' in done.stderr and why in done.stderr
@@ -626,7 +584,7 @@ def test_undecided_exits_2_with_its_report(
 ) -> None:
     monkeypatch.setattr(rw_order, "ROUNDS", 0)
     monkeypatch.setattr(rw_history, "SEARCHED", 0)
-    h = _write(
+    h = history_checks.write_jsonl(
         tmp_path / "h.jsonl",
         [
             _op(0, "invoke", ["w", "x", 1]),

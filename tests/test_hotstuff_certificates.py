@@ -11,7 +11,6 @@ that mutant end to end: a repeated vote in a proposal's justify taken by an hone
 
 from __future__ import annotations
 
-import hypothesis
 import pytest
 
 from meshcheck.impl.hotstuff import mutants
@@ -20,8 +19,8 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.certificates import certificates, qc_taken
 from meshcheck.property_tests.hotstuff.free_runs import check_safety, fuzz_safety
+from tests.certificate_checks import SETTINGS
 
-SETTINGS = hypothesis.settings(derandomize=True, database=None, deadline=None, max_examples=1)
 BUG = frozenset({mutants.QC_COUNTS_VOTES})
 
 

@@ -25,11 +25,11 @@ from meshcheck.specs.mutants.hotstuff import (
     Mutant,
     mutate,
 )
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
 from meshcheck.specs.tlc.stepper import State, Stepper
-from tests import spec_walk
+from tests import spec_checks, spec_walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 HOTSTUFF = SPECS / "HotStuff.tla"
 QUICK_CFG = SPECS / "HotStuff_quick.cfg"
 DEFAULT_CFG = SPECS / "HotStuff.cfg"
@@ -63,7 +63,7 @@ def block(*views: int) -> tuple[FrozenDict, ...]:
 
 
 def run(cfg: Path, workers: int = 2, spec: Path = HOTSTUFF) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
+    return spec_checks.run(spec, cfg, workers)
 
 
 class Walk(spec_walk.Walk):
@@ -83,12 +83,7 @@ class Walk(spec_walk.Walk):
 
 def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
     with Stepper(HOTSTUFF, QUICK_CFG) as st:
-        assert st.vars == VARIABLES
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in ACTIONS.items()}
-        assert st.action_names == tuple(ACTIONS)
+        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
         # only honest replicas act: r1 is Byzantine in the quick model
         assert {a.params["i"] for a in st.actions} == {"r2", "r3", "r4"}
         # Vote(i, b): 3 honest replicas x the 8 blocks of views 1..3 (genesis included)
@@ -187,24 +182,12 @@ def test_a_locked_replica_refuses_a_conflicting_block_with_an_old_justify() -> N
         assert w.enabled("Vote", i="r4", b=block(1, 2, 4))  # extends the lock
 
 
-def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(QUICK_CFG)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-@pytest.mark.slow
-def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = run(DEFAULT_CFG)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
-
-
-@pytest.mark.slow
-def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "HotStuff_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS
+test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
+    HOTSTUFF,
+    fast={"HotStuff_quick.cfg": QUICK},
+    slow={"HotStuff.cfg": DEFAULT, "HotStuff_liveness.cfg": LIVENESS},
+    deep={"HotStuff_deep.cfg": DEEP},  # DEEP is not recorded yet: the model holds
+)
 
 
 @pytest.mark.slow
@@ -212,9 +195,9 @@ def test_liveness_model_holds_with_its_recorded_state_count() -> None:
 def test_liveness_holds_with_a_timeout_before_gst() -> None:
     """r4's timer may fire at any moment of view 1 (GST = 2): whatever it missed, views 2..5 commit
     a block of a view at GST (4 to 7 minutes on one worker, the only sound count for liveness)."""
-    r = run(SPECS / "HotStuff_liveness_timeouts.cfg", workers=1)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS_TIMEOUTS
+    spec_checks.assert_holds(
+        HOTSTUFF, SPECS / "HotStuff_liveness_timeouts.cfg", LIVENESS_TIMEOUTS, workers=1
+    )
 
 
 def test_only_the_late_replica_times_out_in_the_timeouts_model() -> None:
@@ -226,38 +209,20 @@ def test_only_the_late_replica_times_out_in_the_timeouts_model() -> None:
     assert timeouts == {"r4"}
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
-def test_deep_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "HotStuff_deep.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    if DEEP is not None:
-        assert (r.distinct, r.depth) == DEEP
-
-
 # ------------------------------------------------------------------------------------ mutants
 
 SLOW_MUTANTS = {"commit_on_two_chain"}  # 75 to 140 s; the others take seconds
 
 
 @pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
-        for m in MUTANTS
-    ],
+    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name in SLOW_MUTANTS)
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = run(cfg, workers=1, spec=tmp_path / "HotStuff.tla")
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
     kind = "property" if mutant.liveness or mutant.action else "invariant"
-    assert r.violation == Violation(kind, mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None or not mutant.liveness
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    violation = Violation(kind, mutant.catches)
+    spec_checks.assert_caught(r, mutant.name, violation, mutant.found, lasso=mutant.liveness)
     for other in mutant.also:  # the same bug breaks these too, each checked alone
         folder = tmp_path / other
         folder.mkdir()

@@ -21,6 +21,7 @@ from meshcheck.html.render import render, unsafe, write
 from meshcheck.traces import itf, timeline
 from meshcheck.traces.timeline.svg import render as draw
 from meshcheck.verify import project_root
+from tests.command import verify_argv
 
 ROOT = project_root()
 TRACE = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"
@@ -325,19 +326,9 @@ def test_verify_html_end_to_end_in_chromium(
     out = tmp_path / "out" / "verify.html"
     code = main(
         [
-            "verify",
-            "--profile",
-            "default",
-            "--root",
-            str(root),
-            "--only",
-            "tlc",
-            "--only",
-            "tests",
             # one process: the page is drawn from the rows, which a run on 2 workers lists the
             # same (tests/test_verify.py, test_a_parallel_run_lists_the_rows_of_a_serial_run)
-            "--workers",
-            "1",
+            *verify_argv(root, "tlc", "tests", workers="1"),
             "--html",
             str(out),
             "--json",

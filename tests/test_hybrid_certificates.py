@@ -11,9 +11,6 @@ first in `meshcheck mutants hybrid`: traces/hybrid/reports_counted_not_reporters
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import hypothesis
 import pytest
 
 from meshcheck.impl.hybrid import mutants
@@ -22,9 +19,7 @@ from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, Level
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid import certificates
 from meshcheck.property_tests.hybrid.certificates import PROPERTIES, Threat, keys, report
-
-SETTINGS = hypothesis.settings(derandomize=True, database=None, deadline=None, max_examples=1)
-Property = Callable[[frozenset[str], hypothesis.settings], None]
+from tests.certificate_checks import SETTINGS, Property
 
 
 @pytest.mark.parametrize("prop", [p for _, p in PROPERTIES], ids=[n for n, _ in PROPERTIES])

@@ -72,11 +72,6 @@ from meshcheck.impl.sim.storage import Durable
 NODES = ("n1", "n2", "n3", "n4")
 
 
-@pytest.fixture(scope="module")
-def keys() -> Keys:
-    return Keys(7, NODES, ("c1",))
-
-
 def op(keys: Keys, seq: int, value: int = 0) -> ClientOp:
     return keys.sign_op(ClientOp("c1", seq, to_value(Custom(f"k{seq}", value))))
 

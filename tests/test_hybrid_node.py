@@ -75,11 +75,6 @@ from meshcheck.impl.sim.storage import Durable
 NODES = ("n1", "n2", "n3", "n4")
 
 
-@pytest.fixture(scope="module")
-def keys() -> Keys:
-    return Keys(7, NODES, ("c1",))
-
-
 def node(keys: Keys, bugs: frozenset[str] = frozenset()) -> HybridNode:
     """n1, not started."""
     config = HybridConfig("n1", NODES, bugs=bugs)

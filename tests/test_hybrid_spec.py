@@ -11,21 +11,19 @@ equivocation_is_low.
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid import levels
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.impl.hybrid import levels, mutants
+from meshcheck.specs.tlc.check import CheckResult, Violation
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 from tests.spec_walk import Walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 SPEC = SPECS / "Hybrid.tla"
 QUICK_CFG = SPECS / "Hybrid_quick.cfg"
 
@@ -71,7 +69,7 @@ TH = levels.Thresholds.for_f(1)  # N = 4 in the safety models
 
 
 def run(cfg: Path, spec: Path = SPEC, workers: int = 2) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
+    return spec_checks.run(spec, cfg, workers)
 
 
 def rec(**fields: Value) -> FrozenDict:
@@ -84,11 +82,7 @@ def rec(**fields: Value) -> FrozenDict:
 
 def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
     with Stepper(SPEC, QUICK_CFG) as st:
-        assert st.vars == VARIABLES
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in ACTIONS.items()}
+        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
         assert st.action_names == tuple(ACTIONS)
         # only honest nodes act: n1 is Byzantine
         assert {a.params["i"] for a in st.actions if "i" in a.params} == {"n2", "n3", "n4"}
@@ -190,32 +184,12 @@ def test_levels_follow_levels_step_on_random_walks() -> None:
     assert kinds == set(levels.KINDS)
 
 
-def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(QUICK_CFG)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-@pytest.mark.slow
-def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "Hybrid_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS
-
-
-@pytest.mark.slow
-def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "Hybrid.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
-def test_deep_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "Hybrid_deep.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEEP
+test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
+    SPEC,
+    fast={"Hybrid_quick.cfg": QUICK},
+    slow={"Hybrid_liveness.cfg": LIVENESS, "Hybrid.cfg": DEFAULT},
+    deep={"Hybrid_deep.cfg": DEEP},
+)
 
 
 # ------------------------------------------------------------------------------------ mutants
@@ -239,19 +213,7 @@ LIVE: dict[str, str] = {
 }
 
 
-@attrs.frozen
-class Mutant:
-    """A bug as a textual change of Hybrid.tla, the model that shows it, and what must catch it."""
-
-    name: str
-    changes: tuple[tuple[str, str], ...]  # (text of the spec, its replacement), each found once
-    model: Mapping[str, str]  # constants over BASE (LIVE for liveness)
-    catches: str  # the invariant, action property or temporal property that must fail
-    kind: str  # "invariant", "action" or "liveness"
-    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
-    # Hybrid.md; None for a liveness lasso
-    found: tuple[int, int] | None
-
+Mutant = spec_checks.Mutant
 
 MUTANTS = (
     Mutant(
@@ -387,54 +349,16 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """Hybrid.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    text = SPEC.read_text()
-    for old, new in mutant.changes:
-        assert text.count(old) == 1, f"{mutant.name}: the spec no longer reads {old!r}"
-        text = text.replace(old, new)
-    (folder / SPEC.name).write_text(text)
-    constants = {**(LIVE if mutant.kind == "liveness" else BASE), **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
-    if mutant.kind == "liveness":
-        lines += [
-            "    Reportable <- OnlyEquivocation",
-            "SPECIFICATION LiveSpec",
-            f"PROPERTY {mutant.catches}",
-        ]
-    elif mutant.kind == "action":
-        lines += ["SPECIFICATION Spec", "INVARIANT TypeOK", f"PROPERTY {mutant.catches}"]
-    else:
-        invariants = " ".join(dict.fromkeys(("TypeOK", mutant.catches)))
-        lines += ["SPECIFICATION Spec", f"INVARIANTS {invariants}"]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+    base = LIVE if mutant.kind == "liveness" else BASE
+    lines = spec_checks.checked_lines(mutant, live=("    Reportable <- OnlyEquivocation",))
+    return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
-# The implementation's mutant names run in the fast suite; the others are marked slow (5 to 8 s
-# each under load, the two liveness ones about 30 s).
-FAST_MUTANTS = {
-    "switch_drops_last_raft_term",
-    "switch_on_own_evidence",
-    "equivocation_is_low",
-    "deescalate_critical_to_none",
-}
-
-
-@pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[] if m.name in FAST_MUTANTS else [pytest.mark.slow])
-        for m in MUTANTS
-    ],
-)
+# The implementation's mutant names (impl/hybrid/mutants.py) run in the fast suite; the others
+# are marked slow (5 to 8 s each under load, the two liveness ones about 30 s).
+@pytest.mark.parametrize("mutant", spec_checks.fast_where_implemented(MUTANTS, mutants.BUGS))
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = run(cfg, spec=tmp_path / SPEC.name, workers=1)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
     kind = "invariant" if mutant.kind == "invariant" else "property"
-    assert r.violation == Violation(kind, mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    spec_checks.assert_caught(r, mutant.name, Violation(kind, mutant.catches), mutant.found)

@@ -32,6 +32,7 @@ from meshcheck.traces.logs import (
 )
 from meshcheck.traces.logs.validate import RESERVE, Validator, stepper_for
 from meshcheck.verify_logs import log_row
+from tests.schedules import faulty
 
 REQ = "RequestVoteRequest"
 
@@ -276,16 +277,7 @@ def test_free_runs_validate_full_and_partial(schedule: Schedule) -> None:
 
 def test_full_and_partial_agree_with_full_state_validation_on_a_mutant() -> None:
     """vote_without_log_check, seed 11: trace validation fails at step 363; so do the logs."""
-    schedule = Schedule(
-        seed=11,
-        ticks=1500,
-        drop=0.05,
-        duplicate=0.05,
-        delay=0.1,
-        crash=0.3,
-        partition=0.3,
-        timeout=(150, 160),
-    )
+    schedule = faulty(11, timeout=(150, 160))
     trace = free_run(schedule, frozenset({"vote_without_log_check"}))
     bad = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
     assert bad is not None

@@ -15,8 +15,9 @@ failures) is in the slow tier.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import attrs
 import pytest
@@ -24,26 +25,22 @@ import z3
 
 from meshcheck import proofs, registry
 from meshcheck.cli import main
-from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import hotstuff, proof
 from meshcheck.models.hotstuff import HotStuffVariant
 from meshcheck.models.proof import (
     ASSUMED,
     ProofResult,
-    ProtocolModel,
     Vocabulary,
     check_inductive,
     prove_lemma,
 )
 from meshcheck.models.proof.encode import (
     axioms,
-    init,
     invariant,
-    step,
 )  # internals: the replays and the >= check below need them
 from meshcheck.protocol import Models, Protocol
-
-Key = tuple[str, str | None, str | None]  # kind, invariant (a lemma's name), transition
+from tests import proof_checks
+from tests.proof_checks import Fixed, Key, Replay
 
 INVARIANTS = (
     "NoConflictingCommits",
@@ -70,7 +67,6 @@ LEMMAS = (
     "hotstuff.qc_of_2f_splits",
     "hotstuff.quorum_available",
 )
-BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"
 
 
 @pytest.fixture(scope="module")
@@ -81,29 +77,6 @@ def real() -> list[ProofResult]:
 @pytest.fixture(scope="module")
 def lock_kept() -> list[ProofResult]:
     return hotstuff.prove(HotStuffVariant(lock_update=False))
-
-
-def _key(r: ProofResult) -> Key:
-    return (r.kind, r.name if r.kind == "lemma" else r.invariant, r.transition)
-
-
-def _failed(results: Sequence[ProofResult]) -> set[Key]:
-    return {_key(r) for r in results if r.status == "failed"}
-
-
-def _one(results: Sequence[ProofResult], key: Key) -> ProofResult:
-    found = [r for r in results if _key(r) == key]
-    assert len(found) == 1, f"{len(found)} results for {key}"
-    return found[0]
-
-
-def _lemma(results: Sequence[ProofResult], name: str) -> ProofResult:
-    return _one(results, ("lemma", name, None))
-
-
-def _ints(r: ProofResult) -> FrozenDict:
-    assert r.status == "failed" and r.counterexample is not None
-    return r.counterexample.ints
 
 
 def _on(variant: HotStuffVariant, transition: str, *, axiom: bool = True) -> list[ProofResult]:
@@ -119,19 +92,8 @@ def _on(variant: HotStuffVariant, transition: str, *, axiom: bool = True) -> lis
 
 
 def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
-    assert [r for r in real if r.status != "proved"] == []
-    expected: set[Key] = {
-        *(("lemma", name, None) for name in LEMMAS),
-        ("non-vacuity", None, "init"),
-        *(("non-vacuity", None, t) for t in TRANSITIONS),
-        *(("initiation", i, "init") for i in INVARIANTS),
-        *(("consecution", i, t) for t in TRANSITIONS for i in INVARIANTS),
-        ("bounded", "NoConflictingCommits", BOUNDED),
-    }
-    assert {_key(r) for r in real} == expected and len(real) == len(expected)
-    assert [r.name for r in real[: len(LEMMAS)]] == list(LEMMAS)
-    assert all(r.counterexample is None for r in real)
-    assert proofs.exit_code(real) == 0
+    bounded: list[Key] = [("bounded", "NoConflictingCommits", proof_checks.BOUNDED)]
+    proof_checks.assert_proves_every_obligation(real, LEMMAS, TRANSITIONS, INVARIANTS, bounded)
 
 
 def test_the_real_model_assumes_the_quorum_axiom_and_only_then() -> None:
@@ -149,15 +111,7 @@ def test_the_real_model_assumes_the_quorum_axiom_and_only_then() -> None:
     ids=lambda lemma: lemma.name,
 )
 def test_lemmas_hold_for_large_f_not_only_small(lemma: proof.Lemma) -> None:
-    """f is symbolic: each lemma's hypotheses admit f = 1, 2 and 10^6 (so it is not vacuous there), and
-    its claim holds at each of them (the proof covered them all at once)."""
-    f = z3.Int("f")
-    for value in (1, 2, 10**6):
-        s = z3.Solver()
-        s.add(*lemma.hypotheses, f == value)
-        assert s.check() == z3.sat, (lemma.name, value)
-        s.add(z3.Not(lemma.conclusion))
-        assert s.check() == z3.unsat, (lemma.name, value)
+    proof_checks.assert_holds_at_large_f(lemma)
 
 
 def test_lemma_1_is_about_one_vote_per_view_for_every_f() -> None:
@@ -195,19 +149,18 @@ def test_venn_lemma_agrees_with_brute_force_on_small_clusters(f: int) -> None:
 
 def test_qcs_of_2f_votes_split_at_n_4() -> None:
     quorum_2f = [prove_lemma(lemma) for lemma in hotstuff.lemmas(HotStuffVariant(quorum="2f"))]
-    lemma1 = _ints(_lemma(quorum_2f, "hotstuff.no_conflicting_qcs_in_view"))
-    f, n = lemma1["f"], lemma1["n"]
-    assert (f, n) == (1, 4)  # the smallest cluster that breaks it
-    assert lemma1["|Q1|"] >= 2 * f and lemma1["|Q2|"] >= 2 * f and lemma1["|B|"] <= f
-    assert lemma1["|Q1 & Q2 honest|"] == 0 and lemma1["|Q1 & Q2|"] <= lemma1["|B|"]
-    inter = _ints(_lemma(quorum_2f, "hotstuff.quorum_honest_intersection"))
+    lemma1 = proof_checks.ints(proof_checks.lemma(quorum_2f, "hotstuff.no_conflicting_qcs_in_view"))
+    proof_checks.assert_two_quorums_of_2f_split(lemma1)
+    inter = proof_checks.ints(proof_checks.lemma(quorum_2f, "hotstuff.quorum_honest_intersection"))
     assert inter["|Q1 & Q2 honest|"] == 0
-    assert _lemma(quorum_2f, "hotstuff.quorum_available").proved  # 2f is live, just not safe
+    assert proof_checks.lemma(
+        quorum_2f, "hotstuff.quorum_available"
+    ).proved  # 2f is live, just not safe
 
 
 def test_qcs_of_2f_votes_split_for_every_f(real: list[ProofResult]) -> None:
     """The witness lemma, proved for all f; here its regions checked for a few concrete f."""
-    assert _lemma(real, "hotstuff.qc_of_2f_splits").proved
+    assert proof_checks.lemma(real, "hotstuff.qc_of_2f_splits").proved
     for f in range(1, 8):
         n = 3 * f + 1
         honest_q1, honest_q2, byzantine_both, idle = f, f, f, n - 3 * f
@@ -216,14 +169,16 @@ def test_qcs_of_2f_votes_split_for_every_f(real: list[ProofResult]) -> None:
 
 
 def test_an_honest_replica_voting_twice_breaks_lemma_1() -> None:
-    ints = _ints(prove_lemma(hotstuff.no_conflicting_qcs_in_view(vote_once=False)))
+    ints = proof_checks.ints(prove_lemma(hotstuff.no_conflicting_qcs_in_view(vote_once=False)))
     # The smallest cluster: one honest replica, which votes for both blocks.
     assert (ints["f"], ints["n"], ints["|B|"]) == (0, 1, 0)
     assert ints["|Q1 & Q2 honest|"] == ints["|Q1|"] == ints["|Q2|"] == 1
     # And at n = 4: one honest replica voting twice is enough.
     lemma = hotstuff.no_conflicting_qcs_in_view(vote_once=False)
     f = z3.Int("f")
-    four = _ints(prove_lemma(attrs.evolve(lemma, hypotheses=(*lemma.hypotheses, f == 1))))
+    four = proof_checks.ints(
+        prove_lemma(attrs.evolve(lemma, hypotheses=(*lemma.hypotheses, f == 1)))
+    )
     assert four["n"] == 4 and four["|Q1|"] >= 3 and four["|Q2|"] >= 3
     assert four["|Q1 & Q2 honest|"] >= 1
 
@@ -232,12 +187,16 @@ def test_an_honest_replica_voting_twice_breaks_lemma_1() -> None:
 def test_a_qc_of_2f_votes_breaks_the_model_where_qcs_form() -> None:
     """Lemma 1 failed, so the model is not given the quorum axiom, and fails where two QCs meet."""
     quorum_2f = hotstuff.prove(HotStuffVariant(quorum="2f"))
-    model_failures = {k for k in _failed(quorum_2f) if k[0] != "lemma"}
+    model_failures = {k for k in proof_checks.failed(quorum_2f) if k[0] != "lemma"}
     assert ("consecution", "QcUniquePerView", "form_qc") in model_failures
     assert ("consecution", "ThreeChainLemma", "form_qc") in model_failures
     assert {k[2] for k in model_failures} <= {"form_qc", "commit"}
-    assert ("bounded", "NoConflictingCommits", BOUNDED) not in model_failures  # needs > 4 steps
-    cex = _one(quorum_2f, ("consecution", "QcUniquePerView", "form_qc")).counterexample
+    assert (
+        "bounded",
+        "NoConflictingCommits",
+        proof_checks.BOUNDED,
+    ) not in model_failures  # needs > 4 steps
+    cex = proof_checks.one(quorum_2f, ("consecution", "QcUniquePerView", "form_qc")).counterexample
     assert cex is not None and cex.violated == "QcUniquePerView"
     before, after = cex.steps
     assert before.action == ASSUMED and after.action == "form_qc"
@@ -257,9 +216,9 @@ def test_a_qc_of_2f_votes_breaks_the_model_where_qcs_form() -> None:
 
 
 def test_lock_not_updated_breaks_the_lock_invariant(lock_kept: list[ProofResult]) -> None:
-    assert _failed(lock_kept) == {("consecution", "LockAfterVote", "vote")}
+    assert proof_checks.failed(lock_kept) == {("consecution", "LockAfterVote", "vote")}
     assert "update_lock" not in {r.transition for r in lock_kept}
-    cex = _one(lock_kept, ("consecution", "LockAfterVote", "vote")).counterexample
+    cex = proof_checks.one(lock_kept, ("consecution", "LockAfterVote", "vote")).counterexample
     assert cex is not None
     before, after = cex.steps
     p = after.params
@@ -272,7 +231,9 @@ def test_lock_not_updated_breaks_the_lock_invariant(lock_kept: list[ProofResult]
 @pytest.mark.slow
 def test_voting_twice_in_a_view_fails_at_vote_even_with_the_quorum_axiom() -> None:
     results = _on(HotStuffVariant(vote_once=False), "vote", axiom=True)
-    assert ("consecution", "VoteOncePerView", "vote") in {_key(r) for r in results if not r.proved}
+    assert ("consecution", "VoteOncePerView", "vote") in {
+        proof_checks.key(r) for r in results if not r.proved
+    }
 
 
 # --- 3. the liveness clause, and the variants that stay safe ----------------------------------------
@@ -280,8 +241,8 @@ def test_voting_twice_in_a_view_fails_at_vote_even_with_the_quorum_axiom() -> No
 
 def test_liveness_clause_lemma_is_proved_at_every_step(real: list[ProofResult]) -> None:
     for t in TRANSITIONS:
-        assert _one(real, ("consecution", "LivenessClauseSafe", t)).proved
-        assert _one(real, ("consecution", "CommitLocksAQuorum", t)).proved
+        assert proof_checks.one(real, ("consecution", "LivenessClauseSafe", t)).proved
+        assert proof_checks.one(real, ("consecution", "CommitLocksAQuorum", t)).proved
 
 
 UNIQUE_QCS = ("QcUniquePerView", "QcByQuorum")
@@ -314,72 +275,7 @@ def test_ge_admits_no_vote_that_gt_refuses() -> None:
 # --- scripted runs, replayed through the model's formulas --------------------------------------------
 
 
-@attrs.frozen
-class Replay:
-    started: bool  # the universe and immutable symbols satisfy the axioms, and init holds
-    fired: int  # how many steps fired, in order
-    conflicting_commits: bool  # in the last state reached, in every completion of it
-
-
-Fixed = Mapping[str, object]
-
-
-def _replay(
-    model: ProtocolModel,
-    universe: Mapping[str, tuple[str, ...]],
-    fixed: Fixed,
-    steps: Sequence[tuple[str, dict[str, str]]],
-) -> Replay:
-    """Run `steps` (transition name, parameters) from init over a closed finite universe, with the
-    immutable symbols pinned to `fixed` (a relation: its set of tuples; a function: a dict from
-    argument to element; a constant: an element); Z3 computes each next state from the model's own
-    formulas."""
-    vocab = Vocabulary(model)
-    elems = {
-        sort: {name: z3.Const(name, vocab.sorts[sort]) for name in names}
-        for sort, names in universe.items()
-    }
-    s = z3.Solver()
-    for sort, named in elems.items():
-        x = z3.Const(f"any_{sort}", vocab.sorts[sort])
-        s.add(z3.Distinct(*named.values()) if len(named) > 1 else z3.BoolVal(True))
-        s.add(z3.ForAll([x], z3.Or(*(x == e for e in named.values()))))
-    for sym in model.symbols:
-        if sym.mutable:
-            continue
-        decl, value = vocab.fixed[sym.name], fixed[sym.name]
-        if not sym.args:
-            assert isinstance(value, str)
-            s.add(decl == elems[sym.result][value])
-            continue
-        for point in itertools.product(*(universe[a] for a in sym.args)):
-            args = [elems[a][p] for a, p in zip(sym.args, point, strict=True)]
-            if sym.result == "bool":
-                assert isinstance(value, frozenset)
-                s.add(decl(*args) == (point in value))
-            else:
-                assert isinstance(value, dict) and len(point) == 1
-                s.add(decl(*args) == elems[sym.result][value[point[0]]])
-    states = [vocab.state("@0")]
-    s.add(*axioms(vocab), *init(vocab, states[0]))
-    if s.check() != z3.sat:
-        return Replay(False, 0, False)
-    fired = 0
-    transitions = {t.name: t for t in model.transitions}
-    for name, params in steps:
-        t = transitions[name]
-        states.append(vocab.state(f"@{fired + 1}"))
-        ps = [elems[sort][params[p]] for p, sort in t.params]
-        s.push()
-        s.add(step(vocab, t, states[-2], states[-1], ps))
-        if s.check() != z3.sat:
-            s.pop()
-            states.pop()
-            break
-        fired += 1
-    safety = next(i for i in model.invariants if i.name == "NoConflictingCommits")
-    violated = s.check(invariant(safety, states[-1])) == z3.unsat
-    return Replay(True, fired, violated)
+_replay = functools.partial(proof_checks.replay, safety="NoConflictingCommits")
 
 
 def _tree(
@@ -478,7 +374,7 @@ def test_without_the_lock_two_conflicting_blocks_are_committed(variant: HotStuff
     run = BOTH_CHAINS
     broken = hotstuff.safety_model(variant)
     assert _replay(broken, universe, fixed, run) == Replay(True, len(run), True)
-    assert _replay(broken, universe, fixed, run[:-1]).conflicting_commits is False
+    assert _replay(broken, universe, fixed, run[:-1]).violated is False
 
 
 def test_a_two_chain_commit_commits_two_conflicting_blocks() -> None:
@@ -605,7 +501,7 @@ def test_variants_that_stay_safe_prove_everything(variant: HotStuffVariant) -> N
 @pytest.mark.slow
 def test_full_failures_of_a_two_chain_commit() -> None:
     results = hotstuff.prove(HotStuffVariant(commit_rule="two-chain"))
-    assert _failed(results) == {
+    assert proof_checks.failed(results) == {
         ("consecution", i, "commit")
         for i in (
             "NoConflictingCommits",
@@ -620,13 +516,13 @@ def test_full_failures_of_a_two_chain_commit() -> None:
 @pytest.mark.slow
 def test_full_failures_of_a_vote_that_ignores_the_lock() -> None:
     results = hotstuff.prove(HotStuffVariant(safe_node="ignored"))
-    assert _failed(results) == {("consecution", "VoteAboveTopKillsIt", "vote")}
+    assert proof_checks.failed(results) == {("consecution", "VoteAboveTopKillsIt", "vote")}
 
 
 @pytest.mark.slow
 def test_full_failures_of_voting_twice() -> None:
     results = hotstuff.prove(HotStuffVariant(vote_once=False))
-    failed = _failed(results)
+    failed = proof_checks.failed(results)
     assert ("lemma", "hotstuff.no_conflicting_qcs_in_view", None) in failed
     assert ("consecution", "VoteOncePerView", "vote") in failed
     assert ("lemma", "hotstuff.quorum_honest_intersection", None) not in failed

@@ -10,12 +10,8 @@ same run.
 
 from __future__ import annotations
 
+import functools
 import itertools
-import os
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import attrs
 import pytest
@@ -25,17 +21,10 @@ from meshcheck import proofs
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import pbft, proof
 from meshcheck.models.pbft import PbftVariant
-from meshcheck.models.proof import ASSUMED, ProofResult, ProtocolModel, Vocabulary, prove_lemma
-from meshcheck.models.proof.encode import (
-    axioms,
-    init,
-    invariant,
-    step,
-)  # internals: the replay below needs them
-
-ROOT = Path(__file__).resolve().parent.parent
-
-Key = tuple[str, str | None, str | None]  # kind, invariant (a lemma's name), transition
+from meshcheck.models.proof import ASSUMED, ProofResult, prove_lemma
+from tests import proof_checks
+from tests.command import meshcheck
+from tests.proof_checks import Key, Replay
 
 INVARIANTS = (
     "Agreement",
@@ -64,7 +53,6 @@ LEMMAS = (
     "pbft.votes_decision_stands",
     "pbft.votes_complete_decides",
 )
-BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"
 
 
 @pytest.fixture(scope="module")
@@ -82,59 +70,17 @@ def ignores_highest() -> list[ProofResult]:
     return pbft.prove(PbftVariant(new_view_uses_highest=False))
 
 
-def _key(r: ProofResult) -> Key:
-    return (r.kind, r.name if r.kind == "lemma" else r.invariant, r.transition)
-
-
-def _failed(results: Sequence[ProofResult]) -> set[Key]:
-    return {_key(r) for r in results if r.status == "failed"}
-
-
-def _one(results: Sequence[ProofResult], key: Key) -> ProofResult:
-    found = [r for r in results if _key(r) == key]
-    assert len(found) == 1, f"{len(found)} results for {key}"
-    return found[0]
-
-
-def _lemma(results: Sequence[ProofResult], name: str) -> ProofResult:
-    return _one(results, ("lemma", name, None))
-
-
-def _ints(r: ProofResult) -> FrozenDict:
-    assert r.status == "failed" and r.counterexample is not None
-    return r.counterexample.ints
-
-
 # --- the real proof set ----------------------------------------------------------------------------
 
 
 def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
-    assert [r for r in real if r.status != "proved"] == []
-    expected: set[Key] = {
-        *(("lemma", name, None) for name in LEMMAS),
-        ("non-vacuity", None, "init"),
-        *(("non-vacuity", None, t) for t in TRANSITIONS),
-        *(("initiation", i, "init") for i in INVARIANTS),
-        *(("consecution", i, t) for t in TRANSITIONS for i in INVARIANTS),
-        ("bounded", "Agreement", BOUNDED),
-    }
-    assert {_key(r) for r in real} == expected and len(real) == len(expected)
-    assert [r.name for r in real[: len(LEMMAS)]] == list(LEMMAS)
-    assert all(r.counterexample is None for r in real)
-    assert proofs.exit_code(real) == 0
+    bounded: list[Key] = [("bounded", "Agreement", proof_checks.BOUNDED)]
+    proof_checks.assert_proves_every_obligation(real, LEMMAS, TRANSITIONS, INVARIANTS, bounded)
 
 
 @pytest.mark.parametrize("lemma", pbft.lemmas(), ids=lambda lemma: lemma.name)
 def test_lemmas_hold_for_large_f_not_only_small(lemma: proof.Lemma) -> None:
-    """f is symbolic: each lemma's hypotheses admit f = 1, 2 and 10^6 (so it is not vacuous there), and
-    its claim holds at each of them (the proof covered them all at once)."""
-    f = z3.Int("f")
-    for value in (1, 2, 10**6):
-        s = z3.Solver()
-        s.add(*lemma.hypotheses, f == value)
-        assert s.check() == z3.sat, (lemma.name, value)
-        s.add(z3.Not(lemma.conclusion))
-        assert s.check() == z3.unsat, (lemma.name, value)
+    proof_checks.assert_holds_at_large_f(lemma)
 
 
 def _honest_overlaps(n: int, f: int, size: int) -> bool:
@@ -161,25 +107,22 @@ def test_venn_lemma_agrees_with_brute_force_on_small_clusters(f: int) -> None:
 
 
 def test_quorum_2f_fails_the_quorum_lemmas_with_n_4(quorum_2f: list[ProofResult]) -> None:
-    inter = _ints(_lemma(quorum_2f, "pbft.quorum_honest_intersection"))
-    f, n = inter["f"], inter["n"]
-    assert (f, n) == (1, 4)  # the smallest cluster that breaks it
-    assert inter["|Q1|"] >= 2 * f and inter["|Q2|"] >= 2 * f and inter["|B|"] <= f
-    assert inter["|Q1 & Q2 honest|"] == 0 and inter["|Q1 & Q2|"] <= inter["|B|"]
-    share = _ints(_lemma(quorum_2f, "pbft.quorum_intersection"))
+    inter = proof_checks.ints(proof_checks.lemma(quorum_2f, "pbft.quorum_honest_intersection"))
+    proof_checks.assert_two_quorums_of_2f_split(inter)
+    share = proof_checks.ints(proof_checks.lemma(quorum_2f, "pbft.quorum_intersection"))
     assert share["|Q1 & Q2|"] < share["f"] + 1
     # What 2f still gives: a quorum holds an honest replica (f >= 1), and the honest ones make one.
-    assert _lemma(quorum_2f, "pbft.quorum_has_honest").proved
-    assert _lemma(quorum_2f, "pbft.quorum_available").proved
+    assert proof_checks.lemma(quorum_2f, "pbft.quorum_has_honest").proved
+    assert proof_checks.lemma(quorum_2f, "pbft.quorum_available").proved
 
 
 def test_quorum_2f_breaks_agreement_where_two_quorums_meet(quorum_2f: list[ProofResult]) -> None:
-    model_failures = {k for k in _failed(quorum_2f) if k[0] != "lemma"}
+    model_failures = {k for k in proof_checks.failed(quorum_2f) if k[0] != "lemma"}
     assert model_failures == {
         ("consecution", "CommitsAgree", "commit"),
         ("consecution", "BlockedForever", "new_view"),
     }
-    cex = _one(quorum_2f, ("consecution", "CommitsAgree", "commit")).counterexample
+    cex = proof_checks.one(quorum_2f, ("consecution", "CommitsAgree", "commit")).counterexample
     assert cex is not None and cex.violated == "CommitsAgree"
     before, after = cex.steps
     assert before.action == ASSUMED and after.action == "commit"
@@ -201,7 +144,7 @@ def test_quorum_2f_breaks_agreement_where_two_quorums_meet(quorum_2f: list[Proof
 
 def test_every_quorum_size_up_to_2f_is_too_small(real: list[ProofResult]) -> None:
     """The witness lemma, proved for all f; here its witness checked for a few concrete f and q."""
-    assert _lemma(real, "pbft.quorum_2f_too_small").proved
+    assert proof_checks.lemma(real, "pbft.quorum_2f_too_small").proved
     for f in range(1, 6):
         n = 3 * f + 1
         for q in range(1, 2 * f + 1):
@@ -211,18 +154,20 @@ def test_every_quorum_size_up_to_2f_is_too_small(real: list[ProofResult]) -> Non
 
 def test_quorum_2f_plus_2_is_not_available() -> None:
     r = prove_lemma(pbft.quorum_available("2f+2"))
-    ints = _ints(r)
+    ints = proof_checks.ints(r)
     assert ints["n"] - ints["|B|"] < 2 * ints["f"] + 2
 
 
 def test_clusters_larger_than_3f_plus_1_need_larger_quorums(real: list[ProofResult]) -> None:
     """2f+1 of n > 3f+1 replicas is not a Byzantine quorum; ceil((n+f+1)/2) is, and stays available."""
-    assert _lemma(real, "pbft.quorum_for_any_n").proved
+    assert proof_checks.lemma(real, "pbft.quorum_for_any_n").proved
     lemma = pbft.quorum_for_any_n("2f+1")
-    ints = _ints(prove_lemma(lemma))
+    ints = proof_checks.ints(prove_lemma(lemma))
     assert ints["n"] > 3 * ints["f"] + 1 and ints["|Q1 & Q2 honest|"] == 0
     f, n = z3.Ints("f n")
-    one = _ints(prove_lemma(attrs.evolve(lemma, hypotheses=(*lemma.hypotheses, f == 1))))
+    one = proof_checks.ints(
+        prove_lemma(attrs.evolve(lemma, hypotheses=(*lemma.hypotheses, f == 1)))
+    )
     assert (one["n"], one["|Q1|"], one["|Q2|"], one["|Q1 & Q2|"], one["|B|"]) == (5, 3, 3, 1, 1)
     available = proof.Lemma(
         "available", "", (f >= 0, n >= 3 * f + 1), n - f >= (n + f + 2) / 2, (("n", n),)
@@ -237,7 +182,7 @@ def test_checkpoint_on_f_plus_1_proofs_can_miss_every_view_change_quorum() -> No
     real = prove_lemma(pbft.checkpoint_survives_view_change("2f+1"))
     assert real.proved
     broken = prove_lemma(pbft.checkpoint_survives_view_change("f+1"))
-    ints = _ints(broken)
+    ints = proof_checks.ints(broken)
     f = ints["f"]
     assert (f, ints["n"]) == (1, 4)
     assert ints["|C|"] >= f + 1 and ints["|V|"] >= 2 * f + 1
@@ -247,7 +192,7 @@ def test_checkpoint_on_f_plus_1_proofs_can_miss_every_view_change_quorum() -> No
 
 
 def test_f_replies_may_all_be_byzantine() -> None:
-    ints = _ints(prove_lemma(pbft.reply_has_honest("f")))
+    ints = proof_checks.ints(prove_lemma(pbft.reply_has_honest("f")))
     assert ints["|R|"] == ints["|R & B|"] >= 1
 
 
@@ -263,7 +208,7 @@ def _both(ints: FrozenDict, approved: str, rejected: str, variant: PbftVariant) 
 
 def test_reject_at_f_plus_1_is_exclusive_only_at_3f_plus_1() -> None:
     variant = PbftVariant(reject_at="f+1")
-    ints = _ints(prove_lemma(pbft.votes_exclusive(variant)))
+    ints = proof_checks.ints(prove_lemma(pbft.votes_exclusive(variant)))
     assert ints["n"] > 3 * ints["f"] + 1 and ints["|A & R|"] == 0
     assert ints["|A|"] + ints["|R|"] <= ints["n"]
     assert _both(ints, "|A|", "|R|", variant)
@@ -276,13 +221,13 @@ def test_reject_at_f_plus_1_is_exclusive_only_at_3f_plus_1() -> None:
 
 def test_votes_counted_twice_can_both_approve_and_reject() -> None:
     variant = PbftVariant(one_vote_per_replica=False)
-    ints = _ints(prove_lemma(pbft.votes_exclusive(variant)))
+    ints = proof_checks.ints(prove_lemma(pbft.votes_exclusive(variant)))
     assert ints["|A & R|"] >= 1 and _both(ints, "|A|", "|R|", variant)
 
 
 def test_two_tallies_split_by_an_equivocating_replica() -> None:
     variant = PbftVariant(one_tally=False)
-    ints = _ints(prove_lemma(pbft.votes_exclusive(variant)))
+    ints = proof_checks.ints(prove_lemma(pbft.votes_exclusive(variant)))
     assert (ints["f"], ints["n"]) == (1, 4)
     # Decider 1 approves and decider 2 rejects; only Byzantine replicas are on both sides.
     assert _both(ints, "|A1|", "|R2|", variant)
@@ -291,7 +236,7 @@ def test_two_tallies_split_by_an_equivocating_replica() -> None:
 
 def test_vote_lemmas_fail_with_a_quorum_of_2f(quorum_2f: list[ProofResult]) -> None:
     assert {"pbft.votes_exclusive", "pbft.votes_honest_reject_stands"} <= {
-        k[1] for k in _failed(quorum_2f) if k[0] == "lemma"
+        k[1] for k in proof_checks.failed(quorum_2f) if k[0] == "lemma"
     }
 
 
@@ -312,8 +257,10 @@ def test_decision_of_is_the_documented_rule(f: int) -> None:
 def test_ignoring_the_highest_certificate_breaks_blocked_forever(
     ignores_highest: list[ProofResult],
 ) -> None:
-    assert _failed(ignores_highest) == {("consecution", "BlockedForever", "new_view")}
-    cex = _one(ignores_highest, ("consecution", "BlockedForever", "new_view")).counterexample
+    assert proof_checks.failed(ignores_highest) == {("consecution", "BlockedForever", "new_view")}
+    cex = proof_checks.one(
+        ignores_highest, ("consecution", "BlockedForever", "new_view")
+    ).counterexample
     assert cex is not None
     before, after = cex.steps
     p = after.params
@@ -329,56 +276,7 @@ def test_ignoring_the_highest_certificate_breaks_blocked_forever(
 # --- scripted runs, replayed through the model's formulas ----------------------------------------------
 
 
-@attrs.frozen
-class Replay:
-    started: bool  # the universe and immutable symbols satisfy the axioms, and init holds
-    fired: int  # how many steps fired, in order
-    agreement_violated: bool  # in the last state reached, in every completion of it
-
-
-def _replay(
-    model: ProtocolModel,
-    universe: Mapping[str, tuple[str, ...]],
-    fixed: Mapping[str, frozenset[tuple[str, ...]]],
-    steps: Sequence[tuple[str, dict[str, str]]],
-) -> Replay:
-    """Run `steps` (transition name, parameters) from init over a closed finite universe, with the
-    immutable relations pinned to `fixed`; Z3 computes each next state from the model's own formulas."""
-    vocab = Vocabulary(model)
-    elems = {
-        sort: {name: z3.Const(name, vocab.sorts[sort]) for name in names}
-        for sort, names in universe.items()
-    }
-    s = z3.Solver()
-    for sort, named in elems.items():
-        x = z3.Const(f"any_{sort}", vocab.sorts[sort])
-        s.add(z3.Distinct(*named.values()) if len(named) > 1 else z3.BoolVal(True))
-        s.add(z3.ForAll([x], z3.Or(*(x == e for e in named.values()))))
-    for sym in model.symbols:
-        if not sym.mutable:
-            for point in itertools.product(*(universe[a] for a in sym.args)):
-                args = [elems[a][p] for a, p in zip(sym.args, point, strict=True)]
-                s.add(vocab.fixed[sym.name](*args) == (point in fixed[sym.name]))
-    states = [vocab.state("@0")]
-    s.add(*axioms(vocab), *init(vocab, states[0]))
-    if s.check() != z3.sat:
-        return Replay(False, 0, False)
-    fired = 0
-    transitions = {t.name: t for t in model.transitions}
-    for name, params in steps:
-        t = transitions[name]
-        states.append(vocab.state(f"@{fired + 1}"))
-        ps = [elems[sort][params[p]] for p, sort in t.params]
-        s.push()
-        s.add(step(vocab, t, states[-2], states[-1], ps))
-        if s.check() != z3.sat:
-            s.pop()
-            states.pop()
-            break
-        fired += 1
-    agreement = next(i for i in model.invariants if i.name == "Agreement")
-    violated = s.check(invariant(agreement, states[-1])) == z3.unsat
-    return Replay(True, fired, violated)
+_replay = functools.partial(proof_checks.replay, safety="Agreement")
 
 
 # Views v0 < v1, requests req0 and req1; the replicas are the honest ones (the model's abstraction).
@@ -406,7 +304,7 @@ def test_a_quorum_of_2f_commits_two_requests_in_one_view() -> None:
     ]
     broken = pbft.agreement_model(quorums_intersect=False)
     assert _replay(broken, universe, fixed, run) == Replay(True, len(run), True)
-    assert _replay(broken, universe, fixed, run[:-1]).agreement_violated is False
+    assert _replay(broken, universe, fixed, run[:-1]).violated is False
     # The real model assumes what its lemma proved: these two quorums cannot exist.
     assert not _replay(pbft.agreement_model(), universe, fixed, run).started
 
@@ -442,21 +340,8 @@ def test_registry_runs_pbft() -> None:
     assert proofs.proof_set("pbft") is pbft.prove
 
 
-def _meshcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
-
-
 def test_meshcheck_prove_pbft_prints_the_table_and_exits_0(real: list[ProofResult]) -> None:
-    proc = _meshcheck("prove", "pbft", "--table")
+    proc = meshcheck("prove", "pbft", "--table")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("| obligation")
@@ -466,6 +351,6 @@ def test_meshcheck_prove_pbft_prints_the_table_and_exits_0(real: list[ProofResul
 
 
 def test_meshcheck_prove_unknown_set_exits_2() -> None:
-    proc = _meshcheck("prove", "nosuchproof")
+    proc = meshcheck("prove", "nosuchproof")
     assert proc.returncode == 2
     assert "no proof set 'nosuchproof'" in proc.stderr and "pbft" in proc.stderr

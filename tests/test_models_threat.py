@@ -23,6 +23,8 @@ from meshcheck.models import proof, threat
 from meshcheck.models.proof import ProofResult, prove_lemma
 from meshcheck.models.threat import formula, switch, switch_proof
 from meshcheck.models.threat import obligations as threat_lemmas
+from tests import proof_checks
+from tests.proof_checks import Key
 
 LEMMAS = (
     "threat.step_in_range",
@@ -59,35 +61,14 @@ TRANSITIONS = ("order_op", "order_switch", "apply", "apply_duplicate", "switch")
 BOUNDED = f"runs <= {switch.DEPTH} steps"
 MUTANT_TIMEOUT_MS = 500  # the mutants' consecutions Z3 cannot refute end "unknown" this soon
 
-Key = tuple[str, str | None, str | None]
-
 
 @pytest.fixture(scope="module")
 def real() -> list[ProofResult]:
     return threat.prove()
 
 
-def _key(r: ProofResult) -> Key:
-    return (r.kind, r.name if r.kind == "lemma" else r.invariant, r.transition)
-
-
 def _not_proved(results: Sequence[ProofResult]) -> set[Key]:
-    return {_key(r) for r in results if r.status != "proved"}
-
-
-def _failed(results: Sequence[ProofResult]) -> set[Key]:
-    return {_key(r) for r in results if r.status == "failed"}
-
-
-def _one(results: Sequence[ProofResult], key: Key) -> ProofResult:
-    found = [r for r in results if _key(r) == key]
-    assert len(found) == 1, f"{len(found)} results for {key}"
-    return found[0]
-
-
-def _ints(r: ProofResult) -> FrozenDict:
-    assert r.status == "failed" and r.counterexample is not None, r
-    return r.counterexample.ints
+    return {proof_checks.key(r) for r in results if r.status != "proved"}
 
 
 def _lemma_results(bugs: Sequence[str] = ()) -> list[ProofResult]:
@@ -112,19 +93,8 @@ def _thresholds(ints: FrozenDict) -> Thresholds:
 
 
 def test_real_model_proves_every_obligation(real: list[ProofResult]) -> None:
-    assert [r for r in real if r.status != "proved"] == []
-    expected: set[Key] = {
-        *(("lemma", name, None) for name in LEMMAS),
-        ("non-vacuity", None, "init"),
-        *(("non-vacuity", None, t) for t in TRANSITIONS),
-        *(("initiation", i, "init") for i in INVARIANTS),
-        *(("consecution", i, t) for t in TRANSITIONS for i in INVARIANTS),
-        *(("bounded", i, BOUNDED) for i in SAFETY),
-    }
-    assert {_key(r) for r in real} == expected and len(real) == len(expected)
-    assert [r.name for r in real[: len(LEMMAS)]] == list(LEMMAS)
-    assert all(r.counterexample is None for r in real)
-    assert proofs.exit_code(real) == 0
+    bounded: list[Key] = [("bounded", i, BOUNDED) for i in SAFETY]
+    proof_checks.assert_proves_every_obligation(real, LEMMAS, TRANSITIONS, INVARIANTS, bounded)
 
 
 @pytest.mark.parametrize("lemma", threat.lemmas(), ids=lambda lemma: lemma.name)
@@ -153,13 +123,15 @@ def _constants(term: z3.ExprRef) -> set[z3.ExprRef]:
 
 def test_equivocation_is_low_breaks_monotonicity_and_self_proving_evidence() -> None:
     results = _lemma_results([threat.EQUIVOCATION_IS_LOW])
-    assert _failed(results) == {
+    assert proof_checks.failed(results) == {
         ("lemma", "threat.demanded_monotone", None),
         ("lemma", "threat.escalation_monotone_in_evidence", None),
         ("lemma", "threat.self_proving_evidence_suffices", None),
     }
     bugs = [threat.EQUIVOCATION_IS_LOW]
-    ints = _ints(_one(results, ("lemma", "threat.self_proving_evidence_suffices", None)))
+    ints = proof_checks.ints(
+        proof_checks.one(results, ("lemma", "threat.self_proving_evidence_suffices", None))
+    )
     counts, th = _counts(ints), _thresholds(ints)
     assert counts.equivocation >= 1 and ints["next"] < Level.CRITICAL
     # The counterexample is an input on which the mutant formula and levels.py disagree.
@@ -167,39 +139,43 @@ def test_equivocation_is_low_breaks_monotonicity_and_self_proving_evidence() -> 
     assert threat.step_of(level, counts, ints["quiet"], ints["dwell"], th, bugs) == ints["next"]
     assert levels.step(level, counts, ints["quiet"], ints["dwell"], th) is Level.CRITICAL
     # More evidence (an equivocation on top of the rest) gave a lower level.
-    ints = _ints(_one(results, ("lemma", "threat.demanded_monotone", None)))
+    ints = proof_checks.ints(proof_checks.one(results, ("lemma", "threat.demanded_monotone", None)))
     more = _counts(ints, "'")
     assert ints["demanded'"] < ints["demanded"] and more.equivocation > ints["equivocation"]
 
 
 def test_deescalate_critical_to_none_skips_levels_and_drops_below_demanded() -> None:
     results = _lemma_results([threat.DEESCALATE_CRITICAL_TO_NONE])
-    assert _failed(results) == {
+    assert proof_checks.failed(results) == {
         ("lemma", "threat.escalation_monotone_in_level", None),
         ("lemma", "threat.never_below_demanded", None),
         ("lemma", "threat.deescalation_one_level", None),
         ("lemma", "threat.self_proving_evidence_suffices", None),
     }
-    ints = _ints(_one(results, ("lemma", "threat.deescalation_one_level", None)))
+    ints = proof_checks.ints(
+        proof_checks.one(results, ("lemma", "threat.deescalation_one_level", None))
+    )
     assert (ints["level"], ints["next"]) == (Level.CRITICAL, Level.NONE)
     assert ints["quiet"] >= ints["Quiet"] and ints["dwell"] >= ints["Dwell"]
-    ints = _ints(_one(results, ("lemma", "threat.never_below_demanded", None)))
+    ints = proof_checks.ints(
+        proof_checks.one(results, ("lemma", "threat.never_below_demanded", None))
+    )
     assert ints["level"] == Level.CRITICAL and ints["next"] < ints["demanded"]
     # Liveness still holds (it only got faster): the one-level rule, not the bound, catches it.
-    assert _one(results, ("lemma", "threat.deescalation_reaches_none", None)).proved
+    assert proof_checks.one(results, ("lemma", "threat.deescalation_reaches_none", None)).proved
 
 
 def test_a_protocol_table_that_misses_a_level_or_runs_medium_on_bft_fails() -> None:
     x = threat_lemmas.Inputs()
     missing: dict[Level, str] = {lv: p for lv, p in levels.PROTOCOL.items() if lv is not Level.LOW}
-    ints = _ints(prove_lemma(threat_lemmas.protocol_total(x, missing)))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.protocol_total(x, missing)))
     assert (ints["level"], ints["protocol"]) == (Level.LOW, "undefined")
     medium_bft = {**levels.PROTOCOL, Level.MEDIUM: levels.BFT}
     assert prove_lemma(threat_lemmas.protocol_total(x, medium_bft)).proved
-    ints = _ints(prove_lemma(threat_lemmas.protocol_matches_levels(x, medium_bft)))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.protocol_matches_levels(x, medium_bft)))
     assert (ints["level"], ints["protocol"]) == (Level.MEDIUM, levels.BFT)
     not_monotone = {**levels.PROTOCOL, Level.CRITICAL: levels.RAFT}
-    ints = _ints(prove_lemma(threat_lemmas.protocol_monotone(x, not_monotone)))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.protocol_monotone(x, not_monotone)))
     assert ints["protocol"] == levels.BFT and ints["protocol'"] == levels.RAFT
 
 
@@ -213,7 +189,7 @@ def test_the_protocol_table_is_read_from_levels_py() -> None:
 
 def test_sig_high_of_f_lets_f_byzantine_reporters_force_bft() -> None:
     x = threat_lemmas.Inputs()
-    ints = _ints(prove_lemma(threat_lemmas.f_byzantine_cannot_force_bft(x, "f")))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.f_byzantine_cannot_force_bft(x, "f")))
     assert ints["SigHigh"] == ints["f"] and ints["bad_signature"] <= ints["f"]
     assert ints["level"] < Level.HIGH <= ints["next"]
     assert ints["tampering"] == ints["equivocation"] == 0
@@ -222,7 +198,7 @@ def test_sig_high_of_f_lets_f_byzantine_reporters_force_bft() -> None:
 def test_deescalation_needs_four_steps_from_critical() -> None:
     x = threat_lemmas.Inputs()
     assert prove_lemma(threat_lemmas.deescalation_reaches_none(x, 4)).proved
-    ints = _ints(prove_lemma(threat_lemmas.deescalation_reaches_none(x, 3)))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.deescalation_reaches_none(x, 3)))
     assert ints["level0"] == Level.CRITICAL
     assert [ints[f"level{k}"] for k in range(4)] == [4, 3, 2, 1]
 
@@ -231,13 +207,13 @@ def test_deescalation_needs_four_steps_from_critical() -> None:
 
 
 def test_clock_from_the_f_th_highest_report_can_be_byzantine() -> None:
-    ints = _ints(prove_lemma(threat_lemmas.replicated_clock(rank="f")))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.replicated_clock(rank="f")))
     assert ints["f"] >= 1 and ints["honest above t"] + ints["honest at t"] == 0
     assert ints["byzantine above t"] + ints["byzantine at t"] >= 1
 
 
 def test_clock_from_2f_reports_can_fall_below_every_honest_one() -> None:
-    ints = _ints(prove_lemma(threat_lemmas.replicated_clock(reports="2f")))
+    ints = proof_checks.ints(prove_lemma(threat_lemmas.replicated_clock(reports="2f")))
     assert ints["n"] == 2 * ints["f"] and ints["honest at t"] + ints["honest below t"] == 0
 
 
@@ -305,11 +281,11 @@ def _trace(r: ProofResult) -> list[tuple[str, FrozenDict]]:
 
 
 def test_drops_last_raft_term_loses_a_committed_op(drops: list[ProofResult]) -> None:
-    assert _failed(drops) == {("bounded", "CommittedPrefixPreserved", BOUNDED)}
+    assert proof_checks.failed(drops) == {("bounded", "CommittedPrefixPreserved", BOUNDED)}
     # The consecution the mutant breaks is not proved (Z3 may end "unknown": it cannot always build a
     # model of the quantified invariants; the bounded run gives the real counterexample).
     assert ("consecution", "CommittedPrefixPreserved", "switch") in _not_proved(drops)
-    r = _one(drops, ("bounded", "CommittedPrefixPreserved", BOUNDED))
+    r = proof_checks.one(drops, ("bounded", "CommittedPrefixPreserved", BOUNDED))
     assert r.counterexample is not None
     steps = r.counterexample.steps
     last = steps[-1].state
@@ -328,12 +304,12 @@ def test_drops_last_raft_term_loses_a_committed_op(drops: list[ProofResult]) -> 
 
 
 def test_switch_on_own_evidence_breaks_agreement(own_evidence: list[ProofResult]) -> None:
-    assert _failed(own_evidence) == {
+    assert proof_checks.failed(own_evidence) == {
         ("bounded", "Agreement", BOUNDED),
         ("bounded", "CommittedPrefixPreserved", BOUNDED),
     }
     assert ("consecution", "EpochsEndAtSwitch", "switch") in _not_proved(own_evidence)
-    r = _one(own_evidence, ("bounded", "Agreement", BOUNDED))
+    r = proof_checks.one(own_evidence, ("bounded", "Agreement", BOUNDED))
     assert r.counterexample is not None and r.counterexample.violated == "Agreement"
     last = r.counterexample.steps[-1].state
     h1, h2 = last["history"]["n1"], last["history"]["n2"]
@@ -349,7 +325,7 @@ def test_switch_on_own_evidence_breaks_agreement(own_evidence: list[ProofResult]
     trace = _trace(r)
     assert _replay([threat.SWITCH_ON_OWN_EVIDENCE], trace) == len(trace)
     assert _replay([], trace) == k - 1
-    shortest = _one(own_evidence, ("bounded", "CommittedPrefixPreserved", BOUNDED))
+    shortest = proof_checks.one(own_evidence, ("bounded", "CommittedPrefixPreserved", BOUNDED))
     assert shortest.counterexample is not None and len(shortest.counterexample.steps) == 4
 
 
@@ -388,7 +364,7 @@ def test_without_dedup_on_apply_a_retried_op_is_applied_twice(
 
     monkeypatch.setattr(switch, "_apply_guard", apply_guard)
     results = switch_proof.check_bounded(frozenset(), switch.DEPTH, MUTANT_TIMEOUT_MS)
-    r = _one(results, ("bounded", "NoOpTwice", BOUNDED))
+    r = proof_checks.one(results, ("bounded", "NoOpTwice", BOUNDED))
     assert r.counterexample is not None
     steps = r.counterexample.steps
     # the op ordered twice (a retry) and applied twice; Z3 may interleave the four steps either way

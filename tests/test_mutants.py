@@ -13,6 +13,7 @@ from meshcheck.cli import main
 from meshcheck.mutants_cmd import Attempt, Outcome, render, run_mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.raft.checks import CHECKS, Check
+from tests.own_protocols import OWN_PROTOCOLS
 
 
 def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
@@ -261,15 +262,7 @@ def test_unknown_protocol_and_mutant_exit_2(capsys: pytest.CaptureFixture[str]) 
         "no protocol 'threat' (protocols: gossip, hotstuff, hybrid, pbft, pysyncobj, raft, routing)"
         in capsys.readouterr().err
     )
-    assert mutants_cmd.with_catalogue() == (
-        "gossip",
-        "hotstuff",
-        "hybrid",
-        "pbft",
-        "pysyncobj",
-        "raft",
-        "routing",
-    )
+    assert mutants_cmd.with_catalogue() == OWN_PROTOCOLS
     assert main(["mutants", "raft", "--mutant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "no raft mutant nope" in err and "forget_voted_for" in err

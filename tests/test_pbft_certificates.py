@@ -9,8 +9,6 @@ Each property runs here with no bug switched on, and against the catalogue mutan
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 import hypothesis
 import pytest
@@ -23,9 +21,7 @@ from meshcheck.impl.pbft.viewchange import check_prepared
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft import certificates
 from meshcheck.property_tests.pbft.certificates import PROPERTIES, keys, replicas, sign, verifier
-
-SETTINGS = hypothesis.settings(derandomize=True, database=None, deadline=None, max_examples=1)
-Property = Callable[[frozenset[str], hypothesis.settings], None]
+from tests.certificate_checks import SETTINGS, Property
 
 
 @pytest.mark.parametrize("prop", [p for _, p in PROPERTIES], ids=[n for n, _ in PROPERTIES])

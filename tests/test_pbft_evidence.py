@@ -59,11 +59,11 @@ from meshcheck.impl.sim import (
     Tick,
 )
 from meshcheck.impl.sim.storage import Durable
-from tests.test_pbft_impl import (
+from tests.pbft_messages import (
     KEYS,
     REPLICAS,
-    Box,
     certificate,
+    changed_on_its_way,
     checkpoint,
     pre_prepare,
     prepare,
@@ -71,6 +71,7 @@ from tests.test_pbft_impl import (
     signed,
     view_change,
 )
+from tests.test_pbft_impl import Box
 
 
 def test_a_bad_view_change_proves_its_signer_wrong_and_a_valid_one_proves_nothing() -> None:
@@ -115,11 +116,7 @@ def test_a_message_prints_its_signature_short_or_unsigned() -> None:
 
 
 def test_a_view_change_changed_on_its_way_is_noted_against_the_relayer() -> None:
-    pp = pre_prepare(1, request("a"))
-    honest = view_change(1, "r4", certificate(pp))
-    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
-    proof = attrs.evolve(certificate(pp), pre_prepare=other)
-    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))
+    _, changed = changed_on_its_way(pre_prepare(1, request("a")))
     box = Box("r3")
     box.step(Tick(VIEW_CHANGE))
     box.deliver(changed, source="r1")

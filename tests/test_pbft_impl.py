@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from meshcheck.impl.base import probes
-from meshcheck.impl.base.effects import Action, without_actions
+from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Workload
@@ -27,11 +27,9 @@ from meshcheck.impl.pbft import (
     Client,
     ClientConfig,
     Commit,
-    KeyRing,
     NewView,
     PbftConfig,
     Prepare,
-    PreparedProof,
     PrePrepare,
     Replica,
     Reply,
@@ -44,7 +42,7 @@ from meshcheck.impl.pbft import (
     proves,
 )
 from meshcheck.impl.pbft.client import NEXT, RETRY
-from meshcheck.impl.pbft.messages import GENESIS, Batch, Status, signing_bytes
+from meshcheck.impl.pbft.messages import Batch, Status
 from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim import (
@@ -59,63 +57,24 @@ from meshcheck.impl.sim import (
     SetTimer,
     Splice,
     Tick,
-    check_effects,
 )
 from meshcheck.impl.sim.storage import Durable
-
-REPLICAS = ("r1", "r2", "r3", "r4")
-KEYS = KeyRing(0, (*REPLICAS, "c1"))
-
-
-def signed(holder: str, body: Any) -> Signed[Any]:
-    return Signed(body, holder, KEYS.signer(holder).sign(signing_bytes(body)))
-
-
-def request(op: str, timestamp: int = 1) -> Signed[Request]:
-    return signed("c1", Request("c1", timestamp, op))
-
-
-def primary(view: int) -> str:
-    return REPLICAS[view % 4]
-
-
-def pre_prepare(
-    seq: int, *requests: Signed[Request], view: int = 0, src: str | None = None
-) -> Signed[PrePrepare]:
-    src = src or primary(view)
-    batch: Batch = tuple(requests)
-    return signed(src, PrePrepare(view, seq, batch_digest(batch), src, batch))
-
-
-def prepare(pp: Signed[PrePrepare], src: str) -> Signed[Prepare]:
-    return signed(src, Prepare(pp.body.view, pp.body.seq, pp.body.digest, src))
-
-
-def commit(pp: Signed[PrePrepare], src: str) -> Signed[Commit]:
-    return signed(src, Commit(pp.body.view, pp.body.seq, pp.body.digest, src))
-
-
-def checkpoint(history: tuple[Batch, ...], src: str) -> Signed[Checkpoint]:
-    return signed(src, Checkpoint(len(history), history_digest(history), src, history))
-
-
-def certificate(pp: Signed[PrePrepare]) -> PreparedProof:
-    backups = [r for r in REPLICAS if r != pp.signer][:2]
-    return PreparedProof(pp, tuple(prepare(pp, b) for b in backups))
-
-
-def view_change(
-    view: int, src: str, *claims: PreparedProof, ckpt: tuple[Batch, ...] = ()
-) -> Signed[ViewChange]:
-    proof = tuple(checkpoint(ckpt, r) for r in REPLICAS[1:]) if ckpt else ()
-    digest = history_digest(ckpt) if ckpt else GENESIS
-    return signed(src, ViewChange(view, len(ckpt), digest, proof, claims, src))
-
-
-def forged(m: Signed[Any]) -> Signed[Any]:
-    """The same message with one bit of its signature flipped."""
-    sig = bytes([m.signature[0] ^ 1]) + m.signature[1:]
-    return attrs.evolve(m, signature=sig)
+from tests import stepped
+from tests.pbft_messages import (
+    KEYS,
+    REPLICAS,
+    certificate,
+    checkpoint,
+    commit,
+    forged,
+    pre_prepare,
+    prepare,
+    request,
+    sent,
+    signed,
+    timers,
+    view_change,
+)
 
 
 class Box:
@@ -131,12 +90,7 @@ class Box:
         return self.step(Restart(self.disk.view()))
 
     def step(self, event: Any) -> list[Effect]:
-        self.last = self.node.step(event)  # with the `Action` reports
-        check_effects(self.node.id, self.last)  # at most one Persist, before every Send
-        effects = without_actions(self.last)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        self.last, effects = stepped.step(self.node, self.disk, event)  # with `Action` reports
         return effects
 
     def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
@@ -156,19 +110,6 @@ class Box:
         for peer in [pp.signer, *peers][:2]:
             effects = self.deliver(commit(pp, peer))
         return effects
-
-
-def sent(effects: list[Effect]) -> list[Any]:
-    """The bodies sent, once per message (a broadcast is one)."""
-    out: list[Any] = []
-    for e in effects:
-        if isinstance(e, Send) and (not out or out[-1] is not e.message.body):
-            out.append(e.message.body)
-    return out
-
-
-def timers(effects: list[Effect]) -> dict[str, int]:
-    return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
 
 
 # -- section 4.2: the normal case ------------------------------------------------------------------
@@ -397,15 +338,22 @@ def execute_and_checkpoint(box: Box, history: tuple[Batch, ...]) -> list[Effect]
     return box.deliver(checkpoint(history, "r3"))
 
 
-def test_prepares_and_commits_at_the_stable_checkpoint_are_not_kept() -> None:
-    """The log holds sequence numbers h < n <= h + window (section 4.3): a prepare or commit at
-    h itself, late, is old news, kept nowhere."""
+def checkpointed_primary() -> tuple[Box, tuple[Signed[Request], Signed[Request]]]:
+    """Primary r1 (checkpoints every 2, a window of 2) with two requests executed, each at
+    a sequence number of its own, and the checkpoint after them stable: h = 2. The box and the requests."""
     box = Box("r1", checkpoint_every=2, window=2)
     a, b = request("a"), request("b", 2)
     for r in (a, b):
         box.deliver(r)
     execute_and_checkpoint(box, ((a,), (b,)))
     assert box.node.stable == 2
+    return box, (a, b)
+
+
+def test_prepares_and_commits_at_the_stable_checkpoint_are_not_kept() -> None:
+    """The log holds sequence numbers h < n <= h + window (section 4.3): a prepare or commit at
+    h itself, late, is old news, kept nowhere."""
+    box, (_, b) = checkpointed_primary()
     late = pre_prepare(2, b)
     box.deliver(prepare(late, "r4"))
     box.deliver(commit(late, "r4"))
@@ -417,12 +365,7 @@ def test_a_restarted_primary_numbers_from_its_stable_checkpoint() -> None:
     """A primary whose stable checkpoint collected every pre-prepare it sent restarts with none
     to number from: its next request goes just above h (here 3), not to 1, where every backup
     would take it for old news."""
-    box = Box("r1", checkpoint_every=2, window=2)
-    a, b = request("a"), request("b", 2)
-    for r in (a, b):
-        box.deliver(r)
-    execute_and_checkpoint(box, ((a,), (b,)))
-    assert box.node.stable == 2
+    box, _ = checkpointed_primary()
     box.restart()
     log = box.node.log  # as garbage collection left it: nothing at or below h
     seqs = {k[1] for k in log.prepares} | {k[1] for k in log.commits} | set(log.checkpoints)

@@ -7,9 +7,6 @@ spec's shape; and every step of a run is a step of specs/PBFT.tla (TLC judges, t
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +40,7 @@ from meshcheck.impl.pbft.refinement import message_record
 from meshcheck.impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
 from meshcheck.property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
 from meshcheck.traces import itf
+from tests.hash_seeds import printed_under_hash_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 HONEST = ("r1", "r2", "r3", "r4")
@@ -277,17 +275,7 @@ def test_same_seed_same_bytes_across_processes_and_hash_seeds() -> None:
         "from tests.test_pbft_impl_sim import chaos_run; "
         "print(hashlib.sha256(chaos_run(3).encode()).hexdigest())"
     )
-    digests = set()
-    for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(ROOT)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        digests.add(out.stdout.strip())
+    digests = {out.strip() for out in printed_under_hash_seeds(code)}
     assert digests == {hashlib.sha256(chaos_run(3).encode()).hexdigest()}
 
 

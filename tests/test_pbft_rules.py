@@ -27,8 +27,6 @@ from meshcheck.impl.base.effects import (
     Effect,
     Persist,
     Send,
-    SetTimer,
-    without_actions,
 )
 from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.pbft import (
@@ -40,7 +38,6 @@ from meshcheck.impl.pbft import (
     Client,
     ClientConfig,
     Commit,
-    KeyRing,
     NewView,
     PbftConfig,
     Prepare,
@@ -58,62 +55,28 @@ from meshcheck.impl.pbft.log import MessageLog, prepares_needed
 from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, Status, signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.rsm.machine import StateMachine
-from meshcheck.impl.sim import check_effects
 from meshcheck.impl.sim.storage import Durable
+from tests import stepped
+from tests.pbft_messages import (
+    KEYS,
+    REPLICAS,
+    certificate,
+    changed_on_its_way,
+    checkpoint,
+    commit,
+    forged,
+    pre_prepare,
+    prepare,
+    request,
+    sent,
+    signed,
+    timers,
+    view_change,
+)
 
-REPLICAS = ("r1", "r2", "r3", "r4")
-KEYS = KeyRing(0, (*REPLICAS, "c1"))
 # the mutation check (tests/test_rule_mutations.py) switches catalogue mutants on here
 BUGS_UNDER_TEST: frozenset[str] = frozenset()
 T = TypeVar("T")
-
-
-def signed(holder: str, body: Any) -> Signed[Any]:
-    return Signed(body, holder, KEYS.signer(holder).sign(signing_bytes(body)))
-
-
-def forged(m: Signed[Any]) -> Signed[Any]:
-    """The same message with one bit of its signature flipped."""
-    return attrs.evolve(m, signature=bytes([m.signature[0] ^ 1]) + m.signature[1:])
-
-
-def request(op: str, timestamp: int = 1) -> Signed[Request]:
-    return signed("c1", Request("c1", timestamp, op))
-
-
-def primary(view: int) -> str:
-    return REPLICAS[view % 4]
-
-
-def pre_prepare(
-    seq: int, *requests: Signed[Request], view: int = 0, src: str | None = None
-) -> Signed[PrePrepare]:
-    src = src or primary(view)
-    batch: Batch = tuple(requests)
-    return signed(src, PrePrepare(view, seq, batch_digest(batch), src, batch))
-
-
-def prepare(pp: Signed[PrePrepare], src: str, digest: bytes | None = None) -> Signed[Prepare]:
-    return signed(src, Prepare(pp.body.view, pp.body.seq, digest or pp.body.digest, src))
-
-
-def commit(pp: Signed[PrePrepare], src: str, view: int | None = None) -> Signed[Commit]:
-    v = pp.body.view if view is None else view
-    return signed(src, Commit(v, pp.body.seq, pp.body.digest, src))
-
-
-def checkpoint(history: tuple[Batch, ...], src: str) -> Signed[Checkpoint]:
-    return signed(src, Checkpoint(len(history), history_digest(history), src, history))
-
-
-def certificate(pp: Signed[PrePrepare]) -> PreparedProof:
-    """A prepared certificate: the pre-prepare and 2f prepares of backups."""
-    backups = [r for r in REPLICAS if r != pp.signer][:2]
-    return PreparedProof(pp, tuple(prepare(pp, b) for b in backups))
-
-
-def view_change(view: int, src: str, *claims: PreparedProof) -> Signed[ViewChange]:
-    return signed(src, ViewChange(view, 0, GENESIS, (), claims, src))
 
 
 class Closing(StateMachine):
@@ -146,12 +109,7 @@ class Box:
         self.step(Restart({}))
 
     def step(self, event: Any) -> list[Effect]:
-        self.last = self.node.step(event)
-        check_effects(self.node.id, self.last)  # one Persist at most, before every Send
-        effects = without_actions(self.last)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        self.last, effects = stepped.step(self.node, self.disk, event)
         return effects
 
     def deliver(self, m: Any, source: str | None = None) -> list[Effect]:
@@ -177,23 +135,10 @@ class Box:
         return self.deliver(commit(pp, others[0]))
 
 
-def sent(effects: list[Effect]) -> list[Any]:
-    """The bodies sent, once per message (a broadcast is one)."""
-    out: list[Any] = []
-    for e in effects:
-        if isinstance(e, Send) and (not out or out[-1] is not e.message.body):
-            out.append(e.message.body)
-    return out
-
-
 def only(items: Sequence[T]) -> T:
     """The one item of `items` (an assertion, so that a core that sends two, or none, fails it)."""
     assert len(items) == 1, f"expected exactly one, got {list(items)}"
     return items[0]
-
-
-def timers(effects: list[Effect]) -> dict[str, int]:
-    return {e.timer: e.after for e in effects if isinstance(e, SetTimer)}
 
 
 # == Section 3: quorums at any number of replicas ===================================================
@@ -871,11 +816,7 @@ def test_4_4_a_view_change_relayed_with_another_batch_blames_the_relayer() -> No
     view-change message too, so no signature covers it. A view-change message whose certificate
     holds a pre-prepare with another batch than its digest names is not what its signer signed:
     refused, and evidence against the replica that relayed it, not against its signer."""
-    pp = pre_prepare(1, request("a"))
-    honest = view_change(1, "r4", certificate(pp))
-    other = attrs.evolve(pp, body=attrs.evolve(pp.body, batch=(request("b", 2),)))
-    proof = attrs.evolve(certificate(pp), pre_prepare=other)
-    changed = attrs.evolve(honest, body=attrs.evolve(honest.body, prepared=(proof,)))
+    honest, changed = changed_on_its_way(pre_prepare(1, request("a")))
     box = Box("r3")
     box.step(Tick(VIEW_CHANGE))
     box.deliver(changed, source="r1")

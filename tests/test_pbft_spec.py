@@ -18,11 +18,11 @@ import pytest
 
 from meshcheck.impl.base.values import FrozenDict, Value
 from meshcheck.specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
 from meshcheck.specs.tlc.stepper import Stepper
-from tests import spec_walk
+from tests import spec_checks, spec_walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 PBFT = SPECS / "PBFT.tla"
 QUICK_CFG = SPECS / "PBFT_quick.cfg"
 
@@ -57,21 +57,12 @@ def rec(**fields: Value) -> FrozenDict:
     return FrozenDict(fields)
 
 
-def run(spec: Path, cfg: Path, workers: int = 2) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
-
-
 # ------------------------------------------------------------------------------------ the spec itself
 
 
 def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
     with Stepper(PBFT, QUICK_CFG) as st:
-        assert st.vars == VARIABLES
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in ACTIONS.items()}
-        assert st.action_names == tuple(ACTIONS)
+        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
         # only honest replicas act: r1 is Byzantine in the quick model
         replicas = {a.params["i"] for a in st.actions if "i" in a.params}
         assert replicas == {"r2", "r3", "r4"}
@@ -183,42 +174,19 @@ def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others() -> None:
         assert (s["view"]["r3"], s["status"]["r3"]) == (1, "changing")
 
 
-@pytest.mark.slow  # make verify checks PBFT's models' recorded counts
-def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(PBFT, QUICK_CFG)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-@pytest.mark.slow  # make verify's row PBFT_transitions checks this count
-def test_transitions_model_holds_with_its_recorded_state_count() -> None:
-    """The action properties ViewMonotonic and StableCheckpointMonotonic on the quick model's
-    constants, without a VIEW (specs/PBFT_transitions.cfg): the quick model's states."""
-    r = run(PBFT, SPECS / "PBFT_transitions.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-@pytest.mark.slow
-def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = run(PBFT, SPECS / "PBFT.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
-
-
-@pytest.mark.slow
-def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = run(PBFT, SPECS / "PBFT_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
-def test_deep_model_holds_with_its_recorded_state_count() -> None:
-    r = run(PBFT, SPECS / "PBFT_deep.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEEP
+# make verify checks PBFT's models' recorded counts, PBFT_transitions in a row of its own: the
+# action properties ViewMonotonic and StableCheckpointMonotonic on the quick model's constants,
+# without a VIEW (specs/PBFT_transitions.cfg), so the quick model's states
+test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
+    PBFT,
+    slow={
+        "PBFT_quick.cfg": QUICK,
+        "PBFT_transitions.cfg": QUICK,
+        "PBFT.cfg": DEFAULT,
+        "PBFT_liveness.cfg": LIVENESS,
+    },
+    deep={"PBFT_deep.cfg": DEEP},
+)
 
 
 # ------------------------------------------------------------------------------------ mutants
@@ -237,22 +205,12 @@ SLOW_MUTANTS = {
 
 
 @pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
-        for m in MUTANTS
-    ],
+    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name in SLOW_MUTANTS)
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
-    r = run(tmp_path / "PBFT.tla", cfg, workers=1)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    assert r.violation == Violation(mutant.kind, mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    r = spec_checks.run(tmp_path / "PBFT.tla", cfg, workers=1)
+    spec_checks.assert_caught(r, mutant.name, Violation(mutant.kind, mutant.catches), mutant.found)
 
 
 @pytest.mark.slow
@@ -272,7 +230,7 @@ def test_checkpoint_stable_on_f_plus_1_is_equivalent_in_the_spec(tmp_path: Path)
         " ".join(SAFETY[1:]),
         None,
     )
-    r = run(tmp_path / "PBFT.tla", mutate(tmp_path, mutant))
+    r = spec_checks.run(tmp_path / "PBFT.tla", mutate(tmp_path, mutant))
     assert r.outcome is Outcome.HOLDS, r.message
     # the mutant is live: more states than the spec's own default model (checkpoints become
     # stable sooner), none of them bad
@@ -285,7 +243,7 @@ def test_f_plus_1_byzantine_replicas_break_agreement(tmp_path: Path) -> None:
     unchanged = Mutant(
         "two Byzantine replicas", (), {**TWO, "Byzantine": '{"r1", "r2"}'}, "Agreement", None
     )
-    r = run(tmp_path / "PBFT.tla", mutate(tmp_path, unchanged), workers=1)
+    r = spec_checks.run(tmp_path / "PBFT.tla", mutate(tmp_path, unchanged), workers=1)
     assert r.outcome is Outcome.VIOLATED, r.message
     assert r.violation == Violation("invariant", "Agreement")
     assert r.trace is not None
@@ -295,7 +253,7 @@ def test_f_plus_1_byzantine_replicas_break_agreement(tmp_path: Path) -> None:
 
 def unmutated(folder: Path, model: Mapping[str, str]) -> CheckResult:
     probe = Mutant("unmutated", (), dict(model), " ".join(SAFETY[1:]), None)
-    return run(folder / "PBFT.tla", mutate(folder, probe))
+    return spec_checks.run(folder / "PBFT.tla", mutate(folder, probe))
 
 
 @pytest.mark.slow
@@ -306,11 +264,9 @@ def test_unmutated_spec_holds_on_every_mutant_model(tmp_path: Path) -> None:
     models = {tuple(sorted(m.model.items())) for m in MUTANTS if not m.liveness}
     models -= {(), tuple(sorted(TWO.items())), tuple(sorted(GAPS.items()))}
     assert models  # Byzantine r2 with two requests
-    for n, model in enumerate(sorted(models)):
-        folder = tmp_path / str(n)
-        folder.mkdir()
-        r = unmutated(folder, dict(model))
-        assert r.outcome is Outcome.HOLDS, f"{dict(model)}: {r.message}"
+    for folder, model in spec_checks.model_folders(tmp_path, models):
+        r = unmutated(folder, model)
+        assert r.outcome is Outcome.HOLDS, f"{model}: {r.message}"
 
 
 @pytest.mark.slow

@@ -7,9 +7,7 @@ the same after it. A package whose tests run nothing is tests/test_plugin_outsid
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,15 +17,7 @@ from tests import outside
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PYPROJECT = f"""\
-{outside.IN_TREE}
-[project]
-name = "nonoopraft-meshcheck"
-version = "0.1"
-
-[project.entry-points."meshcheck.protocols"]
-nonoopraft = "nonoopraft_meshcheck.descriptor:NONOOPRAFT"
-"""
+PYPROJECT = outside.pyproject("nonoopraft", "NONOOPRAFT")
 
 DESCRIPTOR = '''\
 """A Raft whose new leader appends no no-op, checked from its own package."""
@@ -55,44 +45,19 @@ def test_a_free_run_of_its_nodes_holds() -> None:
 """
 
 
-def meshcheck(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A command in the plug-in's environment, with this checkout on the module path (its tests
-    import tests/noop_free_plugin.py, as the tutorial's import tests/adapter_example.py)."""
-    return subprocess.run(
-        [python, "-m", "meshcheck", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=outside.environ(PYTHONPATH=str(ROOT)),
-    )
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plugin")
-    src = folder / "nonoopraft"
-    (src / "nonoopraft_meshcheck" / "tests").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(PYPROJECT)
-    (src / "nonoopraft_meshcheck" / "__init__.py").write_text("")
-    (src / "nonoopraft_meshcheck" / "descriptor.py").write_text(DESCRIPTOR)
-    (src / "nonoopraft_meshcheck" / "tests" / "__init__.py").write_text("")
-    (src / "nonoopraft_meshcheck" / "tests" / "test_runs.py").write_text(TESTS)
+    src = outside.plugin_source(folder / "nonoopraft", PYPROJECT, DESCRIPTOR, TESTS, "test_runs.py")
     python = outside.fresh_venv(folder / "venv")
     outside.install(python, src)
     return python
 
 
 def test_its_coverage_row_counts_what_its_adapter_took(env: Path, tmp_path: Path) -> None:
-    report = tmp_path / "verify.json"
-    done = meshcheck(
-        env,
-        *("verify", "--protocol", "nonoopraft", "--profile", "default"),
-        *("--only", "tests", "--workers", "1"),
-        *("--json", str(report)),
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = json.loads(report.read_text())["checks"]
+    # its tests import tests/noop_free_plugin.py, as the tutorial's import tests/adapter_example.py:
+    # this checkout on the module path
+    _, rows = outside.verify_checks(env, "nonoopraft", "tests", cwd=tmp_path, PYTHONPATH=str(ROOT))
     [covered] = [r for r in rows if r["kind"] == "coverage" and r["name"] == "nonoopraft"]
     table = len(registry.actions_of(registry.get("raft")))
     fired = re.match(rf"actions (\d+)/{table};", covered["detail"])
@@ -100,7 +65,9 @@ def test_its_coverage_row_counts_what_its_adapter_took(env: Path, tmp_path: Path
     assert covered["result"] == "pass" and int(fired.group(1)) >= 8, covered
     assert covered["count"] > 0  # the distinct states of its runs
     # `meshcheck coverage` reads what verify measured
-    shown = meshcheck(env, "coverage", "--protocol", "nonoopraft", cwd=tmp_path)
+    shown = outside.meshcheck(
+        env, "coverage", "--protocol", "nonoopraft", cwd=tmp_path, PYTHONPATH=str(ROOT)
+    )
     assert shown.returncode == 0, shown.stdout + shown.stderr
     row = next(line for line in shown.stdout.splitlines() if line.startswith("| nonoopraft "))
     assert re.search(rf"\| +{fired.group(1)}/{table} \|", row), row

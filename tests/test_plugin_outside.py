@@ -12,7 +12,6 @@ how to add a catalogue (exit 2), never "all 0 mutants killed".
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
 import sys
@@ -23,15 +22,7 @@ import pytest
 from meshcheck import registry
 from tests import outside
 
-PYPROJECT = f"""\
-{outside.IN_TREE}
-[project]
-name = "fakeraft-meshcheck"
-version = "0.1"
-
-[project.entry-points."meshcheck.protocols"]
-fakeraft = "fakeraft_meshcheck.descriptor:FAKERAFT"
-"""
+PYPROJECT = outside.pyproject("fakeraft", "FAKERAFT")
 
 DESCRIPTOR = '''\
 """A Raft library's adapter, checked against meshcheck's RaftPipelined.tla."""
@@ -62,23 +53,15 @@ def test_the_spec_names_the_actions() -> None:
 """
 
 
-def _plugin(folder: Path) -> Path:
-    src = folder / "fakeraft"
-    (src / "fakeraft_meshcheck" / "tests").mkdir(parents=True)
-    (src / "pyproject.toml").write_text(PYPROJECT)
-    (src / "fakeraft_meshcheck" / "__init__.py").write_text("")
-    (src / "fakeraft_meshcheck" / "descriptor.py").write_text(DESCRIPTOR)
-    (src / "fakeraft_meshcheck" / "tests" / "__init__.py").write_text("")
-    (src / "fakeraft_meshcheck" / "tests" / "test_fakeraft.py").write_text(TESTS)
-    return src
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv that sees this project's packages, with only the plug-in installed in it."""
     folder = tmp_path_factory.mktemp("plugin")
     python = outside.fresh_venv(folder / "venv")
-    outside.install(python, _plugin(folder))
+    source = outside.plugin_source(
+        folder / "fakeraft", PYPROJECT, DESCRIPTOR, TESTS, "test_fakeraft.py"
+    )
+    outside.install(python, source)
     return python
 
 
@@ -90,18 +73,10 @@ def test_the_plugin_is_listed(env: Path, tmp_path: Path) -> None:
 
 
 def test_verify_runs_only_its_tests(env: Path, tmp_path: Path) -> None:
-    report = tmp_path / "verify.json"
-    done = outside.meshcheck(
-        env,
-        *("verify", "--protocol", "fakeraft", "--profile", "default"),
-        *("--only", "z3", "--only", "tests"),
-        *("--only", "traces", "--only", "mutants"),
-        *("--workers", "1", "--json", str(report)),
-        cwd=tmp_path,
+    done, rows = outside.verify_checks(
+        env, "fakeraft", "z3", "tests", "traces", "mutants", cwd=tmp_path
     )
-    assert done.returncode == 0, done.stdout + done.stderr
     assert "trace replays" not in done.stdout  # a skip row is no replay
-    rows = json.loads(report.read_text())["checks"]
     tests = [r for r in rows if r["kind"] == "tests"]
     assert sorted(r["name"].rsplit("::", 1)[-1] for r in tests) == [
         "test_the_spec_names_the_actions",

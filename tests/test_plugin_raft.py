@@ -17,7 +17,6 @@ library, whose answers are its own.
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 from pathlib import Path
 
@@ -32,9 +31,9 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.plugin import STORM, Adapter, check_run, cluster, own_answers
 from meshcheck.property_tests.raft.safety import INVARIANTS
 from tests import outside
+from tests.schedules import faulty
 
 SOURCE = Path(__file__).with_name("outside_raft")
-FAULTS = {"drop": 0.05, "duplicate": 0.05, "delay": 0.1, "crash": 0.3, "partition": 0.3}
 # Raft.tla's properties, which the plug-in's own code never names
 PROPERTIES = (
     "ElectionSafety",
@@ -70,16 +69,8 @@ def test_the_plugin_names_no_property() -> None:
 
 
 def test_its_tests_hold_and_catch_each_bug_by_the_propertys_name(env: Path, tmp_path: Path) -> None:
-    report = tmp_path / "verify.json"
-    done = outside.meshcheck(
-        env,
-        *("verify", "--protocol", "tinyraft", "--profile", "default"),
-        *("--only", "tests", "--workers", "1"),
-        *("--json", str(report)),
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = [r for r in json.loads(report.read_text())["checks"] if r["kind"] == "tests"]
+    _, checks = outside.verify_checks(env, "tinyraft", "tests", cwd=tmp_path)
+    rows = [r for r in checks if r["kind"] == "tests"]
     names = sorted(r["name"].rsplit("::", 1)[-1] for r in rows)
     assert all(r["result"] == "pass" for r in rows), rows
     caught = [n for n in names if n.startswith("test_each_known_bug_is_caught[")]
@@ -114,7 +105,7 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> Adapter:
 
 
 def _schedule(seed: int) -> Schedule:
-    return Schedule(seed=seed, ticks=1500, **FAULTS, timeout=(150, 160))
+    return faulty(seed, timeout=(150, 160))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from meshcheck.cli import main
 from meshcheck.impl.base.effects import Effect, Persist, Send, SetTimer, without_actions
 from meshcheck.impl.base.events import Deliver, Restart, Tick
 from meshcheck.impl.raft import (
@@ -34,7 +33,7 @@ from meshcheck.property_tests.raft.log_duplicates import model_run
 from meshcheck.specs import spec_file
 from meshcheck.specs.tlc.check import Outcome
 from meshcheck.specs.tlc.check import check as run_tlc
-from meshcheck.traces.logs import reference
+from tests import variant_logs
 
 SERVERS = ("s1", "s2", "s3")
 SCHEDULE = Schedule(seed=11, ticks=900, drop=0.05, duplicate=0.05, delay=0.1, crash=0.3)
@@ -185,9 +184,7 @@ def logs(tmp_path: Path, *, pre_vote: bool) -> list[str]:
     assert ("PreVoteTimeout" in actions) is pre_vote
     assert ("Timeout" in actions) is not pre_vote
     assert {"HandlePreVoteRequest", "HandlePreVoteResponse"} <= actions or not pre_vote
-    assert max(node.commit_index for node in sim.nodes.values()) > 0  # writes commit either way
-    folder = tmp_path / ("prevote" if pre_vote else "none")
-    return [str(p) for p in reference.write_logs(trace, folder, "r", variables=reference.FULL)]
+    return variant_logs.written_logs(sim, trace, tmp_path / ("prevote" if pre_vote else "none"))
 
 
 @pytest.mark.parametrize("pre_vote", [True, False], ids=["with pre-vote", "without"])
@@ -197,10 +194,7 @@ def test_a_log_validates_against_the_variant_it_was_run_with(
     paths = logs(tmp_path, pre_vote=pre_vote)
     own = ["--set", "PreVote=TRUE"] if pre_vote else []
     other = ["--set", "PreVote=FALSE"] if pre_vote else ["--set", "PreVote=TRUE"]
-    assert main(["validate", *own, *paths]) == 0, capsys.readouterr().out
-    capsys.readouterr()
-    assert main(["validate", *other, *paths]) == 1
-    out = capsys.readouterr().out
+    out = variant_logs.validated_by_own_only(paths, own, other, capsys)
     # the first record, the first election timeout, is the one no action explains
     first = "PreVoteTimeout(i=" if pre_vote else "Timeout(i="
     assert f".ndjson:1: {first}" in out

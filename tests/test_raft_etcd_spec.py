@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.specs.tlc.check import Outcome, check
+from meshcheck.specs.tlc.check import Outcome
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 ETCD = SPECS / "RaftEtcd.tla"
 QUICK = SPECS / "RaftEtcd_quick.cfg"
 
@@ -31,27 +32,9 @@ PREVOTE_QUICK_COUNT = (153703, 39)
 
 # Two terms, one restart or drop, entries up to index 2: where two candidates meet and a restarted
 # node comes back.
-SMALL = """CONSTANTS
-    Server = {s1, s2, s3}
-    Value = {v1}
-    MaxTerm = 2
-    MaxLogLen = 2
-    MaxInFlight = 1
-    MaxFaults = 1
-    MaxRestarts = 1
-    MaxDrops = 1
-    MaxDuplicates = 0
-    MaxSnapshots = 0
-    MaxReads = 0
-    LeaderNoOp = TRUE
-    PreVote = FALSE
-    CheckQuorum = FALSE
-SPECIFICATION EtcdSpec
-SYMMETRY Symmetry
-CONSTRAINT TermBound
-INVARIANTS TypeOK VolatileNormalForm ElectionSafety LogMatching LeaderCompleteness
-    StateMachineSafety ReadLinearizable MatchIndexBounded NextIndexAboveMatch
-"""
+SMALL = spec_checks.raft_small_cfg(
+    "EtcdSpec", 1, ("CheckQuorum = FALSE",), " MatchIndexBounded NextIndexAboveMatch"
+)
 
 
 def _copy(folder: Path, text: str) -> Path:
@@ -98,23 +81,18 @@ def test_the_librarys_choices_are_labelled_actions() -> None:
 
 @pytest.mark.slow  # about 40 s
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = check(ETCD, QUICK, workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK_COUNT
+    spec_checks.assert_holds(ETCD, QUICK, QUICK_COUNT)
 
 
 @pytest.mark.slow  # about 65 s
 def test_prevote_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = check(ETCD, PREVOTE_QUICK, workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == PREVOTE_QUICK_COUNT
+    spec_checks.assert_holds(ETCD, PREVOTE_QUICK, PREVOTE_QUICK_COUNT)
 
 
 @pytest.mark.slow  # 65,946 states, about 35 s
 def test_the_small_model_holds(tmp_path: Path) -> None:
     """The control of the mutants below: the spec as it is holds where they fail."""
-    r = check(_copy(tmp_path, ETCD.read_text()), tmp_path / "Small.cfg", workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
+    spec_checks.assert_holds(_copy(tmp_path, ETCD.read_text()), tmp_path / "Small.cfg", None)
 
 
 def test_a_restart_beyond_its_written_commit_index_is_caught(tmp_path: Path) -> None:
@@ -123,7 +101,7 @@ def test_a_restart_beyond_its_written_commit_index_is_caught(tmp_path: Path) -> 
         "\\E c \\in snapshotIndex[i]..commitIndex[i] :",
         "\\E c \\in snapshotIndex[i]..LastIndex(i) :",
     )
-    r = check(spec, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    r = spec_checks.run(spec, tmp_path / "Small.cfg")
     assert r.outcome is Outcome.VIOLATED
     assert r.violation is not None and r.violation.name == "StateMachineSafety"
 
@@ -132,6 +110,6 @@ def test_a_vote_granted_by_the_refusal_rule_is_caught(tmp_path: Path) -> None:
     # a grant that records no vote: a server votes twice in one term
     refusal = "mterm |-> currentTerm[i], mvoteGranted |-> FALSE,"
     spec = _mutant(tmp_path, refusal, refusal.replace("FALSE", "TRUE"))
-    r = check(spec, tmp_path / "Small.cfg", workers=2, deadlock=False)
+    r = spec_checks.run(spec, tmp_path / "Small.cfg")
     assert r.outcome is Outcome.VIOLATED
     assert r.violation is not None and r.violation.name == "ElectionSafety"

@@ -54,10 +54,10 @@ from meshcheck.impl.sim import (
     Simulator,
     Tick,
     Workload,
-    check_effects,
 )
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.property_tests.raft.validation import first_step_not_in_spec, validation_model
+from tests import stepped
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -89,12 +89,7 @@ class Box:
 
     def step(self, event: Any) -> list[Effect]:
         """The effects to carry out; the step's `Action` reports are kept in `reported`."""
-        self.reported = self.node.step(event)
-        check_effects(self.node.id, self.reported)  # at most one Persist, before every Send
-        effects = without_actions(self.reported)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        self.reported, effects = stepped.step(self.node, self.disk, event)
         return effects
 
     def deliver(self, message: Any) -> list[Effect]:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.specs.tlc.check import Outcome, check
+from meshcheck.specs.tlc.check import Outcome
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 PIPELINED = SPECS / "RaftPipelined.tla"
 QUICK = SPECS / "RaftPipelined_quick.cfg"
 
@@ -27,26 +28,7 @@ QUICK_COUNT = (72839, 31)
 
 # Two terms, one drop, entries up to index 2, nothing else: the smallest model where an optimistic
 # matchIndex commits an entry only the leader holds and a later leader lacks it.
-SMALL = """CONSTANTS
-    Server = {s1, s2, s3}
-    Value = {v1}
-    MaxTerm = 2
-    MaxLogLen = 2
-    MaxInFlight = 1
-    MaxFaults = 1
-    MaxRestarts = 0
-    MaxDrops = 1
-    MaxDuplicates = 0
-    MaxSnapshots = 0
-    MaxReads = 0
-    LeaderNoOp = TRUE
-    PreVote = FALSE
-SPECIFICATION PipelinedSpec
-SYMMETRY Symmetry
-CONSTRAINT TermBound
-INVARIANTS TypeOK VolatileNormalForm ElectionSafety LogMatching LeaderCompleteness
-    StateMachineSafety ReadLinearizable
-"""
+SMALL = spec_checks.raft_small_cfg("PipelinedSpec", 0)
 ADVANCE = "/\\ nextIndex' = [nextIndex EXCEPT ![i][j] = last + 1]"
 UNCHANGED = "votesGranted, matchIndex, reads,"
 
@@ -71,18 +53,13 @@ def test_pipelined_send_is_one_labelled_action_per_channel() -> None:
 
 @pytest.mark.slow  # about 20 s; make verify checks the same model's count (pysyncobj's TLC row)
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = check(PIPELINED, QUICK, workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK_COUNT
+    spec_checks.assert_holds(PIPELINED, QUICK, QUICK_COUNT)
 
 
 @pytest.mark.slow  # 48,868 states, 10 s alone and 25 s beside the other tests
 def test_the_small_model_holds(tmp_path: Path) -> None:
     """The control of the test below: the spec as it is holds on the model where its mutant fails."""
-    r = check(
-        _copy(tmp_path, PIPELINED.read_text()), tmp_path / "Small.cfg", workers=2, deadlock=False
-    )
-    assert r.outcome is Outcome.HOLDS, r.message
+    spec_checks.assert_holds(_copy(tmp_path, PIPELINED.read_text()), tmp_path / "Small.cfg", None)
 
 
 def test_optimistic_match_index_is_caught(tmp_path: Path) -> None:
@@ -90,7 +67,7 @@ def test_optimistic_match_index_is_caught(tmp_path: Path) -> None:
     assert text.count(ADVANCE) == 1 and text.count(UNCHANGED) == 1
     mutant = text.replace(ADVANCE, "/\\ matchIndex' = [matchIndex EXCEPT ![i][j] = last]")
     mutant = mutant.replace(UNCHANGED, "votesGranted, nextIndex, reads,")
-    r = check(_copy(tmp_path, mutant), tmp_path / "Small.cfg", workers=2, deadlock=False)
+    r = spec_checks.run(_copy(tmp_path, mutant), tmp_path / "Small.cfg")
     assert r.outcome is Outcome.VIOLATED
     assert r.violation is not None and r.violation.name == "LeaderCompleteness"
 
@@ -107,6 +84,6 @@ def test_step_down_that_keeps_leader_state_is_caught(tmp_path: Path) -> None:
         "    /\\ UNCHANGED <<votesGranted, nextIndex, matchIndex, reads, readFloor>>\n",
     )
     _copy(tmp_path, mutant)
-    r = check(tmp_path / "RaftPipelined.tla", tmp_path / "Small.cfg", workers=2, deadlock=False)
+    r = spec_checks.run(tmp_path / "RaftPipelined.tla", tmp_path / "Small.cfg")
     assert r.outcome is Outcome.VIOLATED
     assert r.violation is not None and r.violation.name == "VolatileNormalForm"

@@ -29,7 +29,6 @@ from meshcheck.impl.base.effects import (
     Send,
     SetTimer,
     Splice,
-    without_actions,
 )
 from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
 from meshcheck.impl.base.values import FrozenDict
@@ -53,8 +52,8 @@ from meshcheck.impl.raft import (
 )
 from meshcheck.impl.raft.node import HARD, LOG, NOT_LEADER
 from meshcheck.impl.rsm import NOOP, Custom, StateMachine
-from meshcheck.impl.sim import check_effects
 from meshcheck.impl.sim.storage import Durable
+from tests import stepped
 
 SERVERS = ("s1", "s2", "s3")
 # the mutation check (tests/test_rule_mutations.py) switches catalogue mutants on here
@@ -81,12 +80,7 @@ class Box:
         return self.step(Restart(self.disk.view()))
 
     def step(self, event: Any) -> list[Effect]:
-        reported = self.node.step(event)
-        check_effects(self.node.id, reported)  # one Persist at most, before every Send
-        effects = without_actions(reported)
-        for e in effects:
-            if isinstance(e, Persist):
-                self.disk.apply(e.writes)
+        _, effects = stepped.step(self.node, self.disk, event)
         return effects
 
     def deliver(self, message: Any) -> list[Effect]:

@@ -8,17 +8,17 @@ with the one property it must break, on one worker so that the counts are reprod
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from meshcheck.impl.raft.refinement import VARIABLES
 from meshcheck.specs.mutants.raft import MUTANTS, Mutant, mutate
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.check import Outcome, Violation
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 RAFT = SPECS / "Raft.tla"
 
 # The shared vocabulary: every action of Next with its parameters (the handlers pick their message m
@@ -62,20 +62,12 @@ LIVENESS = (20576, 36)
 DEEP = (7236339, 49)
 
 
-def run(spec: Path, cfg: Path, workers: int = 2) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
-
-
 # ------------------------------------------------------------------------------------ the spec itself
 
 
 def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
     with Stepper(RAFT, SPECS / "Raft_quick.cfg") as st:
-        assert st.vars == VARIABLES
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in ACTIONS.items()}
+        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
         # i and j range over distinct servers: 3 servers give 6 channels
         assert sum(a.name == "AppendEntries" for a in st.actions) == 6
 
@@ -99,33 +91,13 @@ def test_initial_state_is_the_empty_cluster() -> None:
         assert st.violated(init) == []
 
 
-@pytest.mark.slow  # make verify checks Raft's models' recorded counts
-def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(RAFT, SPECS / "Raft_quick.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-@pytest.mark.slow
-def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = run(RAFT, SPECS / "Raft.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
-
-
-@pytest.mark.slow
-def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = run(RAFT, SPECS / "Raft_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="minutes; set MESHCHECK_DEEP=1")
-def test_deep_model_holds_with_its_recorded_state_count() -> None:
-    r = run(RAFT, SPECS / "Raft_deep.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEEP
+# make verify checks Raft's models' recorded counts
+test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
+    RAFT,
+    slow={"Raft_quick.cfg": QUICK, "Raft.cfg": DEFAULT, "Raft_liveness.cfg": LIVENESS},
+    deep={"Raft_deep.cfg": DEEP},
+    deep_takes="minutes",
+)
 
 
 # ------------------------------------------------------------------------------------ mutants
@@ -141,22 +113,16 @@ SLOW_MUTANTS = {
 
 
 @pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[pytest.mark.slow] if m.name in SLOW_MUTANTS else [])
-        for m in MUTANTS
-    ],
+    "mutant", spec_checks.mutant_params(MUTANTS, lambda m: m.name in SLOW_MUTANTS)
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
-    r = run(tmp_path / "Raft.tla", cfg, workers=1)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    assert r.violation == Violation(mutant.kind, mutant.catches)
-    assert r.trace is not None
+    r = spec_checks.run(tmp_path / "Raft.tla", cfg, workers=1)
+    trace = spec_checks.caught_trace(r, mutant.name, Violation(mutant.kind, mutant.catches))
     if mutant.liveness:
-        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
+        assert trace.loop is not None  # a lasso: the behaviour repeats without progress
     else:
-        assert len(r.trace) == mutant.trace
+        assert len(trace) == mutant.trace
 
 
 @pytest.mark.slow
@@ -164,9 +130,7 @@ def test_unmutated_spec_holds_on_every_mutant_model(tmp_path: Path) -> None:
     """The mutants' models are not broken themselves: the spec as written holds on each of them
     (the quick model's constants are checked by the quick model itself)."""
     models = {tuple(sorted(m.model.items())) for m in MUTANTS if not m.liveness and m.model}
-    for n, model in enumerate(sorted(models)):
-        folder = tmp_path / str(n)
-        folder.mkdir()
-        probe = Mutant("unmutated", (), dict(model), " ".join(SAFETY[1:]), 0)
-        r = run(folder / "Raft.tla", mutate(folder, probe))
-        assert r.outcome is Outcome.HOLDS, f"{dict(model)}: {r.message}"
+    for folder, model in spec_checks.model_folders(tmp_path, models):
+        probe = Mutant("unmutated", (), model, " ".join(SAFETY[1:]), 0)
+        r = spec_checks.run(folder / "Raft.tla", mutate(folder, probe))
+        assert r.outcome is Outcome.HOLDS, f"{model}: {r.message}"

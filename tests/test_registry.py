@@ -17,6 +17,7 @@ from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
 from meshcheck.property_tests.harness import Harness
 from meshcheck.protocol import Action, Models, Protocol
+from tests.own_protocols import OWN_PROTOCOLS
 
 TOY = Protocol(
     name="toy",
@@ -37,15 +38,7 @@ def _rows(out: str) -> dict[str, list[str]]:
 
 
 def test_meshchecks_own_protocols_are_entry_points(capsys: pytest.CaptureFixture[str]) -> None:
-    assert list(registry.protocols()) == [
-        "gossip",
-        "hotstuff",
-        "hybrid",
-        "pbft",
-        "pysyncobj",
-        "raft",
-        "routing",
-    ]
+    assert list(registry.protocols()) == list(OWN_PROTOCOLS)
     assert main(["protocols"]) == 0
     rows = _rows(capsys.readouterr().out)
     assert rows["hybrid"][1:] == [
@@ -184,16 +177,7 @@ def test_an_installed_distributions_protocol_is_listed(tmp_path: Path) -> None:
     done = _protocols(tmp_path)
     assert done.returncode == 0, done.stderr
     rows = _rows(done.stdout)
-    assert list(rows) == [
-        "gossip",
-        "hotstuff",
-        "hybrid",
-        "pbft",
-        "pysyncobj",
-        "raft",
-        "routing",
-        "toy",
-    ]
+    assert list(rows) == [*OWN_PROTOCOLS, "toy"]
     assert rows["toy"][:2] == ["toy", "Toy.tla"]
     assert "a plug-in's protocol" in done.stdout
 
@@ -223,16 +207,7 @@ def test_mutants_without_a_name_runs_every_protocol_with_a_catalogue(
     """`make mutants` is `meshcheck mutants` with no name: each registered protocol with mutants
     (here the toy alone, to stay fast), one table each, the worst exit status."""
     with registry.registered(TOY):
-        assert mutants_cmd.with_catalogue() == (
-            "gossip",
-            "hotstuff",
-            "hybrid",
-            "pbft",
-            "pysyncobj",
-            "raft",
-            "routing",
-            "toy",
-        )
+        assert mutants_cmd.with_catalogue() == (*OWN_PROTOCOLS, "toy")
         monkeypatch.setattr(mutants_cmd, "with_catalogue", lambda: ("toy",))
         assert main(["mutants", "--profile", "quick", "--quiet"]) == 1
     out = capsys.readouterr().out

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.impl.manager import mutants
 from meshcheck.specs.mutants.routing import MUTANTS, Mutant, mutate
-from meshcheck.specs.tlc.check import Outcome, Violation, check
+from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 from tests.spec_walk import Walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 SPEC = SPECS / "Routing.tla"
 QUICK_CFG = SPECS / "Routing_quick.cfg"
 
@@ -122,22 +124,17 @@ def test_every_action_fires_in_the_quick_model() -> None:
 
 
 def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = check(SPEC, QUICK_CFG, workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
+    spec_checks.assert_holds(SPEC, QUICK_CFG, QUICK)
 
 
 def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = check(SPEC, SPECS / "Routing_liveness.cfg", workers=1, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
+    r = spec_checks.assert_holds(SPEC, SPECS / "Routing_liveness.cfg", None, workers=1)
     assert r.distinct == LIVENESS
 
 
 @pytest.mark.slow
 def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = check(SPEC, SPECS / "Routing.cfg", workers=2, deadlock=False)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
+    spec_checks.assert_holds(SPEC, SPECS / "Routing.cfg", DEFAULT)
 
 
 def test_one_mutant_per_invariant_and_property() -> None:
@@ -145,30 +142,11 @@ def test_one_mutant_per_invariant_and_property() -> None:
     assert caught == (set(INVARIANTS) - {"TypeOK"}) | {"EveryOpAnswered"}
 
 
-# The implementation's mutant names run in the fast suite; the others are marked slow (as
-# tests/test_hybrid_spec.py does).
-FAST_MUTANTS = {
-    "critical_to_raft_at_none",
-    "status_counted_committed",
-    "unknown_to_gossip",
-    "rejected_counted_as_agreed",
-}
-
-
-@pytest.mark.parametrize(
-    "mutant",
-    [
-        pytest.param(m, id=m.name, marks=[] if m.name in FAST_MUTANTS else [pytest.mark.slow])
-        for m in MUTANTS
-    ],
-)
+# The implementation's mutant names (impl/manager/mutants.py) run in the fast suite; the others
+# are marked slow (as tests/test_hybrid_spec.py does).
+@pytest.mark.parametrize("mutant", spec_checks.fast_where_implemented(MUTANTS, mutants.BUGS))
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
-    r = check(tmp_path / "Routing.tla", cfg, workers=1, deadlock=False)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
-    assert r.violation == Violation("property" if mutant.liveness else "invariant", mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    r = spec_checks.run(tmp_path / "Routing.tla", cfg, workers=1)
+    violation = Violation("property" if mutant.liveness else "invariant", mutant.catches)
+    spec_checks.assert_caught(r, mutant.name, violation, mutant.found)

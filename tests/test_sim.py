@@ -10,10 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import random
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,7 @@ from meshcheck.impl.sim import (
 )
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.traces import itf
+from tests.hash_seeds import printed_under_hash_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -331,17 +329,7 @@ def test_same_seed_same_bytes_across_processes_and_hash_seeds() -> None:
         "import hashlib, sys; sys.path.insert(0, sys.argv[1]); from tests.test_sim import chaos_run; "
         "print(hashlib.sha256(chaos_run(3).encode()).hexdigest())"
     )
-    digests = set()
-    for hash_seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(ROOT)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-        digests.add(out.stdout.strip())
+    digests = {out.strip() for out in printed_under_hash_seeds(code)}
     assert digests == {hashlib.sha256(chaos_run(3).encode()).hexdigest()}
 
 

@@ -8,10 +8,7 @@ tests/specs/soundness.tla; the repository's own models are held to both rules at
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,7 @@ from meshcheck.impl.base.errors import ConfigError
 from meshcheck.specs.tlc.cfg import ONE_WORKER_NOTE, read_cfg, unsound_reduction
 from meshcheck.specs.tlc.check import Outcome, check
 from meshcheck.verify import project_root, select_models
+from tests.command import meshcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "specs"
@@ -32,18 +30,6 @@ def ran_on(output: str) -> str:
     m = re.search(r"Model-Checking with .* with (\d+ workers?) on ", output)
     assert m is not None, f"TLC printed no worker count:\n{output[:2000]}"
     return m.group(1)
-
-
-def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=cwd,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 # ------------------------------------------------------------------------------- one worker

@@ -19,9 +19,9 @@ import pytest
 
 from meshcheck.impl.base.errors import ConfigError, SpecError
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.specs.tlc.java import find_jar, find_java
 from meshcheck.specs.tlc.runtime import TLCRuntime
 from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, StepperError, Transition
+from tests.tlc_alone import run_tlc_alone
 
 SPECS = Path(__file__).resolve().parent / "specs"
 BAG = SPECS / "stepper_bag.tla"
@@ -39,25 +39,9 @@ def tlc_distinct_states(spec: Path, cfg: Path, tmp: Path) -> int:
     work.mkdir()
     shutil.copy(spec, work / spec.name)
     shutil.copy(cfg, work / cfg.name)
-    java = find_java().home / "bin" / "java"
-    cmd = [
-        str(java),
-        f"-Djava.io.tmpdir={work}",
-        "-XX:+UseParallelGC",
-        "-cp",
-        str(find_jar()),
-        "tlc2.TLC",
-        "-workers",
-        "1",
-        "-deadlock",
-        "-continue",
-        "-metadir",
-        str(work / "states"),
-        "-config",
-        cfg.name,
-        spec.name,
-    ]
-    out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=120, check=False)
+    tmpdir = f"-Djava.io.tmpdir={work}"
+    options = ("-deadlock", "-continue", "-config", cfg.name)
+    out = run_tlc_alone(work, *options, spec.name, timeout=120, java_options=(tmpdir,))
     m = re.search(r"([\d,]+) distinct states found", out.stdout)
     assert m is not None, out.stdout + out.stderr
     return int(m.group(1).replace(",", ""))

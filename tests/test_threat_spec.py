@@ -10,21 +10,19 @@ implementation's mutants (the shared kill matrix).
 
 from __future__ import annotations
 
-import os
 from collections import deque
-from collections.abc import Mapping
 from pathlib import Path
 
-import attrs
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.hybrid import levels
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.impl.hybrid import levels, mutants
+from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
 from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
 from tests.spec_walk import Walk
 
-SPECS = Path(__file__).resolve().parents[1] / "specs"
+SPECS = spec_checks.SPECS
 SPEC = SPECS / "ThreatLevel.tla"
 QUICK_CFG = SPECS / "ThreatLevel_quick.cfg"
 
@@ -52,7 +50,7 @@ LEVEL = {lv.title: lv for lv in levels.Level}
 
 
 def run(cfg: Path, spec: Path = SPEC, workers: int = 2) -> CheckResult:
-    return check(spec, cfg, workers=workers, deadlock=False)
+    return spec_checks.run(spec, cfg, workers)
 
 
 def counts(reports: frozenset[FrozenDict], now: int, th: levels.Thresholds) -> levels.Counts:
@@ -75,11 +73,7 @@ def quiet_at(reports: frozenset[FrozenDict], now: int) -> int:
 
 def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
     with Stepper(SPEC, QUICK_CFG) as st:
-        assert st.vars == VARIABLES
-        found: dict[str, set[tuple[str, ...]]] = {}
-        for a in st.actions:
-            found.setdefault(a.name, set()).add(tuple(a.params))
-        assert found == {name: {params} for name, params in ACTIONS.items()}
+        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
         # ReportEvidence(i, k): 3 reporters x 4 kinds
         assert sum(a.name == "ReportEvidence" for a in st.actions) == 12
         assert st.invariants == INVARIANTS
@@ -151,31 +145,12 @@ def test_spec_computes_levels_step_on_every_transition_of_the_quick_model() -> N
         assert transitions > len(seen)
 
 
-def test_quick_model_holds_with_its_recorded_state_count() -> None:
-    r = run(QUICK_CFG)
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == QUICK
-
-
-def test_liveness_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "ThreatLevel_liveness.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == LIVENESS
-
-
-@pytest.mark.slow
-def test_default_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "ThreatLevel.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEFAULT
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("MESHCHECK_DEEP"), reason="long; set MESHCHECK_DEEP=1")
-def test_deep_model_holds_with_its_recorded_state_count() -> None:
-    r = run(SPECS / "ThreatLevel_deep.cfg")
-    assert r.outcome is Outcome.HOLDS, r.message
-    assert (r.distinct, r.depth) == DEEP
+test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
+    SPEC,
+    fast={"ThreatLevel_quick.cfg": QUICK, "ThreatLevel_liveness.cfg": LIVENESS},
+    slow={"ThreatLevel.cfg": DEFAULT},
+    deep={"ThreatLevel_deep.cfg": DEEP},
+)
 
 
 # ------------------------------------------------------------------------------------ mutants
@@ -197,19 +172,7 @@ BASE: dict[str, str] = {
 LIVE: dict[str, str] = {**BASE, "MaxTime": "2", "Reporters": '{"n1", "n2"}'}
 
 
-@attrs.frozen
-class Mutant:
-    """A bug as a textual change of ThreatLevel.tla, the model that shows it, what must catch it."""
-
-    name: str
-    changes: tuple[tuple[str, str], ...]  # (text of the spec, its replacement), each found once
-    model: Mapping[str, str]  # constants over BASE (LIVE for liveness)
-    catches: str  # the invariant, action property or temporal property that must fail
-    kind: str  # "invariant", "action" or "liveness" ("all" for the unmutated probe)
-    # (distinct states when TLC stopped, length of the counterexample in states), as recorded in
-    # ThreatLevel.md; None for a liveness lasso
-    found: tuple[int, int] | None
-
+Mutant = spec_checks.Mutant
 
 STEP_DROP = "THEN LevelOfRank(Rank[l] - 1)"
 
@@ -321,58 +284,31 @@ MUTANTS = (
 
 def mutate(folder: Path, mutant: Mutant) -> Path:
     """ThreatLevel.tla with the mutant's changes and a .cfg for its model and property, in `folder`."""
-    text = SPEC.read_text()
-    for old, new in mutant.changes:
-        assert text.count(old) == 1, f"{mutant.name}: the spec no longer reads {old!r}"
-        text = text.replace(old, new)
-    (folder / SPEC.name).write_text(text)
-    constants = {**(LIVE if mutant.kind == "liveness" else BASE), **mutant.model}
-    lines = ["CONSTANTS"] + [f"    {k} = {v}" for k, v in constants.items()]
-    if mutant.kind == "liveness":
-        lines += ["SPECIFICATION LiveSpec", f"PROPERTY {mutant.catches}"]
-    elif mutant.kind == "all":  # the spec as written: everything the safety models check
-        lines += [
+    base = LIVE if mutant.kind == "liveness" else BASE
+    if mutant.kind == "all":  # the spec as written: everything the safety models check
+        lines = [
             "SPECIFICATION Spec",
             f"INVARIANTS {' '.join(INVARIANTS)}",
             "PROPERTIES DeescalationOneLevel DeescalationAfterQuietAndDwell",
         ]
-    elif mutant.kind == "action":
-        lines += ["SPECIFICATION Spec", "INVARIANT TypeOK", f"PROPERTY {mutant.catches}"]
     else:
-        invariants = " ".join(dict.fromkeys(("TypeOK", mutant.catches)))
-        lines += ["SPECIFICATION Spec", f"INVARIANTS {invariants}"]
-    cfg = folder / "Mutant.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
+        lines = spec_checks.checked_lines(mutant)
+    return spec_checks.mutant_cfg(SPEC, folder, mutant, base, lines)
 
 
-# the implementation's mutant names run in the fast suite; the others (4 to 6 s each, most of it
-# TLC's start) are marked slow
-FAST_MUTANTS = {"deescalate_critical_to_none", "equivocation_is_low"}
-
-
+# the implementation's mutant names (impl/hybrid/mutants.py) run in the fast suite; the others
+# (4 to 6 s each, most of it TLC's start) are marked slow
 @pytest.mark.parametrize(
     "mutant",
-    [
-        pytest.param(
-            m,
-            id=f"{m.name}-{m.catches}",
-            marks=[] if m.name in FAST_MUTANTS else [pytest.mark.slow],
-        )
-        for m in MUTANTS
-    ],
+    spec_checks.fast_where_implemented(
+        MUTANTS, mutants.BUGS, name=lambda m: f"{m.name}-{m.catches}"
+    ),
 )
 def test_mutant_is_caught_by_its_property(tmp_path: Path, mutant: Mutant) -> None:
     cfg = mutate(tmp_path, mutant)
     r = run(cfg, spec=tmp_path / SPEC.name, workers=1)
-    assert r.outcome is Outcome.VIOLATED, f"{mutant.name}: {r.outcome} {r.message}"
     kind = "invariant" if mutant.kind == "invariant" else "property"
-    assert r.violation == Violation(kind, mutant.catches)
-    assert r.trace is not None
-    if mutant.found is None:
-        assert r.trace.loop is not None  # a lasso: the behaviour repeats without progress
-    else:
-        assert (r.distinct, len(r.trace)) == mutant.found
+    spec_checks.assert_caught(r, mutant.name, Violation(kind, mutant.catches), mutant.found)
 
 
 @pytest.mark.slow
@@ -381,9 +317,7 @@ def test_unmutated_spec_holds_on_every_mutant_model(tmp_path: Path) -> None:
     (the quick and liveness models' constants are checked by those models)."""
     models = {tuple(sorted(m.model.items())) for m in MUTANTS} - {()}
     assert models  # Dwell = 2
-    for n, model in enumerate(sorted(models)):
-        folder = tmp_path / str(n)
-        folder.mkdir()
-        probe = Mutant("unmutated", (), dict(model), "", "all", None)
+    for folder, model in spec_checks.model_folders(tmp_path, models):
+        probe = Mutant("unmutated", (), model, "", "all", None)
         r = run(mutate(folder, probe), spec=folder / SPEC.name)
-        assert r.outcome is Outcome.HOLDS, f"{dict(model)}: {r.message}"
+        assert r.outcome is Outcome.HOLDS, f"{model}: {r.message}"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from meshcheck.cli import main
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.words import count
+from tests import command
+from tests.own_protocols import OWN_PROTOCOLS
 from tests.toy.core import BUGS
 from tests.toy.descriptor import PROTOCOL
 from tests.toy.harness import HARNESS, TWOPHASE
@@ -55,15 +56,7 @@ def plugin(tmp_path: Path) -> Path:
 def _meshcheck(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m meshcheck ARGS` from the repository root (which puts `tests` on the path)."""
     path = os.pathsep.join(p for p in (str(plugin), os.environ.get("PYTHONPATH")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=path),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return command.meshcheck(*args, pythonpath=path)
 
 
 def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,16 +75,7 @@ def test_registered_through_the_registry_api(capsys: pytest.CaptureFixture[str])
 def test_registered_as_an_installed_entry_point(plugin: Path) -> None:
     done = _meshcheck(plugin, "protocols")
     assert done.returncode == 0, done.stderr
-    assert list(_rows(done.stdout)) == [
-        "gossip",
-        "hotstuff",
-        "hybrid",
-        "pbft",
-        "pysyncobj",
-        "raft",
-        "routing",
-        "twophase",
-    ]
+    assert list(_rows(done.stdout)) == [*OWN_PROTOCOLS, "twophase"]
 
 
 def test_mutants_kills_both_through_the_entry_point(plugin: Path) -> None:

@@ -9,9 +9,6 @@ against its spec."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,23 +16,11 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.specs.mutants.raft import MUTANTS, mutate
 from meshcheck.traces import itf
+from tests.command import meshcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"
 PBFT = ROOT / "traces" / "pbft" / "prepare_quorum_2f.itf.json"
-
-
-def meshcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "meshcheck", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from meshcheck.cli import main
 from meshcheck.property_tests.replay import replay_stored
 from meshcheck.specs.tlc.check import check
 from meshcheck.traces import itf
+from tests.command import verify_argv
 
 COUNTER = """---- MODULE Counter ----
 EXTENDS Naturals
@@ -68,22 +69,7 @@ SERIAL = ("--workers", "1")
 
 def _verify(root: Path, *extra: str, table: bool = True) -> int:
     wide = ["--table"] if table else []
-    return main(
-        [
-            "verify",
-            "--profile",
-            "default",
-            "--root",
-            str(root),
-            "--only",
-            "tlc",
-            "--only",
-            "traces",
-            *SERIAL,
-            *wide,
-            *extra,
-        ]
-    )
+    return main([*verify_argv(root, "tlc", "traces", workers=SERIAL[1]), *wide, *extra])
 
 
 def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
@@ -300,18 +286,8 @@ def test_a_parallel_run_lists_the_rows_of_a_serial_run(
     reports = {}
     for workers in ("1", "2"):
         reports[workers] = tmp_path / f"w{workers}.json"
-        args = [
-            "verify",
-            "--profile",
-            "default",
-            "--root",
-            str(root),
-            "--workers",
-            workers,
-            "--only",
-            "tlc",
-        ]
-        args += ["--only", "tests", "--only", "traces", "--json", str(reports[workers])]
+        args = verify_argv(root, "tlc", "tests", "traces", workers=workers)
+        args += ["--json", str(reports[workers])]
         assert main(args) == 1  # Counter_small is violated, test_fails fails
     out = capsys.readouterr()
     serial, parallel = _checks(reports["1"]), _checks(reports["2"])
@@ -372,20 +348,8 @@ def test_sigterm_ends_a_run_and_every_process_it_started(
     tests.mkdir()
     (tests / "test_a.py").write_text("import time\n\ndef test_sleeps():\n    time.sleep(600)\n")
     (tests / "test_b.py").write_text("def test_passes():\n    pass\n")
-    command = [
-        sys.executable,
-        "-m",
-        "meshcheck",
-        "verify",
-        "--profile",
-        "default",
-        "--root",
-        str(root),
-        "--workers",
-        workers,
-    ]
     proc = subprocess.Popen(
-        [*command, "--only", "tlc", "--only", "tests"],
+        [sys.executable, "-m", "meshcheck", *verify_argv(root, "tlc", "tests", workers=workers)],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
