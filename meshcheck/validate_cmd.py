@@ -59,6 +59,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 _MODELS: list[tempfile.TemporaryDirectory[str]] = []
+# each model written, by its file's name and text: the same model asked for again (a process that
+# validates many logs fitted alike, as the tests do) is the same file, whose Stepper `stepper_for`
+# has already loaded
+_WRITTEN: dict[tuple[str, str], str] = {}
 
 
 def _beside(spec: str) -> str:
@@ -91,11 +95,13 @@ def _model_with(
         return model
     path = Path(model) if model is not None else validation_model(spec)
     text = model_text(spec, records, path, overrides)
-    folder = tempfile.TemporaryDirectory(prefix="meshcheck-validate-")
-    _MODELS.append(folder)  # removed when the process ends (TLC reads the file once, at load)
-    written = Path(folder.name) / path.name
-    written.write_text(text, encoding="utf-8")
-    return str(written)
+    if (path.name, text) not in _WRITTEN:
+        folder = tempfile.TemporaryDirectory(prefix="meshcheck-validate-")
+        _MODELS.append(folder)  # removed when the process ends (TLC reads the file once, at load)
+        written = Path(folder.name) / path.name
+        written.write_text(text, encoding="utf-8")
+        _WRITTEN[path.name, text] = str(written)
+    return _WRITTEN[path.name, text]
 
 
 def _progress(source: str, at: int, records: int, frontier: int, seconds: float) -> None:

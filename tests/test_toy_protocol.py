@@ -115,17 +115,23 @@ def test_the_stored_traces_are_what_mutants_save_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mutant", sorted(BUGS))
-def test_trace_replay_holds_and_diverges_with_its_mutant(plugin: Path, mutant: str) -> None:
+def test_trace_replay_holds_and_diverges_with_its_mutant(
+    mutant: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process, the protocol registered through the API (the entry point's registration is
+    the subprocess tests' above: the registry gives the same descriptor either way)."""
+    monkeypatch.chdir(ROOT)
     trace = f"tests/toy/traces/twophase/{mutant}.itf.json"
-    held = _meshcheck(plugin, "trace", "replay", trace)
-    assert held.returncode == 0, held.stdout + held.stderr
-    steps = count(len(itf.read(ROOT / trace).steps) - 1, "step")
-    assert held.stdout.startswith(f"holds: all {steps} of {trace}")
-    assert "the twophase implementation" in held.stdout
-    broke = _meshcheck(plugin, "trace", "replay", trace, "--recorded-bugs")
-    assert broke.returncode == 1, broke.stdout + broke.stderr
-    assert f"on the twophase implementation with {mutant}" in broke.stdout
-    assert "which the spec does not allow here" in broke.stdout
+    with registry.registered(PROTOCOL):
+        assert main(["trace", "replay", trace]) == 0
+        held = capsys.readouterr().out
+        steps = count(len(itf.read(ROOT / trace).steps) - 1, "step")
+        assert held.startswith(f"holds: all {steps} of {trace}")
+        assert "the twophase implementation" in held
+        assert main(["trace", "replay", trace, "--recorded-bugs"]) == 1
+        broke = capsys.readouterr().out
+    assert f"on the twophase implementation with {mutant}" in broke
+    assert "which the spec does not allow here" in broke
 
 
 def test_the_stored_traces_check_kills_each_mutant_alone() -> None:

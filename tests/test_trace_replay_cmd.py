@@ -8,6 +8,7 @@ against its spec."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -29,31 +30,36 @@ def tlc_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tlc")
     mutant = next(m for m in MUTANTS if m.name.startswith("vote granted twice"))
     cfg = mutate(folder, mutant)
-    proc = meshcheck("check", "Raft.tla", "--config", cfg.name, "--no-deadlock", "-q", cwd=folder)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # in this process (the replays below start TLC in it too), from the folder: check writes its
+    # counterexample under the folder it stands in
+    with contextlib.chdir(folder):
+        assert main(["check", "Raft.tla", "--config", cfg.name, "--no-deadlock", "-q"]) == 1
     return folder / "reports" / "counterexamples" / "Mutant-ElectionSafety.itf.json"
 
 
-def test_a_tlc_counterexample_replays_on_its_spec(tlc_trace: Path, tmp_path: Path) -> None:
+def test_a_tlc_counterexample_replays_on_its_spec(
+    tlc_trace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A counterexample that replays reproduces its violation, named (exit 1, as `check`'s), never
     "holds"."""
-    proc = meshcheck("trace", "replay", str(tlc_trace), cwd=tmp_path)
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.startswith(
+    capsys.readouterr()
+    assert main(["trace", "replay", str(tlc_trace)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(
         f"reproduces invariant ElectionSafety violated: all 7 steps of {tlc_trace} replay on the "
         "spec "
     )
-    assert "its last state violates ElectionSafety" in proc.stdout
-    assert "holds" not in proc.stdout
+    assert "its last state violates ElectionSafety" in out
+    assert "holds" not in out
     # the same trace with two steps swapped is not a behaviour of the spec
     doc = json.loads(tlc_trace.read_text())
     doc["states"][2], doc["states"][3] = doc["states"][3], doc["states"][2]
     bad = tmp_path / "swapped.itf.json"
     bad.write_text(json.dumps(doc))
-    proc = meshcheck("trace", "replay", str(bad), cwd=tmp_path)
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stdout.startswith("diverges at step 2: ")
-    assert "  state 2: " in proc.stdout and "does not lead from state 1 to state 2" in proc.stdout
+    assert main(["trace", "replay", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("diverges at step 2: ")
+    assert "  state 2: " in out and "does not lead from state 1 to state 2" in out
 
 
 def test_the_tlc_counterexample_shows_and_draws(tlc_trace: Path, tmp_path: Path) -> None:

@@ -69,10 +69,11 @@ def test_the_run_of_processes_is_a_behaviour_of_the_spec(
 def test_the_run_validates_with_ten_views_and_more(capsys: pytest.CaptureFixture[str]) -> None:
     """A run whose replicas reach view 9 is fitted MaxView 10: PrimaryOf then has eleven elements,
     which the Stepper once could not apply (specs/tlc/stepper.py `_load`, FP64 initialized after
-    TLC had indexed the function): every such run was "unknown" at its first record."""
-    for views in ("10", "25"):
-        assert main(["validate", "--spec", "PBFT", "--set", f"MaxView={views}", str(RUN)]) == 0
-        assert capsys.readouterr().out.startswith("valid: 360 of 360 steps")
+    TLC had indexed the function): every such run was "unknown" at its first record. Eleven is
+    the fewest elements TLC indexes, so MaxView 10 is the run that once failed; a larger MaxView
+    only adds action instances to build (MaxView 25: twice the set-up and the steps)."""
+    assert main(["validate", "--spec", "PBFT", "--set", "MaxView=10", str(RUN)]) == 0
+    assert capsys.readouterr().out.startswith("valid: 360 of 360 steps")
 
 
 def test_the_model_is_fitted_to_the_logs(records: list[LogRecord]) -> None:

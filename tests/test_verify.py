@@ -248,21 +248,31 @@ def test_a_spoiled_stored_trace_is_an_error_row(
 # --- --workers: the same rows on several cores ---------------------------------------------------------
 
 # Collected a then b; under xdist (--dist loadfile) each file goes to its own worker and b's tests
-# finish first, so the JUnit report lists them first: verify must list them in collection order.
-SLOW_FILE = """import time
+# finish first (a's first test waits for b's last one to have run), so the JUnit report lists them
+# first: verify must list them in collection order.
+SLOW_FILE = """import os
+import time
+from pathlib import Path
 
 def test_slow():
-    time.sleep(2)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        done = Path(__file__).with_name("b-ran")
+        deadline = time.monotonic() + 60
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # and b's worker to have reported it
 
 def test_after_slow():
     pass
 """
 FAST_FILE = """import os
+from pathlib import Path
 
 def test_fast():
     pass
 
 def test_fails():
+    Path(__file__).with_name("b-ran").touch()
     assert False, f"worker {os.environ.get('PYTEST_XDIST_WORKER', 'none')}"
 """
 
@@ -285,6 +295,7 @@ def test_a_parallel_run_lists_the_rows_of_a_serial_run(
     (tests / "test_b.py").write_text(FAST_FILE)
     reports = {}
     for workers in ("1", "2"):
+        (tests / "b-ran").unlink(missing_ok=True)
         reports[workers] = tmp_path / f"w{workers}.json"
         args = verify_argv(root, "tlc", "tests", "traces", workers=workers)
         args += ["--json", str(reports[workers])]
