@@ -4,7 +4,9 @@ an sshd of its own listening on its namespace's address only, plus one namespace
 the controller (meshcheck itself), which reaches the hosts as it would reach real machines.
 
 Per run: a client key and a host key made with ssh-keygen in a temporary folder, an sshd_config
-that takes only that key (no PAM, no password, no keyboard-interactive), a known_hosts file with
+that takes only that key (no PAM, no password, no keyboard-interactive) and sets SHLVL, so that
+root's bash runs each command without reading ~/.bashrc (Debian's bash reads it for a command from
+sshd in a first-level shell: a pyenv set up there cost 0.1 s of CPU a command), a known_hosts file with
 the hosts' key, a work folder per host, and the hosts file naming all of it. `sshd_hosts` tears
 everything down however the test ends: the namespaces' processes killed (the sshds and whatever a
 run left), the namespaces deleted, the folder removed. The same tests run against real machines
@@ -42,6 +44,7 @@ StrictModes no
 MaxSessions 50
 MaxStartups 50
 LogLevel ERROR
+SetEnv SHLVL=1
 """
 
 

@@ -52,7 +52,7 @@ exec </dev/null >/dev/null 2>&1
 trap '' HUP PIPE TERM INT
 for round in 1 2 3; do
   for f in "$run"/pids/*; do
-    [ -f "$f" ] && kill -KILL -- "-$(cat "$f")"
+    [ -f "$f" ] && kill -KILL "-$(cat "$f")"
   done
   sleep 0.1
 done
@@ -125,7 +125,8 @@ class Remote:
             preexec_fn=die_with_parent,  # its end ends every session: the reaper cleans up
         )  # fmt: skip
         deadline = time.monotonic() + CONNECT_TIMEOUT + 5
-        while not self._up():
+        # the socket appears once the master is connected and authenticated; then one check
+        while not (self.control.exists() and self._up()):
             if self._master.poll() is not None:
                 assert self._master.stderr is not None
                 said = self._master.stderr.read().decode(errors="replace").strip().splitlines()

@@ -100,6 +100,7 @@ class RemoteNodes(SystemNodes):
         )  # fmt: skip
         self.remotes = dict(remotes)
         self.groups: dict[str, RemoteProcess] = {}
+        folder.mkdir(parents=True, exist_ok=True)  # the probes' logs are kept here
 
     # where things are on the host
 
@@ -212,7 +213,8 @@ class RemoteNodes(SystemNodes):
     def start(self, node: str) -> None:
         """Start (or restart) `node` on its host, its files written first, its sidecars in its
         process group, and wait until it is ready."""
-        if node in self.groups and self.groups[node].poll() is None:
+        last = self.groups.get(node)
+        if last is not None and last.returncode is None and last.poll() is None:
             raise ImplError(f"{node} is running already")
         self.write_files(node)
         env = self.env(node)
@@ -282,14 +284,15 @@ class RemoteNodes(SystemNodes):
         out = self.remotes[name].run(f"[ -f {log} ] && tail -n {int(lines)} {log} || true")
         return out.strip().splitlines()[-lines:]
 
-    def _signal(self, name: str, sig: str, until: str) -> None:
+    def _signal(self, name: str, sig: str, until: str, then: str = "") -> None:
+        """`sig` to the node's group, and back once `until` holds of it; `then` run after."""
         group = self.groups.get(name)
         if group is None:
             return
         pg = group.pid
         self.remotes[name].run(
-            UNTIL + f"kill -{sig} -{pg} 2>/dev/null || exit 0\n"
-            f"until_states {pg} {shlex.quote(until)}"
+            UNTIL + f"if kill -{sig} -{pg} 2>/dev/null; then until_states {pg} {until}; fi\n"
+            f"{then}"
         )  # fmt: skip
 
     def kill(self, name: str) -> None:
@@ -298,8 +301,9 @@ class RemoteNodes(SystemNodes):
         group = self.groups.get(name)
         if group is None:
             return
-        self._signal(name, "KILL", DEAD)
-        self.remotes[name].run(f"rm -f {shlex.quote(f'{self.remotes[name].folder}/pids/{name}')}")
+        self._signal(
+            name, "KILL", DEAD, f"rm -f {shlex.quote(f'{self.remotes[name].folder}/pids/{name}')}"
+        )
         group.returncode = group.returncode if group.returncode is not None else -signal.SIGKILL
 
     def pause(self, name: str) -> None:
