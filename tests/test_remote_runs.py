@@ -1,0 +1,126 @@
+"""Whole runs of a system on hosts over SSH (`meshcheck cluster test --system FILE --hosts FILE`),
+against real sshds (tests/sshd_hosts.py), the controller in a network namespace of its own: the
+toy key-value service (tests/data/systems/toy.toml) under kill and partition reaches the verdict
+its run on this machine's namespace network reaches with the same seed, and leaves nothing on the
+hosts; a controller killed with SIGKILL leaves nothing either, once the hosts' reapers have seen
+their sessions close; a fault a host cannot carry out is refused in one line. Slow (`make
+test-all`): tests/test_remote_faults.py is `make test`'s representative."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from meshcheck.systems.remote import BOUND
+from tests.sshd_hosts import SshHosts, sshd_hosts, unavailable
+
+WHY = unavailable()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY is not None, reason=f"SSH hosts: {WHY}")]
+TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"
+RUN = ["--time", "5", "--nemesis", "kill,partition", "--seed", "1", "--rate", "60"]
+
+
+def meshcheck(argv: list[str]) -> list[str]:
+    return [sys.executable, "-m", "meshcheck", *argv]
+
+
+def verdicts(stdout: str) -> dict[str, str]:
+    """The table's checks and their results (`| check | result | detail |`)."""
+    rows = [line.split("|") for line in stdout.splitlines() if line.startswith("| ")]
+    return {r[1].strip(): r[2].strip() for r in rows[1:] if len(r) > 3}
+
+
+def nothing_left(hosts: SshHosts) -> None:
+    for name in hosts.names:
+        assert hosts.sessions_gone(name, BOUND + 5) == [], name  # no process but sshd's
+        assert "meshcheck_" not in hosts.tables(name), name  # no table of a run's
+        assert list(hosts.work(name).iterdir()) == [], name  # the run's folder removed
+
+
+def test_the_toy_service_over_ssh_reaches_the_local_verdict_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    with sshd_hosts() as hosts:
+        out = tmp_path / "ssh"
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file)]
+        done = subprocess.run(
+            hosts.control(meshcheck([*argv, "--out", str(out), *RUN])),
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        nothing_left(hosts)
+    local = subprocess.run(
+        meshcheck(["cluster", "test", "--system", str(TOY), "--network", "netns",
+                   "--out", str(tmp_path / "local"), *RUN]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stdout + local.stderr
+    remote, here = verdicts(done.stdout), verdicts(local.stdout)
+    for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "progress after healing"):
+        assert remote[check] == here[check] == "holds", (remote, here)
+    assert remote["nemesis"] == here["nemesis"] == "2 faults"
+    # the plan struck on the hosts: the partition as nftables rules there, the kill and restart
+    struck = (out / "nemesis.log").read_text()
+    assert "partition t3" in struck and "kill t1 undone" in struck, struck
+    network = (out / "network.log").read_text()
+    assert "partition" in network and "uncut" in network and "heal" in network, network
+    # each node's output and data came back from its host; the endpoints are the hosts'
+    assert all((out / "logs" / f"t{i}.out").is_file() for i in (1, 2, 3))
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["t1", "t2", "t3"]
+    endpoints = json.loads((out / "cluster.json").read_text())
+    assert [e["host"] for e in endpoints.values()] == [f"198.18.0.{i}" for i in (2, 3, 4)]
+
+
+def test_a_controller_killed_with_sigkill_leaves_nothing_on_the_hosts(tmp_path: Path) -> None:
+    with sshd_hosts() as hosts:
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
+                "--out", str(tmp_path / "out"), "--time", "60", "--nemesis", "partition"]  # fmt: skip
+        controller = subprocess.Popen(
+            hosts.control(meshcheck(argv)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        assert controller.stderr is not None
+        try:
+            for line in controller.stderr:  # the clients run: every node up on its host
+                if line.strip().startswith("t="):
+                    break
+            assert controller.poll() is None
+            nodes = [p for name in hosts.names for p in hosts.pids(name)]
+            assert nodes, "no node on any host"
+            controller.send_signal(signal.SIGKILL)
+            controller.wait(timeout=30)
+            killed = time.monotonic()
+            nothing_left(hosts)
+            print(f"cleaned up {time.monotonic() - killed:.2f} s after the SIGKILL")
+            assert time.monotonic() - killed < BOUND + 5
+        finally:
+            if controller.poll() is None:
+                controller.kill()
+                controller.wait()
+
+
+def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
+    """This machine's kernel has no netem: latency is refused before any node starts (where a
+    kernel has it, the run goes ahead and this test says nothing)."""
+    with sshd_hosts() as hosts:
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
+                "--out", str(tmp_path / "out"), "--time", "2", "--nemesis", "latency"]  # fmt: skip
+        done = subprocess.run(
+            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        if "netem" not in done.stderr:
+            pytest.skip("this kernel has netem")
+        assert done.returncode == 2
+        said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
+        assert said == [
+            "meshcheck: --nemesis latency: host h1's kernel has no netem (sch_netem): tc said "
+            "'Error: Specified qdisc kind is unknown.'"
+        ], done.stderr
+        nothing_left(hosts)
