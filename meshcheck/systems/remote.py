@@ -280,7 +280,8 @@ def _skipped(name: str, skip: set[str]) -> bool:
 
 
 def _first(script: str) -> str:
-    line = script.strip().splitlines()[0] if script.strip() else script
+    """The script's last line, shortened: the command it runs (any shell functions come first)."""
+    line = script.strip().splitlines()[-1] if script.strip() else script
     return f"`{line[:60]}{'...' if len(line) > 60 else ''}`"
 
 
