@@ -3,8 +3,10 @@ against real sshds (tests/sshd_hosts.py), the controller in a network namespace 
 toy key-value service (tests/data/systems/toy.toml) under kill and partition reaches the verdict
 its run on this machine's namespace network reaches with the same seed, and leaves nothing on the
 hosts; a controller killed with SIGKILL leaves nothing either, once the hosts' reapers have seen
-their sessions close; a fault a host cannot carry out is refused in one line. Slow (`make
-test-all`): tests/test_remote_faults.py is `make test`'s representative."""
+their sessions close; a fault a host cannot carry out is refused in one line, and so is a host
+whose key is not the known one; a deployment with roles, a sidecar and a readiness probe
+(examples/replicas/) runs on the hosts as on this machine. Slow (`make test-all`):
+tests/test_remote_faults.py is `make test`'s representative."""
 
 from __future__ import annotations
 
@@ -124,3 +126,47 @@ def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
             "'Error: Specified qdisc kind is unknown.'"
         ], done.stderr
         nothing_left(hosts)
+
+
+def test_a_deployment_with_roles_a_sidecar_and_a_probe_runs_on_the_hosts(tmp_path: Path) -> None:
+    """examples/replicas/ (a primary, replicas started once it is ready, a heartbeat sidecar in
+    each node's group, a readiness probe run on the host) under kill, pause, partition and clock:
+    every check holds, each node's sidecar log came back, and nothing is left."""
+    replicas = Path(__file__).parent.parent / "examples" / "replicas" / "replicas.toml"
+    with sshd_hosts() as hosts:
+        out = tmp_path / "out"
+        argv = ["cluster", "test", "--system", str(replicas), "--hosts", str(hosts.hosts_file),
+                "--out", str(out), "--time", "6", "--seed", "4",
+                "--nemesis", "kill,pause,partition,clock"]  # fmt: skip
+        done = subprocess.run(
+            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=600,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        nothing_left(hosts)
+    assert all("ok" in (out / f"r{i}.heartbeat.log").read_text() for i in (1, 2, 3))
+    assert "ready" in (out / "r2.ready.log").read_text()
+
+
+def test_a_host_whose_key_is_not_the_known_one_is_one_line(tmp_path: Path) -> None:
+    with sshd_hosts() as hosts:
+        known = hosts.folder / "known_hosts"
+        other = tmp_path / "other"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
+                       check=True, timeout=30)  # fmt: skip
+        key = " ".join(other.with_suffix(".pub").read_text().split()[:2])
+        known.write_text(
+            "".join(f"{line.split()[0]} {key}\n" for line in known.read_text().splitlines())
+        )
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
+                "--out", str(tmp_path / "out"), "--time", "1"]  # fmt: skip
+        done = subprocess.run(
+            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
+    assert said == [
+        "meshcheck: host h1 (root@198.18.0.2:22): ssh could not connect: Host key verification "
+        "failed."
+    ], done.stderr
