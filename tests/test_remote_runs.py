@@ -11,6 +11,7 @@ tests/test_remote_faults.py is `make test`'s representative."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -83,9 +84,11 @@ def test_a_controller_killed_with_sigkill_leaves_nothing_on_the_hosts(tmp_path: 
     with sshd_hosts() as hosts:
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(tmp_path / "out"), "--time", "60", "--nemesis", "partition"]  # fmt: skip
+        # its control sockets' folder under tmp_path: a controller killed cannot remove it
+        env = {**os.environ, "TMPDIR": str(tmp_path)}
         controller = subprocess.Popen(
             hosts.control(meshcheck(argv)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
+            text=True, env=env,
         )  # fmt: skip
         assert controller.stderr is not None
         try:
