@@ -5,13 +5,16 @@ its run on this machine's namespace network reaches with the same seed, and leav
 hosts; a controller killed with SIGKILL leaves nothing either, once the hosts' reapers have seen
 their sessions close; a fault a host cannot carry out is refused in one line, and so is a host
 whose key is not the known one; a deployment with roles, a sidecar and a readiness probe
-(examples/replicas/) runs on the hosts as on this machine. Slow (`make test-all`):
+(examples/replicas/) runs on the hosts as on this machine; so does etcd (meshcheck/systems/known/etcd.toml, `make
+etcd`), its members dialling each other at the hosts' addresses, the verdict its local run reaches
+with the same seed. Slow (`make test-all`):
 tests/test_remote_faults.py is `make test`'s representative."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +29,7 @@ from tests.sshd_hosts import SshHosts, sshd_hosts, unavailable
 WHY = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY is not None, reason=f"SSH hosts: {WHY}")]
 TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"
+ETCD = Path(__file__).parent.parent / "meshcheck" / "systems" / "known" / "etcd.toml"
 RUN = ["--time", "5", "--nemesis", "kill,partition", "--seed", "1", "--rate", "60"]
 
 
@@ -173,3 +177,36 @@ def test_a_host_whose_key_is_not_the_known_one_is_one_line(tmp_path: Path) -> No
         "meshcheck: host h1 (root@198.18.0.2:22): ssh could not connect: Host key verification "
         "failed."
     ], done.stderr
+
+
+@pytest.mark.skipif(shutil.which("etcd") is None, reason="no etcd: `make etcd`")
+def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(tmp_path: Path) -> None:
+    """etcd's own file, unchanged: each member's data on its host, its peers and its client's
+    endpoints the hosts' addresses; kill, pause and partition struck there as here."""
+    run = ["--system", str(ETCD), "--workload", "cas", "--time", "10", "--seed", "1",
+           "--nemesis", "kill,pause,partition"]  # fmt: skip
+    with sshd_hosts() as hosts:
+        out = tmp_path / "ssh"
+        done = subprocess.run(
+            hosts.control(meshcheck(["cluster", "test", "--hosts", str(hosts.hosts_file),
+                                     "--out", str(out), *run])),
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        nothing_left(hosts)
+    local = subprocess.run(
+        meshcheck(["cluster", "test", "--network", "netns", "--out", str(tmp_path / "local"), *run]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stdout + local.stderr
+    remote, here = verdicts(done.stdout), verdicts(local.stdout)
+    for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "progress after healing"):
+        assert remote[check] == here[check] == "holds", (remote, here)
+    assert remote["nemesis"] == here["nemesis"], (remote, here)
+    # the members found each other at the hosts' addresses; their data came back
+    addresses = [f"198.18.0.{i}" for i in (2, 3, 4)]
+    endpoints = json.loads((out / "cluster.json").read_text())
+    assert [e["host"] for e in endpoints.values()] == addresses
+    for i, address in enumerate(addresses, 1):
+        assert f"ClientURLs:[http://{address}:7001]" in (out / f"e{i}.log").read_text()
+        assert (out / "data" / f"e{i}" / "member" / "wal").is_dir()
