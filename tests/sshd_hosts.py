@@ -7,7 +7,8 @@ Per run: a client key and a host key made with ssh-keygen in a temporary folder,
 that takes only that key (no PAM, no password, no keyboard-interactive) and sets SHLVL, so that
 root's bash runs each command without reading ~/.bashrc (Debian's bash reads it for a command from
 sshd in a first-level shell: a pyenv set up there cost 0.1 s of CPU a command), a known_hosts file with
-the hosts' key, a work folder per host, and the hosts file naming all of it. `sshd_hosts` tears
+the hosts' key, a work folder per host, and the hosts file naming all of it, the hosts' python
+being this one (for the lazy file system's daemon: meshcheck/systems/remote_disks.py). `sshd_hosts` tears
 everything down however the test ends: the namespaces' processes killed (the sshds and whatever a
 run left), the namespaces deleted, the folder removed. The same tests run against real machines
 given their hosts file instead.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -81,6 +83,14 @@ class SshHosts:
         listener = int((self.folder / f"sshd-{name}.pid").read_text().strip())
         return [int(p) for p in done.stdout.split() if int(p) != listener]
 
+    def mounts(self, name: str) -> list[str]:
+        """The mount points under host `name`'s work folder, as its sshd's sessions see them
+        (`ip netns exec` gave it a mount namespace of its own)."""
+        listener = int((self.folder / f"sshd-{name}.pid").read_text().strip())
+        with open(f"/proc/{listener}/mounts") as f:
+            points = [line.split()[1] for line in f]
+        return [p for p in points if p.startswith(f"{self.work(name)}/")]
+
     def tables(self, name: str) -> str:
         """The nftables tables in host `name`'s namespace."""
         return self.net.run_in(name, ["nft", "list", "tables"]).stdout
@@ -116,7 +126,8 @@ def sshd_hosts(names: Sequence[str] = ("h1", "h2", "h3")) -> Iterator[SshHosts]:
         host_key = (folder / "host_key.pub").read_text().split()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
         known = []
-        entries = ["[defaults]", 'user = "root"', 'identity = "id"', 'known_hosts = "known_hosts"']
+        entries = ["[defaults]", 'user = "root"', 'identity = "id"', 'known_hosts = "known_hosts"',
+                   f'python = "{sys.executable}"']  # fmt: skip
         servers = []
         for name in names:
             address = net.address(name)

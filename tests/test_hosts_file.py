@@ -28,6 +28,7 @@ address = "db2.example.org"
 port = 2222
 user = "root"
 work = "/srv/meshcheck"
+python = "/opt/meshcheck/.venv/bin/python"
 
 [hosts.h3]
 address = "10.0.0.13"
@@ -47,10 +48,20 @@ def test_a_good_hosts_file_is_read_in_order_with_its_defaults(tmp_path: Path) ->
     key, known = (tmp_path / "id").resolve(), (tmp_path / "known_hosts").resolve()
     assert hosts == (
         Host("h1", "10.0.0.11", 22, "admin", key, known, "/var/tmp"),
-        Host("h2", "db2.example.org", 2222, "root", key, known, "/srv/meshcheck"),
+        Host(
+            "h2",
+            "db2.example.org",
+            2222,
+            "root",
+            key,
+            known,
+            "/srv/meshcheck",
+            "/opt/meshcheck/.venv/bin/python",
+        ),
         Host("h3", "10.0.0.13", 22, "admin", key, known, "/var/tmp"),
     )
     assert hosts[1].destination() == "root@db2.example.org"
+    assert hosts[0].python == "python3"  # the disk faults' python on the host, by default
 
 
 BAD = [
@@ -69,6 +80,16 @@ BAD = [
     ("identity absent", GOOD.replace('"id"', '"nokey"'), "defaults.identity: no such file"),
     ("relative work", GOOD.replace('"/srv/meshcheck"', '"srv"'), "hosts.h2.work: 'srv' is no"),
     ("work escapes", GOOD.replace('"/srv/meshcheck"', '"/srv/../etc"'), "hosts.h2.work: '/srv/.."),
+    (
+        "python type",
+        GOOD.replace('python = "/opt', "python = 3 #"),
+        "hosts.h2.python: expected a s",
+    ),
+    (
+        "python option",
+        GOOD.replace('"/opt/meshcheck/.venv/bin/python"', '"-c x"'),
+        "hosts.h2.python: '-c x' is no",
+    ),
     ("same address", GOOD.replace("10.0.0.13", "10.0.0.11"), "hosts.h3.address: 10.0.0.11:22 is"),
 ]
 
@@ -90,14 +111,12 @@ def test_a_bad_hosts_file_is_one_line_naming_file_and_key_exit_2(
 def test_what_a_run_on_hosts_refuses_before_it_connects(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Too few hosts for the nodes, a fault on a lazy file system, a network besides the hosts',
-    the project's own cores: one line each, exit 2, and no connection tried (the hosts do not
-    exist)."""
+    """Too few hosts for the nodes, a network besides the hosts', the project's own cores: one
+    line each, exit 2, and no connection tried (the hosts do not exist)."""
     path = write(tmp_path, GOOD)
     run = ["cluster", "test", "--system", str(TOY), "--hosts", str(path), "--out", str(tmp_path)]
     cases = [
         (["--nodes", "4"], "--hosts {path}: 4 nodes need as many hosts, the file has 3"),
-        (["--nemesis", "kill,power"], "--nemesis power: not on --hosts"),
         (["--network", "loopback"], "--network loopback: not with --hosts"),
     ]
     for extra, says in cases:

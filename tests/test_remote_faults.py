@@ -8,14 +8,18 @@ One test, `make test`'s representative of the whole (the runs of a system are in
 tests/test_remote_runs.py, slow): each node's process group with a sidecar started on its host;
 a pause that stops every thread of the group and a resume that starts them all; a kill that
 ends the group, sidecar and all; partitions both ways and one way, and loss, as the hosts' own
-nftables rules that cut what they say and nothing else, undone; a clock shifted on its host; and
-after the controller lets go, nothing of the run left on any host: no process of a node's group
-(one left running on purpose, for the reaper), no table, no folder."""
+nftables rules that cut what they say and nothing else, undone; a clock shifted on its host; a
+node's data directory on a lazy file system on its host (remote_disks.py), whose power failure
+drops what was not synced, and a corruption there that damages what the same fault damages on
+this machine; and after the controller lets go, nothing of the run left on any host: no process of
+a node's group (one left running on purpose, for the reaper), no table, no mount (one left
+mounted on purpose), no folder."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shlex
 import tempfile
 import time
@@ -26,10 +30,12 @@ import pytest
 
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.netns import enter, leave
-from meshcheck.systems import hosts_file, remote_clock, system_file
+from meshcheck.faults.corrupt import corrupt_one
+from meshcheck.systems import hosts_file, remote_clock, remote_disks, system_file
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.remote import Remote, run_id
 from meshcheck.systems.remote_clock import RemoteClock
+from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks
 from meshcheck.systems.remote_nodes import STATES, RemoteNodes
 from meshcheck.systems.remote_setup import ipv4
@@ -115,6 +121,8 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
         )  # fmt: skip
         try:
             nodes.install()
+            remote_disks.install(remotes["s1"], ["power", "corrupt"])
+            disks = RemoteDisks({"s1": remotes["s1"]}, lazy=True).__enter__()  # left to the reaper
             for n in names:
                 nodes.start(n)
             groups = {n: nodes.groups[n].pid for n in names}
@@ -127,6 +135,27 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert stopped and set(stopped) <= set("Tt"), stopped
             nodes.resume("s1")
             assert not set(states(remotes["s1"], groups["s1"])) & set("Tt")
+
+            data = shlex.quote(nodes.data_of("s1"))
+            assert data.strip("'") in remotes["s1"].run("cat /proc/mounts")  # on the host
+            remotes["s1"].run(
+                f"cd {data} && printf synced > a && sync a . && printf lost > b && printf x >> a"
+            )
+            assert disks.losses("s1") == [
+                "bytes not synced: a (6 of 7 bytes survive)",
+                "name never synced: b (4 bytes)",
+            ]
+            nodes.kill("s1")
+            assert disks.power_failure("s1") == 3  # a, b, and the folder that gained b
+            assert remotes["s1"].run(f"cd {data} && ls && cat a") == "a\nsynced"
+            local = tmp_path / "here"
+            local.mkdir()
+            (local / "a").write_text("synced")
+            damage = disks.corrupt("s1", random.Random(5), ["a"])
+            assert damage == corrupt_one(local, random.Random(5), ["a"]), damage
+            assert remotes["s1"].run_bytes(f"cat {data}/a") == (local / "a").read_bytes()
+            nodes.start("s1")
+            groups["s1"] = nodes.groups["s1"].pid
 
             nodes.kill("s2")  # its sidecar with it
             assert states(remotes["s2"], groups["s2"]).strip("ZX") == ""
@@ -201,6 +230,7 @@ def _nothing_left(
             assert states(check, pgid).strip("ZX") == "", node
             assert table not in tables(check), node
             assert check.status(f"test -e {host.work}/meshcheck-{rid}") == 1, node
+            assert f"{host.work}/meshcheck-{rid}/" not in check.run("cat /proc/mounts"), node
         finally:
             check.close()
     if made is not None:

@@ -47,6 +47,7 @@ def nothing_left(hosts: SshHosts) -> None:
     for name in hosts.names:
         assert hosts.sessions_gone(name, BOUND + 5) == [], name  # no process but sshd's
         assert "meshcheck_" not in hosts.tables(name), name  # no table of a run's
+        assert hosts.mounts(name) == [], name  # no lazy file system left mounted
         assert list(hosts.work(name).iterdir()) == [], name  # the run's folder removed
 
 

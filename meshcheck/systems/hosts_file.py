@@ -9,6 +9,8 @@ port = 22                         # default: 22
 identity = "keys/id_ed25519"      # the private key (relative to this file); required somewhere
 known_hosts = "keys/known_hosts"  # the hosts' keys, checked strictly; required somewhere
 work = "/var/tmp"                 # where the run makes its folder on the host (default /tmp)
+python = "/opt/meshcheck/.venv/bin/python"  # a Python 3.11 there with mfusepy and attrs, for
+                                  # the power and corrupt faults (default python3)
 
 [hosts.h1]                        # one table per host, in the order the nodes take them
 address = "10.0.0.11"             # what the client and the other nodes dial: {host}
@@ -16,7 +18,7 @@ address = "10.0.0.11"             # what the client and the other nodes dial: {h
 
 Every error is one line naming the file and the key (ConfigError, exit 2), as a system file's:
 a missing file, bad TOML, no host, a missing or unknown key, a wrong type, a bad name, port,
-address, user or work folder, an identity or known_hosts file that is not there, two hosts at
+address, user, work folder or python, an identity or known_hosts file that is not there, two hosts at
 one address."""
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ _HOSTNAME = re.compile(
 )
 # a work folder: an absolute path of plain characters (it goes into shell commands, quoted)
 _WORK = re.compile(r"/[A-Za-z0-9._/-]*")
-KEYS = ("address", "port", "user", "identity", "known_hosts", "work")
-DEFAULT_KEYS = ("port", "user", "identity", "known_hosts", "work")
+# a python: a program's name or path of plain characters, not an option
+_PYTHON = re.compile(r"[A-Za-z0-9._/][A-Za-z0-9._/+-]*")
+KEYS = ("address", "port", "user", "identity", "known_hosts", "work", "python")
+DEFAULT_KEYS = ("port", "user", "identity", "known_hosts", "work", "python")
 
 
 @attrs.frozen
@@ -48,7 +52,8 @@ class Host:
     """One machine: `name` (for the logs), `address` (a name or an IP address: the node's
     {host}), sshd's `port`, the `user` to log in as, the private key `identity`, the
     `known_hosts` file its key is checked against, and the folder `work` the run's own folder is
-    made in (and removed from at the end)."""
+    made in (and removed from at the end), and the `python` that runs the lazy file system's
+    daemon and the corruption of a node's files there (meshcheck/systems/remote_disks.py)."""
 
     name: str
     address: str
@@ -57,6 +62,7 @@ class Host:
     identity: Path
     known_hosts: Path
     work: str
+    python: str = "python3"
 
     def destination(self) -> str:
         return f"{self.user}@{self.address}"
@@ -141,7 +147,10 @@ def _host(path: Path, name: str, table: dict[str, Any], defaults: dict[str, Any]
     work, where = value("work", str, "/tmp")
     if not _WORK.fullmatch(work) or ".." in PurePosixPath(work).parts:
         raise ConfigError(f"{path}: {where}: {work!r} is no absolute folder of a-z, 0-9, ._/-")
-    return Host(name, address, port, user, files[0], files[1], work.rstrip("/") or "/")
+    python, where = value("python", str, "python3")
+    if not _PYTHON.fullmatch(python):
+        raise ConfigError(f"{path}: {where}: {python!r} is no program's name or path")
+    return Host(name, address, port, user, files[0], files[1], work.rstrip("/") or "/", python)
 
 
 def _address(text: str) -> bool:

@@ -14,7 +14,8 @@ OpenSSH client, as Jepsen's control node reaches its nodes.
   heartbeats stop (the session closed: this process ended however it ended, its master with it,
   the master being started with the parent-death signal; or nothing came for `BOUND` seconds: the
   network to the host lost, this process stopped), it kills every process group named in
-  `pids/`, runs every undo and removes the run's folder. `close` does the same in order and waits
+  `pids/`, runs every undo, unmounts whatever is still mounted under the run's folder (a node's
+  lazy file system: remote_disks.py) and removes it. `close` does the same in order and waits
   for it, so that nothing outlives the run on the host.
 - **Files** go both ways as tar over the session (`put_tree`, `fetch_tree`) or `cat` (`put`).
 
@@ -43,8 +44,9 @@ CALL_TIMEOUT = 30.0  # seconds one command on a host may take, by default
 HEARTBEAT = 1.0  # seconds between two heartbeats to a host's reaper
 BOUND = 10  # seconds without a heartbeat after which a host's reaper cleans up
 # The reaper: while heartbeat lines come (each within BOUND s), nothing; then, with nobody to
-# read its output, every process group of the run killed (three rounds), every undo run, the
-# run's folder removed. `timeout` and `head` are coreutils': POSIX sh's `read` has no time limit.
+# read its output, every process group of the run killed (three rounds), every undo run (a lazy
+# file system's daemon killed and unmounted: remote_disks.py), anything still mounted under the
+# run's folder unmounted, the folder removed. `timeout` and `head` are coreutils': POSIX sh's `read` has no time limit.
 REAPER = """
 run=$1 bound=$2
 while line=$(timeout "$bound" head -n 1) && [ -n "$line" ]; do :; done
@@ -57,6 +59,8 @@ for round in 1 2 3; do
   sleep 0.1
 done
 for f in "$run"/undo/*; do [ -f "$f" ] && sh "$f"; done
+awk -v r="$run/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r |
+  while read -r m; do fusermount3 -u -z "$m" || umount -l "$m"; done
 rm -rf "$run"
 """
 

@@ -158,7 +158,9 @@ class RemoteNodes(SystemNodes):
         the system's copy and the run's own bookkeeping."""
         for node in self.names:
             self.remotes[node].fetch_tree(
-                self.remotes[node].folder, self.folder, exclude=("system", "pids", "undo", "clock")
+                self.remotes[node].folder,
+                self.folder,
+                exclude=("system", "pids", "undo", "clock", "py", "durable", "final"),
             )
 
     # processes

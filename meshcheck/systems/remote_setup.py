@@ -1,8 +1,10 @@
 """A run's hosts over SSH set up (`meshcheck cluster test --hosts`, run.py): each node's host
 connected (remote.py), what the run's faults need there checked before anything starts (nft, netem,
-a C compiler), the clock library built there, the system's folder copied, and the teardown put in
-order on the run's exit stack: the nodes stopped (the caller enters the cluster after this), their
-logs and data collected into the report folder, the network's tables removed, each host's run
+a C compiler, a python for the disk faults), the clock library built there, the system's folder
+copied, each node's data directory mounted lazily for a power failure (remote_disks.py), and the
+teardown put in order on the run's exit stack: the nodes stopped (the caller enters the cluster
+after this), their data directories unmounted, their logs and data collected into the report
+folder, the network's tables removed, each host's run
 folder removed by its reaper, the control sockets' folder removed."""
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from pathlib import Path
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems import remote_clock
+from meshcheck.systems import remote_clock, remote_disks
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.remote import Remote, run_id
 from meshcheck.systems.remote_clock import RemoteClock
+from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks
 from meshcheck.systems.remote_nodes import RemoteNodes
 from meshcheck.systems.system_file import SystemFile
 
+DISK_KINDS = ("power", "corrupt")  # the faults on the nodes' data directories (remote_disks.py)
 PORT_BASE = 7001  # named port k of every node is PORT_BASE + k, each node on its own host
 
 
@@ -33,6 +37,7 @@ class RemoteRun:
     cluster: RemoteNodes
     links: RemoteLinks
     clocks: dict[str, RemoteClock]
+    disks: RemoteDisks | None  # for the power and corrupt faults, when planned
 
 
 def ipv4(host: Host) -> str:
@@ -52,6 +57,7 @@ def set_up(
     kinds: Sequence[str],
     seed: int,
     progress: Callable[[str], None],
+    durability: str = "strict",
 ) -> RemoteRun:
     """Node i on hosts[i] (the module's docstring); the cluster is not started nor entered."""
     sockets = Path(tempfile.mkdtemp(prefix="mc-ssh-"))  # short: a socket's path has 108 bytes
@@ -68,6 +74,9 @@ def set_up(
     links = RemoteLinks(remotes, names, addresses, table=f"meshcheck_{rid.replace('-', '_')}")
     links.check(kinds)
     stack.callback(links.close)
+    disk_kinds = set(DISK_KINDS) & set(kinds)
+    for node in names if disk_kinds else ():
+        remote_disks.install(remotes[node], kinds)
     clocks: dict[str, RemoteClock] = {}
     if "clock" in kinds:
         for node in names:
@@ -81,7 +90,14 @@ def set_up(
     progress(f"copying {system.here} to each host")
     cluster.install()
     stack.callback(_collect, cluster, folder, progress)
-    return RemoteRun(cluster, links, clocks)
+    disks = None
+    if disk_kinds:  # unmounted before the collection, once the nodes have stopped
+        if "power" in kinds:
+            progress("mounting each node's data directory lazily on its host")
+        disks = stack.enter_context(
+            RemoteDisks(remotes, lazy="power" in kinds, durability=durability)
+        )
+    return RemoteRun(cluster, links, clocks, disks)
 
 
 def _collect(cluster: RemoteNodes, folder: Path, progress: Callable[[str], None]) -> None:

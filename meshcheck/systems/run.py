@@ -48,6 +48,7 @@ from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
 from meshcheck.systems.remote_clock import RemoteClock
+from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks
 from meshcheck.systems.remote_setup import RemoteRun
 from meshcheck.systems.system_file import Validate
@@ -75,9 +76,6 @@ LOOPBACK_KINDS = system_file.LOOPBACK_KINDS
 DISK_KINDS = ("power", "corrupt")
 NETWORKS = ("loopback", "netns")
 SSH = "ssh"  # the network of a run whose nodes are on hosts over SSH (--hosts)
-# the faults a run on hosts carries out (remote_nodes.py, remote_links.py, remote_clock.py); the
-# disk faults need a lazy file system under each node's data, on this machine only
-SSH_KINDS = ("kill", "pause", "partition", "isolate", "latency", "loss", "clock")
 DAEMONS_EVERY = 0.2  # seconds between two looks at the lazy file systems' daemons
 
 
@@ -304,9 +302,12 @@ async def _carry_out(
         if options.hosts:
             remote = remote_setup.set_up(
                 stack, system.file, names, folder, options.hosts, options.nemesis, options.seed,
-                progress,
+                progress, durability=options.fs,
             )  # fmt: skip
             cluster, links, clocks = remote.cluster, remote.links, remote.clocks
+            if remote.disks is not None and remote.disks.lazy:  # as below, the hosts' daemons
+                looks = asyncio.get_running_loop().create_task(_daemons_alive(remote.disks, stop))
+                stack.callback(_last_look, looks, remote.disks, stop)
         else:
             if "clock" in options.nemesis:
                 clocks = {n: ShiftedClock(n, folder) for n in names}
@@ -401,9 +402,10 @@ async def _carry_out(
         # timeout, which every start of it waits), and no later fault waits for it again
         down = LeftDown(clock, cluster.last_lines, (len(names) - 1) // 2)
         power = corrupt = None
-        if isinstance(disks, NodeDisks):
+        struck_disks = remote.disks if remote is not None else disks
+        if isinstance(struck_disks, NodeDisks | RemoteDisks):
             power, corrupt = disk_faults.callbacks(
-                cluster, disks, options.seed, system.file.nodes.data_files,
+                cluster, struck_disks, options.seed, system.file.nodes.data_files,
                 lambda said: struck.append((clock(), said)), down=down,
             )  # fmt: skip
         chaos = loop.create_task(
@@ -463,14 +465,14 @@ def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
         stop.by_failure(task.exception() or RuntimeError("the nemesis failed"))
 
 
-def _last_look(looks: asyncio.Task[None], disks: NodeDisks, stop: EarlyStop) -> None:
+def _last_look(looks: asyncio.Task[None], disks: NodeDisks | RemoteDisks, stop: EarlyStop) -> None:
     if not looks.done():
         looks.cancel()
         for dead in disks.dead()[:1]:
             stop.by_failure(dead)
 
 
-async def _daemons_alive(disks: NodeDisks, stop: EarlyStop) -> None:
+async def _daemons_alive(disks: NodeDisks | RemoteDisks, stop: EarlyStop) -> None:
     """Look at the nodes' lazy file systems' daemons until one has died: that stops the run, to be
     said in one line (lazyfs.py `DaemonDied`) once it is torn down."""
     while True:
