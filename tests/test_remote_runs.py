@@ -3,11 +3,13 @@ against real sshds (tests/sshd_hosts.py), the controller in a network namespace 
 toy key-value service (tests/data/systems/toy.toml) under kill and partition reaches the verdict
 its run on this machine's namespace network reaches with the same seed, and leaves nothing on the
 hosts; a controller killed with SIGKILL leaves nothing either, once the hosts' reapers have seen
-their sessions close; a fault a host cannot carry out is refused in one line, and so is a host
+their sessions close, the lazy file systems under the nodes' data included; a fault a host cannot carry out is refused in one line, and so is a host
 whose key is not the known one; a deployment with roles, a sidecar and a readiness probe
 (examples/replicas/) runs on the hosts as on this machine; so does etcd (meshcheck/systems/known/etcd.toml, `make
 etcd`), its members dialling each other at the hosts' addresses, the verdict its local run reaches
-with the same seed. Slow (`make test-all`):
+with the same seed; and so does the toy service under power failures and corruption, each node's
+data on a lazy file system on its host, a host without the python that needs refused in one line.
+Slow (`make test-all`):
 tests/test_remote_faults.py is `make test`'s representative."""
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def test_the_toy_service_over_ssh_reaches_the_local_verdict_and_leaves_nothing(
 def test_a_controller_killed_with_sigkill_leaves_nothing_on_the_hosts(tmp_path: Path) -> None:
     with sshd_hosts() as hosts:
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
-                "--out", str(tmp_path / "out"), "--time", "60", "--nemesis", "partition"]  # fmt: skip
+                "--out", str(tmp_path / "out"), "--time", "60", "--nemesis", "partition,power"]  # fmt: skip
         # its control sockets' folder under tmp_path: a controller killed cannot remove it
         env = {**os.environ, "TMPDIR": str(tmp_path)}
         controller = subprocess.Popen(
@@ -211,3 +213,61 @@ def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(tmp_path: Pa
     for i, address in enumerate(addresses, 1):
         assert f"ClientURLs:[http://{address}:7001]" in (out / f"e{i}.log").read_text()
         assert (out / "data" / f"e{i}" / "member" / "wal").is_dir()
+
+
+def test_power_and_corruption_on_the_hosts_reach_the_local_verdict(tmp_path: Path) -> None:
+    """The toy service (it never syncs its folder: a power failure loses its store) under power
+    and corrupt: the same faults, the same losses and damage, the same verdict as its run on
+    this machine's namespace network with the same seed; nothing left mounted."""
+    run = ["--system", str(TOY), "--time", "6", "--nemesis", "power,corrupt", "--seed", "2",
+           "--rate", "60"]  # fmt: skip
+    with sshd_hosts() as hosts:
+        out = tmp_path / "ssh"
+        done = subprocess.run(
+            hosts.control(meshcheck(["cluster", "test", "--hosts", str(hosts.hosts_file),
+                                     "--out", str(out), *run])),
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr, done.stderr
+        nothing_left(hosts)
+    local = subprocess.run(
+        meshcheck(["cluster", "test", "--network", "netns", "--out", str(tmp_path / "local"), *run]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == local.returncode == 1, done.stdout + local.stdout
+    remote, here = verdicts(done.stdout), verdicts(local.stdout)
+    for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "nemesis", "nodes down"):
+        assert remote[check].split(":")[0] == here[check].split(":")[0], (check, remote, here)
+
+    def struck(folder: Path) -> list[str]:  # what each fault did, without its time
+        lines = (folder / "nemesis.log").read_text().splitlines()
+        return [line.split(None, 1)[1] for line in lines if "lost:" in line or ": " in line][:3]
+
+    assert struck(out) == struck(tmp_path / "local"), (struck(out), struck(tmp_path / "local"))
+    assert any("corrupt t1: store.json" in line for line in struck(out)), struck(out)
+    assert (out / "t1.lazyfs.log").is_file() and (out / "data" / "t1" / "store.json").is_file()
+
+
+def test_a_host_without_the_python_the_disk_faults_need_is_one_line(tmp_path: Path) -> None:
+    with sshd_hosts() as hosts:
+        text = hosts.hosts_file.read_text()
+        hosts.hosts_file.write_text(
+            "\n".join(
+                'python = "/opt/none/bin/python"' if line.startswith("python =") else line
+                for line in text.splitlines()
+            )
+        )
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
+                "--out", str(tmp_path / "out"), "--time", "2", "--nemesis", "corrupt"]  # fmt: skip
+        done = subprocess.run(
+            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
+        assert said == [
+            "meshcheck: --nemesis corrupt: host h1: no /opt/none/bin/python; the hosts file's "
+            "`python` must name a Python 3.11 there with mfusepy and attrs (now "
+            "/opt/none/bin/python)"
+        ], done.stderr
+        nothing_left(hosts)
