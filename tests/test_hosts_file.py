@@ -4,12 +4,14 @@ bad one one line naming the file and the key, exit 2 through the CLI, no traceba
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.systems import provenance, system_file
 from meshcheck.systems.hosts_file import Host, load
 
 TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"
@@ -126,3 +128,22 @@ def test_what_a_run_on_hosts_refuses_before_it_connects(
     cores = ["cluster", "test", "--protocol", "raft", "--hosts", str(path), "--out", str(tmp_path)]
     assert main(cores) == 2
     assert capsys.readouterr().err.startswith("meshcheck: --hosts: only for a system run")
+
+
+def test_run_txt_keeps_the_hosts_file_and_each_nodes_host(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    hosts = load(path)
+    lines = provenance.describe(
+        ["cluster", "test"], system_file.load(TOY), path, [("t1", hosts[0]), ("t2", hosts[1])]
+    ).splitlines()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert lines[-3:] == [
+        f"hosts file: {path.resolve()} sha256 {digest}",
+        "host h1: t1 on admin@10.0.0.11:22, work /var/tmp, python python3",
+        "host h2: t2 on root@db2.example.org:2222, work /srv/meshcheck, python "
+        "/opt/meshcheck/.venv/bin/python",
+    ]
+    assert not any(
+        line.startswith("host")
+        for line in provenance.describe([], system_file.load(TOY)).splitlines()
+    )

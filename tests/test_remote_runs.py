@@ -213,6 +213,14 @@ def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(tmp_path: Pa
     for i, address in enumerate(addresses, 1):
         assert f"ClientURLs:[http://{address}:7001]" in (out / f"e{i}.log").read_text()
         assert (out / "data" / f"e{i}" / "member" / "wal").is_dir()
+    # run.txt: the hosts file, each member's host, the program each host ran
+    kept = (out / "run.txt").read_text()
+    assert f"hosts file: {hosts.hosts_file.resolve()} sha256 " in kept
+    for i, address in enumerate(addresses, 1):
+        assert f"host h{i}: e{i} on root@{address}:22, work " in kept
+        assert (
+            f"system program on h{i}: {Path(shutil.which('etcd') or '').resolve()} sha256 " in kept
+        )
 
 
 def test_power_and_corruption_on_the_hosts_reach_the_local_verdict(tmp_path: Path) -> None:

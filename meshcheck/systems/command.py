@@ -160,7 +160,11 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     )
     for fault in faults(system, options):
         print(f"  {fault.describe()}")
-    provenance.keep(out, getattr(args, "argv", []), system.file)
+    given = getattr(args, "hosts", "") or ""
+    provenance.keep(
+        out, getattr(args, "argv", []), system.file, Path(given) if given else None,
+        [(system.file.nodes.name(i), h) for i, h in enumerate(options.hosts, 1)],
+    )  # fmt: skip
     with sigterm_interrupts():
         outcome = run(system, options, out, progress, interruptible=True)
     h = outcome.history

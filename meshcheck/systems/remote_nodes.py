@@ -21,7 +21,7 @@ from pathlib import Path
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime.launcher import accepts
-from meshcheck.systems import probe, templates
+from meshcheck.systems import probe, provenance, templates
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.remote import Remote, env_prefix, quote
 from meshcheck.systems.system_file import SystemFile
@@ -141,7 +141,9 @@ class RemoteNodes(SystemNodes):
 
     def install(self) -> None:
         """The system's folder copied to each host, and every executable of the file's
-        `install.needs` looked for there: a missing one is one line, exit 2."""
+        `install.needs` looked for there: a missing one is one line, exit 2. The program each
+        node runs there, resolved and hashed there, goes into the report's run.txt
+        (provenance.py)."""
         for node in self.names:
             remote = self.remotes[node]
             remote.put_tree(self.system.here, self.here_of(node))
@@ -152,6 +154,13 @@ class RemoteNodes(SystemNodes):
                     raise ImplError(
                         f"host {remote.host.name}: {need} is not there for {node}{hint}"
                     )
+            program = shlex.quote(self.command(node)[0])
+            found = remote.run(
+                f'p=$(command -v {program}) && r=$(readlink -f "$p") && '
+                f'echo "$r sha256 $(sha256sum < "$r" | cut -d " " -f 1)" || '
+                f"echo {shlex.quote(self.command(node)[0] + ' (not found at the start)')}"
+            ).strip()
+            provenance.add(self.folder, f"system program on {remote.host.name}", found)
 
     def collect(self) -> None:
         """Each host's run folder (logs, data, files) brought into the report folder, but for
