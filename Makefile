@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns sshd nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,14 +72,14 @@ TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 TEST_ENV = MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" MESHCHECK_COVERAGE=0
-test: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
+test: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
 	@$(BIN)/lint-imports --no-cache
 	@$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
+test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -87,7 +87,7 @@ test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
 # processes and the JVM's threads counted) written to reports/test-cost.jsonl by tests/cost_profile.py,
 # then one table, the heaviest files first. It fails as `make test` fails; the table is printed
 # either way.
-test-cost: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse
+test-cost: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
 	@mkdir -p reports && rm -f reports/test-cost.jsonl
 	@MESHCHECK_TEST_COST=$(CURDIR)/reports/test-cost.jsonl $(TEST_ENV) $(BIN)/python -m pytest -p tests.cost_profile -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS); \
 	  status=$$?; $(BIN)/python -m tests.cost_profile reports/test-cost.jsonl; exit $$status
@@ -172,6 +172,17 @@ netns:
 	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(NETNS_PACKAGES) >/dev/null 2>&1; } \
 	  || echo "make netns: could not install Debian's $(NETNS_PACKAGES) (apt-get install -y $(NETNS_PACKAGES), as root): the namespace network and clock fault tests are skipped"
+
+# Debian's OpenSSH server and client, for the tests of `meshcheck cluster test --hosts` (nodes on hosts
+# reached over SSH, meshcheck/systems/remote.py; docs/systems.md): tests/sshd_hosts.py starts one
+# sshd of its own in each network namespace a test builds, with a key made for the run. Installed when
+# missing (apt-get, as root); when it cannot be, one line says so and those tests are skipped.
+SSHD_PACKAGES := openssh-server openssh-client
+sshd:
+	@{ test -x /usr/sbin/sshd && command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 \
+	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(SSHD_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(SSHD_PACKAGES) >/dev/null 2>&1; } \
+	  || echo "make sshd: could not install Debian's $(SSHD_PACKAGES) (apt-get install -y $(SSHD_PACKAGES), as root): the tests over SSH are skipped"
 
 # Debian's nats-server (NATS 2.9 with JetStream), the system `meshcheck cluster test --system nats`
 # puts under test (meshcheck/systems/known/nats.toml, docs/systems.md): installed when missing

@@ -187,6 +187,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "on 127.0.0.1: no partitions, latency or loss) (docs/network-faults.md, docs/systems.md)",
     )
     t.add_argument(
+        "--hosts",
+        default="",
+        metavar="FILE",
+        help="a system file's run: run node i on the i-th host of this hosts file, each reached "
+        'over SSH, the faults carried out on the hosts (docs/systems.md, "Nodes on hosts over '
+        'SSH")',
+    )
+    t.add_argument(
         "--fs",
         default="",
         metavar="MODEL",

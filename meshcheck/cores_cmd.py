@@ -85,6 +85,11 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
         raise MeshcheckError("--long-pause: only for a system run from its file (--system NAME)")
     if getattr(args, "broken", ""):
         raise MeshcheckError("--broken: only for a system run from its file (--system NAME)")
+    if getattr(args, "hosts", ""):
+        raise MeshcheckError(
+            "--hosts: only for a system run from its file (--system FILE); the project's own "
+            "cores run on this machine"
+        )
     if args.protocol not in PROTOCOLS:
         raise MeshcheckError(f"--protocol {args.protocol}: choose from {', '.join(PROTOCOLS)}")
     if args.network not in NETWORKS:

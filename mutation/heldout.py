@@ -129,7 +129,8 @@ OWN: dict[str, tuple[str, ...]] = {
     ),
     # the fault injectors' own fast tests: the lazy file system through FUSE, corruption, the
     # shifted clock in child processes, the namespace network (root), the link proxies, the
-    # nemesis's plan and its carrying out on fake processes; no cluster run (those are minutes)
+    # nemesis's plan and its carrying out on fake processes, the faults on hosts over SSH (real
+    # sshds in namespaces); no cluster run (those are minutes)
     "faults": (
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
@@ -143,6 +144,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_strike.py",
         "tests/test_nemesis_ends.py",
         "tests/test_nemesis_disk_faults.py",
+        "tests/test_remote_faults.py",
         "tests/test_cluster_cmd.py::test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up",
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",

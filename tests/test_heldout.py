@@ -155,13 +155,23 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         "proxy.py",
         "nemesis.py",
         "strike.py",
+        "remote.py",
+        "remote_nodes.py",
+        "remote_links.py",
+        "remote_clock.py",
+        "remote_disks.py",
     }
     for b in bugs:
         text = (root / b.file).read_text()
         assert occurrences(text, b.original) == 1, b.id
         assert apply_bug(text, b) != text, b.id
         assert b.module.startswith(
-            ("meshcheck.faults.", "meshcheck.cluster.", "meshcheck.impl.")
+            (
+                "meshcheck.faults.",
+                "meshcheck.cluster.",
+                "meshcheck.impl.",
+                "meshcheck.systems.remote",
+            )
         ), b.id
         assert b.file.endswith(".py") != bool(b.loader), b.id
         if b.loader:  # the module that reads the file sits beside it

@@ -26,12 +26,25 @@ from typing import Protocol
 from meshcheck import words
 from meshcheck.cluster import nemesis, strike
 from meshcheck.cluster.left_down import LeftDown
-from meshcheck.faults.disks import NodeDisks
+from meshcheck.faults.corrupt import Corruption
 from meshcheck.impl.base.errors import MeshcheckError
 
 Note = Callable[[str], None]
 SETTLE = 1.0  # seconds a restarted node must stay up to count as back
 LOSSES_SHOWN = 12  # paths of what a power failure lost, a node, in nemesis.log
+
+
+class Disks(Protocol):
+    """The nodes' data directories a disk fault acts on: meshcheck/faults/disks.py's `NodeDisks`,
+    or meshcheck/systems/remote_disks.py's on hosts over SSH."""
+
+    durability: str
+
+    def losses(self, node: str) -> list[str]: ...
+
+    def power_failure(self, node: str) -> int: ...
+
+    def corrupt(self, node: str, rng: random.Random, globs: Sequence[str]) -> list[Corruption]: ...
 
 
 class Nodes(strike.Target, Protocol):
@@ -45,7 +58,7 @@ class Nodes(strike.Target, Protocol):
 
 def callbacks(
     target: Nodes,
-    disks: NodeDisks,
+    disks: Disks,
     seed: int,
     globs: Sequence[str],
     note: Note,

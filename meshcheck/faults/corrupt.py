@@ -10,8 +10,11 @@ peers, never start on wrong data.
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -86,3 +89,39 @@ def corrupt(
         else:
             done.extend(flip_bits(path, rng, name, flips))
     return tuple(done)
+
+
+def corrupt_one(here: Path, rng: random.Random, globs: Sequence[str]) -> list[Corruption]:
+    """One non-empty file under `here` matching `globs` (every file when none is given), drawn by
+    `rng`, truncated or given one to three flipped bits, the damage fsynced; what was done, the
+    file named relative to `here`. None when no file matches (meshcheck/faults/disks.py)."""
+    found = {
+        path
+        for pattern in (globs or ["**/*"])
+        for path in here.glob(pattern)
+        if path.is_file() and not path.is_symlink() and path.stat().st_size
+    }
+    if not found:
+        return []
+    path = rng.choice(sorted(found))
+    name = os.path.relpath(path, here)
+    if rng.random() < 0.5:
+        return [truncate_file(path, rng, name)]
+    return flip_bits(path, rng, name, rng.randint(1, 3))
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m meshcheck.faults.corrupt DIR [GLOB...]`: `corrupt_one` on a host of a run over
+    SSH (meshcheck/systems/remote_disks.py), its generator's state (`random.Random.getstate`) read
+    as JSON on the standard input, so that it draws what the same fault draws on this machine;
+    what it did printed as JSON."""
+    version, internal, gauss = json.load(sys.stdin)
+    rng = random.Random()
+    rng.setstate((version, tuple(internal), gauss))
+    done = corrupt_one(Path(argv[0]), rng, argv[1:])
+    print(json.dumps([attrs.asdict(c) for c in done]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -25,13 +25,12 @@ files there. A harness killed with SIGKILL leaves the mounts to their daemons, w
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from meshcheck.faults.corrupt import Corruption, flip_bits, truncate_file
+from meshcheck.faults.corrupt import Corruption, corrupt_one
 from meshcheck.faults.lazyfs import DaemonDied, LazyFsError, LazyMount
 from meshcheck.impl.base.errors import MeshcheckError
 
@@ -135,17 +134,4 @@ class NodeDisks:
         drawn by `rng`, truncated or given one to three flipped bits, the damage fsynced; what
         was done, the file named relative to the node's directory. None when no file matches.
         The node must be stopped."""
-        here = self.data(node)
-        found = {
-            path
-            for pattern in (globs or ["**/*"])
-            for path in here.glob(pattern)
-            if path.is_file() and not path.is_symlink() and path.stat().st_size
-        }
-        if not found:
-            return []
-        path = rng.choice(sorted(found))
-        name = os.path.relpath(path, here)
-        if rng.random() < 0.5:
-            return [truncate_file(path, rng, name)]
-        return flip_bits(path, rng, name, rng.randint(1, 3))
+        return corrupt_one(self.data(node), rng, globs)

@@ -2,7 +2,9 @@
 bindings of libfuse 3; lazyfs.py starts it and talks to it.
 
 `python -m meshcheck.faults.lazyfs_daemon BACKING MOUNTPOINT FD`: FD is this process's end of a
-socket pair whose other end the harness holds. One line a command, one line an answer:
+socket pair whose other end the harness holds, or `-`: its standard input and output, the session
+of a harness on another machine (meshcheck/systems/remote_disks.py: its sshd closes the input when
+the harness or its connection ends). One line a command, one line an answer:
 `power-failure` (answer `ok LOST`: the live image dropped for the durable one), `unsynced`,
 `unmount`. When the harness's end closes, however the harness ended (SIGKILL too: the kernel
 closes a dead process's descriptors), this process unmounts (`fusermount3 -u -z`) and exits, so
@@ -22,7 +24,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import mfusepy
 
@@ -185,10 +187,9 @@ class LazyOperations(mfusepy.Operations):  # type: ignore[misc]
 
 
 def _serve_control(
-    conn: socket.socket, tree: LazyTree, lock: threading.Lock, mountpoint: str
+    stream: BinaryIO, answers: BinaryIO, tree: LazyTree, lock: threading.Lock, mountpoint: str
 ) -> None:
     """Answer the harness's commands until its end closes, then unmount."""
-    stream = conn.makefile("rwb", buffering=0)
     try:
         for raw in stream:
             command = raw.decode().strip()
@@ -203,27 +204,34 @@ def _serve_control(
                     break
                 else:
                     answer = f"error unknown command {command!r}"
-            stream.write(f"{answer}\n".encode())
+            answers.write(f"{answer}\n".encode())
+            answers.flush()
     except OSError:
         pass
     subprocess.run(["fusermount3", "-u", "-z", mountpoint], check=False, capture_output=True)
 
 
 def main(argv: list[str]) -> int:
-    backing, mountpoint, fd = Path(argv[0]), argv[1], int(argv[2])
+    backing, mountpoint, fd = Path(argv[0]), argv[1], argv[2]
     durability = argv[3] if len(argv) > 3 else "strict"
-    conn = socket.socket(fileno=fd)
+    stream: BinaryIO
+    answers: BinaryIO
+    if fd == "-":  # a session's input and output; libfuse writes nothing to the output
+        stream, answers = os.fdopen(0, "rb", buffering=0), os.fdopen(1, "wb", buffering=0)
+    else:
+        conn = socket.socket(fileno=int(fd))
+        stream = answers = cast(BinaryIO, conn.makefile("rwb", buffering=0))
     try:
         tree = LazyTree(backing, durability)
     except (OSError, ValueError) as e:
-        conn.sendall(f"error {e}\n".encode())
+        answers.write(f"error {e}\n".encode())
         return 1
     lock = threading.Lock()
 
     def ready() -> None:
-        conn.sendall(b"ready\n")
+        answers.write(b"ready\n")
         threading.Thread(
-            target=_serve_control, args=(conn, tree, lock, mountpoint), daemon=True
+            target=_serve_control, args=(stream, answers, tree, lock, mountpoint), daemon=True
         ).start()
 
     operations = LazyOperations(tree, lock, ready)

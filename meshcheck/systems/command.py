@@ -12,6 +12,8 @@ from pathlib import Path
 from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
 from meshcheck.options import number, whole
+from meshcheck.systems import hosts_file
+from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.registry import System
 
 # `cluster test`'s flags for the project's own cores, which a system file's nodes do not take
@@ -24,7 +26,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     from meshcheck.cluster.clock_faults import unavailable as no_clock_shift
     from meshcheck.cluster.netns import missing
     from meshcheck.systems import checked
-    from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, RunOptions
+    from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, SSH, RunOptions
     from meshcheck.systems.system_file import check_installed
 
     file = system.file
@@ -74,13 +76,20 @@ def options_of(system: System, args: argparse.Namespace) -> object:
                 f"--broken {broken}: the {workload} workload's mutants are "
                 f"{', '.join(known) or 'none'}"
             )
+    hosts = _hosts(args, nodes)
     why = missing()
     network = args.network or ("netns" if why is None else "loopback")
-    if network not in NETWORKS:
+    if hosts:
+        if args.network:
+            raise MeshcheckError(
+                f"--network {args.network}: not with --hosts (the hosts' own network)"
+            )
+        network, why = SSH, None
+    if network not in (*NETWORKS, SSH):
         raise MeshcheckError(f"--network {network}: choose from {', '.join(NETWORKS)}")
     if network == "netns" and why is not None:
         raise MeshcheckError(f"--network netns: {why}")
-    default = "kill,pause,partition" if network == "netns" else "kill,pause"
+    default = "kill,pause,partition" if network in ("netns", SSH) else "kill,pause"
     kinds = nemesis.parse_kinds(args.nemesis or default)
     for kind in kinds:
         if kind not in KINDS:
@@ -93,11 +102,13 @@ def options_of(system: System, args: argparse.Namespace) -> object:
                 f"--nemesis {kind}: not on --network loopback (every node on 127.0.0.1: no link "
                 f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns"
             )
-    nemesis.needs_lazy_disks(kinds)
-    why = no_clock_shift() if "clock" in kinds else None
+    if not hosts:  # on hosts: looked for there once connected (remote_disks.py `install`)
+        nemesis.needs_lazy_disks(kinds)
+    why = no_clock_shift() if "clock" in kinds and not hosts else None
     if why is not None:
         raise MeshcheckError(f"--nemesis clock: {why}")
-    check_installed(file)
+    if not hosts:  # on hosts: looked for there once connected (remote_nodes.py `install`)
+        check_installed(file)
     return RunOptions(
         nodes=nodes,
         time=number("time", args.time, 1, 3600),
@@ -114,7 +125,22 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         long_pause=long_pause,
         broken=broken,
         fs=nemesis.durability(getattr(args, "fs", ""), kinds),
+        hosts=hosts,
     )
+
+
+def _hosts(args: argparse.Namespace, nodes: int) -> tuple[Host, ...]:
+    """The hosts of --hosts FILE for `nodes` nodes, node i on the i-th (none without it)."""
+    given = getattr(args, "hosts", "") or ""
+    if not given:
+        return ()
+    hosts = hosts_file.load(Path(given))
+    if len(hosts) < nodes:
+        raise MeshcheckError(
+            f"--hosts {given}: {words.count(nodes, 'node')} need as many hosts, the file has "
+            f"{len(hosts)}"
+        )
+    return hosts[:nodes]
 
 
 def test(system: System, args: argparse.Namespace, progress: Callable[[str], None]) -> int:
@@ -134,7 +160,11 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     )
     for fault in faults(system, options):
         print(f"  {fault.describe()}")
-    provenance.keep(out, getattr(args, "argv", []), system.file)
+    given = getattr(args, "hosts", "") or ""
+    provenance.keep(
+        out, getattr(args, "argv", []), system.file, Path(given) if given else None,
+        [(system.file.nodes.name(i), h) for i, h in enumerate(options.hosts, 1)],
+    )  # fmt: skip
     with sigterm_interrupts():
         outcome = run(system, options, out, progress, interruptible=True)
     h = outcome.history

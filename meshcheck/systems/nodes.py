@@ -69,8 +69,8 @@ class SystemNodes(Processes):
             "name": node,
             "host": self.hosts[node],
             "nodes": str(len(self.names)),
-            "dir": str(self.folder.resolve()),
-            "here": str(self.system.here),
+            "dir": self.dir_of(node),
+            "here": self.here_of(node),
             **{f"port.{p}": str(port) for p, port in self.ports[node].items()},
         }
         peers = spec.join.join(
@@ -85,7 +85,25 @@ class SystemNodes(Processes):
                     for other in self.names
                     if self.nodes[other].role == role.name
                 )
-        return {**own, "peers": peers, "data": str(self._data(node).resolve()), **by_role}
+        return {**own, "peers": peers, "data": self.data_of(node), **by_role}
+
+    def values_here(self, node: str) -> dict[str, str]:
+        """`values`, with the paths where the report folder holds them once the run is over (the
+        same, but for nodes on other hosts: remote_nodes.py)."""
+        return self.values(node)
+
+    def dir_of(self, node: str) -> str:
+        """{dir}: the run's report folder, where `node` runs (a node on a host over SSH: the
+        run's folder there, remote_nodes.py)."""
+        return str(self.folder.resolve())
+
+    def here_of(self, node: str) -> str:
+        """{here}: the system file's folder, where `node` runs."""
+        return str(self.system.here)
+
+    def data_of(self, node: str) -> str:
+        """{data}: `node`'s data directory, where it runs."""
+        return str(self._data(node).resolve())
 
     def _base(self, node: str) -> dict[str, str]:
         return {

@@ -3,7 +3,9 @@ meshcheck's version (and the checkout's commit, where it runs from one), and wha
 system's version: its file (path and SHA-256) and the program its nodes run (resolved path and
 SHA-256), and, where the file gives `version = { command = [...] }`, the first line that command
 prints (run once, before the nodes start), so that a report can be matched to the binary it
-tested. Jepsen keeps the test's options in each store folder for the same reason
+tested. A run on hosts over SSH (`--hosts`) adds its hosts file (path and SHA-256) and each node's
+host, and once connected, the program each host runs (resolved there, and its SHA-256 there:
+remote_nodes.py `install`); the lines above it are then this machine's. Jepsen keeps the test's options in each store folder for the same reason
 (jepsen/src/jepsen/store.clj, `test.fressian`)."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck import __version__
+from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.system_file import SystemFile
 
 FILE = "run.txt"
@@ -80,8 +83,14 @@ def _version(file: SystemFile) -> str | None:
     )
 
 
-def describe(argv: Sequence[str], file: SystemFile) -> str:
-    """The lines of FILE for a run of `file` started with `argv` (meshcheck's arguments)."""
+def describe(
+    argv: Sequence[str],
+    file: SystemFile,
+    hosts_file: Path | None = None,
+    hosts: Sequence[tuple[str, Host]] = (),
+) -> str:
+    """The lines of FILE for a run of `file` started with `argv` (meshcheck's arguments), its
+    nodes on `hosts` (node, host) from `hosts_file` when it runs on hosts over SSH."""
     commit = _commit()
     version = _version(file)
     return "".join(
@@ -93,10 +102,35 @@ def describe(argv: Sequence[str], file: SystemFile) -> str:
             ("system file", f"{file.path.resolve()} sha256 {_sha256(file.path)}"),
             ("system program", _program(file)),
             *((("system version", version),) if version is not None else ()),
+            *(
+                (("hosts file", f"{hosts_file.resolve()} sha256 {_sha256(hosts_file)}"),)
+                if hosts_file is not None
+                else ()
+            ),
+            *(
+                (
+                    f"host {host.name}",
+                    f"{node} on {host.destination()}:{host.port}, work {host.work}, "
+                    f"python {host.python}",
+                )
+                for node, host in hosts
+            ),
         )
     )
 
 
-def keep(folder: Path, argv: Sequence[str], file: SystemFile) -> None:
+def keep(
+    folder: Path,
+    argv: Sequence[str],
+    file: SystemFile,
+    hosts_file: Path | None = None,
+    hosts: Sequence[tuple[str, Host]] = (),
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / FILE).write_text(describe(argv, file), encoding="utf-8")
+    (folder / FILE).write_text(describe(argv, file, hosts_file, hosts), encoding="utf-8")
+
+
+def add(folder: Path, key: str, value: str) -> None:
+    """One more line of FILE, learnt during the run (a host's program: remote_nodes.py)."""
+    with (folder / FILE).open("a", encoding="utf-8") as f:
+        f.write(f"{key}: {value}\n")

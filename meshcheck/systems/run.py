@@ -40,12 +40,17 @@ from meshcheck.faults.disks import NodeDisks
 from meshcheck.faults.lazyfs import DaemonDied
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import checked, stream_history, system_file, templates
+from meshcheck.systems import checked, remote_setup, stream_history, system_file, templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.early_stop import EarlyStop
+from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings, Endpoint
 from meshcheck.systems.registry import System
+from meshcheck.systems.remote_clock import RemoteClock
+from meshcheck.systems.remote_disks import RemoteDisks
+from meshcheck.systems.remote_links import RemoteLinks
+from meshcheck.systems.remote_setup import RemoteRun
 from meshcheck.systems.system_file import Validate
 from meshcheck.systems.verdicts import (
     kept_in_file,
@@ -70,6 +75,7 @@ LOOPBACK_KINDS = system_file.LOOPBACK_KINDS
 # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py, meshcheck/faults/disks.py)
 DISK_KINDS = ("power", "corrupt")
 NETWORKS = ("loopback", "netns")
+SSH = "ssh"  # the network of a run whose nodes are on hosts over SSH (--hosts)
 DAEMONS_EVERY = 0.2  # seconds between two looks at the lazy file systems' daemons
 
 
@@ -105,6 +111,8 @@ class RunOptions:
     broken: str = ""
     # what a power failure keeps: "strict" or "journal" (meshcheck/faults/lazy_tree.py DURABILITY)
     fs: str = "strict"
+    # the hosts the nodes run on, node i on the i-th, over SSH (network "ssh"; remote_setup.py)
+    hosts: tuple[Host, ...] = ()
 
 
 @attrs.frozen
@@ -253,9 +261,12 @@ async def _carry_out(
     leaders: list[tuple[float, str | None]] = []
     healed = until = 0.0
     net: NamespaceNetwork | None = None
+    remote: RemoteRun | None = None
     with contextlib.ExitStack() as stack:
-        links: NamespaceLinks | None = None
-        if options.network == "netns":
+        links: NamespaceLinks | RemoteLinks | None = None
+        if options.hosts:
+            hosts, ports = {}, {}  # the remote cluster's own (remote_setup.py)
+        elif options.network == "netns":
             net = NamespaceNetwork([*names, HARNESS]).build()
             stack.callback(net.close)
             stack.callback(leave, enter(net.namespace(HARNESS)))  # this thread: the harness's
@@ -270,7 +281,9 @@ async def _carry_out(
             free = iter(free_ports(len(named) * len(names)))
             ports = {n: {p: next(free) for p in named} for n in names}
         disks: PlainDisks | NodeDisks
-        if set(DISK_KINDS) & set(options.nemesis):  # each node's data on its own (lazy) mount
+        if options.hosts:  # each node's data on its host, collected at the end
+            disks = stack.enter_context(PlainDisks(folder / "data", []))  # an earlier run's out
+        elif set(DISK_KINDS) & set(options.nemesis):  # each node's data on its own (lazy) mount
             lazy = "power" in options.nemesis
             # an earlier run's, in the same folder (NodeDisks keeps what it finds, as on a disk)
             shutil.rmtree(folder / "data", ignore_errors=True)
@@ -284,20 +297,33 @@ async def _carry_out(
             stack.callback(_last_look, looks, disks, stop)
         else:
             disks = stack.enter_context(PlainDisks(folder / "data", names))
-        clocks = {n: ShiftedClock(n, folder) for n in names} if "clock" in options.nemesis else {}
-        cluster = SystemNodes(
-            system.file,
-            names,
-            folder,
-            hosts=hosts,
-            ports=ports,
-            data=disks.data,
-            wrap=net.command if net is not None else None,
-            extra_env=lambda n: clocks[n].env() if clocks else {},
-            seed=options.seed,
-        )
+        clocks: Mapping[str, ShiftedClock | RemoteClock] = {}
+        cluster: SystemNodes
+        if options.hosts:
+            remote = remote_setup.set_up(
+                stack, system.file, names, folder, options.hosts, options.nemesis, options.seed,
+                progress, durability=options.fs,
+            )  # fmt: skip
+            cluster, links, clocks = remote.cluster, remote.links, remote.clocks
+            if remote.disks is not None and remote.disks.lazy:  # as below, the hosts' daemons
+                looks = asyncio.get_running_loop().create_task(_daemons_alive(remote.disks, stop))
+                stack.callback(_last_look, looks, remote.disks, stop)
+        else:
+            if "clock" in options.nemesis:
+                clocks = {n: ShiftedClock(n, folder) for n in names}
+            cluster = SystemNodes(
+                system.file,
+                names,
+                folder,
+                hosts=hosts,
+                ports=ports,
+                data=disks.data,
+                wrap=net.command if net is not None else None,
+                extra_env=lambda n: clocks[n].env() if clocks else {},
+                seed=options.seed,
+            )
         stack.enter_context(cluster)
-        for program in {cluster.command(n)[0] for n in names} if clocks else ():
+        for program in {cluster.command(n)[0] for n in names} if clocks and not remote else ():
             why = clock_unreachable(program)
             if why is not None:
                 raise MeshcheckError(f"--nemesis clock: {why}")
@@ -376,9 +402,10 @@ async def _carry_out(
         # timeout, which every start of it waits), and no later fault waits for it again
         down = LeftDown(clock, cluster.last_lines, (len(names) - 1) // 2)
         power = corrupt = None
-        if isinstance(disks, NodeDisks):
+        struck_disks = remote.disks if remote is not None else disks
+        if isinstance(struck_disks, NodeDisks | RemoteDisks):
             power, corrupt = disk_faults.callbacks(
-                cluster, disks, options.seed, system.file.nodes.data_files,
+                cluster, struck_disks, options.seed, system.file.nodes.data_files,
                 lambda said: struck.append((clock(), said)), down=down,
             )  # fmt: skip
         chaos = loop.create_task(
@@ -416,9 +443,11 @@ async def _carry_out(
             await workload.read_back()
         if workload.checked is not None and not stop.stopped:
             await workload.checked.finish()
-        values = {n: cluster.values(n) for n in names}
+        values = {n: cluster.values_here(n) for n in names}
     if net is not None:
         (folder / "network.log").write_text(net.log.report() + "\n", encoding="utf-8")
+    if remote is not None:
+        (folder / "network.log").write_text(remote.links.log.report() + "\n", encoding="utf-8")
     (folder / "leaders.log").write_text(
         "".join(
             f"{t:8.3f} {who or '-'}\n"
@@ -436,14 +465,14 @@ def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
         stop.by_failure(task.exception() or RuntimeError("the nemesis failed"))
 
 
-def _last_look(looks: asyncio.Task[None], disks: NodeDisks, stop: EarlyStop) -> None:
+def _last_look(looks: asyncio.Task[None], disks: NodeDisks | RemoteDisks, stop: EarlyStop) -> None:
     if not looks.done():
         looks.cancel()
         for dead in disks.dead()[:1]:
             stop.by_failure(dead)
 
 
-async def _daemons_alive(disks: NodeDisks, stop: EarlyStop) -> None:
+async def _daemons_alive(disks: NodeDisks | RemoteDisks, stop: EarlyStop) -> None:
     """Look at the nodes' lazy file systems' daemons until one has died: that stops the run, to be
     said in one line (lazyfs.py `DaemonDied`) once it is torn down."""
     while True:
