@@ -362,7 +362,7 @@ def test_a_mutant_build_reports_its_failure_once_with_a_trace_that_replays(
     out = tmp_path / "out"
     code = main(
         [
-            "campaign", "--minutes", "0.2", "--protocol", "gossip",
+            "campaign", "--minutes", "0.1", "--protocol", "gossip",
             "--check", "free runs (5 nodes)", "--bugs", "merge_not_idempotent",
             "--workers", "2", "--examples", "10", "--db", str(tmp_path / "db"),
             "--out", str(out), "--quiet",

@@ -76,16 +76,16 @@ def test_nats_stream_holds_under_kill_pause_and_partition(
 def test_nats_defaults_lose_acknowledged_publishes_in_a_power_failure_of_every_node(
     tmp_path: Path,
 ) -> None:
-    """A power failure of all three servers at once, 6 s in (when the stream has been taking
+    """A power failure of all three servers at once, 4 s in (when the stream has been taking
     publishes for seconds): JetStream 2.9 acknowledged publishes it had not fsynced, so they are
     gone when the servers come back, from every node alike; the checker names them lost.
     Documented: docs.nats.io, nats-concepts/jetstream, "Syncing data to disk" (`sync_interval`,
     2 minutes by default)."""
     nats = registry.resolve("nats")
     assert isinstance(nats, registry.System)
-    blackout = (Fault(6.0, "power", ("n1", "n2", "n3"), 1.0, scope="all"),)
+    blackout = (Fault(4.0, "power", ("n1", "n2", "n3"), 1.0, scope="all"),)
     options = RunOptions(
-        time=10, workload="stream", nemesis=("power",), plan=blackout, network="loopback"
+        time=7, workload="stream", nemesis=("power",), plan=blackout, network="loopback"
     )
     outcome = run(nats, options, tmp_path, lambda _: None)
     verdict = {v.check: v for v in outcome.verdicts}[stream_history.CHECK]

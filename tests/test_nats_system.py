@@ -56,9 +56,12 @@ class Cluster:
         return [self.endpoint(n) for n in NAMES]
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(tmp_path)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the file's two tests: the JetStream cluster's first election is waited on
+    once. The publish test runs first on a fresh stream (its sequences start at 1); the no-quorum
+    test, which pauses and kills, comes after it."""
+    c = Cluster(tmp_path_factory.mktemp("nats"))
     try:
         for n in NAMES:
             c.procs.start(n)

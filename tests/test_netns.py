@@ -60,10 +60,11 @@ def rtt(net: NamespaceNetwork, frm: str, to: str, trips: int = 20) -> float | No
 
 
 def datagrams(net: NamespaceNetwork, frm: str, to: str, count: int, gap: float = 0.002) -> int:
-    """How many of `count` UDP datagrams from `frm` reach `to`."""
+    """How many of `count` UDP datagrams from `frm` reach `to`: the receiver stops when all came,
+    or when none came for 1 s (the wait a cut or a loss is judged by)."""
     receiver = net.popen(
         to,
-        [sys.executable, ECHO, "count-udp", net.address(to), "7001", "1", "20"],
+        [sys.executable, ECHO, "count-udp", net.address(to), "7001", "1", "20", str(count)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -73,6 +73,11 @@ def etcd(tmp_path: Path) -> Iterator[NamespaceNetwork]:
         yield net
 
 
+@pytest.mark.moved(
+    stand_in="tests/test_cluster_etcd.py::test_a_partition_of_the_plan_cuts_a_member_off_in_the_kernel",
+    why="three etcd members in namespaces, one cut off both ways by the namespace network: it "
+    "serves nothing while the majority goes on; the heal is tests/test_netns.py's",
+)
 def test_etcd_unchanged_under_a_partition_and_a_heal(etcd: NamespaceNetwork) -> None:
     assert until(etcd, "e1", "put", "k", "v1") == "ok"
     assert until(etcd, "e3", "get", "k") == "v1"

@@ -6,8 +6,9 @@ Commands (each prints one line of JSON when it ends, or one line on stderr and e
 - `serve-tcp HOST PORT`: echo every connection's bytes back until killed; prints "ready" once bound.
 - `rtt HOST PORT TRIPS TIMEOUT`: one connection, TRIPS round trips of 64 bytes, each with TIMEOUT
   seconds; prints {"median_us": ..., "trips": ...}.
-- `count-udp HOST PORT IDLE MAX`: prints "ready" once bound, then counts datagrams until none came for
-  IDLE seconds or MAX seconds passed; prints {"received": n, "payloads": [first few]}.
+- `count-udp HOST PORT IDLE MAX [ENOUGH]`: prints "ready" once bound, then counts datagrams until none
+  came for IDLE seconds, MAX seconds passed or ENOUGH came; prints {"received": n, "payloads":
+  [first few]}.
 - `send-udp HOST PORT COUNT GAP PAYLOAD`: COUNT datagrams, GAP seconds apart.
 """
 
@@ -61,7 +62,7 @@ def rtt(host: str, port: int, trips: int, timeout: float) -> int:
     return 0
 
 
-def count_udp(host: str, port: int, idle: float, most: float) -> int:
+def count_udp(host: str, port: int, idle: float, most: float, enough: int | None = None) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((host, port))
         print("ready", flush=True)
@@ -77,6 +78,8 @@ def count_udp(host: str, port: int, idle: float, most: float) -> int:
             received += 1
             if len(payloads) < 5:
                 payloads.append(data.decode(errors="replace"))
+            if received == enough:  # all that was sent: no need to wait out the idle time
+                break
     print(json.dumps({"received": received, "payloads": payloads}), flush=True)
     return 0
 
@@ -99,6 +102,8 @@ def main(argv: list[str]) -> int:
                 return rtt(host, int(port), int(trips), float(timeout))
             case ["count-udp", host, port, idle, most]:
                 return count_udp(host, int(port), float(idle), float(most))
+            case ["count-udp", host, port, idle, most, enough]:
+                return count_udp(host, int(port), float(idle), float(most), int(enough))
             case ["send-udp", host, port, count, gap, payload]:
                 return send_udp(host, int(port), int(count), float(gap), payload)
             case _:
