@@ -209,63 +209,64 @@ def test_every_action_fires_and_a_joiner_catches_up(tmp_path: Path) -> None:
         assert set(w.taken) == set(GOSSIP_ACTIONS)
 
 
-def test_every_detector_action_fires() -> None:
+detector = spec_checks.shared_stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg")
+
+
+def test_every_detector_action_fires(detector: Stepper) -> None:
     """Heartbeats heard, n1 crashes with a heartbeat still in flight (heard after the crash), and
     n2 suspects n1 once Timeout ticks have passed since. Trust fires in the liveness model (the
     mutant suspicion_never_cleared shows it matters)."""
-    with Stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg") as st:
-        w = spec_walk.Walk(st)
-        assert not w.enabled("Tick")  # each node heartbeats before time first moves
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        s = w("HandleHeartbeat", i="n1", j="n2")  # n2 hears n1
-        assert s["watching"]["n2"] == {"n1"}
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("Tick")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        w("Tick")
-        assert not w.enabled("Tick")  # heartbeats one tick old: delivered first
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("HandleHeartbeat", i="n1", j="n2")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        s = w("Crash", i="n1")
-        assert not any(m["to"] == "n1" for m in s["msgs"])
-        assert not w.enabled("Suspect", i="n2", j="n1")  # heard this tick: not yet
-        w("Tick")
-        w("HandleHeartbeat", i="n1", j="n2")  # n1's last heartbeat, sent before it crashed
-        w("Heartbeat", i="n2")
-        w("Tick")
-        w("Heartbeat", i="n2")
-        s = w("Tick")
-        assert s["heard"]["n2"]["n1"] == 2
-        s = w("Suspect", i="n2", j="n1")
-        assert s["suspected"]["n2"] == {"n1"}
-        assert set(w.taken) == set(DETECTOR_ACTIONS) - {"Trust"}
+    w = spec_walk.Walk(detector)
+    assert not w.enabled("Tick")  # each node heartbeats before time first moves
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    s = w("HandleHeartbeat", i="n1", j="n2")  # n2 hears n1
+    assert s["watching"]["n2"] == {"n1"}
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("Tick")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    w("Tick")
+    assert not w.enabled("Tick")  # heartbeats one tick old: delivered first
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("HandleHeartbeat", i="n1", j="n2")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    s = w("Crash", i="n1")
+    assert not any(m["to"] == "n1" for m in s["msgs"])
+    assert not w.enabled("Suspect", i="n2", j="n1")  # heard this tick: not yet
+    w("Tick")
+    w("HandleHeartbeat", i="n1", j="n2")  # n1's last heartbeat, sent before it crashed
+    w("Heartbeat", i="n2")
+    w("Tick")
+    w("Heartbeat", i="n2")
+    s = w("Tick")
+    assert s["heard"]["n2"]["n1"] == 2
+    s = w("Suspect", i="n2", j="n1")
+    assert s["suspected"]["n2"] == {"n1"}
+    assert set(w.taken) == set(DETECTOR_ACTIONS) - {"Trust"}
 
 
-def test_a_live_node_falsely_suspected_is_trusted_again() -> None:
+def test_a_live_node_falsely_suspected_is_trusted_again(detector: Stepper) -> None:
     """Timeout 2 <= Interval 1 + MaxDelay 1: n1's heartbeat one tick late makes n2 suspect the live
     n1; the heartbeat heard, n2 trusts it again."""
-    with Stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg") as st:
-        w = spec_walk.Walk(st)
-        w("Heartbeat", i="n1")
-        w("HandleHeartbeat", i="n1", j="n2")
-        w("Heartbeat", i="n2")
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("Tick")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        w("HandleHeartbeat", i="n2", j="n1")
-        s = w("Tick")  # n1's heartbeat to n2 is now one tick old, and n2 heard n1 two ticks ago
-        assert s["heard"]["n2"]["n1"] == 2 and "n1" in s["alive"]
-        assert not w.enabled("Trust", i="n2", j="n1")
-        s = w("Suspect", i="n2", j="n1")
-        assert s["suspected"]["n2"] == {"n1"}
-        w("HandleHeartbeat", i="n1", j="n2")
-        s = w("Trust", i="n2", j="n1")
-        assert s["suspected"]["n2"] == frozenset()
+    w = spec_walk.Walk(detector)
+    w("Heartbeat", i="n1")
+    w("HandleHeartbeat", i="n1", j="n2")
+    w("Heartbeat", i="n2")
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("Tick")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    w("HandleHeartbeat", i="n2", j="n1")
+    s = w("Tick")  # n1's heartbeat to n2 is now one tick old, and n2 heard n1 two ticks ago
+    assert s["heard"]["n2"]["n1"] == 2 and "n1" in s["alive"]
+    assert not w.enabled("Trust", i="n2", j="n1")
+    s = w("Suspect", i="n2", j="n1")
+    assert s["suspected"]["n2"] == {"n1"}
+    w("HandleHeartbeat", i="n1", j="n2")
+    s = w("Trust", i="n2", j="n1")
+    assert s["suspected"]["n2"] == frozenset()
 
 
 # ------------------------------------------------------------------------------------ the models
