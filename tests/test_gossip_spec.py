@@ -96,31 +96,38 @@ def rec(**fields: Value) -> FrozenDict:
 # ------------------------------------------------------------------------------------ vocabulary
 
 
+# one Stepper a quick model for the tests that only query it
+gossip = spec_checks.shared_stepper(GOSSIP, SPECS / "Gossip_quick.cfg")
+detector = spec_checks.shared_stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg")
+
+
 @pytest.mark.parametrize(
-    ("spec", "cfg", "variables", "actions"),
+    ("stepper", "variables", "actions"),
     [
-        (GOSSIP, "Gossip_quick.cfg", GOSSIP_VARIABLES, GOSSIP_ACTIONS),
-        (DETECTOR, "FailureDetector_quick.cfg", DETECTOR_VARIABLES, DETECTOR_ACTIONS),
+        ("gossip", GOSSIP_VARIABLES, GOSSIP_ACTIONS),
+        ("detector", DETECTOR_VARIABLES, DETECTOR_ACTIONS),
     ],
     ids=["Gossip", "FailureDetector"],
 )
 def test_next_has_one_labelled_action_per_vocabulary_step(
-    spec: Path, cfg: str, variables: tuple[str, ...], actions: dict[str, tuple[str, ...]]
+    request: pytest.FixtureRequest,
+    stepper: str,
+    variables: tuple[str, ...],
+    actions: dict[str, tuple[str, ...]],
 ) -> None:
-    with Stepper(spec, SPECS / cfg) as st:
-        spec_checks.assert_vocabulary(st, variables, actions)
+    st: Stepper = request.getfixturevalue(stepper)
+    spec_checks.assert_vocabulary(st, variables, actions)
 
 
-def test_initial_state_is_the_seeds_knowing_each_other() -> None:
-    with Stepper(GOSSIP, SPECS / "Gossip_quick.cfg") as st:
-        (init,) = st.init_states()
-        v = init.values
-        assert v["alive"] == {"n1", "n2"} and v["crashed"] == frozenset()
-        assert v["entries"] == {i: {"k1": "Nil"} for i in ("n1", "n2", "n3")}
-        assert v["own"] == v["entries"]
-        assert v["members"] == {"n1": {"n2"}, "n2": {"n1"}, "n3": frozenset()}
-        assert v["written"] == frozenset() and v["cut"] == frozenset()
-        assert st.violated(init) == []
+def test_initial_state_is_the_seeds_knowing_each_other(gossip: Stepper) -> None:
+    (init,) = gossip.init_states()
+    v = init.values
+    assert v["alive"] == {"n1", "n2"} and v["crashed"] == frozenset()
+    assert v["entries"] == {i: {"k1": "Nil"} for i in ("n1", "n2", "n3")}
+    assert v["own"] == v["entries"]
+    assert v["members"] == {"n1": {"n2"}, "n2": {"n1"}, "n3": frozenset()}
+    assert v["written"] == frozenset() and v["cut"] == frozenset()
+    assert gossip.violated(init) == []
 
 
 # A budget large enough for one behaviour to take every action (the quick model allows one fault).
@@ -207,9 +214,6 @@ def test_every_action_fires_and_a_joiner_catches_up(tmp_path: Path) -> None:
         s = w("Leave", i="n3")
         assert "n3" not in s["alive"] and s["entries"]["n3"]["k2"] == entry(1, "n3", "v2")
         assert set(w.taken) == set(GOSSIP_ACTIONS)
-
-
-detector = spec_checks.shared_stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg")
 
 
 def test_every_detector_action_fires(detector: Stepper) -> None:
