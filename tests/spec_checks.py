@@ -28,6 +28,19 @@ class Named(Protocol):
 M = TypeVar("M", bound=Named)
 
 
+def shared_stepper(spec: Path, cfg: Path) -> Any:
+    """A module-scoped fixture: one Stepper of `spec` under `cfg` for every test of a file that only
+    asks it questions (initial states, successors, invariants: none changes what it answers),
+    opened once instead of once a test (each opening loads TLC's classes and parses the spec)."""
+
+    @pytest.fixture(scope="module")
+    def fixture() -> Iterator[Stepper]:
+        with Stepper(spec, cfg) as st:
+            yield st
+
+    return fixture
+
+
 def run(spec: Path, cfg: Path, workers: int = 2) -> CheckResult:
     """TLC on one model, without deadlock checking (every spec's models have final states)."""
     return check(spec, cfg, workers=workers, deadlock=False)

@@ -96,31 +96,38 @@ def rec(**fields: Value) -> FrozenDict:
 # ------------------------------------------------------------------------------------ vocabulary
 
 
+# one Stepper a quick model for the tests that only query it
+gossip = spec_checks.shared_stepper(GOSSIP, SPECS / "Gossip_quick.cfg")
+detector = spec_checks.shared_stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg")
+
+
 @pytest.mark.parametrize(
-    ("spec", "cfg", "variables", "actions"),
+    ("stepper", "variables", "actions"),
     [
-        (GOSSIP, "Gossip_quick.cfg", GOSSIP_VARIABLES, GOSSIP_ACTIONS),
-        (DETECTOR, "FailureDetector_quick.cfg", DETECTOR_VARIABLES, DETECTOR_ACTIONS),
+        ("gossip", GOSSIP_VARIABLES, GOSSIP_ACTIONS),
+        ("detector", DETECTOR_VARIABLES, DETECTOR_ACTIONS),
     ],
     ids=["Gossip", "FailureDetector"],
 )
 def test_next_has_one_labelled_action_per_vocabulary_step(
-    spec: Path, cfg: str, variables: tuple[str, ...], actions: dict[str, tuple[str, ...]]
+    request: pytest.FixtureRequest,
+    stepper: str,
+    variables: tuple[str, ...],
+    actions: dict[str, tuple[str, ...]],
 ) -> None:
-    with Stepper(spec, SPECS / cfg) as st:
-        spec_checks.assert_vocabulary(st, variables, actions)
+    st: Stepper = request.getfixturevalue(stepper)
+    spec_checks.assert_vocabulary(st, variables, actions)
 
 
-def test_initial_state_is_the_seeds_knowing_each_other() -> None:
-    with Stepper(GOSSIP, SPECS / "Gossip_quick.cfg") as st:
-        (init,) = st.init_states()
-        v = init.values
-        assert v["alive"] == {"n1", "n2"} and v["crashed"] == frozenset()
-        assert v["entries"] == {i: {"k1": "Nil"} for i in ("n1", "n2", "n3")}
-        assert v["own"] == v["entries"]
-        assert v["members"] == {"n1": {"n2"}, "n2": {"n1"}, "n3": frozenset()}
-        assert v["written"] == frozenset() and v["cut"] == frozenset()
-        assert st.violated(init) == []
+def test_initial_state_is_the_seeds_knowing_each_other(gossip: Stepper) -> None:
+    (init,) = gossip.init_states()
+    v = init.values
+    assert v["alive"] == {"n1", "n2"} and v["crashed"] == frozenset()
+    assert v["entries"] == {i: {"k1": "Nil"} for i in ("n1", "n2", "n3")}
+    assert v["own"] == v["entries"]
+    assert v["members"] == {"n1": {"n2"}, "n2": {"n1"}, "n3": frozenset()}
+    assert v["written"] == frozenset() and v["cut"] == frozenset()
+    assert gossip.violated(init) == []
 
 
 # A budget large enough for one behaviour to take every action (the quick model allows one fault).
@@ -209,63 +216,61 @@ def test_every_action_fires_and_a_joiner_catches_up(tmp_path: Path) -> None:
         assert set(w.taken) == set(GOSSIP_ACTIONS)
 
 
-def test_every_detector_action_fires() -> None:
+def test_every_detector_action_fires(detector: Stepper) -> None:
     """Heartbeats heard, n1 crashes with a heartbeat still in flight (heard after the crash), and
     n2 suspects n1 once Timeout ticks have passed since. Trust fires in the liveness model (the
     mutant suspicion_never_cleared shows it matters)."""
-    with Stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg") as st:
-        w = spec_walk.Walk(st)
-        assert not w.enabled("Tick")  # each node heartbeats before time first moves
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        s = w("HandleHeartbeat", i="n1", j="n2")  # n2 hears n1
-        assert s["watching"]["n2"] == {"n1"}
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("Tick")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        w("Tick")
-        assert not w.enabled("Tick")  # heartbeats one tick old: delivered first
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("HandleHeartbeat", i="n1", j="n2")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        s = w("Crash", i="n1")
-        assert not any(m["to"] == "n1" for m in s["msgs"])
-        assert not w.enabled("Suspect", i="n2", j="n1")  # heard this tick: not yet
-        w("Tick")
-        w("HandleHeartbeat", i="n1", j="n2")  # n1's last heartbeat, sent before it crashed
-        w("Heartbeat", i="n2")
-        w("Tick")
-        w("Heartbeat", i="n2")
-        s = w("Tick")
-        assert s["heard"]["n2"]["n1"] == 2
-        s = w("Suspect", i="n2", j="n1")
-        assert s["suspected"]["n2"] == {"n1"}
-        assert set(w.taken) == set(DETECTOR_ACTIONS) - {"Trust"}
+    w = spec_walk.Walk(detector)
+    assert not w.enabled("Tick")  # each node heartbeats before time first moves
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    s = w("HandleHeartbeat", i="n1", j="n2")  # n2 hears n1
+    assert s["watching"]["n2"] == {"n1"}
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("Tick")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    w("Tick")
+    assert not w.enabled("Tick")  # heartbeats one tick old: delivered first
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("HandleHeartbeat", i="n1", j="n2")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    s = w("Crash", i="n1")
+    assert not any(m["to"] == "n1" for m in s["msgs"])
+    assert not w.enabled("Suspect", i="n2", j="n1")  # heard this tick: not yet
+    w("Tick")
+    w("HandleHeartbeat", i="n1", j="n2")  # n1's last heartbeat, sent before it crashed
+    w("Heartbeat", i="n2")
+    w("Tick")
+    w("Heartbeat", i="n2")
+    s = w("Tick")
+    assert s["heard"]["n2"]["n1"] == 2
+    s = w("Suspect", i="n2", j="n1")
+    assert s["suspected"]["n2"] == {"n1"}
+    assert set(w.taken) == set(DETECTOR_ACTIONS) - {"Trust"}
 
 
-def test_a_live_node_falsely_suspected_is_trusted_again() -> None:
+def test_a_live_node_falsely_suspected_is_trusted_again(detector: Stepper) -> None:
     """Timeout 2 <= Interval 1 + MaxDelay 1: n1's heartbeat one tick late makes n2 suspect the live
     n1; the heartbeat heard, n2 trusts it again."""
-    with Stepper(DETECTOR, SPECS / "FailureDetector_quick.cfg") as st:
-        w = spec_walk.Walk(st)
-        w("Heartbeat", i="n1")
-        w("HandleHeartbeat", i="n1", j="n2")
-        w("Heartbeat", i="n2")
-        w("HandleHeartbeat", i="n2", j="n1")
-        w("Tick")
-        w("Heartbeat", i="n1")
-        w("Heartbeat", i="n2")
-        w("HandleHeartbeat", i="n2", j="n1")
-        s = w("Tick")  # n1's heartbeat to n2 is now one tick old, and n2 heard n1 two ticks ago
-        assert s["heard"]["n2"]["n1"] == 2 and "n1" in s["alive"]
-        assert not w.enabled("Trust", i="n2", j="n1")
-        s = w("Suspect", i="n2", j="n1")
-        assert s["suspected"]["n2"] == {"n1"}
-        w("HandleHeartbeat", i="n1", j="n2")
-        s = w("Trust", i="n2", j="n1")
-        assert s["suspected"]["n2"] == frozenset()
+    w = spec_walk.Walk(detector)
+    w("Heartbeat", i="n1")
+    w("HandleHeartbeat", i="n1", j="n2")
+    w("Heartbeat", i="n2")
+    w("HandleHeartbeat", i="n2", j="n1")
+    w("Tick")
+    w("Heartbeat", i="n1")
+    w("Heartbeat", i="n2")
+    w("HandleHeartbeat", i="n2", j="n1")
+    s = w("Tick")  # n1's heartbeat to n2 is now one tick old, and n2 heard n1 two ticks ago
+    assert s["heard"]["n2"]["n1"] == 2 and "n1" in s["alive"]
+    assert not w.enabled("Trust", i="n2", j="n1")
+    s = w("Suspect", i="n2", j="n1")
+    assert s["suspected"]["n2"] == {"n1"}
+    w("HandleHeartbeat", i="n1", j="n2")
+    s = w("Trust", i="n2", j="n1")
+    assert s["suspected"]["n2"] == frozenset()
 
 
 # ------------------------------------------------------------------------------------ the models

@@ -80,106 +80,106 @@ class Walk(spec_walk.Walk):
 
 # ------------------------------------------------------------------------------------ the spec itself
 
-
-def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
-    with Stepper(HOTSTUFF, QUICK_CFG) as st:
-        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
-        # only honest replicas act: r1 is Byzantine in the quick model
-        assert {a.params["i"] for a in st.actions} == {"r2", "r3", "r4"}
-        # Vote(i, b): 3 honest replicas x the 8 blocks of views 1..3 (genesis included)
-        assert sum(a.name == "Vote" for a in st.actions) == 3 * 8
+st = spec_checks.shared_stepper(HOTSTUFF, QUICK_CFG)
 
 
-def test_initial_state_is_the_idle_cluster() -> None:
-    with Stepper(HOTSTUFF, QUICK_CFG) as st:
-        (init,) = st.init_states()
-        v = init.values
-        assert v["msgs"] == frozenset()
-        assert v["view"] == {f"r{k}": 1 for k in range(1, 5)}
-        assert set(v["lastVoted"].values()) == {0}
-        assert set(v["highQC"].values()) == {()} and set(v["locked"].values()) == {()}
-        assert set(v["committed"].values()) == {frozenset()}
-        assert st.violated(init) == []
+def test_next_has_one_labelled_action_per_vocabulary_step(st: Stepper) -> None:
+    spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
+    # only honest replicas act: r1 is Byzantine in the quick model
+    assert {a.params["i"] for a in st.actions} == {"r2", "r3", "r4"}
+    # Vote(i, b): 3 honest replicas x the 8 blocks of views 1..3 (genesis included)
+    assert sum(a.name == "Vote" for a in st.actions) == 3 * 8
 
 
-def test_every_action_fires_and_a_three_chain_commits() -> None:
+def test_initial_state_is_the_idle_cluster(st: Stepper) -> None:
+    (init,) = st.init_states()
+    v = init.values
+    assert v["msgs"] == frozenset()
+    assert v["view"] == {f"r{k}": 1 for k in range(1, 5)}
+    assert set(v["lastVoted"].values()) == {0}
+    assert set(v["highQC"].values()) == {()} and set(v["locked"].values()) == {()}
+    assert set(v["committed"].values()) == {frozenset()}
+    assert st.violated(init) == []
+
+
+default = spec_checks.shared_stepper(HOTSTUFF, DEFAULT_CFG)
+
+
+def test_every_action_fires_and_a_three_chain_commits(default: Stepper) -> None:
     """On the default model: r2 proposes b1 in view 1 and everyone votes; r3 forms its QC and
     proposes b2, r4 b3 likewise; the Byzantine r1 (leader of view 4) proposes b4 on QC(b3), and
     r4, voting for it, locks b2 and commits b1 (b1 <- b2 <- b3: consecutive views). r2, which
     missed b2 and b3, times out of view 1. NewView fires in the next test. Every invariant holds
     at every step."""
-    with Stepper(HOTSTUFF, DEFAULT_CFG) as st:
-        w = Walk(st)
-        w("Propose", i="r2", v=1)
-        (p,) = w.msgs("Proposal")
-        assert p["block"] == block(1) and p["src"] == "r2"
-        for i in ("r2", "r3", "r4"):
-            s = w("Vote", i=i, b=block(1))
-        assert s["lastVoted"]["r4"] == 1 and s["view"]["r4"] == 1
-        s = w("FormQC", i="r3", b=block(1))
-        assert s["highQC"]["r3"] == block(1) and s["view"]["r3"] == 2
-        w("Propose", i="r3", v=2)
-        for i in ("r3", "r4"):  # with the Byzantine r1's vote, a QC
-            w("Vote", i=i, b=block(1, 2))
-        w("FormQC", i="r4", b=block(1, 2))
-        w("Propose", i="r4", v=3)
-        for i in ("r3", "r4"):
-            s = w("Vote", i=i, b=block(1, 2, 3))
-        # voting for b3 (justify QC(b2)): highQC b2, the two-chain's head b1 locked
-        assert s["highQC"]["r4"] == block(1, 2) and s["locked"]["r4"] == block(1)
-        assert s["committed"]["r4"] == frozenset()
-        # r1 is Byzantine: its proposal of b4 on QC(b3) (votes of r3, r4 and itself) is sent
-        s = w("Vote", i="r4", b=block(1, 2, 3, 4))
-        assert s["locked"]["r4"] == block(1, 2)
-        assert s["committed"]["r4"] == {block(1)}
-        # r2 never voted for b2 or b3; it times out of view 1, then r3 of view 3 ...
-        w("Timeout", i="r2")
-        (nv,) = w.msgs("NewView")
-        assert (nv["view"], nv["qc"], nv["src"]) == (2, (), "r2")
-        assert set(w.taken) == set(ACTIONS) - {"NewView"}
+    w = Walk(default)
+    w("Propose", i="r2", v=1)
+    (p,) = w.msgs("Proposal")
+    assert p["block"] == block(1) and p["src"] == "r2"
+    for i in ("r2", "r3", "r4"):
+        s = w("Vote", i=i, b=block(1))
+    assert s["lastVoted"]["r4"] == 1 and s["view"]["r4"] == 1
+    s = w("FormQC", i="r3", b=block(1))
+    assert s["highQC"]["r3"] == block(1) and s["view"]["r3"] == 2
+    w("Propose", i="r3", v=2)
+    for i in ("r3", "r4"):  # with the Byzantine r1's vote, a QC
+        w("Vote", i=i, b=block(1, 2))
+    w("FormQC", i="r4", b=block(1, 2))
+    w("Propose", i="r4", v=3)
+    for i in ("r3", "r4"):
+        s = w("Vote", i=i, b=block(1, 2, 3))
+    # voting for b3 (justify QC(b2)): highQC b2, the two-chain's head b1 locked
+    assert s["highQC"]["r4"] == block(1, 2) and s["locked"]["r4"] == block(1)
+    assert s["committed"]["r4"] == frozenset()
+    # r1 is Byzantine: its proposal of b4 on QC(b3) (votes of r3, r4 and itself) is sent
+    s = w("Vote", i="r4", b=block(1, 2, 3, 4))
+    assert s["locked"]["r4"] == block(1, 2)
+    assert s["committed"]["r4"] == {block(1)}
+    # r2 never voted for b2 or b3; it times out of view 1, then r3 of view 3 ...
+    w("Timeout", i="r2")
+    (nv,) = w.msgs("NewView")
+    assert (nv["view"], nv["qc"], nv["src"]) == (2, (), "r2")
+    assert set(w.taken) == set(ACTIONS) - {"NewView"}
 
 
-def test_new_leader_proposes_from_the_highest_qc_of_a_new_view_quorum() -> None:
+def test_new_leader_proposes_from_the_highest_qc_of_a_new_view_quorum(st: Stepper) -> None:
     """r2's proposal b1 in view 1 gets the votes of r2 and r4 (and may get the Byzantine r1's:
     a QC), but nobody forms the QC; every honest replica times out of view 1, and their
     NEW-VIEWs for view 2 carry genesis. The leader r3 proposes from the highest QC of the quorum
     it uses: genesis from the three honest NEW-VIEWs, QC(b1) when r1's is one of them."""
-    with Stepper(HOTSTUFF, QUICK_CFG) as st:
-        w = Walk(st)
-        w("Propose", i="r2", v=1)
-        w("Vote", i="r2", b=block(1))
-        w("Vote", i="r4", b=block(1))
-        for i in ("r2", "r3", "r4"):
-            w("Timeout", i=i)
-        proposals = {
-            m["block"]
-            for s in w.options("NewView", i="r3", v=2)
-            for m in s["msgs"]
-            if m["type"] == "Proposal" and m["src"] == "r3"
-        }
-        # genesis from honest NEW-VIEWs alone; QC(b1) when r1's NEW-VIEW is one of the quorum
-        assert proposals == {block(2), block(1, 2)}
+    w = Walk(st)
+    w("Propose", i="r2", v=1)
+    w("Vote", i="r2", b=block(1))
+    w("Vote", i="r4", b=block(1))
+    for i in ("r2", "r3", "r4"):
+        w("Timeout", i=i)
+    proposals = {
+        m["block"]
+        for s in w.options("NewView", i="r3", v=2)
+        for m in s["msgs"]
+        if m["type"] == "Proposal" and m["src"] == "r3"
+    }
+    # genesis from honest NEW-VIEWs alone; QC(b1) when r1's NEW-VIEW is one of the quorum
+    assert proposals == {block(2), block(1, 2)}
 
 
-def test_a_locked_replica_refuses_a_conflicting_block_with_an_old_justify() -> None:
+def test_a_locked_replica_refuses_a_conflicting_block_with_an_old_justify(default: Stepper) -> None:
     """safeNode: r4, locked on b1, does not vote for the Byzantine r1's view-4 block on genesis
     (neither extends the lock nor has a newer justify), but does vote for one on QC(b3)."""
-    with Stepper(HOTSTUFF, DEFAULT_CFG) as st:
-        w = Walk(st)
-        w("Propose", i="r2", v=1)
-        for i in ("r2", "r3", "r4"):
-            w("Vote", i=i, b=block(1))
-        w("FormQC", i="r3", b=block(1))
-        w("Propose", i="r3", v=2)
-        for i in ("r3", "r4"):
-            w("Vote", i=i, b=block(1, 2))
-        w("FormQC", i="r4", b=block(1, 2))
-        w("Propose", i="r4", v=3)
-        s = w("Vote", i="r4", b=block(1, 2, 3))
-        assert s["locked"]["r4"] == block(1)
-        assert not w.enabled("Vote", i="r4", b=block(4))
-        assert w.enabled("Vote", i="r2", b=block(4))  # r2 is not locked
-        assert w.enabled("Vote", i="r4", b=block(1, 2, 4))  # extends the lock
+    w = Walk(default)
+    w("Propose", i="r2", v=1)
+    for i in ("r2", "r3", "r4"):
+        w("Vote", i=i, b=block(1))
+    w("FormQC", i="r3", b=block(1))
+    w("Propose", i="r3", v=2)
+    for i in ("r3", "r4"):
+        w("Vote", i=i, b=block(1, 2))
+    w("FormQC", i="r4", b=block(1, 2))
+    w("Propose", i="r4", v=3)
+    s = w("Vote", i="r4", b=block(1, 2, 3))
+    assert s["locked"]["r4"] == block(1)
+    assert not w.enabled("Vote", i="r4", b=block(4))
+    assert w.enabled("Vote", i="r2", b=block(4))  # r2 is not locked
+    assert w.enabled("Vote", i="r4", b=block(1, 2, 4))  # extends the lock
 
 
 test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(

@@ -79,75 +79,74 @@ def rec(**fields: Value) -> FrozenDict:
 
 # ------------------------------------------------------------------------------------ the spec itself
 
-
-def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
-    with Stepper(SPEC, QUICK_CFG) as st:
-        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
-        assert st.action_names == tuple(ACTIONS)
-        # only honest nodes act: n1 is Byzantine
-        assert {a.params["i"] for a in st.actions if "i" in a.params} == {"n2", "n3", "n4"}
-        assert st.invariants == INVARIANTS
+st = spec_checks.shared_stepper(SPEC, QUICK_CFG)
 
 
-def test_initial_state_is_one_raft_epoch_at_none() -> None:
-    with Stepper(SPEC, QUICK_CFG) as st:
-        (init,) = st.init_states()
-        v = init.values
-        honest = ("n2", "n3", "n4")
-        assert v["epoch"] == {i: 1 for i in honest}
-        # a function with domain 1..n is a tuple on the Python side
-        assert v["protocol"] == {i: ("raft", "none") for i in honest}
-        assert v["level"] == {i: "None" for i in honest}
-        assert v["chain"] == ((), ())
-        assert v["outcome"] == {"o1": "none"}
-        assert st.violated(init) == []
+def test_next_has_one_labelled_action_per_vocabulary_step(st: Stepper) -> None:
+    spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
+    assert st.action_names == tuple(ACTIONS)
+    # only honest nodes act: n1 is Byzantine
+    assert {a.params["i"] for a in st.actions if "i" in a.params} == {"n2", "n3", "n4"}
+    assert st.invariants == INVARIANTS
 
 
-def test_every_action_fires_in_the_quick_model() -> None:
+def test_initial_state_is_one_raft_epoch_at_none(st: Stepper) -> None:
+    (init,) = st.init_states()
+    v = init.values
+    honest = ("n2", "n3", "n4")
+    assert v["epoch"] == {i: 1 for i in honest}
+    # a function with domain 1..n is a tuple on the Python side
+    assert v["protocol"] == {i: ("raft", "none") for i in honest}
+    assert v["level"] == {i: "None" for i in honest}
+    assert v["chain"] == ((), ())
+    assert v["outcome"] == {"o1": "none"}
+    assert st.violated(init) == []
+
+
+def test_every_action_fires_in_the_quick_model(st: Stepper) -> None:
     """A client's op in flight across a switch: tampering committed in the Raft epoch 1 takes n2 to
     High and into the BFT epoch 2; the frozen Raft instance still orders the op, beyond the switch
     entry, so the client is told "rejected" and submits again in epoch 2, where it commits once. A
     quiet entry takes n2 back to Medium (a switch to Raft is due; MaxEpoch is 2). The lagging n3
     then goes the same way and ends with the same history. Every step checked against every
     invariant."""
-    with Stepper(SPEC, QUICK_CFG) as st:
-        w = Walk(st)
-        w("Submit", o="o1")
-        w("OrderEvidence", e=1, k="tampering")
-        s = w("Apply", i="n2")
-        assert s["level"]["n2"] == "High"
-        assert not w.enabled("Apply", i="n2")
-        s = w("Switch", i="n2")
-        assert (s["epoch"]["n2"], s["protocol"]["n2"]) == (2, ("raft", "bft"))
-        s = w("OrderOp", e=1, o="o1")  # the frozen instance keeps committing
-        assert s["chain"][0] == (  # chain[1]
-            rec(type="evidence", kind="tampering"),
-            rec(type="op", op="o1", epoch=1),
-        )
-        s = w("Reject", o="o1")
-        assert s["outcome"]["o1"] == "rejected"
-        s = w("Submit", o="o1")  # again, in the cluster's epoch: 2
-        assert s["submitted"] == {rec(op="o1", epoch=1), rec(op="o1", epoch=2)}
-        w("OrderOp", e=2, o="o1")
-        s = w("Apply", i="n2")
-        assert s["history"]["n2"] == ("o1",)
-        s = w("Reply", o="o1")
-        assert s["outcome"]["o1"] == "committed"
-        w("OrderQuiet", e=2)
-        s = w("Apply", i="n2")
-        assert s["level"]["n2"] == "Medium"
-        assert not w.enabled("Switch", i="n2")  # epoch 3 is beyond MaxEpoch
-        w("Apply", i="n3")
-        assert not w.enabled("Apply", i="n3")  # the op beyond the switch entry is never applied
-        w("Switch", i="n3")
-        w("Apply", i="n3")
-        s = w("Apply", i="n3")
-        assert s["history"]["n3"] == ("o1",) and s["level"]["n3"] == "Medium"
-        assert s["protocol"]["n3"] == s["protocol"]["n2"]
-        assert set(w.taken) == set(ACTIONS)
+    w = Walk(st)
+    w("Submit", o="o1")
+    w("OrderEvidence", e=1, k="tampering")
+    s = w("Apply", i="n2")
+    assert s["level"]["n2"] == "High"
+    assert not w.enabled("Apply", i="n2")
+    s = w("Switch", i="n2")
+    assert (s["epoch"]["n2"], s["protocol"]["n2"]) == (2, ("raft", "bft"))
+    s = w("OrderOp", e=1, o="o1")  # the frozen instance keeps committing
+    assert s["chain"][0] == (  # chain[1]
+        rec(type="evidence", kind="tampering"),
+        rec(type="op", op="o1", epoch=1),
+    )
+    s = w("Reject", o="o1")
+    assert s["outcome"]["o1"] == "rejected"
+    s = w("Submit", o="o1")  # again, in the cluster's epoch: 2
+    assert s["submitted"] == {rec(op="o1", epoch=1), rec(op="o1", epoch=2)}
+    w("OrderOp", e=2, o="o1")
+    s = w("Apply", i="n2")
+    assert s["history"]["n2"] == ("o1",)
+    s = w("Reply", o="o1")
+    assert s["outcome"]["o1"] == "committed"
+    w("OrderQuiet", e=2)
+    s = w("Apply", i="n2")
+    assert s["level"]["n2"] == "Medium"
+    assert not w.enabled("Switch", i="n2")  # epoch 3 is beyond MaxEpoch
+    w("Apply", i="n3")
+    assert not w.enabled("Apply", i="n3")  # the op beyond the switch entry is never applied
+    w("Switch", i="n3")
+    w("Apply", i="n3")
+    s = w("Apply", i="n3")
+    assert s["history"]["n3"] == ("o1",) and s["level"]["n3"] == "Medium"
+    assert s["protocol"]["n3"] == s["protocol"]["n2"]
+    assert set(w.taken) == set(ACTIONS)
 
 
-def test_levels_follow_levels_step_on_random_walks() -> None:
+def test_levels_follow_levels_step_on_random_walks(st: Stepper) -> None:
     """On every Apply of random behaviours of the quick model, the node's new level is levels.step
     of its old level for the entry applied: an evidence record is one piece of its kind in the
     window with no quiet time; a quiet entry is an empty window with the quiet period and the
@@ -155,31 +154,30 @@ def test_levels_follow_levels_step_on_random_walks() -> None:
     rnd = random.Random(5)
     applies = 0
     kinds: set[str] = set()
-    with Stepper(SPEC, QUICK_CFG) as st:
-        (init,) = st.init_states()
-        for _ in range(40):
-            s = init
-            for _ in range(25):
-                succ = st.successors(s)
-                if not succ:
-                    break
-                t = rnd.choice(succ)
-                if t.action.name == "Apply":
-                    i = str(t.action.params["i"])
-                    e = int(s["epoch"][i])
-                    x = s["chain"][e - 1][int(s["applied"][i])]
-                    before = LEVEL[str(s["level"][i])]
-                    if x["type"] == "evidence":
-                        kinds.add(str(x["kind"]))
-                        c = levels.Counts(**{str(x["kind"]): 1})
-                        want = levels.step(before, c, 0, 0, TH)
-                    elif x["type"] == "quiet":
-                        want = levels.step(before, levels.Counts(), TH.quiet, TH.dwell, TH)
-                    else:
-                        want = before
-                    assert t.state["level"][i] == want.title, (x, before)
-                    applies += 1
-                s = t.state
+    (init,) = st.init_states()
+    for _ in range(40):
+        s = init
+        for _ in range(25):
+            succ = st.successors(s)
+            if not succ:
+                break
+            t = rnd.choice(succ)
+            if t.action.name == "Apply":
+                i = str(t.action.params["i"])
+                e = int(s["epoch"][i])
+                x = s["chain"][e - 1][int(s["applied"][i])]
+                before = LEVEL[str(s["level"][i])]
+                if x["type"] == "evidence":
+                    kinds.add(str(x["kind"]))
+                    c = levels.Counts(**{str(x["kind"]): 1})
+                    want = levels.step(before, c, 0, 0, TH)
+                elif x["type"] == "quiet":
+                    want = levels.step(before, levels.Counts(), TH.quiet, TH.dwell, TH)
+                else:
+                    want = before
+                assert t.state["level"][i] == want.title, (x, before)
+                applies += 1
+            s = t.state
     assert applies > 100
     assert kinds == set(levels.KINDS)
 

@@ -59,28 +59,28 @@ def rec(**fields: Value) -> FrozenDict:
 
 # ------------------------------------------------------------------------------------ the spec itself
 
-
-def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
-    with Stepper(PBFT, QUICK_CFG) as st:
-        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
-        # only honest replicas act: r1 is Byzantine in the quick model
-        replicas = {a.params["i"] for a in st.actions if "i" in a.params}
-        assert replicas == {"r2", "r3", "r4"}
-        # Prepare(i, v, n): 3 honest replicas x views 0..1 x sequence number 1
-        assert sum(a.name == "Prepare" for a in st.actions) == 6
+st = spec_checks.shared_stepper(PBFT, QUICK_CFG)
 
 
-def test_initial_state_is_the_idle_cluster() -> None:
-    with Stepper(PBFT, QUICK_CFG) as st:
-        (init,) = st.init_states()
-        v = init.values
-        assert v["requested"] == frozenset() and v["msgs"] == frozenset()
-        assert v["view"] == {f"r{k}": 0 for k in range(1, 5)}
-        assert set(v["status"].values()) == {"normal"}
-        assert set(v["executed"].values()) == {()}
-        assert set(v["stable"].values()) == {0}
-        assert v["accepted"] == frozenset()
-        assert st.violated(init) == []
+def test_next_has_one_labelled_action_per_vocabulary_step(st: Stepper) -> None:
+    spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS)
+    # only honest replicas act: r1 is Byzantine in the quick model
+    replicas = {a.params["i"] for a in st.actions if "i" in a.params}
+    assert replicas == {"r2", "r3", "r4"}
+    # Prepare(i, v, n): 3 honest replicas x views 0..1 x sequence number 1
+    assert sum(a.name == "Prepare" for a in st.actions) == 6
+
+
+def test_initial_state_is_the_idle_cluster(st: Stepper) -> None:
+    (init,) = st.init_states()
+    v = init.values
+    assert v["requested"] == frozenset() and v["msgs"] == frozenset()
+    assert v["view"] == {f"r{k}": 0 for k in range(1, 5)}
+    assert set(v["status"].values()) == {"normal"}
+    assert set(v["executed"].values()) == {()}
+    assert set(v["stable"].values()) == {0}
+    assert v["accepted"] == frozenset()
+    assert st.violated(init) == []
 
 
 class Walk(spec_walk.Walk):
@@ -88,90 +88,87 @@ class Walk(spec_walk.Walk):
         return {m for m in self.state["msgs"] if m["type"] == kind}
 
 
-def test_every_action_fires_in_the_quick_model() -> None:
+def test_every_action_fires_in_the_quick_model(st: Stepper) -> None:
     """A view change away from the silent Byzantine primary r1, the request ordered in view 1 by
     r2, executed and answered, a checkpoint made stable, and r4 brought up to date by state
     transfer: every action of Next fires, each step checked against every invariant."""
-    with Stepper(PBFT, QUICK_CFG) as st:
-        w = Walk(st)
-        w("Request", r="a")
-        for i in ("r2", "r3", "r4"):
-            w("StartViewChange", i=i)
-        assert {m["src"]: m["ckpt"] for m in w.msgs("ViewChange")} == {
-            "r2": 0,
-            "r3": 0,
-            "r4": 0,
-        }
-        s = w("NewView", i="r2")
-        (nv,) = w.msgs("NewView")
-        assert (nv["view"], nv["ckpt"], nv["pre"], nv["src"]) == (1, 0, frozenset(), "r2")
-        assert s["status"]["r2"] == "normal"
-        w("AcceptNewView", i="r3", v=1)
-        w("AcceptNewView", i="r4", v=1)
-        w("PrePrepare", i="r2", r="a")
-        w("Prepare", i="r3", v=1, n=1)
-        w("Prepare", i="r4", v=1, n=1)
-        w("Commit", i="r2", v=1, n=1)
-        w("Commit", i="r3", v=1, n=1)
-        s = w("Execute", i="r2")  # Commits of r2, r3 and (Byzantine, any) r1: 2F+1
-        assert s["executed"]["r2"] == ("a",)
-        w("Execute", i="r3")
-        assert {(m["seq"], m["req"], m["src"]) for m in w.msgs("Reply")} == {
-            (1, "a", "r2"),
-            (1, "a", "r3"),
-        }
-        assert {(m["seq"], m["digest"]) for m in w.msgs("Checkpoint")} == {(1, ("a",))}
-        s = w("Accept", n=1, r="a")
-        assert s["accepted"] == {rec(seq=1, req="a")}
-        w("StableCheckpoint", i="r2", n=1)
-        s = w("StableCheckpoint", i="r4", n=1)  # r4 never executed: state transfer
-        assert s["executed"]["r4"] == ("a",) and s["stable"]["r4"] == 1
-        assert set(w.taken) == set(ACTIONS)
+    w = Walk(st)
+    w("Request", r="a")
+    for i in ("r2", "r3", "r4"):
+        w("StartViewChange", i=i)
+    assert {m["src"]: m["ckpt"] for m in w.msgs("ViewChange")} == {
+        "r2": 0,
+        "r3": 0,
+        "r4": 0,
+    }
+    s = w("NewView", i="r2")
+    (nv,) = w.msgs("NewView")
+    assert (nv["view"], nv["ckpt"], nv["pre"], nv["src"]) == (1, 0, frozenset(), "r2")
+    assert s["status"]["r2"] == "normal"
+    w("AcceptNewView", i="r3", v=1)
+    w("AcceptNewView", i="r4", v=1)
+    w("PrePrepare", i="r2", r="a")
+    w("Prepare", i="r3", v=1, n=1)
+    w("Prepare", i="r4", v=1, n=1)
+    w("Commit", i="r2", v=1, n=1)
+    w("Commit", i="r3", v=1, n=1)
+    s = w("Execute", i="r2")  # Commits of r2, r3 and (Byzantine, any) r1: 2F+1
+    assert s["executed"]["r2"] == ("a",)
+    w("Execute", i="r3")
+    assert {(m["seq"], m["req"], m["src"]) for m in w.msgs("Reply")} == {
+        (1, "a", "r2"),
+        (1, "a", "r3"),
+    }
+    assert {(m["seq"], m["digest"]) for m in w.msgs("Checkpoint")} == {(1, ("a",))}
+    s = w("Accept", n=1, r="a")
+    assert s["accepted"] == {rec(seq=1, req="a")}
+    w("StableCheckpoint", i="r2", n=1)
+    s = w("StableCheckpoint", i="r4", n=1)  # r4 never executed: state transfer
+    assert s["executed"]["r4"] == ("a",) and s["stable"]["r4"] == 1
+    assert set(w.taken) == set(ACTIONS)
 
 
-def test_new_primary_re_proposes_what_a_replica_prepared() -> None:
+def test_new_primary_re_proposes_what_a_replica_prepared(st: Stepper) -> None:
     """r2 prepared "a" at 1 in view 0 (the Byzantine primary's PrePrepare and Prepares of r2 and
     r3); whatever 2F+1 view changes the new primary r2 uses (its own among them), O puts "a" at 1
     (section 4.4), and a backup accepting the NEW-VIEW prepares it."""
-    with Stepper(PBFT, QUICK_CFG) as st:
-        w = Walk(st)
-        w("Request", r="a")
-        w("Prepare", i="r2", v=0, n=1)
-        w("Prepare", i="r3", v=0, n=1)
-        w("Commit", i="r2", v=0, n=1)
-        for i in ("r2", "r3", "r4"):
-            w("StartViewChange", i=i)
-        (vc,) = [m for m in w.msgs("ViewChange") if m["src"] == "r2"]
-        assert vc["prepared"] == {rec(view=0, seq=1, req="a")}
-        news = [t.state for t in st.successors(w.state) if t.action.name == "NewView"]
-        assert news
-        for s in news:
-            (nv,) = [m for m in s["msgs"] if m["type"] == "NewView"]
-            assert nv["pre"] == {rec(seq=1, req="a")}
-        w.state = news[0]
-        w("AcceptNewView", i="r4", v=1)
-        assert rec(type="Prepare", view=1, seq=1, req="a", src="r4") in w.state["msgs"]
+    w = Walk(st)
+    w("Request", r="a")
+    w("Prepare", i="r2", v=0, n=1)
+    w("Prepare", i="r3", v=0, n=1)
+    w("Commit", i="r2", v=0, n=1)
+    for i in ("r2", "r3", "r4"):
+        w("StartViewChange", i=i)
+    (vc,) = [m for m in w.msgs("ViewChange") if m["src"] == "r2"]
+    assert vc["prepared"] == {rec(view=0, seq=1, req="a")}
+    news = [t.state for t in st.successors(w.state) if t.action.name == "NewView"]
+    assert news
+    for s in news:
+        (nv,) = [m for m in s["msgs"] if m["type"] == "NewView"]
+        assert nv["pre"] == {rec(seq=1, req="a")}
+    w.state = news[0]
+    w("AcceptNewView", i="r4", v=1)
+    assert rec(type="Prepare", view=1, seq=1, req="a", src="r4") in w.state["msgs"]
 
 
-def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others() -> None:
+def test_a_replica_that_waits_for_nothing_follows_f_plus_1_others(st: Stepper) -> None:
     """Section 4.5.2: a replica that holds F+1 VIEW-CHANGEs of others for later views joins the
     view change even if its timer has not expired. r3 and r4 executed "a" and wait for nothing;
     r2, which did not, times out. r2's VIEW-CHANGE and one the Byzantine r1 may send at any time
     make F+1 = 2, so r3 follows; before r2's, r1's alone is not enough (trace validation found an
     implementation run that takes this step: property_tests/pbft/test_free_runs.py)."""
-    with Stepper(PBFT, QUICK_CFG) as st:
-        w = Walk(st)
-        w("Request", r="a")
-        for i in ("r2", "r3", "r4"):
-            w("Prepare", i=i, v=0, n=1)
-        for i in ("r2", "r3", "r4"):
-            w("Commit", i=i, v=0, n=1)
-        w("Execute", i="r3")
-        w("Execute", i="r4")
-        assert not w.enabled("StartViewChange", i="r3")
-        w("StartViewChange", i="r2")  # r2 still waits for "a"
-        s = w("StartViewChange", i="r3")
-        assert (s["view"]["r3"], s["status"]["r3"]) == (1, "changing")
+    w = Walk(st)
+    w("Request", r="a")
+    for i in ("r2", "r3", "r4"):
+        w("Prepare", i=i, v=0, n=1)
+    for i in ("r2", "r3", "r4"):
+        w("Commit", i=i, v=0, n=1)
+    w("Execute", i="r3")
+    w("Execute", i="r4")
+    assert not w.enabled("StartViewChange", i="r3")
+    w("StartViewChange", i="r2")  # r2 still waits for "a"
+    s = w("StartViewChange", i="r3")
+    assert (s["view"]["r3"], s["status"]["r3"]) == (1, "changing")
 
 
 # make verify checks PBFT's models' recorded counts, PBFT_transitions in a row of its own: the

@@ -64,31 +64,31 @@ DEEP = (7236339, 49)
 
 # ------------------------------------------------------------------------------------ the spec itself
 
-
-def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
-    with Stepper(RAFT, SPECS / "Raft_quick.cfg") as st:
-        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
-        # i and j range over distinct servers: 3 servers give 6 channels
-        assert sum(a.name == "AppendEntries" for a in st.actions) == 6
+st = spec_checks.shared_stepper(RAFT, SPECS / "Raft_quick.cfg")
 
 
-def test_initial_state_is_the_empty_cluster() -> None:
-    with Stepper(RAFT, SPECS / "Raft_quick.cfg") as st:
-        (init,) = st.init_states()
-        v = init.values
-        assert v["messages"] == ()  # the empty bag is the empty function, which is <<>>
-        assert set(v["role"].values()) == {"Follower"}
-        assert set(v["votedFor"].values()) == {"None"}
-        assert set(v["currentTerm"].values()) == {0}
-        assert v["committed"] == ()
-        assert v["budget"] == {
-            "fault": 1,
-            "restart": 1,
-            "drop": 1,
-            "duplicate": 1,
-            "snapshot": 1,
-        }
-        assert st.violated(init) == []
+def test_next_has_one_labelled_action_per_vocabulary_step(st: Stepper) -> None:
+    spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
+    # i and j range over distinct servers: 3 servers give 6 channels
+    assert sum(a.name == "AppendEntries" for a in st.actions) == 6
+
+
+def test_initial_state_is_the_empty_cluster(st: Stepper) -> None:
+    (init,) = st.init_states()
+    v = init.values
+    assert v["messages"] == ()  # the empty bag is the empty function, which is <<>>
+    assert set(v["role"].values()) == {"Follower"}
+    assert set(v["votedFor"].values()) == {"None"}
+    assert set(v["currentTerm"].values()) == {0}
+    assert v["committed"] == ()
+    assert v["budget"] == {
+        "fault": 1,
+        "restart": 1,
+        "drop": 1,
+        "duplicate": 1,
+        "snapshot": 1,
+    }
+    assert st.violated(init) == []
 
 
 # make verify checks Raft's models' recorded counts

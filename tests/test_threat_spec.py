@@ -70,79 +70,77 @@ def quiet_at(reports: frozenset[FrozenDict], now: int) -> int:
 
 # ------------------------------------------------------------------------------------ the spec itself
 
-
-def test_next_has_one_labelled_action_per_vocabulary_step() -> None:
-    with Stepper(SPEC, QUICK_CFG) as st:
-        spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
-        # ReportEvidence(i, k): 3 reporters x 4 kinds
-        assert sum(a.name == "ReportEvidence" for a in st.actions) == 12
-        assert st.invariants == INVARIANTS
+st = spec_checks.shared_stepper(SPEC, QUICK_CFG)
 
 
-def test_every_action_fires_in_the_quick_model() -> None:
+def test_next_has_one_labelled_action_per_vocabulary_step(st: Stepper) -> None:
+    spec_checks.assert_vocabulary(st, VARIABLES, ACTIONS, ordered=False)
+    # ReportEvidence(i, k): 3 reporters x 4 kinds
+    assert sum(a.name == "ReportEvidence" for a in st.actions) == 12
+    assert st.invariants == INVARIANTS
+
+
+def test_every_action_fires_in_the_quick_model(st: Stepper) -> None:
     """A Byzantine node's tampering takes the level straight to High; once the record has left the
     window (2) and the quiet period (2) has passed, the level drops one step per dwell (1): Medium,
     Low, None; then time stops (past MaxTime, at None). Each step checked against every invariant."""
-    with Stepper(SPEC, QUICK_CFG) as st:
-        w = Walk(st)
-        s = w("ReportEvidence", i="n2", k="tampering")
-        assert (s["level"], s["enteredAt"], s["peak"]) == ("High", 0, "High")
-        seen = []
-        for _ in range(5):
-            s = w("Tick")
-            seen.append((s["now"], s["level"], s["enteredAt"]))
-        assert seen == [
-            (1, "High", 0),
-            (2, "High", 0),  # the record is 2 old: still in the window
-            (3, "Medium", 3),  # out of the window, quiet 3 >= 2, dwell 3 >= 1
-            (4, "Low", 4),
-            (5, "None", 5),
-        ]
-        assert [t.action.name for t in st.successors(w.state)] == []  # past MaxTime, at None
-        assert set(w.taken) == set(ACTIONS)
+    w = Walk(st)
+    s = w("ReportEvidence", i="n2", k="tampering")
+    assert (s["level"], s["enteredAt"], s["peak"]) == ("High", 0, "High")
+    seen = []
+    for _ in range(5):
+        s = w("Tick")
+        seen.append((s["now"], s["level"], s["enteredAt"]))
+    assert seen == [
+        (1, "High", 0),
+        (2, "High", 0),  # the record is 2 old: still in the window
+        (3, "Medium", 3),  # out of the window, quiet 3 >= 2, dwell 3 >= 1
+        (4, "Low", 4),
+        (5, "None", 5),
+    ]
+    assert [t.action.name for t in st.successors(w.state)] == []  # past MaxTime, at None
+    assert set(w.taken) == set(ACTIONS)
 
 
-def test_byzantine_reporters_alone_reach_medium_at_most() -> None:
+def test_byzantine_reporters_alone_reach_medium_at_most(st: Stepper) -> None:
     """Bad signatures count distinct reporters: n1 (Byzantine) reporting at two times is one
     reporter, Low; n1 and the honest n2 are two (SigHigh): High."""
-    with Stepper(SPEC, QUICK_CFG) as st:
-        w = Walk(st)
-        assert w("ReportEvidence", i="n1", k="bad_signature")["level"] == "Low"
-        w("Tick")
-        s = w("ReportEvidence", i="n1", k="bad_signature")
-        assert (s["level"], len(s["reports"])) == ("Low", 2)
-        w = Walk(st)
-        w("ReportEvidence", i="n1", k="bad_signature")
-        assert w("ReportEvidence", i="n2", k="bad_signature")["level"] == "High"
+    w = Walk(st)
+    assert w("ReportEvidence", i="n1", k="bad_signature")["level"] == "Low"
+    w("Tick")
+    s = w("ReportEvidence", i="n1", k="bad_signature")
+    assert (s["level"], len(s["reports"])) == ("Low", 2)
+    w = Walk(st)
+    w("ReportEvidence", i="n1", k="bad_signature")
+    assert w("ReportEvidence", i="n2", k="bad_signature")["level"] == "High"
 
 
-def test_spec_computes_levels_step_on_every_transition_of_the_quick_model() -> None:
+def test_spec_computes_levels_step_on_every_transition_of_the_quick_model(st: Stepper) -> None:
     """Breadth-first over the quick model through the Stepper: on every transition the new level
     is levels.step of the old level and the new state's evidence counts, quiet and dwell, and the
     ghost peak follows levels.demanded. This is what ties the TLA+ Demanded and Step to the code."""
-    with Stepper(SPEC, QUICK_CFG) as st:
-        (init,) = st.init_states()
-        seen = {init}
-        queue = deque([init])
-        transitions = 0
-        while queue:
-            s = queue.popleft()
-            level, entered = LEVEL[str(s["level"])], int(s["enteredAt"])
-            for t in st.successors(s):
-                n = t.state
-                reports, now = n["reports"], int(n["now"])
-                assert isinstance(reports, frozenset)
-                c = counts(reports, now, QUICK_TH)
-                want = levels.step(level, c, quiet_at(reports, now), now - entered, QUICK_TH)
-                assert n["level"] == want.title, (s.values, t.action.label())
-                need = levels.demanded(c, QUICK_TH)
-                assert LEVEL[str(n["peak"])] == max(LEVEL[str(s["peak"])], need)
-                transitions += 1
-                if n not in seen:
-                    seen.add(n)
-                    queue.append(n)
-        assert len(seen) == QUICK[0]
-        assert transitions > len(seen)
+    (init,) = st.init_states()
+    seen = {init}
+    queue = deque([init])
+    transitions = 0
+    while queue:
+        s = queue.popleft()
+        level, entered = LEVEL[str(s["level"])], int(s["enteredAt"])
+        for t in st.successors(s):
+            n = t.state
+            reports, now = n["reports"], int(n["now"])
+            assert isinstance(reports, frozenset)
+            c = counts(reports, now, QUICK_TH)
+            want = levels.step(level, c, quiet_at(reports, now), now - entered, QUICK_TH)
+            assert n["level"] == want.title, (s.values, t.action.label())
+            need = levels.demanded(c, QUICK_TH)
+            assert LEVEL[str(n["peak"])] == max(LEVEL[str(s["peak"])], need)
+            transitions += 1
+            if n not in seen:
+                seen.add(n)
+                queue.append(n)
+    assert len(seen) == QUICK[0]
+    assert transitions > len(seen)
 
 
 test_model_holds_with_its_recorded_state_count = spec_checks.models_hold(
