@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from meshcheck.campaign.cluster_run import ClusterConfig
     from meshcheck.campaign.run import Config
 
 from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
@@ -44,6 +47,102 @@ def add_parser(sub: Any) -> None:
         "--examples)",
     )
     c.add_argument("--quiet", action="store_true", help="no progress line")
+    k = c.add_argument_group(
+        "a campaign of cluster tests (--cluster)",
+        "N `meshcheck cluster test` runs of one system, each with its own seed, on the engine's "
+        "workers; the reports gathered under OUT/runs/seed-S/ (docs/campaigns.md)",
+    )
+    k.add_argument("--cluster", action="store_true", help="run cluster tests, not property checks")
+    k.add_argument("--system", default="", metavar="NAME|FILE", help="the system to test")
+    k.add_argument("--runs", type=int, default=None, metavar="N", help="how many cluster tests")
+    k.add_argument(
+        "--hosts",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a hosts file (repeat: run i takes the (i mod k)-th, a worker's own machines)",
+    )
+    k.add_argument(
+        "--seed", action="append", default=[], type=int, help="a run's seed (repeat; else drawn)"
+    )
+    for flag in CLUSTER_FLAGS:
+        k.add_argument(f"--{flag}", default=None, help=f"each run's `cluster test --{flag}`")
+
+
+# `cluster test` options a campaign of cluster tests passes on to each run as given
+CLUSTER_FLAGS = ("time", "nemesis", "network", "workload", "nodes", "rate", "clients")
+
+
+def cluster_config_of(args: argparse.Namespace) -> ClusterConfig:
+    """The campaign of cluster tests asked for, or MeshcheckError (exit 2) naming what is wrong."""
+    from meshcheck.campaign import cluster_run, engines
+    from meshcheck.systems import hosts_file
+    from meshcheck.systems.registry import resolve
+
+    if not args.system:
+        raise MeshcheckError("campaign --cluster: name the system to test with --system NAME|FILE")
+    if args.runs is None or args.runs < 1:
+        raise MeshcheckError("campaign --cluster: give the number of cluster tests as --runs N")
+    unfit = [
+        flag
+        for flag, given in (
+            ("--hours", args.hours is not None),
+            ("--minutes", args.minutes is not None),
+            ("--protocol", bool(args.protocol)),
+            ("--check", bool(args.check)),
+            ("--db", args.db is not None),
+            ("--no-mutants", args.no_mutants),
+        )
+        if given
+    ]
+    if unfit:
+        raise MeshcheckError(
+            f"campaign --cluster: {', '.join(unfit)} is for property checks (a campaign of "
+            "cluster tests runs --runs N of them)"
+        )
+    if len(args.seed) > args.runs:
+        raise MeshcheckError(f"campaign --cluster: {len(args.seed)} seeds for --runs {args.runs}")
+    if args.workers < 1:
+        raise MeshcheckError(f"campaign: --workers must be 1 or more, not {args.workers}")
+    if args.engine not in engines.ENGINES:
+        raise MeshcheckError(
+            f"campaign: no engine {args.engine!r} (engines: {', '.join(engines.ENGINES)})"
+        )
+    if args.engine == "local" and args.address:
+        raise MeshcheckError("campaign: --address is for --engine dask or ray: local runs here")
+    system = args.system
+    if Path(system).is_file():  # the same path on every worker's machine
+        system = str(Path(system).resolve())
+    resolve(system)  # not a system: one line, exit 2
+    hosts = []
+    for name in args.hosts:
+        path = Path(name)
+        if not path.is_file():
+            raise MeshcheckError(f"campaign --cluster: --hosts {name}: no such file")
+        hosts_file.load(path)  # not a hosts file: one line, exit 2
+        hosts.append(str(path.resolve()))
+    argv = ["--system", system]
+    for flag in CLUSTER_FLAGS:
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag}", value]
+    if args.bugs:
+        argv += ["--bugs", args.bugs]
+    out = Path(args.out)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MeshcheckError(f"campaign: --out {out}: not a folder: {exc.strerror}") from None
+    return cluster_run.ClusterConfig(
+        tuple(argv),
+        args.runs,
+        tuple(hosts),
+        args.engine,
+        args.workers,
+        args.address,
+        out,
+        tuple(args.seed),
+    )
 
 
 def config_of(args: argparse.Namespace) -> Config:
@@ -52,6 +151,10 @@ def config_of(args: argparse.Namespace) -> Config:
     from meshcheck.campaign import engines, run
     from meshcheck.mutants_cmd import catalogue, with_catalogue
 
+    given = [f"--{f}" for f in ("cluster", "system", "runs", "hosts", "seed") if getattr(args, f)]
+    given += [f"--{f}" for f in CLUSTER_FLAGS if getattr(args, f) is not None]
+    if given:
+        raise MeshcheckError(f"campaign: {', '.join(given)} only with --cluster")
     if (args.hours is None) == (args.minutes is None):
         raise MeshcheckError("campaign: give the time as --hours H or --minutes M (one of them)")
     seconds = args.hours * 3600 if args.hours is not None else args.minutes * 60
@@ -146,6 +249,10 @@ def run_campaign(args: argparse.Namespace) -> int:
     from meshcheck.campaign import page, report, run
     from meshcheck.html import render
 
+    if args.cluster:
+        from meshcheck.campaign import cluster_run
+
+        return cluster_run.run(cluster_config_of(args), say=_say(args.quiet))
     config = config_of(args)
     say = run.printer() if not args.quiet else None
     result = run.run(config, progress=say)
@@ -169,3 +276,14 @@ def run_campaign(args: argparse.Namespace) -> int:
         print(f"campaign: {why}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_HOLDS
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    """Where a campaign of cluster tests prints: stdout; its progress lines (indented) left out
+    with --quiet."""
+
+    def say(line: str) -> None:
+        if not (quiet and line.startswith("  [")):
+            print(line, flush=True)
+
+    return say

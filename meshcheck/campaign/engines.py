@@ -7,7 +7,8 @@ one unless the timeout passes) and `result(handle)`. Each engine below is those 
 engine's own API; the scheduling, the transport and the workers' lives are the engine's. Workers
 live as long as the campaign and take task after task: a worker's start-up (importing meshcheck,
 Hypothesis and the protocols' checks, about a CPU-second; a JVM for TLC when a check needs one)
-is paid once, not per task.
+is paid once, not per task. A campaign of cluster tests (meshcheck/campaign/cluster_run.py) asks
+two more: `call(fn, *args)` (any module-level function on some worker) and `value(handle)`.
 
 - `local`: `concurrent.futures.ProcessPoolExecutor` with N processes started by `spawn` (each
   worker imports meshcheck afresh, and may start its own JVM for TLC: a JVM does not survive a
@@ -31,7 +32,7 @@ import concurrent.futures
 import importlib
 import logging
 import multiprocessing
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from meshcheck.campaign import tasks
@@ -51,6 +52,10 @@ class Engine(Protocol):
     def wait(self, pending: Collection[Any], timeout: float) -> set[Any]: ...
 
     def result(self, handle: Any) -> Result: ...
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def value(self, handle: Any) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -85,6 +90,12 @@ class Local:
     def result(self, handle: Any) -> Result:
         found: Result = handle.result()
         return found
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.pool.submit(fn, *args)
+
+    def value(self, handle: Any) -> Any:
+        return handle.result()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -148,6 +159,12 @@ class Dask:
         found: Result = handle.result()
         return found
 
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def value(self, handle: Any) -> Any:
+        return handle.result()
+
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
@@ -194,6 +211,12 @@ class Ray:
     def result(self, handle: Any) -> Result:
         found: Result = self.ray.get(handle)
         return found
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.ray.remote(num_cpus=1)(fn).remote(*args)
+
+    def value(self, handle: Any) -> Any:
+        return self.ray.get(handle)
 
     def close(self) -> None:
         self.ray.shutdown()
