@@ -20,6 +20,7 @@ that the host's reaper undoes it however the run ends; `heal` undoes everything 
 from __future__ import annotations
 
 import shlex
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
@@ -32,6 +33,7 @@ from meshcheck.systems.remote_delayer import HostDelayer, install
 
 _LOSS_SCALE = 10_000  # as netns.py's: a share's resolution, 0.01%
 KINDS = ("partition", "isolate", "loss", "latency")
+_QUEUES = 60_000  # the delayer's NFQUEUE numbers drawn from (a queue number is 16 bits)
 
 
 class RemoteLinks:
@@ -200,7 +202,9 @@ class RemoteLinks:
         if not device:
             raise MeshcheckError(f"host {remote.host.name}: no route to {peer} to slow")
         if node in self._no_netem:
-            delayer = HostDelayer(remote, node, device, queue=self.names.index(node))
+            # a queue of the run's own, so that runs side by side on a host never share one
+            queue = zlib.crc32(self.table.encode()) % _QUEUES + self.names.index(node)
+            delayer = HostDelayer(remote, node, device, queue)
             delayer.start(LATENCY[0], LATENCY[1], seed=self.names.index(node))
             self._delayers[node] = delayer
             self._slowed[node] = device
