@@ -158,6 +158,7 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         "remote.py",
         "remote_nodes.py",
         "remote_links.py",
+        "remote_delayer.py",
         "remote_clock.py",
         "remote_disks.py",
     }

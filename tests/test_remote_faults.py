@@ -100,6 +100,32 @@ def reaches(remote: Remote, address: str) -> bool:
     return remote.status(probe) == 0
 
 
+# the median of three TCP connections' set-up times from the host to sshd at ADDRESS, in seconds
+ROUND_TRIP = """
+import socket, statistics, sys, time
+times = []
+for _ in range(3):
+    t = time.monotonic()
+    socket.create_connection((sys.argv[1], 22), timeout=5).close()
+    times.append(time.monotonic() - t)
+print(statistics.median(times))
+"""
+
+
+def round_trip(remote: Remote, address: str) -> float:
+    python = shlex.quote(remote.host.python)
+    return float(remote.run(f"{python} -c {shlex.quote(ROUND_TRIP)} {shlex.quote(address)}"))
+
+
+def delayers(remote: Remote, folder: str) -> str:
+    """The processes of the delayer copied to the run's `folder` on the host, and the host's
+    queue rules (empty: none)."""
+    mine = shlex.quote(f"[{folder[0]}]{folder[1:]}/delayer.py")
+    return remote.run(
+        f"pgrep -af {mine} || true; iptables -w -S OUTPUT 2>/dev/null | grep NFQUEUE || true"
+    ).strip()
+
+
 def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) -> None:
     system = system_file.load(_write(tmp_path / "sleeper.toml", SLEEPER))
     names = ["s1", "s2", "s3"]
@@ -194,6 +220,20 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert "drop" not in "".join(rules(remotes[n], table) for n in names)
             assert all(table in tables(remotes[n]) for n in names)
 
+            links.check(["latency"])  # netem, or where the kernel has none, the delayer
+            before = round_trip(remotes["s1"], a2)
+            undo = links.strike(nemesis.Fault(0.0, "latency", ("s1",), 1.0))
+            slowed = round_trip(remotes["s1"], a2)
+            if "nfqueue" in links.log.records[-1].detail:  # what s1 sends goes through the queue
+                said = delayers(remotes["s1"], remotes["s1"].folder)
+                assert "delayer.py" in said and "-A OUTPUT" in said, said
+            undo()
+            after = round_trip(remotes["s1"], a2)
+            assert 0.04 < slowed - before < 0.2, (before, slowed)  # 100 +- 50 ms, median of 3
+            assert after - before < 0.03, (before, after)
+            assert delayers(remotes["s1"], remotes["s1"].folder) == ""  # no delayer, no rule
+            assert "netem" not in remotes["s1"].run("tc qdisc show")
+
             env = " ".join(f"{k}={shlex.quote(v)}" for k, v in clock.env().items())
             before = float(remotes["s1"].run(f"env {env} date +%s.%N"))
             clock.set(1000.0)
@@ -229,6 +269,7 @@ def _nothing_left(
                 time.sleep(0.1)
             assert states(check, pgid).strip("ZX") == "", node
             assert table not in tables(check), node
+            assert delayers(check, f"{host.work}/meshcheck-{rid}") == "", node
             assert check.status(f"test -e {host.work}/meshcheck-{rid}") == 1, node
             assert f"{host.work}/meshcheck-{rid}/" not in check.run("cat /proc/mounts"), node
         finally:

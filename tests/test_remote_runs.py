@@ -3,7 +3,9 @@ against real sshds (tests/sshd_hosts.py), the controller in a network namespace 
 toy key-value service (tests/data/systems/toy.toml) under kill and partition reaches the verdict
 its run on this machine's namespace network reaches with the same seed, and leaves nothing on the
 hosts; a controller killed with SIGKILL leaves nothing either, once the hosts' reapers have seen
-their sessions close, the lazy file systems under the nodes' data included; a fault a host cannot carry out is refused in one line, and so is a host
+their sessions close, the lazy file systems under the nodes' data included; latency on hosts
+without netem goes through the delayer and leaves nothing; a fault a host cannot carry out is
+refused in one line, and so is a host
 whose key is not the known one; a deployment with roles, a sidecar and a readiness probe
 (examples/replicas/) runs on the hosts as on this machine; so does etcd (meshcheck/systems/known/etcd.toml, `make
 etcd`), its members dialling each other at the hosts' addresses, the verdict its local run reaches
@@ -49,6 +51,8 @@ def nothing_left(hosts: SshHosts) -> None:
     for name in hosts.names:
         assert hosts.sessions_gone(name, BOUND + 5) == [], name  # no process but sshd's
         assert "meshcheck_" not in hosts.tables(name), name  # no table of a run's
+        queued = hosts.net.run_in(name, ["iptables", "-w", "-S", "OUTPUT"]).stdout
+        assert "NFQUEUE" not in queued, name  # no delayer's rule
         assert hosts.mounts(name) == [], name  # no lazy file system left mounted
         assert list(hosts.work(name).iterdir()) == [], name  # the run's folder removed
 
@@ -117,10 +121,40 @@ def test_a_controller_killed_with_sigkill_leaves_nothing_on_the_hosts(tmp_path: 
                 controller.wait()
 
 
-def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
-    """This machine's kernel has no netem: latency is refused before any node starts (where a
-    kernel has it, the run goes ahead and this test says nothing)."""
+def test_latency_on_hosts_without_netem_goes_through_the_delayer(tmp_path: Path) -> None:
+    """This machine's kernel has no netem: latency on the hosts is the delayer behind a queue
+    rule (remote_delayer.py); the run's checks hold and neither is left after it (where a kernel
+    has netem, the run uses it and this test checks only that)."""
     with sshd_hosts() as hosts:
+        out = tmp_path / "out"
+        argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
+                "--out", str(out), "--time", "4", "--nemesis", "latency", "--seed", "1",
+                "--rate", "60"]  # fmt: skip
+        done = subprocess.run(
+            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        network = (out / "network.log").read_text()
+        assert "slow" in network and "unslow" in network, network
+        if "(netem)" not in network:
+            assert "(nfqueue)" in network, network
+        assert verdicts(done.stdout)["linearizable (kv)"] == "holds", done.stdout
+        nothing_left(hosts)
+
+
+def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
+    """This machine's kernel has no netem, and the delayer that stands in for it needs the hosts
+    file's python: latency on hosts without it is refused before any node starts (where a kernel
+    has netem, the run goes ahead and this test says nothing)."""
+    with sshd_hosts() as hosts:
+        text = hosts.hosts_file.read_text()
+        hosts.hosts_file.write_text(
+            "\n".join(
+                'python = "/opt/none/bin/python"' if line.startswith("python =") else line
+                for line in text.splitlines()
+            )
+        )
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(tmp_path / "out"), "--time", "2", "--nemesis", "latency"]  # fmt: skip
         done = subprocess.run(
@@ -132,8 +166,9 @@ def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
         assert done.returncode == 2
         said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
         assert said == [
-            "meshcheck: --nemesis latency: host h1's kernel has no netem (sch_netem): tc said "
-            "'Error: Specified qdisc kind is unknown.'"
+            "meshcheck: --nemesis latency: host h1's kernel has no netem (sch_netem), and the "
+            "delayer that stands in for it needs the hosts file's `python` there (now "
+            "/opt/none/bin/python)"
         ], done.stderr
         nothing_left(hosts)
 

@@ -8,17 +8,19 @@ kernel, as Jepsen's `net` protocol does on its nodes, and undone at the end.
   each other host's table on its address (the clients' traffic is not thinned: a host's table
   cannot tell which of its node's packets to the controller are the clients').
 - **latency**: 100 +- 50 ms on everything the node's host sends on its interface toward the
-  others (tc netem on that interface's root), where the host's kernel has netem; a host without
-  it (`tc` says the qdisc kind is unknown) refuses the fault before the run, in one line.
+  others: tc netem on that interface's root where the host's kernel has netem; where it has not
+  (`tc` says the qdisc kind is unknown), an NFQUEUE rule on that interface and the user-space
+  delayer run on the host (remote_delayer.py), as the namespace network does on this machine.
 
 Each table is replaced in one nft transaction, as netns.py does. Before a host's first change,
-its undo (`nft delete table ...`, `tc qdisc del ...`) is written into the run's folder there, so
+its undo (`nft delete table ...`, `tc qdisc del ...`, the delayer's rule removed) is written into the run's folder there, so
 that the host's reaper undoes it however the run ends; `heal` undoes everything in force, and
 `close` removes the tables."""
 
 from __future__ import annotations
 
 import shlex
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
@@ -27,9 +29,11 @@ from meshcheck.cluster.fault_log import FaultLog
 from meshcheck.cluster.netns_links import LATENCY, LOSS
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.remote import Remote
+from meshcheck.systems.remote_delayer import HostDelayer, install
 
 _LOSS_SCALE = 10_000  # as netns.py's: a share's resolution, 0.01%
 KINDS = ("partition", "isolate", "loss", "latency")
+_QUEUES = 60_000  # the delayer's NFQUEUE numbers drawn from (a queue number is 16 bits)
 
 
 class RemoteLinks:
@@ -51,6 +55,8 @@ class RemoteLinks:
         self._cut: Counter[tuple[str, str]] = Counter()  # (sender, receiver) -> faults cutting it
         self._lossy: Counter[str] = Counter()  # sender -> loss faults in force on it
         self._slowed: dict[str, str] = {}  # node -> the interface its host delays
+        self._no_netem: set[str] = set()  # nodes whose host delays with the delayer
+        self._delayers: dict[str, HostDelayer] = {}  # node -> its delayer in force
         self._slow_count: Counter[str] = Counter()
         self._tabled: set[str] = set()  # hosts whose undo of the table is written
 
@@ -58,7 +64,8 @@ class RemoteLinks:
 
     def check(self, kinds: Sequence[str]) -> None:
         """Every host can carry out the network faults of `kinds`: nft for the cuts and the
-        loss, netem for latency; one line naming the host otherwise."""
+        loss, netem or else iptables and python (the delayer, copied there) for latency; one
+        line naming the host otherwise."""
         for node in self.names:
             remote = self.remotes[node]
             if set(kinds) & {"partition", "isolate", "loss"} and not remote.has("nft"):
@@ -79,10 +86,8 @@ class RemoteLinks:
             "tc qdisc add dev lo root netem delay 0ms 2>&1 && tc qdisc del dev lo root; true"
         )
         if "unknown" in said.lower():
-            raise MeshcheckError(
-                f"--nemesis latency: host {remote.host.name}'s kernel has no netem "
-                f"(sch_netem): tc said {said.strip().splitlines()[0]!r}"
-            )
+            install(remote)
+            self._no_netem.add(node)
 
     # faults
 
@@ -129,7 +134,8 @@ class RemoteLinks:
                 self._slow_count[node] += 1
                 if self._slow_count[node] == 1:
                     self._slow(node)
-            self.log.add("slow", tuple(side), f"{LATENCY[0]}ms +-{LATENCY[1]}ms (netem)")
+            how = "nfqueue" if set(side) & self._no_netem else "netem"
+            self.log.add("slow", tuple(side), f"{LATENCY[0]}ms +-{LATENCY[1]}ms ({how})")
 
             def unslow() -> None:
                 for node in side:
@@ -155,7 +161,10 @@ class RemoteLinks:
         self.log.add("heal", tuple(sorted(set(touched))))
 
     def close(self) -> None:
-        """Each host's table removed (its reaper would remove it too)."""
+        """Each host's table removed, and any delayer in force stopped (its reaper would do both
+        too)."""
+        for node in list(self._delayers):
+            self._unslow(node)
         for node in sorted(self._tabled):
             self.remotes[node].run(f"nft delete table inet {self.table} 2>/dev/null; true")
         self._tabled.clear()
@@ -192,6 +201,14 @@ class RemoteLinks:
         ).strip()
         if not device:
             raise MeshcheckError(f"host {remote.host.name}: no route to {peer} to slow")
+        if node in self._no_netem:
+            # a queue of the run's own, so that runs side by side on a host never share one
+            queue = zlib.crc32(self.table.encode()) % _QUEUES + self.names.index(node)
+            delayer = HostDelayer(remote, node, device, queue)
+            delayer.start(LATENCY[0], LATENCY[1], seed=self.names.index(node))
+            self._delayers[node] = delayer
+            self._slowed[node] = device
+            return
         d = shlex.quote(device)
         remote.put(f"{remote.folder}/undo/tc-{device}", f"tc qdisc del dev {d} root\n".encode())
         remote.run(f"tc qdisc replace dev {d} root netem delay {LATENCY[0]}ms {LATENCY[1]}ms")
@@ -200,6 +217,10 @@ class RemoteLinks:
     def _unslow(self, node: str) -> None:
         device = self._slowed.pop(node, None)
         if device is None:
+            return
+        delayer = self._delayers.pop(node, None)
+        if delayer is not None:
+            delayer.stop()
             return
         remote = self.remotes[node]
         d = shlex.quote(device)

@@ -1,11 +1,11 @@
 """A run's hosts over SSH set up (`meshcheck cluster test --hosts`, run.py): each node's host
-connected (remote.py), what the run's faults need there checked before anything starts (nft, netem,
-a C compiler, a python for the disk faults), the clock library built there, the system's folder
-copied, each node's data directory mounted lazily for a power failure (remote_disks.py), and the
-teardown put in order on the run's exit stack: the nodes stopped (the caller enters the cluster
-after this), their data directories unmounted, their logs and data collected into the report
-folder, the network's tables removed, each host's run
-folder removed by its reaper, the control sockets' folder removed."""
+connected (remote.py), what the run's faults need there checked before anything starts (nft,
+netem or else the delayer, a C compiler, a python for the disk faults), the clock library built
+there, the system's folder copied, each node's data directory mounted lazily for a power failure
+(remote_disks.py), and the teardown put in order on the run's exit stack: the nodes stopped (the
+caller enters the cluster after this), their data directories unmounted, their logs and data
+collected into the report folder, the network's tables removed, each host's run folder removed by
+its reaper, the control sockets' folder removed."""
 
 from __future__ import annotations
 
