@@ -218,11 +218,15 @@ def test_a_host_whose_key_is_not_the_known_one_is_one_line(tmp_path: Path) -> No
 
 
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="no etcd: `make etcd`")
-def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nemesis", ["kill,pause,partition", "isolate,loss,latency,clock"])
+def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(
+    tmp_path: Path, nemesis: str
+) -> None:
     """etcd's own file, unchanged: each member's data on its host, its peers and its client's
-    endpoints the hosts' addresses; kill, pause and partition struck there as here."""
+    endpoints the hosts' addresses; the processes' faults, then the network's and the clock's,
+    struck there as here (power and corrupt: the toy service's test below)."""
     run = ["--system", str(ETCD), "--workload", "cas", "--time", "10", "--seed", "1",
-           "--nemesis", "kill,pause,partition"]  # fmt: skip
+           "--nemesis", nemesis]  # fmt: skip
     with sshd_hosts() as hosts:
         out = tmp_path / "ssh"
         done = subprocess.run(
