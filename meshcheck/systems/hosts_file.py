@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.systems.system_file import read_toml
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,30}")
 _USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
@@ -70,16 +70,7 @@ class Host:
 
 def load(path: Path) -> tuple[Host, ...]:
     """The hosts of the file at `path`, in its order, every key checked (see the module)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such hosts file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read it ({e})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not TOML: {e}") from None
+    data = read_toml(path, "hosts file")
     for key in data:
         if key not in ("defaults", "hosts"):
             raise ConfigError(f"{path}: {key}: unknown key (defaults, hosts)")

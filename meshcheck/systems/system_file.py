@@ -315,18 +315,24 @@ def _kind(value: Any) -> str:
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
 
 
-def load(path: Path) -> SystemFile:
-    """The system file at `path`, every key checked (see the module)."""
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML table of the file at `path`, a `what` ("system file", "hosts file"); ConfigError
+    (one line, exit 2) for a file that is missing, unreadable or not TOML."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such system file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read it ({e})") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not TOML: {e}") from None
+
+
+def load(path: Path) -> SystemFile:
+    """The system file at `path`, every key checked (see the module)."""
+    data = read_toml(path, "system file")
     top = _Table(data, path)
     name = top.get("name", str)
     if not _NAME.fullmatch(name):
