@@ -13,7 +13,8 @@ import sys
 import time
 
 import bench
-from bench.common import Row, format_table
+from bench.common import Row
+from bench.common import format_table
 
 
 def main(argv: list[str] | None = None) -> int:

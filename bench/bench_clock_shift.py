@@ -13,8 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import Row, median_of
-from meshcheck.cluster.clock_faults import ShiftedClock, unavailable
+from bench.common import Row
+from bench.common import median_of
+from meshcheck.cluster.clock_faults import ShiftedClock
+from meshcheck.cluster.clock_faults import unavailable
 
 READINGS = 1_000_000
 PROBE = (

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from bench.common import Row
 from meshcheck.cluster import nemesis
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 
 SECONDS = 60.0
 TARGET = 90.0

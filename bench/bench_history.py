@@ -37,7 +37,8 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 import attrs
 
@@ -46,9 +47,12 @@ from bench.interleaving import Interleaving
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.histories import to_ops
 from meshcheck.property_tests.raft import free_runs as raft
-from meshcheck.traces.history import checker, window
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import window
 from meshcheck.traces.history.history import Op
-from meshcheck.traces.history.models import CasRegister, KeyValue, Rsm
+from meshcheck.traces.history.models import CasRegister
+from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.history.models import Rsm
 
 GROUP = "History"
 BUDGET = 120.0  # seconds per check; past it the row says unknown

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from bench.common import Row
 from meshcheck.systems import run as systems_run
-from meshcheck.systems.registry import System, resolve
+from meshcheck.systems.registry import System
+from meshcheck.systems.registry import resolve
 
 GROUP = "History"
 SECONDS = 10.0

@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 
 from bench.common import Row
-from meshcheck.faults.lazyfs import LazyMount, fuse_unavailable
-from meshcheck.impl.base.effects import Put, Splice
+from meshcheck.faults.lazyfs import LazyMount
+from meshcheck.faults.lazyfs import fuse_unavailable
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 

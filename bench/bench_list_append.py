@@ -46,7 +46,8 @@ from pathlib import Path
 from bench.bench_history import generate as generate_kv
 from bench.common import Row
 from bench.interleaving import Interleaving
-from meshcheck.traces.history import checker, list_append
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import list_append
 from meshcheck.traces.history.list_append import Txn
 from meshcheck.traces.history.models import KeyValue
 

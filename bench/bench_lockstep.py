@@ -31,11 +31,14 @@ from hypothesis import settings
 from bench.common import Row
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
-from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
-from meshcheck.property_tests.hybrid.lockstep import HYBRID, THREAT
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF_BYZANTINE
+from meshcheck.property_tests.hybrid.lockstep import HYBRID
+from meshcheck.property_tests.hybrid.lockstep import THREAT
 from meshcheck.property_tests.pbft.lockstep import PBFT
 from meshcheck.property_tests.raft.lockstep import RAFT
-from meshcheck.specs.tlc.check import Outcome, check
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import check
 
 # group name, lockstep spec, what a lockstep run is
 PROTOCOLS: tuple[tuple[str, harness.LockstepSpec, str], ...] = (

@@ -27,16 +27,22 @@ from pathlib import Path
 import attrs
 
 from bench.common import Row
-from meshcheck.impl.base.trace import INIT, Trace
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run
-from meshcheck.property_tests.raft.validation import VALIDATION, validation_model
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import run
+from meshcheck.property_tests.raft.validation import VALIDATION
+from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs import reference
-from meshcheck.traces.logs.validate import SPECS, Validator, Verdict, stepper_for
+from meshcheck.traces.logs.validate import SPECS
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import Verdict
+from meshcheck.traces.logs.validate import stepper_for
 
 GROUP = "Logs"
 EVENTS = 10_000

@@ -19,10 +19,14 @@ import attrs
 
 from bench.common import Row
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import run
 from meshcheck.property_tests.raft.validation import validation_model
-from meshcheck.traces.logs import LogRecord, merge, reference
-from meshcheck.traces.logs.validate import Validator, stepper_for
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import reference
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import stepper_for
 
 GROUP = "Logs"
 SEEDS = (2, 4, 7)

@@ -16,8 +16,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from bench.common import Row, median_of
-from meshcheck.cluster.netns import NamespaceNetwork, missing
+from bench.common import Row
+from bench.common import median_of
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import missing
 
 ECHO = "meshcheck/cluster/echo.py"
 TRIPS = 2000

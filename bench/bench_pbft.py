@@ -12,7 +12,8 @@ is the CPU time spent inside Ed25519 signing and verification (a timer wrapped a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 

@@ -17,8 +17,10 @@ import time
 from bench.common import Row
 from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, Workload
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Workload
 from meshcheck.traces.logs.format import loads
 from meshcheck.traces.logs.validate import validate
 

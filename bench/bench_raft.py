@@ -14,8 +14,10 @@ import attrs
 
 from bench.common import Row
 from meshcheck.impl.raft import raft_cluster
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, Workload
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Workload
 
 GROUP = "Raft sim"
 TICKS = 8_000  # simulated time per run; a client write every 2 ticks until the end

@@ -23,15 +23,23 @@ import time
 from pathlib import Path
 
 from bench.common import Row
-from meshcheck.impl.base.effects import Put, Splice
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
-from meshcheck.impl.rsm.ops import Custom, to_value
-from meshcheck.impl.runtime.client import Client, write
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.client import write
 from meshcheck.impl.runtime.disk import Disk
-from meshcheck.impl.runtime.frames import frame, read_frame
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 from meshcheck.impl.runtime.launcher import LocalCluster
 from meshcheck.impl.runtime.protocols import protocol
-from meshcheck.impl.runtime.tls import CLIENT, client_context, make_certificates, server_context
+from meshcheck.impl.runtime.tls import CLIENT
+from meshcheck.impl.runtime.tls import client_context
+from meshcheck.impl.runtime.tls import make_certificates
+from meshcheck.impl.runtime.tls import server_context
 
 CODEC = protocol("raft").codec()
 MESSAGE = AppendEntriesRequest("n1", "n2", 3, 41, 3, (Entry(3, to_value(Custom("k1", 12345))),), 40)

@@ -25,8 +25,10 @@ from typing import TypeVar
 
 from bench.common import Row
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.specs.tlc.stepper import State, Stepper
-from meshcheck.specs.tlc.values import ValueBuilder, to_python
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.values import ValueBuilder
+from meshcheck.specs.tlc.values import to_python
 
 SPEC = Path(__file__).resolve().parent.parent / "tests" / "specs" / "stepper_raft.tla"
 WALKS = 20

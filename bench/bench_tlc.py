@@ -18,7 +18,8 @@ from pathlib import Path
 
 from bench.common import Row
 from meshcheck.specs.tlc.check import check
-from meshcheck.specs.tlc.java import find_jar, find_java
+from meshcheck.specs.tlc.java import find_jar
+from meshcheck.specs.tlc.java import find_java
 
 SPEC = Path(__file__).resolve().parent / "specs" / "Election.tla"
 CONFIG = SPEC.with_suffix(".cfg")

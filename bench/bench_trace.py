@@ -22,8 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.common import Row
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, Simulator, Workload
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 
 GROUP = "Trace recording"
 FAULTS = Faults(drop=0.02, duplicate=0.02, delay=0.02, crash=0.2, partition=0.1)
@@ -79,7 +82,8 @@ def _hotstuff(seed: int, record: bool, scale: float = 1) -> Run:
 
 
 def _gossip(seed: int, record: bool, scale: float = 1) -> Run:
-    from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+    from meshcheck.impl.gossip.simulation import gossip_cluster
+    from meshcheck.impl.gossip.simulation import status_workload
 
     ticks = int(20_000 * scale)
     sim = gossip_cluster(

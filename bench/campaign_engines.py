@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from meshcheck.campaign import engines, run
+from meshcheck.campaign import engines
+from meshcheck.campaign import run
 from meshcheck.campaign.tasks import Task
 
 

@@ -13,9 +13,14 @@ import re
 import sys
 from pathlib import Path
 
-from meshcheck import table, words
-from meshcheck.catalog import Model, load_model
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, ConfigError
+from meshcheck import table
+from meshcheck import words
+from meshcheck.catalog import Model
+from meshcheck.catalog import load_model
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import ConfigError
 from meshcheck.progress import ProgressPrinter
 
 
@@ -49,7 +54,8 @@ def counterexample_path(model: Model, prop: str | None, out: str | None) -> Path
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from meshcheck.specs.tlc.check import Outcome, check
+    from meshcheck.specs.tlc.check import Outcome
+    from meshcheck.specs.tlc.check import check
     from meshcheck.traces import itf
 
     model = resolve_model(args.spec, args.config)

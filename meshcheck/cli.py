@@ -11,17 +11,17 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from meshcheck import __version__, words
-from meshcheck.impl.base.errors import (
-    EXIT_HOLDS,
-    EXIT_USAGE,
-    EXIT_VIOLATED,
-    MeshcheckError,
-    Terminated,
-)
+from meshcheck import __version__
+from meshcheck import words
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import Terminated
 
 if TYPE_CHECKING:
     from meshcheck.coverage import Coverage
@@ -481,7 +481,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from meshcheck import coverage, registry
+    from meshcheck import coverage
+    from meshcheck import registry
 
     folder = Path(args.folder) if args.folder else coverage.folder()
     if not folder.is_dir() or not any(folder.glob("*.json")):
@@ -498,7 +499,8 @@ def coverage_report(coverage: Coverage, chosen: Sequence[str] | None = None) -> 
     """`meshcheck coverage`: a row per protocol, then a row per rare condition ("never" when the
     tests never hit it)."""
     from meshcheck import registry
-    from meshcheck.coverage import CoverageSpec, summaries
+    from meshcheck.coverage import CoverageSpec
+    from meshcheck.coverage import summaries
     from meshcheck.table import format_table
 
     found = summaries(coverage, chosen)
@@ -555,7 +557,9 @@ def _color(choice: str) -> bool:
 
 
 def _trace_show(args: argparse.Namespace) -> int:
-    from meshcheck.traces import cluster, itf, show
+    from meshcheck.traces import cluster
+    from meshcheck.traces import itf
+    from meshcheck.traces import show
 
     trace = itf.read(args.file)
     names = [v.strip() for v in args.vars.split(",") if v.strip()] if args.vars else None
@@ -568,7 +572,8 @@ def _trace_show(args: argparse.Namespace) -> int:
 
 
 def _trace_diff(args: argparse.Namespace) -> int:
-    from meshcheck.traces import diff, itf
+    from meshcheck.traces import diff
+    from meshcheck.traces import itf
 
     model, impl = itf.read(args.model), itf.read(args.impl)
     text, agree = diff.render(
@@ -579,7 +584,8 @@ def _trace_diff(args: argparse.Namespace) -> int:
 
 
 def _trace_timeline(args: argparse.Namespace) -> int:
-    from meshcheck.traces import itf, timeline
+    from meshcheck.traces import itf
+    from meshcheck.traces import timeline
 
     trace = itf.read(args.file)
     out = timeline.write(trace, args.out, source=args.file)
@@ -638,7 +644,8 @@ def _trace_replay(args: argparse.Namespace) -> int:
 def _protocols() -> int:
     """The registry as a table: one row per protocol, what each command finds in its descriptor
     (read from the descriptors alone: listing imports no implementation)."""
-    from meshcheck import registry, table
+    from meshcheck import registry
+    from meshcheck import table
 
     header = ("name", "spec", "models", "mutants", "proofs", "corpus")
     rows, titles = [], []
@@ -658,8 +665,10 @@ def _protocols() -> int:
 
 
 def _doctor() -> int:
-    from meshcheck.specs.tlc.java import find_jar, find_java
-    from meshcheck.specs.tlc.runtime import JVM_OPTIONS, jvm_options
+    from meshcheck.specs.tlc.java import find_jar
+    from meshcheck.specs.tlc.java import find_java
+    from meshcheck.specs.tlc.runtime import JVM_OPTIONS
+    from meshcheck.specs.tlc.runtime import jvm_options
 
     java = find_java()
     print(f"Java {java.version} at {java.home}")

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meshcheck import words
-from meshcheck.impl.base.errors import EXIT_HOLDS, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.options import whole
 
 if TYPE_CHECKING:
@@ -236,7 +237,8 @@ def _test(args: argparse.Namespace) -> int:
     """The system `--system` names, run: by its plug-in's runner (the project's own cores), or from
     its system file (meshcheck/systems/command.py). Nothing here knows which system it is."""
     from meshcheck.systems import command
-    from meshcheck.systems.registry import System, resolve
+    from meshcheck.systems.registry import System
+    from meshcheck.systems.registry import resolve
 
     found = resolve(args.system)
     progress = _progress(args)
@@ -310,7 +312,9 @@ def _up_one(name: str, n: int, out: Path) -> LocalCluster:
     """One cluster of protocol `name`, `n` nodes, started detached in `out` (every node it
     started is stopped again if one fails to)."""
     from meshcheck.impl.runtime.launcher import LocalCluster
-    from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, protocol
+    from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+    from meshcheck.impl.runtime.protocols import BFT_KEYS
+    from meshcheck.impl.runtime.protocols import protocol
 
     hosted = protocol(name)
     options: dict[str, object] = {}

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck import words
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
-from meshcheck.options import number, whole
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.options import number
+from meshcheck.options import whole
 from meshcheck.systems.plugin import SystemPlugin
 
 NODES = (3, 9)
@@ -106,8 +109,9 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
         return _test_manager(args, progress)
     from meshcheck.cluster import nemesis
     from meshcheck.cluster.options import fault_plan
-    from meshcheck.cluster.run import Options, summary_rows
+    from meshcheck.cluster.run import Options
     from meshcheck.cluster.run import run as run_cores
+    from meshcheck.cluster.run import summary_rows
     from meshcheck.cluster.workload import keys_of
     from meshcheck.impl.runtime.protocols import protocol
     from meshcheck.interrupts import sigterm_interrupts
@@ -190,7 +194,8 @@ def run(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
 
 def _test_manager(args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     """The manager over its three layers as real clusters (meshcheck/cluster/routed.py)."""
-    from meshcheck.cluster import nemesis, routed
+    from meshcheck.cluster import nemesis
+    from meshcheck.cluster import routed
     from meshcheck.cluster.options import fault_plan
     from meshcheck.cluster.run import Options
     from meshcheck.interrupts import sigterm_interrupts

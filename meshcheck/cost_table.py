@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck import table
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
 
 
 def _rows(doc: Any) -> list[dict[str, Any]]:

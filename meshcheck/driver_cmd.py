@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from meshcheck import options, words
+from meshcheck import options
+from meshcheck import words
 from meshcheck.impl.base.errors import MeshcheckError
 
 if TYPE_CHECKING:
@@ -129,12 +131,16 @@ def _one_run(
     ticks: int,
 ) -> tuple[tuple[str, ...], str | None]:
     """One seed's free run under faults: its table row, and what went wrong (None: it holds)."""
-    from meshcheck.drivers.conform import read_query, write_op
+    from meshcheck.drivers.conform import read_query
+    from meshcheck.drivers.conform import write_op
     from meshcheck.drivers.pipe import pipe_plugin
-    from meshcheck.impl.adapters.contract import AdapterError, Ghost, raft_committed
+    from meshcheck.impl.adapters.contract import AdapterError
+    from meshcheck.impl.adapters.contract import Ghost
+    from meshcheck.impl.adapters.contract import raft_committed
     from meshcheck.impl.base.node import Workload
     from meshcheck.impl.sim import Simulator
-    from meshcheck.impl.sim.config import Faults, SimConfig
+    from meshcheck.impl.sim.config import Faults
+    from meshcheck.impl.sim.config import SimConfig
     from meshcheck.property_tests.histories import check_history
 
     faults = Faults(

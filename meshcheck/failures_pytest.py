@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.property_tests.record import again_command, record_failure
+from meshcheck.property_tests.record import again_command
+from meshcheck.property_tests.record import record_failure
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -19,11 +19,17 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import checkers
 
 if TYPE_CHECKING:
-    from meshcheck.traces.history import checker, models, reads, window
+    from meshcheck.traces.history import checker
+    from meshcheck.traces.history import models
+    from meshcheck.traces.history import reads
+    from meshcheck.traces.history import window
     from meshcheck.traces.history.history import Op
 
 # operations of the failing part drawn around the window, at most
@@ -46,7 +52,11 @@ def _run_model(args: argparse.Namespace) -> int:
     """A linearizability check against a model of traces/history/models.py; its modules imported
     here, not for the checkers of checkers.py (list-append's whole command, 100,000 transactions:
     bench/bench_list_append.py, spends a tenth of a second less on its start)."""
-    from meshcheck.traces.history import jepsen, losses, models, reads, window
+    from meshcheck.traces.history import jepsen
+    from meshcheck.traces.history import losses
+    from meshcheck.traces.history import models
+    from meshcheck.traces.history import reads
+    from meshcheck.traces.history import window
 
     _only_for(args, args.model)
     model = models.MODELS[args.model]
@@ -138,7 +148,8 @@ def _draw(
     found: window.Window | None,
     model: models.Model,
 ) -> None:
-    from meshcheck.traces.history import svg, window
+    from meshcheck.traces.history import svg
+    from meshcheck.traces.history import window
 
     name = Path(source).name
     if found is None:

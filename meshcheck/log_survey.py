@@ -17,10 +17,14 @@ import sys
 import time
 
 from meshcheck import words
-from meshcheck.property_tests.raft.log_duplicates import blind, faulty_log, faulty_run, model_for
+from meshcheck.property_tests.raft.log_duplicates import blind
+from meshcheck.property_tests.raft.log_duplicates import faulty_log
+from meshcheck.property_tests.raft.log_duplicates import faulty_run
+from meshcheck.property_tests.raft.log_duplicates import model_for
 from meshcheck.table import format_table
 from meshcheck.traces.logs import reference
-from meshcheck.traces.logs.validate import Validator, stepper_for
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import stepper_for
 
 MODES: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
     # name, variables, receives name their message, no-op on election

@@ -36,14 +36,20 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from meshcheck import registry, table, words
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck import registry
+from meshcheck import table
+from meshcheck import words
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 
 
 class UnknownMutant(MeshcheckError):
@@ -114,7 +120,8 @@ def catalogue(protocol: str) -> tuple[Mapping[str, str], Sequence[Any]]:
 
 def mutant_settings(profile: str, *, shrink: bool = True) -> Any:
     """The profile's Hypothesis settings, reproducible: derandomized, no database, one bug reported."""
-    from hypothesis import Phase, settings
+    from hypothesis import Phase
+    from hypothesis import settings
 
     from meshcheck.property_tests.profiles import HYPOTHESIS
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING
+from typing import IO
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.check import Progress

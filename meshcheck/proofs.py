@@ -7,10 +7,14 @@ after the protocol, as every command names it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 from meshcheck import table
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.models.proof import ProofResult
 
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 
-from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
-from meshcheck.protocol import Action, Protocol
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import UnknownProtocol
+from meshcheck.protocol import Action
+from meshcheck.protocol import Protocol
 
 GROUP = "meshcheck.protocols"
 __all__ = [

@@ -17,7 +17,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 
 DEFAULT_OUT = Path("reports") / "scenarios"
 
@@ -56,7 +58,8 @@ def add_parser(sub: Any) -> None:
 
 def run_scenarios(args: argparse.Namespace) -> int:
     from meshcheck import registry
-    from meshcheck.table import format_table, seconds
+    from meshcheck.table import format_table
+    from meshcheck.table import seconds
 
     protocol = registry.get(args.protocol)
     if protocol.directed is None:
@@ -65,8 +68,10 @@ def run_scenarios(args: argparse.Namespace) -> int:
             f"the protocol {protocol.name!r} is not Raft-shaped: its descriptor names no target "
             f"for the directed scenarios (Protocol.directed; Raft-shaped: {', '.join(shaped)})"
         )
-    from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS
-    from meshcheck.property_tests.directed.run import outcome, write_artefacts
+    from meshcheck.property_tests.directed.library import BY_NAME
+    from meshcheck.property_tests.directed.library import SCENARIOS
+    from meshcheck.property_tests.directed.run import outcome
+    from meshcheck.property_tests.directed.run import write_artefacts
 
     unknown = [n for n in args.scenario or () if n not in BY_NAME]
     if unknown:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 # the widest line a command prints unless asked for a wide one (`verify --table`, `mutants --all`)
 WIDE = 120

@@ -18,17 +18,18 @@ from pathlib import Path
 import attrs
 
 from meshcheck import words
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.format import LogRecord
-from meshcheck.traces.logs.validate import (
-    SPECS,
-    Validator,
-    model_text,
-    no_fit,
-    stepper_for,
-    validation_model,
-)
+from meshcheck.traces.logs.validate import SPECS
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import model_text
+from meshcheck.traces.logs.validate import no_fit
+from meshcheck.traces.logs.validate import stepper_for
+from meshcheck.traces.logs.validate import validation_model
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -135,7 +136,8 @@ def check_reference_logs(profile: str = "quick") -> ReferenceOutcome:
     would write them (traces/logs/reference.py), validated with full and with partial state; and
     each partial log broken (a term going backwards) must be invalid at the broken record."""
     from meshcheck.property_tests.free_runs import Schedule
-    from meshcheck.property_tests.raft.free_runs import cluster, run
+    from meshcheck.property_tests.raft.free_runs import cluster
+    from meshcheck.property_tests.raft.free_runs import run
     from meshcheck.property_tests.raft.validation import validation_model
     from meshcheck.traces.logs import reference
 

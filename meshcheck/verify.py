@@ -60,7 +60,10 @@ import re
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Iterator
+from collections.abc import Mapping
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
@@ -68,27 +71,36 @@ from typing import Any
 
 import attrs
 
-from meshcheck import table, verify_summary, words
-from meshcheck.catalog import Model, scan
-from meshcheck.impl.base.errors import (
-    EXIT_HOLDS,
-    EXIT_USAGE,
-    EXIT_VIOLATED,
-    ConfigError,
-    MeshcheckError,
-)
+from meshcheck import table
+from meshcheck import verify_summary
+from meshcheck import words
+from meshcheck.catalog import Model
+from meshcheck.catalog import scan
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.interrupts import sigterm_interrupts
 from meshcheck.progress import ProgressPrinter
-from meshcheck.property_tests.profiles import HYPOTHESIS, SEED_ENV
+from meshcheck.property_tests.profiles import HYPOTHESIS
+from meshcheck.property_tests.profiles import SEED_ENV
 
 # the rows and units are verify_rows.py's (named here too, where the tests find them)
 from meshcheck.verify_rows import Plan as Plan
 from meshcheck.verify_rows import Row as Row
 from meshcheck.verify_rows import Unit as Unit
-from meshcheck.verify_rows import error_unit, one, rows_of, run_tracked, timed, trace_check
+from meshcheck.verify_rows import error_unit
+from meshcheck.verify_rows import one
+from meshcheck.verify_rows import rows_of
 from meshcheck.verify_rows import run_costed as run_costed
+from meshcheck.verify_rows import run_tracked
 from meshcheck.verify_rows import stop_children as stop_children
-from meshcheck.violated import VIOLATED, Violated, lead
+from meshcheck.verify_rows import timed
+from meshcheck.verify_rows import trace_check
+from meshcheck.violated import VIOLATED
+from meshcheck.violated import Violated
+from meshcheck.violated import lead
 
 KINDS = ("tlc", "z3", "tests", "traces", "mutants")  # the coverage rows come with "tests"
 # a failure's detail in the table and reports: at most this long, cut after what failed, never in it
@@ -175,7 +187,8 @@ def tlc_units(root: Path, profile: str, chosen: Chosen = None, *, live: bool = T
     """A unit per model the profile selects (after a row per model that could not be read);
     `live`: TLC's progress lines on stderr while a model runs (off in a parallel run, whose
     processes would write over each other)."""
-    from meshcheck.specs.tlc.check import Outcome, check
+    from meshcheck.specs.tlc.check import Outcome
+    from meshcheck.specs.tlc.check import check
 
     found, problems = select_models(root, profile, chosen)
     units: list[Unit] = []
@@ -314,7 +327,8 @@ def test_rows(
     fixtures, a JVM or a TLC run, are built once), as `make test` does. Derandomized, or seeded
     with `seed` (an exploration: property_tests/profiles.py), and with Python's string hashes
     fixed, so that nothing of the draw depends on the process."""
-    from meshcheck import coverage, verify_order
+    from meshcheck import coverage
+    from meshcheck import verify_order
 
     tests = test_paths(root, chosen)
     if own_project(root):
@@ -777,7 +791,8 @@ def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
 def mutant_units(profile: str, chosen: Chosen = None, scratch: Path | None = None) -> list[Unit]:
     """A unit per protocol with a catalogue; each writes its kill record (meshcheck/kills.py) to
     `scratch`/kills/<protocol>.json, which the run adds to reports/kills.json."""
-    from meshcheck import kills, mutants_cmd
+    from meshcheck import kills
+    from meshcheck import mutants_cmd
 
     units: list[Unit] = []
     for protocol in mutants_cmd.with_catalogue():

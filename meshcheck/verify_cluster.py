@@ -61,7 +61,8 @@ def clusters() -> tuple[Cluster, ...]:
 def cluster_row(cluster: Cluster, seed: int | None, bugs: frozenset[str] = frozenset()) -> Row:
     """`meshcheck cluster test --protocol P --nodes N --time T --seed S`, judged by `judge`
     (`bugs`: the core's mutants, for the tests that show a row can fail)."""
-    from meshcheck.cluster.run import Options, run
+    from meshcheck.cluster.run import Options
+    from meshcheck.cluster.run import run
     from meshcheck.impl.runtime.protocols import protocol
 
     s = 1 if seed is None else random.Random(f"{seed}:{cluster.protocol}").randrange(2**32)

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.verify_rows import Row, TraceCheck
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import TraceCheck
 
 ETCD_RAFT_ROW = "etcd's Raft library: its runs' logs validated against RaftEtcd.tla"
 
@@ -21,7 +22,8 @@ def etcd_raft_row(root: Path, profile: str, seed: int | None) -> Row:
     """The driver's free runs (3 under `ci`, else 10), each holding Raft's invariants and its
     history with its log a behaviour of RaftEtcd.tla, and a driver that forgets its vote
     rejected (property_tests/etcd_raft.py)."""
-    from meshcheck.property_tests.etcd_raft import check_validated, driver_path
+    from meshcheck.property_tests.etcd_raft import check_validated
+    from meshcheck.property_tests.etcd_raft import driver_path
 
     try:
         driver = driver_path(root)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshcheck.verify_rows import Row, TraceCheck
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import TraceCheck
 
 LOG_ROW = "NDJSON validation of the reference implementation's logs"
 

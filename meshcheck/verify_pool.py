@@ -21,20 +21,24 @@ long unit does not start last.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import Executor
+from concurrent.futures import Future
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 
 from meshcheck import registry
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.protocol import Protocol
-from meshcheck.verify_rows import Plan, Row, Stages, Unit, run_costed, stop_children
+from meshcheck.verify_rows import Plan
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import Stages
+from meshcheck.verify_rows import Unit
+from meshcheck.verify_rows import run_costed
+from meshcheck.verify_rows import stop_children
 
 # the order units are handed to the pool: the longest kinds first
 POOL_ORDER = ("mutants", "tlc", "z3", "traces")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import attrs
 
-from meshcheck.impl.base.errors import ConfigError, MeshcheckError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.interrupts import held
 
 

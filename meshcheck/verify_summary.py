@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import shlex
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
 
-from meshcheck import table, words
+from meshcheck import table
+from meshcheck import words
 
 WIDE = table.WIDE
 KINDS = ("tlc", "z3", "tests", "coverage", "traces", "mutants")

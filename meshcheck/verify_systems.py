@@ -20,13 +20,19 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meshcheck import verify_rows, words
+from meshcheck import verify_rows
+from meshcheck import words
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.verify_rows import Row, TraceCheck, Unit, error_unit, one
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import TraceCheck
+from meshcheck.verify_rows import Unit
+from meshcheck.verify_rows import error_unit
+from meshcheck.verify_rows import one
 from meshcheck.verify_summary import Areas
 
 if TYPE_CHECKING:
-    from meshcheck.systems.system_file import SystemFile, Verify
+    from meshcheck.systems.system_file import SystemFile
+    from meshcheck.systems.system_file import Verify
 
 
 def units(root: Path, profile: str, seed: int | None) -> list[Unit]:
@@ -114,8 +120,10 @@ def cluster_row(file: SystemFile, seed: int | None) -> Row:
     test` does by default; on loopback the others alone."""
     from meshcheck.cluster.netns import missing
     from meshcheck.systems.registry import checked
-    from meshcheck.systems.run import RunOptions, run
-    from meshcheck.systems.system_file import LOOPBACK_KINDS, check_installed
+    from meshcheck.systems.run import RunOptions
+    from meshcheck.systems.run import run
+    from meshcheck.systems.system_file import LOOPBACK_KINDS
+    from meshcheck.systems.system_file import check_installed
     from meshcheck.verify_cluster import judge
 
     v = _verify(file)

@@ -86,19 +86,21 @@ decreasing; a window with a negative mean: phi right after a heartbeat above the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Literal
+from typing import TypeAlias
 
 import attrs
 import z3
 
-from meshcheck.models.proof import (
-    DEFAULT_DEPTH,
-    DEFAULT_TIMEOUT_MS,
-    Lemma,
-    ProofResult,
-    prove_lemma,
-)
+from meshcheck.models.proof import DEFAULT_DEPTH
+from meshcheck.models.proof import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import prove_lemma
 
 Tie: TypeAlias = Literal["rank", "incoming", "held"]
 

@@ -35,40 +35,37 @@ checks n = 4 and n = 7; here f is a symbolic integer, never a loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 import attrs
 import z3
 
-from meshcheck.models.proof import (
-    DEFAULT_DEPTH,
-    DEFAULT_TIMEOUT_MS,
-    Axiom,
-    Invariant,
-    Lemma,
-    ProofResult,
-    ProtocolModel,
-    Sort,
-    State,
-    Transition,
-    assigned,
-    check_model,
-    function,
-    inserted,
-    prove_lemma,
-    relation,
-)
-from meshcheck.models.quorums import (
-    Venn,
-    at_most,
-    cluster,
-    honest_make_quorum,
-    honest_overlap,
-    quorums_have_member,
-    quorums_meet,
-    strict_total_order,
-    voters,
-)
+from meshcheck.models.proof import DEFAULT_DEPTH
+from meshcheck.models.proof import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof import Axiom
+from meshcheck.models.proof import Invariant
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import ProtocolModel
+from meshcheck.models.proof import Sort
+from meshcheck.models.proof import State
+from meshcheck.models.proof import Transition
+from meshcheck.models.proof import assigned
+from meshcheck.models.proof import check_model
+from meshcheck.models.proof import function
+from meshcheck.models.proof import inserted
+from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import relation
+from meshcheck.models.quorums import Venn
+from meshcheck.models.quorums import at_most
+from meshcheck.models.quorums import cluster
+from meshcheck.models.quorums import honest_make_quorum
+from meshcheck.models.quorums import honest_overlap
+from meshcheck.models.quorums import quorums_have_member
+from meshcheck.models.quorums import quorums_meet
+from meshcheck.models.quorums import strict_total_order
+from meshcheck.models.quorums import voters
 
 MODEL = "pbft.agreement"
 

@@ -9,12 +9,14 @@ hotstuff.py, raft.py) name their lemmas and assume the axioms below only once th
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import z3
 
-from meshcheck.models.proof import Lemma, State
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import State
 
 
 class Venn:

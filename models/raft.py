@@ -19,25 +19,24 @@ from typing import Any
 import attrs
 import z3
 
-from meshcheck.models.proof import (
-    DEFAULT_DEPTH,
-    DEFAULT_TIMEOUT_MS,
-    Axiom,
-    Invariant,
-    Lemma,
-    ProofResult,
-    ProtocolModel,
-    Sort,
-    State,
-    Transition,
-    assigned,
-    check_model,
-    function,
-    inserted,
-    prove_lemma,
-    relation,
-)
-from meshcheck.models.quorums import quorums_have_member, quorums_meet
+from meshcheck.models.proof import DEFAULT_DEPTH
+from meshcheck.models.proof import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof import Axiom
+from meshcheck.models.proof import Invariant
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import ProtocolModel
+from meshcheck.models.proof import Sort
+from meshcheck.models.proof import State
+from meshcheck.models.proof import Transition
+from meshcheck.models.proof import assigned
+from meshcheck.models.proof import check_model
+from meshcheck.models.proof import function
+from meshcheck.models.proof import inserted
+from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import relation
+from meshcheck.models.quorums import quorums_have_member
+from meshcheck.models.quorums import quorums_meet
 
 MODEL = "raft.election"
 

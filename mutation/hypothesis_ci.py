@@ -9,7 +9,8 @@ hundreds of runs to shrink), and a mutant needs to fail, not to fail minimally.
 
 from __future__ import annotations
 
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 # Imported (and so registered) before the conftest loads the profile it names.
 from meshcheck.property_tests import profiles

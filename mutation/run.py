@@ -69,14 +69,19 @@ import sys
 import textwrap
 import time
 import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 # run as a script (python mutation/run.py), its own folder is on the path, not the repository's
 try:
-    from mutation import memory_cap, reach, record
+    from mutation import memory_cap
+    from mutation import reach
+    from mutation import record
 except ModuleNotFoundError:
     import memory_cap  # type: ignore[no-redef,import-not-found]
     import reach  # type: ignore[no-redef,import-not-found]
@@ -421,12 +426,10 @@ def function_sources(mutant_name: str, source: Path) -> tuple[str, str]:
     """The original and the mutated function of a mutant, as source (mutmut keeps both in its
     mutated copy of the file; `source` is the file's path under mutants/, as meshcheck/impl/...)."""
     import libcst as cst
-    from mutmut.mutation.diff_apply import (
-        read_functions_from_index,
-        read_mutant_function,
-        read_mutants_module,
-        read_original_function,
-    )
+    from mutmut.mutation.diff_apply import read_functions_from_index
+    from mutmut.mutation.diff_apply import read_mutant_function
+    from mutmut.mutation.diff_apply import read_mutants_module
+    from mutmut.mutation.diff_apply import read_original_function
 
     pair = read_functions_from_index(mutant_name, source)
     if pair is None:
@@ -963,7 +966,8 @@ def run_mutmut(
     os.environ["MESHCHECK_HYPOTHESIS"] = "ci"
     _install_hooks(groups, rerun, sample, by_line)
     mm: Any = importlib.import_module("mutmut.__main__")
-    from mutmut.configuration import Config, config
+    from mutmut.configuration import Config
+    from mutmut.configuration import config
 
     # Collect and run only the selected cores' tests. mutmut would take a change of the test
     # selection for a change of every verdict and test everything again; the verdicts of the

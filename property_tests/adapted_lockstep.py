@@ -35,23 +35,32 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-from hypothesis import given, note
+from hypothesis import given
+from hypothesis import note
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.adapters.contract import StepDriver
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import cached_stepper, resource
+from meshcheck.property_tests.harness import cached_stepper
+from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.lockstep import SuccessorCache
 from meshcheck.protocol import Protocol
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import Transition
 
 NETWORK = ("DropMessage", "DuplicateMessage")  # faults on the spec's messages alone
 FRONTIER = 32  # spec states kept at most when the exposed variables leave several possible

@@ -34,7 +34,9 @@ Ed25519: every test runs with the exact memo of signatures and verifications on
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,12 @@ import pytest
 from hypothesis.statistics import collector
 
 from meshcheck import coverage
-from meshcheck.property_tests import histories, saturation
+from meshcheck.property_tests import histories
+from meshcheck.property_tests import saturation
 from meshcheck.property_tests.crypto_memo import exact_ed25519_memo as exact_ed25519_memo
 from meshcheck.property_tests.profiles import load_from_env
-from meshcheck.property_tests.record import again_command, record_failure
+from meshcheck.property_tests.record import again_command
+from meshcheck.property_tests.record import record_failure
 
 # the shared assertions of the protocols' tests (property_tests/expect.py) report as a test's own do
 pytest.register_assert_rewrite("meshcheck.property_tests.expect")

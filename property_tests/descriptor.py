@@ -9,7 +9,10 @@ only what is its own (title, models, action table, and what it lacks or keeps el
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol, Ref
+from meshcheck.protocol import Action
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
+from meshcheck.protocol import Ref
 
 
 def models(

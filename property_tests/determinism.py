@@ -37,23 +37,26 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.rsm import (
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    Op,
-    UpdateCaseState,
-    to_value,
-)
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.rsm import ApplyPolicy
+from meshcheck.impl.rsm import CreateCase
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import DeployOverlay
+from meshcheck.impl.rsm import Op
+from meshcheck.impl.rsm import UpdateCaseState
+from meshcheck.impl.rsm import to_value
 from meshcheck.impl.rsm.machine import StateMachine
 
 # one process per hash seed: three orders of a set of strings (two already differ for most sets)
@@ -328,7 +331,8 @@ def _prefix(applied: Mapping[int, Any]) -> tuple[Any, ...]:
 
 
 def _simulated(core: str, seed: int, ticks: int) -> tuple[Any, ...]:
-    from meshcheck.impl.sim import Faults, Workload
+    from meshcheck.impl.sim import Faults
+    from meshcheck.impl.sim import Workload
 
     faults = Faults(drop=0.05, duplicate=0.05, crash=0.2, until=ticks // 2)
     workload = Workload(every=15, make=write, until=ticks - 300)

@@ -23,7 +23,8 @@ from meshcheck.impl.base.errors import ConfigError
 
 if TYPE_CHECKING:
     from meshcheck.drivers.pipe import DriverProcess
-    from meshcheck.impl.adapters.contract import AdapterPlugin, NdjsonLog
+    from meshcheck.impl.adapters.contract import AdapterPlugin
+    from meshcheck.impl.adapters.contract import NdjsonLog
     from meshcheck.impl.base.trace import Trace
 
 # The spec the driver's logs are a behaviour of, and its restart (the commit index is in the
@@ -76,16 +77,21 @@ def validated_run(
     """One free run of the driver (with `bugs`, its `--bug` flags; `pre_vote` and `check_quorum`,
     the library's options) writing its log into `folder`, its invariants and history checked, its
     log validated against RaftEtcd.tla (its PreVote and CheckQuorum as the run's)."""
-    from meshcheck.drivers.conform import read_query, write_op
+    from meshcheck.drivers.conform import read_query
+    from meshcheck.drivers.conform import write_op
     from meshcheck.drivers.pipe import DriverProcess
-    from meshcheck.impl.adapters.contract import AdapterError, open_log
+    from meshcheck.impl.adapters.contract import AdapterError
+    from meshcheck.impl.adapters.contract import open_log
     from meshcheck.impl.base.node import Workload
     from meshcheck.impl.sim import Simulator
-    from meshcheck.impl.sim.config import Faults, SimConfig
+    from meshcheck.impl.sim.config import Faults
+    from meshcheck.impl.sim.config import SimConfig
     from meshcheck.property_tests.histories import check_history
     from meshcheck.property_tests.raft import safety
     from meshcheck.traces.logs.format import read
-    from meshcheck.traces.logs.validate import model_text, validate, validation_model
+    from meshcheck.traces.logs.validate import model_text
+    from meshcheck.traces.logs.validate import validate
+    from meshcheck.traces.logs.validate import validation_model
 
     faults = Faults(
         drop=0.05, duplicate=0.05, delay=0.1, crash=0.3, partition=0.3, down_ticks=(200, 2000),
@@ -132,7 +138,8 @@ def etcd_plugin(process: DriverProcess, log: NdjsonLog | None = None) -> Adapter
     """The simulator plug-in of the driver's cluster (NODES), its NDJSON log, if any, in
     RaftEtcd.tla's vocabulary: the validation model's values, the restart RESTART."""
     from meshcheck.drivers.pipe import pipe_plugin
-    from meshcheck.impl.adapters.contract import Ghost, raft_committed
+    from meshcheck.impl.adapters.contract import Ghost
+    from meshcheck.impl.adapters.contract import raft_committed
     from meshcheck.impl.adapters.spec_values import log_view
 
     return pipe_plugin(

@@ -10,15 +10,20 @@ state per step, and `Walk` follows a scripted spec path on a driver, state by st
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import Protocol
 
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests.coverage import never_taken
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.specs.tlc.stepper import State, Transition
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
 
 KILL = settings(
     max_examples=60,

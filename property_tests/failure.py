@@ -21,7 +21,8 @@ import re
 from collections.abc import Iterator
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.violated import Violated, lead
+from meshcheck.violated import Violated
+from meshcheck.violated import lead
 
 # how a check's message names a property when the check does not say it: "violates A, B",
 # "A violated", "(A)" at its end (a liveness bound's name)

@@ -15,8 +15,10 @@ messages in flight, or has taken more node events, than a correct cluster ever d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import TypeVar
 
 import attrs
 import hypothesis
@@ -25,7 +27,9 @@ from hypothesis import strategies as st
 from meshcheck import coverage
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.sim import Faults, Phases, Simulator
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.violated import Violated
 

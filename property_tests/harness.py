@@ -22,30 +22,37 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from importlib.resources import files
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
+from typing import NoReturn
 
 import attrs
 from hypothesis import settings as Settings
 
 from meshcheck import coverage
 from meshcheck.impl.base.errors import TraceFormatError
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.lockstep import (
-    LockstepBase,
-    SuccessorCache,
-    build_machine,
-    differences,
-    run_machine,
-)
-from meshcheck.property_tests.minimize import Signer, effect_signature, minimize_path
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.property_tests.lockstep import LockstepBase
+from meshcheck.property_tests.lockstep import SuccessorCache
+from meshcheck.property_tests.lockstep import build_machine
+from meshcheck.property_tests.lockstep import differences
+from meshcheck.property_tests.lockstep import run_machine
+from meshcheck.property_tests.minimize import Signer
+from meshcheck.property_tests.minimize import effect_signature
+from meshcheck.property_tests.minimize import minimize_path
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import Transition
 from meshcheck.traces import itf
 
 

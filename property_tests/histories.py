@@ -35,7 +35,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Hashable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -43,7 +48,8 @@ import attrs
 from meshcheck import coverage
 from meshcheck.impl.pbft.messages import NOOP as PBFT_NOOP
 from meshcheck.impl.rsm import NOOP
-from meshcheck.impl.sim import ClientOp, Simulator
+from meshcheck.impl.sim import ClientOp
+from meshcheck.impl.sim import Simulator
 from meshcheck.traces.history.checker import check as check_linearizable
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import MODELS

@@ -17,10 +17,15 @@ follower cannot drive: not a failure of the implementation).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import Transition
 
 Signature = tuple[ActionInstance, Hashable]
 Signer = Callable[[ActionInstance, State, State], Signature]

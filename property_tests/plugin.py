@@ -32,34 +32,62 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from functools import partial
-from typing import IO, Any, Protocol
+from typing import IO
+from typing import Any
+from typing import Protocol
 
 import attrs
 import hypothesis
 from hypothesis import given
 
 from meshcheck import registry
-from meshcheck.impl.adapters.contract import AdapterPlugin, Driver, NdjsonLog, Stamped, frozen
+from meshcheck.impl.adapters.contract import AdapterPlugin
+from meshcheck.impl.adapters.contract import Driver
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import Stamped
+from meshcheck.impl.adapters.contract import frozen
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.sim import ClientOp, Faults, SimConfig, Simulator, Workload
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.sim import ClientOp
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.directed.target import REFERENCE, RaftTarget, Wire, view_of_state
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure
-from meshcheck.property_tests.histories import BUDGET, GUARD_SECONDS, check_history
-from meshcheck.property_tests.raft.free_runs import schedules, unique_write
+from meshcheck.property_tests.directed.target import REFERENCE
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import Wire
+from meshcheck.property_tests.directed.target import view_of_state
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.histories import BUDGET
+from meshcheck.property_tests.histories import GUARD_SECONDS
+from meshcheck.property_tests.histories import check_history
+from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.free_runs import unique_write
 from meshcheck.property_tests.raft.targets import Timing
-from meshcheck.property_tests.shapes import Property, Shape, shape_of
+from meshcheck.property_tests.shapes import Property
+from meshcheck.property_tests.shapes import Shape
+from meshcheck.property_tests.shapes import shape_of
 from meshcheck.protocol import Models
 from meshcheck.protocol import Protocol as Descriptor
 from meshcheck.traces.history.checker import check as check_linearizable
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import MODELS
-from meshcheck.traces.logs import Verdict, loads, validate
-from meshcheck.violated import ACTION_PROPERTY, INVARIANT, LIVENESS_BOUND, Violated
+from meshcheck.traces.logs import Verdict
+from meshcheck.traces.logs import loads
+from meshcheck.traces.logs import validate
+from meshcheck.violated import ACTION_PROPERTY
+from meshcheck.violated import INVARIANT
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import Violated
 
 __all__ = [
     "STORM",

@@ -30,7 +30,8 @@ from __future__ import annotations
 import os
 
 import hypothesis.core
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings
 
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests import saturation

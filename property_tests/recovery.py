@@ -35,7 +35,9 @@ from typing import TypeVar
 
 import attrs
 import hypothesis
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck
+from hypothesis import Phase
+from hypothesis import given
 from hypothesis import strategies as st
 
 T = TypeVar("T")

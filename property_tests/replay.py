@@ -26,12 +26,15 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
-from meshcheck.impl.base.trace import INIT, Trace
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.violated import Violated
 
@@ -276,7 +279,8 @@ def rerun_free_run(trace: Trace, *, where: str, bugs: frozenset[str] = frozenset
     along: it is run again from its seed, by the check that ran it, with the mutants it ran with
     and `bugs`. It holds when the check passes; the re-run's own trace is the implementation trace.
     """
-    from meshcheck.property_tests.record import Rerun, rerun
+    from meshcheck.property_tests.record import Rerun
+    from meshcheck.property_tests.record import rerun
 
     meta = trace.meta["rerun"]
     if not isinstance(meta, FrozenDict):

@@ -43,7 +43,9 @@ import itertools
 import random
 import sys
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -57,7 +59,9 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, failure, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
 
 # -- the snapshot of an object graph ---------------------------------------------------------------
 

@@ -19,16 +19,19 @@ client-history checks alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.adapters.contract import Ghost, raft_committed
+from meshcheck.impl.adapters.contract import Ghost
+from meshcheck.impl.adapters.contract import raft_committed
 from meshcheck.impl.base.values import Value
 from meshcheck.property_tests.hotstuff import transitions as hotstuff
 from meshcheck.property_tests.pbft import transitions as pbft
-from meshcheck.property_tests.raft import promises, safety
+from meshcheck.property_tests.raft import promises
+from meshcheck.property_tests.raft import safety
 from meshcheck.property_tests.raft.validation import validation_model
 
 State = Mapping[str, Value]

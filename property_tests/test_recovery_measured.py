@@ -15,8 +15,11 @@ import pytest
 from meshcheck.property_tests.hotstuff import recovery as hotstuff
 from meshcheck.property_tests.pbft import recovery as pbft
 from meshcheck.property_tests.raft import recovery as raft
-from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT, LIVENESS_TICKS, schedules
-from meshcheck.property_tests.recovery import MEASURED_RUNS, measure
+from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
+from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.recovery import MEASURED_RUNS
+from meshcheck.property_tests.recovery import measure
 
 pytestmark = pytest.mark.slow
 

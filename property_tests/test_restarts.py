@@ -9,11 +9,13 @@ from __future__ import annotations
 import random
 import sys
 import types
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import attrs
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.base.events import Restart
 from meshcheck.impl.base.values import FrozenDict

@@ -14,7 +14,8 @@ import pytest
 from meshcheck import registry
 from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import Harness, expected_kill
+from meshcheck.property_tests.harness import Harness
+from meshcheck.property_tests.harness import expected_kill
 from meshcheck.traces import itf
 
 

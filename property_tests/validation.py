@@ -18,17 +18,21 @@ end (PBFT: views and sequence numbers; what lies beyond is not checked).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc.stepper import ActionInstance
 
 if TYPE_CHECKING:
-    from meshcheck.specs.tlc.stepper import State, Stepper
+    from meshcheck.specs.tlc.stepper import State
+    from meshcheck.specs.tlc.stepper import Stepper
 
 # TLC evaluates the model's invariants every this many steps and on the last state, and on every
 # state between when one breaks, to name the first. The invariants checked in Python

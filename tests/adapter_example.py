@@ -24,30 +24,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
 import hypothesis
 
-from meshcheck.drivers.serve import Served, codec_json
-from meshcheck.impl.adapters.contract import (
-    AdapterPlugin,
-    Driver,
-    Ghost,
-    NdjsonLog,
-    Stamped,
-    raft_committed,
-)
-from meshcheck.impl.adapters.raft_core import HANDLED, TAKES, CoreDriver, core_message
+from meshcheck.drivers.serve import Served
+from meshcheck.drivers.serve import codec_json
+from meshcheck.impl.adapters.contract import AdapterPlugin
+from meshcheck.impl.adapters.contract import Driver
+from meshcheck.impl.adapters.contract import Ghost
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import Stamped
+from meshcheck.impl.adapters.contract import raft_committed
+from meshcheck.impl.adapters.raft_core import HANDLED
+from meshcheck.impl.adapters.raft_core import TAKES
+from meshcheck.impl.adapters.raft_core import CoreDriver
+from meshcheck.impl.adapters.raft_core import core_message
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import BUGS as RAFT_BUGS
 from meshcheck.impl.raft import message_record
-from meshcheck.impl.runtime.codec import Codec, classes_in
-from meshcheck.impl.sim import Faults, SimConfig, Simulator
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import classes_in
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import plugin as harness
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
-from meshcheck.property_tests.free_runs import Schedule, Storm, failure
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import Wire
+from meshcheck.property_tests.directed.target import view_of_state
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.plugin import Adapter
 from meshcheck.property_tests.plugin import check_run as plugin_check_run
@@ -57,14 +67,14 @@ from meshcheck.property_tests.plugin import logged_run as plugin_logged_run
 from meshcheck.property_tests.plugin import write_log as plugin_write_log
 from meshcheck.property_tests.raft.descriptor import RAFT
 from meshcheck.property_tests.raft.directed import wire as core_wire
-from meshcheck.property_tests.raft.free_runs import read_query, unique_write
-from meshcheck.property_tests.raft.safety import (
-    election_safety,
-    leader_completeness,
-    log_matching,
-    state_machine_safety,
-)
-from meshcheck.protocol import Models, Protocol
+from meshcheck.property_tests.raft.free_runs import read_query
+from meshcheck.property_tests.raft.free_runs import unique_write
+from meshcheck.property_tests.raft.safety import election_safety
+from meshcheck.property_tests.raft.safety import leader_completeness
+from meshcheck.property_tests.raft.safety import log_matching
+from meshcheck.property_tests.raft.safety import state_machine_safety
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 from meshcheck.traces.logs import Verdict
 
 __all__ = ["HANDLED", "TAKES", "CoreDriver", "core_message"]

@@ -8,11 +8,15 @@ import itertools
 import json
 import random
 import subprocess
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
-from meshcheck.traces.history import list_append, rw_register
+from meshcheck.traces.history import list_append
+from meshcheck.traces.history import rw_register
 from tests import command
 
 # a transaction of either checker

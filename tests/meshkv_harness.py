@@ -20,18 +20,23 @@ import socket
 import subprocess
 import time
 import tomllib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.systems.jsonl import JsonlClient
-from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 from meshcheck.traces.history import checker
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue
 from meshcheck.traces.logs import format as logformat
-from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import Verdict
+from meshcheck.traces.logs.validate import stepper_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_FILE = ROOT / "examples" / "meshkv" / "meshkv.toml"

@@ -31,7 +31,12 @@ from typing import Any
 
 from meshcheck.impl.runtime import process_group
 from meshcheck.systems.nats_client import leader
-from tests.test_nats_system import NAMES, TIMEOUT, Cluster, _op, _opened, _stream_leader_after_open
+from tests.test_nats_system import NAMES
+from tests.test_nats_system import TIMEOUT
+from tests.test_nats_system import Cluster
+from tests.test_nats_system import _op
+from tests.test_nats_system import _opened
+from tests.test_nats_system import _stream_leader_after_open
 
 
 def _states(pid: int) -> str:

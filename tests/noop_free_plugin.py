@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import attrs
 
-from meshcheck.protocol import Models, Protocol
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 from tests import adapter_example
 
 NAME = "raft-nonoop"

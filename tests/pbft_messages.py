@@ -8,21 +8,23 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Effect, Send, SetTimer
-from meshcheck.impl.pbft import (
-    Checkpoint,
-    Commit,
-    KeyRing,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    history_digest,
-)
-from meshcheck.impl.pbft.messages import GENESIS, Batch, signing_bytes
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.pbft import Checkpoint
+from meshcheck.impl.pbft import Commit
+from meshcheck.impl.pbft import KeyRing
+from meshcheck.impl.pbft import Prepare
+from meshcheck.impl.pbft import PreparedProof
+from meshcheck.impl.pbft import PrePrepare
+from meshcheck.impl.pbft import Request
+from meshcheck.impl.pbft import Signed
+from meshcheck.impl.pbft import ViewChange
+from meshcheck.impl.pbft import batch_digest
+from meshcheck.impl.pbft import history_digest
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import signing_bytes
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(0, (*REPLICAS, "c1"))

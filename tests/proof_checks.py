@@ -5,7 +5,9 @@ own formulas. Each proof set's test file keeps its own invariants, transitions a
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 import z3
@@ -13,8 +15,13 @@ import z3
 from meshcheck import proofs
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.models import proof
-from meshcheck.models.proof import ProofResult, ProtocolModel, Vocabulary
-from meshcheck.models.proof.encode import axioms, init, invariant, step  # internals: the replay
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import ProtocolModel
+from meshcheck.models.proof import Vocabulary
+from meshcheck.models.proof.encode import axioms  # internals: the replay
+from meshcheck.models.proof.encode import init  # internals: the replay
+from meshcheck.models.proof.encode import invariant  # internals: the replay
+from meshcheck.models.proof.encode import step  # internals: the replay
 
 # the bounded run a proof set's safety property is checked on, beside its induction
 BOUNDED = f"runs <= {proof.DEFAULT_DEPTH} steps"

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
-from sybil import Example, Sybil
+from sybil import Example
+from sybil import Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
 PROMPT = "$ "

@@ -5,16 +5,25 @@ must break. Each spec's test file keeps its own constants, models and mutants.""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
 
 import attrs
 import pytest
 from _pytest.mark import ParameterSet
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation, check
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Violation
+from meshcheck.specs.tlc.check import check
 from meshcheck.specs.tlc.stepper import Stepper
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

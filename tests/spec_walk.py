@@ -7,8 +7,10 @@ after each step.
 
 from __future__ import annotations
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.specs.tlc.stepper import State, Stepper
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
 
 
 class Walk:

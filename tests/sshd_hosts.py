@@ -22,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
-from meshcheck.cluster.netns import NamespaceNetwork, missing
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import missing
 
 SSHD = Path("/usr/sbin/sshd")
 CONTROL = "ctl"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, Persist, without_actions
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import without_actions
 from meshcheck.impl.sim import check_effects
 from meshcheck.impl.sim.storage import Durable
 

@@ -8,15 +8,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.adapters.contract import StepDriver
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import message_record
-from meshcheck.property_tests.adapted_lockstep import Lockstep, lockstep
+from meshcheck.property_tests.adapted_lockstep import Lockstep
+from meshcheck.property_tests.adapted_lockstep import lockstep
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.harness import resource
-from tests.adapter_example import EXAMPLE, TAKES, CoreDriver
+from tests.adapter_example import EXAMPLE
+from tests.adapter_example import TAKES
+from tests.adapter_example import CoreDriver
 
 MODEL = resource("meshcheck.property_tests.raft", "models", "Lockstep.cfg")
 SETTINGS = settings(

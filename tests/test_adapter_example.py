@@ -15,14 +15,21 @@ import pytest
 
 from meshcheck import registry
 from meshcheck.cli import main
-from meshcheck.impl.adapters.contract import AdapterError, Collected, SpecStep, frozen
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.adapters.contract import AdapterError
+from meshcheck.impl.adapters.contract import Collected
+from meshcheck.impl.adapters.contract import SpecStep
+from meshcheck.impl.adapters.contract import frozen
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import message_record as raft_message_record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.plugin import Adapter
 from meshcheck.property_tests.plugin import check_run as plugin_check_run
 from tests import adapter_example
-from tests.adapter_example import EXAMPLE, CoreDriver, check_run, logged_run
+from tests.adapter_example import EXAMPLE
+from tests.adapter_example import CoreDriver
+from tests.adapter_example import check_run
+from tests.adapter_example import logged_run
 from tests.schedules import faulty
 
 MUTANT = "vote_without_log_check"

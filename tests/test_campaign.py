@@ -20,7 +20,9 @@ import attrs
 import pytest
 
 from meshcheck import coverage
-from meshcheck.campaign import page, run, tasks
+from meshcheck.campaign import page
+from meshcheck.campaign import run
+from meshcheck.campaign import tasks
 from meshcheck.cli import main
 from meshcheck.table import WIDE
 from meshcheck.violated import Violated
@@ -257,7 +259,8 @@ def test_a_bug_found_before_the_cut_counts_unshrunk(tmp_path: Path) -> None:
     """A task cut at the deadline while Hypothesis shrank a failure it had found brings the
     failure back (property_tests/failure.py `first_failure`): the bug counts, in a property
     check's failures and in the kill matrix alike."""
-    from meshcheck.property_tests.failure import CheckFailed, first_failure
+    from meshcheck.property_tests.failure import CheckFailed
+    from meshcheck.property_tests.failure import first_failure
 
     with first_failure() as seen:
         first = CheckFailed("n2 holds k1 at version 3 after 5", steps=9)

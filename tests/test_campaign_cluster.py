@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
-from meshcheck.campaign import cluster_run, cluster_task, engines
+from meshcheck.campaign import cluster_run
+from meshcheck.campaign import cluster_task
+from meshcheck.campaign import engines
 from meshcheck.campaign.cluster_task import Run
 from meshcheck.cli import main
-from tests.test_systems_run import needs_python3, toy
+from tests.test_systems_run import needs_python3
+from tests.test_systems_run import toy
 
 
 def fake_runner(argv: list[str], out: Path) -> cluster_task.Ran:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.catalog import load_model, models
+from meshcheck.catalog import load_model
+from meshcheck.catalog import models
 from meshcheck.impl.base.errors import ConfigError
 
 

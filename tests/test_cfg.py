@@ -8,15 +8,13 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.specs.tlc.cfg import (
-    ONE_WORKER_NOTE,
-    Assignment,
-    Substitution,
-    checked_workers,
-    parse_cfg,
-    read_cfg,
-    unsound_reduction,
-)
+from meshcheck.specs.tlc.cfg import ONE_WORKER_NOTE
+from meshcheck.specs.tlc.cfg import Assignment
+from meshcheck.specs.tlc.cfg import Substitution
+from meshcheck.specs.tlc.cfg import checked_workers
+from meshcheck.specs.tlc.cfg import parse_cfg
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.specs.tlc.cfg import unsound_reduction
 
 
 def test_every_keyword_and_both_kinds_of_constant() -> None:

@@ -9,11 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import SpecError
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc import check as check_module
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Progress, Violation, check, normalize
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Progress
+from meshcheck.specs.tlc.check import Violation
+from meshcheck.specs.tlc.check import check
+from meshcheck.specs.tlc.check import normalize
 from meshcheck.specs.tlc.messages import parse
 from tests.tlc_alone import run_tlc_alone
 

@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from meshcheck.claims import bft
-from meshcheck.claims.verdict import FAILS, HOLDS
+from meshcheck.claims.verdict import FAILS
+from meshcheck.claims.verdict import HOLDS
 from meshcheck.cli import main
 from meshcheck.impl.hotstuff import crypto as hs_crypto
-from meshcheck.impl.hotstuff.messages import GENESIS_QC, Vote
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import Vote
 from meshcheck.impl.pbft import crypto as pbft_crypto
-from meshcheck.impl.pbft.messages import Checkpoint, Prepare, Signed
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import Signed
 
 IDS = frozenset({"r1", "r2", "r3", "r4", "c1"})
 SIG, HASH = b"s" * 64, b"h" * 32

@@ -14,7 +14,8 @@ import pytest
 from meshcheck.claims import deployment as dep
 from meshcheck.cli import main
 from meshcheck.cluster.inspection import Sample
-from meshcheck.cluster.nemesis import LEADER, Fault
+from meshcheck.cluster.nemesis import LEADER
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.run import run
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.plugin import Status
@@ -198,7 +199,8 @@ def test_a_bad_system_is_one_line_and_exit_2(
 
 @pytest.mark.slow  # three runs of a toy service's processes, a few seconds each
 def test_a_system_whose_plugin_cannot_say_who_leads_gets_no_election_row(tmp_path: Path) -> None:
-    from meshcheck.systems.registry import System, resolve
+    from meshcheck.systems.registry import System
+    from meshcheck.systems.registry import resolve
 
     system = resolve(str(DATA / "toy.toml"))
     assert isinstance(system, System)

@@ -13,10 +13,17 @@ import attrs
 import pytest
 
 from meshcheck.claims import gossip as g
-from meshcheck.claims.verdict import CONSTANT, FAILS, HOLDS, fit_log, log_verdict, percentile
+from meshcheck.claims.verdict import CONSTANT
+from meshcheck.claims.verdict import FAILS
+from meshcheck.claims.verdict import HOLDS
+from meshcheck.claims.verdict import fit_log
+from meshcheck.claims.verdict import log_verdict
+from meshcheck.claims.verdict import percentile
 from meshcheck.cli import main
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, Pull, Push
+from meshcheck.impl.gossip.messages import Beat
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
 
 SVG = "{http://www.w3.org/2000/svg}"
 

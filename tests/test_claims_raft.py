@@ -14,17 +14,20 @@ import attrs
 import pytest
 
 from meshcheck.claims import raft
-from meshcheck.claims.verdict import (
-    CONSTANT,
-    FAILS,
-    HOLDS,
-    percentile,
-    round_up,
-    summarize,
-    verdict,
-)
+from meshcheck.claims.verdict import CONSTANT
+from meshcheck.claims.verdict import FAILS
+from meshcheck.claims.verdict import HOLDS
+from meshcheck.claims.verdict import percentile
+from meshcheck.claims.verdict import round_up
+from meshcheck.claims.verdict import summarize
+from meshcheck.claims.verdict import verdict
 from meshcheck.cli import main
-from meshcheck.traces.plot import Mark, Panel, Series, cdf, percentile_points, render
+from meshcheck.traces.plot import Mark
+from meshcheck.traces.plot import Panel
+from meshcheck.traces.plot import Series
+from meshcheck.traces.plot import cdf
+from meshcheck.traces.plot import percentile_points
+from meshcheck.traces.plot import render
 
 SVG = "{http://www.w3.org/2000/svg}"
 

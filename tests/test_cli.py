@@ -174,7 +174,8 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_verify_only_offers_every_kind_of_check() -> None:
-    from meshcheck import cli, verify
+    from meshcheck import cli
+    from meshcheck import verify
 
     assert cli.VERIFY_KINDS == verify.KINDS
 

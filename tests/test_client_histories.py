@@ -13,15 +13,13 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.rsm import (
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    StateMachine,
-    UpdateCaseState,
-    to_value,
-)
+from meshcheck.impl.rsm import ApplyPolicy
+from meshcheck.impl.rsm import CreateCase
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import DeployOverlay
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import UpdateCaseState
+from meshcheck.impl.rsm import to_value
 from meshcheck.impl.sim import HistoryRecorder
 from meshcheck.property_tests import histories
 from meshcheck.property_tests.free_runs import Schedule

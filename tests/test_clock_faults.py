@@ -15,13 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.clock_faults import (
-    ClockError,
-    ShiftedClock,
-    time_namespace,
-    unavailable,
-    unreachable,
-)
+from meshcheck.cluster.clock_faults import ClockError
+from meshcheck.cluster.clock_faults import ShiftedClock
+from meshcheck.cluster.clock_faults import time_namespace
+from meshcheck.cluster.clock_faults import unavailable
+from meshcheck.cluster.clock_faults import unreachable
 from meshcheck.cluster.fault_log import FaultLog
 
 needs_shift = pytest.mark.skipif(unavailable() is not None, reason=f"{unavailable()}")

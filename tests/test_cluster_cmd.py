@@ -22,10 +22,13 @@ from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.options import fault_plan
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.raft import mutants
-from meshcheck.impl.rsm.ops import Custom, to_value
-from meshcheck.impl.runtime.client import Client, write
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.client import write
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.protocols import protocol
 from tests.test_history_reports import same_as_replay
@@ -529,7 +532,9 @@ def test_the_pbft_state_file_checks_fail_on_what_they_guard() -> None:
     durability on an accepted write fewer than f+1 replicas executed (here on one disk of four)."""
     from meshcheck.cluster import checks
     from meshcheck.impl.pbft.crypto import KeyRing
-    from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+    from meshcheck.impl.pbft.messages import Request
+    from meshcheck.impl.pbft.messages import Signed
+    from meshcheck.impl.pbft.messages import signing_bytes
     from meshcheck.traces.history.history import Op
 
     keys = KeyRing(0, ("c1",))
@@ -556,7 +561,11 @@ def test_the_hotstuff_state_file_checks_read_the_committed_chain() -> None:
     beyond the head are not committed); a replica with two heads that fork disagrees with
     itself, and agreement says so."""
     from meshcheck.cluster import checks
-    from meshcheck.impl.hotstuff.messages import GENESIS, GENESIS_QC, QC, Block, Request
+    from meshcheck.impl.hotstuff.messages import GENESIS
+    from meshcheck.impl.hotstuff.messages import GENESIS_QC
+    from meshcheck.impl.hotstuff.messages import QC
+    from meshcheck.impl.hotstuff.messages import Block
+    from meshcheck.impl.hotstuff.messages import Request
     from meshcheck.impl.hotstuff.messages import SignedRequest as R
 
     def block(parent: Block, view: int, op: int) -> Block:

@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.run import Options, Outcome, run
-from meshcheck.faults.lazyfs import fuse_unavailable, is_mounted
-from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC, SKIP_FSYNC
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import Outcome
+from meshcheck.cluster.run import run
+from meshcheck.faults.lazyfs import fuse_unavailable
+from meshcheck.faults.lazyfs import is_mounted
+from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC
+from meshcheck.impl.runtime.mutants import SKIP_FSYNC
 
 _WHY = fuse_unavailable()
 pytestmark = pytest.mark.skipif(_WHY is not None, reason=f"FUSE cannot be mounted: {_WHY}")

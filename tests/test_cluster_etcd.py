@@ -22,8 +22,11 @@ from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
 from meshcheck.systems import registry
 from meshcheck.systems.etcd.gateway import Gateway
-from meshcheck.systems.run import RunOptions, run
-from meshcheck.systems.verdicts import linearizable_kv, mutual_exclusion, reads_written
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import run
+from meshcheck.systems.verdicts import linearizable_kv
+from meshcheck.systems.verdicts import mutual_exclusion
+from meshcheck.systems.verdicts import reads_written
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.models import KeyValue

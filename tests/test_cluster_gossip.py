@@ -12,15 +12,20 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.cluster import convergence, health
+from meshcheck.cluster import convergence
+from meshcheck.cluster import health
 from meshcheck.cluster.inspection import Sample
 from meshcheck.cluster.layer import Layer
-from meshcheck.cluster.nemesis import Fault, Window, windows
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.nemesis import Window
+from meshcheck.cluster.nemesis import windows
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.node import OWN
-from meshcheck.traces.history.history import Op, Status
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Status
 from tests.test_cluster_cmd import nodes_of
 
 # n1 down for 3 s in the middle of a 5 s run: long enough that its watchers' deadlines for it

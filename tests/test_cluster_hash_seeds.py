@@ -15,10 +15,12 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster.options import Outcome
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.rsm import mutants
 from meshcheck.impl.runtime.config import ClusterConfig
-from meshcheck.impl.runtime.launcher import LocalCluster, hash_seeds
+from meshcheck.impl.runtime.launcher import LocalCluster
+from meshcheck.impl.runtime.launcher import hash_seeds
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 APPLIED = "applied state (inspected)"

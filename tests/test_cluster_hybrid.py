@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.runtime.codec import CodecError
 from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of

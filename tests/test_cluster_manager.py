@@ -14,13 +14,16 @@ import pytest
 
 from meshcheck import cluster_cmd
 from meshcheck.cli import main
-from meshcheck.cluster import checks, routed
-from meshcheck.cluster.routed import Routed, routing_verdicts
+from meshcheck.cluster import checks
+from meshcheck.cluster import routed
+from meshcheck.cluster.routed import Routed
+from meshcheck.cluster.routed import routing_verdicts
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.workload import STATUS
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.manager import mutants
-from meshcheck.impl.runtime.client import Answer, Client
+from meshcheck.impl.runtime.client import Answer
+from meshcheck.impl.runtime.client import Client
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of

@@ -19,8 +19,10 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
-from meshcheck.systems import registry, stream_history
-from meshcheck.systems.run import RunOptions, run
+from meshcheck.systems import registry
+from meshcheck.systems import stream_history
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import run
 from meshcheck.traces.history.history import Op
 
 needs_nats = pytest.mark.skipif(

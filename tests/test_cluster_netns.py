@@ -18,9 +18,13 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.netns import PREFIX, NamespaceNetwork, missing, namespaces
+from meshcheck.cluster.netns import PREFIX
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import missing
+from meshcheck.cluster.netns import namespaces
 from meshcheck.cluster.netns_links import NamespaceLinks
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from tests.test_cluster_cmd import nodes_of
 
 WHY = missing()

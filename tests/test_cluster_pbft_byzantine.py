@@ -15,10 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.run import Options, run
-from meshcheck.impl.pbft.byzantine import ByzantineReplica, FuzzReplies, LieToClient, LyingReplies
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
+from meshcheck.impl.pbft.byzantine import ByzantineReplica
+from meshcheck.impl.pbft.byzantine import FuzzReplies
+from meshcheck.impl.pbft.byzantine import LieToClient
+from meshcheck.impl.pbft.byzantine import LyingReplies
 from meshcheck.impl.runtime.hosted.pbft import PBFT_BEHAVIOURS
-from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BYZANTINE, protocol
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BYZANTINE
+from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of
 
 DISKS = "honest disks (signatures, evidence, certificates)"

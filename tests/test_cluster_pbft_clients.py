@@ -16,13 +16,17 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.cluster import checks, nemesis
+from meshcheck.cluster import checks
+from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.run import Options, run
-from meshcheck.impl.base.effects import Put, Write
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.client import CLOCK
-from meshcheck.impl.pbft.messages import Request, Signed
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
 from meshcheck.traces.history.history import Op
 from tests.test_cluster_cmd import nodes_of
 

@@ -18,9 +18,11 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster.network import Network
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.pbft import mutants
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.impl.runtime.proxy import LinkFaults
 from tests.test_cluster_cmd import nodes_of
 

@@ -21,17 +21,26 @@ import asyncio
 import math
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
 import pytest
 
-from meshcheck.cluster import checks, nemesis
+from meshcheck.cluster import checks
+from meshcheck.cluster import nemesis
 from meshcheck.cluster.inspection import Sample
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.cluster.workload import History
-from meshcheck.impl.base.effects import Action, Effect, Persist, Put, Reply
-from meshcheck.impl.base.events import ClientRequest, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.runtime.disk import Disk
@@ -276,7 +285,8 @@ def test_the_late_answers_reach_a_client_over_its_connection() -> None:
     """A client's connection outlives a request's timeout (impl/runtime/client.py), so that an
     answer after it is heard: here a node that answers a request twice, late."""
     from meshcheck.impl.runtime.client import Client
-    from meshcheck.impl.runtime.frames import frame, read_frame
+    from meshcheck.impl.runtime.frames import frame
+    from meshcheck.impl.runtime.frames import read_frame
 
     heard: list[tuple[Any, bool]] = []
 

@@ -20,9 +20,11 @@ from meshcheck.cli import main
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
 from meshcheck.systems import registry
-from meshcheck.systems.run import RunOptions, run
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import run
 from meshcheck.systems.zookeeper import FILE
-from meshcheck.traces.history import checker, models
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import models
 from tests.test_cluster_cmd import nodes_of
 
 pytest.importorskip("kazoo", reason="kazoo is not installed: pip install -e '.[systems]'")

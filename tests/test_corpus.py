@@ -9,7 +9,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck.property_tests.corpus import FIXED, Entry, entries, replay
+from meshcheck.property_tests.corpus import FIXED
+from meshcheck.property_tests.corpus import Entry
+from meshcheck.property_tests.corpus import entries
+from meshcheck.property_tests.corpus import replay
 from meshcheck.traces import itf
 
 ENTRIES = entries()

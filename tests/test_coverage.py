@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import coverage, registry
+from meshcheck import coverage
+from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.impl.base import probes
 from meshcheck.impl.base.trace import Step
@@ -20,10 +21,17 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft import free_runs as pbft_free_runs
 from meshcheck.property_tests.raft import free_runs
 from meshcheck.property_tests.raft.coverage import PREFIXES
-from meshcheck.property_tests.raft.lockstep import RAFT, Follower
-from meshcheck.specs.tlc.stepper import State, Transition
-from meshcheck.verify import Row, coverage_rows, summarize
-from tests.test_pbft_impl import Box, commit, prepare, request
+from meshcheck.property_tests.raft.lockstep import RAFT
+from meshcheck.property_tests.raft.lockstep import Follower
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
+from meshcheck.verify import Row
+from meshcheck.verify import coverage_rows
+from meshcheck.verify import summarize
+from tests.test_pbft_impl import Box
+from tests.test_pbft_impl import commit
+from tests.test_pbft_impl import prepare
+from tests.test_pbft_impl import request
 
 
 def walk(labels: list[str]) -> list[Transition]:
@@ -342,7 +350,8 @@ def test_what_a_plug_in_s_adapter_took_counts_for_the_plug_in() -> None:
     tests/adapter_example.py, whatever protocol is built on them): what a test of the plug-in
     recorded under a name no protocol is registered by counts for the plug-in."""
     from tests.adapter_example import check_run
-    from tests.noop_free_plugin import NONOOP, NoNoOpDriver
+    from tests.noop_free_plugin import NONOOP
+    from tests.noop_free_plugin import NoNoOpDriver
 
     coverage.start()
     try:

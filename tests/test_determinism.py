@@ -20,9 +20,11 @@ from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.simulation import RaftPlugin
 from meshcheck.impl.rsm import mutants
 from meshcheck.impl.rsm.machine import StateMachine
-from meshcheck.impl.sim import Faults, Workload
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import determinism
-from meshcheck.property_tests.determinism import Divergence, Log
+from meshcheck.property_tests.determinism import Divergence
+from meshcheck.property_tests.determinism import Log
 
 SET_ORDER = frozenset({mutants.OVERLAY_CASES_IN_SET_ORDER})
 

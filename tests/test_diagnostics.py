@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import SpecError
 from meshcheck.specs.tlc import diagnostics
-from meshcheck.specs.tlc.messages import EC, parse, printed_trace, stats
+from meshcheck.specs.tlc.messages import EC
+from meshcheck.specs.tlc.messages import parse
+from meshcheck.specs.tlc.messages import printed_trace
+from meshcheck.specs.tlc.messages import stats
 
 
 def framed(code: int, severity: int, text: str) -> str:

@@ -23,12 +23,20 @@ import pytest
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.sim import Faults
-from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS, Scenario
-from meshcheck.property_tests.directed.run import outcome, schedule_of
+from meshcheck.property_tests.directed.library import BY_NAME
+from meshcheck.property_tests.directed.library import SCENARIOS
+from meshcheck.property_tests.directed.library import Scenario
+from meshcheck.property_tests.directed.run import outcome
+from meshcheck.property_tests.directed.run import schedule_of
 from meshcheck.property_tests.directed.script import Script
-from meshcheck.property_tests.directed.target import REFERENCE, Bounds
+from meshcheck.property_tests.directed.target import REFERENCE
+from meshcheck.property_tests.directed.target import Bounds
 from meshcheck.property_tests.free_runs import Storm
-from meshcheck.property_tests.plugin import STORM, Adapter, Timing, own_answers, target
+from meshcheck.property_tests.plugin import STORM
+from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import Timing
+from meshcheck.property_tests.plugin import own_answers
+from meshcheck.property_tests.plugin import target
 from meshcheck.property_tests.pysyncobj.directed import TARGET as PYSYNCOBJ_TARGET
 from meshcheck.property_tests.raft.directed import TARGET as RAFT_TARGET
 from tests.adapter_example import TARGET as EXAMPLE_TARGET

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.faults.corrupt import Corruption, corrupt
+from meshcheck.faults.corrupt import Corruption
+from meshcheck.faults.corrupt import corrupt
 from meshcheck.impl.base.effects import Put
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import Disk, StateFileError
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import StateFileError
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cluster import nemesis
-from meshcheck.cluster.netns import PREFIX, missing, namespaces
+from meshcheck.cluster.netns import PREFIX
+from meshcheck.cluster.netns import missing
+from meshcheck.cluster.netns import namespaces
 from meshcheck.faults.lazyfs import fuse_unavailable
 from tests.test_cluster_cmd import nodes_of
 

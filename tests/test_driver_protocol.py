@@ -12,35 +12,42 @@ import json
 import os
 import random
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.drivers import serve
-from meshcheck.drivers.pipe import DriverProcess, LockstepDrivers, pipe_plugin
-from meshcheck.impl.adapters.contract import AdapterError, Ghost, NdjsonLog, raft_committed
+from meshcheck.drivers.pipe import DriverProcess
+from meshcheck.drivers.pipe import LockstepDrivers
+from meshcheck.drivers.pipe import pipe_plugin
+from meshcheck.impl.adapters.contract import AdapterError
+from meshcheck.impl.adapters.contract import Ghost
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import raft_committed
 from meshcheck.impl.base.events import Restart
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.adapted_lockstep import Lockstep, lockstep
+from meshcheck.property_tests.adapted_lockstep import Lockstep
+from meshcheck.property_tests.adapted_lockstep import lockstep
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.validation import validation_model
-from meshcheck.traces.logs import loads, validate
+from meshcheck.traces.logs import loads
+from meshcheck.traces.logs import validate
 from tests import adapter_example
-from tests.adapter_example import (
-    EXAMPLE,
-    NAME,
-    STORM,
-    TAKES,
-    VARIABLES,
-    CoreDriver,
-    check_sim,
-    sim_config,
-)
+from tests.adapter_example import EXAMPLE
+from tests.adapter_example import NAME
+from tests.adapter_example import STORM
+from tests.adapter_example import TAKES
+from tests.adapter_example import VARIABLES
+from tests.adapter_example import CoreDriver
+from tests.adapter_example import check_sim
+from tests.adapter_example import sim_config
 from tests.schedules import faulty
 from tests.test_adapted_lockstep import MODEL
 from tests.test_adapted_lockstep import SETTINGS as ADAPTED

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from meshcheck.cluster.clock_faults import ShiftedClock, unavailable
+from meshcheck.cluster.clock_faults import ShiftedClock
+from meshcheck.cluster.clock_faults import unavailable
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd is not installed: `make etcd`"),

@@ -19,20 +19,21 @@ from typing import Any
 import pytest
 
 from meshcheck.drivers.pipe import DriverProcess
-from meshcheck.impl.adapters.contract import NdjsonLog, open_log
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import open_log
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.etcd_raft import (
-    NODES,
-    SPEC,
-    check_validated,
-    etcd_plugin,
-    validated_run,
-)
+from meshcheck.property_tests.etcd_raft import NODES
+from meshcheck.property_tests.etcd_raft import SPEC
+from meshcheck.property_tests.etcd_raft import check_validated
+from meshcheck.property_tests.etcd_raft import etcd_plugin
+from meshcheck.property_tests.etcd_raft import validated_run
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.traces.logs.format import read
-from meshcheck.traces.logs.validate import Verdict, validate
-from tests.adapter_example import check_sim, sim_config
+from meshcheck.traces.logs.validate import Verdict
+from meshcheck.traces.logs.validate import validate
+from tests.adapter_example import check_sim
+from tests.adapter_example import sim_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / ".build" / "etcd-raft-driver"

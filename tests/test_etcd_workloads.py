@@ -20,8 +20,11 @@ from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
-from meshcheck.systems import checked, registry
-from meshcheck.systems.run import RunOptions, leader_changes, run
+from meshcheck.systems import checked
+from meshcheck.systems import registry
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import leader_changes
+from meshcheck.systems.run import run
 
 NEW = ("watch", "lease", "fenced-lock", "list-append")
 no_etcd = shutil.which("etcd") is None

@@ -20,13 +20,11 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft.free_runs import check_safety
 from meshcheck.property_tests.raft.harness import HARNESS as RAFT
-from meshcheck.property_tests.record import (
-    Rerun,
-    find_failure,
-    parse_schedule,
-    rerun_of,
-    write_failure,
-)
+from meshcheck.property_tests.record import Rerun
+from meshcheck.property_tests.record import find_failure
+from meshcheck.property_tests.record import parse_schedule
+from meshcheck.property_tests.record import rerun_of
+from meshcheck.property_tests.record import write_failure
 from meshcheck.property_tests.routing.free_runs import run_once as routing_run
 from meshcheck.traces import itf
 
@@ -198,7 +196,8 @@ def test_a_hybrid_free_run_is_re_run_from_what_its_descriptor_names() -> None:
     validation run is parsed back (its Schedule, no eval) and re-run from its seed."""
     from meshcheck.property_tests.hybrid.free_runs import Schedule as HybridSchedule
     from meshcheck.property_tests.hybrid.validation import validate_run
-    from meshcheck.property_tests.record import checks, rerun
+    from meshcheck.property_tests.record import checks
+    from meshcheck.property_tests.record import rerun
 
     assert checks()[("hybrid", "validation")] is validate_run
     schedule = HybridSchedule(seed=7, ticks=400, behaviours=("censor",), target="n1")

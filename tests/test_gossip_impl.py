@@ -8,15 +8,33 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.effects import Action, Persist, Reply, Send, SetTimer
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, JoinVia, LeaveCluster, Pull, Push
-from meshcheck.impl.gossip.node import GONE, GOSSIP, IN, GossipNode
-from meshcheck.impl.gossip.phi import Arrivals, PhiConfig
-from meshcheck.impl.gossip.refinement import LARGE, NIL, VARIABLES
+from meshcheck.impl.gossip.messages import Beat
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import LeaveCluster
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.node import GONE
+from meshcheck.impl.gossip.node import GOSSIP
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
+from meshcheck.impl.gossip.phi import Arrivals
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.gossip.refinement import LARGE
+from meshcheck.impl.gossip.refinement import NIL
+from meshcheck.impl.gossip.refinement import VARIABLES
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Faults
 

@@ -15,14 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.gossip.refinement import VARIABLES
-from meshcheck.specs.mutants.gossip import MUTANTS, Mutant, mutate
+from meshcheck.specs.mutants.gossip import MUTANTS
+from meshcheck.specs.mutants.gossip import Mutant
+from meshcheck.specs.mutants.gossip import mutate
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.specs.tlc.check import CheckResult, Violation
-from meshcheck.specs.tlc.stepper import State, Stepper
-from meshcheck.verify import project_root, select_models
-from tests import spec_checks, spec_walk
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Violation
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.verify import project_root
+from meshcheck.verify import select_models
+from tests import spec_checks
+from tests import spec_walk
 
 SPECS = spec_checks.SPECS
 GOSSIP = SPECS / "Gossip.tla"

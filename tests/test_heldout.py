@@ -8,22 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from mutation.heldout import (
-    ERROR,
-    KILLED,
-    SURVIVED,
-    TIMEOUT,
-    BadInput,
-    Bug,
-    Workspace,
-    apply_bug,
-    classify,
-    load_bugs,
-    main,
-    occurrences,
-    run_bug,
-    select_tests,
-)
+from mutation.heldout import ERROR
+from mutation.heldout import KILLED
+from mutation.heldout import SURVIVED
+from mutation.heldout import TIMEOUT
+from mutation.heldout import BadInput
+from mutation.heldout import Bug
+from mutation.heldout import Workspace
+from mutation.heldout import apply_bug
+from mutation.heldout import classify
+from mutation.heldout import load_bugs
+from mutation.heldout import main
+from mutation.heldout import occurrences
+from mutation.heldout import run_bug
+from mutation.heldout import select_tests
 
 CALC = """\
 def add(a, b):

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.traces.history import checkers, models
+from meshcheck.traces.history import checkers
+from meshcheck.traces.history import models
 
 DATA = Path(__file__).resolve().parent / "data" / "adversarial"
 MODELS = sorted([*models.MODELS, *checkers.CHECKERS])

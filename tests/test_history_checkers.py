@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.traces.history import events, fenced_lock, lease, stream, watch
+from meshcheck.traces.history import events
+from meshcheck.traces.history import fenced_lock
+from meshcheck.traces.history import lease
+from meshcheck.traces.history import stream
+from meshcheck.traces.history import watch
 
 
 def evs(*objs: dict[str, object]) -> list[events.Event]:

@@ -24,17 +24,27 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from meshcheck.impl.rsm import Custom, StateMachine, to_value
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import to_value
 from meshcheck.traces.history import window
 from meshcheck.traces.history.checker import check
-from meshcheck.traces.history.history import Op, Status
-from meshcheck.traces.history.models import MODELS, CasRegister, Model, rsm_objects
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Status
+from meshcheck.traces.history.models import MODELS
+from meshcheck.traces.history.models import CasRegister
+from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.models import rsm_objects
 
 EXAMPLES = 800  # histories per model in make test; make test-all also runs DEEP
 DEEP = 4000

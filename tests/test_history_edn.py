@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import edn, jepsen, reader
+from meshcheck.traces.history import edn
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import reader
 from meshcheck.traces.history.models import MODELS
 from tests.test_history_cmd import meshcheck
 from tests.test_history_window import NS

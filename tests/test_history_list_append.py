@@ -8,17 +8,23 @@ import json
 import math
 import random
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from bench.bench_list_append import generate, to_jsonl
+from bench.bench_list_append import generate
+from bench.bench_list_append import to_jsonl
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events, list_append, losses_append
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import events
+from meshcheck.traces.history import list_append
+from meshcheck.traces.history import losses_append
 from meshcheck.traces.history.list_append import Txn
 from tests import history_checks
 

@@ -15,15 +15,24 @@ from hypothesis import given
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems.verdicts import kept_in_file, writes_kept
-from meshcheck.traces.history import events, jepsen, losses_append, losses_rw, losses_stream, stream
+from meshcheck.systems.verdicts import kept_in_file
+from meshcheck.systems.verdicts import writes_kept
+from meshcheck.traces.history import events
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import losses_append
+from meshcheck.traces.history import losses_rw
+from meshcheck.traces.history import losses_stream
+from meshcheck.traces.history import stream
 from meshcheck.traces.history.checker import check
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.list_append import Txn as LaTxn
-from meshcheck.traces.history.losses import count, render
+from meshcheck.traces.history.losses import count
+from meshcheck.traces.history.losses import render
 from meshcheck.traces.history.models import KeyValue
 from meshcheck.traces.history.rw_history import Txn as RwTxn
-from tests.test_history_differential import SETTINGS, oracle, register_histories
+from tests.test_history_differential import SETTINGS
+from tests.test_history_differential import oracle
+from tests.test_history_differential import register_histories
 
 
 def w(p: int, value: int, call: float, ret: float, status: str = "ok", key: str = "k") -> Op:

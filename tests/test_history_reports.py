@@ -18,12 +18,21 @@ from pathlib import Path
 
 from meshcheck.cluster import anomaly
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.rsm import Custom, StateMachine, to_value
-from meshcheck.systems import checked, stream_history
-from meshcheck.systems.run import RunOptions, replay_command
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import to_value
+from meshcheck.systems import checked
+from meshcheck.systems import stream_history
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import replay_command
 from meshcheck.traces.history import jepsen
-from meshcheck.traces.history.history import Op, numbered, op
-from meshcheck.traces.history.models import KeyValue, Model, Mutex, Rsm
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import numbered
+from meshcheck.traces.history.history import op
+from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.models import Mutex
+from meshcheck.traces.history.models import Rsm
 
 STALLED = Path(__file__).parent / "data" / "etcd_lock_stalled_holder.jsonl"
 Row = tuple[str, str, str]  # process, operation, lines

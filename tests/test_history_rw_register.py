@@ -8,21 +8,20 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from meshcheck import cli
-from meshcheck.traces.history import (
-    anomalies,
-    cycles,
-    rw_edges,
-    rw_elimination,
-    rw_history,
-    rw_order,
-    rw_register,
-)
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import rw_edges
+from meshcheck.traces.history import rw_elimination
+from meshcheck.traces.history import rw_history
+from meshcheck.traces.history import rw_order
+from meshcheck.traces.history import rw_register
 from meshcheck.traces.history.rw_register import Txn
 from tests import history_checks
 

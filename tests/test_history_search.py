@@ -14,24 +14,34 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.histories import to_ops
 from meshcheck.property_tests.raft import free_runs as raft
-from meshcheck.traces.history import jepsen, stored
-from meshcheck.traces.history.checker import _Budget, _search
-from meshcheck.traces.history.history import Op, numbered, prefix
-from meshcheck.traces.history.models import MODELS, CasRegister, Model, Rsm
-from tests.test_linearizability import custom_histories, histories
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import stored
+from meshcheck.traces.history.checker import _Budget
+from meshcheck.traces.history.checker import _search
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import numbered
+from meshcheck.traces.history.history import prefix
+from meshcheck.traces.history.models import MODELS
+from meshcheck.traces.history.models import CasRegister
+from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.models import Rsm
+from tests.test_linearizability import custom_histories
+from tests.test_linearizability import histories
 
 ROOT = Path(__file__).resolve().parents[1]
 RSM = MODELS["rsm"]

@@ -8,13 +8,19 @@ import itertools
 import math
 import xml.etree.ElementTree as ET
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from meshcheck.traces.history import svg, window
+from meshcheck.traces.history import svg
+from meshcheck.traces.history import window
 from meshcheck.traces.history.checker import check
-from meshcheck.traces.history.history import Op, numbered, op
-from meshcheck.traces.history.models import CasRegister, KeyValue, Model
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import numbered
+from meshcheck.traces.history.history import op
+from meshcheck.traces.history.models import CasRegister
+from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.history.models import Model
 from tests.test_linearizability import brute_force
 
 REG = Model()
@@ -257,7 +263,8 @@ def test_svg_has_one_bar_per_operation_and_marks_the_window() -> None:
 def test_bench_histories_are_what_the_benchmark_says() -> None:
     """bench/bench_history.py's generator gives linearizable histories with overlapping operations,
     the same for the same seed, and its stale variant is not linearizable."""
-    from bench.bench_history import generate, make_stale
+    from bench.bench_history import generate
+    from bench.bench_history import make_stale
 
     h = generate(300, 5, 1, seed=3)
     assert h == generate(300, 5, 1, seed=3)

@@ -11,8 +11,10 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.systems import provenance, system_file
-from meshcheck.systems.hosts_file import Host, load
+from meshcheck.systems import provenance
+from meshcheck.systems import system_file
+from meshcheck.systems.hosts_file import Host
+from meshcheck.systems.hosts_file import load
 
 TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"
 GOOD = """

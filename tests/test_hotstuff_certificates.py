@@ -17,8 +17,10 @@ from meshcheck.impl.hotstuff import mutants
 from meshcheck.mutants_cmd import mutant_settings
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hotstuff.certificates import certificates, qc_taken
-from meshcheck.property_tests.hotstuff.free_runs import check_safety, fuzz_safety
+from meshcheck.property_tests.hotstuff.certificates import certificates
+from meshcheck.property_tests.hotstuff.certificates import qc_taken
+from meshcheck.property_tests.hotstuff.free_runs import check_safety
+from meshcheck.property_tests.hotstuff.free_runs import fuzz_safety
 from tests.certificate_checks import SETTINGS
 
 BUG = frozenset({mutants.QC_COUNTS_VOTES})

@@ -13,24 +13,26 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.events import Deliver, Restart
-from meshcheck.impl.hotstuff.client import Client, ClientConfig
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.hotstuff.client import Client
+from meshcheck.impl.hotstuff.client import ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS,
-    QC,
-    Block,
-    BlockResponse,
-    NewView,
-    Proposal,
-    ReplyMsg,
-    Request,
-    SignedRequest,
-    Vote,
-    malformed,
-    request_bytes,
-)
-from meshcheck.impl.hotstuff.replica import MALFORMED, HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockResponse
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import malformed
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.replica import MALFORMED
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(0, (*REPLICAS, "c1"))

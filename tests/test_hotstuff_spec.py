@@ -16,18 +16,21 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.specs.mutants.hotstuff import (
-    BASE,
-    CONSEQUENCES,
-    DIEM_VOTING_RULE,
-    MUTANTS,
-    Mutant,
-    mutate,
-)
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
-from meshcheck.specs.tlc.stepper import State, Stepper
-from tests import spec_checks, spec_walk
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.specs.mutants.hotstuff import BASE
+from meshcheck.specs.mutants.hotstuff import CONSEQUENCES
+from meshcheck.specs.mutants.hotstuff import DIEM_VOTING_RULE
+from meshcheck.specs.mutants.hotstuff import MUTANTS
+from meshcheck.specs.mutants.hotstuff import Mutant
+from meshcheck.specs.mutants.hotstuff import mutate
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Violation
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from tests import spec_checks
+from tests import spec_walk
 
 SPECS = spec_checks.SPECS
 HOTSTUFF = SPECS / "HotStuff.tla"

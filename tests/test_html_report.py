@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.html import example, from_verify
-from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
-from meshcheck.html.render import render, unsafe, write
-from meshcheck.traces import itf, timeline
+from meshcheck.html import example
+from meshcheck.html import from_verify
+from meshcheck.html.page import CoveragePoint
+from meshcheck.html.page import Failure
+from meshcheck.html.page import Kill
+from meshcheck.html.page import Page
+from meshcheck.html.page import SummaryRow
+from meshcheck.html.render import render
+from meshcheck.html.render import unsafe
+from meshcheck.html.render import write
+from meshcheck.traces import itf
+from meshcheck.traces import timeline
 from meshcheck.traces.timeline.svg import render as draw
 from meshcheck.verify import project_root
 from tests.command import verify_argv

@@ -6,58 +6,70 @@ Byzantine leader."""
 from __future__ import annotations
 
 import random
-from collections import Counter, deque
+from collections import Counter
+from collections import deque
 from typing import Any
 
 import attrs
 import pytest
 
-from meshcheck.impl.base.effects import Effect, Persist, Send, SetTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS,
-    GENESIS_QC,
-    QC,
-    Block,
-    BlockRequest,
-    Proposal,
-    SignedRequest,
-    Vote,
-    proposal_bytes,
-    request_bytes,
-    vote_bytes,
-)
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockRequest
+from meshcheck.impl.hotstuff.messages import Proposal
 from meshcheck.impl.hotstuff.messages import Request as HsRequest
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HotStuffDetector, HybridHotStuff
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import PBFT
+from meshcheck.impl.hybrid.bft import HotStuffDetector
+from meshcheck.impl.hybrid.bft import HybridHotStuff
 from meshcheck.impl.hybrid.config import HybridConfig
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    HotStuffWire,
-    Keys,
-    OpEntry,
-    PbftWire,
-    RaftPayload,
-    client_id,
-)
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION
-from meshcheck.impl.hybrid.node import RETRY, HybridNode
-from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, RAFT_EQUIVOCATION, EvidenceChecker
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.node import RETRY
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.hybrid.threat import Evidence
-from meshcheck.impl.pbft.messages import (
-    Prepare,
-    PrePrepare,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    signing_bytes,
-)
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
-from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule

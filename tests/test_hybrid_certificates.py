@@ -15,11 +15,16 @@ import pytest
 
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.entries import ClockEntry
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, Level
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import Level
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid import certificates
-from meshcheck.property_tests.hybrid.certificates import PROPERTIES, Threat, keys, report
-from tests.certificate_checks import SETTINGS, Property
+from meshcheck.property_tests.hybrid.certificates import PROPERTIES
+from meshcheck.property_tests.hybrid.certificates import Threat
+from meshcheck.property_tests.hybrid.certificates import keys
+from meshcheck.property_tests.hybrid.certificates import report
+from tests.certificate_checks import SETTINGS
+from tests.certificate_checks import Property
 
 
 @pytest.mark.parametrize("prop", [p for _, p in PROPERTIES], ids=[n for n, _ in PROPERTIES])

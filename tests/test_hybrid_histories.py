@@ -18,7 +18,8 @@ from meshcheck.impl.hybrid.entries import OpEntry
 from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.levels import BFT
 from meshcheck.impl.hybrid.machine import HybridMachine
-from meshcheck.impl.hybrid.node import HybridNode, ended
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.node import ended
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.hybrid.free_runs import history_problem

@@ -10,9 +10,16 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from meshcheck.impl.base.effects import Action, Effect, Persist, Reply, Send
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.hotstuff.messages import Block as HsBlock
 from meshcheck.impl.hotstuff.messages import Proposal as HsProposal
 from meshcheck.impl.hotstuff.messages import Vote as HsVote
@@ -20,53 +27,54 @@ from meshcheck.impl.hotstuff.messages import proposal_bytes
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.bft import PbftBft
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    Keys,
-    OpEntry,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-    client_id,
-)
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, BFT, EQUIVOCATION, RAFT, TAMPERING, Level
-from meshcheck.impl.hybrid.machine import (
-    BEYOND_SWITCH,
-    COMMITTED,
-    KIND_FOR,
-    REJECTED,
-    HybridMachine,
-    HybridState,
-)
-from meshcheck.impl.hybrid.node import RETRY, HybridNode
-from meshcheck.impl.hybrid.proofs import (
-    RAFT_EQUIVOCATION,
-    RAFT_TAMPERING,
-    EvidenceChecker,
-    appended,
-    carried,
-)
-from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence, ThreatModel
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    Prepare,
-    PrePrepare,
-    Request,
-    Signed,
-    batch_digest,
-    history_digest,
-    signing_bytes,
-)
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    RequestVoteRequest,
-)
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.machine import BEYOND_SWITCH
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import KIND_FOR
+from meshcheck.impl.hybrid.machine import REJECTED
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import HybridState
+from meshcheck.impl.hybrid.node import RETRY
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.hybrid.proofs import appended
+from meshcheck.impl.hybrid.proofs import carried
+from meshcheck.impl.hybrid.threat import ACCEPTED
+from meshcheck.impl.hybrid.threat import REFUSED
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import history_digest
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import RequestVoteRequest
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.impl.sim.storage import Durable
 
 NODES = ("n1", "n2", "n3", "n4")

@@ -15,11 +15,16 @@ import re
 from collections.abc import Callable
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import Phase
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.hybrid import levels
-from meshcheck.impl.hybrid.levels import Counts, Level, LevelError, Thresholds
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import LevelError
+from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.models import threat
 
 StepFn = Callable[[Level, Counts, int, int, Thresholds], Level]

@@ -11,65 +11,74 @@ import attrs
 import pytest
 
 from meshcheck.impl.base import probes
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-)
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff.messages import Vote as HsVote
 from meshcheck.impl.hotstuff.replica import MALFORMED as HS_MALFORMED
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HybridHotStuff
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import PBFT
+from meshcheck.impl.hybrid.bft import HybridHotStuff
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    HotStuffWire,
-    Keys,
-    OpEntry,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-)
-from meshcheck.impl.hybrid.levels import (
-    BAD_SIGNATURE,
-    BFT,
-    EQUIVOCATION,
-    RAFT,
-    TAMPERING,
-    TIMING,
-    Level,
-)
-from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
-from meshcheck.impl.hybrid.node import CLOCK, NOT_SIGNED, RETRY, HybridNode, ended
-from meshcheck.impl.hybrid.proofs import (
-    PBFT_PREFIX,
-    RAFT_EQUIVOCATION,
-    RAFT_TAMPERING,
-    EvidenceChecker,
-)
-from meshcheck.impl.hybrid.threat import ACCEPTED, REFUSED, Evidence
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import REJECTED
+from meshcheck.impl.hybrid.node import CLOCK
+from meshcheck.impl.hybrid.node import NOT_SIGNED
+from meshcheck.impl.hybrid.node import RETRY
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.node import ended
+from meshcheck.impl.hybrid.proofs import PBFT_PREFIX
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.hybrid.threat import ACCEPTED
+from meshcheck.impl.hybrid.threat import REFUSED
+from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft import evidence as pbft_evidence
-from meshcheck.impl.pbft.messages import Prepare, Request, Signed, signing_bytes
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    RequestVoteRequest,
-    RequestVoteResponse,
-)
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import InstallSnapshotRequest
+from meshcheck.impl.raft.messages import RequestVoteRequest
+from meshcheck.impl.raft.messages import RequestVoteResponse
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER
-from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.raft.roles import CANDIDATE
+from meshcheck.impl.raft.roles import FOLLOWER
+from meshcheck.impl.raft.roles import LEADER
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.impl.sim.storage import Durable
 
 NODES = ("n1", "n2", "n3", "n4")

@@ -13,12 +13,18 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.byzantine import Censor, EquivocateRaft, FalseReports, ForgeSeals
-from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
-from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.impl.hybrid.byzantine import Censor
+from meshcheck.impl.hybrid.byzantine import EquivocateRaft
+from meshcheck.impl.hybrid.byzantine import FalseReports
+from meshcheck.impl.hybrid.byzantine import ForgeSeals
+from meshcheck.impl.hybrid.consensus import Decision
+from meshcheck.impl.hybrid.consensus import HybridConsensus
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
 from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.refinement import VARIABLES
-from meshcheck.impl.pbft.byzantine import Equivocate, corrupt
+from meshcheck.impl.pbft.byzantine import Equivocate
+from meshcheck.impl.pbft.byzantine import corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.hybrid.free_runs import history_problem

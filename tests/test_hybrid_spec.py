@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid import levels, mutants
-from meshcheck.specs.tlc.check import CheckResult, Violation
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid import mutants
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks
 from tests.spec_walk import Walk

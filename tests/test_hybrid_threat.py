@@ -10,17 +10,19 @@ import pytest
 
 from meshcheck.impl.base import probes
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.levels import (
-    BAD_SIGNATURE,
-    EQUIVOCATION,
-    TAMPERING,
-    TIMING,
-    Counts,
-    Level,
-    LevelError,
-    Thresholds,
-)
-from meshcheck.impl.hybrid.threat import ACCEPTED, DUPLICATE, REFUSED, Evidence, ThreatModel
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import LevelError
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.threat import ACCEPTED
+from meshcheck.impl.hybrid.threat import DUPLICATE
+from meshcheck.impl.hybrid.threat import REFUSED
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
 
 
 def ok(_record: Evidence) -> bool:

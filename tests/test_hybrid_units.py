@@ -9,14 +9,19 @@ from typing import Any
 import attrs
 import pytest
 
-from meshcheck.impl.base.effects import Put, SetTimer, Splice
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Restart
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import ClientOp, Keys
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.impl.hybrid.instance import Instance
-from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
-from meshcheck.impl.hybrid.mutants import BUGS, EQUIVOCATION_IS_LOW
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import HybridState
+from meshcheck.impl.hybrid.mutants import BUGS
+from meshcheck.impl.hybrid.mutants import EQUIVOCATION_IS_LOW
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.hybrid.threat import ThreatModel

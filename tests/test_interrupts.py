@@ -15,7 +15,8 @@ import pytest
 
 from meshcheck import verify_rows
 from meshcheck.impl.base.errors import Terminated
-from meshcheck.interrupts import held, sigterm_interrupts
+from meshcheck.interrupts import held
+from meshcheck.interrupts import sigterm_interrupts
 
 
 def _sigterm() -> None:

@@ -12,15 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import TraceFormatError
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.trace import INIT, Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Unserializable, Value, freeze
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Unserializable
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.base.values import freeze
 from meshcheck.traces import itf
-from meshcheck.traces.itf import decode_value, encode_value
+from meshcheck.traces.itf import decode_value
+from meshcheck.traces.itf import encode_value
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,10 +11,13 @@ import attrs
 import pytest
 
 from bench.bench_trace import PROTOCOLS
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.traces import itf
-from meshcheck.traces.itf import BigInt, Map, Tup
+from meshcheck.traces.itf import BigInt
+from meshcheck.traces.itf import Map
+from meshcheck.traces.itf import Tup
 from tests import itf_reference
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.faults.lazyfs import LazyFsError, LazyMount, fuse_unavailable, is_mounted
+from meshcheck.faults.lazyfs import LazyFsError
+from meshcheck.faults.lazyfs import LazyMount
+from meshcheck.faults.lazyfs import fuse_unavailable
+from meshcheck.faults.lazyfs import is_mounted
 from meshcheck.impl.base.effects import Put
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk

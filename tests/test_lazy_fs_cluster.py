@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.faults.lazyfs import LazyFsError, LazyMount, fuse_unavailable, is_mounted
+from meshcheck.faults.lazyfs import LazyFsError
+from meshcheck.faults.lazyfs import LazyMount
+from meshcheck.faults.lazyfs import fuse_unavailable
+from meshcheck.faults.lazyfs import is_mounted
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.runtime.client import Client, write
+from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.client import write
 from meshcheck.impl.runtime.disk import Disk
-from meshcheck.impl.runtime.launcher import LocalCluster, alive
+from meshcheck.impl.runtime.launcher import LocalCluster
+from meshcheck.impl.runtime.launcher import alive
 from meshcheck.impl.runtime.protocols import protocol
 
 _WHY = fuse_unavailable()

@@ -20,14 +20,19 @@ from __future__ import annotations
 import copy
 import os
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 
-from meshcheck.faults.lazy_tree import DURABILITY, Inode, LazyTree
-from meshcheck.faults.lazyfs import LazyFsError, LazyMount, fuse_unavailable
+from meshcheck.faults.lazy_tree import DURABILITY
+from meshcheck.faults.lazy_tree import Inode
+from meshcheck.faults.lazy_tree import LazyTree
+from meshcheck.faults.lazyfs import LazyFsError
+from meshcheck.faults.lazyfs import LazyMount
+from meshcheck.faults.lazyfs import fuse_unavailable
 
 DIRS = ("", "a", "b")  # the root and two directories, made before the tree and durable
 NAMES = ("f", "g", "h")

@@ -8,14 +8,22 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.rsm import Custom, StateMachine, to_value
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import to_value
 from meshcheck.traces.history.checker import check
-from meshcheck.traces.history.history import Op, numbered, op
-from meshcheck.traces.history.models import CasRegister, KeyValue, Model, Rsm
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import numbered
+from meshcheck.traces.history.history import op
+from meshcheck.traces.history.models import CasRegister
+from meshcheck.traces.history.models import KeyValue
+from meshcheck.traces.history.models import Model
+from meshcheck.traces.history.models import Rsm
 
 REG = Model()
 CAS = CasRegister()

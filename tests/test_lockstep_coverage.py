@@ -7,7 +7,8 @@ from collections import Counter
 
 from hypothesis import settings
 
-from meshcheck.property_tests.coverage import Search, never_taken
+from meshcheck.property_tests.coverage import Search
+from meshcheck.property_tests.coverage import never_taken
 
 
 def _search(calls: list[bool]) -> Search:

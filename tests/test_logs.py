@@ -8,29 +8,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 
 from meshcheck import validate_cmd
 from meshcheck.cli import main
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import cluster, run, schedules
-from meshcheck.property_tests.raft.validation import (
-    VALIDATION,
-    validation_model,
-    validation_stepper,
-)
-from meshcheck.traces.logs import (
-    LogFormatError,
-    LogRecord,
-    dumps,
-    loads,
-    merge,
-    reference,
-    validate,
-)
-from meshcheck.traces.logs.validate import RESERVE, Validator, stepper_for
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import run
+from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.validation import VALIDATION
+from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.property_tests.raft.validation import validation_stepper
+from meshcheck.traces.logs import LogFormatError
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import dumps
+from meshcheck.traces.logs import loads
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import reference
+from meshcheck.traces.logs import validate
+from meshcheck.traces.logs.validate import RESERVE
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import stepper_for
 from meshcheck.verify_logs import log_row
 from tests.schedules import faulty
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.manager import (
-    ROUTES,
-    How,
-    Layer,
-    Manager,
-    OpType,
-    UnknownOperationType,
-    op_type,
-    route,
-)
+from meshcheck.impl.manager import ROUTES
+from meshcheck.impl.manager import How
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager import Manager
+from meshcheck.impl.manager import OpType
+from meshcheck.impl.manager import UnknownOperationType
+from meshcheck.impl.manager import op_type
+from meshcheck.impl.manager import route
 from meshcheck.impl.manager.mutants import CRITICAL_TO_RAFT_AT_NONE
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.property_tests.routing.observe import Submitter, counters, routing_problem
+from meshcheck.property_tests.routing.observe import Submitter
+from meshcheck.property_tests.routing.observe import counters
+from meshcheck.property_tests.routing.observe import routing_problem
 
 LEVELS = ("None", "Low", "Medium", "High", "Critical")
 

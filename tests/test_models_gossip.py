@@ -16,23 +16,35 @@ import functools
 import math
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import z3
-from hypothesis import Phase, given, settings
+from hypothesis import Phase
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from meshcheck import proofs, registry
+from meshcheck import proofs
+from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.impl.gossip import entries
-from meshcheck.impl.gossip.entries import Entry, Rank, State
-from meshcheck.impl.gossip.phi import Arrivals, PhiConfig, phi
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.entries import Rank
+from meshcheck.impl.gossip.entries import State
+from meshcheck.impl.gossip.phi import Arrivals
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.gossip.phi import phi
 from meshcheck.models import gossip
 from meshcheck.models.gossip import GossipVariant
-from meshcheck.models.proof import Lemma, ProofResult, prove_lemma
-from meshcheck.protocol import Models, Protocol
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import prove_lemma
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 
 LEMMAS = (
     "gossip.order",

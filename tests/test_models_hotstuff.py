@@ -23,24 +23,29 @@ import attrs
 import pytest
 import z3
 
-from meshcheck import proofs, registry
+from meshcheck import proofs
+from meshcheck import registry
 from meshcheck.cli import main
-from meshcheck.models import hotstuff, proof
+from meshcheck.models import hotstuff
+from meshcheck.models import proof
 from meshcheck.models.hotstuff import HotStuffVariant
-from meshcheck.models.proof import (
-    ASSUMED,
-    ProofResult,
-    Vocabulary,
-    check_inductive,
-    prove_lemma,
-)
+from meshcheck.models.proof import ASSUMED
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import Vocabulary
+from meshcheck.models.proof import check_inductive
+from meshcheck.models.proof import prove_lemma
 from meshcheck.models.proof.encode import (
     axioms,
+)  # internals: the replays and the >= check below need them
+from meshcheck.models.proof.encode import (
     invariant,
 )  # internals: the replays and the >= check below need them
-from meshcheck.protocol import Models, Protocol
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 from tests import proof_checks
-from tests.proof_checks import Fixed, Key, Replay
+from tests.proof_checks import Fixed
+from tests.proof_checks import Key
+from tests.proof_checks import Replay
 
 INVARIANTS = (
     "NoConflictingCommits",

@@ -19,12 +19,16 @@ import z3
 
 from meshcheck import proofs
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.models import pbft, proof
+from meshcheck.models import pbft
+from meshcheck.models import proof
 from meshcheck.models.pbft import PbftVariant
-from meshcheck.models.proof import ASSUMED, ProofResult, prove_lemma
+from meshcheck.models.proof import ASSUMED
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import prove_lemma
 from tests import proof_checks
 from tests.command import meshcheck
-from tests.proof_checks import Key, Replay
+from tests.proof_checks import Key
+from tests.proof_checks import Replay
 
 INVARIANTS = (
     "Agreement",

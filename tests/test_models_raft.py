@@ -19,8 +19,13 @@ from meshcheck import proofs
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import INIT
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.models import proof, raft
-from meshcheck.models.proof import ASSUMED, Lemma, ModelError, ProofResult, ProtocolModel
+from meshcheck.models import proof
+from meshcheck.models import raft
+from meshcheck.models.proof import ASSUMED
+from meshcheck.models.proof import Lemma
+from meshcheck.models.proof import ModelError
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import ProtocolModel
 
 Key = tuple[str, str | None, str | None]  # kind, invariant, transition
 

@@ -15,14 +15,22 @@ from collections.abc import Sequence
 import pytest
 import z3
 
-from meshcheck import cli, proofs, verify
+from meshcheck import cli
+from meshcheck import proofs
+from meshcheck import verify
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import levels
-from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
-from meshcheck.models import proof, threat
-from meshcheck.models.proof import ProofResult, prove_lemma
-from meshcheck.models.threat import formula, switch, switch_proof
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.models import proof
+from meshcheck.models import threat
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import prove_lemma
+from meshcheck.models.threat import formula
 from meshcheck.models.threat import obligations as threat_lemmas
+from meshcheck.models.threat import switch
+from meshcheck.models.threat import switch_proof
 from tests import proof_checks
 from tests.proof_checks import Key
 

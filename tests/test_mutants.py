@@ -10,9 +10,13 @@ import pytest
 
 from meshcheck import mutants_cmd
 from meshcheck.cli import main
-from meshcheck.mutants_cmd import Attempt, Outcome, render, run_mutants
+from meshcheck.mutants_cmd import Attempt
+from meshcheck.mutants_cmd import Outcome
+from meshcheck.mutants_cmd import render
+from meshcheck.mutants_cmd import run_mutants
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.raft.checks import CHECKS, Check
+from meshcheck.property_tests.raft.checks import CHECKS
+from meshcheck.property_tests.raft.checks import Check
 from tests.own_protocols import OWN_PROTOCOLS
 
 
@@ -175,12 +179,10 @@ def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     whose copy the leader in between overwrote) by its stored run of the scripted re-election,
     which comes first (the scenario's own check, "leader re-elected (Raft epoch)", kills it too;
     every other check misses it)."""
-    from meshcheck.impl.hybrid.mutants import (
-        BUGS,
-        FOLLOW_CAUGHT_APPEND,
-        REAPPEND_CHECKS_INDEX_ONLY,
-        TIMING_FROM_RECEIPT,
-    )
+    from meshcheck.impl.hybrid.mutants import BUGS
+    from meshcheck.impl.hybrid.mutants import FOLLOW_CAUGHT_APPEND
+    from meshcheck.impl.hybrid.mutants import REAPPEND_CHECKS_INDEX_ONLY
+    from meshcheck.impl.hybrid.mutants import TIMING_FROM_RECEIPT
 
     outcomes = run_mutants("hybrid", profile="default", shrink=False)
     survivors = [o.mutant for o in outcomes if o.killer is None]

@@ -11,7 +11,9 @@ import pytest
 
 from meshcheck import mutants_cmd
 from meshcheck.cli import main
-from meshcheck.mutants_cmd import TLC_CHECK, render, run_mutants
+from meshcheck.mutants_cmd import TLC_CHECK
+from meshcheck.mutants_cmd import render
+from meshcheck.mutants_cmd import run_mutants
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.specs import mutants as spec_mutants

@@ -17,22 +17,20 @@ import pytest
 from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.node import RaftNode
-from mutation.run import (
-    FAST,
-    GROUPS,
-    NOT_FAST,
-    SKIPPED,
-    Equivalent,
-    Mutant,
-    equivalent_by_rule,
-    index,
-    lookup,
-    score_cell,
-    still_by_rule,
-    tabulate,
-    to_rerun,
-    wilson,
-)
+from mutation.run import FAST
+from mutation.run import GROUPS
+from mutation.run import NOT_FAST
+from mutation.run import SKIPPED
+from mutation.run import Equivalent
+from mutation.run import Mutant
+from mutation.run import equivalent_by_rule
+from mutation.run import index
+from mutation.run import lookup
+from mutation.run import score_cell
+from mutation.run import still_by_rule
+from mutation.run import tabulate
+from mutation.run import to_rerun
+from mutation.run import wilson
 
 
 def _source(function: Callable[..., Any]) -> str:

@@ -15,11 +15,17 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.systems import system_file
-from meshcheck.systems.nats_client import NATS, NatsClient, durable_name, leader
+from meshcheck.systems.nats_client import NATS
+from meshcheck.systems.nats_client import NatsClient
+from meshcheck.systems.nats_client import durable_name
+from meshcheck.systems.nats_client import leader
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.plugin import ClientSettings, Endpoint, Invocation
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nats-server") is None, reason="nats-server missing: `make nats` installs it"
@@ -234,7 +240,8 @@ def test_the_no_quorum_schedule_never_acknowledges_through_the_harness_pause() -
     """The schedule above, ten times, with every thread state read at the publish: the pause has
     landed on both servers every time, and no publish is acknowledged. With SIGSTOP sent and not
     waited for, 2 of 30 such runs on a loaded machine acknowledged (docs/findings.md)."""
-    from tests.nats_pause_schedule import _run, summary
+    from tests.nats_pause_schedule import _run
+    from tests.nats_pause_schedule import summary
 
     counts = summary([_run(harness=True) for _ in range(10)])
     assert counts["a paused server not stopped at the publish"] == 0, counts

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster import nemesis, strike
-from meshcheck.cluster.nemesis import LEADER, Fault
+from meshcheck.cluster import nemesis
+from meshcheck.cluster import strike
+from meshcheck.cluster.nemesis import LEADER
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.impl.base.errors import MeshcheckError
 
 FIVE = [f"n{k}" for k in range(1, 6)]

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 import pytest
 
 from meshcheck.cluster import strike
 from meshcheck.cluster.left_down import LeftDown
-from meshcheck.cluster.nemesis import LEADER, Fault
+from meshcheck.cluster.nemesis import LEADER
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.impl.base.errors import ImplError
 
 NAMES = ["n1", "n2", "n3"]

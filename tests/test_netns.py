@@ -20,14 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.clock_faults import ShiftedClock, unavailable
-from meshcheck.cluster.netns import (
-    NamespaceNetwork,
-    NetnsError,
-    missing,
-    namespaces,
-    sweep_stale,
-)
+from meshcheck.cluster.clock_faults import ShiftedClock
+from meshcheck.cluster.clock_faults import unavailable
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import NetnsError
+from meshcheck.cluster.netns import missing
+from meshcheck.cluster.netns import namespaces
+from meshcheck.cluster.netns import sweep_stale
 
 WHY = missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster.netns import NamespaceNetwork, missing
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import missing
 
 WHY = missing() or (None if shutil.which("etcd") else "etcd is not installed: `make etcd`")
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"etcd in namespaces: {WHY}")

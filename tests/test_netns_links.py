@@ -5,14 +5,18 @@ loss faults on a node put it in force once and take it off with the last of them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import cast
 
 import pytest
 
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.netns import NamespaceNetwork, NetnsError
-from meshcheck.cluster.netns_links import LATENCY, LOSS, NamespaceLinks
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import NetnsError
+from meshcheck.cluster.netns_links import LATENCY
+from meshcheck.cluster.netns_links import LOSS
+from meshcheck.cluster.netns_links import NamespaceLinks
 
 NAMES = ("n1", "n2", "n3")
 

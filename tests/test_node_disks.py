@@ -17,9 +17,14 @@ import pytest
 from meshcheck.cluster import disk_faults
 from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.faults.corrupt import flip_bits, truncate_file
-from meshcheck.faults.disks import DURABLE, NodeDisks
-from meshcheck.faults.lazyfs import DaemonDied, LazyFsError, fuse_unavailable, is_mounted
+from meshcheck.faults.corrupt import flip_bits
+from meshcheck.faults.corrupt import truncate_file
+from meshcheck.faults.disks import DURABLE
+from meshcheck.faults.disks import NodeDisks
+from meshcheck.faults.lazyfs import DaemonDied
+from meshcheck.faults.lazyfs import LazyFsError
+from meshcheck.faults.lazyfs import fuse_unavailable
+from meshcheck.faults.lazyfs import is_mounted
 from meshcheck.impl.base.errors import ImplError
 
 _WHY = fuse_unavailable()

@@ -10,66 +10,67 @@ one's signature), 4.2 (the three phases), 4.4 (the view change), 4.5.2 (liveness
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, event, find, given, settings, target
+from hypothesis import HealthCheck
+from hypothesis import event
+from hypothesis import find
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
+from hypothesis import target
 
 from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.pbft import (
-    CHANGING,
-    VIEW_CHANGE,
-    KeyRing,
-    PbftConfig,
-    Prepare,
-    PrePrepare,
-    Replica,
-    Request,
-    Signed,
-    batch_digest,
-    mutants,
-    pbft_cluster,
-    proves,
-)
-from meshcheck.impl.pbft.byzantine import (
-    BEHAVIOURS,
-    AnyBehaviour,
-    ByzantineReplica,
-    Equivocate,
-    ForgeSignature,
-    FuzzReplies,
-    HidePrepared,
-    LieToClient,
-    LyingReplies,
-    MissingSignature,
-    Replay,
-    SafetyMonitor,
-    Silent,
-    TamperDigest,
-    Twins,
-    behaviour_strategy,
-    byzantine_strategy,
-    byzantine_wrappers,
-    corrupt,
-    replica_ids,
-)
-from meshcheck.impl.pbft.messages import Commit, signing_bytes
-from meshcheck.impl.sim import (
-    ClientRequest,
-    Deliver,
-    Faults,
-    Persist,
-    Restart,
-    Send,
-    SetTimer,
-    Simulator,
-    Workload,
-)
+from meshcheck.impl.pbft import CHANGING
+from meshcheck.impl.pbft import VIEW_CHANGE
+from meshcheck.impl.pbft import KeyRing
+from meshcheck.impl.pbft import PbftConfig
+from meshcheck.impl.pbft import Prepare
+from meshcheck.impl.pbft import PrePrepare
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import Request
+from meshcheck.impl.pbft import Signed
+from meshcheck.impl.pbft import batch_digest
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft import pbft_cluster
+from meshcheck.impl.pbft import proves
+from meshcheck.impl.pbft.byzantine import BEHAVIOURS
+from meshcheck.impl.pbft.byzantine import AnyBehaviour
+from meshcheck.impl.pbft.byzantine import ByzantineReplica
+from meshcheck.impl.pbft.byzantine import Equivocate
+from meshcheck.impl.pbft.byzantine import ForgeSignature
+from meshcheck.impl.pbft.byzantine import FuzzReplies
+from meshcheck.impl.pbft.byzantine import HidePrepared
+from meshcheck.impl.pbft.byzantine import LieToClient
+from meshcheck.impl.pbft.byzantine import LyingReplies
+from meshcheck.impl.pbft.byzantine import MissingSignature
+from meshcheck.impl.pbft.byzantine import Replay
+from meshcheck.impl.pbft.byzantine import SafetyMonitor
+from meshcheck.impl.pbft.byzantine import Silent
+from meshcheck.impl.pbft.byzantine import TamperDigest
+from meshcheck.impl.pbft.byzantine import Twins
+from meshcheck.impl.pbft.byzantine import behaviour_strategy
+from meshcheck.impl.pbft.byzantine import byzantine_strategy
+from meshcheck.impl.pbft.byzantine import byzantine_wrappers
+from meshcheck.impl.pbft.byzantine import corrupt
+from meshcheck.impl.pbft.byzantine import replica_ids
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Deliver
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Persist
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.impl.sim.storage import Durable
 from tests.hash_seeds import printed_under_hash_seeds
 

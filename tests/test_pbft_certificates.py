@@ -14,14 +14,23 @@ import hypothesis
 import pytest
 from hypothesis import Phase
 
-from meshcheck.impl.pbft import PreparedProof, mutants
+from meshcheck.impl.pbft import PreparedProof
+from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import Prepare, PrePrepare, Request, batch_digest
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import batch_digest
 from meshcheck.impl.pbft.viewchange import check_prepared
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft import certificates
-from meshcheck.property_tests.pbft.certificates import PROPERTIES, keys, replicas, sign, verifier
-from tests.certificate_checks import SETTINGS, Property
+from meshcheck.property_tests.pbft.certificates import PROPERTIES
+from meshcheck.property_tests.pbft.certificates import keys
+from meshcheck.property_tests.pbft.certificates import replicas
+from meshcheck.property_tests.pbft.certificates import sign
+from meshcheck.property_tests.pbft.certificates import verifier
+from tests.certificate_checks import SETTINGS
+from tests.certificate_checks import Property
 
 
 @pytest.mark.parametrize("prop", [p for _, p in PROPERTIES], ids=[n for n, _ in PROPERTIES])

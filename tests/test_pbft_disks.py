@@ -14,34 +14,38 @@ from typing import Any
 
 import pytest
 
-from meshcheck.cluster.pbft_disks import DiskJudge, Tail, verdict
-from meshcheck.impl.base.effects import Put, Splice
+from meshcheck.cluster.pbft_disks import DiskJudge
+from meshcheck.cluster.pbft_disks import Tail
+from meshcheck.cluster.pbft_disks import verdict
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft.byzantine import AlterUnsigned, ForgeSignature, Usurp, Vouch
+from meshcheck.impl.pbft.byzantine import AlterUnsigned
+from meshcheck.impl.pbft.byzantine import ForgeSignature
+from meshcheck.impl.pbft.byzantine import Usurp
+from meshcheck.impl.pbft.byzantine import Vouch
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import Evidence
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    Commit,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    signing_bytes,
-)
-from meshcheck.impl.pbft.mutants import (
-    PREPARED_COUNTS_PRIMARY,
-    PREPREPARE_FROM_NON_PRIMARY,
-    RELAYED_BATCH_NOT_CHECKED,
-    SIGNATURES_NOT_CHECKED,
-    VIEW_CHANGE_BLAMES_SIGNER,
-)
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.pbft.mutants import PREPARED_COUNTS_PRIMARY
+from meshcheck.impl.pbft.mutants import PREPREPARE_FROM_NON_PRIMARY
+from meshcheck.impl.pbft.mutants import RELAYED_BATCH_NOT_CHECKED
+from meshcheck.impl.pbft.mutants import SIGNATURES_NOT_CHECKED
+from meshcheck.impl.pbft.mutants import VIEW_CHANGE_BLAMES_SIGNER
 from meshcheck.impl.pbft.simulation import pbft_cluster
-from meshcheck.impl.pbft.storage import AUDIT, LOG, STABLE
+from meshcheck.impl.pbft.storage import AUDIT
+from meshcheck.impl.pbft.storage import LOG
+from meshcheck.impl.pbft.storage import STABLE
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.protocols import protocol
 from meshcheck.impl.sim import Faults

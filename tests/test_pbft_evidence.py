@@ -10,67 +10,65 @@ import attrs
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.pbft import NORMAL, VIEW_CHANGE, KeyRing, PreparedProof, ViewChange, proves
-from meshcheck.impl.pbft.client import RETRY, Client, ClientConfig
+from meshcheck.impl.pbft import NORMAL
+from meshcheck.impl.pbft import VIEW_CHANGE
+from meshcheck.impl.pbft import KeyRing
+from meshcheck.impl.pbft import PreparedProof
+from meshcheck.impl.pbft import ViewChange
+from meshcheck.impl.pbft import proves
+from meshcheck.impl.pbft.client import RETRY
+from meshcheck.impl.pbft.client import Client
+from meshcheck.impl.pbft.client import ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.crypto import derive_private_key, sha256
-from meshcheck.impl.pbft.evidence import (
-    BAD_SIGNATURE,
-    BAD_STATE,
-    BAD_VIEW_CHANGE,
-    EQUIVOCATION,
-    FORGED_REQUEST,
-    MALFORMED,
-    WRONG_PRIMARY,
-    AuditLog,
-    Evidence,
-)
-from meshcheck.impl.pbft.messages import (
-    GENESIS,
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    Status,
-    batch_digest,
-    encode,
-    malformed,
-    signing_bytes,
-)
+from meshcheck.impl.pbft.crypto import derive_private_key
+from meshcheck.impl.pbft.crypto import sha256
+from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
+from meshcheck.impl.pbft.evidence import BAD_STATE
+from meshcheck.impl.pbft.evidence import BAD_VIEW_CHANGE
+from meshcheck.impl.pbft.evidence import EQUIVOCATION
+from meshcheck.impl.pbft.evidence import FORGED_REQUEST
+from meshcheck.impl.pbft.evidence import MALFORMED
+from meshcheck.impl.pbft.evidence import WRONG_PRIMARY
+from meshcheck.impl.pbft.evidence import AuditLog
+from meshcheck.impl.pbft.evidence import Evidence
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import encode
+from meshcheck.impl.pbft.messages import malformed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.pbft.viewchange import (
-    check_new_view,
-    check_prepared,
-    check_view_change,
-    plan_new_view,
-    relayed_intact,
-)
-from meshcheck.impl.sim import (
-    CancelTimer,
-    ClientRequest,
-    Deliver,
-    Persist,
-    Restart,
-    Send,
-    SetTimer,
-    Tick,
-)
+from meshcheck.impl.pbft.viewchange import check_new_view
+from meshcheck.impl.pbft.viewchange import check_prepared
+from meshcheck.impl.pbft.viewchange import check_view_change
+from meshcheck.impl.pbft.viewchange import plan_new_view
+from meshcheck.impl.pbft.viewchange import relayed_intact
+from meshcheck.impl.sim import CancelTimer
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Deliver
+from meshcheck.impl.sim import Persist
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import Tick
 from meshcheck.impl.sim.storage import Durable
-from tests.pbft_messages import (
-    KEYS,
-    REPLICAS,
-    certificate,
-    changed_on_its_way,
-    checkpoint,
-    pre_prepare,
-    prepare,
-    request,
-    signed,
-    view_change,
-)
+from tests.pbft_messages import KEYS
+from tests.pbft_messages import REPLICAS
+from tests.pbft_messages import certificate
+from tests.pbft_messages import changed_on_its_way
+from tests.pbft_messages import checkpoint
+from tests.pbft_messages import pre_prepare
+from tests.pbft_messages import prepare
+from tests.pbft_messages import request
+from tests.pbft_messages import signed
+from tests.pbft_messages import view_change
 from tests.test_pbft_impl import Box
 
 

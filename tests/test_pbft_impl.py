@@ -17,64 +17,63 @@ from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.effects import Reply as Answer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft import (
-    BATCH,
-    CHANGING,
-    NORMAL,
-    PROGRESS,
-    VIEW_CHANGE,
-    Checkpoint,
-    Client,
-    ClientConfig,
-    Commit,
-    NewView,
-    PbftConfig,
-    Prepare,
-    PrePrepare,
-    Replica,
-    Reply,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    history_digest,
-    mutants,
-    proves,
-)
-from meshcheck.impl.pbft.client import NEXT, RETRY
-from meshcheck.impl.pbft.messages import Batch, Status
-from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, LOG, VIEW
+from meshcheck.impl.pbft import BATCH
+from meshcheck.impl.pbft import CHANGING
+from meshcheck.impl.pbft import NORMAL
+from meshcheck.impl.pbft import PROGRESS
+from meshcheck.impl.pbft import VIEW_CHANGE
+from meshcheck.impl.pbft import Checkpoint
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft import ClientConfig
+from meshcheck.impl.pbft import Commit
+from meshcheck.impl.pbft import NewView
+from meshcheck.impl.pbft import PbftConfig
+from meshcheck.impl.pbft import Prepare
+from meshcheck.impl.pbft import PrePrepare
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import Reply
+from meshcheck.impl.pbft import Request
+from meshcheck.impl.pbft import Signed
+from meshcheck.impl.pbft import ViewChange
+from meshcheck.impl.pbft import batch_digest
+from meshcheck.impl.pbft import history_digest
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft import proves
+from meshcheck.impl.pbft.client import NEXT
+from meshcheck.impl.pbft.client import RETRY
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.storage import AUDIT
+from meshcheck.impl.pbft.storage import EXECUTED
+from meshcheck.impl.pbft.storage import LOG
+from meshcheck.impl.pbft.storage import VIEW
 from meshcheck.impl.rsm.machine import StateMachine
-from meshcheck.impl.sim import (
-    Apply,
-    CancelTimer,
-    ClientRequest,
-    Deliver,
-    Effect,
-    Persist,
-    Restart,
-    Send,
-    SetTimer,
-    Splice,
-    Tick,
-)
+from meshcheck.impl.sim import Apply
+from meshcheck.impl.sim import CancelTimer
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Deliver
+from meshcheck.impl.sim import Effect
+from meshcheck.impl.sim import Persist
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import Splice
+from meshcheck.impl.sim import Tick
 from meshcheck.impl.sim.storage import Durable
 from tests import stepped
-from tests.pbft_messages import (
-    KEYS,
-    REPLICAS,
-    certificate,
-    checkpoint,
-    commit,
-    forged,
-    pre_prepare,
-    prepare,
-    request,
-    sent,
-    signed,
-    timers,
-    view_change,
-)
+from tests.pbft_messages import KEYS
+from tests.pbft_messages import REPLICAS
+from tests.pbft_messages import certificate
+from tests.pbft_messages import checkpoint
+from tests.pbft_messages import commit
+from tests.pbft_messages import forged
+from tests.pbft_messages import pre_prepare
+from tests.pbft_messages import prepare
+from tests.pbft_messages import request
+from tests.pbft_messages import sent
+from tests.pbft_messages import signed
+from tests.pbft_messages import timers
+from tests.pbft_messages import view_change
 
 
 class Box:

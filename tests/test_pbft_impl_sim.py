@@ -14,31 +14,34 @@ import attrs
 import pytest
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft import (
-    VARIABLES,
-    Commit,
-    KeyRing,
-    PrePrepare,
-    Replica,
-    Signed,
-    batch_digest,
-    mutants,
-    pbft_cluster,
-    proves,
-)
-from meshcheck.impl.pbft.messages import (
-    GENESIS,
-    NOOP,
-    NewView,
-    PreparedProof,
-    Request,
-    ViewChange,
-    signing_bytes,
-)
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft import VARIABLES
+from meshcheck.impl.pbft import Commit
+from meshcheck.impl.pbft import KeyRing
+from meshcheck.impl.pbft import PrePrepare
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import Signed
+from meshcheck.impl.pbft import batch_digest
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft import pbft_cluster
+from meshcheck.impl.pbft import proves
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.refinement import message_record
-from meshcheck.impl.sim import ClientRequest, Effect, Faults, Send, Simulator, Workload
-from meshcheck.property_tests.pbft.validation import first_step_not_in_spec, validation_stepper
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Effect
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
+from meshcheck.property_tests.pbft.validation import first_step_not_in_spec
+from meshcheck.property_tests.pbft.validation import validation_stepper
 from meshcheck.traces import itf
 from tests.hash_seeds import printed_under_hash_seeds
 

@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.pbft import Replica, pbft_cluster
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.byzantine import Repeat
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.mutants import EXECUTE_AGAIN
 from meshcheck.impl.sim import Workload
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.pbft.free_runs import honest, request_key, rsm_op
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import request_key
+from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 
 def repeated(bugs: frozenset[str], seed: int) -> tuple[int, str | None]:

@@ -16,63 +16,66 @@ check switches a catalogue mutant on without touching the tests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import attrs
 
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Send,
-)
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.pbft import (
-    CHANGING,
-    NORMAL,
-    PROGRESS,
-    VIEW_CHANGE,
-    Checkpoint,
-    Client,
-    ClientConfig,
-    Commit,
-    NewView,
-    PbftConfig,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Replica,
-    Reply,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    history_digest,
-)
-from meshcheck.impl.pbft.log import MessageLog, prepares_needed
-from meshcheck.impl.pbft.messages import GENESIS, NULL_DIGEST, Batch, Status, signing_bytes
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.pbft import CHANGING
+from meshcheck.impl.pbft import NORMAL
+from meshcheck.impl.pbft import PROGRESS
+from meshcheck.impl.pbft import VIEW_CHANGE
+from meshcheck.impl.pbft import Checkpoint
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft import ClientConfig
+from meshcheck.impl.pbft import Commit
+from meshcheck.impl.pbft import NewView
+from meshcheck.impl.pbft import PbftConfig
+from meshcheck.impl.pbft import Prepare
+from meshcheck.impl.pbft import PreparedProof
+from meshcheck.impl.pbft import PrePrepare
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import Reply
+from meshcheck.impl.pbft import Request
+from meshcheck.impl.pbft import Signed
+from meshcheck.impl.pbft import ViewChange
+from meshcheck.impl.pbft import batch_digest
+from meshcheck.impl.pbft import history_digest
+from meshcheck.impl.pbft.log import MessageLog
+from meshcheck.impl.pbft.log import prepares_needed
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import NULL_DIGEST
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.storage import LOG
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.sim.storage import Durable
 from tests import stepped
-from tests.pbft_messages import (
-    KEYS,
-    REPLICAS,
-    certificate,
-    changed_on_its_way,
-    checkpoint,
-    commit,
-    forged,
-    pre_prepare,
-    prepare,
-    request,
-    sent,
-    signed,
-    timers,
-    view_change,
-)
+from tests.pbft_messages import KEYS
+from tests.pbft_messages import REPLICAS
+from tests.pbft_messages import certificate
+from tests.pbft_messages import changed_on_its_way
+from tests.pbft_messages import checkpoint
+from tests.pbft_messages import commit
+from tests.pbft_messages import forged
+from tests.pbft_messages import pre_prepare
+from tests.pbft_messages import prepare
+from tests.pbft_messages import request
+from tests.pbft_messages import sent
+from tests.pbft_messages import signed
+from tests.pbft_messages import timers
+from tests.pbft_messages import view_change
 
 # the mutation check (tests/test_rule_mutations.py) switches catalogue mutants on here
 BUGS_UNDER_TEST: frozenset[str] = frozenset()

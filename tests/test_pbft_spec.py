@@ -16,11 +16,19 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.specs.mutants.pbft import GAPS, MUTANTS, TWO, Mutant, mutate
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.specs.mutants.pbft import GAPS
+from meshcheck.specs.mutants.pbft import MUTANTS
+from meshcheck.specs.mutants.pbft import TWO
+from meshcheck.specs.mutants.pbft import Mutant
+from meshcheck.specs.mutants.pbft import mutate
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
-from tests import spec_checks, spec_walk
+from tests import spec_checks
+from tests import spec_walk
 
 SPECS = spec_checks.SPECS
 PBFT = SPECS / "PBFT.tla"

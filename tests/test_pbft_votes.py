@@ -12,20 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.pbft.votes import (
-    Ballot,
-    Decision,
-    Equivocation,
-    Tally,
-    UnknownVoter,
-    Vote,
-    VoteRule,
-    tally,
-)
+from meshcheck.impl.pbft.votes import Ballot
+from meshcheck.impl.pbft.votes import Decision
+from meshcheck.impl.pbft.votes import Equivocation
+from meshcheck.impl.pbft.votes import Tally
+from meshcheck.impl.pbft.votes import UnknownVoter
+from meshcheck.impl.pbft.votes import Vote
+from meshcheck.impl.pbft.votes import VoteRule
+from meshcheck.impl.pbft.votes import tally
 from meshcheck.models import pbft
 
 R4 = ("r1", "r2", "r3", "r4")

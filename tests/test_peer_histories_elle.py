@@ -24,7 +24,9 @@ from typing import Any
 
 import pytest
 
-from meshcheck.traces.history import events, list_append, rw_register
+from meshcheck.traces.history import events
+from meshcheck.traces.history import list_append
+from meshcheck.traces.history import rw_register
 
 DATA = Path(__file__).resolve().parent / "data" / "peers" / "elle_list_append.json"
 SOURCE = "test/elle/list_append_test.clj"

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.traces.history import checker, jepsen
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.models import Mutex
 
 DATA = Path(__file__).resolve().parent / "data" / "peers" / "knossos"

@@ -109,7 +109,8 @@ def test_mutants_without_a_catalogue_says_how_to_add_one(env: Path, tmp_path: Pa
 
 
 def test_a_descriptor_without_actions_takes_its_specs_table() -> None:
-    from meshcheck.protocol import Models, Protocol
+    from meshcheck.protocol import Models
+    from meshcheck.protocol import Protocol
 
     bare = Protocol("bare", "no table", Models(spec="RaftPipelined"))
     assert registry.actions_of(bare) == registry.get("pysyncobj").actions
@@ -123,7 +124,8 @@ def test_verify_never_runs_pytest_without_paths(
     """pytest given no paths runs the project's whole suite (minutes, gigabytes): a protocol
     whose tests are not found is a "skip" row, and pytest does not start."""
     from meshcheck import verify
-    from meshcheck.protocol import Models, Protocol
+    from meshcheck.protocol import Models
+    from meshcheck.protocol import Protocol
 
     def no_pytest(command: list[str], *args: object) -> tuple[int, str, str]:
         raise AssertionError(f"pytest started: {command}")
@@ -144,7 +146,8 @@ def test_an_empty_catalogue_is_no_catalogue(capsys: pytest.CaptureFixture[str]) 
     """A catalogue of no mutants would print "all 0 mutants killed" and exit 0: a check that
     cannot fail. It is refused as a missing one is."""
     from meshcheck.cli import main
-    from meshcheck.protocol import Models, Protocol
+    from meshcheck.protocol import Models
+    from meshcheck.protocol import Protocol
 
     empty = Protocol(
         "empty",
@@ -186,9 +189,11 @@ def test_a_failing_plugin_test_writes_its_trace_and_says_a_command_that_runs_it_
     of theirs to reports/failures/ under the current folder all the same (meshcheck/
     failures_pytest.py), and the command it prints to run the test again names the plug-in's own
     file, which exists, and fails the same way, writing the trace again."""
-    from meshcheck import verify, verify_summary
+    from meshcheck import verify
+    from meshcheck import verify_summary
     from meshcheck.property_tests.record import file_name
-    from meshcheck.protocol import Models, Protocol
+    from meshcheck.protocol import Models
+    from meshcheck.protocol import Protocol
     from meshcheck.traces import itf
 
     site = tmp_path / "site"  # the plug-in, installed beside meshcheck: found by module name

@@ -28,7 +28,11 @@ from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.plugin import STORM, Adapter, check_run, cluster, own_answers
+from meshcheck.property_tests.plugin import STORM
+from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import check_run
+from meshcheck.property_tests.plugin import cluster
+from meshcheck.property_tests.plugin import own_answers
 from meshcheck.property_tests.raft.safety import INVARIANTS
 from tests import outside
 from tests.schedules import faulty

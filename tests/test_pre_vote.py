@@ -10,23 +10,27 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.effects import Effect, Persist, Send, SetTimer, without_actions
-from meshcheck.impl.base.events import Deliver, Restart, Tick
-from meshcheck.impl.raft import (
-    CANDIDATE,
-    ELECTION,
-    FOLLOWER,
-    LEADER,
-    PRE_CANDIDATE,
-    AppendEntriesRequest,
-    PreVoteRequest,
-    PreVoteResponse,
-    RaftConfig,
-    RaftNode,
-    RequestVoteRequest,
-    RequestVoteResponse,
-    raft_cluster,
-)
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import without_actions
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.raft import CANDIDATE
+from meshcheck.impl.raft import ELECTION
+from meshcheck.impl.raft import FOLLOWER
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import PRE_CANDIDATE
+from meshcheck.impl.raft import AppendEntriesRequest
+from meshcheck.impl.raft import PreVoteRequest
+from meshcheck.impl.raft import PreVoteResponse
+from meshcheck.impl.raft import RaftConfig
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import RequestVoteRequest
+from meshcheck.impl.raft import RequestVoteResponse
+from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.raft.node import HARD
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.log_duplicates import model_run

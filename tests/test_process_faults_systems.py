@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.runtime import process_group
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.system_file import load

@@ -21,7 +21,9 @@ import pytest
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime import process_group
-from meshcheck.impl.runtime.launcher import LOOPBACK, Processes, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import Processes
+from meshcheck.impl.runtime.launcher import free_ports
 
 # a node whose first process is a shell that starts the real server as its child (as a launcher
 # script starts a JVM), the server busy on four threads besides the one that listens

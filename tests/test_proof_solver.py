@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import z3
 
-from meshcheck.models.proof.solver import RLIMIT_PER_MS, check_in_frame, new_solver
+from meshcheck.models.proof.solver import RLIMIT_PER_MS
+from meshcheck.models.proof.solver import check_in_frame
+from meshcheck.models.proof.solver import new_solver
 
 
 def pigeonhole(n: int, ctx: z3.Context | None = None) -> list[z3.BoolRef]:

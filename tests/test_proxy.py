@@ -12,9 +12,13 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.runtime.frames import frame, read_frame
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.impl.runtime.proxy import HELD, LinkFaults, LinkProxy
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
+from meshcheck.impl.runtime.proxy import HELD
+from meshcheck.impl.runtime.proxy import LinkFaults
+from meshcheck.impl.runtime.proxy import LinkProxy
 
 
 async def _through(faults: LinkFaults, count: int, *, cut_after: bool = False) -> list[int]:

@@ -9,54 +9,59 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.effects import Action, without_actions
-from meshcheck.impl.base.errors import IllegalTransition, ImplError
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import without_actions
+from meshcheck.impl.base.errors import IllegalTransition
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.raft import (
-    CANDIDATE,
-    ELECTION,
-    FOLLOWER,
-    HEARTBEAT,
-    LEADER,
-    READ,
-    SNAPSHOT,
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    RaftConfig,
-    RaftNode,
-    RequestVoteRequest,
-    RequestVoteResponse,
-    mutants,
-    raft_cluster,
-)
+from meshcheck.impl.raft import CANDIDATE
+from meshcheck.impl.raft import ELECTION
+from meshcheck.impl.raft import FOLLOWER
+from meshcheck.impl.raft import HEARTBEAT
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import READ
+from meshcheck.impl.raft import SNAPSHOT
+from meshcheck.impl.raft import AppendEntriesRequest
+from meshcheck.impl.raft import AppendEntriesResponse
+from meshcheck.impl.raft import Entry
+from meshcheck.impl.raft import InstallSnapshotRequest
+from meshcheck.impl.raft import RaftConfig
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import RequestVoteRequest
+from meshcheck.impl.raft import RequestVoteResponse
+from meshcheck.impl.raft import mutants
+from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.raft.messages import message_record
-from meshcheck.impl.raft.node import HARD, LOG, Replicate
-from meshcheck.impl.rsm import NOOP, Custom, StateMachine, to_value
-from meshcheck.impl.sim import (
-    Apply,
-    ClientRead,
-    ClientRequest,
-    Deliver,
-    Effect,
-    Faults,
-    Persist,
-    Put,
-    Reply,
-    Restart,
-    Send,
-    SetTimer,
-    Simulator,
-    Tick,
-    Workload,
-)
+from meshcheck.impl.raft.node import HARD
+from meshcheck.impl.raft.node import LOG
+from meshcheck.impl.raft.node import Replicate
+from meshcheck.impl.rsm import NOOP
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Apply
+from meshcheck.impl.sim import ClientRead
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Deliver
+from meshcheck.impl.sim import Effect
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Persist
+from meshcheck.impl.sim import Put
+from meshcheck.impl.sim import Reply
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Tick
+from meshcheck.impl.sim import Workload
 from meshcheck.impl.sim.storage import Durable
-from meshcheck.property_tests.raft.validation import first_step_not_in_spec, validation_model
+from meshcheck.property_tests.raft.validation import first_step_not_in_spec
+from meshcheck.property_tests.raft.validation import validation_model
 from tests import stepped
 
 if TYPE_CHECKING:

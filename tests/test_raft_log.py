@@ -4,7 +4,8 @@ random appends, conflict truncations and compactions, including the boundaries).
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.raft.log import RaftLog

@@ -19,39 +19,43 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-    Splice,
-)
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.raft import (
-    CANDIDATE,
-    ELECTION,
-    FOLLOWER,
-    HEARTBEAT,
-    LEADER,
-    READ,
-    READ_NEXT,
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    InstallSnapshotResponse,
-    RaftConfig,
-    RaftNode,
-    RequestVoteRequest,
-    RequestVoteResponse,
-)
-from meshcheck.impl.raft.node import HARD, LOG, NOT_LEADER
-from meshcheck.impl.rsm import NOOP, Custom, StateMachine
+from meshcheck.impl.raft import CANDIDATE
+from meshcheck.impl.raft import ELECTION
+from meshcheck.impl.raft import FOLLOWER
+from meshcheck.impl.raft import HEARTBEAT
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import READ
+from meshcheck.impl.raft import READ_NEXT
+from meshcheck.impl.raft import AppendEntriesRequest
+from meshcheck.impl.raft import AppendEntriesResponse
+from meshcheck.impl.raft import Entry
+from meshcheck.impl.raft import InstallSnapshotRequest
+from meshcheck.impl.raft import InstallSnapshotResponse
+from meshcheck.impl.raft import RaftConfig
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import RequestVoteRequest
+from meshcheck.impl.raft import RequestVoteResponse
+from meshcheck.impl.raft.node import HARD
+from meshcheck.impl.raft.node import LOG
+from meshcheck.impl.raft.node import NOT_LEADER
+from meshcheck.impl.rsm import NOOP
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import StateMachine
 from meshcheck.impl.sim.storage import Durable
 from tests import stepped
 

@@ -5,13 +5,14 @@ the follower's matchIndex and nextIndex forward only."""
 from __future__ import annotations
 
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.raft import (
-    AppendEntriesRequest,
-    InstallSnapshotRequest,
-    InstallSnapshotResponse,
-)
-from meshcheck.impl.raft.node import HARD, LOG
-from tests.test_raft_impl import Box, log_of, sent
+from meshcheck.impl.raft import AppendEntriesRequest
+from meshcheck.impl.raft import InstallSnapshotRequest
+from meshcheck.impl.raft import InstallSnapshotResponse
+from meshcheck.impl.raft.node import HARD
+from meshcheck.impl.raft.node import LOG
+from tests.test_raft_impl import Box
+from tests.test_raft_impl import log_of
+from tests.test_raft_impl import sent
 
 
 def leader() -> Box:

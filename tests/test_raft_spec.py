@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.raft.refinement import VARIABLES
-from meshcheck.specs.mutants.raft import MUTANTS, Mutant, mutate
-from meshcheck.specs.tlc.check import Outcome, Violation
+from meshcheck.specs.mutants.raft import MUTANTS
+from meshcheck.specs.mutants.raft import Mutant
+from meshcheck.specs.mutants.raft import mutate
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks
 

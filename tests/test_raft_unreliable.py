@@ -17,17 +17,17 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft import scenarios
 from meshcheck.property_tests.raft.free_runs import check_liveness
-from meshcheck.property_tests.raft.scenarios import TIMING, Bounds, run_seed
-from meshcheck.property_tests.raft.targets import (
-    DEFAULT,
-    ELECTION_TARGET_MS,
-    RECOVERY_TARGET_MS,
-    REPLICATION_TARGET_MS,
-    Timing,
-    election_bound,
-    recovery_bound,
-    replication_bound,
-)
+from meshcheck.property_tests.raft.scenarios import TIMING
+from meshcheck.property_tests.raft.scenarios import Bounds
+from meshcheck.property_tests.raft.scenarios import run_seed
+from meshcheck.property_tests.raft.targets import DEFAULT
+from meshcheck.property_tests.raft.targets import ELECTION_TARGET_MS
+from meshcheck.property_tests.raft.targets import RECOVERY_TARGET_MS
+from meshcheck.property_tests.raft.targets import REPLICATION_TARGET_MS
+from meshcheck.property_tests.raft.targets import Timing
+from meshcheck.property_tests.raft.targets import election_bound
+from meshcheck.property_tests.raft.targets import recovery_bound
+from meshcheck.property_tests.raft.targets import replication_bound
 
 BOUNDS = Bounds.of(TIMING)
 FEW = range(3)

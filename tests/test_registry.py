@@ -12,11 +12,17 @@ from pathlib import Path
 import attrs
 import pytest
 
-from meshcheck import mutants_cmd, proofs, registry, verify
+from meshcheck import mutants_cmd
+from meshcheck import proofs
+from meshcheck import registry
+from meshcheck import verify
 from meshcheck.cli import main
-from meshcheck.impl.base.errors import MeshcheckError, UnknownProtocol
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import UnknownProtocol
 from meshcheck.property_tests.harness import Harness
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.protocol import Action
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 from tests.own_protocols import OWN_PROTOCOLS
 
 TOY = Protocol(

@@ -29,17 +29,26 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cluster import nemesis
-from meshcheck.cluster.netns import enter, leave
+from meshcheck.cluster.netns import enter
+from meshcheck.cluster.netns import leave
 from meshcheck.faults.corrupt import corrupt_one
-from meshcheck.systems import hosts_file, remote_clock, remote_disks, system_file
+from meshcheck.systems import hosts_file
+from meshcheck.systems import remote_clock
+from meshcheck.systems import remote_disks
+from meshcheck.systems import system_file
 from meshcheck.systems.hosts_file import Host
-from meshcheck.systems.remote import Remote, run_id
+from meshcheck.systems.remote import Remote
+from meshcheck.systems.remote import run_id
 from meshcheck.systems.remote_clock import RemoteClock
 from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks
-from meshcheck.systems.remote_nodes import STATES, RemoteNodes
+from meshcheck.systems.remote_nodes import STATES
+from meshcheck.systems.remote_nodes import RemoteNodes
 from meshcheck.systems.remote_setup import ipv4
-from tests.sshd_hosts import CONTROL, SshHosts, sshd_hosts, unavailable
+from tests.sshd_hosts import CONTROL
+from tests.sshd_hosts import SshHosts
+from tests.sshd_hosts import sshd_hosts
+from tests.sshd_hosts import unavailable
 
 GIVEN = os.environ.get("MESHCHECK_SSH_HOSTS", "")
 WHY = None if GIVEN else unavailable()

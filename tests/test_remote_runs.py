@@ -28,7 +28,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.systems.remote import BOUND
-from tests.sshd_hosts import SshHosts, sshd_hosts, unavailable
+from tests.sshd_hosts import SshHosts
+from tests.sshd_hosts import sshd_hosts
+from tests.sshd_hosts import unavailable
 
 WHY = unavailable()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(WHY is not None, reason=f"SSH hosts: {WHY}")]

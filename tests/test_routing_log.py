@@ -13,17 +13,17 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster import routing_log
-from meshcheck.cluster.routed import KNOWN, Routed
-from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
+from meshcheck.cluster.routed import KNOWN
+from meshcheck.cluster.routed import Routed
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import REJECTED
 from meshcheck.impl.manager import mutants
-from meshcheck.impl.manager.routing import (
-    Layer,
-    UnknownOperationType,
-    hybrid_agreed,
-    op_type,
-    route,
-    status_agreed,
-)
+from meshcheck.impl.manager.routing import Layer
+from meshcheck.impl.manager.routing import UnknownOperationType
+from meshcheck.impl.manager.routing import hybrid_agreed
+from meshcheck.impl.manager.routing import op_type
+from meshcheck.impl.manager.routing import route
+from meshcheck.impl.manager.routing import status_agreed
 from meshcheck.traces.logs import format as logformat
 from meshcheck.traces.logs.routing import fit_routing
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.manager import mutants
-from meshcheck.specs.mutants.routing import MUTANTS, Mutant, mutate
+from meshcheck.specs.mutants.routing import MUTANTS
+from meshcheck.specs.mutants.routing import Mutant
+from meshcheck.specs.mutants.routing import mutate
 from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks

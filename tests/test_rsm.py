@@ -7,24 +7,23 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.rsm import (
-    NOOP,
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    Op,
-    StateMachine,
-    UpdateCaseState,
-    freeze_json,
-    from_value,
-    to_value,
-)
+from meshcheck.impl.rsm import NOOP
+from meshcheck.impl.rsm import ApplyPolicy
+from meshcheck.impl.rsm import CreateCase
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import DeployOverlay
+from meshcheck.impl.rsm import Op
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import UpdateCaseState
+from meshcheck.impl.rsm import freeze_json
+from meshcheck.impl.rsm import from_value
+from meshcheck.impl.rsm import to_value
 
 
 def run(ops: list[Op]) -> tuple[StateMachine, list[FrozenDict]]:

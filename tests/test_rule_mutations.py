@@ -26,9 +26,11 @@ import itertools
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FunctionType, ModuleType
+from types import FunctionType
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -36,7 +38,8 @@ import pytest
 
 from meshcheck.impl.pbft import mutants as pbft_mutants
 from meshcheck.impl.raft import mutants as raft_mutants
-from tests import test_pbft_rules, test_raft_rules
+from tests import test_pbft_rules
+from tests import test_raft_rules
 
 RULE_MODULES: dict[str, ModuleType] = {"raft": test_raft_rules, "pbft": test_pbft_rules}
 

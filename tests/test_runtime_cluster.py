@@ -16,11 +16,15 @@ import pytest
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.raft.messages import Entry
-from meshcheck.impl.rsm.ops import Custom, to_value
-from meshcheck.impl.runtime.client import Client, skew_clock, write
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.client import skew_clock
+from meshcheck.impl.runtime.client import write
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import frame
-from meshcheck.impl.runtime.launcher import LocalCluster, alive
+from meshcheck.impl.runtime.launcher import LocalCluster
+from meshcheck.impl.runtime.launcher import alive
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.protocols import protocol
 

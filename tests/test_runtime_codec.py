@@ -12,10 +12,17 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.raft import messages
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry, Snapshot
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import Snapshot
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.runtime.codec import Codec, CodecError, classes_in
-from meshcheck.impl.runtime.frames import MAX_FRAME, FrameError, frame, read_frame
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import CodecError
+from meshcheck.impl.runtime.codec import classes_in
+from meshcheck.impl.runtime.frames import MAX_FRAME
+from meshcheck.impl.runtime.frames import FrameError
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 from meshcheck.impl.runtime.protocols import protocol
 
 CODEC = protocol("raft").codec()
@@ -117,7 +124,9 @@ def test_a_derived_field_is_computed_again_never_taken_from_the_wire() -> None:
     a hash of the sender's choosing is refused."""
     import json
 
-    from meshcheck.impl.hotstuff.messages import GENESIS, GENESIS_QC, Block
+    from meshcheck.impl.hotstuff.messages import GENESIS
+    from meshcheck.impl.hotstuff.messages import GENESIS_QC
+    from meshcheck.impl.hotstuff.messages import Block
 
     codec = protocol("hotstuff").codec()
     block = Block(GENESIS.hash, 1, GENESIS_QC, "r1")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.effects import Put, Splice
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
 from meshcheck.impl.raft.messages import Entry
-from meshcheck.impl.runtime.disk import Disk, StateFileError
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import StateFileError
 from meshcheck.impl.runtime.protocols import protocol
 
 CODEC = protocol("raft").codec()

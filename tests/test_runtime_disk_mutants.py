@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.faults.lazyfs import LazyMount, fuse_unavailable
+from meshcheck.faults.lazyfs import LazyMount
+from meshcheck.faults.lazyfs import fuse_unavailable
 from meshcheck.impl.base.effects import Put
-from meshcheck.impl.runtime.disk import Disk, StateFileError
-from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC, DEFERRED_SECONDS, SKIP_FSYNC
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import StateFileError
+from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC
+from meshcheck.impl.runtime.mutants import DEFERRED_SECONDS
+from meshcheck.impl.runtime.mutants import SKIP_FSYNC
 from meshcheck.impl.runtime.protocols import protocol
 
 CODEC = protocol("raft").codec()

@@ -16,11 +16,15 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.effects import Action, Effect, Persist, Put
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.runtime import disk as disk_module
-from meshcheck.impl.runtime.disk import Disk, whole_records
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import whole_records
 from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.nodelog import NodeLog
 from meshcheck.impl.runtime.protocols import protocol

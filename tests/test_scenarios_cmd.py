@@ -16,8 +16,11 @@ import pytest
 
 from meshcheck import registry
 from meshcheck.cli import main
-from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS
-from meshcheck.property_tests.directed.run import outcome, settings, write_artefacts
+from meshcheck.property_tests.directed.library import BY_NAME
+from meshcheck.property_tests.directed.library import SCENARIOS
+from meshcheck.property_tests.directed.run import outcome
+from meshcheck.property_tests.directed.run import settings
+from meshcheck.property_tests.directed.run import write_artefacts
 from meshcheck.property_tests.directed.target import RaftTarget
 from meshcheck.property_tests.free_runs import Storm
 from meshcheck.protocol import Protocol

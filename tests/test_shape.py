@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
+from typing import Generic
+from typing import Literal
+from typing import TypeVar
 
 import attrs
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.property_tests.raft.promises import Bounds, Watch
-from meshcheck.property_tests.shapes import SHAPES, shape_of
+from meshcheck.property_tests.raft.promises import Bounds
+from meshcheck.property_tests.raft.promises import Watch
+from meshcheck.property_tests.shapes import SHAPES
+from meshcheck.property_tests.shapes import shape_of
 
 
 def test_each_spec_with_an_implementation_has_its_shape() -> None:

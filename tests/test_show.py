@@ -8,8 +8,11 @@ import pytest
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Unserializable, Value
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Unserializable
+from meshcheck.impl.base.values import Value
 from meshcheck.traces import itf
 from meshcheck.traces.show import render
 

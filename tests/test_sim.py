@@ -11,31 +11,32 @@ import hashlib
 import itertools
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.errors import ContractViolation, ImplError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.errors import ContractViolation
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import raft_cluster
-from meshcheck.impl.sim import (
-    Deliver,
-    Effect,
-    Faults,
-    Persist,
-    Put,
-    Restart,
-    Segment,
-    Send,
-    SetTimer,
-    SimConfig,
-    Simulator,
-    Splice,
-    Tick,
-    Workload,
-)
+from meshcheck.impl.sim import Deliver
+from meshcheck.impl.sim import Effect
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Persist
+from meshcheck.impl.sim import Put
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import Segment
+from meshcheck.impl.sim import Send
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Splice
+from meshcheck.impl.sim import Tick
+from meshcheck.impl.sim import Workload
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.traces import itf
 from tests.hash_seeds import printed_under_hash_seeds

@@ -17,23 +17,24 @@ import pytest
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.raft import raft_cluster
-from meshcheck.impl.sim import (
-    CALM,
-    Apply,
-    Effect,
-    Envelope,
-    Faults,
-    MessageFaults,
-    Phase,
-    Phases,
-    Restart,
-    SetTimer,
-    SimConfig,
-    Simulator,
-    Tick,
-    Workload,
-)
-from tests.test_sim import Counter, CounterPlugin, counters, run_fingerprint
+from meshcheck.impl.sim import CALM
+from meshcheck.impl.sim import Apply
+from meshcheck.impl.sim import Effect
+from meshcheck.impl.sim import Envelope
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import MessageFaults
+from meshcheck.impl.sim import Phase
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Restart
+from meshcheck.impl.sim import SetTimer
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Tick
+from meshcheck.impl.sim import Workload
+from tests.test_sim import Counter
+from tests.test_sim import CounterPlugin
+from tests.test_sim import counters
+from tests.test_sim import run_fingerprint
 
 
 def drops(sim: Simulator[Any]) -> list[tuple[int, str, str]]:

@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.catalog import load_model, read_directives
+from meshcheck.catalog import load_model
+from meshcheck.catalog import read_directives
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.specs.tlc.cfg import ONE_WORKER_NOTE, read_cfg, unsound_reduction
-from meshcheck.specs.tlc.check import Outcome, check
-from meshcheck.verify import project_root, select_models
+from meshcheck.specs.tlc.cfg import ONE_WORKER_NOTE
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.specs.tlc.cfg import unsound_reduction
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import check
+from meshcheck.verify import project_root
+from meshcheck.verify import select_models
 from tests.command import meshcheck
 
 ROOT = Path(__file__).resolve().parents[1]

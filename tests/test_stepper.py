@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.impl.base.errors import ConfigError, SpecError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import SpecError
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.specs.tlc.runtime import TLCRuntime
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, StepperError, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import StepperError
+from meshcheck.specs.tlc.stepper import Transition
 from tests.tlc_alone import run_tlc_alone
 
 SPECS = Path(__file__).resolve().parent / "specs"

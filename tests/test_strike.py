@@ -10,8 +10,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from meshcheck.cluster import nemesis, strike
-from meshcheck.cluster.nemesis import LEADER, Fault
+from meshcheck.cluster import nemesis
+from meshcheck.cluster import strike
+from meshcheck.cluster.nemesis import LEADER
+from meshcheck.cluster.nemesis import Fault
 
 
 class SlowStarts:

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import verify_summary, verify_systems
+from meshcheck import verify_summary
+from meshcheck import verify_systems
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.runtime.launcher import hash_seeds
-from meshcheck.systems import registry, templates
+from meshcheck.systems import registry
+from meshcheck.systems import templates
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.system_file import Verify, check_installed, load
-from meshcheck.verify_rows import Row, TraceCheck
+from meshcheck.systems.system_file import Verify
+from meshcheck.systems.system_file import check_installed
+from meshcheck.systems.system_file import load
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import TraceCheck
 
 GOOD = """
 name = "toy"

@@ -17,11 +17,14 @@ import attrs
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.impl.base.errors import ConfigError, ImplError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime.launcher import alive
-from meshcheck.systems import probe, registry
+from meshcheck.systems import probe
+from meshcheck.systems import registry
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.system_file import Ready, load
+from meshcheck.systems.system_file import Ready
+from meshcheck.systems.system_file import load
 from tests.test_cluster_cmd import nodes_of
 
 ROOT = Path(__file__).resolve().parent.parent

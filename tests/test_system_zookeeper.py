@@ -17,11 +17,17 @@ from typing import Any
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.system_file import load
-from meshcheck.systems.zookeeper import FILE, ZOOKEEPER
+from meshcheck.systems.zookeeper import FILE
+from meshcheck.systems.zookeeper import ZOOKEEPER
 from meshcheck.systems.zookeeper import four_letter as who_leads
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
 

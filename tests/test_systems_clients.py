@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from meshcheck.systems.plugin import ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.workloads import Workload
 
 ENDPOINTS = [Endpoint(f"e{i}", "127.0.0.1", 1000 + i) for i in (1, 2, 3)]

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
 
-from meshcheck.systems.jsonl import JSONL, JsonlClient, JsonlError
-from meshcheck.systems.plugin import ClientSettings, Completion, Endpoint, Invocation, SystemPlugin
+from meshcheck.systems.jsonl import JSONL
+from meshcheck.systems.jsonl import JsonlClient
+from meshcheck.systems.jsonl import JsonlError
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.plugin import SystemPlugin
 
 # the fake server's answer to a request: a line to send (str), None to say nothing, or "close"
 Answer = Callable[[dict[str, Any]], Awaitable[str | None]]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.cluster.clock_faults import LAYOUT, unavailable
+from meshcheck.cluster.clock_faults import LAYOUT
+from meshcheck.cluster.clock_faults import unavailable
 from tests.test_cluster_cmd import nodes_of
 
 TOY = Path(__file__).parent / "data" / "systems" / "toy.toml"

@@ -26,8 +26,11 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cluster import nemesis
-from meshcheck.cluster.clock_faults import LAYOUT, unavailable
-from meshcheck.cluster.netns import PREFIX, missing, namespaces
+from meshcheck.cluster.clock_faults import LAYOUT
+from meshcheck.cluster.clock_faults import unavailable
+from meshcheck.cluster.netns import PREFIX
+from meshcheck.cluster.netns import missing
+from meshcheck.cluster.netns import namespaces
 from meshcheck.faults.lazyfs import fuse_unavailable
 from tests.test_cluster_cmd import nodes_of
 from tests.test_systems_run import toy

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshcheck import diagram
-from meshcheck.impl.hybrid.levels import Level, Thresholds
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "hybrid.md"
 

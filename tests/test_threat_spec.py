@@ -16,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.hybrid import levels, mutants
-from meshcheck.specs.tlc.check import CheckResult, Outcome, Violation
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid import mutants
+from meshcheck.specs.tlc.check import CheckResult
+from meshcheck.specs.tlc.check import Outcome
+from meshcheck.specs.tlc.check import Violation
 from meshcheck.specs.tlc.stepper import Stepper
 from tests import spec_checks
 from tests.spec_walk import Walk

@@ -24,7 +24,8 @@ from tests import command
 from tests.own_protocols import OWN_PROTOCOLS
 from tests.toy.core import BUGS
 from tests.toy.descriptor import PROTOCOL
-from tests.toy.harness import HARNESS, TWOPHASE
+from tests.toy.harness import HARNESS
+from tests.toy.harness import TWOPHASE
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "tests" / "toy" / "traces" / "twophase"

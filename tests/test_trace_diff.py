@@ -17,7 +17,8 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests import replay
-from meshcheck.traces import diff, itf
+from meshcheck.traces import diff
+from meshcheck.traces import itf
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft" / "commit_previous_term.itf.json"
@@ -160,7 +161,9 @@ def test_a_hand_edited_quint_trace_differs_at_the_edited_step(
 
 def test_an_unlabelled_step_has_one_label_in_show_diff_and_timeline() -> None:
     """Steps without `#meta.action` (Apalache's traces): "Init" for the first, "step N" after."""
-    from meshcheck.traces import labels, show, timeline
+    from meshcheck.traces import labels
+    from meshcheck.traces import show
+    from meshcheck.traces import timeline
 
     trace = itf.read(ROOT / "tests" / "data" / "apalache_style.itf.json")
     assert [s.action for s in trace.steps] == ["Init"] * 3  # no labels in the file

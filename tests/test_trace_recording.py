@@ -19,7 +19,8 @@ import pytest
 from bench.bench_trace import PROTOCOLS
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.sim import cluster, recorder
+from meshcheck.impl.sim import cluster
+from meshcheck.impl.sim import recorder
 from meshcheck.traces import itf
 from tests.trace_reference import ReferenceRecorder
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.specs.mutants.raft import MUTANTS, mutate
+from meshcheck.specs.mutants.raft import MUTANTS
+from meshcheck.specs.mutants.raft import mutate
 from meshcheck.traces import itf
 from tests.command import meshcheck
 

@@ -12,10 +12,15 @@ import pytest
 from meshcheck import registry
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.protocol import Models, Protocol
-from meshcheck.traces import cluster, hints, itf
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
+from meshcheck.traces import cluster
+from meshcheck.traces import hints
+from meshcheck.traces import itf
 from meshcheck.traces.show import render
 
 
@@ -164,7 +169,8 @@ def test_hundreds_of_steps_stay_short() -> None:
     event, node and time), and beneath them only what changed: about four lines a step, where
     the whole state is seventeen."""
     from meshcheck.property_tests.free_runs import Schedule
-    from meshcheck.property_tests.raft.free_runs import cluster, run
+    from meshcheck.property_tests.raft.free_runs import cluster
+    from meshcheck.property_tests.raft.free_runs import run
 
     schedule = Schedule(seed=14, ticks=3000, drop=0.05, crash=0.3, partition=0.3, every=20)
     sim = cluster(schedule, 3, frozenset())

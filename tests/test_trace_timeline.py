@@ -13,7 +13,8 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.trace import Trace
-from meshcheck.traces import itf, timeline
+from meshcheck.traces import itf
+from meshcheck.traces import timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 RAFT = ROOT / "traces" / "raft"
@@ -48,7 +49,8 @@ def arrows(root: ET.Element, cls: str = "arrow") -> Counter[tuple[str, str, int]
 def free_run() -> Trace:
     """A free run of three Raft nodes with drops, a partition and a crash (seeded)."""
     from meshcheck.property_tests.free_runs import Schedule
-    from meshcheck.property_tests.raft.free_runs import cluster, run
+    from meshcheck.property_tests.raft.free_runs import cluster
+    from meshcheck.property_tests.raft.free_runs import run
 
     schedule = Schedule(seed=7, ticks=1000, drop=0.05, duplicate=0.05, crash=0.3, partition=0.3)
     sim = cluster(schedule, 3, frozenset())

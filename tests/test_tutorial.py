@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests import outside
-from tests.shell_docs import Session, commands, run_page
+from tests.shell_docs import Session
+from tests.shell_docs import commands
+from tests.shell_docs import run_page
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "tutorial-your-raft.md"

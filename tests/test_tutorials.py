@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.shell_docs import Session, missing, run_page
+from tests.shell_docs import Session
+from tests.shell_docs import missing
+from tests.shell_docs import run_page
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [

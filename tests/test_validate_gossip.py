@@ -19,9 +19,11 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.base.values import freeze
-from meshcheck.traces.logs.format import LogFormatError, LogRecord
+from meshcheck.traces.logs.format import LogFormatError
+from meshcheck.traces.logs.format import LogRecord
 from meshcheck.traces.logs.gossip import fit_gossip
 from tests.test_cluster_cmd import nodes_of
 

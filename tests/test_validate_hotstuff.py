@@ -18,9 +18,13 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces.logs import LogRecord, merge, read
-from meshcheck.traces.logs.format import LogFormatError, write
-from meshcheck.traces.logs.hotstuff import decode, fit_hotstuff
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import read
+from meshcheck.traces.logs.format import LogFormatError
+from meshcheck.traces.logs.format import write
+from meshcheck.traces.logs.hotstuff import decode
+from meshcheck.traces.logs.hotstuff import fit_hotstuff
 
 DATA = Path(__file__).parent / "data" / "logs"
 RUN = DATA / "hotstuff-run.ndjson"

@@ -19,7 +19,8 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.run import Options, run
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import run
 from meshcheck.impl.base.values import freeze
 from meshcheck.traces.logs.format import LogRecord
 from meshcheck.traces.logs.hybrid import fit_hybrid

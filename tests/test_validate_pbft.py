@@ -21,16 +21,16 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces.logs import LogRecord, merge, read
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import read
 from meshcheck.traces.logs.format import LogFormatError
-from meshcheck.traces.logs.validate import (
-    SPARE,
-    Validator,
-    fit_pbft,
-    model_text,
-    stepper_for,
-    validation_model,
-)
+from meshcheck.traces.logs.validate import SPARE
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import fit_pbft
+from meshcheck.traces.logs.validate import model_text
+from meshcheck.traces.logs.validate import stepper_for
+from meshcheck.traces.logs.validate import validation_model
 
 DATA = Path(__file__).parent / "data" / "logs"
 RUN = DATA / "pbft-run.ndjson"

@@ -16,9 +16,16 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
-from meshcheck.property_tests.raft.log_duplicates import blind, duplications, faulty_log, faulty_run
-from meshcheck.traces.logs import LogRecord, merge, read, reference
-from meshcheck.traces.logs.validate import Validator, stepper_for
+from meshcheck.property_tests.raft.log_duplicates import blind
+from meshcheck.property_tests.raft.log_duplicates import duplications
+from meshcheck.property_tests.raft.log_duplicates import faulty_log
+from meshcheck.property_tests.raft.log_duplicates import faulty_run
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import read
+from meshcheck.traces.logs import reference
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import stepper_for
 
 DATA = Path(__file__).parent / "data" / "logs"
 # the module (the package `meshcheck.traces.logs` exports its function `validate` by that name)

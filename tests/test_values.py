@@ -13,13 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc.runtime import TLCRuntime
-from meshcheck.specs.tlc.stepper import State, Stepper
-from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.values import Converter
+from meshcheck.specs.tlc.values import TLCValueError
+from meshcheck.specs.tlc.values import ValueBuilder
+from meshcheck.specs.tlc.values import to_python
 
 SPECS = Path(__file__).resolve().parent / "specs"
 

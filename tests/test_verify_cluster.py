@@ -8,14 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cluster import checks, convergence, health
+from meshcheck.cluster import checks
+from meshcheck.cluster import convergence
+from meshcheck.cluster import health
 from meshcheck.cluster.checks import Verdict
-from meshcheck.cluster.options import Options, Outcome
+from meshcheck.cluster.options import Options
+from meshcheck.cluster.options import Outcome
 from meshcheck.cluster.workload import History
 from meshcheck.impl.runtime.protocols import PROTOCOLS
 from meshcheck.verify import Row
-from meshcheck.verify_cluster import Cluster, cluster_row, clusters, judge
-from meshcheck.verify_summary import Areas, area
+from meshcheck.verify_cluster import Cluster
+from meshcheck.verify_cluster import cluster_row
+from meshcheck.verify_cluster import clusters
+from meshcheck.verify_cluster import judge
+from meshcheck.verify_summary import Areas
+from meshcheck.verify_summary import area
 
 
 def test_every_protocol_the_runtime_hosts_has_a_row() -> None:

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import kills, verify
+from meshcheck import kills
+from meshcheck import verify
 from meshcheck.html.from_verify import page_of
 from meshcheck.html.render import render
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.mutants_cmd import Attempt, Outcome
-from meshcheck.verify import Plan, Row, Unit
+from meshcheck.mutants_cmd import Attempt
+from meshcheck.mutants_cmd import Outcome
+from meshcheck.verify import Plan
+from meshcheck.verify import Row
+from meshcheck.verify import Unit
 
 SAFE = "meshcheck.property_tests.raft.free_runs.free_run_safety.<locals>.free_run_is_safe"
 FREE3, FREE5 = f"{SAFE}(nodes=3)", f"{SAFE}(nodes=5)"

@@ -13,22 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import registry, verify_cluster, verify_etcd, verify_systems
+from meshcheck import registry
+from meshcheck import verify_cluster
+from meshcheck import verify_etcd
+from meshcheck import verify_systems
 from meshcheck.cli import main
 from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.system_file import load
 from meshcheck.traces import itf
-from meshcheck.verify import (
-    KINDS,
-    kinds_run,
-    project_root,
-    select_models,
-    trace_units,
-)
-from meshcheck.verify import (
-    test_paths as property_test_paths,
-)
-from meshcheck.verify_logs import LOG_ROW, PYSYNCOBJ_LOG_ROW
+from meshcheck.verify import KINDS
+from meshcheck.verify import kinds_run
+from meshcheck.verify import project_root
+from meshcheck.verify import select_models
+from meshcheck.verify import test_paths as property_test_paths
+from meshcheck.verify import trace_units
+from meshcheck.verify_logs import LOG_ROW
+from meshcheck.verify_logs import PYSYNCOBJ_LOG_ROW
 
 ROOT = project_root()
 

@@ -10,13 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck import registry, verify_summary
+from meshcheck import registry
+from meshcheck import verify_summary
 from meshcheck.cli import main
-from meshcheck.protocol import Models, Protocol
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 from meshcheck.traces import itf
-from meshcheck.verify import log_check_units, project_root, summary_areas, trace_units
-from meshcheck.verify_logs import LOG_ROW, PYSYNCOBJ_LOG_ROW
-from meshcheck.verify_rows import Row, TraceCheck
+from meshcheck.verify import log_check_units
+from meshcheck.verify import project_root
+from meshcheck.verify import summary_areas
+from meshcheck.verify import trace_units
+from meshcheck.verify_logs import LOG_ROW
+from meshcheck.verify_logs import PYSYNCOBJ_LOG_ROW
+from meshcheck.verify_rows import Row
+from meshcheck.verify_rows import TraceCheck
 
 ROOT = project_root()
 QUICK_ROW = "toy's logs validated"

@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 import pytest
 
-from meshcheck import mutants_cmd, verify
+from meshcheck import mutants_cmd
+from meshcheck import verify
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests import corpus
@@ -179,7 +180,8 @@ def test_a_run_whose_rows_are_all_skips_checked_nothing_and_exits_2(
     is no check passed. The summary says so, the run ends with one line saying nothing was
     checked, and it exits 2 (as `mutants` on no catalogue does), in the JSON report too."""
     from meshcheck import registry
-    from meshcheck.protocol import Models, Protocol
+    from meshcheck.protocol import Models
+    from meshcheck.protocol import Protocol
 
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "verify.json"

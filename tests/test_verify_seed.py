@@ -15,8 +15,10 @@ from hypothesis import settings
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.property_tests import profiles, saturation
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.property_tests import profiles
+from meshcheck.property_tests import saturation
 from meshcheck.traces import itf
 from meshcheck.verify import keep_explored
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from meshcheck import verify_summary as summary
-from meshcheck.verify import Row, project_root, summary_areas
+from meshcheck.verify import Row
+from meshcheck.verify import project_root
+from meshcheck.verify import summary_areas
 
 # where the rows of a run of every check go: from the descriptors and the systems' files
 AREAS = summary_areas(project_root(), "default")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from meshcheck import verify_summary as summary
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.verify import Row
-from meshcheck.violated import INVARIANT, LIVENESS_BOUND, Violated, lead
+from meshcheck.violated import INVARIANT
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import Violated
+from meshcheck.violated import lead
 
 SCHEDULE = "run Schedule(" + "drop=0.1, " * 40 + ")"
 

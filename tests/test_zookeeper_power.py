@@ -19,7 +19,8 @@ import pytest
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
 from meshcheck.systems import registry
-from meshcheck.systems.run import RunOptions, run
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import run
 
 pytest.importorskip("kazoo", reason="kazoo is not installed: pip install -e '.[systems]'")
 pytestmark = [

@@ -7,7 +7,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.specs.tlc.java import find_jar, find_java
+from meshcheck.specs.tlc.java import find_jar
+from meshcheck.specs.tlc.java import find_java
 
 
 def run_tlc_alone(

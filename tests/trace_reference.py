@@ -7,13 +7,18 @@ runs seeded simulations with this and with the simulator's recorder and compares
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.errors import ContractViolation
-from meshcheck.impl.base.trace import INIT, Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.sim.network import Envelope, Network
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.sim.network import Envelope
+from meshcheck.impl.sim.network import Network
 
 
 class ReferenceRecorder:

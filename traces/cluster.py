@@ -18,14 +18,20 @@ protocol the same way, and a spec no descriptor names is shown as its variables 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 
 from meshcheck.impl.base.text import ordered
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces.hints import DisplayHints, hints_for, over, shared_domain
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces.hints import DisplayHints
+from meshcheck.traces.hints import hints_for
+from meshcheck.traces.hints import over
+from meshcheck.traces.hints import shared_domain
 
 LOG_SHOWN = 6  # entries of a log shown in a compact line; a longer one shows its last ones
 

@@ -20,12 +20,21 @@ from collections.abc import Iterator
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.text import format_value, ordered
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster, labels
-from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
-from meshcheck.traces.show import _BOLD, _CHANGED, _DIM, _RESET
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.text import ordered
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces import cluster
+from meshcheck.traces import labels
+from meshcheck.traces.hints import NOTHING
+from meshcheck.traces.hints import DisplayHints
+from meshcheck.traces.hints import hints_for
+from meshcheck.traces.show import _BOLD
+from meshcheck.traces.show import _CHANGED
+from meshcheck.traces.show import _DIM
+from meshcheck.traces.show import _RESET
 
 SIDE_BY_SIDE = 36  # values up to this long go in columns; longer ones one above the other
 

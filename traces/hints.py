@@ -22,16 +22,19 @@ beside meshcheck is shown with its own hints as soon as it is registered.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import attrs
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 if TYPE_CHECKING:
-    from meshcheck.impl.base.trace import Step, Trace
+    from meshcheck.impl.base.trace import Step
+    from meshcheck.impl.base.trace import Trace
 
 # (record, sender) pairs a step needed to receive: see traces/timeline/quorums.py
 Needs = Callable[

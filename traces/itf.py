@@ -63,9 +63,16 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import TraceFormatError
-from meshcheck.impl.base.text import not_a_value, ordered, sort_key
-from meshcheck.impl.base.trace import INIT, Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Json, Unserializable, Value
+from meshcheck.impl.base.text import not_a_value
+from meshcheck.impl.base.text import ordered
+from meshcheck.impl.base.text import sort_key
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Json
+from meshcheck.impl.base.values import Unserializable
+from meshcheck.impl.base.values import Value
 
 FORMAT = "ITF"
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"

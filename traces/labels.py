@@ -13,8 +13,11 @@ state reads so whether or not it was labelled, and Quint's name for it (`init`) 
 
 from __future__ import annotations
 
-from meshcheck.impl.base.trace import INIT, Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 ACTION_TAKEN = "mbt::actionTaken"
 NONDET_PICKS = "mbt::nondetPicks"

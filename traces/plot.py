@@ -20,8 +20,10 @@ of a percentile curve (x: percentile, y: value).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from xml.sax.saxutils import escape, quoteattr
+from collections.abc import Iterable
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+from xml.sax.saxutils import quoteattr
 
 import attrs
 

@@ -20,14 +20,22 @@ folded into one line. A step is labelled by traces/labels.py, as in `trace diff`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.text import format_value, ordered, sort_key
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster, labels
-from meshcheck.traces.hints import NOTHING, DisplayHints, hints_for
+from meshcheck.impl.base.text import format_value
+from meshcheck.impl.base.text import ordered
+from meshcheck.impl.base.text import sort_key
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces import cluster
+from meshcheck.traces import labels
+from meshcheck.traces.hints import NOTHING
+from meshcheck.traces.hints import DisplayHints
+from meshcheck.traces.hints import hints_for
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
 _HEADER = ("source", "spec", "config", "violation", "description", "seed")

@@ -63,26 +63,36 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar, Protocol, runtime_checkable
+from typing import IO
+from typing import Any
+from typing import ClassVar
+from typing import Protocol
+from typing import runtime_checkable
 
 import attrs
 
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    Effect,
-    Persist,
-    Reply,
-    Send,
-    SetTimer,
-    Write,
-    split_actions,
-)
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.base.effects import split_actions
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value, to_json
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.base.values import to_json
 from meshcheck.impl.sim.protocol import Segment
 
 

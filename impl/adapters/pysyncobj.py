@@ -167,33 +167,48 @@ import hashlib
 import logging
 import pickle
 import random as _random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import pysyncobj.journal
 import pysyncobj.syncobj
-from pysyncobj import SyncObj, SyncObjConf, replicated
+from pysyncobj import SyncObj
+from pysyncobj import SyncObjConf
+from pysyncobj import replicated
 from pysyncobj.config import FAIL_REASON
 from pysyncobj.node import Node as PNode
 from pysyncobj.transport import Transport
 
-from meshcheck.impl.adapters.contract import (
-    AdapterPlugin,
-    Collected,
-    Ghost,
-    NdjsonLog,
-    SpecStep,
-    raft_committed,
-)
+from meshcheck.impl.adapters.contract import AdapterPlugin
+from meshcheck.impl.adapters.contract import Collected
+from meshcheck.impl.adapters.contract import Ghost
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import SpecStep
+from meshcheck.impl.adapters.contract import raft_committed
 from meshcheck.impl.adapters.spec_values import log_view
-from meshcheck.impl.base.effects import Put, Reply, SetTimer, Splice, Write
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft.refinement import VARIABLES as RAFT_VARIABLES
-from meshcheck.impl.rsm import NOOP, StateMachine
-from meshcheck.impl.sim import Faults, SimConfig, Simulator, Workload
+from meshcheck.impl.rsm import NOOP
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 
 # PySyncObj logs its own warnings (a stale AppendEntries "truncating already-applied log entries")
 # through the logger of its module; they would interleave with meshcheck's progress and tables, so

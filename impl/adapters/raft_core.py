@@ -29,31 +29,35 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.adapters.contract import Collected, SpecStep
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Reply,
-    Send,
-    SetTimer,
-    Write,
-    split_actions,
-)
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.raft import RaftConfig, RaftNode
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    Message,
-    RequestVoteRequest,
-    RequestVoteResponse,
-)
-from meshcheck.impl.raft.node import ELECTION, Replicate
+from meshcheck.impl.adapters.contract import Collected
+from meshcheck.impl.adapters.contract import SpecStep
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.base.effects import split_actions
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.raft import RaftConfig
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import Message
+from meshcheck.impl.raft.messages import RequestVoteRequest
+from meshcheck.impl.raft.messages import RequestVoteResponse
+from meshcheck.impl.raft.node import ELECTION
+from meshcheck.impl.raft.node import Replicate
 
 __all__ = ["HANDLED", "TAKES", "CoreDriver", "core_message"]
 

@@ -18,7 +18,9 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.base.values import FrozenDict, Value, to_json
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.base.values import to_json
 from meshcheck.impl.rsm import NOOP
 
 # The validation model's client values (property_tests/raft/models/Logs.cfg: Value = {v1, v2})

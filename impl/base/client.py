@@ -7,9 +7,13 @@ A client that uses `RetryingClient` sets the attributes it declares and defines 
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Any
+from typing import Final
+from typing import Protocol
 
-from meshcheck.impl.base.effects import Effect, Send, SetTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import Value

@@ -3,7 +3,8 @@ a configuration switches on against its protocol's catalogue (impl/*/mutants.py)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 from meshcheck.impl.base.errors import ImplError
 

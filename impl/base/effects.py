@@ -14,8 +14,10 @@ machine). A host carries out every other effect and reads the `Action`s only to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import TypeAlias
 
 import attrs
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 _HINTS: dict[int, tuple[Any, Any, Any]] = {}  # id(new) -> (old, new, added); holds `new` alive
 _LIMIT = 64  # hints kept at most (the recorder uses each within the step that made it)

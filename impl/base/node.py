@@ -9,7 +9,9 @@ generates requests on its own (PBFT's client) is told how by a `Workload`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
 
 import attrs
 

@@ -23,7 +23,8 @@ tests/test_quorum.py checks each function against a brute-force twin on random i
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
+from collections.abc import Iterable
 
 
 def majority(n: int) -> int:

@@ -27,7 +27,12 @@ import functools
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any
+from typing import Literal
+from typing import TypeVar
+from typing import Union
+from typing import get_args
+from typing import get_origin
 
 import attrs
 

@@ -12,7 +12,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from meshcheck.impl.base.values import FrozenDict, Json, Unserializable, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Json
+from meshcheck.impl.base.values import Unserializable
+from meshcheck.impl.base.values import Value
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYWORDS = frozenset({"TRUE", "FALSE"})  # a string spelled so would read as a boolean

@@ -18,8 +18,11 @@ records (message bags) are hashable and a function over strings equals the recor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn, TypeAlias
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import NoReturn
+from typing import TypeAlias
 
 import attrs
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from meshcheck.impl.gossip.phi import Arrivals, PhiConfig
+from meshcheck.impl.gossip.phi import Arrivals
+from meshcheck.impl.gossip.phi import PhiConfig
 
 
 def crossing(config: PhiConfig) -> float:

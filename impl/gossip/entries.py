@@ -24,7 +24,8 @@ back exactly the entries of higher rank than its digest's and those for keys it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import attrs

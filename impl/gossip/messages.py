@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import attrs
 
-from meshcheck.impl.gossip.entries import Entry, Rank
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.entries import Rank
 
 
 @attrs.frozen

@@ -69,31 +69,36 @@ import random
 from typing import Any
 
 from meshcheck.impl.base import probes
-from meshcheck.impl.base.effects import (
-    Action,
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-)
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.shape import mismatch
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
-from meshcheck.impl.gossip.detector import Detector, Watch
-from meshcheck.impl.gossip.entries import Entry, Rank, delta, newer, update
-from meshcheck.impl.gossip.messages import (
-    Beat,
-    JoinVia,
-    LeaveCluster,
-    Message,
-    Pull,
-    Push,
-    Round,
-)
+from meshcheck.impl.gossip.detector import Detector
+from meshcheck.impl.gossip.detector import Watch
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.entries import Rank
+from meshcheck.impl.gossip.entries import delta
+from meshcheck.impl.gossip.entries import newer
+from meshcheck.impl.gossip.entries import update
+from meshcheck.impl.gossip.messages import Beat
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import LeaveCluster
+from meshcheck.impl.gossip.messages import Message
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.messages import Round
 from meshcheck.impl.gossip.phi import Arrivals
 
 GOSSIP = "gossip"  # the round's timer

@@ -26,15 +26,21 @@ An empty function (an empty digest, an empty bag) is `()`, as TLC's values come 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, Pull, Push
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.messages import Beat
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 
 VARIABLES: tuple[str, ...] = (
     "alive",

@@ -22,23 +22,33 @@ the refinement mapping's `budget`.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Effect, split_actions
-from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import split_actions
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.growth import extended
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.gossip import refinement
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Pull, Push
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
-from meshcheck.impl.sim.config import Faults, Phases, SimConfig
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
+from meshcheck.impl.sim.config import SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 

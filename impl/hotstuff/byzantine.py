@@ -33,19 +33,21 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.hotstuff.fuzz import Fuzzer
-from meshcheck.impl.hotstuff.messages import (
-    QC,
-    Block,
-    Proposal,
-    Vote,
-    proposal_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.replica import BLOCKS, Replica
-from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS, Mouth
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import BLOCKS
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
+from meshcheck.impl.hotstuff.replies import Mouth
 
 BEHAVIOURS = ("silent", "equivocate", "vote_all", "withhold", "fuzz", "grow", *REPLY_BEHAVIOURS)
 

@@ -21,23 +21,30 @@ import attrs
 from meshcheck.impl.base.client import CLOCK as CLOCK  # re-exported: the client's timers and key
 from meshcheck.impl.base.client import NEXT as NEXT
 from meshcheck.impl.base.client import RETRY as RETRY
-from meshcheck.impl.base.client import RetryingClient, check_not_a_replica
+from meshcheck.impl.base.client import RetryingClient
+from meshcheck.impl.base.client import check_not_a_replica
 from meshcheck.impl.base.config import ids
-from meshcheck.impl.base.effects import Effect, Invoke, Persist, Put, Send, SetTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Invoke
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
 from meshcheck.impl.base.effects import Reply as Answer
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    ReplyMsg,
-    Request,
-    SignedRequest,
-    malformed,
-    request_bytes,
-)
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import malformed
+from meshcheck.impl.hotstuff.messages import request_bytes
 
 
 @attrs.frozen

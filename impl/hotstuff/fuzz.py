@@ -26,27 +26,27 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.hotstuff.crypto import KeyRing, Signer
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS_QC,
-    QC,
-    Block,
-    BlockRequest,
-    BlockResponse,
-    NewView,
-    Proposal,
-    ReplyMsg,
-    SignedRequest,
-    Vote,
-    proposal_bytes,
-    request_bytes,
-    vote_bytes,
-)
+from meshcheck.impl.hotstuff.crypto import KeyRing
+from meshcheck.impl.hotstuff.crypto import Signer
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockRequest
+from meshcheck.impl.hotstuff.messages import BlockResponse
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
 
 # (type, field) -> why its signer's signature may leave the field out
 UNSIGNED_FIELDS: Final[Mapping[tuple[type, str], str]] = {

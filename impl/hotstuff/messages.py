@@ -21,7 +21,10 @@ proposal, a vote or a NEW-VIEW names, each checked against the hash that named i
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeAlias, get_args
+from typing import Any
+from typing import Final
+from typing import TypeAlias
+from typing import get_args
 
 import attrs
 

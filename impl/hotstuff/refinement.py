@@ -18,12 +18,19 @@ in `msgs` (the spec admits them through `SentVote` and `SentProposal`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.growth import Msgs
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hotstuff.messages import GENESIS, Block, NewView, Proposal, Vote
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Vote
 from meshcheck.impl.hotstuff.replica import Snapshot
 
 VARIABLES: tuple[str, ...] = ("msgs", "view", "lastVoted", "highQC", "locked", "committed")

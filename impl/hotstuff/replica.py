@@ -44,49 +44,51 @@ it executes its committed chain again from the start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import quorum
 from meshcheck.impl.base.config import ids
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    Effect,
-    Persist,
-    Put,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.probes import hit
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    FETCH_DEPTH,
-    GENESIS,
-    GENESIS_QC,
-    QC,
-    Block,
-    BlockRequest,
-    BlockResponse,
-    NewView,
-    Proposal,
-    ReplyMsg,
-    Request,
-    SignedRequest,
-    Vote,
-    malformed,
-    proposal_bytes,
-    request_bytes,
-    vote_bytes,
-)
+from meshcheck.impl.hotstuff.messages import FETCH_DEPTH
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockRequest
+from meshcheck.impl.hotstuff.messages import BlockResponse
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import malformed
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
 from meshcheck.impl.rsm.machine import StateMachine
 
 VIEW_TIMER: Final = "view"

@@ -37,18 +37,24 @@ replica does, so a correct client's latency is the honest group's
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
+from typing import Literal
 
 import attrs
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import probability
 from meshcheck.impl.hotstuff.crypto import Signer
-from meshcheck.impl.hotstuff.fuzz import HotStuffSigning, well_typed
-from meshcheck.impl.hotstuff.messages import ReplyMsg, SignedRequest
+from meshcheck.impl.hotstuff.fuzz import HotStuffSigning
+from meshcheck.impl.hotstuff.fuzz import well_typed
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import SignedRequest
 
 Lie = Literal["result", "timestamp", "src", "client", "duplicate"]
 LIES: Final[tuple[Lie, ...]] = ("result", "timestamp", "src", "client", "duplicate")

@@ -17,28 +17,38 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, Send, split_actions
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import split_actions
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff.byzantine import ByzantineReplica
-from meshcheck.impl.hotstuff.client import Client, ClientConfig
+from meshcheck.impl.hotstuff.client import Client
+from meshcheck.impl.hotstuff.client import ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
 from meshcheck.impl.hotstuff.messages import Block
-from meshcheck.impl.hotstuff.refinement import (
-    VARIABLES,
-    Chains,
-    History,
-    abstract_state,
-    message_record,
-    sent_records,
-)
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica, Snapshot
+from meshcheck.impl.hotstuff.refinement import VARIABLES
+from meshcheck.impl.hotstuff.refinement import Chains
+from meshcheck.impl.hotstuff.refinement import History
+from meshcheck.impl.hotstuff.refinement import abstract_state
+from meshcheck.impl.hotstuff.refinement import message_record
+from meshcheck.impl.hotstuff.refinement import sent_records
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.replica import Snapshot
 from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
-from meshcheck.impl.sim.config import Faults, Phases, SimConfig
-from meshcheck.impl.sim.groups import f_down_at_most, fault_step, honest_replicas
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
+from meshcheck.impl.sim.config import SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most
+from meshcheck.impl.sim.groups import fault_step
+from meshcheck.impl.sim.groups import honest_replicas
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 

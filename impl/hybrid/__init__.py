@@ -12,13 +12,21 @@ PBFT at epoch boundaries without losing a committed operation.
 """
 
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
-from meshcheck.impl.hybrid.levels import BFT, RAFT, Counts, Level, Thresholds
-from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
+from meshcheck.impl.hybrid.consensus import Decision
+from meshcheck.impl.hybrid.consensus import HybridConsensus
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import HybridState
 from meshcheck.impl.hybrid.mutants import BUGS
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
-from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
+from meshcheck.impl.hybrid.simulation import HybridPlugin
+from meshcheck.impl.hybrid.simulation import hybrid_cluster
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
 
 __all__ = [
     "BFT",

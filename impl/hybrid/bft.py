@@ -28,32 +28,36 @@ signature against the link's sender).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeAlias
+from typing import Any
+from typing import Final
+from typing import TypeAlias
 
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
-from meshcheck.impl.hotstuff.messages import (
-    Proposal as HsProposal,
-)
-from meshcheck.impl.hotstuff.messages import (
-    Request as HsRequest,
-)
-from meshcheck.impl.hotstuff.messages import (
-    SignedRequest,
-    malformed,
-    proposal_bytes,
-    request_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.messages import (
-    Vote as HsVote,
-)
+from meshcheck.impl.hotstuff.messages import Proposal as HsProposal
+from meshcheck.impl.hotstuff.messages import Request as HsRequest
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote as HsVote
+from meshcheck.impl.hotstuff.messages import malformed
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
 from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
-from meshcheck.impl.hybrid.entries import ClockEntry, HotStuffWire, Keys, PbftWire, client_id
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, SELF_PROVING
-from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, PBFT_KINDS, PBFT_PREFIX
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import client_id
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import SELF_PROVING
+from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import PBFT_KINDS
+from meshcheck.impl.hybrid.proofs import PBFT_PREFIX
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.rsm.machine import StateMachine
 

@@ -21,23 +21,27 @@ PBFT side: `HybridNode.pbft_wrapper`, e.g. `impl.pbft.byzantine.corrupt(Equivoca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.base.events import Deliver, Tick
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    OpEntry,
-    Proposal,
-    RaftPayload,
-)
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, TIMING
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import TIMING
 from meshcheck.impl.pbft.messages import Signed
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.roles import LEADER
 

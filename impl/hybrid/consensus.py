@@ -23,7 +23,8 @@ the clock (`run`), and a script's turn before each send of a proposal (`before_s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -33,15 +34,22 @@ from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Node
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, PBFT, HybridHotStuff
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS
+from meshcheck.impl.hybrid.bft import PBFT
+from meshcheck.impl.hybrid.bft import HybridHotStuff
 from meshcheck.impl.hybrid.entries import ClientOp
-from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import REJECTED
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.simulation import HybridPlugin, hybrid_cluster
+from meshcheck.impl.hybrid.simulation import HybridPlugin
+from meshcheck.impl.hybrid.simulation import hybrid_cluster
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.rsm.ops import Op, to_value
-from meshcheck.impl.sim.config import Faults, Phases
+from meshcheck.impl.rsm.ops import Op
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
 from meshcheck.impl.sim.simulator import Simulator
 
 

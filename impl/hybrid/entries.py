@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any, Final, TypeAlias, get_args
+from typing import Any
+from typing import Final
+from typing import TypeAlias
+from typing import get_args
 
 import attrs
 
@@ -35,7 +38,8 @@ from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.raft import messages as raft
 
 OpKey: TypeAlias = tuple[str, int]  # (client, sequence number)

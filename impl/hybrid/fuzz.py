@@ -45,28 +45,33 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    HotStuffWire,
-    Keys,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-    epoch_of,
-)
-from meshcheck.impl.hybrid.proofs import appended, carried
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import epoch_of
+from meshcheck.impl.hybrid.proofs import appended
+from meshcheck.impl.hybrid.proofs import carried
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft.byzantine import fuzz as pbft_fuzz
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
-from meshcheck.impl.raft.messages import AppendEntriesRequest, AppendEntriesResponse, Entry
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.roles import LEADER
 

@@ -18,22 +18,22 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import (
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.hybrid import bft
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import Keys, RaftPayload
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import RaftPayload
 from meshcheck.impl.hybrid.levels import RAFT
-from meshcheck.impl.hybrid.machine import HybridMachine, HybridState
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import HybridState
 from meshcheck.impl.hybrid.threat import Verify
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.raft.config import RaftConfig

@@ -20,23 +20,29 @@ Applying one committed entry (`apply_entry`):
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.entries import (
-    ClockEntry,
-    EvidenceEntry,
-    Keys,
-    OpEntry,
-    OpKey,
-    well_formed,
-)
-from meshcheck.impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING, Level, protocol
-from meshcheck.impl.hybrid.threat import ACCEPTED, ThreatModel, Verify
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import OpKey
+from meshcheck.impl.hybrid.entries import well_formed
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import protocol
+from meshcheck.impl.hybrid.threat import ACCEPTED
+from meshcheck.impl.hybrid.threat import ThreatModel
+from meshcheck.impl.hybrid.threat import Verify
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
 

@@ -55,64 +55,68 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import probes
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-    Write,
-)
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid.bft import PBFT
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    HotStuffWire,
-    Keys,
-    OpEntry,
-    OpKey,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-    client_id,
-    epoch_of,
-    raft_well_formed,
-)
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import OpKey
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
+from meshcheck.impl.hybrid.entries import epoch_of
+from meshcheck.impl.hybrid.entries import raft_well_formed
 from meshcheck.impl.hybrid.instance import Instance
-from meshcheck.impl.hybrid.levels import (
-    BAD_SIGNATURE,
-    BFT,
-    EQUIVOCATION,
-    RAFT,
-    TAMPERING,
-    TIMING,
-    Level,
-    protocol,
-)
-from meshcheck.impl.hybrid.machine import COMMITTED, REJECTED, HybridMachine, HybridState, op_name
-from meshcheck.impl.hybrid.proofs import (
-    RAFT_EQUIVOCATION,
-    RAFT_TAMPERING,
-    appended,
-    carried,
-)
-from meshcheck.impl.hybrid.threat import Evidence, ThreatModel, Verify
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import protocol
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import REJECTED
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import HybridState
+from meshcheck.impl.hybrid.machine import op_name
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING
+from meshcheck.impl.hybrid.proofs import appended
+from meshcheck.impl.hybrid.proofs import carried
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
+from meshcheck.impl.hybrid.threat import Verify
 from meshcheck.impl.pbft.messages import Signed
-from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
-from meshcheck.impl.raft.node import ELECTION, RaftNode
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import InstallSnapshotRequest
+from meshcheck.impl.raft.node import ELECTION
+from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.raft.roles import LEADER
 
 CLOCK: Final = "h/clock"

@@ -21,25 +21,29 @@ and `ThreatModel` counts them by distinct reporter.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hotstuff.messages import Proposal as HsProposal
 from meshcheck.impl.hotstuff.messages import Vote as HsVote
-from meshcheck.impl.hotstuff.messages import proposal_bytes, vote_bytes
-from meshcheck.impl.hybrid.entries import (
-    Keys,
-    Proposal,
-    RaftPayload,
-    client_id,
-    raft_well_formed,
-)
-from meshcheck.impl.hybrid.levels import EQUIVOCATION, SELF_PROVING, TAMPERING
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
+from meshcheck.impl.hybrid.entries import raft_well_formed
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import SELF_PROVING
+from meshcheck.impl.hybrid.levels import TAMPERING
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft import evidence as pbft_evidence
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
 
 PBFT_PREFIX: Final = "pbft:"
 RAFT_EQUIVOCATION: Final = "raft:equivocation"

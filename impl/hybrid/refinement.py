@@ -41,15 +41,22 @@ proposal of o is dead. The simulation plugin passes `submit` and `decide` the cl
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Action, Effect
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid.entries import Keys, OpKey
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpKey
 from meshcheck.impl.hybrid.levels import Level
-from meshcheck.impl.hybrid.machine import HybridMachine, op_name
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.threat import Verify
 
 VARIABLES: Final = (

@@ -17,21 +17,33 @@ state disagree. The plugin hands the simulator the state after each segment in t
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Effect, Reply, split_actions
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import split_actions
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import ClientOp, Keys
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
-from meshcheck.impl.hybrid.refinement import VARIABLES, Ghost, abstract_state, reported_steps
-from meshcheck.impl.sim.config import Faults, Phases, SimConfig
-from meshcheck.impl.sim.groups import f_down_at_most, fault_step
+from meshcheck.impl.hybrid.refinement import VARIABLES
+from meshcheck.impl.hybrid.refinement import Ghost
+from meshcheck.impl.hybrid.refinement import abstract_state
+from meshcheck.impl.hybrid.refinement import reported_steps
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
+from meshcheck.impl.sim.config import SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most
+from meshcheck.impl.sim.groups import fault_step
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 

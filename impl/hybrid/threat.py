@@ -24,26 +24,26 @@ replicated clock, never a wall clock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import attrs
 
-from meshcheck.impl.base import probes, quorum
+from meshcheck.impl.base import probes
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.levels import (
-    BAD_SIGNATURE,
-    EQUIVOCATION,
-    KINDS,
-    SELF_PROVING,
-    TAMPERING,
-    TIMING,
-    Counts,
-    Level,
-    LevelError,
-    Thresholds,
-    step,
-)
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import KINDS
+from meshcheck.impl.hybrid.levels import SELF_PROVING
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import LevelError
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.levels import step
 
 ACCEPTED: Final = "accepted"
 REFUSED: Final = "refused"

@@ -10,19 +10,18 @@ gossip; an unknown type refused.
 specs/Routing.tla is the routing as TLC checks it (specs/Routing.md).
 """
 
-from meshcheck.impl.manager.manager import Manager, Refused
+from meshcheck.impl.manager.manager import Manager
+from meshcheck.impl.manager.manager import Refused
 from meshcheck.impl.manager.mutants import BUGS
-from meshcheck.impl.manager.routing import (
-    ROUTES,
-    Answer,
-    How,
-    Layer,
-    NoAnswer,
-    OpType,
-    UnknownOperationType,
-    op_type,
-    route,
-)
+from meshcheck.impl.manager.routing import ROUTES
+from meshcheck.impl.manager.routing import Answer
+from meshcheck.impl.manager.routing import How
+from meshcheck.impl.manager.routing import Layer
+from meshcheck.impl.manager.routing import NoAnswer
+from meshcheck.impl.manager.routing import OpType
+from meshcheck.impl.manager.routing import UnknownOperationType
+from meshcheck.impl.manager.routing import op_type
+from meshcheck.impl.manager.routing import route
 
 __all__ = [
     "BUGS",

@@ -37,37 +37,39 @@ import attrs
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.simulation import gossip_cluster
-from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.consensus import Decision
+from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.levels import BFT
 from meshcheck.impl.manager import mutants
-from meshcheck.impl.manager.routing import (
-    Answer,
-    How,
-    Layer,
-    NoAnswer,
-    OpType,
-    hybrid_agreed,
-    op_type,
-    route,
-    status_agreed,
-)
+from meshcheck.impl.manager.routing import Answer
+from meshcheck.impl.manager.routing import How
+from meshcheck.impl.manager.routing import Layer
+from meshcheck.impl.manager.routing import NoAnswer
+from meshcheck.impl.manager.routing import OpType
+from meshcheck.impl.manager.routing import hybrid_agreed
+from meshcheck.impl.manager.routing import op_type
+from meshcheck.impl.manager.routing import route
+from meshcheck.impl.manager.routing import status_agreed
 from meshcheck.impl.pbft.client import Client
-from meshcheck.impl.pbft.messages import Request, request_name
-from meshcheck.impl.pbft.simulation import Wrapper, pbft_cluster
-from meshcheck.impl.rsm.ops import (
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    Op,
-    UpdateCaseState,
-    freeze_json,
-    to_value,
-)
-from meshcheck.impl.sim.config import Faults, Phases
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import request_name
+from meshcheck.impl.pbft.simulation import Wrapper
+from meshcheck.impl.pbft.simulation import pbft_cluster
+from meshcheck.impl.rsm.ops import ApplyPolicy
+from meshcheck.impl.rsm.ops import CreateCase
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import DeployOverlay
+from meshcheck.impl.rsm.ops import Op
+from meshcheck.impl.rsm.ops import UpdateCaseState
+from meshcheck.impl.rsm.ops import freeze_json
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
 from meshcheck.impl.sim.simulator import Simulator
 
 CLIENT = "c1"  # the manager's client in the PBFT cluster and in the hybrid cluster

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from meshcheck.impl.base.effects import Action, Effect
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
 
 REQUEST: Final = "Request"  # Request(r): the client sends r
 PRE_PREPARE: Final = "PrePrepare"  # PrePrepare(i, r)

@@ -15,7 +15,8 @@ so a restarted client neither reuses a timestamp nor forgets an accepted result.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import attrs
 
@@ -23,34 +24,36 @@ from meshcheck.impl.base import quorum
 from meshcheck.impl.base.client import CLOCK as CLOCK  # re-exported: the client's timers and key
 from meshcheck.impl.base.client import NEXT as NEXT
 from meshcheck.impl.base.client import RETRY as RETRY
-from meshcheck.impl.base.client import RetryingClient, check_not_a_replica
+from meshcheck.impl.base.client import RetryingClient
+from meshcheck.impl.base.client import check_not_a_replica
 from meshcheck.impl.base.config import ids
-from meshcheck.impl.base.effects import (
-    Action,
-    Effect,
-    Invoke,
-    Persist,
-    Put,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Invoke
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
 from meshcheck.impl.base.effects import Reply as Answer
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft import actions, mutants
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft import actions
+from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import (
-    Reply,
-    Request,
-    Signed,
-    malformed,
-    request_name,
-    signing_bytes,
-)
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import malformed
+from meshcheck.impl.pbft.messages import request_name
+from meshcheck.impl.pbft.messages import signing_bytes
 
 # keys of the durable store, besides CLOCK (impl/base/client.py)
 REQUESTS: Final = "requests"  # every signed request sent

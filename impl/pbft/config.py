@@ -7,7 +7,9 @@ import functools
 import attrs
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.config import bug_set, check_bugs, ids
+from meshcheck.impl.base.config import bug_set
+from meshcheck.impl.base.config import check_bugs
+from meshcheck.impl.base.config import ids
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.mutants import BUGS

@@ -17,7 +17,10 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from meshcheck.impl.base import ed25519
-from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES, Signer, memoised, sha256
+from meshcheck.impl.base.ed25519 import SIGNATURE_BYTES
+from meshcheck.impl.base.ed25519 import Signer
+from meshcheck.impl.base.ed25519 import memoised
+from meshcheck.impl.base.ed25519 import sha256
 
 __all__ = ["SIGNATURE_BYTES", "KeyRing", "Signer", "derive_private_key", "memoised", "sha256"]
 

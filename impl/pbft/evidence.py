@@ -20,21 +20,23 @@ never the wall clock), so that an operator can check the decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import (
-    NewView,
-    PrePrepare,
-    Signed,
-    ViewChange,
-    batch_digest,
-    malformed,
-)
-from meshcheck.impl.pbft.viewchange import check_new_view, check_view_change, relayed_intact
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import malformed
+from meshcheck.impl.pbft.viewchange import check_new_view
+from meshcheck.impl.pbft.viewchange import check_view_change
+from meshcheck.impl.pbft.viewchange import relayed_intact
 
 BAD_SIGNATURE: Final = "bad_signature"
 EQUIVOCATION: Final = "equivocation"

@@ -13,14 +13,12 @@ from __future__ import annotations
 from meshcheck.impl.base import quorum
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    Commit,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Signed,
-)
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
 
 Slot = tuple[int, int]  # (view, sequence number)
 Vote = tuple[int, int, bytes]  # (view, sequence number, digest)

@@ -24,7 +24,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, Final, Generic, TypeAlias, TypeVar
+from typing import Any
+from typing import Final
+from typing import Generic
+from typing import TypeAlias
+from typing import TypeVar
 
 import attrs
 

@@ -27,25 +27,25 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.growth import Msgs
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft.client import Client
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    Status,
-    ViewChange,
-    batch_for_digest,
-    batch_name,
-    batches_for_state,
-    request_name,
-)
-from meshcheck.impl.pbft.replica import NORMAL, Replica
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_for_digest
+from meshcheck.impl.pbft.messages import batch_name
+from meshcheck.impl.pbft.messages import batches_for_state
+from meshcheck.impl.pbft.messages import request_name
+from meshcheck.impl.pbft.replica import NORMAL
+from meshcheck.impl.pbft.replica import Replica
 
 VARIABLES: tuple[str, ...] = (
     "requested",

@@ -52,69 +52,73 @@ machine became final, and takes a final state past its own on f+1 matching check
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from functools import partial
-from typing import Any, ClassVar, Final
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
 import attrs
 
-from meshcheck.impl.base import probes, quorum
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Send,
-    SetTimer,
-)
-from meshcheck.impl.base.events import Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft import actions, mutants
+from meshcheck.impl.base import probes
+from meshcheck.impl.base import quorum
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft import actions
+from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.evidence import (
-    BAD_NEW_VIEW,
-    BAD_SIGNATURE,
-    BAD_STATE,
-    BAD_VIEW_CHANGE,
-    EQUIVOCATION,
-    FORGED_REQUEST,
-    MALFORMED,
-    WRONG_PRIMARY,
-    AuditLog,
-)
+from meshcheck.impl.pbft.evidence import BAD_NEW_VIEW
+from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
+from meshcheck.impl.pbft.evidence import BAD_STATE
+from meshcheck.impl.pbft.evidence import BAD_VIEW_CHANGE
+from meshcheck.impl.pbft.evidence import EQUIVOCATION
+from meshcheck.impl.pbft.evidence import FORGED_REQUEST
+from meshcheck.impl.pbft.evidence import MALFORMED
+from meshcheck.impl.pbft.evidence import WRONG_PRIMARY
+from meshcheck.impl.pbft.evidence import AuditLog
 from meshcheck.impl.pbft.log import MessageLog
-from meshcheck.impl.pbft.messages import (
-    GENESIS,
-    Batch,
-    Checkpoint,
-    Commit,
-    NewView,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    Status,
-    ViewChange,
-    batch_digest,
-    batch_name,
-    history_digest,
-    malformed,
-    next_state_digest,
-    signing_bytes,
-    state_matches,
-)
-from meshcheck.impl.pbft.storage import AUDIT, EXECUTED, STABLE, VIEW, Store
-from meshcheck.impl.pbft.viewchange import (
-    Plan,
-    check_new_view,
-    check_view_change,
-    plan_new_view,
-    relayed_intact,
-)
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import batch_name
+from meshcheck.impl.pbft.messages import history_digest
+from meshcheck.impl.pbft.messages import malformed
+from meshcheck.impl.pbft.messages import next_state_digest
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.pbft.messages import state_matches
+from meshcheck.impl.pbft.storage import AUDIT
+from meshcheck.impl.pbft.storage import EXECUTED
+from meshcheck.impl.pbft.storage import STABLE
+from meshcheck.impl.pbft.storage import VIEW
+from meshcheck.impl.pbft.storage import Store
+from meshcheck.impl.pbft.viewchange import Plan
+from meshcheck.impl.pbft.viewchange import check_new_view
+from meshcheck.impl.pbft.viewchange import check_view_change
+from meshcheck.impl.pbft.viewchange import plan_new_view
+from meshcheck.impl.pbft.viewchange import relayed_intact
 from meshcheck.impl.rsm.machine import StateMachine
 
 NORMAL: Final = "normal"

@@ -19,25 +19,34 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, Send, split_actions
-from meshcheck.impl.base.node import Node, Workload
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft.client import Client, ClientConfig
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import split_actions
+from meshcheck.impl.base.node import Node
+from meshcheck.impl.base.node import Workload
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft.client import Client
+from meshcheck.impl.pbft.client import ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.refinement import (
-    VARIABLES,
-    History,
-    abstract_state,
-    message_record,
-    sent_records,
-)
+from meshcheck.impl.pbft.refinement import VARIABLES
+from meshcheck.impl.pbft.refinement import History
+from meshcheck.impl.pbft.refinement import abstract_state
+from meshcheck.impl.pbft.refinement import message_record
+from meshcheck.impl.pbft.refinement import sent_records
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.sim.config import Faults, Phases, SimConfig
-from meshcheck.impl.sim.groups import f_down_at_most, fault_step, honest_replicas
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
+from meshcheck.impl.sim.config import SimConfig
+from meshcheck.impl.sim.groups import f_down_at_most
+from meshcheck.impl.sim.groups import fault_step
+from meshcheck.impl.sim.groups import honest_replicas
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
 

@@ -10,12 +10,20 @@ appending where it can (`Splice`) and rewriting only when garbage collection shr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 
-from meshcheck.impl.base.effects import Persist, Put, Splice, Write
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.pbft.evidence import Evidence
-from meshcheck.impl.pbft.messages import Batch, Checkpoint, Signed
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Signed
 
 VIEW: Final = "view"  # (view, status)
 EXECUTED: Final = "executed"  # the batches executed, in sequence-number order

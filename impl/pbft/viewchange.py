@@ -10,7 +10,8 @@ passes in (the one place where `signatures_not_checked` lives), so the checks ar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -18,19 +19,18 @@ import attrs
 from meshcheck.impl.base import quorum
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
-from meshcheck.impl.pbft.messages import (
-    GENESIS,
-    Batch,
-    Checkpoint,
-    NewView,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Signed,
-    ViewChange,
-    batch_digest,
-)
+from meshcheck.impl.pbft.log import prepares_needed
+from meshcheck.impl.pbft.log import stable_quorum
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
 
 Verify = Callable[[Signed[Any]], bool]
 

@@ -29,7 +29,8 @@ counts a repeated one once (a duplicated message).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 import attrs
 

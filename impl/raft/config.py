@@ -8,9 +8,11 @@ from collections.abc import Iterable
 import attrs
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.config import bug_set, check_bugs
+from meshcheck.impl.base.config import bug_set
+from meshcheck.impl.base.config import check_bugs
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.raft.mutants import BUGS, QUORUM_HALF_AT_EVEN_N
+from meshcheck.impl.raft.mutants import BUGS
+from meshcheck.impl.raft.mutants import QUORUM_HALF_AT_EVEN_N
 
 
 def _sorted(servers: Iterable[str]) -> tuple[str, ...]:

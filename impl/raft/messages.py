@@ -8,7 +8,8 @@ spec does not have (the snapshot's bytes, the read round) are the implementation
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, TypeAlias
+from typing import Any
+from typing import TypeAlias
 
 import attrs
 

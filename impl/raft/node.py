@@ -24,53 +24,56 @@ nextIndex, matchIndex, commitIndex, the state machine) is volatile and rebuilt o
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+from typing import ClassVar
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.log import RaftLog
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    Entry,
-    InstallSnapshotRequest,
-    InstallSnapshotResponse,
-    Message,
-    PreVoteRequest,
-    PreVoteResponse,
-    RequestVoteRequest,
-    RequestVoteResponse,
-    Snapshot,
-    message_record,
-)
-from meshcheck.impl.raft.readindex import ClientReadRequest, ReadIndex
-from meshcheck.impl.raft.roles import (
-    CANDIDATE,
-    FOLLOWER,
-    LEADER,
-    PRE_CANDIDATE,
-    Role,
-    check_transition,
-)
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import InstallSnapshotRequest
+from meshcheck.impl.raft.messages import InstallSnapshotResponse
+from meshcheck.impl.raft.messages import Message
+from meshcheck.impl.raft.messages import PreVoteRequest
+from meshcheck.impl.raft.messages import PreVoteResponse
+from meshcheck.impl.raft.messages import RequestVoteRequest
+from meshcheck.impl.raft.messages import RequestVoteResponse
+from meshcheck.impl.raft.messages import Snapshot
+from meshcheck.impl.raft.messages import message_record
+from meshcheck.impl.raft.readindex import ClientReadRequest
+from meshcheck.impl.raft.readindex import ReadIndex
+from meshcheck.impl.raft.roles import CANDIDATE
+from meshcheck.impl.raft.roles import FOLLOWER
+from meshcheck.impl.raft.roles import LEADER
+from meshcheck.impl.raft.roles import PRE_CANDIDATE
+from meshcheck.impl.raft.roles import Role
+from meshcheck.impl.raft.roles import check_transition
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.rsm.ops import NOOP
 

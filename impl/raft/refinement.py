@@ -22,20 +22,28 @@ a stutter, which the spec always allows, rather than to a Restart step that woul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.events import Restart, Tick
-from meshcheck.impl.base.growth import differ, extended
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.raft.messages import (
-    entry_record,
-)
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.growth import differ
+from meshcheck.impl.base.growth import extended
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.raft.messages import entry_record
 from meshcheck.impl.raft.messages import message_record as message_record  # re-exported
-from meshcheck.impl.raft.node import SNAPSHOT, RaftNode
-from meshcheck.impl.raft.roles import CANDIDATE, FOLLOWER, LEADER, PRE_CANDIDATE, Role
+from meshcheck.impl.raft.node import SNAPSHOT
+from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.raft.roles import CANDIDATE
+from meshcheck.impl.raft.roles import FOLLOWER
+from meshcheck.impl.raft.roles import LEADER
+from meshcheck.impl.raft.roles import PRE_CANDIDATE
+from meshcheck.impl.raft.roles import Role
 
 VARIABLES: tuple[str, ...] = (
     "messages",

@@ -24,7 +24,9 @@ in the core: `check_transition` raises `IllegalTransition` naming both roles.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal, TypeAlias
+from typing import Final
+from typing import Literal
+from typing import TypeAlias
 
 from meshcheck.impl.base.errors import IllegalTransition
 

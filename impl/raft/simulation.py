@@ -13,22 +13,25 @@ responses), so the node's state after the event is right for every one of those 
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, split_actions
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import split_actions
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.raft.refinement import (
-    VARIABLES,
-    Budget,
-    History,
-    abstract_state,
-    message_record,
-)
-from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.raft.refinement import VARIABLES
+from meshcheck.impl.raft.refinement import Budget
+from meshcheck.impl.raft.refinement import History
+from meshcheck.impl.raft.refinement import abstract_state
+from meshcheck.impl.raft.refinement import message_record
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import SimConfig
 from meshcheck.impl.sim.groups import fault_step
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator

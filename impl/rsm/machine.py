@@ -15,18 +15,18 @@ import json
 from typing import Any
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict, Value, freeze
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.base.values import freeze
 from meshcheck.impl.rsm import mutants
-from meshcheck.impl.rsm.ops import (
-    NOOP,
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    Op,
-    UpdateCaseState,
-    from_value,
-)
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.rsm.ops import ApplyPolicy
+from meshcheck.impl.rsm.ops import CreateCase
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import DeployOverlay
+from meshcheck.impl.rsm.ops import Op
+from meshcheck.impl.rsm.ops import UpdateCaseState
+from meshcheck.impl.rsm.ops import from_value
 
 FORMAT = "meshcheck-rsm/1"
 CLOSED = "closed"  # the final state of a case

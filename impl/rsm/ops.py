@@ -14,12 +14,14 @@ which is what makes snapshots byte-for-byte deterministic.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any
+from typing import TypeAlias
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 
 def freeze_json(value: Any, where: str = "value") -> Value:

@@ -14,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.config import Address
-from meshcheck.impl.runtime.frames import frame, read_frame
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 
 
 @attrs.frozen

@@ -28,14 +28,22 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from meshcheck.impl.base.effects import Put, Splice, Write
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.runtime.codec import Codec, CodecError
-from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC, BUGS, DEFERRED_SECONDS, SKIP_FSYNC
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import CodecError
+from meshcheck.impl.runtime.mutants import ACK_BEFORE_FSYNC
+from meshcheck.impl.runtime.mutants import BUGS
+from meshcheck.impl.runtime.mutants import DEFERRED_SECONDS
+from meshcheck.impl.runtime.mutants import SKIP_FSYNC
 
 _HEADER = struct.Struct(">II")  # length, CRC-32 of the payload
 

@@ -12,12 +12,15 @@ FailureDetector.tla's, not Gossip.tla's: the log leaves them out (`ACTIONS`).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
+from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.refinement import message_record as spec_record
 
 # Gossip.tla's actions a node takes (Crash, LoseMessage, DuplicateMessage, Partition and Heal are

@@ -53,32 +53,42 @@ import ssl
 import sys
 import traceback
 import zlib
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
 from functools import partial
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
-from meshcheck.impl.base.effects import (
-    Action,
-    Apply,
-    CancelTimer,
-    Effect,
-    Invoke,
-    Persist,
-    Reply,
-    Send,
-    SetTimer,
-    check_effects,
-)
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Invoke
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import check_effects
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.runtime.clock import Clock
-from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import CodecError
 from meshcheck.impl.runtime.disk import Disk
-from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
-from meshcheck.impl.runtime.nodelog import NodeLog, last_clock
+from meshcheck.impl.runtime.frames import FrameError
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
+from meshcheck.impl.runtime.nodelog import NodeLog
+from meshcheck.impl.runtime.nodelog import last_clock
 from meshcheck.impl.runtime.timers import Timers
-from meshcheck.impl.runtime.tls import CLIENT, peer_name
+from meshcheck.impl.runtime.tls import CLIENT
+from meshcheck.impl.runtime.tls import peer_name
 
 RECONNECT = 0.05  # seconds between a link's attempts to connect
 SESSION = 2**32  # a session's request ids are below it; the core's id is session * SESSION + id

@@ -20,12 +20,14 @@ of the spec before it sends): the log shows none.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff.messages import GENESIS
-from meshcheck.impl.hotstuff.replica import Replica, Snapshot
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.replica import Snapshot
 
 COMMITTED_EVERY = 8
 

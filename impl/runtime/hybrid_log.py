@@ -30,13 +30,18 @@ Switch(i) gives the next epoch the other protocol, the only other there is.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from meshcheck.impl.hybrid.machine import HybridMachine, op_name
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.runtime.nodelog import NodeLog, Params, State, same_params
+from meshcheck.impl.runtime.nodelog import NodeLog
+from meshcheck.impl.runtime.nodelog import Params
+from meshcheck.impl.runtime.nodelog import State
+from meshcheck.impl.runtime.nodelog import same_params
 
 ORDERS = frozenset({"OrderOp", "OrderEvidence", "OrderQuiet"})
 

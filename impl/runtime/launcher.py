@@ -32,15 +32,22 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import IO
+from typing import Any
+from typing import Self
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime import process_group
-from meshcheck.impl.runtime.config import Address, ClusterConfig
-from meshcheck.impl.runtime.tls import CLIENT, client_context, make_certificates
+from meshcheck.impl.runtime.config import Address
+from meshcheck.impl.runtime.config import ClusterConfig
+from meshcheck.impl.runtime.tls import CLIENT
+from meshcheck.impl.runtime.tls import client_context
+from meshcheck.impl.runtime.tls import make_certificates
 
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1

@@ -32,23 +32,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from meshcheck.impl.base.effects import (
-    CancelTimer,
-    Effect,
-    Invoke,
-    Persist,
-    Put,
-    Reply,
-    Send,
-    SetTimer,
-    Splice,
-)
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Invoke
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.runtime.clock import Clock
-from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import CodecError
 from meshcheck.impl.runtime.config import Address
 from meshcheck.impl.runtime.disk import Disk
-from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.frames import FrameError
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 from meshcheck.impl.runtime.timers import Timers
 
 RECONNECT = 0.05  # seconds between attempts to reach a node

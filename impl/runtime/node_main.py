@@ -19,7 +19,8 @@ from meshcheck.impl.runtime import mutants
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
-from meshcheck.impl.runtime.protocols import BYZANTINE, protocol
+from meshcheck.impl.runtime.protocols import BYZANTINE
+from meshcheck.impl.runtime.protocols import protocol
 
 
 async def serve(config: ClusterConfig, node: str) -> None:
@@ -34,7 +35,8 @@ async def serve(config: ClusterConfig, node: str) -> None:
     core = proto.build(node, config.node_ids(), options, rng)
     tls = None
     if config.tls:  # cryptography's x509 only where the cluster speaks TLS
-        from meshcheck.impl.runtime.tls import client_context, server_context
+        from meshcheck.impl.runtime.tls import client_context
+        from meshcheck.impl.runtime.tls import server_context
 
         folder = config.tls_folder()
         tls = (server_context(folder, node), client_context(folder, node))

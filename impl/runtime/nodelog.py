@@ -18,9 +18,12 @@ caught"); a validation failure right after a kill is still read with that call i
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
 from meshcheck.impl.base.values import to_json
 

@@ -19,11 +19,15 @@ sent, and that each request is executed once, the history checks judge
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.values import Value
-from meshcheck.impl.pbft.messages import NOOP, Batch, PrePrepare, Signed
+from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.replica import Replica
 
 PREFIX = "b"  # a batch's name: "b" and 12 hex digits of the hash of its requests' identities

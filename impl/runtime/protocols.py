@@ -15,15 +15,23 @@ from __future__ import annotations
 
 import importlib
 import random
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import Node
-from meshcheck.impl.runtime.codec import Codec, classes_in
-from meshcheck.impl.runtime.nodelog import NodeLog, Params, State, same_params
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import classes_in
+from meshcheck.impl.runtime.nodelog import NodeLog
+from meshcheck.impl.runtime.nodelog import Params
+from meshcheck.impl.runtime.nodelog import State
+from meshcheck.impl.runtime.nodelog import same_params
 
 CoreFactory = Callable[[str, Sequence[str], Mapping[str, Any], random.Random], Node]
 

@@ -28,7 +28,9 @@ import random
 import attrs
 
 from meshcheck.impl.runtime.config import Address
-from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.frames import FrameError
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 
 
 @attrs.define

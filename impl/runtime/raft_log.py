@@ -7,7 +7,8 @@ the action's parameters, client values named by the validation model's.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.values import FrozenDict

@@ -22,36 +22,49 @@ the workload's rounds, and the operations tests and lockstep drivers call.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Generic
 
 import attrs
 
-from meshcheck.impl.base.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Invoke,
-    Persist,
-    Reply,
-    Send,
-    SetTimer,
-    check_effects,
-    without_actions,
-)
-from meshcheck.impl.base.errors import ContractViolation, ImplError
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Invoke
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import check_effects
+from meshcheck.impl.base.effects import without_actions
+from meshcheck.impl.base.errors import ContractViolation
+from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.node import AppliedState
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.sim.checker import SafetyChecker
-from meshcheck.impl.sim.config import SimConfig, message_kind
+from meshcheck.impl.sim.config import SimConfig
+from meshcheck.impl.sim.config import message_kind
 from meshcheck.impl.sim.faults import FaultInjector
-from meshcheck.impl.sim.history import WORKLOAD, HistoryRecorder
+from meshcheck.impl.sim.history import WORKLOAD
+from meshcheck.impl.sim.history import HistoryRecorder
 from meshcheck.impl.sim.lockstep import LockstepHooks
-from meshcheck.impl.sim.network import Envelope, Network
-from meshcheck.impl.sim.protocol import N, Plugin, Segment
+from meshcheck.impl.sim.network import Envelope
+from meshcheck.impl.sim.network import Network
+from meshcheck.impl.sim.protocol import N
+from meshcheck.impl.sim.protocol import Plugin
+from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.recorder import TraceRecorder
-from meshcheck.impl.sim.scheduler import Kind, Scheduler
+from meshcheck.impl.sim.scheduler import Kind
+from meshcheck.impl.sim.scheduler import Scheduler
 from meshcheck.impl.sim.storage import Durable
 from meshcheck.impl.sim.workload import Client
 

@@ -6,13 +6,15 @@ one-line message and not a crash deep inside a run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.node import Workload, probability
+from meshcheck.impl.base.node import Workload
+from meshcheck.impl.base.node import probability
 
 
 def _tick_range(

@@ -16,7 +16,8 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.sim.config import Faults, MessageFaults
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import MessageFaults
 
 
 @attrs.frozen

@@ -3,12 +3,15 @@ faults of a group that tolerates f crashed members, and the honest replicas of a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 
 import attrs
 
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.sim.config import Faults, Phases
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
 
 
 def fault_step(

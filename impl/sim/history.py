@@ -17,7 +17,8 @@ Recording costs one small object per operation and one dictionary look-up per re
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 import attrs
 

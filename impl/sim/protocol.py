@@ -16,14 +16,18 @@ the cluster by either method; the recorder then calls that (impl/raft/simulation
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
 
 import attrs
 
 from meshcheck.impl.base.effects import Effect
 from meshcheck.impl.base.node import Node
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 N = TypeVar("N", bound=Node)
 

@@ -22,16 +22,22 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ContractViolation
-from meshcheck.impl.base.growth import added_to, differ
-from meshcheck.impl.base.trace import INIT, Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.sim.network import Envelope, Network
+from meshcheck.impl.base.growth import added_to
+from meshcheck.impl.base.growth import differ
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.sim.network import Envelope
+from meshcheck.impl.sim.network import Network
 
 
 class TraceRecorder:

@@ -23,19 +23,24 @@ the network with `send_filter` (lockstep.py). Scenario tests use the same operat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.sim.checker import AppliedEntry
 from meshcheck.impl.sim.cluster import Cluster
-from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import SimConfig
 from meshcheck.impl.sim.lockstep import SendFilter
 from meshcheck.impl.sim.network import Envelope
-from meshcheck.impl.sim.protocol import N, Plugin
+from meshcheck.impl.sim.protocol import N
+from meshcheck.impl.sim.protocol import Plugin
 from meshcheck.impl.sim.scheduler import Kind
 
 

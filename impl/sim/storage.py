@@ -7,10 +7,13 @@ persisted" holds by construction, and a `Persist` effect the crash came before i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.base.effects import Put, Splice, Write
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 
 
 class Durable:

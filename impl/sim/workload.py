@@ -11,7 +11,8 @@ import random
 from collections.abc import Sequence
 
 from meshcheck.impl.base.effects import Reply
-from meshcheck.impl.base.events import ClientRead, ClientRequest
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Workload
 
 

@@ -16,8 +16,13 @@ import attrs
 
 from meshcheck import words
 from meshcheck.campaign import engines
-from meshcheck.campaign.cluster_task import Outcome, Run, run_one, unpack
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED
+from meshcheck.campaign.cluster_task import Outcome
+from meshcheck.campaign.cluster_task import Run
+from meshcheck.campaign.cluster_task import run_one
+from meshcheck.campaign.cluster_task import unpack
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
 from meshcheck.table import format_table
 
 VERDICTS = {EXIT_HOLDS: "holds", EXIT_VIOLATED: "VIOLATED", EXIT_USAGE: "bad input"}

@@ -8,7 +8,8 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
     from meshcheck.campaign.cluster_run import ClusterConfig
     from meshcheck.campaign.run import Config
 
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_USAGE, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_USAGE
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 
 
 def add_parser(sub: Any) -> None:
@@ -75,7 +79,8 @@ CLUSTER_FLAGS = ("time", "nemesis", "network", "workload", "nodes", "rate", "cli
 
 def cluster_config_of(args: argparse.Namespace) -> ClusterConfig:
     """The campaign of cluster tests asked for, or MeshcheckError (exit 2) naming what is wrong."""
-    from meshcheck.campaign import cluster_run, engines
+    from meshcheck.campaign import cluster_run
+    from meshcheck.campaign import engines
     from meshcheck.systems import hosts_file
     from meshcheck.systems.registry import resolve
 
@@ -148,8 +153,10 @@ def cluster_config_of(args: argparse.Namespace) -> ClusterConfig:
 def config_of(args: argparse.Namespace) -> Config:
     """The campaign's Config, or MeshcheckError (exit 2) naming what is wrong."""
     from meshcheck import registry
-    from meshcheck.campaign import engines, run
-    from meshcheck.mutants_cmd import catalogue, with_catalogue
+    from meshcheck.campaign import engines
+    from meshcheck.campaign import run
+    from meshcheck.mutants_cmd import catalogue
+    from meshcheck.mutants_cmd import with_catalogue
 
     given = [f"--{f}" for f in ("cluster", "system", "runs", "hosts", "seed") if getattr(args, f)]
     given += [f"--{f}" for f in CLUSTER_FLAGS if getattr(args, f) is not None]
@@ -246,7 +253,9 @@ def database(db: str) -> str:
 
 
 def run_campaign(args: argparse.Namespace) -> int:
-    from meshcheck.campaign import page, report, run
+    from meshcheck.campaign import page
+    from meshcheck.campaign import report
+    from meshcheck.campaign import run
     from meshcheck.html import render
 
     if args.cluster:

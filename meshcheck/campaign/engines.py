@@ -32,11 +32,15 @@ import concurrent.futures
 import importlib
 import logging
 import multiprocessing
-from collections.abc import Callable, Collection
-from typing import Any, Protocol
+from collections.abc import Callable
+from collections.abc import Collection
+from typing import Any
+from typing import Protocol
 
 from meshcheck.campaign import tasks
-from meshcheck.campaign.tasks import Result, Task, run_task
+from meshcheck.campaign.tasks import Result
+from meshcheck.campaign.tasks import Task
+from meshcheck.campaign.tasks import run_task
 from meshcheck.impl.base.errors import MeshcheckError
 
 ENGINES = ("local", "dask", "ray")

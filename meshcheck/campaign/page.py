@@ -8,8 +8,11 @@ import datetime
 
 from meshcheck import words
 from meshcheck.campaign import report
-from meshcheck.campaign.run import CampaignResult, Cell
-from meshcheck.html.page import Failure, Kill, Page
+from meshcheck.campaign.run import CampaignResult
+from meshcheck.campaign.run import Cell
+from meshcheck.html.page import Failure
+from meshcheck.html.page import Kill
+from meshcheck.html.page import Page
 
 
 def build(result: CampaignResult, *, generated: str | None = None) -> Page:

@@ -9,7 +9,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from meshcheck import coverage, registry, table, words
+from meshcheck import coverage
+from meshcheck import registry
+from meshcheck import table
+from meshcheck import words
 from meshcheck.campaign.run import CampaignResult
 from meshcheck.html.page import SummaryRow
 from meshcheck.table import WIDE
@@ -192,7 +195,9 @@ def to_json(result: CampaignResult) -> dict[str, Any]:
 
 def plot(result: CampaignResult) -> str:
     """The SVG of coverage as it grew: distinct states and actions fired against examples run."""
-    from meshcheck.traces.plot import Panel, Series, render
+    from meshcheck.traces.plot import Panel
+    from meshcheck.traces.plot import Series
+    from meshcheck.traces.plot import render
 
     states, actions = [], []
     for protocol in result.config.protocols:

@@ -24,15 +24,21 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from meshcheck import coverage, registry, words
+from meshcheck import coverage
+from meshcheck import registry
+from meshcheck import words
 from meshcheck.campaign import engines
-from meshcheck.campaign.tasks import Found, Result, Task
+from meshcheck.campaign.tasks import Found
+from meshcheck.campaign.tasks import Result
+from meshcheck.campaign.tasks import Task
 from meshcheck.html.page import CoveragePoint
 from meshcheck.mutants_cmd import catalogue
 

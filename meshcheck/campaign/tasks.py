@@ -36,7 +36,9 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
 
 import attrs
 
@@ -113,7 +115,8 @@ def database(db: str, bugs: tuple[str, ...]) -> Any:
 def settings_for(task: Task, *, shrink: bool = True) -> Any:
     """The profile's settings with the task's budget and database, randomized (the seed is the
     task's), reporting one bug."""
-    from hypothesis import Phase, settings
+    from hypothesis import Phase
+    from hypothesis import settings
 
     from meshcheck.property_tests.profiles import HYPOTHESIS
 
@@ -345,7 +348,8 @@ def _minimized(failed: Any, minimize: Any, bugs: frozenset[str]) -> Any:
 
 def _found(task: Task, failed: CheckFailed) -> Found:
     from meshcheck.impl.base.values import FrozenDict
-    from meshcheck.property_tests.record import rerun_of, with_rerun
+    from meshcheck.property_tests.record import rerun_of
+    from meshcheck.property_tests.record import with_rerun
     from meshcheck.traces import itf
 
     text = ""

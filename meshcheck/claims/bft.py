@@ -40,13 +40,18 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 
-from meshcheck.claims.verdict import FAILS, HOLDS, Kind
+from meshcheck.claims.verdict import FAILS
+from meshcheck.claims.verdict import HOLDS
+from meshcheck.claims.verdict import Kind
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.hotstuff import crypto as hs_crypto

@@ -32,7 +32,9 @@ from typing import Any
 import attrs
 
 from meshcheck import words
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
 
 DEFAULT_SEEDS = 1_000
 DEFAULT_LOSS = "0,1,10"
@@ -259,7 +261,8 @@ def raft_deployment(args: argparse.Namespace) -> int:
         raise MeshcheckError(f"--out {out}: not a folder")
 
     from meshcheck.claims import raft
-    from meshcheck.claims.report import Ticker, format_rows
+    from meshcheck.claims.report import Ticker
+    from meshcheck.claims.report import format_rows
     from meshcheck.claims.verdict import HOLDS
 
     ticker = Ticker("raft-deployment")
@@ -409,8 +412,11 @@ def gossip(args: argparse.Namespace) -> int:
 
     from meshcheck import table
     from meshcheck.claims import gossip as g
-    from meshcheck.claims.report import Ticker, format_rows, labelled
-    from meshcheck.claims.verdict import HOLDS, percentile
+    from meshcheck.claims.report import Ticker
+    from meshcheck.claims.report import format_rows
+    from meshcheck.claims.report import labelled
+    from meshcheck.claims.verdict import HOLDS
+    from meshcheck.claims.verdict import percentile
 
     ticker = Ticker("gossip")
     start = time.monotonic()

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,12 @@ import attrs
 
 from meshcheck import words
 from meshcheck.cluster.inspection import Sample
-from meshcheck.cluster.nemesis import LEADER, Fault, windows
-from meshcheck.cluster.run import Options, Outcome, run
+from meshcheck.cluster.nemesis import LEADER
+from meshcheck.cluster.nemesis import Fault
+from meshcheck.cluster.nemesis import windows
+from meshcheck.cluster.run import Options
+from meshcheck.cluster.run import Outcome
+from meshcheck.cluster.run import run
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems import run as systems_run
 from meshcheck.systems.registry import System

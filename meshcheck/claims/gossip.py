@@ -53,20 +53,33 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.claims.report import Row, judge
-from meshcheck.claims.verdict import GrowthVerdict, log_verdict
+from meshcheck.claims.report import Row
+from meshcheck.claims.report import judge
+from meshcheck.claims.verdict import GrowthVerdict
+from meshcheck.claims.verdict import log_verdict
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.gossip.entries import Entry
-from meshcheck.impl.gossip.messages import Beat, Pull, Push
-from meshcheck.impl.gossip.node import GOSSIP, GossipNode
-from meshcheck.impl.gossip.simulation import GossipPlugin, gossip_cluster
-from meshcheck.impl.sim import Faults, Simulator
-from meshcheck.traces.plot import PALETTE, Mark, Panel, Series, render
+from meshcheck.impl.gossip.messages import Beat
+from meshcheck.impl.gossip.messages import Pull
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.node import GOSSIP
+from meshcheck.impl.gossip.node import GossipNode
+from meshcheck.impl.gossip.simulation import GossipPlugin
+from meshcheck.impl.gossip.simulation import gossip_cluster
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
+from meshcheck.traces.plot import PALETTE
+from meshcheck.traces.plot import Mark
+from meshcheck.traces.plot import Panel
+from meshcheck.traces.plot import Series
+from meshcheck.traces.plot import render
 
 # -- the wire format ------------------------------------------------------------------------------------
 

@@ -36,18 +36,31 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck import words
-from meshcheck.claims.report import Row, judge
+from meshcheck.claims.report import Row
+from meshcheck.claims.report import judge
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.raft import LEADER, RaftNode, RaftPlugin
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, SimConfig, Simulator
-from meshcheck.traces.plot import PALETTE, Mark, Panel, Series, cdf, render
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import RaftPlugin
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import SimConfig
+from meshcheck.impl.sim import Simulator
+from meshcheck.traces.plot import PALETTE
+from meshcheck.traces.plot import Mark
+from meshcheck.traces.plot import Panel
+from meshcheck.traces.plot import Series
+from meshcheck.traces.plot import cdf
+from meshcheck.traces.plot import render
 
 
 @attrs.frozen

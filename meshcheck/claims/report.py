@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import IO
 
 import attrs
 
 from meshcheck import table
-from meshcheck.claims.verdict import Summary, Verdict, summarize, verdict
+from meshcheck.claims.verdict import Summary
+from meshcheck.claims.verdict import Verdict
+from meshcheck.claims.verdict import summarize
+from meshcheck.claims.verdict import verdict
 
 
 class Ticker:

@@ -19,9 +19,13 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.traces.history import jepsen, reads, svg, window
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import reads
+from meshcheck.traces.history import svg
+from meshcheck.traces.history import window
 from meshcheck.traces.history.history import Op
-from meshcheck.traces.history.models import CHECK_BUDGET, Model
+from meshcheck.traces.history.models import CHECK_BUDGET
+from meshcheck.traces.history.models import Model
 
 BEFORE, AFTER = 2.0, 1.0  # seconds of the nemesis's log shown before and after the window
 HISTORY = "history.jsonl"

@@ -30,26 +30,38 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import Any
+from typing import ParamSpec
 
 import attrs
 
 from meshcheck import words
 from meshcheck.cluster.inspection import Sample
-from meshcheck.impl.base.effects import Put, Write
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.hotstuff.messages import GENESIS
-from meshcheck.impl.hotstuff.replica import BLOCKS, SAFETY
+from meshcheck.impl.hotstuff.replica import BLOCKS
+from meshcheck.impl.hotstuff.replica import SAFETY
 from meshcheck.impl.pbft.client import CLOCK
 from meshcheck.impl.pbft.storage import EXECUTED
-from meshcheck.impl.raft.messages import Entry, Snapshot
-from meshcheck.impl.raft.node import LOG, SNAP
-from meshcheck.traces.history import checker, models
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.raft.messages import Snapshot
+from meshcheck.impl.raft.node import LOG
+from meshcheck.impl.raft.node import SNAP
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import models
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.logs import format as logformat
-from meshcheck.traces.logs.validate import Validator, model_text, stepper_for, validation_model
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import model_text
+from meshcheck.traces.logs.validate import stepper_for
+from meshcheck.traces.logs.validate import validation_model
 
 P = ParamSpec("P")
 

@@ -37,7 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from meshcheck.cluster.fault_log import FaultLog, die_with_parent
+from meshcheck.cluster.fault_log import FaultLog
+from meshcheck.cluster.fault_log import die_with_parent
 from meshcheck.impl.base.errors import MeshcheckError
 
 SOURCE = Path(__file__).with_name("clock_shift.c")

@@ -27,16 +27,22 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck import words
-from meshcheck.cluster.checks import Verdict, timed
-from meshcheck.impl.gossip.entries import Entry, Rank
+from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.checks import timed
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.entries import Rank
 from meshcheck.impl.gossip.node import OWN
-from meshcheck.impl.runtime.client import Client, inspect
+from meshcheck.impl.runtime.client import Client
+from meshcheck.impl.runtime.client import inspect
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.config import Address
 from meshcheck.traces.history.history import Op

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Protocol
 
 from meshcheck import words
-from meshcheck.cluster import nemesis, strike
+from meshcheck.cluster import nemesis
+from meshcheck.cluster import strike
 from meshcheck.cluster.left_down import LeftDown
 from meshcheck.faults.corrupt import Corruption
 from meshcheck.impl.base.errors import MeshcheckError

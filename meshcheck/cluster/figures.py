@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from meshcheck import words
 from meshcheck.cluster.workload import History
 from meshcheck.traces.history import svg
-from meshcheck.traces.plot import Band, Panel, Series, render
+from meshcheck.traces.plot import Band
+from meshcheck.traces.plot import Panel
+from meshcheck.traces.plot import Series
+from meshcheck.traces.plot import render
 
 TIMELINE_OPS = 400  # the timeline draws the first this many operations (the lanes stay readable)
 STATUSES = (("ok", "#0072B2"), ("info", "#D55E00"))  # fail: refused at once, not a latency

@@ -27,9 +27,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from meshcheck import words
-from meshcheck.cluster.checks import Verdict, timed
-from meshcheck.cluster.inspection import EVERY, Sample
-from meshcheck.cluster.nemesis import Window, windows
+from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.checks import timed
+from meshcheck.cluster.inspection import EVERY
+from meshcheck.cluster.inspection import Sample
+from meshcheck.cluster.nemesis import Window
+from meshcheck.cluster.nemesis import windows
 from meshcheck.cluster.strike import DOWN
 
 # seconds a watcher and the node it watches must both have been up before the node goes down for

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.runtime.codec import Codec, CodecError
+from meshcheck.impl.runtime.codec import Codec
+from meshcheck.impl.runtime.codec import CodecError
 from meshcheck.impl.runtime.config import Address
-from meshcheck.impl.runtime.frames import FrameError, frame, read_frame
+from meshcheck.impl.runtime.frames import FrameError
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
 
 EVERY = 0.1  # seconds between two samples of every node
 

@@ -19,44 +19,66 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from meshcheck import words
-from meshcheck.cluster import (
-    anomaly,
-    checks,
-    convergence,
-    disk_faults,
-    figures,
-    health,
-    inspection,
-    nemesis,
-    pbft_disks,
-    strike,
-)
-from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
-from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
-from meshcheck.cluster.network import Network, between, touching
-from meshcheck.cluster.options import Options, Outcome, client_names, fault_plan, node_names
+from meshcheck.cluster import anomaly
+from meshcheck.cluster import checks
+from meshcheck.cluster import convergence
+from meshcheck.cluster import disk_faults
+from meshcheck.cluster import figures
+from meshcheck.cluster import health
+from meshcheck.cluster import inspection
+from meshcheck.cluster import nemesis
+from meshcheck.cluster import pbft_disks
+from meshcheck.cluster import strike
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import enter
+from meshcheck.cluster.netns import leave
+from meshcheck.cluster.netns_links import HARNESS
+from meshcheck.cluster.netns_links import NamespaceLinks
+from meshcheck.cluster.network import Network
+from meshcheck.cluster.network import between
+from meshcheck.cluster.network import touching
+from meshcheck.cluster.options import Options
+from meshcheck.cluster.options import Outcome
+from meshcheck.cluster.options import client_names
+from meshcheck.cluster.options import fault_plan
+from meshcheck.cluster.options import node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
-from meshcheck.cluster.workload import Clients, MemberClients, keys_of, shape_of
+from meshcheck.cluster.workload import Clients
+from meshcheck.cluster.workload import MemberClients
+from meshcheck.cluster.workload import keys_of
+from meshcheck.cluster.workload import shape_of
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.impl.runtime import mutants as runtime_mutants
-from meshcheck.impl.runtime.client import crash_core, recover_core, skew_clock
+from meshcheck.impl.runtime.client import crash_core
+from meshcheck.impl.runtime.client import recover_core
+from meshcheck.impl.runtime.client import skew_clock
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import Disk, StateFileError, whole_records
+from meshcheck.impl.runtime.disk import Disk
+from meshcheck.impl.runtime.disk import StateFileError
+from meshcheck.impl.runtime.disk import whole_records
 from meshcheck.impl.runtime.hosted.hybrid import hybrid_keys
 from meshcheck.impl.runtime.hosted.pbft import pbft_keys
-from meshcheck.impl.runtime.launcher import LOOPBACK, LocalCluster, free_ports
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import LocalCluster
+from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.impl.runtime.member import Member
-from meshcheck.impl.runtime.protocols import BFT_CLIENTS, BFT_KEYS, BYZANTINE
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
+from meshcheck.impl.runtime.protocols import BYZANTINE
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.impl.runtime.proxy import LinkFaults
-from meshcheck.traces.history import jepsen, models
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import models
 from meshcheck.traces.history.history import Op
 
 Progress = Callable[[str], None]

@@ -34,11 +34,13 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from meshcheck.cluster.fault_log import FaultLog, die_with_parent
+from meshcheck.cluster.fault_log import FaultLog
+from meshcheck.cluster.fault_log import die_with_parent
 from meshcheck.impl.base.errors import MeshcheckError
 
 PREFIX = "mcnet"

@@ -8,10 +8,12 @@ sends. Reordering and duplicating whole frames are a proxy's, not a network's: r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 from meshcheck.cluster import nemesis
-from meshcheck.cluster.netns import NamespaceNetwork, NetnsError
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import NetnsError
 from meshcheck.impl.runtime.config import Address
 
 HARNESS = "harness"

@@ -5,11 +5,14 @@ duplication. A base (`--delay`: a slow network for the whole run) is in force be
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 
 from meshcheck.impl.runtime.config import Address
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.impl.runtime.proxy import LinkFaults, LinkProxy
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
+from meshcheck.impl.runtime.proxy import LinkFaults
+from meshcheck.impl.runtime.proxy import LinkProxy
 
 Link = tuple[str, str]  # (sender, receiver)
 

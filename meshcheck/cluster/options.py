@@ -6,7 +6,10 @@ from typing import Any
 
 import attrs
 
-from meshcheck.cluster import checks, convergence, inspection, nemesis
+from meshcheck.cluster import checks
+from meshcheck.cluster import convergence
+from meshcheck.cluster import inspection
+from meshcheck.cluster import nemesis
 from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.errors import MeshcheckError

@@ -30,32 +30,34 @@ second) could give the file back its old inode, which nothing here guards agains
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from meshcheck import words
 from meshcheck.cluster.checks import Verdict
-from meshcheck.impl.base.effects import Put, Write
-from meshcheck.impl.pbft.byzantine.certificates import (
-    certificate_problem,
-    checkpoint_proof_problem,
-    commit_problem,
-)
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Write
+from meshcheck.impl.pbft.byzantine.certificates import certificate_problem
+from meshcheck.impl.pbft.byzantine.certificates import checkpoint_proof_problem
+from meshcheck.impl.pbft.byzantine.certificates import commit_problem
 from meshcheck.impl.pbft.byzantine.fuzz import forged_part
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import (
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Signed,
-    ViewChange,
-    signing_bytes,
-)
-from meshcheck.impl.pbft.storage import AUDIT, LOG, STABLE
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.pbft.storage import AUDIT
+from meshcheck.impl.pbft.storage import LOG
+from meshcheck.impl.pbft.storage import STABLE
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.disk import StateFileError, whole_records
+from meshcheck.impl.runtime.disk import StateFileError
+from meshcheck.impl.runtime.disk import whole_records
 
 NAME = "honest disks (signatures, evidence, certificates)"
 

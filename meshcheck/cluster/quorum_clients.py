@@ -20,17 +20,23 @@ import itertools
 import math
 import random
 import ssl
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.cluster.workload import History
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.hybrid.entries import ClientOp, Keys
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import Keys
 from meshcheck.impl.hybrid.machine import COMMITTED
-from meshcheck.impl.rsm.ops import Custom, to_value
-from meshcheck.impl.runtime.client import Answer, Client
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
+from meshcheck.impl.runtime.client import Answer
+from meshcheck.impl.runtime.client import Client
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.config import Address
 from meshcheck.traces.history.history import Op

@@ -33,33 +33,37 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
 from meshcheck import words
-from meshcheck.cluster import checks, routing_log
-from meshcheck.cluster.layer import Clock, Layer, Progress
-from meshcheck.cluster.options import Options, Outcome, node_names
+from meshcheck.cluster import checks
+from meshcheck.cluster import routing_log
+from meshcheck.cluster.layer import Clock
+from meshcheck.cluster.layer import Layer
+from meshcheck.cluster.layer import Progress
+from meshcheck.cluster.options import Options
+from meshcheck.cluster.options import Outcome
+from meshcheck.cluster.options import node_names
 from meshcheck.cluster.quorum_clients import QuorumClients
 from meshcheck.cluster.quorum_clients import Session as QuorumSession
-from meshcheck.cluster.workload import Clients, MemberClients, Session
+from meshcheck.cluster.workload import Clients
+from meshcheck.cluster.workload import MemberClients
+from meshcheck.cluster.workload import Session
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid.machine import COMMITTED
 from meshcheck.impl.manager.mutants import BUGS
-from meshcheck.impl.manager.routing import (
-    Layer as LayerName,
-)
-from meshcheck.impl.manager.routing import (
-    OpType,
-    UnknownOperationType,
-    hybrid_agreed,
-    op_type,
-    route,
-    status_agreed,
-)
+from meshcheck.impl.manager.routing import Layer as LayerName
+from meshcheck.impl.manager.routing import OpType
+from meshcheck.impl.manager.routing import UnknownOperationType
+from meshcheck.impl.manager.routing import hybrid_agreed
+from meshcheck.impl.manager.routing import op_type
+from meshcheck.impl.manager.routing import route
+from meshcheck.impl.manager.routing import status_agreed
 from meshcheck.impl.runtime.member import Member
 
 __all__ = ["Router", "layer_options", "node_names", "routing_verdicts", "run", "summary_rows"]

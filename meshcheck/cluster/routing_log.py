@@ -32,9 +32,11 @@ epochs are the spec's count of protocol switches, not the dispatcher's epoch num
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 LEVELS = ("None", "Low", "Medium", "High", "Critical")  # Routing.tla's Levels, by rank
 BFT_LEVELS = frozenset({"High", "Critical"})

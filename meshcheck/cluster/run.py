@@ -21,7 +21,9 @@ from typing import Any
 
 from meshcheck import words
 from meshcheck.cluster.layer import Layer
-from meshcheck.cluster.options import Options, Outcome, node_names
+from meshcheck.cluster.options import Options
+from meshcheck.cluster.options import Outcome
+from meshcheck.cluster.options import node_names
 from meshcheck.cluster.workload import History
 
 __all__ = ["Options", "Outcome", "latency_ms", "node_names", "run", "summary_rows"]

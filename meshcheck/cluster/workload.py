@@ -45,15 +45,23 @@ import itertools
 import math
 import random
 import ssl
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.rsm.ops import ApplyPolicy, CreateCase, Custom, DeployOverlay, to_value
+from meshcheck.impl.rsm.ops import ApplyPolicy
+from meshcheck.impl.rsm.ops import CreateCase
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import DeployOverlay
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.impl.runtime.client import Client
-from meshcheck.impl.runtime.member import Crashed, Member
+from meshcheck.impl.runtime.member import Crashed
+from meshcheck.impl.runtime.member import Member
 from meshcheck.traces.history.history import Op
 
 WORKLOADS = {"register": 1, "registers": 5, "status": 5, "overlays": 3}  # name -> keys

@@ -24,13 +24,16 @@ from typing import Any
 import attrs
 
 from meshcheck import words
-from meshcheck.drivers.pipe import DriverProcess, pipe_plugin
+from meshcheck.drivers.pipe import DriverProcess
+from meshcheck.drivers.pipe import pipe_plugin
 from meshcheck.impl.adapters.contract import AdapterError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.rsm.ops import Custom, to_value
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.impl.sim import Simulator
-from meshcheck.impl.sim.config import Faults, SimConfig
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import SimConfig
 
 NODES = ("s1", "s2", "s3")
 TICKS = 2000

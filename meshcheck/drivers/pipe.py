@@ -19,27 +19,27 @@ import selectors
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
-from meshcheck.drivers.wire import (
-    PROTOCOL,
-    WireError,
-    collected_from_json,
-    field,
-    persisted_to_json,
-    release,
-    spec_value,
-)
-from meshcheck.impl.adapters.contract import (
-    AdapterError,
-    AdapterPlugin,
-    Collected,
-    Ghost,
-    NdjsonLog,
-)
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.drivers.wire import PROTOCOL
+from meshcheck.drivers.wire import WireError
+from meshcheck.drivers.wire import collected_from_json
+from meshcheck.drivers.wire import field
+from meshcheck.drivers.wire import persisted_to_json
+from meshcheck.drivers.wire import release
+from meshcheck.drivers.wire import spec_value
+from meshcheck.impl.adapters.contract import AdapterError
+from meshcheck.impl.adapters.contract import AdapterPlugin
+from meshcheck.impl.adapters.contract import Collected
+from meshcheck.impl.adapters.contract import Ghost
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.traces.itf import encode_value
 
 TIMEOUT = 30.0  # seconds a driver has to answer one request

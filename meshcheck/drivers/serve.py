@@ -17,14 +17,24 @@ import random
 import sys
 import traceback
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
 import attrs
 
-from meshcheck.drivers.wire import PROTOCOL, WireError, collected_to_json, field, hold, spec_value
+from meshcheck.drivers.wire import PROTOCOL
+from meshcheck.drivers.wire import WireError
+from meshcheck.drivers.wire import collected_to_json
+from meshcheck.drivers.wire import field
+from meshcheck.drivers.wire import hold
+from meshcheck.drivers.wire import spec_value
 from meshcheck.impl.adapters.contract import Driver
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Deliver, Restart, Tick
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.values import Value
 from meshcheck.traces.itf import encode_value
 

@@ -17,16 +17,24 @@ A malformed field from a driver is a `WireError` naming it, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.adapters.contract import Collected, SpecStep
-from meshcheck.impl.base.effects import Put, Reply, SetTimer, Splice, Write
+from meshcheck.impl.adapters.contract import Collected
+from meshcheck.impl.adapters.contract import SpecStep
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces.itf import decode_value, encode_value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces.itf import decode_value
+from meshcheck.traces.itf import encode_value
 
 PROTOCOL = 1  # the version of docs/driver-protocol.md this code speaks
 

@@ -27,11 +27,15 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.faults.corrupt import Corruption, corrupt_one
-from meshcheck.faults.lazyfs import DaemonDied, LazyFsError, LazyMount
+from meshcheck.faults.corrupt import Corruption
+from meshcheck.faults.corrupt import corrupt_one
+from meshcheck.faults.lazyfs import DaemonDied
+from meshcheck.faults.lazyfs import LazyFsError
+from meshcheck.faults.lazyfs import LazyMount
 from meshcheck.impl.base.errors import MeshcheckError
 
 DURABLE = ".durable"  # the backing folders, under the root

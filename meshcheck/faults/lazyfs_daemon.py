@@ -24,11 +24,15 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any
+from typing import BinaryIO
+from typing import TypeVar
+from typing import cast
 
 import mfusepy
 
-from meshcheck.faults.lazy_tree import Inode, LazyTree
+from meshcheck.faults.lazy_tree import Inode
+from meshcheck.faults.lazy_tree import LazyTree
 
 _T = TypeVar("_T")
 _CAP_POSIX_LOCKS = 1 << 1  # fuse_common.h's FUSE_CAP_POSIX_LOCKS

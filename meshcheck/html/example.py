@@ -10,9 +10,14 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
+from meshcheck.html.page import CoveragePoint
+from meshcheck.html.page import Failure
+from meshcheck.html.page import Kill
+from meshcheck.html.page import Page
+from meshcheck.html.page import SummaryRow
 from meshcheck.html.render import write
-from meshcheck.traces import itf, timeline
+from meshcheck.traces import itf
+from meshcheck.traces import timeline
 from meshcheck.traces.timeline.svg import render as draw
 
 SHOWN = "traces/raft/commit_previous_term.itf.json"  # as a user's checkout names it

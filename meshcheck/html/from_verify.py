@@ -20,12 +20,19 @@ What the rows do not carry is not invented:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
-from meshcheck.html.render import BAD, write
+from meshcheck.html.page import CoveragePoint
+from meshcheck.html.page import Failure
+from meshcheck.html.page import Kill
+from meshcheck.html.page import Page
+from meshcheck.html.page import SummaryRow
+from meshcheck.html.render import BAD
+from meshcheck.html.render import write
 from meshcheck.impl.base.errors import MeshcheckError
 
 if TYPE_CHECKING:
@@ -157,7 +164,8 @@ def failure_of(row: SummaryRow, folders: Sequence[Path], again: str = "") -> Fai
     counterexample, the trace (ITF text), its replay line and its timeline. `again`: the command
     the terminal's summary prints for the row (verify_summary.again), the page's line too."""
     from meshcheck.property_tests.record import replay_command
-    from meshcheck.traces import itf, timeline
+    from meshcheck.traces import itf
+    from meshcheck.traces import timeline
     from meshcheck.traces.timeline.svg import render as draw
 
     title = f"{row.kind}: {row.name}"

@@ -27,7 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck import words
-from meshcheck.html.page import CoveragePoint, Failure, Kill, Page, SummaryRow
+from meshcheck.html.page import CoveragePoint
+from meshcheck.html.page import Failure
+from meshcheck.html.page import Kill
+from meshcheck.html.page import Page
+from meshcheck.html.page import SummaryRow
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces import plot
 

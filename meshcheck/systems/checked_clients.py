@@ -16,13 +16,18 @@ import contextlib
 import enum
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.cluster.workload import History
-from meshcheck.systems.plugin import Client, ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 
 Clock = Callable[[], float]
 Make = Callable[[ClientSettings], Client]

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from meshcheck import words
-from meshcheck.impl.base.errors import EXIT_HOLDS, EXIT_VIOLATED, MeshcheckError
-from meshcheck.options import number, whole
+from meshcheck.impl.base.errors import EXIT_HOLDS
+from meshcheck.impl.base.errors import EXIT_VIOLATED
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.options import number
+from meshcheck.options import whole
 from meshcheck.systems import hosts_file
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.registry import System
@@ -26,7 +29,11 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     from meshcheck.cluster.clock_faults import unavailable as no_clock_shift
     from meshcheck.cluster.netns import missing
     from meshcheck.systems import checked
-    from meshcheck.systems.run import KINDS, LOOPBACK_KINDS, NETWORKS, SSH, RunOptions
+    from meshcheck.systems.run import KINDS
+    from meshcheck.systems.run import LOOPBACK_KINDS
+    from meshcheck.systems.run import NETWORKS
+    from meshcheck.systems.run import SSH
+    from meshcheck.systems.run import RunOptions
     from meshcheck.systems.system_file import check_installed
 
     file = system.file
@@ -147,7 +154,10 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     from meshcheck.cluster.run import latency_ms
     from meshcheck.interrupts import sigterm_interrupts
     from meshcheck.systems import provenance
-    from meshcheck.systems.run import RunOptions, faults, replay_command, run
+    from meshcheck.systems.run import RunOptions
+    from meshcheck.systems.run import faults
+    from meshcheck.systems.run import replay_command
+    from meshcheck.systems.run import run
     from meshcheck.table import format_table
 
     options = options_of(system, args)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import attrs

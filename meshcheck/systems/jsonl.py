@@ -18,14 +18,12 @@ import json
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems.plugin import (
-    ClientSettings,
-    Completion,
-    Endpoint,
-    Invocation,
-    Status,
-    SystemPlugin,
-)
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.plugin import Status
+from meshcheck.systems.plugin import SystemPlugin
 
 VERBS = ("read", "write", "cas")
 TYPES: tuple[Status, ...] = ("ok", "fail", "info")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshcheck.systems.checked_clients import After, Clients, Seat
+from meshcheck.systems.checked_clients import After
+from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import Seat
 from meshcheck.systems.plugin import Invocation
 
 PREFIX = "lease/"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from meshcheck.systems.checked_clients import After, Clients, Seat
+from meshcheck.systems.checked_clients import After
+from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import Seat
 from meshcheck.systems.plugin import Invocation
 
 HOLD = (0.01, 0.05)  # seconds a client holds the lock

@@ -32,7 +32,8 @@ import base64
 import contextlib
 import json
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +42,17 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as Connection
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy
+from nats.js.api import ConsumerConfig
+from nats.js.api import StorageType
+from nats.js.api import StreamConfig
 
 from meshcheck.impl.base.errors import ConfigError
-from meshcheck.systems.plugin import (
-    ClientSettings,
-    Completion,
-    Endpoint,
-    Invocation,
-    SystemPlugin,
-)
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.plugin import SystemPlugin
 
 STREAM = "meshcheck"
 SUBJECT = "meshcheck.events"

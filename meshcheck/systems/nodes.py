@@ -19,13 +19,21 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.impl.runtime.launcher import HASH_SEED, Processes, accepts, hash_seeds
-from meshcheck.systems import probe, templates
+from meshcheck.impl.runtime.launcher import HASH_SEED
+from meshcheck.impl.runtime.launcher import Processes
+from meshcheck.impl.runtime.launcher import accepts
+from meshcheck.impl.runtime.launcher import hash_seeds
+from meshcheck.systems import probe
+from meshcheck.systems import templates
 from meshcheck.systems.plugin import Endpoint
-from meshcheck.systems.system_file import Node, Sidecar, SystemFile
+from meshcheck.systems.system_file import Node
+from meshcheck.systems.system_file import Sidecar
+from meshcheck.systems.system_file import SystemFile
 
 Wrap = Callable[[str, list[str]], list[str]]  # a node's command as its namespace runs it
 

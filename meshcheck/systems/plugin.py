@@ -12,9 +12,14 @@ completion with their times; the checkers judge the history (traces/history/).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any
+from typing import Literal
+from typing import Protocol
 
 import attrs
 

@@ -18,7 +18,8 @@ import math
 import os
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck.cluster.fault_log import die_with_parent

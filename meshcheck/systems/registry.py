@@ -16,7 +16,8 @@ import attrs
 
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems.plugin import SystemPlugin
-from meshcheck.systems.system_file import SystemFile, load
+from meshcheck.systems.system_file import SystemFile
+from meshcheck.systems.system_file import load
 
 GROUP = "meshcheck.systems"
 KNOWN = Path(__file__).with_name("known")

@@ -32,7 +32,8 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck.cluster.fault_log import die_with_parent

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shlex
 
-from meshcheck.cluster.clock_faults import BILLION, SOURCE, _check_rate
+from meshcheck.cluster.clock_faults import BILLION
+from meshcheck.cluster.clock_faults import SOURCE
+from meshcheck.cluster.clock_faults import _check_rate
 from meshcheck.cluster.fault_log import FaultLog
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.remote import Remote

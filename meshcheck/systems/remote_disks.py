@@ -35,14 +35,17 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck.cluster.fault_log import die_with_parent
 from meshcheck.faults.corrupt import Corruption
-from meshcheck.faults.lazyfs import DaemonDied, LazyFsError
+from meshcheck.faults.lazyfs import DaemonDied
+from meshcheck.faults.lazyfs import LazyFsError
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems.remote import Remote, RemoteError
+from meshcheck.systems.remote import Remote
+from meshcheck.systems.remote import RemoteError
 
 START_WAIT = 30.0  # seconds the daemon has to mount and say so, over SSH
 ANSWER_WAIT = 30.0  # seconds the daemon has to answer a command

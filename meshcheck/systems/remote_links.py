@@ -22,14 +22,18 @@ from __future__ import annotations
 import shlex
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.cluster import nemesis
 from meshcheck.cluster.fault_log import FaultLog
-from meshcheck.cluster.netns_links import LATENCY, LOSS
+from meshcheck.cluster.netns_links import LATENCY
+from meshcheck.cluster.netns_links import LOSS
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.remote import Remote
-from meshcheck.systems.remote_delayer import HostDelayer, install
+from meshcheck.systems.remote_delayer import HostDelayer
+from meshcheck.systems.remote_delayer import install
 
 _LOSS_SCALE = 10_000  # as netns.py's: a share's resolution, 0.01%
 KINDS = ("partition", "isolate", "loss", "latency")

@@ -16,14 +16,20 @@ from __future__ import annotations
 import shlex
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime.launcher import accepts
-from meshcheck.systems import probe, provenance, templates
+from meshcheck.systems import probe
+from meshcheck.systems import provenance
+from meshcheck.systems import templates
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.remote import Remote, env_prefix, quote
+from meshcheck.systems.remote import Remote
+from meshcheck.systems.remote import env_prefix
+from meshcheck.systems.remote import quote
 from meshcheck.systems.system_file import SystemFile
 
 POLL_EVERY = 0.25  # seconds between two looks at a starting node over SSH

@@ -13,15 +13,18 @@ import contextlib
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems import remote_clock, remote_disks
+from meshcheck.systems import remote_clock
+from meshcheck.systems import remote_disks
 from meshcheck.systems.hosts_file import Host
-from meshcheck.systems.remote import Remote, run_id
+from meshcheck.systems.remote import Remote
+from meshcheck.systems.remote import run_id
 from meshcheck.systems.remote_clock import RemoteClock
 from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks

@@ -14,7 +14,8 @@ jepsen/src/jepsen/db.clj); the nodes of one wave start together, as every node d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Protocol
 
 from meshcheck import words

@@ -20,48 +20,64 @@ import itertools
 import json
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
 
 from meshcheck import words
-from meshcheck.cluster import anomaly, checks, disk_faults, figures, nemesis, strike
+from meshcheck.cluster import anomaly
+from meshcheck.cluster import checks
+from meshcheck.cluster import disk_faults
+from meshcheck.cluster import figures
+from meshcheck.cluster import nemesis
+from meshcheck.cluster import strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
-from meshcheck.cluster.left_down import DownNode, LeftDown
+from meshcheck.cluster.left_down import DownNode
+from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import Fault
-from meshcheck.cluster.netns import NamespaceNetwork, enter, leave
-from meshcheck.cluster.netns_links import HARNESS, NamespaceLinks
+from meshcheck.cluster.netns import NamespaceNetwork
+from meshcheck.cluster.netns import enter
+from meshcheck.cluster.netns import leave
+from meshcheck.cluster.netns_links import HARNESS
+from meshcheck.cluster.netns_links import NamespaceLinks
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.faults.lazyfs import DaemonDied
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.runtime.launcher import LOOPBACK, free_ports
-from meshcheck.systems import checked, remote_setup, stream_history, system_file, templates
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
+from meshcheck.systems import checked
+from meshcheck.systems import remote_setup
+from meshcheck.systems import stream_history
+from meshcheck.systems import system_file
+from meshcheck.systems import templates
 from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.early_stop import EarlyStop
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.nodes import SystemNodes
-from meshcheck.systems.plugin import ClientSettings, Endpoint
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import System
 from meshcheck.systems.remote_clock import RemoteClock
 from meshcheck.systems.remote_disks import RemoteDisks
 from meshcheck.systems.remote_links import RemoteLinks
 from meshcheck.systems.remote_setup import RemoteRun
 from meshcheck.systems.system_file import Validate
-from meshcheck.systems.verdicts import (
-    kept_in_file,
-    linearizable_kv,
-    mutual_exclusion,
-    serializable_verdicts,
-    writes_kept,
-)
+from meshcheck.systems.verdicts import kept_in_file
+from meshcheck.systems.verdicts import linearizable_kv
+from meshcheck.systems.verdicts import mutual_exclusion
+from meshcheck.systems.verdicts import serializable_verdicts
+from meshcheck.systems.verdicts import writes_kept
 from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
-from meshcheck.traces.history import jepsen, models
+from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import models
 
 Progress = Callable[[str], None]
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed

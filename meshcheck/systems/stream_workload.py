@@ -18,8 +18,11 @@ import itertools
 import time
 from typing import Any
 
-from meshcheck.systems.checked_clients import After, Clients, Seat
-from meshcheck.systems.plugin import Completion, Invocation
+from meshcheck.systems.checked_clients import After
+from meshcheck.systems.checked_clients import Clients
+from meshcheck.systems.checked_clients import Seat
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Invocation
 
 PUBLISH = 0.5  # the share of a client's operations that publish; the rest consume (and ack)
 READ_TIMEOUT = 10.0  # one read-back's wait (seconds): it reads the whole stream

@@ -9,7 +9,10 @@ from pathlib import Path
 import attrs
 
 from meshcheck.cluster.checks import Verdict
-from meshcheck.traces.history import checker, losses, models, reads
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import losses
+from meshcheck.traces.history import models
+from meshcheck.traces.history import reads
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import plural
 
@@ -60,13 +63,11 @@ def kept_in_file(model: str, path: Path) -> tuple[Verdict, str] | None:
     named for what the model writes, and the whole account, for losses.txt; None for a model
     whose workload writes nothing to count (a watch, a lease, a lock). The account names the
     operations by the file's lines."""
-    from meshcheck.traces.history import (
-        list_append,
-        losses_append,
-        losses_rw,
-        losses_stream,
-        rw_register,
-    )
+    from meshcheck.traces.history import list_append
+    from meshcheck.traces.history import losses_append
+    from meshcheck.traces.history import losses_rw
+    from meshcheck.traces.history import losses_stream
+    from meshcheck.traces.history import rw_register
 
     found: losses.Account
     if model == "list-append":

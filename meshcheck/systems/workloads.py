@@ -20,13 +20,16 @@ loop (checked_clients.py's `Clients`); this module picks them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 from meshcheck.cluster.workload import History
 from meshcheck.systems import checked
 from meshcheck.systems.checked_clients import Clients
 from meshcheck.systems.lock_workload import LockClients
-from meshcheck.systems.plugin import Client, ClientSettings, Endpoint
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.register_workload import RegisterClients
 from meshcheck.systems.stream_workload import StreamClients
 

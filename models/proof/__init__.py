@@ -33,31 +33,34 @@ frame per claim, with a timeout), `counterexample` (reading, shrinking and rende
 
 from __future__ import annotations
 
-from meshcheck.models.proof.checks import (
-    DEFAULT_DEPTH,
-    check_bounded,
-    check_inductive,
-    check_model,
-    check_nonvacuous,
-)
-from meshcheck.models.proof.counterexample import ASSUMED, Counterexample
-from meshcheck.models.proof.decl import (
-    Axiom,
-    Formula,
-    Invariant,
-    ModelError,
-    ProtocolModel,
-    Sort,
-    Symbol,
-    Transition,
-    constant,
-    function,
-    relation,
-)
-from meshcheck.models.proof.lemma import Lemma, prove_lemma
-from meshcheck.models.proof.results import Kind, ProofResult, Status
+from meshcheck.models.proof.checks import DEFAULT_DEPTH
+from meshcheck.models.proof.checks import check_bounded
+from meshcheck.models.proof.checks import check_inductive
+from meshcheck.models.proof.checks import check_model
+from meshcheck.models.proof.checks import check_nonvacuous
+from meshcheck.models.proof.counterexample import ASSUMED
+from meshcheck.models.proof.counterexample import Counterexample
+from meshcheck.models.proof.decl import Axiom
+from meshcheck.models.proof.decl import Formula
+from meshcheck.models.proof.decl import Invariant
+from meshcheck.models.proof.decl import ModelError
+from meshcheck.models.proof.decl import ProtocolModel
+from meshcheck.models.proof.decl import Sort
+from meshcheck.models.proof.decl import Symbol
+from meshcheck.models.proof.decl import Transition
+from meshcheck.models.proof.decl import constant
+from meshcheck.models.proof.decl import function
+from meshcheck.models.proof.decl import relation
+from meshcheck.models.proof.lemma import Lemma
+from meshcheck.models.proof.lemma import prove_lemma
+from meshcheck.models.proof.results import Kind
+from meshcheck.models.proof.results import ProofResult
+from meshcheck.models.proof.results import Status
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
-from meshcheck.models.proof.vocab import State, Vocabulary, assigned, inserted
+from meshcheck.models.proof.vocab import State
+from meshcheck.models.proof.vocab import Vocabulary
+from meshcheck.models.proof.vocab import assigned
+from meshcheck.models.proof.vocab import inserted
 
 __all__ = [
     "ASSUMED",

@@ -10,10 +10,18 @@ import z3
 
 from meshcheck.impl.base.trace import Step
 from meshcheck.models.proof import encode
-from meshcheck.models.proof.counterexample import ASSUMED, Counterexample, Reader, shrink
-from meshcheck.models.proof.decl import ModelError, ProtocolModel
-from meshcheck.models.proof.results import Kind, ProofResult
-from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
+from meshcheck.models.proof.counterexample import ASSUMED
+from meshcheck.models.proof.counterexample import Counterexample
+from meshcheck.models.proof.counterexample import Reader
+from meshcheck.models.proof.counterexample import shrink
+from meshcheck.models.proof.decl import ModelError
+from meshcheck.models.proof.decl import ProtocolModel
+from meshcheck.models.proof.results import Kind
+from meshcheck.models.proof.results import ProofResult
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof.solver import Answer
+from meshcheck.models.proof.solver import check_in_frame
+from meshcheck.models.proof.solver import new_solver
 from meshcheck.models.proof.vocab import Vocabulary
 
 DEFAULT_DEPTH = 4

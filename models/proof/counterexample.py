@@ -8,16 +8,21 @@ sort n0, n1, ... so a counterexample reads like a short trace.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import z3
 
-from meshcheck.impl.base.trace import INIT, Step
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.models.proof.decl import Symbol, Transition
-from meshcheck.models.proof.vocab import State, Vocabulary
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.models.proof.decl import Symbol
+from meshcheck.models.proof.decl import Transition
+from meshcheck.models.proof.vocab import State
+from meshcheck.models.proof.vocab import Vocabulary
 
 # The action of the first state of a consecution counterexample: any state where every invariant holds,
 # not necessarily a reachable one.

@@ -7,8 +7,11 @@ modifies an immutable symbol), so a mistake is a `ModelError` before Z3 ever see
 from __future__ import annotations
 
 import keyword
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 

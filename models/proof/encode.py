@@ -12,8 +12,13 @@ from typing import Any
 
 import z3
 
-from meshcheck.models.proof.decl import Invariant, ModelError, Symbol, Transition
-from meshcheck.models.proof.vocab import State, Vocabulary, written_by
+from meshcheck.models.proof.decl import Invariant
+from meshcheck.models.proof.decl import ModelError
+from meshcheck.models.proof.decl import Symbol
+from meshcheck.models.proof.decl import Transition
+from meshcheck.models.proof.vocab import State
+from meshcheck.models.proof.vocab import Vocabulary
+from meshcheck.models.proof.vocab import written_by
 
 
 def formula(what: str, value: Any) -> Any:

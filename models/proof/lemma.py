@@ -7,10 +7,13 @@ from typing import Any
 import attrs
 import z3
 
-from meshcheck.models.proof.counterexample import Counterexample, smallest
+from meshcheck.models.proof.counterexample import Counterexample
+from meshcheck.models.proof.counterexample import smallest
 from meshcheck.models.proof.encode import formula
 from meshcheck.models.proof.results import ProofResult
-from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, check_in_frame, new_solver
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof.solver import check_in_frame
+from meshcheck.models.proof.solver import new_solver
 
 
 @attrs.frozen(eq=False)

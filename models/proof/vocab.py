@@ -7,12 +7,16 @@ instead of proving something vacuous. `inserted` and `assigned` write the common
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import z3
 
-from meshcheck.models.proof.decl import ModelError, ProtocolModel, Symbol, Transition
+from meshcheck.models.proof.decl import ModelError
+from meshcheck.models.proof.decl import ProtocolModel
+from meshcheck.models.proof.decl import Symbol
+from meshcheck.models.proof.decl import Transition
 
 
 class Vocabulary:

@@ -27,20 +27,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from meshcheck.models.proof import ProofResult, prove_lemma
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof import prove_lemma
 from meshcheck.models.threat import switch_proof
-from meshcheck.models.threat.bugs import (
-    BUGS,
-    DEESCALATE_CRITICAL_TO_NONE,
-    EQUIVOCATION_IS_LOW,
-    SWITCH_DROPS_LAST_RAFT_TERM,
-    SWITCH_ON_OWN_EVIDENCE,
-    UnknownBug,
-    check_bugs,
-)
-from meshcheck.models.threat.formula import demanded_of, step_of
+from meshcheck.models.threat.bugs import BUGS
+from meshcheck.models.threat.bugs import DEESCALATE_CRITICAL_TO_NONE
+from meshcheck.models.threat.bugs import EQUIVOCATION_IS_LOW
+from meshcheck.models.threat.bugs import SWITCH_DROPS_LAST_RAFT_TERM
+from meshcheck.models.threat.bugs import SWITCH_ON_OWN_EVIDENCE
+from meshcheck.models.threat.bugs import UnknownBug
+from meshcheck.models.threat.bugs import check_bugs
+from meshcheck.models.threat.formula import demanded_of
+from meshcheck.models.threat.formula import step_of
 from meshcheck.models.threat.obligations import lemmas
-from meshcheck.models.threat.switch import DEPTH, MODEL
+from meshcheck.models.threat.switch import DEPTH
+from meshcheck.models.threat.switch import MODEL
 
 __all__ = [
     "BUGS",

@@ -3,7 +3,8 @@ the kill matrix share: one name, one bug, everywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 from meshcheck.impl.base.errors import MeshcheckError
 

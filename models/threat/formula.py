@@ -12,19 +12,20 @@ The mutants of the level function (`bugs`) are switched here, at the one place e
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import z3
 
 from meshcheck.impl.hybrid import levels
-from meshcheck.impl.hybrid.levels import Counts, Level, Thresholds
-from meshcheck.models.threat.bugs import (
-    DEESCALATE_CRITICAL_TO_NONE,
-    EQUIVOCATION_IS_LOW,
-    check_bugs,
-)
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.models.threat.bugs import DEESCALATE_CRITICAL_TO_NONE
+from meshcheck.models.threat.bugs import EQUIVOCATION_IS_LOW
+from meshcheck.models.threat.bugs import check_bugs
 
 NONE, LOW, MEDIUM, HIGH, CRITICAL = (z3.IntVal(int(v)) for v in Level)
 

@@ -7,8 +7,10 @@ TLC (specs/ThreatLevel.tla) can only sample. A counterexample gives the smallest
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import Literal
 
 import z3
 
@@ -16,21 +18,19 @@ from meshcheck.impl.hybrid import levels
 from meshcheck.impl.hybrid.levels import Level
 from meshcheck.models.proof import Lemma
 from meshcheck.models.threat.bugs import check_bugs
-from meshcheck.models.threat.formula import (
-    BFT,
-    CRITICAL,
-    HIGH,
-    NONE,
-    RAFT,
-    UNDEFINED,
-    SymCounts,
-    SymThresholds,
-    demanded,
-    domain,
-    is_level,
-    protocol,
-    step,
-)
+from meshcheck.models.threat.formula import BFT
+from meshcheck.models.threat.formula import CRITICAL
+from meshcheck.models.threat.formula import HIGH
+from meshcheck.models.threat.formula import NONE
+from meshcheck.models.threat.formula import RAFT
+from meshcheck.models.threat.formula import UNDEFINED
+from meshcheck.models.threat.formula import SymCounts
+from meshcheck.models.threat.formula import SymThresholds
+from meshcheck.models.threat.formula import demanded
+from meshcheck.models.threat.formula import domain
+from meshcheck.models.threat.formula import is_level
+from meshcheck.models.threat.formula import protocol
+from meshcheck.models.threat.formula import step
 
 # How many steps of `step` the de-escalation unrolling takes: Critical down to None, one level each.
 DEESCALATION_STEPS = int(Level.CRITICAL) - int(Level.NONE)

@@ -35,17 +35,17 @@ point (the start of the last Raft term, which the model does not track: any earl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 import z3
 
-from meshcheck.models.threat.bugs import (
-    SWITCH_DROPS_LAST_RAFT_TERM,
-    SWITCH_ON_OWN_EVIDENCE,
-    check_bugs,
-)
+from meshcheck.models.threat.bugs import SWITCH_DROPS_LAST_RAFT_TERM
+from meshcheck.models.threat.bugs import SWITCH_ON_OWN_EVIDENCE
+from meshcheck.models.threat.bugs import check_bugs
 
 MODEL = "threat.switch"
 SWITCH = 0  # the entry that ends an epoch; ops are >= 1

@@ -13,7 +13,9 @@ from typing import Any
 import attrs
 import z3
 
-from meshcheck.models.threat.switch import SWITCH, S, within
+from meshcheck.models.threat.switch import SWITCH
+from meshcheck.models.threat.switch import S
+from meshcheck.models.threat.switch import within
 
 
 def _prefix(a: Any, la: Any, b: Any, lb: Any) -> Any:

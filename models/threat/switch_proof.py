@@ -19,12 +19,24 @@ from typing import Any
 import attrs
 import z3
 
-from meshcheck.impl.base.trace import INIT, Step
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.models.proof import ASSUMED, Counterexample, Kind, ProofResult
-from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS, Answer, check_in_frame, new_solver
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.models.proof import ASSUMED
+from meshcheck.models.proof import Counterexample
+from meshcheck.models.proof import Kind
+from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
+from meshcheck.models.proof.solver import Answer
+from meshcheck.models.proof.solver import check_in_frame
+from meshcheck.models.proof.solver import new_solver
 from meshcheck.models.threat import switch
-from meshcheck.models.threat.switch import MODEL, NODES, SWITCH, S, Transition
+from meshcheck.models.threat.switch import MODEL
+from meshcheck.models.threat.switch import NODES
+from meshcheck.models.threat.switch import SWITCH
+from meshcheck.models.threat.switch import S
+from meshcheck.models.threat.switch import Transition
 from meshcheck.models.threat.switch_invariants import INVARIANTS
 
 _SHOW_MAX = 12  # entries shown per sequence in a counterexample

@@ -22,7 +22,9 @@ from collections.abc import Callable
 import attrs
 
 from meshcheck.property_tests.directed.script import Script
-from meshcheck.property_tests.directed.target import CANDIDATE, FOLLOWER, Wire
+from meshcheck.property_tests.directed.target import CANDIDATE
+from meshcheck.property_tests.directed.target import FOLLOWER
+from meshcheck.property_tests.directed.target import Wire
 
 AE, AE_REPLY = "AppendEntriesRequest", "AppendEntriesResponse"
 VOTE_REQUEST, VOTE = "RequestVoteRequest", "RequestVoteResponse"

@@ -22,13 +22,17 @@ leader appends no no-op waits for a client write): nothing stalls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.directed.target import LEADER, REFERENCE, Bounds, NodeView
+from meshcheck.property_tests.directed.target import LEADER
+from meshcheck.property_tests.directed.target import REFERENCE
+from meshcheck.property_tests.directed.target import Bounds
+from meshcheck.property_tests.directed.target import NodeView
 
 # Ticks between two samples, and how long a stall may last: the target's (`Bounds.stall`, twice
 # its longest election timeout: 600 ticks for the reference core). A correct cluster commits an

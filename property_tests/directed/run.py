@@ -29,27 +29,41 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO
+from typing import Any
+from typing import Literal
 
 import attrs
 
 from meshcheck.impl.adapters.contract import NdjsonLog
-from meshcheck.impl.adapters.spec_values import log_view, record_view
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.adapters.spec_values import log_view
+from meshcheck.impl.adapters.spec_values import record_view
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import Value
-from meshcheck.property_tests.directed.library import BY_NAME, Scenario
-from meshcheck.property_tests.directed.script import Broken, Script, Unreached
-from meshcheck.property_tests.directed.target import LEADER, RaftTarget
+from meshcheck.property_tests.directed.library import BY_NAME
+from meshcheck.property_tests.directed.library import Scenario
+from meshcheck.property_tests.directed.script import Broken
+from meshcheck.property_tests.directed.script import Script
+from meshcheck.property_tests.directed.script import Unreached
+from meshcheck.property_tests.directed.target import LEADER
+from meshcheck.property_tests.directed.target import RaftTarget
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, divergence, failure
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import divergence
+from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.record import Rerun, replay_command, with_rerun
+from meshcheck.property_tests.record import Rerun
+from meshcheck.property_tests.record import replay_command
+from meshcheck.property_tests.record import with_rerun
 from meshcheck.property_tests.shapes import shape_of
 from meshcheck.traces import itf
 from meshcheck.traces.logs import reference
-from meshcheck.traces.logs.format import LogRecord, write
+from meshcheck.traces.logs.format import LogRecord
+from meshcheck.traces.logs.format import write
 
 Verdict = Literal["pass", "fail", "unreached"]
 CHECK = "scenario"  # the name of the re-run check in the protocols' harnesses
@@ -238,7 +252,8 @@ def _gives(spec: str) -> bool:
     """Whether the spec's validation model gives the constant LeaderNoOp (`--set` sets only a
     constant the model has)."""
     from meshcheck.specs.tlc import cfg
-    from meshcheck.traces.logs.validate import SPECS, validation_model
+    from meshcheck.traces.logs.validate import SPECS
+    from meshcheck.traces.logs.validate import validation_model
 
     if spec not in SPECS:
         return False

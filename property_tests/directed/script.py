@@ -22,17 +22,25 @@ the script delivers, duplicates or drops it). A rule sees (source, dest, `Wire`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.sim import Faults, MessageFaults
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import MessageFaults
 from meshcheck.impl.sim.network import Envelope
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.directed.liveness import CommitWatch, Stall, stalled
-from meshcheck.property_tests.directed.target import LEADER, Bounds, NodeView, RaftTarget, Wire
+from meshcheck.property_tests.directed.liveness import CommitWatch
+from meshcheck.property_tests.directed.liveness import Stall
+from meshcheck.property_tests.directed.liveness import stalled
+from meshcheck.property_tests.directed.target import LEADER
+from meshcheck.property_tests.directed.target import Bounds
+from meshcheck.property_tests.directed.target import NodeView
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import unique_write
 

@@ -33,15 +33,18 @@ property_tests/raft/directed.py, PySyncObj's property_tests/pysyncobj/directed.p
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 import attrs
 
 from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.base.values import Value
-from meshcheck.impl.sim import Faults, Simulator
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.raft.targets import DEFAULT as DEFAULT_TIMING
 from meshcheck.property_tests.raft.targets import Timing

@@ -13,10 +13,13 @@ that is no message). The messages go on the wire as drawn, unsigned: there is no
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
+from typing import get_args
 
-from meshcheck.impl.gossip.messages import JoinVia, Message
-from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import Message
+from meshcheck.impl.gossip.simulation import gossip_cluster
+from meshcheck.impl.gossip.simulation import status_workload
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.byzantine_input import Target
 

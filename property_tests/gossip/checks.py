@@ -22,7 +22,8 @@ from meshcheck.property_tests.gossip.harness import HARNESS
 from meshcheck.property_tests.gossip.lockstep import lockstep
 from meshcheck.property_tests.gossip.rejoin import rejoin_check
 from meshcheck.property_tests.gossip.restart import restart_scenario_check
-from meshcheck.property_tests.gossip.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.gossip.restarts import SCHEDULES
+from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
 

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from meshcheck.coverage import CoverageSpec, Rare
+from meshcheck.coverage import CoverageSpec
+from meshcheck.coverage import Rare
 
 CONDITIONS = (
     Rare(

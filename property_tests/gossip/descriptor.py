@@ -7,7 +7,8 @@ which the node reports too, are FailureDetector.tla's.
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
 from meshcheck.protocol import Action
 
 _IJ = ("i", "j")

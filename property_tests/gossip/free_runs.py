@@ -46,16 +46,27 @@ from hypothesis import given
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart, Tick
-from meshcheck.impl.gossip.entries import Entry, Rank
-from meshcheck.impl.gossip.messages import JoinVia, LeaveCluster, Push
-from meshcheck.impl.gossip.node import GOSSIP, IN, GossipNode
-from meshcheck.impl.gossip.phi import Arrivals, PhiConfig
-from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.gossip.entries import Entry
+from meshcheck.impl.gossip.entries import Rank
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import LeaveCluster
+from meshcheck.impl.gossip.messages import Push
+from meshcheck.impl.gossip.node import GOSSIP
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
+from meshcheck.impl.gossip.phi import Arrivals
+from meshcheck.impl.gossip.phi import PhiConfig
+from meshcheck.impl.gossip.simulation import gossip_cluster
+from meshcheck.impl.gossip.simulation import status_workload
 from meshcheck.impl.sim import Simulator
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import Schedule, Storm
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.gossip import refusals
 
 INTERVAL = 1000

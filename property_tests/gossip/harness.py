@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.gossip import free_runs as gossip_runs
-from meshcheck.property_tests.gossip import rejoin, restart
+from meshcheck.property_tests.gossip import rejoin
+from meshcheck.property_tests.gossip import restart
 from meshcheck.property_tests.gossip.lockstep import GOSSIP
 from meshcheck.property_tests.gossip.restarts import check_restarts
 from meshcheck.property_tests.gossip.validation import check_validation

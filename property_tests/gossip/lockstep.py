@@ -33,7 +33,8 @@ again is a divergence too (the spec's Push and Pull stay enabled for it).
 from __future__ import annotations
 
 import functools
-from collections import Counter, deque
+from collections import Counter
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +44,11 @@ from hypothesis import settings as Settings
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import Step
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.gossip.messages import JoinVia, LeaveCluster, Round
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import LeaveCluster
+from meshcheck.impl.gossip.messages import Round
 from meshcheck.impl.gossip.node import GOSSIP as ROUND_TIMER
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.refinement import Budget
@@ -54,7 +58,9 @@ from meshcheck.property_tests import harness
 from meshcheck.property_tests.harness import PathMismatch
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
 
 BAGS = ("msgs",)
 

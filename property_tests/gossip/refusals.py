@@ -18,13 +18,21 @@ calm, so a wrong refusal of either shows even in a run whose workload hit no fau
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.events import ClientRead, ClientRequest
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.refusals import Allowed, Promised, Refusal, Tally, Verdict, judge
+from meshcheck.property_tests.refusals import Allowed
+from meshcheck.property_tests.refusals import Promised
+from meshcheck.property_tests.refusals import Refusal
+from meshcheck.property_tests.refusals import Tally
+from meshcheck.property_tests.refusals import Verdict
+from meshcheck.property_tests.refusals import judge
 
 CALM_IDS = 10**9  # request ids of the calm requests: far above the workload's
 

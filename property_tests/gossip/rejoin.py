@@ -50,10 +50,16 @@ from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs, record
-from meshcheck.property_tests.free_runs import Schedule, scripted
-from meshcheck.property_tests.gossip.free_runs import INTERVAL, STORM, live_members
-from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS, Scripted, shortest_of
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import record
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.gossip.free_runs import INTERVAL
+from meshcheck.property_tests.gossip.free_runs import STORM
+from meshcheck.property_tests.gossip.free_runs import live_members
+from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS
+from meshcheck.property_tests.gossip.restart import Scripted
+from meshcheck.property_tests.gossip.restart import shortest_of
 
 # the chance, per run, that a correct cluster misses the bound (as the convergence bound's MISS)
 MISS = 1e-6

@@ -40,22 +40,23 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.gossip import mutants
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs, record
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, scripted
-from meshcheck.property_tests.gossip.free_runs import (
-    CONVERGENCE_ROUNDS,
-    INTERVAL,
-    KEYS,
-    STORM,
-    Monitor,
-    live_members,
-    reads_written,
-)
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS
+from meshcheck.property_tests.gossip.free_runs import INTERVAL
+from meshcheck.property_tests.gossip.free_runs import KEYS
+from meshcheck.property_tests.gossip.free_runs import STORM
+from meshcheck.property_tests.gossip.free_runs import Monitor
+from meshcheck.property_tests.gossip.free_runs import live_members
+from meshcheck.property_tests.gossip.free_runs import reads_written
 
 # rounds after its crash by which every live watcher suspects the victim (phi's threshold at the
 # default window is passed about two rounds after the last heartbeat; a margin)

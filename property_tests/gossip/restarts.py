@@ -8,8 +8,11 @@ from typing import Any
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip.free_runs import STORM, cluster, schedules
-from meshcheck.property_tests.restarts import Wiring, check_run
+from meshcheck.property_tests.gossip.free_runs import STORM
+from meshcheck.property_tests.gossip.free_runs import cluster
+from meshcheck.property_tests.gossip.free_runs import schedules
+from meshcheck.property_tests.restarts import Wiring
+from meshcheck.property_tests.restarts import check_run
 
 MAX_TICKS = 4000
 

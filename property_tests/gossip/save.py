@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.gossip.mutants import BUGS
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip import rejoin, restart
-from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS, check_run, once
+from meshcheck.property_tests.gossip import rejoin
+from meshcheck.property_tests.gossip import restart
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS
+from meshcheck.property_tests.gossip.free_runs import check_run
+from meshcheck.property_tests.gossip.free_runs import once
 
 FAULTS = (
     {"drop": 0.1},

@@ -7,25 +7,26 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.base.events import ClientRead, ClientRequest
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
-from meshcheck.impl.gossip.simulation import gossip_cluster, status_workload
+from meshcheck.impl.gossip.simulation import gossip_cluster
+from meshcheck.impl.gossip.simulation import status_workload
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import record
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip import rejoin, restart
-from meshcheck.property_tests.gossip.free_runs import (
-    CONVERGENCE_ROUNDS,
-    Monitor,
-    convergence_bound,
-    free_run_check,
-    once,
-    reads_written,
-    suspected_crashed,
-)
+from meshcheck.property_tests.gossip import rejoin
+from meshcheck.property_tests.gossip import restart
+from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS
+from meshcheck.property_tests.gossip.free_runs import Monitor
+from meshcheck.property_tests.gossip.free_runs import convergence_bound
+from meshcheck.property_tests.gossip.free_runs import free_run_check
+from meshcheck.property_tests.gossip.free_runs import once
+from meshcheck.property_tests.gossip.free_runs import reads_written
+from meshcheck.property_tests.gossip.free_runs import suspected_crashed
 from meshcheck.property_tests.harness import resource
 from meshcheck.traces import itf
 

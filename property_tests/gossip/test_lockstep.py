@@ -4,14 +4,18 @@ validation.py): they hold on the implementation, and each kills the mutants it c
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.gossip import mutants
 from meshcheck.property_tests.expect import every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip import validation
-from meshcheck.property_tests.gossip.lockstep import GOSSIP, Follower, bag_change, lockstep
+from meshcheck.property_tests.gossip.lockstep import GOSSIP
+from meshcheck.property_tests.gossip.lockstep import Follower
+from meshcheck.property_tests.gossip.lockstep import bag_change
+from meshcheck.property_tests.gossip.lockstep import lockstep
 from meshcheck.specs.tlc.stepper import State
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

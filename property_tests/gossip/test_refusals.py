@@ -12,13 +12,12 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.messages import LeaveCluster
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip import free_runs, refusals
-from meshcheck.property_tests.gossip.refusals import (
-    CALM_IDS,
-    Requests,
-    calm_requests,
-    wrong_refusal,
-)
+from meshcheck.property_tests.gossip import free_runs
+from meshcheck.property_tests.gossip import refusals
+from meshcheck.property_tests.gossip.refusals import CALM_IDS
+from meshcheck.property_tests.gossip.refusals import Requests
+from meshcheck.property_tests.gossip.refusals import calm_requests
+from meshcheck.property_tests.gossip.refusals import wrong_refusal
 from meshcheck.property_tests.refusals import Tally
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

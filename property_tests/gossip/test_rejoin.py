@@ -15,14 +15,13 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.gossip.free_runs import INTERVAL, once
-from meshcheck.property_tests.gossip.rejoin import (
-    check_rejoin,
-    evict_rounds,
-    rejoin_bound,
-    rejoin_check,
-    scenario,
-)
+from meshcheck.property_tests.gossip.free_runs import INTERVAL
+from meshcheck.property_tests.gossip.free_runs import once
+from meshcheck.property_tests.gossip.rejoin import check_rejoin
+from meshcheck.property_tests.gossip.rejoin import evict_rounds
+from meshcheck.property_tests.gossip.rejoin import rejoin_bound
+from meshcheck.property_tests.gossip.rejoin import rejoin_check
+from meshcheck.property_tests.gossip.rejoin import scenario
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

@@ -12,12 +12,10 @@ from meshcheck.impl.gossip import mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import once
-from meshcheck.property_tests.gossip.restart import (
-    TRUST_ROUNDS,
-    check_restart,
-    restart_scenario_check,
-    scenario,
-)
+from meshcheck.property_tests.gossip.restart import TRUST_ROUNDS
+from meshcheck.property_tests.gossip.restart import check_restart
+from meshcheck.property_tests.gossip.restart import restart_scenario_check
+from meshcheck.property_tests.gossip.restart import scenario
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

@@ -23,24 +23,30 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import hypothesis
 from hypothesis import given
 
 from meshcheck.impl.base.node import Workload
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.gossip.messages import JoinVia, LeaveCluster
+from meshcheck.impl.gossip.messages import JoinVia
+from meshcheck.impl.gossip.messages import LeaveCluster
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.refinement import Budget
 from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs, validation
-from meshcheck.property_tests.free_runs import Schedule, failure, share
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import validation
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.gossip.free_runs import STORM
 from meshcheck.property_tests.harness import resource
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT, Violated
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

@@ -13,12 +13,15 @@ message of its signers (one r4 holds, relayed as it is); a client's request it c
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
+from typing import get_args
 
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.hotstuff.fuzz import HotStuffSigning, forged_part
+from meshcheck.impl.hotstuff.fuzz import HotStuffSigning
+from meshcheck.impl.hotstuff.fuzz import forged_part
 from meshcheck.impl.hotstuff.messages import Message
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.byzantine_input import Target
 from meshcheck.property_tests.pbft.free_runs import rsm_op

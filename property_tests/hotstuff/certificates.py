@@ -23,8 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import QC, vote_bytes
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 
 SIZES: Final = (4, 7)

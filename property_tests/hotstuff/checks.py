@@ -28,19 +28,19 @@ from meshcheck.property_tests import thresholds
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.hotstuff.certificates import certificates
 from meshcheck.property_tests.hotstuff.client_replies import client_replies
-from meshcheck.property_tests.hotstuff.free_runs import (
-    equivocation_runs,
-    free_run_safety,
-    free_run_safety_any_size,
-    fuzz_safety,
-    liveness_after_faults,
-    liveness_under_slow_links,
-)
+from meshcheck.property_tests.hotstuff.free_runs import equivocation_runs
+from meshcheck.property_tests.hotstuff.free_runs import free_run_safety
+from meshcheck.property_tests.hotstuff.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.hotstuff.free_runs import fuzz_safety
+from meshcheck.property_tests.hotstuff.free_runs import liveness_after_faults
+from meshcheck.property_tests.hotstuff.free_runs import liveness_under_slow_links
 from meshcheck.property_tests.hotstuff.harness import HARNESS
-from meshcheck.property_tests.hotstuff.lockstep import lockstep, lockstep_byzantine
+from meshcheck.property_tests.hotstuff.lockstep import lockstep
+from meshcheck.property_tests.hotstuff.lockstep import lockstep_byzantine
 from meshcheck.property_tests.hotstuff.recovery import recovery_within_bound
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
-from meshcheck.property_tests.hotstuff.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.hotstuff.restarts import SCHEDULES
+from meshcheck.property_tests.hotstuff.restarts import check_restarts
 from meshcheck.property_tests.hotstuff.signed_fields import signed_fields
 from meshcheck.property_tests.hotstuff.twins import twins
 from meshcheck.property_tests.hotstuff.validation import trace_validation

@@ -48,31 +48,39 @@ CLIENT_REPLY_RESULT_NOT_MATCHED, CLIENT_COUNTS_DUPLICATE_REPLIES, CLIENT_FIRST_R
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.effects import Action, Effect, Send
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
 from meshcheck.impl.base.effects import Reply as Answer
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.hotstuff import mutants
-from meshcheck.impl.hotstuff.client import Client, ClientConfig
+from meshcheck.impl.hotstuff.client import Client
+from meshcheck.impl.hotstuff.client import ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import ReplyMsg, SignedRequest
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
-from meshcheck.impl.hotstuff.replies import (
-    LIES,
-    REPLY_BEHAVIOURS,
-    FuzzReplies,
-    LieToClient,
-    LyingReplies,
-    Mouth,
-    ReplyBehaviour,
-)
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.replies import LIES
+from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
+from meshcheck.impl.hotstuff.replies import FuzzReplies
+from meshcheck.impl.hotstuff.replies import LieToClient
+from meshcheck.impl.hotstuff.replies import LyingReplies
+from meshcheck.impl.hotstuff.replies import Mouth
+from meshcheck.impl.hotstuff.replies import ReplyBehaviour
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.property_tests.client_replies import ClientReplies
 from meshcheck.property_tests.failure import CheckFailed
 

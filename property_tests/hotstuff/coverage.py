@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.coverage import CoverageSpec, Rare
+from meshcheck.coverage import CoverageSpec
+from meshcheck.coverage import Rare
 
 CONDITIONS = (
     Rare("vote_by_liveness_clause", "a vote let by safeNode's liveness clause alone", "probe"),

@@ -8,7 +8,8 @@ sets the spec's Sent* predicates admit).
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
 from meshcheck.protocol import Action
 
 HOTSTUFF = in_tree(

@@ -60,26 +60,37 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Action, Effect, Send
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.hotstuff.messages import GENESIS, QC, NewView, Proposal, Vote, vote_bytes
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import vote_bytes
 from meshcheck.impl.hotstuff.replica import Replica
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.impl.sim.config import Faults, Phases
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import Phases
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import (
-    BFT_SIZES,
-    CHAOS_EVERY,
-    Schedule,
-    Storm,
-    share,
-    sized,
-)
+from meshcheck.property_tests.free_runs import BFT_SIZES
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import sized
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
-from meshcheck.property_tests.pbft.free_runs import PROBE, answered, rsm_op
+from meshcheck.property_tests.pbft.free_runs import PROBE
+from meshcheck.property_tests.pbft.free_runs import answered
+from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 # measured: a correct group of n replicas keeps under 4n messages in flight per node and takes
 # about one event per node per tick; the bounds leave a wide margin

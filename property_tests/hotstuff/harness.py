@@ -14,10 +14,14 @@ import attrs
 
 from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.harness import Follower, Harness, replay_on_impl
+from meshcheck.property_tests.harness import Follower
+from meshcheck.property_tests.harness import Harness
+from meshcheck.property_tests.harness import replay_on_impl
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
-from meshcheck.property_tests.hotstuff import recovery, restart
-from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF, HOTSTUFF_BYZANTINE
+from meshcheck.property_tests.hotstuff import recovery
+from meshcheck.property_tests.hotstuff import restart
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF_BYZANTINE
 from meshcheck.property_tests.hotstuff.restarts import check_restarts
 from meshcheck.property_tests.hotstuff.validation import check_validation
 

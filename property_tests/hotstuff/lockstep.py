@@ -30,30 +30,34 @@ from typing import Any
 
 from hypothesis import settings as Settings
 
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hotstuff import crypto
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS,
-    GENESIS_QC,
-    QC,
-    Block,
-    BlockRequest,
-    BlockResponse,
-    NewView,
-    Proposal,
-    Vote,
-    proposal_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.replica import PROPOSE_TIMER, VIEW_TIMER, Replica
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockRequest
+from meshcheck.impl.hotstuff.messages import BlockResponse
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import PROPOSE_TIMER
+from meshcheck.impl.hotstuff.replica import VIEW_TIMER
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.property_tests.lockstep import differences
-from meshcheck.specs.tlc.stepper import State, Transition
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
 
 
 class Driver:

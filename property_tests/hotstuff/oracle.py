@@ -20,21 +20,22 @@ from __future__ import annotations
 from typing import Any
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.fuzz import forged_part, qc_problem
-from meshcheck.impl.hotstuff.messages import (
-    QC,
-    NewView,
-    Proposal,
-    SignedRequest,
-    Vote,
-    proposal_bytes,
-    request_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.replica import BAD_SIGNATURE, Replica
+from meshcheck.impl.hotstuff.fuzz import forged_part
+from meshcheck.impl.hotstuff.fuzz import qc_problem
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import BAD_SIGNATURE
+from meshcheck.impl.hotstuff.replica import Replica
 
 
 class RejectionOracle:

@@ -54,24 +54,29 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.effects import Action, Effect
-from meshcheck.impl.base.events import Restart, Tick
-from meshcheck.impl.hotstuff.replica import VIEW_TIMER, Replica
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.hotstuff.replica import VIEW_TIMER
+from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share, unrecorded_first
-from meshcheck.property_tests.hotstuff.free_runs import (
-    LIVENESS_BOUND,
-    LIVENESS_TICKS,
-    MAX_BACKOFF,
-    STORM,
-    TIMEOUT,
-    cluster,
-    committed_view,
-    honest,
-)
-from meshcheck.property_tests.recovery import Late, differential_bound
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_BOUND
+from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
+from meshcheck.property_tests.hotstuff.free_runs import STORM
+from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
+from meshcheck.property_tests.hotstuff.free_runs import cluster
+from meshcheck.property_tests.hotstuff.free_runs import committed_view
+from meshcheck.property_tests.hotstuff.free_runs import honest
+from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.recovery import differential_bound
 
 PROPERTY = "RecoveryWithinBound"
 N = 7

@@ -44,19 +44,21 @@ from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.messages import SignedRequest
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs, record
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, scripted, share
-from meshcheck.property_tests.hotstuff.free_runs import (
-    MAX_BACKOFF,
-    STORM,
-    TIMEOUT,
-    Monitor,
-    client_history,
-    watch,
-)
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
+from meshcheck.property_tests.hotstuff.free_runs import STORM
+from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
+from meshcheck.property_tests.hotstuff.free_runs import Monitor
+from meshcheck.property_tests.hotstuff.free_runs import client_history
+from meshcheck.property_tests.hotstuff.free_runs import watch
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 N = 4

@@ -9,13 +9,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.hotstuff.mutants import BUGS, VERIFIED_CACHE_ON_CLASS
+from meshcheck.impl.hotstuff.mutants import BUGS
+from meshcheck.impl.hotstuff.mutants import VERIFIED_CACHE_ON_CLASS
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs, record
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hotstuff.free_runs import SAFETY_TICKS, STORM, cluster, schedules
-from meshcheck.property_tests.restarts import Wiring, check_run, with_crashes
+from meshcheck.property_tests.hotstuff.free_runs import SAFETY_TICKS
+from meshcheck.property_tests.hotstuff.free_runs import STORM
+from meshcheck.property_tests.hotstuff.free_runs import cluster
+from meshcheck.property_tests.hotstuff.free_runs import schedules
+from meshcheck.property_tests.restarts import Wiring
+from meshcheck.property_tests.restarts import check_run
+from meshcheck.property_tests.restarts import with_crashes
 
 
 def _drive(sim: Simulator[Any], schedule: Schedule, stop: Any) -> str | None:

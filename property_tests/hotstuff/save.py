@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Final
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.hotstuff.mutants import (
-    BACKOFF_NOT_RESET_ON_COMMIT,
-    BACKOFF_RESET_ON_VOTE,
-    BUGS,
-    QC_COUNTS_VOTES,
-)
+from meshcheck.impl.hotstuff.mutants import BACKOFF_NOT_RESET_ON_COMMIT
+from meshcheck.impl.hotstuff.mutants import BACKOFF_RESET_ON_VOTE
+from meshcheck.impl.hotstuff.mutants import BUGS
+from meshcheck.impl.hotstuff.mutants import QC_COUNTS_VOTES
 from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hotstuff import client_replies, restart, restarts
+from meshcheck.property_tests.hotstuff import client_replies
+from meshcheck.property_tests.hotstuff import restart
+from meshcheck.property_tests.hotstuff import restarts
 from meshcheck.property_tests.hotstuff.free_runs import check_safety
 
 FAULTS: tuple[dict[str, float], ...] = ({}, {"drop": 0.05}, {"crash": 0.3}, {"partition": 0.3})

@@ -21,23 +21,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.events import Deliver, Restart
-from meshcheck.impl.hotstuff import fuzz, messages
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.hotstuff import fuzz
+from meshcheck.impl.hotstuff import messages
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS,
-    GENESIS_QC,
-    QC,
-    Block,
-    NewView,
-    Proposal,
-    Request,
-    SignedRequest,
-    Vote,
-    request_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
 

@@ -15,14 +15,12 @@ from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.byzantine import BEHAVIOURS
 from meshcheck.impl.hotstuff.crypto import KeyRing
 from meshcheck.impl.hotstuff.messages import ReplyMsg
-from meshcheck.impl.hotstuff.replies import (
-    REPLY_BEHAVIOURS,
-    FuzzReplies,
-    LieToClient,
-    LyingReplies,
-    Mouth,
-    lied,
-)
+from meshcheck.impl.hotstuff.replies import REPLY_BEHAVIOURS
+from meshcheck.impl.hotstuff.replies import FuzzReplies
+from meshcheck.impl.hotstuff.replies import LieToClient
+from meshcheck.impl.hotstuff.replies import LyingReplies
+from meshcheck.impl.hotstuff.replies import Mouth
+from meshcheck.impl.hotstuff.replies import lied
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hotstuff import client_replies as cr
 

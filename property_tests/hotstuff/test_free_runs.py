@@ -11,47 +11,53 @@ from collections.abc import Callable
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.base.effects import Reply, Send
-from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff import mutants
-from meshcheck.impl.hotstuff.client import Client, ClientConfig
+from meshcheck.impl.hotstuff.client import Client
+from meshcheck.impl.hotstuff.client import ClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    GENESIS,
-    GENESIS_QC,
-    QC,
-    Block,
-    BlockResponse,
-    NewView,
-    Proposal,
-    ReplyMsg,
-    proposal_bytes,
-    vote_bytes,
-)
-from meshcheck.impl.hotstuff.replica import BAD_QC, VIEW_TIMER, HotStuffConfig, Replica
-from meshcheck.property_tests import free_runs, record
+from meshcheck.impl.hotstuff.messages import GENESIS
+from meshcheck.impl.hotstuff.messages import GENESIS_QC
+from meshcheck.impl.hotstuff.messages import QC
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import BlockResponse
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import proposal_bytes
+from meshcheck.impl.hotstuff.messages import vote_bytes
+from meshcheck.impl.hotstuff.replica import BAD_QC
+from meshcheck.impl.hotstuff.replica import VIEW_TIMER
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import record
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.hotstuff import client_replies, restart, save
-from meshcheck.property_tests.hotstuff.free_runs import (
-    SLOW_BOUND,
-    STORM,
-    Monitor,
-    check_liveness,
-    check_safety,
-    check_slow,
-    client_history,
-    cluster,
-    equivocation_runs,
-    free_run_safety,
-    free_run_safety_any_size,
-    liveness_after_faults,
-    liveness_under_slow_links,
-    watch,
-)
+from meshcheck.property_tests.hotstuff import client_replies
+from meshcheck.property_tests.hotstuff import restart
+from meshcheck.property_tests.hotstuff import save
+from meshcheck.property_tests.hotstuff.free_runs import SLOW_BOUND
+from meshcheck.property_tests.hotstuff.free_runs import STORM
+from meshcheck.property_tests.hotstuff.free_runs import Monitor
+from meshcheck.property_tests.hotstuff.free_runs import check_liveness
+from meshcheck.property_tests.hotstuff.free_runs import check_safety
+from meshcheck.property_tests.hotstuff.free_runs import check_slow
+from meshcheck.property_tests.hotstuff.free_runs import client_history
+from meshcheck.property_tests.hotstuff.free_runs import cluster
+from meshcheck.property_tests.hotstuff.free_runs import equivocation_runs
+from meshcheck.property_tests.hotstuff.free_runs import free_run_safety
+from meshcheck.property_tests.hotstuff.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.hotstuff.free_runs import liveness_after_faults
+from meshcheck.property_tests.hotstuff.free_runs import liveness_under_slow_links
+from meshcheck.property_tests.hotstuff.free_runs import watch
 from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.property_tests.hotstuff.validation import VALIDATION
 from meshcheck.traces import itf

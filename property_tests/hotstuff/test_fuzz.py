@@ -11,21 +11,24 @@ from hypothesis import settings
 
 from meshcheck import coverage
 from meshcheck.impl.base import mutation
-from meshcheck.impl.hotstuff import fuzz, messages, replica
-from meshcheck.impl.hotstuff.messages import Block, NewView, Proposal, Vote
+from meshcheck.impl.hotstuff import fuzz
+from meshcheck.impl.hotstuff import messages
+from meshcheck.impl.hotstuff import replica
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Vote
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff import signed_fields as sf
-from meshcheck.property_tests.hotstuff.free_runs import (
-    STORM,
-    Monitor,
-    check_safety,
-    cluster,
-    fuzz_safety,
-    watch,
-)
+from meshcheck.property_tests.hotstuff.free_runs import STORM
+from meshcheck.property_tests.hotstuff.free_runs import Monitor
+from meshcheck.property_tests.hotstuff.free_runs import check_safety
+from meshcheck.property_tests.hotstuff.free_runs import cluster
+from meshcheck.property_tests.hotstuff.free_runs import fuzz_safety
+from meshcheck.property_tests.hotstuff.free_runs import watch
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

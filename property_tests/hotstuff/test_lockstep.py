@@ -14,20 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.messages import BlockRequest
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.harness import Follower, LockstepSpec
+from meshcheck.property_tests.harness import Follower
+from meshcheck.property_tests.harness import LockstepSpec
 from meshcheck.property_tests.hotstuff.harness import HARNESS
-from meshcheck.property_tests.hotstuff.lockstep import (
-    HOTSTUFF,
-    HOTSTUFF_BYZANTINE,
-    Driver,
-    lockstep,
-    lockstep_byzantine,
-)
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF
+from meshcheck.property_tests.hotstuff.lockstep import HOTSTUFF_BYZANTINE
+from meshcheck.property_tests.hotstuff.lockstep import Driver
+from meshcheck.property_tests.hotstuff.lockstep import lockstep
+from meshcheck.property_tests.hotstuff.lockstep import lockstep_byzantine
 from meshcheck.traces import itf
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

@@ -18,20 +18,20 @@ from hypothesis import settings
 from meshcheck.impl.hotstuff import mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_BOUND, check_liveness
-from meshcheck.property_tests.hotstuff.recovery import (
-    FACTOR,
-    FIRST_PROMISE,
-    PER_VIEW,
-    SLACK,
-    STEADY_BOUND,
-    STEADY_VIEWS,
-    check_recovery,
-    first_bound,
-    first_commit,
-    recovery_within_bound,
-)
-from meshcheck.property_tests.recovery import differential_bound, ticks_in
+from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_BOUND
+from meshcheck.property_tests.hotstuff.free_runs import check_liveness
+from meshcheck.property_tests.hotstuff.recovery import FACTOR
+from meshcheck.property_tests.hotstuff.recovery import FIRST_PROMISE
+from meshcheck.property_tests.hotstuff.recovery import PER_VIEW
+from meshcheck.property_tests.hotstuff.recovery import SLACK
+from meshcheck.property_tests.hotstuff.recovery import STEADY_BOUND
+from meshcheck.property_tests.hotstuff.recovery import STEADY_VIEWS
+from meshcheck.property_tests.hotstuff.recovery import check_recovery
+from meshcheck.property_tests.hotstuff.recovery import first_bound
+from meshcheck.property_tests.hotstuff.recovery import first_commit
+from meshcheck.property_tests.hotstuff.recovery import recovery_within_bound
+from meshcheck.property_tests.recovery import differential_bound
+from meshcheck.property_tests.recovery import ticks_in
 
 BACKOFF = frozenset({mutants.BACKOFF_NOT_RESET_ON_COMMIT})
 

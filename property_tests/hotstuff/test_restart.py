@@ -7,21 +7,25 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hotstuff import mutants
-from meshcheck.impl.hotstuff.messages import ReplyMsg, Request, SignedRequest, request_bytes
-from meshcheck.impl.hotstuff.simulation import HotStuffPlugin, hotstuff_cluster
+from meshcheck.impl.hotstuff.messages import ReplyMsg
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
+from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF, TIMEOUT
-from meshcheck.property_tests.hotstuff.restart import (
-    CLIENT,
-    VARIANTS,
-    N,
-    check_restart,
-    restart_scenario_check,
-    scenario,
-)
+from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
+from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
+from meshcheck.property_tests.hotstuff.restart import CLIENT
+from meshcheck.property_tests.hotstuff.restart import VARIANTS
+from meshcheck.property_tests.hotstuff.restart import N
+from meshcheck.property_tests.hotstuff.restart import check_restart
+from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
+from meshcheck.property_tests.hotstuff.restart import scenario
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

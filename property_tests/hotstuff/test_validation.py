@@ -15,12 +15,10 @@ from meshcheck.property_tests import validation
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff import free_runs
-from meshcheck.property_tests.hotstuff.validation import (
-    VALIDATION,
-    check_validation,
-    trace_validation,
-    validation_stepper,
-)
+from meshcheck.property_tests.hotstuff.validation import VALIDATION
+from meshcheck.property_tests.hotstuff.validation import check_validation
+from meshcheck.property_tests.hotstuff.validation import trace_validation
+from meshcheck.property_tests.hotstuff.validation import validation_stepper
 
 
 def test_free_runs_are_spec_behaviours() -> None:

@@ -15,7 +15,8 @@ themselves after every step, across restarts too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.impl.base.values import Value
 

@@ -35,19 +35,21 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Send, SetTimer
-from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.hotstuff.crypto import KeyRing
-from meshcheck.impl.hotstuff.messages import (
-    Block,
-    NewView,
-    Proposal,
-    Request,
-    SignedRequest,
-    Vote,
-    request_bytes,
-)
-from meshcheck.impl.hotstuff.replica import HotStuffConfig, Replica
+from meshcheck.impl.hotstuff.messages import Block
+from meshcheck.impl.hotstuff.messages import NewView
+from meshcheck.impl.hotstuff.messages import Proposal
+from meshcheck.impl.hotstuff.messages import Request
+from meshcheck.impl.hotstuff.messages import SignedRequest
+from meshcheck.impl.hotstuff.messages import Vote
+from meshcheck.impl.hotstuff.messages import request_bytes
+from meshcheck.impl.hotstuff.replica import HotStuffConfig
+from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 
 REPLICAS = ("r1", "r2", "r3", "r4")

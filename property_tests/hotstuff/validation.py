@@ -15,7 +15,8 @@ enter, a NEW-VIEW for the wrong view, a QC formed by the wrong leader).
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import hypothesis
 from hypothesis import given
@@ -24,12 +25,16 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.trace import Step
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests import validation
-from meshcheck.property_tests.free_runs import Schedule, failure, fault_schedules, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import fault_schedules
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
 from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT, Violated
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

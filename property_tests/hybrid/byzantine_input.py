@@ -25,35 +25,37 @@ its name when their signature fails, so that they pass `Keys.entry_ok` and reach
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
+from typing import get_args
 
 import attrs
 
 from meshcheck.impl.hotstuff import messages as hotstuff
-from meshcheck.impl.hotstuff.fuzz import HotStuffSigning, forged_part
+from meshcheck.impl.hotstuff.fuzz import HotStuffSigning
+from meshcheck.impl.hotstuff.fuzz import forged_part
 from meshcheck.impl.hybrid.byzantine import EquivocateRaft
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    HotStuffWire,
-    Keys,
-    OpEntry,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-    client_id,
-)
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
 from meshcheck.impl.hybrid.levels import RAFT
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.threat import Evidence
 from meshcheck.impl.pbft import messages as pbft
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.raft import messages as raft
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.byzantine_input import Target, Wrap
+from meshcheck.property_tests.byzantine_input import Target
+from meshcheck.property_tests.byzantine_input import Wrap
 
 SENDER = "n4"
 RAFT_MESSAGES = get_args(raft.Message)

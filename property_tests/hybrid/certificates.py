@@ -27,7 +27,8 @@ with the catalogue's `bugs` switched on; tests/test_hybrid_certificates.py runs 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import hypothesis
 from hypothesis import given
@@ -35,10 +36,16 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.hotstuff.messages import Vote as HsVote
 from meshcheck.impl.hotstuff.messages import vote_bytes
-from meshcheck.impl.hybrid.entries import ClockEntry, EvidenceEntry, Keys
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, EQUIVOCATION, TIMING
-from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION, EvidenceChecker
-from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.proofs import HOTSTUFF_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.property_tests.failure import CheckFailed
 
 SIZES: Final = (4, 7)

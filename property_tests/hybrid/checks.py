@@ -26,9 +26,11 @@ from meshcheck.property_tests.hybrid.free_runs import free_runs
 from meshcheck.property_tests.hybrid.harness import HARNESS
 from meshcheck.property_tests.hybrid.leader_reelected import leader_reelected_check
 from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
-from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep, threat_lockstep
+from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep
+from meshcheck.property_tests.hybrid.lockstep import threat_lockstep
 from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation
-from meshcheck.property_tests.hybrid.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.hybrid.restarts import SCHEDULES
+from meshcheck.property_tests.hybrid.restarts import check_restarts
 from meshcheck.property_tests.hybrid.signed_fields import signed_fields
 from meshcheck.property_tests.hybrid.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check

@@ -18,7 +18,8 @@ themselves), so each is seen where it happens, in lockstep and in free runs alik
 
 from __future__ import annotations
 
-from meshcheck.coverage import CoverageSpec, Rare
+from meshcheck.coverage import CoverageSpec
+from meshcheck.coverage import Rare
 
 CONDITIONS = (
     Rare("switch_with_op_in_flight", "a switch while an op is in flight", "probe"),

@@ -10,7 +10,8 @@ ThreatLevel.tla's.
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
 from meshcheck.protocol import Action
 
 HYBRID = in_tree(

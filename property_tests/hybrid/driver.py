@@ -56,25 +56,34 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.events import Restart, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    Keys,
-    OpEntry,
-    OpKey,
-    Proposal,
-    RaftPayload,
-)
-from meshcheck.impl.hybrid.levels import EQUIVOCATION, RAFT, TAMPERING
-from meshcheck.impl.hybrid.machine import COMMITTED, HybridMachine
-from meshcheck.impl.hybrid.node import RETRY, HybridNode
-from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION, RAFT_TAMPERING, EvidenceChecker
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
-from meshcheck.impl.rsm.ops import NOOP, Custom, to_value
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import OpKey
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import HybridMachine
+from meshcheck.impl.hybrid.node import RETRY
+from meshcheck.impl.hybrid.node import HybridNode
+from meshcheck.impl.hybrid.proofs import RAFT_EQUIVOCATION
+from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
+from meshcheck.impl.rsm.ops import NOOP
+from meshcheck.impl.rsm.ops import Custom
+from meshcheck.impl.rsm.ops import to_value
 from meshcheck.property_tests.hybrid.model import DriverError
 from meshcheck.specs.tlc.cfg import read_cfg
 

@@ -45,18 +45,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.hybrid.byzantine import EquivocateRaft
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.entries import OpEntry, Proposal
-from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.sim import CALM, Phases
+from meshcheck.impl.sim import CALM
+from meshcheck.impl.sim import Phases
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, share
-from meshcheck.property_tests.hybrid.free_runs import GIVE_UP, RETRIES, Run, faults, play
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
+from meshcheck.property_tests.hybrid.free_runs import RETRIES
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import faults
+from meshcheck.property_tests.hybrid.free_runs import play
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import watch
 

@@ -39,7 +39,8 @@ raises `CheckFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -50,27 +51,34 @@ from hypothesis import strategies as st
 from meshcheck import coverage
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hotstuff.byzantine import ByzantineReplica
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT, HybridHotStuff
-from meshcheck.impl.hybrid.byzantine import (
-    Censor,
-    EquivocateRaft,
-    FalseReports,
-    ForgeSeals,
-    TamperEnvelopes,
-)
-from meshcheck.impl.hybrid.consensus import Decision, HybridConsensus
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import PBFT
+from meshcheck.impl.hybrid.bft import HybridHotStuff
+from meshcheck.impl.hybrid.byzantine import Censor
+from meshcheck.impl.hybrid.byzantine import EquivocateRaft
+from meshcheck.impl.hybrid.byzantine import FalseReports
+from meshcheck.impl.hybrid.byzantine import ForgeSeals
+from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
+from meshcheck.impl.hybrid.consensus import Decision
+from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.fuzz import Fuzz as HybridFuzz
 from meshcheck.impl.hybrid.levels import RAFT
-from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.sim.config import Faults, MessageFaults
+from meshcheck.impl.sim.config import Faults
+from meshcheck.impl.sim.config import MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, schedule_faults, share
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import schedule_faults
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
-from meshcheck.property_tests.hybrid.oracle import HybridOracle, watch
+from meshcheck.property_tests.hybrid.oracle import HybridOracle
+from meshcheck.property_tests.hybrid.oracle import watch
 
 # Free runs with HotStuff under the BFT epochs run 7 nodes, not 4: chained HotStuff commits a block
 # only on a three-chain of direct parents in consecutive views (impl/hotstuff/replica.py `_update`,

@@ -51,14 +51,25 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.entries import ClientOp, OpEntry, OpKey, Proposal
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import OpKey
+from meshcheck.impl.hybrid.entries import Proposal
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.impl.raft.roles import FOLLOWER, LEADER
+from meshcheck.impl.raft.roles import FOLLOWER
+from meshcheck.impl.raft.roles import LEADER
 from meshcheck.impl.rsm.ops import Custom
-from meshcheck.impl.sim import Faults, MessageFaults
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, failure, scripted, share
-from meshcheck.property_tests.hybrid.free_runs import GIVE_UP, KEYS, Run, final
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
+from meshcheck.property_tests.hybrid.free_runs import KEYS
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import final
 from meshcheck.property_tests.hybrid.monitor import Monitor
 
 ELECTION = "e1/election"  # the Raft instance's election timer, under its epoch's prefix

@@ -36,8 +36,13 @@ from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, scripted, share
-from meshcheck.property_tests.hybrid.free_runs import GIVE_UP, KEYS, Run, final
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
+from meshcheck.property_tests.hybrid.free_runs import KEYS
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import final
 from meshcheck.property_tests.hybrid.monitor import Monitor
 
 ELECTION = "e1/election"  # the Raft instance's election timer, under its epoch's prefix

@@ -30,9 +30,11 @@ from hypothesis import settings as Settings
 
 from meshcheck.impl.pbft import crypto
 from meshcheck.property_tests import harness
-from meshcheck.property_tests.hybrid.driver import HybridDriver, Model
+from meshcheck.property_tests.hybrid.driver import HybridDriver
+from meshcheck.property_tests.hybrid.driver import Model
 from meshcheck.property_tests.hybrid.threat_driver import ThreatDriver
-from meshcheck.specs.tlc.stepper import State, Transition
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
 
 
 @functools.cache

@@ -28,28 +28,30 @@ A violation raises `CheckFailed` (its `steps`: the steps the monitor saw).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.hybrid.consensus import HybridConsensus
-from meshcheck.impl.hybrid.levels import (
-    BAD_SIGNATURE,
-    EQUIVOCATION,
-    RAFT,
-    SELF_PROVING,
-    TAMPERING,
-    TIMING,
-    Counts,
-    Level,
-    Thresholds,
-    demanded,
-    protocol,
-)
-from meshcheck.impl.hybrid.machine import COMMITTED, op_name
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import EQUIVOCATION
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.levels import SELF_PROVING
+from meshcheck.impl.hybrid.levels import TAMPERING
+from meshcheck.impl.hybrid.levels import TIMING
+from meshcheck.impl.hybrid.levels import Counts
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.levels import demanded
+from meshcheck.impl.hybrid.levels import protocol
+from meshcheck.impl.hybrid.machine import COMMITTED
+from meshcheck.impl.hybrid.machine import op_name
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.violated import INVARIANT, Violated
+from meshcheck.violated import INVARIANT
+from meshcheck.violated import Violated
 
 
 def demanded_by(records: Sequence[Evidence], th: Thresholds) -> Level:

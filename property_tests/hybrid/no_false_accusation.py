@@ -28,7 +28,8 @@ Byzantine node, in 33 of 100 with `delay=0.05` as well; with the fix in none of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import hypothesis
 from hypothesis import given
@@ -38,8 +39,12 @@ from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.levels import Level
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, failure, share
-from meshcheck.property_tests.hybrid.free_runs import Run, play, prepare
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import play
+from meshcheck.property_tests.hybrid.free_runs import prepare
 
 NEVER: Final = 10**9  # the op before which the (absent) Byzantine behaviour would start
 

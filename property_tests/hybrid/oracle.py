@@ -21,17 +21,25 @@ A broken rule raises `CheckFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.hybrid.entries import Keys, PbftWire, RaftPayload, epoch_of
-from meshcheck.impl.hybrid.fuzz import seal_ok, sealed
-from meshcheck.impl.hybrid.levels import BAD_SIGNATURE, TAMPERING
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import epoch_of
+from meshcheck.impl.hybrid.fuzz import seal_ok
+from meshcheck.impl.hybrid.fuzz import sealed
+from meshcheck.impl.hybrid.levels import BAD_SIGNATURE
+from meshcheck.impl.hybrid.levels import TAMPERING
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.proofs import appended, carried
+from meshcheck.impl.hybrid.proofs import appended
+from meshcheck.impl.hybrid.proofs import carried
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft.oracle import RejectionOracle

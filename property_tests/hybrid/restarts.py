@@ -10,8 +10,12 @@ from typing import Any
 
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.free_runs import Run, play, prepare, schedules
-from meshcheck.property_tests.restarts import Wiring, check_run
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import play
+from meshcheck.property_tests.hybrid.free_runs import prepare
+from meshcheck.property_tests.hybrid.free_runs import schedules
+from meshcheck.property_tests.restarts import Wiring
+from meshcheck.property_tests.restarts import check_run
 
 
 def _build(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Run:

@@ -26,29 +26,34 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.events import Deliver, Restart
-from meshcheck.impl.hybrid.bft import HOTSTUFF, HotStuffBft
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import HotStuffBft
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import (
-    ClientOp,
-    ClockEntry,
-    EvidenceEntry,
-    HotStuffWire,
-    Keys,
-    OpEntry,
-    PbftWire,
-    Proposal,
-    RaftPayload,
-    client_id,
-)
+from meshcheck.impl.hybrid.entries import ClientOp
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import EvidenceEntry
+from meshcheck.impl.hybrid.entries import HotStuffWire
+from meshcheck.impl.hybrid.entries import Keys
+from meshcheck.impl.hybrid.entries import OpEntry
+from meshcheck.impl.hybrid.entries import PbftWire
+from meshcheck.impl.hybrid.entries import Proposal
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.entries import client_id
 from meshcheck.impl.hybrid.fuzz import UNSIGNED_FIELDS
 from meshcheck.impl.hybrid.levels import TAMPERING
 from meshcheck.impl.hybrid.node import HybridNode
-from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING, EvidenceChecker, pbft_config
+from meshcheck.impl.hybrid.proofs import RAFT_TAMPERING
+from meshcheck.impl.hybrid.proofs import EvidenceChecker
+from meshcheck.impl.hybrid.proofs import pbft_config
 from meshcheck.impl.hybrid.threat import Evidence
-from meshcheck.impl.pbft.messages import Request, Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.raft.messages import AppendEntriesRequest, Entry
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.property_tests.failure import CheckFailed
 

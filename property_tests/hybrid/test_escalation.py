@@ -15,16 +15,15 @@ from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.hybrid.levels import BFT
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hybrid import free_runs
-from meshcheck.property_tests.hybrid.escalation import (
-    PREFIX,
-    calm_of,
-    check_escalation,
-    escalation_runs,
-    prefix,
-    prepare,
-)
+from meshcheck.property_tests.hybrid.escalation import PREFIX
+from meshcheck.property_tests.hybrid.escalation import calm_of
+from meshcheck.property_tests.hybrid.escalation import check_escalation
+from meshcheck.property_tests.hybrid.escalation import escalation_runs
+from meshcheck.property_tests.hybrid.escalation import prefix
+from meshcheck.property_tests.hybrid.escalation import prepare
 from meshcheck.property_tests.hybrid.free_runs import Run
 
 ESCALATION = ("hybrid", "escalation_with_op_in_flight")

@@ -8,19 +8,20 @@ from hypothesis import settings
 
 from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
 from meshcheck.impl.hybrid import mutants
-from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, HOTSTUFF, HybridHotStuff
-from meshcheck.impl.hybrid.levels import BFT, RAFT
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import HybridHotStuff
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.free_runs import (
-    HOTSTUFF_NODES,
-    OP_BOUND,
-    RAFT_BOUND,
-    free_runs,
-    run,
-)
+from meshcheck.property_tests.hybrid.free_runs import HOTSTUFF_NODES
+from meshcheck.property_tests.hybrid.free_runs import OP_BOUND
+from meshcheck.property_tests.hybrid.free_runs import RAFT_BOUND
+from meshcheck.property_tests.hybrid.free_runs import free_runs
+from meshcheck.property_tests.hybrid.free_runs import run
 
 
 @pytest.mark.parametrize("bft", BFT_PROTOCOLS)

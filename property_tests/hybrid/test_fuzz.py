@@ -11,22 +11,38 @@ import attrs
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.base.events import Deliver, Restart
-from meshcheck.impl.hybrid import entries, levels, mutants, threat
-from meshcheck.impl.hybrid.byzantine import EquivocateRaft, TamperEnvelopes
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.hybrid import entries
+from meshcheck.impl.hybrid import levels
+from meshcheck.impl.hybrid import mutants
+from meshcheck.impl.hybrid import threat
+from meshcheck.impl.hybrid.byzantine import EquivocateRaft
+from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
 from meshcheck.impl.hybrid.config import HybridConfig
-from meshcheck.impl.hybrid.entries import ClockEntry, RaftPayload
-from meshcheck.impl.hybrid.fuzz import SEALED, SELF_SIGNED, UNSIGNED_FIELDS, Fuzz, Ledger
+from meshcheck.impl.hybrid.entries import ClockEntry
+from meshcheck.impl.hybrid.entries import RaftPayload
+from meshcheck.impl.hybrid.fuzz import SEALED
+from meshcheck.impl.hybrid.fuzz import SELF_SIGNED
+from meshcheck.impl.hybrid.fuzz import UNSIGNED_FIELDS
+from meshcheck.impl.hybrid.fuzz import Fuzz
+from meshcheck.impl.hybrid.fuzz import Ledger
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.pbft.messages import Signed
-from meshcheck.impl.raft.messages import AppendEntriesResponse, Entry
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import Entry
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid import signed_fields as sf
-from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, Run, final, play, prepare, run
+from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import final
+from meshcheck.property_tests.hybrid.free_runs import play
+from meshcheck.property_tests.hybrid.free_runs import prepare
+from meshcheck.property_tests.hybrid.free_runs import run
 from meshcheck.property_tests.hybrid.oracle import HybridOracle
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
@@ -266,15 +282,13 @@ def test_a_grown_certificate_on_the_wire_is_signed_with_the_epochs_key() -> None
     from meshcheck.impl.base import mutation
     from meshcheck.impl.hybrid.entries import PbftWire
     from meshcheck.impl.hybrid.fuzz import HybridSigning
-    from meshcheck.impl.pbft.messages import (
-        GENESIS,
-        Prepare,
-        PreparedProof,
-        PrePrepare,
-        ViewChange,
-        batch_digest,
-        signing_bytes,
-    )
+    from meshcheck.impl.pbft.messages import GENESIS
+    from meshcheck.impl.pbft.messages import Prepare
+    from meshcheck.impl.pbft.messages import PreparedProof
+    from meshcheck.impl.pbft.messages import PrePrepare
+    from meshcheck.impl.pbft.messages import ViewChange
+    from meshcheck.impl.pbft.messages import batch_digest
+    from meshcheck.impl.pbft.messages import signing_bytes
 
     epoch, ring = 2, sf.KEYS.epoch(2)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck import coverage
 from meshcheck.impl.hybrid import mutants
@@ -18,12 +19,10 @@ from meshcheck.impl.hybrid.instance import Instance
 from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.leader_reelected import (
-    PROBE,
-    Script,
-    leader_reelected_check,
-    scenario,
-)
+from meshcheck.property_tests.hybrid.leader_reelected import PROBE
+from meshcheck.property_tests.hybrid.leader_reelected import Script
+from meshcheck.property_tests.hybrid.leader_reelected import leader_reelected_check
+from meshcheck.property_tests.hybrid.leader_reelected import scenario
 
 SEEDS = range(3)
 

@@ -14,7 +14,8 @@ from hypothesis import settings
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check, scenario
+from meshcheck.property_tests.hybrid.leader_restart import leader_restart_check
+from meshcheck.property_tests.hybrid.leader_restart import scenario
 
 
 @pytest.mark.parametrize("cycles", [1, 3])

@@ -6,15 +6,14 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.impl.hybrid import mutants
-from meshcheck.property_tests.expect import KILL, every_action_fires
+from meshcheck.property_tests.expect import KILL
+from meshcheck.property_tests.expect import every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hybrid.harness import HARNESS
-from meshcheck.property_tests.hybrid.lockstep import (
-    HYBRID,
-    THREAT,
-    hybrid_lockstep,
-    threat_lockstep,
-)
+from meshcheck.property_tests.hybrid.lockstep import HYBRID
+from meshcheck.property_tests.hybrid.lockstep import THREAT
+from meshcheck.property_tests.hybrid.lockstep import hybrid_lockstep
+from meshcheck.property_tests.hybrid.lockstep import threat_lockstep
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

@@ -13,12 +13,10 @@ from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.hybrid.no_false_accusation import (
-    NEVER,
-    accusation_run,
-    no_false_accusation,
-    no_false_accusation_run,
-)
+from meshcheck.property_tests.hybrid.no_false_accusation import NEVER
+from meshcheck.property_tests.hybrid.no_false_accusation import accusation_run
+from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation
+from meshcheck.property_tests.hybrid.no_false_accusation import no_false_accusation_run
 
 TIMING_FROM_RECEIPT = frozenset({mutants.TIMING_FROM_RECEIPT})
 

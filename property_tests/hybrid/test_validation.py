@@ -13,25 +13,30 @@ from meshcheck.impl.base.effects import Action
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hybrid import mutants
 from meshcheck.impl.hybrid import node as hybrid_node
-from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS, HOTSTUFF, HybridHotStuff
+from meshcheck.impl.hybrid.bft import BFT_PROTOCOLS
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import HybridHotStuff
 from meshcheck.impl.hybrid.byzantine import TamperEnvelopes
-from meshcheck.impl.hybrid.levels import BFT, RAFT
-from meshcheck.impl.hybrid.refinement import UNEXPLAINED, reported_steps
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.hybrid.refinement import UNEXPLAINED
+from meshcheck.impl.hybrid.refinement import reported_steps
 from meshcheck.impl.hybrid.simulation import HybridPlugin
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hybrid import validation
-from meshcheck.property_tests.hybrid.free_runs import Run, knob, play, prepare
-from meshcheck.property_tests.hybrid.validation import (
-    MAX_OPS,
-    SETUPS,
-    THRESHOLDS,
-    normalize,
-    trace_validation,
-    validate,
-    validate_run,
-)
+from meshcheck.property_tests.hybrid.free_runs import Run
+from meshcheck.property_tests.hybrid.free_runs import knob
+from meshcheck.property_tests.hybrid.free_runs import play
+from meshcheck.property_tests.hybrid.free_runs import prepare
+from meshcheck.property_tests.hybrid.validation import MAX_OPS
+from meshcheck.property_tests.hybrid.validation import SETUPS
+from meshcheck.property_tests.hybrid.validation import THRESHOLDS
+from meshcheck.property_tests.hybrid.validation import normalize
+from meshcheck.property_tests.hybrid.validation import trace_validation
+from meshcheck.property_tests.hybrid.validation import validate
+from meshcheck.property_tests.hybrid.validation import validate_run
 
 
 @pytest.mark.parametrize("bft", BFT_PROTOCOLS)

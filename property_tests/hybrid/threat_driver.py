@@ -30,8 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.hybrid.levels import SELF_PROVING, Level, Thresholds, demanded
-from meshcheck.impl.hybrid.threat import Evidence, ThreatModel
+from meshcheck.impl.hybrid.levels import SELF_PROVING
+from meshcheck.impl.hybrid.levels import Level
+from meshcheck.impl.hybrid.levels import Thresholds
+from meshcheck.impl.hybrid.levels import demanded
+from meshcheck.impl.hybrid.threat import Evidence
+from meshcheck.impl.hybrid.threat import ThreatModel
 from meshcheck.property_tests.hybrid.model import DriverError
 from meshcheck.specs.tlc.cfg import read_cfg
 

@@ -35,24 +35,27 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hybrid.bft import HOTSTUFF, PBFT
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hybrid.bft import HOTSTUFF
+from meshcheck.impl.hybrid.bft import PBFT
 from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.refinement import UNEXPLAINED
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.hybrid.free_runs import (
-    BEHAVIOURS,
-    HOTSTUFF_NODES,
-    PBFT_EQUIVOCATE,
-    knob,
-    play,
-    prepare,
-)
+from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
+from meshcheck.property_tests.hybrid.free_runs import HOTSTUFF_NODES
+from meshcheck.property_tests.hybrid.free_runs import PBFT_EQUIVOCATE
+from meshcheck.property_tests.hybrid.free_runs import knob
+from meshcheck.property_tests.hybrid.free_runs import play
+from meshcheck.property_tests.hybrid.free_runs import prepare
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.specs.tlc.stepper import ActionInstance, Stepper
-from meshcheck.violated import INVARIANT, Violated
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.violated import INVARIANT
+from meshcheck.violated import Violated
 
 SPEC = resource("meshcheck.specs", "Hybrid.tla")
 MODEL = resource("meshcheck.property_tests.hybrid", "models", "HybridValidate.cfg")

@@ -6,16 +6,21 @@ checkpoints exist)."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
+from typing import get_args
 
 import attrs
 
 from meshcheck.impl.base.node import Workload
-from meshcheck.impl.pbft.messages import Body, Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Body
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.byzantine_input import Target, Wrap
-from meshcheck.property_tests.pbft.free_runs import TIMING, rsm_op
+from meshcheck.property_tests.byzantine_input import Target
+from meshcheck.property_tests.byzantine_input import Wrap
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 SENDER = "r4"
 

@@ -26,34 +26,36 @@ with the catalogue's `bugs` switched on; tests/test_pbft_certificates.py runs ea
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.effects import Send
-from meshcheck.impl.base.events import Deliver, Restart
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.pbft import PreparedProof
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import (
-    GENESIS,
-    Checkpoint,
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-    history_digest,
-    signing_bytes,
-)
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import history_digest
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
-from meshcheck.impl.pbft.viewchange import check_new_view, check_prepared, check_view_change
+from meshcheck.impl.pbft.viewchange import check_new_view
+from meshcheck.impl.pbft.viewchange import check_prepared
+from meshcheck.impl.pbft.viewchange import check_view_change
 from meshcheck.property_tests.failure import CheckFailed
 
 SIZES: Final = (4, 7)

@@ -25,23 +25,24 @@ from __future__ import annotations
 from functools import partial
 
 from meshcheck.impl.pbft.config import PbftConfig
-from meshcheck.impl.pbft.log import prepares_needed, stable_quorum
+from meshcheck.impl.pbft.log import prepares_needed
+from meshcheck.impl.pbft.log import stable_quorum
 from meshcheck.property_tests import thresholds
-from meshcheck.property_tests.checks import Check, lockstep_checks
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.checks import lockstep_checks
 from meshcheck.property_tests.pbft.certificates import certificates
 from meshcheck.property_tests.pbft.client_replies import client_replies
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
-from meshcheck.property_tests.pbft.free_runs import (
-    free_run_safety,
-    free_run_safety_any_size,
-    fuzz_safety,
-    liveness_after_stabilisation,
-    liveness_under_slow_links,
-)
+from meshcheck.property_tests.pbft.free_runs import free_run_safety
+from meshcheck.property_tests.pbft.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.pbft.free_runs import fuzz_safety
+from meshcheck.property_tests.pbft.free_runs import liveness_after_stabilisation
+from meshcheck.property_tests.pbft.free_runs import liveness_under_slow_links
 from meshcheck.property_tests.pbft.harness import HARNESS
 from meshcheck.property_tests.pbft.lockstep import lockstep
 from meshcheck.property_tests.pbft.recovery import catch_up_by_state_transfer
-from meshcheck.property_tests.pbft.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.pbft.restarts import SCHEDULES
+from meshcheck.property_tests.pbft.restarts import check_restarts
 from meshcheck.property_tests.pbft.retry import retry_runs
 from meshcheck.property_tests.pbft.signed_fields import signed_fields
 from meshcheck.property_tests.pbft.validation import trace_validation

@@ -39,24 +39,40 @@ CLIENT_ACCEPTS_ON_F_REPLIES, CLIENT_REPLY_SIGNATURE_NOT_CHECKED, CLIENT_REPLY_RE
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
 
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
 from meshcheck.impl.base.effects import Reply as Answer
-from meshcheck.impl.base.events import ClientRequest, Deliver, Restart
-from meshcheck.impl.pbft import actions, pbft_cluster
-from meshcheck.impl.pbft.byzantine import Context, corrupt
-from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient, LyingReplies
-from meshcheck.impl.pbft.client import Client, ClientConfig
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.pbft import actions
+from meshcheck.impl.pbft import pbft_cluster
+from meshcheck.impl.pbft.byzantine import Context
+from meshcheck.impl.pbft.byzantine import corrupt
+from meshcheck.impl.pbft.byzantine.replies import LIES
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies
+from meshcheck.impl.pbft.byzantine.replies import LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LyingReplies
+from meshcheck.impl.pbft.client import Client
+from meshcheck.impl.pbft.client import ClientConfig
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import Reply, Request, Signed, request_name, signing_bytes
-from meshcheck.impl.pbft.replica import NORMAL, Replica
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import request_name
+from meshcheck.impl.pbft.messages import signing_bytes
+from meshcheck.impl.pbft.replica import NORMAL
+from meshcheck.impl.pbft.replica import Replica
 from meshcheck.property_tests.client_replies import ClientReplies
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft.free_runs import TIMING

@@ -39,19 +39,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.pbft import Replica, pbft_cluster
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.client import Client
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.free_runs import Schedule, scripted, share, unrecorded_first
-from meshcheck.property_tests.pbft.free_runs import (
-    TIMING,
-    answered,
-    request_key,
-    rsm_op,
-    run,
-    verdict,
-    watch,
-)
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import answered
+from meshcheck.property_tests.pbft.free_runs import request_key
+from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.pbft.free_runs import run
+from meshcheck.property_tests.pbft.free_runs import verdict
+from meshcheck.property_tests.pbft.free_runs import watch
 
 N = 4
 CLIENT = "c1"

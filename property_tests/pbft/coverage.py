@@ -14,10 +14,12 @@ impl/base/probes.py), where the abstract state cannot see them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.coverage import CoverageSpec, Rare
+from meshcheck.coverage import CoverageSpec
+from meshcheck.coverage import Rare
 
 NOOP = "noop"
 PHASES = ("PrePrepare", "Prepare", "Commit")

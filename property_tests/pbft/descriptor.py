@@ -7,7 +7,8 @@ Byzantine replicas' messages are in the spec's `ByzMsgs`, sent from the start, n
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
 from meshcheck.protocol import Action
 
 PBFT = in_tree(

@@ -48,31 +48,38 @@ Byzantine ones it makes up as the spec's Justifications allow) whose O and min-s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.events import ClientRequest, Deliver
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft.messages import (
-    NOOP,
-    Batch,
-    Checkpoint,
-    Commit,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    batch_digest,
-    request_name,
-)
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import request_name
 from meshcheck.impl.pbft.refinement import message_record
-from meshcheck.impl.pbft.replica import PROGRESS, VIEW_CHANGE, Replica
+from meshcheck.impl.pbft.replica import PROGRESS
+from meshcheck.impl.pbft.replica import VIEW_CHANGE
+from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim.simulator import Simulator
-from meshcheck.property_tests.pbft.model import DriverError, Model, Puppet, record, with_fields
+from meshcheck.property_tests.pbft.model import DriverError
+from meshcheck.property_tests.pbft.model import Model
+from meshcheck.property_tests.pbft.model import Puppet
+from meshcheck.property_tests.pbft.model import record
+from meshcheck.property_tests.pbft.model import with_fields
 from meshcheck.property_tests.pbft.newview import view_change_quorum
 from meshcheck.property_tests.pbft.transitions import broken
 

@@ -33,7 +33,8 @@ A failure raises `CheckFailed` whose `steps` is the number of trace steps up to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import hypothesis
@@ -42,31 +43,35 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.pbft import Client, Replica, pbft_cluster
-from meshcheck.impl.pbft.byzantine import (
-    Assignment,
-    Fuzz,
-    SafetyMonitor,
-    byzantine_strategy,
-    byzantine_wrappers,
-)
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.rsm.ops import CreateCase, UpdateCaseState
-from meshcheck.impl.sim import ClientRequest, Faults, Phases, Simulator, Workload
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
+from meshcheck.impl.pbft.byzantine import Assignment
+from meshcheck.impl.pbft.byzantine import Fuzz
+from meshcheck.impl.pbft.byzantine import SafetyMonitor
+from meshcheck.impl.pbft.byzantine import byzantine_strategy
+from meshcheck.impl.pbft.byzantine import byzantine_wrappers
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.rsm.ops import CreateCase
+from meshcheck.impl.rsm.ops import UpdateCaseState
+from meshcheck.impl.sim import ClientRequest
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import (
-    BFT_SIZES,
-    CHAOS,
-    CHAOS_EVERY,
-    RATES,
-    Schedule,
-    Storm,
-    fault_schedules,
-    share,
-    sized,
-    ticks,
-    unrecorded_first,
-)
+from meshcheck.property_tests.free_runs import BFT_SIZES
+from meshcheck.property_tests.free_runs import CHAOS
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import RATES
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import fault_schedules
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import sized
+from meshcheck.property_tests.free_runs import ticks
+from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
 

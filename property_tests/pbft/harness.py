@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from meshcheck.impl.pbft import byzantine
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pbft import client_restart, free_runs, recovery, retry
+from meshcheck.property_tests.pbft import client_restart
+from meshcheck.property_tests.pbft import free_runs
+from meshcheck.property_tests.pbft import recovery
+from meshcheck.property_tests.pbft import retry
 from meshcheck.property_tests.pbft.lockstep import PBFT
 from meshcheck.property_tests.pbft.restarts import check_restarts
 from meshcheck.property_tests.pbft.validation import check_validation

@@ -26,24 +26,31 @@ property_tests/harness.py; the `Follower` here is PBFT's own.
 from __future__ import annotations
 
 import functools
-from collections import Counter, deque
+from collections import Counter
+from collections import deque
 
 from hypothesis import reject
 from hypothesis import settings as Settings
 
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import Step
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft import crypto
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.harness import PathMismatch
-from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
+from meshcheck.property_tests.histories import LOCKSTEP_BUDGET
+from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
-from meshcheck.property_tests.pbft.free_runs import honest, request_key
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import request_key
 from meshcheck.property_tests.pbft.model import Model
 from meshcheck.property_tests.pbft.transitions import broken
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import Transition
 
 __all__ = ["PBFT", "Follower", "PathMismatch", "lockstep", "lockstep_stepper", "successors"]
 

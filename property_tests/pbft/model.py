@@ -10,7 +10,8 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.effects import Effect
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.specs.tlc.cfg import read_cfg

@@ -14,13 +14,23 @@ prepares) it presents.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.pbft.messages import GENESIS, NOOP, PreparedProof, Signed, ViewChange
-from meshcheck.property_tests.pbft.model import DriverError, Puppet, record
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.pbft.messages import GENESIS
+from meshcheck.impl.pbft.messages import NOOP
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.property_tests.pbft.model import DriverError
+from meshcheck.property_tests.pbft.model import Puppet
+from meshcheck.property_tests.pbft.model import record
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.pbft.driver import Driver

@@ -24,15 +24,20 @@ The oracle keeps its own signature checks (the replica's may be a mutant's).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.pbft.byzantine.certificates import certificate_problem
-from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer, forged_part, signed_parts
+from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer
+from meshcheck.impl.pbft.byzantine.fuzz import forged_part
+from meshcheck.impl.pbft.byzantine.fuzz import signed_parts
 from meshcheck.impl.pbft.crypto import KeyRing
 from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
-from meshcheck.impl.pbft.messages import Signed, signing_bytes
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 
 

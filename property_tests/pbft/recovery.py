@@ -30,8 +30,15 @@ from hypothesis import strategies as st
 
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import Schedule, fault_schedules, share, unrecorded_first
-from meshcheck.property_tests.pbft.free_runs import LIVENESS_TICKS, TIMING, cluster, honest, run
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import fault_schedules
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.pbft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import cluster
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.recovery import Late
 
 PROPERTY = "CatchUpByStateTransfer"

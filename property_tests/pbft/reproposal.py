@@ -39,27 +39,27 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.pbft import Replica, pbft_cluster
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.replica import NORMAL
-from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
+from meshcheck.impl.sim import CALM
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import (
-    Schedule,
-    failure,
-    share,
-)
-from meshcheck.property_tests.pbft.free_runs import (
-    TIMING,
-    faults_of,
-    honest,
-    knob,
-    prefix_schedules,
-    rsm_op,
-    run,
-    stopper,
-    verdict,
-    watch,
-)
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import faults_of
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import knob
+from meshcheck.property_tests.pbft.free_runs import prefix_schedules
+from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.pbft.free_runs import run
+from meshcheck.property_tests.pbft.free_runs import stopper
+from meshcheck.property_tests.pbft.free_runs import verdict
+from meshcheck.property_tests.pbft.free_runs import watch
 
 PRIMARY = "r1"  # the primary of view 0, which crashes
 BACKUPS = ("r2", "r3", "r4")

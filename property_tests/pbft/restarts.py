@@ -9,8 +9,12 @@ from typing import Any
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.pbft.free_runs import SAFETY_TICKS, cluster, run, schedules
-from meshcheck.property_tests.restarts import Wiring, check_run
+from meshcheck.property_tests.pbft.free_runs import SAFETY_TICKS
+from meshcheck.property_tests.pbft.free_runs import cluster
+from meshcheck.property_tests.pbft.free_runs import run
+from meshcheck.property_tests.pbft.free_runs import schedules
+from meshcheck.property_tests.restarts import Wiring
+from meshcheck.property_tests.restarts import check_run
 
 
 def _drive(sim: Simulator[Any], schedule: Schedule, stop: Any) -> str | None:

@@ -28,37 +28,43 @@ replica that applies X twice has applied one entry more than the distinct operat
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
 import attrs
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.pbft import Replica, pbft_cluster
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.byzantine import SafetyMonitor
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
-from meshcheck.impl.pbft.messages import Commit, PrePrepare, Request, Signed, batch_digest
-from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
-from meshcheck.property_tests.free_runs import (
-    Schedule,
-    share,
-    unrecorded_first,
-)
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.sim import CALM
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.pbft.free_runs import (
-    TIMING,
-    faults_of,
-    honest,
-    knob,
-    prefix_schedules,
-    request_key,
-    rsm_op,
-    run,
-)
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import faults_of
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import knob
+from meshcheck.property_tests.pbft.free_runs import prefix_schedules
+from meshcheck.property_tests.pbft.free_runs import request_key
+from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.pbft.free_runs import run
 
 CLIENT = "c1"
 PRIMARY = "r1"  # the primary of view 0, which crashes

@@ -32,31 +32,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.events import Deliver, Restart
-from meshcheck.impl.pbft.byzantine.fuzz import (
-    UNSIGNED_FIELDS,
-    claimed_signer,
-    forged_part,
-)
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.pbft.byzantine.fuzz import UNSIGNED_FIELDS
+from meshcheck.impl.pbft.byzantine.fuzz import claimed_signer
+from meshcheck.impl.pbft.byzantine.fuzz import forged_part
 from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing
-from meshcheck.impl.pbft.messages import (
-    Body,
-    Checkpoint,
-    Commit,
-    NewView,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Reply,
-    Request,
-    Signed,
-    Status,
-    ViewChange,
-    batch_digest,
-    history_digest,
-    signing_bytes,
-)
+from meshcheck.impl.pbft.messages import Body
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import Status
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import history_digest
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.pbft.viewchange import plan_new_view
 from meshcheck.property_tests.failure import CheckFailed

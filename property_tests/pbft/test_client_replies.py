@@ -8,7 +8,9 @@ import hypothesis
 import pytest
 
 from meshcheck.impl.pbft import mutants
-from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient, LyingReplies
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies
+from meshcheck.impl.pbft.byzantine.replies import LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LyingReplies
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft import client_replies as cr
 from meshcheck.property_tests.pbft.free_runs import TIMING

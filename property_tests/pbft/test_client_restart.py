@@ -9,19 +9,23 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.base.events import ClientRequest, Deliver
-from meshcheck.impl.pbft import mutants, pbft_cluster
-from meshcheck.impl.pbft.messages import Reply, Request, Signed, signing_bytes
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft import pbft_cluster
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.pbft.client_restart import (
-    VARIANTS,
-    N,
-    check_client_restart,
-    client_restart_check,
-    scenario,
-)
-from meshcheck.property_tests.pbft.free_runs import TIMING, rsm_op
+from meshcheck.property_tests.pbft.client_restart import VARIANTS
+from meshcheck.property_tests.pbft.client_restart import N
+from meshcheck.property_tests.pbft.client_restart import check_client_restart
+from meshcheck.property_tests.pbft.client_restart import client_restart_check
+from meshcheck.property_tests.pbft.client_restart import scenario
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

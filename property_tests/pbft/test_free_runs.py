@@ -10,37 +10,38 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
-from meshcheck.impl.base.effects import Effect, Reply
-from meshcheck.impl.pbft import Client, mutants
-from meshcheck.impl.pbft.byzantine import (
-    AnyBehaviour,
-    Assignment,
-    LieToClient,
-    LyingReplies,
-    MissingSignature,
-    Replay,
-    Silent,
-    Twins,
-)
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft.byzantine import AnyBehaviour
+from meshcheck.impl.pbft.byzantine import Assignment
+from meshcheck.impl.pbft.byzantine import LieToClient
+from meshcheck.impl.pbft.byzantine import LyingReplies
+from meshcheck.impl.pbft.byzantine import MissingSignature
+from meshcheck.impl.pbft.byzantine import Replay
+from meshcheck.impl.pbft.byzantine import Silent
+from meshcheck.impl.pbft.byzantine import Twins
 from meshcheck.property_tests import free_runs as shared_runs
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, Storm
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.pbft import free_runs
-from meshcheck.property_tests.pbft.free_runs import (
-    COMMIT_BOUND,
-    SLOW_BOUND,
-    check_liveness,
-    check_safety,
-    check_slow,
-    cluster,
-    free_run_safety,
-    free_run_safety_any_size,
-    liveness_after_stabilisation,
-    liveness_under_slow_links,
-)
-from meshcheck.property_tests.pbft.validation import check_validation, trace_validation
+from meshcheck.property_tests.pbft.free_runs import COMMIT_BOUND
+from meshcheck.property_tests.pbft.free_runs import SLOW_BOUND
+from meshcheck.property_tests.pbft.free_runs import check_liveness
+from meshcheck.property_tests.pbft.free_runs import check_safety
+from meshcheck.property_tests.pbft.free_runs import check_slow
+from meshcheck.property_tests.pbft.free_runs import cluster
+from meshcheck.property_tests.pbft.free_runs import free_run_safety
+from meshcheck.property_tests.pbft.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.pbft.free_runs import liveness_after_stabilisation
+from meshcheck.property_tests.pbft.free_runs import liveness_under_slow_links
+from meshcheck.property_tests.pbft.validation import check_validation
+from meshcheck.property_tests.pbft.validation import trace_validation
 
 
 def assert_counterexample(failed: CheckFailed) -> None:

@@ -15,19 +15,30 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
 from meshcheck.impl.base import mutation
 from meshcheck.impl.base.events import Deliver
-from meshcheck.impl.pbft import messages, mutants, replica
-from meshcheck.impl.pbft.byzantine import Equivocate, Fuzz, Silent, forged_part
-from meshcheck.impl.pbft.byzantine.fuzz import SIGNED_PARTS, UNSIGNED_FIELDS
-from meshcheck.impl.pbft.evidence import MALFORMED, proves
-from meshcheck.impl.pbft.messages import Checkpoint, Request, ViewChange
+from meshcheck.impl.pbft import messages
+from meshcheck.impl.pbft import mutants
+from meshcheck.impl.pbft import replica
+from meshcheck.impl.pbft.byzantine import Equivocate
+from meshcheck.impl.pbft.byzantine import Fuzz
+from meshcheck.impl.pbft.byzantine import Silent
+from meshcheck.impl.pbft.byzantine import forged_part
+from meshcheck.impl.pbft.byzantine.fuzz import SIGNED_PARTS
+from meshcheck.impl.pbft.byzantine.fuzz import UNSIGNED_FIELDS
+from meshcheck.impl.pbft.evidence import MALFORMED
+from meshcheck.impl.pbft.evidence import proves
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import ViewChange
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft import signed_fields as sf
-from meshcheck.property_tests.pbft.free_runs import check_safety, fuzz_safety
+from meshcheck.property_tests.pbft.free_runs import check_safety
+from meshcheck.property_tests.pbft.free_runs import fuzz_safety
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
@@ -47,7 +58,11 @@ def test_a_fuzzing_replica_sends_every_kind_of_change() -> None:
     """One run of a fuzzing backup: its own messages and relayed ones, changed at many positions,
     some signed again in its name, some under the signatures they had, the forged ones rejected."""
     schedule = Schedule(seed=5, ticks=800, every=25, byzantine={"r3": ()}, fuzz=1.0)
-    from meshcheck.property_tests.pbft.free_runs import cluster, run, stopper, verdict, watch
+    from meshcheck.property_tests.pbft.free_runs import cluster
+    from meshcheck.property_tests.pbft.free_runs import run
+    from meshcheck.property_tests.pbft.free_runs import stopper
+    from meshcheck.property_tests.pbft.free_runs import verdict
+    from meshcheck.property_tests.pbft.free_runs import watch
 
     sim = cluster(schedule, 4, frozenset(), record=False)
     monitor, oracle = watch(sim)
@@ -70,7 +85,8 @@ def test_the_oracles_cache_of_held_parts_is_a_fresh_walk() -> None:
     everything held gives, in the same order, while the replicas' logs grow, are collected at
     checkpoints and change views."""
     from meshcheck.impl.pbft.byzantine.fuzz import signed_parts
-    from meshcheck.property_tests.pbft.free_runs import cluster, run
+    from meshcheck.property_tests.pbft.free_runs import cluster
+    from meshcheck.property_tests.pbft.free_runs import run
     from meshcheck.property_tests.pbft.oracle import held
 
     class Checked(RejectionOracle):
@@ -153,7 +169,11 @@ def test_a_fuzzing_replica_grows_certificates() -> None:
     """What it sends: view changes (its own, signed again) whose certificates have a vote
     repeated, its own, a second of a signer, a vote of another statement, added or in place of
     one."""
-    from meshcheck.property_tests.pbft.free_runs import cluster, run, stopper, verdict, watch
+    from meshcheck.property_tests.pbft.free_runs import cluster
+    from meshcheck.property_tests.pbft.free_runs import run
+    from meshcheck.property_tests.pbft.free_runs import stopper
+    from meshcheck.property_tests.pbft.free_runs import verdict
+    from meshcheck.property_tests.pbft.free_runs import watch
 
     schedule = Schedule(
         seed=4,

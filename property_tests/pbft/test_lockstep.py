@@ -6,17 +6,19 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.impl.pbft import NewView, mutants
-from meshcheck.property_tests.expect import KILL, Walk, counterexample, every_action_fires
+from meshcheck.impl.pbft import NewView
+from meshcheck.impl.pbft import mutants
+from meshcheck.property_tests.expect import KILL
+from meshcheck.property_tests.expect import Walk
+from meshcheck.property_tests.expect import counterexample
+from meshcheck.property_tests.expect import every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.pbft.driver import Driver
-from meshcheck.property_tests.pbft.lockstep import (
-    lockstep,
-    lockstep_model,
-    lockstep_stepper,
-    successors,
-)
+from meshcheck.property_tests.pbft.lockstep import lockstep
+from meshcheck.property_tests.pbft.lockstep import lockstep_model
+from meshcheck.property_tests.pbft.lockstep import lockstep_stepper
+from meshcheck.property_tests.pbft.lockstep import successors
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

@@ -11,12 +11,10 @@ from meshcheck.impl.pbft import mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pbft.free_runs import check_liveness
-from meshcheck.property_tests.pbft.recovery import (
-    BOUND,
-    LOOK,
-    catch_up_by_state_transfer,
-    check_catch_up,
-)
+from meshcheck.property_tests.pbft.recovery import BOUND
+from meshcheck.property_tests.pbft.recovery import LOOK
+from meshcheck.property_tests.pbft.recovery import catch_up_by_state_transfer
+from meshcheck.property_tests.pbft.recovery import check_catch_up
 
 LAGGING = frozenset({mutants.LAGGING_REPLICA_WAITS_FOR_VIEW_CHANGE})
 

@@ -15,15 +15,14 @@ from meshcheck import coverage
 from meshcheck.impl.pbft import mutants
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.pbft import free_runs
-from meshcheck.property_tests.pbft.reproposal import (
-    check_reproposal,
-    cluster,
-    in_new_view,
-    prefix,
-    reproposal_runs,
-)
+from meshcheck.property_tests.pbft.reproposal import check_reproposal
+from meshcheck.property_tests.pbft.reproposal import cluster
+from meshcheck.property_tests.pbft.reproposal import in_new_view
+from meshcheck.property_tests.pbft.reproposal import prefix
+from meshcheck.property_tests.pbft.reproposal import reproposal_runs
 
 REPROPOSED = "reproposed_after_view_change"
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 from hypothesis import settings
 
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.pbft.retry import cluster, executed_again, prefix, retry_runs
+from meshcheck.property_tests.pbft.retry import cluster
+from meshcheck.property_tests.pbft.retry import executed_again
+from meshcheck.property_tests.pbft.retry import prefix
+from meshcheck.property_tests.pbft.retry import retry_runs
 
 
 def test_the_prefix_orders_an_executed_request_again() -> None:

@@ -11,7 +11,10 @@ from hypothesis import settings
 from meshcheck import coverage
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.pbft.window import at_edge, cluster, prefix, window_runs
+from meshcheck.property_tests.pbft.window import at_edge
+from meshcheck.property_tests.pbft.window import cluster
+from meshcheck.property_tests.pbft.window import prefix
+from meshcheck.property_tests.pbft.window import window_runs
 
 
 def test_the_prefix_takes_a_checkpoint_at_the_window_edge() -> None:

@@ -22,7 +22,8 @@ replicas themselves after every event of every free run, impl/pbft/byzantine/che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 
 from meshcheck.impl.base.values import Value
 

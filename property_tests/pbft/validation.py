@@ -23,27 +23,30 @@ from __future__ import annotations
 import functools
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.pbft.byzantine import byzantine_strategy
 from meshcheck.property_tests import validation
-from meshcheck.property_tests.free_runs import Schedule, failure, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.pbft.free_runs import (
-    cluster,
-    knob,
-    op,
-    run,
-    schedules,
-)
+from meshcheck.property_tests.pbft.free_runs import cluster
+from meshcheck.property_tests.pbft.free_runs import knob
+from meshcheck.property_tests.pbft.free_runs import op
+from meshcheck.property_tests.pbft.free_runs import run
+from meshcheck.property_tests.pbft.free_runs import schedules
 from meshcheck.property_tests.pbft.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT, Violated
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

@@ -23,36 +23,38 @@ oracle, then the client-history checks), as `check_safety` runs them.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
 import attrs
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.base.effects import Effect, Send
-from meshcheck.impl.pbft import Replica, pbft_cluster
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.pbft import Replica
+from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
 from meshcheck.impl.pbft.messages import Checkpoint
-from meshcheck.impl.sim import CALM, Phases, Simulator, Workload
-from meshcheck.property_tests.free_runs import (
-    Schedule,
-    share,
-    unrecorded_first,
-)
-from meshcheck.property_tests.pbft.free_runs import (
-    TIMING,
-    faults_of,
-    honest,
-    knob,
-    prefix_schedules,
-    rsm_op,
-    run,
-    stopper,
-    verdict,
-    watch,
-)
+from meshcheck.impl.sim import CALM
+from meshcheck.impl.sim import Phases
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.pbft.free_runs import TIMING
+from meshcheck.property_tests.pbft.free_runs import faults_of
+from meshcheck.property_tests.pbft.free_runs import honest
+from meshcheck.property_tests.pbft.free_runs import knob
+from meshcheck.property_tests.pbft.free_runs import prefix_schedules
+from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.pbft.free_runs import run
+from meshcheck.property_tests.pbft.free_runs import stopper
+from meshcheck.property_tests.pbft.free_runs import verdict
+from meshcheck.property_tests.pbft.free_runs import watch
 
 DOWN = "r3"  # down for the prefix
 WITHHOLDS = "r4"  # the run's Byzantine replica

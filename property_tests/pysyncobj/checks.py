@@ -7,7 +7,8 @@ from functools import partial
 
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.pysyncobj.free_runs import free_run_safety
-from meshcheck.property_tests.pysyncobj.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.pysyncobj.restarts import SCHEDULES
+from meshcheck.property_tests.pysyncobj.restarts import check_restarts
 from meshcheck.property_tests.restarts import restart_check
 
 # the profile's examples the restart-equivalence runs get (ci: 10; a run takes 0.1 to 0.4 s)

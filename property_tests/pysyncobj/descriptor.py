@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from meshcheck.property_tests.descriptor import in_tree
 from meshcheck.property_tests.raft.descriptor import RAFT
-from meshcheck.protocol import Action, Models
+from meshcheck.protocol import Action
+from meshcheck.protocol import Models
 
 PYSYNCOBJ = in_tree(
     "pysyncobj",

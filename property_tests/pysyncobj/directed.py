@@ -15,14 +15,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.impl.adapters.contract import NdjsonLog, Stamped
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import Stamped
 from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
-from meshcheck.impl.sim import Faults, Simulator
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.directed import run
-from meshcheck.property_tests.directed.target import RaftTarget, Wire, view_of_state
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import Wire
+from meshcheck.property_tests.directed.target import view_of_state
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pysyncobj.bugs import injected
-from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS, STORM, violated
+from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS
+from meshcheck.property_tests.pysyncobj.free_runs import STORM
+from meshcheck.property_tests.pysyncobj.free_runs import violated
 
 
 def cluster(

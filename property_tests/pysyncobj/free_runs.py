@@ -23,30 +23,37 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+from typing import Any
 
 import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meshcheck.impl.adapters.contract import NdjsonLog, open_log
+from meshcheck.impl.adapters.contract import NdjsonLog
+from meshcheck.impl.adapters.contract import open_log
 from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
 from meshcheck.impl.base.values import Value
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Faults, Simulator, Workload
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, Storm, failure, ticks
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import ticks
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.pysyncobj.bugs import injected
 from meshcheck.property_tests.pysyncobj.descriptor import PYSYNCOBJ
-from meshcheck.property_tests.raft.safety import (
-    broken,
-    commit_index_monotonic,
-    election_safety,
-    leader_completeness,
-    log_matching,
-    state_machine_safety,
-)
+from meshcheck.property_tests.raft.safety import broken
+from meshcheck.property_tests.raft.safety import commit_index_monotonic
+from meshcheck.property_tests.raft.safety import election_safety
+from meshcheck.property_tests.raft.safety import leader_completeness
+from meshcheck.property_tests.raft.safety import log_matching
+from meshcheck.property_tests.raft.safety import state_machine_safety
 
 KNOBS: Mapping[str, Any] = {
     "one_way": 0.5,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.pysyncobj import directed, free_runs, scenarios
+from meshcheck.property_tests.pysyncobj import directed
+from meshcheck.property_tests.pysyncobj import free_runs
+from meshcheck.property_tests.pysyncobj import scenarios
 from meshcheck.property_tests.pysyncobj.restarts import check_restarts
 
 HARNESS = Harness(

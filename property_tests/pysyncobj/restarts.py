@@ -10,8 +10,12 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pysyncobj.bugs import injected
-from meshcheck.property_tests.pysyncobj.free_runs import SAFETY_TICKS, STORM, cluster, schedules
-from meshcheck.property_tests.restarts import Wiring, check_run
+from meshcheck.property_tests.pysyncobj.free_runs import SAFETY_TICKS
+from meshcheck.property_tests.pysyncobj.free_runs import STORM
+from meshcheck.property_tests.pysyncobj.free_runs import cluster
+from meshcheck.property_tests.pysyncobj.free_runs import schedules
+from meshcheck.property_tests.restarts import Wiring
+from meshcheck.property_tests.restarts import check_run
 
 Run = tuple[Simulator[Any], frozenset[str]]
 

@@ -20,12 +20,17 @@ from __future__ import annotations
 from typing import Any
 
 from meshcheck.impl.adapters.pysyncobj import pysyncobj_cluster
-from meshcheck.impl.base.events import ClientRequest, Deliver
-from meshcheck.impl.rsm import Custom, to_value
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.free_runs import Schedule, divergence, failure
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import divergence
+from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.pysyncobj.bugs import injected
-from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS, violated
+from meshcheck.property_tests.pysyncobj.free_runs import RAFT_ACTIONS
+from meshcheck.property_tests.pysyncobj.free_runs import violated
 
 
 def _leader(sim: Simulator[Any]) -> str | None:

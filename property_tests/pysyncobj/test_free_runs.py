@@ -11,9 +11,11 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import Schedule, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.pysyncobj.bugs import BUGS
-from meshcheck.property_tests.pysyncobj.free_runs import check_safety, free_run_safety
+from meshcheck.property_tests.pysyncobj.free_runs import check_safety
+from meshcheck.property_tests.pysyncobj.free_runs import free_run_safety
 from meshcheck.property_tests.pysyncobj.scenarios import check_stale_append
 from meshcheck.property_tests.raft.safety import election_safety
 

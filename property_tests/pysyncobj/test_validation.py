@@ -18,16 +18,16 @@ import pytest
 from hypothesis import settings
 
 from meshcheck.impl.adapters.pysyncobj import PySyncObjDriver
-from meshcheck.property_tests.free_runs import Schedule, share
-from meshcheck.property_tests.pysyncobj.validation import (
-    SPEC,
-    calm,
-    calm_runs_validate,
-    faulty,
-    faulty_runs_validate,
-    validate_run,
-)
-from meshcheck.traces.logs.format import LogRecord, read
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.pysyncobj.validation import SPEC
+from meshcheck.property_tests.pysyncobj.validation import calm
+from meshcheck.property_tests.pysyncobj.validation import calm_runs_validate
+from meshcheck.property_tests.pysyncobj.validation import faulty
+from meshcheck.property_tests.pysyncobj.validation import faulty_runs_validate
+from meshcheck.property_tests.pysyncobj.validation import validate_run
+from meshcheck.traces.logs.format import LogRecord
+from meshcheck.traces.logs.format import read
 from meshcheck.traces.logs.validate import validate
 
 

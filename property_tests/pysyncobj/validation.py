@@ -31,7 +31,8 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.pysyncobj.free_runs import check_safety
 from meshcheck.traces.logs.format import read
-from meshcheck.traces.logs.validate import Verdict, validate
+from meshcheck.traces.logs.validate import Verdict
+from meshcheck.traces.logs.validate import validate
 
 # the validation model's servers (property_tests/pysyncobj/models/Logs.cfg: s1, s2, s3)
 NODES = 3

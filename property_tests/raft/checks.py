@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from functools import partial
 
-from meshcheck.property_tests.checks import Check, CheckFn, lockstep_checks
-from meshcheck.property_tests.raft.free_runs import (
-    free_run_safety,
-    free_run_safety_any_size,
-    liveness_after_heal,
-)
+from meshcheck.property_tests.checks import Check
+from meshcheck.property_tests.checks import CheckFn
+from meshcheck.property_tests.checks import lockstep_checks
+from meshcheck.property_tests.raft.free_runs import free_run_safety
+from meshcheck.property_tests.raft.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.raft.free_runs import liveness_after_heal
 from meshcheck.property_tests.raft.harness import HARNESS
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.lockstep import lockstep
 from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
 from meshcheck.property_tests.raft.recovery import recovery_within_bound
-from meshcheck.property_tests.raft.restarts import SCHEDULES, check_restarts
+from meshcheck.property_tests.raft.restarts import SCHEDULES
+from meshcheck.property_tests.raft.restarts import check_restarts
 from meshcheck.property_tests.raft.validation import trace_validation
 from meshcheck.property_tests.restarts import restart_check
 

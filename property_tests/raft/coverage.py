@@ -28,10 +28,12 @@ says whether free runs and lockstep reach them by chance:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
-from meshcheck.coverage import CoverageSpec, Rare
+from meshcheck.coverage import CoverageSpec
+from meshcheck.coverage import Rare
 
 LEADER = "Leader"
 

@@ -6,8 +6,10 @@ commands find it through meshcheck/registry.py. The action table is Raft.tla's `
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
-from meshcheck.protocol import Action, Models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
+from meshcheck.protocol import Action
+from meshcheck.protocol import Models
 
 _SERVER = ("i",)
 _PAIR = ("i", "j")

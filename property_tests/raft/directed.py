@@ -18,16 +18,18 @@ from __future__ import annotations
 from typing import Any
 
 from meshcheck.impl.adapters.contract import NdjsonLog
-from meshcheck.impl.raft import RaftNode, raft_cluster
-from meshcheck.impl.raft.messages import (
-    AppendEntriesRequest,
-    AppendEntriesResponse,
-    RequestVoteRequest,
-    RequestVoteResponse,
-)
-from meshcheck.impl.sim import Faults, Simulator
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import AppendEntriesResponse
+from meshcheck.impl.raft.messages import RequestVoteRequest
+from meshcheck.impl.raft.messages import RequestVoteResponse
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.directed import run
-from meshcheck.property_tests.directed.target import NodeView, RaftTarget, Wire
+from meshcheck.property_tests.directed.target import NodeView
+from meshcheck.property_tests.directed.target import RaftTarget
+from meshcheck.property_tests.directed.target import Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.safety import violated

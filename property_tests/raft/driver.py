@@ -36,15 +36,24 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from meshcheck.impl.base.effects import Reply
-from meshcheck.impl.base.events import ClientRead, ClientRequest, Tick
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.raft.messages import AppendEntriesRequest, InstallSnapshotRequest
-from meshcheck.impl.raft.node import ELECTION, READ, SNAPSHOT, RaftNode, Replicate
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.raft.messages import AppendEntriesRequest
+from meshcheck.impl.raft.messages import InstallSnapshotRequest
+from meshcheck.impl.raft.node import ELECTION
+from meshcheck.impl.raft.node import READ
+from meshcheck.impl.raft.node import SNAPSHOT
+from meshcheck.impl.raft.node import RaftNode
+from meshcheck.impl.raft.node import Replicate
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.impl.raft.simulation import raft_cluster
 from meshcheck.impl.sim.simulator import Simulator

@@ -28,7 +28,8 @@ A failure raises `CheckFailed` whose `steps` is the number of trace steps up to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -37,30 +38,34 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.trace import Trace
-from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
-from meshcheck.impl.rsm import Custom, to_value
-from meshcheck.impl.sim import Simulator, Workload
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import to_value
+from meshcheck.impl.sim import Simulator
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.failure import named_in
-from meshcheck.property_tests.free_runs import (
-    CHAOS_EVERY,
-    Schedule,
-    Storm,
-    failure,
-    fault_schedules,
-    share,
-)
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import fault_schedules
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft import refusals
-from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
-from meshcheck.property_tests.raft.targets import Timing, election_bound, recovery_bound
-from meshcheck.violated import (
-    ACTION_PROPERTY,
-    HISTORY_ANOMALY,
-    INVARIANT,
-    LIVENESS_BOUND,
-    Violated,
-)
+from meshcheck.property_tests.raft.safety import INVARIANTS
+from meshcheck.property_tests.raft.safety import broken
+from meshcheck.property_tests.raft.safety import violated
+from meshcheck.property_tests.raft.targets import Timing
+from meshcheck.property_tests.raft.targets import election_bound
+from meshcheck.property_tests.raft.targets import recovery_bound
+from meshcheck.violated import ACTION_PROPERTY
+from meshcheck.violated import HISTORY_ANOMALY
+from meshcheck.violated import INVARIANT
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import Violated
 
 # Raft's knobs of a `Schedule` (property_tests/free_runs.py), with their defaults
 KNOBS: Mapping[str, Any] = {

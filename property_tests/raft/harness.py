@@ -4,7 +4,10 @@ this protocol (the object its `Protocol.harness` names)."""
 from __future__ import annotations
 
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.raft import directed, free_runs, leader_restart, recovery
+from meshcheck.property_tests.raft import directed
+from meshcheck.property_tests.raft import free_runs
+from meshcheck.property_tests.raft import leader_restart
+from meshcheck.property_tests.raft import recovery
 from meshcheck.property_tests.raft.lockstep import RAFT
 from meshcheck.property_tests.raft.restarts import check_restarts
 from meshcheck.property_tests.raft.validation import check_validation

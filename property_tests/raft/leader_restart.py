@@ -36,7 +36,8 @@ nowhere ("no answer withdrawn", variant `before`).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import hypothesis
@@ -44,12 +45,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.raft import ELECTION, LEADER, RaftNode, raft_cluster
+from meshcheck.impl.raft import ELECTION
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import Schedule, scripted, share
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import scripted
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.histories import check_history
-from meshcheck.property_tests.raft.free_runs import STORM, unique_write
+from meshcheck.property_tests.raft.free_runs import STORM
+from meshcheck.property_tests.raft.free_runs import unique_write
 
 NODES = 3
 # Every wait is bounded: an election on a calm network of three takes a few timeouts (150..300

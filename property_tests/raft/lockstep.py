@@ -28,16 +28,23 @@ from hypothesis import settings as Settings
 from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft.messages import PreVoteResponse
 from meshcheck.impl.raft.refinement import Budget
 from meshcheck.property_tests import harness
-from meshcheck.property_tests.histories import LOCKSTEP_BUDGET, check_history
+from meshcheck.property_tests.histories import LOCKSTEP_BUDGET
+from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.lockstep import differences
 from meshcheck.property_tests.raft import coverage
-from meshcheck.property_tests.raft.driver import Driver, bag_change
-from meshcheck.property_tests.raft.safety import INVARIANTS, broken
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper, Transition
+from meshcheck.property_tests.raft.driver import Driver
+from meshcheck.property_tests.raft.driver import bag_change
+from meshcheck.property_tests.raft.safety import INVARIANTS
+from meshcheck.property_tests.raft.safety import broken
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
+from meshcheck.specs.tlc.stepper import Transition
 
 
 def brief(record: Value) -> str:

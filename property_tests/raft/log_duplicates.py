@@ -32,14 +32,22 @@ from hypothesis import strategies as st
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.free_runs import Schedule, failure, share
-from meshcheck.property_tests.raft.free_runs import cluster, run
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import run
 from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.specs.tlc import cfg
-from meshcheck.traces.logs import LogRecord, merge, reference
-from meshcheck.traces.logs.validate import Validator, Verdict, stepper_for
+from meshcheck.traces.logs import LogRecord
+from meshcheck.traces.logs import merge
+from meshcheck.traces.logs import reference
+from meshcheck.traces.logs.validate import Validator
+from meshcheck.traces.logs.validate import Verdict
+from meshcheck.traces.logs.validate import stepper_for
 from meshcheck.traces.logs.validate import validation_model as log_model
-from meshcheck.violated import REFINEMENT, Violated
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 TICKS = 800
 # seconds one validation may take before its verdict is "unknown" (named logs of 800 ticks take

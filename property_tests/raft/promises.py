@@ -28,11 +28,9 @@ from collections.abc import Mapping
 import attrs
 
 from meshcheck.impl.base.values import Value
-from meshcheck.property_tests.raft.targets import (
-    Timing,
-    election_bound,
-    recovery_bound,
-)
+from meshcheck.property_tests.raft.targets import Timing
+from meshcheck.property_tests.raft.targets import election_bound
+from meshcheck.property_tests.raft.targets import recovery_bound
 
 State = Mapping[str, Value]
 LEADER = "Leader"

@@ -31,18 +31,18 @@ from hypothesis import given
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.free_runs import Schedule, share, unrecorded_first
-from meshcheck.property_tests.raft.free_runs import (
-    DEFAULT_TIMEOUT,
-    HEARTBEAT,
-    LATENCY,
-    LIVENESS_TICKS,
-    cluster,
-    lagging,
-    run,
-    schedules,
-    sole_leader,
-)
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
+from meshcheck.property_tests.raft.free_runs import HEARTBEAT
+from meshcheck.property_tests.raft.free_runs import LATENCY
+from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import lagging
+from meshcheck.property_tests.raft.free_runs import run
+from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.free_runs import sole_leader
 from meshcheck.property_tests.recovery import Late
 
 PROPERTY = "RecoveryWithinBound"

@@ -26,11 +26,17 @@ from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.events import ClientRead, ClientRequest
+from meshcheck.impl.base.events import ClientRead
+from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.raft.node import NOT_LEADER
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests.refusals import Allowed, Promised, Refusal, Tally, Verdict, judge
+from meshcheck.property_tests.refusals import Allowed
+from meshcheck.property_tests.refusals import Promised
+from meshcheck.property_tests.refusals import Refusal
+from meshcheck.property_tests.refusals import Tally
+from meshcheck.property_tests.refusals import Verdict
+from meshcheck.property_tests.refusals import judge
 
 CALM_IDS = 10**9  # request ids of the probe: far above the workload's
 NO_TERM_ENTRY = "no entry of this term committed yet"  # impl/raft/node.py's reply

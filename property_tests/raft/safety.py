@@ -14,7 +14,8 @@ breaks, evaluated on every pair of consecutive states wherever `violated` runs o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 
 from meshcheck.impl.base.values import Value
 

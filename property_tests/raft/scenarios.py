@@ -31,21 +31,24 @@ from __future__ import annotations
 import random
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 
 import attrs
 
 from meshcheck.impl.base.events import ClientRequest
-from meshcheck.impl.raft import LEADER, RaftNode, raft_cluster
-from meshcheck.impl.sim import Faults, MessageFaults, Simulator
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import RaftNode
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import MessageFaults
+from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.raft.free_runs import unique_write
-from meshcheck.property_tests.raft.targets import (
-    Timing,
-    election_bound,
-    recovery_bound,
-    replication_bound,
-    ticks,
-)
+from meshcheck.property_tests.raft.targets import Timing
+from meshcheck.property_tests.raft.targets import election_bound
+from meshcheck.property_tests.raft.targets import recovery_bound
+from meshcheck.property_tests.raft.targets import replication_bound
+from meshcheck.property_tests.raft.targets import ticks
 
 NODES = 5
 LATENCY = (1, 27)  # 6.824's labrpc: short delays of up to 27 ms

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from meshcheck.property_tests.directed.library import BY_NAME, SCENARIOS, Scenario
+from meshcheck.property_tests.directed.library import BY_NAME
+from meshcheck.property_tests.directed.library import SCENARIOS
+from meshcheck.property_tests.directed.library import Scenario
 from meshcheck.property_tests.directed.run import outcome
 from meshcheck.property_tests.raft.directed import TARGET
 

@@ -11,28 +11,27 @@ from collections.abc import Callable
 
 import attrs
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase
+from hypothesis import settings
 
-from meshcheck.impl.raft import mutants, raft_cluster
-from meshcheck.impl.sim import Faults, Workload
+from meshcheck.impl.raft import mutants
+from meshcheck.impl.raft import raft_cluster
+from meshcheck.impl.sim import Faults
+from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.free_runs import (
-    check_liveness,
-    check_safety,
-    cluster,
-    free_run_safety,
-    free_run_safety_any_size,
-    liveness_after_heal,
-)
-from meshcheck.property_tests.raft.validation import (
-    VALIDATION,
-    first_step_not_in_spec,
-    trace_validation,
-    validation_model,
-    validation_stepper,
-)
+from meshcheck.property_tests.raft.free_runs import check_liveness
+from meshcheck.property_tests.raft.free_runs import check_safety
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import free_run_safety
+from meshcheck.property_tests.raft.free_runs import free_run_safety_any_size
+from meshcheck.property_tests.raft.free_runs import liveness_after_heal
+from meshcheck.property_tests.raft.validation import VALIDATION
+from meshcheck.property_tests.raft.validation import first_step_not_in_spec
+from meshcheck.property_tests.raft.validation import trace_validation
+from meshcheck.property_tests.raft.validation import validation_model
+from meshcheck.property_tests.raft.validation import validation_stepper
 
 # A handful of fixed examples, no shrinking: enough for a mutant each check kills in one run of
 # three or four (measured kill rates per run: truncate_on_stale_append 35% in safety runs,

@@ -11,17 +11,16 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from meshcheck.impl.raft import LEADER, mutants
+from meshcheck.impl.raft import LEADER
+from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.raft.leader_restart import (
-    NODES,
-    VARIANTS,
-    check_leader_restart,
-    leader_restart_check,
-    scenario,
-)
+from meshcheck.property_tests.raft.leader_restart import NODES
+from meshcheck.property_tests.raft.leader_restart import VARIANTS
+from meshcheck.property_tests.raft.leader_restart import check_leader_restart
+from meshcheck.property_tests.raft.leader_restart import leader_restart_check
+from meshcheck.property_tests.raft.leader_restart import scenario
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

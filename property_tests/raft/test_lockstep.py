@@ -7,10 +7,18 @@ from hypothesis import settings
 
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.refinement import Budget
-from meshcheck.property_tests.expect import KILL, Walk, counterexample, every_action_fires
+from meshcheck.property_tests.expect import KILL
+from meshcheck.property_tests.expect import Walk
+from meshcheck.property_tests.expect import counterexample
+from meshcheck.property_tests.expect import every_action_fires
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.raft.driver import Driver, bag_change, differences
-from meshcheck.property_tests.raft.lockstep import describe, lockstep, lockstep_stepper, successors
+from meshcheck.property_tests.raft.driver import Driver
+from meshcheck.property_tests.raft.driver import bag_change
+from meshcheck.property_tests.raft.driver import differences
+from meshcheck.property_tests.raft.lockstep import describe
+from meshcheck.property_tests.raft.lockstep import lockstep
+from meshcheck.property_tests.raft.lockstep import lockstep_stepper
+from meshcheck.property_tests.raft.lockstep import successors
 from meshcheck.specs.tlc.stepper import Transition
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

@@ -10,7 +10,8 @@ from hypothesis import settings
 from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
-from meshcheck.property_tests.raft.test_free_runs import FEW, assert_counterexample
+from meshcheck.property_tests.raft.test_free_runs import FEW
+from meshcheck.property_tests.raft.test_free_runs import assert_counterexample
 
 
 def test_faulty_runs_give_valid_logs() -> None:

@@ -18,14 +18,14 @@ from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import check_liveness
-from meshcheck.property_tests.raft.recovery import (
-    CATCH_UP_BOUND,
-    LEADER_BOUND,
-    SNAPSHOT_INTERVAL,
-    check_recovery,
-    recovery_within_bound,
-)
-from meshcheck.property_tests.raft.targets import ELECTION_TARGET_MS, RECOVERY_TARGET_MS, ticks
+from meshcheck.property_tests.raft.recovery import CATCH_UP_BOUND
+from meshcheck.property_tests.raft.recovery import LEADER_BOUND
+from meshcheck.property_tests.raft.recovery import SNAPSHOT_INTERVAL
+from meshcheck.property_tests.raft.recovery import check_recovery
+from meshcheck.property_tests.raft.recovery import recovery_within_bound
+from meshcheck.property_tests.raft.targets import ELECTION_TARGET_MS
+from meshcheck.property_tests.raft.targets import RECOVERY_TARGET_MS
+from meshcheck.property_tests.raft.targets import ticks
 from meshcheck.property_tests.recovery import ticks_in
 
 PROBE = frozenset({mutants.PROBE_STAYS_ONE_ENTRY})

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import pytest
 
-from meshcheck.impl.raft import mutants, raft_cluster
+from meshcheck.impl.raft import mutants
+from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.raft.node import NOT_LEADER
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft import refusals
-from meshcheck.property_tests.raft.free_runs import (
-    check_liveness,
-    lagging,
-    read_query,
-    sole_leader,
-    unique_write,
-)
-from meshcheck.property_tests.raft.refusals import NO_TERM_ENTRY, Asked, calm_probe, classify
-from meshcheck.property_tests.refusals import Allowed, Promised, Tally
+from meshcheck.property_tests.raft.free_runs import check_liveness
+from meshcheck.property_tests.raft.free_runs import lagging
+from meshcheck.property_tests.raft.free_runs import read_query
+from meshcheck.property_tests.raft.free_runs import sole_leader
+from meshcheck.property_tests.raft.free_runs import unique_write
+from meshcheck.property_tests.raft.refusals import NO_TERM_ENTRY
+from meshcheck.property_tests.raft.refusals import Asked
+from meshcheck.property_tests.raft.refusals import calm_probe
+from meshcheck.property_tests.raft.refusals import classify
+from meshcheck.property_tests.refusals import Allowed
+from meshcheck.property_tests.refusals import Promised
+from meshcheck.property_tests.refusals import Tally
 
 # a run with loss, crashes and partitions for 800 ticks, then calm
 STORMY = Schedule(seed=417, ticks=800, drop=0.1, duplicate=0.05, crash=0.6, partition=0.3)

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import cluster
-from meshcheck.property_tests.raft.safety import INVARIANTS, broken, violated
+from meshcheck.property_tests.raft.safety import INVARIANTS
+from meshcheck.property_tests.raft.safety import broken
+from meshcheck.property_tests.raft.safety import violated
 from meshcheck.property_tests.raft.validation import validation_stepper
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

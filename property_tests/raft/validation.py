@@ -19,21 +19,28 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import hypothesis
 from hypothesis import given
 
-from meshcheck.impl.base.trace import Step, Trace
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests import validation
-from meshcheck.property_tests.free_runs import Schedule, failure
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.harness import resource
-from meshcheck.property_tests.raft.free_runs import cluster, run, schedules
-from meshcheck.property_tests.raft.safety import broken, violated
+from meshcheck.property_tests.raft.free_runs import cluster
+from meshcheck.property_tests.raft.free_runs import run
+from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.safety import broken
+from meshcheck.property_tests.raft.safety import violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
-from meshcheck.violated import REFINEMENT, Violated
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper

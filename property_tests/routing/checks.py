@@ -7,7 +7,8 @@ property_tests/routing/refusals.py), then the free runs of the three layers toge
 from __future__ import annotations
 
 from meshcheck.property_tests.checks import Check
-from meshcheck.property_tests.routing.free_runs import free_runs, scenario
+from meshcheck.property_tests.routing.free_runs import free_runs
+from meshcheck.property_tests.routing.free_runs import scenario
 from meshcheck.property_tests.routing.refusals import refusals_scenario
 
 CHECKS: tuple[Check, ...] = (

@@ -10,7 +10,8 @@ tests (tests rows) and its mutants (a mutants row). The action table is Routing.
 
 from __future__ import annotations
 
-from meshcheck.property_tests.descriptor import in_tree, models
+from meshcheck.property_tests.descriptor import in_tree
+from meshcheck.property_tests.descriptor import models
 from meshcheck.protocol import Action
 
 ROUTING = in_tree(

@@ -39,25 +39,37 @@ from hypothesis import strategies as st
 
 from meshcheck import coverage
 from meshcheck.impl.gossip.phi import PhiConfig
-from meshcheck.impl.manager import Layer, Manager, OpType
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager import Manager
+from meshcheck.impl.manager import OpType
 from meshcheck.impl.pbft import Client
-from meshcheck.impl.pbft.byzantine import Assignment, byzantine_strategy, byzantine_wrappers
-from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Equivocate
+from meshcheck.impl.pbft.byzantine import Assignment
+from meshcheck.impl.pbft.byzantine import byzantine_strategy
+from meshcheck.impl.pbft.byzantine import byzantine_wrappers
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
 from meshcheck.impl.pbft.byzantine.node import corrupt
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.free_runs import CHAOS_EVERY, Schedule, share
+from meshcheck.property_tests.free_runs import CHAOS_EVERY
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.gossip.free_runs import Monitor as GossipMonitor
-from meshcheck.property_tests.gossip.free_runs import converged, convergence_bound, live_members
-from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS, PBFT_EQUIVOCATE
+from meshcheck.property_tests.gossip.free_runs import converged
+from meshcheck.property_tests.gossip.free_runs import convergence_bound
+from meshcheck.property_tests.gossip.free_runs import live_members
+from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
+from meshcheck.property_tests.hybrid.free_runs import PBFT_EQUIVOCATE
 from meshcheck.property_tests.hybrid.free_runs import history_problem as hybrid_history
 from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import watch as watch_hybrid
 from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch as watch_pbft
 from meshcheck.property_tests.routing.observe import routing_problem
-from meshcheck.property_tests.routing.refusals import CALM_TYPES, Watch, wrong_refusal
+from meshcheck.property_tests.routing.refusals import CALM_TYPES
+from meshcheck.property_tests.routing.refusals import Watch
+from meshcheck.property_tests.routing.refusals import wrong_refusal
 
 UNKNOWN = "unknown"  # a schedule's name for "some type the manager does not know"
 # what an unknown type looks like in a run: misspelled, in capitals, empty, another system's name

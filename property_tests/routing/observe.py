@@ -35,16 +35,16 @@ import attrs
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.gossip.entries import Entry
 from meshcheck.impl.gossip.simulation import GossipPlugin
-from meshcheck.impl.hybrid.levels import BFT, RAFT
-from meshcheck.impl.manager import (
-    Answer,
-    How,
-    Layer,
-    Manager,
-    OpType,
-    UnknownOperationType,
-)
-from meshcheck.impl.pbft import Client, Replica
+from meshcheck.impl.hybrid.levels import BFT
+from meshcheck.impl.hybrid.levels import RAFT
+from meshcheck.impl.manager import Answer
+from meshcheck.impl.manager import How
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager import Manager
+from meshcheck.impl.manager import OpType
+from meshcheck.impl.manager import UnknownOperationType
+from meshcheck.impl.pbft import Client
+from meshcheck.impl.pbft import Replica
 
 
 @attrs.frozen

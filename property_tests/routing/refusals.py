@@ -40,12 +40,23 @@ import hypothesis
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.machine import BEYOND_SWITCH
-from meshcheck.impl.manager import ROUTES, How, Layer, Manager, OpType, op_type
+from meshcheck.impl.manager import ROUTES
+from meshcheck.impl.manager import How
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager import Manager
+from meshcheck.impl.manager import OpType
+from meshcheck.impl.manager import op_type
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.refusals import Allowed, Promised, Refusal, Tally, Verdict, judge
-from meshcheck.property_tests.routing.observe import Seen, Submitter
+from meshcheck.property_tests.refusals import Allowed
+from meshcheck.property_tests.refusals import Promised
+from meshcheck.property_tests.refusals import Refusal
+from meshcheck.property_tests.refusals import Tally
+from meshcheck.property_tests.refusals import Verdict
+from meshcheck.property_tests.refusals import judge
+from meshcheck.property_tests.routing.observe import Seen
+from meshcheck.property_tests.routing.observe import Submitter
 
 # every type the manager routes, as the free runs name them: what their calm submits
 CALM_TYPES = tuple(t.value for t in OpType)

@@ -10,19 +10,23 @@ import pytest
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.hybrid.machine import BEYOND_SWITCH
-from meshcheck.impl.manager import Answer, How, Layer, Manager, NoAnswer, OpType
+from meshcheck.impl.manager import Answer
+from meshcheck.impl.manager import How
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager import Manager
+from meshcheck.impl.manager import NoAnswer
+from meshcheck.impl.manager import OpType
 from meshcheck.impl.manager.mutants import STATUS_NODE_DOWN_KEPT
 from meshcheck.property_tests.failure import CheckFailed
-from meshcheck.property_tests.refusals import Allowed, Promised
+from meshcheck.property_tests.refusals import Allowed
+from meshcheck.property_tests.refusals import Promised
 from meshcheck.property_tests.routing.free_runs import scenario
 from meshcheck.property_tests.routing.observe import Seen
-from meshcheck.property_tests.routing.refusals import (
-    SEEDS,
-    Situation,
-    classify,
-    refusals_scenario,
-    scenario_run,
-)
+from meshcheck.property_tests.routing.refusals import SEEDS
+from meshcheck.property_tests.routing.refusals import Situation
+from meshcheck.property_tests.routing.refusals import classify
+from meshcheck.property_tests.routing.refusals import refusals_scenario
+from meshcheck.property_tests.routing.refusals import scenario_run
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 

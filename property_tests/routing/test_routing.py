@@ -8,12 +8,18 @@ from typing import Any
 import hypothesis
 import pytest
 
-from meshcheck.impl.manager import How, Layer
-from meshcheck.impl.manager.mutants import BUGS, CRITICAL_TO_RAFT_AT_NONE, STATUS_NODE_DOWN_KEPT
+from meshcheck.impl.manager import How
+from meshcheck.impl.manager import Layer
+from meshcheck.impl.manager.mutants import BUGS
+from meshcheck.impl.manager.mutants import CRITICAL_TO_RAFT_AT_NONE
+from meshcheck.impl.manager.mutants import STATUS_NODE_DOWN_KEPT
 from meshcheck.impl.pbft.byzantine import Silent
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.routing.free_runs import CALM_OPS, free_runs, run_once, scenario
+from meshcheck.property_tests.routing.free_runs import CALM_OPS
+from meshcheck.property_tests.routing.free_runs import free_runs
+from meshcheck.property_tests.routing.free_runs import run_once
+from meshcheck.property_tests.routing.free_runs import scenario
 from meshcheck.property_tests.routing.refusals import CALM_TYPES
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)

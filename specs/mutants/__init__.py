@@ -58,7 +58,9 @@ def equivalent(protocol: str, bug: str) -> str | None:
 def run_tlc(protocol: str, mutant: Any) -> SpecKill:
     """TLC on the spec with `mutant`'s changes, on its model, one worker (as the spec tests run
     it): killed when the property it must break fails."""
-    from meshcheck.specs.tlc.check import Outcome, Violation, check
+    from meshcheck.specs.tlc.check import Outcome
+    from meshcheck.specs.tlc.check import Violation
+    from meshcheck.specs.tlc.check import check
 
     module = _module(protocol)
     assert module is not None

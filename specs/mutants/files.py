@@ -3,7 +3,8 @@ TLC model file (Mutant.cfg) of constants and the property that must fail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
 
 

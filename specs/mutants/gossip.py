@@ -16,7 +16,9 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
-from meshcheck.specs.mutants.files import constants, write_cfg, write_spec
+from meshcheck.specs.mutants.files import constants
+from meshcheck.specs.mutants.files import write_cfg
+from meshcheck.specs.mutants.files import write_spec
 
 # Model constants of the mutant runs: each spec's quick model's, with overrides per mutant.
 GOSSIP_BASE: dict[str, str] = {

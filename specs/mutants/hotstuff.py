@@ -16,7 +16,10 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
-from meshcheck.specs.mutants.files import constants, what_fails, write_cfg, write_spec
+from meshcheck.specs.mutants.files import constants
+from meshcheck.specs.mutants.files import what_fails
+from meshcheck.specs.mutants.files import write_cfg
+from meshcheck.specs.mutants.files import write_spec
 
 HOTSTUFF = spec_file("HotStuff.tla")
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
-from meshcheck.specs.mutants.files import constants, write_cfg, write_spec
+from meshcheck.specs.mutants.files import constants
+from meshcheck.specs.mutants.files import write_cfg
+from meshcheck.specs.mutants.files import write_spec
 
 RAFT = spec_file("Raft.tla")
 

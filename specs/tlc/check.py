@@ -48,29 +48,36 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.errors import ConfigError, MeshcheckError
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc import diagnostics
-from meshcheck.specs.tlc.cfg import ModelConfig, checked_workers, read_cfg, unsound_reduction
-from meshcheck.specs.tlc.messages import (
-    EC,
-    PrintedState,
-    PrintedTrace,
-    ToolOutput,
-    one_line,
-    parse,
-    printed_trace,
-    stats,
-)
+from meshcheck.specs.tlc.cfg import ModelConfig
+from meshcheck.specs.tlc.cfg import checked_workers
+from meshcheck.specs.tlc.cfg import read_cfg
+from meshcheck.specs.tlc.cfg import unsound_reduction
+from meshcheck.specs.tlc.messages import EC
+from meshcheck.specs.tlc.messages import PrintedState
+from meshcheck.specs.tlc.messages import PrintedTrace
+from meshcheck.specs.tlc.messages import ToolOutput
+from meshcheck.specs.tlc.messages import one_line
+from meshcheck.specs.tlc.messages import parse
+from meshcheck.specs.tlc.messages import printed_trace
+from meshcheck.specs.tlc.messages import stats
 from meshcheck.specs.tlc.runtime import TLCRuntime
 
 if TYPE_CHECKING:
-    from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+    from meshcheck.specs.tlc.stepper import ActionInstance
+    from meshcheck.specs.tlc.stepper import State
+    from meshcheck.specs.tlc.stepper import Stepper
 
 __all__ = ["CheckResult", "Outcome", "Progress", "Violation", "check"]
 

@@ -19,19 +19,21 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.impl.base.errors import ConfigError, MeshcheckError, SpecError
-from meshcheck.specs.tlc.messages import (
-    EC,
-    ERROR,
-    TRACE_CODES,
-    Message,
-    ToolOutput,
-    one_line,
-    parse,
-)
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import SpecError
+from meshcheck.specs.tlc.messages import EC
+from meshcheck.specs.tlc.messages import ERROR
+from meshcheck.specs.tlc.messages import TRACE_CODES
+from meshcheck.specs.tlc.messages import Message
+from meshcheck.specs.tlc.messages import ToolOutput
+from meshcheck.specs.tlc.messages import one_line
+from meshcheck.specs.tlc.messages import parse
 
 __all__ = [
     "config_error",

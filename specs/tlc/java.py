@@ -16,7 +16,8 @@ from pathlib import Path
 
 import attrs
 
-from meshcheck.impl.base.errors import JarError, JavaError
+from meshcheck.impl.base.errors import JarError
+from meshcheck.impl.base.errors import JavaError
 
 MIN_JAVA = 11
 INSTALL_HINT = (

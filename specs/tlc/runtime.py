@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.errors import JavaError
-from meshcheck.specs.tlc.java import find_jar, find_java
+from meshcheck.specs.tlc.java import find_jar
+from meshcheck.specs.tlc.java import find_java
 
 _lock = threading.Lock()
 _scratch: Path | None = None

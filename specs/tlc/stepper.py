@@ -38,19 +38,26 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.errors import ConfigError, MeshcheckError, SpecError
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import SpecError
 from meshcheck.impl.base.trace import Step
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc.diagnostics import load_error
 from meshcheck.specs.tlc.runtime import TLCRuntime
-from meshcheck.specs.tlc.values import Converter, TLCValueError, ValueBuilder, to_python
+from meshcheck.specs.tlc.values import Converter
+from meshcheck.specs.tlc.values import TLCValueError
+from meshcheck.specs.tlc.values import ValueBuilder
+from meshcheck.specs.tlc.values import to_python
 
 __all__ = ["ActionInstance", "State", "Stepper", "StepperError", "Transition"]
 

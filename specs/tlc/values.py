@@ -28,11 +28,15 @@ directly instead of calling accessors.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.runtime import TLCRuntime

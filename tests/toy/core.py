@@ -16,13 +16,19 @@ The spec has no crashes, so neither has the toy: nothing is persisted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.effects import Action, Effect, Send, SetTimer
-from meshcheck.impl.base.events import Deliver, Restart, Tick
+from meshcheck.impl.base.effects import Action
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
 
 TM = "tm"
 PREPARE, ABORT, COMMIT = "prepare", "abort", "commit"

@@ -4,7 +4,9 @@ cores (core.py), their two mutants, the checks and the corpus; registered from t
 
 from __future__ import annotations
 
-from meshcheck.protocol import Action, Models, Protocol
+from meshcheck.protocol import Action
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 
 _R = ("r",)
 

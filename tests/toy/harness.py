@@ -19,14 +19,26 @@ from typing import Any
 from hypothesis import settings as Settings
 
 from meshcheck.impl.base.effects import Action
-from meshcheck.impl.base.events import Deliver, Tick
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.sim.simulator import Simulator
 from meshcheck.property_tests import harness
 from meshcheck.property_tests.checks import Check
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Transition
-from tests.toy.core import ABORT, COMMIT, PREPARE, TM, Abort, Commit, Coordinator, Prepared
-from tests.toy.simulation import Node, cluster
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Transition
+from tests.toy.core import ABORT
+from tests.toy.core import COMMIT
+from tests.toy.core import PREPARE
+from tests.toy.core import TM
+from tests.toy.core import Abort
+from tests.toy.core import Commit
+from tests.toy.core import Coordinator
+from tests.toy.core import Prepared
+from tests.toy.simulation import Node
+from tests.toy.simulation import cluster
 
 # spec action -> (the node it happens at, the timer that forces it); the others are deliveries
 TIMERS = {"TMCommit": COMMIT, "TMAbort": ABORT, "RMPrepare": PREPARE, "RMChooseToAbort": ABORT}

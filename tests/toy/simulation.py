@@ -9,16 +9,23 @@ nodes have sent: a Prepared for every participant that voted, the coordinator's 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from meshcheck.impl.base.effects import Effect, split_actions
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import split_actions
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.sim.config import SimConfig
 from meshcheck.impl.sim.protocol import Segment
 from meshcheck.impl.sim.simulator import Simulator
-from tests.toy.core import TM, Commit, Coordinator, Participant, Prepared
+from tests.toy.core import TM
+from tests.toy.core import Commit
+from tests.toy.core import Coordinator
+from tests.toy.core import Participant
+from tests.toy.core import Prepared
 
 VARIABLES: tuple[str, ...] = ("rmState", "tmState", "tmPrepared", "msgs")
 Node = Coordinator | Participant

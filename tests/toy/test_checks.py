@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings
 
 from tests.toy.descriptor import PROTOCOL
-from tests.toy.harness import CHECKS, TWOPHASE, lockstep
+from tests.toy.harness import CHECKS
+from tests.toy.harness import TWOPHASE
+from tests.toy.harness import lockstep
 
 
 def test_lockstep_takes_every_action_and_holds() -> None:

@@ -13,12 +13,17 @@ rt edge, `-realtime` (serializable, not strict serializable).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 
 from meshcheck.traces.history import cycles
-from meshcheck.traces.history.cycles import RT, RW, WR, WW
+from meshcheck.traces.history.cycles import RT
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
 from meshcheck.traces.history.txn import Txn
 
 # anomalies that serializability rules out (and so strict serializability); `-realtime` cycles

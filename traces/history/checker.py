@@ -45,12 +45,15 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from collections.abc import Hashable
+from collections.abc import Sequence
+from typing import Any
+from typing import Literal
 
 import attrs
 
-from meshcheck.traces.history.history import Op, prefix
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import prefix
 from meshcheck.traces.history.models import Model
 
 Verdict = Literal["linearizable", "not linearizable", "unknown"]

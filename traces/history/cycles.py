@@ -18,7 +18,8 @@ searches run inside small components and stay in Python.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 
 import rustworkx
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
+from collections.abc import Iterator
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError

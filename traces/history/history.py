@@ -13,7 +13,8 @@ knows: it may have taken effect or not, so it has no return time (`ret` is infin
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs

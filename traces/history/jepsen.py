@@ -15,16 +15,22 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import reader
 from meshcheck.traces.history.checker import Result
-from meshcheck.traces.history.history import Op, Status
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Status
 from meshcheck.traces.history.models import Model
-from meshcheck.traces.history.window import Window, label, plural, span
+from meshcheck.traces.history.window import Window
+from meshcheck.traces.history.window import label
+from meshcheck.traces.history.window import plural
+from meshcheck.traces.history.window import span
 
 
 def read(path: str | Path, model: Model) -> list[Op]:

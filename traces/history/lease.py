@@ -23,7 +23,8 @@ put of its key (or a revoke of its lease) is not judged: either answer is right.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs

@@ -40,13 +40,23 @@ import functools
 import math
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
-from typing import Any, cast
+from collections.abc import Hashable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
+from typing import cast
 
 import attrs
 
-from meshcheck.traces.history import anomalies, cycles, events, reader, txn
-from meshcheck.traces.history.cycles import RT, RW, WR, WW
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import events
+from meshcheck.traces.history import reader
+from meshcheck.traces.history import txn
+from meshcheck.traces.history.cycles import RT
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
 
 # the names shared with rw-register (anomalies.py, txn.py), importable from here as before
 CYCLES = anomalies.CYCLES

@@ -27,12 +27,17 @@ import bisect
 import itertools
 import math
 import operator
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 
-from meshcheck.traces.history import events, losses, reader
-from meshcheck.traces.history.list_append import Txn, _list
+from meshcheck.traces.history import events
+from meshcheck.traces.history import losses
+from meshcheck.traces.history import reader
+from meshcheck.traces.history.list_append import Txn
+from meshcheck.traces.history.list_append import _list
 
 
 @attrs.frozen

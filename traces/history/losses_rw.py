@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshcheck.traces.history import events, losses, reader
-from meshcheck.traces.history.history import Op, Status
+from meshcheck.traces.history import events
+from meshcheck.traces.history import losses
+from meshcheck.traces.history import reader
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import Status
 from meshcheck.traces.history.rw_history import Txn
 
 

@@ -21,12 +21,15 @@ O(the ids delivered and read back + publishes).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.traces.history import events, losses, reader
+from meshcheck.traces.history import events
+from meshcheck.traces.history import losses
+from meshcheck.traces.history import reader
 
 READ = "read-back of "
 

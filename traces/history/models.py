@@ -21,22 +21,22 @@ import bisect
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.values import FrozenDict, freeze
-from meshcheck.impl.rsm import (
-    ApplyPolicy,
-    CreateCase,
-    Custom,
-    DeployOverlay,
-    StateMachine,
-    UpdateCaseState,
-    from_value,
-)
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import freeze
+from meshcheck.impl.rsm import ApplyPolicy
+from meshcheck.impl.rsm import CreateCase
+from meshcheck.impl.rsm import Custom
+from meshcheck.impl.rsm import DeployOverlay
+from meshcheck.impl.rsm import StateMachine
+from meshcheck.impl.rsm import UpdateCaseState
+from meshcheck.impl.rsm import from_value
 from meshcheck.traces.history import reader
 from meshcheck.traces.history.history import Op
 

@@ -15,7 +15,8 @@ check a history this way, so the command replays the run's verdict.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 import attrs
 

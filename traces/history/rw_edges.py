@@ -10,13 +10,20 @@ history shows (an rw edge may stand for an rw and ww edges).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 
-from meshcheck.traces.history import anomalies, cycles
-from meshcheck.traces.history.anomalies import CLASSES, CYCLES
-from meshcheck.traces.history.cycles import RT, RW, WR, WW
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history.anomalies import CLASSES
+from meshcheck.traces.history.anomalies import CYCLES
+from meshcheck.traces.history.cycles import RT
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
 from meshcheck.traces.history.txn import Txn
 
 # alternatives followed when naming a cycle, at most (deeper: the least severe name)

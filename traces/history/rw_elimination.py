@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 from meshcheck.traces.history import cycles
-from meshcheck.traces.history.cycles import RW, WW
-from meshcheck.traces.history.rw_edges import Fact, State
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WW
+from meshcheck.traces.history.rw_edges import Fact
+from meshcheck.traces.history.rw_edges import State
 
 # pairs judged by one elimination, at most: it stops there (what it found holds; it finds less)
 JUDGED = 3_000_000

@@ -6,14 +6,20 @@ writes, the edges that hold without elimination and the pairs left to eliminate.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.traces.history import anomalies, events, txn
-from meshcheck.traces.history.cycles import RW, WR, WW
-from meshcheck.traces.history.rw_edges import Fact, shown
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import events
+from meshcheck.traces.history import txn
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
+from meshcheck.traces.history.rw_edges import Fact
+from meshcheck.traces.history.rw_edges import shown
 from meshcheck.traces.history.rw_elimination import Pair
 
 # the elimination runs on histories of up to this many transactions that took effect (its

@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections import Counter
+from collections import defaultdict
+from collections.abc import Hashable
+from collections.abc import Sequence
 
 import attrs
 
-from meshcheck.traces.history import anomalies, cycles, rw_history
-from meshcheck.traces.history.anomalies import CLASSES, CYCLES
-from meshcheck.traces.history.cycles import RW, WW
-from meshcheck.traces.history.rw_edges import Fact, State, search
-from meshcheck.traces.history.rw_elimination import Pair, closure, propagate, topological
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import rw_history
+from meshcheck.traces.history.anomalies import CLASSES
+from meshcheck.traces.history.anomalies import CYCLES
+from meshcheck.traces.history.cycles import RW
+from meshcheck.traces.history.cycles import WW
+from meshcheck.traces.history.rw_edges import Fact
+from meshcheck.traces.history.rw_edges import State
+from meshcheck.traces.history.rw_edges import search
+from meshcheck.traces.history.rw_elimination import Pair
+from meshcheck.traces.history.rw_elimination import closure
+from meshcheck.traces.history.rw_elimination import propagate
+from meshcheck.traces.history.rw_elimination import topological
 from meshcheck.traces.history.rw_history import History
 
 # the search of every way to order what the elimination left open (`branch`, on histories of up

@@ -57,23 +57,23 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from meshcheck.traces.history import (
-    anomalies,
-    cycles,
-    losses_rw,
-    rw_edges,
-    rw_elimination,
-    rw_history,
-    rw_order,
-    txn,
-)
+from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import losses_rw
+from meshcheck.traces.history import rw_edges
+from meshcheck.traces.history import rw_elimination
+from meshcheck.traces.history import rw_history
+from meshcheck.traces.history import rw_order
+from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
-from meshcheck.traces.history.rw_edges import Fact, State
+from meshcheck.traces.history.rw_edges import Fact
+from meshcheck.traces.history.rw_edges import State
 from meshcheck.traces.history.rw_elimination import Pair
 from meshcheck.traces.history.rw_history import History
 

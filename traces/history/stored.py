@@ -14,7 +14,8 @@ from pathlib import Path
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import checker, jepsen
+from meshcheck.traces.history import checker
+from meshcheck.traces.history import jepsen
 from meshcheck.traces.history.models import MODELS
 
 INDEX = "index.toml"

@@ -22,11 +22,14 @@ list of them), `read` (the completion's value: the whole stream as a node holds 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events, losses_stream
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import events
+from meshcheck.traces.history import losses_stream
 from meshcheck.words import count as _n
 
 DELIVERY = ("exactly-once", "at-least-once")

@@ -15,8 +15,11 @@ test reads the picture back with xml.etree; its <title> is the operation in full
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
-from xml.sax.saxutils import escape, quoteattr
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Sequence
+from xml.sax.saxutils import escape
+from xml.sax.saxutils import quoteattr
 
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import label

@@ -12,13 +12,20 @@ carries the same micro-operations as its invocation (with the values read filled
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
 
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.traces.history import cycles, events, reader
+from meshcheck.traces.history import cycles
+from meshcheck.traces.history import events
+from meshcheck.traces.history import reader
 from meshcheck.traces.history.cycles import RT
 
 Mop = tuple[str, Hashable, Any]  # (f, key, value), as each checker reads them

@@ -24,7 +24,8 @@ after what the previous connection reached unsent: skipped too.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
+from collections.abc import Sequence
 from typing import Any
 
 import attrs

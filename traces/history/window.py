@@ -32,14 +32,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Hashable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import checker
-from meshcheck.traces.history.checker import Result, _Budget, _search, _Timeout
-from meshcheck.traces.history.history import Op, prefix
+from meshcheck.traces.history.checker import Result
+from meshcheck.traces.history.checker import _Budget
+from meshcheck.traces.history.checker import _search
+from meshcheck.traces.history.checker import _Timeout
+from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import prefix
 from meshcheck.traces.history.models import Model
 from meshcheck.words import count
 

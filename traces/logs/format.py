@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from meshcheck.impl.base.errors import MeshcheckError, TraceFormatError
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.impl.base.errors import TraceFormatError
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.traces import itf
 
 __all__ = ["FIELDS", "LogFormatError", "LogRecord", "dumps", "loads", "merge", "read", "write"]

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces.logs.format import LogFormatError, LogRecord
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces.logs.format import LogFormatError
+from meshcheck.traces.logs.format import LogRecord
 
 _NODE = re.compile(r"n([1-9])")
 

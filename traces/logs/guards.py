@@ -17,7 +17,9 @@ from typing import Any
 
 import attrs
 
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
 
 _CONJ = frozenset({"$ConjList", "\\land"})
 _PRIMED = frozenset({"'", "UNCHANGED"})

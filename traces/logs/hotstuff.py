@@ -20,12 +20,17 @@ one view).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.impl.hotstuff.refinement import CMD, GENESIS_CHAIN
-from meshcheck.traces.logs.format import LogFormatError, LogRecord
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.impl.hotstuff.refinement import CMD
+from meshcheck.impl.hotstuff.refinement import GENESIS_CHAIN
+from meshcheck.traces.logs.format import LogFormatError
+from meshcheck.traces.logs.format import LogRecord
 
 BLOCK_PARAMS = ("b",)  # the parameters that are blocks (Vote(i, b), FormQC(i, b))
 BLOCK_VARS = ("highQC", "locked")  # the variables that are blocks

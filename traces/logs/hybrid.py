@@ -12,7 +12,8 @@ themselves: the constants of specs/HybridLogs.tla a run fixes (validate.py's Log
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.impl.base.values import Value
 from meshcheck.traces.logs.format import LogRecord

@@ -14,13 +14,17 @@ a receive (a step whose parameter `m` is a message) first takes the clock the me
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
-from meshcheck.impl.base.trace import INIT, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.trace import INIT
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.impl.raft.refinement import VARIABLES as RAFT_VARIABLES
-from meshcheck.traces.logs.format import LogRecord, write
+from meshcheck.traces.logs.format import LogRecord
+from meshcheck.traces.logs.format import write
 
 # Raft's per-server variables a node knows: the refinement mapping's variables (specs/Raft.tla)
 # but the network and the spec's ghosts, which no node holds; and the subset most implementations

@@ -10,7 +10,8 @@ the log itself: the constants of specs/RoutingLogs.tla a run fixes (validate.py'
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 
 from meshcheck.impl.base.values import Value
 from meshcheck.traces.logs.format import LogRecord

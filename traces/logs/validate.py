@@ -46,20 +46,29 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 import attrs
 
 from meshcheck import words
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.specs.tlc import cfg
-from meshcheck.specs.tlc.stepper import ActionInstance, State, Stepper
+from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.specs.tlc.stepper import State
+from meshcheck.specs.tlc.stepper import Stepper
 from meshcheck.traces.logs import hotstuff
-from meshcheck.traces.logs.format import LogFormatError, LogRecord, merge
+from meshcheck.traces.logs.format import LogFormatError
+from meshcheck.traces.logs.format import LogRecord
+from meshcheck.traces.logs.format import merge
 from meshcheck.traces.logs.gossip import fit_gossip
 from meshcheck.traces.logs.guards import first_false
 from meshcheck.traces.logs.hybrid import fit_hybrid

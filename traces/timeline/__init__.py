@@ -13,8 +13,13 @@ from pathlib import Path
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
-from meshcheck.traces.timeline.events import Mark, Message, Timeline, byzantine_of, derive
-from meshcheck.traces.timeline.svg import html, render
+from meshcheck.traces.timeline.events import Mark
+from meshcheck.traces.timeline.events import Message
+from meshcheck.traces.timeline.events import Timeline
+from meshcheck.traces.timeline.events import byzantine_of
+from meshcheck.traces.timeline.events import derive
+from meshcheck.traces.timeline.svg import html
+from meshcheck.traces.timeline.svg import render
 
 __all__ = ["Mark", "Message", "Timeline", "derive", "render_file", "timeline_of", "write"]
 

@@ -27,18 +27,25 @@ client's), so model traces (TLC's, lockstep paths) and implementation traces dra
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections import defaultdict
+from collections import deque
+from collections.abc import Mapping
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
 import attrs
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
-from meshcheck.traces import cluster, labels
-from meshcheck.traces.hints import DisplayHints, hints_for
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
+from meshcheck.traces import cluster
+from meshcheck.traces import labels
+from meshcheck.traces.hints import DisplayHints
+from meshcheck.traces.hints import hints_for
 
 CLIENT = "client"
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.impl.base.trace import Step, Trace
-from meshcheck.impl.base.values import FrozenDict, Value
+from meshcheck.impl.base.trace import Step
+from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 from meshcheck.traces import cluster
-from meshcheck.traces.hints import DisplayHints, hints_for
+from meshcheck.traces.hints import DisplayHints
+from meshcheck.traces.hints import hints_for
 
 
 def actor(step: Step, hints: DisplayHints) -> str | None:

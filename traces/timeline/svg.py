@@ -10,10 +10,12 @@ reader's browser shows each message in full as the tooltip (<title>) of its arro
 from __future__ import annotations
 
 from collections import defaultdict
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape
+from xml.sax.saxutils import quoteattr
 
 from meshcheck.impl.base.text import format_value
-from meshcheck.traces.timeline.events import Message, Timeline
+from meshcheck.traces.timeline.events import Message
+from meshcheck.traces.timeline.events import Timeline
 
 ROW = 30  # pixels per step
 LANE = 190  # pixels between lanes

@@ -11,43 +11,38 @@ them; `SafetyMonitor` checks Agreement and Validity after every event. The issue
 Byzantine replicas the checks never fail, and with f + 1 they can.
 """
 
-from meshcheck.impl.pbft.byzantine.behaviours import (
-    BEHAVIOURS,
-    FORGERIES,
-    AnyBehaviour,
-    Equivocate,
-    ForgeSignature,
-    HidePrepared,
-    MissingSignature,
-    Repeat,
-    Replay,
-    Silent,
-    TamperDigest,
-    Twins,
-    Usurp,
-    Vouch,
-)
-from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor, Violation
+from meshcheck.impl.pbft.byzantine.behaviours import BEHAVIOURS
+from meshcheck.impl.pbft.byzantine.behaviours import FORGERIES
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
+from meshcheck.impl.pbft.byzantine.behaviours import ForgeSignature
+from meshcheck.impl.pbft.byzantine.behaviours import HidePrepared
+from meshcheck.impl.pbft.byzantine.behaviours import MissingSignature
+from meshcheck.impl.pbft.byzantine.behaviours import Repeat
+from meshcheck.impl.pbft.byzantine.behaviours import Replay
+from meshcheck.impl.pbft.byzantine.behaviours import Silent
+from meshcheck.impl.pbft.byzantine.behaviours import TamperDigest
+from meshcheck.impl.pbft.byzantine.behaviours import Twins
+from meshcheck.impl.pbft.byzantine.behaviours import Usurp
+from meshcheck.impl.pbft.byzantine.behaviours import Vouch
+from meshcheck.impl.pbft.byzantine.checks import SafetyMonitor
+from meshcheck.impl.pbft.byzantine.checks import Violation
 from meshcheck.impl.pbft.byzantine.context import Context
-from meshcheck.impl.pbft.byzantine.fuzz import AlterUnsigned, Fuzz, forged_part
-from meshcheck.impl.pbft.byzantine.node import (
-    ByzantineReplica,
-    Wrapper,
-    byzantine_wrappers,
-    corrupt,
-)
-from meshcheck.impl.pbft.byzantine.replies import (
-    LIES,
-    FuzzReplies,
-    LieToClient,
-    LyingReplies,
-)
-from meshcheck.impl.pbft.byzantine.strategies import (
-    Assignment,
-    behaviour_strategy,
-    byzantine_strategy,
-    replica_ids,
-)
+from meshcheck.impl.pbft.byzantine.fuzz import AlterUnsigned
+from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
+from meshcheck.impl.pbft.byzantine.fuzz import forged_part
+from meshcheck.impl.pbft.byzantine.node import ByzantineReplica
+from meshcheck.impl.pbft.byzantine.node import Wrapper
+from meshcheck.impl.pbft.byzantine.node import byzantine_wrappers
+from meshcheck.impl.pbft.byzantine.node import corrupt
+from meshcheck.impl.pbft.byzantine.replies import LIES
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies
+from meshcheck.impl.pbft.byzantine.replies import LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LyingReplies
+from meshcheck.impl.pbft.byzantine.strategies import Assignment
+from meshcheck.impl.pbft.byzantine.strategies import behaviour_strategy
+from meshcheck.impl.pbft.byzantine.strategies import byzantine_strategy
+from meshcheck.impl.pbft.byzantine.strategies import replica_ids
 
 __all__ = [
     "BEHAVIOURS",

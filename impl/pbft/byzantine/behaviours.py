@@ -13,33 +13,40 @@ Twins is a behaviour too, but it changes the shape of the node (two cores), so n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Final, Literal, Protocol
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+from typing import Final
+from typing import Literal
+from typing import Protocol
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.certificates import byzantine_quorum
-from meshcheck.impl.pbft.byzantine.context import Context, Slot
+from meshcheck.impl.pbft.byzantine.context import Context
+from meshcheck.impl.pbft.byzantine.context import Slot
 from meshcheck.impl.pbft.byzantine.fuzz import Fuzz
-from meshcheck.impl.pbft.byzantine.replies import FuzzReplies, LieToClient, LyingReplies
-from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES, sha256
-from meshcheck.impl.pbft.messages import (
-    Batch,
-    Checkpoint,
-    Commit,
-    Prepare,
-    PreparedProof,
-    PrePrepare,
-    Signed,
-    ViewChange,
-    batch_digest,
-    signing_bytes,
-)
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies
+from meshcheck.impl.pbft.byzantine.replies import LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LyingReplies
+from meshcheck.impl.pbft.crypto import SIGNATURE_BYTES
+from meshcheck.impl.pbft.crypto import sha256
+from meshcheck.impl.pbft.messages import Batch
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import Commit
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import signing_bytes
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:

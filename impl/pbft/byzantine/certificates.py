@@ -16,14 +16,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from meshcheck.impl.base import quorum
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    NewView,
-    Prepare,
-    PrePrepare,
-    Signed,
-    ViewChange,
-)
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import Prepare
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
 
 
 def byzantine_quorum(replicas: tuple[str, ...]) -> int:

@@ -22,12 +22,15 @@ It is incremental: a history is re-read only from where it last ended, or whole 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import attrs
 
 from meshcheck.impl.pbft.client import Client
-from meshcheck.impl.pbft.messages import batch_digest, batch_name, request_name
+from meshcheck.impl.pbft.messages import batch_digest
+from meshcheck.impl.pbft.messages import batch_name
+from meshcheck.impl.pbft.messages import request_name
 from meshcheck.impl.pbft.replica import Replica
 
 if TYPE_CHECKING:  # annotations only: the monitor watches a simulator, it does not need one

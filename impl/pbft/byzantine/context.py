@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
-from meshcheck.impl.pbft.messages import PrePrepare, Request, Signed, batch_digest
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import batch_digest
 from meshcheck.impl.pbft.replica import Replica
 
 Slot = tuple[int, int]  # (view, sequence number)

@@ -29,25 +29,27 @@ they are used (a checkpoint's state) are not looked into.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import Final
 
 import attrs
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.pbft.byzantine.context import Context
-from meshcheck.impl.pbft.messages import (
-    Checkpoint,
-    NewView,
-    PreparedProof,
-    PrePrepare,
-    Request,
-    Signed,
-    ViewChange,
-    batch_digest,
-)
+from meshcheck.impl.pbft.messages import Checkpoint
+from meshcheck.impl.pbft.messages import NewView
+from meshcheck.impl.pbft.messages import PreparedProof
+from meshcheck.impl.pbft.messages import PrePrepare
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
+from meshcheck.impl.pbft.messages import ViewChange
+from meshcheck.impl.pbft.messages import batch_digest
 
 # (message type, field) -> why leaving the field out of the signed bytes is safe
 UNSIGNED_FIELDS: Final[Mapping[tuple[type, str], str]] = {

@@ -21,24 +21,27 @@ replicas only.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from meshcheck.impl.base.effects import (
-    Apply,
-    CancelTimer,
-    Effect,
-    Persist,
-    Put,
-    Send,
-    SetTimer,
-    Splice,
-    Write,
-)
+from meshcheck.impl.base.effects import Apply
+from meshcheck.impl.base.effects import CancelTimer
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Persist
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Send
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.impl.base.effects import Splice
+from meshcheck.impl.base.effects import Write
 from meshcheck.impl.base.errors import ImplError
-from meshcheck.impl.base.events import Deliver, Restart, Tick
-from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour, Twins
+from meshcheck.impl.base.events import Deliver
+from meshcheck.impl.base.events import Restart
+from meshcheck.impl.base.events import Tick
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour
+from meshcheck.impl.pbft.byzantine.behaviours import Twins
 from meshcheck.impl.pbft.byzantine.context import Context
 from meshcheck.impl.pbft.replica import Replica
 

@@ -31,17 +31,23 @@ history is checked with up to f liars beside it, and a cluster of processes host
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any
+from typing import Final
+from typing import Literal
 
 import attrs
 
 from meshcheck.impl.base import mutation
-from meshcheck.impl.base.effects import Effect, Send
+from meshcheck.impl.base.effects import Effect
+from meshcheck.impl.base.effects import Send
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.node import probability
 from meshcheck.impl.pbft.byzantine.context import Context
-from meshcheck.impl.pbft.byzantine.fuzz import PbftSigning, _donors
-from meshcheck.impl.pbft.messages import Reply, Request, Signed
+from meshcheck.impl.pbft.byzantine.fuzz import PbftSigning
+from meshcheck.impl.pbft.byzantine.fuzz import _donors
+from meshcheck.impl.pbft.messages import Reply
+from meshcheck.impl.pbft.messages import Request
+from meshcheck.impl.pbft.messages import Signed
 
 Lie = Literal["view", "result", "timestamp", "signature"]
 LIES: Final[tuple[Lie, ...]] = ("view", "result", "timestamp", "signature")

@@ -16,19 +16,20 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from meshcheck.impl.pbft.byzantine.behaviours import (
-    FORGERIES,
-    AnyBehaviour,
-    Equivocate,
-    ForgeSignature,
-    HidePrepared,
-    MissingSignature,
-    Replay,
-    Silent,
-    TamperDigest,
-    Twins,
-)
-from meshcheck.impl.pbft.byzantine.replies import LIES, FuzzReplies, LieToClient, LyingReplies
+from meshcheck.impl.pbft.byzantine.behaviours import FORGERIES
+from meshcheck.impl.pbft.byzantine.behaviours import AnyBehaviour
+from meshcheck.impl.pbft.byzantine.behaviours import Equivocate
+from meshcheck.impl.pbft.byzantine.behaviours import ForgeSignature
+from meshcheck.impl.pbft.byzantine.behaviours import HidePrepared
+from meshcheck.impl.pbft.byzantine.behaviours import MissingSignature
+from meshcheck.impl.pbft.byzantine.behaviours import Replay
+from meshcheck.impl.pbft.byzantine.behaviours import Silent
+from meshcheck.impl.pbft.byzantine.behaviours import TamperDigest
+from meshcheck.impl.pbft.byzantine.behaviours import Twins
+from meshcheck.impl.pbft.byzantine.replies import LIES
+from meshcheck.impl.pbft.byzantine.replies import FuzzReplies
+from meshcheck.impl.pbft.byzantine.replies import LieToClient
+from meshcheck.impl.pbft.byzantine.replies import LyingReplies
 
 Assignment = dict[str, tuple[AnyBehaviour, ...]]
 

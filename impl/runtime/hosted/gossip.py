@@ -5,15 +5,19 @@ eventually consistent, judged by the convergence checks; logs validated against 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.gossip.config import GossipConfig
-from meshcheck.impl.gossip.node import IN, GossipNode
+from meshcheck.impl.gossip.node import IN
+from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.runtime import gossip_log
-from meshcheck.impl.runtime.protocols import RuntimeProtocol, VerifyRun, core_options
+from meshcheck.impl.runtime.protocols import RuntimeProtocol
+from meshcheck.impl.runtime.protocols import VerifyRun
+from meshcheck.impl.runtime.protocols import core_options
 
 # GossipConfig's defaults are the design's (a round a second, 5 rounds to leave a suspected peer
 # out): on processes the rounds are four times as frequent, so that a test of seconds sees tens of

@@ -4,7 +4,8 @@ harness; logs validated against HotStuff.tla (through HotStuffLogs.tla)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
@@ -14,14 +15,12 @@ from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
 from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.impl.hotstuff.replica import Replica as HotStuffReplica
 from meshcheck.impl.runtime import hotstuff_log
-from meshcheck.impl.runtime.protocols import (
-    BFT_CLIENTS,
-    BFT_KEYS,
-    RuntimeProtocol,
-    VerifyRun,
-    bft_client,
-    core_options,
-)
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
+from meshcheck.impl.runtime.protocols import RuntimeProtocol
+from meshcheck.impl.runtime.protocols import VerifyRun
+from meshcheck.impl.runtime.protocols import bft_client
+from meshcheck.impl.runtime.protocols import core_options
 
 
 def _hotstuff_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> HotStuffKeys:

@@ -5,7 +5,9 @@ against Hybrid.tla (through HybridLogs.tla)."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
@@ -17,15 +19,13 @@ from meshcheck.impl.hybrid.proofs import EvidenceChecker
 from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.runtime import hybrid_log
-from meshcheck.impl.runtime.protocols import (
-    BFT_CLIENTS,
-    BFT_KEYS,
-    BYZANTINE,
-    RuntimeProtocol,
-    VerifyRun,
-    core_options,
-    imported_later,
-)
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
+from meshcheck.impl.runtime.protocols import BYZANTINE
+from meshcheck.impl.runtime.protocols import RuntimeProtocol
+from meshcheck.impl.runtime.protocols import VerifyRun
+from meshcheck.impl.runtime.protocols import core_options
+from meshcheck.impl.runtime.protocols import imported_later
 
 
 def hybrid_keys(nodes: Sequence[str], options: Mapping[str, Any]) -> HybridKeys:

@@ -5,7 +5,9 @@ PBFT.tla."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
@@ -16,16 +18,14 @@ from meshcheck.impl.pbft.config import PbftConfig
 from meshcheck.impl.pbft.crypto import KeyRing as PbftKeys
 from meshcheck.impl.pbft.replica import Replica as PbftReplica
 from meshcheck.impl.runtime import pbft_log
-from meshcheck.impl.runtime.protocols import (
-    BFT_CLIENTS,
-    BFT_KEYS,
-    BYZANTINE,
-    RuntimeProtocol,
-    VerifyRun,
-    bft_client,
-    core_options,
-    imported_later,
-)
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
+from meshcheck.impl.runtime.protocols import BYZANTINE
+from meshcheck.impl.runtime.protocols import RuntimeProtocol
+from meshcheck.impl.runtime.protocols import VerifyRun
+from meshcheck.impl.runtime.protocols import bft_client
+from meshcheck.impl.runtime.protocols import core_options
+from meshcheck.impl.runtime.protocols import imported_later
 
 
 def pbft_inspect(core: Any, now: int) -> FrozenDict:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
@@ -22,7 +23,9 @@ from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.rsm import mutants as rsm_mutants
 from meshcheck.impl.rsm.machine import StateMachine
 from meshcheck.impl.runtime import raft_log
-from meshcheck.impl.runtime.protocols import RuntimeProtocol, VerifyRun, core_options
+from meshcheck.impl.runtime.protocols import RuntimeProtocol
+from meshcheck.impl.runtime.protocols import VerifyRun
+from meshcheck.impl.runtime.protocols import core_options
 
 
 def _raft(node: str, nodes: Sequence[str], options: Mapping[str, Any], rng: random.Random) -> Node:

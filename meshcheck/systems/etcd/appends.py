@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from meshcheck.systems.etcd.gateway import Gateway, b64, unb64
+from meshcheck.systems.etcd.gateway import Gateway
+from meshcheck.systems.etcd.gateway import b64
+from meshcheck.systems.etcd.gateway import unb64
 
 RETRIES = 5
 Mop = list[Any]  # ["append", key, value] or ["r", key, list or None]

@@ -36,15 +36,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck.systems.etcd import appends
-from meshcheck.systems.etcd.gateway import Gateway, GatewayError, b64, watch
-from meshcheck.systems.plugin import (
-    Client,
-    ClientSettings,
-    Completion,
-    Endpoint,
-    Invocation,
-    SystemPlugin,
-)
+from meshcheck.systems.etcd.gateway import Gateway
+from meshcheck.systems.etcd.gateway import GatewayError
+from meshcheck.systems.etcd.gateway import b64
+from meshcheck.systems.etcd.gateway import watch
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.plugin import SystemPlugin
 
 LEASE_TTL = 5  # seconds: a lock's lease, far beyond a critical section
 TRANSPORT = (ConnectionError, OSError, TimeoutError, ValueError)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshcheck.impl.base.errors import MeshcheckError
-from meshcheck.systems.plugin import Client, ClientSettings, SystemPlugin
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import SystemPlugin
 from meshcheck.systems.zookeeper.four_letter import leader
 
 FILE = Path(__file__).resolve().parent.parent / "known" / "zookeeper.toml"

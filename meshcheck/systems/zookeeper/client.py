@@ -38,17 +38,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import (
-    BadVersionError,
-    KazooException,
-    NodeExistsError,
-    NoNodeError,
-    RolledBackError,
-)
+from kazoo.exceptions import BadVersionError
+from kazoo.exceptions import KazooException
+from kazoo.exceptions import NodeExistsError
+from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import RolledBackError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.recipe.lock import Lock
 
-from meshcheck.systems.plugin import ClientSettings, Completion, Endpoint, Invocation
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Completion
+from meshcheck.systems.plugin import Endpoint
+from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.zookeeper.bridge import answer
 
 READS = ("sync", "plain")

@@ -16,6 +16,9 @@ Three bugs can be switched on (`Config.bugs`), each a known class of Raft bug:
   so a leader elected over uncommitted entries of an earlier term never commits again.
 """
 
-from tinyraft.server import BUGS, Config, Outbox, Server
+from tinyraft.server import BUGS
+from tinyraft.server import Config
+from tinyraft.server import Outbox
+from tinyraft.server import Server
 
 __all__ = ["BUGS", "Config", "Outbox", "Server"]

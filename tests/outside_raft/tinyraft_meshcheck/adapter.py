@@ -14,11 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from tinyraft import BUGS as TINYRAFT_BUGS
-from tinyraft import Config, Outbox, Server
+from tinyraft import Config
+from tinyraft import Outbox
+from tinyraft import Server
 
 from meshcheck.impl.adapters.contract import Collected
-from meshcheck.impl.base.effects import Put, Reply, SetTimer
-from meshcheck.property_tests.plugin import Adapter, checks
+from meshcheck.impl.base.effects import Put
+from meshcheck.impl.base.effects import Reply
+from meshcheck.impl.base.effects import SetTimer
+from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import checks
 
 NAME = "tinyraft"
 ROLES = {"follower": "Follower", "candidate": "Candidate", "leader": "Leader"}

@@ -1,6 +1,7 @@
 """The protocol `tinyraft`, as meshcheck's commands see it."""
 
-from meshcheck.protocol import Models, Protocol
+from meshcheck.protocol import Models
+from meshcheck.protocol import Protocol
 
 TINYRAFT = Protocol(
     name="tinyraft",
