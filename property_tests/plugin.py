@@ -114,17 +114,31 @@ class DriverFactory(Protocol):
     ) -> Driver: ...
 
 
+# What a correct cluster never exceeds (property_tests/free_runs.py `Storm`): Raft's bound, every
+# plug-in's unless its `Adapter` declares its own.
+STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
+
+
 @attrs.frozen
 class Adapter:
     """A plug-in as the harness drives it: `protocol`, the name its descriptor is registered under
     (its entry point); `driver`, its nodes' driver factory (a driver class taking `(node_id,
     servers, bugs, timeout)`); `message_record`, its messages as the spec's records. `spec` names
-    the spec for a plug-in not registered (tests); None: its descriptor's."""
+    the spec for a plug-in not registered (tests); None: its descriptor's.
+
+    `timing` and `storm` describe how the library runs, when the reference core's do not fit it:
+    its pace (`Timing(election_timeout=(lo, hi), heartbeat=h)`, in ticks: the election timeout
+    its nodes are given and the heartbeat it keeps) and what a correct cluster of it never
+    exceeds (`Storm`). Every check of the harness takes them from here: its free runs (the
+    election timeouts their schedules draw, the liveness promises' bounds, the storm bound) and
+    its directed scenarios (`target`: their waits and their CommitLiveness bound)."""
 
     protocol: str
     driver: DriverFactory
     message_record: Callable[[Any], Value]
     spec: str | None = None
+    timing: Timing = REFERENCE
+    storm: Storm = STORM
 
     def descriptor(self) -> Descriptor:
         if self.spec is not None:
@@ -137,8 +151,6 @@ class Adapter:
         return shape_of(spec) or Shape(name=spec, variables=())
 
 
-# What a correct cluster never exceeds (property_tests/free_runs.py `Storm`): Raft's bound.
-STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
 # Ticks a run without liveness promises goes on after its faults, for what was in flight to land.
 SETTLE = 500
 KEYS = 3  # the keys the client writes and reads (property_tests/raft/free_runs.py's unique_write)
@@ -156,15 +168,17 @@ def adapter_plugin(
     bugs: frozenset[str] = frozenset(),
     *,
     log: NdjsonLog | None = None,
-    timeout: tuple[int, int] = (150, 300),
+    timeout: tuple[int, int] | None = None,
 ) -> AdapterPlugin:
     """The simulator plug-in of `adapter`'s nodes, with its shape's variables and ghosts and its
-    spec's action table."""
+    spec's action table. `timeout`: the election timeout its nodes are given (default: its
+    pace's, `Adapter.timing`)."""
     descriptor = adapter.descriptor()
     shape = adapter.shape()
+    chosen = adapter.timing.election_timeout if timeout is None else timeout
 
     def make(i: str) -> Driver:
-        return adapter.driver(i, servers, bugs, timeout)
+        return adapter.driver(i, servers, bugs, chosen)
 
     return AdapterPlugin(
         adapter.protocol,
@@ -191,9 +205,10 @@ def cluster(
     record: bool = True,
 ) -> Simulator[Any]:
     """The simulated cluster of a schedule: faults for `schedule.ticks` ticks, then (heal=True)
-    none, every partition healed and every node up; the client writes on after the faults."""
+    none, every partition healed and every node up; the client writes on after the faults. Its
+    nodes' election timeout is the schedule's, else the adapter's pace's (`Adapter.timing`)."""
     servers = tuple(f"s{k}" for k in range(1, nodes + 1))
-    timeout = schedule.knob("timeout", (150, 300))
+    timeout = run_timing(adapter, schedule).election_timeout
     config = sim_config(schedule, make, query, record=record, heal=heal)
     return Simulator(
         adapter_plugin(adapter, servers, bugs, log=log, timeout=timeout), servers, config
@@ -226,6 +241,22 @@ def sim_config(
         until=None if heal else schedule.ticks,
     )
     return SimConfig(seed=schedule.seed, faults=faults, workload=workload, record=record)
+
+
+def run_timing(adapter: Adapter, schedule: Schedule) -> Timing:
+    """The pace of a free run of `adapter` on `schedule`: the adapter's (`Adapter.timing`), with
+    the election timeout the schedule draws, when it draws one."""
+    timeout = schedule.knob("timeout", adapter.timing.election_timeout)
+    return attrs.evolve(adapter.timing, election_timeout=timeout)
+
+
+def election_timeouts(timing: Timing) -> tuple[tuple[int, int], ...]:
+    """The election timeouts a plug-in's free runs draw from, at its pace: its own, and a narrow
+    range at its low end (a fifteenth of its width, 150..160 ticks at the reference core's
+    150..300), so that candidates often run in one term (split votes), as the reference core's
+    free runs draw (property_tests/raft/free_runs.py's `schedules`)."""
+    low, high = timing.election_timeout
+    return ((low, high), (low, low + max(1, (high - low) // 15)))
 
 
 @attrs.frozen
@@ -282,15 +313,15 @@ def check_run(
             else [f"{n} (needs {', '.join(promises.reads)})" for n in promises.names]
         )
     safety = _Safety(shape, invariants, transitions)
-    healed = schedule.ticks
-    overload = free_runs.run(sim, schedule, healed, STORM)
+    healed, storm = schedule.ticks, adapter.storm
+    overload = free_runs.run(sim, schedule, healed, storm)
     safety.look(sim, schedule)
     broken: str | None = None
     if overload is None and live and promises is not None:
         restless = free_runs.not_calm(sim)
         if restless is not None:
             raise failure(restless, schedule, sim.trace())
-        limits = promises.bounds(schedule.knob("timeout", (150, 300)), _nodes_state(sim))
+        limits = promises.bounds(run_timing(adapter, schedule), _nodes_state(sim))
         watch = promises.watch(limits)
         seen = [-1]  # the last tick the promises were looked at: once a tick is enough
 
@@ -300,11 +331,11 @@ def check_run(
             seen[0] = s.now
             return watch.see(_nodes_state(s), s.now - healed)
 
-        overload = free_runs.run(sim, schedule, healed + watch.limit + 1, STORM, stop=kept)
+        overload = free_runs.run(sim, schedule, healed + watch.limit + 1, storm, stop=kept)
         watch.end(_nodes_state(sim))
         broken = watch.broken
     elif overload is None:
-        overload = free_runs.run(sim, schedule, healed + SETTLE, STORM)
+        overload = free_runs.run(sim, schedule, healed + SETTLE, storm)
     safety.look(sim, schedule)
     trace = sim.trace()
     diverged = free_runs.divergence(sim)
@@ -387,10 +418,11 @@ def free_run_check(
     nodes: int = 3,
 ) -> None:
     """Hypothesis: free runs of `nodes` nodes of `adapter` (with `bugs`) keep every property of
-    its shape (`check_run`), on schedules Hypothesis draws and shrinks."""
+    its shape (`check_run`), on schedules Hypothesis draws and shrinks, their election timeouts
+    drawn at its pace (`election_timeouts`)."""
 
     @settings
-    @given(schedules(500, 2000))
+    @given(schedules(500, 2000, timeouts=election_timeouts(adapter.timing)))
     def plugin_run_holds(schedule: Schedule) -> None:
         check_run(adapter, schedule, nodes, bugs)
 
@@ -434,7 +466,7 @@ def write_log(
         heal=False,
         record=False,
     )
-    free_runs.run(sim, schedule, schedule.ticks + SETTLE, STORM)
+    free_runs.run(sim, schedule, schedule.ticks + SETTLE, adapter.storm)
     return log
 
 
@@ -482,17 +514,20 @@ def _directed_cluster(
 
 
 def target(
-    adapter: Adapter, notes: str = "", *, storm: Storm = STORM, timing: Timing = REFERENCE
+    adapter: Adapter, notes: str = "", *, storm: Storm | None = None, timing: Timing | None = None
 ) -> RaftTarget:
     """The directed scenarios' target of a Raft-shaped plug-in (`meshcheck scenarios`): its
     messages read through `message_record`, its nodes through `state()`, the shape's decided
     invariants after every step (and its action properties on every step, property_tests/
     directed/run.py), its client answers judged as its own (`own_answers`). `storm`: what a
-    correct cluster of it never exceeds (default: Raft's bound, `STORM`); `timing`: its pace, a
-    `Timing(election_timeout=(lo, hi), heartbeat=h)` (the election timeout its nodes are given,
-    its heartbeat, in ticks), which the scenarios' waits and their CommitLiveness bound derive
-    from (default: the reference core's, elections of 150..300 ticks and a heartbeat every 50)."""
+    correct cluster of it never exceeds; `timing`: its pace, a `Timing(election_timeout=(lo, hi),
+    heartbeat=h)` (the election timeout its nodes are given, its heartbeat, in ticks), which the
+    scenarios' waits and their CommitLiveness bound derive from. Both default to what the adapter
+    declares (`Adapter.storm`, `Adapter.timing`: Raft's bound, `STORM`, and the reference core's
+    pace, elections of 150..300 ticks and a heartbeat every 50, unless it declares its own)."""
     shape = adapter.shape()
+    storm = adapter.storm if storm is None else storm
+    timing = adapter.timing if timing is None else timing
 
     def wire(message: Any) -> Wire | None:
         body = message.body if isinstance(message, Stamped) else message

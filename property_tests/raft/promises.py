@@ -91,14 +91,13 @@ class Bounds:
     committed: int
 
 
-def bounds(timeout: tuple[int, int], state: State) -> Bounds:
-    """The bounds of a run whose nodes' election timeout is `timeout`, from the state at the end
-    of its faults: the election target, and the recovery target for the backlog (entries some
-    node holds past the lowest commitIndex), at the reference timing (heartbeats every 50 ticks,
-    latency 1 to 10)."""
+def bounds(timing: Timing, state: State) -> Bounds:
+    """The bounds of a run at the pace `timing` (its nodes' election timeout and heartbeat: the
+    reference core's heartbeat of 50 ticks unless the implementation declares its own, latency 1
+    to 10), from the state at the end of its faults: the election target, and the recovery target
+    for the backlog (entries some node holds past the lowest commitIndex)."""
     commits = [int(c) for c in state["commitIndex"].values()]
     backlog = max(_last(state, i) for i in state["role"]) - min(commits)
-    timing = Timing(timeout)
     return Bounds(election_bound(timing), recovery_bound(timing, backlog))
 
 
@@ -195,8 +194,8 @@ class Promises:
     names: tuple[str, ...]
     reads: tuple[str, ...]
 
-    def bounds(self, timeout: tuple[int, int], state: State) -> Bounds:
-        return bounds(timeout, state)
+    def bounds(self, timing: Timing, state: State) -> Bounds:
+        return bounds(timing, state)
 
     def watch(self, limits: Bounds) -> Watch:
         return Watch(limits)
