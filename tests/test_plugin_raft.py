@@ -7,8 +7,9 @@ Raft of its own structure (dict messages, a state machine of its own, no leader 
 It is installed into a fresh virtual environment (tests/outside.py) and checked there as a user
 would: its tests, which name no property, hold on the correct library and catch each of its three
 known bugs with the property's name (ElectionSafety, MatchIndexMonotonic, and the commit-liveness
-promise LeaderCommitsStoredEntries with its numbers), and `meshcheck mutants tinyraft` kills all
-three. In process, the same runs show what the checks a plug-in had before missed: the four
+promise LeaderCommitsStoredEntries with its numbers), `meshcheck mutants tinyraft` kills all
+three, and `meshcheck scenarios` runs the directed scenarios on it through the harness's target
+its descriptor names. In process, the same runs show what the checks a plug-in had before missed: the four
 invariants of the tutorial's helpers pass the matchIndex regression and the leader that stops
 committing, and a linearizability check against meshcheck's own state machine fails the correct
 library, whose answers are its own.
@@ -142,3 +143,22 @@ def test_its_own_answers_are_judged_as_its_own(tiny: Adapter) -> None:
     assert own_answers(run.sim) is None
     problem = check_history(run.sim)
     assert problem is not None and problem.startswith("linearizable: not linearizable")
+
+
+def test_meshcheck_scenarios_judges_it_by_its_own_answers_and_the_shapes_properties(
+    env: Path, tmp_path: Path
+) -> None:
+    """`meshcheck scenarios` on the installed plug-in, its descriptor naming the harness's target
+    (`target(ADAPTER)`): the correct library passes (its answers judged as its own, not as
+    meshcheck's state machine's), and its matchIndex regression fails the scenario that reorders
+    the answers by the action property's name, its trace written."""
+    chosen = ("--scenario", "reordered-replies", "--scenario", "lost-reply")
+    done = outside.meshcheck(env, "scenarios", "--protocol", "tinyraft", *chosen, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": pass (") == 2
+    bug = ("--mutant", "match_regress", "--scenario", "reordered-replies", "--out", "found")
+    done = outside.meshcheck(env, "scenarios", "--protocol", "tinyraft", *bug, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "reordered-replies: fail" in done.stdout
+    assert "violates MatchIndexMonotonic" in done.stdout
+    assert (tmp_path / "found" / "tinyraft-reordered-replies.itf.json").is_file()

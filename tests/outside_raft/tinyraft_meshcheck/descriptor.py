@@ -11,4 +11,6 @@ TINYRAFT = Protocol(
     property_tests=("tinyraft_meshcheck.tests",),
     bugs="tinyraft_meshcheck.adapter:BUGS",
     checks="tinyraft_meshcheck.adapter:CHECKS",
+    # a Raft: `meshcheck scenarios` runs the directed scenarios on it
+    directed="tinyraft_meshcheck.directed:TARGET",
 )
