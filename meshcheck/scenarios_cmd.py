@@ -5,7 +5,8 @@ One progress line per scenario as it ends, then one table (scenario, reached?, v
 A scenario that fails, or never reaches its situation, has its ITF trace and its NDJSON log
 written to `--out` (default reports/scenarios), with the commands that replay them: `meshcheck
 trace replay` re-runs it from the trace's `#meta.rerun`, `meshcheck validate` walks the log on the
-spec. Exit 0 when every scenario reached its situation and held, 1 otherwise, 2 for bad input (an
+spec (an adapter that names no step of the spec logs none: the line says so, and prints no
+command). Exit 0 when every scenario reached its situation and held, 1 otherwise, 2 for bad input (an
 unknown protocol, one that is not Raft-shaped, an unknown scenario or mutant), one line.
 """
 
@@ -102,10 +103,14 @@ def run_scenarios(args: argparse.Namespace) -> int:
             print(_wrapped(f"  {found.problem}"))
             written = write_artefacts(target, found, Path(args.out))
             print(f"  trace: {written.trace}")
-            print(f"  log:   {written.log}")
+            if written.unlogged is None:
+                print(f"  log:   {written.log}")
+            else:
+                print(_wrapped(f"  log:   {written.unlogged}"))
             if rerun:
                 print(f"  replay:   {written.replay}")
-            print(f"  validate: {written.validate}", flush=True)
+            if written.unlogged is None:
+                print(f"  validate: {written.validate}", flush=True)
     rows = [
         [o.scenario, "yes" if o.reached else "no", o.verdict, seconds(o.seconds)] for o in outcomes
     ]

@@ -162,3 +162,7 @@ def test_meshcheck_scenarios_judges_it_by_its_own_answers_and_the_shapes_propert
     assert "reordered-replies: fail" in done.stdout
     assert "violates MatchIndexMonotonic" in done.stdout
     assert (tmp_path / "found" / "tinyraft-reordered-replies.itf.json").is_file()
+    # its adapter names no step of Raft.tla: its run logs nothing, and no command says otherwise
+    assert "  log:   none: tinyraft's adapter names no step of Raft" in done.stdout
+    assert "validate:" not in done.stdout
+    assert not (tmp_path / "found" / "tinyraft-reordered-replies.ndjson").exists()

@@ -193,12 +193,15 @@ def check(target: RaftTarget, schedule: Schedule, nodes: int, bugs: frozenset[st
 
 @attrs.frozen
 class Artefacts:
-    """A failing run written out: its trace, its NDJSON log, and the commands that replay them."""
+    """A failing run written out: its trace, its NDJSON log, and the commands that replay them.
+    `unlogged`: why no log was written (then `log` is where it would be, and `validate` no
+    command to print), None when it was."""
 
     trace: Path
     log: Path
     replay: str
     validate: str
+    unlogged: str | None = None
 
 
 def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefacts:
@@ -217,6 +220,15 @@ def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefac
     folder.mkdir(parents=True, exist_ok=True)
     trace_path = itf.write(trace, folder / f"{stem}.itf.json")
     log_path = folder / f"{stem}.ndjson"
+    replay = replay_command(trace_path, trace)
+    if target.logs == "adapter" and not found.log:
+        # an adapter that names no step of the spec logs none (impl/adapters/contract.py): a log
+        # of no records is nothing `meshcheck validate` reads
+        unlogged = (
+            f"none: {target.protocol}'s adapter names no step of {target.spec} (its driver's "
+            "Collected.steps), so its runs log nothing to validate; the trace has every step"
+        )
+        return Artefacts(trace_path, log_path, replay, "", unlogged=unlogged)
     if target.logs == "adapter":
         with log_path.open("w", encoding="utf-8") as out:
             _write_records(found.log, out)
@@ -225,10 +237,7 @@ def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefac
     shown = _shown(log_path)
     extra = "".join(f" --set {shlex.quote(s)}" for s in settings(target, found.trace))
     return Artefacts(
-        trace_path,
-        log_path,
-        replay_command(trace_path, trace),
-        f"meshcheck validate --spec {target.spec}{extra} {shown}",
+        trace_path, log_path, replay, f"meshcheck validate --spec {target.spec}{extra} {shown}"
     )
 
 
