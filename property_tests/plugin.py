@@ -6,8 +6,10 @@ A plug-in hands the harness an `Adapter`: its protocol's name, a factory of its 
 (impl/adapters/contract.py's `Driver`) and its `message_record`. Everything else comes from its
 descriptor: the spec it names (`Models(spec=...)`) gives the spec's action table
 (`registry.actions_of`) and its shape (property_tests/shapes.py), the property set every
-implementation of that spec is checked with. `check_run` checks all of it on one free run, with no
-property named by the plug-in:
+implementation of that spec is checked with. Its pace (election timeout, heartbeat) and its storm
+bound are the reference core's unless the `Adapter` declares its own (`timing`, `storm`), and
+every check below runs at them. `check_run` checks all of it on one free run, with no property
+named by the plug-in:
 
 - after every step, every state invariant of the shape whose variables the adapter's `state()`
   gives (Raft: ElectionSafety, LogMatching, LeaderCompleteness, StateMachineSafety, and with more
