@@ -238,5 +238,6 @@ def test_a_failing_plugin_test_writes_its_trace_and_says_a_command_that_runs_it_
     assert done.returncode == 1, done.stdout + done.stderr
     assert "invariant LeaderCompleteness violated" in done.stdout
     [rewritten] = (user / "again").iterdir()
+    assert rewritten.name == written.name  # the same file, wherever pytest's root folder is
     assert f"replay: {again}" in done.stdout
     assert itf.read(rewritten).steps == trace.steps
