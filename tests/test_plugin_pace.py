@@ -26,9 +26,9 @@ from meshcheck.property_tests.directed.run import outcome
 from meshcheck.property_tests.directed.target import REFERENCE
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.plugin import STORM
 from meshcheck.property_tests.plugin import Adapter
+from meshcheck.property_tests.plugin import Storm
 from meshcheck.property_tests.plugin import Timing
 from meshcheck.property_tests.plugin import check_run
 from meshcheck.property_tests.plugin import election_timeouts
