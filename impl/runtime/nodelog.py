@@ -124,15 +124,9 @@ class NodeLog:
             self._out.flush()
             self.records += len(lines)
 
-    def write(
-        self,
-        clock: int,
-        action: str,
-        params: Mapping[str, Any],
-        core: Any,
-        sent: tuple[Any, ...] = (),
-    ) -> None:
-        line = self.line(clock, action, params, core, sent)
+    def write(self, clock: int, action: str, params: Mapping[str, Any], core: Any) -> None:
+        """Make the record of an action that sends nothing (a restart's) and write it."""
+        line = self.line(clock, action, params, core)
         if line is not None:
             self.append([line])
 
