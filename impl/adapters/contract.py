@@ -61,7 +61,6 @@ line (`AdapterError`: the adapter, the node, the field), or met by the harness i
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -90,6 +89,8 @@ from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.events import Deliver
 from meshcheck.impl.base.events import Restart
 from meshcheck.impl.base.events import Tick
+from meshcheck.impl.base.logline import log_line
+from meshcheck.impl.base.logline import log_record
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.base.values import Value
 from meshcheck.impl.base.values import to_json
@@ -276,16 +277,10 @@ class NdjsonLog:
         params: Mapping[str, Any],
         state: Mapping[str, Any],
     ) -> None:
-        record = {
-            "run": self.run,
-            "node": node,
-            "clock": clock,
-            "action": action,
-            "params": to_json(params),
-            "state": {k: self._json(v) for k, v in state.items()},
-        }
+        state_json = {k: self._json(v) for k, v in state.items()}
+        record = log_record(self.run, node, clock, action, to_json(params), state_json)
         if self.out is not None:
-            self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.out.write(log_line(record))
         else:
             self.records.append(record)
 

@@ -19,18 +19,17 @@ one commit index (meshcheck/cluster/checks.py `applied_state`; tests/test_cluste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from meshcheck.impl.base.bugs import Bugs
 
-OVERLAY_CASES_IN_SET_ORDER = "overlay_cases_in_set_order"
+BUGS = Bugs()
 
-BUGS: Mapping[str, str] = {
-    OVERLAY_CASES_IN_SET_ORDER: (
-        "DeployOverlay stores its cases as `tuple(set(op.cases))`: deduplicated once more, "
-        "defensively, through a set, and not sorted again. The overlay holds the same cases on "
-        "every replica, in the order a set of strings iterates in, which differs between processes "
-        "with different hash seeds: the replicas' snapshots, digests and answers to a read of the "
-        "overlay differ, though each applied the same log (State Machine Safety, seen in the "
-        "bytes an InstallSnapshot ships and a digest compares). Every replica of one process "
-        "agrees, so no check inside one process sees it."
-    ),
-}
+OVERLAY_CASES_IN_SET_ORDER = BUGS.declare(
+    "overlay_cases_in_set_order",
+    "DeployOverlay stores its cases as `tuple(set(op.cases))`: deduplicated once more, "
+    "defensively, through a set, and not sorted again. The overlay holds the same cases on "
+    "every replica, in the order a set of strings iterates in, which differs between processes "
+    "with different hash seeds: the replicas' snapshots, digests and answers to a read of the "
+    "overlay differ, though each applied the same log (State Machine Safety, seen in the "
+    "bytes an InstallSnapshot ships and a digest compares). Every replica of one process "
+    "agrees, so no check inside one process sees it.",
+)

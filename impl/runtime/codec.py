@@ -140,6 +140,18 @@ class Codec:
         except RecursionError:
             raise CodecError("a frame nested too deep") from None
 
+    def decode_stamped(self, data: bytes) -> tuple[Any, Any] | None:
+        """A message between members of a cluster, (the sender's clock, the message), as `data`
+        encodes it; None when `data` is no frame of this codec or holds no such pair (the
+        receiver counts it refused and reads on)."""
+        try:
+            stamped = self.decode(data)
+        except CodecError:
+            return None
+        if not (isinstance(stamped, tuple) and len(stamped) == 2):
+            return None
+        return stamped[0], stamped[1]
+
     def _in(self, raw: Any) -> Any:
         if raw is None or isinstance(raw, bool | int | str | float):
             return raw

@@ -405,12 +405,8 @@ class Host:
 
     async def _from_peer(self, peer: str, reader: asyncio.StreamReader) -> None:
         while (data := await read_frame(reader)) is not None:
-            try:
-                stamped = self.codec.decode(data)
-            except CodecError:
-                self.refused += 1
-                continue
-            if not (isinstance(stamped, tuple) and len(stamped) == 2 and type(stamped[0]) is int):
+            stamped = self.codec.decode_stamped(data)
+            if stamped is None or type(stamped[0]) is not int:
                 self.refused += 1  # a wire message is (the sender's clock, the message)
                 continue
             sent_at, message = stamped

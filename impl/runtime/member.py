@@ -47,7 +47,6 @@ from meshcheck.impl.base.events import Restart
 from meshcheck.impl.base.events import Tick
 from meshcheck.impl.runtime.clock import Clock
 from meshcheck.impl.runtime.codec import Codec
-from meshcheck.impl.runtime.codec import CodecError
 from meshcheck.impl.runtime.config import Address
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.frames import FrameError
@@ -206,12 +205,8 @@ class Member:
             self._writers[node] = writer
             try:
                 while (data := await read_frame(reader)) is not None:
-                    try:
-                        stamped = self.codec.decode(data)
-                    except CodecError:
-                        self.refused += 1
-                        continue
-                    if not (isinstance(stamped, tuple) and len(stamped) == 2):
+                    stamped = self.codec.decode_stamped(data)
+                    if stamped is None:
                         self.refused += 1
                         continue
                     self.lamport = max(self.lamport, int(stamped[0])) + 1

@@ -9,26 +9,27 @@ failure (meshcheck/faults/lazyfs.py; `--nemesis power`) can: docs/faults.md has 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from meshcheck.impl.base.bugs import Bugs
 
-SKIP_FSYNC = "skip_fsync"
-ACK_BEFORE_FSYNC = "ack_before_fsync"
 # the cluster configuration's option that holds the runtime's mutants switched on
 OPTION = "runtime_bugs"
 # how long ACK_BEFORE_FSYNC lets records wait for their fsync
 DEFERRED_SECONDS = 1.0
 
-BUGS: Mapping[str, str] = {
-    SKIP_FSYNC: (
-        "The state file is written and never fsynced, its new name neither: the disk discipline "
-        "left to the page cache (a database run with fsync off, as PostgreSQL's `fsync = off`, "
-        "or a store whose fsync is a no-op on its platform)."
-    ),
-    ACK_BEFORE_FSYNC: (
-        "The state file's records are written and the step's messages sent at once, the fsync "
-        "coming later, at the first write once a second has passed since the last one: group "
-        "commit with the answer before the commit (Redis's `appendfsync everysec`, which its "
-        "documentation says may lose a second of writes). The rule it breaks is the one "
-        "impl/base/effects.py states: a step's `Persist` is durable before its sends leave."
-    ),
-}
+BUGS = Bugs()
+
+SKIP_FSYNC = BUGS.declare(
+    "skip_fsync",
+    "The state file is written and never fsynced, its new name neither: the disk discipline "
+    "left to the page cache (a database run with fsync off, as PostgreSQL's `fsync = off`, "
+    "or a store whose fsync is a no-op on its platform).",
+)
+
+ACK_BEFORE_FSYNC = BUGS.declare(
+    "ack_before_fsync",
+    "The state file's records are written and the step's messages sent at once, the fsync "
+    "coming later, at the first write once a second has passed since the last one: group "
+    "commit with the answer before the commit (Redis's `appendfsync everysec`, which its "
+    "documentation says may lose a second of writes). The rule it breaks is the one "
+    "impl/base/effects.py states: a step's `Persist` is durable before its sends leave.",
+)

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import IO
 from typing import Any
 
+from meshcheck.impl.base.logline import log_line
+from meshcheck.impl.base.logline import log_record
 from meshcheck.impl.base.values import to_json
 
 # the node's slice of the spec's variables after an action: (core, the action's name, its place
@@ -106,15 +108,9 @@ class NodeLog:
     ) -> str:
         """One line of the log: this node's record of `action` with the parameters and the state
         given as they are to be written."""
-        record = {
-            "run": self._run,
-            "node": self._node,
-            "clock": clock,
-            "action": action,
-            "params": to_json(params),
-            "state": to_json(state),
-        }
-        return json.dumps(record, separators=(",", ":")) + "\n"
+        return log_line(
+            log_record(self._run, self._node, clock, action, to_json(params), to_json(state))
+        )
 
     def append(self, lines: Sequence[str]) -> None:
         """Write `lines` in one call and flush them to the operating system (which keeps them
@@ -124,15 +120,9 @@ class NodeLog:
             self._out.flush()
             self.records += len(lines)
 
-    def write(
-        self,
-        clock: int,
-        action: str,
-        params: Mapping[str, Any],
-        core: Any,
-        sent: tuple[Any, ...] = (),
-    ) -> None:
-        line = self.line(clock, action, params, core, sent)
+    def write(self, clock: int, action: str, params: Mapping[str, Any], core: Any) -> None:
+        """Make the record of an action that sends nothing (a restart's) and write it."""
+        line = self.line(clock, action, params, core)
         if line is not None:
             self.append([line])
 

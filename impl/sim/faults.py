@@ -72,23 +72,24 @@ class FaultInjector:
                 return True
         return False
 
-    def drops(self, source: str, dest: str, message: Any, now: int) -> bool:
-        """A message is due: is it lost? The global rate first, then each matching rule's."""
+    def _strikes(self, rate: str, source: str, dest: str, message: Any, now: int) -> bool:
+        """Whether the fault whose rate is named `rate` befalls a message due now: the global rate
+        first, then each matching rule's."""
         faults = self.faults
         if not faults.active(now):
             return False
-        if faults.drop and self._rng.random() < faults.drop:
+        p: float = getattr(faults, rate)
+        if p and self._rng.random() < p:
             return True
-        return bool(faults.messages) and self._rule_strikes("drop", source, dest, message)
+        return bool(faults.messages) and self._rule_strikes(rate, source, dest, message)
+
+    def drops(self, source: str, dest: str, message: Any, now: int) -> bool:
+        """A message is due: is it lost?"""
+        return self._strikes("drop", source, dest, message, now)
 
     def duplicates(self, source: str, dest: str, message: Any, now: int) -> bool:
-        """A message is due and not lost: is it delivered twice? (as `drops`)"""
-        faults = self.faults
-        if not faults.active(now):
-            return False
-        if faults.duplicate and self._rng.random() < faults.duplicate:
-            return True
-        return bool(faults.messages) and self._rule_strikes("duplicate", source, dest, message)
+        """A message is due and not lost: is it delivered twice?"""
+        return self._strikes("duplicate", source, dest, message, now)
 
     def delay(self, source: str, dest: str, message: Any, now: int) -> int:
         """A message is sent: the extra ticks it is held back (0: none)."""
