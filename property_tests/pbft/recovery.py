@@ -24,15 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import fault_schedules
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.pbft.free_runs import LIVENESS_TICKS
 from meshcheck.property_tests.pbft.free_runs import TIMING
@@ -40,6 +37,7 @@ from meshcheck.property_tests.pbft.free_runs import cluster
 from meshcheck.property_tests.pbft.free_runs import honest
 from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "CatchUpByStateTransfer"
 N = 4
@@ -131,13 +129,6 @@ def check_catch_up(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
     return took
 
 
-def catch_up_by_state_transfer(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """Hypothesis: after the faults, a replica behind the stable checkpoint catches up by state
-    transfer within BOUND ticks (4 replicas, none Byzantine)."""
-
-    @share(settings, SHARE)
-    @given(schedules())
-    def catches_up(schedule: Schedule) -> None:
-        check_catch_up(schedule, N, bugs)
-
-    catches_up()
+# Hypothesis: after the faults, a replica behind the stable checkpoint catches up by state transfer
+# within BOUND ticks (4 replicas, none Byzantine).
+catch_up_by_state_transfer = Drawn("catches_up", check_catch_up, schedules, SHARE, N)

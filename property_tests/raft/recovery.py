@@ -25,14 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import hypothesis
-from hypothesis import given
+from hypothesis import strategies as st
 
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
 from meshcheck.property_tests.raft.free_runs import HEARTBEAT
@@ -41,9 +39,10 @@ from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
 from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.free_runs import lagging
 from meshcheck.property_tests.raft.free_runs import run
-from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.free_runs import schedules as free_run_schedules
 from meshcheck.property_tests.raft.free_runs import sole_leader
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "RecoveryWithinBound"
 ROUND_TRIP = 2 * LATENCY[1]
@@ -178,15 +177,12 @@ def recovery(
     ).message()
 
 
-def recovery_within_bound(
-    bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int = 3
-) -> None:
-    """Hypothesis: once faults stop, a leader within LEADER_BOUND and every node caught up within
-    CATCH_UP_BOUND of its election."""
+def schedules() -> st.SearchStrategy[Schedule]:
+    """The liveness check's schedules, every node on the default election timeout (the one the
+    bounds are written from)."""
+    return free_run_schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,))
 
-    @share(settings, SHARE)
-    @given(schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,)))
-    def recovers(schedule: Schedule) -> None:
-        check_recovery(schedule, nodes, bugs)
 
-    recovers()
+# Hypothesis: once faults stop, a leader within LEADER_BOUND and every node caught up within
+# CATCH_UP_BOUND of its election (3 nodes; `n=` another size).
+recovery_within_bound = Drawn("recovers", check_recovery, schedules, SHARE, 3)
