@@ -12,8 +12,9 @@ here once:
   makes: run to a tick (`run_until`), let a few ticks pass (`pause`), wait for a condition within
   a bound (`wait`), each stopping at the first problem the protocol's step-by-step checks find
   (`broken`), under the protocol's storm bound (`STORM`);
-- `checked`: the check of one run, unrecorded first and recorded again for its counterexample
-  when it broke (`free_runs.unrecorded_first`), the function a harness re-runs a stored run with;
+- `Scripted`: a scenario described by its run and its knobs; its `check` of one run is unrecorded
+  first and recorded again for its counterexample when it broke (`free_runs.unrecorded_first`),
+  the function a harness re-runs a stored run with;
 - `Drawn`: the check `meshcheck mutants` runs, Hypothesis drawing the schedules (`scripted`
   ones for a scenario, the protocol's fault schedules for a recovery property) for a share of the
   profile's examples;
@@ -26,6 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
 from typing import Generic
@@ -74,8 +76,8 @@ class Script(Generic[NodeT]):
     bound when a wait runs out (`late`)."""
 
     salt: ClassVar[str] = ""
-    STORM: ClassVar[Storm]
-    LIMIT: ClassVar[int] = LIMIT
+    STORM: Storm
+    LIMIT: int = LIMIT
 
     def __init__(self, schedule: Schedule, sim: Simulator[NodeT]) -> None:
         self.schedule = schedule
@@ -123,18 +125,43 @@ class Script(Generic[NodeT]):
         return f"t={self.sim.now}: {what} within {limit} ticks"
 
 
-def checked(scenario: Callable[[Schedule, int, frozenset[str], bool], Ran]) -> RunCheck:
-    """The check of one run of `scenario(schedule, n, bugs, record)`: CheckFailed, with the run
-    again recorded for its trace, when it found a problem."""
+def fixed(
+    scenario: Callable[[Schedule, frozenset[str], bool], Ran],
+) -> Callable[[Schedule, int, frozenset[str], bool], Ran]:
+    """A scenario of a fixed size, `scenario(schedule, bugs, record)`, as `Scripted` runs one."""
+    return lambda schedule, n, bugs, record: scenario(schedule, bugs, record)
 
-    def check(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+
+@attrs.frozen
+class Scripted:
+    """A protocol's scripted scenario, described: `run(schedule, n, bugs, record)` runs it
+    (`fixed`: one of a fixed size), on schedules of a seed and its `knobs`, drawn in the order
+    given (`free_runs.scripted`); `name`, `fraction` and `n` are its Hypothesis check's (`Drawn`)."""
+
+    name: str
+    run: Callable[[Schedule, int, frozenset[str], bool], Ran]
+    knobs: Mapping[str, st.SearchStrategy[Any]]
+    fraction: float
+    n: int = 0
+
+    def check(self, schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+        """One run, unrecorded first; CheckFailed, with the run again recorded for its trace,
+        when it found a problem (a harness's rerun of a stored run)."""
+
         def once(record: bool) -> tuple[Simulator[Any], str | None]:
-            ran = scenario(schedule, n, bugs, record)
+            ran = self.run(schedule, n, bugs, record)
             return ran.sim, ran.problem
 
         free_runs.unrecorded_first(schedule, once)
 
-    return check
+    def schedules(self) -> st.SearchStrategy[Schedule]:
+        return free_runs.scripted(**self.knobs)
+
+    def drawn(
+        self, bugs: frozenset[str], settings: hypothesis.settings, *, n: int | None = None
+    ) -> None:
+        """The check `meshcheck mutants` runs: Hypothesis draws the seed and the knobs."""
+        Drawn(self.name, self.check, self.schedules, self.fraction, self.n)(bugs, settings, n=n)
 
 
 @attrs.frozen
@@ -186,3 +213,108 @@ def shortest(
     if best is None:
         raise SystemExit(f"meshcheck: no {name} scenario kills {mutant}")
     return best
+
+
+# -- the restart scenario every protocol gets ------------------------------------------------------
+
+
+def any_node(sim: Simulator[Any], rng: random.Random) -> str:
+    """A node drawn from the seed: the default victim of `Restarting`."""
+    return rng.choice(list(sim.node_ids))
+
+
+def applied(sim: Simulator[Any], node: str) -> int:
+    """The highest log index `node` has applied (0: none)."""
+    return max(sim.applied_by_index[node], default=0)
+
+
+def applied_as_far(sim: Simulator[Any], node: str, mark: int) -> bool:
+    """Whether `node` applied as far as `mark` (the highest index any node had applied when it
+    came back), and the others went past it: the default catch-up of `Restarting`."""
+    others = [i for i in sim.node_ids if i != node and sim.up[i]]
+    return applied(sim, node) >= mark and any(applied(sim, i) > mark for i in others)
+
+
+@attrs.frozen
+class Restarting:
+    """The restart scenario of any protocol that describes itself: its calm cluster, whose client
+    writes on (`build(schedule, n, bugs, record)`) under its storm bound, and what is its own:
+    `victim(sim, rng)`, the node to restart (None: none yet, wait for one: a leader not elected),
+    `caught_up(sim, node, mark)`, what the restarted node must catch up on (`mark`: the highest
+    index any node had applied when it came back), `verdict(sim)`, its properties at the end, and
+    `broken(sim)`, its checks after every step. Each of the schedule's `cycles`: the cluster
+    applies something, the victim crashes, stays down `down` ticks, restarts, and catches up,
+    each wait within `limit` ticks."""
+
+    build: Callable[[Schedule, int, frozenset[str], bool], Simulator[Any]]
+    storm: Storm
+    verdict: Callable[[Simulator[Any]], str | None]
+    victim: Callable[[Simulator[Any], random.Random], str | None] = any_node
+    caught_up: Callable[[Simulator[Any], str, int], bool] = applied_as_far
+    broken: Callable[[Simulator[Any]], str | None] = lambda sim: None
+    down: tuple[int, int] = (100, 600)
+    limit: int = LIMIT
+
+    def scenario(
+        self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool
+    ) -> Script[Any]:
+        """One run; its `problem` is the first thing found broken (None: it held)."""
+        s = _Restarted(self, schedule, self.build(schedule, n, bugs, record))
+        for _ in range(schedule.knob("cycles", 1)):
+            if not self.cycle(s):
+                return s
+        s.problem = self.verdict(s.sim)
+        return s
+
+    def cycle(self, s: Script[Any]) -> bool:
+        sim = s.sim
+        before = max(applied(sim, i) for i in sim.node_ids)
+        if not s.wait(
+            lambda: max(applied(sim, i) for i in sim.node_ids) > before,
+            "the cluster applied nothing new",
+        ):
+            return False
+        if not s.wait(lambda: self.victim(sim, s.rng) is not None, "no node to restart"):
+            return False
+        victim = self.victim(sim, s.rng)
+        assert victim is not None
+        sim.crash(victim)
+        if not s.pause(*self.down):
+            return False
+        mark = max(applied(sim, i) for i in sim.node_ids)
+        sim.recover(victim)
+        return s.wait(
+            lambda: self.caught_up(sim, victim, mark),
+            f"{victim} did not catch up (index {mark}) after its restart",
+        )
+
+    def scripted(self, name: str, fraction: float, n: int) -> Scripted:
+        """The scenario as its checks run it: the seed drawn, one cycle or three."""
+        return Scripted(name, self.scenario, {"cycles": st.sampled_from((1, 3))}, fraction, n)
+
+
+class _Restarted(Script[Any]):
+    salt = "restart"
+
+    def __init__(self, spec: Restarting, schedule: Schedule, sim: Simulator[Any]) -> None:
+        super().__init__(schedule, sim)
+        self.spec = spec
+        self.STORM = spec.storm
+        self.LIMIT = spec.limit
+
+    def broken(self) -> str | None:
+        return self.spec.broken(self.sim)
+
+
+def recorded_failure(
+    check: RunCheck, schedule: Schedule, n: int, bugs: frozenset[str]
+) -> CheckFailed:
+    """The failure `check` raises on `schedule` with `bugs` on, its run recorded (a test's
+    "the mutant fails it, with a counterexample"): AssertionError if the run held or its failure
+    has no recorded steps."""
+    try:
+        check(schedule, n, bugs)
+    except CheckFailed as failed:
+        assert failed.trace is not None and failed.steps > 0, failed.message
+        return failed
+    raise AssertionError(f"{schedule!r} with {sorted(bugs)}: the check held")

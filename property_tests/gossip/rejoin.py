@@ -49,7 +49,6 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import record
 from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
 from meshcheck.property_tests.gossip.free_runs import live_members
 from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS
@@ -164,8 +163,22 @@ def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> 
     return r
 
 
-# One scripted run; CheckFailed with its recorded trace when something broke.
-check_rejoin = scenarios.checked(scenario)
+# The scenario: its check of one run (CheckFailed with its recorded trace when something broke),
+# and the check `meshcheck mutants gossip` runs, Hypothesis drawing the seed and knobs.
+SCRIPTED = scenarios.Scripted(
+    "member_is_trusted_and_chosen_again",
+    scenario,
+    {
+        "up": st.sampled_from((10, 3, 30)),
+        "apart": st.sampled_from((0, 20, 40)),  # 0: the shortest that evicts (evict_rounds + 1)
+        "side": st.sampled_from((1, 2)),
+        "window": st.sampled_from((100, 10)),
+    },
+    1 / 6,
+)
+check_rejoin = SCRIPTED.check
+schedules = SCRIPTED.schedules
+rejoin_check = SCRIPTED.drawn
 
 
 # the mutant this scenario is for: no other check kills it (its stored run, traces/gossip/, is a
@@ -186,16 +199,3 @@ def candidates() -> list[Schedule]:
 def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
     """The failing run of this scenario with the fewest recorded steps among `candidates`."""
     return shortest_of("rejoin", candidates(), check_rejoin, scenario, mutant, n)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        up=st.sampled_from((10, 3, 30)),
-        apart=st.sampled_from((0, 20, 40)),  # 0: the shortest that evicts (evict_rounds + 1)
-        side=st.sampled_from((1, 2)),
-        window=st.sampled_from((100, 10)),
-    )
-
-
-# The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs.
-rejoin_check = scenarios.Drawn("member_is_trusted_and_chosen_again", check_rejoin, schedules, 1 / 6)

@@ -46,7 +46,6 @@ from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import record
 from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
 from meshcheck.property_tests.gossip.free_runs import KEYS
@@ -193,8 +192,21 @@ def _agree(s: Script, key: str) -> bool:
     return all(node.status == IN for node in live) and len({n.entries.get(key) for n in live}) == 1
 
 
-# One scripted run; CheckFailed with its recorded trace when something broke.
-check_restart = scenarios.checked(scenario)
+# The scenario: its check of one run (CheckFailed with its recorded trace when something broke),
+# and the check `meshcheck mutants gossip` runs, Hypothesis drawing the seed and knobs.
+SCRIPTED = scenarios.Scripted(
+    "restarted_member_is_trusted_again",
+    scenario,
+    {
+        "up": st.sampled_from((20, 5, 50)),
+        "cycles": st.sampled_from((1, 3)),
+        "window": st.sampled_from((100, 10)),
+    },
+    1 / 6,
+)
+check_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+restart_scenario_check = SCRIPTED.drawn
 
 
 # the mutants this scenario is for: the free runs do not kill them (their stored runs,
@@ -234,17 +246,3 @@ def shortest_of(
         return holds(schedule, n, frozenset(), record=True).problem is None
 
     return scenarios.shortest("gossip", name, check, schedules, mutant, n, unmutated)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        up=st.sampled_from((20, 5, 50)),
-        cycles=st.sampled_from((1, 3)),
-        window=st.sampled_from((100, 10)),
-    )
-
-
-# The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs.
-restart_scenario_check = scenarios.Drawn(
-    "restarted_member_is_trusted_again", check_restart, schedules, 1 / 6
-)

@@ -13,7 +13,6 @@ from hypothesis import settings
 
 from meshcheck.impl.gossip import mutants
 from meshcheck.impl.gossip.config import GossipConfig
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
 from meshcheck.property_tests.gossip.free_runs import once
@@ -22,6 +21,7 @@ from meshcheck.property_tests.gossip.rejoin import evict_rounds
 from meshcheck.property_tests.gossip.rejoin import rejoin_bound
 from meshcheck.property_tests.gossip.rejoin import rejoin_check
 from meshcheck.property_tests.gossip.rejoin import scenario
+from meshcheck.property_tests.scenarios import recorded_failure
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -54,9 +54,7 @@ def test_an_eviction_never_lifted_fails_member_chosen_again() -> None:
     assert problem is not None and problem.startswith("MemberChosenAgain: "), problem
     assert "60 rounds after a partition of 17 rounds healed" in problem
     assert "the bound is 60 rounds (n=5, watchers 3, interval 1000, evict_after 5000" in problem
-    with pytest.raises(CheckFailed) as failed:
-        check_rejoin(schedule, 5, bugs)
-    assert failed.value.trace is not None and failed.value.steps > 0
+    recorded_failure(check_rejoin, schedule, 5, bugs)
 
 
 def test_a_suspicion_never_cleared_fails_it_too() -> None:

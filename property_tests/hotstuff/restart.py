@@ -46,7 +46,6 @@ from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.property_tests import record
 from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
 from meshcheck.property_tests.hotstuff.free_runs import STORM
 from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
@@ -205,13 +204,23 @@ def client_cycle(s: Script, writes: int) -> bool:
     )
 
 
-def _run(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Script:
-    return scenario(schedule, bugs, record)
-
-
-# One scripted run (`n` is the group's size, always N: the rerun's signature); CheckFailed with its
-# recorded trace when something broke.
-check_restart = scenarios.checked(_run)
+# The scenario: its check of one run (`n` is the group's size, always N: the rerun's signature;
+# CheckFailed with its recorded trace when something broke), and the check `meshcheck mutants
+# hotstuff` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_nodes_are_answered_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 3),
+    },
+    1 / 10,
+    N,
+)
+check_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+restart_scenario_check = SCRIPTED.drawn
 
 
 # the mutants this scenario is for: the free runs do not kill them (their stored runs,
@@ -225,17 +234,3 @@ def shortest(mutant: str) -> tuple[Trace, record.Rerun]:
         Schedule(seed=seed, ticks=0, variant="client", cycles=1, writes=1) for seed in range(3)
     )
     return scenarios.shortest("hotstuff", "restart", check_restart, small, mutant, N)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 3),
-    )
-
-
-# The check `meshcheck mutants hotstuff` runs: Hypothesis draws the seed, variant and cycles.
-restart_scenario_check = scenarios.Drawn(
-    "restarted_nodes_are_answered_truly", check_restart, schedules, 1 / 10, N
-)

@@ -41,7 +41,6 @@ from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.client import Client
 from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.pbft.free_runs import STORM
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import answered
@@ -180,24 +179,20 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
     return s.wait_accepted("the restarted client's new requests")
 
 
-def _run(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Script:
-    return scenario(schedule, bugs, record)
-
-
-# One scripted run (`n` is the group's size, always N: the rerun's signature); CheckFailed with its
-# recorded trace when something broke.
-check_client_restart = scenarios.checked(_run)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 3),
-    )
-
-
-# The check `meshcheck mutants pbft` runs: Hypothesis draws the seed, variant and cycles.
-client_restart_check = scenarios.Drawn(
-    "restarted_client_is_answered_truly", check_client_restart, schedules, 1 / 10, N
+# The scenario: its check of one run (`n` is the group's size, always N: the rerun's signature;
+# CheckFailed with its recorded trace when something broke), and the check `meshcheck mutants
+# pbft` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_client_is_answered_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 3),
+    },
+    1 / 10,
+    N,
 )
+check_client_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+client_restart_check = SCRIPTED.drawn

@@ -48,7 +48,6 @@ from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.free_runs import unique_write
@@ -244,24 +243,20 @@ def _first_applied(sim: Simulator[RaftNode]) -> Mapping[int, Any]:
     return first
 
 
-def _run(schedule: Schedule, nodes: int, bugs: frozenset[str], record: bool) -> Script:
-    return scenario(schedule, bugs, record)
-
-
-# One scripted run (`nodes` is the cluster's size, always NODES: the rerun's signature);
-# CheckFailed with its recorded trace when something broke.
-check_leader_restart = scenarios.checked(_run)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 4),
-    )
-
-
-# The check `meshcheck mutants raft` runs: Hypothesis draws the seed, variant and cycles.
-leader_restart_check = scenarios.Drawn(
-    "restarted_leader_answers_truly", check_leader_restart, schedules, 1 / 5, NODES
+# The scenario: its check of one run (`n` is the cluster's size, always NODES: the rerun's
+# signature; CheckFailed with its recorded trace when something broke), and the check `meshcheck
+# mutants raft` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_leader_answers_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 4),
+    },
+    1 / 5,
+    NODES,
 )
+check_leader_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+leader_restart_check = SCRIPTED.drawn

@@ -14,13 +14,13 @@ from hypothesis import settings
 from meshcheck.impl.raft import LEADER
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.leader_restart import NODES
 from meshcheck.property_tests.raft.leader_restart import VARIANTS
 from meshcheck.property_tests.raft.leader_restart import check_leader_restart
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.leader_restart import scenario
+from meshcheck.property_tests.scenarios import recorded_failure
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -79,9 +79,7 @@ def test_a_persisted_table_of_pending_writes_is_caught(cycles: int) -> None:
         problem.startswith("linearizable: not linearizable")
         or problem.startswith("no answer withdrawn")
     ), problem
-    with pytest.raises(CheckFailed) as failed:
-        check_leader_restart(schedule, NODES, bugs)
-    assert failed.value.trace is not None and failed.value.steps > 0
+    recorded_failure(check_leader_restart, schedule, NODES, bugs)
 
 
 def test_a_leader_that_proposes_its_uncommitted_entries_again_is_caught() -> None:
