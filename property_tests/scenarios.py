@@ -197,9 +197,11 @@ def shortest(
     mutant: str,
     n: int,
     holds: Callable[[Schedule], bool] | None = None,
+    among: str = "",
 ) -> tuple[Trace, record.Rerun]:
     """The failing run of `check` (the harness's rerun `name`) with the fewest recorded steps
-    among `schedules` (those whose unmutated run `holds`, when given), and its rerun."""
+    among `schedules` (those whose unmutated run `holds`, when given), and its rerun; `among`
+    names the schedules when none fails (default: the `name` scenario)."""
     best: tuple[Trace, record.Rerun] | None = None
     for schedule in schedules:
         try:
@@ -211,7 +213,7 @@ def shortest(
             if holds is None or holds(schedule):
                 best = (trace, record.Rerun(protocol, name, n, repr(schedule)))
     if best is None:
-        raise SystemExit(f"meshcheck: no {name} scenario kills {mutant}")
+        raise SystemExit(f"meshcheck: no {among or f'{name} scenario'} kills {mutant}")
     return best
 
 
