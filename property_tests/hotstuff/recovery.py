@@ -74,6 +74,7 @@ from meshcheck.property_tests.hotstuff.free_runs import committed_view
 from meshcheck.property_tests.hotstuff.free_runs import honest
 from meshcheck.property_tests.recovery import Late
 from meshcheck.property_tests.recovery import differential_bound
+from meshcheck.property_tests.recovery import looked_on
 from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "RecoveryWithinBound"
@@ -230,8 +231,7 @@ def check_recovery(schedule: Schedule, n: int, bugs: frozenset[str]) -> tuple[in
         problem = free_runs.run(sim, schedule, resumed + STEADY_BOUND, STORM, done)
         if problem is not None or done(sim):
             return sim, problem
-        free_runs.run(sim, schedule, resumed + STEADY_BOUND + LOOK, STORM, done)
-        took = sim.now - resumed if done(sim) else None
+        took = looked_on(sim, schedule, STORM, done, resumed, resumed + STEADY_BOUND + LOOK)
         return sim, Late(
             PROPERTY,
             f"HotStuff's pacemaker went {STEADY_VIEWS} views on (every correct replica committing)",

@@ -32,11 +32,13 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import fault_schedules
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.pbft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.pbft.free_runs import STORM
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import cluster
 from meshcheck.property_tests.pbft.free_runs import honest
 from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.recovery import looked_on
 from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "CatchUpByStateTransfer"
@@ -105,8 +107,9 @@ def check_catch_up(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
             took = sim.now - healed if late else 0
             return sim, None
         last = behind(sim)[-1]
-        run(sim, schedule, healed + BOUND + LOOK, stop=lambda s: last not in behind(s))
-        caught = None if last in behind(sim) else sim.now - healed
+        caught = looked_on(
+            sim, schedule, STORM, lambda s: last not in behind(s), healed, healed + BOUND + LOOK
+        )
         moved = sim.nodes[last].view > views[last]
         if caught is not None:
             how = (

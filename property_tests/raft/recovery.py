@@ -36,12 +36,14 @@ from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
 from meshcheck.property_tests.raft.free_runs import HEARTBEAT
 from meshcheck.property_tests.raft.free_runs import LATENCY
 from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.free_runs import lagging
 from meshcheck.property_tests.raft.free_runs import run
 from meshcheck.property_tests.raft.free_runs import schedules as free_run_schedules
 from meshcheck.property_tests.raft.free_runs import sole_leader
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.recovery import looked_on
 from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "RecoveryWithinBound"
@@ -124,8 +126,14 @@ def recovery(
     if problem is not None:
         return sim, problem
     if sole_leader(sim) is None:
-        run(sim, schedule, healed + LEADER_BOUND + LOOK, stop=lambda s: sole_leader(s) is not None)
-        took = sim.now - healed if sole_leader(sim) is not None else None
+        took = looked_on(
+            sim,
+            schedule,
+            STORM,
+            lambda s: sole_leader(s) is not None,
+            healed,
+            healed + LEADER_BOUND + LOOK,
+        )
         return sim, Late(
             PROPERTY,
             "Raft elected a sole leader",
@@ -155,8 +163,7 @@ def recovery(
     leaderless = leadership.key is None  # deposed, and no leader again by the end of the rounds
     since = healed if leaderless else leadership.since
     end = sim.now
-    run(sim, schedule, end + LOOK, stop=leadership)
-    took = sim.now - since if leadership(sim) else None
+    took = looked_on(sim, schedule, STORM, leadership, since, end + LOOK)
     catch_up = (
         f"the backlog shipped within {CATCH_UP_HEARTBEATS} heartbeats ({HEARTBEAT} ticks) "
         f"and {CATCH_UP_ROUND_TRIPS} round trips of the election"
