@@ -320,3 +320,12 @@ def recorded_failure(
         assert failed.trace is not None and failed.steps > 0, failed.message
         return failed
     raise AssertionError(f"{schedule!r} with {sorted(bugs)}: the check held")
+
+
+def caught(scripted: Scripted, schedule: Schedule, n: int, bugs: frozenset[str]) -> str:
+    """What a run of `scripted` on `schedule` with `bugs` on found broken, its check failing with
+    a recorded counterexample (a test's "the mutant fails it"): AssertionError if it held."""
+    problem = scripted.run(schedule, n, bugs, False).problem
+    assert problem is not None, f"{schedule!r} with {sorted(bugs)}: the scenario held"
+    recorded_failure(scripted.check, schedule, n, bugs)
+    return problem

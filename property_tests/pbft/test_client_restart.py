@@ -18,14 +18,14 @@ from meshcheck.impl.pbft.messages import Request
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.pbft.client_restart import SCRIPTED
 from meshcheck.property_tests.pbft.client_restart import VARIANTS
 from meshcheck.property_tests.pbft.client_restart import N
-from meshcheck.property_tests.pbft.client_restart import check_client_restart
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.client_restart import scenario
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import rsm_op
-from meshcheck.property_tests.scenarios import recorded_failure
+from meshcheck.property_tests.scenarios import caught
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -52,9 +52,8 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:
     schedule = Schedule(seed=0, ticks=0, variant="client", cycles=1, writes=2)
     bugs = frozenset({mutants.CLIENT_TIMESTAMP_RESET})
-    problem = scenario(schedule, bugs, record=False).problem
-    assert problem is not None and "the restarted client's new requests" in problem, problem
-    recorded_failure(check_client_restart, schedule, N, bugs)
+    problem = caught(SCRIPTED, schedule, N, bugs)
+    assert "the restarted client's new requests" in problem, problem
 
 
 def test_replicas_do_not_answer_another_request_under_an_executed_timestamp() -> None:

@@ -16,11 +16,11 @@ from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.leader_restart import NODES
+from meshcheck.property_tests.raft.leader_restart import SCRIPTED
 from meshcheck.property_tests.raft.leader_restart import VARIANTS
-from meshcheck.property_tests.raft.leader_restart import check_leader_restart
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.leader_restart import scenario
-from meshcheck.property_tests.scenarios import recorded_failure
+from meshcheck.property_tests.scenarios import caught
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -74,12 +74,10 @@ def test_a_persisted_table_of_pending_writes_is_caught(cycles: int) -> None:
     bugs = frozenset({mutants.PENDING_WRITES_PERSISTED})
     schedule = Schedule(seed=1, ticks=0, variant="before", cycles=cycles, writes=3)
     assert scenario(schedule, frozenset(), record=False).problem is None
-    problem = scenario(schedule, bugs, record=False).problem
-    assert problem is not None and (
-        problem.startswith("linearizable: not linearizable")
-        or problem.startswith("no answer withdrawn")
+    problem = caught(SCRIPTED, schedule, NODES, bugs)
+    assert problem.startswith("linearizable: not linearizable") or problem.startswith(
+        "no answer withdrawn"
     ), problem
-    recorded_failure(check_leader_restart, schedule, NODES, bugs)
 
 
 def test_a_leader_that_proposes_its_uncommitted_entries_again_is_caught() -> None:
