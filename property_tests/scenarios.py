@@ -322,10 +322,8 @@ def recorded_failure(
     raise AssertionError(f"{schedule!r} with {sorted(bugs)}: the check held")
 
 
-def caught(scripted: Scripted, schedule: Schedule, n: int, bugs: frozenset[str]) -> str:
-    """What a run of `scripted` on `schedule` with `bugs` on found broken, its check failing with
-    a recorded counterexample (a test's "the mutant fails it"): AssertionError if it held."""
-    problem = scripted.run(schedule, n, bugs, False).problem
-    assert problem is not None, f"{schedule!r} with {sorted(bugs)}: the scenario held"
-    recorded_failure(scripted.check, schedule, n, bugs)
-    return problem
+def caught(check: RunCheck, schedule: Schedule, n: int, bugs: frozenset[str]) -> str:
+    """What `check` reports on `schedule` with `bugs` on (a test's "the mutant fails it"): the
+    message of its failure, which begins with the problem its recorded run found, then where,
+    then the schedule; AssertionError if the run held or its failure has no recorded steps."""
+    return recorded_failure(check, schedule, n, bugs).message

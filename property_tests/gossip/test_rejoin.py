@@ -16,7 +16,7 @@ from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
 from meshcheck.property_tests.gossip.free_runs import once
-from meshcheck.property_tests.gossip.rejoin import SCRIPTED
+from meshcheck.property_tests.gossip.rejoin import check_rejoin
 from meshcheck.property_tests.gossip.rejoin import evict_rounds
 from meshcheck.property_tests.gossip.rejoin import rejoin_bound
 from meshcheck.property_tests.gossip.rejoin import rejoin_check
@@ -50,7 +50,7 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_an_eviction_never_lifted_fails_member_chosen_again() -> None:
     schedule = Schedule(seed=0, ticks=0, up=10, apart=0, side=1, window=100)
     bugs = frozenset({mutants.EVICTION_NEVER_LIFTED})
-    problem = caught(SCRIPTED, schedule, 5, bugs)
+    problem = caught(check_rejoin, schedule, 5, bugs)
     assert problem.startswith("MemberChosenAgain: "), problem
     assert "60 rounds after a partition of 17 rounds healed" in problem
     assert "the bound is 60 rounds (n=5, watchers 3, interval 1000, evict_after 5000" in problem

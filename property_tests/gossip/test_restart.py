@@ -11,8 +11,8 @@ from hypothesis import settings
 from meshcheck.impl.gossip import mutants
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.gossip.free_runs import once
-from meshcheck.property_tests.gossip.restart import SCRIPTED
 from meshcheck.property_tests.gossip.restart import TRUST_ROUNDS
+from meshcheck.property_tests.gossip.restart import check_restart
 from meshcheck.property_tests.gossip.restart import restart_scenario_check
 from meshcheck.property_tests.gossip.restart import scenario
 from meshcheck.property_tests.scenarios import caught
@@ -40,7 +40,7 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_boot_count_not_raised_keeps_the_member_suspected() -> None:
     schedule = Schedule(seed=0, ticks=0, up=20, cycles=1, window=100)
     bugs = frozenset({mutants.BOOT_NOT_RAISED})
-    problem = caught(SCRIPTED, schedule, 5, bugs)
+    problem = caught(check_restart, schedule, 5, bugs)
     assert f"({TRUST_ROUNDS} rounds) after it restarted" in problem
     assert "(boot 1, beat" in problem  # the boot count of its first life
 

@@ -20,9 +20,9 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
 from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
 from meshcheck.property_tests.hotstuff.restart import CLIENT
-from meshcheck.property_tests.hotstuff.restart import SCRIPTED
 from meshcheck.property_tests.hotstuff.restart import VARIANTS
 from meshcheck.property_tests.hotstuff.restart import N
+from meshcheck.property_tests.hotstuff.restart import check_restart
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
 from meshcheck.property_tests.hotstuff.restart import scenario
 from meshcheck.property_tests.pbft.free_runs import rsm_op
@@ -54,7 +54,7 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:
     schedule = Schedule(seed=0, ticks=0, variant="client", cycles=1, writes=2)
     bugs = frozenset({mutants.CLIENT_TIMESTAMP_RESET})
-    problem = caught(SCRIPTED, schedule, N, bugs)
+    problem = caught(check_restart, schedule, N, bugs)
     assert "under timestamp 1, which named" in problem, problem
 
 

@@ -18,9 +18,9 @@ from meshcheck.impl.pbft.messages import Request
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.pbft.client_restart import SCRIPTED
 from meshcheck.property_tests.pbft.client_restart import VARIANTS
 from meshcheck.property_tests.pbft.client_restart import N
+from meshcheck.property_tests.pbft.client_restart import check_client_restart
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
 from meshcheck.property_tests.pbft.client_restart import scenario
 from meshcheck.property_tests.pbft.free_runs import TIMING
@@ -52,7 +52,7 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:
     schedule = Schedule(seed=0, ticks=0, variant="client", cycles=1, writes=2)
     bugs = frozenset({mutants.CLIENT_TIMESTAMP_RESET})
-    problem = caught(SCRIPTED, schedule, N, bugs)
+    problem = caught(check_client_restart, schedule, N, bugs)
     assert "the restarted client's new requests" in problem, problem
 
 

@@ -16,8 +16,8 @@ from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.leader_restart import NODES
-from meshcheck.property_tests.raft.leader_restart import SCRIPTED
 from meshcheck.property_tests.raft.leader_restart import VARIANTS
+from meshcheck.property_tests.raft.leader_restart import check_leader_restart
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.leader_restart import scenario
 from meshcheck.property_tests.scenarios import caught
@@ -74,7 +74,7 @@ def test_a_persisted_table_of_pending_writes_is_caught(cycles: int) -> None:
     bugs = frozenset({mutants.PENDING_WRITES_PERSISTED})
     schedule = Schedule(seed=1, ticks=0, variant="before", cycles=cycles, writes=3)
     assert scenario(schedule, frozenset(), record=False).problem is None
-    problem = caught(SCRIPTED, schedule, NODES, bugs)
+    problem = caught(check_leader_restart, schedule, NODES, bugs)
     assert problem.startswith("linearizable: not linearizable") or problem.startswith(
         "no answer withdrawn"
     ), problem
