@@ -276,10 +276,16 @@ class Restarting:
             "the cluster applied nothing new",
         ):
             return False
-        if not s.wait(lambda: self.victim(sim, s.rng) is not None, "no node to restart"):
+        chosen: list[str] = []  # the victim, once there is one
+
+        def found() -> bool:
+            victim = self.victim(sim, s.rng)
+            chosen[:] = [victim] if victim is not None else []
+            return bool(chosen)
+
+        if not s.wait(found, "no node to restart"):
             return False
-        victim = self.victim(sim, s.rng)
-        assert victim is not None
+        (victim,) = chosen
         sim.crash(victim)
         if not s.pause(*self.down):
             return False

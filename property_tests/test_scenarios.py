@@ -1,18 +1,22 @@
 """The restart scenario every protocol gets by describing itself (property_tests/scenarios.py
 `Restarting`), on a plug-in: the example adapter (tests/adapter_example.py, the reference Raft
-core behind property_tests/plugin.py's harness) says only how its cluster is built and what its
-runs must end with; the scenario crashes a node drawn from the seed, restarts it, and holds it to
-catching up. The correct core passes it, with one cycle and with three; a restart that keeps state
-it must drop fails it, with its recorded run (the drawn check, `Scripted.drawn`, is the one every
-protocol's scripted scenario runs under its own tests)."""
+core behind property_tests/plugin.py's harness) says how its cluster is built, which node to
+restart (its leader, read from the spec's variables its adapter gives) and what its runs must end
+with; the scenario crashes that node, restarts it, and holds it to catching up. The correct core
+passes it, with one cycle and with three; a restart that keeps state it must drop fails it, and so
+does a catalogue mutant of the core, each with its recorded run (the drawn check,
+`Scripted.drawn`, is the one every protocol's scripted scenario runs under its own tests)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
@@ -27,6 +31,13 @@ from tests import adapter_example
 ADAPTER = adapter_example.adapter()
 
 
+def _leader(sim: Simulator[Any], rng: random.Random) -> str | None:
+    """Which node the plug-in restarts: an up leader, read from the spec's variables its state()
+    gives (Raft.tla's `role`)."""
+    role = sim.plugin.abstract_state(sim.nodes, FrozenDict(), {})["role"]
+    return next((i for i in sim.node_ids if role.get(i) == "Leader" and sim.up[i]), None)
+
+
 def _verdict(sim: Simulator[Any]) -> str | None:
     return free_runs.divergence(sim) or check_history(sim, linearize=plugin.own_answers)
 
@@ -37,6 +48,7 @@ RESTARTING = Restarting(
     ),
     storm=plugin.STORM,
     verdict=_verdict,
+    victim=_leader,
 )
 SCRIPTED = RESTARTING.scripted("restarted_node_catches_up", 1 / 10, 3)
 
@@ -66,4 +78,12 @@ def test_a_restart_that_keeps_its_commit_index_is_caught(monkeypatch: pytest.Mon
     monkeypatch.setattr(RaftNode, "_load", keeps_commit_index)
     schedule = Schedule(seed=0, ticks=0, cycles=1)
     problem = caught(SCRIPTED.check, schedule, 3, frozenset())
+    assert problem.startswith("applied at most once"), problem
+
+
+def test_a_leader_that_proposes_its_uncommitted_entries_again_is_caught() -> None:
+    """A catalogue mutant of the core behind the adapter, `repropose_uncommitted`: the restarted
+    leader's successor appends again the entries it holds uncommitted, applied twice."""
+    schedule = Schedule(seed=0, ticks=0, cycles=3)
+    problem = caught(SCRIPTED.check, schedule, 3, frozenset({mutants.REPROPOSE_UNCOMMITTED}))
     assert problem.startswith("applied at most once"), problem
