@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
@@ -312,6 +313,20 @@ class _Restarted(Script[Any]):
 
     def broken(self) -> str | None:
         return self.spec.broken(self.sim)
+
+
+def held(scripted: Scripted, n: int, schedules: Iterable[Schedule]) -> Iterator[Any]:
+    """Each run of `scripted` on `schedules`, unmutated and unrecorded, asserted to have held (a
+    test then asserts that the scenario did what it says)."""
+    for schedule in schedules:
+        ran = scripted.run(schedule, n, frozenset(), False)
+        assert ran.problem is None, f"{schedule!r}: {ran.problem}"
+        yield ran
+
+
+def crashes(sim: Simulator[Any]) -> list[str]:
+    """The nodes a run crashed, one per crash, in order (from its fault log)."""
+    return [f.split()[-1] for f in sim.fault_log if "crash" in f]
 
 
 def recorded_failure(

@@ -26,6 +26,8 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.scenarios import Restarting
 from meshcheck.property_tests.scenarios import applied
 from meshcheck.property_tests.scenarios import caught
+from meshcheck.property_tests.scenarios import crashes
+from meshcheck.property_tests.scenarios import held
 from tests import adapter_example
 
 ADAPTER = adapter_example.adapter()
@@ -55,13 +57,10 @@ SCRIPTED = RESTARTING.scripted("restarted_node_catches_up", 1 / 10, 3)
 
 @pytest.mark.parametrize("cycles", [1, 3])
 def test_a_restarted_node_of_a_plug_in_catches_up(cycles: int) -> None:
-    for seed in range(2):
-        schedule = Schedule(seed=seed, ticks=0, cycles=cycles)
-        s = RESTARTING.scenario(schedule, 3, frozenset(), record=False)
-        assert s.problem is None, f"{schedule!r}: {s.problem}"
-        crashes = [f for f in s.sim.fault_log if "crash" in f]
-        assert len(crashes) == cycles, s.sim.fault_log
-        victim = crashes[-1].split()[-1]
+    for s in held(SCRIPTED, 3, [Schedule(seed=seed, ticks=0, cycles=cycles) for seed in range(2)]):
+        victims = crashes(s.sim)
+        assert len(victims) == cycles, s.sim.fault_log
+        victim = victims[-1]
         others = max(applied(s.sim, i) for i in s.sim.node_ids if i != victim)
         assert applied(s.sim, victim) > 0 and others > 0
 

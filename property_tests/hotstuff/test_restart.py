@@ -20,13 +20,15 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
 from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
 from meshcheck.property_tests.hotstuff.restart import CLIENT
+from meshcheck.property_tests.hotstuff.restart import SCRIPTED
 from meshcheck.property_tests.hotstuff.restart import VARIANTS
 from meshcheck.property_tests.hotstuff.restart import N
 from meshcheck.property_tests.hotstuff.restart import check_restart
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
-from meshcheck.property_tests.hotstuff.restart import scenario
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 from meshcheck.property_tests.scenarios import caught
+from meshcheck.property_tests.scenarios import crashes
+from meshcheck.property_tests.scenarios import held
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -36,12 +38,11 @@ pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/
 def test_a_restarted_leader_leads_again_and_every_request_is_answered(
     variant: str, cycles: int
 ) -> None:
-    for seed in range(2):
-        schedule = Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2)
-        s = scenario(schedule, frozenset(), record=False)
-        assert s.problem is None, f"{schedule!r}: {s.problem}"
-        crashes = [f for f in s.sim.fault_log if "crash" in f]
-        assert len(crashes) == cycles * (2 if variant == "both" else 1), s.sim.fault_log
+    schedules = [
+        Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2) for seed in range(2)
+    ]
+    for s in held(SCRIPTED, N, schedules):
+        assert len(crashes(s.sim)) == cycles * (2 if variant == "both" else 1), s.sim.fault_log
         assert not s.missing()
         if variant != "leader":  # the client went on from its persisted clock
             assert s.sim.nodes[CLIENT].timestamp == len(s.sent)
