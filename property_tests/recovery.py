@@ -24,7 +24,9 @@ timing:
   the election of the leader it converges under.
 
 A failure names the property first, then the numbers: what recovered, when, and what was
-promised (`Late.message`).
+promised (`Late.message`); a run past its bound goes on a while to say when it recovered
+(`looked_on`). Each property's Hypothesis check is a `Drawn` (property_tests/scenarios.py), as the
+scripted scenarios' are.
 """
 
 from __future__ import annotations

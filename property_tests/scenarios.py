@@ -19,7 +19,17 @@ here once:
   ones for a scenario, the protocol's fault schedules for a recovery property) for a share of the
   profile's examples;
 - `shortest`: the failing run of a check with the fewest recorded steps among a few small
-  schedules, the stored run of a mutant only that check kills.
+  schedules, the stored run of a mutant only that check kills;
+- `Restarting`: the restart scenario of any protocol, a plug-in's too, from its description alone
+  (its calm cluster, storm bound and verdict; which node to restart and what it must catch up
+  on, when the defaults do not fit): the cluster applies something, the node crashes, stays down
+  a while, restarts and catches up, `cycles` times;
+- for the tests: `held` (a scenario's unmutated runs, each asserted to hold), `crashes` (the nodes
+  a run crashed) and `caught` (a mutant's failure, with its recorded counterexample).
+
+The recovery properties' own bounds, written from each protocol's timers, stay with the protocol
+(property_tests/recovery.py says why); what a late recovery reports is shared there (`Late`,
+`looked_on`).
 """
 
 from __future__ import annotations
