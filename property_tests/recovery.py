@@ -24,13 +24,16 @@ timing:
   the election of the leader it converges under.
 
 A failure names the property first, then the numbers: what recovered, when, and what was
-promised (`Late.message`).
+promised (`Late.message`); a run past its bound goes on a while to say when it recovered
+(`looked_on`). Each property's Hypothesis check is a `Drawn` (property_tests/scenarios.py), as the
+scripted scenarios' are.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 from typing import TypeVar
 
 import attrs
@@ -39,6 +42,11 @@ from hypothesis import HealthCheck
 from hypothesis import Phase
 from hypothesis import given
 from hypothesis import strategies as st
+
+from meshcheck.impl.sim import Simulator
+from meshcheck.property_tests import free_runs
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import Storm
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -82,6 +90,20 @@ class Late:
 def within(took: int | None, bound: int) -> bool:
     """Whether a recovery that took `took` ticks (None: never) kept to `bound`."""
     return took is not None and took <= bound
+
+
+def looked_on(
+    sim: Simulator[Any],
+    schedule: Schedule,
+    storm: Storm,
+    done: Callable[[Simulator[Any]], bool],
+    since: int,
+    until: int,
+) -> int | None:
+    """A late recovery's run on to tick `until` (past its bound, to say when it recovered), stopped
+    once `done`: the ticks from `since` to then, None if not by `until`."""
+    free_runs.run(sim, schedule, until, storm, done)
+    return sim.now - since if done(sim) else None
 
 
 def differential_bound(reference: int, factor: int, slack: int) -> int:

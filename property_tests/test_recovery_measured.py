@@ -15,9 +15,6 @@ import pytest
 from meshcheck.property_tests.hotstuff import recovery as hotstuff
 from meshcheck.property_tests.pbft import recovery as pbft
 from meshcheck.property_tests.raft import recovery as raft
-from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
-from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
-from meshcheck.property_tests.raft.free_runs import schedules
 from meshcheck.property_tests.recovery import MEASURED_RUNS
 from meshcheck.property_tests.recovery import measure
 
@@ -52,7 +49,7 @@ def test_raft_recovery_within_bound_has_no_false_alarm() -> None:
     """RecoveryWithinBound (Raft): 3 nodes; a sole leader within LEADER_BOUND of the heal, every
     node caught up within CATCH_UP_BOUND of its leader's election."""
     runs = measure(
-        schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,)),
+        raft.schedules(),
         lambda s: raft.check_recovery(s, 3, frozenset()),
         MEASURED_RUNS,
     )

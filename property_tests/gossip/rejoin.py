@@ -37,11 +37,7 @@ of the last window, a heartbeat clears a suspicion at once) watches throughout.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.trace import Trace
@@ -50,12 +46,10 @@ from meshcheck.impl.gossip.config import GossipConfig
 from meshcheck.impl.gossip.node import GossipNode
 from meshcheck.impl.gossip.phi import PhiConfig
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import record
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
-from meshcheck.property_tests.gossip.free_runs import STORM
 from meshcheck.property_tests.gossip.free_runs import live_members
 from meshcheck.property_tests.gossip.restart import SUSPECT_ROUNDS
 from meshcheck.property_tests.gossip.restart import Scripted
@@ -124,20 +118,7 @@ class Rejoin(Scripted):
     def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
         super().__init__(schedule, n, bugs, record)
         self.config = self.sim.nodes[self.sim.node_ids[0]].config
-        self.storm: str | None = None
-        self.problem: str | None = None
         self.back_after: int | None = None  # ticks from the heal until every pair was back
-
-    def wait(self, rounds: float, stop: Callable[[Simulator[Any]], bool] | None = None) -> bool:
-        """Run `rounds` more rounds (or until `stop`); False when something broke."""
-        until = self.sim.now + int(rounds * INTERVAL)
-
-        def halt(s: Simulator[Any]) -> bool:
-            return self.monitor.problem is not None or (stop is not None and stop(s))
-
-        self.storm = free_runs.run(self.sim, self.schedule, until, STORM, halt)
-        self.problem = self.monitor.problem or self.storm
-        return self.problem is None
 
 
 def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Rejoin:
@@ -148,11 +129,11 @@ def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> 
     side = set(r.rng.sample(members, max(1, min(schedule.knob("side", 1), n // 2))))
     sides = (side, set(members) - side)
     apart = max(schedule.knob("apart", 0), evict_rounds(config) + 1)
-    if not r.wait(schedule.knob("up", 10)):
+    if not r.rounds(schedule.knob("up", 10)):
         return r
     sim.network.partition(sides)
     cut = sim.now
-    if not r.wait(apart):
+    if not r.rounds(apart):
         return r
     missing = _evicted_across(sim, sides)
     if missing:
@@ -166,7 +147,7 @@ def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> 
     sim.network.heal()
     healed = sim.now
     bound = rejoin_bound(n, config)
-    if not r.wait(bound, stop=lambda s: not _excluded(s, r.phi)):
+    if not r.rounds(bound, lambda: not _excluded(sim, r.phi)):
         return r
     left = _excluded(sim, r.phi)
     if left:
@@ -182,14 +163,22 @@ def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> 
     return r
 
 
-def check_rejoin(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One scripted run; CheckFailed with its recorded trace when something broke."""
-
-    def once(record: bool) -> tuple[Simulator[GossipNode], str | None]:
-        r = scenario(schedule, n, bugs, record)
-        return r.sim, r.problem
-
-    free_runs.unrecorded_first(schedule, once)
+# The scenario: its check of one run (CheckFailed with its recorded trace when something broke),
+# and the check `meshcheck mutants gossip` runs, Hypothesis drawing the seed and knobs.
+SCRIPTED = scenarios.Scripted(
+    "member_is_trusted_and_chosen_again",
+    scenario,
+    {
+        "up": st.sampled_from((10, 3, 30)),
+        "apart": st.sampled_from((0, 20, 40)),  # 0: the shortest that evicts (evict_rounds + 1)
+        "side": st.sampled_from((1, 2)),
+        "window": st.sampled_from((100, 10)),
+    },
+    1 / 6,
+)
+check_rejoin = SCRIPTED.check
+schedules = SCRIPTED.schedules
+rejoin_check = SCRIPTED.drawn
 
 
 # the mutant this scenario is for: no other check kills it (its stored run, traces/gossip/, is a
@@ -210,23 +199,3 @@ def candidates() -> list[Schedule]:
 def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
     """The failing run of this scenario with the fewest recorded steps among `candidates`."""
     return shortest_of("rejoin", candidates(), check_rejoin, scenario, mutant, n)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        up=st.sampled_from((10, 3, 30)),
-        apart=st.sampled_from((0, 20, 40)),  # 0: the shortest that evicts (evict_rounds + 1)
-        side=st.sampled_from((1, 2)),
-        window=st.sampled_from((100, 10)),
-    )
-
-
-def rejoin_check(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
-    """The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs."""
-
-    @free_runs.share(settings, 1 / 6)
-    @given(schedules())
-    def member_is_trusted_and_chosen_again(schedule: Schedule) -> None:
-        check_rejoin(schedule, n, bugs)
-
-    member_is_trusted_and_chosen_again()

@@ -29,12 +29,9 @@ them asks that a restarted member be trusted again within a bound).
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
@@ -47,9 +44,8 @@ from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import record
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.gossip.free_runs import CONVERGENCE_ROUNDS
 from meshcheck.property_tests.gossip.free_runs import INTERVAL
 from meshcheck.property_tests.gossip.free_runs import KEYS
@@ -67,26 +63,38 @@ SUSPECT_ROUNDS = 10
 TRUST_ROUNDS = 2
 
 
-class Scripted:
+class Scripted(scenarios.Script[GossipNode]):
     """A scripted run of n members (this scenario's and the rejoin's, rejoin.py): the cluster of
     its schedule, its monitor, and a random source of its own (`salt`: the scenario's name)."""
 
-    salt = ""
+    STORM = STORM
 
     def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
         self.phi = PhiConfig(window=schedule.knob("window", 100))
-        self.sim: Simulator[GossipNode] = gossip_cluster(
-            n,
-            seed=schedule.seed,
-            keys=KEYS,
-            interval=INTERVAL,
-            phi=self.phi,
-            bugs=bugs,
-            record=record,
+        super().__init__(
+            schedule,
+            gossip_cluster(
+                n,
+                seed=schedule.seed,
+                keys=KEYS,
+                interval=INTERVAL,
+                phi=self.phi,
+                bugs=bugs,
+                record=record,
+            ),
         )
         self.monitor = Monitor(self.sim, self.phi)
-        self.schedule = schedule
-        self.rng = random.Random(f"{schedule.seed}:{self.salt}")
+
+    def broken(self) -> str | None:
+        return self.monitor.problem
+
+    def advance(self, t: int, stop: Callable[[Simulator[Any]], bool]) -> str | None:
+        storm = free_runs.run(self.sim, self.schedule, t, STORM, stop)
+        return self.monitor.problem or storm
+
+    def rounds(self, count: float, until: Callable[[], bool] | None = None) -> bool:
+        """Run `count` more rounds (or until `until()`); False when something broke."""
+        return self.run_until(self.sim.now + int(count * INTERVAL), until)
 
 
 class Script(Scripted):
@@ -97,23 +105,6 @@ class Script(Scripted):
     def __init__(self, schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> None:
         super().__init__(schedule, n, bugs, record)
         self.requests = 0
-        self.storm: str | None = None
-
-    @property
-    def problem(self) -> str | None:
-        return self.monitor.problem or self.storm
-
-    def wait(self, rounds: float, stop: Callable[[Simulator[Any]], bool] | None = None) -> None:
-        if self.problem is None:
-            until = self.sim.now + int(rounds * INTERVAL)
-
-            def halt(s: Simulator[Any]) -> bool:
-                return self.monitor.problem is not None or (stop is not None and stop(s))
-
-            self.storm = free_runs.run(self.sim, self.schedule, until, STORM, halt)
-
-    def broken(self) -> bool:
-        return self.problem is not None
 
     def write(self, node: str, key: str, value: str) -> None:
         self.requests += 1
@@ -136,7 +127,7 @@ def scenario(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> 
     for k in range(schedule.knob("cycles", 1)):
         if not cycle(s, k, victim, other, schedule.knob("up", 20)):
             return s
-    s.storm = reads_written(s.sim)
+    s.problem = reads_written(s.sim)
     return s
 
 
@@ -144,19 +135,19 @@ def cycle(s: Script, k: int, victim: str, other: str, up: int) -> bool:
     """Steps 1 to 5 once; False when something broke (`Script.problem` says what)."""
     sim = s.sim
     key, missed = KEYS[0], KEYS[1]
-    s.wait(up)
-    if s.broken():
+    s.rounds(up)
+    if s.failed():
         return False
     s.write(victim, key, f"{victim}-{k}-old")
     s.write(other, missed, f"{other}-{k}-before")
-    s.wait(CONVERGENCE_ROUNDS, stop=lambda _: _agree(s, key))
+    s.rounds(CONVERGENCE_ROUNDS, lambda: _agree(s, key))
     sim.crash(victim)
     watchers = s.watchers(victim)
-    s.wait(SUSPECT_ROUNDS, stop=lambda _: len(s.suspecting(victim)) == len(watchers))
-    if s.broken():
+    s.rounds(SUSPECT_ROUNDS, lambda: len(s.suspecting(victim)) == len(watchers))
+    if s.failed():
         return False
     if len(s.suspecting(victim)) != len(s.watchers(victim)):
-        s.storm = (
+        s.problem = (
             f"t={sim.now}: not every watcher of {victim} suspects it {SUSPECT_ROUNDS} rounds "
             f"after its crash (watchers {s.watchers(victim)}, suspecting {s.suspecting(victim)})"
         )
@@ -166,29 +157,29 @@ def cycle(s: Script, k: int, victim: str, other: str, up: int) -> bool:
     restarted = sim.now
     new = f"{victim}-{k}-new"
     s.write(victim, key, new)
-    s.wait(TRUST_ROUNDS, stop=lambda _: not s.suspecting(victim))
-    if s.broken():
+    s.rounds(TRUST_ROUNDS, lambda: not s.suspecting(victim))
+    if s.failed():
         return False
     if s.suspecting(victim):
-        s.storm = (
+        s.problem = (
             f"t={sim.now}: {', '.join(s.suspecting(victim))} still suspect {victim} "
             f"{sim.now - restarted} ticks ({TRUST_ROUNDS} rounds) after it restarted "
             f"(boot {sim.nodes[victim].boot}, beat {sim.nodes[victim].beat})"
         )
         return False
-    s.wait(CONVERGENCE_ROUNDS, stop=lambda _: _agree(s, key) and _agree(s, missed))
-    if s.broken():
+    s.rounds(CONVERGENCE_ROUNDS, lambda: _agree(s, key) and _agree(s, missed))
+    if s.failed():
         return False
     for i in live_members(sim):
         held = sim.nodes[i].entries.get(key)
         if held is None or held.value != new:
-            s.storm = (
+            s.problem = (
                 f"t={sim.now}: {i} holds {key} = {held}, not {victim}'s write {new!r} after its "
                 f"restart, {CONVERGENCE_ROUNDS} rounds on"
             )
             return False
     if not _agree(s, missed):
-        s.storm = (
+        s.problem = (
             f"t={sim.now}: the live members disagree on {missed} {CONVERGENCE_ROUNDS} rounds "
             f"after {victim} restarted (it missed the write while down)"
         )
@@ -201,14 +192,21 @@ def _agree(s: Script, key: str) -> bool:
     return all(node.status == IN for node in live) and len({n.entries.get(key) for n in live}) == 1
 
 
-def check_restart(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One scripted run; CheckFailed with its recorded trace when something broke."""
-
-    def once(record: bool) -> tuple[Simulator[GossipNode], str | None]:
-        script = scenario(schedule, n, bugs, record)
-        return script.sim, script.problem
-
-    free_runs.unrecorded_first(schedule, once)
+# The scenario: its check of one run (CheckFailed with its recorded trace when something broke),
+# and the check `meshcheck mutants gossip` runs, Hypothesis drawing the seed and knobs.
+SCRIPTED = scenarios.Scripted(
+    "restarted_member_is_trusted_again",
+    scenario,
+    {
+        "up": st.sampled_from((20, 5, 50)),
+        "cycles": st.sampled_from((1, 3)),
+        "window": st.sampled_from((100, 10)),
+    },
+    1 / 6,
+)
+check_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+restart_scenario_check = SCRIPTED.drawn
 
 
 # the mutants this scenario is for: the free runs do not kill them (their stored runs,
@@ -235,7 +233,7 @@ def shortest(mutant: str, n: int = 5) -> tuple[Trace, record.Rerun]:
 def shortest_of(
     name: str,
     schedules: list[Schedule],
-    check: Callable[[Schedule, int, frozenset[str]], None],
+    check: scenarios.RunCheck,
     holds: Callable[..., Any],
     mutant: str,
     n: int,
@@ -243,35 +241,8 @@ def shortest_of(
     """The failing run of a scripted scenario (`check`) with the fewest recorded steps among
     `schedules` whose unmutated run holds (`holds(schedule, n, bugs, record=True).problem` is
     None): the restart scenario's and the rejoin scenario's stored runs."""
-    best: tuple[Trace, record.Rerun] | None = None
-    for schedule in schedules:
-        try:
-            check(schedule, n, frozenset({mutant}))
-        except CheckFailed as failed:
-            trace = failed.trace
-            if trace is None or (best is not None and len(trace.steps) >= len(best[0].steps)):
-                continue
-            if holds(schedule, n, frozenset(), record=True).problem is None:
-                best = (trace, record.Rerun("gossip", name, n, repr(schedule)))
-    if best is None:
-        raise SystemExit(f"meshcheck: no {name} scenario kills {mutant}")
-    return best
 
+    def unmutated(schedule: Schedule) -> bool:
+        return holds(schedule, n, frozenset(), record=True).problem is None
 
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        up=st.sampled_from((20, 5, 50)),
-        cycles=st.sampled_from((1, 3)),
-        window=st.sampled_from((100, 10)),
-    )
-
-
-def restart_scenario_check(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
-    """The check `meshcheck mutants gossip` runs: Hypothesis draws the scenario's seed and knobs."""
-
-    @free_runs.share(settings, 1 / 6)
-    @given(schedules())
-    def restarted_member_is_trusted_again(schedule: Schedule) -> None:
-        check_restart(schedule, n, bugs)
-
-    restarted_member_is_trusted_again()
+    return scenarios.shortest("gossip", name, check, schedules, mutant, n, unmutated)

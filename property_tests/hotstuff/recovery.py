@@ -50,8 +50,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.effects import Action
@@ -65,7 +63,6 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import CHAOS_EVERY
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_BOUND
 from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_TICKS
@@ -77,6 +74,8 @@ from meshcheck.property_tests.hotstuff.free_runs import committed_view
 from meshcheck.property_tests.hotstuff.free_runs import honest
 from meshcheck.property_tests.recovery import Late
 from meshcheck.property_tests.recovery import differential_bound
+from meshcheck.property_tests.recovery import looked_on
+from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "RecoveryWithinBound"
 N = 7
@@ -232,8 +231,7 @@ def check_recovery(schedule: Schedule, n: int, bugs: frozenset[str]) -> tuple[in
         problem = free_runs.run(sim, schedule, resumed + STEADY_BOUND, STORM, done)
         if problem is not None or done(sim):
             return sim, problem
-        free_runs.run(sim, schedule, resumed + STEADY_BOUND + LOOK, STORM, done)
-        took = sim.now - resumed if done(sim) else None
+        took = looked_on(sim, schedule, STORM, done, resumed, resumed + STEADY_BOUND + LOOK)
         return sim, Late(
             PROPERTY,
             f"HotStuff's pacemaker went {STEADY_VIEWS} views on (every correct replica committing)",
@@ -249,13 +247,6 @@ def check_recovery(schedule: Schedule, n: int, bugs: frozenset[str]) -> tuple[in
     return measured[-1]
 
 
-def recovery_within_bound(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """Hypothesis: after the faults, 7 replicas (r1 silent) commit again as soon as the unmutated
-    core does, and then at the pace of the base timer."""
-
-    @share(settings, SHARE)
-    @given(schedules())
-    def recovers(schedule: Schedule) -> None:
-        check_recovery(schedule, N, bugs)
-
-    recovers()
+# Hypothesis: after the faults, 7 replicas (r1 silent) commit again as soon as the unmutated core
+# does, and then at the pace of the base timer.
+recovery_within_bound = Drawn("recovers", check_recovery, schedules, SHARE, N)

@@ -33,11 +33,8 @@ f+1 such answers made the client accept an operation that never ran; now it drop
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
@@ -46,13 +43,9 @@ from meshcheck.impl.hotstuff import mutants
 from meshcheck.impl.hotstuff.messages import SignedRequest
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
 from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
-from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import record
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
 from meshcheck.property_tests.hotstuff.free_runs import STORM
 from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
@@ -73,30 +66,31 @@ VARIANTS = ("leader", "client", "both")
 NEW_LIMIT = 1000
 
 
-class Script:
+class Script(scenarios.Script[Any]):
+    salt = "hotstuff-restart"
+    STORM = STORM
+    LIMIT = LIMIT
+
     def __init__(self, schedule: Schedule, bugs: frozenset[str], record: bool) -> None:
-        self.schedule = schedule
-        self.sim: Simulator[Any] = hotstuff_cluster(
-            N,
-            seed=schedule.seed,
-            bugs=bugs,
-            record=record,
-            client_timeout=300,
-            batch_size=4,
-            timeout=TIMEOUT,
-            max_backoff=MAX_BACKOFF,
+        super().__init__(
+            schedule,
+            hotstuff_cluster(
+                N,
+                seed=schedule.seed,
+                bugs=bugs,
+                record=record,
+                client_timeout=300,
+                batch_size=4,
+                timeout=TIMEOUT,
+                max_backoff=MAX_BACKOFF,
+            ),
         )
         self.plugin: HotStuffPlugin = self.sim.plugin  # type: ignore[assignment]
         self.monitor = Monitor(self.sim)
         self.oracle = watch(self.sim)
-        self.rng = random.Random(f"{schedule.seed}:hotstuff-restart")
         self.sent: list[Any] = []
         self.forgotten: set[Any] = set()  # in flight at the client's crash: never retried
         self.timestamps: dict[int, Any] = {}  # each timestamp on the wire -> its operation
-        self.problem: str | None = None
-
-    def failed(self) -> bool:
-        return self.problem is not None
 
     def broken(self) -> str | None:
         if self.monitor.problem is not None:
@@ -131,29 +125,11 @@ class Script:
         done = self.answered()
         return [op for op in self.sent if repr(op) not in done and repr(op) not in self.forgotten]
 
-    def run_until(self, t: int, until: Any = None) -> None:
-        if self.problem is not None:
-            return
-
-        def stop(_: Simulator[Any]) -> bool:
-            return self.broken() is not None or (until is not None and until())
-
-        self.problem = free_runs.run(self.sim, self.schedule, t, STORM, stop) or self.broken()
-
-    def pause(self, lo: int, hi: int) -> None:
-        self.run_until(self.sim.now + self.rng.randint(lo, hi))
-
-    def wait(self, until: Any, what: str, limit: int = LIMIT) -> bool:
-        if self.problem is None and not until():
-            self.run_until(self.sim.now + limit, until)
-            if self.problem is None and not until():
-                missing = self.missing()
-                self.problem = f"t={self.sim.now}: {what} within {limit} ticks" + (
-                    f" ({len(missing)} requests unanswered, the first {missing[0]!r})"
-                    if missing
-                    else ""
-                )
-        return self.problem is None
+    def late(self, what: str, limit: int) -> str:
+        missing = self.missing()
+        return super().late(what, limit) + (
+            f" ({len(missing)} requests unanswered, the first {missing[0]!r})" if missing else ""
+        )
 
     def leader(self) -> str:
         up = [r for r in self.plugin.replicas if self.sim.up[r]]
@@ -228,15 +204,23 @@ def client_cycle(s: Script, writes: int) -> bool:
     )
 
 
-def check_restart(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One scripted run (`n` is the group's size, always N: the rerun's signature); CheckFailed
-    with its recorded trace when something broke."""
-
-    def once(record: bool) -> tuple[Simulator[Any], str | None]:
-        script = scenario(schedule, bugs, record)
-        return script.sim, script.problem
-
-    free_runs.unrecorded_first(schedule, once)
+# The scenario: its check of one run (`n` is the group's size, always N: the rerun's signature;
+# CheckFailed with its recorded trace when something broke), and the check `meshcheck mutants
+# hotstuff` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_nodes_are_answered_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 3),
+    },
+    1 / 10,
+    N,
+)
+check_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+restart_scenario_check = SCRIPTED.drawn
 
 
 # the mutants this scenario is for: the free runs do not kill them (their stored runs,
@@ -246,34 +230,7 @@ MUTANTS = (mutants.CLIENT_TIMESTAMP_RESET,)
 
 def shortest(mutant: str) -> tuple[Trace, record.Rerun]:
     """The failing run of this scenario with the fewest recorded steps among a few small ones."""
-    best: tuple[Trace, record.Rerun] | None = None
-    for seed in range(3):
-        schedule = Schedule(seed=seed, ticks=0, variant="client", cycles=1, writes=1)
-        try:
-            check_restart(schedule, N, frozenset({mutant}))
-        except CheckFailed as failed:
-            trace = failed.trace
-            if trace is not None and (best is None or len(trace.steps) < len(best[0].steps)):
-                best = (trace, record.Rerun("hotstuff", "restart", N, repr(schedule)))
-    if best is None:
-        raise SystemExit(f"meshcheck: no restart scenario kills {mutant}")
-    return best
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 3),
+    small = (
+        Schedule(seed=seed, ticks=0, variant="client", cycles=1, writes=1) for seed in range(3)
     )
-
-
-def restart_scenario_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check `meshcheck mutants hotstuff` runs: Hypothesis draws the seed, variant and cycles."""
-
-    @share(settings, 1 / 10)
-    @given(schedules())
-    def restarted_nodes_are_answered_truly(schedule: Schedule) -> None:
-        check_restart(schedule, N, bugs)
-
-    restarted_nodes_are_answered_truly()
+    return scenarios.shortest("hotstuff", "restart", check_restart, small, mutant, N)

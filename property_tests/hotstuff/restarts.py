@@ -14,7 +14,7 @@ from meshcheck.impl.hotstuff.mutants import VERIFIED_CACHE_ON_CLASS
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import record
-from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.free_runs import SAFETY_TICKS
 from meshcheck.property_tests.hotstuff.free_runs import STORM
@@ -56,17 +56,9 @@ CANDIDATES = tuple(
 def shortest(mutant: str) -> tuple[Trace, record.Rerun]:
     """The failing restart-equivalence run with the fewest recorded steps among CANDIDATES, for
     a mutant that only this check kills (its corpus entry: traces/hotstuff/MUTANT.itf.json)."""
-    best: tuple[Trace, record.Rerun] | None = None
-    for schedule in CANDIDATES:
-        try:
-            check_restarts(schedule, 4, frozenset({mutant}))
-        except CheckFailed as failed:
-            trace = failed.trace
-            if trace is not None and (best is None or len(trace.steps) < len(best[0].steps)):
-                best = (trace, record.Rerun("hotstuff", "restarts", 4, repr(schedule)))
-    if best is None:
-        raise SystemExit(f"meshcheck: no candidate run kills {mutant}")
-    return best
+    return scenarios.shortest(
+        "hotstuff", "restarts", check_restarts, CANDIDATES, mutant, 4, among="candidate run"
+    )
 
 
 # the catalogue mutants only this check kills: their corpus runs are written here, not by

@@ -12,11 +12,9 @@ check's bound (LIVENESS_BOUND) for the mutant to pass that check and fail this o
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import settings
 
 from meshcheck.impl.hotstuff import mutants
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.free_runs import LIVENESS_BOUND
 from meshcheck.property_tests.hotstuff.free_runs import check_liveness
@@ -32,6 +30,7 @@ from meshcheck.property_tests.hotstuff.recovery import first_commit
 from meshcheck.property_tests.hotstuff.recovery import recovery_within_bound
 from meshcheck.property_tests.recovery import differential_bound
 from meshcheck.property_tests.recovery import ticks_in
+from meshcheck.property_tests.scenarios import caught
 
 BACKOFF = frozenset({mutants.BACKOFF_NOT_RESET_ON_COMMIT})
 
@@ -76,9 +75,7 @@ def test_a_back_off_that_outlives_a_commit_fails_recovery_and_passes_liveness() 
     reference, first = first_commit(STORMY, 7, frozenset())[1], first_commit(STORMY, 7, BACKOFF)[1]
     assert reference is not None and first is not None
     assert first <= differential_bound(reference, FACTOR, SLACK)  # the first commit passes
-    with pytest.raises(CheckFailed) as failed:
-        check_recovery(STORMY, 7, BACKOFF)
-    message = failed.value.message
+    message = caught(check_recovery, STORMY, 7, BACKOFF)
     took = ticks_in(
         rf"HotStuff's pacemaker went {STEADY_VIEWS} views on \(every correct replica "
         r"committing\) ([\d,]+) ticks after commits resumed",
@@ -101,9 +98,7 @@ def test_a_first_commit_slower_than_the_unmutated_cores_fails_recovery_and_passe
     assert reference is not None
     bar = differential_bound(reference, FACTOR, SLACK)
     assert bar < LIVENESS_BOUND  # tighter than the liveness check's, or no run tells them apart
-    with pytest.raises(CheckFailed) as failed:
-        check_recovery(SPLIT, 7, BACKOFF)
-    message = failed.value.message
+    message = caught(check_recovery, SPLIT, 7, BACKOFF)
     took = ticks_in(
         r"HotStuff's correct replicas all committed again ([\d,]+) ticks after", message
     )
@@ -141,9 +136,7 @@ def test_a_first_commit_past_the_pacemakers_timers_fails_recovery_and_passes_liv
     check_liveness(STALE, 7, BACKOFF)
     _, late, _, at_heal = first_commit(STALE, 7, BACKOFF)
     assert late is not None and first_bound(at_heal) < late <= LIVENESS_BOUND
-    with pytest.raises(CheckFailed) as failed:
-        check_recovery(STALE, 7, BACKOFF)
-    message = failed.value.message
+    message = caught(check_recovery, STALE, 7, BACKOFF)
     took = ticks_in(
         r"RecoveryWithinBound: HotStuff's correct replicas all committed again ([\d,]+) ticks",
         message,

@@ -16,17 +16,19 @@ from meshcheck.impl.hotstuff.messages import SignedRequest
 from meshcheck.impl.hotstuff.messages import request_bytes
 from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
 from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.hotstuff.free_runs import MAX_BACKOFF
 from meshcheck.property_tests.hotstuff.free_runs import TIMEOUT
 from meshcheck.property_tests.hotstuff.restart import CLIENT
+from meshcheck.property_tests.hotstuff.restart import SCRIPTED
 from meshcheck.property_tests.hotstuff.restart import VARIANTS
 from meshcheck.property_tests.hotstuff.restart import N
 from meshcheck.property_tests.hotstuff.restart import check_restart
 from meshcheck.property_tests.hotstuff.restart import restart_scenario_check
-from meshcheck.property_tests.hotstuff.restart import scenario
 from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.scenarios import caught
+from meshcheck.property_tests.scenarios import crashes
+from meshcheck.property_tests.scenarios import held
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -36,12 +38,11 @@ pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/
 def test_a_restarted_leader_leads_again_and_every_request_is_answered(
     variant: str, cycles: int
 ) -> None:
-    for seed in range(2):
-        schedule = Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2)
-        s = scenario(schedule, frozenset(), record=False)
-        assert s.problem is None, f"{schedule!r}: {s.problem}"
-        crashes = [f for f in s.sim.fault_log if "crash" in f]
-        assert len(crashes) == cycles * (2 if variant == "both" else 1), s.sim.fault_log
+    schedules = [
+        Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2) for seed in range(2)
+    ]
+    for s in held(SCRIPTED, N, schedules):
+        assert len(crashes(s.sim)) == cycles * (2 if variant == "both" else 1), s.sim.fault_log
         assert not s.missing()
         if variant != "leader":  # the client went on from its persisted clock
             assert s.sim.nodes[CLIENT].timestamp == len(s.sent)
@@ -54,11 +55,8 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:
     schedule = Schedule(seed=0, ticks=0, variant="client", cycles=1, writes=2)
     bugs = frozenset({mutants.CLIENT_TIMESTAMP_RESET})
-    problem = scenario(schedule, bugs, record=False).problem
-    assert problem is not None and "under timestamp 1, which named" in problem, problem
-    with pytest.raises(CheckFailed) as failed:
-        check_restart(schedule, N, bugs)
-    assert failed.value.trace is not None and failed.value.steps > 0
+    problem = caught(check_restart, schedule, N, bugs)
+    assert "under timestamp 1, which named" in problem, problem
 
 
 def test_replicas_do_not_answer_another_request_under_an_executed_timestamp() -> None:

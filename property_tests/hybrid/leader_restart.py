@@ -28,23 +28,22 @@ import random
 from collections.abc import Callable
 from functools import partial
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.impl.rsm.ops import Custom
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import scripted
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
 from meshcheck.property_tests.hybrid.free_runs import KEYS
 from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import final
 from meshcheck.property_tests.hybrid.monitor import Monitor
 
+N = 4
 ELECTION = "e1/election"  # the Raft instance's election timer, under its epoch's prefix
 LIMIT = 3000  # ticks for an election or a catch-up on a calm network of four
 
@@ -72,7 +71,7 @@ def _caught_up(hc: HybridConsensus, leader: str) -> bool:
 
 def scenario(schedule: Schedule, bugs: frozenset[str]) -> Run:
     """Run the scenario; CheckFailed when something broke."""
-    hc = HybridConsensus(4, seed=schedule.seed, bugs=bugs, give_up_after=GIVE_UP)
+    hc = HybridConsensus(N, seed=schedule.seed, bugs=bugs, give_up_after=GIVE_UP)
     out = Run(hc, Monitor(hc))
     rng = random.Random(f"{schedule.seed}:hybrid-leader-restart")
     sim = hc.sim
@@ -143,12 +142,11 @@ def schedules() -> st.SearchStrategy[Schedule]:
     return scripted(variant=st.sampled_from(("before", "after")), cycles=st.sampled_from((1, 3)))
 
 
-def leader_restart_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check `meshcheck mutants hybrid` runs: Hypothesis draws the seed, variant and cycles."""
+def _check(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
+    scenario(schedule, bugs)  # n: always 4 (the check's signature)
 
-    @share(settings, 1 / 10)
-    @given(schedules())
-    def restarted_leader_loses_nothing(schedule: Schedule) -> None:
-        scenario(schedule, bugs)
 
-    restarted_leader_loses_nothing()
+# The check `meshcheck mutants hybrid` runs: Hypothesis draws the seed, variant and cycles.
+leader_restart_check = scenarios.Drawn(
+    "restarted_leader_loses_nothing", _check, schedules, 1 / 10, N
+)

@@ -31,27 +31,21 @@ it: a correct client never reuses a timestamp, and a reply would sign a falsehoo
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.pbft import Replica
 from meshcheck.impl.pbft import pbft_cluster
 from meshcheck.impl.pbft.client import Client
-from meshcheck.impl.sim import Simulator
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
-from meshcheck.property_tests.free_runs import share
-from meshcheck.property_tests.free_runs import unrecorded_first
+from meshcheck.property_tests.pbft.free_runs import STORM
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import answered
 from meshcheck.property_tests.pbft.free_runs import request_key
 from meshcheck.property_tests.pbft.free_runs import rsm_op
-from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch
 
@@ -63,32 +57,33 @@ LIMIT = 3000
 VARIANTS = ("client", "primary")
 
 
-class Script:
+class Script(scenarios.Script[Any]):
+    salt = "client-restart"
+    STORM = STORM
+    LIMIT = LIMIT
+
     def __init__(self, schedule: Schedule, bugs: frozenset[str], record: bool) -> None:
-        self.schedule = schedule
-        self.sim: Simulator[Any] = pbft_cluster(
-            N,
-            seed=schedule.seed,
-            bugs=bugs,
-            clients=(CLIENT,),
-            crash_client=True,
-            checkpoint_every=5,
-            window=10,
-            record=record,
-            **_timing(),
+        super().__init__(
+            schedule,
+            pbft_cluster(
+                N,
+                seed=schedule.seed,
+                bugs=bugs,
+                clients=(CLIENT,),
+                crash_client=True,
+                checkpoint_every=5,
+                window=10,
+                record=record,
+                **_timing(),
+            ),
         )
         self.monitor, self.oracle = watch(self.sim)
-        self.rng = random.Random(f"{schedule.seed}:client-restart")
         self.sent: list[Any] = []
-        self.problem: str | None = None
 
     def client(self) -> Client:
         node = self.sim.nodes[CLIENT]
         assert isinstance(node, Client)
         return node
-
-    def failed(self) -> bool:
-        return self.problem is not None
 
     def broken(self) -> str | None:
         return verdict(self.monitor, self.oracle)
@@ -99,15 +94,6 @@ class Script:
             self.sent.append(op)
             self.sim.inject(CLIENT, ClientRequest(op))
 
-    def pause(self, lo: int, hi: int) -> None:
-        """Let a few ticks pass (a step of the script, not a wait for anything)."""
-        self.run_until(self.sim.now + self.rng.randint(lo, hi))
-
-    def run_until(self, t: int) -> None:
-        if self.problem is None:
-            self.problem = run(self.sim, self.schedule, t, stop=lambda _: self.broken() is not None)
-            self.problem = self.problem or self.broken()
-
     def all_accepted(self) -> bool:
         if not self.sim.up[CLIENT]:
             return False
@@ -115,23 +101,16 @@ class Script:
         return all(_name(op) in done for op in self.sent)
 
     def wait_accepted(self, what: str) -> bool:
-        if self.problem is None and not self.all_accepted():
-            self.problem = run(
-                self.sim,
-                self.schedule,
-                self.sim.now + LIMIT,
-                stop=lambda _: self.broken() is not None or self.all_accepted(),
-            )
-            self.problem = self.problem or self.broken()
-            if self.problem is None and not self.all_accepted():
-                done = {r for _, r in self.client().accepted}
-                missing = [op for op in self.sent if _name(op) not in done]
-                self.problem = (
-                    f"t={self.sim.now}: {what}: {len(missing)} of the client's requests not "
-                    f"accepted within {LIMIT} ticks (the first: {missing[0]!r}; the client's "
-                    f"timestamp is {self.client().timestamp})"
-                )
-        return self.problem is None
+        return self.wait(self.all_accepted, what)
+
+    def late(self, what: str, limit: int) -> str:
+        done = {r for _, r in self.client().accepted}
+        missing = [op for op in self.sent if _name(op) not in done]
+        return (
+            f"t={self.sim.now}: {what}: {len(missing)} of the client's requests not "
+            f"accepted within {limit} ticks (the first: {missing[0]!r}; the client's "
+            f"timestamp is {self.client().timestamp})"
+        )
 
     def primary(self) -> str:
         """The primary of the highest view an up honest replica is in."""
@@ -200,31 +179,20 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
     return s.wait_accepted("the restarted client's new requests")
 
 
-def check_client_restart(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One scripted run (`n` is the group's size, always N: the rerun's signature); CheckFailed
-    with its recorded trace when something broke."""
-
-    def once(record: bool) -> tuple[Simulator[Any], str | None]:
-        script = scenario(schedule, bugs, record)
-        return script.sim, script.problem
-
-    unrecorded_first(schedule, once)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 3),
-    )
-
-
-def client_restart_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check `meshcheck mutants pbft` runs: Hypothesis draws the seed, variant and cycles."""
-
-    @share(settings, 1 / 10)
-    @given(schedules())
-    def restarted_client_is_answered_truly(schedule: Schedule) -> None:
-        check_client_restart(schedule, N, bugs)
-
-    restarted_client_is_answered_truly()
+# The scenario: its check of one run (`n` is the group's size, always N: the rerun's signature;
+# CheckFailed with its recorded trace when something broke), and the check `meshcheck mutants
+# pbft` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_client_is_answered_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 3),
+    },
+    1 / 10,
+    N,
+)
+check_client_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+client_restart_check = SCRIPTED.drawn

@@ -24,22 +24,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import fault_schedules
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.pbft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.pbft.free_runs import STORM
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import cluster
 from meshcheck.property_tests.pbft.free_runs import honest
 from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.recovery import looked_on
+from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "CatchUpByStateTransfer"
 N = 4
@@ -107,8 +107,9 @@ def check_catch_up(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
             took = sim.now - healed if late else 0
             return sim, None
         last = behind(sim)[-1]
-        run(sim, schedule, healed + BOUND + LOOK, stop=lambda s: last not in behind(s))
-        caught = None if last in behind(sim) else sim.now - healed
+        caught = looked_on(
+            sim, schedule, STORM, lambda s: last not in behind(s), healed, healed + BOUND + LOOK
+        )
         moved = sim.nodes[last].view > views[last]
         if caught is not None:
             how = (
@@ -131,13 +132,6 @@ def check_catch_up(schedule: Schedule, n: int, bugs: frozenset[str]) -> int:
     return took
 
 
-def catch_up_by_state_transfer(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """Hypothesis: after the faults, a replica behind the stable checkpoint catches up by state
-    transfer within BOUND ticks (4 replicas, none Byzantine)."""
-
-    @share(settings, SHARE)
-    @given(schedules())
-    def catches_up(schedule: Schedule) -> None:
-        check_catch_up(schedule, N, bugs)
-
-    catches_up()
+# Hypothesis: after the faults, a replica behind the stable checkpoint catches up by state transfer
+# within BOUND ticks (4 replicas, none Byzantine).
+catch_up_by_state_transfer = Drawn("catches_up", check_catch_up, schedules, SHARE, N)

@@ -17,15 +17,17 @@ from meshcheck.impl.pbft.messages import Reply
 from meshcheck.impl.pbft.messages import Request
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.messages import signing_bytes
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.pbft.client_restart import SCRIPTED
 from meshcheck.property_tests.pbft.client_restart import VARIANTS
 from meshcheck.property_tests.pbft.client_restart import N
 from meshcheck.property_tests.pbft.client_restart import check_client_restart
 from meshcheck.property_tests.pbft.client_restart import client_restart_check
-from meshcheck.property_tests.pbft.client_restart import scenario
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.property_tests.scenarios import caught
+from meshcheck.property_tests.scenarios import crashes
+from meshcheck.property_tests.scenarios import held
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -33,12 +35,11 @@ pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/
 @pytest.mark.parametrize("cycles", [1, 3])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_restarted_client_is_answered_once_for_each_request(variant: str, cycles: int) -> None:
-    for seed in range(2):
-        schedule = Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2)
-        s = scenario(schedule, frozenset(), record=False)
-        assert s.problem is None, f"{schedule!r}: {s.problem}"
-        crashes = [f for f in s.sim.fault_log if "crash" in f]
-        assert len(crashes) == cycles * (2 if variant == "primary" else 1), s.sim.fault_log
+    schedules = [
+        Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=2) for seed in range(2)
+    ]
+    for s in held(SCRIPTED, N, schedules):
+        assert len(crashes(s.sim)) == cycles * (2 if variant == "primary" else 1), s.sim.fault_log
         # the client's timestamps went on across its restarts: one per request, none reused
         assert s.client().timestamp == len(s.sent)
         assert s.sim.history is not None
@@ -52,11 +53,8 @@ def test_the_check_holds_in_the_loaded_profile() -> None:
 def test_a_client_that_counts_its_timestamps_from_0_again_is_caught() -> None:
     schedule = Schedule(seed=0, ticks=0, variant="client", cycles=1, writes=2)
     bugs = frozenset({mutants.CLIENT_TIMESTAMP_RESET})
-    problem = scenario(schedule, bugs, record=False).problem
-    assert problem is not None and "the restarted client's new requests" in problem, problem
-    with pytest.raises(CheckFailed) as failed:
-        check_client_restart(schedule, N, bugs)
-    assert failed.value.trace is not None and failed.value.steps > 0
+    problem = caught(check_client_restart, schedule, N, bugs)
+    assert "the restarted client's new requests" in problem, problem
 
 
 def test_replicas_do_not_answer_another_request_under_an_executed_timestamp() -> None:

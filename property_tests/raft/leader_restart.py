@@ -35,13 +35,9 @@ nowhere ("no answer withdrawn", variant `before`).
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
@@ -50,10 +46,8 @@ from meshcheck.impl.raft import LEADER
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.raft import raft_cluster
 from meshcheck.impl.sim import Simulator
-from meshcheck.property_tests import free_runs
+from meshcheck.property_tests import scenarios
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import scripted
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.free_runs import unique_write
@@ -65,45 +59,29 @@ LIMIT = 3000
 VARIANTS = ("before", "after")
 
 
-class Script:
+class Script(scenarios.Script[RaftNode]):
     """The cluster and the client's operations on it."""
 
+    salt = "leader-restart"
+    STORM = STORM
+    LIMIT = LIMIT
+
     def __init__(self, schedule: Schedule, bugs: frozenset[str], record: bool) -> None:
-        self.schedule = schedule
-        self.sim: Simulator[RaftNode] = raft_cluster(
-            NODES, seed=schedule.seed, record=record, snapshot_interval=1000, bugs=bugs
+        super().__init__(
+            schedule,
+            raft_cluster(
+                NODES, seed=schedule.seed, record=record, snapshot_interval=1000, bugs=bugs
+            ),
         )
-        self.rng = random.Random(f"{schedule.seed}:leader-restart")
         self.ids = list(self.sim.node_ids)
         self.writes = 0
         self.retried: list[Any] = []  # the values of the writes retried after a refusal
-        self.problem: str | None = None
-
-    # -- waiting
-
-    def wait(self, until: Callable[[], bool], what: str) -> bool:
-        """Run until `until()` holds (within LIMIT ticks); False, and the problem noted, if not."""
-        if self.problem is not None:
-            return False
-        if until():
-            return True
-        storm = free_runs.run(
-            self.sim, self.schedule, self.sim.now + LIMIT, STORM, stop=lambda _: until()
-        )
-        if storm is not None:
-            self.problem = storm
-        elif not until():
-            self.problem = f"t={self.sim.now}: {what} within {LIMIT} ticks"
-        return self.problem is None
 
     def leader(self, among: list[str] | None = None) -> str | None:
         """The up leader of the highest term among `among` (default: every node)."""
         nodes = [self.sim.nodes[i] for i in (among or self.ids) if self.sim.up[i]]
         leading = [n for n in nodes if n.role == LEADER]
         return max(leading, key=lambda n: n.term).id if leading else None
-
-    def failed(self) -> bool:
-        return self.problem is not None
 
     def committed(self, node: str, index: int) -> bool:
         return self.sim.up[node] and self.sim.nodes[node].commit_index >= index
@@ -265,31 +243,20 @@ def _first_applied(sim: Simulator[RaftNode]) -> Mapping[int, Any]:
     return first
 
 
-def check_leader_restart(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
-    """One scripted run (`nodes` is the cluster's size, always NODES: the rerun's signature);
-    CheckFailed with its recorded trace when something broke."""
-
-    def once(record: bool) -> tuple[Simulator[RaftNode], str | None]:
-        script = scenario(schedule, bugs, record)
-        return script.sim, script.problem
-
-    free_runs.unrecorded_first(schedule, once)
-
-
-def schedules() -> st.SearchStrategy[Schedule]:
-    return scripted(
-        variant=st.sampled_from(VARIANTS),
-        cycles=st.sampled_from((1, 3)),
-        writes=st.integers(1, 4),
-    )
-
-
-def leader_restart_check(bugs: frozenset[str], settings: hypothesis.settings) -> None:
-    """The check `meshcheck mutants raft` runs: Hypothesis draws the seed, variant and cycles."""
-
-    @share(settings, 1 / 5)
-    @given(schedules())
-    def restarted_leader_answers_truly(schedule: Schedule) -> None:
-        check_leader_restart(schedule, NODES, bugs)
-
-    restarted_leader_answers_truly()
+# The scenario: its check of one run (`n` is the cluster's size, always NODES: the rerun's
+# signature; CheckFailed with its recorded trace when something broke), and the check `meshcheck
+# mutants raft` runs, Hypothesis drawing the seed, variant, cycles and writes.
+SCRIPTED = scenarios.Scripted(
+    "restarted_leader_answers_truly",
+    scenarios.fixed(scenario),
+    {
+        "variant": st.sampled_from(VARIANTS),
+        "cycles": st.sampled_from((1, 3)),
+        "writes": st.integers(1, 4),
+    },
+    1 / 5,
+    NODES,
+)
+check_leader_restart = SCRIPTED.check
+schedules = SCRIPTED.schedules
+leader_restart_check = SCRIPTED.drawn

@@ -25,25 +25,26 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import hypothesis
-from hypothesis import given
+from hypothesis import strategies as st
 
 from meshcheck.impl.raft import RaftNode
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.free_runs import unrecorded_first
 from meshcheck.property_tests.raft.free_runs import DEFAULT_TIMEOUT
 from meshcheck.property_tests.raft.free_runs import HEARTBEAT
 from meshcheck.property_tests.raft.free_runs import LATENCY
 from meshcheck.property_tests.raft.free_runs import LIVENESS_TICKS
+from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.free_runs import lagging
 from meshcheck.property_tests.raft.free_runs import run
-from meshcheck.property_tests.raft.free_runs import schedules
+from meshcheck.property_tests.raft.free_runs import schedules as free_run_schedules
 from meshcheck.property_tests.raft.free_runs import sole_leader
 from meshcheck.property_tests.recovery import Late
+from meshcheck.property_tests.recovery import looked_on
+from meshcheck.property_tests.scenarios import Drawn
 
 PROPERTY = "RecoveryWithinBound"
 ROUND_TRIP = 2 * LATENCY[1]
@@ -125,8 +126,14 @@ def recovery(
     if problem is not None:
         return sim, problem
     if sole_leader(sim) is None:
-        run(sim, schedule, healed + LEADER_BOUND + LOOK, stop=lambda s: sole_leader(s) is not None)
-        took = sim.now - healed if sole_leader(sim) is not None else None
+        took = looked_on(
+            sim,
+            schedule,
+            STORM,
+            lambda s: sole_leader(s) is not None,
+            healed,
+            healed + LEADER_BOUND + LOOK,
+        )
         return sim, Late(
             PROPERTY,
             "Raft elected a sole leader",
@@ -156,8 +163,7 @@ def recovery(
     leaderless = leadership.key is None  # deposed, and no leader again by the end of the rounds
     since = healed if leaderless else leadership.since
     end = sim.now
-    run(sim, schedule, end + LOOK, stop=leadership)
-    took = sim.now - since if leadership(sim) else None
+    took = looked_on(sim, schedule, STORM, leadership, since, end + LOOK)
     catch_up = (
         f"the backlog shipped within {CATCH_UP_HEARTBEATS} heartbeats ({HEARTBEAT} ticks) "
         f"and {CATCH_UP_ROUND_TRIPS} round trips of the election"
@@ -178,15 +184,12 @@ def recovery(
     ).message()
 
 
-def recovery_within_bound(
-    bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int = 3
-) -> None:
-    """Hypothesis: once faults stop, a leader within LEADER_BOUND and every node caught up within
-    CATCH_UP_BOUND of its election."""
+def schedules() -> st.SearchStrategy[Schedule]:
+    """The liveness check's schedules, every node on the default election timeout (the one the
+    bounds are written from)."""
+    return free_run_schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,))
 
-    @share(settings, SHARE)
-    @given(schedules(*LIVENESS_TICKS, timeouts=(DEFAULT_TIMEOUT,)))
-    def recovers(schedule: Schedule) -> None:
-        check_recovery(schedule, nodes, bugs)
 
-    recovers()
+# Hypothesis: once faults stop, a leader within LEADER_BOUND and every node caught up within
+# CATCH_UP_BOUND of its election (3 nodes; `n=` another size).
+recovery_within_bound = Drawn("recovers", check_recovery, schedules, SHARE, 3)

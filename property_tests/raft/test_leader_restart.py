@@ -14,13 +14,16 @@ from hypothesis import settings
 from meshcheck.impl.raft import LEADER
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.raft.node import RaftNode
-from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.leader_restart import NODES
+from meshcheck.property_tests.raft.leader_restart import SCRIPTED
 from meshcheck.property_tests.raft.leader_restart import VARIANTS
 from meshcheck.property_tests.raft.leader_restart import check_leader_restart
 from meshcheck.property_tests.raft.leader_restart import leader_restart_check
 from meshcheck.property_tests.raft.leader_restart import scenario
+from meshcheck.property_tests.scenarios import caught
+from meshcheck.property_tests.scenarios import crashes
+from meshcheck.property_tests.scenarios import held
 
 pytestmark = pytest.mark.fast  # in make verify's 3-minute gate (docs/reference/profiles.md)
 
@@ -30,18 +33,17 @@ SEEDS = range(3)
 @pytest.mark.parametrize("cycles", [1, 3])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_restarted_leader_leads_again_and_the_history_holds(variant: str, cycles: int) -> None:
-    for seed in SEEDS:
-        schedule = Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=3)
-        s = scenario(schedule, frozenset(), record=False)
-        assert s.problem is None, f"{schedule!r}: {s.problem}"
+    schedules = [
+        Schedule(seed=seed, ticks=0, variant=variant, cycles=cycles, writes=3) for seed in SEEDS
+    ]
+    for s in held(SCRIPTED, NODES, schedules):
         # the scenario did what it says: the first leader leads again at the end, the client
         # retried one refused write per cycle, and every write the client sent was answered
         # or is still unknown (info), none withdrawn (check_history, in `scenario`)
         leaders = [i for i, n in s.sim.nodes.items() if n.role == LEADER and s.sim.up[i]]
         assert len(leaders) == 1
         assert len(s.retried) == cycles
-        restarts = [f for f in s.sim.fault_log if "crash" in f]
-        assert len(restarts) == 2 * cycles, s.sim.fault_log  # the old leader's, the new one's
+        assert len(crashes(s.sim)) == 2 * cycles, s.sim.fault_log  # the old leader's, the new one's
         assert s.sim.history is not None
         statuses = {o.status for o in s.sim.history.history()}
         assert "ok" in statuses
@@ -74,14 +76,10 @@ def test_a_persisted_table_of_pending_writes_is_caught(cycles: int) -> None:
     bugs = frozenset({mutants.PENDING_WRITES_PERSISTED})
     schedule = Schedule(seed=1, ticks=0, variant="before", cycles=cycles, writes=3)
     assert scenario(schedule, frozenset(), record=False).problem is None
-    problem = scenario(schedule, bugs, record=False).problem
-    assert problem is not None and (
-        problem.startswith("linearizable: not linearizable")
-        or problem.startswith("no answer withdrawn")
+    problem = caught(check_leader_restart, schedule, NODES, bugs)
+    assert problem.startswith("linearizable: not linearizable") or problem.startswith(
+        "no answer withdrawn"
     ), problem
-    with pytest.raises(CheckFailed) as failed:
-        check_leader_restart(schedule, NODES, bugs)
-    assert failed.value.trace is not None and failed.value.steps > 0
 
 
 def test_a_leader_that_proposes_its_uncommitted_entries_again_is_caught() -> None:
