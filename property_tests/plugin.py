@@ -75,6 +75,7 @@ from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.free_runs import schedules
 from meshcheck.property_tests.raft.free_runs import unique_write
 from meshcheck.property_tests.raft.targets import Timing
+from meshcheck.property_tests.scenarios import Restarting
 from meshcheck.property_tests.shapes import Property
 from meshcheck.property_tests.shapes import Shape
 from meshcheck.property_tests.shapes import shape_of
@@ -433,14 +434,40 @@ def free_run_check(
     plugin_run_holds()
 
 
+def restarting(adapter: Adapter) -> Restarting:
+    """The restart scenario every protocol gets (property_tests/scenarios.py), for the plug-in: its
+    calm cluster at its own pace and storm bound, a node crashed and restarted, held to catching
+    up on what the others applied while it was down, then the runs' end checks: its nodes agree,
+    and its client history is linearizable by its own answers (`own_answers`). Any up node is
+    restarted (`attrs.evolve(..., victim=...)` chooses another: its leader, say)."""
+    return Restarting(
+        build=lambda schedule, n, bugs, record: cluster(adapter, schedule, n, bugs, record=record),
+        storm=adapter.storm,
+        verdict=restart_verdict,
+    )
+
+
+def restart_verdict(sim: Simulator[Any]) -> str | None:
+    """What a plug-in's restart scenario holds at its end (`restarting`)."""
+    return free_runs.divergence(sim) or check_history(sim, linearize=own_answers)
+
+
 def checks(adapter: Adapter, nodes: int = 3) -> tuple[Check, ...]:
-    """The checks `meshcheck mutants` runs on the plug-in (its descriptor's `checks`)."""
+    """The checks `meshcheck mutants` runs on the plug-in (its descriptor's `checks`): its free
+    runs, and the restart scenario every protocol gets (`restarting`)."""
+    restart = restarting(adapter).scripted("restarted_node_catches_up", 1 / 10, nodes)
     return (
         Check(
             f"free runs ({nodes} nodes)",
             lambda bugs, settings: free_run_check(adapter, bugs, settings, nodes=nodes),
             "random faults, then healing: the shape's invariants, action properties, liveness "
             "promises and the client histories",
+        ),
+        Check(
+            f"restart ({nodes} nodes)",
+            restart.drawn,
+            "a node crashed and restarted, one cycle or three: it catches up on what the others "
+            "applied, the nodes agree, the client history is linearizable",
         ),
     )
 
