@@ -186,12 +186,12 @@ def _join_preferring(tie: str) -> Callable[[Entry, Entry], Entry]:
 def _merge_with(
     join: Callable[[Entry, Entry], Entry],
 ) -> Callable[[State, State], dict[str, Entry]]:
+    """`entries.merge` itself, with `join` for the one it calls."""
+
     def merge(mine: State, theirs: State) -> dict[str, Entry]:
-        merged = dict(mine)
-        for key, entry in theirs.items():
-            held = merged.get(key)
-            merged[key] = entry if held is None else join(held, entry)
-        return merged
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(entries, "join", join)
+            return entries.merge(mine, theirs)
 
     return merge
 
