@@ -45,6 +45,7 @@ from meshcheck.models.proof import ProofResult
 from meshcheck.models.proof import prove_lemma
 from meshcheck.protocol import Models
 from meshcheck.protocol import Protocol
+from tests import proof_checks
 
 LEMMAS = (
     "gossip.order",
@@ -71,9 +72,7 @@ def _prove(variant: GossipVariant) -> list[ProofResult]:
     return gossip.prove(variant)
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return _prove(GossipVariant())
+real = proof_checks.proved(_prove, GossipVariant())
 
 
 def _failed(results: Sequence[ProofResult]) -> set[str]:
