@@ -52,6 +52,14 @@ def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
     return out
 
 
+def refused(argv: list[str], out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`meshcheck cluster test --out OUT ARGV` exits 2, before any run, with one line: that line."""
+    assert main(["cluster", "test", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
 def tries_until_caught(
     check: str, seeds: Iterable[int], options: Options, folder: Path
 ) -> list[set[str]]:
@@ -285,9 +293,7 @@ def test_a_replica_that_commits_on_a_two_chain_is_caught_by_its_log(tmp_path: Pa
 def test_bad_input_is_one_line_and_exit_2(
     argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["cluster", "test", "--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert says in err and err.count("\n") == 1
+    assert says in refused(argv, tmp_path, capsys)
 
 
 def test_up_leaves_a_cluster_a_client_can_use_and_down_stops_it(
