@@ -5,11 +5,14 @@ own formulas. Each proof set's test file keeps its own invariants, transitions a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
+import pytest
 import z3
 
 from meshcheck import proofs
@@ -31,6 +34,17 @@ Key = tuple[str, str | None, str | None]  # kind, invariant (a lemma's name), tr
 # What `replay` pins the immutable symbols to: a relation, its set of tuples; a function, a dict
 # from argument to element; a constant, an element.
 Fixed = Mapping[str, object]
+
+
+def proved(prove: Callable[..., list[ProofResult]], *args: Any, **kwargs: Any) -> Any:
+    """A module-scoped fixture: the results of `prove(*args, **kwargs)` (a proof set, or one of its
+    variants), computed once for every test of the file that reads them."""
+
+    @pytest.fixture(scope="module")
+    def fixture() -> list[ProofResult]:
+        return prove(*args, **kwargs)
+
+    return fixture
 
 
 def key(r: ProofResult) -> Key:

@@ -50,6 +50,16 @@ def shared_stepper(spec: Path, cfg: Path) -> Any:
     return fixture
 
 
+def declared_variables(spec: Path) -> tuple[str, ...]:
+    """The variables `spec`'s `vars == <<...>>` line names, in its order (read from the file, with
+    no TLC: for the tests of an implementation's refinement mapping)."""
+    for line in spec.read_text(encoding="utf-8").splitlines():
+        if line.startswith("vars == <<"):
+            names = line.removeprefix("vars == <<").split(">>", 1)[0]
+            return tuple(name.strip() for name in names.split(","))
+    raise AssertionError(f"{spec.name}: no `vars == <<...>>` line")
+
+
 def run(spec: Path, cfg: Path, workers: int = 2) -> CheckResult:
     """TLC on one model, without deadlock checking (every spec's models have final states)."""
     return check(spec, cfg, workers=workers, deadlock=False)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -51,6 +52,50 @@ def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
     return out
 
 
+def refused(argv: list[str], out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """`meshcheck cluster test --out OUT ARGV` exits 2, before any run, with one line: that line."""
+    assert main(["cluster", "test", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
+def tries_until_caught(
+    check: str, seeds: Iterable[int], options: Options, folder: Path
+) -> list[set[str]]:
+    """The checks each run of `options` with one of `seeds` failed (its report in folder/seed),
+    seed after seed until one fails `check`: a mutant that real timing shows in some runs only
+    gets a fair chance in each (how often each one shows: its test's docstring)."""
+    failed: list[set[str]] = []
+    for seed in seeds:
+        run_of = attrs.evolve(options, seed=seed)
+        failed.append({v.check for v in run(run_of, folder / str(seed)).failed})
+        if check in failed[-1]:
+            break
+    return failed
+
+
+def holds_under_kills_and_partitions(
+    argv: list[str], out: Path, checks: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> str:
+    """`meshcheck cluster test ARGV` under kills and partitions, its report in `out`: it exits 0,
+    its table has every one of `checks` and nothing violated or unknown, the history it wrote
+    checks again, and no node process is left. What it printed."""
+    code = main(
+        ["cluster", "test", *argv, "--seed", "3", "--nemesis", "kill,partition",
+         "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for check in checks:
+        assert f"| {check}" in printed
+    assert "VIOLATED" not in printed and "unknown" not in printed
+    assert (out / "history.jsonl").stat().st_size > 0
+    assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
+    assert nodes_of(out) == []
+    return printed
+
+
 # make test-all: make test runs Raft under faults in tests/test_cluster_netns.py,
 # test_cluster_disk_faults.py and docs/cluster.md's page
 @pytest.mark.slow
@@ -58,24 +103,15 @@ def test_a_run_under_kills_and_partitions_holds_and_leaves_no_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "report"
-    code = main(
-        ["cluster", "test", "--time", "4", "--seed", "3", "--nemesis", "kill,partition",
-         "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    for check in (
+    checks = (
         "progress after healing",
         "linearizable (rsm)",
         "log matching (state files)",
         "acknowledged writes",
         "logs valid (Raft.tla)",
-    ):
-        assert f"| {check}" in printed
-    assert "VIOLATED" not in printed and "unknown" not in printed
-    assert (out / "history.jsonl").stat().st_size > 0 and (out / "nemesis.log").exists()
-    assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
-    assert nodes_of(out) == []
+    )
+    holds_under_kills_and_partitions(["--time", "4"], out, checks, capsys)
+    assert (out / "nemesis.log").exists()
     # the pictures: every fault of the log shaded over the latencies, the history's timeline
     latency = ElementTree.parse(out / "latency.svg").getroot()
     bands = latency.findall(".//{http://www.w3.org/2000/svg}g[@class='band']")
@@ -97,27 +133,18 @@ def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
     (HotStuff) on every disk, every accepted write on f+1 of them, the logs valid. At 15
     operations a second: the clients run on through PBFT's 8 s of recovery, and at the default
     rate the logs' 3,400 steps took TLC 130 s to validate (1,700 steps: 25 s)."""
-    out = tmp_path / "report"
-    code = main(
-        ["cluster", "test", "--protocol", bft, "--nodes", "4", "--time", "4", "--seed", "3",
-         "--nemesis", "kill,partition", "--rate", "15", "--out", str(out), "--quiet"]
-    )  # fmt: skip
-    printed = capsys.readouterr().out
-    assert code == 0, printed
-    for check in (
+    argv = ["--protocol", bft, "--nodes", "4", "--time", "4", "--rate", "15"]
+    checks = (
         "progress after healing",
         "linearizable (rsm)",
         "agreement (state files)",
         "accepted writes durable",
-    ):
-        assert f"| {check}" in printed
-    assert "VIOLATED" not in printed and "unknown" not in printed
+    )
+    printed = holds_under_kills_and_partitions(argv, tmp_path / "report", checks, capsys)
     # every replica's log is a behaviour of the spec (tests/test_validate_pbft.py,
     # tests/test_validate_hotstuff.py); the plan of seed 3 kills the leader at 0.9 s
     spec = {"pbft": "PBFT", "hotstuff": "HotStuff"}[bft]
     assert re.search(rf"\| logs valid \({spec}\.tla\) +\| holds", printed), printed
-    assert main(["history", "check", str(out / "history.jsonl"), "--model", "rsm"]) == 0
-    assert nodes_of(out) == []
 
 
 # The old leader cut off both ways for 3.5 s while six clients, two of them bound to it, go on.
@@ -133,27 +160,20 @@ def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
     read from its own state while the majority's leader takes writes; real timing decides how many
     stale reads come out (measured: 6 of 6 runs with these settings), so three tries cannot miss
     by bad luck alone."""
-    failed = []
-    for seed in range(3):
-        outcome = run(
-            Options(
-                time=5,
-                workload="register",
-                clients=6,
-                timeout=0.3,
-                seed=seed,
-                plan=LEADER_CUT,
-                bugs=frozenset({mutants.READ_WITHOUT_QUORUM}),
-            ),
-            tmp_path / str(seed),
-        )
-        failed.append({v.check for v in outcome.failed})
-        assert "logs valid (Raft.tla)" in failed[-1], failed
-        if "linearizable (rsm)" in failed[-1]:
-            break
+    options = Options(
+        time=5,
+        workload="register",
+        clients=6,
+        timeout=0.3,
+        plan=LEADER_CUT,
+        bugs=frozenset({mutants.READ_WITHOUT_QUORUM}),
+    )
+    seeds = range(3)
+    failed = tries_until_caught("linearizable (rsm)", seeds, options, tmp_path)
+    assert all("logs valid (Raft.tla)" in f for f in failed), failed
     assert "linearizable (rsm)" in failed[-1], failed
     # the anomaly report's window is the one its replay line prints (tests/test_history_reports.py)
-    folder = tmp_path / str(seed)
+    folder = tmp_path / str(seeds[len(failed) - 1])
     same_as_replay((folder / "anomaly.txt").read_text(encoding="utf-8"), folder)
 
 
@@ -169,22 +189,14 @@ def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processe
     mutants of the catalogue were not caught in two such runs each: docs/cluster.md)."""
     from meshcheck.impl.pbft import mutants as pbft_mutants
 
-    failed: list[set[str]] = []
-    for seed in (1, 3, 5):
-        outcome = run(
-            Options(
-                protocol="pbft",
-                nodes=4,
-                time=6,
-                seed=seed,
-                bugs=frozenset({pbft_mutants.NEW_VIEW_IGNORES_PREPARED}),
-                validate=False,  # the state files' check is the one under test
-            ),
-            tmp_path / str(seed),
-        )
-        failed.append({v.check for v in outcome.failed})
-        if "agreement (state files)" in failed[-1]:
-            break
+    options = Options(
+        protocol="pbft",
+        nodes=4,
+        time=6,
+        bugs=frozenset({pbft_mutants.NEW_VIEW_IGNORES_PREPARED}),
+        validate=False,  # the state files' check is the one under test
+    )
+    failed = tries_until_caught("agreement (state files)", (1, 3, 5), options, tmp_path)
     assert "agreement (state files)" in failed[-1], failed
 
 
@@ -281,9 +293,7 @@ def test_a_replica_that_commits_on_a_two_chain_is_caught_by_its_log(tmp_path: Pa
 def test_bad_input_is_one_line_and_exit_2(
     argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["cluster", "test", "--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert says in err and err.count("\n") == 1
+    assert says in refused(argv, tmp_path, capsys)
 
 
 def test_up_leaves_a_cluster_a_client_can_use_and_down_stops_it(
@@ -462,18 +472,13 @@ def test_a_leader_committing_an_earlier_term_is_caught_with_small_appends(tmp_pa
     of the suffix, and the logs are invalid. Whether a new leader's first answer covers only part
     of what it lacks is up to real timing (caught in 2 of 4 runs of seeds 1 to 3:
     docs/cluster.md): four tries, each a fair chance."""
-    failed: list[set[str]] = []
-    for seed in range(1, 5):
-        options = Options(
-            time=8,
-            tls=False,
-            seed=seed,
-            core=(("max_entries", 2),),
-            bugs=frozenset({mutants.COMMIT_PREVIOUS_TERM}),
-        )
-        failed.append({v.check for v in run(options, tmp_path / str(seed)).failed})
-        if "logs valid (Raft.tla)" in failed[-1]:
-            break
+    options = Options(
+        time=8,
+        tls=False,
+        core=(("max_entries", 2),),
+        bugs=frozenset({mutants.COMMIT_PREVIOUS_TERM}),
+    )
+    failed = tries_until_caught("logs valid (Raft.tla)", range(1, 5), options, tmp_path)
     assert "logs valid (Raft.tla)" in failed[-1], failed
 
 

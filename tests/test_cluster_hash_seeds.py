@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cli import main
 from meshcheck.cluster.options import Outcome
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.run import run
@@ -21,6 +20,7 @@ from meshcheck.impl.rsm import mutants
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.launcher import LocalCluster
 from meshcheck.impl.runtime.launcher import hash_seeds
+from tests.test_cluster_cmd import refused
 
 NODES = ["n1", "n2", "n3", "n4", "n5"]
 APPLIED = "applied state (inspected)"
@@ -95,6 +95,4 @@ def test_a_state_in_a_sets_order_is_caught_by_the_applied_state_of_real_processe
 def test_only_raft_takes_the_state_machines_mutants_and_the_overlays(
     argv: list[str], says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["cluster", "test", "--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert says in err and err.count("\n") == 1
+    assert says in refused(argv, tmp_path, capsys)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cli import main
 from meshcheck.cluster.network import Network
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.run import run
@@ -25,6 +24,7 @@ from meshcheck.impl.runtime.launcher import LOOPBACK
 from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.impl.runtime.proxy import LinkFaults
 from tests.test_cluster_cmd import nodes_of
+from tests.test_cluster_cmd import refused
 
 PROGRESS = "progress after healing"
 SLOW = dict(
@@ -71,9 +71,7 @@ def test_delay_and_timeout_take_milliseconds_and_seconds_or_say_what_is_wrong(
         (["--timeout", "0"], "--timeout 0: expected 0.1 to 600"),
         (["--protocol", "manager", "--delay", "100"], "--delay: only for a cluster"),
     ):
-        assert main(["cluster", "test", "--out", str(tmp_path), *argv]) == 2
-        err = capsys.readouterr().err
-        assert said in err and err.count("\n") == 1, err
+        assert said in refused(argv, tmp_path, capsys)
 
 
 @pytest.mark.slow  # 20 s of four processes; the mutant's run is the next test

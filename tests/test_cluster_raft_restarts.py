@@ -48,6 +48,7 @@ from meshcheck.impl.runtime.host import Host
 from meshcheck.impl.runtime.nodelog import NodeLog
 from meshcheck.impl.runtime.protocols import protocol
 from tests.test_cluster_cmd import nodes_of
+from tests.test_cluster_cmd import tries_until_caught
 
 CODEC = protocol("raft").codec()
 
@@ -260,20 +261,15 @@ def test_a_follower_restoring_a_stale_snapshot_is_caught_by_its_state_machine(
     is up to real timing (caught in 2 of 4 seeds' runs, 1 and 4: docs/cluster.md): four tries,
     each a fair chance."""
     core = (("snapshot_interval", 20),)
-    failed: list[set[str]] = []
-    for seed in range(1, 5):
-        options = Options(
-            time=6,
-            seed=seed,
-            plan=STALE_SNAPSHOT,
-            tls=False,
-            core=core,
-            validate=False,
-            bugs=frozenset({mutants.INSTALL_STALE_SNAPSHOT}),
-        )
-        failed.append({v.check for v in run(options, tmp_path / str(seed)).failed})
-        if "applied state (inspected)" in failed[-1]:
-            break
+    options = Options(
+        time=6,
+        plan=STALE_SNAPSHOT,
+        tls=False,
+        core=core,
+        validate=False,
+        bugs=frozenset({mutants.INSTALL_STALE_SNAPSHOT}),
+    )
+    failed = tries_until_caught("applied state (inspected)", range(1, 5), options, tmp_path)
     assert "applied state (inspected)" in failed[-1], failed
     correct = run(
         Options(time=6, seed=1, plan=STALE_SNAPSHOT, tls=False, core=core), tmp_path / "correct"

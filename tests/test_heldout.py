@@ -93,27 +93,41 @@ def test_the_bug_set_is_well_formed() -> None:
         assert sum(b.cls == cls for b in bugs) >= 3, cls
 
 
-def test_every_bug_still_applies_to_the_code() -> None:
-    """A change of the cores must keep each held-out bug's original text, or restate the bug on
-    the new code (as the certificate bug was when _send_commit lost a test that always held)."""
-    root = Path(__file__).resolve().parent.parent
-    for b in load_bugs():
-        text = (root / b.file).read_text()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def assert_each_applies(bugs: list[Bug]) -> None:
+    """Each bug's original text stands exactly once in its file, and the bug changes the file."""
+    for b in bugs:
+        text = (ROOT / b.file).read_text()
         assert occurrences(text, b.original) == 1, b.id
         assert apply_bug(text, b) != text, b.id
 
 
-CHECKERS = Path(__file__).resolve().parent.parent / "mutation" / "checkers.toml"
+def catalogue(path: Path, group: str, at_least: int, files: set[str]) -> list[Bug]:
+    """The mutants of the catalogue `path`: at least `at_least`, every one in `group`, some of
+    them in each of `files` (names of files), and each one still applying to its file."""
+    bugs = load_bugs(path)
+    assert len(bugs) >= at_least and {b.protocol for b in bugs} == {group}
+    assert {b.file.split("/")[-1] for b in bugs} >= files
+    assert_each_applies(bugs)
+    return bugs
+
+
+def test_every_bug_still_applies_to_the_code() -> None:
+    """A change of the cores must keep each held-out bug's original text, or restate the bug on
+    the new code (as the certificate bug was when _send_commit lost a test that always held)."""
+    assert_each_applies(load_bugs())
+
+
+CHECKERS = ROOT / "mutation" / "checkers.toml"
 
 
 def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
     """mutation/checkers.toml: every mutant still applies to the checkers' code, each is in the
     checkers group, and that group runs the history checkers' tests, not the cores' or the
     cluster runs'."""
-    root = Path(__file__).resolve().parent.parent
-    bugs = load_bugs(CHECKERS)
-    assert len(bugs) >= 30 and {b.protocol for b in bugs} == {"checkers"}
-    assert {b.file.split("/")[-1] for b in bugs} >= {
+    files = {
         "list_append.py",
         "cycles.py",
         "stream.py",
@@ -122,11 +136,9 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
         "fenced_lock.py",
         "events.py",
     }
-    for b in bugs:
-        text = (root / b.file).read_text()
-        assert occurrences(text, b.original) == 1, b.id
+    for b in catalogue(CHECKERS, "checkers", 30, files):
         assert b.module.startswith("meshcheck.traces.history."), b.module
-    paths, unknown = select_tests(root, "checkers")
+    paths, unknown = select_tests(ROOT, "checkers")
     assert "tests/test_history_list_append.py" in paths and unknown == []
     assert not any("raft" in p or "cluster" in p for p in paths), paths
 
@@ -138,10 +150,7 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
     """mutation/faults.toml: every mutant still applies to its injector, each is in the faults
     group, one in a file that is not Python names the module that reads it, and that group runs
     the injectors' own tests, no cluster run."""
-    root = Path(__file__).resolve().parent.parent
-    bugs = load_bugs(FAULTS)
-    assert len(bugs) >= 12 and {b.protocol for b in bugs} == {"faults"}
-    assert {b.file.split("/")[-1] for b in bugs} >= {
+    files = {
         "lazy_tree.py",
         "lazyfs_daemon.py",
         "corrupt.py",
@@ -160,10 +169,7 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         "remote_clock.py",
         "remote_disks.py",
     }
-    for b in bugs:
-        text = (root / b.file).read_text()
-        assert occurrences(text, b.original) == 1, b.id
-        assert apply_bug(text, b) != text, b.id
+    for b in catalogue(FAULTS, "faults", 12, files):
         assert b.module.startswith(
             (
                 "meshcheck.faults.",
@@ -174,14 +180,14 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         ), b.id
         assert b.file.endswith(".py") != bool(b.loader), b.id
         if b.loader:  # the module that reads the file sits beside it
-            assert (root / b.loader.replace(".", "/")).with_suffix(".py").parent == (
-                root / b.file
+            assert (ROOT / b.loader.replace(".", "/")).with_suffix(".py").parent == (
+                ROOT / b.file
             ).parent, b.id
-    paths, unknown = select_tests(root, "faults")
+    paths, unknown = select_tests(ROOT, "faults")
     assert "tests/test_lazy_fs.py" in paths and "tests/test_netns.py" in paths and unknown == []
-    assert all((root / p.split("::")[0]).exists() for p in paths), paths
+    assert all((ROOT / p.split("::")[0]).exists() for p in paths), paths
     assert not any(p.endswith(".py") and "cluster" in p for p in paths), paths
-    raft, _ = select_tests(root, "raft")
+    raft, _ = select_tests(ROOT, "raft")
     assert not set(raft) & {p for p in paths if "::" not in p}  # they run no core
 
 
@@ -197,8 +203,7 @@ def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_selection_runs_the_protocol_and_its_users() -> None:
-    root = Path(__file__).resolve().parent.parent
-    raft, _ = select_tests(root, "raft")
+    raft, _ = select_tests(ROOT, "raft")
     assert "property_tests/raft" in raft and "property_tests/hybrid" in raft
     assert "property_tests/pbft" not in raft and "tests/test_raft_spec.py" not in raft
 

@@ -145,11 +145,14 @@ def test_demanded_is_the_formula_for_every_small_threshold() -> None:
 # --- the comparison catches wrong rules ----------------------------------------------------------------
 
 
+_DEMANDED = levels.demanded  # the code's rule, which a mutant below takes the place of
+
+
 def _demanded_sig_high_exclusive(c: Counts, th: Thresholds) -> Level:
     """High on bad signatures only above SigHigh (an off-by-one)."""
     if c.equivocation == 0 and c.tampering == 0 and c.bad_signature == th.sig_high:
-        return levels.demanded(Counts(c.bad_signature - 1, 0, 0, c.timing), th)
-    return levels.demanded(c, th)
+        return _DEMANDED(Counts(c.bad_signature - 1, 0, 0, c.timing), th)
+    return _DEMANDED(c, th)
 
 
 def _step_skips_levels(level: Level, c: Counts, quiet: int, dwell: int, th: Thresholds) -> Level:
@@ -165,13 +168,12 @@ def _step_ignores_dwell(level: Level, c: Counts, quiet: int, dwell: int, th: Thr
 
 
 def _step_from_demanded(demanded: DemandedFn) -> StepFn:
+    """`levels.step` itself, with `demanded` for the rule it calls."""
+
     def step(level: Level, c: Counts, quiet: int, dwell: int, th: Thresholds) -> Level:
-        need = demanded(c, th)
-        if need > level:
-            return need
-        if level > need and quiet >= th.quiet and dwell >= th.dwell:
-            return Level(level - 1)
-        return level
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(levels, "demanded", demanded)
+            return levels.step(level, c, quiet, dwell, th)
 
     return step
 

@@ -45,6 +45,7 @@ from meshcheck.models.proof import ProofResult
 from meshcheck.models.proof import prove_lemma
 from meshcheck.protocol import Models
 from meshcheck.protocol import Protocol
+from tests import proof_checks
 
 LEMMAS = (
     "gossip.order",
@@ -71,9 +72,7 @@ def _prove(variant: GossipVariant) -> list[ProofResult]:
     return gossip.prove(variant)
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return _prove(GossipVariant())
+real = proof_checks.proved(_prove, GossipVariant())
 
 
 def _failed(results: Sequence[ProofResult]) -> set[str]:
@@ -186,12 +185,12 @@ def _join_preferring(tie: str) -> Callable[[Entry, Entry], Entry]:
 def _merge_with(
     join: Callable[[Entry, Entry], Entry],
 ) -> Callable[[State, State], dict[str, Entry]]:
+    """`entries.merge` itself, with `join` for the one it calls."""
+
     def merge(mine: State, theirs: State) -> dict[str, Entry]:
-        merged = dict(mine)
-        for key, entry in theirs.items():
-            held = merged.get(key)
-            merged[key] = entry if held is None else join(held, entry)
-        return merged
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(entries, "join", join)
+            return entries.merge(mine, theirs)
 
     return merge
 

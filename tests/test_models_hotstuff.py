@@ -74,14 +74,10 @@ LEMMAS = (
 )
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return hotstuff.prove()
+real = proof_checks.proved(hotstuff.prove)
 
 
-@pytest.fixture(scope="module")
-def lock_kept() -> list[ProofResult]:
-    return hotstuff.prove(HotStuffVariant(lock_update=False))
+lock_kept = proof_checks.proved(hotstuff.prove, HotStuffVariant(lock_update=False))
 
 
 def _on(variant: HotStuffVariant, transition: str, *, axiom: bool = True) -> list[ProofResult]:

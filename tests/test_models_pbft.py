@@ -59,19 +59,13 @@ LEMMAS = (
 )
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return pbft.prove()
+real = proof_checks.proved(pbft.prove)
 
 
-@pytest.fixture(scope="module")
-def quorum_2f() -> list[ProofResult]:
-    return pbft.prove(PbftVariant(quorum="2f"))
+quorum_2f = proof_checks.proved(pbft.prove, PbftVariant(quorum="2f"))
 
 
-@pytest.fixture(scope="module")
-def ignores_highest() -> list[ProofResult]:
-    return pbft.prove(PbftVariant(new_view_uses_highest=False))
+ignores_highest = proof_checks.proved(pbft.prove, PbftVariant(new_view_uses_highest=False))
 
 
 # --- the real proof set ----------------------------------------------------------------------------

@@ -26,23 +26,18 @@ from meshcheck.models.proof import Lemma
 from meshcheck.models.proof import ModelError
 from meshcheck.models.proof import ProofResult
 from meshcheck.models.proof import ProtocolModel
+from tests import proof_checks
 
 Key = tuple[str, str | None, str | None]  # kind, invariant, transition
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return raft.prove()
+real = proof_checks.proved(raft.prove)
 
 
-@pytest.fixture(scope="module")
-def vote_twice() -> list[ProofResult]:
-    return raft.prove(raft.RaftVariant(vote_once=False))
+vote_twice = proof_checks.proved(raft.prove, raft.RaftVariant(vote_once=False))
 
 
-@pytest.fixture(scope="module")
-def half_quorum() -> list[ProofResult]:
-    return raft.prove(raft.RaftVariant(strict_majority=False))
+half_quorum = proof_checks.proved(raft.prove, raft.RaftVariant(strict_majority=False))
 
 
 def _key(r: ProofResult) -> Key:

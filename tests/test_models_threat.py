@@ -70,9 +70,7 @@ BOUNDED = f"runs <= {switch.DEPTH} steps"
 MUTANT_TIMEOUT_MS = 500  # the mutants' consecutions Z3 cannot refute end "unknown" this soon
 
 
-@pytest.fixture(scope="module")
-def real() -> list[ProofResult]:
-    return threat.prove()
+real = proof_checks.proved(threat.prove)
 
 
 def _not_proved(results: Sequence[ProofResult]) -> set[Key]:
@@ -249,14 +247,14 @@ def test_clock_lemma_agrees_with_brute_force(f: int) -> None:
 # --- the switch model ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def drops() -> list[ProofResult]:
-    return switch_proof.check([threat.SWITCH_DROPS_LAST_RAFT_TERM], timeout_ms=MUTANT_TIMEOUT_MS)
+drops = proof_checks.proved(
+    switch_proof.check, [threat.SWITCH_DROPS_LAST_RAFT_TERM], timeout_ms=MUTANT_TIMEOUT_MS
+)
 
 
-@pytest.fixture(scope="module")
-def own_evidence() -> list[ProofResult]:
-    return switch_proof.check([threat.SWITCH_ON_OWN_EVIDENCE], timeout_ms=MUTANT_TIMEOUT_MS)
+own_evidence = proof_checks.proved(
+    switch_proof.check, [threat.SWITCH_ON_OWN_EVIDENCE], timeout_ms=MUTANT_TIMEOUT_MS
+)
 
 
 def _replay(bugs: Sequence[str], steps: Sequence[tuple[str, FrozenDict]]) -> int:

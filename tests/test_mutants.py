@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +22,33 @@ from meshcheck.property_tests.raft.checks import Check
 from tests.own_protocols import OWN_PROTOCOLS
 
 
+def every_mutant_killed(
+    protocol: str, bugs: Collection[str], at_least: int, **options: Any
+) -> list[Outcome]:
+    """Each of `protocol`'s mutants run alone in the default profile, without shrinking (`options`:
+    run_mutants's others, which mutants and which checks first): every one is killed, and they are
+    the catalogue's `bugs`, in its order, at least `at_least` of them."""
+    outcomes = run_mutants(protocol, profile="default", shrink=False, **options)
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    assert not survivors, render(outcomes)
+    assert [o.mutant for o in outcomes] == list(bugs) and len(bugs) >= at_least
+    return outcomes
+
+
+def first_killers(outcomes: Sequence[Outcome]) -> dict[str, str]:
+    """Each killed mutant's first killer."""
+    return {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
+
+
 def test_every_raft_mutant_is_killed_in_the_default_profile() -> None:
     """The measure of the toolkit is the bugs it catches: each bug in impl/raft/mutants.py,
     switched on alone, fails some property check under `make verify`'s budget. No shrinking here:
     whether a check kills does not depend on it (`make mutants` shrinks and reports the lengths).
     The stored traces go first: five mutants survive lockstep's whole budget (13 to 17 s each)
     and die in the corpus replay, and whether a mutant dies does not depend on the order."""
-    outcomes = run_mutants("raft", profile="default", shrink=False, first=("stored traces",))
-    survivors = [o.mutant for o in outcomes if o.killer is None]
-    assert not survivors, render(outcomes)
     from meshcheck.impl.raft.mutants import BUGS
 
-    assert [o.mutant for o in outcomes] == list(BUGS)
-    assert len(BUGS) >= 6
+    every_mutant_killed("raft", BUGS, 6, first=("stored traces",))
 
 
 @pytest.mark.parametrize(
@@ -50,11 +66,8 @@ def test_every_pbft_and_hybrid_mutant_is_killed_stored_traces_first(
     the stored traces first) and cost nothing against the others."""
     import importlib
 
-    outcomes = run_mutants(protocol, profile="default", shrink=False, first=first)
-    survivors = [o.mutant for o in outcomes if o.killer is None]
-    assert not survivors, render(outcomes)
     bugs = importlib.import_module(f"meshcheck.impl.{protocol}.mutants").BUGS
-    assert [o.mutant for o in outcomes] == list(bugs) and len(bugs) >= 5
+    every_mutant_killed(protocol, bugs, 5, first=first)
 
 
 @pytest.mark.slow
@@ -64,14 +77,10 @@ def test_every_pbft_mutant_is_killed_in_the_default_profile() -> None:
     relayed message no signature covers (lockstep cannot: the spec has no unsigned fields), a
     replica that checks no signature, and a new primary whose O the backups' recomputation
     refutes; lockstep against specs/PBFT.tla kills the others."""
-    outcomes = run_mutants("pbft", profile="default", shrink=False)
-    survivors = [o.mutant for o in outcomes if o.killer is None]
-    assert not survivors, render(outcomes)
     from meshcheck.impl.pbft.mutants import BUGS
 
-    assert [o.mutant for o in outcomes] == list(BUGS)
-    assert len(BUGS) >= 6
-    killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
+    outcomes = every_mutant_killed("pbft", BUGS, 6)
+    killers = first_killers(outcomes)
     relayed = {
         "checkpoint_state_blames_signer",
         "relayed_batch_not_checked",
@@ -123,14 +132,10 @@ def test_every_gossip_mutant_is_killed_in_the_default_profile() -> None:
     """The gossip layer's bugs (impl/gossip/mutants.py), each killed first by its own stored run
     (traces/gossip/, a free run re-run from its seed: gossip has no lockstep yet); the free runs
     kill each on its own too (property_tests/gossip/test_free_runs.py)."""
-    outcomes = run_mutants("gossip", profile="default", shrink=False)
-    survivors = [o.mutant for o in outcomes if o.killer is None]
-    assert not survivors, render(outcomes)
     from meshcheck.impl.gossip.mutants import BUGS
 
-    assert [o.mutant for o in outcomes] == list(BUGS)
-    assert len(BUGS) >= 6
-    assert {o.killer.check for o in outcomes if o.killer is not None} == {"stored runs"}
+    outcomes = every_mutant_killed("gossip", BUGS, 6)
+    assert set(first_killers(outcomes).values()) == {"stored runs"}
 
 
 def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
@@ -145,18 +150,15 @@ def test_every_hotstuff_mutant_is_killed_in_the_default_profile() -> None:
     from meshcheck.property_tests.hotstuff.client_replies import MUTANTS as TRUSTING
 
     replicas = [m for m in BUGS if m not in TRUSTING]
-    outcomes = run_mutants("hotstuff", profile="default", shrink=False, only=replicas)
-    trusting = run_mutants(
-        "hotstuff", profile="default", shrink=False, only=TRUSTING, first=("client replies",)
+    outcomes = every_mutant_killed("hotstuff", replicas, 6, only=replicas)
+    trusting = every_mutant_killed(
+        "hotstuff", TRUSTING, 1, only=TRUSTING, first=("client replies",)
     )
-    survivors = [o.mutant for o in (*outcomes, *trusting) if o.killer is None]
-    assert not survivors, render([*outcomes, *trusting])
-    assert [o.mutant for o in outcomes] == replicas and len(replicas) >= 6
-    assert [o.mutant for o in trusting] == list(TRUSTING) == list(BUGS)[len(replicas) :]
+    assert list(TRUSTING) == list(BUGS)[len(replicas) :]
     # HotStuff.tla has no client, and only a replica that lies in its replies shows them
     # (property_tests/hotstuff/client_replies.py)
-    assert {o.killer.check for o in trusting if o.killer} == {"client replies"}, render(trusting)
-    killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
+    assert set(first_killers(trusting).values()) == {"client replies"}, render(trusting)
+    killers = first_killers(outcomes)
     assert killers.pop("qc_of_2f_votes") == "thresholds at every n", render(outcomes)
     # a lock that moves down: its stored run, where the free runs' LockMonotonic fails
     assert killers["lock_moves_down"] == "stored runs", render(outcomes)
@@ -184,12 +186,8 @@ def test_every_hybrid_mutant_is_killed_in_the_default_profile() -> None:
     from meshcheck.impl.hybrid.mutants import REAPPEND_CHECKS_INDEX_ONLY
     from meshcheck.impl.hybrid.mutants import TIMING_FROM_RECEIPT
 
-    outcomes = run_mutants("hybrid", profile="default", shrink=False)
-    survivors = [o.mutant for o in outcomes if o.killer is None]
-    assert not survivors, render(outcomes)
-    assert [o.mutant for o in outcomes] == list(BUGS)
-    assert len(BUGS) >= 5
-    killers = {o.mutant: o.killer.check for o in outcomes if o.killer is not None}
+    outcomes = every_mutant_killed("hybrid", BUGS, 5)
+    killers = first_killers(outcomes)
     assert killers.pop(FOLLOW_CAUGHT_APPEND) == "stored traces", render(outcomes)
     assert killers.pop(TIMING_FROM_RECEIPT) == "no false accusation", render(outcomes)
     assert killers.pop(REAPPEND_CHECKS_INDEX_ONLY) == "stored traces", render(outcomes)

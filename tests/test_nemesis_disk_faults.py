@@ -167,24 +167,20 @@ def test_most_down_leaves_out_the_power_failure_of_every_node() -> None:
 def test_a_power_failure_without_fuse_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from meshcheck.cli import main
     from meshcheck.faults import lazyfs
+    from tests.test_cluster_cmd import refused
 
     monkeypatch.setattr(lazyfs, "fuse_unavailable", lambda: "no /dev/fuse on this machine")
-    assert main(["cluster", "test", "--out", str(tmp_path), "--nemesis", "kill,power"]) == 2
-    err = capsys.readouterr().err
+    err = refused(["--nemesis", "kill,power"], tmp_path, capsys)
     assert "--nemesis power: each node's data directory goes on a lazy filesystem" in err
-    assert "no /dev/fuse" in err and err.count("\n") == 1
+    assert "no /dev/fuse" in err
     assert not (tmp_path / "data").exists()  # refused before anything started
 
 
 def test_corrupt_is_refused_where_the_checks_need_every_node_back(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from meshcheck.cli import main
+    from tests.test_cluster_cmd import refused
 
-    argv = ["cluster", "test", "--out", str(tmp_path), "--protocol", "gossip"]
-    assert main([*argv, "--nemesis", "corrupt"]) == 2
-    err = capsys.readouterr().err
+    err = refused(["--protocol", "gossip", "--nemesis", "corrupt"], tmp_path, capsys)
     assert "--nemesis corrupt: a node that refuses its damaged state file stays down" in err
-    assert err.count("\n") == 1

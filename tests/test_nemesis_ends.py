@@ -57,6 +57,27 @@ async def _nobody() -> str | None:
     return None
 
 
+def _uncut(fault: Fault) -> Callable[[], None]:
+    return lambda: None
+
+
+async def _carry_out(
+    plan: list[Fault],
+    nodes: Nodes,
+    clock: Callable[[], float],
+    struck: list[tuple[float, str]],
+    *,
+    links: strike.Links = _uncut,
+    skew: strike.Skew | None = None,
+    down: LeftDown | None = None,
+) -> None:
+    """`strike.carry_out` on NAMES' processes, with no leader named (LEADER: the first node not
+    down) and, unless given, links nobody cuts."""
+    await strike.carry_out(
+        plan, nodes, NAMES, clock, struck, leader=_nobody, links=links, skew=skew, down=down
+    )
+
+
 def test_a_node_whose_restart_fails_is_declared_down_once() -> None:
     nodes = Nodes({"n2"})
     clock = _clock()
@@ -68,18 +89,7 @@ def test_a_node_whose_restart_fails_is_declared_down_once() -> None:
         Fault(0.3, "pause", ("n2",), 0.05),
         Fault(0.45, "kill", ("n3",), 0.05),
     ]
-    asyncio.run(
-        strike.carry_out(
-            plan,
-            nodes,
-            NAMES,
-            clock,
-            struck,
-            leader=_nobody,
-            links=lambda f: lambda: None,
-            down=down,
-        )
-    )
+    asyncio.run(_carry_out(plan, nodes, clock, struck, down=down))
     # n2 started again once, and failed; nothing struck after it: each would hold a second node
     # down with n2 (a minority of three is one), or strike n2 itself
     assert nodes.calls == ["kill n2", "start n2", "kill n2"], nodes.calls
@@ -104,17 +114,7 @@ def test_a_node_whose_restart_fails_is_declared_down_once() -> None:
 def test_without_a_registry_a_failed_restart_still_ends_the_run() -> None:
     # the project's own clusters (meshcheck/cluster/layer.py) pass none: their nodes must restart
     with pytest.raises(ImplError, match="n2 exited with 3"):
-        asyncio.run(
-            strike.carry_out(
-                [Fault(0.0, "kill", ("n2",), 0.01)],
-                Nodes({"n2"}),
-                NAMES,
-                _clock(),
-                [],
-                leader=_nobody,
-                links=lambda f: lambda: None,
-            )
-        )
+        asyncio.run(_carry_out([Fault(0.0, "kill", ("n2",), 0.01)], Nodes({"n2"}), _clock(), []))
 
 
 def test_a_stopped_run_lets_go_of_every_fault_in_force() -> None:
@@ -145,13 +145,11 @@ def test_a_stopped_run_lets_go_of_every_fault_in_force() -> None:
 
     async def stopped() -> tuple[list[str], list[str]]:
         chaos = asyncio.get_running_loop().create_task(
-            strike.carry_out(
+            _carry_out(
                 plan,
                 nodes,
-                NAMES,
                 clock,
                 struck,
-                leader=_nobody,
                 links=links,
                 skew=skew,
                 down=LeftDown(clock, lambda n, k: [], most=1),

@@ -70,6 +70,7 @@ from tests.pbft_messages import request
 from tests.pbft_messages import signed
 from tests.pbft_messages import view_change
 from tests.test_pbft_impl import Box
+from tests.test_pbft_impl import equivocation
 
 
 def test_a_bad_view_change_proves_its_signer_wrong_and_a_valid_one_proves_nothing() -> None:
@@ -87,10 +88,7 @@ def test_a_bad_view_change_proves_its_signer_wrong_and_a_valid_one_proves_nothin
 
 def test_two_conflicting_pre_prepares_prove_only_a_record_of_equivocation() -> None:
     box = Box("r2")
-    first, second = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
-    box.deliver(first)
-    box.deliver(second)
-    (record,) = box.node.audit.records
+    _, _, record = equivocation(box)
     assert record.kind == "equivocation" and proves(record, box.config, box.node.verify)
     for kind in ("wrong_primary", "forged_request", "bad_view_change", "bad_new_view"):
         # the same two messages prove nothing of another kind

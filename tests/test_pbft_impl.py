@@ -41,6 +41,7 @@ from meshcheck.impl.pbft import mutants
 from meshcheck.impl.pbft import proves
 from meshcheck.impl.pbft.client import NEXT
 from meshcheck.impl.pbft.client import RETRY
+from meshcheck.impl.pbft.evidence import Evidence
 from meshcheck.impl.pbft.messages import Batch
 from meshcheck.impl.pbft.messages import Status
 from meshcheck.impl.pbft.storage import AUDIT
@@ -719,12 +720,19 @@ def test_a_bad_or_missing_signature_is_rejected_and_costs_the_sender_reputation(
     assert box.disk.get(AUDIT) == tuple(box.node.audit.records)  # the audit log is durable
 
 
-def test_equivocation_is_self_proving_evidence_and_quarantines_the_primary() -> None:
-    box = Box("r2")
+def equivocation(box: Box) -> tuple[Signed[PrePrepare], Signed[PrePrepare], Evidence]:
+    """The primary's two pre-prepares of one sequence number for two requests, delivered to `box`
+    in that order: the two, and the one audit record they made."""
     first, second = pre_prepare(1, request("a")), pre_prepare(1, request("b", 2))
     box.deliver(first)
     box.deliver(second)
     (record,) = box.node.audit.records
+    return first, second, record
+
+
+def test_equivocation_is_self_proving_evidence_and_quarantines_the_primary() -> None:
+    box = Box("r2")
+    first, second, record = equivocation(box)
     assert (record.accused, record.kind, record.messages) == ("r1", "equivocation", (first, second))
     assert record.self_proving and proves(record, box.config, box.node.verify)
     assert box.node.audit.is_quarantined("r1") and box.node.audit.scores["r1"] == 0

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from meshcheck.cli import main
 from meshcheck.cluster import nemesis
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.frames import frame
@@ -19,6 +18,7 @@ from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.impl.runtime.proxy import HELD
 from meshcheck.impl.runtime.proxy import LinkFaults
 from meshcheck.impl.runtime.proxy import LinkProxy
+from tests.test_cluster_cmd import refused
 
 
 async def _through(faults: LinkFaults, count: int, *, cut_after: bool = False) -> list[int]:
@@ -77,9 +77,7 @@ def test_faults_on_whole_frames_need_links_without_tls(
     with pytest.raises(MeshcheckError, match="add --no-tls"):
         nemesis.needs_frames(("kill", "duplicate"), tls=True)
     for argv in (["--nemesis", "reorder"], ["--protocol", "manager", "--nemesis", "duplicate"]):
-        assert main(["cluster", "test", "--out", str(tmp_path), *argv]) == 2
-        err = capsys.readouterr().err
-        assert "acts on whole messages" in err and err.count("\n") == 1, err
+        assert "acts on whole messages" in refused(argv, tmp_path, capsys)
 
 
 def test_the_plan_of_a_seed_does_not_change_when_kinds_are_added() -> None:

@@ -59,23 +59,48 @@ def nothing_left(hosts: SshHosts) -> None:
         assert list(hosts.work(name).iterdir()) == [], name  # the run's folder removed
 
 
+def on_hosts(hosts: SshHosts, argv: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+    """`meshcheck ARGV` run by the controller, in its namespace, against `hosts`."""
+    return subprocess.run(
+        hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
+def on_this_machine(argv: list[str], out: Path) -> subprocess.CompletedProcess[str]:
+    """`meshcheck cluster test ARGV` on this machine's namespace network, its report in `out`."""
+    return subprocess.run(
+        meshcheck(["cluster", "test", "--network", "netns", "--out", str(out), *argv]),
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def said(stderr: str) -> list[str]:
+    """meshcheck's own lines of `stderr`."""
+    return [line for line in stderr.splitlines() if line.startswith("meshcheck:")]
+
+
+def without_python(hosts: SshHosts) -> None:
+    """The hosts file's `python` made one that is on no host."""
+    text = hosts.hosts_file.read_text()
+    hosts.hosts_file.write_text(
+        "\n".join(
+            'python = "/opt/none/bin/python"' if line.startswith("python =") else line
+            for line in text.splitlines()
+        )
+    )
+
+
 def test_the_toy_service_over_ssh_reaches_the_local_verdict_and_leaves_nothing(
     tmp_path: Path,
 ) -> None:
     with sshd_hosts() as hosts:
         out = tmp_path / "ssh"
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file)]
-        done = subprocess.run(
-            hosts.control(meshcheck([*argv, "--out", str(out), *RUN])),
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, [*argv, "--out", str(out), *RUN], 600)
         assert done.returncode == 0, done.stdout + done.stderr
         nothing_left(hosts)
-    local = subprocess.run(
-        meshcheck(["cluster", "test", "--system", str(TOY), "--network", "netns",
-                   "--out", str(tmp_path / "local"), *RUN]),
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    local = on_this_machine(["--system", str(TOY), *RUN], tmp_path / "local")
     assert local.returncode == 0, local.stdout + local.stderr
     remote, here = verdicts(done.stdout), verdicts(local.stdout)
     for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "progress after healing"):
@@ -132,10 +157,7 @@ def test_latency_on_hosts_without_netem_goes_through_the_delayer(tmp_path: Path)
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(out), "--time", "4", "--nemesis", "latency", "--seed", "1",
                 "--rate", "60"]  # fmt: skip
-        done = subprocess.run(
-            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
-            check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, argv, 300)
         assert done.returncode == 0, done.stdout + done.stderr
         network = (out / "network.log").read_text()
         assert "slow" in network and "unslow" in network, network
@@ -150,24 +172,14 @@ def test_a_fault_a_host_cannot_carry_out_is_one_line(tmp_path: Path) -> None:
     file's python: latency on hosts without it is refused before any node starts (where a kernel
     has netem, the run goes ahead and this test says nothing)."""
     with sshd_hosts() as hosts:
-        text = hosts.hosts_file.read_text()
-        hosts.hosts_file.write_text(
-            "\n".join(
-                'python = "/opt/none/bin/python"' if line.startswith("python =") else line
-                for line in text.splitlines()
-            )
-        )
+        without_python(hosts)
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(tmp_path / "out"), "--time", "2", "--nemesis", "latency"]  # fmt: skip
-        done = subprocess.run(
-            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
-            check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, argv, 300)
         if "netem" not in done.stderr:
             pytest.skip("this kernel has netem")
         assert done.returncode == 2
-        said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
-        assert said == [
+        assert said(done.stderr) == [
             "meshcheck: --nemesis latency: host h1's kernel has no netem (sch_netem), and the "
             "delayer that stands in for it needs the hosts file's `python` there (now "
             "/opt/none/bin/python)"
@@ -185,10 +197,7 @@ def test_a_deployment_with_roles_a_sidecar_and_a_probe_runs_on_the_hosts(tmp_pat
         argv = ["cluster", "test", "--system", str(replicas), "--hosts", str(hosts.hosts_file),
                 "--out", str(out), "--time", "6", "--seed", "4",
                 "--nemesis", "kill,pause,partition,clock"]  # fmt: skip
-        done = subprocess.run(
-            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=600,
-            check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, argv, 600)
         assert done.returncode == 0, done.stdout + done.stderr
         nothing_left(hosts)
     assert all("ok" in (out / f"r{i}.heartbeat.log").read_text() for i in (1, 2, 3))
@@ -207,13 +216,9 @@ def test_a_host_whose_key_is_not_the_known_one_is_one_line(tmp_path: Path) -> No
         )
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(tmp_path / "out"), "--time", "1"]  # fmt: skip
-        done = subprocess.run(
-            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, argv, 120)
     assert done.returncode == 2
-    said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
-    assert said == [
+    assert said(done.stderr) == [
         "meshcheck: host h1 (root@198.18.0.2:22): ssh could not connect: Host key verification "
         "failed."
     ], done.stderr
@@ -231,17 +236,11 @@ def test_etcd_over_ssh_reaches_the_local_verdict_and_leaves_nothing(
            "--nemesis", nemesis]  # fmt: skip
     with sshd_hosts() as hosts:
         out = tmp_path / "ssh"
-        done = subprocess.run(
-            hosts.control(meshcheck(["cluster", "test", "--hosts", str(hosts.hosts_file),
-                                     "--out", str(out), *run])),
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        argv = ["cluster", "test", "--hosts", str(hosts.hosts_file), "--out", str(out), *run]
+        done = on_hosts(hosts, argv, 600)
         assert done.returncode == 0, done.stdout + done.stderr
         nothing_left(hosts)
-    local = subprocess.run(
-        meshcheck(["cluster", "test", "--network", "netns", "--out", str(tmp_path / "local"), *run]),
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    local = on_this_machine(run, tmp_path / "local")
     assert local.returncode == 0, local.stdout + local.stderr
     remote, here = verdicts(done.stdout), verdicts(local.stdout)
     for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "progress after healing"):
@@ -272,17 +271,11 @@ def test_power_and_corruption_on_the_hosts_reach_the_local_verdict(tmp_path: Pat
            "--rate", "60"]  # fmt: skip
     with sshd_hosts() as hosts:
         out = tmp_path / "ssh"
-        done = subprocess.run(
-            hosts.control(meshcheck(["cluster", "test", "--hosts", str(hosts.hosts_file),
-                                     "--out", str(out), *run])),
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+        argv = ["cluster", "test", "--hosts", str(hosts.hosts_file), "--out", str(out), *run]
+        done = on_hosts(hosts, argv, 600)
         assert "Traceback" not in done.stderr, done.stderr
         nothing_left(hosts)
-    local = subprocess.run(
-        meshcheck(["cluster", "test", "--network", "netns", "--out", str(tmp_path / "local"), *run]),
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    local = on_this_machine(run, tmp_path / "local")
     assert done.returncode == local.returncode == 1, done.stdout + local.stdout
     remote, here = verdicts(done.stdout), verdicts(local.stdout)
     for check in ("linearizable (kv)", "acknowledged writes kept (kv)", "nemesis", "nodes down"):
@@ -299,22 +292,12 @@ def test_power_and_corruption_on_the_hosts_reach_the_local_verdict(tmp_path: Pat
 
 def test_a_host_without_the_python_the_disk_faults_need_is_one_line(tmp_path: Path) -> None:
     with sshd_hosts() as hosts:
-        text = hosts.hosts_file.read_text()
-        hosts.hosts_file.write_text(
-            "\n".join(
-                'python = "/opt/none/bin/python"' if line.startswith("python =") else line
-                for line in text.splitlines()
-            )
-        )
+        without_python(hosts)
         argv = ["cluster", "test", "--system", str(TOY), "--hosts", str(hosts.hosts_file),
                 "--out", str(tmp_path / "out"), "--time", "2", "--nemesis", "corrupt"]  # fmt: skip
-        done = subprocess.run(
-            hosts.control(meshcheck(argv)), capture_output=True, text=True, timeout=300,
-            check=False,
-        )  # fmt: skip
+        done = on_hosts(hosts, argv, 300)
         assert done.returncode == 2, done.stderr
-        said = [line for line in done.stderr.splitlines() if line.startswith("meshcheck:")]
-        assert said == [
+        assert said(done.stderr) == [
             "meshcheck: --nemesis corrupt: host h1: no /opt/none/bin/python; the hosts file's "
             "`python` must name a Python 3.11 there with mfusepy and attrs (now "
             "/opt/none/bin/python)"

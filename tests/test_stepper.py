@@ -376,19 +376,27 @@ def test_missing_spec_is_a_spec_error(tmp_path: Path) -> None:
         Stepper(tmp_path / "Nope.tla")
 
 
-def test_action_leaving_a_variable_unassigned_is_a_spec_error(tmp_path: Path) -> None:
-    spec = _module(tmp_path, "VARIABLES x, y\nInit == x = 0 /\\ y = 0\nNext == x' = x + 1\n")
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "VARIABLES x, y\nInit == x = 0 /\\ y = 0\nNext == x' = x + 1\n",
+            "action Next leaves y unassigned",
+        ),
+        (
+            "VARIABLE x\nInit == x = <<1>>\nNext == x' = <<x[2]>>\n",
+            "TLC failed computing successors",
+        ),
+    ],
+    ids=["an action leaving a variable unassigned", "an evaluation error"],
+)
+def test_a_successor_tlc_cannot_compute_is_a_spec_error(
+    text: str, says: str, tmp_path: Path
+) -> None:
+    spec = _module(tmp_path, text)
     with Stepper(spec) as stepper:
         (init,) = stepper.init_states()
-        with pytest.raises(SpecError, match="action Next leaves y unassigned"):
-            stepper.successors(init)
-
-
-def test_evaluation_error_is_a_spec_error(tmp_path: Path) -> None:
-    spec = _module(tmp_path, "VARIABLE x\nInit == x = <<1>>\nNext == x' = <<x[2]>>\n")
-    with Stepper(spec) as stepper:
-        (init,) = stepper.init_states()
-        with pytest.raises(SpecError, match="TLC failed computing successors"):
+        with pytest.raises(SpecError, match=says):
             stepper.successors(init)
 
 

@@ -22,14 +22,17 @@ from meshcheck.impl.sim.network import Network
 
 
 class ReferenceRecorder:
-    """The recorder as it was: the whole abstract state kept for every recorded step."""
+    """The recorder as it was: the whole abstract state kept for every recorded step. Its messages
+    bag is counted again from the network (each message's record taken as it was sent) when asked
+    for after a message came or went, where the recorder keeps a count a record up to date as
+    they come and go: the comparison checks that bookkeeping too."""
 
     def __init__(self, plugin_name: str, record_of: Callable[[Any], Value], enabled: bool) -> None:
         self.enabled = enabled
         self._plugin_name = plugin_name
         self._record_of = record_of  # the plugin's message_record
-        self._records: dict[int, Value] = {}  # envelope id -> message record
-        self._bag: Counter[Value] = Counter()
+        self._records: dict[int, Value] = {}  # envelope id -> its message's record, in flight
+        self._counted: FrozenDict | None = None  # the bag, until a message comes or goes
         self._steps: list[Step] = []
         self._state: FrozenDict | None = None
         self._notes: list[str] = []  # faults to mention in the next recorded step
@@ -38,26 +41,25 @@ class ReferenceRecorder:
 
     def put(self, envelope: Envelope) -> None:
         if self.enabled:
-            record = self._record_of(envelope.message)
-            self._records[envelope.id] = record
-            self._bag[record] += 1
+            self._records[envelope.id] = self._record_of(envelope.message)
+            self._counted = None
 
     def take(self, envelope: Envelope) -> None:
         if self.enabled:
-            record = self._records.pop(envelope.id)
-            self._bag[record] -= 1
-            if not self._bag[record]:
-                del self._bag[record]
+            del self._records[envelope.id]
+            self._counted = None
 
     def record(self, envelope_id: int) -> Value | None:
         """The spec record of a message in flight (None when recording is off)."""
         return self._records.get(envelope_id)
 
     def bag(self, network: Network) -> FrozenDict:
-        """The spec's `messages`: kept up to date while recording, else counted from the network."""
-        if self.enabled:
-            return FrozenDict(self._bag)
-        return FrozenDict(Counter(self._record_of(e.message) for e in network))
+        """The spec's `messages`: every message in the network, counted."""
+        if not self.enabled:
+            return FrozenDict(Counter(self._record_of(e.message) for e in network))
+        if self._counted is None:
+            self._counted = FrozenDict(Counter(self._records[e.id] for e in network))
+        return self._counted
 
     # -- steps --------------------------------------------------------------------------------------
 
