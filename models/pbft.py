@@ -52,10 +52,9 @@ from meshcheck.models.proof import Sort
 from meshcheck.models.proof import State
 from meshcheck.models.proof import Transition
 from meshcheck.models.proof import assigned
-from meshcheck.models.proof import check_model
 from meshcheck.models.proof import function
 from meshcheck.models.proof import inserted
-from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import lemmas_then_model
 from meshcheck.models.proof import relation
 from meshcheck.models.quorums import Venn
 from meshcheck.models.quorums import at_most
@@ -733,11 +732,13 @@ def prove(
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> list[ProofResult]:
     """Every PBFT obligation: the lemmas, then the Agreement model on the quorum facts they proved."""
-    results = [prove_lemma(lemma, timeout_ms=timeout_ms) for lemma in lemmas(variant)]
-    proved = {r.name for r in results if r.proved}
-    model = agreement_model(
-        new_view_uses_highest=variant.new_view_uses_highest,
-        quorums_intersect="pbft.quorum_honest_intersection" in proved,
-        quorums_nonempty="pbft.quorum_has_honest" in proved,
+    return lemmas_then_model(
+        lemmas(variant),
+        lambda proved: agreement_model(
+            new_view_uses_highest=variant.new_view_uses_highest,
+            quorums_intersect="pbft.quorum_honest_intersection" in proved,
+            quorums_nonempty="pbft.quorum_has_honest" in proved,
+        ),
+        depth=depth,
+        timeout_ms=timeout_ms,
     )
-    return [*results, *check_model(model, depth=depth, timeout_ms=timeout_ms)]

@@ -27,6 +27,7 @@ from meshcheck.models.proof import ASSUMED
 from meshcheck.models.proof import Counterexample
 from meshcheck.models.proof import Kind
 from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof.checks import result
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
 from meshcheck.models.proof.solver import Answer
 from meshcheck.models.proof.solver import check_in_frame
@@ -50,10 +51,7 @@ def _result(
     cex: Counterexample | None = None,
     why: str = "",
 ) -> ProofResult:
-    detail = why if ans.status == "failed" else ans.detail
-    return ProofResult(
-        f"{MODEL} {kind}", kind, invariant, transition, ans.status, ans.seconds, cex, detail
-    )
+    return result(f"{MODEL} {kind}", kind, invariant, transition, ans, cex, why)
 
 
 # --- reading a counterexample --------------------------------------------------------------------------
