@@ -36,7 +36,7 @@ DEFAULT_DEPTH = 4
 
 
 def result(
-    name: str,
+    model: str,
     kind: Kind,
     invariant: str | None,
     transition: str | None,
@@ -44,8 +44,10 @@ def result(
     cex: Counterexample | None = None,
     failure: str = "",
 ) -> ProofResult:
-    """One obligation's result; `failure` is the detail shown when it failed."""
+    """One obligation of the model named `model`: its result is named "<model> <kind>";
+    `failure` is the detail shown when it failed."""
     detail = failure if ans.status == "failed" else ans.detail
+    name = f"{model} {kind}"
     return ProofResult(name, kind, invariant, transition, ans.status, ans.seconds, cex, detail)
 
 
@@ -64,13 +66,12 @@ def check_nonvacuous(
 ) -> list[ProofResult]:
     """The axioms and init are satisfiable; each transition fires in some state satisfying the invariants."""
     vocab = Vocabulary(model)
-    name = f"{model.name} non-vacuity"
     s0 = vocab.state("@0")
     solver = new_solver(timeout_ms)
     solver.add(*encode.axioms(vocab))
     ans = check_in_frame(solver, encode.init(vocab, s0), valid=False)
     contradict = "the axioms and init contradict each other: every proof of this model is vacuous"
-    results = [result(name, "non-vacuity", None, "init", ans, failure=contradict)]
+    results = [result(model.name, "non-vacuity", None, "init", ans, failure=contradict)]
     pre, post = vocab.state("@0"), vocab.state("@1")
     solver = new_solver(timeout_ms)
     solver.add(*encode.axioms(vocab), *(encode.invariant(i, pre) for i in model.invariants))
@@ -78,7 +79,7 @@ def check_nonvacuous(
         ps = encode.params(vocab, t, "@1")
         ans = check_in_frame(solver, [encode.step(vocab, t, pre, post, ps)], valid=False)
         never = f"{t.name} never fires in a state where the invariants hold: its proofs are vacuous"
-        results.append(result(name, "non-vacuity", None, t.name, ans, failure=never))
+        results.append(result(model.name, "non-vacuity", None, t.name, ans, failure=never))
     return results
 
 
@@ -96,7 +97,7 @@ def check_inductive(
         claim = z3.Not(encode.invariant(inv, s0))
         ans = check_in_frame(solver, [claim], valid=True, shrink=lambda s: shrink(s, vocab))
         cex = _counterexample(vocab, ans, lambda r: (Step(r.state(vocab, s0)),), inv.name)
-        results.append(result(f"{model.name} initiation", "initiation", inv.name, "init", ans, cex))
+        results.append(result(model.name, "initiation", inv.name, "init", ans, cex))
 
     # One solver: the invariants in the pre-state, then one frame per transition, and within it one
     # frame per invariant negated in the post-state.
@@ -118,8 +119,7 @@ def check_inductive(
             claim = z3.Not(encode.invariant(inv, post))
             ans = check_in_frame(solver, [claim], valid=True, shrink=lambda s: shrink(s, vocab))
             cex = _counterexample(vocab, ans, one_step(t, ps), inv.name)
-            name = f"{model.name} consecution"
-            results.append(result(name, "consecution", inv.name, t.name, ans, cex))
+            results.append(result(model.name, "consecution", inv.name, t.name, ans, cex))
         solver.pop()
     return results
 
@@ -176,8 +176,7 @@ def check_bounded(
             if ans.status != "proved":
                 break
         ans = attrs.evolve(ans, seconds=seconds)
-        name = f"{model.name} bounded"
-        results.append(result(name, "bounded", inv.name, f"runs <= {depth} steps", ans, cex))
+        results.append(result(model.name, "bounded", inv.name, f"runs <= {depth} steps", ans, cex))
     return results
 
 
