@@ -220,16 +220,15 @@ nodejs:
 	  || echo "make nodejs: could not install Debian's nodejs (apt-get install -y --no-install-recommends nodejs, as root): the toy driver's tests are skipped"
 
 # The documentation site (mkdocs.yml: MkDocs with Material, docs/*.md, the command reference written
-# from the parser by docs/hooks.py) into build/site, strict: a broken link or reference fails it, as
-# it fails make test (tests/test_docs_site.py). docs-serve serves it on 127.0.0.1:8000. First the
-# pictures that are cheap to draw again are drawn again (tests fail when a committed one is stale):
-# the counterexample timeline, the threat-level diagram, the example report page, and the claims'
-# plots from the runs their measurements kept (docs/claims/*.json.gz: minutes to hours of runs,
+# from the parser and the example report page drawn by docs/hooks.py) into build/site, strict: a
+# broken link or reference fails it, as it fails make test (tests/test_docs_site.py). docs-serve
+# serves it on 127.0.0.1:8000. First the pictures that are cheap to draw again are drawn again
+# (tests fail when a committed one is stale): the counterexample timeline, the threat-level
+# diagram, and the claims' plots from the runs their measurements kept (docs/claims/*.json.gz: minutes to hours of runs,
 # made again by the command docs/claims.md gives for each).
 docs: $(STAMP)
 	@$(BIN)/meshcheck trace timeline traces/raft/commit_previous_term.itf.json --out docs/timeline-raft.svg
 	@$(BIN)/python -m meshcheck.diagram docs/hybrid.md
-	@$(BIN)/python -m meshcheck.html.example docs/report-example.html
 	@for c in raft-deployment gossip bft-compare; do $(BIN)/meshcheck claims plot docs/claims/$$c.json.gz --out docs >/dev/null; done
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	@echo "docs: build/site/index.html"

@@ -535,15 +535,13 @@ def coverage_report(coverage: Coverage, chosen: Sequence[str] | None = None) -> 
 
 
 def _trace(args: argparse.Namespace) -> int:
-    if args.trace_command == "show":
-        return _trace_show(args)
-    if args.trace_command == "diff":
-        return _trace_diff(args)
-    if args.trace_command == "timeline":
-        return _trace_timeline(args)
-    if args.trace_command == "replay":
-        return _trace_replay(args)
-    raise AssertionError(args.trace_command)
+    actions = {
+        "show": _trace_show,
+        "diff": _trace_diff,
+        "timeline": _trace_timeline,
+        "replay": _trace_replay,
+    }
+    return actions[args.trace_command](args)
 
 
 def _history_check(args: argparse.Namespace) -> int:

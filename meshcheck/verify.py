@@ -255,27 +255,27 @@ def z3_rows(chosen: Chosen = None) -> Iterator[Row]:
 def z3_units(chosen: Chosen = None) -> list[Unit]:
     from meshcheck import proofs as registry
 
-    units: list[Unit] = []
-    for name in registry.names():
-        if not _mine(name, chosen):
-            continue
-
-        def run(name: str = name) -> Row:
-            start = time.perf_counter()
-            results = registry.run(name)
-            bad = [r for r in results if r.status != "proved"]
-            seconds = time.perf_counter() - start
-            if not bad:
-                return Row("z3", name, "pass", len(results), "obligations", seconds)
-            detail = "; ".join(f"{r.name}: {r.status}" for r in bad)
-            result = "FAIL" if any(r.status == "failed" for r in bad) else "error"
-            return Row("z3", name, result, len(results), "obligations", seconds, detail)
-
-        units.append(one("z3", name, run))
+    units = [
+        one("z3", name, partial(_z3_row, name)) for name in registry.names() if _mine(name, chosen)
+    ]
     units.extend(
         _lacking("z3", chosen, registry.names(), "no Z3 proof set (its descriptor's proofs)")
     )
     return units
+
+
+def _z3_row(name: str) -> Row:
+    from meshcheck import proofs as registry
+
+    start = time.perf_counter()
+    results = registry.run(name)
+    bad = [r for r in results if r.status != "proved"]
+    seconds = time.perf_counter() - start
+    if not bad:
+        return Row("z3", name, "pass", len(results), "obligations", seconds)
+    detail = "; ".join(f"{r.name}: {r.status}" for r in bad)
+    result = "FAIL" if any(r.status == "failed" for r in bad) else "error"
+    return Row("z3", name, result, len(results), "obligations", seconds, detail)
 
 
 def _lacking(kind: str, chosen: Chosen, have: Collection[str], what: str) -> list[Unit]:
@@ -791,41 +791,47 @@ def mutant_rows(profile: str, chosen: Chosen = None) -> Iterator[Row]:
 def mutant_units(profile: str, chosen: Chosen = None, scratch: Path | None = None) -> list[Unit]:
     """A unit per protocol with a catalogue; each writes its kill record (meshcheck/kills.py) to
     `scratch`/kills/<protocol>.json, which the run adds to reports/kills.json."""
-    from meshcheck import kills
     from meshcheck import mutants_cmd
 
-    units: list[Unit] = []
-    for protocol in mutants_cmd.with_catalogue():
-        if not _mine(protocol, chosen):
-            continue
-
-        def run(protocol: str = protocol) -> Row:
-            start = time.perf_counter()
-            outcomes = mutants_cmd.run_mutants(protocol, profile=profile, shrink=False, tlc=False)
-            seconds = time.perf_counter() - start
-            if scratch is not None:
-                record = kills.of_outcomes(protocol, outcomes)
-                kills.save(record, scratch / "kills" / f"{protocol}.json")
-            killed = [o for o in outcomes if o.killer is not None]
-            names = tuple(f"{protocol}:{o.mutant}" for o in killed)
-            unit = f"of {len(outcomes)} killed"
-            survivors = [o.mutant for o in outcomes if o.killer is None]
-            if survivors:
-                detail = f"survived: {', '.join(survivors)}"
-                return Row(
-                    "mutants", protocol, "FAIL", len(killed), unit, seconds, detail, kills=names
-                )
-            by: dict[str, int] = {}
-            for o in killed:
-                assert o.killer is not None
-                by[o.killer.check] = by.get(o.killer.check, 0) + 1
-            detail = "killed by " + ", ".join(f"{check} {n}" for check, n in by.items())
-            return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail, kills=names)
-
-        units.append(Unit("mutants", protocol, partial(_rows_any, "mutants", protocol, run)))
+    units = [
+        Unit(
+            "mutants",
+            protocol,
+            partial(
+                _rows_any, "mutants", protocol, partial(_mutant_row, protocol, profile, scratch)
+            ),
+        )
+        for protocol in mutants_cmd.with_catalogue()
+        if _mine(protocol, chosen)
+    ]
     what = "no mutant catalogue (its descriptor's bugs and checks)"
     units.extend(_lacking("mutants", chosen, mutants_cmd.with_catalogue(), what))
     return units
+
+
+def _mutant_row(protocol: str, profile: str, scratch: Path | None) -> Row:
+    from meshcheck import kills
+    from meshcheck import mutants_cmd
+
+    start = time.perf_counter()
+    outcomes = mutants_cmd.run_mutants(protocol, profile=profile, shrink=False, tlc=False)
+    seconds = time.perf_counter() - start
+    if scratch is not None:
+        record = kills.of_outcomes(protocol, outcomes)
+        kills.save(record, scratch / "kills" / f"{protocol}.json")
+    killed = [o for o in outcomes if o.killer is not None]
+    names = tuple(f"{protocol}:{o.mutant}" for o in killed)
+    unit = f"of {len(outcomes)} killed"
+    survivors = [o.mutant for o in outcomes if o.killer is None]
+    if survivors:
+        detail = f"survived: {', '.join(survivors)}"
+        return Row("mutants", protocol, "FAIL", len(killed), unit, seconds, detail, kills=names)
+    by: dict[str, int] = {}
+    for o in killed:
+        assert o.killer is not None
+        by[o.killer.check] = by.get(o.killer.check, 0) + 1
+    detail = "killed by " + ", ".join(f"{check} {n}" for check, n in by.items())
+    return Row("mutants", protocol, "pass", len(killed), unit, seconds, detail, kills=names)
 
 
 def _rows_any(kind: str, name: str, fn: Callable[[], Row]) -> list[Row]:

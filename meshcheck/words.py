@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # nouns whose plural is not the singular and an s
 _IRREGULAR = {
     "entry": "entries",
@@ -26,3 +28,9 @@ def count(n: int, noun: str, many: str | None = None, *, commas: bool = False) -
     thousands separators ("1,234 steps")."""
     number = f"{n:,}" if commas else str(n)
     return f"{number} {noun if n == 1 else (many or plural(noun))}"
+
+
+def groups(*named: tuple[str, Sequence[object]]) -> str:
+    """Each (label, items) with items, as "label a, b", joined by "; ": `groups(("missing",
+    ["x"]), ("unknown", []))` is "missing x"."""
+    return "; ".join(f"{label} {', '.join(map(str, items))}" for label, items in named if items)

@@ -76,11 +76,10 @@ from meshcheck.models.proof import Sort
 from meshcheck.models.proof import State
 from meshcheck.models.proof import Transition
 from meshcheck.models.proof import assigned
-from meshcheck.models.proof import check_model
 from meshcheck.models.proof import constant
 from meshcheck.models.proof import function
 from meshcheck.models.proof import inserted
-from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import lemmas_then_model
 from meshcheck.models.proof import relation
 from meshcheck.models.quorums import Venn
 from meshcheck.models.quorums import at_most
@@ -669,7 +668,9 @@ def prove(
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> list[ProofResult]:
     """Every HotStuff obligation: the lemmas, then the safety model on the quorum fact they proved."""
-    results = [prove_lemma(lemma, timeout_ms=timeout_ms) for lemma in lemmas(variant)]
-    proved = {r.name for r in results if r.proved}
-    model = safety_model(variant, quorums_share_honest=all(n in proved for n in AXIOM_LEMMAS))
-    return [*results, *check_model(model, depth=depth, timeout_ms=timeout_ms)]
+    return lemmas_then_model(
+        lemmas(variant),
+        lambda proved: safety_model(variant, quorums_share_honest=proved.issuperset(AXIOM_LEMMAS)),
+        depth=depth,
+        timeout_ms=timeout_ms,
+    )

@@ -52,10 +52,9 @@ from meshcheck.models.proof import Sort
 from meshcheck.models.proof import State
 from meshcheck.models.proof import Transition
 from meshcheck.models.proof import assigned
-from meshcheck.models.proof import check_model
 from meshcheck.models.proof import function
 from meshcheck.models.proof import inserted
-from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import lemmas_then_model
 from meshcheck.models.proof import relation
 from meshcheck.models.quorums import Venn
 from meshcheck.models.quorums import at_most
@@ -144,19 +143,19 @@ def quorum_honest_intersection(quorum: Size = "2f+1") -> Lemma:
     )
 
 
-def _has_honest(name: str, statement: str, label: str, size: Any) -> Lemma:
-    """Any non-empty set of at least `size` replicas holds an honest one, whatever f (or fewer) are
-    Byzantine."""
+def _has_honest(name: str, label: str, size: Size) -> Lemma:
+    """Any non-empty set `label` of at least `size` replicas holds an honest one, whatever f (or
+    fewer) are Byzantine."""
     f, n = z3.Ints("f n")
     v = Venn(label, "B")
     return Lemma(
         name=name,
-        statement=statement,
+        statement=f"n = 3f+1, |{label}| >= {size}, |B| <= f => {label} has an honest replica, all f",
         hypotheses=(
             *cluster(f, n),
             *v.partition(n),
             v.size("B") <= f,
-            v.size(label) >= size,
+            v.size(label) >= _SIZES[size](f),
             v.size(label) >= 1,
         ),
         conclusion=v.size(label, outside=("B",)) >= 1,
@@ -187,12 +186,7 @@ def quorum_for_any_n(size: Literal["ceil((n+f+1)/2)", "2f+1"] = "ceil((n+f+1)/2)
 
 def quorum_has_honest(quorum: Size = "2f+1") -> Lemma:
     """A quorum holds an honest replica (a certificate cannot be made of Byzantine messages alone)."""
-    return _has_honest(
-        "pbft.quorum_has_honest",
-        f"n = 3f+1, |Q| >= {quorum}, |B| <= f => Q has an honest replica, all f",
-        "Q",
-        _SIZES[quorum](z3.Int("f")),
-    )
+    return _has_honest("pbft.quorum_has_honest", "Q", quorum)
 
 
 def quorum_available(quorum: Size = "2f+1") -> Lemma:
@@ -234,12 +228,7 @@ def quorum_2f_too_small() -> Lemma:
 
 def reply_has_honest(matches: Size = "f+1") -> Lemma:
     """The client's f+1 matching replies (section 4.1) come from at least one honest replica."""
-    return _has_honest(
-        "pbft.reply_has_honest",
-        f"n = 3f+1, |R| >= {matches}, |B| <= f => R has an honest replica, all f",
-        "R",
-        _SIZES[matches](z3.Int("f")),
-    )
+    return _has_honest("pbft.reply_has_honest", "R", matches)
 
 
 def checkpoint_survives_view_change(proofs: Size = "2f+1", quorum: Size = "2f+1") -> Lemma:
@@ -733,11 +722,13 @@ def prove(
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> list[ProofResult]:
     """Every PBFT obligation: the lemmas, then the Agreement model on the quorum facts they proved."""
-    results = [prove_lemma(lemma, timeout_ms=timeout_ms) for lemma in lemmas(variant)]
-    proved = {r.name for r in results if r.proved}
-    model = agreement_model(
-        new_view_uses_highest=variant.new_view_uses_highest,
-        quorums_intersect="pbft.quorum_honest_intersection" in proved,
-        quorums_nonempty="pbft.quorum_has_honest" in proved,
+    return lemmas_then_model(
+        lemmas(variant),
+        lambda proved: agreement_model(
+            new_view_uses_highest=variant.new_view_uses_highest,
+            quorums_intersect="pbft.quorum_honest_intersection" in proved,
+            quorums_nonempty="pbft.quorum_has_honest" in proved,
+        ),
+        depth=depth,
+        timeout_ms=timeout_ms,
     )
-    return [*results, *check_model(model, depth=depth, timeout_ms=timeout_ms)]

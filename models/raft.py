@@ -30,10 +30,9 @@ from meshcheck.models.proof import Sort
 from meshcheck.models.proof import State
 from meshcheck.models.proof import Transition
 from meshcheck.models.proof import assigned
-from meshcheck.models.proof import check_model
 from meshcheck.models.proof import function
 from meshcheck.models.proof import inserted
-from meshcheck.models.proof import prove_lemma
+from meshcheck.models.proof import lemmas_then_model
 from meshcheck.models.proof import relation
 from meshcheck.models.quorums import quorums_have_member
 from meshcheck.models.quorums import quorums_meet
@@ -219,11 +218,13 @@ def prove(
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> list[ProofResult]:
     """Every Raft obligation: the quorum lemmas, then the election model on what they proved."""
-    intersect = prove_lemma(quorum_intersection(variant.strict_majority), timeout_ms=timeout_ms)
-    nonempty = prove_lemma(quorum_nonempty(variant.strict_majority), timeout_ms=timeout_ms)
-    model = election_model(
-        vote_once=variant.vote_once,
-        quorums_intersect=intersect.proved,
-        quorums_nonempty=nonempty.proved,
+    return lemmas_then_model(
+        (quorum_intersection(variant.strict_majority), quorum_nonempty(variant.strict_majority)),
+        lambda proved: election_model(
+            vote_once=variant.vote_once,
+            quorums_intersect="raft.quorum_intersection" in proved,
+            quorums_nonempty="raft.quorum_nonempty" in proved,
+        ),
+        depth=depth,
+        timeout_ms=timeout_ms,
     )
-    return [intersect, nonempty, *check_model(model, depth=depth, timeout_ms=timeout_ms)]

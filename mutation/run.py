@@ -303,24 +303,20 @@ def bug_condition(test: ast.expr) -> str | None:
             if found is not None:
                 return found
         return None
-    if (
-        isinstance(test, ast.Compare)
-        and len(test.ops) == 1
-        and isinstance(test.ops[0], ast.In)
-        and isinstance(test.left, ast.Attribute)
-        and isinstance(test.left.value, ast.Name)
-        and test.left.value.id == "mutants"
-    ):
-        return test.left.attr
-    return None
+    return _bug_compared(test, ast.In)
 
 
 def _without_bug(test: ast.expr) -> str | None:
     """The bug of a test `mutants.X not in <bugs>` (alone): its else branch needs bug X."""
+    return _bug_compared(test, ast.NotIn)
+
+
+def _bug_compared(test: ast.expr, op: type[ast.cmpop]) -> str | None:
+    """X of a test `mutants.X <op> <bugs>` (alone), or None."""
     if (
         isinstance(test, ast.Compare)
         and len(test.ops) == 1
-        and isinstance(test.ops[0], ast.NotIn)
+        and isinstance(test.ops[0], op)
         and isinstance(test.left, ast.Attribute)
         and isinstance(test.left.value, ast.Name)
         and test.left.value.id == "mutants"

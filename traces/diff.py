@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.text import ordered
@@ -58,13 +59,11 @@ def check_comparable(model: Trace, impl: Trace, model_name: str, impl_name: str)
     only_model = [v for v in model.vars if v not in impl.vars]
     only_impl = [v for v in impl.vars if v not in model.vars]
     if only_model or only_impl:
-        parts = []
-        if only_model:
-            parts.append(f"only {model_name} has {', '.join(only_model)}")
-        if only_impl:
-            parts.append(f"only {impl_name} has {', '.join(only_impl)}")
+        parts = words.groups(
+            (f"only {model_name} has", only_model), (f"only {impl_name} has", only_impl)
+        )
         raise MeshcheckError(
-            f"{model_name} and {impl_name} are traces of different variables ({'; '.join(parts)}): "
+            f"{model_name} and {impl_name} are traces of different variables ({parts}): "
             "not two runs of one protocol"
         )
 

@@ -256,6 +256,21 @@ def _color(series: Series, index: int) -> str:
     return series.color or PALETTE[index % len(PALETTE)]
 
 
+def _tick(
+    start: tuple[float, float],
+    end: tuple[float, float],
+    at: tuple[float, float],
+    anchor: str,
+    text: str,
+) -> list[str]:
+    """A tick's grid line across the panel and its label."""
+    (x1, y1), (x2, y2), (x, y) = start, end, at
+    return [
+        f'<line class="grid" x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"/>',
+        f'<text class="tick" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(text)}</text>',
+    ]
+
+
 def _render_panel(panel: Panel, ox: float, oy: float, clip_id: str) -> list[str]:
     xs = [x for s in panel.series for x, _ in s.points] + [
         m.value for m in panel.marks if m.axis == "x"
@@ -283,20 +298,10 @@ def _render_panel(panel: Panel, ox: float, oy: float, clip_id: str) -> list[str]
     )
     for v, text in xa.ticks():
         x = px(v)
-        out.append(
-            f'<line class="grid" x1="{x:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y0 + PANEL_H:.1f}"/>'
-        )
-        out.append(
-            f'<text class="tick" x="{x:.1f}" y="{y0 + PANEL_H + 14:.1f}" text-anchor="middle">{escape(text)}</text>'
-        )
+        out += _tick((x, y0), (x, y0 + PANEL_H), (x, y0 + PANEL_H + 14), "middle", text)
     for v, text in ya.ticks():
         y = py(v)
-        out.append(
-            f'<line class="grid" x1="{x0:.1f}" y1="{y:.1f}" x2="{x0 + PANEL_W:.1f}" y2="{y:.1f}"/>'
-        )
-        out.append(
-            f'<text class="tick" x="{x0 - 6:.1f}" y="{y + 3:.1f}" text-anchor="end">{escape(text)}</text>'
-        )
+        out += _tick((x0, y), (x0 + PANEL_W, y), (x0 - 6, y + 3), "end", text)
     out.append(
         f'<rect class="frame" x="{x0:.1f}" y="{y0:.1f}" width="{PANEL_W}" height="{PANEL_H}"/>'
     )

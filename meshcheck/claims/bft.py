@@ -139,11 +139,10 @@ class Tally:
     checked: int = 0
     active: bool = True
 
-    def replica_messages(self) -> int:
-        return sum(v for k, v in self.messages.items() if k not in CLIENT_TYPES)
 
-    def replica_bytes(self) -> int:
-        return sum(v for k, v in self.bytes.items() if k not in CLIENT_TYPES)
+def replicas_only(counts: Mapping[str, int]) -> int:
+    """The total of `counts` (per message type) over the replicas' messages, not the clients'."""
+    return sum(v for k, v in counts.items() if k not in CLIENT_TYPES)
 
 
 def _count_sends(sim: Simulator[Any], tally: Tally) -> None:
@@ -203,6 +202,12 @@ def count_crypto(tally: Tally) -> Iterator[None]:
 # -- runs -----------------------------------------------------------------------------------------------
 
 
+CLUSTERS: dict[str, Callable[..., Simulator[Any]]] = {
+    "pbft": pbft_cluster,
+    "hotstuff": hotstuff_cluster,
+}
+
+
 def cluster(
     protocol: str,
     n: int,
@@ -212,27 +217,17 @@ def cluster(
     client_timeout: int = CLIENT_TIMEOUT,
     seed: int = SEED,
 ) -> Simulator[Any]:
-    if protocol == "pbft":
-        return pbft_cluster(
-            n,
-            seed=seed,
-            workload=workload,
-            batch_size=batch,
-            latency=LATENCY,
-            record=False,
-            client_timeout=client_timeout,
-        )
-    if protocol == "hotstuff":
-        return hotstuff_cluster(
-            n,
-            seed=seed,
-            workload=workload,
-            batch_size=batch,
-            latency=LATENCY,
-            record=False,
-            client_timeout=client_timeout,
-        )
-    raise ValueError(f"unknown protocol {protocol!r}")
+    if protocol not in CLUSTERS:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    return CLUSTERS[protocol](
+        n,
+        seed=seed,
+        workload=workload,
+        batch_size=batch,
+        latency=LATENCY,
+        record=False,
+        client_timeout=client_timeout,
+    )
 
 
 def accepted(sim: Simulator[Any]) -> int:
@@ -265,7 +260,7 @@ class Load:
 
     @property
     def replica_messages(self) -> int:
-        return sum(v for k, v in self.messages.items() if k not in CLIENT_TYPES)
+        return replicas_only(self.messages)
 
     @property
     def all_messages(self) -> int:
@@ -273,7 +268,7 @@ class Load:
 
     @property
     def replica_bytes(self) -> int:
-        return sum(v for k, v in self.bytes.items() if k not in CLIENT_TYPES)
+        return replicas_only(self.bytes)
 
     @property
     def all_bytes(self) -> int:

@@ -240,15 +240,15 @@ def say(text: str = "") -> None:
 def run_claims(args: argparse.Namespace) -> int:
     if args.claims_command == "plot":
         return plot(Path(args.file), Path(args.out))
-    if args.claims_command == "gossip":
-        return gossip(args)
-    if args.claims_command == "bft-compare":
-        return bft_compare(args)
-    if args.claims_command == "deployment":
-        return deployment(args)
-    if args.claims_command != "raft-deployment":  # pragma: no cover - argparse allows no other
+    measures = {
+        "raft-deployment": raft_deployment,
+        "gossip": gossip,
+        "bft-compare": bft_compare,
+        "deployment": deployment,
+    }
+    if args.claims_command not in measures:  # pragma: no cover - argparse allows no other
         raise MeshcheckError(f"unknown claims {args.claims_command!r}")
-    return raft_deployment(args)
+    return measures[args.claims_command](args)
 
 
 def raft_deployment(args: argparse.Namespace) -> int:

@@ -62,6 +62,7 @@ import attrs
 
 from meshcheck.claims.report import Row
 from meshcheck.claims.report import judge
+from meshcheck.claims.sweep import sweep
 from meshcheck.claims.verdict import GrowthVerdict
 from meshcheck.claims.verdict import log_verdict
 from meshcheck.impl.base.events import ClientRequest
@@ -593,17 +594,9 @@ def measure_detector(
     d: DetectorSetting = DETECTOR,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, list[DetectorRun]]:
-    out: dict[str, list[DetectorRun]] = {}
-    total = len(seeds) * len(profiles)
-    done = 0
-    for p in profiles:
-        runs = out.setdefault(p.name, [])
-        for seed in seeds:
-            runs.append(detector_seed(seed, p, d))
-            done += 1
-            if progress is not None:
-                progress(p.name, done, total)
-    return out
+    return sweep(
+        [(p.name, p) for p in profiles], seeds, lambda p, seed: detector_seed(seed, p, d), progress
+    )
 
 
 # -- the claims, judged ---------------------------------------------------------------------------------

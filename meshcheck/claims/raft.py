@@ -46,6 +46,7 @@ import attrs
 from meshcheck import words
 from meshcheck.claims.report import Row
 from meshcheck.claims.report import judge
+from meshcheck.claims.sweep import sweep
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.raft import LEADER
 from meshcheck.impl.raft import RaftNode
@@ -265,17 +266,12 @@ def measure(
     progress: Callable[[float, int, int], None] | None = None,
 ) -> dict[float, list[SeedResult]]:
     """Every seed under every loss rate; `progress(loss, done, total)` after each run."""
-    out: dict[float, list[SeedResult]] = {}
-    total = len(seeds) * len(losses)
-    done = 0
-    for loss in losses:
-        runs = out.setdefault(loss, [])
-        for seed in seeds:
-            runs.append(measure_seed(seed, loss, d))
-            done += 1
-            if progress is not None:
-                progress(loss, done, total)
-    return out
+    return sweep(
+        [(loss, loss) for loss in losses],
+        seeds,
+        lambda loss, seed: measure_seed(seed, loss, d),
+        progress,
+    )
 
 
 # -- the claims, judged --------------------------------------------------------------------------------

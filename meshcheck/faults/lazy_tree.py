@@ -139,18 +139,17 @@ class LazyTree:
     # -- the live image: what processes see -----------------------------------------------------
 
     def create(self, path: str, mode: int) -> Inode:
-        parent, name = self._parent(path)
-        if name in parent.entries:
-            raise _error(errno.EEXIST, path)
-        node = self._new(False, mode)
-        parent.entries[name] = node.number
-        return node
+        return self._add(path, False, mode)
 
     def mkdir(self, path: str, mode: int) -> Inode:
+        return self._add(path, True, mode)
+
+    def _add(self, path: str, is_dir: bool, mode: int) -> Inode:
+        """A new file or directory at `path`, whose parent exists and has no entry of its name."""
         parent, name = self._parent(path)
         if name in parent.entries:
             raise _error(errno.EEXIST, path)
-        node = self._new(True, mode)
+        node = self._new(is_dir, mode)
         parent.entries[name] = node.number
         return node
 

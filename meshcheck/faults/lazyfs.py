@@ -80,7 +80,39 @@ def is_mounted(mountpoint: Path) -> bool:
         )
 
 
-class LazyMount:
+class DaemonQueries:
+    """What a mounted daemon (meshcheck/faults/lazyfs_daemon.py) answers about its filesystem: a
+    command a line, each answered `ok VALUE` or with what went wrong. `_exchange` sends one command
+    and reads its answer line, over whatever connects to the daemon."""
+
+    def _exchange(self, command: str) -> str:
+        raise NotImplementedError
+
+    def _answer(self, command: str) -> str:
+        answer = self._exchange(command)
+        word, _, value = answer.partition(" ")
+        if word != "ok":
+            raise LazyFsError(f"{command}: {answer or 'no answer'}")
+        return value
+
+    def losses(self) -> list[str]:
+        """What a power failure now would lose, path by path (LazyTree.losses)."""
+        found = json.loads(self._answer("losses"))
+        assert isinstance(found, list)
+        return [str(line) for line in found]
+
+    def power_failure(self) -> int:
+        """Everything not synced dropped: the live image becomes the backing directory's, which
+        holds exactly what was synced. Returns how many files and directories were lost. The
+        processes that used the filesystem should be dead already, as a power failure leaves them."""
+        return int(self._answer("power-failure"))
+
+    def unsynced(self) -> int:
+        """How many files and directories differ from their durable state."""
+        return int(self._answer("unsynced"))
+
+
+class LazyMount(DaemonQueries):
     """The backing directory served lazily at the mountpoint while the block runs."""
 
     def __init__(self, backing: Path, mountpoint: Path, durability: str = "strict") -> None:
@@ -171,34 +203,11 @@ class LazyMount:
             line += chunk
         return line.decode().strip()
 
-    def _ask(self, command: str) -> int:
-        return int(self._answer(command))
-
-    def _answer(self, command: str) -> str:
+    def _exchange(self, command: str) -> str:
         if self._conn is None:
             raise LazyFsError("the lazy filesystem is not mounted")
         self._conn.sendall(f"{command}\n".encode())
-        answer = self._readline()
-        word, _, value = answer.partition(" ")
-        if word != "ok":
-            raise LazyFsError(f"{command}: {answer}")
-        return value
-
-    def losses(self) -> list[str]:
-        """What a power failure now would lose, path by path (LazyTree.losses)."""
-        found = json.loads(self._answer("losses"))
-        assert isinstance(found, list)
-        return [str(line) for line in found]
-
-    def power_failure(self) -> int:
-        """Everything not synced dropped: the live image becomes the backing directory's, which
-        holds exactly what was synced. Returns how many files and directories were lost. The
-        processes that used the filesystem should be dead already, as a power failure leaves them."""
-        return self._ask("power-failure")
-
-    def unsynced(self) -> int:
-        """How many files and directories differ from their durable state."""
-        return self._ask("unsynced")
+        return self._readline()
 
     def unmount(self) -> None:
         process, conn, stderr = self._process, self._conn, self._stderr

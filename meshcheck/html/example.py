@@ -1,7 +1,7 @@
 """The example report page the documentation shows (docs/report.md): one of everything, around a
-real counterexample, `traces/raft/commit_previous_term.itf.json`. `make docs` writes it to
-docs/report-example.html (`python -m meshcheck.html.example FILE`); tests/test_html_report.py reads
-it in headless Chromium and checks that the committed copy is what this draws.
+real counterexample, `traces/raft/commit_previous_term.itf.json`. The docs site's build draws it
+as report-example.html (docs/hooks.py; `python -m meshcheck.html.example FILE` writes it anywhere);
+tests/test_html_report.py reads it in headless Chromium.
 """
 
 from __future__ import annotations

@@ -194,6 +194,21 @@ def _seconds(s: float) -> str:
     return f"{s:,.1f}" if s >= 10 else f"{s:.2f}"
 
 
+def _table(klass: str, head: str, body: Sequence[str], foot: str = "") -> list[str]:
+    """A table of class `klass`: a header row of the cells `head`, the rows `body`, and a footer
+    row of the cells `foot` when there are any."""
+    out = [
+        f'<table class="{klass}">',
+        f"<thead><tr>{head}</tr></thead>",
+        "<tbody>",
+        *body,
+        "</tbody>",
+    ]
+    if foot:
+        out.append(f"<tfoot><tr>{foot}</tr></tfoot>")
+    return [*out, "</table>"]
+
+
 def ordered(rows: Sequence[SummaryRow]) -> list[SummaryRow]:
     """The summary rows, failed and errored first, each group in the Page's order."""
     return [r for r in rows if r.result in BAD] + [r for r in rows if r.result not in BAD]
@@ -207,17 +222,12 @@ def _summary(rows: Sequence[SummaryRow]) -> list[str]:
     bad = sum(r.result in BAD for r in rows)
     opened = " open" if bad or len(rows) <= OPEN_ROWS else ""
     said = f"all {words.count(len(rows), 'check')}" + (f", the {bad} failed first" if bad else "")
-    out += [
-        f'<details class="checks"{opened}><summary>{e(said)}</summary>',
-        '<table class="summary">',
-        "<thead><tr><th>check</th><th>name</th><th>result</th><th>count</th><th>seconds</th>"
-        "<th>CPU s</th><th>kills</th><th>detail</th></tr></thead>",
-        "<tbody>",
-    ]
+    out.append(f'<details class="checks"{opened}><summary>{e(said)}</summary>')
+    body = []
     for r in ordered(rows):
         count = f"{_num(r.count)} {e(r.unit)}".strip() if r.count is not None else ""
         klass = ' class="bad"' if r.result in BAD else ""
-        out.append(
+        body.append(
             f'<tr{klass} data-kind="{e(r.kind)}" data-result="{e(r.result)}">'
             f"<td>{e(r.kind)}</td><td>{e(r.name)}</td>"
             f'<td class="result r-{_css(r.result)}">{e(r.result)}</td>'
@@ -226,9 +236,12 @@ def _summary(rows: Sequence[SummaryRow]) -> list[str]:
             f'<td class="kills">{_row_kills(r)}</td>'
             f'<td class="detail">{e(r.detail)}</td></tr>'
         )
-    out.append("</tbody>")
-    out.append(f'<tfoot><tr><td colspan="8" id="totals">{e(totals(rows))}</td></tr></tfoot>')
-    return [*out, "</table>", "</details>", "</section>"]
+    head = (
+        "<th>check</th><th>name</th><th>result</th><th>count</th><th>seconds</th>"
+        "<th>CPU s</th><th>kills</th><th>detail</th>"
+    )
+    foot = f'<td colspan="8" id="totals">{e(totals(rows))}</td>'
+    return [*out, *_table("summary", head, body, foot), "</details>", "</section>"]
 
 
 def _row_kills(r: SummaryRow) -> str:
@@ -245,13 +258,12 @@ def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
     """The checks counted per kind and result, one line per kind: the table at a glance."""
     kinds = list(dict.fromkeys(r.kind for r in rows))
     results = ("pass", "FAIL", "error", "skip")
-    out = [
-        '<table class="by-kind">',
-        "<thead><tr><th>check</th>"
+    head = (
+        "<th>check</th>"
         + "".join(f"<th>{r}</th>" for r in results)
-        + "<th>seconds</th><th>CPU s</th><th>kills</th></tr></thead>",
-        "<tbody>",
-    ]
+        + "<th>seconds</th><th>CPU s</th><th>kills</th>"
+    )
+    body = []
     for kind in kinds:
         mine = [r for r in rows if r.kind == kind]
         cells = []
@@ -263,12 +275,12 @@ def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
         measured = [r.cpu for r in mine if r.cpu is not None]
         cpu = _seconds(sum(measured)) if measured else ""
         killed = len({k for r in mine for k in r.kills})
-        out.append(
+        body.append(
             f'<tr data-kind="{e(kind)}"><th>{e(kind)}</th>{"".join(cells)}'
             f'<td class="num">{seconds}</td><td class="num">{cpu}</td>'
             f'<td class="num">{killed if killed else ""}</td></tr>'
         )
-    return [*out, "</tbody>", "</table>"]
+    return _table("by-kind", head, body)
 
 
 _OF_KILLED = re.compile(r"of (\d+) killed")  # a mutants row's unit (meshcheck/verify.py)
@@ -315,13 +327,8 @@ def _kills(kills: Sequence[Kill]) -> list[str]:
     protocols = list(dict.fromkeys(k.protocol for k in kills))
     mutants = list(dict.fromkeys(k.mutant for k in kills))
     cell = {(k.protocol, k.mutant): k for k in kills}
-    out += [
-        '<table class="kills">',
-        "<thead><tr><th>mutant</th>"
-        + "".join(f'<th data-protocol="{e(p)}">{e(p)}</th>' for p in protocols)
-        + "</tr></thead>",
-        "<tbody>",
-    ]
+    head = "<th>mutant</th>" + "".join(f'<th data-protocol="{e(p)}">{e(p)}</th>' for p in protocols)
+    body = []
     for m in mutants:
         tds = []
         for p in protocols:
@@ -333,15 +340,13 @@ def _kills(kills: Sequence[Kill]) -> list[str]:
                 tds.append(f'<td class="killed" {where}>{e(k.killed_by)}{_kill_meta(k)}</td>')
             else:
                 tds.append(f'<td class="survived" {where}>survived{_kill_meta(k)}</td>')
-        out.append(f"<tr><th>{e(m)}</th>{''.join(tds)}</tr>")
-    out.append("</tbody>")
+        body.append(f"<tr><th>{e(m)}</th>{''.join(tds)}</tr>")
     foot = []
     for p in protocols:
         mine = [k for k in kills if k.protocol == p]
         killed = sum(bool(k.killed_by) for k in mine)
         foot.append(f'<td class="num">{killed} of {len(mine)} killed</td>')
-    out.append(f"<tfoot><tr><td>killed</td>{''.join(foot)}</tr></tfoot>")
-    return [*out, "</table>", "</section>"]
+    return [*out, *_table("kills", head, body, f"<td>killed</td>{''.join(foot)}"), "</section>"]
 
 
 def _kill_meta(k: Kill) -> str:

@@ -42,6 +42,7 @@ from pathlib import Path
 from meshcheck.cluster.fault_log import die_with_parent
 from meshcheck.faults.corrupt import Corruption
 from meshcheck.faults.lazyfs import DaemonDied
+from meshcheck.faults.lazyfs import DaemonQueries
 from meshcheck.faults.lazyfs import LazyFsError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.systems.remote import Remote
@@ -106,7 +107,7 @@ def install(remote: Remote, kinds: Sequence[str]) -> None:
         )
 
 
-class RemoteMount:
+class RemoteMount(DaemonQueries):
     """Node `node`'s data directory on `remote`, served lazily by a daemon over SSH."""
 
     def __init__(self, remote: Remote, node: str, durability: str) -> None:
@@ -163,7 +164,7 @@ class RemoteMount:
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode(errors="replace").strip()
 
-    def _answer(self, command: str) -> str:
+    def _exchange(self, command: str) -> str:
         process = self._process
         if process is None or process.stdin is None:
             raise LazyFsError(f"{self.node}: the lazy file system is not mounted")
@@ -172,22 +173,7 @@ class RemoteMount:
             process.stdin.flush()
         except OSError as e:
             raise LazyFsError(f"{command}: {e}") from None
-        answer = self._readline(ANSWER_WAIT)
-        word, _, value = answer.partition(" ")
-        if word != "ok":
-            raise LazyFsError(f"{command}: {answer or 'no answer'}")
-        return value
-
-    def losses(self) -> list[str]:
-        found = json.loads(self._answer("losses"))
-        assert isinstance(found, list)
-        return [str(line) for line in found]
-
-    def unsynced(self) -> int:
-        return int(self._answer("unsynced"))
-
-    def power_failure(self) -> int:
-        return int(self._answer("power-failure"))
+        return self._readline(ANSWER_WAIT)
 
     def unmount(self) -> None:
         """The live image copied out, the daemon asked to unmount (killed if it does not), the

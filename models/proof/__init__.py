@@ -38,6 +38,7 @@ from meshcheck.models.proof.checks import check_bounded
 from meshcheck.models.proof.checks import check_inductive
 from meshcheck.models.proof.checks import check_model
 from meshcheck.models.proof.checks import check_nonvacuous
+from meshcheck.models.proof.checks import lemmas_then_model
 from meshcheck.models.proof.counterexample import ASSUMED
 from meshcheck.models.proof.counterexample import Counterexample
 from meshcheck.models.proof.decl import Axiom
@@ -89,6 +90,7 @@ __all__ = [
     "constant",
     "function",
     "inserted",
+    "lemmas_then_model",
     "prove_lemma",
     "relation",
 ]

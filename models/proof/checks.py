@@ -5,6 +5,11 @@ See the `models.proof` package docstring for what each one means and why all fou
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
+
 import attrs
 import z3
 
@@ -16,6 +21,9 @@ from meshcheck.models.proof.counterexample import Reader
 from meshcheck.models.proof.counterexample import shrink
 from meshcheck.models.proof.decl import ModelError
 from meshcheck.models.proof.decl import ProtocolModel
+from meshcheck.models.proof.decl import Transition
+from meshcheck.models.proof.lemma import Lemma
+from meshcheck.models.proof.lemma import prove_lemma
 from meshcheck.models.proof.results import Kind
 from meshcheck.models.proof.results import ProofResult
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
@@ -27,8 +35,8 @@ from meshcheck.models.proof.vocab import Vocabulary
 DEFAULT_DEPTH = 4
 
 
-def _result(
-    name: str,
+def result(
+    model: str,
     kind: Kind,
     invariant: str | None,
     transition: str | None,
@@ -36,8 +44,21 @@ def _result(
     cex: Counterexample | None = None,
     failure: str = "",
 ) -> ProofResult:
+    """One obligation of the model named `model`: its result is named "<model> <kind>";
+    `failure` is the detail shown when it failed."""
     detail = failure if ans.status == "failed" else ans.detail
+    name = f"{model} {kind}"
     return ProofResult(name, kind, invariant, transition, ans.status, ans.seconds, cex, detail)
+
+
+def _counterexample(
+    vocab: Vocabulary, ans: Answer, steps: Callable[[Reader], Sequence[Step]], violated: str
+) -> Counterexample | None:
+    """The run `steps` reads from the solver's model, when it found one."""
+    if ans.model is None:
+        return None
+    r = Reader(vocab, ans.model)
+    return Counterexample(r.universe, r.fixed(vocab), tuple(steps(r)), violated=violated)
 
 
 def check_nonvacuous(
@@ -45,13 +66,12 @@ def check_nonvacuous(
 ) -> list[ProofResult]:
     """The axioms and init are satisfiable; each transition fires in some state satisfying the invariants."""
     vocab = Vocabulary(model)
-    name = f"{model.name} non-vacuity"
     s0 = vocab.state("@0")
     solver = new_solver(timeout_ms)
     solver.add(*encode.axioms(vocab))
     ans = check_in_frame(solver, encode.init(vocab, s0), valid=False)
     contradict = "the axioms and init contradict each other: every proof of this model is vacuous"
-    results = [_result(name, "non-vacuity", None, "init", ans, failure=contradict)]
+    results = [result(model.name, "non-vacuity", None, "init", ans, failure=contradict)]
     pre, post = vocab.state("@0"), vocab.state("@1")
     solver = new_solver(timeout_ms)
     solver.add(*encode.axioms(vocab), *(encode.invariant(i, pre) for i in model.invariants))
@@ -59,7 +79,7 @@ def check_nonvacuous(
         ps = encode.params(vocab, t, "@1")
         ans = check_in_frame(solver, [encode.step(vocab, t, pre, post, ps)], valid=False)
         never = f"{t.name} never fires in a state where the invariants hold: its proofs are vacuous"
-        results.append(_result(name, "non-vacuity", None, t.name, ans, failure=never))
+        results.append(result(model.name, "non-vacuity", None, t.name, ans, failure=never))
     return results
 
 
@@ -76,20 +96,21 @@ def check_inductive(
     for inv in model.invariants:
         claim = z3.Not(encode.invariant(inv, s0))
         ans = check_in_frame(solver, [claim], valid=True, shrink=lambda s: shrink(s, vocab))
-        cex = None
-        if ans.model is not None:
-            r = Reader(vocab, ans.model)
-            steps: tuple[Step, ...] = (Step(r.state(vocab, s0)),)
-            cex = Counterexample(r.universe, r.fixed(vocab), steps, violated=inv.name)
-        results.append(
-            _result(f"{model.name} initiation", "initiation", inv.name, "init", ans, cex)
-        )
+        cex = _counterexample(vocab, ans, lambda r: (Step(r.state(vocab, s0)),), inv.name)
+        results.append(result(model.name, "initiation", inv.name, "init", ans, cex))
 
     # One solver: the invariants in the pre-state, then one frame per transition, and within it one
     # frame per invariant negated in the post-state.
     pre, post = vocab.state("@0"), vocab.state("@1")
     solver = new_solver(timeout_ms)
     solver.add(*encode.axioms(vocab), *(encode.invariant(i, pre) for i in model.invariants))
+
+    def one_step(t: Transition, ps: list[Any]) -> Callable[[Reader], Sequence[Step]]:
+        return lambda r: (
+            Step(r.state(vocab, pre), ASSUMED),
+            Step(r.state(vocab, post), t.name, r.params(t, ps)),
+        )
+
     for t in model.transitions:
         ps = encode.params(vocab, t, "@1")
         solver.push()
@@ -97,16 +118,8 @@ def check_inductive(
         for inv in model.invariants:
             claim = z3.Not(encode.invariant(inv, post))
             ans = check_in_frame(solver, [claim], valid=True, shrink=lambda s: shrink(s, vocab))
-            cex = None
-            if ans.model is not None:
-                r = Reader(vocab, ans.model)
-                steps = (
-                    Step(r.state(vocab, pre), ASSUMED),
-                    Step(r.state(vocab, post), t.name, r.params(t, ps)),
-                )
-                cex = Counterexample(r.universe, r.fixed(vocab), steps, violated=inv.name)
-            name = f"{model.name} consecution"
-            results.append(_result(name, "consecution", inv.name, t.name, ans, cex))
+            cex = _counterexample(vocab, ans, one_step(t, ps), inv.name)
+            results.append(result(model.name, "consecution", inv.name, t.name, ans, cex))
         solver.pop()
     return results
 
@@ -163,8 +176,7 @@ def check_bounded(
             if ans.status != "proved":
                 break
         ans = attrs.evolve(ans, seconds=seconds)
-        name = f"{model.name} bounded"
-        results.append(_result(name, "bounded", inv.name, f"runs <= {depth} steps", ans, cex))
+        results.append(result(model.name, "bounded", inv.name, f"runs <= {depth} steps", ans, cex))
     return results
 
 
@@ -177,3 +189,17 @@ def check_model(
         *check_inductive(model, timeout_ms=timeout_ms),
         *check_bounded(model, depth=depth, timeout_ms=timeout_ms),
     ]
+
+
+def lemmas_then_model(
+    lemmas: Iterable[Lemma],
+    model: Callable[[set[str]], ProtocolModel],
+    *,
+    depth: int = DEFAULT_DEPTH,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+) -> list[ProofResult]:
+    """A protocol's proof set: its lemmas, then every obligation of the model `model` builds from
+    the names of the lemmas that were proved (the facts its axioms may assume)."""
+    results = [prove_lemma(lemma, timeout_ms=timeout_ms) for lemma in lemmas]
+    proved = {r.name for r in results if r.proved}
+    return [*results, *check_model(model(proved), depth=depth, timeout_ms=timeout_ms)]

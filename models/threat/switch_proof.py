@@ -25,8 +25,8 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.base.values import Value
 from meshcheck.models.proof import ASSUMED
 from meshcheck.models.proof import Counterexample
-from meshcheck.models.proof import Kind
 from meshcheck.models.proof import ProofResult
+from meshcheck.models.proof.checks import result
 from meshcheck.models.proof.solver import DEFAULT_TIMEOUT_MS
 from meshcheck.models.proof.solver import Answer
 from meshcheck.models.proof.solver import check_in_frame
@@ -40,20 +40,6 @@ from meshcheck.models.threat.switch import Transition
 from meshcheck.models.threat.switch_invariants import INVARIANTS
 
 _SHOW_MAX = 12  # entries shown per sequence in a counterexample
-
-
-def _result(
-    kind: Kind,
-    invariant: str | None,
-    transition: str | None,
-    ans: Answer,
-    cex: Counterexample | None = None,
-    why: str = "",
-) -> ProofResult:
-    detail = why if ans.status == "failed" else ans.detail
-    return ProofResult(
-        f"{MODEL} {kind}", kind, invariant, transition, ans.status, ans.seconds, cex, detail
-    )
 
 
 # --- reading a counterexample --------------------------------------------------------------------------
@@ -157,7 +143,7 @@ def check_nonvacuous(bugs: frozenset[str], depth: int, timeout_ms: int) -> list[
     run = _Unrolling(bugs, depth)
     solver = new_solver(timeout_ms)
     ans = check_in_frame(solver, [switch.init(run.states[0])], valid=False)
-    results = [_result("non-vacuity", None, "init", ans, why="init is unsatisfiable")]
+    results = [result(MODEL, "non-vacuity", None, "init", ans, failure="init is unsatisfiable")]
     for index, t in enumerate(switch.transitions(bugs)):
         solver = new_solver(timeout_ms)
         solver.add(switch.init(run.states[0]))
@@ -170,7 +156,14 @@ def check_nonvacuous(bugs: frozenset[str], depth: int, timeout_ms: int) -> list[
                 break
         never = f"{t.name} fires in no run of <= {depth} steps: its proofs may be vacuous"
         results.append(
-            _result("non-vacuity", None, t.name, attrs.evolve(ans, seconds=seconds), why=never)
+            result(
+                MODEL,
+                "non-vacuity",
+                None,
+                t.name,
+                attrs.evolve(ans, seconds=seconds),
+                failure=never,
+            )
         )
     return results
 
@@ -206,7 +199,7 @@ def check_inductive(bugs: frozenset[str], timeout_ms: int) -> list[ProofResult]:
         cex = None
         if ans.model is not None:
             cex = Counterexample(steps=(Step(_state(ans.model, s0, True)),), violated=inv.name)
-        results.append(_result("initiation", inv.name, "init", ans, cex))
+        results.append(result(MODEL, "initiation", inv.name, "init", ans, cex))
     pre, post = S("@0"), S("@1")
     solver = new_solver(timeout_ms)
     solver.add(*(i.formula(pre) for i in INVARIANTS))
@@ -234,7 +227,7 @@ def check_inductive(bugs: frozenset[str], timeout_ms: int) -> list[ProofResult]:
                     Step(_state(m, post, True), t.name, _params(m, t, ps)),
                 )
                 cex = Counterexample(steps=steps, violated=inv.name)
-            results.append(_result("consecution", inv.name, t.name, ans, cex))
+            results.append(result(MODEL, "consecution", inv.name, t.name, ans, cex))
     return results
 
 
@@ -263,7 +256,8 @@ def check_bounded(bugs: frozenset[str], depth: int, timeout_ms: int) -> list[Pro
             if ans.model is not None:
                 cexes[inv.name] = Counterexample(steps=run.trace(ans.model, d), violated=inv.name)
     return [
-        _result(
+        result(
+            MODEL,
             "bounded",
             inv.name,
             f"runs <= {depth} steps",

@@ -34,6 +34,21 @@ def what_fails(catches: str, *, liveness: bool, action: bool) -> list[str]:
     return ["SPECIFICATION Spec", f"INVARIANTS TypeOK {catches}"]
 
 
+class Fails:
+    """What a mutant's run must show failing, for the spec mutant classes (each an attrs class
+    with these two fields): `liveness`, a temporal property; `action`, an action property
+    ([][A]_vars); neither, an invariant."""
+
+    liveness: bool
+    action: bool
+
+    @property
+    def kind(self) -> str:
+        """What TLC reports failing: a property (temporal or action) or an invariant (the kill
+        matrix's TLC column, specs/mutants/__init__.py `run_tlc`, compares it)."""
+        return "property" if self.liveness or self.action else "invariant"
+
+
 def write_cfg(folder: Path, lines: Iterable[str]) -> Path:
     """Mutant.cfg in `folder`, of `lines`."""
     cfg = folder / "Mutant.cfg"

@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import Fails
 from meshcheck.specs.mutants.files import constants
 from meshcheck.specs.mutants.files import what_fails
 from meshcheck.specs.mutants.files import write_cfg
@@ -35,7 +36,7 @@ BASE: dict[str, str] = {
 
 
 @attrs.frozen
-class Mutant:
+class Mutant(Fails):
     """A known bug as a textual change of HotStuff.tla, the model that shows it, and what must
     catch it."""
 
@@ -50,12 +51,6 @@ class Mutant:
     # further invariants the mutant breaks too, each checked alone by the spec tests
     also: tuple[str, ...] = ()
     action: bool = False  # `catches` is an action property ([][A]_v), not an invariant
-
-    @property
-    def kind(self) -> str:
-        """What TLC reports failing: a property (temporal or action) or an invariant (the kill
-        matrix's TLC column, specs/mutants/__init__.py `run_tlc`, compares it)."""
-        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (

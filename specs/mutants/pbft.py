@@ -15,6 +15,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import Fails
 from meshcheck.specs.mutants.files import constants
 from meshcheck.specs.mutants.files import what_fails
 from meshcheck.specs.mutants.files import write_cfg
@@ -37,7 +38,7 @@ GAPS = {"MaxSeq": "2", "Window": "2", "CheckpointEvery": "3"}
 
 
 @attrs.frozen
-class Mutant:
+class Mutant(Fails):
     """A known bug as a textual change of PBFT.tla, the model that shows it, and what must catch it."""
 
     name: str
@@ -51,11 +52,6 @@ class Mutant:
     # an action property ([][A]_vars: ViewMonotonic, StableCheckpointMonotonic), checked as a
     # PROPERTY in a model without a VIEW, which is unsound for it (specs/PBFT_transitions.cfg)
     action: bool = False
-
-    @property
-    def kind(self) -> str:
-        """What TLC reports failing: a property (temporal or action) or an invariant."""
-        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (

@@ -14,6 +14,7 @@ from pathlib import Path
 import attrs
 
 from meshcheck.specs import spec_file
+from meshcheck.specs.mutants.files import Fails
 from meshcheck.specs.mutants.files import constants
 from meshcheck.specs.mutants.files import write_cfg
 from meshcheck.specs.mutants.files import write_spec
@@ -45,7 +46,7 @@ NO_EXTRAS = {
 
 
 @attrs.frozen
-class Mutant:
+class Mutant(Fails):
     """A known bug as a textual change of Raft.tla, the model that shows it, and what must catch it."""
 
     name: str
@@ -60,11 +61,6 @@ class Mutant:
     # an action property ([][A]_vars: CommitIndexMonotonic, MatchIndexMonotonic), checked as a
     # PROPERTY without the SYMMETRY, which is unsound for it (specs/Raft_transitions.cfg)
     action: bool = False
-
-    @property
-    def kind(self) -> str:
-        """What TLC reports failing: a property (temporal or action) or an invariant."""
-        return "property" if self.liveness or self.action else "invariant"
 
 
 MUTANTS = (

@@ -357,16 +357,7 @@ class _Parser:
         args: list[Value] = []
         t = self.take()
         if t.kind == "sym" and t.text == "(":
-            while True:
-                args.append(self.value())
-                t = self.take()
-                if t.kind == "sym" and t.text == ",":
-                    continue
-                if t.kind == "sym" and t.text == ")":
-                    break
-                raise self.error(
-                    t, f"expected , or ) in the arguments of {name.text}, found {t.show()}"
-                )
+            args = self.values(")", f"the arguments of {name.text}")
             t = self.take()
         if name.text in self.assigned_at:
             raise self.error(
@@ -399,6 +390,18 @@ class _Parser:
         else:
             raise self.error(t, f"expected = or <- after {name.text}, found {t.show()}")
 
+    def values(self, close: str, within: str) -> list[Value]:
+        """Values separated by commas up to the bracket `close`, the opening one taken already."""
+        out: list[Value] = []
+        while True:
+            out.append(self.value())
+            sep = self.take()
+            if sep.kind == "sym" and sep.text == ",":
+                continue
+            if sep.kind == "sym" and sep.text == close:
+                return out
+            raise self.error(sep, f"expected , or {close} in {within}, found {sep.show()}")
+
     def value(self) -> Value:
         t = self.take()
         if t.kind == "num" or t.kind == "str":
@@ -411,18 +414,10 @@ class _Parser:
             self.model_values.add(t.text)
             return t.text
         if t.kind == "sym" and t.text == "{":
-            items: list[Value] = []
             if self.peek().text == "}" and self.peek().kind == "sym":
                 self.take()
                 return frozenset()
-            while True:
-                items.append(self.value())
-                sep = self.take()
-                if sep.kind == "sym" and sep.text == ",":
-                    continue
-                if sep.kind == "sym" and sep.text == "}":
-                    return frozenset(items)
-                raise self.error(sep, f"expected , or }} in a set, found {sep.show()}")
+            return frozenset(self.values("}", "a set"))
         if t.kind == "sym" and t.text == "-":
             raise self.error(
                 t,

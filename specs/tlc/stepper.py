@@ -46,6 +46,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck import words
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.errors import SpecError
@@ -447,12 +448,8 @@ class Stepper:
         missing = [v for v in self.vars if v not in values]
         unknown = [k for k in values if k not in self._vars.keys]
         if missing or unknown:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if unknown:
-                parts.append(f"unknown {', '.join(map(str, unknown))}")
-            raise StepperError(f"not a state of {self.spec.name}: {'; '.join(parts)}")
+            parts = words.groups(("missing", missing), ("unknown", unknown))
+            raise StepperError(f"not a state of {self.spec.name}: {parts}")
         java = self._empty.createEmpty()
         for var in self.vars:
             try:
