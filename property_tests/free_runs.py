@@ -286,6 +286,16 @@ class Storm:
     in_flight_per_node: int
     events_per_node_tick: int
 
+    def run(
+        self,
+        sim: Simulator[Any],
+        schedule: Schedule,
+        until: int,
+        stop: Callable[[Simulator[Any]], bool] | None = None,
+    ) -> str | None:
+        """`run` under this storm bound."""
+        return run(sim, schedule, until, self, stop)
+
 
 def run(
     sim: Simulator[Any],
