@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 
@@ -132,6 +133,26 @@ def fault_schedules(
         every=st.sampled_from(every),
         **knobs,
     )
+
+
+def network_faults(
+    ticks: Sequence[int], *, crash: bool = True
+) -> dict[str, st.SearchStrategy[Any]]:
+    """The faults of the hybrid and routing free runs' schedules, as keyword strategies for
+    `st.builds(Schedule, ...)` in the order drawn: a seed, how long faults run (one of `ticks`),
+    loss, duplication, crashes (unless `crash` is False) and partitions, each list starting with
+    none (Hypothesis shrinks there). The protocol's own knobs follow them."""
+    faults: dict[str, st.SearchStrategy[Any]] = {
+        "seed": st.integers(0, 2**16),
+        "ticks": st.sampled_from(list(ticks)),
+        "drop": st.sampled_from([0.0, 0.02, 0.05]),
+        "duplicate": st.sampled_from([0.0, 0.02]),
+        "crash": st.sampled_from([0.0, 0.1]),
+        "partition": st.sampled_from([0.0, 0.05]),
+    }
+    if not crash:
+        del faults["crash"]
+    return faults
 
 
 # The group sizes the BFT free runs draw from (PBFT, HotStuff): 4 to 10, the sizes that are not

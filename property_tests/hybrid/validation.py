@@ -43,6 +43,7 @@ from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.refinement import UNEXPLAINED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import network_faults
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
@@ -185,11 +186,7 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
     names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
     return st.builds(
         Schedule,
-        seed=st.integers(0, 2**16),
-        ticks=st.sampled_from([400, 600, 800]),
-        drop=st.sampled_from([0.0, 0.02, 0.05]),
-        duplicate=st.sampled_from([0.0, 0.02]),
-        partition=st.sampled_from([0.0, 0.05]),
+        **network_faults([400, 600, 800], crash=False),
         behaviours=st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True).map(tuple),
         target=st.just("n1"),
         start=st.integers(1, 4),
