@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections import Counter
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -206,6 +207,9 @@ class Follower:
         self.path: list[Step] = [Step(init.values)]
         self.failed = False
         self._label: tuple[Transition, State, Label] | None = None
+        # the spec steps the implementation took on its own within one event of a replayed path,
+        # expected next in it (`taken_early`)
+        self.ahead: deque[Transition] = deque()
         self.driver = self.start(init)
         got = self.driver.state()
         if got != init.values:
@@ -237,6 +241,20 @@ class Follower:
         label = Label(functools.partial(self.describe, t, before))
         self._label = (t, before, label)
         return label
+
+    def taken_early(self, t: Transition) -> Label | None:
+        """When the implementation took spec steps ahead of the path (`ahead`): `t` must be the
+        first of them, and is then taken already (its label; PathMismatch when it is another
+        step). None when there are none."""
+        if not self.ahead:
+            return None
+        early = self.ahead.popleft()
+        if early.action == t.action and early.state == t.state:
+            return Label(lambda: f"{t.action.label()} (taken with the step before)")
+        raise PathMismatch(
+            f"the implementation took {early.action.label()} on its own; the path takes "
+            f"{t.action.label()} next"
+        )
 
     def history_problem(self) -> str | None:
         """The client-history checks (property_tests/histories.py) on the run so far, when the
