@@ -235,6 +235,17 @@ def failure(
     )
 
 
+def recorded_if_failing(run: Callable[[bool], object]) -> None:
+    """`run(record)` unrecorded first (recording costs); when that fails (CheckFailed), again
+    recorded, for the failure's trace (the same seed gives the same run). Its failure is raised,
+    or, when the recorded run holds, the unrecorded one's."""
+    try:
+        run(False)
+    except CheckFailed:
+        run(True)
+        raise
+
+
 def unrecorded_first(
     schedule: Schedule, once: Callable[[bool], tuple[Simulator[Any], str | None]]
 ) -> Simulator[Any]:
