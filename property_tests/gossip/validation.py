@@ -40,13 +40,10 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.gossip.free_runs import STORM
 from meshcheck.property_tests.harness import resource
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -176,10 +173,7 @@ def run(schedule: Schedule, bugs: frozenset[str]) -> Simulator[GossipNode]:
 def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     """One free run of the model's nodes: its trace is a behaviour of the spec."""
     trace = run(schedule, bugs).trace()
-    found = first_bad_step(trace)
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "Gossip.tla"))
+    validation.check_run(trace, schedule, validation_stepper(), VALIDATION, "Gossip.tla")
 
 
 def schedules() -> Any:

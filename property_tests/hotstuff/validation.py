@@ -26,15 +26,12 @@ from meshcheck.impl.base.trace import Step
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.free_runs import fault_schedules
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
 from meshcheck.property_tests.hotstuff.transitions import broken
 from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -76,12 +73,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     sim = free_runs.cluster(schedule, n, bugs, heal=False, record=True)
     storm = shared.run(sim, schedule, schedule.ticks, free_runs.STORM)
     trace = sim.trace()
-    found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "HotStuff.tla"))
-    if storm is not None:
-        raise failure(storm, schedule, trace)
+    validation.check_run(trace, schedule, validation_stepper(), VALIDATION, "HotStuff.tla", storm)
 
 
 def validation_schedules() -> st.SearchStrategy[Schedule]:
