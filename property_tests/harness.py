@@ -130,6 +130,13 @@ class LockstepSpec:
             self._stepper.append(cached_stepper(self.spec_path, self.config_path))
         return self._stepper[0]
 
+    def lockstep(
+        self, bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
+    ) -> None:
+        """The check: run this spec's lockstep machine under `settings` (`lockstep`); CheckFailed
+        on a divergence."""
+        lockstep(self, bugs, settings, fired=fired)
+
     def init(self) -> State:
         """The lockstep model's one initial state, kept (with its Python values, once converted):
         every example starts from it."""

@@ -38,7 +38,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import reject
-from hypothesis import settings as Settings
 
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.text import format_value
@@ -266,10 +265,4 @@ GOSSIP = harness.LockstepSpec(
     "gossip", "Gossip", "Lockstep.cfg", Follower, signature, machine="GossipLockstep"
 )
 successors = GOSSIP.successors
-
-
-def lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    harness.lockstep(GOSSIP, bugs, settings, fired=fired)
+lockstep = GOSSIP.lockstep  # the check: CheckFailed on a divergence

@@ -26,10 +26,8 @@ property_tests/harness.py; the `Follower` here is PBFT's own.
 from __future__ import annotations
 
 import functools
-from collections import Counter
 
 from hypothesis import reject
-from hypothesis import settings as Settings
 
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import Step
@@ -182,13 +180,4 @@ def lockstep_stepper() -> Stepper:
     return PBFT.stepper()
 
 
-def clear_successors() -> None:
-    """Forget the cached successors (a benchmark measures a cold cache)."""
-    successors.clear()
-
-
-def lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    harness.lockstep(PBFT, bugs, settings, fired=fired)
+lockstep = PBFT.lockstep  # the check: CheckFailed on a divergence
