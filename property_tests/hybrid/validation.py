@@ -49,6 +49,7 @@ from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
 from meshcheck.property_tests.hybrid.free_runs import HOTSTUFF_NODES
 from meshcheck.property_tests.hybrid.free_runs import PBFT_EQUIVOCATE
+from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import knob
 from meshcheck.property_tests.hybrid.free_runs import play
 from meshcheck.property_tests.hybrid.free_runs import prepare
@@ -194,6 +195,21 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
     )
 
 
+def recorded_run(schedule: Schedule, bugs: frozenset[str], bft: str) -> Run:
+    """The cluster of a recorded free run, the BFT epochs running `bft` with its model's
+    thresholds and size (SETUPS), and no monitor (the spec judges the run): ready to `play`."""
+    setup = SETUPS[bft]
+    return prepare(
+        schedule,
+        bugs,
+        record=True,
+        monitor=False,
+        thresholds=setup.thresholds,
+        bft=bft,
+        n=setup.n,
+    )
+
+
 def validate_run(
     schedule: Schedule, bugs: frozenset[str] = frozenset(), *, bft: str | None = None
 ) -> int:
@@ -203,15 +219,7 @@ def validate_run(
     report)."""
     bft = knob(schedule, "bft") if bft is None else bft
     setup = SETUPS[bft]
-    out = prepare(
-        schedule,
-        bugs,
-        record=True,
-        monitor=False,
-        thresholds=setup.thresholds,
-        bft=bft,
-        n=setup.n,
-    )
+    out = recorded_run(schedule, bugs, bft)
     try:
         play(out, schedule, max_ops=MAX_OPS)
     except CheckFailed:
