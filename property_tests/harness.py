@@ -539,8 +539,14 @@ class Harness:
         where: str = "trace",
         observe: Callable[[Follower], object] | None = None,
     ) -> int:
-        """property_tests/harness.py's `replay_on_impl` on this protocol's specs."""
-        return replay_on_impl(self.specs, trace, bugs, where=where, observe=observe)
+        """property_tests/harness.py's `replay_on_impl` on this protocol's specs (those the trace
+        may be a path of: `specs_for`)."""
+        return replay_on_impl(self.specs_for(trace), trace, bugs, where=where, observe=observe)
+
+    def specs_for(self, trace: Trace) -> tuple[LockstepSpec, ...]:
+        """The specs a trace to replay may be a path of (default: all of them, told apart by its
+        `#meta.spec_name`)."""
+        return self.specs
 
     def schedule_names(self) -> dict[str, type]:
         """The classes a recorded schedule's repr may call, by name (property_tests/record.py)."""
