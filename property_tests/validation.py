@@ -18,8 +18,10 @@ end (PBFT: views and sequence numbers; what lies beyond is not checked).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -30,6 +32,7 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import Value
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import failure
+from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
 from meshcheck.violated import REFINEMENT
 from meshcheck.violated import Violated
@@ -165,6 +168,12 @@ def first_bad_step(
                 return first, f"violates {', '.join(stepper.violated(states[first]))}"
             checked = k
     return None
+
+
+@functools.cache
+def model_constants(model: Path) -> dict[str, Any]:
+    """A validation model's constants (read once per process)."""
+    return dict(read_cfg(model).values())
 
 
 def check_run(

@@ -14,7 +14,6 @@ enter, a NEW-VIEW for the wrong view, a QC formed by the wrong leader).
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -28,10 +27,10 @@ from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import fault_schedules
 from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.harness import cached_stepper
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
 from meshcheck.property_tests.hotstuff.transitions import broken
-from meshcheck.specs.tlc.cfg import read_cfg
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -41,17 +40,13 @@ MODEL = resource("meshcheck.property_tests.hotstuff", "models", "Validate.cfg")
 VALIDATION_TICKS = (200, 800)
 
 
-@functools.cache
 def validation_model() -> dict[str, Any]:
-    return dict(read_cfg(MODEL).values())
+    return validation.model_constants(MODEL)
 
 
-@functools.cache
 def validation_stepper() -> Stepper:
     """The Stepper over HotStuff.tla with models/Validate.cfg (built once per process)."""
-    from meshcheck.specs.tlc.stepper import Stepper
-
-    return Stepper(SPEC, MODEL)
+    return cached_stepper(SPEC, MODEL)
 
 
 def in_bounds(state: Any) -> bool:

@@ -43,7 +43,6 @@ from meshcheck.property_tests.pbft.free_runs import op
 from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.pbft.free_runs import schedules
 from meshcheck.property_tests.pbft.transitions import broken
-from meshcheck.specs.tlc.cfg import read_cfg
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -59,10 +58,9 @@ VALIDATION_TICKS = (200, 1000)
 EVERY = (50, 100)
 
 
-@functools.cache
 def validation_model() -> dict[str, Any]:
     """The model's constants."""
-    return dict(read_cfg(MODEL).values())
+    return validation.model_constants(MODEL)
 
 
 @functools.cache

@@ -30,6 +30,7 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.harness import cached_stepper
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.free_runs import run
@@ -50,13 +51,10 @@ MODEL = resource("meshcheck.property_tests.raft", "models", "Validate.cfg")
 VALIDATION_TICKS = (200, 3000)
 
 
-@functools.cache
 def validation_stepper() -> Stepper:
     """The process's one Stepper over Raft.tla with models/Validate.cfg (loading TLC costs seconds).
     Not thread-safe, as no Stepper is; it lives until the process ends."""
-    from meshcheck.specs.tlc.stepper import Stepper
-
-    return Stepper(resource("meshcheck.specs", "Raft.tla"), MODEL)
+    return cached_stepper(resource("meshcheck.specs", "Raft.tla"), MODEL)
 
 
 @functools.cache
