@@ -71,6 +71,17 @@ class Target:
         return [n for n in sim.node_ids if n != self.sender and sim.up[n]]
 
 
+def outage(sim: Simulator[Any], node: str, down: int, back: int, until: int) -> Simulator[Any]:
+    """`sim` run to `down`, where `node` crashes, to come back at `back`; then run on to `until`
+    (a target's calm cluster with one outage in it: the view change or catch-up it sets off leaves
+    the sender holding those kinds of message too)."""
+    sim.run(until=down)
+    sim.crash(node)
+    sim.recover_at(node, back)
+    sim.run(until=until)
+    return sim
+
+
 @attrs.frozen
 class Pool:
     """What the Byzantine sender holds (`harvest`): the messages it received, signed by others,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import TypeVar
 
@@ -134,6 +135,26 @@ def fault_schedules(
     )
 
 
+def network_faults(
+    ticks: Sequence[int], *, crash: bool = True
+) -> dict[str, st.SearchStrategy[Any]]:
+    """The faults of the hybrid and routing free runs' schedules, as keyword strategies for
+    `st.builds(Schedule, ...)` in the order drawn: a seed, how long faults run (one of `ticks`),
+    loss, duplication, crashes (unless `crash` is False) and partitions, each list starting with
+    none (Hypothesis shrinks there). The protocol's own knobs follow them."""
+    faults: dict[str, st.SearchStrategy[Any]] = {
+        "seed": st.integers(0, 2**16),
+        "ticks": st.sampled_from(list(ticks)),
+        "drop": st.sampled_from([0.0, 0.02, 0.05]),
+        "duplicate": st.sampled_from([0.0, 0.02]),
+        "crash": st.sampled_from([0.0, 0.1]),
+        "partition": st.sampled_from([0.0, 0.05]),
+    }
+    if not crash:
+        del faults["crash"]
+    return faults
+
+
 # The group sizes the BFT free runs draw from (PBFT, HotStuff): 4 to 10, the sizes that are not
 # 3f + 1 first, so that Hypothesis shrinks towards 5. Sampled, each as often: st.integers(4, 10)
 # draws 4, the size of a row of its own, in 37% of examples (measured over 700).
@@ -214,6 +235,17 @@ def failure(
     )
 
 
+def recorded_if_failing(run: Callable[[bool], object]) -> None:
+    """`run(record)` unrecorded first (recording costs); when that fails (CheckFailed), again
+    recorded, for the failure's trace (the same seed gives the same run). Its failure is raised,
+    or, when the recorded run holds, the unrecorded one's."""
+    try:
+        run(False)
+    except CheckFailed:
+        run(True)
+        raise
+
+
 def unrecorded_first(
     schedule: Schedule, once: Callable[[bool], tuple[Simulator[Any], str | None]]
 ) -> Simulator[Any]:
@@ -285,6 +317,16 @@ class Storm:
 
     in_flight_per_node: int
     events_per_node_tick: int
+
+    def run(
+        self,
+        sim: Simulator[Any],
+        schedule: Schedule,
+        until: int,
+        stop: Callable[[Simulator[Any]], bool] | None = None,
+    ) -> str | None:
+        """`run` under this storm bound."""
+        return run(sim, schedule, until, self, stop)
 
 
 def run(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections import Counter
+from collections import deque
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -129,6 +130,13 @@ class LockstepSpec:
             self._stepper.append(cached_stepper(self.spec_path, self.config_path))
         return self._stepper[0]
 
+    def lockstep(
+        self, bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
+    ) -> None:
+        """The check: run this spec's lockstep machine under `settings` (`lockstep`); CheckFailed
+        on a divergence."""
+        lockstep(self, bugs, settings, fired=fired)
+
     def init(self) -> State:
         """The lockstep model's one initial state, kept (with its Python values, once converted):
         every example starts from it."""
@@ -206,6 +214,9 @@ class Follower:
         self.path: list[Step] = [Step(init.values)]
         self.failed = False
         self._label: tuple[Transition, State, Label] | None = None
+        # the spec steps the implementation took on its own within one event of a replayed path,
+        # expected next in it (`taken_early`)
+        self.ahead: deque[Transition] = deque()
         self.driver = self.start(init)
         got = self.driver.state()
         if got != init.values:
@@ -237,6 +248,20 @@ class Follower:
         label = Label(functools.partial(self.describe, t, before))
         self._label = (t, before, label)
         return label
+
+    def taken_early(self, t: Transition) -> Label | None:
+        """When the implementation took spec steps ahead of the path (`ahead`): `t` must be the
+        first of them, and is then taken already (its label; PathMismatch when it is another
+        step). None when there are none."""
+        if not self.ahead:
+            return None
+        early = self.ahead.popleft()
+        if early.action == t.action and early.state == t.state:
+            return Label(lambda: f"{t.action.label()} (taken with the step before)")
+        raise PathMismatch(
+            f"the implementation took {early.action.label()} on its own; the path takes "
+            f"{t.action.label()} next"
+        )
 
     def history_problem(self) -> str | None:
         """The client-history checks (property_tests/histories.py) on the run so far, when the
@@ -514,8 +539,14 @@ class Harness:
         where: str = "trace",
         observe: Callable[[Follower], object] | None = None,
     ) -> int:
-        """property_tests/harness.py's `replay_on_impl` on this protocol's specs."""
-        return replay_on_impl(self.specs, trace, bugs, where=where, observe=observe)
+        """property_tests/harness.py's `replay_on_impl` on this protocol's specs (those the trace
+        may be a path of: `specs_for`)."""
+        return replay_on_impl(self.specs_for(trace), trace, bugs, where=where, observe=observe)
+
+    def specs_for(self, trace: Trace) -> tuple[LockstepSpec, ...]:
+        """The specs a trace to replay may be a path of (default: all of them, told apart by its
+        `#meta.spec_name`)."""
+        return self.specs
 
     def schedule_names(self) -> dict[str, type]:
         """The classes a recorded schedule's repr may call, by name (property_tests/record.py)."""

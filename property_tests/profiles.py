@@ -31,6 +31,7 @@ import os
 
 import hypothesis.core
 from hypothesis import HealthCheck
+from hypothesis import Phase
 from hypothesis import settings
 
 from meshcheck.impl.base.errors import ConfigError
@@ -42,6 +43,18 @@ SEED_ENV = "MESHCHECK_SEED"  # a whole number: explore with this seed instead of
 
 _SLOW = [HealthCheck.too_slow]
 _COMMON = settings(deadline=None, derandomize=True, suppress_health_check=_SLOW)
+
+# A test's handful of fixed examples, no shrinking: the tests that want a mutant killed in a few
+# runs (property_tests/raft/test_free_runs.py, property_tests/pbft/test_free_runs.py: each says
+# why a dozen is enough for its mutants).
+FEW = settings(
+    max_examples=12,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    report_multiple_bugs=False,
+    phases=(Phase.generate,),
+)
 
 settings.register_profile("fast", _COMMON, max_examples=20, stateful_step_count=40)
 settings.register_profile("ci", _COMMON, max_examples=60, stateful_step_count=40)

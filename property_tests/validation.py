@@ -18,8 +18,10 @@ end (PBFT: views and sequence numbers; what lies beyond is not checked).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -28,7 +30,12 @@ import attrs
 from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import Value
+from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import failure
+from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import State
@@ -161,6 +168,31 @@ def first_bad_step(
                 return first, f"violates {', '.join(stepper.violated(states[first]))}"
             checked = k
     return None
+
+
+@functools.cache
+def model_constants(model: Path) -> dict[str, Any]:
+    """A validation model's constants (read once per process)."""
+    return dict(read_cfg(model).values())
+
+
+def check_run(
+    trace: Trace,
+    schedule: Schedule,
+    stepper: Stepper,
+    validation: Validation,
+    spec: str,
+    overload: str | None = None,
+) -> None:
+    """The verdict on a recorded free run of `schedule`: CheckFailed (`free_runs.failure`) when its
+    `trace` is no behaviour of `spec` (refinement violated, at the first bad step), else when the
+    run went past its storm bound (`overload`: what cut it short)."""
+    found = first_bad_step(trace, stepper, validation)
+    if found is not None:
+        at, message = found
+        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, spec))
+    if overload is not None:
+        raise failure(overload, schedule, trace)
 
 
 def first_step_not_in_spec(

@@ -22,6 +22,7 @@ from meshcheck.impl.gossip.simulation import gossip_cluster
 from meshcheck.impl.gossip.simulation import status_workload
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.byzantine_input import Target
+from meshcheck.property_tests.byzantine_input import outage
 
 SENDER = "n4"
 INTERVAL = 100  # ticks per round: ten times the free runs' pace, so a short run has many rounds
@@ -40,10 +41,7 @@ def calm_cluster(seed: int) -> Simulator[Any]:
         record=False,
         history=False,
     )
-    sim.run(until=300)
-    sim.crash("n2")
-    sim.recover_at("n2", 600)
-    sim.run(until=500)
+    outage(sim, "n2", 300, 600, 500)
     sim.inject("s1", JoinVia("n1"))
     sim.run(until=1200)
     return sim

@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import reject
-from hypothesis import settings as Settings
 
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.text import format_value
@@ -194,7 +192,6 @@ class Follower(harness.Follower):
     within one event are expected next in it."""
 
     def start(self, init: State) -> Driver:
-        self.ahead: deque[Transition] = deque()
         return Driver(init.values, self.bugs)
 
     def describe(self, t: Transition, before: State) -> str:
@@ -206,14 +203,9 @@ class Follower(harness.Follower):
             self.fail([problem, *differences(want, got, bags=BAGS)])
 
     def take(self, t: Transition) -> harness.Label:
-        if self.ahead:
-            early = self.ahead.popleft()
-            if early.action == t.action and early.state == t.state:
-                return harness.Label(lambda: f"{t.action.label()} (taken with the step before)")
-            raise PathMismatch(
-                f"the implementation took {early.action.label()} on its own; the path takes "
-                f"{t.action.label()} next"
-            )
+        early = self.taken_early(t)
+        if early is not None:
+            return early
         label = self.label(t)
         sim = self.driver.sim
         start = sim.trace_length()
@@ -273,10 +265,4 @@ GOSSIP = harness.LockstepSpec(
     "gossip", "Gossip", "Lockstep.cfg", Follower, signature, machine="GossipLockstep"
 )
 successors = GOSSIP.successors
-
-
-def lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    harness.lockstep(GOSSIP, bugs, settings, fired=fired)
+lockstep = GOSSIP.lockstep  # the check: CheckFailed on a divergence

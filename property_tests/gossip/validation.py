@@ -20,7 +20,6 @@ and the walk stops at a state past one (a version above MaxVersion, a budget bel
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -40,13 +39,10 @@ from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests import free_runs
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.gossip.free_runs import STORM
+from meshcheck.property_tests.harness import cached_stepper
 from meshcheck.property_tests.harness import resource
-from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -60,18 +56,14 @@ VALIDATION_TICKS = (1000, 4000)
 ROUND = 200
 
 
-@functools.cache
 def validation_model() -> Mapping[str, Any]:
-    return dict(read_cfg(MODEL).values())
+    return validation.model_constants(MODEL)
 
 
-@functools.cache
 def validation_stepper() -> Stepper:
     """The process's one Stepper over Gossip.tla with models/Validate.cfg (loading TLC costs
     seconds)."""
-    from meshcheck.specs.tlc.stepper import Stepper
-
-    return Stepper(resource("meshcheck.specs", "Gossip.tla"), MODEL)
+    return cached_stepper(resource("meshcheck.specs", "Gossip.tla"), MODEL)
 
 
 def validation_budget() -> Budget:
@@ -176,10 +168,7 @@ def run(schedule: Schedule, bugs: frozenset[str]) -> Simulator[GossipNode]:
 def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     """One free run of the model's nodes: its trace is a behaviour of the spec."""
     trace = run(schedule, bugs).trace()
-    found = first_bad_step(trace)
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "Gossip.tla"))
+    validation.check_run(trace, schedule, validation_stepper(), VALIDATION, "Gossip.tla")
 
 
 def schedules() -> Any:

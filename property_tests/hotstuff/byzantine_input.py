@@ -24,6 +24,7 @@ from meshcheck.impl.hotstuff.simulation import HotStuffPlugin
 from meshcheck.impl.hotstuff.simulation import hotstuff_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.byzantine_input import Target
+from meshcheck.property_tests.byzantine_input import outage
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
 SENDER = "r4"
@@ -40,11 +41,7 @@ def calm_cluster(seed: int) -> Simulator[Any]:
         timeout=60,
         max_backoff=2,
     )
-    sim.run(until=60)
-    sim.crash("r1")
-    sim.recover_at("r1", 300)
-    sim.run(until=450)
-    return sim
+    return outage(sim, "r1", 60, 300, 450)
 
 
 def claim(sim: Simulator[Any], message: Any) -> Any:

@@ -53,8 +53,6 @@ from collections.abc import Sequence
 from typing import Any
 from typing import Final
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.effects import Action
@@ -110,6 +108,11 @@ def lie_strategy() -> st.SearchStrategy[ReplyBehaviour]:
         st.builds(LyingReplies, timestamp=st.booleans(), copies=st.integers(1, 2)),
         st.builds(FuzzReplies, resign=st.sampled_from([0.0, 0.5, 1.0])),
     )
+
+
+def lie_names() -> st.SearchStrategy[str]:
+    """One lying behaviour by its name (REPLY_BEHAVIOURS), as the latency runs draw it."""
+    return st.sampled_from(list(REPLY_BEHAVIOURS))
 
 
 def f_of(n: int) -> int:
@@ -314,29 +317,15 @@ def latency_under_one_liar(seed: int, liar: str, lie: str, bugs: frozenset[str])
     return None
 
 
-# LatencyUnderOneLiar's examples: each is a whole simulation of REQUESTS requests (about 75 ms),
-# and the catalogue's sweep runs this check for every mutant the checks before it leave, so its
-# budget is capped (the 200-run measurement in test_client_replies.py runs it in full)
-LATENCY_EXAMPLES = 20
-
-
-def latency(bugs: frozenset[str], settings: hypothesis.settings, *, capped: bool = True) -> None:
-    """LatencyUnderOneLiar over drawn runs; `capped`: at most LATENCY_EXAMPLES of them."""
-    replicas = [f"r{k}" for k in range(1, N + 1)]
-    budget = min(settings.max_examples, LATENCY_EXAMPLES) if capped else settings.max_examples
-
-    @hypothesis.settings(settings, report_multiple_bugs=False, max_examples=budget)
-    @given(
-        st.integers(0, 2**16), st.sampled_from(replicas), st.sampled_from(list(REPLY_BEHAVIOURS))
-    )
-    def prop(seed: int, liar: str, lie: str) -> None:
-        problem = latency_under_one_liar(seed, liar, lie, bugs)
-        if problem is not None:
-            raise CheckFailed(problem, steps=REQUESTS)
-
-    prop()
-
-
-REPLIES = ClientReplies(reply_runs, reply_count, one_replica_is_never_believed, latency)
+REPLIES = ClientReplies(
+    reply_runs,
+    reply_count,
+    one_replica_is_never_believed,
+    latency_under_one_liar,
+    lie_names,
+    replicas=N,
+    requests=REQUESTS,
+)
+latency = REPLIES.latency
 never_believed = REPLIES.never_believed
 client_replies = REPLIES.client_replies

@@ -8,15 +8,12 @@ corpus is stored free runs (traces/hotstuff/), each re-run from its seed by the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 
 from meshcheck.impl.base.trace import Trace
 from meshcheck.property_tests import free_runs
-from meshcheck.property_tests.harness import Follower
 from meshcheck.property_tests.harness import Harness
-from meshcheck.property_tests.harness import replay_on_impl
+from meshcheck.property_tests.harness import LockstepSpec
 from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
 from meshcheck.property_tests.hotstuff import recovery
 from meshcheck.property_tests.hotstuff import restart
@@ -31,20 +28,12 @@ class HotStuffHarness(Harness):
     """A `Harness` whose stored traces are free runs (`#meta.source` "impl", `stored_runs`), and
     whose lockstep paths are drawn in one of two models."""
 
-    def replay_on_impl(
-        self,
-        trace: Trace,
-        bugs: frozenset[str],
-        *,
-        where: str = "trace",
-        observe: Callable[[Follower], object] | None = None,
-    ) -> int:
+    def specs_for(self, trace: Trace) -> tuple[LockstepSpec, ...]:
         """A lockstep path, on the model it was drawn in: the honest one, or r1 a Byzantine
         puppet (`#meta.config` names models/LockstepByzantine.cfg; both are HotStuff.tla's)."""
         config = str(trace.meta.get("config", ""))
         puppet = config.endswith(f"/models/{HOTSTUFF_BYZANTINE.config}")
-        specs = (HOTSTUFF_BYZANTINE,) if puppet else self.specs
-        return replay_on_impl(specs, trace, bugs, where=where, observe=observe)
+        return (HOTSTUFF_BYZANTINE,) if puppet else self.specs
 
 
 HARNESS = HotStuffHarness(

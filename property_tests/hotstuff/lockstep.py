@@ -24,11 +24,8 @@ faulty replica to send them is a later piece of work.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
-
-from hypothesis import settings as Settings
 
 from meshcheck.impl.base.effects import Effect
 from meshcheck.impl.base.effects import Send
@@ -305,17 +302,7 @@ HOTSTUFF_BYZANTINE = harness.LockstepSpec(
     machine="HotStuffByzantineLockstep",
     context=crypto.memoised,
 )
-
-
-def lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check: TLC picks each step, the group takes it, states compared after every step."""
-    harness.lockstep(HOTSTUFF, bugs, settings, fired=fired)
-
-
-def lockstep_byzantine(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The same with r1 a Byzantine puppet (PuppetFollower)."""
-    harness.lockstep(HOTSTUFF_BYZANTINE, bugs, settings, fired=fired)
+# the checks: TLC picks each step, the group takes it, states compared after every step; the
+# same with r1 a Byzantine puppet (PuppetFollower)
+lockstep = HOTSTUFF.lockstep
+lockstep_byzantine = HOTSTUFF_BYZANTINE.lockstep

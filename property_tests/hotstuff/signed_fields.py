@@ -41,6 +41,7 @@ from meshcheck.impl.hotstuff.replica import HotStuffConfig
 from meshcheck.impl.hotstuff.replica import Replica
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.hotstuff.oracle import RejectionOracle
+from meshcheck.property_tests.signed_fields import changed_at
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 KEYS = KeyRing(7, (*REPLICAS, "c1"))
@@ -108,13 +109,12 @@ def check(kind: type, path: mutation.Path, rng: random.Random, bugs: frozenset[s
     unsigned field, the changed message is no valid message of its signers; (rejection) its
     signer and another replica, each Byzantine, send it to the receiver: the oracle holds."""
     m = GALLERY[kind]
-    changed = mutation.mutate_value(mutation.get(m, path), rng, donors())
+    changed = changed_at(
+        m, path, rng, donors(), (TypeError, ValueError, AttributeError, OverflowError)
+    )
     if changed is None:
         return
-    try:
-        new = mutation.replace(m, path, changed[0])
-    except (TypeError, ValueError, AttributeError, OverflowError):
-        return
+    new = changed[0]
     if not fuzz.well_typed(new) or new == m:
         return
     signer = fuzz.signer_of(m)

@@ -14,7 +14,6 @@ enter, a NEW-VIEW for the wrong view, a QC formed by the wrong leader).
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -26,15 +25,12 @@ from meshcheck.impl.base.trace import Step
 from meshcheck.property_tests import free_runs as shared
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.free_runs import fault_schedules
 from meshcheck.property_tests.free_runs import share
+from meshcheck.property_tests.harness import cached_stepper
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hotstuff import free_runs
 from meshcheck.property_tests.hotstuff.transitions import broken
-from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -44,17 +40,13 @@ MODEL = resource("meshcheck.property_tests.hotstuff", "models", "Validate.cfg")
 VALIDATION_TICKS = (200, 800)
 
 
-@functools.cache
 def validation_model() -> dict[str, Any]:
-    return dict(read_cfg(MODEL).values())
+    return validation.model_constants(MODEL)
 
 
-@functools.cache
 def validation_stepper() -> Stepper:
     """The Stepper over HotStuff.tla with models/Validate.cfg (built once per process)."""
-    from meshcheck.specs.tlc.stepper import Stepper
-
-    return Stepper(SPEC, MODEL)
+    return cached_stepper(SPEC, MODEL)
 
 
 def in_bounds(state: Any) -> bool:
@@ -76,12 +68,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     sim = free_runs.cluster(schedule, n, bugs, heal=False, record=True)
     storm = shared.run(sim, schedule, schedule.ticks, free_runs.STORM)
     trace = sim.trace()
-    found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "HotStuff.tla"))
-    if storm is not None:
-        raise failure(storm, schedule, trace)
+    validation.check_run(trace, schedule, validation_stepper(), VALIDATION, "HotStuff.tla", storm)
 
 
 def validation_schedules() -> st.SearchStrategy[Schedule]:

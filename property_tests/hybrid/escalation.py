@@ -60,6 +60,7 @@ from meshcheck.impl.sim import CALM
 from meshcheck.impl.sim import Phases
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import network_faults
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
 from meshcheck.property_tests.hybrid.free_runs import RETRIES
@@ -192,12 +193,7 @@ def schedules() -> st.SearchStrategy[Schedule]:
     """The hybrid free runs' faults (no Byzantine knobs: the prefix's leader is the run's)."""
     return st.builds(
         Schedule,
-        seed=st.integers(0, 2**16),
-        ticks=st.sampled_from([600, 1000, 1500]),
-        drop=st.sampled_from([0.0, 0.02, 0.05]),
-        duplicate=st.sampled_from([0.0, 0.02]),
-        crash=st.sampled_from([0.0, 0.1]),
-        partition=st.sampled_from([0.0, 0.05]),
+        **network_faults([600, 1000, 1500]),
     )
 
 

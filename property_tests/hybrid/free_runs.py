@@ -73,6 +73,7 @@ from meshcheck.impl.sim.config import MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import network_faults
 from meshcheck.property_tests.free_runs import schedule_faults
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.histories import check_history
@@ -193,12 +194,7 @@ def schedules() -> st.SearchStrategy[Schedule]:
     names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE, PBFT_FUZZ, PBFT_GROW])
     return st.builds(
         Schedule,
-        seed=st.integers(0, 2**16),
-        ticks=st.sampled_from([600, 1000, 1500]),
-        drop=st.sampled_from([0.0, 0.02, 0.05]),
-        duplicate=st.sampled_from([0.0, 0.02]),
-        crash=st.sampled_from([0.0, 0.1]),
-        partition=st.sampled_from([0.0, 0.05]),
+        **network_faults([600, 1000, 1500]),
         behaviours=st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True).map(tuple),
         target=st.sampled_from(["leader", "n1", "n4"]),
         start=st.integers(1, 4),

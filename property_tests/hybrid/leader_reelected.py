@@ -64,6 +64,7 @@ from meshcheck.impl.sim import MessageFaults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import recorded_if_failing
 from meshcheck.property_tests.free_runs import scripted
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hybrid.free_runs import GIVE_UP
@@ -302,11 +303,7 @@ def check_leader_reelected(schedule: Schedule, bugs: frozenset[str]) -> None:
     """The check on one schedule (a stored run re-runs it: property_tests/hybrid/harness.py).
     Unrecorded first (recording costs); a run that fails is run again, recorded, for its trace
     (the same seed gives the same run)."""
-    try:
-        scenario(schedule, bugs)
-    except CheckFailed:
-        scenario(schedule, bugs, record=True)
-        raise  # the recorded run held: the unrecorded failure stands
+    recorded_if_failing(lambda record: scenario(schedule, bugs, record=record))
 
 
 def schedules() -> st.SearchStrategy[Schedule]:

@@ -23,10 +23,7 @@ says why); the free runs and trace validation run with each.
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from typing import Any
-
-from hypothesis import settings as Settings
 
 from meshcheck.impl.pbft import crypto
 from meshcheck.property_tests import harness
@@ -64,16 +61,6 @@ HYBRID = harness.LockstepSpec(
 )
 SPECS = (THREAT, HYBRID)
 
-
-def threat_lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check against ThreatLevel.tla: CheckFailed on a divergence."""
-    harness.lockstep(THREAT, bugs, settings, fired=fired)
-
-
-def hybrid_lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check against Hybrid.tla: CheckFailed on a divergence."""
-    harness.lockstep(HYBRID, bugs, settings, fired=fired)
+# the checks against ThreatLevel.tla and Hybrid.tla: CheckFailed on a divergence
+threat_lockstep = THREAT.lockstep
+hybrid_lockstep = HYBRID.lockstep

@@ -41,6 +41,7 @@ from meshcheck.impl.hybrid.node import HybridNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.free_runs import recorded_if_failing
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import play
@@ -135,11 +136,7 @@ def no_false_accusation_run(schedule: Schedule, bugs: frozenset[str]) -> None:
     """The check on one schedule (a stored run re-runs it: property_tests/hybrid/harness.py).
     Unrecorded first (recording costs); a run that fails is run again, recorded, for its trace
     (the same seed gives the same run)."""
-    try:
-        accusation_run(schedule, bugs)
-    except CheckFailed:
-        accusation_run(schedule, bugs, record=True)
-        raise  # the recorded run held: the unrecorded failure stands
+    recorded_if_failing(lambda record: accusation_run(schedule, bugs, record=record))
 
 
 def no_false_accusation(

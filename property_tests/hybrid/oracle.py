@@ -43,6 +43,7 @@ from meshcheck.impl.raft.messages import Entry
 from meshcheck.impl.raft.node import RaftNode
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.pbft.oracle import RejectionOracle
+from meshcheck.property_tests.read_marks import ReadMarks
 
 
 class HybridOracle:
@@ -55,7 +56,7 @@ class HybridOracle:
         self.steps = 0
         self.checked = 0
         self._pbft: dict[int, RejectionOracle] = {}
-        self._read: dict[str, tuple[int, int]] = {}
+        self._read = ReadMarks()  # each node's reports judged so far
 
     def fail(self, node: str, problem: str) -> None:
         raise CheckFailed(f"{node}: {problem} (honest rejection)", steps=self.steps)
@@ -70,13 +71,10 @@ class HybridOracle:
             self._delivered(node, event.source, event.message)
 
     def _accusations(self, node: HybridNode) -> None:
-        mark, read = self._read.get(node.id, (id(node), 0))
-        if mark != id(node):
-            read = 0
-        for record in node.reported[read:]:
+        for record in self._read.unread(node.id, node, node.reported):
             if record.accused not in self.byzantine:
                 self.fail(node.id, f"reports honest {record.accused} for {record.kind}")
-        self._read[node.id] = (id(node), len(node.reported))
+        self._read.read(node.id, node, len(node.reported))
 
     def _delivered(self, node: HybridNode, source: str, m: Any) -> None:
         epoch = epoch_of(m)

@@ -205,14 +205,7 @@ def test_a_hotstuff_run_is_a_path_of_the_spec() -> None:
     Measured: 127 steps checked (133 trace steps), seven of them Order steps of the HotStuff
     epoch; 3 s the run, under 1 s its validation once TLC is up."""
     setup = SETUPS[HOTSTUFF]
-    out = prepare(
-        HOTSTUFF_BOTH,
-        record=True,
-        monitor=False,
-        thresholds=setup.thresholds,
-        bft=HOTSTUFF,
-        n=setup.n,
-    )
+    out = validation.recorded_run(HOTSTUFF_BOTH, frozenset(), HOTSTUFF)
     play(out, HOTSTUFF_BOTH, max_ops=MAX_OPS)
     hc = out.hc
     epochs = hc.metrics()["epochs"]

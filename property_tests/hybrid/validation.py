@@ -43,11 +43,13 @@ from meshcheck.impl.hybrid.levels import Thresholds
 from meshcheck.impl.hybrid.refinement import UNEXPLAINED
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import network_faults
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.hybrid.free_runs import BEHAVIOURS
 from meshcheck.property_tests.hybrid.free_runs import HOTSTUFF_NODES
 from meshcheck.property_tests.hybrid.free_runs import PBFT_EQUIVOCATE
+from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import knob
 from meshcheck.property_tests.hybrid.free_runs import play
 from meshcheck.property_tests.hybrid.free_runs import prepare
@@ -185,15 +187,26 @@ def validation_schedules() -> st.SearchStrategy[Schedule]:
     names = sorted([*BEHAVIOURS, PBFT_EQUIVOCATE])
     return st.builds(
         Schedule,
-        seed=st.integers(0, 2**16),
-        ticks=st.sampled_from([400, 600, 800]),
-        drop=st.sampled_from([0.0, 0.02, 0.05]),
-        duplicate=st.sampled_from([0.0, 0.02]),
-        partition=st.sampled_from([0.0, 0.05]),
+        **network_faults([400, 600, 800], crash=False),
         behaviours=st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True).map(tuple),
         target=st.just("n1"),
         start=st.integers(1, 4),
         stop=st.one_of(st.none(), st.integers(3, 10)),
+    )
+
+
+def recorded_run(schedule: Schedule, bugs: frozenset[str], bft: str) -> Run:
+    """The cluster of a recorded free run, the BFT epochs running `bft` with its model's
+    thresholds and size (SETUPS), and no monitor (the spec judges the run): ready to `play`."""
+    setup = SETUPS[bft]
+    return prepare(
+        schedule,
+        bugs,
+        record=True,
+        monitor=False,
+        thresholds=setup.thresholds,
+        bft=bft,
+        n=setup.n,
     )
 
 
@@ -206,15 +219,7 @@ def validate_run(
     report)."""
     bft = knob(schedule, "bft") if bft is None else bft
     setup = SETUPS[bft]
-    out = prepare(
-        schedule,
-        bugs,
-        record=True,
-        monitor=False,
-        thresholds=setup.thresholds,
-        bft=bft,
-        n=setup.n,
-    )
+    out = recorded_run(schedule, bugs, bft)
     try:
         play(out, schedule, max_ops=MAX_OPS)
     except CheckFailed:

@@ -19,6 +19,7 @@ from meshcheck.impl.pbft.simulation import pbft_cluster
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.byzantine_input import Target
 from meshcheck.property_tests.byzantine_input import Wrap
+from meshcheck.property_tests.byzantine_input import outage
 from meshcheck.property_tests.pbft.free_runs import TIMING
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 
@@ -32,11 +33,7 @@ def calm_cluster(seed: int) -> Simulator[Any]:
     sim = pbft_cluster(
         4, seed=seed, workload=Workload(every=25, until=500, make=rsm_op), record=False, **options
     )
-    sim.run(until=100)
-    sim.crash("r1")
-    sim.recover_at("r1", 400)
-    sim.run(until=600)
-    return sim
+    return outage(sim, "r1", 100, 400, 600)
 
 
 def sign(sim: Simulator[Any], body: Any) -> Any:

@@ -123,15 +123,20 @@ def fail(what: str, found: list[Item], verdict: Any) -> CheckFailed:
 # -- a prepared certificate, alone and inside a view change ------------------------------------------
 
 
-def prepare_for(pp: PrePrepare, signer: str, how: str) -> Prepare:
-    view, seq, digest = pp.view, pp.seq, pp.digest
+def varied(view: int, seq: int, digest: bytes, how: str) -> tuple[int, int, bytes]:
+    """A vote's (view, sequence number, digest), one of them made wrong as `how` names (else as
+    they are)."""
     if how == "view":
         view += 1
     elif how == "seq":
         seq += 1
     elif how == "digest":
         digest = batch_digest(())
-    return Prepare(view, seq, digest, signer)
+    return view, seq, digest
+
+
+def prepare_for(pp: PrePrepare, signer: str, how: str) -> Prepare:
+    return Prepare(*varied(pp.view, pp.seq, pp.digest, how), signer)
 
 
 def prepared_verdict(
@@ -247,13 +252,7 @@ def new_view(bugs: frozenset[str], settings: hypothesis.settings) -> None:
 
 
 def commit_for(view: int, seq: int, digest: bytes, signer: str, how: str) -> Commit:
-    if how == "view":
-        view += 1
-    elif how == "seq":
-        seq += 1
-    elif how == "digest":
-        digest = batch_digest(())
-    return Commit(view, seq, digest, signer)
+    return Commit(*varied(view, seq, digest, how), signer)
 
 
 def committed(bugs: frozenset[str], settings: hypothesis.settings) -> None:

@@ -44,8 +44,6 @@ from collections.abc import Sequence
 from typing import Any
 from typing import Final
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.effects import Effect
@@ -296,28 +294,15 @@ def latency_under_one_liar(
     return None
 
 
-# LatencyUnderOneLiar's examples: each is a whole simulation of REQUESTS requests (about 45 ms),
-# and a lie that misleads the client shows in the first request of any run that draws it; the
-# catalogue's sweep runs this check for every mutant the checks before it leave, so its budget is
-# capped (the 200-run measurement in test_client_replies.py runs it in full)
-LATENCY_EXAMPLES = 20
-
-
-def latency(bugs: frozenset[str], settings: hypothesis.settings, *, capped: bool = True) -> None:
-    """LatencyUnderOneLiar over drawn runs; `capped`: at most LATENCY_EXAMPLES of them."""
-    replicas = [f"r{k}" for k in range(1, N + 1)]
-    budget = min(settings.max_examples, LATENCY_EXAMPLES) if capped else settings.max_examples
-
-    @hypothesis.settings(settings, report_multiple_bugs=False, max_examples=budget)
-    @given(st.integers(0, 2**16), st.sampled_from(replicas), lie_strategy())
-    def prop(seed: int, liar: str, lie: LieBehaviour) -> None:
-        problem = latency_under_one_liar(seed, liar, lie, bugs)
-        if problem is not None:
-            raise CheckFailed(problem, steps=REQUESTS)
-
-    prop()
-
-
-REPLIES = ClientReplies(reply_runs, reply_count, one_replica_is_never_believed, latency)
+REPLIES = ClientReplies(
+    reply_runs,
+    reply_count,
+    one_replica_is_never_believed,
+    latency_under_one_liar,
+    lie_strategy,
+    replicas=N,
+    requests=REQUESTS,
+)
+latency = REPLIES.latency
 never_believed = REPLIES.never_believed
 client_replies = REPLIES.client_replies

@@ -286,15 +286,8 @@ def verdict(
 # times the worst seen.
 STORM = Storm(in_flight_per_node=2000, events_per_node_tick=9)
 
-
-def run(
-    sim: Simulator[Any],
-    schedule: Schedule,
-    until: int,
-    stop: Callable[[Simulator[Any]], bool] | None = None,
-) -> str | None:
-    """property_tests/free_runs.py's `run` under PBFT's storm bound."""
-    return free_runs.run(sim, schedule, until, STORM, stop)
+# property_tests/free_runs.py's `run` under PBFT's storm bound
+run = STORM.run
 
 
 # -- safety ---------------------------------------------------------------------------------------

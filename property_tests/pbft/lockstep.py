@@ -26,11 +26,8 @@ property_tests/harness.py; the `Follower` here is PBFT's own.
 from __future__ import annotations
 
 import functools
-from collections import Counter
-from collections import deque
 
 from hypothesis import reject
-from hypothesis import settings as Settings
 
 from meshcheck.impl.base.text import format_value
 from meshcheck.impl.base.trace import Step
@@ -96,7 +93,6 @@ class Follower(harness.Follower):
     within one event are expected next in it."""
 
     def start(self, init: State) -> Driver:
-        self.ahead: deque[Transition] = deque()
         return Driver(lockstep_model(), bugs=self.bugs)
 
     def describe(self, t: Transition, before: State) -> str:
@@ -123,14 +119,9 @@ class Follower(harness.Follower):
     def take(self, t: Transition) -> harness.Label:
         """Take the spec's step `t` from the current spec state; its one-line description. After
         it, `state` is where the implementation got to (t.state, or further: see the module)."""
-        if self.ahead:
-            early = self.ahead.popleft()
-            if early.action == t.action and early.state == t.state:
-                return harness.Label(lambda: f"{t.action.label()} (taken with the step before)")
-            raise PathMismatch(
-                f"the implementation took {early.action.label()} on its own; the path takes "
-                f"{t.action.label()} next"
-            )
+        early = self.taken_early(t)
+        if early is not None:
+            return early
         label = self.label(t)
         self.path.append(Step(t.state.values, t.action.name, t.action.params))
         start = self.driver.sim.trace_length()
@@ -189,13 +180,4 @@ def lockstep_stepper() -> Stepper:
     return PBFT.stepper()
 
 
-def clear_successors() -> None:
-    """Forget the cached successors (a benchmark measures a cold cache)."""
-    successors.clear()
-
-
-def lockstep(
-    bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
-) -> None:
-    """The check: run the lockstep machine under `settings`; CheckFailed on a divergence."""
-    harness.lockstep(PBFT, bugs, settings, fired=fired)
+lockstep = PBFT.lockstep  # the check: CheckFailed on a divergence

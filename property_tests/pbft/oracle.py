@@ -39,6 +39,7 @@ from meshcheck.impl.pbft.evidence import BAD_SIGNATURE
 from meshcheck.impl.pbft.messages import Signed
 from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
+from meshcheck.property_tests.read_marks import ReadMarks
 
 
 def held(replica: Replica) -> Iterator[Any]:
@@ -68,9 +69,7 @@ class RejectionOracle:
         self.byzantine = frozenset(byzantine)
         self.violation: str | None = None
         self._verified: dict[Signed[Any], bool] = {}
-        self._audited: dict[
-            str, tuple[int, int]
-        ] = {}  # replica -> (id of the object, records read)
+        self._audited = ReadMarks()  # each replica's audit records judged so far
         self.checked = 0  # forged messages delivered to honest replicas and checked
         # replica -> id of a held item -> (the item, its signed parts)
         self._parts: dict[str, dict[int, tuple[Any, tuple[Signed[Any], ...]]]] = {}
@@ -96,17 +95,14 @@ class RejectionOracle:
             self._delivered(node, event.source, event.message)
 
     def _accusations(self, node: Replica) -> None:
-        mark, read = self._audited.get(node.id, (id(node), 0))
-        if mark != id(node):
-            read = 0  # restarted: a new object, its records restored from its store
         records = node.audit.records
-        for record in records[read:]:
+        for record in self._audited.unread(node.id, node, records):
             if record.accused not in self.byzantine:
                 self.violation = (
                     f"{node.id} accuses honest {record.accused} of {record.kind} ({record.detail})"
                 )
                 return
-        self._audited[node.id] = (id(node), len(records))
+        self._audited.read(node.id, node, len(records))
 
     def _delivered(self, node: Replica, source: str, m: Any) -> None:
         try:

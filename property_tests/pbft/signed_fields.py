@@ -57,6 +57,7 @@ from meshcheck.impl.pbft.messages import signing_bytes
 from meshcheck.impl.pbft.replica import Replica
 from meshcheck.impl.pbft.viewchange import plan_new_view
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.signed_fields import changed_at
 
 REPLICAS = ("r1", "r2", "r3", "r4")
 CLIENTS = ("c1",)
@@ -148,13 +149,10 @@ def check_coverage(
     m = GALLERY.messages[kind]
     if unsigned_on(m.body, path) is not None:
         return
-    changed = mutation.mutate_value(mutation.get(m.body, path), rng, donors())
+    changed = changed_at(m.body, path, rng, donors())
     if changed is None:
         return
-    try:
-        body = mutation.replace(m.body, path, changed[0])
-    except (TypeError, ValueError):
-        return
+    body = changed[0]
     if body == m.body and signing_bytes(body) == signing_bytes(m.body):
         return  # the change did not change the message (equal values)
     forged = Signed(body, m.signer, m.signature)
@@ -326,13 +324,10 @@ def check_part(
         body = mutation.replace(outer.body, path, bytes([signature[0] ^ 1]) + signature[1:])
         how = "a signature inside flipped"
     else:
-        changed = mutation.mutate_value(mutation.get(outer.body, path), rng, donors())
+        changed = changed_at(outer.body, path, rng, donors())
         if changed is None:
             return
-        try:
-            body = mutation.replace(outer.body, path, changed[0])
-        except (TypeError, ValueError):
-            return
+        body = changed[0]
         how = f"{mutation.describe(path)} {changed[1]}"
     if isinstance(body, PrePrepare):  # its batch is unsigned: the lie signs the batch's digest
         body = attrs.evolve(body, digest=batch_digest(body.batch))

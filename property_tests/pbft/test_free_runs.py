@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import Phase
 from hypothesis import settings
 
 from meshcheck.impl.base.effects import Effect
@@ -42,6 +41,7 @@ from meshcheck.property_tests.pbft.free_runs import liveness_after_stabilisation
 from meshcheck.property_tests.pbft.free_runs import liveness_under_slow_links
 from meshcheck.property_tests.pbft.validation import check_validation
 from meshcheck.property_tests.pbft.validation import trace_validation
+from meshcheck.property_tests.profiles import FEW
 
 
 def assert_counterexample(failed: CheckFailed) -> None:
@@ -192,17 +192,9 @@ def test_free_run_safety_fails_on_a_mutant() -> None:
     assert_counterexample(failed.value)
 
 
-# A few fixed examples of the drawn-size runs, no shrinking (as Raft's, property_tests/raft/
+# FEW, a dozen fixed examples of the drawn-size runs, no shrinking (as Raft's, property_tests/raft/
 # test_free_runs.py): enough for a mutant that fails most runs of 5, 6, 8 or 9 replicas with a view
 # change (prepares_2f_at_any_n: 18 of 25 random runs of 5 replicas, 16 of 25 of 6).
-FEW = settings(
-    max_examples=12,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    report_multiple_bugs=False,
-    phases=(Phase.generate,),
-)
 
 
 def test_a_prepared_count_right_only_at_3f_plus_1_fails_a_drawn_size() -> None:

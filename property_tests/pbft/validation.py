@@ -35,7 +35,6 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.pbft.byzantine import byzantine_strategy
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.pbft.free_runs import cluster
@@ -44,9 +43,6 @@ from meshcheck.property_tests.pbft.free_runs import op
 from meshcheck.property_tests.pbft.free_runs import run
 from meshcheck.property_tests.pbft.free_runs import schedules
 from meshcheck.property_tests.pbft.transitions import broken
-from meshcheck.specs.tlc.cfg import read_cfg
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -62,10 +58,9 @@ VALIDATION_TICKS = (200, 1000)
 EVERY = (50, 100)
 
 
-@functools.cache
 def validation_model() -> dict[str, Any]:
     """The model's constants."""
-    return dict(read_cfg(MODEL).values())
+    return validation.model_constants(MODEL)
 
 
 @functools.cache
@@ -143,12 +138,8 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     sim = cluster(schedule, model["N"], bugs, make=op)
     overload = run(sim, schedule, schedule.ticks)
     trace = sim.trace()
-    found = first_bad_step(trace, validation_stepper(frozenset(knob(schedule, "byzantine"))))
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "PBFT.tla"))
-    if overload is not None:
-        raise failure(overload, schedule, trace)
+    stepper = validation_stepper(frozenset(knob(schedule, "byzantine")))
+    validation.check_run(trace, schedule, stepper, VALIDATION, "PBFT.tla", overload)
 
 
 def trace_validation(bugs: frozenset[str], settings: hypothesis.settings) -> None:

@@ -193,15 +193,21 @@ COVERAGE = CoverageSpec(CONDITIONS, detect, score)
 # and sends s3 an InstallSnapshot that the network duplicates: the second copy to arrive is older
 # than what s3 then holds (section 7: a stale snapshot, nothing to install), and on the way s3 and
 # s1 take every snapshot action.
+#
+# Both start alike: s1 wins term 1 with s2's vote, a message is dropped, and s1's no-op reaches s2,
+# whose answer s1 takes.
+S1_LEADS_WITH_S2 = (
+    "Timeout(i=s1)",
+    "HandleRequestVoteRequest(i=s2, j=s1)",
+    "HandleRequestVoteResponse(i=s1, j=s2)",
+    "DropMessage",
+    "AppendEntries(i=s1, j=s2)",
+    "HandleAppendEntriesRequest(i=s2, j=s1)",
+    "HandleAppendEntriesResponse(i=s1, j=s2)",
+)
 PREFIXES: dict[str, tuple[str, ...]] = {
     "competing_leaders": (
-        "Timeout(i=s1)",
-        "HandleRequestVoteRequest(i=s2, j=s1)",
-        "HandleRequestVoteResponse(i=s1, j=s2)",
-        "DropMessage",
-        "AppendEntries(i=s1, j=s2)",
-        "HandleAppendEntriesRequest(i=s2, j=s1)",
-        "HandleAppendEntriesResponse(i=s1, j=s2)",
+        *S1_LEADS_WITH_S2,
         "ClientRequest(i=s1, v=v1)",
         "ClientRequest(i=s1, v=v2)",
         "Timeout(i=s2)",
@@ -210,13 +216,7 @@ PREFIXES: dict[str, tuple[str, ...]] = {
         "AppendEntries(i=s2, j=s1)",
     ),
     "delayed_snapshot": (
-        "Timeout(i=s1)",
-        "HandleRequestVoteRequest(i=s2, j=s1)",
-        "HandleRequestVoteResponse(i=s1, j=s2)",
-        "DropMessage",
-        "AppendEntries(i=s1, j=s2)",
-        "HandleAppendEntriesRequest(i=s2, j=s1)",
-        "HandleAppendEntriesResponse(i=s1, j=s2)",
+        *S1_LEADS_WITH_S2,
         "TakeSnapshot(i=s1)",
         "InstallSnapshot(i=s1, j=s3)",
         "DuplicateMessage",

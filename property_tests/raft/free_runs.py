@@ -172,15 +172,8 @@ def schedules(
 # bounds (about 2.5 and 3 times the measured) a run stops (property_tests/free_runs.py).
 STORM = Storm(in_flight_per_node=50, events_per_node_tick=1)
 
-
-def run(
-    sim: Simulator[RaftNode],
-    schedule: Schedule,
-    until: int,
-    stop: Callable[[Simulator[Any]], bool] | None = None,
-) -> str | None:
-    """property_tests/free_runs.py's `run` under Raft's storm bound."""
-    return free_runs.run(sim, schedule, until, STORM, stop)
+# property_tests/free_runs.py's `run` under Raft's storm bound
+run = STORM.run
 
 
 # -- safety ---------------------------------------------------------------------------------------

@@ -208,11 +208,6 @@ def lockstep_stepper() -> Stepper:
     return RAFT.stepper()
 
 
-def clear_successors() -> None:
-    """Forget the cached successors (a benchmark measures a cold cache)."""
-    successors.clear()
-
-
 def lockstep(
     bugs: frozenset[str], settings: Settings, *, fired: Counter[str] | None = None
 ) -> None:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import attrs
 import pytest
-from hypothesis import Phase
 from hypothesis import settings
 
 from meshcheck.impl.raft import mutants
@@ -21,6 +20,7 @@ from meshcheck.impl.sim import Workload
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.profiles import FEW
 from meshcheck.property_tests.raft.free_runs import check_liveness
 from meshcheck.property_tests.raft.free_runs import check_safety
 from meshcheck.property_tests.raft.free_runs import cluster
@@ -33,17 +33,9 @@ from meshcheck.property_tests.raft.validation import trace_validation
 from meshcheck.property_tests.raft.validation import validation_model
 from meshcheck.property_tests.raft.validation import validation_stepper
 
-# A handful of fixed examples, no shrinking: enough for a mutant each check kills in one run of
+# FEW, a dozen fixed examples, no shrinking: enough for a mutant each check kills in one run of
 # three or four (measured kill rates per run: truncate_on_stale_append 35% in safety runs,
 # vote_without_log_check 27% in liveness runs, forget_voted_for 40% in trace validation).
-FEW = settings(
-    max_examples=12,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    report_multiple_bugs=False,
-    phases=(Phase.generate,),
-)
 
 
 def assert_counterexample(failed: CheckFailed) -> None:

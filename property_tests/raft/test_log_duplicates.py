@@ -9,8 +9,8 @@ from hypothesis import settings
 
 from meshcheck.impl.raft import mutants
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.profiles import FEW
 from meshcheck.property_tests.raft.log_duplicates import logs_under_duplication
-from meshcheck.property_tests.raft.test_free_runs import FEW
 from meshcheck.property_tests.raft.test_free_runs import assert_counterexample
 
 

@@ -30,7 +30,7 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.raft import Budget
 from meshcheck.property_tests import validation
 from meshcheck.property_tests.free_runs import Schedule
-from meshcheck.property_tests.free_runs import failure
+from meshcheck.property_tests.harness import cached_stepper
 from meshcheck.property_tests.harness import resource
 from meshcheck.property_tests.raft.free_runs import cluster
 from meshcheck.property_tests.raft.free_runs import run
@@ -39,8 +39,6 @@ from meshcheck.property_tests.raft.safety import broken
 from meshcheck.property_tests.raft.safety import violated
 from meshcheck.specs.tlc.cfg import read_cfg
 from meshcheck.specs.tlc.stepper import ActionInstance
-from meshcheck.violated import REFINEMENT
-from meshcheck.violated import Violated
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
@@ -53,13 +51,10 @@ MODEL = resource("meshcheck.property_tests.raft", "models", "Validate.cfg")
 VALIDATION_TICKS = (200, 3000)
 
 
-@functools.cache
 def validation_stepper() -> Stepper:
     """The process's one Stepper over Raft.tla with models/Validate.cfg (loading TLC costs seconds).
     Not thread-safe, as no Stepper is; it lives until the process ends."""
-    from meshcheck.specs.tlc.stepper import Stepper
-
-    return Stepper(resource("meshcheck.specs", "Raft.tla"), MODEL)
+    return cached_stepper(resource("meshcheck.specs", "Raft.tla"), MODEL)
 
 
 @functools.cache
@@ -118,12 +113,7 @@ def check_validation(schedule: Schedule, bugs: frozenset[str]) -> None:
     )
     overload = run(sim, schedule, schedule.ticks)
     trace = sim.trace()
-    found = validation.first_bad_step(trace, validation_stepper(), VALIDATION)
-    if found is not None:
-        at, message = found
-        raise failure(message, schedule, trace, at, violated=Violated(REFINEMENT, "Raft.tla"))
-    if overload is not None:
-        raise failure(overload, schedule, trace)
+    validation.check_run(trace, schedule, validation_stepper(), VALIDATION, "Raft.tla", overload)
 
 
 def trace_validation(

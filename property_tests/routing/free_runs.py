@@ -54,6 +54,7 @@ from meshcheck.impl.sim.config import Faults
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import CHAOS_EVERY
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.free_runs import network_faults
 from meshcheck.property_tests.free_runs import share
 from meshcheck.property_tests.gossip.free_runs import Monitor as GossipMonitor
 from meshcheck.property_tests.gossip.free_runs import converged
@@ -110,12 +111,7 @@ def schedules(*, byzantine: bool = True) -> st.SearchStrategy[Schedule]:
     behaviours = st.lists(st.sampled_from(names), max_size=2, unique=True).map(tuple)
     return st.builds(
         Schedule,
-        seed=st.integers(0, 2**16),
-        ticks=st.sampled_from([300, 600, 1000]),
-        drop=st.sampled_from([0.0, 0.02, 0.05]),
-        duplicate=st.sampled_from([0.0, 0.02]),
-        crash=st.sampled_from([0.0, 0.1]),
-        partition=st.sampled_from([0.0, 0.05]),
+        **network_faults([300, 600, 1000]),
         ops=st.lists(st.sampled_from(TYPES), min_size=3, max_size=10).map(tuple),
         pbft_byzantine=byzantine_strategy(4) if byzantine else st.just({}),
         behaviours=behaviours if byzantine else st.just(()),
