@@ -14,7 +14,6 @@ from typing import ClassVar
 
 import attrs
 import pytest
-from hypothesis import Phase
 from hypothesis import settings
 
 from meshcheck.impl.base.events import Restart
@@ -25,6 +24,7 @@ from meshcheck.impl.raft.config import RaftConfig
 from meshcheck.impl.raft.mutants import PENDING_WRITES_OUTLIVE_RESTART
 from meshcheck.impl.raft.simulation import RaftPlugin
 from meshcheck.impl.rsm import StateMachine
+from meshcheck.property_tests import profiles
 from meshcheck.property_tests import restarts
 from meshcheck.property_tests.checks import Check
 from meshcheck.property_tests.failure import CheckFailed
@@ -52,15 +52,8 @@ RESTART_CHECKS = [
     if check.name.startswith("restart equivalence")
 ]
 
-# the mutant tests: a few fixed examples, no shrinking
-FEW = settings(
-    max_examples=4,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    report_multiple_bugs=False,
-    phases=(Phase.generate,),
-)
+# the mutant tests: a few fixed examples, no shrinking (profiles.FEW's, four of them)
+FEW = settings(profiles.FEW, max_examples=4)
 
 
 # -- every protocol holds ---------------------------------------------------------------------------
