@@ -124,6 +124,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_reports.py",
         "tests/test_history_window.py",
         "tests/test_history_losses.py",
+        "tests/test_history_alongside.py",
         "tests/test_history_corpus.py",
         "tests/test_history_differential.py",
         "tests/test_history_search.py",

@@ -135,6 +135,7 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
         "lease.py",
         "fenced_lock.py",
         "events.py",
+        "alongside.py",
     }
     for b in catalogue(CHECKERS, "checkers", 30, files):
         assert b.module.startswith("meshcheck.traces.history."), b.module

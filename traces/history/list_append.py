@@ -48,6 +48,7 @@ from typing import cast
 
 import attrs
 
+from meshcheck.traces.history import alongside
 from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import events
@@ -655,10 +656,14 @@ def _run(path: str, options: Any) -> tuple[str, bool]:
     with reader.bulk():  # left once the events are freed: the collector then sees none of them
         name, txns, known = _read(path)
     txn.committed(name, txns)
-    report = check(txns, options.consistency, known)
-    # what was lost, beside the anomalies (losses_append.py, which imports this module)
+    # what was lost, beside the anomalies (losses_append.py, which imports this module): counted
+    # at the same time in a child process, for a large history (alongside.py)
     from meshcheck.traces.history import losses_append
 
     chains = None if known is None else known.chains
-    account = losses_append.render(losses_append.count(txns, chains))
+    report, account = alongside.alongside(
+        lambda: check(txns, options.consistency, known),
+        lambda: losses_append.render(losses_append.count(txns, chains)),
+        worth=len(txns) >= alongside.LARGE,
+    )
     return render(report, name) + account, report.holds

@@ -63,6 +63,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.traces.history import alongside
 from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import losses_rw
@@ -247,6 +248,9 @@ def run(path: str, options: Any) -> tuple[str, bool | None]:
     (None: undecided)."""
     name, txns = read(path)
     txn.committed(name, txns)
-    report = check(txns, options.consistency)
-    account = losses_rw.render(losses_rw.count(txns))  # what was lost, beside the anomalies
+    report, account = alongside.alongside(  # what was lost, beside the anomalies
+        lambda: check(txns, options.consistency),
+        lambda: losses_rw.render(losses_rw.count(txns)),
+        worth=len(txns) >= alongside.LARGE,
+    )
     return render(report, name) + account, report.holds
