@@ -46,7 +46,8 @@ def test_a_run_not_worth_a_child_or_on_one_core_keeps_both_here(
 
 @two_cores
 def test_a_long_text_comes_back_whole_through_the_pipe() -> None:
-    long = "".join(f"{i}\n" for i in range(300_000))  # 2 MB: many times a pipe's buffer
+    # 4 MB: many times a pipe's buffer; keys of any script, and a lone surrogate (a file name's)
+    long = "".join(f"{i} 'ключ' \udc80\n" for i in range(300_000))
     assert alongside.alongside(lambda: None, lambda: long, worth=True) == (None, long)
 
 
@@ -130,4 +131,4 @@ def test_a_command_prints_the_same_with_its_count_alongside(
         assert main(["history", "check", str(path), "--model", model]) == 1
         printed.append(capsys.readouterr().out)
     assert printed[0] == printed[1]
-    assert " 1 lost," in printed[1]
+    assert " 1 lost," in printed[1] and printed[1].endswith("\n")

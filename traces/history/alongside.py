@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import NoReturn
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ def alongside(main: Callable[[], T], side: Callable[[], str], *, worth: bool) ->
     return result, data.decode("utf-8", "surrogatepass")
 
 
-def _child(read: int, write: int, side: Callable[[], str]) -> None:  # pragma: no cover
+def _child(read: int, write: int, side: Callable[[], str]) -> NoReturn:  # pragma: no cover
     """The forked child: `side`'s text written to the pipe, then the process ends at once (no
     exit handlers, no flush of buffers it shares with its parent); exit 1 on any error."""
     code = 1
