@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,16 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.traces.history import alongside
 
+_ALONE = alongside.alone  # the real one, before the fixture replaces it
+
 two_cores = pytest.mark.skipif(alongside.cores() < 2, reason="one core: nothing runs alongside")
+
+
+@pytest.fixture(autouse=True)
+def _alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process taken to run no other thread, whatever threads the tests before left in this
+    worker (a library's pool, a timer): the child's own work here takes no lock."""
+    monkeypatch.setattr(alongside, "alone", lambda: True)
 
 
 def _gone(pid: int) -> bool:
@@ -42,6 +53,22 @@ def test_a_run_not_worth_a_child_or_on_one_core_keeps_both_here(
     assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=False) == (1, here)
     monkeypatch.setattr(alongside, "cores", lambda: 1)
     assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=True) == (1, here)
+
+
+def test_another_thread_keeps_both_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`alone` itself (the fixture's stand-in put back): false while a thread runs, and then
+    nothing forks."""
+    monkeypatch.setattr(alongside, "alone", _ALONE)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert not alongside.alone()
+        here = str(os.getpid())
+        assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=True) == (1, here)
+    finally:
+        stop.set()
+        thread.join()
 
 
 @two_cores
@@ -129,6 +156,7 @@ def test_a_command_prints_the_same_with_its_count_alongside(
     for large in (1_000_000, 0):  # one after the other, then every history large
         monkeypatch.setattr(alongside, "LARGE", large)
         assert main(["history", "check", str(path), "--model", model]) == 1
-        printed.append(capsys.readouterr().out)
+        # the check's own seconds, which the verdict line prints, aside
+        printed.append(re.sub(r"\d+\.\d\d s\)", "? s)", capsys.readouterr().out, count=1))
     assert printed[0] == printed[1]
-    assert " 1 lost," in printed[1] and printed[1].endswith("\n")
+    assert "? s)" in printed[1] and " 1 lost," in printed[1] and printed[1].endswith("\n")

@@ -43,11 +43,17 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def alone() -> bool:
+    """Whether this process runs no other Python thread (a fork copies only the calling one, so
+    a lock another thread holds stays held in the child)."""
+    return threading.active_count() == 1
+
+
 def alongside(main: Callable[[], T], side: Callable[[], str], *, worth: bool) -> tuple[T, str]:
     """`serial(main, side)`, with `side` run in a forked child while `main` runs here when it is
     `worth` it, two cores are free to this process and no other thread runs (the module's
     docstring)."""
-    if not worth or cores() < 2 or threading.active_count() > 1 or not hasattr(os, "fork"):
+    if not worth or cores() < 2 or not alone() or not hasattr(os, "fork"):
         return serial(main, side)
     read, write = os.pipe()
     try:
