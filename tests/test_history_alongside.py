@@ -16,6 +16,7 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.traces.history import alongside
+from tests.test_history_losses import _op as op
 
 _ALONE = alongside.alone  # the real one, before the fixture replaces it
 
@@ -41,18 +42,21 @@ def _gone(pid: int) -> bool:
 @two_cores
 def test_the_side_runs_in_a_child_while_the_main_part_runs_here() -> None:
     here = os.getpid()
-    result, text = alongside.alongside(os.getpid, lambda: str(os.getpid()), worth=True)
+    result, text = alongside.alongside(os.getpid, lambda: str(os.getpid()), size=alongside.LARGE)
     assert result == here and int(text) != here
     assert _gone(int(text))
 
 
-def test_a_run_not_worth_a_child_or_on_one_core_keeps_both_here(
+def test_a_small_history_or_one_core_keeps_both_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     here = str(os.getpid())
-    assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=False) == (1, here)
+    assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), size=0) == (1, here)
     monkeypatch.setattr(alongside, "cores", lambda: 1)
-    assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=True) == (1, here)
+    assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), size=alongside.LARGE) == (
+        1,
+        here,
+    )
 
 
 def test_another_thread_keeps_both_here(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +69,10 @@ def test_another_thread_keeps_both_here(monkeypatch: pytest.MonkeyPatch) -> None
     try:
         assert not alongside.alone()
         here = str(os.getpid())
-        assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), worth=True) == (1, here)
+        assert alongside.alongside(lambda: 1, lambda: str(os.getpid()), size=alongside.LARGE) == (
+            1,
+            here,
+        )
     finally:
         stop.set()
         thread.join()
@@ -75,7 +82,7 @@ def test_another_thread_keeps_both_here(monkeypatch: pytest.MonkeyPatch) -> None
 def test_a_long_text_comes_back_whole_through_the_pipe() -> None:
     # 4 MB: many times a pipe's buffer; keys of any script, and a lone surrogate (a file name's)
     long = "".join(f"{i} 'ключ' \udc80\n" for i in range(300_000))
-    assert alongside.alongside(lambda: None, lambda: long, worth=True) == (None, long)
+    assert alongside.alongside(lambda: None, lambda: long, size=alongside.LARGE) == (None, long)
 
 
 @two_cores
@@ -87,7 +94,7 @@ def test_a_child_that_fails_has_its_part_run_again_here() -> None:
             raise MemoryError  # the child's alone
         return "counted here"
 
-    assert alongside.alongside(lambda: 1, side, worth=True) == (1, "counted here")
+    assert alongside.alongside(lambda: 1, side, size=alongside.LARGE) == (1, "counted here")
 
 
 @two_cores
@@ -96,7 +103,7 @@ def test_an_error_of_the_side_is_raised_here_as_without_a_child() -> None:
         raise ValueError("no count")
 
     with pytest.raises(ValueError, match="no count"):
-        alongside.alongside(lambda: 1, side, worth=True)
+        alongside.alongside(lambda: 1, side, size=alongside.LARGE)
 
 
 @two_cores
@@ -116,15 +123,8 @@ def test_an_error_of_the_main_part_ends_the_child_before_it_is_raised(tmp_path: 
         raise KeyError("main")
 
     with pytest.raises(KeyError, match="main"):
-        alongside.alongside(failing, side, worth=True)
+        alongside.alongside(failing, side, size=alongside.LARGE)
     assert _gone(int(mark.read_text()))
-
-
-def _op(p: int, value: list[Any], done: list[Any] | None = None) -> list[dict[str, Any]]:
-    return [
-        {"process": p, "type": "invoke", "f": "txn", "value": value},
-        {"process": p, "type": "ok", "f": "txn", "value": value if done is None else done},
-    ]
 
 
 @two_cores
@@ -134,13 +134,13 @@ def _op(p: int, value: list[Any], done: list[Any] | None = None) -> list[dict[st
         (
             "list-append",
             [
-                *_op(1, [["append", "x", 1], ["append", "y", 1]]),
-                *_op(2, [["append", "x", 2]]),
-                *_op(3, [["r", "x", None]], [["r", "x", [1]]]),
-                *_op(4, [["r", "y", None]], [["r", "y", [1, 1]]]),
+                *op(1, "txn", [["append", "x", 1], ["append", "y", 1]]),
+                *op(2, "txn", [["append", "x", 2]]),
+                *op(3, "txn", [["r", "x", None]], [["r", "x", [1]]]),
+                *op(4, "txn", [["r", "y", None]], [["r", "y", [1, 1]]]),
             ],
         ),
-        ("rw-register", [*_op(1, [["w", "x", 1]]), *_op(2, [["r", "x", None]])]),
+        ("rw-register", [*op(1, "txn", [["w", "x", 1]]), *op(2, "txn", [["r", "x", None]])]),
     ],
 )
 def test_a_command_prints_the_same_with_its_count_alongside(

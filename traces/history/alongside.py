@@ -49,11 +49,11 @@ def alone() -> bool:
     return threading.active_count() == 1
 
 
-def alongside(main: Callable[[], T], side: Callable[[], str], *, worth: bool) -> tuple[T, str]:
-    """`serial(main, side)`, with `side` run in a forked child while `main` runs here when it is
-    `worth` it, two cores are free to this process and no other thread runs (the module's
-    docstring)."""
-    if not worth or cores() < 2 or not alone() or not hasattr(os, "fork"):
+def alongside(main: Callable[[], T], side: Callable[[], str], *, size: int) -> tuple[T, str]:
+    """`serial(main, side)`, with `side` run in a forked child while `main` runs here when the
+    history's `size` (its transactions) is `LARGE` or more, two cores are free to this process
+    and no other thread runs (the module's docstring)."""
+    if size < LARGE or cores() < 2 or not alone() or not hasattr(os, "fork"):
         return serial(main, side)
     read, write = os.pipe()
     try:

@@ -664,6 +664,6 @@ def _run(path: str, options: Any) -> tuple[str, bool]:
     report, account = alongside.alongside(
         lambda: check(txns, options.consistency, known),
         lambda: losses_append.render(losses_append.count(txns, chains)),
-        worth=len(txns) >= alongside.LARGE,
+        size=len(txns),
     )
     return render(report, name) + account, report.holds

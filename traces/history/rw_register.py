@@ -251,6 +251,6 @@ def run(path: str, options: Any) -> tuple[str, bool | None]:
     report, account = alongside.alongside(  # what was lost, beside the anomalies
         lambda: check(txns, options.consistency),
         lambda: losses_rw.render(losses_rw.count(txns)),
-        worth=len(txns) >= alongside.LARGE,
+        size=len(txns),
     )
     return render(report, name) + account, report.holds
