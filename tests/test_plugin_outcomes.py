@@ -33,6 +33,7 @@ from kazoo.exceptions import ConnectionLoss
 from kazoo.exceptions import NoNodeError
 from kazoo.exceptions import SessionExpiredError
 
+from meshcheck.cluster.workload import History
 from meshcheck.systems import nats_client
 from meshcheck.systems import registry
 from meshcheck.systems.etcd.client import EtcdClient
@@ -48,6 +49,7 @@ from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.register_workload import RegisterClients
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
 
 TIMEOUT = 0.1  # each operation's deadline: a timeout row waits it out
@@ -591,3 +593,30 @@ def test_the_rule() -> None:
     for failure in FAILURES:
         assert outcome(failure, writes=True) == table[failure, True], failure
         assert outcome(failure, writes=False) == "fail", failure
+
+
+def test_a_transport_error_a_plugin_lets_through_is_recorded_unknown() -> None:
+    """The harness's own net (checked_clients.py): an OSError or a TimeoutError that escapes a
+    plug-in's invoke is `info`, in the run's history too, whatever the operation."""
+
+    class Escaping:
+        def __init__(self, error: BaseException) -> None:
+            self.error = error
+
+        async def open(self, endpoint: Endpoint, timeout: float) -> None: ...
+
+        async def invoke(self, op: Invocation, timeout: float) -> Completion:
+            raise self.error
+
+        async def close(self) -> None: ...
+
+    for error in (ConnectionResetError(104, "reset"), TimeoutError()):
+        history = History()
+        settings = ClientSettings({}, "linearizable", "registers")
+        clients = RegisterClients(lambda _s, e=error: Escaping(e), settings,
+                                  [Endpoint("n1", "127.0.0.1", 1)], lambda: 0.0, history,
+                                  seed=1, gap=0.1, timeout=TIMEOUT)  # fmt: skip
+        op = Invocation("c1", "write", "k1", "7")
+        done, _, _ = asyncio.run(clients.invoke(Escaping(error), op, TIMEOUT, 0))
+        assert done.status == "info", error
+        assert [o.status for o in history.ops] == ["info"], error
