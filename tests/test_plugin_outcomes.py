@@ -52,9 +52,10 @@ from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.register_workload import RegisterClients
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
 
-TIMEOUT = 0.1  # each operation's deadline: a timeout row waits it out
+TIMEOUT = 0.1  # the deadline of an operation no answer comes to: its row waits it out
+PATIENCE = 10.0  # the deadline of one that is answered: never reached, however loaded the machine
 NEVER = 30.0  # what "no answer" sleeps: past any deadline
-KV = Path(__file__).resolve().parent.parent / "examples" / "replicas" / "kv.py"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @attrs.frozen
@@ -216,7 +217,14 @@ REPLICAS = [
     *rows("replicas", "read", None, {"refused": "fail", "lost-during-commit": "fail"}),
 ]
 
-ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS]
+# examples/meshkv's follower, relaying to its primary (server.js, followerClient)
+MESHKV = [
+    *rows("meshkv", "write", "7", {f: s for f, s in WRITES.items() if f != "lost-before-send"}),
+    *rows("meshkv", "cas", ["1", "2"], {"refused": "fail", "lost-during-commit": "info"}),
+    *rows("meshkv", "read", None, {"refused": "fail", "lost-during-commit": "fail"}),
+]
+
+ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV]
 
 
 # -- etcd: the gateway's requests answered from a script ---------------------------------------------
@@ -263,7 +271,7 @@ async def _etcd(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     client = EtcdClient(ClientSettings({}, "linearizable", row.workload))
     await client.open(Endpoint("n1", "127.0.0.1", 2379), TIMEOUT)
     try:
-        done = await client.invoke(_op(row), TIMEOUT)
+        done = await client.invoke(_op(row), _deadline(row))
     finally:
         await client.close()
     assert len(sent) >= row.at, f"the failure was to strike request {row.at}; {len(sent)} sent"
@@ -356,7 +364,7 @@ async def _zookeeper(row: Row) -> Completion:
         client._kz = _Kazoo(row)  # else: a closed client, nothing can be sent
         client._pool = ThreadPoolExecutor(1)
     try:
-        return await client.invoke(_op(row), TIMEOUT)
+        return await client.invoke(_op(row), _deadline(row))
     finally:
         client._kz = None
         await client.close()
@@ -429,12 +437,12 @@ async def _nats(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     client.ready = True
     if row.f == "ack":
         conn.is_connected = True
-        got = await client.invoke(Invocation("c1", "consume", None, None), TIMEOUT)
+        got = await client.invoke(Invocation("c1", "consume", None, None), PATIENCE)
         assert got == Completion("ok", [7])
         conn.is_connected = row.failure != "refused"
         if row.failure == "rejected":  # an id this process never consumed
-            return await client.invoke(Invocation("c1", "ack", None, 8), TIMEOUT)
-    return await client.invoke(_op(row), TIMEOUT)
+            return await client.invoke(Invocation("c1", "ack", None, 8), PATIENCE)
+    return await client.invoke(_op(row), _deadline(row))
 
 
 # -- jsonl: a server in this process ------------------------------------------------------------------
@@ -452,7 +460,7 @@ async def _jsonl(row: Row) -> Completion:
     if row.failure == "refused":
         client = JsonlClient(ClientSettings({}, "linearizable", "cas"))
         await client.open(Endpoint("n1", "127.0.0.1", _free_port()), TIMEOUT)
-        return await client.invoke(_op(row), TIMEOUT)
+        return await client.invoke(_op(row), _deadline(row))
     accepted: list[asyncio.StreamWriter] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -473,7 +481,7 @@ async def _jsonl(row: Row) -> Completion:
     port = server.sockets[0].getsockname()[1]
     client = JsonlClient(ClientSettings({}, "linearizable", "cas"))
     try:
-        await client.open(Endpoint("n1", "127.0.0.1", port), TIMEOUT)
+        await client.open(Endpoint("n1", "127.0.0.1", port), PATIENCE)
         if row.failure == "lost-before-send":  # the node went down between two operations
             server.close()
             for _ in range(50):
@@ -481,8 +489,11 @@ async def _jsonl(row: Row) -> Completion:
                     break
                 await asyncio.sleep(0.01)
             accepted[0].close()
-            await asyncio.sleep(0.05)  # its closing reaches the client
-        return await client.invoke(_op(row), TIMEOUT)
+            for _ in range(500):  # until its closing reaches the client
+                if client._reader is not None and client._reader.at_eof():
+                    break
+                await asyncio.sleep(0.01)
+        return await client.invoke(_op(row), _deadline(row))
     finally:
         await client.close()
         server.close()
@@ -491,58 +502,82 @@ async def _jsonl(row: Row) -> Completion:
 # -- the replicas example: a replica started here, its primary in this process -------------------------
 
 
-async def _replicas(row: Row, tmp_path: Path) -> Completion:
+def _service(system: str, port: int, primary: int, tmp_path: Path) -> list[str]:
+    """The command of the example service's node that forwards to a primary on port `primary`:
+    a replica of examples/replicas, or a follower of examples/meshkv (n2; n1 the primary)."""
+    if system == "replicas":
+        return [sys.executable, str(EXAMPLES / "replicas" / "kv.py"), "--role", "replica",
+                "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path),
+                "--primary", f"127.0.0.1:{primary}"]  # fmt: skip
+    peers = f"n1=127.0.0.1:{primary}:{_free_port()},n2=127.0.0.1:{port}:{_free_port()}"
+    return ["node", str(EXAMPLES / "meshkv" / "server.js"), "--id", "n2", "--peers", peers,
+            "--data", str(tmp_path / "n2"), "--steps", str(tmp_path / "n2-steps.ndjson")]  # fmt: skip
+
+
+async def _forwarding(row: Row, tmp_path: Path) -> Completion:
+    """An example service's node that forwards each request to its primary, the primary here:
+    the row's failure is how the primary treats the forwarded request (`refused`: it is down)."""
+
     async def primary(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        line = await reader.readline()
-        if not line:
-            return
-        request = json.loads(line)
-        if request["f"] == "dump":
-            writer.write(json.dumps({"id": 0, "type": "ok", "value": {}}).encode() + b"\n")
-        elif row.failure == "timeout":
-            await asyncio.sleep(NEVER)
-        elif row.failure == "lost-during-commit":
-            writer.close()
-            return
-        else:
-            kind = {"rejected": "fail", "error": "info"}[row.failure]
-            answer = {"id": request["id"], "type": kind, "error": "x"}
-            writer.write(json.dumps(answer).encode() + b"\n")
-        await writer.drain()
+        while line := await reader.readline():
+            request = json.loads(line)
+            if request["f"] == "dump":  # a replica's first sync
+                writer.write(json.dumps({"id": 0, "type": "ok", "value": {}}).encode() + b"\n")
+            elif row.failure == "timeout":
+                await asyncio.sleep(NEVER)
+            elif row.failure == "lost-during-commit":
+                writer.close()
+                return
+            else:
+                kind = {"rejected": "fail", "error": "info"}[row.failure]
+                answer = {"id": request["id"], "type": kind, "error": "x"}
+                writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
         writer.close()
 
     server = await asyncio.start_server(primary, "127.0.0.1", 0)
-    at = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
     port = _free_port()
-    replica = await asyncio.create_subprocess_exec(
-        sys.executable, str(KV), "--role", "replica", "--listen", f"127.0.0.1:{port}",
-        "--data", str(tmp_path), "--primary", at,
-        stdout=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    command = _service(row.system, port, server.sockets[0].getsockname()[1], tmp_path)
+    node = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
     client = JsonlClient(ClientSettings({}, "linearizable", "cas"))
     try:
-        for _ in range(200):  # until it serves, synced
+        for _ in range(250):  # until it serves (a replica: once synced)
             try:
                 r, w = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 await asyncio.sleep(0.02)
                 continue
+            if row.system == "meshkv":  # it forwards from the start
+                w.close()
+                break
             w.write(b'{"id": 0, "f": "status"}\n')
             synced = json.loads(await r.readline())["type"] == "ok"
             w.close()
             if synced:
                 break
             await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"{row.system}: its node never served")
         if row.failure == "refused":  # the primary is down
             server.close()
             await server.wait_closed()
-        await client.open(Endpoint("r2", "127.0.0.1", port), TIMEOUT)
-        return await client.invoke(_op(row), TIMEOUT)
+        await client.open(Endpoint("n2", "127.0.0.1", port), PATIENCE)
+        return await client.invoke(_op(row), _deadline(row))
     finally:
         await client.close()
-        replica.kill()
-        await replica.wait()
+        node.kill()
+        await node.wait()
         server.close()
+
+
+def _deadline(row: Row) -> float:
+    """The operation's deadline: short where no answer comes (a timeout; a ZooKeeper request
+    kazoo holds without a connection), else long enough never to be reached."""
+    if row.failure == "timeout" or (row.system == "zookeeper" and row.failure == "refused"):
+        return TIMEOUT
+    return PATIENCE
 
 
 def _op(row: Row) -> Invocation:
@@ -555,7 +590,8 @@ RUNS: dict[str, Run] = {
     "zookeeper": lambda row, mp, _: _zookeeper(row),
     "nats": lambda row, mp, _: _nats(row, mp),
     "jsonl": lambda row, mp, _: _jsonl(row),
-    "replicas": lambda row, mp, tmp: _replicas(row, tmp),
+    "replicas": lambda row, mp, tmp: _forwarding(row, tmp),
+    "meshkv": lambda row, mp, tmp: _forwarding(row, tmp),
 }
 
 
