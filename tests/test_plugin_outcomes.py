@@ -30,6 +30,7 @@ import nats.js.errors
 import pytest
 from kazoo.exceptions import BadVersionError
 from kazoo.exceptions import ConnectionLoss
+from kazoo.exceptions import LockTimeout
 from kazoo.exceptions import NoNodeError
 from kazoo.exceptions import SessionExpiredError
 
@@ -169,6 +170,33 @@ ZOOKEEPER = [
         },
         workload="cas",
     ),
+    # the lock: kazoo's recipe takes it (request 1); one not taken is withdrawn (its children
+    # listed, 2, and its znode deleted, 3): withdrawn, it holds nothing (fail); the withdrawal
+    # lost, its znode may yet take the lock (info). A release (after an acquire): its delete (1)
+    *rows(
+        "zookeeper",
+        "acquire",
+        "t1",
+        {"lost-during-commit": "fail@1", "error": "fail@1"},
+        key="L",
+        workload="lock",
+    ),
+    *rows(
+        "zookeeper",
+        "acquire",
+        "t1",
+        {"lost-during-commit": "info@2", "timeout": "info@3"},
+        key="L",
+        workload="lock",
+    ),
+    *rows(
+        "zookeeper",
+        "release",
+        "t1",
+        {"lost-during-commit": "info", "timeout": "info", "error": "info"},
+        key="L",
+        workload="lock",
+    ),
     # the fenced write: its token read (request 1), then the transaction (2)
     *rows(
         "zookeeper",
@@ -188,8 +216,17 @@ ZOOKEEPER = [
 
 NATS = [
     *rows("nats", "publish", 7, {**WRITES}, key="", workload="stream"),
-    # ack (after a consume that gave message 7): rejected is an id this process never consumed
-    *rows("nats", "ack", 7, {**WRITES}, key="", workload="stream"),
+    # ack (after a consume that gave messages 7 and 8): rejected is an id this process never
+    # consumed; a failure at the second id's ack leaves the first acknowledged: in part, info
+    *rows("nats", "ack", [7, 8], {**WRITES}, key="", workload="stream"),
+    *rows(
+        "nats",
+        "ack",
+        [7, 8],
+        {"lost-before-send": "info@2", "rejected": "info@2"},
+        key="",
+        workload="stream",
+    ),
     # a fetch that timed out got nothing: ok with no messages; any other error, fail
     # (nats-py times a request out when its connection goes while it waits)
     *rows(
@@ -344,6 +381,15 @@ class _Kazoo:
     def ensure_path_async(self, path: str) -> _Pending:
         return self._call(True)
 
+    def get_children_async(self, path: str) -> _Pending:
+        return self._call(["p-__lock__0000000007"])
+
+    def delete_async(self, path: str) -> _Pending:
+        return self._call(True)
+
+    def Lock(self, path: str, identifier: str) -> _Lock:
+        return _Lock(self, path)
+
     def transaction(self) -> Any:
         kazoo = self
 
@@ -358,12 +404,41 @@ class _Kazoo:
         return Txn()
 
 
+class _Lock:
+    """kazoo's Lock recipe: its acquire is the kazoo's next call; one the row's failure does not
+    strike was not taken in time (kazoo's LockTimeout), unless it comes before a release."""
+
+    prefix = "p-__lock__"
+    node = "p-__lock__0000000007"
+
+    def __init__(self, kazoo: _Kazoo, path: str) -> None:
+        self.kazoo, self.path = kazoo, path
+        self.is_acquired = False
+
+    def acquire(self, blocking: bool, timeout: float) -> bool:
+        pending = self.kazoo._call(True)
+        if pending.error is not None:
+            raise pending.error
+        if self.kazoo.row.f == "acquire":
+            raise LockTimeout("not taken in time")
+        self.is_acquired = True
+        return True
+
+    def cancel(self) -> None: ...
+
+
 async def _zookeeper(row: Row) -> Completion:
     client = ZooKeeperClient(ClientSettings({}, "sync", row.workload))
     if not (row.failure == "lost-before-send" and row.f in ("read", "write")):
         client._kz = _Kazoo(row)  # else: a closed client, nothing can be sent
         client._pool = ThreadPoolExecutor(1)
     try:
+        if row.f == "release":  # the lock taken first, its calls not counted
+            kazoo, client._kz = client._kz, _Kazoo(attrs.evolve(row, f="take", at=0))
+            assert await client.invoke(attrs.evolve(_op(row), f="acquire"), PATIENCE) == (
+                Completion("ok", 7)
+            )
+            client._kz = kazoo
         return await client.invoke(_op(row), _deadline(row))
     finally:
         client._kz = None
@@ -411,18 +486,30 @@ class _Nats:
     async def fetch(self, batch: int, timeout: float) -> list[Any]:
         if self.row.f == "consume":
             raise self.error()
-        return [self]  # ack's: message 7, consumed first
-
-    data = b"7"
-
-    async def ack_sync(self, timeout: float) -> None:
-        raise self.error()
+        return [_Msg(self, 7, 1), _Msg(self, 8, 2)]  # ack's: consumed first
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error()
 
     async def close(self) -> None:
         self.is_closed = True
+
+
+@attrs.frozen
+class _Msg:
+    """A message consumed: its ack, the `n`-th, ends with the row's failure at the row's `at`."""
+
+    conn: _Nats
+    value: int
+    n: int
+
+    @property
+    def data(self) -> bytes:
+        return json.dumps(self.value).encode()
+
+    async def ack_sync(self, timeout: float) -> None:
+        if self.n == self.conn.row.at:
+            raise self.conn.error()
 
 
 async def _nats(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
@@ -438,10 +525,11 @@ async def _nats(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     if row.f == "ack":
         conn.is_connected = True
         got = await client.invoke(Invocation("c1", "consume", None, None), PATIENCE)
-        assert got == Completion("ok", [7])
+        assert got == Completion("ok", [7, 8])
         conn.is_connected = row.failure != "refused"
-        if row.failure == "rejected":  # an id this process never consumed
-            return await client.invoke(Invocation("c1", "ack", None, 8), PATIENCE)
+        if row.failure == "rejected":  # an id this process never consumed, at its `at`
+            ids = [9] if row.at == 1 else [7, 9]
+            return await client.invoke(Invocation("c1", "ack", None, ids), PATIENCE)
     return await client.invoke(_op(row), _deadline(row))
 
 
