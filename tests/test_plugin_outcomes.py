@@ -1,15 +1,16 @@
 """The outcome contract of every system plug-in (meshcheck/systems/outcomes.py; docs/plugins.md,
-"What an error is recorded as"): each class of error injected at the plug-in's client library's
-boundary, at the moment the row names (`at`: which of the operation's requests it strikes, so
-that a transaction's read and its commit are told apart), and the status the operation must be
-recorded as, written in the row, not computed by the rule under test.
+"System plug-ins: what an error is recorded as"): each class of error injected at the plug-in's
+client library's boundary, at the moment the row names (`at`: which of the operation's requests it
+strikes, so that a transaction's read and its commit are told apart), and the status the
+operation must be recorded as, written in the row, not computed by the rule under test.
 
 No server runs. etcd's gateway answers from a script (its one request function, `Gateway._post`,
 stood in for); kazoo and nats-py are stood in for by fakes that raise their own exception types
 (kazoo's ConnectionLoss and SessionExpiredError, nats-py's TimeoutError, ConnectionClosedError and
 NoStreamResponseError, JetStream's APIError); the jsonl client talks to a server in this process
-over real sockets, and the replicas example (examples/replicas/kv.py, a replica started here) to a
-primary in this process. Every plug-in registered with a client must have rows here for every
+over real sockets, and so do the example services' nodes that forward to a primary (a replica of
+examples/replicas/kv.py, a follower of examples/meshkv/server.js, started here), to a primary in
+this process. Every plug-in registered with a client must have rows here for every
 class, so a new plug-in (the SQL ones) comes with its own."""
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ MESHKV = [
 ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV]
 
 
-# -- etcd: the gateway's requests answered from a script ---------------------------------------------
+# -- etcd: the gateway's requests answered from a script -------------------------------------------
 
 
 def _etcd_answer(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +316,7 @@ async def _etcd(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     return done
 
 
-# -- ZooKeeper: kazoo's calls stood in for ------------------------------------------------------------
+# -- ZooKeeper: kazoo's calls stood in for ---------------------------------------------------------
 
 
 @attrs.define
@@ -445,7 +446,7 @@ async def _zookeeper(row: Row) -> Completion:
         await client.close()
 
 
-# -- NATS: nats-py's connection stood in for ---------------------------------------------------------
+# -- NATS: nats-py's connection stood in for -------------------------------------------------------
 
 
 @attrs.frozen
@@ -533,7 +534,7 @@ async def _nats(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     return await client.invoke(_op(row), _deadline(row))
 
 
-# -- jsonl: a server in this process ------------------------------------------------------------------
+# -- jsonl: a server in this process ---------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -587,7 +588,7 @@ async def _jsonl(row: Row) -> Completion:
         server.close()
 
 
-# -- the replicas example: a replica started here, its primary in this process -------------------------
+# -- the examples: a node that forwards, started here, its primary in this process -----------------
 
 
 def _service(system: str, port: int, primary: int, tmp_path: Path) -> list[str]:
@@ -598,8 +599,9 @@ def _service(system: str, port: int, primary: int, tmp_path: Path) -> list[str]:
                 "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path),
                 "--primary", f"127.0.0.1:{primary}"]  # fmt: skip
     peers = f"n1=127.0.0.1:{primary}:{_free_port()},n2=127.0.0.1:{port}:{_free_port()}"
+    steps = str(tmp_path / "n2-steps.ndjson")
     return ["node", str(EXAMPLES / "meshkv" / "server.js"), "--id", "n2", "--peers", peers,
-            "--data", str(tmp_path / "n2"), "--steps", str(tmp_path / "n2-steps.ndjson")]  # fmt: skip
+            "--data", str(tmp_path / "n2"), "--steps", steps]  # fmt: skip
 
 
 async def _forwarding(row: Row, tmp_path: Path) -> Completion:

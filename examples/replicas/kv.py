@@ -9,7 +9,7 @@ The primary keeps the registers in DIR/store.json, written and fsynced before it
 replica first syncs: it copies the primary's registers into DIR/store.json, retrying until the
 primary answers; then it forwards every request to the primary, once: a request the primary never
 got (it refused the connection) is `fail`, one whose answer was lost after it was sent `info`
-(docs/plugins.md, "What an error is recorded as").
+(docs/plugins.md, "System plug-ins: what an error is recorded as").
 Every node answers `{"f": "status"}`: ok once it can serve (a replica: once synced), which is what
 the file's readiness probe (ready.py) and the sidecar (heartbeat.py) ask.
 """

@@ -1,6 +1,7 @@
-"""The one rule every client plug-in records an error by (docs/plugins.md, "What an error is
-recorded as"). A plug-in sorts each error its client library gives into one of these classes;
-`outcome` says what the operation completes as, from the class and whether the operation writes.
+"""The one rule every client plug-in records an error by (docs/plugins.md, "System plug-ins: what
+an error is recorded as"). A plug-in sorts each error its client library gives into one of these
+classes; `outcome` says what the operation completes as, from the class and whether the operation
+writes.
 
 - `refused`: the connection could not be made (nobody listens: the node is down); the request
   never left;
