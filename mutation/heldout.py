@@ -41,6 +41,10 @@ the code changes:
   proxies and plans in process; no cluster run). A bug in a file that is not Python (the clock's
   preloaded library, clock_shift.c) names the module that reads it (`module`); the guard then
   proves that module is the copy's and the file beside it holds the replacement.
+- The system plug-ins' classification of errors (meshcheck/systems/outcomes.py and each plug-in's
+  mapping to it) has its own, mutation/clients.toml (`--bugs-file mutation/clients.toml`), in the
+  `clients` group, which runs the outcome contract and the client loops' tests (OWN["clients"]:
+  no server, no cluster run).
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
@@ -70,9 +74,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
-# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), or
-# the fault injectors' (mutation/faults.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults")
+# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), the
+# fault injectors' (mutation/faults.toml), or the system plug-ins' outcomes (mutation/clients.toml)
+PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults", "clients")
 CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
@@ -86,6 +90,7 @@ CLASSES = (
     "false-alarm",  # a checker fails a valid history
     "weaker-fault",  # an injector does less than it says: a bug it should expose stays hidden
     "wrong-fault",  # an injector does something other than it says (a correct system fails)
+    "wrong-outcome",  # a plug-in records an operation that may have taken effect as `fail`
 )
 PROFILES = ("ci", "dev")
 
@@ -152,6 +157,13 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",
     ),
+    # the system plug-ins' outcomes: each class of error injected into each plug-in (no server),
+    # the jsonl client against a server in process, the client loops against a client in memory
+    "clients": (
+        "tests/test_plugin_outcomes.py",
+        "tests/test_systems_jsonl.py",
+        "tests/test_systems_clients.py",
+    ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
 USERS: dict[str, tuple[str, ...]] = {
@@ -161,6 +173,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "rsm": ("raft", "pbft", "hybrid"),
     "checkers": ("checkers",),
     "faults": ("faults",),
+    "clients": ("clients",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (

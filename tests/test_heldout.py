@@ -192,6 +192,22 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
     assert not set(raft) & {p for p in paths if "::" not in p}  # they run no core
 
 
+CLIENTS = CHECKERS.with_name("clients.toml")
+
+
+def test_the_client_mutants_apply_and_run_the_outcome_contract_alone() -> None:
+    """mutation/clients.toml: every mutant still applies to its plug-in, each is in the clients
+    group, and that group runs the outcome contract and the client loops' tests, no cluster run
+    and no server."""
+    files = {"outcomes.py", "client.py", "nats_client.py", "jsonl.py", "checked_clients.py"}
+    for b in catalogue(CLIENTS, "clients", 10, files):
+        assert b.module.startswith("meshcheck.systems."), b.id
+        assert b.cls == "wrong-outcome", b.id
+    paths, unknown = select_tests(ROOT, "clients")
+    assert "tests/test_plugin_outcomes.py" in paths and unknown == []
+    assert not any("cluster" in p for p in paths), paths
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')

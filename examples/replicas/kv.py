@@ -7,7 +7,9 @@ order of starts (replicas.toml, docs/systems.md "Roles, sidecars, a probe and th
 
 The primary keeps the registers in DIR/store.json, written and fsynced before it answers. A
 replica first syncs: it copies the primary's registers into DIR/store.json, retrying until the
-primary answers; then it forwards every request to the primary, once (a lost answer is `info`).
+primary answers; then it forwards every request to the primary, once: a request the primary never
+got (it refused the connection) is `fail`, one whose answer was lost after it was sent `info`
+(docs/plugins.md, "System plug-ins: what an error is recorded as").
 Every node answers `{"f": "status"}`: ok once it can serve (a replica: once synced), which is what
 the file's readiness probe (ready.py) and the sidecar (heartbeat.py) ask.
 """
@@ -62,9 +64,16 @@ def apply(request):
     return {"type": "fail", "error": "unknown f"}
 
 
+class Unsent(Exception):
+    """The primary could not be reached: the request was never sent."""
+
+
 async def ask_primary(request):
     primary_host, primary_port = args.primary.rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(primary_host, int(primary_port))
+    try:
+        reader, writer = await asyncio.open_connection(primary_host, int(primary_port))
+    except OSError as e:
+        raise Unsent(str(e) or "primary unreachable") from e
     try:
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
@@ -82,7 +91,7 @@ async def sync():
         try:
             answer = await ask_primary({"id": 0, "f": "dump"})
             break
-        except (OSError, ValueError):
+        except (Unsent, OSError, ValueError):
             await asyncio.sleep(0.1)
     store = answer["value"]
     save()
@@ -106,7 +115,9 @@ async def serve(reader, writer):
         else:
             try:
                 answer = await ask_primary(request)
-            except (OSError, ValueError) as e:
+            except Unsent as e:  # certainly not done
+                answer = {"type": "fail", "error": str(e)}
+            except (OSError, ValueError) as e:  # sent, its answer lost: maybe done
                 answer = {"type": "info", "error": str(e) or "no answer"}
         answer["id"] = request["id"]
         writer.write(json.dumps(answer).encode() + b"\n")

@@ -4,8 +4,10 @@ over TCP, so that no Python need be written to put a service under test (docs/tu
 Request: `{"id": N, "f": "read"|"write"|"cas", "key": "k1", "value": V}` (a cas's value is
 `[old, new]`). Answer: `{"id": N, "type": "ok", "value": V}` (a read's value: null for a key never
 written), `{"id": N, "type": "fail", "error": "..."}` (certainly not done) or
-`{"id": N, "type": "info", "error": "..."}` (maybe done). A timeout or a dropped connection is
-`info`; a read changes nothing, so whatever stops it is `fail`. A line that is no such answer is a
+`{"id": N, "type": "info", "error": "..."}` (maybe done). By the one rule (meshcheck/systems/
+outcomes.py, docs/plugins.md): a timeout or a connection dropped after the request was sent is
+`info`; one that could not be made, or that the node had closed before the request was sent, is
+`fail`; a read changes nothing, so whatever stops it is `fail`. A line that is no such answer is a
 bug of the service's protocol, not an outcome of the operation: `JsonlError`, one line naming the
 node and the line.
 """
@@ -18,6 +20,8 @@ import json
 from typing import Any
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.systems.outcomes import Failure
+from meshcheck.systems.outcomes import outcome
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
@@ -67,11 +71,14 @@ class JsonlClient:
             raise JsonlError("jsonl: invoke before open")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        writes = op.f != "read"
+        if self._reader is not None and self._reader.at_eof():
+            await self._drop()  # the node closed the connection: the request goes on a new one
         if self._writer is None:
             try:
                 await self._dial(timeout)
             except (OSError, TimeoutError) as e:
-                return Completion("fail", f"cannot connect: {_why(e)}")
+                return Completion(outcome("refused", writes=writes), f"cannot connect: {_why(e)}")
         assert self._reader is not None and self._writer is not None
         self._next_id += 1
         ask = self._next_id
@@ -95,7 +102,7 @@ class JsonlClient:
             await self._drop()
             if isinstance(e, ValueError):
                 raise self._bad(f"an answer line longer than {LINE_LIMIT} bytes") from e
-            return Completion("fail" if op.f == "read" else "info", _why(e))
+            return Completion(outcome(_failure(e), writes=writes), _why(e))
 
     def _parse(self, line: bytes) -> dict[str, Any]:
         text = line.decode(errors="replace").strip()
@@ -120,8 +127,8 @@ class JsonlClient:
                 return Completion("ok", answer["value"])
             return Completion("ok")
         error = answer.get("error")
-        if status == "info" and op.f == "read":
-            status = "fail"  # a read that may have happened changed nothing
+        if status == "info":  # a read the service may have done changed nothing: fail
+            status = outcome("error", writes=op.f != "read")
         return Completion(status, error if isinstance(error, str) else None)
 
     def _bad(self, what: str) -> JsonlError:
@@ -141,6 +148,11 @@ class JsonlClient:
 
     async def close(self) -> None:
         await self._drop()
+
+
+def _failure(e: BaseException) -> Failure:
+    """The class of an error after the request was written (outcomes.py)."""
+    return "timeout" if isinstance(e, TimeoutError) else "lost-during-commit"
 
 
 def _why(e: BaseException) -> str:

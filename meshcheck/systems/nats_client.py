@@ -20,9 +20,14 @@ not after later messages). The verbs (the stream checker's, traces/history/strea
   answers a direct get (`allow_direct`: a replica that is behind answers "not found" for a message
   it has not caught up on yet, ADR-31 in github.com/nats-io/nats-architecture-and-design).
 
-Outcomes follow Jepsen's client contract (plugin.py): `fail` only when the request certainly had
-no effect (no server took the subject, the connection was closed before sending, the request was
-refused), `info` for a timeout or any answer that leaves the effect unknown.
+Outcomes follow the one rule (meshcheck/systems/outcomes.py, docs/plugins.md): `fail` only when the
+request certainly had no effect: no server took the subject (`rejected`: nats-py's
+NoRespondersError, which JetStream's publish raises as NoStreamResponseError), the connection was
+closed before sending (`lost-before-send`: nats-py raises ConnectionClosedError only from its
+checks before it writes a request; one whose connection goes while it awaits the answer times
+out), or could not be made (`refused`); `info` for a timeout or any answer that leaves the effect
+unknown (`error`: JetStream's APIError). A consume or a read changes no message: `fail` whatever
+stopped it.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from nats.js.api import StorageType
 from nats.js.api import StreamConfig
 
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.systems.outcomes import Failure
+from meshcheck.systems.outcomes import outcome
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
@@ -214,7 +221,7 @@ class NatsClient:
         if op.f not in VERBS:
             return Completion("fail", f"nats: no verb {op.f!r}")
         if not await self._connected(timeout):
-            return Completion("fail", "not connected")
+            return Completion(outcome("refused", writes=op.f != "read"), "not connected")
         if op.f == "ack":
             return await self._ack(op, timeout)
         if op.f == "read":
@@ -240,12 +247,8 @@ class NatsClient:
                 stream=self.stream,
                 headers={"Nats-Msg-Id": msg_id},
             )
-        except nats.errors.NoRespondersError:
-            return Completion("fail", "no responders")  # no server took the subject
-        except nats.errors.ConnectionClosedError:
-            return Completion("info", "connection closed")
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-            return Completion("info", repr(exc))
+            return Completion(outcome(_failure(exc), writes=True), repr(exc))
         return Completion("ok", ack.seq)
 
     async def _consume(self, consumer: Any, timeout: float) -> Completion:
@@ -254,7 +257,7 @@ class NatsClient:
         except (nats.errors.TimeoutError, TimeoutError):
             return Completion("ok", [])
         except (nats.errors.Error, nats.js.errors.Error) as exc:
-            return Completion("fail", repr(exc))
+            return Completion(outcome(_failure(exc), writes=False), repr(exc))
         got: list[Any] = []
         for msg in msgs:
             value = json.loads(msg.data)
@@ -273,7 +276,9 @@ class NatsClient:
             try:
                 await msg.ack_sync(timeout=timeout)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-                return Completion("info", repr(exc))
+                # the ids before this one were acknowledged: the ack took effect in part
+                return Completion(outcome(_failure(exc), writes=True) if k == 0 else "info",
+                                  repr(exc))  # fmt: skip
             del self.held[str(value)]
         return Completion("ok", None)
 
@@ -316,6 +321,17 @@ class NatsClient:
             if answer.get("error", {}).get("code") == int(NOT_FOUND):
                 return NOT_FOUND
         return None
+
+
+def _failure(exc: BaseException) -> Failure:
+    """The class of an error nats-py raised for a request (outcomes.py)."""
+    if isinstance(exc, nats.errors.NoRespondersError | nats.js.errors.NoStreamResponseError):
+        return "rejected"  # no server took the subject: nothing was stored
+    if isinstance(exc, nats.errors.ConnectionClosedError):
+        return "lost-before-send"  # raised by nats-py's checks before it writes the request
+    if isinstance(exc, TimeoutError):  # nats.errors.TimeoutError is one too
+        return "timeout"
+    return "error"
 
 
 def durable_name(process: str) -> str:

@@ -5,8 +5,9 @@ system file gives in `[client] plugin = "NAME"`.
 A client is Jepsen's client (jepsen/src/jepsen/client.clj): opened on one node, it invokes one
 operation at a time and says how it completed. `ok`: it took effect, `output` is its result; `fail`:
 it certainly did not take effect; `info`: nobody knows (a timeout, a lost connection, an error the
-system gives for something it may still have done). The harness records the invocation and the
-completion with their times; the checkers judge the history (traces/history/).
+system gives for something it may still have done); which error is which is one rule for every
+plug-in (outcomes.py). The harness records the invocation and the completion with their times;
+the checkers judge the history (traces/history/).
 """
 
 from __future__ import annotations

@@ -23,10 +23,14 @@ Mutants the checks must catch (the `[client]` option `broken`, or a run's): `unf
 fenced register without its compare; `unguarded-txn` commits a list-append transaction without its
 mod_revision compares (a lost update).
 
-etcd's errors: a read's is `fail` (it changed nothing); a write's, cas's or lock's is `info`, never
-`fail` (etcd may have proposed and committed it before the error: "leader changed", "request timed
-out"); a lease that could not be granted makes the acquire `fail` (nothing was taken). A transport
-error or a timeout is `info`.
+etcd's errors, by the one rule (meshcheck/systems/outcomes.py, docs/plugins.md): an answer that is
+etcd's error is `error` (etcd may have proposed and committed the write before it: "leader
+changed", "request timed out"); a timeout is `timeout`; any other transport error is
+`lost-during-commit`, the gateway not saying whether the request had left (an operation of several
+requests may have written with an earlier one). So a read's, or a read-only transaction's, is
+`fail` (it changed nothing) and a write's, cas's, lock's or writing transaction's `info`, never
+`fail`; a cas whose compare failed is `rejected`, `fail`. A lease that could not be granted makes
+the acquire `fail` (nothing was taken: a lease is no lock).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from meshcheck.systems.etcd.gateway import Gateway
 from meshcheck.systems.etcd.gateway import GatewayError
 from meshcheck.systems.etcd.gateway import b64
 from meshcheck.systems.etcd.gateway import watch
+from meshcheck.systems.outcomes import Failure
+from meshcheck.systems.outcomes import outcome
 from meshcheck.systems.plugin import Client
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
@@ -104,9 +110,9 @@ class EtcdClient:
                     await g.revoke(lease, timeout)
                 return Completion("ok")
         except GatewayError as e:
-            return Completion("fail" if _reads_only(op) else "info", str(e))
+            return Completion(outcome("error", writes=not _reads_only(op)), str(e))
         except TRANSPORT as e:
-            return Completion("info", str(e))
+            return Completion(outcome(_failure(e), writes=not _reads_only(op)), str(e) or repr(e))
         raise ValueError(f"etcd's client does no {op.f!r}")
 
     async def _more(self, g: Gateway, op: Invocation, key: str, timeout: float) -> Completion:
@@ -157,6 +163,11 @@ class EtcdClient:
         mops = list(op.value)
         committed, done = await appends.transact(g, mops, timeout, self.serializable, guarded)
         return Completion("ok" if committed else "fail", done)
+
+
+def _failure(e: BaseException) -> Failure:
+    """The class of a transport error: the gateway does not say whether the request had left."""
+    return "timeout" if isinstance(e, TimeoutError) else "lost-during-commit"
 
 
 def _reads_only(op: Invocation) -> bool:

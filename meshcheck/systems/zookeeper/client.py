@@ -25,9 +25,13 @@ number, which grows with each acquisition of the same lock. `release` deletes th
 `revoke` (the client does not know whether its acquire took) deletes it if it exists, as ending the
 session would. The lock's lease id (the workload's value) names kazoo's Lock object.
 
-Completions: ok; fail when ZooKeeper certainly did nothing (a read's error, a cas whose value or
-version differed, a lock not taken before its deadline after kazoo withdrew its znode); info when
-it may have (a lost connection, an expired session, no answer in time)."""
+Completions, by the one rule (meshcheck/systems/outcomes.py, docs/plugins.md): ok; fail when
+ZooKeeper certainly did nothing (a read's error, a cas whose value or version differed, a write
+never sent because the client is closed or the read before it failed, a lock not taken before its
+deadline after kazoo withdrew its znode); info when it may have (a lost connection, kazoo's
+ConnectionLoss; an expired session or any other error of kazoo's; no answer in time). Kazoo holds a
+request made without a connection and sends it once it has one: a refused connection is no answer
+in time, not a request that never left."""
 
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError
+from kazoo.exceptions import ConnectionLoss
 from kazoo.exceptions import KazooException
 from kazoo.exceptions import NodeExistsError
 from kazoo.exceptions import NoNodeError
@@ -46,6 +51,8 @@ from kazoo.exceptions import RolledBackError
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.recipe.lock import Lock
 
+from meshcheck.systems.outcomes import Failure
+from meshcheck.systems.outcomes import outcome
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
@@ -68,6 +75,15 @@ _QUIET.propagate = False
 
 def _decode(data: bytes | None) -> str | None:
     return data.decode("utf-8") if data else None
+
+
+def _failure(e: BaseException) -> Failure:
+    """The class of an error a kazoo call ended with (outcomes.py)."""
+    if isinstance(e, KazooTimeoutError | TimeoutError):
+        return "timeout"  # no answer in time (the request may still be sent, or applied)
+    if isinstance(e, ConnectionLoss | OSError):
+        return "lost-during-commit"
+    return "error"  # an expired session, a closed connection: kazoo may have sent it first
 
 
 def token(node: str) -> int:
@@ -118,7 +134,7 @@ class ZooKeeperClient:
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
         if self._kz is None:  # never opened, or closed: nothing was sent
-            return Completion("fail")
+            return Completion(outcome("lost-before-send", writes=op.f != "read"))
         if op.f == "read":
             return await self._read(self._path(op.key), timeout)
         if op.f == "fenced-write" or (op.f == "write" and isinstance(op.value, list | tuple)):
@@ -158,8 +174,8 @@ class ZooKeeperClient:
                 data, _ = await answer(self._kz.get_async(path), timeout)
         except NoNodeError:
             return Completion("ok", None)
-        except _LOST:
-            return Completion("fail")  # a read changes nothing
+        except _LOST as e:
+            return Completion(outcome(_failure(e), writes=False))  # a read changes nothing
         return Completion("ok", _decode(data))
 
     async def _write(self, path: str, value: str, timeout: float) -> Completion:
@@ -173,8 +189,8 @@ class ZooKeeperClient:
                         await answer(self._kz.create_async(path, data, makepath=True), timeout)
                     except NodeExistsError:  # created between the two: set it
                         await answer(self._kz.set_async(path, data, -1), timeout)
-        except _LOST:
-            return Completion("info")
+        except _LOST as e:
+            return Completion(outcome(_failure(e), writes=True))
         return Completion("ok")
 
     async def _fenced_write(self, path: str, token: int, value: str, timeout: float) -> Completion:
@@ -192,7 +208,9 @@ class ZooKeeperClient:
                     except NoNodeError:
                         held, stat = b"", None
                     if self._fenced and held and int(held) > token:
-                        return Completion("fail", "a newer token was accepted")
+                        return Completion(
+                            outcome("rejected", writes=True), "a newer token was accepted"
+                        )
                     if stat is None:  # the register's first write: its folder first
                         await answer(self._kz.ensure_path_async(self._root), timeout)
                     sent = True
@@ -202,8 +220,8 @@ class ZooKeeperClient:
                     if not isinstance(failed, _RACED):
                         raise failed
                     sent = False  # refused whole: nothing of it took effect
-        except _LOST:
-            return Completion("info" if sent else "fail")
+        except _LOST as e:  # a transaction not yet sent took no effect
+            return Completion(outcome(_failure(e) if sent else "lost-before-send", writes=True))
 
     async def _commit(
         self, path: str, mark: str, token: int, value: str, stat: Any, timeout: float
@@ -232,10 +250,10 @@ class ZooKeeperClient:
                     data, stat = await answer(self._kz.get_async(path), timeout)
                 except NoNodeError:
                     data, stat = None, None
-        except _LOST:
-            return Completion("fail")  # nothing written yet
+        except _LOST:  # nothing written yet
+            return Completion(outcome("lost-before-send", writes=True))
         if _decode(data) != expected:
-            return Completion("fail")
+            return Completion(outcome("rejected", writes=True))
         try:
             async with asyncio.timeout(timeout):
                 if stat is None:
@@ -243,10 +261,10 @@ class ZooKeeperClient:
                 else:
                     pending = self._kz.set_async(path, new.encode("utf-8"), stat.version)
                 await answer(pending, timeout)
-        except (BadVersionError, NoNodeError, NodeExistsError):
-            return Completion("fail")  # another write came between the read and this one
-        except _LOST:
-            return Completion("info")
+        except _RACED:  # another write came between the read and this one
+            return Completion(outcome("rejected", writes=True))
+        except _LOST as e:
+            return Completion(outcome(_failure(e), writes=True))
         return Completion("ok")
 
     async def _acquire(self, name: str, lease: Any, timeout: float) -> Completion:
@@ -273,8 +291,8 @@ class ZooKeeperClient:
         except NoNodeError:
             # the znode went with an expired session: the lock was lost before this release
             pass
-        except _LOST:
-            return Completion("info")
+        except _LOST as e:
+            return Completion(outcome(_failure(e), writes=True))
         lock.is_acquired = False
         del self._locks[lease]
         return Completion("ok")
@@ -293,8 +311,8 @@ class ZooKeeperClient:
                             await answer(self._kz.delete_async(f"{lock.path}/{child}"), timeout)
         except NoNodeError:
             pass
-        except _LOST:
-            return Completion("info")
+        except _LOST as e:
+            return Completion(outcome(_failure(e), writes=True))
         return Completion("ok")
 
     async def _blocking(self, call: Any, deadline: float, *args: Any) -> Any:
