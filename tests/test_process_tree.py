@@ -1,7 +1,7 @@
 """What the harness starts and bounds ends whole, within its bound (impl/runtime/process_tree.py):
 a readiness probe's try (systems/probe.py), a system file's version command (provenance.py), a
 node's command and its sidecars under the nemesis's kill and the run's stop (launcher.py
-`Processes`, systems/nodes.py). Each is given a command whose children outlive it: a shell
+`Processes`, systems/nodes.py), an implementation's driver (drivers/pipe.py). Each is given a command whose children outlive it: a shell
 pipeline, a script that leaves a child in the background holding its output, and a double fork
 into a session of its own (`setsid`), which leaves the process group the harness signals.
 
@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.drivers.pipe import DriverProcess
+from meshcheck.impl.adapters.contract import AdapterError
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime import process_tree
 from meshcheck.impl.runtime.launcher import Processes
@@ -237,3 +239,20 @@ def _until(done: Callable[[], bool], wait: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise ImplError("the processes did not all start")
         time.sleep(0.02)
+
+
+def test_a_driver_that_does_not_answer_is_closed_with_all_it_started(left: Leftovers) -> None:
+    """A driver (drivers/pipe.py) that is a wrapper: it starts children, one in a session of its
+    own, reads its requests and answers none. The request fails at its timeout, and closing the
+    driver (its stdin ends, the wrapper exits) leaves none of its children."""
+    wrapper = f"setsid {left.sleep()} & {left.sleep()} & cat > /dev/null"
+    process = DriverProcess(["sh", "-c", wrapper], name="wrapper", timeout=0.5)
+    try:
+        _until(lambda: len(left.alive()) == 2)
+        began = time.monotonic()
+        with pytest.raises(AdapterError, match=r"hello: no answer within 0.5 s"):
+            process.hello(("s1",))
+        assert time.monotonic() - began < 0.5 + SLACK
+    finally:
+        process.close()
+    assert left.alive() == []
