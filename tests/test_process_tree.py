@@ -76,18 +76,23 @@ def left() -> Iterator[Leftovers]:
 # -- a bounded command: the probe's try, the version command -----------------------------------------
 
 
-def _shapes(s: Leftovers) -> dict[str, tuple[str, bool]]:
-    """Commands that start children outliving them: (shell text, whether it exits by itself)."""
+def _shapes(s: Leftovers) -> dict[str, tuple[str, bool, int]]:
+    """Commands that start children outliving them: (shell text, whether it exits by itself, how
+    many processes it leaves besides the shell: sh is dash here, which execs no last command)."""
     return {
-        "a pipeline": (f"{s.sleep()} | cat", False),
-        "a script's background child": (f"{s.sleep()} & echo started", True),
-        "a double fork, waiting": (f"setsid {s.sleep()} & echo started; {s.sleep()}", False),
-        "a double fork, gone": (f"(setsid {s.sleep()} &); echo started", True),
+        "a pipeline": (f"{s.sleep()} | cat", False, 2),
+        # no mark: its process group alone finds it
+        "a child with no environment": (f"env -i {s.sleep()} | cat", False, 2),
+        "a script's background child": (f"{s.sleep()} & echo started", True, 1),
+        # no group: its mark alone finds it
+        "a double fork, waiting": (f"setsid {s.sleep()} & echo started; {s.sleep()}", False, 2),
+        "a double fork, gone": (f"(setsid {s.sleep()} &); echo started", True, 1),
     }
 
 
 SHAPES = [
     "a pipeline",
+    "a child with no environment",
     "a script's background child",
     "a double fork, waiting",
     "a double fork, gone",
@@ -100,18 +105,19 @@ def test_a_bounded_command_ends_within_its_limit_and_leaves_nothing(
 ) -> None:
     """A command that runs past its limit is killed with all it started; one that exits leaves
     nothing running either. Either way the call returns by the limit, not when the last process
-    holding the output ends, and says what was left."""
-    text, exits = _shapes(left)[shape]
+    holding the output ends, and says how many it left."""
+    text, exits, leaves = _shapes(left)[shape]
     began = time.monotonic()
     done = process_tree.run(["sh", "-c", text], LIMIT, merge=True)
     took = time.monotonic() - began
     assert took < LIMIT + SLACK, took
     assert left.alive() == []
+    assert len(done.left) == leaves, done
     if exits:
-        assert done.code == 0 and done.out == b"started\n" and len(done.left) == 1, done
+        assert done.code == 0 and done.out == b"started\n", done
         assert took < LIMIT  # its exit ended it, not the limit
     else:
-        assert done.code is None and len(done.left) >= 1, done
+        assert done.code is None, done
 
 
 def test_a_probe_try_kills_what_it_left_and_says_so(tmp_path: Path, left: Leftovers) -> None:
@@ -124,10 +130,13 @@ def test_a_probe_try_kills_what_it_left_and_says_so(tmp_path: Path, left: Leftov
     began = time.monotonic()
     assert hangs(10.0, LIMIT) == "its probe took over 1 s"
     assert time.monotonic() - began < LIMIT + SLACK
+    began = time.monotonic()  # a try never outlasts the readiness timeout left
+    assert hangs(0.2, LIMIT) == "its probe took over 0.2 s"
+    assert time.monotonic() - began < LIMIT
     assert left.alive() == []
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[0].endswith(": ready (it left 1 process running: killed)"), lines
-    assert lines[1] == "  up" and len(lines) == 3, lines
+    assert lines[1] == "  up" and len(lines) == 4, lines
     # the sleeps, and the shell too where it execs its last command (bash does, dash does not)
     assert re.search(
         r": its probe took over 1 s \(it left [12] process(es)? running: killed\)$", lines[2]
