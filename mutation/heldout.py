@@ -136,7 +136,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # sshds in namespaces), the ends of what the harness starts and bounds (probes, nodes,
     # sidecars, drivers); no cluster run (those are minutes)
     "faults": (
-        "tests/test_process_tree.py",  # first: seconds, and the only tests of its nine bugs
+        "tests/test_process_tree.py",
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",

@@ -67,11 +67,12 @@ def die_with_parent() -> None:
 def _carries(pid: int, needle: bytes) -> bool:
     """Whether process `pid` is alive (not a zombie) and its environment holds `needle`."""
     try:
-        environ = (PROC / str(pid) / "environ").read_bytes()
+        if needle not in b"\0" + (PROC / str(pid) / "environ").read_bytes():
+            return False
         stat = (PROC / str(pid) / "stat").read_text(encoding="ascii")
     except OSError:  # ended while we looked, or not ours to read
         return False
-    return needle in b"\0" + environ and stat[stat.rindex(")") + 2] not in process_group.GONE
+    return stat[stat.rindex(")") + 2] not in process_group.GONE
 
 
 def marked(mark: str) -> list[int]:
