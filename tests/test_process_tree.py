@@ -15,6 +15,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -242,11 +243,13 @@ def test_marked_processes_are_found_in_any_session_and_killed(left: Leftovers) -
         stranger.wait()
 
 
-def _until(done: Callable[[], bool], wait: float = 10.0) -> None:
+def _until(
+    done: Callable[[], bool], wait: float = 10.0, what: str = "the processes did not all start"
+) -> None:
     deadline = time.monotonic() + wait
     while not done():
         if time.monotonic() > deadline:
-            raise ImplError("the processes did not all start")
+            raise ImplError(what)
         time.sleep(0.02)
 
 
@@ -265,3 +268,22 @@ def test_a_driver_that_does_not_answer_is_closed_with_all_it_started(left: Lefto
     finally:
         process.close()
     assert left.alive() == []
+
+
+HARNESS = """
+import sys
+from meshcheck.impl.runtime import process_tree
+process_tree.run(sys.argv[1:], 60.0)
+"""
+
+
+def test_a_bounded_command_dies_with_a_harness_killed_with_sigkill(left: Leftovers) -> None:
+    """A harness killed with SIGKILL runs no code of its own: the command it was waiting on dies
+    with it all the same (the parent-death signal), not at the end of its limit."""
+    harness = subprocess.Popen([sys.executable, "-c", HARNESS, *left.sleep().split()])
+    try:
+        _until(lambda: len(left.alive()) == 1)
+    finally:
+        harness.kill()
+        harness.wait()
+    _until(lambda: left.alive() == [], 5.0, "the command outlived its harness by 5 s")
