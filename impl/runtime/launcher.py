@@ -8,7 +8,9 @@ Nothing listens beyond 127.0.0.1.
 The nemesis's process faults are methods here: `kill` (SIGKILL), `restart`, `pause` (SIGSTOP)
 and `resume` (SIGCONT). Each node runs in a process group of its own and each fault signals the
 whole group, returning only once /proc shows it has acted (process_group.py): a pause that had not
-yet landed once let a "paused" NATS server acknowledge a publish.
+yet landed once let a "paused" NATS server acknowledge a publish. A kill and the stop also end what
+a node started that left its group (a `setsid`, a daemon's double fork): every process started
+here carries a mark of its own in its environment, which its children inherit (process_tree.py).
 
 Each of the project's node processes runs with a PYTHONHASHSEED of its own (`hash_seeds`), drawn
 from the run's seed and the node's name. Python randomises the hash of a string per process, so a
