@@ -271,16 +271,18 @@ def test_a_driver_that_does_not_answer_is_closed_with_all_it_started(left: Lefto
 
 
 HARNESS = """
-import sys
+import os
 from meshcheck.impl.runtime import process_tree
-process_tree.run(sys.argv[1:], 60.0)
-"""
+process_tree.run(os.environ["SLEEP"].split(), 60.0)
+"""  # the sleep in its environment, not its argv: the harness itself is not taken for the sleep
 
 
 def test_a_bounded_command_dies_with_a_harness_killed_with_sigkill(left: Leftovers) -> None:
     """A harness killed with SIGKILL runs no code of its own: the command it was waiting on dies
     with it all the same (the parent-death signal), not at the end of its limit."""
-    harness = subprocess.Popen([sys.executable, "-c", HARNESS, *left.sleep().split()])
+    harness = subprocess.Popen(
+        [sys.executable, "-c", HARNESS], env={**os.environ, "SLEEP": left.sleep()}
+    )
     try:
         _until(lambda: len(left.alive()) == 1)
     finally:
