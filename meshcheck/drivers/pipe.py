@@ -4,9 +4,10 @@ nodes of one implementation, and a `StepDriver` per node that speaks to it.
 One child serves a whole cluster (each request names its node) and many clusters in turn (`hello`
 starts the next): a simulated run steps one node at a time, so one process per node would only
 multiply start-ups. The child ends when its `DriverProcess` is closed, garbage-collected or when
-this process exits, however it ends; a child that dies, answers garbage or does not answer within
-`timeout` seconds is one `AdapterError` naming the driver, the node and the call, with the last
-lines the child wrote to its stderr.
+this process exits, however it ends; a close ends what it started too (a wrapper script's real
+driver: impl/runtime/process_tree.py). A child that dies, answers garbage or does not answer
+within `timeout` seconds is one `AdapterError` naming the driver, the node and the call, with
+the last lines the child wrote to its stderr.
 """
 
 from __future__ import annotations
