@@ -138,8 +138,10 @@ OWN: dict[str, tuple[str, ...]] = {
     # the fault injectors' own fast tests: the lazy file system through FUSE, corruption, the
     # shifted clock in child processes, the namespace network (root), the link proxies, the
     # nemesis's plan and its carrying out on fake processes, the faults on hosts over SSH (real
-    # sshds in namespaces); no cluster run (those are minutes)
+    # sshds in namespaces), the ends of what the harness starts and bounds (probes, nodes,
+    # sidecars, drivers); no cluster run (those are minutes)
     "faults": (
+        "tests/test_process_tree.py",
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",

@@ -8,7 +8,9 @@ Nothing listens beyond 127.0.0.1.
 The nemesis's process faults are methods here: `kill` (SIGKILL), `restart`, `pause` (SIGSTOP)
 and `resume` (SIGCONT). Each node runs in a process group of its own and each fault signals the
 whole group, returning only once /proc shows it has acted (process_group.py): a pause that had not
-yet landed once let a "paused" NATS server acknowledge a publish.
+yet landed once let a "paused" NATS server acknowledge a publish. A kill and the stop also end what
+a node started that left its group (a `setsid`, a daemon's double fork): every process started
+here carries a mark of its own in its environment, which its children inherit (process_tree.py).
 
 Each of the project's node processes runs with a PYTHONHASHSEED of its own (`hash_seeds`), drawn
 from the run's seed and the node's name. Python randomises the hash of a string per process, so a
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import hashlib
 import os
 import shutil
@@ -43,6 +44,7 @@ from typing import Self
 
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.runtime import process_group
+from meshcheck.impl.runtime import process_tree
 from meshcheck.impl.runtime.config import Address
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.tls import CLIENT
@@ -50,7 +52,6 @@ from meshcheck.impl.runtime.tls import client_context
 from meshcheck.impl.runtime.tls import make_certificates
 
 LOOPBACK = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
 
 
 # The ports this process handed out lately: a port handed out is not bound until its node or proxy
@@ -101,16 +102,6 @@ def hash_seeds(seed: int, nodes: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def _end(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL `proc`'s process group, then reap `proc` (killing it alone if the group's signal
-    did not reach it: a detached node). The group is signalled before `proc` is reaped, while its
-    id cannot belong to another process (process_group.kill)."""
-    process_group.kill(proc.pid, reaped=proc.returncode is not None)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-
-
 def accepts(address: Address) -> bool:
     """Whether `address` accepts a TCP connection now (within 0.2 s)."""
     try:
@@ -118,11 +109,6 @@ def accepts(address: Address) -> bool:
     except OSError:
         return False
     return True
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Processes:
@@ -136,6 +122,9 @@ class Processes:
         # detached: the processes outlive this one (`meshcheck cluster up`; `down` ends them)
         self._detached = detached
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # each started process's mark (process_tree.py); by the process, not its pid, which a
+        # later process may take once this one is reaped
+        self._marks: dict[subprocess.Popen[bytes], str] = {}
         self._logs: list[IO[bytes]] = []
         self._log_paths: dict[str, Path] = {}
 
@@ -185,19 +174,27 @@ class Processes:
         node's pid: that node's, as a sidecar runs, meshcheck/systems/nodes.py)."""
         log = log_path.open("ab")
         self._logs.append(log)
+        mark = process_tree.new_mark()  # what it starts carries it, in any group (`end`)
         try:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 list(command),
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **env} if env else None,
-                preexec_fn=None if self._detached else _die_with_parent,  # one prctl call
+                env={**os.environ, **(env or {}), mark: "1"},
+                preexec_fn=None if self._detached else process_tree.die_with_parent,
                 start_new_session=self._detached,
                 process_group=None if self._detached else group,
             )
         except OSError as e:  # no such program, not executable: what nsenter says in a namespace
             raise ImplError(f"{name} could not start {command[0]}: {e.strerror}") from e
+        self._marks[proc] = mark
+        return proc
+
+    def end(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL what is left of `proc` (started by `popen`): its process group and whatever
+        left the group but carries its mark (process_tree.py); then reap it."""
+        process_tree.end(proc, self._marks[proc])
 
     def await_ready(
         self,
@@ -237,7 +234,7 @@ class Processes:
     def kill(self, name: str) -> None:
         """kill -9: the process ends at once; what it wrote survives (the machine does not crash: written
         and not yet fsynced is kept too), what it held in memory does not."""
-        _end(self.procs[name])  # every process the node started, not only the first
+        self.end(self.procs[name])  # every process the node started, not only the first
 
     def pause(self, name: str) -> None:
         """SIGSTOP to the node's process group; returns once every thread of it is stopped."""
@@ -261,7 +258,7 @@ class Processes:
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            _end(proc)  # what is left of the node: its first process or others
+            self.end(proc)  # what is left of the node: its first process or others
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -4,9 +4,10 @@ nodes of one implementation, and a `StepDriver` per node that speaks to it.
 One child serves a whole cluster (each request names its node) and many clusters in turn (`hello`
 starts the next): a simulated run steps one node at a time, so one process per node would only
 multiply start-ups. The child ends when its `DriverProcess` is closed, garbage-collected or when
-this process exits, however it ends; a child that dies, answers garbage or does not answer within
-`timeout` seconds is one `AdapterError` naming the driver, the node and the call, with the last
-lines the child wrote to its stderr.
+this process exits, however it ends; a close ends what it started too (a wrapper script's real
+driver: impl/runtime/process_tree.py). A child that dies, answers garbage or does not answer
+within `timeout` seconds is one `AdapterError` naming the driver, the node and the call, with
+the last lines the child wrote to its stderr.
 """
 
 from __future__ import annotations
@@ -40,21 +41,22 @@ from meshcheck.impl.adapters.contract import Ghost
 from meshcheck.impl.adapters.contract import NdjsonLog
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.base.values import Value
+from meshcheck.impl.runtime import process_tree
 from meshcheck.traces.itf import encode_value
 
 TIMEOUT = 30.0  # seconds a driver has to answer one request
 
 
-def _end(proc: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
-    """Stop the child: its stdin closed (a driver ends at end of input), then SIGKILL."""
+def _end(proc: subprocess.Popen[bytes], stderr: IO[bytes], mark: str) -> None:
+    """Stop the child: its stdin closed (a driver ends at end of input), then SIGKILL to what is
+    left of it, the child and whatever it started (a wrapper script's real driver, the binary `go
+    run` built), in its process group or out of it (impl/runtime/process_tree.py)."""
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             if proc.stdin is not None:
                 proc.stdin.close()
             proc.wait(timeout=2)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
+    process_tree.end(proc, mark)
     for pipe in (proc.stdin, proc.stdout):
         if pipe is not None and not pipe.closed:
             # a driver that died: what was left to flush to it goes nowhere
@@ -80,6 +82,7 @@ class DriverProcess:
         self.command = tuple(command)
         # closed by `_end`, with the child: it outlives this constructor
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        mark = process_tree.new_mark()  # what the child starts carries it too (`_end`)
         try:
             self._proc = subprocess.Popen(
                 self.command,
@@ -87,14 +90,15 @@ class DriverProcess:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 cwd=cwd,
-                env=None if env is None else dict(env),
+                env={**(os.environ if env is None else env), mark: "1"},
+                process_group=0,  # its own: `_end` kills the group
             )
         except OSError as exc:
             self._stderr.close()
             raise AdapterError(
                 name, "-", "command", f"cannot start {command[0]!r}: {exc}"
             ) from None
-        self._finalizer = weakref.finalize(self, _end, self._proc, self._stderr)
+        self._finalizer = weakref.finalize(self, _end, self._proc, self._stderr, mark)
         self._buffer = b""
         self.takes = False
         self.driver = name

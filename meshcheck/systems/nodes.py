@@ -13,7 +13,9 @@ and readiness of its role and its own table; its `{role}` and each role's `{peer
 templates. Each sidecar starts right after the node's process, in the node's process group: the
 nemesis's kill and pause signal that group (impl/runtime/process_group.py), so they strike the
 sidecar with its node, and a sidecar never outlives a kill of its node to watch over the node's
-successor. A readiness probe (probe.py) runs where the node runs (`wrap`: in its namespace)."""
+successor. A kill or the stop also ends what the node or a sidecar started that left the group (a
+`setsid`, a daemon's double fork): each carries its starter's mark (impl/runtime/process_tree.py).
+A pause does not reach those: it stops the group alone. A readiness probe (probe.py) runs where the node runs (`wrap`: in its namespace)."""
 
 from __future__ import annotations
 
@@ -204,11 +206,12 @@ class SystemNodes(Processes):
         )  # fmt: skip
 
     def kill(self, name: str) -> None:
-        """kill -9 to the node's process group, its sidecars with it (they are in it); then the
-        sidecars reaped."""
+        """kill -9 to the node's process group, its sidecars with it (they are in it), and to
+        whatever the node or a sidecar started that left the group (process_tree.py); then the
+        sidecars reaped: no sidecar outlives its node to watch over the node's successor."""
         super().kill(name)
         for sidecar in self.sidecars.get(name, []):
-            sidecar.poll()  # reaped if it died; one alive left its node's group: `stop` ends it
+            self.end(sidecar)
 
     def stop(self, grace: float | None = None, sig: int | None = None) -> None:
         how = self.system.nodes.stop
@@ -217,6 +220,4 @@ class SystemNodes(Processes):
             getattr(signal, f"SIG{how.signal}") if sig is None else sig,
         )
         for sidecar in (s for started in self.sidecars.values() for s in started):
-            if sidecar.poll() is None:  # one that left its node's group: nothing outlives a run
-                sidecar.kill()
-            sidecar.wait()
+            self.end(sidecar)  # one that left its node's group too: nothing outlives a run

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck import __version__
+from meshcheck.impl.runtime import process_tree
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.system_file import SystemFile
 
@@ -63,24 +64,21 @@ def _version(file: SystemFile) -> str | None:
     """The first line the file's version command prints (stdout, else stderr: `java -version`
     writes there), or what kept it from answering; None where the file gives no command. A
     command that fails is said here, not fatal: the run still tests the nodes' program, whose
-    SHA-256 the line before keeps."""
+    SHA-256 the line before keeps. Whatever the command starts ends with it (process_tree.py):
+    a wrapper script that leaves a daemon running holding its output answers when it exits."""
     if not file.version:
         return None
     command = [word.replace("{here}", str(file.here)) for word in file.version]
     try:
-        said = subprocess.run(
-            command, capture_output=True, text=True, errors="replace", timeout=VERSION_WAIT,
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+        said = process_tree.run(command, VERSION_WAIT)
     except OSError as e:
         return f"unknown ({command[0]} could not run: {e.strerror})"
-    except subprocess.TimeoutExpired:
+    if said.code is None:
         return f"unknown ({shlex.join(command)} did not answer within {VERSION_WAIT:g} s)"
-    lines = [line.strip() for line in (said.stdout or said.stderr).splitlines() if line.strip()]
+    text = (said.out or said.err).decode("utf-8", "replace")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else "(it printed nothing)"
-    return (
-        first if said.returncode == 0 else f"{first} ({command[0]} exited with {said.returncode})"
-    )
+    return first if said.code == 0 else f"{first} ({command[0]} exited with {said.code})"
 
 
 def describe(
