@@ -111,6 +111,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
+        "tests/test_exercise.py",  # the judgement of a vacuous run (meshcheck/exercise.py)
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",
