@@ -41,10 +41,18 @@ class Exercise:
     committed: int
     planned: int = 0
     struck: int = 0
+    # what is counted, and what the counted ones did: a free run's client writes, committed; a
+    # real cluster's operations (of every kind its workload makes), ok
+    noun: str = "write"
+    verb: str = "committed"
+
+    def done(self) -> str:
+        """ "3 of 82 writes committed"."""
+        return f"{self.committed} of {words.count(self.attempted, self.noun)} {self.verb}"
 
     def line(self) -> str:
         """ "3 of 82 writes committed, 4 of 4 faults carried out"."""
-        said = f"{self.committed} of {words.count(self.attempted, 'write')} committed"
+        said = self.done()
         if self.planned:
             said += f", {self.struck} of {words.count(self.planned, 'fault')} carried out"
         return said
@@ -56,10 +64,7 @@ def vacuous(exercise: Exercise) -> str | None:
     why: list[str] = []
     e = exercise
     if e.committed < LEAST_COMMITTED or e.committed < LEAST_SHARE * e.attempted:
-        why.append(
-            f"{e.committed} of {words.count(e.attempted, 'write')} committed (fewer than "
-            f"{LEAST_COMMITTED}, or under {LEAST_SHARE:.0%})"
-        )
+        why.append(f"{e.done()} (fewer than {LEAST_COMMITTED}, or under {LEAST_SHARE:.0%})")
     if e.planned and e.struck < FAULT_SHARE * e.planned:
         why.append(
             f"{e.struck} of {words.count(e.planned, 'fault')} planned carried out (under "

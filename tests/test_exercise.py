@@ -142,3 +142,22 @@ def test_a_test_whose_every_run_was_vacuous_is_a_vacuous_row(tmp_path: Path) -> 
     assert empty.result == VACUOUS
     assert empty.detail.startswith("every one of 2 runs vacuous: 1 of 82 writes committed")
     assert once.result == "pass" and once.detail.startswith("1 of 2 runs vacuous: 1 of 82")
+
+
+def test_a_real_clusters_run_counts_its_operations_ok_and_its_faults_undone() -> None:
+    """`cluster test --system`'s Outcome (meshcheck/systems/run.py): every operation of the
+    workload and those ok, the plan's faults and those carried out and undone (nemesis.log)."""
+    from meshcheck.cluster.nemesis import Fault
+    from meshcheck.cluster.workload import History
+    from meshcheck.systems.run import Outcome
+    from meshcheck.systems.run import RunOptions
+    from meshcheck.traces.history.history import Op
+
+    ops = [Op("c1", "write", k, None, k, k + 0.5, "ok" if k < 3 else "fail") for k in range(40)]
+    plan = (Fault(1.0, "kill", ("n1",), 1.0), Fault(3.0, "pause", ("n2",), 1.0))
+    struck = ((1.0, "kill n1"), (2.0, "kill n1 undone"))
+    outcome = Outcome(RunOptions(), History(ops), (), plan, struck, 5.0)
+    assert outcome.exercise == Exercise(40, 3, 2, 1, "operation", "ok")
+    assert (
+        exercise.vacuous(outcome.exercise) == "3 of 40 operations ok (fewer than 5, or under 10%)"
+    )

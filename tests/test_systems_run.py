@@ -50,6 +50,10 @@ def test_a_toy_service_from_its_file_runs_under_kills_pauses_and_clocks(
     assert code == 0, printed
     assert printed.startswith("cluster test: toy, 3 nodes, 6 s, seed 10, loopback")
     assert re.search(r"\| linearizable \(kv\) +\| holds", printed)
+    # it did something, and its faults happened: not vacuous (meshcheck/exercise.py)
+    assert re.search(
+        r"\| exercised +\| enough +\| \d+ of \d+ operations ok, \d+ of \d+ faults", printed
+    )
     struck = (out / "nemesis.log").read_text().splitlines()
     assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
     # the nodes' output where the file says; each node's clock never shifted (its control words
