@@ -112,6 +112,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
         "tests/test_exercise.py",  # the judgement of a vacuous run (meshcheck/exercise.py)
+        "tests/test_systems_run.py::test_a_run_that_held_having_done_almost_nothing_is_vacuous_and_exits_1",
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",
