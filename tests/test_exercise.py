@@ -4,7 +4,6 @@ judged VACUOUS, and `meshcheck verify` counts a test all of whose runs were so a
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -116,7 +115,11 @@ def test_verify_counts_a_vacuous_row_apart_and_does_not_exit_0() -> None:
     assert VACUOUS not in summary.overview([rows[0]], AREAS)
 
 
-TINY = textwrap.dedent(
+# Two tests whose runs were judged, as a test module of a project `meshcheck verify` runs: one
+# all of whose runs were vacuous, one with a run that exercised enough. tests/test_verify_cost.py
+# runs them through verify's pytest run (the plugin meshcheck/exercise_pytest.py) to its rows,
+# beside its own tiny test, in one pytest process.
+JUDGED = textwrap.dedent(
     """
     from meshcheck import exercise
     from meshcheck.exercise import Exercise
@@ -132,13 +135,12 @@ TINY = textwrap.dedent(
 )
 
 
-def test_a_test_whose_every_run_was_vacuous_is_a_vacuous_row(tmp_path: Path) -> None:
-    """Through verify's pytest run (the plugin meshcheck/exercise_pytest.py) to its rows."""
-    tests = tmp_path / "property_tests"
-    tests.mkdir()
-    (tests / "test_tiny.py").write_text(TINY)
-    rows = {r.name: r for r in verify.test_rows(tmp_path, "default", tmp_path)}
-    empty, once = rows["test_tiny::test_exercised_nothing"], rows["test_tiny::test_exercised_once"]
+def assert_judged(rows: list[Row]) -> None:
+    """JUDGED's rows: the test every run of which was vacuous is a vacuous row, the other a pass
+    that says how many of its runs were."""
+    found = {r.name: r for r in rows}
+    empty = found["test_judged::test_exercised_nothing"]
+    once = found["test_judged::test_exercised_once"]
     assert empty.result == VACUOUS
     assert empty.detail.startswith("every one of 2 runs vacuous: 1 of 82 writes committed")
     assert once.result == "pass" and once.detail.startswith("1 of 2 runs vacuous: 1 of 82")
