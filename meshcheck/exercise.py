@@ -11,12 +11,16 @@ stated here and in docs/vacuous-runs.md:
   `LEAST_SHARE` of those attempted;
 - faults: some planned, and fewer than `FAULT_SHARE` of them carried out.
 
-A run so judged is counted apart, as VACUOUS, by every summary that counts passes: `meshcheck
-verify`'s test rows and overview (a test all of whose runs were vacuous), campaigns and `cluster
-test`. It is never a plain pass, and never a failure either: nothing it checked broke.
+A run so judged is counted apart, as `vacuous`, by every summary that counts passes: `meshcheck
+verify`'s test rows and overview (a test all of whose runs were vacuous), campaigns (a check all
+of whose free runs were), `meshcheck mutants` (a check a mutant survived having exercised
+nothing) and `cluster test --system`. It is never a plain pass, and never a failure either:
+nothing it checked broke.
 
-The harness notes each judged simulated run (`note`) where the test's session reads them (`take`),
-as property_tests/saturation.py notes its runs: a test's runs, judged, go into its report.
+The harness notes each judged simulated run (`note`) where whoever ran it reads them (`take`), as
+property_tests/saturation.py notes its runs: a test's runs, judged, go into its JUnit report
+(meshcheck/exercise_pytest.py), a campaign task's into its result, a mutant's check's into its
+attempt.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ def vacuous(exercise: Exercise) -> str | None:
     return "; ".join(why) or None
 
 
-# -- the runs a test judged, for its report (property_tests/conftest.py) -------------------------
+# -- the runs judged, for whoever ran them (meshcheck/exercise_pytest.py, campaigns, mutants) ----
 
 _noted: list[str | None] = []
 
