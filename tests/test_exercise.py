@@ -12,6 +12,8 @@ from meshcheck import verify
 from meshcheck import verify_summary as summary
 from meshcheck.exercise import VACUOUS
 from meshcheck.exercise import Exercise
+from meshcheck.html.from_verify import page_of
+from meshcheck.html.render import render
 from meshcheck.impl.adapters.raft_core import CoreDriver
 from meshcheck.impl.raft import message_record
 from meshcheck.property_tests.free_runs import Schedule
@@ -113,6 +115,9 @@ def test_verify_counts_a_vacuous_row_apart_and_does_not_exit_0() -> None:
     assert verify.exit_code([rows[0], rows[2]]) == 0
     # with none vacuous, the overview has no such column
     assert VACUOUS not in summary.overview([rows[0]], AREAS)
+    # nor does the HTML report count it among the passes: a column of its own
+    html = render(page_of(rows, profile="default", generated="now"))
+    assert "<th>vacuous</th>" in html and '<td class="num r-vacuous">1</td>' in html
 
 
 # Two tests whose runs were judged, as a test module of a project `meshcheck verify` runs: one
