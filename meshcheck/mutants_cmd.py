@@ -44,9 +44,11 @@ from typing import Any
 
 import attrs
 
+from meshcheck import exercise
 from meshcheck import registry
 from meshcheck import table
 from meshcheck import words
+from meshcheck.exercise import VACUOUS
 from meshcheck.impl.base.errors import EXIT_HOLDS
 from meshcheck.impl.base.errors import EXIT_VIOLATED
 from meshcheck.impl.base.errors import MeshcheckError
@@ -69,6 +71,9 @@ class Attempt:
     # the Hypothesis test functions the check ran (property_tests/saturation.py's `identity`):
     # how `meshcheck verify` finds the property-test rows that run this check (meshcheck/kills.py)
     runs: tuple[str, ...] = ()
+    # a check the mutant survived whose every free run held vacuously (meshcheck/exercise.py): it
+    # exercised nothing, rather than missed the bug; what its runs' judgement says, else ""
+    vacuous: str = ""
 
 
 @attrs.frozen
@@ -205,6 +210,7 @@ def _outcome(
     for check in checks:
         say(f"{protocol}: {mutant}: {check.name} ...")
         saturation.take_runs()
+        exercise.take()  # this check's runs only
         start = time.perf_counter()
         minimize = getattr(check, "minimize", None)
         try:
@@ -238,8 +244,11 @@ def _outcome(
         else:
             seconds = time.perf_counter() - start
             runs = _runs(saturation.take_runs())
-            attempts.append(Attempt(check.name, False, seconds, runs=runs))
-            say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s)")
+            every, said = exercise.read(exercise.tally(exercise.take()))
+            empty = said if every else ""
+            attempts.append(Attempt(check.name, False, seconds, runs=runs, vacuous=empty))
+            idle = f"; {empty}" if empty else ""
+            say(f"{protocol}: {mutant}: survived {check.name} ({seconds:.1f} s{idle})")
     return Outcome(mutant, tuple(attempts))
 
 
@@ -306,7 +315,7 @@ def render(outcomes: Sequence[Outcome], *, every_check: bool = False) -> str:
     for o in outcomes:
         k = o.killer
         missed = ", ".join(
-            f"{a.check} ({a.seconds:.0f} s{', ' + a.error if a.error else ''})"
+            f"{a.check} ({a.seconds:.0f} s{', ' + (a.error or a.vacuous) if a.error or a.vacuous else ''})"
             for a in o.attempts
             if not a.killed and not a.spec
         )
@@ -338,7 +347,7 @@ def _cell(a: Attempt) -> str:
         return f"SURVIVED ({a.error})"
     if a.error:
         return f"error: {a.error}"
-    return f"survived, {a.seconds:.0f} s"
+    return f"survived, {a.seconds:.0f} s" + (f", {VACUOUS}" if a.vacuous else "")
 
 
 def run_mutants_cmd(args: Any) -> int:

@@ -71,11 +71,13 @@ from typing import Any
 
 import attrs
 
+from meshcheck import exercise
 from meshcheck import table
 from meshcheck import verify_summary
 from meshcheck import words
 from meshcheck.catalog import Model
 from meshcheck.catalog import scan
+from meshcheck.exercise import VACUOUS
 from meshcheck.impl.base.errors import EXIT_HOLDS
 from meshcheck.impl.base.errors import EXIT_USAGE
 from meshcheck.impl.base.errors import EXIT_VIOLATED
@@ -373,6 +375,8 @@ def test_rows(
             "meshcheck.coverage_pytest",
             "-p",
             "meshcheck.failures_pytest",
+            "-p",
+            "meshcheck.exercise_pytest",
             *(["-m", FAST_MARK] if profile == FAST else []),
             *(["-n", str(spread), "--dist", "loadfile"] if spread > 1 else []),
             f"--junitxml={report}",
@@ -442,7 +446,10 @@ def test_rows(
             )
         else:
             result = "skip" if case.find("skipped") is not None else "pass"
-            detail = _saturated(props)
+            every, said = exercise.read(props.get(exercise.PROPERTY, ""))
+            if every and result == "pass":  # its runs held, having exercised nothing: not a pass
+                result = VACUOUS
+            detail = "; ".join(d for d in (said, _saturated(props)) if d)
             yield Row(
                 "tests", name, result, count, unit, seconds, detail, cpu, runs=runs, source=source
             )
@@ -910,13 +917,17 @@ def summarize(rows: list[Row]) -> str:
 
 def exit_code(rows: list[Row]) -> int:
     """1 when a check failed; 2 when one could not run, or when nothing was checked (no row, or
-    every row a skip: verify_summary.nothing_checked); else 0."""
+    every row a skip: verify_summary.nothing_checked); 1 when a check was vacuous (its runs held
+    having exercised almost nothing: meshcheck/exercise.py), as `cluster test` exits 1 on a check
+    it could not decide: neither is shown to hold; else 0."""
     if any(r.result == "FAIL" for r in rows):
         return EXIT_VIOLATED
     if any(r.result == "error" for r in rows):
         return EXIT_USAGE
     if verify_summary.nothing_checked(rows):
         return EXIT_USAGE
+    if any(r.result == VACUOUS for r in rows):
+        return EXIT_VIOLATED
     return EXIT_HOLDS
 
 
@@ -954,7 +965,8 @@ def write_junit(rows: list[Row], path: Path) -> None:
             tests=str(len(mine)),
             failures=str(sum(r.result == "FAIL" for r in mine)),
             errors=str(sum(r.result == "error" for r in mine)),
-            skipped=str(sum(r.result == "skip" for r in mine)),
+            # a vacuous row, which JUnit has no word for, as a skip that says so: never a pass
+            skipped=str(sum(r.result in ("skip", VACUOUS) for r in mine)),
             time=f"{sum(r.seconds for r in mine):.3f}",
         )
         for r in mine:
@@ -971,6 +983,8 @@ def write_junit(rows: list[Row], path: Path) -> None:
                 ET.SubElement(case, "error", message=r.detail)
             elif r.result == "skip":
                 ET.SubElement(case, "skipped", message=r.detail)
+            elif r.result == VACUOUS:
+                ET.SubElement(case, "skipped", message=f"{VACUOUS}: {r.detail}")
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 

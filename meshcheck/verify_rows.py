@@ -24,7 +24,7 @@ from meshcheck.interrupts import held
 class Row:
     kind: str
     name: str
-    result: str  # "pass" | "FAIL" | "error" | "skip"
+    result: str  # "pass" | "FAIL" | "error" | "skip" | "vacuous" (meshcheck/exercise.py)
     count: int | None
     unit: str  # what count counts: "states", "obligations", "examples", "tests", "steps", ...
     seconds: float  # wall-clock

@@ -18,6 +18,7 @@ import attrs
 
 from meshcheck import table
 from meshcheck import words
+from meshcheck.exercise import VACUOUS
 
 WIDE = table.WIDE
 KINDS = ("tlc", "z3", "tests", "coverage", "traces", "mutants")
@@ -53,12 +54,17 @@ def nothing_checked(rows: Sequence[Row]) -> bool:
 
 def passed_line(rows: Sequence[Row]) -> str:
     """How many of the run's checks passed: "12 of 12 checks passed". A skipped row is counted
-    among the checks, never among those that passed ("2 of 6 checks passed, 4 skipped"), and a
+    among the checks, never among those that passed ("2 of 6 checks passed, 4 skipped"), nor is a
+    vacuous one, whose runs held having exercised (almost) nothing ("5 of 6 checks passed, 1
+    vacuous": meshcheck/exercise.py), and a
     run of skips alone says it checked nothing ("0 of 1 check passed, 1 skipped: nothing
     checked")."""
     passed = sum(r.result == "pass" for r in rows)
     skipped = sum(r.result == "skip" for r in rows)
+    empty = sum(r.result == VACUOUS for r in rows)
     line = f"{passed} of {words.count(len(rows), 'check')} passed"
+    if empty:  # held, having exercised (almost) nothing: apart from the passes (exercise.py)
+        line += f", {empty} {VACUOUS}"
     if skipped:
         line += f", {skipped} skipped"
     if nothing_checked(rows):
@@ -152,33 +158,40 @@ def area(row: Row, areas: Areas) -> str:
 
 def overview(rows: Sequence[Row], areas: Areas, only: str | None = None) -> str:
     """One line per protocol (`only`: the one protocol the run was restricted to, all rows its):
-    passed/run for each kind of check, the failures, the seconds."""
+    passed/run for each kind of check, the failures, the vacuous rows (a column of its own when
+    there are any: held, having exercised almost nothing, so neither passed nor failed), the
+    seconds."""
     cells: dict[str, dict[str, list[int]]] = {}
     seconds: dict[str, float] = {}
+    empty: dict[str, int] = {}
     for r in rows:
         if r.result == "skip":
             continue
         where = only or area(r, areas)
         count = cells.setdefault(where, {}).setdefault(r.kind, [0, 0])
-        count[0] += r.result not in FAILED
+        count[0] += r.result not in (*FAILED, VACUOUS)
         count[1] += 1
+        empty[where] = empty.get(where, 0) + (r.result == VACUOUS)
         seconds[where] = seconds.get(where, 0.0) + r.seconds
     kinds = [k for k in KINDS if any(k in c for c in cells.values())]
     kinds += sorted({k for c in cells.values() for k in c} - set(kinds))
+    apart = any(empty.values())
     body = []
     for where in sorted(cells):
         mine = cells[where]
-        failed = sum(c[1] - c[0] for c in mine.values())
+        failed = sum(c[1] - c[0] for c in mine.values()) - empty[where]
         body.append(
             (
                 where,
                 *(f"{mine[k][0]}/{mine[k][1]}" if k in mine else "" for k in kinds),
                 str(failed) if failed else "",
+                *([str(empty[where]) if empty[where] else ""] if apart else []),
                 table.seconds(seconds[where]),
             )
         )
-    right = tuple(range(1, len(kinds) + 3))
-    return table.format_table(("protocol", *kinds, "failed", "seconds"), body, right=right)
+    columns = ("protocol", *kinds, "failed", *([VACUOUS] if apart else []), "seconds")
+    right = tuple(range(1, len(columns)))
+    return table.format_table(columns, body, right=right)
 
 
 def again(row: Row, profile: str, seed: int | None, areas: Areas) -> str:
@@ -235,11 +248,18 @@ def _hypothesis(profile: str) -> str:
     return HYPOTHESIS.get(profile, profile)
 
 
-def failures(rows: Sequence[Row], profile: str, seed: int | None, areas: Areas) -> list[str]:
-    """Each failed row in full: what, why (wrapped, not cut), and how to run it again."""
+def failures(
+    rows: Sequence[Row],
+    profile: str,
+    seed: int | None,
+    areas: Areas,
+    results: tuple[str, ...] = (*FAILED, VACUOUS),
+) -> list[str]:
+    """Each failed row in full, then each vacuous one (`results`: the results shown): what, why
+    (wrapped, not cut), and how to run it again."""
     out: list[str] = []
-    for r in rows:
-        if r.result not in FAILED:
+    for r in sorted(rows, key=lambda r: r.result == VACUOUS):
+        if r.result not in results:
             continue
         head = what_failed(r)
         out.append(

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 from meshcheck import verify_rows
 from meshcheck import words
+from meshcheck.exercise import VACUOUS
+from meshcheck.exercise import vacuous
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.verify_rows import Row
 from meshcheck.verify_rows import TraceCheck
@@ -162,5 +164,8 @@ def cluster_row(file: SystemFile, seed: int | None) -> Row:
         f"(meshcheck cluster test --system {file.name} --nodes {v.nodes} --workload {v.workload} "
         f"--time {v.time:g} --nemesis {','.join(kinds)} --seed {s})"
     )
-    result = "pass" if ok else "FAIL"
+    empty = vacuous(outcome.exercise)  # held, having done almost nothing: meshcheck/exercise.py
+    result = "FAIL" if not ok else (VACUOUS if empty else "pass")
+    if ok and empty:
+        detail = f"{VACUOUS}: {empty}; {detail}"
     return Row("traces", name, result, len(h.ops), "ops", time.monotonic() - started, detail)

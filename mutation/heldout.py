@@ -116,6 +116,10 @@ OWN: dict[str, tuple[str, ...]] = {
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
+        "tests/test_exercise.py",  # the judgement of a vacuous run (meshcheck/exercise.py)
+        "tests/test_systems_run.py::test_a_run_that_held_having_done_almost_nothing_is_vacuous_and_exits_1",
+        # verify's pytest run of a tiny project: a test whose every run was vacuous, its row
+        "tests/test_verify_cost.py::test_a_property_test_the_stop_ended_says_so_with_its_cpu_and_runs",
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",

@@ -45,7 +45,9 @@ import attrs
 import hypothesis
 from hypothesis import given
 
+from meshcheck import exercise
 from meshcheck import registry
+from meshcheck.exercise import Exercise
 from meshcheck.impl.adapters.contract import AdapterPlugin
 from meshcheck.impl.adapters.contract import Driver
 from meshcheck.impl.adapters.contract import NdjsonLog
@@ -267,11 +269,34 @@ def election_timeouts(timing: Timing) -> tuple[tuple[int, int], ...]:
 @attrs.frozen
 class Checked:
     """A run that held: its simulator, the properties it decided and those it could not (each
-    "Name (needs v)": a variable the adapter's state() does not give)."""
+    "Name (needs v)": a variable the adapter's state() does not give), what it exercised, and why
+    that was too little to count as a pass (`vacuous`: meshcheck/exercise.py), or None."""
 
     sim: Simulator[Any]
     decided: tuple[str, ...]
     undecided: tuple[str, ...]
+    exercise: Exercise
+    vacuous: str | None
+
+
+# A free run's faults as the simulator counts those it carried out (crashes are restarts).
+STRUCK = {"drop": "drop", "duplicate": "duplicate", "crash": "restart"}
+
+
+def exercised(sim: Simulator[Any], schedule: Schedule) -> Exercise:
+    """What a free run exercised: the client's writes attempted and committed (answered ok), and
+    the kinds of fault its schedule switched on (drop, duplicate, crash, partition: a delay is not
+    counted by the simulator) against those that struck at least once."""
+    ops = sim.history.history() if sim.history is not None else []
+    writes = [o for o in ops if o.kind == "write"]
+    planned = [k for k in (*STRUCK, "partition") if getattr(schedule, k) > 0]
+    struck = [
+        k
+        for k in planned
+        if (sim.partitions if k == "partition" else sim.fault_counts[STRUCK[k]]) > 0
+    ]
+    committed = sum(o.status == "ok" for o in writes)
+    return Exercise(len(writes), committed, len(planned), len(struck))
 
 
 class _Safety:
@@ -356,7 +381,8 @@ def check_run(
         raise failure(broken, schedule, trace, violated=what)
     if problem is not None:
         raise failure(problem, schedule, trace)
-    return Checked(sim, tuple(decided), tuple(undecided))
+    done = exercised(sim, schedule)
+    return Checked(sim, tuple(decided), tuple(undecided), done, exercise.note(done))
 
 
 def _nodes_state(sim: Simulator[Any]) -> FrozenDict:

@@ -321,6 +321,35 @@ def test_a_campaign_with_no_evidence_exits_2(
     assert capsys.readouterr().err.strip().startswith("campaign: ")
 
 
+def test_a_check_whose_every_free_run_was_vacuous_is_counted_apart_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The free runs a task's check judged (meshcheck/exercise.py) add up per check: a check all
+    of whose runs held vacuously is a `vacuous` row, not a pass, and the campaign exits 1 on it;
+    one with a vacuous run among others passes, saying how many."""
+    from meshcheck.campaign import report
+
+    config = run.Config(seconds=60, protocols=("gossip",), out=tmp_path)
+
+    def fake(config: run.Config, **_: object) -> run.CampaignResult:
+        result = run.CampaignResult(config)
+        for check, judged in (("idle", (3, 3)), ("idle", (2, 2)), ("busy", (4, 1))):
+            task = tasks.Task(1, "property", "gossip", check, (), 1, 10)
+            found = tasks.Result(task, "w", 1.0, 5, coverage.dumps({}), judged=judged)
+            run._gather(result, found, 1.0)
+        return result
+
+    result = fake(config)
+    assert result.judged == {("gossip", "idle"): [5, 5], ("gossip", "busy"): [4, 1]}
+    said = {r.name: (r.result, r.detail) for r in report.rows(result) if r.kind == "campaign"}
+    assert said["gossip: idle"] == ("vacuous", "2 runs with fresh seeds, 5 of 5 free runs vacuous")
+    assert said["gossip: busy"] == ("pass", "1 run with fresh seeds, 1 of 4 free runs vacuous")
+    monkeypatch.setattr(run, "run", fake)
+    argv = ["campaign", "--minutes", "1", "--protocol", "gossip", "--no-mutants"]
+    assert main([*argv, "--out", str(tmp_path), "--quiet"]) == 1
+    assert capsys.readouterr().err.strip() == "campaign: every free run vacuous in gossip: idle"
+
+
 def test_a_lost_worker_is_an_error_not_the_end_of_the_campaign(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -223,6 +223,31 @@ def test_a_survivor_exits_1_and_the_table_says_so(
     assert "1 of 2 mutants survived: harmless" in out
 
 
+def test_a_survivor_whose_runs_were_all_vacuous_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check whose every free run held having exercised nothing (meshcheck/exercise.py) did not
+    miss the mutant so much as never try it: its survival says so."""
+    from meshcheck import exercise
+    from meshcheck.exercise import Exercise
+
+    def idle(bugs: frozenset[str], settings: Any) -> None:
+        exercise.note(Exercise(82, 2))
+        exercise.note(Exercise(80, 0))
+
+    def busy(bugs: frozenset[str], settings: Any) -> None:
+        exercise.note(Exercise(82, 2))
+        exercise.note(Exercise(80, 60))
+
+    _fake(monkeypatch, [Check("idle", idle, ""), Check("busy", busy, "")])
+    (outcome, _) = run_mutants("raft", tlc=False)
+    idled, tried = outcome.attempts
+    assert idled.vacuous == (
+        "every one of 2 runs vacuous: 2 of 82 writes committed (fewer than 5, or under 10%)"
+    )
+    assert tried.vacuous == ""
+    assert "idle (0 s, every one of 2 runs vacuous: 2 of 82" in render([outcome])
+    assert "survived, 0 s, vacuous" in render([outcome], every_check=True)
+
+
 def test_all_runs_every_check_and_prints_the_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake(monkeypatch, [Check("first", _first, ""), Check("second", _first, "")])
     outcomes = run_mutants("raft", every_check=True)

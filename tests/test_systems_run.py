@@ -50,6 +50,10 @@ def test_a_toy_service_from_its_file_runs_under_kills_pauses_and_clocks(
     assert code == 0, printed
     assert printed.startswith("cluster test: toy, 3 nodes, 6 s, seed 10, loopback")
     assert re.search(r"\| linearizable \(kv\) +\| holds", printed)
+    # it did something, and its faults happened: not vacuous (meshcheck/exercise.py)
+    assert re.search(
+        r"\| exercised +\| enough +\| \d+ of \d+ operations ok, \d+ of \d+ faults", printed
+    )
     struck = (out / "nemesis.log").read_text().splitlines()
     assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
     # the nodes' output where the file says; each node's clock never shifted (its control words
@@ -264,3 +268,33 @@ def test_a_version_command_that_cannot_answer_is_said_in_run_txt(
     assert time.monotonic() - started < 5
     said = dict(line.split(": ", 1) for line in lines)["system version"]
     assert said.startswith(kept), said
+
+
+def test_a_run_that_held_having_done_almost_nothing_is_vacuous_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every check held, on 3 operations ok of 40: the run says it was vacuous (meshcheck/exercise.py) and exits 1, as on a check left undecided. The run is
+    the command's own up to the cluster, which is stood in for (no process starts)."""
+    from meshcheck.cluster.checks import Verdict
+    from meshcheck.cluster.nemesis import Fault
+    from meshcheck.cluster.workload import History
+    from meshcheck.systems import run as systems_run
+    from meshcheck.traces.history.history import Op
+
+    def idle(system: object, options: systems_run.RunOptions, *_: object, **__: object) -> object:
+        ops = [Op("c1", "write", k, None, k, k + 0.5, "ok" if k < 3 else "fail") for k in range(40)]
+        plan = (Fault(1.0, "kill", ("t1",), 1.0), Fault(3.0, "pause", ("t2",), 1.0))
+        struck = ((1.0, "kill t1"), (2.0, "kill t1 undone"))
+        verdicts = (Verdict("linearizable (kv)", True, "40 operations"),)
+        return systems_run.Outcome(options, History(ops), verdicts, plan, struck, 1.0)
+
+    monkeypatch.setattr(systems_run, "run", idle)
+    argv = ["cluster", "test", "--system", str(toy(tmp_path)), "--network", "loopback",
+            "--time", "2", "--out", str(tmp_path / "report"), "--quiet"]  # fmt: skip
+    assert main(argv) == 1
+    printed = capsys.readouterr().out
+    assert re.search(r"\| exercised +\| vacuous +\| 3 of 40 operations ok \(fewer than 5", printed)
+    # one of the two faults carried out: half, enough; the operations are what fell short
+    assert printed.endswith(
+        "\ncluster test: vacuous: 3 of 40 operations ok (fewer than 5, or under 10%)\n"
+    )

@@ -21,6 +21,8 @@ from meshcheck.mutants_cmd import Outcome
 from meshcheck.verify import Plan
 from meshcheck.verify import Row
 from meshcheck.verify import Unit
+from tests.test_exercise import JUDGED
+from tests.test_exercise import assert_judged
 
 SAFE = "meshcheck.property_tests.raft.free_runs.free_run_safety.<locals>.free_run_is_safe"
 FREE3, FREE5 = f"{SAFE}(nodes=3)", f"{SAFE}(nodes=5)"
@@ -154,7 +156,12 @@ def test_a_property_test_the_stop_ended_says_so_with_its_cpu_and_runs(tmp_path: 
         "    pytest_runtest_call, pytest_sessionstart,\n)\n"
     )
     (tests / "test_tiny.py").write_text(TINY)
-    (row,) = verify.test_rows(tmp_path, "default", tmp_path)
+    # and, in the same run (one pytest process for both), two tests whose runs were judged
+    # (tests/test_exercise.py)
+    (tests / "test_judged.py").write_text(JUDGED)
+    rows = list(verify.test_rows(tmp_path, "default", tmp_path))
+    (row,) = [r for r in rows if r.name.startswith("test_tiny::")]
+    assert_judged(rows)
     assert row.result == "pass" and row.unit == "examples" and row.count is not None
     assert row.count < 200 and row.detail == f"saturated: {row.count} of 200 examples"
     assert row.cpu is not None and row.cpu > 0

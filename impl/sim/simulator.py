@@ -100,6 +100,12 @@ class Simulator(Cluster[N]):
     def withheld(self) -> int:
         return self.lockstep.withheld
 
+    @property
+    def partitions(self) -> int:
+        """The partitions chaos made so far, one-way or both ways (the crashes are
+        `fault_counts["restart"]`)."""
+        return self._partitions
+
     # -- running ------------------------------------------------------------------------------------
 
     def run(

@@ -284,6 +284,10 @@ def run_campaign(args: argparse.Namespace) -> int:
         )
         print(f"campaign: {why}", file=sys.stderr)
         return EXIT_USAGE
+    empty = report.vacuous_checks(result)
+    if empty:  # held, having exercised almost nothing: not shown to hold (meshcheck/exercise.py)
+        print(f"campaign: every free run vacuous in {', '.join(empty)}", file=sys.stderr)
+        return EXIT_VIOLATED
     return EXIT_HOLDS
 
 

@@ -14,6 +14,7 @@ from meshcheck import registry
 from meshcheck import table
 from meshcheck import words
 from meshcheck.campaign.run import CampaignResult
+from meshcheck.exercise import VACUOUS
 from meshcheck.html.page import SummaryRow
 from meshcheck.table import WIDE
 
@@ -29,6 +30,11 @@ def rows(result: CampaignResult) -> list[SummaryRow]:
         if not runs:
             verdict = "skip"
         detail = f"{words.count(runs, 'run')} with fresh seeds"
+        judged, empty = result.judged.get((protocol, check), (0, 0))
+        if empty:  # free runs that held having exercised (almost) nothing: meshcheck/exercise.py
+            detail += f", {empty} of {words.count(judged, 'free run')} {VACUOUS}"
+            if verdict == "pass" and empty == judged:
+                verdict = VACUOUS
         if result.config.bugs:
             detail += f", bugs {','.join(result.config.bugs)}"
         found.append(
@@ -79,6 +85,16 @@ def rows(result: CampaignResult) -> list[SummaryRow]:
             )
         )
     return found
+
+
+def vacuous_checks(result: CampaignResult) -> list[str]:
+    """The checks ("protocol: check") every free run of which held vacuously (meshcheck/
+    exercise.py): the campaign exercised them, and they showed nothing."""
+    return [
+        f"{protocol}: {check}"
+        for (protocol, check), (judged, empty) in result.judged.items()
+        if judged and empty == judged
+    ]
 
 
 def render(result: CampaignResult) -> str:
@@ -143,7 +159,14 @@ def to_json(result: CampaignResult) -> dict[str, Any]:
         "examples_by_worker": dict(result.by_worker),
         "tasks_by_worker": dict(result.tasks_by_worker),
         "checks": [
-            {"protocol": p, "check": ch, "runs": runs, "examples": n}
+            {
+                "protocol": p,
+                "check": ch,
+                "runs": runs,
+                "examples": n,
+                "free_runs_judged": result.judged.get((p, ch), (0, 0))[0],
+                "free_runs_vacuous": result.judged.get((p, ch), (0, 0))[1],
+            }
             for (p, ch), (runs, n) in result.by_check.items()
         ],
         "matrix": [

@@ -102,6 +102,8 @@ class CampaignResult:
     by_worker: Counter[str] = attrs.field(factory=Counter)  # examples by worker
     tasks_by_worker: Counter[str] = attrs.field(factory=Counter)
     by_check: dict[tuple[str, str], list[int]] = attrs.field(factory=dict)  # runs, examples
+    # per check, the free runs it judged and how many were vacuous (meshcheck/exercise.py)
+    judged: dict[tuple[str, str], list[int]] = attrs.field(factory=dict)
     failures: dict[str, Folded] = attrs.field(factory=dict)
     cells: dict[tuple[str, str, str], Cell] = attrs.field(factory=dict)
     errors: Counter[str] = attrs.field(factory=Counter)  # a check that could not run
@@ -365,6 +367,10 @@ def _gather(result: CampaignResult, got: Result, seconds: float) -> None:
     counts = result.by_check.setdefault((task.protocol, task.check), [0, 0])
     counts[0] += 1
     counts[1] += got.examples
+    if got.judged[0]:
+        judged = result.judged.setdefault((task.protocol, task.check), [0, 0])
+        judged[0] += got.judged[0]
+        judged[1] += got.judged[1]
     for protocol, seen in coverage.loads(got.coverage, "worker").items():
         result.coverage.setdefault(protocol, coverage.Seen()).merge(seen)
     if got.failure is not None:

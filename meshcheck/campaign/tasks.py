@@ -90,6 +90,8 @@ class Result:
     cut: bool = False  # stopped when the campaign's time was up (its examples are not counted)
     skipped: bool = False  # reached a worker after the campaign's time was up: not started
     cpu: float = 0.0  # CPU seconds of the worker's process while it ran the task
+    # the runs the check judged, and how many of them were vacuous (meshcheck/exercise.py)
+    judged: tuple[int, int] = (0, 0)
 
 
 def namespace(bugs: tuple[str, ...]) -> str:
@@ -214,6 +216,7 @@ def _run(task: Task, cut: _Cut) -> Result:
     from hypothesis.statistics import collector
 
     from meshcheck import coverage
+    from meshcheck import exercise
     from meshcheck.mutants_cmd import catalogue
     from meshcheck.property_tests.record import find_failure
 
@@ -232,6 +235,7 @@ def _run(task: Task, cut: _Cut) -> Result:
     before = getattr(local, "_hypothesis_global_random", None)
     local._hypothesis_global_random = random.Random(task.seed)
     coverage.start()
+    exercise.take()  # this task's runs only
     cut.arm()
     try:
         with statistics.with_value(lambda stats: ran.append(_examples_in(stats))):
@@ -254,6 +258,7 @@ def _run(task: Task, cut: _Cut) -> Result:
         cut.disarm()
         local._hypothesis_global_random = before
         seen = coverage.stop()
+    judged = exercise.take()
     return Result(
         task,
         worker_name(),
@@ -262,6 +267,7 @@ def _run(task: Task, cut: _Cut) -> Result:
         coverage.dumps(seen),
         found,
         error,
+        judged=(len(judged), sum(w is not None for w in judged)),
     )
 
 

@@ -17,7 +17,7 @@ class SummaryRow:
 
     kind: str  # "tlc" | "z3" | "tests" | "traces" | "mutants" | "coverage" | "campaign" ...
     name: str
-    result: str  # "pass" | "FAIL" | "error" | "skip"
+    result: str  # "pass" | "FAIL" | "error" | "skip" | "vacuous" (meshcheck/exercise.py)
     count: int | None
     unit: str
     seconds: float

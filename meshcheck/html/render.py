@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from meshcheck import words
+from meshcheck.exercise import VACUOUS
 from meshcheck.html.page import CoveragePoint
 from meshcheck.html.page import Failure
 from meshcheck.html.page import Kill
@@ -64,6 +65,7 @@ td.result { font-weight: 700; text-align: center; white-space: nowrap; }
 .r-FAIL { background: var(--fail); color: var(--fail-ink); }
 .r-error { background: var(--error); color: var(--error-ink); }
 .r-skip { background: var(--skip); color: var(--muted); }
+.r-vacuous { background: var(--error); color: var(--error-ink); }
 tr.bad td { border-top: 2px solid #ef9a9a; border-bottom: 2px solid #ef9a9a; }
 tfoot td { background: #eceff1; font-weight: 600; }
 table.kills td.killed { background: var(--pass); color: var(--pass-ink); }
@@ -257,7 +259,9 @@ def _row_kills(r: SummaryRow) -> str:
 def _by_kind(rows: Sequence[SummaryRow]) -> list[str]:
     """The checks counted per kind and result, one line per kind: the table at a glance."""
     kinds = list(dict.fromkeys(r.kind for r in rows))
-    results = ("pass", "FAIL", "error", "skip")
+    results: tuple[str, ...] = ("pass", "FAIL", "error", "skip")
+    if any(r.result == VACUOUS for r in rows):  # a column of its own, as verify's summary has
+        results += (VACUOUS,)
     head = (
         "<th>check</th>"
         + "".join(f"<th>{r}</th>" for r in results)

@@ -1,6 +1,7 @@
 """`meshcheck cluster test --system NAME|FILE` for a system described by its file: the options
 checked against the file (one line and exit 2 for what the run cannot do), the run (run.py), its
-one table, the exit status (0 every check holds, 1 one failed or is undecided; 130 or 143 a run
+one table, the exit status (0 every check holds, 1 one failed or is undecided, or the run was
+vacuous: it did almost nothing, or its faults did not happen, meshcheck/exercise.py; 130 or 143 a run
 that SIGINT or SIGTERM stopped early, its partial history checked: early_stop.py)."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from meshcheck import words
+from meshcheck.exercise import VACUOUS
+from meshcheck.exercise import vacuous
 from meshcheck.impl.base.errors import EXIT_HOLDS
 from meshcheck.impl.base.errors import EXIT_VIOLATED
 from meshcheck.impl.base.errors import MeshcheckError
@@ -195,6 +198,9 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     if outcome.down:
         rows.append(("nodes down", ", ".join(d.node for d in outcome.down),
                      "did not come back after a fault, left out of later ones (down.txt)"))  # fmt: skip
+    done = outcome.exercise
+    empty = vacuous(done)  # a run that did (almost) nothing shows nothing: meshcheck/exercise.py
+    rows.append(("exercised", VACUOUS if empty else "enough", empty or done.line()))
     for v in outcome.verdicts:
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
         rows.append((v.check, result, v.detail))
@@ -205,4 +211,8 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     print(f"{kind}: {out} (history.jsonl: `{replay_command(options, out)}`)")
     if outcome.signal:  # 128 + the signal, as a shell reports a process it ended: never a pass
         return 128 + outcome.signal
+    if outcome.holds and empty:  # every check held, on a run that exercised too little: 1, as
+        # a check left undecided
+        print(f"cluster test: {VACUOUS}: {empty}")
+        return EXIT_VIOLATED
     return EXIT_HOLDS if outcome.holds else EXIT_VIOLATED

@@ -47,6 +47,7 @@ from meshcheck.cluster.netns_links import HARNESS
 from meshcheck.cluster.netns_links import NamespaceLinks
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
+from meshcheck.exercise import Exercise
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.faults.lazyfs import DaemonDied
 from meshcheck.impl.base.errors import MeshcheckError
@@ -151,6 +152,14 @@ class Outcome:
     @property
     def holds(self) -> bool:
         return all(v.holds for v in self.verdicts)
+
+    @property
+    def exercise(self) -> Exercise:
+        """What the run exercised (meshcheck/exercise.py): its operations and those ok, the faults
+        of its plan and those carried out and undone (nemesis.log)."""
+        h = self.history
+        undone = sum(1 for _, what in self.struck if what.endswith(" undone"))
+        return Exercise(len(h.ops), h.count("ok"), len(self.plan), undone, "operation", "ok")
 
     @property
     def safe(self) -> bool:
