@@ -8,7 +8,7 @@ Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py
   sensitive); then the hybrid cluster's Raft leader equivocates, the level rises to Critical and
   coordination moves to BFT (an op in flight at the switch is rejected and proposed again), while
   critical ops stay on PBFT and status writes on gossip; then the leader is honest again. Routing.tla's invariants on every
-  answer (observe.py).
+  answer (observe.py), and ManagerAnswers.
 - `free runs`: Hypothesis draws the `Schedule`: the seed (one for every layer), message loss,
   duplication, crashes and partitions until `ticks`, the sequence of operation types, up to f
   Byzantine PBFT replicas (impl/pbft/byzantine) or none, and the hybrid cluster's Byzantine
@@ -20,8 +20,11 @@ Two checks (`meshcheck mutants routing` runs them in this order; test_routing.py
   shows) must each be answered within `CALM_BOUND` ticks, and a critical op left unanswered under
   the faults must have been accepted by then (nothing lost); then NoWrongRefusal on every refused
   operation (refusals.py: allowed only when the fault schedule left its layer unable to serve
-  it), the routing invariants on every observed operation and the layers' client-history checks
-  (property_tests/histories.py).
+  it), the routing invariants on every observed operation, ManagerAnswers (answers.py: every
+  answer the manager gave, held to its operation in a client history checked against the state
+  machine's model; an op without an answer pending) and the layers' client-history checks
+  (property_tests/histories.py). Each type's ops write its few keys in turn (`Data`), so that an
+  answer that is another op's result names another key.
 
 A failure's `steps` is the number of operations submitted up to it (the run's length in the
 spec's Submit steps; each layer's own steps are its simulator's).
@@ -29,6 +32,7 @@ spec's Submit steps; each layer's own steps are its simulator's).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +71,7 @@ from meshcheck.property_tests.hybrid.monitor import Monitor
 from meshcheck.property_tests.hybrid.oracle import watch as watch_hybrid
 from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch as watch_pbft
+from meshcheck.property_tests.routing.answers import answers_problem
 from meshcheck.property_tests.routing.observe import routing_problem
 from meshcheck.property_tests.routing.refusals import CALM_TYPES
 from meshcheck.property_tests.routing.refusals import Watch
@@ -147,16 +152,31 @@ def prepare(schedule: Schedule, bugs: frozenset[str] = frozenset()) -> Run:
     return Run(m, submit, monitor, oracle, hybrid, GossipMonitor(m.gossip, PhiConfig()))
 
 
-def data(kind: str, k: int) -> Any:
+def data(kind: str, k: int, nth: int | None = None) -> Any:
     """Op k's data: unique values (PBFT names a request by its operation), on a few keys per type
-    so that results depend on the order (the client-history checks have something to check)."""
+    so that results depend on the order (the client-history checks have something to check). The
+    key is drawn by `nth` (default k), the op's place among the ops of its type: the free runs
+    count it, so two ops of one type in a row write different keys, and an answer that is another
+    op's result names another key (ManagerAnswers, answers.py)."""
+    key = k if nth is None else nth
     if kind == "critical":
-        return Custom(f"a{k % 3}", k)
+        return Custom(f"a{key % 3}", k)
     if kind == "coordination":
-        return Custom(f"b{k % 3}", k)
+        return Custom(f"b{key % 3}", k)
     if kind == "status":
-        return (f"m{k % 3}", f"v{k}")
-    return {"metric": f"m{k % 3}", "value": k}
+        return (f"m{key % 3}", f"v{k}")
+    return {"metric": f"m{key % 3}", "value": k}
+
+
+class Data:
+    """`data` with each type's ops counted (`nth`) as they are drawn."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, kind: str, k: int) -> Any:
+        self.counts[kind] += 1
+        return data(kind, k, self.counts[kind])
 
 
 def given_type(kind: str, k: int) -> str:
@@ -232,12 +252,13 @@ def play(run: Run, schedule: Schedule) -> None:
     """The ops under faults, then the calm, then every check (CheckFailed on the first broken)."""
     m = run.m
     names = tuple(knob(schedule, "behaviours"))
+    op_data = Data()
     for k, kind in enumerate(knob(schedule, "ops"), start=1):
         if names and k == knob(schedule, "start"):
             run.byzantine = turn_on(run, names)
         if k == knob(schedule, "stop") and run.byzantine is not None:
             m.hybrid.make_honest(run.byzantine)
-        run.submit(given_type(kind, k), data(kind, k))
+        run.submit(given_type(kind, k), op_data(kind, k))
         if run.pbft.check() is not None or run.pbft_oracle.violation is not None:
             break
     if run.byzantine is not None:
@@ -250,7 +271,7 @@ def play(run: Run, schedule: Schedule) -> None:
         for t, kind in enumerate(CALM_TYPES):
             k = n + 1 + len(CALM_TYPES) * j + t
             start = m.now
-            answer = run.submit(kind, data(kind, k))
+            answer = run.submit(kind, op_data(kind, k))
             if answer is None or answer.time - start > CALM_BOUND:
                 raise CheckFailed(
                     wrong_refusal(m, run.submit)
@@ -269,6 +290,7 @@ def play(run: Run, schedule: Schedule) -> None:
         )
     coverage.actions("routing", (name for name, _ in m.steps))
     problem = wrong_refusal(m, run.submit) or routing_problem(m, run.submit.seen)
+    problem = problem or answers_problem(m, run.submit.seen)
     problem = problem or layer_problem(run) or gossip_settles(run)
     if problem is not None:
         raise CheckFailed(problem, steps=len(run.submit.seen))
@@ -320,6 +342,6 @@ def scenario(bugs: frozenset[str], settings: hypothesis.settings | None = None) 
     levels = {a.level for a in m.answers}
     if not {"None", "Critical"} <= levels:  # the scenario must take both routes of coordination
         raise AssertionError(f"the scenario did not escalate: levels at routing {sorted(levels)}")
-    problem = routing_problem(m, sub.seen) or layer_problem(run)
+    problem = routing_problem(m, sub.seen) or answers_problem(m, sub.seen) or layer_problem(run)
     if problem is not None:
         raise CheckFailed(problem, steps=len(run.submit.seen))
