@@ -192,6 +192,22 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
     assert not set(raft) & {p for p in paths if "::" not in p}  # they run no core
 
 
+ROUTING = CHECKERS.with_name("routing.toml")
+
+
+def test_the_routing_mutants_apply_and_run_the_managers_tests() -> None:
+    """mutation/routing.toml: every mutant still applies, each in the manager's group or the
+    hybrid layer's (the client under the manager); the manager's group runs its own tests, and
+    every core's group runs them too (the manager runs PBFT and the hybrid layer)."""
+    bugs = load_bugs(ROUTING)
+    assert len(bugs) >= 3 and {b.protocol for b in bugs} == {"routing", "hybrid"}
+    assert_each_applies(bugs)
+    paths, unknown = select_tests(ROOT, "routing")
+    assert paths == ["tests/test_manager.py", "property_tests/routing"] and unknown == []
+    for core in ("raft", "pbft", "hybrid", "rsm"):
+        assert "property_tests/routing" in select_tests(ROOT, core)[0], core
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')
