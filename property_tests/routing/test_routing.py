@@ -87,3 +87,23 @@ def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
     if byzantine:
         assert run.byzantine is not None and "Critical" in {a.level for a in run.m.answers}
         assert any(a.how is How.BFT_QUORUM and a.layer is Layer.HYBRID for a in run.m.answers)
+
+
+def test_an_outage_leaves_a_critical_op_pending_and_the_free_run_kills_a_reply_of_another() -> None:
+    """A fixed free run without faults: PBFT loses r3 and r4 for its second critical op, which gets
+    no answer within 1000 ticks, and has them back for the third, during whose wait the reply to
+    the second comes. The correct manager holds; `reply_of_another_request` tells the third op the
+    second one's result, which only ManagerAnswers sees."""
+    schedule = Schedule(
+        seed=4,
+        ticks=0,
+        ops=("critical", "coordination", "critical", "critical", "status", "unknown"),
+        outage=("pbft", 2, 1),
+        give_up=1000,
+    )
+    run = run_once(schedule)
+    assert [s.error is None for s in run.submit.seen[:6]] == [True, True, False, True, True, False]
+    with pytest.raises(CheckFailed) as failed:
+        run_once(schedule, frozenset({REPLY_OF_ANOTHER_REQUEST}))
+    assert str(failed.value).startswith("ManagerAnswers: "), failed.value
+    assert "op #4 " in str(failed.value)
