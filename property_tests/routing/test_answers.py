@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from meshcheck.impl.base import quorum
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.hybrid.consensus import HybridConsensus
 from meshcheck.impl.manager import Answer
 from meshcheck.impl.manager import How
 from meshcheck.impl.manager import Layer
@@ -159,3 +161,33 @@ def test_a_pending_op_may_have_taken_effect_and_a_failed_one_not(manager: Manage
     failed = _seen(1, Custom("b0", 1), rejected, HYBRID, "coordination")
     problem = answers_problem(manager, [failed, later])
     assert problem is not None and "op #1 " in problem and "not decided" in problem, problem
+
+
+def test_a_dispatcher_counting_replies_to_any_request_is_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug of the same class one layer down (mutation/routing.toml's
+    `hybrid_votes_from_any_request`): the hybrid dispatcher's client counts a node's reply to any
+    of its requests as a vote on the proposal at hand, so the late replies to the coordination op
+    left pending decide the next one, with the pending op's result. The routing invariants hold;
+    ManagerAnswers does not."""
+
+    def decide(self: HybridConsensus, ids: dict[int, str], op: Any, out: list[Any]) -> bool:
+        votes: dict[tuple[str, Any], set[str]] = {}
+        for node, reply in self.sim.replies[self._first_reply :]:
+            if node in ids.values():  # the bug: not `ids.get(reply.request_id) == node`
+                votes.setdefault((reply.error, reply.result), set()).add(node)
+        for (error, result), voters in votes.items():
+            if quorum.reaches(voters, quorum.one_correct(self.f)):
+                out.append(self._decision(op, error, result))
+                return True
+        return False
+
+    monkeypatch.setattr(HybridConsensus, "_decide", decide)
+    m, sub, _ = pending_run(13)
+    assert routing_problem(m, sub.seen) is None
+    problem = answers_problem(m, sub.seen)
+    assert problem is not None and problem.startswith(
+        "ManagerAnswers: the manager's answers of hybrid operations are not linearizable"
+    ), problem
+    assert "op #8 " in problem and "answered FrozenDict({'ok': True, 'key': 'b2'" in problem
