@@ -55,7 +55,8 @@ LAYERS = (("PBFT", 2), ("hybrid", 3))
 
 def layer_histories(seen: Sequence[Seen]) -> dict[str, list[Op]]:
     """Each consensus layer's history of the operations the submitter saw handed to it (the module
-    doc), in submission order; an operation's `index` is its number among the submits (#k)."""
+    doc), in submission order; an operation's `index` is its number among the submits (#k).
+    `Unreadable` for an answer none of these."""
     out: dict[str, list[Op]] = {layer: [] for layer, _ in LAYERS}
     for k, s in enumerate(seen, start=1):
         layer = next((name for name, at in LAYERS if s.after[at] != s.before[at]), None)
@@ -70,18 +71,27 @@ def layer_histories(seen: Sequence[Seen]) -> dict[str, list[Op]]:
             o = Op(PROCESS, "write", value, None, call, call + 1, "fail", None, k)
         elif a is None and isinstance(s.error, NoAnswer):
             o = Op(PROCESS, "write", value, None, call, math.inf, "info", None, k)
-        else:
+        else:  # an answer a consensus layer's op cannot have: not agreed, yet decided
             got = str(a) if a is not None else f"{type(s.error).__name__}: {s.error}"
-            raise AssertionError(f"op #{k} handed to {layer}: no answer this check reads: {got}")
+            raise Unreadable(f"op #{k}, handed to {layer}, was answered neither a result, nor "
+                             f"'not decided', nor no answer: {got}")  # fmt: skip
         out[layer].append(o)
     return out
+
+
+class Unreadable(ValueError):
+    """An answer to an op a consensus layer took that says none of what such an answer says."""
 
 
 def answers_problem(m: Manager, seen: Sequence[Seen], budget: int = BUDGET) -> str | None:
     """ManagerAnswers over every operation `seen` (the module doc): the first layer whose history
     of the manager's answers is not linearizable against the rsm model, as "ManagerAnswers: what",
     else None. `m` names the layers' seed in the message."""
-    for layer, ops in layer_histories(seen).items():
+    try:
+        histories = layer_histories(seen)
+    except Unreadable as exc:
+        return f"{PROPERTY}: {exc}"
+    for layer, ops in histories.items():
         if not ops:
             continue
         result = check(ops, MODELS["rsm"], GUARD_SECONDS, configurations=budget)

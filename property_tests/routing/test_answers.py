@@ -191,3 +191,12 @@ def test_a_dispatcher_counting_replies_to_any_request_is_seen(
         "ManagerAnswers: the manager's answers of hybrid operations are not linearizable"
     ), problem
     assert "op #8 " in problem and "answered FrozenDict({'ok': True, 'key': 'b2'" in problem
+
+
+def test_an_answer_a_consensus_op_cannot_have_is_a_failure_not_a_crash(manager: Manager) -> None:
+    """Not agreed, yet not "not decided" (a status write's answer given to a critical op)."""
+    odd = Answer(1, OpType.CRITICAL, Layer.PBFT, How.GOSSIPED, False, "up")
+    problem = answers_problem(manager, [_seen(1, Custom("a0", 1), odd)])
+    assert problem is not None and problem.startswith("ManagerAnswers: op #1, handed to PBFT, "), (
+        problem
+    )
