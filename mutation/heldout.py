@@ -34,6 +34,11 @@ the code changes:
   checkers' own tests (OWN["checkers"]: hand-made histories, the brute-force oracles, the peers'
   translated histories, the command line) and no unclassified file (those that also check
   histories are cluster runs, minutes each; a kill by the group is a kill by `make test`).
+- The manager that routes operations over PBFT, the hybrid dispatcher and gossip (impl/manager)
+  has a catalogue of its own, mutation/routing.toml (`--bugs-file mutation/routing.toml`): its
+  bugs in the `routing` group run the manager's own tests (OWN["routing"]: its unit tests and its
+  property checks, every one of them not slow); the cores' groups run them too, as the manager
+  runs PBFT and the hybrid layer.
 - The fault injectors (the lazy file system, corruption, the shifted clock, the namespace network,
   the link proxies, the nemesis's plan and its carrying out) have theirs, mutation/faults.toml
   (`--bugs-file mutation/faults.toml`), in the `faults` group, which runs the injectors' own fast
@@ -74,9 +79,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
-# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), the
-# fault injectors' (mutation/faults.toml), or the system plug-ins' outcomes (mutation/clients.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults", "clients")
+# the groups a bug can be in: a protocol core's, the manager's (mutation/routing.toml), the history
+# checkers' (mutation/checkers.toml), the fault injectors' (mutation/faults.toml), or the system
+# plug-ins' outcomes (mutation/clients.toml)
+PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "routing", "checkers", "faults", "clients")
 CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
@@ -113,6 +119,9 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_hybrid_threat.py",
         "property_tests/hybrid",
     ),
+    # the manager over its three layers (impl/manager): its unit tests and its property checks
+    # (the routing scenario, the refusals and pending scenarios, the free runs)
+    "routing": ("tests/test_manager.py", "property_tests/routing"),
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
@@ -171,12 +180,14 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_systems_clients.py",
     ),
 }
-# whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
+# whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm,
+# the manager runs PBFT and the hybrid layer
 USERS: dict[str, tuple[str, ...]] = {
-    "raft": ("raft", "hybrid"),
-    "pbft": ("pbft", "hybrid"),
-    "hybrid": ("hybrid",),
-    "rsm": ("raft", "pbft", "hybrid"),
+    "raft": ("raft", "hybrid", "routing"),
+    "pbft": ("pbft", "hybrid", "routing"),
+    "hybrid": ("hybrid", "routing"),
+    "rsm": ("raft", "pbft", "hybrid", "routing"),
+    "routing": ("routing",),
     "checkers": ("checkers",),
     "faults": ("faults",),
     "clients": ("clients",),

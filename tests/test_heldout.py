@@ -226,6 +226,25 @@ def test_the_client_mutants_apply_and_run_the_outcome_contract_alone() -> None:
     assert not any("cluster" in p for p in paths), paths
 
 
+ROUTING = CHECKERS.with_name("routing.toml")
+
+
+def test_the_routing_mutants_apply_and_run_the_managers_tests() -> None:
+    """mutation/routing.toml: every mutant still applies and is in the manager's group (the one
+    in the hybrid dispatcher's client too: its effect is what the manager tells); that group runs
+    the manager's own tests, and every core's group runs them too (the manager runs PBFT and the
+    hybrid layer)."""
+    bugs = catalogue(ROUTING, "routing", 3, {"manager.py", "consensus.py"})
+    assert {b.module for b in bugs} == {
+        "meshcheck.impl.manager.manager",
+        "meshcheck.impl.hybrid.consensus",
+    }
+    paths, unknown = select_tests(ROOT, "routing")
+    assert paths == ["tests/test_manager.py", "property_tests/routing"] and unknown == []
+    for core in ("raft", "pbft", "hybrid", "rsm"):
+        assert "property_tests/routing" in select_tests(ROOT, core)[0], core
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')

@@ -4,7 +4,7 @@ gossip; an unknown type refused.
 
 - routing.py: `OpType`, the routing table `ROUTES`, `Answer`, `UnknownOperationType`;
 - manager.py: `Manager`, the entry point (`submit(op_type, data) -> Answer`) over the simulated
-  layers, one seed for all;
+  layers, one seed for all, and `log_value` (an operation's data as the layers take it);
 - mutants.py: the routing mistakes as switches (BUGS).
 
 specs/Routing.tla is the routing as TLC checks it (specs/Routing.md).
@@ -12,6 +12,7 @@ specs/Routing.tla is the routing as TLC checks it (specs/Routing.md).
 
 from meshcheck.impl.manager.manager import Manager
 from meshcheck.impl.manager.manager import Refused
+from meshcheck.impl.manager.manager import log_value
 from meshcheck.impl.manager.mutants import BUGS
 from meshcheck.impl.manager.routing import ROUTES
 from meshcheck.impl.manager.routing import Answer
@@ -34,6 +35,7 @@ __all__ = [
     "OpType",
     "Refused",
     "UnknownOperationType",
+    "log_value",
     "op_type",
     "route",
 ]

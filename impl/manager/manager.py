@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from meshcheck.impl.base.effects import Reply
 from meshcheck.impl.base.errors import ImplError
 from meshcheck.impl.base.events import ClientRequest
 from meshcheck.impl.base.values import FrozenDict
@@ -109,8 +110,9 @@ class Refused:
     time: int
 
 
-def _value(data: Op | Any) -> Value:
-    """An impl/rsm operation as its log value; any other data as frozen JSON-like data."""
+def log_value(data: Op | Any) -> Value:
+    """An operation's data as the layers take it: an impl/rsm operation as its log value; any
+    other data as frozen JSON-like data."""
     if isinstance(data, CreateCase | UpdateCaseState | ApplyPolicy | DeployOverlay | Custom):
         return to_value(data)
     if isinstance(data, FrozenDict):
@@ -176,6 +178,7 @@ class Manager:
             record=record,
         )
         self._gossip_requests = 0
+        self._pbft_requests: dict[int, Value] = {}  # the PBFT client's timestamp -> request name
         self._first_down = False  # the mutant status_node_down_kept's memory
         self.give_up_after = give_up_after
         self.retries = retries
@@ -205,7 +208,7 @@ class Manager:
             self._step("Submit", o=op_id, t="unknown")
             self._step("Refuse", o=op_id)
             raise
-        value = _value(data)
+        value = log_value(data)
         self.submitted[op_id] = (kind, value)
         level = self.hybrid.threat_level()
         if level != self._level:
@@ -245,24 +248,21 @@ class Manager:
         start = len(sim.replies)
         sim.inject(CLIENT, ClientRequest(value))
         timestamp = client.timestamp
-        name = request_name(Request(CLIENT, timestamp, value))
+        self._pbft_requests[timestamp] = request_name(Request(CLIENT, timestamp, value))
         where: tuple[Value, ...] = (CLIENT, timestamp)
 
         def answered(s: Simulator[Any]) -> bool:
-            return any(
-                node == CLIENT and reply.request_id == timestamp
-                for node, reply in s.replies[start:]
-            )
+            return self._pbft_reply(s, start, timestamp) is not None
 
         sim.run(until=sim.now + self.give_up_after, stop=answered)
         self.now = max(self.now, sim.now)
-        reply = next(
-            (r for node, r in sim.replies[start:] if node == CLIENT and r.request_id == timestamp),
-            None,
-        )
+        reply = self._pbft_reply(sim, start, timestamp)
         if reply is None:
             self.pending.append((op_id, kind, Layer.PBFT, where))
             raise NoAnswer(f"op {op_id}: PBFT gave no answer in {self.give_up_after} ticks")
+        # the request the reply answers, and the sequence number the client accepted it at
+        answered_ts = reply.request_id
+        name = self._pbft_requests[answered_ts]
         seq = next(n for n, r in reversed(client.accepted) if r == name)
         return Answer(
             op_id,
@@ -274,8 +274,20 @@ class Manager:
             level=level,
             time=self.now,
             detail=f"sequence number {seq}, {self.pbft_f + 1} matching replies",
-            where=(CLIENT, timestamp, seq),
+            where=(CLIENT, answered_ts, seq),
         )
+
+    def _pbft_reply(self, sim: Simulator[Any], start: int, timestamp: int) -> Reply | None:
+        """The reply the PBFT client accepted, since the `start`-th, to its request `timestamp`.
+        Not merely the first it accepted: a request that had no answer within the bound (NoAnswer)
+        is still the client's, which keeps sending it, and its reply may come while a later
+        operation waits (property_tests/routing/answers.py holds every answer to its operation)."""
+        for node, reply in sim.replies[start:]:
+            if node == CLIENT and (
+                reply.request_id == timestamp or mutants.REPLY_OF_ANOTHER_REQUEST in self.bugs
+            ):
+                return reply
+        return None
 
     def _hybrid(self, op_id: int, kind: OpType, value: Value, level: str) -> Answer:
         hc = self.hybrid

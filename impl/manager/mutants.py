@@ -54,3 +54,14 @@ STATUS_NODE_DOWN_KEPT = BUGS.declare(
     "status write without an answer as the gossip layer's loss (NoWrongRefusal fails, in the "
     "refusals scenario and in a free run whose calm writes status after such a crash).",
 )
+
+REPLY_OF_ANOTHER_REQUEST = BUGS.declare(
+    "reply_of_another_request",
+    "A critical operation takes the first reply its PBFT client accepts, whatever request it "
+    "answers: after an operation had no answer within the bound (NoAnswer, still pending in "
+    "the PBFT layer, whose client keeps sending it), the next critical operation is answered "
+    "with that earlier operation's result, and each one after it with its predecessor's. Every "
+    "layer's own check holds (PBFT executed both requests, once each, in one order) and so do "
+    "the routing invariants (the answer names a request PBFT executed at its sequence number): "
+    "only the answers held to the operations they answer see it (ManagerAnswers).",
+)

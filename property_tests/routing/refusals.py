@@ -77,14 +77,20 @@ class Situation:
     live: tuple[str, ...] = ()  # status: the gossip members up
 
 
-def _quiet(sim: Simulator[Any], now: int) -> str | None:
-    """Why faults may still strike the layer at `now` (None: they are over, or there are none)."""
+def striking(sim: Simulator[Any], now: int) -> str | None:
+    """Why the fault schedule may still strike the layer at `now`, else None (it is over, or
+    there is none)."""
     f = sim.faults.faults
     rates = f.drop or f.duplicate or f.delay or f.any_chaos or f.messages
     if rates and f.active(now):
         return "faults strike until " + (f"t={f.until}" if f.until is not None else "the end")
+    return None
+
+
+def _quiet(sim: Simulator[Any], now: int) -> str | None:
+    """Why faults may still strike the layer at `now` (None: they are over, or there are none)."""
     cut = sim.network.cut_links
-    return f"links cut: {list(cut)}" if cut else None
+    return striking(sim, now) or (f"links cut: {list(cut)}" if cut else None)
 
 
 def situation(m: Manager, kind: OpType, byzantine: frozenset[str]) -> Situation:

@@ -12,6 +12,7 @@ from meshcheck.impl.manager import How
 from meshcheck.impl.manager import Layer
 from meshcheck.impl.manager.mutants import BUGS
 from meshcheck.impl.manager.mutants import CRITICAL_TO_RAFT_AT_NONE
+from meshcheck.impl.manager.mutants import REPLY_OF_ANOTHER_REQUEST
 from meshcheck.impl.manager.mutants import STATUS_NODE_DOWN_KEPT
 from meshcheck.impl.pbft.byzantine import Silent
 from meshcheck.property_tests.failure import CheckFailed
@@ -38,8 +39,11 @@ def test_the_scenario_holds() -> None:
     scenario(frozenset())
 
 
-# the refusals scenario kills the one mutant this scenario leaves (test_refusals.py)
-@pytest.mark.parametrize("bug", sorted(set(BUGS) - {STATUS_NODE_DOWN_KEPT}))
+# the two this scenario leaves are killed by the refusals scenario (test_refusals.py) and the
+# pending scenario (test_answers.py): this one never leaves an op without an answer
+@pytest.mark.parametrize(
+    "bug", sorted(set(BUGS) - {STATUS_NODE_DOWN_KEPT, REPLY_OF_ANOTHER_REQUEST})
+)
 def test_the_scenario_kills_each_mutant(bug: str) -> None:
     with pytest.raises(CheckFailed) as failed:
         scenario(frozenset({bug}))
@@ -83,3 +87,23 @@ def test_a_mixed_run_under_faults_holds(byzantine: bool) -> None:
     if byzantine:
         assert run.byzantine is not None and "Critical" in {a.level for a in run.m.answers}
         assert any(a.how is How.BFT_QUORUM and a.layer is Layer.HYBRID for a in run.m.answers)
+
+
+def test_an_outage_leaves_a_critical_op_pending_and_the_free_run_kills_a_reply_of_another() -> None:
+    """A fixed free run without faults: PBFT loses r3 and r4 for its second critical op, which gets
+    no answer within 1000 ticks, and has them back for the third, during whose wait the reply to
+    the second comes. The correct manager holds; `reply_of_another_request` tells the third op the
+    second one's result, which only ManagerAnswers sees."""
+    schedule = Schedule(
+        seed=4,
+        ticks=0,
+        ops=("critical", "coordination", "critical", "critical", "status", "unknown"),
+        outage=("pbft", 2, 1),
+        give_up=1000,
+    )
+    run = run_once(schedule)
+    assert [s.error is None for s in run.submit.seen[:6]] == [True, True, False, True, True, False]
+    with pytest.raises(CheckFailed) as failed:
+        run_once(schedule, frozenset({REPLY_OF_ANOTHER_REQUEST}))
+    assert str(failed.value).startswith("ManagerAnswers: "), failed.value
+    assert "op #4 " in str(failed.value)
