@@ -178,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hc.add_argument(
         "--consistency",
-        choices=("strict-serializable", "serializable"),
         default="strict-serializable",
-        help="list-append and rw-register: the model checked (serializable: no real-time edges)",
+        metavar="MODEL",
+        help="list-append and rw-register: the model checked, by Elle's names (read-committed, "
+        "repeatable-read, snapshot-isolation, serializable, strict-serializable, their strong "
+        "and strong-session forms: traces/history/consistency.py); default strict-serializable",
     )
     hc.add_argument(
         "--clock-bound",

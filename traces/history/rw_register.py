@@ -65,6 +65,7 @@ import attrs
 
 from meshcheck.traces.history import alongside
 from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import losses_rw
 from meshcheck.traces.history import rw_edges
@@ -86,7 +87,7 @@ from meshcheck.traces.history.rw_history import History
 CYCLES = anomalies.CYCLES
 CLASSES = anomalies.CLASSES
 SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read")
-KINDS = (*SINGLE, *CLASSES)
+KINDS = (*SINGLE, *anomalies.REPORTED)
 CONSISTENCY = anomalies.CONSISTENCY
 SHOWN = anomalies.SHOWN  # also the pairs of versions left unordered that are shown
 ELIMINATED = rw_history.ELIMINATED
@@ -117,7 +118,14 @@ class Report(anomalies.Report):
 
     @property
     def holds(self) -> bool | None:
-        return self.order
+        """Whether the model checked holds: not when an anomaly found rules it out; yes when a
+        serial order was found (keeping the real-time or process order the model asks for: a
+        serializable model of the same edges, which implies it); else undecided."""
+        if not self.holds_under():
+            return False
+        if self.order:
+            return True
+        return None
 
 
 def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
@@ -131,13 +139,17 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
     for u, v, kind, fact in fixed:
         serial.add(u, v, kind, fact)
     pending = rw_elimination.propagate(serial, list(h.pairs), h.nodes)
-    strict = consistency == "strict-serializable"
+    extra = lattice.edges(consistency)
+    strict = extra is not None
     final, final_pending = serial, pending
     if strict:
         final = serial.copy()
         final.rt_from = len(final.facts)
         rt = cycles.Graph(n)
-        txn.realtime([h.txns[i] for i in h.nodes], rt)
+        if extra == lattice.PROCESS_EDGES:  # in rt's place, named as process order at the end
+            txn.process_order([h.txns[i] for i in h.nodes], lambda i: h.txns[i].process, rt)
+        else:
+            txn.realtime([h.txns[i] for i in h.nodes], rt)
         for u in h.nodes:
             for v in rt.succ[u]:
                 final.add(u, v, RT, Fact("rt"))
@@ -172,6 +184,8 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
             open_keys, undecided = _open(pending, h)
     if not strict:
         order = serializable
+    if extra == lattice.PROCESS_EDGES:
+        found.as_process()
     return Report(
         consistency,
         len(txns),
@@ -214,11 +228,12 @@ def render(report: Report, name: str) -> str:
         shown = ", ".join(map(str, report.open_keys[:SHOWN]))
         unknown += f" ({shown}{' ..' if len(report.open_keys) > SHOWN else ''})"
     consistency = report.consistency.replace("-", " ")
+    models = "".join(line + "\n" for line in report.models())
     if not report.anomalies:
         if report.order:
             return (
                 f"{name}: {consistency} ({what}): no anomaly found; a serial order replays "
-                "every read\n"
+                "every read\n" + models
             )
         verdict = (
             "serializable, strict serializability undecided" if report.serializable else "undecided"
@@ -229,8 +244,14 @@ def render(report: Report, name: str) -> str:
             "versions left unordered:",
             *("  " + line for line in report.undecided),
         ]
-        return "\n".join(out) + "\n"
-    if report.serializable is False:
+        return "\n".join(out) + "\n" + models
+    if report.consistency not in ("strict-serializable", "serializable"):
+        verdict = f"not {consistency}"
+        if report.holds is None:
+            verdict = f"{consistency} undecided, with anomalies it allows"
+            if report.open_keys:
+                verdict += f" ({unknown})"
+    elif report.serializable is False:
         verdict = "not serializable"
     elif report.serializable:
         verdict = "serializable but not strict serializable"

@@ -176,3 +176,24 @@ def realtime(txns: Sequence[Timed], graph: cycles.Graph) -> None:
         else:
             frontier.difference_update(before.get(i, ()))
             frontier.add(i)
+
+
+def process_order(
+    txns: Sequence[Timed], process: Callable[[int], Hashable], graph: cycles.Graph
+) -> None:
+    """Edges of process order, of kind rt (the searches take them in rt's place when a strong
+    session model is checked): from each committed transaction to every later one of its process
+    (`process`, by index), as few as keep them by transitivity: to the next, and past one whose
+    outcome is unknown (it took effect at no known time: no edge out of it). A failed one took
+    no effect."""
+    last: dict[Hashable, int] = {}
+    for t in sorted(txns, key=lambda t: t.call):
+        if t.status == "fail":
+            continue
+        p = process(t.index)
+        if p is None:
+            continue
+        if p in last:
+            graph.add(last[p], t.index, RT)
+        if t.status == "ok":
+            last[p] = t.index
