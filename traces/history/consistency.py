@@ -225,6 +225,19 @@ EDGES: Mapping[str, str] = {
     ),
 }
 
+# models a version order proves without a serial order: any topological order of the edges known
+# in every version order (wr; ww of writes following reads; the model's rt or process edges) is
+# one, and it makes no cycle of these kinds (G0; G0 and G1c) when they make none. Used where the
+# version order is not observed (rw-register).
+BY_VERSION_ORDER: Mapping[str, str] = {
+    "read-uncommitted": "ww",
+    "strong-session-read-uncommitted": "ww",
+    "strong-read-uncommitted": "ww",
+    "read-committed": "ww wr",
+    "strong-session-read-committed": "ww wr",
+    "strong-read-committed": "ww wr",
+}
+
 
 def canonical(name: str) -> str | None:
     """The model's name as used here, or None when it is no model of the lattice."""

@@ -74,6 +74,8 @@ from meshcheck.traces.history import rw_history
 from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
 from meshcheck.traces.history.rw_edges import Fact
 from meshcheck.traces.history.rw_edges import State
 from meshcheck.traces.history.rw_elimination import Pair
@@ -115,15 +117,19 @@ class Report(anomalies.Report):
     serializable: bool | None  # the same, real time aside
     open_keys: tuple[Hashable, ...] = ()  # when undecided: keys whose versions' order was open
     undecided: tuple[str, ...] = ()  # ... and some of the pairs of versions left unordered
+    # the model is one a version order proves (consistency.BY_VERSION_ORDER), and the edges
+    # known in every version order close no cycle of the kinds it rules out
+    ordered: bool = False
 
     @property
     def holds(self) -> bool | None:
         """Whether the model checked holds: not when an anomaly found rules it out; yes when a
         serial order was found (keeping the real-time or process order the model asks for: a
-        serializable model of the same edges, which implies it); else undecided."""
+        serializable model of the same edges, which implies it), or a version order proves it
+        (`ordered`); else undecided."""
         if not self.holds_under():
             return False
-        if self.order:
+        if self.order or self.ordered:
             return True
         return None
 
@@ -186,6 +192,19 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
         order = serializable
     if extra == lattice.PROCESS_EDGES:
         found.as_process()
+    ordered = False
+    kinds = lattice.BY_VERSION_ORDER.get(consistency)
+    if kinds is not None:
+        known = cycles.Graph(n)
+        mask = WW | (WR if "wr" in kinds.split() else 0)
+        for u, v, kind, _ in fixed:
+            if kind & mask:
+                known.add(u, v, kind)
+        if strict:
+            for u in h.nodes:
+                for v in rt.succ[u]:
+                    known.add(u, v, RT)
+        ordered = not known.components(WW | WR | RT)
     return Report(
         consistency,
         len(txns),
@@ -197,6 +216,7 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
         serializable,
         open_keys,
         undecided,
+        ordered,
     )
 
 
@@ -235,6 +255,11 @@ def render(report: Report, name: str) -> str:
                 f"{name}: {consistency} ({what}): no anomaly found; a serial order replays "
                 "every read\n" + models
             )
+        if report.ordered:
+            return (
+                f"{name}: {consistency} ({what}): no anomaly found; the versions in an order "
+                "that keeps every edge known close no cycle it rules out\n" + models
+            )
         verdict = (
             "serializable, strict serializability undecided" if report.serializable else "undecided"
         )
@@ -247,7 +272,9 @@ def render(report: Report, name: str) -> str:
         return "\n".join(out) + "\n" + models
     if report.consistency not in ("strict-serializable", "serializable"):
         verdict = f"not {consistency}"
-        if report.holds is None:
+        if report.holds:
+            verdict = f"{consistency} holds, with anomalies it allows"
+        elif report.holds is None:
             verdict = f"{consistency} undecided, with anomalies it allows"
             if report.open_keys:
                 verdict += f" ({unknown})"
