@@ -30,6 +30,7 @@ import random
 from collections.abc import Hashable
 from collections.abc import Sequence
 from typing import Any
+from typing import cast
 
 import pytest
 
@@ -303,9 +304,9 @@ def _history(rng: random.Random, register: bool = False) -> list[AnyTxn]:
             if how == "rc" and rng.random() < 0.5:
                 seen = snapshot[i]  # an earlier committed state
             out.append(("r", k, _shown((*seen.get(k, ()), *mine.get(k, ())), register)))
-        for k, vs in mine.items():
-            state[k] = (*state.get(k, ()), *vs)
-            written.setdefault(k, []).append(time_)
+        for key, vs in mine.items():
+            state[key] = (*state.get(key, ()), *vs)
+            written.setdefault(key, []).append(time_)
         values[i] = out
         statuses[i] = rng.choices(["ok", "info"], [9, 1])[0]
         committed_at[i] = time_
@@ -377,7 +378,7 @@ def test_agrees_with_the_oracle_of_each_model(model: str) -> None:
     rng = random.Random(sum(map(ord, model)))
     holds = fails = 0
     for _ in range(HISTORIES):
-        h = _history(rng)
+        h = cast("list[Txn]", _history(rng))
         if model == RC and any(_reads_own(t) for t in h):
             continue  # a known difference (docs/history-checkers.md): not compared
         report = list_append.check(h, model)
@@ -400,7 +401,7 @@ def test_rw_register_agrees_with_the_oracle_when_it_decides(model: str) -> None:
     rng = random.Random(sum(map(ord, model)) + 1)
     decided = holds = fails = 0
     for _ in range(HISTORIES):
-        h = _history(rng, register=True)
+        h = cast("list[rw_register.Txn]", _history(rng, register=True))
         report = rw_register.check(h, model)
         expected = oracle(h, model, register=True)
         if report.holds is None:
