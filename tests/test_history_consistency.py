@@ -29,11 +29,13 @@ import math
 import random
 from collections.abc import Hashable
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from typing import cast
 
 import pytest
 
+from meshcheck.cli import main
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import list_append
 from meshcheck.traces.history import rw_register
@@ -43,6 +45,7 @@ RC, SI, SER, STRICT = "read-committed", "snapshot-isolation", "serializable", "s
 SESSION = "strong-session-serializable"
 HISTORIES = 300  # per model: a few seconds in all
 AnyTxn = Txn | rw_register.Txn
+DATA = Path(__file__).resolve().parent / "data" / "adversarial"
 
 
 # -- the lattice ----------------------------------------------------------------------------------
@@ -440,3 +443,35 @@ def test_the_oracle_tells_the_models_apart() -> None:
     ]
     assert [oracle(read_skew, m) for m in (RC, SI, SER)] == [True, False, False]
     assert [list_append.check(read_skew, m).holds for m in (RC, SI, SER)] == [True, False, False]
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("bogus", "no such model"), ("cursor-stability", "not checked"), ("linearizable", "no such")],
+)
+def test_a_model_it_cannot_check_is_one_line_and_exit_2(
+    name: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = DATA / "list-append" / "read_skew_g_single.jsonl"
+    for model in ("list-append", "rw-register"):
+        code = main(["history", "check", str(history), "--model", model, "--consistency", name])
+        said = capsys.readouterr()
+        assert code == 2 and not said.out, said
+        (line,) = said.err.strip().splitlines()
+        assert says in line and all(m in line for m in consistency.CHECKED), line
+
+
+def test_an_alias_is_the_model_it_names(capsys: pytest.CaptureFixture[str]) -> None:
+    """Adya's PL-2 is read committed: a read skew holds under it, and the report says which
+    models it rules out and which it leaves."""
+    history = DATA / "list-append" / "read_skew_g_single.jsonl"
+    code = main(
+        ["history", "check", str(history), "--model", "list-append", "--consistency", "PL-2"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith(f"{history}: read committed holds"), out
+    assert "ruled out: consistent-view, repeatable-read (and 8 stronger models)" in out, out
+    assert "strongest still possible: read-committed\n" in out, out
