@@ -113,6 +113,7 @@ OWN: dict[str, tuple[str, ...]] = {
     "checkers": (
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
+        "tests/test_history_consistency.py",
         "tests/test_peer_histories_elle.py",
         "tests/test_peer_histories_knossos.py",
         "tests/test_peer_histories_porcupine.py",
