@@ -38,8 +38,10 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import list_append
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import rw_register
 from meshcheck.traces.history.list_append import Txn
+from tests import history_checks
 
 RC, SI, SER, STRICT = "read-committed", "snapshot-isolation", "serializable", "strict-serializable"
 SESSION = "strong-session-serializable"
@@ -475,3 +477,107 @@ def test_an_alias_is_the_model_it_names(capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0 and out.startswith(f"{history}: read committed holds"), out
     assert "ruled out: consistent-view, repeatable-read (and 8 stronger models)" in out, out
     assert "strongest still possible: read-committed\n" in out, out
+
+
+# -- Elle's version-order options (rw_keys.py) --------------------------------------------------
+
+
+def _keys_oracle(txns: Sequence[rw_register.Txn], option: str) -> bool:
+    """Some serial order replays every read, and each key's versions follow the option's order:
+    when x precedes y (in real time; in its process), the version x left of a key they both
+    touch (its write, else what it read) comes no later than the one y saw first (its read, else
+    its write)."""
+
+    def precedes(x: rw_register.Txn, y: rw_register.Txn) -> bool:
+        if option == rw_keys.LINEARIZABLE:
+            return x.ret < y.call
+        return x.process == y.process and x.status == "ok" and x.call < y.call
+
+    def replays(order: Sequence[rw_register.Txn]) -> bool:
+        # key -> its value and its version's place (a transaction installs one version of a key,
+        # its last write to it, Adya's)
+        state: dict[Hashable, tuple[Hashable, int]] = {}
+        first: dict[tuple[int, Hashable], int] = {}
+        left: dict[tuple[int, Hashable], int] = {}
+        for t in order:
+            installed: dict[Hashable, int] = {}
+            for f, k, v in t.mops:
+                now = state.get(k, (None, 0))
+                if f == "w":
+                    if k not in installed:
+                        installed[k] = now[1] + 1
+                    first.setdefault((t.index, k), installed[k])
+                    state[k] = (v, installed[k])
+                else:
+                    if t.status == "ok" and v != now[0]:
+                        return False
+                    first.setdefault((t.index, k), now[1])
+                left[(t.index, k)] = state.get(k, (None, 0))[1]
+        return all(
+            left[(x.index, k)] <= first[(y.index, k)]
+            for x in order
+            for y in order
+            if precedes(x, y)
+            for (i, k) in list(left)
+            if i == x.index and (y.index, k) in first
+        )
+
+    return history_checks.serial_ok(txns, False, replays)
+
+
+@pytest.mark.parametrize("option", rw_keys.OPTIONS)
+def test_rw_register_with_an_option_agrees_with_the_oracle(option: str) -> None:
+    """rw-register checked for serializability with Elle's linearizable keys or sequential keys:
+    a verdict, when given, is the oracle's (a serial order whose versions of each key follow the
+    option's order), and most are given; and the option rules out some histories that are
+    serializable without it."""
+    rng = random.Random(len(option))
+    decided = holds = fails = assumed = 0
+    for _ in range(HISTORIES):
+        h = cast("list[rw_register.Txn]", _history(rng, register=True))
+        report = rw_register.check(h, SER, (option,))
+        if report.holds is None:
+            continue
+        assumed += report.holds is False and rw_register.check(h, SER).holds is True
+        expected = _keys_oracle(h, option)
+        assert report.holds == expected, (
+            f"{option}: checker {report.holds}, oracle {expected}\n"
+            + "\n".join(t.show() for t in h)
+            + "\n"
+            + rw_register.render(report, "h")
+        )
+        decided += 1
+        holds += expected
+        fails += not expected
+    assert decided > HISTORIES * 0.8 and holds > HISTORIES // 10 and fails > HISTORIES // 10, (
+        decided,
+        holds,
+        fails,
+    )
+    assert assumed > HISTORIES // 60, assumed
+
+
+def test_an_option_of_rw_register_elsewhere_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    history = DATA / "list-append" / "read_skew_g_single.jsonl"
+    code = main(["history", "check", str(history), "--model", "list-append", "--linearizable-keys"])
+    said = capsys.readouterr()
+    assert code == 2 and not said.out, said
+    assert said.err.strip() == (
+        "meshcheck: --linearizable-keys: only for the rw-register model, not list-append"
+    ), said.err
+
+
+def test_linearizable_keys_turn_a_stale_read_into_an_anomaly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A read of null after a write of the key completed: serializable (the reader first), but
+    not when the key is a linearizable register: the assumed version order is contradicted."""
+    history = DATA / "rw-register" / "stale_read_serializable.jsonl"
+    args = ["history", "check", str(history), "--model", "rw-register"]
+    assert main([*args, "--consistency", "serializable"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--consistency", "serializable", "--linearizable-keys"]) == 1
+    out = capsys.readouterr().out
+    assert "cyclic-versions (1)" in out and "(linearizable keys)" in out, out

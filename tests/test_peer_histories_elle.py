@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import pytest
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import events
 from meshcheck.traces.history import list_append
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import rw_register
 
 DATA = Path(__file__).resolve().parent / "data" / "peers" / "elle_list_append.json"
@@ -667,15 +669,6 @@ RW_DIFFERENCES: dict[tuple[str, str], str] = {
         "no transaction committed: Elle reports unknown (empty-transaction-graph), meshcheck has "
         "nothing to check (exit 2)"
     ),
-    (
-        "checker-test / G0",
-        "{:consistency-models nil, :anomalies [:G0], :sequential-keys? true}",
-    ): (
-        "Elle's sequential keys order each key's versions by each process's transactions; "
-        "meshcheck has no process order and the history is serializable (its processes run one "
-        "transaction after another: strict serializability finds it, "
-        "test_rw_process_order_is_realtime_order)"
-    ),
     ("checker-test / G1b", "{:consistency-models nil, :anomalies [:G0]}"): (
         "Elle looks for G0 alone and its graph has no edge: unknown (empty-transaction-graph); "
         "meshcheck checks serializability: the intermediate read is G1b"
@@ -762,14 +755,19 @@ def _rw_consistency(options: str) -> str:
     return STRICT if strict or default else SERIAL
 
 
-def run_rw(case: Mapping[str, Any], consistency: str | None = None) -> tuple[bool | str, set[str]]:
-    """meshcheck's rw-register verdict on the case's history and the kinds of anomaly found."""
+def run_rw(
+    case: Mapping[str, Any], consistency: str | None = None, keys: Sequence[str] | None = None
+) -> tuple[bool | str, set[str]]:
+    """meshcheck's rw-register verdict on the case's history and the kinds of anomaly found, with
+    the version orders Elle's options name assumed (`keys` instead, when given)."""
     name = f"elle: {case['test']}"
     evs = [events.Event(float(line), obj) for line, obj in enumerate(case["events"], start=1)]
     txns = rw_register.parse(events.pair(evs, name, ("txn",)), name)
     if not any(t.status == "ok" for t in txns):
         return NOTHING, set()
-    report = rw_register.check(txns, consistency or _rw_consistency(case["options"]))
+    if keys is None:
+        keys = [k for k in rw_keys.OPTIONS if f":{k}? true" in case["options"]]
+    report = rw_register.check(txns, consistency or _rw_consistency(case["options"]), keys)
     return report.holds if report.holds is not None else "undecided", set(report.anomalies)
 
 
@@ -827,15 +825,17 @@ def test_rw_a_value_nobody_wrote_written_first() -> None:
 
 
 def test_rw_process_order_is_realtime_order() -> None:
-    """Elle's sequential keys order versions by process order: each process here runs its
-    transactions one after another, so strict serializability's rt edges hold that order, and
-    meshcheck finds a realtime cycle (and none without rt edges)."""
+    """Elle's sequential keys order versions by process order: with the option (rw_keys.py)
+    meshcheck finds Elle's G0; without it, each process here runs its transactions one after
+    another, so strict serializability's rt edges hold that order, and meshcheck finds a realtime
+    cycle (and none without rt edges)."""
     case = _case(
         "checker-test / G0", "{:consistency-models nil, :anomalies [:G0], :sequential-keys? true}"
     )
-    verdict, kinds = run_rw(case, STRICT)
+    assert run_rw(case) == (False, {"G0"})
+    verdict, kinds = run_rw(case, STRICT, keys=())
     assert verdict is False and kinds and all(k.endswith("-realtime") for k in kinds), kinds
-    assert run_rw(case, SERIAL) == (True, set())
+    assert run_rw(case, SERIAL, keys=()) == (True, set())
 
 
 def test_rw_an_order_given_to_elle_is_a_realtime_cycle() -> None:

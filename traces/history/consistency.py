@@ -182,6 +182,7 @@ ELLE: Mapping[str, str] = {
     "duplicate-append": "cyclic-versions",
     "duplicate-write": "cyclic-versions",
     "garbage-read": "cyclic-versions",
+    "cyclic-versions": "cyclic-versions",
 }
 
 # the models `--consistency` checks: meshcheck searches for every anomaly each rules out

@@ -38,13 +38,15 @@ class Fact:
     elimination: the reader read `value`, which `other` wrote, and the writer's `written` came
     after), before (ww, found by elimination: the writer's `written` came before the other's
     `value`, which `other` read), rt, or a supposition (suppose-after, suppose-before, as after
-    and before)."""
+    and before); or a version order one of Elle's options assumes (linearizable-keys,
+    sequential-keys: `value`, of `other`, came before `written`, which `then` saw; rw_keys.py)."""
 
     how: str
     key: Hashable = None
     value: Hashable = None
     other: int = -1
     written: Hashable = None
+    then: int = -1
 
 
 class State:
@@ -187,6 +189,16 @@ def _why(state: State, u: int, v: int, bit: int, txns: Mapping[int, Txn]) -> str
         )
     if fact.how == "initial":
         return f"rw {k}: {a.label()} read {k} = null (never written), and {b.label()} wrote {fact.written}"
+    if fact.how in ("linearizable-keys", "sequential-keys"):
+        from meshcheck.traces.history import rw_keys  # (it imports this module)
+
+        by = rw_keys.because(fact.how, txns[fact.other], txns[fact.then])
+        if bit == WW:
+            return f"ww {k}: {a.label()}'s {value} came before {b.label()}'s {fact.written}: {by}"
+        return (
+            f"rw {k}: {a.label()} read {k} = {value}, and {b.label()}'s {fact.written} came "
+            f"after it: {by}"
+        )
     other = txns[fact.other].label()
     if fact.how == "suppose-after":
         return f"rw {k}: supposing {b.label()}'s {fact.written} came after {a.label()} read {value}"

@@ -14,6 +14,7 @@ import attrs
 
 from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import events
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RW
 from meshcheck.traces.history.cycles import WR
@@ -83,10 +84,11 @@ class History:
 
 
 def build(
-    txns: Sequence[Txn], found: anomalies.Found
+    txns: Sequence[Txn], found: anomalies.Found, keys: Sequence[str] = ()
 ) -> tuple[History, list[tuple[int, int, int, Fact]]]:
     """The per-transaction anomalies, the transactions that took effect, and the edges that need
-    no elimination: wr, rw from reads of null, and those of writes following reads."""
+    no elimination: wr, rw from reads of null, those of writes following reads, and those of the
+    version orders Elle's options `keys` assume (rw_keys.py)."""
     # (key, value) -> its writer, and whether it is the writer's last write to the key
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
@@ -172,6 +174,7 @@ def build(
                 fact = Fact("follows", k, v, source.index, writes[i][k])
                 fixed.append((source.index, i, WW, fact))
                 fixed.extend((o, i, RW, fact) for o in who if o != i)
+    fixed.extend(rw_keys.edges(keys, by_index, nodes, reads, writes, found))
     # the pairs to eliminate, the keys with fewest first, as many as PAIRS allows
     pairs: list[Pair] = []
     skipped: list[Hashable] = []

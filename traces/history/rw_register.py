@@ -88,7 +88,7 @@ from meshcheck.traces.history.rw_history import History
 # read in the module that defines it: a test that changes one patches that module.
 CYCLES = anomalies.CYCLES
 CLASSES = anomalies.CLASSES
-SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read")
+SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read", "cyclic-versions")
 KINDS = (*SINGLE, *anomalies.REPORTED)
 CONSISTENCY = anomalies.CONSISTENCY
 SHOWN = anomalies.SHOWN  # also the pairs of versions left unordered that are shown
@@ -134,12 +134,15 @@ class Report(anomalies.Report):
         return None
 
 
-def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
-    """Every anomaly of the history (see the module's docstring) that `consistency` rules out, and
-    whether a serial order was found."""
+def check(
+    txns: Sequence[Txn], consistency: str = "strict-serializable", keys: Sequence[str] = ()
+) -> Report:
+    """Every anomaly of the history (see the module's docstring) the searches `consistency` (a
+    model of consistency.py's lattice) asks for find, and whether a serial order was found;
+    `keys`, the version orders of Elle's options assumed (rw_keys.py)."""
     start = time.monotonic()
     found = anomalies.Found()
-    h, fixed = rw_history.build(txns, found)
+    h, fixed = rw_history.build(txns, found, keys)
     n = max((t.index for t in txns), default=-1) + 1
     serial = State(n)
     for u, v, kind, fact in fixed:
@@ -297,7 +300,7 @@ def run(path: str, options: Any) -> tuple[str, bool | None]:
     name, txns = read(path)
     txn.committed(name, txns)
     report, account = alongside.alongside(  # what was lost, beside the anomalies
-        lambda: check(txns, options.consistency),
+        lambda: check(txns, options.consistency, options.keys),
         lambda: losses_rw.render(losses_rw.count(txns)),
         size=len(txns),
     )
