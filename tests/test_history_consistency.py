@@ -35,6 +35,7 @@ from typing import cast
 
 import pytest
 
+from bench import bench_rw_register
 from meshcheck.cli import main
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import list_append
@@ -581,3 +582,15 @@ def test_linearizable_keys_turn_a_stale_read_into_an_anomaly(
     assert main([*args, "--consistency", "serializable", "--linearizable-keys"]) == 1
     out = capsys.readouterr().out
     assert "cyclic-versions (1)" in out and "(linearizable keys)" in out, out
+
+
+def test_a_stale_read_in_a_generated_register_workload_is_found_with_linearizable_keys() -> None:
+    """bench/bench_rw_register.py's workload, small: strict serializable; with one read made
+    stale, found as an anomaly with linearizable keys, whatever the model's edges."""
+    txns = bench_rw_register.generate(400, 6, seed=5, keys=12)
+    assert rw_register.check(txns).holds is True
+    stale, _ = bench_rw_register.make_stale(txns, 200)
+    for model in (STRICT, SER):
+        report = rw_register.check(stale, model, (rw_keys.LINEARIZABLE,))
+        assert report.holds is False, rw_register.render(report, "h")
+        assert any(not k.endswith("-realtime") for k in report.anomalies), report.anomalies
