@@ -28,6 +28,10 @@ appends shown in another order than it made them), duplicate-append (a value app
 key), duplicate-elements (a read with a value twice), garbage-read (a read of a value nobody
 appended).
 
+The model judged is any of consistency.py's lattice (`--consistency`): the searches add rt edges
+for a real-time model, process order for a strong session one, and the history holds when no
+anomaly found rules the model out (anomalies.py `Report.holds_under`).
+
 Transactions that failed took no effect (only G1a looks at them); one whose outcome is unknown
 (`info`) may have: its appends are placed when a read saw them (and once one is seen, it took
 effect whole: its unseen appends order reads as a committed one's do), and it has no completion

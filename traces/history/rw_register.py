@@ -47,6 +47,13 @@ order, or each closes a cycle: an anomaly named by the less severe side). Otherw
 is undecided: no anomaly found, the keys whose versions' order was left open named, exit 2,
 never a claim of serializability.
 
+Any model of consistency.py's lattice may be judged (`--consistency`; rt edges for a real-time
+one, process order for a strong session one): a model an anomaly found rules out does not hold;
+one a serial order implies, or (read committed, read uncommitted) a version order made of the
+edges known in every version order, holds; otherwise the verdict is undecided. Elle's
+version-order options (`--linearizable-keys`, `--sequential-keys`) add the edges they assume
+(rw_keys.py).
+
 Transactions that failed took no effect (only G1a looks at them); one whose outcome is unknown
 (`info`) took effect when a read saw one of its writes (it then has no completion time: no rt
 edge out of it), and is left out otherwise (it may have run last). A history with no committed
