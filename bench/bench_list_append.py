@@ -49,6 +49,7 @@ from bench.common import Row
 from bench.interleaving import Interleaving
 from meshcheck.traces.history import checker
 from meshcheck.traces.history import list_append
+from meshcheck.traces.history import txn
 from meshcheck.traces.history.list_append import Txn
 from meshcheck.traces.history.models import KeyValue
 
@@ -131,8 +132,9 @@ def generate(
     return [Txn(i, p, m, c, r, s) for i, (c, r, p, m, s) in enumerate(done)]
 
 
-def to_jsonl(txns: Sequence[Txn], path: Path) -> None:
-    """The history as JSON lines (invocations and completions in time order, as a file holds)."""
+def to_jsonl(txns: Sequence[txn.Txn], path: Path) -> None:
+    """The history as JSON lines (invocations and completions in time order, as a file holds): a
+    list-append history, or rw-register's (bench_rw_register.py)."""
     events: list[tuple[float, dict[str, object]]] = []
     for t in txns:
         invoked = [[f, k, None if f == "r" else v] for f, k, v in t.mops]

@@ -178,10 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hc.add_argument(
         "--consistency",
-        choices=("strict-serializable", "serializable"),
         default="strict-serializable",
-        help="list-append and rw-register: the model checked (serializable: no real-time edges)",
+        metavar="MODEL",
+        help="list-append and rw-register: the model checked, by Elle's names (read-committed, "
+        "repeatable-read, snapshot-isolation, serializable, strict-serializable, their strong "
+        "and strong-session forms: traces/history/consistency.py); default strict-serializable",
     )
+    for option, order in (("linearizable-keys", "real time"), ("sequential-keys", "process order")):
+        hc.add_argument(
+            f"--{option}",
+            dest=option,
+            action="store_true",
+            help=f"rw-register: assume each key's versions follow {order} (Elle's option)",
+        )
     hc.add_argument(
         "--clock-bound",
         type=float,

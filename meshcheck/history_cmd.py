@@ -104,12 +104,36 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     bound = getattr(args, "clock_bound", 0.0)
     if not bound >= 0:
         raise MeshcheckError(f"--clock-bound {bound}: expected a number of seconds, 0 or more")
-    options = checkers.Options(getattr(args, "consistency", "strict-serializable"), bound)
+    model = getattr(args, "consistency", "strict-serializable")
+    if found.name in TRANSACTIONAL:
+        model = _transactional(model)
+    keys = tuple(k for k in ("linearizable-keys", "sequential-keys") if getattr(args, k, False))
+    if keys and found.name != "rw-register":
+        raise MeshcheckError(f"--{keys[0]}: only for the rw-register model, not {found.name}")
+    options = checkers.Options(model, bound, keys)
     text, holds = found.run(args.file, options)
     print(text, end="")
     if holds is None:
         return EXIT_USAGE
     return EXIT_HOLDS if holds else EXIT_VIOLATED
+
+
+def _transactional(name: str) -> str:
+    """The model of the transactional lattice named (traces/history/consistency.py), by Elle's
+    name or an alias; one the checkers cannot decide, or none, is an error naming those they
+    can."""
+    from meshcheck.traces.history import consistency
+
+    model = consistency.canonical(name)
+    checked = ", ".join(consistency.CHECKED)
+    if model is None:
+        raise MeshcheckError(f"--consistency {name}: no such model; expected one of {checked}")
+    if model not in consistency.CHECKED:
+        raise MeshcheckError(
+            f"--consistency {name}: not checked (it rules out anomalies the checkers do not "
+            f"search for); expected one of {checked}"
+        )
+    return model
 
 
 def _only_for(args: argparse.Namespace, model: str) -> None:

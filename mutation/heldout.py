@@ -131,6 +131,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_verify_cost.py::test_a_property_test_the_stop_ended_says_so_with_its_cpu_and_runs",
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
+        "tests/test_history_consistency.py",
         "tests/test_peer_histories_elle.py",
         "tests/test_peer_histories_knossos.py",
         "tests/test_peer_histories_porcupine.py",

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history.cycles import RT
 from meshcheck.traces.history.cycles import RW
@@ -31,7 +32,12 @@ from meshcheck.traces.history.txn import Txn
 CYCLES = ("G0", "G1c", "G-single", "G2")
 # a cycle's names, the most severe first (a -realtime one breaks strict serializability only)
 CLASSES = (*CYCLES, *(f"{c}-realtime" for c in CYCLES))
-CONSISTENCY = ("strict-serializable", "serializable")
+# the cycles without a rw edge next to another; with process order, the classes' `-process` names
+NONADJACENT = ("G-nonadjacent", "G-nonadjacent-realtime")
+# the order the reports list the cycles in, the most severe first
+_ORDER = ("G0", "G1c", "G-single", "G-nonadjacent", "G2")
+REPORTED = (*_ORDER, *(f"{c}{s}" for s in ("-realtime", "-process") for c in _ORDER))
+CONSISTENCY = lattice.CHECKED
 # anomalies of a kind printed in full, at most
 SHOWN = 3
 
@@ -62,6 +68,18 @@ class Found:
             if self.by_kind.get(kind)
         }
 
+    def as_process(self) -> None:
+        """The cycles found with the process order's edges in the place of rt edges, named as
+        such: `-process`, each such edge worded as process order."""
+        renamed: dict[str, list[Anomaly]] = defaultdict(list)
+        for kind, found in self.by_kind.items():
+            for a in found:
+                lines = tuple(line.replace("-> rt: ", "-> process order: ") for line in a.lines)
+                renamed[kind.replace("-realtime", "-process")].append(
+                    Anomaly(kind.replace("-realtime", "-process"), lines, a.size)
+                )
+        self.by_kind = renamed
+
 
 @attrs.frozen
 class Report:
@@ -73,6 +91,16 @@ class Report:
     edges: int
     seconds: float
     anomalies: dict[str, list[Anomaly]]
+
+    def holds_under(self) -> bool:
+        """Whether no anomaly found rules the model checked out."""
+        out = lattice.ruled_out(self.anomalies)
+        return self.consistency not in out
+
+    def models(self) -> list[str]:
+        """The report's lines on the lattice: the anomalies' weakest models ruled out, and the
+        strongest models still possible, of those the searches could decide."""
+        return lattice.boundary(self.anomalies, lattice.edges(self.consistency))
 
     def what(self, model: str) -> str:
         """The verdict line's parenthesis: what was checked, how large, how fast."""
@@ -91,6 +119,7 @@ class Report:
             out.append(f"{kind}{more}:")
             for a in found[:SHOWN]:
                 out.extend("  " + line for line in a.lines)
+        out.extend(self.models())
         return "\n".join(out) + "\n"
 
 
@@ -114,6 +143,17 @@ def classify(cycle: Cycle) -> str:
     wr = cycles.count(cycle, WR)
     base = "G0" if rw == 0 and wr == 0 else "G1c" if rw == 0 else "G-single" if rw == 1 else "G2"
     return base + ("-realtime" if cycles.count(cycle, RT) else "")
+
+
+def nonadjacent(name: Callable[[Cycle], str]) -> Callable[[Cycle], str | None]:
+    """The name of a closed walk `cycles.Graph.nonadjacent_cycle` found, from `name`'s: a G2 of
+    it is G-nonadjacent (a less severe name than G2 is not: None)."""
+
+    def named(cycle: Cycle) -> str | None:
+        kind = name(cycle)
+        return kind.replace("G2", "G-nonadjacent") if kind.startswith("G2") else None
+
+    return named
 
 
 def searches(strict: bool) -> list[tuple[int, int, int]]:
@@ -140,10 +180,12 @@ def search(
     explain: Callable[[Cycle], list[str]],
     covered: dict[str, set[int]],
     found: Found,
+    walk: Callable[[Cycle], str | None] | None = None,
 ) -> None:
     """The searches (`searches`), one cycle reported per kind and component: per kind, `covered`
     holds the components a cycle of it was reported from (shared by the searches of one history,
-    with and without rt edges). `name` names a cycle, `explain` words it."""
+    with and without rt edges). `name` names a cycle, `explain` words it; `walk` names a
+    G-nonadjacent walk (`nonadjacent(name)` unless given)."""
     if not graph.components(WW | WR | RW | (RT if strict else 0)):
         return
     for mask, allowed, through in searches(strict):
@@ -156,6 +198,20 @@ def search(
                 continue
             covered[kind].update(comp)
             found.add(kind, *explain(cycle), size=len(cycle))
+    walk = nonadjacent(name) if walk is None else walk
+    for extra in (0, RT) if strict else (0,):
+        # a G0, G1c or G-single found in the component (with rt edges when `extra`) rules out
+        # what a G-nonadjacent would
+        worse = [k + s for k in CYCLES[:3] for s in (("", "-realtime") if extra else ("",))]
+        for comp in graph.components(WW | WR | RW | extra):
+            if any(u in covered[k] for k in worse for u in comp):
+                continue
+            walked = graph.nonadjacent_cycle(comp, WW | WR | extra, RW)
+            named = None if walked is None else walk(walked)
+            if walked is None or named is None or any(u in covered[named] for u in comp):
+                continue
+            covered[named].update(comp)
+            found.add(named, *explain(walked), size=len(walked))
 
 
 def explain(

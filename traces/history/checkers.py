@@ -18,10 +18,12 @@ import attrs
 class Options:
     """What the command line passes on: `consistency` for list-append and rw-register,
     `clock_bound` (seconds a lease may outlive its TTL, or lapse early, as the clock faults' size)
-    for lease."""
+    for lease, `keys` (the version orders of Elle's options assumed: rw_keys.py) for
+    rw-register."""
 
     consistency: str = "strict-serializable"
     clock_bound: float = 0.0
+    keys: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -74,6 +74,66 @@ class Graph:
                         return best
         return best
 
+    def nonadjacent_cycle(
+        self, nodes: Sequence[int], allowed: int, rw: int
+    ) -> list[tuple[int, int, int]] | None:
+        """A shortest closed walk among `nodes` with two or more edges of kind `rw`, no two of them
+        one after the other (around the walk too), the others of `allowed` kinds (tried: up to
+        TRIED rw edges to start from): Elle's G-nonadjacent. Such a walk is a cycle of the
+        relation (allowed ; rw?), whose acyclicity is snapshot isolation (Cerone and Gotsman,
+        "Analysing Snapshot Isolation", PODC 2016): it may pass a transaction twice."""
+        inside = set(nodes)
+        best: list[tuple[int, int, int]] | None = None
+        tried = 0
+        for u in nodes:
+            for v, kinds in self.succ[u].items():
+                if not kinds & rw or v not in inside:
+                    continue
+                tried += 1
+                if tried > TRIED:
+                    return best
+                path = self._walk(v, u, inside, allowed, rw, None if best is None else len(best))
+                if path is not None and (best is None or len(path) + 1 < len(best)):
+                    best = [(u, v, rw), *path]
+        return best
+
+    def _walk(
+        self, src: int, dst: int, inside: set[int], allowed: int, rw: int, limit: int | None
+    ) -> list[tuple[int, int, int]] | None:
+        """A shortest walk src ~> dst that starts just after an rw edge, ends on an edge of
+        `allowed` kinds, takes another rw edge, and never two rw edges in a row; shorter than
+        `limit` edges. States: (node, came by rw, rw edges taken capped at 2)."""
+        start = (src, 1, 1)
+        parent: dict[tuple[int, int, int], tuple[tuple[int, int, int], int]] = {start: (start, 0)}
+        frontier = deque([(start, 0)])
+        while frontier:
+            state, depth = frontier.popleft()
+            if limit is not None and depth + 2 >= limit:
+                return None
+            u, by_rw, taken = state
+            for v, kinds in self.succ[u].items():
+                if v not in inside:
+                    continue
+                steps = []
+                if kinds & allowed:
+                    steps.append(((v, 0, taken), kinds & allowed))
+                if kinds & rw and not by_rw:
+                    steps.append(((v, 1, 2), rw))
+                for nxt, used in steps:
+                    if nxt in parent:
+                        continue
+                    parent[nxt] = (state, used)
+                    if nxt == (dst, 0, 2):
+                        out: list[tuple[int, int, int]] = []
+                        at = nxt
+                        while at != start:
+                            before, k = parent[at]
+                            out.append((before[0], at[0], k))
+                            at = before
+                        return out[::-1]
+                    frontier.append((nxt, depth + 1))
+        return None
+
     def _path(
         self, src: int, dst: int, inside: set[int], allowed: int, limit: int | None
     ) -> list[tuple[int, int, int]] | None:

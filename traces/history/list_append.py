@@ -28,6 +28,10 @@ appends shown in another order than it made them), duplicate-append (a value app
 key), duplicate-elements (a read with a value twice), garbage-read (a read of a value nobody
 appended).
 
+The model judged is any of consistency.py's lattice (`--consistency`): the searches add rt edges
+for a real-time model, process order for a strong session one, and the history holds when no
+anomaly found rules the model out (anomalies.py `Report.holds_under`).
+
 Transactions that failed took no effect (only G1a looks at them); one whose outcome is unknown
 (`info`) may have: its appends are placed when a read saw them (and once one is seen, it took
 effect whole: its unseen appends order reads as a committed one's do), and it has no completion
@@ -50,6 +54,7 @@ import attrs
 
 from meshcheck.traces.history import alongside
 from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import events
 from meshcheck.traces.history import reader
@@ -78,7 +83,7 @@ SINGLE = (
     "duplicate-elements",
     "garbage-read",
 )
-KINDS = (*SINGLE, *anomalies.CLASSES)
+KINDS = (*SINGLE, *anomalies.REPORTED)
 # a list read longer than this is shown by its ends and its length
 LONG = 8
 
@@ -97,11 +102,11 @@ class Txn(txn.Txn):
 
 @attrs.frozen
 class Report(anomalies.Report):
-    """The anomalies found: the history holds when there is none."""
+    """The anomalies found: the history holds when none of them rules out the model checked."""
 
     @property
     def holds(self) -> bool:
-        return not self.anomalies
+        return self.holds_under()
 
 
 def parse(calls: Sequence[events.Call], name: str) -> list[Txn]:
@@ -265,8 +270,10 @@ def check(
     consistency: str = "strict-serializable",
     known: Known | None = None,
 ) -> Report:
-    """Every anomaly of the history (see the module's docstring) that `consistency` rules out.
-    `known`: what reading the transactions found (`_read`), not found again."""
+    """Every anomaly of the history (see the module's docstring) the searches `consistency` (a
+    model of consistency.py's lattice) asks for find: with rt edges for a real-time model, with
+    process order for a strong session one. `known`: what reading the transactions found
+    (`_read`), not found again."""
     with reader.bulk():  # the maps of a large history: no cycle among them
         return _check(txns, consistency, known)
 
@@ -384,8 +391,11 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
             for v, later in unseen.get(k, ()):
                 graph.add(t.index, later.index, RW)
                 why.setdefault((t.index, later.index, RW), (k, v, "later"))
-    strict = consistency == "strict-serializable"
-    if strict and known is None:
+    extra = lattice.edges(consistency)
+    strict = extra is not None
+    if extra == lattice.PROCESS_EDGES:
+        txn.process_order(txns, lambda i: by_index[i].process, graph)
+    elif strict and known is None:
         realtime(txns, graph)
     elif strict and known is not None:  # the frontiers `realtime` finds, found: the same edges
         before = known.before
@@ -395,6 +405,8 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
                     graph.add(u, t.index, RT)
     explain = functools.partial(_explain, by_index, why)
     anomalies.search(graph, strict, classify, explain, defaultdict(set), found)
+    if extra == lattice.PROCESS_EDGES:
+        found.as_process()
     edges = sum(len(s) for s in graph.succ)
     seconds = time.monotonic() - start
     return Report(consistency, len(txns), txn.keys(txns), edges, seconds, found.ordered(KINDS))
@@ -547,11 +559,26 @@ def _why(kind: int, a: Txn, b: Txn, facts: tuple[Hashable, ...]) -> str:
 def render(report: Report, name: str) -> str:
     """The report: a verdict line, then each kind of anomaly found with up to SHOWN explained."""
     what = report.what("list-append")
-    if report.holds:
-        return f"{name}: {report.consistency.replace('-', ' ')} ({what}): no anomaly found\n"
-    serial = all(k.endswith("-realtime") for k in report.anomalies)
-    verdict = "serializable but not strict serializable" if serial else "not serializable"
-    return report.text(name, verdict, "list-append")
+    model = report.consistency.replace("-", " ")
+    if not report.anomalies:
+        return f"{name}: {model} ({what}): no anomaly found\n" + "".join(
+            line + "\n" for line in report.models()
+        )
+    return report.text(name, verdict(report), "list-append")
+
+
+def verdict(report: anomalies.Report) -> str:
+    """The verdict line's words on a history with anomalies: as ever for strict serializability
+    and serializability; for another model, whether the anomalies rule it out."""
+    model = report.consistency.replace("-", " ")
+    if report.consistency == "strict-serializable":
+        serial = all(k.endswith("-realtime") for k in report.anomalies)
+        return "serializable but not strict serializable" if serial else "not serializable"
+    if report.consistency == "serializable":
+        return "not serializable"
+    if report.holds_under():
+        return f"{model} holds, with anomalies it allows"
+    return f"not {model}"
 
 
 def read(path: str) -> tuple[str, list[Txn]]:

@@ -38,13 +38,15 @@ class Fact:
     elimination: the reader read `value`, which `other` wrote, and the writer's `written` came
     after), before (ww, found by elimination: the writer's `written` came before the other's
     `value`, which `other` read), rt, or a supposition (suppose-after, suppose-before, as after
-    and before)."""
+    and before); or a version order one of Elle's options assumes (linearizable-keys,
+    sequential-keys: `value`, of `other`, came before `written`, which `then` saw; rw_keys.py)."""
 
     how: str
     key: Hashable = None
     value: Hashable = None
     other: int = -1
     written: Hashable = None
+    then: int = -1
 
 
 class State:
@@ -154,7 +156,21 @@ def search(
     def explain(cycle: anomalies.Cycle) -> list[str]:
         return anomalies.explain(cycle, txns, lambda u, v, bit: _why(state, u, v, bit, txns))
 
-    anomalies.search(state.graph, strict, state.name, explain, covered, found)
+    def walk(cycle: anomalies.Cycle) -> str | None:
+        """A G-nonadjacent walk's name: only when every edge of it found by elimination would,
+        the other way, close a cycle that rules snapshot isolation out as well (G0, G1c,
+        G-single: the lattice's severity is a chain), never a G2 whose rw edges may be
+        adjacent."""
+        kind = state.name(cycle)
+        if not kind.startswith("G2"):
+            return None
+        for u, v, kinds in cycle:
+            alt = state.alt(u, v, kinds & -kinds)
+            if alt >= 0 and CLASSES[alt].startswith("G2"):
+                return None
+        return kind.replace("G2", "G-nonadjacent")
+
+    anomalies.search(state.graph, strict, state.name, explain, covered, found, walk)
 
 
 def _why(state: State, u: int, v: int, bit: int, txns: Mapping[int, Txn]) -> str:
@@ -173,6 +189,16 @@ def _why(state: State, u: int, v: int, bit: int, txns: Mapping[int, Txn]) -> str
         )
     if fact.how == "initial":
         return f"rw {k}: {a.label()} read {k} = null (never written), and {b.label()} wrote {fact.written}"
+    if fact.how in ("linearizable-keys", "sequential-keys"):
+        from meshcheck.traces.history import rw_keys  # (it imports this module)
+
+        by = rw_keys.because(fact.how, txns[fact.other], txns[fact.then])
+        if bit == WW:
+            return f"ww {k}: {a.label()}'s {value} came before {b.label()}'s {fact.written}: {by}"
+        return (
+            f"rw {k}: {a.label()} read {k} = {value}, and {b.label()}'s {fact.written} came "
+            f"after it: {by}"
+        )
     other = txns[fact.other].label()
     if fact.how == "suppose-after":
         return f"rw {k}: supposing {b.label()}'s {fact.written} came after {a.label()} read {value}"

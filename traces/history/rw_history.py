@@ -14,6 +14,7 @@ import attrs
 
 from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import events
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RW
 from meshcheck.traces.history.cycles import WR
@@ -83,10 +84,11 @@ class History:
 
 
 def build(
-    txns: Sequence[Txn], found: anomalies.Found
+    txns: Sequence[Txn], found: anomalies.Found, keys: Sequence[str] = ()
 ) -> tuple[History, list[tuple[int, int, int, Fact]]]:
     """The per-transaction anomalies, the transactions that took effect, and the edges that need
-    no elimination: wr, rw from reads of null, and those of writes following reads."""
+    no elimination: wr, rw from reads of null, those of writes following reads, and those of the
+    version orders Elle's options `keys` assume (rw_keys.py)."""
     # (key, value) -> its writer, and whether it is the writer's last write to the key
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
@@ -112,7 +114,15 @@ def build(
     # (reader, key, value read, its writer), the writer None for a read of null
     versions: list[tuple[Txn, Hashable, Hashable, Txn | None]] = []
     for t in ok:
-        for k, v in _internal(t, found).items():
+        external = _internal(t, found)
+        # a later read of a key shows no version, but one of a value nobody wrote, or another
+        # transaction overwrote, is wrong all the same
+        seen: set[Hashable] = set()
+        for f, k, v in t.mops:
+            if f == "r" and k in seen and v is not None and (k, v) not in ambiguous:
+                _later_read(t, k, v, writer, aborted, found)
+            seen.add(k)
+        for k, v in external.items():
             if v is None:
                 versions.append((t, k, None, None))
                 continue
@@ -164,6 +174,7 @@ def build(
                 fact = Fact("follows", k, v, source.index, writes[i][k])
                 fixed.append((source.index, i, WW, fact))
                 fixed.extend((o, i, RW, fact) for o in who if o != i)
+    fixed.extend(rw_keys.edges(keys, by_index, nodes, reads, writes, found))
     # the pairs to eliminate, the keys with fewest first, as many as PAIRS allows
     pairs: list[Pair] = []
     skipped: list[Hashable] = []
@@ -177,6 +188,29 @@ def build(
     exact = not skipped and len(nodes) <= SEARCHED
     h = History(by_index, nodes, reads, writes, tuple(pairs), exact, tuple(skipped))
     return h, fixed
+
+
+def _later_read(
+    t: Txn,
+    k: Hashable,
+    v: Hashable,
+    writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
+    aborted: dict[tuple[Hashable, Hashable], Txn],
+    found: anomalies.Found,
+) -> None:
+    """A read after the transaction's own access to the key: of a value nobody wrote (G1a when
+    a failed transaction did), or one its writer overwrote (G1b)."""
+    if (k, v) not in writer:
+        anomalies.unwritten(found, t, aborted.get((k, v)), f"{k} = {v}", "wrote")
+        return
+    w, final = writer[(k, v)]
+    if not final and w is not t:
+        found.add(
+            "G1b",
+            f"{t.label()} read {k} = {v}, which {w.label()} overwrote with a later write to {k}",
+            w.show(),
+            t.show(),
+        )
 
 
 def _internal(t: Txn, found: anomalies.Found) -> dict[Hashable, Hashable]:

@@ -47,6 +47,13 @@ order, or each closes a cycle: an anomaly named by the less severe side). Otherw
 is undecided: no anomaly found, the keys whose versions' order was left open named, exit 2,
 never a claim of serializability.
 
+Any model of consistency.py's lattice may be judged (`--consistency`; rt edges for a real-time
+one, process order for a strong session one): a model an anomaly found rules out does not hold;
+one a serial order implies, or (read committed, read uncommitted) a version order made of the
+edges known in every version order, holds; otherwise the verdict is undecided. Elle's
+version-order options (`--linearizable-keys`, `--sequential-keys`) add the edges they assume
+(rw_keys.py).
+
 Transactions that failed took no effect (only G1a looks at them); one whose outcome is unknown
 (`info`) took effect when a read saw one of its writes (it then has no completion time: no rt
 edge out of it), and is left out otherwise (it may have run last). A history with no committed
@@ -65,6 +72,7 @@ import attrs
 
 from meshcheck.traces.history import alongside
 from meshcheck.traces.history import anomalies
+from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import losses_rw
 from meshcheck.traces.history import rw_edges
@@ -73,6 +81,8 @@ from meshcheck.traces.history import rw_history
 from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
+from meshcheck.traces.history.cycles import WR
+from meshcheck.traces.history.cycles import WW
 from meshcheck.traces.history.rw_edges import Fact
 from meshcheck.traces.history.rw_edges import State
 from meshcheck.traces.history.rw_elimination import Pair
@@ -85,8 +95,8 @@ from meshcheck.traces.history.rw_history import History
 # read in the module that defines it: a test that changes one patches that module.
 CYCLES = anomalies.CYCLES
 CLASSES = anomalies.CLASSES
-SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read")
-KINDS = (*SINGLE, *CLASSES)
+SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read", "cyclic-versions")
+KINDS = (*SINGLE, *anomalies.REPORTED)
 CONSISTENCY = anomalies.CONSISTENCY
 SHOWN = anomalies.SHOWN  # also the pairs of versions left unordered that are shown
 ELIMINATED = rw_history.ELIMINATED
@@ -114,30 +124,48 @@ class Report(anomalies.Report):
     serializable: bool | None  # the same, real time aside
     open_keys: tuple[Hashable, ...] = ()  # when undecided: keys whose versions' order was open
     undecided: tuple[str, ...] = ()  # ... and some of the pairs of versions left unordered
+    # the model is one a version order proves (consistency.BY_VERSION_ORDER), and the edges
+    # known in every version order close no cycle of the kinds it rules out
+    ordered: bool = False
 
     @property
     def holds(self) -> bool | None:
-        return self.order
+        """Whether the model checked holds: not when an anomaly found rules it out; yes when a
+        serial order was found (keeping the real-time or process order the model asks for: a
+        serializable model of the same edges, which implies it), or a version order proves it
+        (`ordered`); else undecided."""
+        if not self.holds_under():
+            return False
+        if self.order or self.ordered:
+            return True
+        return None
 
 
-def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Report:
-    """Every anomaly of the history (see the module's docstring) that `consistency` rules out, and
-    whether a serial order was found."""
+def check(
+    txns: Sequence[Txn], consistency: str = "strict-serializable", keys: Sequence[str] = ()
+) -> Report:
+    """Every anomaly of the history (see the module's docstring) the searches `consistency` (a
+    model of consistency.py's lattice) asks for find, and whether a serial order was found;
+    `keys`, the version orders of Elle's options assumed (rw_keys.py)."""
     start = time.monotonic()
     found = anomalies.Found()
-    h, fixed = rw_history.build(txns, found)
+    h, fixed = rw_history.build(txns, found, keys)
     n = max((t.index for t in txns), default=-1) + 1
     serial = State(n)
     for u, v, kind, fact in fixed:
         serial.add(u, v, kind, fact)
     pending = rw_elimination.propagate(serial, list(h.pairs), h.nodes)
-    strict = consistency == "strict-serializable"
+    extra = lattice.edges(consistency)
+    strict = extra is not None
     final, final_pending = serial, pending
     if strict:
         final = serial.copy()
         final.rt_from = len(final.facts)
         rt = cycles.Graph(n)
-        txn.realtime([h.txns[i] for i in h.nodes], rt)
+        if extra == lattice.PROCESS_EDGES:  # in rt's place, named as process order at the end
+            txn.process_order([h.txns[i] for i in h.nodes], lambda i: h.txns[i].process, rt)
+        else:
+            txn.realtime([h.txns[i] for i in h.nodes], rt)
         for u in h.nodes:
             for v in rt.succ[u]:
                 final.add(u, v, RT, Fact("rt"))
@@ -172,6 +200,21 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
             open_keys, undecided = _open(pending, h)
     if not strict:
         order = serializable
+    if extra == lattice.PROCESS_EDGES:
+        found.as_process()
+    ordered = False
+    kinds = lattice.BY_VERSION_ORDER.get(consistency)
+    if kinds is not None:
+        known = cycles.Graph(n)
+        mask = WW | (WR if "wr" in kinds.split() else 0)
+        for u, v, kind, _ in fixed:
+            if kind & mask:
+                known.add(u, v, kind)
+        if strict:
+            for u in h.nodes:
+                for v in rt.succ[u]:
+                    known.add(u, v, RT)
+        ordered = not known.components(WW | WR | RT)
     return Report(
         consistency,
         len(txns),
@@ -183,6 +226,7 @@ def check(txns: Sequence[Txn], consistency: str = "strict-serializable") -> Repo
         serializable,
         open_keys,
         undecided,
+        ordered,
     )
 
 
@@ -214,11 +258,17 @@ def render(report: Report, name: str) -> str:
         shown = ", ".join(map(str, report.open_keys[:SHOWN]))
         unknown += f" ({shown}{' ..' if len(report.open_keys) > SHOWN else ''})"
     consistency = report.consistency.replace("-", " ")
+    models = "".join(line + "\n" for line in report.models())
     if not report.anomalies:
         if report.order:
             return (
                 f"{name}: {consistency} ({what}): no anomaly found; a serial order replays "
-                "every read\n"
+                "every read\n" + models
+            )
+        if report.ordered:
+            return (
+                f"{name}: {consistency} ({what}): no anomaly found; the versions in an order "
+                "that keeps every edge known close no cycle it rules out\n" + models
             )
         verdict = (
             "serializable, strict serializability undecided" if report.serializable else "undecided"
@@ -229,8 +279,16 @@ def render(report: Report, name: str) -> str:
             "versions left unordered:",
             *("  " + line for line in report.undecided),
         ]
-        return "\n".join(out) + "\n"
-    if report.serializable is False:
+        return "\n".join(out) + "\n" + models
+    if report.consistency not in ("strict-serializable", "serializable"):
+        verdict = f"not {consistency}"
+        if report.holds:
+            verdict = f"{consistency} holds, with anomalies it allows"
+        elif report.holds is None:
+            verdict = f"{consistency} undecided, with anomalies it allows"
+            if report.open_keys:
+                verdict += f" ({unknown})"
+    elif report.serializable is False:
         verdict = "not serializable"
     elif report.serializable:
         verdict = "serializable but not strict serializable"
@@ -249,7 +307,7 @@ def run(path: str, options: Any) -> tuple[str, bool | None]:
     name, txns = read(path)
     txn.committed(name, txns)
     report, account = alongside.alongside(  # what was lost, beside the anomalies
-        lambda: check(txns, options.consistency),
+        lambda: check(txns, options.consistency, options.keys),
         lambda: losses_rw.render(losses_rw.count(txns)),
         size=len(txns),
     )

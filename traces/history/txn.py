@@ -158,6 +158,13 @@ class Timed(Protocol):
 def realtime(txns: Sequence[Timed], graph: cycles.Graph) -> None:
     """rt edges, as few as keep every real-time precedence by transitivity: at an invocation, from
     each completed transaction no completed transaction is known to follow (the frontier)."""
+    for a, b in precedences(txns):
+        graph.add(a, b, RT)
+
+
+def precedences(txns: Sequence[Timed]) -> Iterator[tuple[int, int]]:
+    """The real-time precedences (a completed before b was invoked, by index), as few as keep
+    every one by transitivity (`realtime`'s)."""
     marks: list[tuple[float, int, int]] = []
     for t in txns:
         if t.status == "fail":
@@ -172,7 +179,36 @@ def realtime(txns: Sequence[Timed], graph: cycles.Graph) -> None:
         if kind == 0:
             before[i] = tuple(frontier)
             for a in frontier:
-                graph.add(a, i, RT)
+                yield a, i
         else:
             frontier.difference_update(before.get(i, ()))
             frontier.add(i)
+
+
+def process_order(
+    txns: Sequence[Timed], process: Callable[[int], Hashable], graph: cycles.Graph
+) -> None:
+    """Edges of process order, of kind rt (the searches take them in rt's place when a strong
+    session model is checked): from each committed transaction to every later one of its process
+    (`process`, by index), as few as keep them by transitivity: to the next, and past one whose
+    outcome is unknown (it took effect at no known time: no edge out of it). A failed one took
+    no effect."""
+    for a, b in in_process_order(txns, process):
+        graph.add(a, b, RT)
+
+
+def in_process_order(
+    txns: Sequence[Timed], process: Callable[[int], Hashable]
+) -> Iterator[tuple[int, int]]:
+    """The pairs of process order (`process_order`'s), by index."""
+    last: dict[Hashable, int] = {}
+    for t in sorted(txns, key=lambda t: t.call):
+        if t.status == "fail":
+            continue
+        p = process(t.index)
+        if p is None:
+            continue
+        if p in last:
+            yield last[p], t.index
+        if t.status == "ok":
+            last[p] = t.index
