@@ -25,11 +25,14 @@ from meshcheck.violated import Violated
 from meshcheck.violated import lead
 
 # how a check's message names a property when the check does not say it: "violates A, B",
-# "A violated", "(A)" at its end (a liveness bound's name)
+# "breaks A, B" (a lockstep step), "A violated", "(A)" at its end (a liveness bound's name), and
+# "A: what" at its start (a property's own words), but for an exception's name ("KeyError: ...")
 _NAMED = (
     re.compile(r"\bviolates ([A-Z]\w*(?:, [A-Z]\w*)*)"),
+    re.compile(r"\bbreaks ([A-Z][a-z]\w*[A-Z]\w*(?:, [A-Z]\w*)*)"),
     re.compile(r"\b([A-Z][a-z]\w*[A-Z]\w*(?:, [A-Z]\w*)*) violated\b"),
     re.compile(r"\(([A-Z][a-z]\w*[A-Z]\w*)\)"),
+    re.compile(r"^([A-Z][a-z]\w*[A-Z]\w*(?<!Error)(?<!Exception)(?<!Warning)): "),
 )
 
 # the lists `first_failure()` callers are collecting into, innermost last
