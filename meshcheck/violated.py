@@ -32,6 +32,15 @@ LIVENESS_BOUND = "liveness bound"
 HISTORY_ANOMALY = "history anomaly"
 REFINEMENT = "refinement"  # the implementation left its spec (lockstep, trace validation)
 
+# The bounds meshcheck's own checks hold a run to, named as a spec names its properties, so that a
+# failure of one says which, wherever it is reported (property_tests/failure.py `named_in`).
+# Storm: a run keeps under the messages in flight and node events a correct cluster of its
+# protocol never exceeds (property_tests/free_runs.py); RestartCatchUp: a node crashed and
+# restarted in a calm cluster catches up on what the others applied while it was down, within
+# the scenario's bound (property_tests/scenarios.py `Restarting`).
+STORM = "Storm"
+RESTART_CATCH_UP = "RestartCatchUp"
+
 # the `#meta` keys of a failing check's trace: the check, and the property it violates
 CHECK = "check"
 PROPERTY = "property"

@@ -11,7 +11,8 @@ the one command that replays it, and the failure's last line says it.
 `violated` is what failed, the property's kind and name (meshcheck/violated.py): the message
 starts with it ("invariant ElectionSafety violated: ..."), so that no report, however it cuts
 the rest (the schedule of a free run, the step), loses it. A check that does not say it is read
-from its message ("violates X", "X violated"), as the kind "property".
+from its message ("violates X", "X violated"), as the kind "property"; a bound of meshcheck's own
+checks by its name where a problem's words start ("Storm: ...", "t=4066: RestartCatchUp: ...").
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import re
 from collections.abc import Iterator
 
 from meshcheck.impl.base.trace import Trace
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import RESTART_CATCH_UP
+from meshcheck.violated import STORM
 from meshcheck.violated import Violated
 from meshcheck.violated import lead
 
@@ -34,6 +38,10 @@ _NAMED = (
     re.compile(r"\(([A-Z][a-z]\w*[A-Z]\w*)\)"),
     re.compile(r"^([A-Z][a-z]\w*[A-Z]\w*(?<!Error)(?<!Exception)(?<!Warning)): "),
 )
+
+# a bound of meshcheck's own checks (meshcheck/violated.py), named where a problem's words start
+_BOUNDS = re.compile(rf"(?:^|: )({STORM}|{RESTART_CATCH_UP})\b")
+_BOUND_KINDS = {STORM: "property", RESTART_CATCH_UP: LIVENESS_BOUND}
 
 # the lists `first_failure()` callers are collecting into, innermost last
 _WATCHING: list[list[CheckFailed]] = []
@@ -76,6 +84,9 @@ class CheckFailed(AssertionError):
 
 def named_in(message: str) -> Violated | None:
     """The property a check's message names (see the module doc), or None."""
+    bound = _BOUNDS.search(message)
+    if bound:
+        return Violated(_BOUND_KINDS[bound.group(1)], bound.group(1))
     for pattern in _NAMED:
         found = pattern.search(message)
         if found:

@@ -35,6 +35,7 @@ from meshcheck.property_tests.plugin import election_timeouts
 from meshcheck.property_tests.plugin import free_run_check
 from meshcheck.property_tests.plugin import target
 from meshcheck.property_tests.plugin import write_log
+from meshcheck.violated import STORM as STORM_BOUND
 
 pytestmark = pytest.mark.fast
 
@@ -134,8 +135,10 @@ def test_its_free_runs_are_held_to_the_storm_bound_it_declares(tiny: Adapter) ->
     tight = attrs.evolve(tiny, storm=Storm(in_flight_per_node=0, events_per_node_tick=1))
     with pytest.raises(
         CheckFailed, match=r"messages in flight \(a correct cluster keeps under 0\)"
-    ):
+    ) as failed:
         check_run(tight, CALM)
+    # named as the scenarios name it, not "(unnamed)"
+    assert failed.value.violated is not None and failed.value.violated.name == STORM_BOUND
 
 
 def test_its_validation_log_s_run_stops_at_the_storm_bound_it_declares() -> None:
