@@ -41,6 +41,10 @@ the code changes:
   proxies and plans in process; no cluster run). A bug in a file that is not Python (the clock's
   preloaded library, clock_shift.c) names the module that reads it (`module`); the guard then
   proves that module is the copy's and the file beside it holds the replacement.
+- What makes a counterexample explain itself (the `#meta.check` and `#meta.property` of a written
+  failure, `trace show`'s header and the variables the property reads, the named bounds Storm and
+  RestartCatchUp) has mutation/counterexamples.toml, in the `counterexamples` group, which runs
+  its own tests (OWN["counterexamples"]).
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
@@ -70,9 +74,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
-# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), or
-# the fault injectors' (mutation/faults.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults")
+# the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml),
+# the fault injectors' (mutation/faults.toml), or what makes a counterexample explain itself
+# (mutation/counterexamples.toml)
+PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults", "counterexamples")
 CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
@@ -152,6 +157,18 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",
     ),
+    # what makes a failure explain itself: the written trace's check and property, `trace show`'s
+    # header and the variables the property reads, the named bounds (Storm, RestartCatchUp)
+    "counterexamples": (
+        "tests/test_counterexample_explains.py",
+        "tests/test_failure_record.py",
+        "tests/test_check.py",
+        "tests/test_violated.py",
+        "tests/test_plugin_pace.py",
+        "property_tests/test_scenarios.py",
+        "tests/test_show.py",
+        "tests/test_trace_show.py",
+    ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
 USERS: dict[str, tuple[str, ...]] = {
@@ -161,6 +178,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "rsm": ("raft", "pbft", "hybrid"),
     "checkers": ("checkers",),
     "faults": ("faults",),
+    "counterexamples": ("counterexamples",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (

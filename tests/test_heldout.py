@@ -192,6 +192,19 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
     assert not set(raft) & {p for p in paths if "::" not in p}  # they run no core
 
 
+EXPLAINS = CHECKERS.with_name("counterexamples.toml")
+
+
+def test_the_counterexample_mutants_apply_and_run_their_own_tests() -> None:
+    """mutation/counterexamples.toml: every mutant still applies, each is in the counterexamples
+    group, and that group runs the tests of what a counterexample says, no cluster run."""
+    files = {"violated.py", "show.py", "reads.py", "failure.py", "scenarios.py", "check.py"}
+    catalogue(EXPLAINS, "counterexamples", 10, files)
+    paths, unknown = select_tests(ROOT, "counterexamples")
+    assert "tests/test_counterexample_explains.py" in paths and unknown == []
+    assert not any("cluster" in p for p in paths), paths
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')
