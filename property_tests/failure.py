@@ -8,7 +8,8 @@ of the minimal example it shrank to, so after a run `steps` is the shrunk length
 vocabulary, ready to be written as ITF; once it is written (property_tests/record.py), `replay` is
 the one command that replays it, and the failure's last line says it.
 
-`violated` is what failed, the property's kind and name (meshcheck/violated.py): the message
+`violated` is what failed, the property's kind and name (meshcheck/violated.py), which the trace
+also says (`#meta.property`, wherever it is then written from): the message
 starts with it ("invariant ElectionSafety violated: ..."), so that no report, however it cuts
 the rest (the schedule of a free run, the step), loses it. A check that does not say it is read
 from its message ("violates X", "X violated"), as the kind "property"; a bound of meshcheck's own
@@ -21,8 +22,12 @@ import contextlib
 import re
 from collections.abc import Iterator
 
+import attrs
+
 from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import PROPERTY
 from meshcheck.violated import RESTART_CATCH_UP
 from meshcheck.violated import STORM
 from meshcheck.violated import Violated
@@ -63,6 +68,10 @@ class CheckFailed(AssertionError):
         super().__init__(message)
         self.message = message
         self.steps = steps
+        if trace is not None and self.violated is not None and PROPERTY not in trace.meta:
+            # the counterexample names what it shows, wherever it is written from
+            named = FrozenDict({**trace.meta, PROPERTY: self.violated.name})
+            trace = attrs.evolve(trace, meta=named)
         self.trace = trace
         self.replay: str | None = None
         self.recheck: str | None = None

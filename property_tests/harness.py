@@ -291,8 +291,7 @@ class Follower:
         )
         trace = self.target.trace(self.path, self.bugs, tuple(problem), self.source)
         # the property a step broke, by name, else the spec the implementation left
-        left = Violated(REFINEMENT, f"{self.target.name}.tla" if self.target.named else "spec")
-        violated = named_in(message) or left
+        violated = named_in(message) or Violated(REFINEMENT, f"{self.target.name}.tla")
         raise CheckFailed(message, steps=len(steps), trace=trace, violated=violated)
 
     def compare(self, label: Label, want: FrozenDict, got: FrozenDict) -> None:

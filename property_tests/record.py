@@ -49,7 +49,9 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.violated import VIOLATED
+from meshcheck.violated import Violated
 from meshcheck.violated import explained
+from meshcheck.violated import property_of
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.harness import Harness
@@ -205,7 +207,10 @@ def save_shortest(
     folder = resource("meshcheck.traces", protocol)
     for mutant in argv or list(bugs):
         trace, spec = shortest(mutant)
-        trace = with_rerun(trace, spec)
+        named = property_of(trace.meta)
+        shown = Violated("property", named) if named is not None else None
+        meta = explained(trace.meta, f"{spec.protocol} {spec.check}", shown)
+        trace = with_rerun(attrs.evolve(trace, meta=meta), spec)
         trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
         path = itf.write(trace, folder / f"{mutant}.itf.json")
         print(f"{mutant}: {len(trace.steps) - 1} steps -> {path}")
