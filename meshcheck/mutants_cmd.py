@@ -52,6 +52,7 @@ from meshcheck.exercise import VACUOUS
 from meshcheck.impl.base.errors import EXIT_HOLDS
 from meshcheck.impl.base.errors import EXIT_VIOLATED
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.violated import explained
 
 
 class UnknownMutant(MeshcheckError):
@@ -221,6 +222,9 @@ def _outcome(
             saved = ""
             trace = failure.trace
             if save is not None and trace is not None and trace.meta.get("source") == "lockstep":
+                trace = attrs.evolve(
+                    trace, meta=explained(trace.meta, check.name, failure.violated)
+                )
                 saved = _save(trace, save / corpus_folder(protocol) / f"{mutant}.itf.json")
             runs = _runs(saturation.take_runs())
             attempts.append(

@@ -4,11 +4,21 @@ A failure's text (a property test's, a TLC run's, a stored trace's replay) may b
 schedule of a free run, the seed, the step. Every report of it (verify's terminal summary and
 progress lines, its JSON, JUnit and HTML reports, `trace replay`) puts the violated property
 first and never cuts it; the rest may be cut (`lead`).
+
+The trace a failing check writes says the same at its top (`explained`): `#meta.check`, the
+check that failed, and `#meta.property`, the name of the property it violates, which
+`meshcheck trace show` prints in its header and whose variables it always shows
+(traces/show.py, traces/reads.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attrs
+
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.impl.base.values import Value
 
 # the JUnit property of a failed property test that names what it violated
 # (property_tests/conftest.py writes it, meshcheck/verify.py reads it)
@@ -21,6 +31,20 @@ TEMPORAL_PROPERTY = "temporal property"
 LIVENESS_BOUND = "liveness bound"
 HISTORY_ANOMALY = "history anomaly"
 REFINEMENT = "refinement"  # the implementation left its spec (lockstep, trace validation)
+
+# The bounds meshcheck's own checks hold a run to, named as a spec names its properties, so that a
+# failure of one says which, wherever it is reported (property_tests/failure.py `named_in`).
+# Storm: a run keeps under the messages in flight and node events a correct cluster of its
+# protocol never exceeds (property_tests/free_runs.py); RestartCatchUp: a node crashed and
+# restarted in a calm cluster catches up on what the others applied while it was down, within
+# the scenario's bound (property_tests/scenarios.py `Restarting`).
+STORM = "Storm"
+RESTART_CATCH_UP = "RestartCatchUp"
+
+# the `#meta` keys of a failing check's trace: the check, and the property it violates
+CHECK = "check"
+PROPERTY = "property"
+UNNAMED = "(unnamed)"  # the property of a failure that names none
 
 
 @attrs.frozen
@@ -82,3 +106,24 @@ def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
         return whole
     keep = max(width - 3, len(head))
     return whole[:keep] + "..."
+
+
+def explained(meta: Mapping[str, Value], check: str, violated: Violated | None) -> FrozenDict:
+    """A failing check's trace's `#meta`, `meta` with the check that failed and the name of the
+    property it violates (`UNNAMED` when the failure names none; a check names what it promises,
+    so that is a gap to close, said rather than hidden)."""
+    named = violated.name if violated is not None and violated.name else UNNAMED
+    return FrozenDict({**meta, CHECK: check, PROPERTY: named})
+
+
+def property_of(meta: Mapping[str, Value]) -> str | None:
+    """The name of the property a trace's `#meta` says it violates: `#meta.property`, else the
+    name of a model checker's `#meta.violation` (a counterexample written before `property`
+    was); None when it names none."""
+    named = meta.get(PROPERTY)
+    if isinstance(named, str) and named and named != UNNAMED:
+        return named
+    violation = meta.get("violation")
+    if isinstance(violation, Mapping) and isinstance(violation.get("name"), str):
+        return str(violation["name"]) or None
+    return None

@@ -50,6 +50,10 @@ the code changes:
   mapping to it) has its own, mutation/clients.toml (`--bugs-file mutation/clients.toml`), in the
   `clients` group, which runs the outcome contract and the client loops' tests (OWN["clients"]:
   no server, no cluster run).
+- What makes a counterexample explain itself (the `#meta.check` and `#meta.property` of a written
+  failure, `trace show`'s header and the variables the property reads, the named bounds Storm and
+  RestartCatchUp) has mutation/counterexamples.toml, in the `counterexamples` group, which runs
+  its own tests (OWN["counterexamples"]).
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
@@ -80,9 +84,20 @@ ROOT = Path(__file__).resolve().parent.parent
 BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
 # the groups a bug can be in: a protocol core's, the manager's (mutation/routing.toml), the history
-# checkers' (mutation/checkers.toml), the fault injectors' (mutation/faults.toml), or the system
-# plug-ins' outcomes (mutation/clients.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "routing", "checkers", "faults", "clients")
+# checkers' (mutation/checkers.toml), the fault injectors' (mutation/faults.toml), the system
+# plug-ins' outcomes (mutation/clients.toml), or what makes a counterexample explain itself
+# (mutation/counterexamples.toml)
+PROTOCOLS = (
+    "raft",
+    "pbft",
+    "hybrid",
+    "rsm",
+    "routing",
+    "checkers",
+    "faults",
+    "clients",
+    "counterexamples",
+)
 CORES = ("raft", "pbft", "hybrid", "rsm")
 CLASSES = (
     "client-visible",
@@ -180,6 +195,18 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_systems_jsonl.py",
         "tests/test_systems_clients.py",
     ),
+    # what makes a failure explain itself: the written trace's check and property, `trace show`'s
+    # header and the variables the property reads, the named bounds (Storm, RestartCatchUp)
+    "counterexamples": (
+        "tests/test_counterexample_explains.py",
+        "tests/test_failure_record.py",
+        "tests/test_check.py",
+        "tests/test_violated.py",
+        "tests/test_plugin_pace.py",
+        "property_tests/test_scenarios.py",
+        "tests/test_show.py",
+        "tests/test_trace_show.py",
+    ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm,
 # the manager runs PBFT and the hybrid layer
@@ -192,6 +219,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "checkers": ("checkers",),
     "faults": ("faults",),
     "clients": ("clients",),
+    "counterexamples": ("counterexamples",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (

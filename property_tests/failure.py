@@ -8,10 +8,12 @@ of the minimal example it shrank to, so after a run `steps` is the shrunk length
 vocabulary, ready to be written as ITF; once it is written (property_tests/record.py), `replay` is
 the one command that replays it, and the failure's last line says it.
 
-`violated` is what failed, the property's kind and name (meshcheck/violated.py): the message
+`violated` is what failed, the property's kind and name (meshcheck/violated.py), which the trace
+also says (`#meta.property`, wherever it is then written from): the message
 starts with it ("invariant ElectionSafety violated: ..."), so that no report, however it cuts
 the rest (the schedule of a free run, the step), loses it. A check that does not say it is read
-from its message ("violates X", "X violated"), as the kind "property".
+from its message ("violates X", "X violated"), as the kind "property"; a bound of meshcheck's own
+checks by its name where a problem's words start ("Storm: ...", "t=4066: RestartCatchUp: ...").
 """
 
 from __future__ import annotations
@@ -20,17 +22,31 @@ import contextlib
 import re
 from collections.abc import Iterator
 
+import attrs
+
 from meshcheck.impl.base.trace import Trace
+from meshcheck.impl.base.values import FrozenDict
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import PROPERTY
+from meshcheck.violated import RESTART_CATCH_UP
+from meshcheck.violated import STORM
 from meshcheck.violated import Violated
 from meshcheck.violated import lead
 
 # how a check's message names a property when the check does not say it: "violates A, B",
-# "A violated", "(A)" at its end (a liveness bound's name)
+# "breaks A, B" (a lockstep step), "A violated", "(A)" at its end (a liveness bound's name), and
+# "A: what" at its start (a property's own words), but for an exception's name ("KeyError: ...")
 _NAMED = (
     re.compile(r"\bviolates ([A-Z]\w*(?:, [A-Z]\w*)*)"),
+    re.compile(r"\bbreaks ([A-Z][a-z]\w*[A-Z]\w*(?:, [A-Z]\w*)*)"),
     re.compile(r"\b([A-Z][a-z]\w*[A-Z]\w*(?:, [A-Z]\w*)*) violated\b"),
     re.compile(r"\(([A-Z][a-z]\w*[A-Z]\w*)\)"),
+    re.compile(r"^([A-Z][a-z]\w*[A-Z]\w*(?<!Error)(?<!Exception)(?<!Warning)): "),
 )
+
+# a bound of meshcheck's own checks (meshcheck/violated.py), named where a problem's words start
+_BOUNDS = re.compile(rf"(?:^|: )({STORM}|{RESTART_CATCH_UP})\b")
+_BOUND_KINDS = {STORM: "property", RESTART_CATCH_UP: LIVENESS_BOUND}
 
 # the lists `first_failure()` callers are collecting into, innermost last
 _WATCHING: list[list[CheckFailed]] = []
@@ -52,6 +68,10 @@ class CheckFailed(AssertionError):
         super().__init__(message)
         self.message = message
         self.steps = steps
+        if trace is not None and self.violated is not None and PROPERTY not in trace.meta:
+            # the counterexample names what it shows, wherever it is written from
+            named = FrozenDict({**trace.meta, PROPERTY: self.violated.name})
+            trace = attrs.evolve(trace, meta=named)
         self.trace = trace
         self.replay: str | None = None
         self.recheck: str | None = None
@@ -73,6 +93,9 @@ class CheckFailed(AssertionError):
 
 def named_in(message: str) -> Violated | None:
     """The property a check's message names (see the module doc), or None."""
+    bound = _BOUNDS.search(message)
+    if bound:
+        return Violated(_BOUND_KINDS[bound.group(1)], bound.group(1))
     for pattern in _NAMED:
         found = pattern.search(message)
         if found:

@@ -10,7 +10,9 @@ a schedule becomes a cluster, and what must hold.
 One storm rule for every protocol (`run`): a mutant can set off a storm (messages in flight that
 grow without end, or events that never let the clock move), so a run stops once it has more
 messages in flight, or has taken more node events, than a correct cluster ever does (the protocol's
-`Storm`, measured), and that is a failure too, reported after the property's own verdict.
+`Storm`, measured), and that is a failure too, reported after the property's own verdict, by the
+bound's name: "Storm: 57 messages in flight ..." (meshcheck/violated.py `STORM`), wherever the run
+was (a free run, a scripted scenario, a plug-in's run).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from meshcheck.impl.sim import Faults
 from meshcheck.impl.sim import Phases
 from meshcheck.impl.sim import Simulator
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.violated import STORM
 from meshcheck.violated import Violated
 
 CHAOS_EVERY = 100  # ticks between chaos rounds (Faults' default): fault phases end on a round
@@ -355,7 +358,13 @@ def run(
     finally:
         coverage.free_run(sim)  # what the run reached (meshcheck/coverage.py), when recording
     if len(sim.network) > in_flight:
-        return f"{len(sim.network)} messages in flight (a correct cluster keeps under {in_flight})"
+        return (
+            f"{STORM}: {len(sim.network)} messages in flight "
+            f"(a correct cluster keeps under {in_flight})"
+        )
     if sim.events > events:
-        return f"{sim.events} node events by t={sim.now} (a correct cluster takes under {events})"
+        return (
+            f"{STORM}: {sim.events} node events by t={sim.now} "
+            f"(a correct cluster takes under {events})"
+        )
     return None

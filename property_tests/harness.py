@@ -42,6 +42,7 @@ from meshcheck.impl.base.trace import Step
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.failure import named_in
 from meshcheck.property_tests.lockstep import LockstepBase
 from meshcheck.property_tests.lockstep import SuccessorCache
 from meshcheck.property_tests.lockstep import build_machine
@@ -55,6 +56,8 @@ from meshcheck.specs.tlc.stepper import State
 from meshcheck.specs.tlc.stepper import Stepper
 from meshcheck.specs.tlc.stepper import Transition
 from meshcheck.traces import itf
+from meshcheck.violated import REFINEMENT
+from meshcheck.violated import Violated
 
 
 def resource(package: str, *parts: str) -> Path:
@@ -287,7 +290,9 @@ class Follower:
             f"({'... ' if len(steps) > 6 else ''}{shown}):\n  " + "\n  ".join(problem)
         )
         trace = self.target.trace(self.path, self.bugs, tuple(problem), self.source)
-        raise CheckFailed(message, steps=len(steps), trace=trace)
+        # the property a step broke, by name, else the spec the implementation left
+        violated = named_in(message) or Violated(REFINEMENT, f"{self.target.name}.tla")
+        raise CheckFailed(message, steps=len(steps), trace=trace, violated=violated)
 
     def compare(self, label: Label, want: FrozenDict, got: FrozenDict) -> None:
         """The refinement check: the implementation's abstract state is the spec's."""

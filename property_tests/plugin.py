@@ -90,6 +90,7 @@ from meshcheck.traces.logs import Verdict
 from meshcheck.traces.logs import loads
 from meshcheck.traces.logs import validate
 from meshcheck.violated import ACTION_PROPERTY
+from meshcheck.violated import HISTORY_ANOMALY
 from meshcheck.violated import INVARIANT
 from meshcheck.violated import LIVENESS_BOUND
 from meshcheck.violated import Violated
@@ -375,12 +376,15 @@ def check_run(
             schedule,
             trace,
         )
-    problem = overload or check_history(sim, linearize=own_answers)
+    if overload is not None:  # "Storm: ...", the bound's name (free_runs.run)
+        raise failure(overload, schedule, trace)
+    problem = check_history(sim, linearize=own_answers)
     if problem is None and broken is not None:  # a liveness promise, "Name: what"
         what = Violated(LIVENESS_BOUND, broken.split(":", 1)[0])
         raise failure(broken, schedule, trace, violated=what)
-    if problem is not None:
-        raise failure(problem, schedule, trace)
+    if problem is not None:  # "check name: what", as the reference core's free runs name it
+        anomaly = Violated(HISTORY_ANOMALY, problem.split(": ", 1)[0])
+        raise failure(problem, schedule, trace, violated=anomaly)
     done = exercised(sim, schedule)
     return Checked(sim, tuple(decided), tuple(undecided), done, exercise.note(done))
 

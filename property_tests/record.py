@@ -49,6 +49,9 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.traces import itf
 from meshcheck.violated import VIOLATED
+from meshcheck.violated import Violated
+from meshcheck.violated import explained
+from meshcheck.violated import property_of
 
 if TYPE_CHECKING:
     from meshcheck.property_tests.harness import Harness
@@ -204,7 +207,10 @@ def save_shortest(
     folder = resource("meshcheck.traces", protocol)
     for mutant in argv or list(bugs):
         trace, spec = shortest(mutant)
-        trace = with_rerun(trace, spec)
+        named = property_of(trace.meta)
+        shown = Violated("property", named) if named is not None else None
+        meta = explained(trace.meta, f"{spec.protocol} {spec.check}", shown)
+        trace = with_rerun(attrs.evolve(trace, meta=meta), spec)
         trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "bugs": (mutant,)}))
         path = itf.write(trace, folder / f"{mutant}.itf.json")
         print(f"{mutant}: {len(trace.steps) - 1} steps -> {path}")
@@ -278,15 +284,22 @@ def file_name(test: str) -> str:
     return f"{name or 'failure'}.itf.json"
 
 
+def check_name(spec: Rerun | None, test: str) -> str:
+    """The check a written failure names (`#meta.check`): the protocol's check that re-runs it
+    ("raft safety"), else the test that failed."""
+    return f"{spec.protocol} {spec.check}" if spec is not None else test
+
+
 def write_failure(
     failed: CheckFailed, test: str, *, folder: Path | None = None, again: str | None = None
 ) -> Path | None:
     """Write the failure's counterexample (with what re-runs it, for a free run) as ITF under
-    `folder` (default: `failures()`); give the failure the command that replays it. None if it has
-    no trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
-    drive three simulators at once) is written as one empty state with what re-runs it: the
-    schedule's seed gives the same run again. `again`: the command that runs the test again
-    (`again_command`), the replay line of a trace `meshcheck trace replay` cannot replay."""
+        `folder` (default: `failures()`); give the failure the command that replays it. None if it has
+        no trace and no check to re-run it. A free run that keeps no trace of its own (the routing runs
+        drive three simulators at once) is written as one empty state with what re-runs it: the
+        schedule's seed gives the same run again. Its `#meta` names the check and the property
+    (meshcheck/violated.py `explained`). `again`: the command that runs the test again
+        (`again_command`), the replay line of a trace `meshcheck trace replay` cannot replay."""
     spec = rerun_of(failed)
     trace = failed.trace
     if trace is None:
@@ -295,7 +308,8 @@ def write_failure(
         trace = Trace((), (Step(FrozenDict()),), meta={"source": "impl", "protocol": spec.protocol})
     if spec is not None:
         trace = with_rerun(trace, spec)
-    trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "test": test}))
+    meta = explained({**trace.meta, "test": test}, check_name(spec, test), failed.violated)
+    trace = attrs.evolve(trace, meta=meta)
     if again and not replayable(trace):
         trace = attrs.evolve(trace, meta=FrozenDict({**trace.meta, "again": again}))
     path = itf.write(trace, (folder or failures()) / file_name(test))

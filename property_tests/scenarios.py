@@ -23,7 +23,10 @@ here once:
 - `Restarting`: the restart scenario of any protocol, a plug-in's too, from its description alone
   (its calm cluster, storm bound and verdict; which node to restart and what it must catch up
   on, when the defaults do not fit): the cluster applies something, the node crashes, stays down
-  a while, restarts and catches up, `cycles` times;
+  a while, restarts and catches up, `cycles` times; a node that does not catch up within the
+  bound breaks RestartCatchUp (meshcheck/violated.py), and a failing schedule is reported as
+  drawn, not shrunk (`Drawn.shrink`), so a buggy library gets its verdict in a bounded number of
+  bounded runs;
 - for the tests: `held` (a scenario's unmutated runs, each asserted to hold), `crashes` (the nodes
   a run crashed) and `caught` (a mutant's failure, with its recorded counterexample).
 
@@ -59,6 +62,7 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.free_runs import share
+from meshcheck.violated import RESTART_CATCH_UP
 
 NodeT = TypeVar("NodeT", bound=Node)
 
@@ -154,6 +158,7 @@ class Scripted:
     knobs: Mapping[str, st.SearchStrategy[Any]]
     fraction: float
     n: int = 0
+    shrink: bool = True  # whether Hypothesis shrinks a failing schedule (`Drawn.shrink`)
 
     def check(self, schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
         """One run, unrecorded first; CheckFailed, with the run again recorded for its trace,
@@ -172,14 +177,19 @@ class Scripted:
         self, bugs: frozenset[str], settings: hypothesis.settings, *, n: int | None = None
     ) -> None:
         """The check `meshcheck mutants` runs: Hypothesis draws the seed and the knobs."""
-        Drawn(self.name, self.check, self.schedules, self.fraction, self.n)(bugs, settings, n=n)
+        drawn = Drawn(self.name, self.check, self.schedules, self.fraction, self.n)
+        attrs.evolve(drawn, shrink=self.shrink)(bugs, settings, n=n)
 
 
 @attrs.frozen
 class Drawn:
     """The check `meshcheck mutants PROTOCOL` runs: `check` on `schedules()` drawn by Hypothesis,
     for a `fraction` of the profile's examples (at least `least`), on a cluster of `n` (a
-    caller may pass another: `n=`); `name`, the drawn test's, says what holds in each run."""
+    caller may pass another: `n=`); `name`, the drawn test's, says what holds in each run.
+    `shrink=False` reports the first failing schedule as drawn: a check whose schedule is a seed
+    and a knob or two gains no shorter run by Hypothesis trying smaller seeds, each a whole run
+    (the stored run of a mutant it kills is `shortest`'s), so its verdict comes after at most
+    the profile's share of runs and the failing one's replay."""
 
     name: str
     check: RunCheck
@@ -187,6 +197,7 @@ class Drawn:
     fraction: float
     n: int = 0
     least: int = 3
+    shrink: bool = True
 
     def __call__(
         self, bugs: frozenset[str], settings: hypothesis.settings, *, n: int | None = None
@@ -197,7 +208,11 @@ class Drawn:
             self.check(schedule, size, bugs)
 
         holds.__name__ = holds.__qualname__ = self.name
-        share(settings, self.fraction, self.least)(given(self.schedules())(holds))()
+        chosen = share(settings, self.fraction, self.least)
+        if not self.shrink:
+            phases = [p for p in chosen.phases if p is not hypothesis.Phase.shrink]
+            chosen = hypothesis.settings(chosen, phases=phases)
+        chosen(given(self.schedules())(holds))()
 
 
 def shortest(
@@ -304,12 +319,16 @@ class Restarting:
         sim.recover(victim)
         return s.wait(
             lambda: self.caught_up(sim, victim, mark),
-            f"{victim} did not catch up (index {mark}) after its restart",
+            f"{RESTART_CATCH_UP}: {victim} did not catch up (index {mark}) after its restart",
         )
 
     def scripted(self, name: str, fraction: float, n: int) -> Scripted:
-        """The scenario as its checks run it: the seed drawn, one cycle or three."""
-        return Scripted(name, self.scenario, {"cycles": st.sampled_from((1, 3))}, fraction, n)
+        """The scenario as its checks run it: the seed drawn, one cycle or three; a failing
+        schedule not shrunk (`Drawn.shrink`: a buggy library's verdict, RestartCatchUp or
+        another, comes after a bounded number of runs, each bounded by its waits' `limit`
+        and the storm bound)."""
+        knobs = {"cycles": st.sampled_from((1, 3))}
+        return Scripted(name, self.scenario, knobs, fraction, n, shrink=False)
 
 
 class _Restarted(Script[Any]):

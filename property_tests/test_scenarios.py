@@ -28,6 +28,10 @@ from meshcheck.property_tests.scenarios import applied
 from meshcheck.property_tests.scenarios import caught
 from meshcheck.property_tests.scenarios import crashes
 from meshcheck.property_tests.scenarios import held
+from meshcheck.property_tests.scenarios import recorded_failure
+from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import RESTART_CATCH_UP
+from meshcheck.violated import Violated
 from tests import adapter_example
 
 ADAPTER = adapter_example.adapter()
@@ -92,3 +96,29 @@ def test_the_plug_in_s_checks_hold_it_to_the_restart_scenario() -> None:
     restart.run(frozenset(), few)
     with pytest.raises(CheckFailed, match="applied at most once"):
         restart.run(frozenset({mutants.REPROPOSE_UNCOMMITTED}), few)
+
+
+def test_a_node_that_does_not_catch_up_breaks_restart_catch_up_in_bounded_runs() -> None:
+    """A restarted node that never catches up (a stand-in here: the catch-up never holds) breaks
+    the named bound RestartCatchUp, within the scenario's `limit`; drawn, the verdict comes after
+    the profile's share of runs and the failing one's replay, its schedule not shrunk (each
+    smaller seed Hypothesis would try is another whole run)."""
+    never = attrs.evolve(RESTARTING, caught_up=lambda sim, node, mark: False, limit=300)
+    scripted = never.scripted("restarted_node_catches_up", 1 / 10, 3)
+    failed = recorded_failure(scripted.check, Schedule(seed=0, ticks=0, cycles=1), 3, frozenset())
+    assert failed.violated == Violated(LIVENESS_BOUND, RESTART_CATCH_UP)
+    assert "RestartCatchUp: " in failed.message and "within 300 ticks" in failed.message
+
+    runs: list[Schedule] = []
+    scenario = never.scenario
+
+    def counted(schedule: Schedule, n: int, bugs: frozenset[str], record: bool) -> Any:
+        runs.append(schedule)
+        return scenario(schedule, n, bugs, record)
+
+    drawn = attrs.evolve(scripted, run=counted)
+    few = hypothesis.settings(max_examples=30, database=None, derandomize=True, deadline=None)
+    with pytest.raises(CheckFailed, match="RestartCatchUp"):
+        drawn.drawn(frozenset(), few)
+    # the first draw fails (unrecorded, then recorded), and Hypothesis replays it once: no shrinking
+    assert len(runs) == 4 and len(set(runs)) == 1, runs

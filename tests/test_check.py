@@ -54,6 +54,7 @@ def test_invariant_counterexample_has_five_states_with_values_and_actions(tmp_pa
     meta = r.trace.meta
     assert meta["source"] == "tlc"
     assert meta["violation"] == {"kind": "invariant", "name": "Small"}
+    assert (meta["check"], meta["property"]) == ("model check Counter.cfg", "Small")
     assert meta["spec"] == str(spec.resolve())
 
 

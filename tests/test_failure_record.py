@@ -55,6 +55,8 @@ def test_a_free_run_failure_is_written_with_what_re_runs_it(
     assert trace.meta["seed"] == SAFETY_KILL.seed and trace.meta["source"] == "impl"
     assert len(trace.steps) == failed.steps + 1
     assert trace.meta["rerun"]["schedule"] == repr(SAFETY_KILL)
+    # it names the check that failed and the property it violates (trace show's header says them)
+    assert (trace.meta["check"], trace.meta["property"]) == ("pbft safety", "Agreement")
     assert failed.__notes__[-1] == f"replay: meshcheck trace replay {path}"
     assert failed.replay == f"meshcheck trace replay {path}"
 
@@ -90,6 +92,8 @@ def test_a_free_run_with_no_trace_of_its_own_is_written_to_be_re_run(
     trace = itf.read(path)
     assert (trace.meta["protocol"], trace.meta["source"]) == ("routing", "impl")
     assert trace.meta["rerun"]["schedule"] == repr(schedule)
+    assert trace.meta["check"] == "routing " + trace.meta["rerun"]["check"]
+    assert trace.meta["property"] == "CriticalOnlyByBFT"
     monkeypatch.chdir(ROOT)
     assert main(["trace", "replay", str(path)]) == 1
     assert "CriticalOnlyByBFT" in capsys.readouterr().out
@@ -110,6 +114,9 @@ def test_a_lockstep_failure_replays_with_its_recorded_mutant(
     path = write_failure(failed.value, "test_lockstep", folder=tmp_path)
     assert path is not None
     assert failed.value.replay == f"meshcheck trace replay {path} --recorded-bugs"
+    written = itf.read(path).meta
+    assert failed.value.violated is not None
+    assert (written["check"], written["property"]) == ("test_lockstep", failed.value.violated.name)
     monkeypatch.chdir(ROOT)
     assert main(["trace", "replay", str(path), "--recorded-bugs"]) == 1
     assert main(["trace", "replay", str(path)]) == 0

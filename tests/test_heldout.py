@@ -245,6 +245,19 @@ def test_the_routing_mutants_apply_and_run_the_managers_tests() -> None:
         assert "property_tests/routing" in select_tests(ROOT, core)[0], core
 
 
+EXPLAINS = CHECKERS.with_name("counterexamples.toml")
+
+
+def test_the_counterexample_mutants_apply_and_run_their_own_tests() -> None:
+    """mutation/counterexamples.toml: every mutant still applies, each is in the counterexamples
+    group, and that group runs the tests of what a counterexample says, no cluster run."""
+    files = {"violated.py", "show.py", "reads.py", "failure.py", "scenarios.py", "check.py"}
+    catalogue(EXPLAINS, "counterexamples", 10, files)
+    paths, unknown = select_tests(ROOT, "counterexamples")
+    assert "tests/test_counterexample_explains.py" in paths and unknown == []
+    assert not any("cluster" in p for p in paths), paths
+
+
 def test_bad_bug_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bugs.toml"
     bad.write_text('[[bug]]\nid = "x"\nprotocol = "paxos"\n')

@@ -21,6 +21,7 @@ import pytest
 from meshcheck.impl.adapters.contract import Driver
 from meshcheck.impl.adapters.raft_core import CoreDriver
 from meshcheck.impl.raft import message_record
+from meshcheck.property_tests import plugin
 from meshcheck.property_tests.directed.library import BY_NAME
 from meshcheck.property_tests.directed.run import outcome
 from meshcheck.property_tests.directed.target import REFERENCE
@@ -35,6 +36,9 @@ from meshcheck.property_tests.plugin import election_timeouts
 from meshcheck.property_tests.plugin import free_run_check
 from meshcheck.property_tests.plugin import target
 from meshcheck.property_tests.plugin import write_log
+from meshcheck.violated import HISTORY_ANOMALY
+from meshcheck.violated import STORM as STORM_BOUND
+from meshcheck.violated import Violated
 
 pytestmark = pytest.mark.fast
 
@@ -134,8 +138,22 @@ def test_its_free_runs_are_held_to_the_storm_bound_it_declares(tiny: Adapter) ->
     tight = attrs.evolve(tiny, storm=Storm(in_flight_per_node=0, events_per_node_tick=1))
     with pytest.raises(
         CheckFailed, match=r"messages in flight \(a correct cluster keeps under 0\)"
-    ):
+    ) as failed:
         check_run(tight, CALM)
+    # named as the scenarios name it, not "(unnamed)"
+    assert failed.value.violated is not None and failed.value.violated.name == STORM_BOUND
+
+
+def test_a_free_run_s_client_history_failure_is_named_by_its_check(
+    tiny: Adapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the reference core's free runs name it: the history check's name, a history anomaly
+    (here a stand-in verdict of that check on a calm run)."""
+    verdict = "linearizable: not linearizable (key 'k'): a stand-in"
+    monkeypatch.setattr(plugin, "check_history", lambda sim, linearize=None: verdict)
+    with pytest.raises(CheckFailed, match="a stand-in") as failed:
+        check_run(tiny, CALM)
+    assert failed.value.violated == Violated(HISTORY_ANOMALY, "linearizable")
 
 
 def test_its_validation_log_s_run_stops_at_the_storm_bound_it_declares() -> None:

@@ -219,7 +219,7 @@ def test_a_storm_without_a_stall_is_named_as_the_storm_bound() -> None:
     tight = attrs.evolve(NONOOP_TARGET, storm=Storm(in_flight_per_node=1, events_per_node_tick=1))
     found = outcome(tight, BY_NAME["lost-reply"], 1)
     assert found.verdict == "fail" and found.problem is not None
-    assert "Storm (a correct cluster's bound): " in found.problem
+    assert ": Storm: " in found.problem
     assert "messages in flight (a correct cluster keeps under 3)" in found.problem
 
 

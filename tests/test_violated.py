@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from meshcheck import verify_summary as summary
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.failure import named_in
 from meshcheck.verify import Row
 from meshcheck.violated import INVARIANT
 from meshcheck.violated import LIVENESS_BOUND
@@ -37,6 +38,21 @@ def test_a_check_failure_names_what_it_violated_first() -> None:
     given = CheckFailed("x", steps=1, violated=Violated(INVARIANT, "Agreement"))
     assert str(given) == "invariant Agreement violated: x"
     assert CheckFailed("a node crashed", steps=1).violated is None
+
+
+def test_a_message_names_its_property_in_the_words_checks_use() -> None:
+    """A lockstep step that "breaks X", a problem that starts "X: ", and the bounds of meshcheck's
+    own checks wherever a problem's words start; an exception's name is no property."""
+    broke = "lockstep diverged:\n  after Step the implementation breaks MatchIndexMonotonic:"
+    assert named_in(broke) == Violated("property", "MatchIndexMonotonic")
+    assert named_in("CriticalOnlyByBFT: a write at level High") == Violated(
+        "property", "CriticalOnlyByBFT"
+    )
+    assert named_in("KeyError: 'n2'") is None
+    assert named_in("Storm: 57 messages in flight") == Violated("property", "Storm")
+    late = "t=4212: RestartCatchUp: s2 did not catch up (index 24) after its restart"
+    assert named_in(late) == Violated(LIVENESS_BOUND, "RestartCatchUp")
+    assert named_in("t=5: the cluster applied nothing new within 3000 ticks") is None
 
 
 def test_the_summary_and_the_progress_line_say_the_property_first() -> None:

@@ -16,6 +16,12 @@ changed, the messages it sent or took as `+`/`-` lines, and every other variable
 (`pc[p1]: idle -> want`, `turn: p1 -> p2`); and `node`, one server's view (its keys of the per-node
 functions, the messages from or to it), in which a run of steps that changed nothing it holds is
 folded into one line. A step is labelled by traces/labels.py, as in `trace diff` and the timeline.
+
+A counterexample explains itself: its header names the check that failed and the property it
+violates (`#meta.check`, `#meta.property`: meshcheck/violated.py), and the variables that property
+reads (`property_vars`, derived from its definition in the spec: traces/reads.py) are always shown,
+whatever `--vars` keeps or the compact layout hides, and at the last step even when that step left
+them unchanged: the last step of a MatchIndexMonotonic counterexample shows `matchIndex`.
 """
 
 from __future__ import annotations
@@ -33,12 +39,14 @@ from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.base.values import Value
 from meshcheck.traces import cluster
 from meshcheck.traces import labels
+from meshcheck.traces import reads
 from meshcheck.traces.hints import NOTHING
 from meshcheck.traces.hints import DisplayHints
 from meshcheck.traces.hints import hints_for
+from meshcheck.violated import property_of
 
 SHORT = 40  # an old value up to this long is printed in full beside the new one
-_HEADER = ("source", "spec", "config", "violation", "description", "seed")
+_HEADER = ("source", "check", "property", "spec", "config", "violation", "description", "seed")
 
 _BOLD, _DIM, _CHANGED, _LOOP, _RESET = "\x1b[1m", "\x1b[2m", "\x1b[33m", "\x1b[35m", "\x1b[0m"
 
@@ -125,6 +133,28 @@ def _header(trace: Trace, extra: Sequence[tuple[str, str]] = ()) -> list[str]:
     return [f"{k + ':':<{width}} {v}" for k, v in rows]
 
 
+def property_vars(trace: Trace, hints: DisplayHints | None = None) -> list[str]:
+    """The variables of `trace` the property it violates reads (`#meta.property`, or a model
+    checker's `#meta.violation`), in the trace's order: derived from the property's definition in
+    the spec the trace names (`#meta.spec`), else in its protocol's specs (the hints' `specs`);
+    none for a property no spec defines (a check's own bound, a client-history anomaly)."""
+    named = property_of(trace.meta)
+    if named is None:
+        return []
+    h = hints_for(trace) if hints is None else hints
+    spec = trace.meta.get("spec")
+    specs = ([spec] if isinstance(spec, str) and spec else []) + list(h.specs)
+    found: set[str] = set()
+    for name in named.split(", "):  # a check that found several broken at once names them all
+        for candidate in specs:
+            path = reads.spec_file(candidate)
+            got = reads.reads(path, name, trace.vars) if path is not None else None
+            if got is not None:
+                found |= got
+                break
+    return [v for v in trace.vars if v in found]
+
+
 def _check_vars(trace: Trace, vars: Sequence[str] | None) -> list[str]:
     if isinstance(vars, str):
         vars = [vars]  # one name, not its letters
@@ -185,6 +215,8 @@ def render(
     """
     shown = _check_vars(trace, vars)
     h = hints_for(trace) if hints is None else hints
+    about = property_vars(trace, h)  # always shown, whatever `vars` keeps (the module says why)
+    shown = [v for v in trace.vars if v in shown or v in about]
     paint = _Paint(color)
     view = trace
     ids = cluster.nodes(trace, h)
@@ -199,24 +231,32 @@ def render(
         per_node = cluster.per_node_vars(trace, ids, h)
     lines = [*_header(trace, extra), ""]
     if compact:
-        layout = _Layout(ids, per_node, cluster.message_vars(trace, h), h)
+        layout = _Layout(ids, per_node, cluster.message_vars(trace, h), h, about)
         lines += _compact(
             view, shown, vars is not None, paint, layout, full=full, fold=node is not None
         )
     else:
         # Quint's labelling variables are in each step's label already (traces/labels.py)
         plain = shown if vars is not None else [v for v in shown if v not in labels.LABEL_VARS]
-        lines += _plain(view, plain, paint, h, full=full, fold=node is not None)
+        lines += _plain(view, plain, paint, h, full=full, fold=node is not None, about=about)
     if trace.loop is not None:
         lines.append(paint(_LOOP, f"back to step {trace.loop}"))
     return "\n".join(lines) + "\n"
 
 
 def _plain(
-    trace: Trace, shown: list[str], paint: _Paint, hints: DisplayHints, *, full: bool, fold: bool
+    trace: Trace,
+    shown: list[str],
+    paint: _Paint,
+    hints: DisplayHints,
+    *,
+    full: bool,
+    fold: bool,
+    about: Sequence[str] = (),
 ) -> list[str]:
     lines: list[str] = []
     folded = _Folder(trace, lines, paint)
+    last = len(trace.steps) - 1
     for i, step in enumerate(trace.steps):
         changed = trace.changed(i)
         if fold and i > 0 and not (changed & set(shown)) and not full and i != trace.loop:
@@ -229,7 +269,7 @@ def _plain(
         for name in shown:
             new = step.state[name]
             if name not in changed:
-                if full:
+                if full or (i == last and name in about):
                     lines.append(f"    {name}: {format_value(new)}")
             elif i == 0:
                 lines.append(f"  {paint(_CHANGED, '*')} {name}: {format_value(new)}")
@@ -270,8 +310,10 @@ class _Layout:
         per_node: Sequence[str],
         boxes: Sequence[str],
         hints: DisplayHints,
+        about: Sequence[str] = (),
     ) -> None:
         self.ids, self.per_node, self.boxes, self.hints = tuple(ids), set(per_node), boxes, hints
+        self.about = frozenset(about)  # what the violated property reads: shown at the last step
 
 
 def _compact(
@@ -290,7 +332,9 @@ def _compact(
     # Every other variable is shown as what changed, but for the per-node ones the protocol's
     # layout leaves out on purpose (its hints' `hidden`, unless asked for by name with --vars)
     # and Quint's labelling variables, which the step's label already says (traces/labels.py).
-    left_out = set(labels.LABEL_VARS) | (set(h.hidden) & per_node)
+    # What the violated property reads is never left out.
+    about = layout.about
+    left_out = (set(labels.LABEL_VARS) | (set(h.hidden) & per_node)) - about
     rest = [
         v
         for v in shown
@@ -321,11 +365,14 @@ def _compact(
 
     lines: list[str] = []
     folded = _Folder(trace, lines, paint)
+    last = len(trace.steps) - 1
+    # at the last step, every node's line when the property reads one of its columns
+    whole = bool(about & set(cols.used()))
     for i, step in enumerate(trace.steps):
         body: list[str] = []
         for n in range(len(ids) if not cols.empty() else 0):
             moved = i == 0 or rows[i][n] != rows[i - 1][n]
-            if moved or full:
+            if moved or full or (i == last and whole):
                 body.append(line(i, n, moved and i > 0))
         for v in boxes:
             gone, added = cluster.change(trace.steps[i - 1].state[v] if i else (), step.state[v], h)
@@ -343,7 +390,7 @@ def _compact(
             elif name in changed:
                 for what, how in _changes(name, trace.steps[i - 1].state[name], new, h):
                     body.append(f"  {paint(_CHANGED, '*')} {what}: {how}")
-            elif full:
+            elif full or (i == last and name in about):
                 body.append(f"    {name}: {format_value(new)}")
         if fold and i > 0 and not body and i != trace.loop:
             folded.add(i)

@@ -353,10 +353,10 @@ def _minimized(failed: Any, minimize: Any, bugs: frozenset[str]) -> Any:
 
 
 def _found(task: Task, failed: CheckFailed) -> Found:
-    from meshcheck.impl.base.values import FrozenDict
     from meshcheck.property_tests.record import rerun_of
     from meshcheck.property_tests.record import with_rerun
     from meshcheck.traces import itf
+    from meshcheck.violated import explained
 
     text = ""
     trace = failed.trace
@@ -364,10 +364,11 @@ def _found(task: Task, failed: CheckFailed) -> Found:
         spec = rerun_of(failed)
         if spec is not None:
             trace = with_rerun(trace, spec)
-        meta = {**trace.meta, "test": f"campaign {task.protocol} {task.check}", "seed": task.seed}
+        name = f"campaign {task.protocol} {task.check}"
+        meta = {**trace.meta, "test": name, "seed": task.seed}
         if task.bugs and "bugs" not in meta:
             meta["bugs"] = task.bugs
-        trace = attrs.evolve(trace, meta=FrozenDict(meta))
+        trace = attrs.evolve(trace, meta=explained(meta, name, failed.violated))
         text = itf.dumps(trace)
     message = "\n".join(failed.message.strip().splitlines()[:6])
     return Found(

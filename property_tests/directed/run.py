@@ -52,6 +52,7 @@ from meshcheck.property_tests.directed.script import Unreached
 from meshcheck.property_tests.directed.target import LEADER
 from meshcheck.property_tests.directed.target import RaftTarget
 from meshcheck.property_tests.failure import CheckFailed
+from meshcheck.property_tests.failure import named_in
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import divergence
 from meshcheck.property_tests.free_runs import failure
@@ -64,6 +65,7 @@ from meshcheck.traces import itf
 from meshcheck.traces.logs import reference
 from meshcheck.traces.logs.format import LogRecord
 from meshcheck.traces.logs.format import write
+from meshcheck.violated import explained
 
 Verdict = Literal["pass", "fail", "unreached"]
 CHECK = "scenario"  # the name of the re-run check in the protocols' harnesses
@@ -217,6 +219,10 @@ def write_artefacts(target: RaftTarget, found: Outcome, folder: Path) -> Artefac
         found.bugs,
     )
     trace = with_rerun(found.trace, rerun)
+    named = named_in(found.problem or "")
+    trace = attrs.evolve(
+        trace, meta=explained(trace.meta, f"{found.protocol} {found.scenario}", named)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     trace_path = itf.write(trace, folder / f"{stem}.itf.json")
     log_path = folder / f"{stem}.ndjson"

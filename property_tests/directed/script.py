@@ -212,7 +212,7 @@ class Script:
             told = stall.describe(self.sim.now, self.sim.events)
             raise Broken(f"t={self.sim.now}: {told}" + (f"; then {storm}" if storm else ""))
         if storm is not None:
-            raise Broken(f"t={self.sim.now}: Storm (a correct cluster's bound): {storm}")
+            raise Broken(f"t={self.sim.now}: {storm}")  # "Storm: ...", the bound's name
 
     def _stall(self) -> Stall | None:
         """The CommitLiveness stall the cluster shows now: none while a message rule is in force

@@ -73,6 +73,9 @@ from meshcheck.specs.tlc.messages import parse
 from meshcheck.specs.tlc.messages import printed_trace
 from meshcheck.specs.tlc.messages import stats
 from meshcheck.specs.tlc.runtime import TLCRuntime
+from meshcheck.violated import CHECK
+from meshcheck.violated import PROPERTY
+from meshcheck.violated import UNNAMED
 
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import ActionInstance
@@ -461,7 +464,12 @@ def _meta(spec: Path, cfg: Path, model: ModelConfig, violation: Violation | None
         "violation": FrozenDict(what),
         "spec": str(spec),
         "config": str(cfg),
+        CHECK: f"model check {cfg.name}",
     }
+    if violation is not None:  # what it violates, by name: a deadlock and an assumption have none
+        meta[PROPERTY] = violation.name or (
+            violation.kind if violation.kind in ("deadlock", "assumption") else UNNAMED
+        )
     constants = model.values()
     if constants:
         meta["constants"] = FrozenDict(constants)
