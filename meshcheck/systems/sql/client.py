@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from typing import Protocol
 
+from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems.outcomes import Failure
 from meshcheck.systems.outcomes import outcome
 from meshcheck.systems.plugin import ClientSettings
@@ -79,8 +80,8 @@ class SqlClient:
     def __init__(self, driver: Driver, settings: ClientSettings) -> None:
         isolation = str(settings.options.get("isolation", "serializable"))
         if isolation not in ISOLATION:
-            raise ValueError(
-                f"isolation {isolation!r}: the SQL client knows {', '.join(ISOLATION)}"
+            raise ConfigError(
+                f"[client] isolation {isolation!r}: the SQL client knows {', '.join(ISOLATION)}"
             )
         self._driver = driver
         self._isolation = isolation

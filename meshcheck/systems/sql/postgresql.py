@@ -42,8 +42,11 @@ class Psycopg:
         try:
             for statement in DIALECT.tables:
                 # two clients creating a table at once: one of them gets a unique violation on
-                # the catalog, and the table is there
-                with contextlib.suppress(psycopg.errors.UniqueViolation):
+                # the catalog, and the table is there; a standby makes none (read-only): the
+                # primary's reach it by replication
+                with contextlib.suppress(
+                    psycopg.errors.UniqueViolation, psycopg.errors.ReadOnlySqlTransaction
+                ):
                     conn.execute(statement)
         except BaseException:
             conn.close()
