@@ -61,8 +61,10 @@ from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.register_workload import RegisterClients
 from meshcheck.systems.sql import mariadb as sql_mariadb
 from meshcheck.systems.sql import postgresql as sql_postgresql
+from meshcheck.systems.sql import transactions
 from meshcheck.systems.sql.mariadb import PyMySQL
 from meshcheck.systems.sql.postgresql import Psycopg
+from meshcheck.systems.sql.statements import POSTGRESQL as DIALECT
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
 
 TIMEOUT = 0.1  # the deadline of an operation no answer comes to: its row waits it out
@@ -807,6 +809,37 @@ async def _sql(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
     if row.failure != "refused":
         assert len(conn.sent) >= row.at, f"the failure was to strike request {row.at}: {conn.sent}"
     return done
+
+
+class _Cursor:
+    """A cursor that records what it is sent and answers every read with nothing."""
+
+    rowcount = 1
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def execute(self, query: Any, params: Any = None) -> None:
+        self.sent.append(str(query))
+
+    def fetchone(self) -> Any:
+        return None
+
+
+def test_no_commit_is_sent_once_the_client_gave_up() -> None:
+    """The thread running a transaction whose client gave up (its deadline passed) stops before
+    COMMIT, so the `fail` the client recorded stays true; one that sent COMMIT first makes the
+    client's giving up say so (the outcome is then unknown)."""
+    op = Invocation("c1", "txn", None, [["append", "la/0", 1]])
+    given_up, cur = transactions.Guard(), _Cursor()
+    assert given_up.abandon() is False
+    with pytest.raises(transactions.Abandoned):
+        transactions.run(cur, DIALECT, "serializable", op, given_up, "list-append")
+    assert "COMMIT" not in cur.sent and cur.sent[0] == "BEGIN ISOLATION LEVEL SERIALIZABLE"
+    committed, cur = transactions.Guard(), _Cursor()
+    transactions.run(cur, DIALECT, "read-committed", op, committed, "list-append")
+    assert cur.sent[-1] == "COMMIT"
+    assert committed.abandon() is True
 
 
 def _deadline(row: Row) -> float:

@@ -2,8 +2,9 @@
 meshcheck/systems/known/postgresql.toml and postgresql-standbys.toml, the SQL plug-in
 meshcheck/systems/sql/, docs/sql.md): a primary's serializable transactions hold as strict
 serializable under list-append, and every server is gone when the run ends; a primary with
-synchronous standbys under rw-register and kills (slow). Besides, without a server: a client
-that gave up before COMMIT never sends it, and a bad isolation is one line. The runs skip, with
+synchronous standbys under rw-register and kills (slow). Besides, without a server: a bad
+isolation is one line (that a client which gave up before COMMIT never sends it is
+tests/test_plugin_outcomes.py's). The runs skip, with
 one line, when PostgreSQL (`make postgresql`) is missing."""
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ import pytest
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems.plugin import ClientSettings
-from meshcheck.systems.plugin import Invocation
-from meshcheck.systems.sql import transactions
 from meshcheck.systems.sql.postgresql import POSTGRESQL
-from meshcheck.systems.sql.statements import POSTGRESQL as DIALECT
 
 POSTGRES = "/usr/lib/postgresql/15/bin/postgres"
 needs_postgresql = pytest.mark.skipif(
@@ -76,35 +74,6 @@ def test_synchronous_standbys_hold_rw_register_under_kills(
     assert "kill" in struck, struck
     assert "rw-register (Elle)" in printed, printed
     assert not _left(tmp_path), _left(tmp_path)
-
-
-class _Cursor:
-    rowcount = 1
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    def execute(self, query: Any, params: Any = None) -> None:
-        self.sent.append(str(query))
-
-    def fetchone(self) -> Any:
-        return None
-
-
-def test_no_commit_is_sent_once_the_client_gave_up() -> None:
-    """The thread running a transaction whose client gave up (its deadline passed) stops before
-    COMMIT, so the `fail` the client recorded stays true; one that sent COMMIT first makes the
-    client's giving up say so (the outcome is then unknown)."""
-    op = Invocation("c1", "txn", None, [["append", "la/0", 1]])
-    given_up, cur = transactions.Guard(), _Cursor()
-    assert given_up.abandon() is False
-    with pytest.raises(transactions.Abandoned):
-        transactions.run(cur, DIALECT, "serializable", op, given_up, "list-append")
-    assert "COMMIT" not in cur.sent and cur.sent[0] == "BEGIN ISOLATION LEVEL SERIALIZABLE"
-    committed, cur = transactions.Guard(), _Cursor()
-    transactions.run(cur, DIALECT, "read-committed", op, committed, "list-append")
-    assert cur.sent[-1] == "COMMIT"
-    assert committed.abandon() is True
 
 
 def test_an_isolation_no_database_has_is_one_line() -> None:
