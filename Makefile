@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats netns sshd nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats postgresql mariadb netns sshd nodejs docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,14 +72,14 @@ TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 TEST_ENV = MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" MESHCHECK_COVERAGE=0
-test: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
+test: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
 	@$(BIN)/lint-imports --no-cache
 	@$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
+test-all: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -87,7 +87,7 @@ test-all: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse ss
 # processes and the JVM's threads counted) written to reports/test-cost.jsonl by tests/cost_profile.py,
 # then one table, the heaviest files first. It fails as `make test` fails; the table is printed
 # either way.
-test-cost: java chromium etcd zookeeper etcd-raft nats nodejs redis netns fuse sshd
+test-cost: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
 	@mkdir -p reports && rm -f reports/test-cost.jsonl
 	@MESHCHECK_TEST_COST=$(CURDIR)/reports/test-cost.jsonl $(TEST_ENV) $(BIN)/python -m pytest -p tests.cost_profile -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS); \
 	  status=$$?; $(BIN)/python -m tests.cost_profile reports/test-cost.jsonl; exit $$status
@@ -192,6 +192,27 @@ nats:
 	  || apt-get install -y --no-install-recommends nats-server >/dev/null 2>&1 \
 	  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends nats-server >/dev/null 2>&1; } \
 	  || echo "make nats: could not install Debian's nats-server (apt-get install -y --no-install-recommends nats-server, as root): the NATS tests are skipped"
+
+# Debian's postgresql-15, the system `meshcheck cluster test --system postgresql` puts under test
+# (meshcheck/systems/known/postgresql*.toml, docs/sql.md): installed when missing (apt-get, as root);
+# when it cannot be, one line says so and the PostgreSQL tests are skipped.
+postgresql:
+	@test -x /usr/lib/postgresql/15/bin/postgres \
+	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends postgresql-15 >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends postgresql-15 >/dev/null 2>&1; } \
+	  || echo "make postgresql: could not install Debian's postgresql-15 (apt-get install -y --no-install-recommends postgresql-15, as root): the PostgreSQL tests are skipped"
+
+# Debian's mariadb-server (MariaDB 10.11) and galera-4 (the Galera 4 wsrep provider), the system
+# `meshcheck cluster test --system galera` puts under test (meshcheck/systems/known/galera.toml,
+# docs/sql.md): installed when missing (apt-get, as root; Debian's policy-rc.d keeps the packaged
+# service from starting, and none is needed: the harness starts its own servers); when they cannot
+# be, one line says so and the Galera tests are skipped.
+MARIADB_PACKAGES = mariadb-server galera-4
+mariadb:
+	@{ test -x /usr/sbin/mariadbd && test -f /usr/lib/galera/libgalera_smm.so; } \
+	  || apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(MARIADB_PACKAGES) >/dev/null 2>&1 \
+	  || { apt-get update >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $(MARIADB_PACKAGES) >/dev/null 2>&1; } \
+	  || echo "make mariadb: could not install Debian's $(MARIADB_PACKAGES) (apt-get install -y --no-install-recommends $(MARIADB_PACKAGES), as root): the Galera tests are skipped"
 
 # etcd's Raft library (go.etcd.io/etcd/raft, etcd 3.4) served over the driver protocol
 # (docs/etcd-raft.md): Debian's Go and the library's source (golang-go, golang-etcd-server-dev)

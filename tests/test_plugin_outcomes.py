@@ -10,15 +10,20 @@ stood in for); kazoo and nats-py are stood in for by fakes that raise their own 
 NoStreamResponseError, JetStream's APIError); the jsonl client talks to a server in this process
 over real sockets, and so do the example services' nodes that forward to a primary (a replica of
 examples/replicas/kv.py, a follower of examples/meshkv/server.js, started here), to a primary in
-this process. Every plug-in registered with a client must have rows here for every
-class, so a new plug-in (the SQL ones) comes with its own."""
+this process; the SQL plug-ins' drivers (psycopg 3, PyMySQL) are stood in for at their
+connection, whose statements raise the drivers' own errors (psycopg's SerializationFailure and
+OperationalError, PyMySQL's OperationalError with MariaDB's error numbers). Every plug-in
+registered with a client must have rows here for every class, so a new plug-in comes with its
+own."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +33,8 @@ from typing import Any
 import attrs
 import nats.errors
 import nats.js.errors
+import psycopg
+import pymysql
 import pytest
 from kazoo.exceptions import BadVersionError
 from kazoo.exceptions import ConnectionLoss
@@ -52,6 +59,12 @@ from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.register_workload import RegisterClients
+from meshcheck.systems.sql import mariadb as sql_mariadb
+from meshcheck.systems.sql import postgresql as sql_postgresql
+from meshcheck.systems.sql import transactions
+from meshcheck.systems.sql.mariadb import PyMySQL
+from meshcheck.systems.sql.postgresql import Psycopg
+from meshcheck.systems.sql.statements import POSTGRESQL as DIALECT
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
 
 TIMEOUT = 0.1  # the deadline of an operation no answer comes to: its row waits it out
@@ -262,7 +275,64 @@ MESHKV = [
     *rows("meshkv", "read", None, {"refused": "fail", "lost-during-commit": "fail"}),
 ]
 
-ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV]
+
+def _sql_rows(system: str, commit: int, write_commit: int) -> list[Row]:
+    """A SQL plug-in's rows: `commit` is the request that commits the append transaction (after
+    its opening statements, its read and its append), `write_commit` a write's. Anything before
+    COMMIT took no effect, whatever struck it: the transaction was never committed."""
+    return [
+        *rows(system, "read", None, READS),
+        *rows(
+            system,
+            "write",
+            "7",
+            {
+                "refused": "fail@1",
+                "lost-before-send": "fail@1",
+                "rejected": f"fail@{write_commit}",  # a serialization failure at COMMIT
+                "timeout": f"info@{write_commit}",
+                "lost-during-commit": f"info@{write_commit}",
+                "error": f"info@{write_commit}",
+            },
+        ),
+        # struck before COMMIT: the upsert (the request before it) timed out, or failed
+        *rows(system, "write", "7", {"timeout": "fail", "error": "fail"}),
+        Row(system, "write", "7", "timeout", write_commit - 1, "fail"),
+        Row(system, "write", "7", "error", write_commit - 1, "fail"),
+        *rows(system, "cas", ("1", "2"), {"rejected": f"fail@{write_commit}"}, workload="cas"),
+        *rows(
+            system,
+            "txn",
+            APPEND,
+            {
+                "lost-during-commit": f"info@{commit}",
+                "timeout": f"info@{commit}",
+                "error": f"info@{commit}",
+                "rejected": f"fail@{commit}",
+                "refused": "fail@1",
+                "lost-before-send": f"fail@{commit - 2}",  # lost at the read
+            },
+            key="",
+            workload="list-append",
+        ),
+        *rows(system, "txn", ONLY_READS, READS, key="", workload="list-append"),
+        *rows(
+            system,
+            "txn",
+            [["w", "rw/0", 3], ["r", "rw/1", None]],
+            {"lost-during-commit": f"info@{commit}", "rejected": f"fail@{commit}"},
+            key="",
+            workload="rw-register",
+        ),
+    ]
+
+
+# PostgreSQL: BEGIN, then the statements, then COMMIT; MariaDB opens with two (SET TRANSACTION,
+# START TRANSACTION)
+POSTGRESQL = _sql_rows("postgresql", commit=4, write_commit=3)
+MARIADB = _sql_rows("mariadb", commit=5, write_commit=4)
+
+ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV, *POSTGRESQL, *MARIADB]
 
 
 # -- etcd: the gateway's requests answered from a script -------------------------------------------
@@ -662,6 +732,116 @@ async def _forwarding(row: Row, tmp_path: Path) -> Completion:
         server.close()
 
 
+# -- SQL: the driver's connection stood in for, raising the driver's own errors -------------------
+
+
+def _sql_errors(system: str) -> dict[str, BaseException]:
+    """Each class as the driver raises it: psycopg's errors carry their SQLSTATE, PyMySQL's
+    MariaDB's error number."""
+    if system == "postgresql":
+        return {
+            "refused": psycopg.OperationalError("connection refused"),
+            "lost-before-send": psycopg.OperationalError("server closed the connection"),
+            "rejected": psycopg.errors.SerializationFailure("could not serialize access"),
+            "lost-during-commit": psycopg.OperationalError("server closed the connection"),
+            "error": psycopg.errors.DiskFull("could not extend file"),
+        }
+    return {
+        "refused": pymysql.err.OperationalError(2003, "Can't connect to server"),
+        "lost-before-send": pymysql.err.InterfaceError(0, ""),
+        "rejected": pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"),
+        "lost-during-commit": pymysql.err.OperationalError(2013, "Lost connection during query"),
+        "error": pymysql.err.InternalError(1180, "Got error 6 during COMMIT"),
+    }
+
+
+class _SqlConn:
+    """A DB-API connection whose `at`-th statement ends with the row's failure (a timeout:
+    blocks until the client ends the connection); the register holds "1", lists are empty."""
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.sent: list[str] = []
+        self.ended = threading.Event()
+        self.rowcount = 1
+
+    def cursor(self) -> _SqlConn:
+        return self
+
+    def execute(self, query: str, params: Any = None) -> None:
+        self.sent.append(query)
+        if len(self.sent) != self.row.at or self.row.failure == "refused":
+            return
+        if self.row.failure == "timeout":
+            self.ended.wait(NEVER)
+            raise _sql_errors(self.row.system)["lost-during-commit"]
+        raise _sql_errors(self.row.system)[self.row.failure]
+
+    def fetchone(self) -> Any:
+        return ("1",) if self.row.f == "read" else None
+
+    def cancel_safe(self, timeout: float) -> None:
+        self.ended.set()
+
+    def close(self) -> None:
+        self.ended.set()
+
+
+async def _sql(row: Row, monkeypatch: pytest.MonkeyPatch) -> Completion:
+    driver: type[Psycopg | PyMySQL] = Psycopg if row.system == "postgresql" else PyMySQL
+    conn = _SqlConn(row)
+
+    def connect(self: Any, endpoint: Endpoint, options: Any, timeout: float) -> _SqlConn:
+        if row.failure == "refused":
+            raise _sql_errors(row.system)["refused"]
+        return conn
+
+    monkeypatch.setattr(driver, "connect", connect)
+    plugin = sql_postgresql.POSTGRESQL if row.system == "postgresql" else sql_mariadb.MARIADB
+    assert plugin.client is not None
+    client = plugin.client(ClientSettings({}, "linearizable", row.workload))
+    with contextlib.suppress(TimeoutError):
+        await client.open(Endpoint("n1", "127.0.0.1", 5432), PATIENCE)
+    try:
+        done = await client.invoke(_op(row), _deadline(row))
+    finally:
+        await client.close()
+    if row.failure != "refused":
+        assert len(conn.sent) >= row.at, f"the failure was to strike request {row.at}: {conn.sent}"
+    return done
+
+
+class _Cursor:
+    """A cursor that records what it is sent and answers every read with nothing."""
+
+    rowcount = 1
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def execute(self, query: Any, params: Any = None) -> None:
+        self.sent.append(str(query))
+
+    def fetchone(self) -> Any:
+        return None
+
+
+def test_no_commit_is_sent_once_the_client_gave_up() -> None:
+    """The thread running a transaction whose client gave up (its deadline passed) stops before
+    COMMIT, so the `fail` the client recorded stays true; one that sent COMMIT first makes the
+    client's giving up say so (the outcome is then unknown)."""
+    op = Invocation("c1", "txn", None, [["append", "la/0", 1]])
+    given_up, cur = transactions.Guard(), _Cursor()
+    assert given_up.abandon() is False
+    with pytest.raises(transactions.Abandoned):
+        transactions.run(cur, DIALECT, "serializable", op, given_up, "list-append")
+    assert "COMMIT" not in cur.sent and cur.sent[0] == "BEGIN ISOLATION LEVEL SERIALIZABLE"
+    committed, cur = transactions.Guard(), _Cursor()
+    transactions.run(cur, DIALECT, "read-committed", op, committed, "list-append")
+    assert cur.sent[-1] == "COMMIT"
+    assert committed.abandon() is True
+
+
 def _deadline(row: Row) -> float:
     """The operation's deadline: short where no answer comes (a timeout; a ZooKeeper request
     kazoo holds without a connection), else long enough never to be reached."""
@@ -682,6 +862,8 @@ RUNS: dict[str, Run] = {
     "jsonl": lambda row, mp, _: _jsonl(row),
     "replicas": lambda row, mp, tmp: _forwarding(row, tmp),
     "meshkv": lambda row, mp, tmp: _forwarding(row, tmp),
+    "postgresql": lambda row, mp, _: _sql(row, mp),
+    "mariadb": lambda row, mp, _: _sql(row, mp),
 }
 
 

@@ -1,7 +1,8 @@
 """The workloads checked by a checker of their own kind, not a linearizability search
 (docs/history-checkers.md): which clients drive each (its `Clients`), which checker of `meshcheck
 history check --model` judges its history.jsonl, and the run's verdicts from it. Any plug-in that
-lists a workload here in its `workloads` runs it; etcd's does all four."""
+lists a workload here in its `workloads` runs it: etcd's the first four, the SQL plug-ins the
+last two."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from meshcheck.systems.append_workload import AppendClients
 from meshcheck.systems.checked_clients import Clients
 from meshcheck.systems.fenced_workload import FencedClients
 from meshcheck.systems.lease_workload import LeaseClients
+from meshcheck.systems.rw_workload import RwClients
 from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.traces.history import checkers
 
@@ -46,6 +48,7 @@ KINDS: dict[str, Kind] = {
         Kind("fenced-lock", "fenced-lock", FencedClients, "fenced lock", ("unfenced",)),
         Kind("list-append", "list-append", AppendClients, "list-append (Elle)",
              ("unguarded-txn",)),
+        Kind("rw-register", "rw-register", RwClients, "rw-register (Elle)", ()),
     )
 }  # fmt: skip
 

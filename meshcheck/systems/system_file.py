@@ -26,8 +26,9 @@ from meshcheck.impl.base.errors import ConfigError
 from meshcheck.systems import roles as deployment
 from meshcheck.systems import templates
 
-WORKLOADS = ("registers", "cas", "lock", "stream", "watch", "lease", "fenced-lock", "list-append")
-# meshcheck's workloads (docs/systems.md); the last four: meshcheck/systems/checked.py
+WORKLOADS = ("registers", "cas", "lock", "stream", "watch", "lease", "fenced-lock", "list-append",
+             "rw-register")  # fmt: skip
+# meshcheck's workloads (docs/systems.md); the last five: meshcheck/systems/checked.py
 READS = (
     "linearizable",
     "serializable",
