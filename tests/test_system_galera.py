@@ -4,7 +4,7 @@ bootstrap node starts the cluster and the joiners join it by SST before any clie
 transaction committed through one node is read through another, the history is judged, and every
 server is gone when the run ends. Whether the history is serializable is not asserted
 here: what Galera promises, and what it was found to do (Jepsen), is judged elsewhere. Five nodes
-under a kill run in the slow tier. The runs skip, with one line, when MariaDB and Galera (`make
+under a kill, and for now three (a joiner ends early in about 2 of 10 runs), run in the slow tier. The runs skip, with one line, when MariaDB and Galera (`make
 mariadb`) are missing."""
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ def _read_elsewhere(events: list[dict[str, Any]]) -> bool:
 
 
 @needs_galera
+# slow tier until the joiners' early exits are understood: in about 2 of 10 runs a joiner ended
+# before any client ran (once MariaDB's crash message on a joiner; docs/sql.md)
+@pytest.mark.slow
 def test_three_nodes_bootstrap_join_and_replicate(
     out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -89,7 +92,7 @@ def test_three_nodes_bootstrap_join_and_replicate(
 
 
 @needs_galera
-@pytest.mark.slow  # three nodes without faults run in make test
+@pytest.mark.slow
 def test_five_nodes_are_judged_under_kills(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tmp_path = out
     flags = ["--system", "galera", "--nodes", "5", "--workload", "list-append", "--time", "10"]
