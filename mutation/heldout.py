@@ -139,7 +139,8 @@ OWN: dict[str, tuple[str, ...]] = {
     # shifted clock in child processes, the namespace network (root), the link proxies, the
     # nemesis's plan and its carrying out on fake processes, the faults on hosts over SSH (real
     # sshds in namespaces), the ends of what the harness starts and bounds (probes, nodes,
-    # sidecars, drivers); no cluster run (those are minutes)
+    # sidecars, drivers), and one short run over SSH stopped by a Ctrl-C to its whole process
+    # group (every ssh in a group of its own); no other cluster run (those are minutes)
     "faults": (
         "tests/test_process_tree.py",
         "tests/test_lazy_fs.py",
@@ -155,6 +156,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_nemesis_ends.py",
         "tests/test_nemesis_disk_faults.py",
         "tests/test_remote_faults.py",
+        "tests/test_remote_ctrl_c.py",
         "tests/test_cluster_cmd.py::test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up",
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",
