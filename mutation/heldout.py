@@ -143,6 +143,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # group (every ssh in a group of its own); no other cluster run (those are minutes)
     "faults": (
         "tests/test_process_tree.py",
+        "tests/test_system_file_sets.py",
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",

@@ -19,6 +19,7 @@ A pause does not reach those: it stops the group alone. A readiness probe (probe
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -155,16 +156,18 @@ class SystemNodes(Processes):
         return Endpoint(node, self.hosts[node], self.ports[node][port], dict(self.ports[node]))
 
     def write_files(self, node: str) -> list[Path]:
-        """The file's `[[nodes.files]]` for `node`, templates filled, written (again) into place:
-        a relative path is under the node's data directory."""
+        """The file's `[[nodes.files]]` for `node`, templates filled, written (again) into place,
+        but for a file `when = "absent"` that is there already: a relative path is under the
+        node's data directory. The paths written."""
         values = self.values(node)
         written = []
-        for path_template, text in self.system.nodes.files:
-            path = Path(templates.fill(path_template, values))
+        for f in self.system.nodes.files:
+            path = Path(templates.fill(f.path, values))
             if not path.is_absolute():
                 path = Path(values["data"]) / path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(templates.fill(text, values), encoding="utf-8")
+            if f.when == "absent" and path.exists():
+                continue  # the node's own now: a restart keeps what it made of it
+            write_synced(path, templates.fill(f.text, values).encode())
             written.append(path)
         return written
 
@@ -221,3 +224,21 @@ class SystemNodes(Processes):
         )
         for sidecar in (s for started in self.sidecars.values() for s in started):
             self.end(sidecar)  # one that left its node's group too: nothing outlives a run
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """`data` written to `path`, then fsynced with its folder and each folder made for it: on a
+    disk a power failure strikes (meshcheck/faults/lazyfs.py) meshcheck's own files are as an
+    operator's would be, written long before, never among what it loses (or its loss lines)."""
+    made = [p for p in path.parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    for folder in {path.parent, *(p.parent for p in made)}:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

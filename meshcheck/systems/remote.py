@@ -263,12 +263,20 @@ class Remote:
             raise RemoteError(f"host {self.host.name}: ssh: {said[-1] if said else 'failed'}")
         return done.returncode
 
-    def put(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """`data` written to `path` on the host (its folder made first)."""
+    def put(self, path: str, data: bytes, mode: int = 0o644, *, synced: bool = False) -> None:
+        """`data` written to `path` on the host (its folder made first); `synced`: then fsynced,
+        with its folder and each folder made for it (`sync FILE`, coreutils: nodes.py
+        `write_synced`)."""
         p = shlex.quote(path)
+        top = f'top=$(dirname {p}); while [ ! -e "$top" ]; do top=$(dirname "$top"); done; '
+        sync = (
+            f' && sync {p} && d=$(dirname {p}) && while sync "$d" && [ "$d" != "$top" ]; '
+            'do d=$(dirname "$d"); done'
+        )
         self.run(
-            f'mkdir -p "$(dirname {p})" && cat > {p}.part && chmod {mode:o} {p}.part '
-            f"&& mv {p}.part {p}",
+            (top if synced else "")
+            + f'mkdir -p "$(dirname {p})" && cat > {p}.part && chmod {mode:o} {p}.part '
+            f"&& mv {p}.part {p}" + (sync if synced else ""),
             stdin=data,
         )
 

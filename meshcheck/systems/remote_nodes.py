@@ -183,11 +183,14 @@ class RemoteNodes(SystemNodes):
     def write_files(self, node: str) -> list[Path]:
         values = self.values(node)
         written = []
-        for path_template, text in self.system.nodes.files:
-            path = templates.fill(path_template, values)
+        for f in self.system.nodes.files:
+            path = templates.fill(f.path, values)
             if not path.startswith("/"):
                 path = f"{values['data']}/{path}"
-            self.remotes[node].put(path, templates.fill(text, values).encode())
+            if f.when == "absent" and self.remotes[node].status(f"[ -e {shlex.quote(path)} ]") == 0:
+                continue  # the node's own now (nodes.py)
+            # synced, as nodes.py writes them: never among a power failure's losses
+            self.remotes[node].put(path, templates.fill(f.text, values).encode(), synced=True)
             written.append(self.here(node, path))
         return written
 
