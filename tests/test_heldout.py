@@ -170,6 +170,7 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         "remote_clock.py",
         "remote_disks.py",
         "process_tree.py",
+        "process_group.py",
         "launcher.py",
         "probe.py",
         "nodes.py",

@@ -6,7 +6,8 @@ hosts, root, nftables; gcc on the first) instead of the sshds made here.
 
 One test, `make test`'s representative of the whole (the runs of a system are in
 tests/test_remote_runs.py, slow): each node's process group with a sidecar started on its host;
-a pause that stops every thread of the group and a resume that starts them all; a kill that
+a pause that stops every thread of the group and a resume that starts them all, and one
+(`pause = "node"`) that stops the node's own processes and leaves its sidecar running; a kill that
 ends the group, sidecar and all; partitions both ways and one way, and loss, as the hosts' own
 nftables rules that cut what they say and nothing else, undone; a clock shifted on its host; a
 node's data directory on a lazy file system on its host (remote_disks.py), whose power failure
@@ -26,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from meshcheck.cluster import nemesis
@@ -170,6 +172,16 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert stopped and set(stopped) <= set("Tt"), stopped
             nodes.resume("s1")
             assert not set(states(remotes["s1"], groups["s1"])) & set("Tt")
+            # `pause = "node"`: the node's shell and its sleep; the group's shell and the sidecar
+            # run on
+            nodes.system = attrs.evolve(system, nodes=attrs.evolve(system.nodes, pause="node"))
+            nodes.pause("s1")
+            assert sorted(states(remotes["s1"], groups["s1"])) == ["S", "S", "T", "T"]
+            beside = f"ps -o stat= -p $(pgrep -g {groups['s1']} -xf 'sleep 601')"
+            assert remotes["s1"].run(beside).strip().startswith("S")
+            nodes.resume("s1")
+            assert not set(states(remotes["s1"], groups["s1"])) & set("Tt")
+            nodes.system = system
 
             data = shlex.quote(nodes.data_of("s1"))
             assert data.strip("'") in remotes["s1"].run("cat /proc/mounts")  # on the host

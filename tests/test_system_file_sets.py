@@ -3,11 +3,13 @@
 placeholders filled from meshcheck's environment; `--set KEY=VALUE` over the file's own keys, both
 listed in run.txt; bad ones (a variable not set, a `--set` not so made, a key the file cannot
 have) one line and exit 2; `[[nodes.files]]` with `when = "absent"` written only where no such
-file is yet; and meshcheck's own files synced, never among a power failure's losses."""
+file is yet; meshcheck's own files synced, never among a power failure's losses; and what a
+pause stops, `[nodes] pause`: the node's group, its sidecars with it, or the node alone."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from meshcheck.cli import main
 from meshcheck.faults.disks import NodeDisks
 from meshcheck.faults.lazyfs import fuse_unavailable
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.runtime import process_group
 from meshcheck.systems import provenance
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.system_file import load
@@ -165,3 +168,66 @@ def test_meshchecks_own_files_are_synced_never_among_a_power_failures_losses(
         assert (disks.data("t1") / "id").read_text() == "1"
         assert (disks.data("t1") / "state" / "term").read_text() == "0"
         assert not (disks.data("t1") / "wal").exists()
+
+
+PAUSED = """
+name = "paused"
+
+[nodes]
+names = "p{i}"
+min = 1
+ports = ["client"]
+command = ["sh", "-c", "sleep 600 & wait"]
+ready = { command = ["true"], timeout = 5 }
+PAUSE
+
+[[nodes.sidecars]]
+name = "beside"
+command = ["sleep", "601"]
+
+[client]
+plugin = "jsonl"
+port = "client"
+workloads = ["registers"]
+"""
+
+
+def states(pids: list[int]) -> str:
+    """The state letters of the processes `pids`, in order."""
+    return "".join(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] for p in pids)
+
+
+@pytest.mark.parametrize("pause", ["", 'pause = "group"', 'pause = "node"'])
+def test_a_pause_stops_the_node_and_its_sidecars_or_the_node_alone(
+    pause: str, tmp_path: Path
+) -> None:
+    """`pause = "group"` (the default) stops the node's process group, its sidecar with it;
+    `pause = "node"` the node's process and its child, the sidecar left running; a resume
+    starts what the pause stopped."""
+    path = tmp_path / "paused.toml"
+    path.write_text(PAUSED.replace("PAUSE", pause), encoding="utf-8")
+    nodes = SystemNodes(
+        load(path), ["p1"], tmp_path, hosts={"p1": "127.0.0.1"}, ports={"p1": {"client": 1}},
+        data=lambda n: tmp_path / "data" / n,
+    )  # fmt: skip
+    try:
+        nodes.start("p1")
+        node = nodes.procs["p1"].pid
+        deadline = time.monotonic() + 5
+        while len(process_group.tree(node)) < 2:  # its sleep started
+            assert time.monotonic() < deadline, "the node's sleep did not start"
+            time.sleep(0.01)
+        own = process_group.tree(node)
+        sidecar = [nodes.sidecars["p1"][0].pid]
+        assert states(own) == "SS" and states(sidecar) == "S"
+        nodes.pause("p1")
+        assert states(own) == "TT"
+        assert states(sidecar) == ("S" if pause.endswith('"node"') else "T")
+        nodes.resume("p1")
+        assert states(own) == "SS" and states(sidecar) == "S"
+    finally:
+        nodes.stop()
+    bad = PAUSED.replace("PAUSE", 'pause = "sidecars"')
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"nodes\.pause: 'sidecars': expected one of group, node"):
+        load(path)

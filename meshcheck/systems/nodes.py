@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshcheck.impl.runtime import process_group
 from meshcheck.impl.runtime.launcher import HASH_SEED
 from meshcheck.impl.runtime.launcher import Processes
 from meshcheck.impl.runtime.launcher import accepts
@@ -215,6 +216,21 @@ class SystemNodes(Processes):
         super().kill(name)
         for sidecar in self.sidecars.get(name, []):
             self.end(sidecar)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP to the node's process group, its sidecars with it; with `pause = "node"`, to
+        the node's process and what it started only (process_group.py `stop_tree`): a failover
+        agent or a log shipper beside it goes on, as on a machine where only the server hung."""
+        if self.system.nodes.pause == "node":
+            process_group.stop_tree(self.procs[name].pid)
+        else:
+            super().pause(name)
+
+    def resume(self, name: str) -> None:
+        if self.system.nodes.pause == "node":
+            process_group.cont_tree(self.procs[name].pid)
+        else:
+            super().resume(name)
 
     def stop(self, grace: float | None = None, sig: int | None = None) -> None:
         how = self.system.nodes.stop

@@ -138,6 +138,7 @@ class NodeFile:
 
 
 FILE_WHEN = ("always", "absent")
+PAUSE = ("group", "node")  # `[nodes] pause`: what a pause stops (Nodes.pause)
 
 
 @attrs.frozen
@@ -167,6 +168,9 @@ class Nodes:
     sidecars: tuple[Sidecar, ...] = ()  # beside every node (`[[nodes.sidecars]]`)
     roles: tuple[Role, ...] = ()  # none: every node runs `command` (roles.py)
     each: tuple[NodeSettings, ...] = ()  # `[nodes.node.NAME]`
+    # what a pause stops (PAUSE): "group", the node's process group, its sidecars with it;
+    # "node", the node's process and what it started, its sidecars left running
+    pause: str = "group"
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
@@ -553,9 +557,12 @@ def _nodes(t: _Table) -> Nodes:
     log = t.get("log", str, "")
     _check_template(t, "log", log, allowed)
     files = _files(t, allowed)
+    pause = t.get("pause", str, "group")
+    if pause not in PAUSE:
+        raise t.error("pause", f"{pause!r}: expected one of {', '.join(PAUSE)}")
     t.done()
     nodes = Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                  data_files, log, files, sidecars, roles, each)  # fmt: skip
+                  data_files, log, files, sidecars, roles, each, pause)  # fmt: skip
     if roles:
         _fill_roles(t, nodes)
     return nodes
