@@ -144,6 +144,7 @@ OWN: dict[str, tuple[str, ...]] = {
     "faults": (
         "tests/test_process_tree.py",
         "tests/test_system_file_sets.py",
+        "tests/test_hosts_cmd.py",
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",
