@@ -1,7 +1,7 @@
 """Ctrl-C in a terminal during a run on hosts over SSH (meshcheck/systems/remote.py `APART`): the
 terminal sends SIGINT to its foreground process group, meshcheck and everything of it that shares
 its group. Here the controller runs in a process group of its own, as a terminal's job does, and
-the whole group gets SIGINT while the clients run and the nemesis kills and restarts nodes. Every
+the whole group gets SIGINT while the clients run, as a node the nemesis killed restarts. Every
 ssh meshcheck started is in a group of its own, so the signal reaches meshcheck alone: the run
 stops early (exit 130, partial.txt), every node's log and data come back from its host, no node
 is declared down (down.txt: a node restarting when the signal came is not called down), and
@@ -67,8 +67,8 @@ def test_sigint_to_the_process_group_keeps_every_nodes_log_and_data(tmp_path: Pa
             first = nodes(hosts)
             assert len(first) == 3, first
             deadline = time.monotonic() + 30
-            while first <= nodes(hosts):  # until the nemesis kills a node: it restarts now
-                assert time.monotonic() < deadline, "no node killed within 30 s"
+            while not nodes(hosts) - first:  # until a node the nemesis killed is restarting
+                assert time.monotonic() < deadline, "no node restarted within 30 s"
                 time.sleep(0.02)
             os.killpg(controller.pid, signal.SIGINT)  # as a terminal's Ctrl-C
             stdout, stderr = controller.communicate(timeout=120)
@@ -86,4 +86,8 @@ def test_sigint_to_the_process_group_keeps_every_nodes_log_and_data(tmp_path: Pa
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["t1.out", "t2.out", "t3.out"]
     assert sorted(p.name for p in (out / "data").iterdir()) == ["t1", "t2", "t3"]
     assert (out / "data" / "t1" / "store.json").stat().st_size > 0  # node 1 keeps the registers
-    assert "kill" in (out / "nemesis.log").read_text()
+    # the restart under way when the signal came was finished over its ssh session (strike.py
+    # `through`), not cut: `kill tN undone`, not `ended, not restarted` or a node declared down
+    # (here 0.5 s after the stop: the toy's start is slower than the test's look)
+    struck = (out / "nemesis.log").read_text()
+    assert any(line.endswith(" undone") for line in struck.splitlines()), struck
