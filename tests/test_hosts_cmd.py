@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from meshcheck.cli import main
+from meshcheck.cluster.netns import destroy
 from meshcheck.cluster.netns import namespaces
 from meshcheck.systems import local_hosts
 
@@ -35,12 +36,14 @@ def test_hosts_up_leaves_sshds_running_that_down_ends(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "hosts"
+    stem = ""
     try:
         assert main(["hosts", "up", "2", "--dir", str(folder)]) == 0
         said = capsys.readouterr().out
         assert f"hosts file: {folder.resolve() / 'hosts.toml'}" in said, said
         control = said.split("--net=/run/netns/")[1].split()[0]
-        ours = [ns for ns in namespaces() if ns.startswith(control.removesuffix("-ctl"))]
+        stem = control.removesuffix("ctl")
+        ours = [ns for ns in namespaces() if ns.startswith(stem)]
         assert len(ours) == 4  # h1, h2, the controller's, the bridge's
         # the command has exited: the sshds answer still, each on its own namespace's address
         done = ssh(folder, control, "h2", "cat /proc/net/fib_trie | grep -c 198.18.0.3")
@@ -49,10 +52,12 @@ def test_hosts_up_leaves_sshds_running_that_down_ends(
         assert "holds hosts already" in capsys.readouterr().err
     finally:
         code = main(["hosts", "down", "--dir", str(folder)])
-    assert code == 0
-    assert not set(ours) & set(namespaces()) and not folder.exists()
-    left = subprocess.run(["pgrep", "-f", f"{folder.resolve()}/sshd-"], capture_output=True)
-    assert left.returncode == 1, left.stdout  # no sshd of theirs
+        left = [ns for ns in namespaces() if stem and ns.startswith(stem)]
+        for ns in left:  # whatever `down` left, gone however the test ends
+            destroy(ns)
+    assert code == 0 and left == [] and not folder.exists()
+    sshds = subprocess.run(["pgrep", "-f", f"{folder.resolve()}/sshd-"], capture_output=True)
+    assert sshds.returncode == 1, sshds.stdout  # no sshd of theirs
 
 
 @pytest.mark.parametrize(
