@@ -207,8 +207,16 @@ class RemoteNodes(SystemNodes):
             self.remotes[node].fetch_tree(
                 self.remotes[node].folder,
                 self.folder,
-                exclude=("system", "pids", "undo", "clock", "py", "durable", "final",
-                         *(f"{n}.node" for n in self.names)),  # fmt: skip
+                exclude=(
+                    "system",
+                    "pids",
+                    "undo",
+                    "clock",
+                    "py",
+                    "durable",
+                    "final",
+                    *(f"{n}.node" for n in self.names),
+                ),
             )
 
     # processes
