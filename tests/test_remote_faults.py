@@ -11,7 +11,8 @@ a pause that stops every thread of the group and a resume that starts them all, 
 ends the group, sidecar and all; partitions both ways and one way, and loss, as the hosts' own
 nftables rules that cut what they say and nothing else, undone; a clock shifted on its host; a
 node's data directory on a lazy file system on its host (remote_disks.py), whose power failure
-drops what was not synced, and a corruption there that damages what the same fault damages on
+drops what was not synced (not the node's files meshcheck wrote, synced; one `when = "absent"`
+kept over the restart), and a corruption there that damages what the same fault damages on
 this machine; and after the controller lets go, nothing of the run left on any host: no process of
 a node's group (one left running on purpose, for the reaper), no table, no mount (one left
 mounted on purpose), no folder."""
@@ -65,6 +66,15 @@ ports = ["client"]
 command = ["sh", "-c", "sleep 600; : {data}"]
 peer = "{host}"
 ready = { command = ["true"], timeout = 10 }
+
+[[nodes.files]]
+path = "conf"
+text = "{i}"
+
+[[nodes.files]]
+path = "state/term"
+text = "0"
+when = "absent"
 
 [[nodes.sidecars]]
 name = "watch"
@@ -194,7 +204,9 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             ]
             nodes.kill("s1")
             assert disks.power_failure("s1") == 3  # a, b, and the folder that gained b
-            assert remotes["s1"].run(f"cd {data} && ls && cat a") == "a\nsynced"
+            # the files meshcheck wrote at the start were synced: not lost, not among the losses
+            assert remotes["s1"].run(f"cd {data} && ls && cat a") == "a\nconf\nstate\nsynced"
+            remotes["s1"].run(f"printf 7 > {data}/state/term && printf x > {data}/conf")
             local = tmp_path / "here"
             local.mkdir()
             (local / "a").write_text("synced")
@@ -203,6 +215,8 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert remotes["s1"].run_bytes(f"cat {data}/a") == (local / "a").read_bytes()
             nodes.start("s1")
             groups["s1"] = nodes.groups["s1"].pid
+            # the file `when = "absent"` kept what the node made of it; the other written again
+            assert remotes["s1"].run(f"cat {data}/state/term {data}/conf") == "71"
 
             nodes.kill("s2")  # its sidecar with it
             assert states(remotes["s2"], groups["s2"]).strip("ZX") == ""
