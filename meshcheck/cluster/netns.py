@@ -251,7 +251,11 @@ class NamespaceNetwork:
         return ["nsenter", f"--net=/run/netns/{self.namespace(node)}", "--", *argv]
 
     def popen(self, node: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-        """Start `argv` in `node`'s namespace; it is killed by `close()`, and dies with the harness."""
+        """Start `argv` in `node`'s namespace, in a process group of its own (a terminal's Ctrl-C
+        reaches the harness alone, whose stop ends it: a delayer killed by the signal would leave
+        its queue rule dropping what the node sends); it is killed by `close()`, and dies with
+        the harness."""
+        kwargs.setdefault("process_group", 0)
         proc: subprocess.Popen[Any] = subprocess.Popen(
             self.command(node, argv), preexec_fn=die_with_parent, **kwargs
         )
