@@ -38,7 +38,8 @@ the code changes:
   the link proxies, the nemesis's plan and its carrying out) have theirs, mutation/faults.toml
   (`--bugs-file mutation/faults.toml`), in the `faults` group, which runs the injectors' own fast
   tests (OWN["faults"]: FUSE mounts, namespace networks, clocks shifted in child processes, the
-  proxies and plans in process; no cluster run). A bug in a file that is not Python (the clock's
+  proxies and plans in process; of cluster runs only one short run over SSH that a Ctrl-C
+  stops, tests/test_remote_ctrl_c.py). A bug in a file that is not Python (the clock's
   preloaded library, clock_shift.c) names the module that reads it (`module`); the guard then
   proves that module is the copy's and the file beside it holds the replacement.
 - The system plug-ins' classification of errors (meshcheck/systems/outcomes.py and each plug-in's
