@@ -386,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     from meshcheck.driver_cmd import add_parser as add_driver  # light: argparse only
 
     add_driver(sub)
+    from meshcheck.hosts_cmd import add_parser as add_hosts  # light: argparse only
+
+    add_hosts(sub)
     return p
 
 
@@ -484,6 +487,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshcheck.driver_cmd import run_driver_cmd
 
         return run_driver_cmd(args)
+    if args.command == "hosts":
+        from meshcheck.hosts_cmd import run_hosts_cmd
+
+        return run_hosts_cmd(args)
     raise AssertionError(args.command)
 
 

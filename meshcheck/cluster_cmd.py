@@ -151,6 +151,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(path/to/system.toml, docs/systems.md)",
     )
     t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a system file's run: KEY of the file (its keys joined by dots: nodes.ready.timeout) "
+        "set to VALUE (a TOML value, or else a string) over the file's own, listed in run.txt; "
+        "again for each key (docs/systems.md)",
+    )
+    t.add_argument(
         "--reads",
         default="",
         help="a system file's read mode, one it lists (default its first): linearizable, or "
@@ -240,7 +249,7 @@ def _test(args: argparse.Namespace) -> int:
     from meshcheck.systems.registry import System
     from meshcheck.systems.registry import resolve
 
-    found = resolve(args.system)
+    found = resolve(args.system, getattr(args, "set", []))
     progress = _progress(args)
     if isinstance(found, System):
         return command.test(found, args, progress)

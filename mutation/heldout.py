@@ -43,7 +43,8 @@ the code changes:
   the link proxies, the nemesis's plan and its carrying out) have theirs, mutation/faults.toml
   (`--bugs-file mutation/faults.toml`), in the `faults` group, which runs the injectors' own fast
   tests (OWN["faults"]: FUSE mounts, namespace networks, clocks shifted in child processes, the
-  proxies and plans in process; no cluster run). A bug in a file that is not Python (the clock's
+  proxies and plans in process; of cluster runs only one short run over SSH that a Ctrl-C
+  stops, tests/test_remote_ctrl_c.py). A bug in a file that is not Python (the clock's
   preloaded library, clock_shift.c) names the module that reads it (`module`); the guard then
   proves that module is the copy's and the file beside it holds the replacement.
 - The system plug-ins' classification of errors (meshcheck/systems/outcomes.py and each plug-in's
@@ -168,9 +169,12 @@ OWN: dict[str, tuple[str, ...]] = {
     # shifted clock in child processes, the namespace network (root), the link proxies, the
     # nemesis's plan and its carrying out on fake processes, the faults on hosts over SSH (real
     # sshds in namespaces), the ends of what the harness starts and bounds (probes, nodes,
-    # sidecars, drivers); no cluster run (those are minutes)
+    # sidecars, drivers), and one short run over SSH stopped by a Ctrl-C to its whole process
+    # group (every ssh in a group of its own); no other cluster run (those are minutes)
     "faults": (
         "tests/test_process_tree.py",
+        "tests/test_system_file_sets.py",
+        "tests/test_hosts_cmd.py",
         "tests/test_lazy_fs.py",
         "tests/test_lazy_fs_model.py",
         "tests/test_node_disks.py",
@@ -184,6 +188,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_nemesis_ends.py",
         "tests/test_nemesis_disk_faults.py",
         "tests/test_remote_faults.py",
+        "tests/test_remote_ctrl_c.py",
         "tests/test_cluster_cmd.py::test_the_nemesis_plan_is_the_seeds_and_keeps_a_majority_up",
         "tests/test_cluster_cmd.py::test_isolate_cuts_the_leader_off_one_at_a_time_long_enough_to_elect",
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",

@@ -179,6 +179,8 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
         "remote_clock.py",
         "remote_disks.py",
         "process_tree.py",
+        "process_group.py",
+        "local_hosts.py",
         "launcher.py",
         "probe.py",
         "nodes.py",
@@ -191,6 +193,7 @@ def test_the_fault_mutants_apply_and_run_the_injectors_tests_alone() -> None:
                 "meshcheck.cluster.",
                 "meshcheck.impl.",
                 "meshcheck.systems.remote",
+                "meshcheck.systems.local_hosts",  # `meshcheck hosts up`'s sshds and their stop
                 # what bounds the children the harness starts (impl/runtime/process_tree.py)
                 "meshcheck.systems.probe",
                 "meshcheck.systems.nodes",

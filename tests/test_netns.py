@@ -188,6 +188,8 @@ def test_two_runs_side_by_side_do_not_collide(net: NamespaceNetwork) -> None:
 def test_close_leaves_nothing() -> None:
     with NamespaceNetwork(["a", "b"]) as network:
         server = network.popen("b", ["sleep", "60"])
+        # in a process group of its own (a delayer): a terminal's Ctrl-C reaches the harness alone
+        assert os.getpgid(server.pid) == server.pid != os.getpgid(0)
         names = network.all_namespaces()
         assert set(names) <= set(namespaces())
     assert server.poll() is not None

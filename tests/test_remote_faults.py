@@ -6,11 +6,13 @@ hosts, root, nftables; gcc on the first) instead of the sshds made here.
 
 One test, `make test`'s representative of the whole (the runs of a system are in
 tests/test_remote_runs.py, slow): each node's process group with a sidecar started on its host;
-a pause that stops every thread of the group and a resume that starts them all; a kill that
+a pause that stops every thread of the group and a resume that starts them all, and one
+(`pause = "node"`) that stops the node's own processes and leaves its sidecar running; a kill that
 ends the group, sidecar and all; partitions both ways and one way, and loss, as the hosts' own
 nftables rules that cut what they say and nothing else, undone; a clock shifted on its host; a
 node's data directory on a lazy file system on its host (remote_disks.py), whose power failure
-drops what was not synced, and a corruption there that damages what the same fault damages on
+drops what was not synced (not the node's files meshcheck wrote, synced; one `when = "absent"`
+kept over the restart), and a corruption there that damages what the same fault damages on
 this machine; and after the controller lets go, nothing of the run left on any host: no process of
 a node's group (one left running on purpose, for the reaper), no table, no mount (one left
 mounted on purpose), no folder."""
@@ -26,6 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from meshcheck.cluster import nemesis
@@ -63,6 +66,15 @@ ports = ["client"]
 command = ["sh", "-c", "sleep 600; : {data}"]
 peer = "{host}"
 ready = { command = ["true"], timeout = 10 }
+
+[[nodes.files]]
+path = "conf"
+text = "{i}"
+
+[[nodes.files]]
+path = "state/term"
+text = "0"
+when = "absent"
 
 [[nodes.sidecars]]
 name = "watch"
@@ -170,6 +182,16 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert stopped and set(stopped) <= set("Tt"), stopped
             nodes.resume("s1")
             assert not set(states(remotes["s1"], groups["s1"])) & set("Tt")
+            # `pause = "node"`: the node's shell and its sleep; the group's shell and the sidecar
+            # run on
+            nodes.system = attrs.evolve(system, nodes=attrs.evolve(system.nodes, pause="node"))
+            nodes.pause("s1")
+            assert sorted(states(remotes["s1"], groups["s1"])) == ["S", "S", "T", "T"]
+            beside = f"ps -o stat= -p $(pgrep -g {groups['s1']} -xf 'sleep 601')"
+            assert remotes["s1"].run(beside).strip().startswith("S")
+            nodes.resume("s1")
+            assert not set(states(remotes["s1"], groups["s1"])) & set("Tt")
+            nodes.system = system
 
             data = shlex.quote(nodes.data_of("s1"))
             assert data.strip("'") in remotes["s1"].run("cat /proc/mounts")  # on the host
@@ -182,7 +204,9 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             ]
             nodes.kill("s1")
             assert disks.power_failure("s1") == 3  # a, b, and the folder that gained b
-            assert remotes["s1"].run(f"cd {data} && ls && cat a") == "a\nsynced"
+            # the files meshcheck wrote at the start were synced: not lost, not among the losses
+            assert remotes["s1"].run(f"cd {data} && ls && cat a") == "a\nconf\nstate\nsynced"
+            remotes["s1"].run(f"printf 7 > {data}/state/term && printf x > {data}/conf")
             local = tmp_path / "here"
             local.mkdir()
             (local / "a").write_text("synced")
@@ -191,6 +215,8 @@ def test_the_fault_injectors_act_on_the_hosts_and_leave_nothing(tmp_path: Path) 
             assert remotes["s1"].run_bytes(f"cat {data}/a") == (local / "a").read_bytes()
             nodes.start("s1")
             groups["s1"] = nodes.groups["s1"].pid
+            # the file `when = "absent"` kept what the node made of it; the other written again
+            assert remotes["s1"].run(f"cat {data}/state/term {data}/conf") == "71"
 
             nodes.kill("s2")  # its sidecar with it
             assert states(remotes["s2"], groups["s2"]).strip("ZX") == ""

@@ -16,6 +16,7 @@ from meshcheck.impl.runtime.launcher import hash_seeds
 from meshcheck.systems import registry
 from meshcheck.systems import templates
 from meshcheck.systems.nodes import SystemNodes
+from meshcheck.systems.system_file import NodeFile
 from meshcheck.systems.system_file import Verify
 from meshcheck.systems.system_file import check_installed
 from meshcheck.systems.system_file import load
@@ -268,7 +269,7 @@ def test_files_are_written_before_each_start_and_read_modes_map_to_checks(tmp_pa
         'reads = ["linearizable"]', 'reads = { sync = "linearizable", plain = "serializable" }'
     )
     system = load(write(tmp_path, text))
-    assert system.nodes.files[0] == ("{data}/myid", "{i}")
+    assert system.nodes.files[0] == NodeFile("{data}/myid", "{i}")
     assert system.client.reads == ("sync", "plain")  # the first is the default
     assert [system.client.check(m) for m in ("sync", "plain")] == ["linearizable", "serializable"]
     assert load(write(tmp_path, GOOD)).client.check("linearizable") == "linearizable"

@@ -195,6 +195,13 @@ def test_the_known_systems_files_make_the_same_nodes_as_before(tmp_path: Path) -
         nodes_now = now[rel]["parsed"]["nodes"]
         assert nodes_now.pop("roles") == nodes_now.pop("each") == nodes_now.pop("sidecars") == []
         assert nodes_now["ready"].pop("command") == []
+        # the keys since (tests/test_system_file_sets.py): none set, the defaults
+        parsed = now[rel]["parsed"]
+        assert (
+            parsed.pop("sets") == parsed.pop("environ") == [] and nodes_now.pop("pause") == "group"
+        )
+        assert all(f.pop("when") == "always" for f in nodes_now["files"])
+        nodes_now["files"] = [[f["path"], f["text"]] for f in nodes_now["files"]]
         assert now[rel] == before[rel], rel
         system = load(ROOT / rel)
         names = [system.nodes.name(i) for i in range(1, system.nodes.default + 1)]

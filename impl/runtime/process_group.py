@@ -14,6 +14,7 @@ return until every thread of every process in the group is stopped (state `T` in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -49,10 +50,37 @@ def members(pgid: int) -> list[int]:
     return found
 
 
+def tree(root: int) -> list[int]:
+    """`root` and every process descended from it now (by their parents' pids, proc(5)), in
+    whatever group: a node's own processes, not the sidecars beside it in its group."""
+    parent: dict[int, int] = {}
+    for entry in os.scandir(PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields((PROC / entry.name / "stat").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue  # it ended while we looked
+        parent[int(entry.name)] = int(fields[1])
+    if root not in parent:
+        return []
+    found = {root}
+    grew = True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
+
+
 def thread_states(pgid: int) -> dict[tuple[int, int], str]:
     """The state letter of every thread of every process in group `pgid`: (pid, tid) -> state."""
+    return _states(members(pgid))
+
+
+def _states(pids: list[int]) -> dict[tuple[int, int], str]:
     states: dict[tuple[int, int], str] = {}
-    for pid in members(pgid):
+    for pid in pids:
         try:
             tids = [int(t) for t in os.listdir(PROC / str(pid) / "task")]
         except OSError:
@@ -103,6 +131,36 @@ def cont(pgid: int, wait: float = WAIT) -> None:
     """SIGCONT the group; return once no thread of it is stopped."""
     if _signal(pgid, signal.SIGCONT):
         _until(lambda s: not any(v in STOPPED for v in s.values()), pgid, wait)
+
+
+def stop_tree(root: int, wait: float = WAIT) -> None:
+    """SIGSTOP `root` and what it started (`tree`), again to any not yet stopped (one may have
+    forked as the others stopped); return once every thread of them is stopped or has ended."""
+    _tree_until(root, signal.SIGSTOP, lambda v: v in STOPPED or v in GONE, wait)
+
+
+def cont_tree(root: int, wait: float = WAIT) -> None:
+    """SIGCONT `root` and what it started; return once no thread of them is stopped."""
+    _tree_until(root, signal.SIGCONT, lambda v: v not in STOPPED, wait)
+
+
+def _tree_until(root: int, sig: int, done: Callable[[str], bool], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = 0.0005
+    while True:
+        states = _states(tree(root))
+        behind = sorted({pid for (pid, _), v in states.items() if not done(v)})
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise ImplError(
+                f"process {root} and its children: {_describe(states)} after {wait:g} s"
+            )
+        for pid in behind:
+            with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+                os.kill(pid, sig)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
 
 
 def kill(pgid: int, wait: float = WAIT, *, reaped: bool = False) -> None:

@@ -114,12 +114,12 @@ def sweep_stale() -> list[str]:
         parts = name.split("-")
         stale = len(parts) >= 3 and parts[0] == PREFIX and parts[1].isdigit()
         if stale and not _alive(int(parts[1])):
-            _destroy(name)
+            destroy(name)
             gone.append(name)
     return gone
 
 
-def _destroy(namespace: str) -> None:
+def destroy(namespace: str) -> None:
     """Kill every process in `namespace`, then delete it (bounded rounds, as the reaper does)."""
     for _ in range(5):
         pids = subprocess.run(
@@ -138,14 +138,15 @@ class NamespaceNetwork:
 
     Use as a context manager, or call `build()` and `close()`."""
 
-    def __init__(self, nodes: Sequence[str]) -> None:
+    def __init__(self, nodes: Sequence[str], run: str = "") -> None:
         if len(set(nodes)) != len(nodes) or not 1 <= len(nodes) <= 200:
             raise NetnsError(f"nodes must be 1 to 200 distinct names, not {list(nodes)}")
         bad = [n for n in nodes if not _NODE.fullmatch(n)]
         if bad:
             raise NetnsError(f"a node's name is 1-12 of a-z, 0-9, not {bad[0]!r}")
         self.nodes = tuple(nodes)
-        self.run = f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}"
+        # the names' stem: the harness's pid in it (`sweep_stale`), unless given
+        self.run = run or f"{PREFIX}-{os.getpid()}-{secrets.token_hex(3)}"
         self.bridge = f"{self.run}-br"
         self.log = FaultLog()
         # (sender, receiver) links dropped, each with the number of faults in force that cut it
@@ -173,17 +174,20 @@ class NamespaceNetwork:
 
     # building and tearing down
 
-    def build(self) -> NamespaceNetwork:
+    def build(self, reaper: bool = True) -> NamespaceNetwork:
+        """Make the namespaces and links; `reaper`: with the reaper that removes them when this
+        process ends (without: they outlive it, `meshcheck hosts up`; `destroy` removes them)."""
         why = missing()
         if why:
             raise NetnsError(why)
-        self._reaper = subprocess.Popen(
-            ["sh", "-c", _REAPER, "reaper", *self.all_namespaces()],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # not in the harness's process group: a kill of it spares this
-        )
+        if reaper:
+            self._reaper = subprocess.Popen(
+                ["sh", "-c", _REAPER, "reaper", *self.all_namespaces()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # not in the harness's group: a kill of it spares this
+            )
         try:
             for ns in self.all_namespaces():
                 _sh(["ip", "netns", "add", ns])
@@ -227,7 +231,7 @@ class NamespaceNetwork:
         present = set(namespaces())
         for ns in self.all_namespaces():
             if ns in present:
-                _destroy(ns)
+                destroy(ns)
         if self._reaper is not None:
             assert self._reaper.stdin is not None
             self._reaper.stdin.close()  # nothing left for it to do: it finds no namespace
@@ -247,7 +251,11 @@ class NamespaceNetwork:
         return ["nsenter", f"--net=/run/netns/{self.namespace(node)}", "--", *argv]
 
     def popen(self, node: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-        """Start `argv` in `node`'s namespace; it is killed by `close()`, and dies with the harness."""
+        """Start `argv` in `node`'s namespace, in a process group of its own (a terminal's Ctrl-C
+        reaches the harness alone, whose stop ends it: a delayer killed by the signal would leave
+        its queue rule dropping what the node sends); it is killed by `close()`, and dies with
+        the harness."""
+        kwargs.setdefault("process_group", 0)
         proc: subprocess.Popen[Any] = subprocess.Popen(
             self.command(node, argv), preexec_fn=die_with_parent, **kwargs
         )

@@ -19,6 +19,7 @@ A pause does not reach those: it stops the group alone. A readiness probe (probe
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 
+from meshcheck.impl.runtime import process_group
 from meshcheck.impl.runtime.launcher import HASH_SEED
 from meshcheck.impl.runtime.launcher import Processes
 from meshcheck.impl.runtime.launcher import accepts
@@ -155,16 +157,18 @@ class SystemNodes(Processes):
         return Endpoint(node, self.hosts[node], self.ports[node][port], dict(self.ports[node]))
 
     def write_files(self, node: str) -> list[Path]:
-        """The file's `[[nodes.files]]` for `node`, templates filled, written (again) into place:
-        a relative path is under the node's data directory."""
+        """The file's `[[nodes.files]]` for `node`, templates filled, written (again) into place,
+        but for a file `when = "absent"` that is there already: a relative path is under the
+        node's data directory. The paths written."""
         values = self.values(node)
         written = []
-        for path_template, text in self.system.nodes.files:
-            path = Path(templates.fill(path_template, values))
+        for f in self.system.nodes.files:
+            path = Path(templates.fill(f.path, values))
             if not path.is_absolute():
                 path = Path(values["data"]) / path
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(templates.fill(text, values), encoding="utf-8")
+            if f.when == "absent" and path.exists():
+                continue  # the node's own now: a restart keeps what it made of it
+            write_synced(path, templates.fill(f.text, values).encode())
             written.append(path)
         return written
 
@@ -213,6 +217,21 @@ class SystemNodes(Processes):
         for sidecar in self.sidecars.get(name, []):
             self.end(sidecar)
 
+    def pause(self, name: str) -> None:
+        """SIGSTOP to the node's process group, its sidecars with it; with `pause = "node"`, to
+        the node's process and what it started only (process_group.py `stop_tree`): a failover
+        agent or a log shipper beside it goes on, as on a machine where only the server hung."""
+        if self.system.nodes.pause == "node":
+            process_group.stop_tree(self.procs[name].pid)
+        else:
+            super().pause(name)
+
+    def resume(self, name: str) -> None:
+        if self.system.nodes.pause == "node":
+            process_group.cont_tree(self.procs[name].pid)
+        else:
+            super().resume(name)
+
     def stop(self, grace: float | None = None, sig: int | None = None) -> None:
         how = self.system.nodes.stop
         super().stop(
@@ -221,3 +240,21 @@ class SystemNodes(Processes):
         )
         for sidecar in (s for started in self.sidecars.values() for s in started):
             self.end(sidecar)  # one that left its node's group too: nothing outlives a run
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """`data` written to `path`, then fsynced with its folder and each folder made for it: on a
+    disk a power failure strikes (meshcheck/faults/lazyfs.py) meshcheck's own files are as an
+    operator's would be, written long before, never among what it loses (or its loss lines)."""
+    made = [p for p in path.parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    for folder in {path.parent, *(p.parent for p in made)}:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

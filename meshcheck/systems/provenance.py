@@ -19,6 +19,7 @@ from pathlib import Path
 
 from meshcheck import __version__
 from meshcheck.impl.runtime import process_tree
+from meshcheck.systems import templates
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.system_file import SystemFile
 
@@ -68,7 +69,7 @@ def _version(file: SystemFile) -> str | None:
     a wrapper script that leaves a daemon running holding its output answers when it exits."""
     if not file.version:
         return None
-    command = [word.replace("{here}", str(file.here)) for word in file.version]
+    command = [templates.fill(word, {"here": str(file.here)}) for word in file.version]
     try:
         said = process_tree.run(command, VERSION_WAIT)
     except OSError as e:
@@ -100,6 +101,8 @@ def describe(
             ("system file", f"{file.path.resolve()} sha256 {_sha256(file.path)}"),
             ("system program", _program(file)),
             *((("system version", version),) if version is not None else ()),
+            *(("set", given) for given in file.sets),
+            *(("environment", f"{name}={value}") for name, value in file.environ),
             *(
                 (("hosts file", f"{hosts_file.resolve()} sha256 {_sha256(hosts_file)}"),)
                 if hosts_file is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -99,18 +100,20 @@ def checked(file: SystemFile) -> System:
     return System(file, plugin)
 
 
-def resolve(text: str) -> System | SystemPlugin:
-    """What `--system TEXT` names: a system (a file and its plug-in), or a plug-in that runs its
-    system itself."""
+def resolve(text: str, sets: Sequence[str] = ()) -> System | SystemPlugin:
+    """What `--system TEXT` names: a system (a file and its plug-in, each of `sets`, `--set
+    KEY=VALUE`, applied over its file), or a plug-in that runs its system itself."""
     path = Path(text)
     if text.endswith(".toml") or "/" in text or path.is_file():
-        return checked(load(path))
+        return checked(load(path, sets))
     if (KNOWN / f"{text}.toml").is_file():
-        return checked(load(KNOWN / f"{text}.toml"))
+        return checked(load(KNOWN / f"{text}.toml", sets))
     plugin = plugins().get(text)
     if plugin is not None and plugin.file is not None:
-        return checked(load(plugin.file))
+        return checked(load(plugin.file, sets))
     if plugin is not None and plugin.runner is not None:
+        if sets:
+            raise ConfigError(f"--set: only for a system run from its file; {text} has none")
         return plugin
     raise ConfigError(
         f"--system {text}: neither a system file nor a known system; choose from "

@@ -17,6 +17,8 @@ OpenSSH client, as Jepsen's control node reaches its nodes.
   `pids/`, runs every undo, unmounts whatever is still mounted under the run's folder (a node's
   lazy file system: remote_disks.py) and removes it. `close` does the same in order and waits
   for it, so that nothing outlives the run on the host.
+- **Every ssh in a process group of its own** (`APART`): a terminal's Ctrl-C reaches meshcheck
+  alone, whose stop still has every connection to bring each node's logs and data back.
 - **Files** go both ways as tar over the session (`put_tree`, `fetch_tree`) or `cat` (`put`).
 
 Every failure is one line (RemoteError, exit 2) naming the host and what ssh or the host said."""
@@ -44,6 +46,12 @@ CONNECT_TIMEOUT = 10  # seconds ssh has to connect (ConnectTimeout) and the mast
 CALL_TIMEOUT = 30.0  # seconds one command on a host may take, by default
 HEARTBEAT = 1.0  # seconds between two heartbeats to a host's reaper
 BOUND = 10  # seconds without a heartbeat after which a host's reaper cleans up
+# The process group of every ssh this module starts: 0, a group of its own (setpgid(2)). A
+# terminal's Ctrl-C goes to its foreground process group: an ssh in meshcheck's own would die of
+# it with meshcheck, its session's far side with it, before meshcheck's stop could bring the nodes'
+# logs and data back (and a node restarting would be called down). Apart, the signal reaches
+# meshcheck alone, which ends each ssh itself (`close`), the last step of its teardown.
+APART = 0
 # The reaper: while heartbeat lines come (each within BOUND s), nothing; then, with nobody to
 # read its output, every process group of the run killed (three rounds), every undo run (a lazy
 # file system's daemon killed and unmounted: remote_disks.py), anything still mounted under the
@@ -127,6 +135,7 @@ class Remote:
             ["ssh", *self.options(), "-M", "-N", "-o", "ControlMaster=yes",
              "-o", "ControlPersist=no", self.host.address],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            process_group=APART,  # a terminal's Ctrl-C spares it: the run's end needs it
             preexec_fn=die_with_parent,  # its end ends every session: the reaper cleans up
         )  # fmt: skip
         deadline = time.monotonic() + CONNECT_TIMEOUT + 5
@@ -151,7 +160,7 @@ class Remote:
         self._reaper = subprocess.Popen(
             [*self.argv(REAPER), "reaper", f, str(BOUND)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            process_group=APART, preexec_fn=die_with_parent,
         )  # fmt: skip
         self._beat = threading.Thread(target=self._heartbeats, daemon=True)
         self._beat.start()
@@ -160,7 +169,7 @@ class Remote:
     def _up(self) -> bool:
         done = subprocess.run(
             ["ssh", *self.options(), "-O", "check", self.host.address],
-            capture_output=True, timeout=CALL_TIMEOUT, check=False,
+            capture_output=True, timeout=CALL_TIMEOUT, check=False, process_group=APART,
         )  # fmt: skip
         return done.returncode == 0
 
@@ -197,7 +206,7 @@ class Remote:
             return
         subprocess.run(
             ["ssh", *self.options(), "-O", "exit", self.host.address],
-            capture_output=True, timeout=CALL_TIMEOUT, check=False,
+            capture_output=True, timeout=CALL_TIMEOUT, check=False, process_group=APART,
         )  # fmt: skip
         try:
             self._master.wait(timeout=5)
@@ -219,7 +228,7 @@ class Remote:
         try:
             done = subprocess.run(
                 self.argv(script), input=stdin if stdin is not None else b"",
-                capture_output=True, timeout=timeout, check=False,
+                capture_output=True, timeout=timeout, check=False, process_group=APART,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise RemoteError(
@@ -238,7 +247,12 @@ class Remote:
         own failure, 255)."""
         try:
             done = subprocess.run(
-                self.argv(script), input=b"", capture_output=True, timeout=timeout, check=False
+                self.argv(script),
+                input=b"",
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                process_group=APART,
             )
         except subprocess.TimeoutExpired:
             raise RemoteError(
@@ -249,12 +263,20 @@ class Remote:
             raise RemoteError(f"host {self.host.name}: ssh: {said[-1] if said else 'failed'}")
         return done.returncode
 
-    def put(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """`data` written to `path` on the host (its folder made first)."""
+    def put(self, path: str, data: bytes, mode: int = 0o644, *, synced: bool = False) -> None:
+        """`data` written to `path` on the host (its folder made first); `synced`: then fsynced,
+        with its folder and each folder made for it (`sync FILE`, coreutils: nodes.py
+        `write_synced`)."""
         p = shlex.quote(path)
+        top = f'top=$(dirname {p}); while [ ! -e "$top" ]; do top=$(dirname "$top"); done; '
+        sync = (
+            f' && sync {p} && d=$(dirname {p}) && while sync "$d" && [ "$d" != "$top" ]; '
+            'do d=$(dirname "$d"); done'
+        )
         self.run(
-            f'mkdir -p "$(dirname {p})" && cat > {p}.part && chmod {mode:o} {p}.part '
-            f"&& mv {p}.part {p}",
+            (top if synced else "")
+            + f'mkdir -p "$(dirname {p})" && cat > {p}.part && chmod {mode:o} {p}.part '
+            f"&& mv {p}.part {p}" + (sync if synced else ""),
             stdin=data,
         )
 

@@ -45,6 +45,7 @@ from meshcheck.faults.lazyfs import DaemonDied
 from meshcheck.faults.lazyfs import DaemonQueries
 from meshcheck.faults.lazyfs import LazyFsError
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.systems.remote import APART
 from meshcheck.systems.remote import Remote
 from meshcheck.systems.remote import RemoteError
 
@@ -137,7 +138,7 @@ class RemoteMount(DaemonQueries):
         )
         self._process = subprocess.Popen(
             self.remote.argv(script), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
+            stderr=subprocess.DEVNULL, process_group=APART, preexec_fn=die_with_parent,
         )  # fmt: skip
         first = self._readline(START_WAIT)
         if first != "ready":

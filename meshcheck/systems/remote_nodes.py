@@ -65,6 +65,38 @@ until_states() {
 """.replace("ROUNDS", str(WAIT * 60)).replace("WAIT", str(WAIT))
 )
 STOPPED, RUNNING, DEAD = "all_stopped", "none_stopped", "all_dead"  # until_states's tests
+# `until_tree PID SIG TEST`: SIG to process PID and every process descended from it (by their
+# parents' pids in /proc: `tree`), again to those TEST does not yet hold of, until it holds of
+# every thread of them (a node's own processes, not the sidecars beside it: `pause = "node"`;
+# impl/runtime/process_group.py `stop_tree` here)
+TREE = r"""
+tree() {
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    { s = $0; sub(/.*\) /, "", s); split(s, f, " "); parent[$1] = f[2] }
+    END {
+      if (!(root in parent)) exit
+      want[root] = 1; grew = 1
+      while (grew) { grew = 0; for (p in parent) if (!(p in want) && (parent[p] in want)) { want[p] = 1; grew = 1 } }
+      for (p in want) print p
+    }'
+}
+tree_states() {
+  for p in $(tree "$1"); do cat /proc/"$p"/task/[0-9]*/stat 2>/dev/null; done |
+    awk '{ s = $0; sub(/.*\) /, "", s); printf "%s", substr(s, 1, 1) }'
+}
+until_tree() {
+  i=0
+  while [ "$i" -lt ROUNDS ]; do
+    s=$(tree_states "$1")
+    if "$3" "$s"; then return 0; fi
+    kill -"$2" $(tree "$1") 2>/dev/null
+    sleep 0.01
+    i=$((i + 1))
+  done
+  echo "process $1 and its children: threads in states '$s' after WAIT s" >&2
+  return 1
+}
+""".replace("ROUNDS", str(WAIT * 60)).replace("WAIT", str(WAIT))
 
 
 class RemoteProcess:
@@ -175,7 +207,16 @@ class RemoteNodes(SystemNodes):
             self.remotes[node].fetch_tree(
                 self.remotes[node].folder,
                 self.folder,
-                exclude=("system", "pids", "undo", "clock", "py", "durable", "final"),
+                exclude=(
+                    "system",
+                    "pids",
+                    "undo",
+                    "clock",
+                    "py",
+                    "durable",
+                    "final",
+                    *(f"{n}.node" for n in self.names),
+                ),
             )
 
     # processes
@@ -183,11 +224,14 @@ class RemoteNodes(SystemNodes):
     def write_files(self, node: str) -> list[Path]:
         values = self.values(node)
         written = []
-        for path_template, text in self.system.nodes.files:
-            path = templates.fill(path_template, values)
+        for f in self.system.nodes.files:
+            path = templates.fill(f.path, values)
             if not path.startswith("/"):
                 path = f"{values['data']}/{path}"
-            self.remotes[node].put(path, templates.fill(text, values).encode())
+            if f.when == "absent" and self.remotes[node].status(f"[ -e {shlex.quote(path)} ]") == 0:
+                continue  # the node's own now (nodes.py)
+            # synced, as nodes.py writes them: never among a power failure's losses
+            self.remotes[node].put(path, templates.fill(f.text, values).encode(), synced=True)
             written.append(self.here(node, path))
         return written
 
@@ -202,6 +246,7 @@ class RemoteNodes(SystemNodes):
             f"{env_prefix(env)}{quote(command)} >> {shlex.quote(self.remote_log(node))} 2>&1 "
             "< /dev/null &",
             "n=$!",
+            f"echo $n > {shlex.quote(f'{r}/{node}.node')}",  # the node's own pid: `pause`
         ]
         for sidecar in self.nodes[node].sidecars:
             log = (
@@ -324,10 +369,27 @@ class RemoteNodes(SystemNodes):
         group.returncode = group.returncode if group.returncode is not None else -signal.SIGKILL
 
     def pause(self, name: str) -> None:
-        self._signal(name, "STOP", STOPPED)
+        """SIGSTOP to the node's group on its host, its sidecars with it; with `pause = "node"`,
+        to the node's process and what it started only (nodes.py)."""
+        if self.system.nodes.pause == "node":
+            self._signal_tree(name, "STOP", STOPPED)
+        else:
+            self._signal(name, "STOP", STOPPED)
 
     def resume(self, name: str) -> None:
-        self._signal(name, "CONT", RUNNING)
+        if self.system.nodes.pause == "node":
+            self._signal_tree(name, "CONT", RUNNING)
+        else:
+            self._signal(name, "CONT", RUNNING)
+
+    def _signal_tree(self, name: str, sig: str, until: str) -> None:
+        if name not in self.groups:
+            return
+        pid = shlex.quote(f"{self.remotes[name].folder}/{name}.node")
+        self.remotes[name].run(
+            UNTIL + TREE + f'n=$(cat {pid} 2>/dev/null) && [ -n "$n" ] && until_tree "$n" {sig} '
+            f'{until} || [ -z "$n" ]\n'
+        )
 
     def running(self) -> list[str]:
         return sorted(n for n, g in self.groups.items() if g.poll() is None)

@@ -10,6 +10,7 @@ readiness probe whose command is no list of strings, counts the nodes cannot fil
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -126,6 +127,22 @@ class Node:
 
 
 @attrs.frozen
+class NodeFile:
+    """A file written before each start of a node (`[[nodes.files]]`): `path` and `text`, both
+    templates (a relative path is under the node's data directory); `when`: "always", written
+    again at every start (a server's configuration, its id), or "absent", written only where no
+    such file is yet (a state file the node itself changes, kept over a restart)."""
+
+    path: str
+    text: str
+    when: str = "always"
+
+
+FILE_WHEN = ("always", "absent")
+PAUSE = ("group", "node")  # `[nodes] pause`: what a pause stops (Nodes.pause)
+
+
+@attrs.frozen
 class Stop:
     """A node is stopped with `signal`, then SIGKILL after `grace` seconds."""
 
@@ -148,12 +165,13 @@ class Nodes:
     stop: Stop = Stop()
     data_files: tuple[str, ...] = ()
     log: str = ""  # empty: the harness's (the run's folder, NAME.log)
-    # files written before each start of a node (`[[nodes.files]]`): (path, text), both templates;
-    # a relative path is under the node's data directory (a server's configuration file, its id)
-    files: tuple[tuple[str, str], ...] = ()
+    files: tuple[NodeFile, ...] = ()  # written before each start of a node (`[[nodes.files]]`)
     sidecars: tuple[Sidecar, ...] = ()  # beside every node (`[[nodes.sidecars]]`)
     roles: tuple[Role, ...] = ()  # none: every node runs `command` (roles.py)
     each: tuple[NodeSettings, ...] = ()  # `[nodes.node.NAME]`
+    # what a pause stops (PAUSE): "group", the node's process group, its sidecars with it;
+    # "node", the node's process and what it started, its sidecars left running
+    pause: str = "group"
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
@@ -250,6 +268,10 @@ class SystemFile:
     # `version = { command = [...] }`: what prints the system's version, run once before the nodes
     # start, its first line kept in the report's run.txt (provenance.py); (): none given
     version: tuple[str, ...] = ()
+    # `--set KEY=VALUE` as given on the command line, each applied over the file's own value
+    sets: tuple[str, ...] = ()
+    # the environment variables its templates name (`{env.NAME}`), with their values at the load
+    environ: tuple[tuple[str, str], ...] = ()
 
     @property
     def here(self) -> Path:
@@ -333,9 +355,84 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not TOML: {e}") from None
 
 
-def load(path: Path) -> SystemFile:
-    """The system file at `path`, every key checked (see the module)."""
+_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_set(given: str) -> tuple[tuple[str, ...], Any]:
+    """`--set KEY=VALUE`: KEY a dotted path of the file's keys (`nodes.ready.timeout`), VALUE a
+    TOML value (`30`, `true`, `["registers"]`, `"text"`) or else taken as a string; ConfigError
+    (one line) for one that is not so made."""
+    key, sep, text = given.partition("=")
+    parts = tuple(key.strip().split("."))
+    if not sep or not all(_KEY.fullmatch(p) for p in parts):
+        raise ConfigError(
+            f"--set {given}: expected KEY=VALUE, KEY the file's keys joined by dots "
+            "(nodes.ready.timeout=30)"
+        )
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text  # not a TOML value: the text itself (--set nodes.log={dir}/x.log)
+    return parts, value
+
+
+def _apply_set(data: dict[str, Any], given: str) -> None:
+    parts, value = parse_set(given)
+    table = data
+    for i, part in enumerate(parts[:-1]):
+        inner = table.setdefault(part, {})
+        if not isinstance(inner, dict):
+            raise ConfigError(
+                f"--set {given}: {'.'.join(parts[: i + 1])} is {_kind(inner)}, not a table"
+            )
+        table = inner
+    table[parts[-1]] = value
+
+
+def load(path: Path, sets: Sequence[str] = ()) -> SystemFile:
+    """The system file at `path`, each of `sets` (`--set KEY=VALUE`) applied over it, every key
+    checked (see the module). An error in a key a `--set` gave names the `--set`."""
     data = read_toml(path, "system file")
+    for given in sets:
+        _apply_set(data, given)
+    try:
+        loaded = _load(path, data)
+    except ConfigError as e:
+        said = str(e)
+        if said.startswith(f"{path}: "):
+            key, _, why = said[len(f"{path}: ") :].partition(": ")
+            for given in sets:
+                mine = given.partition("=")[0].strip()
+                if mine == key or mine.startswith(f"{key}.") or key.startswith(f"{mine}."):
+                    raise ConfigError(f"--set {given}: {key}: {why}") from None
+        raise
+    return attrs.evolve(loaded, sets=tuple(sets), environ=_environ(data))
+
+
+def _environ(data: Any) -> tuple[tuple[str, str], ...]:
+    """The environment variables the file's strings name (`{env.NAME}`), with their values."""
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(
+                f[len(templates.ENV) :]
+                for f in templates.fields(value)
+                if f.startswith(templates.ENV)
+            )
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(data)
+    return tuple((n, os.environ[n]) for n in sorted(names) if n in os.environ)
+
+
+def _load(path: Path, data: dict[str, Any]) -> SystemFile:
     top = _Table(data, path)
     name = top.get("name", str)
     if not _NAME.fullmatch(name):
@@ -400,6 +497,13 @@ def _install(t: _Table | None) -> Install:
 
 def _check_template(t: _Table, key: str, template: str, allowed: tuple[str, ...]) -> None:
     for field in templates.fields(template):
+        if field.startswith(templates.ENV) and field not in allowed:
+            name = field[len(templates.ENV) :]
+            if not _ENV_NAME.fullmatch(name):
+                raise t.error(key, f"{{{field}}}: {name!r} is not an environment variable's name")
+            if name not in os.environ:
+                raise t.error(key, f"{{{field}}}: the environment variable {name} is not set")
+            continue
         if field not in allowed:
             raise t.error(key, f"unknown placeholder {{{field}}} (known: "
                           + ", ".join(f"{{{a}}}" for a in allowed) + ")")  # fmt: skip
@@ -454,9 +558,12 @@ def _nodes(t: _Table) -> Nodes:
     log = t.get("log", str, "")
     _check_template(t, "log", log, allowed)
     files = _files(t, allowed)
+    pause = t.get("pause", str, "group")
+    if pause not in PAUSE:
+        raise t.error("pause", f"{pause!r}: expected one of {', '.join(PAUSE)}")
     t.done()
     nodes = Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                  data_files, log, files, sidecars, roles, each)  # fmt: skip
+                  data_files, log, files, sidecars, roles, each, pause)  # fmt: skip
     if roles:
         _fill_roles(t, nodes)
     return nodes
@@ -630,9 +737,9 @@ def _fill_roles(t: _Table, nodes: Nodes) -> None:
             raise ConfigError(f"{t.path}: {t.key('roles')}: {e} ({bounds})") from None
 
 
-def _files(t: _Table, allowed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """`[[nodes.files]]`: each a table of `path` and `text`, both templates."""
-    out: tuple[tuple[str, str], ...] = ()
+def _files(t: _Table, allowed: tuple[str, ...]) -> tuple[NodeFile, ...]:
+    """`[[nodes.files]]`: each a table of `path` and `text`, both templates, and `when`."""
+    out: tuple[NodeFile, ...] = ()
     for k, entry in enumerate(t.get("files", list, [], what="a list of tables ([[nodes.files]])")):
         if not isinstance(entry, dict):
             raise t.error(
@@ -644,8 +751,11 @@ def _files(t: _Table, allowed: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise f.error("path", "empty")
         _check_template(f, "path", path, allowed)
         _check_template(f, "text", text, allowed)
+        when = f.get("when", str, "always")
+        if when not in FILE_WHEN:
+            raise f.error("when", f"{when!r}: expected one of {', '.join(FILE_WHEN)}")
         f.done()
-        out += ((path, text),)
+        out += (NodeFile(path, text, when),)
     return out
 
 
