@@ -178,9 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hc.add_argument(
         "--consistency",
-        choices=("strict-serializable", "serializable"),
-        default="strict-serializable",
-        help="list-append and rw-register: the model checked (serializable: no real-time edges)",
+        metavar="NAME",
+        help="list-append and rw-register: strict-serializable (the default) or serializable (no "
+        "real-time edges); register, cas-register, kv: linearizable, sequential, read-your-writes, "
+        "monotonic-reads, monotonic-writes or writes-follow-reads, checked with the models it "
+        "implies (default: linearizability alone)",
     )
     hc.add_argument(
         "--clock-bound",

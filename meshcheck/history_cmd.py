@@ -40,6 +40,8 @@ WHOLE = 400
 REGISTERS = frozenset({"register", "cas-register", "kv"})
 # the checkers that take --consistency
 TRANSACTIONAL = frozenset({"list-append", "rw-register"})
+# --consistency for a transactional checker (the first: what is checked without it)
+TRANSACTIONAL_NAMES = ("strict-serializable", "serializable")
 
 
 def run_history_check(args: argparse.Namespace) -> int:
@@ -60,6 +62,8 @@ def _run_model(args: argparse.Namespace) -> int:
 
     _only_for(args, args.model)
     model = models.MODELS[args.model]
+    if getattr(args, "consistency", None) is not None:
+        return _run_lattice(args, model)
     mode = getattr(args, "reads", "linearizable")
     if mode == "serializable" and model.name not in REGISTERS:
         raise MeshcheckError(
@@ -104,7 +108,7 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     bound = getattr(args, "clock_bound", 0.0)
     if not bound >= 0:
         raise MeshcheckError(f"--clock-bound {bound}: expected a number of seconds, 0 or more")
-    options = checkers.Options(getattr(args, "consistency", "strict-serializable"), bound)
+    options = checkers.Options(getattr(args, "consistency", None) or TRANSACTIONAL_NAMES[0], bound)
     text, holds = found.run(args.file, options)
     print(text, end="")
     if holds is None:
@@ -112,14 +116,51 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     return EXIT_HOLDS if holds else EXIT_VIOLATED
 
 
-def _only_for(args: argparse.Namespace, model: str) -> None:
-    """--consistency is list-append's and rw-register's, --clock-bound the lease checker's:
-    elsewhere an error."""
-    if getattr(args, "consistency", "strict-serializable") != "strict-serializable" and (
-        model not in TRANSACTIONAL
+def _run_lattice(args: argparse.Namespace, model: models.Model) -> int:
+    """`--consistency NAME` on a register model: NAME and the models it implies
+    (traces/history/lattice.py), the strongest that hold; exit 0, 1 or 2 as NAME holds, breaks or
+    is unknown."""
+    from meshcheck.traces.history import jepsen
+    from meshcheck.traces.history import lattice
+    from meshcheck.traces.history import window
+
+    for flag, value, default in (
+        ("--reads", getattr(args, "reads", "linearizable"), "linearizable"),
+        ("--out", args.out, None),
     ):
+        if value != default:
+            raise MeshcheckError(f"{flag}: not with --consistency")
+    history = jepsen.read(args.file, model)
+    try:
+        outcome = lattice.run(history, model, args.consistency, args.budget)
+    except window.NothingToCheck as exc:
+        raise MeshcheckError(f"{args.file}: {exc}") from None
+    print(lattice.render(outcome, args.file), end="")
+    return {"holds": EXIT_HOLDS, "broken": EXIT_VIOLATED, "unknown": EXIT_USAGE}[outcome.verdict]
+
+
+def _consistency_names(model: str) -> tuple[str, ...]:
+    """What --consistency takes for `model`'s family (none: not for it)."""
+    if model in TRANSACTIONAL:
+        return TRANSACTIONAL_NAMES
+    if model in REGISTERS:
+        from meshcheck.traces.history import lattice
+
+        return lattice.NAMES
+    return ()
+
+
+def _only_for(args: argparse.Namespace, model: str) -> None:
+    """--consistency is list-append's, rw-register's and the registers', each family its own
+    names; --clock-bound the lease checker's: elsewhere an error."""
+    name = getattr(args, "consistency", None)
+    names = _consistency_names(model)
+    if name is not None and not names:
+        takes = ", ".join(sorted(TRANSACTIONAL | REGISTERS))
+        raise MeshcheckError(f"--consistency: only for the models {takes}, not {model}")
+    if name is not None and name not in names:
         raise MeshcheckError(
-            f"--consistency: only for the list-append model or the rw-register model, not {model}"
+            f"--consistency {name}: not a model for {model}; expected one of {', '.join(names)}"
         )
     if getattr(args, "clock_bound", 0.0) != 0.0 and model != "lease":
         raise MeshcheckError(f"--clock-bound: only for the lease model, not {model}")
