@@ -1,11 +1,11 @@
 """The single-object consistency models a register history is checked against, strongest first
 (Viotti and Vukolić, "Consistency in Non-Transactional Distributed Storage Systems", ACM CSUR
 49(1), 2016, figure 2): `linearizable` (checker.py), `sequential` (each process's order instead
-of real time: sequential.py), and the four session guarantees, per client (sessions.py):
+of real time: sequential.py), `pram` (read-your-writes, monotonic-reads and monotonic-writes of
+one order of the writes) and the four session guarantees, per client (sessions.py):
 `read-your-writes`, `monotonic-reads`, `monotonic-writes`, `writes-follow-reads`. Linearizable
-implies sequential, which implies each of the four; the four imply none of each other. (Between
-sequential and the four, Viotti and Vukolić place causal consistency and PRAM, which are not
-checked here.)
+implies sequential, which implies pram and writes-follow-reads; pram implies its three. (Between
+sequential and pram Viotti and Vukolić place causal consistency, which is not checked here.)
 
 `meshcheck history check --model register|cas-register|kv --consistency NAME` checks the model
 named and those it implies: a model is searched only when no stronger one checked holds (one that
@@ -33,11 +33,12 @@ from meshcheck.traces.history.jepsen import table
 from meshcheck.traces.history.models import Model
 from meshcheck.traces.history.sequential import Sequential
 
-NAMES = ("linearizable", "sequential", *sessions.GUARANTEES)
+NAMES = ("linearizable", "sequential", "pram", *sessions.GUARANTEES)
 # what each model implies (every model weaker than it, strongest first)
 WEAKER: dict[str, tuple[str, ...]] = {
     "linearizable": NAMES[1:],
-    "sequential": sessions.GUARANTEES,
+    "sequential": NAMES[2:],
+    "pram": sessions.TOGETHER["pram"],
     **{g: () for g in sessions.GUARANTEES},
 }
 # the shrinking of a session guarantee's window: candidates checked at most

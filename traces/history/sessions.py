@@ -22,6 +22,11 @@ write it read from, `rf(r)`, each guarantee asks for an `ar` in which:
 - `writes-follow-reads`: a write after a read of its session (a cas after its own read) comes
   after the write read from (r so w: rf(r) < w).
 
+Each guarantee is asked of an order of its own, so alone each asks little: monotonic-writes alone
+asks nothing a register's reads can show (a read may see any write it is shown), and two clients
+that see two writes in opposite orders keep monotonic-reads. `pram` asks the first three of one
+order (Viotti and Vukolić, section 3.2.2: PRAM is their conjunction), which sees both.
+
 There is such an order exactly when the constraints, as edges between writes, have no cycle; a
 cycle is what the check reports. Each guarantee also asks that every read return a value some
 write wrote (or nil); one that returns another value breaks all four. Real time plays no part:
@@ -47,6 +52,10 @@ from meshcheck.traces.history.sequential import observed
 from meshcheck.traces.history.sequential import stored
 
 GUARANTEES = ("read-your-writes", "monotonic-reads", "monotonic-writes", "writes-follow-reads")
+# guarantees asked of one arbitration together: PRAM (Lipton and Sandberg, "PRAM: A scalable
+# shared memory", Princeton CS-TR-180-88, 1988) is the first three at once (Viotti and Vukolić,
+# section 3.2.2); each alone asks less (see the module's docstring)
+TOGETHER = {"pram": ("read-your-writes", "monotonic-reads", "monotonic-writes")}
 INIT = -1  # the initial value's place among the writes
 
 
@@ -67,20 +76,23 @@ def before(a: Op, b: Op) -> bool:
 
 def check(ops: Sequence[Op], guarantee: str, keyed: bool = False) -> Broken | None:
     """The first key (in order of first invocation) on which `guarantee` breaks, else None."""
-    if guarantee not in GUARANTEES:
+    if guarantee not in GUARANTEES and guarantee not in TOGETHER:
         raise ValueError(f"{guarantee}: not a session guarantee")
+    asked = TOGETHER.get(guarantee, (guarantee,))
     parts: dict[Hashable, list[Op]] = defaultdict(list)
     for o in sorted(ops, key=lambda o: (o.call, o.index)):
         if o.status != "fail":
             parts[o.key if keyed else None].append(o)
     for key, part in parts.items():
-        found = _check_part(part, guarantee)
+        found = _check_part(part, guarantee, asked)
         if found is not None:
             return Broken(key, *found)
     return None
 
 
-def _check_part(ops: Sequence[Op], guarantee: str) -> tuple[tuple[Op, ...], str] | None:
+def _check_part(
+    ops: Sequence[Op], guarantee: str, asked: tuple[str, ...]
+) -> tuple[tuple[Op, ...], str] | None:
     writers: dict[Hashable, list[int]] = defaultdict(list)
     for i, o in enumerate(ops):
         wrote, value = stored(o)
@@ -112,29 +124,8 @@ def _check_part(ops: Sequence[Op], guarantee: str) -> tuple[tuple[Op, ...], str]
     writes = [i for i, o in enumerate(ops) if stored(o)[0]]
     reads = sorted(rf)
     pairs: list[tuple[int, int, tuple[int, ...], bool]] = []
-    if guarantee == "monotonic-writes":
-        pairs = [(a, b, (a, b), True) for a in writes for b in writes if before(ops[a], ops[b])]
-    elif guarantee == "read-your-writes":
-        pairs = [
-            (w, rf[r], (w, r, *_source(rf[r])), False)
-            for w in writes
-            for r in reads
-            if before(ops[w], ops[r])
-        ]
-    elif guarantee == "monotonic-reads":
-        pairs = [
-            (rf[a], rf[b], (a, b, *_source(rf[a]), *_source(rf[b])), False)
-            for a in reads
-            for b in reads
-            if before(ops[a], ops[b])
-        ]
-    else:  # writes-follow-reads; a cas reads, then writes
-        pairs = [
-            (rf[r], w, (r, w, *_source(rf[r])), True)
-            for r in reads
-            for w in writes
-            if before(ops[r], ops[w]) or r == w
-        ]
+    for g in asked:
+        pairs.extend(_pairs(ops, g, writes, reads, rf))
     for x, y, why, strict in pairs:
         loop = edge(x, y, why, strict)
         if loop is not None:
@@ -144,8 +135,39 @@ def _check_part(ops: Sequence[Op], guarantee: str) -> tuple[tuple[Op, ...], str]
     cycle = _cycle(edges)
     if cycle is None:
         return None
-    asked = [edges[x][y] for x, y in zip(cycle, [*cycle[1:], cycle[0]], strict=True)]
-    return _ops(ops, tuple(i for why in asked for i in why)), f"{guarantee}: {_because(ops, asked)}"
+    asked_for = [edges[x][y] for x, y in zip(cycle, [*cycle[1:], cycle[0]], strict=True)]
+    found = tuple(i for why in asked_for for i in why)
+    return _ops(ops, found), f"{guarantee}: {_because(ops, asked_for)}"
+
+
+def _pairs(
+    ops: Sequence[Op], guarantee: str, writes: list[int], reads: list[int], rf: dict[int, int]
+) -> list[tuple[int, int, tuple[int, ...], bool]]:
+    """The constraints `guarantee` asks of the arbitration: (x, y, the operations asking, strict):
+    x before y (strict) or x no later than y."""
+    if guarantee == "monotonic-writes":
+        return [(a, b, (a, b), True) for a in writes for b in writes if before(ops[a], ops[b])]
+    if guarantee == "read-your-writes":
+        return [
+            (w, rf[r], (w, r, *_source(rf[r])), False)
+            for w in writes
+            for r in reads
+            if before(ops[w], ops[r])
+        ]
+    if guarantee == "monotonic-reads":
+        return [
+            (rf[a], rf[b], (a, b, *_source(rf[a]), *_source(rf[b])), False)
+            for a in reads
+            for b in reads
+            if before(ops[a], ops[b])
+        ]
+    # writes-follow-reads; a cas reads, then writes
+    return [
+        (rf[r], w, (r, w, *_source(rf[r])), True)
+        for r in reads
+        for w in writes
+        if before(ops[r], ops[w]) or r == w
+    ]
 
 
 def _source(w: int) -> tuple[int, ...]:
