@@ -127,6 +127,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_alongside.py",
         "tests/test_history_corpus.py",
         "tests/test_history_differential.py",
+        "tests/test_history_lattice.py",
         "tests/test_history_search.py",
         "tests/test_linearizability.py",
     ),
