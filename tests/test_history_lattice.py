@@ -143,6 +143,21 @@ def _fits(
     return all(at[rf[r]] < at[w] for r in rf for w in writes if first(ops[r], ops[w]) or r == w)
 
 
+def _keeps_writers(found: Sequence[Op], history: Sequence[Op]) -> bool:
+    """Every write of the history of a value an operation of `found` saw is in `found`."""
+    return all(
+        w in found
+        for o in found
+        if _saw(o)[0] and _saw(o)[1] is not None
+        for w in history
+        if w is not o
+        and w.status != "fail"
+        and w.key == o.key
+        and w.f in ("write", "cas")
+        and _wrote(w) == _saw(o)[1]
+    )
+
+
 def unique(history: Sequence[Op], model: Model) -> bool:
     """Every value written once on its key (and nil never written)."""
     for ops in keys(history, model):
@@ -219,6 +234,8 @@ def compare(history: list[Op], model: Model, seen: Counter[str]) -> None:
     if not expected:
         found = examined.window
         assert found is not None and found.minimal
+        assert all(o in history for o in found.ops), "the window is not the history's operations"
+        assert _keeps_writers(found.ops, history), "the window lacks a write of a value read"
         assert not sequential_oracle(found.ops, model), "the window is sequential"
         for o in found.ops:
             rest = window.without(found.ops, o, sequential, examined.part)
@@ -240,7 +257,7 @@ def compare(history: list[Op], model: Model, seen: Counter[str]) -> None:
             seen[f"{g} cycle{' once' if once else ''}"] += 1
         ops, minimal = lattice.smallest(broken.ops, history, model, g)
         assert minimal and not session_oracle(ops, g, model), (g, ops)
-        assert set(map(id, ops)) <= set(map(id, history))
+        assert set(map(id, ops)) <= set(map(id, history)) and _keeps_writers(ops, history)
         if once:
             for o in ops:
                 rest = window.without(ops, o, sequential, window.items(history, model))
@@ -388,6 +405,34 @@ def test_the_report_names_every_model_checked_and_the_strongest_that_hold(
         main(["history", "check", stale, "--model", "register", "--consistency", "sequential"]) == 0
     )
     assert "linearizable" not in capsys.readouterr().out
+    # pram holds, writes-follow-reads breaks: pram implies its three guarantees, not the fourth
+    own = _history(
+        f"{tmp_path}/own.jsonl",
+        [
+            (0, "invoke", "read", None),
+            (0, "ok", "read", 1),
+            (0, "invoke", "write", 1),
+            (0, "ok", "write", 1),
+        ],
+    )
+    assert main(["history", "check", own, "--model", "register", "--consistency", "pram"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("the strongest that hold: pram")
+    assert [line.split()[:2] for line in out[1:5]] == [
+        ["pram", "holds"],
+        *([g, "holds"] for g in sessions.TOGETHER["pram"]),
+    ]
+    assert (
+        main(["history", "check", own, "--model", "register", "--consistency", "sequential"]) == 1
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("the strongest that hold: pram")
+    assert out[-4:] == [
+        "  (writes-follow-reads: no order of the writes fits 0:read()->1, 0:write(1))",
+        "  process  operation  lines  status",
+        "  0        read()->1  1..2   ok",
+        "  0        write(1)   3..4   ok",
+    ]
 
 
 @pytest.mark.parametrize(
