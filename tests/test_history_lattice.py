@@ -234,6 +234,8 @@ def compare(history: list[Op], model: Model, seen: Counter[str]) -> None:
     seen[f"sequential {'holds' if expected else 'broken'}"] += 1
     if check(history, model).linearizable:
         assert expected, "linearizable but not sequential"
+    elif expected:
+        seen["sequential, not linearizable"] += 1
     if not expected:
         found = examined.window
         assert found is not None and found.minimal
@@ -285,6 +287,7 @@ def test_the_lattice_agrees_with_the_oracles(name: str) -> None:
     for g in ("sequential", *GUARANTEES):
         for verdict in ("holds", "broken"):
             assert seen[f"{g} {verdict}"] >= EXAMPLES // 50, (g, verdict, seen)
+    assert seen["sequential, not linearizable"] >= 1, seen
     # (monotonic-reads' own cycle needs four reads by two clients, rare in six operations:
     # test_each_guarantee_breaks_on_its_own_cycle has one)
     assert seen["monotonic-writes cycle"] == 0, seen
