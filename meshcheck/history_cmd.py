@@ -1,4 +1,4 @@
-"""`meshcheck history check FILE --model NAME [--reads MODE] [--budget S] [--out F.svg]`.
+"""`meshcheck history check FILE --model NAME [--consistency C] [--reads MODE] [--budget S] [--out F.svg]`.
 
 Reads a client history (JSON lines or Jepsen's history.edn: traces/history/jepsen.py), checks it
 against the model named (any of traces/history/models.py's MODELS), and when it is not
@@ -6,10 +6,13 @@ linearizable shrinks the failing prefix to the smallest non-linearizable window
 (traces/history/window.py `examine`, which a cluster run's anomaly report calls too), prints it,
 and draws it with `--out` (traces/history/svg.py). `--reads serializable` checks a register
 history as a run with etcd's serializable reads is checked (traces/history/reads.py): the writes
-and cas alone linearizable, every read of a written value.
+and cas alone linearizable, every read of a written value. `--consistency NAME` on a register
+model checks NAME and the single-object models it implies, strongest first (linearizable,
+sequential, pram, the four session guarantees: traces/history/lattice.py), and names the
+strongest that hold.
 The checkers of traces/history/checkers.py (list-append, rw-register, stream, watch, lease,
 fenced-lock) read their own formats (docs/history-checkers.md) and print their own reports.
-Exit 0 linearizable (holds), 1 not, 2 unknown (the budget ran out, or rw-register could not order
+Exit 0 linearizable (holds; with --consistency, the model named), 1 not, 2 unknown (the budget ran out, or rw-register could not order
 the versions it needed) or bad input (a history with nothing to check among it).
 """
 
