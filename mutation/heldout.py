@@ -111,6 +111,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
+        "tests/test_history_lattice.py",  # seconds: first, so its kills come early
         "tests/test_history_list_append.py",
         "tests/test_history_rw_register.py",
         "tests/test_peer_histories_elle.py",
@@ -127,7 +128,6 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_history_alongside.py",
         "tests/test_history_corpus.py",
         "tests/test_history_differential.py",
-        "tests/test_history_lattice.py",
         "tests/test_history_search.py",
         "tests/test_linearizability.py",
     ),

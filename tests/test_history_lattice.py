@@ -26,6 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Hashable
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -375,7 +376,7 @@ BACK = [
 
 
 def test_the_report_names_every_model_checked_and_the_strongest_that_hold(
-    tmp_path: object, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _history(f"{tmp_path}/back.jsonl", BACK)
     assert (
@@ -458,9 +459,31 @@ def test_the_report_names_every_model_checked_and_the_strongest_that_hold(
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(
-    tmp_path: object, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, flags: list[str], said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _history(f"{tmp_path}/back.jsonl", BACK)
     assert main(["history", "check", path, "--model", "register", *flags]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err, err
+
+
+def test_out_of_budget_the_search_is_unknown_and_the_guarantees_still_decide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1,500 operations of ten clients, each writing a value and reading it back: the search of a
+    sequential order runs past a budget of a microsecond (it looks at the clock every 1,024
+    configurations), so sequential is unknown, exit 2, never "holds"; the session guarantees, a
+    graph search, decide."""
+    events: list[tuple[int, str, str, object]] = []
+    for k in range(75):
+        for p in range(10):
+            v = 10 * k + p + 1
+            events += [(p, "invoke", "write", v), (p, "ok", "write", v)]
+            events += [(p, "invoke", "read", None), (p, "ok", "read", v)]
+    path = _history(str(tmp_path / "long.jsonl"), events)
+    flags = ["--model", "register", "--consistency", "sequential", "--budget", "0.000001"]
+    assert main(["history", "check", path, *flags]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{path}: unknown whether sequential (register model, 1500 operations")
+    assert out[0].endswith("the strongest that hold: pram, writes-follow-reads")
+    assert out[1].startswith("  sequential           unknown: the budget ran out; the first ")
