@@ -174,8 +174,8 @@ def unique(history: Sequence[Op], model: Model) -> bool:
 
 @st.composite
 def client_histories(draw: st.DrawFn, fs: tuple[str, ...], ks: tuple[str | None, ...]) -> list[Op]:
-    """Up to three clients, each running up to three operations one after another (after a pending
-    one, a client may go on, or end as Jepsen's crashed clients do); writes of values mostly written once, reads
+    """Up to three clients, each running up to three operations, mostly one after another (after
+    a pending one, a client may go on, or end as Jepsen's crashed clients do); writes of values mostly written once, reads
     of a value written on their key (now and then of nil, or of a value nobody wrote)."""
     shapes: list[tuple[int, str, float, float, Status, str | None]] = []
     for p in range(draw(st.integers(1, 3))):
@@ -192,7 +192,10 @@ def client_histories(draw: st.DrawFn, fs: tuple[str, ...], ks: tuple[str | None,
             if status == "info":  # or the client goes on, its pending operation still open
                 at += draw(st.integers(0, 2)) + 0.001
                 continue
-            at += length + draw(st.integers(0, 2)) + 0.001
+            # the next one after this one returned, or now and then while it runs (a client
+            # with several operations at once, as the simulator's open-loop ones)
+            at += draw(st.sampled_from([length, length, length, 0])) + draw(st.integers(0, 2))
+            at += 0.001
     written: dict[str | None, list[int]] = {}
     values: list[int] = []
     for n, (_, f, _, _, _, key) in enumerate(shapes):

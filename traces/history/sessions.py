@@ -41,6 +41,9 @@ a choice among repeated values may be missed. The kv model's keys are checked on
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 from collections import defaultdict
 from collections.abc import Hashable
 from collections.abc import Sequence
@@ -111,63 +114,156 @@ def _check_part(
             return (o,), f"{_show(o)} returned a value no write wrote"
         if len(sources) == 1:
             rf[i] = sources[0]
-    # edges between writes (INIT for the initial value): x -> y when x must come before y in
-    # ar, each with the operations that ask for it; a write before itself is a cycle of one
-    edges: dict[int, dict[int, tuple[int, ...]]] = defaultdict(dict)
-
-    def edge(x: int, y: int, why: tuple[int, ...], strict: bool) -> tuple[int, ...] | None:
-        if x == y:
-            return why if strict else None
-        edges[x].setdefault(y, why)
-        return None
-
-    writes = [i for i, o in enumerate(ops) if stored(o)[0]]
-    reads = sorted(rf)
-    pairs: list[tuple[int, int, tuple[int, ...], bool]] = []
-    for g in asked:
-        pairs.extend(_pairs(ops, g, writes, reads, rf))
-    for x, y, why, strict in pairs:
-        loop = edge(x, y, why, strict)
-        if loop is not None:
-            return _ops(ops, loop), f"{guarantee}: {_because(ops, [loop])}"
-    for w in writes:  # the initial value comes first
-        edges[INIT].setdefault(w, ())
-    cycle = _cycle(edges)
+    # edges between writes (INIT for the initial value) and points between a client's operations
+    # (numbered from len(ops)): x -> y when x must come before y in ar, each with the operations
+    # that ask for it; a write before itself is a cycle of one
+    graph = _Graph(len(ops))
+    clients: dict[Hashable, list[int]] = defaultdict(list)
+    for i, o in enumerate(ops):
+        clients[o.process].append(i)
+    for mine in clients.values():
+        for g in asked:
+            loop = _constrain(graph, ops, mine, g, rf)
+            if loop is not None:
+                return _ops(ops, loop), f"{guarantee}: {_because(ops, [loop])}"
+    for i, o in enumerate(ops):  # the initial value comes first
+        if stored(o)[0]:
+            graph.edges[INIT].setdefault(i, ())
+    cycle = _cycle(graph.edges)
     if cycle is None:
         return None
-    asked_for = [edges[x][y] for x, y in zip(cycle, [*cycle[1:], cycle[0]], strict=True)]
+    asked_for = [graph.edges[x][y] for x, y in zip(cycle, [*cycle[1:], cycle[0]], strict=True)]
     found = tuple(i for why in asked_for for i in why)
     return _ops(ops, found), f"{guarantee}: {_because(ops, asked_for)}"
 
 
-def _pairs(
-    ops: Sequence[Op], guarantee: str, writes: list[int], reads: list[int], rf: dict[int, int]
-) -> list[tuple[int, int, tuple[int, ...], bool]]:
-    """The constraints `guarantee` asks of the arbitration: (x, y, the operations asking, strict):
-    x before y (strict) or x no later than y."""
+class _Graph:
+    """The constraints: `edges[x][y]`, the operations asking that x come before y."""
+
+    def __init__(self, first: int) -> None:
+        self.edges: dict[int, dict[int, tuple[int, ...]]] = defaultdict(dict)
+        self.next = first
+
+    def points(self, n: int) -> list[int]:
+        """n new points in a row, each before the next: the places after a client's first 1, 2,
+        ... n completed operations."""
+        out = list(range(self.next, self.next + n))
+        self.next += n
+        for a, b in itertools.pairwise(out):
+            self.edges[a][b] = ()
+        return out
+
+    def add(self, x: int, y: int, why: tuple[int, ...], strict: bool) -> tuple[int, ...] | None:
+        """x before y (strict) or no later; a strict one of a write before itself: returned."""
+        if x == y:
+            return why if strict else None
+        self.edges[x].setdefault(y, why)
+        return None
+
+
+def _constrain(
+    graph: _Graph, ops: Sequence[Op], mine: list[int], guarantee: str, rf: dict[int, int]
+) -> tuple[int, ...] | None:
+    """Add what `guarantee` asks of one client's operations `mine` (in order of invocation).
+
+    A client whose completed operations follow one another (each invoked after the one before
+    returned, as a Jepsen client's) is a chain, and its constraints go through points between its
+    operations, linear in its operations: the point after its first k completed operations comes
+    after what they ask to be before (its writes, for read-your-writes; the writes they read, for
+    writes-follow-reads) and before what comes later; monotonic-writes and monotonic-reads, being
+    transitive along the chain, take consecutive pairs. Any other client's are taken pair by pair
+    (quadratic in its operations)."""
+    done = [i for i in mine if ops[i].ret != math.inf]
+    if not all(ops[a].ret < ops[b].call for a, b in itertools.pairwise(done)):
+        return _pairwise(graph, ops, mine, guarantee, rf)
+    rets = [ops[i].ret for i in done]
+    place = {i: k for k, i in enumerate(done)}
+
+    def after(i: int) -> int:  # how many of the completed operations returned before i began
+        return bisect.bisect_left(rets, ops[i].call)
+
+    writes = [i for i in mine if stored(ops[i])[0]]
     if guarantee == "monotonic-writes":
-        return [(a, b, (a, b), True) for a in writes for b in writes if before(ops[a], ops[b])]
-    if guarantee == "read-your-writes":
-        return [
+        ok = [i for i in writes if i in place]
+        for a, b in itertools.pairwise(ok):
+            graph.add(a, b, (a, b), True)
+        for w in writes:
+            if w not in place:  # pending: after the client's last completed write before it
+                last = [a for a in ok if place[a] < after(w)]
+                if last:
+                    graph.add(last[-1], w, (last[-1], w), True)
+        return None
+    reads = [i for i in done if i in rf]
+    if guarantee == "monotonic-reads":
+        for a, b in itertools.pairwise(reads):
+            loop = graph.add(rf[a], rf[b], (a, b, *_source(rf[a]), *_source(rf[b])), False)
+            if loop is not None:
+                return loop
+        return None
+    points = graph.points(len(done))
+    if guarantee == "writes-follow-reads":
+        for r in reads:
+            graph.add(rf[r], points[place[r]], (r, *_source(rf[r])), True)
+        for w in writes:
+            if w in rf:  # a cas reads, then writes
+                loop = graph.add(rf[w], w, (w, *_source(rf[w])), True)
+                if loop is not None:
+                    return loop
+            if after(w):
+                graph.add(points[after(w) - 1], w, (w,), True)
+        return None
+    # read-your-writes
+    own = [w for w in writes if w in place]  # in order of place
+    at = [place[w] for w in own]
+    for w in own:
+        graph.add(w, points[place[w]], (w,), True)
+    for r in reads:
+        k, t = after(r), rf[r]
+        if t in place and place[t] < k:  # it read its own write: the others before it, before t
+            if place[t]:
+                graph.add(points[place[t] - 1], t, (r, t), True)
+            for w in own[bisect.bisect_right(at, place[t]) : bisect.bisect_left(at, k)]:
+                graph.add(w, t, (w, r, t), True)
+        elif k:
+            graph.add(points[k - 1], t, (r, *_source(t)), True)
+    return None
+
+
+def _pairwise(
+    graph: _Graph, ops: Sequence[Op], mine: list[int], guarantee: str, rf: dict[int, int]
+) -> tuple[int, ...] | None:
+    """`_constrain` for a client whose operations overlap: pair by pair."""
+    writes = [i for i in mine if stored(ops[i])[0]]
+    reads = [i for i in mine if i in rf]
+    pairs: list[tuple[int, int, tuple[int, ...], bool]] = []
+    if guarantee == "monotonic-writes":
+        pairs = [(a, b, (a, b), True) for a in writes for b in writes if before(ops[a], ops[b])]
+    elif guarantee == "read-your-writes":
+        pairs = [
             (w, rf[r], (w, r, *_source(rf[r])), False)
             for w in writes
             for r in reads
             if before(ops[w], ops[r])
         ]
-    if guarantee == "monotonic-reads":
-        return [
+    elif guarantee == "monotonic-reads":
+        pairs = [
             (rf[a], rf[b], (a, b, *_source(rf[a]), *_source(rf[b])), False)
             for a in reads
             for b in reads
             if before(ops[a], ops[b])
         ]
-    # writes-follow-reads; a cas reads, then writes
-    return [
-        (rf[r], w, (r, w, *_source(rf[r])), True)
-        for r in reads
-        for w in writes
-        if before(ops[r], ops[w]) or r == w
-    ]
+    else:  # writes-follow-reads; a cas reads, then writes
+        pairs = [
+            (rf[r], w, (r, w, *_source(rf[r])), True)
+            for r in reads
+            for w in writes
+            if before(ops[r], ops[w]) or r == w
+        ]
+    for x, y, why, strict in pairs:
+        loop = graph.add(x, y, why, strict)
+        if loop is not None:
+            return loop
+    return None
 
 
 def _source(w: int) -> tuple[int, ...]:
