@@ -178,11 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hc.add_argument(
         "--consistency",
-        default="strict-serializable",
         metavar="MODEL",
         help="list-append and rw-register: the model checked, by Elle's names (read-committed, "
         "repeatable-read, snapshot-isolation, serializable, strict-serializable, their strong "
-        "and strong-session forms: traces/history/consistency.py); default strict-serializable",
+        "and strong-session forms: traces/history/consistency.py; default strict-serializable); "
+        "register, cas-register, kv: linearizable, sequential, pram, read-your-writes, "
+        "monotonic-reads, monotonic-writes or writes-follow-reads, checked with the models it "
+        "implies (traces/history/lattice.py; default: linearizability alone)",
     )
     for option, order in (("linearizable-keys", "real time"), ("sequential-keys", "process order")):
         hc.add_argument(

@@ -1,4 +1,4 @@
-"""`meshcheck history check FILE --model NAME [--reads MODE] [--budget S] [--out F.svg]`.
+"""`meshcheck history check FILE --model NAME [--consistency C] [--reads MODE] [--budget S] [--out F.svg]`.
 
 Reads a client history (JSON lines or Jepsen's history.edn: traces/history/jepsen.py), checks it
 against the model named (any of traces/history/models.py's MODELS), and when it is not
@@ -6,10 +6,13 @@ linearizable shrinks the failing prefix to the smallest non-linearizable window
 (traces/history/window.py `examine`, which a cluster run's anomaly report calls too), prints it,
 and draws it with `--out` (traces/history/svg.py). `--reads serializable` checks a register
 history as a run with etcd's serializable reads is checked (traces/history/reads.py): the writes
-and cas alone linearizable, every read of a written value.
+and cas alone linearizable, every read of a written value. `--consistency NAME` on a register
+model checks NAME and the single-object models it implies, strongest first (linearizable,
+sequential, pram, the four session guarantees: traces/history/lattice.py), and names the
+strongest that hold.
 The checkers of traces/history/checkers.py (list-append, rw-register, stream, watch, lease,
 fenced-lock) read their own formats (docs/history-checkers.md) and print their own reports.
-Exit 0 linearizable (holds), 1 not, 2 unknown (the budget ran out, or rw-register could not order
+Exit 0 linearizable (holds; with --consistency, the model named), 1 not, 2 unknown (the budget ran out, or rw-register could not order
 the versions it needed) or bad input (a history with nothing to check among it).
 """
 
@@ -60,6 +63,8 @@ def _run_model(args: argparse.Namespace) -> int:
 
     _only_for(args, args.model)
     model = models.MODELS[args.model]
+    if getattr(args, "consistency", None) is not None:
+        return _run_lattice(args, model)
     mode = getattr(args, "reads", "linearizable")
     if mode == "serializable" and model.name not in REGISTERS:
         raise MeshcheckError(
@@ -104,7 +109,7 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     bound = getattr(args, "clock_bound", 0.0)
     if not bound >= 0:
         raise MeshcheckError(f"--clock-bound {bound}: expected a number of seconds, 0 or more")
-    model = getattr(args, "consistency", "strict-serializable")
+    model = getattr(args, "consistency", None) or "strict-serializable"
     if found.name in TRANSACTIONAL:
         model = _transactional(model)
     keys = tuple(k for k in ("linearizable-keys", "sequential-keys") if getattr(args, k, False))
@@ -136,15 +141,45 @@ def _transactional(name: str) -> str:
     return model
 
 
-def _only_for(args: argparse.Namespace, model: str) -> None:
-    """--consistency is list-append's and rw-register's, --clock-bound the lease checker's:
-    elsewhere an error."""
-    if getattr(args, "consistency", "strict-serializable") != "strict-serializable" and (
-        model not in TRANSACTIONAL
+def _run_lattice(args: argparse.Namespace, model: models.Model) -> int:
+    """`--consistency NAME` on a register model: NAME and the models it implies
+    (traces/history/lattice.py), the strongest that hold; exit 0, 1 or 2 as NAME holds, breaks or
+    is unknown."""
+    from meshcheck.traces.history import jepsen
+    from meshcheck.traces.history import lattice
+    from meshcheck.traces.history import window
+
+    for flag, value, default in (
+        ("--reads", getattr(args, "reads", "linearizable"), "linearizable"),
+        ("--out", args.out, None),
     ):
-        raise MeshcheckError(
-            f"--consistency: only for the list-append model or the rw-register model, not {model}"
-        )
+        if value != default:
+            raise MeshcheckError(f"{flag}: not with --consistency")
+    history = jepsen.read(args.file, model)
+    try:
+        outcome = lattice.run(history, model, args.consistency, args.budget)
+    except window.NothingToCheck as exc:
+        raise MeshcheckError(f"{args.file}: {exc}") from None
+    print(lattice.render(outcome, args.file), end="")
+    return {"holds": EXIT_HOLDS, "broken": EXIT_VIOLATED, "unknown": EXIT_USAGE}[outcome.verdict]
+
+
+def _only_for(args: argparse.Namespace, model: str) -> None:
+    """--consistency is list-append's and rw-register's (Elle's names, checked by `_transactional`)
+    and the registers' (traces/history/lattice.py's names); --clock-bound the lease checker's:
+    elsewhere an error."""
+    name = getattr(args, "consistency", None)
+    if name is not None and model not in TRANSACTIONAL | REGISTERS:
+        takes = ", ".join(sorted(TRANSACTIONAL | REGISTERS))
+        raise MeshcheckError(f"--consistency: only for the models {takes}, not {model}")
+    if name is not None and model in REGISTERS:
+        from meshcheck.traces.history import lattice
+
+        if name not in lattice.NAMES:
+            raise MeshcheckError(
+                f"--consistency {name}: not a model for {model}; expected one of "
+                f"{', '.join(lattice.NAMES)}"
+            )
     if getattr(args, "clock_bound", 0.0) != 0.0 and model != "lease":
         raise MeshcheckError(f"--clock-bound: only for the lease model, not {model}")
 

@@ -141,6 +141,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
+        "tests/test_history_lattice.py",  # seconds: first, so its kills come early
         "tests/test_exercise.py",  # the judgement of a vacuous run (meshcheck/exercise.py)
         "tests/test_systems_run.py::test_a_run_that_held_having_done_almost_nothing_is_vacuous_and_exits_1",
         # verify's pytest run of a tiny project: a test whose every run was vacuous, its row

@@ -317,7 +317,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     done = history_checks.check_file(str(empty), "--model", "list-append")
     assert done.returncode == 2 and "nothing to check" in done.stderr
     done = history_checks.check_file(str(bad), "--model", "kv", "--consistency", "serializable")
-    assert done.returncode == 2 and "--consistency: only for the list-append model" in done.stderr
+    assert done.returncode == 2 and "--consistency serializable: not a model for kv" in done.stderr
+    done = history_checks.check_file(str(bad), "--model", "list-append", "--consistency", "causal")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "expected one of strict-serializable, serializable" in done.stderr
 
 
 def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:

@@ -30,6 +30,15 @@ P-compositionality (Horn and Kroening, "Faster linearizability checking via P-co
 FORTE 2015): the model's `partition` splits the history into independent parts (the kv model: by
 key); the history is linearizable when every part is.
 
+Sequential consistency (Lamport, "How to make a multiprocessor computer that correctly executes
+multiprocess programs", IEEE TC 28(9), 1979) is the same search with real time replaced by each
+process's own order (a model whose `per_process` is set: traces/history/sequential.py): an
+operation may come next when every operation of its process that returned before it was invoked
+has come. Alike operations are then tried once only among those nothing must follow. A prefix in
+time of a sequentially consistent history need not be one (a read may take a value from a write
+invoked after it returned), so its failing part is not cut to a prefix: the window is shrunk from
+the whole part.
+
 When the history is not linearizable, the report is the smallest failing window: the part that
 fails and its shortest prefix (by invocation time, operations still running at the cut pending)
 that has no linearization, found by bisection (a prefix of a linearizable history is linearizable).
@@ -142,7 +151,10 @@ def check(
             unknown.append(ops)
             continue
         if found is None:
-            cut, window = _smallest_failing(ops, model, final, counter)
+            if model.per_process:  # a prefix in time may fail where the whole does not
+                cut, window = float("inf"), tuple(ops)
+            else:
+                cut, window = _smallest_failing(ops, model, final, counter)
             return Result(
                 "not linearizable",
                 len(history),
@@ -237,6 +249,12 @@ def _search(
     classes: dict[Hashable, int] = {}
     cls = [classes.setdefault(model.alike(o), len(classes)) for o in ops]
     width = len(classes)
+    # per-process order (`Model.per_process`): what must come before each operation (its
+    # process's operations that returned before it was invoked), and whether anything must come
+    # after it
+    per_process = model.per_process
+    before = _before(ops) if per_process else []
+    followed = {j for bits in before for j in _bits(bits)}
     states: dict[Hashable, int] = {}
     memo: dict[int, tuple[int, ...]] = {}
     full = (1 << n) - 1
@@ -269,24 +287,28 @@ def _search(
             if deadline.over(counter):
                 raise _Timeout
             check_at = steps + deadline.next_check(counter)
-        while (mask >> by_ret[lo_ret]) & 1:
-            lo_ret += 1
-        while (mask >> by_call[lo_call]) & 1:
-            lo_call += 1
-        min_ret = rets[by_ret[lo_ret]]
-        # minimal operations: not linearized, invoked no later than the earliest pending return;
-        # of those alike, only the one that returns first (ties: invoked first): a linearization
-        # that takes another of them here can take that one instead (the two swap places)
-        end = bisect.bisect_right(calls, min_ret)
         first: dict[int, int] = {}
-        for pos in range(lo_call, end):
-            i = by_call[pos]
-            if (mask >> i) & 1:
-                continue
-            c = cls[i]
-            j = first.get(c)
-            if j is None or rets[i] < rets[j]:
-                first[c] = i
+        if per_process:
+            first = _first_per_process(mask, before, followed, cls)
+        else:
+            while (mask >> by_ret[lo_ret]) & 1:
+                lo_ret += 1
+            while (mask >> by_call[lo_call]) & 1:
+                lo_call += 1
+            min_ret = rets[by_ret[lo_ret]]
+            # minimal operations: not linearized, invoked no later than the earliest pending
+            # return; of those alike, only the one that returns first (ties: invoked first): a
+            # linearization that takes another of them here can take that one instead (the two
+            # swap places)
+            end = bisect.bisect_right(calls, min_ret)
+            for pos in range(lo_call, end):
+                i = by_call[pos]
+                if (mask >> i) & 1:
+                    continue
+                c = cls[i]
+                j = first.get(c)
+                if j is None or rets[i] < rets[j]:
+                    first[c] = i
         # pushed latest first, so the operation invoked first is tried first
         for i in sorted(first.values(), reverse=True, key=lambda i: (ops[i].call, i)):
             c = cls[i]
@@ -308,3 +330,47 @@ def _search(
                     stack.append((bit, nsid, lo_call, lo_ret, (i, path)))
     counter[0] += steps - counted
     return None
+
+
+def _before(ops: Sequence[Op]) -> list[int]:
+    """Per-process order: for each operation, the bit set of the operations of its process that
+    returned before it was invoked (a pending one returned never, so it comes before nothing)."""
+    by_process: dict[Hashable, list[int]] = {}
+    for i, o in enumerate(ops):
+        by_process.setdefault(o.process, []).append(i)
+    out = [0] * len(ops)
+    for mine in by_process.values():
+        for i in mine:
+            for j in mine:
+                if ops[j].ret < ops[i].call:
+                    out[i] |= 1 << j
+    return out
+
+
+def _bits(bits: int) -> list[int]:
+    return [i for i in range(bits.bit_length()) if (bits >> i) & 1]
+
+
+def _first_per_process(
+    mask: int, before: Sequence[int], followed: set[int], cls: Sequence[int]
+) -> dict[int, int]:
+    """The operations that may come next under per-process order, one or more per class of alike
+    operations (keyed by a number of its own). Every operation not yet placed whose predecessors
+    all are; of those alike, every one that something must follow, and one that nothing must
+    follow only when no other of its class may come next: an order that places one that nothing
+    follows, x, here and another of its class, y, later can swap them (y may come here; x, with
+    nothing after it to keep before, may come where y was; the model steps alike)."""
+    out: dict[int, int] = {}
+    free: dict[int, int] = {}  # class -> one operation of it that nothing must follow
+    for i, need in enumerate(before):
+        if (mask >> i) & 1 or need & ~mask:
+            continue
+        if i in followed:
+            out[len(cls) + i] = i
+        else:
+            free.setdefault(cls[i], i)
+    tried = {cls[i] for i in out.values()}
+    for c, i in free.items():
+        if c not in tried:
+            out[c] = i
+    return out

@@ -174,6 +174,13 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
             f"smallest non-linearizable window{part}: {plural(len(ops), 'operation')} "
             f"(of {len(result.window)} invoked before {cut}); {why}"
         )
+    lines.extend(table(ops))
+    return "\n".join(lines) + "\n"
+
+
+def table(ops: Sequence[Op]) -> list[str]:
+    """The operations one a line, indented: process, (node,) f(input)->output, call..ret (lines of
+    the file; an info operation's return is open), status."""
     asked = any(o.node for o in ops)  # the node column, where the history names them
     rows = [("process", *(("node",) if asked else ()), "operation", "lines", "status")]
     for o in ops:
@@ -181,9 +188,9 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
             (str(o.process), *((o.node or "-",) if asked else ()), label(o), span(o), o.status)
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-    return "\n".join(lines) + "\n"
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
 
 
 def _events(ops: Sequence[Op], model: Model) -> list[tuple[float, int, dict[str, Any]]]:

@@ -54,6 +54,9 @@ class Model:
     name = "register"
     fs: frozenset[str] = frozenset({"read", "write"})
     keyed = False  # True: operations name a key and `partition` splits by it
+    # True: the search orders operations by their process alone, not by real time (sequential
+    # consistency: traces/history/sequential.py); False: linearizability
+    per_process = False
     # how a history file carries an operation (traces/history/jepsen.py): Jepsen's registers put a
     # write's value on its invocation and a read's on its completion; a model whose every
     # operation has both an input and an output (a query and its answer) takes the input from
