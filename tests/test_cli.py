@@ -55,7 +55,9 @@ def test_violation_exits_1_writes_itf_that_trace_show_prints(counter: Path, tmp_
     assert any(line.startswith("Step 4") and "Incr" in line for line in lines)
     assert "  * x: 3 -> 4" in lines
     # y never changes after the first state, so it is printed once only
-    assert sum("y:" in line for line in lines) == 1
+    assert sum(line.strip().startswith("* y:") for line in lines) == 1
+    # the header names the check and the property the counterexample breaks
+    assert "property:  Small" in lines and "check:     model check Counter.cfg" in lines
 
 
 @pytest.fixture(scope="module")
