@@ -72,8 +72,8 @@ BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 
 # the groups a bug can be in: a protocol core's, the history checkers' (mutation/checkers.toml), or
 # the fault injectors' (mutation/faults.toml)
-PROTOCOLS = ("raft", "pbft", "hybrid", "rsm", "checkers", "faults")
-CORES = ("raft", "pbft", "hybrid", "rsm")
+PROTOCOLS = ("raft", "pbft", "hybrid", "hotstuff", "rsm", "checkers", "faults")
+CORES = ("raft", "pbft", "hybrid", "hotstuff", "rsm")
 CLASSES = (
     "client-visible",
     "byzantine-relay",
@@ -107,6 +107,13 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_hybrid_levels.py",
         "tests/test_hybrid_threat.py",
         "property_tests/hybrid",
+    ),
+    "hotstuff": (
+        "tests/test_hotstuff_rules.py",
+        "tests/test_hotstuff_certificates.py",
+        "tests/test_hotstuff_input.py",
+        "tests/test_validate_hotstuff.py",
+        "property_tests/hotstuff",
     ),
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
@@ -153,12 +160,14 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_cluster_cmd.py::test_the_nemesis_keeps_a_bft_cluster_within_f_counting_its_byzantine_nodes",
     ),
 }
-# whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm
+# whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm;
+# the pbft group also holds the bugs of impl/base's client and key ring, which HotStuff shares
 USERS: dict[str, tuple[str, ...]] = {
     "raft": ("raft", "hybrid"),
-    "pbft": ("pbft", "hybrid"),
+    "pbft": ("pbft", "hybrid", "hotstuff"),
     "hybrid": ("hybrid",),
-    "rsm": ("raft", "pbft", "hybrid"),
+    "hotstuff": ("hotstuff",),
+    "rsm": ("raft", "pbft", "hybrid", "hotstuff"),
     "checkers": ("checkers",),
     "faults": ("faults",),
 }
@@ -198,9 +207,11 @@ TOOLING: tuple[str, ...] = (
     "tests/test_mutants_tlc.py",
     "tests/test_models_raft.py",
     "tests/test_models_pbft.py",
+    "tests/test_models_hotstuff.py",
     "tests/test_models_threat.py",
     "tests/test_raft_spec.py",
     "tests/test_pbft_spec.py",
+    "tests/test_hotstuff_spec.py",
     "tests/test_hybrid_spec.py",
     "tests/test_threat_spec.py",
     "tests/test_threat_diagram.py",
@@ -584,7 +595,7 @@ def _main(args: argparse.Namespace) -> int:
         chosen = [by_id[i] for i in dict.fromkeys(args.bug) if i in by_id]
     if args.list:
         for b in chosen:
-            print(f"{b.id:36} {b.protocol:7} {b.cls:20} {b.what}")
+            print(f"{b.id:36} {b.protocol:8} {b.cls:20} {b.what}")
         return 0
     ws = Workspace(ROOT, args.rev, keep=args.keep)
     rows: list[tuple[Bug, Outcome]] = []
