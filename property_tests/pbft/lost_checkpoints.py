@@ -16,7 +16,7 @@ with its own checkpoints above the stable one the status names (`_on_status`). T
   this one is not, so a check of what it executed cannot see it);
 - StableCheckpointHeld, after every step of every replica: its stable checkpoint is one it
   executed and holds the state digest of (specs/PBFT.tla's StableExecuted, and the digest too);
-  every status it sends names a stable checkpoint it held and a count it executed; every
+  every status it sends names the stable checkpoint it holds and the count it executed; every
   checkpoint it signs is of a state it executed (the digest of its history up to there).
 
 The scenario (`scenario`): four replicas, checkpoint every K = 4, window 8, the free runs' timing
@@ -35,6 +35,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from meshcheck.impl.base.events import ClientRequest
+from meshcheck.impl.base.events import Restart
 from meshcheck.impl.pbft import Checkpoint
 from meshcheck.impl.pbft import Replica
 from meshcheck.impl.pbft import Signed
@@ -70,12 +71,17 @@ class Held:
         self.losing = True
         self.problem: str | None = None
         self.stables: dict[str, set[int]] = {}  # every stable checkpoint each replica held
-        self.counts: dict[str, set[int]] = {}  # every count of batches each replica executed
+        # each replica's (stable checkpoint, batches executed) after its last step: what a status
+        # it sends in its next step names (the status timer's step sends it before any action)
+        self.last: dict[str, tuple[int, int]] = {}
         self._seen = 0  # the highest envelope id looked at
         self._checked: dict[str, tuple[int, int, int]] = {}
 
     def __call__(self, node_id: str, event: Any, nodes: Mapping[str, Any]) -> None:
         node = nodes.get(node_id)
+        if isinstance(event, Restart):
+            self.last.pop(node_id, None)  # what it reloaded, not what it held before the crash
+        before = self.last.get(node_id)
         if isinstance(node, Replica) and node.started:
             self._state(node)
         for e in self.sim.in_flight():
@@ -86,7 +92,7 @@ class Held:
             if self.losing and e.dest == self.victim and isinstance(body, Checkpoint):
                 self.sim.drop(e.id)
             elif isinstance(node, Replica) and e.source == node_id:
-                self._sent(node, e.message)
+                self._sent(node, e.message, before)
 
     def _note(self, problem: str) -> None:
         if self.problem is None:
@@ -94,7 +100,7 @@ class Held:
 
     def _state(self, node: Replica) -> None:
         self.stables.setdefault(node.id, {0}).add(node.stable)
-        self.counts.setdefault(node.id, {0}).add(len(node.executed))
+        self.last[node.id] = (node.stable, len(node.executed))
         key = (node.stable, len(node.executed), node.history_epoch)
         if self._checked.get(node.id) == key:
             return
@@ -110,7 +116,7 @@ class Held:
                 "state's there"
             )
 
-    def _sent(self, node: Replica, m: Any) -> None:
+    def _sent(self, node: Replica, m: Any, before: tuple[int, int] | None) -> None:
         if not isinstance(m, Signed) or m.signer != node.id:
             return
         body = m.body
@@ -121,10 +127,11 @@ class Held:
                     f"{node.id}'s status names stable checkpoint {body.stable}, which it never "
                     f"held (its stable checkpoints: {held})"
                 )
-            elif body.executed not in self.counts[node.id]:
+            elif before is not None and (body.stable, body.executed) != before:
                 self._note(
-                    f"{node.id}'s status says it executed {body.executed} batches; it executed "
-                    f"{len(node.executed)}"
+                    f"{node.id}'s status names stable checkpoint {body.stable} and "
+                    f"{body.executed} batches executed; it held {before[0]} and had executed "
+                    f"{before[1]}"
                 )
         elif isinstance(body, Checkpoint) and (
             body.seq > len(node.executed)
