@@ -92,6 +92,7 @@ PROTOCOLS = (
     "raft",
     "pbft",
     "hybrid",
+    "hotstuff",
     "rsm",
     "routing",
     "checkers",
@@ -99,7 +100,7 @@ PROTOCOLS = (
     "clients",
     "counterexamples",
 )
-CORES = ("raft", "pbft", "hybrid", "rsm")
+CORES = ("raft", "pbft", "hybrid", "hotstuff", "rsm")
 CLASSES = (
     "client-visible",
     "byzantine-relay",
@@ -138,6 +139,13 @@ OWN: dict[str, tuple[str, ...]] = {
     # the manager over its three layers (impl/manager): its unit tests and its property checks
     # (the routing scenario, the refusals and pending scenarios, the free runs)
     "routing": ("tests/test_manager.py", "property_tests/routing"),
+    "hotstuff": (
+        "tests/test_hotstuff_rules.py",
+        "tests/test_hotstuff_certificates.py",
+        "tests/test_hotstuff_input.py",
+        "tests/test_validate_hotstuff.py",
+        "property_tests/hotstuff",
+    ),
     # the history checkers' own tests (traces/history/): hand-made histories of every kind, the
     # brute-force oracles, the peers' translated histories, the command line
     "checkers": (
@@ -215,12 +223,14 @@ OWN: dict[str, tuple[str, ...]] = {
     ),
 }
 # whose tests run a protocol's code: the hybrid layer runs both cores, every core runs impl/rsm,
-# the manager runs PBFT and the hybrid layer
+# the manager runs PBFT and the hybrid layer; the pbft group also holds the bugs of impl/base's
+# client and key ring, which HotStuff shares
 USERS: dict[str, tuple[str, ...]] = {
     "raft": ("raft", "hybrid", "routing"),
-    "pbft": ("pbft", "hybrid", "routing"),
+    "pbft": ("pbft", "hybrid", "hotstuff", "routing"),
     "hybrid": ("hybrid", "routing"),
-    "rsm": ("raft", "pbft", "hybrid", "routing"),
+    "hotstuff": ("hotstuff",),
+    "rsm": ("raft", "pbft", "hybrid", "hotstuff", "routing"),
     "routing": ("routing",),
     "checkers": ("checkers",),
     "faults": ("faults",),
@@ -263,9 +273,11 @@ TOOLING: tuple[str, ...] = (
     "tests/test_mutants_tlc.py",
     "tests/test_models_raft.py",
     "tests/test_models_pbft.py",
+    "tests/test_models_hotstuff.py",
     "tests/test_models_threat.py",
     "tests/test_raft_spec.py",
     "tests/test_pbft_spec.py",
+    "tests/test_hotstuff_spec.py",
     "tests/test_hybrid_spec.py",
     "tests/test_threat_spec.py",
     "tests/test_threat_diagram.py",
@@ -649,7 +661,7 @@ def _main(args: argparse.Namespace) -> int:
         chosen = [by_id[i] for i in dict.fromkeys(args.bug) if i in by_id]
     if args.list:
         for b in chosen:
-            print(f"{b.id:36} {b.protocol:7} {b.cls:20} {b.what}")
+            print(f"{b.id:36} {b.protocol:8} {b.cls:20} {b.what}")
         return 0
     ws = Workspace(ROOT, args.rev, keep=args.keep)
     rows: list[tuple[Bug, Outcome]] = []

@@ -34,6 +34,7 @@ from meshcheck.impl.base.events import Tick
 from meshcheck.impl.pbft import CHANGING
 from meshcheck.impl.pbft import NORMAL
 from meshcheck.impl.pbft import PROGRESS
+from meshcheck.impl.pbft import STATUS
 from meshcheck.impl.pbft import VIEW_CHANGE
 from meshcheck.impl.pbft import Checkpoint
 from meshcheck.impl.pbft import Client
@@ -619,6 +620,34 @@ def test_4_3_a_replica_behind_is_sent_the_checkpoints_with_their_state_on_its_st
     # a peer at that checkpoint already is sent no checkpoint again
     answer = sent(box.deliver(signed("r3", Status(0, False, 2, 2, "r3"))))
     assert not [m for m in answer if isinstance(m, Checkpoint)]
+
+
+def test_4_3_a_replica_past_a_checkpoint_it_holds_no_proof_of_names_its_own_stable_one() -> None:
+    """TOCS 2002 section 5.2: a replica that executed past a checkpoint and lost the others'
+    checkpoint messages says in its status the stable checkpoint it holds (0) and how far it
+    executed (3), not one it has no proof of; a peer answers with its checkpoints above that
+    stable one, even those below what the replica executed, and their 2f+1 (its own among
+    them) make the checkpoint stable (section 4.3)."""
+    box = Box("r2", checkpoint_every=2, window=4)
+    batches = [pre_prepare(n, request(name, n)) for n, name in ((1, "a"), (2, "b"), (3, "c"))]
+    for pp in batches:
+        box.agree(pp)
+    assert (len(box.node.executed), box.node.stable) == (3, 0)
+    status = only([m for m in sent(box.step(Tick(STATUS))) if isinstance(m, Status)])
+    assert (status.stable, status.executed) == (0, 3)
+    history = tuple(pp.body.batch for pp in batches[:2])
+    # the peer r3 executed as far: what it answers r2's status with
+    peer = Box("r3", checkpoint_every=2, window=4)
+    for pp in batches:
+        peer.agree(pp)
+    answer = sent(peer.deliver(signed("r2", status)))
+    assert [(c.seq, c.src) for c in answer if isinstance(c, Checkpoint)] == [(2, "r3")]
+    box.deliver(checkpoint(history, "r3"))
+    box.deliver(checkpoint(history, "r4"))
+    assert box.actions() == [("StableCheckpoint", {"i": "r2", "n": 2})]
+    assert (box.node.stable, box.node.stable_digest) == (2, history_digest(history))
+    status = only([m for m in sent(box.step(Tick(STATUS))) if isinstance(m, Status)])
+    assert (status.stable, status.executed) == (2, 3)
 
 
 def test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks() -> None:

@@ -734,6 +734,12 @@ BREAKS: tuple[Break, ...] = (
         "answer.extend(c for seq, c in sorted(self.own_checkpoints.items()) if seq > st.executed + 2)",
     ),
     Break(
+        P + "test_4_3_a_replica_past_a_checkpoint_it_holds_no_proof_of_names_its_own_stable_one",
+        f"{REPLICA}._send_status",
+        "self.view, self.status == CHANGING, self.stable, len(self.executed), self.id",
+        "self.view, self.status == CHANGING, len(self.executed), self.stable, self.id",
+    ),
+    Break(
         P + "test_4_3_a_stable_checkpoint_collects_the_log_and_advances_the_watermarks",
         f"{PBFT_LOG}:MessageLog.collect",
         "self.pre_prepares = {k: v for k, v in self.pre_prepares.items() if k[1] > low}",

@@ -87,8 +87,9 @@ def test_the_summary_fits_a_screen_and_shows_each_failure_in_full(
     # what failed first: the violated invariant, named, before where
     failure = lines[lines.index("FAIL invariant Small violated, in tlc Counter_small") :]
     again = next(line for line in failure if line.startswith("  again: "))
-    # the report's paths are the test's temporary folder, whose length is pytest's, not verify's
-    shown = out.replace(str(tmp_path), "/tmp/t")
+    # the report's paths are the test's temporary folder and the checkout's reports/ folder, whose
+    # lengths are pytest's and the checkout's, not verify's
+    shown = out.replace(str(tmp_path), "/tmp/t").replace(str(Path.cwd()), ".")
     assert "| check" not in out and max(len(line) for line in shown.splitlines()) <= 120
     # the command it prints checks that model alone and says the same: violated, Small
     command = shlex.split(again.removeprefix("  again: "))

@@ -21,6 +21,8 @@ spec's invariants and two rules the spec's Vote and NewView state (specs/HotStuf
   (view, last voted view, safeNode), and it does vote for a valid proposal whose parent it holds
   when the guard holds (a refusal is a step the spec takes and the replica does not: a liveness
   bug, as the safe-node rule without its liveness clause);
+- the leader's count: a new leader takes NewView(i, v) only once NEW-VIEWs for v from 2f+1
+  distinct replicas reached it since it last (re)started, its own counted once (Algorithm 3);
 - the leader's rule: a new leader's proposal after 2f+1 NEW-VIEWs extends a QC at least as high as
   its own highQC and every valid QC carried by the NEW-VIEWs for that view it received since it
   last (re)started (Algorithm 3). Not those of before a crash: received NEW-VIEWs are no state
@@ -146,6 +148,9 @@ class Monitor:
         # (leader, view) -> the highest QC view of the NEW-VIEWs it received since its restart
         self.new_views: dict[tuple[str, int], int] = {}
         self.state_high: dict[str, int] = {}  # replica -> the view of its highQC
+        # (leader, view) -> the distinct replicas whose NEW-VIEW for the view reached the leader
+        # since its restart (the NewView rule's count: each replica once, the leader's own too)
+        self.senders: dict[tuple[str, int], set[str]] = {}
         plugin.observers.append(self.observe)
 
     def fail(self, text: str) -> None:
@@ -180,10 +185,29 @@ class Monitor:
         if other != qc.block:
             self.fail(f"NoConflictingQCs: two QCs of view {qc.view} ({where} at {r.id})")
 
+    def _new_view_quorum(self, i: str, v: Any) -> None:
+        """NewView(i, v) on 2f+1 distinct replicas' NEW-VIEWs for v (Algorithm 3), each counted
+        once: the leader's own reaches it as any other does, and counts once."""
+        heard = self.senders.get((i, v), set())
+        if len(heard) < self.quorum:
+            names = ", ".join(sorted(heard)) or "none"
+            self.fail(
+                f"NewView: {i} took view {v} on NEW-VIEWs from {len(heard)} distinct replicas "
+                f"({names}); it needs {self.quorum}"
+            )
+
     def observe(self, r: Replica, event: Any, effects: list[Effect]) -> None:
         if self.problem is not None:
             return
         i = r.id
+        if isinstance(event, Restart):
+            self.senders = {k: held for k, held in self.senders.items() if k[0] != i}
+        if (
+            isinstance(event, Deliver)
+            and isinstance(event.message, NewView)
+            and event.message.src == event.source
+        ):
+            self.senders.setdefault((i, event.message.view), set()).add(event.source)
         view, voted, lock_view, lock = self.state.get(i, (1, 0, 0, GENESIS.hash))
         pre_high = self.state_high.get(i, 0)
         action = None
@@ -191,6 +215,8 @@ class Monitor:
         for e in effects:
             if isinstance(e, Action):
                 action = e.name
+                if action == "NewView":
+                    self._new_view_quorum(i, e.params["v"])
             elif isinstance(e, Send) and isinstance(e.message, Vote):
                 v = e.message
                 b = self._block(r, v.block)
