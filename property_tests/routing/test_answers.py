@@ -67,8 +67,10 @@ def test_the_mutant_is_killed_where_the_routing_checks_hold() -> None:
     with pytest.raises(CheckFailed) as failed:
         pending_scenario(BUG)
     message = failed.value.message
+    assert failed.value.violated is not None and failed.value.violated.name == "ManagerAnswers"
     assert message.startswith(
-        "ManagerAnswers: the manager's answers of PBFT operations are not linearizable"
+        f"{failed.value.violated} violated: the manager's answers of PBFT operations are not "
+        "linearizable"
     ), message
     assert "no answer (pending)" in message and message.endswith(
         f"(pending scenario, seed {SEEDS[0]})"

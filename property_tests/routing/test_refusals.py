@@ -46,8 +46,9 @@ def test_a_status_node_down_kept_is_a_wrong_refusal() -> None:
     with pytest.raises(CheckFailed) as failed:
         refusals_scenario(frozenset({STATUS_NODE_DOWN_KEPT}))
     message = failed.value.message
+    assert failed.value.violated is not None and failed.value.violated.name == "NoWrongRefusal"
     assert message.startswith(
-        "NoWrongRefusal: status op #6 refused by the manager (gossip layer) at t="
+        f"{failed.value.violated} violated: status op #6 refused by the manager (gossip layer) at t="
     ), message
     assert "'NoAnswer: op 6: gossip node n1 is down'" in message
     assert "though gossip members n2, n3, n4, n5 were up" in message

@@ -53,7 +53,8 @@ def test_the_scenario_kills_each_mutant(bug: str) -> None:
         "status_counted_committed": "StatusNeverAgreed",
         "rejected_counted_as_agreed": "AgreedMeansDecided",
     }[bug]
-    assert str(failed.value).startswith(f"{invariant}: ")
+    assert failed.value.violated is not None and failed.value.violated.name == invariant
+    assert str(failed.value).startswith(f"{failed.value.violated} violated: ")
 
 
 def test_free_runs_hold() -> None:
@@ -105,5 +106,6 @@ def test_an_outage_leaves_a_critical_op_pending_and_the_free_run_kills_a_reply_o
     assert [s.error is None for s in run.submit.seen[:6]] == [True, True, False, True, True, False]
     with pytest.raises(CheckFailed) as failed:
         run_once(schedule, frozenset({REPLY_OF_ANOTHER_REQUEST}))
-    assert str(failed.value).startswith("ManagerAnswers: "), failed.value
+    assert failed.value.violated is not None, failed.value
+    assert failed.value.violated.name == "ManagerAnswers", failed.value
     assert "op #4 " in str(failed.value)
