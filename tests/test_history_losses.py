@@ -106,10 +106,33 @@ def test_the_node_asked_goes_through_the_file_into_the_window_and_the_losses() -
     back = jepsen.parse(text.splitlines(), KeyValue())
     assert [o.node for o in back] == ["e1", "e2", "e3"]
     found = count(back)
-    assert "lost: 2 wrote 8 to 'k' (lines 3..4 on e2); 3 read 7" in render(found)
+    # only the node asked is known: the report says "asked", never "on" (read as "served by")
+    assert "lost: 2 wrote 8 to 'k' (lines 3..4 asked e2); 3 read 7" in render(found)
     result = check(back, KeyValue())
     report = jepsen.render(result, KeyValue(), "h.jsonl")
-    assert "process  node  operation" in report and " e3 " in report
+    assert "process  node" in report and " e3 (asked) " in report
+
+
+def test_the_node_that_served_goes_through_the_file_and_is_named_before_the_node_asked() -> None:
+    """A client bound to replica e2 whose write the primary e1 did: the completion line keeps
+    `served`, and the losses and the window name e1, with e2 as the node asked."""
+    history = [
+        attrs.evolve(w(1, 7, 0, 1), node="e1", served="e1"),
+        attrs.evolve(w(2, 8, 2, 3), node="e2", served="e1"),
+        attrs.evolve(r(3, 7, 4, 5), node="e3", served="e3"),
+    ]
+    text = jepsen.dumps(history, KeyValue())
+    assert '"type": "ok", "value": 8, "served": "e1"' in text
+    back = jepsen.parse(text.splitlines(), KeyValue())
+    assert [(o.node, o.served) for o in back] == [("e1", "e1"), ("e2", "e1"), ("e3", "e3")]
+    assert "lost: 2 wrote 8 to 'k' (lines 3..4 on e1 (asked e2)); 3 read 7" in render(count(back))
+    assert "(lines 5..6 on e3)" in render(count(back))
+    report = jepsen.render(check(back, KeyValue()), KeyValue(), "h.jsonl")
+    assert " e1 (asked e2) " in report and " e3 " in report
+    bad = ['{"process": 1, "type": "invoke", "f": "write", "key": "k", "value": 1}',
+           '{"process": 1, "type": "ok", "f": "write", "key": "k", "value": 1, "served": 1}']  # fmt: skip
+    with pytest.raises(MeshcheckError, match="served"):
+        jepsen.parse(bad, KeyValue())
 
 
 def test_an_operation_asked_of_no_named_node_reads_as_before() -> None:
@@ -129,10 +152,12 @@ def test_a_systems_run_row_counts_the_writes_and_names_the_first_lost_with_its_n
     kept, account = writes_kept(history)
     assert kept.check == "acknowledged writes kept (kv)" and kept.holds is False
     assert kept.detail == (
-        "1 acknowledged, 1 lost, 0 of 1 indeterminate read back; the first: 1 wrote 7 to k on e1 "
-        "at t=1.250s, 2 read nothing at t=2.000s on e3 (losses.txt)"
+        "1 acknowledged, 1 lost, 0 of 1 indeterminate read back; the first: 1 wrote 7 to k asked "
+        "e1 at t=1.250s, 2 read nothing at t=2.000s asked e3 (losses.txt)"
     )
-    assert "lost: 1 wrote 7 to 'k' (t=0.500..1.250s on e1); 2 read nothing after it" in account
+    assert "lost: 1 wrote 7 to 'k' (t=0.500..1.250s asked e1); 2 read nothing after it" in account
+    served = [attrs.evolve(history[0], node="e2", served="e1"), *history[1:]]
+    assert "1 wrote 7 to k on e1 (asked e2) at t=1.250s" in writes_kept(served)[0].detail
     assert writes_kept(history[:1])[0].holds is True
 
 

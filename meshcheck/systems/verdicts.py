@@ -14,6 +14,7 @@ from meshcheck.traces.history import losses
 from meshcheck.traces.history import models
 from meshcheck.traces.history import reads
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import where
 from meshcheck.traces.history.window import plural
 
 KEYS = 5  # the registers workload's keys (meshcheck/systems/workloads.py)
@@ -36,7 +37,7 @@ def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Ve
 def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
     """Acknowledged writes that a later read disproves (traces/history/losses.py), as a check of
     its own beside linearizability: how many were acknowledged and how many lost, the first lost
-    one named with the nodes asked; and the whole account, for the report folder's losses.txt."""
+    one named with the nodes that served (history.where); and the whole account, for the report folder's losses.txt."""
     found = losses.count(ops)
     detail = (
         f"{found.acknowledged} acknowledged, {len(found.lost)} lost, {found.recovered} of "
@@ -45,8 +46,8 @@ def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
     if found.lost:
         first = found.lost[0]
         w, r = first.write, first.read
-        asked = f" on {w.node}" if w.node else ""
-        seen = f" on {r.node}" if r.node else ""
+        asked = f" {where(w)}" if w.server else ""
+        seen = f" {where(r)}" if r.server else ""
         detail += (
             f"; the first: {w.process} wrote {losses.written(w)!r} to {w.key}{asked} at t={w.ret:.3f}s, "
             f"{r.process} read {'nothing' if r.output is None else repr(r.output)} at "

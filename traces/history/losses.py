@@ -14,7 +14,8 @@ registers whose writes carry unique values).
   written (a value from nowhere, or from a write that failed); it decides no loss.
 
 Each lost write is named with its process, key, value and times, and the read that disproves it,
-with the node each was asked where the history says (`Op.node`). The counts are printed by
+with the node that served each where the history says (`Op.served`), else the node asked
+(`Op.node`), in history.where's words. The counts are printed by
 `meshcheck history check` for the register models and by a cluster run for its register
 workloads, beside the linearizability verdict, which they do not replace: a history can lose
 nothing by this count and still not be linearizable.
@@ -36,6 +37,7 @@ from typing import TypeVar
 
 import attrs
 
+from meshcheck.traces.history import history
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import plural
 
@@ -126,7 +128,8 @@ SHOWN = 10  # lost writes and unexpected reads named, each
 def _at(o: Op, lines: bool) -> str:
     end = "..." if o.ret == math.inf else f"{o.ret:g}"
     where = f"lines {o.call:g}..{end}" if lines else f"t={o.call:.3f}..{o.ret:.3f}s"
-    return where + (f" on {o.node}" if o.node else "")
+    on = history.where(o)
+    return where + (f" {on}" if on else "")
 
 
 def _to(o: Op, word: str = "to") -> str:
