@@ -7,7 +7,8 @@ file's spec where it names one.
 
 The report folder: history.jsonl, nemesis.txt (the plan), nemesis.log (what struck when, the
 targets resolved), network.log (a namespace network's rules as applied), latency.svg,
-timeline.svg, anomaly.txt and anomaly.svg (a violation's window), cluster.json (each node's
+timeline.svg, anomaly.txt and anomaly.svg (a violation's window), losses.txt and losses.json (what
+the history lost: the counts and the first ten, then every one), cluster.json (each node's
 endpoint), each node's output, model.cfg (the validation's); down.txt (a node that did not come
 back after a fault, declared down: meshcheck/cluster/left_down.py), partial.txt (a run stopped
 early, its partial history checked: early_stop.py)."""
@@ -79,6 +80,7 @@ from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
+from meshcheck.traces.history.losses import Account
 
 Progress = Callable[[str], None]
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed
@@ -628,7 +630,7 @@ def _check(
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         kept, account = writes_kept(history.asked())
-        (folder / "losses.txt").write_text(account, encoding="utf-8")
+        _losses(folder, account, "seconds")
         safety = (linearizable_kv(history.ops, options.budget), kept)
     if (
         options.workload != "stream"
@@ -688,8 +690,20 @@ def _kept(model: str, folder: Path) -> tuple[Verdict, ...]:
     found = kept_in_file(model, folder / "history.jsonl")
     if found is None:
         return ()
-    (folder / "losses.txt").write_text(found[1], encoding="utf-8")
+    _losses(folder, found[1], "lines")
     return (found[0],)
+
+
+def _losses(folder: Path, account: Account, times: str) -> None:
+    """losses.txt, short (the counts and the first ten of each kind), and losses.json beside it,
+    every lost, duplicated, unexpected and recovered one with its process, values, times and the
+    nodes asked and served (losses.Account.records)."""
+    (folder / "losses.txt").write_text(
+        account.render(full="every one in losses.json"), encoding="utf-8"
+    )
+    (folder / "losses.json").write_text(
+        json.dumps(account.records(times), indent=1) + "\n", encoding="utf-8"
+    )
 
 
 def _acknowledged(watch: WatchClients) -> Verdict:
