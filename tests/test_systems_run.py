@@ -54,6 +54,8 @@ def test_a_toy_service_from_its_file_runs_under_kills_pauses_and_clocks(
     assert re.search(
         r"\| exercised +\| enough +\| \d+ of \d+ operations ok, \d+ of \d+ faults", printed
     )
+    # how the plan went: each planned fault carried out, and how far after its time at most
+    assert re.search(r"\| nemesis +\| (\d+) faults +\| \1 faults planned: \1 carried out", printed)
     struck = (out / "nemesis.log").read_text().splitlines()
     assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
     # the nodes' output where the file says; each node's clock never shifted (its control words

@@ -32,12 +32,15 @@ from meshcheck import words
 from meshcheck.cluster import anomaly
 from meshcheck.cluster import checks
 from meshcheck.cluster import disk_faults
+from meshcheck.cluster import fault_account
 from meshcheck.cluster import figures
 from meshcheck.cluster import nemesis
 from meshcheck.cluster import strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
+from meshcheck.cluster.fault_account import FaultAccount
+from meshcheck.cluster.fault_account import Kept
 from meshcheck.cluster.left_down import DownNode
 from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import Fault
@@ -150,6 +153,12 @@ class Outcome:
     signal: int = 0
     partial: str = ""
     down: tuple[DownNode, ...] = ()  # the nodes declared down (left_down.py)
+    kept: tuple[Kept, ...] = ()  # each planned fault as it went: struck when, or skipped why
+
+    @property
+    def faults(self) -> FaultAccount:
+        """The plan's faults carried out, late and skipped, and the slip (fault_account.py)."""
+        return fault_account.account(self.kept, len(self.plan))
 
     @property
     def holds(self) -> bool:
@@ -161,7 +170,8 @@ class Outcome:
         of its plan and those carried out and undone (nemesis.log)."""
         h = self.history
         undone = sum(1 for _, what in self.struck if what.endswith(" undone"))
-        return Exercise(len(h.ops), h.count("ok"), len(self.plan), undone, "operation", "ok")
+        late = self.faults.late
+        return Exercise(len(h.ops), h.count("ok"), len(self.plan), undone, "operation", "ok", late)
 
     @property
     def safe(self) -> bool:
@@ -217,6 +227,7 @@ class Recorded:
     values: dict[str, dict[str, str]]
     leaders: list[tuple[float, str | None]]
     down: LeftDown | None
+    kept: list[Kept] = attrs.Factory(list)  # each planned fault as it went (strike.py)
 
 
 def run(
@@ -259,6 +270,7 @@ def run(
         signal=stop.signal or 0,
         partial=partial,
         down=tuple(recorded.down.nodes.values()) if recorded.down else (),
+        kept=tuple(recorded.kept),
     )
 
 
@@ -428,6 +440,7 @@ async def _carry_out(
         # a node whose restart fails is declared down (its wait bounded by the file's readiness
         # timeout, which every start of it waits), and no later fault waits for it again
         down = LeftDown(clock, cluster.last_lines, (len(names) - 1) // 2)
+        kept: list[Kept] = []
         power = corrupt = None
         struck_disks = remote.disks if remote is not None else disks
         if isinstance(struck_disks, NodeDisks | RemoteDisks):
@@ -439,6 +452,7 @@ async def _carry_out(
             strike.carry_out(
                 plan, cluster, names, clock, struck, leader=leader, links=strike_links,
                 skew=skew if clocks else None, power=power, corrupt=corrupt, down=down,
+                kept=kept,
             )
         )  # fmt: skip
         # the nemesis failing stops the run at once (its error raised after the teardown), not
@@ -485,7 +499,7 @@ async def _carry_out(
         ),
         encoding="utf-8",
     )
-    return Recorded(workload, plan, struck, healed, until, values, leaders, down)
+    return Recorded(workload, plan, struck, healed, until, values, leaders, down, kept)
 
 
 def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
