@@ -321,9 +321,8 @@ def account(found: Losses, in_lines: bool = True) -> Account:
         )
 
     def recovered(w: Op) -> str:
-        return (
-            f"{w.process} wrote {written(w)!r}{_to(w)} ({_at(w, in_lines)}), outcome unknown, read back"
-        )
+        at = _at(w, in_lines)
+        return f"{w.process} wrote {written(w)!r}{_to(w)} ({at}), outcome unknown, read back"
 
     return Account(
         "writes",

@@ -80,7 +80,8 @@ def account(found: losses.Losses) -> losses.Account:
         )
 
     def recovered(w: Op) -> str:
-        return f"T{w.index} wrote {_value(w.input)} to {w.key!r} ({_span(w)}), outcome unknown, read back"
+        what = f"T{w.index} wrote {_value(w.input)} to {w.key!r} ({_span(w)})"
+        return what + ", outcome unknown, read back"
 
     return losses.Account(
         "writes",
