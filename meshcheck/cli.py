@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         "size; default 0)",
     )
     hc.add_argument(
+        "--losses",
+        metavar="FILE.json",
+        default=None,
+        help="register models: write every lost, unexpected and recovered operation to FILE.json "
+        "(the text names the first ten of each)",
+    )
+    hc.add_argument(
         "--reads",
         choices=("linearizable", "serializable"),
         default="linearizable",

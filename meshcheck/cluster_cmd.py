@@ -212,6 +212,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "fsynced, a new name only once its directory is; journal: as ext4, XFS and btrfs keep in "
         "practice, a file's fsync makes its names durable too (docs/faults.md)",
     )
+    t.add_argument(
+        "--strict",
+        action="store_true",
+        help="--system: a fault that struck more than a second after its planned time is not "
+        "counted carried out, so a run whose plan mostly slipped is vacuous (exit 1; "
+        "docs/vacuous-runs.md)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(

@@ -9,7 +9,10 @@ stated here and in docs/vacuous-runs.md:
 
 - committed: fewer than `LEAST_COMMITTED` writes committed (answered ok), or fewer than
   `LEAST_SHARE` of those attempted;
-- faults: some planned, and fewer than `FAULT_SHARE` of them carried out.
+- faults: some planned, and fewer than `FAULT_SHARE` of them carried out; `strict` (`cluster
+  test --strict`): a fault that struck more than a second after its planned time
+  (meshcheck/cluster/fault_account.py `LATE`) is not counted carried out, for a plan kept late
+  is not the plan the run printed.
 
 A run so judged is counted apart, as `vacuous`, by every summary that counts passes: `meshcheck
 verify`'s test rows and overview (a test all of whose runs were vacuous), campaigns (a check all
@@ -49,6 +52,7 @@ class Exercise:
     # real cluster's operations (of every kind its workload makes), ok
     noun: str = "write"
     verb: str = "committed"
+    late: int = 0  # of the faults struck, those late (fault_account.py): not carried out if strict
 
     def done(self) -> str:
         """ "3 of 82 writes committed"."""
@@ -59,19 +63,24 @@ class Exercise:
         said = self.done()
         if self.planned:
             said += f", {self.struck} of {words.count(self.planned, 'fault')} carried out"
+            if self.late:
+                said += f" ({self.late} late)"
         return said
 
 
-def vacuous(exercise: Exercise) -> str | None:
+def vacuous(exercise: Exercise, strict: bool = False) -> str | None:
     """Why a run exercised too little to count as a pass ("3 of 82 writes committed (fewer than
-    5, or under 10%)"); None when it exercised enough."""
+    5, or under 10%)"); None when it exercised enough. `strict`: the late faults are not counted
+    carried out (the module's docstring)."""
     why: list[str] = []
     e = exercise
     if e.committed < LEAST_COMMITTED or e.committed < LEAST_SHARE * e.attempted:
         why.append(f"{e.done()} (fewer than {LEAST_COMMITTED}, or under {LEAST_SHARE:.0%})")
-    if e.planned and e.struck < FAULT_SHARE * e.planned:
+    carried = max(0, e.struck - e.late) if strict else e.struck
+    if e.planned and carried < FAULT_SHARE * e.planned:
+        on_time = " on time" if strict and e.late else ""
         why.append(
-            f"{e.struck} of {words.count(e.planned, 'fault')} planned carried out (under "
+            f"{carried} of {words.count(e.planned, 'fault')} planned carried out{on_time} (under "
             f"{FAULT_SHARE:.0%})"
         )
     return "; ".join(why) or None

@@ -1,4 +1,5 @@
-"""`meshcheck history check FILE --model NAME [--consistency C] [--reads MODE] [--budget S] [--out F.svg]`.
+"""`meshcheck history check FILE --model NAME [--consistency C] [--reads MODE] [--budget S]
+[--out F.svg] [--losses F.json]`.
 
 Reads a client history (JSON lines or Jepsen's history.edn: traces/history/jepsen.py), checks it
 against the model named (any of traces/history/models.py's MODELS), and when it is not
@@ -9,7 +10,9 @@ history as a run with etcd's serializable reads is checked (traces/history/reads
 and cas alone linearizable, every read of a written value. `--consistency NAME` on a register
 model checks NAME and the single-object models it implies, strongest first (linearizable,
 sequential, pram, the four session guarantees: traces/history/lattice.py), and names the
-strongest that hold.
+strongest that hold. A register history's losses (traces/history/losses.py) name the first ten
+of each kind; `--losses F.json` writes every one (the file a cluster run writes as losses.json),
+and the text says where they are.
 The checkers of traces/history/checkers.py (list-append, rw-register, stream, watch, lease,
 fenced-lock) read their own formats (docs/history-checkers.md) and print their own reports.
 Exit 0 linearizable (holds; with --consistency, the model named), 1 not, 2 unknown (the budget ran out, or rw-register could not order
@@ -19,6 +22,7 @@ the versions it needed) or bad input (a history with nothing to check among it).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +77,14 @@ def _run_model(args: argparse.Namespace) -> int:
         )
     if args.out is not None and not str(args.out).endswith(".svg"):
         raise MeshcheckError(f"--out {args.out}: expected a file name ending in .svg")
+    full = getattr(args, "losses", None)
+    if full is not None and model.name not in REGISTERS:
+        raise MeshcheckError(
+            f"--losses: only for a register model ({', '.join(sorted(REGISTERS))}), "
+            f"not {model.name}"
+        )
+    if full is not None and not str(full).endswith(".json"):
+        raise MeshcheckError(f"--losses {full}: expected a file name ending in .json")
     history = jepsen.read(args.file, model)
     checked = reads.writes_only(history) if mode == "serializable" else history
     try:
@@ -82,7 +94,11 @@ def _run_model(args: argparse.Namespace) -> int:
     result = examined.result
     print(jepsen.render(result, model, args.file, examined.window), end="")
     if model.name in REGISTERS:
-        print(losses.render(losses.count(history)), end="")
+        account = losses.account(losses.count(history))
+        where = f"every one in {full}" if full else "every one with --losses FILE.json"
+        print(account.render(full=where), end="")
+        if full is not None:
+            _write(Path(full), json.dumps(account.records("lines"), indent=1) + "\n")
     holds = result.verdict == "linearizable"
     if mode == "serializable":
         print("(serializable reads: the writes and cas alone are checked for linearizability)")
@@ -106,6 +122,8 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
         if value != default:
             raise MeshcheckError(f"{flag}: not for the {found.name} model")
     _only_for(args, found.name)
+    if getattr(args, "losses", None) is not None:
+        raise MeshcheckError(f"--losses: only for a register model, not {found.name}")
     bound = getattr(args, "clock_bound", 0.0)
     if not bound >= 0:
         raise MeshcheckError(f"--clock-bound {bound}: expected a number of seconds, 0 or more")
@@ -121,6 +139,13 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     if holds is None:
         return EXIT_USAGE
     return EXIT_HOLDS if holds else EXIT_VIOLATED
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise MeshcheckError(f"--losses {path}: cannot write it: {e.strerror or e}") from None
 
 
 def _transactional(name: str) -> str:

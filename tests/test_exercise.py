@@ -168,3 +168,31 @@ def test_a_real_clusters_run_counts_its_operations_ok_and_its_faults_undone() ->
     assert (
         exercise.vacuous(outcome.exercise) == "3 of 40 operations ok (fewer than 5, or under 10%)"
     )
+
+
+def test_under_strict_a_late_fault_is_not_carried_out() -> None:
+    """A plan kept late (a readiness probe held back a kill by seconds): the run's Outcome counts
+    the late fault (fault_account.py), which is carried out by default and not under --strict."""
+    from meshcheck.cluster.fault_account import Kept
+    from meshcheck.cluster.nemesis import Fault
+    from meshcheck.cluster.workload import History
+    from meshcheck.systems.run import Outcome
+    from meshcheck.systems.run import RunOptions
+    from meshcheck.traces.history.history import Op
+
+    ops = [Op("c1", "write", k, None, k, k + 0.5) for k in range(40)]
+    plan = (Fault(1.0, "kill", ("n1",), 1.0), Fault(3.5, "kill", ("n2",), 1.0))
+    struck = ((1.0, "kill n1"), (2.0, "kill n1 undone"), (8.07, "kill n2"), (9.1, "kill n2 undone"))
+    kept = (Kept(plan[0], 1.0), Kept(plan[1], 8.07))
+    outcome = Outcome(RunOptions(), History(ops), (), plan, struck, 10.0, kept=kept)
+    done = outcome.exercise
+    assert done == Exercise(40, 40, 2, 2, "operation", "ok", late=1)
+    assert done.line() == "40 of 40 operations ok, 2 of 2 faults carried out (1 late)"
+    assert exercise.vacuous(done) is None
+    assert exercise.vacuous(done, strict=True) is None  # 1 of 2 on time: half, enough
+    three = Exercise(40, 40, 3, 3, late=2)
+    assert exercise.vacuous(three) is None
+    assert exercise.vacuous(three, strict=True) == (
+        "1 of 3 faults planned carried out on time (under 50%)"
+    )
+    assert outcome.faults.late == 1 and outcome.faults.slip == pytest.approx(4.57)

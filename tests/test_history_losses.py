@@ -19,6 +19,7 @@ from meshcheck.systems.verdicts import kept_in_file
 from meshcheck.systems.verdicts import writes_kept
 from meshcheck.traces.history import events
 from meshcheck.traces.history import jepsen
+from meshcheck.traces.history import losses
 from meshcheck.traces.history import losses_append
 from meshcheck.traces.history import losses_rw
 from meshcheck.traces.history import losses_stream
@@ -106,10 +107,33 @@ def test_the_node_asked_goes_through_the_file_into_the_window_and_the_losses() -
     back = jepsen.parse(text.splitlines(), KeyValue())
     assert [o.node for o in back] == ["e1", "e2", "e3"]
     found = count(back)
-    assert "lost: 2 wrote 8 to 'k' (lines 3..4 on e2); 3 read 7" in render(found)
+    # only the node asked is known: the report says "asked", never "on" (read as "served by")
+    assert "lost: 2 wrote 8 to 'k' (lines 3..4 asked e2); 3 read 7" in render(found)
     result = check(back, KeyValue())
     report = jepsen.render(result, KeyValue(), "h.jsonl")
-    assert "process  node  operation" in report and " e3 " in report
+    assert "process  node" in report and " e3 (asked) " in report
+
+
+def test_the_node_that_served_goes_through_the_file_and_is_named_before_the_node_asked() -> None:
+    """A client bound to replica e2 whose write the primary e1 did: the completion line keeps
+    `served`, and the losses and the window name e1, with e2 as the node asked."""
+    history = [
+        attrs.evolve(w(1, 7, 0, 1), node="e1", served="e1"),
+        attrs.evolve(w(2, 8, 2, 3), node="e2", served="e1"),
+        attrs.evolve(r(3, 7, 4, 5), node="e3", served="e3"),
+    ]
+    text = jepsen.dumps(history, KeyValue())
+    assert '"type": "ok", "value": 8, "served": "e1"' in text
+    back = jepsen.parse(text.splitlines(), KeyValue())
+    assert [(o.node, o.served) for o in back] == [("e1", "e1"), ("e2", "e1"), ("e3", "e3")]
+    assert "lost: 2 wrote 8 to 'k' (lines 3..4 on e1 (asked e2)); 3 read 7" in render(count(back))
+    assert "(lines 5..6 on e3)" in render(count(back))
+    report = jepsen.render(check(back, KeyValue()), KeyValue(), "h.jsonl")
+    assert " e1 (asked e2) " in report and " e3 " in report
+    bad = ['{"process": 1, "type": "invoke", "f": "write", "key": "k", "value": 1}',
+           '{"process": 1, "type": "ok", "f": "write", "key": "k", "value": 1, "served": 1}']  # fmt: skip
+    with pytest.raises(MeshcheckError, match="served"):
+        jepsen.parse(bad, KeyValue())
 
 
 def test_an_operation_asked_of_no_named_node_reads_as_before() -> None:
@@ -129,10 +153,13 @@ def test_a_systems_run_row_counts_the_writes_and_names_the_first_lost_with_its_n
     kept, account = writes_kept(history)
     assert kept.check == "acknowledged writes kept (kv)" and kept.holds is False
     assert kept.detail == (
-        "1 acknowledged, 1 lost, 0 of 1 indeterminate read back; the first: 1 wrote 7 to k on e1 "
-        "at t=1.250s, 2 read nothing at t=2.000s on e3 (losses.txt)"
+        "1 acknowledged, 1 lost, 0 of 1 indeterminate read back; the first: 1 wrote 7 to k asked "
+        "e1 at t=1.250s, 2 read nothing at t=2.000s asked e3 (losses.txt)"
     )
-    assert "lost: 1 wrote 7 to 'k' (t=0.500..1.250s on e1); 2 read nothing after it" in account
+    text = account.render()
+    assert "lost: 1 wrote 7 to 'k' (t=0.500..1.250s asked e1); 2 read nothing after it" in text
+    served = [attrs.evolve(history[0], node="e2", served="e1"), *history[1:]]
+    assert "1 wrote 7 to k on e1 (asked e2) at t=1.250s" in writes_kept(served)[0].detail
     assert writes_kept(history[:1])[0].holds is True
 
 
@@ -288,7 +315,10 @@ def test_history_check_and_a_cluster_run_print_the_account_of_each_model(
         assert main(["history", "check", path, "--model", model]) == 1
         assert f"\n{head}" in capsys.readouterr().out
         kept, account = kept_in_file(model, Path(path))  # type: ignore[misc]
-        assert kept.holds is False and account.startswith(head)
+        assert kept.holds is False and account.render().startswith(head)
+        full = account.records("lines")
+        assert full["lost"]["count"] == len(full["lost"]["items"]) == 1
+        json.dumps(full)  # JSON data, whatever the model's records hold
     kept, _ = kept_in_file("list-append", Path(append))  # type: ignore[misc]
     assert kept.check == "acknowledged appends kept (list-append)"
     assert kept.detail == (
@@ -297,3 +327,60 @@ def test_history_check_and_a_cluster_run_print_the_account_of_each_model(
         "lines 3..4) (losses.txt)"
     )
     assert kept_in_file("watch", Path(append)) is None
+
+
+# -- the full list: every one in losses.json, the text short ---------------------------------------
+
+
+def _many_lost(n: int) -> list[Op]:
+    """`n` acknowledged writes, each asked of e2 and served by e1, all disproved by one read of
+    nothing on e3; and an indeterminate write read back."""
+    ops = [attrs.evolve(w(k, 100 + k, 2 * k, 2 * k + 1), node="e2", served="e1") for k in range(n)]
+    back = attrs.evolve(r(n, 999, 2 * n + 2, 2 * n + 3), node="e3")
+    return [*ops, attrs.evolve(r(n + 1, None, 2 * n, 2 * n + 1), node="e3"),
+            w(n + 2, 999, 2 * n, 0, "info"), back]  # fmt: skip
+
+
+def test_every_lost_write_is_in_the_records_and_the_text_names_ten_and_says_where() -> None:
+    found = losses.account(count(_many_lost(25)), in_lines=False)
+    text = found.render(full="every one in losses.json")
+    assert text.count("  lost: ") == losses.SHOWN
+    assert text.rstrip().endswith("... and 15 more (every one in losses.json)")
+    full = found.records("seconds")
+    lost = full["lost"]["items"]
+    assert full["lost"]["count"] == len(lost) == 25 and full["times"] == "seconds"
+    assert [x["write"]["value"] for x in lost] == [100 + k for k in range(25)]
+    assert lost[24]["write"] == {
+        "process": 24, "f": "write", "key": "k", "value": 124, "output": None, "status": "ok",
+        "call": 48.0, "ret": 49.0, "asked": "e2", "served": "e1", "index": 0,
+    }  # fmt: skip
+    assert lost[24]["read"]["asked"] == "e3" and lost[24]["read"]["served"] is None
+    assert lost[24]["said"].startswith("24 wrote 124 to 'k' (t=48.000..49.000s on e1 (asked e2))")
+    recovered = full["recovered"]
+    assert recovered["count"] == len(recovered["items"]) == 1
+    assert recovered["items"][0]["value"] == 999 and recovered["items"][0]["ret"] is None
+    assert json.loads(json.dumps(full)) == full
+
+
+def test_history_check_writes_every_loss_with_losses_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text(jepsen.dumps(_many_lost(12), KeyValue()), encoding="utf-8")
+    out = tmp_path / "all.json"
+    assert main(["history", "check", str(path), "--model", "kv", "--budget", "5"]) == 1
+    assert "... and 2 more (every one with --losses FILE.json)" in capsys.readouterr().out
+    argv = ["history", "check", str(path), "--model", "kv", "--budget", "5", "--losses", str(out)]
+    assert main(argv) == 1
+    assert f"... and 2 more (every one in {out})" in capsys.readouterr().out
+    full = json.loads(out.read_text(encoding="utf-8"))
+    assert full["lost"]["count"] == len(full["lost"]["items"]) == 12 and full["times"] == "lines"
+    assert {x["write"]["served"] for x in full["lost"]["items"]} == {"e1"}
+    for bad, says in (
+        ([*argv[:-1], str(tmp_path / "all.txt")], "expected a file name ending in .json"),
+        ([*argv[:3], "--model", "list-append", "--losses", str(out)], "only for a register model"),
+        ([*argv[:-1], str(tmp_path / "no" / "all.json")], "cannot write it"),
+    ):
+        assert main(bad) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err and err.count("\n") == 1

@@ -45,6 +45,7 @@ from kazoo.exceptions import SessionExpiredError
 from meshcheck.cluster.workload import History
 from meshcheck.systems import nats_client
 from meshcheck.systems import registry
+from meshcheck.systems.checked_clients import Seat
 from meshcheck.systems.etcd.client import EtcdClient
 from meshcheck.systems.etcd.gateway import Gateway
 from meshcheck.systems.etcd.gateway import GatewayError
@@ -928,3 +929,31 @@ def test_a_transport_error_a_plugin_lets_through_is_recorded_unknown() -> None:
         done, _, _ = asyncio.run(clients.invoke(Escaping(error), op, TIMEOUT, 0))
         assert done.status == "info", error
         assert [o.status for o in history.ops] == ["info"], error
+
+
+def test_the_node_that_served_is_recorded_beside_the_node_asked() -> None:
+    """A client bound to n2 whose operations n1 served (a replica forwarding to its primary):
+    the run's history keeps n2 as asked and n1 as served, through the register workload's step
+    and the shared invoke alike; a plug-in that cannot tell leaves `served` empty."""
+
+    class Forwarded:
+        def __init__(self, served: str | None) -> None:
+            self.served = served
+
+        async def open(self, endpoint: Endpoint, timeout: float) -> None: ...
+
+        async def invoke(self, op: Invocation, timeout: float) -> Completion:
+            return Completion("ok", None, self.served, self.served)
+
+        async def close(self) -> None: ...
+
+    for served, expected in (("n1", "n1"), (None, "")):
+        history = History()
+        settings = ClientSettings({}, "linearizable", "registers")
+        ends = [Endpoint("n1", "127.0.0.1", 1), Endpoint("n2", "127.0.0.1", 2)]
+        clients = RegisterClients(lambda _s, s=served: Forwarded(s), settings, ends,
+                                  lambda: 0.0, history, seed=1, gap=0.1, timeout=TIMEOUT)  # fmt: skip
+        seat = Seat(Forwarded(served), 2, 1, 1.0, 1)
+        asyncio.run(clients.step(seat))
+        asyncio.run(clients.invoke(seat.client, Invocation("c1", "write", "k1", "7"), TIMEOUT, 1))
+        assert [(o.node, o.served) for o in history.asked()] == [("n2", expected)] * 2

@@ -10,8 +10,13 @@ import threading
 import time
 from collections.abc import Callable
 
+import attrs
+import pytest
+
+from meshcheck.cluster import fault_account
 from meshcheck.cluster import nemesis
 from meshcheck.cluster import strike
+from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import LEADER
 from meshcheck.cluster.nemesis import Fault
 
@@ -146,3 +151,58 @@ def test_the_plan_keeps_a_majority_up_with_an_even_count_of_nodes() -> None:
                 if f.kind in ("partition", "loss") and nemesis.LEADER not in f.nodes:
                     assert 1 <= len(f.nodes) <= minority, (count, seed, f)
         assert most == minority, (count, most)
+
+
+# -- how the plan went: struck when, late by how much, skipped why (fault_account.py) -------------
+
+
+def test_each_planned_fault_is_kept_with_when_it_struck_and_its_slip() -> None:
+    """n2's kill, planned at 0.1 s, waits for n1's restart (0.4 s): it is kept as struck about
+    0.3 s after its time, and n1's on time; a fault skipped is kept with its reason."""
+    plan = [Fault(0.0, "kill", ("n1",), 0.05), Fault(0.1, "kill", ("n2",), 0.05)]
+    kept: list[fault_account.Kept] = []
+    began = time.monotonic()
+
+    async def named() -> str:
+        return "n1"
+
+    asyncio.run(
+        strike.carry_out(plan, SlowStarts(0.4), ("n1", "n2", "n3"),
+                         lambda: time.monotonic() - began, [], leader=named,
+                         links=lambda fault: lambda: None, kept=kept)
+    )  # fmt: skip
+    by = {k.fault.nodes: k for k in sorted(kept, key=lambda k: k.fault.at)}
+    assert by[("n1",)].slip < 0.1 and by[("n1",)].why == ""
+    assert 0.3 <= by[("n2",)].slip < 1.0, by
+    # n1 declared down: a kill of it is skipped, kept with why, and never struck
+    down = LeftDown(lambda: time.monotonic() - began, lambda _n, _k: [], 1)
+    down.declare("n1", "never came back")
+    kept.clear()
+    struck: list[tuple[float, str]] = []
+    asyncio.run(
+        strike.carry_out([Fault(0.0, "kill", ("n1",), 0.05)], SlowStarts(0.0), ("n1", "n2", "n3"),
+                         lambda: time.monotonic() - began, struck, leader=named,
+                         links=lambda fault: lambda: None, down=down, kept=kept)
+    )  # fmt: skip
+    assert [(k.at, k.why) for k in kept] == [(None, "its nodes declared down")] and struck == []
+
+
+def test_the_account_counts_carried_out_late_and_skipped_with_reasons() -> None:
+    kill = Fault(3.5, "kill", ("n1",), 1.0)
+    kept = [
+        fault_account.Kept(kill, 3.6),
+        fault_account.Kept(attrs.evolve(kill, at=5.0), 8.07),  # a readiness probe's wait
+        fault_account.Kept(kill, None, "1 declared down already"),
+        fault_account.Kept(kill, None, "1 declared down already"),
+    ]
+    found = fault_account.account(kept, 5)
+    assert (found.planned, found.struck, found.late, found.skipped_count) == (5, 2, 1, 2)
+    assert found.slip == pytest.approx(3.07)
+    assert found.line() == (
+        "5 faults planned: 2 carried out (1 late, up to 3.07 s after its time), 2 skipped "
+        "(2: 1 declared down already), 1 never due (the run ended first)"
+    )
+    assert fault_account.account([fault_account.Kept(kill, 3.9)], 1).line() == (
+        "1 fault planned: 1 carried out (on time: at most 0.40 s after)"
+    )
+    assert fault_account.account([], 0).line() == ""

@@ -375,6 +375,12 @@ def test_a_primary_its_replicas_and_their_sidecars_run_from_the_file_alone(
     printed = capsys.readouterr().out
     assert re.search(r"\| linearizable \(kv\) +\| holds +\| [1-9]\d* operations", printed), printed
     assert (out / "nemesis.log").read_text(encoding="utf-8").split()[1:3] == ["kill", "r1"]
+    # the primary serves every operation a client of a replica asks (kv.py --name): the history
+    # keeps the node asked on the invocation and the primary as the server on the completion
+    events = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    oks = [e for e in events if e["type"] == "ok"]
+    assert oks and {e.get("served") for e in oks} == {"r1"}, oks[:3]
+    assert {e["node"] for e in events if e["type"] == "invoke"} >= {"r2", "r3"}
 
     def stamps(log: str, what: str) -> list[float]:
         lines = (out / log).read_text(encoding="utf-8").splitlines()

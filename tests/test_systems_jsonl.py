@@ -97,6 +97,17 @@ def test_fail_and_info_keep_their_error() -> None:
     assert done == [Completion("info", "lost the primary")] * 2
 
 
+def test_an_answer_that_names_its_server_and_leader_carries_them() -> None:
+    """A replica forwarding to its primary answers with the primary's name: the completion says
+    who served it (and who leads), which the report names instead of the node asked."""
+    done, _ = run(replying(type="ok", value=3, served="n2", leader="n2"), READ, WRITE)
+    assert done == [Completion("ok", 3, "n2", "n2"), Completion("ok", None, "n2", "n2")]
+    done, _ = run(replying(type="fail", error="syncing", served="n1"), WRITE)
+    assert done == [Completion("fail", "syncing", "n1")]
+    with pytest.raises(JsonlError, match="answered served '5': expected a node"):
+        run(replying(type="ok", served=5), WRITE)
+
+
 def test_a_reads_info_is_fail() -> None:
     done, _ = run(replying(type="info", error="lost the primary"), READ)
     assert done == [Completion("fail", "lost the primary")]

@@ -54,6 +54,8 @@ def test_a_toy_service_from_its_file_runs_under_kills_pauses_and_clocks(
     assert re.search(
         r"\| exercised +\| enough +\| \d+ of \d+ operations ok, \d+ of \d+ faults", printed
     )
+    # how the plan went: each planned fault carried out, and how far after its time at most
+    assert re.search(r"\| nemesis +\| (\d+) faults +\| \1 faults planned: \1 carried out", printed)
     struck = (out / "nemesis.log").read_text().splitlines()
     assert {line.split()[1] for line in struck} == {"kill", "pause", "clock"}
     # the nodes' output where the file says; each node's clock never shifted (its control words
@@ -89,7 +91,11 @@ def test_a_toy_whose_nodes_keep_registers_of_their_own_is_caught(
     assert re.search(r"\| acknowledged writes kept \(kv\) +\| VIOLATED", printed), printed
     lost = (out / "losses.txt").read_text(encoding="utf-8")
     assert re.match(r"writes: \d+ acknowledged, [1-9]\d* lost", lost), lost
-    assert re.search(r"lost: c\S+ wrote \S+ to 'k\d' \(t=\S+ on t[123]\)", lost), lost
+    # the toy's answers do not say who served them: the node asked, said as such
+    assert re.search(r"lost: c\S+ wrote \S+ to 'k\d' \(t=\S+ asked t[123]\)", lost), lost
+    full = json.loads((out / "losses.json").read_text(encoding="utf-8"))
+    assert full["lost"]["count"] == len(full["lost"]["items"]) >= 1 and full["times"] == "seconds"
+    assert {x["write"]["asked"] for x in full["lost"]["items"]} <= {"t1", "t2", "t3"}
     assert nodes_of(tmp_path, b"toy_kv.py") == []
 
 

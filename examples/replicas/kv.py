@@ -2,8 +2,11 @@
 (docs/systems.md), the example of a system file with roles, a sidecar, a readiness probe and an
 order of starts (replicas.toml, docs/systems.md "Roles, sidecars, a probe and the order of starts").
 
-    kv.py --role primary --listen HOST:PORT --data DIR
-    kv.py --role replica --listen HOST:PORT --data DIR --primary HOST:PORT
+    kv.py --role primary --listen HOST:PORT --data DIR [--name NAME]
+    kv.py --role replica --listen HOST:PORT --data DIR --primary HOST:PORT [--name NAME]
+
+With `--name`, every answer the primary gives says it served it (`"served"`, and `"leader"`),
+whichever node the client asked: the report names the primary, not the replica asked.
 
 The primary keeps the registers in DIR/store.json, written and fsynced before it answers. A
 replica first syncs: it copies the primary's registers into DIR/store.json, retrying until the
@@ -25,6 +28,7 @@ parser.add_argument("--role", choices=["primary", "replica"], required=True)
 parser.add_argument("--listen", required=True)
 parser.add_argument("--data", required=True)
 parser.add_argument("--primary", default="")
+parser.add_argument("--name", default="")  # the node's name: answers say who served them
 args = parser.parse_args()
 host, port = args.listen.rsplit(":", 1)
 path = os.path.join(args.data, "store.json")
@@ -110,13 +114,19 @@ async def serve(reader, writer):
             )
         elif args.role == "primary":
             answer = apply(request)
+            if args.name:  # the primary served it, whichever node the client asked
+                answer["served"] = answer["leader"] = args.name
         elif not synced:
             answer = {"type": "fail", "error": "syncing"}
+            if args.name:
+                answer["served"] = args.name
         else:
             try:
                 answer = await ask_primary(request)
             except Unsent as e:  # certainly not done
                 answer = {"type": "fail", "error": str(e)}
+                if args.name:
+                    answer["served"] = args.name
             except (OSError, ValueError) as e:  # sent, its answer lost: maybe done
                 answer = {"type": "info", "error": str(e) or "no answer"}
         answer["id"] = request["id"]

@@ -24,6 +24,7 @@ from meshcheck.traces.history import reads
 from meshcheck.traces.history import svg
 from meshcheck.traces.history import window
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import where
 from meshcheck.traces.history.models import CHECK_BUDGET
 from meshcheck.traces.history.models import Model
 
@@ -81,7 +82,7 @@ def report(
         *(
             f"  {window.span(o)}  t={at(o.call):.3f}s..{'' if o.ret == math.inf else f'{at(o.ret):.3f}s'}"
             f"  {o.process}  "
-            f"{window.label(o)}" + (f"  asked {o.node}" if o.node else "")
+            f"{window.label(o)}" + (f"  {where(o)}" if o.server else "")
             for o in found.ops
         ),
         f"the nemesis from t={max(0.0, lo - BEFORE):.3f}s to t={hi + AFTER:.3f}s:",

@@ -31,6 +31,7 @@ from typing import TypeVar
 import attrs
 
 from meshcheck.cluster import nemesis
+from meshcheck.cluster.fault_account import Kept
 from meshcheck.cluster.left_down import LeftDown
 from meshcheck.impl.base.errors import MeshcheckError
 
@@ -103,6 +104,7 @@ async def carry_out(
     power: DiskFault | None = None,
     corrupt: DiskFault | None = None,
     down: LeftDown | None = None,
+    kept: list[Kept] | None = None,
 ) -> None:
     """Every fault of `plan`, each at its time. A fault on a node's process waits for the one
     before it on that node to be undone: a restart on a loaded machine can take over a second,
@@ -116,7 +118,9 @@ async def carry_out(
     all its nodes; a power failure of every node waits for every other fault on a node's process
     to be undone, and for no count: it is the one fault that takes every node down on purpose.
     With `down`, a node whose restart failed is declared down there (its restart's error is not
-    raised), and a later fault that takes nodes down leaves it out (the module's docstring)."""
+    raised), and a later fault that takes nodes down leaves it out (the module's docstring).
+    `kept` gets each planned fault as it went: when it struck, or why it was skipped
+    (fault_account.py counts them)."""
     locks = {n: asyncio.Lock() for n in names}
     most = asyncio.Semaphore(max(1, most_down(plan, names)))
     gate = asyncio.Lock()  # one fault at a time takes its places in `most`: none holds part of them
@@ -132,20 +136,20 @@ async def carry_out(
 
     out: set[str] = set()  # the nodes a fault of DOWN holds down or paused now
 
-    def standing(fault: nemesis.Fault, bounded: bool = True) -> nemesis.Fault | None:
+    def standing(fault: nemesis.Fault, bounded: bool = True) -> tuple[nemesis.Fault | None, str]:
         """The fault on its nodes not declared down (None: every one is, or, `bounded`, it would
-        hold more nodes down than the run may with those declared down: LeftDown.most); what it
-        leaves out is logged as skipped."""
+        hold more nodes down than the run may with those declared down: LeftDown.most), and why
+        not; what it leaves out is logged as skipped."""
         if down is None:
-            return fault
+            return fault, ""
         gone = tuple(n for n in fault.nodes if n in down)
         if gone:
             down.skipped(fault.kind, gone, "declared down")
         left = tuple(n for n in fault.nodes if n not in gone)
         if left and bounded and down.nodes and len(set(down.nodes) | out | set(left)) > down.most:
             down.skipped(fault.kind, left, f"{len(down.nodes)} declared down already")
-            return None
-        return attrs.evolve(fault, nodes=left) if left else None
+            return None, f"{len(down.nodes)} declared down already"
+        return (attrs.evolve(fault, nodes=left), "") if left else (None, "its nodes declared down")
 
     async def one(fault: nemesis.Fault) -> None:
         await asyncio.sleep(max(0.0, fault.at - clock()))
@@ -153,31 +157,31 @@ async def carry_out(
             async with contextlib.AsyncExitStack() as held:
                 for n in sorted(names):
                     await held.enter_async_context(locks[n])
-                await strike(standing(fault, bounded=False))  # all at once, on purpose
+                await strike(*standing(fault, bounded=False), planned=fault)  # all at once
         elif fault.kind in DOWN:
             places = len(fault.nodes)
             async with gate:
                 for _ in range(places):
                     await most.acquire()
             try:  # the leader named when the fault can strike, not before
-                fault = await resolved(fault)
+                on = await resolved(fault)
                 async with contextlib.AsyncExitStack() as held:
-                    for n in sorted(set(fault.nodes)):
+                    for n in sorted(set(on.nodes)):
                         await held.enter_async_context(locks[n])
                     # after the locks: a restart of these nodes under way has ended by now
-                    await strike(standing(fault))
+                    await strike(*standing(on), planned=fault)
             finally:
                 for _ in range(places):
                     most.release()
         elif fault.kind == "clock":
-            fault = await resolved(fault)
-            async with locks[fault.nodes[0]]:
-                await strike(fault)
+            on = await resolved(fault)
+            async with locks[on.nodes[0]]:
+                await strike(on, planned=fault)
         elif fault.kind in nemesis.CLIENTS:  # a client's, not a node's: one fault at a time
             async with locks.setdefault(fault.nodes[0], asyncio.Lock()):
-                await strike(fault)
+                await strike(fault, planned=fault)
         else:
-            await strike(await resolved(fault))
+            await strike(await resolved(fault), planned=fault)
 
     async def restart(node: str) -> None:
         """A killed node started again; with `down`, declared down if it does not come back
@@ -215,11 +219,15 @@ async def carry_out(
 
         return Undo(lifted)
 
-    async def strike(fault: nemesis.Fault | None) -> None:
+    async def strike(fault: nemesis.Fault | None, why: str = "", *, planned: nemesis.Fault) -> None:
         if fault is None:  # every node it would strike is down
+            if kept is not None:
+                kept.append(Kept(planned, None, why))
             return
         said = f"{fault.kind} {','.join(fault.nodes)}"
         struck.append((clock(), said))
+        if kept is not None:
+            kept.append(Kept(planned, struck[-1][0]))
         taken = set(fault.nodes) - out if fault.kind in DOWN else set()
         out.update(taken)
         try:

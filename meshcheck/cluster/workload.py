@@ -153,6 +153,9 @@ class History:
     ops: list[Op] = attrs.Factory(list)
     latencies: list[tuple[float, float, str]] = attrs.Factory(list)  # (call, seconds, status)
     nodes: list[str] = attrs.Factory(list)  # the node each operation went to
+    # the node that served each operation, where the client could tell ("" where not): a
+    # system run's plug-in's Completion.served; as long as `nodes` or empty
+    served: list[str] = attrs.Factory(list)
     # answers that came after their client stopped waiting: (operation, when, whether ok)
     late: list[tuple[int, float, bool]] = attrs.Factory(list)
     # second answers to one request: (operation, when, the answer's result or error)
@@ -162,11 +165,14 @@ class History:
         return sum(1 for o in self.ops if o.status == status)
 
     def asked(self) -> list[Op]:
-        """The operations, each with the node it went to (`Op.node`), as history.jsonl keeps them."""
+        """The operations, each with the node it went to (`Op.node`) and, where known, the node
+        that served it (`Op.served`), as history.jsonl keeps them."""
         if len(self.nodes) != len(self.ops):
             return list(self.ops)
+        served = self.served if len(self.served) == len(self.ops) else [""] * len(self.ops)
         return [
-            attrs.evolve(o, node=n) if n else o for o, n in zip(self.ops, self.nodes, strict=True)
+            attrs.evolve(o, node=n, served=s) if n or s else o
+            for o, n, s in zip(self.ops, self.nodes, served, strict=True)
         ]
 
     def record(

@@ -179,16 +179,25 @@ class Clients(abc.ABC):
         ret = self.clock()
         if record:
             self.record(op, done.status, done.output if done.status == "ok" else None, call, ret,
-                        home)  # fmt: skip
+                        home, done.served)  # fmt: skip
         return done, call, ret
 
     def record(
-        self, op: Invocation, status: str, output: Any, call: float, ret: float, home: int
+        self,
+        op: Invocation,
+        status: str,
+        output: Any,
+        call: float,
+        ret: float,
+        home: int,
+        served: str | None = None,
     ) -> None:
-        """The operation in the run's History, as done on node `home`."""
+        """The operation in the run's History, as asked of node `home` and served by `served`
+        (the plug-in's Completion.served; None where it cannot tell)."""
         self.history.record(op.process, op.f, _hashable(op.value), _hashable(output), call, ret,
                             status, op.key)  # fmt: skip
         self.history.nodes.append(self.node(home))
+        self.history.served.append(served or "")
 
     def pair(self, op: Invocation, done: Completion, call: float, ret: float, f: str = "") -> None:
         """The operation as an invocation and a completion line, Jepsen's way; an ok completion

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshcheck import words
 from meshcheck.exercise import VACUOUS
@@ -21,6 +22,9 @@ from meshcheck.options import whole
 from meshcheck.systems import hosts_file
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.registry import System
+
+if TYPE_CHECKING:
+    from meshcheck.systems.run import Outcome
 
 # `cluster test`'s flags for the project's own cores, which a system file's nodes do not take
 CORES_ONLY = ("--protocol", "--bugs", "--byzantine", "--core", "--delay", "--timeout")
@@ -153,6 +157,14 @@ def _hosts(args: argparse.Namespace, nodes: int) -> tuple[Host, ...]:
     return hosts[:nodes]
 
 
+def _nemesis(outcome: Outcome) -> str:
+    """The nemesis row's detail: the plan's faults carried out (how many late, and the slip) and
+    skipped (why), then those undone (meshcheck/cluster/fault_account.py)."""
+    undone = sum(1 for _, w in outcome.struck if w.endswith(" undone"))
+    said = outcome.faults.line()
+    return f"{said}; {undone} undone" if said else f"{undone} carried out and undone"
+
+
 def test(system: System, args: argparse.Namespace, progress: Callable[[str], None]) -> int:
     from meshcheck.cluster.run import latency_ms
     from meshcheck.interrupts import sigterm_interrupts
@@ -188,8 +200,7 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
          f"{len(h.ops) / max(ran, 1.0):.0f}/s over {ran:.3g} s"),
         ("latency (ok)", f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms",
          f"max {lat['max']:.1f} ms"),
-        ("nemesis", f"{words.count(len(outcome.plan), 'fault')}",
-         f"{sum(1 for _, w in outcome.struck if w.endswith(' undone'))} carried out and undone"),
+        ("nemesis", f"{words.count(len(outcome.plan), 'fault')}", _nemesis(outcome)),
         ("leader changes", str(outcome.leader_changes), "as the members named it (leaders.log)"),
     ]  # fmt: skip
     if outcome.partial:  # first: every verdict below judges part of a run
@@ -199,7 +210,8 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
         rows.append(("nodes down", ", ".join(d.node for d in outcome.down),
                      "did not come back after a fault, left out of later ones (down.txt)"))  # fmt: skip
     done = outcome.exercise
-    empty = vacuous(done)  # a run that did (almost) nothing shows nothing: meshcheck/exercise.py
+    strict = bool(getattr(args, "strict", False))  # a late fault is not carried out
+    empty = vacuous(done, strict)  # a run that did (almost) nothing shows nothing: exercise.py
     rows.append(("exercised", VACUOUS if empty else "enough", empty or done.line()))
     for v in outcome.verdicts:
         result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]

@@ -4,7 +4,10 @@ over TCP, so that no Python need be written to put a service under test (docs/tu
 Request: `{"id": N, "f": "read"|"write"|"cas", "key": "k1", "value": V}` (a cas's value is
 `[old, new]`). Answer: `{"id": N, "type": "ok", "value": V}` (a read's value: null for a key never
 written), `{"id": N, "type": "fail", "error": "..."}` (certainly not done) or
-`{"id": N, "type": "info", "error": "..."}` (maybe done). By the one rule (meshcheck/systems/
+`{"id": N, "type": "info", "error": "..."}` (maybe done). An answer may name the node that
+served it (`"served": "r1"`: a replica that forwarded the request to its primary says the
+primary's name) and the leader or primary as that node knows it (`"leader": "r1"`); the report
+then names the server rather than the node asked (plugin.Completion). By the one rule (meshcheck/systems/
 outcomes.py, docs/plugins.md): a timeout or a connection dropped after the request was sent is
 `info`; one that could not be made, or that the node had closed before the request was sent, is
 `fail`; a read changes nothing, so whatever stops it is `fail`. A line that is no such answer is a
@@ -118,18 +121,28 @@ class JsonlClient:
 
     def _completion(self, op: Invocation, answer: dict[str, Any]) -> Completion:
         status: Status = answer["type"]
+        served, leader = self._named(answer, "served"), self._named(answer, "leader")
         if status == "ok":
             if op.f == "read":
                 if "value" not in answer:
                     raise self._bad(
                         f"answered a read ok without a value: {_clip(json.dumps(answer))}"
                     )
-                return Completion("ok", answer["value"])
-            return Completion("ok")
+                return Completion("ok", answer["value"], served, leader)
+            return Completion("ok", None, served, leader)
         error = answer.get("error")
         if status == "info":  # a read the service may have done changed nothing: fail
             status = outcome("error", writes=op.f != "read")
-        return Completion(status, error if isinstance(error, str) else None)
+        return Completion(status, error if isinstance(error, str) else None, served, leader)
+
+    def _named(self, answer: dict[str, Any], field: str) -> str | None:
+        """The answer's `served` or `leader`: a node's name, or None where it says none."""
+        name = answer.get(field)
+        if name is None:
+            return None
+        if not isinstance(name, str) or not name:
+            raise self._bad(f"answered {field} {_clip(json.dumps(name))}: expected a node's name")
+        return name
 
     def _bad(self, what: str) -> JsonlError:
         where = (

@@ -41,8 +41,15 @@ class Invocation:
 
 @attrs.frozen
 class Completion:
+    """How an operation completed: its `status` and `output` (the module's docstring); where the
+    plug-in can tell, the node that `served` it (a replica's write the primary did: the primary)
+    and the `leader` (or primary) as that node said it. Both are optional: a plug-in that cannot
+    tell leaves them None, and the report names the node the client asked instead."""
+
     status: Status
     output: Any = None
+    served: str | None = None
+    leader: str | None = None
 
 
 @attrs.frozen

@@ -42,5 +42,5 @@ class RegisterClients(Clients):
             seen = output if f == "read" else value if f == "write" else value[1]
             if seen is not None:
                 self.seen[key] = seen
-        self.record(op, done.status, output, call, self.clock(), at.home)
+        self.record(op, done.status, output, call, self.clock(), at.home, done.served)
         return After.answered(done.status)

@@ -7,7 +7,8 @@ file's spec where it names one.
 
 The report folder: history.jsonl, nemesis.txt (the plan), nemesis.log (what struck when, the
 targets resolved), network.log (a namespace network's rules as applied), latency.svg,
-timeline.svg, anomaly.txt and anomaly.svg (a violation's window), cluster.json (each node's
+timeline.svg, anomaly.txt and anomaly.svg (a violation's window), losses.txt and losses.json (what
+the history lost: the counts and the first ten, then every one), cluster.json (each node's
 endpoint), each node's output, model.cfg (the validation's); down.txt (a node that did not come
 back after a fault, declared down: meshcheck/cluster/left_down.py), partial.txt (a run stopped
 early, its partial history checked: early_stop.py)."""
@@ -31,12 +32,15 @@ from meshcheck import words
 from meshcheck.cluster import anomaly
 from meshcheck.cluster import checks
 from meshcheck.cluster import disk_faults
+from meshcheck.cluster import fault_account
 from meshcheck.cluster import figures
 from meshcheck.cluster import nemesis
 from meshcheck.cluster import strike
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
+from meshcheck.cluster.fault_account import FaultAccount
+from meshcheck.cluster.fault_account import Kept
 from meshcheck.cluster.left_down import DownNode
 from meshcheck.cluster.left_down import LeftDown
 from meshcheck.cluster.nemesis import Fault
@@ -79,6 +83,7 @@ from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
+from meshcheck.traces.history.losses import Account
 
 Progress = Callable[[str], None]
 RECOVERY = 5.0  # the calm after the last fault in which progress is owed
@@ -148,6 +153,12 @@ class Outcome:
     signal: int = 0
     partial: str = ""
     down: tuple[DownNode, ...] = ()  # the nodes declared down (left_down.py)
+    kept: tuple[Kept, ...] = ()  # each planned fault as it went: struck when, or skipped why
+
+    @property
+    def faults(self) -> FaultAccount:
+        """The plan's faults carried out, late and skipped, and the slip (fault_account.py)."""
+        return fault_account.account(self.kept, len(self.plan))
 
     @property
     def holds(self) -> bool:
@@ -159,7 +170,8 @@ class Outcome:
         of its plan and those carried out and undone (nemesis.log)."""
         h = self.history
         undone = sum(1 for _, what in self.struck if what.endswith(" undone"))
-        return Exercise(len(h.ops), h.count("ok"), len(self.plan), undone, "operation", "ok")
+        late = self.faults.late
+        return Exercise(len(h.ops), h.count("ok"), len(self.plan), undone, "operation", "ok", late)
 
     @property
     def safe(self) -> bool:
@@ -215,6 +227,7 @@ class Recorded:
     values: dict[str, dict[str, str]]
     leaders: list[tuple[float, str | None]]
     down: LeftDown | None
+    kept: list[Kept] = attrs.Factory(list)  # each planned fault as it went (strike.py)
 
 
 def run(
@@ -257,6 +270,7 @@ def run(
         signal=stop.signal or 0,
         partial=partial,
         down=tuple(recorded.down.nodes.values()) if recorded.down else (),
+        kept=tuple(recorded.kept),
     )
 
 
@@ -426,6 +440,7 @@ async def _carry_out(
         # a node whose restart fails is declared down (its wait bounded by the file's readiness
         # timeout, which every start of it waits), and no later fault waits for it again
         down = LeftDown(clock, cluster.last_lines, (len(names) - 1) // 2)
+        kept: list[Kept] = []
         power = corrupt = None
         struck_disks = remote.disks if remote is not None else disks
         if isinstance(struck_disks, NodeDisks | RemoteDisks):
@@ -437,6 +452,7 @@ async def _carry_out(
             strike.carry_out(
                 plan, cluster, names, clock, struck, leader=leader, links=strike_links,
                 skew=skew if clocks else None, power=power, corrupt=corrupt, down=down,
+                kept=kept,
             )
         )  # fmt: skip
         # the nemesis failing stops the run at once (its error raised after the teardown), not
@@ -483,7 +499,7 @@ async def _carry_out(
         ),
         encoding="utf-8",
     )
-    return Recorded(workload, plan, struck, healed, until, values, leaders, down)
+    return Recorded(workload, plan, struck, healed, until, values, leaders, down, kept)
 
 
 def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
@@ -628,7 +644,7 @@ def _check(
         safety = serializable_verdicts(history.ops, options.budget)
     else:
         kept, account = writes_kept(history.asked())
-        (folder / "losses.txt").write_text(account, encoding="utf-8")
+        _losses(folder, account, "seconds")
         safety = (linearizable_kv(history.ops, options.budget), kept)
     if (
         options.workload != "stream"
@@ -688,8 +704,20 @@ def _kept(model: str, folder: Path) -> tuple[Verdict, ...]:
     found = kept_in_file(model, folder / "history.jsonl")
     if found is None:
         return ()
-    (folder / "losses.txt").write_text(found[1], encoding="utf-8")
+    _losses(folder, found[1], "lines")
     return (found[0],)
+
+
+def _losses(folder: Path, account: Account, times: str) -> None:
+    """losses.txt, short (the counts and the first ten of each kind), and losses.json beside it,
+    every lost, duplicated, unexpected and recovered one with its process, values, times and the
+    nodes asked and served (losses.Account.records)."""
+    (folder / "losses.txt").write_text(
+        account.render(full="every one in losses.json"), encoding="utf-8"
+    )
+    (folder / "losses.json").write_text(
+        json.dumps(account.records(times), indent=1) + "\n", encoding="utf-8"
+    )
 
 
 def _acknowledged(watch: WatchClients) -> Verdict:

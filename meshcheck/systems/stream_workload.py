@@ -60,7 +60,7 @@ class StreamClients(Clients):
         if f == "read" and done.status == "info":
             done = Completion("fail", done.output)  # a read changes nothing: unanswered, it failed
         output = done.output if f in ("consume", "read") and done.status == "ok" else None
-        self.record(op, done.status, output, call, ret, at.home)
+        self.record(op, done.status, output, call, ret, at.home, done.served)
         return done
 
     async def read_back(self) -> None:

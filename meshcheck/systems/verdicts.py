@@ -14,6 +14,7 @@ from meshcheck.traces.history import losses
 from meshcheck.traces.history import models
 from meshcheck.traces.history import reads
 from meshcheck.traces.history.history import Op
+from meshcheck.traces.history.history import where
 from meshcheck.traces.history.window import plural
 
 KEYS = 5  # the registers workload's keys (meshcheck/systems/workloads.py)
@@ -33,10 +34,11 @@ def linearizable_kv(ops: list[Op], budget: float, noun: str = "operation") -> Ve
     )
 
 
-def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
+def writes_kept(ops: list[Op]) -> tuple[Verdict, losses.Account]:
     """Acknowledged writes that a later read disproves (traces/history/losses.py), as a check of
     its own beside linearizability: how many were acknowledged and how many lost, the first lost
-    one named with the nodes asked; and the whole account, for the report folder's losses.txt."""
+    one named with the nodes that served (history.where); and the whole account, for the report
+    folder's losses.txt and losses.json (its times the run's seconds)."""
     found = losses.count(ops)
     detail = (
         f"{found.acknowledged} acknowledged, {len(found.lost)} lost, {found.recovered} of "
@@ -45,22 +47,23 @@ def writes_kept(ops: list[Op]) -> tuple[Verdict, str]:
     if found.lost:
         first = found.lost[0]
         w, r = first.write, first.read
-        asked = f" on {w.node}" if w.node else ""
-        seen = f" on {r.node}" if r.node else ""
+        asked = f" {where(w)}" if w.server else ""
+        seen = f" {where(r)}" if r.server else ""
         detail += (
             f"; the first: {w.process} wrote {losses.written(w)!r} to {w.key}{asked} at t={w.ret:.3f}s, "
             f"{r.process} read {'nothing' if r.output is None else repr(r.output)} at "
             f"t={r.call:.3f}s{seen} (losses.txt)"
         )
-    return Verdict("acknowledged writes kept (kv)", not found.lost, detail), losses.render(
+    return Verdict("acknowledged writes kept (kv)", not found.lost, detail), losses.account(
         found, in_lines=False
     )
 
 
-def kept_in_file(model: str, path: Path) -> tuple[Verdict, str] | None:
+def kept_in_file(model: str, path: Path) -> tuple[Verdict, losses.Account] | None:
     """What a history file of a checker's own format lost (traces/history/losses_append.py,
     losses_rw.py, losses_stream.py), as `writes_kept` says it of a register history: the verdict,
-    named for what the model writes, and the whole account, for losses.txt; None for a model
+    named for what the model writes, and the whole account, for losses.txt and losses.json (its
+    times the file's lines); None for a model
     whose workload writes nothing to count (a watch, a lease, a lock). The account names the
     operations by the file's lines."""
     from meshcheck.traces.history import list_append
@@ -84,7 +87,7 @@ def kept_in_file(model: str, path: Path) -> tuple[Verdict, str] | None:
     if found.lost.count:
         detail += f"; the first: {found.lost.shown[0]} (losses.txt)"
     holds = False if found.lost.count else (True if found.checked else None)
-    return Verdict(f"acknowledged {found.noun} kept ({model})", holds, detail), found.render()
+    return Verdict(f"acknowledged {found.noun} kept ({model})", holds, detail), found
 
 
 def serializable_verdicts(ops: list[Op], budget: float) -> tuple[Verdict, ...]:

@@ -32,7 +32,9 @@ class Op:
     `key` names the object the operation is on (the key-value model splits a history by it).
     `ret` is `math.inf` for an `info` operation. `index` is the operation's place in the history
     it came from, so a report can point back at it. `node` is the server the client asked, where
-    the history says it (a system run's clients record it), else empty.
+    the history says it (a system run's clients record it), else empty; `served` the node that
+    served it, where the client could tell (a plug-in's `Completion.served`: a replica's client
+    whose write the primary did), else empty. A report names the server by `where`.
     """
 
     process: Hashable
@@ -45,6 +47,7 @@ class Op:
     key: Hashable = None
     index: int = 0
     node: str = attrs.field(default="", eq=False)
+    served: str = attrs.field(default="", eq=False)
 
     def __attrs_post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -57,6 +60,20 @@ class Op:
     @property
     def pending(self) -> bool:
         return self.status == "info"
+
+    @property
+    def server(self) -> str:
+        """The node that served it where known, else the node asked, else empty."""
+        return self.served or self.node
+
+
+def where(o: Op) -> str:
+    """Where an operation ran, as every report says it (Jepsen users read "on r3" as "served by
+    r3"): `on r1` for the node that served it, `on r1 (asked r3)` when the client asked another,
+    `asked r3` when only the node asked is known, empty when neither is."""
+    if o.served:
+        return f"on {o.served}" + (f" (asked {o.node})" if o.node and o.node != o.served else "")
+    return f"asked {o.node}" if o.node else ""
 
 
 def op(

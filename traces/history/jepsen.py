@@ -7,7 +7,9 @@ write's and a cas's (`[old, new]`) on the invocation. For the kv model an event 
 `"key"` field, or its value is Jepsen's `[key, value]` tuple (jepsen.independent). Events of the
 `"nemesis"` process are not client operations and are skipped. An invocation that never completes
 is pending, as an `info` completion. An operation's times are the line numbers of its invocation
-and completion.
+and completion. meshcheck's own runs add the node the client asked (`"node"`, on the invocation)
+and, where the client could tell, the node that served it (`"served"`, on the completion); a file
+without them reads as before.
 """
 
 from __future__ import annotations
@@ -98,7 +100,12 @@ def _operations(events: reader.Events, model: Model, name: str) -> list[Op]:
             inp = None if f == "read" else value0
         ret = math.inf if status == "info" else float(number)
         node = asked.pop(process, "")
-        done.append(Op(process, f, inp, output, float(call), ret, status, key0, len(done), node))
+        served = event.get("served", "")  # absent in older files and from plug-ins that cannot tell
+        if not isinstance(served, str):
+            raise bad("served", "expected the name of the node that served it")
+        done.append(
+            Op(process, f, inp, output, float(call), ret, status, key0, len(done), node, served)
+        )
     for process, (call, f, key, value) in running.items():
         inp = value if model.both_values or f != "read" else None
         node = asked.get(process, "")
@@ -181,16 +188,22 @@ def render(result: Result, model: Model, source: str, window: Window | None = No
 def table(ops: Sequence[Op]) -> list[str]:
     """The operations one a line, indented: process, (node,) f(input)->output, call..ret (lines of
     the file; an info operation's return is open), status."""
-    asked = any(o.node for o in ops)  # the node column, where the history names them
+    asked = any(o.server for o in ops)  # the node column, where the history names them
     rows = [("process", *(("node",) if asked else ()), "operation", "lines", "status")]
     for o in ops:
-        rows.append(
-            (str(o.process), *((o.node or "-",) if asked else ()), label(o), span(o), o.status)
-        )
+        rows.append((str(o.process), *((_node(o),) if asked else ()), label(o), span(o), o.status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+
+
+def _node(o: Op) -> str:
+    """The window's node column: the node that served it, `r3 (asked)` where only the node
+    asked is known, `r1 (asked r3)` where they differ (history.where)."""
+    if o.served:
+        return o.served if not o.node or o.node == o.served else f"{o.served} (asked {o.node})"
+    return f"{o.node} (asked)" if o.node else "-"
 
 
 def _events(ops: Sequence[Op], model: Model) -> list[tuple[float, int, dict[str, Any]]]:
@@ -214,7 +227,8 @@ def _events(ops: Sequence[Op], model: Model) -> list[tuple[float, int, dict[str,
         events.append((o.call, 0, {**base, "type": "invoke", "value": invoked, **asked}))
         if o.ret != math.inf:
             value = o.output if (both or o.f == "read") else o.input
-            events.append((o.ret, 1, {**base, "type": o.status, "value": value}))
+            served = {"served": o.served} if o.served else {}
+            events.append((o.ret, 1, {**base, "type": o.status, "value": value, **served}))
     events.sort(key=lambda e: (e[0], e[1]))
     return events
 

@@ -14,7 +14,8 @@ registers whose writes carry unique values).
   written (a value from nowhere, or from a write that failed); it decides no loss.
 
 Each lost write is named with its process, key, value and times, and the read that disproves it,
-with the node each was asked where the history says (`Op.node`). The counts are printed by
+with the node that served each where the history says (`Op.served`), else the node asked
+(`Op.node`), in history.where's words. The counts are printed by
 `meshcheck history check` for the register models and by a cluster run for its register
 workloads, beside the linearizability verdict, which they do not replace: a history can lose
 nothing by this count and still not be linearizable.
@@ -32,10 +33,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Hashable
 from collections.abc import Sequence
+from typing import Any
 from typing import TypeVar
 
 import attrs
 
+from meshcheck.traces.history import history
 from meshcheck.traces.history.history import Op
 from meshcheck.traces.history.window import plural
 
@@ -56,6 +59,7 @@ class Losses:
     indeterminate: int  # writes whose outcome is unknown (info)
     recovered: int  # of those, read back
     unexpected: tuple[Op, ...]  # reads of values nothing could have written
+    recovered_writes: tuple[Op, ...] = ()  # the `recovered` writes themselves
 
 
 def written(o: Op) -> Hashable:
@@ -113,20 +117,30 @@ def count(ops: Sequence[Op]) -> Losses:
                 lost.append(Lost(w, found[1]))
     indeterminate = [w for ws in writes.values() for w in ws if w.status == "info"]
     shown = {(r.key, r.output) for rs in reads.values() for r in rs}  # once, not per info write
-    recovered = sum(1 for w in indeterminate if (w.key, written(w)) in shown)
+    recovered = sorted(
+        (w for w in indeterminate if (w.key, written(w)) in shown), key=lambda w: w.call
+    )
     acknowledged = sum(1 for ws in writes.values() for w in ws if w.status == "ok")
     lost.sort(key=lambda x: x.write.call)
     unexpected.sort(key=lambda r: r.call)
-    return Losses(acknowledged, tuple(lost), len(indeterminate), recovered, tuple(unexpected))
+    return Losses(
+        acknowledged,
+        tuple(lost),
+        len(indeterminate),
+        len(recovered),
+        tuple(unexpected),
+        tuple(recovered),
+    )
 
 
-SHOWN = 10  # lost writes and unexpected reads named, each
+SHOWN = 10  # lost writes and unexpected reads named in the text, each (the JSON file has all)
 
 
 def _at(o: Op, lines: bool) -> str:
     end = "..." if o.ret == math.inf else f"{o.ret:g}"
     where = f"lines {o.call:g}..{end}" if lines else f"t={o.call:.3f}..{o.ret:.3f}s"
-    return where + (f" on {o.node}" if o.node else "")
+    on = history.where(o)
+    return where + (f" {on}" if on else "")
 
 
 def _to(o: Op, word: str = "to") -> str:
@@ -143,15 +157,65 @@ def _why(r: Op) -> str:
 
 @attrs.frozen
 class Named:
-    """How many of one kind were found, and the first SHOWN of them in words."""
+    """How many of one kind were found, the first SHOWN of them in words (the text's), and every
+    one of them as a record (`plain`: the JSON file's, losses.json beside a run's losses.txt)."""
 
     count: int
     shown: tuple[str, ...]
+    records: tuple[dict[str, Any], ...] = attrs.field(default=(), eq=False)
 
 
 def named(items: Sequence[T], word: Callable[[T], str]) -> Named:
-    """`items` counted, the first SHOWN worded (only those: a history may lose thousands)."""
-    return Named(len(items), tuple(word(x) for x in items[:SHOWN]))
+    """`items` counted, the first SHOWN worded for the text (a history may lose thousands), and
+    every one kept as a record, in words and in fields, for the full list."""
+    return Named(
+        len(items), tuple(word(x) for x in items[:SHOWN]), tuple(record(x, word) for x in items)
+    )
+
+
+def record(item: T, word: Callable[[T], str]) -> dict[str, Any]:
+    """One found item for the full list: `said`, its line in words, and its fields (`plain`)."""
+    fields = plain(item)
+    return {"said": word(item), **(fields if isinstance(fields, dict) else {"item": fields})}
+
+
+def plain(value: Any) -> Any:
+    """`value` as JSON data: an operation as `operation` gives it, any other attrs record field by
+    field, sequences as lists, a time never reached (math.inf) as null, anything else by repr."""
+    if isinstance(value, Op):
+        return operation(value)
+    if attrs.has(type(value)):
+        return {f.name: plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, float) and math.isinf(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted((plain(v) for v in value), key=repr)
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return repr(value)
+
+
+def operation(o: Op) -> dict[str, Any]:
+    """An operation of the full list: its process, verb, key, input and output, status, times
+    (`ret` null for one whose outcome is unknown), the node asked and the node that served it
+    (null where the history does not say), and its index in the history."""
+    return {
+        "process": plain(o.process),
+        "f": o.f,
+        "key": plain(o.key),
+        "value": plain(o.input),
+        "output": plain(o.output),
+        "status": o.status,
+        "call": o.call,
+        "ret": None if o.ret == math.inf else o.ret,
+        "asked": o.node or None,
+        "served": o.served or None,
+        "index": o.index,
+    }
 
 
 @attrs.frozen
@@ -171,6 +235,7 @@ class Account:
     duplicated: Named | None = None
     note: str = ""
     checked: bool = True
+    recovered_named: Named | None = None  # the recovered ones, where the model names them
 
     def counts(self) -> str:
         """A cluster run's verdict detail: `3 acknowledged, 1 lost, 0 of 1 indeterminate read
@@ -184,9 +249,9 @@ class Account:
     def _duplicated(self) -> str:
         return "" if self.duplicated is None else f", {self.duplicated.count} duplicated"
 
-    def render(self) -> str:
+    def render(self, full: str = "") -> str:
         """The counts on one line, then each lost, unexpected and duplicated one named (the first
-        SHOWN of each)."""
+        SHOWN of each); `full` says where every one of them is, when some are not named here."""
         head = (
             f"{self.noun}: {self.acknowledged} acknowledged, {self.lost.count} lost, "
             f"{self.recovered} of {self.indeterminate} indeterminate recovered, "
@@ -202,13 +267,45 @@ class Account:
                 lines.extend(f"  {kind}: {text}" for text in found.shown)
                 hidden += found.count - len(found.shown)
         if hidden:
-            lines.append(f"  ... and {hidden} more")
+            lines.append(f"  ... and {hidden} more" + (f" ({full})" if full else ""))
         return "\n".join(lines) + "\n"
 
+    def records(self, times: str) -> dict[str, Any]:
+        """The whole account as JSON data (losses.json): the counts, and every lost, unexpected,
+        duplicated and recovered one as a record, `count` always the number of its `items` (the
+        recovered ones' items null where the model counts them without naming them); `times`
+        says what an operation's `call` and `ret` are ("seconds" of the run, or the history
+        file's "lines")."""
 
-def render(found: Losses, in_lines: bool = True) -> str:
+        def kind(found: Named | None) -> dict[str, Any] | None:
+            if found is None:
+                return None
+            return {"count": found.count, "items": list(found.records)}
+
+        recovered = kind(self.recovered_named) or {"count": self.recovered, "items": None}
+        return {
+            "noun": self.noun,
+            "times": times,
+            "checked": self.checked,
+            "note": self.note,
+            "acknowledged": self.acknowledged,
+            "indeterminate": self.indeterminate,
+            "lost": kind(self.lost),
+            "unexpected": kind(self.unexpected),
+            "duplicated": kind(self.duplicated),
+            "recovered": recovered,
+        }
+
+
+def render(found: Losses, in_lines: bool = True, full: str = "") -> str:
     """The counts on one line, then each lost write and each unexpected read (the first ten);
-    their times as the history file's line numbers (`in_lines`) or in seconds of a run."""
+    their times as the history file's line numbers (`in_lines`) or in seconds of a run; `full`
+    says where every one is (Account.render)."""
+    return account(found, in_lines).render(full)
+
+
+def account(found: Losses, in_lines: bool = True) -> Account:
+    """The register history's Account: lost writes, unexpected reads, recovered writes."""
 
     def lost(item: Lost) -> str:
         w, r = item.write, item.read
@@ -223,6 +320,10 @@ def render(found: Losses, in_lines: bool = True) -> str:
             "which no write could have written"
         )
 
+    def recovered(w: Op) -> str:
+        at = _at(w, in_lines)
+        return f"{w.process} wrote {written(w)!r}{_to(w)} ({at}), outcome unknown, read back"
+
     return Account(
         "writes",
         found.acknowledged,
@@ -231,4 +332,5 @@ def render(found: Losses, in_lines: bool = True) -> str:
         found.recovered,
         named(found.unexpected, unexpected),
         "read",
-    ).render()
+        recovered_named=named(found.recovered_writes, recovered),
+    )

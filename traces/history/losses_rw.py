@@ -79,6 +79,10 @@ def account(found: losses.Losses) -> losses.Account:
             "could have written"
         )
 
+    def recovered(w: Op) -> str:
+        what = f"T{w.index} wrote {_value(w.input)} to {w.key!r} ({_span(w)})"
+        return what + ", outcome unknown, read back"
+
     return losses.Account(
         "writes",
         found.acknowledged,
@@ -87,6 +91,7 @@ def account(found: losses.Losses) -> losses.Account:
         found.recovered,
         losses.named(found.unexpected, unexpected),
         "read",
+        recovered_named=losses.named(found.recovered_writes, recovered),
     )
 
 
