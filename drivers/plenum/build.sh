@@ -62,7 +62,7 @@ installed() { # NAME VERSION: whether the venv has that release
 }
 
 # ujson 1.33 (plenum's pin: a newer ujson serialises plenum's nested messages differently, silently)
-# calls PyUnicode_EncodeUTF8, removed from Python's C API in 3.10 (patches/ujson-1.33-objToJSON.patch).
+# calls PyUnicode_EncodeUTF8, removed from Python's C API in 3.11 by PEP 624 (patches/ujson-1.33-objToJSON.patch).
 if ! installed ujson 1.33; then
   unpack ujson 1.33
   patch -d "$WORK/ujson-1.33" -p1 --forward <"$HERE/patches/ujson-1.33-objToJSON.patch" >>"$LOG" 2>&1 \

@@ -8,9 +8,9 @@ It builds the pool as plenum's own simulation suites do (plenum/test/consensus/h
 each replica a ReplicaService holding plenum's real OrderingService, CheckpointService and
 ViewChangeService, wired through SimNetwork, which serialises every message as the wire would, and
 driven by MockTimer), with one difference: the genesis transactions carry no BLS keys (generating them
-needs libursa, a native library not packaged for Debian or PyPI), which plenum supports
-(create_pool_txn_data's nodes_with_bls) and which its simulated replicas never read (they are built
-with MockBlsBftReplica). The primary sends a batch every simulated second, as
+needs libursa, a native library not packaged for Debian or PyPI; drivers/plenum/bls_free_pool.py), which
+plenum supports (create_pool_txn_data's nodes_with_bls) and its simulated replicas never read (they
+are built with MockBlsBftReplica). The primary sends a batch every simulated second, as
 plenum/test/consensus/order_service/test_sim_ordering.py does, until every replica has ordered them all.
 
 Printed on stdout, one JSON object a line: one {"event": "ordered", ...} per batch each replica
@@ -52,6 +52,7 @@ def main(argv: list[str]) -> int:
 
     import random
 
+    import bls_free_pool  # beside this file
     from plenum.common.constants import CURRENT_PROTOCOL_VERSION
     from plenum.common.messages.node_messages import Ordered
     from plenum.common.request import Request
@@ -60,23 +61,13 @@ def main(argv: list[str]) -> int:
     from plenum.server.consensus.utils import replica_name_to_node_name
     from plenum.test.consensus.helper import SimPool
     from plenum.test.consensus.order_service.sim_helper import order_requests
-    from plenum.test.helper import create_pool_txn_data
     from plenum.test.simulation.sim_random import DefaultSimRandom
 
-    class BlsFreeSimPool(SimPool):  # type: ignore[misc]
-        """plenum's SimPool, its genesis transactions without BLS keys (no libursa here)."""
+    bls_free_pool.install()
 
-        def _generate_genensis_txns(self) -> None:
-            self._genesis_txns = create_pool_txn_data(
-                node_names=self._genesis_validators,
-                crypto_factory=None,
-                get_free_port=self._get_free_port,
-                nodes_with_bls=0,
-            )["txns"]
-
-    # plenum's test helpers draw node seeds' ports and request ids from the global generator.
+    # Seeded, so that a run replays: plenum's test helpers draw from the global generator in places.
     random.seed(args.seed)
-    pool = BlsFreeSimPool(4, DefaultSimRandom(args.seed))
+    pool = SimPool(4, DefaultSimRandom(args.seed))
     out: list[dict[str, Any]] = []
 
     def on_ordered(node: str, msg: Ordered, *_: Any) -> None:
