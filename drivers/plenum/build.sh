@@ -25,9 +25,12 @@ mkdir -p "$WORK"
 : >"$LOG"
 
 # Debian: a C and C++ compiler and Python's headers (leveldb, orderedset, ujson build from source),
-# patch, and libsodium, which libnacl loads at run time.
-DEBS="gcc g++ patch libsodium23 python3-dev"
-if ! { command -v gcc && command -v g++ && command -v patch && ldconfig -p | grep -q libsodium.so.23; } >/dev/null 2>&1; then
+# patch, libsodium, which libnacl loads at run time, and venv's ensurepip (python3-venv).
+DEBS="gcc g++ patch libsodium23 python3-dev python3-venv"
+has_python_parts() { # headers and ensurepip of $PYTHON
+  "$PYTHON" -c 'import ensurepip, os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))'
+}
+if ! { command -v gcc && command -v g++ && command -v patch && ldconfig -p | grep libsodium.so.23 && has_python_parts; } >/dev/null 2>&1; then
   { apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $DEBS \
     || { apt-get update && apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends $DEBS; }; } >>"$LOG" 2>&1 \
     || give_up "could not install Debian's $DEBS (apt-get install -y $DEBS, as root)"
