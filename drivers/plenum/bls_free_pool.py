@@ -20,7 +20,7 @@ from typing import Any
 
 
 def _bls_free_genesis(self: Any) -> None:
-    from plenum.test.helper import create_pool_txn_data
+    from plenum.test.helper import create_pool_txn_data  # type: ignore[import-not-found]
 
     self._genesis_txns = create_pool_txn_data(
         node_names=self._genesis_validators,
@@ -32,7 +32,7 @@ def _bls_free_genesis(self: Any) -> None:
 
 def install() -> None:
     """Make every SimPool built from now on write its genesis without BLS keys."""
-    from plenum.test.consensus.helper import SimPool
+    from plenum.test.consensus.helper import SimPool  # type: ignore[import-not-found]
 
     SimPool._generate_genensis_txns = _bls_free_genesis
 

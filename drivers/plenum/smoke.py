@@ -48,20 +48,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = _parse(argv)
     # plenum logs every step at DEBUG through the root logger; stdout is for the JSON lines alone.
+    # plenum is installed in .venv-plenum, not in the venv mypy checks from: hence the ignores.
     logging.disable(logging.WARNING)
 
     import random
 
     import bls_free_pool  # beside this file
-    from plenum.common.constants import CURRENT_PROTOCOL_VERSION
-    from plenum.common.messages.node_messages import Ordered
-    from plenum.common.request import Request
-    from plenum.common.startable import Mode
-    from plenum.common.timer import RepeatingTimer
-    from plenum.server.consensus.utils import replica_name_to_node_name
-    from plenum.test.consensus.helper import SimPool
-    from plenum.test.consensus.order_service.sim_helper import order_requests
-    from plenum.test.simulation.sim_random import DefaultSimRandom
+    from plenum.common.constants import CURRENT_PROTOCOL_VERSION  # type: ignore[import-not-found]
+    from plenum.common.messages.node_messages import Ordered  # type: ignore[import-not-found]
+    from plenum.common.request import Request  # type: ignore[import-not-found]
+    from plenum.common.startable import Mode  # type: ignore[import-not-found]
+    from plenum.common.timer import RepeatingTimer  # type: ignore[import-not-found]
+    from plenum.server.consensus.utils import replica_name_to_node_name  # type: ignore[import-not-found]
+    from plenum.test.consensus.helper import SimPool  # type: ignore[import-not-found]
+    from plenum.test.consensus.order_service.sim_helper import order_requests  # type: ignore[import-not-found]
+    from plenum.test.simulation.sim_random import DefaultSimRandom  # type: ignore[import-not-found]
 
     bls_free_pool.install()
 
