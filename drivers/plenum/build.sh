@@ -23,6 +23,8 @@ give_up() {
 
 mkdir -p "$WORK"
 : >"$LOG"
+# The stamp says the venv is complete: gone until this run shows it is again.
+rm -f "$STAMP"
 
 # Debian: a C and C++ compiler and Python's headers (leveldb, orderedset, ujson build from source),
 # patch, libsodium, which libnacl loads at run time, and venv's ensurepip (python3-venv).
