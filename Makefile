@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats postgresql mariadb netns sshd nodejs docs docs-serve clean
+.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats postgresql mariadb netns sshd nodejs plenum docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -233,6 +233,19 @@ $(ETCD_RAFT_DRIVER): $(wildcard drivers/etcd-raft/*.go)
 	  mkdir -p .build && GOPATH=$(GOPATH_DEBIAN) GO111MODULE=off GOFLAGS= GOCACHE=$(CURDIR)/.build/gocache \
 	    go build -ldflags=-w -o $@ ./drivers/etcd-raft; fi
 
+# Hyperledger Indy Plenum 1.13.1 (PyPI indy-plenum), a BFT replication library nobody here wrote, in a
+# venv of its own (.venv-plenum, so the main .venv's dependencies are untouched), from PyPI and Debian
+# alone: drivers/plenum/build.sh installs the pinned dependencies (drivers/plenum/requirements.txt),
+# builds ujson 1.33 and orderedset from their sdists with the patches under drivers/plenum/, and
+# aliases at start-up the names Python 3.10 and 3.11 removed (docs/plenum.md says what and why).
+# Again when those files change. When it cannot be built, one line says so and the tests that drive
+# plenum are skipped. It takes minutes (docs/plenum.md), so `make test` does not build it.
+PLENUM_VENV := .venv-plenum
+plenum: $(PLENUM_VENV)/.installed
+
+$(PLENUM_VENV)/.installed: drivers/plenum/build.sh drivers/plenum/requirements.txt drivers/plenum/py311_compat.py $(wildcard drivers/plenum/patches/*)
+	@drivers/plenum/build.sh $(PYTHON) $(PLENUM_VENV) .build/plenum
+
 # Debian's Node.js, which runs the toy driver in JavaScript (drivers/toy-counter, `meshcheck driver
 # conform`): installed when missing; when it cannot be, one line says so and its tests are skipped.
 nodejs:
@@ -258,4 +271,4 @@ docs-serve: $(STAMP)
 	@NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict -a 127.0.0.1:8000
 
 clean:
-	rm -rf $(VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants .cache
+	rm -rf $(VENV) $(PLENUM_VENV) build .build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis reports mutants .cache
