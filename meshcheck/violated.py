@@ -92,7 +92,7 @@ KINDS = (
 
 def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
     """`text` led by the violated property ("invariant X violated: text"; a text that starts
-    "X violated ..." gets the kind before it, and one that starts "X: " is named once), cut to `width` characters (with "..."), never
+    "X violated ..." gets the kind before it), cut to `width` characters (with "..."), never
     before the property's name ends."""
     head = f"{violated} violated" if violated else ""
     if violated is not None and text.startswith(f"{violated.name} violated"):
@@ -100,8 +100,6 @@ def lead(violated: Violated | None, text: str, width: int | None = None) -> str:
         whole = head + text
     elif head and text.startswith(head):  # led already
         whole = text
-    elif violated is not None and text.startswith(f"{violated.name}: "):  # "X: what", named once
-        whole = f"{head}: {text[len(violated.name) + 2 :]}"
     else:
         whole = f"{head}: {text}" if head and text else head or text
     if width is None or len(whole) <= width:

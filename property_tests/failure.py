@@ -64,7 +64,8 @@ class CheckFailed(AssertionError):
         violated: Violated | None = None,
     ) -> None:
         self.violated = violated if violated is not None else named_in(message)
-        message = lead(self.violated, message)
+        if violated is not None or not _names_itself(self.violated, message):
+            message = lead(self.violated, message)
         super().__init__(message)
         self.message = message
         self.steps = steps
@@ -89,6 +90,11 @@ class CheckFailed(AssertionError):
         (property_tests/histories.py, record.write_history): a note, as `add_replay`'s."""
         self.recheck = command
         self.add_note(f"re-check the client history: {command}")
+
+
+def _names_itself(violated: Violated | None, message: str) -> bool:
+    """A check's own "X: what" names its property already: it is kept as the check wrote it."""
+    return violated is not None and message.startswith(f"{violated.name}: ")
 
 
 def named_in(message: str) -> Violated | None:

@@ -320,7 +320,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "--consistency serializable: not a model for kv" in done.stderr
     done = history_checks.check_file(str(bad), "--model", "list-append", "--consistency", "causal")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "expected one of strict-serializable, serializable" in done.stderr
+    assert "--consistency causal: no such model; expected one of read-uncommitted," in done.stderr
+    assert "snapshot-isolation, serializable, strict-serializable" in done.stderr
 
 
 def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:

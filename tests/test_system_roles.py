@@ -71,8 +71,9 @@ def test_the_example_gives_each_node_its_roles_command_sidecar_probe_and_wave(
     assert made.waves() == [["r1"], ["r2", "r3"]]
     here = str(EXAMPLE.parent)
     assert made.command("r1") == ["python3", f"{here}/kv.py", "--role", "primary", "--listen",
-                                  "10.0.0.1:7000", "--data", str(tmp_path / "data" / "r1")]  # fmt: skip
-    assert made.command("r3")[-2:] == ["--primary", "10.0.0.1:7000"]  # {peers.primary}
+                                  "10.0.0.1:7000", "--data", str(tmp_path / "data" / "r1"),
+                                  "--name", "r1"]  # fmt: skip
+    assert made.command("r3")[-4:] == ["--primary", "10.0.0.1:7000", "--name", "r3"]  # {peers.primary}
     assert made.values("r2")["role"] == "replica"
     assert made.sidecar_log("r2", spec.sidecars[0]) == tmp_path / "r2.heartbeat.log"
     assert made.nodes["r2"].sidecars == spec.sidecars and made.nodes["r2"].ready == spec.ready
