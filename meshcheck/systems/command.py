@@ -202,8 +202,7 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     empty = vacuous(done)  # a run that did (almost) nothing shows nothing: meshcheck/exercise.py
     rows.append(("exercised", VACUOUS if empty else "enough", empty or done.line()))
     for v in outcome.verdicts:
-        result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
-        rows.append((v.check, result, v.detail))
+        rows.append((v.check, v.said(), v.detail))
     print(format_table(("check", "result", "detail"), rows))
     if (out / "anomaly.txt").exists():
         print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
