@@ -34,8 +34,8 @@ def models(workload: str) -> list[str]:
     no lattice judges."""
     if workload in OBJECT_WORKLOADS:
         return list(lattice.NAMES)
-    if workload in TXN_WORKLOADS:
-        return consistency.names()
+    if workload in TXN_WORKLOADS:  # those the checkers search every anomaly of
+        return [n for n in consistency.names() if consistency.canonical(n) in consistency.CHECKED]
     return []
 
 
@@ -44,7 +44,8 @@ def canonical(workload: str, name: str) -> str | None:
     if workload in OBJECT_WORKLOADS:
         return name if name in lattice.NAMES else None
     if workload in TXN_WORKLOADS:
-        return consistency.canonical(name)
+        found = consistency.canonical(name)
+        return found if found in consistency.CHECKED else None
     return None
 
 
