@@ -100,3 +100,12 @@ def transactions(model: str, path: Path, promised: str) -> tuple[tuple[Verdict, 
     shown = [judged(consistency.DEFAULT, INFORMATION)[0]] if promised != consistency.DEFAULT else []
     verdict, text = judged(promised, PROMISE)
     return (*shown, verdict), text
+
+
+def mirror(verdict: Verdict, promised: str) -> Verdict:
+    """The promise's row when the promise is the model the read mode's own check judges
+    (linearizable registers, strict serializable transactions): that check's verdict, as the
+    promise's; nothing stronger to show."""
+    return Verdict(
+        f"{promised} (promised)", verdict.holds, f"as {verdict.check} says", role=PROMISE
+    )

@@ -79,6 +79,7 @@ from meshcheck.systems.verdicts import serializable_verdicts
 from meshcheck.systems.verdicts import writes_kept
 from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
+from meshcheck.traces.history import consistency
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
 
@@ -620,9 +621,12 @@ def _check(
         (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
         safety, report = checked.verdicts(options.workload, folder / "history.jsonl", bound)
         if promised and options.workload in promises.TXN_WORKLOADS:
-            checker = checked.KINDS[options.workload].model
-            judged, report = promises.transactions(checker, folder / "history.jsonl", promised)
-            safety = (*judged, *safety[1:])
+            if promised == consistency.DEFAULT:  # the checker's own model: its verdict, as is
+                safety = (*safety, promises.mirror(safety[0], promised))
+            else:
+                checker = checked.KINDS[options.workload].model
+                judged, report = promises.transactions(checker, folder / "history.jsonl", promised)
+                safety = (*judged, *safety[1:])
         safety = (*safety, *_kept(checked.KINDS[options.workload].model, folder))
         if isinstance(workload.checked, WatchClients):
             safety = (*safety, _acknowledged(workload.checked))
@@ -644,10 +648,11 @@ def _check(
     else:
         kept, account = writes_kept(history.asked())
         (folder / "losses.txt").write_text(account, encoding="utf-8")
-        if promised:  # the promise, and the stronger models, instead of linearizability alone
+        if promised and promised != "linearizable":  # the promise, and the stronger models
             safety = (*_promised(history, promised, options.budget, folder), kept)
-        else:
-            safety = (linearizable_kv(history.ops, options.budget), kept)
+        else:  # linearizability, the promise itself when one is stated
+            linear = linearizable_kv(history.ops, options.budget)
+            safety = (linear, kept, *([promises.mirror(linear, promised)] if promised else []))
     if (
         options.workload != "stream"
         and workload.checked is None
