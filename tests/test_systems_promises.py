@@ -119,6 +119,8 @@ def test_a_promise_broken_exits_1_violated_its_promise(
     assert row(printed, "sequential (promised)") == "VIOLATED its promise"
     assert row(printed, "serializable reads return written values") == "holds"
     assert code == 1, printed
+    # the lattice's report follows the table: the promise's smallest window
+    assert "smallest window of key k1 that is not sequential: 4 operations" in printed, printed
 
 
 def test_without_a_promise_the_read_mode_judges_as_before(

@@ -206,6 +206,8 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     print(format_table(("check", "result", "detail"), rows))
     if (out / "anomaly.txt").exists():
         print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
+    elif (out / "consistency.txt").exists() and not outcome.holds:  # the promise's window
+        print((out / "consistency.txt").read_text(encoding="utf-8"), end="")
     kind = "partial report" if outcome.partial else "report"
     print(f"{kind}: {out} (history.jsonl: `{replay_command(options, out)}`)")
     if outcome.signal:  # 128 + the signal, as a shell reports a process it ended: never a pass

@@ -57,7 +57,7 @@ def _said(c: lattice.Checked) -> str:
     if c.verdict == "unknown":
         return "undecided within the budget"
     part = f" of key {c.key}" if c.key is not None else ""
-    return f"broken: a window{part} of {window.plural(len(c.window), 'operation')}"
+    return f"broken: a smallest window{part}, {window.plural(len(c.window), 'operation')}"
 
 
 def registers(ops: Sequence[Op], promised: str, budget: float) -> tuple[tuple[Verdict, ...], str]:
