@@ -103,7 +103,7 @@ def kept_folder(cluster: Cluster, seed: int) -> Path:
 def judge(verdicts: Sequence[Verdict]) -> tuple[bool, str]:
     """(whether the run passes, what its checks said): it passes when it has untimed checks and
     each holds (undecided is no pass); the timed ones that did not hold are named, not judged."""
-    judged = [v for v in verdicts if not v.timed]
+    judged = [v for v in verdicts if not v.timed and v.judged]
     wrong = [f"{v.check}: {v.detail}" for v in judged if v.holds is not True]
     late = [v.check for v in verdicts if v.timed and v.holds is not True]
     said = "; ".join(wrong) if wrong else f"{words.count(len(judged), 'check')} held"

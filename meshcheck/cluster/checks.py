@@ -76,6 +76,29 @@ class Verdict:
     # made no progress within 8 s on a loaded machine); the others (a history linearizable,
     # agreement, durability, logs valid) hold of correct code however slow the machine is
     timed: bool = False
+    # what the verdict is to the run (meshcheck/systems/promises.py): "" a check the run must pass;
+    # PROMISE the model the system promises, whose verdict the run's is; INFORMATION a model
+    # stronger than the one promised, shown and never judged
+    role: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """Whether the run's verdict follows this one: all but information."""
+        return self.role != INFORMATION
+
+    def said(self) -> str:
+        """The verdict table's result: holds, VIOLATED or unknown; of a promise, "holds its
+        promise" or "VIOLATED its promise"; of information, "holds", "no" or "unknown", marked."""
+        if self.role == INFORMATION:
+            return {True: "holds", False: "no", None: "unknown"}[self.holds] + " (information)"
+        said = {True: "holds", False: "VIOLATED", None: "unknown"}[self.holds]
+        if self.role == PROMISE:
+            return {True: "holds its promise", False: "VIOLATED its promise",
+                    None: "unknown whether it holds its promise"}[self.holds]  # fmt: skip
+        return said
+
+
+PROMISE, INFORMATION = "promise", "information"
 
 
 def timed(check: Callable[P, Verdict]) -> Callable[P, Verdict]:

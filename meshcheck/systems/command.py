@@ -214,11 +214,12 @@ def test(system: System, args: argparse.Namespace, progress: Callable[[str], Non
     empty = vacuous(done, strict)  # a run that did (almost) nothing shows nothing: exercise.py
     rows.append(("exercised", VACUOUS if empty else "enough", empty or done.line()))
     for v in outcome.verdicts:
-        result = {True: "holds", False: "VIOLATED", None: "unknown"}[v.holds]
-        rows.append((v.check, result, v.detail))
+        rows.append((v.check, v.said(), v.detail))
     print(format_table(("check", "result", "detail"), rows))
     if (out / "anomaly.txt").exists():
         print((out / "anomaly.txt").read_text(encoding="utf-8"), end="")
+    elif (out / "consistency.txt").exists() and not outcome.holds:  # the promise's window
+        print((out / "consistency.txt").read_text(encoding="utf-8"), end="")
     kind = "partial report" if outcome.partial else "report"
     print(f"{kind}: {out} (history.jsonl: `{replay_command(options, out)}`)")
     if outcome.signal:  # 128 + the signal, as a shell reports a process it ended: never a pass

@@ -36,6 +36,7 @@ from meshcheck.cluster import fault_account
 from meshcheck.cluster import figures
 from meshcheck.cluster import nemesis
 from meshcheck.cluster import strike
+from meshcheck.cluster.checks import PROMISE
 from meshcheck.cluster.checks import Verdict
 from meshcheck.cluster.clock_faults import ShiftedClock
 from meshcheck.cluster.clock_faults import unreachable as clock_unreachable
@@ -58,6 +59,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime.launcher import LOOPBACK
 from meshcheck.impl.runtime.launcher import free_ports
 from meshcheck.systems import checked
+from meshcheck.systems import promises
 from meshcheck.systems import remote_setup
 from meshcheck.systems import stream_history
 from meshcheck.systems import system_file
@@ -81,6 +83,7 @@ from meshcheck.systems.verdicts import serializable_verdicts
 from meshcheck.systems.verdicts import writes_kept
 from meshcheck.systems.watch_workload import WatchClients
 from meshcheck.systems.workloads import Workload
+from meshcheck.traces.history import consistency
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
 from meshcheck.traces.history.losses import Account
@@ -162,7 +165,9 @@ class Outcome:
 
     @property
     def holds(self) -> bool:
-        return all(v.holds for v in self.verdicts)
+        """Every check holds; a stronger model than the one promised is information, not judged
+        (meshcheck/systems/promises.py)."""
+        return all(v.holds for v in self.verdicts if v.judged)
 
     @property
     def exercise(self) -> Exercise:
@@ -176,7 +181,7 @@ class Outcome:
     @property
     def safe(self) -> bool:
         """Every check not on real time holds (`Verdict.timed`), as cluster/options.py's."""
-        judged = [v for v in self.verdicts if not v.timed]
+        judged = [v for v in self.verdicts if not v.timed and v.judged]
         return bool(judged) and all(v.holds for v in judged)
 
 
@@ -621,15 +626,27 @@ def _check(
     )
     progress("checking the history")
     safety: tuple[Verdict, ...]
+    # the model the system promises for this workload and read mode ("" none: judged as the read
+    # mode says), and the stronger ones as information (promises.py)
+    promised = system.file.promise_for(options.workload, options.reads)
     if workload.checked is not None:
         bound = checked.clock_bound(options.workload, plan)
         replay = checked.replay_command(options.workload, folder, bound)
+        if promised and options.workload in promises.TXN_WORKLOADS:
+            replay += f" --consistency {promised}"
         (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
         safety, report = checked.verdicts(options.workload, folder / "history.jsonl", bound)
+        if promised and options.workload in promises.TXN_WORKLOADS:
+            if promised == consistency.DEFAULT:  # the checker's own model: its verdict, as is
+                safety = (*safety, promises.mirror(safety[0], promised))
+            else:
+                checker = checked.KINDS[options.workload].model
+                judged, report = promises.transactions(checker, folder / "history.jsonl", promised)
+                safety = (*judged, *safety[1:])
         safety = (*safety, *_kept(checked.KINDS[options.workload].model, folder))
         if isinstance(workload.checked, WatchClients):
             safety = (*safety, _acknowledged(workload.checked))
-        if any(v.holds is False for v in safety):
+        if any(v.holds is False and v.judged for v in safety):
             said = system.file.documented_for(options.workload, options.reads)
             note = f"documented: {said}\n" if said else ""
             (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
@@ -642,14 +659,25 @@ def _check(
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
+        if promised:
+            safety = (*safety, *_promised(history, promised, options.budget, folder))
     else:
         kept, account = writes_kept(history.asked())
         _losses(folder, account, "seconds")
-        safety = (linearizable_kv(history.ops, options.budget), kept)
+        if promised and promised != "linearizable":  # the promise, and the stronger models
+            safety = (*_promised(history, promised, options.budget, folder), kept)
+        else:  # linearizability, the promise itself when one is stated
+            linear = linearizable_kv(history.ops, options.budget)
+            safety = (linear, kept, *([promises.mirror(linear, promised)] if promised else []))
     if (
         options.workload != "stream"
         and workload.checked is None
-        and any(v.holds is False for v in safety)
+        # a check of the read mode failed (or the promise of a linearizable read mode): the
+        # read mode's anomaly is drawn; a weaker promise's window is in consistency.txt
+        and any(
+            v.holds is False and v.judged and (v.role != PROMISE or promised == read_mode(options))
+            for v in safety
+        )
     ):
         progress("drawing the anomaly")
         anomaly.report(
@@ -684,16 +712,24 @@ def _check(
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
 
 
+def _promised(history: History, promised: str, budget: float, folder: Path) -> tuple[Verdict, ...]:
+    """The register history against the model promised and the stronger ones (promises.py), the
+    lattice's report written to consistency.txt."""
+    found, report = promises.registers(history.ops, promised, budget)
+    if report:
+        (folder / "consistency.txt").write_text(report, encoding="utf-8")
+    return found
+
+
 def _partial_report(partial: str, history: History, verdicts: list[Verdict]) -> str:
     """partial.txt: how the run stopped, what it recorded, and what the checks made of it."""
-    said = {True: "holds", False: "VIOLATED", None: "unknown"}
     return (
         f"PARTIAL: {partial}\n"
         "the clients stopped after the operation each was in, every fault was undone "
         "(nemesis.log), the nodes stopped;\n"
         f"history.jsonl holds the {words.count(len(history.ops), 'operation')} recorded until "
         "then, and the checks judged them:\n"
-        + "".join(f"  {v.check}: {said[v.holds]} ({v.detail})\n" for v in verdicts)
+        + "".join(f"  {v.check}: {v.said()} ({v.detail})\n" for v in verdicts)
     )
 
 

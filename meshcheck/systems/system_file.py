@@ -268,6 +268,11 @@ class SystemFile:
     # `version = { command = [...] }`: what prints the system's version, run once before the nodes
     # start, its first line kept in the report's run.txt (provenance.py); (): none given
     version: tuple[str, ...] = ()
+    # what the system promises (`[promises]`), by workload ("registers") or by workload and read
+    # mode ("registers/plain"): a model of the single-object lattice (traces/history/lattice.py)
+    # for registers and cas, of the transactional one (traces/history/consistency.py) for
+    # list-append and rw-register; a run is judged against it (meshcheck/systems/promises.py)
+    promises: tuple[tuple[str, str], ...] = ()
     # `--set KEY=VALUE` as given on the command line, each applied over the file's own value
     sets: tuple[str, ...] = ()
     # the environment variables its templates name (`{env.NAME}`), with their values at the load
@@ -283,6 +288,12 @@ class SystemFile:
         explain away a failure under synced reads."""
         notes = dict(self.documented)
         return notes.get(f"{workload}/{reads}", notes.get(workload, ""))
+
+    def promise_for(self, workload: str, reads: str) -> str:
+        """The model the system promises for `workload` with reads `reads` (the file's mode name):
+        the mode's own, else the workload's; "" when the file states none."""
+        stated = dict(self.promises)
+        return stated.get(f"{workload}/{reads}", stated.get(workload, ""))
 
 
 class _Table:
@@ -465,12 +476,52 @@ def _load(path: Path, data: dict[str, Any]) -> SystemFile:
                 documented += ((f"{workload}/{mode}", by_mode.get(mode, str)),)
             by_mode.done()
         documented_table.done()
+    promises = _promises(top.table("promises", required=False), client)
     verify = _verify(top.table("verify", required=False), nodes, client)
     version = _version(top.table("version", required=False))
     top.done()
     return SystemFile(
-        path, name, nodes, client, about, install, validate, documented, verify, version
-    )
+        path, name, nodes, client, about, install, validate, documented, verify, version,
+        promises=promises,
+    )  # fmt: skip
+
+
+def _promises(t: _Table | None, client: ClientSection) -> tuple[tuple[str, str], ...]:
+    """`[promises]`: a model name by workload, or a table of one by read mode (as `[documented]`),
+    each a model of the workload's lattice (promises.models), named as the lattice names it."""
+    from meshcheck.systems import promises as promised
+
+    if t is None:
+        return ()
+    stated: tuple[tuple[str, str], ...] = ()
+    for workload in list(t.data):
+        if workload not in client.workloads:
+            raise t.error(workload, "not one of [client] workloads")
+        valid = promised.models(workload)
+        if not valid:
+            raise t.error(
+                workload,
+                f"no lattice of models judges the {workload} workload (those of "
+                f"{', '.join(promised.WORKLOADS)} do)",
+            )
+        by_mode = t.table(workload) if isinstance(t.data[workload], dict) else None
+        given = (
+            [(workload, t.get(workload, str))]
+            if by_mode is None
+            else [(f"{workload}/{m}", by_mode.get(m, str)) for m in list(by_mode.data)]
+        )
+        for key, model in given:
+            mode = key.partition("/")[2]
+            if by_mode is not None and mode not in client.reads:
+                raise by_mode.error(mode, f"not one of [client] reads ({', '.join(client.reads)})")
+            where = by_mode if by_mode is not None else t
+            if promised.canonical(workload, model) is None:
+                raise where.error(mode or workload, f"{model!r}: the models are {', '.join(valid)}")
+            stated += ((key, promised.canonical(workload, model) or model),)
+        if by_mode is not None:
+            by_mode.done()
+    t.done()
+    return stated
 
 
 def _version(t: _Table | None) -> tuple[str, ...]:
