@@ -424,7 +424,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             problem = client_history(sim)
         return sim, problem
 
-    free_runs.unrecorded_first(schedule, once)
+    free_runs.unrecorded_first(schedule, once, judge=True)
 
 
 def committed_view(sim: Simulator[Any], r: str) -> int:

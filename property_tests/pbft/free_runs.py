@@ -311,7 +311,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             coverage.tally("pbft", "fuzzed messages", oracle.checked)
         return sim, verdict(monitor, oracle, sim) or overload
 
-    unrecorded_first(schedule, once)
+    unrecorded_first(schedule, once, judge=True)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:

@@ -240,6 +240,7 @@ def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
     if problem is not None:
         anomaly = Violated(HISTORY_ANOMALY, problem.split(": ", 1)[0])  # "check name: what"
         raise failure(problem, schedule, trace, violated=anomaly)
+    free_runs.judged(sim, schedule)  # held: what it exercised (meshcheck/exercise.py)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
