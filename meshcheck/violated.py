@@ -37,9 +37,31 @@ REFINEMENT = "refinement"  # the implementation left its spec (lockstep, trace v
 # Storm: a run keeps under the messages in flight and node events a correct cluster of its
 # protocol never exceeds (property_tests/free_runs.py); RestartCatchUp: a node crashed and
 # restarted in a calm cluster catches up on what the others applied while it was down, within
-# the scenario's bound (property_tests/scenarios.py `Restarting`).
+# the scenario's bound (property_tests/scenarios.py `Restarting`). The other waits of the scripted
+# scenarios, each within its script's bound (docs/restart-scenarios.md): ClusterProgress, the
+# cluster applies (commits, answers the set-up's writes) something new; RestartTarget, a node
+# the scenario may crash is found; LeaderElected, a leader (a new one, after its leader's crash)
+# is elected; LogCatchUp, a node's log reaches another's (a leader's, with no restart between);
+# LeaderReturns, a restarted node is back and leads again; RequestsAnswered, the
+# client's requests in flight are answered.
 STORM = "Storm"
 RESTART_CATCH_UP = "RestartCatchUp"
+CLUSTER_PROGRESS = "ClusterProgress"
+RESTART_TARGET = "RestartTarget"
+LEADER_ELECTED = "LeaderElected"
+LEADER_RETURNS = "LeaderReturns"
+LOG_CATCH_UP = "LogCatchUp"
+REQUESTS_ANSWERED = "RequestsAnswered"
+# the bounds a scripted wait names (property_tests/scenarios.py `Script.wait`)
+WAIT_BOUNDS = (
+    RESTART_CATCH_UP,
+    CLUSTER_PROGRESS,
+    RESTART_TARGET,
+    LEADER_ELECTED,
+    LEADER_RETURNS,
+    LOG_CATCH_UP,
+    REQUESTS_ANSWERED,
+)
 
 # the `#meta` keys of a failing check's trace: the check, and the property it violates
 CHECK = "check"

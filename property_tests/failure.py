@@ -28,8 +28,8 @@ from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.base.values import FrozenDict
 from meshcheck.violated import LIVENESS_BOUND
 from meshcheck.violated import PROPERTY
-from meshcheck.violated import RESTART_CATCH_UP
 from meshcheck.violated import STORM
+from meshcheck.violated import WAIT_BOUNDS
 from meshcheck.violated import Violated
 from meshcheck.violated import lead
 
@@ -45,8 +45,8 @@ _NAMED = (
 )
 
 # a bound of meshcheck's own checks (meshcheck/violated.py), named where a problem's words start
-_BOUNDS = re.compile(rf"(?:^|: )({STORM}|{RESTART_CATCH_UP})\b")
-_BOUND_KINDS = {STORM: "property", RESTART_CATCH_UP: LIVENESS_BOUND}
+_BOUNDS = re.compile(rf"(?:^|: )({'|'.join((STORM, *WAIT_BOUNDS))})\b")
+_BOUND_KINDS = {STORM: "property", **dict.fromkeys(WAIT_BOUNDS, LIVENESS_BOUND)}
 
 # the lists `first_failure()` callers are collecting into, innermost last
 _WATCHING: list[list[CheckFailed]] = []

@@ -28,6 +28,8 @@ import hypothesis
 from hypothesis import strategies as st
 
 from meshcheck import coverage
+from meshcheck import exercise
+from meshcheck.exercise import Exercise
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.base.trace import Trace
 from meshcheck.impl.sim import Faults
@@ -250,13 +252,16 @@ def recorded_if_failing(run: Callable[[bool], object]) -> None:
 
 
 def unrecorded_first(
-    schedule: Schedule, once: Callable[[bool], tuple[Simulator[Any], str | None]]
+    schedule: Schedule,
+    once: Callable[[bool], tuple[Simulator[Any], str | None]],
+    *,
+    judge: bool = False,
 ) -> Simulator[Any]:
     """Check one run, given as `once(record) -> (simulator, what broke | None)`: unrecorded first
     (recording the trace, with the refinement mapping after every action, is much of a run's
     cost); a run that broke something, or whose implementation raised, is run again, recorded,
     for its counterexample (the same seed gives the same run), raised as CheckFailed. Returns the
-    simulator of a run that held."""
+    simulator of a run that held, `judged` for what it exercised when `judge` (a free run's)."""
     try:
         sim, problem = once(False)
     except CheckFailed as raised:  # the implementation raised: run it again, recorded
@@ -264,7 +269,39 @@ def unrecorded_first(
     if problem is not None:
         sim, problem = once(True)
         raise failure(problem or "the run failed unrecorded only", schedule, sim.trace())
+    if judge:
+        judged(sim, schedule)
     return sim
+
+
+# A free run's faults as the simulator counts those it carried out (crashes are restarts).
+STRUCK = {"drop": "drop", "duplicate": "duplicate", "crash": "restart"}
+
+
+def exercised(sim: Simulator[Any], schedule: Schedule) -> Exercise:
+    """What a free run exercised: the client's writes attempted and committed (answered ok), and
+    the kinds of fault its schedule switched on (drop, duplicate, crash, partition: a delay is not
+    counted by the simulator) against those that struck at least once."""
+    ops = sim.history.history() if sim.history is not None else []
+    writes = [o for o in ops if o.kind == "write"]
+    planned = [k for k in (*STRUCK, "partition") if getattr(schedule, k) > 0]
+    struck = [
+        k
+        for k in planned
+        if (sim.partitions if k == "partition" else sim.fault_counts[STRUCK[k]]) > 0
+    ]
+    committed = sum(o.status == "ok" for o in writes)
+    return Exercise(len(writes), committed, len(planned), len(struck))
+
+
+def judged(sim: Simulator[Any], schedule: Schedule) -> str | None:
+    """A free run that held, judged for what it exercised and noted for the test that ran it
+    (meshcheck/exercise.py `note`, read into verify's vacuous column as a plug-in's runs are):
+    why it was vacuous, or None. A run without a client history (the simulator recorded none)
+    says nothing of its writes, so it is not judged."""
+    if sim.history is None:
+        return None
+    return exercise.note(exercised(sim, schedule))
 
 
 def not_calm(sim: Simulator[Any]) -> str | None:

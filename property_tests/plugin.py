@@ -70,6 +70,7 @@ from meshcheck.property_tests.directed.target import view_of_state
 from meshcheck.property_tests.free_runs import CHAOS_EVERY
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import Storm
+from meshcheck.property_tests.free_runs import exercised
 from meshcheck.property_tests.free_runs import failure
 from meshcheck.property_tests.histories import BUDGET
 from meshcheck.property_tests.histories import GUARD_SECONDS
@@ -278,26 +279,6 @@ class Checked:
     undecided: tuple[str, ...]
     exercise: Exercise
     vacuous: str | None
-
-
-# A free run's faults as the simulator counts those it carried out (crashes are restarts).
-STRUCK = {"drop": "drop", "duplicate": "duplicate", "crash": "restart"}
-
-
-def exercised(sim: Simulator[Any], schedule: Schedule) -> Exercise:
-    """What a free run exercised: the client's writes attempted and committed (answered ok), and
-    the kinds of fault its schedule switched on (drop, duplicate, crash, partition: a delay is not
-    counted by the simulator) against those that struck at least once."""
-    ops = sim.history.history() if sim.history is not None else []
-    writes = [o for o in ops if o.kind == "write"]
-    planned = [k for k in (*STRUCK, "partition") if getattr(schedule, k) > 0]
-    struck = [
-        k
-        for k in planned
-        if (sim.partitions if k == "partition" else sim.fault_counts[STRUCK[k]]) > 0
-    ]
-    committed = sum(o.status == "ok" for o in writes)
-    return Exercise(len(writes), committed, len(planned), len(struck))
 
 
 class _Safety:

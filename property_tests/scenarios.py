@@ -62,7 +62,9 @@ from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.free_runs import Storm
 from meshcheck.property_tests.free_runs import share
+from meshcheck.violated import CLUSTER_PROGRESS
 from meshcheck.violated import RESTART_CATCH_UP
+from meshcheck.violated import RESTART_TARGET
 
 NodeT = TypeVar("NodeT", bound=Node)
 
@@ -125,14 +127,17 @@ class Script(Generic[NodeT]):
         """Let `lo` to `hi` ticks pass (a step of the script, not a wait for anything)."""
         return self.run_until(self.sim.now + self.rng.randint(lo, hi))
 
-    def wait(self, until: Callable[[], bool], what: str, limit: int | None = None) -> bool:
+    def wait(
+        self, until: Callable[[], bool], what: str, limit: int | None = None, *, bound: str
+    ) -> bool:
         """Run until `until()` holds, within `limit` ticks (the script's LIMIT); False, the
-        problem noted, if not."""
+        problem noted, if not, led by the name of the `bound` it breaks (one of
+        meshcheck/violated.py's WAIT_BOUNDS: "t=4066: LeaderElected: no leader within ...")."""
         limit = self.LIMIT if limit is None else limit
         if self.problem is None and not until():
             self.run_until(self.sim.now + limit, until)
             if self.problem is None and not until():
-                self.problem = self.late(what, limit)
+                self.problem = self.late(f"{bound}: {what}", limit)
         return self.problem is None
 
     def late(self, what: str, limit: int) -> str:
@@ -300,6 +305,7 @@ class Restarting:
         if not s.wait(
             lambda: max(applied(sim, i) for i in sim.node_ids) > before,
             "the cluster applied nothing new",
+            bound=CLUSTER_PROGRESS,
         ):
             return False
         chosen: list[str] = []  # the victim, once there is one
@@ -309,7 +315,7 @@ class Restarting:
             chosen[:] = [victim] if victim is not None else []
             return bool(chosen)
 
-        if not s.wait(found, "no node to restart"):
+        if not s.wait(found, "no node to restart", bound=RESTART_TARGET):
             return False
         (victim,) = chosen
         sim.crash(victim)
@@ -319,7 +325,8 @@ class Restarting:
         sim.recover(victim)
         return s.wait(
             lambda: self.caught_up(sim, victim, mark),
-            f"{RESTART_CATCH_UP}: {victim} did not catch up (index {mark}) after its restart",
+            f"{victim} did not catch up (index {mark}) after its restart",
+            bound=RESTART_CATCH_UP,
         )
 
     def scripted(self, name: str, fraction: float, n: int) -> Scripted:

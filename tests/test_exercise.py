@@ -17,8 +17,10 @@ from meshcheck.html.render import render
 from meshcheck.impl.adapters.raft_core import CoreDriver
 from meshcheck.impl.raft import message_record
 from meshcheck.property_tests.free_runs import Schedule
+from meshcheck.property_tests.hotstuff import free_runs as hotstuff_runs
 from meshcheck.property_tests.plugin import Adapter
 from meshcheck.property_tests.plugin import check_run
+from meshcheck.property_tests.raft import free_runs as raft_runs
 from meshcheck.verify import Row
 from meshcheck.verify import project_root
 from meshcheck.verify import summary_areas
@@ -73,6 +75,27 @@ def test_a_free_run_that_committed_nothing_is_vacuous_not_a_pass() -> None:
     )
     # each run noted for the test's report
     assert exercise.take() == [empty.vacuous, None, calm.vacuous]
+
+
+def test_the_own_cores_free_runs_are_judged_as_a_plug_in_s_are() -> None:
+    """meshcheck's own Raft and HotStuff safety free runs, drawn and held, are judged and noted
+    by the shared harness (property_tests/free_runs.py `judged`): a long Raft run that committed 26 of
+    50 writes under all four kinds of fault passes; a 100-tick one, whose client got none
+    committed and whose faults never struck, and a HotStuff run whose faults kept every write
+    from committing, are vacuous. A fixed scenario's run (not drawn) is not judged."""
+    mix = {"drop": 0.1, "crash": 0.05, "partition": 0.05, "duplicate": 0.05}
+    exercise.take()
+    raft_runs.check_safety(Schedule(seed=0, ticks=1000, **mix), 3, frozenset(), judge=True)
+    assert exercise.take() == [None]
+    raft_runs.check_safety(Schedule(seed=0, ticks=100, **mix), 3, frozenset(), judge=True)
+    assert exercise.take() == [
+        "0 of 5 writes committed (fewer than 5, or under 10%); "
+        "0 of 4 faults planned carried out (under 50%)"
+    ]
+    hotstuff_runs.check_safety(Schedule(seed=0, ticks=1000, **mix), 4, frozenset(), judge=True)
+    assert exercise.take() == ["0 of 40 writes committed (fewer than 5, or under 10%)"]
+    hotstuff_runs.check_safety(Schedule(seed=0, ticks=1000, **mix), 4, frozenset())
+    assert exercise.take() == []
 
 
 def test_a_tally_read_back() -> None:

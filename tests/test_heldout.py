@@ -138,11 +138,12 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
         "alongside.py",
     }
     # and the judgement of a run that exercised nothing, which keeps a vacuous run from passing
-    # for a checked one (meshcheck/exercise.py, the harness's count, verify's row), and the
+    # for a checked one (meshcheck/exercise.py, the free-run harness's count, verify's row), and the
     # judgement by a system's promise (meshcheck/systems/promises.py, the verdict's role)
     judged = (
         "meshcheck.exercise",
         "meshcheck.property_tests.plugin",
+        "meshcheck.property_tests.free_runs",
         "meshcheck.verify",
         "meshcheck.systems.run",
         "meshcheck.systems.command",

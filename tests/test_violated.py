@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
+from pathlib import Path
+
 from meshcheck import verify_summary as summary
+from meshcheck import violated
+from meshcheck.property_tests import scenarios
+from meshcheck.property_tests.directed import script
 from meshcheck.property_tests.failure import CheckFailed
 from meshcheck.property_tests.failure import named_in
+from meshcheck.property_tests.hybrid import leader_reelected
+from meshcheck.property_tests.hybrid import leader_restart
 from meshcheck.verify import Row
 from meshcheck.violated import INVARIANT
 from meshcheck.violated import LIVENESS_BOUND
+from meshcheck.violated import WAIT_BOUNDS
 from meshcheck.violated import Violated
 from meshcheck.violated import lead
 
@@ -53,6 +63,59 @@ def test_a_message_names_its_property_in_the_words_checks_use() -> None:
     late = "t=4212: RestartCatchUp: s2 did not catch up (index 24) after its restart"
     assert named_in(late) == Violated(LIVENESS_BOUND, "RestartCatchUp")
     assert named_in("t=5: the cluster applied nothing new within 3000 ticks") is None
+    for bound in WAIT_BOUNDS:
+        said = f"t=5: {bound}: the cluster applied nothing new within 3000 ticks"
+        assert named_in(said) == Violated(LIVENESS_BOUND, bound)
+        assert CheckFailed(said, steps=1).violated == Violated(LIVENESS_BOUND, bound)
+
+
+# the scripted waits of the property tests: a wait for a condition within a bound, whose
+# running out is the run's failure (property_tests/scenarios.py `Script.wait`, its hybrid
+# counterparts, the directed scripts' `eventually`)
+WAITS = ("wait", "_wait", "eventually")
+PROPERTY_TESTS = Path(violated.__file__).parent.parent / "property_tests"
+
+
+def _what(call: ast.Call) -> bool:
+    """Whether a call passes a condition and what it waits for (a scripted wait, not a run for
+    a number of ticks or a process's wait)."""
+    return len(call.args) >= 2
+
+
+def _waits() -> list[tuple[str, int, ast.Call]]:
+    found = []
+    for path in sorted(PROPERTY_TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and _what(node):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                if name in WAITS:
+                    found.append((str(path.relative_to(PROPERTY_TESTS)), node.lineno, node))
+    return found
+
+
+def test_every_scripted_wait_names_the_bound_it_breaks() -> None:
+    """Each scripted wait of the property tests names the bound its running out breaks, one of
+    violated.py's WAIT_BOUNDS (a new wait that names none fails here), and each kind of wait
+    puts that name where a problem's words start, so the run's CheckFailed and its trace's
+    `#meta.property` name it."""
+    waits = _waits()
+    assert len(waits) >= 30, waits  # the scenarios' waits were found, not none
+    unnamed = []
+    for where, line, call in waits:
+        bound = [k.value for k in call.keywords if k.arg == "bound"]
+        named = bound and isinstance(bound[0], ast.Name) and getattr(violated, bound[0].id, None)
+        if named not in WAIT_BOUNDS:
+            unnamed.append(f"{where}:{line}")
+    assert not unnamed, f"scripted waits that name no bound: {unnamed}"
+    for wait in (
+        scenarios.Script.wait,
+        script.Script.eventually,
+        leader_reelected.Script.wait,
+        leader_restart._wait,
+    ):
+        assert "bound" in inspect.signature(wait).parameters, wait
+        assert "{bound}: " in inspect.getsource(wait), wait
 
 
 def test_the_summary_and_the_progress_line_say_the_property_first() -> None:

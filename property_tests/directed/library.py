@@ -25,6 +25,8 @@ from meshcheck.property_tests.directed.script import Script
 from meshcheck.property_tests.directed.target import CANDIDATE
 from meshcheck.property_tests.directed.target import FOLLOWER
 from meshcheck.property_tests.directed.target import Wire
+from meshcheck.violated import LOG_CATCH_UP
+from meshcheck.violated import REQUESTS_ANSWERED
 
 AE, AE_REPLY = "AppendEntriesRequest", "AppendEntriesResponse"
 VOTE_REQUEST, VOTE = "RequestVoteRequest", "RequestVoteResponse"
@@ -224,6 +226,7 @@ def lost_reply(s: Script) -> None:
     s.eventually(
         lambda: s.view(leader).commit >= k and (r := s.answer(request)) is not None and r.ok,
         f"{leader} commits and answers the write at {k} after the lost answer",
+        bound=REQUESTS_ANSWERED,
     )
     copies = sum(v == value for _, v in s.view(f).log)
     s.expect(copies == 1, f"{f} holds the write {copies} times")
@@ -283,6 +286,7 @@ def reordered_replies(s: Script) -> None:
             and all((r := s.answer(q)) is not None and r.ok for q in (first, second))
         ),
         f"{leader} commits and answers both writes ({k1}, {k2})",
+        bound=REQUESTS_ANSWERED,
     )
     s.settle()
 
@@ -384,7 +388,7 @@ def partitioned_leader(s: Script) -> None:
         mine, theirs = s.view(old), s.view(new)
         return mine.role == FOLLOWER and mine.log[: len(theirs.log)] == theirs.log
 
-    s.eventually(gave_up, f"{old} steps down and takes {new}'s log")
+    s.eventually(gave_up, f"{old} steps down and takes {new}'s log", bound=LOG_CATCH_UP)
     for request, stale_value in stale:
         reply = s.answer(request)
         s.expect(reply is None or not reply.ok, f"{old} answered ok a write it never committed")
@@ -438,7 +442,7 @@ def far_behind(s: Script) -> None:
         top = s.leader()
         return top is not None and s.view(old).log[: len(s.view(top).log)] == s.view(top).log
 
-    s.eventually(caught_up, f"{old} catches up with the leader's log")
+    s.eventually(caught_up, f"{old} catches up with the leader's log", bound=LOG_CATCH_UP)
     s.need(len(rejected) >= 2, f"{old} caught up after {len(rejected)} rejection")
     s.reach(
         f"{old}, {missing} entries behind with {conflicting} conflicting from its term {term}, "

@@ -43,6 +43,8 @@ from meshcheck.property_tests.directed.target import RaftTarget
 from meshcheck.property_tests.directed.target import Wire
 from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.raft.free_runs import unique_write
+from meshcheck.violated import CLUSTER_PROGRESS
+from meshcheck.violated import LEADER_ELECTED
 
 # Every wait is bounded, by the target's pace (`RaftTarget.timing`, `Bounds.wait`: 3000 ticks at
 # the reference core's elections of 150..300 ticks): an election on a calm network takes a few
@@ -234,12 +236,15 @@ class Script:
             waited = self.limit if limit is None else limit
             raise Unreached(f"t={self.sim.now}: {what} (waited {waited} ticks)")
 
-    def eventually(self, until: Callable[[], bool], what: str, limit: int | None = None) -> None:
+    def eventually(
+        self, until: Callable[[], bool], what: str, limit: int | None = None, *, bound: str
+    ) -> None:
         """A property that must come to hold within `limit` ticks (default: the target's wait),
-        else `Broken`."""
+        else `Broken`, led by the name of the `bound` it breaks (one of meshcheck/violated.py's
+        WAIT_BOUNDS)."""
         if not self.waited(until, limit):
             waited = self.limit if limit is None else limit
-            raise Broken(f"t={self.sim.now}: not within {waited} ticks: {what}")
+            raise Broken(f"t={self.sim.now}: {bound}: not within {waited} ticks: {what}")
 
     def expect(self, holds: bool, what: str) -> None:
         """A property that must hold now, else `Broken(what)`."""
@@ -257,7 +262,9 @@ class Script:
 
     def _written(self) -> bool:
         """A write to the leader, once one is elected: whether it is answered ok."""
-        self.eventually(lambda: self.leader() is not None, "a leader after healing")
+        self.eventually(
+            lambda: self.leader() is not None, "a leader after healing", bound=LEADER_ELECTED
+        )
         leader = self.leader()
         assert leader is not None
         request = self.write(leader)[0]
@@ -290,4 +297,8 @@ class Script:
                 for i in self.ids
             )
 
-        self.eventually(everywhere, "every node commits the leader's whole log after healing")
+        self.eventually(
+            everywhere,
+            "every node commits the leader's whole log after healing",
+            bound=CLUSTER_PROGRESS,
+        )

@@ -399,8 +399,9 @@ def client_history(sim: Simulator[Any]) -> str | None:
     return check_history(sim, honest=honest(sim))
 
 
-def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One free run: the monitor after every step, the client history at the end."""
+def check_safety(schedule: Schedule, n: int, bugs: frozenset[str], *, judge: bool = False) -> None:
+    """One free run: the monitor after every step, the client history at the end; `judge` (a
+    drawn run's): held, judged for what it exercised (property_tests/free_runs.py `judged`)."""
 
     def once(record: bool) -> tuple[Simulator[Any], str | None]:
         sim = cluster(schedule, n, bugs, heal=False, record=record)
@@ -424,7 +425,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             problem = client_history(sim)
         return sim, problem
 
-    free_runs.unrecorded_first(schedule, once)
+    free_runs.unrecorded_first(schedule, once, judge=judge)
 
 
 def committed_view(sim: Simulator[Any], r: str) -> int:
@@ -507,7 +508,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
     @share(settings, SAFETY_SHARE.get(n, 1 / 20))
     @given(schedules(n, *SAFETY_TICKS))
     def free_run_is_safe(schedule: Schedule) -> None:
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     free_run_is_safe()
 
@@ -540,7 +541,7 @@ def free_run_safety_any_size(bugs: frozenset[str], settings: hypothesis.settings
     @given(sized_schedules(*SAFETY_TICKS))
     def free_run_is_safe_at_any_size(sized: tuple[int, Schedule]) -> None:
         n, schedule = sized
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     free_run_is_safe_at_any_size()
 
@@ -564,7 +565,7 @@ def equivocation_runs(bugs: frozenset[str], settings: hypothesis.settings) -> No
     @share(settings, 1 / 12)
     @given(strategy)
     def equivocation_is_safe(schedule: Schedule) -> None:
-        check_safety(schedule, 4, bugs)
+        check_safety(schedule, 4, bugs, judge=True)
 
     equivocation_is_safe()
 
@@ -617,7 +618,7 @@ def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int =
     @share(settings, 1 / 8)
     @given(strategy)
     def fuzzed_runs_are_safe(schedule: Schedule) -> None:
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     fuzzed_runs_are_safe()
 

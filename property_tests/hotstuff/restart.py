@@ -53,6 +53,8 @@ from meshcheck.property_tests.hotstuff.free_runs import Monitor
 from meshcheck.property_tests.hotstuff.free_runs import client_history
 from meshcheck.property_tests.hotstuff.free_runs import watch
 from meshcheck.property_tests.pbft.free_runs import rsm_op
+from meshcheck.violated import LEADER_RETURNS
+from meshcheck.violated import REQUESTS_ANSWERED
 
 N = 4
 CLIENT = "c1"
@@ -142,12 +144,16 @@ def scenario(schedule: Schedule, bugs: frozenset[str], record: bool) -> Script:
     s = Script(schedule, bugs, record)
     writes = schedule.knob("writes", 2)
     s.send(writes)
-    s.wait(lambda: not s.missing(), "the first requests not answered")
+    s.wait(lambda: not s.missing(), "the first requests not answered", bound=REQUESTS_ANSWERED)
     for _ in range(schedule.knob("cycles", 1)):
         if s.failed() or not cycle(s, schedule.knob("variant", "leader"), writes):
             break
     if not s.failed():
-        s.wait(lambda: not s.missing(), "not every request answered at the end")
+        s.wait(
+            lambda: not s.missing(),
+            "not every request answered at the end",
+            bound=REQUESTS_ANSWERED,
+        )
     if not s.failed():
         s.problem = client_history(s.sim)
     return s
@@ -174,7 +180,11 @@ def leader_cycle(s: Script, writes: int) -> bool:
     s.pause(100, 600)
     sim.recover(old)
     mark = max(s.plugin.replica(r).view for r in s.plugin.replicas)
-    if not s.wait(lambda: not s.missing(), f"requests in flight at {old}'s crash not answered"):
+    if not s.wait(
+        lambda: not s.missing(),
+        f"requests in flight at {old}'s crash not answered",
+        bound=REQUESTS_ANSWERED,
+    ):
         return False
     s.send(writes)
 
@@ -182,7 +192,7 @@ def leader_cycle(s: Script, writes: int) -> bool:
         replica = s.plugin.replica(old)
         return not s.missing() and any(v > mark for v in replica.proposed)
 
-    return s.wait(leads_again, f"{old} did not lead again after its restart")
+    return s.wait(leads_again, f"{old} did not lead again after its restart", bound=LEADER_RETURNS)
 
 
 def client_cycle(s: Script, writes: int) -> bool:
@@ -200,7 +210,10 @@ def client_cycle(s: Script, writes: int) -> bool:
     sim.recover(CLIENT)
     s.send(writes)
     return s.wait(
-        lambda: not s.missing(), "the restarted client's new requests not answered", NEW_LIMIT
+        lambda: not s.missing(),
+        "the restarted client's new requests not answered",
+        NEW_LIMIT,
+        bound=REQUESTS_ANSWERED,
     )
 
 

@@ -51,6 +51,7 @@ from meshcheck.property_tests.hotstuff.free_runs import client_history
 from meshcheck.property_tests.hotstuff.free_runs import watch
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 from meshcheck.property_tests.recovery import Late
+from meshcheck.violated import REQUESTS_ANSWERED
 
 VIEWS = "ViewsWaitForQuorum"
 COMMIT = "CommitAfterSplit"
@@ -167,7 +168,7 @@ def scenario(schedule: Schedule, bugs: frozenset[str], record: bool) -> Script:
     """Run the scenario; `Script.problem` is the first thing found broken (None: it held)."""
     s = Script(schedule, bugs, record)
     s.send()
-    if not s.wait(s.answered, "the first request answered"):
+    if not s.wait(s.answered, "the first request answered", bound=REQUESTS_ANSWERED):
         return s
     s.sim.partition(s.pairing)
     s.split.start()

@@ -72,6 +72,9 @@ from meshcheck.property_tests.hybrid.free_runs import KEYS
 from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import final
 from meshcheck.property_tests.hybrid.monitor import Monitor
+from meshcheck.violated import LEADER_ELECTED
+from meshcheck.violated import LEADER_RETURNS
+from meshcheck.violated import LOG_CATCH_UP
 
 ELECTION = "e1/election"  # the Raft instance's election timer, under its epoch's prefix
 LIMIT = 3000  # ticks for a catch-up or an election on a calm network of four
@@ -147,13 +150,15 @@ class Script:
 
     # -- running
 
-    def wait(self, until: Callable[[], bool], what: str) -> None:
-        """Run until `until()` holds, checked after every event, within LIMIT ticks."""
+    def wait(self, until: Callable[[], bool], what: str, *, bound: str) -> None:
+        """Run until `until()` holds, checked after every event, within LIMIT ticks (else
+        CheckFailed, led by the name of the `bound` it breaks)."""
         end = self.sim.now + LIMIT
         while not until():
             if self.sim.now >= end:
                 raise CheckFailed(
-                    f"t={self.sim.now}: {what} within {LIMIT} ticks", steps=self.out.monitor.steps
+                    f"t={self.sim.now}: {bound}: {what} within {LIMIT} ticks",
+                    steps=self.out.monitor.steps,
                 )
             self.sim.run(until=self.sim.now + 25, stop=lambda _: until())
 
@@ -249,7 +254,11 @@ class Script:
         if core.role != FOLLOWER or core.leader != other or self.holds_x(r.leader):
             return
         # M's log reaches L first: then no other node's is ahead of L's, and L can win
-        self.wait(lambda: self.last(r.leader) == self.last(other), f"{r.leader} caught up")
+        self.wait(
+            lambda: self.last(r.leader) == self.last(other),
+            f"{r.leader} caught up",
+            bound=LOG_CATCH_UP,
+        )
         r.overwritten = core.log.term_at(r.index)
         if self.away == "crash":
             self.sim.crash(other)
@@ -259,7 +268,11 @@ class Script:
                     self.sim.cut(other, node)
                     self.sim.cut(node, other)
         self.sim.fire(r.leader, ELECTION)
-        self.wait(lambda: self.core(r.leader).role == LEADER, f"{r.leader} led again")
+        self.wait(
+            lambda: self.core(r.leader).role == LEADER,
+            f"{r.leader} led again",
+            bound=LEADER_RETURNS,
+        )
         r.again = self.core(r.leader).term
         self.sim.heal()
         self.sim.recover(other)  # (a node that is up stays up)
@@ -272,12 +285,13 @@ def scenario(schedule: Schedule, bugs: frozenset[str], *, record: bool = False) 
     s = Script(schedule, bugs, record)
     try:
         s.propose()
-        s.wait(lambda: s.hc.raft_leader() is not None, "a Raft leader")
+        s.wait(lambda: s.hc.raft_leader() is not None, "a Raft leader", bound=LEADER_ELECTED)
         leader = s.hc.raft_leader()
         assert leader is not None
         s.wait(
             lambda: all(s.last(i) == s.last(leader) for i in s.sim.node_ids),
             "every log caught up with the leader's",
+            bound=LOG_CATCH_UP,
         )
         s.isolate(leader)
         s.hc.before_send.append(s.turn)

@@ -42,18 +42,24 @@ from meshcheck.property_tests.hybrid.free_runs import KEYS
 from meshcheck.property_tests.hybrid.free_runs import Run
 from meshcheck.property_tests.hybrid.free_runs import final
 from meshcheck.property_tests.hybrid.monitor import Monitor
+from meshcheck.violated import LEADER_ELECTED
+from meshcheck.violated import LEADER_RETURNS
+from meshcheck.violated import RESTART_CATCH_UP
 
 N = 4
 ELECTION = "e1/election"  # the Raft instance's election timer, under its epoch's prefix
 LIMIT = 3000  # ticks for an election or a catch-up on a calm network of four
 
 
-def _wait(hc: HybridConsensus, until: Callable[[], bool], what: str, steps: int) -> None:
-    """Run until `until()` holds, within LIMIT ticks (else CheckFailed)."""
+def _wait(
+    hc: HybridConsensus, until: Callable[[], bool], what: str, steps: int, *, bound: str
+) -> None:
+    """Run until `until()` holds, within LIMIT ticks (else CheckFailed, led by the name of the
+    `bound` it breaks, one of meshcheck/violated.py's WAIT_BOUNDS)."""
     end = hc.sim.now + LIMIT
     while not until():
         if hc.sim.now >= end:
-            raise CheckFailed(f"t={hc.sim.now}: {what} within {LIMIT} ticks", steps=steps)
+            raise CheckFailed(f"t={hc.sim.now}: {bound}: {what} within {LIMIT} ticks", steps=steps)
         hc.sim.run(until=hc.sim.now + 25, stop=lambda _: until())
 
 
@@ -104,7 +110,13 @@ def scenario(schedule: Schedule, bugs: frozenset[str]) -> Run:
 
     hc.plugin.watchers.append(heal_when_down)
     propose()
-    _wait(hc, lambda: hc.raft_leader() is not None, "no Raft leader", out.monitor.steps)
+    _wait(
+        hc,
+        lambda: hc.raft_leader() is not None,
+        "no Raft leader",
+        out.monitor.steps,
+        bound=LEADER_ELECTED,
+    )
     old = hc.raft_leader()
     assert old is not None
     for _ in range(schedule.knob("cycles", 1)):
@@ -118,19 +130,43 @@ def scenario(schedule: Schedule, bugs: frozenset[str]) -> Run:
         sim.crash(old, after_effects=1_000)  # at the end of its next step
         sim.recover_at(old, sim.now + rng.randint(300, 600))
         propose()  # decided by the next leader; meanwhile `old` comes back
-        _wait(hc, lambda: sim.up[old], f"{old} did not come back", out.monitor.steps)
+        _wait(
+            hc,
+            lambda: sim.up[old],
+            f"{old} did not come back",
+            out.monitor.steps,
+            bound=LEADER_RETURNS,
+        )
         # 2. the new leader; the old one catches up (or, back first, it won an election again)
-        _wait(hc, lambda: hc.raft_leader() is not None, "no Raft leader", out.monitor.steps)
+        _wait(
+            hc,
+            lambda: hc.raft_leader() is not None,
+            "no Raft leader",
+            out.monitor.steps,
+            bound=LEADER_ELECTED,
+        )
         new = hc.raft_leader()
         assert new is not None
         if new == old:
             propose()
             continue
-        _wait(hc, partial(_caught_up, hc, new), f"{old} did not catch up", out.monitor.steps)
+        _wait(
+            hc,
+            partial(_caught_up, hc, new),
+            f"{old} did not catch up",
+            out.monitor.steps,
+            bound=RESTART_CATCH_UP,
+        )
         # 3. the old leader leads again
         sim.crash(new)
         sim.fire(old, ELECTION)
-        _wait(hc, lambda: hc.raft_leader() == old, f"{old} did not lead again", out.monitor.steps)
+        _wait(
+            hc,
+            lambda: hc.raft_leader() == old,
+            f"{old} did not lead again",
+            out.monitor.steps,
+            bound=LEADER_RETURNS,
+        )
         sim.recover(new)
         propose()
         propose()

@@ -48,6 +48,7 @@ from meshcheck.property_tests.pbft.free_runs import request_key
 from meshcheck.property_tests.pbft.free_runs import rsm_op
 from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch
+from meshcheck.violated import REQUESTS_ANSWERED
 
 N = 4
 CLIENT = "c1"
@@ -101,7 +102,7 @@ class Script(scenarios.Script[Any]):
         return all(_name(op) in done for op in self.sent)
 
     def wait_accepted(self, what: str) -> bool:
-        return self.wait(self.all_accepted, what)
+        return self.wait(self.all_accepted, what, bound=REQUESTS_ANSWERED)
 
     def late(self, what: str, limit: int) -> str:
         done = {r for _, r in self.client().accepted}

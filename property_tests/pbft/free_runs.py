@@ -297,8 +297,9 @@ SAFETY_TICKS = (500, 3000)
 SAFETY_SHARE = {4: 1 / 4, 7: 1 / 20}
 
 
-def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
-    """One free run: Agreement and Validity hold after every event. The run is not recorded (the
+def check_safety(schedule: Schedule, n: int, bugs: frozenset[str], *, judge: bool = False) -> None:
+    """One free run: Agreement and Validity hold after every event; `judge` (a drawn run's):
+    held, judged for what it exercised (property_tests/free_runs.py `judged`). The run is not recorded (the
     refinement mapping after every action is a quarter of its cost); a failing one is run again,
     recorded, for its counterexample (the same seed gives the same run)."""
 
@@ -311,7 +312,7 @@ def check_safety(schedule: Schedule, n: int, bugs: frozenset[str]) -> None:
             coverage.tally("pbft", "fuzzed messages", oracle.checked)
         return sim, verdict(monitor, oracle, sim) or overload
 
-    unrecorded_first(schedule, once)
+    unrecorded_first(schedule, once, judge=judge)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int) -> None:
@@ -321,7 +322,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: i
     @share(settings, SAFETY_SHARE.get(n, 1 / 20))
     @given(schedules(n, *SAFETY_TICKS))
     def free_run_is_safe(schedule: Schedule) -> None:
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     free_run_is_safe()
 
@@ -354,7 +355,7 @@ def free_run_safety_any_size(bugs: frozenset[str], settings: hypothesis.settings
     @given(sized_schedules(*SAFETY_TICKS))
     def free_run_is_safe_at_any_size(sized: tuple[int, Schedule]) -> None:
         n, schedule = sized
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     free_run_is_safe_at_any_size()
 
@@ -390,7 +391,7 @@ def fuzz_safety(bugs: frozenset[str], settings: hypothesis.settings, *, n: int =
     @share(settings, FUZZ_SHARE)
     @given(fuzz_schedules(n))
     def fuzzed_run_is_safe(schedule: Schedule) -> None:
-        check_safety(schedule, n, bugs)
+        check_safety(schedule, n, bugs, judge=True)
 
     fuzzed_run_is_safe()
 

@@ -51,6 +51,7 @@ from meshcheck.property_tests.pbft.free_runs import verdict
 from meshcheck.property_tests.pbft.free_runs import watch
 from meshcheck.property_tests.pbft.recovery import BOUND
 from meshcheck.property_tests.recovery import Late
+from meshcheck.violated import CLUSTER_PROGRESS
 
 CATCH_UP = "StableCheckpointCatchesUp"
 HELD = "StableCheckpointHeld"
@@ -190,7 +191,11 @@ def scenario(schedule: Schedule, bugs: frozenset[str], record: bool) -> Script:
             s.replica(r).stable >= K for r in others
         )
 
-    s.wait(set_up, f"set-up: every replica executed {writes} batches, all but {s.victim} stable")
+    s.wait(
+        set_up,
+        f"set-up: every replica executed {writes} batches, all but {s.victim} stable",
+        bound=CLUSTER_PROGRESS,
+    )
     if s.failed():
         return s
     if victim.stable >= K:

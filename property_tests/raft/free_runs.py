@@ -212,9 +212,12 @@ class Watch:
         self.checked = len(steps)
 
 
-def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
+def check_safety(
+    schedule: Schedule, nodes: int, bugs: frozenset[str], *, judge: bool = False
+) -> None:
     """One free run: every state of its trace satisfies the safety invariants, and no node applied a
-    different value where another applied one."""
+    different value where another applied one; `judge` (a drawn run's): held, judged for what it
+    exercised (property_tests/free_runs.py `judged`)."""
     sim = cluster(schedule, nodes, bugs)
     watch = Watch()
     overload = run(sim, schedule, schedule.ticks, stop=watch)
@@ -240,6 +243,8 @@ def check_safety(schedule: Schedule, nodes: int, bugs: frozenset[str]) -> None:
     if problem is not None:
         anomaly = Violated(HISTORY_ANOMALY, problem.split(": ", 1)[0])  # "check name: what"
         raise failure(problem, schedule, trace, violated=anomaly)
+    if judge:  # held: what it exercised (meshcheck/exercise.py)
+        free_runs.judged(sim, schedule)
 
 
 def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, nodes: int) -> None:
@@ -248,7 +253,7 @@ def free_run_safety(bugs: frozenset[str], settings: hypothesis.settings, *, node
     @settings
     @given(schedules(*SAFETY_TICKS))
     def free_run_is_safe(schedule: Schedule) -> None:
-        check_safety(schedule, nodes, bugs)
+        check_safety(schedule, nodes, bugs, judge=True)
 
     free_run_is_safe()
 
@@ -268,7 +273,7 @@ def free_run_safety_any_size(bugs: frozenset[str], settings: hypothesis.settings
     @share(settings, SIZES_SHARE)
     @given(st.integers(*SIZES), schedules(*SAFETY_TICKS))
     def free_run_is_safe_at_any_size(nodes: int, schedule: Schedule) -> None:
-        check_safety(schedule, nodes, bugs)
+        check_safety(schedule, nodes, bugs, judge=True)
 
     free_run_is_safe_at_any_size()
 

@@ -51,6 +51,10 @@ from meshcheck.property_tests.free_runs import Schedule
 from meshcheck.property_tests.histories import check_history
 from meshcheck.property_tests.raft.free_runs import STORM
 from meshcheck.property_tests.raft.free_runs import unique_write
+from meshcheck.violated import CLUSTER_PROGRESS
+from meshcheck.violated import LEADER_ELECTED
+from meshcheck.violated import LEADER_RETURNS
+from meshcheck.violated import RESTART_CATCH_UP
 
 NODES = 3
 # Every wait is bounded: an election on a calm network of three takes a few timeouts (150..300
@@ -100,7 +104,11 @@ class Script(scenarios.Script[RaftNode]):
         for _ in range(count):
             self.write(node)
         last = self.sim.nodes[node].log.last_index
-        self.wait(lambda: self.committed(node, last), f"{node} did not commit index {last}")
+        self.wait(
+            lambda: self.committed(node, last),
+            f"{node} did not commit index {last}",
+            bound=CLUSTER_PROGRESS,
+        )
 
     def write_refused_then_retried(self, follower: str) -> None:
         """A write sent to a node that does not lead; refused (the reply names the leader it
@@ -128,7 +136,7 @@ class Script(scenarios.Script[RaftNode]):
 def scenario(schedule: Schedule, bugs: frozenset[str], record: bool) -> Script:
     """Run the scenario; `Script.problem` is the first thing found broken (None: it held)."""
     s = Script(schedule, bugs, record)
-    if not s.wait(lambda: s.leader() is not None, "no leader"):
+    if not s.wait(lambda: s.leader() is not None, "no leader", bound=LEADER_ELECTED):
         return s
     first = s.leader()
     assert first is not None
@@ -167,6 +175,7 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
         if not s.wait(
             lambda: any(sim.nodes[i].log.last_index >= target for i in others),
             f"no follower of {old} stored index {target}",
+            bound=CLUSTER_PROGRESS,
         ):
             return False
     sim.crash(old)
@@ -175,6 +184,7 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
     if not s.wait(
         lambda: (m := s.leader(others)) is not None and sim.nodes[m].term > term,
         f"no new leader among {others} after {old} crashed",
+        bound=LEADER_ELECTED,
     ):
         return False
     new = s.leader(others)
@@ -188,6 +198,7 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
             and sim.nodes[old].log.last_index == sim.nodes[new].log.last_index
         ),
         f"{old} did not catch up with {new} after its restart",
+        bound=RESTART_CATCH_UP,
     ):
         return False
     s.write_refused_then_retried(old)
@@ -195,12 +206,17 @@ def cycle(s: Script, variant: str, writes: int) -> bool:
     if not s.wait(
         lambda: s.committed(new, last) and s.committed(old, last),
         f"the retried write at index {last} did not commit",
+        bound=CLUSTER_PROGRESS,
     ):
         return False
     # 4. the old leader leads again
     sim.crash(new)
     sim.fire(old, ELECTION)
-    won = s.wait(lambda: s.leader() == old, f"{old} did not win the election it started")
+    won = s.wait(
+        lambda: s.leader() == old,
+        f"{old} did not win the election it started",
+        bound=LEADER_RETURNS,
+    )
     sim.recover(new)
     if won:
         s.write_committed(old, 2)
@@ -221,7 +237,9 @@ def calm(s: Script) -> None:
         last = sim.nodes[leader].log.last_index
         return all(s.committed(i, last) for i in s.ids)
 
-    if not s.wait(applied, "the cluster did not apply its leader's whole log"):
+    if not s.wait(
+        applied, "the cluster did not apply its leader's whole log", bound=CLUSTER_PROGRESS
+    ):
         return
     s.problem = check_history(sim) or retried_once(sim, s.retried)
 
