@@ -82,7 +82,9 @@ def test_three_nodes_bootstrap_join_and_replicate(
     assert code in (0, 1), printed + said.err  # judged, whatever the verdict; never a bad run
     # judged: Elle's verdict, and the appends' account (with wsrep_sync_wait 0, the file's
     # default, a node may serve a read before it applied an append another acknowledged)
-    assert "repeatable-read (promised)" in printed and "acknowledged appends kept" in printed, printed
+    assert "repeatable-read (promised)" in printed and "acknowledged appends kept" in printed, (
+        printed
+    )
     events = _history(tmp_path)
     assert any(e["type"] == "ok" for e in events), "no transaction committed"
     assert _read_elsewhere(events), "no node read what another node committed"
@@ -104,5 +106,7 @@ def test_five_nodes_are_judged_under_kills(out: Path, capsys: pytest.CaptureFixt
     assert code in (0, 1), printed + said.err
     struck = (tmp_path / "nemesis.log").read_text(encoding="utf-8")
     assert "kill" in struck, struck
-    assert "repeatable-read (promised)" in printed and "acknowledged appends kept" in printed, printed
+    assert "repeatable-read (promised)" in printed and "acknowledged appends kept" in printed, (
+        printed
+    )
     assert not _left(tmp_path), _left(tmp_path)
