@@ -22,6 +22,12 @@ LONGEST = 4  # micro-operations in a transaction
 
 
 class AppendClients(Clients):
+    """Transactions of reads and writes of unique values; the write's name and the keys' prefix
+    are the workload's (rw-register's writes, meshcheck/systems/rw_workload.py, share the rest)."""
+
+    prefix = PREFIX
+    write = "append"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.values = itertools.count(1)
@@ -29,11 +35,11 @@ class AppendClients(Clients):
     async def step(self, at: Seat) -> After:
         mops: list[list[Any]] = []
         for _ in range(self.rng.randint(1, LONGEST)):
-            key = f"{PREFIX}{self.rng.randrange(KEYS)}"
+            key = f"{self.prefix}{self.rng.randrange(KEYS)}"
             if self.rng.random() < 0.5:
                 mops.append(["r", key, None])
             else:
-                mops.append(["append", key, next(self.values)])
+                mops.append([self.write, key, next(self.values)])
         op = Invocation(at.process, "txn", None, mops)
         done, call, ret = await self.invoke(at.client, op, self.timeout_until(at.until), at.home)
         self.pair(op, done, call, ret)
