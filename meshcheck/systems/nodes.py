@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -69,6 +70,7 @@ class SystemNodes(Processes):
         self._data = data
         self._wrap = wrap
         self._extra_env = extra_env
+        self._seed = seed
         self._hash_seeds = hash_seeds(seed, self.names)
         self.nodes: dict[str, Node] = system.nodes.of(self.names)
         self.sidecars: dict[str, list[subprocess.Popen[bytes]]] = {}  # the last start's
@@ -83,6 +85,8 @@ class SystemNodes(Processes):
             "nodes": str(len(self.names)),
             "dir": self.dir_of(node),
             "here": self.here_of(node),
+            "seed": str(self._seed),
+            "python": self.python_of(node),
             **{f"port.{p}": str(port) for p, port in self.ports[node].items()},
         }
         peers = spec.join.join(
@@ -112,6 +116,10 @@ class SystemNodes(Processes):
     def here_of(self, node: str) -> str:
         """{here}: the system file's folder, where `node` runs."""
         return str(self.system.here)
+
+    def python_of(self, node: str) -> str:
+        """{python}: the interpreter meshcheck runs under, where `node` runs."""
+        return sys.executable
 
     def data_of(self, node: str) -> str:
         """{data}: `node`'s data directory, where it runs."""

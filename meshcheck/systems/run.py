@@ -69,6 +69,7 @@ from meshcheck.systems.early_stop import EarlyStop
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Ended
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import System
 from meshcheck.systems.remote_clock import RemoteClock
@@ -396,6 +397,8 @@ async def _carry_out(
                 if isinstance(failed, BaseException):
                     raise failed
         endpoints = [cluster.endpoint(n) for n in names]
+        reach = {e.node: (e.host, e.port) for e in endpoints}  # a client told who leads
+        endpoints = [attrs.evolve(e, cluster=reach) for e in endpoints]
         (folder / "cluster.json").write_text(
             json.dumps(
                 {e.node: {"host": e.host, "ports": dict(e.ports)} for e in endpoints}, indent=1
@@ -705,6 +708,11 @@ def _check(
         progress("validating the nodes' logs against the spec")
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
+    if system.plugin.after is not None:  # the system's own checks (plugin.py `Ended`)
+        ended = Ended(list(values), values, dict(system.file.client.options), folder,
+                      history.ops, frozenset(f.kind for f in plan), options.validate,
+                      options.validate_budget, progress)  # fmt: skip
+        verdicts += system.plugin.after(ended)
     if partial:
         (folder / "partial.txt").write_text(
             _partial_report(partial, history, verdicts), encoding="utf-8"

@@ -40,7 +40,9 @@ _NODE = re.compile(r"[a-z0-9]{1,12}")  # a namespace network's node names (clust
 # a role's and a sidecar's names: a placeholder's part ({peers.replica}) and a log file's
 _ROLE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # the placeholders of a node's templates; `port.NAME` for each named port besides
-PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here")
+# {seed}: the run's seed (a node's own randomness drawn from it); {python}: the interpreter meshcheck
+# runs under, for a node that is meshcheck's own (known/cores/: the runtime's node process)
+PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here", "seed", "python")
 PEER_PLACEHOLDERS = ("i", "name", "host", "nodes", "here")  # `peers` is made of `peer`s
 # the faults a system's run carries out (run.py); on loopback only those on processes, clocks and
 # disks. Here, not in run.py, so that reading a file's `[verify]` nemesis imports no harness
