@@ -24,6 +24,7 @@ import random
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime import mutants
@@ -105,17 +106,24 @@ USAGE = (
 )
 
 
+class _Flags(argparse.ArgumentParser):
+    """argparse, its errors one line (MeshcheckError) rather than its usage and an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise MeshcheckError(f"{message}; {USAGE}")
+
+
 def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
     """The configuration and the node named by the flags form (the module's docstring); one line
     (MeshcheckError) for anything it cannot read."""
-    parser = argparse.ArgumentParser(prog="node_main", add_help=False, exit_on_error=False)
+    parser = _Flags(prog="node_main", add_help=False, exit_on_error=False)
     for flag in ("--protocol", "--name", "--peers", "--data"):
         parser.add_argument(flag, required=True)
     parser.add_argument("--seed", default="0")
     parser.add_argument("--options", default="{}")
     try:
         args = parser.parse_args(argv)
-    except (argparse.ArgumentError, SystemExit) as e:
+    except argparse.ArgumentError as e:
         raise MeshcheckError(f"{e}; {USAGE}") from None
     nodes: dict[str, tuple[str, int]] = {}
     for part in (p for p in args.peers.split(",") if p):
