@@ -209,6 +209,9 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_plugin_outcomes.py",
         "tests/test_systems_jsonl.py",
         "tests/test_systems_clients.py",
+        # the cores' client and post-run hook, their nodes from flags, against a Raft cluster of
+        # the runtime's processes (meshcheck/systems/runtime_client.py; about a minute)
+        "tests/test_cluster_one_runner.py",
     ),
     # what makes a failure explain itself: the written trace's check and property, `trace show`'s
     # header and the variables the property reads, the named bounds (Storm, RestartCatchUp)
