@@ -9,8 +9,9 @@ entry `Custom(k, v)`, a read of `k` the query `("custom", k)`, a key never writt
 A client bound to one node asks the node it last heard leads, else its own; a node that answers
 "not the leader" with a hint is asked once more, at the hint, within the operation's timeout (its
 answer certainly took no effect: a retry cannot apply a write twice). Errors by the one rule
-(outcomes.py): a refused connection, or a node's "no", is `fail`; a timeout or a connection lost
-with a write in flight, or an answer marked unknown, `info`; a read is `fail` whatever stopped it.
+(outcomes.py): a connection refused or closed before the request left, or a node's "no", is
+`fail`; a timeout, a connection lost with a write in flight, or an answer marked unknown, `info`;
+a read is `fail` whatever stopped it.
 
 `leader` asks each node's control channel (impl/runtime/host.py `inspect`) which role it holds,
 for the nemesis's `@leader`; `after` is the post-run hook (plugin.py `Ended`): each node's step
@@ -36,7 +37,9 @@ from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.rsm.ops import Custom
 from meshcheck.impl.rsm.ops import to_value
-from meshcheck.impl.runtime.client import Client as RuntimeConnections
+from meshcheck.impl.runtime.client import Answer
+from meshcheck.impl.runtime.client import Connection
+from meshcheck.impl.runtime.client import NotSent
 from meshcheck.impl.runtime.client import inspect
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
@@ -77,24 +80,28 @@ def _read_value(result: Any) -> Any:
 
 
 class RuntimeClient:
-    """One client of a core's cluster, bound to one node (plugin.Client)."""
+    """One client of a core's cluster, bound to one node (plugin.Client): a connection to each
+    node it asks (impl/runtime/client.py `Connection`), opened when first needed and again after
+    it broke."""
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self._codec = hosted(settings.options).codec()
         self._home = ""
-        self._nodes: RuntimeConnections | None = None
+        self._name = f"s{next(_names)}"
+        self._nodes: dict[str, tuple[str, int]] = {}
+        self._conns: dict[str, Connection] = {}
+        self.leader: str | None = None  # the node this client last heard leads
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         await self.close()
-        every = dict(endpoint.cluster) or {endpoint.node: (endpoint.host, endpoint.port)}
+        self._nodes = dict(endpoint.cluster) or {endpoint.node: (endpoint.host, endpoint.port)}
         self._home = endpoint.node
-        self._nodes = RuntimeConnections(every, self._codec, f"s{next(_names)}")
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
         if op.f not in VERBS or op.key is None:
             raise MeshcheckError(f"runtime client: no operation {op.f!r} (it has read, write)")
-        if self._nodes is None:
+        if not self._nodes:
             raise MeshcheckError("runtime client: invoke before open")
         writes = op.f == "write"
         kind, value = (
@@ -104,37 +111,53 @@ class RuntimeClient:
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        nodes = self._nodes
-        node = nodes.leader or self._home
+        node = self.leader or self._home
         for _ in range(2):
-            try:
-                answer = await nodes.ask(node, kind, value, max(0.01, deadline - loop.time()))
-            except TimeoutError:
-                nodes.leader = None
-                return Completion(outcome("timeout", writes=writes), served=node)
-            except (ConnectionError, OSError) as e:
-                nodes.leader = None
-                sent = "closed the connection" in str(e)  # the request had left (client.py)
-                failure: Failure = "lost-during-commit" if sent else "refused"
-                return Completion(outcome(failure, writes=writes), served=node)
-            if answer.ok:
-                nodes.leader = node
-                output = _read_value(answer.result) if not writes else None
+            asked = await self._ask(node, kind, value, max(0.01, deadline - loop.time()))
+            if isinstance(asked, str):  # no answer: the class of what stopped it
+                self.leader = None
+                return Completion(outcome(asked, writes=writes), served=node)
+            if asked.ok:
+                self.leader = node
+                output = _read_value(asked.result) if not writes else None
                 return Completion("ok", output, served=node, leader=node)
-            if answer.unknown:
-                nodes.leader = None
+            if asked.unknown:  # the node may still apply it (a leader deposed meanwhile)
+                self.leader = None
                 return Completion(outcome("error", writes=writes), served=node)
-            hint = answer.leader if answer.leader in nodes._nodes else None
-            nodes.leader = hint if hint != node else None
-            if nodes.leader is None or loop.time() >= deadline:
-                return Completion("fail", served=node, leader=hint)
-            node = nodes.leader
-        return Completion("fail", served=node)
+            hint = asked.leader if asked.leader in self._nodes else None
+            self.leader = hint if hint != node else None
+            if self.leader is None or loop.time() >= deadline:
+                return Completion(outcome("rejected", writes=writes), served=node, leader=hint)
+            node = self.leader  # the node said no and who leads: asked once more, there
+        return Completion(outcome("rejected", writes=writes), served=node)
+
+    async def _ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer | Failure:
+        """The node's answer, or the class of what stopped it (outcomes.py): the connection could
+        not be made (`refused`), was closed before the request left (`lost-before-send`) or after
+        (`lost-during-commit`), or no answer came in time (`timeout`)."""
+        conn = self._conns.get(node)
+        if conn is None:
+            conn = Connection(node, self._codec)
+            try:
+                async with asyncio.timeout(timeout):
+                    await conn.open(self._nodes[node], self._name)
+            except (OSError, TimeoutError):
+                await conn.close()
+                return "refused"
+            self._conns[node] = conn
+        try:
+            return await conn.request(kind, value, timeout)
+        except TimeoutError:
+            return "timeout"
+        except (ConnectionError, OSError) as e:
+            del self._conns[node]  # opened anew by the next request
+            await conn.close()
+            return "lost-before-send" if isinstance(e, NotSent) else "lost-during-commit"
 
     async def close(self) -> None:
-        if self._nodes is not None:
-            nodes, self._nodes = self._nodes, None
-            await nodes.close()
+        conns, self._conns = self._conns, {}
+        for conn in conns.values():
+            await conn.close()
 
 
 async def leader(endpoints: Sequence[Endpoint]) -> str | None:
