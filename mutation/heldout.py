@@ -236,7 +236,8 @@ OWN: dict[str, tuple[str, ...]] = {
 # the manager runs PBFT and the hybrid layer; the pbft group also holds the bugs of impl/base's
 # client and key ring, which HotStuff shares
 USERS: dict[str, tuple[str, ...]] = {
-    "raft": ("raft", "hybrid", "routing"),
+    # and the two runners' comparison: a Raft mutant in real processes (tests/test_cluster_one_runner.py)
+    "raft": ("raft", "hybrid", "routing", "runner"),
     "pbft": ("pbft", "hybrid", "hotstuff", "routing"),
     "hybrid": ("hybrid", "routing"),
     "hotstuff": ("hotstuff",),
