@@ -28,15 +28,23 @@ from meshcheck.systems.run import run as run_system
 from tests.test_cluster_cmd import nodes_of
 from tests.test_history_reports import same_as_replay
 
-WHY = missing()
 RAFT = KNOWN / "cores" / "raft.toml"
+WHY = missing()
 # the old leader cut off both ways for 3.5 s while six clients, two of them bound to it, go on: a
-# partition, so a namespace network for the systems' runner (on loopback it makes none)
+# partition, made by both runners' link proxies (no root: meshcheck/cluster/network.py) or in
+# network namespaces
 LEADER_CUT = (Fault(1.0, "partition", (nemesis.LEADER,), 3.5),)
 
 
 def _system(
-    folder: Path, *, seed: int, time: float, bugs: str = "", clients: int = 5, validate: bool = True
+    folder: Path,
+    *,
+    seed: int,
+    time: float,
+    network: str,
+    bugs: str = "",
+    clients: int = 5,
+    validate: bool = True,
 ) -> tuple[bool, set[str]]:
     """The Raft file's run by the systems' runner under LEADER_CUT with `bugs` in every node (the
     file's setting, as `--set` gives it), its report in `folder`: whether it holds, the checks it
@@ -45,21 +53,19 @@ def _system(
     system = resolve(str(RAFT), sets)
     assert isinstance(system, System)
     options = RunOptions(time=time, seed=seed, clients=clients, validate=validate,
-                         plan=LEADER_CUT, network="netns")  # fmt: skip
+                         plan=LEADER_CUT, network=network)  # fmt: skip
     outcome = run_system(system, options, folder, lambda _: None)
     assert nodes_of(folder, b"node_main") == []
     return outcome.holds, {v.check for v in outcome.verdicts if v.holds is False}
 
 
-@pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")
 def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> None:
-    """Seed 2, the leader cut: both runners' every check holds (the logs not validated here: a
-    mutant's test below validates them through both)."""
-    old = run_cores(
-        Options(time=4, seed=2, plan=LEADER_CUT, validate=False, network="netns"), tmp_path / "old"
-    )
+    """Seed 2, the leader cut by each runner's link proxies (the systems' runner's --network
+    proxy, no root): both runners' every check holds (the logs not validated here: a mutant's
+    test below validates them through both)."""
+    old = run_cores(Options(time=4, seed=2, plan=LEADER_CUT, validate=False), tmp_path / "old")
     assert old.holds, old.failed
-    holds, failed = _system(tmp_path / "new", time=4, seed=2, validate=False)
+    holds, failed = _system(tmp_path / "new", time=4, seed=2, network="proxy", validate=False)
     assert holds, failed
 
 
@@ -69,10 +75,11 @@ def test_a_read_without_a_quorum_is_caught_by_either_runner(tmp_path: Path) -> N
     caught two ways by either runner. The nodes' logs are invalid in every run: a read served
     before a quorum confirmed it is no step of Raft.tla. And the history is not linearizable once
     a deposed leader in a minority answers a read from its own state while the majority's leader
-    takes writes; real timing decides how many stale reads come out (measured 2026-11-29: seed 0
-    caught both ways by both runners, 1 of 1 by the cores', 3 of 3 by the systems'; before, on
-    the proxy network with one key, 6 of 6), so each runner gets three seeds, in order, and both
-    must be caught on the same one. The systems' runner takes the mutant from the file's setting
+    takes writes; real timing decides how many stale reads come out (measured 2026-11-29 on
+    network namespaces: seed 0 caught both ways by both runners, 1 of 1 by the cores', 3 of 3 by
+    the systems'; the cores' runner alone, on its proxies with one key, 6 of 6; the systems'
+    runner on its proxies with its five keys, seeds 0 to 2: the logs 3 of 3, the history 1 of 3),
+    so each runner gets three seeds, in order, and both must be caught on the same one. The systems' runner takes the mutant from the file's setting
     (`--set nodes.env.MESHCHECK_BUGS=...`)."""
     bug = mutants.READ_WITHOUT_QUORUM
     for seed in range(3):
@@ -83,7 +90,7 @@ def test_a_read_without_a_quorum_is_caught_by_either_runner(tmp_path: Path) -> N
         )  # fmt: skip
         old_failed = {v.check for v in old.failed}
         holds, new_failed = _system(tmp_path / f"new-{seed}", time=5, seed=seed, clients=6,
-                                    bugs=bug)  # fmt: skip
+                                    network="netns", bugs=bug)  # fmt: skip
         assert "logs valid (Raft.tla)" in old_failed & new_failed, (old_failed, new_failed)
         assert not holds and not old.holds
         if "linearizable (rsm)" in old_failed and "linearizable (kv)" in new_failed:

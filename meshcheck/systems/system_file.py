@@ -174,6 +174,11 @@ class Nodes:
     # what a pause stops (PAUSE): "group", the node's process group, its sidecars with it;
     # "node", the node's process and what it started, its sidecars left running
     pause: str = "group"
+    # whether its peers may be reached through link proxies (--network proxy: each node's
+    # `{peers}` names, for each other node, the proxy of their link, in the `peer` template's one
+    # port): a system that takes a peer's identity from its address (etcd's cluster id is made of
+    # every member's peer URL) may not
+    proxied: bool = False
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
@@ -614,9 +619,14 @@ def _nodes(t: _Table) -> Nodes:
     pause = t.get("pause", str, "group")
     if pause not in PAUSE:
         raise t.error("pause", f"{pause!r}: expected one of {', '.join(PAUSE)}")
+    proxied = t.get("proxied", bool, False)
+    carried = {f for f in templates.fields(peer) if f.startswith("port.")}
+    if proxied and len(carried) != 1:
+        raise t.error("proxied", "a link proxy carries one port: the peer template names "
+                      f"{len(carried)}")  # fmt: skip
     t.done()
     nodes = Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                  data_files, log, files, sidecars, roles, each, pause)  # fmt: skip
+                  data_files, log, files, sidecars, roles, each, pause, proxied)  # fmt: skip
     if roles:
         _fill_roles(t, nodes)
     return nodes
