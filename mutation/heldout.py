@@ -56,8 +56,8 @@ the code changes:
   RestartCatchUp) has mutation/counterexamples.toml, in the `counterexamples` group, which runs
   its own tests (OWN["counterexamples"]).
 - The project's cores run from their system files by the systems' runner (the cores' plug-in's
-  post-run hook, the node process's flags, meshcheck/systems/runtime_client.py) have
-  mutation/runner.toml, in the `runner` group, which runs the comparison of the two runners
+  post-run hook, the node process's flags, meshcheck/systems/runtime_client.py, and the link
+  proxies of its --network proxy) have mutation/runner.toml, in the `runner` group, which runs the comparison of the two runners
   (OWN["runner"]: Raft clusters of real processes).
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
