@@ -62,12 +62,14 @@ def _system(
 
 def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> None:
     """Seed 2, the leader cut by each runner's link proxies (the systems' runner's --network
-    proxy, no root): both runners' every check holds (the logs not validated here: a mutant's
+    proxy, no root): both runners' every check not on real time holds (`safe`: progress after
+    healing is judged on the clock, and a loaded machine's clock, not the core, can fail it, as
+    `make verify-full` leaves it out: docs/cluster.md); the logs not validated here (a mutant's
     test below validates them through both)."""
     old = run_cores(Options(time=4, seed=2, plan=LEADER_CUT, validate=False), tmp_path / "old")
-    assert old.holds, old.failed
-    new, failed = _system(tmp_path / "new", time=4, seed=2, network="proxy", validate=False)
-    assert new.holds, failed
+    assert old.safe, old.verdicts
+    new, _ = _system(tmp_path / "new", time=4, seed=2, network="proxy", validate=False)
+    assert new.safe, new.verdicts
     # the cut was one: the nodes that reach the cut leader only through its links' proxies
     # elected another (leaders.log)
     assert new.leader_changes >= 1, new.leaders
