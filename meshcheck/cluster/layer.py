@@ -541,7 +541,9 @@ async def _nemesis(
         return leader()
 
     def links(fault: nemesis.Fault) -> Callable[[], None]:
-        return network.strike(fault)  # the proxies' (network.py) or the namespaces' (netns_links.py)
+        return network.strike(
+            fault
+        )  # the proxies' (network.py) or the namespaces' (netns_links.py)
 
     async def skew(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         node = fault.nodes[0]
