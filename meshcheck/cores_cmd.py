@@ -9,6 +9,7 @@ import argparse
 import json
 import random
 from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,10 @@ from meshcheck.impl.base.errors import EXIT_VIOLATED
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.options import number
 from meshcheck.options import whole
+from meshcheck.systems.plugin import Client
+from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Ended
+from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import SystemPlugin
 
 NODES = (3, 9)
@@ -322,4 +327,33 @@ def writable(out: Path) -> None:
         raise MeshcheckError(f"--out {out}: cannot write there ({e.strerror})") from None
 
 
-MESHCHECK = SystemPlugin(name="meshcheck", runner=run)
+def _client(settings: ClientSettings) -> Client:
+    from meshcheck.systems.runtime_client import RuntimeClient
+
+    return RuntimeClient(settings)
+
+
+async def _leader(endpoints: Sequence[Endpoint]) -> str | None:
+    from meshcheck.systems.runtime_client import leader
+
+    return await leader(endpoints)
+
+
+def _after(ended: Ended) -> Sequence[Any]:
+    from meshcheck.systems.runtime_client import after
+
+    return after(ended)
+
+
+# The cores' plug-in: `--system meshcheck` runs a core by cluster test's flags (`run`), and a
+# system file of a core (meshcheck/systems/known/cores/) names it for its client, who leads and
+# its post-run checks (meshcheck/systems/runtime_client.py: imported when first used, as a
+# plug-in's import is paid by every `--system`)
+MESHCHECK = SystemPlugin(
+    name="meshcheck",
+    runner=run,
+    client=_client,
+    workloads=("registers",),
+    leader=_leader,
+    after=_after,
+)

@@ -55,6 +55,10 @@ the code changes:
   failure, `trace show`'s header and the variables the property reads, the named bounds Storm and
   RestartCatchUp) has mutation/counterexamples.toml, in the `counterexamples` group, which runs
   its own tests (OWN["counterexamples"]).
+- The project's cores run from their system files by the systems' runner (the cores' plug-in's
+  post-run hook, the node process's flags, meshcheck/systems/runtime_client.py, and the link
+  proxies of its --network proxy) have mutation/runner.toml, in the `runner` group, which runs the comparison of the two runners
+  (OWN["runner"]: Raft clusters of real processes).
 
 Outcome per bug: killed (the first failing test), survived (the selection passed), error (text
 not found, import guard failed, pytest could not run) or timeout. One table at the end; progress
@@ -99,6 +103,7 @@ PROTOCOLS = (
     "faults",
     "clients",
     "counterexamples",
+    "runner",
 )
 CORES = ("raft", "pbft", "hybrid", "hotstuff", "rsm")
 CLASSES = (
@@ -210,6 +215,10 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_systems_jsonl.py",
         "tests/test_systems_clients.py",
     ),
+    # the project's cores run from their system files by the systems' runner: their client, their
+    # post-run hook, their nodes from flags, against Raft clusters of the runtime's processes
+    # (about a minute: two cluster runs through each runner)
+    "runner": ("tests/test_cluster_one_runner.py",),
     # what makes a failure explain itself: the written trace's check and property, `trace show`'s
     # header and the variables the property reads, the named bounds (Storm, RestartCatchUp)
     "counterexamples": (
@@ -227,7 +236,8 @@ OWN: dict[str, tuple[str, ...]] = {
 # the manager runs PBFT and the hybrid layer; the pbft group also holds the bugs of impl/base's
 # client and key ring, which HotStuff shares
 USERS: dict[str, tuple[str, ...]] = {
-    "raft": ("raft", "hybrid", "routing"),
+    # and the two runners' comparison: a Raft mutant in real processes (tests/test_cluster_one_runner.py)
+    "raft": ("raft", "hybrid", "routing", "runner"),
     "pbft": ("pbft", "hybrid", "hotstuff", "routing"),
     "hybrid": ("hybrid", "routing"),
     "hotstuff": ("hotstuff",),
@@ -237,6 +247,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "faults": ("faults",),
     "clients": ("clients",),
     "counterexamples": ("counterexamples",),
+    "runner": ("runner",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (

@@ -32,7 +32,6 @@ from meshcheck.impl.runtime.client import Client
 from meshcheck.impl.runtime.client import write
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.protocols import protocol
-from tests.test_history_reports import same_as_replay
 
 
 def nodes_of(folder: Path, program: bytes = b"runtime.node_main") -> list[int]:
@@ -147,37 +146,8 @@ def test_a_bft_cluster_under_kills_and_partitions_holds_and_leaves_no_process(
     assert re.search(rf"\| logs valid \({spec}\.tla\) +\| holds", printed), printed
 
 
-# The old leader cut off both ways for 3.5 s while six clients, two of them bound to it, go on.
-LEADER_CUT = (Fault(1.0, "partition", (nemesis.LEADER,), 3.5),)
-
-
-def test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes(
-    tmp_path: Path,
-) -> None:
-    """read_without_quorum (impl/raft/mutants.py) in every process, caught two ways. The nodes'
-    logs are invalid in every run: a read served before a quorum confirmed it is no step of
-    Raft.tla. And the history is not linearizable once a deposed leader in a minority answers a
-    read from its own state while the majority's leader takes writes; real timing decides how many
-    stale reads come out (measured: 6 of 6 runs with these settings), so three tries cannot miss
-    by bad luck alone."""
-    options = Options(
-        time=5,
-        workload="register",
-        clients=6,
-        timeout=0.3,
-        plan=LEADER_CUT,
-        bugs=frozenset({mutants.READ_WITHOUT_QUORUM}),
-    )
-    seeds = range(3)
-    failed = tries_until_caught("linearizable (rsm)", seeds, options, tmp_path)
-    assert all("logs valid (Raft.tla)" in f for f in failed), failed
-    assert "linearizable (rsm)" in failed[-1], failed
-    # the anomaly report's window is the one its replay line prints (tests/test_history_reports.py)
-    folder = tmp_path / str(seeds[len(failed) - 1])
-    same_as_replay((folder / "anomaly.txt").read_text(encoding="utf-8"), folder)
-
-
-@pytest.mark.slow  # a second PBFT mutant in processes; the Raft one above stays in make test
+@pytest.mark.slow  # a second PBFT mutant in processes; a Raft one stays in make test
+# (tests/test_cluster_one_runner.py: read_without_quorum through both runners)
 def test_a_new_primary_that_ignores_prepared_requests_is_caught_in_real_processes(
     tmp_path: Path,
 ) -> None:
@@ -425,7 +395,7 @@ REORDERED = ("reorder", "duplicate")
 
 
 @pytest.mark.moved(
-    stand_in="tests/test_cluster_cmd.py::test_a_leader_serving_reads_without_a_quorum_is_caught_in_real_processes",
+    stand_in="tests/test_cluster_one_runner.py::test_a_read_without_a_quorum_is_caught_by_either_runner",
     why="a Raft mutant caught in real processes by the run's own checks; this mutant is killed in "
     "the simulator (tests/test_mutants.py), reordered frames by tests/test_proxy.py",
 )

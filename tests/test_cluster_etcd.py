@@ -135,7 +135,7 @@ def test_a_stale_read_is_what_the_linearizability_check_refuses() -> None:
         ),
         (
             ["--system", "etcd", "--network", "proxy"],
-            "--network proxy: choose from loopback, netns",
+            "--network proxy: etcd's file does not let its peers be reached through link proxies",
         ),
         (["--system", "etcd", "--bugs", "x"], "--bugs: only for the project's own cores"),
         (

@@ -224,13 +224,27 @@ def test_the_client_mutants_apply_and_run_the_outcome_contract_alone() -> None:
     """mutation/clients.toml: every mutant still applies to its plug-in, each is in the clients
     group, and that group runs the outcome contract and the client loops' tests, no cluster run
     and no server."""
-    files = {"outcomes.py", "client.py", "nats_client.py", "jsonl.py", "checked_clients.py"}
+    files = {"outcomes.py", "client.py", "nats_client.py", "jsonl.py", "checked_clients.py",
+             "runtime_client.py"}  # fmt: skip
     for b in catalogue(CLIENTS, "clients", 10, files):
         assert b.module.startswith("meshcheck.systems."), b.id
         assert b.cls == "wrong-outcome", b.id
     paths, unknown = select_tests(ROOT, "clients")
     assert "tests/test_plugin_outcomes.py" in paths and unknown == []
     assert not any("cluster" in p for p in paths), paths
+
+
+RUNNER = CHECKERS.with_name("runner.toml")
+
+
+def test_the_runner_mutants_apply_and_run_the_runners_comparison() -> None:
+    """mutation/runner.toml: every mutant still applies to the code that runs the cores from
+    their files (the post-run hook, the cores' client, the node's flags), each is in the runner
+    group, and that group runs the two runners' comparison, not the cores' own tests."""
+    files = {"run.py", "runtime_client.py", "node_main.py", "nodes.py", "network.py"}
+    catalogue(RUNNER, "runner", 6, files)
+    paths, unknown = select_tests(ROOT, "runner")
+    assert paths == ["tests/test_cluster_one_runner.py"] and unknown == []
 
 
 ROUTING = CHECKERS.with_name("routing.toml")

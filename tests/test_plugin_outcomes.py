@@ -10,7 +10,8 @@ stood in for); kazoo and nats-py are stood in for by fakes that raise their own 
 NoStreamResponseError, JetStream's APIError); the jsonl client talks to a server in this process
 over real sockets, and so do the example services' nodes that forward to a primary (a replica of
 examples/replicas/kv.py, a follower of examples/meshkv/server.js, started here), to a primary in
-this process; the SQL plug-ins' drivers (psycopg 3, PyMySQL) are stood in for at their
+this process, and the project's cores' client (meshcheck/systems/runtime_client.py) to a node that
+speaks the runtime's frames in this process; the SQL plug-ins' drivers (psycopg 3, PyMySQL) are stood in for at their
 connection, whose statements raise the drivers' own errors (psycopg's SerializationFailure and
 OperationalError, PyMySQL's OperationalError with MariaDB's error numbers). Every plug-in
 registered with a client must have rows here for every class, so a new plug-in comes with its
@@ -43,6 +44,9 @@ from kazoo.exceptions import NoNodeError
 from kazoo.exceptions import SessionExpiredError
 
 from meshcheck.cluster.workload import History
+from meshcheck.impl.runtime.frames import frame
+from meshcheck.impl.runtime.frames import read_frame
+from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.systems import nats_client
 from meshcheck.systems import registry
 from meshcheck.systems.checked_clients import Seat
@@ -60,6 +64,7 @@ from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.register_workload import RegisterClients
+from meshcheck.systems.runtime_client import RuntimeClient
 from meshcheck.systems.sql import mariadb as sql_mariadb
 from meshcheck.systems.sql import postgresql as sql_postgresql
 from meshcheck.systems.sql import transactions
@@ -333,7 +338,13 @@ def _sql_rows(system: str, commit: int, write_commit: int) -> list[Row]:
 POSTGRESQL = _sql_rows("postgresql", commit=4, write_commit=3)
 MARIADB = _sql_rows("mariadb", commit=5, write_commit=4)
 
-ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV, *POSTGRESQL, *MARIADB]
+# the project's own cores' client (meshcheck/systems/runtime_client.py): the runtime's frames
+MESHCHECK = [
+    *rows("meshcheck", "write", "7", WRITES),
+    *rows("meshcheck", "read", None, READS),
+]
+
+ROWS = [*ETCD, *ZOOKEEPER, *NATS, *JSONL, *REPLICAS, *MESHKV, *POSTGRESQL, *MARIADB, *MESHCHECK]
 
 
 # -- etcd: the gateway's requests answered from a script -------------------------------------------
@@ -659,6 +670,55 @@ async def _jsonl(row: Row) -> Completion:
         server.close()
 
 
+# -- the cores' client: a node's frames answered in this process -----------------------------------
+
+
+async def _meshcheck(row: Row) -> Completion:
+    """The runtime client (the `meshcheck` plug-in's) against a node in this process that speaks
+    the runtime's frames (impl/runtime/host.py): the row's failure is how it treats the request;
+    `lost-before-send`: the node closed the connection after a first answered request."""
+    settings = ClientSettings({"protocol": "raft"}, "linearizable", "registers")
+    client = RuntimeClient(settings)
+    codec = runtime_protocol("raft").codec()
+    if row.failure == "refused":
+        await client.open(Endpoint("n1", "127.0.0.1", _free_port()), TIMEOUT)
+        return await client.invoke(_op(row), _deadline(row))
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+        await read_frame(reader)  # the hello: ("client", name)
+        while (data := await read_frame(reader)) is not None:
+            _, rid, _ = codec.decode(data)
+            ok = row.failure == "lost-before-send"  # the first request answered, then closed
+            if row.failure == "timeout":
+                await asyncio.sleep(NEVER)
+            if row.failure == "lost-during-commit":
+                writer.close()
+                return
+            error = "" if ok else "not the leader" if row.failure == "rejected" else "x"
+            unknown = row.failure == "error"
+            writer.write(frame(codec.encode(("reply", rid, None, error, None, unknown))))
+            await writer.drain()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await client.open(Endpoint("n1", "127.0.0.1", port), PATIENCE)
+        if row.failure == "lost-before-send":  # the node went down between two operations
+            assert (await client.invoke(_op(row), PATIENCE)).status == "ok"
+            accepted[0].close()
+            for _ in range(500):  # until its closing reaches the client
+                conn = client._conns.get("n1")
+                if conn is None or conn._writer is None or conn._writer.is_closing():
+                    break
+                await asyncio.sleep(0.01)
+        return await client.invoke(_op(row), _deadline(row))
+    finally:
+        await client.close()
+        server.close()
+
+
 # -- the examples: a node that forwards, started here, its primary in this process -----------------
 
 
@@ -865,6 +925,7 @@ RUNS: dict[str, Run] = {
     "meshkv": lambda row, mp, tmp: _forwarding(row, tmp),
     "postgresql": lambda row, mp, _: _sql(row, mp),
     "mariadb": lambda row, mp, _: _sql(row, mp),
+    "meshcheck": lambda row, mp, _: _meshcheck(row),
 }
 
 

@@ -93,6 +93,7 @@ BAD: list[tuple[str, str, str]] = [
     ("unknown placeholder", GOOD.replace("--data {data}", "--data {datadir}"), "nodes.command: unknown placeholder {datadir}"),
     ("unknown port", GOOD.replace("{port.client} --peers", "{port.admin} --peers"), "nodes.command: unknown placeholder {port.admin}"),
     ("peers inside peer", GOOD.replace('peer = "{name}', 'peer = "{peers}'), "nodes.peer: unknown placeholder {peers}"),
+    ("proxied, two ports", GOOD.replace('peer = "{name}@{host}:{port.peer}"', 'peer = "{name}@{host}:{port.peer}:{port.client}"\nproxied = true'), "nodes.proxied: a link proxy carries one port: the peer template names 2"),
     ("bad env placeholder", GOOD.replace('"{dir}/{name}"', '"{home}"'), "nodes.env.TOY_HOME: unknown placeholder {home}"),
     ("names not per node", GOOD.replace('names = "t{i}"', 'names = "t"'), "nodes.names: node names must be distinct"),
     ("ready on no port", GOOD.replace('ready = { port = "client"', 'ready = { port = "admin"'), "nodes.ready.port: 'admin' is not one of nodes.ports"),
@@ -297,6 +298,10 @@ def test_every_shipped_system_file_loads() -> None:
     for path in shipped:
         found = registry.resolve(path.stem)
         assert isinstance(found, registry.System) and found.file.name == path.stem
+    for path in sorted(registry.KNOWN.glob("cores/*.toml")):  # the project's own cores'
+        found = registry.resolve(f"cores/{path.stem}")
+        assert isinstance(found, registry.System) and found.file.name == path.stem
+        assert path.stem not in registry.names()  # not among the systems `--system` lists
 
 
 def test_each_node_of_a_system_has_a_hash_seed_of_its_own(tmp_path: Path) -> None:

@@ -203,6 +203,7 @@ def test_the_known_systems_files_make_the_same_nodes_as_before(tmp_path: Path) -
             parsed.pop("sets") == parsed.pop("environ") == [] and nodes_now.pop("pause") == "group"
         )
         assert all(f.pop("when") == "always" for f in nodes_now["files"])
+        assert nodes_now.pop("proxied") is False  # --network proxy's (docs/systems.md, Networks)
         # what a file promises (docs/systems.md, Promises), stated since: checked in
         # tests/test_systems_promises.py
         parsed.pop("promises")

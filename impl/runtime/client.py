@@ -42,6 +42,10 @@ class Answer:
         return not self.error
 
 
+class NotSent(ConnectionError):
+    """The connection was closed before the request was written: it certainly never left."""
+
+
 # (the request's tag, the answer that came after the client stopped waiting, whether the request
 # had been answered before)
 Late = Callable[[Any, "Answer", bool], None]
@@ -111,7 +115,7 @@ class Connection:
         """One request; TimeoutError when no answer comes within `timeout` seconds (an answer
         after that goes to `on_late` with `tag`, if one is given)."""
         if self._writer is None or self._writer.is_closing():
-            raise ConnectionError(f"no connection to {self.node}")
+            raise NotSent(f"no connection to {self.node}")
         rid = next(self._ids)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[rid] = future

@@ -1,4 +1,13 @@
-"""The node process: `python -m meshcheck.impl.runtime.node_main CONFIG NODE`.
+"""The node process: `python -m meshcheck.impl.runtime.node_main CONFIG NODE`, or the same node
+from flags alone, as a system file starts any system's nodes (meshcheck/systems/known/cores/):
+`python -m meshcheck.impl.runtime.node_main --protocol raft --name n1 --peers
+n1=127.0.0.1:7001,n2=... --data DIR/data/n1 [--seed 3] [--options JSON]`, the configuration
+(config.py) made of them: every node at its peer address, no link proxy, the data folder the
+parent of the node's own (named as the node), the options a JSON object. Two environment
+variables, which a system file sets per node (`nodes.env`, `[nodes.node.NAME] env`) and `--set`
+changes: MESHCHECK_BUGS, the catalogue mutants the node runs (comma-separated: the runtime's own
+to its disk, impl/runtime/mutants.py, the others to its core), and MESHCHECK_BYZANTINE, this
+node's Byzantine behaviours (comma-separated).
 
 Reads the cluster's configuration (config.py), builds the node's core as the simulator would
 (protocols.py), and hosts it (host.py) until SIGTERM or SIGINT. Any error before the node is up (a
@@ -7,12 +16,15 @@ bad configuration, a state file it cannot read back: disk.py) is one line on std
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import random
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.runtime import mutants
@@ -87,14 +99,77 @@ async def serve(config: ClusterConfig, node: str) -> None:
     await host.stop()
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m meshcheck.impl.runtime.node_main CONFIG NODE", file=sys.stderr)
-        return 2
+BUGS, BYZANTINE_ENV = "MESHCHECK_BUGS", "MESHCHECK_BYZANTINE"  # the flags form's (the docstring)
+USAGE = (
+    "usage: python -m meshcheck.impl.runtime.node_main CONFIG NODE | --protocol P --name NODE "
+    "--peers NODE=HOST:PORT,... --data DIR [--seed N] [--options JSON]"
+)
+
+
+class _Flags(argparse.ArgumentParser):
+    """argparse, its errors one line (MeshcheckError) rather than its usage and an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise MeshcheckError(f"{message}; {USAGE}")
+
+
+def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
+    """The configuration and the node named by the flags form (the module's docstring); one line
+    (MeshcheckError) for anything it cannot read."""
+    parser = _Flags(prog="node_main", add_help=False, exit_on_error=False)
+    for flag in ("--protocol", "--name", "--peers", "--data"):
+        parser.add_argument(flag, required=True)
+    parser.add_argument("--seed", default="0")
+    parser.add_argument("--options", default="{}")
     try:
-        asyncio.run(serve(ClusterConfig.read(Path(argv[0])), argv[1]))
+        args = parser.parse_args(argv)
+    except argparse.ArgumentError as e:
+        raise MeshcheckError(f"{e}; {USAGE}") from None
+    nodes: dict[str, tuple[str, int]] = {}
+    for part in (p for p in args.peers.split(",") if p):
+        name, _, where = part.partition("=")
+        host, _, port = where.rpartition(":")
+        if not name or not host or not port.isdigit():
+            raise MeshcheckError(f"--peers {part}: expected NODE=HOST:PORT")
+        nodes[name] = (host, int(port))
+    if args.name not in nodes:
+        raise MeshcheckError(f"--name {args.name}: not among --peers {', '.join(nodes)}")
+    data = Path(args.data)
+    if data.name != args.name:
+        raise MeshcheckError(f"--data {data}: a node's data folder is named as the node")
+    try:
+        options = json.loads(args.options)
+        seed = int(args.seed)
+    except ValueError as e:
+        raise MeshcheckError(f"--options or --seed: {e}") from None
+    if not isinstance(options, dict):
+        raise MeshcheckError(f"--options {args.options}: not a JSON object")
+    bugs = [b for b in os.environ.get(BUGS, "").split(",") if b]
+    runtime_bugs = sorted(b for b in bugs if b in mutants.BUGS)
+    core_bugs = sorted(b for b in bugs if b not in mutants.BUGS)
+    if core_bugs:
+        options["bugs"] = core_bugs
+    if runtime_bugs:
+        options[mutants.OPTION] = runtime_bugs
+    behaviours = [b for b in os.environ.get(BYZANTINE_ENV, "").split(",") if b]
+    if behaviours:
+        options[BYZANTINE] = {args.name: behaviours}
+    routes = {n: {p: a for p, a in nodes.items() if p != n} for n in nodes}
+    config = ClusterConfig(args.protocol, nodes, routes, str(data.parent), seed, options)
+    return config, args.name
+
+
+def main(argv: list[str]) -> int:
+    flags = bool(argv) and argv[0].startswith("--")
+    if not flags and len(argv) != 2:
+        print(USAGE, file=sys.stderr)
+        return 2
+    node = argv[1] if not flags else "node_main"
+    try:
+        config, node = from_flags(argv) if flags else (ClusterConfig.read(Path(argv[0])), node)
+        asyncio.run(serve(config, node))
     except MeshcheckError as e:
-        print(f"{argv[1]}: {e}", file=sys.stderr)
+        print(f"{node}: {e}", file=sys.stderr)
         return 2
     return 0
 

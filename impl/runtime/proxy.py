@@ -78,6 +78,10 @@ class LinkProxy:
         self._server = await asyncio.start_server(self._accept, host, port)
 
     async def stop(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """`stop` from outside a coroutine (a run's teardown, however it ends)."""
         if self._server is not None:
             self._server.close()
         self._close_all()

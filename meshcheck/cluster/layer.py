@@ -45,8 +45,6 @@ from meshcheck.cluster.netns import leave
 from meshcheck.cluster.netns_links import HARNESS
 from meshcheck.cluster.netns_links import NamespaceLinks
 from meshcheck.cluster.network import Network
-from meshcheck.cluster.network import between
-from meshcheck.cluster.network import touching
 from meshcheck.cluster.options import Options
 from meshcheck.cluster.options import Outcome
 from meshcheck.cluster.options import client_names
@@ -543,20 +541,9 @@ async def _nemesis(
         return leader()
 
     def links(fault: nemesis.Fault) -> Callable[[], None]:
-        if isinstance(network, NamespaceLinks):
-            return network.strike(fault)
-        if fault.kind == "partition":
-            chosen, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
-        elif fault.kind == "latency":
-            chosen, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
-        elif fault.kind == "reorder":
-            chosen, faults = touching(fault.nodes, names), LinkFaults(reorder=0.3)
-        elif fault.kind == "duplicate":
-            chosen, faults = touching(fault.nodes, names), LinkFaults(duplicate=0.2)
-        else:
-            chosen, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
-        network.add(chosen, faults)
-        return lambda: network.remove(chosen, faults)
+        return network.strike(
+            fault
+        )  # the proxies' (network.py) or the namespaces' (netns_links.py)
 
     async def skew(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         node = fault.nodes[0]

@@ -5,9 +5,11 @@ duplication. A base (`--delay`: a slow network for the whole run) is in force be
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 
+from meshcheck.cluster.nemesis import Fault
 from meshcheck.impl.runtime.config import Address
 from meshcheck.impl.runtime.launcher import LOOPBACK
 from meshcheck.impl.runtime.launcher import free_ports
@@ -84,6 +86,30 @@ class Network:
                 duplicate=max((f.duplicate for f in active), default=0.0),
             )
         )
+
+    def close(self) -> None:
+        """`stop` from outside a coroutine (a run's teardown, however it ends)."""
+        for proxy in self.proxies.values():
+            proxy.close()
+
+    def strike(self, fault: Fault) -> Callable[[], None]:
+        """Put the link fault `fault` in force on the links it touches; what undoes it (faults may
+        overlap: each undoes only its own). A partition cuts the links between its side and the
+        rest (one way: its side's sends only); latency, reordering, duplication and loss act on
+        every link to or from its nodes."""
+        names = sorted({n for link in self.proxies for n in link})
+        if fault.kind == "partition":
+            chosen, faults = between(fault.nodes, names, fault.one_way), LinkFaults(cut=True)
+        elif fault.kind == "latency":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(latency=(50, 150))
+        elif fault.kind == "reorder":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(reorder=0.3)
+        elif fault.kind == "duplicate":
+            chosen, faults = touching(fault.nodes, names), LinkFaults(duplicate=0.2)
+        else:
+            chosen, faults = touching(fault.nodes, names), LinkFaults(loss=0.3)
+        self.add(chosen, faults)
+        return lambda: self.remove(chosen, faults)
 
     def frames(self) -> tuple[int, int]:
         """(frames seen, frames dropped) over every link."""

@@ -39,6 +39,7 @@ def options_of(system: System, args: argparse.Namespace) -> object:
     from meshcheck.systems.run import KINDS
     from meshcheck.systems.run import LOOPBACK_KINDS
     from meshcheck.systems.run import NETWORKS
+    from meshcheck.systems.run import PROXY
     from meshcheck.systems.run import SSH
     from meshcheck.systems.run import RunOptions
     from meshcheck.systems.system_file import check_installed
@@ -103,7 +104,12 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         raise MeshcheckError(f"--network {network}: choose from {', '.join(NETWORKS)}")
     if network == "netns" and why is not None:
         raise MeshcheckError(f"--network netns: {why}")
-    default = "kill,pause,partition" if network in ("netns", SSH) else "kill,pause"
+    if network == PROXY and not file.nodes.proxied:
+        raise MeshcheckError(
+            f"--network proxy: {file.name}'s file does not let its peers be reached through link "
+            "proxies (nodes.proxied); --network netns"
+        )
+    default = "kill,pause,partition" if network in ("netns", SSH, PROXY) else "kill,pause"
     kinds = nemesis.parse_kinds(args.nemesis or default)
     for kind in kinds:
         if kind not in KINDS:
@@ -114,7 +120,8 @@ def options_of(system: System, args: argparse.Namespace) -> object:
         if network == "loopback" and kind not in LOOPBACK_KINDS:
             raise MeshcheckError(
                 f"--nemesis {kind}: not on --network loopback (every node on 127.0.0.1: no link "
-                f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns"
+                f"to cut, slow or thin; there: {', '.join(LOOPBACK_KINDS)}); --network netns or "
+                "proxy"
             )
     if not hosts:  # on hosts: looked for there once connected (remote_disks.py `install`)
         nemesis.needs_lazy_disks(kinds)

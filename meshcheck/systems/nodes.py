@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -46,7 +47,8 @@ class SystemNodes(Processes):
     """The nodes `names` of `system`, reporting into `folder`: node n listens on `hosts[n]`, at
     `ports[n][port name]`; its data directory is `data(n)`; `wrap` runs its command (a namespace
     network's `command`), `extra_env(n)` adds to its environment (a fake clock's); `seed`, the
-    run's, draws each node's PYTHONHASHSEED (the module's docstring)."""
+    run's, draws each node's PYTHONHASHSEED (the module's docstring); `routes[n][p]`, where node n
+    reaches peer p in its `{peers}` (a link proxy's address) instead of p's own."""
 
     def __init__(
         self,
@@ -60,8 +62,12 @@ class SystemNodes(Processes):
         wrap: Wrap | None = None,
         extra_env: Callable[[str], Mapping[str, str]] = lambda _: {},
         seed: int = 0,
+        routes: Mapping[str, Mapping[str, tuple[str, int]]] | None = None,
     ) -> None:
         super().__init__(folder)
+        # where each node reaches each peer, when not at the peer's own address: the link proxy of
+        # (node, peer) (run.py, --network proxy), put in the `peer` template's one port
+        self._routes = routes
         self.system = system
         self.names = list(names)
         self.hosts = dict(hosts)
@@ -69,6 +75,7 @@ class SystemNodes(Processes):
         self._data = data
         self._wrap = wrap
         self._extra_env = extra_env
+        self._seed = seed
         self._hash_seeds = hash_seeds(seed, self.names)
         self.nodes: dict[str, Node] = system.nodes.of(self.names)
         self.sidecars: dict[str, list[subprocess.Popen[bytes]]] = {}  # the last start's
@@ -83,17 +90,19 @@ class SystemNodes(Processes):
             "nodes": str(len(self.names)),
             "dir": self.dir_of(node),
             "here": self.here_of(node),
+            "seed": str(self._seed),
+            "python": self.python_of(node),
             **{f"port.{p}": str(port) for p, port in self.ports[node].items()},
         }
         peers = spec.join.join(
-            templates.fill(spec.peer, {**own, **self._base(other)}) for other in self.names
+            templates.fill(spec.peer, {**own, **self._reached(node, other)}) for other in self.names
         )
         by_role = {}
         if spec.roles:  # {role} and {peers.ROLE}: only a file with roles may name them
             by_role["role"] = self.nodes[node].role
             for role in spec.roles:
                 by_role[f"peers.{role.name}"] = spec.join.join(
-                    templates.fill(spec.peer, {**own, **self._base(other)})
+                    templates.fill(spec.peer, {**own, **self._reached(node, other)})
                     for other in self.names
                     if self.nodes[other].role == role.name
                 )
@@ -113,9 +122,23 @@ class SystemNodes(Processes):
         """{here}: the system file's folder, where `node` runs."""
         return str(self.system.here)
 
+    def python_of(self, node: str) -> str:
+        """{python}: the interpreter meshcheck runs under, where `node` runs."""
+        return sys.executable
+
     def data_of(self, node: str) -> str:
         """{data}: `node`'s data directory, where it runs."""
         return str(self._data(node).resolve())
+
+    def _reached(self, node: str, other: str) -> dict[str, str]:
+        """`other`'s values in `node`'s `{peers}`: its own, or where `routes` sends `node` to it
+        (the one port the `peer` template names, and the host)."""
+        base = self._base(other)
+        if self._routes is None or other == node:
+            return base
+        host, port = self._routes[node][other]
+        named = peer_port(self.system)
+        return {**base, "host": host, f"port.{named}": str(port)}
 
     def _base(self, node: str) -> dict[str, str]:
         return {
@@ -258,3 +281,12 @@ def write_synced(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def peer_port(system: SystemFile) -> str:
+    """The one port a file's `peer` template names (what a link proxy carries: --network proxy);
+    "" when it names none or more than one."""
+    named = {
+        f[len("port.") :] for f in templates.fields(system.nodes.peer) if f.startswith("port.")
+    }
+    return next(iter(named)) if len(named) == 1 else ""

@@ -61,6 +61,9 @@ class Endpoint:
     host: str
     port: int
     ports: Mapping[str, int] = attrs.field(factory=dict)
+    # every node's client address, so that a client told who leads can reach it (etcd's clientv3
+    # and ZooKeeper's connect string take every server too): the runner fills it
+    cluster: Mapping[str, tuple[str, int]] = attrs.field(factory=dict)
 
 
 class Client(Protocol):
@@ -94,11 +97,37 @@ Leader = Callable[[Sequence[Endpoint]], Awaitable[str | None]]
 
 
 @attrs.frozen
+class Ended:
+    """What a plug-in's post-run hook (`SystemPlugin.after`) is given once the nodes stopped: the
+    nodes' names and each one's placeholders' values (its `data`, its `dir`), the file's `[client]`
+    options, the report folder, the history's operations, the kinds of fault the plan held,
+    whether the file's logs are to be validated and within what budget, and where progress lines
+    go."""
+
+    names: Sequence[str]
+    values: Mapping[str, Mapping[str, str]]
+    options: Mapping[str, Any]
+    folder: Path
+    ops: Sequence[Any]
+    kinds: frozenset[str]
+    validate: bool
+    budget: float
+    progress: Callable[[str], None]
+
+
+# What a system's own checks judge once a run is over (its nodes' files, their logs against its
+# spec), beside the history's: the verdicts (meshcheck/cluster/checks.py `Verdict`), judged as
+# the history's are.
+After = Callable[[Ended], Sequence[Any]]
+
+
+@attrs.frozen
 class SystemPlugin:
     """The object of a `meshcheck.systems` entry point: its `name` (the entry point's), how to build
     a client, optionally how to ask who leads, and optionally the system file it ships (so that
     `--system NAME` finds it). A plug-in with a `runner` runs its system itself (`--system NAME`
-    hands `cluster test` to it) and needs no client."""
+    hands `cluster test` to it) and needs no client. `after`: the post-run hook, verdicts of the
+    system's own (`After`)."""
 
     name: str
     client: Callable[[ClientSettings], Client] | None = None
@@ -106,3 +135,4 @@ class SystemPlugin:
     leader: Leader | None = None
     file: Path | None = None
     runner: Runner | None = None
+    after: After | None = None

@@ -14,6 +14,7 @@ import hashlib
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,10 +51,11 @@ def _commit() -> str | None:
 
 
 def _program(file: SystemFile) -> str:
-    """The program the nodes' command names, as found (a `{here}` path, or on PATH): the first
+    """The program the nodes' command names, as found (a `{here}` path, `{python}`, or on PATH): the first
     role's where every role has a command of its own and the file none for every node."""
     command = file.nodes.command or file.nodes.roles[0].command
-    word = command[0].replace("{here}", str(file.here))
+    # {python}: meshcheck's own interpreter (the cores' files, known/cores/)
+    word = command[0].replace("{here}", str(file.here)).replace("{python}", sys.executable)
     found = shutil.which(word) if "{" not in word else None
     if found is None:
         return f"{word} (not found at the start)"

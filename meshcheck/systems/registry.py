@@ -2,8 +2,9 @@
 (pyproject's `[project.entry-points."meshcheck.systems"]`, as meshcheck/registry.py finds
 protocols), the built-in `jsonl` client, and the system files shipped in meshcheck/systems/known/.
 
-`--system NAME` is, in order: a path to a system file (it ends in .toml or names a file); a file
-known/NAME.toml; a plug-in NAME that ships a file (`SystemPlugin.file`) or runs its system itself
+`--system NAME` is, in order: a file known/NAME.toml (`cores/raft`: the project's own cores, in
+known/cores/, which `names` leaves out), unless NAME ends in .toml or names a file; a path to a
+system file; a plug-in NAME that ships a file (`SystemPlugin.file`) or runs its system itself
 (`SystemPlugin.runner`). Each error is one line (ConfigError, exit 2)."""
 
 from __future__ import annotations
@@ -104,10 +105,11 @@ def resolve(text: str, sets: Sequence[str] = ()) -> System | SystemPlugin:
     """What `--system TEXT` names: a system (a file and its plug-in, each of `sets`, `--set
     KEY=VALUE`, applied over its file), or a plug-in that runs its system itself."""
     path = Path(text)
+    known = KNOWN / f"{text}.toml"  # cores/raft too: the project's own cores (known/cores/)
+    if not text.endswith(".toml") and not path.is_file() and known.is_file():
+        return checked(load(known, sets))
     if text.endswith(".toml") or "/" in text or path.is_file():
         return checked(load(path, sets))
-    if (KNOWN / f"{text}.toml").is_file():
-        return checked(load(KNOWN / f"{text}.toml", sets))
     plugin = plugins().get(text)
     if plugin is not None and plugin.file is not None:
         return checked(load(plugin.file, sets))

@@ -151,6 +151,9 @@ class RemoteNodes(SystemNodes):
     def data_of(self, node: str) -> str:
         return f"{self.remotes[node].folder}/data/{node}"
 
+    def python_of(self, node: str) -> str:
+        return "python3"  # the host's: meshcheck's own interpreter is this machine's
+
     def remote_log(self, node: str) -> str:
         if not self.system.nodes.log:
             return f"{self.remotes[node].folder}/{node}.log"

@@ -50,6 +50,7 @@ from meshcheck.cluster.netns import enter
 from meshcheck.cluster.netns import leave
 from meshcheck.cluster.netns_links import HARNESS
 from meshcheck.cluster.netns_links import NamespaceLinks
+from meshcheck.cluster.network import Network
 from meshcheck.cluster.run import progress_lines
 from meshcheck.cluster.workload import History
 from meshcheck.exercise import Exercise
@@ -68,7 +69,9 @@ from meshcheck.systems.data_dirs import PlainDisks
 from meshcheck.systems.early_stop import EarlyStop
 from meshcheck.systems.hosts_file import Host
 from meshcheck.systems.nodes import SystemNodes
+from meshcheck.systems.nodes import peer_port
 from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.plugin import Ended
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import System
 from meshcheck.systems.remote_clock import RemoteClock
@@ -99,7 +102,10 @@ KINDS = system_file.KINDS
 LOOPBACK_KINDS = system_file.LOOPBACK_KINDS
 # the faults on the nodes' disks (meshcheck/cluster/disk_faults.py, meshcheck/faults/disks.py)
 DISK_KINDS = ("power", "corrupt")
-NETWORKS = ("loopback", "netns")
+# proxy: every node on loopback, each directed link through a proxy of this process
+# (meshcheck/cluster/network.py: cut, slowed, reset; no root), for a file whose `peer` names one port
+PROXY = "proxy"
+NETWORKS = ("loopback", "netns", PROXY)
 SSH = "ssh"  # the network of a run whose nodes are on hosts over SSH (--hosts)
 DAEMONS_EVERY = 0.2  # seconds between two looks at the lazy file systems' daemons
 
@@ -307,7 +313,8 @@ async def _carry_out(
     net: NamespaceNetwork | None = None
     remote: RemoteRun | None = None
     with contextlib.ExitStack() as stack:
-        links: NamespaceLinks | RemoteLinks | None = None
+        links: NamespaceLinks | RemoteLinks | Network | None = None
+        routes = None  # --network proxy: where each node reaches each peer (a link proxy)
         if options.hosts:
             hosts, ports = {}, {}  # the remote cluster's own (remote_setup.py)
         elif options.network == "netns":
@@ -324,6 +331,15 @@ async def _carry_out(
             named = system.file.nodes.ports
             free = iter(free_ports(len(named) * len(names)))
             ports = {n: {p: next(free) for p in named} for n in names}
+        if options.network == PROXY:  # a proxy on every directed link, in this process, no root
+            if not system.file.nodes.proxied:
+                raise MeshcheckError(f"--network proxy: {system.file.name}'s nodes.proxied is off")
+            carried = peer_port(system.file)
+            proxies = Network(names, {n: (LOOPBACK, ports[n][carried]) for n in names},
+                              options.seed, tls=True)  # fmt: skip
+            stack.callback(proxies.close)
+            await proxies.start()
+            links, routes = proxies, proxies.routes()
         disks: PlainDisks | NodeDisks
         if options.hosts:  # each node's data on its host, collected at the end
             disks = stack.enter_context(PlainDisks(folder / "data", []))  # an earlier run's out
@@ -365,6 +381,7 @@ async def _carry_out(
                 wrap=net.command if net is not None else None,
                 extra_env=lambda n: clocks[n].env() if clocks else {},
                 seed=options.seed,
+                routes=routes,
             )
         stack.enter_context(cluster)
         for program in {cluster.command(n)[0] for n in names} if clocks and not remote else ():
@@ -396,6 +413,8 @@ async def _carry_out(
                 if isinstance(failed, BaseException):
                     raise failed
         endpoints = [cluster.endpoint(n) for n in names]
+        reach = {e.node: (e.host, e.port) for e in endpoints}  # a client told who leads
+        endpoints = [attrs.evolve(e, cluster=reach) for e in endpoints]
         (folder / "cluster.json").write_text(
             json.dumps(
                 {e.node: {"host": e.host, "ports": dict(e.ports)} for e in endpoints}, indent=1
@@ -705,6 +724,11 @@ def _check(
         progress("validating the nodes' logs against the spec")
         logs = {n: Path(templates.fill(validate.logs, values[n])) for n in values}
         verdicts.append(_logs_valid(validate, logs, folder, options.validate_budget))
+    if system.plugin.after is not None:  # the system's own checks (plugin.py `Ended`)
+        ended = Ended(list(values), values, dict(system.file.client.options), folder,
+                      history.ops, frozenset(f.kind for f in plan), options.validate,
+                      options.validate_budget, progress)  # fmt: skip
+        verdicts += system.plugin.after(ended)
     if partial:
         (folder / "partial.txt").write_text(
             _partial_report(partial, history, verdicts), encoding="utf-8"

@@ -40,7 +40,9 @@ _NODE = re.compile(r"[a-z0-9]{1,12}")  # a namespace network's node names (clust
 # a role's and a sidecar's names: a placeholder's part ({peers.replica}) and a log file's
 _ROLE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # the placeholders of a node's templates; `port.NAME` for each named port besides
-PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here")
+# {seed}: the run's seed (a node's own randomness drawn from it); {python}: the interpreter meshcheck
+# runs under, for a node that is meshcheck's own (known/cores/: the runtime's node process)
+PLACEHOLDERS = ("i", "name", "host", "peers", "data", "dir", "nodes", "here", "seed", "python")
 PEER_PLACEHOLDERS = ("i", "name", "host", "nodes", "here")  # `peers` is made of `peer`s
 # the faults a system's run carries out (run.py); on loopback only those on processes, clocks and
 # disks. Here, not in run.py, so that reading a file's `[verify]` nemesis imports no harness
@@ -172,6 +174,11 @@ class Nodes:
     # what a pause stops (PAUSE): "group", the node's process group, its sidecars with it;
     # "node", the node's process and what it started, its sidecars left running
     pause: str = "group"
+    # whether its peers may be reached through link proxies (--network proxy: each node's
+    # `{peers}` names, for each other node, the proxy of their link, in the `peer` template's one
+    # port): a system that takes a peer's identity from its address (etcd's cluster id is made of
+    # every member's peer URL) may not
+    proxied: bool = False
 
     def name(self, i: int) -> str:
         """Node `i`'s name (1-based)."""
@@ -612,9 +619,14 @@ def _nodes(t: _Table) -> Nodes:
     pause = t.get("pause", str, "group")
     if pause not in PAUSE:
         raise t.error("pause", f"{pause!r}: expected one of {', '.join(PAUSE)}")
+    proxied = t.get("proxied", bool, False)
+    carried = {f for f in templates.fields(peer) if f.startswith("port.")}
+    if proxied and len(carried) != 1:
+        raise t.error("proxied", "a link proxy carries one port: the peer template names "
+                      f"{len(carried)}")  # fmt: skip
     t.done()
     nodes = Nodes(names, ports, command, ready, default, low, high, peer, join, env, stop,
-                  data_files, log, files, sidecars, roles, each, pause)  # fmt: skip
+                  data_files, log, files, sidecars, roles, each, pause, proxied)  # fmt: skip
     if roles:
         _fill_roles(t, nodes)
     return nodes
