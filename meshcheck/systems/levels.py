@@ -237,15 +237,15 @@ class Judged:
         how many runs, and those never seen."""
         lv, m = self.level, len(self.judged)
         head = f"{lv.name} ({lv.called}; promised {lv.model})"
-        if not m:
-            return [f"{head}: NOT JUDGED: no run was judged"]
         bad = self.forbidden()
-        if bad:
+        if not m:
+            out = [f"{head}: NOT JUDGED: no run was judged"]
+        elif bad:
             said = ", ".join(sorted({f"{a} ({r.workload}, {r.folder.name})" for r, a in bad}))
             out = [f"{head}: FORBIDDEN ANOMALY FOUND in {m} runs: {said}"]
         else:
             out = [f"{head}: none of the anomalies it prevents found, in {m} runs"]
-        for c in lv.allows:
+        for c in lv.allows if m else ():
             if c in COLUMNS:
                 out.append(f"  {c} allowed, seen in {self.seen(c)} of {m} runs")
         for a, n in sorted(self.others().items()):
@@ -253,7 +253,7 @@ class Judged:
                 f"  {a} allowed by {lv.model} (no column of Hermitage's), seen in {n} of {m} runs"
             )
         never = self.never_seen()
-        if never:
+        if never and m:
             out.append(
                 f"  not shown: {', '.join(never)} allowed, never seen: the runs did not show it"
             )
