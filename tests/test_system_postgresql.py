@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,13 @@ import pytest
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.runtime.launcher import LOOPBACK
+from meshcheck.impl.runtime.launcher import free_ports
+from meshcheck.systems.nodes import SystemNodes
 from meshcheck.systems.plugin import ClientSettings
+from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.sql.postgresql import POSTGRESQL
+from meshcheck.systems.system_file import load
 
 POSTGRES = "/usr/lib/postgresql/15/bin/postgres"
 needs_postgresql = pytest.mark.skipif(
@@ -84,3 +91,41 @@ def test_an_isolation_no_database_has_is_one_line() -> None:
     assert POSTGRESQL.client is not None
     with pytest.raises(ConfigError, match="isolation 'snapshot'"):
         POSTGRESQL.client(ClientSettings({"isolation": "snapshot"}, "linearizable", "cas"))
+
+
+@needs_postgresql
+def test_a_paused_node_s_backend_does_not_answer_until_it_is_resumed(tmp_path: Path) -> None:
+    """The nemesis's pause reaches the backend serving a connection made before it, though the
+    postmaster put that backend in a session of its own (setsid): a query sent during the pause
+    gets no answer; once resumed, it does (impl/runtime/launcher.py `Processes.pause`)."""
+    import psycopg
+
+    system = load(KNOWN / "postgresql.toml")
+    (tmp_path / "data" / "p1").mkdir(parents=True)
+    port = free_ports(1)[0]
+    with SystemNodes(
+        system, ["p1"], tmp_path, hosts={"p1": LOOPBACK}, ports={"p1": {"client": port}},
+        data=lambda n: tmp_path / "data" / n,
+    ) as node:  # fmt: skip
+        node.start("p1")
+        with psycopg.connect(
+            host=LOOPBACK, port=port, user="meshcheck", dbname="postgres", autocommit=True
+        ) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            node.pause("p1")
+            answers: list[object] = []
+            query = threading.Thread(
+                target=lambda: answers.append(conn.execute("SELECT 2").fetchone()), daemon=True
+            )
+            query.start()
+            query.join(1.5)
+            paused = list(answers)
+            states = node.threads("p1")
+            node.resume("p1")
+            query.join(10)
+            assert paused == [], "a paused node's backend answered"
+            assert set(states.values()) == {"T"} and len(states) > 1, states
+            assert answers == [(2,)], "no answer once resumed"
+            began = time.monotonic()
+            assert conn.execute("SELECT 3").fetchone() == (3,)
+            assert time.monotonic() - began < 5
