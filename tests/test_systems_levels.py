@@ -123,7 +123,7 @@ def test_a_level_says_how_often_each_allowed_anomaly_was_seen_and_which_never() 
     rc = _levels()["read-committed"]
     runs = (
         lv.Run(rc.name, "list-append", Path("a"), {"G-single": 3, "internal": 1}),
-        lv.Run(rc.name, "list-append", Path("b"), {}),
+        lv.Run(rc.name, "list-append", Path("b"), {}, code=1),
         lv.Run(rc.name, "rw-register", Path("c"), {}, judged=False, why="no transaction committed"),
     )
     judged = lv.Judged(rc, runs)
@@ -132,10 +132,14 @@ def test_a_level_says_how_often_each_allowed_anomaly_was_seen_and_which_never() 
     assert judged.cell("G-single") == "— 1/2" and judged.cell("G0") == "✓ 0/2"
     assert judged.cell("PMP") == "— n/a"
     text = "\n".join(judged.lines())
-    assert "G-single allowed, seen in 1 of 2 runs" in text
-    assert "G2-item allowed, seen in 0 of 2 runs" in text
+    assert "G-single allowed, seen in 1 of 2 runs (list-append 1/2)" in text
+    assert "G2-item allowed, seen in 0 of 2 runs (list-append 0/2)" in text
     assert "not shown: G2-item allowed, never seen" in text
     assert "internal allowed by read-committed" in text
+    assert (
+        "own checks failed or were undecided in 1 of 2 runs (each run's test.txt says which): list-append b"
+        in text
+    )
     assert "not judged: rw-register c: no transaction committed" in text
 
 
@@ -187,7 +191,7 @@ def test_the_control_passes_when_each_level_shows_what_it_allows_and_nothing_els
     assert _run(tmp_path, fake) == 0
     printed = capsys.readouterr().out
     assert printed.endswith("levels: every level as Hermitage tabulates it\n"), printed
-    assert "G2-item allowed, seen in 2 of 2 runs" in printed
+    assert "G2-item allowed, seen in 2 of 2 runs (list-append 2/2)" in printed
     assert (tmp_path / "levels.txt").read_text(encoding="utf-8") == printed
     # each run at its level, the level's model promised, no faults
     argv = fake.argvs[2]

@@ -173,6 +173,7 @@ class Run:
     found: Mapping[str, int]
     judged: bool = True
     why: str = ""  # when not judged
+    code: int = 0  # its `cluster test`'s exit status (1: a check of its own failed or undecided)
 
 
 def anomalies(workload: str, history: Path) -> dict[str, int]:
@@ -202,10 +203,20 @@ class Judged:
     def judged(self) -> tuple[Run, ...]:
         return tuple(r for r in self.runs if r.judged)
 
-    def seen(self, column: str) -> int:
-        """In how many judged runs an anomaly of Hermitage's column was found."""
+    def seen(self, column: str, workload: str = "") -> int:
+        """In how many judged runs (of `workload`, or all) an anomaly of Hermitage's column was
+        found."""
         names = COLUMNS.get(column, ())
-        return sum(1 for r in self.judged if any(r.found.get(a) for a in names))
+        runs = [r for r in self.judged if workload in ("", r.workload)]
+        return sum(1 for r in runs if any(r.found.get(a) for a in names))
+
+    def by_workload(self, column: str) -> str:
+        """`seen` of each workload: "list-append 3/3, rw-register 0/3"."""
+        workloads = dict.fromkeys(r.workload for r in self.judged)
+        return ", ".join(
+            f"{w} {self.seen(column, w)}/{sum(1 for r in self.judged if r.workload == w)}"
+            for w in workloads
+        )
 
     def forbidden(self) -> list[tuple[Run, str]]:
         """Each forbidden anomaly found, with its run."""
@@ -247,7 +258,9 @@ class Judged:
             out = [f"{head}: none of the anomalies it prevents found, in {m} runs"]
         for c in lv.allows if m else ():
             if c in COLUMNS:
-                out.append(f"  {c} allowed, seen in {self.seen(c)} of {m} runs")
+                out.append(
+                    f"  {c} allowed, seen in {self.seen(c)} of {m} runs ({self.by_workload(c)})"
+                )
         for a, n in sorted(self.others().items()):
             out.append(
                 f"  {a} allowed by {lv.model} (no column of Hermitage's), seen in {n} of {m} runs"
@@ -256,6 +269,12 @@ class Judged:
         if never and m:
             out.append(
                 f"  not shown: {', '.join(never)} allowed, never seen: the runs did not show it"
+            )
+        own = [r for r in self.judged if r.code]
+        if own:
+            out.append(
+                f"  cluster test's own checks failed or were undecided in {len(own)} of {m} runs "
+                f"(each run's test.txt says which): {', '.join(f'{r.workload} {r.folder.name}' for r in own)}"
             )
         for r in self.runs:
             if not r.judged:

@@ -57,7 +57,7 @@ def one(
     history = folder / "history.jsonl"
     if not committed(history):
         return lv.Run(level.name, workload, folder, {}, False, "no transaction committed")
-    return lv.Run(level.name, workload, folder, lv.anomalies(workload, history))
+    return lv.Run(level.name, workload, folder, lv.anomalies(workload, history), code=code)
 
 
 def run(
