@@ -89,6 +89,8 @@ def _shapes(s: Leftovers) -> dict[str, tuple[str, bool, int]]:
         # no group: its mark alone finds it
         "a double fork, waiting": (f"setsid {s.sleep()} & echo started; {s.sleep()}", False, 2),
         "a double fork, gone": (f"(setsid {s.sleep()} &); echo started", True, 1),
+        # no mark, no parent left: its group alone finds it
+        "an orphan with no environment": (f"(env -i {s.sleep()} &); echo started", True, 1),
     }
 
 
@@ -98,6 +100,7 @@ SHAPES = [
     "a script's background child",
     "a double fork, waiting",
     "a double fork, gone",
+    "an orphan with no environment",
 ]
 
 
