@@ -184,7 +184,8 @@ def test_synchronous_standbys_hold_list_append_under_pauses_partitions_and_clock
     stopped with its postmaster), partitions and clock shifts: the promise (serializable) holds,
     strict serializability shown as information, each kind of fault carried out, nothing lost."""
     flags = ["--system", "postgresql-standbys", "--workload", "list-append", "--time", "10"]
-    faults = ["--nemesis", "pause,partition,clock", "--seed", "3", "--out", str(tmp_path)]
+    # seed 1: a plan of partitions, pauses and a clock shift (seed 3 draws no clock)
+    faults = ["--nemesis", "pause,partition,clock", "--seed", "1", "--out", str(tmp_path)]
     code = main(["cluster", "test", *flags, *faults, "--quiet"])
     printed = capsys.readouterr().out
     assert code == 0, printed
