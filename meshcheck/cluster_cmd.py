@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from meshcheck import words
 from meshcheck.impl.base.errors import EXIT_HOLDS
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.options import number
 from meshcheck.options import whole
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 NODES = (3, 9)
 DEFAULT_OUT = "reports/cluster"
+_TEST: argparse.ArgumentParser | None = None  # `cluster test`'s parser: `levels` runs it
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -220,6 +222,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "docs/vacuous-runs.md)",
     )
     t.add_argument("--quiet", action="store_true", help="no progress lines")
+    global _TEST
+    _TEST = t
+    lv = csub.add_parser(
+        "levels",
+        help="a database's isolation levels judged as a published table says (Hermitage's): "
+        "random transactions at each level, the anomalies each allows seen, none it prevents",
+    )
+    lv.add_argument("--system", required=True, metavar="NAME", help="a system with a levels file")
+    lv.add_argument(
+        "--levels", default="", metavar="FILE",
+        help="the levels file (default meshcheck/systems/levels/NAME.toml)",
+    )  # fmt: skip
+    lv.add_argument("--level", default="", metavar="L,L", help="only these levels (default all)")
+    lv.add_argument(
+        "--workload", default="list-append,rw-register", metavar="W,W",
+        help="list-append, rw-register, or both (default)",
+    )  # fmt: skip
+    lv.add_argument("--runs", default="1", metavar="M", help="runs of each workload at each level")
+    lv.add_argument("--time", default="3", metavar="S", help="seconds of clients in each run")
+    lv.add_argument("--clients", default="", metavar="C", help="concurrent clients (default 10)")
+    lv.add_argument("--out", default=f"{DEFAULT_OUT}/levels", metavar="DIR")
+    lv.add_argument("--quiet", action="store_true", help="no progress lines")
     u = csub.add_parser("up", help="start a cluster and leave it running")
     u.add_argument(
         "--protocol",
@@ -246,6 +270,8 @@ def run_cluster_cmd(args: argparse.Namespace) -> int:
         return _test(args)
     if args.cluster_command == "up":
         return _up(args)
+    if args.cluster_command == "levels":
+        return _levels(args)
     return _down(args)
 
 
@@ -262,6 +288,32 @@ def _test(args: argparse.Namespace) -> int:
         return command.test(found, args, progress)
     assert found.runner is not None
     return found.runner(args, progress)
+
+
+def _levels(args: argparse.Namespace) -> int:
+    """The control runs of a database's isolation levels (meshcheck/systems/levels_run.py), each
+    a `cluster test` parsed as its command line would be."""
+    from meshcheck.systems import levels_run
+
+    assert _TEST is not None
+
+    def run_test(argv: list[str]) -> int:
+        return _test(_TEST.parse_args(argv))
+
+    extra = ["--time", str(number("time", args.time, 1, 3600))]
+    if args.clients:
+        extra += ["--clients", str(whole("clients", args.clients, 1, 200))]
+    return levels_run.run(
+        run_test,
+        args.system,
+        args.levels,
+        [n for n in args.level.split(",") if n],
+        [w for w in args.workload.split(",") if w],
+        whole("runs", args.runs, 1, 1000),
+        extra,
+        Path(args.out),
+        _progress(args),
+    )
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None]:

@@ -139,7 +139,8 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
     }
     # and the judgement of a run that exercised nothing, which keeps a vacuous run from passing
     # for a checked one (meshcheck/exercise.py, the free-run harness's count, verify's row), and the
-    # judgement by a system's promise (meshcheck/systems/promises.py, the verdict's role)
+    # judgement by a system's promise (meshcheck/systems/promises.py, the verdict's role), and the
+    # judgement of a database's isolation levels against Hermitage's table (systems/levels*.py)
     judged = (
         "meshcheck.exercise",
         "meshcheck.property_tests.plugin",
@@ -149,6 +150,8 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
         "meshcheck.systems.command",
         "meshcheck.systems.promises",
         "meshcheck.cluster.checks",
+        "meshcheck.systems.levels",
+        "meshcheck.systems.levels_run",
     )
     for b in catalogue(CHECKERS, "checkers", 30, files):
         assert b.module.startswith("meshcheck.traces.history.") or b.module in judged, b.module

@@ -26,6 +26,7 @@ import pytest
 from meshcheck.drivers.pipe import DriverProcess
 from meshcheck.impl.adapters.contract import AdapterError
 from meshcheck.impl.base.errors import ImplError
+from meshcheck.impl.runtime import process_group
 from meshcheck.impl.runtime import process_tree
 from meshcheck.impl.runtime.launcher import Processes
 from meshcheck.systems import probe
@@ -88,6 +89,8 @@ def _shapes(s: Leftovers) -> dict[str, tuple[str, bool, int]]:
         # no group: its mark alone finds it
         "a double fork, waiting": (f"setsid {s.sleep()} & echo started; {s.sleep()}", False, 2),
         "a double fork, gone": (f"(setsid {s.sleep()} &); echo started", True, 1),
+        # no mark, no parent left: its group alone finds it
+        "an orphan with no environment": (f"(env -i {s.sleep()} &); echo started", True, 1),
     }
 
 
@@ -97,6 +100,7 @@ SHAPES = [
     "a script's background child",
     "a double fork, waiting",
     "a double fork, gone",
+    "an orphan with no environment",
 ]
 
 
@@ -221,6 +225,38 @@ def test_the_stop_ends_every_node_and_what_it_started(tmp_path: Path, left: Left
     procs.stop(grace=0.2)
     assert time.monotonic() - began < 0.2 + SLACK
     assert left.alive() == [] and procs.running() == []
+
+
+def _states(pids: list[int]) -> set[str]:
+    return set(process_group.threads_of(pids).values())
+
+
+def test_a_pause_stops_what_the_node_started_in_any_session(
+    tmp_path: Path, left: Leftovers
+) -> None:
+    """The nemesis's pause of a node whose command leaves two processes in sessions of their
+    own: a double fork whose parent is gone, found by its mark alone, and a child without the
+    mark (its environment dropped, as PostgreSQL's backends overwrite theirs with their process
+    title), found as the node's descendant alone. Both are stopped with the node, the resume
+    wakes them, and a process of neither kind is not touched."""
+    procs = Processes(tmp_path)
+    shell = f"(setsid {left.sleep()} &); env -i setsid {left.sleep()} & exec {left.sleep()}"
+    procs.launch("n1", ["sh", "-c", shell])
+    stranger = subprocess.Popen(left.sleep().split())
+    try:
+        _until(lambda: len(left.alive()) == 4)
+        ours = [pid for pid in left.alive() if pid != stranger.pid]
+        assert procs.procs["n1"].pid in ours and len(ours) == 3
+        procs.pause("n1")
+        assert _states(ours) == {"T"}, process_group.threads_of(ours)
+        assert "T" not in _states([stranger.pid])
+        procs.resume("n1")
+        assert not {"T", "t"} & _states(ours)
+        procs.stop(grace=0.2)
+        assert left.alive() == [stranger.pid]
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_marked_processes_are_found_in_any_session_and_killed(left: Leftovers) -> None:

@@ -192,8 +192,8 @@ class Processes:
         return proc
 
     def end(self, proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL what is left of `proc` (started by `popen`): its process group and whatever
-        left the group but carries its mark (process_tree.py); then reap it."""
+        """SIGKILL what is left of `proc` (started by `popen`): its process group, whatever left
+        the group but carries its mark, and its descendants (process_tree.py); then reap it."""
         process_tree.end(proc, self._marks[proc])
 
     def await_ready(
@@ -237,12 +237,30 @@ class Processes:
         self.end(self.procs[name])  # every process the node started, not only the first
 
     def pause(self, name: str) -> None:
-        """SIGSTOP to the node's process group; returns once every thread of it is stopped."""
-        process_group.stop(self.procs[name].pid)
+        """SIGSTOP to the node's process group, then to what the node's process started in
+        another (its descendants, by their parents' pids: PostgreSQL's backends, each in a
+        session of its own, which also overwrites its environment with its process title) and to
+        whatever carries its mark (a double fork whose parent is gone, process_tree.py); returns
+        once every thread of them is stopped."""
+        proc = self.procs[name]
+        process_group.stop(proc.pid)
+        process_group.stop_tree(proc.pid)
+        process_tree.stop_marked(self._marks[proc])
+
+    def threads(self, name: str) -> dict[tuple[int, int], str]:
+        """The state of every thread of the node, as `pause` finds them: its process group's, its
+        descendants' and what carries its mark: (pid, tid) -> state letter (proc(5))."""
+        proc = self.procs[name]
+        pids = {*process_group.members(proc.pid), *process_group.tree(proc.pid)}
+        pids |= set(process_tree.marked(self._marks[proc]))
+        return process_group.threads_of(sorted(pids))
 
     def resume(self, name: str) -> None:
-        """SIGCONT to the node's process group; returns once no thread of it is stopped."""
-        process_group.cont(self.procs[name].pid)
+        """SIGCONT to what `pause` stopped; returns once no thread of it is stopped."""
+        proc = self.procs[name]
+        process_tree.cont_marked(self._marks[proc])
+        process_group.cont_tree(proc.pid)
+        process_group.cont(proc.pid)
 
     def running(self) -> list[str]:
         return sorted(n for n, p in self.procs.items() if p.poll() is None)
@@ -250,6 +268,8 @@ class Processes:
     def stop(self, grace: float = 1.0, sig: int = signal.SIGTERM) -> None:
         """End every process: SIGCONT (a paused one cannot act on `sig`), `sig` (SIGTERM), then
         SIGKILL for any still there after `grace` seconds."""
+        # each node's descendants, held before `sig` ends their parent (process_tree.hold)
+        held = {proc: process_tree.hold(proc) for proc in self.procs.values()}
         for proc in self.procs.values():
             if proc.poll() is None:
                 process_group.signal_all(proc.pid, signal.SIGCONT)
@@ -258,7 +278,8 @@ class Processes:
         for proc in self.procs.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            self.end(proc)  # what is left of the node: its first process or others
+            # what is left of the node: its first process or others
+            process_tree.end(proc, self._marks[proc], held=held[proc])
         for log in self._logs:
             log.close()
         self._logs.clear()

@@ -78,6 +78,11 @@ def thread_states(pgid: int) -> dict[tuple[int, int], str]:
     return _states(members(pgid))
 
 
+def threads_of(pids: list[int]) -> dict[tuple[int, int], str]:
+    """The state letter of every thread of the processes `pids`: (pid, tid) -> state."""
+    return _states(pids)
+
+
 def _states(pids: list[int]) -> dict[tuple[int, int], str]:
     states: dict[tuple[int, int], str] = {}
     for pid in pids:

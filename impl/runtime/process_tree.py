@@ -34,6 +34,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,8 +87,8 @@ def marked(mark: str) -> list[int]:
     ]
 
 
-def _kill(pid: int, needle: bytes) -> None:
-    """SIGKILL `pid` if it still carries the mark: the pidfd holds the process it was opened on,
+def _send(pid: int, needle: bytes, sig: int = signal.SIGKILL) -> None:
+    """`sig` to `pid` if it still carries the mark: the pidfd holds the process it was opened on,
     so a pid freed and taken by another process between the look and the signal is not hit."""
     try:
         fd = os.pidfd_open(pid)
@@ -96,9 +97,42 @@ def _kill(pid: int, needle: bytes) -> None:
     try:
         if _carries(pid, needle):
             with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
+                signal.pidfd_send_signal(fd, sig)
     finally:
         os.close(fd)
+
+
+def _signal_until(mark: str, sig: int, done: Callable[[str], bool], wait: float) -> None:
+    """`sig` to every process that carries `mark`, again to those with a thread not yet `done`
+    (one may have forked meanwhile), until every thread of every one is; ImplError after
+    `wait` s."""
+    needle = b"\0" + mark.encode("ascii") + b"="
+    deadline = time.monotonic() + wait
+    pause = 0.0005
+    while True:
+        states = process_group.threads_of(marked(mark))
+        behind = sorted({pid for (pid, _), v in states.items() if not done(v)})
+        if not behind:
+            return
+        if time.monotonic() > deadline:
+            raise ImplError(f"{len(behind)} processes marked {mark} not signalled after {wait:g} s")
+        for pid in behind:
+            _send(pid, needle, sig)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
+def stop_marked(mark: str, wait: float = WAIT) -> None:
+    """SIGSTOP every process that carries `mark`, in whatever group or session it moved to (a
+    server's workers that left with `setsid`: PostgreSQL's backends); return once every thread
+    of them is stopped or has ended."""
+    stopped = process_group.STOPPED | process_group.GONE
+    _signal_until(mark, signal.SIGSTOP, lambda v: v in stopped, wait)
+
+
+def cont_marked(mark: str, wait: float = WAIT) -> None:
+    """SIGCONT every process that carries `mark`; return once none of their threads is stopped."""
+    _signal_until(mark, signal.SIGCONT, lambda v: v not in process_group.STOPPED, wait)
 
 
 def kill_marked(mark: str, wait: float = WAIT) -> list[int]:
@@ -112,7 +146,7 @@ def kill_marked(mark: str, wait: float = WAIT) -> list[int]:
         if time.monotonic() > deadline:
             raise ImplError(f"{len(found)} processes marked {mark} alive after {wait:g} s")
         for pid in found:
-            _kill(pid, needle)
+            _send(pid, needle)
         killed.update(found)
         time.sleep(pause)
         pause = min(pause * 2, 0.01)
@@ -125,15 +159,54 @@ def left(proc: subprocess.Popen[bytes], mark: str) -> list[int]:
     return sorted((set(process_group.live(proc.pid)) | set(marked(mark))) - {proc.pid})
 
 
-def end(proc: subprocess.Popen[bytes], mark: str, wait: float = WAIT) -> None:
-    """SIGKILL `proc`'s process group and every process that carries `mark`, then reap `proc`
-    (killing it alone if neither reached it: a child in another group). The group is signalled
-    before `proc` is reaped, while its id cannot belong to another process (process_group.kill)."""
-    process_group.kill(proc.pid, wait, reaped=proc.returncode is not None)
-    kill_marked(mark, wait)
+def end(
+    proc: subprocess.Popen[bytes], mark: str, wait: float = WAIT, held: list[int] | None = None
+) -> None:
+    """SIGKILL `proc`'s process group, every process that carries `mark` and every descendant
+    `proc` had (in any session, with or without the mark: PostgreSQL's backends overwrite their
+    environment with their process title), then reap `proc` (killing it alone if none of these
+    reached it). The descendants are held by pidfds opened before anything is killed, while
+    their parents' pids still name them (a process whose parent dies is given to another), here
+    or by the caller before it signalled `proc` (`held`, which this closes); the group is signalled before `proc` is reaped, while its id cannot belong to another process
+    (process_group.kill)."""
+    held = hold(proc) if held is None else held
+    try:
+        process_group.kill(proc.pid, wait, reaped=proc.returncode is not None)
+        kill_marked(mark, wait)
+        _kill_held(held, wait)
+    finally:
+        for fd in held:
+            os.close(fd)
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+
+
+def hold(proc: subprocess.Popen[bytes]) -> list[int]:
+    """pidfds of `proc`'s descendants now (none once `proc` is reaped: its pid may be another's)."""
+    if proc.returncode is not None:
+        return []
+    fds = []
+    for pid in process_group.tree(proc.pid):
+        if pid != proc.pid:
+            with contextlib.suppress(OSError):  # gone meanwhile
+                fds.append(os.pidfd_open(pid))
+    return fds
+
+
+def _kill_held(fds: list[int], wait: float) -> None:
+    """SIGKILL each process held; return once each has ended (its pidfd readable, pidfd_open(2))
+    or `wait` s have passed (ImplError)."""
+    for fd in fds:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    left = list(fds)
+    while left:
+        readable, _, _ = select.select(left, [], [], max(0.0, deadline - time.monotonic()))
+        if not readable:
+            raise ImplError(f"{len(left)} processes a node started alive {wait:g} s after SIGKILL")
+        left = [fd for fd in left if fd not in readable]
 
 
 def exits_within(proc: subprocess.Popen[bytes], limit: float) -> bool:
