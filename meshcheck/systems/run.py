@@ -86,6 +86,7 @@ from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
+from meshcheck.traces.history import stream_models
 from meshcheck.traces.history.losses import Account
 
 Progress = Callable[[str], None]
@@ -651,10 +652,7 @@ def _check(
             note = f"documented: {said}\n" if said else ""
             (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
     elif options.workload == "stream":
-        found, report = stream_history.verdict(folder / "history.jsonl")
-        if found.holds is False:
-            (folder / "anomaly.txt").write_text(report, encoding="utf-8")
-        safety = (found, *_kept("stream", folder))
+        safety = (*_stream(folder / "history.jsonl", promised), *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
@@ -710,6 +708,25 @@ def _check(
             _partial_report(partial, history, verdicts), encoding="utf-8"
         )
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _stream(path: Path, promised: str) -> tuple[Verdict, ...]:
+    """The stream history's verdicts: the stream checker's own (duplicates allowed, one order,
+    nothing lost: the model stream_models.DEFAULT), or, with a promise, the promise's (the run's)
+    and the stronger models' as information (promises.streams; the promise of the checker's own
+    model keeps the check's row and mirrors it); anomaly.txt when a judged one fails."""
+    found, report = stream_history.verdict(path)
+    rows: tuple[Verdict, ...] = (found,)
+    if promised:
+        judged, said, every = promises.streams(path, promised)
+        (path.parent / "consistency.txt").write_text(every, encoding="utf-8")
+        if promised == stream_models.DEFAULT:
+            rows = (found, *judged[:-1], promises.mirror(found, promised))
+        else:
+            rows, report = judged, said
+    if any(v.holds is False and v.judged for v in rows):
+        (path.parent / "anomaly.txt").write_text(report, encoding="utf-8")
+    return rows
 
 
 def _promised(history: History, promised: str, budget: float, folder: Path) -> tuple[Verdict, ...]:
