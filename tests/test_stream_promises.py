@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from meshcheck.cli import main
 from meshcheck.cluster.checks import INFORMATION
 from meshcheck.cluster.checks import PROMISE
 from meshcheck.cluster.checks import Verdict
@@ -130,3 +131,29 @@ def test_nats_states_its_promise_and_a_model_of_no_lattice_is_one_line(tmp_path:
         load(KNOWN / "nats.toml", sets=("promises.stream=linearizable",))
     weaker = load(KNOWN / "nats.toml", sets=("promises.stream=at-least-once",))
     assert weaker.promise_for("stream", "linearizable") == "at-least-once"
+
+
+def test_the_replay_judges_the_promise_as_the_run_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`history check --model stream --consistency MODEL`, the replay of a run whose promise is
+    not the checker's own model: the same verdict as the run's promise row."""
+    path = tmp_path / "history.jsonl"
+    path.write_text(stream_history.dumps(REDELIVERED), encoding="utf-8")
+    assert stream_history.replay_command(tmp_path, "at-least-once").endswith(
+        "--model stream --consistency at-least-once"
+    )
+    assert stream_history.replay_command(tmp_path, stream_models.DEFAULT).endswith("--model stream")
+    check = ["history", "check", str(path), "--model", "stream"]
+    assert main([*check, "--consistency", "at-least-once"]) == 0
+    assert "holds: at-least-once" in capsys.readouterr().out
+    assert main([*check, "--consistency", "total-order"]) == 1
+    assert "duplicate (1)" in capsys.readouterr().out
+    assert main(check) == 0  # the checker's own model: duplicates allowed
+    capsys.readouterr()
+    assert main([*check, "--consistency", "linearizable"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "meshcheck: --consistency linearizable: not a model for stream; expected one of "
+        "total-order, ordered-at-least-once, exactly-once, at-least-once"
+    ]

@@ -210,7 +210,10 @@ def read_mode(options: RunOptions) -> str:
 
 def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
-    if options.workload == "stream":
+    if options.workload == "stream":  # as the run wrote it, with its promise
+        written = folder / "replay.txt"
+        if written.exists():
+            return written.read_text(encoding="utf-8").strip()
         return stream_history.replay_command(folder)
     if options.workload in checked.KINDS:  # with the lease's bound, from the run's plan
         return (folder / "replay.txt").read_text(encoding="utf-8").strip()
@@ -652,6 +655,8 @@ def _check(
             note = f"documented: {said}\n" if said else ""
             (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
     elif options.workload == "stream":
+        replay = stream_history.replay_command(folder, promised)
+        (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
         safety = (*_stream(folder / "history.jsonl", promised), *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)

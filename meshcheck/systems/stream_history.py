@@ -15,6 +15,7 @@ from typing import Any
 
 from meshcheck.cluster.checks import Verdict
 from meshcheck.traces.history import stream
+from meshcheck.traces.history import stream_models
 from meshcheck.traces.history.history import Op
 
 DELIVERY = "at-least-once"
@@ -45,5 +46,10 @@ def verdict(path: Path) -> tuple[Verdict, str]:
     return Verdict(CHECK, holds, detail), text
 
 
-def replay_command(folder: Path) -> str:
-    return f"meshcheck history check {shlex.quote(str(folder / 'history.jsonl'))} --model stream"
+def replay_command(folder: Path, promised: str = "") -> str:
+    """The command that checks the run's history to the run's verdict: the checker's own, or,
+    for a promised model other than the one it judges by itself, against that model."""
+    command = f"meshcheck history check {shlex.quote(str(folder / 'history.jsonl'))} --model stream"
+    if promised and promised != stream_models.DEFAULT:
+        command += f" --consistency {promised}"
+    return command

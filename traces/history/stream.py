@@ -189,7 +189,13 @@ def _order(seen: dict[str, list[Hashable]], found: events.Findings) -> None:
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
+    """The history at `path` checked as its delivery line declares, or, with `--consistency`
+    naming a stream model (`options.consistency`, stream_models.py), judged against that model."""
     name, evs = events.read(path)
     if not any("process" in e.fields for e in evs):
         raise MeshcheckError(f"{name}: the history has no operations: nothing to check")
+    model = getattr(options, "consistency", "")
+    if model in stream_models.MODELS:
+        text, holds, _ = judge(evs, name, model)
+        return text, holds
     return check(evs, name)
