@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 import attrs
 import pytest
 
+from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.systems import stream_history
 from meshcheck.systems.etcd.client import EtcdClient
 from meshcheck.systems.etcd.gateway import Gateway
 from meshcheck.systems.etcd.gateway import GatewayError
@@ -29,6 +31,7 @@ from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
 from meshcheck.systems.zookeeper.client import ZooKeeperClient
+from meshcheck.traces.history.history import Op
 from tests.test_plugin_outcomes import EXAMPLES
 from tests.test_plugin_outcomes import PATIENCE
 from tests.test_plugin_outcomes import TIMEOUT
@@ -226,3 +229,33 @@ def test_meshkv_names_the_primary_whichever_node_was_asked(tmp_path: Path) -> No
     assert [(c.status, c.served, c.leader) for c in got[:4]] == [("ok", "n1", "n1")] * 4, got
     assert got[3].output == "7"
     assert (got[4].status, got[4].served, got[4].leader) == ("fail", "n2", "n1"), got[4]
+
+
+# -- a stream's report: the lost message's line names where its publish ran -------------------------
+
+
+def test_a_lost_messages_line_names_the_server_and_the_node_asked(tmp_path: Path) -> None:
+    """The stream workload's history keeps the node asked and the one that served (as register
+    histories do), and the checker's `lost` line and the losses account name them."""
+
+    def op(process: str, f: str, value: Any, out: Any, call: float, served: str = "") -> Op:
+        return Op(process, f, value, out, call, call + 0.1, "ok", None, int(call), "n3", served)
+
+    ops = [
+        op("c1", "publish", "m1", None, 0.0, "n3"),
+        op("c2", "publish", "m2", None, 1.0, "n1"),  # asked n3, served by n1
+        op("c3", "publish", "m3", None, 2.0),  # the plug-in could not tell
+        op("n1", "read", None, ("m1",), 4.0),
+    ]
+    path = tmp_path / "history.jsonl"
+    path.write_text(stream_history.dumps(ops), encoding="utf-8")
+    verdict, report = stream_history.verdict(path)
+    assert verdict.holds is False
+    assert "m2 (published ok by c2 on n1 (asked n3), lines 4..5)" in report, report
+    assert "m3 (published ok by c3 asked n3, lines 6..7)" in report, report
+    assert "c2 published 'm2' on n1 (asked n3) (lines 4..5)" in report, report
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"node": "n3"', '"node": 3')
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(MeshcheckError, match=r'history.jsonl:2: field "node": expected the name'):
+        stream_history.verdict(path)

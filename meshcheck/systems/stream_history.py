@@ -1,8 +1,11 @@
 """The stream workload's history as the stream checker reads it (traces/history/stream.py), and
 its verdict: JSON lines, a first line declaring at-least-once delivery (a consumer whose
 acknowledgement was lost is given the message again, so duplicates are counted, not wrong), then
-each operation's invocation and completion in time order. An `info` operation has no completion
-line: nobody knows whether it took effect, which is how the checker reads an open invocation."""
+each operation's invocation and completion in time order, the invocation naming the node the
+client asked (`"node"`) and the completion the node that served it where the plug-in said
+(`"served"`), as register histories do (traces/history/jepsen.py); a lost message's line names
+them. An `info` operation has no completion line: nobody knows whether it took effect, which is
+how the checker reads an open invocation."""
 
 from __future__ import annotations
 
@@ -30,10 +33,12 @@ def dumps(ops: Sequence[Op]) -> str:
     events: list[tuple[float, int, dict[str, Any]]] = []
     for o in ops:
         base = {"process": o.process, "f": o.f}
-        events.append((o.call, 0, {**base, "type": "invoke", "value": _value(o.input)}))
+        asked = {"node": o.node} if o.node else {}
+        events.append((o.call, 0, {**base, "type": "invoke", "value": _value(o.input), **asked}))
         if o.ret != math.inf:
             out = o.output if o.f in ("consume", "read") else o.input
-            events.append((o.ret, 1, {**base, "type": o.status, "value": _value(out)}))
+            served = {"served": o.served} if o.served else {}
+            events.append((o.ret, 1, {**base, "type": o.status, "value": _value(out), **served}))
     events.sort(key=lambda e: (e[0], e[1]))
     head = json.dumps({"delivery": DELIVERY}) + "\n"
     return head + "".join(json.dumps(e) + "\n" for _, _, e in events)

@@ -78,6 +78,8 @@ def examine(evs: Sequence[events.Event], name: str) -> tuple[events.Findings, st
         else:
             body.append(e)
     calls = events.pair(body, name, ("publish", "consume", "ack", "read"))
+    for c in calls:  # the nodes named are names (a report names them): else one line, exit 2
+        events.where(c, name)
     found = events.Findings()
     published: dict[Hashable, events.Call] = {}
     for c in calls:
@@ -145,10 +147,12 @@ def examine(evs: Sequence[events.Event], name: str) -> tuple[events.Findings, st
         missing = [node for node, there in held.items() if c.status == "ok" and m not in there]
         if missing:
             nodes = ", ".join(node.removeprefix("read-back of ") for node in missing)
+            at = events.where(c, name)  # on the node that served it (asked another)
             found.add(
                 "lost",
-                f"{m} (published ok by {c.process}, {events.span(c.call, c.ret)}) is not in the "
-                f"read-back of {nodes} ({len(missing)} of {len(held)})",
+                f"{m} (published ok by {c.process}{' ' + at if at else ''}, "
+                f"{events.span(c.call, c.ret)}) is not in the read-back of {nodes} "
+                f"({len(missing)} of {len(held)})",
             )
     _order(seen, found)
     ok_publishes = sum(1 for c in published.values() if c.status == "ok")
