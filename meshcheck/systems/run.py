@@ -598,7 +598,7 @@ def _keep(
     if workload.checked is not None:
         text = workload.checked.dumps()
     elif options.workload == "stream":
-        text = stream_history.dumps(history.ops)
+        text = stream_history.dumps(history.asked())  # with the nodes asked and served
     else:
         text = jepsen.dumps(history.asked(), history_model(options))
     (folder / "history.jsonl").write_text(text, encoding="utf-8")
