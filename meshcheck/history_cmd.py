@@ -194,9 +194,17 @@ def _only_for(args: argparse.Namespace, model: str) -> None:
     and the registers' (traces/history/lattice.py's names); --clock-bound the lease checker's:
     elsewhere an error."""
     name = getattr(args, "consistency", None)
-    if name is not None and model not in TRANSACTIONAL | REGISTERS:
-        takes = ", ".join(sorted(TRANSACTIONAL | REGISTERS))
+    if name is not None and model not in TRANSACTIONAL | REGISTERS | {"stream"}:
+        takes = ", ".join(sorted(TRANSACTIONAL | REGISTERS | {"stream"}))
         raise MeshcheckError(f"--consistency: only for the models {takes}, not {model}")
+    if name is not None and model == "stream":
+        from meshcheck.traces.history import stream_models
+
+        if name not in stream_models.MODELS:
+            raise MeshcheckError(
+                f"--consistency {name}: not a model for stream; expected one of "
+                f"{', '.join(stream_models.NAMES)}"
+            )
     if name is not None and model in REGISTERS:
         from meshcheck.traces.history import lattice
 

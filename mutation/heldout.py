@@ -158,6 +158,7 @@ OWN: dict[str, tuple[str, ...]] = {
         "tests/test_exercise.py",  # the judgement of a vacuous run (meshcheck/exercise.py)
         "tests/test_systems_promises.py",  # a run judged by its promise (systems/promises.py)
         "tests/test_systems_levels.py",  # isolation levels judged as Hermitage (systems/levels.py)
+        "tests/test_stream_promises.py",  # a stream run's promise (stream_models.py)
         "tests/test_systems_run.py::test_a_run_that_held_having_done_almost_nothing_is_vacuous_and_exits_1",
         # verify's pytest run of a tiny project: a test whose every run was vacuous, its row
         "tests/test_verify_cost.py::test_a_property_test_the_stop_ended_says_so_with_its_cpu_and_runs",
@@ -213,6 +214,7 @@ OWN: dict[str, tuple[str, ...]] = {
     # the jsonl client against a server in process, the client loops against a client in memory
     "clients": (
         "tests/test_plugin_outcomes.py",
+        "tests/test_plugin_served.py",  # the node that served, as each plug-in says it
         "tests/test_systems_jsonl.py",
         "tests/test_systems_clients.py",
     ),

@@ -8,6 +8,7 @@ check shown to fail on the real system); bad input is one line and exit 2."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -100,6 +101,10 @@ def test_etcd_from_its_file_runs_as_its_own_code_path_did(
     assert "@leader" not in "".join(struck)  # the targets resolved by etcd's own status
     model = "mutex" if workload == "lock" else "kv"
     assert main(["history", "check", str(out / "history.jsonl"), "--model", model]) == 0
+    # each operation done names the member that answered it (its header's member_id)
+    lines = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    done = [e for e in lines if e.get("type") == "ok"]
+    assert done and {e.get("served") for e in done} <= {"e1", "e2", "e3"}, done[:3]
     for name in ("nemesis.txt", "latency.svg", "timeline.svg", "network.log", "cluster.json"):
         assert (out / name).stat().st_size > 0, name
     assert etcd_pids(tmp_path) == []

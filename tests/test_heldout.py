@@ -149,6 +149,7 @@ def test_the_checker_mutants_apply_and_run_the_checkers_tests_alone() -> None:
         "meshcheck.systems.run",
         "meshcheck.systems.command",
         "meshcheck.systems.promises",
+        "meshcheck.systems.system_file",  # a known file's promise, as the file states it
         "meshcheck.cluster.checks",
         "meshcheck.systems.levels",
         "meshcheck.systems.levels_run",

@@ -119,7 +119,7 @@ def test_publish_consume_ack_and_read_back_on_every_node(cluster: Cluster) -> No
             for k in range(30):
                 client = clients[k % 3]
                 done = await client.invoke(_op("publish", f"m{k}"), TIMEOUT)
-                assert done.status == "ok", done
+                assert (done.status, done.served) == ("ok", NAMES[k % 3]), done
                 seqs[f"m{k}"] = done.output
             # a retried id is dropped by the duplicate window: the same sequence, not a new one
             again = await clients[1].invoke(_op("publish", "m4"), TIMEOUT)
@@ -143,11 +143,12 @@ def test_publish_consume_ack_and_read_back_on_every_node(cluster: Cluster) -> No
                 assert consumed == in_order
             # an id this process never consumed cannot be acknowledged
             assert (await clients[0].invoke(_op("ack", "m0", "other"), TIMEOUT)).status == "fail"
-            for client in clients:
-                back = await client.invoke(_op("read"), 10.0)
-                assert (back.status, back.output) == ("ok", in_order)
+            reads = [await client.invoke(_op("read"), 10.0) for client in clients]
+            assert all((back.status, back.output) == ("ok", in_order) for back in reads)
             named = await _stream_leader(cluster)
             assert named in NAMES
+            # each read-back served by its client's server, naming the stream's leader
+            assert [(b.served, b.leader) for b in reads] == [(n, named) for n in NAMES]
             # asked first of the nodes that do not lead: still the leader's name
             order = sorted(cluster.endpoints(), key=lambda e: e.node == named)
             assert await leader(order) == named

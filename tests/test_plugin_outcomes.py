@@ -543,6 +543,7 @@ class _Nats:
         self.row = row
         self.is_connected = row.failure != "refused"
         self.is_closed = False
+        self.connected_url = None  # which server: tests/test_plugin_served.py
 
     def error(self) -> BaseException:
         if self.row.failure in ("timeout", "lost-during-commit"):

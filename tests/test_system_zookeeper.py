@@ -149,6 +149,10 @@ def test_registers_through_versioned_set_data(ensemble: Ensemble) -> None:
         ("ok", None), ("ok", None), ("ok", "1"), ("ok", None), ("fail", None), ("ok", "2"),
         ("ok", None), ("fail", None), ("ok", None), ("ok", "7"), ("ok", None), ("ok", "8"),
     ]  # fmt: skip
+    # the server of each client's session answered each operation done (a refused cas: no name)
+    assert [c.served for c in done] == [
+        "z1", "z1", "z2", "z2", None, "z1", "z1", None, "z2", "z1", "z3", "z3",
+    ]  # fmt: skip
 
 
 def test_concurrent_cas_increments_lose_no_update(ensemble: Ensemble) -> None:

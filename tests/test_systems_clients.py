@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
+from meshcheck.systems.run import RunOptions
+from meshcheck.systems.run import _keep
 from meshcheck.systems.workloads import Workload
 
 ENDPOINTS = [Endpoint(f"e{i}", "127.0.0.1", 1000 + i) for i in (1, 2, 3)]
@@ -264,3 +267,24 @@ def test_lock_moves_on_a_failed_acquire_and_changes_process_after_a_lost_release
     assert [(n, p, f) for n, p, f, _ in ops[2:4]] == [
         ("e1", "c1.1.0", "revoke"), ("e2", "c1.1.1", "acquire"),
     ]  # fmt: skip
+
+
+def test_a_stream_runs_history_file_keeps_the_node_asked_and_the_node_that_served(
+    tmp_path: Path,
+) -> None:
+    """The run's history.jsonl of a stream (run.py `_keep`): each invocation names the node its
+    client asked, each completion the node the plug-in says served it (a read-back names none)."""
+
+    def stream(op: Invocation) -> Completion:
+        if op.f == "read":
+            return Completion("ok", ["m1"])
+        return Completion("ok", ["m1"] if op.f == "consume" else 1, served="e3")
+
+    w, _ = drive("stream", stream, until=0.01)
+    _keep(None, RunOptions(workload="stream"), tmp_path, w, [])  # type: ignore[arg-type]
+    lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    invoked = {e["node"] for e in lines if e.get("type") == "invoke"}
+    assert invoked == {"e1", "e2", "e3"}, lines[:4]
+    served = [(e["f"], e.get("served")) for e in lines if e.get("type") == "ok"]
+    assert {s for f, s in served if f != "read"} == {"e3"}
+    assert [s for f, s in served if f == "read"] == [None] * 3

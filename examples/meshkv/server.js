@@ -279,7 +279,12 @@ function lines(sock, onLine, onBad) {
 
 function send(sock, obj) { if (sock && !sock.destroyed) sock.write(JSON.stringify({ ...obj, clock }) + '\n'); }
 
-function answer(sock, id, type, rest) { if (!sock.destroyed) sock.write(JSON.stringify({ id, type, ...rest }) + '\n'); }
+// Every answer names the node that served it and the primary (the jsonl client's `served` and
+// `leader`): this node, unless `rest` says otherwise (a follower relays the primary's, and names
+// none where nobody knows who did it).
+function answer(sock, id, type, rest) {
+  if (!sock.destroyed) sock.write(JSON.stringify({ id, type, served: opts.me.name, leader: PRIMARY.name, ...rest }) + '\n');
+}
 
 // ---------------------------------------------------------------- the primary
 
@@ -511,11 +516,15 @@ function followerClient(client) {
     upstream.on('connect', () => { upstream.ready = true; });
     upstream.on('error', () => {});
     upstream.on('close', () => {
-      for (const [id, f] of waiting) answer(client, id, f === 'read' ? 'fail' : 'info', { error: 'lost the primary' });
+      for (const [id, f] of waiting) answer(client, id, f === 'read' ? 'fail' : 'info', { error: 'lost the primary', served: undefined });
       waiting.clear();
       upstream = null;
     });
-    lines(upstream, (m) => { waiting.delete(m.id); answer(client, m.id, m.type, m.type === 'ok' ? { value: m.value } : { error: m.error }); });
+    lines(upstream, (m) => {
+      waiting.delete(m.id);
+      const said = { served: m.served, leader: m.leader }; // the primary's: it served the request
+      answer(client, m.id, m.type, m.type === 'ok' ? { value: m.value, ...said } : { error: m.error, ...said });
+    });
   };
   return (req) => {
     if (BUG === 'follower-reads' && req.f === 'read') {

@@ -28,6 +28,14 @@ checks before it writes a request; one whose connection goes while it awaits the
 out), or could not be made (`refused`); `info` for a timeout or any answer that leaves the effect
 unknown (`error`: JetStream's APIError). A consume or a read changes no message: `fail` whatever
 stopped it.
+
+Who served an operation: the server the connection is on (nats-py's `connected_url`, the one
+server this client dials, reconnection off), which answered it: the client's requests go to it,
+and JetStream's answers come back through it (a publish is stored by the stream's leader and its
+replicas, whichever server took it). An `ok` operation names that server's node as `served`; one
+without an answer names none and the report says the node asked. A `read` also names the stream's
+leader, as the stream info it starts with says (`cluster.leader`); the other verbs do not ask it
+(a stream info beside each publish).
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import nats
 import nats.errors
 import nats.js.errors
@@ -218,6 +227,20 @@ class NatsClient:
         return True
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
+        done = await self._invoke(op, timeout)
+        server = self._server() if done.status == "ok" else None
+        return attrs.evolve(done, served=server) if server else done
+
+    def _server(self) -> str | None:
+        """The node of the server this connection is on (nats-py's `connected_url`), None when it
+        is on none, or on a server that is not this client's endpoint."""
+        url = None if self.conn is None else self.conn.connected_url
+        here = self.endpoint
+        if url is None or here is None:
+            return None
+        return here.node if (url.hostname, url.port) == (here.host, here.port) else None
+
+    async def _invoke(self, op: Invocation, timeout: float) -> Completion:
         if op.f not in VERBS:
             return Completion("fail", f"nats: no verb {op.f!r}")
         if not await self._connected(timeout):
@@ -296,7 +319,8 @@ class NatsClient:
                 return Completion("fail", f"sequence {seq}: no answer")
             if found is not NOT_FOUND:
                 got.append(found)
-        return Completion("ok", got)
+        leader = info.get("cluster", {}).get("leader")
+        return Completion("ok", got, leader=leader if isinstance(leader, str) and leader else None)
 
     async def _get(self, seq: int, timeout: float, tries: int = 3) -> Any:
         """The value at `seq` as the leader (or, direct, a replica) answers it, NOT_FOUND when

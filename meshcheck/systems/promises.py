@@ -4,7 +4,9 @@ system which promises less than linearizability holds its promise while the stro
 
 Register and cas histories are judged on the single-object lattice (traces/history/lattice.py:
 linearizable, sequential, pram, the four session guarantees), list-append and rw-register ones on
-the transactional lattice (traces/history/consistency.py, Elle's models). The promise's verdict
+the transactional lattice (traces/history/consistency.py, Elle's models), stream ones on the
+stream models (traces/history/stream_models.py: total-order, ordered-at-least-once, exactly-once,
+at-least-once, judged by the stream checker's findings). The promise's verdict
 is the run's (`Verdict.role` PROMISE); a stronger model's is shown and never judged
 (INFORMATION); the models the promise implies are not shown (they hold when it does).
 """
@@ -20,14 +22,18 @@ from meshcheck.cluster.checks import PROMISE
 from meshcheck.cluster.checks import Verdict
 from meshcheck.traces.history import checkers
 from meshcheck.traces.history import consistency
+from meshcheck.traces.history import events
 from meshcheck.traces.history import lattice
 from meshcheck.traces.history import models as history_models
+from meshcheck.traces.history import stream
+from meshcheck.traces.history import stream_models
 from meshcheck.traces.history import window
 from meshcheck.traces.history.history import Op
 
 OBJECT_WORKLOADS = ("registers", "cas")  # judged on the single-object lattice
 TXN_WORKLOADS = ("list-append", "rw-register")  # on the transactional one
-WORKLOADS = (*OBJECT_WORKLOADS, *TXN_WORKLOADS)
+STREAM_WORKLOADS = ("stream",)  # on the stream models
+WORKLOADS = (*OBJECT_WORKLOADS, *TXN_WORKLOADS, *STREAM_WORKLOADS)
 # seconds the models stronger than the one promised are searched, in all: information, not the
 # run's verdict, need not cost the run its budget ("unknown (information)" when it runs out)
 INFORMATION_BUDGET = 10.0
@@ -40,6 +46,8 @@ def models(workload: str) -> list[str]:
         return list(lattice.NAMES)
     if workload in TXN_WORKLOADS:  # those the checkers search every anomaly of
         return [n for n in consistency.names() if consistency.canonical(n) in consistency.CHECKED]
+    if workload in STREAM_WORKLOADS:
+        return list(stream_models.NAMES)
     return []
 
 
@@ -50,6 +58,8 @@ def canonical(workload: str, name: str) -> str | None:
     if workload in TXN_WORKLOADS:
         found = consistency.canonical(name)
         return found if found in consistency.CHECKED else None
+    if workload in STREAM_WORKLOADS:
+        return name if name in stream_models.MODELS else None
     return None
 
 
@@ -118,6 +128,27 @@ def transactions(model: str, path: Path, promised: str) -> tuple[tuple[Verdict, 
     shown = [judged(consistency.DEFAULT, INFORMATION)[0]] if promised != consistency.DEFAULT else []
     verdict, text = judged(promised, PROMISE)
     return (*shown, verdict), text
+
+
+def streams(path: Path, promised: str) -> tuple[tuple[Verdict, ...], str, str]:
+    """The stream history at `path` judged against `promised` (the run's verdict) by the stream
+    checker's findings, and each model stronger than it as information, strongest first; the
+    promise's report, and the report against the strongest model (every finding, each kind
+    named: consistency.txt)."""
+    name, evs = events.read(str(path))
+    text, holds, kinds = stream.judge(evs, name, promised)
+    every = stream.judge(evs, name, stream_models.NAMES[0])[0]
+    first = text.splitlines()[0].removeprefix(f"{name}: ")
+
+    def said(other: str) -> str:
+        broken = sorted(kinds & stream_models.MODELS[other])
+        return f"broken: {', '.join(broken)} (consistency.txt)" if broken else "holds"
+
+    shown = tuple(
+        Verdict(other, stream_models.holds(other, kinds), said(other), role=INFORMATION)
+        for other in stream_models.stronger(promised)
+    )
+    return (*shown, Verdict(f"{promised} (promised)", holds, first, role=PROMISE)), text, every
 
 
 def mirror(verdict: Verdict, promised: str) -> Verdict:

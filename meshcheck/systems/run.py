@@ -89,6 +89,7 @@ from meshcheck.systems.workloads import Workload
 from meshcheck.traces.history import consistency
 from meshcheck.traces.history import jepsen
 from meshcheck.traces.history import models
+from meshcheck.traces.history import stream_models
 from meshcheck.traces.history.losses import Account
 
 Progress = Callable[[str], None]
@@ -215,7 +216,10 @@ def read_mode(options: RunOptions) -> str:
 
 def replay_command(options: RunOptions, folder: Path) -> str:
     """The command that checks the run's history.jsonl as the run did, to the same verdict."""
-    if options.workload == "stream":
+    if options.workload == "stream":  # as the run wrote it, with its promise
+        written = folder / "replay.txt"
+        if written.exists():
+            return written.read_text(encoding="utf-8").strip()
         return stream_history.replay_command(folder)
     if options.workload in checked.KINDS:  # with the lease's bound, from the run's plan
         return (folder / "replay.txt").read_text(encoding="utf-8").strip()
@@ -613,7 +617,7 @@ def _keep(
     if workload.checked is not None:
         text = workload.checked.dumps()
     elif options.workload == "stream":
-        text = stream_history.dumps(history.ops)
+        text = stream_history.dumps(history.asked())  # with the nodes asked and served
     else:
         text = jepsen.dumps(history.asked(), history_model(options))
     (folder / "history.jsonl").write_text(text, encoding="utf-8")
@@ -670,10 +674,9 @@ def _check(
             note = f"documented: {said}\n" if said else ""
             (folder / "anomaly.txt").write_text(report + note, encoding="utf-8")
     elif options.workload == "stream":
-        found, report = stream_history.verdict(folder / "history.jsonl")
-        if found.holds is False:
-            (folder / "anomaly.txt").write_text(report, encoding="utf-8")
-        safety = (found, *_kept("stream", folder))
+        replay = stream_history.replay_command(folder, promised)
+        (folder / "replay.txt").write_text(replay + "\n", encoding="utf-8")
+        safety = (*_stream(folder / "history.jsonl", promised), *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
@@ -734,6 +737,25 @@ def _check(
             _partial_report(partial, history, verdicts), encoding="utf-8"
         )
     return Outcome(options, history, tuple(verdicts), tuple(plan), tuple(struck), seconds)
+
+
+def _stream(path: Path, promised: str) -> tuple[Verdict, ...]:
+    """The stream history's verdicts: the stream checker's own (duplicates allowed, one order,
+    nothing lost: the model stream_models.DEFAULT), or, with a promise, the promise's (the run's)
+    and the stronger models' as information (promises.streams; the promise of the checker's own
+    model keeps the check's row and mirrors it); anomaly.txt when a judged one fails."""
+    found, report = stream_history.verdict(path)
+    rows: tuple[Verdict, ...] = (found,)
+    if promised:
+        judged, said, every = promises.streams(path, promised)
+        (path.parent / "consistency.txt").write_text(every, encoding="utf-8")
+        if promised == stream_models.DEFAULT:
+            rows = (found, *judged[:-1], promises.mirror(found, promised))
+        else:
+            rows, report = judged, said
+    if any(v.holds is False and v.judged for v in rows):
+        (path.parent / "anomaly.txt").write_text(report, encoding="utf-8")
+    return rows
 
 
 def _promised(history: History, promised: str, budget: float, folder: Path) -> tuple[Verdict, ...]:

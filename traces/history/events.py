@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from meshcheck.impl.base.errors import MeshcheckError
+from meshcheck.traces.history import history
 from meshcheck.traces.history import reader
 
 
@@ -48,10 +49,13 @@ class Call:
     ret: float
     status: str
     event: Event
+    # the completion's own object (None: the file ends first), for what only it says, such as
+    # the node that served the operation (`"served"`)
+    done: Event | None = None
 
 
 # a Call's fields but its index (its place in invocation order, known once all are sorted)
-_Fields = tuple[Hashable, str, Any, Any, float, float, str, Event]
+_Fields = tuple[Hashable, str, Any, Any, float, float, str, Event, Event | None]
 
 
 def read(path: str | Path) -> tuple[str, list[Event]]:
@@ -117,11 +121,11 @@ def pair(events: Sequence[Event], name: str, fs: Sequence[str]) -> list[Call]:
         invoked = start.fields.get("value")
         value = fields.get("value") if kind == "ok" else invoked
         ret = math.inf if kind == "info" else e.line
-        done.append((process, f, invoked, value, start.line, ret, kind, start))
+        done.append((process, f, invoked, value, start.line, ret, kind, start, e))
     for start, f in running.values():
         value = start.fields.get("value")
         process = hashable(start.fields["process"])
-        done.append((process, f, value, value, start.line, math.inf, "info", start))
+        done.append((process, f, value, value, start.line, math.inf, "info", start, None))
     done.sort(key=lambda c: c[4])  # stable: calls at one time keep the order they were found in
     return [Call(i, *c) for i, c in enumerate(done)]
 
@@ -137,7 +141,21 @@ def _alone(e: Event, name: str, fs: Sequence[str]) -> _Fields:
         raise e.bad(name, "f", "expected " + " or ".join(fs))
     value = e.fields.get("value")
     ret = math.inf if kind == "info" else e.line
-    return (f"(line {int(e.line)})", f, value, value, 0.0, ret, kind, e)
+    return (f"(line {int(e.line)})", f, value, value, 0.0, ret, kind, e, e)
+
+
+def where(c: Call, name: str) -> str:
+    """Where a call ran, in history.where's words (`on n1 (asked n3)`): the node its invocation
+    asked (`"node"`) and the node its completion says served it (`"served"`); "" when the file
+    names neither (histories of other tools)."""
+    node = c.event.fields.get("node", "")
+    if not isinstance(node, str):
+        raise c.event.bad(name, "node", "expected the name of the node asked")
+    served = "" if c.done is None else c.done.fields.get("served", "")
+    if not isinstance(served, str):
+        assert c.done is not None
+        raise c.done.bad(name, "served", "expected the name of the node that served it")
+    return history.place(served, node)
 
 
 def span(call: float, ret: float) -> str:

@@ -71,9 +71,14 @@ def where(o: Op) -> str:
     """Where an operation ran, as every report says it (Jepsen users read "on r3" as "served by
     r3"): `on r1` for the node that served it, `on r1 (asked r3)` when the client asked another,
     `asked r3` when only the node asked is known, empty when neither is."""
-    if o.served:
-        return f"on {o.served}" + (f" (asked {o.node})" if o.node and o.node != o.served else "")
-    return f"asked {o.node}" if o.node else ""
+    return place(o.served, o.node)
+
+
+def place(served: str, node: str) -> str:
+    """`where`'s words for the node that `served` and the `node` asked (either may be "")."""
+    if served:
+        return f"on {served}" + (f" (asked {node})" if node and node != served else "")
+    return f"asked {node}" if node else ""
 
 
 def op(

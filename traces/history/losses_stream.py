@@ -137,9 +137,10 @@ def account(found: Losses) -> losses.Account:
     def lost(x: Lost) -> str:
         p = x.publish
         nodes = ", ".join(map(str, x.missing))
+        at = events.where(p, "the history")  # the stream checker read the file's name first
         return (
-            f"{p.process} published {p.invoked!r} ({_span(p)}); not in the read-back of {nodes} "
-            f"({len(x.missing)} of {x.of})"
+            f"{p.process} published {p.invoked!r}{' ' + at if at else ''} ({_span(p)}); not in "
+            f"the read-back of {nodes} ({len(x.missing)} of {x.of})"
         )
 
     def unexpected(x: Seen) -> str:

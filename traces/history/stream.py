@@ -30,6 +30,7 @@ from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import events
 from meshcheck.traces.history import losses_stream
+from meshcheck.traces.history import stream_models
 from meshcheck.words import count as _n
 
 DELIVERY = ("exactly-once", "at-least-once")
@@ -44,6 +45,29 @@ def _ids(c: events.Call, name: str, value: Any) -> list[Hashable]:
 
 
 def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
+    """The history judged as its delivery declares: duplicates allowed under at-least-once."""
+    found, delivery, what, account = examine(evs, name)
+    allowed = ("duplicate",) if delivery == "at-least-once" else ()
+    text = found.render(name, f"stream, {delivery}, {what}", "holds: one order, nothing lost",
+                        allowed=allowed)  # fmt: skip
+    return text + account, found.holds(allowed)
+
+
+def judge(evs: Sequence[events.Event], name: str, model: str) -> tuple[str, bool, set[str]]:
+    """The history judged against a model of stream_models.py (whatever its delivery line
+    declares): the report, whether it holds, and the kinds of finding the checker found (what
+    the other models are judged by, stream_models.holds)."""
+    found, _, what, account = examine(evs, name)
+    allowed = tuple(k for k in found.by_kind if k not in stream_models.MODELS[model])
+    text = found.render(name, f"stream, judged as {model}, {what}", f"holds: {model}",
+                        allowed=allowed)  # fmt: skip
+    return text + account, found.holds(allowed), set(found.by_kind)
+
+
+def examine(evs: Sequence[events.Event], name: str) -> tuple[events.Findings, str, str, str]:
+    """What the checker finds in the history (the module's docstring), every kind whatever the
+    delivery declared: the findings, the delivery declared, what was checked (its publishes,
+    consumers and read-backs, said) and the account of the losses."""
     delivery = "exactly-once"
     body = []
     for e in evs:
@@ -54,6 +78,8 @@ def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
         else:
             body.append(e)
     calls = events.pair(body, name, ("publish", "consume", "ack", "read"))
+    for c in calls:  # the nodes named are names (a report names them): else one line, exit 2
+        events.where(c, name)
     found = events.Findings()
     published: dict[Hashable, events.Call] = {}
     for c in calls:
@@ -121,23 +147,23 @@ def check(evs: Sequence[events.Event], name: str) -> tuple[str, bool]:
         missing = [node for node, there in held.items() if c.status == "ok" and m not in there]
         if missing:
             nodes = ", ".join(node.removeprefix("read-back of ") for node in missing)
+            at = events.where(c, name)  # on the node that served it (asked another)
             found.add(
                 "lost",
-                f"{m} (published ok by {c.process}, {events.span(c.call, c.ret)}) is not in the "
-                f"read-back of {nodes} ({len(missing)} of {len(held)})",
+                f"{m} (published ok by {c.process}{' ' + at if at else ''}, "
+                f"{events.span(c.call, c.ret)}) is not in the read-back of {nodes} "
+                f"({len(missing)} of {len(held)})",
             )
     _order(seen, found)
     ok_publishes = sum(1 for c in published.values() if c.status == "ok")
     what = (
-        f"stream, {delivery}, {_n(len(published), 'publish', 'publishes', commas=True)} "
+        f"{_n(len(published), 'publish', 'publishes', commas=True)} "
         f"({ok_publishes:,} ok), {_n(len(seen) - len(reads), 'consumer')}, "
         f"{_n(len(reads), 'read-back')}"
         + ("" if reads else ": no read-back, so loss is not checked")
     )
-    allowed = ("duplicate",) if delivery == "at-least-once" else ()
-    text = found.render(name, what, "holds: one order, nothing lost", allowed=allowed)
     account = losses_stream.render(losses_stream.count(calls))  # the same losses, counted
-    return text + account, found.holds(allowed)
+    return found, delivery, what, account
 
 
 def _order(seen: dict[str, list[Hashable]], found: events.Findings) -> None:
@@ -167,7 +193,13 @@ def _order(seen: dict[str, list[Hashable]], found: events.Findings) -> None:
 
 
 def run(path: str, options: Any) -> tuple[str, bool]:
+    """The history at `path` checked as its delivery line declares, or, with `--consistency`
+    naming a stream model (`options.consistency`, stream_models.py), judged against that model."""
     name, evs = events.read(path)
     if not any("process" in e.fields for e in evs):
         raise MeshcheckError(f"{name}: the history has no operations: nothing to check")
+    model = getattr(options, "consistency", "")
+    if model in stream_models.MODELS:
+        text, holds, _ = judge(evs, name, model)
+        return text, holds
     return check(evs, name)

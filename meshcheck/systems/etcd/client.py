@@ -31,13 +31,24 @@ requests may have written with an earlier one). So a read's, or a read-only tran
 `fail` (it changed nothing) and a write's, cas's, lock's or writing transaction's `info`, never
 `fail`; a cas whose compare failed is `rejected`, `fail`. A lease that could not be granted makes
 the acquire `fail` (nothing was taken: a lease is no lock).
+
+Who served an operation: the member whose answer's header names it (`header.member_id`, the
+member the gateway's connection reaches, which hands a write to the Raft leader and answers it),
+by the name the cluster's member list gives that ID (etcd's `--name`, the node's name in the
+system file), asked once per client. An operation no member answered (a transport error before
+any answer, an error answer, which carries no header; a watch, on a connection of its own) names
+none: the report says the node asked. The leader is not asked per operation (a status request
+beside each one): `leader` is left to the nemesis's sampling (`leader` below).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
+
+import attrs
 
 from meshcheck.systems.etcd import appends
 from meshcheck.systems.etcd.gateway import Gateway
@@ -68,6 +79,7 @@ class EtcdClient:
         self._endpoint: Endpoint | None = None
         self._leases: dict[str, str] = {}  # token -> its lease
         self._keys: dict[str, str] = {}  # token -> the key that holds the lock for it
+        self._names: dict[str, str] = {}  # member ID (hex) -> its name, from the member list
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         await self.close()
@@ -81,6 +93,23 @@ class EtcdClient:
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
         g = self._gateway
         assert g is not None, "invoke before open"
+        g.member = ""
+        done = await self._invoke(g, op, timeout)
+        served = await self._served(g, timeout)
+        return attrs.evolve(done, served=served) if served else done
+
+    async def _served(self, g: Gateway, timeout: float) -> str | None:
+        """The name of the member that answered the operation's last request (None: none did),
+        the member list asked the first time an ID is met (its failure leaves the name unknown)."""
+        member = g.member
+        if not member:
+            return None
+        if member not in self._names:
+            with contextlib.suppress(GatewayError, *TRANSPORT):
+                self._names.update(await g.members(min(timeout, 1.0)))
+        return self._names.get(member)
+
+    async def _invoke(self, g: Gateway, op: Invocation, timeout: float) -> Completion:
         key = str(op.key)
         try:
             if op.f == "read":

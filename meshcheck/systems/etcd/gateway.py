@@ -37,19 +37,26 @@ class Gateway:
         self.address = address
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        # the member that answered the last request, as its answer's header says (its ID in
+        # hex); "" when no answer named one since `member` was last cleared
+        self.member = ""
 
     async def post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         """POST `body` to `path`; the JSON answer. The connection is dropped after any failure
         (the next request opens a new one)."""
         try:
             async with asyncio.timeout(timeout):
-                return await self._post(path, body)
+                answer = await self._post(path, body)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as e:
             await self.close()  # the member closed the connection mid-answer (it was killed)
             raise ConnectionError(f"{self.address[0]}:{self.address[1]}: {e}") from None
         except BaseException:
             await self.close()
             raise
+        member = answer.get("header", {}).get("member_id")
+        if member is not None:
+            self.member = _hex(str(member))
+        return answer
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self._writer is None or self._writer.is_closing():
@@ -194,6 +201,16 @@ class Gateway:
         answer = await self.post("/v3/maintenance/status", {}, timeout)
         header = answer.get("header", {})
         return _hex(header.get("member_id", "0")), _hex(answer.get("leader", "0"))
+
+    async def members(self, timeout: float) -> dict[str, str]:
+        """Each member's ID (in hex, as `member` and `status` write it) and its name (etcd's
+        `--name`, the node's name in the system file), as the member list says."""
+        answer = await self.post("/v3/cluster/member/list", {}, timeout)
+        return {
+            _hex(str(m["ID"])): str(m["name"])
+            for m in answer.get("members", [])
+            if m.get("name") and "ID" in m
+        }
 
 
 def _hex(decimal: str) -> str:

@@ -31,7 +31,15 @@ never sent because the client is closed or the read before it failed, a lock not
 deadline after kazoo withdrew its znode); info when it may have (a lost connection, kazoo's
 ConnectionLoss; an expired session or any other error of kazoo's; no answer in time). Kazoo holds a
 request made without a connection and sends it once it has one: a refused connection is no answer
-in time, not a request that never left."""
+in time, not a request that never left.
+
+Who served an operation: the server of the session, the one kazoo was given, which answered it (a
+follower hands a write to the leader and answers when it has applied it; a read it answers from
+its own copy). Kazoo keeps that server's address and no other (it has no public accessor of the
+connected peer, and needs none with one host), so an `ok` operation names the endpoint's node as
+`served`; one that got no answer, or was refused, names none and the report says the node asked.
+The leader is not asked per operation (`srvr` on a connection of its own beside each one): the
+nemesis samples it (four_letter.py)."""
 
 from __future__ import annotations
 
@@ -41,6 +49,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError
 from kazoo.exceptions import ConnectionLoss
@@ -99,6 +108,7 @@ class ZooKeeperClient:
         self._root = str(settings.options.get("root", ROOT)).rstrip("/")
         self._session = float(settings.options.get("session_timeout", SESSION))
         self._kz: Any = None
+        self._node: str | None = None  # the node of the session's one server
         self._pool: ThreadPoolExecutor | None = None
         self._locks: dict[Any, Any] = {}
         self._fenced = str(settings.options.get("broken", "")) != "unfenced"
@@ -109,6 +119,7 @@ class ZooKeeperClient:
         server only; until it has a session every invocation times out (a read fails, anything
         else is info)."""
         await self.close()
+        self._node = endpoint.node
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="zookeeper-client")
         self._kz = KazooClient(
             hosts=f"{endpoint.host}:{endpoint.port}",
@@ -133,6 +144,12 @@ class ZooKeeperClient:
             pool.shutdown(wait=False)
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
+        done = await self._invoke(op, timeout)
+        if done.status == "ok" and self._node is not None:  # the session's server answered
+            return attrs.evolve(done, served=self._node)
+        return done
+
+    async def _invoke(self, op: Invocation, timeout: float) -> Completion:
         if self._kz is None:  # never opened, or closed: nothing was sent
             return Completion(outcome("lost-before-send", writes=op.f != "read"))
         if op.f == "read":
