@@ -9,7 +9,8 @@ paid in the set-up of the file's first test, which is where the file's figure sh
 and `python -m tests.cost_profile path` sums them per file, heaviest first, as one table.
 `python -m tests.cost_profile path --order [N]` prints instead the N files (40 unless given) that
 held a worker longest (wall seconds), longest first, one path a line: tests/heavy_first.txt, the
-order tests/conftest.py hands the files out in.
+order tests/conftest.py hands the files out in. Below the table, when each xdist worker ended and
+the tail, the seconds the last one ran alone: what a better order can win back.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ def _record(item: pytest.Item, phase: str, wall: float, cpu: float) -> None:
     target = os.environ.get("MESHCHECK_TEST_COST")
     if not target:
         return
-    line = {"test": item.nodeid, "phase": phase, "wall": round(wall, 4), "cpu": round(cpu, 4)}
+    line = {
+        "test": item.nodeid,
+        "phase": phase,
+        "wall": round(wall, 4),
+        "cpu": round(cpu, 4),
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),  # xdist's gw0, gw1, ...
+        "end": round(time.time(), 3),  # when the phase ended, for the workers' ends
+    }
     with open(target, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
 
@@ -73,6 +81,24 @@ def _files(path: Path) -> dict[str, list[float]]:
         if row["phase"] == "call":
             files[name][2] += 1
     return files
+
+
+def workers(path: Path) -> str:
+    """When each worker ended, from the first test's start, and the tail: how long the last one
+    ran alone after the one before it ended ("" for a file without the workers recorded)."""
+    rows = [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines()]
+    if not rows or any("worker" not in r or "end" not in r for r in rows):
+        return ""
+    began = min(r["end"] - r["wall"] for r in rows)
+    ends: dict[str, float] = {}
+    busy: dict[str, float] = defaultdict(float)
+    for r in rows:
+        ends[r["worker"]] = max(ends.get(r["worker"], 0.0), r["end"] - began)
+        busy[r["worker"]] += r["wall"]
+    said = ", ".join(f"{w} busy {busy[w]:.1f} s, ended at {ends[w]:.1f} s" for w in sorted(ends))
+    last = sorted(ends.values())
+    tail = last[-1] - last[-2] if len(last) > 1 else 0.0
+    return f"workers: {said}; the tail, one worker alone: {tail:.1f} s"
 
 
 def order(path: Path, top: int) -> str:
@@ -116,7 +142,13 @@ def main(argv: list[str]) -> int:
         return 2
     top = int(rest[0]) if rest else 40
     try:
-        print(order(Path(argv[0]), top) if ordering else summarise(Path(argv[0]), top))
+        if ordering:
+            print(order(Path(argv[0]), top))
+        else:
+            print(summarise(Path(argv[0]), top))
+            ends = workers(Path(argv[0]))
+            if ends:
+                print(ends)
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
         print(f"{argv[0]}: not a cost file of this plug-in ({type(exc).__name__})", file=sys.stderr)
         return 2
