@@ -3,6 +3,7 @@
 heaviest first (`pytest_collection_modifyitems`)."""
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -14,40 +15,13 @@ from tests import moved
 # them (the Makefile passes --no-loadscope-reorder, whose default puts the files with the most tests
 # first and so the few long single tests last, where one worker runs them alone while the other
 # waits): the files measured heaviest first, longest first, then the rest with the most tests
-# first. Longest processing time first keeps the two workers' ends close. The list is the files
-# of the slowest tests of `make test PYTEST_FLAGS=--durations=120` (2026-11-27), heaviest first;
-# a file missing from it only runs later, never differently.
-HEAVY_FIRST = (
-    "tests/test_tutorials_processes.py",
-    "tests/test_cluster_cmd.py",
-    "tests/test_meshkv.py",
-    "tests/test_verify_fast.py",
-    "tests/test_tutorial.py",
-    "tests/test_history_differential.py",
-    "tests/test_verify_seed.py",
-    "tests/test_mutants.py",
-    "tests/test_etcd_workloads.py",
-    "tests/test_verify_cluster.py",
-    "tests/test_cluster_disk_faults.py",
-    "tests/test_cluster_zookeeper.py",
-    "tests/test_systems_run.py",
-    "tests/test_cluster_etcd.py",
-    "property_tests/pbft/test_reproposal.py",
-    "tests/test_verify.py",
-    "tests/test_plugin_raft.py",
-    "tests/test_install.py",
-    "tests/test_runtime_cluster.py",
-    "tests/test_tutorials.py",
-    "property_tests/pysyncobj/test_validation.py",
-    "tests/test_adapter_example.py",
-    "tests/test_docs_site.py",
-    "tests/test_validate_hybrid.py",
-    "tests/test_toy_protocol.py",
-    "property_tests/raft/test_lockstep.py",
-    "tests/test_raft_etcd_spec.py",
-    "property_tests/hybrid/test_free_runs.py",
-    "tests/test_lazy_fs_cluster.py",
-    "tests/test_cluster_pbft_clients.py",
+# first. Longest processing time first keeps the two workers' ends close. The list is
+# tests/heavy_first.txt, the files that held a worker longest in `make test-cost` (its command is
+# in that file); a file missing from it only runs later, never differently.
+HEAVY_FIRST = tuple(
+    line.strip()
+    for line in (Path(__file__).parent / "heavy_first.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
 )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import HEAVY_FIRST
 from tests.cost_profile import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +68,58 @@ def test_the_table_is_heaviest_first_and_bad_input_is_one_line(tmp_path: Path) -
             cwd=ROOT, capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_the_order_is_the_files_that_held_a_worker_longest(tmp_path: Path) -> None:
+    """`--order`: by wall seconds (a worker is busy for them, CPU or not), one path a line."""
+    cost = tmp_path / "cost.jsonl"
+    lines = [
+        {"test": "cpu.py::t1", "phase": "call", "wall": 2.0, "cpu": 2.0},
+        {"test": "sleeps.py::t1", "phase": "call", "wall": 3.0, "cpu": 0.1},
+        {"test": "small.py::t1", "phase": "call", "wall": 0.5, "cpu": 0.5},
+    ]
+    cost.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.cost_profile", str(cost), "--order", "2"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert out.splitlines() == ["sleeps.py", "cpu.py"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "tests.cost_profile", str(cost), "--order", "x"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+def test_every_file_of_the_order_is_a_test_file() -> None:
+    """tests/heavy_first.txt names files that exist: a file renamed or gone must leave the list,
+    or it would silently run at the end again."""
+    assert HEAVY_FIRST and len(set(HEAVY_FIRST)) == len(HEAVY_FIRST)
+    missing = [p for p in HEAVY_FIRST if not (ROOT / p).is_file()]
+    assert not missing, f"tests/heavy_first.txt names files that are not there: {missing}"
+
+
+def test_the_workers_ends_and_the_tail_are_said_below_the_table(tmp_path: Path) -> None:
+    """gw0 ends at 10 s, gw1 at 4 s: the last 6 s gw0 ran alone. A file of the old format, without
+    the workers, prints the table alone."""
+    cost = tmp_path / "cost.jsonl"
+    lines = [
+        {"test": "a.py::t1", "phase": "call", "wall": 4.0, "cpu": 4.0, "worker": "gw1", "end": 104.0},
+        {"test": "b.py::t1", "phase": "call", "wall": 2.0, "cpu": 2.0, "worker": "gw0", "end": 102.0},
+        {"test": "c.py::t1", "phase": "call", "wall": 8.0, "cpu": 1.0, "worker": "gw0", "end": 110.0},
+    ]  # fmt: skip
+    cost.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def said() -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "tests.cost_profile", str(cost)],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout.splitlines()[-1]  # fmt: skip
+
+    assert said() == (
+        "workers: gw0 busy 10.0 s, ended at 10.0 s, gw1 busy 4.0 s, ended at 4.0 s; "
+        "the tail, one worker alone: 6.0 s"
+    )
+    old = [{k: v for k, v in line.items() if k not in ("worker", "end")} for line in lines]
+    cost.write_text("".join(json.dumps(line) + "\n" for line in old))
+    assert said().startswith("| all 3 files |")

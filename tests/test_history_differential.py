@@ -1,5 +1,5 @@
 """The history checker and its smallest failing window against a brute-force oracle, for every
-history model (traces/history/models.py's MODELS), on 800 small generated concurrent histories per
+history model (traces/history/models.py's MODELS), on 400 small generated concurrent histories per
 model in `make test`, 4,000 in `make test-all`.
 
 The oracle knows nothing of the checker's search (no cache, no pruning of pending operations,
@@ -46,7 +46,7 @@ from meshcheck.traces.history.models import CasRegister
 from meshcheck.traces.history.models import Model
 from meshcheck.traces.history.models import rsm_objects
 
-EXAMPLES = 800  # histories per model in make test; make test-all also runs DEEP
+EXAMPLES = 400  # histories per model in make test; make test-all also runs DEEP
 DEEP = 4000
 SETTINGS = settings(
     max_examples=EXAMPLES,

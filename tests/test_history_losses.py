@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 import pytest
 from hypothesis import given
+from hypothesis import settings
 
 from meshcheck.cli import main
 from meshcheck.impl.base.errors import MeshcheckError
@@ -87,7 +88,7 @@ def test_keys_are_apart_and_a_cas_writes_its_new_value() -> None:
     assert [x.write.key for x in found.lost] == ["b"]
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=800)  # the differential test's count before it drew 400
 @given(register_histories(("read", "write", "cas"), ("k1", "k2")))
 def test_a_write_called_lost_leaves_the_history_no_linearization(history: list[Op]) -> None:
     if count(history).lost:
