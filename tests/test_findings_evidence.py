@@ -28,6 +28,7 @@ VERDICTS = {
     "etcd-serializable-partition": 0,  # serializable reads: monotonic reads hold
     # MariaDB Galera Cluster 10.11 (docs/findings.md): judged by the promise, repeatable read
     "galera-lost-update-one-node": 1,  # G-single on one node (innodb_snapshot_isolation OFF)
+    "galera-lost-update-two-nodes": 1,  # G-single across two nodes
     "galera-rw-register-write-skew": 1,  # G2 alone: snapshot isolation still possible
     "galera-stale-read": 1,  # strict serializable: G-single-realtime (serializable holds)
     "galera-kills-flush0": 1,  # 21 acknowledged appends lost, incompatible orders
@@ -53,6 +54,10 @@ def test_the_replay_gives_the_pages_verdict(
 # what docs/findings.md says each kept Galera history shows, beyond the exit code
 GALERA = {
     "galera-lost-update-one-node": ("ruled out: consistent-view, repeatable-read", "0 lost"),
+    "galera-lost-update-two-nodes": (
+        "T63 read la/2 without 66",
+        "appended 72 right after T58's 66",
+    ),
     "galera-rw-register-write-skew": ("strongest still possible: snapshot-isolation", "0 lost"),
     "galera-stale-read": ("serializable but not strict serializable", "5 lost"),
     "galera-kills-flush0": ("incompatible-order", "21 lost"),
