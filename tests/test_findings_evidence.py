@@ -33,6 +33,7 @@ VERDICTS = {
     "galera-stale-read": 1,  # strict serializable: G-single-realtime (serializable holds)
     "galera-kills-flush0": 1,  # 21 acknowledged appends lost, incompatible orders
     "galera-kills-flush2": 1,  # G-single; every acknowledged append kept
+    "galera-power-flush2": 1,  # a power failure of every node at FLUSH=2: 6 appends lost
 }
 
 
@@ -62,6 +63,7 @@ GALERA = {
     "galera-stale-read": ("serializable but not strict serializable", "5 lost"),
     "galera-kills-flush0": ("incompatible-order", "21 lost"),
     "galera-kills-flush2": ("G-single", "702 acknowledged, 0 lost"),
+    "galera-power-flush2": ("incompatible-order", "238 acknowledged, 6 lost"),
 }
 
 
