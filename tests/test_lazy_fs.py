@@ -5,10 +5,12 @@ harness, even one killed with SIGKILL."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -331,3 +333,44 @@ def test_a_backing_folder_it_cannot_model_is_refused_in_one_line(tmp_path: Path)
     assert not is_mounted(tmp_path / "mnt")
     with pytest.raises(LazyFsError, match="does not exist"):
         LazyMount(tmp_path / "nowhere", tmp_path / "mnt").mount()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a command as another user")
+def test_a_server_that_dropped_root_reaches_and_owns_its_files() -> None:
+    """A server run as another user (MariaDB as `mysql`) makes, writes and reopens its files with
+    O_NOATIME (Galera's gcache), which open(2) allows only a file's owner: the mount lets other
+    users in (allow_other) and shows each asker its files as its own. In a folder under /var/tmp
+    that others may pass through (pytest's own is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="meshcheck-lazyfs-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    (folder / "backing").mkdir()
+    fs = LazyMount(folder / "backing", folder / "mnt")
+    script = textwrap.dedent(f"""
+        import os
+        path = os.path.join({str(folder / "mnt")!r}, "cache")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOATIME, 0o600)
+        os.write(fd, b"x"); os.fsync(fd); os.close(fd)
+        fd = os.open(path, os.O_RDWR | os.O_NOATIME)
+        print(os.read(fd, 1).decode(), os.fstat(fd).st_uid)
+    """)
+    try:
+        fs.mount()
+        ran = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        fs.unmount()
+        shutil.rmtree(folder, ignore_errors=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["x", "65534"], ran.stdout

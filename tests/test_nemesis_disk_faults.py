@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from meshcheck.cluster import disk_faults
 from meshcheck.cluster import nemesis
 from meshcheck.cluster import strike
 from meshcheck.cluster.nemesis import LEADER
 from meshcheck.cluster.nemesis import Fault
+from meshcheck.faults.corrupt import Corruption
 from meshcheck.impl.base.errors import MeshcheckError
 
 FIVE = [f"n{k}" for k in range(1, 6)]
@@ -184,3 +189,57 @@ def test_corrupt_is_refused_where_the_checks_need_every_node_back(
 
     err = refused(["--protocol", "gossip", "--nemesis", "corrupt"], tmp_path, capsys)
     assert "--nemesis corrupt: a node that refuses its damaged state file stays down" in err
+
+
+class _Outage:
+    """Nodes whose restart after a power failure of every node is ready only once every one of
+    them is starting (a Galera node whose peers all failed waits for them), and disks that lose
+    nothing: a Barrier of the three starts, broken when they come one after another."""
+
+    durability = "journal"
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.up = set(names)
+        self.together = threading.Barrier(len(names), timeout=2.0)
+
+    def kill(self, name: str) -> None:
+        self.up.discard(name)
+
+    def start(self, name: str) -> None:
+        self.together.wait()  # BrokenBarrierError: this node never became ready
+        self.up.add(name)
+
+    def pause(self, name: str) -> None: ...
+
+    def resume(self, name: str) -> None: ...
+
+    def running(self) -> list[str]:
+        return sorted(self.up)
+
+    def tail(self, name: str, lines: int = 3) -> str:
+        return ""
+
+    def losses(self, node: str) -> list[str]:
+        return []
+
+    def power_failure(self, node: str) -> int:
+        return 0
+
+    def corrupt(self, node: str, rng: random.Random, globs: Sequence[str]) -> list[Corruption]:
+        return []
+
+
+def test_a_power_failure_of_every_node_restarts_them_together() -> None:
+    names = ("g1", "g2", "g3")
+    outage = _Outage(names)
+    said: list[str] = []
+    power, _ = disk_faults.callbacks(outage, outage, 0, (), said.append, settle=0.0)
+
+    async def fail_and_restart() -> None:
+        back = await power(Fault(0.0, "power", names, 0.1, scope="all"))
+        await back()
+
+    asyncio.run(fail_and_restart())
+    assert outage.running() == list(names), said
+    assert not [line for line in said if "did not come back" in line], said

@@ -84,10 +84,17 @@ def callbacks(
             return False
         return True
 
-    async def restart(nodes: Sequence[str], damaged: bool) -> None:
-        # one after another, as the run starts them: a process started with a `preexec_fn`
-        # (the parent-death signal, launcher.py) is not safe to fork from two threads at once
-        started = [node for node in nodes if await start(node)]
+    async def restart(nodes: Sequence[str], damaged: bool, together: bool = False) -> None:
+        # one after another: a process started with a `preexec_fn` (the parent-death signal,
+        # launcher.py) is not safe to fork from two threads at once. After a power failure of
+        # every node, together, as the run starts a wave of them (run.py) and as an outage ends:
+        # a node that waits for its peers before it is ready (a Galera node whose every peer
+        # failed rebuilds the cluster only with them, pc.recovery) never is, started alone
+        if together:
+            came = await asyncio.gather(*(start(node) for node in nodes))
+            started = [node for node, ok in zip(nodes, came, strict=True) if ok]
+        else:
+            started = [node for node in nodes if await start(node)]
         if started:  # a port that accepts a connection is not yet a node that stays up
             await asyncio.sleep(settle)
         running = set(target.running())
@@ -99,8 +106,10 @@ def callbacks(
             elif damaged:  # it read its damaged files without a complaint: say so
                 note(f"{node} came back on its damaged files")
 
-    def back(nodes: Sequence[str], damaged: bool = False) -> Callable[[], Awaitable[None]]:
-        return lambda: restart(nodes, damaged)
+    def back(
+        nodes: Sequence[str], damaged: bool = False, together: bool = False
+    ) -> Callable[[], Awaitable[None]]:
+        return lambda: restart(nodes, damaged, together)
 
     async def power(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         nodes = fault.nodes
@@ -118,7 +127,7 @@ def callbacks(
                 note(f"  {node} lost: {line}")
             if len(lines) > LOSSES_SHOWN:
                 note(f"  {node} lost: {len(lines) - LOSSES_SHOWN} more")
-        return back(nodes)
+        return back(nodes, together=fault.scope == "all")
 
     async def corrupt(fault: nemesis.Fault) -> Callable[[], Awaitable[None]]:
         nodes = fault.nodes

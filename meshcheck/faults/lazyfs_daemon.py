@@ -81,6 +81,8 @@ class LazyOperations(mfusepy.Operations):  # type: ignore[misc]
         self._ready()
 
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
+        uid, gid, _ = mfusepy.fuse_get_context()
+
         def attrs() -> dict[str, Any]:
             node = self._node(path, fh)
             kind = stat.S_IFDIR if node.is_dir else stat.S_IFREG
@@ -91,8 +93,10 @@ class LazyOperations(mfusepy.Operations):  # type: ignore[misc]
                 "st_nlink": 2 if node.is_dir else 1,
                 "st_size": size,
                 "st_blocks": (size + 511) // 512,
-                "st_uid": os.getuid(),
-                "st_gid": os.getgid(),
+                # every file is the asking process's own: a server that dropped root opens its
+                # files with O_NOATIME (Galera's gcache), which only a file's owner may (open(2))
+                "st_uid": uid,
+                "st_gid": gid,
                 "st_atime": node.mtime_ns,
                 "st_mtime": node.mtime_ns,
                 "st_ctime": node.mtime_ns,
@@ -252,6 +256,11 @@ def main(argv: list[str]) -> int:
         negative_timeout=0,
         hard_remove=True,
         use_ino=True,
+        # a server that drops root (MariaDB as `mysql`, PostgreSQL as `postgres`) reaches its data
+        # directory too: without it the kernel lets no user but the one that mounted past the
+        # mountpoint (fuse(8), allow_other; root may always ask for it). No permission is checked
+        # (no default_permissions): every file is its asker's (getattr)
+        allow_other=True,
     )
     return 0
 
