@@ -116,12 +116,15 @@ def test_g2_write_skew() -> None:
 
 
 def test_a_lost_update_is_g2_as_elle_names_it() -> None:
+    """And a lost-update, as Elle finds it beside (txn.clj `lost-update-cases`): two committed
+    transactions read one version of x, then wrote x."""
     h = [
         txn(0, 1, 2, w("x", 0)),
         txn(1, 3, 6, r("x", 0), w("x", 1)),
         txn(2, 4, 7, r("x", 0), w("x", 2)),
     ]
-    assert kinds(h, SERIAL) == {"G2"}
+    assert kinds(h, SERIAL) == {"G2", "lost-update"}
+    assert "T1, T2 each read x = 0 and then wrote x" in text(h, SERIAL)
     assert "rw x: T2 read x = 0, which T1 read too and overwrote with 1" in text(h, SERIAL)
 
 

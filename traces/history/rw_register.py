@@ -75,6 +75,7 @@ from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import losses_rw
+from meshcheck.traces.history import lost_update
 from meshcheck.traces.history import rw_edges
 from meshcheck.traces.history import rw_elimination
 from meshcheck.traces.history import rw_history
@@ -95,8 +96,30 @@ from meshcheck.traces.history.rw_history import History
 # read in the module that defines it: a test that changes one patches that module.
 CYCLES = anomalies.CYCLES
 CLASSES = anomalies.CLASSES
-SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read", "cyclic-versions")
+SINGLE = (
+    "G1a",
+    "G1b",
+    "internal",
+    "duplicate-write",
+    "garbage-read",
+    "cyclic-versions",
+    "lost-update",
+)
 KINDS = (*SINGLE, *anomalies.REPORTED)
+# Elle's anomalies it searches for whatever the version order (consistency.py `searched`): a
+# register read shows one value, so neither duplicate elements nor an incompatible order can be
+# read; the cycles are searched too when the version order is known (`Report.complete`). A read
+# of the transaction's own later write is internal, as Elle's rw-register names it (it has no
+# future-read: src/elle/rw_register.clj `op-internal-case`)
+FINDS = (
+    "G1a",
+    "G1b",
+    "internal",
+    "cyclic-versions",
+    "lost-update",
+    "duplicate-elements",
+    "incompatible-order",
+)
 CONSISTENCY = anomalies.CONSISTENCY
 SHOWN = anomalies.SHOWN  # also the pairs of versions left unordered that are shown
 ELIMINATED = rw_history.ELIMINATED
@@ -127,18 +150,42 @@ class Report(anomalies.Report):
     # the model is one a version order proves (consistency.BY_VERSION_ORDER), and the edges
     # known in every version order close no cycle of the kinds it rules out
     ordered: bool = False
+    # every key's versions are in one order in every version order: the graph is the history's
+    # dependency graph, and the cycles searched are found when present, as list-append's
+    complete: bool = False
+
+    def searched(self) -> frozenset[str]:
+        extra = lattice.edges(self.consistency)
+        return lattice.searched(FINDS, extra) if self.complete else frozenset(FINDS)
+
+    def proven(self) -> tuple[str, ...]:
+        """The serializable model of the searches' edges when a serial order was found; the
+        model checked when a version order proves it (`ordered`)."""
+        out: tuple[str, ...] = ()
+        extra = lattice.edges(self.consistency)
+        if self.order:
+            out += (SERIAL[extra],)
+        if self.serializable:
+            out += ("serializable",)
+        if self.ordered:
+            out += (self.consistency,)
+        return out
 
     @property
     def holds(self) -> bool | None:
         """Whether the model checked holds: not when an anomaly found rules it out; yes when a
         serial order was found (keeping the real-time or process order the model asks for: a
-        serializable model of the same edges, which implies it), or a version order proves it
-        (`ordered`); else undecided."""
-        if not self.holds_under():
-            return False
-        if self.order or self.ordered:
-            return True
-        return None
+        serializable model of the same edges) and that model implies it, or a version order
+        proves it (`ordered`), or the searches decide it (`complete`); else undecided."""
+        return self.status()[0]
+
+
+# the serializable model a serial order keeping the searches' edges shows
+SERIAL = {
+    None: "serializable",
+    lattice.RT_EDGES: "strict-serializable",
+    lattice.PROCESS_EDGES: "strong-session-serializable",
+}
 
 
 def check(
@@ -170,6 +217,7 @@ def check(
             for v in rt.succ[u]:
                 final.add(u, v, RT, Fact("rt"))
         final_pending = rw_elimination.propagate(final, pending, h.nodes)
+    lost_update.find(txns, "w", found, rw_edges.shown)
     covered: dict[str, set[int]] = defaultdict(set)
     rw_edges.search(serial, h.txns, False, covered, found)
     if strict:
@@ -259,6 +307,9 @@ def render(report: Report, name: str) -> str:
         unknown += f" ({shown}{' ..' if len(report.open_keys) > SHOWN else ''})"
     consistency = report.consistency.replace("-", " ")
     models = "".join(line + "\n" for line in report.models())
+    holds, why = report.status()
+    if not report.anomalies and holds is None and (report.order or report.ordered):
+        return f"{name}: {consistency} not decided ({what}): no anomaly found, but {why}\n" + models
     if not report.anomalies:
         if report.order:
             return (
@@ -288,6 +339,8 @@ def render(report: Report, name: str) -> str:
             verdict = f"{consistency} undecided, with anomalies it allows"
             if report.open_keys:
                 verdict += f" ({unknown})"
+            elif why:
+                verdict += f" ({why})"
     elif report.serializable is False:
         verdict = "not serializable"
     elif report.serializable:
