@@ -155,7 +155,7 @@ def _consistency(options: str) -> str:
 
 def run_meshcheck(
     case: Mapping[str, Any], consistency: str | None = None
-) -> tuple[bool | str, set[str]]:
+) -> tuple[bool | str | None, set[str]]:
     """meshcheck's verdict on the case's history (True: it holds; NOTHING: no transaction
     committed) and the kinds of anomaly it found."""
     name = f"elle: {case['test']}"
@@ -752,7 +752,7 @@ def _rw_consistency(options: str) -> str:
 
 def run_rw(
     case: Mapping[str, Any], consistency: str | None = None, keys: Sequence[str] | None = None
-) -> tuple[bool | str, set[str]]:
+) -> tuple[bool | str | None, set[str]]:
     """meshcheck's rw-register verdict on the case's history and the kinds of anomaly found, with
     the version orders Elle's options name assumed (`keys` instead, when given)."""
     name = f"elle: {case['test']}"
