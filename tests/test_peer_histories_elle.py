@@ -852,3 +852,234 @@ def test_rw_an_order_given_to_elle_is_a_realtime_cycle() -> None:
         verdict, kinds = run_rw(serial, STRICT)
         assert verdict is False and kinds and all(k.endswith("-realtime") for k in kinds), kinds
         assert run_rw(serial, SERIAL) == (True, set())
+
+
+# -- Elle's lattice tests (test/elle/consistency_model_test.clj) ----------------------------------
+
+# Each assertion of Elle's tests of its model graph that names models or anomalies, written as
+# data: (Elle's test / testing, the function, its argument, Elle's expected answer). Elle's
+# friendly names are meshcheck's, but for strong-serializable, Elle's friendly name of PL-SS,
+# which is strict-serializable here (an alias); Elle's `-cycle-exists` marks (a search that did
+# not finish) are left out of the anomaly sets, as meshcheck's searches leave none.
+_SS = "strict-serializable"
+ELLE_LATTICE: list[tuple[str, str, tuple[str, ...], frozenset[str]]] = [
+    ("weakest-models-test / empty", "weakest", (), frozenset()),
+    ("weakest-models-test / simple", "weakest", ("serializable", _SS), frozenset({"serializable"})),
+    (
+        "weakest-models-test / independent",
+        "weakest",
+        ("repeatable-read", "read-committed", "sequential", "read-your-writes"),
+        frozenset({"read-your-writes", "read-committed"}),
+    ),
+    (
+        "weakest-models-test / cerone-end-to-end",
+        "weakest",
+        ("serializable", "read-atomic"),
+        frozenset({"read-atomic"}),
+    ),
+    ("strongest-models-test / empty", "strongest", (), frozenset()),
+    (
+        "strongest-models-test / simple",
+        "strongest",
+        ("serializable", "strong-serializable", _SS),
+        frozenset({_SS}),
+    ),
+    (
+        "strongest-models-test / independent",
+        "strongest",
+        ("repeatable-read", "read-committed", "sequential", "read-your-writes"),
+        frozenset({"repeatable-read", "sequential"}),
+    ),
+    (
+        "strongest-models-test / cerone-end-to-end",
+        "strongest",
+        ("serializable", "read-atomic"),
+        frozenset({"serializable"}),
+    ),
+    (
+        "anomalies-prohibited-by-test / read committed",
+        "forbidden",
+        ("read-committed",),
+        frozenset(
+            {
+                "dirty-update",
+                "G1a",
+                "G1b",
+                "G1c",
+                "G1",
+                "G0",
+                "cyclic-versions",
+                "duplicate-elements",
+                "incompatible-order",
+                "future-read",
+            }
+        ),
+    ),
+    (
+        "anomaly->impossible-models-test / G-single",
+        "impossible",
+        ("G-single",),
+        frozenset(
+            {
+                "consistent-view",
+                "forward-consistent-view",
+                _SS,
+                "serializable",
+                "snapshot-isolation",
+                "strong-session-serializable",
+                "strong-session-snapshot-isolation",
+                "strong-snapshot-isolation",
+                "update-serializable",
+            }
+        ),
+    ),
+    (
+        "anomaly->impossible-models-test / G-SI",
+        "impossible",
+        ("G-SI",),
+        frozenset(
+            {
+                "snapshot-isolation",
+                "serializable",
+                _SS,
+                "strong-session-serializable",
+                "strong-session-snapshot-isolation",
+                "strong-snapshot-isolation",
+            }
+        ),
+    ),
+    (
+        "anomaly->impossible-models-test / dirty update",
+        "impossible",
+        ("dirty-update",),
+        frozenset(
+            {
+                "read-committed",
+                "monotonic-atomic-view",
+                "snapshot-isolation",
+                "repeatable-read",
+                "update-atomic",
+                "serializable",
+                _SS,
+                "update-serializable",
+                "cursor-stability",
+                "forward-consistent-view",
+                "consistent-view",
+                "monotonic-view",
+                "monotonic-snapshot-read",
+                "causal-cerone",
+                "parallel-snapshot-isolation",
+                "prefix",
+                "read-atomic",
+                "strong-session-read-committed",
+                "strong-session-serializable",
+                "strong-session-snapshot-isolation",
+                "strong-read-committed",
+                "strong-snapshot-isolation",
+            }
+        ),
+    ),
+    (
+        "anomaly->impossible-models-test / internal",
+        "impossible",
+        ("internal",),
+        frozenset(
+            {
+                "causal-cerone",
+                "parallel-snapshot-isolation",
+                "prefix",
+                "read-atomic",
+                "update-atomic",
+                "serializable",
+                "snapshot-isolation",
+                _SS,
+                "strong-session-serializable",
+                "strong-session-snapshot-isolation",
+                "strong-snapshot-isolation",
+            }
+        ),
+    ),
+    ("friendly-boundary-test / empty", "not", (), frozenset()),
+    (
+        "friendly-boundary-test / cyclic-versions",
+        "not",
+        ("cyclic-versions",),
+        frozenset({"read-uncommitted"}),
+    ),
+    ("friendly-boundary-test / internal", "not", ("internal",), frozenset({"read-atomic"})),
+    ("friendly-boundary-test / G1a", "not", ("G1a",), frozenset({"read-committed"})),
+    ("friendly-boundary-test / G-single", "not", ("G-single",), frozenset({"consistent-view"})),
+    (
+        "friendly-boundary-test / internal and G2",
+        "not",
+        ("G2", "internal"),
+        frozenset({"read-atomic"}),
+    ),
+    (
+        "friendly-boundary-test / lost update",
+        "not",
+        ("lost-update",),
+        frozenset({"update-atomic", "cursor-stability"}),
+    ),
+    (
+        "friendly-boundary-test / G-single-realtime",
+        "not",
+        ("G-single-realtime",),
+        frozenset({"strong-snapshot-isolation"}),
+    ),
+    (
+        "all-impossible-models-test",
+        "stronger",
+        ("strong-session-serializable",),
+        frozenset({"strong-session-serializable", _SS}),
+    ),
+]
+# friendly-boundary-test's also-not sets: the models ruled out beside the weakest (`not`)
+_CV_RC = {"consistent-view", "cursor-stability", "forward-consistent-view", "monotonic-view"}
+_CV_RC |= {"monotonic-atomic-view", "monotonic-snapshot-read", "repeatable-read"}
+_CV_RC |= {"update-serializable", "read-atomic", "update-atomic", "causal-cerone", "prefix"}
+_CV_RC |= {"parallel-snapshot-isolation", "snapshot-isolation", "serializable", _SS}
+_CV_RC |= {"strong-read-committed", "strong-session-read-committed", "strong-snapshot-isolation"}
+_CV_RC |= {"strong-session-serializable", "strong-session-snapshot-isolation"}
+_INTERNAL = {"causal-cerone", "parallel-snapshot-isolation", "prefix", "update-atomic"}
+_INTERNAL |= {"serializable", "snapshot-isolation", _SS, "strong-session-serializable"}
+_INTERNAL |= {"strong-session-snapshot-isolation", "strong-snapshot-isolation"}
+_G_SINGLE = {"snapshot-isolation", "serializable", _SS, "strong-session-snapshot-isolation"}
+_G_SINGLE |= {"strong-snapshot-isolation", "strong-session-serializable"}
+_G_SINGLE |= {"forward-consistent-view", "update-serializable"}
+ELLE_ALSO_NOT: dict[str, frozenset[str]] = {
+    "friendly-boundary-test / empty": frozenset(),
+    "friendly-boundary-test / cyclic-versions": frozenset(
+        _CV_RC | {"read-committed", "strong-read-uncommitted", "strong-session-read-uncommitted"}
+    ),
+    "friendly-boundary-test / internal": frozenset(_INTERNAL),
+    "friendly-boundary-test / G1a": frozenset(_CV_RC),
+    "friendly-boundary-test / G-single": frozenset(_G_SINGLE),
+    "friendly-boundary-test / internal and G2": frozenset(_INTERNAL),
+    "friendly-boundary-test / G-single-realtime": frozenset({_SS}),
+}
+
+
+def _lattice(function: str, argument: tuple[str, ...]) -> frozenset[str]:
+    models = [consistency.canonical(m) or m for m in argument]
+    if function == "weakest":
+        return frozenset(consistency.weakest(models))
+    if function == "strongest":
+        return frozenset(consistency.strongest(models))
+    if function == "forbidden":
+        return frozenset(consistency.forbidden(models[0]))
+    if function == "stronger":
+        return frozenset(consistency.stronger(models[0]))
+    out = consistency.impossible(argument)
+    return frozenset(consistency.weakest(out) if function == "not" else out)
+
+
+@pytest.mark.parametrize("case", ELLE_LATTICE, ids=[c[0] for c in ELLE_LATTICE])
+def test_the_lattice_answers_elles_lattice_tests(
+    case: tuple[str, str, tuple[str, ...], frozenset[str]],
+) -> None:
+    name, function, argument, expected = case
+    assert _lattice(function, argument) == expected, name
+    if name in ELLE_ALSO_NOT:
+        out = consistency.impossible(argument)
+        assert out - set(consistency.weakest(out)) == ELLE_ALSO_NOT[name], name

@@ -370,11 +370,22 @@ def present(found: Iterable[str]) -> set[str]:
     return _closure((ELLE.get(a, a) for a in found), IMPLIED)
 
 
-def ruled_out(found: Iterable[str]) -> set[str]:
-    """The models the anomalies (meshcheck's names) rule out: those that rule out one of them or
-    an anomaly it is a case of, and every model stronger (Elle's `anomalies->impossible-models`)."""
-    direct = {m for a in present(found) for m in _PROHIBITED_BY.get(a, ())}
+def impossible(anomalies: Iterable[str]) -> set[str]:
+    """The models Elle's anomalies (Elle's names) rule out: those that rule out one of them or an
+    anomaly it is a case of, and every model stronger (Elle's `anomalies->impossible-models`)."""
+    direct = {m for a in _closure(anomalies, IMPLIED) for m in _PROHIBITED_BY.get(a, ())}
     return _closure(direct, _IMPLIED_BY)
+
+
+def ruled_out(found: Iterable[str]) -> set[str]:
+    """The models the anomalies (meshcheck's names, `ELLE`) rule out (`impossible`)."""
+    return impossible(ELLE.get(a, a) for a in found)
+
+
+def forbidden(model: str) -> set[str]:
+    """Elle's anomalies the model rules out, with every anomaly that is a case of one of them
+    (Elle's `anomalies-prohibited-by`)."""
+    return _closure(prohibited(model), _reverse(IMPLIED))
 
 
 def prohibits(model: str, anomaly: str) -> bool:
