@@ -24,6 +24,7 @@ from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import rw_register
 from meshcheck.traces.history.rw_register import Txn
 from tests import history_checks
+from tests.test_history_consistency import oracle
 
 STRICT, SERIAL = "strict-serializable", "serializable"
 
@@ -617,3 +618,51 @@ def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
         (("w", "y", 2), ("r", "x", 1)),
     ]
     assert set(rw_register.check(txns).anomalies) == {"G1c"}
+
+
+# -- a known version order decides the models below serializability ---------------------------
+
+SI, RR = "snapshot-isolation", "repeatable-read"
+WRITE_SKEW = [
+    txn(0, 1, 4, r("x"), r("y"), w("x", 1)),
+    txn(1, 2, 5, r("x"), r("y"), w("y", 2)),
+]
+
+
+def test_a_known_version_order_decides_snapshot_isolation_with_a_g2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Write skew: each key has one writer, so the version order is known and the graph is the
+    dependency graph: the G2 found, and no G-single or G-nonadjacent, decide snapshot isolation
+    (it holds; the oracle of tests/test_history_consistency.py agrees). Without the known order
+    (`_complete`) it stayed undecided."""
+    report = rw_register.check(WRITE_SKEW, SI)
+    assert report.complete and set(report.anomalies) == {"G2"} and report.holds is True
+    assert oracle(WRITE_SKEW, SI, register=True) is True
+    assert rw_register.check(WRITE_SKEW, RR).holds is False
+    monkeypatch.setattr(rw_register, "_complete", lambda *_: False)
+    assert rw_register.check(WRITE_SKEW, SI).holds is None
+
+
+def test_a_known_version_order_decides_repeatable_read_with_an_internal_anomaly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An internal anomaly alone (T1 read x = 1, then null): Elle's repeatable read allows it,
+    serializability does not, and the one writer of x leaves no order open: repeatable read
+    holds, where it was undecided."""
+    h = [txn(0, 1, 2, w("x", 1)), txn(1, 3, 4, r("x", 1), r("x"))]
+    report = rw_register.check(h, RR)
+    assert set(report.anomalies) == {"internal"} and report.holds is True
+    assert rw_register.check(h, SI).holds is False
+    monkeypatch.setattr(rw_register, "_complete", lambda *_: False)
+    assert rw_register.check(h, RR).holds is None
+
+
+def test_an_open_version_order_leaves_snapshot_isolation_undecided() -> None:
+    """The same write skew with a blind write of x nobody read: whether it came before T0's or
+    after is open (before, it would close a G-single with T0's read of null), so the graph is
+    not the dependency graph, and snapshot isolation stays undecided (never claimed)."""
+    h = [*WRITE_SKEW, txn(2, 6, 7, w("x", 3))]
+    report = rw_register.check(h, SI)
+    assert not report.complete and report.holds is None
+    assert "snapshot isolation undecided" in rw_register.render(report, "h")

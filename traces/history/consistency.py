@@ -430,6 +430,16 @@ class _Absence:
             )
         return self.known[anomaly]
 
+    def unsearched(self, anomaly: str) -> set[str]:
+        """Why the anomaly is not shown absent: the anomalies of its first cover not shown
+        absent, down to those with no cover (itself when one of its cover is present)."""
+        if self.absent(anomaly):
+            return set()
+        covers = COVERS.get(anomaly)
+        if not covers or not covers[0] or any(a in self.present for a in covers[0]):
+            return {anomaly}  # no cover, or one that cannot show it absent: the anomaly itself
+        return {x for a in covers[0] for x in self.unsearched(a)}
+
 
 def status(
     model: str, found: Iterable[str], searched: Iterable[str], proven: Iterable[str] = ()
@@ -454,7 +464,7 @@ def status(
         return None, "Elle names no anomaly it rules out"
     if model in INCOMPLETE:
         return None, "Elle's anomalies for it are incomplete"
-    missing = sorted(a for a in prohibited(model) if not absence.absent(a))
+    missing = sorted({x for a in prohibited(model) for x in absence.unsearched(a)})
     if len(missing) == 1:
         return None, f"anomaly {missing[0]} is not searched"
     return None, f"anomalies {', '.join(missing)} are not searched"

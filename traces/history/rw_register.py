@@ -153,6 +153,8 @@ class Report(anomalies.Report):
     # every key's versions are in one order in every version order: the graph is the history's
     # dependency graph, and the cycles searched are found when present, as list-append's
     complete: bool = False
+    # the models of BY_VERSION_ORDER (of the searches' edges) a version order proves
+    by_versions: tuple[str, ...] = ()
 
     def searched(self) -> frozenset[str]:
         extra = lattice.edges(self.consistency)
@@ -167,9 +169,7 @@ class Report(anomalies.Report):
             out += (SERIAL[extra],)
         if self.serializable:
             out += ("serializable",)
-        if self.ordered:
-            out += (self.consistency,)
-        return out
+        return out + self.by_versions
 
     @property
     def holds(self) -> bool | None:
@@ -250,9 +250,10 @@ def check(
         order = serializable
     if extra == lattice.PROCESS_EDGES:
         found.as_process()
-    ordered = False
-    kinds = lattice.BY_VERSION_ORDER.get(consistency)
-    if kinds is not None:
+    ordered: list[str] = []
+    for model, kinds in lattice.BY_VERSION_ORDER.items():
+        if lattice.edges(model) != extra:
+            continue
         known = cycles.Graph(n)
         mask = WW | (WR if "wr" in kinds.split() else 0)
         for u, v, kind, _ in fixed:
@@ -262,7 +263,9 @@ def check(
             for u in h.nodes:
                 for v in rt.succ[u]:
                     known.add(u, v, RT)
-        ordered = not known.components(WW | WR | RT)
+        if not known.components(WW | WR | RT):
+            ordered.append(model)
+    complete = _complete(h, fixed, final_pending if strict else pending)
     return Report(
         consistency,
         len(txns),
@@ -274,8 +277,42 @@ def check(
         serializable,
         open_keys,
         undecided,
-        ordered,
+        consistency in ordered,
+        complete,
+        tuple(ordered),
     )
+
+
+def _complete(
+    h: History, fixed: Sequence[tuple[int, int, int, Fact]], pending: Sequence[Pair]
+) -> bool:
+    """Whether the version order is known: every pair eliminated (none left, no key skipped), and
+    each key's writers in one order by the ww edges every version order has (the initial state,
+    writes following reads, Elle's options; not elimination's, which assume the model). The
+    graph is then the history's dependency graph, each edge of it there in every version order,
+    and its cycles are the history's: list-append's searches decide."""
+    if pending or h.skipped:
+        return False
+    writers: dict[Hashable, list[int]] = defaultdict(list)
+    for i in h.nodes:
+        for k in h.writes[i]:
+            writers[k].append(i)
+    after: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for u, v, kind, fact in fixed:
+        if kind & WW and fact.key in writers:
+            after[fact.key][u].add(v)
+    for k, ws in writers.items():
+        for w in ws:  # those after w, by ww edges on k
+            seen, todo = {w}, [w]
+            while todo:
+                for x in after[k][todo.pop()]:
+                    if x not in seen:
+                        seen.add(x)
+                        todo.append(x)
+            after[k][w] = seen
+        if any(b not in after[k][a] and a not in after[k][b] for a in ws for b in ws):
+            return False
+    return True
 
 
 def _open(pending: Sequence[Pair], h: History) -> tuple[tuple[Hashable, ...], tuple[str, ...]]:
