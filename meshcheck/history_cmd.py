@@ -130,7 +130,9 @@ def _run_checker(args: argparse.Namespace, found: checkers.Checker) -> int:
     model = getattr(args, "consistency", None) or "strict-serializable"
     if found.name in TRANSACTIONAL:
         model = _transactional(model)
-    keys = tuple(k for k in ("linearizable-keys", "sequential-keys") if getattr(args, k, False))
+    keys = tuple(
+        k for k in ("linearizable-keys", "sequential-keys", "wfr-keys") if getattr(args, k, False)
+    )
     if keys and found.name != "rw-register":
         raise MeshcheckError(f"--{keys[0]}: only for the rw-register model, not {found.name}")
     options = checkers.Options(model, bound, keys)

@@ -694,7 +694,8 @@ RW_DIFFERENCES: dict[tuple[str, str], str] = {
         _UNWRITTEN.format(
             what="y = 1 is",
             then="; without writes following reads Elle cannot order y's versions, and "
-            "meshcheck always infers them" + _UNWRITTEN_LATER.format(it="the G-single"),
+            "meshcheck infers them under serializability (as under any model that rules out "
+            "G1c: the other order closes one)" + _UNWRITTEN_LATER.format(it="the G-single"),
         )
     ),
     ("checker-test / wfr", "{:wfr-keys? true, :consistency-models [:serializable]}"): (
@@ -761,7 +762,7 @@ def run_rw(
     if not any(t.status == "ok" for t in txns):
         return NOTHING, set()
     if keys is None:
-        keys = [k for k in rw_keys.OPTIONS if f":{k}? true" in case["options"]]
+        keys = [k for k in (*rw_keys.OPTIONS, rw_keys.WFR) if f":{k}? true" in case["options"]]
     report = rw_register.check(txns, consistency or _rw_consistency(case["options"]), keys)
     return report.holds if report.holds is not None else "undecided", set(report.anomalies)
 

@@ -18,7 +18,8 @@ transactions:
 - wr: T1 wrote the version T2 read;
 - rw from a read of the initial state (null) to every transaction that wrote the key (the
   initial state precedes every version: Elle's initial-state version graph);
-- writes follow reads (Elle's wfr-keys, always on here): a transaction that read v of k and then
+- writes follow reads (Elle's wfr-keys; implied by a model that rules out G1c, assumed with
+  `--wfr-keys` under the others): a transaction that read v of k and then
   wrote v' put v' after v: ww from v's writer to it, rw from v's other readers to it;
 - by elimination, for T2's read of T1's version of k and each other writer T3 of k: T3 came
   either before T1 (ww T3 -> T1) or after T2 (rw T2 -> T3), never between. When one of the two
@@ -79,6 +80,7 @@ from meshcheck.traces.history import lost_update
 from meshcheck.traces.history import rw_edges
 from meshcheck.traces.history import rw_elimination
 from meshcheck.traces.history import rw_history
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
@@ -155,10 +157,18 @@ class Report(anomalies.Report):
     complete: bool = False
     # the models of BY_VERSION_ORDER (of the searches' edges) a version order proves
     by_versions: tuple[str, ...] = ()
+    # writes follow reads implied by the model checked, not assumed (rw_keys.WFR): the version
+    # order they give is one no G1c-free order departs from, but a G0-free one may
+    implied_wfr: bool = False
 
     def searched(self) -> frozenset[str]:
         extra = lattice.edges(self.consistency)
-        return lattice.searched(FINDS, extra) if self.complete else frozenset(FINDS)
+        if not self.complete:
+            return frozenset(FINDS)
+        found = lattice.searched(FINDS, extra)
+        if self.implied_wfr:  # a G0 through such an edge is named G1c: G0 not decided
+            found -= {"G0", "G0-process", "G0-realtime"}
+        return found
 
     def proven(self) -> tuple[str, ...]:
         """The serializable model of the searches' edges when a serial order was found; the
@@ -196,9 +206,11 @@ def check(
     `keys`, the version orders of Elle's options assumed (rw_keys.py)."""
     start = time.monotonic()
     found = anomalies.Found()
-    h, fixed = rw_history.build(txns, found, keys)
+    follows = rw_keys.WFR in keys or lattice.prohibits(consistency, "G1c")
+    h, fixed = rw_history.build(txns, found, keys, follows)
     n = max((t.index for t in txns), default=-1) + 1
     serial = State(n)
+    serial.wfr = rw_keys.WFR in keys
     for u, v, kind, fact in fixed:
         serial.add(u, v, kind, fact)
     pending = rw_elimination.propagate(serial, list(h.pairs), h.nodes)
@@ -280,6 +292,7 @@ def check(
         consistency in ordered,
         complete,
         tuple(ordered),
+        follows and rw_keys.WFR not in keys,
     )
 
 
