@@ -433,7 +433,7 @@ def test_every_model_elle_names_agrees_with_the_oracles_it_lies_between() -> Non
             assert holds is not True or all(said[o] for o in below), (m, said)
             assert holds is not False or not any(said[o] for o in above), (m, said)
     assert {"cursor-stability", "update-atomic", "repeatable-read"} <= seen[True] & seen[False]
-    assert {"monotonic-view", "update-serializable"} <= seen[None], seen[None]
+    assert {"monotonic-view", "update-serializable", "prefix"} <= seen[None], seen[None]
 
 
 @pytest.mark.parametrize("model", [RC, SI, SER, STRICT, SESSION])
