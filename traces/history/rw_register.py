@@ -306,25 +306,36 @@ def _complete(
     and its cycles are the history's: list-append's searches decide."""
     if pending or h.skipped:
         return False
-    writers: dict[Hashable, list[int]] = defaultdict(list)
+    writers: dict[Hashable, set[int]] = defaultdict(set)
     for i in h.nodes:
         for k in h.writes[i]:
-            writers[k].append(i)
+            writers[k].add(i)
     after: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
     for u, v, kind, fact in fixed:
-        if kind & WW and fact.key in writers:
+        if kind & WW and fact.key in writers and u in writers[fact.key] and v != u:
             after[fact.key][u].add(v)
     for k, ws in writers.items():
-        for w in ws:  # those after w, by ww edges on k
-            seen, todo = {w}, [w]
-            while todo:
-                for x in after[k][todo.pop()]:
-                    if x not in seen:
-                        seen.add(x)
-                        todo.append(x)
-            after[k][w] = seen
-        if any(b not in after[k][a] and a not in after[k][b] for a in ws for b in ws):
-            return False
+        # one order: a topological sort of the ww edges on k that never has two to choose from
+        # (Kahn's), over every writer
+        into = dict.fromkeys(ws, 0)
+        for u in ws:
+            for v in after[k][u]:
+                if v in into:
+                    into[v] += 1
+        ready = [w for w, n in into.items() if n == 0]
+        placed = 0
+        while ready:
+            if len(ready) > 1:
+                return False
+            u = ready.pop()
+            placed += 1
+            for v in after[k][u]:
+                if v in into:
+                    into[v] -= 1
+                    if into[v] == 0:
+                        ready.append(v)
+        if placed < len(ws):
+            return False  # a cycle of ww edges: no one order
     return True
 
 
