@@ -1,6 +1,6 @@
 """The lattice of transactional consistency models the list-append and rw-register checkers judge
 a history against (traces/history/list_append.py, traces/history/rw_register.py), written as
-data: the models by Elle's names (with Adya's as aliases), which model implies which, which
+data: every model Elle names (its other names as aliases), which model implies which, which
 anomalies each model rules out, and which anomalies imply others. From them: the models a set of
 anomalies rules out, the weakest of those, and the strongest models still possible.
 
@@ -16,15 +16,18 @@ Salem (strong session serializability and SI). Two choices are meshcheck's own:
   which no Elle model names, rule out read uncommitted and so every model (no version order can
   hold a value twice, nor a read of a value never written: Elle's `cyclic-versions` and
   `duplicate-elements`, which read uncommitted prohibits).
-- a model is checked (`--consistency`) only when meshcheck searches for every anomaly it rules
-  out (`CHECKED`); the others (cursor stability, monotonic view, update serializable, ...)
-  rule out anomalies meshcheck does not look for (G-cursor, G-monotonic, lost update, ...) or,
-  in Elle's graph, none of their own (monotonic atomic view, read atomic, causal): they are
-  named among the models ruled out, never claimed possible.
+- a model holds (`status`) only when the searches show absent every anomaly it rules out: one
+  searched and not found, one whose absence others' shows (`COVERS`), or one a case of an
+  absent one; or when a model that implies it holds. A model whose anomaly no search finds
+  (G-monotonic, G-MSR, G-SIb, G-update), one Elle gives no anomaly of its own (`UNDEFINED`:
+  monotonic atomic view, the single-object and session models) or whose anomalies it marks
+  incomplete (`INCOMPLETE`: Cerone's) is otherwise not decided, and its verdict says why: never
+  claimed. `CHECKED` are the models list-append decides whatever it finds (it searches every
+  anomaly they rule out), those a system may promise (meshcheck/systems/promises.py).
 
-Real-time models (strict serializable, `strong-`) need rt edges, strong session models (`strong-
-session-`) process edges: each process's committed transactions in the order it ran them
-(`EDGES`).
+Real-time models (strict serializable, `strong-`, linearizable) need rt edges, strong session
+models (`strong-session-`) and the session guarantees process edges: each process's committed
+transactions in the order it ran them (`EDGES`).
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ COVERS: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "predicate-read-miss": ((),),
 }
 
-# the models `--consistency` checks: meshcheck searches for every anomaly each rules out
+# the models list-append decides whatever the history: it searches every anomaly each rules out
 CHECKED = (
     "read-uncommitted",
     "read-committed",
