@@ -365,7 +365,9 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
     for k, order in orders.items():
         _own_order(k, order, writer, position, found)
     unseen = _unseen(orders, writer, reads)
-    _cursor(ok, orders, writer, unseen, found)
+    # only a transaction that touches a key twice (reads it, then appends to it) can close one
+    twice = ok if repeats is None else [t for t in ok if t.index in repeats]
+    _cursor(twice, orders, writer, unseen, found)
     graph = cycles.Graph(len(txns) and max(t.index for t in txns) + 1)
     # what each edge rests on, (key, values), worded only for the cycles printed (`_why`)
     why: dict[tuple[int, int, int], tuple[Hashable, ...]] = {}
@@ -476,6 +478,8 @@ def _cursor(
     the reader's own append to the key came after that: the reader -rw-> the next writer -ww->
     .. -ww-> the reader."""
     for t in ok:
+        if len({k for _, k, _ in t.mops}) == len(t.mops):
+            continue  # each key once: no read then append of one
         first: dict[Hashable, Any] = {}
         mine: dict[Hashable, list[Hashable]] = defaultdict(list)
         for f, k, v in t.mops:
