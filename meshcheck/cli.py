@@ -179,9 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     hc.add_argument(
         "--consistency",
         metavar="MODEL",
-        help="list-append and rw-register: the model checked, by Elle's names (read-committed, "
-        "repeatable-read, snapshot-isolation, serializable, strict-serializable, their strong "
-        "and strong-session forms: traces/history/consistency.py; default strict-serializable); "
+        help="list-append and rw-register: the model checked, by Elle's names or aliases "
+        "(read-committed, repeatable-read, snapshot-isolation, serializable, "
+        "strict-serializable, cursor-stability, update-atomic, PL-2, ...: "
+        "traces/history/consistency.py; default strict-serializable); "
         "register, cas-register, kv: linearizable, sequential, pram, read-your-writes, "
         "monotonic-reads, monotonic-writes or writes-follow-reads, checked with the models it "
         "implies (traces/history/lattice.py; default: linearizability alone)",
@@ -193,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help=f"rw-register: assume each key's versions follow {order} (Elle's option)",
         )
+    hc.add_argument(
+        "--wfr-keys",
+        dest="wfr-keys",
+        action="store_true",
+        help="rw-register: assume a transaction's write of a key follows the version it read "
+        "(Elle's option; implied by every model that rules out G1c)",
+    )
     hc.add_argument(
         "--clock-bound",
         type=float,

@@ -20,10 +20,12 @@ from meshcheck.traces.history import cycles
 from meshcheck.traces.history import rw_edges
 from meshcheck.traces.history import rw_elimination
 from meshcheck.traces.history import rw_history
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import rw_register
 from meshcheck.traces.history.rw_register import Txn
 from tests import history_checks
+from tests.test_history_consistency import oracle
 
 STRICT, SERIAL = "strict-serializable", "serializable"
 
@@ -70,12 +72,15 @@ def test_a_valid_history_holds() -> None:
 
 def test_g0_writes_that_follow_reads_both_ways() -> None:
     """Each transaction read the other's version of a key and overwrote it (writes follow
-    reads: ww both ways)."""
+    reads: ww both ways). Serializability implies writes follow reads (the other order closes a
+    G1c), so the cycle is named G1c, which every version order has; assumed (`--wfr-keys`,
+    Elle's option), it is the G0 that order has."""
     h = [
         txn(0, 1, 4, r("y", 2), w("x", 1), w("y", 3)),
         txn(1, 2, 5, r("x", 1), w("x", 4), w("y", 2)),
     ]
-    assert kinds(h, SERIAL) == {"G0"}
+    assert kinds(h, SERIAL) == {"G1c"}
+    assert set(rw_register.check(h, SERIAL, (rw_keys.WFR,)).anomalies) == {"G0"}
     assert "ww x: T1 read x = 1, which T0 wrote, and wrote 4" in text(h, SERIAL)
     # T0 read y before anyone wrote it: T0, then T1
     ok = [h[0].__class__(0, 0, (r("y"), w("x", 1), w("y", 3)), 1, 4, "ok"), h[1]]
@@ -116,12 +121,15 @@ def test_g2_write_skew() -> None:
 
 
 def test_a_lost_update_is_g2_as_elle_names_it() -> None:
+    """And a lost-update, as Elle finds it beside (txn.clj `lost-update-cases`): two committed
+    transactions read one version of x, then wrote x."""
     h = [
         txn(0, 1, 2, w("x", 0)),
         txn(1, 3, 6, r("x", 0), w("x", 1)),
         txn(2, 4, 7, r("x", 0), w("x", 2)),
     ]
-    assert kinds(h, SERIAL) == {"G2"}
+    assert kinds(h, SERIAL) == {"G2", "lost-update"}
+    assert "T1, T2 each read x = 0 and then wrote x" in text(h, SERIAL)
     assert "rw x: T2 read x = 0, which T1 read too and overwrote with 1" in text(h, SERIAL)
 
 
@@ -614,3 +622,95 @@ def test_jepsens_history_edn_is_read(tmp_path: Path) -> None:
         (("w", "y", 2), ("r", "x", 1)),
     ]
     assert set(rw_register.check(txns).anomalies) == {"G1c"}
+
+
+# -- a known version order decides the models below serializability ---------------------------
+
+SI, RR = "snapshot-isolation", "repeatable-read"
+WRITE_SKEW = [
+    txn(0, 1, 4, r("x"), r("y"), w("x", 1)),
+    txn(1, 2, 5, r("x"), r("y"), w("y", 2)),
+]
+
+
+def test_a_known_version_order_decides_snapshot_isolation_with_a_g2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Write skew: each key has one writer, so the version order is known and the graph is the
+    dependency graph: the G2 found, and no G-single or G-nonadjacent, decide snapshot isolation
+    (it holds; the oracle of tests/test_history_consistency.py agrees). Without the known order
+    (`_complete`) it stayed undecided."""
+    report = rw_register.check(WRITE_SKEW, SI)
+    assert report.complete and set(report.anomalies) == {"G2"} and report.holds is True
+    assert oracle(WRITE_SKEW, SI, register=True) is True
+    assert rw_register.check(WRITE_SKEW, RR).holds is False
+    monkeypatch.setattr(rw_register, "_complete", lambda *_: False)
+    assert rw_register.check(WRITE_SKEW, SI).holds is None
+
+
+def test_a_known_version_order_decides_repeatable_read_with_an_internal_anomaly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An internal anomaly alone (T1 read x = 1, then null): Elle's repeatable read allows it,
+    serializability does not, and the one writer of x leaves no order open: repeatable read
+    holds, where it was undecided."""
+    h = [txn(0, 1, 2, w("x", 1)), txn(1, 3, 4, r("x", 1), r("x"))]
+    report = rw_register.check(h, RR)
+    assert set(report.anomalies) == {"internal"} and report.holds is True
+    assert rw_register.check(h, SI).holds is False
+    monkeypatch.setattr(rw_register, "_complete", lambda *_: False)
+    assert rw_register.check(h, RR).holds is None
+
+
+def test_an_open_version_order_leaves_snapshot_isolation_undecided() -> None:
+    """The same write skew with a blind write of x nobody read: whether it came before T0's or
+    after is open (before, it would close a G-single with T0's read of null), so the graph is
+    not the dependency graph, and snapshot isolation stays undecided (never claimed)."""
+    h = [*WRITE_SKEW, txn(2, 6, 7, w("x", 3))]
+    report = rw_register.check(h, SI)
+    assert not report.complete and report.holds is None
+    assert "snapshot isolation undecided" in rw_register.render(report, "h")
+
+
+# -- writes follow reads (rw_keys.WFR, `--wfr-keys`) -------------------------------------------
+
+# T0 wrote x = 1 and, after reading T1's z = 5, z = 6; T1 wrote z = 5 and, after reading T0's
+# x = 1, x = 2. Each read the other's write: a G1c whatever the versions' order. Writes following
+# reads put 1 before 2 and 5 before 6: ww both ways, a G0. Without that, 2 before 1 and 5 before 6
+# make no G0: read uncommitted holds.
+CROSSED = [
+    txn(0, 1, 4, w("x", 1), r("z", 5), w("z", 6)),
+    txn(1, 2, 5, w("z", 5), r("x", 1), w("x", 2)),
+]
+
+
+def test_wfr_keys_turn_read_uncommitted_from_held_to_ruled_out(tmp_path: Path) -> None:
+    """Read uncommitted allows a write before the version its transaction read, so writes
+    following reads is an assumption there: `--wfr-keys` makes it, and the G0 it closes rules
+    read uncommitted out (exit 1), where without it read uncommitted holds (exit 0)."""
+    assert rw_register.check(CROSSED, "read-uncommitted").holds is True
+    assumed = rw_register.check(CROSSED, "read-uncommitted", (rw_keys.WFR,))
+    assert assumed.holds is False and "G0" in assumed.anomalies
+    path = tmp_path / "crossed.jsonl"
+    history_checks.write_jsonl(
+        path,
+        [
+            {"process": t.process, "type": typ, "f": "txn", "value": [list(m) for m in t.mops]}
+            for t in CROSSED
+            for typ in ("invoke", "ok")
+        ],
+    )
+    args = ["--model", "rw-register", "--consistency", "read-uncommitted"]
+    assert history_checks.check_file(str(path), *args).returncode == 0
+    done = history_checks.check_file(str(path), *args, "--wfr-keys")
+    assert done.returncode == 1 and "not read uncommitted" in done.stdout, done.stdout
+
+
+def test_writes_follow_reads_under_read_committed_name_no_more_than_g1c() -> None:
+    """Under read committed the same edges are implied (the other order closes a G1c), not
+    assumed: the cycle through them is named G1c, never the G0 that would rule out read
+    uncommitted too; with `--wfr-keys`, G0."""
+    report = rw_register.check(CROSSED, "read-committed")
+    assert report.holds is False and set(report.anomalies) == {"G1c"}, report.anomalies
+    assumed = rw_register.check(CROSSED, "read-committed", (rw_keys.WFR,))
+    assert "G0" in assumed.anomalies

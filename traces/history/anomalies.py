@@ -97,10 +97,22 @@ class Report:
         out = lattice.ruled_out(self.anomalies)
         return self.consistency not in out
 
+    def searched(self) -> frozenset[str]:
+        """Elle's anomalies the checker's searches would have found (consistency.py `searched`)."""
+        raise NotImplementedError
+
+    def proven(self) -> tuple[str, ...]:
+        """Models shown to hold otherwise than by the searches (a serial order found)."""
+        return ()
+
+    def status(self) -> tuple[bool | None, str]:
+        """Whether the model checked holds, and why not decided (consistency.py `status`)."""
+        return lattice.status(self.consistency, self.anomalies, self.searched(), self.proven())
+
     def models(self) -> list[str]:
-        """The report's lines on the lattice: the anomalies' weakest models ruled out, and the
-        strongest models still possible, of those the searches could decide."""
-        return lattice.boundary(self.anomalies, lattice.edges(self.consistency))
+        """The report's lines on the lattice: the anomalies' weakest models ruled out, the
+        strongest models still possible, and those the searches leave undecided."""
+        return lattice.boundary(self.anomalies, self.searched(), self.proven())
 
     def what(self, model: str) -> str:
         """The verdict line's parenthesis: what was checked, how large, how fast."""

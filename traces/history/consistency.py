@@ -1,6 +1,6 @@
 """The lattice of transactional consistency models the list-append and rw-register checkers judge
 a history against (traces/history/list_append.py, traces/history/rw_register.py), written as
-data: the models by Elle's names (with Adya's as aliases), which model implies which, which
+data: every model Elle names (its other names as aliases), which model implies which, which
 anomalies each model rules out, and which anomalies imply others. From them: the models a set of
 anomalies rules out, the weakest of those, and the strongest models still possible.
 
@@ -16,15 +16,18 @@ Salem (strong session serializability and SI). Two choices are meshcheck's own:
   which no Elle model names, rule out read uncommitted and so every model (no version order can
   hold a value twice, nor a read of a value never written: Elle's `cyclic-versions` and
   `duplicate-elements`, which read uncommitted prohibits).
-- a model is checked (`--consistency`) only when meshcheck searches for every anomaly it rules
-  out (`CHECKED`); the others (cursor stability, monotonic view, update serializable, ...)
-  rule out anomalies meshcheck does not look for (G-cursor, G-monotonic, lost update, ...) or,
-  in Elle's graph, none of their own (monotonic atomic view, read atomic, causal): they are
-  named among the models ruled out, never claimed possible.
+- a model holds (`status`) only when the searches show absent every anomaly it rules out: one
+  searched and not found, one whose absence others' shows (`COVERS`), or one a case of an
+  absent one; or when a model that implies it holds. A model whose anomaly no search finds
+  (G-monotonic, G-MSR, G-SIb, G-update), one Elle gives no anomaly of its own (`UNDEFINED`:
+  monotonic atomic view, the single-object and session models) or whose anomalies it marks
+  incomplete (`INCOMPLETE`: Cerone's) is otherwise not decided, and its verdict says why: never
+  claimed. `CHECKED` are the models list-append decides whatever it finds (it searches every
+  anomaly they rule out), those a system may promise (meshcheck/systems/promises.py).
 
-Real-time models (strict serializable, `strong-`) need rt edges, strong session models (`strong-
-session-`) process edges: each process's committed transactions in the order it ran them
-(`EDGES`).
+Real-time models (strict serializable, `strong-`, linearizable) need rt edges, strong session
+models (`strong-session-`) and the session guarantees process edges: each process's committed
+transactions in the order it ran them (`EDGES`).
 """
 
 from __future__ import annotations
@@ -32,16 +35,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Mapping
 
-# model -> the models it implies directly (a history that holds under it holds under them)
+# model -> the models it implies directly (a history that holds under it holds under them): Elle's
+# `models`, friendly names for canonical ones
 IMPLIES: Mapping[str, tuple[str, ...]] = {
     "strict-serializable": (
         "serializable",
+        "linearizable",
+        "snapshot-isolation",
         "strong-snapshot-isolation",
         "strong-session-serializable",
+        "session-serializable",
     ),
     "strong-session-serializable": ("serializable", "strong-session-snapshot-isolation"),
     "strong-snapshot-isolation": ("strong-session-snapshot-isolation", "strong-read-committed"),
     "strong-session-snapshot-isolation": ("snapshot-isolation", "strong-session-read-committed"),
+    "session-serializable": ("1SR",),
+    "1SR": (),
     "serializable": (
         "repeatable-read",
         "snapshot-isolation",
@@ -58,10 +67,10 @@ IMPLIES: Mapping[str, tuple[str, ...]] = {
         "parallel-snapshot-isolation",
         "prefix",
     ),
-    "parallel-snapshot-isolation": ("causal-cerone", "ROLA"),
+    "parallel-snapshot-isolation": ("causal-cerone", "update-atomic"),
     "prefix": ("causal-cerone",),
     "causal-cerone": ("read-atomic",),
-    "ROLA": ("read-atomic",),
+    "update-atomic": ("read-atomic",),
     "read-atomic": ("monotonic-atomic-view",),
     "repeatable-read": ("cursor-stability", "monotonic-atomic-view"),
     "cursor-stability": ("read-committed",),
@@ -75,9 +84,19 @@ IMPLIES: Mapping[str, tuple[str, ...]] = {
     "read-committed": ("read-uncommitted",),
     "read-uncommitted": (),
     "view-serializable": (),
+    # the single-object models, in Elle's graph below strict serializability
+    "linearizable": ("sequential",),
+    "sequential": ("causal",),
+    "causal": ("writes-follow-reads", "PRAM"),
+    "PRAM": ("monotonic-reads", "monotonic-writes", "read-your-writes"),
+    "writes-follow-reads": (),
+    "monotonic-reads": (),
+    "monotonic-writes": (),
+    "read-your-writes": (),
 }
 
-# other names of a model (Adya's PL levels; Elle's own aliases) -> the name used here
+# other names of a model (Elle's canonical names: Adya's PL levels and the like; ROLA, Elle's
+# earlier name of update atomic) -> the name used here
 ALIASES: Mapping[str, str] = {
     "PL-1": "read-uncommitted",
     "PL-2": "read-committed",
@@ -93,9 +112,16 @@ ALIASES: Mapping[str, str] = {
     "PL-MSR": "monotonic-snapshot-read",
     "PL-2L": "monotonic-view",
     "PL-3U": "update-serializable",
+    "strong-session-PL-1": "strong-session-read-uncommitted",
+    "strong-session-PL-2": "strong-session-read-committed",
+    "strong-PL-1": "strong-read-uncommitted",
+    "strong-PL-2": "strong-read-committed",
+    "ROLA": "update-atomic",
 }
 
-# model -> the anomalies it rules out itself (beside those of the models it implies)
+# model -> the anomalies it rules out itself (beside those of the models it implies): Elle's
+# `direct-proscribed-anomalies`, without its `-cycle-exists` marks (a cycle search that did not
+# finish, which meshcheck's searches do not leave)
 PROHIBITS: Mapping[str, tuple[str, ...]] = {
     "read-uncommitted": ("G0", "duplicate-elements", "cyclic-versions"),
     "read-committed": ("G1",),
@@ -107,13 +133,13 @@ PROHIBITS: Mapping[str, tuple[str, ...]] = {
     "forward-consistent-view": ("G1", "G-SIb"),
     "update-serializable": ("G1", "G-update"),
     "snapshot-isolation": ("internal", "G1", "G-SI", "G-nonadjacent"),
-    "serializable": ("internal", "G1", "G2"),
+    "serializable": ("internal", "G1", "G2", "predicate-read-miss"),
     "strict-serializable": ("G1", "G1c-realtime", "G2-realtime"),
     "read-atomic": ("internal", "G1a", "future-read"),
     "causal-cerone": ("internal", "G1a"),
     "prefix": ("internal", "G1a"),
     "parallel-snapshot-isolation": ("internal", "G1a"),
-    "ROLA": ("lost-update",),
+    "update-atomic": ("lost-update",),
     "strong-session-read-uncommitted": ("G0-process",),
     "strong-session-read-committed": ("G1c-process",),
     "strong-read-uncommitted": ("G0-realtime",),
@@ -123,7 +149,18 @@ PROHIBITS: Mapping[str, tuple[str, ...]] = {
     "strong-session-serializable": ("G1-process", "G2-process"),
 }
 
-# anomaly -> the anomalies it is a case of (a history with it has them too)
+# models Elle's graph gives no anomaly of their own: never decided by a search, only held when a
+# model that implies them is (monotonic atomic view, view serializability, the single-object
+# and session models)
+UNDEFINED = frozenset(m for m in IMPLIES if m not in PROHIBITS)
+# models whose anomalies Elle marks "(incomplete)" (Cerone, Bernardi and Gotsman's models), and
+# update atomic, read atomic's and lost update's: never decided by a search either
+INCOMPLETE = frozenset(
+    ("read-atomic", "causal-cerone", "prefix", "parallel-snapshot-isolation", "update-atomic")
+)
+
+# anomaly -> the anomalies it is a case of (a history with it has them too): Elle's
+# `implied-anomalies`
 IMPLIED: Mapping[str, tuple[str, ...]] = {
     "G0": ("G1c", "G0-process"),
     "G0-process": ("G1c-process", "G0-realtime"),
@@ -164,6 +201,7 @@ IMPLIED: Mapping[str, tuple[str, ...]] = {
     "G-SIb": ("G-SI",),
     "incompatible-order": ("G1a",),
     "future-read": ("G1c",),
+    "dirty-update": ("G1a",),
     "lost-update": ("write-skew", "G2-item"),
     "write-skew": ("G2",),
 }
@@ -183,9 +221,44 @@ ELLE: Mapping[str, str] = {
     "duplicate-write": "cyclic-versions",
     "garbage-read": "cyclic-versions",
     "cyclic-versions": "cyclic-versions",
+    "future-read": "future-read",
+    "lost-update": "lost-update",
 }
 
-# the models `--consistency` checks: meshcheck searches for every anomaly each rules out
+# Elle's anomalies meshcheck's checkers find, beside the cycles (`searched`); a checker names
+# those it searches (list_append.FINDS, rw_register.FINDS)
+CYCLE_ANOMALIES = ("G0", "G1c", "G-single-item", "G-nonadjacent-item", "G2-item")
+
+# anomaly -> sets of anomalies whose absence together shows its absence, in the histories these
+# checkers read (keys read and written whole, no predicate read):
+# - G1 is G1a, G1b or G1c (Adya), and so with process order or real time;
+# - every rw edge is on an item: a G-single, G-nonadjacent or G2 is one of an item;
+# - G-SI (and so G-SIa, G-SIb): a history with neither internal, G1 nor G-nonadjacent is
+#   snapshot isolated (Cerone and Gotsman, PODC 2016: SI is the acyclicity of
+#   (ww | wr) ; rw?), so shows no G-SI;
+# - Adya's own implications between his levels: PL-SI implies PL-MSR (no G-MSR), PL-2+ implies
+#   PL-2L (no G-monotonic), PL-3 implies PL-3U (no G-update); a G-cursor is a cycle of one rw
+#   edge and ww edges on one item, a G-single-item;
+# - predicate-read-miss needs a predicate read: none here.
+# An anomaly is also absent when one it implies is (`IMPLIED`: lost update is a G2-item).
+COVERS: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "G1": (("G1a", "G1b", "G1c"),),
+    "G1-process": (("G1a", "G1b", "G1c-process"),),
+    "G1-realtime": (("G1a", "G1b", "G1c-realtime"),),
+    **{
+        f"{c}{v}": ((f"{c}-item{v}",),)
+        for c in ("G-single", "G-nonadjacent", "G2")
+        for v in ("", "-process", "-realtime")
+    },
+    "G-SI": (("internal", "G1", "G-nonadjacent"),),
+    "G-MSR": (("G1", "G-SI"),),
+    "G-monotonic": (("G1", "G-single"),),
+    "G-update": (("G1", "G2"),),
+    "G-cursor": (("G-single-item",),),
+    "predicate-read-miss": ((),),
+}
+
+# the models list-append decides whatever the history: it searches every anomaly each rules out
 CHECKED = (
     "read-uncommitted",
     "read-committed",
@@ -212,6 +285,7 @@ EDGES: Mapping[str, str] = {
             "strong-snapshot-isolation",
             "strong-read-committed",
             "strong-read-uncommitted",
+            "linearizable",
         ),
         RT_EDGES,
     ),
@@ -221,6 +295,15 @@ EDGES: Mapping[str, str] = {
             "strong-session-snapshot-isolation",
             "strong-session-read-committed",
             "strong-session-read-uncommitted",
+            # the session guarantees and sequential consistency: each process's order
+            "session-serializable",
+            "sequential",
+            "causal",
+            "PRAM",
+            "writes-follow-reads",
+            "monotonic-reads",
+            "monotonic-writes",
+            "read-your-writes",
         ),
         PROCESS_EDGES,
     ),
@@ -284,12 +367,28 @@ def stronger(model: str) -> set[str]:
     return _closure([model], _IMPLIED_BY)
 
 
-def ruled_out(found: Iterable[str]) -> set[str]:
-    """The models the anomalies (meshcheck's names) rule out: those that rule out one of them or
-    an anomaly it is a case of, and every model stronger."""
-    anomalies = _closure((ELLE.get(a, a) for a in found), IMPLIED)
-    direct = {m for a in anomalies for m in _PROHIBITED_BY.get(a, ())}
+def present(found: Iterable[str]) -> set[str]:
+    """Elle's anomalies a history with these (meshcheck's names) has: they, and those they are
+    cases of."""
+    return _closure((ELLE.get(a, a) for a in found), IMPLIED)
+
+
+def impossible(anomalies: Iterable[str]) -> set[str]:
+    """The models Elle's anomalies (Elle's names) rule out: those that rule out one of them or an
+    anomaly it is a case of, and every model stronger (Elle's `anomalies->impossible-models`)."""
+    direct = {m for a in _closure(anomalies, IMPLIED) for m in _PROHIBITED_BY.get(a, ())}
     return _closure(direct, _IMPLIED_BY)
+
+
+def ruled_out(found: Iterable[str]) -> set[str]:
+    """The models the anomalies (meshcheck's names, `ELLE`) rule out (`impossible`)."""
+    return impossible(ELLE.get(a, a) for a in found)
+
+
+def forbidden(model: str) -> set[str]:
+    """Elle's anomalies the model rules out, with every anomaly that is a case of one of them
+    (Elle's `anomalies-prohibited-by`)."""
+    return _closure(prohibited(model), _reverse(IMPLIED))
 
 
 def prohibits(model: str, anomaly: str) -> bool:
@@ -300,6 +399,78 @@ def prohibits(model: str, anomaly: str) -> bool:
 def edges(model: str) -> str | None:
     """The edges beyond ww, wr and rw the model needs: RT_EDGES, PROCESS_EDGES, or None."""
     return EDGES.get(model)
+
+
+def searched(kinds: Iterable[str], extra: str | None) -> frozenset[str]:
+    """Elle's anomalies a checker's searches find when present: `kinds` (its own, Elle's names),
+    the cycles, and with `extra` edges (RT_EDGES, PROCESS_EDGES) the cycles named after them."""
+    suffix = {RT_EDGES: "-realtime", PROCESS_EDGES: "-process"}.get(extra or "")
+    cycles = [*CYCLE_ANOMALIES, *(c + suffix for c in CYCLE_ANOMALIES if suffix)]
+    return frozenset((*kinds, *cycles))
+
+
+def prohibited(model: str) -> set[str]:
+    """The anomalies the model rules out: its own and those of every model it implies."""
+    return {a for m in implied(model) for a in PROHIBITS.get(m, ())}
+
+
+class _Absence:
+    """Which anomalies a history's searches show absent: one searched and not found, one whose
+    covers (`COVERS`) are all absent, or one a case of an absent one (`IMPLIED`)."""
+
+    def __init__(self, found: Iterable[str], searched: Iterable[str]) -> None:
+        self.present = present(found)
+        self.searched = set(searched)
+        self.known: dict[str, bool] = {}
+
+    def absent(self, anomaly: str) -> bool:
+        if anomaly not in self.known:
+            self.known[anomaly] = False  # while deciding: no cover goes through itself
+            self.known[anomaly] = anomaly not in self.present and (
+                anomaly in self.searched
+                or any(all(self.absent(a) for a in cover) for cover in COVERS.get(anomaly, ()))
+                or any(self.absent(a) for a in IMPLIED.get(anomaly, ()))
+            )
+        return self.known[anomaly]
+
+    def unsearched(self, anomaly: str) -> set[str]:
+        """Why the anomaly is not shown absent: the anomalies of its first cover not shown
+        absent, down to those with no cover (itself when one of its cover is present)."""
+        if self.absent(anomaly):
+            return set()
+        covers = COVERS.get(anomaly)
+        if not covers or not covers[0] or any(a in self.present for a in covers[0]):
+            return {anomaly}  # no cover, or one that cannot show it absent: the anomaly itself
+        return {x for a in covers[0] for x in self.unsearched(a)}
+
+
+def status(
+    model: str, found: Iterable[str], searched: Iterable[str], proven: Iterable[str] = ()
+) -> tuple[bool | None, str]:
+    """Whether the model holds given the anomalies found (meshcheck's names) and those the
+    searches would have found (`searched`, Elle's names), and why when undecided: False, ruled
+    out; True, when it or a model that implies it rules out nothing present and only anomalies
+    the searches show absent (and is defined by them: not `UNDEFINED`, not `INCOMPLETE`), or is
+    `proven` otherwise (a serial order); None, with what is missing."""
+    kinds = list(found)
+    if model in ruled_out(kinds):
+        return False, ""
+    absence = _Absence(kinds, searched)
+    if any(model in implied(p) for p in proven):
+        return True, ""
+    for m in stronger(model):
+        if m in UNDEFINED or m in INCOMPLETE or m in ruled_out(kinds):
+            continue
+        if all(absence.absent(a) for a in prohibited(m)):
+            return True, ""
+    if model in UNDEFINED:
+        return None, "Elle names no anomaly it rules out"
+    if model in INCOMPLETE:
+        return None, "Elle's anomalies for it are incomplete"
+    missing = sorted({x for a in prohibited(model) for x in absence.unsearched(a)})
+    if len(missing) == 1:
+        return None, f"anomaly {missing[0]} is not searched"
+    return None, f"anomalies {', '.join(missing)} are not searched"
 
 
 def weakest(models: Iterable[str]) -> list[str]:
@@ -314,17 +485,28 @@ def strongest(models: Iterable[str]) -> list[str]:
     return sorted(m for m in ms if not (stronger(m) - {m}) & ms)
 
 
-def possible(found: Iterable[str], searched: str | None) -> list[str]:
-    """The strongest checked models (`CHECKED`) the anomalies found leave possible, among those
-    whose edges the search had (`searched`: RT_EDGES, PROCESS_EDGES or None)."""
-    out = ruled_out(found)
-    return strongest(m for m in CHECKED if m not in out and edges(m) in (None, searched))
+def _statuses(
+    found: Iterable[str], searched: Iterable[str], proven: Iterable[str]
+) -> dict[str, tuple[bool | None, str]]:
+    kinds, done, shown = list(found), list(searched), list(proven)
+    return {m: status(m, kinds, done, shown) for m in IMPLIES}
 
 
-def boundary(found: Iterable[str], searched: str | None) -> list[str]:
+def possible(
+    found: Iterable[str], searched: Iterable[str], proven: Iterable[str] = ()
+) -> list[str]:
+    """The strongest models that hold (`status`) given the anomalies found and the searches."""
+    return strongest(m for m, (h, _) in _statuses(found, searched, proven).items() if h)
+
+
+def boundary(
+    found: Iterable[str], searched: Iterable[str], proven: Iterable[str] = ()
+) -> list[str]:
     """The report's lines on the models: those ruled out (the weakest of them, and how many
-    stronger), and the strongest still possible."""
-    kinds = list(found)
+    stronger), the strongest still possible, and the strongest left undecided for want of a
+    search (among those whose edges were searched: not those Elle gives no anomaly of their
+    own), each with what is not searched."""
+    kinds, done = list(found), frozenset(searched)
     out = ruled_out(kinds)
     lines = []
     if out:
@@ -333,8 +515,20 @@ def boundary(found: Iterable[str], searched: str | None) -> list[str]:
             f"ruled out: {', '.join(weak)}"
             + (f" (and {len(out) - len(weak)} stronger models)" if len(out) > len(weak) else "")
         )
-    still = possible(kinds, searched)
+    statuses = _statuses(kinds, done, proven)
+    still = strongest(m for m, (h, _) in statuses.items() if h)
     lines.append(
         "strongest still possible: " + (", ".join(still) if still else "none of those checked")
     )
+    extra = {e for e in (RT_EDGES, PROCESS_EDGES) if f"G0{_SUFFIX[e]}" in done}
+    open_ = strongest(
+        m
+        for m, (h, _) in statuses.items()
+        if h is None and m not in UNDEFINED and edges(m) in (None, *extra)
+    )
+    if open_:
+        lines.append("not decided: " + ", ".join(f"{m} ({statuses[m][1]})" for m in open_))
     return lines
+
+
+_SUFFIX = {RT_EDGES: "-realtime", PROCESS_EDGES: "-process"}

@@ -57,6 +57,7 @@ from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import events
+from meshcheck.traces.history import lost_update
 from meshcheck.traces.history import reader
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
@@ -78,12 +79,29 @@ SINGLE = (
     "G1a",
     "G1b",
     "internal",
+    "future-read",
     "incompatible-order",
     "duplicate-append",
     "duplicate-elements",
     "garbage-read",
+    "lost-update",
+    "G-cursor",
 )
 KINDS = (*SINGLE, *anomalies.REPORTED)
+# Elle's anomalies it searches for beside the cycles (consistency.py `searched`): its reads show
+# each key's version order, so each is found when present (garbage reads and duplicate appends
+# are Elle's cyclic-versions)
+FINDS = (
+    "G1a",
+    "G1b",
+    "internal",
+    "future-read",
+    "incompatible-order",
+    "duplicate-elements",
+    "cyclic-versions",
+    "lost-update",
+    "G-cursor",
+)
 # a list read longer than this is shown by its ends and its length
 LONG = 8
 
@@ -102,11 +120,16 @@ class Txn(txn.Txn):
 
 @attrs.frozen
 class Report(anomalies.Report):
-    """The anomalies found: the history holds when none of them rules out the model checked."""
+    """The anomalies found: the history holds when none of them rules out the model checked and
+    the searches decide it (consistency.py `status`); None when a model it implies rules out an
+    anomaly not searched, or it is one Elle gives no anomaly of its own."""
+
+    def searched(self) -> frozenset[str]:
+        return lattice.searched(FINDS, lattice.edges(self.consistency))
 
     @property
-    def holds(self) -> bool:
-        return self.holds_under()
+    def holds(self) -> bool | None:
+        return self.status()[0]
 
 
 def parse(calls: Sequence[events.Call], name: str) -> list[Txn]:
@@ -310,6 +333,7 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
     for t in ok:
         if repeats is None or t.index in repeats:
             _internal(t, found)
+    lost_update.find(ok, "append", found, lambda v: "?" if v is None else _list(v))
     chains = {} if known is None else known.chains
     # the keys whose reads are all prefixes of one (`chains`) that shows each value once, appended:
     # so does each of those reads
@@ -341,6 +365,9 @@ def _check(txns: Sequence[Txn], consistency: str, known: Known | None) -> Report
     for k, order in orders.items():
         _own_order(k, order, writer, position, found)
     unseen = _unseen(orders, writer, reads)
+    # only a transaction that touches a key twice (reads it, then appends to it) can close one
+    twice = ok if repeats is None else [t for t in ok if t.index in repeats]
+    _cursor(twice, orders, writer, unseen, found)
     graph = cycles.Graph(len(txns) and max(t.index for t in txns) + 1)
     # what each edge rests on, (key, values), worded only for the cycles printed (`_why`)
     why: dict[tuple[int, int, int], tuple[Hashable, ...]] = {}
@@ -439,6 +466,50 @@ def _own_order(
         last[t] = (at, v)
 
 
+def _cursor(
+    ok: Sequence[Txn],
+    orders: dict[Hashable, tuple[Hashable, ...]],
+    writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
+    unseen: dict[Hashable, list[tuple[Hashable, Txn]]],
+    found: anomalies.Found,
+) -> None:
+    """G-cursor (Adya's PL-CS): a cycle of one rw edge and ww edges, all on one key. A
+    transaction read a key first (a prefix of its version order), another's append came next, and
+    the reader's own append to the key came after that: the reader -rw-> the next writer -ww->
+    .. -ww-> the reader."""
+    for t in ok:
+        if len({k for _, k, _ in t.mops}) == len(t.mops):
+            continue  # each key once: no read then append of one
+        first: dict[Hashable, Any] = {}
+        mine: dict[Hashable, list[Hashable]] = defaultdict(list)
+        for f, k, v in t.mops:
+            first.setdefault(k, (f, v))
+            if f == "append":
+                mine[k].append(v)
+        for k, (f, r) in first.items():
+            order = orders.get(k)
+            if f != "r" or r is None or not mine[k] or order is None:
+                continue
+            n = len(r)
+            if n >= len(order) or order[:n] != tuple(r):
+                continue
+            nxt = writer.get((k, order[n]))
+            if nxt is None or nxt[0] is t:
+                continue
+            later = {v for v, w in unseen.get(k, ()) if w is t}
+            later.update(v for v in order[n + 1 :] if writer.get((k, v), (None,))[0] is t)
+            if later:
+                v = next(v for v in mine[k] if v in later)
+                found.add(
+                    "G-cursor",
+                    f"{t.label()} read {k} as {_list(r)}; {nxt[0].label()} appended {order[n]} "
+                    f"next, and {t.label()}'s append of {v} came after it",
+                    nxt[0].show(),
+                    t.show(),
+                    size=2,
+                )
+
+
 def _unseen(
     orders: dict[Hashable, tuple[Hashable, ...]],
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]],
@@ -475,7 +546,7 @@ def _internal(t: Txn, found: anomalies.Found) -> None:
         elif v is not None and later[k] and not later[k].isdisjoint(v):
             early = next(x for x in v if x in later[k])
             found.add(
-                "internal",
+                "future-read",
                 f"{t.label()} read {k} as {_list(v)}, with {early}, which it appends later",
                 t.show(),
             )
@@ -561,9 +632,11 @@ def render(report: Report, name: str) -> str:
     what = report.what("list-append")
     model = report.consistency.replace("-", " ")
     if not report.anomalies:
-        return f"{name}: {model} ({what}): no anomaly found\n" + "".join(
-            line + "\n" for line in report.models()
-        )
+        holds, why = report.status()
+        said = f"{model} ({what}): no anomaly found"
+        if holds is None:
+            said = f"{model} not decided ({what}): no anomaly found, but {why}"
+        return f"{name}: {said}\n" + "".join(line + "\n" for line in report.models())
     return report.text(name, verdict(report), "list-append")
 
 
@@ -576,8 +649,11 @@ def verdict(report: anomalies.Report) -> str:
         return "serializable but not strict serializable" if serial else "not serializable"
     if report.consistency == "serializable":
         return "not serializable"
-    if report.holds_under():
+    holds, why = report.status()
+    if holds:
         return f"{model} holds, with anomalies it allows"
+    if holds is None:
+        return f"{model} not decided: {why}, with anomalies it allows"
     return f"not {model}"
 
 
@@ -673,13 +749,13 @@ def _quick(
     return cast("list[Txn]", slots)  # every invocation completed or left pending: all filled
 
 
-def run(path: str, options: Any) -> tuple[str, bool]:
+def run(path: str, options: Any) -> tuple[str, bool | None]:
     """`meshcheck history check --model list-append`: the report and whether the history holds."""
     with reader.bulk():  # left once the transactions are freed: the collector never sees them
         return _run(path, options)
 
 
-def _run(path: str, options: Any) -> tuple[str, bool]:
+def _run(path: str, options: Any) -> tuple[str, bool | None]:
     with reader.bulk():  # left once the events are freed: the collector then sees none of them
         name, txns, known = _read(path)
     txn.committed(name, txns)

@@ -58,6 +58,9 @@ class State:
         self.facts: dict[tuple[int, int, int], tuple[int, Fact]] = {}
         self.cyclic = False
         self.rt_from: int | None = None  # the stamp of the first rt edge
+        # writes follow reads assumed (rw_keys.WFR): else an edge of it, which the model implies,
+        # names a cycle no more severe than the G1c its other order would close
+        self.wfr = True
         self._alts: dict[tuple[int, int, int], int] = {}
 
     def add(self, u: int, v: int, kind: int, fact: Fact) -> bool:
@@ -72,7 +75,7 @@ class State:
         out = State(self.graph.n)
         out.graph.succ = [dict(s) for s in self.graph.succ]
         out.facts = dict(self.facts)
-        out.cyclic, out.rt_from = self.cyclic, self.rt_from
+        out.cyclic, out.rt_from, out.wfr = self.cyclic, self.rt_from, self.wfr
         return out
 
     def edges(self) -> int:
@@ -95,6 +98,8 @@ class State:
         """The index in CLASSES of the name the edge's other order would have: -1 for an edge
         that holds in any case (wr, rt, a read of null, a supposition)."""
         stamp, fact = self.facts[(u, v, bit)]
+        if fact.how == "follows" and not self.wfr:
+            return CLASSES.index("G1c")  # its write before the version it read: T -ww-> W -wr-> T
         if fact.how not in ("after", "before"):
             return -1
         key = (u, v, bit)

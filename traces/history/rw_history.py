@@ -84,11 +84,11 @@ class History:
 
 
 def build(
-    txns: Sequence[Txn], found: anomalies.Found, keys: Sequence[str] = ()
+    txns: Sequence[Txn], found: anomalies.Found, keys: Sequence[str] = (), follows: bool = True
 ) -> tuple[History, list[tuple[int, int, int, Fact]]]:
     """The per-transaction anomalies, the transactions that took effect, and the edges that need
-    no elimination: wr, rw from reads of null, those of writes following reads, and those of the
-    version orders Elle's options `keys` assume (rw_keys.py)."""
+    no elimination: wr, rw from reads of null, those of writes following reads (when `follows`:
+    rw_keys.WFR), and those of the version orders Elle's options `keys` assume (rw_keys.py)."""
     # (key, value) -> its writer, and whether it is the writer's last write to the key
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
@@ -167,14 +167,15 @@ def build(
         readers[(k, v)].append(i)
         per_key[k].append((i, source.index, v))
     # writes follow reads: what a transaction writes to a key comes after the version it read
-    for (k, v), who in readers.items():
+    for (k, v), who in readers.items() if follows else ():
         source = writer[(k, v)][0]
         for i in who:
             if k in writes[i]:
                 fact = Fact("follows", k, v, source.index, writes[i][k])
                 fixed.append((source.index, i, WW, fact))
                 fixed.extend((o, i, RW, fact) for o in who if o != i)
-    fixed.extend(rw_keys.edges(keys, by_index, nodes, reads, writes, found))
+    orders = [k for k in keys if k != rw_keys.WFR]
+    fixed.extend(rw_keys.edges(orders, by_index, nodes, reads, writes, found))
     # the pairs to eliminate, the keys with fewest first, as many as PAIRS allows
     pairs: list[Pair] = []
     skipped: list[Hashable] = []

@@ -32,6 +32,11 @@ from meshcheck.traces.history.rw_edges import shown
 
 LINEARIZABLE, SEQUENTIAL = "linearizable-keys", "sequential-keys"
 OPTIONS = (LINEARIZABLE, SEQUENTIAL)
+# writes follow reads (Elle's `:wfr-keys?`): within a transaction, a write of a key after a read of
+# it comes after the version read. rw_history.py adds its edges (`follows`): under any model
+# that rules out G1c they hold in every version order the model allows (the other order closes
+# T1 -wr-> T2 -ww-> T1), and this option assumes them under the others too (read uncommitted)
+WFR = "wfr-keys"
 
 
 def edges(

@@ -18,7 +18,8 @@ transactions:
 - wr: T1 wrote the version T2 read;
 - rw from a read of the initial state (null) to every transaction that wrote the key (the
   initial state precedes every version: Elle's initial-state version graph);
-- writes follow reads (Elle's wfr-keys, always on here): a transaction that read v of k and then
+- writes follow reads (Elle's wfr-keys; implied by a model that rules out G1c, assumed with
+  `--wfr-keys` under the others): a transaction that read v of k and then
   wrote v' put v' after v: ww from v's writer to it, rw from v's other readers to it;
 - by elimination, for T2's read of T1's version of k and each other writer T3 of k: T3 came
   either before T1 (ww T3 -> T1) or after T2 (rw T2 -> T3), never between. When one of the two
@@ -75,9 +76,11 @@ from meshcheck.traces.history import anomalies
 from meshcheck.traces.history import consistency as lattice
 from meshcheck.traces.history import cycles
 from meshcheck.traces.history import losses_rw
+from meshcheck.traces.history import lost_update
 from meshcheck.traces.history import rw_edges
 from meshcheck.traces.history import rw_elimination
 from meshcheck.traces.history import rw_history
+from meshcheck.traces.history import rw_keys
 from meshcheck.traces.history import rw_order
 from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
@@ -95,8 +98,30 @@ from meshcheck.traces.history.rw_history import History
 # read in the module that defines it: a test that changes one patches that module.
 CYCLES = anomalies.CYCLES
 CLASSES = anomalies.CLASSES
-SINGLE = ("G1a", "G1b", "internal", "duplicate-write", "garbage-read", "cyclic-versions")
+SINGLE = (
+    "G1a",
+    "G1b",
+    "internal",
+    "duplicate-write",
+    "garbage-read",
+    "cyclic-versions",
+    "lost-update",
+)
 KINDS = (*SINGLE, *anomalies.REPORTED)
+# Elle's anomalies it searches for whatever the version order (consistency.py `searched`): a
+# register read shows one value, so neither duplicate elements nor an incompatible order can be
+# read; the cycles are searched too when the version order is known (`Report.complete`). A read
+# of the transaction's own later write is internal, as Elle's rw-register names it (it has no
+# future-read: src/elle/rw_register.clj `op-internal-case`)
+FINDS = (
+    "G1a",
+    "G1b",
+    "internal",
+    "cyclic-versions",
+    "lost-update",
+    "duplicate-elements",
+    "incompatible-order",
+)
 CONSISTENCY = anomalies.CONSISTENCY
 SHOWN = anomalies.SHOWN  # also the pairs of versions left unordered that are shown
 ELIMINATED = rw_history.ELIMINATED
@@ -127,18 +152,50 @@ class Report(anomalies.Report):
     # the model is one a version order proves (consistency.BY_VERSION_ORDER), and the edges
     # known in every version order close no cycle of the kinds it rules out
     ordered: bool = False
+    # every key's versions are in one order in every version order: the graph is the history's
+    # dependency graph, and the cycles searched are found when present, as list-append's
+    complete: bool = False
+    # the models of BY_VERSION_ORDER (of the searches' edges) a version order proves
+    by_versions: tuple[str, ...] = ()
+    # writes follow reads implied by the model checked, not assumed (rw_keys.WFR): the version
+    # order they give is one no G1c-free order departs from, but a G0-free one may
+    implied_wfr: bool = False
+
+    def searched(self) -> frozenset[str]:
+        extra = lattice.edges(self.consistency)
+        if not self.complete:
+            return frozenset(FINDS)
+        found = lattice.searched(FINDS, extra)
+        if self.implied_wfr:  # a G0 through such an edge is named G1c: G0 not decided
+            found -= {"G0", "G0-process", "G0-realtime"}
+        return found
+
+    def proven(self) -> tuple[str, ...]:
+        """The serializable model of the searches' edges when a serial order was found; the
+        model checked when a version order proves it (`ordered`)."""
+        out: tuple[str, ...] = ()
+        extra = lattice.edges(self.consistency)
+        if self.order:
+            out += (SERIAL[extra],)
+        if self.serializable:
+            out += ("serializable",)
+        return out + self.by_versions
 
     @property
     def holds(self) -> bool | None:
         """Whether the model checked holds: not when an anomaly found rules it out; yes when a
         serial order was found (keeping the real-time or process order the model asks for: a
-        serializable model of the same edges, which implies it), or a version order proves it
-        (`ordered`); else undecided."""
-        if not self.holds_under():
-            return False
-        if self.order or self.ordered:
-            return True
-        return None
+        serializable model of the same edges) and that model implies it, or a version order
+        proves it (`ordered`), or the searches decide it (`complete`); else undecided."""
+        return self.status()[0]
+
+
+# the serializable model a serial order keeping the searches' edges shows
+SERIAL = {
+    None: "serializable",
+    lattice.RT_EDGES: "strict-serializable",
+    lattice.PROCESS_EDGES: "strong-session-serializable",
+}
 
 
 def check(
@@ -149,9 +206,11 @@ def check(
     `keys`, the version orders of Elle's options assumed (rw_keys.py)."""
     start = time.monotonic()
     found = anomalies.Found()
-    h, fixed = rw_history.build(txns, found, keys)
+    follows = rw_keys.WFR in keys or lattice.prohibits(consistency, "G1c")
+    h, fixed = rw_history.build(txns, found, keys, follows)
     n = max((t.index for t in txns), default=-1) + 1
     serial = State(n)
+    serial.wfr = rw_keys.WFR in keys
     for u, v, kind, fact in fixed:
         serial.add(u, v, kind, fact)
     pending = rw_elimination.propagate(serial, list(h.pairs), h.nodes)
@@ -170,6 +229,7 @@ def check(
             for v in rt.succ[u]:
                 final.add(u, v, RT, Fact("rt"))
         final_pending = rw_elimination.propagate(final, pending, h.nodes)
+    lost_update.find(txns, "w", found, rw_edges.shown)
     covered: dict[str, set[int]] = defaultdict(set)
     rw_edges.search(serial, h.txns, False, covered, found)
     if strict:
@@ -202,9 +262,10 @@ def check(
         order = serializable
     if extra == lattice.PROCESS_EDGES:
         found.as_process()
-    ordered = False
-    kinds = lattice.BY_VERSION_ORDER.get(consistency)
-    if kinds is not None:
+    ordered: list[str] = []
+    for model, kinds in lattice.BY_VERSION_ORDER.items():
+        if lattice.edges(model) != extra:
+            continue
         known = cycles.Graph(n)
         mask = WW | (WR if "wr" in kinds.split() else 0)
         for u, v, kind, _ in fixed:
@@ -214,7 +275,9 @@ def check(
             for u in h.nodes:
                 for v in rt.succ[u]:
                     known.add(u, v, RT)
-        ordered = not known.components(WW | WR | RT)
+        if not known.components(WW | WR | RT):
+            ordered.append(model)
+    complete = _complete(h, fixed, final_pending if strict else pending)
     return Report(
         consistency,
         len(txns),
@@ -226,8 +289,54 @@ def check(
         serializable,
         open_keys,
         undecided,
-        ordered,
+        consistency in ordered,
+        complete,
+        tuple(ordered),
+        follows and rw_keys.WFR not in keys,
     )
+
+
+def _complete(
+    h: History, fixed: Sequence[tuple[int, int, int, Fact]], pending: Sequence[Pair]
+) -> bool:
+    """Whether the version order is known: every pair eliminated (none left, no key skipped), and
+    each key's writers in one order by the ww edges every version order has (the initial state,
+    writes following reads, Elle's options; not elimination's, which assume the model). The
+    graph is then the history's dependency graph, each edge of it there in every version order,
+    and its cycles are the history's: list-append's searches decide."""
+    if pending or h.skipped:
+        return False
+    writers: dict[Hashable, set[int]] = defaultdict(set)
+    for i in h.nodes:
+        for k in h.writes[i]:
+            writers[k].add(i)
+    after: dict[Hashable, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for u, v, kind, fact in fixed:
+        if kind & WW and fact.key in writers and u in writers[fact.key] and v != u:
+            after[fact.key][u].add(v)
+    for k, ws in writers.items():
+        # one order: a topological sort of the ww edges on k that never has two to choose from
+        # (Kahn's), over every writer
+        into = dict.fromkeys(ws, 0)
+        for u in ws:
+            for v in after[k][u]:
+                if v in into:
+                    into[v] += 1
+        ready = [w for w, n in into.items() if n == 0]
+        placed = 0
+        while ready:
+            if len(ready) > 1:
+                return False
+            u = ready.pop()
+            placed += 1
+            for v in after[k][u]:
+                if v in into:
+                    into[v] -= 1
+                    if into[v] == 0:
+                        ready.append(v)
+        if placed < len(ws):
+            return False  # a cycle of ww edges: no one order
+    return True
 
 
 def _open(pending: Sequence[Pair], h: History) -> tuple[tuple[Hashable, ...], tuple[str, ...]]:
@@ -259,6 +368,9 @@ def render(report: Report, name: str) -> str:
         unknown += f" ({shown}{' ..' if len(report.open_keys) > SHOWN else ''})"
     consistency = report.consistency.replace("-", " ")
     models = "".join(line + "\n" for line in report.models())
+    holds, why = report.status()
+    if not report.anomalies and holds is None and (report.order or report.ordered):
+        return f"{name}: {consistency} not decided ({what}): no anomaly found, but {why}\n" + models
     if not report.anomalies:
         if report.order:
             return (
@@ -288,6 +400,8 @@ def render(report: Report, name: str) -> str:
             verdict = f"{consistency} undecided, with anomalies it allows"
             if report.open_keys:
                 verdict += f" ({unknown})"
+            elif why:
+                verdict += f" ({why})"
     elif report.serializable is False:
         verdict = "not serializable"
     elif report.serializable:
