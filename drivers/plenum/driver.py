@@ -128,8 +128,10 @@ class Pool:
 
     def __init__(self, nodes: list[str], byzantine: dict[str, str]) -> None:
         import bls_free_pool  # beside this file
+        from plenum.common.messages.internal_messages import NewViewAccepted  # type: ignore[import-not-found]
         from plenum.common.messages.node_messages import Ordered  # type: ignore[import-not-found]
         from plenum.common.startable import Mode  # type: ignore[import-not-found]
+        from plenum.common.startable import Status  # type: ignore[import-not-found]
         from plenum.common.timer import RepeatingTimer  # type: ignore[import-not-found]
         from plenum.server.consensus.utils import replica_name_to_node_name  # type: ignore[import-not-found]
         from plenum.test.consensus.helper import SimPool  # type: ignore[import-not-found]
@@ -145,7 +147,9 @@ class Pool:
             if name not in nodes:
                 raise Refused(f"hello.byzantine: {name!r} is not a node of this cluster")
             if behaviour not in BEHAVIOURS:
-                raise Refused(f"hello.byzantine: no behaviour {behaviour!r} ({', '.join(BEHAVIOURS)})")
+                raise Refused(
+                    f"hello.byzantine: no behaviour {behaviour!r} ({', '.join(BEHAVIOURS)})"
+                )
         self.byzantine = byzantine
         self.timers: dict[str, Any] = {name: MockTimer() for name in nodes}
         timers = self.timers
@@ -168,8 +172,13 @@ class Pool:
             config.CHK_FREQ = CHK_FREQ
             config.LOG_SIZE = LOG_SIZE
             replica._data.node_mode = Mode.participating
-            replica._orderer._network._connecteds = [n for n in nodes if n != name]
+            # a Node sets this once connected to a quorum: its monitors then propose view changes
+            replica._data.node_status = Status.started
+            replica._orderer._network._connecteds = {n for n in nodes if n != name}
             replica._internal_bus.subscribe(Ordered, partial(self._ordered, name))
+            # the Node's part (plenum/server/node.py, _process_new_view_accepted and
+            # primary_selected): a new view accepted tells the master's monitors its primary
+            replica._internal_bus.subscribe(NewViewAccepted, partial(self._new_view, name))
             RepeatingTimer(timers[name], BATCH_EVERY, partial(self._batch, name))
 
     @staticmethod
@@ -225,6 +234,11 @@ class Pool:
         step = {"action": "Execute", "params": {"i": node, "seq": msg.ppSeqNo}, "sends": []}
         self.out[node]["steps"].append(step)
 
+    def _new_view(self, node: str, _msg: Any) -> None:
+        from plenum.common.messages.internal_messages import PrimarySelected  # type: ignore[import-not-found]
+
+        self.replicas[node]._internal_bus.send(PrimarySelected())
+
     def _batch(self, node: str) -> None:
         replica = self.replicas[node]
         if replica._data.is_primary and not replica._data.waiting_for_new_view:
@@ -265,7 +279,7 @@ class Pool:
             raise Refused(f"deliver.source: {source!r} is not a node of this cluster")
         try:
             msg = node_message_factory.get_instance(**message)
-        except Exception as exc:  # noqa: BLE001 - plenum's validation raises many kinds
+        except Exception as exc:  # plenum's validation raises many kinds
             raise Refused(f"deliver.message: not a plenum message: {exc}") from None
         replica = self.replicas[node]
         replica._network.process_incoming(msg, f"{source}:0")
@@ -304,6 +318,20 @@ class Pool:
         }
 
 
+TIMEOUTS = (
+    "ToleratePrimaryDisconnection", "INITIAL_PROPOSE_VIEW_CHANGE_TIMEOUT", "NEW_VIEW_TIMEOUT",
+    "STATE_FRESHNESS_UPDATE_INTERVAL", "ACCEPTABLE_FRESHNESS_INTERVALS_COUNT",
+)  # fmt: skip
+
+
+def _timeouts() -> dict[str, Any]:
+    """plenum's own timeouts (plenum/config.py, seconds), which the liveness bound is made of."""
+    from plenum.common.config_util import getConfig  # type: ignore[import-not-found]
+
+    config = getConfig()
+    return {name: getattr(config, name) for name in TIMEOUTS}
+
+
 def serve(bugs: list[str]) -> int:
     pool: Pool | None = None
     for line in sys.stdin:
@@ -315,7 +343,9 @@ def serve(bugs: list[str]) -> int:
                 raise Refused("a request is a JSON object")
             answer = _answer(request, pool, bugs)
             if isinstance(answer, Pool):
-                pool, answer = answer, {"driver": "plenum", "protocol": 1, "take": False}
+                pool, answer = answer, {
+                    "driver": "plenum", "protocol": 1, "take": False, "config": _timeouts(),
+                }  # fmt: skip
         except Refused as exc:
             answer = {"error": str(exc)}
         except json.JSONDecodeError as exc:
@@ -355,7 +385,9 @@ def _answer(request: dict[str, Any], pool: Pool | None, bugs: list[str]) -> Any:
             raise Refused("connections.connected: a list of node names")
         pool.replicas[node]._network.update_connecteds({str(c) for c in connected})
     elif call == "boot" and request.get("persisted"):
-        raise Refused("boot: plenum's simulated replicas keep nothing durable (no restart from disk)")
+        raise Refused(
+            "boot: plenum's simulated replicas keep nothing durable (no restart from disk)"
+        )
     # fire: the timer was set to `now` above, which ran what was due
     return {"done": pool.done(node)}
 
