@@ -36,7 +36,9 @@ import json
 import logging
 import random
 import sys
+import traceback
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 MAX_BATCH_SIZE = 2
@@ -59,6 +61,16 @@ BUGS = {
     "order-on-f-commits": "plenum's commit quorum is f + 1, not n - f (Quorums.commit): a replica "
     "orders on f + 1 commits",
 }
+
+
+# the suspicions of a PrePrepare that make a Node vote for a view change (node.py,
+# reportSuspiciousNode): their codes, from plenum's Suspicions
+PRIMARY_SUSPICION_NAMES = (
+    "PPR_DIGEST_WRONG", "PPR_REJECT_WRONG", "PPR_TXN_WRONG", "PPR_STATE_WRONG",
+    "PPR_PLUGIN_EXCEPTION", "PPR_SUB_SEQ_NO_WRONG", "PPR_NOT_FINAL", "PPR_WITH_ORDERED_REQUEST",
+    "PPR_AUDIT_TXN_ROOT_HASH_WRONG", "PPR_BLS_MULTISIG_WRONG", "PPR_TIME_WRONG",
+)  # fmt: skip
+PRIMARY_SUSPICIONS: set[int] = set()
 
 
 class Refused(Exception):
@@ -129,9 +141,10 @@ class Pool:
     def __init__(self, nodes: list[str], byzantine: dict[str, str]) -> None:
         import bls_free_pool  # beside this file
         from plenum.common.messages.internal_messages import NewViewAccepted  # type: ignore[import-not-found]
-        from plenum.common.messages.node_messages import Ordered  # type: ignore[import-not-found]
+        from plenum.common.messages.internal_messages import RaisedSuspicion
+        from plenum.common.messages.node_messages import Ordered
         from plenum.common.startable import Mode  # type: ignore[import-not-found]
-        from plenum.common.startable import Status  # type: ignore[import-not-found]
+        from plenum.common.startable import Status
         from plenum.common.timer import RepeatingTimer  # type: ignore[import-not-found]
         from plenum.server.consensus.utils import replica_name_to_node_name  # type: ignore[import-not-found]
         from plenum.test.consensus.helper import SimPool  # type: ignore[import-not-found]
@@ -179,6 +192,9 @@ class Pool:
             # the Node's part (plenum/server/node.py, _process_new_view_accepted and
             # primary_selected): a new view accepted tells the master's monitors its primary
             replica._internal_bus.subscribe(NewViewAccepted, partial(self._new_view, name))
+            # ... and a suspicion of the primary's PrePrepare is a vote for a view change
+            # (node.py, reportSuspiciousNode, through replica.py's report_suspicious_node)
+            replica._internal_bus.subscribe(RaisedSuspicion, partial(self._suspicion, name))
             RepeatingTimer(timers[name], BATCH_EVERY, partial(self._batch, name))
 
     @staticmethod
@@ -187,7 +203,7 @@ class Pool:
 
     def _sent(self, _delay: float, msg: Any, frm: str, dst: str) -> None:
         from plenum.common.batched import Batched  # type: ignore[import-not-found]
-        from plenum.server.consensus.utils import replica_name_to_node_name  # type: ignore[import-not-found]
+        from plenum.server.consensus.utils import replica_name_to_node_name
         from stp_zmq.zstack import ZStack  # type: ignore[import-not-found]
 
         src = replica_name_to_node_name(frm)
@@ -205,10 +221,11 @@ class Pool:
 
     def _rewrite(self, src: str, msg: Any, dst: str) -> list[Any]:
         """What a Byzantine `src` sends instead of `msg` to `dst` (BEHAVIOURS)."""
-        from plenum.common.messages.node_messages import Checkpoint  # type: ignore[import-not-found]
+        from plenum.common.messages.node_messages import Checkpoint
         from plenum.common.messages.node_messages import Commit
         from plenum.common.messages.node_messages import Prepare
         from plenum.common.messages.node_messages import PrePrepare
+        from plenum.server.consensus.utils import get_original_viewno  # type: ignore[import-not-found]
 
         behaviour = self.byzantine.get(src)
         if behaviour is None:
@@ -224,7 +241,7 @@ class Pool:
             if dst != backups[0]:
                 orderer = self.replicas[src]._orderer
                 reqs = list(reversed(msg.reqIdr))
-                digest = orderer.generate_pp_digest(reqs, msg.originalViewNo, msg.ppTime)
+                digest = orderer.generate_pp_digest(reqs, get_original_viewno(msg), msg.ppTime)
                 return [msg.__class__(**{**msg._asdict(), "reqIdr": reqs, "digest": digest})]
         return [msg]
 
@@ -235,9 +252,17 @@ class Pool:
         self.out[node]["steps"].append(step)
 
     def _new_view(self, node: str, _msg: Any) -> None:
-        from plenum.common.messages.internal_messages import PrimarySelected  # type: ignore[import-not-found]
+        from plenum.common.messages.internal_messages import PrimarySelected
 
         self.replicas[node]._internal_bus.send(PrimarySelected())
+
+    def _suspicion(self, node: str, msg: Any) -> None:
+        from plenum.common.messages.internal_messages import VoteForViewChange
+        from plenum.server.suspicion_codes import Suspicions  # type: ignore[import-not-found]
+
+        if msg.inst_id == 0 and msg.ex.code in PRIMARY_SUSPICIONS:
+            vote = VoteForViewChange(Suspicions.get_by_code(msg.ex.code))
+            self.replicas[node]._internal_bus.send(vote)
 
     def _batch(self, node: str) -> None:
         replica = self.replicas[node]
@@ -350,6 +375,11 @@ def serve(bugs: list[str]) -> int:
             answer = {"error": str(exc)}
         except json.JSONDecodeError as exc:
             answer = {"error": f"not JSON: {exc}"}
+        except Exception as exc:  # plenum itself raised: the run stops on this answer
+            traceback.print_exc(file=sys.stderr)
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            at = f"{Path(where.filename).name}:{where.lineno}"
+            answer = {"error": f"plenum raised {type(exc).__name__} at {at}: {exc}"}
         sys.stdout.write(json.dumps(answer, sort_keys=True) + "\n")
         sys.stdout.flush()
     return 0
@@ -401,6 +431,9 @@ def main(argv: list[str]) -> int:
         parser.exit(2, f"driver.py: no bug {unknown[0]!r} (known: {', '.join(BUGS)})\n")
     # plenum logs every step through the root logger; stdout is for the answers alone
     logging.disable(logging.WARNING)
+    from plenum.server.suspicion_codes import Suspicions
+
+    PRIMARY_SUSPICIONS.update(getattr(Suspicions, name).code for name in PRIMARY_SUSPICION_NAMES)
     if args.bug:
         _patch(args.bug)
     return serve(args.bug)
