@@ -26,7 +26,8 @@ own SimPool builds them (drivers/plenum/bls_free_pool.py), with three things han
 gives PBFT.tla's variables of the replica (`view`, `status`, `executed`, `stable`). Each send's
 `record` is the message in PBFT.tla's vocabulary (`type`, `view`, `seq`, `req`, `src`, ...).
 
-`--bug NAME` patches plenum's code in this process (the mutants the harness must catch): BUGS.
+`--bug NAME` (every cluster) or hello's `bugs` (that cluster) patches plenum's code in this process: the
+mutants the harness must catch, BUGS.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ BEHAVIOURS = {
     "equivocate": "as primary, a PrePrepare with its requests in another order (and that order's "
     "digest) to the backups after the first",
     "withhold": "sends no Prepare, Commit or Checkpoint (withheld votes)",
-    "forge": "every Prepare and Commit it sends names another digest (a vote for a batch that "
-    "was never pre-prepared)",
+    "forge": "every Prepare it sends names another digest, every Commit the next sequence number "
+    "(votes for batches that were never pre-prepared)",
     "replay": "sends each PrePrepare, Prepare and Commit again with the view above (a replay "
     "into a later view)",
 }
@@ -77,7 +78,11 @@ class Refused(Exception):
     """A request the driver refuses: the answer is {"error": text}."""
 
 
-def _patch(bugs: list[str]) -> None:
+ACTIVE: set[str] = set()  # the bugs of this cluster: the command line's and hello's
+
+
+def _patch() -> None:
+    """Install the bugs' patches into plenum, each on while its name is in ACTIVE."""
     from plenum.server.quorums import Quorum  # type: ignore[import-not-found]
     from plenum.server.quorums import Quorums
 
@@ -85,9 +90,9 @@ def _patch(bugs: list[str]) -> None:
 
     def patched(self: Any, n: int) -> None:
         original(self, n)
-        if "commit-on-f-prepares" in bugs:
+        if "commit-on-f-prepares" in ACTIVE:
             self.prepare = Quorum(self.f)
-        if "order-on-f-commits" in bugs:
+        if "order-on-f-commits" in ACTIVE:
             self.commit = Quorum(self.f + 1)
 
     Quorums.__init__ = patched
@@ -97,6 +102,7 @@ def _record(msg: Any, src: str) -> dict[str, Any]:
     """The message as PBFT.tla's record (plenum's fields under the spec's names)."""
     from plenum.common.messages.node_messages import Checkpoint  # type: ignore[import-not-found]
     from plenum.common.messages.node_messages import Commit
+    from plenum.common.messages.node_messages import MessageRep
     from plenum.common.messages.node_messages import NewView
     from plenum.common.messages.node_messages import Prepare
     from plenum.common.messages.node_messages import PrePrepare
@@ -119,10 +125,23 @@ def _record(msg: Any, src: str) -> dict[str, Any]:
         pre = [[b.pp_view_no, b.pp_seq_no, b.pp_digest] for b in msg.batches]
         ckpt = msg.checkpoint.seqNoEnd if msg.checkpoint is not None else None
         return {"type": "NewView", "view": msg.viewNo, "ckpt": ckpt, "pre": pre, "src": src}
+    if isinstance(msg, MessageRep):
+        what = REPLIED.get(msg.msg_type)
+        inner = msg.msg
+        if what is None or not isinstance(inner, dict):
+            return {"type": "MessageRep", "of": msg.msg_type, "src": src}
+        of = {
+            "type": what, "view": inner.get("viewNo"), "seq": inner.get("ppSeqNo"),
+            "req": inner.get("digest"), "src": src,
+        }  # fmt: skip
+        return {"type": "MessageRep", "of": msg.msg_type, "msg": of, "src": src}
     if isinstance(msg, ViewChangeAck):
         return {"type": "ViewChangeAck", "view": msg.viewNo, "of": msg.name, "src": src}
     return {"type": type(msg).__name__, "src": src}
 
+
+# the 3PC messages a MessageRep may carry (plenum's msg_type): the record gives what it carries
+REPLIED = {"PREPREPARE": "PrePrepare", "PREPARE": "Prepare", "COMMIT": "Commit"}
 
 # each message type's PBFT.tla action: the step that sends it
 ACTION_OF = {
@@ -225,15 +244,17 @@ class Pool:
         from plenum.common.messages.node_messages import Commit
         from plenum.common.messages.node_messages import Prepare
         from plenum.common.messages.node_messages import PrePrepare
-        from plenum.server.consensus.utils import get_original_viewno  # type: ignore[import-not-found]
+        from plenum.server.consensus.utils import get_original_viewno
 
         behaviour = self.byzantine.get(src)
         if behaviour is None:
             return [msg]
         if behaviour == "withhold":
             return [] if isinstance(msg, Prepare | Commit | Checkpoint) else [msg]
-        if behaviour == "forge" and isinstance(msg, Prepare | Commit):
+        if behaviour == "forge" and isinstance(msg, Prepare):
             return [msg.__class__(**{**msg._asdict(), "digest": "f" * 64})]
+        if behaviour == "forge" and isinstance(msg, Commit):  # plenum's Commit has no digest
+            return [msg.__class__(**{**msg._asdict(), "ppSeqNo": msg.ppSeqNo + 1})]
         if behaviour == "replay" and isinstance(msg, PrePrepare | Prepare | Commit):
             return [msg, msg.__class__(**{**msg._asdict(), "viewNo": msg.viewNo + 1})]
         if behaviour == "equivocate" and isinstance(msg, PrePrepare) and len(msg.reqIdr) > 1:
@@ -393,6 +414,12 @@ def _answer(request: dict[str, Any], pool: Pool | None, bugs: list[str]) -> Any:
         nodes, byzantine = request.get("nodes"), request.get("byzantine", {})
         if not isinstance(nodes, list) or not isinstance(byzantine, dict):
             raise Refused("hello: nodes is a list of names, byzantine an object")
+        asked = request.get("bugs", [])
+        unknown = [b for b in asked if b not in BUGS] if isinstance(asked, list) else [asked]
+        if unknown:
+            raise Refused(f"hello.bugs: no bug {unknown[0]!r} (known: {', '.join(BUGS)})")
+        ACTIVE.clear()
+        ACTIVE.update(bugs, asked)
         return Pool([str(n) for n in nodes], {str(k): str(v) for k, v in byzantine.items()})
     if pool is None:
         raise Refused(f"{call}: no cluster yet (hello first)")
@@ -434,8 +461,7 @@ def main(argv: list[str]) -> int:
     from plenum.server.suspicion_codes import Suspicions
 
     PRIMARY_SUSPICIONS.update(getattr(Suspicions, name).code for name in PRIMARY_SUSPICION_NAMES)
-    if args.bug:
-        _patch(args.bug)
+    _patch()
     return serve(args.bug)
 
 

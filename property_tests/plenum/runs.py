@@ -57,6 +57,15 @@ def driver_command(bugs: Sequence[str] = (), root: Path = ROOT) -> list[str]:
     return [str(plenum_python(root)), str(driver), *(a for b in bugs for a in ("--bug", b))]
 
 
+def start_driver(bugs: Sequence[str] = (), root: Path = ROOT) -> Any:
+    """A DriverProcess of driver_command(bugs), without this process's PYTHONPATH (a work tree's
+    top-level folders are not plenum's)."""
+    from meshcheck.drivers.pipe import DriverProcess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return DriverProcess(driver_command(bugs, root), name="plenum", timeout=60, env=env)
+
+
 @attrs.frozen
 class Crash:
     """`node` stops at `at` ms for `down` ms (None: until the end)."""
@@ -124,6 +133,7 @@ class Ordered:
     seq: int
     digest: str
     requests: tuple[str, ...]
+    index: int  # how many of the run's messages (sent and delivered) came before it
 
 
 @attrs.frozen
@@ -151,19 +161,18 @@ class Run:
 
 
 def run(schedule: Schedule, bugs: Sequence[str] = (), *, process: Any = None) -> Run:
-    """Run `schedule` on plenum (with `bugs`), in `process` (a DriverProcess of driver_command(bugs),
-    kept across runs) or in a driver started for this run alone."""
-    from meshcheck.drivers.pipe import DriverProcess
-
+    """Run `schedule` on plenum patched with `bugs` (drivers/plenum/driver.py BUGS), in `process`
+    (a DriverProcess of start_driver(), kept across runs) or in a driver started for this run."""
     if process is None:
-        with DriverProcess(driver_command(bugs), name="plenum", timeout=60) as own:
+        with start_driver() as own:
             return run(schedule, bugs, process=own)
-    return _Scheduler(schedule, process).run()
+    return _Scheduler(schedule, process, bugs).run()
 
 
 class _Scheduler:
-    def __init__(self, schedule: Schedule, process: Any) -> None:
+    def __init__(self, schedule: Schedule, process: Any, bugs: Sequence[str]) -> None:
         self.s = schedule
+        self.bugs = list(bugs)
         self.p = process
         self.draw = random.Random(schedule.seed)
         self.queue: list[tuple[int, int, str, Any]] = []
@@ -200,7 +209,15 @@ class _Scheduler:
                 self.push(at, "deliver", (dst, node, send["message"], send["record"]))
         for seq, batch, _ in done.get("applied", []):
             self.ordered.append(
-                Ordered(node, now, batch["view"], seq, batch["digest"], tuple(batch["requests"]))
+                Ordered(
+                    node,
+                    now,
+                    batch["view"],
+                    seq,
+                    batch["digest"],
+                    tuple(batch["requests"]),
+                    len(self.messages),
+                )
             )
         for request_id, key in done.get("requests", []):
             self.keys[key] = request_id
@@ -211,7 +228,8 @@ class _Scheduler:
     def run(self) -> Run:
         s = self.s
         hello = {"call": "hello", "protocol": 1, "nodes": list(NODES)}
-        answer = self.p.call({**hello, "byzantine": dict(s.byzantine)}, "-")
+        hello |= {"byzantine": dict(s.byzantine), "bugs": self.bugs}
+        answer = self.p.call(hello, "-")
         for node in NODES:
             self.call(node, 0, call="boot", persisted={}, seed=s.seed)
         for k in range(s.requests):
