@@ -39,6 +39,7 @@ from meshcheck.impl.base.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = ("Alpha", "Beta", "Gamma", "Delta")
+FORGED = "f" * 64  # the digest a forging replica's Prepares name (driver.py BEHAVIOURS)
 BUILD = "make plenum builds it (minutes; docs/plenum.md)"
 
 
@@ -158,6 +159,31 @@ class Run:
     steps: int
     crashed: bool  # the crash happened (its replica was up to be stopped)
     recovered: bool  # ... and it came back
+
+
+def byzantine_acted(run: Run) -> dict[str, bool]:
+    """For each Byzantine replica of the run, whether its behaviour showed in what it sent (a
+    behaviour that never acted leaves the run an honest one, and says so)."""
+    acted = {}
+    for node, behaviour in run.schedule.byzantine:
+        sent = [m.record for m in run.messages if m.src == node and not m.delivered]
+        votes = [r for r in sent if r["type"] in ("Prepare", "Commit", "Checkpoint")]
+        if behaviour == "withhold":
+            acted[node] = not votes and any(r["type"] == "PrePrepare" for r in run_records(run))
+        elif behaviour == "forge":
+            acted[node] = any(r["type"] == "Prepare" and r["req"] == FORGED for r in sent)
+        elif behaviour == "replay":
+            views = {r["view"] for r in sent if r["type"] in ("PrePrepare", "Prepare", "Commit")}
+            acted[node] = len(views) > 1
+        else:  # equivocate: two PrePrepares of one (view, seq) with different digests
+            pps = {(r["view"], r["seq"], r["req"]) for r in sent if r["type"] == "PrePrepare"}
+            acted[node] = len(pps) > len({(v, n) for v, n, _ in pps})
+    return acted
+
+
+def run_records(run: Run) -> list[Any]:
+    """The records of every message sent in the run."""
+    return [m.record for m in run.messages if not m.delivered]
 
 
 def run(schedule: Schedule, bugs: Sequence[str] = (), *, process: Any = None) -> Run:
