@@ -87,7 +87,7 @@ BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 # the groups a bug can be in: a protocol core's, the manager's (mutation/routing.toml), the history
 # checkers' (mutation/checkers.toml), the fault injectors' (mutation/faults.toml), the system
 # plug-ins' outcomes (mutation/clients.toml), or what makes a counterexample explain itself
-# (mutation/counterexamples.toml)
+# (mutation/counterexamples.toml), or the judgement of Indy Plenum's runs (mutation/plenum.toml)
 PROTOCOLS = (
     "raft",
     "pbft",
@@ -99,6 +99,7 @@ PROTOCOLS = (
     "faults",
     "clients",
     "counterexamples",
+    "plenum",
 )
 CORES = ("raft", "pbft", "hybrid", "hotstuff", "rsm")
 CLASSES = (
