@@ -48,8 +48,9 @@ LOG_SIZE = 3 * CHK_FREQ
 BATCH_EVERY = 1.0  # seconds: the primary's batch timer (plenum's sim: order_requests every second)
 
 BEHAVIOURS = {
-    "equivocate": "as primary, a PrePrepare with its requests in another order (and that order's "
-    "digest) to the backups after the first",
+    "equivocate": "as primary, another PrePrepare at the same (view, seq) to the backups after the "
+    "first: its requests in another order, or (one request) stamped a second later, with the "
+    "digest plenum computes for it",
     "withhold": "sends no Prepare, Commit or Checkpoint (withheld votes)",
     "forge": "every Prepare it sends names another digest, every Commit the next sequence number "
     "(votes for batches that were never pre-prepared)",
@@ -112,7 +113,10 @@ def _record(msg: Any, src: str) -> dict[str, Any]:
     if isinstance(msg, PrePrepare | Prepare | Commit):
         kind = type(msg).__name__
         digest = getattr(msg, "digest", None)
-        return {"type": kind, "view": msg.viewNo, "seq": msg.ppSeqNo, "req": digest, "src": src}
+        record = {"type": kind, "view": msg.viewNo, "seq": msg.ppSeqNo, "req": digest, "src": src}
+        if isinstance(msg, PrePrepare):
+            record["reqs"] = list(msg.reqIdr)  # the batch's requests, which its digest stands for
+        return record
     if isinstance(msg, Checkpoint):
         return {"type": "Checkpoint", "seq": msg.seqNoEnd, "digest": msg.digest, "src": src}
     if isinstance(msg, ViewChange):
@@ -134,6 +138,8 @@ def _record(msg: Any, src: str) -> dict[str, Any]:
             "type": what, "view": inner.get("viewNo"), "seq": inner.get("ppSeqNo"),
             "req": inner.get("digest"), "src": src,
         }  # fmt: skip
+        if what == "PrePrepare":
+            of["reqs"] = list(inner.get("reqIdr") or [])
         return {"type": "MessageRep", "of": msg.msg_type, "msg": of, "src": src}
     if isinstance(msg, ViewChangeAck):
         return {"type": "ViewChangeAck", "view": msg.viewNo, "of": msg.name, "src": src}
@@ -157,7 +163,7 @@ ACTION_OF = {
 class Pool:
     """One cluster: plenum's replicas, their timers, what each did since its last answer."""
 
-    def __init__(self, nodes: list[str], byzantine: dict[str, str]) -> None:
+    def __init__(self, nodes: list[str], byzantine: dict[str, str], batch: int) -> None:
         import bls_free_pool  # beside this file
         from plenum.common.messages.internal_messages import NewViewAccepted  # type: ignore[import-not-found]
         from plenum.common.messages.internal_messages import RaisedSuspicion
@@ -184,6 +190,7 @@ class Pool:
                 )
         self.byzantine = byzantine
         self.timers: dict[str, Any] = {name: MockTimer() for name in nodes}
+        self.stable: dict[str, int] = {}
         timers = self.timers
 
         class HarnessPool(SimPool):  # type: ignore[misc]
@@ -200,7 +207,7 @@ class Pool:
         self.pool.network._processing_chain._schedule_delivery = self._sent
         for name, replica in self.replicas.items():
             config = replica._orderer._config
-            config.Max3PCBatchSize = MAX_BATCH_SIZE
+            config.Max3PCBatchSize = batch
             config.CHK_FREQ = CHK_FREQ
             config.LOG_SIZE = LOG_SIZE
             replica._data.node_mode = Mode.participating
@@ -257,13 +264,17 @@ class Pool:
             return [msg.__class__(**{**msg._asdict(), "ppSeqNo": msg.ppSeqNo + 1})]
         if behaviour == "replay" and isinstance(msg, PrePrepare | Prepare | Commit):
             return [msg, msg.__class__(**{**msg._asdict(), "viewNo": msg.viewNo + 1})]
-        if behaviour == "equivocate" and isinstance(msg, PrePrepare) and len(msg.reqIdr) > 1:
+        if behaviour == "equivocate" and isinstance(msg, PrePrepare) and msg.reqIdr:
             backups = sorted(n for n in self.replicas if n != src)
             if dst != backups[0]:
+                # another batch at the same (view, seq): its requests in another order, or, one
+                # request, stamped a second later; its digest computed as plenum computes it
                 orderer = self.replicas[src]._orderer
                 reqs = list(reversed(msg.reqIdr))
-                digest = orderer.generate_pp_digest(reqs, get_original_viewno(msg), msg.ppTime)
-                return [msg.__class__(**{**msg._asdict(), "reqIdr": reqs, "digest": digest})]
+                stamp = msg.ppTime + (1 if len(reqs) == 1 else 0)
+                digest = orderer.generate_pp_digest(reqs, get_original_viewno(msg), stamp)
+                other = {"reqIdr": reqs, "digest": digest, "ppTime": stamp}
+                return [msg.__class__(**{**msg._asdict(), **other})]
         return [msg]
 
     def _ordered(self, node: str, msg: Any, *_: Any) -> None:
@@ -309,6 +320,11 @@ class Pool:
             timer.set_time(seconds)
 
     def done(self, node: str) -> dict[str, Any]:
+        stable = self.replicas[node]._data.stable_checkpoint
+        if stable != self.stable.get(node, 0):
+            self.stable[node] = stable
+            step = {"action": "StableCheckpoint", "params": {"i": node, "n": stable}, "sends": []}
+            self.out[node]["steps"].append(step)
         out = self.out[node]
         self.out[node] = self._empty()
         timer = self.timers[node]
@@ -420,7 +436,11 @@ def _answer(request: dict[str, Any], pool: Pool | None, bugs: list[str]) -> Any:
             raise Refused(f"hello.bugs: no bug {unknown[0]!r} (known: {', '.join(BUGS)})")
         ACTIVE.clear()
         ACTIVE.update(bugs, asked)
-        return Pool([str(n) for n in nodes], {str(k): str(v) for k, v in byzantine.items()})
+        batch = request.get("batch", MAX_BATCH_SIZE)
+        if not isinstance(batch, int) or batch < 1:
+            raise Refused("hello.batch: the requests a batch holds at most, a positive integer")
+        byzantine = {str(k): str(v) for k, v in byzantine.items()}
+        return Pool([str(n) for n in nodes], byzantine, batch)
     if pool is None:
         raise Refused(f"{call}: no cluster yet (hello first)")
     if call not in ("boot", "deliver", "fire", "submit", "connections", "state", "applied"):

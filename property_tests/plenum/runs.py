@@ -95,6 +95,7 @@ class Schedule:
     duplicate: float = 0.0
     crash: Crash | None = None
     byzantine: tuple[tuple[str, str], ...] = ()
+    batch: int = 2  # requests a batch holds at most (plenum's Max3PCBatchSize)
 
     def faulty(self) -> frozenset[str]:
         """The replicas no check holds to the protocol: the Byzantine ones."""
@@ -159,6 +160,10 @@ class Run:
     steps: int
     crashed: bool  # the crash happened (its replica was up to be stopped)
     recovered: bool  # ... and it came back
+    # (request id, index): each request's first handing to a replica; (node, seq, index): each
+    # stable checkpoint a replica took; index as Ordered's
+    submitted: tuple[tuple[int, int], ...] = ()
+    stables: tuple[tuple[str, int, int], ...] = ()
 
 
 def byzantine_acted(run: Run) -> dict[str, bool]:
@@ -211,6 +216,8 @@ class _Scheduler:
         self.keys: dict[str, int] = {}
         self.steps = 0
         self.crashed = self.recovered = False
+        self.submitted: list[tuple[int, int]] = []
+        self.stables: list[tuple[str, int, int]] = []
 
     def push(self, at: int, kind: str, what: Any) -> None:
         self.n += 1
@@ -245,6 +252,9 @@ class _Scheduler:
                     len(self.messages),
                 )
             )
+        for step in done.get("steps", []):
+            if step["action"] == "StableCheckpoint":
+                self.stables.append((node, step["params"]["n"], len(self.messages)))
         for request_id, key in done.get("requests", []):
             self.keys[key] = request_id
         for _name, after in done.get("timers", []):
@@ -254,7 +264,7 @@ class _Scheduler:
     def run(self) -> Run:
         s = self.s
         hello = {"call": "hello", "protocol": 1, "nodes": list(NODES)}
-        hello |= {"byzantine": dict(s.byzantine), "bugs": self.bugs}
+        hello |= {"byzantine": dict(s.byzantine), "bugs": self.bugs, "batch": s.batch}
         answer = self.p.call(hello, "-")
         for node in NODES:
             self.call(node, 0, call="boot", persisted={}, seed=s.seed)
@@ -273,6 +283,7 @@ class _Scheduler:
         return Run(
             s, tuple(self.ordered), tuple(self.messages), states, dict(self.keys),
             answer.get("config", {}), self.steps, self.crashed, self.recovered,
+            tuple(self.submitted), tuple(self.stables),
         )  # fmt: skip
 
     def step(self, at: int, kind: str, what: Any) -> None:
@@ -286,6 +297,7 @@ class _Scheduler:
             if node in self.up and generation == self.timer[node]:
                 self.call(node, at, call="fire", timer="plenum")
         elif kind == "submit":
+            self.submitted.append((what, len(self.messages)))
             for node in NODES:
                 if node in self.up:
                     value = {"amount": what}

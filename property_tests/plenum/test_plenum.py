@@ -19,6 +19,7 @@ import pytest
 
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests.plenum import checks
+from meshcheck.property_tests.plenum import validation
 from meshcheck.property_tests.plenum.runs import NODES
 from meshcheck.property_tests.plenum.runs import Crash
 from meshcheck.property_tests.plenum.runs import Ordered
@@ -201,3 +202,40 @@ def test_bad_arguments_are_one_line_and_exit_2() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().count("\n") == 0 and "no bug 'no-such-bug'" in done.stderr
+
+
+# -- trace validation against specs/PBFT.tla (property_tests/plenum/validation.py) --------------------
+
+
+def test_a_run_of_one_request_batches_is_a_behaviour_of_pbft_tla(plenum: Any) -> None:
+    r = run(Schedule(seed=1, batch=1, ticks=SHORT), process=plenum)
+    verdict = validation.validate(r)
+    assert verdict.problem is None and verdict.ended == "the run's end"
+    # six Requests, six PrePrepares, 18 Prepares, 24 Commits, 24 Executes, 12 stable checkpoints
+    steps = validation.trace_of(r)[0].steps
+    assert verdict.validated == len(steps) == 1 + 6 + 6 + 18 + 24 + 24 + 12
+
+
+@pytest.mark.parametrize(
+    ("bug", "action"), [("commit-on-f-prepares", "Commit"), ("order-on-f-commits", "Execute")]
+)
+def test_trace_validation_rejects_plenum_counting_short(plenum: Any, bug: str, action: str) -> None:
+    r = run(Schedule(seed=2, batch=1, ticks=SHORT), (bug,), process=plenum)
+    problem = validation.validate(r).problem
+    assert (
+        problem is not None and f" {action}(i=" in problem and "not a step of the spec" in problem
+    )
+
+
+def test_an_equivocating_primarys_run_is_validated_with_it_byzantine(plenum: Any) -> None:
+    schedule = Schedule(seed=1, batch=1, ticks=SHORT, byzantine=(("Alpha", "equivocate"),))
+    r = run(schedule, process=plenum)
+    assert byzantine_acted(r) == {"Alpha": True}
+    verdict = validation.validate(r)
+    assert verdict.problem is None and verdict.ended == "the run's end" and verdict.validated > 40
+
+
+def test_the_validated_part_ends_at_plenums_view_change(plenum: Any) -> None:
+    r = run(Schedule(seed=4, batch=1, crash=Crash("Alpha", 2_500), ticks=70_000), process=plenum)
+    verdict = validation.validate(r)
+    assert verdict.problem is None and "sent ViewChange" in verdict.ended
