@@ -386,6 +386,13 @@ TIMEOUTS = (
 )  # fmt: skip
 
 
+def _version() -> str:
+    """The plenum release this process imported (its package's own version file)."""
+    import plenum  # type: ignore[import-not-found]
+
+    return str(getattr(plenum, "__version__", "unknown"))
+
+
 def _timeouts() -> dict[str, Any]:
     """plenum's own timeouts (plenum/config.py, seconds), which the liveness bound is made of."""
     from plenum.common.config_util import getConfig  # type: ignore[import-not-found]
@@ -407,6 +414,7 @@ def serve(bugs: list[str]) -> int:
             if isinstance(answer, Pool):
                 pool, answer = answer, {
                     "driver": "plenum", "protocol": 1, "take": False, "config": _timeouts(),
+                    "version": _version(),
                 }  # fmt: skip
         except Refused as exc:
             answer = {"error": str(exc)}

@@ -50,13 +50,13 @@ def draw(seed: int) -> Schedule:
         delay=(5, rng.choice((50, 100, 300))),
         batch=rng.choice((1, 2)),
         duplicate=rng.choice((0.0, 0.0, 0.1)),
-        ticks=20_000,
+        ticks=130_000,  # the liveness bound with no fault: 122 s and ten delays
     )
     if kind == "crash":
         node = rng.choice(NODES)
         down = rng.choice((None, 5_000, 90_000))
         crash = Crash(node, rng.randint(500, 8_000), down)
-        return attrs.evolve(base, crash=crash, ticks=150_000)
+        return attrs.evolve(base, crash=crash, ticks=250_000)
     if kind == "byzantine":
         byzantine = ((rng.choice(NODES), rng.choice(BEHAVIOURS)),)
         return attrs.evolve(base, byzantine=byzantine, ticks=1_000_000)
@@ -208,7 +208,7 @@ def _one(args: argparse.Namespace, parser: argparse.ArgumentParser, process: Any
     schedule = _schedule(args, parser)
     r = run(schedule, args.bug, process=process)
     outcome = judge(r, args.bug)
-    print(outcome.line())
+    print(f"plenum {r.version}: {outcome.line()}")
     for p in outcome.problems:
         print(f"  {p}")
     print(f"  trace validation: {outcome.validated} steps, ended at {outcome.ended}")
@@ -227,10 +227,14 @@ def _campaign(args: argparse.Namespace, parser: argparse.ArgumentParser, process
         if bug not in BUGS:
             parser.error(f"--bug {bug}: one of {', '.join(BUGS)}")
     outcomes = []
+    versions = set()
     for seed in range(args.seed, args.seed + args.runs):
-        outcome = judge(run(draw(seed), args.bug, process=process), args.bug)
+        r = run(draw(seed), args.bug, process=process)
+        versions.add(r.version)
+        outcome = judge(r, args.bug)
         outcomes.append(outcome)
         print(outcome.line(), flush=True)
+    print(f"plenum {', '.join(sorted(versions))}")
     failed = [o for o in outcomes if o.problems]
     never = [o for o in outcomes if not o.acted]
     print(

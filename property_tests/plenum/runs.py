@@ -60,10 +60,13 @@ def driver_command(bugs: Sequence[str] = (), root: Path = ROOT) -> list[str]:
 
 def start_driver(bugs: Sequence[str] = (), root: Path = ROOT) -> Any:
     """A DriverProcess of driver_command(bugs), without this process's PYTHONPATH (a work tree's
-    top-level folders are not plenum's)."""
+    top-level folders are not plenum's); with MESHCHECK_PLENUM_PATH's instead when it is set."""
     from meshcheck.drivers.pipe import DriverProcess
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if os.environ.get("MESHCHECK_PLENUM_PATH"):
+        # another plenum release installed apart (--target), ahead of .venv-plenum's (docs/plenum.md)
+        env["PYTHONPATH"] = os.environ["MESHCHECK_PLENUM_PATH"]
     return DriverProcess(driver_command(bugs, root), name="plenum", timeout=60, env=env)
 
 
@@ -164,6 +167,7 @@ class Run:
     # stable checkpoint a replica took; index as Ordered's
     submitted: tuple[tuple[int, int], ...] = ()
     stables: tuple[tuple[str, int, int], ...] = ()
+    version: str = ""  # plenum's release, as the driver imported it
 
 
 def byzantine_acted(run: Run) -> dict[str, bool]:
@@ -283,7 +287,7 @@ class _Scheduler:
         return Run(
             s, tuple(self.ordered), tuple(self.messages), states, dict(self.keys),
             answer.get("config", {}), self.steps, self.crashed, self.recovered,
-            tuple(self.submitted), tuple(self.stables),
+            tuple(self.submitted), tuple(self.stables), str(answer.get("version", "")),
         )  # fmt: skip
 
     def step(self, at: int, kind: str, what: Any) -> None:
