@@ -33,6 +33,7 @@ mutants the harness must catch, BUGS.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import random
@@ -160,6 +161,18 @@ ACTION_OF = {
 }
 
 
+class _Deliveries:
+    """1.12.1's SimNetwork timer: what it schedules is a delivery, handed to the harness instead."""
+
+    def __init__(self, pool: Pool, network: Any) -> None:
+        self.pool = pool
+        self.peers = {id(bus): name for name, bus in network._peers.items()}
+
+    def schedule(self, delay: float, callback: Any) -> None:
+        msg, frm = callback.args
+        self.pool._sent(delay, msg, frm, self.peers[id(callback.func.__self__)])
+
+
 class Pool:
     """One cluster: plenum's replicas, their timers, what each did since its last answer."""
 
@@ -192,19 +205,27 @@ class Pool:
         self.timers: dict[str, Any] = {name: MockTimer() for name in nodes}
         self.stable: dict[str, int] = {}
         timers = self.timers
+        takes_view = "view_no" in inspect.signature(SimPool.add_new_node).parameters
 
         class HarnessPool(SimPool):  # type: ignore[misc]
             """SimPool in view 0 with a MockTimer for each replica."""
 
             def add_new_node(self, name: str, view_no: int | None = None) -> None:
                 self._timer = timers[name]
-                super().add_new_node(name, 0)
+                if takes_view:  # 1.13.1 draws the pool's first view; 1.12.1 starts in view 0
+                    super().add_new_node(name, 0)
+                else:
+                    super().add_new_node(name)
 
         random.seed(0)  # plenum's helpers draw from the global generator in places
         self.pool = HarnessPool(len(nodes), DefaultSimRandom(0))
         self.replicas = {replica_name_to_node_name(r.name): r for r in self.pool.nodes}
         self.out: dict[str, dict[str, list[Any]]] = {n: self._empty() for n in nodes}
-        self.pool.network._processing_chain._schedule_delivery = self._sent
+        network = self.pool.network
+        if hasattr(network, "_processing_chain"):  # 1.13.1: every send passes through it
+            network._processing_chain._schedule_delivery = self._sent
+        else:  # 1.12.1: SimNetwork schedules each delivery on its timer
+            network._timer = _Deliveries(self, network)
         for name, replica in self.replicas.items():
             config = replica._orderer._config
             config.Max3PCBatchSize = batch
@@ -486,6 +507,9 @@ def main(argv: list[str]) -> int:
         parser.exit(2, f"driver.py: no bug {unknown[0]!r} (known: {', '.join(BUGS)})\n")
     # plenum logs every step through the root logger; stdout is for the answers alone
     logging.disable(logging.WARNING)
+    import old_releases  # beside this file: what 1.12.1 imports that .venv-plenum lacks
+
+    old_releases.install()
     from plenum.server.suspicion_codes import Suspicions
 
     PRIMARY_SUSPICIONS.update(getattr(Suspicions, name).code for name in PRIMARY_SUSPICION_NAMES)
