@@ -161,6 +161,26 @@ ACTION_OF = {
 }
 
 
+def _as_1_13(replica: Any, timer: Any) -> None:
+    """1.12.1's ReplicaService leaves two things to the Node that 1.13.1's does itself: its
+    OrderingService takes batch times from the wall clock (get_utc_epoch, ordering_service.py's
+    own TODO) and no ledger is registered with its FreshnessChecker (the Node's Replica does:
+    replica.py `register_ledger`), so it never sends a freshness batch. Both as 1.13.1's
+    ReplicaService does them (its get_time_for_3pc_batch), on the replica's simulated clock."""
+
+    def clock() -> int:
+        return int(timer.get_current_time()) + 1550000000
+
+    from plenum.common.constants import CONFIG_LEDGER_ID  # type: ignore[import-not-found]
+    from plenum.common.constants import DOMAIN_LEDGER_ID
+    from plenum.common.constants import POOL_LEDGER_ID
+
+    orderer = replica._orderer
+    orderer.get_time_for_3pc_batch = clock
+    for ledger_id in (POOL_LEDGER_ID, DOMAIN_LEDGER_ID, CONFIG_LEDGER_ID):  # 1.13.1's three
+        orderer._freshness_checker.register_ledger(ledger_id=ledger_id, initial_time=clock())
+
+
 class _Deliveries:
     """1.12.1's SimNetwork timer: what it schedules is a delivery, handed to the harness instead."""
 
@@ -243,6 +263,8 @@ class Pool:
             # (node.py, reportSuspiciousNode, through replica.py's report_suspicious_node)
             replica._internal_bus.subscribe(RaisedSuspicion, partial(self._suspicion, name))
             RepeatingTimer(timers[name], BATCH_EVERY, partial(self._batch, name))
+            if not hasattr(replica, "get_time_for_3pc_batch"):
+                _as_1_13(replica, timers[name])
 
     @staticmethod
     def _empty() -> dict[str, list[Any]]:
