@@ -391,7 +391,7 @@ class Pool:
         replica._orderer.dequeue_pre_prepares()
 
     def submit(self, node: str, request_id: Any, value: Any) -> None:
-        from plenum.common.constants import CURRENT_PROTOCOL_VERSION  # type: ignore[import-not-found]
+        from plenum.common.constants import CURRENT_PROTOCOL_VERSION
         from plenum.common.request import ReqKey  # type: ignore[import-not-found]
         from plenum.common.request import Request
 
