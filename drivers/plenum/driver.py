@@ -162,10 +162,11 @@ ACTION_OF = {
 
 
 def _as_1_13(replica: Any, timer: Any) -> None:
-    """1.12.1's ReplicaService leaves two things to the Node that 1.13.1's does itself: its
+    """1.12.1's ReplicaService leaves three things to the Node that 1.13.1's does itself: its
     OrderingService takes batch times from the wall clock (get_utc_epoch, ordering_service.py's
     own TODO) and no ledger is registered with its FreshnessChecker (the Node's Replica does:
-    replica.py `register_ledger`), so it never sends a freshness batch. Both as 1.13.1's
+    replica.py `register_ledger`), so it never sends a freshness batch; and it has no
+    PrimaryConnectionMonitorService (the Node's Replica builds it). All three as 1.13.1's
     ReplicaService does them (its get_time_for_3pc_batch), on the replica's simulated clock."""
 
     def clock() -> int:
@@ -179,6 +180,16 @@ def _as_1_13(replica: Any, timer: Any) -> None:
     orderer.get_time_for_3pc_batch = clock
     for ledger_id in (POOL_LEDGER_ID, DOMAIN_LEDGER_ID, CONFIG_LEDGER_ID):  # 1.13.1's three
         orderer._freshness_checker.register_ledger(ledger_id=ledger_id, initial_time=clock())
+    if not hasattr(replica, "_primary_connection_monitor"):
+        # 1.12.1's Node's Replica builds it (replica.py _init_primary_connection_monitor_service),
+        # its ReplicaService does not: without it a crashed primary is never replaced
+        from plenum.server.consensus.monitoring.primary_connection_monitor_service import (  # type: ignore[import-not-found]
+            PrimaryConnectionMonitorService,
+        )
+
+        replica._primary_connection_monitor = PrimaryConnectionMonitorService(
+            data=replica._data, timer=timer, bus=replica._internal_bus, network=replica._network
+        )
 
 
 class _Deliveries:

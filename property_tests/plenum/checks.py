@@ -106,6 +106,14 @@ def guards(run: Run) -> str | None:
             r = r["msg"]
             if r["type"] == "PrePrepare":
                 r = {**r, "src": FETCHED}
+        if r["type"] == "NewView" and r.get("pre"):
+            # plenum's NewView names the batches the new view orders again, and every replica
+            # re-creates their PrePrepares in the new view itself (view_change_service.py):
+            # the new primary's NewView is its PrePrepare of each
+            holder = m.dst if m.delivered else m.src
+            for _, seq, digest in r["pre"]:
+                held[(holder, "PrePrepare", r["view"], seq, digest)].add(m.src)
+            continue
         if r["type"] not in ("PrePrepare", "Prepare", "Commit"):
             continue
         # plenum's Commit names no digest: (view, seq) is the batch its sender prepared

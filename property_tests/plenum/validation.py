@@ -109,6 +109,7 @@ class _Mapping:
         self.executed: dict[str, list[str]] = {n: [] for n in NODES}
         self.stable = dict.fromkeys(NODES, 0)
         self.digest: dict[str, str] = {}  # a batch digest -> the request it holds
+        self.unmapped: dict[str, int] = {}  # a batch digest -> its size, when not one
         self.prepared: dict[tuple[str, int, int], str] = {}  # (node, view, seq) -> request
         self.steps: list[Step] = [Step(self.state())]
 
@@ -148,6 +149,9 @@ class _Mapping:
         view, seq = record["view"], record["seq"]
         if kind == "PrePrepare" and len(record.get("reqs", [])) != 1:
             return f"end: {src} pre-prepared a batch of {len(record.get('reqs', []))} at {at} ms"
+        if kind == "Prepare" and record["req"] in self.unmapped:
+            size = self.unmapped[record["req"]]
+            return f"end: {src} prepared a batch of {size} at {at} ms"
         if kind == "Commit":
             req = self.prepared.get((src, view, seq))
             if req is None:
@@ -171,9 +175,13 @@ class _Mapping:
         and a fetched one's too: it is a name, and each digest is one batch's)."""
         if record["type"] == "MessageRep":
             record = record.get("msg", {})
-        reqs = record.get("reqs") or []
-        if record.get("type") == "PrePrepare" and len(reqs) == 1:
+        reqs = record.get("reqs")
+        if record.get("type") != "PrePrepare" or reqs is None:
+            return
+        if len(reqs) == 1:
             self.digest.setdefault(record["req"], self.name.get(reqs[0], reqs[0]))
+        else:  # a batch PBFT.tla has no value for (empty: a freshness batch; or several)
+            self.unmapped.setdefault(record["req"], len(reqs))
 
     def execute(
         self, node: str, seq: int, digest: str, requests: tuple[str, ...], at: int
