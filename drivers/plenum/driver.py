@@ -183,6 +183,7 @@ def _as_1_13(replica: Any, timer: Any) -> None:
     if not hasattr(replica, "_primary_connection_monitor"):
         # 1.12.1's Node's Replica builds it (replica.py _init_primary_connection_monitor_service),
         # its ReplicaService does not: without it a crashed primary is never replaced
+        from plenum.common.messages.internal_messages import PrimarySelected  # type: ignore[import-not-found]
         from plenum.server.consensus.monitoring.primary_connection_monitor_service import (  # type: ignore[import-not-found]
             PrimaryConnectionMonitorService,
         )
@@ -190,6 +191,9 @@ def _as_1_13(replica: Any, timer: Any) -> None:
         replica._primary_connection_monitor = PrimaryConnectionMonitorService(
             data=replica._data, timer=timer, bus=replica._internal_bus, network=replica._network
         )
+        # built after the pool's connections were made, it heard none: the Node tells its
+        # master replica the primary is selected once it is (node.py, primary_selected)
+        replica._internal_bus.send(PrimarySelected())
 
 
 class _Deliveries:
@@ -209,7 +213,7 @@ class Pool:
 
     def __init__(self, nodes: list[str], byzantine: dict[str, str], batch: int) -> None:
         import bls_free_pool  # beside this file
-        from plenum.common.messages.internal_messages import NewViewAccepted  # type: ignore[import-not-found]
+        from plenum.common.messages.internal_messages import NewViewAccepted
         from plenum.common.messages.internal_messages import RaisedSuspicion
         from plenum.common.messages.node_messages import Ordered
         from plenum.common.startable import Mode  # type: ignore[import-not-found]

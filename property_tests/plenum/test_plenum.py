@@ -161,6 +161,28 @@ def test_the_commit_guard_fails_without_the_primarys_preprepare_or_enough_prepar
     )
 
 
+def test_the_commit_guard_takes_the_new_primarys_new_view_as_its_preprepare() -> None:
+    # view 1: Beta's NewView names batch (0, 1, d1), which every replica pre-prepares again itself
+    def sent(at: int, src: str, dst: str, record: dict[str, Any], delivered: bool) -> Any:
+        return Sent(at, src, dst, record, delivered)
+
+    nv = {"type": "NewView", "view": 1, "ckpt": 0, "pre": [[0, 1, "d1"]], "src": "Beta"}
+    prepare = {"type": "Prepare", "view": 1, "seq": 1, "req": "d1", "src": "Gamma"}
+    own = {**prepare, "src": "Delta"}
+    commit = {"type": "Commit", "view": 1, "seq": 1, "req": None, "src": "Delta"}
+    messages = (
+        sent(1, "Beta", "Delta", nv, True),
+        sent(2, "Gamma", "Delta", prepare, True),
+        sent(3, "Delta", "Gamma", own, False),
+        sent(4, "Delta", "Gamma", commit, False),
+    )
+    assert checks.guards(attrs.evolve(_run([], {}), messages=messages)) is None
+    without = attrs.evolve(_run([], {}), messages=messages[1:])
+    assert checks.guards(without) == (
+        "CommitGuard: Delta sent Commit(1, 1) at 4 ms without Beta's PrePrepare"
+    )
+
+
 def test_the_client_visible_checks_fail_on_a_gap_a_repeat_and_an_unsent_request() -> None:
     ok = _run([_o("Alpha", 1), _o("Alpha", 2, "d2", ("k2",))], {"k1": 1, "k2": 2})
     assert checks.client_visible(ok) is None

@@ -16,6 +16,7 @@ from meshcheck.impl.base.errors import ConfigError
 from meshcheck.property_tests.plenum import checks
 from meshcheck.property_tests.plenum import validation
 from meshcheck.property_tests.plenum.runs import ROOT
+from meshcheck.property_tests.plenum.runs import Crash
 from meshcheck.property_tests.plenum.runs import Schedule
 from meshcheck.property_tests.plenum.runs import byzantine_acted
 from meshcheck.property_tests.plenum.runs import run
@@ -60,3 +61,10 @@ def test_1_12_1_orders_an_equivocating_primarys_stalled_batch_after_its_freshnes
     ordered = {k for o in r.ordered if o.node == "Beta" for k in o.requests}
     assert len(ordered) == 7
     assert 300_000 < max(o.at for o in r.ordered if o.requests) < 310_000
+
+
+def test_1_12_1_replaces_a_crashed_primary_within_the_bound(plenum_1_12: Any) -> None:
+    # campaign seed 83 failed here before the driver built 1.12.1's PrimaryConnectionMonitorService
+    r = run(Schedule(seed=4, crash=Crash("Alpha", 2_500), ticks=130_000), process=plenum_1_12)
+    assert r.crashed and checks.problems(r) == [] and checks.judged(r) == 6
+    assert all(r.states[n]["view"] >= 1 for n in ("Beta", "Gamma", "Delta"))
