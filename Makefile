@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats postgresql mariadb netns sshd nodejs plenum docs docs-serve clean
+.PHONY: verify verify-full test test-all test-cost lint bench mutants mutation heldout java redis etcd zookeeper etcd-raft nats postgresql mariadb netns sshd nodejs plenum plenum-1.12.1 docs docs-serve clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -245,6 +245,13 @@ plenum: $(PLENUM_VENV)/.installed
 
 $(PLENUM_VENV)/.installed: drivers/plenum/build.sh drivers/plenum/requirements.txt drivers/plenum/py311_compat.py $(wildcard drivers/plenum/patches/*)
 	@drivers/plenum/build.sh $(PYTHON) $(PLENUM_VENV) .build/plenum
+
+# plenum 1.12.1 beside 1.13.1, for the campaign that compares them (docs/plenum.md, "1.12.1"): its
+# sdist's packages copied apart and patched, run by .venv-plenum with MESHCHECK_PLENUM_PATH set.
+plenum-1.12.1: .build/plenum-1.12.1/.installed
+
+.build/plenum-1.12.1/.installed: $(PLENUM_VENV)/.installed drivers/plenum/build-1.12.1.sh $(wildcard drivers/plenum/patches-1.12.1/*)
+	@drivers/plenum/build-1.12.1.sh $(PLENUM_VENV) .build/plenum-1.12.1
 
 # Debian's Node.js, which runs the toy driver in JavaScript (drivers/toy-counter, `meshcheck driver
 # conform`): installed when missing; when it cannot be, one line says so and its tests are skipped.

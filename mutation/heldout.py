@@ -91,7 +91,7 @@ BUGS_FILE = Path(__file__).resolve().parent / "heldout.toml"
 # the groups a bug can be in: a protocol core's, the manager's (mutation/routing.toml), the history
 # checkers' (mutation/checkers.toml), the fault injectors' (mutation/faults.toml), the system
 # plug-ins' outcomes (mutation/clients.toml), or what makes a counterexample explain itself
-# (mutation/counterexamples.toml)
+# (mutation/counterexamples.toml), or the judgement of Indy Plenum's runs (mutation/plenum.toml)
 PROTOCOLS = (
     "raft",
     "pbft",
@@ -104,6 +104,7 @@ PROTOCOLS = (
     "clients",
     "counterexamples",
     "runner",
+    "plenum",
 )
 CORES = ("raft", "pbft", "hybrid", "hotstuff", "rsm")
 CLASSES = (
@@ -222,6 +223,10 @@ OWN: dict[str, tuple[str, ...]] = {
     # post-run hook, their nodes from flags, against Raft clusters of the runtime's processes
     # (about a minute: two cluster runs through each runner)
     "runner": ("tests/test_cluster_one_runner.py",),
+    # Indy Plenum under the harness (drivers/plenum, property_tests/plenum): the judgement of its
+    # runs, on hand-made runs and on plenum's own (skipped without .venv-plenum: set
+    # MESHCHECK_PLENUM_VENV to the work tree's, as the copy has none)
+    "plenum": ("tests/test_plenum_smoke.py", "property_tests/plenum"),
     # what makes a failure explain itself: the written trace's check and property, `trace show`'s
     # header and the variables the property reads, the named bounds (Storm, RestartCatchUp)
     "counterexamples": (
@@ -251,6 +256,7 @@ USERS: dict[str, tuple[str, ...]] = {
     "clients": ("clients",),
     "counterexamples": ("counterexamples",),
     "runner": ("runner",),
+    "plenum": ("plenum",),
 }
 # tests that drive the implementations of every protocol
 SHARED: tuple[str, ...] = (
