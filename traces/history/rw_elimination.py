@@ -55,9 +55,7 @@ def propagate(state: State, pairs: list[Pair], nodes: Sequence[int]) -> list[Pai
     edge T2 -> T3 (rw) when T3 -> T1 would close a cycle, T3 -> T1 (ww) when T2 -> T3 would.
     Returns the pairs left open; stops at a cycle (`state.cyclic`)."""
     if not pairs:
-        state.cyclic = (
-            state.cyclic or topological(state.graph, nodes, dict.fromkeys(nodes, 0.0)) is None
-        )
+        _ordered(state, nodes)
         return []
     pending = pairs
     seen: list[int] | None = None  # the reachability the pending pairs were last judged by
@@ -92,10 +90,15 @@ def propagate(state: State, pairs: list[Pair], nodes: Sequence[int]) -> list[Pai
         pending = rest
         if not added:
             return pending
-    state.cyclic = (
-        state.cyclic or topological(state.graph, nodes, dict.fromkeys(nodes, 0.0)) is None
-    )
+    _ordered(state, nodes)
     return pending
+
+
+def _ordered(state: State, nodes: Sequence[int]) -> None:
+    """Whether the state's edges close a cycle, and if not an order that keeps them (kept for
+    the serial order's first try, rw_order.py)."""
+    state.order = topological(state.graph, nodes, dict.fromkeys(nodes, 0.0))
+    state.cyclic = state.cyclic or state.order is None
 
 
 def topological(

@@ -99,7 +99,9 @@ def _witness(state: State, pending: list[Pair], h: History) -> bool:
 def _replayed(state: State, h: History) -> bool:
     """Whether an order that keeps every edge replays every read as it is (as any does once
     every pair is settled)."""
-    order = topological(state.graph, h.nodes, dict.fromkeys(h.nodes, 0.0))
+    order = state.order  # the elimination's, when no edge was added since
+    if order is None:
+        order = topological(state.graph, h.nodes, dict.fromkeys(h.nodes, 0.0))
     return order is not None and not _unreplayed(order, h)
 
 

@@ -83,7 +83,6 @@ from meshcheck.traces.history import txn
 from meshcheck.traces.history.cycles import RT
 from meshcheck.traces.history.cycles import WR
 from meshcheck.traces.history.cycles import WW
-from meshcheck.traces.history.rw_edges import Fact
 from meshcheck.traces.history.rw_edges import State
 from meshcheck.traces.history.rw_elimination import Pair
 from meshcheck.traces.history.rw_history import History
@@ -160,19 +159,19 @@ def check(
     final, final_pending = serial, pending
     if strict:
         final = serial.copy()
-        final.rt_from = len(final.facts)
         rt = cycles.Graph(n)
         if extra == lattice.PROCESS_EDGES:  # in rt's place, named as process order at the end
             txn.process_order([h.txns[i] for i in h.nodes], lambda i: h.txns[i].process, rt)
         else:
             txn.realtime([h.txns[i] for i in h.nodes], rt)
-        for u in h.nodes:
-            for v in rt.succ[u]:
-                final.add(u, v, RT, Fact("rt"))
+        final.add_rt((u, v) for u in h.nodes for v in rt.succ[u])
         final_pending = rw_elimination.propagate(final, pending, h.nodes)
+    # the searches, where the elimination found a cycle (`cyclic` is exact once it has run: a
+    # graph with none has no component to search, and the serial edges are among the final's)
     covered: dict[str, set[int]] = defaultdict(set)
-    rw_edges.search(serial, h.txns, False, covered, found)
-    if strict:
+    if serial.cyclic:
+        rw_edges.search(serial, h.txns, False, covered, found)
+    if strict and final.cyclic:
         rw_edges.search(final, h.txns, True, covered, found)
     order: bool | None = False if found.by_kind else None
     serializable: bool | None = None
