@@ -8,7 +8,6 @@ transactions that keeps every edge (`topological`), which tells whether the edge
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Hashable
 from collections.abc import Sequence
 
@@ -106,7 +105,10 @@ def topological(
 ) -> list[int] | None:
     """The nodes in an order that keeps every edge, the earliest first; None at a cycle."""
     succ = graph.succ
-    indeg = Counter(v for u in nodes for v in succ[u])
+    indeg = [0] * graph.n
+    for u in nodes:
+        for v in succ[u]:
+            indeg[v] += 1
     ready = [(when[u], u) for u in nodes if not indeg[u]]
     heapq.heapify(ready)
     out: list[int] = []

@@ -93,9 +93,11 @@ def build(
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
     ambiguous: set[tuple[Hashable, Hashable]] = set()
+    lasts: dict[int, dict[Hashable, Hashable]] = {}  # its last write to each key, by index
     for t in txns:
-        last = t.last("w")
-        for k, v in t.writes("w"):
+        written = t.writes("w")
+        last = lasts[t.index] = dict(written)
+        for k, v in written:
             if t.status == "fail":
                 aborted.setdefault((k, v), t)
                 continue
@@ -148,7 +150,7 @@ def build(
     writes: dict[int, dict[Hashable, Hashable]] = {}
     writers: dict[Hashable, list[int]] = defaultdict(list)
     for i in nodes:
-        writes[i] = by_index[i].last("w")
+        writes[i] = lasts[i]
         for k in writes[i]:
             writers[k].append(i)
     reads: dict[int, dict[Hashable, Hashable]] = {i: {} for i in nodes}
@@ -217,6 +219,8 @@ def _internal(t: Txn, found: anomalies.Found) -> dict[Hashable, Hashable]:
     """Its external reads (the first access of a key, when a read), and whether each later read
     shows the transaction's own earlier write or read of the key; a read of a value the
     transaction writes later is internal too (and names no version)."""
+    if len({k for _, k, _ in t.mops}) == len(t.mops):  # each key once: every read external
+        return {k: v for f, k, v in t.mops if f == "r"}
     written = {(k, v) for f, k, v in t.mops if f == "w"}
     known: dict[Hashable, tuple[Hashable, str]] = {}
     external: dict[Hashable, Hashable] = {}
