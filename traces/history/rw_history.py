@@ -116,14 +116,17 @@ def build(
     # (reader, key, value read, its writer), the writer None for a read of null
     versions: list[tuple[Txn, Hashable, Hashable, Txn | None]] = []
     for t in ok:
-        external = _internal(t, found)
-        # a later read of a key shows no version, but one of a value nobody wrote, or another
-        # transaction overwrote, is wrong all the same
-        seen: set[Hashable] = set()
-        for f, k, v in t.mops:
-            if f == "r" and k in seen and v is not None and (k, v) not in ambiguous:
-                _later_read(t, k, v, writer, aborted, found)
-            seen.add(k)
+        if len({k for _, k, _ in t.mops}) == len(t.mops):  # each key once: every read external
+            external = {k: v for f, k, v in t.mops if f == "r"}
+        else:
+            external = _internal(t, found)
+            # a later read of a key shows no version, but one of a value nobody wrote, or another
+            # transaction overwrote, is wrong all the same
+            seen: set[Hashable] = set()
+            for f, k, v in t.mops:
+                if f == "r" and k in seen and v is not None and (k, v) not in ambiguous:
+                    _later_read(t, k, v, writer, aborted, found)
+                seen.add(k)
         for k, v in external.items():
             if v is None:
                 versions.append((t, k, None, None))
@@ -219,8 +222,6 @@ def _internal(t: Txn, found: anomalies.Found) -> dict[Hashable, Hashable]:
     """Its external reads (the first access of a key, when a read), and whether each later read
     shows the transaction's own earlier write or read of the key; a read of a value the
     transaction writes later is internal too (and names no version)."""
-    if len({k for _, k, _ in t.mops}) == len(t.mops):  # each key once: every read external
-        return {k: v for f, k, v in t.mops if f == "r"}
     written = {(k, v) for f, k, v in t.mops if f == "w"}
     known: dict[Hashable, tuple[Hashable, str]] = {}
     external: dict[Hashable, Hashable] = {}

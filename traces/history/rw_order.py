@@ -130,7 +130,7 @@ def _schedule(graph: cycles.Graph, h: History, when: dict[int, float]) -> list[i
                     break
             if fits:
                 for k in writes[u]:
-                    if need[(k, now(k))] > (k in mine):
+                    if need.get((k, now(k)), 0) > (k in mine):  # (a Counter's [] calls Python)
                         fits = False
                         break
             if fits:

@@ -159,12 +159,12 @@ def check(
     final, final_pending = serial, pending
     if strict:
         final = serial.copy()
-        rt = cycles.Graph(n)
+        took = [h.txns[i] for i in h.nodes]
         if extra == lattice.PROCESS_EDGES:  # in rt's place, named as process order at the end
-            txn.process_order([h.txns[i] for i in h.nodes], lambda i: h.txns[i].process, rt)
+            rt = list(txn.in_process_order(took, lambda i: h.txns[i].process))
         else:
-            txn.realtime([h.txns[i] for i in h.nodes], rt)
-        final.add_rt((u, v) for u in h.nodes for v in rt.succ[u])
+            rt = list(txn.precedences(took))
+        final.add_rt(rt)
         final_pending = rw_elimination.propagate(final, pending, h.nodes)
     # the searches, where the elimination found a cycle (`cyclic` is exact once it has run: a
     # graph with none has no component to search, and the serial edges are among the final's)
@@ -210,9 +210,8 @@ def check(
             if kind & mask:
                 known.add(u, v, kind)
         if strict:
-            for u in h.nodes:
-                for v in rt.succ[u]:
-                    known.add(u, v, RT)
+            for u, v in rt:
+                known.add(u, v, RT)
         ordered = not known.components(WW | WR | RT)
     return Report(
         consistency,
