@@ -61,10 +61,13 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
     out: list[Mop] = []
     for m in txn.triples(value, c, name, ("w", "r"), '["w", k, v] or ["r", k, v]'):
         f, k, v = m
-        if f == "w" and not txn.scalar(v):
-            raise c.event.bad(name, "value", f"a written value is a number or a string: {m}")
-        if f == "r" and v is not None and not txn.scalar(v):
-            raise c.event.bad(name, "value", f"a read's value is a number, a string or null: {m}")
+        if type(v) not in txn.SCALARS:  # (an int or a str is either: the common case, in C)
+            if f == "w" and not txn.scalar(v):
+                raise c.event.bad(name, "value", f"a written value is a number or a string: {m}")
+            if f == "r" and v is not None and not txn.scalar(v):
+                raise c.event.bad(
+                    name, "value", f"a read's value is a number, a string or null: {m}"
+                )
         out.append((f, k, v))
     return tuple(out)
 
