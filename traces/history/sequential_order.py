@@ -71,9 +71,11 @@ def holds(history: Sequence[Op], model: Model) -> bool:
 def transactions(ops: Sequence[Op]) -> list[Txn] | None:
     """The operations of one key as transactions of one micro-operation (an ok cas: a read and a
     write), in the order given; None when one cannot be said so (a cas not ok and not failed, a
-    write of null, which rw-register reads as the initial state)."""
+    write of null, which rw-register reads as the initial state, an operation of no process)."""
     out: list[Txn] = []
     for i, o in enumerate(ops):
+        if o.process is None:  # rw-register orders no operation of no process
+            return None
         k: Hashable = "k"  # one key
         mops: tuple[Mop, ...]
         if o.f == "write" and o.input is not None:
