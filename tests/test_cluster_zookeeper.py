@@ -92,10 +92,10 @@ def test_plain_reads_of_a_cut_off_follower_are_stale_as_documented_and_sync_read
     assert whole.verdict == "not linearizable", "no plain read was seen stale"
     stale = {v.check: v for v in outcome.verdicts}["serializable reads return written values"]
     assert " 0 of them older" not in stale.detail
-    # judged by what ZooKeeper promises of plain reads (zookeeper.toml [promises]): PRAM holds,
-    # linearizability's failure is information, not the run's verdict
+    # judged by what ZooKeeper promises of plain reads (zookeeper.toml [promises]): sequential
+    # consistency holds, linearizability's failure is information, not the run's verdict
     said = {v.check: (v.holds, v.role) for v in outcome.verdicts}
-    assert said["pram (promised)"] == (True, "promise"), outcome.verdicts
+    assert said["sequential (promised)"] == (True, "promise"), outcome.verdicts
     assert said["linearizable"] == (False, "information"), outcome.verdicts
     # the same cuts and draws with a sync before each read: linearizable
     synced = attrs.evolve(LOAD, seed=seed, reads="sync")

@@ -24,7 +24,7 @@ VERDICTS = {
     "zookeeper-power-journal": 0,
     "nats-power-journal": 1,
     # re-judged by the promise (docs/systems.md, Promises): the stale reads each kept
-    "zookeeper-plain-reads-cut": 0,  # plain reads: PRAM holds
+    "zookeeper-plain-reads-cut": 0,  # plain reads: sequential consistency holds
     "etcd-serializable-partition": 0,  # serializable reads: monotonic reads hold
     # MariaDB Galera Cluster 10.11 (docs/findings.md): judged by the promise, repeatable read
     "galera-lost-update-one-node": 1,  # G-single on one node (innodb_snapshot_isolation OFF)

@@ -171,7 +171,8 @@ def test_the_known_files_state_their_promises() -> None:
 
     known = Path(__file__).parents[1] / "meshcheck" / "systems" / "known"
     zk = load(known / "zookeeper.toml")
-    assert zk.promise_for("registers", "plain") == "pram"
+    assert zk.promise_for("registers", "plain") == "sequential"
+    assert zk.promise_for("cas", "plain") == "pram"
     assert zk.promise_for("registers", "sync") == "linearizable"
     etcd = load(known / "etcd.toml")
     assert etcd.promise_for("cas", "serializable") == "monotonic-reads"

@@ -198,10 +198,11 @@ def search(
     holds the components a cycle of it was reported from (shared by the searches of one history,
     with and without rt edges). `name` names a cycle, `explain` words it; `walk` names a
     G-nonadjacent walk (`nonadjacent(name)` unless given)."""
-    if not graph.components(WW | WR | RW | (RT if strict else 0)):
+    full = graph.components(WW | WR | RW | (RT if strict else 0))
+    if not full:
         return
-    for mask, allowed, through in searches(strict):
-        for comp in graph.components(mask):
+    for mask, allowed, through in searches(strict):  # each mask's components inside `full`'s
+        for comp in graph.components(mask, full):
             cycle = graph.shortest_cycle(comp, allowed, through)
             if cycle is None:
                 continue
@@ -215,7 +216,7 @@ def search(
         # a G0, G1c or G-single found in the component (with rt edges when `extra`) rules out
         # what a G-nonadjacent would
         worse = [k + s for k in CYCLES[:3] for s in (("", "-realtime") if extra else ("",))]
-        for comp in graph.components(WW | WR | RW | extra):
+        for comp in graph.components(WW | WR | RW | extra, full):
             if any(u in covered[k] for k in worse for u in comp):
                 continue
             walked = graph.nonadjacent_cycle(comp, WW | WR | extra, RW)

@@ -44,12 +44,24 @@ class Graph:
     def edges(self, mask: int) -> list[tuple[int, int]]:
         return [(u, v) for u in range(self.n) for v, k in self.succ[u].items() if k & mask]
 
-    def components(self, mask: int) -> list[list[int]]:
-        """Strongly connected components of more than one node, on the edges of `mask`'s kinds."""
+    def components(self, mask: int, within: Sequence[Sequence[int]] = ()) -> list[list[int]]:
+        """Strongly connected components of more than one node, on the edges of `mask`'s kinds;
+        `within`, when given, the components of a mask that holds `mask`'s kinds: each of the
+        new ones is inside one of them (a cycle of fewer kinds of edge is a cycle of more), so
+        only their nodes are looked at, not the whole graph's edges again."""
         g = rustworkx.PyDiGraph(multigraph=False)
-        g.add_nodes_from(range(self.n))
-        g.add_edges_from_no_data(self.edges(mask))
-        return [sorted(c) for c in rustworkx.strongly_connected_components(g) if len(c) > 1]
+        if not within:
+            g.add_nodes_from(range(self.n))
+            g.add_edges_from_no_data(self.edges(mask))
+            return [sorted(c) for c in rustworkx.strongly_connected_components(g) if len(c) > 1]
+        nodes = sorted(u for c in within for u in c)
+        at = {u: i for i, u in enumerate(nodes)}
+        g.add_nodes_from(nodes)
+        g.add_edges_from_no_data(
+            [(at[u], at[v]) for u in nodes for v, k in self.succ[u].items() if k & mask and v in at]
+        )
+        found = rustworkx.strongly_connected_components(g)
+        return [sorted(nodes[i] for i in c) for c in found if len(c) > 1]
 
     def shortest_cycle(
         self, nodes: Sequence[int], allowed: int, through: int

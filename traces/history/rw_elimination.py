@@ -8,7 +8,6 @@ transactions that keeps every edge (`topological`), which tells whether the edge
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 from collections.abc import Hashable
 from collections.abc import Sequence
 
@@ -55,9 +54,7 @@ def propagate(state: State, pairs: list[Pair], nodes: Sequence[int]) -> list[Pai
     edge T2 -> T3 (rw) when T3 -> T1 would close a cycle, T3 -> T1 (ww) when T2 -> T3 would.
     Returns the pairs left open; stops at a cycle (`state.cyclic`)."""
     if not pairs:
-        state.cyclic = (
-            state.cyclic or topological(state.graph, nodes, dict.fromkeys(nodes, 0.0)) is None
-        )
+        _ordered(state, nodes)
         return []
     pending = pairs
     seen: list[int] | None = None  # the reachability the pending pairs were last judged by
@@ -92,10 +89,15 @@ def propagate(state: State, pairs: list[Pair], nodes: Sequence[int]) -> list[Pai
         pending = rest
         if not added:
             return pending
-    state.cyclic = (
-        state.cyclic or topological(state.graph, nodes, dict.fromkeys(nodes, 0.0)) is None
-    )
+    _ordered(state, nodes)
     return pending
+
+
+def _ordered(state: State, nodes: Sequence[int]) -> None:
+    """Whether the state's edges close a cycle, and if not an order that keeps them (kept for
+    the serial order's first try, rw_order.py)."""
+    state.order = topological(state.graph, nodes, dict.fromkeys(nodes, 0.0))
+    state.cyclic = state.cyclic or state.order is None
 
 
 def topological(
@@ -103,7 +105,10 @@ def topological(
 ) -> list[int] | None:
     """The nodes in an order that keeps every edge, the earliest first; None at a cycle."""
     succ = graph.succ
-    indeg = Counter(v for u in nodes for v in succ[u])
+    indeg = [0] * graph.n
+    for u in nodes:
+        for v in succ[u]:
+            indeg[v] += 1
     ready = [(when[u], u) for u in nodes if not indeg[u]]
     heapq.heapify(ready)
     out: list[int] = []

@@ -61,10 +61,13 @@ def _mops(value: Any, c: events.Call, name: str) -> tuple[Mop, ...]:
     out: list[Mop] = []
     for m in txn.triples(value, c, name, ("w", "r"), '["w", k, v] or ["r", k, v]'):
         f, k, v = m
-        if f == "w" and not txn.scalar(v):
-            raise c.event.bad(name, "value", f"a written value is a number or a string: {m}")
-        if f == "r" and v is not None and not txn.scalar(v):
-            raise c.event.bad(name, "value", f"a read's value is a number, a string or null: {m}")
+        if type(v) not in txn.SCALARS:  # (an int or a str is either: the common case, in C)
+            if f == "w" and not txn.scalar(v):
+                raise c.event.bad(name, "value", f"a written value is a number or a string: {m}")
+            if f == "r" and v is not None and not txn.scalar(v):
+                raise c.event.bad(
+                    name, "value", f"a read's value is a number, a string or null: {m}"
+                )
         out.append((f, k, v))
     return tuple(out)
 
@@ -93,9 +96,11 @@ def build(
     writer: dict[tuple[Hashable, Hashable], tuple[Txn, bool]] = {}
     aborted: dict[tuple[Hashable, Hashable], Txn] = {}
     ambiguous: set[tuple[Hashable, Hashable]] = set()
+    lasts: dict[int, dict[Hashable, Hashable]] = {}  # its last write to each key, by index
     for t in txns:
-        last = t.last("w")
-        for k, v in t.writes("w"):
+        written = t.writes("w")
+        last = lasts[t.index] = dict(written)
+        for k, v in written:
             if t.status == "fail":
                 aborted.setdefault((k, v), t)
                 continue
@@ -114,14 +119,17 @@ def build(
     # (reader, key, value read, its writer), the writer None for a read of null
     versions: list[tuple[Txn, Hashable, Hashable, Txn | None]] = []
     for t in ok:
-        external = _internal(t, found)
-        # a later read of a key shows no version, but one of a value nobody wrote, or another
-        # transaction overwrote, is wrong all the same
-        seen: set[Hashable] = set()
-        for f, k, v in t.mops:
-            if f == "r" and k in seen and v is not None and (k, v) not in ambiguous:
-                _later_read(t, k, v, writer, aborted, found)
-            seen.add(k)
+        if len({k for _, k, _ in t.mops}) == len(t.mops):  # each key once: every read external
+            external = {k: v for f, k, v in t.mops if f == "r"}
+        else:
+            external = _internal(t, found)
+            # a later read of a key shows no version, but one of a value nobody wrote, or another
+            # transaction overwrote, is wrong all the same
+            seen: set[Hashable] = set()
+            for f, k, v in t.mops:
+                if f == "r" and k in seen and v is not None and (k, v) not in ambiguous:
+                    _later_read(t, k, v, writer, aborted, found)
+                seen.add(k)
         for k, v in external.items():
             if v is None:
                 versions.append((t, k, None, None))
@@ -148,7 +156,7 @@ def build(
     writes: dict[int, dict[Hashable, Hashable]] = {}
     writers: dict[Hashable, list[int]] = defaultdict(list)
     for i in nodes:
-        writes[i] = by_index[i].last("w")
+        writes[i] = lasts[i]
         for k in writes[i]:
             writers[k].append(i)
     reads: dict[int, dict[Hashable, Hashable]] = {i: {} for i in nodes}

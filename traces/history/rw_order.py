@@ -99,7 +99,9 @@ def _witness(state: State, pending: list[Pair], h: History) -> bool:
 def _replayed(state: State, h: History) -> bool:
     """Whether an order that keeps every edge replays every read as it is (as any does once
     every pair is settled)."""
-    order = topological(state.graph, h.nodes, dict.fromkeys(h.nodes, 0.0))
+    order = state.order  # the elimination's, when no edge was added since
+    if order is None:
+        order = topological(state.graph, h.nodes, dict.fromkeys(h.nodes, 0.0))
     return order is not None and not _unreplayed(order, h)
 
 
@@ -109,31 +111,50 @@ def _schedule(graph: cycles.Graph, h: History, when: dict[int, float]) -> list[i
     show the current versions and whose writes overwrite no version a transaction still to come
     reads; when none is, the earliest."""
     succ = graph.succ
-    indeg = Counter(v for u in h.nodes for v in succ[u])
-    need = Counter((k, v) for i in h.nodes for k, v in h.reads[i].items())
+    indeg = _indegrees(graph, h.nodes)
+    reads, writes = h.reads, h.writes
+    need = Counter((k, v) for i in h.nodes for k, v in reads[i].items())
     current: dict[Hashable, Hashable] = {}
+    now = current.get
     ready = sorted((when[i], i) for i in h.nodes if not indeg[i])
     out: list[int] = []
     while ready:
-        at = next(
-            (
-                at
-                for at, (_, u) in enumerate(ready[:SCANNED])
-                if all(current.get(k) == v for k, v in h.reads[u].items())
-                and not any(need[(k, current.get(k))] > (k in h.reads[u]) for k in h.writes[u])
-            ),
-            0,
-        )
+        at = 0
+        for j in range(min(len(ready), SCANNED)):  # (loops, not generators: the hot path)
+            u = ready[j][1]
+            mine = reads[u]
+            fits = True
+            for k, v in mine.items():
+                if now(k) != v:
+                    fits = False
+                    break
+            if fits:
+                for k in writes[u]:
+                    if need.get((k, now(k)), 0) > (k in mine):  # (a Counter's [] calls Python)
+                        fits = False
+                        break
+            if fits:
+                at = j
+                break
         u = ready.pop(at)[1]
         out.append(u)
-        for k, v in h.reads[u].items():
+        for k, v in reads[u].items():
             need[(k, v)] -= 1
-        current.update(h.writes[u])
+        current.update(writes[u])
         for v in succ[u]:
             indeg[v] -= 1
             if not indeg[v]:
                 bisect.insort(ready, (when[v], v))
     return out if len(out) == len(h.nodes) else None
+
+
+def _indegrees(graph: cycles.Graph, nodes: Sequence[int]) -> list[int]:
+    """Each node's count of edges into it, by index."""
+    indeg = [0] * graph.n
+    for u in nodes:
+        for v in graph.succ[u]:
+            indeg[v] += 1
+    return indeg
 
 
 def _suppose(state: State, pair: Pair, before: bool) -> None:

@@ -219,20 +219,20 @@ def check(
     final, final_pending = serial, pending
     if strict:
         final = serial.copy()
-        final.rt_from = len(final.facts)
-        rt = cycles.Graph(n)
+        took = [h.txns[i] for i in h.nodes]
         if extra == lattice.PROCESS_EDGES:  # in rt's place, named as process order at the end
-            txn.process_order([h.txns[i] for i in h.nodes], lambda i: h.txns[i].process, rt)
+            rt = list(txn.in_process_order(took, lambda i: h.txns[i].process))
         else:
-            txn.realtime([h.txns[i] for i in h.nodes], rt)
-        for u in h.nodes:
-            for v in rt.succ[u]:
-                final.add(u, v, RT, Fact("rt"))
+            rt = list(txn.precedences(took))
+        final.add_rt(rt)
         final_pending = rw_elimination.propagate(final, pending, h.nodes)
     lost_update.find(txns, "w", found, rw_edges.shown)
+    # the searches, where the elimination found a cycle (`cyclic` is exact once it has run: a
+    # graph with none has no component to search, and the serial edges are among the final's)
     covered: dict[str, set[int]] = defaultdict(set)
-    rw_edges.search(serial, h.txns, False, covered, found)
-    if strict:
+    if serial.cyclic:
+        rw_edges.search(serial, h.txns, False, covered, found)
+    if strict and final.cyclic:
         rw_edges.search(final, h.txns, True, covered, found)
     order: bool | None = False if found.by_kind else None
     serializable: bool | None = None
@@ -272,9 +272,8 @@ def check(
             if kind & mask:
                 known.add(u, v, kind)
         if strict:
-            for u in h.nodes:
-                for v in rt.succ[u]:
-                    known.add(u, v, RT)
+            for u, v in rt:
+                known.add(u, v, RT)
         if not known.components(WW | WR | RT):
             ordered.append(model)
     complete = _complete(h, fixed, final_pending if strict else pending)
