@@ -328,9 +328,9 @@ def writable(out: Path) -> None:
 
 
 def _client(settings: ClientSettings) -> Client:
-    from meshcheck.systems.runtime_client import RuntimeClient
+    from meshcheck.systems.runtime_client import client
 
-    return RuntimeClient(settings)
+    return client(settings)
 
 
 async def _leader(endpoints: Sequence[Endpoint]) -> str | None:
@@ -353,7 +353,7 @@ MESHCHECK = SystemPlugin(
     name="meshcheck",
     runner=run,
     client=_client,
-    workloads=("registers",),
+    workloads=("registers", "rsm"),
     leader=_leader,
     after=_after,
 )

@@ -205,6 +205,8 @@ def faults(system: System, options: RunOptions) -> list[Fault]:
 
 
 def history_model(options: RunOptions) -> models.Model:
+    if options.workload == "rsm":  # the state machine's entries (rsm_workload.py)
+        return models.Rsm()
     return models.Mutex() if options.workload == "lock" else models.KeyValue()
 
 
@@ -676,6 +678,8 @@ def _check(
         safety = (found, *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
+    elif options.workload == "rsm":  # as the cores' runner judged its client cores' writes
+        safety = (checks.linearizable(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
         if promised:
