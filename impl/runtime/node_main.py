@@ -174,6 +174,13 @@ def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
         options.setdefault(BFT_CLIENTS, client_names(clients))
         options.setdefault(BFT_KEYS, 0)
     behaviours = [b for b in os.environ.get(BYZANTINE_ENV, "").split(",") if b]
+    known = protocol(args.protocol).behaviours if behaviours else {}
+    for b in behaviours:
+        if b not in known:
+            raise MeshcheckError(
+                f"{BYZANTINE_ENV}={b}: no Byzantine behaviour of {args.protocol}"
+                f"{' (' + ', '.join(sorted(known)) + ')' if known else ''}"
+            )
     if behaviours:
         options[BYZANTINE] = {args.name: behaviours}
     routes = {n: {p: a for p, a in nodes.items() if p != n} for n in nodes}

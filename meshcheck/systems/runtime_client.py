@@ -263,15 +263,16 @@ class MemberClient:
             await member.stop()
 
 
-def _primary(endpoints: Sequence[Endpoint], views: Sequence[int]) -> str | None:
+def _primary(endpoints: Sequence[Endpoint], views: Sequence[tuple[int, str | None]]) -> str | None:
     """The primary of the highest view f+1 of the nodes reached (impl/pbft/client.py `primary`:
-    one of them is correct), the nodes in the order of their names."""
+    one of them is correct): the one a node in that view names (HotStuff's rotating leader),
+    else the view's number modulo the nodes, in their order (PBFT's)."""
     f = (len(endpoints) - 1) // 3
     if len(views) < f + 1:
         return None
-    view = sorted(views, reverse=True)[f]
-    names = sorted(e.node for e in endpoints)
-    return names[view % len(names)]
+    view = sorted((v for v, _ in views), reverse=True)[f]
+    named = [who for v, who in views if v == view and who is not None]
+    return named[0] if named else endpoints[view % len(endpoints)].node
 
 
 async def leader(endpoints: Sequence[Endpoint]) -> str | None:
@@ -280,19 +281,22 @@ async def leader(endpoints: Sequence[Endpoint]) -> str | None:
     (`_primary`); None when none does or the core tells neither (plugin.Leader)."""
     codec = Codec([])  # a role, a term, a view: plain values every core's codec knows
 
-    async def role(e: Endpoint) -> tuple[int, str] | int | None:
+    async def role(e: Endpoint) -> tuple[str, int, str | None] | None:
+        """("role", its term, the node) from a leader; ("view", its view, the view's leader as
+        the node names it, or None) from a core with views and no roles."""
         with contextlib.suppress(OSError, ValueError, TimeoutError, MeshcheckError):
             async with asyncio.timeout(INSPECT_TIMEOUT):
                 seen = await inspect((e.host, e.port), codec, None, e.node)
             if isinstance(seen, Mapping) and seen.get("role") == "Leader":
-                return (int(seen.get("term", 0)), e.node)
+                return ("role", int(seen.get("term", 0)), e.node)
             if isinstance(seen, Mapping) and "role" not in seen and "view" in seen:
-                return int(seen["view"])
+                named = seen.get("leader")
+                return ("view", int(seen["view"]), None if named is None else str(named))
         return None
 
-    answers = await asyncio.gather(*(role(e) for e in endpoints))
-    said = [r for r in answers if isinstance(r, tuple)]
-    views = [r for r in answers if isinstance(r, int)]
+    answers = [r for r in await asyncio.gather(*(role(e) for e in endpoints)) if r is not None]
+    said = [(term, node) for kind, term, node in answers if kind == "role" and node is not None]
+    views = [(view, named) for kind, view, named in answers if kind == "view"]
     if views and not said:
         return _primary(endpoints, views)
     return max(said)[1] if said else None
