@@ -3,8 +3,9 @@
 the verdict the cores' own runner (meshcheck/cluster/run.py) comes to, on the same seed and the
 same planned faults: the correct core holds through both, and a catalogue mutant is caught by
 both, in the history and in the nodes' logs (the test that ran the mutant through the cores'
-runner alone, on a proxy network, moved here). The runtime's node process started from flags
-refuses bad ones in one line."""
+runner alone, on a proxy network, moved here). The BFT cores (PBFT, HotStuff) hold through both
+with their own client cores (the test that ran them through the cores' runner alone moved here
+too). The runtime's node process started from flags refuses bad ones in one line."""
 
 from __future__ import annotations
 
@@ -106,6 +107,70 @@ def test_a_read_without_a_quorum_is_caught_by_either_runner(tmp_path: Path) -> N
     folder = tmp_path / f"old-{seed}"
     same_as_replay((folder / "anomaly.txt").read_text(encoding="utf-8"), folder)
     assert (tmp_path / f"new-{seed}" / "anomaly.txt").exists()
+
+
+# PBFT's primary (HotStuff's leader of the view f+1 reached) killed at 0.9 s and restarted a
+# second later (the test this one replaced ran seed 3's kills and partitions through the cores'
+# runner alone, tests/test_cluster_cmd.py; one kill keeps the two runs' time near its one run's:
+# each runner's clients run on for its recovery after the last fault is undone)
+PRIMARY_KILLED = (Fault(0.9, "kill", (nemesis.LEADER,), 1.0),)
+BFT_CHECKS = ("linearizable (rsm)", "agreement (state files)", "accepted writes durable")
+
+
+# HotStuff's comparison is make test-all's (its logs' validation is make test's in
+# tests/test_validate_hotstuff.py): PBFT's runs the same harness in make test
+@pytest.mark.parametrize("bft", ["pbft", pytest.param("hotstuff", marks=pytest.mark.slow)])
+def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> None:
+    """Four replicas in processes, their own client cores signing each request and taking a
+    result on f+1 matching replies (impl/runtime/member.py, hosted by the cores' runner and by the
+    meshcheck plug-in: meshcheck/systems/runtime_client.py `MemberClient`), the same seed and
+    plan through both runners: the history linearizable against the rsm model, one executed
+    sequence (PBFT) or committed chain (HotStuff) on every disk, every accepted write on f+1 of
+    them, through both. The logs are not validated here, to keep make test's time (the cores'
+    runner's one run validated them in the test this replaced: 34 s; the two runs, 33 s, and
+    7.5 s more to validate; the systems' runner validates a BFT core's logs in the mutant's test
+    below, and tests/test_validate_pbft.py and tests/test_validate_hotstuff.py validate the
+    cores' logs besides). At 10 operations a second, 3 s: the clients run on through each
+    runner's recovery after the kill was undone (the cores' runner's 8 s, the systems' 5 s)."""
+    old = run_cores(
+        Options(protocol=bft, nodes=4, time=3, rate=10, seed=3, plan=PRIMARY_KILLED,
+                validate=False),
+        tmp_path / "old",
+    )  # fmt: skip
+    assert old.safe, old.verdicts
+    system = resolve(str(KNOWN / "cores" / f"{bft}.toml"), [])
+    assert isinstance(system, System)
+    options = RunOptions(time=3, seed=3, rate=10, plan=PRIMARY_KILLED, network="proxy",
+                         workload="rsm", validate=False)  # fmt: skip
+    new = run_system(system, options, tmp_path / "new", lambda _: None)
+    assert nodes_of(tmp_path / "new", b"node_main") == []
+    assert new.safe, new.verdicts
+    for outcome in (old, new):
+        held = {v.check for v in outcome.verdicts if v.holds}
+        assert set(BFT_CHECKS) <= held, outcome.verdicts
+    # the faults were carried out and undone, by both runners
+    assert [w for _, w in new.struck if w.endswith("undone")], new.struck
+    assert [w for _, w in old.struck if w.endswith("undone")], old.struck
+
+
+@pytest.mark.slow  # a PBFT mutant in processes; the correct core's comparison is make test's
+def test_a_replica_that_executes_without_commits_is_caught_by_its_log_through_the_file(
+    tmp_path: Path,
+) -> None:
+    """commit_without_commit_phase (impl/pbft/mutants.py) in every replica, from the file's
+    setting (`--set nodes.env.MESHCHECK_BUGS=...`), no fault: the first execution before 2f+1
+    commits is no step of PBFT.tla, and the post-run hook's validation of the replicas' logs says
+    so (the cores' runner catches it the same way: tests/test_cluster_cmd.py)."""
+    from meshcheck.impl.pbft import mutants as pbft_mutants
+
+    sets = [f"nodes.env.MESHCHECK_BUGS={pbft_mutants.COMMIT_WITHOUT_COMMIT_PHASE}"]
+    system = resolve(str(KNOWN / "cores" / "pbft.toml"), sets)
+    assert isinstance(system, System)
+    options = RunOptions(time=2, seed=1, rate=20, plan=(), network="proxy", workload="rsm")
+    outcome = run_system(system, options, tmp_path, lambda _: None)
+    verdict = next(v for v in outcome.verdicts if v.check == "logs valid (PBFT.tla)")
+    assert verdict.holds is False, verdict
+    assert "Execute(i=r" in verdict.detail and "is no step of the spec" in verdict.detail
 
 
 @pytest.mark.parametrize(
