@@ -21,12 +21,17 @@ from meshcheck.cluster.netns import missing
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.run import run as run_cores
 from meshcheck.impl.raft import mutants
+from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.systems.plugin import Ended
+from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.registry import System
 from meshcheck.systems.registry import resolve
 from meshcheck.systems.run import Outcome
 from meshcheck.systems.run import RunOptions
 from meshcheck.systems.run import run as run_system
+from meshcheck.systems.runtime_client import _primary
+from meshcheck.systems.runtime_client import after
 from tests.test_cluster_cmd import nodes_of
 from tests.test_history_reports import same_as_replay
 
@@ -148,9 +153,55 @@ def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> Non
     for outcome in (old, new):
         held = {v.check for v in outcome.verdicts if v.holds}
         assert set(BFT_CHECKS) <= held, outcome.verdicts
+        # the client cores were let in: writes accepted on f+1 replies, not a history of timeouts
+        # that every check passes
+        assert [o for o in outcome.history.ops if o.status == "ok"], outcome.verdicts
     # the faults were carried out and undone, by both runners
     assert [w for _, w in new.struck if w.endswith("undone")], new.struck
     assert [w for _, w in old.struck if w.endswith("undone")], old.struck
+
+
+def _endpoints(n: int) -> list[Endpoint]:
+    return [Endpoint(f"r{k}", "127.0.0.1", 7000 + k) for k in range(1, n + 1)]
+
+
+@pytest.mark.parametrize(
+    ("views", "primary"),
+    [
+        # f = 1 of four: the view two replicas reached, not the one a single replica claims
+        ([(7, None), (1, None), (1, None), (0, None)], "r2"),
+        ([(0, None), (0, None), (0, None), (0, None)], "r1"),
+        ([(5, None), (5, None)], "r2"),
+        # HotStuff's replicas name the view's leader themselves (its leaders rotate)
+        ([(9, "r3"), (9, "r3"), (2, "r3")], "r3"),
+        ([(3, None)], None),  # one answer of four: f+1 = 2 needed
+    ],
+)
+def test_the_primary_is_the_one_of_the_view_f_plus_1_reached(
+    views: list[tuple[int, str | None]], primary: str | None
+) -> None:
+    """The plug-in's `@leader` for a core with views (runtime_client.py `_primary`), as the PBFT
+    client core reckons its primary: the highest view f+1 replicas reached, one of them correct."""
+    assert _primary(_endpoints(4), views) == primary
+
+
+def test_a_byzantine_node_is_left_out_of_the_post_run_checks(tmp_path: Path) -> None:
+    """A node that wrote byzantine.txt (impl/runtime/node_main.py) is not judged by the post-run
+    hook (runtime_client.py `after`): its state file is not read, and the logs are not validated
+    (it writes none; PBFT.tla's Byzantine senders are more than TLC builds): said in a progress
+    line. The honest nodes' state files are judged (here: empty, nothing accepted)."""
+    names = ["r1", "r2", "r3", "r4"]
+    values = {n: {"data": str(tmp_path / "data" / n)} for n in names}
+    for n in names:
+        (tmp_path / "data" / n).mkdir(parents=True)
+    (tmp_path / "data" / "r4" / BYZANTINE_FILE).write_text("silent\n", encoding="utf-8")
+    said: list[str] = []
+    ended = Ended(names, values, {"protocol": "pbft"}, tmp_path, [], frozenset(), True, 10.0,
+                  said.append)  # fmt: skip
+    verdicts = after(ended)
+    assert [v.check for v in verdicts] == ["agreement (state files)", "accepted writes durable"]
+    assert "3 histories" in verdicts[0].detail, verdicts[0]
+    assert any("r4 Byzantine" in line for line in said), said
 
 
 @pytest.mark.slow  # a PBFT mutant in processes; the correct core's comparison is make test's
