@@ -9,6 +9,7 @@ import argparse
 import json
 import random
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,17 @@ async def _leader(endpoints: Sequence[Endpoint]) -> str | None:
     return await leader(endpoints)
 
 
+async def _watch(
+    options: Mapping[str, Any],
+    endpoints: Sequence[Endpoint],
+    clock: Callable[[], float],
+    into: list[Any],
+) -> None:
+    from meshcheck.systems.runtime_client import watch
+
+    await watch(options, endpoints, clock, into)
+
+
 def _after(ended: Ended) -> Sequence[Any]:
     from meshcheck.systems.runtime_client import after
 
@@ -356,4 +368,5 @@ MESHCHECK = SystemPlugin(
     workloads=("registers", "rsm"),
     leader=_leader,
     after=_after,
+    watch=_watch,
 )

@@ -79,6 +79,10 @@ def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> No
     # the cut was one: the nodes that reach the cut leader only through its links' proxies
     # elected another (leaders.log)
     assert new.leader_changes >= 1, new.leaders
+    # the state machines as the running nodes showed them, sampled beside the clients by the
+    # plug-in's watch (runtime_client.py `watch`), as the cores' runner sampled them
+    applied = [v for v in (*old.verdicts, *new.verdicts) if v.check == "applied state (inspected)"]
+    assert len(applied) == 2 and all(v.holds for v in applied), applied
 
 
 @pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")

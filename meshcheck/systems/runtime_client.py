@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,9 @@ from typing import Any
 import attrs
 
 from meshcheck.cluster import checks
+from meshcheck.cluster import inspection
 from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.inspection import Sample
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.rsm.ops import Custom
@@ -302,6 +305,22 @@ async def leader(endpoints: Sequence[Endpoint]) -> str | None:
     return max(said)[1] if said else None
 
 
+async def watch(
+    options: Mapping[str, Any],
+    endpoints: Sequence[Endpoint],
+    clock: Callable[[], float],
+    into: list[Any],
+) -> None:
+    """What a core whose checks read its running nodes (`RuntimeProtocol.sampled`: Raft's applied
+    state) holds, sampled beside the clients over each node's control channel until cancelled,
+    as the cores' runner sampled it (meshcheck/cluster/inspection.py); nothing for another core."""
+    proto = hosted(options)
+    if not proto.sampled or proto.inspect is None:
+        return
+    nodes = {e.node: (e.host, e.port) for e in endpoints}
+    await inspection.sample(nodes, Codec([]), None, clock, into)
+
+
 def after(ended: Ended) -> list[Verdict]:
     """What `meshcheck cluster test --protocol` judged beyond the history: every node's state file
     read back (checks.state_files: Raft's log matching and acknowledged writes; the BFT cores'
@@ -329,6 +348,8 @@ def after(ended: Ended) -> list[Verdict]:
         for o in ended.ops
     ]
     verdicts = checks.state_files(proto.name, ops, persisted)
+    if proto.sampled:  # the machines as `watch` saw them while the nodes ran
+        verdicts.append(checks.applied_state([s for s in ended.watched if isinstance(s, Sample)]))
     if proto.spec is None or not ended.validate:
         return verdicts
     if "power" in ended.kinds:
