@@ -137,7 +137,7 @@ def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> Non
     sequence (PBFT) or committed chain (HotStuff) on every disk, every accepted write on f+1 of
     them, through both. The logs are not validated here, to keep make test's time (the cores'
     runner's one run validated them in the test this replaced: 34 s; the two runs, 33 s, and
-    7.5 s more to validate; the systems' runner validates a BFT core's logs in the mutant's test
+    about 7.5 s more to validate; the systems' runner validates a BFT core's logs in the mutant's test
     below, and tests/test_validate_pbft.py and tests/test_validate_hotstuff.py validate the
     cores' logs besides). At 10 operations a second, 3 s: the clients run on through each
     runner's recovery after the kill was undone (the cores' runner's 8 s, the systems' 5 s)."""
@@ -149,7 +149,7 @@ def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> Non
     assert old.safe, old.verdicts
     system = resolve(str(KNOWN / "cores" / f"{bft}.toml"), [])
     assert isinstance(system, System)
-    options = RunOptions(time=3, seed=3, rate=10, plan=PRIMARY_KILLED, network="proxy",
+    options = RunOptions(nodes=4, time=3, seed=3, rate=10, plan=PRIMARY_KILLED, network="proxy",
                          workload="rsm", validate=False)  # fmt: skip
     new = run_system(system, options, tmp_path / "new", lambda _: None)
     assert nodes_of(tmp_path / "new", b"node_main") == []
@@ -157,12 +157,43 @@ def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> Non
     for outcome in (old, new):
         held = {v.check for v in outcome.verdicts if v.holds}
         assert set(BFT_CHECKS) <= held, outcome.verdicts
+        agreement = next(v for v in outcome.verdicts if v.check == "agreement (state files)")
+        assert "4 histories" in agreement.detail, agreement  # 3f+1 replicas in both
         # the client cores were let in: writes accepted on f+1 replies, not a history of timeouts
         # that every check passes
         assert [o for o in outcome.history.ops if o.status == "ok"], outcome.verdicts
     # the faults were carried out and undone, by both runners
     assert [w for _, w in new.struck if w.endswith("undone")], new.struck
     assert [w for _, w in old.struck if w.endswith("undone")], old.struck
+
+
+@pytest.mark.slow  # a Byzantine replica in processes, through both runners
+def test_a_replica_that_lies_to_clients_is_outvoted_through_either_runner(tmp_path: Path) -> None:
+    """r4 lies about every result it sends a client (`lie_result`, impl/pbft/byzantine): the
+    cores' runner takes it as `--byzantine r4:lie_result`, the systems' runner as the file's
+    setting `--set nodes.node.r4.env.MESHCHECK_BYZANTINE=lie_result`. The client cores accept a
+    result on f+1 matching replies, never on the liar's alone: both histories linearizable against
+    rsm, the three honest replicas' state files agree, the logs not validated (the node says it is
+    Byzantine: byzantine.txt)."""
+    old = run_cores(
+        Options(protocol="pbft", nodes=4, time=3, rate=10, seed=1, plan=(), validate=False,
+                byzantine=(("r4", "lie_result"),)),
+        tmp_path / "old",
+    )  # fmt: skip
+    assert old.safe, old.verdicts
+    sets = ["nodes.node.r4.env.MESHCHECK_BYZANTINE=lie_result"]
+    system = resolve(str(KNOWN / "cores" / "pbft.toml"), sets)
+    assert isinstance(system, System)
+    said: list[str] = []
+    options = RunOptions(nodes=4, time=3, seed=1, rate=10, plan=(), network="proxy", workload="rsm")
+    new = run_system(system, options, tmp_path / "new", said.append)
+    assert new.safe, new.verdicts
+    assert (tmp_path / "new" / "data" / "r4" / BYZANTINE_FILE).read_text() == "lie_result\n"
+    agreement = next(v for v in new.verdicts if v.check == "agreement (state files)")
+    assert "3 histories" in agreement.detail, agreement
+    assert any("r4 Byzantine" in line for line in said), said
+    for outcome in (old, new):
+        assert [o for o in outcome.history.ops if o.status == "ok"], outcome.verdicts
 
 
 def _endpoints(n: int) -> list[Endpoint]:
@@ -221,7 +252,7 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log_through_th
     sets = [f"nodes.env.MESHCHECK_BUGS={pbft_mutants.COMMIT_WITHOUT_COMMIT_PHASE}"]
     system = resolve(str(KNOWN / "cores" / "pbft.toml"), sets)
     assert isinstance(system, System)
-    options = RunOptions(time=2, seed=1, rate=20, plan=(), network="proxy", workload="rsm")
+    options = RunOptions(nodes=4, time=2, seed=1, rate=20, plan=(), network="proxy", workload="rsm")
     outcome = run_system(system, options, tmp_path, lambda _: None)
     verdict = next(v for v in outcome.verdicts if v.check == "logs valid (PBFT.tla)")
     assert verdict.holds is False, verdict
