@@ -9,6 +9,7 @@ too). The runtime's node process started from flags refuses bad ones in one line
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -290,16 +291,51 @@ def test_a_replica_that_executes_without_commits_is_caught_by_its_log_through_th
             ],
             "not a JSON object",
         ),
+        (
+            [
+                "--protocol",
+                "pbft",
+                "--name",
+                "r1",
+                "--peers",
+                "r1=127.0.0.1:1",
+                "--data",
+                "x/r1",
+                "--clients",
+                "many",
+            ],
+            "--options, --seed or --clients",
+        ),
+        (
+            [
+                "--protocol",
+                "pbft",
+                "--name",
+                "r1",
+                "--peers",
+                "r1=127.0.0.1:1",
+                "--data",
+                "x/r1",
+                "BYZANTINE=forge_seals",
+            ],
+            "MESHCHECK_BYZANTINE=forge_seals: no Byzantine behaviour of pbft (",
+        ),
     ],
 )
 def test_the_node_process_from_flags_refuses_bad_ones_in_one_line(
     argv: list[str], said: str
 ) -> None:
+    """A last argument `BYZANTINE=...` is the environment's MESHCHECK_BYZANTINE, not a flag."""
+    env = dict(os.environ)
+    if argv[-1].startswith("BYZANTINE="):
+        env["MESHCHECK_BYZANTINE"] = argv[-1].removeprefix("BYZANTINE=")
+        argv = argv[:-1]
     done = subprocess.run(
         [sys.executable, "-m", "meshcheck.impl.runtime.node_main", *argv],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
