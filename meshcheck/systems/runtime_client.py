@@ -237,7 +237,7 @@ class MemberClient:
                 f"client {name}: the nodes admit c1..c{self._admitted} (the file's "
                 "client.clients): run fewer --clients"
             )
-        names = sorted(self._nodes)
+        names = list(self._nodes)  # the cluster's order, the replicas' own (their --peers)
         core = self._proto.build_member
         assert core is not None
         member = Member(name, core(name, names, self._options()), self._proto.codec(),
