@@ -9,6 +9,7 @@ import argparse
 import json
 import random
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -328,15 +329,26 @@ def writable(out: Path) -> None:
 
 
 def _client(settings: ClientSettings) -> Client:
-    from meshcheck.systems.runtime_client import RuntimeClient
+    from meshcheck.systems.runtime_client import client
 
-    return RuntimeClient(settings)
+    return client(settings)
 
 
 async def _leader(endpoints: Sequence[Endpoint]) -> str | None:
     from meshcheck.systems.runtime_client import leader
 
     return await leader(endpoints)
+
+
+async def _watch(
+    options: Mapping[str, Any],
+    endpoints: Sequence[Endpoint],
+    clock: Callable[[], float],
+    into: list[Any],
+) -> None:
+    from meshcheck.systems.runtime_client import watch
+
+    await watch(options, endpoints, clock, into)
 
 
 def _after(ended: Ended) -> Sequence[Any]:
@@ -353,7 +365,8 @@ MESHCHECK = SystemPlugin(
     name="meshcheck",
     runner=run,
     client=_client,
-    workloads=("registers",),
+    workloads=("registers", "rsm"),
     leader=_leader,
     after=_after,
+    watch=_watch,
 )

@@ -3,11 +3,13 @@
 the verdict the cores' own runner (meshcheck/cluster/run.py) comes to, on the same seed and the
 same planned faults: the correct core holds through both, and a catalogue mutant is caught by
 both, in the history and in the nodes' logs (the test that ran the mutant through the cores'
-runner alone, on a proxy network, moved here). The runtime's node process started from flags
-refuses bad ones in one line."""
+runner alone, on a proxy network, moved here). The BFT cores (PBFT, HotStuff) hold through both
+with their own client cores (the test that ran them through the cores' runner alone moved here
+too). The runtime's node process started from flags refuses bad ones in one line."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +22,17 @@ from meshcheck.cluster.netns import missing
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.run import run as run_cores
 from meshcheck.impl.raft import mutants
+from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.systems.plugin import Ended
+from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import KNOWN
 from meshcheck.systems.registry import System
 from meshcheck.systems.registry import resolve
 from meshcheck.systems.run import Outcome
 from meshcheck.systems.run import RunOptions
 from meshcheck.systems.run import run as run_system
+from meshcheck.systems.runtime_client import _primary
+from meshcheck.systems.runtime_client import after
 from tests.test_cluster_cmd import nodes_of
 from tests.test_history_reports import same_as_replay
 
@@ -73,6 +80,10 @@ def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> No
     # the cut was one: the nodes that reach the cut leader only through its links' proxies
     # elected another (leaders.log)
     assert new.leader_changes >= 1, new.leaders
+    # the state machines as the running nodes showed them, sampled beside the clients by the
+    # plug-in's watch (runtime_client.py `watch`), as the cores' runner sampled them
+    applied = [v for v in (*old.verdicts, *new.verdicts) if v.check == "applied state (inspected)"]
+    assert len(applied) == 2 and all(v.holds for v in applied), applied
 
 
 @pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")
@@ -108,6 +119,147 @@ def test_a_read_without_a_quorum_is_caught_by_either_runner(tmp_path: Path) -> N
     assert (tmp_path / f"new-{seed}" / "anomaly.txt").exists()
 
 
+# PBFT's primary (HotStuff's leader of the view f+1 reached) killed at 0.9 s and restarted a
+# second later (the test this one replaced ran seed 3's kills and partitions through the cores'
+# runner alone, tests/test_cluster_cmd.py; one kill keeps the two runs' time near its one run's:
+# each runner's clients run on for its recovery after the last fault is undone)
+PRIMARY_KILLED = (Fault(0.9, "kill", (nemesis.LEADER,), 1.0),)
+BFT_CHECKS = ("linearizable (rsm)", "agreement (state files)", "accepted writes durable")
+
+
+# HotStuff's comparison is make test-all's (its logs' validation is make test's in
+# tests/test_validate_hotstuff.py): PBFT's runs the same harness in make test
+@pytest.mark.parametrize("bft", ["pbft", pytest.param("hotstuff", marks=pytest.mark.slow)])
+def test_a_bft_core_holds_through_either_runner(bft: str, tmp_path: Path) -> None:
+    """Four replicas in processes, their own client cores signing each request and taking a
+    result on f+1 matching replies (impl/runtime/member.py, hosted by the cores' runner and by the
+    meshcheck plug-in: meshcheck/systems/runtime_client.py `MemberClient`), the same seed and
+    plan through both runners: the history linearizable against the rsm model, one executed
+    sequence (PBFT) or committed chain (HotStuff) on every disk, every accepted write on f+1 of
+    them, through both. The logs are not validated here, to keep make test's time (the cores'
+    runner's one run validated them in the test this replaced: 34 s; the two runs, 33 s, and
+    about 7.5 s more to validate; the systems' runner validates a BFT core's logs in the mutant's test
+    below, and tests/test_validate_pbft.py and tests/test_validate_hotstuff.py validate the
+    cores' logs besides). At 10 operations a second, 3 s: the clients run on through each
+    runner's recovery after the kill was undone (the cores' runner's 8 s, the systems' 5 s)."""
+    old = run_cores(
+        Options(protocol=bft, nodes=4, time=3, rate=10, seed=3, plan=PRIMARY_KILLED,
+                validate=False),
+        tmp_path / "old",
+    )  # fmt: skip
+    assert old.safe, old.verdicts
+    system = resolve(str(KNOWN / "cores" / f"{bft}.toml"), [])
+    assert isinstance(system, System)
+    options = RunOptions(nodes=4, time=3, seed=3, rate=10, plan=PRIMARY_KILLED, network="proxy",
+                         workload="rsm", validate=False)  # fmt: skip
+    new = run_system(system, options, tmp_path / "new", lambda _: None)
+    assert nodes_of(tmp_path / "new", b"node_main") == []
+    assert new.safe, new.verdicts
+    for outcome in (old, new):
+        held = {v.check for v in outcome.verdicts if v.holds}
+        assert set(BFT_CHECKS) <= held, outcome.verdicts
+        agreement = next(v for v in outcome.verdicts if v.check == "agreement (state files)")
+        assert "4 histories" in agreement.detail, agreement  # 3f+1 replicas in both
+        # the client cores were let in: writes accepted on f+1 replies, not a history of timeouts
+        # that every check passes
+        assert [o for o in outcome.history.ops if o.status == "ok"], outcome.verdicts
+    # the faults were carried out and undone, by both runners
+    assert [w for _, w in new.struck if w.endswith("undone")], new.struck
+    assert [w for _, w in old.struck if w.endswith("undone")], old.struck
+
+
+@pytest.mark.slow  # a Byzantine replica in processes, through both runners
+def test_a_replica_that_lies_to_clients_is_outvoted_through_either_runner(tmp_path: Path) -> None:
+    """r4 lies about every result it sends a client (`lie_result`, impl/pbft/byzantine): the
+    cores' runner takes it as `--byzantine r4:lie_result`, the systems' runner as the file's
+    setting `--set nodes.node.r4.env.MESHCHECK_BYZANTINE=lie_result`. The client cores accept a
+    result on f+1 matching replies, never on the liar's alone: both histories linearizable against
+    rsm, the three honest replicas' state files agree, the logs not validated (the node says it is
+    Byzantine: byzantine.txt)."""
+    old = run_cores(
+        Options(protocol="pbft", nodes=4, time=3, rate=10, seed=1, plan=(), validate=False,
+                byzantine=(("r4", "lie_result"),)),
+        tmp_path / "old",
+    )  # fmt: skip
+    assert old.safe, old.verdicts
+    sets = ["nodes.node.r4.env.MESHCHECK_BYZANTINE=lie_result"]
+    system = resolve(str(KNOWN / "cores" / "pbft.toml"), sets)
+    assert isinstance(system, System)
+    said: list[str] = []
+    options = RunOptions(nodes=4, time=3, seed=1, rate=10, plan=(), network="proxy", workload="rsm")
+    new = run_system(system, options, tmp_path / "new", said.append)
+    assert new.safe, new.verdicts
+    assert (tmp_path / "new" / "data" / "r4" / BYZANTINE_FILE).read_text() == "lie_result\n"
+    agreement = next(v for v in new.verdicts if v.check == "agreement (state files)")
+    assert "3 histories" in agreement.detail, agreement
+    assert any("r4 Byzantine" in line for line in said), said
+    for outcome in (old, new):
+        assert [o for o in outcome.history.ops if o.status == "ok"], outcome.verdicts
+
+
+def _endpoints(n: int) -> list[Endpoint]:
+    return [Endpoint(f"r{k}", "127.0.0.1", 7000 + k) for k in range(1, n + 1)]
+
+
+@pytest.mark.parametrize(
+    ("views", "primary"),
+    [
+        # f = 1 of four: the view two replicas reached, not the one a single replica claims
+        ([(7, None), (1, None), (1, None), (0, None)], "r2"),
+        ([(0, None), (0, None), (0, None), (0, None)], "r1"),
+        ([(5, None), (5, None)], "r2"),
+        # HotStuff's replicas name the view's leader themselves (its leaders rotate)
+        ([(9, "r3"), (9, "r3"), (2, "r3")], "r3"),
+        ([(3, None)], None),  # one answer of four: f+1 = 2 needed
+    ],
+)
+def test_the_primary_is_the_one_of_the_view_f_plus_1_reached(
+    views: list[tuple[int, str | None]], primary: str | None
+) -> None:
+    """The plug-in's `@leader` for a core with views (runtime_client.py `_primary`), as the PBFT
+    client core reckons its primary: the highest view f+1 replicas reached, one of them correct."""
+    assert _primary(_endpoints(4), views) == primary
+
+
+def test_a_byzantine_node_is_left_out_of_the_post_run_checks(tmp_path: Path) -> None:
+    """A node that wrote byzantine.txt (impl/runtime/node_main.py) is not judged by the post-run
+    hook (runtime_client.py `after`): its state file is not read, and the logs are not validated
+    (it writes none; PBFT.tla's Byzantine senders are more than TLC builds): said in a progress
+    line. The honest nodes' state files are judged (here: empty, nothing accepted)."""
+    names = ["r1", "r2", "r3", "r4"]
+    values = {n: {"data": str(tmp_path / "data" / n)} for n in names}
+    for n in names:
+        (tmp_path / "data" / n).mkdir(parents=True)
+    (tmp_path / "data" / "r4" / BYZANTINE_FILE).write_text("silent\n", encoding="utf-8")
+    said: list[str] = []
+    ended = Ended(names, values, {"protocol": "pbft"}, tmp_path, [], frozenset(), True, 10.0,
+                  said.append)  # fmt: skip
+    verdicts = after(ended)
+    assert [v.check for v in verdicts] == ["agreement (state files)", "accepted writes durable"]
+    assert "3 histories" in verdicts[0].detail, verdicts[0]
+    assert any("r4 Byzantine" in line for line in said), said
+
+
+@pytest.mark.slow  # a PBFT mutant in processes; the correct core's comparison is make test's
+def test_a_replica_that_executes_without_commits_is_caught_by_its_log_through_the_file(
+    tmp_path: Path,
+) -> None:
+    """commit_without_commit_phase (impl/pbft/mutants.py) in every replica, from the file's
+    setting (`--set nodes.env.MESHCHECK_BUGS=...`), no fault: the first execution before 2f+1
+    commits is no step of PBFT.tla, and the post-run hook's validation of the replicas' logs says
+    so (the cores' runner catches it the same way: tests/test_cluster_cmd.py)."""
+    from meshcheck.impl.pbft import mutants as pbft_mutants
+
+    sets = [f"nodes.env.MESHCHECK_BUGS={pbft_mutants.COMMIT_WITHOUT_COMMIT_PHASE}"]
+    system = resolve(str(KNOWN / "cores" / "pbft.toml"), sets)
+    assert isinstance(system, System)
+    options = RunOptions(nodes=4, time=2, seed=1, rate=20, plan=(), network="proxy", workload="rsm")
+    outcome = run_system(system, options, tmp_path, lambda _: None)
+    verdict = next(v for v in outcome.verdicts if v.check == "logs valid (PBFT.tla)")
+    assert verdict.holds is False, verdict
+    assert "Execute(i=r" in verdict.detail and "is no step of the spec" in verdict.detail
+
+
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
@@ -139,16 +291,51 @@ def test_a_read_without_a_quorum_is_caught_by_either_runner(tmp_path: Path) -> N
             ],
             "not a JSON object",
         ),
+        (
+            [
+                "--protocol",
+                "pbft",
+                "--name",
+                "r1",
+                "--peers",
+                "r1=127.0.0.1:1",
+                "--data",
+                "x/r1",
+                "--clients",
+                "many",
+            ],
+            "--options, --seed or --clients",
+        ),
+        (
+            [
+                "--protocol",
+                "pbft",
+                "--name",
+                "r1",
+                "--peers",
+                "r1=127.0.0.1:1",
+                "--data",
+                "x/r1",
+                "BYZANTINE=forge_seals",
+            ],
+            "MESHCHECK_BYZANTINE=forge_seals: no Byzantine behaviour of pbft (",
+        ),
     ],
 )
 def test_the_node_process_from_flags_refuses_bad_ones_in_one_line(
     argv: list[str], said: str
 ) -> None:
+    """A last argument `BYZANTINE=...` is the environment's MESHCHECK_BYZANTINE, not a flag."""
+    env = dict(os.environ)
+    if argv[-1].startswith("BYZANTINE="):
+        env["MESHCHECK_BYZANTINE"] = argv[-1].removeprefix("BYZANTINE=")
+        argv = argv[:-1]
     done = subprocess.run(
         [sys.executable, "-m", "meshcheck.impl.runtime.node_main", *argv],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr

@@ -245,8 +245,9 @@ def test_the_runner_mutants_apply_and_run_the_runners_comparison() -> None:
     """mutation/runner.toml: every mutant still applies to the code that runs the cores from
     their files (the post-run hook, the cores' client, the node's flags), each is in the runner
     group, and that group runs the two runners' comparison, not the cores' own tests."""
-    files = {"run.py", "runtime_client.py", "node_main.py", "nodes.py", "network.py"}
-    catalogue(RUNNER, "runner", 6, files)
+    files = {"run.py", "runtime_client.py", "node_main.py", "nodes.py", "network.py",
+             "rsm_workload.py"}  # fmt: skip
+    catalogue(RUNNER, "runner", 12, files)
     paths, unknown = select_tests(ROOT, "runner")
     assert paths == ["tests/test_cluster_one_runner.py"] and unknown == []
 

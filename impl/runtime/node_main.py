@@ -1,13 +1,17 @@
 """The node process: `python -m meshcheck.impl.runtime.node_main CONFIG NODE`, or the same node
 from flags alone, as a system file starts any system's nodes (meshcheck/systems/known/cores/):
 `python -m meshcheck.impl.runtime.node_main --protocol raft --name n1 --peers
-n1=127.0.0.1:7001,n2=... --data DIR/data/n1 [--seed 3] [--options JSON]`, the configuration
-(config.py) made of them: every node at its peer address, no link proxy, the data folder the
-parent of the node's own (named as the node), the options a JSON object. Two environment
+n1=127.0.0.1:7001,n2=... --data DIR/data/n1 [--seed 3] [--clients 16] [--options JSON]`, the
+configuration (config.py) made of them: every node at its peer address, no link proxy, the data
+folder the parent of the node's own (named as the node), the options a JSON object; `--clients N`
+for a core whose clients sign (PBFT's, HotStuff's): the client cores c1..cN it admits, everyone's
+keys derived from seed 0 (impl/runtime/protocols.py BFT_CLIENTS, BFT_KEYS; the plug-in's client
+cores take theirs from the same seed: meshcheck/systems/runtime_client.py). Two environment
 variables, which a system file sets per node (`nodes.env`, `[nodes.node.NAME] env`) and `--set`
 changes: MESHCHECK_BUGS, the catalogue mutants the node runs (comma-separated: the runtime's own
 to its disk, impl/runtime/mutants.py, the others to its core), and MESHCHECK_BYZANTINE, this
-node's Byzantine behaviours (comma-separated).
+node's Byzantine behaviours (comma-separated), which the node writes to `byzantine.txt` in its
+data folder so that the checks once the run is over tell the honest nodes from it.
 
 Reads the cluster's configuration (config.py), builds the node's core as the simulator would
 (protocols.py), and hosts it (host.py) until SIGTERM or SIGINT. Any error before the node is up (a
@@ -31,6 +35,8 @@ from meshcheck.impl.runtime import mutants
 from meshcheck.impl.runtime.config import ClusterConfig
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.host import Host
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
 from meshcheck.impl.runtime.protocols import BYZANTINE
 from meshcheck.impl.runtime.protocols import protocol
 
@@ -55,6 +61,10 @@ async def serve(config: ClusterConfig, node: str) -> None:
     log = None
     # a Byzantine node writes no log: the spec's Byzantine replicas are the ones it does not follow
     byzantine = node in options.get(BYZANTINE, {})
+    if byzantine:  # what the post-run checks read (the module's docstring)
+        said = config.state_file(node).with_name(BYZANTINE_FILE)
+        said.parent.mkdir(parents=True, exist_ok=True)
+        said.write_text(",".join(options[BYZANTINE][node]) + "\n", encoding="utf-8")
     if proto.log_state is not None and not byzantine:
         path = config.state_file(node).with_name("node.ndjson")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,10 +110,17 @@ async def serve(config: ClusterConfig, node: str) -> None:
 
 
 BUGS, BYZANTINE_ENV = "MESHCHECK_BUGS", "MESHCHECK_BYZANTINE"  # the flags form's (the docstring)
+BYZANTINE_FILE = "byzantine.txt"  # a Byzantine node's behaviours, in its data folder
 USAGE = (
     "usage: python -m meshcheck.impl.runtime.node_main CONFIG NODE | --protocol P --name NODE "
-    "--peers NODE=HOST:PORT,... --data DIR [--seed N] [--options JSON]"
+    "--peers NODE=HOST:PORT,... --data DIR [--seed N] [--clients N] [--options JSON]"
 )
+
+
+def client_names(count: int) -> list[str]:
+    """The client cores a BFT core's replicas admit (`--clients`), named as the cores' runner
+    names them (meshcheck/cluster/options.py `client_names`)."""
+    return [f"c{k}" for k in range(1, count + 1)]
 
 
 class _Flags(argparse.ArgumentParser):
@@ -120,6 +137,7 @@ def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
     for flag in ("--protocol", "--name", "--peers", "--data"):
         parser.add_argument(flag, required=True)
     parser.add_argument("--seed", default="0")
+    parser.add_argument("--clients", default="0")
     parser.add_argument("--options", default="{}")
     try:
         args = parser.parse_args(argv)
@@ -140,8 +158,9 @@ def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
     try:
         options = json.loads(args.options)
         seed = int(args.seed)
+        clients = int(args.clients)
     except ValueError as e:
-        raise MeshcheckError(f"--options or --seed: {e}") from None
+        raise MeshcheckError(f"--options, --seed or --clients: {e}") from None
     if not isinstance(options, dict):
         raise MeshcheckError(f"--options {args.options}: not a JSON object")
     bugs = [b for b in os.environ.get(BUGS, "").split(",") if b]
@@ -151,7 +170,17 @@ def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
         options["bugs"] = core_bugs
     if runtime_bugs:
         options[mutants.OPTION] = runtime_bugs
+    if clients > 0:  # a core whose clients sign: whom it admits, everyone's keys (the docstring)
+        options.setdefault(BFT_CLIENTS, client_names(clients))
+        options.setdefault(BFT_KEYS, 0)
     behaviours = [b for b in os.environ.get(BYZANTINE_ENV, "").split(",") if b]
+    known = protocol(args.protocol).behaviours if behaviours else {}
+    for b in behaviours:
+        if b not in known:
+            raise MeshcheckError(
+                f"{BYZANTINE_ENV}={b}: no Byzantine behaviour of {args.protocol}"
+                f"{' (' + ', '.join(sorted(known)) + ')' if known else ''}"
+            )
     if behaviours:
         options[BYZANTINE] = {args.name: behaviours}
     routes = {n: {p: a for p, a in nodes.items() if p != n} for n in nodes}

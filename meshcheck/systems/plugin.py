@@ -113,6 +113,16 @@ class Ended:
     validate: bool
     budget: float
     progress: Callable[[str], None]
+    watched: Sequence[Any] = ()  # what the plug-in's `watch` saw beside the clients
+
+
+# What a plug-in watches of the running nodes beside the clients (the cores' state machines, read
+# over their control channels), from when the clients start until they stop (then cancelled):
+# given the file's `[client]` options, every node's endpoint, the run's clock, and the list it
+# appends what it saw to, which the post-run hook is given (`Ended.watched`).
+Watch = Callable[
+    [Mapping[str, Any], Sequence[Endpoint], Callable[[], float], list[Any]], Awaitable[None]
+]
 
 
 # What a system's own checks judge once a run is over (its nodes' files, their logs against its
@@ -127,7 +137,7 @@ class SystemPlugin:
     a client, optionally how to ask who leads, and optionally the system file it ships (so that
     `--system NAME` finds it). A plug-in with a `runner` runs its system itself (`--system NAME`
     hands `cluster test` to it) and needs no client. `after`: the post-run hook, verdicts of the
-    system's own (`After`)."""
+    system's own (`After`); `watch`: what it reads of the running nodes for them (`Watch`)."""
 
     name: str
     client: Callable[[ClientSettings], Client] | None = None
@@ -136,3 +146,4 @@ class SystemPlugin:
     file: Path | None = None
     runner: Runner | None = None
     after: After | None = None
+    watch: Watch | None = None

@@ -24,7 +24,9 @@ import time
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -206,6 +208,8 @@ def faults(system: System, options: RunOptions) -> list[Fault]:
 
 
 def history_model(options: RunOptions) -> models.Model:
+    if options.workload == "rsm":  # the state machine's entries (rsm_workload.py)
+        return models.Rsm()
     return models.Mutex() if options.workload == "lock" else models.KeyValue()
 
 
@@ -243,6 +247,7 @@ class Recorded:
     leaders: list[tuple[float, str | None]]
     down: LeftDown | None
     kept: list[Kept] = attrs.Factory(list)  # each planned fault as it went (strike.py)
+    watched: list[Any] = attrs.Factory(list)  # what the plug-in's `watch` saw (plugin.py)
 
 
 def run(
@@ -276,7 +281,8 @@ def run(
     partial = stop.describe(options.time) if stop.stopped else ""
     outcome = _check(system, options, folder, recorded.workload, recorded.plan, struck,
                      recorded.healed, recorded.until, recorded.values,
-                     time.monotonic() - started, progress, partial)  # fmt: skip
+                     time.monotonic() - started, progress, partial,
+                     recorded.watched)  # fmt: skip
     leaders = recorded.leaders
     return attrs.evolve(
         outcome,
@@ -490,6 +496,14 @@ async def _carry_out(
         watch = loop.create_task(progress_lines(workload.history, options.time, clock, progress))
         every = LEADER_EVERY if options.watch_leader else 0.5
         sampler = loop.create_task(_sample(leader, clock, leaders, every))
+        watched: list[Any] = []  # the plug-in's reading of the running nodes (plugin.py `Watch`)
+
+        async def watching() -> None:
+            if system.plugin.watch is not None:
+                given = dict(system.file.client.options)
+                await system.plugin.watch(given, endpoints, clock, watched)
+
+        watcher = loop.create_task(watching())
         try:
             await workload.run(options.time)
             await asyncio.wait([chaos])  # its failure or cancellation is the stop's to say
@@ -503,7 +517,8 @@ async def _carry_out(
             watch.cancel()
             chaos.cancel()
             sampler.cancel()
-            await asyncio.gather(chaos, watch, sampler, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(chaos, watch, sampler, watcher, return_exceptions=True)
             if links is not None:
                 links.heal()
         if stop.stopped:
@@ -527,7 +542,7 @@ async def _carry_out(
         ),
         encoding="utf-8",
     )
-    return Recorded(workload, plan, struck, healed, until, values, leaders, down, kept)
+    return Recorded(workload, plan, struck, healed, until, values, leaders, down, kept, watched)
 
 
 def _failed(task: asyncio.Task[None], stop: EarlyStop) -> None:
@@ -636,8 +651,10 @@ def _check(
     seconds: float,
     progress: Progress,
     partial: str = "",
+    watched: Sequence[Any] = (),
 ) -> Outcome:
-    """The checks of what `_keep` kept; `partial`: the run stopped early, and says how."""
+    """The checks of what `_keep` kept; `partial`: the run stopped early, and says how;
+    `watched`: what the plug-in's `watch` saw beside the clients, for its post-run hook."""
     history = workload.history
     model = history_model(options)
     name = f"{system.file.name}, {words.count(options.nodes, 'node')}, seed {options.seed}"
@@ -679,6 +696,8 @@ def _check(
         safety = (*_stream(folder / "history.jsonl", promised), *_kept("stream", folder))
     elif options.workload == "lock":
         safety = (mutual_exclusion(history.ops, options.budget),)
+    elif options.workload == "rsm":  # as the cores' runner judged its client cores' writes
+        safety = (checks.linearizable(history.ops, options.budget),)
     elif read_mode(options) == "serializable":
         safety = serializable_verdicts(history.ops, options.budget)
         if promised:
@@ -730,7 +749,7 @@ def _check(
     if system.plugin.after is not None:  # the system's own checks (plugin.py `Ended`)
         ended = Ended(list(values), values, dict(system.file.client.options), folder,
                       history.ops, frozenset(f.kind for f in plan), options.validate,
-                      options.validate_budget, progress)  # fmt: skip
+                      options.validate_budget, progress, watched)  # fmt: skip
         verdicts += system.plugin.after(ended)
     if partial:
         (folder / "partial.txt").write_text(

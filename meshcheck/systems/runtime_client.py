@@ -13,10 +13,26 @@ answer certainly took no effect: a retry cannot apply a write twice). Errors by 
 `fail`; a timeout, a connection lost with a write in flight, or an answer marked unknown, `info`;
 a read is `fail` whatever stopped it.
 
+A core whose clients sign (PBFT's, HotStuff's: `RuntimeProtocol.build_member`) is reached
+through its own client core instead (`MemberClient`), hosted here as the cores' runner hosts it
+(impl/runtime/member.py): it signs each request, sends it to the primary, to every replica when
+no result comes, and accepts a result once f+1 replicas replied alike. Its workload is `rsm`
+(rsm_workload.py: writes of the state machine's entries, judged against the rsm model); its name
+is its seat's (`c3` for the process `c3.1.0`), one of the `--clients N` the replicas admit (the
+file's `[client] clients`), and what it persisted (its last timestamp, what it accepted) is kept
+for the process's life, so that the client of the same seat in a later round starts from it, as
+a client process started again reads its state file: a timestamp signed twice would be answered
+with the first request's result.
+
 `leader` asks each node's control channel (impl/runtime/host.py `inspect`) which role it holds,
-for the nemesis's `@leader`; `after` is the post-run hook (plugin.py `Ended`): each node's step
-log validated against the core's spec, as `meshcheck cluster test --protocol` did, and the state
-files' checks (meshcheck/cluster/checks.py `state_files`) on the history's writes.
+for the nemesis's `@leader` (a core with views and no roles, PBFT: the primary of the highest view
+f+1 replicas reached, as its client reckons it); `after` is the post-run hook (plugin.py
+`Ended`): each honest node's step log validated against the core's spec, as `meshcheck cluster
+test --protocol` did, and the state files' checks (meshcheck/cluster/checks.py `state_files`) on
+the history's writes; a node that wrote `byzantine.txt` (impl/runtime/node_main.py) is not
+judged, and with one the logs are not validated (PBFT.tla lets a Byzantine replica send any
+well-typed message, more successors than TLC builds with a real run's constants: the cores'
+runner left them out too, meshcheck/cluster/layer.py).
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +49,9 @@ from typing import Any
 import attrs
 
 from meshcheck.cluster import checks
+from meshcheck.cluster import inspection
 from meshcheck.cluster.checks import Verdict
+from meshcheck.cluster.inspection import Sample
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.rsm.ops import Custom
@@ -44,10 +63,17 @@ from meshcheck.impl.runtime.client import inspect
 from meshcheck.impl.runtime.codec import Codec
 from meshcheck.impl.runtime.disk import Disk
 from meshcheck.impl.runtime.disk import StateFileError
+from meshcheck.impl.runtime.member import Crashed
+from meshcheck.impl.runtime.member import Member
+from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.impl.runtime.node_main import client_names
+from meshcheck.impl.runtime.protocols import BFT_CLIENTS
+from meshcheck.impl.runtime.protocols import BFT_KEYS
 from meshcheck.impl.runtime.protocols import RuntimeProtocol
 from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
 from meshcheck.systems.outcomes import Failure
 from meshcheck.systems.outcomes import outcome
+from meshcheck.systems.plugin import Client
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Completion
 from meshcheck.systems.plugin import Ended
@@ -55,7 +81,7 @@ from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.plugin import Invocation
 
 VERBS = ("read", "write")
-WORKLOADS = ("registers",)
+WORKLOADS = ("registers", "rsm")
 INSPECT_TIMEOUT = 0.5  # seconds a node has to say its role (`leader`)
 _names = itertools.count(1)
 
@@ -77,6 +103,14 @@ def _read_value(result: Any) -> Any:
     if isinstance(result, Mapping) and result.get("ok"):
         return result.get("value")
     return None
+
+
+def client(settings: ClientSettings) -> Client:
+    """The client of the core the file names: its own client core where its clients sign
+    (`MemberClient`), else the runtime's client protocol (`RuntimeClient`)."""
+    if hosted(settings.options).build_member is not None:
+        return MemberClient(settings)
+    return RuntimeClient(settings)
 
 
 class RuntimeClient:
@@ -160,21 +194,131 @@ class RuntimeClient:
             await conn.close()
 
 
+# what each client core persisted, by cluster (its nodes' addresses) and name: kept for the
+# process's life, as a client process's state file is (the module's docstring)
+_KEPT: dict[tuple[tuple[tuple[str, tuple[str, int]], ...], str], dict[str, Any]] = {}
+
+
+class MemberClient:
+    """One client core of a core whose clients sign (the module's docstring), speaking to every
+    node: bound to none, it is started at its first operation, under its seat's name."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self._proto = hosted(settings.options)
+        admitted = settings.options.get("clients")
+        if not isinstance(admitted, int) or isinstance(admitted, bool) or admitted < 1:
+            raise ConfigError(
+                "client.clients: how many client cores the nodes admit (their --clients), an "
+                "integer of at least 1"
+            )
+        self._admitted = admitted
+        self._nodes: dict[str, tuple[str, int]] = {}
+        self._member: Member | None = None
+
+    @property
+    def primary(self) -> str | None:
+        """The primary the client core believes in (PBFT's); None before it started."""
+        found = getattr(self._member.core, "primary", None) if self._member else None
+        return None if found is None else str(found)
+
+    async def open(self, endpoint: Endpoint, timeout: float) -> None:
+        self._nodes = dict(endpoint.cluster) or {endpoint.node: (endpoint.host, endpoint.port)}
+
+    def _options(self) -> dict[str, Any]:
+        return {BFT_KEYS: 0, BFT_CLIENTS: client_names(self._admitted)}
+
+    async def _started(self, process: str) -> Member:
+        if self._member is not None:
+            return self._member
+        name = process.split(".", 1)[0]
+        if name not in client_names(self._admitted):
+            raise ConfigError(
+                f"client {name}: the nodes admit c1..c{self._admitted} (the file's "
+                "client.clients): run fewer --clients"
+            )
+        names = list(self._nodes)  # the cluster's order, the replicas' own (their --peers)
+        core = self._proto.build_member
+        assert core is not None
+        member = Member(name, core(name, names, self._options()), self._proto.codec(),
+                        self._nodes)  # fmt: skip
+        kept = (tuple(sorted(self._nodes.items())), name)
+        member.disk = _KEPT.setdefault(kept, {})  # its timestamps move on (the docstring)
+        await member.start()
+        self._member = member
+        return member
+
+    async def invoke(self, op: Invocation, timeout: float) -> Completion:
+        if op.f != "write":
+            raise MeshcheckError(f"client core: no operation {op.f!r} (it has write)")
+        if not self._nodes:
+            raise MeshcheckError("client core: invoke before open")
+        member = await self._started(op.process)
+        try:  # as long as the core's own clients wait (RuntimeProtocol.client_timeout)
+            output = await member.request(op.value, max(timeout, self._proto.client_timeout))
+        except (TimeoutError, Crashed):  # the core sends it on: it may still take effect
+            return Completion("info", leader=self.primary)
+        return Completion("ok", output, leader=self.primary)
+
+    async def close(self) -> None:
+        member, self._member = self._member, None
+        if member is not None:
+            await member.stop()
+
+
+def _primary(endpoints: Sequence[Endpoint], views: Sequence[tuple[int, str | None]]) -> str | None:
+    """The primary of the highest view f+1 of the nodes reached (impl/pbft/client.py `primary`:
+    one of them is correct): the one a node in that view names (HotStuff's rotating leader),
+    else the view's number modulo the nodes, in their order (PBFT's)."""
+    f = (len(endpoints) - 1) // 3
+    if len(views) < f + 1:
+        return None
+    view = sorted((v for v, _ in views), reverse=True)[f]
+    named = [who for v, who in views if v == view and who is not None]
+    return named[0] if named else endpoints[view % len(endpoints)].node
+
+
 async def leader(endpoints: Sequence[Endpoint]) -> str | None:
     """The node that says it leads (the highest term's, two saying so), over each node's control
-    channel; None when none does or the core tells no role (plugin.Leader)."""
-    codec = Codec([])  # a role, a term: plain values every core's codec knows
+    channel; for a core with views and no roles, the primary of the view f+1 nodes reached
+    (`_primary`); None when none does or the core tells neither (plugin.Leader)."""
+    codec = Codec([])  # a role, a term, a view: plain values every core's codec knows
 
-    async def role(e: Endpoint) -> tuple[int, str] | None:
+    async def role(e: Endpoint) -> tuple[str, int, str | None] | None:
+        """("role", its term, the node) from a leader; ("view", its view, the view's leader as
+        the node names it, or None) from a core with views and no roles."""
         with contextlib.suppress(OSError, ValueError, TimeoutError, MeshcheckError):
             async with asyncio.timeout(INSPECT_TIMEOUT):
                 seen = await inspect((e.host, e.port), codec, None, e.node)
             if isinstance(seen, Mapping) and seen.get("role") == "Leader":
-                return (int(seen.get("term", 0)), e.node)
+                return ("role", int(seen.get("term", 0)), e.node)
+            if isinstance(seen, Mapping) and "role" not in seen and "view" in seen:
+                named = seen.get("leader")
+                return ("view", int(seen["view"]), None if named is None else str(named))
         return None
 
-    said = [r for r in await asyncio.gather(*(role(e) for e in endpoints)) if r is not None]
+    answers = [r for r in await asyncio.gather(*(role(e) for e in endpoints)) if r is not None]
+    said = [(term, node) for kind, term, node in answers if kind == "role" and node is not None]
+    views = [(view, named) for kind, view, named in answers if kind == "view"]
+    if views and not said:
+        return _primary(endpoints, views)
     return max(said)[1] if said else None
+
+
+async def watch(
+    options: Mapping[str, Any],
+    endpoints: Sequence[Endpoint],
+    clock: Callable[[], float],
+    into: list[Any],
+) -> None:
+    """What a core whose checks read its running nodes (`RuntimeProtocol.sampled`: Raft's applied
+    state) holds, sampled beside the clients over each node's control channel until cancelled,
+    as the cores' runner sampled it (meshcheck/cluster/inspection.py); nothing for another core."""
+    proto = hosted(options)
+    if not proto.sampled or proto.inspect is None:
+        return
+    nodes = {e.node: (e.host, e.port) for e in endpoints}
+    await inspection.sample(nodes, Codec([]), None, clock, into)
 
 
 def after(ended: Ended) -> list[Verdict]:
@@ -185,19 +329,27 @@ def after(ended: Ended) -> list[Verdict]:
     proto = hosted(ended.options)
     codec = proto.codec()
     persisted: dict[str, Any] = {}
-    for node in ended.names:
-        disk = Disk(Path(ended.values[node]["data"]) / "state.wal", codec)
+    folders = {n: Path(ended.values[n]["data"]) for n in ended.names}
+    byzantine = [n for n in ended.names if (folders[n] / BYZANTINE_FILE).exists()]
+    honest = [n for n in ended.names if n not in byzantine]
+    for node in honest:
+        disk = Disk(folders[node] / "state.wal", codec)
         try:
             persisted[node] = disk.load()
         except StateFileError as e:  # a corrupted file its node refused: it holds nothing
             persisted[node] = {}
             ended.progress(f"{node}'s state file is unreadable, counted as holding nothing: {e}")
         disk.close()
+    # a register's write is the entry Custom(key, value); the rsm workload's are entries already
     ops = [
-        attrs.evolve(o, input=to_value(Custom(str(o.key), o.input))) if o.f == "write" else o
+        attrs.evolve(o, input=to_value(Custom(str(o.key), o.input)))
+        if o.f == "write" and not isinstance(o.input, Mapping)
+        else o
         for o in ended.ops
     ]
     verdicts = checks.state_files(proto.name, ops, persisted)
+    if proto.sampled:  # the machines as `watch` saw them while the nodes ran
+        verdicts.append(checks.applied_state([s for s in ended.watched if isinstance(s, Sample)]))
     if proto.spec is None or not ended.validate:
         return verdicts
     if "power" in ended.kinds:
@@ -205,13 +357,19 @@ def after(ended: Ended) -> list[Verdict]:
             "the nodes' logs are not validated: a power failure drops their unsynced lines"
         )
         return verdicts
+    if byzantine:
+        ended.progress(
+            f"the nodes' logs are not validated: {', '.join(byzantine)} Byzantine, which the "
+            "spec's constants for a real run cannot follow"
+        )
+        return verdicts
     ended.progress("validating the nodes' logs against the spec")
-    logs = [Path(ended.values[n]["data"]) / "node.ndjson" for n in ended.names]
+    logs = [folders[n] / "node.ndjson" for n in honest]
     verdicts.append(
         checks.logs_valid(
             proto.spec,
             logs,
-            proto.log_constants(ended.names, {}),
+            proto.log_constants(ended.names, {}),  # the file's nodes' core options: defaults
             ended.folder,
             ended.budget,
             proto.log_limit,

@@ -28,8 +28,9 @@ from meshcheck.systems import roles as deployment
 from meshcheck.systems import templates
 
 WORKLOADS = ("registers", "cas", "lock", "stream", "watch", "lease", "fenced-lock", "list-append",
-             "rw-register")  # fmt: skip
-# meshcheck's workloads (docs/systems.md); the last five: meshcheck/systems/checked.py
+             "rw-register", "rsm")  # fmt: skip
+# meshcheck's workloads (docs/systems.md); watch to rw-register: meshcheck/systems/checked.py;
+# rsm: the state machine's entries (meshcheck/systems/rsm_workload.py)
 READS = (
     "linearizable",
     "serializable",

@@ -10,7 +10,9 @@ plug-in only says how the system answered.
   in its checker's format (checked.py; docs/history-checkers.md);
 - `lock`: each client takes lock "L" (`acquire` with a token of its own, a lease for etcd), holds
   it a moment, `release`s it and `revoke`s the token (which frees the lock if it was taken and the
-  release's answer was lost); checked against models.Mutex (lock_workload.py).
+  release's answer was lost); checked against models.Mutex (lock_workload.py);
+- `rsm`: writes of the replicated state machine's entries, checked against models.Rsm, the
+  workload of the project's cores whose clients sign (rsm_workload.py).
 
 Each client is bound to one node (Jepsen binds clients to nodes) and turns to the next after an
 `info`, as a new process (`c<k>.<round>.<generation>`): whether its last operation took effect is
@@ -31,6 +33,7 @@ from meshcheck.systems.plugin import Client
 from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.register_workload import RegisterClients
+from meshcheck.systems.rsm_workload import RsmClients
 from meshcheck.systems.stream_workload import StreamClients
 
 TIMEOUT = 1.0  # a client's wait for one answer (seconds); twice that for the lock's
@@ -65,6 +68,8 @@ class Workload:
             driver = StreamClients
         elif settings.workload == "lock":
             driver = LockClients
+        elif settings.workload == "rsm":
+            driver = RsmClients
         else:
             driver = RegisterClients
         self.clients = driver(make, settings, endpoints, clock, self.history, seed=seed,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from meshcheck.impl.base.node import Node
+from meshcheck.impl.base.values import FrozenDict
 from meshcheck.impl.hotstuff.client import Client as HotStuffClient
 from meshcheck.impl.hotstuff.client import ClientConfig as HotStuffClientConfig
 from meshcheck.impl.hotstuff.crypto import KeyRing as HotStuffKeys
@@ -46,6 +47,14 @@ def _hotstuff(
     return HotStuffReplica(config, _hotstuff_keys(nodes, options))
 
 
+def _hotstuff_inspect(core: Any, now: int) -> FrozenDict:
+    """A HotStuff replica's view and that view's leader, as it reckons them (the leader rotates
+    every view): what the systems' runner's `@leader` reads (meshcheck/systems/runtime_client.py
+    `leader`)."""
+    assert isinstance(core, HotStuffReplica)
+    return FrozenDict({"view": core.view, "leader": core.config.leader(core.view)})
+
+
 PROTOCOL = RuntimeProtocol(
     "hotstuff",
     _hotstuff,
@@ -60,6 +69,7 @@ PROTOCOL = RuntimeProtocol(
     # validate within 300 s, its first 1,000 in 0.8 s, 2,000 in 3.8 s, 3,000 in about 9 s
     log_limit=3000,
     members=lambda options: frozenset(options.get(BFT_CLIENTS, ())),
+    inspect=_hotstuff_inspect,
     build_member=bft_client(HotStuffClientConfig, HotStuffClient, _hotstuff_keys),
     node_prefix="r",
     # the view timer holds its back-off until a commit: after a storm, the view running and a
