@@ -150,7 +150,7 @@ def test_a_forbidden_anomaly_breaks_the_level_and_none_judged_is_no_pass() -> No
         (lv.Run("repeatable-read", "list-append", Path("r1"), {"G-single": 1, "G2": 2}),),
     )
     assert not rr.holds
-    assert "FORBIDDEN ANOMALY FOUND in 1 runs: G-single (list-append, r1)" in rr.lines()[0]
+    assert "FORBIDDEN ANOMALY FOUND in 1 run: G-single (list-append, r1)" in rr.lines()[0]
     empty = lv.Judged(levels["serializable"], ())
     assert not empty.holds and "NOT JUDGED" in empty.lines()[0]
 

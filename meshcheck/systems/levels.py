@@ -30,6 +30,7 @@ import attrs
 
 from meshcheck.impl.base.errors import ConfigError
 from meshcheck.traces.history import consistency
+from meshcheck.words import count
 
 HERE = Path(__file__).with_name("levels")
 # Hermitage's columns, in its table's order
@@ -253,17 +254,17 @@ class Judged:
             out = [f"{head}: NOT JUDGED: no run was judged"]
         elif bad:
             said = ", ".join(sorted({f"{a} ({r.workload}, {r.folder.name})" for r, a in bad}))
-            out = [f"{head}: FORBIDDEN ANOMALY FOUND in {m} runs: {said}"]
+            out = [f"{head}: FORBIDDEN ANOMALY FOUND in {count(m, 'run')}: {said}"]
         else:
-            out = [f"{head}: none of the anomalies it prevents found, in {m} runs"]
+            out = [f"{head}: none of the anomalies it prevents found, in {count(m, 'run')}"]
         for c in lv.allows if m else ():
             if c in COLUMNS:
                 out.append(
-                    f"  {c} allowed, seen in {self.seen(c)} of {m} runs ({self.by_workload(c)})"
+                    f"  {c} allowed, seen in {self.seen(c)} of {count(m, 'run')} ({self.by_workload(c)})"
                 )
         for a, n in sorted(self.others().items()):
             out.append(
-                f"  {a} allowed by {lv.model} (no column of Hermitage's), seen in {n} of {m} runs"
+                f"  {a} allowed by {lv.model} (no column of Hermitage's), seen in {n} of {count(m, 'run')}"
             )
         never = self.never_seen()
         if never and m:
@@ -273,7 +274,7 @@ class Judged:
         own = [r for r in self.judged if r.code]
         if own:
             out.append(
-                f"  cluster test's own checks failed or were undecided in {len(own)} of {m} runs "
+                f"  cluster test's own checks failed or were undecided in {len(own)} of {count(m, 'run')} "
                 f"(each run's test.txt says which): {', '.join(f'{r.workload} {r.folder.name}' for r in own)}"
             )
         for r in self.runs:
