@@ -63,6 +63,8 @@ BUGS = {
     "replica commits on f prepares",
     "order-on-f-commits": "plenum's commit quorum is f + 1, not n - f (Quorums.commit): a replica "
     "orders on f + 1 commits",
+    "new-view-drops-prepared": "plenum's NewView leaves out the highest batch the ViewChanges "
+    "prove prepared (NewViewBuilder.calc_batches): the new view forgets a prepared certificate",
 }
 
 
@@ -85,6 +87,7 @@ ACTIVE: set[str] = set()  # the bugs of this cluster: the command line's and hel
 
 def _patch() -> None:
     """Install the bugs' patches into plenum, each on while its name is in ACTIVE."""
+    from plenum.server.consensus.view_change_service import NewViewBuilder  # type: ignore[import-not-found]
     from plenum.server.quorums import Quorum  # type: ignore[import-not-found]
     from plenum.server.quorums import Quorums
 
@@ -98,6 +101,16 @@ def _patch() -> None:
             self.commit = Quorum(self.f + 1)
 
     Quorums.__init__ = patched
+
+    calc_batches = NewViewBuilder.calc_batches
+
+    def dropping(self: Any, cp: Any, vcs: Any) -> Any:
+        batches = calc_batches(self, cp, vcs)
+        if "new-view-drops-prepared" in ACTIVE and batches:
+            return batches[:-1]
+        return batches
+
+    NewViewBuilder.calc_batches = dropping
 
 
 def _record(msg: Any, src: str) -> dict[str, Any]:

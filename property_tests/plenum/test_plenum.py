@@ -2,7 +2,8 @@
 its honest runs hold agreement, the client's view and PBFT.tla's Commit and Execute guards; a crashed
 primary is replaced and ordering resumes within the bound made of plenum's own timeouts; a
 Byzantine replica in each role (drivers/plenum/driver.py BEHAVIOURS) breaks none of it; and plenum
-patched to commit on f prepares, or to order on f + 1 commits, is caught. The checks themselves
+patched to commit on f prepares, or to order on f + 1 commits, is caught; trace validation against
+PBFT.tla runs through a crashed primary's view change and catches a NewView that drops a batch. The checks themselves
 are held to hand-made runs that break each one.
 
 Skipped, with the command that builds it, when .venv-plenum is absent (`make plenum`). One driver
@@ -257,7 +258,27 @@ def test_an_equivocating_primarys_run_is_validated_with_it_byzantine(plenum: Any
     assert verdict.problem is None and verdict.ended == "the run's end" and verdict.validated > 40
 
 
-def test_the_validated_part_ends_at_plenums_view_change(plenum: Any) -> None:
-    r = run(Schedule(seed=4, batch=1, crash=Crash("Alpha", 2_500), ticks=70_000), process=plenum)
+CRASHED_PRIMARY = Schedule(seed=4, batch=1, crash=Crash("Alpha", 3_500), ticks=70_000)
+
+
+def test_a_crashed_primarys_run_is_validated_through_its_view_change(plenum: Any) -> None:
+    # Alpha stops after ordering seq 3 (above the stable checkpoint 2): every ViewChange claims
+    # it prepared, Beta's NewView re-proposes it, and the new view orders on
+    r = run(CRASHED_PRIMARY, process=plenum)
     verdict = validation.validate(r)
-    assert verdict.problem is None and "sent ViewChange" in verdict.ended
+    assert verdict.problem is None and "pre-prepared a batch of 0" in verdict.ended
+    steps = validation.trace_of(r)[0].steps
+    actions = [s.action for s in steps]
+    view_change = ["StartViewChange"] * 3 + ["NewView", "AcceptNewView", "AcceptNewView"]
+    assert [a for a in actions if a in set(view_change)] == view_change
+    new_view = steps[actions.index("NewView")].state  # the state before it: the ViewChanges
+    claims = {m["src"]: m["prepared"] for m in new_view["msgs"] if m["type"] == "ViewChange"}
+    assert sorted(claims) == ["r2", "r3", "r4"] and all(len(c) == 1 for c in claims.values())
+    # the new view ordered past the view change, validated: Executes after the NewView
+    assert actions[actions.index("NewView") :].count("Execute") >= 9
+
+
+def test_plenum_patched_to_drop_a_prepared_batch_from_its_new_view_is_caught(plenum: Any) -> None:
+    r = run(CRASHED_PRIMARY, ("new-view-drops-prepared",), process=plenum)
+    problem = validation.validate(r).problem
+    assert problem is not None and " NewView(i=r2) " in problem and "not a step" in problem

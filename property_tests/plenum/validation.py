@@ -19,12 +19,20 @@ the requests its sender ordered up to it, as in the spec. The model is models/Va
 (CheckpointEvery = CHK_FREQ = 2, Window = LOG_SIZE = 6); a run's Byzantine replicas are its
 Byzantine constant, and their messages, not in msgs, are the spec's ByzMsgs.
 
-What is not mapped yet, and ends the validated part of a run (the rest is judged by checks.py):
-plenum's view change. Its InstanceChange votes have no PBFT.tla counterpart (a replica's own timer
-starts a view change there; a vote changes none of its variables, so it is no step), its ViewChange carries BatchIDs where PBFT.tla's carries prepared
-claims, its ViewChangeAck has none, and its NewView names batches the new primary then pre-prepares
-again, one message each (docs/plenum.md, "Where plenum differs from PBFT.tla"). An empty batch
-(plenum's freshness batch, every STATE_FRESHNESS_UPDATE_INTERVAL) ends it too: PBFT.tla's primary
+Plenum's view change maps onto PBFT.tla's (docs/plenum.md, "Where plenum differs from PBFT.tla"):
+
+| plenum | PBFT.tla |
+|---|---|
+| InstanceChange (a vote for a view change) and ViewChangeAck (a witness of another's ViewChange) | no step: neither changes the spec's variables (a replica's timer, or F+1 others ahead, starts the spec's view change) |
+| a replica's first ViewChange(viewNo, stableCheckpoint, prepared BatchIDs) | StartViewChange(i), its ViewChangeMsg's ckpt and prepared claims read off plenum's message |
+| the new primary's NewView(checkpoint, batches) | NewView(i): min-s and O read off plenum's message, with the PrePrepares of O (plenum's replicas re-create those themselves) |
+| a backup's first Prepare in the new view | AcceptNewView(i, v), its Prepares of O in its window sent with the step |
+
+TLC then judges whether the ViewChange is the one PBFT.tla's replica sends (its stable checkpoint,
+its highest-view prepared certificates) and whether 2F+1 ViewChanges justify the NewView (O as
+Select computes it). What ends the validated part: a view change beyond the model's MaxView (1), a
+NewView of a Byzantine primary (its Justifications are the spec's, not mapped from a run), and an
+empty batch (plenum's freshness batch, every STATE_FRESHNESS_UPDATE_INTERVAL): PBFT.tla's primary
 pre-prepares only requests.
 """
 
@@ -55,10 +63,9 @@ SPEC = resource("meshcheck.specs", "PBFT.tla")
 MODEL = resource("meshcheck.property_tests.plenum", "models", "Validate.cfg")
 VARIABLES = ("requested", "msgs", "view", "status", "executed", "stable", "accepted")
 REPLICA = {name: f"r{k + 1}" for k, name in enumerate(NODES)}
-# what ends the validated part: a message of plenum's view change, which is not mapped yet
-# (InstanceChange, a vote for one, changes none of PBFT.tla's variables: no step)
-VIEW_CHANGE = ("ViewChange", "ViewChangeAck", "NewView")
 CHECKPOINT_EVERY = 2  # drivers/plenum/driver.py CHK_FREQ
+WINDOW = 6  # drivers/plenum/driver.py LOG_SIZE, models/Validate.cfg's Window
+MAX_VIEW = 1  # models/Validate.cfg's MaxView: a view change beyond ends the validated part
 
 
 @attrs.frozen
@@ -108,6 +115,7 @@ class _Mapping:
         self.view = dict.fromkeys(NODES, 0)
         self.executed: dict[str, list[str]] = {n: [] for n in NODES}
         self.stable = dict.fromkeys(NODES, 0)
+        self.status = dict.fromkeys(NODES, "normal")
         self.digest: dict[str, str] = {}  # a batch digest -> the request it holds
         self.unmapped: dict[str, int] = {}  # a batch digest -> its size, when not one
         self.prepared: dict[tuple[str, int, int], str] = {}  # (node, view, seq) -> request
@@ -120,7 +128,7 @@ class _Mapping:
                 "requested": frozenset(self.requested),
                 "msgs": frozenset(self.msgs),
                 "view": FrozenDict({REPLICA[n]: self.view[n] for n in NODES}),
-                "status": FrozenDict({REPLICA[n]: "normal" for n in NODES}),
+                "status": FrozenDict({REPLICA[n]: self.status[n] for n in NODES}),
                 "executed": FrozenDict(
                     {REPLICA[n]: tuple(self.executed[n]) if n in honest else () for n in NODES}
                 ),
@@ -142,11 +150,23 @@ class _Mapping:
         """The spec step of one send by an honest replica (None: no step), or why the
         validated part ends ("end: ...")."""
         kind = record["type"]
-        if kind in VIEW_CHANGE:
-            return f"end: {src} sent {kind} at {at} ms (plenum's view change is not mapped)"
+        if kind in ("ViewChange", "NewView") and record["view"] > MAX_VIEW:
+            return f"end: {src} sent {kind} for view {record['view']} at {at} ms (beyond MaxView)"
+        if kind == "ViewChange":
+            return self.view_change(at, src, record)
+        if kind == "NewView":
+            return self.new_view(at, src, record)
         if kind not in ("PrePrepare", "Prepare", "Commit"):
-            return None  # Checkpoint: with Execute; MessageReq, MessageRep: fetching, no step
+            # Checkpoint: with Execute; MessageReq, MessageRep: fetching; InstanceChange: a vote,
+            # ViewChangeAck: a witness to another's ViewChange; none changes PBFT.tla's variables
+            return None
         view, seq = record["view"], record["seq"]
+        if kind == "Prepare" and (
+            view > self.view[src] or (view == self.view[src] and self.status[src] == "changing")
+        ):
+            why = self.accept_new_view(at, src, view)
+            if why is not None:
+                return why
         if kind == "PrePrepare" and len(record.get("reqs", [])) != 1:
             return f"end: {src} pre-prepared a batch of {len(record.get('reqs', []))} at {at} ms"
         if kind == "Prepare" and record["req"] in self.unmapped:
@@ -169,6 +189,85 @@ class _Mapping:
         )
         self.steps.append(self._step(kind, params, at))
         return None
+
+    def claims(self, batches: Any) -> frozenset[FrozenDict]:
+        """Plenum's BatchIDs [pp_view_no, pp_seq_no, digest] as PBFT.tla's Claims."""
+        return frozenset(
+            FrozenDict({"view": v, "seq": n, "req": self.digest.get(d, str(d))})
+            for v, n, d in batches
+        )
+
+    def view_change(self, at: int, src: str, record: Any) -> str | None:
+        """StartViewChange(i): plenum's ViewChange, its stable checkpoint and its prepared
+        batches as the spec's ViewChangeMsg; TLC judges whether they are the ones PBFT.tla's
+        replica would send (its stable checkpoint, its highest-view prepared certificates)."""
+        view = record["view"]
+        if view == self.view[src] and self.status[src] == "changing":
+            return None  # the same message to the next peer
+        fields = {
+            "type": "ViewChange",
+            "view": view,
+            "ckpt": record["ckpt"] or 0,
+            "prepared": self.claims(record["prepared"]),
+            "src": REPLICA[src],
+        }
+        self.msgs.add(FrozenDict(fields))
+        self.view[src], self.status[src] = view, "changing"
+        self.steps.append(self._step("StartViewChange", {"i": REPLICA[src]}, at))
+        return None
+
+    def new_view(self, at: int, src: str, record: Any) -> str | None:
+        """NewView(i): plenum's NewView (its checkpoint and batches as min-s and O) and the
+        PrePrepares of O, which plenum's replicas re-create from the NewView and PBFT.tla's
+        new primary sends with it; TLC judges whether 2F+1 ViewChanges justify them."""
+        view = record["view"]
+        if view == self.view[src] and self.status[src] == "normal":
+            return None  # the same message to the next peer
+        ckpt = record["ckpt"] or 0
+        pre = {(n, self.digest.get(d, str(d))) for _, n, d in record["pre"]}
+        fields = {
+            "type": "NewView",
+            "view": view,
+            "ckpt": ckpt,
+            "pre": frozenset(FrozenDict({"seq": n, "req": r}) for n, r in pre),
+            "src": REPLICA[src],
+        }
+        self.msgs.add(FrozenDict(fields))
+        for n, r in pre:
+            self.msgs.add(self.message("PrePrepare", view, n, r, src))
+            self.prepared[(src, view, n)] = r
+        self.adopt(src, ckpt)
+        self.status[src] = "normal"
+        self.steps.append(self._step("NewView", {"i": REPLICA[src]}, at))
+        return None
+
+    def accept_new_view(self, at: int, node: str, view: int) -> str | None:
+        """AcceptNewView(i, v), taken at a backup's first Prepare in the new view (its Prepares
+        of the re-created PrePrepares in its window are the spec's, sent with the step)."""
+        found = [
+            m for m in self.msgs if m["type"] == "NewView" and m["view"] == view
+        ]  # an honest primary's: a Byzantine primary's NewView is not mapped
+        if not found:
+            return f"end: {node} prepared in view {view} at {at} ms with no honest NewView"
+        nv = found[0]
+        h = max(self.stable[node], nv["ckpt"])
+        self.adopt(node, nv["ckpt"])
+        for o in nv["pre"]:
+            if h < o["seq"] <= h + WINDOW:
+                self.msgs.add(self.message("Prepare", view, o["seq"], o["req"], node))
+                self.prepared[(node, view, o["seq"])] = o["req"]
+        self.view[node], self.status[node] = view, "normal"
+        self.steps.append(self._step("AcceptNewView", {"i": REPLICA[node], "v": view}, at))
+        return None
+
+    def adopt(self, node: str, ckpt: int) -> None:
+        """AdoptCheckpoint: the stable checkpoint moves up to ckpt; a replica that executed less
+        takes the history another honest replica executed up to it (state transfer)."""
+        self.stable[node] = max(self.stable[node], ckpt)
+        if len(self.executed[node]) < ckpt:
+            longer = [e for n, e in self.executed.items() if n not in self.faulty]
+            history = next((e for e in longer if len(e) >= ckpt), self.executed[node])
+            self.executed[node] = list(history[:ckpt])
 
     def name_batch(self, record: Any) -> None:
         """Learn the request a PrePrepare's digest stands for (any sender's, a Byzantine primary's
