@@ -72,14 +72,14 @@ TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 TEST_ENV = MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" MESHCHECK_COVERAGE=0
-test: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
+test: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd plenum plenum-1.12.1
 	@$(BIN)/lint-imports --no-cache
 	@$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
 TEST_ALL_TIMEOUT ?= 1800
-test-all: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
+test-all: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd plenum plenum-1.12.1
 	@$(BIN)/lint-imports --no-cache
 	@MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_ALL_TIMEOUT) $(PYTEST_FLAGS)
 
@@ -87,7 +87,7 @@ test-all: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs 
 # processes and the JVM's threads counted) written to reports/test-cost.jsonl by tests/cost_profile.py,
 # then one table, the heaviest files first. It fails as `make test` fails; the table is printed
 # either way.
-test-cost: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
+test-cost: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd plenum plenum-1.12.1
 	@mkdir -p reports && rm -f reports/test-cost.jsonl
 	@MESHCHECK_TEST_COST=$(CURDIR)/reports/test-cost.jsonl $(TEST_ENV) $(BIN)/python -m pytest -p tests.cost_profile -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS); \
 	  status=$$?; $(BIN)/python -m tests.cost_profile reports/test-cost.jsonl; exit $$status
@@ -238,8 +238,10 @@ $(ETCD_RAFT_DRIVER): $(wildcard drivers/etcd-raft/*.go)
 # alone: drivers/plenum/build.sh installs the pinned dependencies (drivers/plenum/requirements.txt),
 # builds ujson 1.33 and orderedset from their sdists with the patches under drivers/plenum/, and
 # aliases at start-up the names Python 3.10 and 3.11 removed (docs/plenum.md says what and why).
-# Again when those files change. When it cannot be built, one line says so and the tests that drive
-# plenum are skipped. It takes minutes (docs/plenum.md), so `make test` does not build it.
+# leveldb, which plenum declares but whose store the consensus services never open, is not installed
+# (compiling it was most of the build). Again when those files change. About 75 s with pip's cache
+# empty (docs/plenum.md, "What it costs"), so `make test`, `test-all` and `test-cost` build it first;
+# when it cannot be built, one line says so, they go on, and the tests that drive plenum are skipped.
 PLENUM_VENV := .venv-plenum
 plenum: $(PLENUM_VENV)/.installed
 
@@ -248,6 +250,8 @@ $(PLENUM_VENV)/.installed: drivers/plenum/build.sh drivers/plenum/requirements.t
 
 # plenum 1.12.1 beside 1.13.1, for the campaign that compares them (docs/plenum.md, "1.12.1"): its
 # sdist's packages copied apart and patched, run by .venv-plenum with MESHCHECK_PLENUM_PATH set.
+# Seconds (nothing compiles), so `make test` builds it too and its three tests run; one line and
+# they are skipped when it cannot be built.
 plenum-1.12.1: .build/plenum-1.12.1/.installed
 
 .build/plenum-1.12.1/.installed: $(PLENUM_VENV)/.installed drivers/plenum/build-1.12.1.sh $(wildcard drivers/plenum/patches-1.12.1/*)

@@ -23,10 +23,21 @@ give_up() {
 
 mkdir -p "$WORK"
 : >"$LOG"
+
+# timed STEP COMMAND...: runs COMMAND with its output in the log, then logs how long it took, so
+# that the log says where a build's time went (docs/plenum.md, "What it costs").
+timed() {
+  local step=$1 start=$SECONDS status
+  shift
+  "$@" >>"$LOG" 2>&1
+  status=$?
+  echo "build.sh step $step: $((SECONDS - start)) s (exit $status)" >>"$LOG"
+  return $status
+}
 # The stamp says the venv is complete: gone until this run shows it is again.
 rm -f "$STAMP"
 
-# Debian: a C and C++ compiler and Python's headers (leveldb, orderedset, ujson build from source),
+# Debian: a C and C++ compiler and Python's headers (msgpack-python, orderedset, ujson build from source),
 # patch, libsodium, which libnacl loads at run time, and venv's ensurepip (python3-venv).
 DEBS="gcc g++ patch libsodium23 python3-dev python3-venv"
 has_python_parts() { # headers and ensurepip of $PYTHON
@@ -42,16 +53,21 @@ version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>>"$
   || give_up "$PYTHON does not run"
 [ "$version" = 3.11 ] || give_up "$PYTHON is Python $version; the pins in drivers/plenum/requirements.txt are measured on 3.11"
 
-test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV" >>"$LOG" 2>&1 || give_up "$PYTHON -m venv $VENV failed"
+test -x "$VENV/bin/python" || timed venv "$PYTHON" -m venv "$VENV" || give_up "$PYTHON -m venv $VENV failed"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
-"${PIP[@]}" install -r "$HERE/requirements.txt" >>"$LOG" 2>&1 \
+# The build tools first, then the pins without build isolation: pip would otherwise make a fresh
+# environment for each of the five sdists among them and download setuptools into each (seconds
+# apiece with pip's cache empty); these are the same releases the sdists then build with.
+timed build-tools "${PIP[@]}" install $(grep -E '^(setuptools|wheel|Cython)==' "$HERE/requirements.txt") \
+  || give_up "pip install of setuptools, wheel and Cython (drivers/plenum/requirements.txt) failed"
+timed requirements "${PIP[@]}" install --no-build-isolation -r "$HERE/requirements.txt" \
   || give_up "pip install -r drivers/plenum/requirements.txt failed"
 
 # An sdist from PyPI, unpacked afresh into $WORK/NAME-VERSION.
 unpack() {
   local name=$1 version=$2
-  "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation "$name==$version" -d "$WORK/dist" >>"$LOG" 2>&1 \
+  timed "download-$name" "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation "$name==$version" -d "$WORK/dist" \
     || give_up "pip download $name==$version failed"
   rm -rf "${WORK:?}/$name-$version"
   local archive
@@ -72,7 +88,7 @@ if ! installed ujson 1.33; then
   unpack ujson 1.33
   patch -d "$WORK/ujson-1.33" -p1 --forward <"$HERE/patches/ujson-1.33-objToJSON.patch" >>"$LOG" 2>&1 \
     || give_up "patches/ujson-1.33-objToJSON.patch does not apply"
-  "${PIP[@]}" install --no-deps --no-build-isolation "$WORK/ujson-1.33" >>"$LOG" 2>&1 || give_up "ujson 1.33 does not build"
+  timed ujson "${PIP[@]}" install --no-deps --no-build-isolation "$WORK/ujson-1.33" || give_up "ujson 1.33 does not build"
 fi
 
 # orderedset 2.0.3's sdist ships a C file Cython 0.2x generated for Python 3.6's C API; without it
@@ -80,13 +96,13 @@ fi
 if ! installed orderedset 2.0.3; then
   unpack orderedset 2.0.3
   rm -f "$WORK/orderedset-2.0.3/lib/orderedset/_orderedset.c"
-  "${PIP[@]}" install --no-deps --no-build-isolation "$WORK/orderedset-2.0.3" >>"$LOG" 2>&1 || give_up "orderedset 2.0.3 does not build"
+  timed orderedset "${PIP[@]}" install --no-deps --no-build-isolation "$WORK/orderedset-2.0.3" || give_up "orderedset 2.0.3 does not build"
 fi
 
 # plenum itself without its declared dependencies: python-rocksdb and sha3 do not build here, and
 # requirements.txt holds what stands for them.
 installed indy-plenum "$PLENUM_VERSION" \
-  || "${PIP[@]}" install --no-deps "indy-plenum==$PLENUM_VERSION" >>"$LOG" 2>&1 \
+  || timed indy-plenum "${PIP[@]}" install --no-deps "indy-plenum==$PLENUM_VERSION" \
   || give_up "pip install --no-deps indy-plenum==$PLENUM_VERSION failed"
 
 # The names Python 3.10 and 3.11 removed that plenum and its pins import, aliased at start-up
@@ -96,7 +112,7 @@ cp "$HERE/py311_compat.py" "$site/_meshcheck_plenum_compat.py"
 echo "import _meshcheck_plenum_compat" >"$site/meshcheck-plenum-compat.pth"
 
 # The environment is there when plenum's consensus services and simulation import.
-"$VENV/bin/python" -c "import plenum.server.consensus.replica_service, plenum.test.consensus.helper" >>"$LOG" 2>&1 \
+timed import "$VENV/bin/python" -c "import plenum.server.consensus.replica_service, plenum.test.consensus.helper" \
   || give_up "plenum $PLENUM_VERSION does not import in $VENV"
 touch "$STAMP"
-echo "make plenum: indy-plenum $PLENUM_VERSION in $VENV"
+echo "make plenum: indy-plenum $PLENUM_VERSION in $VENV ($SECONDS s)"

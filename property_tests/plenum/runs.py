@@ -40,7 +40,7 @@ from meshcheck.impl.base.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 NODES = ("Alpha", "Beta", "Gamma", "Delta")
 FORGED = "f" * 64  # the digest a forging replica's Prepares name (driver.py BEHAVIOURS)
-BUILD = "make plenum builds it (minutes; docs/plenum.md)"
+BUILD = "make plenum builds it (about 75 s; docs/plenum.md)"
 
 
 def plenum_python(root: Path = ROOT) -> Path:
