@@ -72,9 +72,15 @@ TEST_WORKERS ?= auto
 TEST_TIMEOUT ?= 300
 TEST_JVM_OPTIONS ?= -XX:TieredStopAtLevel=1
 TEST_ENV = MESHCHECK_JVM_OPTIONS="$(TEST_JVM_OPTIONS)" MESHCHECK_COVERAGE=0
-test: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd plenum plenum-1.12.1
+# plenum's venv (about 75 s from a cold cache) is built beside the tests, not before them: its
+# process id goes to the tests as MESHCHECK_BUILD_PID, the tests that need it run last and wait for
+# it if they must (tests/conftest.py BUILT_BESIDE, property_tests/plenum/runs.py `built`), and its
+# one or two lines are printed when the tests end; `make plenum` alone builds it in the foreground.
+test: java chromium etcd zookeeper etcd-raft nats postgresql mariadb nodejs redis netns fuse sshd
 	@$(BIN)/lint-imports --no-cache
-	@$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS)
+	@mkdir -p .build; $(MAKE) --no-print-directory plenum plenum-1.12.1 >.build/plenum-make.log 2>&1 </dev/null & build=$$!; \
+	  MESHCHECK_BUILD_PID=$$build $(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --max-worker-restart 0 --timeout $(TEST_TIMEOUT) $(PYTEST_FLAGS); \
+	  status=$$?; wait $$build; cat .build/plenum-make.log; exit $$status
 
 # Both tiers, as `make test` runs its own; the slow tier's longest test (two whole verify runs) takes
 # minutes, hence its own timeout.
@@ -240,7 +246,8 @@ $(ETCD_RAFT_DRIVER): $(wildcard drivers/etcd-raft/*.go)
 # aliases at start-up the names Python 3.10 and 3.11 removed (docs/plenum.md says what and why).
 # leveldb, which plenum declares but whose store the consensus services never open, is not installed
 # (compiling it was most of the build). Again when those files change. About 75 s with pip's cache
-# empty (docs/plenum.md, "What it costs"), so `make test`, `test-all` and `test-cost` build it first;
+# empty (docs/plenum.md, "What it costs"): `make test` builds it beside its tests, `test-all` and
+# `test-cost` before theirs;
 # when it cannot be built, one line says so, they go on, and the tests that drive plenum are skipped.
 PLENUM_VENV := .venv-plenum
 plenum: $(PLENUM_VENV)/.installed

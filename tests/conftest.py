@@ -25,6 +25,12 @@ HEAVY_FIRST = tuple(
 )
 
 
+# the files whose tests need what `make test` builds beside them (the Makefile's `test` target:
+# .venv-plenum, in the background, MESHCHECK_BUILD_PID): last, so the build has long ended when
+# they start (property_tests/plenum/runs.py `built` waits for it otherwise)
+BUILT_BESIDE = ("tests/test_plenum_smoke.py", "property_tests/plenum/")
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects: a moved test is slow
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     moved.apply(items)
@@ -33,6 +39,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     def order(item: pytest.Item) -> tuple[int, int]:
         path = item.nodeid.split("::", 1)[0]
+        if path.startswith(BUILT_BESIDE):
+            return (2, 0)
         return (0, rank[path]) if path in rank else (1, -counts[path])
 
     items.sort(key=order)  # stable: a file's tests keep their order

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from meshcheck.property_tests.plenum.runs import built
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv-plenum" / "bin" / "python"
 SMOKE = ROOT / "drivers" / "plenum" / "smoke.py"
@@ -24,7 +26,7 @@ SMOKE = ROOT / "drivers" / "plenum" / "smoke.py"
 
 @pytest.fixture(scope="module")
 def plenum_python() -> Path:
-    if not (ROOT / ".venv-plenum" / ".installed").exists():
+    if not built(ROOT / ".venv-plenum" / ".installed"):
         pytest.skip(".venv-plenum is absent: `make plenum` builds it (about 75 s; docs/plenum.md)")
     return PYTHON
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from meshcheck.property_tests.plenum import validation
 from meshcheck.property_tests.plenum.runs import ROOT
 from meshcheck.property_tests.plenum.runs import Crash
 from meshcheck.property_tests.plenum.runs import Schedule
+from meshcheck.property_tests.plenum.runs import built
 from meshcheck.property_tests.plenum.runs import byzantine_acted
 from meshcheck.property_tests.plenum.runs import run
 from meshcheck.property_tests.plenum.runs import start_driver
@@ -25,10 +27,10 @@ from meshcheck.property_tests.plenum.runs import start_driver
 
 @pytest.fixture(scope="module")
 def plenum_1_12() -> Iterator[Any]:
-    built = os.environ.get("MESHCHECK_PLENUM_1_12", str(ROOT / ".build" / "plenum-1.12.1"))
-    if not os.path.exists(os.path.join(built, ".installed")):
-        pytest.skip(f"no plenum 1.12.1 at {built}: make plenum-1.12.1 builds it (docs/plenum.md)")
-    os.environ["MESHCHECK_PLENUM_PATH"] = built
+    where = os.environ.get("MESHCHECK_PLENUM_1_12", str(ROOT / ".build" / "plenum-1.12.1"))
+    if not built(Path(where) / ".installed"):
+        pytest.skip(f"no plenum 1.12.1 at {where}: make plenum-1.12.1 builds it (docs/plenum.md)")
+    os.environ["MESHCHECK_PLENUM_PATH"] = where
     try:
         process = start_driver()
     except ConfigError as exc:
