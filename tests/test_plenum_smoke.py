@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,24 @@ def test_bad_arguments_are_one_line_and_exit_2(plenum_python: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().count("\n") == 0 and "at least 1" in done.stderr
+
+
+def test_a_test_waits_for_the_build_beside_it_and_not_for_one_that_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make test` builds .venv-plenum beside the tests (the Makefile's `test` target): a test
+    that needs it waits while that build runs, and finds its stamp when it is written; once the
+    build has ended without one, it does not wait."""
+    stamp = tmp_path / ".installed"
+    build = subprocess.Popen(["sh", "-c", f"sleep 0.5; touch {stamp}; sleep 0.2"])
+    try:
+        monkeypatch.setenv("MESHCHECK_BUILD_PID", str(build.pid))
+        assert built(stamp, bound=30)
+    finally:
+        build.wait()
+    stamp.unlink()
+    began = time.monotonic()
+    assert not built(stamp, bound=30)  # the build's process is gone: no wait
+    monkeypatch.delenv("MESHCHECK_BUILD_PID")
+    assert not built(stamp, bound=30)
+    assert time.monotonic() - began < 5
