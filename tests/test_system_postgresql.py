@@ -2,7 +2,8 @@
 meshcheck/systems/known/postgresql.toml and postgresql-standbys.toml, the SQL plug-in
 meshcheck/systems/sql/, docs/sql.md): a primary's serializable transactions hold as strict
 serializable under list-append, and every server is gone when the run ends; a primary with
-synchronous standbys under rw-register and kills (slow). Besides, without a server: a bad
+synchronous standbys under rw-register and kills, and the primary under a power failure with
+each durability model, nothing acknowledged lost (slow). Besides, without a server: a bad
 isolation is one line (that a client which gave up before COMMIT never sends it is
 tests/test_plugin_outcomes.py's). The runs skip, with
 one line, when PostgreSQL (`make postgresql`) is missing."""
