@@ -40,7 +40,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +68,7 @@ from meshcheck.impl.runtime.disk import StateFileError
 from meshcheck.impl.runtime.member import Crashed
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.impl.runtime.node_main import CORE_FILE
 from meshcheck.impl.runtime.node_main import client_names
 from meshcheck.impl.runtime.protocols import BFT_CLIENTS
 from meshcheck.impl.runtime.protocols import BFT_KEYS
@@ -97,6 +100,18 @@ def hosted(options: Mapping[str, Any], where: str = "client.protocol") -> Runtim
         raise ConfigError(f"{where}: {name!r} is no core the runtime hosts") from None
 
 
+def waited(options: Mapping[str, Any]) -> float | None:
+    """The file's `[client] timeout`: seconds a client waits for an answer at least (the cores'
+    runner's `--timeout`), or None where the file sets none (the workload's wait); one line for
+    anything but a number from 0.1 to 600."""
+    wait = options.get("timeout")
+    if wait is None:
+        return None
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0.1 <= wait <= 600:
+        raise ConfigError("client.timeout: seconds a client waits, a number from 0.1 to 600")
+    return float(wait)
+
+
 def _read_value(result: Any) -> Any:
     """A read's answer from the state machine (impl/rsm/machine.py `read`): the key's value, None
     for a key never written."""
@@ -121,6 +136,7 @@ class RuntimeClient:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self._codec = hosted(settings.options).codec()
+        self._wait = waited(settings.options)
         self._home = ""
         self._name = f"s{next(_names)}"
         self._nodes: dict[str, tuple[str, int]] = {}
@@ -143,6 +159,8 @@ class RuntimeClient:
             if writes
             else ("read", ("custom", op.key))
         )
+        if self._wait is not None:
+            timeout = max(timeout, self._wait)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         node = self.leader or self._home
@@ -213,6 +231,7 @@ class MemberClient:
                 "integer of at least 1"
             )
         self._admitted = admitted
+        self._wait = max(self._proto.client_timeout, waited(settings.options) or 0.0)
         self._nodes: dict[str, tuple[str, int]] = {}
         self._member: Member | None = None
 
@@ -254,8 +273,8 @@ class MemberClient:
         if not self._nodes:
             raise MeshcheckError("client core: invoke before open")
         member = await self._started(op.process)
-        try:  # as long as the core's own clients wait (RuntimeProtocol.client_timeout)
-            output = await member.request(op.value, max(timeout, self._proto.client_timeout))
+        try:  # as long as the core's own clients wait (RuntimeProtocol.client_timeout), or the file's
+            output = await member.request(op.value, max(timeout, self._wait))
         except (TimeoutError, Crashed):  # the core sends it on: it may still take effect
             return Completion("info", leader=self.primary)
         return Completion("ok", output, leader=self.primary)
@@ -321,6 +340,17 @@ async def watch(
     await inspection.sample(nodes, Codec([]), None, clock, into)
 
 
+def _core_options(folders: Iterable[Path]) -> dict[str, Any]:
+    """The core's options the nodes ran with, as the first that wrote them says (node_main.py
+    `CORE_FILE`: MESHCHECK_CORE, which a file gives every node alike); none: the defaults."""
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError):
+            kept = json.loads((folder / CORE_FILE).read_text(encoding="utf-8"))
+            if isinstance(kept, dict):
+                return kept
+    return {}
+
+
 def after(ended: Ended) -> list[Verdict]:
     """What `meshcheck cluster test --protocol` judged beyond the history: every node's state file
     read back (checks.state_files: Raft's log matching and acknowledged writes; the BFT cores'
@@ -365,11 +395,12 @@ def after(ended: Ended) -> list[Verdict]:
         return verdicts
     ended.progress("validating the nodes' logs against the spec")
     logs = [folders[n] / "node.ndjson" for n in honest]
+    core = _core_options(folders[n] for n in honest)
     verdicts.append(
         checks.logs_valid(
             proto.spec,
             logs,
-            proto.log_constants(ended.names, {}),  # the file's nodes' core options: defaults
+            proto.log_constants(ended.names, core),  # the nodes' core options (MESHCHECK_CORE)
             ended.folder,
             ended.budget,
             proto.log_limit,
