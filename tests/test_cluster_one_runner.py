@@ -75,6 +75,92 @@ def _system(
     return outcome, {v.check for v in outcome.verdicts if v.holds is False}
 
 
+RAFT_FLAGS = ["--protocol", "raft", "--name", "n1", "--peers", "n1=127.0.0.1:1", "--data", "x/n1"]
+
+
+def test_a_files_core_options_reach_the_node_or_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--set nodes.env.MESHCHECK_CORE=max_entries=2,...` (the cores' runner's `--core`): the node
+    from flags builds its core with them (node_main.py `from_flags`); an option the core does not
+    take, or a pair without `=`, is one line naming the setting."""
+    monkeypatch.setenv(CORE_ENV, "max_entries=2,snapshot_interval=50")
+    config, _ = from_flags(RAFT_FLAGS)
+    assert config.options["max_entries"] == 2 and config.options["snapshot_interval"] == 50
+    monkeypatch.setenv(CORE_ENV, "no_such_option=1")
+    with pytest.raises(MeshcheckError, match=f"{CORE_ENV}=no_such_option=1: raft's core refuses"):
+        from_flags(RAFT_FLAGS)
+    monkeypatch.setenv(CORE_ENV, "max_entries")
+    with pytest.raises(MeshcheckError, match="max_entries: expected NAME=VALUE"):
+        from_flags(RAFT_FLAGS)
+
+
+def test_the_post_run_hook_takes_the_specs_constants_from_the_nodes_core_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The logs are validated with the constants of the core's options the nodes ran with (their
+    core.json: MESHCHECK_CORE), as the cores' runner validated them with `--core`'s: PBFT.tla's
+    CheckpointEvery 10, not the default 20."""
+    from meshcheck.cluster import checks
+
+    names = ["r1", "r2", "r3", "r4"]
+    values = {n: {"data": str(tmp_path / "data" / n)} for n in names}
+    for n in names:
+        (tmp_path / "data" / n).mkdir(parents=True)
+        (tmp_path / "data" / n / CORE_FILE).write_text('{"checkpoint_every": 10}', "utf-8")
+    given: list[dict[str, str]] = []
+
+    def logs_valid(spec: object, logs: object, constants: dict[str, str], *_: object) -> object:
+        given.append(constants)
+        return checks.Verdict("logs valid", True, "")
+
+    monkeypatch.setattr(checks, "logs_valid", logs_valid)
+    ended = Ended(names, values, {"protocol": "pbft"}, tmp_path, [], frozenset(), True, 10.0,
+                  lambda _: None)  # fmt: skip
+    after(ended)
+    assert given and given[0]["CheckpointEvery"] == "10" and given[0]["Window"] == "40", given
+
+
+def test_a_files_client_timeout_is_the_clients_wait_or_refused() -> None:
+    """`--set client.timeout=20` (the cores' runner's `--timeout`): a client core waits that
+    long at least, longer than the core's own clients (PBFT's 3 s); anything but seconds from 0.1
+    to 600 is one line naming the setting."""
+    settings = ClientSettings({"protocol": "pbft", "clients": 16, "timeout": 20}, "", "rsm")
+    assert MemberClient(settings)._wait == 20
+    settings = ClientSettings({"protocol": "pbft", "clients": 16}, "", "rsm")
+    assert MemberClient(settings)._wait == 3.0
+    for bad in ("soon", 0, True, 601):
+        settings = ClientSettings({"protocol": "raft", "timeout": bad}, "", "registers")
+        with pytest.raises(ConfigError, match=r"client\.timeout: seconds a client waits"):
+            RuntimeClient(settings)
+
+
+def test_a_plain_client_waits_the_files_timeout_for_a_node_that_never_answers() -> None:
+    """A node that takes the connection and says nothing: the Raft client gives up after the
+    file's `client.timeout` (0.6 s), not the workload's shorter wait (0.1 s), as the cores'
+    runner's clients waited `--timeout`; the operation's outcome is unknown or failed."""
+    import asyncio
+
+    from meshcheck.systems.plugin import Invocation
+
+    async def run() -> tuple[float, str]:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = RuntimeClient(ClientSettings({"protocol": "raft", "timeout": 0.6}, "", ""))
+        await client.open(Endpoint("n1", "127.0.0.1", port, {}), 1.0)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        done = await client.invoke(Invocation("c1.1.0", "write", "k", 1), 0.1)
+        took = loop.time() - start
+        await client.close()
+        server.close()
+        return took, done.status
+
+    took, status = asyncio.run(run())
+    assert 0.55 <= took < 2.0, took
+    assert status in ("info", "fail"), status
+
+
 def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> None:
     """Seed 2, the leader cut by each runner's link proxies (the systems' runner's --network
     proxy, no root): both runners' every check not on real time holds (`safe`: progress after
@@ -347,89 +433,3 @@ def test_the_node_process_from_flags_refuses_bad_ones_in_one_line(
     )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and said in done.stderr, done.stderr
-
-
-RAFT_FLAGS = ["--protocol", "raft", "--name", "n1", "--peers", "n1=127.0.0.1:1", "--data", "x/n1"]
-
-
-def test_a_files_core_options_reach_the_node_or_are_refused_in_one_line(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """`--set nodes.env.MESHCHECK_CORE=max_entries=2,...` (the cores' runner's `--core`): the node
-    from flags builds its core with them (node_main.py `from_flags`); an option the core does not
-    take, or a pair without `=`, is one line naming the setting."""
-    monkeypatch.setenv(CORE_ENV, "max_entries=2,snapshot_interval=50")
-    config, _ = from_flags(RAFT_FLAGS)
-    assert config.options["max_entries"] == 2 and config.options["snapshot_interval"] == 50
-    monkeypatch.setenv(CORE_ENV, "no_such_option=1")
-    with pytest.raises(MeshcheckError, match=f"{CORE_ENV}=no_such_option=1: raft's core refuses"):
-        from_flags(RAFT_FLAGS)
-    monkeypatch.setenv(CORE_ENV, "max_entries")
-    with pytest.raises(MeshcheckError, match="max_entries: expected NAME=VALUE"):
-        from_flags(RAFT_FLAGS)
-
-
-def test_the_post_run_hook_takes_the_specs_constants_from_the_nodes_core_options(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The logs are validated with the constants of the core's options the nodes ran with (their
-    core.json: MESHCHECK_CORE), as the cores' runner validated them with `--core`'s: PBFT.tla's
-    CheckpointEvery 10, not the default 20."""
-    from meshcheck.cluster import checks
-
-    names = ["r1", "r2", "r3", "r4"]
-    values = {n: {"data": str(tmp_path / "data" / n)} for n in names}
-    for n in names:
-        (tmp_path / "data" / n).mkdir(parents=True)
-        (tmp_path / "data" / n / CORE_FILE).write_text('{"checkpoint_every": 10}', "utf-8")
-    given: list[dict[str, str]] = []
-
-    def logs_valid(spec: object, logs: object, constants: dict[str, str], *_: object) -> object:
-        given.append(constants)
-        return checks.Verdict("logs valid", True, "")
-
-    monkeypatch.setattr(checks, "logs_valid", logs_valid)
-    ended = Ended(names, values, {"protocol": "pbft"}, tmp_path, [], frozenset(), True, 10.0,
-                  lambda _: None)  # fmt: skip
-    after(ended)
-    assert given and given[0]["CheckpointEvery"] == "10" and given[0]["Window"] == "40", given
-
-
-def test_a_files_client_timeout_is_the_clients_wait_or_refused() -> None:
-    """`--set client.timeout=20` (the cores' runner's `--timeout`): a client core waits that
-    long at least, longer than the core's own clients (PBFT's 3 s); anything but seconds from 0.1
-    to 600 is one line naming the setting."""
-    settings = ClientSettings({"protocol": "pbft", "clients": 16, "timeout": 20}, "", "rsm")
-    assert MemberClient(settings)._wait == 20
-    settings = ClientSettings({"protocol": "pbft", "clients": 16}, "", "rsm")
-    assert MemberClient(settings)._wait == 3.0
-    for bad in ("soon", 0, True, 601):
-        settings = ClientSettings({"protocol": "raft", "timeout": bad}, "", "registers")
-        with pytest.raises(ConfigError, match=r"client\.timeout: seconds a client waits"):
-            RuntimeClient(settings)
-
-
-def test_a_plain_client_waits_the_files_timeout_for_a_node_that_never_answers() -> None:
-    """A node that takes the connection and says nothing: the Raft client gives up after the
-    file's `client.timeout` (0.6 s), not the workload's shorter wait (0.1 s), as the cores'
-    runner's clients waited `--timeout`; the operation's outcome is unknown or failed."""
-    import asyncio
-
-    from meshcheck.systems.plugin import Invocation
-
-    async def run() -> tuple[float, str]:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        client = RuntimeClient(ClientSettings({"protocol": "raft", "timeout": 0.6}, "", ""))
-        await client.open(Endpoint("n1", "127.0.0.1", port, {}), 1.0)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        done = await client.invoke(Invocation("c1.1.0", "write", "k", 1), 0.1)
-        took = loop.time() - start
-        await client.close()
-        server.close()
-        return took, done.status
-
-    took, status = asyncio.run(run())
-    assert 0.55 <= took < 2.0, took
-    assert status in ("info", "fail"), status
