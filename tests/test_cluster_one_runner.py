@@ -161,6 +161,61 @@ def test_a_plain_client_waits_the_files_timeout_for_a_node_that_never_answers() 
     assert status in ("info", "fail"), status
 
 
+def test_a_second_answer_to_one_request_fails_the_post_run_hook(tmp_path: Path) -> None:
+    """A node that answers one write twice (as a leader's table of pending writes that outlived
+    its crash did: impl/runtime/mutants.py `pending_writes_persisted`): the plug-in's plain client
+    hears the second answer (impl/runtime/client.py `on_late`) and the post-run hook fails `one
+    answer per request` on the operation the history holds, as the cores' runner judged it
+    (meshcheck/cluster/checks.py `answered_once`); a node that answers once holds it."""
+    import asyncio
+
+    from meshcheck.impl.runtime.frames import frame
+    from meshcheck.impl.runtime.frames import read_frame
+    from meshcheck.impl.runtime.protocols import protocol
+    from meshcheck.systems.plugin import Invocation
+    from meshcheck.traces.history.history import Op
+
+    codec = protocol("raft").codec()
+
+    async def run(answers: int) -> tuple[int, Ended]:
+        async def node(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_frame(reader)  # the hello
+            while (data := await read_frame(reader)) is not None:
+                _, rid, _ = codec.decode(data)
+                for _ in range(answers):
+                    writer.write(frame(codec.encode(("reply", rid, {"ok": True}, "", None, False))))
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+
+        server = await asyncio.start_server(node, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = RuntimeClient(ClientSettings({"protocol": "raft"}, "", "registers"))
+        await client.open(Endpoint("n1", "127.0.0.1", port, {}), 1.0)
+        done = await client.invoke(Invocation("c1.1.0", "write", "k1", "7"), 1.0)
+        await asyncio.sleep(0.2)  # the second answer comes meanwhile
+        await client.close()
+        server.close()
+        op = Op("c1.1.0", "write", "7", None, 0.5, 0.6, done.status, "k1", 0)
+        values = {
+            "n1": {"data": str(tmp_path / "n1"), "host": "127.0.0.1", "port.client": str(port)}
+        }
+        return port, Ended(["n1"], values, {"protocol": "raft"}, tmp_path, [op], frozenset(),
+                           False, 10.0, lambda _: None)  # fmt: skip
+
+    (tmp_path / "n1").mkdir()
+    _, twice = asyncio.run(run(2))
+    verdict = next(v for v in after(twice) if v.check == "one answer per request")
+    assert verdict.holds is False, verdict
+    said = "c1.1.0's write {'op': 'Custom', 'key': 'k1', 'value': '7'} (invoked at t=0.500s)"
+    assert verdict.detail.startswith(f"{said} answered again at t=0.5"), verdict
+    _, once = asyncio.run(run(1))
+    verdict = next(v for v in after(once) if v.check == "one answer per request")
+    assert verdict.holds is True and verdict.detail == "1 requests", verdict
+    # the hook took what was heard: a cluster no client was heard of is not judged
+    verdict = next(v for v in after(once) if v.check == "one answer per request")
+    assert verdict.holds is None, verdict
+
+
 def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> None:
     """Seed 2, the leader cut by each runner's link proxies (the systems' runner's --network
     proxy, no root): both runners' every check not on real time holds (`safe`: progress after
@@ -178,6 +233,9 @@ def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> No
     # plug-in's watch (runtime_client.py `watch`), as the cores' runner sampled them
     applied = [v for v in (*old.verdicts, *new.verdicts) if v.check == "applied state (inspected)"]
     assert len(applied) == 2 and all(v.holds for v in applied), applied
+    # every answer the clients heard, judged by the post-run hook as by the cores' runner
+    once = [v for v in (*old.verdicts, *new.verdicts) if v.check == "one answer per request"]
+    assert len(once) == 2 and all(v.holds for v in once), once
 
 
 @pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")

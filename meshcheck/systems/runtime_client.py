@@ -120,6 +120,32 @@ def _read_value(result: Any) -> Any:
     return None
 
 
+Cluster = tuple[tuple[str, tuple[str, int]], ...]  # every node's client address, sorted by node
+# an operation as its client asked it and as the history holds it: (process, verb, key, value's
+# repr, how many times that process asked the same before): a write's value is unique in a run
+Tag = tuple[str, str, str | None, str, int]
+
+
+@attrs.define
+class Heard:
+    """What the plain clients of one cluster heard beyond the answers they waited for (the cores'
+    runner's clients kept the same: meshcheck/cluster/workload.py): second answers to one request
+    and answers after their client stopped waiting, each (the operation, seconds after it was
+    invoked, the answer's result or error / whether ok)."""
+
+    asked: dict[tuple[str, str, str | None, str], int] = attrs.Factory(dict)
+    again: list[tuple[Tag, float, Any]] = attrs.Factory(list)
+    late: list[tuple[Tag, float, bool]] = attrs.Factory(list)
+
+
+# kept for the process's life, by cluster, until the post-run hook takes them (`after`)
+_HEARD: dict[Cluster, Heard] = {}
+
+
+def _cluster(nodes: Mapping[str, tuple[str, int]]) -> Cluster:
+    return tuple(sorted((n, (str(h), int(p))) for n, (h, p) in nodes.items()))
+
+
 def client(settings: ClientSettings) -> Client:
     """The client of the core the file names: its own client core where its clients sign
     (`MemberClient`), else the runtime's client protocol (`RuntimeClient`)."""
@@ -141,12 +167,15 @@ class RuntimeClient:
         self._name = f"s{next(_names)}"
         self._nodes: dict[str, tuple[str, int]] = {}
         self._conns: dict[str, Connection] = {}
+        self._heard = Heard()
+        self._sent: dict[Tag, float] = {}  # when each tagged operation was invoked (loop time)
         self.leader: str | None = None  # the node this client last heard leads
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         await self.close()
         self._nodes = dict(endpoint.cluster) or {endpoint.node: (endpoint.host, endpoint.port)}
         self._home = endpoint.node
+        self._heard = _HEARD.setdefault(_cluster(self._nodes), Heard())
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
         if op.f not in VERBS or op.key is None:
@@ -163,9 +192,13 @@ class RuntimeClient:
             timeout = max(timeout, self._wait)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        asked_before = (op.process, op.f, op.key, repr(op.value))
+        tag = (*asked_before, self._heard.asked.get(asked_before, 0))
+        self._heard.asked[asked_before] = tag[-1] + 1
+        self._sent[tag] = loop.time()
         node = self.leader or self._home
         for _ in range(2):
-            asked = await self._ask(node, kind, value, max(0.01, deadline - loop.time()))
+            asked = await self._ask(node, kind, value, max(0.01, deadline - loop.time()), tag)
             if isinstance(asked, str):  # no answer: the class of what stopped it
                 self.leader = None
                 return Completion(outcome(asked, writes=writes), served=node)
@@ -183,13 +216,24 @@ class RuntimeClient:
             node = self.leader  # the node said no and who leads: asked once more, there
         return Completion(outcome("rejected", writes=writes), served=node)
 
-    async def _ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer | Failure:
+    def _late(self, tag: Any, answer: Answer, again: bool) -> None:
+        """A second answer to one request, or one after the client stopped waiting (Connection's
+        `on_late`), kept for the post-run hook."""
+        after = asyncio.get_running_loop().time() - self._sent.get(tag, 0.0)
+        if again:
+            self._heard.again.append((tag, after, answer.result or answer.error))
+        else:
+            self._heard.late.append((tag, after, answer.ok))
+
+    async def _ask(
+        self, node: str, kind: str, value: Any, timeout: float, tag: Tag
+    ) -> Answer | Failure:
         """The node's answer, or the class of what stopped it (outcomes.py): the connection could
         not be made (`refused`), was closed before the request left (`lost-before-send`) or after
         (`lost-during-commit`), or no answer came in time (`timeout`)."""
         conn = self._conns.get(node)
         if conn is None:
-            conn = Connection(node, self._codec)
+            conn = Connection(node, self._codec, self._late)
             try:
                 async with asyncio.timeout(timeout):
                     await conn.open(self._nodes[node], self._name)
@@ -198,7 +242,7 @@ class RuntimeClient:
                 return "refused"
             self._conns[node] = conn
         try:
-            return await conn.request(kind, value, timeout)
+            return await conn.request(kind, value, timeout, tag)
         except TimeoutError:
             return "timeout"
         except (ConnectionError, OSError) as e:
@@ -340,6 +384,29 @@ async def watch(
     await inspection.sample(nodes, Codec([]), None, clock, into)
 
 
+def _answered_once(ended: Ended, ops: Sequence[Any]) -> Verdict:
+    """`one answer per request` (checks.answered_once), of what the run's plain clients heard
+    (`Heard`), each answer matched to its operation in the history; undecided where no client of
+    this cluster was heard of (nothing to judge it by)."""
+    heard = None
+    ports = {k for v in ended.values.values() for k in v if k.startswith("port.")}
+    for port in sorted(ports):
+        with contextlib.suppress(KeyError, ValueError):
+            nodes = {n: (ended.values[n]["host"], int(ended.values[n][port])) for n in ended.names}
+            heard = _HEARD.pop(_cluster(nodes), None) or heard
+    if heard is None:
+        return Verdict("one answer per request", None, "no client of this cluster was heard of")
+    index: dict[Tag, int] = {}
+    counts: dict[tuple[str, str, str | None, str], int] = {}
+    for i, o in enumerate(ended.ops):
+        asked = (o.process, o.f, o.key, repr(o.input))
+        index[(*asked, counts.get(asked, 0))] = i
+        counts[asked] = counts.get(asked, 0) + 1
+    again = [(index[t], ops[index[t]].call + s, a) for t, s, a in heard.again if t in index]
+    late = [(index[t], ops[index[t]].call + s, ok) for t, s, ok in heard.late if t in index]
+    return checks.answered_once(ops, again, late)
+
+
 def _core_options(folders: Iterable[Path]) -> dict[str, Any]:
     """The core's options the nodes ran with, as the first that wrote them says (node_main.py
     `CORE_FILE`: MESHCHECK_CORE, which a file gives every node alike); none: the defaults."""
@@ -378,6 +445,8 @@ def after(ended: Ended) -> list[Verdict]:
         for o in ended.ops
     ]
     verdicts = checks.state_files(proto.name, ops, persisted)
+    if proto.build_member is None:  # plain clients, who hear every answer a node gives them
+        verdicts.append(_answered_once(ended, ops))
     if proto.sampled:  # the machines as `watch` saw them while the nodes ran
         verdicts.append(checks.applied_state([s for s in ended.watched if isinstance(s, Sample)]))
     if proto.spec is None or not ended.validate:
