@@ -6,8 +6,6 @@ routed.py). Reached through the systems' registry as any system is: `MESHCHECK`,
 from __future__ import annotations
 
 import argparse
-import json
-import random
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -30,28 +28,17 @@ NODES = (3, 9)
 
 
 def _core(protocol: str, text: str, nodes: int) -> tuple[tuple[str, Any], ...]:
-    """`--core max_entries=2,snapshot_interval=50` as pairs, each value read as JSON (a bare word
-    as a string); one clear line for a pair without `=` or an option the core does not take (a
-    core is built with them here, before any process starts)."""
+    """`--core max_entries=2,snapshot_interval=50` as pairs (impl/runtime/node_main.py
+    `core_pairs`, a system file's MESHCHECK_CORE read alike); one clear line for a pair without `=`
+    or an option the core does not take (a core is built with them here, before any process
+    starts)."""
     from meshcheck.cluster.options import node_names
-    from meshcheck.impl.runtime.protocols import protocol as runtime_protocol
+    from meshcheck.impl.runtime.node_main import core_pairs
+    from meshcheck.impl.runtime.node_main import refused
 
-    pairs: list[tuple[str, Any]] = []
-    for item in (i.strip() for i in text.split(",") if i.strip()):
-        name, eq, raw = item.partition("=")
-        if not eq or not name.strip():
-            raise MeshcheckError(f"--core {item}: expected NAME=VALUE")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        pairs.append((name.strip(), value))
-    if pairs:
-        names = node_names(protocol, nodes)
-        try:
-            runtime_protocol(protocol).build(names[0], names, dict(pairs), random.Random(0))
-        except (TypeError, ValueError, MeshcheckError) as exc:
-            raise MeshcheckError(f"--core {text}: {protocol}'s core refuses it ({exc})") from None
+    pairs = core_pairs(text, "--core")
+    if pairs and (why := refused(protocol, node_names(protocol, nodes), dict(pairs))):
+        raise MeshcheckError(f"--core {text}: {why}")
     return tuple(pairs)
 
 

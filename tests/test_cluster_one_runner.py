@@ -21,8 +21,14 @@ from meshcheck.cluster.nemesis import Fault
 from meshcheck.cluster.netns import missing
 from meshcheck.cluster.run import Options
 from meshcheck.cluster.run import run as run_cores
+from meshcheck.impl.base.errors import ConfigError
+from meshcheck.impl.base.errors import MeshcheckError
 from meshcheck.impl.raft import mutants
 from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.impl.runtime.node_main import CORE_ENV
+from meshcheck.impl.runtime.node_main import CORE_FILE
+from meshcheck.impl.runtime.node_main import from_flags
+from meshcheck.systems.plugin import ClientSettings
 from meshcheck.systems.plugin import Ended
 from meshcheck.systems.plugin import Endpoint
 from meshcheck.systems.registry import KNOWN
@@ -31,6 +37,8 @@ from meshcheck.systems.registry import resolve
 from meshcheck.systems.run import Outcome
 from meshcheck.systems.run import RunOptions
 from meshcheck.systems.run import run as run_system
+from meshcheck.systems.runtime_client import MemberClient
+from meshcheck.systems.runtime_client import RuntimeClient
 from meshcheck.systems.runtime_client import _primary
 from meshcheck.systems.runtime_client import after
 from tests.test_cluster_cmd import nodes_of
@@ -67,6 +75,147 @@ def _system(
     return outcome, {v.check for v in outcome.verdicts if v.holds is False}
 
 
+RAFT_FLAGS = ["--protocol", "raft", "--name", "n1", "--peers", "n1=127.0.0.1:1", "--data", "x/n1"]
+
+
+def test_a_files_core_options_reach_the_node_or_are_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--set nodes.env.MESHCHECK_CORE=max_entries=2,...` (the cores' runner's `--core`): the node
+    from flags builds its core with them (node_main.py `from_flags`); an option the core does not
+    take, or a pair without `=`, is one line naming the setting."""
+    monkeypatch.setenv(CORE_ENV, "max_entries=2,snapshot_interval=50")
+    config, _ = from_flags(RAFT_FLAGS)
+    assert config.options["max_entries"] == 2 and config.options["snapshot_interval"] == 50
+    monkeypatch.setenv(CORE_ENV, "no_such_option=1")
+    with pytest.raises(MeshcheckError, match=f"{CORE_ENV}=no_such_option=1: raft's core refuses"):
+        from_flags(RAFT_FLAGS)
+    monkeypatch.setenv(CORE_ENV, "max_entries")
+    with pytest.raises(MeshcheckError, match="max_entries: expected NAME=VALUE"):
+        from_flags(RAFT_FLAGS)
+
+
+def test_the_post_run_hook_takes_the_specs_constants_from_the_nodes_core_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The logs are validated with the constants of the core's options the nodes ran with (their
+    core.json: MESHCHECK_CORE), as the cores' runner validated them with `--core`'s: PBFT.tla's
+    CheckpointEvery 10, not the default 20."""
+    from meshcheck.cluster import checks
+
+    names = ["r1", "r2", "r3", "r4"]
+    values = {n: {"data": str(tmp_path / "data" / n)} for n in names}
+    for n in names:
+        (tmp_path / "data" / n).mkdir(parents=True)
+        (tmp_path / "data" / n / CORE_FILE).write_text('{"checkpoint_every": 10}', "utf-8")
+    given: list[dict[str, str]] = []
+
+    def logs_valid(spec: object, logs: object, constants: dict[str, str], *_: object) -> object:
+        given.append(constants)
+        return checks.Verdict("logs valid", True, "")
+
+    monkeypatch.setattr(checks, "logs_valid", logs_valid)
+    ended = Ended(names, values, {"protocol": "pbft"}, tmp_path, [], frozenset(), True, 10.0,
+                  lambda _: None)  # fmt: skip
+    after(ended)
+    assert given and given[0]["CheckpointEvery"] == "10" and given[0]["Window"] == "40", given
+
+
+def test_a_files_client_timeout_is_the_clients_wait_or_refused() -> None:
+    """`--set client.timeout=20` (the cores' runner's `--timeout`): a client core waits that
+    long at least, longer than the core's own clients (PBFT's 3 s); anything but seconds from 0.1
+    to 600 is one line naming the setting."""
+    settings = ClientSettings({"protocol": "pbft", "clients": 16, "timeout": 20}, "", "rsm")
+    assert MemberClient(settings)._wait == 20
+    settings = ClientSettings({"protocol": "pbft", "clients": 16}, "", "rsm")
+    assert MemberClient(settings)._wait == 3.0
+    for bad in ("soon", 0, True, 601):
+        settings = ClientSettings({"protocol": "raft", "timeout": bad}, "", "registers")
+        with pytest.raises(ConfigError, match=r"client\.timeout: seconds a client waits"):
+            RuntimeClient(settings)
+
+
+def test_a_plain_client_waits_the_files_timeout_for_a_node_that_never_answers() -> None:
+    """A node that takes the connection and says nothing: the Raft client gives up after the
+    file's `client.timeout` (0.6 s), not the workload's shorter wait (0.1 s), as the cores'
+    runner's clients waited `--timeout`; the operation's outcome is unknown or failed."""
+    import asyncio
+
+    from meshcheck.systems.plugin import Invocation
+
+    async def run() -> tuple[float, str]:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = RuntimeClient(ClientSettings({"protocol": "raft", "timeout": 0.6}, "", ""))
+        await client.open(Endpoint("n1", "127.0.0.1", port, {}), 1.0)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        done = await client.invoke(Invocation("c1.1.0", "write", "k", 1), 0.1)
+        took = loop.time() - start
+        await client.close()
+        server.close()
+        return took, done.status
+
+    took, status = asyncio.run(run())
+    assert 0.55 <= took < 2.0, took
+    assert status in ("info", "fail"), status
+
+
+def test_a_second_answer_to_one_request_fails_the_post_run_hook(tmp_path: Path) -> None:
+    """A node that answers one write twice (as a leader's table of pending writes that outlived
+    its crash did: impl/runtime/mutants.py `pending_writes_persisted`): the plug-in's plain client
+    hears the second answer (impl/runtime/client.py `on_late`) and the post-run hook fails `one
+    answer per request` on the operation the history holds, as the cores' runner judged it
+    (meshcheck/cluster/checks.py `answered_once`); a node that answers once holds it."""
+    import asyncio
+
+    from meshcheck.impl.runtime.frames import frame
+    from meshcheck.impl.runtime.frames import read_frame
+    from meshcheck.impl.runtime.protocols import protocol
+    from meshcheck.systems.plugin import Invocation
+    from meshcheck.traces.history.history import Op
+
+    codec = protocol("raft").codec()
+
+    async def run(answers: int) -> tuple[int, Ended]:
+        async def node(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_frame(reader)  # the hello
+            while (data := await read_frame(reader)) is not None:
+                _, rid, _ = codec.decode(data)
+                for _ in range(answers):
+                    writer.write(frame(codec.encode(("reply", rid, {"ok": True}, "", None, False))))
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+
+        server = await asyncio.start_server(node, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = RuntimeClient(ClientSettings({"protocol": "raft"}, "", "registers"))
+        await client.open(Endpoint("n1", "127.0.0.1", port, {}), 1.0)
+        done = await client.invoke(Invocation("c1.1.0", "write", "k1", "7"), 1.0)
+        await asyncio.sleep(0.2)  # the second answer comes meanwhile
+        await client.close()
+        server.close()
+        op = Op("c1.1.0", "write", "7", None, 0.5, 0.6, done.status, "k1", 0)
+        values = {
+            "n1": {"data": str(tmp_path / "n1"), "host": "127.0.0.1", "port.client": str(port)}
+        }
+        return port, Ended(["n1"], values, {"protocol": "raft"}, tmp_path, [op], frozenset(),
+                           False, 10.0, lambda _: None)  # fmt: skip
+
+    (tmp_path / "n1").mkdir()
+    _, twice = asyncio.run(run(2))
+    verdict = next(v for v in after(twice) if v.check == "one answer per request")
+    assert verdict.holds is False, verdict
+    said = "c1.1.0's write {'op': 'Custom', 'key': 'k1', 'value': '7'} (invoked at t=0.500s)"
+    assert verdict.detail.startswith(f"{said} answered again at t=0.5"), verdict
+    _, once = asyncio.run(run(1))
+    verdict = next(v for v in after(once) if v.check == "one answer per request")
+    assert verdict.holds is True and verdict.detail == "1 requests", verdict
+    # the hook took what was heard: a cluster no client was heard of is not judged
+    verdict = next(v for v in after(once) if v.check == "one answer per request")
+    assert verdict.holds is None, verdict
+
+
 def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> None:
     """Seed 2, the leader cut by each runner's link proxies (the systems' runner's --network
     proxy, no root): both runners' every check not on real time holds (`safe`: progress after
@@ -84,6 +233,9 @@ def test_the_correct_raft_core_holds_through_either_runner(tmp_path: Path) -> No
     # plug-in's watch (runtime_client.py `watch`), as the cores' runner sampled them
     applied = [v for v in (*old.verdicts, *new.verdicts) if v.check == "applied state (inspected)"]
     assert len(applied) == 2 and all(v.holds for v in applied), applied
+    # every answer the clients heard, judged by the post-run hook as by the cores' runner
+    once = [v for v in (*old.verdicts, *new.verdicts) if v.check == "one answer per request"]
+    assert len(once) == 2 and all(v.holds for v in once), once
 
 
 @pytest.mark.skipif(WHY is not None, reason=f"namespace networks: {WHY}")

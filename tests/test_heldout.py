@@ -247,7 +247,7 @@ def test_the_runner_mutants_apply_and_run_the_runners_comparison() -> None:
     group, and that group runs the two runners' comparison, not the cores' own tests."""
     files = {"run.py", "runtime_client.py", "node_main.py", "nodes.py", "network.py",
              "rsm_workload.py"}  # fmt: skip
-    catalogue(RUNNER, "runner", 12, files)
+    catalogue(RUNNER, "runner", 19, files)
     paths, unknown = select_tests(ROOT, "runner")
     assert paths == ["tests/test_cluster_one_runner.py"] and unknown == []
 

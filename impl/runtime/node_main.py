@@ -11,7 +11,11 @@ variables, which a system file sets per node (`nodes.env`, `[nodes.node.NAME] en
 changes: MESHCHECK_BUGS, the catalogue mutants the node runs (comma-separated: the runtime's own
 to its disk, impl/runtime/mutants.py, the others to its core), and MESHCHECK_BYZANTINE, this
 node's Byzantine behaviours (comma-separated), which the node writes to `byzantine.txt` in its
-data folder so that the checks once the run is over tell the honest nodes from it.
+data folder so that the checks once the run is over tell the honest nodes from it; and
+MESHCHECK_CORE, the core's options over the runtime's defaults (`max_entries=2,snapshot_interval=
+50`, as `meshcheck cluster test --core` takes them, each value JSON or a bare word), refused in one
+line if the core does not take them, and written to `core.json` in its data folder, from which the
+checks once the run is over take the spec's constants (PBFT.tla's CheckpointEvery and Window).
 
 Reads the cluster's configuration (config.py), builds the node's core as the simulator would
 (protocols.py), and hosts it (host.py) until SIGTERM or SIGINT. Any error before the node is up (a
@@ -28,6 +32,7 @@ import random
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 from typing import NoReturn
 
 from meshcheck.impl.base.errors import MeshcheckError
@@ -110,11 +115,38 @@ async def serve(config: ClusterConfig, node: str) -> None:
 
 
 BUGS, BYZANTINE_ENV = "MESHCHECK_BUGS", "MESHCHECK_BYZANTINE"  # the flags form's (the docstring)
+CORE_ENV = "MESHCHECK_CORE"  # the core's options, the flags form's (the docstring)
 BYZANTINE_FILE = "byzantine.txt"  # a Byzantine node's behaviours, in its data folder
+CORE_FILE = "core.json"  # the core's options MESHCHECK_CORE gave, in its data folder
 USAGE = (
     "usage: python -m meshcheck.impl.runtime.node_main CONFIG NODE | --protocol P --name NODE "
     "--peers NODE=HOST:PORT,... --data DIR [--seed N] [--clients N] [--options JSON]"
 )
+
+
+def core_pairs(text: str, where: str) -> list[tuple[str, Any]]:
+    """`max_entries=2,snapshot_interval=50` as pairs, each value read as JSON (a bare word as a
+    string); one line (MeshcheckError, prefixed by `where`) for a pair without `=`."""
+    pairs: list[tuple[str, Any]] = []
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        name, eq, raw = item.partition("=")
+        if not eq or not name.strip():
+            raise MeshcheckError(f"{where} {item}: expected NAME=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        pairs.append((name.strip(), value))
+    return pairs
+
+
+def refused(name: str, nodes: list[str], options: dict[str, Any]) -> str:
+    """Why the core `name` refuses `options` (built once here, before the node serves), or ""."""
+    try:
+        protocol(name).build(nodes[0], nodes, options, random.Random(0))
+    except (TypeError, ValueError, MeshcheckError) as exc:
+        return f"{name}'s core refuses it ({exc})"
+    return ""
 
 
 def client_names(count: int) -> list[str]:
@@ -128,6 +160,11 @@ class _Flags(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise MeshcheckError(f"{message}; {USAGE}")
+
+
+def core_env() -> dict[str, Any]:
+    """The core's options MESHCHECK_CORE gives (the docstring)."""
+    return dict(core_pairs(os.environ.get(CORE_ENV, ""), CORE_ENV + "="))
 
 
 def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
@@ -163,6 +200,11 @@ def from_flags(argv: list[str]) -> tuple[ClusterConfig, str]:
         raise MeshcheckError(f"--options, --seed or --clients: {e}") from None
     if not isinstance(options, dict):
         raise MeshcheckError(f"--options {args.options}: not a JSON object")
+    given = os.environ.get(CORE_ENV, "")
+    core = core_env()
+    if core and (why := refused(args.protocol, list(nodes), core)):
+        raise MeshcheckError(f"{CORE_ENV}={given}: {why}")
+    options |= core
     bugs = [b for b in os.environ.get(BUGS, "").split(",") if b]
     runtime_bugs = sorted(b for b in bugs if b in mutants.BUGS)
     core_bugs = sorted(b for b in bugs if b not in mutants.BUGS)
@@ -196,6 +238,10 @@ def main(argv: list[str]) -> int:
     node = argv[1] if not flags else "node_main"
     try:
         config, node = from_flags(argv) if flags else (ClusterConfig.read(Path(argv[0])), node)
+        if flags:  # the options the checks once the run is over read (the docstring)
+            kept = config.state_file(node).with_name(CORE_FILE)
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps(core_env()), encoding="utf-8")
         asyncio.run(serve(config, node))
     except MeshcheckError as e:
         print(f"{node}: {e}", file=sys.stderr)

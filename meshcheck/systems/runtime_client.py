@@ -40,7 +40,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +68,7 @@ from meshcheck.impl.runtime.disk import StateFileError
 from meshcheck.impl.runtime.member import Crashed
 from meshcheck.impl.runtime.member import Member
 from meshcheck.impl.runtime.node_main import BYZANTINE_FILE
+from meshcheck.impl.runtime.node_main import CORE_FILE
 from meshcheck.impl.runtime.node_main import client_names
 from meshcheck.impl.runtime.protocols import BFT_CLIENTS
 from meshcheck.impl.runtime.protocols import BFT_KEYS
@@ -97,12 +100,50 @@ def hosted(options: Mapping[str, Any], where: str = "client.protocol") -> Runtim
         raise ConfigError(f"{where}: {name!r} is no core the runtime hosts") from None
 
 
+def waited(options: Mapping[str, Any]) -> float | None:
+    """The file's `[client] timeout`: seconds a client waits for an answer at least (the cores'
+    runner's `--timeout`), or None where the file sets none (the workload's wait); one line for
+    anything but a number from 0.1 to 600."""
+    wait = options.get("timeout")
+    if wait is None:
+        return None
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0.1 <= wait <= 600:
+        raise ConfigError("client.timeout: seconds a client waits, a number from 0.1 to 600")
+    return float(wait)
+
+
 def _read_value(result: Any) -> Any:
     """A read's answer from the state machine (impl/rsm/machine.py `read`): the key's value, None
     for a key never written."""
     if isinstance(result, Mapping) and result.get("ok"):
         return result.get("value")
     return None
+
+
+Cluster = tuple[tuple[str, tuple[str, int]], ...]  # every node's client address, sorted by node
+# an operation as its client asked it and as the history holds it: (process, verb, key, value's
+# repr, how many times that process asked the same before): a write's value is unique in a run
+Tag = tuple[str, str, str | None, str, int]
+
+
+@attrs.define
+class Heard:
+    """What the plain clients of one cluster heard beyond the answers they waited for (the cores'
+    runner's clients kept the same: meshcheck/cluster/workload.py): second answers to one request
+    and answers after their client stopped waiting, each (the operation, seconds after it was
+    invoked, the answer's result or error / whether ok)."""
+
+    asked: dict[tuple[str, str, str | None, str], int] = attrs.Factory(dict)
+    again: list[tuple[Tag, float, Any]] = attrs.Factory(list)
+    late: list[tuple[Tag, float, bool]] = attrs.Factory(list)
+
+
+# kept for the process's life, by cluster, until the post-run hook takes them (`after`)
+_HEARD: dict[Cluster, Heard] = {}
+
+
+def _cluster(nodes: Mapping[str, tuple[str, int]]) -> Cluster:
+    return tuple(sorted((n, (str(h), int(p))) for n, (h, p) in nodes.items()))
 
 
 def client(settings: ClientSettings) -> Client:
@@ -121,16 +162,20 @@ class RuntimeClient:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self._codec = hosted(settings.options).codec()
+        self._wait = waited(settings.options)
         self._home = ""
         self._name = f"s{next(_names)}"
         self._nodes: dict[str, tuple[str, int]] = {}
         self._conns: dict[str, Connection] = {}
+        self._heard = Heard()
+        self._sent: dict[Tag, float] = {}  # when each tagged operation was invoked (loop time)
         self.leader: str | None = None  # the node this client last heard leads
 
     async def open(self, endpoint: Endpoint, timeout: float) -> None:
         await self.close()
         self._nodes = dict(endpoint.cluster) or {endpoint.node: (endpoint.host, endpoint.port)}
         self._home = endpoint.node
+        self._heard = _HEARD.setdefault(_cluster(self._nodes), Heard())
 
     async def invoke(self, op: Invocation, timeout: float) -> Completion:
         if op.f not in VERBS or op.key is None:
@@ -143,11 +188,17 @@ class RuntimeClient:
             if writes
             else ("read", ("custom", op.key))
         )
+        if self._wait is not None:
+            timeout = max(timeout, self._wait)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        asked_before = (op.process, op.f, op.key, repr(op.value))
+        tag = (*asked_before, self._heard.asked.get(asked_before, 0))
+        self._heard.asked[asked_before] = tag[-1] + 1
+        self._sent[tag] = loop.time()
         node = self.leader or self._home
         for _ in range(2):
-            asked = await self._ask(node, kind, value, max(0.01, deadline - loop.time()))
+            asked = await self._ask(node, kind, value, max(0.01, deadline - loop.time()), tag)
             if isinstance(asked, str):  # no answer: the class of what stopped it
                 self.leader = None
                 return Completion(outcome(asked, writes=writes), served=node)
@@ -165,13 +216,24 @@ class RuntimeClient:
             node = self.leader  # the node said no and who leads: asked once more, there
         return Completion(outcome("rejected", writes=writes), served=node)
 
-    async def _ask(self, node: str, kind: str, value: Any, timeout: float) -> Answer | Failure:
+    def _late(self, tag: Any, answer: Answer, again: bool) -> None:
+        """A second answer to one request, or one after the client stopped waiting (Connection's
+        `on_late`), kept for the post-run hook."""
+        after = asyncio.get_running_loop().time() - self._sent.get(tag, 0.0)
+        if again:
+            self._heard.again.append((tag, after, answer.result or answer.error))
+        else:
+            self._heard.late.append((tag, after, answer.ok))
+
+    async def _ask(
+        self, node: str, kind: str, value: Any, timeout: float, tag: Tag
+    ) -> Answer | Failure:
         """The node's answer, or the class of what stopped it (outcomes.py): the connection could
         not be made (`refused`), was closed before the request left (`lost-before-send`) or after
         (`lost-during-commit`), or no answer came in time (`timeout`)."""
         conn = self._conns.get(node)
         if conn is None:
-            conn = Connection(node, self._codec)
+            conn = Connection(node, self._codec, self._late)
             try:
                 async with asyncio.timeout(timeout):
                     await conn.open(self._nodes[node], self._name)
@@ -180,7 +242,7 @@ class RuntimeClient:
                 return "refused"
             self._conns[node] = conn
         try:
-            return await conn.request(kind, value, timeout)
+            return await conn.request(kind, value, timeout, tag)
         except TimeoutError:
             return "timeout"
         except (ConnectionError, OSError) as e:
@@ -213,6 +275,7 @@ class MemberClient:
                 "integer of at least 1"
             )
         self._admitted = admitted
+        self._wait = max(self._proto.client_timeout, waited(settings.options) or 0.0)
         self._nodes: dict[str, tuple[str, int]] = {}
         self._member: Member | None = None
 
@@ -254,8 +317,8 @@ class MemberClient:
         if not self._nodes:
             raise MeshcheckError("client core: invoke before open")
         member = await self._started(op.process)
-        try:  # as long as the core's own clients wait (RuntimeProtocol.client_timeout)
-            output = await member.request(op.value, max(timeout, self._proto.client_timeout))
+        try:  # as long as the core's own clients wait (RuntimeProtocol.client_timeout), or the file's
+            output = await member.request(op.value, max(timeout, self._wait))
         except (TimeoutError, Crashed):  # the core sends it on: it may still take effect
             return Completion("info", leader=self.primary)
         return Completion("ok", output, leader=self.primary)
@@ -321,6 +384,40 @@ async def watch(
     await inspection.sample(nodes, Codec([]), None, clock, into)
 
 
+def _answered_once(ended: Ended, ops: Sequence[Any]) -> Verdict:
+    """`one answer per request` (checks.answered_once), of what the run's plain clients heard
+    (`Heard`), each answer matched to its operation in the history; undecided where no client of
+    this cluster was heard of (nothing to judge it by)."""
+    heard = None
+    ports = {k for v in ended.values.values() for k in v if k.startswith("port.")}
+    for port in sorted(ports):
+        with contextlib.suppress(KeyError, ValueError):
+            nodes = {n: (ended.values[n]["host"], int(ended.values[n][port])) for n in ended.names}
+            heard = _HEARD.pop(_cluster(nodes), None) or heard
+    if heard is None:
+        return Verdict("one answer per request", None, "no client of this cluster was heard of")
+    index: dict[Tag, int] = {}
+    counts: dict[tuple[str, str, str | None, str], int] = {}
+    for i, o in enumerate(ended.ops):
+        asked = (o.process, o.f, o.key, repr(o.input))
+        index[(*asked, counts.get(asked, 0))] = i
+        counts[asked] = counts.get(asked, 0) + 1
+    again = [(index[t], ops[index[t]].call + s, a) for t, s, a in heard.again if t in index]
+    late = [(index[t], ops[index[t]].call + s, ok) for t, s, ok in heard.late if t in index]
+    return checks.answered_once(ops, again, late)
+
+
+def _core_options(folders: Iterable[Path]) -> dict[str, Any]:
+    """The core's options the nodes ran with, as the first that wrote them says (node_main.py
+    `CORE_FILE`: MESHCHECK_CORE, which a file gives every node alike); none: the defaults."""
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError):
+            kept = json.loads((folder / CORE_FILE).read_text(encoding="utf-8"))
+            if isinstance(kept, dict):
+                return kept
+    return {}
+
+
 def after(ended: Ended) -> list[Verdict]:
     """What `meshcheck cluster test --protocol` judged beyond the history: every node's state file
     read back (checks.state_files: Raft's log matching and acknowledged writes; the BFT cores'
@@ -348,6 +445,8 @@ def after(ended: Ended) -> list[Verdict]:
         for o in ended.ops
     ]
     verdicts = checks.state_files(proto.name, ops, persisted)
+    if proto.build_member is None:  # plain clients, who hear every answer a node gives them
+        verdicts.append(_answered_once(ended, ops))
     if proto.sampled:  # the machines as `watch` saw them while the nodes ran
         verdicts.append(checks.applied_state([s for s in ended.watched if isinstance(s, Sample)]))
     if proto.spec is None or not ended.validate:
@@ -365,11 +464,12 @@ def after(ended: Ended) -> list[Verdict]:
         return verdicts
     ended.progress("validating the nodes' logs against the spec")
     logs = [folders[n] / "node.ndjson" for n in honest]
+    core = _core_options(folders[n] for n in honest)
     verdicts.append(
         checks.logs_valid(
             proto.spec,
             logs,
-            proto.log_constants(ended.names, {}),  # the file's nodes' core options: defaults
+            proto.log_constants(ended.names, core),  # the nodes' core options (MESHCHECK_CORE)
             ended.folder,
             ended.budget,
             proto.log_limit,
