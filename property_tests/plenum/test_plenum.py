@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,6 +32,7 @@ from meshcheck.property_tests.plenum.runs import byzantine_acted
 from meshcheck.property_tests.plenum.runs import driver_command
 from meshcheck.property_tests.plenum.runs import run
 from meshcheck.property_tests.plenum.runs import start_driver
+from meshcheck.traces import itf
 
 SHORT = 20_000  # ms: six requests, three batches, a stable checkpoint
 
@@ -282,3 +284,30 @@ def test_plenum_patched_to_drop_a_prepared_batch_from_its_new_view_is_caught(ple
     r = run(CRASHED_PRIMARY, ("new-view-drops-prepared",), process=plenum)
     problem = validation.validate(r).problem
     assert problem is not None and " NewView(i=r2) " in problem and "not a step" in problem
+
+
+# docs/plenum.md, "plenum orders a batch without having prepared it": the smallest schedule, one
+# request; its mapped steps are traces/plenum/findings/ordered_on_commits_of_another_batch.itf.json
+SPLIT = Schedule(
+    seed=1, batch=1, requests=1, ticks=1_500, byzantine=(("Alpha", "equivocate-and-commit"),)
+)
+
+
+def test_a_primary_that_equivocates_and_commits_splits_agreement(plenum: Any) -> None:
+    # Beta holds the first PrePrepare and only its own Prepare (Gamma's and Delta's name the other
+    # batch), sends no Commit, and orders on Alpha's, Gamma's and Delta's (plenum's Commit names no
+    # digest); Gamma and Delta order the other batch at the same sequence number
+    r = run(SPLIT, process=plenum)
+    assert byzantine_acted(r) == {"Alpha": True}
+    first = {o.node: o.digest for o in r.ordered if o.seq == 1}
+    assert first["Gamma"] == first["Delta"] != first["Beta"]
+    beta = [m.record for m in r.messages if m.src == "Beta" and not m.delivered]
+    assert not [c for c in beta if c["type"] == "Commit"]
+    problem = checks.agreement(r)
+    assert problem is not None and problem.startswith("Agreement: ") and "Beta ordered" in problem
+    # PBFT.tla's Execute (committed-local) rejects Beta's step: it never prepared the batch
+    verdict = validation.validate(r)
+    assert verdict.problem is not None and " Execute(i=r2) " in verdict.problem
+    stored = Path(__file__).resolve().parents[2] / "traces" / "plenum" / "findings"
+    trace = validation.trace_of(r)[0]
+    assert itf.dumps(trace) == (stored / "ordered_on_commits_of_another_batch.itf.json").read_text()
