@@ -57,9 +57,9 @@ BEHAVIOURS = {
     "(votes for batches that were never pre-prepared)",
     "replay": "sends each PrePrepare, Prepare and Commit again with the view above (a replay "
     "into a later view)",
-    "equivocate-and-commit": "equivocates as equivocate does, and sends each backup a Commit of "
-    "every batch it pre-prepares with its PrePrepare (plenum's Commit names no digest, so the one "
-    "Commit counts for both batches)",
+    "equivocate-and-commit": "equivocates as equivocate does (a batch of one: another request it "
+    "holds, when it holds one), the other batch with the roots it has, and sends each backup a "
+    "Commit with its PrePrepare (plenum's Commit names no digest: it counts for both batches)",
 }
 BUGS = {
     "commit-on-f-prepares": "plenum's prepare quorum is f, not n - f - 1 (Quorums.prepare): a "
@@ -353,6 +353,11 @@ class Pool:
                 orderer = self.replicas[src]._orderer
                 reqs = list(reversed(msg.reqIdr))
                 stamp = msg.ppTime + (1 if len(reqs) == 1 else 0)
+                queued = [k for k in orderer.requestQueues.get(msg.ledgerId, ()) if k not in reqs]
+                if behaviour == "equivocate-and-commit" and len(reqs) == 1 and queued:
+                    # one request: another the primary holds, so that the batches differ in
+                    # what they order, not only in their time
+                    reqs, stamp = [queued[0]], msg.ppTime
                 digest = orderer.generate_pp_digest(reqs, get_original_viewno(msg), stamp)
                 other = {"reqIdr": reqs, "digest": digest, "ppTime": stamp}
                 forged = msg.__class__(**{**msg._asdict(), **other})
