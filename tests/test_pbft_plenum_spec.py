@@ -1,8 +1,9 @@
 """specs/PBFTPlenum.tla: PBFT.tla with the rule by which Indy Plenum orders, ExecuteOnCommits (a
 replica that accepted a batch orders it on 2F+1 Commits matching it, without a prepared certificate
-of its own; docs/plenum.md). It is one labelled action per honest replica, the quick model holds
-every invariant of PBFT's (the slow tier: 65,437 states; a model of two requests, 1,606, in seconds), and TLC catches the variant plenum's
-digest-less Commit amounts to, Commits of any batch at (v, n) counted: Agreement breaks."""
+of its own; docs/plenum.md). It is one labelled action per honest replica; the model of two
+requests (1,606 states, seconds) and the quick model (65,437, the slow tier) hold every invariant
+they name; and TLC catches the variant plenum's digest-less Commit amounts to, Commits of any batch
+at (v, n) counted: Agreement breaks."""
 
 from __future__ import annotations
 
