@@ -324,9 +324,12 @@ def test_a_primary_that_equivocates_and_commits_splits_agreement(plenum: Any) ->
     assert not [c for c in beta if c["type"] == "Commit"]
     problem = checks.agreement(r)
     assert problem is not None and problem.startswith("Agreement: ") and "Beta ordered" in problem
-    # Beta sent no Commit: ExecuteOnCommits, which TLC rejects (one Commit of its batch, Alpha's)
+    # Beta sent no Commit: ExecuteOnCommits, which TLC rejects as a step (one Commit of its batch
+    # was sent, Alpha's), before the invariant Agreement would (as it does when Commits of any
+    # batch are counted)
     verdict = validation.validate(r)
     assert verdict.problem is not None and " ExecuteOnCommits(i=r2) " in verdict.problem
+    assert "its action is not enabled" in verdict.problem
     stored = Path(__file__).resolve().parents[2] / "traces" / "plenum" / "findings"
     trace = validation.trace_of(r)[0]
     assert itf.dumps(trace) == (stored / "ordered_on_commits_of_another_batch.itf.json").read_text()
