@@ -90,7 +90,7 @@ def _folder() -> Path:
 
 @functools.cache
 def stepper(byzantine: frozenset[str] = frozenset()) -> Stepper:
-    """The Stepper over PBFT.tla with models/Validate.cfg and these Byzantine replicas (r names);
+    """The Stepper over PBFTPlenum.tla with models/Validate.cfg and these Byzantine replicas (r names);
     TLC's start costs seconds, so one per set for the life of the process."""
     from meshcheck.specs.tlc.stepper import Stepper
 
