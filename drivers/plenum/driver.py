@@ -57,6 +57,9 @@ BEHAVIOURS = {
     "(votes for batches that were never pre-prepared)",
     "replay": "sends each PrePrepare, Prepare and Commit again with the view above (a replay "
     "into a later view)",
+    "equivocate-and-commit": "equivocates as equivocate does (a batch of one: another request it "
+    "holds, when it holds one), the other batch with the roots it has, and sends each backup a "
+    "Commit with its PrePrepare (plenum's Commit names no digest: it counts for both batches)",
 }
 BUGS = {
     "commit-on-f-prepares": "plenum's prepare quorum is f, not n - f - 1 (Quorums.prepare): a "
@@ -250,6 +253,8 @@ class Pool:
                     f"hello.byzantine: no behaviour {behaviour!r} ({', '.join(BEHAVIOURS)})"
                 )
         self.byzantine = byzantine
+        self.forged: dict[tuple[str, int, int], Any] = {}  # equivocate-and-commit's PrePrepares
+        self.roots_before: dict[tuple[int, int], Any] = {}
         self.timers: dict[str, Any] = {name: MockTimer() for name in nodes}
         self.stable: dict[str, int] = {}
         timers = self.timers
@@ -291,6 +296,8 @@ class Pool:
             # (node.py, reportSuspiciousNode, through replica.py's report_suspicious_node)
             replica._internal_bus.subscribe(RaisedSuspicion, partial(self._suspicion, name))
             RepeatingTimer(timers[name], BATCH_EVERY, partial(self._batch, name))
+            if byzantine.get(name) == "equivocate-and-commit":
+                self._keep_roots_before(name)
             if not hasattr(replica, "get_time_for_3pc_batch"):
                 _as_1_13(replica, timers[name])
 
@@ -335,7 +342,10 @@ class Pool:
             return [msg.__class__(**{**msg._asdict(), "ppSeqNo": msg.ppSeqNo + 1})]
         if behaviour == "replay" and isinstance(msg, PrePrepare | Prepare | Commit):
             return [msg, msg.__class__(**{**msg._asdict(), "viewNo": msg.viewNo + 1})]
-        if behaviour == "equivocate" and isinstance(msg, PrePrepare) and msg.reqIdr:
+        equivocates = behaviour in ("equivocate", "equivocate-and-commit")
+        if equivocates and isinstance(msg, PrePrepare) and msg.reqIdr:
+            commit = Commit(msg.instId, msg.viewNo, msg.ppSeqNo)
+            also = [commit] if behaviour == "equivocate-and-commit" else []
             backups = sorted(n for n in self.replicas if n != src)
             if dst != backups[0]:
                 # another batch at the same (view, seq): its requests in another order, or, one
@@ -343,10 +353,58 @@ class Pool:
                 orderer = self.replicas[src]._orderer
                 reqs = list(reversed(msg.reqIdr))
                 stamp = msg.ppTime + (1 if len(reqs) == 1 else 0)
+                queued = [k for k in orderer.requestQueues.get(msg.ledgerId, ()) if k not in reqs]
+                if behaviour == "equivocate-and-commit" and len(reqs) == 1 and queued:
+                    # one request: another the primary holds, so that the batches differ in
+                    # what they order, not only in their time
+                    reqs, stamp = [queued[0]], msg.ppTime
                 digest = orderer.generate_pp_digest(reqs, get_original_viewno(msg), stamp)
                 other = {"reqIdr": reqs, "digest": digest, "ppTime": stamp}
-                return [msg.__class__(**{**msg._asdict(), **other})]
+                forged = msg.__class__(**{**msg._asdict(), **other})
+                if behaviour == "equivocate-and-commit":
+                    key = (src, msg.viewNo, msg.ppSeqNo)
+                    if key not in self.forged:
+                        self.forged[key] = self._with_its_roots(src, msg, forged)
+                    forged = self.forged[key]
+                return [forged, *also]
+            return [msg, *also]
         return [msg]
+
+    def _with_its_roots(self, src: str, msg: Any, other: Any) -> Any:
+        """`other` with the state, ledger and audit roots its batch has, as the primary `src`
+        computes them: msg's batch reverted, other's applied and its roots read, then reverted,
+        and msg's applied again, the way plenum's backups apply and revert a PrePrepare
+        (OrderingService._apply_and_validate_applied_pre_prepare). Backups check the roots
+        (_validate_applied_pre_prepare), so without them they would reject `other`."""
+        from plenum.common.constants import AUDIT_LEDGER_ID
+
+        orderer = self.replicas[src]._orderer
+        before = self.roots_before[(msg.viewNo, msg.ppSeqNo)]
+        count = len(msg.reqIdr)
+        orderer._revert(msg.ledgerId, before, count)
+        orderer._apply_pre_prepare(other)
+        roots = {
+            "stateRootHash": orderer.get_state_root_hash(msg.ledgerId),
+            "txnRootHash": orderer.get_txn_root_hash(msg.ledgerId),
+            "auditTxnRootHash": orderer.get_txn_root_hash(AUDIT_LEDGER_ID),
+        }
+        orderer._revert(msg.ledgerId, before, count)
+        orderer._apply_pre_prepare(msg)
+        return other.__class__(**{**other._asdict(), **roots})
+
+    def _keep_roots_before(self, node: str) -> None:
+        """Wrap `node`'s create_3pc_batch to keep each batch's state root before it is applied
+        (what _with_its_roots reverts to)."""
+        orderer = self.replicas[node]._orderer
+        create = orderer.create_3pc_batch
+
+        def create_keeping_root(ledger_id: Any) -> Any:
+            before = orderer.get_state_root_hash(ledger_id, to_str=False)
+            pp = create(ledger_id)
+            self.roots_before[(pp.viewNo, pp.ppSeqNo)] = before
+            return pp
+
+        orderer.create_3pc_batch = create_keeping_root
 
     def _ordered(self, node: str, msg: Any, *_: Any) -> None:
         batch = {"view": msg.viewNo, "digest": msg.digest, "requests": list(msg.valid_reqIdr)}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,6 +32,7 @@ from meshcheck.property_tests.plenum.runs import byzantine_acted
 from meshcheck.property_tests.plenum.runs import driver_command
 from meshcheck.property_tests.plenum.runs import run
 from meshcheck.property_tests.plenum.runs import start_driver
+from meshcheck.traces import itf
 
 SHORT = 20_000  # ms: six requests, three batches, a stable checkpoint
 
@@ -258,6 +260,23 @@ def test_an_equivocating_primarys_run_is_validated_with_it_byzantine(plenum: Any
     assert verdict.problem is None and verdict.ended == "the run's end" and verdict.validated > 40
 
 
+# seed 5 of the lossy crashed-primary sweep: before the crash, Beta orders seq 2 on Alpha's, Gamma's
+# and Delta's Commits, its own Prepare sent, the others' not yet arrived, and never sends a Commit
+ORDERED_ON_COMMITS = Schedule(
+    seed=5, batch=1, requests=8, every=300, crash=Crash("Alpha", 2_750), drop=0.02,
+    duplicate=0.05, delay=(5, 400), fifo=False, ticks=75_000,
+)  # fmt: skip
+
+
+def test_a_replica_that_orders_on_commits_without_preparing_is_validated(plenum: Any) -> None:
+    r = run(ORDERED_ON_COMMITS, process=plenum)
+    verdict = validation.validate(r)
+    assert verdict.problem is None, verdict.problem
+    steps = validation.trace_of(r)[0].steps
+    on_commits = [s for s in steps if s.action == "ExecuteOnCommits"]
+    assert [(s.params["i"], s.meta["at"]) for s in on_commits][:1] == [("r2", 2_513)]
+
+
 CRASHED_PRIMARY = Schedule(seed=4, batch=1, crash=Crash("Alpha", 3_500), ticks=70_000)
 
 
@@ -282,3 +301,35 @@ def test_plenum_patched_to_drop_a_prepared_batch_from_its_new_view_is_caught(ple
     r = run(CRASHED_PRIMARY, ("new-view-drops-prepared",), process=plenum)
     problem = validation.validate(r).problem
     assert problem is not None and " NewView(i=r2) " in problem and "not a step" in problem
+
+
+# docs/plenum.md, "plenum orders a batch without having prepared it": the smallest schedule, two
+# requests, the primary's two batches at 1 each one of them; its mapped steps are
+# traces/plenum/findings/ordered_on_commits_of_another_batch.itf.json
+SPLIT = Schedule(
+    seed=1, batch=1, requests=2, every=100, ticks=1_500,
+    byzantine=(("Alpha", "equivocate-and-commit"),),
+)  # fmt: skip
+
+
+def test_a_primary_that_equivocates_and_commits_splits_agreement(plenum: Any) -> None:
+    # Beta holds the first PrePrepare and only its own Prepare (Gamma's and Delta's name the other
+    # batch), sends no Commit, and orders on Alpha's, Gamma's and Delta's (plenum's Commit names no
+    # digest); Gamma and Delta order the other batch at the same sequence number
+    r = run(SPLIT, process=plenum)
+    assert byzantine_acted(r) == {"Alpha": True}
+    first = {o.node: o.digest for o in r.ordered if o.seq == 1}
+    assert first["Gamma"] == first["Delta"] != first["Beta"]
+    beta = [m.record for m in r.messages if m.src == "Beta" and not m.delivered]
+    assert not [c for c in beta if c["type"] == "Commit"]
+    problem = checks.agreement(r)
+    assert problem is not None and problem.startswith("Agreement: ") and "Beta ordered" in problem
+    # Beta sent no Commit: ExecuteOnCommits, which TLC rejects as a step (one Commit of its batch
+    # was sent, Alpha's), before the invariant Agreement would (as it does when Commits of any
+    # batch are counted)
+    verdict = validation.validate(r)
+    assert verdict.problem is not None and " ExecuteOnCommits(i=r2) " in verdict.problem
+    assert "its action is not enabled" in verdict.problem
+    stored = Path(__file__).resolve().parents[2] / "traces" / "plenum" / "findings"
+    trace = validation.trace_of(r)[0]
+    assert itf.dumps(trace) == (stored / "ordered_on_commits_of_another_batch.itf.json").read_text()

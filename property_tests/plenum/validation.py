@@ -1,5 +1,9 @@
 """Trace validation of a plenum run (runs.py) against specs/PBFT.tla, TLC judging each step.
 
+The spec is specs/PBFTPlenum.tla: PBFT.tla and one action more, ExecuteOnCommits, plenum's rule of
+ordering on n - f Commits matching the batch it accepted without a prepared certificate of its own
+(docs/plenum.md, "plenum orders a batch without having prepared it").
+
 A run is mapped onto PBFT.tla's variables step by step, in the order the scheduler saw things
 happen (runs.py keeps one index over sends, deliveries, orderings and stable checkpoints):
 
@@ -9,7 +13,7 @@ happen (runs.py keeps one index over sends, deliveries, orderings and stable che
 | the primary's PrePrepare(view, ppSeqNo, digest), a batch of one request | PrePrepare(i, r) |
 | a backup's Prepare(view, ppSeqNo, digest) | Prepare(i, v, n) |
 | a Commit(view, ppSeqNo) (plenum's names no digest: the request is the one its sender prepared) | Commit(i, v, n) |
-| Ordered (then, at every CHK_FREQ-th, its Checkpoint; the Node's Reply to the client is not sent by the consensus services, and is taken as sent with the Ordered) | Execute(i) |
+| Ordered (then, at every CHK_FREQ-th, its Checkpoint; the Node's Reply to the client is not sent by the consensus services, and is taken as sent with the Ordered) | Execute(i), or ExecuteOnCommits(i) when the replica sent no Commit of the batch |
 | the replica's stable checkpoint moved to n | StableCheckpoint(i, n) |
 
 The replicas are r1..r4 for Alpha..Delta (plenum's primary of view v is the (v mod 4)-th, as
@@ -59,7 +63,7 @@ from meshcheck.property_tests.plenum.runs import Run
 if TYPE_CHECKING:
     from meshcheck.specs.tlc.stepper import Stepper
 
-SPEC = resource("meshcheck.specs", "PBFT.tla")
+SPEC = resource("meshcheck.specs", "PBFTPlenum.tla")
 MODEL = resource("meshcheck.property_tests.plenum", "models", "Validate.cfg")
 VARIABLES = ("requested", "msgs", "view", "status", "executed", "stable", "accepted")
 REPLICA = {name: f"r{k + 1}" for k, name in enumerate(NODES)}
@@ -86,7 +90,7 @@ def _folder() -> Path:
 
 @functools.cache
 def stepper(byzantine: frozenset[str] = frozenset()) -> Stepper:
-    """The Stepper over PBFT.tla with models/Validate.cfg and these Byzantine replicas (r names);
+    """The Stepper over PBFTPlenum.tla with models/Validate.cfg and these Byzantine replicas (r names);
     TLC's start costs seconds, so one per set for the life of the process."""
     from meshcheck.specs.tlc.stepper import Stepper
 
@@ -283,18 +287,22 @@ class _Mapping:
             self.unmapped.setdefault(record["req"], len(reqs))
 
     def execute(
-        self, node: str, seq: int, digest: str, requests: tuple[str, ...], at: int
+        self, node: str, view: int, seq: int, requests: tuple[str, ...], at: int
     ) -> str | None:
+        """Execute(i) when the replica sent its Commit of the batch (it prepared it), otherwise
+        ExecuteOnCommits(i): plenum orders on n - f Commits without its own (PBFTPlenum.tla)."""
         if len(requests) != 1:
             return f"end: {node} ordered a batch of {len(requests)} at {at} ms"
         req = self.name.get(requests[0], requests[0])
+        own = self.message("Commit", view, seq, req, node) in self.msgs
         self.executed[node].append(req)
         self.msgs.add(FrozenDict({"type": "Reply", "seq": seq, "req": req, "src": REPLICA[node]}))
         if seq % CHECKPOINT_EVERY == 0:
             history = tuple(self.executed[node])
             record = {"type": "Checkpoint", "seq": seq, "digest": history, "src": REPLICA[node]}
             self.msgs.add(FrozenDict(record))
-        self.steps.append(self._step("Execute", {"i": REPLICA[node]}, at))
+        action = "Execute" if own else "ExecuteOnCommits"
+        self.steps.append(self._step(action, {"i": REPLICA[node]}, at))
         return None
 
     def take_stable(self, node: str, seq: int) -> None:
@@ -322,7 +330,7 @@ def trace_of(run: Run) -> tuple[Trace, str]:
             if kind == "request":
                 m.request(what)
             elif kind == "ordered" and what.node not in m.faulty:
-                why = m.execute(what.node, what.seq, what.digest, what.requests, what.at)
+                why = m.execute(what.node, what.view, what.seq, what.requests, what.at)
                 if why:
                     return _trace(m), why.removeprefix("end: ")
             elif kind == "stable" and what[0] not in m.faulty:
