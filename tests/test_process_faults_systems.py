@@ -27,7 +27,17 @@ FILES = [*sorted(KNOWN.glob("*.toml")), ROOT / "examples" / "meshkv" / "meshkv.t
 # InitPostmasterChild, src/backend/utils/init/miscinit.c), so the node's process group holds the
 # postmaster alone: its backends are reached by the node's mark (impl/runtime/process_tree.py),
 # and the threads judged here are the group's and the marked ones (Processes.threads).
-CASES = [pytest.param(p, id=p.stem) for p in FILES]
+#
+# Galera's single node sometimes aborts in its start under load, before any fault ("WSREP: Exception:
+# State wait was interrupted", "View callback failed", galera/src/replicator_smm.cpp
+# submit_view_info): 3 of 6 runs on a loaded machine, 0 of 7 on a quieter one, the cause not found
+# (docs/sql.md). Its case is in the slow tier; Galera's three nodes start in `make test`'s
+# tests/test_system_galera.py, and its pause and kill are struck in that file's slow fault runs.
+FLAKY_START = {"galera"}
+CASES = [
+    pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in FLAKY_START else [])
+    for p in FILES
+]
 
 
 @pytest.mark.parametrize("path", CASES)
