@@ -248,7 +248,7 @@ def test_a_power_failure_of_every_node_is_judged_and_its_losses_counted(fs: str,
         assert after, "no append committed after the restart"
         assert verdicts["progress after healing"].holds is True, verdicts
     else:
-        # journal, 1 of 2 runs: g1 formed a primary component and lost it again when both
+        # journal, 2 of 3 runs: g1 formed a primary component and lost it again when both
         # joiners aborted (one node of three, no quorum): nothing served after the failure, so
         # nothing read what survived it, and the run says so
         said = (out / "g1.log").read_text(encoding="utf-8")
