@@ -34,6 +34,7 @@ VERDICTS = {
     "galera-kills-flush0": 1,  # 21 acknowledged appends lost, incompatible orders
     "galera-kills-flush2": 1,  # G-single; every acknowledged append kept
     "galera-power-flush2": 1,  # a power failure of every node at FLUSH=2: 6 appends lost
+    "galera-power-strict": 1,  # strict durability, FLUSH=1: the cluster began anew, 497 lost
 }
 
 
@@ -72,6 +73,7 @@ GALERA = {
     "galera-kills-flush0": ("incompatible-order", "21 lost"),
     "galera-kills-flush2": ("G-single", "702 acknowledged, 0 lost"),
     "galera-power-flush2": ("incompatible-order", "238 acknowledged, 6 lost"),
+    "galera-power-strict": ("incompatible-order", "979 acknowledged, 497 lost"),
 }
 
 
