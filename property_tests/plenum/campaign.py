@@ -121,7 +121,7 @@ def judge(r: Run, bugs: Sequence[str] = ()) -> Outcome:
         verdict = validation.validate(r)
         validated, ended = verdict.validated, verdict.ended
         if verdict.problem is not None:
-            problems.append(f"Refinement of PBFT.tla: {verdict.problem}")
+            problems.append(f"Refinement of PBFTPlenum.tla: {verdict.problem}")
     acted = all(byzantine_acted(r).values())
     return Outcome(
         r.schedule, tuple(problems), checks.judged(r), validated, ended, acted, r.steps, tuple(bugs)
