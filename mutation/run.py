@@ -148,6 +148,8 @@ NOT_FAST: dict[str, str] = {
     "tests/test_raft_pipelined_spec.py": "TLC on the pipelined spec: no core runs",
     "tests/test_raft_etcd_spec.py": "TLC on etcd's Raft spec: no core runs",
     "tests/test_pbft_spec.py": "TLC on specs/PBFT.tla: no core runs",
+    "tests/test_pbft_plenum_spec.py": "TLC on specs/PBFTPlenum.tla, plenum's refinement of PBFT.tla: "
+    "no core runs",
     "tests/test_pbft_disks.py": "the cluster harness's check of state files; its simulated groups "
     "take seconds each, and the core's own tests kill its mutants first",
     "tests/test_hybrid_spec.py": "TLC on specs/Hybrid.tla; of the cores it runs only levels.step, "
