@@ -219,12 +219,14 @@ def test_a_pause_stops_the_node_and_its_sidecars_or_the_node_alone(
             time.sleep(0.01)
         own = process_group.tree(node)
         sidecar = [nodes.sidecars["p1"][0].pid]
-        assert states(own) == "SS" and states(sidecar) == "S"
+        # not stopped: sleeping, or running for the moment a process just woken takes (a resumed
+        # sidecar was seen `R` once in a loaded make test)
+        assert "T" not in states(own) + states(sidecar)
         nodes.pause("p1")
         assert states(own) == "TT"
-        assert states(sidecar) == ("S" if pause.endswith('"node"') else "T")
+        assert (states(sidecar) == "T") is not pause.endswith('"node"')
         nodes.resume("p1")
-        assert states(own) == "SS" and states(sidecar) == "S"
+        assert "T" not in states(own) + states(sidecar)
     finally:
         nodes.stop()
     bad = PAUSED.replace("PAUSE", 'pause = "sidecars"')
